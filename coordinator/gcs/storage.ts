@@ -1,0 +1,21 @@
+// The GCS keeps its hot tables in memory; a GcsStorage makes them durable.
+// Writes are buffered and grouped (one transaction per flush, never one
+// fsync per task); `load` reads a table back after a restart.
+
+export const TABLES = ['jobs', 'functions', 'tasks', 'objects', 'events', 'kv'] as const;
+export type TableName = (typeof TABLES)[number];
+
+export interface GcsStorage {
+  /** Whether rows survive the process (false for the in-memory backend). */
+  readonly durable: boolean;
+  /** Every row of a table, as written last. */
+  load(table: TableName): Iterable<[key: string, value: Uint8Array]>;
+  /** Buffers an upsert; the last write to a key before a flush wins. */
+  put(table: TableName, key: string, value: Uint8Array): void;
+  /** Buffers a delete. */
+  delete(table: TableName, key: string): void;
+  /** Writes everything buffered in one transaction. */
+  flush(): void;
+  /** Flushes and releases the backend. */
+  close(): void;
+}

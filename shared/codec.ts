@@ -1,0 +1,139 @@
+// The value codec (ARCHITECTURE.md, "Values"): msgpackr with structured clone
+// (cycles, Set, Date, typed arrays, ArrayBuffer, BigInt) plus extensions for
+// what msgpackr does not keep on its own: Map, Error (name, message, stack,
+// cause), and ObjectRef, whose ids are collected while encoding so that refs
+// nested anywhere inside a value are known to the GCS.
+import { Packr, addExtension } from 'msgpackr';
+import { ObjectRef } from './api/ref.js';
+import type { ObjectId } from './ids.js';
+import { TabmeshError } from './errors.js';
+
+export interface EncodedValue {
+  bytes: Uint8Array;
+  /** Ids of the ObjectRefs found inside the value, without repeats. */
+  refs: ObjectId[];
+}
+
+export type RefFactory = (id: ObjectId) => ObjectRef;
+
+const EXT_OBJECT_REF = 0x30;
+const EXT_MAP = 0x31;
+const EXT_ERROR = 0x32;
+
+let collecting: Set<ObjectId> | null = null;
+let makeRef: RefFactory = (id) => new ObjectRef(id);
+
+addExtension({
+  Class: ObjectRef,
+  type: EXT_OBJECT_REF,
+  write(ref: ObjectRef) {
+    collecting?.add(ref.id);
+    return ref.id;
+  },
+  read(id: ObjectId) {
+    return makeRef(id);
+  },
+});
+
+addExtension({
+  Class: Map,
+  type: EXT_MAP,
+  write(map: Map<unknown, unknown>) {
+    return [...map];
+  },
+  read(entries: [unknown, unknown][]) {
+    return new Map(entries);
+  },
+});
+
+interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+  cause?: unknown;
+  code?: unknown;
+}
+
+const ERROR_CLASSES: Record<string, ErrorConstructor> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+addExtension({
+  Class: Error,
+  type: EXT_ERROR,
+  write(e: Error & { code?: unknown }) {
+    const w: WireError = { name: e.name, message: e.message, stack: e.stack };
+    if (e.cause !== undefined) w.cause = e.cause;
+    if (e.code !== undefined) w.code = e.code;
+    return w;
+  },
+  read(w: WireError) {
+    const Cls = ERROR_CLASSES[w.name] ?? Error;
+    const e = new Cls(w.message) as Error & { code?: unknown };
+    if (!(w.name in ERROR_CLASSES)) e.name = w.name;
+    e.stack = w.stack;
+    if (w.cause !== undefined) e.cause = w.cause;
+    if (w.code !== undefined) e.code = w.code;
+    return e;
+  },
+});
+
+const packr = new Packr({ structuredClone: true, useRecords: false, mapsAsObjects: true });
+
+function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
+  const t = typeof v;
+  if (t === 'function' || t === 'symbol') {
+    throw new TabmeshError('NOT_SERIALIZABLE', `cannot send a ${t} (at ${path || 'the value itself'})`);
+  }
+  if (t !== 'object' || v === null || seen.has(v)) return;
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof ObjectRef) return;
+  seen.add(v);
+  if (v instanceof Map) {
+    for (const [k, x] of v) {
+      checkSerializable(k, `${path}<key>`, seen);
+      checkSerializable(x, `${path}.get(…)`, seen);
+    }
+  } else if (v instanceof Set) {
+    for (const x of v) checkSerializable(x, `${path}<item>`, seen);
+  } else if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) checkSerializable(v[i], `${path}[${i}]`, seen);
+  } else if (!(v instanceof Error)) {
+    for (const k of Object.keys(v)) checkSerializable((v as Record<string, unknown>)[k], `${path}.${k}`, seen);
+  }
+}
+
+/** Encodes a value; throws NOT_SERIALIZABLE for functions and symbols. */
+export function encodeValue(value: unknown): EncodedValue {
+  const prev = collecting;
+  const refs = new Set<ObjectId>();
+  collecting = refs;
+  try {
+    const bytes = packr.pack(value);
+    // msgpackr drops functions silently; only walk the value when that may have happened.
+    if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) checkSerializable(value, '', new Set());
+    else if (typeof value === 'function' || typeof value === 'symbol') checkSerializable(value, '', new Set());
+    return { bytes, refs: [...refs] };
+  } finally {
+    collecting = prev;
+  }
+}
+
+/** Decodes a value; `factory` builds the ObjectRefs found inside it. */
+export function decodeValue(bytes: Uint8Array, factory?: RefFactory): unknown {
+  const prev = makeRef;
+  if (factory) makeRef = factory;
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    makeRef = prev;
+  }
+}
+
+/** Bytes of the encoding of `undefined`, the result of a task that returns nothing. */
+export const UNDEFINED_BYTES: Uint8Array = packr.pack(undefined);

@@ -1,0 +1,143 @@
+// All tabmesh errors in one place, each with a stable code (tests assert on
+// codes, not messages). A task's failure travels as a `Failure` record and is
+// turned back into the matching error class where it is read.
+
+export type ErrorCode =
+  | 'TASK_ERROR'
+  | 'TASK_CANCELLED'
+  | 'GET_TIMEOUT'
+  | 'OBJECT_LOST'
+  | 'ACTOR_DIED'
+  | 'NODE_LOST'
+  | 'TASK_TIMEOUT'
+  | 'CLOSURE_VARIABLE'
+  | 'BAD_FRAME'
+  | 'FRAME_TOO_LARGE'
+  | 'BAD_MESSAGE'
+  | 'UNAUTHORIZED'
+  | 'CLOSED'
+  | 'NOT_SERIALIZABLE'
+  | 'BAD_ARGUMENT';
+
+export class TabmeshError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** What a failed object holds instead of a value. */
+export interface Failure {
+  code: 'TASK_ERROR' | 'TASK_CANCELLED' | 'OBJECT_LOST' | 'NODE_LOST' | 'TASK_TIMEOUT' | 'ACTOR_DIED';
+  /** The remote error's name, message and stack (for TASK_ERROR). */
+  name: string;
+  message: string;
+  stack: string;
+  functionName: string;
+  taskId: string;
+}
+
+export class TaskError extends TabmeshError {
+  readonly functionName: string;
+  readonly taskId: string;
+  readonly remoteName: string;
+  readonly remoteMessage: string;
+  readonly remoteStack: string;
+  constructor(f: Failure) {
+    super('TASK_ERROR', `task ${f.functionName} (${f.taskId.slice(0, 12)}) threw ${f.name}: ${f.message}`);
+    this.functionName = f.functionName;
+    this.taskId = f.taskId;
+    this.remoteName = f.name;
+    this.remoteMessage = f.message;
+    this.remoteStack = f.stack;
+    this.stack = `${this.name}: ${this.message}\n--- remote stack ---\n${f.stack}`;
+  }
+}
+
+export class TaskCancelledError extends TabmeshError {
+  readonly taskId: string;
+  constructor(taskId: string, message = `task ${taskId.slice(0, 12)} was cancelled`) {
+    super('TASK_CANCELLED', message);
+    this.taskId = taskId;
+  }
+}
+
+export class TaskTimeoutError extends TabmeshError {
+  readonly taskId: string;
+  constructor(taskId: string, message: string) {
+    super('TASK_TIMEOUT', message);
+    this.taskId = taskId;
+  }
+}
+
+export class GetTimeoutError extends TabmeshError {
+  constructor(ms: number, pending: number) {
+    super('GET_TIMEOUT', `get timed out after ${ms} ms with ${pending} object(s) not ready`);
+  }
+}
+
+export class ObjectLostError extends TabmeshError {
+  readonly objectId: string;
+  constructor(objectId: string, why: string) {
+    super('OBJECT_LOST', `object ${objectId.slice(0, 12)} is lost: ${why}`);
+    this.objectId = objectId;
+  }
+}
+
+export class ActorDiedError extends TabmeshError {
+  constructor(message: string) {
+    super('ACTOR_DIED', message);
+  }
+}
+
+export class NodeLostError extends TabmeshError {
+  readonly taskId: string;
+  constructor(taskId: string, message: string) {
+    super('NODE_LOST', message);
+    this.taskId = taskId;
+  }
+}
+
+export class ClosureVariableError extends TabmeshError {
+  constructor(functionName: string, variable: string) {
+    super(
+      'CLOSURE_VARIABLE',
+      `remote function ${functionName} reads '${variable}' from its enclosing scope; ` +
+        `remote functions ship as source and run elsewhere, so pass '${variable}' as an argument`,
+    );
+  }
+}
+
+export class ProtocolError extends TabmeshError {}
+
+/** Rebuilds the error a reader should see from a failure record. */
+export function errorFromFailure(f: Failure): TabmeshError {
+  switch (f.code) {
+    case 'TASK_ERROR':
+      return new TaskError(f);
+    case 'TASK_CANCELLED':
+      return new TaskCancelledError(f.taskId);
+    case 'TASK_TIMEOUT':
+      return new TaskTimeoutError(f.taskId, f.message);
+    case 'OBJECT_LOST':
+      return new ObjectLostError(f.taskId, f.message);
+    case 'NODE_LOST':
+      return new NodeLostError(f.taskId, f.message);
+    case 'ACTOR_DIED':
+      return new ActorDiedError(f.message);
+  }
+}
+
+export function failureOf(code: Failure['code'], taskId: string, functionName: string, err: unknown): Failure {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return {
+    code,
+    name: e.name || 'Error',
+    message: e.message,
+    stack: e.stack ?? `${e.name}: ${e.message}`,
+    functionName,
+    taskId,
+  };
+}

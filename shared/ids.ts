@@ -1,0 +1,110 @@
+// Identities (ARCHITECTURE.md, "Identities"): fixed-size binary ids derived
+// deterministically from their parents, so that re-running a task re-creates
+// the same child task ids and object ids. In memory and on the wire an id is
+// its lowercase hex print (docs/decisions.md: "ids travel as hex").
+import { sha256 } from '@noble/hashes/sha2';
+
+export type JobId = string & { readonly __kind: 'JobId' };
+export type TaskId = string & { readonly __kind: 'TaskId' };
+export type ObjectId = string & { readonly __kind: 'ObjectId' };
+export type FunctionId = string & { readonly __kind: 'FunctionId' };
+export type NodeId = string & { readonly __kind: 'NodeId' };
+export type ActorId = string & { readonly __kind: 'ActorId' };
+
+export const JOB_ID_BYTES = 8;
+export const TASK_ID_BYTES = 16;
+export const OBJECT_ID_BYTES = 20;
+export const FUNCTION_ID_BYTES = 16;
+export const NODE_ID_BYTES = 8;
+/** Flag bit in an ObjectId's index: set for objects made by `put`. */
+export const PUT_FLAG = 0x80000000;
+
+const HEX: string[] = [];
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
+
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
+  return s;
+}
+
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+const HEX_RE: Record<number, RegExp> = {};
+/** True when `s` is the hex print of an id of `bytes` bytes. */
+export function isHexId(s: unknown, bytes: number): s is string {
+  if (typeof s !== 'string' || s.length !== bytes * 2) return false;
+  const re = (HEX_RE[bytes] ??= new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+  return re.test(s);
+}
+
+export function randomHex(bytes: number): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+export function newJobId(): JobId {
+  return randomHex(JOB_ID_BYTES) as JobId;
+}
+
+export function newNodeId(): NodeId {
+  return randomHex(NODE_ID_BYTES) as NodeId;
+}
+
+/** The task id a driver submits from: its job id, zero-padded. */
+export function rootTaskId(job: JobId): TaskId {
+  return (job + '0'.repeat((TASK_ID_BYTES - JOB_ID_BYTES) * 2)) as TaskId;
+}
+
+const scratch = new Uint8Array(TASK_ID_BYTES + 4);
+/** TaskId = hash(parent TaskId, submit index within the parent). */
+export function childTaskId(parent: TaskId, index: number): TaskId {
+  for (let i = 0; i < TASK_ID_BYTES; i++) scratch[i] = parseInt(parent.substr(i * 2, 2), 16);
+  writeU32(scratch, TASK_ID_BYTES, index);
+  return toHex(sha256(scratch).subarray(0, TASK_ID_BYTES)) as TaskId;
+}
+
+/** ObjectId = TaskId + return index. */
+export function returnObjectId(task: TaskId, index: number): ObjectId {
+  return (task + u32Hex(index)) as ObjectId;
+}
+
+/** ObjectId of the `index`-th put made by `task` (or by a driver's root task). */
+export function putObjectId(task: TaskId, index: number): ObjectId {
+  return (task + u32Hex((PUT_FLAG | index) >>> 0)) as ObjectId;
+}
+
+export function taskOfObject(id: ObjectId): TaskId {
+  return id.slice(0, TASK_ID_BYTES * 2) as TaskId;
+}
+
+export function isPutObject(id: ObjectId): boolean {
+  return (parseInt(id.slice(TASK_ID_BYTES * 2), 16) & PUT_FLAG) !== 0;
+}
+
+export function jobOfRootTask(task: TaskId): JobId {
+  return task.slice(0, JOB_ID_BYTES * 2) as JobId;
+}
+
+/** FunctionId = hash(kind, source). */
+export function functionId(kind: string, source: string): FunctionId {
+  return toHex(sha256(new TextEncoder().encode(kind + '\0' + source)).subarray(0, FUNCTION_ID_BYTES)) as FunctionId;
+}
+
+function u32Hex(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+function writeU32(buf: Uint8Array, at: number, n: number): void {
+  buf[at] = (n >>> 24) & 0xff;
+  buf[at + 1] = (n >>> 16) & 0xff;
+  buf[at + 2] = (n >>> 8) & 0xff;
+  buf[at + 3] = n & 0xff;
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}

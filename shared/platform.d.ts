@@ -1,0 +1,30 @@
+// shared/ compiles without DOM or Node types (tsconfig.shared.json); these are
+// the few globals every platform we run on (Node 20, browsers, workers) has.
+declare class TextEncoder {
+  encode(input?: string): Uint8Array;
+}
+declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean });
+  decode(input?: ArrayBufferView | ArrayBuffer): string;
+}
+declare const crypto: { getRandomValues<T extends ArrayBufferView>(array: T): T };
+declare const console: {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+};
+declare function setTimeout(fn: () => void, ms?: number): unknown;
+declare function clearTimeout(handle: unknown): void;
+declare function setInterval(fn: () => void, ms?: number): unknown;
+declare function clearInterval(handle: unknown): void;
+declare function queueMicrotask(fn: () => void): void;
+declare const performance: { now(): number };
+declare class FinalizationRegistry<T> {
+  constructor(cleanup: (held: T) => void);
+  register(target: object, held: T, token?: object): void;
+  unregister(token: object): boolean;
+}
+declare class WeakRef<T extends object> {
+  constructor(target: T);
+  deref(): T | undefined;
+}

@@ -1,0 +1,93 @@
+// A small validator toolkit for the wire boundary: each checker returns null
+// when the input has its shape, or a message naming the path that does not.
+// Types are inferred from the checkers, so a message kind is declared once.
+
+export type Check<T> = ((x: unknown, path: string) => string | null) & { readonly __t?: T };
+export type Infer<C> = C extends Check<infer T> ? T : never;
+
+function make<T>(fn: (x: unknown, path: string) => string | null): Check<T> {
+  return fn as Check<T>;
+}
+
+export const str = (max = 1 << 20): Check<string> =>
+  make((x, p) => (typeof x !== 'string' ? `${p}: expected a string` : x.length > max ? `${p}: string longer than ${max}` : null));
+
+export const num: Check<number> = make((x, p) => (typeof x === 'number' && Number.isFinite(x) ? null : `${p}: expected a finite number`));
+
+export const int = (min = 0, max = Number.MAX_SAFE_INTEGER): Check<number> =>
+  make((x, p) =>
+    typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max ? null : `${p}: expected an integer in [${min}, ${max}]`,
+  );
+
+export const bool: Check<boolean> = make((x, p) => (typeof x === 'boolean' ? null : `${p}: expected a boolean`));
+
+export const bytes = (max: number): Check<Uint8Array> =>
+  make((x, p) =>
+    !(x instanceof Uint8Array) ? `${p}: expected bytes` : x.byteLength > max ? `${p}: ${x.byteLength} bytes, more than ${max}` : null,
+  );
+
+const HEX_RE = /^[0-9a-f]+$/;
+/** A hex id of exactly `n` bytes. */
+export const id = <T extends string>(n: number): Check<T> =>
+  make((x, p) => (typeof x === 'string' && x.length === n * 2 && HEX_RE.test(x) ? null : `${p}: expected a ${n}-byte hex id`));
+
+export const lit = <L extends string | number>(...values: L[]): Check<L> =>
+  make((x, p) => (values.includes(x as L) ? null : `${p}: expected one of ${values.join(', ')}`));
+
+export const opt = <T>(c: Check<T>): Check<T | undefined> => make((x, p) => (x === undefined || x === null ? null : c(x, p)));
+
+export const arr = <T>(c: Check<T>, max: number): Check<T[]> =>
+  make((x, p) => {
+    if (!Array.isArray(x)) return `${p}: expected an array`;
+    if (x.length > max) return `${p}: ${x.length} items, more than ${max}`;
+    for (let i = 0; i < x.length; i++) {
+      const e = c(x[i], `${p}[${i}]`);
+      if (e) return e;
+    }
+    return null;
+  });
+
+/** A string-keyed record of values of one kind. */
+export const dict = <T>(c: Check<T>, maxKeys: number): Check<Record<string, T>> =>
+  make((x, p) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) return `${p}: expected an object`;
+    const keys = Object.keys(x);
+    if (keys.length > maxKeys) return `${p}: more than ${maxKeys} keys`;
+    for (const k of keys) {
+      if (k.length > 128) return `${p}: key longer than 128`;
+      const e = c((x as Record<string, unknown>)[k], `${p}.${k}`);
+      if (e) return e;
+    }
+    return null;
+  });
+
+type ObjOf<S extends Record<string, Check<unknown>>> = { [K in keyof S]: Infer<S[K]> };
+
+export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf<S>> => {
+  const keys = Object.keys(shape);
+  return make((x, p) => {
+    if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) return `${p}: expected an object`;
+    for (const k of keys) {
+      const e = shape[k]((x as Record<string, unknown>)[k], `${p}.${k}`);
+      if (e) return e;
+    }
+    return null;
+  });
+};
+
+/** One of several object shapes, told apart by their literal field `tag`. */
+export const tagged = <C extends Check<any>>(tag: string, cases: Record<string, C>): Check<Infer<C>> =>
+  make((x, p) => {
+    if (typeof x !== 'object' || x === null) return `${p}: expected an object`;
+    const k = (x as Record<string, unknown>)[tag];
+    const c = typeof k === 'string' && Object.hasOwn(cases, k) ? cases[k] : undefined;
+    return c ? c(x, p) : `${p}.${tag}: unknown kind ${JSON.stringify(k)?.slice(0, 40)}`;
+  });
+
+export const either = <A, B>(a: Check<A>, b: Check<B>): Check<A | B> =>
+  make((x, p) => {
+    const ea = a(x, p);
+    if (!ea) return null;
+    const eb = b(x, p);
+    return eb ? ea : null;
+  });

@@ -1,0 +1,93 @@
+// Frames: a msgpack array of messages. Everything a side sends within one
+// event-loop turn leaves in one frame (split when it grows past FRAME_SOFT_MAX).
+import { Packr } from 'msgpackr';
+import { ProtocolError } from '../errors.js';
+import { messageCheck, type Msg } from './messages.js';
+
+const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
+/** A frame is closed and sent once its payload estimate passes this. */
+export const FRAME_SOFT_MAX = 1 << 20;
+/** Default hard limit on one incoming frame. */
+export const FRAME_HARD_MAX = 8 << 20;
+
+export function encodeFrame(msgs: Msg[]): Uint8Array {
+  return framePackr.pack(msgs);
+}
+
+/** Decodes and validates a frame; throws ProtocolError naming what is wrong. */
+export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] {
+  if (data.byteLength > maxBytes) {
+    throw new ProtocolError('FRAME_TOO_LARGE', `frame of ${data.byteLength} bytes is over the limit of ${maxBytes}`);
+  }
+  let raw: unknown;
+  try {
+    raw = framePackr.unpack(data);
+  } catch (e) {
+    throw new ProtocolError('BAD_FRAME', `frame is not valid msgpack: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(raw)) throw new ProtocolError('BAD_FRAME', 'frame is not an array of messages');
+  for (let i = 0; i < raw.length; i++) {
+    const err = messageCheck(raw[i], `message[${i}]`);
+    if (err) throw new ProtocolError('BAD_MESSAGE', err);
+  }
+  return raw as Msg[];
+}
+
+function payloadBytes(m: Msg): number {
+  switch (m.t) {
+    case 'chunk':
+      return m.d.byteLength + 32;
+    case 'put':
+    case 'ready':
+      return (m.v?.byteLength ?? 0) + 64;
+    case 'submit':
+    case 'assign': {
+      let n = 128;
+      for (const a of m.spec.args) n += a.v ? a.v.byteLength : 48;
+      return n;
+    }
+    case 'done': {
+      let n = 64;
+      for (const r of m.results) n += r.v ? r.v.byteLength : 64;
+      return n;
+    }
+    default:
+      return 64;
+  }
+}
+
+const nextTurn: (fn: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate
+    : (fn) => setTimeout(fn, 0);
+
+/** Collects messages and sends them as one frame at the end of the turn. */
+export class Outbox {
+  private queue: Msg[] = [];
+  private bytes = 0;
+  private scheduled = false;
+  constructor(private readonly sendFrame: (frame: Uint8Array) => void) {}
+
+  push(m: Msg): void {
+    this.queue.push(m);
+    this.bytes += payloadBytes(m);
+    if (this.bytes >= FRAME_SOFT_MAX) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      nextTurn(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const q = this.queue;
+    this.queue = [];
+    this.bytes = 0;
+    this.sendFrame(encodeFrame(q));
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+}

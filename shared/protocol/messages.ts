@@ -1,0 +1,165 @@
+// The wire contract between drivers, nodes and the coordinator: one union of
+// messages told apart by `t`, each with its checker. A frame is a msgpack
+// array of messages, batched per event-loop turn (see frame.ts).
+import type { FunctionId, JobId, NodeId, ObjectId, TaskId } from '../ids.js';
+import { FUNCTION_ID_BYTES, JOB_ID_BYTES, NODE_ID_BYTES, OBJECT_ID_BYTES, TASK_ID_BYTES } from '../ids.js';
+import { arr, bool, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged, type Check, type Infer } from './check.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest value carried inside one message (inline values, chunks). */
+export const MAX_VALUE_BYTES = 1 << 20;
+/** Relay chunks: large enough to amortise framing, small enough to interleave. */
+export const RELAY_CHUNK_BYTES = 256 * 1024;
+export const MAX_BATCH = 100_000;
+const MAX_ARGS = 4096;
+const MAX_RETURNS = 1024;
+const MAX_IDS = 100_000;
+
+const objectId = id<ObjectId>(OBJECT_ID_BYTES);
+const taskId = id<TaskId>(TASK_ID_BYTES);
+const jobId = id<JobId>(JOB_ID_BYTES);
+const fnId = id<FunctionId>(FUNCTION_ID_BYTES);
+const nodeId = id<NodeId>(NODE_ID_BYTES);
+const value = bytes(MAX_VALUE_BYTES);
+const ids = arr(objectId, MAX_IDS);
+const resources = dict(num, 64);
+
+/** A task argument: inline value bytes, or a ref resolved before the task runs. */
+export const argCheck = either(obj({ v: value }), obj({ r: objectId }));
+export type Arg = { v: Uint8Array; r?: undefined } | { r: ObjectId; v?: undefined };
+
+export const schedulingCheck = opt(
+  either(lit('default', 'spread'), obj({ node: nodeId, soft: bool })),
+);
+export type Scheduling = Infer<typeof schedulingCheck>;
+
+export const taskSpecCheck = obj({
+  taskId,
+  jobId,
+  parentId: taskId,
+  fnId,
+  name: str(256),
+  args: arr(argCheck as Check<Arg>, MAX_ARGS),
+  /** Refs nested inside inline args: the task holds them until it ends. */
+  nested: ids,
+  numReturns: int(0, MAX_RETURNS),
+  resources,
+  maxRetries: int(0, 1000),
+  attempt: int(0, 1_000_000),
+  timeoutMs: int(0, 2 ** 31),
+  scheduling: schedulingCheck,
+});
+export type TaskSpec = Infer<typeof taskSpecCheck>;
+
+export const failureCheck = obj({
+  code: lit('TASK_ERROR', 'TASK_CANCELLED', 'OBJECT_LOST', 'NODE_LOST', 'TASK_TIMEOUT', 'ACTOR_DIED'),
+  name: str(256),
+  message: str(64 * 1024),
+  stack: str(64 * 1024),
+  functionName: str(256),
+  taskId: str(64),
+});
+
+/** One output of a finished task: inline bytes, or stored on the node that ran it. */
+export const resultCheck = either(
+  obj({ v: value, refs: ids }),
+  obj({ size: int(0, 2 ** 42), hash: str(64), refs: ids }),
+);
+export type TaskResult = { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
+
+const fnSource = obj({ fnId, kind: lit('function'), name: str(256), source: str(4 << 20) });
+export type FunctionSource = Infer<typeof fnSource>;
+
+const nodeInfo = obj({
+  kind: lit('edge', 'browser'),
+  name: str(256),
+  resources,
+  storeBytes: int(0, 2 ** 50),
+});
+
+export const messages = {
+  // -- both directions -----------------------------------------------------
+  error: obj({ t: lit('error'), code: str(64), message: str(4096), ref: opt(str(64)) }),
+  /** A slice of an object in flight (relay transfer `x`). */
+  chunk: obj({ t: lit('chunk'), x: int(0), o: int(0, 2 ** 42), n: int(0, 2 ** 42), d: value }),
+  /** A transfer that cannot go on. */
+  xferFail: obj({ t: lit('xferFail'), x: int(0), reason: str(1024) }),
+
+  // -- client -> coordinator -------------------------------------------------
+  hello: obj({
+    t: lit('hello'),
+    role: lit('driver', 'node'),
+    version: int(),
+    token: opt(str(512)),
+    node: opt(nodeInfo),
+  }),
+  fn: obj({ t: lit('fn'), f: fnSource }),
+  submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
+  /** A small object, stored by the coordinator. */
+  put: obj({ t: lit('put'), id: objectId, v: value, refs: ids }),
+  /** A large object from a driver: chunks on transfer `x` follow. */
+  upload: obj({ t: lit('upload'), id: objectId, x: int(0), size: int(0, 2 ** 42), hash: str(64), refs: ids }),
+  subscribe: obj({ t: lit('subscribe'), ids }),
+  /** Ask for the bytes of a stored object on transfer `x`. */
+  fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
+  borrow: obj({ t: lit('borrow'), ids }),
+  release: obj({ t: lit('release'), ids }),
+  cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
+  heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
+  started: obj({ t: lit('started'), taskId, attempt: int() }),
+  done: obj({ t: lit('done'), taskId, attempt: int(), results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
+  failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck }),
+  /** A node stored an object it was sent (upload target) or fetched. */
+  stored: obj({ t: lit('stored'), id: objectId, size: int(0, 2 ** 42), hash: str(64) }),
+  /** A node no longer holds these objects. */
+  dropped: obj({ t: lit('dropped'), ids }),
+  log: obj({ t: lit('log'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024) }),
+
+  // -- coordinator -> client -------------------------------------------------
+  welcome: obj({
+    t: lit('welcome'),
+    jobId: opt(jobId),
+    nodeId: opt(nodeId),
+    secret: opt(str(128)),
+    inlineMax: int(),
+    heartbeatMs: int(),
+  }),
+  assign: obj({
+    t: lit('assign'),
+    spec: taskSpecCheck,
+    /** Values of small ref arguments, so that the node need not fetch them. */
+    inline: arr(obj({ id: objectId, v: value }), MAX_ARGS),
+    fn: opt(fnSource),
+  }),
+  cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
+  free: obj({ t: lit('free'), ids }),
+  /** Send object `id` on transfer `x` (the coordinator relays it). */
+  serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
+  /** Receive object `id` on transfer `x` and keep it as a primary copy. */
+  receive: obj({ t: lit('receive'), id: objectId, x: int(0), size: int(0, 2 ** 42), hash: str(64) }),
+  /** Object `id` is ready: its value when small, its size when stored, or its failure. */
+  ready: obj({
+    t: lit('ready'),
+    id: objectId,
+    v: opt(value),
+    size: int(0, 2 ** 42),
+    failure: opt(failureCheck),
+  }),
+  output: obj({ t: lit('output'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), fn: str(256), node: str(64) }),
+} as const;
+
+export type MessageKind = keyof typeof messages;
+export type Msg = { [K in MessageKind]: Infer<(typeof messages)[K]> }[MessageKind];
+export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
+
+export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
+
+/** Which kinds each side may send to the coordinator. */
+export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'upload', 'chunk', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
+export const NODE_SENDS = new Set<MessageKind>([
+  ...DRIVER_SENDS,
+  'heartbeat', 'started', 'done', 'failed', 'stored', 'dropped', 'log', 'error',
+]);
+
+/** Handler table type: a new kind does not compile until every table handles or ignores it. */
+export type Handlers<Ctx> = { [K in MessageKind]: ((ctx: Ctx, m: MsgOf<K>) => void) | null };
