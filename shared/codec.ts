@@ -104,7 +104,7 @@ function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
   } else if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) checkSerializable(v[i], `${path}[${i}]`, seen);
   } else if (!(v instanceof Error)) {
-    for (const k of Object.keys(v)) checkSerializable((v as Record<string, unknown>)[k], `${path}.${k}`, seen);
+    for (const k of Object.keys(v as object)) checkSerializable((v as Record<string, unknown>)[k], `${path}.${k}`, seen);
   }
 }
 

@@ -13,7 +13,7 @@ declare const console: {
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
 };
-declare function setTimeout(fn: () => void, ms?: number): unknown;
+declare function setTimeout(fn: (...args: any[]) => void, ms?: number): unknown;
 declare function clearTimeout(handle: unknown): void;
 declare function setInterval(fn: () => void, ms?: number): unknown;
 declare function clearInterval(handle: unknown): void;

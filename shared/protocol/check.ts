@@ -61,7 +61,12 @@ export const dict = <T>(c: Check<T>, maxKeys: number): Check<Record<string, T>> 
     return null;
   });
 
-type ObjOf<S extends Record<string, Check<unknown>>> = { [K in keyof S]: Infer<S[K]> };
+type OptKeys<S> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** Fields whose checker accepts undefined are optional. */
+type ObjOf<S extends Record<string, Check<unknown>>> = Simplify<
+  { [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & { [K in OptKeys<S>]?: Infer<S[K]> }
+>;
 
 export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf<S>> => {
   const keys = Object.keys(shape);

@@ -95,10 +95,11 @@ export const messages = {
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
-  /** A small object, stored by the coordinator. */
-  put: obj({ t: lit('put'), id: objectId, v: value, refs: ids }),
-  /** A large object from a driver: chunks on transfer `x` follow. */
-  upload: obj({ t: lit('upload'), id: objectId, x: int(0), size: int(0, 2 ** 42), hash: str(64), refs: ids }),
+  /**
+   * An object made by `put`: small ones carry their bytes (the coordinator
+   * keeps them); large ones stay with the sender, which serves them on request.
+   */
+  put: obj({ t: lit('put'), id: objectId, v: opt(value), size: int(0, 2 ** 42), hash: opt(str(64)), refs: ids }),
   subscribe: obj({ t: lit('subscribe'), ids }),
   /** Ask for the bytes of a stored object on transfer `x`. */
   fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
@@ -107,7 +108,8 @@ export const messages = {
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
   started: obj({ t: lit('started'), taskId, attempt: int() }),
-  done: obj({ t: lit('done'), taskId, attempt: int(), results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
+  /** `ms`: how long the task ran, which sets how deep the coordinator fills the node's queue. */
+  done: obj({ t: lit('done'), taskId, attempt: int(), ms: num, results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
   failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck }),
   /** A node stored an object it was sent (upload target) or fetched. */
   stored: obj({ t: lit('stored'), id: objectId, size: int(0, 2 ** 42), hash: str(64) }),
@@ -135,8 +137,6 @@ export const messages = {
   free: obj({ t: lit('free'), ids }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
-  /** Receive object `id` on transfer `x` and keep it as a primary copy. */
-  receive: obj({ t: lit('receive'), id: objectId, x: int(0), size: int(0, 2 ** 42), hash: str(64) }),
   /** Object `id` is ready: its value when small, its size when stored, or its failure. */
   ready: obj({
     t: lit('ready'),
@@ -155,7 +155,7 @@ export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
 export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
 
 /** Which kinds each side may send to the coordinator. */
-export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'upload', 'chunk', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
+export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
   'heartbeat', 'started', 'done', 'failed', 'stored', 'dropped', 'log', 'error',

@@ -1,0 +1,314 @@
+// The control plane: GCS tables, the object directory, the task manager and
+// scheduler, membership and the relay, driven by the messages of sessions.
+import { timingSafeEqual } from 'node:crypto';
+import { functionId, isPutObject, newJobId, rootTaskId, taskOfObject, type NodeId } from '../shared/ids.js';
+import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
+import { ProtocolError } from '../shared/errors.js';
+import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Handlers, type Msg, type MsgOf } from '../shared/protocol/messages.js';
+import { Gcs } from './gcs/gcs.js';
+import type { GcsStorage } from './gcs/storage.js';
+import type { JobRecord, NodeRecord } from './gcs/tables.js';
+import { Membership } from './nodes/membership.js';
+import { ObjectDirectory } from './objects/directory.js';
+import { Relay } from './objects/relay.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { TaskManager } from './scheduler/tasks.js';
+import type { Session } from './session.js';
+
+export interface CoordinatorOptions {
+  storage: GcsStorage;
+  /** Driver token; when empty, drivers need none. */
+  token?: string;
+  inlineMax?: number;
+  heartbeatMs?: number;
+  /** A node that sends nothing for this long is dead. */
+  deadAfterMs?: number;
+  maxFrameBytes?: number;
+}
+
+type Handler<K extends Msg['t']> = (c: Coordinator, s: Session, m: MsgOf<K>) => string | null | void;
+
+export class Coordinator {
+  readonly gcs: Gcs;
+  readonly dir: ObjectDirectory;
+  readonly scheduler: Scheduler;
+  readonly tasks: TaskManager;
+  readonly membership: Membership;
+  readonly relay: Relay;
+  readonly inlineMax: number;
+  readonly maxFrameBytes: number;
+  private readonly token: string;
+  readonly sessions = new Set<Session>();
+
+  constructor(readonly opts: CoordinatorOptions) {
+    this.gcs = new Gcs(opts.storage);
+    this.inlineMax = opts.inlineMax ?? 64 * 1024;
+    this.maxFrameBytes = opts.maxFrameBytes ?? FRAME_HARD_MAX;
+    this.token = opts.token ?? '';
+    this.dir = new ObjectDirectory(this.gcs, {
+      settled: (o, deps) => this.tasks.argSettled(o, deps),
+      freed: (o) => this.tasks.outputFreed(o),
+    });
+    this.scheduler = new Scheduler(this.gcs, (t, n) => this.tasks.assign(t, n));
+    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler);
+    this.relay = new Relay(this.gcs, this.dir);
+    const heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.membership = new Membership(
+      this.gcs,
+      {
+        joined: () => this.scheduler.setNodes([...this.gcs.nodes.values()]),
+        lost: (n) => this.nodeLost(n),
+      },
+      heartbeatMs,
+      opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
+    );
+    this.membership.start();
+  }
+
+  /** A frame arrived on a session. Bad frames close that session only. */
+  onFrame(s: Session, data: Uint8Array): void {
+    if (s.closed) return;
+    let msgs: Msg[];
+    try {
+      msgs = decodeFrame(data, this.maxFrameBytes);
+    } catch (e) {
+      const err = e as ProtocolError;
+      s.fail(err.code ?? 'BAD_FRAME', err.message);
+      return;
+    }
+    for (const m of msgs) {
+      if (s.closed) return;
+      if (s.role === 'pending') {
+        if (m.t !== 'hello') return s.fail('BAD_MESSAGE', 'the first message must be hello');
+        const err = this.hello(s, m);
+        if (err) return s.fail(err.code, err.message);
+        continue;
+      }
+      const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
+      if (!allowed.has(m.t)) return s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`);
+      const h = handlers[m.t] as Handler<typeof m.t> | null;
+      const err = h?.(this, s, m as never);
+      if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
+    }
+  }
+
+  private hello(s: Session, m: MsgOf<'hello'>): { code: string; message: string } | null {
+    if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
+    if (m.role === 'driver') {
+      if (!this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: 'a driver needs a valid token' };
+      s.role = 'driver';
+      const job: JobRecord = {
+        id: newJobId(),
+        state: 'running',
+        driver: s,
+        startedAt: Date.now(),
+        endedAt: 0,
+        tasks: new Set(),
+        objects: new Set(),
+        counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
+      };
+      s.jobId = job.id;
+      this.gcs.jobs.set(job.id, job);
+      this.gcs.persistJob(job);
+      this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
+      s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: undefined, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
+      return null;
+    }
+    if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
+    s.role = 'node';
+    const n = this.membership.join(s, m.node);
+    s.send({
+      t: 'welcome',
+      jobId: undefined,
+      nodeId: n.id,
+      secret: this.membership.secrets.get(n.id),
+      inlineMax: this.inlineMax,
+      heartbeatMs: this.membership.heartbeatMs,
+    });
+    return null;
+  }
+
+  private checkToken(given: string | undefined): boolean {
+    if (!this.token) return true;
+    if (typeof given !== 'string') return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /** Whether an HTTP bearer token is good (constant-time). */
+  authorized(header: string | undefined): boolean {
+    if (!this.token) return true;
+    const m = /^Bearer (.+)$/.exec(header ?? '');
+    return !!m && this.checkToken(m[1]);
+  }
+
+  onClose(s: Session): void {
+    if (!this.sessions.delete(s)) return;
+    s.closed = true;
+    this.relay.dropSession(s);
+    if (s.role === 'node' && s.nodeId) {
+      const n = this.gcs.nodes.get(s.nodeId);
+      if (n) this.membership.remove(n, 'connection closed');
+    }
+    const orphaned = this.dir.dropSession(s);
+    for (const o of orphaned) {
+      this.dir.setFailedLost(o, `its only copy was on ${s.label}, which disconnected`);
+    }
+    if (s.role === 'driver' && s.jobId) this.endJob(s.jobId);
+  }
+
+  private nodeLost(n: NodeRecord): void {
+    this.scheduler.setNodes([...this.gcs.nodes.values()]);
+    this.tasks.nodeLost(n);
+  }
+
+  endJob(jobId: JobRecord['id']): void {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job || job.state !== 'running') return;
+    job.state = 'finished';
+    job.endedAt = Date.now();
+    job.driver = null;
+    this.tasks.endJob(jobId);
+    this.gcs.persistJob(job);
+    this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, { job: jobId });
+    // Finished jobs keep a summary row in memory; bound how many.
+    if (this.gcs.jobs.size > 1000) {
+      for (const [id, j] of this.gcs.jobs) {
+        if (this.gcs.jobs.size <= 1000) break;
+        if (j.state === 'finished') this.gcs.jobs.delete(id);
+      }
+    }
+  }
+
+  node(id: NodeId): NodeRecord | undefined {
+    return this.gcs.nodes.get(id);
+  }
+
+  statsJson(): Record<string, number> {
+    const mem = process.memoryUsage();
+    return {
+      ...this.gcs.stats,
+      objects: this.gcs.objects.size,
+      tasks: this.gcs.tasks.size,
+      tasksQueued: this.scheduler.queuedCount,
+      nodes: this.gcs.nodes.size,
+      drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
+      jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
+      functions: this.gcs.functions.size,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+    };
+  }
+
+  close(): void {
+    this.membership.stop();
+    this.gcs.close();
+  }
+}
+
+function nodeOf(c: Coordinator, s: Session): NodeRecord | undefined {
+  return s.nodeId ? c.node(s.nodeId) : undefined;
+}
+
+/** Whether session `s` may create objects and tasks under parent task `parent`. */
+function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
+  if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
+  const t = c.gcs.tasks.get(parent as never);
+  return !!t && t.node !== null && t.node.session === s;
+}
+
+const handlers: { [K in Msg['t']]: Handler<K> | null } = {
+  hello: null,
+  welcome: null,
+  assign: null,
+  cancelTask: null,
+  free: null,
+  serve: null,
+  ready: null,
+  output: null,
+  error: (c, s, m) => {
+    c.gcs.event('client-error', `${s.label} reported ${m.code}: ${m.message}`);
+  },
+  fn: (c, _s, m) => {
+    if (functionId(m.f.kind, m.f.source) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
+    if (!c.gcs.functions.has(m.f.fnId)) c.gcs.addFunction({ ...m.f, ewmaMs: -1, runs: 0 });
+  },
+  submit: (c, s, m) => {
+    const spec = m.spec;
+    if (spec.attempt !== 0) return 'a new task starts at attempt 0';
+    if (!mayActFor(c, s, spec.parentId)) return `task ${spec.taskId}: parent ${spec.parentId} is not yours`;
+    if (s.role === 'driver' && spec.jobId !== s.jobId) return `task ${spec.taskId} is not of your job`;
+    const local = m.local ? nodeOf(c, s) ?? null : null;
+    return c.tasks.submit(spec, s, local);
+  },
+  put: (c, s, m) => {
+    if (!isPutObject(m.id) || !mayActFor(c, s, taskOfObject(m.id))) return `put ${m.id}: not a put id of yours`;
+    if (m.v && m.v.byteLength !== m.size) return `put ${m.id}: size ${m.size} does not match ${m.v.byteLength} bytes`;
+    const existing = c.dir.get(m.id);
+    if (existing) {
+      // The same task re-ran: the object is the same (deterministic ids).
+      if (!m.v) existing.locations.add(s);
+      c.dir.hold(s, m.id);
+      return;
+    }
+    const job = s.role === 'driver' ? s.jobId! : c.gcs.tasks.get(taskOfObject(m.id))!.spec.jobId;
+    const o = c.dir.create(m.id, job, 0);
+    c.dir.hold(s, m.id);
+    if (m.v) c.dir.setReady(o, { v: m.v, size: m.size, contains: m.refs });
+    else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
+  },
+  subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
+  fetch: (c, s, m) => c.relay.fetch(s, m),
+  chunk: (c, s, m) => c.relay.chunk(s, m),
+  xferFail: (c, s, m) => c.relay.fail(s, m),
+  borrow: (c, s, m) => {
+    for (const id of m.ids) c.dir.hold(s, id);
+  },
+  release: (c, s, m) => {
+    for (const id of m.ids) c.dir.unhold(s, id);
+  },
+  cancel: (c, s, m) => {
+    const t = c.gcs.tasks.get(taskOfObject(m.id));
+    if (t && s.role === 'driver' && t.spec.jobId !== s.jobId) return `task of ${m.id} is not of your job`;
+    c.tasks.cancel(m.id, m.force);
+  },
+  heartbeat: (c, s, m) => {
+    const n = nodeOf(c, s);
+    if (n) c.membership.heartbeat(n, m);
+  },
+  started: (c, s, m) => {
+    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    if (typeof t === 'string') return null; // a late report about a task moved elsewhere
+    c.tasks.started(t);
+  },
+  done: (c, s, m) => {
+    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    if (typeof t === 'string') return t;
+    nodeOf(c, s)!.lastSeen = Date.now();
+    return c.tasks.done(t, m, s);
+  },
+  failed: (c, s, m) => {
+    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    if (typeof t === 'string') return t;
+    c.tasks.finishFailed(t, m.failure);
+  },
+  stored: (c, s, m) => {
+    const o = c.dir.get(m.id);
+    if (o && o.state === 'ready' && o.size === m.size && (!o.hash || o.hash === m.hash)) o.locations.add(s);
+  },
+  dropped: (c, s, m) => {
+    for (const id of m.ids) {
+      const o = c.dir.get(id);
+      if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') {
+        c.dir.setFailedLost(o, `its last copy was dropped by ${s.label}`);
+      }
+    }
+  },
+  log: (c, s, m) => {
+    const t = c.gcs.tasks.get(m.taskId);
+    if (!t || !t.node || t.node.session !== s) return;
+    const job = c.gcs.jobs.get(t.spec.jobId);
+    job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: t.node.name });
+  },
+};

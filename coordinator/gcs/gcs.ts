@@ -1,0 +1,114 @@
+// The global control store: tables in memory, made durable through a
+// GcsStorage (grouped writes). Counters for /api/stats live here too.
+import { Packr } from 'msgpackr';
+import type { FunctionId, JobId, NodeId, ObjectId, TaskId } from '../../shared/ids.js';
+import type { GcsStorage } from './storage.js';
+import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
+
+const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+export interface Stats {
+  tasksSubmitted: number;
+  tasksFinished: number;
+  tasksFailed: number;
+  tasksCancelled: number;
+  tasksRetried: number;
+  objectsCreated: number;
+  objectsFreed: number;
+  bytesRelayed: number;
+  bytesPeer: number;
+}
+
+export class Gcs {
+  readonly nodes = new Map<NodeId, NodeRecord>();
+  readonly jobs = new Map<JobId, JobRecord>();
+  readonly functions = new Map<FunctionId, FunctionRecord>();
+  readonly tasks = new Map<TaskId, TaskRecord>();
+  readonly objects = new Map<ObjectId, ObjectRecord>();
+  readonly events: EventRecord[] = [];
+  private eventSeq = 0;
+  readonly stats: Stats = {
+    tasksSubmitted: 0,
+    tasksFinished: 0,
+    tasksFailed: 0,
+    tasksCancelled: 0,
+    tasksRetried: 0,
+    objectsCreated: 0,
+    objectsFreed: 0,
+    bytesRelayed: 0,
+    bytesPeer: 0,
+  };
+
+  constructor(
+    readonly storage: GcsStorage,
+    private readonly maxEvents = 5000,
+  ) {
+    for (const [, row] of storage.load('functions')) {
+      const f = rowPackr.unpack(row) as FunctionRecord;
+      this.functions.set(f.fnId, { ...f, ewmaMs: f.ewmaMs ?? -1, runs: f.runs ?? 0 });
+    }
+    for (const [, row] of storage.load('events')) {
+      const e = rowPackr.unpack(row) as EventRecord;
+      this.events.push(e);
+      this.eventSeq = Math.max(this.eventSeq, e.seq);
+    }
+    this.events.sort((a, b) => a.seq - b.seq);
+  }
+
+  addFunction(f: FunctionRecord): void {
+    this.functions.set(f.fnId, f);
+    this.storage.put('functions', f.fnId, rowPackr.pack({ fnId: f.fnId, kind: f.kind, name: f.name, source: f.source }));
+  }
+
+  /** Lineage: a task's spec is durable before its outputs count as durable. */
+  persistTask(t: TaskRecord): void {
+    if (!this.storage.durable) return;
+    this.storage.put(
+      'tasks',
+      t.spec.taskId,
+      rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }),
+    );
+  }
+
+  dropTask(id: TaskId): void {
+    this.tasks.delete(id);
+    if (this.storage.durable) this.storage.delete('tasks', id);
+  }
+
+  persistObject(o: ObjectRecord): void {
+    if (!this.storage.durable) return;
+    this.storage.put(
+      'objects',
+      o.id,
+      rowPackr.pack({ id: o.id, job: o.job, state: o.state, size: o.size, hash: o.hash, v: o.v, failure: o.failure, contains: o.contains }),
+    );
+  }
+
+  dropObject(id: ObjectId): void {
+    this.objects.delete(id);
+    if (this.storage.durable) this.storage.delete('objects', id);
+  }
+
+  persistJob(j: JobRecord): void {
+    this.storage.put(
+      'jobs',
+      j.id,
+      rowPackr.pack({ id: j.id, state: j.state, startedAt: j.startedAt, endedAt: j.endedAt, counts: j.counts }),
+    );
+  }
+
+  event(kind: string, message: string, refs: Omit<EventRecord, 'seq' | 'ts' | 'kind' | 'message'> = {}): EventRecord {
+    const e: EventRecord = { seq: ++this.eventSeq, ts: Date.now(), kind, message, ...refs };
+    this.events.push(e);
+    this.storage.put('events', String(e.seq).padStart(12, '0'), rowPackr.pack(e));
+    if (this.events.length > this.maxEvents) {
+      const old = this.events.splice(0, this.events.length - this.maxEvents);
+      for (const o of old) this.storage.delete('events', String(o.seq).padStart(12, '0'));
+    }
+    return e;
+  }
+
+  close(): void {
+    this.storage.close();
+  }
+}

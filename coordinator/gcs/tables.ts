@@ -1,0 +1,96 @@
+// The GCS's hot tables: plain records in memory. Managers (scheduler/,
+// objects/, nodes/) change them; gcs.ts persists what must survive a restart.
+import type { Failure } from '../../shared/errors.js';
+import type { FunctionId, JobId, NodeId, ObjectId } from '../../shared/ids.js';
+import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js';
+import type { Session } from '../session.js';
+
+export type TaskState = 'waiting-args' | 'queued' | 'assigned' | 'running' | 'finished' | 'failed' | 'cancelled';
+
+export const TERMINAL: ReadonlySet<TaskState> = new Set(['finished', 'failed', 'cancelled']);
+
+export interface TaskRecord {
+  spec: TaskSpec;
+  state: TaskState;
+  /** The node it is assigned to, while assigned or running. */
+  node: NodeRecord | null;
+  /** Ref arguments not ready yet. */
+  missing: number;
+  /** Return objects not yet freed; at 0 a terminal task's lineage is dropped. */
+  liveOutputs: number;
+  /** Whether the task holds references to its args (until it ends). */
+  holdsArgs: boolean;
+  submittedAt: number;
+  startedAt: number;
+  endedAt: number;
+  /** Node that ran it last (kept after it ends, for the timeline). */
+  ranOn: NodeId | null;
+}
+
+export type ObjectState = 'pending' | 'ready' | 'failed';
+
+export interface ObjectRecord {
+  id: ObjectId;
+  job: JobId;
+  state: ObjectState;
+  size: number;
+  hash: string;
+  /** The value, when small enough to live in the GCS's small-object store. */
+  v: Uint8Array | null;
+  failure: Failure | null;
+  /** Sessions (nodes, or the driver that put it) holding the bytes. */
+  locations: Set<Session>;
+  /** Handles + pending tasks + containing objects that refer to it. */
+  refs: number;
+  /** Refs found inside its value: held while it lives. */
+  contains: ObjectId[];
+  /** Tasks waiting for it to be ready. */
+  dependents: TaskRecord[] | null;
+  subscribers: Set<Session> | null;
+}
+
+export interface NodeRecord {
+  id: NodeId;
+  session: Session;
+  kind: 'edge' | 'browser';
+  name: string;
+  resources: Record<string, number>;
+  /** Resources of the tasks assigned and not ended. */
+  inflight: Record<string, number>;
+  inflightTasks: number;
+  tasks: Set<TaskRecord>;
+  /** Functions whose source this node has been sent. */
+  functions: Set<FunctionId>;
+  joinedAt: number;
+  lastSeen: number;
+  load: { running: number; queued: number; storeBytes: number };
+  tasksDone: number;
+}
+
+export interface JobRecord {
+  id: JobId;
+  state: 'running' | 'finished';
+  driver: Session | null;
+  startedAt: number;
+  endedAt: number;
+  tasks: Set<TaskRecord>;
+  objects: Set<ObjectId>;
+  counts: { submitted: number; finished: number; failed: number; cancelled: number };
+}
+
+export interface FunctionRecord extends FunctionSource {
+  /** EWMA of run time in ms, reported by nodes. */
+  ewmaMs: number;
+  runs: number;
+}
+
+export interface EventRecord {
+  seq: number;
+  ts: number;
+  kind: string;
+  message: string;
+  job?: string;
+  node?: string;
+  task?: string;
+  object?: string;
+}

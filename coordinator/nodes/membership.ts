@@ -1,0 +1,84 @@
+// Node membership: joins, heartbeats and failure detection. A node is dead
+// when its socket closes or it misses heartbeats for `deadAfterMs`.
+import { newNodeId, randomHex, type NodeId } from '../../shared/ids.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { NodeRecord } from '../gcs/tables.js';
+import type { Session } from '../session.js';
+
+export interface MembershipEvents {
+  joined(n: NodeRecord): void;
+  lost(n: NodeRecord, why: string): void;
+}
+
+export class Membership {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  /** Session secrets, for a node that reconnects (issue 6). */
+  readonly secrets = new Map<NodeId, string>();
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly on: MembershipEvents,
+    readonly heartbeatMs: number,
+    readonly deadAfterMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), Math.max(100, Math.floor(this.heartbeatMs / 2)));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  join(s: Session, info: NonNullable<MsgOf<'hello'>['node']>): NodeRecord {
+    const id = newNodeId();
+    const resources = { ...info.resources };
+    resources.cpu = Math.max(0, resources.cpu ?? 1);
+    const n: NodeRecord = {
+      id,
+      session: s,
+      kind: info.kind,
+      name: info.name,
+      resources,
+      inflight: {},
+      inflightTasks: 0,
+      tasks: new Set(),
+      functions: new Set(),
+      joinedAt: Date.now(),
+      lastSeen: Date.now(),
+      load: { running: 0, queued: 0, storeBytes: 0 },
+      tasksDone: 0,
+    };
+    s.nodeId = id;
+    this.gcs.nodes.set(id, n);
+    this.secrets.set(id, randomHex(16));
+    this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
+    this.on.joined(n);
+    return n;
+  }
+
+  heartbeat(n: NodeRecord, m: MsgOf<'heartbeat'>): void {
+    n.lastSeen = Date.now();
+    n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
+  }
+
+  /** Removes a node (socket closed or heartbeats missed). */
+  remove(n: NodeRecord, why: string): void {
+    if (!this.gcs.nodes.delete(n.id)) return;
+    this.secrets.delete(n.id);
+    this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
+    this.on.lost(n, why);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const n of [...this.gcs.nodes.values()]) {
+      if (now - n.lastSeen > this.deadAfterMs) {
+        this.remove(n, `no heartbeat for ${now - n.lastSeen} ms`);
+        n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
+      }
+    }
+  }
+}

@@ -1,0 +1,205 @@
+// The object directory: where each object is, whether it is ready, and who
+// refers to it. An object is freed when nothing refers to it (handles, pending
+// tasks, containing objects) or its job ends; its lineage goes with it.
+import type { Failure } from '../../shared/errors.js';
+import type { JobId, ObjectId } from '../../shared/ids.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { Session } from '../session.js';
+
+export interface DirectoryEvents {
+  /** The object became ready or failed: wake its dependents. */
+  settled(o: ObjectRecord, dependents: TaskRecord[]): void;
+  /** The object was freed. */
+  freed(o: ObjectRecord): void;
+}
+
+export class ObjectDirectory {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly on: DirectoryEvents,
+  ) {}
+
+  get(id: ObjectId): ObjectRecord | undefined {
+    return this.gcs.objects.get(id);
+  }
+
+  /** A new object record; `refs` counts the holders it starts with. */
+  create(id: ObjectId, job: JobId, refs: number): ObjectRecord {
+    const o: ObjectRecord = {
+      id,
+      job,
+      state: 'pending',
+      size: 0,
+      hash: '',
+      v: null,
+      failure: null,
+      locations: new Set(),
+      refs,
+      contains: [],
+      dependents: null,
+      subscribers: null,
+    };
+    this.gcs.objects.set(id, o);
+    this.gcs.jobs.get(job)?.objects.add(id);
+    this.gcs.stats.objectsCreated++;
+    return o;
+  }
+
+  /** Records a value: inline bytes (small) or a location holding them. */
+  setReady(o: ObjectRecord, r: { v?: Uint8Array; size: number; hash?: string; location?: Session; contains: ObjectId[] }): void {
+    if (o.state !== 'pending') {
+      // A re-run produced it again: only a new location is news.
+      if (r.location && o.state === 'ready') o.locations.add(r.location);
+      return;
+    }
+    o.state = 'ready';
+    o.size = r.size;
+    o.hash = r.hash ?? '';
+    if (r.v) o.v = r.v;
+    if (r.location) o.locations.add(r.location);
+    o.contains = r.contains;
+    for (const c of r.contains) this.addRef(c);
+    this.gcs.persistObject(o);
+    this.settle(o);
+  }
+
+  setFailed(o: ObjectRecord, failure: Failure): void {
+    if (o.state !== 'pending') return;
+    o.state = 'failed';
+    o.failure = failure;
+    this.gcs.persistObject(o);
+    this.settle(o);
+  }
+
+  /**
+   * A ready object lost every copy. Until lineage reconstruction lands
+   * (issue 6) its readers get ObjectLostError.
+   */
+  setFailedLost(o: ObjectRecord, why: string): void {
+    if (o.state !== 'ready' || o.v) return;
+    o.state = 'failed';
+    o.failure = { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${o.id} is lost: ${why}`, stack: '', functionName: '', taskId: o.id };
+    this.gcs.persistObject(o);
+    this.gcs.event('object-lost', o.failure.message, { object: o.id, job: o.job });
+  }
+
+  private settle(o: ObjectRecord): void {
+    if (o.subscribers) {
+      const m = this.readyMessage(o);
+      for (const s of o.subscribers) s.send(m);
+      o.subscribers = null;
+    }
+    const deps = o.dependents;
+    o.dependents = null;
+    if (deps) this.on.settled(o, deps);
+    if (o.refs <= 0) this.free(o);
+  }
+
+  readyMessage(o: ObjectRecord): MsgOf<'ready'> {
+    const m: MsgOf<'ready'> = { t: 'ready', id: o.id, size: o.size, v: undefined, failure: undefined };
+    if (o.v) m.v = o.v;
+    if (o.failure) m.failure = o.failure;
+    return m;
+  }
+
+  /** Tells `s` when each object is ready (at once for those that are). */
+  subscribe(s: Session, ids: ObjectId[]): void {
+    for (const id of ids) {
+      const o = this.gcs.objects.get(id);
+      if (!o) {
+        s.send({
+          t: 'ready',
+          id,
+          size: 0,
+          v: undefined,
+          failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${id} is unknown or was freed`, stack: '', functionName: '', taskId: id },
+        });
+      } else if (o.state !== 'pending') s.send(this.readyMessage(o));
+      else (o.subscribers ??= new Set()).add(s);
+    }
+  }
+
+  addRef(id: ObjectId, n = 1): void {
+    const o = this.gcs.objects.get(id);
+    if (o) o.refs += n;
+  }
+
+  decRef(id: ObjectId, n = 1): void {
+    const o = this.gcs.objects.get(id);
+    if (!o) return;
+    o.refs -= n;
+    if (o.refs <= 0 && o.state !== 'pending') this.free(o);
+  }
+
+  /** Session `s` takes a handle. */
+  hold(s: Session, id: ObjectId): boolean {
+    const o = this.gcs.objects.get(id);
+    if (!o) return false;
+    o.refs++;
+    s.held.set(id, (s.held.get(id) ?? 0) + 1);
+    return true;
+  }
+
+  /** Session `s` gives a handle up; only handles it holds count. */
+  unhold(s: Session, id: ObjectId): void {
+    const n = s.held.get(id);
+    if (!n) return;
+    if (n === 1) s.held.delete(id);
+    else s.held.set(id, n - 1);
+    this.decRef(id);
+  }
+
+  /** Drops every handle of a closing session and every location it held. Returns objects left with no copy. */
+  dropSession(s: Session): ObjectRecord[] {
+    for (const [id, n] of s.held) this.decRef(id, n);
+    s.held.clear();
+    const orphaned: ObjectRecord[] = [];
+    for (const o of this.gcs.objects.values()) {
+      if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
+      if (o.locations.delete(s) && o.locations.size === 0 && o.state === 'ready' && !o.v) orphaned.push(o);
+    }
+    return orphaned;
+  }
+
+  /** Frees an object: its copies, what it contains, and (through `freed`) its lineage. */
+  free(o: ObjectRecord): void {
+    if (!this.gcs.objects.has(o.id)) return;
+    this.gcs.dropObject(o.id);
+    this.gcs.jobs.get(o.job)?.objects.delete(o.id);
+    this.gcs.stats.objectsFreed++;
+    for (const s of o.locations) if (s.role === 'node') s.send({ t: 'free', ids: [o.id] });
+    o.locations.clear();
+    if (o.subscribers) {
+      // Someone still waits: tell them it is gone rather than leave them hanging.
+      const m: MsgOf<'ready'> = {
+        t: 'ready',
+        id: o.id,
+        size: 0,
+        v: undefined,
+        failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${o.id} was freed`, stack: '', functionName: '', taskId: o.id },
+      };
+      for (const s of o.subscribers) s.send(m);
+      o.subscribers = null;
+    }
+    for (const c of o.contains) this.decRef(c);
+    this.on.freed(o);
+  }
+
+  /** Picks a session holding the bytes of `o`, other than `not`. */
+  holder(o: ObjectRecord, not?: Session): Session | undefined {
+    let fallback: Session | undefined;
+    for (const s of o.locations) {
+      if (s.closed) continue;
+      if (s !== not) return s;
+      fallback = s;
+    }
+    return fallback;
+  }
+
+  /** Bytes of `o` held by the node of session `s` (for locality). */
+  static localBytes(o: ObjectRecord, s: Session): number {
+    return o.locations.has(s) ? o.size : 0;
+  }
+}

@@ -1,0 +1,81 @@
+// The coordinator's relay: when a node (or driver) needs the bytes of an
+// object held elsewhere and no peer link exists, the holder streams chunks
+// to the coordinator, which forwards them. Counted in stats.bytesRelayed.
+import type { ObjectId } from '../../shared/ids.js';
+import { RELAY_CHUNK_BYTES, type MsgOf } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectDirectory } from './directory.js';
+import type { Session } from '../session.js';
+
+interface Transfer {
+  id: ObjectId;
+  from: Session;
+  to: Session;
+  /** The requester's transfer number. */
+  x: number;
+}
+
+export class Relay {
+  private readonly transfers = new Map<number, Transfer>();
+  private nextX = 1;
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+  ) {}
+
+  /** `to` asks for the bytes of `id` on its transfer `x`. */
+  fetch(to: Session, m: MsgOf<'fetch'>): void {
+    const o = this.dir.get(m.id);
+    if (!o || o.state !== 'ready') {
+      to.send({ t: 'xferFail', x: m.x, reason: o ? `object ${m.id} is ${o.state}` : `object ${m.id} is unknown or was freed` });
+      return;
+    }
+    if (o.v) {
+      // Small objects live in the GCS: answer from here.
+      const n = o.v.byteLength;
+      for (let off = 0; off < n || off === 0; off += RELAY_CHUNK_BYTES) {
+        to.send({ t: 'chunk', x: m.x, o: off, n, d: o.v.subarray(off, Math.min(n, off + RELAY_CHUNK_BYTES)) });
+        if (n === 0) break;
+      }
+      return;
+    }
+    const from = this.dir.holder(o, to);
+    if (!from) {
+      to.send({ t: 'xferFail', x: m.x, reason: `no live copy of object ${m.id}` });
+      return;
+    }
+    const X = this.nextX++;
+    this.transfers.set(X, { id: m.id, from, to, x: m.x });
+    from.send({ t: 'serve', id: m.id, x: X });
+  }
+
+  /** A chunk from a holder: forward it. */
+  chunk(from: Session, m: MsgOf<'chunk'>): string | null {
+    const t = this.transfers.get(m.x);
+    if (!t) return null; // requester went away; drop
+    if (t.from !== from) return `transfer ${m.x} is not yours`;
+    if (m.o + m.d.byteLength >= m.n) this.transfers.delete(m.x);
+    this.gcs.stats.bytesRelayed += m.d.byteLength;
+    t.to.send({ t: 'chunk', x: t.x, o: m.o, n: m.n, d: m.d });
+    return null;
+  }
+
+  /** A holder cannot serve: tell the requester, who asks again. */
+  fail(from: Session, m: MsgOf<'xferFail'>): void {
+    const t = this.transfers.get(m.x);
+    if (!t || t.from !== from) return;
+    this.transfers.delete(m.x);
+    t.to.send({ t: 'xferFail', x: t.x, reason: m.reason });
+  }
+
+  /** A session closed: transfers from it fail, transfers to it stop. */
+  dropSession(s: Session): void {
+    for (const [X, t] of this.transfers) {
+      if (t.from === s) {
+        t.to.send({ t: 'xferFail', x: t.x, reason: `holder of ${t.id} disconnected` });
+        this.transfers.delete(X);
+      } else if (t.to === s) this.transfers.delete(X);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// The global scheduler: tasks whose arguments are ready wait in queues, one
+// per scheduling class (function, resources, policy), and are placed on nodes
+// once per event-loop turn. A node is sent more tasks than it has CPUs when
+// the function is short (pipelining), so that it never waits on a round trip.
+import type { Gcs } from '../gcs/gcs.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { affinityPolicy } from './affinity-policy.js';
+import { defaultPolicy } from './default-policy.js';
+import type { PlacementContext, PlacementPolicy } from './policy.js';
+import { spreadPolicy } from './spread-policy.js';
+
+/** How much work (ms) to keep queued per CPU on a node. */
+const PIPELINE_MS = 10;
+const MAX_DEPTH = 64;
+/** Depth for a function not yet measured. */
+const UNKNOWN_DEPTH = 2;
+
+class ClassQueue {
+  items: TaskRecord[] = [];
+  head = 0;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  peek(): TaskRecord | undefined {
+    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.head++;
+    return this.items[this.head];
+  }
+  shift(): void {
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+export class Scheduler {
+  private readonly classes = new Map<string, ClassQueue>();
+  private scheduled = false;
+  private readonly ctx: PlacementContext;
+  /** Node list in join order, kept by membership. */
+  nodeList: NodeRecord[] = [];
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly assign: (t: TaskRecord, n: NodeRecord) => void,
+  ) {
+    this.ctx = {
+      gcs,
+      nodes: this.nodeList,
+      fits: (n, t) => this.fits(n, t),
+      feasible: (n, t) => feasible(n, t),
+    };
+  }
+
+  setNodes(nodes: NodeRecord[]): void {
+    this.nodeList = nodes;
+    this.ctx.nodes = nodes;
+    this.soon();
+  }
+
+  enqueue(t: TaskRecord, front = false): void {
+    t.state = 'queued';
+    const key = classKey(t);
+    let q = this.classes.get(key);
+    if (!q) this.classes.set(key, (q = new ClassQueue()));
+    if (front) {
+      if (q.head > 0) q.items[--q.head] = t;
+      else q.items.unshift(t);
+    } else q.items.push(t);
+    this.soon();
+  }
+
+  /** Places queued tasks at the end of this turn. */
+  soon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.run();
+    });
+  }
+
+  get queuedCount(): number {
+    let n = 0;
+    for (const q of this.classes.values()) n += q.size;
+    return n;
+  }
+
+  run(): void {
+    if (this.nodeList.length === 0) return;
+    for (const [key, q] of this.classes) {
+      for (let t = q.peek(); t; t = q.peek()) {
+        const node = policyOf(t).pick(t, this.ctx);
+        if (!node) break;
+        q.shift();
+        this.assign(t, node);
+      }
+      if (q.size === 0) this.classes.delete(key);
+    }
+  }
+
+  /** Tasks per CPU a node may hold for this function. */
+  depth(t: TaskRecord): number {
+    const f = this.gcs.functions.get(t.spec.fnId);
+    if (!f || f.runs < 3) return UNKNOWN_DEPTH;
+    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(PIPELINE_MS / Math.max(f.ewmaMs, 0.005))));
+  }
+
+  fits(n: NodeRecord, t: TaskRecord): boolean {
+    const req = t.spec.resources;
+    const cpus = n.resources.cpu ?? 0;
+    const depth = this.depth(t);
+    for (const r in req) {
+      const want = req[r];
+      if (want === 0) continue;
+      const have = n.resources[r] ?? 0;
+      if (want > have) return false;
+      if (r === 'cpu') {
+        if ((n.inflight.cpu ?? 0) + want > cpus * depth) return false;
+      } else if ((n.inflight[r] ?? 0) + want > have) return false;
+    }
+    // Zero-CPU tasks still take a place in the node's queue.
+    return n.inflightTasks < Math.max(1, cpus) * depth + 16;
+  }
+
+  static charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
+    for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
+    n.inflightTasks += sign;
+  }
+}
+
+function feasible(n: NodeRecord, t: TaskRecord): boolean {
+  for (const r in t.spec.resources) if (t.spec.resources[r] > (n.resources[r] ?? 0)) return false;
+  return true;
+}
+
+function policyOf(t: TaskRecord): PlacementPolicy {
+  const s = t.spec.scheduling;
+  if (s === 'spread') return spreadPolicy;
+  if (typeof s === 'object' && s !== null) return affinityPolicy;
+  return defaultPolicy;
+}
+
+function classKey(t: TaskRecord): string {
+  const s = t.spec;
+  let key: string = s.fnId;
+  for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
+  const sch = s.scheduling;
+  if (sch === 'spread') key += '|spread';
+  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
+  return key;
+}

@@ -1,0 +1,295 @@
+// Task lifecycle in the GCS (ARCHITECTURE.md "A task's life"):
+// waiting-args -> queued -> assigned -> running -> finished | failed | cancelled.
+// A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
+import { failureOf, type Failure } from '../../shared/errors.js';
+import { isPutObject, returnObjectId, taskOfObject, type ObjectId, type TaskId } from '../../shared/ids.js';
+import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { Session } from '../session.js';
+import { Scheduler } from './scheduler.js';
+
+const EWMA_ALPHA = 0.2;
+
+export class TaskManager {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+    private readonly scheduler: Scheduler,
+  ) {}
+
+  /**
+   * Records a submitted task. `from` holds its return objects. With `localNode`
+   * the node already runs it (bottom-up scheduling) and it is recorded as assigned there.
+   * Returns an error text when the submission is refused.
+   */
+  submit(spec: TaskSpec, from: Session, localNode: NodeRecord | null): string | null {
+    const gcs = this.gcs;
+    const existing = gcs.tasks.get(spec.taskId);
+    if (existing) {
+      // A re-run parent re-submits the same child ids: the child stands; only re-hold its outputs.
+      for (let i = 0; i < spec.numReturns; i++) this.dir.hold(from, returnObjectId(spec.taskId, i));
+      return null;
+    }
+    const job = gcs.jobs.get(spec.jobId);
+    if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
+    if (!gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
+    const t: TaskRecord = {
+      spec,
+      state: 'waiting-args',
+      node: null,
+      missing: 0,
+      liveOutputs: spec.numReturns,
+      holdsArgs: true,
+      submittedAt: Date.now(),
+      startedAt: 0,
+      endedAt: 0,
+      ranOn: null,
+    };
+    gcs.tasks.set(spec.taskId, t);
+    job.tasks.add(t);
+    job.counts.submitted++;
+    gcs.stats.tasksSubmitted++;
+    gcs.persistTask(t);
+    for (let i = 0; i < spec.numReturns; i++) {
+      const o = this.dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0);
+      this.dir.hold(from, o.id);
+    }
+    let failedArg: ObjectRecord | null = null;
+    let lostArg: ObjectId | null = null;
+    for (const a of spec.args) {
+      if (a.r === undefined) continue;
+      const o = this.dir.get(a.r);
+      if (!o) {
+        lostArg ??= a.r;
+        continue;
+      }
+      o.refs++;
+      if (o.state === 'pending') {
+        t.missing++;
+        (o.dependents ??= []).push(t);
+      } else if (o.state === 'failed') failedArg ??= o;
+    }
+    for (const id of spec.nested) this.dir.addRef(id);
+    if (lostArg) {
+      this.finishFailed(t, lostFailure(lostArg, spec));
+    } else if (failedArg) {
+      this.finishFailed(t, failedArg.failure!);
+    } else if (localNode) {
+      t.state = 'assigned';
+      this.placeOn(t, localNode);
+      localNode.functions.add(spec.fnId);
+    } else if (t.missing === 0) this.scheduler.enqueue(t);
+    return null;
+  }
+
+  /** An argument of these tasks became ready or failed. */
+  argSettled(o: ObjectRecord, deps: TaskRecord[]): void {
+    for (const t of deps) {
+      if (t.state !== 'waiting-args') continue;
+      if (o.state === 'failed') this.finishFailed(t, o.failure!);
+      else if (--t.missing === 0) this.scheduler.enqueue(t);
+    }
+  }
+
+  /** Assignment by the scheduler: the node is told; its fns ride along the first time. */
+  assign(t: TaskRecord, n: NodeRecord): void {
+    t.state = 'assigned';
+    this.placeOn(t, n);
+    const inline: { id: ObjectId; v: Uint8Array }[] = [];
+    for (const a of t.spec.args) {
+      if (a.r === undefined) continue;
+      const o = this.dir.get(a.r);
+      if (o?.v) inline.push({ id: o.id, v: o.v });
+    }
+    let fn;
+    if (!n.functions.has(t.spec.fnId)) {
+      const f = this.gcs.functions.get(t.spec.fnId)!;
+      fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source };
+      n.functions.add(t.spec.fnId);
+    }
+    n.session.send({ t: 'assign', spec: t.spec, inline, fn });
+  }
+
+  private placeOn(t: TaskRecord, n: NodeRecord): void {
+    t.node = n;
+    t.ranOn = n.id;
+    n.tasks.add(t);
+    Scheduler.charge(n, t, 1);
+  }
+
+  private unplace(t: TaskRecord): void {
+    const n = t.node;
+    if (!n) return;
+    n.tasks.delete(t);
+    Scheduler.charge(n, t, -1);
+    t.node = null;
+    this.scheduler.soon();
+  }
+
+  /** The node that reports on a task must be the one it is assigned to, for this attempt. */
+  ownedBy(s: Session, taskId: TaskId, attempt: number): TaskRecord | string {
+    const t = this.gcs.tasks.get(taskId);
+    if (!t) return `unknown task ${taskId}`;
+    if (!t.node || t.node.session !== s) return `task ${taskId} is not assigned to this node`;
+    if (t.spec.attempt !== attempt) return `task ${taskId}: attempt ${attempt} is not the current one (${t.spec.attempt})`;
+    return t;
+  }
+
+  started(t: TaskRecord): void {
+    if (t.state === 'assigned') {
+      t.state = 'running';
+      t.startedAt = Date.now();
+    }
+  }
+
+  done(t: TaskRecord, m: MsgOf<'done'>, s: Session): string | null {
+    if (m.results.length !== t.spec.numReturns) return `task ${t.spec.taskId} returned ${m.results.length} values, expected ${t.spec.numReturns}`;
+    const n = t.node!;
+    n.tasksDone++;
+    const f = this.gcs.functions.get(t.spec.fnId);
+    if (f) {
+      f.ewmaMs = f.runs === 0 ? m.ms : f.ewmaMs + EWMA_ALPHA * (m.ms - f.ewmaMs);
+      f.runs++;
+    }
+    this.end(t, 'finished');
+    for (let i = 0; i < m.results.length; i++) {
+      const r = m.results[i];
+      const id = returnObjectId(t.spec.taskId, i);
+      const o = this.dir.get(id);
+      if (!o) {
+        if (!r.v) s.send({ t: 'free', ids: [id] }); // freed meanwhile: the node may drop it
+        continue;
+      }
+      if (r.v) this.dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
+      else this.dir.setReady(o, { size: r.size!, hash: r.hash, location: s, contains: r.refs });
+    }
+    return null;
+  }
+
+  /** The task failed (threw, was cancelled, timed out): every output carries the failure. */
+  finishFailed(t: TaskRecord, failure: Failure): void {
+    if (TERMINAL.has(t.state)) return;
+    this.end(t, failure.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
+    for (let i = 0; i < t.spec.numReturns; i++) {
+      const o = this.dir.get(returnObjectId(t.spec.taskId, i));
+      if (o) this.dir.setFailed(o, failure);
+    }
+  }
+
+  private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {
+    this.unplace(t);
+    t.state = state;
+    t.endedAt = Date.now();
+    const job = this.gcs.jobs.get(t.spec.jobId);
+    const st = this.gcs.stats;
+    if (state === 'finished') {
+      st.tasksFinished++;
+      if (job) job.counts.finished++;
+    } else if (state === 'failed') {
+      st.tasksFailed++;
+      if (job) job.counts.failed++;
+    } else {
+      st.tasksCancelled++;
+      if (job) job.counts.cancelled++;
+    }
+    this.gcs.persistTask(t);
+    this.releaseArgs(t);
+    if (t.liveOutputs === 0) this.dropLineage(t);
+  }
+
+  private releaseArgs(t: TaskRecord): void {
+    if (!t.holdsArgs) return;
+    t.holdsArgs = false;
+    for (const a of t.spec.args) if (a.r !== undefined) this.dir.decRef(a.r);
+    for (const id of t.spec.nested) this.dir.decRef(id);
+  }
+
+  /** One of a task's outputs was freed. */
+  outputFreed(o: ObjectRecord): void {
+    if (isPutObject(o.id)) return;
+    const t = this.gcs.tasks.get(taskOfObject(o.id));
+    if (!t) return;
+    if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.dropLineage(t);
+  }
+
+  private dropLineage(t: TaskRecord): void {
+    this.gcs.dropTask(t.spec.taskId);
+    this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
+  }
+
+  /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */
+  cancel(id: ObjectId, force: boolean): void {
+    const t = this.gcs.tasks.get(taskOfObject(id));
+    if (!t || TERMINAL.has(t.state)) return;
+    if (t.state === 'assigned' || t.state === 'running') {
+      t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });
+      if (force) {
+        // The node terminates the executor; do not wait for it to say so.
+        this.finishFailed(t, cancelledFailure(t));
+      }
+      return;
+    }
+    this.finishFailed(t, cancelledFailure(t));
+  }
+
+  /** A node is gone: its tasks go back to the queue, within their retry budget. */
+  nodeLost(n: NodeRecord): void {
+    for (const t of [...n.tasks]) {
+      this.unplace(t);
+      if (t.spec.attempt < t.spec.maxRetries) {
+        t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+        this.gcs.stats.tasksRetried++;
+        this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${n.id} was lost (attempt ${t.spec.attempt})`, {
+          task: t.spec.taskId,
+          node: n.id,
+          job: t.spec.jobId,
+        });
+        this.scheduler.enqueue(t, true);
+      } else {
+        this.finishFailed(t, {
+          ...failureOf('NODE_LOST', t.spec.taskId, t.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`)),
+          name: 'NodeLostError',
+        });
+      }
+    }
+  }
+
+  /** A job ended: its unfinished tasks are cancelled and its objects freed. */
+  endJob(jobId: TaskSpec['jobId']): void {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job) return;
+    for (const t of [...job.tasks]) {
+      if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
+      if (!TERMINAL.has(t.state)) this.finishFailed(t, cancelledFailure(t));
+    }
+    for (const id of [...job.objects]) {
+      const o = this.dir.get(id);
+      if (o) this.dir.free(o);
+    }
+    for (const t of [...job.tasks]) this.dropLineage(t);
+  }
+}
+
+function cancelledFailure(t: TaskRecord): Failure {
+  return {
+    code: 'TASK_CANCELLED',
+    name: 'TaskCancelledError',
+    message: `task ${t.spec.name} was cancelled`,
+    stack: '',
+    functionName: t.spec.name,
+    taskId: t.spec.taskId,
+  };
+}
+
+function lostFailure(id: ObjectId, spec: TaskSpec): Failure {
+  return {
+    code: 'OBJECT_LOST',
+    name: 'ObjectLostError',
+    message: `argument ${id} of task ${spec.name} is unknown or was freed`,
+    stack: '',
+    functionName: spec.name,
+    taskId: spec.taskId,
+  };
+}

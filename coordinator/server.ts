@@ -1,0 +1,72 @@
+// The coordinator's Fastify app: the WebSocket endpoint for drivers and
+// nodes, the HTTP API, and (later) the pages.
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { RawData } from 'ws';
+import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { Session } from './session.js';
+import { registerApi } from './http/api.js';
+import { MemoryStorage } from './gcs/memory-storage.js';
+import { SqliteStorage } from './gcs/sqlite-storage.js';
+import { join } from 'node:path';
+import { installNodeHasher } from '../edge/node-hash.js';
+
+export interface ServerOptions extends Partial<CoordinatorOptions> {
+  host?: string;
+  port?: number;
+  /** Data folder for the durable GCS; ignored with `memory`. */
+  dataDir?: string;
+  /** Keep the GCS in memory only (tests, benchmarks). */
+  memory?: boolean;
+  logger?: boolean;
+}
+
+export interface RunningCoordinator {
+  app: FastifyInstance;
+  coordinator: Coordinator;
+  url: string;
+  close(): Promise<void>;
+}
+
+function toUint8(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+export async function startCoordinator(opts: ServerOptions = {}): Promise<RunningCoordinator> {
+  installNodeHasher();
+  const storage = opts.storage ?? (opts.memory ? new MemoryStorage() : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
+  const coordinator = new Coordinator({ ...opts, storage });
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20 });
+  // ws closes frames past maxPayload itself (code 1009); below that our own
+  // limit answers with an error message first.
+  await app.register(websocket, { options: { maxPayload: coordinator.maxFrameBytes * 2 } });
+  app.register(async (scope) => {
+    scope.get('/ws', { websocket: true }, (socket, req) => {
+      const s = new Session(socket, req.socket.remoteAddress ?? '?');
+      coordinator.sessions.add(s);
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
+        coordinator.onFrame(s, toUint8(data));
+      });
+      socket.on('close', () => coordinator.onClose(s));
+      socket.on('error', () => socket.terminate());
+    });
+  });
+  registerApi(app, coordinator);
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  return {
+    app,
+    coordinator,
+    url,
+    async close() {
+      for (const s of coordinator.sessions) s.ws.terminate();
+      await app.close();
+      coordinator.close();
+    },
+  };
+}

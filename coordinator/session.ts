@@ -1,0 +1,60 @@
+// One WebSocket connection to the coordinator: a driver or a node. A session
+// holds references (handles) to objects; when it closes they are released.
+import type { WebSocket } from 'ws';
+import { Outbox } from '../shared/protocol/frame.js';
+import type { Msg } from '../shared/protocol/messages.js';
+import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
+
+export type Role = 'pending' | 'driver' | 'node';
+
+let nextSessionSeq = 1;
+
+export class Session {
+  readonly seq = nextSessionSeq++;
+  role: Role = 'pending';
+  /** A driver's job. */
+  jobId: JobId | null = null;
+  /** A node's id (set when a node joins). */
+  nodeId: NodeId | null = null;
+  /** How many handles this session holds to each object. */
+  readonly held = new Map<ObjectId, number>();
+  readonly outbox: Outbox;
+  closed = false;
+  readonly remoteAddress: string;
+
+  constructor(
+    readonly ws: WebSocket,
+    remoteAddress: string,
+  ) {
+    this.remoteAddress = remoteAddress;
+    this.outbox = new Outbox((frame) => {
+      if (!this.closed && ws.readyState === ws.OPEN) ws.send(frame);
+    });
+  }
+
+  send(m: Msg): void {
+    if (!this.closed) this.outbox.push(m);
+  }
+
+  /** A short name for logs and events. */
+  get label(): string {
+    return this.role === 'node' ? `node ${this.nodeId}` : this.role === 'driver' ? `driver ${this.jobId}` : `connection ${this.seq}`;
+  }
+
+  /** Sends an error and closes this connection only. */
+  fail(code: string, message: string): void {
+    if (this.closed) return;
+    this.outbox.push({ t: 'error', code, message });
+    this.outbox.flush();
+    this.closed = true;
+    try {
+      this.ws.close(1008, code);
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+}

@@ -1,0 +1,33 @@
+// The seam between the user-facing Mesh and where it runs: a driver talks to
+// the coordinator over a WebSocket (DriverCore), a task talks to its node's
+// runtime through the executor port (TaskCore). Both implement MeshCore.
+import type { JobId, ObjectId, TaskId } from '../ids.js';
+import type { EncodedValue } from '../codec.js';
+import type { Failure } from '../errors.js';
+import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+
+/** An object's content as a reader gets it: bytes, or why there are none. */
+export type Fetched = { bytes: Uint8Array; failure?: undefined } | { failure: Failure; bytes?: undefined };
+
+export interface MeshCore {
+  readonly jobId: JobId;
+  /** The task that submits: a driver's root task, or the running task. */
+  readonly parentTask: TaskId;
+  /** Largest value passed inline in a task spec. */
+  readonly inlineMax: number;
+  /** Whether handles are tracked with a FinalizationRegistry (drivers) or released at task end (tasks). */
+  readonly tracksHandles: boolean;
+  nextSubmitIndex(): number;
+  nextPutIndex(): number;
+  registerFunction(f: FunctionSource): void;
+  submit(spec: TaskSpec): void;
+  put(id: ObjectId, value: EncodedValue): void;
+  /** Content of each object, in order; rejects with GetTimeoutError after timeoutMs. */
+  fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]>;
+  /** Resolves with the ids that are ready once `numReturns` are, or at the timeout. */
+  wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>>;
+  cancel(id: ObjectId, force: boolean): void;
+  borrow(ids: ObjectId[]): void;
+  release(ids: ObjectId[]): void;
+  close(): Promise<void>;
+}

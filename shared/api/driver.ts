@@ -1,0 +1,265 @@
+// A driver's connection to the coordinator: the MeshCore of a Node script or
+// a page. Objects it puts that are too big to travel inline stay with it and
+// are served through the relay when a node needs them.
+import { rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
+import type { EncodedValue } from '../codec.js';
+import { GetTimeoutError, TabmeshError } from '../errors.js';
+import { decodeFrame, Outbox } from '../protocol/frame.js';
+import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
+import { contentHash } from '../hash.js';
+import type { Fetched, MeshCore } from './core.js';
+import { ObjectClient, type ReadyInfo } from './object-client.js';
+import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
+
+export interface ConnectOptions {
+  /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** The driver token the coordinator printed. */
+  token?: string;
+  /** A WebSocket class, where the platform has none (the Node entry passes `ws`). */
+  WebSocket?: WebSocketCtor;
+  /** Give up connecting after this long. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+type DriverHandlers = Handlers<DriverCore>;
+
+const handlers: DriverHandlers = {
+  welcome: null, // handled while connecting
+  ready: (c, m) => c.objects.onReady(m),
+  chunk: (c, m) => c.objects.onChunk(m),
+  xferFail: (c, m) => c.objects.onXferFail(m),
+  serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
+  error: (c, m) => c.onError(m),
+  output: (c, m) => c.onOutput(m),
+  // messages only nodes or the coordinator receive
+  hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
+  release: null, cancel: null, heartbeat: null, started: null, done: null, failed: null, stored: null,
+  dropped: null, log: null, assign: null, cancelTask: null, free: null,
+};
+
+export class DriverCore implements MeshCore {
+  jobId!: JobId;
+  parentTask!: TaskId;
+  inlineMax = 64 * 1024;
+  readonly tracksHandles = true;
+  readonly objects: ObjectClient;
+  /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
+  readonly ownLarge = new Map<ObjectId, Uint8Array>();
+  private readonly outbox: Outbox;
+  private submitIndex = 0;
+  private putIndex = 0;
+  private closing = false;
+  private lastError: Error | null = null;
+  onLog: (m: MsgOf<'output'>) => void = (m) => {
+    const line = `[${m.fn}@${m.node}] ${m.text}`;
+    if (m.level === 'error') console.error(line);
+    else if (m.level === 'warn') console.warn(line);
+    else console.log(line);
+  };
+
+  private constructor(private readonly ws: WebSocketLike) {
+    this.outbox = new Outbox((frame) => {
+      if (this.ws.readyState === 1) this.ws.send(frame);
+    });
+    this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
+  }
+
+  static connect(opts: ConnectOptions): Promise<DriverCore> {
+    const Ctor = opts.WebSocket ?? defaultWebSocket();
+    const ws = new Ctor(wsUrl(opts.url));
+    ws.binaryType = 'arraybuffer';
+    const core = new DriverCore(ws);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
+        ws.close();
+      }, opts.connectTimeoutMs ?? 10_000);
+      ws.onopen = () => {
+        core.outbox.push({ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: opts.token });
+        core.outbox.flush();
+      };
+      ws.onerror = () => {};
+      ws.onclose = (ev) => {
+        clearTimeout(timer);
+        const err = core.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`);
+        core.objects.close(err);
+        reject(err);
+      };
+      ws.onmessage = (ev) => {
+        let msgs: Msg[];
+        try {
+          msgs = decodeFrame(toBytes(ev.data));
+        } catch (e) {
+          reject(e);
+          ws.close(1002, 'bad frame');
+          return;
+        }
+        for (const m of msgs) {
+          if (m.t === 'welcome') {
+            core.jobId = m.jobId!;
+            core.parentTask = rootTaskId(core.jobId);
+            core.inlineMax = m.inlineMax;
+            clearTimeout(timer);
+            ws.onmessage = (e) => core.onFrame(e.data);
+            resolve(core);
+          } else if (m.t === 'error') {
+            core.onError(m);
+          }
+        }
+      };
+    });
+  }
+
+  private onFrame(data: unknown): void {
+    let msgs: Msg[];
+    try {
+      msgs = decodeFrame(toBytes(data));
+    } catch (e) {
+      console.error('tabmesh: bad frame from the coordinator:', (e as Error).message);
+      return;
+    }
+    for (const m of msgs) {
+      const h = handlers[m.t] as ((c: DriverCore, m: Msg) => void) | null;
+      if (h) h(this, m);
+    }
+  }
+
+  onError(m: MsgOf<'error'>): void {
+    this.lastError = new TabmeshError((m.code as never) ?? 'BAD_MESSAGE', m.message);
+    if (!this.closing) console.error(`tabmesh: coordinator error ${m.code}: ${m.message}`);
+  }
+
+  onOutput(m: MsgOf<'output'>): void {
+    this.onLog(m);
+  }
+
+  nextSubmitIndex(): number {
+    return this.submitIndex++;
+  }
+  nextPutIndex(): number {
+    return this.putIndex++;
+  }
+
+  registerFunction(f: FunctionSource): void {
+    this.outbox.push({ t: 'fn', f });
+  }
+
+  submit(spec: TaskSpec): void {
+    this.outbox.push({ t: 'submit', spec });
+  }
+
+  put(id: ObjectId, value: EncodedValue): void {
+    const size = value.bytes.byteLength;
+    if (size <= this.inlineMax) {
+      this.outbox.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
+      this.objects.setReady(id, { v: value.bytes, size });
+      return;
+    }
+    this.ownLarge.set(id, value.bytes);
+    this.objects.setReady(id, { size });
+    // Hash off the submit path: the GCS records it when the object is announced.
+    void contentHash(value.bytes).then((hash) => this.outbox.push({ t: 'put', id, refs: value.refs, size, hash }));
+  }
+
+  async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
+    const work = Promise.all(ids.map((id) => this.fetchOne(id)));
+    if (timeoutMs === undefined) return work;
+    return withTimeout(work, timeoutMs, () => new GetTimeoutError(timeoutMs, ids.filter((id) => !this.objects.known(id)).length));
+  }
+
+  private async fetchOne(id: ObjectId): Promise<Fetched> {
+    const own = this.ownLarge.get(id);
+    if (own) return { bytes: own };
+    const info: ReadyInfo = this.objects.known(id) ?? (await this.objects.whenReady(id));
+    if (info.failure) return { failure: info.failure };
+    if (info.v) return { bytes: info.v };
+    return { bytes: await this.objects.fetchBytes(id) };
+  }
+
+  wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
+    return waitFor(ids, numReturns, timeoutMs, (id) => (this.ownLarge.has(id) ? Promise.resolve() : this.objects.whenReady(id).then(() => {})));
+  }
+
+  cancel(id: ObjectId, force: boolean): void {
+    this.outbox.push({ t: 'cancel', id, force });
+  }
+
+  borrow(ids: ObjectId[]): void {
+    this.outbox.push({ t: 'borrow', ids });
+  }
+
+  release(ids: ObjectId[]): void {
+    for (const id of ids) {
+      this.ownLarge.delete(id);
+      this.objects.forget(id);
+    }
+    this.outbox.push({ t: 'release', ids });
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    this.outbox.flush();
+    return new Promise((resolve) => {
+      if (this.ws.readyState === 3) return resolve();
+      const prev = this.ws.onclose;
+      this.ws.onclose = (ev) => {
+        prev?.(ev);
+        resolve();
+      };
+      this.ws.close(1000, 'driver closed');
+    });
+  }
+}
+
+/** Resolves with the ready ids once `numReturns` of them are ready, or at the timeout. */
+export function waitFor(
+  ids: ObjectId[],
+  numReturns: number,
+  timeoutMs: number | undefined,
+  whenReady: (id: ObjectId) => Promise<void>,
+): Promise<Set<ObjectId>> {
+  const ready = new Set<ObjectId>();
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let timer: unknown;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      resolve(ready);
+    };
+    if (numReturns <= 0) return finish();
+    for (const id of ids) {
+      whenReady(id).then(
+        () => {
+          ready.add(id);
+          if (ready.size >= numReturns) finish();
+        },
+        (e) => {
+          if (!done) {
+            done = true;
+            reject(e);
+          }
+        },
+      );
+    }
+    if (timeoutMs !== undefined) timer = setTimeout(finish, timeoutMs);
+  });
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(err()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,234 @@
+// The driver API (issue 2): remote functions, futures, put/get/wait/cancel.
+// The same class serves drivers and, as the global `mesh`, tasks.
+import { childTaskId, functionId, putObjectId, returnObjectId, type ObjectId } from '../ids.js';
+import { decodeValue, encodeValue } from '../codec.js';
+import { errorFromFailure, GetTimeoutError, TabmeshError } from '../errors.js';
+import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { MeshCore } from './core.js';
+import { ObjectRef } from './ref.js';
+import type {
+  CancelOptions,
+  GetOptions,
+  MultiReturnFunction,
+  RemoteFunction,
+  RemoteOptions,
+  ValuesOf,
+  WaitOptions,
+  WaitResult,
+} from './types.js';
+
+const DEFAULTS = { numCpus: 1, maxRetries: 3, numReturns: 1, timeoutMs: 0 };
+
+/** Makes a function's source an expression that evaluates to the function. */
+export function functionSource(fn: Function): string {
+  const src = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) {
+    throw new TabmeshError('BAD_ARGUMENT', `cannot ship ${fn.name || 'a function'}: native and bound functions have no source`);
+  }
+  if (/^class\b/.test(src)) throw new TabmeshError('BAD_ARGUMENT', `${fn.name} is a class; actors come in a later release`);
+  // Method shorthand (`{ f(x) {…} }.f`) prints as `f(x) {…}`, which is not an expression.
+  if (!/^(async\s+)?function\b/.test(src) && !/^(async\s*)?(\([^)]*\)|[\w$]+)\s*=>/.test(src)) {
+    const m = /^(async\s+)?(\*\s*)?([\w$]+)\s*\(/.exec(src);
+    if (m) return `${m[1] ?? ''}function${m[2] ? '*' : ''} ${src.slice((m[1] ?? '').length + (m[2] ?? '').length)}`;
+  }
+  return src;
+}
+
+interface RefEntry {
+  count: number;
+}
+
+export class Mesh {
+  private readonly handles = new Map<ObjectId, RefEntry>();
+  private readonly finalizer: FinalizationRegistry<ObjectId> | null;
+  private readonly registered = new Set<string>();
+  private closed = false;
+
+  constructor(readonly core: MeshCore) {
+    this.finalizer = core.tracksHandles ? new FinalizationRegistry((id) => this.dropHandle(id)) : null;
+  }
+
+  get jobId(): string {
+    return this.core.jobId;
+  }
+
+  /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
+  remote<A extends unknown[], R>(fn: (...args: A) => R, options: RemoteOptions = {}): RemoteFunction<A, R> {
+    if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function');
+    const source = functionSource(fn);
+    const name = options.name ?? (fn.name || 'anonymous');
+    const f: FunctionSource = { fnId: functionId('function', source), kind: 'function', name, source };
+    return this.makeRemote<A, R>(f, options) as RemoteFunction<A, R>;
+  }
+
+  private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
+    validateOptions(opts);
+    const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
+    return {
+      remote: (...args: unknown[]) => {
+        const ids = this.submit(f, opts, args);
+        return numReturns === 1 ? ids[0] : ids;
+      },
+      options: (o: RemoteOptions) => this.makeRemote<A, R>({ ...f, name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
+    } as RemoteFunction<A, R>;
+  }
+
+  private submit(f: FunctionSource, opts: RemoteOptions, args: unknown[]): ObjectRef[] {
+    this.assertOpen();
+    const core = this.core;
+    if (!this.registered.has(f.fnId)) {
+      core.registerFunction(f);
+      this.registered.add(f.fnId);
+    }
+    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex());
+    const specArgs: Arg[] = [];
+    const nested = new Set<ObjectId>();
+    for (const a of args) {
+      if (a instanceof ObjectRef) {
+        specArgs.push({ r: a.id });
+        continue;
+      }
+      const enc = encodeValue(a);
+      if (enc.bytes.byteLength > core.inlineMax) {
+        specArgs.push({ r: this.putEncoded(enc).id });
+      } else {
+        specArgs.push({ v: enc.bytes });
+        for (const id of enc.refs) nested.add(id);
+      }
+    }
+    const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
+    const resources: Record<string, number> = { ...(opts.resources ?? {}) };
+    resources.cpu = opts.numCpus ?? DEFAULTS.numCpus;
+    const spec: TaskSpec = {
+      taskId,
+      jobId: core.jobId,
+      parentId: core.parentTask,
+      fnId: f.fnId,
+      name: opts.name ?? f.name,
+      args: specArgs,
+      nested: [...nested],
+      numReturns,
+      resources,
+      maxRetries: opts.maxRetries ?? DEFAULTS.maxRetries,
+      attempt: 0,
+      timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
+      scheduling: normalizeScheduling(opts.scheduling),
+    };
+    core.submit(spec);
+    const refs: ObjectRef[] = [];
+    for (let i = 0; i < numReturns; i++) refs.push(this.track(returnObjectId(taskId, i), true));
+    return refs;
+  }
+
+  /** Stores a value in the mesh; returns at once, the upload goes on in the background. */
+  put<T>(value: T): ObjectRef<T> {
+    this.assertOpen();
+    return this.putEncoded(encodeValue(value)) as ObjectRef<T>;
+  }
+
+  private putEncoded(enc: ReturnType<typeof encodeValue>): ObjectRef {
+    const id = putObjectId(this.core.parentTask, this.core.nextPutIndex());
+    this.core.put(id, enc);
+    return this.track(id, true);
+  }
+
+  /** The value of a future, or the values of several in order. */
+  get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
+  get<const Refs extends readonly ObjectRef<unknown>[]>(refs: Refs, options?: GetOptions): Promise<ValuesOf<Refs>>;
+  async get(refOrRefs: ObjectRef | readonly ObjectRef[], options: GetOptions = {}): Promise<unknown> {
+    this.assertOpen();
+    const many = Array.isArray(refOrRefs);
+    const refs = (many ? refOrRefs : [refOrRefs]) as ObjectRef[];
+    for (const r of refs) if (!(r instanceof ObjectRef)) throw new TabmeshError('BAD_ARGUMENT', 'get takes an ObjectRef or an array of them');
+    const fetched = await this.core.fetch(
+      refs.map((r) => r.id),
+      options.timeoutMs,
+    );
+    const out = fetched.map((f) => {
+      if (f.failure) throw errorFromFailure(f.failure);
+      return decodeValue(f.bytes, this.refFactory);
+    });
+    return many ? out : out[0];
+  }
+
+  /** Splits refs into ready and pending once `numReturns` are ready or the timeout passes. */
+  async wait<T>(refs: readonly ObjectRef<T>[], options: WaitOptions = {}): Promise<WaitResult<T>> {
+    this.assertOpen();
+    const numReturns = Math.min(options.numReturns ?? 1, refs.length);
+    if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'numReturns must be a non-negative integer');
+    const ready = await this.core.wait(
+      refs.map((r) => r.id),
+      numReturns,
+      options.timeoutMs,
+    );
+    const out: WaitResult<T> = { ready: [], pending: [] };
+    for (const r of refs) (ready.has(r.id) && out.ready.length < numReturns ? out.ready : out.pending).push(r);
+    return out;
+  }
+
+  /** Cancels the task that makes `ref`: a queued task never runs, a running one is stopped. */
+  cancel(ref: ObjectRef, options: CancelOptions = {}): void {
+    this.assertOpen();
+    this.core.cancel(ref.id, options.force ?? false);
+  }
+
+  /** Gives up these handles now instead of when they are garbage-collected. */
+  free(refs: ObjectRef | readonly ObjectRef[]): void {
+    for (const r of Array.isArray(refs) ? refs : [refs]) {
+      if (this.finalizer?.unregister(r)) this.dropHandle(r.id);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.core.close();
+  }
+
+  private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
+
+  /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
+  private track(id: ObjectId, created: boolean): ObjectRef {
+    const ref = new ObjectRef(id);
+    if (!this.finalizer) return ref;
+    const e = this.handles.get(id);
+    if (e) e.count++;
+    else {
+      this.handles.set(id, { count: 1 });
+      if (!created) this.core.borrow([id]);
+    }
+    this.finalizer.register(ref, id, ref);
+    return ref;
+  }
+
+  private dropHandle(id: ObjectId): void {
+    const e = this.handles.get(id);
+    if (!e) return;
+    if (--e.count > 0) return;
+    this.handles.delete(id);
+    if (!this.closed) this.core.release([id]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TabmeshError('CLOSED', 'this mesh connection is closed');
+  }
+}
+
+function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduling'] {
+  if (s === undefined || s === 'default') return undefined;
+  if (s === 'spread') return 'spread';
+  return { node: s.node as TaskSpec['taskId'] & never, soft: s.soft ?? false };
+}
+
+function validateOptions(o: RemoteOptions): void {
+  const bad = (what: string) => {
+    throw new TabmeshError('BAD_ARGUMENT', `remote option ${what}`);
+  };
+  if (o.numCpus !== undefined && !(o.numCpus >= 0 && Number.isFinite(o.numCpus))) bad('numCpus must be a number ≥ 0');
+  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 1 && o.numReturns <= 1024)) bad('numReturns must be an integer in [1, 1024]');
+  if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) bad('maxRetries must be an integer ≥ 0');
+  if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 0)) bad('timeoutMs must be an integer ≥ 0');
+  if (o.resources) for (const [k, v] of Object.entries(o.resources)) if (!(v >= 0 && Number.isFinite(v))) bad(`resources.${k} must be a number ≥ 0`);
+}
+
+export { GetTimeoutError };

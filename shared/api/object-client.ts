@@ -1,0 +1,165 @@
+// What every client of the coordinator (driver or node) does with objects:
+// subscribe to readiness, fetch the bytes of stored objects through the relay,
+// and serve the objects it holds when the coordinator asks for them.
+import type { ObjectId } from '../ids.js';
+import type { Failure } from '../errors.js';
+import { RELAY_CHUNK_BYTES, type Msg, type MsgOf } from '../protocol/messages.js';
+import { TabmeshError } from '../errors.js';
+
+export interface ReadyInfo {
+  /** The value's bytes when the object is small enough to travel inline. */
+  v?: Uint8Array;
+  size: number;
+  failure?: Failure;
+}
+
+interface Subscription {
+  info?: ReadyInfo;
+  waiters: Array<(info: ReadyInfo) => void>;
+}
+
+interface Incoming {
+  id: ObjectId;
+  buf: Uint8Array | null;
+  received: number;
+  resolve: (b: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+/** Past this many bytes queued on the socket, a sender waits before the next chunk. */
+const SEND_HIGH_WATER = 4 << 20;
+
+export class ObjectClient {
+  private subs = new Map<ObjectId, Subscription>();
+  private incoming = new Map<number, Incoming>();
+  private nextX = 1;
+  private closedWith: Error | null = null;
+  /** Bytes received through the relay (for stats). */
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly send: (m: Msg) => void,
+    private readonly bufferedAmount: () => number,
+  ) {}
+
+  /** Resolves when the coordinator says the object is ready (or failed). */
+  whenReady(id: ObjectId): Promise<ReadyInfo> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    let s = this.subs.get(id);
+    if (s?.info) return Promise.resolve(s.info);
+    if (!s) {
+      s = { waiters: [] };
+      this.subs.set(id, s);
+      this.send({ t: 'subscribe', ids: [id] });
+    }
+    const sub = s;
+    return new Promise((resolve) => sub.waiters.push(resolve));
+  }
+
+  /** What is known of an object without asking. */
+  known(id: ObjectId): ReadyInfo | undefined {
+    return this.subs.get(id)?.info;
+  }
+
+  /** Marks an object as ready locally (an own put): no subscription needed. */
+  setReady(id: ObjectId, info: ReadyInfo): void {
+    const s = this.subs.get(id);
+    if (s) this.resolveSub(s, info);
+    else this.subs.set(id, { info, waiters: [] });
+  }
+
+  /** Forgets what is known of an object (its handle was released). */
+  forget(id: ObjectId): void {
+    const s = this.subs.get(id);
+    if (s && s.waiters.length === 0) this.subs.delete(id);
+  }
+
+  onReady(m: MsgOf<'ready'>): void {
+    const info: ReadyInfo = { size: m.size };
+    if (m.v) info.v = m.v;
+    if (m.failure) info.failure = m.failure as Failure;
+    const s = this.subs.get(m.id);
+    if (!s) return; // released meanwhile
+    this.resolveSub(s, info);
+  }
+
+  private resolveSub(s: Subscription, info: ReadyInfo): void {
+    s.info = info;
+    const w = s.waiters;
+    s.waiters = [];
+    for (const f of w) f(info);
+  }
+
+  /** Fetches the bytes of a stored object through the coordinator's relay. */
+  fetchBytes(id: ObjectId): Promise<Uint8Array> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const x = this.nextX++;
+    return new Promise((resolve, reject) => {
+      this.incoming.set(x, { id, buf: null, received: 0, resolve, reject });
+      this.send({ t: 'fetch', id, x });
+    });
+  }
+
+  onChunk(m: MsgOf<'chunk'>): void {
+    const t = this.incoming.get(m.x);
+    if (!t) return;
+    if (t.buf === null) t.buf = new Uint8Array(m.n);
+    if (m.n !== t.buf.byteLength || m.o + m.d.byteLength > m.n) {
+      this.incoming.delete(m.x);
+      t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id}: chunk does not fit the object`));
+      return;
+    }
+    t.buf.set(m.d, m.o);
+    t.received += m.d.byteLength;
+    this.bytesIn += m.d.byteLength;
+    if (t.received >= m.n) {
+      this.incoming.delete(m.x);
+      t.resolve(t.buf);
+    }
+  }
+
+  onXferFail(m: MsgOf<'xferFail'>): void {
+    const t = this.incoming.get(m.x);
+    if (!t) return;
+    this.incoming.delete(m.x);
+    t.reject(new TabmeshError('OBJECT_LOST', `transfer of ${t.id} failed: ${m.reason}`));
+  }
+
+  /** Streams `bytes` on transfer `x`, waiting while the socket is backed up. */
+  async serve(x: number, bytes: Uint8Array | undefined): Promise<void> {
+    if (!bytes) {
+      this.send({ t: 'xferFail', x, reason: 'object not held here' });
+      return;
+    }
+    const n = bytes.byteLength;
+    if (n === 0) {
+      this.send({ t: 'chunk', x, o: 0, n: 0, d: new Uint8Array(0) });
+      return;
+    }
+    for (let o = 0; o < n; o += RELAY_CHUNK_BYTES) {
+      while (this.bufferedAmount() > SEND_HIGH_WATER) {
+        if (this.closedWith) return;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      if (this.closedWith) return;
+      const d = bytes.subarray(o, Math.min(n, o + RELAY_CHUNK_BYTES));
+      this.bytesOut += d.byteLength;
+      this.send({ t: 'chunk', x, o, n, d });
+    }
+  }
+
+  /** Fails everything in flight (the connection closed). */
+  close(err: Error): void {
+    this.closedWith = err;
+    for (const t of this.incoming.values()) t.reject(err);
+    this.incoming.clear();
+  }
+
+  /** Ids with someone waiting (re-subscribed after a reconnect). */
+  waitingIds(): ObjectId[] {
+    const out: ObjectId[] = [];
+    for (const [id, s] of this.subs) if (!s.info && s.waiters.length) out.push(id);
+    return out;
+  }
+}

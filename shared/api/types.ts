@@ -1,0 +1,64 @@
+// Public types of the driver API. Type-level tests: test/types/api.test-d.ts.
+import type { ObjectRef } from './ref.js';
+
+export type Scheduling = 'default' | 'spread' | { node: string; soft?: boolean };
+
+export interface RemoteOptions {
+  /** CPUs (executor slots) the task holds while it runs. Default 1. */
+  numCpus?: number;
+  /** Custom resources the task needs, e.g. `{ gpu: 1 }`. */
+  resources?: Record<string, number>;
+  /** Attempts after a node is lost. Default 3. */
+  maxRetries?: number;
+  /** Number of objects the task returns; with more than 1 it returns an array of that length. */
+  numReturns?: number;
+  /** The task is stopped (its executor terminated) after this long. */
+  timeoutMs?: number;
+  /** Name shown in errors, logs and the dashboard (default: the function's name). */
+  name?: string;
+  /** Placement policy: least-loaded with locality (default), spread, or node affinity. */
+  scheduling?: Scheduling;
+}
+
+/** An argument position accepts the value or a future of it. */
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
+
+export interface RemoteFunction<A extends readonly unknown[], R> {
+  /** Submits one task; returns at once with a future of its result. */
+  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  options<const O extends RemoteOptions>(
+    o: O,
+  ): O extends { numReturns: infer N } ? (N extends 1 ? RemoteFunction<A, R> : MultiReturnFunction<A, R>) : RemoteFunction<A, R>;
+}
+
+/** Refs of a task with numReturns > 1: one per element of the returned array. */
+export type RefsOf<T> = T extends readonly unknown[] ? { -readonly [K in keyof T]: ObjectRef<T[K]> } : ObjectRef<unknown>[];
+
+export interface MultiReturnFunction<A extends readonly unknown[], R> {
+  remote(...args: RemoteArgs<A>): RefsOf<Awaited<R>>;
+  options(o: RemoteOptions): MultiReturnFunction<A, R>;
+}
+
+export type ValueOf<Ref> = Ref extends ObjectRef<infer V> ? V : never;
+export type ValuesOf<Refs extends readonly ObjectRef<unknown>[]> = { -readonly [K in keyof Refs]: ValueOf<Refs[K]> };
+
+export interface GetOptions {
+  /** Throw GetTimeoutError after this long. */
+  timeoutMs?: number;
+}
+
+export interface WaitOptions {
+  /** Return once this many are ready. Default 1. */
+  numReturns?: number;
+  timeoutMs?: number;
+}
+
+export interface WaitResult<T> {
+  ready: ObjectRef<T>[];
+  pending: ObjectRef<T>[];
+}
+
+export interface CancelOptions {
+  /** Terminate the executor running the task instead of asking the task to stop. */
+  force?: boolean;
+}

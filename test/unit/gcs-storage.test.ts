@@ -1,0 +1,191 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
+import { SqliteStorage } from '../../coordinator/gcs/sqlite-storage.js';
+import type { GcsStorage, TableName } from '../../coordinator/gcs/storage.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string): Uint8Array => enc.encode(s);
+
+/** A table's rows as key -> decoded string, sorted by key. */
+function rows(s: GcsStorage, table: TableName): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries = [...s.load(table)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [k, v] of entries) {
+    expect(v).toBeInstanceOf(Uint8Array);
+    out[k] = dec.decode(v);
+  }
+  return out;
+}
+
+let dir: string;
+const opened: GcsStorage[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tabmesh-gcs-'));
+});
+afterEach(() => {
+  for (const s of opened.splice(0)) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function track<T extends GcsStorage>(s: T): T {
+  opened.push(s);
+  return s;
+}
+
+const backends: [string, () => GcsStorage][] = [
+  ['MemoryStorage', () => track(new MemoryStorage())],
+  ['SqliteStorage', () => track(new SqliteStorage(join(dir, 'gcs.db')))],
+];
+
+describe.each(backends)('%s', (_name, make) => {
+  it('round-trips put and load', () => {
+    const s = make();
+    s.put('tasks', 't1', bytes('one'));
+    s.put('tasks', 't2', bytes('two'));
+    s.put('objects', 'o1', new Uint8Array([0, 1, 255]));
+    expect(rows(s, 'tasks')).toEqual({ t1: 'one', t2: 'two' });
+    expect([...s.load('objects')].map(([k, v]) => [k, [...v]])).toEqual([['o1', [0, 1, 255]]]);
+    s.flush();
+    expect(rows(s, 'tasks')).toEqual({ t1: 'one', t2: 'two' });
+  });
+
+  it('keeps the last write to a key, before and after a flush', () => {
+    const s = make();
+    s.put('kv', 'a', bytes('1'));
+    s.put('kv', 'a', bytes('2'));
+    expect(rows(s, 'kv')).toEqual({ a: '2' });
+    s.put('kv', 'a', bytes('3'));
+    s.flush();
+    s.put('kv', 'a', bytes('4'));
+    expect(rows(s, 'kv')).toEqual({ a: '4' });
+  });
+
+  it('deletes rows, buffered or flushed', () => {
+    const s = make();
+    s.put('jobs', 'j1', bytes('x'));
+    s.put('jobs', 'j2', bytes('y'));
+    s.flush();
+    s.delete('jobs', 'j1');
+    s.put('jobs', 'j3', bytes('z'));
+    s.delete('jobs', 'j3');
+    s.delete('jobs', 'missing');
+    expect(rows(s, 'jobs')).toEqual({ j2: 'y' });
+    s.put('jobs', 'j1', bytes('back'));
+    expect(rows(s, 'jobs')).toEqual({ j1: 'back', j2: 'y' });
+  });
+
+  it('loads an empty table as no rows', () => {
+    const s = make();
+    s.put('tasks', 't', bytes('x'));
+    expect([...s.load('events')]).toEqual([]);
+    expect([...s.load('functions')]).toEqual([]);
+  });
+
+  it('copies values, so a reused buffer does not change stored rows', () => {
+    const s = make();
+    const buf = Buffer.from('aaa');
+    s.put('kv', 'k', buf);
+    buf.write('bbb');
+    expect(rows(s, 'kv')).toEqual({ k: 'aaa' });
+  });
+
+  it('throws when used after close', () => {
+    const s = make();
+    s.put('kv', 'k', bytes('v'));
+    s.close();
+    expect(() => s.put('kv', 'k', bytes('v'))).toThrow(/closed/);
+    expect(() => s.delete('kv', 'k')).toThrow(/closed/);
+    expect(() => s.load('kv')).toThrow(/closed/);
+    expect(() => s.flush()).toThrow(/closed/);
+    expect(() => s.close()).not.toThrow();
+  });
+});
+
+describe('MemoryStorage', () => {
+  it('is not durable', () => {
+    expect(new MemoryStorage().durable).toBe(false);
+  });
+});
+
+describe('SqliteStorage', () => {
+  const file = () => join(dir, 'nested', 'deeper', 'gcs.db');
+
+  it('is durable and creates the parent folder', () => {
+    const s = track(new SqliteStorage(file()));
+    expect(s.durable).toBe(true);
+    s.put('kv', 'k', bytes('v'));
+    s.close();
+    const again = track(new SqliteStorage(file()));
+    expect(rows(again, 'kv')).toEqual({ k: 'v' });
+  });
+
+  it('keeps rows across close and reopen', () => {
+    const s = new SqliteStorage(file());
+    s.put('tasks', 't1', bytes('one'));
+    s.put('tasks', 't2', bytes('two'));
+    s.put('objects', 'o1', bytes('obj'));
+    s.flush();
+    s.delete('tasks', 't2');
+    s.put('tasks', 't1', bytes('uno'));
+    s.close(); // flushes the buffered tail
+
+    const r = track(new SqliteStorage(file()));
+    expect(rows(r, 'tasks')).toEqual({ t1: 'uno' });
+    expect(rows(r, 'objects')).toEqual({ o1: 'obj' });
+    expect(rows(r, 'events')).toEqual({});
+  });
+
+  it('groups 50,000 puts into few transactions', () => {
+    const s = track(new SqliteStorage(file()));
+    const value = bytes('x'.repeat(64));
+    for (let i = 0; i < 50_000; i++) s.put('tasks', `task-${i}`, value);
+    s.flush();
+    expect(s.stats.rowsWritten).toBe(50_000);
+    expect(s.stats.flushes).toBeGreaterThan(0);
+    expect(s.stats.flushes).toBeLessThan(10);
+    expect([...s.load('tasks')].length).toBe(50_000);
+  });
+
+  it('flushes at once when maxBuffered changes are pending', () => {
+    const s = track(new SqliteStorage(file(), { flushIntervalMs: 60_000, maxBuffered: 100 }));
+    for (let i = 0; i < 250; i++) s.put('kv', `k${i}`, bytes('v'));
+    expect(s.stats).toEqual({ flushes: 2, rowsWritten: 200 });
+    // Rewriting one key does not grow the buffer.
+    for (let i = 0; i < 500; i++) s.put('kv', 'same', bytes(String(i)));
+    expect(s.stats.flushes).toBe(2);
+  });
+
+  it('flushes on its own after flushIntervalMs', async () => {
+    const s = track(new SqliteStorage(file(), { flushIntervalMs: 5 }));
+    s.put('kv', 'k', bytes('v'));
+    expect(s.stats.flushes).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.stats).toEqual({ flushes: 1, rowsWritten: 1 });
+    const other = track(new SqliteStorage(file()));
+    expect(rows(other, 'kv')).toEqual({ k: 'v' });
+  });
+
+  it('loses at most the unflushed tail when the process dies without close', () => {
+    const first = track(new SqliteStorage(file(), { flushIntervalMs: 60_000 }));
+    first.put('tasks', 'flushed-1', bytes('a'));
+    first.put('tasks', 'flushed-2', bytes('b'));
+    first.flush();
+    first.put('tasks', 'tail', bytes('c'));
+    first.delete('tasks', 'flushed-1');
+
+    // A second connection stands in for the restarted process; the first is
+    // never closed, as if the process had been killed.
+    const second = track(new SqliteStorage(file()));
+    expect(rows(second, 'tasks')).toEqual({ 'flushed-1': 'a', 'flushed-2': 'b' });
+    expect(second.stats.flushes).toBe(0);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new SqliteStorage(file(), { maxBuffered: 0 })).toThrow(/maxBuffered/);
+    expect(() => new SqliteStorage(file(), { flushIntervalMs: -1 })).toThrow(/flushIntervalMs/);
+  });
+});
