@@ -282,15 +282,20 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
     c.tasks.started(t);
   },
+  blocked: (c, s, m) => {
+    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    if (typeof t !== 'string') c.tasks.setBlocked(t, m.blocked);
+  },
   done: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string') return t;
+    // A late report for a task that moved on (cancelled, job ended, retried): not news.
+    if (typeof t === 'string') return void c.gcs.stats.staleReports++;
     nodeOf(c, s)!.lastSeen = Date.now();
     return c.tasks.done(t, m, s);
   },
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string') return t;
+    if (typeof t === 'string') return void c.gcs.stats.staleReports++;
     c.tasks.finishFailed(t, m.failure);
   },
   stored: (c, s, m) => {

@@ -17,6 +17,8 @@ export interface Stats {
   objectsFreed: number;
   bytesRelayed: number;
   bytesPeer: number;
+  /** Reports about tasks no longer assigned to the sender. */
+  staleReports: number;
 }
 
 export class Gcs {
@@ -37,6 +39,7 @@ export class Gcs {
     objectsFreed: 0,
     bytesRelayed: 0,
     bytesPeer: 0,
+    staleReports: 0,
   };
 
   constructor(

@@ -20,6 +20,8 @@ export interface TaskRecord {
   liveOutputs: number;
   /** Whether the task holds references to its args (until it ends). */
   holdsArgs: boolean;
+  /** Waiting in get/wait: its CPU is not counted. */
+  blocked: boolean;
   submittedAt: number;
   startedAt: number;
   endedAt: number;

@@ -100,6 +100,7 @@ export class ObjectDirectory {
   readyMessage(o: ObjectRecord): MsgOf<'ready'> {
     const m: MsgOf<'ready'> = { t: 'ready', id: o.id, size: o.size, v: undefined, failure: undefined };
     if (o.v) m.v = o.v;
+    else if (o.hash) m.hash = o.hash;
     if (o.failure) m.failure = o.failure;
     return m;
   }

@@ -42,6 +42,7 @@ export class TaskManager {
       missing: 0,
       liveOutputs: spec.numReturns,
       holdsArgs: true,
+      blocked: false,
       submittedAt: Date.now(),
       startedAt: 0,
       endedAt: 0,
@@ -122,6 +123,7 @@ export class TaskManager {
   private unplace(t: TaskRecord): void {
     const n = t.node;
     if (!n) return;
+    if (t.blocked) this.setBlocked(t, false);
     n.tasks.delete(t);
     Scheduler.charge(n, t, -1);
     t.node = null;
@@ -142,6 +144,15 @@ export class TaskManager {
       t.state = 'running';
       t.startedAt = Date.now();
     }
+  }
+
+  /** A task waiting in get/wait does not use its CPU: others may (no deadlock through nesting). */
+  setBlocked(t: TaskRecord, blocked: boolean): void {
+    if (!t.node || t.blocked === blocked) return;
+    t.blocked = blocked;
+    const cpu = t.spec.resources.cpu ?? 0;
+    t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
+    if (blocked) this.scheduler.soon();
   }
 
   done(t: TaskRecord, m: MsgOf<'done'>, s: Session): string | null {
@@ -224,11 +235,8 @@ export class TaskManager {
     const t = this.gcs.tasks.get(taskOfObject(id));
     if (!t || TERMINAL.has(t.state)) return;
     if (t.state === 'assigned' || t.state === 'running') {
+      // The node stops it and reports it failed with TASK_CANCELLED.
       t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });
-      if (force) {
-        // The node terminates the executor; do not wait for it to say so.
-        this.finishFailed(t, cancelledFailure(t));
-      }
       return;
     }
     this.finishFailed(t, cancelledFailure(t));

@@ -34,7 +34,7 @@ const handlers: DriverHandlers = {
   output: (c, m) => c.onOutput(m),
   // messages only nodes or the coordinator receive
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
-  release: null, cancel: null, heartbeat: null, started: null, done: null, failed: null, stored: null,
+  release: null, cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null,
   dropped: null, log: null, assign: null, cancelTask: null, free: null,
 };
 
@@ -158,8 +158,7 @@ export class DriverCore implements MeshCore {
     }
     this.ownLarge.set(id, value.bytes);
     this.objects.setReady(id, { size });
-    // Hash off the submit path: the GCS records it when the object is announced.
-    void contentHash(value.bytes).then((hash) => this.outbox.push({ t: 'put', id, refs: value.refs, size, hash }));
+    this.outbox.push({ t: 'put', id, refs: value.refs, size, hash: contentHash(value.bytes) });
   }
 
   async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {

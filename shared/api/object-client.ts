@@ -10,6 +10,8 @@ export interface ReadyInfo {
   /** The value's bytes when the object is small enough to travel inline. */
   v?: Uint8Array;
   size: number;
+  /** Content hash of a stored object, checked when its bytes arrive. */
+  hash?: string;
   failure?: Failure;
 }
 
@@ -78,6 +80,7 @@ export class ObjectClient {
   onReady(m: MsgOf<'ready'>): void {
     const info: ReadyInfo = { size: m.size };
     if (m.v) info.v = m.v;
+    if (m.hash) info.hash = m.hash;
     if (m.failure) info.failure = m.failure as Failure;
     const s = this.subs.get(m.id);
     if (!s) return; // released meanwhile

@@ -3,6 +3,7 @@
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
 import { messageCheck, type Msg } from './messages.js';
+import { nextTurn } from '../turn.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
@@ -56,10 +57,6 @@ function payloadBytes(m: Msg): number {
   }
 }
 
-const nextTurn: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
-    ? (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate
-    : (fn) => setTimeout(fn, 0);
 
 /** Collects messages and sends them as one frame at the end of the turn. */
 export class Outbox {

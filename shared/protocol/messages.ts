@@ -108,6 +108,8 @@ export const messages = {
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
   started: obj({ t: lit('started'), taskId, attempt: int() }),
+  /** A running task waits in get/wait (its CPU is free for others) or resumes. */
+  blocked: obj({ t: lit('blocked'), taskId, attempt: int(), blocked: bool }),
   /** `ms`: how long the task ran, which sets how deep the coordinator fills the node's queue. */
   done: obj({ t: lit('done'), taskId, attempt: int(), ms: num, results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
   failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck }),
@@ -143,6 +145,7 @@ export const messages = {
     id: objectId,
     v: opt(value),
     size: int(0, 2 ** 42),
+    hash: opt(str(64)),
     failure: opt(failureCheck),
   }),
   output: obj({ t: lit('output'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), fn: str(256), node: str(64) }),
@@ -158,7 +161,7 @@ export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Recor
 export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
-  'heartbeat', 'started', 'done', 'failed', 'stored', 'dropped', 'log', 'error',
+  'heartbeat', 'started', 'blocked', 'done', 'failed', 'stored', 'dropped', 'log', 'error',
 ]);
 
 /** Handler table type: a new kind does not compile until every table handles or ignores it. */

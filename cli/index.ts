@@ -1,0 +1,135 @@
+// The `tabmesh` command: coordinator, node, start.
+import { parseArgs } from 'node:util';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { startCoordinator } from '../coordinator/server.js';
+import { startEdgeNode } from '../edge/node.js';
+
+const USAGE = `usage:
+  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T]
+  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME]
+  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N]
+                 (a coordinator and one local edge node)`;
+
+class UsageError extends Error {}
+
+function usage(msg?: string): never {
+  throw new UsageError(msg ? `${msg}\n${USAGE}` : USAGE);
+}
+
+function int(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+/** The driver token: given, else the one stored in the data folder, else a new one (stored). */
+function resolveToken(given: string | undefined, dataDir: string, memory: boolean): string {
+  if (given) return given;
+  const file = join(dataDir, 'token');
+  if (!memory && existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  if (!memory) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, token + '\n', { mode: 0o600 });
+  }
+  return token;
+}
+
+const coordinatorOptions = {
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '8080' },
+  data: { type: 'string', default: '.tabmesh' },
+  memory: { type: 'boolean', default: false },
+  token: { type: 'string' },
+} as const;
+
+async function runCoordinator(args: string[], withNode: boolean): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...coordinatorOptions, ...(withNode ? { cpus: { type: 'string' } } : {}) },
+    strict: true,
+    allowPositionals: false,
+  });
+  const port = int(values.port, 'port', 0, 65535)!;
+  const token = resolveToken(values.token, values.data, values.memory);
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token });
+  console.log(`tabmesh coordinator listening on ${c.url}`);
+  console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
+  console.log(`  driver token: ${token}`);
+  console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
+  const stop = async () => {
+    await c.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (withNode) {
+    const cpusFlag = (values as { cpus?: string }).cpus;
+    const cpus = int(cpusFlag, 'cpus', 1, 1024) ?? Math.max(1, os.availableParallelism() - 1);
+    const node = await startEdgeNode({ coordinator: c.url, cpus, name: `local:${process.pid}` });
+    console.log(`  local edge node ${node.nodeId} with ${cpus} executor(s)`);
+  }
+}
+
+async function runNode(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      coordinator: { type: 'string' },
+      cpus: { type: 'string' },
+      'store-mb': { type: 'string' },
+      'spill-dir': { type: 'string' },
+      name: { type: 'string' },
+      'join-token': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.coordinator) usage('--coordinator URL is required');
+  if (!/^(https?|wss?):\/\//.test(values.coordinator)) usage(`--coordinator must be an http(s) URL, not ${values.coordinator}`);
+  const node = await startEdgeNode({
+    coordinator: values.coordinator,
+    cpus: int(values.cpus, 'cpus', 1, 1024),
+    storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
+    spillDir: values['spill-dir'],
+    name: values.name,
+    joinToken: values['join-token'],
+  });
+  console.log(`tabmesh node ${node.nodeId} joined ${values.coordinator} with ${node.local.count} executor(s)`);
+  node.onEvent = (e) => console.log(`[node] ${e}`);
+  const why = await node.closedPromise;
+  console.error(`tabmesh node: ${why}`);
+  process.exit(1);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'coordinator':
+        return await runCoordinator(rest, false);
+      case 'start':
+        return await runCoordinator(rest, true);
+      case 'node':
+        return await runNode(rest);
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return;
+      default:
+        usage(cmd ? `unknown command '${cmd}'` : undefined);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`tabmesh: ${(e as Error).message}${e instanceof UsageError ? '' : '\n' + USAGE}`);
+      process.exit(2);
+    }
+    console.error(`tabmesh: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,16 @@
+// The package's Node entry: the driver API with the `ws` WebSocket, plus the
+// edge node and coordinator for embedding.
+import WebSocket from 'ws';
+import { connect as connectShared } from '../shared/index.js';
+import type { ConnectOptions } from '../shared/api/driver.js';
+import type { WebSocketCtor } from '../shared/api/socket.js';
+import type { Mesh } from '../shared/api/mesh.js';
+import { installNodeHasher } from './node-hash.js';
+
+export * from '../shared/index.js';
+export { startEdgeNode, type EdgeNodeOptions } from './node.js';
+
+export function connect(opts: ConnectOptions): Promise<Mesh> {
+  installNodeHasher();
+  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, ...opts });
+}

@@ -1,0 +1,237 @@
+// What runs inside an executor: compile a function once, run tasks as async
+// functions (a task awaiting mesh.get frees its slot), and give each task its
+// own `mesh` and `console`, bound lexically so that concurrent tasks in one
+// executor never mix up whose child tasks are whose.
+import { Mesh } from '../api/mesh.js';
+import type { Fetched, MeshCore } from '../api/core.js';
+import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
+import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
+import type { JobId, ObjectId, TaskId } from '../ids.js';
+import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import { nextTurn } from '../turn.js';
+import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
+
+type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
+
+interface TaskConsole {
+  log(...a: unknown[]): void;
+  info(...a: unknown[]): void;
+  warn(...a: unknown[]): void;
+  error(...a: unknown[]): void;
+  debug(...a: unknown[]): void;
+}
+
+/** Globals a ReferenceError may name without the function being at fault. */
+const KNOWN_GLOBALS = new Set(Object.getOwnPropertyNames(globalThis));
+
+function compile(name: string, source: string): Factory {
+  // `mesh` and `console` are parameters of the factory, so the task's code
+  // sees its own. `__name` is esbuild's keepNames helper, which TS runners
+  // (tsx, vitest) may leave inside a function's printed source.
+  return new Function('mesh', 'console', `const __name = (f) => f;\nreturn (${source}\n);\n//# sourceURL=tabmesh-task:${encodeURIComponent(name)}`) as Factory;
+}
+
+class RunningTask {
+  cancelled = false;
+  submitIndex = 0;
+  putIndex = 0;
+  constructor(readonly t: RunTask) {}
+}
+
+export class ExecutorCore {
+  private readonly fns = new Map<string, { name: string; factory: Factory }>();
+  private readonly running = new Map<TaskId, RunningTask>();
+  private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
+  private nextCallId = 1;
+  private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
+  private results: RunResult[] = [];
+  private flushScheduled = false;
+
+  constructor(private readonly ep: ExecutorEndpoint) {
+    ep.onMessage((m) => this.onMessage(m));
+  }
+
+  private onMessage(m: ToExecutor): void {
+    switch (m.k) {
+      case 'config':
+        this.config = m.config;
+        return;
+      case 'run':
+        for (const t of m.tasks) void this.run(t);
+        return;
+      case 'reply': {
+        const p = this.pendingCalls.get(m.id);
+        if (!p) return;
+        this.pendingCalls.delete(m.id);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new TabmeshError(m.error.code as never, m.error.message));
+        return;
+      }
+      case 'cancel': {
+        const r = this.running.get(m.taskId);
+        if (!r) return;
+        r.cancelled = true;
+        for (const [id, p] of this.pendingCalls) {
+          if (p.task === r) {
+            this.pendingCalls.delete(id);
+            p.reject(new TaskCancelledError(m.taskId));
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  private async run(t: RunTask): Promise<void> {
+    const start = performance.now();
+    const r = new RunningTask(t);
+    this.running.set(t.taskId, r);
+    let result: RunResult;
+    try {
+      const fn = this.instantiate(t, r);
+      const args = t.args.map((a) => decodeValue(a));
+      let value = fn(...args);
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+      if (r.cancelled) throw new TaskCancelledError(t.taskId);
+      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
+    } catch (e) {
+      const err = explain(e, t.name);
+      const code = r.cancelled || err instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
+      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, err) };
+    }
+    this.running.delete(t.taskId);
+    this.results.push(result);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      nextTurn(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const results = this.results;
+    this.results = [];
+    // No transfer list: msgpackr may still write into the buffer behind a result.
+    this.ep.post({ k: 'done', results });
+  }
+
+  private instantiate(t: RunTask, r: RunningTask): (...args: unknown[]) => unknown {
+    let f = this.fns.get(t.fnId);
+    if (!f) {
+      if (t.source === undefined) throw new TabmeshError('BAD_MESSAGE', `executor has no source for function ${t.name}`);
+      f = { name: t.name, factory: compile(t.name, t.source) };
+      this.fns.set(t.fnId, f);
+    }
+    const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax));
+    const fn = f.factory(mesh, this.consoleFor(t));
+    if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', `the source of ${t.name} does not evaluate to a function`);
+    return fn as (...args: unknown[]) => unknown;
+  }
+
+  private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
+    if (t.numReturns === 1) return [encodeValue(value)];
+    if (!Array.isArray(value) || value.length !== t.numReturns) {
+      throw new TabmeshError('BAD_ARGUMENT', `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`);
+    }
+    return value.map((v) => encodeValue(v));
+  }
+
+  private consoleFor(t: RunTask): TaskConsole {
+    const out = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) =>
+      this.ep.post({ k: 'log', taskId: t.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
+    return { log: out('log'), info: out('log'), debug: out('log'), warn: out('warn'), error: out('error') };
+  }
+
+  /** A call to the node runtime on behalf of a task. */
+  call<T>(r: RunningTask, call: Call, wantReply: boolean): Promise<T> {
+    if (r.cancelled) return Promise.reject(new TaskCancelledError(r.t.taskId));
+    if (!wantReply) {
+      this.ep.post({ k: 'call', id: 0, taskId: r.t.taskId, call });
+      return Promise.resolve(undefined as T);
+    }
+    const id = this.nextCallId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pendingCalls.set(id, { resolve: resolve as (v: unknown) => void, reject, task: r });
+      this.ep.post({ k: 'call', id, taskId: r.t.taskId, call });
+    });
+  }
+
+  /** Waits on `p` with the task's slot released (so nested tasks can use it). */
+  async blocking<T>(r: RunningTask, p: () => Promise<T>): Promise<T> {
+    this.ep.post({ k: 'block', taskId: r.t.taskId, blocked: true });
+    try {
+      return await p();
+    } finally {
+      this.ep.post({ k: 'block', taskId: r.t.taskId, blocked: false });
+    }
+  }
+}
+
+/** The MeshCore of a running task: it talks to the node runtime. */
+class TaskCore implements MeshCore {
+  readonly jobId: JobId;
+  readonly parentTask: TaskId;
+  readonly tracksHandles = false;
+  constructor(
+    private readonly ex: ExecutorCore,
+    private readonly r: RunningTask,
+    readonly inlineMax: number,
+  ) {
+    this.jobId = r.t.jobId;
+    this.parentTask = r.t.taskId;
+  }
+  nextSubmitIndex(): number {
+    return this.r.submitIndex++;
+  }
+  nextPutIndex(): number {
+    return this.r.putIndex++;
+  }
+  registerFunction(f: FunctionSource): void {
+    void this.ex.call(this.r, { op: 'fn', f }, false);
+  }
+  submit(spec: TaskSpec): void {
+    void this.ex.call(this.r, { op: 'submit', spec }, false);
+  }
+  put(id: ObjectId, value: EncodedValue): void {
+    void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false);
+  }
+  fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
+    return this.ex.blocking(this.r, () => this.ex.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true)).catch((e) => {
+      if (e instanceof TabmeshError && e.code === 'GET_TIMEOUT') throw new GetTimeoutError(timeoutMs ?? 0, ids.length);
+      throw e;
+    });
+  }
+  async wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
+    const ready = await this.ex.blocking(this.r, () => this.ex.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
+    return new Set(ready);
+  }
+  cancel(id: ObjectId, force: boolean): void {
+    void this.ex.call(this.r, { op: 'cancel', id, force }, false);
+  }
+  borrow(): void {}
+  release(): void {}
+  async close(): Promise<void> {}
+}
+
+/** Turns a ReferenceError for an outer variable into an error that says so. */
+function explain(e: unknown, fnName: string): unknown {
+  if (e instanceof ReferenceError) {
+    const m = /^(\S+) is not defined$/.exec(e.message);
+    if (m && !KNOWN_GLOBALS.has(m[1])) {
+      const err = new ClosureVariableError(fnName, m[1]);
+      err.stack = `${err.name}: ${err.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
+      return err;
+    }
+  }
+  return e;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Error) return v.stack ?? `${v.name}: ${v.message}`;
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,59 @@
+// Messages between a node's runtime (main thread) and its executors (Web
+// Workers or worker_threads). Structured-cloned; byte arrays are transferred
+// where the sender no longer needs them.
+import type { Failure } from '../errors.js';
+import type { JobId, ObjectId, TaskId } from '../ids.js';
+import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { Fetched } from '../api/core.js';
+
+export interface RunTask {
+  taskId: TaskId;
+  jobId: JobId;
+  attempt: number;
+  fnId: string;
+  name: string;
+  /** Sent the first time this executor runs the function. */
+  source?: string;
+  /** Encoded argument values, ref arguments already resolved. */
+  args: Uint8Array[];
+  numReturns: number;
+}
+
+export type RunResult =
+  | { taskId: TaskId; attempt: number; ms: number; ok: true; returns: { bytes: Uint8Array; refs: ObjectId[] }[] }
+  | { taskId: TaskId; attempt: number; ms: number; ok: false; failure: Failure };
+
+export interface ExecutorConfig {
+  inlineMax: number;
+  nodeName: string;
+}
+
+export type ToExecutor =
+  | { k: 'config'; config: ExecutorConfig }
+  | { k: 'run'; tasks: RunTask[] }
+  | { k: 'reply'; id: number; ok: true; value: unknown }
+  | { k: 'reply'; id: number; ok: false; error: { code: string; message: string } }
+  | { k: 'cancel'; taskId: TaskId };
+
+export type Call =
+  | { op: 'fn'; f: FunctionSource }
+  | { op: 'submit'; spec: TaskSpec }
+  | { op: 'put'; id: ObjectId; bytes: Uint8Array; refs: ObjectId[] }
+  | { op: 'get'; ids: ObjectId[]; timeoutMs?: number }
+  | { op: 'wait'; ids: ObjectId[]; numReturns: number; timeoutMs?: number }
+  | { op: 'cancel'; id: ObjectId; force: boolean };
+
+export type CallReply = { get: Fetched[]; wait: ObjectId[] };
+
+export type FromExecutor =
+  | { k: 'done'; results: RunResult[] }
+  /** `id` 0: no reply wanted. */
+  | { k: 'call'; id: number; taskId: TaskId; call: Call }
+  | { k: 'block'; taskId: TaskId; blocked: boolean }
+  | { k: 'log'; taskId: TaskId; level: 'log' | 'warn' | 'error'; text: string };
+
+/** The worker end of the channel, whatever the platform. */
+export interface ExecutorEndpoint {
+  post(m: FromExecutor, transfer?: ArrayBuffer[]): void;
+  onMessage(handler: (m: ToExecutor) => void): void;
+}

@@ -1,0 +1,437 @@
+// The node runtime (ARCHITECTURE.md "the boxes"): one per browser tab or edge
+// process. It joins the coordinator, runs assigned tasks on its executors,
+// schedules nested tasks bottom-up (here when it has a free slot and the
+// arguments, else through the coordinator), keeps objects in its store and
+// serves them. Platform specifics come in through NodePlatform.
+import { ObjectClient } from '../api/object-client.js';
+import type { Fetched } from '../api/core.js';
+import { waitFor, withTimeout } from '../api/driver.js';
+import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from '../api/socket.js';
+import { failureOf, GetTimeoutError, TabmeshError, type Failure } from '../errors.js';
+import type { FromExecutor, Call } from '../executor/protocol.js';
+import { contentHash } from '../hash.js';
+import { returnObjectId, type NodeId, type ObjectId, type TaskId } from '../ids.js';
+import { decodeFrame, Outbox } from '../protocol/frame.js';
+import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskResult } from '../protocol/messages.js';
+import { LocalScheduler, type Executor, type LocalTask, type SpawnExecutor } from './executors.js';
+import { ObjectStore, type SpillTier } from './store.js';
+
+export interface NodePlatform {
+  WebSocket?: WebSocketCtor;
+  spawnExecutor: SpawnExecutor;
+  tier?: SpillTier;
+}
+
+export interface NodeOptions {
+  url: string;
+  kind: 'edge' | 'browser';
+  name: string;
+  /** Executors (one CPU each). */
+  cpus: number;
+  /** Memory budget of the object store. */
+  storeBytes: number;
+  /** Custom resources this node offers, e.g. { gpu: 1 }. */
+  resources?: Record<string, number>;
+  joinToken?: string;
+}
+
+type NodeHandlers = Handlers<NodeRuntime>;
+
+const handlers: NodeHandlers = {
+  welcome: null,
+  assign: (n, m) => n.onAssign(m),
+  cancelTask: (n, m) => n.cancel(m.taskId, m.force),
+  free: (n, m) => {
+    for (const id of m.ids) n.store.delete(id);
+  },
+  serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
+  ready: (n, m) => n.objects.onReady(m),
+  chunk: (n, m) => n.objects.onChunk(m),
+  xferFail: (n, m) => n.objects.onXferFail(m),
+  error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
+  output: null,
+  hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null, release: null,
+  cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null, dropped: null, log: null,
+};
+
+export class NodeRuntime {
+  nodeId: NodeId | null = null;
+  inlineMax = 64 * 1024;
+  readonly store: ObjectStore;
+  readonly objects: ObjectClient;
+  readonly local: LocalScheduler;
+  private readonly outbox: Outbox;
+  private readonly ws: WebSocketLike;
+  private readonly tasks = new Map<TaskId, LocalTask>();
+  private readonly fns = new Map<string, FunctionSource>();
+  private readonly fnsAnnounced = new Set<string>();
+  private readonly fetching = new Map<ObjectId, Promise<Fetched>>();
+  private heartbeat: unknown = null;
+  private closed = false;
+  tasksRun = 0;
+  /** Called with every notable thing the node does (the volunteer page shows them). */
+  onEvent: (text: string) => void = () => {};
+  readonly ready: Promise<void>;
+  readonly closedPromise: Promise<string>;
+
+  constructor(
+    readonly opts: NodeOptions,
+    platform: NodePlatform,
+  ) {
+    const Ctor = platform.WebSocket ?? defaultWebSocket();
+    this.ws = new Ctor(wsUrl(opts.url));
+    this.ws.binaryType = 'arraybuffer';
+    this.outbox = new Outbox((frame) => {
+      if (this.ws.readyState === 1) this.ws.send(frame);
+    });
+    this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
+    this.store = new ObjectStore({
+      memoryBytes: opts.storeBytes,
+      tier: platform.tier,
+      onDropped: (ids) => this.send({ t: 'dropped', ids }),
+    });
+    this.local = new LocalScheduler(
+      platform.spawnExecutor,
+      (id) => this.fns.get(id),
+      (ex, m) => this.onExecutor(ex, m),
+      (ex, why) => this.onExecutorExit(ex, why),
+      (t) => {
+        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt });
+        this.armTimeout(t);
+      },
+      Math.max(1, opts.cpus),
+      () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } }),
+    );
+    let closedResolve!: (why: string) => void;
+    this.closedPromise = new Promise((r) => (closedResolve = r));
+    this.ready = new Promise((resolve, reject) => {
+      this.ws.onopen = () => {
+        this.send({
+          t: 'hello',
+          role: 'node',
+          version: PROTOCOL_VERSION,
+          token: opts.joinToken,
+          node: { kind: opts.kind, name: opts.name, resources: { ...(opts.resources ?? {}), cpu: this.local.count }, storeBytes: opts.storeBytes },
+        });
+        this.outbox.flush();
+      };
+      this.ws.onerror = () => {};
+      this.ws.onclose = (ev) => {
+        const why = `connection closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`;
+        reject(new TabmeshError('CLOSED', why));
+        this.shutdown(why);
+        closedResolve(why);
+      };
+      this.ws.onmessage = (ev) => {
+        let msgs: Msg[];
+        try {
+          msgs = decodeFrame(toBytes(ev.data));
+        } catch (e) {
+          this.log(`bad frame from the coordinator: ${(e as Error).message}`);
+          return;
+        }
+        for (const m of msgs) {
+          if (m.t === 'welcome') {
+            this.nodeId = m.nodeId ?? null;
+            this.inlineMax = m.inlineMax;
+            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } });
+            this.heartbeat = setInterval(() => this.sendHeartbeat(), m.heartbeatMs);
+            this.onEvent(`joined the mesh as node ${this.nodeId}`);
+            resolve();
+            continue;
+          }
+          const h = handlers[m.t] as ((n: NodeRuntime, m: Msg) => void) | null;
+          if (h) h(this, m);
+        }
+      };
+    });
+  }
+
+  send(m: Msg): void {
+    if (!this.closed) this.outbox.push(m);
+  }
+
+  log(text: string): void {
+    this.onEvent(text);
+  }
+
+  private sendHeartbeat(): void {
+    this.send({ t: 'heartbeat', running: this.local.running, queued: this.local.queued, storeBytes: this.store.memoryBytes + this.store.spilledBytes });
+  }
+
+  // -- tasks from the coordinator ------------------------------------------
+
+  onAssign(m: MsgOf<'assign'>): void {
+    if (m.fn) this.fns.set(m.fn.fnId, m.fn);
+    const inline = new Map<ObjectId, Uint8Array>();
+    for (const x of m.inline) inline.set(x.id, x.v);
+    this.admit(m.spec, inline);
+  }
+
+  /** Takes a task to run here: resolves its ref arguments, then queues it. */
+  private admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void {
+    if (this.tasks.has(spec.taskId)) return;
+    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null };
+    this.tasks.set(spec.taskId, t);
+    for (let i = 0; i < spec.args.length; i++) {
+      const a = spec.args[i];
+      if (a.v) {
+        t.args.push(a.v);
+        continue;
+      }
+      const v = inline?.get(a.r!) ?? this.store.getSync(a.r!);
+      if (v) {
+        t.args.push(v);
+        continue;
+      }
+      t.args.push(null);
+      t.missing++;
+      const idx = i;
+      void this.resolve(a.r!).then((f) => {
+        if (t.state !== 'resolving') return;
+        if (f.failure) return this.endTask(t, { failure: f.failure });
+        t.args[idx] = f.bytes;
+        if (--t.missing === 0) this.local.enqueue(t);
+      });
+    }
+    if (t.missing === 0) this.local.enqueue(t);
+  }
+
+  /** The bytes of an object: from the store, inline, or fetched (and kept as a secondary copy). */
+  resolve(id: ObjectId): Promise<Fetched> {
+    const have = this.store.getSync(id);
+    if (have) return Promise.resolve({ bytes: have });
+    let p = this.fetching.get(id);
+    if (p) return p;
+    p = this.fetchObject(id).finally(() => this.fetching.delete(id));
+    this.fetching.set(id, p);
+    return p;
+  }
+
+  private async fetchObject(id: ObjectId): Promise<Fetched> {
+    const stored = await this.store.get(id);
+    if (stored) return { bytes: stored };
+    const info = await this.objects.whenReady(id);
+    if (info.failure) return { failure: info.failure };
+    if (info.v) return { bytes: info.v };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const bytes = await this.objects.fetchBytes(id);
+        const hash = contentHash(bytes);
+        if (info.hash && hash !== info.hash) throw new TabmeshError('OBJECT_LOST', `object ${id} arrived with hash ${hash}, expected ${info.hash}`);
+        this.store.put(id, bytes, { hash, primary: false });
+        this.send({ t: 'stored', id, size: bytes.byteLength, hash });
+        return { bytes };
+      } catch (e) {
+        if (attempt >= 2) {
+          return { failure: failureOf('OBJECT_LOST', id, '', e) };
+        }
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      }
+    }
+  }
+
+  cancel(taskId: TaskId, force: boolean): void {
+    const t = this.tasks.get(taskId);
+    if (!t) return;
+    const failure: Failure = { ...failureOf('TASK_CANCELLED', taskId, t.spec.name, new Error(`task ${t.spec.name} was cancelled`)), name: 'TaskCancelledError' };
+    if (t.state === 'resolving' || t.state === 'ready') {
+      this.local.remove(t);
+      this.endTask(t, { failure });
+    } else if (t.state === 'running') {
+      if (force) this.killExecutor(t.executor!, t, failure);
+      else t.executor!.handle.post({ k: 'cancel', taskId });
+    }
+  }
+
+  /** Terminates an executor: `target` fails, the other tasks on it run again. */
+  private killExecutor(ex: Executor, target: LocalTask, failure: Failure): void {
+    const orphans = this.local.restart(ex);
+    for (const o of orphans) {
+      o.executor = null;
+      o.blocked = false;
+      if (o === target) this.endTask(o, { failure });
+      else {
+        clearTimeout(o.timer);
+        this.local.enqueue(o, true);
+      }
+    }
+    this.onEvent(`executor ${ex.index} restarted: ${failure.message}`);
+  }
+
+  private onExecutorExit(ex: Executor, why: string): void {
+    if (this.closed || this.local.executors[ex.index] !== ex) return;
+    const orphans = this.local.restart(ex);
+    for (const o of orphans) {
+      o.executor = null;
+      this.endTask(o, { failure: failureOf('TASK_ERROR', o.spec.taskId, o.spec.name, new Error(`executor crashed while running it: ${why}`)) });
+    }
+  }
+
+  // -- executor messages ----------------------------------------------------
+
+  private onExecutor(ex: Executor, m: FromExecutor): void {
+    switch (m.k) {
+      case 'done':
+        for (const r of m.results) {
+          const t = this.tasks.get(r.taskId);
+          if (!t || t.executor !== ex || t.spec.attempt !== r.attempt) continue;
+          this.local.recordRun(t.spec.fnId, r.ms);
+          if (r.ok) this.endTask(t, { returns: r.returns, ms: r.ms });
+          else this.endTask(t, { failure: r.failure, ms: r.ms });
+        }
+        this.local.pump();
+        return;
+      case 'block': {
+        const t = this.tasks.get(m.taskId);
+        if (!t || t.executor !== ex) return;
+        this.local.setBlocked(t, m.blocked);
+        this.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: m.blocked });
+        return;
+      }
+      case 'log':
+        this.send({ t: 'log', taskId: m.taskId, level: m.level, text: m.text });
+        return;
+      case 'call': {
+        const t = this.tasks.get(m.taskId);
+        if (!t || t.executor !== ex) return;
+        this.onCall(ex, t, m.id, m.call);
+        return;
+      }
+    }
+  }
+
+  private reply(ex: Executor, id: number, p: Promise<unknown>): void {
+    p.then(
+      (value) => ex.handle.post({ k: 'reply', id, ok: true, value }),
+      (e: Error) => ex.handle.post({ k: 'reply', id, ok: false, error: { code: (e as TabmeshError).code ?? 'ERROR', message: e.message } }),
+    );
+  }
+
+  private onCall(ex: Executor, t: LocalTask, id: number, c: Call): void {
+    switch (c.op) {
+      case 'fn':
+        this.fns.set(c.f.fnId, c.f);
+        if (!this.fnsAnnounced.has(c.f.fnId)) {
+          this.fnsAnnounced.add(c.f.fnId);
+          this.send({ t: 'fn', f: c.f });
+        }
+        return;
+      case 'submit': {
+        const spec = c.spec;
+        for (let i = 0; i < spec.numReturns; i++) t.holds.push(returnObjectId(spec.taskId, i));
+        // Bottom-up: run it here when a slot is free and its arguments are here.
+        const local =
+          this.local.hasFreeSlot() &&
+          spec.scheduling === undefined &&
+          Object.keys(spec.resources).every((r) => r === 'cpu' && spec.resources.cpu <= 1) &&
+          spec.args.every((a) => a.v !== undefined || this.store.has(a.r!));
+        this.send({ t: 'submit', spec, local });
+        if (local) this.admit(spec);
+        return;
+      }
+      case 'put': {
+        t.holds.push(c.id);
+        const size = c.bytes.byteLength;
+        if (size <= this.inlineMax) {
+          this.send({ t: 'put', id: c.id, v: c.bytes, size, refs: c.refs });
+        } else {
+          const hash = contentHash(c.bytes);
+          this.store.put(c.id, c.bytes, { hash, primary: true });
+          this.send({ t: 'put', id: c.id, size, hash, refs: c.refs });
+        }
+        return;
+      }
+      case 'get': {
+        const all = Promise.all(c.ids.map((oid) => this.resolve(oid)));
+        const tm = c.timeoutMs;
+        this.reply(ex, id, tm === undefined ? all : withTimeout(all, tm, () => new GetTimeoutError(tm, c.ids.length)));
+        return;
+      }
+      case 'wait': {
+        const p = waitFor(c.ids, c.numReturns, c.timeoutMs, (oid) =>
+          this.store.has(oid) ? Promise.resolve() : this.objects.whenReady(oid).then(() => {}),
+        ).then((s) => [...s]);
+        this.reply(ex, id, p);
+        return;
+      }
+      case 'cancel':
+        this.send({ t: 'cancel', id: c.id, force: c.force });
+        return;
+    }
+  }
+
+  /** A task ended here: report it, then give up what it held. */
+  private endTask(t: LocalTask, r: { returns?: { bytes: Uint8Array; refs: ObjectId[] }[]; failure?: Failure; ms?: number }): void {
+    if (t.state === 'ended') return;
+    t.state = 'ended';
+    this.local.release(t);
+    clearTimeout(t.timer);
+    this.tasks.delete(t.spec.taskId);
+    const s = t.spec;
+    if (r.returns) {
+      const results: TaskResult[] = [];
+      for (let i = 0; i < r.returns.length; i++) {
+        const { bytes, refs } = r.returns[i];
+        if (bytes.byteLength <= this.inlineMax) results.push({ v: bytes, refs });
+        else {
+          const hash = contentHash(bytes);
+          this.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
+          results.push({ size: bytes.byteLength, hash, refs });
+        }
+      }
+      this.tasksRun++;
+      this.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, results });
+    } else {
+      this.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure! });
+    }
+    if (t.holds.length) this.send({ t: 'release', ids: t.holds });
+  }
+
+  /** Called when a task is dispatched: arm its timeout. */
+  armTimeout(t: LocalTask): void {
+    if (t.spec.timeoutMs <= 0) return;
+    t.timer = setTimeout(() => {
+      if (t.state !== 'running' || !t.executor) return;
+      this.killExecutor(t.executor, t, {
+        ...failureOf('TASK_TIMEOUT', t.spec.taskId, t.spec.name, new Error(`task ${t.spec.name} ran longer than its timeoutMs of ${t.spec.timeoutMs} ms`)),
+        name: 'TaskTimeoutError',
+      });
+    }, t.spec.timeoutMs);
+  }
+
+  stats(): { running: number; queued: number; tasksRun: number; objects: number; storeBytes: number; bytesIn: number; bytesOut: number } {
+    return {
+      running: this.local.running,
+      queued: this.local.queued,
+      tasksRun: this.tasksRun,
+      objects: this.store.count,
+      storeBytes: this.store.memoryBytes + this.store.spilledBytes,
+      bytesIn: this.objects.bytesIn,
+      bytesOut: this.objects.bytesOut,
+    };
+  }
+
+  private shutdown(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.objects.close(new TabmeshError('CLOSED', why));
+    this.local.terminateAll();
+  }
+
+  async close(): Promise<void> {
+    this.outbox.flush();
+    this.shutdown('node closed');
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) {
+      await new Promise<void>((resolve) => {
+        const prev = this.ws.onclose;
+        this.ws.onclose = (ev) => {
+          prev?.(ev);
+          resolve();
+        };
+        this.ws.close(1000, 'node leaving');
+      });
+    }
+  }
+}
