@@ -1,0 +1,88 @@
+// A real cluster for integration tests: an in-process coordinator (real
+// Fastify, real WebSockets) and edge nodes as separate processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = join(ROOT, 'bin/tabmesh.js');
+
+export interface EdgeProcess {
+  proc: ChildProcess;
+  output: string[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export class Cluster {
+  readonly nodes: EdgeProcess[] = [];
+  readonly meshes: Mesh[] = [];
+  private dirs: string[] = [];
+  private constructor(
+    readonly c: RunningCoordinator,
+    readonly token: string,
+  ) {}
+
+  static async start(opts: ServerOptions & { nodes?: number; cpus?: number } = {}): Promise<Cluster> {
+    const token = 'test-token-' + Math.random().toString(36).slice(2);
+    const c = await startCoordinator({ port: 0, memory: true, token, heartbeatMs: 500, ...opts });
+    const cl = new Cluster(c, token);
+    for (let i = 0; i < (opts.nodes ?? 1); i++) await cl.addNode({ cpus: opts.cpus ?? 2 });
+    return cl;
+  }
+
+  get url(): string {
+    return this.c.url;
+  }
+
+  async addNode(o: { cpus?: number; storeMb?: number; name?: string } = {}): Promise<EdgeProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
+    this.dirs.push(dir);
+    const before = this.c.coordinator.gcs.nodes.size;
+    const args = [CLI, 'node', '--coordinator', this.url, '--cpus', String(o.cpus ?? 2), '--spill-dir', dir];
+    if (o.storeMb) args.push('--store-mb', String(o.storeMb));
+    if (o.name) args.push('--name', o.name);
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    proc.stdout!.on('data', (d) => output.push(String(d)));
+    proc.stderr!.on('data', (d) => output.push(String(d)));
+    const ep: EdgeProcess = {
+      proc,
+      output,
+      kill: (signal = 'SIGKILL') =>
+        new Promise((resolve) => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          proc.once('exit', () => resolve());
+          proc.kill(signal);
+        }),
+    };
+    this.nodes.push(ep);
+    await this.until(() => this.c.coordinator.gcs.nodes.size > before, 20_000, () => `node did not join: ${output.join('')}`);
+    return ep;
+  }
+
+  async driver(): Promise<Mesh> {
+    const m = await connect({ url: this.url, token: this.token });
+    this.meshes.push(m);
+    return m;
+  }
+
+  async until(cond: () => boolean, ms = 10_000, why: () => string = () => 'condition'): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${why()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.meshes.map((m) => m.close().catch(() => {})));
+    await Promise.all(this.nodes.map((n) => n.kill('SIGKILL')));
+    await this.c.close();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
