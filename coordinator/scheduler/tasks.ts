@@ -152,6 +152,7 @@ export class TaskManager {
     t.blocked = blocked;
     const cpu = t.spec.resources.cpu ?? 0;
     t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
+    t.node.inflightTasks += blocked ? -1 : 1;
     if (blocked) this.scheduler.soon();
   }
 
