@@ -1,6 +1,6 @@
 // The value codec (ARCHITECTURE.md, "Values"): msgpackr with structured clone
-// (cycles, Set, Date, typed arrays, ArrayBuffer, BigInt) plus extensions for
-// what msgpackr does not keep on its own: Map, Error (name, message, stack,
+// (cycles, Map, Set, Date, typed arrays, ArrayBuffer, BigInt) plus extensions
+// for what msgpackr does not keep on its own: Error (name, message, stack,
 // cause), and ObjectRef, whose ids are collected while encoding so that refs
 // nested anywhere inside a value are known to the GCS.
 import { Packr, addExtension } from 'msgpackr';
@@ -17,7 +17,6 @@ export interface EncodedValue {
 export type RefFactory = (id: ObjectId) => ObjectRef;
 
 const EXT_OBJECT_REF = 0x30;
-const EXT_MAP = 0x31;
 const EXT_ERROR = 0x32;
 
 let collecting: Set<ObjectId> | null = null;
@@ -32,17 +31,6 @@ addExtension({
   },
   read(id: ObjectId) {
     return makeRef(id);
-  },
-});
-
-addExtension({
-  Class: Map,
-  type: EXT_MAP,
-  write(map: Map<unknown, unknown>) {
-    return [...map];
-  },
-  read(entries: [unknown, unknown][]) {
-    return new Map(entries);
   },
 });
 
@@ -84,7 +72,10 @@ addExtension({
   },
 });
 
-const packr = new Packr({ structuredClone: true, useRecords: false, mapsAsObjects: true });
+// Records (msgpackr's default) are what keep Maps distinct from objects and
+// cycles intact; their definitions travel inside each value, so any decoder
+// reads any value.
+const packr = new Packr({ structuredClone: true });
 
 function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
   const t = typeof v;
