@@ -7,6 +7,9 @@ import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import type {
+  ExactOptions,
+  RemoteFor,
+  ValueOf,
   CancelOptions,
   GetOptions,
   MultiReturnFunction,
@@ -53,12 +56,14 @@ export class Mesh {
   }
 
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
-  remote<A extends unknown[], R>(fn: (...args: A) => R, options: RemoteOptions = {}): RemoteFunction<A, R> {
+  remote<A extends unknown[], R>(fn: (...args: A) => R): RemoteFunction<A, R>;
+  remote<A extends unknown[], R, const O extends RemoteOptions>(fn: (...args: A) => R, options: ExactOptions<O>): RemoteFor<A, R, O>;
+  remote<A extends unknown[], R>(fn: (...args: A) => R, options: RemoteOptions = {}): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function');
     const source = functionSource(fn);
     const name = options.name ?? (fn.name || 'anonymous');
     const f: FunctionSource = { fnId: functionId('function', source), kind: 'function', name, source };
-    return this.makeRemote<A, R>(f, options) as RemoteFunction<A, R>;
+    return this.makeRemote<A, R>(f, options);
   }
 
   private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
@@ -152,7 +157,8 @@ export class Mesh {
   }
 
   /** Splits refs into ready and pending once `numReturns` are ready or the timeout passes. */
-  async wait<T>(refs: readonly ObjectRef<T>[], options: WaitOptions = {}): Promise<WaitResult<T>> {
+  async wait<const Refs extends readonly ObjectRef<unknown>[]>(refs: Refs, options: WaitOptions = {}): Promise<WaitResult<ValueOf<Refs[number]>>> {
+    type T = ValueOf<Refs[number]>;
     this.assertOpen();
     const numReturns = Math.min(options.numReturns ?? 1, refs.length);
     if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'numReturns must be a non-negative integer');
@@ -162,7 +168,7 @@ export class Mesh {
       options.timeoutMs,
     );
     const out: WaitResult<T> = { ready: [], pending: [] };
-    for (const r of refs) (ready.has(r.id) && out.ready.length < numReturns ? out.ready : out.pending).push(r);
+    for (const r of refs as readonly ObjectRef<T>[]) (ready.has(r.id) && out.ready.length < numReturns ? out.ready : out.pending).push(r);
     return out;
   }
 

@@ -23,12 +23,20 @@ export interface RemoteOptions {
 /** An argument position accepts the value or a future of it. */
 export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
 
+/** Options with no keys beyond RemoteOptions (a misspelt option does not compile). */
+export type ExactOptions<O> = O & Record<Exclude<keyof O, keyof RemoteOptions>, never>;
+
+/** A remote function returns one ref, or one per return when numReturns > 1. */
+export type RemoteFor<A extends readonly unknown[], R, O> = O extends { numReturns: infer N }
+  ? N extends 1 | undefined
+    ? RemoteFunction<A, R>
+    : MultiReturnFunction<A, R>
+  : RemoteFunction<A, R>;
+
 export interface RemoteFunction<A extends readonly unknown[], R> {
   /** Submits one task; returns at once with a future of its result. */
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
-  options<const O extends RemoteOptions>(
-    o: O,
-  ): O extends { numReturns: infer N } ? (N extends 1 ? RemoteFunction<A, R> : MultiReturnFunction<A, R>) : RemoteFunction<A, R>;
+  options<const O extends RemoteOptions>(o: ExactOptions<O>): RemoteFor<A, R, O>;
 }
 
 /** Refs of a task with numReturns > 1: one per element of the returned array. */
@@ -36,7 +44,8 @@ export type RefsOf<T> = T extends readonly unknown[] ? { -readonly [K in keyof T
 
 export interface MultiReturnFunction<A extends readonly unknown[], R> {
   remote(...args: RemoteArgs<A>): RefsOf<Awaited<R>>;
-  options(o: RemoteOptions): MultiReturnFunction<A, R>;
+  /** Keeps several returns unless numReturns is set back to 1. */
+  options<const O extends RemoteOptions>(o: ExactOptions<O>): O extends { numReturns: 1 } ? RemoteFunction<A, R> : MultiReturnFunction<A, R>;
 }
 
 export type ValueOf<Ref> = Ref extends ObjectRef<infer V> ? V : never;

@@ -193,34 +193,25 @@ describe('RemoteFunction.options', () => {
     pair.options({ numReturns: 2 }).options({ numCPUs: 2 });
   });
 
-  // TODO(types): `options<const O extends RemoteOptions>(o: O)` infers O from the literal, so
-  // excess-property checking never happens: an unknown key is caught only when it is the sole key
-  // (weak-type check), e.g. `{ numCPUs: 2 }`; next to a valid key it compiles and is silently ignored.
-  test.skip('an unknown key next to a known one does not compile', () => {
-    // // @ts-expect-error unknown key alongside a valid one
-    // double.options({ numCpus: 2, numCPUs: 4 });
-    // // @ts-expect-error unknown key alongside a valid one
-    // pair.options({ numReturns: 2, maxRetry: 1 });
+  test('an unknown key next to a known one does not compile', () => {
+    // @ts-expect-error unknown key alongside a valid one
+    double.options({ numCpus: 2, numCPUs: 4 });
+    // @ts-expect-error unknown key alongside a valid one
+    pair.options({ numReturns: 2, maxRetry: 1 });
   });
 });
 
 describe('mesh.remote(fn, { numReturns })', () => {
-  // TODO(types): `Mesh.remote(fn, options)` always returns RemoteFunction<A, R>, whatever
-  // options.numReturns is; at run time numReturns: 2 makes `.remote()` return an array of 2 refs,
-  // but TS infers ObjectRef<[number, string]>.
-  test.skip('numReturns given at declaration gives one future per element', () => {
-    // const pair = mesh.remote((x: number): [number, string] => [x, String(x)], { numReturns: 2 });
-    // expectTypeOf(pair.remote(1)).toEqualTypeOf<[ObjectRef<number>, ObjectRef<string>]>();
+  test('numReturns given at declaration gives one future per element', () => {
+    const pair = mesh.remote((x: number): [number, string] => [x, String(x)], { numReturns: 2 });
+    expectTypeOf(pair.remote(1)).toEqualTypeOf<[ObjectRef<number>, ObjectRef<string>]>();
   });
 });
 
 describe('numReturns set back to 1', () => {
-  // TODO(types): MultiReturnFunction.options(o: RemoteOptions) always returns MultiReturnFunction;
-  // at run time the options merge to numReturns: 1 and `.remote()` returns one ref, but TS infers
-  // [ObjectRef<number>, ObjectRef<string>].
-  test.skip('options({ numReturns: 1 }) after numReturns: 2 gives a single future again', () => {
-    // const pair = mesh.remote((x: number): [number, string] => [x, String(x)]);
-    // expectTypeOf(pair.options({ numReturns: 2 }).options({ numReturns: 1 }).remote(1)).toEqualTypeOf<ObjectRef<[number, string]>>();
+  test('options({ numReturns: 1 }) after numReturns: 2 gives a single future again', () => {
+    const pair = mesh.remote((x: number): [number, string] => [x, String(x)]);
+    expectTypeOf(pair.options({ numReturns: 2 }).options({ numReturns: 1 }).remote(1)).toEqualTypeOf<ObjectRef<[number, string]>>();
   });
 });
 
@@ -243,11 +234,8 @@ describe('mesh.wait', () => {
     expectTypeOf(mesh.wait([num])).toEqualTypeOf<Promise<WaitResult<number>>>();
   });
 
-  // TODO(types): `wait<T>(refs: readonly ObjectRef<T>[])` infers T from the first element only
-  // (candidates number and string have no common supertype), so waiting on futures of different
-  // types fails: "Type 'ObjectRef<string>' is not assignable to type 'ObjectRef<number>'".
-  test.skip('futures of different types', () => {
-    // expectTypeOf(mesh.wait([num, str])).toEqualTypeOf<Promise<WaitResult<number | string>>>();
+  test('futures of different types', () => {
+    expectTypeOf(mesh.wait([num, str])).toEqualTypeOf<Promise<WaitResult<number | string>>>();
   });
 
   test('bad arguments do not compile', () => {
