@@ -39,6 +39,8 @@ export class Coordinator {
   readonly maxFrameBytes: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
+  /** Set once the coordinator shuts down: late socket events are ignored. */
+  stopped = false;
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -67,7 +69,7 @@ export class Coordinator {
 
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
-    if (s.closed) return;
+    if (s.closed || this.stopped) return;
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.maxFrameBytes);
@@ -144,7 +146,7 @@ export class Coordinator {
   }
 
   onClose(s: Session): void {
-    if (!this.sessions.delete(s)) return;
+    if (this.stopped || !this.sessions.delete(s)) return;
     s.closed = true;
     this.relay.dropSession(s);
     if (s.role === 'node' && s.nodeId) {
@@ -202,6 +204,7 @@ export class Coordinator {
   }
 
   close(): void {
+    this.stopped = true;
     this.membership.stop();
     this.gcs.close();
   }

@@ -6,6 +6,7 @@ import type { RawData } from 'ws';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { Session } from './session.js';
 import { registerApi } from './http/api.js';
+import { registerStatic } from './http/static.js';
 import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { join } from 'node:path';
@@ -55,6 +56,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     });
   });
   registerApi(app, coordinator);
+  registerStatic(app);
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
@@ -64,9 +66,9 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     coordinator,
     url,
     async close() {
+      coordinator.close();
       for (const s of coordinator.sessions) s.ws.terminate();
       await app.close();
-      coordinator.close();
     },
   };
 }
