@@ -1,6 +1,7 @@
 // Durable GcsStorage on SQLite (better-sqlite3). put/delete only buffer; the
-// buffer is written in one transaction per flush, either on a short timer or
-// at once when it grows to maxBuffered changes. WAL + synchronous=NORMAL: a
+// buffer is appended to one log table in one transaction per flush, either on
+// a short timer or at once when it grows to maxBuffered changes; the log is
+// compacted to the last write of each live key when it has grown enough. WAL + synchronous=NORMAL: a
 // crash loses at most the unflushed tail (and, on power loss, the last
 // committed transactions), never corrupts the file.
 
@@ -17,11 +18,16 @@ export interface SqliteStorageOptions {
   maxBuffered?: number;
 }
 
-interface TableStatements {
-  upsert: Database.Statement<[string, Buffer]>;
-  remove: Database.Statement<[string]>;
-  all: Database.Statement<[], [string, Buffer]>;
+interface Statements {
+  append: Database.Statement<[string, string, Buffer | null]>;
+  load: Database.Statement<[string], [string, Buffer | null]>;
+  count: Database.Statement<[], { n: number }>;
+  compact: Database.Statement<[]>;
 }
+
+/** Compact the log once it holds this many rows, or COMPACT_FACTOR times the rows left after the last compaction. */
+const COMPACT_MIN_ROWS = 200_000;
+const COMPACT_FACTOR = 4;
 
 export class SqliteStorage implements GcsStorage {
   readonly durable = true;
@@ -29,7 +35,10 @@ export class SqliteStorage implements GcsStorage {
   private readonly db: Database.Database;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
-  private readonly statements = new Map<TableName, TableStatements>();
+  private readonly st: Statements;
+  private logRows = 0;
+  private compactAt = COMPACT_MIN_ROWS;
+  private compactions = 0;
   /** Per table: key -> value to upsert, or null to delete. */
   private readonly buffer = new Map<TableName, Map<string, Uint8Array | null>>();
   private pending = 0;
@@ -59,17 +68,21 @@ export class SqliteStorage implements GcsStorage {
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      for (const t of TABLES) {
-        this.db.exec(`CREATE TABLE IF NOT EXISTS "${t}" (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`);
-        this.statements.set(t, {
-          upsert: this.db.prepare<[string, Buffer]>(
-            `INSERT INTO "${t}" (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-          ),
-          remove: this.db.prepare<[string]>(`DELETE FROM "${t}" WHERE key = ?`),
-          all: this.db.prepare<[], [string, Buffer]>(`SELECT key, value FROM "${t}"`).raw(true),
-        });
-        this.buffer.set(t, new Map());
-      }
+      // One append-only log for all tables: appends fill pages densely in key
+      // order, where upserts of random hex keys would dirty a page per row.
+      this.db.exec(`CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB)`);
+      this.st = {
+        append: this.db.prepare<[string, string, Buffer | null]>(`INSERT INTO log (tbl, key, value) VALUES (?, ?, ?)`),
+        load: this.db.prepare<[string], [string, Buffer | null]>(`SELECT key, value FROM log WHERE tbl = ? ORDER BY seq`).raw(true),
+        count: this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM log`),
+        // Keep only the last write of each key, and drop deleted keys.
+        compact: this.db.prepare(
+          `DELETE FROM log WHERE value IS NULL OR seq NOT IN (SELECT MAX(seq) FROM log GROUP BY tbl, key)`,
+        ),
+      };
+      for (const t of TABLES) this.buffer.set(t, new Map());
+      this.logRows = this.st.count.get()!.n;
+      this.compactAt = Math.max(COMPACT_MIN_ROWS, COMPACT_FACTOR * this.logRows);
     } catch (err) {
       this.db.close();
       throw err;
@@ -77,25 +90,35 @@ export class SqliteStorage implements GcsStorage {
 
     this.writeAll = this.db.transaction((batches: [TableName, Map<string, Uint8Array | null>][]) => {
       for (const [table, changes] of batches) {
-        const st = this.statements.get(table)!;
-        for (const [key, value] of changes) {
-          if (value === null) st.remove.run(key);
-          else st.upsert.run(key, toBuffer(value));
-        }
+        for (const [key, value] of changes) this.st.append.run(table, key, value === null ? null : toBuffer(value));
       }
     });
   }
 
   /** Counters for benchmarks: transactions committed and rows they wrote. */
-  get stats(): { flushes: number; rowsWritten: number } {
-    return { flushes: this.flushes, rowsWritten: this.rowsWritten };
+  get stats(): { flushes: number; rowsWritten: number; logRows: number; compactions: number } {
+    return { flushes: this.flushes, rowsWritten: this.rowsWritten, logRows: this.logRows, compactions: this.compactions };
   }
 
   load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
-    const st = this.stmts(table);
+    this.stmts(table);
     this.flush();
-    // Materialized, so callers may put/flush while iterating.
-    return st.all.all();
+    const rows = new Map<string, Uint8Array>();
+    for (const [key, value] of this.st.load.all(table)) {
+      if (value === null) rows.delete(key);
+      else rows.set(key, value);
+    }
+    return [...rows];
+  }
+
+  /** Rewrites the log down to the live rows (runs on its own once the log has grown enough). */
+  compact(): void {
+    this.check();
+    this.flushNow();
+    this.db.transaction(() => this.st.compact.run())();
+    this.logRows = this.st.count.get()!.n;
+    this.compactAt = Math.max(COMPACT_MIN_ROWS, COMPACT_FACTOR * this.logRows);
+    this.compactions++;
   }
 
   put(table: TableName, key: string, value: Uint8Array): void {
@@ -136,7 +159,9 @@ export class SqliteStorage implements GcsStorage {
     for (const [, changes] of batches) changes.clear();
     this.flushes++;
     this.rowsWritten += this.pending;
+    this.logRows += this.pending;
     this.pending = 0;
+    if (this.logRows >= this.compactAt) this.compact();
   }
 
   private change(table: TableName, key: string, value: Uint8Array | null): void {
@@ -176,11 +201,9 @@ export class SqliteStorage implements GcsStorage {
     if (this.closed) throw new TabmeshError('CLOSED', `SqliteStorage ${this.file} is closed`);
   }
 
-  private stmts(table: TableName): TableStatements {
+  private stmts(table: TableName): void {
     this.check();
-    const st = this.statements.get(table);
-    if (!st) throw new TabmeshError('BAD_ARGUMENT', `unknown GCS table '${String(table)}'`);
-    return st;
+    if (!this.buffer.has(table)) throw new TabmeshError('BAD_ARGUMENT', `unknown GCS table '${String(table)}'`);
   }
 }
 

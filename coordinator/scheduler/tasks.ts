@@ -206,7 +206,7 @@ export class TaskManager {
       st.tasksCancelled++;
       if (job) job.counts.cancelled++;
     }
-    this.gcs.persistTask(t);
+    // No row for the end state: the outputs' rows (ready or failed) say it.
     this.releaseArgs(t);
     if (t.liveOutputs === 0) this.dropLineage(t);
   }

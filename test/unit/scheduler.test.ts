@@ -1,0 +1,604 @@
+// The global scheduler (coordinator/scheduler/): feasible resources first, then
+// argument locality, then least load; spread and node-affinity policies; and
+// how deep a node's queue is filled (pipelining) for short functions.
+// White-box: an in-memory Gcs, hand-made records, `run()` called directly.
+import { describe, expect, it } from 'vitest';
+import { Gcs } from '../../coordinator/gcs/gcs.js';
+import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
+import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
+import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
+import type { Session } from '../../coordinator/session.js';
+import {
+  childTaskId,
+  functionId,
+  newJobId,
+  newNodeId,
+  putObjectId,
+  rootTaskId,
+  type FunctionId,
+  type NodeId,
+  type ObjectId,
+  type TaskId,
+} from '../../shared/ids.js';
+import type { Arg, Scheduling, TaskSpec } from '../../shared/protocol/messages.js';
+
+const KiB = 1024;
+
+/** A fake session: the scheduler only uses it as an identity (object locations). */
+function fakeSession(label: string): Session {
+  return { label } as unknown as Session;
+}
+
+interface TaskOpts {
+  fn?: FunctionId;
+  resources?: Record<string, number>;
+  args?: Arg[];
+  scheduling?: Scheduling;
+}
+
+/** A coordinator's scheduler with its GCS, and what it assigned, in order. */
+class World {
+  readonly gcs = new Gcs(new MemoryStorage());
+  readonly job = newJobId();
+  readonly root = rootTaskId(this.job);
+  readonly assigned: Array<{ task: TaskRecord; node: NodeRecord }> = [];
+  readonly scheduler = new Scheduler(this.gcs, (t, n) => {
+    // What TaskManager.assign does to the records the scheduler reads.
+    t.state = 'assigned';
+    t.node = n;
+    n.tasks.add(t);
+    Scheduler.charge(n, t, 1);
+    this.assigned.push({ task: t, node: n });
+  });
+  private nextTask = 0;
+  private nextPut = 0;
+  readonly fn: FunctionId;
+
+  constructor() {
+    this.fn = this.addFunction('function work(x) { return x; }');
+  }
+
+  addFunction(source: string, timing?: { ewmaMs: number; runs: number }): FunctionId {
+    const fnId = functionId('function', source);
+    const f: FunctionRecord = { fnId, kind: 'function', name: 'work', source, ewmaMs: timing?.ewmaMs ?? -1, runs: timing?.runs ?? 0 };
+    this.gcs.addFunction(f);
+    return fnId;
+  }
+
+  /** A node joins (in join order); `busy` tasks already run there. */
+  addNode(name: string, resources: Record<string, number>, busy = 0): NodeRecord {
+    const id: NodeId = newNodeId();
+    const n: NodeRecord = {
+      id,
+      session: fakeSession(name),
+      kind: 'edge',
+      name,
+      resources,
+      inflight: {},
+      inflightTasks: 0,
+      tasks: new Set(),
+      functions: new Set(),
+      joinedAt: Date.now(),
+      lastSeen: Date.now(),
+      load: { running: 0, queued: 0, storeBytes: 0 },
+      tasksDone: 0,
+    };
+    this.gcs.nodes.set(id, n);
+    this.scheduler.setNodes([...this.gcs.nodes.values()]);
+    for (let i = 0; i < busy; i++) Scheduler.charge(n, this.task(), 1);
+    return n;
+  }
+
+  removeNode(n: NodeRecord): void {
+    this.gcs.nodes.delete(n.id);
+    this.scheduler.setNodes([...this.gcs.nodes.values()]);
+  }
+
+  /** A ready object of `size` bytes held by `holders`. */
+  addObject(size: number, ...holders: Session[]): ObjectId {
+    const id = putObjectId(this.root, this.nextPut++);
+    const o: ObjectRecord = {
+      id,
+      job: this.job,
+      state: 'ready',
+      size,
+      hash: '00'.repeat(32),
+      v: null,
+      failure: null,
+      locations: new Set(holders),
+      refs: 1,
+      contains: [],
+      dependents: null,
+      subscribers: null,
+    };
+    this.gcs.objects.set(id, o);
+    return id;
+  }
+
+  /** A task record (not queued). */
+  task(opts: TaskOpts = {}): TaskRecord {
+    const taskId: TaskId = childTaskId(this.root, this.nextTask++);
+    const spec: TaskSpec = {
+      taskId,
+      jobId: this.job,
+      parentId: this.root,
+      fnId: opts.fn ?? this.fn,
+      name: 'work',
+      args: opts.args ?? [],
+      nested: [],
+      numReturns: 1,
+      resources: opts.resources ?? { cpu: 1 },
+      maxRetries: 3,
+      attempt: 0,
+      timeoutMs: 0,
+      scheduling: opts.scheduling,
+    };
+    return {
+      spec,
+      state: 'waiting-args',
+      node: null,
+      missing: 0,
+      liveOutputs: 1,
+      holdsArgs: true,
+      blocked: false,
+      submittedAt: Date.now(),
+      startedAt: 0,
+      endedAt: 0,
+      ranOn: null,
+    };
+  }
+
+  /** Queues `count` tasks like `opts` and returns them. */
+  submit(count: number, opts: TaskOpts = {}): TaskRecord[] {
+    const ts = Array.from({ length: count }, () => this.task(opts));
+    for (const t of ts) this.scheduler.enqueue(t);
+    return ts;
+  }
+
+  /** A task ends on its node: its resources come back. */
+  finish(t: TaskRecord): void {
+    const n = t.node!;
+    n.tasks.delete(t);
+    Scheduler.charge(n, t, -1);
+    t.node = null;
+    t.state = 'finished';
+  }
+
+  /** Names of the nodes assigned to, in order. */
+  placements(): string[] {
+    return this.assigned.map((a) => a.node.name);
+  }
+
+  countOn(n: NodeRecord): number {
+    return this.assigned.filter((a) => a.node === n).length;
+  }
+}
+
+describe('feasibility: a task only goes where its resources exist', () => {
+  it('a task needing a GPU goes to the GPU node, never to an idle node without one', () => {
+    const w = new World();
+    const cpuOnly = w.addNode('cpu-only', { cpu: 8 });
+    const gpuNode = w.addNode('gpu', { cpu: 1, gpu: 1 }, 1);
+    w.submit(1, { resources: { cpu: 1, gpu: 1 } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['gpu']);
+    expect(w.countOn(cpuOnly)).toBe(0);
+    expect(gpuNode.inflight.gpu).toBe(1);
+  });
+
+  it('GPU tasks wait for the one GPU to free up rather than run on the idle CPU node', () => {
+    const w = new World();
+    const cpuOnly = w.addNode('cpu-only', { cpu: 8 });
+    w.addNode('gpu', { cpu: 4, gpu: 1 });
+    const ts = w.submit(3, { resources: { gpu: 1 } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['gpu']);
+    expect(w.scheduler.queuedCount).toBe(2);
+
+    w.finish(ts[0]);
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['gpu', 'gpu']);
+    expect(w.assigned[1].task).toBe(ts[1]);
+    expect(w.countOn(cpuOnly)).toBe(0);
+  });
+
+  it('a task nobody can run stays queued and does not hold back other kinds of task', () => {
+    const w = new World();
+    w.addNode('a', { cpu: 2 });
+    const [gpuTask] = w.submit(1, { resources: { cpu: 1, gpu: 2 } });
+    const [cpuTask] = w.submit(1);
+    w.scheduler.run();
+    expect(w.assigned.map((a) => a.task)).toEqual([cpuTask]);
+    expect(gpuTask.state).toBe('queued');
+    expect(w.scheduler.queuedCount).toBe(1);
+  });
+
+  it('a custom resource counts like any other; asking for 0 of something is no requirement', () => {
+    const w = new World();
+    w.addNode('plain', { cpu: 4 });
+    w.addNode('big-mem', { cpu: 4, mem: 16 });
+    w.submit(1, { resources: { cpu: 1, mem: 10 } });
+    w.submit(1, { resources: { cpu: 1, gpu: 0 } });
+    w.scheduler.run();
+    expect(w.assigned[0].node.name).toBe('big-mem');
+    expect(w.assigned[1].node.name).toBe('plain'); // least loaded, no gpu needed
+  });
+
+  it('with no node at all nothing is placed; a node joining picks up the queue', () => {
+    const w = new World();
+    w.submit(3);
+    w.scheduler.run();
+    expect(w.assigned).toHaveLength(0);
+    expect(w.scheduler.queuedCount).toBe(3);
+    w.addNode('late', { cpu: 4 });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['late', 'late', 'late']);
+    expect(w.scheduler.queuedCount).toBe(0);
+  });
+});
+
+describe('locality: a large argument pulls its task to the node that holds it', () => {
+  it('a task whose 100 KiB argument is on B runs on B although B is busier', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 3);
+    const big = w.addObject(100 * KiB, b.session);
+    w.submit(1, { args: [{ r: big }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+    expect(w.countOn(a)).toBe(0);
+  });
+
+  it('a task whose argument is on B runs elsewhere when B has no room', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 1 }, 2); // unknown function: 2 tasks per CPU, full
+    const big = w.addObject(1024 * KiB, b.session);
+    w.submit(1, { args: [{ r: big }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A']);
+  });
+
+  it('a small argument (under 64 KiB) does not pull: the least loaded node wins', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 3);
+    const small = w.addObject(10 * KiB, b.session);
+    w.submit(1, { args: [{ r: small }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A']);
+  });
+
+  it('just over 64 KiB is enough to pull', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 3);
+    const arg = w.addObject(64 * KiB + 1, b.session);
+    w.submit(1, { args: [{ r: arg }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+
+  it('the node with the most argument bytes wins; inline args do not count', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 2);
+    const c = w.addNode('C', { cpu: 4 });
+    const onA = w.addObject(100 * KiB, a.session);
+    const onB1 = w.addObject(80 * KiB, b.session);
+    const onB2 = w.addObject(80 * KiB, b.session);
+    const onC = w.addObject(40 * KiB, c.session);
+    w.submit(1, { args: [{ r: onA }, { r: onB1 }, { r: onB2 }, { r: onC }, { v: new Uint8Array(500 * KiB) }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+
+  it('many small arguments on one node add up past the threshold', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 3);
+    const args: Arg[] = Array.from({ length: 4 }, () => ({ r: w.addObject(20 * KiB, b.session) }));
+    w.submit(1, { args });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+
+  it('an argument held by several nodes: the least loaded of them', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 3);
+    const c = w.addNode('C', { cpu: 4 }, 1);
+    const big = w.addObject(1024 * KiB, b.session, c.session);
+    w.submit(1, { args: [{ r: big }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['C']);
+  });
+
+  it('an argument held only by a driver (not a node) does not pull', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 }, 2);
+    w.addNode('B', { cpu: 4 });
+    const big = w.addObject(1024 * KiB, fakeSession('driver'));
+    w.submit(1, { args: [{ r: big }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+});
+
+describe('least loaded otherwise', () => {
+  it('load is tasks per CPU: the idlest node by that measure gets the task', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 2 }, 3); // 1.5
+    w.addNode('B', { cpu: 4 }, 2); // 0.5
+    w.addNode('C', { cpu: 1 }, 0); // 0
+    w.submit(1);
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['C']);
+    w.submit(1);
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['C', 'B']); // C is at 1.0 now, B at 0.5
+  });
+
+  it('a batch fills the nodes evenly in proportion to their CPUs', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 1 });
+    const b = w.addNode('B', { cpu: 3 });
+    w.submit(4);
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(1);
+    expect(w.countOn(b)).toBe(3);
+  });
+
+  it('on a tie the node that joined first wins', () => {
+    const w = new World();
+    w.addNode('first', { cpu: 2 });
+    w.addNode('second', { cpu: 2 });
+    w.submit(1);
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['first']);
+  });
+
+  it('every pick is a least loaded node among those with room', () => {
+    const w = new World();
+    const nodes = [w.addNode('A', { cpu: 1 }, 1), w.addNode('B', { cpu: 2 }), w.addNode('C', { cpu: 4 }, 5), w.addNode('D', { cpu: 3 })];
+    for (let i = 0; i < 12; i++) {
+      const t = w.submit(1)[0];
+      const loadsWithRoom = nodes.filter((n) => w.scheduler.fits(n, t)).map((n) => n.inflightTasks / n.resources.cpu);
+      w.scheduler.run();
+      const got = w.assigned[i].node;
+      expect((got.inflightTasks - 1) / got.resources.cpu).toBe(Math.min(...loadsWithRoom));
+    }
+  });
+
+  it('a finished task frees its place', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 1 });
+    const ts = w.submit(3);
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(2);
+    w.finish(ts[0]);
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(3);
+    expect(w.assigned[2].task).toBe(ts[2]);
+  });
+});
+
+describe('queue order', () => {
+  it('tasks of one kind are placed in the order they were queued', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 16 });
+    const ts = w.submit(10);
+    w.scheduler.run();
+    expect(w.assigned.map((a) => a.task)).toEqual(ts);
+  });
+
+  it('a task sent back to the front (its node was lost) goes before newer ones', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 1 }, 1); // room for one more
+    const ts = w.submit(2);
+    const retried = w.task();
+    w.scheduler.enqueue(retried, true);
+    w.scheduler.run();
+    expect(w.assigned.map((x) => x.task)).toEqual([retried]);
+    expect(w.countOn(a)).toBe(1);
+    w.finish(retried);
+    w.scheduler.run();
+    expect(w.assigned[1].task).toBe(ts[0]);
+  });
+
+  it('a task cancelled while queued is never placed', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const ts = w.submit(3);
+    ts[1].state = 'cancelled';
+    w.scheduler.run();
+    expect(w.assigned.map((a) => a.task)).toEqual([ts[0], ts[2]]);
+    expect(w.scheduler.queuedCount).toBe(0);
+  });
+});
+
+describe('spread: round robin over the nodes that can take the task', () => {
+  it('a batch of spread tasks visits every node in turn, ignoring load', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    w.addNode('B', { cpu: 4 }, 5);
+    w.addNode('C', { cpu: 4 });
+    w.submit(9, { scheduling: 'spread' });
+    w.scheduler.run();
+    const p = w.placements();
+    expect(p).toHaveLength(9);
+    // The cursor is shared across calls, so the start may be any node; the cycle is fixed.
+    expect(new Set(p.slice(0, 3))).toEqual(new Set(['A', 'B', 'C']));
+    for (let i = 3; i < 9; i++) expect(p[i]).toBe(p[i - 3]);
+  });
+
+  it('spread skips a node with no room and one that lacks the resources', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4, gpu: 1 });
+    w.addNode('full', { cpu: 1, gpu: 1 }, 2);
+    w.addNode('no-gpu', { cpu: 8 });
+    w.addNode('D', { cpu: 4, gpu: 4 });
+    w.submit(1, { resources: { cpu: 1, gpu: 1 }, scheduling: 'spread' });
+    w.submit(1, { resources: { cpu: 1, gpu: 1 }, scheduling: 'spread' });
+    w.scheduler.run();
+    expect(new Set(w.placements())).toEqual(new Set(['A', 'D']));
+  });
+
+  it('spread goes on round-robin across runs', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    w.addNode('B', { cpu: 4 });
+    const p: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      w.submit(1, { scheduling: 'spread' });
+      w.scheduler.run();
+      p.push(w.assigned[i].node.name);
+    }
+    expect(p[0]).not.toBe(p[1]);
+    expect(p[2]).toBe(p[0]);
+    expect(p[3]).toBe(p[1]);
+  });
+});
+
+describe('node affinity', () => {
+  it('hard affinity runs on the named node even when it is the busiest', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 }, 6);
+    w.submit(1, { scheduling: { node: b.id, soft: false } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+
+  it('hard affinity to a node that is gone: the task waits, it does not run elsewhere', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 4 });
+    w.removeNode(b);
+    const [t] = w.submit(1, { scheduling: { node: b.id, soft: false } });
+    w.scheduler.run();
+    expect(w.assigned).toHaveLength(0);
+    expect(t.state).toBe('queued');
+    expect(w.scheduler.queuedCount).toBe(1);
+  });
+
+  it('soft affinity to a node that is gone runs on the least loaded node instead', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 }, 3);
+    w.addNode('C', { cpu: 4 }, 1);
+    const [t] = w.submit(1, { scheduling: { node: newNodeId(), soft: true } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['C']);
+    expect(t.state).toBe('assigned');
+  });
+
+  it('soft affinity to a node without the resources runs elsewhere; hard affinity waits', () => {
+    const w = new World();
+    const noGpu = w.addNode('no-gpu', { cpu: 4 });
+    w.addNode('gpu', { cpu: 4, gpu: 1 });
+    w.submit(1, { resources: { gpu: 1 }, scheduling: { node: noGpu.id, soft: true } });
+    const [hard] = w.submit(1, { resources: { gpu: 1 }, scheduling: { node: noGpu.id, soft: false } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['gpu']);
+    expect(hard.state).toBe('queued');
+  });
+
+  it('affinity to a node that is merely full waits for it, soft or hard', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 1 }, 2);
+    const [soft] = w.submit(1, { scheduling: { node: b.id, soft: true } });
+    const [hard] = w.submit(1, { scheduling: { node: b.id, soft: false } });
+    w.scheduler.run();
+    expect(w.assigned).toHaveLength(0);
+    expect([soft.state, hard.state]).toEqual(['queued', 'queued']);
+    // One of B's tasks ends: one of the two waiting tasks goes there, never to A.
+    Scheduler.charge(b, w.task(), -1);
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+});
+
+describe('pipelining: how many tasks per CPU a node is sent', () => {
+  it('an unmeasured function gets 2 per CPU', () => {
+    const w = new World();
+    const t = w.task();
+    expect(w.scheduler.depth(t)).toBe(2);
+    const a = w.addNode('A', { cpu: 3 });
+    w.submit(20);
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(6);
+    expect(w.scheduler.queuedCount).toBe(14);
+  });
+
+  it('a function with fewer than 3 runs counts as unmeasured, however fast', () => {
+    const w = new World();
+    const fn = w.addFunction('fast()', { ewmaMs: 0.1, runs: 2 });
+    expect(w.scheduler.depth(w.task({ fn }))).toBe(2);
+  });
+
+  it('the shorter the function, the deeper the queue, within [1, 64]', () => {
+    const w = new World();
+    const depthFor = (ewmaMs: number): number => w.scheduler.depth(w.task({ fn: w.addFunction(`f${ewmaMs}()`, { ewmaMs, runs: 10 }) }));
+    expect(depthFor(1)).toBe(10);
+    expect(depthFor(2)).toBe(5);
+    expect(depthFor(0.5)).toBe(20);
+    expect(depthFor(0.001)).toBe(64);
+    expect(depthFor(0)).toBe(64);
+    expect(depthFor(50)).toBe(1);
+    expect(depthFor(5000)).toBe(1);
+    expect(depthFor(1)).toBeGreaterThan(depthFor(2));
+  });
+
+  it('a node is sent depth x CPUs tasks of a measured short function', () => {
+    const w = new World();
+    const fn = w.addFunction('short()', { ewmaMs: 2, runs: 100 }); // depth 5
+    const a = w.addNode('A', { cpu: 2 });
+    w.submit(30, { fn });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(10);
+  });
+
+  it('a long function gets exactly one task per CPU', () => {
+    const w = new World();
+    const fn = w.addFunction('long()', { ewmaMs: 1000, runs: 5 });
+    const a = w.addNode('A', { cpu: 4 });
+    w.submit(10, { fn });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(4);
+  });
+
+  it('a very short function fills up to 64 per CPU', () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 1000 });
+    const a = w.addNode('A', { cpu: 2 });
+    w.submit(200, { fn });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(128);
+  });
+
+  it('tasks that ask for no CPU still take a queue place: depth x CPUs + 16', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 2 });
+    w.submit(40, { resources: {} });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(2 * 2 + 16);
+  });
+
+  it('the depth of a function is per function: a slow one does not limit a fast one', () => {
+    const w = new World();
+    const slow = w.addFunction('slow()', { ewmaMs: 1000, runs: 5 });
+    const fast = w.addFunction('fast()', { ewmaMs: 1, runs: 5 });
+    const a = w.addNode('A', { cpu: 1 });
+    w.submit(5, { fn: slow });
+    w.submit(20, { fn: fast });
+    w.scheduler.run();
+    const onA = w.assigned.filter((x) => x.node === a);
+    expect(onA.filter((x) => x.task.spec.fnId === slow)).toHaveLength(1);
+    // The fast function's queue is 10 deep per CPU and the slow task already takes one.
+    expect(onA.filter((x) => x.task.spec.fnId === fast)).toHaveLength(9);
+  });
+});
+
+// Not here: a blocked task (waiting in get) giving back its CPU is
+// TaskManager.setBlocked's job, not the scheduler's.
