@@ -273,13 +273,16 @@ export interface BenchCluster {
 }
 
 /**
- * A coordinator (`--memory`, random token, port 0) as a child process, plus
+ * A coordinator (`--memory`, or SQLite with `durable`; random token, port 0) as a child process, plus
  * `nodes` edge node processes with `cpus` executors each, all joined.
  */
-export async function startCluster(opts: { nodes?: number; cpus?: number; verbose?: boolean } = {}): Promise<BenchCluster> {
+export async function startCluster(opts: { nodes?: number; cpus?: number; verbose?: boolean; durable?: boolean } = {}): Promise<BenchCluster> {
   const token = 'bench-' + randomBytes(12).toString('hex');
-  const coordinator = spawnCli('coordinator', ['coordinator', '--memory', '--port', '0', '--token', token], { quiet: !opts.verbose });
   const dirs: string[] = [];
+  // --memory, or (durable) the default SQLite GCS in a temp data folder.
+  const gcsArgs = opts.durable ? ['--data', makeTempDir('tabmesh-bench-gcs-')] : ['--memory'];
+  if (opts.durable) dirs.push(gcsArgs[1]);
+  const coordinator = spawnCli('coordinator', ['coordinator', ...gcsArgs, '--port', '0', '--token', token], { quiet: !opts.verbose });
   const nodes: Child[] = [];
   let url = '';
   const cluster: BenchCluster = {

@@ -214,6 +214,42 @@ async function main(): Promise<void> {
       );
     }
 
+    // ------------------------------------------------------------ (d) durable GCS
+    phase(`(d) throughput with the durable (SQLite) GCS, the default of npm start: ${THROUGHPUT_TASKS} tasks, best of ${THROUGHPUT_ROUNDS}`);
+    {
+      await mesh.close();
+      await cl.stop();
+      mesh = null;
+      cl = await startCluster({ nodes: 1, cpus: CPUS, durable: true });
+      mesh = await connect({ url: cl.url, token: cl.token });
+      const m = mesh;
+      const c = cl;
+      const noop = m.remote(function noop() {}) as Noop;
+      m.free(await tabmeshBatch(m, noop, WARMUP_TASKS));
+      let refs: ObjectRef<void>[] = [];
+      const times = await interleaved(
+        THROUGHPUT_ROUNDS,
+        {
+          tabmesh: async () => {
+            refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
+          },
+          piscina: () => piscinaBatch(pool2, THROUGHPUT_TASKS),
+        },
+        {
+          after: async (name, r, ms) => {
+            if (name === 'tabmesh') {
+              m.free(refs);
+              refs = [];
+              await drained(c);
+            }
+            log(`durable round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s`);
+          },
+        },
+      );
+      const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
+      record(figure('tasks.throughput.durable_gcs', best(times.tabmesh), 'tasks/s', best(times.piscina)));
+    }
+
     phase('done');
   } finally {
     await mesh?.close().catch((e) => log(`mesh.close: ${e}`));

@@ -92,6 +92,7 @@ export class Coordinator {
       const err = h?.(this, s, m as never);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
     }
+    this.scheduler.runPending();
   }
 
   private hello(s: Session, m: MsgOf<'hello'>): { code: string; message: string } | null {

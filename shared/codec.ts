@@ -94,7 +94,10 @@ function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
     for (const x of v) checkSerializable(x, `${path}<item>`, seen);
   } else if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) checkSerializable(v[i], `${path}[${i}]`, seen);
-  } else if (!(v instanceof Error)) {
+  } else if (v instanceof Error) {
+    checkSerializable(v.cause, `${path}.cause`, seen);
+    checkSerializable((v as { code?: unknown }).code, `${path}.code`, seen);
+  } else {
     for (const k of Object.keys(v as object)) checkSerializable((v as Record<string, unknown>)[k], `${path}.${k}`, seen);
   }
 }
@@ -105,7 +108,14 @@ export function encodeValue(value: unknown): EncodedValue {
   const refs = new Set<ObjectId>();
   collecting = refs;
   try {
-    const bytes = packr.pack(value);
+    let bytes: Uint8Array;
+    try {
+      bytes = packr.pack(value);
+    } catch (e) {
+      // Name the offending path when we can (msgpackr says only "Unknown type: symbol").
+      checkSerializable(value, '', new Set());
+      throw e;
+    }
     // msgpackr drops functions silently; only walk the value when that may have happened.
     if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) checkSerializable(value, '', new Set());
     else if (typeof value === 'function' || typeof value === 'symbol') checkSerializable(value, '', new Set());
@@ -120,7 +130,12 @@ export function decodeValue(bytes: Uint8Array, factory?: RefFactory): unknown {
   const prev = makeRef;
   if (factory) makeRef = factory;
   try {
-    return packr.unpack(bytes);
+    const v = packr.unpack(bytes);
+    // msgpackr returns a marker object for the never-used byte 0xc1 instead of failing.
+    if (v !== null && typeof v === 'object' && (v as object).constructor?.name === 'C1Type') {
+      throw new TabmeshError('BAD_MESSAGE', 'value bytes hold the reserved msgpack byte 0xc1');
+    }
+    return v;
   } finally {
     makeRef = prev;
   }

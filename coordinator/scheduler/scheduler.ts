@@ -71,19 +71,24 @@ export class Scheduler {
     this.soon();
   }
 
-  /** Places queued tasks at the end of this turn. */
+  /** Places queued tasks at the end of this turn (or sooner, through runPending). */
   soon(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.run();
-    });
+    setImmediate(() => this.runPending());
   }
 
+  /** Runs a placement pass if one is due: called after each incoming frame, saving a turn of latency. */
+  runPending(): void {
+    if (!this.scheduled) return;
+    this.scheduled = false;
+    this.run();
+  }
+
+  /** Tasks waiting for a node (walks the queues: for stats, not the hot path). */
   get queuedCount(): number {
     let n = 0;
-    for (const q of this.classes.values()) n += q.size;
+    for (const q of this.classes.values()) for (let i = q.head; i < q.items.length; i++) if (q.items[i].state === 'queued') n++;
     return n;
   }
 

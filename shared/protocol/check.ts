@@ -68,6 +68,7 @@ type ObjOf<S extends Record<string, Check<unknown>>> = Simplify<
   { [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & { [K in OptKeys<S>]?: Infer<S[K]> }
 >;
 
+/** An object of exactly these fields: unknown fields are refused (they would ride along into the GCS). */
 export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf<S>> => {
   const keys = Object.keys(shape);
   return make((x, p) => {
@@ -76,6 +77,7 @@ export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf
       const e = shape[k]((x as Record<string, unknown>)[k], `${p}.${k}`);
       if (e) return e;
     }
+    for (const k in x) if (!Object.hasOwn(shape, k)) return `${p}: unknown field '${k.slice(0, 64)}'`;
     return null;
   });
 };

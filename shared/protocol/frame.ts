@@ -2,7 +2,7 @@
 // event-loop turn leaves in one frame (split when it grows past FRAME_SOFT_MAX).
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
-import { messageCheck, type Msg } from './messages.js';
+import { MAX_BATCH, messageCheck, type Msg } from './messages.js';
 import { nextTurn } from '../turn.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
@@ -27,6 +27,7 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
     throw new ProtocolError('BAD_FRAME', `frame is not valid msgpack: ${(e as Error).message}`);
   }
   if (!Array.isArray(raw)) throw new ProtocolError('BAD_FRAME', 'frame is not an array of messages');
+  if (raw.length > MAX_BATCH) throw new ProtocolError('BAD_FRAME', `frame of ${raw.length} messages is over the limit of ${MAX_BATCH}`);
   for (let i = 0; i < raw.length; i++) {
     const err = messageCheck(raw[i], `message[${i}]`);
     if (err) throw new ProtocolError('BAD_MESSAGE', err);
@@ -41,12 +42,19 @@ function payloadBytes(m: Msg): number {
     case 'put':
     case 'ready':
       return (m.v?.byteLength ?? 0) + 64;
-    case 'submit':
-    case 'assign': {
+    case 'submit': {
       let n = 128;
       for (const a of m.spec.args) n += a.v ? a.v.byteLength : 48;
       return n;
     }
+    case 'assign': {
+      let n = 128 + (m.fn ? m.fn.source.length * 3 : 0);
+      for (const a of m.spec.args) n += a.v ? a.v.byteLength : 48;
+      for (const x of m.inline) n += x.v.byteLength + 48;
+      return n;
+    }
+    case 'fn':
+      return 128 + m.f.source.length * 3; // UTF-16 units to at most 3 UTF-8 bytes each
     case 'done': {
       let n = 64;
       for (const r of m.results) n += r.v ? r.v.byteLength : 64;
