@@ -8,7 +8,6 @@ import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
-import { nextTurn } from '../turn.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 
 type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
@@ -103,7 +102,8 @@ export class ExecutorCore {
     this.results.push(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      nextTurn(() => this.flush());
+      // A batch of sync tasks ends within one macrotask: flush right after it.
+      queueMicrotask(() => this.flush());
     }
   }
 
