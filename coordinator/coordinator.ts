@@ -13,6 +13,7 @@ import { ObjectDirectory } from './objects/directory.js';
 import { Relay } from './objects/relay.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
+import { ActorManager } from './actors/actors.js';
 import type { Session } from './session.js';
 
 export interface CoordinatorOptions {
@@ -39,6 +40,11 @@ export class Coordinator {
   readonly maxFrameBytes: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
+  /**
+   * One-time job credentials (coordinator/jobs, issue 7): a detached job's driver
+   * presents one instead of the driver token; the callback learns its job id.
+   */
+  readonly jobCredentials = new Map<string, (jobId: JobRecord['id']) => void>();
   /** Set once the coordinator shuts down: late socket events are ignored. */
   stopped = false;
 
@@ -98,7 +104,8 @@ export class Coordinator {
   private hello(s: Session, m: MsgOf<'hello'>): { code: string; message: string } | null {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
     if (m.role === 'driver') {
-      if (!this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: 'a driver needs a valid token' };
+      const credential = m.token !== undefined ? this.jobCredentials.get(m.token) : undefined;
+      if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: 'a driver needs a valid token' };
       s.role = 'driver';
       const job: JobRecord = {
         id: newJobId(),
@@ -114,6 +121,10 @@ export class Coordinator {
       this.gcs.jobs.set(job.id, job);
       this.gcs.persistJob(job);
       this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
+      if (credential) {
+        this.jobCredentials.delete(m.token!);
+        credential(job.id);
+      }
       s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: undefined, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
       return null;
     }
@@ -199,6 +210,8 @@ export class Coordinator {
       drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,
+      actorsAlive: this.tasks.actors.alive,
+      actorsDead: this.tasks.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
     };
@@ -272,6 +285,23 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   release: (c, s, m) => {
     for (const id of m.ids) c.dir.unhold(s, id);
   },
+  actorInfo: null,
+  killActor: (c, s, m) => {
+    const a = c.tasks.actors.actors.get(m.id);
+    if (!a) return null;
+    // Its job's driver, its tasks' nodes, or any session holding a handle to it may kill it.
+    const held = s.held.has(ActorManager.creationObject(m.id));
+    if (s.role === 'driver' && a.job !== s.jobId && !held) return `actor ${m.id} is not yours`;
+    c.tasks.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
+  },
+  getActor: (c, s, m) => {
+    const a = c.tasks.actors.lookup(m.name);
+    if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
+      s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'` });
+      return;
+    }
+    s.send({ t: 'actorInfo', x: m.x, id: a.id, className: a.className });
+  },
   cancel: (c, s, m) => {
     const t = c.gcs.tasks.get(taskOfObject(m.id));
     if (t && s.role === 'driver' && t.spec.jobId !== s.jobId) return `task of ${m.id} is not of your job`;
@@ -319,5 +349,44 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (!t || !t.node || t.node.session !== s) return;
     const job = c.gcs.jobs.get(t.spec.jobId);
     job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: t.node.name });
+  },
+  // Browser nodes (issue 3): pause, executor count, and re-announcing after a reload.
+  capacity: (c, s, m) => {
+    const n = nodeOf(c, s);
+    if (!n) return;
+    // A paused node offers no CPU: the scheduler stops placing work there.
+    n.resources.cpu = m.paused ? 0 : m.cpus;
+    c.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
+    c.scheduler.soon();
+  },
+  handBack: (c, s, m) => {
+    for (const { taskId, attempt } of m.tasks) {
+      const t = c.tasks.ownedBy(s, taskId, attempt);
+      if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
+      const n = t.node!;
+      if (t.blocked) c.tasks.setBlocked(t, false);
+      n.tasks.delete(t);
+      Scheduler.charge(n, t, -1);
+      t.node = null;
+      c.scheduler.enqueue(t, true);
+    }
+  },
+  holding: (c, s, m) => {
+    const stale = m.objects.filter((h) => {
+      const o = c.dir.get(h.id);
+      if (!o || o.v || !o.hash || o.hash !== h.hash || o.size !== h.size) return true;
+      if (o.state === 'failed' && o.failure?.code === 'OBJECT_LOST') {
+        // Its last copy went with the tab's old session; the reloaded tab has it
+        // again (until lineage reconstruction, issue 6, this is the only way back).
+        o.state = 'ready';
+        o.failure = null;
+        c.gcs.persistObject(o);
+        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
+      }
+      if (o.state !== 'ready') return true;
+      o.locations.add(s);
+      return false;
+    });
+    if (stale.length) s.send({ t: 'free', ids: stale.map((h) => h.id) });
   },
 };

@@ -11,8 +11,9 @@ import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
+import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
 
-export interface ServerOptions extends Partial<CoordinatorOptions> {
+export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOptions {
   host?: string;
   port?: number;
   /** Data folder for the durable GCS; ignored with `memory`. */
@@ -25,6 +26,8 @@ export interface ServerOptions extends Partial<CoordinatorOptions> {
 export interface RunningCoordinator {
   app: FastifyInstance;
   coordinator: Coordinator;
+  /** State API, jobs and the dashboard (issue 7). */
+  observability: Observability;
   url: string;
   close(): Promise<void>;
 }
@@ -56,16 +59,20 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     });
   });
   registerApi(app, coordinator);
+  const observability = installObservability(app, coordinator, opts);
   registerStatic(app);
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  observability.listening(url);
   return {
     app,
     coordinator,
+    observability,
     url,
     async close() {
+      observability.close();
       coordinator.close();
       for (const s of coordinator.sessions) s.ws.terminate();
       await app.close();

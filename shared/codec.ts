@@ -5,6 +5,7 @@
 // nested anywhere inside a value are known to the GCS.
 import { Packr, addExtension } from 'msgpackr';
 import { ObjectRef } from './api/ref.js';
+import { ActorHandleCore, makeActorHandle } from './api/actor.js';
 import type { ObjectId } from './ids.js';
 import { TabmeshError } from './errors.js';
 
@@ -15,12 +16,28 @@ export interface EncodedValue {
 }
 
 export type RefFactory = (id: ObjectId) => ObjectRef;
+/** Rebuilds an actor handle found inside a value, attached to the reader's mesh. */
+export type ActorFactory = (actorId: string, className: string, ref: ObjectRef) => ActorHandleCore;
 
 const EXT_OBJECT_REF = 0x30;
 const EXT_ERROR = 0x32;
+const EXT_ACTOR = 0x33;
 
 let collecting: Set<ObjectId> | null = null;
 let makeRef: RefFactory = (id) => new ObjectRef(id);
+let makeActor: ActorFactory = (id, className, ref) => makeActorHandle(new ActorHandleCore(id, className, ref, null));
+
+// Before ObjectRef's: a handle holds an ObjectRef, which the nested encode collects.
+addExtension({
+  Class: ActorHandleCore,
+  type: EXT_ACTOR,
+  write(h: ActorHandleCore) {
+    return [h.actorId, h.className, h.ref];
+  },
+  read([id, className, ref]: [string, string, ObjectRef]) {
+    return makeActor(id, className, ref);
+  },
+});
 
 addExtension({
   Class: ObjectRef,
@@ -83,7 +100,7 @@ function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
     throw new TabmeshError('NOT_SERIALIZABLE', `cannot send a ${t} (at ${path || 'the value itself'})`);
   }
   if (t !== 'object' || v === null || seen.has(v)) return;
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof ObjectRef) return;
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof ObjectRef || v instanceof ActorHandleCore) return;
   seen.add(v);
   if (v instanceof Map) {
     for (const [k, x] of v) {
@@ -125,10 +142,12 @@ export function encodeValue(value: unknown): EncodedValue {
   }
 }
 
-/** Decodes a value; `factory` builds the ObjectRefs found inside it. */
-export function decodeValue(bytes: Uint8Array, factory?: RefFactory): unknown {
+/** Decodes a value; `factory` builds the ObjectRefs found inside it, `actors` the actor handles. */
+export function decodeValue(bytes: Uint8Array, factory?: RefFactory, actors?: ActorFactory): unknown {
   const prev = makeRef;
+  const prevActor = makeActor;
   if (factory) makeRef = factory;
+  if (actors) makeActor = actors;
   try {
     const v = packr.unpack(bytes);
     // msgpackr returns a marker object for the never-used byte 0xc1 instead of failing.
@@ -138,6 +157,7 @@ export function decodeValue(bytes: Uint8Array, factory?: RefFactory): unknown {
     return v;
   } finally {
     makeRef = prev;
+    makeActor = prevActor;
   }
 }
 

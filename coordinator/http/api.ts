@@ -10,22 +10,5 @@ export function registerApi(app: FastifyInstance, c: Coordinator): void {
   };
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/api/stats', { onRequest: auth }, async () => c.statsJson());
-  app.get('/api/nodes', { onRequest: auth }, async () =>
-    [...c.gcs.nodes.values()].map((n) => ({
-      id: n.id,
-      kind: n.kind,
-      name: n.name,
-      resources: n.resources,
-      inflightTasks: n.inflightTasks,
-      load: n.load,
-      tasksDone: n.tasksDone,
-      joinedAt: n.joinedAt,
-      lastSeen: n.lastSeen,
-    })),
-  );
-  app.get('/api/events', { onRequest: auth }, async (req) => {
-    const q = req.query as { since?: string; kind?: string };
-    const since = Number(q.since ?? 0) || 0;
-    return c.gcs.events.filter((e) => e.seq > since && (!q.kind || e.kind === q.kind)).slice(-1000);
-  });
+  // /api/nodes, /api/events and the rest of the state API: http/state.ts.
 }

@@ -9,15 +9,32 @@ import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '.
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { Scheduler } from './scheduler.js';
+import { ActorManager } from '../actors/actors.js';
 
 const EWMA_ALPHA = 0.2;
 
+/** What a task waits for: its ref arguments and, for an actor call, the actor's creation. */
+function depsOf(spec: TaskSpec): ObjectId[] {
+  const deps: ObjectId[] = [];
+  for (const a of spec.args) if (a.r !== undefined) deps.push(a.r);
+  if (spec.actor?.kind === 'call') deps.push(ActorManager.creationObject(spec.actor.id));
+  return deps;
+}
+
 export class TaskManager {
+  readonly actors: ActorManager;
+
   constructor(
     private readonly gcs: Gcs,
     private readonly dir: ObjectDirectory,
     private readonly scheduler: Scheduler,
-  ) {}
+  ) {
+    this.actors = new ActorManager(gcs, {
+      dispatch: (t, n) => this.assign(t, n),
+      fail: (t, f) => this.finishFailed(t, f),
+      release: (t) => this.unplace(t),
+    });
+  }
 
   /**
    * Records a submitted task. `from` holds its return objects. With `localNode`
@@ -34,7 +51,9 @@ export class TaskManager {
     }
     const job = gcs.jobs.get(spec.jobId);
     if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
-    if (!gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
+    const isCall = spec.actor?.kind === 'call';
+    if (!isCall && !gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
+    if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
     const t: TaskRecord = {
       spec,
       state: 'waiting-args',
@@ -59,11 +78,12 @@ export class TaskManager {
     }
     let failedArg: ObjectRecord | null = null;
     let lostArg: ObjectId | null = null;
-    for (const a of spec.args) {
-      if (a.r === undefined) continue;
-      const o = this.dir.get(a.r);
+    const nameTaken = spec.actor?.kind === 'create' ? this.actors.register(t) : null;
+    if (isCall) this.actors.enqueueCall(t);
+    for (const id of depsOf(spec)) {
+      const o = this.dir.get(id);
       if (!o) {
-        lostArg ??= a.r;
+        lostArg ??= id;
         continue;
       }
       o.refs++;
@@ -73,16 +93,24 @@ export class TaskManager {
       } else if (o.state === 'failed') failedArg ??= o;
     }
     for (const id of spec.nested) this.dir.addRef(id);
-    if (lostArg) {
-      this.finishFailed(t, lostFailure(lostArg, spec));
+    if (nameTaken) {
+      this.finishFailed(t, nameTaken);
+    } else if (lostArg) {
+      this.finishFailed(t, isCall && lostArg === ActorManager.creationObject(spec.actor!.id) ? actorGone(spec) : lostFailure(lostArg, spec));
     } else if (failedArg) {
       this.finishFailed(t, failedArg.failure!);
     } else if (localNode) {
       t.state = 'assigned';
       this.placeOn(t, localNode);
       localNode.functions.add(spec.fnId);
-    } else if (t.missing === 0) this.scheduler.enqueue(t);
+    } else if (t.missing === 0) this.ready(t);
     return null;
+  }
+
+  /** Arguments ready: a task goes to the scheduler, an actor call to its actor. */
+  private ready(t: TaskRecord): void {
+    if (t.spec.actor?.kind === 'call') this.actors.callReady(t);
+    else this.scheduler.enqueue(t);
   }
 
   /** An argument of these tasks became ready or failed. */
@@ -90,7 +118,7 @@ export class TaskManager {
     for (const t of deps) {
       if (t.state !== 'waiting-args') continue;
       if (o.state === 'failed') this.finishFailed(t, o.failure!);
-      else if (--t.missing === 0) this.scheduler.enqueue(t);
+      else if (--t.missing === 0) this.ready(t);
     }
   }
 
@@ -105,7 +133,7 @@ export class TaskManager {
       if (o?.v) inline.push({ id: o.id, v: o.v });
     }
     let fn;
-    if (!n.functions.has(t.spec.fnId)) {
+    if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
       fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source };
       n.functions.add(t.spec.fnId);
@@ -120,7 +148,7 @@ export class TaskManager {
     Scheduler.charge(n, t, 1);
   }
 
-  private unplace(t: TaskRecord): void {
+  unplace(t: TaskRecord): void {
     const n = t.node;
     if (!n) return;
     if (t.blocked) this.setBlocked(t, false);
@@ -191,7 +219,12 @@ export class TaskManager {
   }
 
   private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {
-    this.unplace(t);
+    const actor = t.spec.actor;
+    if (actor?.kind === 'create' && state === 'finished' && t.node) {
+      this.actors.created(t, t.node); // it keeps its resources while it lives
+    } else this.unplace(t);
+    if (actor?.kind === 'call') this.actors.callEnded(t);
+    else if (actor?.kind === 'create' && state !== 'finished') this.actors.constructorFailed(t.spec.taskId);
     t.state = state;
     t.endedAt = Date.now();
     const job = this.gcs.jobs.get(t.spec.jobId);
@@ -214,7 +247,7 @@ export class TaskManager {
   private releaseArgs(t: TaskRecord): void {
     if (!t.holdsArgs) return;
     t.holdsArgs = false;
-    for (const a of t.spec.args) if (a.r !== undefined) this.dir.decRef(a.r);
+    for (const id of depsOf(t.spec)) this.dir.decRef(id);
     for (const id of t.spec.nested) this.dir.decRef(id);
   }
 
@@ -223,6 +256,7 @@ export class TaskManager {
     if (isPutObject(o.id)) return;
     const t = this.gcs.tasks.get(taskOfObject(o.id));
     if (!t) return;
+    if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
     if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.dropLineage(t);
   }
 
@@ -245,8 +279,10 @@ export class TaskManager {
 
   /** A node is gone: its tasks go back to the queue, within their retry budget. */
   nodeLost(n: NodeRecord): void {
+    this.actors.nodeLost(n);
     for (const t of [...n.tasks]) {
       this.unplace(t);
+      if (TERMINAL.has(t.state)) continue;
       if (t.spec.attempt < t.spec.maxRetries) {
         t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
         this.gcs.stats.tasksRetried++;
@@ -269,6 +305,7 @@ export class TaskManager {
   endJob(jobId: TaskSpec['jobId']): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
+    this.actors.endJob(jobId);
     for (const t of [...job.tasks]) {
       if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
       if (!TERMINAL.has(t.state)) this.finishFailed(t, cancelledFailure(t));
@@ -289,6 +326,17 @@ function cancelledFailure(t: TaskRecord): Failure {
     stack: '',
     functionName: t.spec.name,
     taskId: t.spec.taskId,
+  };
+}
+
+function actorGone(spec: TaskSpec): Failure {
+  return {
+    code: 'ACTOR_DIED',
+    name: 'ActorDiedError',
+    message: `actor ${spec.actor?.id.slice(0, 12)} is gone (killed, or all its handles were released)`,
+    stack: '',
+    functionName: spec.name,
+    taskId: spec.taskId,
   };
 }
 

@@ -28,6 +28,9 @@ export interface MeshCore {
   wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>>;
   cancel(id: ObjectId, force: boolean): void;
   borrow(ids: ObjectId[]): void;
+  /** A named actor's id and class; the caller then holds a handle to it. */
+  getActor(name: string): Promise<{ id: string; className: string }>;
+  killActor(id: string): void;
   release(ids: ObjectId[]): void;
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { contentHash } from '../hash.js';
 import type { Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
+import { OutputDeduper, type OutputLine } from './output.js';
 
 export interface ConnectOptions {
   /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
@@ -20,6 +21,8 @@ export interface ConnectOptions {
   WebSocket?: WebSocketCtor;
   /** Give up connecting after this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /** Where tasks' console output goes; by default printed here, repeated lines deduplicated. */
+  onOutput?: (line: OutputLine) => void;
 }
 
 type DriverHandlers = Handlers<DriverCore>;
@@ -32,10 +35,14 @@ const handlers: DriverHandlers = {
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
+  actorInfo: (c, m) => c.onActorInfo(m),
+  killActor: null,
+  getActor: null,
   // messages only nodes or the coordinator receive
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
   release: null, cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null,
   dropped: null, log: null, assign: null, cancelTask: null, free: null,
+  capacity: null, handBack: null, holding: null,
 };
 
 export class DriverCore implements MeshCore {
@@ -51,12 +58,9 @@ export class DriverCore implements MeshCore {
   private putIndex = 0;
   private closing = false;
   private lastError: Error | null = null;
-  onLog: (m: MsgOf<'output'>) => void = (m) => {
-    const line = `[${m.fn}@${m.node}] ${m.text}`;
-    if (m.level === 'error') console.error(line);
-    else if (m.level === 'warn') console.warn(line);
-    else console.log(line);
-  };
+  /** Prints tasks' console output, a line many tasks print alike only once per window. */
+  readonly output = new OutputDeduper();
+  onLog: (m: MsgOf<'output'>) => void = (m) => this.output.push(m);
 
   private constructor(private readonly ws: WebSocketLike) {
     this.outbox = new Outbox((frame) => {
@@ -70,6 +74,7 @@ export class DriverCore implements MeshCore {
     const ws = new Ctor(wsUrl(opts.url));
     ws.binaryType = 'arraybuffer';
     const core = new DriverCore(ws);
+    if (opts.onOutput) core.onLog = opts.onOutput;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
@@ -188,6 +193,29 @@ export class DriverCore implements MeshCore {
     this.outbox.push({ t: 'borrow', ids });
   }
 
+  private lookups = new Map<number, { resolve: (v: { id: string; className: string }) => void; reject: (e: Error) => void }>();
+  private nextLookup = 1;
+
+  getActor(name: string): Promise<{ id: string; className: string }> {
+    const x = this.nextLookup++;
+    return new Promise((resolve, reject) => {
+      this.lookups.set(x, { resolve, reject });
+      this.outbox.push({ t: 'getActor', name, x });
+    });
+  }
+
+  onActorInfo(m: MsgOf<'actorInfo'>): void {
+    const p = this.lookups.get(m.x);
+    if (!p) return;
+    this.lookups.delete(m.x);
+    if (m.id && m.className) p.resolve({ id: m.id, className: m.className });
+    else p.reject(new TabmeshError('ACTOR_DIED', m.error ?? 'no such actor'));
+  }
+
+  killActor(id: string): void {
+    this.outbox.push({ t: 'killActor', id: id as TaskSpec['taskId'] });
+  }
+
   release(ids: ObjectId[]): void {
     for (const id of ids) {
       this.ownLarge.delete(id);
@@ -198,6 +226,7 @@ export class DriverCore implements MeshCore {
 
   close(): Promise<void> {
     this.closing = true;
+    this.output.flush();
     this.outbox.flush();
     return new Promise((resolve) => {
       if (this.ws.readyState === 3) return resolve();

@@ -6,7 +6,13 @@ import { errorFromFailure, GetTimeoutError, TabmeshError } from '../errors.js';
 import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
+import { ActorHandleCore, makeActorHandle, type ActorCaller } from './actor.js';
 import type {
+  ActorClass,
+  ActorConstructor,
+  ActorHandle,
+  ActorOptions,
+  ExactActorOptions,
   ExactOptions,
   RemoteFor,
   ValueOf,
@@ -28,7 +34,7 @@ export function functionSource(fn: Function): string {
   if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) {
     throw new TabmeshError('BAD_ARGUMENT', `cannot ship ${fn.name || 'a function'}: native and bound functions have no source`);
   }
-  if (/^class\b/.test(src)) throw new TabmeshError('BAD_ARGUMENT', `${fn.name} is a class; actors come in a later release`);
+  if (/^class\b/.test(src)) return src;
   // Method shorthand (`{ f(x) {…} }.f`) prints as `f(x) {…}`, which is not an expression.
   if (!/^(async\s+)?function\b/.test(src) && !/^(async\s*)?(\([^)]*\)|[\w$]+)\s*=>/.test(src)) {
     const m = /^(async\s+)?(\*\s*)?([\w$]+)\s*\(/.exec(src);
@@ -41,7 +47,7 @@ interface RefEntry {
   count: number;
 }
 
-export class Mesh {
+export class Mesh implements ActorCaller {
   private readonly handles = new Map<ObjectId, RefEntry>();
   private readonly finalizer: FinalizationRegistry<ObjectId> | null;
   private readonly registered = new Set<string>();
@@ -56,14 +62,69 @@ export class Mesh {
   }
 
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
+  remote<C extends ActorConstructor>(cls: C): ActorClass<C>;
+  remote<C extends ActorConstructor, const O extends ActorOptions>(cls: C, options: ExactActorOptions<O>): ActorClass<C>;
   remote<A extends unknown[], R>(fn: (...args: A) => R): RemoteFunction<A, R>;
   remote<A extends unknown[], R, const O extends RemoteOptions>(fn: (...args: A) => R, options: ExactOptions<O>): RemoteFor<A, R, O>;
-  remote<A extends unknown[], R>(fn: (...args: A) => R, options: RemoteOptions = {}): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
-    if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function');
+  remote<A extends unknown[], R>(
+    fn: ((...args: A) => R) | ActorConstructor,
+    options: RemoteOptions & ActorOptions = {},
+  ): RemoteFunction<A, R> | MultiReturnFunction<A, R> | ActorClass<ActorConstructor> {
+    if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function or a class');
     const source = functionSource(fn);
+    if (/^class\b/.test(source)) {
+      const name = fn.name || 'AnonymousActor';
+      return this.makeActorClass({ fnId: functionId('class', source), kind: 'class', name, source }, options);
+    }
     const name = options.name ?? (fn.name || 'anonymous');
     const f: FunctionSource = { fnId: functionId('function', source), kind: 'function', name, source };
     return this.makeRemote<A, R>(f, options);
+  }
+
+  private makeActorClass(f: FunctionSource, opts: ActorOptions): ActorClass<ActorConstructor> {
+    validateOptions(opts);
+    if (opts.maxConcurrency !== undefined && !(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency >= 1)) {
+      throw new TabmeshError('BAD_ARGUMENT', 'actor option maxConcurrency must be an integer ≥ 1');
+    }
+    return {
+      remote: (...args: unknown[]) => {
+        const resources: Record<string, number> = { ...(opts.resources ?? {}), cpu: opts.numCpus ?? 1 };
+        const [ref] = this.submit(f, { name: f.name, numReturns: 1, maxRetries: 0, scheduling: opts.scheduling }, args, resources, (taskId) => ({
+          kind: 'create',
+          id: taskId,
+          name: opts.name,
+          maxConcurrency: opts.maxConcurrency,
+        }));
+        return this.handle(ref.id.slice(0, 32), f.name, ref) as unknown as ActorHandle<unknown>;
+      },
+      options: (o: ActorOptions) => this.makeActorClass(f, { ...opts, ...o }),
+    } as ActorClass<ActorConstructor>;
+  }
+
+  private handle(actorId: string, className: string, ref: ObjectRef): ActorHandleCore {
+    return makeActorHandle(new ActorHandleCore(actorId, className, ref, this));
+  }
+
+  /** Submits a method call on an actor (what `handle.method.remote(...)` does). */
+  callActor(h: ActorHandleCore, method: string, args: unknown[]): ObjectRef {
+    const f: FunctionSource = { fnId: '' as FunctionSource['fnId'], kind: 'class', name: `${h.className}.${method}`, source: '' };
+    const [ref] = this.submit(f, { numReturns: 1, maxRetries: 0 }, args, {}, () => ({ kind: 'call', id: h.actorId as TaskSpec['taskId'], method }), h.ref);
+    return ref;
+  }
+
+  /** The handle of a named actor (created by any driver of this mesh). */
+  async getActor<T = unknown>(name: string): Promise<ActorHandle<T>> {
+    this.assertOpen();
+    const info = await this.core.getActor(name);
+    const ref = this.track(returnObjectId(info.id as TaskSpec['taskId'], 0), true);
+    return this.handle(info.id, info.className, ref) as unknown as ActorHandle<T>;
+  }
+
+  /** Stops an actor: its slot is freed, pending and later calls fail with ActorDiedError. */
+  kill(handle: ActorHandle<unknown> | ActorHandleCore): void {
+    this.assertOpen();
+    if (!(handle instanceof ActorHandleCore)) throw new TabmeshError('BAD_ARGUMENT', 'kill takes an actor handle');
+    this.core.killActor(handle.actorId);
   }
 
   private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
@@ -78,10 +139,18 @@ export class Mesh {
     } as RemoteFunction<A, R>;
   }
 
-  private submit(f: FunctionSource, opts: RemoteOptions, args: unknown[]): ObjectRef[] {
+  private submit(
+    f: FunctionSource,
+    opts: RemoteOptions,
+    args: unknown[],
+    resourcesOverride?: Record<string, number>,
+    actor?: (taskId: TaskSpec['taskId']) => NonNullable<TaskSpec['actor']>,
+    actorRef?: ObjectRef,
+  ): ObjectRef[] {
     this.assertOpen();
     const core = this.core;
-    if (!this.registered.has(f.fnId)) {
+    // Method calls name no function of their own: the node runs them on the instance.
+    if (f.source && !this.registered.has(f.fnId)) {
       core.registerFunction(f);
       this.registered.add(f.fnId);
     }
@@ -102,13 +171,15 @@ export class Mesh {
       }
     }
     const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
-    const resources: Record<string, number> = { ...(opts.resources ?? {}) };
+    let resources: Record<string, number> = { ...(opts.resources ?? {}) };
     resources.cpu = opts.numCpus ?? DEFAULTS.numCpus;
+    if (resourcesOverride) resources = resourcesOverride;
+    const fnId = f.fnId || (actorRef ? (actorRef.id.slice(0, 32) as TaskSpec['fnId']) : f.fnId);
     const spec: TaskSpec = {
       taskId,
       jobId: core.jobId,
       parentId: core.parentTask,
-      fnId: f.fnId,
+      fnId,
       name: opts.name ?? f.name,
       args: specArgs,
       nested: [...nested],
@@ -118,6 +189,7 @@ export class Mesh {
       attempt: 0,
       timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
       scheduling: normalizeScheduling(opts.scheduling),
+      actor: actor?.(taskId),
     };
     core.submit(spec);
     const refs: ObjectRef[] = [];
@@ -151,7 +223,7 @@ export class Mesh {
     );
     const out = fetched.map((f) => {
       if (f.failure) throw errorFromFailure(f.failure);
-      return decodeValue(f.bytes, this.refFactory);
+      return decodeValue(f.bytes, this.refFactory, this.actorFactory);
     });
     return many ? out : out[0];
   }
@@ -192,6 +264,7 @@ export class Mesh {
   }
 
   private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
+  readonly actorFactory = (id: string, className: string, ref: ObjectRef): ActorHandleCore => this.handle(id, className, ref);
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {

@@ -71,3 +71,38 @@ export interface CancelOptions {
   /** Terminate the executor running the task instead of asking the task to stop. */
   force?: boolean;
 }
+
+// -- actors (issue 5) --------------------------------------------------------
+
+export interface ActorOptions {
+  /** CPUs (executor slots) the actor holds while alive. Default 1. */
+  numCpus?: number;
+  resources?: Record<string, number>;
+  /** A name other drivers find it by (mesh.getActor); unique while the actor lives. */
+  name?: string;
+  /** How many calls of async methods may interleave. Default 1 (one at a time, in order). */
+  maxConcurrency?: number;
+  scheduling?: Scheduling;
+}
+
+export type ExactActorOptions<O> = O & Record<Exclude<keyof O, keyof ActorOptions>, never>;
+
+/** A method of an actor, called remotely. */
+export interface RemoteMethod<A extends readonly unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+}
+
+type MethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => any ? K : never }[keyof T];
+
+/** A handle to a live actor: one RemoteMethod per method of the class. Handles are values: pass them to tasks, store them in objects. */
+export type ActorHandle<T> = {
+  readonly [K in MethodKeys<T>]: T[K] extends (...args: infer A) => infer R ? RemoteMethod<A, R> : never;
+} & { readonly actorId: string; readonly className: string };
+
+export type ActorConstructor = abstract new (...args: any[]) => any;
+
+export interface ActorClass<C extends ActorConstructor> {
+  /** Creates the actor (placed like a task); returns a handle at once. */
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
+  options<const O extends ActorOptions>(o: ExactActorOptions<O>): ActorClass<C>;
+}

@@ -37,9 +37,22 @@ class RunningTask {
   constructor(readonly t: RunTask) {}
 }
 
+/** A live actor in this executor: its instance, and its calls in arrival order. */
+interface LiveActor {
+  id: string;
+  instance: Record<string, unknown>;
+  /** The creation task's mesh: calls submit and put under the actor's id. */
+  mesh: Mesh;
+  console: TaskConsole;
+  queue: RunTask[];
+  running: number;
+  maxConcurrency: number;
+}
+
 export class ExecutorCore {
   private readonly fns = new Map<string, { name: string; factory: Factory }>();
   private readonly running = new Map<TaskId, RunningTask>();
+  private readonly actors = new Map<string, LiveActor>();
   private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
   private nextCallId = 1;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
@@ -56,7 +69,10 @@ export class ExecutorCore {
         this.config = m.config;
         return;
       case 'run':
-        for (const t of m.tasks) void this.run(t);
+        for (const t of m.tasks) {
+          if (t.actor?.kind === 'call') this.enqueueCall(t);
+          else void this.run(t);
+        }
         return;
       case 'reply': {
         const p = this.pendingCalls.get(m.id);
@@ -87,10 +103,18 @@ export class ExecutorCore {
     this.running.set(t.taskId, r);
     let result: RunResult;
     try {
-      const fn = this.instantiate(t, r);
-      const args = t.args.map((a) => decodeValue(a));
-      let value = fn(...args);
-      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+      const { fn, mesh, console } = this.instantiate(t, r);
+      const args = t.args.map((a) => decodeValue(a, undefined, mesh.actorFactory));
+      let value: unknown;
+      if (t.actor?.kind === 'create') {
+        // The instance lives here for the actor's life; the creation's output says it is up.
+        const instance = Reflect.construct(fn, args) as Record<string, unknown>;
+        this.actors.set(t.taskId, { id: t.taskId, instance, mesh, console, queue: [], running: 0, maxConcurrency: t.actor.maxConcurrency ?? 1 });
+        value = undefined;
+      } else {
+        value = fn(...args);
+        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+      }
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
     } catch (e) {
@@ -98,7 +122,12 @@ export class ExecutorCore {
       const code = r.cancelled || err instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, err) };
     }
-    this.running.delete(t.taskId);
+    // An actor's creation task stays "running": its mesh serves the actor's calls.
+    if (t.actor?.kind !== 'create' || !result.ok) this.running.delete(t.taskId);
+    this.finish(result);
+  }
+
+  private finish(result: RunResult): void {
     this.results.push(result);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -115,7 +144,7 @@ export class ExecutorCore {
     this.ep.post({ k: 'done', results });
   }
 
-  private instantiate(t: RunTask, r: RunningTask): (...args: unknown[]) => unknown {
+  private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: Mesh; console: TaskConsole } {
     let f = this.fns.get(t.fnId);
     if (!f) {
       if (t.source === undefined) throw new TabmeshError('BAD_MESSAGE', `executor has no source for function ${t.name}`);
@@ -123,9 +152,62 @@ export class ExecutorCore {
       this.fns.set(t.fnId, f);
     }
     const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax));
-    const fn = f.factory(mesh, this.consoleFor(t));
+    const console = this.consoleFor(t);
+    const fn = f.factory(mesh, console);
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', `the source of ${t.name} does not evaluate to a function`);
-    return fn as (...args: unknown[]) => unknown;
+    return { fn: fn as (...args: unknown[]) => unknown, mesh, console };
+  }
+
+  // -- actor calls ----------------------------------------------------------
+
+  private enqueueCall(t: RunTask): void {
+    const a = this.actors.get(t.actor!.id);
+    if (!a) {
+      this.finish({
+        taskId: t.taskId,
+        attempt: t.attempt,
+        ms: 0,
+        ok: false,
+        failure: { ...failureOf('ACTOR_DIED', t.taskId, t.name, new Error(`actor ${t.actor!.id.slice(0, 12)} does not live in this executor`)), name: 'ActorDiedError' },
+      });
+      return;
+    }
+    a.queue.push(t);
+    this.pumpActor(a);
+  }
+
+  /** Runs an actor's calls in arrival order, at most maxConcurrency at a time. */
+  private pumpActor(a: LiveActor): void {
+    while (a.running < a.maxConcurrency && a.queue.length > 0) {
+      const t = a.queue.shift()!;
+      a.running++;
+      void this.runCall(a, t).finally(() => {
+        a.running--;
+        this.pumpActor(a);
+      });
+    }
+  }
+
+  private async runCall(a: LiveActor, t: RunTask): Promise<void> {
+    const start = performance.now();
+    const r = new RunningTask(t);
+    this.running.set(t.taskId, r);
+    let result: RunResult;
+    try {
+      const method = t.actor!.method!;
+      const fn = a.instance[method];
+      if (typeof fn !== 'function') throw new TypeError(`${t.name.split('.')[0]} has no method '${method}'`);
+      const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory));
+      let value = (fn as (...args: unknown[]) => unknown).apply(a.instance, args);
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+      if (r.cancelled) throw new TaskCancelledError(t.taskId);
+      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
+    } catch (e) {
+      const code = r.cancelled || e instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
+      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, explain(e, t.name)) };
+    }
+    this.running.delete(t.taskId);
+    this.finish(result);
   }
 
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
@@ -207,6 +289,12 @@ class TaskCore implements MeshCore {
   }
   cancel(id: ObjectId, force: boolean): void {
     void this.ex.call(this.r, { op: 'cancel', id, force }, false);
+  }
+  getActor(name: string): Promise<{ id: string; className: string }> {
+    return this.ex.call(this.r, { op: 'getActor', name }, true);
+  }
+  killActor(id: string): void {
+    void this.ex.call(this.r, { op: 'killActor', id }, false);
   }
   borrow(): void {}
   release(): void {}

@@ -3,7 +3,7 @@
 // where the sender no longer needs them.
 import type { Failure } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
-import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { ActorPart, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Fetched } from '../api/core.js';
 
 export interface RunTask {
@@ -17,6 +17,8 @@ export interface RunTask {
   /** Encoded argument values, ref arguments already resolved. */
   args: Uint8Array[];
   numReturns: number;
+  /** Set for an actor's constructor (create) or one of its method calls. */
+  actor?: ActorPart;
 }
 
 export type RunResult =
@@ -41,7 +43,9 @@ export type Call =
   | { op: 'put'; id: ObjectId; bytes: Uint8Array; refs: ObjectId[] }
   | { op: 'get'; ids: ObjectId[]; timeoutMs?: number }
   | { op: 'wait'; ids: ObjectId[]; numReturns: number; timeoutMs?: number }
-  | { op: 'cancel'; id: ObjectId; force: boolean };
+  | { op: 'cancel'; id: ObjectId; force: boolean }
+  | { op: 'getActor'; name: string }
+  | { op: 'killActor'; id: string };
 
 export type CallReply = { get: Fetched[]; wait: ObjectId[] };
 

@@ -3,7 +3,7 @@
 // in batches (one message for many tasks), like a pool's concurrentTasks.
 import type { FromExecutor, RunTask, ToExecutor } from '../executor/protocol.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
-import type { ObjectId, TaskId } from '../ids.js';
+import type { ObjectId } from '../ids.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
 export interface ExecutorHandle {
@@ -23,6 +23,8 @@ export interface LocalTask {
   /** Objects this node holds on the task's behalf (children, puts), released when it ends. */
   holds: ObjectId[];
   timer: unknown;
+  /** An actor method call: it runs on the actor's executor, outside the slot accounting. */
+  actorCall?: boolean;
 }
 
 export interface Executor {
@@ -32,6 +34,8 @@ export interface Executor {
   active: number;
   tasks: Set<LocalTask>;
   fns: Set<string>;
+  /** Actors living here that hold a CPU: the executor takes no other tasks. */
+  reserved: number;
 }
 
 /** Batch short tasks only: below this EWMA run time (ms). */
@@ -43,6 +47,13 @@ export class LocalScheduler {
   private ready: LocalTask[] = [];
   private readyHead = 0;
   private readonly ewma = new Map<string, number>();
+  /** Paused (issue 3): nothing new starts. */
+  paused = false;
+  /** Fraction of the time executors work (issue 3): one that worked t ms then rests t * (1 - share) / share. */
+  cpuShare = 1;
+  private readonly workStart = new WeakMap<Executor, number>();
+  /** Executors beyond a lowered count: they take nothing new and go once their tasks ended. */
+  private readonly retiring = new Set<Executor>();
 
   constructor(
     private readonly spawn: SpawnExecutor,
@@ -50,14 +61,14 @@ export class LocalScheduler {
     private readonly onMessage: (ex: Executor, m: FromExecutor) => void,
     private readonly onExit: (ex: Executor, why: string) => void,
     private readonly onDispatch: (t: LocalTask) => void,
-    readonly count: number,
+    public count: number,
     private readonly configMsg: () => ToExecutor,
   ) {
     for (let i = 0; i < count; i++) this.executors.push(this.start(i));
   }
 
   private start(index: number): Executor {
-    const ex: Executor = { index, handle: null as unknown as ExecutorHandle, active: 0, tasks: new Set(), fns: new Set() };
+    const ex: Executor = { index, handle: null as unknown as ExecutorHandle, active: 0, tasks: new Set(), fns: new Set(), reserved: 0 };
     ex.handle = this.spawn(
       index,
       (m) => this.onMessage(ex, m),
@@ -69,6 +80,12 @@ export class LocalScheduler {
 
   /** Replaces an executor (after terminate or crash); returns the tasks it had. */
   restart(ex: Executor): LocalTask[] {
+    if (this.retiring.delete(ex)) {
+      const gone = [...ex.tasks];
+      ex.tasks.clear();
+      this.terminate(ex);
+      return gone;
+    }
     const orphans = [...ex.tasks];
     ex.tasks.clear();
     ex.active = 0;
@@ -88,18 +105,19 @@ export class LocalScheduler {
   get running(): number {
     let n = 0;
     for (const ex of this.executors) n += ex.tasks.size;
+    for (const ex of this.retiring) n += ex.tasks.size;
     return n;
   }
 
   freeExecutor(): Executor | undefined {
     let best: Executor | undefined;
-    for (const ex of this.executors) if (ex.active === 0 && (!best || ex.tasks.size < best.tasks.size)) best = ex;
+    for (const ex of this.executors) if (ex.active === 0 && ex.reserved === 0 && (!best || ex.tasks.size < best.tasks.size)) best = ex;
     return best;
   }
 
   /** Whether a new task would start at once. */
   hasFreeSlot(): boolean {
-    return this.queued === 0 && this.freeExecutor() !== undefined;
+    return !this.paused && this.queued === 0 && this.freeExecutor() !== undefined;
   }
 
   enqueue(t: LocalTask, front = false): void {
@@ -124,6 +142,7 @@ export class LocalScheduler {
   }
 
   pump(): void {
+    if (this.paused) return;
     while (this.readyHead < this.ready.length) {
       const head = this.ready[this.readyHead];
       if (head.state !== 'ready') {
@@ -147,7 +166,7 @@ export class LocalScheduler {
     const e = this.ewma.get(head.spec.fnId);
     if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
     let free = 0;
-    for (const ex of this.executors) if (ex.active === 0) free++;
+    for (const ex of this.executors) if (ex.active === 0 && ex.reserved === 0) free++;
     const limit = Math.min(MAX_BATCH, Math.ceil(this.queued / Math.max(1, free)) + 1);
     while (batch.length < limit && this.readyHead < this.ready.length) {
       const t = this.ready[this.readyHead];
@@ -168,6 +187,7 @@ export class LocalScheduler {
       t.state = 'running';
       t.executor = ex;
       ex.tasks.add(t);
+      if (ex.active === 0) this.workStart.set(ex, performance.now());
       ex.active++;
       const s = t.spec;
       let source: string | undefined;
@@ -175,38 +195,111 @@ export class LocalScheduler {
         source = this.fnSource(s.fnId)?.source;
         ex.fns.add(s.fnId);
       }
-      run.push({
-        taskId: s.taskId,
-        jobId: s.jobId,
-        attempt: s.attempt,
-        fnId: s.fnId,
-        name: s.name,
-        source,
-        args: t.args as Uint8Array[],
-        numReturns: s.numReturns,
-      });
+      run.push(runTaskOf(t, source));
       this.onDispatch(t);
     }
     ex.handle.post({ k: 'run', tasks: run });
+  }
+
+  /** Sends an actor's method call to the executor that holds the actor. */
+  dispatchCall(ex: Executor, t: LocalTask): void {
+    t.state = 'running';
+    t.executor = ex;
+    t.actorCall = true;
+    ex.tasks.add(t);
+    this.onDispatch(t);
+    ex.handle.post({ k: 'run', tasks: [runTaskOf(t, undefined)] });
+  }
+
+  /** The actor created by `t` lives on: its executor stays taken while it does (if it holds a CPU). */
+  keepForActor(t: LocalTask): void {
+    const ex = t.executor;
+    if (!ex) return;
+    if ((t.spec.resources.cpu ?? 0) > 0) ex.reserved++;
+    // The creation task no longer counts as running work.
+    if (!t.blocked) ex.active--;
+    t.blocked = true;
+  }
+
+  /** An actor is gone: its executor takes tasks again. */
+  unkeepActor(t: LocalTask): void {
+    const ex = t.executor;
+    if (!ex) return;
+    if ((t.spec.resources.cpu ?? 0) > 0) ex.reserved = Math.max(0, ex.reserved - 1);
+    ex.tasks.delete(t);
+    t.executor = null;
+    this.pump();
   }
 
   /** A task left its executor (ended). */
   release(t: LocalTask): void {
     const ex = t.executor;
     if (!ex) return;
-    if (ex.tasks.delete(t) && !t.blocked) ex.active--;
+    if (ex.tasks.delete(t) && !t.blocked && !t.actorCall) ex.active--;
     t.executor = null;
+    this.afterRelease(ex);
+  }
+
+  /** Grows or shrinks the pool (issue 3); a surplus executor finishes what it has, then goes. */
+  resize(n: number): void {
+    const want = Math.max(1, Math.floor(n));
+    while (this.executors.length < want) this.executors.push(this.start(this.executors.length));
+    while (this.executors.length > want) {
+      const ex = this.executors.pop()!;
+      if (ex.tasks.size === 0) this.terminate(ex);
+      else this.retiring.add(ex);
+    }
+    this.count = want;
+    this.pump();
+  }
+
+  private terminate(ex: Executor): void {
+    try {
+      ex.handle.terminate();
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private afterRelease(ex: Executor): void {
+    if (this.retiring.has(ex)) {
+      if (ex.tasks.size === 0) {
+        this.retiring.delete(ex);
+        this.terminate(ex);
+      }
+      return;
+    }
+    this.rest(ex);
+  }
+
+  /** CPU share: an executor that just went idle rests in proportion to how long it worked. */
+  private rest(ex: Executor): void {
+    const start = this.workStart.get(ex);
+    if (ex.active !== 0 || start === undefined) return;
+    this.workStart.delete(ex);
+    if (this.cpuShare >= 1) return;
+    const ms = ((performance.now() - start) * (1 - this.cpuShare)) / Math.max(0.01, this.cpuShare);
+    if (ms < 1) return;
+    ex.active++; // resting holds the executor as a task would
+    setTimeout(() => {
+      ex.active--;
+      this.pump();
+    }, ms);
   }
 
   setBlocked(t: LocalTask, blocked: boolean): void {
-    if (t.blocked === blocked || !t.executor) return;
+    if (t.blocked === blocked || !t.executor || t.actorCall) return;
     t.blocked = blocked;
+    if (!blocked && t.executor.active === 0) this.workStart.set(t.executor, performance.now());
     t.executor.active += blocked ? -1 : 1;
-    if (blocked) this.pump();
+    if (blocked) {
+      this.rest(t.executor);
+      this.pump();
+    }
   }
 
   terminateAll(): void {
-    for (const ex of this.executors) {
+    for (const ex of [...this.retiring, ...this.executors]) {
       try {
         ex.handle.terminate();
       } catch {
@@ -215,7 +308,19 @@ export class LocalScheduler {
     }
   }
 
-  byTask(id: TaskId, tasks: Map<TaskId, LocalTask>): LocalTask | undefined {
-    return tasks.get(id);
-  }
+}
+
+function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
+  const s = t.spec;
+  return {
+    taskId: s.taskId,
+    jobId: s.jobId,
+    attempt: s.attempt,
+    fnId: s.fnId,
+    name: s.name,
+    source,
+    args: t.args as Uint8Array[],
+    numReturns: s.numReturns,
+    actor: s.actor,
+  };
 }

@@ -8,6 +8,7 @@ import type { Fetched } from '../api/core.js';
 import { waitFor, withTimeout } from '../api/driver.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from '../api/socket.js';
 import { failureOf, GetTimeoutError, TabmeshError, type Failure } from '../errors.js';
+import type { TaskSpec } from '../protocol/messages.js';
 import type { FromExecutor, Call } from '../executor/protocol.js';
 import { contentHash } from '../hash.js';
 import { returnObjectId, type NodeId, type ObjectId, type TaskId } from '../ids.js';
@@ -20,6 +21,8 @@ export interface NodePlatform {
   WebSocket?: WebSocketCtor;
   spawnExecutor: SpawnExecutor;
   tier?: SpillTier;
+  /** A repeating timer (default setInterval); browsers pass one that background tabs do not throttle. */
+  every?: (ms: number, fn: () => void) => () => void;
 }
 
 export interface NodeOptions {
@@ -33,6 +36,10 @@ export interface NodeOptions {
   /** Custom resources this node offers, e.g. { gpu: 1 }. */
   resources?: Record<string, number>;
   joinToken?: string;
+  /** Start paused (a volunteer's choice kept across reloads). */
+  paused?: boolean;
+  /** Fraction of the time executors may work, (0, 1]. Default 1. */
+  cpuShare?: number;
 }
 
 type NodeHandlers = Handlers<NodeRuntime>;
@@ -50,8 +57,12 @@ const handlers: NodeHandlers = {
   xferFail: (n, m) => n.objects.onXferFail(m),
   error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
   output: null,
+  killActor: (n, m) => n.destroyActor(m.id, 'killed'),
+  actorInfo: (n, m) => n.onActorInfo(m),
+  getActor: null,
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null, release: null,
   cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null, dropped: null, log: null,
+  capacity: null, handBack: null, holding: null,
 };
 
 export class NodeRuntime {
@@ -66,9 +77,17 @@ export class NodeRuntime {
   private readonly fns = new Map<string, FunctionSource>();
   private readonly fnsAnnounced = new Set<string>();
   private readonly fetching = new Map<ObjectId, Promise<Fetched>>();
-  private heartbeat: unknown = null;
+  /** Actors living on this node: the creation task (kept while the actor lives) and its calls in arrival order. */
+  private readonly actors = new Map<string, { host: LocalTask; calls: LocalTask[] }>();
+  private readonly lookups = new Map<number, (m: MsgOf<'actorInfo'>) => void>();
+  private nextLookup = 1;
+  private stopHeartbeat: () => void = () => {};
   private closed = false;
   tasksRun = 0;
+  /** Takes no new tasks (issue 3): see setPaused. */
+  paused = false;
+  /** Called when a task ended here (the volunteer page counts them). */
+  onTaskEnd: (name: string, ok: boolean) => void = () => {};
   /** Called with every notable thing the node does (the volunteer page shows them). */
   onEvent: (text: string) => void = () => {};
   readonly ready: Promise<void>;
@@ -102,6 +121,12 @@ export class NodeRuntime {
       Math.max(1, opts.cpus),
       () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } }),
     );
+    this.paused = this.local.paused = !!opts.paused;
+    this.local.cpuShare = opts.cpuShare ?? 1;
+    const every = platform.every ?? ((ms: number, fn: () => void) => {
+      const h = setInterval(fn, ms);
+      return () => clearInterval(h);
+    });
     let closedResolve!: (why: string) => void;
     this.closedPromise = new Promise((r) => (closedResolve = r));
     this.ready = new Promise((resolve, reject) => {
@@ -111,7 +136,7 @@ export class NodeRuntime {
           role: 'node',
           version: PROTOCOL_VERSION,
           token: opts.joinToken,
-          node: { kind: opts.kind, name: opts.name, resources: { ...(opts.resources ?? {}), cpu: this.local.count }, storeBytes: opts.storeBytes },
+          node: { kind: opts.kind, name: opts.name, resources: { ...(opts.resources ?? {}), cpu: this.paused ? 0 : this.local.count }, storeBytes: opts.storeBytes },
         });
         this.outbox.flush();
       };
@@ -135,8 +160,9 @@ export class NodeRuntime {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
             for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } });
-            this.heartbeat = setInterval(() => this.sendHeartbeat(), m.heartbeatMs);
+            this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
+            if (platform.tier) void this.recoverStored(platform.tier);
             resolve();
             continue;
           }
@@ -163,6 +189,11 @@ export class NodeRuntime {
 
   onAssign(m: MsgOf<'assign'>): void {
     if (m.fn) this.fns.set(m.fn.fnId, m.fn);
+    if (this.paused && !('actor' in m.spec && m.spec.actor)) {
+      // Assigned before the coordinator heard that we paused.
+      this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt }] });
+      return;
+    }
     const inline = new Map<ObjectId, Uint8Array>();
     for (const x of m.inline) inline.set(x.id, x.v);
     this.admit(m.spec, inline);
@@ -173,6 +204,11 @@ export class NodeRuntime {
     if (this.tasks.has(spec.taskId)) return;
     const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null };
     this.tasks.set(spec.taskId, t);
+    const actor = spec.actor?.kind === 'call' ? this.actors.get(spec.actor.id) : undefined;
+    if (spec.actor?.kind === 'call') {
+      if (!actor) return this.endTask(t, { failure: actorDied(spec, 'the actor does not live on this node') });
+      actor.calls.push(t); // arrival order is call order
+    }
     for (let i = 0; i < spec.args.length; i++) {
       const a = spec.args[i];
       if (a.v) {
@@ -191,10 +227,71 @@ export class NodeRuntime {
         if (t.state !== 'resolving') return;
         if (f.failure) return this.endTask(t, { failure: f.failure });
         t.args[idx] = f.bytes;
-        if (--t.missing === 0) this.local.enqueue(t);
+        if (--t.missing === 0) this.argsReady(t);
       });
     }
-    if (t.missing === 0) this.local.enqueue(t);
+    if (t.missing === 0) this.argsReady(t);
+  }
+
+  private argsReady(t: LocalTask): void {
+    if (t.spec.actor?.kind === 'call') {
+      t.state = 'ready';
+      this.pumpActor(t.spec.actor.id);
+    } else this.local.enqueue(t);
+  }
+
+  /** Hands an actor its calls in order: a call waits for the ones before it to have their arguments. */
+  private pumpActor(id: string): void {
+    const a = this.actors.get(id);
+    if (!a) return;
+    while (a.calls.length > 0) {
+      const head = a.calls[0];
+      if (head.state === 'ended') {
+        a.calls.shift();
+        continue;
+      }
+      if (head.state !== 'ready') break;
+      a.calls.shift();
+      this.local.dispatchCall(a.host.executor!, head);
+    }
+  }
+
+  /** The actor is gone (killed, or its executor died): its calls fail with ActorDiedError. */
+  destroyActor(id: string, why: string): void {
+    const a = this.actors.get(id);
+    if (!a) return;
+    this.actors.delete(id);
+    const ex = a.host.executor;
+    const failure = actorDied(a.host.spec, why);
+    for (const c of a.calls) this.endTask(c, { failure });
+    if (ex) {
+      for (const t of [...ex.tasks]) if (t.actorCall && t.spec.actor?.id === id) this.endTask(t, { failure });
+      this.local.unkeepActor(a.host);
+      // Stop whatever the instance is doing: a fresh executor takes its place.
+      const orphans = this.local.restart(ex);
+      for (const o of orphans) {
+        o.executor = null;
+        o.blocked = false;
+        if (o.actorCall) this.endTask(o, { failure });
+        else if (this.isActorHost(o)) this.destroyActor(o.spec.taskId, `executor restarted: ${why}`);
+        else this.local.enqueue(o, true);
+      }
+    }
+    a.host.state = 'ended';
+    this.tasks.delete(a.host.spec.taskId);
+    if (a.host.holds.length) this.send({ t: 'release', ids: a.host.holds });
+    this.onEvent(`actor ${a.host.spec.name} ${id.slice(0, 8)} stopped: ${why}`);
+  }
+
+  private isActorHost(t: LocalTask): boolean {
+    return t.spec.actor?.kind === 'create' && this.actors.get(t.spec.taskId)?.host === t;
+  }
+
+  onActorInfo(m: MsgOf<'actorInfo'>): void {
+    const f = this.lookups.get(m.x);
+    if (!f) return;
+    this.lookups.delete(m.x);
+    f(m);
   }
 
   /** The bytes of an object: from the store, inline, or fetched (and kept as a secondary copy). */
@@ -251,7 +348,12 @@ export class NodeRuntime {
       o.executor = null;
       o.blocked = false;
       if (o === target) this.endTask(o, { failure });
-      else {
+      else if (o.actorCall) this.endTask(o, { failure: actorDied(o.spec, `its executor was restarted: ${failure.message}`) });
+      else if (this.isActorHost(o)) {
+        this.actors.get(o.spec.taskId)!.host.executor = null;
+        this.destroyActor(o.spec.taskId, `its executor was restarted: ${failure.message}`);
+        this.send({ t: 'failed', taskId: o.spec.taskId, attempt: o.spec.attempt, failure: actorDied(o.spec, failure.message) });
+      } else {
         clearTimeout(o.timer);
         this.local.enqueue(o, true);
       }
@@ -264,6 +366,11 @@ export class NodeRuntime {
     const orphans = this.local.restart(ex);
     for (const o of orphans) {
       o.executor = null;
+      if (this.isActorHost(o)) {
+        this.destroyActor(o.spec.taskId, `its executor crashed: ${why}`);
+        this.send({ t: 'failed', taskId: o.spec.taskId, attempt: o.spec.attempt, failure: actorDied(o.spec, `executor crashed: ${why}`) });
+        continue;
+      }
       this.endTask(o, { failure: failureOf('TASK_ERROR', o.spec.taskId, o.spec.name, new Error(`executor crashed while running it: ${why}`)) });
     }
   }
@@ -284,7 +391,8 @@ export class NodeRuntime {
         return;
       case 'block': {
         const t = this.tasks.get(m.taskId);
-        if (!t || t.executor !== ex) return;
+        // An actor holds its slot whatever its methods wait for.
+        if (!t || t.executor !== ex || this.isActorHost(t)) return;
         this.local.setBlocked(t, m.blocked);
         this.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: m.blocked });
         return;
@@ -358,12 +466,39 @@ export class NodeRuntime {
       case 'cancel':
         this.send({ t: 'cancel', id: c.id, force: c.force });
         return;
+      case 'killActor':
+        this.send({ t: 'killActor', id: c.id as TaskId });
+        return;
+      case 'getActor': {
+        const x = this.nextLookup++;
+        const p = new Promise<{ id: string; className: string }>((resolve, reject) => {
+          this.lookups.set(x, (m) => {
+            if (m.id && m.className) {
+              t.holds.push(returnObjectId(m.id, 0)); // the coordinator holds it for this node
+              resolve({ id: m.id, className: m.className });
+            } else reject(new TabmeshError('ACTOR_DIED', m.error ?? 'no such actor'));
+          });
+        });
+        this.send({ t: 'getActor', name: c.name, x });
+        this.reply(ex, id, p);
+        return;
+      }
     }
   }
 
   /** A task ended here: report it, then give up what it held. */
   private endTask(t: LocalTask, r: { returns?: { bytes: Uint8Array; refs: ObjectId[] }[]; failure?: Failure; ms?: number }): void {
     if (t.state === 'ended') return;
+    if (r.returns && t.spec.actor?.kind === 'create' && t.executor) {
+      // The actor is up: it keeps its executor, and its task record serves its calls.
+      this.local.keepForActor(t);
+      clearTimeout(t.timer);
+      this.actors.set(t.spec.taskId, { host: t, calls: [] });
+      this.tasksRun++;
+      this.send({ t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: r.ms ?? 0, results: [{ v: r.returns[0].bytes, refs: [] }] });
+      this.onEvent(`actor ${t.spec.name} ${t.spec.taskId.slice(0, 8)} started`);
+      return;
+    }
     t.state = 'ended';
     this.local.release(t);
     clearTimeout(t.timer);
@@ -385,7 +520,80 @@ export class NodeRuntime {
     } else {
       this.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure! });
     }
+    this.onTaskEnd(s.name, !!r.returns);
     if (t.holds.length) this.send({ t: 'release', ids: t.holds });
+  }
+
+  // -- a volunteer's controls (issue 3) -----------------------------------------
+
+  /** Paused: nothing new starts here; tasks not started yet go back to the coordinator. Running ones finish. */
+  setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = this.local.paused = paused;
+    const back: { taskId: TaskId; attempt: number }[] = [];
+    if (paused) {
+      for (const t of this.tasks.values()) {
+        if (t.state !== 'resolving' && t.state !== 'ready') continue;
+        if ('actor' in t.spec && t.spec.actor) continue; // an actor's calls stay with it
+        t.state = 'ended';
+        back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
+      }
+      for (const b of back) this.tasks.delete(b.taskId);
+      if (back.length) this.send({ t: 'handBack', tasks: back });
+    }
+    this.sendCapacity();
+    this.local.pump();
+    this.onEvent(paused ? `paused; ${back.length} task(s) not started went back to the coordinator` : 'resumed');
+  }
+
+  /** Changes the number of executors; surplus ones finish their tasks first. */
+  setCpus(n: number): void {
+    this.local.resize(n);
+    this.sendCapacity();
+    this.onEvent(`now ${this.local.count} executor(s)`);
+  }
+
+  setCpuShare(share: number): void {
+    this.local.cpuShare = Math.min(1, Math.max(0.05, share));
+  }
+
+  private sendCapacity(): void {
+    this.send({ t: 'capacity', cpus: this.local.count, paused: this.paused });
+  }
+
+  /**
+   * After a restart (a reloaded tab): takes back what the tier still holds and
+   * tells the coordinator, which lists this node as their location again and
+   * answers `free` for what nobody needs any more.
+   */
+  private async recoverStored(tier: SpillTier): Promise<void> {
+    let ids: ObjectId[];
+    try {
+      ids = await tier.list();
+    } catch (e) {
+      return this.log(`could not list the stored objects: ${(e as Error).message}`);
+    }
+    let batch: MsgOf<'holding'>['objects'] = [];
+    let count = 0;
+    let bytes = 0;
+    for (const id of ids) {
+      if (this.closed) return;
+      if (this.store.has(id)) continue;
+      const v = await tier.get(id).catch(() => undefined);
+      if (!v) continue;
+      const hash = contentHash(v);
+      this.store.put(id, v, { hash, primary: true });
+      await this.store.idle(); // one object in memory at a time
+      batch.push({ id, size: v.byteLength, hash });
+      count++;
+      bytes += v.byteLength;
+      if (batch.length >= 1000) {
+        this.send({ t: 'holding', objects: batch });
+        batch = [];
+      }
+    }
+    if (batch.length) this.send({ t: 'holding', objects: batch });
+    if (count) this.onEvent(`re-announced ${count} stored object(s) (${bytes} bytes)`);
   }
 
   /** Called when a task is dispatched: arm its timeout. */
@@ -415,7 +623,7 @@ export class NodeRuntime {
   private shutdown(why: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeat);
+    this.stopHeartbeat();
     this.objects.close(new TabmeshError('CLOSED', why));
     this.local.terminateAll();
   }
@@ -434,4 +642,11 @@ export class NodeRuntime {
       });
     }
   }
+}
+
+function actorDied(spec: TaskSpec, why: string): Failure {
+  return {
+    ...failureOf('ACTOR_DIED', spec.taskId, spec.name, new Error(`actor ${spec.actor?.id.slice(0, 12) ?? ''} died: ${why}`)),
+    name: 'ActorDiedError',
+  };
 }

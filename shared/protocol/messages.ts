@@ -33,6 +33,21 @@ export const schedulingCheck = opt(
 );
 export type Scheduling = Infer<typeof schedulingCheck>;
 
+/**
+ * An actor task: `create` runs the class's constructor (the task id is the
+ * actor id); `call` runs a method on the live instance.
+ */
+export const actorPartCheck = opt(
+  obj({
+    kind: lit('create', 'call'),
+    id: taskId,
+    method: opt(str(256)),
+    name: opt(str(256)),
+    maxConcurrency: opt(int(1, 1000)),
+  }),
+);
+export type ActorPart = NonNullable<Infer<typeof actorPartCheck>>;
+
 export const taskSpecCheck = obj({
   taskId,
   jobId,
@@ -48,6 +63,7 @@ export const taskSpecCheck = obj({
   attempt: int(0, 1_000_000),
   timeoutMs: int(0, 2 ** 31),
   scheduling: schedulingCheck,
+  actor: actorPartCheck,
 });
 export type TaskSpec = Infer<typeof taskSpecCheck>;
 
@@ -67,7 +83,7 @@ export const resultCheck = either(
 );
 export type TaskResult = { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
 
-const fnSource = obj({ fnId, kind: lit('function'), name: str(256), source: str(4 << 20) });
+const fnSource = obj({ fnId, kind: lit('function', 'class'), name: str(256), source: str(4 << 20) });
 export type FunctionSource = Infer<typeof fnSource>;
 
 const nodeInfo = obj({
@@ -106,6 +122,10 @@ export const messages = {
   borrow: obj({ t: lit('borrow'), ids }),
   release: obj({ t: lit('release'), ids }),
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
+  /** Stop an actor (by its id): pending and later calls fail with ActorDiedError. */
+  killActor: obj({ t: lit('killActor'), id: taskId }),
+  /** Look a named actor up; the answer is `actorInfo` with the same `x`. */
+  getActor: obj({ t: lit('getActor'), name: str(256), x: int(0) }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
   started: obj({ t: lit('started'), taskId, attempt: int() }),
   /** A running task waits in get/wait (its CPU is free for others) or resumes. */
@@ -118,6 +138,12 @@ export const messages = {
   /** A node no longer holds these objects. */
   dropped: obj({ t: lit('dropped'), ids }),
   log: obj({ t: lit('log'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024) }),
+  /** A node's offer changed (issue 3): its executor count, or paused (it offers no CPU meanwhile). */
+  capacity: obj({ t: lit('capacity'), cpus: int(0, 4096), paused: bool }),
+  /** Tasks assigned to a pausing node that it will not start: placed again, same attempt. */
+  handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int() }), MAX_IDS) }),
+  /** Objects a restarted node (a reloaded tab) still holds in its store: it serves them again. */
+  holding: obj({ t: lit('holding'), objects: arr(obj({ id: objectId, size: int(0, 2 ** 42), hash: str(64) }), MAX_IDS) }),
 
   // -- coordinator -> client -------------------------------------------------
   welcome: obj({
@@ -136,6 +162,8 @@ export const messages = {
     fn: opt(fnSource),
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
+  /** The named actor, held for the asker; or why there is none. */
+  actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
   free: obj({ t: lit('free'), ids }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
@@ -158,10 +186,11 @@ export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
 export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
 
 /** Which kinds each side may send to the coordinator. */
-export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
+export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
   'heartbeat', 'started', 'blocked', 'done', 'failed', 'stored', 'dropped', 'log', 'error',
+  'capacity', 'handBack', 'holding',
 ]);
 
 /** Handler table type: a new kind does not compile until every table handles or ignores it. */

@@ -1,0 +1,52 @@
+// Jobs: every job (driver sessions and submitted programs) with its progress.
+import * as Y from 'yjs';
+import { ago, badge, duration, h, progressBar } from '../dom.js';
+import { card, swap, type Ctx, type JobView, type View } from '../context.js';
+
+export function jobs(ctx: Ctx, root: HTMLElement): View {
+  const body = h('div');
+  root.append(
+    h(
+      'div',
+      { class: 'toolbar' },
+      ctx.role() === 'driver' ? h('a', { href: '#/submit', class: 'button primary' }, 'New job') : h('span', { class: 'muted' }, 'Read-only (viewer token)'),
+    ),
+    card('Jobs', body),
+  );
+  const update = () => {
+    const list = [...(ctx.live.doc.getMap('jobs') as Y.Map<JobView>).entries()].sort((a, b) => b[1].startedAt - a[1].startedAt);
+    if (list.length === 0) return swap(body, h('p', { class: 'muted' }, 'No job yet. Submit one from the editor.'));
+    swap(
+      body,
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'jobs' },
+          h('thead', {}, h('tr', {}, ['job', 'status', 'progress', 'running', 'failed', 'duration', 'started'].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'tbody',
+            {},
+            list.map(([id, j]) => {
+              const ended = j.finished + j.failed + j.cancelled;
+              return h(
+                'tr',
+                {},
+                h('th', { scope: 'row' }, h('a', { href: `#/jobs/${id}`, 'data-key': `job-${id}` }, j.name), h('div', { class: 'sub mono' }, `${id} · ${j.kind}`)),
+                h('td', {}, badge(j.status)),
+                h('td', { class: 'progress-cell' }, progressBar(j.finished, j.failed + j.cancelled, j.submitted, `job ${j.name} progress`), h('span', { class: 'sub' }, `${ended} / ${j.submitted}`)),
+                h('td', { class: 'num' }, j.running),
+                h('td', { class: 'num' }, j.failed),
+                h('td', { class: 'num' }, duration((j.endedAt || Date.now()) - j.startedAt)),
+                h('td', {}, ago(j.startedAt)),
+              );
+            }),
+          ),
+        ),
+      ),
+    );
+  };
+  update();
+  return { title: 'Jobs', update };
+}

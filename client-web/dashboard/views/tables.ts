@@ -1,0 +1,168 @@
+// Tables of tasks, objects and actors from the state API: filters and paging.
+import { badge, bytes, h, time } from '../dom.js';
+import { card, swap, type Ctx, type View } from '../context.js';
+
+interface Column<T> {
+  label: string;
+  cell: (row: T) => Node | string | number;
+  num?: boolean;
+}
+
+interface TableSpec<T> {
+  title: string;
+  path: string;
+  filters: { key: string; label: string; options?: string[] }[];
+  columns: Column<T>[];
+  empty: string;
+}
+
+const PAGE = 50;
+
+function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>): View {
+  const values: Record<string, string> = {};
+  let offset = 0;
+  const body = h('div', { 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    { class: 'filters', onsubmit: (e: Event) => { e.preventDefault(); offset = 0; void load(); } },
+    spec.filters.map((f) => {
+      const id = `f-${f.key}`;
+      const input = f.options
+        ? h('select', { id, name: f.key, onchange: (e: Event) => { values[f.key] = (e.target as HTMLSelectElement).value; offset = 0; void load(); } }, h('option', { value: '' }, 'any'), f.options.map((o) => h('option', { value: o }, o)))
+        : h('input', { id, name: f.key, type: 'search', placeholder: f.label, oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
+      return h('label', { for: id }, h('span', {}, f.label), input);
+    }),
+    h('button', { type: 'submit', class: 'button' }, 'Apply'),
+  );
+  root.append(card(spec.title, form, body));
+  const load = async () => {
+    const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
+    for (const [k, v] of Object.entries(values)) if (v) q.set(k, v);
+    try {
+      const { items, total } = await ctx.api.page<T>(`${spec.path}?${q}`);
+      const pager = h(
+        'nav',
+        { class: 'pager', 'aria-label': 'pages' },
+        h('button', { type: 'button', class: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); void load(); }, 'data-key': 'prev' }, '← Previous'),
+        h('span', {}, total ? `${offset + 1}–${offset + items.length} of ${total}` : '0 rows'),
+        h('button', { type: 'button', class: 'button', disabled: offset + PAGE >= total, onclick: () => { offset += PAGE; void load(); }, 'data-key': 'next' }, 'Next →'),
+      );
+      swap(
+        body,
+        items.length === 0
+          ? h('p', { class: 'muted' }, spec.empty)
+          : h(
+              'div',
+              { class: 'table-wrap' },
+              h(
+                'table',
+                {},
+                h('thead', {}, h('tr', {}, spec.columns.map((c) => h('th', { scope: 'col' }, c.label)))),
+                h('tbody', {}, items.map((row) => h('tr', {}, spec.columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(row)))))),
+              ),
+            ),
+        pager,
+      );
+    } catch (e) {
+      swap(body, h('p', { class: 'error', role: 'alert' }, (e as Error).message));
+    }
+  };
+  void load();
+  return { title: spec.title };
+}
+
+const short = (id: string | null) => (id ? h('span', { class: 'mono', title: id }, id.slice(0, 12) + '…') : '—');
+
+interface TaskRow {
+  id: string;
+  job: string;
+  name: string;
+  state: string;
+  node: string | null;
+  attempt: number;
+  submittedAt: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
+  const view = table<TaskRow>(ctx, root, {
+    title: 'Tasks',
+    path: '/api/tasks',
+    filters: [
+      { key: 'job', label: 'job id' },
+      { key: 'state', label: 'state', options: ['waiting-args', 'queued', 'assigned', 'running', 'finished', 'failed', 'cancelled'] },
+      { key: 'node', label: 'node id' },
+      { key: 'name', label: 'name' },
+    ],
+    columns: [
+      { label: 'task', cell: (t) => short(t.id) },
+      { label: 'name', cell: (t) => t.name },
+      { label: 'state', cell: (t) => badge(t.state) },
+      { label: 'job', cell: (t) => h('a', { href: `#/jobs/${t.job}`, class: 'mono' }, t.job) },
+      { label: 'node', cell: (t) => short(t.node) },
+      { label: 'attempt', cell: (t) => t.attempt, num: true },
+      { label: 'submitted', cell: (t) => time(t.submittedAt) },
+      { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
+    ],
+    empty: 'No task matches. The GCS keeps a task while its outputs live; give a job id to see the tasks of a finished job.',
+  });
+  if (job) {
+    const input = root.querySelector<HTMLInputElement>('#f-job');
+    if (input) {
+      input.value = job;
+      input.dispatchEvent(new Event('input'));
+      input.form?.requestSubmit();
+    }
+  }
+  return view;
+}
+
+interface ObjectRow {
+  id: string;
+  job: string;
+  state: string;
+  size: number;
+  inline: boolean;
+  refs: number;
+  put: boolean;
+  locations: string[];
+  error: string | null;
+}
+
+export function objects(ctx: Ctx, root: HTMLElement): View {
+  return table<ObjectRow>(ctx, root, {
+    title: 'Objects',
+    path: '/api/objects',
+    filters: [
+      { key: 'job', label: 'job id' },
+      { key: 'state', label: 'state', options: ['pending', 'ready', 'failed'] },
+    ],
+    columns: [
+      { label: 'object', cell: (o) => short(o.id) },
+      { label: 'state', cell: (o) => badge(o.state) },
+      { label: 'size', cell: (o) => bytes(o.size), num: true },
+      { label: 'where', cell: (o) => (o.inline ? 'coordinator (inline)' : o.locations.map((l) => l.slice(0, 12)).join(', ') || '—') },
+      { label: 'made by', cell: (o) => (o.put ? 'put' : 'task') },
+      { label: 'refs', cell: (o) => o.refs, num: true },
+      { label: 'job', cell: (o) => h('a', { href: `#/jobs/${o.job}`, class: 'mono' }, o.job) },
+      { label: 'error', cell: (o) => o.error ?? '' },
+    ],
+    empty: 'No object matches.',
+  });
+}
+
+export function actors(ctx: Ctx, root: HTMLElement): View {
+  return table<{ id: string; state: string; name?: string; node?: string }>(ctx, root, {
+    title: 'Actors',
+    path: '/api/actors',
+    filters: [{ key: 'state', label: 'state', options: ['alive', 'restarting', 'dead'] }],
+    columns: [
+      { label: 'actor', cell: (a) => short(a.id) },
+      { label: 'name', cell: (a) => a.name ?? '—' },
+      { label: 'state', cell: (a) => badge(a.state) },
+      { label: 'node', cell: (a) => short(a.node ?? null) },
+    ],
+    empty: 'No actor. (Actors arrive with issue 5.)',
+  });
+}

@@ -1,0 +1,230 @@
+// Actors in the GCS (issue 5). An actor is created by a task that the
+// scheduler places like any other; it then holds its resources on its node
+// until it dies. Its method calls skip the scheduler: each caller's calls go
+// to the actor's node in the order submitted, once their arguments are ready,
+// and every dispatched call is appended to the actor's method log (for
+// restarts, issue 6).
+import type { Failure } from '../../shared/errors.js';
+import { returnObjectId, type JobId, type TaskId } from '../../shared/ids.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
+
+export interface ActorRecord {
+  id: TaskId;
+  name: string | null;
+  className: string;
+  job: JobId;
+  state: 'pending' | 'alive' | 'dead';
+  creation: TaskRecord;
+  node: NodeRecord | null;
+  /** Calls not yet dispatched, per caller, in the order submitted. */
+  callers: Map<TaskId, TaskRecord[]>;
+  /** Calls dispatched and not ended. */
+  inflight: Set<TaskRecord>;
+  /** The method log: ids of dispatched calls, in order. */
+  log: TaskId[];
+  calls: number;
+  createdAt: number;
+  diedAt: number;
+  deathCause: string | null;
+}
+
+export interface ActorHooks {
+  /** Sends a ready call to the actor's node. */
+  dispatch(t: TaskRecord, n: NodeRecord): void;
+  fail(t: TaskRecord, f: Failure): void;
+  /** Frees the resources the creation task held on its node. */
+  release(creation: TaskRecord): void;
+}
+
+/** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
+const LOG_CAP = 10_000;
+
+export class ActorManager {
+  readonly actors = new Map<TaskId, ActorRecord>();
+  readonly names = new Map<string, TaskId>();
+  dead = 0;
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly hooks: ActorHooks,
+  ) {}
+
+  /** A creation task was submitted. Returns a failure when the name is taken. */
+  register(t: TaskRecord): Failure | null {
+    const a = t.spec.actor!;
+    if (a.name) {
+      const holder = this.names.get(a.name);
+      if (holder && this.actors.get(holder)?.state !== 'dead') {
+        return {
+          code: 'TASK_ERROR',
+          name: 'ActorNameTakenError',
+          message: `an actor named '${a.name}' already exists`,
+          stack: '',
+          functionName: t.spec.name,
+          taskId: t.spec.taskId,
+        };
+      }
+      this.names.set(a.name, t.spec.taskId);
+    }
+    this.actors.set(t.spec.taskId, {
+      id: t.spec.taskId,
+      name: a.name ?? null,
+      className: t.spec.name,
+      job: t.spec.jobId,
+      state: 'pending',
+      creation: t,
+      node: null,
+      callers: new Map(),
+      inflight: new Set(),
+      log: [],
+      calls: 0,
+      createdAt: Date.now(),
+      diedAt: 0,
+      deathCause: null,
+    });
+    return null;
+  }
+
+  /** Its constructor returned: the actor is up on the node that ran it. */
+  created(t: TaskRecord, n: NodeRecord): void {
+    const a = this.actors.get(t.spec.taskId);
+    if (!a || a.state !== 'pending') return;
+    a.state = 'alive';
+    a.node = n;
+    this.gcs.event('actor-started', `actor ${a.className} ${a.id.slice(0, 12)}${a.name ? ` '${a.name}'` : ''} started on node ${n.id}`, {
+      job: a.job,
+      node: n.id,
+      task: a.id,
+    });
+  }
+
+  /** The constructor threw (or the creation failed): calls fail with its error through their dependency on it. */
+  constructorFailed(id: TaskId): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === 'dead') return;
+    a.state = 'dead';
+    a.diedAt = Date.now();
+    a.deathCause = 'its constructor failed';
+    this.dead++;
+    if (a.name && this.names.get(a.name) === a.id) this.names.delete(a.name);
+  }
+
+  /** A call was submitted: it takes its place in its caller's queue. */
+  enqueueCall(t: TaskRecord): void {
+    const a = this.actors.get(t.spec.actor!.id);
+    if (!a) return; // it fails when its dependency on the creation object resolves
+    const caller = t.spec.parentId;
+    let q = a.callers.get(caller);
+    if (!q) a.callers.set(caller, (q = []));
+    q.push(t);
+  }
+
+  /** A call's arguments (and the actor) are ready. */
+  callReady(t: TaskRecord): void {
+    const a = this.actors.get(t.spec.actor!.id);
+    if (!a || a.state === 'dead') {
+      this.hooks.fail(t, this.diedFailure(t, a));
+      return;
+    }
+    t.state = 'queued';
+    this.pump(a, t.spec.parentId);
+  }
+
+  private pump(a: ActorRecord, caller: TaskId): void {
+    const q = a.callers.get(caller);
+    if (!q) return;
+    while (q.length > 0) {
+      const head = q[0];
+      if (TERMINAL.has(head.state)) {
+        q.shift();
+        continue;
+      }
+      if (head.state !== 'queued' || a.state !== 'alive' || !a.node) break;
+      q.shift();
+      a.inflight.add(head);
+      a.calls++;
+      a.log.push(head.spec.taskId);
+      if (a.log.length > LOG_CAP) a.log.splice(0, a.log.length - LOG_CAP);
+      this.hooks.dispatch(head, a.node);
+    }
+    if (q.length === 0) a.callers.delete(caller);
+  }
+
+  /** A dispatched call ended. */
+  callEnded(t: TaskRecord): void {
+    this.actors.get(t.spec.actor!.id)?.inflight.delete(t);
+  }
+
+  /** Stops an actor: its queued and running calls fail with ActorDiedError; its node is told. */
+  kill(id: TaskId, why: string, tellNode = true): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === 'dead') return;
+    const node = a.node;
+    a.state = 'dead';
+    a.diedAt = Date.now();
+    a.deathCause = why;
+    this.dead++;
+    if (a.name && this.names.get(a.name) === a.id) this.names.delete(a.name);
+    for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, this.diedFailure(t, a));
+    a.callers.clear();
+    for (const t of [...a.inflight]) this.hooks.fail(t, this.diedFailure(t, a));
+    a.inflight.clear();
+    if (!TERMINAL.has(a.creation.state)) this.hooks.fail(a.creation, this.diedFailure(a.creation, a));
+    this.hooks.release(a.creation);
+    if (node && tellNode) node.session.send({ t: 'killActor', id });
+    this.gcs.event('actor-died', `actor ${a.className} ${id.slice(0, 12)} died: ${why}`, { job: a.job, node: node?.id, task: id });
+  }
+
+  /** A node is gone, with its actors (restarts: issue 6). */
+  nodeLost(n: NodeRecord): void {
+    for (const a of this.actors.values()) if (a.node === n && a.state !== 'dead') this.kill(a.id, `its node ${n.id} was lost`, false);
+  }
+
+  /** Every handle is gone (the creation object was freed): an unnamed actor stops, and its record goes. */
+  handlesGone(id: TaskId): void {
+    const a = this.actors.get(id);
+    if (!a) return;
+    if (a.state !== 'dead') {
+      if (a.name) return; // named actors live until killed or their job ends
+      this.kill(id, 'all its handles were released');
+    }
+    this.actors.delete(id);
+  }
+
+  /** The job ended: its actors stop and are forgotten. */
+  endJob(job: JobId): void {
+    for (const a of [...this.actors.values()]) {
+      if (a.job !== job) continue;
+      if (a.state !== 'dead') this.kill(a.id, 'its job ended');
+      this.actors.delete(a.id);
+    }
+  }
+
+  lookup(name: string): ActorRecord | undefined {
+    const id = this.names.get(name);
+    const a = id ? this.actors.get(id) : undefined;
+    return a && a.state !== 'dead' ? a : undefined;
+  }
+
+  get alive(): number {
+    let n = 0;
+    for (const a of this.actors.values()) if (a.state !== 'dead') n++;
+    return n;
+  }
+
+  private diedFailure(t: TaskRecord, a: ActorRecord | undefined): Failure {
+    return {
+      code: 'ACTOR_DIED',
+      name: 'ActorDiedError',
+      message: a ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${a.deathCause ?? 'unknown'}` : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
+      stack: '',
+      functionName: t.spec.name,
+      taskId: t.spec.taskId,
+    };
+  }
+
+  static creationObject(id: TaskId) {
+    return returnObjectId(id, 0);
+  }
+}

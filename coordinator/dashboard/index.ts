@@ -1,0 +1,58 @@
+// Wires issue 7's parts into a coordinator: task history, job runner, the
+// live document and its socket, the state API and the page.
+import type { FastifyInstance } from 'fastify';
+import type { Coordinator } from '../coordinator.js';
+import { createAccess, type Access } from '../http/access.js';
+import { registerDashboard } from '../http/dashboard.js';
+import { registerState } from '../http/state.js';
+import { JobRunner, type JobLimits } from '../jobs/runner.js';
+import { ClusterDoc } from './cluster-doc.js';
+import { DashboardHub } from './sync-socket.js';
+import { TaskHistory } from './task-history.js';
+
+export interface DashboardOptions {
+  /** A read-only token for dashboards and the state API (the driver token works too). */
+  viewerToken?: string;
+  jobLimits?: Partial<JobLimits>;
+  /** How often the document is sampled from the GCS (ms). Default 200. */
+  sampleMs?: number;
+}
+
+export interface Observability {
+  access: Access;
+  runner: JobRunner;
+  history: TaskHistory;
+  doc: ClusterDoc;
+  hub: DashboardHub;
+  /** Called once the server listens: jobs connect back to this URL. */
+  listening(url: string): void;
+  close(): void;
+}
+
+export function installObservability(app: FastifyInstance, c: Coordinator, opts: DashboardOptions = {}): Observability {
+  const access = createAccess(c, opts.viewerToken);
+  const history = new TaskHistory(c.gcs);
+  const detach = history.attach();
+  const runner = new JobRunner(c, opts.jobLimits);
+  const doc = new ClusterDoc(c, runner, history);
+  const hub = new DashboardHub(doc.doc, (t) => access.roleOf(t));
+  registerState(app, { c, access, runner, history });
+  registerDashboard(app, hub);
+  doc.start(opts.sampleMs);
+  return {
+    access,
+    runner,
+    history,
+    doc,
+    hub,
+    listening: (url) => {
+      runner.url = url;
+    },
+    close() {
+      doc.stop();
+      hub.close();
+      runner.close();
+      detach();
+    },
+  };
+}

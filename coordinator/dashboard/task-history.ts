@@ -1,0 +1,117 @@
+// What the timeline and the task graph of a job need after the GCS has let
+// go of its tasks (lineage is dropped once a task's outputs are freed, and
+// at the latest when its job ends). Bounded: the first MAX_PER_JOB tasks of
+// each of the last MAX_JOBS jobs; the rest are only counted.
+import { isPutObject, taskOfObject, type JobId, type NodeId, type TaskId } from '../../shared/ids.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { TaskRecord, TaskState } from '../gcs/tables.js';
+
+export const MAX_PER_JOB = 2000;
+export const MAX_JOBS = 50;
+
+export interface TaskView {
+  id: TaskId;
+  job: JobId;
+  parent: TaskId;
+  name: string;
+  state: TaskState;
+  node: NodeId | null;
+  attempt: number;
+  submittedAt: number;
+  startedAt: number;
+  endedAt: number;
+  /** Tasks whose outputs it took as arguments (put objects excluded). */
+  deps: TaskId[];
+  /** Put objects it took as arguments. */
+  puts: string[];
+}
+
+export function viewOf(t: TaskRecord): TaskView {
+  const deps: TaskId[] = [];
+  const puts: string[] = [];
+  for (const a of t.spec.args) {
+    if (a.r === undefined) continue;
+    if (isPutObject(a.r)) puts.push(a.r);
+    else deps.push(taskOfObject(a.r));
+  }
+  return {
+    id: t.spec.taskId,
+    job: t.spec.jobId,
+    parent: t.spec.parentId,
+    name: t.spec.name,
+    state: t.state,
+    node: t.ranOn,
+    attempt: t.spec.attempt,
+    submittedAt: t.submittedAt,
+    startedAt: t.startedAt,
+    endedAt: t.endedAt,
+    deps,
+    puts,
+  };
+}
+
+interface JobHistory {
+  tasks: Map<TaskId, TaskView>;
+  omitted: number;
+}
+
+export class TaskHistory {
+  private readonly jobs = new Map<JobId, JobHistory>();
+  /** Node names outlive their nodes here, for timelines of finished jobs. */
+  readonly nodeNames = new Map<NodeId, string>();
+
+  constructor(private readonly gcs: Gcs) {}
+
+  /**
+   * Taps the GCS's lineage drop: the one moment a task leaves the tables.
+   * One map lookup and, for the first tasks of a job, one small record.
+   */
+  attach(): () => void {
+    const gcs = this.gcs;
+    const drop = gcs.dropTask;
+    gcs.dropTask = (id: TaskId) => {
+      const t = gcs.tasks.get(id);
+      if (t) this.record(t);
+      drop.call(gcs, id);
+    };
+    return () => {
+      gcs.dropTask = drop;
+    };
+  }
+
+  record(t: TaskRecord): void {
+    const job = t.spec.jobId;
+    let h = this.jobs.get(job);
+    if (!h) {
+      h = { tasks: new Map(), omitted: 0 };
+      this.jobs.set(job, h);
+      if (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value!);
+    }
+    if (h.tasks.has(t.spec.taskId) || h.tasks.size < MAX_PER_JOB) h.tasks.set(t.spec.taskId, viewOf(t));
+    else h.omitted++;
+  }
+
+  /** A job's tasks: the ones still in the GCS, then the ones recorded when they left. */
+  tasksOf(job: JobId): { tasks: TaskView[]; omitted: number } {
+    const h = this.jobs.get(job);
+    const out = new Map<TaskId, TaskView>(h?.tasks);
+    let omitted = h?.omitted ?? 0;
+    const live = this.gcs.jobs.get(job)?.tasks;
+    if (live) {
+      for (const t of live) {
+        if (out.size >= MAX_PER_JOB * 2) {
+          omitted++;
+          continue;
+        }
+        out.set(t.spec.taskId, viewOf(t));
+      }
+    }
+    const tasks = [...out.values()].sort((a, b) => a.submittedAt - b.submittedAt);
+    return { tasks, omitted };
+  }
+
+  noteNode(id: NodeId, name: string): void {
+    if (!this.nodeNames.has(id) && this.nodeNames.size > 10_000) this.nodeNames.clear();
+    this.nodeNames.set(id, name);
+  }
+}

@@ -1,0 +1,42 @@
+// Who may do what over HTTP and the dashboard socket (issue 7). Two roles:
+// `driver` (the driver token: read, submit and cancel jobs) and `viewer`
+// (an optional viewer token: read only). Either opens the dashboard.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Coordinator } from '../coordinator.js';
+
+export type Role = 'driver' | 'viewer';
+
+export interface Access {
+  /** The role a bare token grants, or null. */
+  roleOf(token: string | undefined): Role | null;
+  /** Fastify onRequest hooks: 401 without a good token, 403 with a viewer token on a driver route. */
+  read: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  write: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function bearer(header: string | undefined): string | undefined {
+  return /^Bearer (.+)$/.exec(header ?? '')?.[1];
+}
+
+export function createAccess(c: Coordinator, viewerToken = ''): Access {
+  const roleOf = (token: string | undefined): Role | null => {
+    if (c.authorized(token === undefined ? undefined : `Bearer ${token}`)) return 'driver';
+    if (viewerToken && token !== undefined && sameSecret(token, viewerToken)) return 'viewer';
+    return null;
+  };
+  const hook = (need: Role) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const role = roleOf(bearer(req.headers.authorization));
+    if (!role) return void (await reply.code(401).send({ error: 'UNAUTHORIZED', message: 'send Authorization: Bearer <token>' }));
+    if (need === 'driver' && role !== 'driver') {
+      await reply.code(403).send({ error: 'FORBIDDEN', message: 'a viewer token may read but not submit or cancel' });
+    }
+  };
+  return { roleOf, read: hook('viewer'), write: hook('driver') };
+}

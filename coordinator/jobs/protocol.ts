@@ -1,0 +1,15 @@
+// Messages between the coordinator and a detached job's worker thread.
+export interface JobWorkerData {
+  /** The coordinator's own URL (the job connects like any driver). */
+  url: string;
+  /** One-time credential for exactly one driver session: never the driver token. */
+  credential: string;
+  name: string;
+  source: string;
+}
+
+export type FromJobWorker =
+  | { k: 'connected'; jobId: string }
+  | { k: 'log'; level: 'log' | 'warn' | 'error'; text: string }
+  | { k: 'result'; json: string }
+  | { k: 'error'; name: string; message: string; stack: string };
