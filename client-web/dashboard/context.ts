@@ -54,10 +54,10 @@ export interface NodeView {
  * Replaces a region's content, keeping keyboard focus on the element with
  * the same data-key (live updates must not throw a keyboard user out).
  */
-export function swap(region: Element, ...next: Node[]): void {
+export function swap(region: Element, ...next: (Node | null)[]): void {
   const active = document.activeElement;
   const key = active && region.contains(active) ? active.getAttribute('data-key') : null;
-  region.replaceChildren(...next);
+  region.replaceChildren(...next.filter((n): n is Node => n !== null));
   if (key) (region.querySelector(`[data-key="${CSS.escape(key)}"]`) as HTMLElement | null)?.focus();
 }
 
