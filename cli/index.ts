@@ -6,12 +6,14 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { startCoordinator } from '../coordinator/server.js';
 import { startEdgeNode } from '../edge/node.js';
+import { runSubmit, SUBMIT_USAGE } from './submit.js';
 
 const USAGE = `usage:
   tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T]
   tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N]
-                 (a coordinator and one local edge node)`;
+                 (a coordinator and one local edge node)
+${SUBMIT_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -61,6 +63,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
   console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
+  console.log(`  dashboard: ${c.url}/dashboard#token=${encodeURIComponent(token)}`);
   const stop = async () => {
     await c.close();
     process.exit(0);
@@ -116,6 +119,8 @@ export async function main(argv: string[]): Promise<void> {
         return await runCoordinator(rest, true);
       case 'node':
         return await runNode(rest);
+      case 'submit':
+        process.exit(await runSubmit(rest, usage));
       case 'help':
       case '--help':
       case '-h':

@@ -6,7 +6,7 @@
 //   meta    Y.Map  counters, tasks by state, ring head
 //   nodes   Y.Map  id -> NodeView
 //   jobs    Y.Map  id -> JobView        (the MAX_JOBS most recent)
-//   actors  Y.Map  id -> ActorView      (empty until actors land, issue 5)
+//   actors  Y.Map  id -> actor summary   (alive ones, then the most recent dead; MAX_ACTORS)
 //   events  Y.Array<EventView>          (the MAX_EVENTS most recent)
 //   series  Y.Map  slot -> SeriesPoint  (SERIES_SLOTS one-second slots)
 //   logs    Y.Map  job id -> Y.Array<LogView> (tails of the most recent submitted jobs)
@@ -16,11 +16,13 @@ import type { Coordinator } from '../coordinator.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import type { JobRunner, SubmittedJob } from '../jobs/runner.js';
 import type { TaskHistory } from './task-history.js';
+import { actorView } from '../http/state.js';
 
 export const SAMPLE_MS = 200;
 export const SERIES_SLOTS = 120;
 export const MAX_JOBS = 50;
 export const MAX_EVENTS = 100;
+export const MAX_ACTORS = 100;
 export const LOG_JOBS = 10;
 export const LOG_TAIL = 100;
 const LOG_LINE_CHARS = 300;
@@ -139,6 +141,7 @@ export class ClusterDoc {
       this.sampleMeta(now);
       this.sampleNodes(now, oneSecond);
       this.sampleJobs();
+      this.sampleActors();
       this.sampleEvents();
       this.sampleLogs();
       if (oneSecond) this.sampleSeries(now);
@@ -180,8 +183,8 @@ export class ClusterDoc {
       functions: c.gcs.functions.size,
       bytesRelayed: st.bytesRelayed,
       jobsRunning: [...c.gcs.jobs.values()].filter((j) => j.state === 'running').length,
-      actorsAlive: 0,
-      actorsDead: 0,
+      actorsAlive: c.tasks.actors.alive,
+      actorsDead: c.tasks.actors.dead,
     };
     if (!same(m.get('totals') as Plain | undefined, totals)) m.set('totals', totals);
     if (m.get('startedAt') === undefined) {
@@ -261,6 +264,20 @@ export class ClusterDoc {
       this.setIfChanged(this.jobs, id, v);
     }
     for (const id of [...this.jobs.keys()]) if (!keepSet.has(id)) this.jobs.delete(id);
+  }
+
+  private sampleActors(): void {
+    const all = [...this.c.tasks.actors.actors.values()];
+    // Alive ones first, then the most recent dead ones.
+    all.sort((a, b) => (a.state === 'dead' ? 1 : 0) - (b.state === 'dead' ? 1 : 0) || b.createdAt - a.createdAt);
+    const keep = all.slice(0, MAX_ACTORS);
+    const ids = new Set<string>();
+    for (const a of keep) {
+      ids.add(a.id);
+      const v = actorView(a);
+      this.setIfChanged(this.actors, a.id, { ...v, pendingCalls: v.pendingCalls } as Plain);
+    }
+    for (const id of [...this.actors.keys()]) if (!ids.has(id)) this.actors.delete(id);
   }
 
   private sampleEvents(): void {

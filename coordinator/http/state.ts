@@ -4,6 +4,7 @@
 // and cancelling jobs the driver token.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPutObject, taskOfObject, type JobId } from '../../shared/ids.js';
+import type { ActorRecord } from '../actors/actors.js';
 import type { Coordinator } from '../coordinator.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
 import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
@@ -12,6 +13,22 @@ import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
 
 const MAX_LIMIT = 1000;
+
+export function actorView(a: ActorRecord) {
+  return {
+    id: a.id,
+    name: a.name,
+    className: a.className,
+    job: a.job,
+    state: a.state,
+    node: a.node?.id ?? null,
+    calls: a.calls,
+    pendingCalls: [...a.callers.values()].reduce((n, q) => n + q.length, 0) + a.inflight.size,
+    createdAt: a.createdAt,
+    diedAt: a.diedAt,
+    deathCause: a.deathCause,
+  };
+}
 const JOB_ID = /^[0-9a-f]{16}$/;
 
 type Query = Record<string, string | undefined>;
@@ -191,8 +208,10 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, q, gcs.objects.values(), (o) => (!q.job || o.job === q.job) && (!q.state || o.state === q.state) && o.size >= minSize).map(objectView);
   });
 
-  // Actors come with issue 5; the route and its shape are here so dashboards and scripts need not change.
-  app.get('/api/actors', read, async (req, reply) => page(reply, req.query as Query, [] as { id: string; state: string }[]));
+  app.get('/api/actors', read, async (req, reply) => {
+    const q = req.query as Query;
+    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
+  });
 
   app.get('/api/jobs/:id/graph', read, async (req, reply) => {
     const { id } = req.params as { id: string };

@@ -48,6 +48,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
         stat('tasks / s', num(rate)),
         stat('objects', num(totals.objects ?? 0)),
         stat('jobs running', String(totals.jobsRunning ?? 0)),
+        stat('actors alive', String(totals.actorsAlive ?? 0), `${totals.actorsDead ?? 0} dead`),
         stat('tasks finished', num(counts.finished ?? 0), `${num(counts.failed ?? 0)} failed`),
       ),
       h(

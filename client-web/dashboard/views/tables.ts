@@ -152,17 +152,40 @@ export function objects(ctx: Ctx, root: HTMLElement): View {
   });
 }
 
+interface ActorRow {
+  id: string;
+  name: string | null;
+  className: string;
+  job: string;
+  state: string;
+  node: string | null;
+  calls: number;
+  pendingCalls: number;
+  createdAt: number;
+  deathCause: string | null;
+}
+
 export function actors(ctx: Ctx, root: HTMLElement): View {
-  return table<{ id: string; state: string; name?: string; node?: string }>(ctx, root, {
+  return table<ActorRow>(ctx, root, {
     title: 'Actors',
     path: '/api/actors',
-    filters: [{ key: 'state', label: 'state', options: ['alive', 'restarting', 'dead'] }],
+    filters: [
+      { key: 'job', label: 'job id' },
+      { key: 'state', label: 'state', options: ['pending', 'alive', 'dead'] },
+      { key: 'name', label: 'name' },
+    ],
     columns: [
       { label: 'actor', cell: (a) => short(a.id) },
+      { label: 'class', cell: (a) => a.className },
       { label: 'name', cell: (a) => a.name ?? '—' },
       { label: 'state', cell: (a) => badge(a.state) },
-      { label: 'node', cell: (a) => short(a.node ?? null) },
+      { label: 'node', cell: (a) => short(a.node) },
+      { label: 'calls', cell: (a) => a.calls, num: true },
+      { label: 'pending', cell: (a) => a.pendingCalls, num: true },
+      { label: 'job', cell: (a) => h('a', { href: `#/jobs/${a.job}`, class: 'mono' }, a.job) },
+      { label: 'created', cell: (a) => time(a.createdAt) },
+      { label: 'death', cell: (a) => a.deathCause ?? '' },
     ],
-    empty: 'No actor. (Actors arrive with issue 5.)',
+    empty: 'No actor matches.',
   });
 }
