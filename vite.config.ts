@@ -1,10 +1,41 @@
 // Browser builds, into dist/browser (served under /lib/): the driver API
 // (/lib/tabmesh.js, with its exports kept) and the pages. One entry a line:
 // the volunteer page (issue 3) joins this list.
-import { defineConfig } from 'vite';
+import { build, defineConfig, type Plugin } from 'vite';
+
+// Single-file classic scripts, each built on its own after the pages: the
+// executor worker (served with a CSP that forbids script imports, so it can
+// have none) and embed.js (a plain <script> on other sites). Issue 3.
+const standalone = [
+  { entry: 'client-web/node/executor-worker.ts', fileName: 'executor.js' }, // served at /executor.js
+  { entry: 'client-web/embed/embed.ts', fileName: 'embed.js' }, // served at /embed.js
+];
+
+function standaloneScripts(scripts: typeof standalone): Plugin {
+  return {
+    name: 'tabmesh-standalone-scripts',
+    apply: 'build',
+    async closeBundle() {
+      for (const s of scripts) {
+        await build({
+          configFile: false,
+          logLevel: 'warn',
+          build: {
+            outDir: 'dist/browser',
+            emptyOutDir: false,
+            sourcemap: true,
+            target: 'es2022',
+            lib: { entry: s.entry, formats: ['iife'], name: 'tabmesh', fileName: () => s.fileName },
+          },
+        });
+      }
+    },
+  };
+}
 
 export default defineConfig({
   base: '/lib/',
+  plugins: [standaloneScripts(standalone)],
   build: {
     outDir: 'dist/browser',
     emptyOutDir: true,
@@ -14,6 +45,8 @@ export default defineConfig({
       input: {
         tabmesh: 'shared/index.ts',
         dashboard: 'client-web/dashboard/index.html', // served at /dashboard (issue 7)
+        volunteer: 'client-web/volunteer/index.html', // served at / (issue 3)
+        embedFrame: 'client-web/embed/frame.html', // the embed badge's iframe, /embed/frame.html (issue 3)
       },
       preserveEntrySignatures: 'strict',
       output: {

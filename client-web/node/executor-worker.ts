@@ -7,7 +7,8 @@ import type { ToExecutor } from '../../shared/executor/protocol.js';
 import type { ExecutorApi, ExecutorHost, ExecutorInit } from './executor-api.js';
 import { lockDown } from './sandbox.js';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
+/** The worker's global scope (the DOM lib types it as a Window). */
+const scope = self as unknown as { onmessage: ((ev: MessageEvent<ExecutorInit>) => void) | null };
 
 scope.onmessage = (ev: MessageEvent<ExecutorInit>) => {
   scope.onmessage = null;
@@ -20,5 +21,5 @@ scope.onmessage = (ev: MessageEvent<ExecutorInit>) => {
   });
   const exposed: ExecutorApi = { deliver: (m) => deliver(m) };
   Comlink.expose(exposed, api);
-  lockDown(scope as unknown as typeof globalThis);
+  lockDown();
 };

@@ -1,10 +1,11 @@
-// Static files: the browser build of the driver API and the pages in public/.
-// The volunteer page and dashboard (issues 3 and 7) are served from here too.
+// Static files with their security headers: the volunteer page at /, the
+// executor worker script and the embed script and badge (issue 3), the
+// browser build under /lib/, and the pages in public/.
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -13,7 +14,34 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.json': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
 };
+
+/**
+ * The executors' sandbox (ARCHITECTURE.md, Security): a worker runs under the
+ * CSP of its own script, so task code may eval but not fetch, connect, load
+ * scripts or start workers. client-web/node/sandbox.ts removes the same
+ * globals so that a task that tries gets a clear error.
+ */
+export const EXECUTOR_CSP = "default-src 'none'; script-src 'unsafe-eval'; connect-src 'none'; worker-src 'none'; base-uri 'none'";
+
+/** A page of ours: its own scripts, styles and socket; the ticker worker is a blob. */
+function pageCsp(req: FastifyRequest, frameAncestors: string): string {
+  const host = req.headers.host ?? '';
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ws://${host} wss://${host}`,
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    `frame-ancestors ${frameAncestors}`,
+  ].join('; ');
+}
 
 /** The package root, whether running from dist/ or from sources. */
 function packageRoot(): string {
@@ -25,23 +53,75 @@ function packageRoot(): string {
   throw new Error('package root not found');
 }
 
+type Headers = (req: FastifyRequest) => Record<string, string>;
+
 export function registerStatic(app: FastifyInstance): void {
   const root = packageRoot();
-  const serve = (base: string) => async (req: { params: unknown }, reply: import('fastify').FastifyReply) => {
-    const rel = normalize((req.params as { '*': string })['*'] || 'index.html').replace(/^(\.\.[/\\])+/, '');
-    const file = join(root, base, rel);
-    if (!file.startsWith(join(root, base))) return reply.code(404).send();
+  const browser = join(root, 'dist/browser');
+
+  const send = async (reply: FastifyReply, file: string, headers: Record<string, string>) => {
     try {
       const body = await readFile(file);
       return reply
-        .header('content-type', TYPES[extname(file)] ?? 'application/octet-stream')
-        .header('x-content-type-options', 'nosniff')
-        .header('cache-control', 'no-cache')
+        .headers({
+          'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'strict-origin-when-cross-origin',
+          'cache-control': 'no-cache',
+          ...headers,
+        })
         .send(body);
     } catch {
-      return reply.code(404).send({ error: 'NOT_FOUND', message: `no such file: ${rel}` });
+      const hint = file.startsWith(browser) ? ' (run `npm run build`)' : '';
+      return reply.code(404).send({ error: 'NOT_FOUND', message: `not found: ${file.slice(root.length)}${hint}` });
     }
   };
-  app.get('/lib/*', serve('dist/browser'));
-  app.get('/*', serve('public'));
+  const file = (path: string, headers: Headers) => (req: FastifyRequest, reply: FastifyReply) => send(reply, path, headers(req));
+  /** Files under `base`, by the rest of the URL; never outside it. */
+  const folder = (base: string, headers: (req: FastifyRequest, rel: string) => Record<string, string>) => (req: FastifyRequest, reply: FastifyReply) => {
+    const rel = normalize((req.params as { '*': string })['*'] || 'index.html').replace(/^(\.\.[/\\])+/, '');
+    const path = join(base, rel);
+    if (!path.startsWith(base + sep)) return reply.code(404).send({ error: 'NOT_FOUND', message: 'not found' });
+    return send(reply, path, headers(req, rel));
+  };
+
+  const volunteer = file(join(browser, 'client-web/volunteer/index.html'), (req) => ({
+    'content-security-policy': pageCsp(req, "'none'"),
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
+  }));
+  app.get('/', volunteer);
+  app.get('/index.html', volunteer);
+  app.get(
+    '/executor.js',
+    file(join(browser, 'executor.js'), () => ({ 'content-security-policy': EXECUTOR_CSP })),
+  );
+  // Loaded by other sites' pages: any origin may embed the script and the badge.
+  app.get(
+    '/embed.js',
+    file(join(browser, 'embed.js'), () => ({ 'cross-origin-resource-policy': 'cross-origin', 'access-control-allow-origin': '*' })),
+  );
+  app.get(
+    '/embed/frame.html',
+    file(join(browser, 'client-web/embed/frame.html'), (req) => ({
+      'content-security-policy': pageCsp(req, '*'),
+      'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
+    })),
+  );
+  app.get(
+    '/lib/*',
+    folder(browser, (req, rel) => ({
+      ...(rel.startsWith('assets/') ? { 'cache-control': 'public, max-age=31536000, immutable' } : {}),
+      ...(rel === 'executor.js' ? { 'content-security-policy': EXECUTOR_CSP } : {}),
+      ...(rel.endsWith('.html') ? { 'content-security-policy': pageCsp(req, "'self'") } : {}),
+      // The badge's assets load inside other sites' pages.
+      'cross-origin-resource-policy': 'cross-origin',
+    })),
+  );
+  const publicDir = join(root, 'public');
+  app.get(
+    '/*',
+    folder(publicDir, (req, rel): Record<string, string> => (rel.endsWith('.html') ? { 'content-security-policy': pageCsp(req, "'self'") } : {})),
+  );
 }

@@ -1,0 +1,41 @@
+// Helpers of the browser-node tests: volunteer tabs in real Chromium joined to
+// an in-process coordinator.
+import type { Page } from 'playwright-core';
+import type { Cluster } from '../helpers/cluster.js';
+import type { TestBrowser } from '../helpers/browser.js';
+
+export interface VolunteerTab {
+  page: Page;
+  nodeId: string;
+}
+
+/** Opens the volunteer page (with URL overrides) and waits until its node joined. */
+export async function openVolunteer(cl: Cluster, b: TestBrowser, params: Record<string, string | number> = {}): Promise<VolunteerTab> {
+  const page = await b.newPage();
+  const q = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+  await page.goto(`${cl.url}/?${q}`);
+  const nodeId = await joined(cl, page);
+  return { page, nodeId };
+}
+
+/** Waits until the page shows a node id the coordinator knows. */
+export async function joined(cl: Cluster, page: Page, notId?: string): Promise<string> {
+  let id = '';
+  const end = Date.now() + 30_000;
+  for (;;) {
+    id = (await page.evaluate('document.body.dataset.nodeId')) as string;
+    if (id && id !== notId && cl.c.coordinator.gcs.nodes.has(id as never)) return id;
+    if (Date.now() > end) throw new Error(`the volunteer page did not join (node id ${JSON.stringify(id)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Tasks each node finished, by node id. */
+export function tasksDone(cl: Cluster): Map<string, number> {
+  return new Map([...cl.c.coordinator.gcs.nodes.values()].map((n) => [n.id as string, n.tasksDone]));
+}
+
+/** Evaluates an expression about the page's live volunteer (window.tabmeshVolunteer). */
+export function volunteerEval<T>(page: Page, expr: string): Promise<T> {
+  return page.evaluate(`(() => { const v = window.tabmeshVolunteer; return ${expr}; })()`) as Promise<T>;
+}
