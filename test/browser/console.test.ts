@@ -1,0 +1,49 @@
+// Issue 3: a task's console output reaches the driver that submitted it,
+// prefixed with the function and the node, and a line many tasks print alike
+// is printed once, then summed up.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { Cluster } from '../helpers/cluster.js';
+import { openVolunteer, type VolunteerTab } from './volunteers.js';
+import type { DriverCore } from '../../shared/api/driver.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+describe('console output of tasks in a tab', () => {
+  let cl: Cluster;
+  let b: TestBrowser;
+  let tab: VolunteerTab;
+  let mesh: Mesh;
+
+  beforeAll(async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    b = await launchBrowser();
+    tab = await openVolunteer(cl, b, { cpus: 1, name: 'tab-under-test' });
+    mesh = await cl.driver();
+  }, 60_000);
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await cl?.stop();
+    await b?.close();
+  });
+
+  it('reaches the driver, prefixed with function and node, repeated lines deduplicated', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const chatty = mesh.remote(function chatty(i: number) {
+      console.log('hello from a task');
+      console.log(`item ${i}`);
+      if (i === 3) console.warn('three is odd', { i });
+      return i;
+    });
+    expect(await mesh.get(Array.from({ length: 20 }, (_, i) => chatty.remote(i)))).toHaveLength(20);
+    const lines = () => log.mock.calls.map((c) => String(c[0]));
+    await cl.until(() => lines().filter((l) => l.includes('item ')).length === 20, 20_000, () => `20 item lines, got ${lines().length}`);
+    expect(lines()).toContain('[chatty@tab-under-test] item 7');
+    expect(lines().filter((l) => l.includes('hello from a task'))).toEqual(['[chatty@tab-under-test] hello from a task']);
+    expect(warn.mock.calls.map((c) => String(c[0]))).toContain('[chatty@tab-under-test] three is odd {"i":3}');
+
+    (mesh.core as DriverCore).output.flush();
+    expect(lines()).toContain('[chatty] hello from a task [repeated 19x on tab-under-test]');
+    expect(tab.nodeId).toBeTruthy();
+  }, 60_000);
+});

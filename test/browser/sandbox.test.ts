@@ -1,0 +1,106 @@
+// Issue 3: the executor sandbox. Task code runs in a Web Worker whose script
+// is served with a CSP (eval yes, network and imports no) and whose scope has
+// lost every way out before the task loads.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { Cluster } from '../helpers/cluster.js';
+import { openVolunteer, type VolunteerTab } from './volunteers.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import { TaskError } from '../../shared/errors.js';
+
+describe('the executor sandbox', () => {
+  let cl: Cluster;
+  let b: TestBrowser;
+  let tab: VolunteerTab;
+  let mesh: Mesh;
+  let bait: Server;
+  let baitUrl: string;
+  let baitHits = 0;
+
+  beforeAll(async () => {
+    bait = createServer((_req, res) => {
+      baitHits++;
+      res.end('gotcha');
+    });
+    await new Promise<void>((r) => bait.listen(0, '127.0.0.1', r));
+    baitUrl = `http://127.0.0.1:${(bait.address() as AddressInfo).port}`;
+    cl = await Cluster.start({ nodes: 0 });
+    b = await launchBrowser();
+    tab = await openVolunteer(cl, b, { cpus: 1 });
+    mesh = await cl.driver();
+  }, 60_000);
+  afterAll(async () => {
+    await cl?.stop();
+    await b?.close();
+    bait?.close();
+  });
+
+  it('the executor script is served with a CSP that allows eval but no network and no imports', async () => {
+    const res = await fetch(`${cl.url}/executor.js`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'unsafe-eval'");
+    expect(csp).toContain("connect-src 'none'");
+    expect(csp).toContain("default-src 'none'");
+  });
+
+  it('tasks calling fetch, WebSocket, importScripts, indexedDB and the like fail with a clear error; the tab runs the next task', async () => {
+    const attempt = mesh.remote(async function attempt(what: string, url: string) {
+      const g = globalThis as any;
+      switch (what) {
+        case 'fetch': return await g.fetch(url);
+        case 'WebSocket': return new g.WebSocket(url.replace('http', 'ws'));
+        case 'importScripts': return g.importScripts(url + '/x.js');
+        case 'indexedDB': return g.indexedDB.open('stolen');
+        case 'XMLHttpRequest': return new g.XMLHttpRequest();
+        case 'EventSource': return new g.EventSource(url);
+        case 'caches': return await g.caches.open('x');
+        case 'BroadcastChannel': return new g.BroadcastChannel('tabs');
+        case 'postMessage': return g.postMessage('forged');
+        case 'navigator.storage': return await g.navigator.storage.estimate();
+      }
+    });
+    const ok = mesh.remote(function ok(x: number) {
+      return x + 1;
+    });
+    const names = ['fetch', 'WebSocket', 'importScripts', 'indexedDB', 'XMLHttpRequest', 'EventSource', 'caches', 'BroadcastChannel', 'postMessage', 'navigator.storage'];
+    for (const [i, what] of names.entries()) {
+      const err = await mesh.get(attempt.remote(what, baitUrl)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, what).toBeInstanceOf(TaskError);
+      expect((err as TaskError).remoteName, what).toBe('SandboxError');
+      expect((err as TaskError).remoteMessage, what).toContain(`${what} is not available to tasks`);
+      expect((err as TaskError).remoteMessage, what).toContain('no network');
+      expect(await mesh.get(ok.remote(i))).toBe(i + 1);
+    }
+    expect(baitHits).toBe(0);
+  }, 60_000);
+
+  it('what the scope still has cannot reach the network either: the CSP blocks it', async () => {
+    const sneak = mesh.remote(async function sneak(url: string) {
+      const out: string[] = [];
+      const g = globalThis as any;
+      try {
+        await import(/* @vite-ignore */ url + '/module.js');
+        out.push('import: loaded');
+      } catch (e) {
+        out.push('import: ' + (e as Error).name);
+      }
+      try {
+        const face = new g.FontFace('x', `url(${url}/font.woff)`);
+        await face.load();
+        out.push('font: loaded');
+      } catch (e) {
+        out.push('font: ' + (e as Error).name);
+      }
+      return out;
+    });
+    const out = await mesh.get(sneak.remote(baitUrl));
+    expect(out.some((l) => l.endsWith('loaded'))).toBe(false);
+    expect(baitHits).toBe(0);
+    expect(tab.nodeId).toBeTruthy();
+  }, 60_000);
+});
