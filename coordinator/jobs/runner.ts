@@ -111,13 +111,18 @@ export class JobRunner {
       resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, maxYoungGenerationSizeMb: 32 },
     });
     worker.unref();
-    let early: string | null = null;
+    // One set of listeners for the worker's life (removing a Worker's last 'message'
+    // listener stops its port); before the job is set up, messages are kept and replayed.
+    const early: FromJobWorker[] = [];
+    let sink: { message(m: FromJobWorker): void; error(e: Error): void; exit(code: number): void } | null = null;
     const failedEarly = new Promise<never>((_, reject) => {
       const fail = (why: string) => reject(new JobError('JOB_START_FAILED', 500, why));
-      worker.once('error', (e) => fail(e.message));
-      worker.once('exit', (code) => fail(early ?? `the job's worker exited (code ${code}) before connecting`));
-      worker.on('message', (m: FromJobWorker) => {
-        if (m.k === 'error') early = `${m.name}: ${m.message}`;
+      worker.on('message', (m: FromJobWorker) => (sink ? sink.message(m) : early.push(m)));
+      worker.on('error', (e) => (sink ? sink.error(e) : fail(e.message)));
+      worker.on('exit', (code) => {
+        if (sink) return sink.exit(code);
+        const err = early.find((m) => m.k === 'error');
+        fail(err?.k === 'error' ? `${err.name}: ${err.message}` : `the job's worker exited (code ${code}) before connecting`);
       });
     });
     const timer = setTimeout(() => this.c.jobCredentials.delete(credential), 15_000);
@@ -131,7 +136,6 @@ export class JobRunner {
     } finally {
       clearTimeout(timer);
     }
-    worker.removeAllListeners();
     const job: SubmittedJob = {
       id,
       name,
@@ -148,13 +152,13 @@ export class JobRunner {
     };
     this.jobs.set(id, job);
     this.trim();
-    this.watch(job, worker);
+    sink = this.watch(job, worker, early);
     this.c.gcs.event('job-submitted', `job ${id} (${name}) submitted`, { job: id });
     this.onChange(job);
     return job;
   }
 
-  private watch(job: SubmittedJob, worker: Worker): void {
+  private watch(job: SubmittedJob, worker: Worker, early: FromJobWorker[]) {
     const stream = (level: LogLine['level']) => (d: Buffer) => {
       for (const text of String(d).split('\n')) if (text) this.log(job, level, text);
     };
@@ -162,21 +166,25 @@ export class JobRunner {
     worker.stderr.on('data', stream('error'));
     const limit = setTimeout(() => this.end(job, 'timeout', { name: 'JobTimeoutError', message: `the job ran longer than ${job.timeoutMs} ms`, stack: '' }), job.timeoutMs);
     limit.unref();
-    worker.on('message', (m: FromJobWorker) => {
-      if (m.k === 'log') this.log(job, m.level, m.text);
-      else if (m.k === 'result') {
-        job.result = JSON.parse(m.json);
-        this.end(job, 'succeeded', null);
-      } else if (m.k === 'error') this.end(job, 'failed', { name: m.name, message: m.message, stack: m.stack });
-    });
-    worker.on('error', (e) => {
-      const oom = (e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      this.end(job, 'failed', { name: oom ? 'JobMemoryError' : e.name, message: oom ? `the job used more than ${this.limits.memoryMb} MB` : e.message, stack: e.stack ?? '' });
-    });
-    worker.on('exit', (code) => {
-      clearTimeout(limit);
-      this.end(job, 'failed', { name: 'JobExitError', message: `the job's worker exited (code ${code}) without a result`, stack: '' });
-    });
+    const sink = {
+      message: (m: FromJobWorker) => {
+        if (m.k === 'log') this.log(job, m.level, m.text);
+        else if (m.k === 'result') {
+          job.result = JSON.parse(m.json);
+          this.end(job, 'succeeded', null);
+        } else if (m.k === 'error') this.end(job, 'failed', { name: m.name, message: m.message, stack: m.stack });
+      },
+      error: (e: Error) => {
+        const oom = (e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+        this.end(job, 'failed', { name: oom ? 'JobMemoryError' : e.name, message: oom ? `the job used more than ${this.limits.memoryMb} MB` : e.message, stack: e.stack ?? '' });
+      },
+      exit: (code: number) => {
+        clearTimeout(limit);
+        this.end(job, 'failed', { name: 'JobExitError', message: `the job's worker exited (code ${code}) without a result`, stack: '' });
+      },
+    };
+    for (const m of early) sink.message(m);
+    return sink;
   }
 
   log(job: SubmittedJob, level: LogLine['level'], text: string): void {
