@@ -47,10 +47,13 @@ function tryLock(id: string): Promise<(() => void) | null> {
   // Web Locks need a secure context; without them, trust sessionStorage.
   if (!locks) return Promise.resolve(() => {});
   return new Promise((resolve) => {
-    void locks.request(`tabmesh-store:${id}`, { ifAvailable: true }, (lock) => {
-      if (!lock) return resolve(null);
-      return new Promise<void>((done) => resolve(done));
-    });
+    locks
+      .request(`tabmesh-store:${id}`, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise<void>((done) => resolve(done));
+      })
+      // Denied (a third-party frame whose storage the browser blocks): no lock, as without Web Locks.
+      .catch(() => resolve(() => {}));
   });
 }
 

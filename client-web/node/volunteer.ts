@@ -84,7 +84,14 @@ export class Volunteer {
 
   async start(): Promise<void> {
     this.claim = await claimStore(this.opts.scope);
-    this.tier = new IdbTier(this.claim.id, await this.diskBudget());
+    const tier = new IdbTier(this.claim.id, await this.diskBudget());
+    try {
+      await tier.list();
+      this.tier = tier;
+    } catch {
+      // A third-party frame where the browser blocks storage: objects stay in memory.
+      this.log('this browser lets the page keep no data here: objects stay in memory');
+    }
     this.connect();
   }
 
