@@ -170,7 +170,7 @@ export class ObjectDirectory {
     this.gcs.dropObject(o.id);
     this.gcs.jobs.get(o.job)?.objects.delete(o.id);
     this.gcs.stats.objectsFreed++;
-    for (const s of o.locations) if (s.role === 'node') s.send({ t: 'free', ids: [o.id] });
+    for (const s of o.locations) s.send({ t: 'free', ids: [o.id] });
     o.locations.clear();
     if (o.subscribers) {
       // Someone still waits: tell them it is gone rather than leave them hanging.

@@ -36,12 +36,16 @@ const handlers: DriverHandlers = {
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
   actorInfo: (c, m) => c.onActorInfo(m),
+  // The GCS freed these: the bytes of our large puts among them can go.
+  free: (c, m) => {
+    for (const id of m.ids) c.ownLarge.delete(id);
+  },
   killActor: null,
   getActor: null,
   // messages only nodes or the coordinator receive
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
   release: null, cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null,
-  dropped: null, log: null, assign: null, cancelTask: null, free: null,
+  dropped: null, log: null, assign: null, cancelTask: null,
   capacity: null, handBack: null, holding: null,
 };
 
@@ -217,10 +221,8 @@ export class DriverCore implements MeshCore {
   }
 
   release(ids: ObjectId[]): void {
-    for (const id of ids) {
-      this.ownLarge.delete(id);
-      this.objects.forget(id);
-    }
+    // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
+    for (const id of ids) this.objects.forget(id);
     this.outbox.push({ t: 'release', ids });
   }
 

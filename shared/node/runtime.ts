@@ -432,6 +432,7 @@ export class NodeRuntime {
         const local =
           this.local.hasFreeSlot() &&
           spec.scheduling === undefined &&
+          spec.actor === undefined && // actors are placed and their calls ordered by the coordinator
           Object.keys(spec.resources).every((r) => r === 'cpu' && spec.resources.cpu <= 1) &&
           spec.args.every((a) => a.v !== undefined || this.store.has(a.r!));
         this.send({ t: 'submit', spec, local });
