@@ -201,14 +201,18 @@ export class LocalScheduler {
     ex.handle.post({ k: 'run', tasks: run });
   }
 
-  /** Sends an actor's method call to the executor that holds the actor. */
-  dispatchCall(ex: Executor, t: LocalTask): void {
-    t.state = 'running';
-    t.executor = ex;
-    t.actorCall = true;
-    ex.tasks.add(t);
-    this.onDispatch(t);
-    ex.handle.post({ k: 'run', tasks: [runTaskOf(t, undefined)] });
+  /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */
+  dispatchCalls(ex: Executor, calls: LocalTask[]): void {
+    const run: RunTask[] = [];
+    for (const t of calls) {
+      t.state = 'running';
+      t.executor = ex;
+      t.actorCall = true;
+      ex.tasks.add(t);
+      this.onDispatch(t);
+      run.push(runTaskOf(t, undefined));
+    }
+    ex.handle.post({ k: 'run', tasks: run });
   }
 
   /** The actor created by `t` lives on: its executor stays taken while it does (if it holds a CPU). */

@@ -244,16 +244,18 @@ export class NodeRuntime {
   private pumpActor(id: string): void {
     const a = this.actors.get(id);
     if (!a) return;
-    while (a.calls.length > 0) {
-      const head = a.calls[0];
-      if (head.state === 'ended') {
-        a.calls.shift();
-        continue;
+    let n = 0;
+    const batch: LocalTask[] = [];
+    while (n < a.calls.length) {
+      const head = a.calls[n];
+      if (head.state !== 'ended') {
+        if (head.state !== 'ready') break;
+        batch.push(head);
       }
-      if (head.state !== 'ready') break;
-      a.calls.shift();
-      this.local.dispatchCall(a.host.executor!, head);
+      n++;
     }
+    if (n > 0) a.calls.splice(0, n);
+    if (batch.length) this.local.dispatchCalls(a.host.executor!, batch);
   }
 
   /** The actor is gone (killed, or its executor died): its calls fail with ActorDiedError. */
