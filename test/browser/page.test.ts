@@ -74,7 +74,7 @@ describe('the volunteer page', () => {
     await page.focus('#cpus-inc');
     await page.keyboard.press('Space');
     const cpus = Number(await page.inputValue('#cpus'));
-    await cl.until(() => node(id)?.resources.cpu === 0 && volunteerEvalSync(page) === cpus, 5_000).catch(() => {});
+    expect(cpus).toBeGreaterThan(1);
 
     await page.reload();
     const again = await joined(cl, page, id);
@@ -95,7 +95,7 @@ describe('the volunteer page', () => {
   }, 60_000);
 
   it('a paused tab hands back the tasks it has not started', async () => {
-    const a = await openVolunteer(cl, b, { cpus: 1 });
+    const a = await openVolunteer(cl, b, { cpus: 1, paused: 'false' });
     const spin = mesh.remote(function spin(ms: number) {
       const end = Date.now() + ms;
       while (Date.now() < end);
@@ -104,7 +104,8 @@ describe('the volunteer page', () => {
     const refs = Array.from({ length: 6 }, () => spin.remote(1500));
     await cl.until(() => (node(a.nodeId)?.inflightTasks ?? 0) >= 2, 20_000, () => 'tasks to reach the tab');
     await a.page.click('#pause');
-    const helper = await openVolunteer(cl, b, { cpus: 1 });
+    // Choices are per browser: the helper tab must not start paused as well.
+    const helper = await openVolunteer(cl, b, { cpus: 1, paused: 'false' });
     expect(await mesh.get(refs)).toEqual(Array(6).fill(1500));
     const done = tasksDone(cl);
     expect(done.get(a.nodeId)).toBeLessThanOrEqual(2);
@@ -113,7 +114,3 @@ describe('the volunteer page', () => {
     await helper.page.close();
   }, 90_000);
 });
-
-function volunteerEvalSync(_page: unknown): number {
-  return -1;
-}
