@@ -167,7 +167,7 @@ export class Coordinator {
     }
     const orphaned = this.dir.dropSession(s);
     for (const o of orphaned) {
-      this.dir.setFailedLost(o, `its only copy was on ${s.label}, which disconnected`);
+      this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
     if (s.role === 'driver' && s.jobId) this.endJob(s.jobId);
   }
@@ -340,7 +340,7 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const id of m.ids) {
       const o = c.dir.get(id);
       if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') {
-        c.dir.setFailedLost(o, `its last copy was dropped by ${s.label}`);
+        c.tasks.objectLost(o, `its last copy was dropped by ${s.label}`);
       }
     }
   },

@@ -19,6 +19,8 @@ export interface Stats {
   bytesPeer: number;
   /** Reports about tasks no longer assigned to the sender. */
   staleReports: number;
+  /** Finished tasks re-run to rebuild a lost output. */
+  tasksRebuilt: number;
 }
 
 export class Gcs {
@@ -40,6 +42,7 @@ export class Gcs {
     bytesRelayed: 0,
     bytesPeer: 0,
     staleReports: 0,
+    tasksRebuilt: 0,
   };
 
   constructor(

@@ -73,16 +73,21 @@ export class ObjectDirectory {
     this.settle(o);
   }
 
-  /**
-   * A ready object lost every copy. Until lineage reconstruction lands
-   * (issue 6) its readers get ObjectLostError.
-   */
+  /** A ready object whose every copy is gone and that cannot be rebuilt: readers get ObjectLostError. */
   setFailedLost(o: ObjectRecord, why: string): void {
-    if (o.state !== 'ready' || o.v) return;
+    if (o.v) return;
     o.state = 'failed';
     o.failure = { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${o.id} is lost: ${why}`, stack: '', functionName: '', taskId: o.id };
     this.gcs.persistObject(o);
     this.gcs.event('object-lost', o.failure.message, { object: o.id, job: o.job });
+    this.settle(o);
+  }
+
+  /** A ready object lost its bytes and will be made again: it waits like a new one. */
+  setRebuilding(o: ObjectRecord): void {
+    if (o.state !== 'ready' || o.v) return;
+    o.state = 'pending';
+    o.hash = '';
   }
 
   private settle(o: ObjectRecord): void {

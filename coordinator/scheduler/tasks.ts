@@ -240,7 +240,8 @@ export class TaskManager {
       if (job) job.counts.cancelled++;
     }
     // No row for the end state: the outputs' rows (ready or failed) say it.
-    this.releaseArgs(t);
+    // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
+    if (state !== 'finished') this.releaseArgs(t);
     if (t.liveOutputs === 0) this.dropLineage(t);
   }
 
@@ -261,8 +262,70 @@ export class TaskManager {
   }
 
   private dropLineage(t: TaskRecord): void {
+    this.releaseArgs(t);
     this.gcs.dropTask(t.spec.taskId);
     this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
+  }
+
+  /**
+   * An object lost its last copy. If something still needs it, it is rebuilt
+   * by re-running its creating task with the same ids (recursively for lost
+   * arguments), within that task's retry budget; otherwise readers get
+   * ObjectLostError naming the object and why.
+   */
+  objectLost(o: ObjectRecord, why: string): void {
+    if (o.state !== 'ready' || o.v) return;
+    if (o.refs <= 0) return this.dir.free(o);
+    const creator = this.gcs.tasks.get(taskOfObject(o.id));
+    if (!creator) {
+      const byDriver = isPutObject(o.id) && o.locations.size === 0 && !this.gcs.tasks.has(taskOfObject(o.id));
+      return this.dir.setFailedLost(o, `${why}; ${byDriver ? 'it was put by a driver that is gone' : 'its lineage is gone'}`);
+    }
+    this.rebuild(creator, o, why);
+  }
+
+  private rebuild(t: TaskRecord, o: ObjectRecord, why: string): void {
+    if (!TERMINAL.has(t.state) && t.state !== 'finished') {
+      // Its task is queued or running again already: the object comes back with it.
+      this.dir.setRebuilding(o);
+      return;
+    }
+    if (t.state !== 'finished' || t.spec.actor) {
+      return this.dir.setFailedLost(o, `${why}; ${t.spec.actor ? 'actor results are not rebuilt by re-running' : `its task ${t.state}`}`);
+    }
+    if (t.spec.attempt >= t.spec.maxRetries) {
+      return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
+    }
+    // Every lost output of the task waits again; copies elsewhere stay readable.
+    for (let i = 0; i < t.spec.numReturns; i++) {
+      const out = this.dir.get(returnObjectId(t.spec.taskId, i));
+      if (out && out.state === 'ready' && !out.v && out.locations.size === 0) this.dir.setRebuilding(out);
+    }
+    this.dir.setRebuilding(o);
+    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+    t.state = 'waiting-args';
+    t.missing = 0;
+    this.gcs.stats.tasksRebuilt++;
+    const job = this.gcs.jobs.get(t.spec.jobId);
+    if (job) job.counts.finished--;
+    this.gcs.stats.tasksFinished--;
+    this.gcs.event('object-rebuilt', `object ${o.id.slice(0, 12)} lost (${why}): re-running task ${t.spec.name} (attempt ${t.spec.attempt})`, {
+      object: o.id,
+      task: t.spec.taskId,
+      job: t.spec.jobId,
+    });
+    for (const id of depsOf(t.spec)) {
+      const dep = this.dir.get(id);
+      if (!dep) continue; // held by this task's lineage: cannot be gone
+      if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
+      if (dep.state === 'pending') {
+        t.missing++;
+        (dep.dependents ??= []).push(t);
+      } else if (dep.state === 'failed') {
+        return this.finishFailed(t, dep.failure!);
+      }
+    }
+    if (t.missing === 0) this.ready(t);
   }
 
   /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */

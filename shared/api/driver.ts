@@ -179,10 +179,19 @@ export class DriverCore implements MeshCore {
   private async fetchOne(id: ObjectId): Promise<Fetched> {
     const own = this.ownLarge.get(id);
     if (own) return { bytes: own };
-    const info: ReadyInfo = this.objects.known(id) ?? (await this.objects.whenReady(id));
-    if (info.failure) return { failure: info.failure };
-    if (info.v) return { bytes: info.v };
-    return { bytes: await this.objects.fetchBytes(id) };
+    for (let attempt = 0; ; attempt++) {
+      const info: ReadyInfo = this.objects.known(id) ?? (await this.objects.whenReady(id));
+      if (info.failure) return { failure: info.failure };
+      if (info.v) return { bytes: info.v };
+      try {
+        return { bytes: await this.objects.fetchBytes(id) };
+      } catch (e) {
+        if (attempt >= 12) throw e;
+        // Its holder may be gone and the object being rebuilt: ask again when it is ready.
+        this.objects.invalidate(id);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {

@@ -71,6 +71,12 @@ export class ObjectClient {
     else this.subs.set(id, { info, waiters: [] });
   }
 
+  /** Forgets that an object was ready (a transfer of it failed): the next whenReady asks the GCS again. */
+  invalidate(id: ObjectId): void {
+    const s = this.subs.get(id);
+    if (s && s.info) this.subs.delete(id);
+  }
+
   /** Forgets what is known of an object (its handle was released). */
   forget(id: ObjectId): void {
     const s = this.subs.get(id);

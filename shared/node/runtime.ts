@@ -310,10 +310,10 @@ export class NodeRuntime {
   private async fetchObject(id: ObjectId): Promise<Fetched> {
     const stored = await this.store.get(id);
     if (stored) return { bytes: stored };
-    const info = await this.objects.whenReady(id);
-    if (info.failure) return { failure: info.failure };
-    if (info.v) return { bytes: info.v };
     for (let attempt = 0; ; attempt++) {
+      const info = await this.objects.whenReady(id);
+      if (info.failure) return { failure: info.failure };
+      if (info.v) return { bytes: info.v };
       try {
         const bytes = await this.objects.fetchBytes(id);
         const hash = contentHash(bytes);
@@ -322,10 +322,10 @@ export class NodeRuntime {
         this.send({ t: 'stored', id, size: bytes.byteLength, hash });
         return { bytes };
       } catch (e) {
-        if (attempt >= 2) {
-          return { failure: failureOf('OBJECT_LOST', id, '', e) };
-        }
-        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+        if (attempt >= FETCH_ATTEMPTS) return { failure: failureOf('OBJECT_LOST', id, '', e) };
+        // Its holder may be gone and the object being rebuilt: ask again when it is ready.
+        this.objects.invalidate(id);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
       }
     }
   }
@@ -646,6 +646,9 @@ export class NodeRuntime {
     }
   }
 }
+
+/** Transfers of one object tried before its readers get ObjectLostError (the GCS rebuilds it meanwhile when it can). */
+const FETCH_ATTEMPTS = 12;
 
 function actorDied(spec: TaskSpec, why: string): Failure {
   return {
