@@ -286,6 +286,11 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const id of m.ids) c.dir.unhold(s, id);
   },
   actorInfo: null,
+  actorCheckpoint: (c, s, m) => {
+    const a = c.tasks.actors.actors.get(m.id);
+    if (!a || a.node?.session !== s) return `actor ${m.id} does not live on this node`;
+    c.tasks.actors.checkpointed(m.id, m.after, m.state);
+  },
   killActor: (c, s, m) => {
     const a = c.tasks.actors.actors.get(m.id);
     if (!a) return null;
@@ -330,7 +335,7 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
     if (typeof t === 'string') return void c.gcs.stats.staleReports++;
-    c.tasks.finishFailed(t, m.failure);
+    c.tasks.reportedFailed(t, m.failure);
   },
   stored: (c, s, m) => {
     const o = c.dir.get(m.id);

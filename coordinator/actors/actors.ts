@@ -8,13 +8,14 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
+import type { TaskSpec } from '../../shared/protocol/messages.js';
 
 export interface ActorRecord {
   id: TaskId;
   name: string | null;
   className: string;
   job: JobId;
-  state: 'pending' | 'alive' | 'dead';
+  state: 'pending' | 'alive' | 'restarting' | 'dead';
   creation: TaskRecord;
   node: NodeRecord | null;
   /** Calls not yet dispatched, per caller, in the order submitted. */
@@ -23,6 +24,10 @@ export interface ActorRecord {
   inflight: Set<TaskRecord>;
   /** The method log: ids of dispatched calls, in order. */
   log: TaskId[];
+  /** Calls since the last checkpoint, replayed in order after a restart (their arguments are held). */
+  replay: TaskSpec[];
+  checkpoint: Uint8Array | null;
+  restarts: number;
   calls: number;
   createdAt: number;
   diedAt: number;
@@ -35,6 +40,12 @@ export interface ActorHooks {
   fail(t: TaskRecord, f: Failure): void;
   /** Frees the resources the creation task held on its node. */
   release(creation: TaskRecord): void;
+  /** Runs the creation task again (a restart), placed by the scheduler. */
+  recreate(creation: TaskRecord): void;
+  /** Takes (+1) or gives up (-1) references to a call's arguments while it is in the replay log. */
+  holdArgs(spec: TaskSpec, sign: 1 | -1): void;
+  /** Sends a logged call to the restarted actor's node, to rebuild its state (its result is not news). */
+  replay(spec: TaskSpec, n: NodeRecord): void;
 }
 
 /** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
@@ -78,6 +89,9 @@ export class ActorManager {
       callers: new Map(),
       inflight: new Set(),
       log: [],
+      replay: [],
+      checkpoint: null,
+      restarts: 0,
       calls: 0,
       createdAt: Date.now(),
       diedAt: 0,
@@ -89,9 +103,21 @@ export class ActorManager {
   /** Its constructor returned: the actor is up on the node that ran it. */
   created(t: TaskRecord, n: NodeRecord): void {
     const a = this.actors.get(t.spec.taskId);
-    if (!a || a.state !== 'pending') return;
+    if (!a || (a.state !== 'pending' && a.state !== 'restarting')) return;
+    const restarted = a.state === 'restarting';
     a.state = 'alive';
     a.node = n;
+    if (restarted) {
+      // Constructor and restore() ran; now the calls since the checkpoint, in order, before any new one.
+      for (const spec of a.replay) this.hooks.replay(spec, n);
+      this.gcs.event('actor-restarted', `actor ${a.className} ${a.id.slice(0, 12)} restarted on node ${n.id} (restart ${a.restarts}); replaying ${a.replay.length} call(s)${a.checkpoint ? ' after its checkpoint' : ''}`, {
+        job: a.job,
+        node: n.id,
+        task: a.id,
+      });
+      for (const caller of [...a.callers.keys()]) this.pump(a, caller);
+      return;
+    }
     this.gcs.event('actor-started', `actor ${a.className} ${a.id.slice(0, 12)}${a.name ? ` '${a.name}'` : ''} started on node ${n.id}`, {
       job: a.job,
       node: n.id,
@@ -146,6 +172,10 @@ export class ActorManager {
       a.calls++;
       a.log.push(head.spec.taskId);
       if (a.log.length > LOG_CAP) a.log.splice(0, a.log.length - LOG_CAP);
+      if (this.restartable(a)) {
+        a.replay.push(head.spec);
+        this.hooks.holdArgs(head.spec, 1);
+      }
       this.hooks.dispatch(head, a.node);
     }
     if (q.length === 0) a.callers.delete(caller);
@@ -170,15 +200,74 @@ export class ActorManager {
     a.callers.clear();
     for (const t of [...a.inflight]) this.hooks.fail(t, this.diedFailure(t, a));
     a.inflight.clear();
+    for (const spec of a.replay) this.hooks.holdArgs(spec, -1);
+    a.replay = [];
     if (!TERMINAL.has(a.creation.state)) this.hooks.fail(a.creation, this.diedFailure(a.creation, a));
     this.hooks.release(a.creation);
     if (node && tellNode) node.session.send({ t: 'killActor', id });
     this.gcs.event('actor-died', `actor ${a.className} ${id.slice(0, 12)} died: ${why}`, { job: a.job, node: node?.id, task: id });
   }
 
-  /** A node is gone, with its actors (restarts: issue 6). */
+  private restartable(a: ActorRecord): boolean {
+    return (a.creation.spec.actor?.maxRestarts ?? 0) > 0;
+  }
+
+  /** The actor's state after call `after`: the replay log up to it can go. */
+  checkpointed(id: TaskId, after: TaskId, state: Uint8Array): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === 'dead' || !this.restartable(a)) return;
+    const i = a.replay.findIndex((s) => s.taskId === after);
+    if (i < 0) return;
+    for (const spec of a.replay.splice(0, i + 1)) this.hooks.holdArgs(spec, -1);
+    a.checkpoint = state;
+  }
+
+  /** A node is gone, with its actors: each restarts elsewhere while it has restarts left, else dies. */
   nodeLost(n: NodeRecord): void {
-    for (const a of this.actors.values()) if (a.node === n && a.state !== 'dead') this.kill(a.id, `its node ${n.id} was lost`, false);
+    for (const a of this.actors.values()) {
+      if (a.node !== n || a.state === 'dead') continue;
+      const max = a.creation.spec.actor?.maxRestarts ?? 0;
+      if (a.restarts < max) this.restart(a, `its node ${n.id} was lost`);
+      else this.kill(a.id, `its node ${n.id} was lost${max ? ` and its ${max} restart(s) are spent` : ''}`, false);
+    }
+  }
+
+  private restart(a: ActorRecord, why: string): void {
+    a.restarts++;
+    a.state = 'restarting';
+    a.node = null;
+    const retries = a.creation.spec.actor?.maxTaskRetries ?? 0;
+    // Calls that were running: again after the replay (within maxTaskRetries), else they fail.
+    const again: TaskRecord[] = [];
+    for (const t of a.inflight) {
+      this.hooks.release(t);
+      if (t.spec.attempt < retries) {
+        t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+        t.state = 'queued';
+        again.push(t);
+      } else this.hooks.fail(t, this.diedFailure(t, a, `it was running when the actor's node was lost (${why})`));
+    }
+    a.inflight.clear();
+    // Re-dispatched retries must not run twice in the replay.
+    const retried = new Set(again.map((t) => t.spec.taskId));
+    a.replay = a.replay.filter((s) => {
+      if (!retried.has(s.taskId)) return true;
+      this.hooks.holdArgs(s, -1);
+      return false;
+    });
+    for (const t of again.reverse()) {
+      let q = a.callers.get(t.spec.parentId);
+      if (!q) a.callers.set(t.spec.parentId, (q = []));
+      q.unshift(t);
+    }
+    this.hooks.release(a.creation);
+    const c = a.creation;
+    c.spec = { ...c.spec, attempt: c.spec.attempt + 1, actor: { ...c.spec.actor!, restore: a.checkpoint ?? undefined } };
+    this.gcs.event('actor-restarting', `actor ${a.className} ${a.id.slice(0, 12)} lost (${why}): restart ${a.restarts} of ${c.spec.actor!.maxRestarts}`, {
+      job: a.job,
+      task: a.id,
+    });
+    this.hooks.recreate(c);
   }
 
   /** Every handle is gone (the creation object was freed): an unnamed actor stops, and its record goes. */
@@ -213,11 +302,11 @@ export class ActorManager {
     return n;
   }
 
-  private diedFailure(t: TaskRecord, a: ActorRecord | undefined): Failure {
+  private diedFailure(t: TaskRecord, a: ActorRecord | undefined, why?: string): Failure {
     return {
       code: 'ACTOR_DIED',
       name: 'ActorDiedError',
-      message: a ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${a.deathCause ?? 'unknown'}` : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
+      message: a ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${why ?? a.deathCause ?? 'unknown'}` : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
       stack: '',
       functionName: t.spec.name,
       taskId: t.spec.taskId,

@@ -33,6 +33,14 @@ export class TaskManager {
       dispatch: (t, n) => this.assign(t, n),
       fail: (t, f) => this.finishFailed(t, f),
       release: (t) => this.unplace(t),
+      recreate: (t) => {
+        t.state = 'queued';
+        this.scheduler.enqueue(t, true);
+      },
+      holdArgs: (spec, sign) => {
+        for (const id of depsOf(spec)) (sign > 0 ? this.dir.addRef(id) : this.dir.decRef(id));
+      },
+      replay: (spec, n) => n.session.send({ t: 'assign', spec, inline: this.inlineArgs(spec), fn: undefined }),
     });
   }
 
@@ -126,12 +134,7 @@ export class TaskManager {
   assign(t: TaskRecord, n: NodeRecord): void {
     t.state = 'assigned';
     this.placeOn(t, n);
-    const inline: { id: ObjectId; v: Uint8Array }[] = [];
-    for (const a of t.spec.args) {
-      if (a.r === undefined) continue;
-      const o = this.dir.get(a.r);
-      if (o?.v) inline.push({ id: o.id, v: o.v });
-    }
+    const inline = this.inlineArgs(t.spec);
     let fn;
     if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
@@ -139,6 +142,17 @@ export class TaskManager {
       n.functions.add(t.spec.fnId);
     }
     n.session.send({ t: 'assign', spec: t.spec, inline, fn });
+  }
+
+  /** Values of small ref arguments, sent along so that the node need not fetch them. */
+  private inlineArgs(spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
+    const inline: { id: ObjectId; v: Uint8Array }[] = [];
+    for (const a of spec.args) {
+      if (a.r === undefined) continue;
+      const o = this.dir.get(a.r);
+      if (o?.v) inline.push({ id: o.id, v: o.v });
+    }
+    return inline;
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {
@@ -206,6 +220,23 @@ export class TaskManager {
       else this.dir.setReady(o, { size: r.size!, hash: r.hash, location: s, contains: r.refs });
     }
     return null;
+  }
+
+  /** A node reports a failure: with retryExceptions a throw is retried within maxRetries. */
+  reportedFailed(t: TaskRecord, failure: Failure): void {
+    const s = t.spec;
+    if (failure.code === 'TASK_ERROR' && s.retryExceptions && s.attempt < s.maxRetries && !s.actor) {
+      this.unplace(t);
+      t.spec = { ...s, attempt: s.attempt + 1 };
+      this.gcs.stats.tasksRetried++;
+      this.gcs.event('task-retried', `task ${s.name} threw ${failure.name}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`, {
+        task: s.taskId,
+        job: s.jobId,
+      });
+      this.scheduler.enqueue(t);
+      return;
+    }
+    this.finishFailed(t, failure);
   }
 
   /** The task failed (threw, was cancelled, timed out): every output carries the failure. */

@@ -42,6 +42,7 @@ const handlers: DriverHandlers = {
   },
   killActor: null,
   getActor: null,
+  actorCheckpoint: null,
   // messages only nodes or the coordinator receive
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
   release: null, cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null,

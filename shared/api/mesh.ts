@@ -94,6 +94,9 @@ export class Mesh implements ActorCaller {
           id: taskId,
           name: opts.name,
           maxConcurrency: opts.maxConcurrency,
+          maxRestarts: opts.maxRestarts,
+          maxTaskRetries: opts.maxTaskRetries,
+          checkpointEvery: opts.checkpointEvery,
         }));
         return this.handle(ref.id.slice(0, 32), f.name, ref) as unknown as ActorHandle<unknown>;
       },
@@ -190,6 +193,7 @@ export class Mesh implements ActorCaller {
       timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
       scheduling: normalizeScheduling(opts.scheduling),
       actor: actor?.(taskId),
+      retryExceptions: opts.retryExceptions || undefined,
     };
     core.submit(spec);
     const refs: ObjectRef[] = [];

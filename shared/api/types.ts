@@ -8,8 +8,10 @@ export interface RemoteOptions {
   numCpus?: number;
   /** Custom resources the task needs, e.g. `{ gpu: 1 }`. */
   resources?: Record<string, number>;
-  /** Attempts after a node is lost. Default 3. */
+  /** Attempts after a node is lost (and after a throw, with retryExceptions). Default 3. */
   maxRetries?: number;
+  /** Also retry, within maxRetries, when the task throws. Default false. */
+  retryExceptions?: boolean;
   /** Number of objects the task returns; with more than 1 it returns an array of that length. */
   numReturns?: number;
   /** The task is stopped (its executor terminated) after this long. */
@@ -82,6 +84,12 @@ export interface ActorOptions {
   name?: string;
   /** How many calls of async methods may interleave. Default 1 (one at a time, in order). */
   maxConcurrency?: number;
+  /** When its node is lost, restart elsewhere up to this many times: constructor, restore(checkpoint), replay of logged calls. Default 0. */
+  maxRestarts?: number;
+  /** Retries of a call that was running when the actor died. Default 0. */
+  maxTaskRetries?: number;
+  /** With checkpoint()/restore(state) on the class: checkpoint after this many calls (default 100), so a restart replays only calls since. */
+  checkpointEvery?: number;
   scheduling?: Scheduling;
 }
 

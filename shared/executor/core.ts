@@ -47,6 +47,9 @@ interface LiveActor {
   queue: RunTask[];
   running: number;
   maxConcurrency: number;
+  /** Calls since the last checkpoint, and how many between checkpoints (0: never). */
+  sinceCheckpoint: number;
+  checkpointEvery: number;
 }
 
 export class ExecutorCore {
@@ -109,7 +112,23 @@ export class ExecutorCore {
       if (t.actor?.kind === 'create') {
         // The instance lives here for the actor's life; the creation's output says it is up.
         const instance = Reflect.construct(fn, args) as Record<string, unknown>;
-        this.actors.set(t.taskId, { id: t.taskId, instance, mesh, console, queue: [], running: 0, maxConcurrency: t.actor.maxConcurrency ?? 1 });
+        if (t.actor.restore && typeof instance.restore === 'function') {
+          // A restart: back to the last checkpoint; the calls since are replayed next.
+          const r = (instance.restore as (s: unknown) => unknown).call(instance, decodeValue(t.actor.restore, undefined, mesh.actorFactory));
+          if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await r;
+        }
+        const every = typeof instance.checkpoint === 'function' && (t.actor.maxRestarts ?? 0) > 0 ? (t.actor.checkpointEvery ?? 100) : 0;
+        this.actors.set(t.taskId, {
+          id: t.taskId,
+          instance,
+          mesh,
+          console,
+          queue: [],
+          running: 0,
+          maxConcurrency: t.actor.maxConcurrency ?? 1,
+          sinceCheckpoint: 0,
+          checkpointEvery: every,
+        });
         value = undefined;
       } else {
         value = fn(...args);
@@ -188,6 +207,19 @@ export class ExecutorCore {
     }
   }
 
+  /** Every checkpointEvery calls, the actor's checkpoint() goes to the GCS: a restart replays only the calls after it. */
+  private async maybeCheckpoint(a: LiveActor, t: RunTask): Promise<void> {
+    if (a.checkpointEvery === 0 || ++a.sinceCheckpoint < a.checkpointEvery) return;
+    a.sinceCheckpoint = 0;
+    try {
+      let state = (a.instance.checkpoint as () => unknown).call(a.instance);
+      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function') state = await state;
+      this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: encodeValue(state).bytes });
+    } catch (e) {
+      a.console.error(`checkpoint() of ${t.name.split('.')[0]} failed; the next restart replays from the previous one:`, e);
+    }
+  }
+
   private async runCall(a: LiveActor, t: RunTask): Promise<void> {
     const start = performance.now();
     const r = new RunningTask(t);
@@ -202,6 +234,7 @@ export class ExecutorCore {
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
+      await this.maybeCheckpoint(a, t);
     } catch (e) {
       const code = r.cancelled || e instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, explain(e, t.name)) };

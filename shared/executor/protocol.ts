@@ -54,7 +54,9 @@ export type FromExecutor =
   /** `id` 0: no reply wanted. */
   | { k: 'call'; id: number; taskId: TaskId; call: Call }
   | { k: 'block'; taskId: TaskId; blocked: boolean }
-  | { k: 'log'; taskId: TaskId; level: 'log' | 'warn' | 'error'; text: string };
+  | { k: 'log'; taskId: TaskId; level: 'log' | 'warn' | 'error'; text: string }
+  /** An actor's checkpoint() after call `after`. */
+  | { k: 'checkpoint'; actorId: TaskId; after: TaskId; state: Uint8Array };
 
 /** The worker end of the channel, whatever the platform. */
 export interface ExecutorEndpoint {

@@ -58,6 +58,7 @@ const handlers: NodeHandlers = {
   error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
   output: null,
   killActor: (n, m) => n.destroyActor(m.id, 'killed'),
+  actorCheckpoint: null,
   actorInfo: (n, m) => n.onActorInfo(m),
   getActor: null,
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null, release: null,
@@ -401,6 +402,9 @@ export class NodeRuntime {
       }
       case 'log':
         this.send({ t: 'log', taskId: m.taskId, level: m.level, text: m.text });
+        return;
+      case 'checkpoint':
+        if (this.actors.get(m.actorId)?.host.executor === ex) this.send({ t: 'actorCheckpoint', id: m.actorId, after: m.after, state: m.state });
         return;
       case 'call': {
         const t = this.tasks.get(m.taskId);

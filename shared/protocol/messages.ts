@@ -44,6 +44,14 @@ export const actorPartCheck = opt(
     method: opt(str(256)),
     name: opt(str(256)),
     maxConcurrency: opt(int(1, 1000)),
+    /** Restarts on another node when its node is lost (then: constructor, restore, replay). */
+    maxRestarts: opt(int(0, 1000)),
+    /** Retries of a call that was running when the actor died. */
+    maxTaskRetries: opt(int(0, 1000)),
+    /** Checkpoint after this many calls, when the class has checkpoint()/restore(). */
+    checkpointEvery: opt(int(1, 1_000_000)),
+    /** A restarted actor's last checkpoint, passed to restore() after the constructor. */
+    restore: opt(value),
   }),
 );
 export type ActorPart = NonNullable<Infer<typeof actorPartCheck>>;
@@ -64,6 +72,8 @@ export const taskSpecCheck = obj({
   timeoutMs: int(0, 2 ** 31),
   scheduling: schedulingCheck,
   actor: actorPartCheck,
+  /** Retry (within maxRetries) when the task throws, not only when its node is lost. */
+  retryExceptions: opt(bool),
 });
 export type TaskSpec = Infer<typeof taskSpecCheck>;
 
@@ -138,6 +148,8 @@ export const messages = {
   /** A node no longer holds these objects. */
   dropped: obj({ t: lit('dropped'), ids }),
   log: obj({ t: lit('log'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024) }),
+  /** An actor's state after call `after` (from its checkpoint()); the method log before it can go. */
+  actorCheckpoint: obj({ t: lit('actorCheckpoint'), id: taskId, after: taskId, state: value }),
   /** A node's offer changed (issue 3): its executor count, or paused (it offers no CPU meanwhile). */
   capacity: obj({ t: lit('capacity'), cpus: int(0, 4096), paused: bool }),
   /** Tasks assigned to a pausing node that it will not start: placed again, same attempt. */
@@ -189,7 +201,7 @@ export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Recor
 export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
-  'heartbeat', 'started', 'blocked', 'done', 'failed', 'stored', 'dropped', 'log', 'error',
+  'heartbeat', 'started', 'blocked', 'done', 'actorCheckpoint', 'failed', 'stored', 'dropped', 'log', 'error',
   'capacity', 'handBack', 'holding',
 ]);
 

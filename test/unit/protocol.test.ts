@@ -86,6 +86,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   killActor: { t: 'killActor', id: spec.taskId },
   getActor: { t: 'getActor', name: 'counter', x: 3 },
   actorInfo: { t: 'actorInfo', x: 3, id: spec.taskId, className: 'Counter' },
+  actorCheckpoint: { t: 'actorCheckpoint', id: spec.taskId, after: spec.taskId, state: new Uint8Array([1, 2]) },
   heartbeat: { t: 'heartbeat', running: 2, queued: 5, storeBytes: 123_456 },
   started: { t: 'started', taskId: task, attempt: 0 },
   blocked: { t: 'blocked', taskId: task, attempt: 0, blocked: true },
