@@ -42,16 +42,37 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
   if (hasPuts) layers[0] = [];
   const maxRow = Math.max(puts.length, ...layers.map((l) => l?.length ?? 0), 1);
   const colW = 150;
-  const rowH = maxRow > 40 ? 18 : 36;
-  const W = Math.max(400, layers.length * colW + 40);
+  // Fit the tallest layer in about 560 px: big graphs get smaller rows (and no labels).
+  const rowH = Math.max(8, Math.min(36, Math.floor(560 / maxRow)));
+  const W = Math.max(400, layers.length * colW + 60);
   const H = maxRow * rowH + 40;
   const pos = new Map<string, { x: number; y: number }>();
   const place = (items: string[], col: number) => {
     const offset = (H - items.length * rowH) / 2;
     items.forEach((id, i) => pos.set(id, { x: 40 + col * colW, y: offset + i * rowH + rowH / 2 }));
   };
+  // Later layers sit at the mean height of what they consume (barycentre), spaced by rowH: trees look like trees.
+  const placeNear = (items: TaskView[], col: number) => {
+    const want = items.map((t, i) => {
+      const ys = [...t.deps, t.parent, ...t.puts].map((p) => pos.get(p)?.y).filter((y): y is number => y !== undefined);
+      return { id: t.id, y: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : (H / (items.length + 1)) * (i + 1) };
+    });
+    want.sort((a, b) => a.y - b.y);
+    let prev = -Infinity;
+    const ys = want.map((w) => (prev = Math.max(w.y, prev + rowH)));
+    // Shift the column back so that it is centred on what it wanted, and inside the picture.
+    const shift = want.reduce((a, w, i) => a + w.y - ys[i], 0) / want.length;
+    const lo = rowH / 2 + 10 - Math.min(...ys.map((y) => y + shift));
+    const hi = H - rowH / 2 - 10 - Math.max(...ys.map((y) => y + shift));
+    const d = Math.min(Math.max(shift, shift + lo), shift + hi);
+    want.forEach((w, i) => pos.set(w.id, { x: 40 + col * colW, y: ys[i] + d }));
+  };
   if (hasPuts) place(puts, 0);
-  layers.forEach((l, i) => l && place(l.map((t) => t.id), i));
+  layers.forEach((l, i) => {
+    if (!l || l.length === 0) return;
+    if (i === (hasPuts ? 1 : 0) && !hasPuts) place(l.map((t) => t.id), i);
+    else placeNear(l, i);
+  });
   const edges: SVGElement[] = [];
   const nodes: SVGElement[] = [];
   const edge = (a: { x: number; y: number }, b: { x: number; y: number }, cls: string) => {
@@ -71,7 +92,8 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
       if (a) edge(a, b, 'edge-data');
     }
   }
-  const small = rowH < 30;
+  const small = rowH < 24;
+  const r = Math.max(3, Math.min(8, rowH / 2 - 1));
   for (const o of puts) {
     const { x, y } = pos.get(o)!;
     nodes.push(s('g', { class: 'gnode' }, s('rect', { x: x - 6, y: y - 6, width: 12, height: 12, transform: `rotate(45 ${x} ${y})`, class: 'obj' }), s('title', {}, `object ${o} (put)`)));
@@ -83,7 +105,7 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
       s(
         'g',
         { class: 'gnode' },
-        s('circle', { cx: x, cy: y, r: small ? 5 : 8, class: `fill-${t.state}` }),
+        s('circle', { cx: x, cy: y, r, class: `fill-${t.state}` }),
         small ? null : s('text', { x: x + 13, y: y + 4, class: 'glabel' }, t.name.length > 16 ? t.name.slice(0, 15) + '…' : t.name),
         s('title', {}, `${t.name} (${t.id.slice(0, 12)}…): ${t.state}${dur}`),
       ),

@@ -18,8 +18,9 @@ interface TableSpec<T> {
 
 const PAGE = 50;
 
-function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>): View {
-  const values: Record<string, string> = {};
+function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Record<string, string> = {}): View {
+  const values: Record<string, string> = { ...initial };
+  let generation = 0;
   let offset = 0;
   const body = h('div', { 'aria-live': 'polite' });
   const form = h(
@@ -29,17 +30,20 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>): View {
       const id = `f-${f.key}`;
       const input = f.options
         ? h('select', { id, name: f.key, onchange: (e: Event) => { values[f.key] = (e.target as HTMLSelectElement).value; offset = 0; void load(); } }, h('option', { value: '' }, 'any'), f.options.map((o) => h('option', { value: o }, o)))
-        : h('input', { id, name: f.key, type: 'search', placeholder: f.label, oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
+        : h('input', { id, name: f.key, type: 'search', placeholder: f.label, value: values[f.key] ?? '', oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
       return h('label', { for: id }, h('span', {}, f.label), input);
     }),
     h('button', { type: 'submit', class: 'button' }, 'Apply'),
   );
   root.append(card(spec.title, form, body));
   const load = async () => {
+    // Only the latest request may render (an older, slower answer must not overwrite it).
+    const mine = ++generation;
     const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     for (const [k, v] of Object.entries(values)) if (v) q.set(k, v);
     try {
       const { items, total } = await ctx.api.page<T>(`${spec.path}?${q}`);
+      if (mine !== generation) return;
       const pager = h(
         'nav',
         { class: 'pager', 'aria-label': 'pages' },
@@ -86,7 +90,7 @@ interface TaskRow {
 }
 
 export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
-  const view = table<TaskRow>(ctx, root, {
+  return table<TaskRow>(ctx, root, {
     title: 'Tasks',
     path: '/api/tasks',
     filters: [
@@ -106,16 +110,7 @@ export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
       { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
     ],
     empty: 'No task matches. The GCS keeps a task while its outputs live; give a job id to see the tasks of a finished job.',
-  });
-  if (job) {
-    const input = root.querySelector<HTMLInputElement>('#f-job');
-    if (input) {
-      input.value = job;
-      input.dispatchEvent(new Event('input'));
-      input.form?.requestSubmit();
-    }
-  }
-  return view;
+  }, job ? { job } : {});
 }
 
 interface ObjectRow {
