@@ -22,7 +22,7 @@ export function timeline(all: Bar[]): HTMLElement {
   for (const b of bars) {
     const key = `${b.node}/${b.lane}`;
     let r = rows.get(key);
-    if (!r) rows.set(key, (r = { label: `${b.nodeName} · executor ${b.lane}`, bars: [] }));
+    if (!r) rows.set(key, (r = { label: `${b.nodeName.length > 20 ? b.nodeName.slice(0, 19) + '…' : b.nodeName} · #${b.lane}`, bars: [] }));
     r.bars.push(b);
   }
   const sorted = [...rows.entries()].sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }));
@@ -42,7 +42,7 @@ export function timeline(all: Bar[]): HTMLElement {
   }
   sorted.forEach(([, r], i) => {
     const y = i * rowH + 4;
-    kids.push(s('text', { x: 4, y: y + 14, class: 'rowlabel' }, r.label.length > 30 ? r.label.slice(0, 29) + '…' : r.label));
+    kids.push(s('text', { x: 4, y: y + 14, class: 'rowlabel' }, r.label));
     for (const b of r.bars) {
       kids.push(
         s(
