@@ -72,8 +72,18 @@ export class Membership {
     this.on.lost(n, why);
   }
 
+  private lastSweep = Date.now();
+
   private sweep(): void {
     const now = Date.now();
+    const gap = now - this.lastSweep;
+    this.lastSweep = now;
+    if (gap > 3 * Math.max(100, Math.floor(this.heartbeatMs / 2))) {
+      // Our own event loop stalled (a long GC, a busy embedding process): nodes could
+      // not be heard, which is not their fault. Give them a fresh window.
+      for (const n of this.gcs.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - this.heartbeatMs);
+      return;
+    }
     for (const n of [...this.gcs.nodes.values()]) {
       if (now - n.lastSeen > this.deadAfterMs) {
         this.remove(n, `no heartbeat for ${now - n.lastSeen} ms`);
