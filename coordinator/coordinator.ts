@@ -11,6 +11,7 @@ import type { JobRecord, NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
 import { Relay } from './objects/relay.js';
+import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
 import { ActorManager } from './actors/actors.js';
@@ -36,6 +37,7 @@ export class Coordinator {
   readonly tasks: TaskManager;
   readonly membership: Membership;
   readonly relay: Relay;
+  readonly signalling: Signalling;
   readonly inlineMax: number;
   readonly maxFrameBytes: number;
   private readonly token: string;
@@ -60,6 +62,7 @@ export class Coordinator {
     this.scheduler = new Scheduler(this.gcs, (t, n) => this.tasks.assign(t, n));
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler);
     this.relay = new Relay(this.gcs, this.dir);
+    this.signalling = new Signalling(this.gcs);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     this.membership = new Membership(
       this.gcs,
@@ -242,6 +245,7 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   cancelTask: null,
   free: null,
   serve: null,
+  located: null,
   ready: null,
   output: null,
   error: (c, s, m) => {
@@ -277,6 +281,12 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
   fetch: (c, s, m) => c.relay.fetch(s, m),
+  // Peer links (issue 4): signalling, holder lookup, and bytes receivers moved peer-to-peer.
+  signal: (c, s, m) => c.signalling.relay(s, m),
+  locate: (c, s, m) => c.signalling.locate(s, m),
+  peerBytes: (c, _s, m) => {
+    c.gcs.stats.bytesPeer += m.n;
+  },
   chunk: (c, s, m) => c.relay.chunk(s, m),
   xferFail: (c, s, m) => c.relay.fail(s, m),
   borrow: (c, s, m) => {

@@ -6,11 +6,14 @@ import type { ConnectOptions } from '../shared/api/driver.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import type { Mesh } from '../shared/api/mesh.js';
 import { installNodeHasher } from './node-hash.js';
+import { edgePeers } from './peer-link.js';
 
 export * from '../shared/index.js';
 export { startEdgeNode, type EdgeNodeOptions } from './node.js';
 
-export function connect(opts: ConnectOptions): Promise<Mesh> {
+export async function connect(opts: ConnectOptions): Promise<Mesh> {
   installNodeHasher();
-  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, ...opts });
+  // A Node driver is a peer too (issue 4): it fetches large results over peer links.
+  const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
+  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, ...opts, peers });
 }

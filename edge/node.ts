@@ -8,6 +8,7 @@ import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
+import { edgePeers } from './peer-link.js';
 
 export interface EdgeNodeOptions {
   coordinator: string;
@@ -36,6 +37,7 @@ export async function startEdgeNode(o: EdgeNodeOptions): Promise<NodeRuntime> {
       WebSocket: WebSocket as unknown as WebSocketCtor,
       spawnExecutor: workerThreadExecutors(),
       tier: new DiskTier(o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`)),
+      peers: await edgePeers(),
     },
   );
   await node.ready;

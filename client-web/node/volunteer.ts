@@ -9,6 +9,7 @@ import { IdbTier } from './idb-tier.js';
 import { saveSettings, type VolunteerSettings } from './settings.js';
 import { claimStore, type StoreClaim } from './store-identity.js';
 import { workerEvery } from './ticker.js';
+import { browserPeers } from './peer-link.js';
 
 export type VolunteerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'left';
 
@@ -126,6 +127,7 @@ export class Volunteer {
         spawnExecutor: webWorkerExecutors(this.opts.executorUrl ?? new URL('/executor.js', this.opts.url).href),
         tier: this.tier ?? undefined,
         every: workerEvery,
+        peers: browserPeers(),
       },
     );
     this.node = node;

@@ -11,6 +11,9 @@ import type { Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
 import { OutputDeduper, type OutputLine } from './output.js';
+import { ObjectFetcher } from '../transfer/fetcher.js';
+import { PeerLinks } from '../transfer/links.js';
+import type { PeerFactory } from '../transfer/raw-peer.js';
 
 export interface ConnectOptions {
   /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
@@ -23,6 +26,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Where tasks' console output goes; by default printed here, repeated lines deduplicated. */
   onOutput?: (line: OutputLine) => void;
+  /**
+   * WebRTC peer links (issue 4): a driver fetches large results from their
+   * holders and serves its large puts over them. The Node entry passes one
+   * (`false` turns it off); without one, objects move through the relay.
+   */
+  peers?: PeerFactory | false;
 }
 
 type DriverHandlers = Handlers<DriverCore>;
@@ -32,6 +41,10 @@ const handlers: DriverHandlers = {
   ready: (c, m) => c.objects.onReady(m),
   chunk: (c, m) => c.objects.onChunk(m),
   xferFail: (c, m) => c.objects.onXferFail(m),
+  signal: (c, m) => c.links?.onSignal(m.peer, m.data),
+  located: (c, m) => c.fetcher.onLocated(m),
+  locate: null,
+  peerBytes: null,
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
@@ -56,6 +69,8 @@ export class DriverCore implements MeshCore {
   inlineMax = 64 * 1024;
   readonly tracksHandles = true;
   readonly objects: ObjectClient;
+  links: PeerLinks | null = null;
+  fetcher: ObjectFetcher;
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
   readonly ownLarge = new Map<ObjectId, Uint8Array>();
   private readonly outbox: Outbox;
@@ -72,6 +87,17 @@ export class DriverCore implements MeshCore {
       if (this.ws.readyState === 1) this.ws.send(frame);
     });
     this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
+    this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.outbox.push(m));
+  }
+
+  private usePeers(factory: PeerFactory): void {
+    this.links = new PeerLinks({
+      factory,
+      self: () => this.jobId ?? null,
+      sendSignal: (peer, data) => this.outbox.push({ t: 'signal', peer, data }),
+      lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
+    });
+    this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.outbox.push(m));
   }
 
   static connect(opts: ConnectOptions): Promise<DriverCore> {
@@ -80,6 +106,7 @@ export class DriverCore implements MeshCore {
     ws.binaryType = 'arraybuffer';
     const core = new DriverCore(ws);
     if (opts.onOutput) core.onLog = opts.onOutput;
+    if (opts.peers) core.usePeers(opts.peers);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
@@ -94,6 +121,7 @@ export class DriverCore implements MeshCore {
         clearTimeout(timer);
         const err = core.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`);
         core.objects.close(err);
+        core.links?.stop();
         reject(err);
       };
       ws.onmessage = (ev) => {
@@ -185,7 +213,7 @@ export class DriverCore implements MeshCore {
       if (info.failure) return { failure: info.failure };
       if (info.v) return { bytes: info.v };
       try {
-        return { bytes: await this.objects.fetchBytes(id) };
+        return { bytes: (await this.fetcher.fetch(id, info)).bytes };
       } catch (e) {
         if (attempt >= 12) throw e;
         // Its holder may be gone and the object being rebuilt: ask again when it is ready.
@@ -238,6 +266,7 @@ export class DriverCore implements MeshCore {
 
   close(): Promise<void> {
     this.closing = true;
+    this.links?.stop();
     this.output.flush();
     this.outbox.flush();
     return new Promise((resolve) => {

@@ -16,6 +16,9 @@ import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskResult } from '../protocol/messages.js';
 import { LocalScheduler, type Executor, type LocalTask, type SpawnExecutor } from './executors.js';
 import { ObjectStore, type SpillTier } from './store.js';
+import { ObjectFetcher } from '../transfer/fetcher.js';
+import { PeerLinks } from '../transfer/links.js';
+import type { PeerFactory } from '../transfer/raw-peer.js';
 
 export interface NodePlatform {
   WebSocket?: WebSocketCtor;
@@ -23,6 +26,8 @@ export interface NodePlatform {
   tier?: SpillTier;
   /** A repeating timer (default setInterval); browsers pass one that background tabs do not throttle. */
   every?: (ms: number, fn: () => void) => () => void;
+  /** WebRTC peer links (issue 4); without them objects move through the coordinator's relay. */
+  peers?: PeerFactory;
 }
 
 export interface NodeOptions {
@@ -55,6 +60,10 @@ const handlers: NodeHandlers = {
   ready: (n, m) => n.objects.onReady(m),
   chunk: (n, m) => n.objects.onChunk(m),
   xferFail: (n, m) => n.objects.onXferFail(m),
+  signal: (n, m) => n.links?.onSignal(m.peer, m.data),
+  located: (n, m) => n.fetcher.onLocated(m),
+  locate: null,
+  peerBytes: null,
   error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
   output: null,
   killActor: (n, m) => n.destroyActor(m.id, 'killed'),
@@ -71,6 +80,9 @@ export class NodeRuntime {
   inlineMax = 64 * 1024;
   readonly store: ObjectStore;
   readonly objects: ObjectClient;
+  /** Peer links to other nodes and drivers (issue 4), when the platform has WebRTC. */
+  readonly links: PeerLinks | null;
+  readonly fetcher: ObjectFetcher;
   readonly local: LocalScheduler;
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
@@ -110,6 +122,17 @@ export class NodeRuntime {
       tier: platform.tier,
       onDropped: (ids) => this.send({ t: 'dropped', ids }),
     });
+    this.links = platform.peers
+      ? new PeerLinks({
+          factory: platform.peers,
+          self: () => this.nodeId,
+          sendSignal: (peer, data) => this.send({ t: 'signal', peer, data }),
+          lookup: (id) => this.store.get(id),
+          log: (text) => this.onEvent(text),
+        })
+      : null;
+    this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.send(m));
+    this.fetcher.onEvent = (text) => this.onEvent(text);
     this.local = new LocalScheduler(
       platform.spawnExecutor,
       (id) => this.fns.get(id),
@@ -316,9 +339,8 @@ export class NodeRuntime {
       if (info.failure) return { failure: info.failure };
       if (info.v) return { bytes: info.v };
       try {
-        const bytes = await this.objects.fetchBytes(id);
-        const hash = contentHash(bytes);
-        if (info.hash && hash !== info.hash) throw new TabmeshError('OBJECT_LOST', `object ${id} arrived with hash ${hash}, expected ${info.hash}`);
+        // A peer link first, else the relay; the hash is checked either way.
+        const { bytes, hash } = await this.fetcher.fetch(id, info);
         this.store.put(id, bytes, { hash, primary: false });
         this.send({ t: 'stored', id, size: bytes.byteLength, hash });
         return { bytes };
@@ -622,8 +644,8 @@ export class NodeRuntime {
       tasksRun: this.tasksRun,
       objects: this.store.count,
       storeBytes: this.store.memoryBytes + this.store.spilledBytes,
-      bytesIn: this.objects.bytesIn,
-      bytesOut: this.objects.bytesOut,
+      bytesIn: this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
+      bytesOut: this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
     };
   }
 
@@ -632,6 +654,7 @@ export class NodeRuntime {
     this.closed = true;
     this.stopHeartbeat();
     this.objects.close(new TabmeshError('CLOSED', why));
+    this.links?.stop();
     this.local.terminateAll();
   }
 

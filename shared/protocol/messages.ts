@@ -11,6 +11,10 @@ export const MAX_VALUE_BYTES = 1 << 20;
 /** Relay chunks: large enough to amortise framing, small enough to interleave. */
 export const RELAY_CHUNK_BYTES = 256 * 1024;
 export const MAX_BATCH = 100_000;
+/** A WebRTC offer or answer with its candidates fits easily. */
+export const MAX_SIGNAL_CHARS = 16 * 1024;
+/** Holders named in one `located` answer. */
+export const MAX_LOCATED = 8;
 const MAX_ARGS = 4096;
 const MAX_RETURNS = 1024;
 const MAX_IDS = 100_000;
@@ -110,6 +114,11 @@ export const messages = {
   chunk: obj({ t: lit('chunk'), x: int(0), o: int(0, 2 ** 42), n: int(0, 2 ** 42), d: value }),
   /** A transfer that cannot go on. */
   xferFail: obj({ t: lit('xferFail'), x: int(0), reason: str(1024) }),
+  /**
+   * WebRTC signalling (issue 4): to the coordinator `peer` names the target,
+   * from it the sender; a peer is a node (its node id) or a driver (its job id).
+   */
+  signal: obj({ t: lit('signal'), peer: id<string>(NODE_ID_BYTES), data: str(MAX_SIGNAL_CHARS) }),
 
   // -- client -> coordinator -------------------------------------------------
   hello: obj({
@@ -129,6 +138,10 @@ export const messages = {
   subscribe: obj({ t: lit('subscribe'), ids }),
   /** Ask for the bytes of a stored object on transfer `x`. */
   fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
+  /** Which peers hold object `id`; the answer is `located` with the same `x`. */
+  locate: obj({ t: lit('locate'), id: objectId, x: int(0) }),
+  /** Bytes this client received over peer links (checked by hash) since its last report. */
+  peerBytes: obj({ t: lit('peerBytes'), n: int(0, 2 ** 42) }),
   borrow: obj({ t: lit('borrow'), ids }),
   release: obj({ t: lit('release'), ids }),
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
@@ -179,6 +192,8 @@ export const messages = {
   free: obj({ t: lit('free'), ids }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
+  /** Peers holding the object asked for by `locate` `x`, other than the asker. */
+  located: obj({ t: lit('located'), x: int(0), peers: arr(id<string>(NODE_ID_BYTES), MAX_LOCATED) }),
   /** Object `id` is ready: its value when small, its size when stored, or its failure. */
   ready: obj({
     t: lit('ready'),
@@ -198,7 +213,7 @@ export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
 export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
 
 /** Which kinds each side may send to the coordinator. */
-export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel']);
+export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel', 'signal', 'locate', 'peerBytes']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
   'heartbeat', 'started', 'blocked', 'done', 'actorCheckpoint', 'failed', 'stored', 'dropped', 'log', 'error',

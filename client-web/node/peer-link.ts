@@ -1,0 +1,11 @@
+// Peer links for a browser node: simple-peer's own browser bundle over the
+// browser's WebRTC (plain `simple-peer` needs Node globals Vite does not
+// provide). `?peers=0` in the page's URL turns them off (benchmarks of the relay).
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { simplePeerFactory, type PeerFactory } from '../../shared/transfer/raw-peer.js';
+
+export function browserPeers(): PeerFactory | undefined {
+  if (typeof RTCPeerConnection === 'undefined') return undefined;
+  if (new URLSearchParams(globalThis.location?.search ?? '').get('peers') === '0') return undefined;
+  return simplePeerFactory(SimplePeer);
+}

@@ -1,0 +1,108 @@
+// How a peer (node or driver) gets the bytes of a stored object (issue 4):
+// ask the coordinator who holds it, fetch over a peer link (an open one
+// first), check the content hash, ask again on a mismatch (another holder if
+// there is one); if no link comes up in time or one breaks, use the relay.
+// One relay attempt: callers retry (the object may be being rebuilt).
+import type { ObjectId } from '../ids.js';
+import { TabmeshError } from '../errors.js';
+import { contentHash } from '../hash.js';
+import type { Msg, MsgOf } from '../protocol/messages.js';
+import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
+import type { PeerLinks } from './links.js';
+
+/** Peer attempts per object before the relay (hash mismatches count). */
+const PEER_ATTEMPTS = 3;
+const LOCATE_TIMEOUT_MS = 5_000;
+
+export interface Fetch {
+  bytes: Uint8Array;
+  /** Content hash of `bytes` (checked against the GCS's when it has one). */
+  hash: string;
+  via: 'peer' | 'relay';
+}
+
+export class ObjectFetcher {
+  private readonly locating = new Map<number, (peers: string[]) => void>();
+  private nextX = 1;
+  private readonly inflight = new Map<ObjectId, Promise<Fetch>>();
+  /** Objects that arrived with a wrong hash (counted for tests and the page). */
+  hashMismatches = 0;
+  fetchedPeer = 0;
+  fetchedRelay = 0;
+  onEvent: (text: string) => void = () => {};
+
+  constructor(
+    private readonly objects: ObjectClient,
+    private readonly links: PeerLinks | null,
+    private readonly send: (m: Msg) => void,
+  ) {}
+
+  /** The bytes of a ready stored object; one transfer however many ask at once. */
+  fetch(id: ObjectId, info: ReadyInfo): Promise<Fetch> {
+    let p = this.inflight.get(id);
+    if (!p) {
+      p = this.run(id, info).finally(() => this.inflight.delete(id));
+      this.inflight.set(id, p);
+    }
+    return p;
+  }
+
+  onLocated(m: MsgOf<'located'>): void {
+    const f = this.locating.get(m.x);
+    if (!f) return;
+    this.locating.delete(m.x);
+    f(m.peers);
+  }
+
+  private locate(id: ObjectId): Promise<string[]> {
+    const x = this.nextX++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.locating.delete(x);
+        resolve([]);
+      }, LOCATE_TIMEOUT_MS);
+      this.locating.set(x, (peers) => {
+        clearTimeout(timer);
+        resolve(peers);
+      });
+      this.send({ t: 'locate', id, x });
+    });
+  }
+
+  private async run(id: ObjectId, info: ReadyInfo): Promise<Fetch> {
+    const links = this.links;
+    if (links) {
+      const peers = (await this.locate(id)).filter((p) => links.usable(p));
+      // Holders with an open link first: no connection set-up.
+      peers.sort((a, b) => Number(links.isOpen(b)) - Number(links.isOpen(a)));
+      for (let attempt = 0; attempt < PEER_ATTEMPTS && peers.length > 0; attempt++) {
+        const peer = peers[attempt % peers.length];
+        let bytes: Uint8Array;
+        try {
+          bytes = await links.fetch(peer, id, info.size);
+        } catch (e) {
+          this.onEvent(`peer transfer of ${id.slice(0, 12)} from ${peer} failed (${(e as Error).message}); using the relay`);
+          break;
+        }
+        const hash = contentHash(bytes);
+        if (info.hash && hash !== info.hash) {
+          this.hashMismatches++;
+          this.onEvent(`object ${id.slice(0, 12)} from ${peer} arrived with a wrong hash; asking again`);
+          continue;
+        }
+        this.fetchedPeer++;
+        this.send({ t: 'peerBytes', n: bytes.byteLength });
+        return { bytes, hash, via: 'peer' };
+      }
+    }
+    // The relay; the caller asks again (after a pause) if this fails too.
+    const bytes = await this.objects.fetchBytes(id);
+    const hash = contentHash(bytes);
+    if (info.hash && hash !== info.hash) {
+      this.hashMismatches++;
+      throw new TabmeshError('OBJECT_LOST', `object ${id} arrived with hash ${hash}, expected ${info.hash}`);
+    }
+    this.fetchedRelay++;
+    return { bytes, hash, via: 'relay' };
+  }
+}

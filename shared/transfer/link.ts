@@ -1,0 +1,242 @@
+// One peer link: a data channel to one other peer and the transfers on it in
+// both directions. Outgoing transfers share the channel fairly (one chunk
+// each in turn) and stop while the channel's queue is above a high-water mark,
+// so nothing queues without bound.
+import type { ObjectId } from '../ids.js';
+import { TabmeshError } from '../errors.js';
+import type { RawPeer } from './raw-peer.js';
+import { CHUNK_DATA_BYTES, readMessage, writeChunk, writeControl, type Chunk, type Control } from './wire.js';
+
+/** A sender waits while the channel holds this much. */
+export const SEND_HIGH_WATER = 2 << 20;
+/** How often a waiting sender looks again where the platform fires no drain event. */
+const DRAIN_POLL_MS = 2;
+
+/** Test-only faults, set on the serving side (issue 4's "fault hook"). */
+export interface LinkFaults {
+  /** Flip a byte in each of the next N chunks sent. */
+  corruptChunks?: number;
+  /** Tear the link down once this many bytes of one transfer have been sent. */
+  cutAfterBytes?: number;
+}
+
+export interface LinkEnv {
+  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  faults: LinkFaults;
+  counters: { bytesIn: number; bytesOut: number };
+  /** The link closed: the pool forgets it. */
+  closed(link: PeerLink, why: string): void;
+  log(text: string): void;
+}
+
+interface Incoming {
+  id: ObjectId;
+  size: number;
+  buf: Uint8Array | null;
+  received: number;
+  lastAt: number;
+  resolve: (b: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+interface Outgoing {
+  x: number;
+  bytes: Uint8Array;
+  o: number;
+}
+
+export type LinkState = 'connecting' | 'open' | 'closed';
+
+export class PeerLink {
+  state: LinkState = 'connecting';
+  lastUsed = Date.now();
+  readonly opened: Promise<void>;
+  private openedResolve!: () => void;
+  private openedReject!: (e: Error) => void;
+  private readonly incoming = new Map<number, Incoming>();
+  private readonly outgoing = new Map<number, Outgoing>();
+  /** Outgoing transfers in turn order. */
+  private queue: Outgoing[] = [];
+  private nextX = 1;
+  private drainTimer: unknown = null;
+
+  constructor(
+    /** The other side's peer id. */
+    readonly peer: string,
+    /** Which connection attempt this is (signals of older ones are ignored). */
+    readonly gen: string,
+    readonly initiator: boolean,
+    readonly raw: RawPeer,
+    private readonly env: LinkEnv,
+  ) {
+    this.opened = new Promise((resolve, reject) => {
+      this.openedResolve = resolve;
+      this.openedReject = reject;
+    });
+    this.opened.catch(() => {});
+    raw.onConnect = () => {
+      if (this.state !== 'connecting') return;
+      this.state = 'open';
+      this.lastUsed = Date.now();
+      this.openedResolve();
+    };
+    raw.onData = (b) => this.onData(b);
+    raw.onClose = (why) => this.close(why);
+    raw.onDrain = () => this.pump();
+  }
+
+  /** Whether transfers are under way (an idle link may be closed). */
+  get busy(): boolean {
+    return this.incoming.size > 0 || this.outgoing.size > 0;
+  }
+
+  /** Asks the other side for object `id` of `size` bytes. Rejects if the link breaks or the holder cannot serve it. */
+  fetch(id: ObjectId, size: number): Promise<Uint8Array> {
+    if (this.state !== 'open') return Promise.reject(new TabmeshError('CLOSED', `link to ${this.peer} is ${this.state}`));
+    const x = this.nextX++;
+    this.lastUsed = Date.now();
+    return new Promise((resolve, reject) => {
+      this.incoming.set(x, { id, size, buf: null, received: 0, lastAt: Date.now(), resolve, reject });
+      this.sendControl({ k: 'req', x, id });
+    });
+  }
+
+  /** Fails incoming transfers that got no chunk for `stallMs`. */
+  checkStalls(now: number, stallMs: number): void {
+    for (const [x, t] of this.incoming) {
+      if (now - t.lastAt < stallMs) continue;
+      this.incoming.delete(x);
+      this.sendControl({ k: 'cancel', x });
+      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.peer} stalled for ${stallMs} ms`));
+    }
+  }
+
+  close(why: string): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    const err = new TabmeshError('CLOSED', `link to ${this.peer} closed: ${why}`);
+    this.openedReject(err);
+    for (const t of this.incoming.values()) t.reject(err);
+    this.incoming.clear();
+    this.outgoing.clear();
+    this.queue = [];
+    this.raw.destroy();
+    if (wasOpen) this.env.log(`peer link to ${this.peer} closed: ${why}`);
+    this.env.closed(this, why);
+  }
+
+  private sendControl(c: Control): void {
+    try {
+      this.raw.send(writeControl(c));
+    } catch (e) {
+      this.close(`send failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onData(b: Uint8Array): void {
+    if (this.state !== 'open') return;
+    let m;
+    try {
+      m = readMessage(b);
+    } catch (e) {
+      return this.close(`bad message from the peer: ${(e as Error).message}`);
+    }
+    this.lastUsed = Date.now();
+    if (m.chunk) return this.onChunk(m.chunk);
+    const c = m.control;
+    if (c.k === 'req') void this.serve(c.x, c.id);
+    else if (c.k === 'cancel') this.dropOutgoing(c.x);
+    else {
+      const t = this.incoming.get(c.x);
+      if (!t) return;
+      this.incoming.delete(c.x);
+      t.reject(new TabmeshError('OBJECT_LOST', `${this.peer} cannot serve ${t.id}: ${c.reason}`));
+    }
+  }
+
+  private onChunk(c: Chunk): void {
+    const t = this.incoming.get(c.x);
+    if (!t) return; // cancelled meanwhile
+    // One sender, an ordered channel: chunks of a transfer arrive in order.
+    if (c.n !== t.size || c.o !== t.received || c.o + c.d.byteLength > c.n) {
+      this.incoming.delete(c.x);
+      this.sendControl({ k: 'cancel', x: c.x });
+      t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
+      return;
+    }
+    if (t.buf === null) t.buf = new Uint8Array(c.n);
+    t.buf.set(c.d, c.o);
+    t.received += c.d.byteLength;
+    t.lastAt = Date.now();
+    this.env.counters.bytesIn += c.d.byteLength;
+    if (t.received >= t.size) {
+      this.incoming.delete(c.x);
+      t.resolve(t.buf);
+    }
+  }
+
+  private async serve(x: number, id: ObjectId): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.env.lookup(id);
+    } catch {
+      bytes = undefined;
+    }
+    if (this.state !== 'open') return;
+    if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
+    const t: Outgoing = { x, bytes, o: 0 };
+    this.outgoing.set(x, t);
+    this.queue.push(t);
+    this.pump();
+  }
+
+  private dropOutgoing(x: number): void {
+    const t = this.outgoing.get(x);
+    if (!t) return;
+    this.outgoing.delete(x);
+    this.queue = this.queue.filter((q) => q !== t);
+  }
+
+  /** Sends chunks in turn while the channel has room. */
+  private pump(): void {
+    if (this.drainTimer !== null) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
+    while (this.queue.length > 0 && this.state === 'open') {
+      if (this.raw.bufferedAmount >= SEND_HIGH_WATER) {
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = null;
+          this.pump();
+        }, DRAIN_POLL_MS);
+        return;
+      }
+      const t = this.queue.shift()!;
+      const n = t.bytes.byteLength;
+      const end = Math.min(n, t.o + CHUNK_DATA_BYTES);
+      let d = t.bytes.subarray(t.o, end);
+      const f = this.env.faults;
+      if (f.corruptChunks && d.byteLength > 0) {
+        f.corruptChunks--;
+        d = d.slice();
+        d[d.byteLength >> 1] ^= 0xff;
+      }
+      try {
+        this.raw.send(writeChunk(t.x, t.o, n, d));
+      } catch (e) {
+        return this.close(`send failed: ${(e as Error).message}`);
+      }
+      this.env.counters.bytesOut += d.byteLength;
+      this.lastUsed = Date.now();
+      t.o = end;
+      if (f.cutAfterBytes !== undefined && t.o >= f.cutAfterBytes && t.o < n) {
+        f.cutAfterBytes = undefined;
+        return this.close('cut by a test fault');
+      }
+      if (t.o < n) this.queue.push(t);
+      else this.outgoing.delete(t.x);
+    }
+  }
+}

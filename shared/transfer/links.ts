@@ -1,0 +1,230 @@
+// The pool of a peer's links (ARCHITECTURE.md "Objects"): opened on demand
+// through the coordinator's signalling relay, capped (least recently used idle
+// link goes first), closed after an idle time. A link that does not come up in
+// time is remembered for a while, so readers go straight to the relay.
+import type { ObjectId } from '../ids.js';
+import { TabmeshError } from '../errors.js';
+import { PeerLink, type LinkEnv, type LinkFaults } from './link.js';
+import type { PeerFactory } from './raw-peer.js';
+
+export interface PeerLinksOptions {
+  factory: PeerFactory;
+  /** This peer's id (its node id, or a driver's job id); null until welcomed. */
+  self(): string | null;
+  sendSignal(peer: string, data: string): void;
+  /** The bytes of an object held here, to serve a request. */
+  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  log?: (text: string) => void;
+  maxLinks?: number;
+  idleMs?: number;
+  connectTimeoutMs?: number;
+  /** A transfer with no chunk for this long fails (and the reader uses the relay). */
+  stallMs?: number;
+  /** Receive buffers reserved at once, bounding memory under many concurrent fetches. */
+  incomingBytes?: number;
+  /** After a link failed to come up, how long to go straight to the relay for that peer. */
+  failedForMs?: number;
+}
+
+export const DEFAULT_MAX_LINKS = 32;
+
+export class PeerLinks {
+  readonly links = new Map<string, PeerLink>();
+  private readonly failedUntil = new Map<string, number>();
+  readonly counters = { bytesIn: 0, bytesOut: 0 };
+  /** Test-only faults: see LinkFaults. */
+  readonly faults: LinkFaults = {};
+  /** Link attempts that did not come up in time, or broke. */
+  failures = 0;
+  private reserved = 0;
+  private readonly reserveWaiters: Array<{ n: number; go: () => void }> = [];
+  private readonly env: LinkEnv;
+  private readonly timer: unknown;
+  private stopped = false;
+  readonly maxLinks: number;
+  private readonly idleMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly stallMs: number;
+  readonly incomingBytes: number;
+  private readonly failedForMs: number;
+
+  constructor(private readonly o: PeerLinksOptions) {
+    this.maxLinks = o.maxLinks ?? DEFAULT_MAX_LINKS;
+    this.idleMs = o.idleMs ?? 60_000;
+    this.connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
+    this.stallMs = o.stallMs ?? 10_000;
+    this.incomingBytes = o.incomingBytes ?? 32 << 20;
+    this.failedForMs = o.failedForMs ?? 30_000;
+    const log = o.log ?? (() => {});
+    this.env = {
+      lookup: (id) => o.lookup(id),
+      faults: this.faults,
+      counters: this.counters,
+      closed: (link, why) => {
+        if (this.links.get(link.peer) === link) this.links.delete(link.peer);
+        if (why.startsWith('error') || why.startsWith('send failed')) this.failures++;
+      },
+      log,
+    };
+    this.timer = setInterval(() => this.maintain(), 1000);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Whether an open link to `peer` exists (readers prefer such holders). */
+  isOpen(peer: string): boolean {
+    return this.links.get(peer)?.state === 'open';
+  }
+
+  /** Whether a link to `peer` is worth trying now. */
+  usable(peer: string): boolean {
+    return !this.stopped && (this.failedUntil.get(peer) ?? 0) <= Date.now();
+  }
+
+  /** Fetches object `id` (of `size` bytes) from `peer` over a link, opening one if needed. */
+  async fetch(peer: string, id: ObjectId, size: number): Promise<Uint8Array> {
+    const link = await this.linkTo(peer);
+    await this.reserve(size);
+    try {
+      return await link.fetch(id, size);
+    } finally {
+      this.unreserve(size);
+    }
+  }
+
+  /** The open link to `peer`, opened now if there is none. */
+  async linkTo(peer: string): Promise<PeerLink> {
+    for (let tries = 0; ; tries++) {
+      if (!this.usable(peer)) throw new TabmeshError('CLOSED', `no peer link to ${peer} (a recent attempt failed)`);
+      let link = this.links.get(peer);
+      if (!link) link = this.open(peer);
+      try {
+        await link.opened;
+        link.lastUsed = Date.now();
+        return link;
+      } catch (e) {
+        // Replaced by the other side's attempt (both opened at once): use that one.
+        const now = this.links.get(peer);
+        if (now && now !== link && tries < 3) continue;
+        throw e;
+      }
+    }
+  }
+
+  private open(peer: string): PeerLink {
+    const self = this.o.self();
+    if (!self || peer === self) throw new TabmeshError('CLOSED', 'no peer link to oneself');
+    const gen = randomGen();
+    const link = this.add(peer, gen, true);
+    const timer = setTimeout(() => {
+      if (link.state !== 'connecting') return;
+      this.failedUntil.set(peer, Date.now() + this.failedForMs);
+      this.failures++;
+      link.close(`no link within ${this.connectTimeoutMs} ms`);
+    }, this.connectTimeoutMs);
+    void link.opened.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+    return link;
+  }
+
+  private add(peer: string, gen: string, initiator: boolean): PeerLink {
+    const raw = this.o.factory(initiator);
+    const link = new PeerLink(peer, gen, initiator, raw, this.env);
+    raw.onSignal = (s) => {
+      if (link.state !== 'closed') this.o.sendSignal(peer, JSON.stringify({ g: gen, s }));
+    };
+    this.links.set(peer, link);
+    this.evict(link);
+    return link;
+  }
+
+  /** A signal from `peer`, relayed by the coordinator (which vouches for who sent it). */
+  onSignal(peer: string, text: string): void {
+    if (this.stopped) return;
+    let g: unknown, s: unknown;
+    try {
+      ({ g, s } = JSON.parse(text) as { g: unknown; s: unknown });
+    } catch {
+      return;
+    }
+    if (typeof g !== 'string' || typeof s !== 'object' || s === null) return;
+    const existing = this.links.get(peer);
+    if (existing && existing.gen === g) {
+      existing.raw.signal(s);
+      return;
+    }
+    if ((s as { type?: unknown }).type !== 'offer') return; // a late candidate of a link gone
+    if (existing && existing.state === 'connecting' && existing.initiator && (this.o.self() ?? '') < peer) {
+      return; // both sides opened at once: the smaller id's offer wins, the other side yields
+    }
+    existing?.close('replaced by a new connection from the peer');
+    this.failedUntil.delete(peer);
+    const link = this.add(peer, g, false);
+    const timer = setTimeout(() => {
+      if (link.state === 'connecting') link.close(`no link within ${this.connectTimeoutMs} ms`);
+    }, this.connectTimeoutMs);
+    void link.opened.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+    link.raw.signal(s);
+  }
+
+  /** Keeps the pool within its cap: closes the least recently used idle links. */
+  private evict(keep: PeerLink | null): void {
+    while (this.links.size > this.maxLinks) {
+      let lru: PeerLink | null = null;
+      for (const l of this.links.values()) if (l !== keep && !l.busy && (!lru || l.lastUsed < lru.lastUsed)) lru = l;
+      if (!lru) return; // every link is busy: over the cap until one is idle
+      lru.close('pool is full');
+    }
+  }
+
+  private maintain(): void {
+    const now = Date.now();
+    for (const l of [...this.links.values()]) {
+      if (l.state === 'open') l.checkStalls(now, this.stallMs);
+      if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
+    }
+    for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);
+    this.evict(null);
+  }
+
+  private reserve(n: number): Promise<void> {
+    if (this.reserved === 0 || this.reserved + n <= this.incomingBytes) {
+      this.reserved += n;
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.reserveWaiters.push({ n, go }));
+  }
+
+  private unreserve(n: number): void {
+    this.reserved -= n;
+    while (this.reserveWaiters.length) {
+      const w = this.reserveWaiters[0];
+      if (this.reserved !== 0 && this.reserved + w.n > this.incomingBytes) break;
+      this.reserveWaiters.shift();
+      this.reserved += w.n;
+      w.go();
+    }
+  }
+
+  /** Closes every link (a test's "cut", or shutdown). */
+  closeAll(why = 'closed here'): void {
+    for (const l of [...this.links.values()]) l.close(why);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.closeAll('peer is leaving');
+  }
+}
+
+function randomGen(): string {
+  const b = crypto.getRandomValues(new Uint8Array(8));
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}

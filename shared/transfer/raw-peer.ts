@@ -1,0 +1,92 @@
+// The peer link's platform seam (ARCHITECTURE.md: "platform specifics come in
+// through small interfaces"): one WebRTC data channel to one other peer.
+// Browsers back it with simple-peer's browser bundle, edge nodes and Node
+// drivers with simple-peer over @roamhq/wrtc; tests can back it with a fake.
+
+export interface RawPeer {
+  /** Feeds a signal (offer, answer, candidate) from the other side. */
+  signal(data: unknown): void;
+  send(bytes: Uint8Array): void;
+  /** Bytes queued on the channel and not yet handed to the network. */
+  readonly bufferedAmount: number;
+  destroy(): void;
+  onSignal: (data: unknown) => void;
+  onConnect: () => void;
+  onData: (bytes: Uint8Array) => void;
+  /** The channel is gone (closed by either side, or failed); called once. */
+  onClose: (why: string) => void;
+  /** The channel's queue fell below the low-water mark. Not every platform fires it: senders also poll. */
+  onDrain: () => void;
+}
+
+/** Makes the local end of a new connection; the initiator makes the offer. */
+export type PeerFactory = (initiator: boolean) => RawPeer;
+
+/** The part of simple-peer 9's instance this adapter uses. */
+interface SimplePeerLike {
+  signal(data: unknown): void;
+  send(data: Uint8Array): void;
+  destroy(): void;
+  on(ev: string, fn: (...a: any[]) => void): void;
+  readonly bufferSize: number;
+  _channel?: { bufferedAmountLowThreshold: number } | null;
+  _onChannelBufferedAmountLow?: () => void;
+}
+type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
+
+/** Below this, a sender waiting on the channel goes on. */
+export const DRAIN_LOW_WATER = 512 * 1024;
+
+/**
+ * A PeerFactory over simple-peer. Only host candidates: no STUN or TURN
+ * servers (tabmesh meshes are reachable directly, or use the relay).
+ */
+export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<string, unknown> = {}): PeerFactory {
+  return (initiator) => {
+    const p = new SimplePeer({ initiator, trickle: true, config: { iceServers: [] }, channelConfig: { ordered: true }, ...extra });
+    let closed = false;
+    const raw: RawPeer = {
+      signal: (d) => {
+        if (!closed) p.signal(d);
+      },
+      send: (b) => p.send(b),
+      get bufferedAmount() {
+        return p.bufferSize;
+      },
+      destroy: () => {
+        if (closed) return;
+        closed = true;
+        p.destroy();
+        raw.onClose('closed here');
+      },
+      onSignal: () => {},
+      onConnect: () => {},
+      onData: () => {},
+      onClose: () => {},
+      onDrain: () => {},
+    };
+    p.on('signal', (d) => raw.onSignal(d));
+    p.on('connect', () => {
+      // simple-peer sets a 64 KiB threshold for its stream API; we queue more.
+      if (p._channel) p._channel.bufferedAmountLowThreshold = DRAIN_LOW_WATER;
+      const low = p._onChannelBufferedAmountLow?.bind(p);
+      p._onChannelBufferedAmountLow = () => {
+        low?.();
+        raw.onDrain();
+      };
+      raw.onConnect();
+    });
+    p.on('data', (d: Uint8Array) => raw.onData(d));
+    const gone = (why: string) => {
+      if (closed) return;
+      closed = true;
+      raw.onClose(why);
+    };
+    p.on('close', () => gone('closed by the other side'));
+    p.on('error', (e: Error) => {
+      gone(`error: ${e.message}`);
+      p.destroy();
+    });
+    return raw;
+  };
+}
