@@ -389,7 +389,7 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   holding: (c, s, m) => {
     const stale = m.objects.filter((h) => {
       const o = c.dir.get(h.id);
-      if (!o || o.v || !o.hash || o.hash !== h.hash || o.size !== h.size) return true;
+      if (!o || o.v || (o.state !== 'pending' && (!o.hash || o.hash !== h.hash)) || o.size !== h.size) return true;
       if (o.state === 'failed' && o.failure?.code === 'OBJECT_LOST') {
         // Its last copy went with the tab's old session; the reloaded tab has it
         // again (until lineage reconstruction, issue 6, this is the only way back).
@@ -397,6 +397,16 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
         o.failure = null;
         c.gcs.persistObject(o);
         c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
+      }
+      if (o.state === 'pending' && o.size > 0 && o.size === h.size) {
+        // Being rebuilt from lineage (issue 6) since the tab's old session
+        // closed: the copy is back, so it is ready now (a re-run that still
+        // finishes only adds a location). Its contained refs are held already.
+        const contains = o.contains;
+        c.dir.setReady(o, { size: h.size, hash: h.hash, location: s, contains });
+        for (const id of contains) c.dir.decRef(id);
+        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
+        return false;
       }
       if (o.state !== 'ready') return true;
       o.locations.add(s);

@@ -7,6 +7,8 @@ import { DB_PREFIX } from './idb-tier.js';
 const SEEN_PREFIX = 'tabmesh.seen.';
 /** A database whose tab has not been seen for this long is an orphan (a reload takes seconds). */
 const ORPHAN_AFTER_MS = 10 * 60_000;
+/** How long a reloaded tab waits for its old document to let go of its store. */
+const RELOAD_WAIT_MS = 5_000;
 
 export interface StoreClaim {
   id: string;
@@ -16,7 +18,8 @@ export interface StoreClaim {
 export async function claimStore(scope: string): Promise<StoreClaim> {
   const key = `tabmesh.storeId.${scope}`;
   let id = read(() => sessionStorage.getItem(key));
-  let release = id ? await tryLock(id) : null;
+  // After a reload the old document may still hold the lock for a moment: wait for it.
+  let release = id ? await tryLock(id, RELOAD_WAIT_MS) : null;
   if (!release) {
     do {
       id = randomId();
@@ -41,19 +44,26 @@ export async function claimStore(scope: string): Promise<StoreClaim> {
   };
 }
 
-/** Holds the lock named after `id` until released; null when another tab holds it. */
-function tryLock(id: string): Promise<(() => void) | null> {
+/**
+ * Holds the lock named after `id` until released; null when another tab holds
+ * it (now, or still after `waitMs`).
+ */
+function tryLock(id: string, waitMs = 0): Promise<(() => void) | null> {
   const locks = (navigator as { locks?: LockManager }).locks;
   // Web Locks need a secure context; without them, trust sessionStorage.
   if (!locks) return Promise.resolve(() => {});
+  const opts: LockOptions = waitMs > 0 ? { signal: AbortSignal.timeout(waitMs) } : { ifAvailable: true };
   return new Promise((resolve) => {
     locks
-      .request(`tabmesh-store:${id}`, { ifAvailable: true }, (lock) => {
+      .request(`tabmesh-store:${id}`, opts, (lock) => {
         if (!lock) return resolve(null);
         return new Promise<void>((done) => resolve(done));
       })
-      // Denied (a third-party frame whose storage the browser blocks): no lock, as without Web Locks.
-      .catch(() => resolve(() => {}));
+      .catch((e: DOMException) => {
+        if (e.name === 'AbortError' || e.name === 'TimeoutError') resolve(null);
+        // Denied (a third-party frame whose storage the browser blocks): no lock, as without Web Locks.
+        else resolve(() => {});
+      });
   });
 }
 
