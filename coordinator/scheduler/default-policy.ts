@@ -1,12 +1,15 @@
 // Default placement (ARCHITECTURE.md "A task's life", step 3): feasible
 // resources first, then the most argument bytes already on the node, then
-// the least loaded node. A holder without room (saturated: its CPUs and
-// pipelined queue are full) does not hold a task back; the log says so.
+// the least loaded node. A task whose arguments are large queues on the node
+// holding most of them, past its pipelining depth, unless that node is
+// saturated (issue 4); the event log says which.
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { loadOf, type PlacementContext, type PlacementPolicy } from './policy.js';
 
 /** Below this, argument bytes do not pull a task to a node: moving them is cheap. */
 const LOCALITY_MIN_BYTES = 64 * 1024;
+/** A holder with this many tasks per CPU queued or running is saturated: the task goes elsewhere. */
+export const SATURATED_TASKS_PER_CPU = 16;
 
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
@@ -17,15 +20,17 @@ export const defaultPolicy: PlacementPolicy = {
     // The node holding most argument bytes, whether or not it has room (for the event log).
     let holder: NodeRecord | null = null;
     let holderBytes = 0;
+    let holderLoad = Infinity;
     const hasRefs = task.spec.args.some((a) => a.r !== undefined);
     for (const n of ctx.nodes) {
       const bytes = hasRefs ? localArgBytes(task, n, ctx) : 0;
-      if (bytes >= LOCALITY_MIN_BYTES && bytes > holderBytes && ctx.feasible(n, task)) {
+      const load = loadOf(n);
+      if (bytes >= LOCALITY_MIN_BYTES && (bytes > holderBytes || (bytes === holderBytes && load < holderLoad)) && ctx.feasible(n, task)) {
         holder = n;
         holderBytes = bytes;
+        holderLoad = load;
       }
       if (!ctx.fits(n, task)) continue;
-      const load = loadOf(n);
       const b = bytes >= LOCALITY_MIN_BYTES ? bytes : 0;
       if (b > bestBytes || (b === bestBytes && load < bestLoad)) {
         best = n;
@@ -33,24 +38,39 @@ export const defaultPolicy: PlacementPolicy = {
         bestLoad = load;
       }
     }
-    if (best && holder) logLocality(task, best, holder, holderBytes, ctx);
+    // Queue on the holder rather than move its bytes, unless it is saturated.
+    if (holder && bestBytes < holderBytes && !saturated(holder, task, ctx)) {
+      best = holder;
+      bestBytes = holderBytes;
+    }
+    if (best && holder) logLocality(task, best, bestBytes >= holderBytes, holder, holderBytes, ctx);
     return best;
   },
 };
 
 /** The event log says where a task with large arguments went and why (issue 4). */
-function logLocality(task: TaskRecord, chosen: NodeRecord, holder: NodeRecord, holderBytes: number, ctx: PlacementContext): void {
+function logLocality(task: TaskRecord, chosen: NodeRecord, local: boolean, holder: NodeRecord, holderBytes: number, ctx: PlacementContext): void {
   const t = task.spec.taskId;
   const refs = { task: t, node: chosen.id, job: task.spec.jobId };
-  if (chosen === holder) {
+  if (local) {
     ctx.gcs.event('placed-local', `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}, which holds ${holderBytes} bytes of its arguments`, refs);
   } else {
     ctx.gcs.event(
       'placed-remote',
-      `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}: node ${holder.id}, which holds ${holderBytes} bytes of its arguments, is saturated`,
+      `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}: node ${holder.id}, which holds ${holderBytes} bytes of its arguments, is saturated (${holder.inflightTasks} tasks on ${holder.resources.cpu ?? 0} cpu)`,
       refs,
     );
   }
+}
+
+/**
+ * Whether `n` can take no more of `task` even to save moving its arguments:
+ * its queue is SATURATED_TASKS_PER_CPU deep, or a resource other than CPU is taken.
+ */
+function saturated(n: NodeRecord, task: TaskRecord, ctx: PlacementContext): boolean {
+  const req = task.spec.resources;
+  for (const r in req) if (r !== 'cpu' && req[r] > 0) return !ctx.fits(n, task);
+  return n.inflightTasks >= Math.max(1, n.resources.cpu ?? 0) * SATURATED_TASKS_PER_CPU;
 }
 
 export function localArgBytes(task: TaskRecord, n: NodeRecord, ctx: PlacementContext): number {

@@ -74,15 +74,17 @@ export class PeerLink {
       this.openedReject = reject;
     });
     this.opened.catch(() => {});
-    raw.onConnect = () => {
-      if (this.state !== 'connecting') return;
-      this.state = 'open';
-      this.lastUsed = Date.now();
-      this.openedResolve();
-    };
+    raw.onConnect = () => this.markOpen();
     raw.onData = (b) => this.onData(b);
     raw.onClose = (why) => this.close(why);
     raw.onDrain = () => this.pump();
+  }
+
+  private markOpen(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    this.lastUsed = Date.now();
+    this.openedResolve();
   }
 
   /** Whether transfers are under way (an idle link may be closed). */
@@ -136,7 +138,9 @@ export class PeerLink {
   }
 
   private onData(b: Uint8Array): void {
-    if (this.state !== 'open') return;
+    if (this.state === 'closed') return;
+    // The other side may see the channel open (and ask) before this side's connect event.
+    this.markOpen();
     let m;
     try {
       m = readMessage(b);

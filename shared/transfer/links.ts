@@ -37,6 +37,8 @@ export class PeerLinks {
   /** Link attempts that did not come up in time, or broke. */
   failures = 0;
   private reserved = 0;
+  /** Most receive-buffer bytes reserved at once (tests check memory stays bounded). */
+  peakReserved = 0;
   private readonly reserveWaiters: Array<{ n: number; go: () => void }> = [];
   private readonly env: LinkEnv;
   private readonly timer: unknown;
@@ -194,6 +196,7 @@ export class PeerLinks {
   private reserve(n: number): Promise<void> {
     if (this.reserved === 0 || this.reserved + n <= this.incomingBytes) {
       this.reserved += n;
+      this.peakReserved = Math.max(this.peakReserved, this.reserved);
       return Promise.resolve();
     }
     return new Promise((go) => this.reserveWaiters.push({ n, go }));
@@ -206,6 +209,7 @@ export class PeerLinks {
       if (this.reserved !== 0 && this.reserved + w.n > this.incomingBytes) break;
       this.reserveWaiters.shift();
       this.reserved += w.n;
+      this.peakReserved = Math.max(this.peakReserved, this.reserved);
       w.go();
     }
   }

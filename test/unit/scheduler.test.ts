@@ -7,6 +7,7 @@ import { Gcs } from '../../coordinator/gcs/gcs.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
+import { SATURATED_TASKS_PER_CPU } from '../../coordinator/scheduler/default-policy.js';
 import type { Session } from '../../coordinator/session.js';
 import {
   childTaskId,
@@ -249,14 +250,28 @@ describe('locality: a large argument pulls its task to the node that holds it', 
     expect(w.countOn(a)).toBe(0);
   });
 
-  it('a task whose argument is on B runs elsewhere when B has no room', () => {
+  it('a task whose argument is on B queues on B past its pipelining depth rather than move the bytes (issue 4)', () => {
     const w = new World();
     w.addNode('A', { cpu: 4 });
     const b = w.addNode('B', { cpu: 1 }, 2); // unknown function: 2 tasks per CPU, full
     const big = w.addObject(1024 * KiB, b.session);
     w.submit(1, { args: [{ r: big }] });
     w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+    expect(w.gcs.events.at(-1)?.kind).toBe('placed-local');
+  });
+
+  it('a task whose argument is on B runs elsewhere when B is saturated, and the event log says so', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 1 }, SATURATED_TASKS_PER_CPU);
+    const big = w.addObject(1024 * KiB, b.session);
+    w.submit(1, { args: [{ r: big }] });
+    w.scheduler.run();
     expect(w.placements()).toEqual(['A']);
+    const e = w.gcs.events.at(-1)!;
+    expect(e.kind).toBe('placed-remote');
+    expect(e.message).toMatch(/saturated/);
   });
 
   it('a small argument (under 64 KiB) does not pull: the least loaded node wins', () => {

@@ -1,0 +1,127 @@
+// Issue 4 with real tabs: objects move peer-to-peer between volunteer tabs and
+// edge nodes; a cut link or a corrupted chunk still yields the right bytes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { Cluster } from '../helpers/cluster.js';
+import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import type { NodeId } from '../../shared/ids.js';
+
+const MB = 2 ** 20;
+
+describe('peer links between tabs and edge nodes', () => {
+  let cl: Cluster;
+  let b: TestBrowser;
+  let tabA: VolunteerTab;
+  let tabB: VolunteerTab;
+  let edge: NodeId;
+  let mesh: Mesh;
+
+  beforeAll(async () => {
+    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    b = await launchBrowser();
+    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
+    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
+    mesh = await cl.driver();
+  }, 90_000);
+  afterAll(async () => {
+    await cl?.stop();
+    await b?.close();
+  });
+
+  const stats = () => cl.c.coordinator.gcs.stats;
+  const on = (node: string) => ({ scheduling: { node: node as NodeId, soft: false } });
+
+  /** Makes an object of `n` bytes on `from`, reads it in a task on `to`: [length, checksum] and the counters' growth. */
+  async function move(from: string, to: string, n: number, seed: number) {
+    const make = mesh.remote(function make(n: number, seed: number) {
+      const x = new Uint8Array(n);
+      for (let i = 0; i < n; i += 997) x[i] = (i * seed) & 255;
+      return x;
+    }, on(from));
+    const sum = mesh.remote(function sum(x: Uint8Array) {
+      let s = 0;
+      for (let i = 0; i < x.length; i += 997) s = (s + x[i] * (i + 1)) % 1_000_000_007;
+      return [x.length, s];
+    }, on(to));
+    const obj = make.remote(n, seed);
+    await mesh.wait([obj]);
+    const relayed = stats().bytesRelayed;
+    const peer = stats().bytesPeer;
+    const got = await mesh.get(sum.remote(obj));
+    let s = 0;
+    for (let i = 0; i < n; i += 997) s = (s + ((i * seed) & 255) * (i + 1)) % 1_000_000_007;
+    expect(got).toEqual([n, s]);
+    if (process.env.P2P_DEBUG) for (const t of [tabA, tabB]) console.log(await volunteerEval(t.page, 'v.events.map(e => e.text).join("\\n")'));
+    return { relayed: stats().bytesRelayed - relayed, peer: stats().bytesPeer - peer };
+  }
+
+  it('a 64 MB object made in tab A and read by a task in tab B moves peer-to-peer', async () => {
+    const d = await move(tabA.nodeId, tabB.nodeId, 64 * MB, 3);
+    expect(d.relayed).toBeLessThan(MB);
+    expect(d.peer).toBeGreaterThanOrEqual(64 * MB);
+    // The volunteer page shows the bytes sent and received.
+    expect(await volunteerEval<number>(tabA.page, 'v.stats().bytesOut')).toBeGreaterThanOrEqual(64 * MB);
+    expect(await volunteerEval<number>(tabB.page, 'v.stats().bytesIn')).toBeGreaterThanOrEqual(64 * MB);
+    expect(await tabB.page.textContent('#s-net-sub')).toMatch(/in/);
+  }, 120_000);
+
+  it('edge → tab and tab → edge move 64 MB peer-to-peer too', async () => {
+    const e2t = await move(edge, tabA.nodeId, 64 * MB, 5);
+    expect(e2t.relayed).toBeLessThan(MB);
+    expect(e2t.peer).toBeGreaterThanOrEqual(64 * MB);
+    const t2e = await move(tabB.nodeId, edge, 64 * MB, 7);
+    expect(t2e.relayed).toBeLessThan(MB);
+    expect(t2e.peer).toBeGreaterThanOrEqual(64 * MB);
+  }, 180_000);
+
+  it('a link cut in the middle of a transfer: the object completes through the relay with the right bytes', async () => {
+    await volunteerEval(tabA.page, '(v.node.links.faults.cutAfterBytes = 4 * 2 ** 20, true)');
+    const d = await move(tabA.nodeId, tabB.nodeId, 16 * MB, 11);
+    expect(d.relayed).toBeGreaterThanOrEqual(16 * MB);
+    expect(d.peer).toBe(0);
+    expect(await volunteerEval<number | undefined>(tabA.page, 'v.node.links.faults.cutAfterBytes')).toBeUndefined();
+    // The next transfer opens a new link on demand.
+    const again = await move(tabA.nodeId, tabB.nodeId, 4 * MB, 13);
+    expect(again.peer).toBeGreaterThanOrEqual(4 * MB);
+  }, 120_000);
+
+  it('a corrupted chunk is caught by the hash and the object asked for again', async () => {
+    const before = await volunteerEval<number>(tabB.page, 'v.node.fetcher.hashMismatches');
+    await volunteerEval(tabA.page, '(v.node.links.faults.corruptChunks = 1, true)');
+    const d = await move(tabA.nodeId, tabB.nodeId, 8 * MB, 17);
+    expect(await volunteerEval<number>(tabB.page, 'v.node.fetcher.hashMismatches')).toBe(before + 1);
+    // Asked again over the link (its only holder), not the relay.
+    expect(d.relayed).toBeLessThan(MB);
+    expect(d.peer).toBeGreaterThanOrEqual(8 * MB);
+  }, 120_000);
+
+  it('40 tasks reading one of 4 large objects on 4 nodes run on the holders (the event log says so)', async () => {
+    await cl.addNode({ cpus: 1 });
+    const nodes = [...cl.c.coordinator.gcs.nodes.keys()];
+    expect(nodes.length).toBe(4);
+    const make = mesh.remote((n: number, k: number) => new Uint8Array(n).fill(k));
+    const objs = nodes.map((n, k) => make.options(on(n)).remote(2 * MB, k + 1));
+    await mesh.wait(objs, { numReturns: 4 });
+    const holderOf = new Map(objs.map((o, k) => [o.id, nodes[k]]));
+    const since = cl.c.coordinator.gcs.events.at(-1)?.seq ?? 0;
+    const peek = mesh.remote(function peek(x: Uint8Array) {
+      return x[0];
+    });
+    const refs = Array.from({ length: 40 }, (_, i) => peek.remote(objs[i % 4]));
+    expect(await mesh.get(refs)).toEqual(refs.map((_, i) => (i % 4) + 1));
+    const placed = cl.c.coordinator.gcs.events.filter((e) => e.seq > since && (e.kind === 'placed-local' || e.kind === 'placed-remote'));
+    expect(placed.length).toBeGreaterThanOrEqual(40);
+    const byTask = new Map(placed.map((e) => [e.task, e]));
+    for (let i = 0; i < 40; i++) {
+      const taskId = refs[i].id.slice(0, 32);
+      const e = byTask.get(taskId);
+      expect(e, `event for task ${i}`).toBeDefined();
+      // On its object's holder, unless the log says the holder was saturated.
+      if (e!.kind === 'placed-local') expect(e!.node).toBe(holderOf.get(objs[i % 4].id));
+      else expect(e!.message).toMatch(/saturated/);
+    }
+    expect(placed.filter((e) => e.kind === 'placed-local').length).toBeGreaterThanOrEqual(30);
+  }, 120_000);
+});
