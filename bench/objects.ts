@@ -1,0 +1,184 @@
+// Object plane benchmark (issue 4), between two headless Chromium tabs in one
+// run: tabmesh transfer throughput (a tab resolving an object another tab
+// holds: locate, peer link, hash check, store) for 1, 16 and 64 MiB, against
+// a raw simple-peer data channel between the same two tabs sending the same
+// bytes (the baseline); the same transfer through the coordinator's relay
+// (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
+// new link and over an open one.
+//
+//   npm run build && npm run bench:objects      (inside ../shared/netns-run)
+//
+// stdout: one JSON line per figure; stderr: diagnostics.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { connect, type Mesh } from '../edge/index.js';
+import type { NodeId } from '../shared/ids.js';
+import { emit, figure, log, MB, nowMs, pollStats, round, startCluster, type BenchCluster } from './harness.js';
+
+const SIZES = [1, 16, 64];
+const ROUNDS = 3;
+/** As test/helpers/browser.ts: what Chromium needs on this machine. */
+const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+async function openTab(ctx: BrowserContext, cl: BenchCluster, query: string): Promise<{ page: Page; id: string }> {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => log(`tab error: ${e.message}`));
+  await page.goto(`${cl.url}/?cpus=1&memoryMb=1024&${query}`);
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const id = (await page.evaluate('document.body.dataset.nodeId')) as string;
+    if (id) return { page, id };
+    if (Date.now() > end) throw new Error('a tab did not join');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const v = (page: Page, expr: string) => page.evaluate(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
+
+/** MiB/s of `reader` resolving objects of `mib` MiB made on `holder`, best of ROUNDS. */
+async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { page: Page }, mib: number): Promise<number> {
+  const make = mesh.remote((n: number, k: number) => new Uint8Array(n).fill(k), { scheduling: { node: holder.id as NodeId, soft: false } });
+  let best = Infinity;
+  for (let r = 0; r < ROUNDS; r++) {
+    const ref = make.remote(mib * MB, r + 1);
+    await mesh.wait([ref]);
+    const ms = (await v(reader.page, `const t = performance.now(); const f = await v.node.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`)) as number;
+    best = Math.min(best, ms);
+    mesh.free([ref]);
+  }
+  return (mib / best) * 1000;
+}
+
+/** MiB/s of a raw simple-peer data channel from tab `a` to tab `b` (64 KiB messages, 2 MiB high water), best of ROUNDS. */
+async function rawThroughput(a: Page, b: Page, mib: number): Promise<number> {
+  const bundle = join(process.cwd(), 'node_modules/simple-peer/simplepeer.min.js');
+  for (const p of [a, b]) await p.addScriptTag({ path: bundle });
+  const setup = (initiator: boolean) => `
+    const p = new SimplePeer({ initiator: ${initiator}, trickle: true, config: { iceServers: [] } });
+    window.__raw = { p, out: [], got: 0, want: 0, done: null };
+    p.on('signal', (s) => window.__raw.out.push(JSON.stringify(s)));
+    p.on('data', (d) => {
+      const r = window.__raw;
+      if (d.length === 2) return r.send(d[0] * 256 + d[1]);
+      r.got += d.length;
+      if (r.got >= r.want && r.done) { const f = r.done; r.done = null; f(performance.now()); }
+    });
+    window.__raw.connected = new Promise((res) => p.on('connect', res));
+    window.__raw.send = async (mib) => {
+      const ch = p._channel; const chunk = new Uint8Array(65536 - 21); let sent = 0; const n = mib * 1048576;
+      while (sent < n) {
+        while (ch.bufferedAmount > 2 * 1048576) await new Promise((r) => setTimeout(r, 2));
+        const d = chunk.subarray(0, Math.min(chunk.length, n - sent)); p.send(d); sent += d.length;
+      }
+    };`;
+  await a.evaluate(setup(true));
+  await b.evaluate(setup(false));
+  // Signalling through this process.
+  let open = false;
+  const pump = async () => {
+    while (!open) {
+      for (const [from, to] of [[a, b], [b, a]] as const) {
+        const sigs = (await from.evaluate('window.__raw.out.splice(0)')) as string[];
+        for (const s of sigs) await to.evaluate(`window.__raw.p.signal(${s})`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const pumping = pump();
+  await Promise.all([a.evaluate('window.__raw.connected'), b.evaluate('window.__raw.connected')]);
+  open = true;
+  await pumping;
+  let best = Infinity;
+  for (let r = 0; r < ROUNDS; r++) {
+    const ms = (await b.evaluate(`new Promise((resolve) => {
+      const r = window.__raw; r.got = 0; r.want = ${mib} * 1048576;
+      const t = performance.now(); r.done = (end) => resolve(end - t);
+      r.p.send(new Uint8Array([${mib >> 8}, ${mib & 255}]));
+    })`)) as number;
+    best = Math.min(best, ms);
+  }
+  for (const p of [a, b]) await p.evaluate('window.__raw.p.destroy()');
+  return (mib / best) * 1000;
+}
+
+/** Time to first byte (ms) of a 1 KiB object over a new link, then over the open one. */
+async function ttfb(a: { page: Page; id: string }, b: { page: Page }): Promise<{ fresh: number; open: number }> {
+  const out = { fresh: Infinity, open: Infinity };
+  for (let r = 0; r < ROUNDS; r++) {
+    const id = (r + 1).toString(16).padStart(40, 'e');
+    await v(a.page, `v.node.links.closeAll(); v.node.store.put('${id}', new Uint8Array(1024).fill(5), { hash: '', primary: true });`);
+    await v(b.page, `v.node.links.closeAll();`);
+    await new Promise((res) => setTimeout(res, 200));
+    const [fresh, open] = (await v(
+      b.page,
+      `const t0 = performance.now(); await v.node.links.fetch('${a.id}', '${id}', 1024); const t1 = performance.now();
+       await v.node.links.fetch('${a.id}', '${id}', 1024); return [t1 - t0, performance.now() - t1];`,
+    )) as [number, number];
+    out.fresh = Math.min(out.fresh, fresh);
+    out.open = Math.min(out.open, open);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const t0 = nowMs();
+  const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
+  let cl: BenchCluster | null = null;
+  let mesh: Mesh | null = null;
+  const ctxs: BrowserContext[] = [];
+  const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  try {
+    // Two Chromium processes, each with a tab of each pair; the pair measured is brought to the front.
+    phase('start: coordinator, two Chromium processes with two tabs each (one pair with peer links, one without)');
+    cl = await startCluster({ nodes: 0 });
+    for (const profile of profiles) {
+      ctxs.push(await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }));
+    }
+    const a = await openTab(ctxs[0], cl, 'name=a');
+    const b = await openTab(ctxs[1], cl, 'name=b');
+    const c = await openTab(ctxs[0], cl, 'name=c&peers=0');
+    const d = await openTab(ctxs[1], cl, 'name=d&peers=0');
+    const front = async (...tabs: { page: Page }[]) => {
+      for (const t of tabs) await t.page.bringToFront();
+    };
+    const cc = cl;
+    const { met } = await pollStats(cc.url, cc.token, (s) => s.nodes >= 4, { timeoutMs: 30_000, everyMs: 100 });
+    if (!met) throw new Error('the tabs did not join');
+    mesh = await connect({ url: cl.url, token: cl.token, peers: false });
+
+    for (const mib of SIZES) {
+      phase(`${mib} MiB: tabmesh peer link, raw data channel, relay`);
+      await front(a, b);
+      const ours = await objectThroughput(mesh, a, b, mib);
+      const raw = await rawThroughput(a.page, b.page, mib);
+      await front(c, d);
+      const relay = await objectThroughput(mesh, c, d, mib);
+      log(`${mib} MiB: tabmesh ${round(ours, 1)} MiB/s, raw channel ${round(raw, 1)} MiB/s, relay ${round(relay, 1)} MiB/s`);
+      emit(figure(`objects.peer.${mib}MiB`, ours, 'MiB/s', raw));
+      emit(figure(`objects.relay.${mib}MiB`, relay, 'MiB/s', raw));
+    }
+    phase('time to first byte of a 1 KiB object');
+    await front(a, b);
+    const t = await ttfb(a, b);
+    emit(figure('objects.ttfb.newLink', t.fresh, 'ms', null));
+    emit(figure('objects.ttfb.openLink', t.open, 'ms', t.fresh));
+    const s = await fetch(new URL('/api/stats', cl.url), { headers: { authorization: `Bearer ${cl.token}` } }).then((r) => r.json() as Promise<Record<string, number>>);
+    log(`stats: bytesPeer ${s.bytesPeer}, bytesRelayed ${s.bytesRelayed}`);
+    phase('done');
+  } finally {
+    await mesh?.close().catch(() => {});
+    for (const ctx of ctxs) await ctx.close().catch(() => {});
+    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await cl?.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`FAILED: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);
