@@ -59,7 +59,12 @@ export class Coordinator {
       settled: (o, deps) => this.tasks.argSettled(o, deps),
       freed: (o) => this.tasks.outputFreed(o),
     });
-    this.scheduler = new Scheduler(this.gcs, (t, n) => this.tasks.assign(t, n));
+    this.scheduler = new Scheduler(
+      this.gcs,
+      (t, n) => this.tasks.assign(t, n),
+      (t, why) =>
+        this.tasks.finishFailed(t, { code: 'NODE_LOST', name: 'NodeLostError', message: `task ${t.spec.name} cannot run: ${why}`, stack: '', functionName: t.spec.name, taskId: t.spec.taskId }),
+    );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler);
     this.relay = new Relay(this.gcs, this.dir);
     this.signalling = new Signalling(this.gcs);

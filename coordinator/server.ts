@@ -42,7 +42,8 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
   installNodeHasher();
   const storage = opts.storage ?? (opts.memory ? new MemoryStorage() : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
   const coordinator = new Coordinator({ ...opts, storage });
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20 });
+  // forceCloseConnections: a shutdown does not wait for open browsers' keep-alive connections.
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20, forceCloseConnections: true });
   // ws closes frames past maxPayload itself (code 1009); below that our own
   // limit answers with an error message first.
   await app.register(websocket, { options: { maxPayload: coordinator.maxFrameBytes * 2 } });

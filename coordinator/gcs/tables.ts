@@ -60,6 +60,8 @@ export interface NodeRecord {
   /** Resources of the tasks assigned and not ended. */
   inflight: Record<string, number>;
   inflightTasks: number;
+  /** CPUs held by live actors on this node (part of inflight.cpu). */
+  actorCpu: number;
   tasks: Set<TaskRecord>;
   /** Functions whose source this node has been sent. */
   functions: Set<FunctionId>;

@@ -44,6 +44,7 @@ export class Membership {
       resources,
       inflight: {},
       inflightTasks: 0,
+      actorCpu: 0,
       tasks: new Set(),
       functions: new Set(),
       joinedAt: Date.now(),

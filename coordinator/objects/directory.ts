@@ -59,8 +59,11 @@ export class ObjectDirectory {
     o.hash = r.hash ?? '';
     if (r.v) o.v = r.v;
     if (r.location) o.locations.add(r.location);
+    // A rebuilt object may already hold what it contains: take the new holds before dropping the old.
+    const old = o.contains;
     o.contains = r.contains;
     for (const c of r.contains) this.addRef(c);
+    for (const c of old) this.decRef(c);
     this.gcs.persistObject(o);
     this.settle(o);
   }

@@ -44,6 +44,8 @@ export class Scheduler {
   constructor(
     private readonly gcs: Gcs,
     private readonly assign: (t: TaskRecord, n: NodeRecord) => void,
+    /** A task that can never be placed (pinned to a node that is gone). */
+    private readonly unplaceable: (t: TaskRecord, why: string) => void = () => {},
   ) {
     this.ctx = {
       gcs,
@@ -95,6 +97,13 @@ export class Scheduler {
   run(): void {
     if (this.nodeList.length === 0) return;
     for (const [key, q] of this.classes) {
+      const pinned = pinnedToMissingNode(q.peek(), this.gcs);
+      if (pinned) {
+        for (let t = q.peek(); t; t = q.peek()) {
+          q.shift();
+          this.unplaceable(t, `it is pinned (node affinity, not soft) to node ${pinned}, which is not in the mesh`);
+        }
+      }
       for (let t = q.peek(); t; t = q.peek()) {
         const node = policyOf(t).pick(t, this.ctx);
         if (!node) break;
@@ -122,7 +131,11 @@ export class Scheduler {
       const have = n.resources[r] ?? 0;
       if (want > have) return false;
       if (r === 'cpu') {
-        if ((n.inflight.cpu ?? 0) + want > cpus * depth) return false;
+        // Live actors hold their CPUs outright; only the rest is pipelined.
+        const free = cpus - n.actorCpu;
+        if (t.spec.actor?.kind === 'create') {
+          if ((n.inflight.cpu ?? 0) + want > cpus) return false; // an actor needs a CPU of its own now
+        } else if ((n.inflight.cpu ?? 0) - n.actorCpu + want > free * depth) return false;
       } else if ((n.inflight[r] ?? 0) + want > have) return false;
     }
     // Zero-CPU tasks still take a place in the node's queue.
@@ -133,6 +146,12 @@ export class Scheduler {
     for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
     n.inflightTasks += sign;
   }
+}
+
+function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
+  const s = t?.spec.scheduling;
+  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node)) return null;
+  return s.node;
 }
 
 function feasible(n: NodeRecord, t: TaskRecord): boolean {

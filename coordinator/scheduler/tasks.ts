@@ -165,6 +165,7 @@ export class TaskManager {
   unplace(t: TaskRecord): void {
     const n = t.node;
     if (!n) return;
+    if (t.spec.actor?.kind === 'create' && t.state === 'finished') n.actorCpu -= t.spec.resources.cpu ?? 0;
     if (t.blocked) this.setBlocked(t, false);
     n.tasks.delete(t);
     Scheduler.charge(n, t, -1);
@@ -252,6 +253,7 @@ export class TaskManager {
   private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {
     const actor = t.spec.actor;
     if (actor?.kind === 'create' && state === 'finished' && t.node) {
+      t.node.actorCpu += t.spec.resources.cpu ?? 0;
       this.actors.created(t, t.node); // it keeps its resources while it lives
     } else this.unplace(t);
     if (actor?.kind === 'call') this.actors.callEnded(t);

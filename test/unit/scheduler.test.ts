@@ -77,6 +77,7 @@ class World {
       resources,
       inflight: {},
       inflightTasks: 0,
+      actorCpu: 0,
       tasks: new Set(),
       functions: new Set(),
       joinedAt: Date.now(),
