@@ -1,11 +1,12 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
 import { timingSafeEqual } from 'node:crypto';
-import { functionId, isPutObject, newJobId, rootTaskId, taskOfObject, type NodeId } from '../shared/ids.js';
+import { functionId, isPutObject, newJobId, randomHex, rootTaskId, taskOfObject, type NodeId } from '../shared/ids.js';
 import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { ProtocolError } from '../shared/errors.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Handlers, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { Gcs } from './gcs/gcs.js';
+import { recover, type RecoveryReport } from './gcs/recovery.js';
 import type { GcsStorage } from './gcs/storage.js';
 import type { JobRecord, NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
@@ -16,6 +17,10 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
 import { ActorManager } from './actors/actors.js';
 import type { Session } from './session.js';
+import { Tokens } from './auth/tokens.js';
+import { LimitKeeper, type Limits } from './limits/limits.js';
+import { TrustTable, type TrustOptions } from './trust/trust.js';
+import { Honesty } from './trust/honesty.js';
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -26,6 +31,18 @@ export interface CoordinatorOptions {
   /** A node that sends nothing for this long is dead. */
   deadAfterMs?: number;
   maxFrameBytes?: number;
+  /** How long a job waits for its driver after a dropped connection or a restart. Default 20 s. */
+  jobGraceMs?: number;
+  /** After a restart, how long recovered objects wait for drivers and nodes to claim them. Default 10 s. */
+  recoveryGraceMs?: number;
+  /** A private mesh (issue 8): nodes must present this token in their hello. */
+  joinToken?: string;
+  /** A read-only token for the state API and dashboards (issue 7). */
+  viewerToken?: string;
+  /** Per-connection and per-address limits (coordinator/limits). */
+  limits?: Partial<Limits>;
+  /** Node trust and adaptive verification (coordinator/trust). */
+  trust?: Partial<TrustOptions>;
 }
 
 type Handler<K extends Msg['t']> = (c: Coordinator, s: Session, m: MsgOf<K>) => string | null | void;
@@ -40,8 +57,15 @@ export class Coordinator {
   readonly signalling: Signalling;
   readonly inlineMax: number;
   readonly maxFrameBytes: number;
+  /** How long a job waits for its driver to come back after a dropped connection or a restart. */
+  readonly jobGraceMs: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
+  /** Security (issue 8): secrets, limits, node trust, and what each node may claim. */
+  readonly tokens: Tokens;
+  readonly limits: LimitKeeper;
+  readonly trust: TrustTable;
+  readonly honesty = new Honesty();
   /**
    * One-time job credentials (coordinator/jobs, issue 7): a detached job's driver
    * presents one instead of the driver token; the callback learns its job id.
@@ -54,7 +78,20 @@ export class Coordinator {
     this.gcs = new Gcs(opts.storage);
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
     this.maxFrameBytes = opts.maxFrameBytes ?? FRAME_HARD_MAX;
+    this.jobGraceMs = opts.jobGraceMs ?? 20_000;
     this.token = opts.token ?? '';
+    this.tokens = new Tokens({ driver: this.token, join: opts.joinToken, viewer: opts.viewerToken });
+    this.tokens.onChange = (kind) => this.gcs.event('token-rotated', `the ${kind} token was replaced`);
+    this.limits = new LimitKeeper(opts.limits);
+    this.trust = new TrustTable(
+      opts.trust ?? {},
+      (node, why) => {
+        const n = this.gcs.nodes.get(node);
+        this.gcs.event('node-distrusted', `node ${node} disconnected after ${this.trust.opts.maxOffences} offences; last: ${why}`, { node });
+        n?.session.fail('DISTRUSTED', `disconnected after ${this.trust.opts.maxOffences} offences; last: ${why}`);
+      },
+      (node, why) => this.gcs.event('node-offence', `node ${node}: ${why}`, { node }),
+    );
     this.dir = new ObjectDirectory(this.gcs, {
       settled: (o, deps) => this.tasks.argSettled(o, deps),
       freed: (o) => this.tasks.outputFreed(o),
@@ -65,8 +102,15 @@ export class Coordinator {
       (t, why) =>
         this.tasks.finishFailed(t, { code: 'NODE_LOST', name: 'NodeLostError', message: `task ${t.spec.name} cannot run: ${why}`, stack: '', functionName: t.spec.name, taskId: t.spec.taskId }),
     );
-    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler);
+    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
+    this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
+    this.relay.onBadHolder = (h, id, why) => {
+      // Its claim is void: readers go to another holder, or the object is rebuilt.
+      const o = this.dir.get(id);
+      if (o && o.locations.delete(h) && o.locations.size === 0 && !o.v && o.state === 'ready') this.tasks.objectLost(o, `${h.label} ${why}`);
+      if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
+    };
     this.signalling = new Signalling(this.gcs);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     this.membership = new Membership(
@@ -79,7 +123,11 @@ export class Coordinator {
       opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
     );
     this.membership.start();
+    this.recovery = recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
   }
+
+  /** What a restart read back from the durable GCS. */
+  readonly recovery: RecoveryReport;
 
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
@@ -92,6 +140,8 @@ export class Coordinator {
       s.fail(err.code ?? 'BAD_FRAME', err.message);
       return;
     }
+    const over = this.limits.frame(s, msgs.length);
+    if (over) return s.fail(over.code, over.message);
     for (const m of msgs) {
       if (s.closed) return;
       if (s.role === 'pending') {
@@ -102,6 +152,8 @@ export class Coordinator {
       }
       const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
       if (!allowed.has(m.t)) return s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`);
+      const breach = this.limits.message(s, m);
+      if (breach) return s.fail(breach.code, breach.message);
       const h = handlers[m.t] as Handler<typeof m.t> | null;
       const err = h?.(this, s, m as never);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
@@ -113,6 +165,7 @@ export class Coordinator {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.jobCredentials.get(m.token) : undefined;
+      if (m.resume) return this.resumeJob(s, m.resume);
       if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: 'a driver needs a valid token' };
       s.role = 'driver';
       const job: JobRecord = {
@@ -124,6 +177,9 @@ export class Coordinator {
         tasks: new Set(),
         objects: new Set(),
         counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
+        secret: randomHex(24),
+        parked: null,
+        graceTimer: null,
       };
       s.jobId = job.id;
       this.gcs.jobs.set(job.id, job);
@@ -133,10 +189,11 @@ export class Coordinator {
         this.jobCredentials.delete(m.token!);
         credential(job.id);
       }
-      s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: undefined, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
+      s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
       return null;
     }
     if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
+    if (!this.tokens.joinOk(m.token)) return { code: 'UNAUTHORIZED', message: 'this mesh is private: a node needs its join token' };
     s.role = 'node';
     const n = this.membership.join(s, m.node);
     s.send({
@@ -150,23 +207,61 @@ export class Coordinator {
     return null;
   }
 
+  /**
+   * A driver comes back to its job (its connection dropped, or this
+   * coordinator restarted). Its handles are set to exactly what it says it holds.
+   */
+  private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: string; message: string } | null {
+    const job = this.gcs.jobs.get(r.jobId);
+    const a = Buffer.from(r.secret);
+    const b = Buffer.from(job?.secret ?? '');
+    if (!job || job.state !== 'running' || a.length !== b.length || !timingSafeEqual(a, b)) {
+      return { code: 'UNAUTHORIZED', message: `job ${r.jobId} cannot be resumed (unknown, ended, or a wrong secret)` };
+    }
+    if (job.driver && !job.driver.closed) return { code: 'BAD_MESSAGE', message: `job ${r.jobId} has a connected driver` };
+    s.role = 'driver';
+    s.jobId = job.id;
+    job.driver = s;
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+    job.graceTimer = null;
+    for (const id of r.held) this.dir.hold(s, id);
+    const parked = job.parked;
+    job.parked = null;
+    if (parked) for (const [id, n] of parked) this.dir.decRef(id, n);
+    this.gcs.event('job-resumed', `job ${job.id}: its driver is back (${r.held.length} handles)`, { job: job.id });
+    s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
+    return null;
+  }
+
+  /** A driver's connection dropped without a goodbye: its job waits for it a while. */
+  private detachJob(s: Session, job: JobRecord): void {
+    job.driver = null;
+    job.parked = new Map(s.held);
+    s.held.clear(); // parked: not released until the job resumes or ends
+    this.gcs.event('job-detached', `job ${job.id}: its driver's connection dropped; waiting ${this.jobGraceMs} ms for it`, { job: job.id });
+    job.graceTimer = setTimeout(() => {
+      job.graceTimer = null;
+      if (!job.driver) this.endJob(job.id);
+    }, this.jobGraceMs);
+    job.graceTimer.unref?.();
+  }
+
   private checkToken(given: string | undefined): boolean {
-    if (!this.token) return true;
-    if (typeof given !== 'string') return false;
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return this.tokens.driverOk(given);
   }
 
   /** Whether an HTTP bearer token is good (constant-time). */
   authorized(header: string | undefined): boolean {
-    if (!this.token) return true;
+    if (!this.tokens.required('driver')) return true;
     const m = /^Bearer (.+)$/.exec(header ?? '');
     return !!m && this.checkToken(m[1]);
   }
 
-  onClose(s: Session): void {
+  /** A session closed; `code` 1000 from a driver is a goodbye (its job ends now), anything else a drop. */
+  onClose(s: Session, code = 1006): void {
     if (this.stopped || !this.sessions.delete(s)) return;
+    const job = s.role === 'driver' && s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
+    if (job && job.driver === s && job.state === 'running' && code !== 1000) this.detachJob(s, job);
     s.closed = true;
     this.relay.dropSession(s);
     if (s.role === 'node' && s.nodeId) {
@@ -175,12 +270,15 @@ export class Coordinator {
     }
     const orphaned = this.dir.dropSession(s);
     for (const o of orphaned) {
+      // A detached driver's large puts wait for it: it announces them again when it resumes.
+      if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
-    if (s.role === 'driver' && s.jobId) this.endJob(s.jobId);
+    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId);
   }
 
   private nodeLost(n: NodeRecord): void {
+    this.trust.forget(n.id);
     this.scheduler.setNodes([...this.gcs.nodes.values()]);
     this.tasks.nodeLost(n);
   }
@@ -188,6 +286,10 @@ export class Coordinator {
   endJob(jobId: JobRecord['id']): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running') return;
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+    job.graceTimer = null;
+    if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
+    job.parked = null;
     job.state = 'finished';
     job.endedAt = Date.now();
     job.driver = null;
@@ -219,6 +321,8 @@ export class Coordinator {
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,
       actorsAlive: this.tasks.actors.alive,
+      ...this.tasks.verifier.stats,
+      limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
       actorsDead: this.tasks.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
@@ -240,7 +344,12 @@ function nodeOf(c: Coordinator, s: Session): NodeRecord | undefined {
 function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
   const t = c.gcs.tasks.get(parent as never);
-  return !!t && t.node !== null && t.node.session === s;
+  return !!t && ((t.node !== null && t.node.session === s) || c.tasks.verifier.runsOn(t, s));
+}
+
+/** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
+function madeUp(c: Coordinator, s: Session, what: string, taskId: string): void {
+  if (s.nodeId && !c.honesty.mayReport(s, taskId as never)) c.trust.offence(s.nodeId, `${what} for task ${taskId.slice(0, 12)}, which it was never assigned`);
 }
 
 const handlers: { [K in Msg['t']]: Handler<K> | null } = {
@@ -265,6 +374,12 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (spec.attempt !== 0) return 'a new task starts at attempt 0';
     if (!mayActFor(c, s, spec.parentId)) return `task ${spec.taskId}: parent ${spec.parentId} is not yours`;
     if (s.role === 'driver' && spec.jobId !== s.jobId) return `task ${spec.taskId} is not of your job`;
+    const job = c.gcs.jobs.get(spec.jobId);
+    if (job && !c.gcs.tasks.has(spec.taskId)) {
+      const k = job.counts;
+      const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);
+      if (over) return void s.fail(over.code, over.message);
+    }
     const local = m.local ? nodeOf(c, s) ?? null : null;
     return c.tasks.submit(spec, s, local);
   },
@@ -273,9 +388,9 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (m.v && m.v.byteLength !== m.size) return `put ${m.id}: size ${m.size} does not match ${m.v.byteLength} bytes`;
     const existing = c.dir.get(m.id);
     if (existing) {
-      // The same task re-ran: the object is the same (deterministic ids).
+      // The same task re-ran, or a driver that resumed announces it again: the object is the same (deterministic ids).
       if (!m.v) existing.locations.add(s);
-      c.dir.hold(s, m.id);
+      if (!s.held.has(m.id)) c.dir.hold(s, m.id);
       return;
     }
     const job = s.role === 'driver' ? s.jobId! : c.gcs.tasks.get(taskOfObject(m.id))!.spec.jobId;
@@ -285,10 +400,16 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
   },
   subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
-  fetch: (c, s, m) => c.relay.fetch(s, m),
+  fetch: (c, s, m) => {
+    c.honesty.asked(s, m.id);
+    c.relay.fetch(s, m);
+  },
   // Peer links (issue 4): signalling, holder lookup, and bytes receivers moved peer-to-peer.
   signal: (c, s, m) => c.signalling.relay(s, m),
-  locate: (c, s, m) => c.signalling.locate(s, m),
+  locate: (c, s, m) => {
+    c.honesty.asked(s, m.id);
+    c.signalling.locate(s, m);
+  },
   peerBytes: (c, _s, m) => {
     c.gcs.stats.bytesPeer += m.n;
   },
@@ -343,16 +464,20 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   done: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
     // A late report for a task that moved on (cancelled, job ended, retried): not news.
-    if (typeof t === 'string') return void c.gcs.stats.staleReports++;
+    if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));
     nodeOf(c, s)!.lastSeen = Date.now();
     return c.tasks.done(t, m, s);
   },
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string') return void c.gcs.stats.staleReports++;
+    if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a failure', m.taskId));
     c.tasks.reportedFailed(t, m.failure);
   },
   stored: (c, s, m) => {
+    if (!c.honesty.mayStore(s, m.id)) {
+      if (s.nodeId) c.trust.offence(s.nodeId, `claimed a copy of object ${m.id.slice(0, 12)}, which it never asked for`);
+      return;
+    }
     const o = c.dir.get(m.id);
     if (o && o.state === 'ready' && o.size === m.size && (!o.hash || o.hash === m.hash)) o.locations.add(s);
   },
@@ -366,9 +491,10 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   log: (c, s, m) => {
     const t = c.gcs.tasks.get(m.taskId);
-    if (!t || !t.node || t.node.session !== s) return;
+    const n = nodeOf(c, s);
+    if (!t || !n || (t.node?.session !== s && !c.tasks.verifier.runsOn(t, s))) return;
     const job = c.gcs.jobs.get(t.spec.jobId);
-    job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: t.node.name });
+    job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
   },
   // Browser nodes (issue 3): pause, executor count, and re-announcing after a reload.
   capacity: (c, s, m) => {
@@ -407,9 +533,8 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
         // Being rebuilt from lineage (issue 6) since the tab's old session
         // closed: the copy is back, so it is ready now (a re-run that still
         // finishes only adds a location). Its contained refs are held already.
-        const contains = o.contains;
-        c.dir.setReady(o, { size: h.size, hash: h.hash, location: s, contains });
-        for (const id of contains) c.dir.decRef(id);
+        // setReady trades the holds of what it contains for the same new ones.
+        c.dir.setReady(o, { size: h.size, hash: h.hash, location: s, contains: o.contains });
         c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
         return false;
       }

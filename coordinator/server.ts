@@ -7,6 +7,8 @@ import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { Session } from './session.js';
 import { registerApi } from './http/api.js';
 import { registerStatic } from './http/static.js';
+import { registerHardening, type HttpLimits } from './http/hardening.js';
+import type { TokenKind } from './auth/tokens.js';
 import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { join } from 'node:path';
@@ -21,6 +23,10 @@ export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOpt
   /** Keep the GCS in memory only (tests, benchmarks). */
   memory?: boolean;
   logger?: boolean;
+  /** Per-address HTTP rate limit (issue 8); `false` turns it off. */
+  httpLimits?: Partial<HttpLimits> | false;
+  /** Follow these tokens' files in `dataDir` (`tabmesh token rotate` replaces them while running). */
+  watchTokens?: TokenKind[];
 }
 
 export interface RunningCoordinator {
@@ -43,19 +49,30 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
   const storage = opts.storage ?? (opts.memory ? new MemoryStorage() : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
   const coordinator = new Coordinator({ ...opts, storage });
   // forceCloseConnections: a shutdown does not wait for open browsers' keep-alive connections.
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1 << 20, forceCloseConnections: true });
+  // Tokens never reach a log: the header is redacted should logging be on.
+  const app = Fastify({
+    logger: opts.logger ? { redact: ['req.headers.authorization'] } : false,
+    bodyLimit: 1 << 20,
+    forceCloseConnections: true,
+  });
+  await registerHardening(app, opts.httpLimits);
+  const unwatch = opts.watchTokens?.length && opts.dataDir ? coordinator.tokens.watch(opts.dataDir, opts.watchTokens) : () => {};
   // ws closes frames past maxPayload itself (code 1009); below that our own
   // limit answers with an error message first.
   await app.register(websocket, { options: { maxPayload: coordinator.maxFrameBytes * 2 } });
   app.register(async (scope) => {
     scope.get('/ws', { websocket: true }, (socket, req) => {
       const s = new Session(socket, req.socket.remoteAddress ?? '?');
+      // Per-address connection limit (issue 8): the one over it is told and closed.
+      const over = coordinator.limits.opened(s.remoteAddress);
+      socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
+      if (over) return s.fail(over.code, over.message);
       coordinator.sessions.add(s);
       socket.on('message', (data: RawData, isBinary: boolean) => {
         if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
         coordinator.onFrame(s, toUint8(data));
       });
-      socket.on('close', () => coordinator.onClose(s));
+      socket.on('close', (code: number) => coordinator.onClose(s, code));
       socket.on('error', () => socket.terminate());
     });
   });
@@ -74,6 +91,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     url,
     async close() {
       observability.close();
+      unwatch();
       coordinator.close();
       for (const s of coordinator.sessions) s.ws.terminate();
       await app.close();

@@ -48,6 +48,8 @@ export interface NodeView {
   bytesOut: number;
   tasksDone: number;
   joinedAt: number;
+  /** Issue 8: new, trusted, suspect or distrusted. */
+  trust?: string;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface NodeView {
   tasksDone: number;
   joinedAt: number;
   lostAt: number;
+  /** Issue 8: new, trusted, suspect or distrusted (coordinator/trust). */
+  trust?: string;
 }
 
 export interface JobView {
@@ -217,6 +219,7 @@ export class ClusterDoc {
         tasksDone: n.tasksDone,
         joinedAt: n.joinedAt,
         lostAt: 0,
+        trust: c.trust.level(n.id),
       };
       this.setIfChanged(this.nodes, n.id, v);
     }

@@ -27,6 +27,14 @@ export interface TaskRecord {
   endedAt: number;
   /** Node that ran it last (kept after it ends, for the timeline). */
   ranOn: NodeId | null;
+  /** Verified execution (coordinator/verify, issue 8): the group of a task and of each of its replicas. */
+  replicas?: ReplicaSet;
+}
+
+/** The replicas of one verified task: they run on distinct nodes (`used`). */
+export interface ReplicaSet {
+  readonly primary: TaskRecord;
+  readonly used: ReadonlySet<NodeId>;
 }
 
 export type ObjectState = 'pending' | 'ready' | 'failed';
@@ -80,6 +88,12 @@ export interface JobRecord {
   tasks: Set<TaskRecord>;
   objects: Set<ObjectId>;
   counts: { submitted: number; finished: number; failed: number; cancelled: number };
+  /** Presented by the driver to come back to this job. */
+  secret: string;
+  /** Handles the driver held when its connection dropped, kept until it resumes or the grace ends. */
+  parked: Map<ObjectId, number> | null;
+  /** Ends the job if its driver does not come back in time. */
+  graceTimer: ReturnType<typeof setTimeout> | null;
 }
 
 export interface FunctionRecord extends FunctionSource {

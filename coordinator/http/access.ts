@@ -1,7 +1,6 @@
 // Who may do what over HTTP and the dashboard socket (issue 7). Two roles:
 // `driver` (the driver token: read, submit and cancel jobs) and `viewer`
 // (an optional viewer token: read only). Either opens the dashboard.
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
 
@@ -15,20 +14,16 @@ export interface Access {
   write: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 export function bearer(header: string | undefined): string | undefined {
   return /^Bearer (.+)$/.exec(header ?? '')?.[1];
 }
 
 export function createAccess(c: Coordinator, viewerToken = ''): Access {
+  // Both compared in constant time by c.tokens (coordinator/auth), which also follows rotations.
+  if (viewerToken && !c.tokens.required('viewer')) c.tokens.set('viewer', viewerToken);
   const roleOf = (token: string | undefined): Role | null => {
-    if (c.authorized(token === undefined ? undefined : `Bearer ${token}`)) return 'driver';
-    if (viewerToken && token !== undefined && sameSecret(token, viewerToken)) return 'viewer';
+    if (c.tokens.driverOk(token)) return 'driver';
+    if (c.tokens.viewerOk(token)) return 'viewer';
     return null;
   };
   const hook = (need: Role) => async (req: FastifyRequest, reply: FastifyReply) => {

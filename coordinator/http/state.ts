@@ -114,6 +114,8 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
       tasksDone: n.tasksDone,
       joinedAt: n.joinedAt,
       lastSeen: n.lastSeen,
+      /** Issue 8: verified results agreed and disagreed, offences, and the level they give. */
+      trust: c.trust.view(n.id),
     }));
   });
 

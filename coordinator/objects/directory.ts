@@ -89,8 +89,7 @@ export class ObjectDirectory {
   /** A ready object lost its bytes and will be made again: it waits like a new one. */
   setRebuilding(o: ObjectRecord): void {
     if (o.state !== 'ready' || o.v) return;
-    o.state = 'pending';
-    o.hash = '';
+    o.state = 'pending'; // its hash stays: a holder that comes back is checked against it
   }
 
   private settle(o: ObjectRecord): void {

@@ -1,6 +1,7 @@
 // The coordinator's relay: when a node (or driver) needs the bytes of an
 // object held elsewhere and no peer link exists, the holder streams chunks
 // to the coordinator, which forwards them. Counted in stats.bytesRelayed.
+import { createHash, type Hash } from 'node:crypto';
 import type { ObjectId } from '../../shared/ids.js';
 import { RELAY_CHUNK_BYTES, type MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -13,11 +14,16 @@ interface Transfer {
   to: Session;
   /** The requester's transfer number. */
   x: number;
+  /** The bytes so far, hashed as they pass (issue 8: a holder serving wrong bytes is caught here too). */
+  hash: Hash | null;
+  next: number;
 }
 
 export class Relay {
   private readonly transfers = new Map<number, Transfer>();
   private nextX = 1;
+  /** A holder could not serve an object it is listed for, or served wrong bytes (node honesty, issue 8). */
+  onBadHolder: (holder: Session, id: ObjectId, why: string) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
@@ -46,7 +52,7 @@ export class Relay {
       return;
     }
     const X = this.nextX++;
-    this.transfers.set(X, { id: m.id, from, to, x: m.x });
+    this.transfers.set(X, { id: m.id, from, to, x: m.x, hash: o.hash ? createHash('sha256') : null, next: 0 });
     from.send({ t: 'serve', id: m.id, x: X });
   }
 
@@ -55,7 +61,14 @@ export class Relay {
     const t = this.transfers.get(m.x);
     if (!t) return null; // requester went away; drop
     if (t.from !== from) return `transfer ${m.x} is not yours`;
-    if (m.o + m.d.byteLength >= m.n) this.transfers.delete(m.x);
+    if (t.hash && m.o !== t.next) t.hash = null; // out of order: the reader still checks
+    t.next = m.o + m.d.byteLength;
+    t.hash?.update(m.d);
+    if (m.o + m.d.byteLength >= m.n) {
+      this.transfers.delete(m.x);
+      const want = this.dir.get(t.id)?.hash;
+      if (t.hash && want && t.hash.digest('hex') !== want) this.onBadHolder(from, t.id, `served object ${t.id.slice(0, 12)} with a wrong hash`);
+    }
     this.gcs.stats.bytesRelayed += m.d.byteLength;
     t.to.send({ t: 'chunk', x: t.x, o: m.o, n: m.n, d: m.d });
     return null;
@@ -66,6 +79,7 @@ export class Relay {
     const t = this.transfers.get(m.x);
     if (!t || t.from !== from) return;
     this.transfers.delete(m.x);
+    if (this.dir.get(t.id)?.locations.has(from)) this.onBadHolder(from, t.id, `could not serve object ${t.id.slice(0, 12)}, which it claimed to hold (${m.reason.slice(0, 200)})`);
     t.to.send({ t: 'xferFail', x: t.x, reason: m.reason });
   }
 

@@ -51,7 +51,8 @@ export class Scheduler {
       gcs,
       nodes: this.nodeList,
       fits: (n, t) => this.fits(n, t),
-      feasible: (n, t) => feasible(n, t),
+      // Replicas of a verified task never share a node (issue 8).
+      feasible: (n, t) => !t.replicas?.used.has(n.id) && feasible(n, t),
     };
   }
 
@@ -122,6 +123,7 @@ export class Scheduler {
   }
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
+    if (t.replicas?.used.has(n.id)) return false;
     const req = t.spec.resources;
     const cpus = n.resources.cpu ?? 0;
     const depth = this.depth(t);
@@ -173,5 +175,7 @@ function classKey(t: TaskRecord): string {
   const sch = s.scheduling;
   if (sch === 'spread') key += '|spread';
   else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
+  // A replica that no free node may take must not hold up other tasks of its class.
+  if (t.replicas) key += `|replica=${s.taskId}`;
   return key;
 }

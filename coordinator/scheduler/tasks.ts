@@ -10,6 +10,8 @@ import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { Scheduler } from './scheduler.js';
 import { ActorManager } from '../actors/actors.js';
+import { isReplica, Verifier } from '../verify/verifier.js';
+import { TrustTable } from '../trust/trust.js';
 
 const EWMA_ALPHA = 0.2;
 
@@ -23,12 +25,18 @@ function depsOf(spec: TaskSpec): ObjectId[] {
 
 export class TaskManager {
   readonly actors: ActorManager;
+  /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
+  readonly verifier: Verifier;
+  /** Told of every placement (node honesty, issue 8: what a node may report on). */
+  onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
     private readonly dir: ObjectDirectory,
     private readonly scheduler: Scheduler,
+    trust: TrustTable = new TrustTable({}, () => {}),
   ) {
+    this.verifier = new Verifier(gcs, scheduler, this, trust);
     this.actors = new ActorManager(gcs, {
       dispatch: (t, n) => this.assign(t, n),
       fail: (t, f) => this.finishFailed(t, f),
@@ -40,7 +48,10 @@ export class TaskManager {
       holdArgs: (spec, sign) => {
         for (const id of depsOf(spec)) (sign > 0 ? this.dir.addRef(id) : this.dir.decRef(id));
       },
-      replay: (spec, n) => n.session.send({ t: 'assign', spec, inline: this.inlineArgs(spec), fn: undefined }),
+      replay: (spec, n) => {
+        this.onPlaced(spec, n);
+        n.session.send({ t: 'assign', spec, inline: this.inlineArgs(spec), fn: undefined });
+      },
     });
   }
 
@@ -53,8 +64,11 @@ export class TaskManager {
     const gcs = this.gcs;
     const existing = gcs.tasks.get(spec.taskId);
     if (existing) {
-      // A re-run parent re-submits the same child ids: the child stands; only re-hold its outputs.
-      for (let i = 0; i < spec.numReturns; i++) this.dir.hold(from, returnObjectId(spec.taskId, i));
+      // A re-run parent (or a resumed driver) re-submits the same ids: the task stands; its submitter holds its outputs once.
+      for (let i = 0; i < spec.numReturns; i++) {
+        const id = returnObjectId(spec.taskId, i);
+        if (!from.held.has(id)) this.dir.hold(from, id);
+      }
       return null;
     }
     const job = gcs.jobs.get(spec.jobId);
@@ -107,6 +121,10 @@ export class TaskManager {
       this.finishFailed(t, isCall && lostArg === ActorManager.creationObject(spec.actor!.id) ? actorGone(spec) : lostFailure(lostArg, spec));
     } else if (failedArg) {
       this.finishFailed(t, failedArg.failure!);
+    } else if (localNode && spec.verify && !spec.actor && t.missing === 0) {
+      // Run bottom-up already: that run is the first replica.
+      localNode.functions.add(spec.fnId);
+      this.verifier.start(t, localNode, (r, n) => this.placeOn(r, n));
     } else if (localNode) {
       t.state = 'assigned';
       this.placeOn(t, localNode);
@@ -115,9 +133,31 @@ export class TaskManager {
     return null;
   }
 
+  /** A finished task recovered after a restart keeps its arguments while its outputs live (lineage). */
+  holdLineage(t: TaskRecord): void {
+    t.holdsArgs = true;
+    for (const id of depsOf(t.spec)) this.dir.addRef(id);
+    for (const id of t.spec.nested) this.dir.addRef(id);
+  }
+
+  /** An unfinished task recovered after a restart: it waits for its arguments, then runs again. */
+  resume(t: TaskRecord): void {
+    this.holdLineage(t);
+    for (const id of depsOf(t.spec)) {
+      const o = this.dir.get(id);
+      if (!o) return this.finishFailed(t, lostFailure(id, t.spec));
+      if (o.state === 'pending') {
+        t.missing++;
+        (o.dependents ??= []).push(t);
+      } else if (o.state === 'failed') return this.finishFailed(t, o.failure!);
+    }
+    if (t.missing === 0) this.ready(t);
+  }
+
   /** Arguments ready: a task goes to the scheduler, an actor call to its actor. */
   private ready(t: TaskRecord): void {
-    if (t.spec.actor?.kind === 'call') this.actors.callReady(t);
+    if (t.spec.verify && !t.spec.actor) this.verifier.start(t);
+    else if (t.spec.actor?.kind === 'call') this.actors.callReady(t);
     else this.scheduler.enqueue(t);
   }
 
@@ -160,6 +200,8 @@ export class TaskManager {
     t.ranOn = n.id;
     n.tasks.add(t);
     Scheduler.charge(n, t, 1);
+    if (t.replicas) this.verifier.placed(t, n);
+    this.onPlaced(t.spec, n);
   }
 
   unplace(t: TaskRecord): void {
@@ -177,12 +219,14 @@ export class TaskManager {
   ownedBy(s: Session, taskId: TaskId, attempt: number): TaskRecord | string {
     const t = this.gcs.tasks.get(taskId);
     if (!t) return `unknown task ${taskId}`;
+    if (t.replicas) return this.verifier.replicaOn(t, s, attempt) ?? `task ${taskId}: no replica of it runs on this node at attempt ${attempt}`;
     if (!t.node || t.node.session !== s) return `task ${taskId} is not assigned to this node`;
     if (t.spec.attempt !== attempt) return `task ${taskId}: attempt ${attempt} is not the current one (${t.spec.attempt})`;
     return t;
   }
 
   started(t: TaskRecord): void {
+    if (isReplica(t)) this.verifier.started(t);
     if (t.state === 'assigned') {
       t.state = 'running';
       t.startedAt = Date.now();
@@ -201,13 +245,19 @@ export class TaskManager {
 
   done(t: TaskRecord, m: MsgOf<'done'>, s: Session): string | null {
     if (m.results.length !== t.spec.numReturns) return `task ${t.spec.taskId} returned ${m.results.length} values, expected ${t.spec.numReturns}`;
-    const n = t.node!;
-    n.tasksDone++;
     const f = this.gcs.functions.get(t.spec.fnId);
     if (f) {
       f.ewmaMs = f.runs === 0 ? m.ms : f.ewmaMs + EWMA_ALPHA * (m.ms - f.ewmaMs);
       f.runs++;
     }
+    if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
+    this.completeDone(t, m, s);
+    return null;
+  }
+
+  /** Records a task's results; `s` holds its stored outputs. */
+  completeDone(t: TaskRecord, m: MsgOf<'done'>, s: Session): void {
+    if (t.node) t.node.tasksDone++;
     this.end(t, 'finished');
     for (let i = 0; i < m.results.length; i++) {
       const r = m.results[i];
@@ -220,11 +270,11 @@ export class TaskManager {
       if (r.v) this.dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
       else this.dir.setReady(o, { size: r.size!, hash: r.hash, location: s, contains: r.refs });
     }
-    return null;
   }
 
   /** A node reports a failure: with retryExceptions a throw is retried within maxRetries. */
   reportedFailed(t: TaskRecord, failure: Failure): void {
+    if (isReplica(t)) return void (t.node && this.verifier.report(t, { failure }, t.node.session));
     const s = t.spec;
     if (failure.code === 'TASK_ERROR' && s.retryExceptions && s.attempt < s.maxRetries && !s.actor) {
       this.unplace(t);
@@ -243,6 +293,7 @@ export class TaskManager {
   /** The task failed (threw, was cancelled, timed out): every output carries the failure. */
   finishFailed(t: TaskRecord, failure: Failure): void {
     if (TERMINAL.has(t.state)) return;
+    if (isReplica(t)) return this.verifier.replicaLost(t);
     this.end(t, failure.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     for (let i = 0; i < t.spec.numReturns; i++) {
       const o = this.dir.get(returnObjectId(t.spec.taskId, i));
@@ -251,6 +302,7 @@ export class TaskManager {
   }
 
   private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {
+    if (t.replicas) this.verifier.close(t);
     const actor = t.spec.actor;
     if (actor?.kind === 'create' && state === 'finished' && t.node) {
       t.node.actorCpu += t.spec.resources.cpu ?? 0;
@@ -329,6 +381,11 @@ export class TaskManager {
     if (t.spec.attempt >= t.spec.maxRetries) {
       return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
     }
+    const pin = t.spec.scheduling;
+    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node)) {
+      // A holder that comes back (a reloaded tab) can still announce it.
+      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
+    }
     // Every lost output of the task waits again; copies elsewhere stay readable.
     for (let i = 0; i < t.spec.numReturns; i++) {
       const out = this.dir.get(returnObjectId(t.spec.taskId, i));
@@ -365,6 +422,7 @@ export class TaskManager {
   cancel(id: ObjectId, force: boolean): void {
     const t = this.gcs.tasks.get(taskOfObject(id));
     if (!t || TERMINAL.has(t.state)) return;
+    if (t.replicas) return this.finishFailed(t, cancelledFailure(t)); // its replicas are stopped
     if (t.state === 'assigned' || t.state === 'running') {
       // The node stops it and reports it failed with TASK_CANCELLED.
       t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });

@@ -1,10 +1,10 @@
 // A driver's connection to the coordinator: the MeshCore of a Node script or
 // a page. Objects it puts that are too big to travel inline stay with it and
 // are served through the relay when a node needs them.
-import { rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
+import { returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { GetTimeoutError, TabmeshError } from '../errors.js';
-import { decodeFrame, Outbox } from '../protocol/frame.js';
+import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
 import { contentHash } from '../hash.js';
 import type { Fetched, MeshCore } from './core.js';
@@ -24,6 +24,8 @@ export interface ConnectOptions {
   WebSocket?: WebSocketCtor;
   /** Give up connecting after this long. Default 10 s. */
   connectTimeoutMs?: number;
+  /** After a dropped connection, keep trying to resume the job this long. Default 60 s. */
+  reconnectTimeoutMs?: number;
   /** Where tasks' console output goes; by default printed here, repeated lines deduplicated. */
   onOutput?: (line: OutputLine) => void;
   /**
@@ -50,9 +52,7 @@ const handlers: DriverHandlers = {
   output: (c, m) => c.onOutput(m),
   actorInfo: (c, m) => c.onActorInfo(m),
   // The GCS freed these: the bytes of our large puts among them can go.
-  free: (c, m) => {
-    for (const id of m.ids) c.ownLarge.delete(id);
-  },
+  free: (c, m) => c.freed(m.ids),
   killActor: null,
   getActor: null,
   actorCheckpoint: null,
@@ -82,9 +82,22 @@ export class DriverCore implements MeshCore {
   readonly output = new OutputDeduper();
   onLog: (m: MsgOf<'output'>) => void = (m) => this.output.push(m);
 
-  private constructor(private readonly ws: WebSocketLike) {
+  private ws: WebSocketLike;
+  private opts!: ConnectOptions;
+  private secret = '';
+  /** connected: frames go out; reconnecting: dropped (the state below is sent again on resume). */
+  private state: 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'connecting';
+  // What the driver must tell a coordinator again when it resumes its job.
+  private readonly fns = new Map<string, FunctionSource>();
+  private readonly held = new Set<ObjectId>();
+  private readonly specs = new Map<TaskId, { spec: TaskSpec; live: number }>();
+  private readonly smallPuts = new Map<ObjectId, { v: Uint8Array; refs: ObjectId[] }>();
+  private readonly largeMeta = new Map<ObjectId, { hash: string; refs: ObjectId[] }>();
+
+  private constructor(ws: WebSocketLike) {
+    this.ws = ws;
     this.outbox = new Outbox((frame) => {
-      if (this.ws.readyState === 1) this.ws.send(frame);
+      if (this.state === 'connected' && this.ws.readyState === 1) this.ws.send(frame);
     });
     this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.outbox.push(m));
@@ -105,6 +118,7 @@ export class DriverCore implements MeshCore {
     const ws = new Ctor(wsUrl(opts.url));
     ws.binaryType = 'arraybuffer';
     const core = new DriverCore(ws);
+    core.opts = opts;
     if (opts.onOutput) core.onLog = opts.onOutput;
     if (opts.peers) core.usePeers(opts.peers);
     return new Promise((resolve, reject) => {
@@ -112,41 +126,101 @@ export class DriverCore implements MeshCore {
         reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
         ws.close();
       }, opts.connectTimeoutMs ?? 10_000);
-      ws.onopen = () => {
-        core.outbox.push({ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: opts.token });
-        core.outbox.flush();
-      };
-      ws.onerror = () => {};
-      ws.onclose = (ev) => {
+      core.attach(ws, { version: PROTOCOL_VERSION }, (err) => {
         clearTimeout(timer);
-        const err = core.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`);
-        core.objects.close(err);
-        core.links?.stop();
-        reject(err);
-      };
-      ws.onmessage = (ev) => {
-        let msgs: Msg[];
-        try {
-          msgs = decodeFrame(toBytes(ev.data));
-        } catch (e) {
-          reject(e);
-          ws.close(1002, 'bad frame');
-          return;
-        }
-        for (const m of msgs) {
-          if (m.t === 'welcome') {
-            core.jobId = m.jobId!;
-            core.parentTask = rootTaskId(core.jobId);
-            core.inlineMax = m.inlineMax;
-            clearTimeout(timer);
-            ws.onmessage = (e) => core.onFrame(e.data);
-            resolve(core);
-          } else if (m.t === 'error') {
-            core.onError(m);
-          }
-        }
-      };
+        if (err) reject(err);
+        else resolve(core);
+      });
     });
+  }
+
+  /**
+   * Wires a socket: hello (or resume) once open, then welcome. `done` hears
+   * whether the handshake worked; later closes start a reconnect.
+   */
+  private attach(ws: WebSocketLike, _: { version: number }, done: (err: Error | null) => void): void {
+    let welcomed = false;
+    ws.onopen = () => {
+      const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held] } : undefined;
+      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume }]));
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      const err = this.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`);
+      if (!welcomed) return done(err);
+      this.dropped(err);
+    };
+    ws.onmessage = (ev) => {
+      let msgs: Msg[];
+      try {
+        msgs = decodeFrame(toBytes(ev.data));
+      } catch (e) {
+        ws.close(1002, 'bad frame');
+        return done(e as Error);
+      }
+      for (const m of msgs) {
+        if (m.t === 'welcome') {
+          const resumed = !!this.jobId;
+          this.jobId = m.jobId!;
+          this.parentTask = rootTaskId(this.jobId);
+          this.inlineMax = m.inlineMax;
+          this.secret = m.secret ?? '';
+          this.state = 'connected';
+          this.lastError = null;
+          welcomed = true;
+          ws.onmessage = (e) => this.onFrame(e.data);
+          if (resumed) this.sendState();
+          done(null);
+        } else if (m.t === 'error') {
+          this.onError(m);
+        }
+      }
+    };
+  }
+
+  /** The connection dropped: unless we were closing, reconnect with capped exponential backoff. */
+  private dropped(err: Error): void {
+    if (this.closing || this.state === 'closed') {
+      this.state = 'closed';
+      this.objects.close(err);
+      this.links?.stop();
+      return;
+    }
+    this.state = 'reconnecting';
+    this.objects.failTransfers(err);
+    for (const p of this.lookups.values()) p.reject(err);
+    this.lookups.clear();
+    const giveUpAt = Date.now() + (this.opts.reconnectTimeoutMs ?? 60_000);
+    const attempt = (n: number) => {
+      if (this.closing) return;
+      if (Date.now() > giveUpAt) {
+        this.state = 'closed';
+        this.objects.close(new TabmeshError('CLOSED', `lost the coordinator and could not reconnect: ${err.message}`));
+        this.links?.stop();
+        return;
+      }
+      const Ctor = this.opts.WebSocket ?? defaultWebSocket();
+      const ws = new Ctor(wsUrl(this.opts.url));
+      ws.binaryType = 'arraybuffer';
+      this.ws = ws;
+      this.attach(ws, { version: PROTOCOL_VERSION }, (e) => {
+        if (e) setTimeout(() => attempt(n + 1), Math.min(5000, 100 * 2 ** n));
+      });
+    };
+    setTimeout(() => attempt(0), 100);
+  }
+
+  /** After a resume: functions, puts, unfinished submissions and subscriptions, again (the coordinator dedups). */
+  private sendState(): void {
+    for (const f of this.fns.values()) this.outbox.push({ t: 'fn', f });
+    for (const [id, p] of this.smallPuts) this.outbox.push({ t: 'put', id, v: p.v, size: p.v.byteLength, refs: p.refs });
+    for (const [id, p] of this.largeMeta) {
+      const bytes = this.ownLarge.get(id);
+      if (bytes) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
+    }
+    for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
+    const waiting = this.objects.resubscribe();
+    if (waiting.length) this.outbox.push({ t: 'subscribe', ids: waiting });
   }
 
   private onFrame(data: unknown): void {
@@ -180,23 +254,31 @@ export class DriverCore implements MeshCore {
   }
 
   registerFunction(f: FunctionSource): void {
+    this.fns.set(f.fnId, f);
     this.outbox.push({ t: 'fn', f });
   }
 
   submit(spec: TaskSpec): void {
+    // Kept while its outputs are held: a resumed job submits it again (same ids; the GCS dedups).
+    this.specs.set(spec.taskId, { spec, live: spec.numReturns });
+    for (let i = 0; i < spec.numReturns; i++) this.held.add(returnObjectId(spec.taskId, i));
     this.outbox.push({ t: 'submit', spec });
   }
 
   put(id: ObjectId, value: EncodedValue): void {
     const size = value.bytes.byteLength;
+    this.held.add(id);
     if (size <= this.inlineMax) {
+      this.smallPuts.set(id, { v: value.bytes, refs: value.refs });
       this.outbox.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
       this.objects.setReady(id, { v: value.bytes, size });
       return;
     }
+    const hash = contentHash(value.bytes);
     this.ownLarge.set(id, value.bytes);
+    this.largeMeta.set(id, { hash, refs: value.refs });
     this.objects.setReady(id, { size });
-    this.outbox.push({ t: 'put', id, refs: value.refs, size, hash: contentHash(value.bytes) });
+    this.outbox.push({ t: 'put', id, refs: value.refs, size, hash });
   }
 
   async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
@@ -232,6 +314,7 @@ export class DriverCore implements MeshCore {
   }
 
   borrow(ids: ObjectId[]): void {
+    for (const id of ids) this.held.add(id);
     this.outbox.push({ t: 'borrow', ids });
   }
 
@@ -254,18 +337,37 @@ export class DriverCore implements MeshCore {
     else p.reject(new TabmeshError('ACTOR_DIED', m.error ?? 'no such actor'));
   }
 
+  /** The GCS freed these objects: our copies of large puts among them can go. */
+  freed(ids: ObjectId[]): void {
+    for (const id of ids) {
+      this.ownLarge.delete(id);
+      this.largeMeta.delete(id);
+    }
+  }
+
   killActor(id: string): void {
     this.outbox.push({ t: 'killActor', id: id as TaskSpec['taskId'] });
   }
 
   release(ids: ObjectId[]): void {
     // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
-    for (const id of ids) this.objects.forget(id);
+    for (const id of ids) {
+      this.objects.forget(id);
+      this.held.delete(id);
+      this.smallPuts.delete(id);
+      const spec = this.specs.get(taskOfObject(id));
+      if (spec && --spec.live <= 0) this.specs.delete(taskOfObject(id));
+    }
     this.outbox.push({ t: 'release', ids });
   }
 
   close(): Promise<void> {
     this.closing = true;
+    if (this.state === 'reconnecting') {
+      this.state = 'closed';
+      this.objects.close(new TabmeshError('CLOSED', 'this mesh connection is closed'));
+      return Promise.resolve();
+    }
     this.links?.stop();
     this.output.flush();
     this.outbox.flush();

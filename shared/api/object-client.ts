@@ -158,11 +158,22 @@ export class ObjectClient {
     }
   }
 
+  /** Fails the transfers in flight (the connection dropped; subscriptions stay, to be sent again). */
+  failTransfers(err: Error): void {
+    for (const t of this.incoming.values()) t.reject(err);
+    this.incoming.clear();
+  }
+
   /** Fails everything in flight (the connection closed). */
   close(err: Error): void {
     this.closedWith = err;
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
+  }
+
+  /** Ids with someone waiting, to subscribe again after a reconnect. */
+  resubscribe(): ObjectId[] {
+    return this.waitingIds();
   }
 
   /** Ids with someone waiting (re-subscribed after a reconnect). */

@@ -18,6 +18,8 @@ export const MAX_LOCATED = 8;
 const MAX_ARGS = 4096;
 const MAX_RETURNS = 1024;
 const MAX_IDS = 100_000;
+/** Replicas of one verified task (issue 8). */
+export const MAX_REPLICAS = 16;
 
 const objectId = id<ObjectId>(OBJECT_ID_BYTES);
 const taskId = id<TaskId>(TASK_ID_BYTES);
@@ -78,6 +80,11 @@ export const taskSpecCheck = obj({
   actor: actorPartCheck,
   /** Retry (within maxRetries) when the task throws, not only when its node is lost. */
   retryExceptions: opt(bool),
+  /**
+   * Verified execution (issue 8): run on `replicas` distinct nodes and settle on
+   * the majority's result; `adaptive`: a trusted node's result is spot-checked only.
+   */
+  verify: opt(obj({ replicas: int(1, MAX_REPLICAS), adaptive: opt(bool) })),
 });
 export type TaskSpec = Infer<typeof taskSpecCheck>;
 
@@ -127,6 +134,11 @@ export const messages = {
     version: int(),
     token: opt(str(512)),
     node: opt(nodeInfo),
+    /**
+     * A driver coming back to its job (after a dropped connection or a
+     * coordinator restart), with every object it holds a handle to.
+     */
+    resume: opt(obj({ jobId, secret: str(128), held: ids })),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),

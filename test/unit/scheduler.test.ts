@@ -43,6 +43,7 @@ class World {
   readonly job = newJobId();
   readonly root = rootTaskId(this.job);
   readonly assigned: Array<{ task: TaskRecord; node: NodeRecord }> = [];
+  readonly unplaceable: Array<{ t: TaskRecord; why: string }> = [];
   readonly scheduler = new Scheduler(this.gcs, (t, n) => {
     // What TaskManager.assign does to the records the scheduler reads.
     t.state = 'assigned';
@@ -50,6 +51,9 @@ class World {
     n.tasks.add(t);
     Scheduler.charge(n, t, 1);
     this.assigned.push({ task: t, node: n });
+  }, (t, why) => {
+    t.state = 'failed';
+    this.unplaceable.push({ t, why });
   });
   private nextTask = 0;
   private nextPut = 0;
@@ -498,7 +502,7 @@ describe('node affinity', () => {
     expect(w.placements()).toEqual(['B']);
   });
 
-  it('hard affinity to a node that is gone: the task waits, it does not run elsewhere', () => {
+  it('hard affinity to a node that is gone: the task is reported unplaceable, it does not run elsewhere', () => {
     const w = new World();
     w.addNode('A', { cpu: 4 });
     const b = w.addNode('B', { cpu: 4 });
@@ -506,8 +510,9 @@ describe('node affinity', () => {
     const [t] = w.submit(1, { scheduling: { node: b.id, soft: false } });
     w.scheduler.run();
     expect(w.assigned).toHaveLength(0);
-    expect(t.state).toBe('queued');
-    expect(w.scheduler.queuedCount).toBe(1);
+    expect(w.unplaceable.map((u) => u.t)).toEqual([t]);
+    expect(w.unplaceable[0].why).toContain(b.id);
+    expect(w.scheduler.queuedCount).toBe(0);
   });
 
   it('soft affinity to a node that is gone runs on the least loaded node instead', () => {

@@ -72,7 +72,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
               h(
                 'table',
                 {},
-                h('thead', {}, h('tr', {}, ['node', 'kind', 'state', 'cores', 'load', 'queued', 'objects', 'store', 'bytes in', 'bytes out', 'tasks done', 'joined'].map((c) => h('th', { scope: 'col' }, c)))),
+                h('thead', {}, h('tr', {}, ['node', 'kind', 'state', 'cores', 'load', 'queued', 'objects', 'store', 'bytes in', 'bytes out', 'tasks done', 'trust', 'joined'].map((c) => h('th', { scope: 'col' }, c)))),
                 h(
                   'tbody',
                   {},
@@ -91,6 +91,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
                       h('td', { class: 'num' }, bytes(n.bytesIn)),
                       h('td', { class: 'num' }, bytes(n.bytesOut)),
                       h('td', { class: 'num' }, num(n.tasksDone)),
+                      h('td', {}, n.trust ?? 'new'),
                       h('td', {}, ago(n.joinedAt)),
                     ),
                   ),

@@ -1,0 +1,179 @@
+// Coordinator restart (issue 6): the durable GCS is read back and the mesh
+// goes on. Jobs wait for their drivers to resume; finished small results stay
+// readable; unfinished tasks run again (same ids, next attempt); stored objects
+// wait for their nodes to announce them, and are rebuilt from lineage if none does.
+import { Packr } from 'msgpackr';
+import type { Failure } from '../../shared/errors.js';
+import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
+import type { TaskSpec } from '../../shared/protocol/messages.js';
+import type { Coordinator } from '../coordinator.js';
+import type { JobRecord, ObjectRecord, TaskRecord } from './tables.js';
+
+const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+interface JobRow {
+  id: JobId;
+  state: 'running' | 'finished';
+  startedAt: number;
+  endedAt: number;
+  counts: JobRecord['counts'];
+  secret?: string;
+}
+interface TaskRow {
+  spec: TaskSpec;
+  state: string;
+  submittedAt: number;
+}
+interface ObjectRow {
+  id: ObjectId;
+  job: JobId;
+  state: 'ready' | 'failed';
+  size: number;
+  hash: string;
+  v: Uint8Array | null;
+  failure: Failure | null;
+  contains: ObjectId[];
+}
+
+export interface RecoveryReport {
+  jobs: number;
+  tasksRequeued: number;
+  tasksFinished: number;
+  objects: number;
+}
+
+/**
+ * Reads the GCS back. Every recovered object gets a temporary hold, released
+ * after `graceMs`, so that nothing is freed before drivers had time to resume
+ * and say which handles they hold; stored objects no node announced by then
+ * are rebuilt (or reported lost) if still needed.
+ */
+export function recover(c: Coordinator, graceMs: number): RecoveryReport {
+  const { gcs, dir, tasks } = c;
+  const storage = gcs.storage;
+  const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
+  if (!storage.durable) return report;
+
+  for (const [, row] of storage.load('jobs')) {
+    const j = rowPackr.unpack(row) as JobRow;
+    if (j.state !== 'running' || !j.secret) continue; // finished jobs: their summaries are history
+    const job: JobRecord = {
+      id: j.id,
+      state: 'running',
+      driver: null,
+      startedAt: j.startedAt,
+      endedAt: 0,
+      tasks: new Set(),
+      objects: new Set(),
+      counts: j.counts,
+      secret: j.secret,
+      parked: null,
+      graceTimer: null,
+    };
+    gcs.jobs.set(job.id, job);
+    job.graceTimer = setTimeout(() => {
+      job.graceTimer = null;
+      if (!job.driver) c.endJob(job.id);
+    }, c.jobGraceMs);
+    job.graceTimer.unref?.();
+    report.jobs++;
+  }
+
+  const recovered: ObjectRecord[] = [];
+  for (const [key, row] of storage.load('objects')) {
+    const r = rowPackr.unpack(row) as ObjectRow;
+    if (!gcs.jobs.has(r.job)) {
+      storage.delete('objects', key);
+      continue;
+    }
+    const o = dir.create(r.id, r.job, 1); // the recovery hold
+    o.state = r.state;
+    o.size = r.size;
+    o.hash = r.hash ?? '';
+    o.v = r.v ? new Uint8Array(r.v) : null;
+    o.failure = r.failure ?? null;
+    o.contains = r.contains ?? [];
+    recovered.push(o);
+  }
+  for (const o of recovered) for (const id of o.contains) dir.addRef(id);
+  report.objects = recovered.length;
+
+  const runAgain: TaskRecord[] = [];
+  for (const [key, row] of storage.load('tasks')) {
+    const r = rowPackr.unpack(row) as TaskRow;
+    const spec = r.spec;
+    const job = gcs.jobs.get(spec.jobId);
+    if (!job) {
+      storage.delete('tasks', key);
+      continue;
+    }
+    const outputs = Array.from({ length: spec.numReturns }, (_, i) => dir.get(returnObjectId(spec.taskId, i)));
+    const ended = outputs.every((o) => o && o.state !== 'pending');
+    const t: TaskRecord = {
+      spec,
+      state: ended ? (outputs.some((o) => o!.state === 'failed') ? 'failed' : 'finished') : 'waiting-args',
+      node: null,
+      missing: 0,
+      liveOutputs: outputs.filter((o) => o).length,
+      holdsArgs: false,
+      blocked: false,
+      submittedAt: r.submittedAt,
+      startedAt: 0,
+      endedAt: ended ? Date.now() : 0,
+      ranOn: null,
+    };
+    if (ended) {
+      if (t.liveOutputs === 0) {
+        storage.delete('tasks', key);
+        continue;
+      }
+      gcs.tasks.set(spec.taskId, t);
+      job.tasks.add(t);
+      report.tasksFinished++;
+      if (t.state === 'finished') tasks.holdLineage(t);
+      continue;
+    }
+    if (spec.actor) {
+      // Actor state is not durable yet: its tasks fail (see README, limits).
+      gcs.tasks.set(spec.taskId, t);
+      job.tasks.add(t);
+      t.liveOutputs = spec.numReturns;
+      for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1);
+      tasks.finishFailed(t, {
+        code: 'ACTOR_DIED',
+        name: 'ActorDiedError',
+        message: `actor ${spec.actor.id.slice(0, 12)} did not survive a coordinator restart`,
+        stack: '',
+        functionName: spec.name,
+        taskId: spec.taskId,
+      });
+      continue;
+    }
+    t.liveOutputs = spec.numReturns;
+    for (let i = 0; i < spec.numReturns; i++) {
+      if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1); // held until the driver resumes
+    }
+    // Whatever ran before the restart is forgotten: the next attempt runs it again.
+    t.spec = { ...spec, attempt: spec.attempt + 1 };
+    gcs.tasks.set(spec.taskId, t);
+    job.tasks.add(t);
+    runAgain.push(t);
+  }
+  for (const t of runAgain) tasks.resume(t);
+  report.tasksRequeued = runAgain.length;
+
+  const release = setTimeout(() => {
+    for (const o of recovered) {
+      if (!gcs.objects.has(o.id)) continue;
+      // Still nowhere: nobody announced its bytes; rebuild it if it is needed.
+      if (o.state === 'ready' && !o.v && o.locations.size === 0) tasks.objectLost(o, 'no node announced it after the coordinator restarted');
+      dir.decRef(o.id);
+    }
+  }, graceMs);
+  release.unref?.();
+  gcs.event(
+    'coordinator-recovered',
+    `recovered ${report.jobs} running job(s), ${report.tasksRequeued} unfinished task(s) to run again, ${report.tasksFinished} finished, ${report.objects} object(s)`,
+  );
+  return report;
+}

@@ -1,0 +1,161 @@
+// Per-connection and per-address limits (issue 8). Every session has token
+// buckets for its messages and its signals; every address a count of open
+// sockets; every job a bound on its unfinished tasks; every object a size
+// limit. Over a limit the offending connection gets an error naming the
+// limit, then is closed; nobody else notices.
+import type { Msg } from '../../shared/protocol/messages.js';
+import type { Session } from '../session.js';
+
+export interface Limits {
+  /** Messages a session may send per second on average (all kinds). */
+  messagesPerSec: number;
+  /** ...and in one burst (a driver submitting a large batch at once). */
+  messagesBurst: number;
+  /**
+   * Signals a session may send per second and in a burst before it is
+   * disconnected. The signalling relay refuses single signals sooner
+   * (coordinator/signal, 100/s, bursts of 400); this is the flood line.
+   */
+  signalsPerSec: number;
+  signalsBurst: number;
+  /** Largest object a put or a task result may declare. */
+  maxObjectBytes: number;
+  /** Unfinished tasks (waiting, queued, running) one job may have. */
+  maxTasksPerJob: number;
+  /** Open WebSocket connections from one address. */
+  connectionsPerAddress: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  messagesPerSec: 100_000,
+  messagesBurst: 200_000,
+  signalsPerSec: 200,
+  signalsBurst: 800,
+  maxObjectBytes: 2 ** 32,
+  maxTasksPerJob: 1_000_000,
+  connectionsPerAddress: 256,
+};
+
+/** A limit crossed: its stable code and what to tell the connection. */
+export interface Breach {
+  code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS';
+  message: string;
+}
+
+/** A token bucket: `rate` tokens a second, at most `burst` saved up. */
+export class Bucket {
+  private tokens: number;
+  private at: number;
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    now = Date.now(),
+  ) {
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  take(n = 1, now = Date.now()): boolean {
+    if (now > this.at) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+      this.at = now;
+    }
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+}
+
+interface SessionBuckets {
+  messages: Bucket;
+  signals: Bucket;
+}
+
+export class LimitKeeper {
+  readonly limits: Limits;
+  private readonly buckets = new WeakMap<Session, SessionBuckets>();
+  private readonly perAddress = new Map<string, number>();
+  /** Connections closed for a limit, by code (for /api/stats and tests). */
+  readonly breaches: Record<string, number> = {};
+
+  constructor(limits: Partial<Limits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** A socket opened; null, or why it must close at once. */
+  opened(address: string): Breach | null {
+    const n = (this.perAddress.get(address) ?? 0) + 1;
+    this.perAddress.set(address, n);
+    if (n > this.limits.connectionsPerAddress) {
+      return this.count({ code: 'TOO_MANY_CONNECTIONS', message: `more than ${this.limits.connectionsPerAddress} open connections from ${address}` });
+    }
+    return null;
+  }
+
+  closed(address: string): void {
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, n);
+  }
+
+  /** A frame of `count` messages arrived on `s`. */
+  frame(s: Session, count: number): Breach | null {
+    if (this.of(s).messages.take(count)) return null;
+    return this.count({ code: 'RATE_LIMITED', message: `more than ${this.limits.messagesPerSec} messages per second (bursts of ${this.limits.messagesBurst})` });
+  }
+
+  /** One message, checked for what its kind can cost. */
+  message(s: Session, m: Msg): Breach | null {
+    switch (m.t) {
+      case 'signal':
+        return this.signal(s);
+      case 'put':
+        return this.objectSize(m.size);
+      case 'done':
+        for (const r of m.results) {
+          const b = this.objectSize(r.v ? r.v.byteLength : r.size!);
+          if (b) return b;
+        }
+        return null;
+      case 'stored':
+        return this.objectSize(m.size);
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * The hook for signalling message kinds: each one spends a token of the
+   * session's signal bucket; a session that floods is disconnected.
+   */
+  signal(s: Session): Breach | null {
+    if (this.of(s).signals.take()) return null;
+    return this.count({ code: 'SIGNAL_FLOOD', message: `more than ${this.limits.signalsPerSec} signalling messages per second (bursts of ${this.limits.signalsBurst})` });
+  }
+
+  objectSize(bytes: number): Breach | null {
+    if (bytes <= this.limits.maxObjectBytes) return null;
+    return this.count({ code: 'OBJECT_TOO_LARGE', message: `object of ${bytes} bytes is over the limit of ${this.limits.maxObjectBytes}` });
+  }
+
+  /** A job with `unfinished` tasks wants one more. */
+  tasks(unfinished: number): Breach | null {
+    if (unfinished < this.limits.maxTasksPerJob) return null;
+    return this.count({ code: 'TOO_MANY_TASKS', message: `a job may have at most ${this.limits.maxTasksPerJob} unfinished tasks` });
+  }
+
+  private of(s: Session): SessionBuckets {
+    let b = this.buckets.get(s);
+    if (!b) {
+      const L = this.limits;
+      b = { messages: new Bucket(L.messagesPerSec, L.messagesBurst), signals: new Bucket(L.signalsPerSec, L.signalsBurst) };
+      this.buckets.set(s, b);
+    }
+    return b;
+  }
+
+  private count(b: Breach): Breach {
+    this.breaches[b.code] = (this.breaches[b.code] ?? 0) + 1;
+    return b;
+  }
+}

@@ -1,0 +1,62 @@
+// What a node may claim (issue 8): results only for tasks it was assigned,
+// copies only of objects it asked for. The coordinator remembers, per
+// session and bounded, which tasks it placed there and which objects the
+// session asked to locate or fetch, so that a late report (the task was
+// cancelled, its job ended) is told apart from a made-up one.
+import type { ObjectId, TaskId } from '../../shared/ids.js';
+import type { Session } from '../session.js';
+
+/** Remembered per session; the oldest are forgotten first (and then get the benefit of the doubt). */
+const REMEMBER = 50_000;
+
+class Recent<T> {
+  private readonly set = new Set<T>();
+  add(x: T): void {
+    if (this.set.has(x)) return;
+    this.set.add(x);
+    if (this.set.size > REMEMBER) this.set.delete(this.set.values().next().value as T);
+  }
+  has(x: T): boolean {
+    return this.set.has(x);
+  }
+  get full(): boolean {
+    return this.set.size >= REMEMBER;
+  }
+}
+
+interface Memory {
+  tasks: Recent<TaskId>;
+  asked: Recent<ObjectId>;
+}
+
+export class Honesty {
+  private readonly memory = new WeakMap<Session, Memory>();
+
+  private of(s: Session): Memory {
+    let m = this.memory.get(s);
+    if (!m) this.memory.set(s, (m = { tasks: new Recent(), asked: new Recent() }));
+    return m;
+  }
+
+  /** A task (or a replica of one) was placed on the session's node. */
+  placed(s: Session, task: TaskId): void {
+    this.of(s).tasks.add(task);
+  }
+
+  /** The session asked where an object is, or for its bytes. */
+  asked(s: Session, id: ObjectId): void {
+    this.of(s).asked.add(id);
+  }
+
+  /** Whether a report about `task` from `s` can be a late one rather than a lie. */
+  mayReport(s: Session, task: TaskId): boolean {
+    const m = this.of(s).tasks;
+    return m.has(task) || m.full;
+  }
+
+  /** Whether `s` may say it stored a copy of `id`. */
+  mayStore(s: Session, id: ObjectId): boolean {
+    const m = this.of(s).asked;
+    return m.has(id) || m.full;
+  }
+}
