@@ -1,19 +1,21 @@
 // The `tabmesh` command: coordinator, node, start.
 import { parseArgs } from 'node:util';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { startCoordinator } from '../coordinator/server.js';
 import { startEdgeNode } from '../edge/node.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
+import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
+import type { TokenKind } from '../coordinator/auth/tokens.js';
 
 const USAGE = `usage:
-  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T]
-  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME]
-  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N]
+  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T] [--private]
+                 (--private: nodes need the join token, kept in the data folder)
+  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
+  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N] [--private]
                  (a coordinator and one local edge node)
-${SUBMIT_USAGE}`;
+${SUBMIT_USAGE}
+${TOKEN_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -28,25 +30,13 @@ function int(v: string | undefined, name: string, min: number, max: number): num
   return n;
 }
 
-/** The driver token: given, else the one stored in the data folder, else a new one (stored). */
-function resolveToken(given: string | undefined, dataDir: string, memory: boolean): string {
-  if (given) return given;
-  const file = join(dataDir, 'token');
-  if (!memory && existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = randomBytes(24).toString('base64url');
-  if (!memory) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, token + '\n', { mode: 0o600 });
-  }
-  return token;
-}
-
 const coordinatorOptions = {
   host: { type: 'string', default: '127.0.0.1' },
   port: { type: 'string', default: '8080' },
   data: { type: 'string', default: '.tabmesh' },
   memory: { type: 'boolean', default: false },
   token: { type: 'string' },
+  private: { type: 'boolean', default: false },
 } as const;
 
 async function runCoordinator(args: string[], withNode: boolean): Promise<void> {
@@ -57,13 +47,21 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     allowPositionals: false,
   });
   const port = int(values.port, 'port', 0, 65535)!;
-  const token = resolveToken(values.token, values.data, values.memory);
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token });
+  const token = resolveToken('driver', values.token, values.data, values.memory);
+  const joinToken = values.private ? resolveToken('join', undefined, values.data, values.memory) : undefined;
+  const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
+  // Tokens that live in files follow `tabmesh token rotate` while running.
+  const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens });
   console.log(`tabmesh coordinator listening on ${c.url}`);
   console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
   console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
   console.log(`  dashboard: ${c.url}/dashboard#token=${encodeURIComponent(token)}`);
+  if (joinToken) {
+    console.log(`  private mesh: nodes need the join token ${joinToken}`);
+    console.log(`  volunteer page: ${c.url}/?join=${encodeURIComponent(joinToken)}`);
+  }
   const stop = async () => {
     await c.close();
     process.exit(0);
@@ -73,7 +71,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   if (withNode) {
     const cpusFlag = (values as { cpus?: string }).cpus;
     const cpus = int(cpusFlag, 'cpus', 1, 1024) ?? Math.max(1, os.availableParallelism() - 1);
-    const node = await startEdgeNode({ coordinator: c.url, cpus, name: `local:${process.pid}` });
+    const node = await startEdgeNode({ coordinator: c.url, cpus, name: `local:${process.pid}`, joinToken });
     console.log(`  local edge node ${node.nodeId} with ${cpus} executor(s)`);
   }
 }
@@ -102,9 +100,12 @@ async function runNode(args: string[]): Promise<void> {
     name: values.name,
     joinToken: values['join-token'],
   });
-  console.log(`tabmesh node ${node.nodeId} joined ${values.coordinator} with ${node.local.count} executor(s)`);
+  console.log(`tabmesh node ${node.nodeId} joined ${values.coordinator} with ${node.runtime.local.count} executor(s)`);
   node.onEvent = (e) => console.log(`[node] ${e}`);
-  const why = await node.closedPromise;
+  const leave = () => void node.leave().then(() => process.exit(0));
+  process.on('SIGINT', leave);
+  process.on('SIGTERM', leave);
+  const why = await node.left;
   console.error(`tabmesh node: ${why}`);
   process.exit(1);
 }
@@ -121,6 +122,8 @@ export async function main(argv: string[]): Promise<void> {
         return await runNode(rest);
       case 'submit':
         process.exit(await runSubmit(rest, usage));
+      case 'token':
+        process.exit(runToken(rest, usage));
       case 'help':
       case '--help':
       case '-h':

@@ -1,9 +1,12 @@
 // An edge node: the shared node runtime with worker_threads executors, a disk
-// spill tier and the `ws` WebSocket.
+// spill tier and the `ws` WebSocket. When its connection drops (the
+// coordinator restarted, the network blinked) it joins again as a new node,
+// with capped exponential backoff, and announces the objects it still holds.
 import os from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
+import { ObjectStore } from '../shared/node/store.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
@@ -18,28 +21,92 @@ export interface EdgeNodeOptions {
   name?: string;
   resources?: Record<string, number>;
   joinToken?: string;
+  /** Join again after a dropped connection (default true). */
+  reconnect?: boolean;
 }
 
-export async function startEdgeNode(o: EdgeNodeOptions): Promise<NodeRuntime> {
-  installNodeHasher();
-  const cpus = o.cpus ?? Math.max(1, os.availableParallelism() - 1);
-  const node = new NodeRuntime(
-    {
-      url: o.coordinator,
-      kind: 'edge',
-      name: o.name ?? `${os.hostname()}:${process.pid}`,
-      cpus,
-      storeBytes: (o.storeMb ?? 512) * 1024 * 1024,
-      resources: o.resources,
-      joinToken: o.joinToken,
-    },
-    {
-      WebSocket: WebSocket as unknown as WebSocketCtor,
-      spawnExecutor: workerThreadExecutors(),
+const BACKOFF_MAX_MS = 5000;
+
+/** An edge node across its sessions: `runtime` is the current one. */
+export class EdgeNode {
+  runtime!: NodeRuntime;
+  private leaving = false;
+  private readonly store: ObjectStore;
+  /** Resolves when the node has left for good (leave(), or reconnect off). */
+  readonly left: Promise<string>;
+  private resolveLeft!: (why: string) => void;
+  onEvent: (text: string) => void = () => {};
+
+  private constructor(private readonly o: EdgeNodeOptions) {
+    this.left = new Promise((r) => (this.resolveLeft = r));
+    this.store = new ObjectStore({
+      memoryBytes: (o.storeMb ?? 512) * 1024 * 1024,
       tier: new DiskTier(o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`)),
-      peers: await edgePeers(),
-    },
-  );
-  await node.ready;
-  return node;
+    });
+  }
+
+  static async start(o: EdgeNodeOptions): Promise<EdgeNode> {
+    installNodeHasher();
+    const n = new EdgeNode(o);
+    await n.session();
+    void n.supervise();
+    return n;
+  }
+
+  get nodeId(): string | null {
+    return this.runtime.nodeId;
+  }
+
+  private async session(): Promise<void> {
+    const o = this.o;
+    const rt = new NodeRuntime(
+      {
+        url: o.coordinator,
+        kind: 'edge',
+        name: o.name ?? `${os.hostname()}:${process.pid}`,
+        cpus: o.cpus ?? Math.max(1, os.availableParallelism() - 1),
+        storeBytes: (o.storeMb ?? 512) * 1024 * 1024,
+        resources: o.resources,
+        joinToken: o.joinToken,
+      },
+      {
+        WebSocket: WebSocket as unknown as WebSocketCtor,
+        spawnExecutor: workerThreadExecutors(),
+        store: this.store,
+        peers: await edgePeers(),
+      },
+    );
+    rt.onEvent = (e) => this.onEvent(e);
+    this.runtime = rt;
+    await rt.ready;
+  }
+
+  private async supervise(): Promise<void> {
+    for (;;) {
+      const why = await this.runtime.closedPromise;
+      if (this.leaving || this.o.reconnect === false) return this.resolveLeft(why);
+      this.onEvent(`${why}; joining again`);
+      for (let attempt = 0; ; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(BACKOFF_MAX_MS, 100 * 2 ** attempt)));
+        if (this.leaving) return this.resolveLeft('left');
+        try {
+          await this.session();
+          this.onEvent(`joined again as node ${this.runtime.nodeId}`);
+          break;
+        } catch {
+          /* not up yet: try again */
+        }
+      }
+    }
+  }
+
+  async leave(): Promise<void> {
+    this.leaving = true;
+    await this.runtime.close();
+  }
+}
+
+/** Starts an edge node that stays in the mesh across dropped connections. */
+export function startEdgeNode(o: EdgeNodeOptions): Promise<EdgeNode> {
+  return EdgeNode.start(o);
 }

@@ -28,6 +28,11 @@ export interface NodePlatform {
   every?: (ms: number, fn: () => void) => () => void;
   /** WebRTC peer links (issue 4); without them objects move through the coordinator's relay. */
   peers?: PeerFactory;
+  /**
+   * The store of an earlier session of this process (a node that reconnects,
+   * e.g. after a coordinator restart): its objects are announced on welcome.
+   */
+  store?: ObjectStore;
 }
 
 export interface NodeOptions {
@@ -117,11 +122,13 @@ export class NodeRuntime {
       if (this.ws.readyState === 1) this.ws.send(frame);
     });
     this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
-    this.store = new ObjectStore({
-      memoryBytes: opts.storeBytes,
-      tier: platform.tier,
-      onDropped: (ids) => this.send({ t: 'dropped', ids }),
-    });
+    this.store =
+      platform.store ??
+      new ObjectStore({
+        memoryBytes: opts.storeBytes,
+        tier: platform.tier,
+      });
+    this.store.onDropped = (ids) => this.send({ t: 'dropped', ids });
     this.links = platform.peers
       ? new PeerLinks({
           factory: platform.peers,
@@ -186,7 +193,8 @@ export class NodeRuntime {
             for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
-            if (platform.tier) void this.recoverStored(platform.tier);
+            if (platform.store) this.announceHeld();
+            else if (platform.tier) void this.recoverStored(platform.tier);
             resolve();
             continue;
           }
@@ -588,6 +596,15 @@ export class NodeRuntime {
 
   private sendCapacity(): void {
     this.send({ t: 'capacity', cpus: this.local.count, paused: this.paused });
+  }
+
+  /** A reconnected node still holds what its store holds: the coordinator lists it as their location again. */
+  private announceHeld(): void {
+    const all = this.store.list();
+    for (let i = 0; i < all.length; i += 1000) {
+      this.send({ t: 'holding', objects: all.slice(i, i + 1000).map((o) => ({ id: o.id, size: o.size, hash: o.hash })) });
+    }
+    if (all.length) this.onEvent(`re-announced ${all.length} held object(s)`);
   }
 
   /**

@@ -77,7 +77,8 @@ interface Entry {
 export class ObjectStore {
   private readonly budget: number;
   private readonly tier: SpillTier | undefined;
-  private readonly onDropped: ((ids: ObjectId[]) => void) | undefined;
+  /** Who hears of dropped copies; a node that reconnects with this store points it at its new session. */
+  onDropped: ((ids: ObjectId[]) => void) | undefined;
 
   private readonly entries = new Map<ObjectId, Entry>();
   /** Resident primaries / secondaries, least recently used first. */
@@ -102,6 +103,16 @@ export class ObjectStore {
     this.budget = opts.memoryBytes;
     this.tier = opts.tier;
     this.onDropped = opts.onDropped;
+  }
+
+  /** Everything held, in any tier: what a node announces when it reconnects. */
+  list(): StoredObject[] {
+    const out: StoredObject[] = [];
+    for (const id of this.entries.keys()) {
+      const i = this.info(id);
+      if (i) out.push(i);
+    }
+    return out;
   }
 
   /** In any tier (including while its spill is in flight). */
