@@ -10,5 +10,5 @@ export * from './errors.js';
 
 /** Connects to a coordinator as a driver. */
 export async function connect(opts: ConnectOptions): Promise<Mesh> {
-  return new Mesh(await DriverCore.connect(opts));
+  return new Mesh(await DriverCore.connect(opts), { verify: opts.verify });
 }

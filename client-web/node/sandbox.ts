@@ -56,6 +56,19 @@ function seal(target: object, name: string, desc: PropertyDescriptor): void {
   }
 }
 
+/**
+ * Seals `name` on `target` and on each prototype of it that defines it too
+ * (issue 8): `Object.getPrototypeOf(self).postMessage.call(self, …)` or a
+ * getter taken from WorkerNavigator.prototype must not get around the stub.
+ * EventTarget.prototype stays: the executor's own MessagePorts use it.
+ */
+function sealEverywhere(target: object, name: string, desc: PropertyDescriptor): void {
+  seal(target, name, desc);
+  for (let p = Object.getPrototypeOf(target); p && p !== Object.prototype && p !== EventTarget.prototype; p = Object.getPrototypeOf(p)) {
+    if (Object.prototype.hasOwnProperty.call(p, name)) seal(p, name, desc);
+  }
+}
+
 /** Removes the ways out from `scope` (a worker's global object). Irreversible. */
 export function lockDown(scope: typeof globalThis = globalThis): void {
   for (const name of CALLABLE) {
@@ -63,11 +76,11 @@ export function lockDown(scope: typeof globalThis = globalThis): void {
       return refuse(name);
     };
     Object.defineProperty(stub, 'name', { value: name });
-    seal(scope, name, { value: stub, writable: false });
+    sealEverywhere(scope, name, { value: stub, writable: false });
   }
-  for (const name of OBJECTS) seal(scope, name, { get: () => refuse(name), set: () => refuse(name) });
+  for (const name of OBJECTS) sealEverywhere(scope, name, { get: () => refuse(name), set: () => refuse(name) });
   const nav = (scope as { navigator?: object }).navigator;
-  if (nav) for (const name of NAVIGATOR) seal(nav, name, { get: () => refuse(`navigator.${name}`) });
+  if (nav) for (const name of NAVIGATOR) sealEverywhere(nav, name, { get: () => refuse(`navigator.${name}`) });
   // Listening on the global scope would reach messages meant for the runtime.
   const listen = function (): never {
     return refuse('addEventListener');

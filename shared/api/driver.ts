@@ -14,6 +14,7 @@ import { OutputDeduper, type OutputLine } from './output.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
+import type { VerifyOptions } from './types.js';
 
 export interface ConnectOptions {
   /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
@@ -34,6 +35,8 @@ export interface ConnectOptions {
    * (`false` turns it off); without one, objects move through the relay.
    */
   peers?: PeerFactory | false;
+  /** Verified execution for every task of this job (issue 8); a task's own `verify` wins. */
+  verify?: VerifyOptions;
 }
 
 type DriverHandlers = Handlers<DriverCore>;

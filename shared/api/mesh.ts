@@ -53,7 +53,12 @@ export class Mesh implements ActorCaller {
   private readonly registered = new Set<string>();
   private closed = false;
 
-  constructor(readonly core: MeshCore) {
+  constructor(
+    readonly core: MeshCore,
+    /** Options every task of this mesh starts from (the job's `verify`, issue 8). */
+    private readonly defaults: RemoteOptions = {},
+  ) {
+    if (defaults.verify) validateOptions(defaults);
     this.finalizer = core.tracksHandles ? new FinalizationRegistry((id) => this.dropHandle(id)) : null;
   }
 
@@ -194,6 +199,7 @@ export class Mesh implements ActorCaller {
       scheduling: normalizeScheduling(opts.scheduling),
       actor: actor?.(taskId),
       retryExceptions: opts.retryExceptions || undefined,
+      verify: verifyOf(actor ? undefined : (opts.verify ?? this.defaults.verify)),
     };
     core.submit(spec);
     const refs: ObjectRef[] = [];
@@ -303,6 +309,11 @@ function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduli
   return { node: s.node as TaskSpec['taskId'] & never, soft: s.soft ?? false };
 }
 
+function verifyOf(v: RemoteOptions['verify']): TaskSpec['verify'] {
+  if (!v || (v.replicas <= 1 && !v.adaptive)) return undefined;
+  return { replicas: v.replicas, adaptive: v.adaptive || undefined };
+}
+
 function validateOptions(o: RemoteOptions): void {
   const bad = (what: string) => {
     throw new TabmeshError('BAD_ARGUMENT', `remote option ${what}`);
@@ -312,6 +323,9 @@ function validateOptions(o: RemoteOptions): void {
   if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) bad('maxRetries must be an integer ≥ 0');
   if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 0)) bad('timeoutMs must be an integer ≥ 0');
   if (o.resources) for (const [k, v] of Object.entries(o.resources)) if (!(v >= 0 && Number.isFinite(v))) bad(`resources.${k} must be a number ≥ 0`);
+  if (o.verify !== undefined && !(typeof o.verify === 'object' && Number.isInteger(o.verify.replicas) && o.verify.replicas >= 1 && o.verify.replicas <= 16)) {
+    bad('verify.replicas must be an integer in [1, 16]');
+  }
 }
 
 export { GetTimeoutError };

@@ -20,6 +20,18 @@ export interface RemoteOptions {
   name?: string;
   /** Placement policy: least-loaded with locality (default), spread, or node affinity. */
   scheduling?: Scheduling;
+  /**
+   * Verified execution (issue 8): run the task on `replicas` distinct nodes and
+   * accept the result a majority agrees on. The task must be deterministic.
+   */
+  verify?: VerifyOptions;
+}
+
+export interface VerifyOptions {
+  /** Distinct nodes that run the task (1 to 16); more run on disagreement. */
+  replicas: number;
+  /** Run once on a trusted node (one that agreed often in a row), with a random spot check; replicate elsewhere. */
+  adaptive?: boolean;
 }
 
 /** An argument position accepts the value or a future of it. */
