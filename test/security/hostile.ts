@@ -48,8 +48,11 @@ export class RawPeer {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(ms));
   }
 
-  raw(bytes: Uint8Array): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes);
+  /** Sends raw bytes as one frame; false when the socket is no longer open. */
+  raw(bytes: Uint8Array): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(bytes);
+    return true;
   }
 
   error(): MsgOf<'error'> | undefined {
