@@ -326,7 +326,8 @@ export class TaskManager {
     }
     // No row for the end state: the outputs' rows (ready or failed) say it.
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
-    if (state !== 'finished') this.releaseArgs(t);
+    // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
+    if (state !== 'finished' || t.spec.actor?.kind === 'call') this.releaseArgs(t);
     if (t.liveOutputs === 0) this.dropLineage(t);
   }
 

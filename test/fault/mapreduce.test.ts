@@ -3,7 +3,7 @@
 // have started; the counts are exact.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
-import { countLocally, makeChunks, submitWordCount } from '../helpers/wordcount.js';
+import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
 
 let cl: Cluster | undefined;
 afterEach(async () => {

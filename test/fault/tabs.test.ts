@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { countLocally, makeChunks, submitWordCount } from '../helpers/wordcount.js';
+import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
 import { openVolunteer, type VolunteerTab } from '../browser/volunteers.js';
 import type { ObjectRef } from '../../shared/index.js';
 

@@ -1,7 +1,7 @@
-// A MapReduce word count for chaos tests: deterministic text, the job, and
+// A MapReduce word count for chaos tests and bench/recovery: deterministic text, the job, and
 // the same count in one process to check against.
-import type { Mesh } from '../../shared/api/mesh.js';
-import type { ObjectRef } from '../../shared/index.js';
+import type { Mesh } from '../shared/api/mesh.js';
+import type { ObjectRef } from '../shared/index.js';
 
 declare const mesh: Mesh; // inside tasks
 
