@@ -4,6 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import type { ObjectRef } from '../../shared/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+declare const mesh: Mesh; // inside tasks
 
 let cl: Cluster | undefined;
 afterEach(async () => {
@@ -58,5 +61,30 @@ describe('lineage reconstruction', () => {
     expect(e).toMatchObject({ code: 'OBJECT_LOST' });
     expect((e as Error).message).toContain('retries');
     expect(c.gcs.events.some((ev) => ev.kind === 'object-lost' && ev.object === ref.id)).toBe(true);
+  });
+
+  it('a put whose driver is gone cannot be rebuilt: a reader elsewhere gets ObjectLostError, without hanging', async () => {
+    cl = await Cluster.start({ nodes: 1, cpus: 2 });
+    const owner = await cl.driver();
+    const other = await cl.driver();
+    class Keeper {
+      kept: unknown = null;
+      keep(box: { ref: unknown }): boolean {
+        this.kept = box.ref;
+        return true;
+      }
+      async read(): Promise<number> {
+        const v = (await mesh.get(this.kept as ObjectRef<Float64Array>)) as Float64Array;
+        return v.length;
+      }
+    }
+    const keeper = other.remote(Keeper).options({ name: 'keeper' }).remote();
+    const fromOwner = await owner.getActor<Keeper>('keeper');
+    const big = owner.put(new Float64Array(LEN).fill(1)); // stays with its driver
+    await owner.get(fromOwner.keep.remote({ ref: big }));
+    expect(await other.get(keeper.read.remote())).toBe(LEN);
+    await owner.close(); // its job ends: its puts go with it
+    const e = await other.get(keeper.read.remote(), { timeoutMs: 30_000 }).catch((x: unknown) => x);
+    expect((e as { remoteName?: string }).remoteName ?? (e as { code?: string }).code).toMatch(/ObjectLostError|OBJECT_LOST/);
   });
 });
