@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { connect, type Mesh } from '../edge/index.js';
-import { emit, figure, interleaved, log, nowMs, percentile, round, startCluster, type BenchCluster } from './harness.js';
+import { emit, figure, interleaved, log, nowMs, percentile, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
 const CALLS = 10_000;
 const ROUNDS = 3;
@@ -77,10 +77,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(`FAILED: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

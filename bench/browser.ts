@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
-import { emit, figure, interleaved, log, nowMs, pollStats, round, startCluster, type BenchCluster } from './harness.js';
+import { emit, figure, interleaved, log, nowMs, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
 const TASKS = 20_000;
 const ROUNDS = 3;
@@ -105,10 +105,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(`FAILED: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -329,3 +329,14 @@ export async function startCluster(opts: { nodes?: number; cpus?: number; verbos
 export function selfRssMb(): number {
   return process.memoryUsage().rss / MB;
 }
+
+/** Runs a benchmark's main: exit 0 when it finishes, 1 (with the stack on stderr) when it fails. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      log(`FAILED: ${(e as Error).stack ?? e}`);
+      process.exit(1);
+    },
+  );
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
-import { emit, figure, log, MB, nowMs, pollStats, round, startCluster, type BenchCluster } from './harness.js';
+import { emit, figure, log, MB, nowMs, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -175,10 +175,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(`FAILED: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

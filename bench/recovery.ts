@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import { countLocally, makeChunks, submitWordCount } from './wordcount.js';
-import { emit, figure, log, nowMs, percentile, pollStats, round, startCluster, type BenchCluster } from './harness.js';
+import { emit, figure, log, nowMs, percentile, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TABS = 4;
@@ -148,10 +148,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(`FAILED: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

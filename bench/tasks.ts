@@ -23,6 +23,7 @@ import {
   type BenchCluster,
   type Figure,
   type Stats,
+  runBench,
 } from './harness.js';
 
 const THROUGHPUT_TASKS = 20_000;
@@ -258,10 +259,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    log(`FAILED: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -4,42 +4,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import type { ObjectRef } from '../../shared/index.js';
+import { CheckpointedCounter, Counter } from '../helpers/counters.js';
 
 let cl: Cluster | undefined;
 afterEach(async () => {
   await cl?.stop();
   cl = undefined;
 });
-
-class Counter {
-  n = 0;
-  runs = 0;
-  inc(): number {
-    this.runs++;
-    return ++this.n;
-  }
-  stats(): { n: number; runs: number } {
-    return { n: this.n, runs: this.runs };
-  }
-}
-
-class CheckpointedCounter {
-  n = 0;
-  runs = 0;
-  inc(): number {
-    this.runs++;
-    return ++this.n;
-  }
-  stats(): { n: number; runs: number } {
-    return { n: this.n, runs: this.runs };
-  }
-  checkpoint(): { n: number } {
-    return { n: this.n };
-  }
-  restore(s: { n: number }): void {
-    this.n = s.n;
-  }
-}
 
 async function setup(): Promise<{ cl: Cluster; a: string }> {
   const c = await Cluster.start({ nodes: 2, cpus: 1, deadAfterMs: 2000 });

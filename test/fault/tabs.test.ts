@@ -6,6 +6,7 @@ import { Cluster } from '../helpers/cluster.js';
 import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
 import { openVolunteer, type VolunteerTab } from '../browser/volunteers.js';
 import type { ObjectRef } from '../../shared/index.js';
+import { CheckpointedCounter } from '../helpers/counters.js';
 
 let cl: Cluster | undefined;
 let browsers: TestBrowser[] = [];
@@ -69,24 +70,7 @@ describe('volunteer tabs closing mid-job', () => {
     cl = await Cluster.start({ nodes: 0 });
     const t = await tabs(2);
     const m = await cl.driver();
-    class Counter {
-      n = 0;
-      runs = 0;
-      inc(): number {
-        this.runs++;
-        return ++this.n;
-      }
-      stats(): { n: number; runs: number } {
-        return { n: this.n, runs: this.runs };
-      }
-      checkpoint(): { n: number } {
-        return { n: this.n };
-      }
-      restore(s: { n: number }): void {
-        this.n = s.n;
-      }
-    }
-    const counter = m.remote(Counter).options({ maxRestarts: 1, maxTaskRetries: 3, checkpointEvery: 40, scheduling: { node: t[0].nodeId, soft: true } }).remote();
+    const counter = m.remote(CheckpointedCounter).options({ maxRestarts: 1, maxTaskRetries: 3, checkpointEvery: 40, scheduling: { node: t[0].nodeId, soft: true } }).remote();
     const first: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     expect((await m.get(first)).at(-1)).toBe(100);
