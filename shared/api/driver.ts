@@ -41,6 +41,9 @@ export interface ConnectOptions {
 
 type DriverHandlers = Handlers<DriverCore>;
 
+/** Handles named per resume message (well under the protocol's cap on ids in one message). */
+const RESUME_IDS = 50_000;
+
 const handlers: DriverHandlers = {
   welcome: null, // handled while connecting
   ready: (c, m) => c.objects.onReady(m),
@@ -144,7 +147,8 @@ export class DriverCore implements MeshCore {
   private attach(ws: WebSocketLike, _: { version: number }, done: (err: Error | null) => void): void {
     let welcomed = false;
     ws.onopen = () => {
-      const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held] } : undefined;
+      // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
+      const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held].slice(0, RESUME_IDS) } : undefined;
       ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume }]));
     };
     ws.onerror = () => {};
@@ -215,6 +219,8 @@ export class DriverCore implements MeshCore {
 
   /** After a resume: functions, puts, unfinished submissions and subscriptions, again (the coordinator dedups). */
   private sendState(): void {
+    const rest = [...this.held].slice(RESUME_IDS);
+    for (let i = 0; i < rest.length; i += RESUME_IDS) this.outbox.push({ t: 'borrow', ids: rest.slice(i, i + RESUME_IDS) });
     for (const f of this.fns.values()) this.outbox.push({ t: 'fn', f });
     for (const [id, p] of this.smallPuts) this.outbox.push({ t: 'put', id, v: p.v, size: p.v.byteLength, refs: p.refs });
     for (const [id, p] of this.largeMeta) {
