@@ -17,7 +17,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
 import { ActorManager } from './actors/actors.js';
 import type { Session } from './session.js';
-import { Tokens } from './auth/tokens.js';
+import { sameSecret, Tokens } from './auth/tokens.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
@@ -213,9 +213,7 @@ export class Coordinator {
    */
   private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: string; message: string } | null {
     const job = this.gcs.jobs.get(r.jobId);
-    const a = Buffer.from(r.secret);
-    const b = Buffer.from(job?.secret ?? '');
-    if (!job || job.state !== 'running' || a.length !== b.length || !timingSafeEqual(a, b)) {
+    if (!job || job.state !== 'running' || !sameSecret(r.secret, job.secret)) {
       return { code: 'UNAUTHORIZED', message: `job ${r.jobId} cannot be resumed (unknown, ended, or a wrong secret)` };
     }
     if (job.driver && !job.driver.closed) return { code: 'BAD_MESSAGE', message: `job ${r.jobId} has a connected driver` };
