@@ -1,6 +1,5 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
-import { timingSafeEqual } from 'node:crypto';
 import { functionId, isPutObject, newJobId, randomHex, rootTaskId, taskOfObject, type NodeId } from '../shared/ids.js';
 import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { ProtocolError } from '../shared/errors.js';
