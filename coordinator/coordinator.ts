@@ -337,6 +337,14 @@ function nodeOf(c: Coordinator, s: Session): NodeRecord | undefined {
   return s.nodeId ? c.node(s.nodeId) : undefined;
 }
 
+/** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
+function runsTaskOfJob(c: Coordinator, s: Session, job: string): boolean {
+  const n = nodeOf(c, s);
+  if (!n) return false;
+  for (const t of n.tasks) if (t.spec.jobId === job) return true;
+  return false;
+}
+
 /** Whether session `s` may create objects and tasks under parent task `parent`. */
 function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
@@ -429,7 +437,8 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (!a) return null;
     // Its job's driver, its tasks' nodes, or any session holding a handle to it may kill it.
     const held = s.held.has(ActorManager.creationObject(m.id));
-    if (s.role === 'driver' && a.job !== s.jobId && !held) return `actor ${m.id} is not yours`;
+    const ofJob = s.role === 'driver' ? a.job === s.jobId : runsTaskOfJob(c, s, a.job);
+    if (!held && !ofJob) return `actor ${m.id} is not yours`;
     c.tasks.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
   },
   getActor: (c, s, m) => {
@@ -442,7 +451,9 @@ const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   cancel: (c, s, m) => {
     const t = c.gcs.tasks.get(taskOfObject(m.id));
-    if (t && s.role === 'driver' && t.spec.jobId !== s.jobId) return `task of ${m.id} is not of your job`;
+    if (!t) return null;
+    // A driver cancels within its job; a node on behalf of a task of that job it is running.
+    if (s.role === 'driver' ? t.spec.jobId !== s.jobId : !runsTaskOfJob(c, s, t.spec.jobId)) return `task of ${m.id} is not of your job`;
     c.tasks.cancel(m.id, m.force);
   },
   heartbeat: (c, s, m) => {
