@@ -1,9 +1,9 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
-import { functionId, isPutObject, newJobId, randomHex, rootTaskId, taskOfObject, type NodeId } from '../shared/ids.js';
+import { isPutObject, newJobId, randomHex, type NodeId } from '../shared/ids.js';
 import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { ProtocolError } from '../shared/errors.js';
-import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Handlers, type Msg, type MsgOf } from '../shared/protocol/messages.js';
+import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
 import type { GcsStorage } from './gcs/storage.js';
@@ -14,8 +14,8 @@ import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
-import { ActorManager } from './actors/actors.js';
 import type { Session } from './session.js';
+import { handlers, type Handler } from './handlers.js';
 import { sameSecret, Tokens } from './auth/tokens.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
@@ -43,8 +43,6 @@ export interface CoordinatorOptions {
   /** Node trust and adaptive verification (coordinator/trust). */
   trust?: Partial<TrustOptions>;
 }
-
-type Handler<K extends Msg['t']> = (c: Coordinator, s: Session, m: MsgOf<K>) => string | null | void;
 
 export class Coordinator {
   readonly gcs: Gcs;
@@ -332,224 +330,3 @@ export class Coordinator {
     this.gcs.close();
   }
 }
-
-function nodeOf(c: Coordinator, s: Session): NodeRecord | undefined {
-  return s.nodeId ? c.node(s.nodeId) : undefined;
-}
-
-/** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
-function runsTaskOfJob(c: Coordinator, s: Session, job: string): boolean {
-  const n = nodeOf(c, s);
-  if (!n) return false;
-  for (const t of n.tasks) if (t.spec.jobId === job) return true;
-  return false;
-}
-
-/** Whether session `s` may create objects and tasks under parent task `parent`. */
-function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
-  if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
-  const t = c.gcs.tasks.get(parent as never);
-  return !!t && ((t.node !== null && t.node.session === s) || c.tasks.verifier.runsOn(t, s));
-}
-
-/** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
-function madeUp(c: Coordinator, s: Session, what: string, taskId: string): void {
-  if (s.nodeId && !c.honesty.mayReport(s, taskId as never)) c.trust.offence(s.nodeId, `${what} for task ${taskId.slice(0, 12)}, which it was never assigned`);
-}
-
-const handlers: { [K in Msg['t']]: Handler<K> | null } = {
-  hello: null,
-  welcome: null,
-  assign: null,
-  cancelTask: null,
-  free: null,
-  serve: null,
-  located: null,
-  ready: null,
-  output: null,
-  error: (c, s, m) => {
-    c.gcs.event('client-error', `${s.label} reported ${m.code}: ${m.message}`);
-  },
-  fn: (c, _s, m) => {
-    if (functionId(m.f.kind, m.f.source) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
-    if (!c.gcs.functions.has(m.f.fnId)) c.gcs.addFunction({ ...m.f, ewmaMs: -1, runs: 0 });
-  },
-  submit: (c, s, m) => {
-    const spec = m.spec;
-    if (spec.attempt !== 0) return 'a new task starts at attempt 0';
-    if (!mayActFor(c, s, spec.parentId)) return `task ${spec.taskId}: parent ${spec.parentId} is not yours`;
-    if (s.role === 'driver' && spec.jobId !== s.jobId) return `task ${spec.taskId} is not of your job`;
-    const job = c.gcs.jobs.get(spec.jobId);
-    if (job && !c.gcs.tasks.has(spec.taskId)) {
-      const k = job.counts;
-      const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);
-      if (over) return void s.fail(over.code, over.message);
-    }
-    const local = m.local ? nodeOf(c, s) ?? null : null;
-    return c.tasks.submit(spec, s, local);
-  },
-  put: (c, s, m) => {
-    if (!isPutObject(m.id) || !mayActFor(c, s, taskOfObject(m.id))) return `put ${m.id}: not a put id of yours`;
-    if (m.v && m.v.byteLength !== m.size) return `put ${m.id}: size ${m.size} does not match ${m.v.byteLength} bytes`;
-    const existing = c.dir.get(m.id);
-    if (existing) {
-      // The same task re-ran, or a driver that resumed announces it again: the object is the same (deterministic ids).
-      if (!m.v) existing.locations.add(s);
-      if (!s.held.has(m.id)) c.dir.hold(s, m.id);
-      return;
-    }
-    const job = s.role === 'driver' ? s.jobId! : c.gcs.tasks.get(taskOfObject(m.id))!.spec.jobId;
-    const o = c.dir.create(m.id, job, 0);
-    c.dir.hold(s, m.id);
-    if (m.v) c.dir.setReady(o, { v: m.v, size: m.size, contains: m.refs });
-    else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
-  },
-  subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
-  fetch: (c, s, m) => {
-    c.honesty.asked(s, m.id);
-    c.relay.fetch(s, m);
-  },
-  // Peer links (issue 4): signalling, holder lookup, and bytes receivers moved peer-to-peer.
-  signal: (c, s, m) => c.signalling.relay(s, m),
-  locate: (c, s, m) => {
-    c.honesty.asked(s, m.id);
-    c.signalling.locate(s, m);
-  },
-  peerBytes: (c, _s, m) => {
-    c.gcs.stats.bytesPeer += m.n;
-  },
-  chunk: (c, s, m) => c.relay.chunk(s, m),
-  xferFail: (c, s, m) => c.relay.fail(s, m),
-  borrow: (c, s, m) => {
-    for (const id of m.ids) c.dir.hold(s, id);
-  },
-  release: (c, s, m) => {
-    for (const id of m.ids) c.dir.unhold(s, id);
-  },
-  actorInfo: null,
-  actorCheckpoint: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
-    if (!a || a.node?.session !== s) return `actor ${m.id} does not live on this node`;
-    c.tasks.actors.checkpointed(m.id, m.after, m.state);
-  },
-  killActor: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
-    if (!a) return null;
-    // Its job's driver, its tasks' nodes, or any session holding a handle to it may kill it.
-    const held = s.held.has(ActorManager.creationObject(m.id));
-    const ofJob = s.role === 'driver' ? a.job === s.jobId : runsTaskOfJob(c, s, a.job);
-    if (!held && !ofJob) return `actor ${m.id} is not yours`;
-    c.tasks.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
-  },
-  getActor: (c, s, m) => {
-    const a = c.tasks.actors.lookup(m.name);
-    if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
-      s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'` });
-      return;
-    }
-    s.send({ t: 'actorInfo', x: m.x, id: a.id, className: a.className });
-  },
-  cancel: (c, s, m) => {
-    const t = c.gcs.tasks.get(taskOfObject(m.id));
-    if (!t) return null;
-    // A driver cancels within its job; a node on behalf of a task of that job it is running.
-    if (s.role === 'driver' ? t.spec.jobId !== s.jobId : !runsTaskOfJob(c, s, t.spec.jobId)) return `task of ${m.id} is not of your job`;
-    c.tasks.cancel(m.id, m.force);
-  },
-  heartbeat: (c, s, m) => {
-    const n = nodeOf(c, s);
-    if (n) c.membership.heartbeat(n, m);
-  },
-  started: (c, s, m) => {
-    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string') return null; // a late report about a task moved elsewhere
-    c.tasks.started(t);
-  },
-  blocked: (c, s, m) => {
-    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t !== 'string') c.tasks.setBlocked(t, m.blocked);
-  },
-  done: (c, s, m) => {
-    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    // A late report for a task that moved on (cancelled, job ended, retried): not news.
-    if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));
-    nodeOf(c, s)!.lastSeen = Date.now();
-    return c.tasks.done(t, m, s);
-  },
-  failed: (c, s, m) => {
-    const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a failure', m.taskId));
-    c.tasks.reportedFailed(t, m.failure);
-  },
-  stored: (c, s, m) => {
-    if (!c.honesty.mayStore(s, m.id)) {
-      if (s.nodeId) c.trust.offence(s.nodeId, `claimed a copy of object ${m.id.slice(0, 12)}, which it never asked for`);
-      return;
-    }
-    const o = c.dir.get(m.id);
-    if (o && o.state === 'ready' && o.size === m.size && (!o.hash || o.hash === m.hash)) o.locations.add(s);
-  },
-  dropped: (c, s, m) => {
-    for (const id of m.ids) {
-      const o = c.dir.get(id);
-      if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') {
-        c.tasks.objectLost(o, `its last copy was dropped by ${s.label}`);
-      }
-    }
-  },
-  log: (c, s, m) => {
-    const t = c.gcs.tasks.get(m.taskId);
-    const n = nodeOf(c, s);
-    if (!t || !n || (t.node?.session !== s && !c.tasks.verifier.runsOn(t, s))) return;
-    const job = c.gcs.jobs.get(t.spec.jobId);
-    job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
-  },
-  // Browser nodes (issue 3): pause, executor count, and re-announcing after a reload.
-  capacity: (c, s, m) => {
-    const n = nodeOf(c, s);
-    if (!n) return;
-    // A paused node offers no CPU: the scheduler stops placing work there.
-    n.resources.cpu = m.paused ? 0 : m.cpus;
-    c.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
-    c.scheduler.soon();
-  },
-  handBack: (c, s, m) => {
-    for (const { taskId, attempt } of m.tasks) {
-      const t = c.tasks.ownedBy(s, taskId, attempt);
-      if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
-      const n = t.node!;
-      if (t.blocked) c.tasks.setBlocked(t, false);
-      n.tasks.delete(t);
-      Scheduler.charge(n, t, -1);
-      t.node = null;
-      c.scheduler.enqueue(t, true);
-    }
-  },
-  holding: (c, s, m) => {
-    const stale = m.objects.filter((h) => {
-      const o = c.dir.get(h.id);
-      if (!o || o.v || (o.state !== 'pending' && (!o.hash || o.hash !== h.hash)) || o.size !== h.size) return true;
-      if (o.state === 'failed' && o.failure?.code === 'OBJECT_LOST') {
-        // Its last copy went with the tab's old session; the reloaded tab has it
-        // again (until lineage reconstruction, issue 6, this is the only way back).
-        o.state = 'ready';
-        o.failure = null;
-        c.gcs.persistObject(o);
-        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
-      }
-      if (o.state === 'pending' && o.size > 0 && o.size === h.size) {
-        // Being rebuilt from lineage (issue 6) since the tab's old session
-        // closed: the copy is back, so it is ready now (a re-run that still
-        // finishes only adds a location). Its contained refs are held already.
-        // setReady trades the holds of what it contains for the same new ones.
-        c.dir.setReady(o, { size: h.size, hash: h.hash, location: s, contains: o.contains });
-        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
-        return false;
-      }
-      if (o.state !== 'ready') return true;
-      o.locations.add(s);
-      return false;
-    });
-    if (stale.length) s.send({ t: 'free', ids: stale.map((h) => h.id) });
-  },
-};
