@@ -18,15 +18,19 @@ const UNKNOWN_DEPTH = 2;
 class ClassQueue {
   items: TaskRecord[] = [];
   head = 0;
+  /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
+  private clearHead(): void {
+    (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
+  }
   get size(): number {
     return this.items.length - this.head;
   }
   peek(): TaskRecord | undefined {
-    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.head++;
+    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.clearHead();
     return this.items[this.head];
   }
   shift(): void {
-    this.head++;
+    this.clearHead();
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
