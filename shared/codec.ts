@@ -136,7 +136,12 @@ export function encodeValue(value: unknown): EncodedValue {
     // msgpackr drops functions silently; only walk the value when that may have happened.
     if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) checkSerializable(value, '', new Set());
     else if (typeof value === 'function' || typeof value === 'symbol') checkSerializable(value, '', new Set());
-    return { bytes, refs: [...refs] };
+    // msgpackr returns a view into the buffer it reuses (grown to 2-4 times
+    // the largest value packed so far). Kept, or posted from an executor
+    // (postMessage clones a view's whole buffer), the view carries all of it:
+    // 4 MiB behind a 1 MiB object in a node's store, and behind every small
+    // result after it. The value gets bytes of its own.
+    return { bytes: bytes.slice(), refs: [...refs] };
   } finally {
     collecting = prev;
   }

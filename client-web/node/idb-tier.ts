@@ -17,8 +17,9 @@ export class IdbTier implements SpillTier {
   /**
    * Bytes handed out by get(): a put of the very same array (the store taking
    * back an object after a reload, then spilling it again) need not be written.
+   * Held weakly: bytes read to serve a peer must not stay in memory after it.
    */
-  private readonly unchanged = new Map<ObjectId, Uint8Array>();
+  private readonly unchanged = new Map<ObjectId, WeakRef<Uint8Array>>();
 
   constructor(
     storeId: string,
@@ -34,7 +35,7 @@ export class IdbTier implements SpillTier {
   }
 
   async put(id: ObjectId, bytes: Uint8Array): Promise<void> {
-    if (this.unchanged.get(id) === bytes) {
+    if (this.unchanged.get(id)?.deref() === bytes) {
       this.unchanged.delete(id);
       return;
     }
@@ -52,7 +53,7 @@ export class IdbTier implements SpillTier {
     const v = await get<Uint8Array>(id, this.db);
     if (!(v instanceof Uint8Array)) return undefined;
     this.track(id, v.byteLength);
-    this.unchanged.set(id, v);
+    this.unchanged.set(id, new WeakRef(v));
     return v;
   }
 

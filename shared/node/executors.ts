@@ -146,7 +146,7 @@ export class LocalScheduler {
     while (this.readyHead < this.ready.length) {
       const head = this.ready[this.readyHead];
       if (head.state !== 'ready') {
-        this.readyHead++;
+        this.shift();
         continue;
       }
       const ex = this.freeExecutor();
@@ -160,8 +160,17 @@ export class LocalScheduler {
     }
   }
 
+  /**
+   * Moves past the head of the ready queue, clearing its slot: left in place,
+   * every task run since the last compaction would stay reachable, and with it
+   * its argument bytes (a 1 MiB object each) long after the store let them go.
+   */
+  private shift(): void {
+    (this.ready as (LocalTask | undefined)[])[this.readyHead++] = undefined;
+  }
+
   private takeBatch(head: LocalTask): LocalTask[] {
-    this.readyHead++;
+    this.shift();
     const batch = [head];
     const e = this.ewma.get(head.spec.fnId);
     if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
@@ -171,12 +180,12 @@ export class LocalScheduler {
     while (batch.length < limit && this.readyHead < this.ready.length) {
       const t = this.ready[this.readyHead];
       if (t.state !== 'ready') {
-        this.readyHead++;
+        this.shift();
         continue;
       }
       if (t.spec.fnId !== head.spec.fnId || t.spec.timeoutMs > 0) break;
       batch.push(t);
-      this.readyHead++;
+      this.shift();
     }
     return batch;
   }

@@ -59,6 +59,12 @@ export class PeerLink {
   private queue: Outgoing[] = [];
   private nextX = 1;
   private drainTimer: unknown = null;
+  /**
+   * When a chunk of any transfer last arrived. The holder's chunks queue in
+   * one channel (up to SEND_HIGH_WATER), so a transfer's first chunk waits
+   * behind the others': on a slow link it is late, not stalled.
+   */
+  private lastChunkAt = 0;
 
   constructor(
     /** The other side's peer id. */
@@ -103,10 +109,10 @@ export class PeerLink {
     });
   }
 
-  /** Fails incoming transfers that got no chunk for `stallMs`. */
+  /** Fails incoming transfers when neither they nor any other transfer on the link got a chunk for `stallMs`. */
   checkStalls(now: number, stallMs: number): void {
     for (const [x, t] of this.incoming) {
-      if (now - t.lastAt < stallMs) continue;
+      if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
       this.incoming.delete(x);
       this.sendControl({ k: 'cancel', x });
       t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.peer} stalled for ${stallMs} ms`));
@@ -161,6 +167,7 @@ export class PeerLink {
   }
 
   private onChunk(c: Chunk): void {
+    this.lastChunkAt = Date.now();
     const t = this.incoming.get(c.x);
     if (!t) return; // cancelled meanwhile
     // One sender, an ordered channel: chunks of a transfer arrive in order.
