@@ -115,6 +115,12 @@ export class LocalScheduler {
     return best;
   }
 
+  private leastBusy(): Executor | undefined {
+    let best: Executor | undefined;
+    for (const ex of this.executors) if (!best || ex.tasks.size < best.tasks.size) best = ex;
+    return best;
+  }
+
   /** Whether a new task would start at once. */
   hasFreeSlot(): boolean {
     return !this.paused && this.queued === 0 && this.freeExecutor() !== undefined;
@@ -149,7 +155,9 @@ export class LocalScheduler {
         this.shift();
         continue;
       }
-      const ex = this.freeExecutor();
+      // A task that needs no CPU (numCpus 0, e.g. an actor that holds no slot) shares
+      // the least busy executor, even one an actor holds or one already running.
+      const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.leastBusy() : this.freeExecutor();
       if (!ex) break;
       const batch = this.takeBatch(head);
       this.dispatch(ex, batch);
