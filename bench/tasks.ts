@@ -61,6 +61,42 @@ function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
   return Promise.all(ps);
 }
 
+/**
+ * THROUGHPUT_TASKS tasks at once against the same calls through the piscina
+ * pool, THROUGHPUT_ROUNDS interleaved rounds; the best of each.
+ */
+async function throughputRounds(c: BenchCluster, m: Mesh, noop: Noop, pool: Piscina, label: string): Promise<{ tm: number; pi: number }> {
+  let refs: ObjectRef<void>[] = [];
+  const times = await interleaved(
+    THROUGHPUT_ROUNDS,
+    {
+      tabmesh: async () => {
+        refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
+      },
+      piscina: () => piscinaBatch(pool, THROUGHPUT_TASKS),
+    },
+    {
+      // Untimed: free the round's refs and let the coordinator finish
+      // freeing, so that work does not land in the next timed round.
+      after: async (name, r, ms) => {
+        let extra = '';
+        if (name === 'tabmesh') {
+          m.free(refs);
+          refs = [];
+          const d = await drained(c);
+          extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB)`;
+        }
+        log(`${label}round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra}`);
+      },
+    },
+  );
+  const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
+  const tm = best(times.tabmesh);
+  const pi = best(times.piscina);
+  log(`${label}best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`);
+  return { tm, pi };
+}
+
 function describe(xs: number[]): string {
   return `min ${round(Math.min(...xs))} p50 ${round(percentile(xs, 50))} p90 ${round(percentile(xs, 90))} p99 ${round(percentile(xs, 99))} max ${round(Math.max(...xs))}`;
 }
@@ -111,35 +147,7 @@ async function main(): Promise<void> {
     // ------------------------------------------------------------ (a) throughput
     phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, best of ${THROUGHPUT_ROUNDS} interleaved rounds (noisy machine)`);
     {
-      const c = cl;
-      let refs: ObjectRef<void>[] = [];
-      const times = await interleaved(
-        THROUGHPUT_ROUNDS,
-        {
-          tabmesh: async () => {
-            refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
-          },
-          piscina: () => piscinaBatch(pool2, THROUGHPUT_TASKS),
-        },
-        {
-          // Untimed: free the round's refs and let the coordinator finish
-          // freeing, so that work does not land in the next timed round.
-          after: async (name, r, ms) => {
-            let extra = '';
-            if (name === 'tabmesh') {
-              m.free(refs);
-              refs = [];
-              const d = await drained(c);
-              extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB)`;
-            }
-            log(`round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra}`);
-          },
-        },
-      );
-      const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
-      const tm = best(times.tabmesh);
-      const pi = best(times.piscina);
-      log(`best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`);
+      const { tm, pi } = await throughputRounds(cl, m, noop, pool2, '');
       record(figure('tasks.throughput', tm, 'tasks/s', pi));
     }
 
@@ -227,28 +235,8 @@ async function main(): Promise<void> {
       const c = cl;
       const noop = m.remote(function noop() {}) as Noop;
       m.free(await tabmeshBatch(m, noop, WARMUP_TASKS));
-      let refs: ObjectRef<void>[] = [];
-      const times = await interleaved(
-        THROUGHPUT_ROUNDS,
-        {
-          tabmesh: async () => {
-            refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
-          },
-          piscina: () => piscinaBatch(pool2, THROUGHPUT_TASKS),
-        },
-        {
-          after: async (name, r, ms) => {
-            if (name === 'tabmesh') {
-              m.free(refs);
-              refs = [];
-              await drained(c);
-            }
-            log(`durable round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s`);
-          },
-        },
-      );
-      const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
-      record(figure('tasks.throughput.durable_gcs', best(times.tabmesh), 'tasks/s', best(times.piscina)));
+      const { tm, pi } = await throughputRounds(c, m, noop, pool2, 'durable ');
+      record(figure('tasks.throughput.durable_gcs', tm, 'tasks/s', pi));
     }
 
     phase('done');

@@ -245,13 +245,6 @@ export class Coordinator {
     return this.tokens.driverOk(given);
   }
 
-  /** Whether an HTTP bearer token is good (constant-time). */
-  authorized(header: string | undefined): boolean {
-    if (!this.tokens.required('driver')) return true;
-    const m = /^Bearer (.+)$/.exec(header ?? '');
-    return !!m && this.checkToken(m[1]);
-  }
-
   /** A session closed; `code` 1000 from a driver is a goodbye (its job ends now), anything else a drop. */
   onClose(s: Session, code = 1006): void {
     if (this.stopped || !this.sessions.delete(s)) return;

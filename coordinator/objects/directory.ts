@@ -205,9 +205,4 @@ export class ObjectDirectory {
     }
     return fallback;
   }
-
-  /** Bytes of `o` held by the node of session `s` (for locality). */
-  static localBytes(o: ObjectRecord, s: Session): number {
-    return o.locations.has(s) ? o.size : 0;
-  }
 }

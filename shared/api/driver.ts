@@ -132,7 +132,7 @@ export class DriverCore implements MeshCore {
         reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
         ws.close();
       }, opts.connectTimeoutMs ?? 10_000);
-      core.attach(ws, { version: PROTOCOL_VERSION }, (err) => {
+      core.attach(ws, (err) => {
         clearTimeout(timer);
         if (err) reject(err);
         else resolve(core);
@@ -144,7 +144,7 @@ export class DriverCore implements MeshCore {
    * Wires a socket: hello (or resume) once open, then welcome. `done` hears
    * whether the handshake worked; later closes start a reconnect.
    */
-  private attach(ws: WebSocketLike, _: { version: number }, done: (err: Error | null) => void): void {
+  private attach(ws: WebSocketLike, done: (err: Error | null) => void): void {
     let welcomed = false;
     ws.onopen = () => {
       // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
@@ -210,7 +210,7 @@ export class DriverCore implements MeshCore {
       const ws = new Ctor(wsUrl(this.opts.url));
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
-      this.attach(ws, { version: PROTOCOL_VERSION }, (e) => {
+      this.attach(ws, (e) => {
         if (e) setTimeout(() => attempt(n + 1), Math.min(5000, 100 * 2 ** n));
       });
     };
@@ -228,7 +228,7 @@ export class DriverCore implements MeshCore {
       if (bytes) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
     }
     for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
-    const waiting = this.objects.resubscribe();
+    const waiting = this.objects.waitingIds();
     if (waiting.length) this.outbox.push({ t: 'subscribe', ids: waiting });
   }
 

@@ -2,7 +2,7 @@
 // The same class serves drivers and, as the global `mesh`, tasks.
 import { childTaskId, functionId, putObjectId, returnObjectId, type ObjectId } from '../ids.js';
 import { decodeValue, encodeValue } from '../codec.js';
-import { errorFromFailure, GetTimeoutError, TabmeshError } from '../errors.js';
+import { errorFromFailure, TabmeshError } from '../errors.js';
 import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
@@ -328,4 +328,3 @@ function validateOptions(o: RemoteOptions): void {
   }
 }
 
-export { GetTimeoutError };

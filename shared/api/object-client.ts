@@ -171,12 +171,7 @@ export class ObjectClient {
     this.incoming.clear();
   }
 
-  /** Ids with someone waiting, to subscribe again after a reconnect. */
-  resubscribe(): ObjectId[] {
-    return this.waitingIds();
-  }
-
-  /** Ids with someone waiting (re-subscribed after a reconnect). */
+  /** Ids with someone waiting: subscribed again after a reconnect. */
   waitingIds(): ObjectId[] {
     const out: ObjectId[] = [];
     for (const [id, s] of this.subs) if (!s.info && s.waiters.length) out.push(id);

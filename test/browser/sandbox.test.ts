@@ -1,8 +1,7 @@
 // Issue 3: the executor sandbox. Task code runs in a Web Worker whose script
 // is served with a CSP (eval yes, network and imports no) and whose scope has
 // lost every way out before the task loads.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startBait, type Bait } from '../helpers/bait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
@@ -15,17 +14,10 @@ describe('the executor sandbox', () => {
   let b: TestBrowser;
   let tab: VolunteerTab;
   let mesh: Mesh;
-  let bait: Server;
-  let baitUrl: string;
-  let baitHits = 0;
+  let bait: Bait;
 
   beforeAll(async () => {
-    bait = createServer((_req, res) => {
-      baitHits++;
-      res.end('gotcha');
-    });
-    await new Promise<void>((r) => bait.listen(0, '127.0.0.1', r));
-    baitUrl = `http://127.0.0.1:${(bait.address() as AddressInfo).port}`;
+    bait = await startBait();
     cl = await Cluster.start({ nodes: 0 });
     b = await launchBrowser();
     tab = await openVolunteer(cl, b, { cpus: 1 });
@@ -66,7 +58,7 @@ describe('the executor sandbox', () => {
     });
     const names = ['fetch', 'WebSocket', 'importScripts', 'indexedDB', 'XMLHttpRequest', 'EventSource', 'caches', 'BroadcastChannel', 'postMessage', 'navigator.storage'];
     for (const [i, what] of names.entries()) {
-      const err = await mesh.get(attempt.remote(what, baitUrl)).then(
+      const err = await mesh.get(attempt.remote(what, bait.url)).then(
         () => null,
         (e: unknown) => e,
       );
@@ -76,7 +68,7 @@ describe('the executor sandbox', () => {
       expect((err as TaskError).remoteMessage, what).toContain('no network');
       expect(await mesh.get(ok.remote(i))).toBe(i + 1);
     }
-    expect(baitHits).toBe(0);
+    expect(bait.hits).toBe(0);
   }, 60_000);
 
   it('what the scope still has cannot reach the network either: the CSP blocks it', async () => {
@@ -98,9 +90,9 @@ describe('the executor sandbox', () => {
       }
       return out;
     });
-    const out = await mesh.get(sneak.remote(baitUrl));
+    const out = await mesh.get(sneak.remote(bait.url));
     expect(out.some((l) => l.endsWith('loaded'))).toBe(false);
-    expect(baitHits).toBe(0);
+    expect(bait.hits).toBe(0);
     expect(tab.nodeId).toBeTruthy();
   }, 60_000);
 });

@@ -3,8 +3,7 @@
 // tab with forged runtime messages (also through the prototypes the stubs
 // shadow) and an infinite loop: each is contained, the driver gets a clear
 // error, and the tab goes on running tasks.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startBait, type Bait } from '../helpers/bait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
@@ -17,17 +16,10 @@ describe('sandbox escape attempts in Chromium', () => {
   let b: TestBrowser;
   let tab: VolunteerTab;
   let mesh: Mesh;
-  let bait: Server;
-  let baitUrl: string;
-  let baitHits = 0;
+  let bait: Bait;
 
   beforeAll(async () => {
-    bait = createServer((_req, res) => {
-      baitHits++;
-      res.end('gotcha');
-    });
-    await new Promise<void>((r) => bait.listen(0, '127.0.0.1', r));
-    baitUrl = `http://127.0.0.1:${(bait.address() as AddressInfo).port}`;
+    bait = await startBait();
     cl = await Cluster.start({ nodes: 0 });
     b = await launchBrowser();
     tab = await openVolunteer(cl, b, { cpus: 1 });
@@ -72,7 +64,7 @@ describe('sandbox escape attempts in Chromium', () => {
     const inc = ok();
     const cases = ['fetch', 'WebSocket', 'importScripts', 'indexedDB', 'Worker', 'postMessage', 'proto postMessage', 'proto fetch', 'proto indexedDB', 'navigator.storage', 'close'];
     for (const [i, what] of cases.entries()) {
-      const err = await mesh.get(escape.remote(what, baitUrl)).then(
+      const err = await mesh.get(escape.remote(what, bait.url)).then(
         (v) => v,
         (e: unknown) => e,
       );
@@ -82,7 +74,7 @@ describe('sandbox escape attempts in Chromium', () => {
       expect((err as TaskError).remoteMessage, what).toMatch(/is not available to tasks: .*no network/);
       expect(await mesh.get(inc.remote(i))).toBe(i + 1);
     }
-    expect(baitHits).toBe(0);
+    expect(bait.hits).toBe(0);
   }, 90_000);
 
   it('forged runtime messages reach nobody: the tab never reports a task it was not given', async () => {
