@@ -6,6 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
+import { BACKOFF, sleepBackoff } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
@@ -25,7 +26,6 @@ export interface EdgeNodeOptions {
   reconnect?: boolean;
 }
 
-const BACKOFF_MAX_MS = 5000;
 
 /** An edge node across its sessions: `runtime` is the current one. */
 export class EdgeNode {
@@ -87,7 +87,7 @@ export class EdgeNode {
       if (this.leaving || this.o.reconnect === false) return this.resolveLeft(why);
       this.onEvent(`${why}; joining again`);
       for (let attempt = 0; ; attempt++) {
-        await new Promise((r) => setTimeout(r, Math.min(BACKOFF_MAX_MS, 100 * 2 ** attempt)));
+        await sleepBackoff(BACKOFF.nodeRejoin, attempt);
         if (this.leaving) return this.resolveLeft('left');
         try {
           await this.session();

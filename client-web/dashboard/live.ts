@@ -6,11 +6,11 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
+import { BACKOFF, backoffDelay } from '../../shared/backoff.js';
 
 const MSG_SYNC = 0;
 const MSG_AWARENESS = 1;
 const MSG_AUTH = 2;
-const MAX_BACKOFF_MS = 5000;
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
@@ -82,8 +82,8 @@ export class LiveDoc {
       if (this.ws !== ws) return;
       this.ws = null;
       if (ev.code === 4401) return this.setStatus('unauthorized');
-      // Capped exponential backoff, as y-websocket does.
-      const wait = Math.min(2 ** this.attempts * 100, MAX_BACKOFF_MS);
+      // Capped exponential backoff with full jitter (shared/backoff.ts).
+      const wait = backoffDelay(BACKOFF.dashboard, this.attempts);
       this.attempts++;
       this.setStatus('reconnecting');
       this.timer = setTimeout(() => this.connect(), wait);

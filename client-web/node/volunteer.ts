@@ -3,6 +3,7 @@
 // adapters (Web Worker executors, the IndexedDB tier, a worker ticker), keeps
 // the volunteer's choices, and reconnects with capped exponential backoff.
 import { NodeRuntime } from '../../shared/node/runtime.js';
+import { BACKOFF, backoffDelay } from '../../shared/backoff.js';
 import type { ObjectStoreStats } from '../../shared/node/store.js';
 import { webWorkerExecutors } from './executors.js';
 import { IdbTier } from './idb-tier.js';
@@ -46,7 +47,6 @@ export interface VolunteerStats {
 }
 
 const MAX_EVENTS = 100;
-const BACKOFF_MAX_MS = 30_000;
 
 export class Volunteer {
   state: VolunteerState = 'starting';
@@ -150,7 +150,7 @@ export class Volunteer {
       this.before.bytesIn += st.bytesIn;
       this.before.bytesOut += st.bytesOut;
       if (this.state === 'left') return;
-      const delay = Math.min(BACKOFF_MAX_MS, 2 ** this.attempt * 500);
+      const delay = backoffDelay(BACKOFF.tabRejoin, this.attempt);
       this.attempt++;
       this.state = 'reconnecting';
       this.log(`${why}; trying again in ${Math.round(delay / 1000)} s`);

@@ -6,15 +6,11 @@ import type { MsgOf } from '../../shared/protocol/messages.js';
 import { MAX_LOCATED } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { Session } from '../session.js';
+import { Bucket } from '../limits/limits.js';
 
 /** Signals a session may send per second on average, and in a burst. */
 export const SIGNAL_RATE = 100;
 export const SIGNAL_BURST = 400;
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
 
 export class Signalling {
   private readonly buckets = new WeakMap<Session, Bucket>();
@@ -74,13 +70,8 @@ export class Signalling {
   }
 
   private take(s: Session): boolean {
-    const now = Date.now();
     let b = this.buckets.get(s);
-    if (!b) this.buckets.set(s, (b = { tokens: SIGNAL_BURST, at: now }));
-    b.tokens = Math.min(SIGNAL_BURST, b.tokens + ((now - b.at) / 1000) * SIGNAL_RATE);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    if (!b) this.buckets.set(s, (b = new Bucket(SIGNAL_RATE, SIGNAL_BURST)));
+    return b.take();
   }
 }

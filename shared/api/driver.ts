@@ -3,6 +3,7 @@
 // are served through the relay when a node needs them.
 import { returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
+import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
 import { GetTimeoutError, TabmeshError } from '../errors.js';
 import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
@@ -211,10 +212,10 @@ export class DriverCore implements MeshCore {
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
       this.attach(ws, (e) => {
-        if (e) setTimeout(() => attempt(n + 1), Math.min(5000, 100 * 2 ** n));
+        if (e) setTimeout(() => attempt(n + 1), backoffDelay(BACKOFF.driverReconnect, n + 1));
       });
     };
-    setTimeout(() => attempt(0), 100);
+    setTimeout(() => attempt(0), backoffDelay(BACKOFF.driverReconnect, 0));
   }
 
   /** After a resume: functions, puts, unfinished submissions and subscriptions, again (the coordinator dedups). */
@@ -309,7 +310,7 @@ export class DriverCore implements MeshCore {
         if (attempt >= 12) throw e;
         // Its holder may be gone and the object being rebuilt: ask again when it is ready.
         this.objects.invalidate(id);
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        await sleepBackoff(BACKOFF.refetch, attempt);
       }
     }
   }

@@ -11,6 +11,7 @@ import { failureOf, GetTimeoutError, TabmeshError, type Failure } from '../error
 import type { TaskSpec } from '../protocol/messages.js';
 import type { FromExecutor, Call } from '../executor/protocol.js';
 import { contentHash } from '../hash.js';
+import { BACKOFF, sleepBackoff } from '../backoff.js';
 import { returnObjectId, type NodeId, type ObjectId, type TaskId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskResult } from '../protocol/messages.js';
@@ -356,7 +357,7 @@ export class NodeRuntime {
         if (attempt >= FETCH_ATTEMPTS) return { failure: failureOf('OBJECT_LOST', id, '', e) };
         // Its holder may be gone and the object being rebuilt: ask again when it is ready.
         this.objects.invalidate(id);
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        await sleepBackoff(BACKOFF.refetch, attempt);
       }
     }
   }

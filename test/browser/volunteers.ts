@@ -3,6 +3,7 @@
 import type { Page } from 'playwright-core';
 import type { Cluster } from '../helpers/cluster.js';
 import type { TestBrowser } from '../helpers/browser.js';
+import { until } from '../helpers/poll.js';
 
 export interface VolunteerTab {
   page: Page;
@@ -21,13 +22,13 @@ export async function openVolunteer(cl: Cluster, b: TestBrowser, params: Record<
 /** Waits until the page shows a node id the coordinator knows. */
 export async function joined(cl: Cluster, page: Page, notId?: string): Promise<string> {
   let id = '';
-  const end = Date.now() + 30_000;
-  for (;;) {
-    id = (await page.evaluate('document.body.dataset.nodeId')) as string;
-    if (id && id !== notId && cl.c.coordinator.gcs.nodes.has(id as never)) return id;
-    if (Date.now() > end) throw new Error(`the volunteer page did not join (node id ${JSON.stringify(id)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return until(
+    async () => {
+      id = (await page.evaluate('document.body.dataset.nodeId')) as string;
+      return id && id !== notId && cl.c.coordinator.gcs.nodes.has(id as never) ? id : null;
+    },
+    { timeoutMs: 30_000, everyMs: 100, what: () => `the volunteer page to join (node id ${JSON.stringify(id)})` },
+  );
 }
 
 /** Tasks each node finished, by node id. */

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
@@ -30,19 +31,10 @@ function run(args: string[]): { proc: ChildProcess; out: string[] } {
   return { proc, out };
 }
 
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function startCoordinator(data: string, token: string, port = 0): Promise<{ proc: ChildProcess; url: string; out: string[] }> {
   const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token]);
-  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], 20_000, () => `the coordinator to listen: ${c.out.join('')}`);
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], { timeoutMs: 20_000, what: () => `the coordinator to listen: ${c.out.join('')}` });
   return { ...c, url };
 }
 
@@ -67,7 +59,7 @@ describe('coordinator restart', () => {
       dirs.push(d);
       run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', d]);
     }
-    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 2, 20_000, () => 'two nodes');
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 20_000, what: () => 'two nodes' });
     mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
@@ -78,7 +70,7 @@ describe('coordinator restart', () => {
     });
     const refs = Array.from({ length: 2000 }, (_, i) => work.remote(i));
     const all = m.get(refs, { timeoutMs: 120_000 });
-    await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 400, 60_000, () => 'the job to be under way');
+    await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 400, { timeoutMs: 60_000, what: () => 'the job to be under way' });
     c.proc.kill('SIGKILL');
     await new Promise((r) => c.proc.once('exit', r));
     c = await startCoordinator(data, token, port);

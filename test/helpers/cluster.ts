@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import { until } from './poll.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'bin/tabmesh.js');
@@ -72,11 +73,7 @@ export class Cluster {
   }
 
   async until(cond: () => boolean, ms = 10_000, why: () => string = () => 'condition'): Promise<void> {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${why()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(cond, { timeoutMs: ms, everyMs: 20, what: why });
   }
 
   async stop(): Promise<void> {

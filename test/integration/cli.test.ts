@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
 
 function run(args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 15_000 });
@@ -30,11 +31,10 @@ describe('tabmesh CLI', () => {
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
     try {
-      const end = Date.now() + 20_000;
-      while (!/local edge node/.test(out)) {
-        if (Date.now() > end || p.exitCode !== null) throw new Error(`start did not come up: ${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => {
+        if (p.exitCode !== null) throw new Error(`start exited: ${out}`);
+        return /local edge node/.test(out);
+      }, { timeoutMs: 20_000, what: () => `start to come up: ${out}` });
       const url = /listening on (http:\/\/\S+)/.exec(out)![1];
       const token = /driver token: (\S+)/.exec(out)![1];
       expect(readFileSync(join(data, 'token'), 'utf8').trim()).toBe(token);

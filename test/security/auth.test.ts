@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, Cluster } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { connect } from '../../edge/index.js';
 import { HostileNode, RawPeer } from './hostile.js';
@@ -149,7 +150,7 @@ describe('a private mesh and token rotation', () => {
     }
     const ok = await HostileNode.join(c.url, { joinToken: 'join-1' });
     const fresh = rotate('join');
-    await waitFor(async () => {
+    await until(async () => {
       const n = await HostileNode.join(c.url, { joinToken: fresh }).catch(() => null);
       n?.close();
       return !!n;
@@ -166,16 +167,9 @@ describe('a private mesh and token rotation', () => {
 
   it('a viewer token written by `tabmesh token rotate --kind viewer` is accepted within a second', async () => {
     const v = rotate('viewer');
-    await waitFor(async () => (await c.app.inject({ method: 'GET', url: '/api/nodes', headers: { authorization: `Bearer ${v}` } })).statusCode === 200);
+    await until(async () => (await c.app.inject({ method: 'GET', url: '/api/nodes', headers: { authorization: `Bearer ${v}` } })).statusCode === 200, { everyMs: 100, what: 'the rotated viewer token' });
     const w = await c.app.inject({ method: 'POST', url: '/api/jobs', payload: { source: 'return 1' }, headers: { authorization: `Bearer ${v}` } });
     expect(w.statusCode).toBe(403);
   });
 });
 
-async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
