@@ -1,0 +1,176 @@
+// A simulated network for the transfer layer (in the spirit of Yjs's tests):
+// fake data channels (RawPeer) and a fake signalling relay whose delays,
+// bandwidth, lost signals, cut links and lying holders all come from one
+// seeded generator. Time is vitest's fake clock, so a run is a pure function
+// of its seed: a failing seed replays exactly.
+import type { PeerFactory, RawPeer } from '../../shared/transfer/raw-peer.js';
+import { DRAIN_LOW_WATER } from '../../shared/transfer/raw-peer.js';
+
+/** mulberry32: a small, fast, seedable generator (uniform in [0, 1)). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface NetFaults {
+  /** Chance that a signal (offer, answer) is lost on the relay. */
+  signalLoss: number;
+  /** Chance, per message sent on a channel, that the link is cut there. */
+  cutPerMessage: number;
+  /** Latency range of one hop, ms. */
+  latencyMs: [number, number];
+  /** Channel bandwidth, bytes per ms. */
+  bytesPerMs: number;
+}
+
+export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
+
+interface Pending {
+  pid: number;
+  peer: FakePeer;
+}
+
+/** One end of a fake data channel. Ordered and reliable, as the real one is, until cut. */
+class FakePeer implements RawPeer {
+  other: FakePeer | null = null;
+  closed = false;
+  bufferedAmount = 0;
+  /** When this direction's last message arrives: deliveries keep their order. */
+  private lastArrival = 0;
+  onSignal: (data: unknown) => void = () => {};
+  onConnect: () => void = () => {};
+  onData: (bytes: Uint8Array) => void = () => {};
+  onClose: (why: string) => void = () => {};
+  onDrain: () => void = () => {};
+
+  constructor(
+    private readonly net: SimNet,
+    readonly owner: string,
+    readonly initiator: boolean,
+  ) {
+    if (initiator) {
+      const pid = net.nextPid++;
+      net.offers.set(pid, { pid, peer: this });
+      net.later(() => this.onSignal({ type: 'offer', pid }));
+    }
+  }
+
+  signal(data: unknown): void {
+    if (this.closed) return;
+    const d = data as { type?: string; pid?: number };
+    if (d.type === 'offer' && !this.initiator && typeof d.pid === 'number') {
+      const offer = this.net.offers.get(d.pid);
+      if (!offer || offer.peer.closed) return;
+      this.net.offers.delete(d.pid);
+      this.other = offer.peer;
+      offer.peer.other = this;
+      this.net.later(() => this.onSignal({ type: 'answer', pid: d.pid }));
+    } else if (d.type === 'answer' && this.initiator && this.other && !this.other.closed) {
+      const a = this as FakePeer;
+      const b = this.other;
+      this.net.after(this.net.hop(), () => {
+        if (a.closed || b.closed) return;
+        b.onConnect();
+        a.onConnect();
+      });
+    }
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.closed) throw new Error('channel closed');
+    const to = this.other;
+    if (!to || to.closed) throw new Error('channel not open');
+    if (this.net.rand() < this.net.faults.cutPerMessage) {
+      this.net.cuts++;
+      this.net.later(() => this.cut('cut by the simulated network'));
+    }
+    const copy = bytes.slice();
+    this.bufferedAmount += copy.byteLength;
+    const now = Date.now();
+    const arrival = Math.max(this.lastArrival, now + this.net.hop()) + copy.byteLength / this.net.faults.bytesPerMs;
+    this.lastArrival = arrival;
+    this.net.after(arrival - now, () => {
+      this.bufferedAmount -= copy.byteLength;
+      if (!this.closed && this.bufferedAmount < DRAIN_LOW_WATER) this.onDrain();
+      if (!to.closed && to.other === this) to.onData(copy);
+    });
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const o = this.other;
+    if (o && !o.closed) this.net.after(this.net.hop(), () => o.gone('closed by the other side'));
+  }
+
+  /** The network tears the channel down: both ends hear of it. */
+  cut(why: string): void {
+    this.gone(why);
+    const o = this.other;
+    if (o) o.gone(why);
+  }
+
+  private gone(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(why);
+  }
+}
+
+/** The simulated network: fake channels, a signalling relay, a seeded clock of events. */
+export class SimNet {
+  readonly rand: () => number;
+  nextPid = 1;
+  readonly offers = new Map<number, Pending>();
+  /** Peer id → where its relayed signals go. */
+  private readonly inboxes = new Map<string, (from: string, text: string) => void>();
+  signalsLost = 0;
+  cuts = 0;
+
+  constructor(
+    seed: number,
+    public faults: NetFaults = CALM,
+  ) {
+    this.rand = seeded(seed);
+  }
+
+  /** A seeded latency of one hop. */
+  hop(): number {
+    const [lo, hi] = this.faults.latencyMs;
+    return lo + Math.floor(this.rand() * (hi - lo + 1));
+  }
+
+  after(ms: number, f: () => void): void {
+    setTimeout(f, Math.max(0, ms));
+  }
+
+  later(f: () => void): void {
+    this.after(this.hop(), f);
+  }
+
+  /** The channel factory of peer `owner`. */
+  factory(owner: string): PeerFactory {
+    return (initiator) => new FakePeer(this, owner, initiator);
+  }
+
+  /** Registers where signals to `peer` go (its PeerLinks.onSignal). */
+  inbox(peer: string, deliver: (from: string, text: string) => void): void {
+    this.inboxes.set(peer, deliver);
+  }
+
+  /** The relay: forwards a signal after a hop, or loses it. */
+  relay(from: string, to: string, text: string): void {
+    if (this.rand() < this.faults.signalLoss) {
+      this.signalsLost++;
+      return;
+    }
+    const deliver = this.inboxes.get(to);
+    if (deliver) this.later(() => deliver(from, text));
+  }
+}
