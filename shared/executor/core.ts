@@ -5,7 +5,7 @@
 import { Mesh } from '../api/mesh.js';
 import type { Fetched, MeshCore } from '../api/core.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
-import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
+import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
@@ -82,7 +82,7 @@ export class ExecutorCore {
         if (!p) return;
         this.pendingCalls.delete(m.id);
         if (m.ok) p.resolve(m.value);
-        else p.reject(new TabmeshError(m.error.code as never, m.error.message));
+        else p.reject(errorFromCode(m.error.code, m.error.message));
         return;
       }
       case 'cancel': {
