@@ -14,6 +14,7 @@ import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
+import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
 import { handlers, type Handler } from './handlers.js';
 import { sameSecret, Tokens } from './auth/tokens.js';
@@ -100,6 +101,12 @@ export class Coordinator {
         this.tasks.finishFailed(t, { code: 'NODE_LOST', name: 'NodeLostError', message: `task ${t.spec.name} cannot run: ${why}`, stack: '', functionName: t.spec.name, taskId: t.spec.taskId }),
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
+    const feasibility = new FeasibilityWatch(
+      this.gcs,
+      (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
+      (n) => [...this.tasks.actors.actors.values()].filter((a) => a.node === n && a.state === 'alive').map((a) => a.className),
+    );
+    this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
     this.relay.onBadHolder = (h, id, why) => {

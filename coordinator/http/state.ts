@@ -22,7 +22,7 @@ export function actorView(a: ActorRecord) {
     name: a.name,
     className: a.className,
     job: a.job,
-    state: a.state,
+    state: a.state === 'pending' && a.creation.state === 'queued' && a.creation.infeasible ? 'infeasible' : a.state,
     node: a.node?.id ?? null,
     calls: a.calls,
     pendingCalls: [...a.callers.values()].reduce((n, q) => n + q.length, 0) + a.inflight.size,
@@ -202,7 +202,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
+    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || actorView(a).state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
   });
 
   app.get('/api/jobs/:id/graph', read(schemas.job), async (req, reply) => {

@@ -217,6 +217,8 @@ export const messages = {
     hash: opt(str(64)),
     failure: opt(failureCheck),
   }),
+  /** Why the job's work waits (no node has what a task needs, actors hold every CPU): printed once by the driver. */
+  warn: obj({ t: lit('warn'), code: lit(...ERROR_CODES), message: str(4096), ref: opt(str(64)) }),
   output: obj({ t: lit('output'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), fn: str(256), node: str(64) }),
 } as const;
 
