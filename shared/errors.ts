@@ -90,11 +90,15 @@ export class NodeLostError extends TabmeshError {
 }
 
 export class ClosureVariableError extends TabmeshError {
-  constructor(functionName: string, variable: string) {
+  /** `called`: the function calls it (a helper of the script, most likely), rather than reads it. */
+  constructor(functionName: string, variable: string, called = false) {
     super(
       'CLOSURE_VARIABLE',
-      `remote function ${functionName} reads '${variable}' from its enclosing scope; ` +
-        `remote functions ship as source and run elsewhere, so pass '${variable}' as an argument`,
+      called
+        ? `remote function ${functionName}: '${variable}' is not defined where it runs (it calls ${variable}(), a function of your script?); ` +
+            `remote functions ship as source without the rest of the script: define ${variable} inside ${functionName}, or make it a remote function and call it with mesh.get(${variable}.remote(...))`
+        : `remote function ${functionName}: '${variable}' is not defined where it runs; remote functions ship as source and run elsewhere, ` +
+            `so a variable of their enclosing scope is not there: pass '${variable}' as an argument`,
     );
   }
 }
