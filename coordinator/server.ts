@@ -55,8 +55,8 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     logger: opts.logger ? { redact: ['req.headers.authorization'] } : false,
     bodyLimit: 1 << 20,
     forceCloseConnections: true,
-    // Schemas check types as sent: no "7" for a string field turned into 7 (http/schemas.ts).
-    ajv: { customOptions: { coerceTypes: false } },
+    // Schemas check input as sent: no "7" turned into 7, no unknown field dropped silently (http/schemas.ts).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
   registerErrorHandler(app);
   await registerHardening(app, opts.httpLimits);

@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The code a schema failure of this route answers with (default BAD_REQUEST). */
     badRequest?: ErrorCode;
+    /** What to send, said when the body is missing or not an object. */
+    bodyHint?: string;
   }
 }
 
@@ -37,6 +39,10 @@ function classify(err: FastifyError & { error?: unknown }, req: FastifyRequest):
   if (err.validation) {
     // "body/source must be string": the route's own code, the field named.
     const code = req.routeOptions.config?.badRequest ?? 'BAD_REQUEST';
+    const first = err.validation[0];
+    if (err.validationContext === 'body' && first?.instancePath === '' && first.keyword === 'type') {
+      return { code, message: `the body must be a JSON object${req.routeOptions.config?.bodyHint ? `: ${req.routeOptions.config.bodyHint}` : ''}` };
+    }
     return { code, message: err.message.replace(/^(body|querystring|params)\//, (_m, where: string) => `${where === 'querystring' ? 'query' : where} `) };
   }
   const fst = err.code ? FASTIFY_CODES[err.code] : undefined;

@@ -152,8 +152,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, req.query as Query, s?.log ?? [], (l) => l.seq > since);
   });
 
-  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB' } }, async (req, reply) => {
-    if (req.body === undefined) throw httpError('BAD_JOB', 'send JSON { "source": "...", "name": "..." }');
+  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N }' } }, async (req, reply) => {
     const body = req.body as { source: string; name?: string; timeoutMs?: number };
     try {
       const job = await runner.submit(body);
