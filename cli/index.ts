@@ -7,6 +7,7 @@ import { startEdgeNode } from '../edge/node.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
+import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 
 const USAGE = `usage:
   tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T] [--private]
@@ -47,12 +48,16 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     allowPositionals: false,
   });
   const port = int(values.port, 'port', 0, 65535)!;
+  // Before the data folder is opened: a second `npm start` must not touch the first one's GCS.
+  await portFree(values.host, port);
   const token = resolveToken('driver', values.token, values.data, values.memory);
   const joinToken = values.private ? resolveToken('join', undefined, values.data, values.memory) : undefined;
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens });
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;
+  });
   console.log(`tabmesh coordinator listening on ${c.url}`);
   console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
@@ -91,16 +96,26 @@ async function runNode(args: string[]): Promise<void> {
     allowPositionals: false,
   });
   if (!values.coordinator) usage('--coordinator URL is required');
-  if (!/^(https?|wss?):\/\//.test(values.coordinator)) usage(`--coordinator must be an http(s) URL, not ${values.coordinator}`);
-  const node = await startEdgeNode({
-    coordinator: values.coordinator,
+  const { base } = coordinatorFlag(values.coordinator, usage);
+  const options = {
+    coordinator: base,
     cpus: int(values.cpus, 'cpus', 1, 1024),
     storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
     spillDir: values['spill-dir'],
     name: values.name,
     joinToken: values['join-token'],
+  };
+  await reachCoordinator(base);
+  const node = await startEdgeNode(options).catch((e: Error) => {
+    // The coordinator closes a refused node's socket with its error code as the reason.
+    if (!/\bUNAUTHORIZED\b/.test(e.message)) throw e;
+    throw new CliError(
+      values['join-token']
+        ? `the coordinator at ${base} refused the join token given with --join-token: use the one in its data folder's join-token file (or its /?join= address)`
+        : `the coordinator at ${base} is a private mesh: pass its join token with --join-token (its data folder's join-token file, or the /?join= address it printed)`,
+    );
   });
-  console.log(`tabmesh node ${node.nodeId} joined ${values.coordinator} with ${node.runtime.local.count} executor(s)`);
+  console.log(`tabmesh node ${node.nodeId} joined ${base} with ${node.runtime.local.count} executor(s)`);
   node.onEvent = (e) => console.log(`[node] ${e}`);
   const leave = () => void node.leave().then(() => process.exit(0));
   process.on('SIGINT', leave);
@@ -137,7 +152,7 @@ export async function main(argv: string[]): Promise<void> {
       console.error(`tabmesh: ${(e as Error).message}${e instanceof UsageError ? '' : '\n' + USAGE}`);
       process.exit(2);
     }
-    console.error(`tabmesh: ${(e as Error).stack ?? e}`);
+    console.error(`tabmesh: ${oneLine(e)}`);
     process.exit(1);
   }
 }

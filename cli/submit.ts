@@ -6,9 +6,13 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { ConnectError } from '../shared/errors.js';
+import { readToken } from './token.js';
+import { CliError, coordinatorFlag, jobFile, reachCoordinator } from './reach.js';
 
-export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
-                 (runs FILE, the body of an async function with \`mesh\` in scope, as a job)`;
+export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--data .tabmesh] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
+                 (runs FILE, the body of an async function with \`mesh\` in scope, as a job;
+                  the token: --token, else $TABMESH_TOKEN, else the data folder's token file)`;
 
 interface JobState {
   status: string;
@@ -33,6 +37,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     options: {
       coordinator: { type: 'string' },
       token: { type: 'string' },
+      data: { type: 'string', default: '.tabmesh' },
       name: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'cancel-on-exit': { type: 'boolean', default: false },
@@ -41,18 +46,41 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     allowPositionals: true,
   });
   if (positionals.length !== 1) usage('submit takes one FILE');
-  if (!values.coordinator || !/^https?:\/\//.test(values.coordinator)) usage('--coordinator URL (http or https) is required');
+  if (!values.coordinator) usage('--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080');
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) usage('--timeout-ms must be a positive integer');
   const file = positionals[0];
+  jobFile(file);
   const source = readFileSync(file, 'utf8');
-  const base = values.coordinator.replace(/\/+$/, '');
-  const token = values.token ?? process.env.TABMESH_TOKEN ?? '';
+  const url = coordinatorFlag(values.coordinator, usage);
+  const base = url.base;
+  // Which token, and where it came from: a refusal says which one to fix.
+  const fromData = readToken(values.data, 'driver');
+  const [token, tokenFrom] = values.token
+    ? [values.token, '--token']
+    : process.env.TABMESH_TOKEN
+      ? [process.env.TABMESH_TOKEN, '$TABMESH_TOKEN']
+      : url.token
+        ? [url.token, "the URL's #token="]
+        : fromData
+          ? [fromData, `${values.data}/token`]
+          : ['', ''];
+  await reachCoordinator(base);
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.error ?? ''} ${json.message ?? ''}`.trim());
+    if (res.status === 401) {
+      throw new CliError(
+        tokenFrom
+          ? `the coordinator at ${base} refused the token from ${tokenFrom}: pass the driver token it printed at start with --token (it is in .tabmesh/token where it runs)`
+          : `the coordinator at ${base} needs a driver token: pass --token T (the token it printed at start; it is in .tabmesh/token where it runs)`,
+      );
+    }
+    if (!res.ok) {
+      if (typeof json.error !== 'string') throw new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (${method} ${path} answered HTTP ${res.status})`);
+      throw new CliError(`${method} ${path}: ${json.error}: ${json.message ?? ''}`);
+    }
     return json;
   };
 
@@ -95,10 +123,15 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
         process.stderr.write(`job ${id} succeeded\n`);
         return 0;
       }
-      process.stderr.write(`job ${id} ${job.status}${job.error ? `: ${job.error.name}: ${job.error.message}` : ''}\n`);
+      process.stderr.write(`job ${id} ${job.status}${job.error ? `: ${job.error.name}: ${atFile(job.error.message, file)}` : ''}\n`);
       return 1;
     }
     if (stopping) return 130;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** "… at line 3, column 7" of the job's source reads as file:3:7, which editors open. */
+function atFile(message: string, file: string): string {
+  return message.replace(/\bat line (\d+), column (\d+)/, (_m, l: string, c: string) => `at ${file}:${l}:${c}`);
 }

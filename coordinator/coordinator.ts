@@ -2,7 +2,7 @@
 // scheduler, membership and the relay, driven by the messages of sessions.
 import { isPutObject, newJobId, randomHex, type NodeId } from '../shared/ids.js';
 import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
-import { ProtocolError } from '../shared/errors.js';
+import { ProtocolError, type ErrorCode } from '../shared/errors.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
@@ -14,6 +14,7 @@ import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
+import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
 import { handlers, type Handler } from './handlers.js';
 import { sameSecret, Tokens } from './auth/tokens.js';
@@ -100,6 +101,12 @@ export class Coordinator {
         this.tasks.finishFailed(t, { code: 'NODE_LOST', name: 'NodeLostError', message: `task ${t.spec.name} cannot run: ${why}`, stack: '', functionName: t.spec.name, taskId: t.spec.taskId }),
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
+    const feasibility = new FeasibilityWatch(
+      this.gcs,
+      (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
+      (n) => [...this.tasks.actors.actors.values()].filter((a) => a.node === n && a.state === 'alive').map((a) => a.className),
+    );
+    this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
     this.relay.onBadHolder = (h, id, why) => {
@@ -158,12 +165,12 @@ export class Coordinator {
     this.scheduler.runPending();
   }
 
-  private hello(s: Session, m: MsgOf<'hello'>): { code: string; message: string } | null {
+  private hello(s: Session, m: MsgOf<'hello'>): { code: ErrorCode; message: string } | null {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.jobCredentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);
-      if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: 'a driver needs a valid token' };
+      if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
       s.role = 'driver';
       const job: JobRecord = {
         id: newJobId(),
@@ -208,7 +215,7 @@ export class Coordinator {
    * A driver comes back to its job (its connection dropped, or this
    * coordinator restarted). Its handles are set to exactly what it says it holds.
    */
-  private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: string; message: string } | null {
+  private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: ErrorCode; message: string } | null {
     const job = this.gcs.jobs.get(r.jobId);
     if (!job || job.state !== 'running' || !sameSecret(r.secret, job.secret)) {
       return { code: 'UNAUTHORIZED', message: `job ${r.jobId} cannot be resumed (unknown, ended, or a wrong secret)` };

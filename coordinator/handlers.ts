@@ -106,6 +106,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const id of m.ids) c.dir.unhold(s, id);
   },
   actorInfo: null,
+  warn: null,
   actorCheckpoint: (c, s, m) => {
     const a = c.tasks.actors.actors.get(m.id);
     if (!a || a.node?.session !== s) return `actor ${m.id} does not live on this node`;

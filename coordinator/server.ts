@@ -8,6 +8,7 @@ import { Session } from './session.js';
 import { registerApi } from './http/api.js';
 import { registerStatic } from './http/static.js';
 import { registerHardening, type HttpLimits } from './http/hardening.js';
+import { registerErrorHandler } from './http/errors.js';
 import type { TokenKind } from './auth/tokens.js';
 import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
@@ -54,7 +55,10 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     logger: opts.logger ? { redact: ['req.headers.authorization'] } : false,
     bodyLimit: 1 << 20,
     forceCloseConnections: true,
+    // Schemas check input as sent: no "7" turned into 7, no unknown field dropped silently (http/schemas.ts).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
+  registerErrorHandler(app);
   await registerHardening(app, opts.httpLimits);
   const unwatch = opts.watchTokens?.length && opts.dataDir ? coordinator.tokens.watch(opts.dataDir, opts.watchTokens) : () => {};
   // ws closes frames past maxPayload itself (code 1009); below that our own

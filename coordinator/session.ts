@@ -3,6 +3,7 @@
 import type { WebSocket } from 'ws';
 import { Outbox } from '../shared/protocol/frame.js';
 import type { Msg } from '../shared/protocol/messages.js';
+import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 
 export type Role = 'pending' | 'driver' | 'node';
@@ -42,7 +43,7 @@ export class Session {
   }
 
   /** Sends an error and closes this connection only. */
-  fail(code: string, message: string): void {
+  fail(code: ErrorCode, message: string): void {
     if (this.closed) return;
     this.outbox.push({ t: 'error', code, message });
     this.outbox.flush();

@@ -1,23 +1,12 @@
-// All tabmesh errors in one place, each with a stable code (tests assert on
-// codes, not messages). A task's failure travels as a `Failure` record and is
-// turned back into the matching error class where it is read.
+// All tabmesh errors in one place, each with a stable code from the registry
+// (error-codes.ts; tests assert on codes, not messages). A task's failure
+// travels as a `Failure` record and is turned back into the matching error
+// class where it is read; any other code read off the wire becomes
+// `errorFromCode`'s class.
 
-export type ErrorCode =
-  | 'TASK_ERROR'
-  | 'TASK_CANCELLED'
-  | 'GET_TIMEOUT'
-  | 'OBJECT_LOST'
-  | 'ACTOR_DIED'
-  | 'NODE_LOST'
-  | 'TASK_TIMEOUT'
-  | 'CLOSURE_VARIABLE'
-  | 'BAD_FRAME'
-  | 'FRAME_TOO_LARGE'
-  | 'BAD_MESSAGE'
-  | 'UNAUTHORIZED'
-  | 'CLOSED'
-  | 'NOT_SERIALIZABLE'
-  | 'BAD_ARGUMENT';
+import { ERRORS, isErrorCode, type ErrorCode, type FailureCode } from './error-codes.js';
+
+export { ERRORS, ERROR_CODES, FAILURE_CODES, envelope, isErrorCode, type ErrorCode, type ErrorEnvelope, type FailureCode } from './error-codes.js';
 
 export class TabmeshError extends Error {
   readonly code: ErrorCode;
@@ -30,7 +19,7 @@ export class TabmeshError extends Error {
 
 /** What a failed object holds instead of a value. */
 export interface Failure {
-  code: 'TASK_ERROR' | 'TASK_CANCELLED' | 'OBJECT_LOST' | 'NODE_LOST' | 'TASK_TIMEOUT' | 'ACTOR_DIED';
+  code: FailureCode;
   /** The remote error's name, message and stack (for TASK_ERROR). */
   name: string;
   message: string;
@@ -101,16 +90,47 @@ export class NodeLostError extends TabmeshError {
 }
 
 export class ClosureVariableError extends TabmeshError {
-  constructor(functionName: string, variable: string) {
+  /** `called`: the function calls it (a helper of the script, most likely), rather than reads it. */
+  constructor(functionName: string, variable: string, called = false) {
     super(
       'CLOSURE_VARIABLE',
-      `remote function ${functionName} reads '${variable}' from its enclosing scope; ` +
-        `remote functions ship as source and run elsewhere, so pass '${variable}' as an argument`,
+      called
+        ? `remote function ${functionName}: '${variable}' is not defined where it runs (it calls ${variable}(), a function of your script?); ` +
+            `remote functions ship as source without the rest of the script: define ${variable} inside ${functionName}, or make it a remote function and call it with mesh.get(${variable}.remote(...))`
+        : `remote function ${functionName}: '${variable}' is not defined where it runs; remote functions ship as source and run elsewhere, ` +
+            `so a variable of their enclosing scope is not there: pass '${variable}' as an argument`,
     );
   }
 }
 
 export class ProtocolError extends TabmeshError {}
+
+/** Connecting failed: no coordinator at the URL, something else there, or a bad URL or token. */
+export class ConnectError extends TabmeshError {
+  readonly url: string;
+  constructor(code: ErrorCode, url: string, message: string) {
+    super(code, message);
+    this.url = url;
+  }
+}
+
+/**
+ * The class an error code read back becomes (wire `error` messages, executor
+ * call replies). A code outside the registry (a plain Error's) is INTERNAL.
+ */
+export function errorFromCode(code: string, message: string): TabmeshError {
+  if (!isErrorCode(code)) return new TabmeshError('INTERNAL', message);
+  switch (code) {
+    case 'ACTOR_DIED':
+      return new ActorDiedError(message);
+    case 'BAD_FRAME':
+    case 'BAD_MESSAGE':
+    case 'FRAME_TOO_LARGE':
+      return new ProtocolError(code, message);
+    default:
+      return new TabmeshError(code, message || ERRORS[code].text);
+  }
+}
 
 /** Rebuilds the error a reader should see from a failure record. */
 export function errorFromFailure(f: Failure): TabmeshError {

@@ -28,3 +28,14 @@ declare class WeakRef<T extends object> {
   constructor(target: T);
   deref(): T | undefined;
 }
+declare class URL {
+  constructor(url: string, base?: string);
+  readonly protocol: string;
+  readonly host: string;
+  readonly pathname: string;
+  readonly hash: string;
+}
+declare class URLSearchParams {
+  constructor(init?: string);
+  get(name: string): string | null;
+}

@@ -14,7 +14,8 @@ export interface TaskView {
   job: JobId;
   parent: TaskId;
   name: string;
-  state: TaskState;
+  /** `infeasible`: queued, and no node in the mesh has what it needs. */
+  state: TaskState | 'infeasible';
   node: NodeId | null;
   attempt: number;
   submittedAt: number;
@@ -39,7 +40,7 @@ export function viewOf(t: TaskRecord): TaskView {
     job: t.spec.jobId,
     parent: t.spec.parentId,
     name: t.spec.name,
-    state: t.state,
+    state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
     node: t.ranOn,
     attempt: t.spec.attempt,
     submittedAt: t.submittedAt,

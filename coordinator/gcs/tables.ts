@@ -29,6 +29,8 @@ export interface TaskRecord {
   ranOn: NodeId | null;
   /** Verified execution (coordinator/verify, issue 8): the group of a task and of each of its replicas. */
   replicas?: ReplicaSet;
+  /** While queued: why no node in the mesh can run it (scheduler/feasibility.ts); the state API shows `infeasible`. */
+  infeasible?: string;
 }
 
 /** The replicas of one verified task: they run on distinct nodes (`used`). */

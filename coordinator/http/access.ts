@@ -3,6 +3,7 @@
 // (an optional viewer token: read only). Either opens the dashboard.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
+import { httpError } from './errors.js';
 
 export type Role = 'driver' | 'viewer';
 
@@ -26,12 +27,21 @@ export function createAccess(c: Coordinator, viewerToken = ''): Access {
     if (c.tokens.viewerOk(token)) return 'viewer';
     return null;
   };
-  const hook = (need: Role) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const role = roleOf(bearer(req.headers.authorization));
-    if (!role) return void (await reply.code(401).send({ error: 'UNAUTHORIZED', message: 'send Authorization: Bearer <token>' }));
-    if (need === 'driver' && role !== 'driver') {
-      await reply.code(403).send({ error: 'FORBIDDEN', message: 'a viewer token may read but not submit or cancel' });
-    }
+  const hook = (need: Role) => async (req: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearer(req.headers.authorization);
+    const role = roleOf(token);
+    if (!role) throw unauthorized(token);
+    if (need === 'driver' && role !== 'driver') throw httpError('FORBIDDEN', 'a viewer token may read but not submit or cancel: use the driver token');
   };
   return { roleOf, read: hook('viewer'), write: hook('driver') };
+}
+
+/** 401, saying whether the token was missing or wrong and where the right one is. */
+export function unauthorized(token: string | undefined) {
+  return httpError(
+    'UNAUTHORIZED',
+    token
+      ? 'the token is wrong: send the driver token the coordinator printed at start (in .tabmesh/token), or a viewer token, as Authorization: Bearer <token>'
+      : 'send Authorization: Bearer <token> with the driver token the coordinator printed at start (in .tabmesh/token)',
+  );
 }

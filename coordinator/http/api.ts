@@ -1,14 +1,13 @@
 // HTTP API. Every route but /healthz takes `Authorization: Bearer TOKEN`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
+import { bearer, unauthorized } from './access.js';
 
 export function registerApi(app: FastifyInstance, c: Coordinator): void {
-  const auth = async (req: FastifyRequest, reply: FastifyReply) => {
+  const auth = async (req: FastifyRequest, _reply: FastifyReply) => {
     // Counters are state: the viewer token reads them too (constant-time checks in c.tokens).
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) {
-      await reply.code(401).send({ error: 'UNAUTHORIZED', message: 'send Authorization: Bearer <token>' });
-    }
+    const token = bearer(req.headers.authorization);
+    if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) throw unauthorized(token);
   };
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/api/stats', { onRequest: auth }, async () => c.statsJson());

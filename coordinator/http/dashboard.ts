@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { DashboardHub } from '../dashboard/sync-socket.js';
+import { httpError } from './errors.js';
 
 /** The built page (vite: dist/browser/client-web/dashboard/index.html; its assets are under /lib/assets/). */
 function pageFile(): string {
@@ -43,7 +44,7 @@ export function registerDashboard(app: FastifyInstance, hub: DashboardHub): void
         .header('cache-control', 'no-cache')
         .send(body);
     } catch {
-      return reply.code(404).send({ error: 'NOT_FOUND', message: 'the dashboard is not built: run `npm run build`' });
+      throw httpError('NOT_FOUND', 'the dashboard is not built: run `npm run build`');
     }
   };
   app.get('/dashboard', page);

@@ -2,7 +2,7 @@
 // X-Total-Count header) and filterable. Lists are arrays, as /api/nodes and
 // /api/events always were. Reading takes a viewer or driver token; submitting
 // and cancelling jobs the driver token.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isPutObject, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { ActorRecord } from '../actors/actors.js';
 import type { Coordinator } from '../coordinator.js';
@@ -11,6 +11,8 @@ import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
 import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
+import { httpError } from './errors.js';
+import { schemas, type Query } from './schemas.js';
 
 const MAX_LIMIT = 1000;
 
@@ -20,7 +22,7 @@ export function actorView(a: ActorRecord) {
     name: a.name,
     className: a.className,
     job: a.job,
-    state: a.state,
+    state: a.state === 'pending' && a.creation.state === 'queued' && a.creation.infeasible ? 'infeasible' : a.state,
     node: a.node?.id ?? null,
     calls: a.calls,
     pendingCalls: [...a.callers.values()].reduce((n, q) => n + q.length, 0) + a.inflight.size,
@@ -31,16 +33,9 @@ export function actorView(a: ActorRecord) {
 }
 const JOB_ID = /^[0-9a-f]{16}$/;
 
-type Query = Record<string, string | undefined>;
-
-/** Error replies, one shape and a stable code each. */
-function fail(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message });
-}
-
 function page<T>(reply: FastifyReply, q: Query, items: Iterable<T>, keep: (x: T) => boolean = () => true): T[] {
-  const limit = Math.min(MAX_LIMIT, Math.max(0, Number(q.limit ?? 100) || 100));
-  const offset = Math.max(0, Number(q.offset ?? 0) || 0);
+  const limit = Math.min(MAX_LIMIT, Number(q.limit ?? 100));
+  const offset = Number(q.offset ?? 0);
   const out: T[] = [];
   let total = 0;
   for (const x of items) {
@@ -64,8 +59,8 @@ export function jobStatus(j: JobRecord | undefined, s: SubmittedJob | undefined)
 }
 
 export function registerState(app: FastifyInstance, { c, access, runner, history }: StateDeps): void {
-  const read = { onRequest: access.read };
-  const write = { onRequest: access.write };
+  const read = (schema: object) => ({ onRequest: access.read, schema });
+  const write = (schema: object) => ({ onRequest: access.write, schema });
   const { gcs } = c;
 
   const jobSummary = (id: JobId) => {
@@ -102,7 +97,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   };
   const known = (id: string): id is JobId => JOB_ID.test(id) && (gcs.jobs.has(id as JobId) || runner.jobs.has(id as JobId));
 
-  app.get('/api/nodes', read, async (req, reply) => {
+  app.get('/api/nodes', read(schemas.nodes), async (req, reply) => {
     const q = req.query as Query;
     return page(reply, q, gcs.nodes.values(), (n) => !q.kind || n.kind === q.kind).map((n) => ({
       id: n.id,
@@ -119,26 +114,26 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     }));
   });
 
-  app.get('/api/events', read, async (req, reply) => {
+  app.get('/api/events', read(schemas.events), async (req, reply) => {
     const q = req.query as Query;
-    const since = Number(q.since ?? 0) || 0;
+    const since = Number(q.since ?? 0);
     const matching = gcs.events.filter((e) => e.seq > since && (!q.kind || e.kind === q.kind) && (!q.job || e.job === q.job));
     // The most recent `limit` (default 1000) unless an offset pages through older ones.
-    const limit = Math.min(MAX_LIMIT, Number(q.limit ?? MAX_LIMIT) || MAX_LIMIT);
+    const limit = Math.min(MAX_LIMIT, Number(q.limit ?? MAX_LIMIT));
     void reply.header('x-total-count', String(matching.length));
-    const end = matching.length - (Number(q.offset ?? 0) || 0);
+    const end = matching.length - Number(q.offset ?? 0);
     return matching.slice(Math.max(0, end - limit), Math.max(0, end));
   });
 
-  app.get('/api/jobs', read, async (req, reply) => {
+  app.get('/api/jobs', read(schemas.jobs), async (req, reply) => {
     const q = req.query as Query;
     const rows = allJobIds().map(jobSummary);
     return page(reply, q, rows, (j) => (!q.status || j.status === q.status) && (!q.kind || j.kind === q.kind));
   });
 
-  app.get('/api/jobs/:id', read, async (req, reply) => {
+  app.get('/api/jobs/:id', read(schemas.job), async (req, reply) => {
     const { id } = req.params as { id: string };
-    if (!known(id)) return fail(reply, 404, 'NOT_FOUND', `no job ${id}`);
+    if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     const s = runner.jobs.get(id);
     return {
       ...jobSummary(id),
@@ -149,34 +144,28 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     };
   });
 
-  app.get('/api/jobs/:id/log', read, async (req, reply) => {
+  app.get('/api/jobs/:id/log', read(schemas.jobLog), async (req, reply) => {
     const { id } = req.params as { id: string };
-    if (!known(id)) return fail(reply, 404, 'NOT_FOUND', `no job ${id}`);
-    const since = Number((req.query as Query).since ?? 0) || 0;
+    if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
+    const since = Number((req.query as Query).since ?? 0);
     const s = runner.jobs.get(id);
     return page(reply, req.query as Query, s?.log ?? [], (l) => l.seq > since);
   });
 
-  app.post('/api/jobs', { ...write, bodyLimit: 1 << 20 }, async (req, reply) => {
-    const body = req.body as { source?: unknown; name?: unknown; timeoutMs?: unknown } | null;
-    if (!body || typeof body !== 'object') return fail(reply, 400, 'BAD_JOB', 'send JSON { "source": "...", "name": "..." }');
-    if (typeof body.source !== 'string' || body.source.trim() === '') return fail(reply, 400, 'BAD_JOB', '"source" must be a non-empty string');
-    if (body.name !== undefined && typeof body.name !== 'string') return fail(reply, 400, 'BAD_JOB', '"name" must be a string');
-    if (body.timeoutMs !== undefined && !(Number.isInteger(body.timeoutMs) && (body.timeoutMs as number) > 0)) {
-      return fail(reply, 400, 'BAD_JOB', '"timeoutMs" must be a positive integer');
-    }
+  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N }' } }, async (req, reply) => {
+    const body = req.body as { source: string; name?: string; timeoutMs?: number };
     try {
-      const job = await runner.submit({ source: body.source, name: body.name as string | undefined, timeoutMs: body.timeoutMs as number | undefined });
+      const job = await runner.submit(body);
       return reply.code(201).send({ id: job.id });
     } catch (e) {
-      if (e instanceof JobError) return fail(reply, e.status, e.code, e.message);
+      if (e instanceof JobError) throw httpError(e.code, e.message);
       throw e;
     }
   });
 
-  app.delete('/api/jobs/:id', write, async (req, reply) => {
+  app.delete('/api/jobs/:id', write(schemas.job), async (req, reply) => {
     const { id } = req.params as { id: string };
-    if (!known(id)) return fail(reply, 404, 'NOT_FOUND', `no job ${id}`);
+    if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     if (!runner.cancel(id)) c.endJob(id); // a driver's job: its tasks are cancelled, its driver goes on
     return { id, status: jobStatus(gcs.jobs.get(id), runner.jobs.get(id)) };
   });
@@ -187,7 +176,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
       for (const t of gcs.tasks.values()) yield viewOf(t);
     })();
   };
-  app.get('/api/tasks', read, async (req, reply) => {
+  app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {
     const q = req.query as Query;
     return page(reply, q, tasksOf(q), (t) => (!q.state || t.state === q.state) && (!q.node || t.node === q.node) && (!q.name || t.name.includes(q.name)));
   });
@@ -204,30 +193,29 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
     error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
   });
-  app.get('/api/objects', read, async (req, reply) => {
+  app.get('/api/objects', read(schemas.objects), async (req, reply) => {
     const q = req.query as Query;
-    const minSize = Number(q.minSize ?? 0) || 0;
+    const minSize = Number(q.minSize ?? 0);
     return page(reply, q, gcs.objects.values(), (o) => (!q.job || o.job === q.job) && (!q.state || o.state === q.state) && o.size >= minSize).map(objectView);
   });
 
-  app.get('/api/actors', read, async (req, reply) => {
+  app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
+    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || actorView(a).state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
   });
 
-  app.get('/api/jobs/:id/graph', read, async (req, reply) => {
+  app.get('/api/jobs/:id/graph', read(schemas.job), async (req, reply) => {
     const { id } = req.params as { id: string };
-    if (!known(id)) return fail(reply, 404, 'NOT_FOUND', `no job ${id}`);
+    if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     const { tasks, omitted } = history.tasksOf(id);
     return { job: id, tasks, omitted };
   });
 
   const nodeName = (n: string) => gcs.nodes.get(n as never)?.name ?? history.nodeNames.get(n as never) ?? n;
-  app.get('/api/timeline', read, async (req, reply) => {
-    const q = req.query as Query;
-    if (!q.job) return fail(reply, 400, 'BAD_REQUEST', 'give ?job=ID');
-    if (!known(q.job)) return fail(reply, 404, 'NOT_FOUND', `no job ${q.job}`);
-    const bars = layoutTimeline(history.tasksOf(q.job as JobId).tasks, nodeName);
+  app.get('/api/timeline', read(schemas.timeline), async (req, reply) => {
+    const q = req.query as Query & { job: string };
+    if (!known(q.job)) throw httpError('NOT_FOUND', `no job ${q.job}`);
+    const bars = layoutTimeline(history.tasksOf(q.job).tasks, nodeName);
     if (q.format === 'bars') return bars;
     void reply.header('content-disposition', `attachment; filename="tabmesh-${q.job}.trace.json"`);
     return chromeTrace(q.job, bars);

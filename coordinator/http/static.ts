@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { httpError } from './errors.js';
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -73,7 +74,7 @@ export function registerStatic(app: FastifyInstance): void {
         .send(body);
     } catch {
       const hint = file.startsWith(browser) ? ' (run `npm run build`)' : '';
-      return reply.code(404).send({ error: 'NOT_FOUND', message: `not found: ${file.slice(root.length)}${hint}` });
+      throw httpError('NOT_FOUND', `not found: ${file.slice(root.length)}${hint}`);
     }
   };
   const file = (path: string, headers: Headers) => (req: FastifyRequest, reply: FastifyReply) => send(reply, path, headers(req));
@@ -81,7 +82,7 @@ export function registerStatic(app: FastifyInstance): void {
   const folder = (base: string, headers: (req: FastifyRequest, rel: string) => Record<string, string>) => (req: FastifyRequest, reply: FastifyReply) => {
     const rel = normalize((req.params as { '*': string })['*'] || 'index.html').replace(/^(\.\.[/\\])+/, '');
     const path = join(base, rel);
-    if (!path.startsWith(base + sep)) return reply.code(404).send({ error: 'NOT_FOUND', message: 'not found' });
+    if (!path.startsWith(base + sep)) throw httpError('NOT_FOUND', 'not found');
     return send(reply, path, headers(req, rel));
   };
 

@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { connect } from '../../edge/index.js';
 import type { DriverCore } from '../../shared/api/driver.js';
 import type { FromJobWorker, JobWorkerData } from './protocol.js';
+import { syntaxErrorAt } from './syntax.js';
 
 if (!parentPort) throw new Error('coordinator/jobs/worker.js runs as a worker thread');
 const port = parentPort;
@@ -72,10 +73,17 @@ async function main(): Promise<void> {
     context,
   )(mesh);
   context.mesh = facade;
-  const program = vm.runInContext(`(async () => {\n${data.source}\n})`, context, {
-    filename: `tabmesh-job:${encodeURIComponent(data.name)}`,
-    lineOffset: -1,
-  }) as () => Promise<unknown>;
+  const filename = `tabmesh-job:${encodeURIComponent(data.name)}`;
+  let program: () => Promise<unknown>;
+  try {
+    program = vm.runInContext(`(async () => {\n${data.source}\n})`, context, { filename, lineOffset: -1 }) as () => Promise<unknown>;
+  } catch (e) {
+    // A syntax error says where, in the job's own lines, and nothing of this worker's stack.
+    const at = syntaxErrorAt(e, filename, data.source.split('\n').length);
+    if (!at) throw e;
+    post({ k: 'error', ...at, stack: '' });
+    return void (await mesh.close());
+  }
   closeConstructors();
   try {
     const value = await program();

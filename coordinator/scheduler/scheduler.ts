@@ -44,6 +44,8 @@ export class Scheduler {
   private readonly ctx: PlacementContext;
   /** Node list in join order, kept by membership. */
   nodeList: NodeRecord[] = [];
+  /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy). */
+  onStuck: (key: string, head: TaskRecord, nodes: readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
@@ -100,7 +102,13 @@ export class Scheduler {
   }
 
   run(): void {
-    if (this.nodeList.length === 0) return;
+    if (this.nodeList.length === 0) {
+      for (const [key, q] of this.classes) {
+        const head = q.peek();
+        if (head) this.onStuck(key, head, this.nodeList, () => q.items.slice(q.head));
+      }
+      return;
+    }
     for (const [key, q] of this.classes) {
       const pinned = pinnedToMissingNode(q.peek(), this.gcs);
       if (pinned) {
@@ -111,7 +119,10 @@ export class Scheduler {
       }
       for (let t = q.peek(); t; t = q.peek()) {
         const node = policyOf(t).pick(t, this.ctx);
-        if (!node) break;
+        if (!node) {
+          this.onStuck(key, t, this.nodeList, () => q.items.slice(q.head));
+          break;
+        }
         q.shift();
         this.assign(t, node);
       }

@@ -4,13 +4,14 @@
 import { returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
-import { GetTimeoutError, TabmeshError } from '../errors.js';
+import { ConnectError, errorFromCode, GetTimeoutError, TabmeshError } from '../errors.js';
 import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
 import { contentHash } from '../hash.js';
 import type { Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
+import { connectFailure, parseCoordinatorUrl, tokenRefused } from './connect-help.js';
 import { OutputDeduper, type OutputLine } from './output.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
@@ -18,9 +19,12 @@ import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { VerifyOptions } from './types.js';
 
 export interface ConnectOptions {
-  /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
+  /**
+   * The coordinator's URL, e.g. http://127.0.0.1:8080 (`127.0.0.1:8080` means
+   * http://; the dashboard's address with its `#token=…` works too).
+   */
   url: string;
-  /** The driver token the coordinator printed. */
+  /** The driver token the coordinator printed (default: the URL's `#token=`). */
   token?: string;
   /** A WebSocket class, where the platform has none (the Node entry passes `ws`). */
   WebSocket?: WebSocketCtor;
@@ -38,6 +42,8 @@ export interface ConnectOptions {
   peers?: PeerFactory | false;
   /** Verified execution for every task of this job (issue 8); a task's own `verify` wins. */
   verify?: VerifyOptions;
+  /** Why work waits (a task no node can run; actors holding every CPU); by default printed with console.warn. */
+  onWarning?: (code: string, message: string) => void;
 }
 
 type DriverHandlers = Handlers<DriverCore>;
@@ -57,6 +63,7 @@ const handlers: DriverHandlers = {
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
+  warn: (c, m) => c.onWarn(m),
   actorInfo: (c, m) => c.onActorInfo(m),
   // The GCS freed these: the bytes of our large puts among them can go.
   free: (c, m) => c.freed(m.ids),
@@ -88,6 +95,8 @@ export class DriverCore implements MeshCore {
   /** Prints tasks' console output, a line many tasks print alike only once per window. */
   readonly output = new OutputDeduper();
   onLog: (m: MsgOf<'output'>) => void = (m) => this.output.push(m);
+  /** Why work waits (the coordinator sends each once per job and kind of task). */
+  onWarning: (code: MsgOf<'warn'>['code'], message: string) => void = (_code, message) => console.warn(`tabmesh: ${message}`);
 
   private ws: WebSocketLike;
   private opts!: ConnectOptions;
@@ -120,25 +129,36 @@ export class DriverCore implements MeshCore {
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.outbox.push(m));
   }
 
-  static connect(opts: ConnectOptions): Promise<DriverCore> {
+  static connect(given: ConnectOptions): Promise<DriverCore> {
+    const url = parseCoordinatorUrl(given.url);
+    const opts: ConnectOptions = { ...given, url: url.base, token: given.token ?? url.token };
     const Ctor = opts.WebSocket ?? defaultWebSocket();
     const ws = new Ctor(wsUrl(opts.url));
     ws.binaryType = 'arraybuffer';
     const core = new DriverCore(ws);
     core.opts = opts;
     if (opts.onOutput) core.onLog = opts.onOutput;
+    if (opts.onWarning) core.onWarning = opts.onWarning;
     if (opts.peers) core.usePeers(opts.peers);
     return new Promise((resolve, reject) => {
+      const ms = opts.connectTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
-        reject(new TabmeshError('CLOSED', `could not connect to ${opts.url} within ${opts.connectTimeoutMs ?? 10000} ms`));
+        reject(new ConnectError('UNREACHABLE', opts.url, `no answer from a tabmesh coordinator at ${opts.url} within ${ms} ms: is it running, and is the URL right?`));
         ws.close();
-      }, opts.connectTimeoutMs ?? 10_000);
+      }, ms);
       core.attach(ws, (err) => {
         clearTimeout(timer);
-        if (err) reject(err);
+        if (err) reject(core.explainRefusal(err));
         else resolve(core);
       });
     });
+  }
+
+  /** A first connection failed: one line that names the URL and what to do. */
+  private explainRefusal(err: Error): Error {
+    if (err instanceof ConnectError) return err;
+    if (err instanceof TabmeshError && err.code === 'UNAUTHORIZED') return tokenRefused(this.opts.url, !!this.opts.token);
+    return err;
   }
 
   /**
@@ -148,15 +168,25 @@ export class DriverCore implements MeshCore {
   private attach(ws: WebSocketLike, done: (err: Error | null) => void): void {
     let welcomed = false;
     ws.onopen = () => {
+      opened = true;
       // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
       const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held].slice(0, RESUME_IDS) } : undefined;
       ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume }]));
     };
-    ws.onerror = () => {};
+    // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).
+    let detail = '';
+    let opened = false;
+    ws.onerror = (ev) => {
+      const e = ev as { message?: unknown; error?: { message?: unknown } } | null;
+      detail = String(e?.error?.message ?? e?.message ?? '');
+    };
     ws.onclose = (ev) => {
-      const err = this.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`);
-      if (!welcomed) return done(err);
-      this.dropped(err);
+      if (!welcomed) {
+        if (this.lastError) return done(this.lastError);
+        if (!opened) return done(connectFailure(this.opts.url, detail));
+        return done(new ConnectError('NOT_A_COORDINATOR', this.opts.url, `${this.opts.url} closed the connection before welcoming this driver (${ev.code} ${ev.reason}): is it a tabmesh coordinator of this version?`));
+      }
+      this.dropped(this.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`));
     };
     ws.onmessage = (ev) => {
       let msgs: Msg[];
@@ -164,7 +194,7 @@ export class DriverCore implements MeshCore {
         msgs = decodeFrame(toBytes(ev.data));
       } catch (e) {
         ws.close(1002, 'bad frame');
-        return done(e as Error);
+        return done(new ConnectError('NOT_A_COORDINATOR', this.opts.url, `${this.opts.url} is not a tabmesh coordinator: its /ws sent ${(e as Error).message}`));
       }
       for (const m of msgs) {
         if (m.t === 'welcome') {
@@ -180,7 +210,8 @@ export class DriverCore implements MeshCore {
           if (resumed) this.sendState();
           done(null);
         } else if (m.t === 'error') {
-          this.onError(m);
+          // Said once, by the promise connect() returns (not printed as well).
+          this.lastError = errorFromCode(m.code, m.message);
         }
       }
     };
@@ -248,8 +279,12 @@ export class DriverCore implements MeshCore {
   }
 
   onError(m: MsgOf<'error'>): void {
-    this.lastError = new TabmeshError((m.code as never) ?? 'BAD_MESSAGE', m.message);
+    this.lastError = errorFromCode(m.code, m.message);
     if (!this.closing) console.error(`tabmesh: coordinator error ${m.code}: ${m.message}`);
+  }
+
+  onWarn(m: MsgOf<'warn'>): void {
+    this.onWarning(m.code, m.message);
   }
 
   onOutput(m: MsgOf<'output'>): void {

@@ -3,9 +3,11 @@
 // own `mesh` and `console`, bound lexically so that concurrent tasks in one
 // executor never mix up whose child tasks are whose.
 import { Mesh } from '../api/mesh.js';
+import { ObjectRef } from '../api/ref.js';
+import { ActorHandleCore } from '../api/actor.js';
 import type { Fetched, MeshCore } from '../api/core.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
-import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
+import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
@@ -53,7 +55,7 @@ interface LiveActor {
 }
 
 export class ExecutorCore {
-  private readonly fns = new Map<string, { name: string; factory: Factory }>();
+  private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean }>();
   private readonly running = new Map<TaskId, RunningTask>();
   private readonly actors = new Map<string, LiveActor>();
   private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
@@ -82,7 +84,7 @@ export class ExecutorCore {
         if (!p) return;
         this.pendingCalls.delete(m.id);
         if (m.ok) p.resolve(m.value);
-        else p.reject(new TabmeshError(m.error.code as never, m.error.message));
+        else p.reject(errorFromCode(m.error.code, m.error.message));
         return;
       }
       case 'cancel': {
@@ -137,7 +139,7 @@ export class ExecutorCore {
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
     } catch (e) {
-      const err = explain(e, t.name);
+      const err = explain(e, t.name, this.fns.get(t.fnId)?.source);
       const code = r.cancelled || err instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, err) };
     }
@@ -167,7 +169,7 @@ export class ExecutorCore {
     let f = this.fns.get(t.fnId);
     if (!f) {
       if (t.source === undefined) throw new TabmeshError('BAD_MESSAGE', `executor has no source for function ${t.name}`);
-      f = { name: t.name, factory: compile(t.name, t.source) };
+      f = { name: t.name, factory: compile(t.name, t.source), source: t.source, warned: false };
       this.fns.set(t.fnId, f);
     }
     const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax));
@@ -237,18 +239,39 @@ export class ExecutorCore {
       await this.maybeCheckpoint(a, t);
     } catch (e) {
       const code = r.cancelled || e instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
-      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, explain(e, t.name)) };
+      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, explain(e, t.name, this.fns.get(t.fnId)?.source)) };
     }
     this.running.delete(t.taskId);
     this.finish(result);
   }
 
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
-    if (t.numReturns === 1) return [encodeValue(value)];
-    if (!Array.isArray(value) || value.length !== t.numReturns) {
+    if (t.numReturns !== 1 && (!Array.isArray(value) || value.length !== t.numReturns)) {
       throw new TabmeshError('BAD_ARGUMENT', `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`);
     }
-    return value.map((v) => encodeValue(v));
+    let out: EncodedValue[];
+    try {
+      out = t.numReturns === 1 ? [encodeValue(value)] : (value as unknown[]).map((v) => encodeValue(v));
+    } catch (e) {
+      if (!(e instanceof TabmeshError) || e.code !== 'NOT_SERIALIZABLE') throw e;
+      // "cannot send a function (at .f)": say it was the return value, and what to do.
+      throw new TabmeshError('NOT_SERIALIZABLE', `${t.name} returned what cannot be sent: ${e.message}; functions and symbols do not travel as values: return data (a function can run elsewhere as mesh.remote(fn))`);
+    }
+    this.warnClassInstance(t, value);
+    return out;
+  }
+
+  /** A class instance arrives as a plain object: say so once per function in this executor. */
+  private warnClassInstance(t: RunTask, value: unknown): void {
+    const f = this.fns.get(t.fnId);
+    if (!f || f.warned) return;
+    const found = classInstanceIn(value);
+    if (!found) return;
+    f.warned = true;
+    this.consoleFor(t).warn(
+      `tabmesh: ${t.name} returned a ${found.className} instance${found.path ? ` (at ${found.path})` : ''}: it arrives as a plain object, without its class's methods; ` +
+        `return plain data (or rebuild the ${found.className} from it where you read it)`,
+    );
   }
 
   private consoleFor(t: RunTask): TaskConsole {
@@ -334,17 +357,41 @@ class TaskCore implements MeshCore {
   async close(): Promise<void> {}
 }
 
-/** Turns a ReferenceError for an outer variable into an error that says so. */
-function explain(e: unknown, fnName: string): unknown {
+/** Turns a ReferenceError for a name the function does not have into an error that says so (and whether it was called). */
+function explain(e: unknown, fnName: string, source = ''): unknown {
   if (e instanceof ReferenceError) {
     const m = /^(\S+) is not defined$/.exec(e.message);
     if (m && !KNOWN_GLOBALS.has(m[1])) {
-      const err = new ClosureVariableError(fnName, m[1]);
+      const name = m[1];
+      const called = new RegExp(`(^|[^.\\w$])${name.replace(/\$/g, '\\$')}\\s*\\(`).test(source);
+      const err = new ClosureVariableError(fnName, name, called);
       err.stack = `${err.name}: ${err.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
       return err;
     }
   }
   return e;
+}
+
+/** Types the codec keeps as they are (ARCHITECTURE.md, Values); any other prototype is lost on the way. */
+const KEPT: Function[] = [Map, Set, Date, RegExp, ArrayBuffer, DataView, Error, Promise];
+
+/** The first instance of a user class inside a value (a bounded walk), with where it is. */
+export function classInstanceIn(value: unknown, budget = { n: 1000 }, path = ''): { className: string; path: string } | null {
+  if (value === null || typeof value !== 'object' || --budget.n < 0) return null;
+  if (ArrayBuffer.isView(value) || value instanceof ObjectRef || value instanceof ActorHandleCore) return null;
+  if (KEPT.some((C) => value instanceof C)) {
+    if (value instanceof Map) for (const [k, v] of value) { const r = classInstanceIn(v, budget, `${path}.get(${String(k).slice(0, 20)})`); if (r) return r; }
+    if (value instanceof Set) for (const v of value) { const r = classInstanceIn(v, budget, `${path}<item>`); if (r) return r; }
+    return null;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) { const r = classInstanceIn(value[i], budget, `${path}[${i}]`); if (r) return r; }
+    return null;
+  }
+  if (proto !== Object.prototype && proto !== null) return { className: String(proto?.constructor?.name || 'class'), path };
+  for (const k of Object.keys(value)) { const r = classInstanceIn((value as Record<string, unknown>)[k], budget, `${path}.${k}`); if (r) return r; }
+  return null;
 }
 
 function show(v: unknown): string {

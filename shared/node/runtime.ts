@@ -78,7 +78,7 @@ const handlers: NodeHandlers = {
   getActor: null,
   hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null, release: null,
   cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null, dropped: null, log: null,
-  capacity: null, handBack: null, holding: null,
+  capacity: null, handBack: null, holding: null, warn: null,
 };
 
 export class NodeRuntime {

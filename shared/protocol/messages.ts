@@ -3,6 +3,7 @@
 // array of messages, batched per event-loop turn (see frame.ts).
 import type { FunctionId, JobId, NodeId, ObjectId, TaskId } from '../ids.js';
 import { FUNCTION_ID_BYTES, JOB_ID_BYTES, NODE_ID_BYTES, OBJECT_ID_BYTES, TASK_ID_BYTES } from '../ids.js';
+import { ERROR_CODES, FAILURE_CODES } from '../error-codes.js';
 import { arr, bool, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged, type Check, type Infer } from './check.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -89,7 +90,7 @@ export const taskSpecCheck = obj({
 export type TaskSpec = Infer<typeof taskSpecCheck>;
 
 export const failureCheck = obj({
-  code: lit('TASK_ERROR', 'TASK_CANCELLED', 'OBJECT_LOST', 'NODE_LOST', 'TASK_TIMEOUT', 'ACTOR_DIED'),
+  code: lit(...FAILURE_CODES),
   name: str(256),
   message: str(64 * 1024),
   stack: str(64 * 1024),
@@ -116,7 +117,8 @@ const nodeInfo = obj({
 
 export const messages = {
   // -- both directions -----------------------------------------------------
-  error: obj({ t: lit('error'), code: str(64), message: str(4096), ref: opt(str(64)) }),
+  /** `code` is one of the registry's (shared/error-codes.ts). */
+  error: obj({ t: lit('error'), code: lit(...ERROR_CODES), message: str(4096), ref: opt(str(64)) }),
   /** A slice of an object in flight (relay transfer `x`). */
   chunk: obj({ t: lit('chunk'), x: int(0), o: int(0, 2 ** 42), n: int(0, 2 ** 42), d: value }),
   /** A transfer that cannot go on. */
@@ -215,6 +217,8 @@ export const messages = {
     hash: opt(str(64)),
     failure: opt(failureCheck),
   }),
+  /** Why the job's work waits (no node has what a task needs, actors hold every CPU): printed once by the driver. */
+  warn: obj({ t: lit('warn'), code: lit(...ERROR_CODES), message: str(4096), ref: opt(str(64)) }),
   output: obj({ t: lit('output'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), fn: str(256), node: str(64) }),
 } as const;
 

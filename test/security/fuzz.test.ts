@@ -137,7 +137,7 @@ class Fuzzer {
       () => ({ t: 'handBack', tasks: [{ taskId: this.task(), attempt: 0 }] }),
       () => ({ t: 'holding', objects: [{ id: this.object(), size: this.int(1e6), hash: this.hex(32) }] }),
       () => ({ t: 'actorCheckpoint', id: this.task(), after: this.task(), state: this.bytes(8) }),
-      () => ({ t: 'error', code: 'X', message: 'y' }),
+      () => ({ t: 'error', code: 'BAD_MESSAGE', message: 'y' }),
     ];
     return this.pick(kinds)();
   }

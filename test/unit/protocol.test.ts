@@ -123,6 +123,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   serve: { t: 'serve', id: o1, x: 12 },
   ready: { t: 'ready', id: o1, v: undefined, size: 0, hash: undefined, failure },
   output: { t: 'output', taskId: task, level: 'log', text: 'hello from a task', fn: 'add', node: 'tab 1' },
+  warn: { t: 'warn', code: 'INFEASIBLE', message: 'task f needs {gpu: 1}, which no node has', ref: task },
 };
 
 const kinds = Object.keys(messages) as MessageKind[];

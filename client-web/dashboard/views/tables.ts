@@ -95,7 +95,7 @@ export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
     path: '/api/tasks',
     filters: [
       { key: 'job', label: 'job id' },
-      { key: 'state', label: 'state', options: ['waiting-args', 'queued', 'assigned', 'running', 'finished', 'failed', 'cancelled'] },
+      { key: 'state', label: 'state', options: ['waiting-args', 'queued', 'infeasible', 'assigned', 'running', 'finished', 'failed', 'cancelled'] },
       { key: 'node', label: 'node id' },
       { key: 'name', label: 'name' },
     ],
@@ -166,7 +166,7 @@ export function actors(ctx: Ctx, root: HTMLElement): View {
     path: '/api/actors',
     filters: [
       { key: 'job', label: 'job id' },
-      { key: 'state', label: 'state', options: ['pending', 'alive', 'dead'] },
+      { key: 'state', label: 'state', options: ['pending', 'infeasible', 'alive', 'dead'] },
       { key: 'name', label: 'name' },
     ],
     columns: [

@@ -1,0 +1,64 @@
+// What the CLI checks before it starts something, so that a newcomer's
+// mistake reads as one line naming the URL, port or file (issue 11).
+import { createServer } from 'node:net';
+import { existsSync, statSync } from 'node:fs';
+import { ConnectError, TabmeshError } from '../shared/errors.js';
+import { connectFailure, parseCoordinatorUrl, type CoordinatorUrl } from '../shared/api/connect-help.js';
+
+/** An error the CLI prints as its message alone (no stack): the user can act on it. */
+export class CliError extends Error {}
+
+/** `--coordinator` as given (`127.0.0.1:8080` means http://); a bad one is a usage error. */
+export function coordinatorFlag(value: string, usage: (msg: string) => never): CoordinatorUrl {
+  try {
+    return parseCoordinatorUrl(value);
+  } catch (e) {
+    return usage(`--coordinator: ${(e as Error).message}`);
+  }
+}
+
+/** Asks `/healthz`: nothing listening, or something that is not a coordinator, is said plainly. */
+export async function reachCoordinator(base: string, timeoutMs = 5000): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const detail = (e as Error).name === 'TimeoutError' ? `ETIMEDOUT after ${timeoutMs} ms` : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`;
+    throw connectFailure(base, detail);
+  }
+  const body = (await res.json().catch(() => null)) as { ok?: unknown } | null;
+  if (!res.ok || body?.ok !== true) {
+    throw new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (its /healthz answered HTTP ${res.status}): check the host and port`);
+  }
+}
+
+/** Fails with a hint to use --port when another process listens on host:port already. */
+export async function portFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? portBusy(host, port) : e));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+export function portBusy(host: string, port: number): CliError {
+  return new CliError(`port ${port} on ${host} is in use (another \`npm start\`?): stop it, or start on another port with --port ${port + 1}`);
+}
+
+/** A job file that is there and is a file. */
+export function jobFile(path: string): void {
+  if (!existsSync(path)) throw new CliError(`no such file: ${path} (tabmesh submit takes the path of a .js file with the job's code)`);
+  if (!statSync(path).isFile()) throw new CliError(`${path} is not a file: tabmesh submit takes the path of a .js file with the job's code`);
+}
+
+/** Errors a user can act on print their message alone; anything else is a bug and keeps its stack under TABMESH_DEBUG. */
+export function oneLine(e: unknown): string {
+  if (e instanceof CliError || e instanceof TabmeshError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EADDRINUSE') return `${err.message}: start on another port with --port`;
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return `${err.message}: no permission (a port below 1024, or a folder you cannot write)`;
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(e);
+  return process.env.TABMESH_DEBUG ? (err?.stack ?? msg) : `${msg} (set TABMESH_DEBUG=1 for the stack)`;
+}

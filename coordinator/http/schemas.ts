@@ -1,0 +1,43 @@
+// JSON schemas of every body, param and query the HTTP API takes (issue 12),
+// checked by Fastify's built-in validation before a handler runs; a failure
+// answers through http/errors.ts. The app validates without type coercion
+// (server.ts): a query's numbers are digit strings here, read with Number().
+
+const text = (max = 256) => ({ type: 'string', maxLength: max }) as const;
+const digits = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
+
+function query(properties: Record<string, object>, required: string[] = []) {
+  return { type: 'object', properties: { limit: digits, offset: digits, ...properties }, required } as const;
+}
+
+export const jobParams = {
+  type: 'object',
+  properties: { id: text(64) },
+  required: ['id'],
+} as const;
+
+export const schemas = {
+  nodes: { querystring: query({ kind: { type: 'string', enum: ['edge', 'browser'] } }) },
+  events: { querystring: query({ since: digits, kind: text(64), job: text(64) }) },
+  jobs: { querystring: query({ status: text(32), kind: { type: 'string', enum: ['driver', 'submitted'] } }) },
+  job: { params: jobParams },
+  jobLog: { params: jobParams, querystring: query({ since: digits }) },
+  submitJob: {
+    body: {
+      type: 'object',
+      properties: {
+        source: { type: 'string', minLength: 1, maxLength: 1 << 20, pattern: '\\S' },
+        name: text(256),
+        timeoutMs: { type: 'integer', minimum: 1, maximum: 2 ** 31 },
+      },
+      required: ['source'],
+      additionalProperties: false,
+    },
+  },
+  tasks: { querystring: query({ job: text(64), state: text(32), node: text(64), name: text(256) }) },
+  objects: { querystring: query({ job: text(64), state: text(32), minSize: digits }) },
+  actors: { querystring: query({ job: text(64), state: text(32), name: text(256) }) },
+  timeline: { querystring: query({ job: text(64), format: { type: 'string', enum: ['bars', 'trace'] } }, ['job']) },
+} as const;
+
+export type Query = Record<string, string | undefined>;
