@@ -16,6 +16,8 @@ export interface TaskView {
   name: string;
   state: TaskState;
   node: NodeId | null;
+  /** The node's executor slot that ran it; -1 when unknown. */
+  executor: number;
   attempt: number;
   submittedAt: number;
   startedAt: number;
@@ -41,6 +43,7 @@ export function viewOf(t: TaskRecord): TaskView {
     name: t.spec.name,
     state: t.state,
     node: t.ranOn,
+    executor: t.executor ?? -1,
     attempt: t.spec.attempt,
     submittedAt: t.submittedAt,
     startedAt: t.startedAt,

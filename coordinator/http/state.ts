@@ -222,14 +222,17 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return { job: id, tasks, omitted };
   });
 
-  const nodeName = (n: string) => gcs.nodes.get(n as never)?.name ?? history.nodeNames.get(n as never) ?? n;
+  const nodeInfo = (n: string) => {
+    const live = gcs.nodes.get(n as never);
+    return { name: live?.name ?? history.nodeNames.get(n as never) ?? n, slots: live?.resources.cpu ?? 0 };
+  };
   app.get('/api/timeline', read, async (req, reply) => {
     const q = req.query as Query;
     if (!q.job) return fail(reply, 400, 'BAD_REQUEST', 'give ?job=ID');
     if (!known(q.job)) return fail(reply, 404, 'NOT_FOUND', `no job ${q.job}`);
-    const bars = layoutTimeline(history.tasksOf(q.job as JobId).tasks, nodeName);
-    if (q.format === 'bars') return bars;
+    const timeline = layoutTimeline(history.tasksOf(q.job as JobId).tasks, nodeInfo);
+    if (q.format === 'bars') return timeline;
     void reply.header('content-disposition', `attachment; filename="tabmesh-${q.job}.trace.json"`);
-    return chromeTrace(q.job, bars);
+    return chromeTrace(q.job, timeline);
   });
 }

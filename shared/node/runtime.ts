@@ -146,7 +146,7 @@ export class NodeRuntime {
       (ex, m) => this.onExecutor(ex, m),
       (ex, why) => this.onExecutorExit(ex, why),
       (t) => {
-        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt });
+        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt, ex: t.executor?.index });
         this.armTimeout(t);
       },
       Math.max(1, opts.cpus),

@@ -4,9 +4,11 @@ import { ApiError } from '../api.js';
 import { badge, duration, h, progressBar, time } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
 import { taskGraph, type TaskView } from '../graph.js';
-import { timeline, type Bar } from '../timeline.js';
+import { timeline, type ColourBy, type TimelineData } from '../timeline.js';
 
 type Tab = 'log' | 'graph' | 'timeline';
+/** The timeline's colouring, kept while the page lives. */
+let colourBy: ColourBy = 'function';
 const ENDED = new Set(['succeeded', 'failed', 'cancelled', 'timeout', 'finished']);
 
 export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
@@ -103,12 +105,20 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
         const g = await ctx.api.get<{ tasks: TaskView[]; omitted: number }>(`/api/jobs/${id}/graph`);
         if (!disposed) swap(panel, g.tasks.length ? taskGraph(g.tasks, g.omitted) : h('p', { class: 'muted' }, 'No task yet.'));
       } else if (tab === 'timeline') {
-        const bars = await ctx.api.get<Bar[]>(`/api/timeline?job=${id}&format=bars`);
-        if (!disposed) swap(panel, timeline(bars));
+        lastTimeline = await ctx.api.get<TimelineData>(`/api/timeline?job=${id}&format=bars`);
+        if (!disposed) renderTimeline();
       }
     } catch (e) {
       if (!disposed) swap(panel, h('p', { class: 'error' }, e instanceof ApiError ? e.message : String(e)));
     }
+  };
+
+  let lastTimeline: TimelineData | null = null;
+  const renderTimeline = () => {
+    if (!lastTimeline) return;
+    const choice = (value: ColourBy, label: string) =>
+      h('label', { class: 'seg' }, h('input', { type: 'radio', name: 'colour-by', value, checked: colourBy === value, 'data-key': `by-${value}`, onchange: () => { colourBy = value; renderTimeline(); } }), label);
+    swap(panel, h('fieldset', { class: 'colour-by' }, h('legend', {}, 'Colour by'), choice('function', 'function'), choice('state', 'state')), timeline(lastTimeline, colourBy));
   };
 
   const update = () => {
