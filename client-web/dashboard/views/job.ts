@@ -1,7 +1,7 @@
 // One job: progress, result or error, log, task graph, timeline, Cancel.
 import * as Y from 'yjs';
 import { ApiError } from '../api.js';
-import { badge, duration, h, progressBar, time } from '../dom.js';
+import { badge, duration, h, progressBar, progressText, time } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
 import { taskGraph, type TaskView } from '../graph.js';
 import { timeline, type ColourBy, type TimelineData } from '../timeline.js';
@@ -60,7 +60,6 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
       swap(head, h('h1', {}, `Job ${id}`), h('p', { class: 'muted' }, 'This job is not in the live view (it may be older than the 50 most recent jobs); its details below come from the state API.'));
       return;
     }
-    const ended = j.finished + j.failed + j.cancelled;
     const running = !ENDED.has(j.status);
     swap(
       head,
@@ -79,8 +78,8 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
       h(
         'div',
         { class: 'job-progress' },
-        progressBar(j.finished, j.failed + j.cancelled, j.submitted, 'job progress'),
-        h('div', { class: 'progress-text', 'data-testid': 'progress-text' }, `${j.submitted ? Math.round((ended / j.submitted) * 100) : ENDED.has(j.status) ? 100 : 0}% · ${j.finished} done / ${j.submitted} tasks · ${j.running} running · ${j.failed} failed · ${j.cancelled} cancelled`),
+        progressBar(j, 'job progress'),
+        h('div', { class: 'progress-text', 'data-testid': 'progress-text' }, progressText(j)),
       ),
       j.result ? h('div', { class: 'result' }, h('h3', {}, 'Result'), h('pre', { 'data-testid': 'result' }, pretty(j.result))) : null,
       j.error ? h('div', { class: 'error', role: 'alert' }, h('h3', {}, 'Error'), h('pre', { 'data-testid': 'error' }, j.error)) : null,
@@ -89,7 +88,7 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
 
   const renderLog = () => {
     const lines = (ctx.live.doc.getMap('logs') as Y.Map<Y.Array<{ seq: number; ts: number; level: string; text: string }>>).get(id)?.toArray() ?? [];
-    const pre = h('pre', { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' }, lines.length ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)) : h('span', { class: 'muted' }, 'No output yet.'));
+    const pre = h('pre', { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' }, lines.length ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)) : h('span', { class: 'muted' }, ENDED.has(jobOf()?.status ?? 'finished') ? 'The job printed nothing.' : 'No output yet.'));
     swap(panel, pre, h('p', { class: 'sub' }, 'The last 100 lines, live. ', h('a', { href: `#`, onclick: (e: Event) => { e.preventDefault(); void fullLog(); }, 'data-key': 'full' }, 'Load the full log')));
     pre.scrollTop = pre.scrollHeight;
   };
