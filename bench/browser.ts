@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => log(`tab error: ${e.message}`));
-    await page.goto(`${cl.url}/?cpus=${CPUS}&paused=false`);
+    await page.goto(`${cl.url}/?cpus=${CPUS}&cpuShare=1&paused=false`);
     const c = cl;
     const { met } = await pollStats(c.url, c.token, (s) => s.nodes >= 2, { timeoutMs: 30_000, everyMs: 100 });
     if (!met) throw new Error('the tab did not join');

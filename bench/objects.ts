@@ -25,7 +25,7 @@ const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no
 async function openTab(ctx: BrowserContext, cl: BenchCluster, query: string): Promise<{ page: Page; id: string }> {
   const page = await ctx.newPage();
   page.on('pageerror', (e) => log(`tab error: ${e.message}`));
-  await page.goto(`${cl.url}/?cpus=1&memoryMb=1024&${query}`);
+  await page.goto(`${cl.url}/?cpus=1&cpuShare=1&memoryMb=1024&${query}`);
   const end = Date.now() + 30_000;
   for (;;) {
     const id = (await page.evaluate('document.body.dataset.nodeId')) as string;

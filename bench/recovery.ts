@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS });
     const openTab = async () => {
       const p = await ctx!.newPage();
-      await p.goto(`${cl!.url}/?cpus=1&paused=false`);
+      await p.goto(`${cl!.url}/?cpus=1&cpuShare=1&paused=false`);
       return p;
     };
     const pages: Page[] = [];

@@ -143,7 +143,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   started: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
-    c.tasks.started(t);
+    c.tasks.started(t, m.ex);
   },
   blocked: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);

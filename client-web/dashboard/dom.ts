@@ -69,12 +69,44 @@ export function badge(state: string): HTMLElement {
   return h('span', { class: `badge st-${state}` }, state);
 }
 
-export function progressBar(done: number, failed: number, total: number, label: string): HTMLElement {
+export interface Progress {
+  status: string;
+  submitted: number;
+  finished: number;
+  failed: number;
+  cancelled: number;
+  running: number;
+}
+
+const SUCCESS = new Set(['succeeded', 'finished']);
+const ENDED = new Set(['succeeded', 'finished', 'failed', 'cancelled', 'timeout']);
+
+/**
+ * What a job's progress reads: "100%" only when it succeeded with every task
+ * finished; a running job stops at 99%; a job that failed, was cancelled or
+ * timed out says so instead of a percentage, and an empty one says "no tasks".
+ */
+export function progressHead(j: Progress): string {
+  const ended = j.finished + j.failed + j.cancelled;
+  if (ENDED.has(j.status) && !SUCCESS.has(j.status)) return j.status;
+  if (j.submitted === 0) return 'no tasks';
+  if (SUCCESS.has(j.status)) return j.finished === j.submitted ? '100%' : `${j.status} · ${Math.floor((j.finished / j.submitted) * 100)}% of tasks done`;
+  return `${Math.min(99, Math.floor((ended / j.submitted) * 100))}%`;
+}
+
+export function progressText(j: Progress): string {
+  return `${progressHead(j)} · ${j.finished} done / ${j.submitted} tasks · ${j.running} running · ${j.failed} failed · ${j.cancelled} cancelled`;
+}
+
+/** Finished, failed and cancelled tasks, each in its state's colour. */
+export function progressBar(j: Progress, label: string): HTMLElement {
+  const total = j.submitted;
   const pct = (x: number) => (total ? Math.min(100, (x / total) * 100) : 0);
   return h(
     'div',
-    { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct(done + failed)), 'aria-label': label },
-    h('div', { class: 'progress-done', style: `width:${pct(done)}%` }),
-    h('div', { class: 'progress-failed', style: `width:${pct(failed)}%` }),
+    { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct(j.finished)), 'aria-valuetext': progressText(j), 'aria-label': label },
+    h('div', { class: 'progress-done', style: `width:${pct(j.finished)}%` }),
+    h('div', { class: 'progress-failed', style: `width:${pct(j.failed)}%` }),
+    h('div', { class: 'progress-cancelled', style: `width:${pct(j.cancelled)}%` }),
   );
 }

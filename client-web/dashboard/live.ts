@@ -22,6 +22,8 @@ export class LiveDoc {
   /** Bytes received since the page loaded (shows that reconnects send diffs). */
   received = 0;
   synced = false;
+  /** When the socket was lost (0 while live): the page says the coordinator is down after a moment. */
+  downSince = 0;
   private ws: WebSocket | null = null;
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -82,6 +84,7 @@ export class LiveDoc {
       if (this.ws !== ws) return;
       this.ws = null;
       if (ev.code === 4401) return this.setStatus('unauthorized');
+      if (!this.downSince) this.downSince = Date.now();
       // Capped exponential backoff with full jitter (shared/backoff.ts).
       const wait = backoffDelay(BACKOFF.dashboard, this.attempts);
       this.attempts++;
@@ -93,6 +96,7 @@ export class LiveDoc {
   private onAuthed(ws: WebSocket, role: string): void {
     this.role = role;
     this.attempts = 0;
+    this.downSince = 0;
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MSG_SYNC);
     syncProtocol.writeSyncStep1(e, this.doc);

@@ -14,6 +14,8 @@ import { submit } from './views/submit.js';
 
 const TOKEN_KEY = 'tabmesh.dashboard.token';
 const UPDATE_MS = 250;
+/** A socket back within this long was a blip, not a coordinator that is down. */
+const DOWN_AFTER_MS = 1500;
 
 /** The token comes in the fragment (never sent to the server), then lives in sessionStorage. */
 function takeToken(): string | null {
@@ -61,11 +63,13 @@ function start(token: string): void {
   const main = h('main', { id: 'main', tabindex: -1 });
   const status = h('span', { class: 'conn', role: 'status', 'aria-live': 'polite' });
   const announcer = h('div', { class: 'sr-only', 'aria-live': 'assertive' });
+  const down = h('div', { class: 'down-banner', role: 'alert', 'data-testid': 'coordinator-down', hidden: true });
   const navItems: [string, string][] = [['#/', 'Overview'], ['#/jobs', 'Jobs'], ['#/tasks', 'Tasks'], ['#/objects', 'Objects'], ['#/actors', 'Actors'], ['#/submit', 'Submit']];
   const nav = h('nav', { 'aria-label': 'sections' }, h('ul', {}, navItems.map(([href, label]) => h('li', {}, h('a', { href, 'data-route': href }, label)))));
   document.body.replaceChildren(
     h('a', { href: '#main', class: 'skip', onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, 'Skip to content'),
     h('header', { class: 'top' }, h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), ' tabmesh'), nav, status),
+    down,
     main,
     announcer,
   );
@@ -81,6 +85,7 @@ function start(token: string): void {
     },
   };
   let view: View | null = null;
+  let section = '';
   const route = () => {
     view?.dispose?.();
     const path = location.hash.replace(/^#/, '') || '/';
@@ -96,7 +101,7 @@ function start(token: string): void {
     else if (parts[0] === 'submit') view = submit(ctx, root);
     else view = overview(ctx, root);
     document.title = `${view.title} · tabmesh`;
-    const section = `#/${parts[0] ?? ''}`.replace(/\/$/, '/');
+    section = `#/${parts[0] ?? ''}`.replace(/\/$/, '/');
     for (const a of nav.querySelectorAll('a')) {
       const on = a.getAttribute('data-route') === (section === '#/' ? '#/' : section);
       if (on) a.setAttribute('aria-current', 'page');
@@ -110,11 +115,27 @@ function start(token: string): void {
     const w = live.watchers;
     status.className = `conn conn-${live.status}`;
     status.textContent = `${live.status === 'live' ? 'live' : live.status}${live.role ? ` · ${live.role}` : ''}${w ? ` · ${w} other viewer${w > 1 ? 's' : ''}` : ''}`;
+    renderDown();
   };
+  // The coordinator is down: say so, and hide the numbers (they would be stale)
+  // except the editor's draft. Back up: every view is drawn afresh.
+  let wasDown = false;
+  const renderDown = () => {
+    const isDown = live.status === 'reconnecting' && live.downSince > 0 && Date.now() - live.downSince >= DOWN_AFTER_MS;
+    if (isDown) {
+      const text = `The coordinator at ${location.host} is not reachable (since ${new Date(live.downSince).toLocaleTimeString([], { hour12: false })}). Nothing on this page is current until it is back; retrying…`;
+      if (down.textContent !== text) down.textContent = text;
+    }
+    down.hidden = !isDown;
+    main.hidden = isDown && section !== '#/submit';
+    if (wasDown && !isDown && live.status === 'live' && section !== '#/submit') route();
+    wasDown = isDown;
+  };
+  setInterval(renderStatus, 1000);
   live.onChange(() => {
     if (live.status === 'unauthorized') {
       sessionStorage.removeItem(TOKEN_KEY);
-      return login('That token was not accepted.');
+      return login('Token rejected: the coordinator did not accept this token. Give the driver token printed by npm start (also in .tabmesh/token), or a viewer token.');
     }
     if (pending) return;
     pending = true;

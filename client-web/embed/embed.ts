@@ -6,7 +6,8 @@
 // donates compute, with Pause and a link to learn more.
 // data-consent="ask" asks the visitor before starting; data-position="left"
 // puts the badge bottom-left. The host page can also call
-// window.tabmesh.pause() / resume() and listen to "tabmesh:status" events.
+// window.tabmesh.pause() / resume() and listen to "tabmesh:status" events on
+// window (or document, or the script tag: the event bubbles up to window).
 
 interface BadgeStatus {
   type: 'tabmesh:status';
@@ -58,8 +59,11 @@ interface BadgeStatus {
   window.addEventListener('message', (ev: MessageEvent<BadgeStatus>) => {
     if (ev.origin !== origin || ev.source !== frame.contentWindow || ev.data?.type !== 'tabmesh:status') return;
     frame.style.height = `${Math.max(40, Math.min(240, ev.data.height))}px`;
-    script.dispatchEvent(new CustomEvent('tabmesh:status', { detail: ev.data }));
-    document.dispatchEvent(new CustomEvent('tabmesh:status', { detail: ev.data }));
+    // One event that bubbles from the script tag through document to window; a
+    // script tag a loader removed from the page is not on that path, so then it
+    // starts at document.
+    const event = new CustomEvent('tabmesh:status', { detail: ev.data, bubbles: true });
+    (script.isConnected ? script : document).dispatchEvent(event);
   });
 
   const mount = () => document.body.appendChild(frame);

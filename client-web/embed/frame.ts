@@ -49,7 +49,9 @@ function render(): void {
       ? 'Sharing spare computing power is paused'
       : shown === 'connected'
         ? `This page shares spare computing power${st.tasksRun ? ` · ${formatCount(st.tasksRun)} tasks` : ''}`
-        : 'Connecting to share spare computing power…';
+        : shown === 'reconnecting'
+          ? 'Cannot reach the tabmesh server · retrying…'
+          : 'Connecting to share spare computing power…';
   const el = $('text');
   if (el.textContent !== text) el.textContent = text;
   post();

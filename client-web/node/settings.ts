@@ -4,7 +4,7 @@
 export interface VolunteerSettings {
   /** Executors (Web Workers). */
   cpus: number;
-  /** Fraction of the time executors may work, 0.1 to 1. */
+  /** Fraction of the time executors may work, 0.1 to 1. Default 0.5: the page promises spare power, not the whole machine. */
   cpuShare: number;
   /** Memory budget of the object store, MB; above it objects go to IndexedDB. */
   memoryMb: number;
@@ -19,7 +19,7 @@ export function defaultSettings(): VolunteerSettings {
   const deviceGb = (navigator as { deviceMemory?: number }).deviceMemory ?? 4;
   return {
     cpus: Math.max(1, MAX_CPUS - 1),
-    cpuShare: 1,
+    cpuShare: 0.5,
     memoryMb: Math.min(512, Math.max(64, deviceGb * 64)),
     diskMb: 2048,
     paused: false,

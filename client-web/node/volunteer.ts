@@ -41,6 +41,8 @@ export interface VolunteerStats {
   queued: number;
   tasksRun: number;
   tasksFailed: number;
+  /** Tasks cancelled while here (by their job): not failures. */
+  tasksCancelled: number;
   store: ObjectStoreStats;
   bytesIn: number;
   bytesOut: number;
@@ -60,6 +62,7 @@ export class Volunteer {
   /** Counts of earlier sessions (a reconnect starts a new node). */
   private before = { tasksRun: 0, bytesIn: 0, bytesOut: 0 };
   private tasksFailed = 0;
+  private tasksCancelled = 0;
   private ran = new Map<string, number>();
   private ranTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly listeners = new Set<() => void>();
@@ -132,7 +135,7 @@ export class Volunteer {
     );
     this.node = node;
     node.onEvent = (text) => this.log(text);
-    node.onTaskEnd = (name, ok) => this.taskEnded(name, ok);
+    node.onTaskEnd = (name, outcome) => this.taskEnded(name, outcome);
     node.ready.then(
       () => {
         if (this.node !== node) return;
@@ -159,8 +162,9 @@ export class Volunteer {
   }
 
   /** Tasks ended are logged in groups, not one line each. */
-  private taskEnded(name: string, ok: boolean): void {
-    if (!ok) this.tasksFailed++;
+  private taskEnded(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void {
+    if (outcome === 'failed') this.tasksFailed++;
+    if (outcome === 'cancelled') this.tasksCancelled++;
     this.ran.set(name, (this.ran.get(name) ?? 0) + 1);
     if (this.ranTimer) return;
     this.ranTimer = setTimeout(() => {
@@ -233,6 +237,7 @@ export class Volunteer {
       queued: st?.queued ?? 0,
       tasksRun: this.before.tasksRun + (st?.tasksRun ?? 0),
       tasksFailed: this.tasksFailed,
+      tasksCancelled: this.tasksCancelled,
       store: n?.store.stats() ?? { objects: 0, memoryBytes: 0, spilledBytes: 0, spills: 0, drops: 0 },
       bytesIn: this.before.bytesIn + (st?.bytesIn ?? 0),
       bytesOut: this.before.bytesOut + (st?.bytesOut ?? 0),

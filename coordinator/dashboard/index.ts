@@ -8,6 +8,7 @@ import { registerState } from '../http/state.js';
 import { JobRunner, type JobLimits } from '../jobs/runner.js';
 import { ClusterDoc } from './cluster-doc.js';
 import { DashboardHub } from './sync-socket.js';
+import { EndedRecords } from './recent.js';
 import { TaskHistory } from './task-history.js';
 
 export interface DashboardOptions {
@@ -33,10 +34,12 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
   const access = createAccess(c, opts.viewerToken);
   const history = new TaskHistory(c.gcs);
   const detach = history.attach();
+  const ended = new EndedRecords(c);
+  const detachEnded = ended.attach();
   const runner = new JobRunner(c, opts.jobLimits);
   const doc = new ClusterDoc(c, runner, history);
   const hub = new DashboardHub(doc.doc, (t) => access.roleOf(t));
-  registerState(app, { c, access, runner, history });
+  registerState(app, { c, access, runner, history, ended });
   registerDashboard(app, hub);
   doc.start(opts.sampleMs);
   return {
@@ -52,6 +55,7 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
       doc.stop();
       hub.close();
       runner.close();
+      detachEnded();
       detach();
     },
   };

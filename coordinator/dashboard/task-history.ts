@@ -17,6 +17,8 @@ export interface TaskView {
   /** `infeasible`: queued, and no node in the mesh has what it needs. */
   state: TaskState | 'infeasible';
   node: NodeId | null;
+  /** The node's executor slot that ran it; -1 when unknown. */
+  executor: number;
   attempt: number;
   submittedAt: number;
   startedAt: number;
@@ -42,6 +44,7 @@ export function viewOf(t: TaskRecord): TaskView {
     name: t.spec.name,
     state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
     node: t.ranOn,
+    executor: t.executor ?? -1,
     attempt: t.spec.attempt,
     submittedAt: t.submittedAt,
     startedAt: t.startedAt,

@@ -27,6 +27,8 @@ export interface TaskRecord {
   endedAt: number;
   /** Node that ran it last (kept after it ends, for the timeline). */
   ranOn: NodeId | null;
+  /** The executor slot of `ranOn` that ran it, when the node said (the timeline's row). */
+  executor?: number;
   /** Verified execution (coordinator/verify, issue 8): the group of a task and of each of its replicas. */
   replicas?: ReplicaSet;
   /** While queued: why no node in the mesh can run it (scheduler/feasibility.ts); the state API shows `infeasible`. */

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isPutObject, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { ActorRecord } from '../actors/actors.js';
 import type { Coordinator } from '../coordinator.js';
+import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
 import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
@@ -31,6 +32,22 @@ export function actorView(a: ActorRecord) {
     deathCause: a.deathCause,
   };
 }
+/** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
+export function objectView(o: ObjectRecord) {
+  return {
+    id: o.id,
+    job: o.job,
+    state: o.state as ObjectRecord['state'] | 'freed',
+    size: o.size,
+    inline: o.v !== null,
+    refs: o.refs,
+    task: isPutObject(o.id) ? null : taskOfObject(o.id),
+    put: isPutObject(o.id),
+    locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
+    error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
+  };
+}
+
 const JOB_ID = /^[0-9a-f]{16}$/;
 
 function page<T>(reply: FastifyReply, q: Query, items: Iterable<T>, keep: (x: T) => boolean = () => true): T[] {
@@ -52,13 +69,15 @@ export interface StateDeps {
   access: Access;
   runner: JobRunner;
   history: TaskHistory;
+  /** Tasks, objects and actors that left the GCS a short while ago: listed after the live ones. */
+  ended: EndedRecords;
 }
 
 export function jobStatus(j: JobRecord | undefined, s: SubmittedJob | undefined): string {
   return s ? s.status : (j?.state ?? 'finished');
 }
 
-export function registerState(app: FastifyInstance, { c, access, runner, history }: StateDeps): void {
+export function registerState(app: FastifyInstance, { c, access, runner, history, ended }: StateDeps): void {
   const read = (schema: object) => ({ onRequest: access.read, schema });
   const write = (schema: object) => ({ onRequest: access.write, schema });
   const { gcs } = c;
@@ -174,6 +193,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     if (q.job) return history.tasksOf(q.job as JobId).tasks;
     return (function* () {
       for (const t of gcs.tasks.values()) yield viewOf(t);
+      for (const t of ended.tasks.list()) if (!gcs.tasks.has(t.id)) yield t;
     })();
   };
   app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {
@@ -181,27 +201,24 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, q, tasksOf(q), (t) => (!q.state || t.state === q.state) && (!q.node || t.node === q.node) && (!q.name || t.name.includes(q.name)));
   });
 
-  const objectView = (o: ObjectRecord) => ({
-    id: o.id,
-    job: o.job,
-    state: o.state,
-    size: o.size,
-    inline: o.v !== null,
-    refs: o.refs,
-    task: isPutObject(o.id) ? null : taskOfObject(o.id),
-    put: isPutObject(o.id),
-    locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
-    error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
-  });
   app.get('/api/objects', read(schemas.objects), async (req, reply) => {
     const q = req.query as Query;
-    const minSize = Number(q.minSize ?? 0);
-    return page(reply, q, gcs.objects.values(), (o) => (!q.job || o.job === q.job) && (!q.state || o.state === q.state) && o.size >= minSize).map(objectView);
+    const minSize = Number(q.minSize ?? 0) || 0;
+    const all = (function* () {
+      for (const o of gcs.objects.values()) yield objectView(o);
+      for (const o of ended.objects.list()) if (!gcs.objects.has(o.id)) yield o;
+    })();
+    return page(reply, q, all, (o) => (!q.job || o.job === q.job) && (!q.state || o.state === q.state) && o.size >= minSize);
   });
 
   app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, c.tasks.actors.actors.values(), (a) => (!q.state || actorView(a).state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name))).map(actorView);
+    const live = c.tasks.actors.actors;
+    const all = (function* () {
+      for (const a of live.values()) yield actorView(a);
+      for (const a of ended.actors.list()) if (!live.has(a.id)) yield a;
+    })();
+    return page(reply, q, all, (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name)));
   });
 
   app.get('/api/jobs/:id/graph', read(schemas.job), async (req, reply) => {
@@ -211,13 +228,16 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return { job: id, tasks, omitted };
   });
 
-  const nodeName = (n: string) => gcs.nodes.get(n as never)?.name ?? history.nodeNames.get(n as never) ?? n;
+  const nodeInfo = (n: string) => {
+    const live = gcs.nodes.get(n as never);
+    return { name: live?.name ?? history.nodeNames.get(n as never) ?? n, slots: live?.resources.cpu ?? 0 };
+  };
   app.get('/api/timeline', read(schemas.timeline), async (req, reply) => {
     const q = req.query as Query & { job: string };
     if (!known(q.job)) throw httpError('NOT_FOUND', `no job ${q.job}`);
-    const bars = layoutTimeline(history.tasksOf(q.job).tasks, nodeName);
-    if (q.format === 'bars') return bars;
+    const timeline = layoutTimeline(history.tasksOf(q.job as JobId).tasks, nodeInfo);
+    if (q.format === 'bars') return timeline;
     void reply.header('content-disposition', `attachment; filename="tabmesh-${q.job}.trace.json"`);
-    return chromeTrace(q.job, bars);
+    return chromeTrace(q.job, timeline);
   });
 }

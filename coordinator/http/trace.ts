@@ -1,5 +1,5 @@
-// A job's timeline: a row per executor, a bar per task, laid out from the
-// tasks' run intervals, and its export in Chrome's Trace Event Format
+// A job's timeline: a row per executor slot, a bar per task on the slot its
+// node ran it on, and its export in Chrome's Trace Event Format
 // (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU),
 // which Perfetto and chrome://tracing open.
 import type { TaskView } from '../dashboard/task-history.js';
@@ -10,29 +10,68 @@ export interface TimelineBar {
   state: string;
   node: string;
   nodeName: string;
-  /** Executor row within the node: the first one free at the task's start. */
+  /** The node's executor slot that ran it (as the node reported it). */
   lane: number;
+  /** Tasks of the same slot it overlaps, started before it: a task waiting in get lends its slot to others. */
+  depth: number;
   start: number;
   end: number;
   submittedAt: number;
 }
 
-/** Bars of the tasks that ran, each given the first free row of its node (interval packing). */
-export function layoutTimeline(tasks: readonly TaskView[], nodeName: (id: string) => string, now = Date.now()): TimelineBar[] {
+/** One executor slot of a node that ran some of the job's tasks. */
+export interface TimelineRow {
+  node: string;
+  nodeName: string;
+  lane: number;
+}
+
+export interface Timeline {
+  rows: TimelineRow[];
+  bars: TimelineBar[];
+}
+
+export interface NodeInfo {
+  name: string;
+  /** Executor slots the node has now; 0 once it is gone. */
+  slots: number;
+}
+
+/**
+ * A row per executor slot of each node that ran the job's tasks (all its
+ * slots, idle ones too), a bar per task that ran, on the slot its node
+ * reported. Tasks without a reported slot (older nodes, recovered records) go
+ * to the slot free first, within the node's slots.
+ */
+export function layoutTimeline(tasks: readonly TaskView[], node: (id: string) => NodeInfo, now = Date.now()): Timeline {
   const ran = tasks.filter((t) => t.node && t.startedAt > 0).sort((a, b) => a.startedAt - b.startedAt);
-  const lanes = new Map<string, number[]>();
+  const nodes = new Map<string, { info: NodeInfo; freeAt: number[]; open: number[][] }>();
   const bars: TimelineBar[] = [];
   for (const t of ran) {
-    const node = t.node!;
-    const end = t.endedAt > 0 ? t.endedAt : now;
-    let free = lanes.get(node);
-    if (!free) lanes.set(node, (free = []));
-    let lane = free.findIndex((until) => until <= t.startedAt);
-    if (lane < 0) lane = free.push(0) - 1;
-    free[lane] = Math.max(end, t.startedAt + 1);
-    bars.push({ task: t.id, name: t.name, state: t.state, node, nodeName: nodeName(node), lane, start: t.startedAt, end, submittedAt: t.submittedAt });
+    const id = t.node!;
+    let n = nodes.get(id);
+    if (!n) {
+      const info = node(id);
+      nodes.set(id, (n = { info, freeAt: Array.from({ length: Math.max(1, info.slots) }, () => 0), open: [] }));
+    }
+    const end = Math.max(t.endedAt > 0 ? t.endedAt : now, t.startedAt + 1);
+    let lane = t.executor;
+    if (lane < 0) {
+      lane = n.freeAt.findIndex((until) => until <= t.startedAt);
+      if (lane < 0) lane = n.freeAt.indexOf(Math.min(...n.freeAt));
+    }
+    while (n.freeAt.length <= lane) n.freeAt.push(0);
+    n.freeAt[lane] = Math.max(n.freeAt[lane], end);
+    // Nesting within the slot: the bars still open when this one starts.
+    const open = (n.open[lane] ??= []).filter((until) => until > t.startedAt);
+    const depth = open.length;
+    open.push(end);
+    n.open[lane] = open;
+    bars.push({ task: t.id, name: t.name, state: t.state, node: id, nodeName: n.info.name, lane, depth, start: t.startedAt, end, submittedAt: t.submittedAt });
   }
-  return bars;
+  const rows: TimelineRow[] = [];
+  for (const [id, n] of nodes) for (let lane = 0; lane < n.freeAt.length; lane++) rows.push({ node: id, nodeName: n.info.name, lane });
+  return { rows, bars };
 }
 
 export interface ChromeTrace {
@@ -42,7 +81,7 @@ export interface ChromeTrace {
 }
 
 /** Chrome trace JSON: one process per node, one thread per executor row, a complete ('X') event per task. */
-export function chromeTrace(job: string, bars: readonly TimelineBar[]): ChromeTrace {
+export function chromeTrace(job: string, { rows, bars }: Timeline): ChromeTrace {
   const t0 = bars.reduce((m, b) => Math.min(m, b.submittedAt, b.start), Infinity);
   const origin = Number.isFinite(t0) ? t0 : 0;
   const pids = new Map<string, number>();
@@ -64,12 +103,6 @@ export function chromeTrace(job: string, bars: readonly TimelineBar[]): ChromeTr
       args: { task: b.task, state: b.state, queuedMs: b.start - b.submittedAt },
     });
   }
-  const seen = new Set<string>();
-  for (const b of bars) {
-    const key = `${b.node}/${b.lane}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    events.push({ name: 'thread_name', ph: 'M', pid: pids.get(b.node), tid: b.lane + 1, args: { name: `executor ${b.lane}` } });
-  }
+  for (const r of rows) events.push({ name: 'thread_name', ph: 'M', pid: pids.get(r.node), tid: r.lane + 1, args: { name: `executor ${r.lane}` } });
   return { traceEvents: events, displayTimeUnit: 'ms', otherData: { job, origin: new Date(origin).toISOString(), source: 'tabmesh' } };
 }

@@ -225,11 +225,12 @@ export class TaskManager {
     return t;
   }
 
-  started(t: TaskRecord): void {
+  started(t: TaskRecord, executor?: number): void {
     if (isReplica(t)) this.verifier.started(t);
     if (t.state === 'assigned') {
       t.state = 'running';
       t.startedAt = Date.now();
+      t.executor = executor;
     }
   }
 

@@ -106,7 +106,8 @@ export class NodeRuntime {
   /** Takes no new tasks (issue 3): see setPaused. */
   paused = false;
   /** Called when a task ended here (the volunteer page counts them). */
-  onTaskEnd: (name: string, ok: boolean) => void = () => {};
+  /** A task ended here: ran to a result, failed, or was cancelled (not a failure of this node's). */
+  onTaskEnd: (name: string, outcome: 'ok' | 'failed' | 'cancelled') => void = () => {};
   /** Called with every notable thing the node does (the volunteer page shows them). */
   onEvent: (text: string) => void = () => {};
   readonly ready: Promise<void>;
@@ -147,7 +148,7 @@ export class NodeRuntime {
       (ex, m) => this.onExecutor(ex, m),
       (ex, why) => this.onExecutorExit(ex, why),
       (t) => {
-        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt });
+        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt, ex: t.executor?.index });
         this.armTimeout(t);
       },
       Math.max(1, opts.cpus),
@@ -558,7 +559,7 @@ export class NodeRuntime {
     } else {
       this.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure! });
     }
-    this.onTaskEnd(s.name, !!r.returns);
+    this.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     if (t.holds.length) this.send({ t: 'release', ids: t.holds });
   }
 

@@ -164,7 +164,8 @@ export const messages = {
   /** Look a named actor up; the answer is `actorInfo` with the same `x`. */
   getActor: obj({ t: lit('getActor'), name: str(256), x: int(0) }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
-  started: obj({ t: lit('started'), taskId, attempt: int() }),
+  /** `ex`: the node's executor slot that runs it (the dashboard's timeline rows). */
+  started: obj({ t: lit('started'), taskId, attempt: int(), ex: opt(int(0, 4096)) }),
   /** A running task waits in get/wait (its CPU is free for others) or resumes. */
   blocked: obj({ t: lit('blocked'), taskId, attempt: int(), blocked: bool }),
   /** `ms`: how long the task ran, which sets how deep the coordinator fills the node's queue. */

@@ -10,10 +10,13 @@ export interface VolunteerTab {
   nodeId: string;
 }
 
-/** Opens the volunteer page (with URL overrides) and waits until its node joined. */
+/**
+ * Opens the volunteer page (with URL overrides) and waits until its node joined.
+ * Tests run tabs at a full CPU share unless they say otherwise (a page's own default is 50%).
+ */
 export async function openVolunteer(cl: Cluster, b: TestBrowser, params: Record<string, string | number> = {}): Promise<VolunteerTab> {
   const page = await b.newPage();
-  const q = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+  const q = new URLSearchParams(Object.entries({ cpuShare: 1, ...params }).map(([k, v]) => [k, String(v)]));
   await page.goto(`${cl.url}/?${q}`);
   const nodeId = await joined(cl, page);
   return { page, nodeId };

@@ -1,12 +1,14 @@
 // One job: progress, result or error, log, task graph, timeline, Cancel.
 import * as Y from 'yjs';
 import { ApiError } from '../api.js';
-import { badge, duration, h, progressBar, time } from '../dom.js';
+import { badge, duration, h, progressBar, progressText, time } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
 import { taskGraph, type TaskView } from '../graph.js';
-import { timeline, type Bar } from '../timeline.js';
+import { timeline, type ColourBy, type TimelineData } from '../timeline.js';
 
 type Tab = 'log' | 'graph' | 'timeline';
+/** The timeline's colouring, kept while the page lives. */
+let colourBy: ColourBy = 'function';
 const ENDED = new Set(['succeeded', 'failed', 'cancelled', 'timeout', 'finished']);
 
 export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
@@ -58,7 +60,6 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
       swap(head, h('h1', {}, `Job ${id}`), h('p', { class: 'muted' }, 'This job is not in the live view (it may be older than the 50 most recent jobs); its details below come from the state API.'));
       return;
     }
-    const ended = j.finished + j.failed + j.cancelled;
     const running = !ENDED.has(j.status);
     swap(
       head,
@@ -77,8 +78,8 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
       h(
         'div',
         { class: 'job-progress' },
-        progressBar(j.finished, j.failed + j.cancelled, j.submitted, 'job progress'),
-        h('div', { class: 'progress-text', 'data-testid': 'progress-text' }, `${j.submitted ? Math.round((ended / j.submitted) * 100) : ENDED.has(j.status) ? 100 : 0}% · ${j.finished} done / ${j.submitted} tasks · ${j.running} running · ${j.failed} failed · ${j.cancelled} cancelled`),
+        progressBar(j, 'job progress'),
+        h('div', { class: 'progress-text', 'data-testid': 'progress-text' }, progressText(j)),
       ),
       j.result ? h('div', { class: 'result' }, h('h3', {}, 'Result'), h('pre', { 'data-testid': 'result' }, pretty(j.result))) : null,
       j.error ? h('div', { class: 'error', role: 'alert' }, h('h3', {}, 'Error'), h('pre', { 'data-testid': 'error' }, j.error)) : null,
@@ -87,7 +88,7 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
 
   const renderLog = () => {
     const lines = (ctx.live.doc.getMap('logs') as Y.Map<Y.Array<{ seq: number; ts: number; level: string; text: string }>>).get(id)?.toArray() ?? [];
-    const pre = h('pre', { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' }, lines.length ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)) : h('span', { class: 'muted' }, 'No output yet.'));
+    const pre = h('pre', { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' }, lines.length ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)) : h('span', { class: 'muted' }, ENDED.has(jobOf()?.status ?? 'finished') ? 'The job printed nothing.' : 'No output yet.'));
     swap(panel, pre, h('p', { class: 'sub' }, 'The last 100 lines, live. ', h('a', { href: `#`, onclick: (e: Event) => { e.preventDefault(); void fullLog(); }, 'data-key': 'full' }, 'Load the full log')));
     pre.scrollTop = pre.scrollHeight;
   };
@@ -103,12 +104,20 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
         const g = await ctx.api.get<{ tasks: TaskView[]; omitted: number }>(`/api/jobs/${id}/graph`);
         if (!disposed) swap(panel, g.tasks.length ? taskGraph(g.tasks, g.omitted) : h('p', { class: 'muted' }, 'No task yet.'));
       } else if (tab === 'timeline') {
-        const bars = await ctx.api.get<Bar[]>(`/api/timeline?job=${id}&format=bars`);
-        if (!disposed) swap(panel, timeline(bars));
+        lastTimeline = await ctx.api.get<TimelineData>(`/api/timeline?job=${id}&format=bars`);
+        if (!disposed) renderTimeline();
       }
     } catch (e) {
       if (!disposed) swap(panel, h('p', { class: 'error' }, e instanceof ApiError ? e.message : String(e)));
     }
+  };
+
+  let lastTimeline: TimelineData | null = null;
+  const renderTimeline = () => {
+    if (!lastTimeline) return;
+    const choice = (value: ColourBy, label: string) =>
+      h('label', { class: 'seg' }, h('input', { type: 'radio', name: 'colour-by', value, checked: colourBy === value, 'data-key': `by-${value}`, onchange: () => { colourBy = value; renderTimeline(); } }), label);
+    swap(panel, h('fieldset', { class: 'colour-by' }, h('legend', {}, 'Colour by'), choice('function', 'function'), choice('state', 'state')), timeline(lastTimeline, colourBy));
   };
 
   const update = () => {

@@ -1,6 +1,6 @@
 // Jobs: every job (driver sessions and submitted programs) with its progress.
 import * as Y from 'yjs';
-import { ago, badge, duration, h, progressBar } from '../dom.js';
+import { ago, badge, duration, h, progressBar, progressHead } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
 
 export function jobs(ctx: Ctx, root: HTMLElement): View {
@@ -29,13 +29,12 @@ export function jobs(ctx: Ctx, root: HTMLElement): View {
             'tbody',
             {},
             list.map(([id, j]) => {
-              const ended = j.finished + j.failed + j.cancelled;
               return h(
                 'tr',
                 {},
                 h('th', { scope: 'row' }, h('a', { href: `#/jobs/${id}`, 'data-key': `job-${id}` }, j.name), h('div', { class: 'sub mono' }, `${id} · ${j.kind}`)),
                 h('td', {}, badge(j.status)),
-                h('td', { class: 'progress-cell' }, progressBar(j.finished, j.failed + j.cancelled, j.submitted, `job ${j.name} progress`), h('span', { class: 'sub' }, `${ended} / ${j.submitted}`)),
+                h('td', { class: 'progress-cell' }, progressBar(j, `job ${j.name} progress`), h('span', { class: 'sub' }, `${progressHead(j)} · ${j.finished} / ${j.submitted} done`)),
                 h('td', { class: 'num' }, j.running),
                 h('td', { class: 'num' }, j.failed),
                 h('td', { class: 'num' }, duration((j.endedAt || Date.now()) - j.startedAt)),

@@ -72,7 +72,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
               h(
                 'table',
                 {},
-                h('thead', {}, h('tr', {}, ['node', 'kind', 'state', 'cores', 'load', 'queued', 'objects', 'store', 'bytes in', 'bytes out', 'tasks done', 'trust', 'joined'].map((c) => h('th', { scope: 'col' }, c)))),
+                h('thead', {}, h('tr', {}, ['node', 'kind', 'state', 'cores', 'load', 'objects held', 'network in / out', 'tasks done', 'trust', 'joined'].map((c) => h('th', { scope: 'col' }, c)))),
                 h(
                   'tbody',
                   {},
@@ -80,16 +80,13 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
                     h(
                       'tr',
                       { class: n.state === 'lost' ? 'lost' : '' },
-                      h('th', { scope: 'row', title: id }, n.name, h('div', { class: 'sub mono' }, id)),
+                      h('th', { scope: 'row', title: id, class: 'node-name' }, n.name, h('div', { class: 'sub mono' }, id)),
                       h('td', {}, h('span', { class: `kind kind-${n.kind}` }, n.kind === 'browser' ? 'tab' : 'edge')),
                       h('td', {}, badge(n.state)),
                       h('td', { class: 'num' }, n.cpus),
                       h('td', {}, loadBar(n)),
-                      h('td', { class: 'num' }, n.queued),
-                      h('td', { class: 'num' }, num(n.objects)),
-                      h('td', { class: 'num' }, bytes(n.storeBytes)),
-                      h('td', { class: 'num' }, bytes(n.bytesIn)),
-                      h('td', { class: 'num' }, bytes(n.bytesOut)),
+                      h('td', { class: 'num' }, num(n.objects), h('div', { class: 'sub' }, bytes(n.storeBytes))),
+                      h('td', { class: 'num' }, `${bytes(n.bytesIn)} / ${bytes(n.bytesOut)}`),
                       h('td', { class: 'num' }, num(n.tasksDone)),
                       h('td', {}, n.trust ?? 'new'),
                       h('td', {}, ago(n.joinedAt)),
@@ -111,5 +108,10 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
 
 function loadBar(n: NodeView): HTMLElement {
   const pct = n.cpus ? Math.min(100, (n.running / n.cpus) * 100) : 0;
-  return h('div', { class: 'load', title: `${n.running} running on ${n.cpus} cores` }, h('div', { class: 'load-bar' }, h('div', { style: `width:${pct}%` })), h('span', {}, `${n.running}/${n.cpus}`));
+  return h(
+    'div',
+    { class: 'load', title: `${n.running} running on ${n.cpus} cores, ${n.queued} queued` },
+    h('div', { class: 'load-bar' }, h('div', { style: `width:${pct}%` })),
+    h('span', {}, `${n.running}/${n.cpus}`, n.queued ? h('span', { class: 'sub' }, ` +${n.queued} queued`) : null),
+  );
 }

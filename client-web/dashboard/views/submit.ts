@@ -1,17 +1,28 @@
 // Submit: an editor with example workloads; Run submits the code as a job.
-import { EXAMPLES } from '../examples.js';
+import { EXAMPLES, type Example } from '../examples.js';
 import { h } from '../dom.js';
+import { codeEditor } from '../editor.js';
 import { card, type Ctx, type View } from '../context.js';
 
 const DRAFT_KEY = 'tabmesh.dashboard.draft';
 
 export function submit(ctx: Ctx, root: HTMLElement): View {
   const saved = sessionStorage.getItem(DRAFT_KEY);
-  const first = EXAMPLES[0];
-  const editor = h('textarea', { id: 'source', class: 'editor', spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'editor-help', rows: 24 }) as HTMLTextAreaElement;
-  editor.value = saved ?? first.source;
-  const name = h('input', { id: 'job-name', type: 'text', value: saved ? 'my job' : first.title, maxlength: 120 }) as HTMLInputElement;
-  const description = h('p', { class: 'muted', id: 'example-desc' }, saved ? '' : first.description);
+  // The example the editor started from: while the code is that example's,
+  // the job bears its name; once edited, it is "my job" (unless named by hand).
+  let example: Example = (saved !== null && EXAMPLES.find((e) => e.source === saved)) || EXAMPLES[0];
+  const code = codeEditor({ id: 'source', 'aria-describedby': 'editor-help', rows: '24' });
+  const editor = code.textarea;
+  code.set(saved ?? example.source);
+  let namedByHand = false;
+  const name = h('input', { id: 'job-name', type: 'text', maxlength: 120, oninput: () => (namedByHand = true) }) as HTMLInputElement;
+  const description = h('p', { class: 'muted', id: 'example-desc' });
+  const follow = () => {
+    const same = editor.value === example.source;
+    if (!namedByHand) name.value = same ? example.title : 'my job';
+    description.textContent = same ? example.description : `Edited from the example "${example.title}".`;
+  };
+  follow();
   const status = h('p', { class: 'status', role: 'status' });
   const run = h('button', { type: 'submit', class: 'button primary', id: 'run' }, 'Run') as HTMLButtonElement;
   const select = h(
@@ -21,15 +32,20 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
       onchange: () => {
         const ex = EXAMPLES.find((e) => e.id === select.value);
         if (!ex) return;
-        editor.value = ex.source;
-        name.value = ex.title;
-        description.textContent = ex.description;
+        example = ex;
+        code.set(ex.source);
+        namedByHand = false;
+        follow();
         sessionStorage.removeItem(DRAFT_KEY);
       },
     },
     EXAMPLES.map((e) => h('option', { value: e.id }, e.title)),
   ) as HTMLSelectElement;
-  editor.addEventListener('input', () => sessionStorage.setItem(DRAFT_KEY, editor.value));
+  select.value = example.id;
+  editor.addEventListener('input', () => {
+    sessionStorage.setItem(DRAFT_KEY, editor.value);
+    follow();
+  });
   editor.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
@@ -57,8 +73,8 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
     h('div', { class: 'form-row' }, h('label', { for: 'example' }, h('span', {}, 'Example'), select), h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name)),
     description,
     h('label', { for: 'source', class: 'editor-label' }, 'Program: the body of an async function; ', h('code', {}, 'mesh'), ' is in scope, and what it returns is the result.'),
-    editor,
-    h('p', { id: 'editor-help', class: 'sub' }, 'Ctrl+Enter runs. Tab moves focus out of the editor, as everywhere else.'),
+    code.root,
+    h('p', { id: 'editor-help', class: 'sub' }, 'Ctrl+Enter runs. Tab indents and Shift+Tab outdents; Escape then Tab moves focus out of the editor.'),
     h('div', { class: 'form-row' }, run, status),
   );
   if (ctx.role() !== 'driver') {

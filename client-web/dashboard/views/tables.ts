@@ -11,7 +11,7 @@ interface Column<T> {
 interface TableSpec<T> {
   title: string;
   path: string;
-  filters: { key: string; label: string; options?: string[] }[];
+  filters: { key: string; label: string; options?: string[]; placeholder?: string; /** The query value for what was typed, or an Error saying what to type. */ parse?: (typed: string) => string | Error }[];
   columns: Column<T>[];
   empty: string;
 }
@@ -30,7 +30,7 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Reco
       const id = `f-${f.key}`;
       const input = f.options
         ? h('select', { id, name: f.key, onchange: (e: Event) => { values[f.key] = (e.target as HTMLSelectElement).value; offset = 0; void load(); } }, h('option', { value: '' }, 'any'), f.options.map((o) => h('option', { value: o }, o)))
-        : h('input', { id, name: f.key, type: 'search', placeholder: f.label, value: values[f.key] ?? '', oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
+        : h('input', { id, name: f.key, type: 'search', placeholder: f.placeholder ?? f.label, value: values[f.key] ?? '', oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
       return h('label', { for: id }, h('span', {}, f.label), input);
     }),
     h('button', { type: 'submit', class: 'button' }, 'Apply'),
@@ -40,7 +40,13 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Reco
     // Only the latest request may render (an older, slower answer must not overwrite it).
     const mine = ++generation;
     const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
-    for (const [k, v] of Object.entries(values)) if (v) q.set(k, v);
+    for (const f of spec.filters) {
+      const typed = values[f.key];
+      if (!typed) continue;
+      const v = f.parse ? f.parse(typed) : typed;
+      if (v instanceof Error) return swap(body, h('p', { class: 'error', role: 'alert' }, `${f.label}: ${v.message}`));
+      q.set(f.key, v);
+    }
     try {
       const { items, total } = await ctx.api.page<T>(`${spec.path}?${q}`);
       if (mine !== generation) return;
@@ -109,7 +115,7 @@ export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
       { label: 'submitted', cell: (t) => time(t.submittedAt) },
       { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
     ],
-    empty: 'No task matches. The GCS keeps a task while its outputs live; give a job id to see the tasks of a finished job.',
+    empty: 'No task matches. Tasks of ended jobs stay listed for 10 minutes; give a job id to see the tasks of an older one.',
   }, job ? { job } : {});
 }
 
@@ -125,13 +131,24 @@ interface ObjectRow {
   error: string | null;
 }
 
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** "65536", "64k", "1.5 MiB" → bytes (the API's `minSize`). */
+export function parseSize(typed: string): string | Error {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(typed.trim());
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) return new Error('give bytes, or a number with KiB, MiB or GiB (e.g. 64 KiB)');
+  return String(Math.round(Number(m[1]) * unit));
+}
+
 export function objects(ctx: Ctx, root: HTMLElement): View {
   return table<ObjectRow>(ctx, root, {
     title: 'Objects',
     path: '/api/objects',
     filters: [
       { key: 'job', label: 'job id' },
-      { key: 'state', label: 'state', options: ['pending', 'ready', 'failed'] },
+      { key: 'state', label: 'state', options: ['pending', 'ready', 'failed', 'freed'] },
+      { key: 'minSize', label: 'min size', placeholder: 'e.g. 64 KiB', parse: parseSize },
     ],
     columns: [
       { label: 'object', cell: (o) => short(o.id) },
@@ -143,7 +160,7 @@ export function objects(ctx: Ctx, root: HTMLElement): View {
       { label: 'job', cell: (o) => h('a', { href: `#/jobs/${o.job}`, class: 'mono' }, o.job) },
       { label: 'error', cell: (o) => o.error ?? '' },
     ],
-    empty: 'No object matches.',
+    empty: 'No object matches. Freed objects stay listed for 10 minutes.',
   });
 }
 
@@ -181,6 +198,6 @@ export function actors(ctx: Ctx, root: HTMLElement): View {
       { label: 'created', cell: (a) => time(a.createdAt) },
       { label: 'death', cell: (a) => a.deathCause ?? '' },
     ],
-    empty: 'No actor matches.',
+    empty: 'No actor matches. Actors of ended jobs stay listed (dead) for 10 minutes.',
   });
 }

@@ -1,0 +1,97 @@
+// Tasks, objects and actors that left the GCS (a task's lineage dropped, an
+// object freed, an actor forgotten when its handles went or its job ended),
+// kept a while with their final state so that the dashboard's tables and the
+// state API still list them instead of losing them the moment a job ends.
+// Bounded by age and count; recording one is a map insert.
+import type { TaskId } from '../../shared/ids.js';
+import type { Coordinator } from '../coordinator.js';
+import { actorView, objectView } from '../http/state.js';
+import { viewOf, type TaskView } from './task-history.js';
+
+export const KEEP_MS = 10 * 60_000;
+export const MAX_EACH = 5000;
+
+export type ObjectView = ReturnType<typeof objectView>;
+export type ActorView = ReturnType<typeof actorView>;
+
+/** Views by id, oldest first; past `keepMs` or `max` the oldest go. */
+export class Recent<V> {
+  private readonly items = new Map<string, { at: number; v: V }>();
+
+  constructor(
+    private readonly keepMs = KEEP_MS,
+    private readonly max = MAX_EACH,
+  ) {}
+
+  add(id: string, v: V, now = Date.now()): void {
+    this.items.delete(id);
+    this.items.set(id, { at: now, v });
+    if (this.items.size > this.max) this.items.delete(this.items.keys().next().value!);
+  }
+
+  /** The ones kept, the most recent first. */
+  list(now = Date.now()): V[] {
+    for (const [id, e] of this.items) {
+      if (now - e.at <= this.keepMs) break;
+      this.items.delete(id);
+    }
+    return [...this.items.values()].reverse().map((e) => e.v);
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+}
+
+export class EndedRecords {
+  readonly tasks: Recent<TaskView>;
+  readonly objects: Recent<ObjectView>;
+  readonly actors: Recent<ActorView>;
+
+  constructor(
+    private readonly c: Coordinator,
+    keepMs = KEEP_MS,
+  ) {
+    this.tasks = new Recent(keepMs);
+    this.objects = new Recent(keepMs);
+    this.actors = new Recent(keepMs);
+  }
+
+  /** Taps the moments records leave their tables (as TaskHistory does); returns the undo. */
+  attach(): () => void {
+    const { gcs } = this.c;
+    const actors = this.c.tasks.actors;
+    const dropTask = gcs.dropTask;
+    const dropObject = gcs.dropObject;
+    const handlesGone = actors.handlesGone;
+    const endJob = actors.endJob;
+    gcs.dropTask = (id) => {
+      const t = gcs.tasks.get(id);
+      if (t) this.tasks.add(id, viewOf(t));
+      dropTask.call(gcs, id);
+    };
+    gcs.dropObject = (id) => {
+      const o = gcs.objects.get(id);
+      if (o) this.objects.add(id, { ...objectView(o), state: 'freed', locations: [] });
+      dropObject.call(gcs, id);
+    };
+    // An actor's record goes in these two; what was there before and is gone after ended.
+    const keepGone = (ids: TaskId[], run: () => void) => {
+      const before = ids.map((id) => actors.actors.get(id)).filter((a) => a !== undefined);
+      run();
+      for (const a of before) if (!actors.actors.has(a.id)) this.actors.add(a.id, actorView(a));
+    };
+    actors.handlesGone = (id) => keepGone([id], () => handlesGone.call(actors, id));
+    actors.endJob = (job) =>
+      keepGone(
+        [...actors.actors.values()].filter((a) => a.job === job).map((a) => a.id),
+        () => endJob.call(actors, job),
+      );
+    return () => {
+      gcs.dropTask = dropTask;
+      gcs.dropObject = dropObject;
+      actors.handlesGone = handlesGone;
+      actors.endJob = endJob;
+    };
+  }
+}
