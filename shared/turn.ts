@@ -4,7 +4,8 @@ type G = { setImmediate?: (fn: () => void) => void; MessageChannel?: new () => {
 
 function makeNextTurn(): (fn: () => void) => void {
   const g = globalThis as unknown as G;
-  if (typeof g.setImmediate === 'function') return g.setImmediate.bind(globalThis);
+  // Looked up at each call, so that a test's fake clock (vitest) drives it too.
+  if (typeof g.setImmediate === 'function') return (fn) => (globalThis as unknown as G).setImmediate!(fn);
   if (typeof g.MessageChannel === 'function') {
     const ch = new g.MessageChannel();
     const queue: Array<() => void> = [];

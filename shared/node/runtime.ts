@@ -257,12 +257,19 @@ export class NodeRuntime {
       t.args.push(null);
       t.missing++;
       const idx = i;
-      void this.resolve(a.r!).then((f) => {
-        if (t.state !== 'resolving') return;
-        if (f.failure) return this.endTask(t, { failure: f.failure });
-        t.args[idx] = f.bytes;
-        if (--t.missing === 0) this.argsReady(t);
-      });
+      const ref = a.r!;
+      this.resolve(ref).then(
+        (f) => {
+          if (t.state !== 'resolving') return;
+          if (f.failure) return this.endTask(t, { failure: f.failure });
+          t.args[idx] = f.bytes;
+          if (--t.missing === 0) this.argsReady(t);
+        },
+        (e: unknown) => {
+          // The node is closing (its tasks go back to the coordinator's queue), or its store failed to read.
+          if (t.state === 'resolving' && !this.closed) this.endTask(t, { failure: failureOf('OBJECT_LOST', ref, '', e) });
+        },
+      );
     }
     if (t.missing === 0) this.argsReady(t);
   }
