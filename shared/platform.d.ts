@@ -28,3 +28,9 @@ declare class WeakRef<T extends object> {
   constructor(target: T);
   deref(): T | undefined;
 }
+/** Runtime envs (issue 16): what shared/ needs of WebAssembly; DOM and Node types merge with it. */
+declare namespace WebAssembly {
+  interface Module {}
+  function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
+  function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
+}

@@ -15,6 +15,7 @@ import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { VerifyOptions } from './types.js';
+import type { EnvBundler, ResolvedEnv, RuntimeEnv } from '../env/env.js';
 
 export interface ConnectOptions {
   /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
@@ -37,6 +38,10 @@ export interface ConnectOptions {
   peers?: PeerFactory | false;
   /** Verified execution for every task of this job (issue 8); a task's own `verify` wins. */
   verify?: VerifyOptions;
+  /** Packages, ES modules and WebAssembly every task of this job may load (issue 16); a function's own are added to these. */
+  runtimeEnv?: RuntimeEnv | ResolvedEnv;
+  /** Bundles packages of runtime envs; the Node entry passes esbuild's. */
+  bundler?: EnvBundler;
 }
 
 type DriverHandlers = Handlers<DriverCore>;
