@@ -7,7 +7,7 @@ import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller } from './actor.js';
-import { EnvDeclarer, envDigest } from '../env/declare.js';
+import { EnvDeclarer, functionIdOf } from '../env/declare.js';
 import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
 import type { EnvDecl } from '../protocol/messages.js';
 import type {
@@ -105,7 +105,7 @@ export class Mesh implements ActorCaller {
 
   private withEnv(f: FunctionSource, env: EnvDecl[] | undefined): FunctionSource {
     if (!env) return f;
-    return { ...f, fnId: functionId(f.kind, f.source + envDigest(env)), env };
+    return { ...f, fnId: functionIdOf({ ...f, env }), env };
   }
 
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */

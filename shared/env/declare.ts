@@ -3,7 +3,8 @@
 // content hash is the artifact's hash), and gives the function table the
 // declarations nodes load before a function's first task.
 import { contentHash } from '../hash.js';
-import type { EnvDecl } from '../protocol/messages.js';
+import { functionId, type FunctionId } from '../ids.js';
+import type { EnvDecl, FunctionSource } from '../protocol/messages.js';
 import { isResolvedEnv, mergeEnvs, resolveEnv, type EnvBundler, type ResolvedEntry, type ResolvedEnv, type RuntimeEnv } from './env.js';
 
 /** Puts raw artifact bytes as an object of the job and holds it for the job's life; returns its id. */
@@ -58,4 +59,9 @@ export class EnvDeclarer {
 export function envDigest(env: EnvDecl[] | undefined): string {
   if (!env?.length) return '';
   return '\0env\0' + env.map((d) => `${d.name}\0${d.kind}\0${d.b.hash}\0${d.e.hash}`).join('\0');
+}
+
+/** FunctionId = hash(kind, source, env): what the coordinator checks a function's id against. */
+export function functionIdOf(f: Pick<FunctionSource, 'kind' | 'source' | 'env'>): FunctionId {
+  return functionId(f.kind, f.source + envDigest(f.env));
 }
