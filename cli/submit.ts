@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
-                 (runs FILE, the body of an async function with \`mesh\` in scope, as a job)`;
+                 [--package NAME]... [--module NAME=FILE.js]... [--wasm NAME=FILE.wasm]...
+                 (runs FILE, the body of an async function with \`mesh\` in scope, as a job; its tasks may
+                  mesh.import the packages (resolved in the coordinator's folder) and modules, and mesh.wasm the binaries)`;
 
 interface JobState {
   status: string;
@@ -36,6 +38,9 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
       name: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'cancel-on-exit': { type: 'boolean', default: false },
+      package: { type: 'string', multiple: true },
+      module: { type: 'string', multiple: true },
+      wasm: { type: 'string', multiple: true },
     },
     strict: true,
     allowPositionals: true,
@@ -44,6 +49,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
   if (!values.coordinator || !/^https?:\/\//.test(values.coordinator)) usage('--coordinator URL (http or https) is required');
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) usage('--timeout-ms must be a positive integer');
+  const runtimeEnv = jobRuntimeEnv(values, usage);
   const file = positionals[0];
   const source = readFileSync(file, 'utf8');
   const base = values.coordinator.replace(/\/+$/, '');
@@ -56,7 +62,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     return json;
   };
 
-  const { id } = await call<{ id: string }>('POST', '/api/jobs', { source, name: values.name ?? basename(file), timeoutMs });
+  const { id } = await call<{ id: string }>('POST', '/api/jobs', { source, name: values.name ?? basename(file), timeoutMs, runtimeEnv });
   process.stderr.write(`job ${id} submitted to ${base} (dashboard: ${base}/dashboard#/jobs/${id})\n`);
   const tty = process.stderr.isTTY;
   let stopping = false;
@@ -101,4 +107,35 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     if (stopping) return 130;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** --package, --module NAME=FILE and --wasm NAME=FILE as the job's runtime env (issue 16); files are read here. */
+function jobRuntimeEnv(
+  values: { package?: string[]; module?: string[]; wasm?: string[] },
+  usage: (msg: string) => never,
+): { packages?: string[]; modules?: Record<string, string>; wasm?: Record<string, string> } | undefined {
+  const pairs = (flag: string, list: string[] | undefined, read: (file: string) => string): Record<string, string> | undefined => {
+    if (!list?.length) return undefined;
+    const out: Record<string, string> = {};
+    for (const item of list) {
+      const eq = item.indexOf('=');
+      if (eq <= 0 || eq === item.length - 1) usage(`--${flag} takes NAME=FILE, not ${item}`);
+      const name = item.slice(0, eq);
+      if (name in out) usage(`--${flag} ${name} is given twice`);
+      try {
+        out[name] = read(item.slice(eq + 1));
+      } catch (e) {
+        usage(`--${flag} ${item}: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  };
+  const modules = pairs('module', values.module, (f) => readFileSync(f, 'utf8'));
+  const wasm = pairs('wasm', values.wasm, (f) => {
+    const bytes = readFileSync(f);
+    if (!WebAssembly.validate(bytes)) throw new Error('not a valid WebAssembly module');
+    return bytes.toString('base64');
+  });
+  const packages = values.package?.length ? values.package : undefined;
+  return packages || modules || wasm ? { packages, modules, wasm } : undefined;
 }

@@ -62,11 +62,19 @@ function explain(spec: string, target: string, dir: string, errors: Message[]): 
   return new RuntimeEnvError('BAD_INPUT', `runtimeEnv: package ${spec} does not bundle for ${target} executors: ${first?.text ?? 'unknown esbuild error'}${first ? where(first, dir) : ''}`);
 }
 
-/** esbuild's bundler for runtime envs; bundles are cached per package, target and root. */
-export function esbuildBundler(): EnvBundler {
+/**
+ * esbuild's bundler for runtime envs; bundles are cached per package, target
+ * and root. `files: false` (submitted jobs, which run on the coordinator):
+ * no WASM file paths and no other root than the coordinator's folder.
+ */
+export function esbuildBundler(opts: { files?: boolean } = {}): EnvBundler {
   const cache = new Map<string, string>();
+  const files = opts.files ?? true;
   return {
     bundle(spec, target, root) {
+      if (root !== undefined && !files) {
+        throw new RuntimeEnvError('NOT_SUPPORTED', `runtimeEnv.root is not available to submitted jobs: packages resolve from the coordinator's folder`);
+      }
       const dir = resolve(root ?? process.cwd());
       const key = `${target}\0${dir}\0${spec}`;
       const hit = cache.get(key);
@@ -126,6 +134,7 @@ export function esbuildBundler(): EnvBundler {
     },
 
     readFile(path) {
+      if (!files) throw new RuntimeEnvError('NOT_SUPPORTED', `a submitted job cannot read files on the coordinator (${path}); pass the WASM bytes`);
       const buf = readFileSync(resolve(path));
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     },

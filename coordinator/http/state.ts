@@ -9,6 +9,7 @@ import type { Coordinator } from '../coordinator.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
 import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
+import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
 
@@ -158,7 +159,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   });
 
   app.post('/api/jobs', { ...write, bodyLimit: 1 << 20 }, async (req, reply) => {
-    const body = req.body as { source?: unknown; name?: unknown; timeoutMs?: unknown } | null;
+    const body = req.body as { source?: unknown; name?: unknown; timeoutMs?: unknown; runtimeEnv?: unknown } | null;
     if (!body || typeof body !== 'object') return fail(reply, 400, 'BAD_JOB', 'send JSON { "source": "...", "name": "..." }');
     if (typeof body.source !== 'string' || body.source.trim() === '') return fail(reply, 400, 'BAD_JOB', '"source" must be a non-empty string');
     if (body.name !== undefined && typeof body.name !== 'string') return fail(reply, 400, 'BAD_JOB', '"name" must be a string');
@@ -166,7 +167,13 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
       return fail(reply, 400, 'BAD_JOB', '"timeoutMs" must be a positive integer');
     }
     try {
-      const job = await runner.submit({ source: body.source, name: body.name as string | undefined, timeoutMs: body.timeoutMs as number | undefined });
+      const job = await runner.submit({
+        source: body.source,
+        name: body.name as string | undefined,
+        timeoutMs: body.timeoutMs as number | undefined,
+        // Checked and resolved by the runner (coordinator/jobs/env.ts): a bad one is a 400 BAD_JOB naming what is wrong.
+        runtimeEnv: body.runtimeEnv as JobRuntimeEnv | undefined,
+      });
       return reply.code(201).send({ id: job.id });
     } catch (e) {
       if (e instanceof JobError) return fail(reply, e.status, e.code, e.message);

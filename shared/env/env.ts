@@ -154,6 +154,7 @@ export function resolveEnv(env: RuntimeEnv, bundler: EnvBundler | undefined): Re
         try {
           bytes = bundler.readFile(v);
         } catch (e) {
+          if (e instanceof RuntimeEnvError) throw e;
           throw new RuntimeEnvError('BAD_INPUT', `runtimeEnv: ${origin}: cannot read the file: ${(e as Error).message}`);
         }
       } else return bad(`wasm.${name} must be a Uint8Array or a file path`);
