@@ -147,7 +147,8 @@ export function resolveEnv(env: RuntimeEnv, bundler: EnvBundler | undefined): Re
       let bytes: Uint8Array;
       // Tag checks, not instanceof: a submitted job's program makes its arrays in another realm.
       const tag = Object.prototype.toString.call(v);
-      if (tag === '[object Uint8Array]') bytes = v as Uint8Array;
+      // (and copied into this realm: the codec and the wire checks know this realm's Uint8Array only).
+      if (tag === '[object Uint8Array]') bytes = v instanceof Uint8Array ? v : new Uint8Array(v as ArrayLike<number>);
       else if (tag === '[object ArrayBuffer]') bytes = new Uint8Array(v as ArrayBuffer);
       else if (typeof v === 'string') {
         if (!bundler) throw new RuntimeEnvError('NOT_SUPPORTED', `runtimeEnv: ${origin}: a file path needs a Node driver; pass the bytes instead`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, CLI } from '../helpers/cluster.js';
 import { mandelbrotTileJs, mandelbrotWasm, tileArgs } from '../../shared/examples/mandelbrot.js';
+import { EXAMPLES } from '../../client-web/dashboard/examples.js';
 
 function submit(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -79,6 +80,36 @@ describe('submitted jobs with a runtime env', () => {
     expect(notWasm.code).toBe(2);
     expect(notWasm.err).toMatch(/not a valid WebAssembly module/);
   });
+
+  it("the Submit view's runtime env examples run as jobs (the WASM kernel, the package)", async () => {
+    const headers = { authorization: `Bearer ${cl.token}`, 'content-type': 'application/json' };
+    for (const id of ['wasm', 'package']) {
+      const ex = EXAMPLES.find((e) => e.id === id)!;
+      const res = await fetch(`${cl.url}/api/jobs`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ source: ex.source, name: ex.title, runtimeEnv: ex.packages ? { packages: ex.packages } : undefined }),
+      });
+      expect(res.status).toBe(201);
+      const { id: jobId } = (await res.json()) as { id: string };
+      let job: { status: string; result: unknown; error: unknown } = { status: 'running', result: null, error: null };
+      for (let i = 0; i < 300 && job.status === 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = (await fetch(`${cl.url}/api/jobs/${jobId}`, { headers }).then((r) => r.json())) as typeof job;
+      }
+      expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+      if (id === 'package') expect(job.result).toEqual(['deja-vu-encore', 'creme-brulee', 'strasse-and-co', 'i-love-volunteer-computing']);
+      else {
+        // The same 64 tiles computed here, in JavaScript.
+        let sum = 0;
+        for (let i = 0; i < 64; i++) {
+          const step = 3 / (8 * 128);
+          sum += mandelbrotTileJs(-2 + (i % 8) * 128 * step, -1.5 + Math.floor(i / 8) * 128 * step, step, step, 128, 128, 500);
+        }
+        expect(job.result).toEqual({ tiles: 64, iterations: sum });
+      }
+    }
+  }, 90_000);
 
   it('a submitted program cannot make its tasks read coordinator files through runtimeEnv', async () => {
     const res = await fetch(`${cl.url}/api/jobs`, {

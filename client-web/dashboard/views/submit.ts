@@ -11,6 +11,8 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
   const editor = h('textarea', { id: 'source', class: 'editor', spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'editor-help', rows: 24 }) as HTMLTextAreaElement;
   editor.value = saved ?? first.source;
   const name = h('input', { id: 'job-name', type: 'text', value: saved ? 'my job' : first.title, maxlength: 120 }) as HTMLInputElement;
+  // Runtime env (issue 16): packages the job's tasks may mesh.import, resolved in the coordinator's folder.
+  const packages = h('input', { id: 'job-packages', type: 'text', value: saved ? '' : (first.packages ?? []).join(' '), placeholder: 'e.g. @sindresorhus/slugify', maxlength: 1000 }) as HTMLInputElement;
   const description = h('p', { class: 'muted', id: 'example-desc' }, saved ? '' : first.description);
   const status = h('p', { class: 'status', role: 'status' });
   const run = h('button', { type: 'submit', class: 'button primary', id: 'run' }, 'Run') as HTMLButtonElement;
@@ -23,6 +25,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         if (!ex) return;
         editor.value = ex.source;
         name.value = ex.title;
+        packages.value = (ex.packages ?? []).join(' ');
         description.textContent = ex.description;
         sessionStorage.removeItem(DRAFT_KEY);
       },
@@ -45,7 +48,9 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         run.disabled = true;
         status.textContent = 'Submitting…';
         try {
-          const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value });
+          const list = packages.value.split(/[\s,]+/).filter(Boolean);
+          const runtimeEnv = list.length ? { packages: list } : undefined;
+          const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value, runtimeEnv });
           ctx.announce(`Job ${name.value} started`);
           ctx.navigate(`#/jobs/${id}`);
         } catch (err) {
@@ -54,7 +59,13 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         }
       },
     },
-    h('div', { class: 'form-row' }, h('label', { for: 'example' }, h('span', {}, 'Example'), select), h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name)),
+    h(
+      'div',
+      { class: 'form-row' },
+      h('label', { for: 'example' }, h('span', {}, 'Example'), select),
+      h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name),
+      h('label', { for: 'job-packages' }, h('span', {}, 'Packages'), packages),
+    ),
     description,
     h('label', { for: 'source', class: 'editor-label' }, 'Program: the body of an async function; ', h('code', {}, 'mesh'), ' is in scope, and what it returns is the result.'),
     editor,
