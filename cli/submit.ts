@@ -11,8 +11,10 @@ import { readToken } from './token.js';
 import { CliError, coordinatorFlag, jobFile, reachCoordinator } from './reach.js';
 
 export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--data .tabmesh] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
+                 [--package NAME]... [--module NAME=FILE.js]... [--wasm NAME=FILE.wasm]...
                  (runs FILE, the body of an async function with \`mesh\` in scope, as a job;
-                  the token: --token, else $TABMESH_TOKEN, else the data folder's token file)`;
+                  the token: --token, else $TABMESH_TOKEN, else the data folder's token file; its tasks may
+                  mesh.import the packages (resolved in the coordinator's folder) and modules, and mesh.wasm the binaries)`;
 
 interface JobState {
   status: string;
@@ -41,6 +43,9 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
       name: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'cancel-on-exit': { type: 'boolean', default: false },
+      package: { type: 'string', multiple: true },
+      module: { type: 'string', multiple: true },
+      wasm: { type: 'string', multiple: true },
     },
     strict: true,
     allowPositionals: true,
@@ -49,6 +54,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
   if (!values.coordinator) usage('--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080');
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) usage('--timeout-ms must be a positive integer');
+  const runtimeEnv = jobRuntimeEnv(values, usage);
   const file = positionals[0];
   jobFile(file);
   const source = readFileSync(file, 'utf8');
@@ -84,7 +90,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     return json;
   };
 
-  const { id } = await call<{ id: string }>('POST', '/api/jobs', { source, name: values.name ?? basename(file), timeoutMs });
+  const { id } = await call<{ id: string }>('POST', '/api/jobs', { source, name: values.name ?? basename(file), timeoutMs, runtimeEnv });
   process.stderr.write(`job ${id} submitted to ${base} (dashboard: ${base}/dashboard#/jobs/${id})\n`);
   const tty = process.stderr.isTTY;
   let stopping = false;
@@ -134,4 +140,35 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
 /** "… at line 3, column 7" of the job's source reads as file:3:7, which editors open. */
 function atFile(message: string, file: string): string {
   return message.replace(/\bat line (\d+), column (\d+)/, (_m, l: string, c: string) => `at ${file}:${l}:${c}`);
+}
+
+/** --package, --module NAME=FILE and --wasm NAME=FILE as the job's runtime env (issue 16); files are read here. */
+function jobRuntimeEnv(
+  values: { package?: string[]; module?: string[]; wasm?: string[] },
+  usage: (msg: string) => never,
+): { packages?: string[]; modules?: Record<string, string>; wasm?: Record<string, string> } | undefined {
+  const pairs = (flag: string, list: string[] | undefined, read: (file: string) => string): Record<string, string> | undefined => {
+    if (!list?.length) return undefined;
+    const out: Record<string, string> = {};
+    for (const item of list) {
+      const eq = item.indexOf('=');
+      if (eq <= 0 || eq === item.length - 1) usage(`--${flag} takes NAME=FILE, not ${item}`);
+      const name = item.slice(0, eq);
+      if (name in out) usage(`--${flag} ${name} is given twice`);
+      try {
+        out[name] = read(item.slice(eq + 1));
+      } catch (e) {
+        usage(`--${flag} ${item}: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  };
+  const modules = pairs('module', values.module, (f) => readFileSync(f, 'utf8'));
+  const wasm = pairs('wasm', values.wasm, (f) => {
+    const bytes = readFileSync(f);
+    if (!WebAssembly.validate(bytes)) throw new Error('not a valid WebAssembly module');
+    return bytes.toString('base64');
+  });
+  const packages = values.package?.length ? values.package : undefined;
+  return packages || modules || wasm ? { packages, modules, wasm } : undefined;
 }

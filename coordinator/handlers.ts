@@ -2,7 +2,8 @@
 // node may send (the table lists every kind; a new kind does not compile
 // until it is handled here or marked null). Each returns an error text when
 // it refuses a message; the connection stays open.
-import { functionId, isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
+import { isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
+import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
 import { ActorManager } from './actors/actors.js';
@@ -50,7 +51,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     c.gcs.event('client-error', `${s.label} reported ${m.code}: ${m.message}`);
   },
   fn: (c, _s, m) => {
-    if (functionId(m.f.kind, m.f.source) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
+    if (functionIdOf(m.f) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
     if (!c.gcs.functions.has(m.f.fnId)) c.gcs.addFunction({ ...m.f, ewmaMs: -1, runs: 0 });
   },
   submit: (c, s, m) => {

@@ -7,6 +7,14 @@ import type { WebSocketCtor } from '../shared/api/socket.js';
 import type { Mesh } from '../shared/api/mesh.js';
 import { installNodeHasher } from './node-hash.js';
 import { edgePeers } from './peer-link.js';
+import { esbuildBundler } from './bundler.js';
+import type { EnvBundler } from '../shared/env/env.js';
+
+let bundler: EnvBundler | null = null;
+/** One bundler per process: bundles are cached across remote() calls and jobs. */
+export function sharedBundler(): EnvBundler {
+  return (bundler ??= esbuildBundler());
+}
 
 export * from '../shared/index.js';
 export { startEdgeNode, type EdgeNodeOptions } from './node.js';
@@ -15,5 +23,5 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
   installNodeHasher();
   // A Node driver is a peer too (issue 4): it fetches large results over peer links.
   const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
-  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, ...opts, peers });
+  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, bundler: sharedBundler(), ...opts, peers });
 }

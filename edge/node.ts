@@ -13,6 +13,8 @@ import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
 import { edgePeers } from './peer-link.js';
+import { DiskEnvTier } from './env-tier.js';
+import type { EnvCache } from '../shared/node/env-cache.js';
 
 export interface EdgeNodeOptions {
   coordinator: string;
@@ -32,6 +34,9 @@ export class EdgeNode {
   runtime!: NodeRuntime;
   private leaving = false;
   private readonly store: ObjectStore;
+  private readonly envTier: DiskEnvTier;
+  /** Runtime env artifacts (issue 16), kept across sessions like the store. */
+  private envCache: EnvCache | undefined;
   /** Resolves when the node has left for good (leave(), or reconnect off). */
   readonly left: Promise<string>;
   private resolveLeft!: (why: string) => void;
@@ -39,10 +44,13 @@ export class EdgeNode {
 
   private constructor(private readonly o: EdgeNodeOptions) {
     this.left = new Promise((r) => (this.resolveLeft = r));
+    const spillDir = o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`);
     this.store = new ObjectStore({
       memoryBytes: (o.storeMb ?? 512) * 1024 * 1024,
-      tier: new DiskTier(o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`)),
+      tier: new DiskTier(spillDir),
     });
+    // Beside the spill files (the spill tier lists object ids only, so it never sees these).
+    this.envTier = new DiskEnvTier(join(spillDir, 'env'));
   }
 
   static async start(o: EdgeNodeOptions): Promise<EdgeNode> {
@@ -74,8 +82,11 @@ export class EdgeNode {
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
         peers: await edgePeers(),
+        envTier: this.envTier,
+        envCache: this.envCache,
       },
     );
+    this.envCache = rt.envCache;
     rt.onEvent = (e) => this.onEvent(e);
     this.runtime = rt;
     await rt.ready;

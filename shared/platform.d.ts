@@ -39,3 +39,10 @@ declare class URLSearchParams {
   constructor(init?: string);
   get(name: string): string | null;
 }
+
+/** Runtime envs (issue 16): what shared/ needs of WebAssembly; DOM and Node types merge with it. */
+declare namespace WebAssembly {
+  interface Module {}
+  function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
+  function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
+}

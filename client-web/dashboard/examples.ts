@@ -1,11 +1,18 @@
 // Example workloads for the editor. Each is the body of an async function
 // with `mesh` in scope; what it returns is the job's result.
+import { mandelbrotWasm } from '../../shared/examples/mandelbrot.js';
+
 export interface Example {
   id: string;
   title: string;
   description: string;
   source: string;
+  /** npm packages the job's tasks may mesh.import (issue 16), resolved in the coordinator's folder. */
+  packages?: string[];
 }
+
+/** The Mandelbrot kernel's bytes as a literal for the example's source (assembled by shared/examples/mandelbrot.ts). */
+const KERNEL = Array.from(mandelbrotWasm()).join(',');
 
 export const EXAMPLES: Example[] = [
   {
@@ -119,6 +126,45 @@ for (let round = 0; round < 20; round++) {
 const w = Array.from(await mesh.get(ps.get.remote()), (x) => Math.round(x * 100) / 100);
 console.log('weights:', w.join(', '));
 return { weights: w };
+`,
+  },
+  {
+    id: 'wasm',
+    title: 'WASM Mandelbrot tiles',
+    description: 'A WebAssembly kernel declared in runtimeEnv: each node fetches it once, each executor compiles it once; 64 tiles run as tasks.',
+    source: `// A WebAssembly kernel as a runtime env (issue 16). Its bytes are assembled by the project
+// (shared/examples/mandelbrot.ts); its export tile(x0, y0, dx, dy, w, h, maxIter) sums iteration counts.
+const kernel = new Uint8Array([${KERNEL}]);
+const tile = mesh.remote(async function tile(i, tiles, size, maxIter) {
+  const module = await mesh.wasm('mandelbrot'); // compiled once per executor
+  const { exports } = await WebAssembly.instantiate(module, {});
+  const step = 3 / (tiles * size);
+  return exports.tile(-2 + (i % tiles) * size * step, -1.5 + Math.floor(i / tiles) * size * step, step, step, size, size, maxIter);
+}, { runtimeEnv: { wasm: { mandelbrot: kernel } } });
+
+const tiles = 8;
+const counts = await mesh.get(Array.from({ length: tiles * tiles }, (_, i) => tile.remote(i, tiles, 128, 500)));
+const shades = ' .:-=+*#%@';
+const max = Math.max(...counts);
+for (let y = 0; y < tiles; y++) console.log(counts.slice(y * tiles, (y + 1) * tiles).map((c) => shades[Math.floor((c / max) * 9)].repeat(2)).join(''));
+return { tiles: counts.length, iterations: counts.reduce((a, b) => a + b, 0) };
+`,
+  },
+  {
+    id: 'package',
+    title: 'An npm package in tasks',
+    description: 'Tasks mesh.import @sindresorhus/slugify (listed under Packages): bundled once on the coordinator with its dependencies, fetched once per node.',
+    packages: ['@sindresorhus/slugify'],
+    source: `// A task that uses an npm package (issue 16): the package and its own dependencies are bundled
+// into one ES module for the executors; a node fetches it once and every executor imports it once.
+const slug = mesh.remote(async function slug(title) {
+  const { default: slugify } = await mesh.import('@sindresorhus/slugify');
+  return slugify(title);
+});
+const titles = ['Déjà Vu, encore!', 'Crème Brûlée', 'Straße & Co', 'I ♥ Volunteer Computing'];
+const slugs = await mesh.get(titles.map((t) => slug.remote(t)));
+titles.forEach((t, i) => console.log(\`\${t} → \${slugs[i]}\`));
+return slugs;
 `,
   },
   {

@@ -11,6 +11,8 @@ import { saveSettings, type VolunteerSettings } from './settings.js';
 import { claimStore, type StoreClaim } from './store-identity.js';
 import { workerEvery } from './ticker.js';
 import { browserPeers } from './peer-link.js';
+import { IdbEnvTier } from './idb-env-tier.js';
+import type { EnvCache } from '../../shared/node/env-cache.js';
 
 export type VolunteerState = 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'left';
 
@@ -57,6 +59,9 @@ export class Volunteer {
   readonly settings: VolunteerSettings;
   private claim: StoreClaim | null = null;
   private tier: IdbTier | null = null;
+  /** Runtime env artifacts (issue 16): IndexedDB when the browser allows it, and one cache across reconnects. */
+  private envTier: IdbEnvTier | null = null;
+  private envCache: EnvCache | undefined;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Counts of earlier sessions (a reconnect starts a new node). */
@@ -92,6 +97,7 @@ export class Volunteer {
     try {
       await tier.list();
       this.tier = tier;
+      this.envTier = new IdbEnvTier();
     } catch {
       // A third-party frame where the browser blocks storage: objects stay in memory.
       this.log('this browser lets the page keep no data here: objects stay in memory');
@@ -131,8 +137,11 @@ export class Volunteer {
         tier: this.tier ?? undefined,
         every: workerEvery,
         peers: browserPeers(),
+        envTier: this.envTier ?? undefined,
+        envCache: this.envCache,
       },
     );
+    this.envCache = node.envCache;
     this.node = node;
     node.onEvent = (text) => this.log(text);
     node.onTaskEnd = (name, outcome) => this.taskEnded(name, outcome);
@@ -216,6 +225,7 @@ export class Volunteer {
     await node?.close();
     await node?.store.idle();
     await this.tier?.clear().catch(() => {});
+    await this.envTier?.clear().catch(() => {});
     this.log('left the mesh; stored objects deleted');
   }
 

@@ -63,7 +63,7 @@ export class Gcs {
 
   addFunction(f: FunctionRecord): void {
     this.functions.set(f.fnId, f);
-    this.storage.put('functions', f.fnId, rowPackr.pack({ fnId: f.fnId, kind: f.kind, name: f.name, source: f.source }));
+    this.storage.put('functions', f.fnId, rowPackr.pack({ fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env }));
   }
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */

@@ -29,6 +29,8 @@ export const schemas = {
         source: { type: 'string', minLength: 1, maxLength: 1 << 20, pattern: '\\S' },
         name: text(256),
         timeoutMs: { type: 'integer', minimum: 1, maximum: 2 ** 31 },
+        // Checked field by field by the job runner (coordinator/jobs/env.ts), whose errors name what is wrong.
+        runtimeEnv: { type: 'object' },
       },
       required: ['source'],
       additionalProperties: false,

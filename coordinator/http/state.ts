@@ -10,6 +10,7 @@ import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
 import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
+import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
 import { httpError } from './errors.js';
@@ -171,9 +172,10 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, req.query as Query, s?.log ?? [], (l) => l.seq > since);
   });
 
-  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N }' } }, async (req, reply) => {
-    const body = req.body as { source: string; name?: string; timeoutMs?: number };
+  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N, "runtimeEnv"?: {...} }' } }, async (req, reply) => {
+    const body = req.body as { source: string; name?: string; timeoutMs?: number; runtimeEnv?: JobRuntimeEnv };
     try {
+      // The runtime env is checked and resolved by the runner (coordinator/jobs/env.ts): a bad one is a 400 BAD_JOB naming what is wrong.
       const job = await runner.submit(body);
       return reply.code(201).send({ id: job.id });
     } catch (e) {

@@ -23,9 +23,11 @@ const TYPES: Record<string, string> = {
  * The executors' sandbox (ARCHITECTURE.md, Security): a worker runs under the
  * CSP of its own script, so task code may eval but not fetch, connect, load
  * scripts or start workers. client-web/node/sandbox.ts removes the same
- * globals so that a task that tries gets a clear error.
+ * globals so that a task that tries gets a clear error. Runtime envs (issue
+ * 16) add only what loading needs: WebAssembly compilation and blob: module
+ * URLs (made inside the worker from bytes it was sent; no network source).
  */
-export const EXECUTOR_CSP = "default-src 'none'; script-src 'unsafe-eval'; connect-src 'none'; worker-src 'none'; base-uri 'none'";
+export const EXECUTOR_CSP = "default-src 'none'; script-src 'unsafe-eval' 'wasm-unsafe-eval' blob:; connect-src 'none'; worker-src 'none'; base-uri 'none'";
 
 /** A page of ours: its own scripts, styles and socket; the ticker worker is a blob. */
 function pageCsp(req: FastifyRequest, frameAncestors: string): string {

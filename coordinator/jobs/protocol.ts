@@ -1,4 +1,5 @@
 // Messages between the coordinator and a detached job's worker thread.
+import type { ResolvedEnv } from '../../shared/env/env.js';
 export interface JobWorkerData {
   /** The coordinator's own URL (the job connects like any driver). */
   url: string;
@@ -6,6 +7,8 @@ export interface JobWorkerData {
   credential: string;
   name: string;
   source: string;
+  /** The job's runtime env (issue 16), resolved by the runner at submit time. */
+  runtimeEnv?: ResolvedEnv;
 }
 
 export type FromJobWorker =

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { FromJobWorker, JobWorkerData } from './protocol.js';
+import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
 
 export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
 export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
@@ -90,7 +91,7 @@ export class JobRunner {
   }
 
   /** Starts a job; resolves once its driver has connected (its id is the GCS job id). */
-  async submit(input: { source: string; name?: string; timeoutMs?: number }): Promise<SubmittedJob> {
+  async submit(input: { source: string; name?: string; timeoutMs?: number; runtimeEnv?: JobRuntimeEnv }): Promise<SubmittedJob> {
     if (!this.url) throw new JobError('JOB_START_FAILED', 503, 'the coordinator is not listening yet');
     if (this.running >= this.limits.maxRunning) {
       throw new JobError('JOB_LIMIT', 429, `${this.running} jobs are running; the limit is ${this.limits.maxRunning}`);
@@ -98,7 +99,7 @@ export class JobRunner {
     const timeoutMs = Math.min(input.timeoutMs ?? this.limits.timeoutMs, this.limits.timeoutMs);
     const credential = randomBytes(32).toString('base64url');
     const name = (input.name ?? '').trim().slice(0, 120) || 'job';
-    const data: JobWorkerData = { url: this.url, credential, name, source: input.source };
+    const data: JobWorkerData = { url: this.url, credential, name, source: input.source, runtimeEnv: resolveJobEnv(input.runtimeEnv) };
     const connected = new Promise<JobId>((resolve) => this.c.jobCredentials.set(credential, resolve));
     const worker = new Worker(workerFile(), {
       name: `tabmesh-job ${name}`,

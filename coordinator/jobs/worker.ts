@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import vm from 'node:vm';
 import { inspect } from 'node:util';
 import { connect } from '../../edge/index.js';
+import { esbuildBundler } from '../../edge/bundler.js';
 import type { DriverCore } from '../../shared/api/driver.js';
 import type { FromJobWorker, JobWorkerData } from './protocol.js';
 import { syntaxErrorAt } from './syntax.js';
@@ -50,7 +51,8 @@ function closeConstructors(): void {
 }
 
 async function main(): Promise<void> {
-  const mesh = await connect({ url: data.url, token: data.credential });
+  // Runtime envs: the job's own (resolved at submit), and packages its program declares, from the coordinator's folder, no files.
+  const mesh = await connect({ url: data.url, token: data.credential, runtimeEnv: data.runtimeEnv, bundler: esbuildBundler({ files: false }) });
   post({ k: 'connected', jobId: mesh.jobId });
   (mesh.core as DriverCore).onLog = (m) => post({ k: 'log', level: m.level, text: `[${m.fn}@${m.node}] ${m.text}` });
   const line = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) => post({ k: 'log', level, text: format(a) });

@@ -178,7 +178,7 @@ export class TaskManager {
     let fn;
     if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
-      fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source };
+      fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env };
       n.functions.add(t.spec.fnId);
     }
     n.session.send({ t: 'assign', spec: t.spec, inline, fn });

@@ -4,7 +4,7 @@
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import type { Failure } from '../errors.js';
-import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
 
 /** An object's content as a reader gets it: bytes, or why there are none. */
 export type Fetched = { bytes: Uint8Array; failure?: undefined } | { failure: Failure; bytes?: undefined };
@@ -33,4 +33,8 @@ export interface MeshCore {
   killActor(id: string): void;
   release(ids: ObjectId[]): void;
   close(): Promise<void>;
+  /** Runtime envs (issue 16), inside tasks only: a module's namespace, a compiled WASM module, the running function's env. */
+  importModule?(name: string): Promise<unknown>;
+  wasmModule?(name: string): Promise<WebAssembly.Module>;
+  inheritedEnv?(): EnvDecl[] | undefined;
 }

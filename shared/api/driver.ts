@@ -17,6 +17,7 @@ import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { VerifyOptions } from './types.js';
+import type { EnvBundler, ResolvedEnv, RuntimeEnv } from '../env/env.js';
 
 export interface ConnectOptions {
   /**
@@ -44,6 +45,11 @@ export interface ConnectOptions {
   verify?: VerifyOptions;
   /** Why work waits (a task no node can run; actors holding every CPU); by default printed with console.warn. */
   onWarning?: (code: string, message: string) => void;
+
+  /** Packages, ES modules and WebAssembly every task of this job may load (issue 16); a function's own are added to these. */
+  runtimeEnv?: RuntimeEnv | ResolvedEnv;
+  /** Bundles packages of runtime envs; the Node entry passes esbuild's. */
+  bundler?: EnvBundler;
 }
 
 type DriverHandlers = Handlers<DriverCore>;

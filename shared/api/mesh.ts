@@ -7,6 +7,9 @@ import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller } from './actor.js';
+import { EnvDeclarer, functionIdOf } from '../env/declare.js';
+import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
+import type { EnvDecl } from '../protocol/messages.js';
 import type {
   ActorClass,
   ActorConstructor,
@@ -52,6 +55,8 @@ export class Mesh implements ActorCaller {
   private readonly finalizer: FinalizationRegistry<ObjectId> | null;
   private readonly registered = new Set<string>();
   private closed = false;
+  /** Runtime envs (issue 16): set up by connect() on drivers; tasks inherit their function's. */
+  private envs: EnvDeclarer | null = null;
 
   constructor(
     readonly core: MeshCore,
@@ -66,6 +71,43 @@ export class Mesh implements ActorCaller {
     return this.core.jobId;
   }
 
+  /** Called by connect(): the job's runtime env (already resolved) and the platform's bundler. */
+  useRuntimeEnv(bundler: EnvBundler | undefined, job: ResolvedEnv | undefined): void {
+    // An artifact is a put of the job's root task, held (the ref kept) for the job's life.
+    const refs: ObjectRef[] = [];
+    this.envs = new EnvDeclarer(bundler, (bytes) => {
+      const ref = this.putRaw(bytes);
+      refs.push(ref);
+      return ref.id;
+    }, job);
+    this.envs.declare(undefined);
+  }
+
+  /** Inside a task: the module `name` of its runtime env (its namespace; loaded once per executor). */
+  import<T = any>(name: string): Promise<T> {
+    if (!this.core.importModule) return Promise.reject(new RuntimeEnvError('NOT_SUPPORTED', `mesh.import('${name}') works inside tasks only`));
+    return this.core.importModule(name) as Promise<T>;
+  }
+
+  /** Inside a task: the WebAssembly binary `name` of its runtime env, compiled once per executor. */
+  wasm(name: string): Promise<WebAssembly.Module> {
+    if (!this.core.wasmModule) return Promise.reject(new RuntimeEnvError('NOT_SUPPORTED', `mesh.wasm('${name}') works inside tasks only`));
+    return this.core.wasmModule(name);
+  }
+
+  /** The env declarations of a function declared with `env` (or none: the job's, or the running task's). */
+  private envFor(env: RuntimeEnv | undefined): EnvDecl[] | undefined {
+    if (env !== undefined && !this.envs) {
+      throw new RuntimeEnvError('NOT_SUPPORTED', 'runtimeEnv is declared by drivers (mesh.remote or connect); functions a task declares use the runtime env of that task');
+    }
+    return this.envs ? this.envs.declare(env) : this.core.inheritedEnv?.();
+  }
+
+  private withEnv(f: FunctionSource, env: EnvDecl[] | undefined): FunctionSource {
+    if (!env) return f;
+    return { ...f, fnId: functionIdOf({ ...f, env }), env };
+  }
+
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
   remote<C extends ActorConstructor>(cls: C): ActorClass<C>;
   remote<C extends ActorConstructor, const O extends ActorOptions>(cls: C, options: ExactActorOptions<O>): ActorClass<C>;
@@ -77,12 +119,13 @@ export class Mesh implements ActorCaller {
   ): RemoteFunction<A, R> | MultiReturnFunction<A, R> | ActorClass<ActorConstructor> {
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function or a class');
     const source = functionSource(fn);
+    const env = this.envFor(options.runtimeEnv);
     if (/^class\b/.test(source)) {
       const name = fn.name || 'AnonymousActor';
-      return this.makeActorClass({ fnId: functionId('class', source), kind: 'class', name, source }, options);
+      return this.makeActorClass(this.withEnv({ fnId: functionId('class', source), kind: 'class', name, source }, env), options);
     }
     const name = options.name ?? (fn.name || 'anonymous');
-    const f: FunctionSource = { fnId: functionId('function', source), kind: 'function', name, source };
+    const f: FunctionSource = this.withEnv({ fnId: functionId('function', source), kind: 'function', name, source }, env);
     return this.makeRemote<A, R>(f, options);
   }
 
@@ -105,7 +148,7 @@ export class Mesh implements ActorCaller {
         }));
         return this.handle(ref.id.slice(0, 32), f.name, ref) as unknown as ActorHandle<unknown>;
       },
-      options: (o: ActorOptions) => this.makeActorClass(f, { ...opts, ...o }),
+      options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
     } as ActorClass<ActorConstructor>;
   }
 
@@ -143,7 +186,8 @@ export class Mesh implements ActorCaller {
         const ids = this.submit(f, opts, args);
         return numReturns === 1 ? ids[0] : ids;
       },
-      options: (o: RemoteOptions) => this.makeRemote<A, R>({ ...f, name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
+      options: (o: RemoteOptions) =>
+        this.makeRemote<A, R>({ ...(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f), name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
     } as RemoteFunction<A, R>;
   }
 
@@ -211,6 +255,19 @@ export class Mesh implements ActorCaller {
   put<T>(value: T): ObjectRef<T> {
     this.assertOpen();
     return this.putEncoded(encodeValue(value)) as ObjectRef<T>;
+  }
+
+  /** The same function with another runtime env (`.options({ runtimeEnv })`). */
+  private reEnv(f: FunctionSource, env: RuntimeEnv): FunctionSource {
+    const plain: FunctionSource = { fnId: functionId(f.kind, f.source), kind: f.kind, name: f.name, source: f.source };
+    return this.withEnv(plain, this.envFor(env));
+  }
+
+  /** A put of raw bytes (runtime env artifacts: not a codec value; the object's hash is the artifact's). */
+  private putRaw(bytes: Uint8Array): ObjectRef {
+    const id = putObjectId(this.core.parentTask, this.core.nextPutIndex());
+    this.core.put(id, { bytes, refs: [] });
+    return this.track(id, true);
   }
 
   private putEncoded(enc: ReturnType<typeof encodeValue>): ObjectRef {

@@ -1,5 +1,6 @@
 // Public types of the driver API. Type-level tests: test/types/api.test-d.ts.
 import type { ObjectRef } from './ref.js';
+import type { RuntimeEnv } from '../env/env.js';
 
 export type Scheduling = 'default' | 'spread' | { node: string; soft?: boolean };
 
@@ -25,6 +26,8 @@ export interface RemoteOptions {
    * accept the result a majority agrees on. The task must be deterministic.
    */
   verify?: VerifyOptions;
+  /** Packages, ES modules and WebAssembly the task loads with mesh.import / mesh.wasm (issue 16). */
+  runtimeEnv?: RuntimeEnv;
 }
 
 export interface VerifyOptions {
@@ -103,6 +106,8 @@ export interface ActorOptions {
   /** With checkpoint()/restore(state) on the class: checkpoint after this many calls (default 100), so a restart replays only calls since. */
   checkpointEvery?: number;
   scheduling?: Scheduling;
+  /** Packages, ES modules and WebAssembly the actor loads with mesh.import / mesh.wasm (issue 16). */
+  runtimeEnv?: RuntimeEnv;
 }
 
 export type ExactActorOptions<O> = O & Record<Exclude<keyof O, keyof ActorOptions>, never>;

@@ -11,6 +11,8 @@ import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, Tabmes
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
+import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
+import type { EnvDecl } from '../protocol/messages.js';
 
 type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
 
@@ -55,7 +57,9 @@ interface LiveActor {
 }
 
 export class ExecutorCore {
-  private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean }>();
+  private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
+  /** Runtime envs (issue 16): artifacts by content hash, loaded once per executor. */
+  readonly env: ExecutorEnv;
   private readonly running = new Map<TaskId, RunningTask>();
   private readonly actors = new Map<string, LiveActor>();
   private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
@@ -64,7 +68,12 @@ export class ExecutorCore {
   private results: RunResult[] = [];
   private flushScheduled = false;
 
-  constructor(private readonly ep: ExecutorEndpoint) {
+  constructor(
+    private readonly ep: ExecutorEndpoint,
+    /** How this platform evaluates an ES module's source (runtime envs, issue 16). */
+    loadModule?: ModuleLoader,
+  ) {
+    this.env = new ExecutorEnv(loadModule);
     ep.onMessage((m) => this.onMessage(m));
   }
 
@@ -169,10 +178,10 @@ export class ExecutorCore {
     let f = this.fns.get(t.fnId);
     if (!f) {
       if (t.source === undefined) throw new TabmeshError('BAD_MESSAGE', `executor has no source for function ${t.name}`);
-      f = { name: t.name, factory: compile(t.name, t.source), source: t.source, warned: false };
+      f = { name: t.name, factory: compile(t.name, t.source), source: t.source, warned: false, env: t.env ? this.env.accept(t.env) : undefined };
       this.fns.set(t.fnId, f);
     }
-    const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax));
+    const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax, f.env));
     const console = this.consoleFor(t);
     const fn = f.factory(mesh, console);
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', `the source of ${t.name} does not evaluate to a function`);
@@ -314,9 +323,22 @@ class TaskCore implements MeshCore {
     private readonly ex: ExecutorCore,
     private readonly r: RunningTask,
     readonly inlineMax: number,
+    private readonly env: FunctionEnv | undefined,
   ) {
     this.jobId = r.t.jobId;
     this.parentTask = r.t.taskId;
+  }
+  async importModule(name: string): Promise<unknown> {
+    return this.ex.env.import(this.env, this.fnName(), name);
+  }
+  async wasmModule(name: string): Promise<WebAssembly.Module> {
+    return this.ex.env.wasm(this.env, this.fnName(), name);
+  }
+  inheritedEnv(): EnvDecl[] | undefined {
+    return this.env?.decls;
+  }
+  private fnName(): string {
+    return this.r.t.name.split('.')[0];
   }
   nextSubmitIndex(): number {
     return this.r.submitIndex++;

@@ -3,7 +3,7 @@
 // where the sender no longer needs them.
 import type { Failure } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
-import type { ActorPart, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { ActorPart, EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Fetched } from '../api/core.js';
 
 export interface RunTask {
@@ -19,6 +19,19 @@ export interface RunTask {
   numReturns: number;
   /** Set for an actor's constructor (create) or one of its method calls. */
   actor?: ActorPart;
+  /** Sent with `source`: the function's runtime env (issue 16). */
+  env?: RunEnv;
+}
+
+/**
+ * A function's runtime env as an executor gets it: the declarations (for
+ * mesh.import/mesh.wasm and for nested functions, which inherit them), which
+ * side's artifacts this executor uses, and the bytes of those it has not had yet.
+ */
+export interface RunEnv {
+  decls: EnvDecl[];
+  side: 'b' | 'e';
+  bytes: { hash: string; bytes: Uint8Array }[];
 }
 
 export type RunResult =

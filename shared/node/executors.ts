@@ -1,8 +1,8 @@
 // The node's executors and its local queue: tasks whose arguments are here
 // wait in `ready` and go to a free executor. Short tasks of one function go
 // in batches (one message for many tasks), like a pool's concurrentTasks.
-import type { FromExecutor, RunTask, ToExecutor } from '../executor/protocol.js';
-import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
+import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../ids.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
@@ -36,6 +36,15 @@ export interface Executor {
   fns: Set<string>;
   /** Actors living here that hold a CPU: the executor takes no other tasks. */
   reserved: number;
+  /** Runtime env artifacts (by hash) whose bytes this executor was sent (issue 16). */
+  envs?: Set<string>;
+}
+
+/** A function's runtime env as the node has it: declarations, this node's side, the bytes by hash. */
+export interface NodeEnv {
+  decls: EnvDecl[];
+  side: 'b' | 'e';
+  bytes(hash: string): Uint8Array | undefined;
 }
 
 /** Batch short tasks only: below this EWMA run time (ms). */
@@ -52,6 +61,8 @@ export class LocalScheduler {
   /** Fraction of the time executors work (issue 3): one that worked t ms then rests t * (1 - share) / share. */
   cpuShare = 1;
   private readonly workStart = new WeakMap<Executor, number>();
+  /** A function's runtime env (issue 16): sent with its first task on each executor. */
+  envOf: (f: FunctionSource) => NodeEnv | undefined = () => undefined;
   /** Executors beyond a lowered count: they take nothing new and go once their tasks ended. */
   private readonly retiring = new Set<Executor>();
 
@@ -208,14 +219,36 @@ export class LocalScheduler {
       ex.active++;
       const s = t.spec;
       let source: string | undefined;
+      let env: RunEnv | undefined;
       if (!ex.fns.has(s.fnId)) {
-        source = this.fnSource(s.fnId)?.source;
+        const f = this.fnSource(s.fnId);
+        source = f?.source;
+        env = f && this.runEnv(ex, f);
         ex.fns.add(s.fnId);
       }
-      run.push(runTaskOf(t, source));
+      const r = runTaskOf(t, source);
+      if (env) r.env = env;
+      run.push(r);
       this.onDispatch(t);
     }
     ex.handle.post({ k: 'run', tasks: run });
+  }
+
+  /** The env to send with a function's first task on `ex`: the bytes of the artifacts it has not had yet. */
+  private runEnv(ex: Executor, f: FunctionSource): RunEnv | undefined {
+    const env = this.envOf(f);
+    if (!env) return undefined;
+    const sent = (ex.envs ??= new Set());
+    const bytes: RunEnv['bytes'] = [];
+    for (const d of env.decls) {
+      const hash = d[env.side].hash;
+      const b = env.bytes(hash);
+      if (b && !sent.has(hash)) {
+        sent.add(hash);
+        bytes.push({ hash, bytes: b });
+      }
+    }
+    return { decls: env.decls, side: env.side, bytes };
   }
 
   /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */

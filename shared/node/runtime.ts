@@ -20,6 +20,7 @@ import { ObjectStore, type SpillTier } from './store.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
+import { EnvCache, type EnvTier } from './env-cache.js';
 
 export interface NodePlatform {
   WebSocket?: WebSocketCtor;
@@ -34,6 +35,10 @@ export interface NodePlatform {
    * e.g. after a coordinator restart): its objects are announced on welcome.
    */
   store?: ObjectStore;
+  /** Where runtime env artifacts persist across restarts (issue 16): IndexedDB, or a folder. */
+  envTier?: EnvTier;
+  /** The runtime env cache of an earlier session of this process (kept across reconnects like `store`). */
+  envCache?: EnvCache;
 }
 
 export interface NodeOptions {
@@ -90,6 +95,8 @@ export class NodeRuntime {
   readonly links: PeerLinks | null;
   readonly fetcher: ObjectFetcher;
   readonly local: LocalScheduler;
+  /** Runtime env artifacts by content hash (issue 16). */
+  readonly envCache: EnvCache;
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
   private readonly tasks = new Map<TaskId, LocalTask>();
@@ -154,6 +161,11 @@ export class NodeRuntime {
       Math.max(1, opts.cpus),
       () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } }),
     );
+    this.envCache = platform.envCache ?? new EnvCache(platform.envTier);
+    this.envCache.fetch = (id) => this.resolve(id);
+    this.envCache.log = (text) => this.onEvent(text);
+    const side = opts.kind === 'browser' ? 'b' : 'e';
+    this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
     const every = platform.every ?? ((ms: number, fn: () => void) => {
@@ -242,6 +254,20 @@ export class NodeRuntime {
     if (spec.actor?.kind === 'call') {
       if (!actor) return this.endTask(t, { failure: actorDied(spec, 'the actor does not live on this node') });
       actor.calls.push(t); // arrival order is call order
+    }
+    // A function with a runtime env (issue 16): its artifacts are here before its first task runs.
+    const env = spec.actor?.kind === 'call' ? undefined : this.fns.get(spec.fnId)?.env;
+    const side = this.opts.kind === 'browser' ? 'b' : 'e';
+    if (env && !this.envCache.ready(env, side)) {
+      t.missing++;
+      this.envCache.ensure(env, side).then(
+        () => {
+          if (t.state === 'resolving' && --t.missing === 0) this.argsReady(t);
+        },
+        (e: Error) => {
+          if (t.state === 'resolving') this.endTask(t, { failure: { ...failureOf('TASK_ERROR', spec.taskId, spec.name, e), name: e.name } });
+        },
+      );
     }
     for (let i = 0; i < spec.args.length; i++) {
       const a = spec.args[i];

@@ -105,7 +105,20 @@ export const resultCheck = either(
 );
 export type TaskResult = { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
 
-const fnSource = obj({ fnId, kind: lit('function', 'class'), name: str(256), source: str(4 << 20) });
+/** One artifact of a runtime env (issue 16): a content-addressed object (its hash is the node's cache key). */
+const envArtifact = obj({ id: objectId, hash: str(64), size: int(0, 2 ** 31) });
+/** A name a task may `mesh.import` or `mesh.wasm`: the artifact for browser executors (b) and edge executors (e). */
+export const envDeclCheck = obj({ name: str(256), kind: lit('module', 'wasm'), b: envArtifact, e: envArtifact });
+export type EnvDecl = Infer<typeof envDeclCheck>;
+
+const fnSource = obj({
+  fnId,
+  kind: lit('function', 'class'),
+  name: str(256),
+  source: str(4 << 20),
+  /** The runtime env the function needs (issue 16); a node loads it before the function's first task. */
+  env: opt(arr(envDeclCheck, 64)),
+});
 export type FunctionSource = Infer<typeof fnSource>;
 
 const nodeInfo = obj({

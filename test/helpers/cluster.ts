@@ -16,6 +16,8 @@ export const CLI = join(ROOT, 'bin/tabmesh.js');
 export interface EdgeProcess {
   proc: ChildProcess;
   output: string[];
+  /** Its spill folder. */
+  dir: string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -40,9 +42,10 @@ export class Cluster {
     return this.c.url;
   }
 
-  async addNode(o: { cpus?: number; storeMb?: number; name?: string } = {}): Promise<EdgeProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
-    this.dirs.push(dir);
+  /** `spillDir`: the folder of an earlier node (a restarted node keeps its disk). */
+  async addNode(o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string } = {}): Promise<EdgeProcess> {
+    const dir = o.spillDir ?? mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
+    if (!o.spillDir) this.dirs.push(dir);
     const before = this.c.coordinator.gcs.nodes.size;
     const args = [CLI, 'node', '--coordinator', this.url, '--cpus', String(o.cpus ?? 2), '--spill-dir', dir];
     if (o.storeMb) args.push('--store-mb', String(o.storeMb));
@@ -54,6 +57,7 @@ export class Cluster {
     const ep: EdgeProcess = {
       proc,
       output,
+      dir,
       kill: (signal = 'SIGKILL') =>
         new Promise((resolve) => {
           if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

@@ -16,6 +16,8 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
   code.set(saved ?? example.source);
   let namedByHand = false;
   const name = h('input', { id: 'job-name', type: 'text', maxlength: 120, oninput: () => (namedByHand = true) }) as HTMLInputElement;
+  // Runtime env (issue 16): packages the job's tasks may mesh.import, resolved in the coordinator's folder.
+  const packages = h('input', { id: 'job-packages', type: 'text', value: saved !== null && example.source !== saved ? '' : (example.packages ?? []).join(' '), placeholder: 'e.g. @sindresorhus/slugify', maxlength: 1000 }) as HTMLInputElement;
   const description = h('p', { class: 'muted', id: 'example-desc' });
   const follow = () => {
     const same = editor.value === example.source;
@@ -36,6 +38,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         code.set(ex.source);
         namedByHand = false;
         follow();
+        packages.value = (ex.packages ?? []).join(' ');
         sessionStorage.removeItem(DRAFT_KEY);
       },
     },
@@ -61,7 +64,9 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         run.disabled = true;
         status.textContent = 'Submitting…';
         try {
-          const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value });
+          const list = packages.value.split(/[\s,]+/).filter(Boolean);
+          const runtimeEnv = list.length ? { packages: list } : undefined;
+          const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value, runtimeEnv });
           ctx.announce(`Job ${name.value} started`);
           ctx.navigate(`#/jobs/${id}`);
         } catch (err) {
@@ -70,7 +75,13 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         }
       },
     },
-    h('div', { class: 'form-row' }, h('label', { for: 'example' }, h('span', {}, 'Example'), select), h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name)),
+    h(
+      'div',
+      { class: 'form-row' },
+      h('label', { for: 'example' }, h('span', {}, 'Example'), select),
+      h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name),
+      h('label', { for: 'job-packages' }, h('span', {}, 'Packages'), packages),
+    ),
     description,
     h('label', { for: 'source', class: 'editor-label' }, 'Program: the body of an async function; ', h('code', {}, 'mesh'), ' is in scope, and what it returns is the result.'),
     code.root,
