@@ -39,7 +39,8 @@ const W = 1200;
 const ROW_H = 22;
 const GROUP_H = 20;
 const AXIS_H = 40;
-const CHAR_W = 6.6;
+/** Width of a character of the bold 12px node label, near enough to size the label column. */
+const CHAR_W = 7.6;
 
 /** A tick step of 1, 2 or 5 times a power of ten, about `count` ticks over `span` ms. */
 export function tickStep(span: number, count = 8): number {
@@ -85,6 +86,10 @@ export function running(bars: readonly Bar[]): Map<string, { b: Bar; from: numbe
       if (last && last.b === top && last.to === t) last.to = times[i + 1];
       else segs.push({ b: top, from: t, to: times[i + 1] });
     }
+    // Timestamps are the coordinator's (when `started` and `done` arrived): a task they
+    // show wholly covered by a later one still ran; it keeps a mark at its start.
+    const shown = new Set(segs.map((g) => g.b));
+    for (const b of lane) if (!shown.has(b)) segs.push({ b, from: b.start, to: b.start });
     out.set(key, segs);
   }
   return out;

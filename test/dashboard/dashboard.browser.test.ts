@@ -82,7 +82,7 @@ describe('the dashboard', () => {
     await p.waitForSelector('#token');
     await p.fill('#token', 'wrong');
     await p.press('#token', 'Enter');
-    await p.waitForSelector('text=That token was not accepted.');
+    await p.waitForSelector('text=Token rejected');
     await p.close();
   });
 
@@ -118,7 +118,9 @@ describe('the dashboard', () => {
     expect(await page.$$eval('svg.dag path.edge-data', (e) => e.length)).toBe(126);
     await page.screenshot({ path: join(SHOTS, 'dashboard-dag.png'), fullPage: true });
     await page.click('a[role=tab][href$="/timeline"]');
-    await until(page, `document.querySelectorAll('svg.timeline rect').length === 127`, 30_000);
+    await until(page, `document.querySelectorAll('svg.timeline rect.span').length === 127`, 30_000);
+    // Two tabs of two executors: four rows.
+    expect(await page.$$eval('svg.timeline .rowlabel', (l) => l.length)).toBe(4);
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline.png') });
   });
 

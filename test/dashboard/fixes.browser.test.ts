@@ -98,6 +98,7 @@ describe('the dashboard, as a new user found it', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline-slots.png'), fullPage: true });
     await page.check('input[name=colour-by][value=state]');
     await until(page, `document.querySelectorAll('svg.timeline rect.span.fill-finished').length === 121`);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-timeline-by-state.png'), fullPage: true });
   });
 
   it('lists an ended job\'s tasks, freed objects and dead actors, and filters objects by minSize', async () => {
@@ -208,8 +209,10 @@ describe('the dashboard, as a new user found it', () => {
     expect(await progress(empty)).toMatch(/^no tasks · 0 done \/ 0 tasks/);
     const c = await progress(cancelled);
     expect(c).toMatch(/^cancelled · 0 done \/ 2 tasks .* 2 cancelled$/);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-job-cancelled.png') });
     // The bar's cancelled part, the badge and the task graph share one colour.
-    const colour = (sel: string, prop: string) => page.$eval(sel, (e, p) => getComputedStyle(e).getPropertyValue(p as string), prop);
+    // One expression: the head is redrawn live, so an element handle may be detached by the time it is read.
+    const colour = (sel: string, prop: string) => page.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(sel)})).getPropertyValue(${JSON.stringify(prop)})`);
     const amber = await colour('.job-title .badge.st-cancelled', 'background-color');
     expect(await colour('.progress-cancelled', 'background-color')).toBe(amber);
     for (const id of [failed, empty, cancelled]) {
@@ -218,6 +221,7 @@ describe('the dashboard, as a new user found it', () => {
       const cell = await page.$eval(`tr:has(a[href="#/jobs/${id}"]) .progress-cell`, (e) => e.textContent);
       expect(cell).not.toMatch(/100%/);
     }
+    await page.screenshot({ path: join(SHOTS, 'dashboard-jobs.png'), fullPage: true });
   });
 
   it('says the coordinator is down instead of showing stale numbers', async () => {

@@ -98,7 +98,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       ),
       card(
         'Recent events',
-        h('ol', { class: 'events' }, events.map((e) => h('li', {}, h('time', {}, time(e.ts)), h('span', { class: `ev ev-${e.kind.split('-')[0]}` }, e.kind), h('span', { class: 'ev-msg' }, e.message)))),
+        h('ol', { class: 'events' }, events.map((e) => h('li', {}, h('time', {}, time(e.ts)), h('span', { class: `ev ev-${e.kind.split('-')[0]} ev-${e.kind}` }, e.kind), h('span', { class: 'ev-msg' }, e.message)))),
       ),
     );
   };
