@@ -48,8 +48,10 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
   const source = readFileSync(file, 'utf8');
   const base = values.coordinator.replace(/\/+$/, '');
   const token = values.token ?? process.env.TABMESH_TOKEN ?? '';
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    // A content-type without a body is refused (the DELETE of --cancel-on-exit has none).
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.error ?? ''} ${json.message ?? ''}`.trim());

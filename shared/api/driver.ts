@@ -149,7 +149,7 @@ export class DriverCore implements MeshCore {
     ws.onopen = () => {
       // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
       const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held].slice(0, RESUME_IDS) } : undefined;
-      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume }]));
+      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers: this.links ? undefined : false }]));
     };
     ws.onerror = () => {};
     ws.onclose = (ev) => {
