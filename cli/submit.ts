@@ -72,8 +72,10 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
           ? [fromData, `${values.data}/token`]
           : ['', ''];
   await reachCoordinator(base);
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    // A content-type without a body is refused (the DELETE of --cancel-on-exit has none).
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
     if (res.status === 401) {

@@ -45,6 +45,14 @@ export interface CoordinatorOptions {
   trust?: Partial<TrustOptions>;
 }
 
+/** A one-time credential for a detached job's driver (coordinator/jobs). */
+export interface JobCredential {
+  /** Run again under this job id (a job that was running when the coordinator stopped). */
+  jobId?: JobRecord['id'];
+  /** Learns the job id once the driver is in. */
+  connected: (jobId: JobRecord['id']) => void;
+}
+
 export class Coordinator {
   readonly gcs: Gcs;
   readonly dir: ObjectDirectory;
@@ -68,7 +76,9 @@ export class Coordinator {
    * One-time job credentials (coordinator/jobs, issue 7): a detached job's driver
    * presents one instead of the driver token; the callback learns its job id.
    */
-  readonly jobCredentials = new Map<string, (jobId: JobRecord['id']) => void>();
+  readonly jobCredentials = new Map<string, JobCredential>();
+  /** Called once a job ends (its counts are final); the job runner keeps them with its record. */
+  onJobEnded: (job: JobRecord) => void = () => {};
   /** Set once the coordinator shuts down: late socket events are ignored. */
   stopped = false;
 
@@ -167,13 +177,16 @@ export class Coordinator {
 
   private hello(s: Session, m: MsgOf<'hello'>): { code: ErrorCode; message: string } | null {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
+    s.peerless = m.peers === false;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.jobCredentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);
       if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
+      // A submitted job run again after a restart keeps its id; recovery left no state under it.
+      if (credential?.jobId && this.gcs.jobs.has(credential.jobId)) return { code: 'BAD_MESSAGE', message: `job ${credential.jobId} exists already` };
       s.role = 'driver';
       const job: JobRecord = {
-        id: newJobId(),
+        id: credential?.jobId ?? newJobId(),
         state: 'running',
         driver: s,
         startedAt: Date.now(),
@@ -184,6 +197,7 @@ export class Coordinator {
         secret: randomHex(24),
         parked: null,
         graceTimer: null,
+        submitted: !!credential,
       };
       s.jobId = job.id;
       this.gcs.jobs.set(job.id, job);
@@ -191,7 +205,7 @@ export class Coordinator {
       this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
       if (credential) {
         this.jobCredentials.delete(m.token!);
-        credential(job.id);
+        credential.connected(job.id);
       }
       s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
       return null;
@@ -290,6 +304,7 @@ export class Coordinator {
     job.driver = null;
     this.tasks.endJob(jobId);
     this.gcs.persistJob(job);
+    this.onJobEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, { job: jobId });
     // Finished jobs keep a summary row in memory; bound how many.
     if (this.gcs.jobs.size > 1000) {

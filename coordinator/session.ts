@@ -15,6 +15,8 @@ export class Session {
   role: Role = 'pending';
   /** A driver's job. */
   jobId: JobId | null = null;
+  /** Said in its hello: it takes no peer links (its objects are read through the relay). */
+  peerless = false;
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
   /** How many handles this session holds to each object. */

@@ -236,7 +236,7 @@ export class ClusterDoc {
       running = 0;
       if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running' || t.state === 'assigned') running++;
     } else running = 0;
-    const counts = j?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };
+    const counts = j?.counts ?? s?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };
     const result = s && s.status === 'succeeded' ? JSON.stringify(s.result) : '';
     return {
       name: s?.name ?? prev?.name ?? 'driver',
@@ -247,7 +247,7 @@ export class ClusterDoc {
       failed: counts.failed,
       cancelled: counts.cancelled,
       running,
-      startedAt: j?.startedAt ?? s?.submittedAt ?? prev?.startedAt ?? 0,
+      startedAt: s?.submittedAt ?? j?.startedAt ?? prev?.startedAt ?? 0,
       endedAt: s ? s.endedAt : (j?.endedAt ?? prev?.endedAt ?? 0),
       error: s?.error ? `${s.error.name}: ${s.error.message}` : '',
       result: result.length > RESULT_PREVIEW_CHARS ? result.slice(0, RESULT_PREVIEW_CHARS) + '…' : result,

@@ -48,9 +48,7 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
     history,
     doc,
     hub,
-    listening: (url) => {
-      runner.url = url;
-    },
+    listening: (url) => runner.listening(url),
     close() {
       doc.stop();
       hub.close();

@@ -99,7 +99,7 @@ export class Gcs {
     this.storage.put(
       'jobs',
       j.id,
-      rowPackr.pack({ id: j.id, state: j.state, startedAt: j.startedAt, endedAt: j.endedAt, counts: j.counts, secret: j.secret }),
+      rowPackr.pack({ id: j.id, state: j.state, startedAt: j.startedAt, endedAt: j.endedAt, counts: j.counts, secret: j.secret, submitted: j.submitted ?? false }),
     );
   }
 

@@ -18,6 +18,7 @@ interface JobRow {
   endedAt: number;
   counts: JobRecord['counts'];
   secret?: string;
+  submitted?: boolean;
 }
 interface TaskRow {
   spec: TaskSpec;
@@ -54,9 +55,16 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
   if (!storage.durable) return report;
 
+  // A first start (nothing stored) recovers nothing and says nothing.
+  let stored = 0;
   for (const [, row] of storage.load('jobs')) {
+    stored++;
     const j = rowPackr.unpack(row) as JobRow;
     if (j.state !== 'running' || !j.secret) continue; // finished jobs: their summaries are history
+    // A submitted program's driver does not come back: the job runner runs the
+    // program again under the same id, from a clean slate (its old tasks and
+    // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
+    if (j.submitted) continue;
     const job: JobRecord = {
       id: j.id,
       state: 'running',
@@ -162,6 +170,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   for (const t of runAgain) tasks.resume(t);
   report.tasksRequeued = runAgain.length;
 
+  if (stored === 0) return report;
   const release = setTimeout(() => {
     for (const o of recovered) {
       if (!gcs.objects.has(o.id)) continue;

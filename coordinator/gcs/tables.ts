@@ -98,6 +98,11 @@ export interface JobRecord {
   parked: Map<ObjectId, number> | null;
   /** Ends the job if its driver does not come back in time. */
   graceTimer: ReturnType<typeof setTimeout> | null;
+  /**
+   * A detached driver of a submitted program (coordinator/jobs): after a restart
+   * the job runner runs the program again instead of waiting for its driver.
+   */
+  submitted?: boolean;
 }
 
 export interface FunctionRecord extends FunctionSource {

@@ -86,10 +86,11 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   const jobSummary = (id: JobId) => {
     const j = gcs.jobs.get(id);
     const s = runner.jobs.get(id);
-    const counts = j?.counts ?? { submitted: 0, finished: 0, failed: 0, cancelled: 0 };
+    const counts = j?.counts ?? s?.counts ?? { submitted: 0, finished: 0, failed: 0, cancelled: 0 };
     let running = 0;
     if (j?.state === 'running') for (const t of j.tasks) if (t.state === 'running' || t.state === 'assigned') running++;
-    const startedAt = j?.startedAt ?? s?.submittedAt ?? 0;
+    // A submitted job counts from its submission (kept in its durable record, unlike the GCS job's start).
+    const startedAt = s?.submittedAt ?? j?.startedAt ?? 0;
     const endedAt = s ? s.endedAt : (j?.endedAt ?? 0);
     return {
       id,

@@ -1,4 +1,4 @@
-// Messages between the coordinator and a detached job's worker thread.
+// Messages between the coordinator and a detached job's process (IPC).
 import type { ResolvedEnv } from '../../shared/env/env.js';
 export interface JobWorkerData {
   /** The coordinator's own URL (the job connects like any driver). */
@@ -16,3 +16,9 @@ export type FromJobWorker =
   | { k: 'log'; level: 'log' | 'warn' | 'error'; text: string }
   | { k: 'result'; json: string }
   | { k: 'error'; name: string; message: string; stack: string };
+
+/** The first and only message to a job's process. */
+export interface ToJobWorker {
+  k: 'start';
+  data: JobWorkerData;
+}

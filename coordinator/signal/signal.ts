@@ -38,7 +38,7 @@ export class Signalling {
     }
     const self = Signalling.peerId(from);
     const to = this.sessionOf(m.peer);
-    if (!self || !to || to.closed || to === from) {
+    if (!self || !to || to.closed || to === from || to.peerless) {
       this.refused++;
       return null; // the peer left: the sender's link attempt times out and it uses the relay
     }
@@ -57,7 +57,7 @@ export class Signalling {
     if (o && o.state === 'ready' && !o.v) {
       for (const h of o.locations) {
         const id = Signalling.peerId(h);
-        if (h === s || h.closed || !id) continue;
+        if (h === s || h.closed || !id || h.peerless) continue;
         if (s.role === 'driver' && h.role === 'driver') continue;
         peers.push(id);
       }

@@ -177,7 +177,7 @@ export class DriverCore implements MeshCore {
       opened = true;
       // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
       const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held].slice(0, RESUME_IDS) } : undefined;
-      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume }]));
+      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers: this.links ? undefined : false }]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).
     let detail = '';

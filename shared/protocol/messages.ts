@@ -154,6 +154,8 @@ export const messages = {
      * coordinator restart), with every object it holds a handle to.
      */
     resume: opt(obj({ jobId, secret: str(128), held: ids })),
+    /** `false`: this driver has no peer stack; readers of its objects use the relay at once (issue 11). */
+    peers: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
