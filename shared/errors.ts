@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'CLOSED'
   | 'NOT_SERIALIZABLE'
-  | 'BAD_ARGUMENT';
+  | 'BAD_ARGUMENT'
+  /** The GCS's store (Redis) cannot be reached or refused a write. */
+  | 'GCS_UNAVAILABLE';
 
 export class TabmeshError extends Error {
   readonly code: ErrorCode;
