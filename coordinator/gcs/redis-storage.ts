@@ -29,8 +29,10 @@ export interface RedisStorageOptions {
   flushIntervalMs?: number;
   /** Flush at once when this many changes are pending. Default 20000. */
   maxBuffered?: number;
-  /** How long to wait for Redis at start, on load and on an explicit flush or close. Default 10000. */
+  /** How long to wait for Redis on load and on an explicit flush or close. Default 10000. */
   timeoutMs?: number;
+  /** How long to wait for the worker to start and connect. Default 15000. */
+  connectTimeoutMs?: number;
 }
 
 /** Per group, per table: key -> value to set, or null to delete. */
@@ -91,9 +93,11 @@ export class RedisStorage implements GcsStorage {
     const flushIntervalMs = opts.flushIntervalMs ?? 5;
     const maxBuffered = opts.maxBuffered ?? 20000;
     const timeoutMs = opts.timeoutMs ?? 10_000;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
     if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0) throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
     if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
+    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `connectTimeoutMs must be a number > 0, got ${connectTimeoutMs}`);
     this.url = opts.url;
     this.prefix = prefix;
     this.flushIntervalMs = flushIntervalMs;
@@ -104,12 +108,12 @@ export class RedisStorage implements GcsStorage {
     this.shared = new Int32Array(sab);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const init: WorkerInit = { url: opts.url, prefix, shared: sab, port: port2, connectTimeoutMs: timeoutMs };
+    const init: WorkerInit = { url: opts.url, prefix, shared: sab, port: port2, connectTimeoutMs };
     this.worker = new Worker(workerFile(), { workerData: init, transferList: [port2] });
     this.worker.unref();
     this.port.unref();
 
-    this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to connect to Redis at ${redacted(opts.url)}`);
+    this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to connect to Redis at ${redacted(opts.url)}`, undefined, connectTimeoutMs);
     const first = this.receive();
     if (first?.op !== 'ready') {
       void this.worker.terminate();
@@ -136,7 +140,7 @@ export class RedisStorage implements GcsStorage {
       if (m?.op === 'loaded' && m.id === id) return m.rows;
       if (m?.op === 'load-failed' && m.id === id) throw new TabmeshError('GCS_UNAVAILABLE', `loading table '${table}' from Redis failed: ${m.message}`);
       if (m) continue; // a notice handled by receive(); look again
-      this.waitFor(() => Atomics.load(this.shared, SLOT.posted) !== before, SLOT.posted, `for Redis to return table '${table}'`, before);
+      this.waitFor(() => Atomics.load(this.shared, SLOT.posted) !== before, SLOT.posted, `for Redis at ${redacted(this.url)} to return table '${table}'`, before);
     }
   }
 
@@ -154,7 +158,7 @@ export class RedisStorage implements GcsStorage {
     this.check();
     this.flushNow();
     const seq = this.seq;
-    this.waitFor(() => Atomics.load(this.shared, SLOT.acked) >= seq, SLOT.acked, 'for Redis to acknowledge the last writes');
+    this.waitFor(() => Atomics.load(this.shared, SLOT.acked) >= seq, SLOT.acked, `for Redis at ${redacted(this.url)} to acknowledge the last writes`);
     this.drainNotices();
   }
 
@@ -165,7 +169,7 @@ export class RedisStorage implements GcsStorage {
     try {
       this.flushNow();
       this.send({ op: 'close' });
-      this.waitFor(() => Atomics.load(this.shared, SLOT.state) === STATE.closed, SLOT.state, 'for the last writes to reach Redis');
+      this.waitFor(() => Atomics.load(this.shared, SLOT.state) === STATE.closed, SLOT.state, `for the last writes to reach Redis at ${redacted(this.url)}`);
     } finally {
       this.closed = true;
       void this.worker.terminate();
@@ -243,11 +247,14 @@ export class RedisStorage implements GcsStorage {
   }
 
   /** Blocks until `done()`, waking on changes of one shared slot; throws after timeoutMs. */
-  private waitFor(done: () => boolean, slot: number, what: string, seen?: number): void {
-    const end = Date.now() + this.timeoutMs;
+  private waitFor(done: () => boolean, slot: number, what: string, seen?: number, timeoutMs = this.timeoutMs): void {
+    const end = Date.now() + timeoutMs;
     while (!done()) {
       const left = end - Date.now();
-      if (left <= 0) throw new TabmeshError('GCS_UNAVAILABLE', `timed out after ${this.timeoutMs} ms waiting ${what} (${redacted(this.url)})`);
+      if (left <= 0) {
+        if (slot === SLOT.state && Atomics.load(this.shared, SLOT.state) === STATE.connecting) void this.worker.terminate();
+        throw new TabmeshError('GCS_UNAVAILABLE', `timed out after ${timeoutMs} ms waiting ${what}`);
+      }
       Atomics.wait(this.shared, slot, seen ?? Atomics.load(this.shared, slot), Math.min(left, 100));
     }
   }

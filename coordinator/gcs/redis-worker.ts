@@ -25,6 +25,15 @@ function setState(s: number): void {
 
 type Client = Redis | Cluster;
 
+/** The last connection error; ioredis reconnects by itself, so it is only kept (not printed on every retry). */
+let lastError = '';
+function quiet<T extends Redis | Cluster>(c: T): T {
+  c.on('error', (err: Error) => {
+    lastError = err.message;
+  });
+  return c;
+}
+
 async function connect(): Promise<{ client: Client; cluster: boolean; masters: number }> {
   const url = new URL(init.url);
   const common = {
@@ -34,13 +43,13 @@ async function connect(): Promise<{ client: Client; cluster: boolean; masters: n
     maxRetriesPerRequest: null,
     connectTimeout: init.connectTimeoutMs,
   };
-  const probe = new Redis(init.url, { ...common, lazyConnect: true, retryStrategy: () => null });
+  const probe = quiet(new Redis(init.url, { ...common, lazyConnect: true, retryStrategy: () => null }));
   try {
     await probe.connect();
     const info = await probe.info('cluster');
     if (!/cluster_enabled:1/.test(info)) {
       probe.disconnect();
-      const client = new Redis(init.url, { ...common, lazyConnect: true });
+      const client = quiet(new Redis(init.url, { ...common, lazyConnect: true }));
       await client.connect();
       return { client, cluster: false, masters: 1 };
     }
@@ -49,7 +58,7 @@ async function connect(): Promise<{ client: Client; cluster: boolean; masters: n
     throw err;
   }
   probe.disconnect();
-  const client = new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+  const client = quiet(new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
     enableAutoPipelining: true,
     lazyConnect: true,
     redisOptions: {
@@ -58,7 +67,7 @@ async function connect(): Promise<{ client: Client; cluster: boolean; masters: n
       username: url.username ? decodeURIComponent(url.username) : undefined,
       password: url.password ? decodeURIComponent(url.password) : undefined,
     },
-  });
+  }));
   await client.connect();
   return { client, cluster: true, masters: client.nodes('master').length };
 }
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
   try {
     c = await connect();
   } catch (err) {
-    post({ op: 'connect-failed', message: (err as Error).message });
+    post({ op: 'connect-failed', message: (err as Error).message || lastError });
     setState(STATE.failed);
     port.close();
     return;
