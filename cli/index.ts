@@ -12,7 +12,8 @@ import type { TokenKind } from '../coordinator/auth/tokens.js';
 const USAGE = `usage:
   tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private]
                  (--private: nodes need the join token, kept in the data folder;
-                  --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite)
+                  --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
+                  --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis)
   tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
@@ -38,6 +39,7 @@ const coordinatorOptions = {
   data: { type: 'string', default: '.tabmesh' },
   memory: { type: 'boolean', default: false },
   redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
   token: { type: 'string' },
   private: { type: 'boolean', default: false },
 } as const;
@@ -57,13 +59,14 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     } catch (e) {
       usage((e as Error).message);
     }
-  }
+  } else if (values['redis-prefix'] !== undefined) usage('--redis-prefix needs --redis');
+  const redis = values.redis === undefined ? undefined : { url: values.redis, prefix: values['redis-prefix'] };
   const token = resolveToken('driver', values.token, values.data, values.memory);
   const joinToken = values.private ? resolveToken('join', undefined, values.data, values.memory) : undefined;
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis: values.redis, token, joinToken, viewerToken, watchTokens });
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis, token, joinToken, viewerToken, watchTokens });
   console.log(`tabmesh coordinator listening on ${c.url}`);
   console.log(`  GCS: ${values.memory ? 'in memory' : values.redis ? `Redis ${redacted(values.redis)}` : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
