@@ -35,8 +35,12 @@ export interface RedisStorageOptions {
   connectTimeoutMs?: number;
 }
 
-/** Per group, per table: key -> value to set, or null to delete. */
-type Buffered = Map<string, Map<TableName, Map<string, Uint8Array | null>>>;
+/** Per group, per table: key -> index of its value's span in the arena, or -1 to delete. */
+type Buffered = Map<string, Map<TableName, Map<string, number>>>;
+
+const ARENA_START = 64 * 1024;
+/** Flush at once past this many buffered bytes (a key rewritten many times between flushes). */
+const ARENA_FLUSH = 64 * 1024 * 1024;
 
 function workerFile(): string {
   const here = fileURLToPath(new URL('./redis-worker.js', import.meta.url));
@@ -76,6 +80,10 @@ export class RedisStorage implements GcsStorage {
   private readonly port: MessagePort;
   private readonly shared: Int32Array;
   private buffer: Buffered = new Map();
+  /** Buffered values, back to back; `spans` holds offset and length of each. */
+  private arena = new Uint8Array(ARENA_START);
+  private arenaUsed = 0;
+  private spans: number[] = [];
   private pending = 0;
   private seq = 0;
   private loads = 0;
@@ -145,12 +153,22 @@ export class RedisStorage implements GcsStorage {
   }
 
   put(table: TableName, key: string, value: Uint8Array, group?: string): void {
-    // Copied: the caller may reuse its encode buffer before the flush.
-    this.change(table, key, new Uint8Array(value), group);
+    this.checkTable(table);
+    // Copied into the arena: the caller may reuse its encode buffer before the flush.
+    if (this.arenaUsed + value.byteLength > this.arena.byteLength) {
+      const grown = new Uint8Array(Math.max(this.arena.byteLength * 2, this.arenaUsed + value.byteLength));
+      grown.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = grown;
+    }
+    this.arena.set(value, this.arenaUsed);
+    const span = this.spans.length >> 1;
+    this.spans.push(this.arenaUsed, value.byteLength);
+    this.arenaUsed += value.byteLength;
+    this.change(table, key, span, group);
   }
 
   delete(table: TableName, key: string, group?: string): void {
-    this.change(table, key, null, group);
+    this.change(table, key, -1, group);
   }
 
   /** Hands the buffer to Redis and waits until Redis has applied it. */
@@ -176,7 +194,7 @@ export class RedisStorage implements GcsStorage {
     }
   }
 
-  private change(table: TableName, key: string, value: Uint8Array | null, group = NO_GROUP): void {
+  private change(table: TableName, key: string, span: number, group = NO_GROUP): void {
     this.checkTable(table);
     this.drainNotices();
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
@@ -185,30 +203,40 @@ export class RedisStorage implements GcsStorage {
     let rows = tables.get(table);
     if (!rows) tables.set(table, (rows = new Map()));
     if (!rows.has(key)) this.pending++;
-    rows.set(key, value);
-    if (this.pending >= this.maxBuffered) this.flushNow();
+    rows.set(key, span);
+    if (this.pending >= this.maxBuffered || this.arenaUsed >= ARENA_FLUSH) this.flushNow();
     else this.timer ??= setTimeout(() => this.onTimer(), this.flushIntervalMs).unref();
   }
 
   private flushNow(): void {
     this.cancelTimer();
     if (this.pending === 0) return;
-    const batch: WriteBatch = { op: 'write', seq: ++this.seq, groups: [] };
+    const bytes = this.arena.subarray(0, this.arenaUsed);
+    const batch: WriteBatch = { op: 'write', seq: ++this.seq, bytes, groups: [] };
     for (const [group, tables] of this.buffer) {
       const ts: WriteBatch['groups'][number][1] = [];
       for (const [table, rows] of tables) {
-        const sets: [string, Uint8Array][] = [];
+        const keys: string[] = [];
         const dels: string[] = [];
-        for (const [k, v] of rows) {
-          if (v === null) dels.push(k);
-          else sets.push([k, v]);
+        const spans = new Int32Array(rows.size * 2);
+        for (const [k, span] of rows) {
+          if (span < 0) {
+            dels.push(k);
+            continue;
+          }
+          spans[2 * keys.length] = this.spans[2 * span];
+          spans[2 * keys.length + 1] = this.spans[2 * span + 1];
+          keys.push(k);
         }
-        ts.push([table, sets, dels]);
+        ts.push([table, keys, spans.subarray(0, keys.length * 2), dels]);
       }
       batch.groups.push([group, ts]);
     }
     this.buffer = new Map();
-    this.send(batch);
+    this.arena = new Uint8Array(ARENA_START);
+    this.arenaUsed = 0;
+    this.spans = [];
+    this.port.postMessage(batch, [bytes.buffer]);
     this.flushes++;
     this.rowsWritten += this.pending;
     this.pending = 0;

@@ -18,11 +18,17 @@ export const SLOTS = 3;
 
 export const STATE = { connecting: 0, ready: 1, failed: 2, closed: 3 } as const;
 
-/** One flush: per group, per table, the rows to set and the keys to delete. */
+/**
+ * One flush: per group, per table, the rows to set and the keys to delete.
+ * Values are spans of one buffer (`bytes`, transferred, not copied): one
+ * allocation and one clone per flush rather than one per row.
+ */
 export interface WriteBatch {
   op: 'write';
   seq: number;
-  groups: [group: string, tables: [table: string, sets: [key: string, value: Uint8Array][], dels: string[]][]][];
+  bytes: Uint8Array;
+  /** `spans[2i]`, `spans[2i + 1]`: offset and length in `bytes` of the value of `keys[i]`. */
+  groups: [group: string, tables: [table: string, keys: string[], spans: Int32Array, dels: string[]][]][];
 }
 
 export type ToWorker =

@@ -76,11 +76,12 @@ async function write(client: Client, b: WriteBatch): Promise<void> {
   const done: Promise<unknown>[] = [];
   for (const [group, tables] of b.groups) {
     const tx = client.multi();
-    for (const [table, sets, dels] of tables) {
+    for (const [table, keys, spans, dels] of tables) {
       const key = hashKey(init.prefix, group, table);
-      if (sets.length > 0) {
+      if (keys.length > 0) {
         const args: (string | Buffer)[] = [];
-        for (const [k, v] of sets) args.push(k, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+        const { buffer, byteOffset } = b.bytes;
+        for (let i = 0; i < keys.length; i++) args.push(keys[i], Buffer.from(buffer, byteOffset + spans[2 * i], spans[2 * i + 1]));
         tx.hset(key, ...args);
       }
       if (dels.length > 0) tx.hdel(key, ...dels);
