@@ -25,7 +25,7 @@ export interface RedisStorageOptions {
   url: string;
   /** Key prefix, so several meshes can share one Redis. Default `tabmesh`. */
   prefix?: string;
-  /** Delay between the first buffered change and the automatic flush. Default 5. */
+  /** Delay between the first buffered change and the automatic flush. Default 20 (as SQLite: a task submitted and freed within it costs nothing). */
   flushIntervalMs?: number;
   /** Flush at once when this many changes are pending. Default 20000. */
   maxBuffered?: number;
@@ -90,6 +90,8 @@ export class RedisStorage implements GcsStorage {
   private timer: NodeJS.Timeout | undefined;
   /** A write Redis refused, reported by the worker; rethrown by the next call. */
   private failure: string | undefined;
+  /** Set when the worker thread is gone: every later call throws it. */
+  private dead: string | undefined;
   private closed = false;
   private flushes = 0;
   private rowsWritten = 0;
@@ -98,7 +100,7 @@ export class RedisStorage implements GcsStorage {
     parseRedisUrl(opts.url);
     const prefix = opts.prefix ?? 'tabmesh';
     if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TabmeshError('BAD_ARGUMENT', `the Redis key prefix must be letters, digits, '_', '.', '-', not '${prefix}'`);
-    const flushIntervalMs = opts.flushIntervalMs ?? 5;
+    const flushIntervalMs = opts.flushIntervalMs ?? 20;
     const maxBuffered = opts.maxBuffered ?? 20000;
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
@@ -120,6 +122,13 @@ export class RedisStorage implements GcsStorage {
     this.worker = new Worker(workerFile(), { workerData: init, transferList: [port2] });
     this.worker.unref();
     this.port.unref();
+    // A worker that dies takes the connection with it: say so at the next call.
+    this.worker.once('error', (err) => {
+      this.dead ??= `the Redis worker thread failed: ${err.message}`;
+    });
+    this.worker.once('exit', (code) => {
+      if (!this.closed) this.dead ??= `the Redis worker thread stopped (exit code ${code})`;
+    });
 
     this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to connect to Redis at ${redacted(opts.url)}`, undefined, connectTimeoutMs);
     const first = this.receive();
@@ -139,6 +148,7 @@ export class RedisStorage implements GcsStorage {
 
   load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
     this.checkTable(table);
+    this.drainNotices();
     this.flushNow();
     const id = ++this.loads;
     this.send({ op: 'load', id, table });
@@ -174,6 +184,7 @@ export class RedisStorage implements GcsStorage {
   /** Hands the buffer to Redis and waits until Redis has applied it. */
   flush(): void {
     this.check();
+    this.drainNotices();
     this.flushNow();
     const seq = this.seq;
     this.waitFor(() => Atomics.load(this.shared, SLOT.acked) >= seq, SLOT.acked, `for Redis at ${redacted(this.url)} to acknowledge the last writes`);
@@ -184,6 +195,12 @@ export class RedisStorage implements GcsStorage {
   close(): void {
     if (this.closed) return;
     this.cancelTimer();
+    if (this.dead !== undefined) {
+      // Nothing to wait for: the worker (and its connection) is gone.
+      this.closed = true;
+      if (this.pending > 0) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}: ${this.pending} buffered change(s) never reached Redis`);
+      return;
+    }
     try {
       this.flushNow();
       this.send({ op: 'close' });
@@ -268,6 +285,7 @@ export class RedisStorage implements GcsStorage {
   /** Reads what the worker posted on its own (write failures) and throws the first one. */
   private drainNotices(): void {
     while (this.receive());
+    if (this.dead !== undefined && !this.closed) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches Redis ${redacted(this.url)} any more`);
     if (this.failure === undefined) return;
     const why = this.failure;
     this.failure = undefined;

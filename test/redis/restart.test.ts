@@ -115,6 +115,31 @@ async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
   expect(events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^recovered 1 running job\(s\), [1-9]\d* unfinished task/));
 }
 
+describe('tabmesh coordinator --redis: bad input', () => {
+  async function exit(args: string[]): Promise<{ code: number | null; out: string }> {
+    const c = run(args);
+    const code = await new Promise<number | null>((r) => c.proc.once('exit', (n) => r(n)));
+    return { code, out: c.out.join('') };
+  }
+
+  it('a malformed URL, or --memory with --redis, is a usage error (exit 2)', async () => {
+    const bad = await exit(['coordinator', '--redis', 'localhost:6379', '--port', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    const both = await exit(['start', '--memory', '--redis', 'redis://127.0.0.1:1', '--port', '0']);
+    expect(both.code).toBe(2);
+    expect(both.out).toMatch(/--memory and --redis are exclusive/);
+  });
+
+  it('a Redis that cannot be reached stops the coordinator with the reason (exit 1)', async () => {
+    const gone = await startRedis();
+    await gone.destroy();
+    const r = await exit(['coordinator', '--redis', gone.url, '--port', '0', '--data', tempDir('tabmesh-redis-data-'), '--token', 't']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`cannot reach Redis at ${gone.url}`);
+  });
+});
+
 describe('coordinator on Redis', () => {
   it('SIGKILLed in the middle of a 1,000-task job and restarted on the same Redis: the job completes with the right results', async () => {
     await killMidJob(redis.url, 'kill1');

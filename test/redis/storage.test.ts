@@ -181,6 +181,16 @@ describe('RedisStorage errors', () => {
     expect(() => s.put('kv', 'k', bytes('v'), 'a}b')).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
   });
 
+  it('a worker thread that dies makes every later call fail with GCS_UNAVAILABLE, not a silent loss', async () => {
+    const s = open(redis.url);
+    await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50)); // the exit event
+    expect(() => s.put('kv', 'k', bytes('v'))).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/worker thread stopped/) }));
+    expect(() => s.flush()).toThrow(/worker thread stopped/);
+    expect(() => s.close()).not.toThrow(); // nothing was buffered
+    expect(() => s.close()).not.toThrow();
+  });
+
   it('says so when Redis cannot be reached', async () => {
     const gone = await startRedis();
     const url = gone.url;
