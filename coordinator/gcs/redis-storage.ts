@@ -205,6 +205,7 @@ export class RedisStorage implements GcsStorage {
       this.flushNow();
       this.send({ op: 'close' });
       this.waitFor(() => Atomics.load(this.shared, SLOT.state) === STATE.closed, SLOT.state, `for the last writes to reach Redis at ${redacted(this.url)}`);
+      this.drainNotices(); // a last write Redis refused is reported, as SQLite's close reports a failed flush
     } finally {
       this.closed = true;
       void this.worker.terminate();
