@@ -276,12 +276,15 @@ export interface BenchCluster {
  * A coordinator (`--memory`, or SQLite with `durable`; random token, port 0) as a child process, plus
  * `nodes` edge node processes with `cpus` executors each, all joined.
  */
-export async function startCluster(opts: { nodes?: number; cpus?: number; verbose?: boolean; durable?: boolean } = {}): Promise<BenchCluster> {
+export async function startCluster(
+  opts: { nodes?: number; cpus?: number; verbose?: boolean; durable?: boolean; redis?: { url: string; prefix?: string } } = {},
+): Promise<BenchCluster> {
   const token = 'bench-' + randomBytes(12).toString('hex');
   const dirs: string[] = [];
-  // --memory, or (durable) the default SQLite GCS in a temp data folder.
-  const gcsArgs = opts.durable ? ['--data', makeTempDir('tabmesh-bench-gcs-')] : ['--memory'];
-  if (opts.durable) dirs.push(gcsArgs[1]);
+  // --memory, or (durable) the default SQLite GCS in a temp data folder, or the GCS in Redis (tokens in a temp folder).
+  const gcsArgs = opts.durable || opts.redis ? ['--data', makeTempDir('tabmesh-bench-gcs-')] : ['--memory'];
+  if (opts.durable || opts.redis) dirs.push(gcsArgs[1]);
+  if (opts.redis) gcsArgs.push('--redis', opts.redis.url, ...(opts.redis.prefix ? ['--redis-prefix', opts.redis.prefix] : []));
   const coordinator = spawnCli('coordinator', ['coordinator', ...gcsArgs, '--port', '0', '--token', token], { quiet: !opts.verbose });
   const nodes: Child[] = [];
   let url = '';

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import os from 'node:os';
 import { startCoordinator } from '../coordinator/server.js';
+import { parseRedisUrl, redacted } from '../coordinator/gcs/redis-storage.js';
 import { startEdgeNode } from '../edge/node.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
@@ -10,10 +11,12 @@ import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 
 const USAGE = `usage:
-  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T] [--private]
-                 (--private: nodes need the join token, kept in the data folder)
+  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private]
+                 (--private: nodes need the join token, kept in the data folder;
+                  --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
+                  --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis)
   tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
-  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N] [--private]
+  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
 ${SUBMIT_USAGE}
 ${TOKEN_USAGE}`;
@@ -36,6 +39,8 @@ const coordinatorOptions = {
   port: { type: 'string', default: '8080' },
   data: { type: 'string', default: '.tabmesh' },
   memory: { type: 'boolean', default: false },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
   token: { type: 'string' },
   private: { type: 'boolean', default: false },
 } as const;
@@ -50,16 +55,25 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   const port = int(values.port, 'port', 0, 65535)!;
   // Before the data folder is opened: a second `npm start` must not touch the first one's GCS.
   await portFree(values.host, port);
+  if (values.redis !== undefined) {
+    if (values.memory) usage('--memory and --redis are exclusive');
+    try {
+      parseRedisUrl(values.redis);
+    } catch (e) {
+      usage((e as Error).message);
+    }
+  } else if (values['redis-prefix'] !== undefined) usage('--redis-prefix needs --redis');
+  const redis = values.redis === undefined ? undefined : { url: values.redis, prefix: values['redis-prefix'] };
   const token = resolveToken('driver', values.token, values.data, values.memory);
   const joinToken = values.private ? resolveToken('join', undefined, values.data, values.memory) : undefined;
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens }).catch((e: NodeJS.ErrnoException) => {
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis, token, joinToken, viewerToken, watchTokens }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;
   });
   console.log(`tabmesh coordinator listening on ${c.url}`);
-  console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
+  console.log(`  GCS: ${values.memory ? 'in memory' : values.redis ? `Redis ${redacted(values.redis)}` : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
   console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
   console.log(`  dashboard: ${c.url}/dashboard#token=${encodeURIComponent(token)}`);

@@ -12,6 +12,7 @@ import { registerErrorHandler } from './http/errors.js';
 import type { TokenKind } from './auth/tokens.js';
 import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
+import { RedisStorage, type RedisStorageOptions } from './gcs/redis-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
@@ -23,6 +24,8 @@ export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOpt
   dataDir?: string;
   /** Keep the GCS in memory only (tests, benchmarks). */
   memory?: boolean;
+  /** Keep the GCS in Redis (issue 15): `redis://host:port`, standalone or Cluster. */
+  redis?: string | RedisStorageOptions;
   logger?: boolean;
   /** Per-address HTTP rate limit (issue 8); `false` turns it off. */
   httpLimits?: Partial<HttpLimits> | false;
@@ -47,7 +50,13 @@ function toUint8(data: RawData): Uint8Array {
 
 export async function startCoordinator(opts: ServerOptions = {}): Promise<RunningCoordinator> {
   installNodeHasher();
-  const storage = opts.storage ?? (opts.memory ? new MemoryStorage() : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
+  const storage =
+    opts.storage ??
+    (opts.redis
+      ? new RedisStorage(typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis)
+      : opts.memory
+        ? new MemoryStorage()
+        : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
   const coordinator = new Coordinator({ ...opts, storage });
   // forceCloseConnections: a shutdown does not wait for open browsers' keep-alive connections.
   // Tokens never reach a log: the header is redacted should logging be on.

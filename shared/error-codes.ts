@@ -56,6 +56,8 @@ export const ERRORS = {
   JOB_LIMIT: { status: 429, text: 'too many jobs are running' },
   JOB_START_FAILED: { status: 500, text: 'the job could not start' },
   INTERNAL: { status: 500, text: 'an internal error (a bug): see the coordinator log' },
+  // -- the coordinator's storage ------------------------------------------------
+  GCS_UNAVAILABLE: { status: 503, text: "the GCS's store (Redis) cannot be reached or refused a write" },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -73,12 +73,14 @@ export class Gcs {
       'tasks',
       t.spec.taskId,
       rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }),
+      t.spec.jobId,
     );
   }
 
   dropTask(id: TaskId): void {
+    const job = this.tasks.get(id)?.spec.jobId;
     this.tasks.delete(id);
-    if (this.storage.durable) this.storage.delete('tasks', id);
+    if (this.storage.durable) this.storage.delete('tasks', id, job);
   }
 
   persistObject(o: ObjectRecord): void {
@@ -87,12 +89,14 @@ export class Gcs {
       'objects',
       o.id,
       rowPackr.pack({ id: o.id, job: o.job, state: o.state, size: o.size, hash: o.hash, v: o.v, failure: o.failure, contains: o.contains }),
+      o.job,
     );
   }
 
   dropObject(id: ObjectId): void {
+    const job = this.objects.get(id)?.job;
     this.objects.delete(id);
-    if (this.storage.durable) this.storage.delete('objects', id);
+    if (this.storage.durable) this.storage.delete('objects', id, job);
   }
 
   persistJob(j: JobRecord): void {
@@ -100,6 +104,7 @@ export class Gcs {
       'jobs',
       j.id,
       rowPackr.pack({ id: j.id, state: j.state, startedAt: j.startedAt, endedAt: j.endedAt, counts: j.counts, secret: j.secret, submitted: j.submitted ?? false }),
+      j.id,
     );
   }
 

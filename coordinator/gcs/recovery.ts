@@ -91,7 +91,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   for (const [key, row] of storage.load('objects')) {
     const r = rowPackr.unpack(row) as ObjectRow;
     if (!gcs.jobs.has(r.job)) {
-      storage.delete('objects', key);
+      storage.delete('objects', key, r.job);
       continue;
     }
     const o = dir.create(r.id, r.job, 1); // the recovery hold
@@ -112,7 +112,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
     const spec = r.spec;
     const job = gcs.jobs.get(spec.jobId);
     if (!job) {
-      storage.delete('tasks', key);
+      storage.delete('tasks', key, spec.jobId);
       continue;
     }
     const outputs = Array.from({ length: spec.numReturns }, (_, i) => dir.get(returnObjectId(spec.taskId, i)));
@@ -132,7 +132,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
     };
     if (ended) {
       if (t.liveOutputs === 0) {
-        storage.delete('tasks', key);
+        storage.delete('tasks', key, spec.jobId);
         continue;
       }
       gcs.tasks.set(spec.taskId, t);

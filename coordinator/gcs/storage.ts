@@ -10,10 +10,14 @@ export interface GcsStorage {
   readonly durable: boolean;
   /** Every row of a table, as written last. */
   load(table: TableName): Iterable<[key: string, value: Uint8Array]>;
-  /** Buffers an upsert; the last write to a key before a flush wins. */
-  put(table: TableName, key: string, value: Uint8Array): void;
-  /** Buffers a delete. */
-  delete(table: TableName, key: string): void;
+  /**
+   * Buffers an upsert; the last write to a key before a flush wins. `group`
+   * is the job the row belongs to, if any: a sharded backend (Redis) keeps a
+   * group's rows together. A key is always written and deleted with the same group.
+   */
+  put(table: TableName, key: string, value: Uint8Array, group?: string): void;
+  /** Buffers a delete (with the group the row was put with). */
+  delete(table: TableName, key: string, group?: string): void;
   /** Writes everything buffered in one transaction. */
   flush(): void;
   /** Flushes and releases the backend. */

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { SqliteStorage } from '../../coordinator/gcs/sqlite-storage.js';
+import { RedisStorage } from '../../coordinator/gcs/redis-storage.js';
 import type { GcsStorage, TableName } from '../../coordinator/gcs/storage.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -36,9 +38,24 @@ function track<T extends GcsStorage>(s: T): T {
   return s;
 }
 
+// Redis (issue 15): one real server and one 3-master Cluster for the file;
+// each storage gets a key prefix of its own.
+let redis: RedisServer | undefined;
+let cluster: RedisCluster | undefined;
+beforeAll(async () => {
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([redis?.destroy(), cluster?.destroy()]);
+});
+let prefixes = 0;
+const prefix = () => `contract${++prefixes}`;
+
 const backends: [string, () => GcsStorage][] = [
   ['MemoryStorage', () => track(new MemoryStorage())],
   ['SqliteStorage', () => track(new SqliteStorage(join(dir, 'gcs.db')))],
+  ['RedisStorage', () => track(new RedisStorage({ url: redis!.url, prefix: prefix() }))],
+  ['RedisStorage on a 3-master Cluster', () => track(new RedisStorage({ url: cluster!.url, prefix: prefix() }))],
 ];
 
 describe.each(backends)('%s', (_name, make) => {

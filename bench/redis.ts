@@ -1,0 +1,135 @@
+// GCS backends compared (issue 15): throughput of 20,000 empty tasks with the
+// memory GCS, SQLite and Redis, one coordinator and one edge node each.
+//
+//   npm run build && npm run bench:redis
+//
+// The three meshes run side by side (child processes) and their rounds are
+// interleaved (memory, SQLite, Redis, memory, ...) so that the noise of a
+// shared machine lands on all of them; the best round of each counts.
+// Redis is Debian's redis-server started here on a free loopback port with
+// AOF on (appendfsync everysec, the production setting), or REDIS_URL.
+// stdout: one JSON line per figure; stderr: diagnostics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
+import { emit, figure, interleaved, log, makeTempDir, pollStats, round, runBench, sleep, startCluster, type BenchCluster } from './harness.js';
+
+const TASKS = 20_000;
+const ROUNDS = 3;
+const WARMUP = 2_000;
+const CPUS = 2;
+const TARGET = 0.7;
+
+type Noop = { remote(): ObjectRef<void> };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of our own (AOF, everysec) in a temp folder; killed when the bench exits. */
+async function ownRedis(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const dir = makeTempDir('tabmesh-bench-redis-');
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'], {
+    stdio: 'ignore',
+  });
+  process.on('exit', () => proc.kill('SIGKILL'));
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => {});
+  for (let i = 0; ; i++) {
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return { url, proc };
+    } catch (e) {
+      if (i > 100) throw new Error(`redis-server did not start on port ${port}: ${(e as Error).message}`);
+      await sleep(100);
+    }
+  }
+}
+
+interface Contender {
+  name: string;
+  cl: BenchCluster;
+  mesh: Mesh;
+  noop: Noop;
+}
+
+async function contender(name: string, cl: BenchCluster): Promise<Contender> {
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  const noop = mesh.remote(function noop() {}) as Noop;
+  const refs: ObjectRef<void>[] = [];
+  for (let i = 0; i < WARMUP; i++) refs.push(noop.remote());
+  await mesh.get(refs);
+  mesh.free(refs);
+  return { name, cl, mesh, noop };
+}
+
+async function batch(c: Contender): Promise<void> {
+  const refs: ObjectRef<void>[] = [];
+  for (let i = 0; i < TASKS; i++) refs.push(c.noop.remote());
+  await c.mesh.get(refs);
+  c.mesh.free(refs);
+}
+
+async function main(): Promise<void> {
+  const redis = process.env.REDIS_URL ? { url: process.env.REDIS_URL, proc: null } : await ownRedis();
+  log(`Redis: ${redis.url}${redis.proc ? ' (our own redis-server, AOF everysec)' : ' (REDIS_URL)'}`);
+  const all: Contender[] = [];
+  try {
+    const prefix = `bench${Date.now().toString(36)}`;
+    all.push(await contender('memory', await startCluster({ nodes: 1, cpus: CPUS })));
+    all.push(await contender('sqlite', await startCluster({ nodes: 1, cpus: CPUS, durable: true })));
+    all.push(await contender('redis', await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix } })));
+    log(`three meshes up (1 coordinator + 1 edge node with ${CPUS} executors each); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`);
+
+    const times = await interleaved(
+      ROUNDS,
+      Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>,
+      {
+        after: async (name, r, ms) => {
+          const c = all.find((x) => x.name === name)!;
+          // Untimed: let the coordinator finish freeing before the next timed round.
+          const d = await pollStats(c.cl.url, c.cl.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
+          log(`round ${r + 1} ${name}: ${round(ms, 0)} ms = ${Math.round((TASKS / ms) * 1000)} tasks/s (drained in ${round(d.waitedMs, 0)} ms)`);
+        },
+      },
+    );
+    const best = (name: string) => (TASKS / Math.min(...times[name])) * 1000;
+    const mem = best('memory');
+    const sql = best('sqlite');
+    const red = best('redis');
+    emit(figure('gcs.throughput.memory', mem, 'tasks/s'));
+    emit(figure('gcs.throughput.sqlite', sql, 'tasks/s', mem));
+    emit(figure('gcs.throughput.redis', red, 'tasks/s', mem));
+    log(
+      `best of ${ROUNDS}: memory ${Math.round(mem)} tasks/s, SQLite ${Math.round(sql)} (${round(sql / mem, 2)}x memory), ` +
+        `Redis ${Math.round(red)} (${round(red / mem, 2)}x memory; target >= ${TARGET}x: ${red / mem >= TARGET ? 'met' : 'MISSED'})`,
+    );
+    const probe = new Redis(redis.url);
+    const info = await probe.info('commandstats');
+    const keys = await probe.dbsize();
+    probe.disconnect();
+    const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+    log(`Redis after the run: ${keys} keys; calls: hset ${calls('hset')} hdel ${calls('hdel')} multi ${calls('multi')} (for ${(ROUNDS * TASKS + WARMUP).toLocaleString('en')} tasks)`);
+  } finally {
+    for (const c of all) {
+      await c.mesh.close().catch(() => {});
+      await c.cl.stop();
+    }
+    redis.proc?.kill('SIGTERM');
+  }
+}
+
+runBench(main);

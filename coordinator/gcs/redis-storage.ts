@@ -1,0 +1,328 @@
+// Durable GcsStorage on Redis, standalone or Cluster (issue 15). put/delete
+// only buffer, grouped by job; a flush, on a short timer or at once when the
+// buffer grows to maxBuffered changes, hands the whole buffer to a worker
+// thread (redis-worker.ts) that writes each job's changes in one MULTI of a
+// few multi-field HSET/HDEL, pipelined: never one round trip per task.
+//
+// Layout: one hash per (group, table), `<prefix>:{<group>}:<table>`, field =
+// row key. A group is the job a row belongs to (the caller says which), or
+// `_` for rows of no job; the braces are a Cluster hash tag, so a job's
+// tasks, objects and job row share a slot and move together, and a Cluster
+// spreads jobs across its masters.
+//
+// load() and an explicit flush() wait for the worker synchronously
+// (Atomics.wait), as the interface is synchronous: load runs at start
+// (recovery), flush in tests and at close. Timer-driven flushes never block.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { TabmeshError } from '../../shared/errors.js';
+import { TABLES, type GcsStorage, type TableName } from './storage.js';
+import { NO_GROUP, SLOT, SLOTS, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+
+export interface RedisStorageOptions {
+  /** `redis://[user:password@]host:port`; a Cluster behind it is found by itself. */
+  url: string;
+  /** Key prefix, so several meshes can share one Redis. Default `tabmesh`. */
+  prefix?: string;
+  /** Delay between the first buffered change and the automatic flush. Default 20 (as SQLite: a task submitted and freed within it costs nothing). */
+  flushIntervalMs?: number;
+  /** Flush at once when this many changes are pending. Default 20000. */
+  maxBuffered?: number;
+  /** How long to wait for Redis on load and on an explicit flush or close. Default 10000. */
+  timeoutMs?: number;
+  /** How long to wait for the worker to start and connect. Default 15000. */
+  connectTimeoutMs?: number;
+}
+
+/** Per group, per table: key -> index of its value's span in the arena, or -1 to delete. */
+type Buffered = Map<string, Map<TableName, Map<string, number>>>;
+
+const ARENA_START = 64 * 1024;
+/** Flush at once past this many buffered bytes (a key rewritten many times between flushes). */
+const ARENA_FLUSH = 64 * 1024 * 1024;
+
+function workerFile(): string {
+  const here = fileURLToPath(new URL('./redis-worker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  // Running from sources (vitest): use the built worker.
+  const built = fileURLToPath(new URL('../../dist/coordinator/gcs/redis-worker.js', import.meta.url));
+  if (existsSync(built)) return built;
+  throw new Error('coordinator/gcs/redis-worker.js not found: run `npm run build` first');
+}
+
+/** Checks a `--redis` URL; throws BAD_ARGUMENT with the reason. */
+export function parseRedisUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TabmeshError('BAD_ARGUMENT', `--redis must be a URL like redis://127.0.0.1:6379, not '${url}'`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new TabmeshError('BAD_ARGUMENT', `--redis must be a redis:// or rediss:// URL, not '${url}'`);
+  }
+  if (!u.hostname) throw new TabmeshError('BAD_ARGUMENT', `--redis '${url}' has no host`);
+  return u;
+}
+
+export class RedisStorage implements GcsStorage {
+  readonly durable = true;
+  readonly url: string;
+  readonly prefix: string;
+  /** Whether the server turned out to be a Cluster, and how many masters it has. */
+  readonly cluster: boolean;
+  readonly masters: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBuffered: number;
+  private readonly timeoutMs: number;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly shared: Int32Array;
+  private buffer: Buffered = new Map();
+  /** Buffered values, back to back; `spans` holds offset and length of each. */
+  private arena = new Uint8Array(ARENA_START);
+  private arenaUsed = 0;
+  private spans: number[] = [];
+  private pending = 0;
+  private seq = 0;
+  private loads = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** A write Redis refused, reported by the worker; rethrown by the next call. */
+  private failure: string | undefined;
+  /** Set when the worker thread is gone: every later call throws it. */
+  private dead: string | undefined;
+  private closed = false;
+  private flushes = 0;
+  private rowsWritten = 0;
+
+  constructor(opts: RedisStorageOptions) {
+    parseRedisUrl(opts.url);
+    const prefix = opts.prefix ?? 'tabmesh';
+    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TabmeshError('BAD_ARGUMENT', `the Redis key prefix must be letters, digits, '_', '.', '-', not '${prefix}'`);
+    const flushIntervalMs = opts.flushIntervalMs ?? 20;
+    const maxBuffered = opts.maxBuffered ?? 20000;
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
+    if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0) throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
+    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `connectTimeoutMs must be a number > 0, got ${connectTimeoutMs}`);
+    this.url = opts.url;
+    this.prefix = prefix;
+    this.flushIntervalMs = flushIntervalMs;
+    this.maxBuffered = maxBuffered;
+    this.timeoutMs = timeoutMs;
+
+    const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    this.shared = new Int32Array(sab);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const init: WorkerInit = { url: opts.url, prefix, shared: sab, port: port2, connectTimeoutMs };
+    this.worker = new Worker(workerFile(), { workerData: init, transferList: [port2] });
+    this.worker.unref();
+    this.port.unref();
+    // A worker that dies takes the connection with it: say so at the next call.
+    this.worker.once('error', (err) => {
+      this.dead ??= `the Redis worker thread failed: ${err.message}`;
+    });
+    this.worker.once('exit', (code) => {
+      if (!this.closed) this.dead ??= `the Redis worker thread stopped (exit code ${code})`;
+    });
+
+    this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to connect to Redis at ${redacted(opts.url)}`, undefined, connectTimeoutMs);
+    const first = this.receive();
+    if (first?.op !== 'ready') {
+      void this.worker.terminate();
+      const why = first?.op === 'connect-failed' ? first.message : 'its worker stopped';
+      throw new TabmeshError('GCS_UNAVAILABLE', `cannot reach Redis at ${redacted(opts.url)}: ${why}`);
+    }
+    this.cluster = first.cluster;
+    this.masters = first.masters;
+  }
+
+  /** Counters for benchmarks and tests: batches handed over and rows they carried. */
+  get stats(): { flushes: number; rowsWritten: number } {
+    return { flushes: this.flushes, rowsWritten: this.rowsWritten };
+  }
+
+  load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
+    this.checkTable(table);
+    this.drainNotices();
+    this.flushNow();
+    const id = ++this.loads;
+    this.send({ op: 'load', id, table });
+    for (;;) {
+      const before = Atomics.load(this.shared, SLOT.posted);
+      const m = this.receive();
+      if (m?.op === 'loaded' && m.id === id) return m.rows;
+      if (m?.op === 'load-failed' && m.id === id) throw new TabmeshError('GCS_UNAVAILABLE', `loading table '${table}' from Redis failed: ${m.message}`);
+      if (m) continue; // a notice handled by receive(); look again
+      this.waitFor(() => Atomics.load(this.shared, SLOT.posted) !== before, SLOT.posted, `for Redis at ${redacted(this.url)} to return table '${table}'`, before);
+    }
+  }
+
+  put(table: TableName, key: string, value: Uint8Array, group?: string): void {
+    this.checkTable(table);
+    // Copied into the arena: the caller may reuse its encode buffer before the flush.
+    if (this.arenaUsed + value.byteLength > this.arena.byteLength) {
+      const grown = new Uint8Array(Math.max(this.arena.byteLength * 2, this.arenaUsed + value.byteLength));
+      grown.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = grown;
+    }
+    this.arena.set(value, this.arenaUsed);
+    const span = this.spans.length >> 1;
+    this.spans.push(this.arenaUsed, value.byteLength);
+    this.arenaUsed += value.byteLength;
+    this.change(table, key, span, group);
+  }
+
+  delete(table: TableName, key: string, group?: string): void {
+    this.change(table, key, -1, group);
+  }
+
+  /** Hands the buffer to Redis and waits until Redis has applied it. */
+  flush(): void {
+    this.check();
+    this.drainNotices();
+    this.flushNow();
+    const seq = this.seq;
+    this.waitFor(() => Atomics.load(this.shared, SLOT.acked) >= seq, SLOT.acked, `for Redis at ${redacted(this.url)} to acknowledge the last writes`);
+    this.drainNotices();
+  }
+
+  /** Flushes, waits for Redis to apply everything, and stops the worker. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.cancelTimer();
+    if (this.dead !== undefined) {
+      // Nothing to wait for: the worker (and its connection) is gone.
+      this.closed = true;
+      if (this.pending > 0) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}: ${this.pending} buffered change(s) never reached Redis`);
+      return;
+    }
+    try {
+      this.flushNow();
+      this.send({ op: 'close' });
+      this.waitFor(() => Atomics.load(this.shared, SLOT.state) === STATE.closed, SLOT.state, `for the last writes to reach Redis at ${redacted(this.url)}`);
+      this.drainNotices(); // a last write Redis refused is reported, as SQLite's close reports a failed flush
+    } finally {
+      this.closed = true;
+      void this.worker.terminate();
+    }
+  }
+
+  private change(table: TableName, key: string, span: number, group = NO_GROUP): void {
+    this.checkTable(table);
+    this.drainNotices();
+    if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
+    let tables = this.buffer.get(group);
+    if (!tables) this.buffer.set(group, (tables = new Map()));
+    let rows = tables.get(table);
+    if (!rows) tables.set(table, (rows = new Map()));
+    if (!rows.has(key)) this.pending++;
+    rows.set(key, span);
+    if (this.pending >= this.maxBuffered || this.arenaUsed >= ARENA_FLUSH) this.flushNow();
+    else this.timer ??= setTimeout(() => this.onTimer(), this.flushIntervalMs).unref();
+  }
+
+  private flushNow(): void {
+    this.cancelTimer();
+    if (this.pending === 0) return;
+    const bytes = this.arena.subarray(0, this.arenaUsed);
+    const batch: WriteBatch = { op: 'write', seq: ++this.seq, bytes, groups: [] };
+    for (const [group, tables] of this.buffer) {
+      const ts: WriteBatch['groups'][number][1] = [];
+      for (const [table, rows] of tables) {
+        const keys: string[] = [];
+        const dels: string[] = [];
+        const spans = new Int32Array(rows.size * 2);
+        for (const [k, span] of rows) {
+          if (span < 0) {
+            dels.push(k);
+            continue;
+          }
+          spans[2 * keys.length] = this.spans[2 * span];
+          spans[2 * keys.length + 1] = this.spans[2 * span + 1];
+          keys.push(k);
+        }
+        ts.push([table, keys, spans.subarray(0, keys.length * 2), dels]);
+      }
+      batch.groups.push([group, ts]);
+    }
+    this.buffer = new Map();
+    this.arena = new Uint8Array(ARENA_START);
+    this.arenaUsed = 0;
+    this.spans = [];
+    this.port.postMessage(batch, [bytes.buffer]);
+    this.flushes++;
+    this.rowsWritten += this.pending;
+    this.pending = 0;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (!this.closed) this.flushNow();
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private send(m: ToWorker): void {
+    this.port.postMessage(m);
+  }
+
+  /** The next message of the worker, if one is there; write failures are kept for the next call. */
+  private receive(): FromWorker | undefined {
+    const got = receiveMessageOnPort(this.port);
+    if (!got) return undefined;
+    const m = got.message as FromWorker;
+    if (m.op === 'write-failed') this.failure ??= `Redis refused a write: ${m.message}`;
+    return m;
+  }
+
+  /** Reads what the worker posted on its own (write failures) and throws the first one. */
+  private drainNotices(): void {
+    while (this.receive());
+    if (this.dead !== undefined && !this.closed) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches Redis ${redacted(this.url)} any more`);
+    if (this.failure === undefined) return;
+    const why = this.failure;
+    this.failure = undefined;
+    throw new TabmeshError('GCS_UNAVAILABLE', why);
+  }
+
+  /** Blocks until `done()`, waking on changes of one shared slot; throws after timeoutMs. */
+  private waitFor(done: () => boolean, slot: number, what: string, seen?: number, timeoutMs = this.timeoutMs): void {
+    const end = Date.now() + timeoutMs;
+    while (!done()) {
+      const left = end - Date.now();
+      if (left <= 0) {
+        if (slot === SLOT.state && Atomics.load(this.shared, SLOT.state) === STATE.connecting) void this.worker.terminate();
+        throw new TabmeshError('GCS_UNAVAILABLE', `timed out after ${timeoutMs} ms waiting ${what}`);
+      }
+      Atomics.wait(this.shared, slot, seen ?? Atomics.load(this.shared, slot), Math.min(left, 100));
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new TabmeshError('CLOSED', `RedisStorage ${redacted(this.url)} is closed`);
+  }
+
+  private checkTable(table: TableName): void {
+    this.check();
+    if (!(TABLES as readonly string[]).includes(table)) throw new TabmeshError('BAD_ARGUMENT', `unknown GCS table '${String(table)}'`);
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(bad URL)';
+  }
+}

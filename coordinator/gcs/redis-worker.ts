@@ -1,0 +1,174 @@
+// The thread that talks to Redis for RedisStorage (redis-storage.ts): the
+// coordinator's event loop never encodes a Redis command. It connects (a
+// standalone server, or a Cluster it finds behind the URL), applies write
+// batches in the order they come, each group's changes in one MULTI (a group
+// is a job: its keys share a hash tag, hence a slot, so a flush is atomic per
+// job even on a Cluster), and answers loads.
+import { workerData } from 'node:worker_threads';
+import { Cluster, Redis } from 'ioredis';
+import { hashKey, SLOT, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+
+const init = workerData as WorkerInit;
+const shared = new Int32Array(init.shared);
+const port = init.port;
+
+function post(m: FromWorker): void {
+  port.postMessage(m);
+  Atomics.add(shared, SLOT.posted, 1);
+  Atomics.notify(shared, SLOT.posted);
+}
+
+function setState(s: number): void {
+  Atomics.store(shared, SLOT.state, s);
+  Atomics.notify(shared, SLOT.state);
+}
+
+type Client = Redis | Cluster;
+
+/** The last connection error; ioredis reconnects by itself, so it is only kept (not printed on every retry). */
+let lastError = '';
+function quiet<T extends Redis | Cluster>(c: T): T {
+  c.on('error', (err: Error) => {
+    lastError = err.message;
+  });
+  return c;
+}
+
+async function connect(): Promise<{ client: Client; cluster: boolean; masters: number }> {
+  const url = new URL(init.url);
+  const common = {
+    // Commands issued in one tick go out as one write per server.
+    enableAutoPipelining: true,
+    // A lost connection is waited out: writes are kept and sent again, never dropped.
+    maxRetriesPerRequest: null,
+    connectTimeout: init.connectTimeoutMs,
+  };
+  const probe = quiet(new Redis(init.url, { ...common, lazyConnect: true, retryStrategy: () => null }));
+  try {
+    await probe.connect();
+    const info = await probe.info('cluster');
+    if (!/cluster_enabled:1/.test(info)) {
+      probe.disconnect();
+      const client = quiet(new Redis(init.url, { ...common, lazyConnect: true }));
+      await client.connect();
+      return { client, cluster: false, masters: 1 };
+    }
+  } catch (err) {
+    probe.disconnect();
+    throw err;
+  }
+  probe.disconnect();
+  const client = quiet(new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+    enableAutoPipelining: true,
+    lazyConnect: true,
+    redisOptions: {
+      maxRetriesPerRequest: null,
+      connectTimeout: init.connectTimeoutMs,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+    },
+  }));
+  await client.connect();
+  return { client, cluster: true, masters: client.nodes('master').length };
+}
+
+async function write(client: Client, b: WriteBatch): Promise<void> {
+  const done: Promise<unknown>[] = [];
+  for (const [group, tables] of b.groups) {
+    const tx = client.multi();
+    for (const [table, keys, spans, dels] of tables) {
+      const key = hashKey(init.prefix, group, table);
+      if (keys.length > 0) {
+        const args: (string | Buffer)[] = [];
+        const { buffer, byteOffset } = b.bytes;
+        for (let i = 0; i < keys.length; i++) args.push(keys[i], Buffer.from(buffer, byteOffset + spans[2 * i], spans[2 * i + 1]));
+        tx.hset(key, ...args);
+      }
+      if (dels.length > 0) tx.hdel(key, ...dels);
+    }
+    done.push(
+      tx.exec().then((replies) => {
+        const failed = replies?.find(([err]) => err);
+        if (failed) throw failed[0];
+      }),
+    );
+  }
+  await Promise.all(done);
+}
+
+/** Every `<prefix>:{group}:<table>` hash, found with SCAN on each master. */
+async function tableKeys(client: Client, table: string): Promise<string[]> {
+  const servers: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  const match = hashKey(init.prefix, '*', table);
+  const keys = new Set<string>();
+  for (const server of servers) {
+    let cursor = '0';
+    do {
+      const [next, found] = await server.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      for (const k of found) keys.add(k);
+    } while (cursor !== '0');
+  }
+  return [...keys];
+}
+
+async function load(client: Client, table: string): Promise<[string, Uint8Array][]> {
+  const keys = await tableKeys(client, table);
+  const all = await Promise.all(keys.map((k) => client.hgetallBuffer(k)));
+  const rows: [string, Uint8Array][] = [];
+  for (const h of all) for (const field of Object.keys(h)) rows.push([field, new Uint8Array(h[field])]);
+  return rows;
+}
+
+async function main(): Promise<void> {
+  let c: Awaited<ReturnType<typeof connect>>;
+  try {
+    c = await connect();
+  } catch (err) {
+    post({ op: 'connect-failed', message: (err as Error).message || lastError });
+    setState(STATE.failed);
+    port.close();
+    return;
+  }
+  const { client } = c;
+  post({ op: 'ready', cluster: c.cluster, masters: c.masters });
+  setState(STATE.ready);
+
+  // Batches are acknowledged in order, whatever order their replies come in.
+  let tail: Promise<void> = Promise.resolve();
+  port.on('message', (m: ToWorker) => {
+    switch (m.op) {
+      case 'write': {
+        const w = write(client, m).catch((err: Error) => post({ op: 'write-failed', seq: m.seq, message: err.message }));
+        tail = Promise.all([tail, w]).then(() => {
+          Atomics.store(shared, SLOT.acked, m.seq);
+          Atomics.notify(shared, SLOT.acked);
+        });
+        return;
+      }
+      case 'load':
+        // Issued after every earlier write, on the same connections: it sees them.
+        load(client, m.table).then(
+          (rows) => post({ op: 'loaded', id: m.id, rows }),
+          (err: Error) => post({ op: 'load-failed', id: m.id, message: err.message }),
+        );
+        return;
+      case 'close':
+        void tail
+          .then(() => client.quit())
+          .catch(() => client.disconnect())
+          .finally(() => {
+            post({ op: 'closed' });
+            setState(STATE.closed);
+            port.close();
+          });
+        return;
+      default: {
+        const never: never = m;
+        throw new Error(`unknown message ${JSON.stringify(never)}`);
+      }
+    }
+  });
+}
+
+void main();

@@ -1,0 +1,182 @@
+// The coordinator on Redis (issue 15), as a user runs it (`tabmesh
+// coordinator --redis URL`, real processes, real redis-server): a coordinator
+// SIGKILLed mid-job and started again on the same Redis finishes the job with
+// the right results, on one server and on a 3-master Cluster; Redis itself
+// killed and restarted (AOF) under an idle mesh loses neither jobs nor
+// finished results.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from '../helpers/cluster.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+const procs: ChildProcess[] = [];
+const dirs: string[] = [];
+let mesh: Mesh | undefined;
+let redis: RedisServer;
+let cluster: RedisCluster;
+beforeAll(async () => {
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([redis?.destroy(), cluster?.destroy()]);
+});
+afterEach(async () => {
+  await mesh?.close().catch(() => {});
+  mesh = undefined;
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+function run(args: string[]): { proc: ChildProcess; out: string[] } {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  proc.stdout!.on('data', (d) => out.push(String(d)));
+  proc.stderr!.on('data', (d) => out.push(String(d)));
+  procs.push(proc);
+  return { proc, out };
+}
+
+async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: () => string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Coord {
+  proc: ChildProcess;
+  url: string;
+  out: string[];
+}
+
+async function coordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
+  // The data folder only holds tokens here: the GCS is in Redis.
+  const c = run(['coordinator', '--redis', redisUrl, '--redis-prefix', prefix, '--data', tempDir('tabmesh-redis-data-'), '--port', String(port), '--token', token]);
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], 30_000, () => `the coordinator to listen: ${c.out.join('')}`);
+  await until(() => /GCS: Redis redis:\/\//.test(c.out.join('')), 10_000, () => `the coordinator to print its GCS: ${c.out.join('')}`);
+  return { ...c, url };
+}
+
+async function kill(c: Coord): Promise<void> {
+  c.proc.kill('SIGKILL');
+  if (c.proc.exitCode === null && c.proc.signalCode === null) await new Promise((r) => c.proc.once('exit', r));
+}
+
+async function stats(url: string, token: string): Promise<Record<string, number> | undefined> {
+  try {
+    const r = await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${token}` } });
+    return r.ok ? ((await r.json()) as Record<string, number>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function nodes(c: Coord, token: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
+  await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= n, 30_000, () => `${n} node(s)`);
+}
+
+/** A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. */
+async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
+  const token = 'redis-' + Math.random().toString(36).slice(2);
+  let c = await coordinator(redisUrl, prefix, token);
+  const port = Number(new URL(c.url).port);
+  await nodes(c, token, 2);
+  mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+  const m = mesh;
+  const early = m.remote((x: number) => `early ${x}`).remote(7);
+  expect(await m.get(early)).toBe('early 7');
+  const work = m.remote(async (i: number) => {
+    await new Promise((r) => setTimeout(r, 4));
+    return i * 3;
+  });
+  const refs = Array.from({ length: 1000 }, (_, i) => work.remote(i));
+  const all = m.get(refs, { timeoutMs: 120_000 });
+  await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 200, 60_000, () => 'the job to be under way');
+  await kill(c);
+  c = await coordinator(redisUrl, prefix, token, port);
+  expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
+  expect(await m.get(early)).toBe('early 7');
+  const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as { message: string }[];
+  expect(events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^recovered 1 running job\(s\), [1-9]\d* unfinished task/));
+}
+
+describe('tabmesh coordinator --redis: bad input', () => {
+  async function exit(args: string[]): Promise<{ code: number | null; out: string }> {
+    const c = run(args);
+    const code = await new Promise<number | null>((r) => c.proc.once('exit', (n) => r(n)));
+    return { code, out: c.out.join('') };
+  }
+
+  it('a malformed URL, or --memory with --redis, is a usage error (exit 2)', async () => {
+    const bad = await exit(['coordinator', '--redis', 'localhost:6379', '--port', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    const both = await exit(['start', '--memory', '--redis', 'redis://127.0.0.1:1', '--port', '0']);
+    expect(both.code).toBe(2);
+    expect(both.out).toMatch(/--memory and --redis are exclusive/);
+  });
+
+  it('a Redis that cannot be reached stops the coordinator with the reason (exit 1)', async () => {
+    const gone = await startRedis();
+    await gone.destroy();
+    const r = await exit(['coordinator', '--redis', gone.url, '--port', '0', '--data', tempDir('tabmesh-redis-data-'), '--token', 't']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`cannot reach Redis at ${gone.url}`);
+  });
+});
+
+describe('coordinator on Redis', () => {
+  it('SIGKILLed in the middle of a 1,000-task job and restarted on the same Redis: the job completes with the right results', async () => {
+    await killMidJob(redis.url, 'kill1');
+  }, 180_000);
+
+  it('the same on a 3-master Redis Cluster', async () => {
+    await killMidJob(cluster.url, 'kill2');
+  }, 180_000);
+
+  it('Redis killed and restarted (AOF) under an idle mesh: its job and finished results are still there', async () => {
+    const own = await startRedis();
+    try {
+      const token = 'aof-' + Math.random().toString(36).slice(2);
+      let c = await coordinator(own.url, 'idle', token);
+      const port = Number(new URL(c.url).port);
+      await nodes(c, token, 1);
+      mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+      const m = mesh;
+      const square = m.remote((x: number) => x * x);
+      const before = Array.from({ length: 50 }, (_, i) => square.remote(i));
+      expect(await m.get(before)).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
+      // Idle: appendfsync everysec has written everything within about a second.
+      await new Promise((r) => setTimeout(r, 1500));
+      await own.restart(); // SIGKILL, then start again on the same folder: the AOF is replayed
+      // The mesh goes on, and its writes reach the restarted Redis.
+      const after = square.remote(12);
+      expect(await m.get(after)).toBe(144);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Read back through a new coordinator: everything came from Redis.
+      await kill(c);
+      c = await coordinator(own.url, 'idle', token, port);
+      expect(await m.get(before)).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
+      expect(await m.get(after)).toBe(144);
+      const s = (await stats(c.url, token))!;
+      expect(s.jobs).toBe(1);
+    } finally {
+      await own.destroy();
+    }
+  }, 180_000);
+});

@@ -1,0 +1,221 @@
+// RedisStorage on a real redis-server and a real 3-master Cluster (issue 15):
+// the key layout a Cluster shards, grouped writes, durability across a
+// reopen and a Redis restart (AOF), and clear errors for what goes wrong.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStorage } from '../../coordinator/gcs/redis-storage.js';
+import type { TableName } from '../../coordinator/gcs/storage.js';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string): Uint8Array => enc.encode(s);
+
+function rows(s: RedisStorage, table: TableName): Record<string, string> {
+  return Object.fromEntries([...s.load(table)].map(([k, v]) => [k, dec.decode(v)]));
+}
+
+let redis: RedisServer;
+let cluster: RedisCluster;
+beforeAll(async () => {
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([redis?.destroy(), cluster?.destroy()]);
+});
+
+const opened: RedisStorage[] = [];
+afterEach(() => {
+  for (const s of opened.splice(0)) {
+    try {
+      s.close();
+    } catch {
+      // a test that broke Redis on purpose
+    }
+  }
+});
+let n = 0;
+function open(url: string, opts: Partial<ConstructorParameters<typeof RedisStorage>[0]> = {}): RedisStorage {
+  const s = new RedisStorage({ url, prefix: `t${++n}`, ...opts });
+  opened.push(s);
+  return s;
+}
+
+/** `INFO commandstats` calls of one command. */
+async function calls(server: RedisServer, cmd: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await server.cli('info', 'commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+describe('RedisStorage on one redis-server', () => {
+  it('keeps a job\'s rows in one hash per table under the job\'s hash tag', async () => {
+    const s = open(redis.url, { prefix: 'layout' });
+    expect(s.cluster).toBe(false);
+    s.put('tasks', 'task-1', bytes('t1'), 'job1');
+    s.put('objects', 'obj-1', bytes('o1'), 'job1');
+    s.put('jobs', 'job1', bytes('j'), 'job1');
+    s.put('functions', 'fn', bytes('f'));
+    s.flush();
+    const keys = (await redis.cli('--scan', '--pattern', 'layout:*')).split('\n').filter(Boolean).sort();
+    expect(keys).toEqual(['layout:{_}:functions', 'layout:{job1}:jobs', 'layout:{job1}:objects', 'layout:{job1}:tasks']);
+    expect((await redis.cli('hget', 'layout:{job1}:tasks', 'task-1')).trim()).toBe('t1');
+    // A delete with the row's group removes it from Redis.
+    s.delete('tasks', 'task-1', 'job1');
+    s.flush();
+    expect((await redis.cli('hexists', 'layout:{job1}:tasks', 'task-1')).trim()).toBe('0');
+  });
+
+  it('writes 50,000 rows of one job with a handful of commands, not one per row', async () => {
+    const s = open(redis.url, { maxBuffered: 20_000, flushIntervalMs: 60_000 });
+    const before = await calls(redis, 'hset');
+    const value = bytes('x'.repeat(64));
+    for (let i = 0; i < 50_000; i++) s.put('tasks', `task-${i}`, value, 'bigjob');
+    for (let i = 0; i < 10_000; i++) s.delete('tasks', `task-${i}`, 'bigjob');
+    s.flush();
+    expect(s.stats.rowsWritten).toBe(60_000);
+    expect(s.stats.flushes).toBeLessThanOrEqual(4);
+    expect((await calls(redis, 'hset')) - before).toBeLessThanOrEqual(4);
+    expect([...s.load('tasks')].length).toBe(40_000);
+  });
+
+  it('keeps rows across close and reopen, and a second storage reads what the first flushed', () => {
+    const a = open(redis.url, { prefix: 'reopen', flushIntervalMs: 60_000 });
+    a.put('tasks', 't1', bytes('one'), 'j');
+    a.put('tasks', 't2', bytes('two'), 'j');
+    a.flush();
+    a.put('tasks', 'tail', bytes('unflushed'), 'j');
+    // Another coordinator process (or this one restarted): flushed rows only.
+    const b = open(redis.url, { prefix: 'reopen' });
+    expect(rows(b, 'tasks')).toEqual({ t1: 'one', t2: 'two' });
+    a.delete('tasks', 't1', 'j');
+    a.close(); // flushes its tail
+    expect(rows(b, 'tasks')).toEqual({ t2: 'two', tail: 'unflushed' });
+  });
+
+  it('flushes on its own after flushIntervalMs', async () => {
+    const s = open(redis.url, { prefix: 'timer', flushIntervalMs: 5 });
+    s.put('kv', 'k', bytes('v'));
+    expect(s.stats.flushes).toBe(0);
+    const end = Date.now() + 10_000;
+    while ((await redis.cli('hget', 'timer:{_}:kv', 'k')).trim() !== 'v') {
+      if (Date.now() > end) throw new Error('the timer flush never reached Redis');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(s.stats.flushes).toBe(1);
+  });
+
+  it('rows flushed before Redis is killed survive its restart (AOF), and writes go on after it', async () => {
+    const own = await startRedis();
+    try {
+      const s = new RedisStorage({ url: own.url, prefix: 'aof', timeoutMs: 20_000 });
+      s.put('jobs', 'j1', bytes('job'), 'j1');
+      s.put('objects', 'o1', bytes('result'), 'j1');
+      s.flush();
+      // appendfsync everysec: a write is on disk within about a second.
+      await new Promise((r) => setTimeout(r, 1500));
+      await own.restart(); // SIGKILL, then start on the same folder
+      s.put('objects', 'o2', bytes('after'), 'j1');
+      s.flush(); // the connection comes back by itself
+      s.close();
+      await own.stop(); // SIGTERM: fsync and exit
+      await own.restart();
+      const again = new RedisStorage({ url: own.url, prefix: 'aof' });
+      expect(rows(again, 'jobs')).toEqual({ j1: 'job' });
+      expect(rows(again, 'objects')).toEqual({ o1: 'result', o2: 'after' });
+      again.close();
+    } finally {
+      await own.destroy();
+    }
+  }, 60_000);
+
+  it('a write Redis refuses is reported, with its reason: by flush, or by the next call after a timer flush', async () => {
+    await redis.cli('set', 'refuse:{_}:kv', 'not a hash');
+    const s = open(redis.url, { prefix: 'refuse', flushIntervalMs: 1 });
+    s.put('kv', 'k', bytes('v'));
+    s.put('tasks', 't', bytes('fine'), 'j');
+    expect(() => s.flush()).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/WRONGTYPE/) }));
+    // Another job's rows in the same batch were written.
+    expect((await redis.cli('hget', 'refuse:{j}:tasks', 't')).trim()).toBe('fine');
+    s.put('kv', 'k2', bytes('v')); // the timer flush is refused in the background
+    let thrown: unknown;
+    for (let i = 0; i < 500 && !thrown; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        s.put('kv', `k${i + 3}`, bytes('v'));
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    expect(thrown).toMatchObject({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/WRONGTYPE/) });
+  });
+});
+
+describe('RedisStorage on a 3-master Cluster', () => {
+  it('finds the Cluster behind one URL and spreads jobs over its masters', async () => {
+    const s = open(cluster.url, { prefix: 'spread' });
+    expect(s.cluster).toBe(true);
+    expect(s.masters).toBe(3);
+    for (let j = 0; j < 60; j++) {
+      for (let i = 0; i < 20; i++) s.put('tasks', `task-${j}-${i}`, bytes(`${j}.${i}`), `job${j}`);
+      s.put('objects', `obj-${j}`, bytes(`o${j}`), `job${j}`);
+    }
+    s.flush();
+    const perMaster = await Promise.all(cluster.servers.map(async (m) => Number((await m.cli('dbsize')).trim())));
+    expect(perMaster.filter((k) => k > 0).length).toBe(3);
+    expect(perMaster.reduce((a, b) => a + b, 0)).toBe(120);
+    // A job's tables share a slot.
+    const slot = async (key: string) => (await cluster.servers[0].cli('cluster', 'keyslot', key)).trim();
+    expect(await slot('spread:{job7}:tasks')).toBe(await slot('spread:{job7}:objects'));
+    const again = open(cluster.url, { prefix: 'spread' });
+    expect([...again.load('tasks')].length).toBe(1200);
+    expect(rows(again, 'objects')['obj-59']).toBe('o59');
+  });
+});
+
+describe('RedisStorage errors', () => {
+  it('rejects a bad URL, a bad prefix and bad options with BAD_ARGUMENT', () => {
+    expect(() => new RedisStorage({ url: 'localhost:6379' })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+    expect(() => new RedisStorage({ url: 'http://127.0.0.1:6379' })).toThrow(/redis:\/\//);
+    expect(() => new RedisStorage({ url: redis.url, prefix: 'a b' })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+    expect(() => new RedisStorage({ url: redis.url, maxBuffered: 0 })).toThrow(/maxBuffered/);
+    const s = open(redis.url);
+    expect(() => s.put('kv', 'k', bytes('v'), 'a}b')).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+  });
+
+  it('a worker thread that dies makes every later call fail with GCS_UNAVAILABLE, not a silent loss', async () => {
+    const s = open(redis.url);
+    await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50)); // the exit event
+    expect(() => s.put('kv', 'k', bytes('v'))).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/worker thread stopped/) }));
+    expect(() => s.flush()).toThrow(/worker thread stopped/);
+    expect(() => s.close()).not.toThrow(); // nothing was buffered
+    expect(() => s.close()).not.toThrow();
+  });
+
+  it('says so when Redis cannot be reached', async () => {
+    const gone = await startRedis();
+    const url = gone.url;
+    await gone.destroy();
+    expect(() => new RedisStorage({ url, timeoutMs: 3000 })).toThrow(
+      expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringContaining(`cannot reach Redis at ${url}`) }),
+    );
+  });
+
+  it('an explicit flush while Redis is down times out with GCS_UNAVAILABLE and keeps the rows for when it is back', async () => {
+    const own = await startRedis();
+    try {
+      const s = new RedisStorage({ url: own.url, prefix: 'down', timeoutMs: 1000 });
+      await own.kill();
+      s.put('kv', 'k', bytes('kept'));
+      expect(() => s.flush()).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/timed out/) }));
+      await own.restart();
+      const end = Date.now() + 20_000;
+      while ((await own.cli('hget', 'down:{_}:kv', 'k')).trim() !== 'kept') {
+        if (Date.now() > end) throw new Error('the row never reached Redis after it came back');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      s.close();
+    } finally {
+      await own.destroy();
+    }
+  }, 60_000);
+});
