@@ -26,11 +26,14 @@ interface JobState {
 const ENDED = new Set(['succeeded', 'failed', 'cancelled', 'timeout', 'finished']);
 const POLL_MS = 300;
 
-function bar(p: JobState['progress'], width = 30): string {
+/** The progress line; as on the dashboard, 100% means done and good: a running job stops at 99%, a failed one says so. */
+function bar(p: JobState['progress'], status: string, width = 30): string {
   const ended = p.done + p.failed + p.cancelled;
-  const frac = p.total ? ended / p.total : 0;
+  const ok = status === 'succeeded';
+  const frac = Math.min(p.total ? ended / p.total : 0, ok ? 1 : 0.99);
   const full = Math.round(frac * width);
-  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.round(frac * 100)).padStart(3)}% ${ended}/${p.total} tasks, ${p.running} running${p.failed ? `, ${p.failed} failed` : ''}`;
+  const head = p.total === 0 ? (ok ? 'done' : 'no tasks') : ENDED.has(status) && !ok ? status : `${String(Math.floor(frac * 100)).padStart(3)}%`;
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${head} ${ended}/${p.total} tasks, ${p.running} running${p.failed ? `, ${p.failed} failed` : ''}${p.cancelled ? `, ${p.cancelled} cancelled` : ''}`;
 }
 
 export async function runSubmit(args: string[], usage: (msg: string) => never): Promise<number> {
@@ -119,7 +122,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
       since = log[log.length - 1].seq;
       lastBar = '';
     }
-    const line = bar(job.progress);
+    const line = bar(job.progress, job.status);
     if (line !== lastBar) {
       process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
       lastBar = line;
