@@ -142,11 +142,11 @@ describe("a newcomer's mistakes", () => {
       const r = await run(['submit', file, '--coordinator', cl.url, '--token', 'wrong']);
       expect(r.code).toBe(1);
       const line = oneLine(r.stderr);
-      expect(line).toContain(`the coordinator at ${cl.url} refused the token from --token`);
+      expect(line).toContain(`the coordinator at ${cl.url} refused the token from --token (HTTP 401): pass the driver token it printed at start with --token`);
       expect(line).toContain('.tabmesh/token');
       // No flag, no environment, no token file in the data folder: it says a token is needed.
       const none = await run(['submit', file, '--coordinator', cl.url, '--data', join(dir, 'empty')]);
-      expect(oneLine(none.stderr)).toContain('needs a driver token: pass --token T');
+      expect(oneLine(none.stderr)).toContain('needs a driver token (HTTP 401): pass --token T');
     });
 
     it('a job with a syntax error fails with the file, line and column, and no stack', async () => {
