@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ACTOR_DIED'
   | 'NODE_LOST'
   | 'TASK_TIMEOUT'
+  | 'WORKER_CRASHED'
   | 'CLOSURE_VARIABLE'
   | 'BAD_FRAME'
   | 'FRAME_TOO_LARGE'
@@ -30,7 +31,7 @@ export class TabmeshError extends Error {
 
 /** What a failed object holds instead of a value. */
 export interface Failure {
-  code: 'TASK_ERROR' | 'TASK_CANCELLED' | 'OBJECT_LOST' | 'NODE_LOST' | 'TASK_TIMEOUT' | 'ACTOR_DIED';
+  code: 'TASK_ERROR' | 'TASK_CANCELLED' | 'OBJECT_LOST' | 'NODE_LOST' | 'TASK_TIMEOUT' | 'ACTOR_DIED' | 'WORKER_CRASHED';
   /** The remote error's name, message and stack (for TASK_ERROR). */
   name: string;
   message: string;
@@ -100,6 +101,15 @@ export class NodeLostError extends TabmeshError {
   }
 }
 
+/** The executor (worker) running the task died: a system failure, retried within maxRetries like a lost node. */
+export class WorkerCrashedError extends TabmeshError {
+  readonly taskId: string;
+  constructor(taskId: string, message: string) {
+    super('WORKER_CRASHED', message);
+    this.taskId = taskId;
+  }
+}
+
 export class ClosureVariableError extends TabmeshError {
   constructor(functionName: string, variable: string) {
     super(
@@ -127,6 +137,8 @@ export function errorFromFailure(f: Failure): TabmeshError {
       return new NodeLostError(f.taskId, f.message);
     case 'ACTOR_DIED':
       return new ActorDiedError(f.message);
+    case 'WORKER_CRASHED':
+      return new WorkerCrashedError(f.taskId, f.message);
   }
 }
 

@@ -13,6 +13,8 @@ export interface MeshCore {
   readonly jobId: JobId;
   /** The task that submits: a driver's root task, or the running task. */
   readonly parentTask: TaskId;
+  /** The submitting task's retry generation (0 for a driver): its children's ids derive from it. */
+  readonly generation: number;
   /** Largest value passed inline in a task spec. */
   readonly inlineMax: number;
   /** Whether handles are tracked with a FinalizationRegistry (drivers) or released at task end (tasks). */

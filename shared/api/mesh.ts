@@ -98,6 +98,8 @@ export class Mesh implements ActorCaller {
           kind: 'create',
           id: taskId,
           name: opts.name,
+          // Ray's default actor: 1 CPU to be placed, none while it lives; an explicit numCpus is held.
+          liveCpu: opts.numCpus === undefined ? 0 : undefined,
           maxConcurrency: opts.maxConcurrency,
           maxRestarts: opts.maxRestarts,
           maxTaskRetries: opts.maxTaskRetries,
@@ -162,7 +164,7 @@ export class Mesh implements ActorCaller {
       core.registerFunction(f);
       this.registered.add(f.fnId);
     }
-    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex());
+    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex(), core.generation);
     const specArgs: Arg[] = [];
     const nested = new Set<ObjectId>();
     for (const a of args) {

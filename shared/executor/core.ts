@@ -6,7 +6,7 @@ import { Mesh } from '../api/mesh.js';
 import type { Fetched, MeshCore } from '../api/core.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
-import type { JobId, ObjectId, TaskId } from '../ids.js';
+import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 
@@ -298,8 +298,12 @@ class TaskCore implements MeshCore {
   nextSubmitIndex(): number {
     return this.r.submitIndex++;
   }
+  get generation(): number {
+    return this.r.t.gen;
+  }
   nextPutIndex(): number {
-    return this.r.putIndex++;
+    if (this.r.putIndex >= PUTS_PER_GEN) throw new TabmeshError('BAD_ARGUMENT', `a task may put at most ${PUTS_PER_GEN} objects`);
+    return genPutIndex(this.r.t.gen, this.r.putIndex++);
   }
   registerFunction(f: FunctionSource): void {
     void this.ex.call(this.r, { op: 'fn', f }, false);

@@ -10,6 +10,8 @@ export interface RunTask {
   taskId: TaskId;
   jobId: JobId;
   attempt: number;
+  /** Retry generation (TaskSpec.gen): the task's children get ids of this generation. */
+  gen: number;
   fnId: string;
   name: string;
   /** Sent the first time this executor runs the function. */
