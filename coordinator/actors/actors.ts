@@ -268,6 +268,8 @@ export class ActorManager {
     const retries = a.creation.spec.actor?.maxTaskRetries ?? 0;
     // Calls that were running: again after the replay (within maxTaskRetries), else they fail.
     const again: TaskRecord[] = [];
+    // Calls that were running never finished: the replay leaves them out (one may be what killed the worker).
+    const unfinished = new Set([...a.inflight].map((t) => t.spec.taskId));
     for (const t of a.inflight) {
       this.hooks.release(t);
       if (t.spec.attempt < retries) {
@@ -277,10 +279,9 @@ export class ActorManager {
       } else this.hooks.fail(t, this.diedFailure(t, a, `it was running when the actor's node was lost (${why})`));
     }
     a.inflight.clear();
-    // Re-dispatched retries must not run twice in the replay.
-    const retried = new Set(again.map((t) => t.spec.taskId));
+    // Re-dispatched retries must not run twice; failed ones not at all.
     a.replay = a.replay.filter((s) => {
-      if (!retried.has(s.taskId)) return true;
+      if (!unfinished.has(s.taskId)) return true;
       this.hooks.holdArgs(s, -1);
       return false;
     });

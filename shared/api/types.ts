@@ -89,8 +89,13 @@ export interface CancelOptions {
 // -- actors (issue 5) --------------------------------------------------------
 
 export interface ActorOptions {
-  /** CPUs (executor slots) the actor holds while alive. Default 1. */
+  /**
+   * CPUs (executor slots) the actor holds while alive. Unset (Ray's default):
+   * it needs 1 CPU to be placed and holds none while alive, on an executor of its own.
+   */
   numCpus?: number;
+  /** Per-method defaults, e.g. `{ split: { numReturns: 2 } }` (Ray's `@ray.method(num_returns=2)`). */
+  methods?: Record<string, { numReturns?: number }>;
   resources?: Record<string, number>;
   /** A name other drivers find it by (mesh.getActor); unique while the actor lives. */
   name?: string;
@@ -110,6 +115,8 @@ export type ExactActorOptions<O> = O & Record<Exclude<keyof O, keyof ActorOption
 /** A method of an actor, called remotely. */
 export interface RemoteMethod<A extends readonly unknown[], R> {
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  /** This call's options: with numReturns n > 1, `remote` returns n refs (0: none). */
+  options(o: { numReturns?: number }): { remote(...args: RemoteArgs<A>): any };
 }
 
 type MethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => any ? K : never }[keyof T];

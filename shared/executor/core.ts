@@ -245,6 +245,7 @@ export class ExecutorCore {
 
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
     if (t.numReturns === 1) return [encodeValue(value)];
+    if (t.numReturns === 0) return []; // Ray's num_returns=0: whatever it returned is dropped
     if (!Array.isArray(value) || value.length !== t.numReturns) {
       throw new TabmeshError('BAD_ARGUMENT', `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`);
     }
