@@ -347,7 +347,22 @@ export class TaskManager {
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
     // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
     if (state !== 'finished' || t.spec.actor?.kind === 'call') this.releaseArgs(t);
+    else this.releaseActorHandles(t);
     if (t.liveOutputs === 0) this.dropLineage(t);
+  }
+
+  /**
+   * A finished task kept for lineage holds its arguments, but not the actors
+   * whose handles it was given: re-running it could not bring an actor's state
+   * back anyway, and an unnamed actor must stop once its last handle goes (issue 13).
+   */
+  private releaseActorHandles(t: TaskRecord): void {
+    if (!t.holdsArgs || t.spec.nested.length === 0) return;
+    const handles = t.spec.nested.filter((id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.actors.has(taskOfObject(id)));
+    if (handles.length === 0) return;
+    const gone = new Set(handles);
+    t.spec = { ...t.spec, nested: t.spec.nested.filter((id) => !gone.has(id)) };
+    for (const id of handles) this.dir.decRef(id);
   }
 
   private releaseArgs(t: TaskRecord): void {

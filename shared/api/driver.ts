@@ -14,7 +14,7 @@ import { OutputDeduper, type OutputLine } from './output.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
-import type { VerifyOptions } from './types.js';
+import type { RuntimeContext, VerifyOptions } from './types.js';
 
 export interface ConnectOptions {
   /** The coordinator's http(s) URL, e.g. http://127.0.0.1:8080 */
@@ -74,6 +74,9 @@ export class DriverCore implements MeshCore {
   jobId!: JobId;
   parentTask!: TaskId;
   readonly generation = 0;
+  context(): RuntimeContext {
+    return { jobId: this.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 };
+  }
   inlineMax = 64 * 1024;
   readonly tracksHandles = true;
   readonly objects: ObjectClient;

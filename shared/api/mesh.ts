@@ -21,6 +21,7 @@ import type {
   MultiReturnFunction,
   RemoteFunction,
   RemoteOptions,
+  RuntimeContext,
   ValuesOf,
   WaitOptions,
   WaitResult,
@@ -137,6 +138,12 @@ export class Mesh implements ActorCaller {
     const info = await this.core.getActor(name);
     const ref = this.track(returnObjectId(info.id as TaskSpec['taskId'], 0), true);
     return this.handle(info.id, info.className, ref) as unknown as ActorHandle<T>;
+  }
+
+  /** Where the calling code runs: job, task, node, actor and attempt (Ray's get_runtime_context()). */
+  runtimeContext(): RuntimeContext {
+    this.assertOpen();
+    return this.core.context();
   }
 
   /** Stops an actor: its slot is freed, pending and later calls fail with ActorDiedError. */

@@ -81,6 +81,19 @@ export interface WaitResult<T> {
   pending: ObjectRef<T>[];
 }
 
+/** Where the calling code runs (Ray's get_runtime_context()). */
+export interface RuntimeContext {
+  jobId: string;
+  /** The running task (for an actor's methods: its creation task); null on a driver. */
+  taskId: string | null;
+  /** The node running it; null on a driver. */
+  nodeId: string | null;
+  /** The actor whose constructor or method runs; null elsewhere. */
+  actorId: string | null;
+  /** The task's attempt (0 first; +1 on each retry or re-run). */
+  attempt: number;
+}
+
 export interface CancelOptions {
   /** Terminate the executor running the task instead of asking the task to stop. */
   force?: boolean;

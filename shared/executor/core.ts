@@ -8,6 +8,7 @@ import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { RuntimeContext } from '../api/types.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 
 type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
@@ -59,6 +60,9 @@ export class ExecutorCore {
   private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
   private nextCallId = 1;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
+  get nodeId(): string | null {
+    return this.config.nodeId ?? null;
+  }
   private results: RunResult[] = [];
   private flushScheduled = false;
 
@@ -301,6 +305,10 @@ class TaskCore implements MeshCore {
   }
   get generation(): number {
     return this.r.t.gen;
+  }
+  context(): RuntimeContext {
+    const t = this.r.t;
+    return { jobId: t.jobId, taskId: t.taskId, nodeId: this.ex.nodeId, actorId: t.actor?.id ?? null, attempt: t.attempt };
   }
   nextPutIndex(): number {
     if (this.r.putIndex >= PUTS_PER_GEN) throw new TabmeshError('BAD_ARGUMENT', `a task may put at most ${PUTS_PER_GEN} objects`);

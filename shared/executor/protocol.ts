@@ -30,6 +30,8 @@ export type RunResult =
 export interface ExecutorConfig {
   inlineMax: number;
   nodeName: string;
+  /** The node's id once it joined (mesh.runtimeContext()). */
+  nodeId?: string | null;
 }
 
 export type ToExecutor =

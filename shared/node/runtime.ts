@@ -151,7 +151,7 @@ export class NodeRuntime {
         this.armTimeout(t);
       },
       Math.max(1, opts.cpus),
-      () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } }),
+      () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } }),
     );
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
@@ -191,7 +191,7 @@ export class NodeRuntime {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
-            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } });
+            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             if (platform.store) this.announceHeld();

@@ -69,6 +69,46 @@ describe('issue 13 regressions on edge nodes', () => {
     expect(await m.get(counter.get.remote())).toBe(3);
   });
 
+  it('mesh.runtimeContext() inside a task, an actor and a retried task; on the driver', async () => {
+    const ctx = m.remote(() => mesh.runtimeContext());
+    const ref = ctx.remote();
+    const c = await m.get(ref);
+    expect(c.jobId).toBe(m.jobId);
+    expect(c.taskId).toBe(ref.id.slice(0, 32));
+    expect(rc.cl.c.coordinator.gcs.nodes.has(c.nodeId as never)).toBe(true);
+    expect(c.actorId).toBeNull();
+    expect(c.attempt).toBe(0);
+    class Where {
+      here() {
+        return mesh.runtimeContext();
+      }
+    }
+    const w = m.remote(Where).options({ numCpus: 0 }).remote();
+    expect((await m.get(w.here.remote())).actorId).toBe(w.actorId);
+    const second = m.remote(
+      () => {
+        const a = mesh.runtimeContext().attempt;
+        if (a === 0) throw new Error('first attempt');
+        return a;
+      },
+      { retryExceptions: true, maxRetries: 1 },
+    );
+    expect(await m.get(second.remote())).toBe(1);
+    expect(m.runtimeContext()).toEqual({ jobId: m.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 });
+  });
+
+  it('an unnamed actor stops when its last handle is released, though a finished task that used it is kept for lineage', async () => {
+    const c = m.remote(Counter).options({ numCpus: 0 }).remote();
+    const use = m.remote(async (h: ActorHandle<Counter>) => mesh.get(h.inc.remote()));
+    const kept = use.remote(c); // its output is held: the task stays as lineage
+    expect(await m.get(kept)).toBe(1);
+    const id = c.actorId;
+    m.free((c as unknown as { ref: ObjectRef<unknown> }).ref);
+    const state = () => rc.cl.c.coordinator.tasks.actors.actors.get(id as never)?.state;
+    await rc.cl.until(() => state() === undefined || state() === 'dead', 10_000, () => `the actor to stop (it is ${state()})`);
+    expect(await m.get(kept)).toBe(1);
+  });
+
   it('a finished task re-run for lineage keeps its child ids (the generation does not move)', async () => {
     const parent = m.remote(() => {
       const child = mesh.remote(() => 1);

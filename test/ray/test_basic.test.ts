@@ -7,7 +7,13 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import { GetTimeoutError, TaskError, type ObjectRef } from '../../shared/index.js';
 import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where } from './setup.js';
 
-const BROWSER_CASES = new Set(['test_put_get', 'test_wait', 'test_multiple_return_values (actor method numReturns)']);
+const BROWSER_CASES = new Set([
+  'test_put_get',
+  'test_wait',
+  'test_get_with_timeout (and get([failed, pending]) raises at once)',
+  'test_zero_return (numReturns: 0)',
+  'test_multiple_return_values (actor method numReturns)',
+]);
 
 describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic.py, test_basic_2.py, test_actor.py on %s', (where) => {
   let rc: RayCluster;
