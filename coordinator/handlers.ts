@@ -85,6 +85,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
   },
   subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
+  sync: (_c, s, m) => s.send({ t: 'sync', x: m.x }),
   fetch: (c, s, m) => {
     c.honesty.asked(s, m.id);
     c.relay.fetch(s, m);

@@ -5,7 +5,7 @@
 // nested anywhere inside a value are known to the GCS.
 import { Packr, addExtension } from 'msgpackr';
 import { ObjectRef } from './api/ref.js';
-import { ActorHandleCore, makeActorHandle } from './api/actor.js';
+import { ActorHandleCore, makeActorHandle, type MethodDefaults } from './api/actor.js';
 import type { ObjectId } from './ids.js';
 import { TabmeshError } from './errors.js';
 
@@ -17,7 +17,7 @@ export interface EncodedValue {
 
 export type RefFactory = (id: ObjectId) => ObjectRef;
 /** Rebuilds an actor handle found inside a value, attached to the reader's mesh. */
-export type ActorFactory = (actorId: string, className: string, ref: ObjectRef) => ActorHandleCore;
+export type ActorFactory = (actorId: string, className: string, ref: ObjectRef, methods?: MethodDefaults) => ActorHandleCore;
 
 const EXT_OBJECT_REF = 0x30;
 const EXT_ERROR = 0x32;
@@ -25,17 +25,18 @@ const EXT_ACTOR = 0x33;
 
 let collecting: Set<ObjectId> | null = null;
 let makeRef: RefFactory = (id) => new ObjectRef(id);
-let makeActor: ActorFactory = (id, className, ref) => makeActorHandle(new ActorHandleCore(id, className, ref, null));
+let makeActor: ActorFactory = (id, className, ref, methods) => makeActorHandle(new ActorHandleCore(id, className, ref, null, methods));
 
 // Before ObjectRef's: a handle holds an ObjectRef, which the nested encode collects.
 addExtension({
   Class: ActorHandleCore,
   type: EXT_ACTOR,
   write(h: ActorHandleCore) {
-    return [h.actorId, h.className, h.ref];
+    // The class's per-method defaults travel with the handle (numReturns of a method, issue 13).
+    return h.methods ? [h.actorId, h.className, h.ref, h.methods] : [h.actorId, h.className, h.ref];
   },
-  read([id, className, ref]: [string, string, ObjectRef]) {
-    return makeActor(id, className, ref);
+  read([id, className, ref, methods]: [string, string, ObjectRef, MethodDefaults | undefined]) {
+    return makeActor(id, className, ref, methods);
   },
 });
 

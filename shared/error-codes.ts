@@ -19,6 +19,7 @@ export const ERRORS = {
   OBJECT_LOST: { status: 410, text: 'the object is lost and cannot be rebuilt' },
   NODE_LOST: { status: 503, text: "the task's node was lost and its retries are spent" },
   ACTOR_DIED: { status: 410, text: 'the actor is dead' },
+  WORKER_CRASHED: { status: 503, text: "the task's executor (its worker) died and its retries are spent" },
   // -- the driver API ---------------------------------------------------------
   GET_TIMEOUT: { status: 504, text: 'get timed out' },
   CLOSURE_VARIABLE: { status: 500, text: 'a remote function read a name that is not defined where it runs' },
@@ -65,7 +66,7 @@ export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 /** Codes a task's failure record may carry. */
-export const FAILURE_CODES = ['TASK_ERROR', 'TASK_CANCELLED', 'OBJECT_LOST', 'NODE_LOST', 'TASK_TIMEOUT', 'ACTOR_DIED'] as const satisfies readonly ErrorCode[];
+export const FAILURE_CODES = ['TASK_ERROR', 'TASK_CANCELLED', 'OBJECT_LOST', 'NODE_LOST', 'TASK_TIMEOUT', 'ACTOR_DIED', 'WORKER_CRASHED'] as const satisfies readonly ErrorCode[];
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
 export function isErrorCode(x: unknown): x is ErrorCode {

@@ -89,6 +89,15 @@ export class NodeLostError extends TabmeshError {
   }
 }
 
+/** The executor (worker) running the task died: a system failure, retried within maxRetries like a lost node. */
+export class WorkerCrashedError extends TabmeshError {
+  readonly taskId: string;
+  constructor(taskId: string, message: string) {
+    super('WORKER_CRASHED', message);
+    this.taskId = taskId;
+  }
+}
+
 export class ClosureVariableError extends TabmeshError {
   /** `called`: the function calls it (a helper of the script, most likely), rather than reads it. */
   constructor(functionName: string, variable: string, called = false) {
@@ -147,6 +156,8 @@ export function errorFromFailure(f: Failure): TabmeshError {
       return new NodeLostError(f.taskId, f.message);
     case 'ACTOR_DIED':
       return new ActorDiedError(f.message);
+    case 'WORKER_CRASHED':
+      return new WorkerCrashedError(f.taskId, f.message);
   }
 }
 

@@ -60,11 +60,30 @@ export function rootTaskId(job: JobId): TaskId {
 }
 
 const scratch = new Uint8Array(TASK_ID_BYTES + 4);
-/** TaskId = hash(parent TaskId, submit index within the parent). */
-export function childTaskId(parent: TaskId, index: number): TaskId {
-  for (let i = 0; i < TASK_ID_BYTES; i++) scratch[i] = parseInt(parent.substr(i * 2, 2), 16);
-  writeU32(scratch, TASK_ID_BYTES, index);
-  return toHex(sha256(scratch).subarray(0, TASK_ID_BYTES)) as TaskId;
+const scratchGen = new Uint8Array(TASK_ID_BYTES + 8);
+/**
+ * TaskId = hash(parent TaskId, submit index within the parent), and the
+ * parent's retry generation when it is not 0: a retried task (it threw, its
+ * node or executor was lost) makes fresh children, while re-running a finished
+ * task to rebuild a lost output (same generation) re-creates the same ids
+ * (docs/decisions.md, "Retries make fresh children").
+ */
+export function childTaskId(parent: TaskId, index: number, gen = 0): TaskId {
+  const buf = gen === 0 ? scratch : scratchGen;
+  for (let i = 0; i < TASK_ID_BYTES; i++) buf[i] = parseInt(parent.substr(i * 2, 2), 16);
+  writeU32(buf, TASK_ID_BYTES, index);
+  if (gen !== 0) writeU32(buf, TASK_ID_BYTES + 4, gen);
+  return toHex(sha256(buf).subarray(0, TASK_ID_BYTES)) as TaskId;
+}
+
+/** Puts one attempt of a task may make: a retry generation's puts start past the previous ones'. */
+export const PUTS_PER_GEN = 1 << 20;
+/** Retry generations whose puts have ids of their own (later ones reuse the last range). */
+export const MAX_PUT_GEN = 2047;
+
+/** The put index of the `index`-th put of retry generation `gen`. */
+export function genPutIndex(gen: number, index: number): number {
+  return Math.min(gen, MAX_PUT_GEN) * PUTS_PER_GEN + index;
 }
 
 /** ObjectId = TaskId + return index. */

@@ -226,10 +226,39 @@ export class ActorManager {
   nodeLost(n: NodeRecord): void {
     for (const a of this.actors.values()) {
       if (a.node !== n || a.state === 'dead') continue;
-      const max = a.creation.spec.actor?.maxRestarts ?? 0;
-      if (a.restarts < max) this.restart(a, `its node ${n.id} was lost`);
-      else this.kill(a.id, `its node ${n.id} was lost${max ? ` and its ${max} restart(s) are spent` : ''}`, false);
+      this.lost(a, `its node ${n.id} was lost`);
     }
+  }
+
+  /** A live actor's executor died (a crash in a method, or it was terminated): restart or death, with the cause. */
+  workerDied(id: TaskId, cause: string): void {
+    const a = this.actors.get(id);
+    if (!a || a.state !== 'alive') return;
+    this.lost(a, cause);
+  }
+
+  private lost(a: ActorRecord, why: string): void {
+    const max = a.creation.spec.actor?.maxRestarts ?? 0;
+    if (a.restarts < max) this.restart(a, why);
+    else this.kill(a.id, `${why}${max ? ` and its ${max} restart(s) are spent` : ''}`, false);
+  }
+
+  /**
+   * Its creation failed for a system reason (its node or executor died while
+   * the constructor ran): created again within maxRestarts. False when spent.
+   */
+  creationLost(t: TaskRecord, why: string): boolean {
+    const a = this.actors.get(t.spec.taskId);
+    const max = t.spec.actor?.maxRestarts ?? 0;
+    if (!a || a.state === 'dead' || a.restarts >= max) return false;
+    a.restarts++;
+    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+    this.gcs.event('actor-restarting', `actor ${a.className} ${a.id.slice(0, 12)} failed while being created (${why}): restart ${a.restarts} of ${max}`, {
+      job: a.job,
+      task: a.id,
+    });
+    this.hooks.recreate(t);
+    return true;
   }
 
   private restart(a: ActorRecord, why: string): void {
@@ -239,6 +268,8 @@ export class ActorManager {
     const retries = a.creation.spec.actor?.maxTaskRetries ?? 0;
     // Calls that were running: again after the replay (within maxTaskRetries), else they fail.
     const again: TaskRecord[] = [];
+    // Calls that were running never finished: the replay leaves them out (one may be what killed the worker).
+    const unfinished = new Set([...a.inflight].map((t) => t.spec.taskId));
     for (const t of a.inflight) {
       this.hooks.release(t);
       if (t.spec.attempt < retries) {
@@ -248,10 +279,9 @@ export class ActorManager {
       } else this.hooks.fail(t, this.diedFailure(t, a, `it was running when the actor's node was lost (${why})`));
     }
     a.inflight.clear();
-    // Re-dispatched retries must not run twice in the replay.
-    const retried = new Set(again.map((t) => t.spec.taskId));
+    // Re-dispatched retries must not run twice; failed ones not at all.
     a.replay = a.replay.filter((s) => {
-      if (!retried.has(s.taskId)) return true;
+      if (!unfinished.has(s.taskId)) return true;
       this.hooks.holdArgs(s, -1);
       return false;
     });

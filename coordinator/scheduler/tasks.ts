@@ -3,7 +3,7 @@
 // A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
 import { failureOf, type Failure } from '../../shared/errors.js';
 import { isPutObject, returnObjectId, taskOfObject, type ObjectId, type TaskId } from '../../shared/ids.js';
-import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
+import { actorLiveCpu, type MsgOf, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
@@ -207,7 +207,10 @@ export class TaskManager {
   unplace(t: TaskRecord): void {
     const n = t.node;
     if (!n) return;
-    if (t.spec.actor?.kind === 'create' && t.state === 'finished') n.actorCpu -= t.spec.resources.cpu ?? 0;
+    if (t.spec.actor?.kind === 'create' && t.state === 'finished') {
+      n.actorCpu -= actorLiveCpu(t.spec);
+      n.inflight.cpu = (n.inflight.cpu ?? 0) + placeOnlyCpu(t.spec); // given back at creation; charged off below
+    }
     if (t.blocked) this.setBlocked(t, false);
     n.tasks.delete(t);
     Scheduler.charge(n, t, -1);
@@ -273,13 +276,26 @@ export class TaskManager {
     }
   }
 
-  /** A node reports a failure: with retryExceptions a throw is retried within maxRetries. */
+  /**
+   * A node reports a failure: with retryExceptions a throw is retried within
+   * maxRetries; a crashed executor is a system failure, retried like a lost node.
+   */
   reportedFailed(t: TaskRecord, failure: Failure): void {
     if (isReplica(t)) return void (t.node && this.verifier.report(t, { failure }, t.node.session));
     const s = t.spec;
-    if (failure.code === 'TASK_ERROR' && s.retryExceptions && s.attempt < s.maxRetries && !s.actor) {
+    if (s.actor?.kind === 'create') {
+      // A live actor's worker died, or its constructor's did: it restarts within maxRestarts.
+      if (t.state === 'finished') return this.actors.workerDied(s.taskId, failure.message);
+      if (failure.code === 'ACTOR_DIED' && !TERMINAL.has(t.state)) {
+        this.unplace(t);
+        if (this.actors.creationLost(t, failure.message)) return;
+      }
+      return this.finishFailed(t, failure);
+    }
+    const retry = (failure.code === 'TASK_ERROR' && s.retryExceptions) || failure.code === 'WORKER_CRASHED';
+    if (retry && s.attempt < s.maxRetries && !s.actor) {
       this.unplace(t);
-      t.spec = { ...s, attempt: s.attempt + 1 };
+      t.spec = retried(s);
       this.gcs.stats.tasksRetried++;
       this.gcs.event('task-retried', `task ${s.name} threw ${failure.name}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`, {
         task: s.taskId,
@@ -306,8 +322,11 @@ export class TaskManager {
     if (t.replicas) this.verifier.close(t);
     const actor = t.spec.actor;
     if (actor?.kind === 'create' && state === 'finished' && t.node) {
-      t.node.actorCpu += t.spec.resources.cpu ?? 0;
-      this.actors.created(t, t.node); // it keeps its resources while it lives
+      // It keeps its resources while it lives, but a default actor's placement CPU (Ray: 1 to place, 0 alive).
+      t.node.actorCpu += actorLiveCpu(t.spec);
+      t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
+      if (placeOnlyCpu(t.spec) > 0) this.scheduler.soon();
+      this.actors.created(t, t.node);
     } else this.unplace(t);
     if (actor?.kind === 'call') this.actors.callEnded(t);
     else if (actor?.kind === 'create' && state !== 'finished') this.actors.constructorFailed(t.spec.taskId);
@@ -329,7 +348,22 @@ export class TaskManager {
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
     // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
     if (state !== 'finished' || t.spec.actor?.kind === 'call') this.releaseArgs(t);
+    else this.releaseActorHandles(t);
     if (t.liveOutputs === 0) this.dropLineage(t);
+  }
+
+  /**
+   * A finished task kept for lineage holds its arguments, but not the actors
+   * whose handles it was given: re-running it could not bring an actor's state
+   * back anyway, and an unnamed actor must stop once its last handle goes (issue 13).
+   */
+  private releaseActorHandles(t: TaskRecord): void {
+    if (!t.holdsArgs || t.spec.nested.length === 0) return;
+    const handles = t.spec.nested.filter((id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.actors.has(taskOfObject(id)));
+    if (handles.length === 0) return;
+    const gone = new Set(handles);
+    t.spec = { ...t.spec, nested: t.spec.nested.filter((id) => !gone.has(id)) };
+    for (const id of handles) this.dir.decRef(id);
   }
 
   private releaseArgs(t: TaskRecord): void {
@@ -439,8 +473,14 @@ export class TaskManager {
     for (const t of [...n.tasks]) {
       this.unplace(t);
       if (TERMINAL.has(t.state)) continue;
+      if (t.spec.actor?.kind === 'create') {
+        // An actor being created there: maxRestarts applies to its creation too.
+        const why = `its node ${n.id} was lost while it was being created`;
+        if (!this.actors.creationLost(t, why)) this.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
+        continue;
+      }
       if (t.spec.attempt < t.spec.maxRetries) {
-        t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+        t.spec = retried(t.spec);
         this.gcs.stats.tasksRetried++;
         this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${n.id} was lost (attempt ${t.spec.attempt})`, {
           task: t.spec.taskId,
@@ -472,6 +512,16 @@ export class TaskManager {
     }
     for (const t of [...job.tasks]) this.dropLineage(t);
   }
+}
+
+/** CPUs an actor's creation needs to be placed beyond what the live actor holds. */
+function placeOnlyCpu(s: TaskSpec): number {
+  return Math.max(0, (s.resources.cpu ?? 0) - actorLiveCpu(s));
+}
+
+/** The spec of a task's next try: a new attempt of a new retry generation (fresh child ids; a rebuild keeps its generation). */
+function retried(s: TaskSpec): TaskSpec {
+  return { ...s, attempt: s.attempt + 1, gen: (s.gen ?? 0) + 1 };
 }
 
 function cancelledFailure(t: TaskRecord): Failure {

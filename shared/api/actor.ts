@@ -5,8 +5,17 @@
 import type { ObjectRef } from './ref.js';
 
 export interface ActorCaller {
-  callActor(handle: ActorHandleCore, method: string, args: unknown[]): ObjectRef;
+  callActor(handle: ActorHandleCore, method: string, args: unknown[], opts?: MethodOptions): ObjectRef | ObjectRef[] | undefined;
 }
+
+/** Options of one actor method call (`handle.m.options({...}).remote()`), or a method's default. */
+export interface MethodOptions {
+  /** Objects the call returns: 1 (default) one ref; n > 1 an array of n refs; 0 nothing. */
+  numReturns?: number;
+}
+
+/** Per-method defaults of an actor class (ActorOptions.methods). */
+export type MethodDefaults = Record<string, MethodOptions>;
 
 /** What a handle is; user code sees it through a Proxy (see makeActorHandle). */
 export class ActorHandleCore {
@@ -16,6 +25,8 @@ export class ActorHandleCore {
     /** The creation task's output: while a handle lives, so does the actor. */
     readonly ref: ObjectRef,
     readonly caller: ActorCaller | null,
+    /** Per-method defaults of its class. */
+    readonly methods?: MethodDefaults,
   ) {}
   toString(): string {
     return `ActorHandle(${this.className} ${this.actorId.slice(0, 12)})`;
@@ -25,18 +36,20 @@ export class ActorHandleCore {
   }
 }
 
-const OWN = new Set<PropertyKey>(['actorId', 'className', 'ref', 'caller', 'toString', 'toJSON', 'constructor', 'then']);
+const OWN = new Set<PropertyKey>(['actorId', 'className', 'ref', 'caller', 'methods', 'toString', 'toJSON', 'constructor', 'then']);
 
 export function makeActorHandle(core: ActorHandleCore): ActorHandleCore {
   return new Proxy(core, {
     get(target, prop, receiver) {
       // `then` stays undefined so that `await handle` does not treat it as a promise.
       if (typeof prop === 'symbol' || OWN.has(prop)) return Reflect.get(target, prop, receiver);
+      const call = (opts: MethodOptions | undefined) => (...args: unknown[]) => {
+        if (!target.caller) throw new Error(`actor handle ${target} is not attached to a mesh`);
+        return target.caller.callActor(target, prop, args, { ...target.methods?.[prop], ...opts });
+      };
       return {
-        remote: (...args: unknown[]) => {
-          if (!target.caller) throw new Error(`actor handle ${target} is not attached to a mesh`);
-          return target.caller.callActor(target, prop, args);
-        },
+        remote: call(undefined),
+        options: (opts: MethodOptions) => ({ remote: call(opts) }),
       };
     },
     has(target, prop) {

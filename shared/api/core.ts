@@ -5,6 +5,7 @@ import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import type { Failure } from '../errors.js';
 import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { RuntimeContext } from './types.js';
 
 /** An object's content as a reader gets it: bytes, or why there are none. */
 export type Fetched = { bytes: Uint8Array; failure?: undefined } | { failure: Failure; bytes?: undefined };
@@ -13,6 +14,10 @@ export interface MeshCore {
   readonly jobId: JobId;
   /** The task that submits: a driver's root task, or the running task. */
   readonly parentTask: TaskId;
+  /** The submitting task's retry generation (0 for a driver): its children's ids derive from it. */
+  readonly generation: number;
+  /** Where the calling code runs. */
+  context(): RuntimeContext;
   /** Largest value passed inline in a task spec. */
   readonly inlineMax: number;
   /** Whether handles are tracked with a FinalizationRegistry (drivers) or released at task end (tasks). */

@@ -16,7 +16,7 @@ import { OutputDeduper, type OutputLine } from './output.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
-import type { VerifyOptions } from './types.js';
+import type { RuntimeContext, VerifyOptions } from './types.js';
 import type { EnvBundler, ResolvedEnv, RuntimeEnv } from '../env/env.js';
 
 export interface ConnectOptions {
@@ -60,6 +60,7 @@ const RESUME_IDS = 50_000;
 const handlers: DriverHandlers = {
   welcome: null, // handled while connecting
   ready: (c, m) => c.objects.onReady(m),
+  sync: (c, m) => c.objects.onSync(m.x),
   chunk: (c, m) => c.objects.onChunk(m),
   xferFail: (c, m) => c.objects.onXferFail(m),
   signal: (c, m) => c.links?.onSignal(m.peer, m.data),
@@ -86,6 +87,10 @@ const handlers: DriverHandlers = {
 export class DriverCore implements MeshCore {
   jobId!: JobId;
   parentTask!: TaskId;
+  readonly generation = 0;
+  context(): RuntimeContext {
+    return { jobId: this.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 };
+  }
   inlineMax = 64 * 1024;
   readonly tracksHandles = true;
   readonly objects: ObjectClient;
@@ -333,7 +338,7 @@ export class DriverCore implements MeshCore {
   }
 
   async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-    const work = Promise.all(ids.map((id) => this.fetchOne(id)));
+    const work = allUntilFailure(ids.map((id) => this.fetchOne(id)));
     if (timeoutMs === undefined) return work;
     return withTimeout(work, timeoutMs, () => new GetTimeoutError(timeoutMs, ids.filter((id) => !this.objects.known(id)).length));
   }
@@ -357,7 +362,13 @@ export class DriverCore implements MeshCore {
   }
 
   wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
-    return waitFor(ids, numReturns, timeoutMs, (id) => (this.ownLarge.has(id) ? Promise.resolve() : this.objects.whenReady(id).then(() => {})));
+    return waitFor(
+      ids,
+      numReturns,
+      timeoutMs,
+      (id) => (this.ownLarge.has(id) ? Promise.resolve() : this.objects.whenReady(id).then(() => {})),
+      () => this.objects.sync(),
+    );
   }
 
   cancel(id: ObjectId, force: boolean): void {
@@ -434,12 +445,52 @@ export class DriverCore implements MeshCore {
   }
 }
 
-/** Resolves with the ready ids once `numReturns` of them are ready, or at the timeout. */
+/**
+ * The contents of several objects in order, or, as soon as one of them failed,
+ * that failure alone (Ray's get raises at once; it does not wait for the rest).
+ */
+export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
+  return new Promise((resolve, reject) => {
+    const out: Fetched[] = new Array(work.length);
+    let left = work.length;
+    let settled = false;
+    if (left === 0) return resolve(out);
+    work.forEach((p, i) =>
+      p.then(
+        (f) => {
+          if (settled) return;
+          if (f.failure) {
+            settled = true;
+            return resolve([f]);
+          }
+          out[i] = f;
+          if (--left === 0) {
+            settled = true;
+            resolve(out);
+          }
+        },
+        (e) => {
+          if (settled) return;
+          settled = true;
+          reject(e);
+        },
+      ),
+    );
+  });
+}
+
+/**
+ * Resolves with the ready ids once `numReturns` of them are ready, or at the
+ * timeout. The timeout counts from `barrier` (the coordinator having answered
+ * the readiness questions): with timeoutMs 0, what is ready now is reported
+ * ready, however long the answer took to come (issue 13).
+ */
 export function waitFor(
   ids: ObjectId[],
   numReturns: number,
   timeoutMs: number | undefined,
   whenReady: (id: ObjectId) => Promise<void>,
+  barrier: () => Promise<void> = () => Promise.resolve(),
 ): Promise<Set<ObjectId>> {
   const ready = new Set<ObjectId>();
   return new Promise((resolve, reject) => {
@@ -466,7 +517,16 @@ export function waitFor(
         },
       );
     }
-    if (timeoutMs !== undefined) timer = setTimeout(finish, timeoutMs);
+    if (timeoutMs !== undefined) {
+      barrier().then(
+        () => {
+          if (!done) timer = setTimeout(finish, timeoutMs);
+        },
+        () => {
+          if (!done) timer = setTimeout(finish, timeoutMs);
+        },
+      );
+    }
   });
 }
 

@@ -6,7 +6,7 @@ import { errorFromFailure, TabmeshError } from '../errors.js';
 import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
-import { ActorHandleCore, makeActorHandle, type ActorCaller } from './actor.js';
+import { ActorHandleCore, makeActorHandle, type ActorCaller, type MethodDefaults, type MethodOptions } from './actor.js';
 import { EnvDeclarer, functionIdOf } from '../env/declare.js';
 import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
 import type { EnvDecl } from '../protocol/messages.js';
@@ -24,6 +24,7 @@ import type {
   MultiReturnFunction,
   RemoteFunction,
   RemoteOptions,
+  RuntimeContext,
   ValuesOf,
   WaitOptions,
   WaitResult,
@@ -131,6 +132,9 @@ export class Mesh implements ActorCaller {
 
   private makeActorClass(f: FunctionSource, opts: ActorOptions): ActorClass<ActorConstructor> {
     validateOptions(opts);
+    if (opts.name !== undefined && !(typeof opts.name === 'string' && opts.name.length > 0 && opts.name.length <= 256)) {
+      throw new TabmeshError('BAD_ARGUMENT', 'actor option name must be a non-empty string of at most 256 characters');
+    }
     if (opts.maxConcurrency !== undefined && !(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency >= 1)) {
       throw new TabmeshError('BAD_ARGUMENT', 'actor option maxConcurrency must be an integer ≥ 1');
     }
@@ -141,34 +145,48 @@ export class Mesh implements ActorCaller {
           kind: 'create',
           id: taskId,
           name: opts.name,
+          // Ray's default actor: 1 CPU to be placed, none while it lives; an explicit numCpus is held.
+          liveCpu: opts.numCpus === undefined ? 0 : undefined,
           maxConcurrency: opts.maxConcurrency,
           maxRestarts: opts.maxRestarts,
           maxTaskRetries: opts.maxTaskRetries,
           checkpointEvery: opts.checkpointEvery,
         }));
-        return this.handle(ref.id.slice(0, 32), f.name, ref) as unknown as ActorHandle<unknown>;
+        return this.handle(ref.id.slice(0, 32), f.name, ref, opts.methods) as unknown as ActorHandle<unknown>;
       },
       options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
     } as ActorClass<ActorConstructor>;
   }
 
-  private handle(actorId: string, className: string, ref: ObjectRef): ActorHandleCore {
-    return makeActorHandle(new ActorHandleCore(actorId, className, ref, this));
+  private handle(actorId: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore {
+    return makeActorHandle(new ActorHandleCore(actorId, className, ref, this, methods));
   }
 
   /** Submits a method call on an actor (what `handle.method.remote(...)` does). */
-  callActor(h: ActorHandleCore, method: string, args: unknown[]): ObjectRef {
+  callActor(h: ActorHandleCore, method: string, args: unknown[], opts: MethodOptions = {}): ObjectRef | ObjectRef[] | undefined {
+    const numReturns = opts.numReturns ?? 1;
+    if (!(Number.isInteger(numReturns) && numReturns >= 0 && numReturns <= 1024)) {
+      throw new TabmeshError('BAD_ARGUMENT', `method option numReturns of ${h.className}.${method} must be an integer in [0, 1024]`);
+    }
     const f: FunctionSource = { fnId: '' as FunctionSource['fnId'], kind: 'class', name: `${h.className}.${method}`, source: '' };
-    const [ref] = this.submit(f, { numReturns: 1, maxRetries: 0 }, args, {}, () => ({ kind: 'call', id: h.actorId as TaskSpec['taskId'], method }), h.ref);
-    return ref;
+    const refs = this.submit(f, { numReturns, maxRetries: 0 }, args, {}, () => ({ kind: 'call', id: h.actorId as TaskSpec['taskId'], method }), h.ref);
+    if (numReturns === 1) return refs[0];
+    return numReturns === 0 ? undefined : refs;
   }
 
   /** The handle of a named actor (created by any driver of this mesh). */
   async getActor<T = unknown>(name: string): Promise<ActorHandle<T>> {
     this.assertOpen();
+    if (typeof name !== 'string' || name.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'getActor takes a non-empty actor name');
     const info = await this.core.getActor(name);
     const ref = this.track(returnObjectId(info.id as TaskSpec['taskId'], 0), true);
     return this.handle(info.id, info.className, ref) as unknown as ActorHandle<T>;
+  }
+
+  /** Where the calling code runs: job, task, node, actor and attempt (Ray's get_runtime_context()). */
+  runtimeContext(): RuntimeContext {
+    this.assertOpen();
+    return this.core.context();
   }
 
   /** Stops an actor: its slot is freed, pending and later calls fail with ActorDiedError. */
@@ -206,7 +224,7 @@ export class Mesh implements ActorCaller {
       core.registerFunction(f);
       this.registered.add(f.fnId);
     }
-    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex());
+    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex(), core.generation);
     const specArgs: Arg[] = [];
     const nested = new Set<ObjectId>();
     for (const a of args) {
@@ -254,6 +272,10 @@ export class Mesh implements ActorCaller {
   /** Stores a value in the mesh; returns at once, the upload goes on in the background. */
   put<T>(value: T): ObjectRef<T> {
     this.assertOpen();
+    if (value instanceof ObjectRef) {
+      // As Ray: the ref already names a value; pass it inside a container to keep a ref to it.
+      throw new TabmeshError('BAD_ARGUMENT', 'put takes a value, not an ObjectRef (put [ref] or { ref } to store a ref inside a value)');
+    }
     return this.putEncoded(encodeValue(value)) as ObjectRef<T>;
   }
 
@@ -299,8 +321,12 @@ export class Mesh implements ActorCaller {
   async wait<const Refs extends readonly ObjectRef<unknown>[]>(refs: Refs, options: WaitOptions = {}): Promise<WaitResult<ValueOf<Refs[number]>>> {
     type T = ValueOf<Refs[number]>;
     this.assertOpen();
-    const numReturns = Math.min(options.numReturns ?? 1, refs.length);
-    if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'numReturns must be a non-negative integer');
+    checkWaitRefs(refs);
+    const numReturns = options.numReturns ?? 1;
+    if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'wait: numReturns must be a non-negative integer');
+    if (numReturns > refs.length) throw new TabmeshError('BAD_ARGUMENT', `wait: numReturns (${numReturns}) cannot be greater than the number of refs (${refs.length})`);
+    const t = options.timeoutMs;
+    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t))) throw new TabmeshError('BAD_ARGUMENT', 'wait: timeoutMs must be a number ≥ 0');
     const ready = await this.core.wait(
       refs.map((r) => r.id),
       numReturns,
@@ -331,7 +357,7 @@ export class Mesh implements ActorCaller {
   }
 
   private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
-  readonly actorFactory = (id: string, className: string, ref: ObjectRef): ActorHandleCore => this.handle(id, className, ref);
+  readonly actorFactory = (id: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore => this.handle(id, className, ref, methods);
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {
@@ -360,6 +386,24 @@ export class Mesh implements ActorCaller {
   }
 }
 
+/** Ray's checks on wait's list: refs only (a TypeError there), each once (a ValueError). */
+function checkWaitRefs(refs: unknown): void {
+  if (!Array.isArray(refs)) throw new TabmeshError('BAD_ARGUMENT', `wait takes an array of ObjectRefs, not ${describe(refs)}`);
+  const seen = new Set<string>();
+  refs.forEach((r, i) => {
+    if (!(r instanceof ObjectRef)) throw new TabmeshError('BAD_ARGUMENT', `wait takes an array of ObjectRefs; element ${i} is ${describe(r)}`);
+    if (seen.has(r.id)) throw new TabmeshError('BAD_ARGUMENT', `wait takes each ObjectRef once; ${r.id.slice(0, 12)} is given twice`);
+    seen.add(r.id);
+  });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return `a ${typeof v}`;
+}
+
 function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduling'] {
   if (s === undefined || s === 'default') return undefined;
   if (s === 'spread') return 'spread';
@@ -376,7 +420,7 @@ function validateOptions(o: RemoteOptions): void {
     throw new TabmeshError('BAD_ARGUMENT', `remote option ${what}`);
   };
   if (o.numCpus !== undefined && !(o.numCpus >= 0 && Number.isFinite(o.numCpus))) bad('numCpus must be a number ≥ 0');
-  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 1 && o.numReturns <= 1024)) bad('numReturns must be an integer in [1, 1024]');
+  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 0 && o.numReturns <= 1024)) bad('numReturns must be an integer in [0, 1024]');
   if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) bad('maxRetries must be an integer ≥ 0');
   if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 0)) bad('timeoutMs must be an integer ≥ 0');
   if (o.resources) for (const [k, v] of Object.entries(o.resources)) if (!(v >= 0 && Number.isFinite(v))) bad(`resources.${k} must be a number ≥ 0`);

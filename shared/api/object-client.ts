@@ -35,6 +35,8 @@ export class ObjectClient {
   private subs = new Map<ObjectId, Subscription>();
   private incoming = new Map<number, Incoming>();
   private nextX = 1;
+  private nextSync = 1;
+  private readonly syncs = new Map<number, () => void>();
   private closedWith: Error | null = null;
   /** Bytes received through the relay (for stats). */
   bytesIn = 0;
@@ -57,6 +59,25 @@ export class ObjectClient {
     }
     const sub = s;
     return new Promise((resolve) => sub.waiters.push(resolve));
+  }
+
+  /**
+   * Resolves once the coordinator has answered everything sent before: the
+   * objects that were ready then are known here by then.
+   */
+  sync(): Promise<void> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const x = this.nextSync++;
+    return new Promise((resolve) => {
+      this.syncs.set(x, resolve);
+      this.send({ t: 'sync', x });
+    });
+  }
+
+  onSync(x: number): void {
+    const f = this.syncs.get(x);
+    this.syncs.delete(x);
+    f?.();
   }
 
   /** What is known of an object without asking. */
@@ -162,6 +183,7 @@ export class ObjectClient {
   failTransfers(err: Error): void {
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
+    this.releaseSyncs();
   }
 
   /** Fails everything in flight (the connection closed). */
@@ -169,6 +191,14 @@ export class ObjectClient {
     this.closedWith = err;
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
+    this.releaseSyncs();
+  }
+
+  /** Barriers whose echo will not come (the socket went): they pass. */
+  private releaseSyncs(): void {
+    const all = [...this.syncs.values()];
+    this.syncs.clear();
+    for (const f of all) f();
   }
 
   /** Ids with someone waiting: subscribed again after a reconnect. */

@@ -84,6 +84,19 @@ export interface WaitResult<T> {
   pending: ObjectRef<T>[];
 }
 
+/** Where the calling code runs (Ray's get_runtime_context()). */
+export interface RuntimeContext {
+  jobId: string;
+  /** The running task (for an actor's methods: its creation task); null on a driver. */
+  taskId: string | null;
+  /** The node running it; null on a driver. */
+  nodeId: string | null;
+  /** The actor whose constructor or method runs; null elsewhere. */
+  actorId: string | null;
+  /** The task's attempt (0 first; +1 on each retry or re-run). */
+  attempt: number;
+}
+
 export interface CancelOptions {
   /** Terminate the executor running the task instead of asking the task to stop. */
   force?: boolean;
@@ -92,8 +105,13 @@ export interface CancelOptions {
 // -- actors (issue 5) --------------------------------------------------------
 
 export interface ActorOptions {
-  /** CPUs (executor slots) the actor holds while alive. Default 1. */
+  /**
+   * CPUs (executor slots) the actor holds while alive. Unset (Ray's default):
+   * it needs 1 CPU to be placed and holds none while alive, on an executor of its own.
+   */
   numCpus?: number;
+  /** Per-method defaults, e.g. `{ split: { numReturns: 2 } }` (Ray's `@ray.method(num_returns=2)`). */
+  methods?: Record<string, { numReturns?: number }>;
   resources?: Record<string, number>;
   /** A name other drivers find it by (mesh.getActor); unique while the actor lives. */
   name?: string;
@@ -115,6 +133,8 @@ export type ExactActorOptions<O> = O & Record<Exclude<keyof O, keyof ActorOption
 /** A method of an actor, called remotely. */
 export interface RemoteMethod<A extends readonly unknown[], R> {
   remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  /** This call's options: with numReturns n > 1, `remote` returns n refs (0: none). */
+  options(o: { numReturns?: number }): { remote(...args: RemoteArgs<A>): any };
 }
 
 type MethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => any ? K : never }[keyof T];

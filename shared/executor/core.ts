@@ -8,8 +8,9 @@ import { ActorHandleCore } from '../api/actor.js';
 import type { Fetched, MeshCore } from '../api/core.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
-import type { JobId, ObjectId, TaskId } from '../ids.js';
+import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { RuntimeContext } from '../api/types.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
 import type { EnvDecl } from '../protocol/messages.js';
@@ -65,6 +66,9 @@ export class ExecutorCore {
   private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
   private nextCallId = 1;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
+  get nodeId(): string | null {
+    return this.config.nodeId ?? null;
+  }
   private results: RunResult[] = [];
   private flushScheduled = false;
 
@@ -255,6 +259,7 @@ export class ExecutorCore {
   }
 
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
+    if (t.numReturns === 0) return []; // Ray's num_returns=0: whatever it returned is dropped
     if (t.numReturns !== 1 && (!Array.isArray(value) || value.length !== t.numReturns)) {
       throw new TabmeshError('BAD_ARGUMENT', `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`);
     }
@@ -343,8 +348,16 @@ class TaskCore implements MeshCore {
   nextSubmitIndex(): number {
     return this.r.submitIndex++;
   }
+  get generation(): number {
+    return this.r.t.gen;
+  }
+  context(): RuntimeContext {
+    const t = this.r.t;
+    return { jobId: t.jobId, taskId: t.taskId, nodeId: this.ex.nodeId, actorId: t.actor?.id ?? null, attempt: t.attempt };
+  }
   nextPutIndex(): number {
-    return this.r.putIndex++;
+    if (this.r.putIndex >= PUTS_PER_GEN) throw new TabmeshError('BAD_ARGUMENT', `a task may put at most ${PUTS_PER_GEN} objects`);
+    return genPutIndex(this.r.t.gen, this.r.putIndex++);
   }
   registerFunction(f: FunctionSource): void {
     void this.ex.call(this.r, { op: 'fn', f }, false);

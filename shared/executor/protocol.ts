@@ -10,6 +10,8 @@ export interface RunTask {
   taskId: TaskId;
   jobId: JobId;
   attempt: number;
+  /** Retry generation (TaskSpec.gen): the task's children get ids of this generation. */
+  gen: number;
   fnId: string;
   name: string;
   /** Sent the first time this executor runs the function. */
@@ -41,6 +43,8 @@ export type RunResult =
 export interface ExecutorConfig {
   inlineMax: number;
   nodeName: string;
+  /** The node's id once it joined (mesh.runtimeContext()). */
+  nodeId?: string | null;
 }
 
 export type ToExecutor =

@@ -2,7 +2,7 @@
 // wait in `ready` and go to a free executor. Short tasks of one function go
 // in batches (one message for many tasks), like a pool's concurrentTasks.
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
-import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import { actorLiveCpu, type EnvDecl, type FunctionSource, type TaskSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../ids.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
@@ -47,6 +47,9 @@ export interface NodeEnv {
   bytes(hash: string): Uint8Array | undefined;
 }
 
+/** Indices (worker names) of actors' own executors start here. */
+const ACTOR_EXECUTOR_BASE = 1000;
+
 /** Batch short tasks only: below this EWMA run time (ms). */
 const BATCH_BELOW_MS = 1;
 const MAX_BATCH = 32;
@@ -65,6 +68,13 @@ export class LocalScheduler {
   envOf: (f: FunctionSource) => NodeEnv | undefined = () => undefined;
   /** Executors beyond a lowered count: they take nothing new and go once their tasks ended. */
   private readonly retiring = new Set<Executor>();
+  /**
+   * Executors of actors that hold no CPU while alive, one each and outside the
+   * slot count (Ray gives every actor a worker of its own): no task shares
+   * them, so a force-cancel never takes such an actor down with it (issue 13).
+   */
+  private readonly dedicated = new Set<Executor>();
+  private nextDedicated = 0;
 
   constructor(
     private readonly spawn: SpawnExecutor,
@@ -89,11 +99,17 @@ export class LocalScheduler {
     return ex;
   }
 
-  /** Replaces an executor (after terminate or crash); returns the tasks it had. */
+  /** Whether `ex` is one of this pool's live executors (not one replaced or retired). */
+  owns(ex: Executor): boolean {
+    return this.executors[ex.index] === ex || this.dedicated.has(ex);
+  }
+
+  /** Replaces an executor (after terminate or crash); returns the tasks it had. An actor's own executor is not replaced. */
   restart(ex: Executor): LocalTask[] {
-    if (this.retiring.delete(ex)) {
+    if (this.retiring.delete(ex) || this.dedicated.delete(ex) || this.executors[ex.index] !== ex) {
       const gone = [...ex.tasks];
       ex.tasks.clear();
+      ex.active = 0;
       this.terminate(ex);
       return gone;
     }
@@ -117,6 +133,7 @@ export class LocalScheduler {
     let n = 0;
     for (const ex of this.executors) n += ex.tasks.size;
     for (const ex of this.retiring) n += ex.tasks.size;
+    for (const ex of this.dedicated) n += ex.tasks.size;
     return n;
   }
 
@@ -126,10 +143,24 @@ export class LocalScheduler {
     return best;
   }
 
+  /** For a task that needs no CPU: the least busy executor, one no actor holds if there is one. */
   private leastBusy(): Executor | undefined {
     let best: Executor | undefined;
+    for (const ex of this.executors) if (ex.reserved === 0 && (!best || ex.tasks.size < best.tasks.size)) best = ex;
+    if (best) return best;
     for (const ex of this.executors) if (!best || ex.tasks.size < best.tasks.size) best = ex;
     return best;
+  }
+
+  /** Whether `t` creates an actor that holds no CPU while alive: it runs on an executor of its own. */
+  static ownsExecutor(t: LocalTask): boolean {
+    return t.spec.actor?.kind === 'create' && actorLiveCpu(t.spec) === 0;
+  }
+
+  private startDedicated(): Executor {
+    const ex = this.start(ACTOR_EXECUTOR_BASE + this.nextDedicated++);
+    this.dedicated.add(ex);
+    return ex;
   }
 
   /** Whether a new task would start at once. */
@@ -146,10 +177,14 @@ export class LocalScheduler {
     this.pump();
   }
 
-  /** Drops a task that has not started. */
+  /**
+   * Drops a task that has not started: the queue skips it from now on. Its
+   * state is the caller's to end (marking it ended here would make the
+   * caller's endTask a no-op, and its end would never be reported).
+   */
   remove(t: LocalTask): boolean {
     if (t.state !== 'ready') return false;
-    t.state = 'ended';
+    t.state = 'resolving';
     return true;
   }
 
@@ -166,8 +201,13 @@ export class LocalScheduler {
         this.shift();
         continue;
       }
-      // A task that needs no CPU (numCpus 0, e.g. an actor that holds no slot) shares
-      // the least busy executor, even one an actor holds or one already running.
+      if (LocalScheduler.ownsExecutor(head)) {
+        // The coordinator placed it by its placement CPUs; here it needs no slot, only an executor of its own.
+        this.shift();
+        this.dispatch(this.startDedicated(), [head]);
+        continue;
+      }
+      // A task that needs no CPU (numCpus 0) shares the least busy executor, even one already running.
       const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.leastBusy() : this.freeExecutor();
       if (!ex) break;
       const batch = this.takeBatch(head);
@@ -269,7 +309,7 @@ export class LocalScheduler {
   keepForActor(t: LocalTask): void {
     const ex = t.executor;
     if (!ex) return;
-    if ((t.spec.resources.cpu ?? 0) > 0) ex.reserved++;
+    if (actorLiveCpu(t.spec) > 0) ex.reserved++;
     // The creation task no longer counts as running work.
     if (!t.blocked) ex.active--;
     t.blocked = true;
@@ -279,7 +319,7 @@ export class LocalScheduler {
   unkeepActor(t: LocalTask): void {
     const ex = t.executor;
     if (!ex) return;
-    if ((t.spec.resources.cpu ?? 0) > 0) ex.reserved = Math.max(0, ex.reserved - 1);
+    if (actorLiveCpu(t.spec) > 0) ex.reserved = Math.max(0, ex.reserved - 1);
     ex.tasks.delete(t);
     t.executor = null;
     this.pump();
@@ -316,6 +356,14 @@ export class LocalScheduler {
   }
 
   private afterRelease(ex: Executor): void {
+    if (this.dedicated.has(ex)) {
+      // Its actor's constructor failed (or the actor is gone): the executor goes with it.
+      if (ex.tasks.size === 0) {
+        this.dedicated.delete(ex);
+        this.terminate(ex);
+      }
+      return;
+    }
     if (this.retiring.has(ex)) {
       if (ex.tasks.size === 0) {
         this.retiring.delete(ex);
@@ -353,7 +401,7 @@ export class LocalScheduler {
   }
 
   terminateAll(): void {
-    for (const ex of [...this.retiring, ...this.executors]) {
+    for (const ex of [...this.retiring, ...this.dedicated, ...this.executors]) {
       try {
         ex.handle.terminate();
       } catch {
@@ -370,6 +418,7 @@ function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
     taskId: s.taskId,
     jobId: s.jobId,
     attempt: s.attempt,
+    gen: s.gen ?? 0,
     fnId: s.fnId,
     name: s.name,
     source,

@@ -5,7 +5,7 @@
 // serves them. Platform specifics come in through NodePlatform.
 import { ObjectClient } from '../api/object-client.js';
 import type { Fetched } from '../api/core.js';
-import { waitFor, withTimeout } from '../api/driver.js';
+import { allUntilFailure, waitFor, withTimeout } from '../api/driver.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from '../api/socket.js';
 import { failureOf, GetTimeoutError, TabmeshError, type Failure } from '../errors.js';
 import type { TaskSpec } from '../protocol/messages.js';
@@ -69,6 +69,7 @@ const handlers: NodeHandlers = {
   },
   serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
   ready: (n, m) => n.objects.onReady(m),
+  sync: (n, m) => n.objects.onSync(m.x),
   chunk: (n, m) => n.objects.onChunk(m),
   xferFail: (n, m) => n.objects.onXferFail(m),
   signal: (n, m) => n.links?.onSignal(m.peer, m.data),
@@ -159,7 +160,7 @@ export class NodeRuntime {
         this.armTimeout(t);
       },
       Math.max(1, opts.cpus),
-      () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } }),
+      () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } }),
     );
     this.envCache = platform.envCache ?? new EnvCache(platform.envTier);
     this.envCache.fetch = (id) => this.resolve(id);
@@ -204,7 +205,7 @@ export class NodeRuntime {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
-            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name } });
+            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             if (platform.store) this.announceHeld();
@@ -412,16 +413,13 @@ export class NodeRuntime {
   /** Terminates an executor: `target` fails, the other tasks on it run again. */
   private killExecutor(ex: Executor, target: LocalTask, failure: Failure): void {
     const orphans = this.local.restart(ex);
+    this.actorsLost(orphans, `its executor was restarted: ${failure.message}`);
     for (const o of orphans) {
       o.executor = null;
       o.blocked = false;
       if (o === target) this.endTask(o, { failure });
       else if (o.actorCall) this.endTask(o, { failure: actorDied(o.spec, `its executor was restarted: ${failure.message}`) });
-      else if (this.isActorHost(o)) {
-        this.actors.get(o.spec.taskId)!.host.executor = null;
-        this.destroyActor(o.spec.taskId, `its executor was restarted: ${failure.message}`);
-        this.send({ t: 'failed', taskId: o.spec.taskId, attempt: o.spec.attempt, failure: actorDied(o.spec, failure.message) });
-      } else {
+      else if (o.state !== 'ended') {
         clearTimeout(o.timer);
         this.local.enqueue(o, true);
       }
@@ -429,17 +427,36 @@ export class NodeRuntime {
     this.onEvent(`executor ${ex.index} restarted: ${failure.message}`);
   }
 
+  /**
+   * Actors among `orphans` (tasks of an executor that is gone) died with it.
+   * The coordinator hears of each first, so that it restarts the actor (and
+   * retries its running calls) before the calls' own failures arrive, stale.
+   */
+  private actorsLost(orphans: LocalTask[], cause: string): void {
+    for (const o of orphans) {
+      if (!this.isActorHost(o)) continue;
+      this.send({ t: 'failed', taskId: o.spec.taskId, attempt: o.spec.attempt, failure: actorDied(o.spec, cause) });
+      o.executor = null;
+      this.destroyActor(o.spec.taskId, cause);
+    }
+  }
+
+  /** An executor died (the worker crashed or exited): a system failure, retried by the coordinator within maxRetries. */
   private onExecutorExit(ex: Executor, why: string): void {
-    if (this.closed || this.local.executors[ex.index] !== ex) return;
+    if (this.closed || !this.local.owns(ex)) return;
     const orphans = this.local.restart(ex);
+    this.actorsLost(orphans, `its executor crashed: ${why}`);
     for (const o of orphans) {
       o.executor = null;
-      if (this.isActorHost(o)) {
-        this.destroyActor(o.spec.taskId, `its executor crashed: ${why}`);
-        this.send({ t: 'failed', taskId: o.spec.taskId, attempt: o.spec.attempt, failure: actorDied(o.spec, `executor crashed: ${why}`) });
-        continue;
+      o.blocked = false;
+      if (o.actorCall) this.endTask(o, { failure: actorDied(o.spec, `its executor crashed while running this call: ${why}`) });
+      else if (o.spec.actor?.kind === 'create') {
+        this.endTask(o, { failure: actorDied(o.spec, `its executor crashed while running the constructor: ${why}`) });
+      } else {
+        this.endTask(o, {
+          failure: { ...failureOf('WORKER_CRASHED', o.spec.taskId, o.spec.name, new Error(`the executor running task ${o.spec.name} crashed: ${why}`)), name: 'WorkerCrashedError' },
+        });
       }
-      this.endTask(o, { failure: failureOf('TASK_ERROR', o.spec.taskId, o.spec.name, new Error(`executor crashed while running it: ${why}`)) });
     }
   }
 
@@ -523,7 +540,7 @@ export class NodeRuntime {
         return;
       }
       case 'get': {
-        const all = Promise.all(c.ids.map((oid) => this.resolve(oid)));
+        const all = allUntilFailure(c.ids.map((oid) => this.resolve(oid)));
         const tm = c.timeoutMs;
         this.reply(ex, id, tm === undefined ? all : withTimeout(all, tm, () => new GetTimeoutError(tm, c.ids.length)));
         return;
@@ -531,6 +548,7 @@ export class NodeRuntime {
       case 'wait': {
         const p = waitFor(c.ids, c.numReturns, c.timeoutMs, (oid) =>
           this.store.has(oid) ? Promise.resolve() : this.objects.whenReady(oid).then(() => {}),
+          () => this.objects.sync(),
         ).then((s) => [...s]);
         this.reply(ex, id, p);
         return;

@@ -59,9 +59,19 @@ export const actorPartCheck = opt(
     checkpointEvery: opt(int(1, 1_000_000)),
     /** A restarted actor's last checkpoint, passed to restore() after the constructor. */
     restore: opt(value),
+    /**
+     * CPUs the live actor holds, when not its placement's `resources.cpu`: a
+     * default actor needs 1 CPU to be placed and holds 0 while it lives (Ray's rule).
+     */
+    liveCpu: opt(num),
   }),
 );
 export type ActorPart = NonNullable<Infer<typeof actorPartCheck>>;
+
+/** CPUs an actor holds while alive (its creation spec says). */
+export function actorLiveCpu(spec: { resources: Record<string, number>; actor?: ActorPart }): number {
+  return spec.actor?.liveCpu ?? spec.resources.cpu ?? 0;
+}
 
 export const taskSpecCheck = obj({
   taskId,
@@ -76,6 +86,12 @@ export const taskSpecCheck = obj({
   resources,
   maxRetries: int(0, 1000),
   attempt: int(0, 1_000_000),
+  /**
+   * Retry generation: +1 each time the task is retried (it threw with
+   * retryExceptions, its node or executor was lost), not when it re-runs to
+   * rebuild a lost output. Child ids derive from it (ids.ts childTaskId).
+   */
+  gen: opt(int(0, 1_000_000)),
   timeoutMs: int(0, 2 ** 31),
   scheduling: schedulingCheck,
   actor: actorPartCheck,
@@ -141,6 +157,11 @@ export const messages = {
    * from it the sender; a peer is a node (its node id) or a driver (its job id).
    */
   signal: obj({ t: lit('signal'), peer: id<string>(NODE_ID_BYTES), data: str(MAX_SIGNAL_CHARS) }),
+  /**
+   * A barrier: the coordinator echoes it. Every `ready` answer to a subscribe
+   * sent before it has arrived when the echo does (wait with a timeout, issue 13).
+   */
+  sync: obj({ t: lit('sync'), x: int(0) }),
 
   // -- client -> coordinator -------------------------------------------------
   hello: obj({
@@ -245,7 +266,7 @@ export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
 export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
 
 /** Which kinds each side may send to the coordinator. */
-export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel', 'signal', 'locate', 'peerBytes']);
+export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel', 'signal', 'locate', 'peerBytes', 'sync']);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
   'heartbeat', 'started', 'blocked', 'done', 'actorCheckpoint', 'failed', 'stored', 'dropped', 'log', 'error',

@@ -226,8 +226,8 @@ describe.each(SETUPS)('killing an actor frees its slot, on %s', (_, setup) => {
 
   it('kill: later calls reject with ActorDiedError and the slot runs a new task', async () => {
     const c = cl.c.coordinator;
-    // Two actors take both CPUs of the node.
-    const actors = Array.from({ length: 2 }, () => m.remote(Counter).remote());
+    // Two actors that hold a CPU each (numCpus explicit; a default actor holds none while alive, as in Ray) take both CPUs of the node.
+    const actors = Array.from({ length: 2 }, () => m.remote(Counter).options({ numCpus: 1 }).remote());
     await m.get(actors.map((a) => a.get.remote()));
     const probe = m.remote(() => 'ran');
     const waiting = probe.remote();

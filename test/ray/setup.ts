@@ -1,0 +1,84 @@
+// Ray's core tests ported (issue 13): the clusters they run on, and Ray's test
+// helpers (SignalActor) written for tabmesh. Every ported file runs on edge
+// nodes; a third of its cases also on volunteer tabs in real Chromium.
+import { Cluster } from '../helpers/cluster.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { openVolunteer } from '../browser/volunteers.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import { ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError } from '../../shared/index.js';
+
+export interface RayCluster {
+  cl: Cluster;
+  m: Mesh;
+  stop(): Promise<void>;
+}
+
+export type Where = 'edge nodes' | 'volunteer tabs';
+
+/** Ray's `ray.init(num_cpus=cpus)` on `nodes` nodes: edge processes, or volunteer tabs in Chromium. */
+export async function rayCluster(where: Where, cpus: number, nodes = 1): Promise<RayCluster> {
+  if (where === 'edge nodes') {
+    const cl = await Cluster.start({ nodes, cpus });
+    return { cl, m: await cl.driver(), stop: () => cl.stop() };
+  }
+  const cl = await Cluster.start({ nodes: 0 });
+  const b: TestBrowser = await launchBrowser();
+  for (let i = 0; i < nodes; i++) await openVolunteer(cl, b, { cpus });
+  return {
+    cl,
+    m: await cl.driver(),
+    stop: async () => {
+      await cl.stop();
+      await b.close();
+    },
+  };
+}
+
+/** Ray's test_utils.SignalActor: `wait()` calls return once `send()` was called. */
+export class SignalActor {
+  ready = false;
+  waiters: Array<() => void> = [];
+  send(clear = false): void {
+    this.ready = true;
+    for (const w of this.waiters) w();
+    this.waiters = [];
+    if (clear) this.ready = false;
+  }
+  async wait(): Promise<boolean> {
+    if (!this.ready) await new Promise<void>((r) => this.waiters.push(r));
+    return true;
+  }
+}
+
+/** SignalActor's options in Ray: no CPU, and many waits at once. */
+export const SIGNAL = { numCpus: 0, maxConcurrency: 1000 } as const;
+
+/** Ray's test_cancel.valid_exceptions. */
+export function validExceptions(force: boolean): Array<new (...a: never[]) => Error> {
+  return force ? [TaskError, TaskCancelledError, WorkerCrashedError, ObjectLostError] : [TaskError, TaskCancelledError];
+}
+
+/** Ray's `pytest.raises(valid)`: the promise rejects with one of the classes. */
+export async function raises(p: Promise<unknown>, valid: Array<new (...a: never[]) => Error>): Promise<Error> {
+  const r = await p.then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+  if (r.ok) throw new Error(`expected one of ${valid.map((c) => c.name).join(', ')}, got the value ${JSON.stringify(r.v)}`);
+  if (!valid.some((c) => r.e instanceof c)) throw new Error(`expected one of ${valid.map((c) => c.name).join(', ')}, got ${String(r.e)}`);
+  return r.e as Error;
+}
+
+/** A seeded generator (mulberry32): Ray's tests draw at random; ours replay the same draw. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
