@@ -5,7 +5,7 @@
 // One relay attempt: callers retry (the object may be being rebuilt).
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { contentHash } from '../hash.js';
+import { contentHashAsync } from '../hash.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
 import type { PeerLinks } from './links.js';
@@ -84,7 +84,7 @@ export class ObjectFetcher {
           this.onEvent(`peer transfer of ${id.slice(0, 12)} from ${peer} failed (${(e as Error).message}); using the relay`);
           break;
         }
-        const hash = contentHash(bytes);
+        const { hash } = await contentHashAsync(bytes);
         if (info.hash && hash !== info.hash) {
           this.hashMismatches++;
           this.onEvent(`object ${id.slice(0, 12)} from ${peer} arrived with a wrong hash; asking again`);
@@ -97,7 +97,7 @@ export class ObjectFetcher {
     }
     // The relay; the caller asks again (after a pause) if this fails too.
     const bytes = await this.objects.fetchBytes(id);
-    const hash = contentHash(bytes);
+    const { hash } = await contentHashAsync(bytes);
     if (info.hash && hash !== info.hash) {
       this.hashMismatches++;
       throw new TabmeshError('OBJECT_LOST', `object ${id} arrived with hash ${hash}, expected ${info.hash}`);

@@ -4,6 +4,7 @@
 // so nothing queues without bound.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
+import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
 import { CHUNK_DATA_BYTES, readMessage, writeChunk, writeControl, type Chunk, type Control } from './wire.js';
 
@@ -177,7 +178,7 @@ export class PeerLink {
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
       return;
     }
-    if (t.buf === null) t.buf = new Uint8Array(c.n);
+    if (t.buf === null) t.buf = allocBytes(c.n);
     t.buf.set(c.d, c.o);
     t.received += c.d.byteLength;
     t.lastAt = Date.now();
@@ -197,6 +198,7 @@ export class PeerLink {
     }
     if (this.state !== 'open') return;
     if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
+    expose(bytes); // sent from in place, over time
     const t: Outgoing = { x, bytes, o: 0 };
     this.outgoing.set(x, t);
     this.queue.push(t);
