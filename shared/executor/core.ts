@@ -4,6 +4,7 @@
 // executor never mix up whose child tasks are whose.
 import { Mesh } from '../api/mesh.js';
 import type { Fetched, MeshCore } from '../api/core.js';
+import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
@@ -159,8 +160,9 @@ export class ExecutorCore {
     this.flushScheduled = false;
     const results = this.results;
     this.results = [];
-    // No transfer list: msgpackr may still write into the buffer behind a result.
-    this.ep.post({ k: 'done', results });
+    // Results have bytes of their own (encodeValue): moved, not cloned; shared
+    // memory (large results on Node) is shared as it is (issue 17).
+    this.ep.post({ k: 'done', results }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));
   }
 
   private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: Mesh; console: TaskConsole } {
@@ -355,4 +357,14 @@ function show(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** The buffers among `bytes` that can move to the other thread: whole, not shared, each once. */
+function transferable(bytes: Uint8Array[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const b of bytes) {
+    if (isShared(b) || b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) continue;
+    out.add(b.buffer as ArrayBuffer);
+  }
+  return [...out];
 }
