@@ -6,7 +6,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
-import { CHUNK_DATA_BYTES, readMessage, writeChunk, writeControl, type Chunk, type Control } from './wire.js';
+import { CHUNK_DATA_BYTES, chunkHeader, readMessage, writeChunk, writeControl, type Chunk, type Control } from './wire.js';
 
 /** A sender waits while the channel holds this much. */
 export const SEND_HIGH_WATER = 2 << 20;
@@ -237,7 +237,8 @@ export class PeerLink {
         d[d.byteLength >> 1] ^= 0xff;
       }
       try {
-        this.raw.send(writeChunk(t.x, t.o, n, d));
+        if (this.raw.sendv) this.raw.sendv([chunkHeader(t.x, t.o, n), d]);
+        else this.raw.send(writeChunk(t.x, t.o, n, d));
       } catch (e) {
         return this.close(`send failed: ${(e as Error).message}`);
       }

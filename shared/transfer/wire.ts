@@ -42,13 +42,24 @@ export function writeControl(c: Control): Uint8Array {
 
 export function writeChunk(x: number, o: number, n: number, d: Uint8Array): Uint8Array {
   const out = new Uint8Array(CHUNK_HEADER + d.byteLength);
-  const v = new DataView(out.buffer);
+  writeChunkHeader(out, x, o, n);
+  out.set(d, CHUNK_HEADER);
+  return out;
+}
+
+/** The header of a chunk message alone, for links that send it and the data as parts. */
+export function chunkHeader(x: number, o: number, n: number): Uint8Array {
+  const out = new Uint8Array(CHUNK_HEADER);
+  writeChunkHeader(out, x, o, n);
+  return out;
+}
+
+function writeChunkHeader(out: Uint8Array, x: number, o: number, n: number): void {
+  const v = new DataView(out.buffer, out.byteOffset, CHUNK_HEADER);
   out[0] = KIND_CHUNK;
   v.setUint32(1, x, true);
   v.setFloat64(5, o, true);
   v.setFloat64(13, n, true);
-  out.set(d, CHUNK_HEADER);
-  return out;
 }
 
 /** Decodes one link message; throws on anything malformed (the link is then closed). */
