@@ -87,3 +87,38 @@ async function slicedLeaves(bytes: Uint8Array): Promise<Uint8Array> {
   }
   return out;
 }
+
+/** The object hash of bytes that arrive in pieces of any size, in order (the coordinator's relay). */
+export class TreeHasher {
+  private leaves: Uint8Array[] = [];
+  private part = new Uint8Array(HASH_CHUNK);
+  private partLen = 0;
+
+  update(d: Uint8Array): this {
+    let o = 0;
+    while (o < d.byteLength) {
+      if (this.partLen === 0 && d.byteLength - o >= HASH_CHUNK) {
+        this.leaves.push(chunkHasher(d.subarray(o, o + HASH_CHUNK)));
+        o += HASH_CHUNK;
+        continue;
+      }
+      const n = Math.min(HASH_CHUNK - this.partLen, d.byteLength - o);
+      this.part.set(d.subarray(o, o + n), this.partLen);
+      this.partLen += n;
+      o += n;
+      if (this.partLen === HASH_CHUNK) {
+        this.leaves.push(chunkHasher(this.part));
+        this.partLen = 0;
+      }
+    }
+    return this;
+  }
+
+  digest(): string {
+    if (this.partLen > 0) this.leaves.push(chunkHasher(this.part.subarray(0, this.partLen)));
+    this.partLen = 0;
+    const all = new Uint8Array(this.leaves.length * LEAF_BYTES);
+    this.leaves.forEach((l, i) => all.set(l, i * LEAF_BYTES));
+    return rootOf(all);
+  }
+}

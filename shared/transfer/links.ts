@@ -4,7 +4,7 @@
 // time is remembered for a while, so readers go straight to the relay.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { PeerLink, type LinkEnv, type LinkFaults } from './link.js';
+import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
 import type { PeerFactory } from './raw-peer.js';
 
 export interface PeerLinksOptions {
@@ -85,11 +85,11 @@ export class PeerLinks {
   }
 
   /** Fetches object `id` (of `size` bytes) from `peer` over a link, opening one if needed. */
-  async fetch(peer: string, id: ObjectId, size: number): Promise<Uint8Array> {
+  async fetch(peer: string, id: ObjectId, size: number, opts: FetchOptions = {}): Promise<Uint8Array> {
     const link = await this.linkTo(peer);
     await this.reserve(size);
     try {
-      return await link.fetch(id, size);
+      return await link.fetch(id, size, opts);
     } finally {
       this.unreserve(size);
     }

@@ -3,7 +3,7 @@
 // of computing it (sync, sliced, worker threads) gives the same hash.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HASH_CHUNK, LEAF_BYTES, chunkMatches, contentHash, contentHashAsync, leafHashes, rootOf } from '../../shared/hash.js';
+import { HASH_CHUNK, LEAF_BYTES, TreeHasher, chunkMatches, contentHash, contentHashAsync, leafHashes, rootOf } from '../../shared/hash.js';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { allocBytes } from '../../shared/bytes.js';
 
@@ -59,5 +59,17 @@ describe('chunk-hash tree', () => {
     expect(pooled.hash).toBe(portable);
     expect(pooled.leaves.byteLength).toBe(Math.ceil(b.byteLength / HASH_CHUNK) * LEAF_BYTES);
     expect(rootOf(pooled.leaves)).toBe(portable);
+  });
+});
+
+describe('TreeHasher', () => {
+  it('bytes arriving in pieces of any size hash as the whole', () => {
+    const b = sample(3 * HASH_CHUNK + 999, 4);
+    for (const piece of [1000, HASH_CHUNK, HASH_CHUNK + 1, 7 * 1024 * 1024]) {
+      const h = new TreeHasher();
+      for (let o = 0; o < b.length; o += piece) h.update(b.subarray(o, o + piece));
+      expect(h.digest()).toBe(contentHash(b));
+    }
+    expect(new TreeHasher().digest()).toBe(contentHash(new Uint8Array(0)));
   });
 });
