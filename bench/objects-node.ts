@@ -33,7 +33,9 @@ function copyGbps(bytes: number): number {
   return bytes / best / 1e6;
 }
 
-export async function putFigures(mesh: Mesh): Promise<void> {
+/** Emits the put figures; returns GB/s by size in MiB. */
+export async function putFigures(mesh: Mesh): Promise<Record<number, number>> {
+  const out: Record<number, number> = {};
   for (const mib of [1, 16, 80]) {
     const a = new Float32Array((mib * MB) / 4).fill(1.5);
     let best = Infinity;
@@ -55,11 +57,13 @@ export async function putFigures(mesh: Mesh): Promise<void> {
     log(`put ${mib} MiB: ${round(gbps, 2)} GB/s reusing freed memory (first put, fresh memory: ${round((mib * MB) / first / 1e6, 2)} GB/s); plain copy ${round(copy, 2)} GB/s`);
     emit(figure(`objects.put.${mib}MiB`, gbps, 'GB/s', copy));
     emit(figure(`objects.put.${mib}MiB.firstPut`, (mib * MB) / first / 1e6, 'GB/s', copy));
+    out[mib] = gbps;
   }
+  return out;
 }
 
 /** Reads/s of a task on `node` reading an 80 MiB object made there, against the same task with a small argument. */
-export async function executorRead(mesh: Mesh, node: NodeId): Promise<void> {
+export async function executorRead(mesh: Mesh, node: NodeId): Promise<number> {
   const on = { scheduling: { node, soft: false } };
   const make = mesh.remote((n: number) => new Float32Array(n).fill(2), on);
   const read = mesh.remote((x: Float32Array | number[]) => x.length + x[x.length - 1], on);
@@ -77,6 +81,7 @@ export async function executorRead(mesh: Mesh, node: NodeId): Promise<void> {
   log(`executor reading a node-local 80 MiB object: ${round(big, 1)} reads/s; the same task with a small argument: ${round(small, 1)}/s`);
   emit(figure('objects.executorRead.80MiB', big, 'reads/s', small));
   mesh.free([ref]);
+  return big;
 }
 
 /** MiB/s of raw TCP over loopback in this process, 80 MiB into a fresh buffer (the baseline of the links). */
