@@ -1,5 +1,7 @@
-// Object plane benchmark (issue 4), between two headless Chromium tabs in one
-// run: tabmesh transfer throughput (a tab resolving an object another tab
+// Object plane benchmark (issues 4 and 17). First between Node processes
+// (bench/objects-node.ts): put of 1, 16, 80 MiB; an executor reading an 80
+// MiB object on its node; 80 MiB edge -> edge and driver -> edge. Then
+// between two headless Chromium tabs: tabmesh transfer throughput (a tab resolving an object another tab
 // holds: locate, peer link, hash check, store) for 1, 16 and 64 MiB, against
 // a raw simple-peer data channel between the same two tabs sending the same
 // bytes (the baseline); the same transfer through the coordinator's relay
@@ -7,6 +9,7 @@
 // new link and over an open one.
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
+//   ... -- --only=node | --only=tabs             (one part)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
+import { edgeNodeIds, executorRead, nodeTransfer, putFigures, rawTcp } from './objects-node.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -122,9 +126,36 @@ async function ttfb(a: { page: Page; id: string }, b: { page: Page }): Promise<{
   return out;
 }
 
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const t0 = nowMs();
+const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
+
+async function nodeParts(): Promise<void> {
+  phase('start: coordinator and two edge nodes (2 executors each)');
+  const cl = await startCluster({ nodes: 2, cpus: 2 });
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  try {
+    const [a, b] = await edgeNodeIds(cl.url, cl.token);
+    phase('put of 1, 16, 80 MiB');
+    await putFigures(mesh);
+    phase('an executor reading an 80 MiB object on its node');
+    await executorRead(mesh, a);
+    phase('80 MiB between two processes on one host');
+    const raw = await rawTcp(80);
+    const ee = await nodeTransfer(mesh, a, b, 80);
+    const de = await nodeTransfer(mesh, 'driver', b, 80);
+    log(`80 MiB edge -> edge ${round(ee, 1)} MiB/s, driver -> edge ${round(de, 1)} MiB/s; raw TCP loopback in this process ${round(raw, 1)} MiB/s`);
+    emit(figure('objects.edgeToEdge.80MiB', ee, 'MiB/s', raw));
+    emit(figure('objects.driverToEdge.80MiB', de, 'MiB/s', raw));
+  } finally {
+    await mesh.close().catch(() => {});
+    await cl.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  const t0 = nowMs();
-  const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
+  if (only !== 'tabs') await nodeParts();
+  if (only === 'node') return;
   let cl: BenchCluster | null = null;
   let mesh: Mesh | null = null;
   const ctxs: BrowserContext[] = [];

@@ -8,6 +8,7 @@ import { ObjectRef } from './api/ref.js';
 import { ActorHandleCore, makeActorHandle, type MethodDefaults } from './api/actor.js';
 import type { ObjectId } from './ids.js';
 import { TabmeshError } from './errors.js';
+import { allocBytes, expose, isShared, SHARE_MIN_BYTES } from './bytes.js';
 
 export interface EncodedValue {
   bytes: Uint8Array;
@@ -120,8 +121,79 @@ function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
   }
 }
 
+// Raw values (issue 17): an ArrayBuffer or a typed array by itself is stored
+// as its bytes after an 8-byte header, not re-encoded by msgpackr. The header
+// starts with 0xc1, the one byte msgpack never uses, so one decoder tells the
+// two apart; 8 bytes keep the payload aligned for any element type, so a
+// reader views it in place (no copy) wherever the bytes sit aligned.
+const RAW_MARK = 0xc1;
+const RAW_TAG = 0x74;
+export const RAW_HEADER = 8;
+
+type RawCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView; BYTES_PER_ELEMENT: number };
+/** Kind byte -> class; index 0 is a plain ArrayBuffer, 12 a DataView. */
+const RAW_KINDS: (RawCtor | null)[] = [
+  null,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView as unknown as RawCtor,
+];
+const KIND_ARRAY_BUFFER = 0;
+const KIND_DATA_VIEW = 12;
+
+/** The kind byte of a value stored raw, or -1 (subclasses such as Node's Buffer keep the general path). */
+function rawKind(v: unknown): number {
+  if (typeof v !== 'object' || v === null) return -1;
+  const c = (v as object).constructor;
+  if (c === ArrayBuffer) return KIND_ARRAY_BUFFER;
+  if (!ArrayBuffer.isView(v)) return -1;
+  const k = RAW_KINDS.indexOf(c as RawCtor);
+  return k > 0 ? k : -1;
+}
+
+function encodeRaw(v: ArrayBuffer | ArrayBufferView, kind: number): Uint8Array {
+  const src = kind === KIND_ARRAY_BUFFER ? new Uint8Array(v as ArrayBuffer) : new Uint8Array((v as ArrayBufferView).buffer, (v as ArrayBufferView).byteOffset, (v as ArrayBufferView).byteLength);
+  // The one copy a put needs: the caller may change its array afterwards.
+  const out = allocBytes(RAW_HEADER + src.byteLength, true);
+  out.fill(0, 0, RAW_HEADER);
+  out[0] = RAW_MARK;
+  out[1] = RAW_TAG;
+  out[2] = kind;
+  out.set(src, RAW_HEADER);
+  return out;
+}
+
+/**
+ * A raw value from its encoding. Typed arrays view the bytes in place when
+ * they are aligned (objects are immutable: treat them as read-only, as Ray's
+ * zero-copy arrays are); an ArrayBuffer is always a copy of its own.
+ */
+function decodeRaw(bytes: Uint8Array): unknown {
+  const kind = bytes[2];
+  if (bytes[1] !== RAW_TAG || kind > KIND_DATA_VIEW) throw new TabmeshError('BAD_MESSAGE', 'value bytes hold the reserved msgpack byte 0xc1');
+  const payload = bytes.subarray(RAW_HEADER);
+  if (kind === KIND_ARRAY_BUFFER) return payload.slice().buffer;
+  const Ctor = RAW_KINDS[kind]!;
+  const el = Ctor.BYTES_PER_ELEMENT ?? 1;
+  if (payload.byteLength % el !== 0) throw new TabmeshError('BAD_MESSAGE', `a raw value of kind ${kind} is ${payload.byteLength} bytes, not a multiple of ${el}`);
+  const own = payload.byteOffset % el === 0 ? payload : payload.slice();
+  expose(own);
+  return new Ctor(own.buffer, own.byteOffset, kind === KIND_DATA_VIEW ? own.byteLength : own.byteLength / el);
+}
+
 /** Encodes a value; throws NOT_SERIALIZABLE for functions and symbols. */
 export function encodeValue(value: unknown): EncodedValue {
+  const kind = rawKind(value);
+  if (kind >= 0) return { bytes: encodeRaw(value as ArrayBuffer | ArrayBufferView, kind), refs: [] };
   const prev = collecting;
   const refs = new Set<ObjectId>();
   collecting = refs;
@@ -141,8 +213,14 @@ export function encodeValue(value: unknown): EncodedValue {
     // the largest value packed so far). Kept, or posted from an executor
     // (postMessage clones a view's whole buffer), the view carries all of it:
     // 4 MiB behind a 1 MiB object in a node's store, and behind every small
-    // result after it. The value gets bytes of its own.
-    return { bytes: bytes.slice(), refs: [...refs] };
+    // result after it. The value gets bytes of its own (large ones shared
+    // between threads where the platform allows: executors get them without a copy).
+    let own: Uint8Array;
+    if (bytes.byteLength >= SHARE_MIN_BYTES) {
+      own = allocBytes(bytes.byteLength, true);
+      own.set(bytes);
+    } else own = bytes.slice();
+    return { bytes: own, refs: [...refs] };
   } finally {
     collecting = prev;
   }
@@ -155,7 +233,9 @@ export function decodeValue(bytes: Uint8Array, factory?: RefFactory, actors?: Ac
   if (factory) makeRef = factory;
   if (actors) makeActor = actors;
   try {
-    const v = packr.unpack(bytes);
+    if (bytes[0] === RAW_MARK && bytes.byteLength >= RAW_HEADER) return decodeRaw(bytes);
+    // msgpackr cannot read strings out of shared memory: the general path decodes a private copy.
+    const v = packr.unpack(isShared(bytes) ? bytes.slice() : bytes);
     // msgpackr returns a marker object for the never-used byte 0xc1 instead of failing.
     if (v !== null && typeof v === 'object' && (v as object).constructor?.name === 'C1Type') {
       throw new TabmeshError('BAD_MESSAGE', 'value bytes hold the reserved msgpack byte 0xc1');

@@ -1,17 +1,124 @@
-// Content hashes of objects (checked on every transfer). Synchronous, so that
-// announcing an object never reorders it behind later messages. The portable
-// default is SHA-256 in JS (~100 MB/s); Node installs OpenSSL's (edge/node-hash.ts).
+// Content hashes of objects (issue 17): a chunk-hash tree of one level. Every
+// 64 KiB chunk of an object has its own SHA-256 (a leaf); the object's hash is
+// the SHA-256 of its leaves in order. A reader that got the leaves (and checked
+// them against the object's hash) verifies each chunk on its own as it
+// arrives, so a bad chunk is refetched from another holder, not the object.
+//
+// `contentHash` is synchronous, for values that must be announced in order.
+// `contentHashAsync` is for large objects off the caller's path: Node installs
+// a pool of worker threads that hash shared memory in parallel (edge/node-hash.ts);
+// elsewhere it hashes a slice at a time between macrotasks.
 import { sha256 } from '@noble/hashes/sha2';
 import { toHex } from './ids.js';
 
-export type ContentHasher = (bytes: Uint8Array) => string;
+/** Bytes of object per leaf hash (and per verified transfer chunk). */
+export const HASH_CHUNK = 64 * 1024;
+export const LEAF_BYTES = 32;
 
-let hasher: ContentHasher = (bytes) => toHex(sha256(bytes));
+/** SHA-256 of one chunk, 32 bytes. */
+export type ChunkHasher = (chunk: Uint8Array) => Uint8Array;
+/** Leaves of `bytes` (LEAF_BYTES per chunk), computed off the caller's path where the platform can. */
+export type AsyncLeafHasher = (bytes: Uint8Array) => Promise<Uint8Array>;
 
-export function setContentHasher(h: ContentHasher): void {
-  hasher = h;
+let chunkHasher: ChunkHasher = (c) => sha256(c);
+let asyncLeaves: AsyncLeafHasher = slicedLeaves;
+
+export function setChunkHasher(h: ChunkHasher): void {
+  chunkHasher = h;
+}
+
+export function setAsyncLeafHasher(h: AsyncLeafHasher): void {
+  asyncLeaves = h;
+}
+
+export function chunkCount(size: number): number {
+  return Math.ceil(size / HASH_CHUNK);
+}
+
+/** The leaf of chunk `i` of an object (the bytes of that chunk only). */
+export function chunkHash(chunk: Uint8Array): Uint8Array {
+  return chunkHasher(chunk);
+}
+
+/** All leaves of `bytes`, in order. */
+export function leafHashes(bytes: Uint8Array): Uint8Array {
+  const n = chunkCount(bytes.byteLength);
+  const out = new Uint8Array(n * LEAF_BYTES);
+  for (let i = 0; i < n; i++) out.set(chunkHasher(bytes.subarray(i * HASH_CHUNK, (i + 1) * HASH_CHUNK)), i * LEAF_BYTES);
+  return out;
+}
+
+/** The object hash of a list of leaves. */
+export function rootOf(leaves: Uint8Array): string {
+  return toHex(chunkHasher(leaves));
 }
 
 export function contentHash(bytes: Uint8Array): string {
-  return hasher(bytes);
+  return rootOf(leafHashes(bytes));
+}
+
+export interface Hashed {
+  hash: string;
+  leaves: Uint8Array;
+}
+
+export async function contentHashAsync(bytes: Uint8Array): Promise<Hashed> {
+  const leaves = await asyncLeaves(bytes);
+  return { hash: rootOf(leaves), leaves };
+}
+
+/** Whether `chunk` (chunk `i` of an object) matches its leaf in `leaves`. */
+export function chunkMatches(leaves: Uint8Array, i: number, chunk: Uint8Array): boolean {
+  const h = chunkHasher(chunk);
+  const o = i * LEAF_BYTES;
+  if (o + LEAF_BYTES > leaves.byteLength) return false;
+  for (let k = 0; k < LEAF_BYTES; k++) if (h[k] !== leaves[o + k]) return false;
+  return true;
+}
+
+/** The portable async hasher: 1 MiB of chunks per macrotask, so the page stays responsive. */
+async function slicedLeaves(bytes: Uint8Array): Promise<Uint8Array> {
+  const n = chunkCount(bytes.byteLength);
+  const out = new Uint8Array(n * LEAF_BYTES);
+  const perSlice = (1 << 20) / HASH_CHUNK;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % perSlice === 0) await new Promise((r) => setTimeout(r, 0));
+    out.set(chunkHasher(bytes.subarray(i * HASH_CHUNK, (i + 1) * HASH_CHUNK)), i * LEAF_BYTES);
+  }
+  return out;
+}
+
+/** The object hash of bytes that arrive in pieces of any size, in order (the coordinator's relay). */
+export class TreeHasher {
+  private leaves: Uint8Array[] = [];
+  private part = new Uint8Array(HASH_CHUNK);
+  private partLen = 0;
+
+  update(d: Uint8Array): this {
+    let o = 0;
+    while (o < d.byteLength) {
+      if (this.partLen === 0 && d.byteLength - o >= HASH_CHUNK) {
+        this.leaves.push(chunkHasher(d.subarray(o, o + HASH_CHUNK)));
+        o += HASH_CHUNK;
+        continue;
+      }
+      const n = Math.min(HASH_CHUNK - this.partLen, d.byteLength - o);
+      this.part.set(d.subarray(o, o + n), this.partLen);
+      this.partLen += n;
+      o += n;
+      if (this.partLen === HASH_CHUNK) {
+        this.leaves.push(chunkHasher(this.part));
+        this.partLen = 0;
+      }
+    }
+    return this;
+  }
+
+  digest(): string {
+    if (this.partLen > 0) this.leaves.push(chunkHasher(this.part.subarray(0, this.partLen)));
+    this.partLen = 0;
+    const all = new Uint8Array(this.leaves.length * LEAF_BYTES);
+    this.leaves.forEach((l, i) => all.set(l, i * LEAF_BYTES));
+    return rootOf(all);
+  }
 }

@@ -31,7 +31,8 @@ scope.onmessage = (ev: MessageEvent<ExecutorInit>) => {
   let deliver: (m: ToExecutor) => void = () => {};
   new ExecutorCore(
     {
-      post: (m) => void runtime.deliver(m),
+      // Result bytes move to the page (a transfer list), not cloned.
+      post: (m, transfer) => void runtime.deliver(transfer?.length ? Comlink.transfer(m, transfer) : m),
       onMessage: (h) => (deliver = h),
     },
     loadModule,

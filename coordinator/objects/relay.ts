@@ -1,7 +1,7 @@
 // The coordinator's relay: when a node (or driver) needs the bytes of an
 // object held elsewhere and no peer link exists, the holder streams chunks
 // to the coordinator, which forwards them. Counted in stats.bytesRelayed.
-import { createHash, type Hash } from 'node:crypto';
+import { TreeHasher } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { RELAY_CHUNK_BYTES, type MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -15,7 +15,7 @@ interface Transfer {
   /** The requester's transfer number. */
   x: number;
   /** The bytes so far, hashed as they pass (issue 8: a holder serving wrong bytes is caught here too). */
-  hash: Hash | null;
+  hash: TreeHasher | null;
   next: number;
 }
 
@@ -52,7 +52,7 @@ export class Relay {
       return;
     }
     const X = this.nextX++;
-    this.transfers.set(X, { id: m.id, from, to, x: m.x, hash: o.hash ? createHash('sha256') : null, next: 0 });
+    this.transfers.set(X, { id: m.id, from, to, x: m.x, hash: o.hash ? new TreeHasher() : null, next: 0 });
     from.send({ t: 'serve', id: m.id, x: X });
   }
 
@@ -67,7 +67,7 @@ export class Relay {
     if (m.o + m.d.byteLength >= m.n) {
       this.transfers.delete(m.x);
       const want = this.dir.get(t.id)?.hash;
-      if (t.hash && want && t.hash.digest('hex') !== want) this.onBadHolder(from, t.id, `served object ${t.id.slice(0, 12)} with a wrong hash`);
+      if (t.hash && want && t.hash.digest() !== want) this.onBadHolder(from, t.id, `served object ${t.id.slice(0, 12)} with a wrong hash`);
     }
     this.gcs.stats.bytesRelayed += m.d.byteLength;
     t.to.send({ t: 'chunk', x: t.x, o: m.o, n: m.n, d: m.d });

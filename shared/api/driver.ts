@@ -7,7 +7,8 @@ import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
 import { ConnectError, errorFromCode, GetTimeoutError, TabmeshError } from '../errors.js';
 import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
-import { contentHash } from '../hash.js';
+import { contentHashAsync } from '../hash.js';
+import { expose, recycle } from '../bytes.js';
 import type { Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
@@ -99,6 +100,10 @@ export class DriverCore implements MeshCore {
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
   readonly ownLarge = new Map<ObjectId, Uint8Array>();
   private readonly outbox: Outbox;
+  /** Large puts being hashed, and the messages waiting behind them. */
+  private hashing = 0;
+  private deferred: Msg[] = [];
+  private allHashed: Promise<void> = Promise.resolve();
   private submitIndex = 0;
   private putIndex = 0;
   private closing = false;
@@ -126,18 +131,18 @@ export class DriverCore implements MeshCore {
     this.outbox = new Outbox((frame) => {
       if (this.state === 'connected' && this.ws.readyState === 1) this.ws.send(frame);
     });
-    this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
-    this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.outbox.push(m));
+    this.objects = new ObjectClient((m) => this.push(m), () => this.ws.bufferedAmount);
+    this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
   }
 
   private usePeers(factory: PeerFactory): void {
     this.links = new PeerLinks({
       factory,
       self: () => this.jobId ?? null,
-      sendSignal: (peer, data) => this.outbox.push({ t: 'signal', peer, data }),
+      sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
       lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
     });
-    this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.outbox.push(m));
+    this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }
 
   static connect(given: ConnectOptions): Promise<DriverCore> {
@@ -268,7 +273,7 @@ export class DriverCore implements MeshCore {
     for (const [id, p] of this.smallPuts) this.outbox.push({ t: 'put', id, v: p.v, size: p.v.byteLength, refs: p.refs });
     for (const [id, p] of this.largeMeta) {
       const bytes = this.ownLarge.get(id);
-      if (bytes) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
+      if (bytes && p.hash) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
     }
     for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
     const waiting = this.objects.waitingIds();
@@ -311,14 +316,14 @@ export class DriverCore implements MeshCore {
 
   registerFunction(f: FunctionSource): void {
     this.fns.set(f.fnId, f);
-    this.outbox.push({ t: 'fn', f });
+    this.push({ t: 'fn', f });
   }
 
   submit(spec: TaskSpec): void {
     // Kept while its outputs are held: a resumed job submits it again (same ids; the GCS dedups).
     this.specs.set(spec.taskId, { spec, live: spec.numReturns });
     for (let i = 0; i < spec.numReturns; i++) this.held.add(returnObjectId(spec.taskId, i));
-    this.outbox.push({ t: 'submit', spec });
+    this.push({ t: 'submit', spec });
   }
 
   put(id: ObjectId, value: EncodedValue): void {
@@ -326,15 +331,35 @@ export class DriverCore implements MeshCore {
     this.held.add(id);
     if (size <= this.inlineMax) {
       this.smallPuts.set(id, { v: value.bytes, refs: value.refs });
-      this.outbox.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
+      this.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
       this.objects.setReady(id, { v: value.bytes, size });
       return;
     }
-    const hash = contentHash(value.bytes);
+    // Ready here at once; the GCS hears of it once its chunks are hashed (in
+    // worker threads on Node), and what this driver sends meanwhile waits
+    // behind it, in order (issue 17).
+    const meta = { hash: '', refs: value.refs };
     this.ownLarge.set(id, value.bytes);
-    this.largeMeta.set(id, { hash, refs: value.refs });
+    this.largeMeta.set(id, meta);
     this.objects.setReady(id, { size });
-    this.outbox.push({ t: 'put', id, refs: value.refs, size, hash });
+    const m: MsgOf<'put'> = { t: 'put', id, refs: value.refs, size, hash: '' };
+    this.deferred.push(m);
+    this.hashing++;
+    const hashed = contentHashAsync(value.bytes).then(({ hash }) => {
+      meta.hash = m.hash = hash;
+      if (--this.hashing === 0) {
+        const out = this.deferred;
+        this.deferred = [];
+        for (const d of out) this.outbox.push(d);
+      }
+    });
+    this.allHashed = Promise.all([this.allHashed, hashed]).then(() => {});
+  }
+
+  /** To the coordinator, in order: behind a large put still being hashed. */
+  private push(m: Msg): void {
+    if (this.hashing > 0) this.deferred.push(m);
+    else this.outbox.push(m);
   }
 
   async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
@@ -345,7 +370,10 @@ export class DriverCore implements MeshCore {
 
   private async fetchOne(id: ObjectId): Promise<Fetched> {
     const own = this.ownLarge.get(id);
-    if (own) return { bytes: own };
+    if (own) {
+      expose(own); // the reader may view it in place
+      return { bytes: own };
+    }
     for (let attempt = 0; ; attempt++) {
       const info: ReadyInfo = this.objects.known(id) ?? (await this.objects.whenReady(id));
       if (info.failure) return { failure: info.failure };
@@ -372,12 +400,12 @@ export class DriverCore implements MeshCore {
   }
 
   cancel(id: ObjectId, force: boolean): void {
-    this.outbox.push({ t: 'cancel', id, force });
+    this.push({ t: 'cancel', id, force });
   }
 
   borrow(ids: ObjectId[]): void {
     for (const id of ids) this.held.add(id);
-    this.outbox.push({ t: 'borrow', ids });
+    this.push({ t: 'borrow', ids });
   }
 
   private lookups = new Map<number, { resolve: (v: { id: string; className: string }) => void; reject: (e: Error) => void }>();
@@ -387,7 +415,7 @@ export class DriverCore implements MeshCore {
     const x = this.nextLookup++;
     return new Promise((resolve, reject) => {
       this.lookups.set(x, { resolve, reject });
-      this.outbox.push({ t: 'getActor', name, x });
+      this.push({ t: 'getActor', name, x });
     });
   }
 
@@ -402,13 +430,16 @@ export class DriverCore implements MeshCore {
   /** The GCS freed these objects: our copies of large puts among them can go. */
   freed(ids: ObjectId[]): void {
     for (const id of ids) {
+      const bytes = this.ownLarge.get(id);
+      // Its memory is reused by a later put unless a view of it got out (issue 17).
+      if (bytes && this.largeMeta.get(id)?.hash) recycle(bytes);
       this.ownLarge.delete(id);
       this.largeMeta.delete(id);
     }
   }
 
   killActor(id: string): void {
-    this.outbox.push({ t: 'killActor', id: id as TaskSpec['taskId'] });
+    this.push({ t: 'killActor', id: id as TaskSpec['taskId'] });
   }
 
   release(ids: ObjectId[]): void {
@@ -420,10 +451,12 @@ export class DriverCore implements MeshCore {
       const spec = this.specs.get(taskOfObject(id));
       if (spec && --spec.live <= 0) this.specs.delete(taskOfObject(id));
     }
-    this.outbox.push({ t: 'release', ids });
+    this.push({ t: 'release', ids });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // What waits behind a put being hashed goes out first.
+    if (this.hashing > 0 && this.state === 'connected') await this.allHashed;
     this.closing = true;
     if (this.state === 'reconnecting') {
       this.state = 'closed';

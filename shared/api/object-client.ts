@@ -5,6 +5,7 @@ import type { ObjectId } from '../ids.js';
 import type { Failure } from '../errors.js';
 import { RELAY_CHUNK_BYTES, type Msg, type MsgOf } from '../protocol/messages.js';
 import { TabmeshError } from '../errors.js';
+import { allocBytes, expose } from '../bytes.js';
 
 export interface ReadyInfo {
   /** The value's bytes when the object is small enough to travel inline. */
@@ -134,7 +135,7 @@ export class ObjectClient {
   onChunk(m: MsgOf<'chunk'>): void {
     const t = this.incoming.get(m.x);
     if (!t) return;
-    if (t.buf === null) t.buf = new Uint8Array(m.n);
+    if (t.buf === null) t.buf = allocBytes(m.n);
     if (m.n !== t.buf.byteLength || m.o + m.d.byteLength > m.n) {
       this.incoming.delete(m.x);
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id}: chunk does not fit the object`));
@@ -162,6 +163,7 @@ export class ObjectClient {
       this.send({ t: 'xferFail', x, reason: 'object not held here' });
       return;
     }
+    expose(bytes); // sent from in place, over time
     const n = bytes.byteLength;
     if (n === 0) {
       this.send({ t: 'chunk', x, o: 0, n: 0, d: new Uint8Array(0) });

@@ -6,6 +6,7 @@ import { Mesh } from '../api/mesh.js';
 import { ObjectRef } from '../api/ref.js';
 import { ActorHandleCore } from '../api/actor.js';
 import type { Fetched, MeshCore } from '../api/core.js';
+import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
 import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
@@ -174,8 +175,9 @@ export class ExecutorCore {
     this.flushScheduled = false;
     const results = this.results;
     this.results = [];
-    // No transfer list: msgpackr may still write into the buffer behind a result.
-    this.ep.post({ k: 'done', results });
+    // Results have bytes of their own (encodeValue): moved, not cloned; shared
+    // memory (large results on Node) is shared as it is (issue 17).
+    this.ep.post({ k: 'done', results }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));
   }
 
   private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: Mesh; console: TaskConsole } {
@@ -437,4 +439,14 @@ function show(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** The buffers among `bytes` that can move to the other thread: whole, not shared, each once. */
+function transferable(bytes: Uint8Array[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const b of bytes) {
+    if (isShared(b) || b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) continue;
+    out.add(b.buffer as ArrayBuffer);
+  }
+  return [...out];
 }

@@ -1,6 +1,7 @@
 // The node's executors and its local queue: tasks whose arguments are here
 // wait in `ready` and go to a free executor. Short tasks of one function go
 // in batches (one message for many tasks), like a pool's concurrentTasks.
+import { forPosting } from '../bytes.js';
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
 import { actorLiveCpu, type EnvDecl, type FunctionSource, type TaskSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../ids.js';
@@ -422,7 +423,7 @@ function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
     fnId: s.fnId,
     name: s.name,
     source,
-    args: t.args as Uint8Array[],
+    args: (t.args as Uint8Array[]).map(forPosting),
     numReturns: s.numReturns,
     actor: s.actor,
   };

@@ -12,6 +12,7 @@ import type { TaskSpec } from '../protocol/messages.js';
 import type { FromExecutor, Call } from '../executor/protocol.js';
 import { contentHash } from '../hash.js';
 import { BACKOFF, sleepBackoff } from '../backoff.js';
+import { forPosting } from '../bytes.js';
 import { returnObjectId, type NodeId, type ObjectId, type TaskId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskResult } from '../protocol/messages.js';
@@ -499,7 +500,7 @@ export class NodeRuntime {
 
   private reply(ex: Executor, id: number, p: Promise<unknown>): void {
     p.then(
-      (value) => ex.handle.post({ k: 'reply', id, ok: true, value }),
+      (value) => ex.handle.post({ k: 'reply', id, ok: true, value: postable(value) }),
       (e: Error) => ex.handle.post({ k: 'reply', id, ok: false, error: { code: (e as TabmeshError).code ?? 'ERROR', message: e.message } }),
     );
   }
@@ -752,4 +753,10 @@ function actorDied(spec: TaskSpec, why: string): Failure {
     ...failureOf('ACTOR_DIED', spec.taskId, spec.name, new Error(`actor ${spec.actor?.id.slice(0, 12) ?? ''} died: ${why}`)),
     name: 'ActorDiedError',
   };
+}
+
+/** A call's reply as posted to the executor: fetched bytes shared or copied alone (see forPosting). */
+function postable(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  return value.map((f: unknown) => (f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!) } : f));
 }

@@ -13,10 +13,11 @@
 //   so it can count in both `memoryBytes` and `spilledBytes`.
 //
 // LRU: two Maps in recency order (insertion order; touch = delete + set), one
-// for primaries and one for secondaries, each entry stamped with a global
-// tick. The victim is the older of the two heads (only the secondaries' head
-// when there is no tier: primaries are pinned then), so each step is O(1)
-// even with many pinned primaries.
+// for primaries and one for secondaries. Secondaries go first (least recently
+// used first), then primaries spill (only with a tier: pinned otherwise), so
+// each step is O(1) even with many pinned primaries. A secondary being put
+// only pushes out other secondaries (issue 17): when they are not enough, it
+// is not kept.
 //
 // Tier operations for one id are chained (put, then delete, then a later
 // put...), so a delete issued during a spill runs after that write and can
@@ -163,7 +164,7 @@ export class ObjectStore {
     } else {
       // (An oversized primary with no tier lands here too: pinned.)
       this.link(e);
-      this.enforce();
+      this.enforce(undefined, e.primary ? undefined : e);
     }
   }
 
@@ -304,16 +305,22 @@ export class ObjectStore {
    * budget. `fresh` (an oversized secondary just put) is neither dropped nor
    * counted in this pass.
    */
-  private enforce(fresh?: Entry): void {
+  private enforce(fresh?: Entry, secondary?: Entry): void {
     const dropped: ObjectId[] = [];
     for (const id of this.oversized) {
       const e = this.entries.get(id);
-      if (e && e !== fresh) this.drop(e, dropped);
+      if (e && e !== fresh && e !== secondary) this.drop(e, dropped);
     }
     const extra = fresh ? fresh.size : 0;
     while (this.staying() - extra > this.budget) {
       const victim = this.victim();
       if (!victim || victim === fresh) break;
+      if (secondary && (victim === secondary || victim.primary)) {
+        // A secondary copy never pushes a primary out (issue 17): it is not
+        // kept (its reader has its bytes already).
+        this.drop(secondary, dropped);
+        continue;
+      }
       if (victim.primary) {
         this.unlink(victim);
         if (victim.inTier) {
@@ -336,13 +343,13 @@ export class ObjectStore {
     }
   }
 
-  /** The least recently used evictable object (primaries only with a tier). */
+  /**
+   * What goes first: the least recently used secondary, then (with a tier)
+   * the least recently used primary. A node's own copies stay in memory
+   * while others' copies churn (issue 17).
+   */
   private victim(): Entry | undefined {
-    const s = first(this.lruSecondary);
-    const p = this.tier ? first(this.lruPrimary) : undefined;
-    if (!s) return p;
-    if (!p) return s;
-    return p.tick < s.tick ? p : s;
+    return first(this.lruSecondary) ?? (this.tier ? first(this.lruPrimary) : undefined);
   }
 
   private drop(e: Entry, dropped: ObjectId[]): void {

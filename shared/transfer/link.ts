@@ -4,8 +4,10 @@
 // so nothing queues without bound.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
+import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
-import { CHUNK_DATA_BYTES, readMessage, writeChunk, writeControl, type Chunk, type Control } from './wire.js';
+import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, chunkHeader, readMessage, writeChunk, writeControl, writeLeaves, type Chunk, type Control, type Leaves } from './wire.js';
+import { LEAF_BYTES, chunkCount, chunkMatches, contentHashAsync, rootOf } from '../hash.js';
 
 /** A sender waits while the channel holds this much. */
 export const SEND_HIGH_WATER = 2 << 20;
@@ -29,11 +31,37 @@ export interface LinkEnv {
   log(text: string): void;
 }
 
+/**
+ * A holder sent a chunk (or leaves) that does not match the object's hash
+ * (issue 17). What arrived before it checked out: `partial` holds it, for the
+ * rest to come from another holder.
+ */
+export class BadChunkError extends TabmeshError {
+  constructor(
+    readonly peer: string,
+    message: string,
+    readonly partial: { buf: Uint8Array; received: number } | null,
+  ) {
+    super('OBJECT_LOST', message);
+  }
+}
+
+export interface FetchOptions {
+  /** The object's hash: each chunk is checked against the leaves the holder sends first. */
+  hash?: string;
+  /** Resume: bytes [0, from) are already in `into` (a chunk boundary). */
+  from?: number;
+  into?: Uint8Array;
+}
+
 interface Incoming {
   id: ObjectId;
   size: number;
   buf: Uint8Array | null;
   received: number;
+  hash?: string;
+  leaves: Uint8Array | null;
+  leavesGot: number;
   lastAt: number;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
@@ -99,13 +127,18 @@ export class PeerLink {
   }
 
   /** Asks the other side for object `id` of `size` bytes. Rejects if the link breaks or the holder cannot serve it. */
-  fetch(id: ObjectId, size: number): Promise<Uint8Array> {
+  fetch(id: ObjectId, size: number, opts: FetchOptions = {}): Promise<Uint8Array> {
     if (this.state !== 'open') return Promise.reject(new TabmeshError('CLOSED', `link to ${this.peer} is ${this.state}`));
     const x = this.nextX++;
     this.lastUsed = Date.now();
+    const from = opts.into && opts.into.byteLength === size ? (opts.from ?? 0) : 0;
     return new Promise((resolve, reject) => {
-      this.incoming.set(x, { id, size, buf: null, received: 0, lastAt: Date.now(), resolve, reject });
-      this.sendControl({ k: 'req', x, id });
+      const leaves = opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null;
+      this.incoming.set(x, { id, size, buf: from ? opts.into! : null, received: from, hash: opts.hash, leaves, leavesGot: 0, lastAt: Date.now(), resolve, reject });
+      const req: Control = { k: 'req', x, id };
+      if (from) req.o = from;
+      if (opts.hash) req.h = true;
+      this.sendControl(req);
     });
   }
 
@@ -135,6 +168,14 @@ export class PeerLink {
     this.env.closed(this, why);
   }
 
+  private sendRaw(b: Uint8Array): void {
+    try {
+      this.raw.send(b);
+    } catch (e) {
+      this.close(`send failed: ${(e as Error).message}`);
+    }
+  }
+
   private sendControl(c: Control): void {
     try {
       this.raw.send(writeControl(c));
@@ -155,8 +196,9 @@ export class PeerLink {
     }
     this.lastUsed = Date.now();
     if (m.chunk) return this.onChunk(m.chunk);
+    if (m.leaves) return this.onLeaves(m.leaves);
     const c = m.control;
-    if (c.k === 'req') void this.serve(c.x, c.id);
+    if (c.k === 'req') void this.serve(c.x, c.id, c.o ?? 0, c.h === true);
     else if (c.k === 'cancel') this.dropOutgoing(c.x);
     else {
       const t = this.incoming.get(c.x);
@@ -164,6 +206,27 @@ export class PeerLink {
       this.incoming.delete(c.x);
       t.reject(new TabmeshError('OBJECT_LOST', `${this.peer} cannot serve ${t.id}: ${c.reason}`));
     }
+  }
+
+  /** Ends transfer `x` with a holder at fault. */
+  private bad(x: number, t: Incoming, why: string, keep: boolean): void {
+    this.incoming.delete(x);
+    this.sendControl({ k: 'cancel', x });
+    const partial = keep && t.buf ? { buf: t.buf, received: t.received } : null;
+    t.reject(new BadChunkError(this.peer, `transfer of ${t.id} from ${this.peer}: ${why}`, partial));
+  }
+
+  private onLeaves(l: Leaves): void {
+    this.lastChunkAt = Date.now();
+    const t = this.incoming.get(l.x);
+    if (!t) return;
+    if (!t.leaves || l.i * LEAF_BYTES !== t.leavesGot || t.leavesGot + l.d.byteLength > t.leaves.byteLength) {
+      return this.bad(l.x, t, 'leaves out of place', false);
+    }
+    t.leaves.set(l.d, t.leavesGot);
+    t.leavesGot += l.d.byteLength;
+    t.lastAt = Date.now();
+    if (t.leavesGot === t.leaves.byteLength && rootOf(t.leaves) !== t.hash) this.bad(l.x, t, 'its leaves do not match the object hash', true);
   }
 
   private onChunk(c: Chunk): void {
@@ -177,7 +240,14 @@ export class PeerLink {
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
       return;
     }
-    if (t.buf === null) t.buf = new Uint8Array(c.n);
+    if (t.leaves && t.size > 0) {
+      // Each chunk on its own against its leaf (issue 17); the leaves came first.
+      if (t.leavesGot !== t.leaves.byteLength) return this.bad(c.x, t, 'a chunk before the leaves', true);
+      if (c.d.byteLength !== Math.min(CHUNK_DATA_BYTES, c.n - c.o) || !chunkMatches(t.leaves, c.o / CHUNK_DATA_BYTES, c.d)) {
+        return this.bad(c.x, t, `chunk at ${c.o} does not match its hash`, true);
+      }
+    }
+    if (t.buf === null) t.buf = allocBytes(c.n, true);
     t.buf.set(c.d, c.o);
     t.received += c.d.byteLength;
     t.lastAt = Date.now();
@@ -188,7 +258,7 @@ export class PeerLink {
     }
   }
 
-  private async serve(x: number, id: ObjectId): Promise<void> {
+  private async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.env.lookup(id);
@@ -197,7 +267,15 @@ export class PeerLink {
     }
     if (this.state !== 'open') return;
     if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
-    const t: Outgoing = { x, bytes, o: 0 };
+    if (from > bytes.byteLength) return this.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    expose(bytes); // sent from in place, over time
+    if (withLeaves) {
+      const { leaves } = await contentHashAsync(bytes);
+      if (this.state !== 'open') return;
+      const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
+      for (let o = 0; o < leaves.byteLength; o += per) this.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
+    }
+    const t: Outgoing = { x, bytes, o: from };
     this.outgoing.set(x, t);
     this.queue.push(t);
     this.pump();
@@ -235,7 +313,8 @@ export class PeerLink {
         d[d.byteLength >> 1] ^= 0xff;
       }
       try {
-        this.raw.send(writeChunk(t.x, t.o, n, d));
+        if (this.raw.sendv) this.raw.sendv([chunkHeader(t.x, t.o, n), d]);
+        else this.raw.send(writeChunk(t.x, t.o, n, d));
       } catch (e) {
         return this.close(`send failed: ${(e as Error).message}`);
       }

@@ -4,7 +4,7 @@
 // time is remembered for a while, so readers go straight to the relay.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { PeerLink, type LinkEnv, type LinkFaults } from './link.js';
+import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
 import type { PeerFactory } from './raw-peer.js';
 
 export interface PeerLinksOptions {
@@ -34,6 +34,8 @@ export class PeerLinks {
   readonly counters = { bytesIn: 0, bytesOut: 0 };
   /** Test-only faults: see LinkFaults. */
   readonly faults: LinkFaults = {};
+  /** Links that came up, by what carries them (raw.transport; 'webrtc' where the factory does not say). */
+  readonly opened: Record<string, number> = {};
   /** Link attempts that did not come up in time, or broke. */
   failures = 0;
   private reserved = 0;
@@ -83,11 +85,11 @@ export class PeerLinks {
   }
 
   /** Fetches object `id` (of `size` bytes) from `peer` over a link, opening one if needed. */
-  async fetch(peer: string, id: ObjectId, size: number): Promise<Uint8Array> {
+  async fetch(peer: string, id: ObjectId, size: number, opts: FetchOptions = {}): Promise<Uint8Array> {
     const link = await this.linkTo(peer);
     await this.reserve(size);
     try {
-      return await link.fetch(id, size);
+      return await link.fetch(id, size, opts);
     } finally {
       this.unreserve(size);
     }
@@ -133,6 +135,14 @@ export class PeerLinks {
   private add(peer: string, gen: string, initiator: boolean): PeerLink {
     const raw = this.o.factory(initiator);
     const link = new PeerLink(peer, gen, initiator, raw, this.env);
+    void link.opened.then(
+      () => {
+        const k = raw.transport ?? 'webrtc';
+        this.opened[k] = (this.opened[k] ?? 0) + 1;
+        this.o.log?.(`peer link to ${peer} open over ${k}`);
+      },
+      () => {},
+    );
     raw.onSignal = (s) => {
       if (link.state !== 'closed') this.o.sendSignal(peer, JSON.stringify({ g: gen, s }));
     };

@@ -7,6 +7,10 @@ export interface RawPeer {
   /** Feeds a signal (offer, answer, candidate) from the other side. */
   signal(data: unknown): void;
   send(bytes: Uint8Array): void;
+  /** What carries it ('tcp', 'webrtc'), where a factory can tell. */
+  readonly transport?: string;
+  /** Sends the parts as one message without joining them first (stream links: no copy). */
+  sendv?(parts: Uint8Array[]): void;
   /** Bytes queued on the channel and not yet handed to the network. */
   readonly bufferedAmount: number;
   destroy(): void;

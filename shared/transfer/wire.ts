@@ -1,20 +1,38 @@
 // The transfer protocol on a peer link (issue 4): the requester asks for an
-// object by id on a transfer number it picks; the holder answers with chunks
-// of at most 64 KiB, or a failure. Chunks are binary with a fixed header;
+// object by id on a transfer number it picks, from an offset; the holder
+// answers with chunks, or a failure. Chunks are binary with a fixed header;
 // control messages are small JSON texts.
+//
+// Issue 17: a chunk is one leaf of the object's chunk-hash tree (64 KiB, the
+// last one shorter), so the reader checks each on its own. A requester that
+// asks with `h` first gets the leaves (binary, up to 2048 a message), which it
+// checks against the object's hash from the GCS; `o` resumes a transfer at a
+// chunk boundary (the rest of an object from another holder).
 import type { ObjectId } from '../ids.js';
+import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
-/** Largest message on a link, header included. */
-export const LINK_CHUNK_BYTES = 64 * 1024;
 const CHUNK_HEADER = 1 + 4 + 8 + 8;
-/** Object bytes in one chunk. */
-export const CHUNK_DATA_BYTES = LINK_CHUNK_BYTES - CHUNK_HEADER;
+/** Object bytes in one chunk: one leaf's worth. */
+export const CHUNK_DATA_BYTES = HASH_CHUNK;
+/** Largest message on a link, header included. */
+export const LINK_CHUNK_BYTES = CHUNK_HEADER + CHUNK_DATA_BYTES;
+const LEAVES_HEADER = 1 + 4 + 4;
+/** Leaves in one leaves message. */
+export const LEAVES_PER_MESSAGE = 2048;
 
 const KIND_CONTROL = 0;
 const KIND_CHUNK = 1;
+const KIND_LEAVES = 2;
+
+export interface Leaves {
+  x: number;
+  /** Index of the first leaf in `d`. */
+  i: number;
+  d: Uint8Array;
+}
 
 export type Control =
-  | { k: 'req'; x: number; id: ObjectId }
+  | { k: 'req'; x: number; id: ObjectId; o?: number; h?: boolean }
   | { k: 'fail'; x: number; reason: string }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
@@ -27,7 +45,20 @@ export interface Chunk {
   d: Uint8Array;
 }
 
-export type LinkMessage = { control: Control; chunk?: undefined } | { chunk: Chunk; control?: undefined };
+export type LinkMessage =
+  | { control: Control; chunk?: undefined; leaves?: undefined }
+  | { chunk: Chunk; control?: undefined; leaves?: undefined }
+  | { leaves: Leaves; control?: undefined; chunk?: undefined };
+
+export function writeLeaves(x: number, i: number, d: Uint8Array): Uint8Array {
+  const out = new Uint8Array(LEAVES_HEADER + d.byteLength);
+  const v = new DataView(out.buffer);
+  out[0] = KIND_LEAVES;
+  v.setUint32(1, x, true);
+  v.setUint32(5, i, true);
+  out.set(d, LEAVES_HEADER);
+  return out;
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -42,13 +73,24 @@ export function writeControl(c: Control): Uint8Array {
 
 export function writeChunk(x: number, o: number, n: number, d: Uint8Array): Uint8Array {
   const out = new Uint8Array(CHUNK_HEADER + d.byteLength);
-  const v = new DataView(out.buffer);
+  writeChunkHeader(out, x, o, n);
+  out.set(d, CHUNK_HEADER);
+  return out;
+}
+
+/** The header of a chunk message alone, for links that send it and the data as parts. */
+export function chunkHeader(x: number, o: number, n: number): Uint8Array {
+  const out = new Uint8Array(CHUNK_HEADER);
+  writeChunkHeader(out, x, o, n);
+  return out;
+}
+
+function writeChunkHeader(out: Uint8Array, x: number, o: number, n: number): void {
+  const v = new DataView(out.buffer, out.byteOffset, CHUNK_HEADER);
   out[0] = KIND_CHUNK;
   v.setUint32(1, x, true);
   v.setFloat64(5, o, true);
   v.setFloat64(13, n, true);
-  out.set(d, CHUNK_HEADER);
-  return out;
 }
 
 /** Decodes one link message; throws on anything malformed (the link is then closed). */
@@ -63,11 +105,22 @@ export function readMessage(b: Uint8Array): LinkMessage {
     if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0) throw new Error('bad chunk header');
     return { chunk: { x, o, n, d: b.subarray(CHUNK_HEADER) } };
   }
+  if (b[0] === KIND_LEAVES) {
+    if (b.byteLength < LEAVES_HEADER) throw new Error('short leaves message');
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const d = b.subarray(LEAVES_HEADER);
+    if (d.byteLength % LEAF_BYTES !== 0 || d.byteLength > LEAVES_PER_MESSAGE * LEAF_BYTES) throw new Error('bad leaves message');
+    return { leaves: { x: v.getUint32(1, true), i: v.getUint32(5, true), d } };
+  }
   if (b[0] !== KIND_CONTROL) throw new Error(`unknown link message kind ${b[0]}`);
   if (b.byteLength > 4096) throw new Error('control message too long');
   const c = JSON.parse(dec.decode(b.subarray(1))) as Control;
   if (typeof c !== 'object' || c === null || !Number.isInteger(c.x) || c.x < 0) throw new Error('bad control message');
-  if (c.k === 'req' && typeof c.id === 'string' && /^[0-9a-f]{40}$/.test(c.id)) return { control: c };
+  if (c.k === 'req' && typeof c.id === 'string' && /^[0-9a-f]{40}$/.test(c.id)) {
+    const o = c.o ?? 0;
+    if (!Number.isSafeInteger(o) || o < 0 || o % CHUNK_DATA_BYTES !== 0) throw new Error('bad request offset');
+    return { control: { k: 'req', x: c.x, id: c.id, o, h: c.h === true } };
+  }
   if (c.k === 'fail' && typeof c.reason === 'string') return { control: { k: 'fail', x: c.x, reason: c.reason.slice(0, 1024) } };
   if (c.k === 'cancel') return { control: { k: 'cancel', x: c.x } };
   throw new Error('bad control message');

@@ -83,15 +83,42 @@ describe('ObjectStore', () => {
     s.put(oid(1), bytes(100), S);
     s.put(oid(2), bytes(100, 2), P);
     s.put(oid(3), bytes(100), S);
-    s.put(oid(4), bytes(100), S); // over by 150: 1 dropped, 2 spilled
-    expect(dropped).toEqual([[oid(1)]]);
+    s.put(oid(4), bytes(100), S); // over by 150: secondaries 1 and 3 go; the primary stays (issue 17)
+    expect(dropped).toEqual([[oid(1)], [oid(3)]]);
     expect(s.has(oid(1))).toBe(false);
     expect(await s.get(oid(1))).toBeUndefined();
-    expect(s.stats().drops).toBe(1);
+    expect(s.stats().drops).toBe(2);
     await s.idle();
     expect(tier.data.has(oid(1))).toBe(false); // secondaries never go to the tier
-    expect(tier.data.has(oid(2))).toBe(true);
+    expect(tier.data.has(oid(2))).toBe(false);
+    expect(s.getSync(oid(2))).toBeDefined();
     expect(s.memoryBytes).toBe(200);
+  });
+
+  it('primaries stay in memory while secondaries churn; primary pressure spills the oldest primary', async () => {
+    const dropped: ObjectId[] = [];
+    const tier = new FakeTier();
+    const s = new ObjectStore({ memoryBytes: 1000, tier, onDropped: (ids) => dropped.push(...ids) });
+    for (let i = 1; i <= 6; i++) s.put(oid(i), bytes(100, i), P); // 600 bytes of own objects
+    // Many reads of others' objects, each touched after the primaries were.
+    for (let i = 100; i < 300; i++) {
+      s.put(oid(i), bytes(150, 1), S);
+      expect(s.getSync(oid(i))).toBeDefined();
+    }
+    await s.idle();
+    expect(tier.puts).toBe(0);
+    for (let i = 1; i <= 6; i++) expect(s.getSync(oid(i))?.[0]).toBe(i);
+    expect(s.memoryBytes).toBeLessThanOrEqual(1000);
+    expect(dropped.length).toBe(200 - 2); // two 150-byte secondaries fit beside the primaries
+    // A secondary larger than the room the primaries leave is not kept at all.
+    s.put(oid(400), bytes(500), S);
+    expect(s.has(oid(400))).toBe(false);
+    expect(tier.puts).toBe(0);
+    // Primaries do push each other (and secondaries first) to the tier.
+    s.put(oid(7), bytes(700, 7), P);
+    await s.idle();
+    expect(tier.data.has(oid(1))).toBe(true);
+    expect(s.has(oid(299))).toBe(false);
   });
 
   it('spills a primary to the tier and reads back identical bytes', async () => {

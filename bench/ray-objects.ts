@@ -1,0 +1,65 @@
+// tabmesh beside Ray on large objects (issue 17), in one run: put of an 80
+// MiB array (then ready) and a task reading an 80 MiB object already on its
+// node, Ray with num_cpus=2, tabmesh with a coordinator and one edge node of
+// 2 executors. Ray comes from a Python with `ray` and `numpy`: $RAY_PYTHON,
+// else .venv-ray/bin/python here; without one the bench says so and stops.
+//
+//   npm run build && node dist/bench/ray-objects.js
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '../edge/index.js';
+import { emit, figure, log, ROOT, runBench, startCluster } from './harness.js';
+import { edgeNodeIds, executorRead, putFigures } from './objects-node.js';
+
+const RAY_SCRIPT = `
+import json, time, numpy as np, ray
+ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+a = np.ones(80 * 2**20 // 4, dtype=np.float32)
+best = 1e9
+for _ in range(4):
+    t = time.perf_counter(); r = ray.put(a); ray.wait([r]); best = min(best, time.perf_counter() - t); del r
+put = 80 * 2**20 / best / 1e9
+@ray.remote
+def read(x): return len(x) + float(x[-1])
+ref = ray.put(a)
+ray.get(read.remote(ref))
+t = time.perf_counter(); ray.get([read.remote(ref) for _ in range(20)]); reads = 20 / (time.perf_counter() - t)
+print(json.dumps({"put": put, "reads": reads}))
+`;
+
+function rayPython(): string | null {
+  const candidates = [process.env.RAY_PYTHON, join(ROOT, '.venv-ray/bin/python')].filter((p): p is string => !!p);
+  for (const py of candidates) {
+    if (!existsSync(py)) continue;
+    const r = spawnSync(py, ['-c', 'import ray, numpy'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  const py = rayPython();
+  if (!py) {
+    log('skipped: no Python with ray and numpy (set RAY_PYTHON, or make .venv-ray with `pip install ray numpy`)');
+    return;
+  }
+  const r = spawnSync(py, ['-c', RAY_SCRIPT], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`ray failed: ${r.stderr.slice(-2000)}`);
+  const ray = JSON.parse(r.stdout.trim().split('\n').pop()!) as { put: number; reads: number };
+  const cl = await startCluster({ nodes: 1, cpus: 2 });
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  try {
+    const [node] = await edgeNodeIds(cl.url, cl.token);
+    const put = (await putFigures(mesh))[80];
+    const reads = await executorRead(mesh, node);
+    log(`put 80 MiB: tabmesh ${put.toFixed(2)} GB/s, Ray ${ray.put.toFixed(2)}; node-local 80 MiB reads: tabmesh ${reads.toFixed(1)}/s, Ray ${ray.reads.toFixed(1)}/s`);
+    emit(figure('ray.put.80MiB', put, 'GB/s', ray.put));
+    emit(figure('ray.taskRead.80MiB', reads, 'reads/s', ray.reads));
+  } finally {
+    await mesh.close().catch(() => {});
+    await cl.stop();
+  }
+}
+
+runBench(main);

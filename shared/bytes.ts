@@ -1,0 +1,107 @@
+// Memory for object bytes (issue 17). Where threads can share memory (Node's
+// worker_threads; browsers only when cross-origin isolated, which tabmesh
+// pages are not), large object bytes live in a SharedArrayBuffer: posting them
+// to an executor then shares them instead of copying. Elsewhere, plain memory.
+// Objects are immutable, so sharing is safe as long as nobody writes to them.
+//
+// Large shared buffers are also recycled, as Ray's object store reuses its
+// arena: fresh memory costs a page fault per 4 KiB on first touch, which on
+// this project's VMs is ten times the cost of the copy itself. A buffer goes
+// back to the pool only when its object is freed and no view of it ever left
+// the code that owns it (`expose` marks those that did: decoded in place,
+// posted to an executor, being sent).
+
+const sharable =
+  typeof SharedArrayBuffer === 'function' &&
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+/** Below this, plain memory: small values are cheaper to copy than to share. */
+export const SHARE_MIN_BYTES = 64 * 1024;
+/** Buffers this large or larger are pooled, in steps of this size. */
+const POOL_STEP = 1 << 20;
+/** Most idle bytes the pool keeps (oldest go first). */
+const POOL_IDLE_MAX = 512 << 20;
+
+/** Whether `allocBytes` hands out shared memory here. */
+export function sharedMemory(): boolean {
+  return sharable;
+}
+
+export function isShared(bytes: ArrayBufferView): boolean {
+  return typeof SharedArrayBuffer === 'function' && bytes.buffer instanceof SharedArrayBuffer;
+}
+
+const pooled = new WeakSet<ArrayBufferLike>();
+const exposed = new WeakSet<ArrayBufferLike>();
+/** Idle buffers, oldest first. */
+let idle: SharedArrayBuffer[] = [];
+let idleBytes = 0;
+export const poolStats = { reused: 0, fresh: 0, recycled: 0 };
+
+/**
+ * `n` bytes, shared between threads where the platform allows and `n` is
+ * large. Zeroed unless `dirty` (for callers that write every byte).
+ */
+export function allocBytes(n: number, dirty = false): Uint8Array {
+  if (!sharable || n < SHARE_MIN_BYTES) return new Uint8Array(n);
+  if (n < POOL_STEP) return new Uint8Array(new SharedArrayBuffer(n));
+  let best = -1;
+  for (let i = 0; i < idle.length; i++) {
+    const c = idle[i].byteLength;
+    if (c >= n && c <= n + (n >> 2) + POOL_STEP && (best < 0 || c < idle[best].byteLength)) best = i;
+  }
+  if (best >= 0) {
+    const buf = idle[best];
+    idle.splice(best, 1);
+    idleBytes -= buf.byteLength;
+    poolStats.reused++;
+    const out = new Uint8Array(buf, 0, n);
+    if (!dirty) out.fill(0);
+    return out;
+  }
+  const buf = new SharedArrayBuffer(Math.ceil(n / POOL_STEP) * POOL_STEP);
+  pooled.add(buf);
+  poolStats.fresh++;
+  return new Uint8Array(buf, 0, n);
+}
+
+/** A view of `bytes` may outlive its owner's copy: never recycle their buffer. */
+export function expose(bytes: ArrayBufferView): void {
+  if (pooled.has(bytes.buffer)) exposed.add(bytes.buffer);
+}
+
+/** The owner is done with `bytes` (its object was freed); the buffer is reused if nothing else can see it. */
+export function recycle(bytes: Uint8Array): void {
+  const buf = bytes.buffer;
+  if (!pooled.has(buf) || exposed.has(buf) || idle.includes(buf as SharedArrayBuffer)) return;
+  idle.push(buf as SharedArrayBuffer);
+  idleBytes += buf.byteLength;
+  poolStats.recycled++;
+  while (idleBytes > POOL_IDLE_MAX && idle.length > 0) idleBytes -= idle.shift()!.byteLength;
+}
+
+/** Drops every idle buffer (tests). */
+export function drainPool(): void {
+  idle = [];
+  idleBytes = 0;
+}
+
+/** `bytes` in memory of their own that can be put in a transfer list (a copy when they are shared or a view of more). */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (!isShared(bytes) && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  return bytes.slice();
+}
+
+/**
+ * `bytes` as posted to another thread: shared memory as it is (the other
+ * thread may keep views of it, so it is never recycled), a view of a larger
+ * buffer (an argument inside the frame it came in) copied alone, since
+ * posting a view clones its whole buffer.
+ */
+export function forPosting(bytes: Uint8Array): Uint8Array {
+  if (isShared(bytes)) {
+    expose(bytes);
+    return bytes;
+  }
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}

@@ -1,0 +1,75 @@
+// Content hashes as a chunk-hash tree (issue 17): every 64 KiB chunk checks on
+// its own against its leaf, the leaves against the object's hash, and every way
+// of computing it (sync, sliced, worker threads) gives the same hash.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { HASH_CHUNK, LEAF_BYTES, TreeHasher, chunkMatches, contentHash, contentHashAsync, leafHashes, rootOf } from '../../shared/hash.js';
+import { installNodeHasher } from '../../edge/node-hash.js';
+import { allocBytes } from '../../shared/bytes.js';
+
+function sample(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest();
+
+describe('chunk-hash tree', () => {
+  it('the hash is SHA-256 over the SHA-256 of each 64 KiB chunk, the last one short', () => {
+    const b = sample(2 * HASH_CHUNK + 100, 1);
+    const leaves = Buffer.concat([sha(b.subarray(0, HASH_CHUNK)), sha(b.subarray(HASH_CHUNK, 2 * HASH_CHUNK)), sha(b.subarray(2 * HASH_CHUNK))]);
+    expect(contentHash(b)).toBe(sha(leaves).toString('hex'));
+    expect(Buffer.from(leafHashes(b)).equals(leaves)).toBe(true);
+  });
+
+  it('the empty object has no leaves and a fixed hash', () => {
+    expect(leafHashes(new Uint8Array(0)).byteLength).toBe(0);
+    expect(contentHash(new Uint8Array(0))).toBe(sha(new Uint8Array(0)).toString('hex'));
+  });
+
+  it('each chunk checks on its own; a flipped byte fails only its chunk', () => {
+    const b = sample(5 * HASH_CHUNK, 2);
+    const leaves = leafHashes(b);
+    const bad = b.slice();
+    bad[3 * HASH_CHUNK + 7] ^= 1;
+    for (let i = 0; i < 5; i++) {
+      expect(chunkMatches(leaves, i, b.subarray(i * HASH_CHUNK, (i + 1) * HASH_CHUNK))).toBe(true);
+      expect(chunkMatches(leaves, i, bad.subarray(i * HASH_CHUNK, (i + 1) * HASH_CHUNK))).toBe(i !== 3);
+    }
+    expect(chunkMatches(leaves, 5, new Uint8Array(1))).toBe(false); // past the last leaf
+    expect(contentHash(bad)).not.toBe(contentHash(b));
+  });
+
+  it('the portable hasher, OpenSSL and the worker pool over shared memory agree', async () => {
+    const b = sample(9 * (1 << 20) + 3, 3);
+    const portable = contentHash(b);
+    const sliced = await contentHashAsync(b);
+    installNodeHasher();
+    expect(contentHash(b)).toBe(portable);
+    expect(sliced.hash).toBe(portable);
+    const shared = allocBytes(b.byteLength);
+    shared.set(b);
+    expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const pooled = await contentHashAsync(shared);
+    expect(pooled.hash).toBe(portable);
+    expect(pooled.leaves.byteLength).toBe(Math.ceil(b.byteLength / HASH_CHUNK) * LEAF_BYTES);
+    expect(rootOf(pooled.leaves)).toBe(portable);
+  });
+});
+
+describe('TreeHasher', () => {
+  it('bytes arriving in pieces of any size hash as the whole', () => {
+    const b = sample(3 * HASH_CHUNK + 999, 4);
+    for (const piece of [1000, HASH_CHUNK, HASH_CHUNK + 1, 7 * 1024 * 1024]) {
+      const h = new TreeHasher();
+      for (let o = 0; o < b.length; o += piece) h.update(b.subarray(o, o + piece));
+      expect(h.digest()).toBe(contentHash(b));
+    }
+    expect(new TreeHasher().digest()).toBe(contentHash(new Uint8Array(0)));
+  });
+});

@@ -1,0 +1,161 @@
+// Chunk verification on peer links (issue 17), over a fake network: peers'
+// real link pools and fetcher, RawPeers that hand messages to each other in
+// memory, and one holder whose chunks a test corrupts on the way. The reader
+// checks each chunk against leaves checked against the object's hash, keeps
+// what checked out, takes the rest from another holder and names the liar.
+import { describe, expect, it } from 'vitest';
+import { PeerLinks } from '../../shared/transfer/links.js';
+import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
+import { ObjectClient } from '../../shared/api/object-client.js';
+import type { RawPeer } from '../../shared/transfer/raw-peer.js';
+import type { Msg } from '../../shared/protocol/messages.js';
+import { contentHash } from '../../shared/hash.js';
+import type { ObjectId } from '../../shared/ids.js';
+
+const OBJ = 'cd'.repeat(20) as ObjectId;
+
+type Tamper = (from: string, to: string, msg: Uint8Array) => Uint8Array;
+
+/** In-memory peers: a signal names the sender; a link's two ends pass messages on the next turn. */
+class FakeNet {
+  readonly pools = new Map<string, PeerLinks>();
+  private waiting = new Map<string, RawPeer>();
+  tamper: Tamper = (_f, _t, m) => m;
+
+  add(self: string, held: Map<ObjectId, Uint8Array>): PeerLinks {
+    const net = this;
+    const pool = new PeerLinks({
+      factory: (initiator) => {
+        const raw: RawPeer & { other?: RawPeer; peerName?: string } = {
+          signal(d) {
+            const s = d as { type: string; from: string; key: string };
+            if (s.type === 'offer') {
+              // The responder end: pair with the initiator's end.
+              const other = net.waiting.get(s.key)! as RawPeer & { other?: RawPeer; peerName?: string };
+              net.waiting.delete(s.key);
+              raw.other = other;
+              other.other = raw;
+              raw.peerName = s.from;
+              setImmediate(() => {
+                raw.onConnect();
+                other.onConnect();
+              });
+            }
+          },
+          send(b) {
+            const to = raw.other;
+            if (!to) throw new Error('not connected');
+            const copy = net.tamper(self, (to as { self?: string }).self ?? '', b.slice());
+            setImmediate(() => to.onData(copy));
+          },
+          bufferedAmount: 0,
+          destroy() {
+            raw.onClose('closed here');
+          },
+          onSignal: () => {},
+          onConnect: () => {},
+          onData: () => {},
+          onClose: () => {},
+          onDrain: () => {},
+        };
+        (raw as { self?: string }).self = self;
+        if (initiator) {
+          const key = Math.random().toString(36);
+          net.waiting.set(key, raw);
+          queueMicrotask(() => raw.onSignal({ type: 'offer', from: self, key }));
+        }
+        return raw;
+      },
+      self: () => self,
+      sendSignal: (peer, data) => setImmediate(() => net.pools.get(peer)!.onSignal(self, data)),
+      lookup: (id) => Promise.resolve(held.get(id)),
+    });
+    this.pools.set(self, pool);
+    return pool;
+  }
+}
+
+function reader(net: FakeNet, holders: string[]): ObjectFetcher {
+  const links = net.add('reader', new Map());
+  const objects = new ObjectClient((m: Msg) => {
+    if (m.t === 'fetch') throw new Error('the relay was used');
+  }, () => 0);
+  const f: ObjectFetcher = new ObjectFetcher(objects, links, (m) => {
+    if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
+  });
+  return f;
+}
+
+function sample(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 2654435761) >>> 24;
+  return b;
+}
+
+/** Flips a byte in the `nth` chunk message (kind 1) that `liar` sends. */
+function corruptNthChunk(liar: string, nth: number): Tamper {
+  let seen = 0;
+  return (from, _to, m) => {
+    if (from === liar && m[0] === 1 && ++seen === nth) m[m.length - 1] ^= 0x5a;
+    return m;
+  };
+}
+
+describe('chunk verification over a fake network', () => {
+  it('a bad chunk from one holder is taken from another: the good prefix is kept, the liar named', async () => {
+    const net = new FakeNet();
+    const bytes = sample(20 * 65536 + 123);
+    const held = new Map([[OBJ, bytes]]);
+    const liar = net.add('liar', held);
+    const honest = net.add('honest', held);
+    net.tamper = corruptNthChunk('liar', 6);
+    const f = reader(net, ['liar', 'honest']);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(contentHash(got.bytes)).toBe(contentHash(bytes));
+    expect(got.via).toBe('peer');
+    expect(f.badHolders).toEqual(['liar']);
+    // The honest holder sent only what the liar had not sent correctly.
+    expect(liar.counters.bytesOut).toBeGreaterThanOrEqual(5 * 65536);
+    expect(honest.counters.bytesOut).toBe(bytes.byteLength - 5 * 65536);
+  });
+
+  it('leaves that do not match the object hash are refused before any chunk is kept', async () => {
+    const net = new FakeNet();
+    const bytes = sample(3 * 65536);
+    const held = new Map([[OBJ, bytes]]);
+    net.add('liar', held);
+    const honest = net.add('honest', held);
+    net.tamper = (from, _to, m) => {
+      if (from === 'liar' && m[0] === 2) m[9] ^= 1; // the first leaf
+      return m;
+    };
+    const f = reader(net, ['liar', 'honest']);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(contentHash(got.bytes)).toBe(contentHash(bytes));
+    expect(f.badHolders).toEqual(['liar']);
+    expect(honest.counters.bytesOut).toBe(bytes.byteLength);
+  });
+
+  it('a holder serving other bytes than the object is caught even when its leaves match them', async () => {
+    const net = new FakeNet();
+    const bytes = sample(4 * 65536);
+    const other = bytes.slice();
+    other[100] ^= 1;
+    net.add('liar', new Map([[OBJ, other]]));
+    net.add('honest', new Map([[OBJ, bytes]]));
+    const f = reader(net, ['liar', 'honest']);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(f.badHolders).toEqual(['liar']);
+  });
+
+  it('when every holder lies the reader falls back to the relay', async () => {
+    const net = new FakeNet();
+    const bytes = sample(2 * 65536);
+    net.add('liar', new Map([[OBJ, bytes]]));
+    net.tamper = corruptNthChunk('liar', 1);
+    const f = reader(net, ['liar']);
+    await expect(f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) })).rejects.toThrow('the relay was used');
+    expect(f.badHolders).toEqual(['liar']);
+  });
+});
