@@ -113,7 +113,7 @@ export class Coordinator {
     this.membership = new Membership(
       this.gcs,
       {
-        joined: () => this.scheduler.setNodes([...this.gcs.nodes.values()]),
+        joined: (n) => this.scheduler.addNode(n),
         lost: (n) => this.nodeLost(n),
       },
       heartbeatMs,
@@ -267,7 +267,7 @@ export class Coordinator {
 
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
-    this.scheduler.setNodes([...this.gcs.nodes.values()]);
+    this.scheduler.removeNode(n);
     this.tasks.nodeLost(n);
   }
 

@@ -240,6 +240,7 @@ export class TaskManager {
     const cpu = t.spec.resources.cpu ?? 0;
     t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
     t.node.inflightTasks += blocked ? -1 : 1;
+    Scheduler.touch(t.node);
     if (blocked) this.scheduler.soon();
   }
 
@@ -306,6 +307,7 @@ export class TaskManager {
     const actor = t.spec.actor;
     if (actor?.kind === 'create' && state === 'finished' && t.node) {
       t.node.actorCpu += t.spec.resources.cpu ?? 0;
+      Scheduler.touch(t.node);
       this.actors.created(t, t.node); // it keeps its resources while it lives
     } else this.unplace(t);
     if (actor?.kind === 'call') this.actors.callEnded(t);
