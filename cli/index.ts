@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import os from 'node:os';
-import { startCoordinator } from '../coordinator/server.js';
+import { startCoordinator, type ServerOptions } from '../coordinator/server.js';
 import { startEdgeNode } from '../edge/node.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
@@ -10,7 +10,10 @@ import type { TokenKind } from '../coordinator/auth/tokens.js';
 
 const USAGE = `usage:
   tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory] [--token T] [--private]
-                 (--private: nodes need the join token, kept in the data folder)
+                 [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
+                 (--private: nodes need the join token, kept in the data folder; the per-address
+                  limits let many volunteers share one NAT address: open connections, new connections
+                  per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
   tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--cpus N] [--private]
                  (a coordinator and one local edge node)
@@ -37,7 +40,27 @@ const coordinatorOptions = {
   memory: { type: 'boolean', default: false },
   token: { type: 'string' },
   private: { type: 'boolean', default: false },
+  'connections-per-address': { type: 'string' },
+  'connections-per-sec': { type: 'string' },
+  'connection-burst': { type: 'string' },
+  'http-per-minute': { type: 'string' },
 } as const;
+
+/** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
+function limitFlags(values: { [K in 'connections-per-address' | 'connections-per-sec' | 'connection-burst' | 'http-per-minute']?: string }): Pick<
+  ServerOptions,
+  'limits' | 'httpLimits'
+> {
+  const limits: NonNullable<ServerOptions['limits']> = {};
+  const perAddress = int(values['connections-per-address'], 'connections-per-address', 1, 10_000_000);
+  const perSec = int(values['connections-per-sec'], 'connections-per-sec', 1, 10_000_000);
+  const burst = int(values['connection-burst'], 'connection-burst', 1, 10_000_000);
+  const http = int(values['http-per-minute'], 'http-per-minute', 0, 100_000_000);
+  if (perAddress !== undefined) limits.connectionsPerAddress = perAddress;
+  if (perSec !== undefined) limits.connectionsPerSecPerAddress = perSec;
+  if (burst !== undefined) limits.connectionsBurstPerAddress = burst;
+  return { limits, httpLimits: http === undefined ? {} : http === 0 ? false : { max: http } };
+}
 
 async function runCoordinator(args: string[], withNode: boolean): Promise<void> {
   const { values } = parseArgs({
@@ -52,7 +75,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens });
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, token, joinToken, viewerToken, watchTokens, ...limitFlags(values) });
   console.log(`tabmesh coordinator listening on ${c.url}`);
   console.log(`  GCS: ${values.memory ? 'in memory' : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
