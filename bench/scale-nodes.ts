@@ -44,7 +44,20 @@ let seq = 0;
 let dropped = 0;
 const spawn = inThreadExecutors();
 
+/** Joins one node; a refused or dropped attempt is tried again after a jittered backoff, like a volunteer's tab. */
 async function joinOne(errors: string[]): Promise<boolean> {
+  for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** attempt)));
+    if (await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : [])) return true;
+    retries++;
+  }
+  return false;
+}
+
+const JOIN_ATTEMPTS = 8;
+let retries = 0;
+
+async function tryJoin(errors: string[]): Promise<boolean> {
   const rt = new NodeRuntime(
     { url, kind: 'edge', name: `sim-${tag}-${seq++}`, cpus, storeBytes: 16 * 1024 * 1024 },
     { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn },
@@ -78,6 +91,7 @@ async function join(count: number, concurrency: number): Promise<NodesReport> {
       }
     }),
   );
+  if (retries) errors.push(`${retries} join attempts were refused or dropped and tried again`);
   return { k: 'report', joined, failed, dropped, alive: alive.size, errors, ms: performance.now() - t0 };
 }
 

@@ -20,6 +20,7 @@ import { sameSecret, Tokens } from './auth/tokens.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
+import { LoopWatch } from './nodes/loop-watch.js';
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -70,6 +71,8 @@ export class Coordinator {
   readonly jobCredentials = new Map<string, (jobId: JobRecord['id']) => void>();
   /** Set once the coordinator shuts down: late socket events are ignored. */
   stopped = false;
+  /** The worst event-loop delay lately (issue 14: no stall may starve heartbeats and HTTP). */
+  readonly loop = new LoopWatch();
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -314,11 +317,14 @@ export class Coordinator {
       actorsDead: this.tasks.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      loopDelayMaxMs: this.loop.maxMs(),
+      schedulerSlicedPasses: this.scheduler.slicedPasses,
     };
   }
 
   close(): void {
     this.stopped = true;
+    this.loop.stop();
     this.membership.stop();
     this.gcs.close();
   }
