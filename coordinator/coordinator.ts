@@ -145,6 +145,11 @@ export class Coordinator {
     }
     const over = this.limits.frame(s, msgs.length);
     if (over) return s.fail(over.code, over.message);
+    if (s.nodeId) {
+      // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
+      const n = this.gcs.nodes.get(s.nodeId);
+      if (n) n.lastSeen = Date.now();
+    }
     const waiting = this.backlog.get(s);
     if (waiting) {
       // Messages of a session are handled in order: behind what is still waiting.
