@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import os from 'node:os';
-import { startCoordinator } from '../coordinator/server.js';
+import { startCoordinator, type ServerOptions } from '../coordinator/server.js';
 import { parseRedisUrl, redacted } from '../coordinator/gcs/redis-storage.js';
 import { startEdgeNode } from '../edge/node.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
@@ -12,9 +12,12 @@ import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinato
 
 const USAGE = `usage:
   tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private]
+                 [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
-                  --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis)
+                  --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
+                  the per-address limits let many volunteers share one NAT address: open connections, new
+                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
   tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
@@ -43,7 +46,27 @@ const coordinatorOptions = {
   'redis-prefix': { type: 'string' },
   token: { type: 'string' },
   private: { type: 'boolean', default: false },
+  'connections-per-address': { type: 'string' },
+  'connections-per-sec': { type: 'string' },
+  'connection-burst': { type: 'string' },
+  'http-per-minute': { type: 'string' },
 } as const;
+
+/** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
+function limitFlags(values: { [K in 'connections-per-address' | 'connections-per-sec' | 'connection-burst' | 'http-per-minute']?: string }): Pick<
+  ServerOptions,
+  'limits' | 'httpLimits'
+> {
+  const limits: NonNullable<ServerOptions['limits']> = {};
+  const perAddress = int(values['connections-per-address'], 'connections-per-address', 1, 10_000_000);
+  const perSec = int(values['connections-per-sec'], 'connections-per-sec', 1, 10_000_000);
+  const burst = int(values['connection-burst'], 'connection-burst', 1, 10_000_000);
+  const http = int(values['http-per-minute'], 'http-per-minute', 0, 100_000_000);
+  if (perAddress !== undefined) limits.connectionsPerAddress = perAddress;
+  if (perSec !== undefined) limits.connectionsPerSecPerAddress = perSec;
+  if (burst !== undefined) limits.connectionsBurstPerAddress = burst;
+  return { limits, httpLimits: http === undefined ? {} : http === 0 ? false : { max: http } };
+}
 
 async function runCoordinator(args: string[], withNode: boolean): Promise<void> {
   const { values } = parseArgs({
@@ -69,7 +92,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis, token, joinToken, viewerToken, watchTokens }).catch((e: NodeJS.ErrnoException) => {
+  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis, token, joinToken, viewerToken, watchTokens, ...limitFlags(values) }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;
   });
   console.log(`tabmesh coordinator listening on ${c.url}`);

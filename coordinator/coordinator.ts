@@ -21,6 +21,10 @@ import { sameSecret, Tokens } from './auth/tokens.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
+import { LoopWatch } from './nodes/loop-watch.js';
+
+/** A frame's messages are handled for at most this long per turn (then the loop serves others). */
+const MESSAGE_SLICE_MS = 10;
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -81,6 +85,8 @@ export class Coordinator {
   onJobEnded: (job: JobRecord) => void = () => {};
   /** Set once the coordinator shuts down: late socket events are ignored. */
   stopped = false;
+  /** The worst event-loop delay lately (issue 14: no stall may starve heartbeats and HTTP). */
+  readonly loop = new LoopWatch();
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -130,7 +136,7 @@ export class Coordinator {
     this.membership = new Membership(
       this.gcs,
       {
-        joined: () => this.scheduler.setNodes([...this.gcs.nodes.values()]),
+        joined: (n) => this.scheduler.addNode(n),
         lost: (n) => this.nodeLost(n),
       },
       heartbeatMs,
@@ -156,22 +162,73 @@ export class Coordinator {
     }
     const over = this.limits.frame(s, msgs.length);
     if (over) return s.fail(over.code, over.message);
-    for (const m of msgs) {
-      if (s.closed) return;
+    if (s.nodeId) {
+      // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
+      const n = this.gcs.nodes.get(s.nodeId);
+      if (n) n.lastSeen = Date.now();
+    }
+    const waiting = this.backlog.get(s);
+    if (waiting) {
+      // Messages of a session are handled in order: behind what is still waiting.
+      waiting.frames.push(msgs);
+      return;
+    }
+    const stop = this.handleMessages(s, msgs, 0, performance.now() + MESSAGE_SLICE_MS);
+    if (stop < msgs.length) {
+      this.backlog.set(s, { frames: [msgs], at: stop });
+      setImmediate(() => this.drainBacklog(s));
+    }
+    this.scheduler.runPending();
+  }
+
+  /**
+   * Frames whose handling was cut at MESSAGE_SLICE_MS (issue 14: a driver's
+   * frame of thousands of submits must not stall heartbeats and HTTP): the
+   * rest is handled in later turns, in order, before anything newer from
+   * that session. `at` is where the first frame stopped.
+   */
+  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number }>();
+
+  /** Handles msgs[from..] until `deadline`; returns where it stopped (msgs.length: all done, or the session closed). */
+  private handleMessages(s: Session, msgs: Msg[], from: number, deadline: number): number {
+    for (let i = from; i < msgs.length; i++) {
+      if (i > from && (i & 127) === 0 && performance.now() > deadline) return i;
+      const m = msgs[i];
+      if (s.closed) return msgs.length;
       if (s.role === 'pending') {
-        if (m.t !== 'hello') return s.fail('BAD_MESSAGE', 'the first message must be hello');
+        if (m.t !== 'hello') return void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length;
         const err = this.hello(s, m);
-        if (err) return s.fail(err.code, err.message);
+        if (err) return void s.fail(err.code, err.message), msgs.length;
         continue;
       }
       const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
-      if (!allowed.has(m.t)) return s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`);
+      if (!allowed.has(m.t)) return void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length;
       const breach = this.limits.message(s, m);
-      if (breach) return s.fail(breach.code, breach.message);
+      if (breach) return void s.fail(breach.code, breach.message), msgs.length;
       const h = handlers[m.t] as Handler<typeof m.t> | null;
       const err = h?.(this, s, m as never);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
     }
+    return msgs.length;
+  }
+
+  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (the session is closing). */
+  private drainBacklog(s: Session, all = false): void {
+    const q = this.backlog.get(s);
+    if (!q || this.stopped) return;
+    const deadline = all ? Infinity : performance.now() + MESSAGE_SLICE_MS;
+    while (q.frames.length > 0) {
+      const msgs = q.frames[0];
+      q.at = this.handleMessages(s, msgs, q.at, deadline);
+      if (q.at < msgs.length) {
+        setImmediate(() => this.drainBacklog(s));
+        this.scheduler.runPending();
+        return;
+      }
+      q.frames.shift();
+      q.at = 0;
+    }
+    this.backlog.delete(s);
     this.scheduler.runPending();
   }
 
@@ -257,7 +314,7 @@ export class Coordinator {
     this.gcs.event('job-detached', `job ${job.id}: its driver's connection dropped; waiting ${this.jobGraceMs} ms for it`, { job: job.id });
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver) this.endJob(job.id);
+      if (!job.driver && !this.stopped) this.endJob(job.id); // not after close: the GCS is closed
     }, this.jobGraceMs);
     job.graceTimer.unref?.();
   }
@@ -268,7 +325,10 @@ export class Coordinator {
 
   /** A session closed; `code` 1000 from a driver is a goodbye (its job ends now), anything else a drop. */
   onClose(s: Session, code = 1006): void {
-    if (this.stopped || !this.sessions.delete(s)) return;
+    if (this.stopped || !this.sessions.has(s)) return;
+    // What it sent before closing counts: its waiting frames are handled first.
+    if (this.backlog.has(s)) this.drainBacklog(s, true);
+    if (!this.sessions.delete(s)) return;
     const job = s.role === 'driver' && s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
     if (job && job.driver === s && job.state === 'running' && code !== 1000) this.detachJob(s, job);
     s.closed = true;
@@ -288,7 +348,7 @@ export class Coordinator {
 
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
-    this.scheduler.setNodes([...this.gcs.nodes.values()]);
+    this.scheduler.removeNode(n);
     this.tasks.nodeLost(n);
   }
 
@@ -336,11 +396,14 @@ export class Coordinator {
       actorsDead: this.tasks.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      loopDelayMaxMs: this.loop.maxMs(),
+      schedulerSlicedPasses: this.scheduler.slicedPasses,
     };
   }
 
   close(): void {
     this.stopped = true;
+    this.loop.stop();
     this.membership.stop();
     this.gcs.close();
   }

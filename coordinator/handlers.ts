@@ -193,7 +193,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     // A paused node offers no CPU: the scheduler stops placing work there.
     n.resources.cpu = m.paused ? 0 : m.cpus;
     c.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
-    c.scheduler.soon();
+    c.scheduler.touch(n);
   },
   handBack: (c, s, m) => {
     for (const { taskId, attempt } of m.tasks) {

@@ -3,8 +3,8 @@
 // a timer, never from the task path, and its size is bounded: capped jobs,
 // events and log tails, and throughput as a fixed ring of slots.
 //
-//   meta    Y.Map  counters, tasks by state, ring head
-//   nodes   Y.Map  id -> NodeView
+//   meta    Y.Map  counters, tasks by state, ring head, node totals (nodeSummary)
+//   nodes   Y.Map  id -> NodeView        (every node up to MAX_NODES; past that the busiest MAX_NODES, issue 14)
 //   jobs    Y.Map  id -> JobView        (the MAX_JOBS most recent)
 //   actors  Y.Map  id -> actor summary   (alive ones, then the most recent dead; MAX_ACTORS)
 //   events  Y.Array<EventView>          (the MAX_EVENTS most recent)
@@ -25,6 +25,10 @@ export const MAX_EVENTS = 100;
 export const MAX_ACTORS = 100;
 export const LOG_JOBS = 10;
 export const LOG_TAIL = 100;
+/** Node views in the document: a mesh of 10,000 nodes shows totals plus its busiest nodes (issue 14). */
+export const MAX_NODES = 200;
+/** Lost nodes kept in view (for a while, so dashboards see them go). */
+export const MAX_LOST_NODES = 50;
 const LOG_LINE_CHARS = 300;
 const RESULT_PREVIEW_CHARS = 2000;
 
@@ -99,6 +103,8 @@ export class ClusterDoc {
   private lastFinished = 0;
   private head = 0;
   private readonly logSent = new Map<JobId, number>();
+  /** Nodes whose name the task history has (told once per node, not once per sample). */
+  private readonly named = new WeakSet<NodeRecord>();
   /** Node views kept after the node is lost, for a while, so dashboards see it go. */
   private readonly lostKeepMs = 60_000;
   samples = 0;
@@ -195,15 +201,26 @@ export class ClusterDoc {
     }
   }
 
-  private sampleNodes(now: number, countObjects: boolean): void {
+  /**
+   * Node views (issue 14). Up to MAX_NODES nodes every node has a view; past
+   * that, the busiest MAX_NODES (most tasks in flight, then most done) and
+   * the totals in meta.nodeSummary. Ranking is one pass of numbers over the
+   * nodes; views, trust and socket counters are built for the shown ones
+   * only, and byte counters (which move with every heartbeat) refresh once a
+   * second, so a sample rewrites what changed among what is shown.
+   */
+  private sampleNodes(now: number, oneSecond: boolean): void {
     const c = this.c;
+    const shown = this.shownNodes();
     let held: Map<unknown, number> | null = null;
-    if (countObjects) {
+    if (oneSecond) {
+      const sessions = new Set(shown.map((n) => n.session as unknown));
       held = new Map();
-      for (const o of c.gcs.objects.values()) for (const s of o.locations) held.set(s, (held.get(s) ?? 0) + 1);
+      for (const o of c.gcs.objects.values()) for (const s of o.locations) if (sessions.has(s)) held.set(s, (held.get(s) ?? 0) + 1);
     }
-    for (const n of c.gcs.nodes.values()) {
-      this.history.noteNode(n.id, n.name);
+    const ids = new Set<string>();
+    for (const n of shown) {
+      ids.add(n.id);
       const prev = this.nodes.get(n.id);
       const v: NodeView = {
         kind: n.kind,
@@ -215,7 +232,7 @@ export class ClusterDoc {
         inflight: n.inflightTasks,
         storeBytes: n.load.storeBytes,
         objects: held ? (held.get(n.session) ?? 0) : (prev?.objects ?? 0),
-        ...socketBytes(n),
+        ...(oneSecond || !prev ? socketBytes(n) : { bytesIn: prev.bytesIn, bytesOut: prev.bytesOut }),
         tasksDone: n.tasksDone,
         joinedAt: n.joinedAt,
         lostAt: 0,
@@ -223,11 +240,59 @@ export class ClusterDoc {
       };
       this.setIfChanged(this.nodes, n.id, v);
     }
+    const lost: [string, NodeView][] = [];
     for (const [id, v] of this.nodes) {
-      if (c.gcs.nodes.has(id as never)) continue;
-      if (v.state === 'alive') this.nodes.set(id, { ...v, state: 'lost', running: 0, queued: 0, inflight: 0, lostAt: now });
-      else if (now - v.lostAt > this.lostKeepMs) this.nodes.delete(id);
+      if (ids.has(id)) continue;
+      if (c.gcs.nodes.has(id as never)) this.nodes.delete(id); // alive, no longer among the shown
+      else if (v.state === 'alive') {
+        const gone: NodeView = { ...v, state: 'lost', running: 0, queued: 0, inflight: 0, lostAt: now };
+        this.nodes.set(id, gone);
+        lost.push([id, gone]);
+      } else if (now - v.lostAt > this.lostKeepMs) this.nodes.delete(id);
+      else lost.push([id, v]);
     }
+    if (lost.length > MAX_LOST_NODES) {
+      lost.sort((a, b) => b[1].lostAt - a[1].lostAt);
+      for (const [id] of lost.slice(MAX_LOST_NODES)) this.nodes.delete(id);
+    }
+  }
+
+  /** The nodes that get a view, and meta.nodeSummary: one pass over the nodes, reading numbers only. */
+  private shownNodes(): NodeRecord[] {
+    const c = this.c;
+    const all = c.gcs.nodes;
+    const top: NodeRecord[] = [];
+    const score = (n: NodeRecord) => n.inflightTasks * 1e9 + n.tasksDone;
+    let cpus = 0;
+    let running = 0;
+    let queued = 0;
+    let inflight = 0;
+    let browsers = 0;
+    for (const n of all.values()) {
+      if (!this.named.has(n)) {
+        this.named.add(n);
+        this.history.noteNode(n.id, n.name);
+      }
+      cpus += n.resources.cpu ?? 0;
+      running += n.load.running;
+      queued += n.load.queued;
+      inflight += n.inflightTasks;
+      if (n.kind === 'browser') browsers++;
+      if (all.size <= MAX_NODES) {
+        top.push(n);
+        continue;
+      }
+      // Keep the MAX_NODES best, sorted best first; most nodes fail the first comparison.
+      const s = score(n);
+      if (top.length === MAX_NODES && s <= score(top[MAX_NODES - 1])) continue;
+      let i = top.length;
+      while (i > 0 && score(top[i - 1]) < s) i--;
+      top.splice(i, 0, n);
+      if (top.length > MAX_NODES) top.pop();
+    }
+    const summary = { alive: all.size, browsers, edges: all.size - browsers, cpus, running, queued, inflight, shown: top.length };
+    if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
+    return top;
   }
 
   private jobView(j: JobRecord | undefined, s: SubmittedJob | undefined, prev: JobView | undefined): JobView {

@@ -1,5 +1,7 @@
 // HTTP hardening (issue 8): every route is rate-limited per address
-// (@fastify/rate-limit, 429 RATE_LIMITED), and every answer carries the
+// (@fastify/rate-limit, 429 RATE_LIMITED) but the health check and the
+// WebSocket upgrade (/ws: its own limits are per connection and on the rate
+// of new connections, coordinator/limits; issue 14), and every answer carries the
 // security headers a route did not set itself: no-sniff, no referrer, and
 // for anything without its own CSP (the API's JSON, errors) a CSP that
 // allows nothing and may not be framed. Pages set their own CSP
@@ -13,7 +15,13 @@ export interface HttpLimits {
   windowMs: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { max: 3000, windowMs: 60_000 };
+/** Generous: thousands of volunteers' tabs behind one NAT address each load the page and its scripts. */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { max: 30_000, windowMs: 60_000 };
+
+/** Requests the HTTP rate limit does not count: the health check and WebSocket upgrades. */
+export function unmetered(url: string): boolean {
+  return url === '/healthz' || url === '/ws' || url.startsWith('/ws?');
+}
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -24,8 +32,8 @@ export async function registerHardening(app: FastifyInstance, limits: Partial<Ht
       global: true,
       max: L.max,
       timeWindow: L.windowMs,
-      // The health check is for load balancers and monitors.
-      allowList: (req) => req.url === '/healthz',
+      // The health check is for load balancers and monitors; /ws upgrades have limits of their own.
+      allowList: (req) => unmetered(req.url),
       errorResponseBuilder: (_req, ctx) => ({
         statusCode: 429,
         error: 'RATE_LIMITED',

@@ -1,8 +1,11 @@
 // Per-connection and per-address limits (issue 8). Every session has token
-// buckets for its messages and its signals; every address a count of open
-// sockets; every job a bound on its unfinished tasks; every object a size
-// limit. Over a limit the offending connection gets an error naming the
-// limit, then is closed; nobody else notices.
+// buckets for its messages and its signals; every address a rate of new
+// connections and a (high) bound on open ones; every job a bound on its
+// unfinished tasks; every object a size limit. Over a limit the offending
+// connection gets an error naming the limit, then is closed; nobody else
+// notices. Volunteers often share one address (a campus or an office behind
+// NAT, issue 14): what stops a flood from one address is the rate of new
+// connections and what each connection may do, not a low count of open ones.
 import type { Msg } from '../../shared/protocol/messages.js';
 import type { Session } from '../session.js';
 
@@ -22,8 +25,12 @@ export interface Limits {
   maxObjectBytes: number;
   /** Unfinished tasks (waiting, queued, running) one job may have. */
   maxTasksPerJob: number;
-  /** Open WebSocket connections from one address. */
+  /** Open WebSocket connections from one address (high: thousands of tabs may share a NAT address). */
   connectionsPerAddress: number;
+  /** New WebSocket connections one address may open per second on average... */
+  connectionsPerSecPerAddress: number;
+  /** ...and in one burst (a lab of tabs opening at once, a reconnect after a restart). */
+  connectionsBurstPerAddress: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -33,12 +40,14 @@ export const DEFAULT_LIMITS: Limits = {
   signalsBurst: 800,
   maxObjectBytes: 2 ** 32,
   maxTasksPerJob: 1_000_000,
-  connectionsPerAddress: 256,
+  connectionsPerAddress: 20_000,
+  connectionsPerSecPerAddress: 200,
+  connectionsBurstPerAddress: 2_000,
 };
 
 /** A limit crossed: its stable code and what to tell the connection. */
 export interface Breach {
-  code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS';
+  code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS' | 'CONNECTING_TOO_FAST';
   message: string;
 }
 
@@ -56,13 +65,23 @@ export class Bucket {
   }
 
   take(n = 1, now = Date.now()): boolean {
+    this.refill(now);
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
+  /** Whether it has saved up its whole burst again. */
+  full(now = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
+  private refill(now: number): void {
     if (now > this.at) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
       this.at = now;
     }
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
   }
 }
 
@@ -75,6 +94,8 @@ export class LimitKeeper {
   readonly limits: Limits;
   private readonly buckets = new WeakMap<Session, SessionBuckets>();
   private readonly perAddress = new Map<string, number>();
+  /** New-connection buckets of addresses seen lately (dropped once full again and no socket is open). */
+  private readonly connectRate = new Map<string, Bucket>();
   /** Connections closed for a limit, by code (for /api/stats and tests). */
   readonly breaches: Record<string, number> = {};
 
@@ -82,20 +103,37 @@ export class LimitKeeper {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
-  /** A socket opened; null, or why it must close at once. */
-  opened(address: string): Breach | null {
+  /** A socket opened; null, or why it must close at once. Every call is matched by one `closed`. */
+  opened(address: string, now = Date.now()): Breach | null {
+    const L = this.limits;
     const n = (this.perAddress.get(address) ?? 0) + 1;
     this.perAddress.set(address, n);
-    if (n > this.limits.connectionsPerAddress) {
-      return this.count({ code: 'TOO_MANY_CONNECTIONS', message: `more than ${this.limits.connectionsPerAddress} open connections from ${address}` });
+    let rate = this.connectRate.get(address);
+    if (!rate) this.connectRate.set(address, (rate = new Bucket(L.connectionsPerSecPerAddress, L.connectionsBurstPerAddress, now)));
+    if (!rate.take(1, now)) {
+      return this.count({
+        code: 'CONNECTING_TOO_FAST',
+        message: `more than ${L.connectionsPerSecPerAddress} new connections per second (bursts of ${L.connectionsBurstPerAddress}) from ${address}; try again later`,
+      });
+    }
+    if (n > L.connectionsPerAddress) {
+      return this.count({ code: 'TOO_MANY_CONNECTIONS', message: `more than ${L.connectionsPerAddress} open connections from ${address}` });
     }
     return null;
   }
 
-  closed(address: string): void {
+  closed(address: string, now = Date.now()): void {
     const n = (this.perAddress.get(address) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(address);
-    else this.perAddress.set(address, n);
+    if (n <= 0) {
+      this.perAddress.delete(address);
+      // Nothing open from there: forget its bucket once it has refilled (a full bucket is what a new one would be).
+      if (this.connectRate.get(address)?.full(now)) this.connectRate.delete(address);
+    } else this.perAddress.set(address, n);
+  }
+
+  /** Addresses with open connections or a connection rate still remembered (bounded by what is open, for tests). */
+  get addressesTracked(): number {
+    return new Set([...this.perAddress.keys(), ...this.connectRate.keys()]).size;
   }
 
   /** A frame of `count` messages arrived on `s`. */

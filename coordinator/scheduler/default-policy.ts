@@ -15,29 +15,33 @@ export const defaultPolicy: PlacementPolicy = {
   name: 'default',
   pick(task: TaskRecord, ctx: PlacementContext): NodeRecord | null {
     let best: NodeRecord | null = null;
-    let bestBytes = -1;
+    let bestBytes = 0;
     let bestLoad = Infinity;
     // The node holding most argument bytes, whether or not it has room (for the event log).
     let holder: NodeRecord | null = null;
     let holderBytes = 0;
     let holderLoad = Infinity;
-    const hasRefs = task.spec.args.some((a) => a.r !== undefined);
-    for (const n of ctx.nodes) {
-      const bytes = hasRefs ? localArgBytes(task, n, ctx) : 0;
-      const load = loadOf(n);
-      if (bytes >= LOCALITY_MIN_BYTES && (bytes > holderBytes || (bytes === holderBytes && load < holderLoad)) && ctx.feasible(n, task)) {
-        holder = n;
-        holderBytes = bytes;
-        holderLoad = load;
-      }
-      if (!ctx.fits(n, task)) continue;
-      const b = bytes >= LOCALITY_MIN_BYTES ? bytes : 0;
-      if (b > bestBytes || (b === bestBytes && load < bestLoad)) {
-        best = n;
-        bestBytes = b;
-        bestLoad = load;
+    // Holders come from the object directory (the argument's locations), not from a scan of the nodes.
+    const held = task.spec.args.some((a) => a.r !== undefined) ? argBytesByNode(task, ctx) : null;
+    if (held) {
+      for (const [n, bytes] of held) {
+        if (bytes < LOCALITY_MIN_BYTES) continue;
+        const load = loadOf(n);
+        if ((bytes > holderBytes || (bytes === holderBytes && earlier(n, load, holder, holderLoad, ctx))) && ctx.feasible(n, task)) {
+          holder = n;
+          holderBytes = bytes;
+          holderLoad = load;
+        }
+        if (!ctx.fits(n, task)) continue;
+        if (bytes > bestBytes || (bytes === bestBytes && earlier(n, load, best, bestLoad, ctx))) {
+          best = n;
+          bestBytes = bytes;
+          bestLoad = load;
+        }
       }
     }
+    // No holder with room: the least loaded node with room.
+    best ??= ctx.index.leastLoaded(task, (n) => ctx.fits(n, task));
     // Queue on the holder rather than move its bytes, unless it is saturated.
     if (holder && bestBytes < holderBytes && !saturated(holder, task, ctx)) {
       best = holder;
@@ -47,6 +51,12 @@ export const defaultPolicy: PlacementPolicy = {
     return best;
   },
 };
+
+/** Less loaded, or as loaded and joined first. */
+function earlier(n: NodeRecord, load: number, than: NodeRecord | null, thanLoad: number, ctx: PlacementContext): boolean {
+  if (!than) return true;
+  return load < thanLoad || (load === thanLoad && ctx.index.seqOf(n) < ctx.index.seqOf(than));
+}
 
 /** The event log says where a task with large arguments went and why (issue 4). */
 function logLocality(task: TaskRecord, chosen: NodeRecord, local: boolean, holder: NodeRecord, holderBytes: number, ctx: PlacementContext): void {
@@ -73,12 +83,17 @@ function saturated(n: NodeRecord, task: TaskRecord, ctx: PlacementContext): bool
   return n.inflightTasks >= Math.max(1, n.resources.cpu ?? 0) * SATURATED_TASKS_PER_CPU;
 }
 
-export function localArgBytes(task: TaskRecord, n: NodeRecord, ctx: PlacementContext): number {
-  let bytes = 0;
+/** Bytes of the task's ref arguments each node holds, from the objects' locations. */
+export function argBytesByNode(task: TaskRecord, ctx: PlacementContext): Map<NodeRecord, number> {
+  const out = new Map<NodeRecord, number>();
   for (const a of task.spec.args) {
     if (a.r === undefined) continue;
     const o = ctx.gcs.objects.get(a.r);
-    if (o && o.locations.has(n.session)) bytes += o.size;
+    if (!o || o.size === 0) continue;
+    for (const s of o.locations) {
+      const n = ctx.index.nodeOf(s);
+      if (n) out.set(n, (out.get(n) ?? 0) + o.size);
+    }
   }
-  return bytes;
+  return out;
 }

@@ -30,12 +30,13 @@ export class FeasibilityWatch {
   ) {}
 
   /** The head `t` of queue `key` found no node; `queued` lists the queue's tasks (walked only when flags change). */
-  stuck(key: string, t: TaskRecord, nodes: readonly NodeRecord[], queued: () => Iterable<TaskRecord>): void {
+  stuck(key: string, t: TaskRecord, nodesNow: () => readonly NodeRecord[], queued: () => Iterable<TaskRecord>): void {
     const now = Date.now();
     if (now - (this.checkedAt.get(key) ?? -Infinity) < RECHECK_MS) return;
     if (this.checkedAt.size >= MAX_TRACKED) this.checkedAt.clear();
     this.checkedAt.set(key, now);
     if (t.replicas) return; // replicas wait for distinct nodes, a different story
+    const nodes = nodesNow();
     const want = wanted(t);
     const able = nodes.filter((n) => hasAll(n, want));
     if (able.length === 0) {

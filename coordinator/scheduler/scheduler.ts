@@ -2,18 +2,26 @@
 // per scheduling class (function, resources, policy), and are placed on nodes
 // once per event-loop turn. A node is sent more tasks than it has CPUs when
 // the function is short (pipelining), so that it never waits on a round trip.
+// Placement goes through the node index (node-index.ts), so its cost does not
+// grow with the mesh; a pass is time-sliced (issue 14): after PASS_TASKS
+// placements or PASS_MS, assignments go out, the event loop serves sockets
+// and HTTP, and the pass goes on in the next turn, from the class it left.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { affinityPolicy } from './affinity-policy.js';
 import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext, PlacementPolicy } from './policy.js';
 import { spreadPolicy } from './spread-policy.js';
+import { NodeIndex, touchNode } from './node-index.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
 const MAX_DEPTH = 64;
 /** Depth for a function not yet measured. */
 const UNKNOWN_DEPTH = 2;
+/** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
+export const PASS_TASKS = 2000;
+export const PASS_MS = 8;
 
 class ClassQueue {
   items: TaskRecord[] = [];
@@ -41,11 +49,17 @@ class ClassQueue {
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
   private scheduled = false;
+  /** A pass stopped at its budget: the rest waits for the next turn (frames arriving meanwhile do not resume it). */
+  private yielded = false;
+  /** The class a time-sliced pass stopped at: the next pass starts there (no class starves). */
+  private resumeAt: string | null = null;
   private readonly ctx: PlacementContext;
-  /** Node list in join order, kept by membership. */
-  nodeList: NodeRecord[] = [];
-  /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy). */
-  onStuck: (key: string, head: TaskRecord, nodes: readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
+  /** Nodes alive, by resource shape and load. */
+  readonly index = new NodeIndex();
+  /** Passes cut short by their budget (for /api/stats and tests). */
+  slicedPasses = 0;
+  /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy); `nodes` is walked only then. */
+  onStuck: (key: string, head: TaskRecord, nodes: () => readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
@@ -55,17 +69,44 @@ export class Scheduler {
   ) {
     this.ctx = {
       gcs,
-      nodes: this.nodeList,
+      index: this.index,
       fits: (n, t) => this.fits(n, t),
       // Replicas of a verified task never share a node (issue 8).
       feasible: (n, t) => !t.replicas?.used.has(n.id) && feasible(n, t),
     };
   }
 
-  setNodes(nodes: NodeRecord[]): void {
-    this.nodeList = nodes;
-    this.ctx.nodes = nodes;
+  /** Nodes alive, in join order (a copy, not for hot paths). */
+  get nodeList(): NodeRecord[] {
+    return this.index.list();
+  }
+
+  addNode(n: NodeRecord): void {
+    this.index.add(n);
     this.soon();
+  }
+
+  removeNode(n: NodeRecord): void {
+    this.index.remove(n);
+  }
+
+  /** Makes the index hold exactly `nodes` (tests and tools; membership calls addNode/removeNode). */
+  setNodes(nodes: NodeRecord[]): void {
+    const keep = new Set(nodes);
+    for (const n of this.index.list()) if (!keep.has(n)) this.index.remove(n);
+    for (const n of nodes) this.index.add(n);
+    this.soon();
+  }
+
+  /** A node's load or resources changed outside charge(): re-file it. */
+  touch(n: NodeRecord): void {
+    this.index.touch(n);
+    this.soon();
+  }
+
+  /** Whether some node of the mesh could ever run `t` (its resources exist somewhere); no scan. */
+  feasibleAnywhere(t: TaskRecord): boolean {
+    return this.index.feasibleAnywhere(t);
   }
 
   enqueue(t: TaskRecord, front = false): void {
@@ -84,14 +125,17 @@ export class Scheduler {
   soon(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.runPending());
+    setImmediate(() => {
+      this.yielded = false;
+      this.runPending();
+    });
   }
 
   /** Runs a placement pass if one is due: called after each incoming frame, saving a turn of latency. */
   runPending(): void {
-    if (!this.scheduled) return;
+    if (!this.scheduled || this.yielded) return;
     this.scheduled = false;
-    this.run();
+    this.run({ tasks: PASS_TASKS, ms: PASS_MS });
   }
 
   /** Tasks waiting for a node (walks the queues: for stats, not the hot path). */
@@ -101,15 +145,29 @@ export class Scheduler {
     return n;
   }
 
-  run(): void {
-    if (this.nodeList.length === 0) {
+  /**
+   * One placement pass over the classes, from where the last sliced pass
+   * stopped. Returns false when it stopped at its budget (the rest follows
+   * in the next turn), true when every class is placed or blocked.
+   */
+  run(budget: { tasks: number; ms: number } = { tasks: Infinity, ms: Infinity }): boolean {
+    if (this.classes.size === 0) return true;
+    if (this.index.size === 0) {
       for (const [key, q] of this.classes) {
         const head = q.peek();
-        if (head) this.onStuck(key, head, this.nodeList, () => q.items.slice(q.head));
+        if (head) this.onStuck(key, head, this.liveNodes, () => q.items.slice(q.head));
       }
-      return;
+      return true;
     }
-    for (const [key, q] of this.classes) {
+    const keys = [...this.classes.keys()];
+    const from = this.resumeAt === null ? 0 : Math.max(0, keys.indexOf(this.resumeAt));
+    this.resumeAt = null;
+    const deadline = performance.now() + budget.ms;
+    let placed = 0;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[(from + k) % keys.length];
+      const q = this.classes.get(key);
+      if (!q) continue;
       const pinned = pinnedToMissingNode(q.peek(), this.gcs);
       if (pinned) {
         for (let t = q.peek(); t; t = q.peek()) {
@@ -118,17 +176,29 @@ export class Scheduler {
         }
       }
       for (let t = q.peek(); t; t = q.peek()) {
+        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) {
+          // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
+          this.resumeAt = key;
+          this.slicedPasses++;
+          this.yielded = true;
+          this.soon();
+          return false;
+        }
         const node = policyOf(t).pick(t, this.ctx);
         if (!node) {
-          this.onStuck(key, t, this.nodeList, () => q.items.slice(q.head));
+          this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
           break;
         }
         q.shift();
         this.assign(t, node);
+        placed++;
       }
       if (q.size === 0) this.classes.delete(key);
     }
+    return true;
   }
+
+  private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
 
   /** Tasks per CPU a node may hold for this function. */
   depth(t: TaskRecord): number {
@@ -162,6 +232,12 @@ export class Scheduler {
   static charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
     for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
     n.inflightTasks += sign;
+    touchNode(n);
+  }
+
+  /** A node's load changed outside charge() (a blocked task, an actor holding its CPU): its index re-files it. */
+  static touch(n: NodeRecord): void {
+    touchNode(n);
   }
 }
 

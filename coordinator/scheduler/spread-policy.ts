@@ -1,21 +1,14 @@
 // Spread: round-robin over the nodes that can take the task, so that a batch
-// of tasks lands on as many nodes as possible.
+// of tasks lands on as many nodes as possible. In a large mesh the turn looks
+// a bounded way past its cursor (node-index.ts SPREAD_SCAN); when all of
+// those are full it takes the least loaded node with room.
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { PlacementContext, PlacementPolicy } from './policy.js';
-
-let cursor = 0;
 
 export const spreadPolicy: PlacementPolicy = {
   name: 'spread',
   pick(task: TaskRecord, ctx: PlacementContext): NodeRecord | null {
-    const n = ctx.nodes.length;
-    for (let i = 0; i < n; i++) {
-      const node = ctx.nodes[(cursor + i) % n];
-      if (ctx.fits(node, task)) {
-        cursor = (cursor + i + 1) % n;
-        return node;
-      }
-    }
-    return null;
+    const fits = (n: NodeRecord) => ctx.fits(n, task);
+    return ctx.index.nextInTurn(fits) ?? ctx.index.leastLoaded(task, fits);
   },
 };

@@ -244,6 +244,7 @@ export class TaskManager {
     const cpu = t.spec.resources.cpu ?? 0;
     t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
     t.node.inflightTasks += blocked ? -1 : 1;
+    Scheduler.touch(t.node);
     if (blocked) this.scheduler.soon();
   }
 
@@ -325,6 +326,7 @@ export class TaskManager {
       // It keeps its resources while it lives, but a default actor's placement CPU (Ray: 1 to place, 0 alive).
       t.node.actorCpu += actorLiveCpu(t.spec);
       t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
+      Scheduler.touch(t.node);
       if (placeOnlyCpu(t.spec) > 0) this.scheduler.soon();
       this.actors.created(t, t.node);
     } else this.unplace(t);

@@ -230,8 +230,21 @@ export class NodeRuntime {
   }
 
   private sendHeartbeat(): void {
-    this.send({ t: 'heartbeat', running: this.local.running, queued: this.local.queued, storeBytes: this.store.memoryBytes + this.store.spilledBytes });
+    const beat = { t: 'heartbeat' as const, running: this.local.running, queued: this.local.queued, storeBytes: this.store.memoryBytes + this.store.spilledBytes };
+    // An unchanged beat is skipped every other time (issue 14: 10,000 idle nodes): the coordinator
+    // counts any frame as a sign of life and still waits deadAfterMs (5 beats by default) of silence.
+    const same = this.lastBeat && beat.running === this.lastBeat.running && beat.queued === this.lastBeat.queued && beat.storeBytes === this.lastBeat.storeBytes;
+    if (same && !this.skippedBeat) {
+      this.skippedBeat = true;
+      return;
+    }
+    this.skippedBeat = false;
+    this.lastBeat = beat;
+    this.send(beat);
   }
+
+  private lastBeat: MsgOf<'heartbeat'> | null = null;
+  private skippedBeat = false;
 
   // -- tasks from the coordinator ------------------------------------------
 

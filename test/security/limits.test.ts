@@ -7,6 +7,8 @@ import { HostileNode, RawPeer } from './hostile.js';
 import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
 import { childTaskId, functionId, rootTaskId, putObjectId } from '../../shared/ids.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import { LimitKeeper } from '../../coordinator/limits/limits.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 
 describe('limits', () => {
   let cl: Cluster;
@@ -112,5 +114,89 @@ describe('limits', () => {
     again.p.close();
     for (const p of peers) p.close();
     await stillServes();
+  });
+});
+
+// Issue 14: many volunteers share one address (a campus, an office behind
+// NAT). Open connections are bounded high; what stops a flood from one
+// address is the rate of new connections and each connection's own limits.
+describe('per-address limits for volunteers behind one NAT address', () => {
+  it('thousands of connections from one address are fine when they arrive at a sane rate; a burst past the bucket is refused', () => {
+    const k = new LimitKeeper({ connectionsPerSecPerAddress: 100, connectionsBurstPerAddress: 1000 });
+    let now = 1_000_000;
+    // 5,000 tabs behind one address, 100 a second: nobody is refused.
+    for (let i = 0; i < 5000; i++) {
+      expect(k.opened('10.0.0.1', now)).toBeNull();
+      now += 10;
+    }
+    // Now 1,000 more at once: the burst is spent, then the next is told to slow down.
+    const refused: string[] = [];
+    for (let i = 0; i < 1001; i++) {
+      const b = k.opened('10.0.0.1', now);
+      if (b) refused.push(b.code);
+    }
+    expect(refused).toEqual(['CONNECTING_TOO_FAST']);
+    // Another address is not affected.
+    expect(k.opened('10.0.0.2', now)).toBeNull();
+    // A second later, 100 more may come.
+    now += 1000;
+    for (let i = 0; i < 100; i++) expect(k.opened('10.0.0.1', now)).toBeNull();
+    expect(k.opened('10.0.0.1', now)?.code).toBe('CONNECTING_TOO_FAST');
+    expect(k.breaches.CONNECTING_TOO_FAST).toBe(2);
+  });
+
+  it('the bound on open connections from one address still holds, and closing makes room', () => {
+    const k = new LimitKeeper({ connectionsPerAddress: 3, connectionsPerSecPerAddress: 1e6, connectionsBurstPerAddress: 1e6 });
+    for (let i = 0; i < 3; i++) expect(k.opened('a', 0)).toBeNull();
+    expect(k.opened('a', 0)?.code).toBe('TOO_MANY_CONNECTIONS');
+    k.closed('a', 0); // the refused one
+    k.closed('a', 0);
+    expect(k.opened('a', 0)).toBeNull();
+  });
+
+  it('an address with nothing open is forgotten once its bucket is full again (the table does not grow with every address ever seen)', () => {
+    const k = new LimitKeeper({ connectionsPerSecPerAddress: 10, connectionsBurstPerAddress: 10 });
+    for (let i = 0; i < 100; i++) {
+      k.opened(`10.1.0.${i}`, 0);
+      k.closed(`10.1.0.${i}`, 5000);
+    }
+    expect(k.addressesTracked).toBe(0);
+  });
+
+  it('the defaults let thousands of tabs share an address', () => {
+    const k = new LimitKeeper();
+    expect(k.limits.connectionsPerAddress).toBeGreaterThanOrEqual(10_000);
+    expect(k.limits.connectionsBurstPerAddress).toBeGreaterThanOrEqual(1000);
+  });
+
+  describe('over real sockets', () => {
+    let c: RunningCoordinator;
+    beforeAll(async () => {
+      c = await startCoordinator({
+        port: 0,
+        memory: true,
+        token: 't',
+        limits: { connectionsPerSecPerAddress: 0.001, connectionsBurstPerAddress: 40 },
+        httpLimits: { max: 20, windowMs: 60_000 },
+      });
+    });
+    afterAll(() => c?.close());
+
+    it('WebSocket upgrades do not count as HTTP requests; a connection flood is refused with CONNECTING_TOO_FAST', async () => {
+      const peers: RawPeer[] = [];
+      for (let i = 0; i < 40; i++) peers.push(await RawPeer.open(c.url));
+      // 40 upgrades, over the HTTP limit of 20: the API still answers.
+      expect((await fetch(`${c.url}/api/stats`, { headers: { authorization: 'Bearer t' } })).status).toBe(200);
+      const extra = await RawPeer.open(c.url);
+      await extra.closed;
+      expect(extra.error()).toMatchObject({ code: 'CONNECTING_TOO_FAST' });
+      // The ones already open are not affected.
+      expect(peers.every((p) => !p.isClosed)).toBe(true);
+      for (const p of peers) p.close();
+      // Plain HTTP is still limited.
+      const codes: number[] = [];
+      for (let i = 0; i < 25; i++) codes.push((await fetch(`${c.url}/api/stats`, { headers: { authorization: 'Bearer t' } })).status);
+      expect(codes).toContain(429);
+    });
   });
 });

@@ -1,0 +1,113 @@
+// Simulated nodes for bench:scale: many real NodeRuntimes in one process,
+// each with its own WebSocket to the coordinator and the real protocol, whose
+// executors run in this thread (the same ExecutorCore a worker runs, without
+// the worker), so that thousands fit on a small machine. Driven over IPC.
+import WebSocket from 'ws';
+import { NodeRuntime } from '../shared/node/runtime.js';
+import { ExecutorCore } from '../shared/executor/core.js';
+import type { SpawnExecutor } from '../shared/node/executors.js';
+import type { ToExecutor } from '../shared/executor/protocol.js';
+import type { WebSocketCtor } from '../shared/api/socket.js';
+import { installNodeHasher } from '../edge/node-hash.js';
+
+export type NodesRequest =
+  | { k: 'join'; count: number; concurrency: number }
+  | { k: 'leave'; count: number }
+  | { k: 'count' };
+
+export interface NodesReport {
+  k: 'report';
+  joined: number;
+  failed: number;
+  /** Nodes whose connection closed without being asked to leave. */
+  dropped: number;
+  alive: number;
+  errors: string[];
+  ms: number;
+}
+
+/** Executors in this thread: messages go through microtasks, not postMessage. */
+function inThreadExecutors(): SpawnExecutor {
+  return (_index, onMessage) => {
+    let toCore: (m: ToExecutor) => void = () => {};
+    new ExecutorCore({ post: (m) => queueMicrotask(() => onMessage(m)), onMessage: (h) => (toCore = h) });
+    return { post: (m) => queueMicrotask(() => toCore(m)), terminate: () => (toCore = () => {}) };
+  };
+}
+
+const url = process.env.SCALE_URL!;
+const cpus = Number(process.env.SCALE_CPUS ?? 1);
+const tag = process.env.SCALE_TAG ?? String(process.pid);
+const alive = new Set<NodeRuntime>();
+const leaving = new WeakSet<NodeRuntime>();
+let seq = 0;
+let dropped = 0;
+const spawn = inThreadExecutors();
+
+/** Joins one node; a refused or dropped attempt is tried again after a jittered backoff, like a volunteer's tab. */
+async function joinOne(errors: string[]): Promise<boolean> {
+  for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** attempt)));
+    if (await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : [])) return true;
+    retries++;
+  }
+  return false;
+}
+
+const JOIN_ATTEMPTS = 8;
+let retries = 0;
+
+async function tryJoin(errors: string[]): Promise<boolean> {
+  const rt = new NodeRuntime(
+    { url, kind: 'edge', name: `sim-${tag}-${seq++}`, cpus, storeBytes: 16 * 1024 * 1024 },
+    { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn },
+  );
+  try {
+    await rt.ready;
+  } catch (e) {
+    if (errors.length < 5) errors.push((e as Error).message);
+    return false;
+  }
+  alive.add(rt);
+  void rt.closedPromise.then(() => {
+    alive.delete(rt);
+    if (!leaving.has(rt)) dropped++;
+  });
+  return true;
+}
+
+async function join(count: number, concurrency: number): Promise<NodesReport> {
+  const t0 = performance.now();
+  const errors: string[] = [];
+  let next = 0;
+  let joined = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        next++;
+        if (await joinOne(errors)) joined++;
+        else failed++;
+      }
+    }),
+  );
+  if (retries) errors.push(`${retries} join attempts were refused or dropped and tried again`);
+  return { k: 'report', joined, failed, dropped, alive: alive.size, errors, ms: performance.now() - t0 };
+}
+
+async function leave(count: number): Promise<NodesReport> {
+  const t0 = performance.now();
+  const go = [...alive].slice(0, count);
+  for (const rt of go) leaving.add(rt);
+  await Promise.all(go.map((rt) => rt.close()));
+  return { k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: performance.now() - t0 };
+}
+
+installNodeHasher();
+process.on('message', (m: NodesRequest) => {
+  const reply = (r: NodesReport) => process.send!(r);
+  if (m.k === 'join') void join(m.count, m.concurrency).then(reply);
+  else if (m.k === 'leave') void leave(m.count).then(reply);
+  else reply({ k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: 0 });
+});
+process.send!({ k: 'up' });

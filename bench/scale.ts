@@ -1,0 +1,240 @@
+// Scale benchmark (issue 14): one coordinator and N simulated nodes.
+//
+//   npm run build && npm run bench:scale
+//   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
+//   SCALE_20K=1 SCALE_100K=1 npm run bench:scale  # add 20,000 nodes / a 100,000-task job
+//
+// The coordinator (bench/scale-coordinator.ts) and the nodes
+// (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
+// their own thread) run as child processes; this process is the driver.
+// Per N: join time, idle coordinator CPU and RSS, then 20,000 (and with
+// SCALE_100K=1, 100,000) empty tasks: tasks/s, coordinator CPU per task,
+// the worst event-loop delay in the coordinator and the worst /api/stats
+// latency during the run. Ratios are against the smallest N of the run.
+// stdout: one JSON line per figure; stderr: diagnostics and a table.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { connect, type ObjectRef } from '../edge/index.js';
+import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
+import type { Probe } from './scale-coordinator.js';
+import type { NodesReport, NodesRequest } from './scale-nodes.js';
+
+const NODES_PER_PROCESS = 2500;
+const JOIN_CONCURRENCY = 64;
+const IDLE_MS = 5000;
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+interface Proc {
+  p: ChildProcess;
+  next<T>(): Promise<T>;
+}
+
+function forkProc(file: string, env: Record<string, string>): Proc {
+  const p = fork(file, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+  const waiting: ((m: unknown) => void)[] = [];
+  const queued: unknown[] = [];
+  p.on('message', (m) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else queued.push(m);
+  });
+  return {
+    p,
+    next: <T>() => new Promise<T>((resolve) => (queued.length ? resolve(queued.shift() as T) : waiting.push(resolve as (m: unknown) => void))),
+  };
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+class Cluster {
+  coord!: Proc;
+  url = '';
+  nodes: Proc[] = [];
+  readonly token = 'scale-' + randomBytes(8).toString('hex');
+
+  async start(): Promise<void> {
+    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token });
+    const m = await this.coord.next<{ url: string }>();
+    this.url = m.url;
+  }
+
+  async probe(reset = false): Promise<Probe> {
+    this.coord.p.send({ k: 'probe', reset });
+    return this.coord.next<Probe>();
+  }
+
+  /** Starts node processes and joins `n` nodes, spread over them. */
+  async join(n: number): Promise<{ ms: number; joined: number; failed: number; errors: string[] }> {
+    const procs = Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
+    const t0 = nowMs();
+    const fresh: Proc[] = [];
+    for (let i = 0; i < procs; i++) {
+      const p = forkProc(here('./scale-nodes.js'), { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` });
+      fresh.push(p);
+    }
+    await Promise.all(fresh.map((p) => p.next()));
+    this.nodes.push(...fresh);
+    const per = Math.ceil(n / procs);
+    const reports = await Promise.all(
+      fresh.map((p, i) => {
+        const count = Math.min(per, n - i * per);
+        p.p.send({ k: 'join', count, concurrency: JOIN_CONCURRENCY } satisfies NodesRequest);
+        return p.next<NodesReport>();
+      }),
+    );
+    // Joined on the node side; wait until the coordinator counts them all too.
+    const joined = reports.reduce((a, r) => a + r.joined, 0);
+    for (let i = 0; i < 600; i++) {
+      const s = await this.stats().catch(() => null);
+      if (s && s.nodes >= joined) break;
+      await sleep(100);
+    }
+    return { ms: nowMs() - t0, joined, failed: reports.reduce((a, r) => a + r.failed, 0), errors: reports.flatMap((r) => r.errors) };
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
+    if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
+    return (await res.json()) as Record<string, number>;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((p) => stop(p.p)));
+    await stop(this.coord.p);
+  }
+}
+
+interface Run {
+  tasks: number;
+  tasksPerSec: number;
+  cpuUsPerTask: number;
+  /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
+  cpuUsPerTaskNet: number;
+  loopMaxMs: number;
+  statsWorstMs: number;
+}
+
+/** `count` empty tasks through one driver, with /api/stats polled throughout. */
+async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Promise<Run> {
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  try {
+    const noop = mesh.remote(function noop() {}) as unknown as { remote(): ObjectRef<void> };
+    // Warm-up: the function is measured (pipelining depth) and known to some nodes.
+    const warm: ObjectRef<void>[] = [];
+    for (let i = 0; i < 200; i++) warm.push(noop.remote());
+    await mesh.get(warm);
+    mesh.free(warm);
+    await sleep(300);
+    let polling = true;
+    let statsWorst = 0;
+    const poller = (async () => {
+      while (polling) {
+        const t0 = nowMs();
+        await cl.stats().catch(() => {});
+        statsWorst = Math.max(statsWorst, nowMs() - t0);
+        await sleep(200);
+      }
+    })();
+    const before = await cl.probe(true);
+    const t0 = nowMs();
+    const refs: ObjectRef<void>[] = [];
+    for (let i = 0; i < count; i++) refs.push(noop.remote());
+    await mesh.get(refs);
+    const ms = nowMs() - t0;
+    const after = await cl.probe(true);
+    polling = false;
+    await poller;
+    mesh.free(refs);
+    return {
+      tasks: count,
+      tasksPerSec: (count / ms) * 1000,
+      cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
+      cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
+      loopMaxMs: after.loopMaxMs,
+      statsWorstMs: statsWorst,
+    };
+  } finally {
+    await mesh.close();
+  }
+}
+
+interface Row {
+  n: number;
+  joinMs: number;
+  joined: number;
+  failed: number;
+  idleCpuPct: number;
+  idleRssMb: number;
+  idleLoopMaxMs: number;
+  runs: Run[];
+}
+
+async function measure(n: number, jobs: number[]): Promise<Row> {
+  const cl = new Cluster();
+  await cl.start();
+  try {
+    log(`N=${n}: joining`);
+    const j = await cl.join(n);
+    log(`N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms`, j.errors.slice(0, 3));
+    await sleep(2000);
+    const a = await cl.probe(true);
+    const t0 = nowMs();
+    await sleep(IDLE_MS);
+    const b = await cl.probe(true);
+    const idleCpuPct = ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100;
+    log(`N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms`);
+    const runs: Run[] = [];
+    for (const count of jobs) {
+      const r = await runJob(cl, count, idleCpuPct / 100);
+      log(`N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms, /api/stats ${round(r.statsWorstMs, 0)} ms`);
+      runs.push(r);
+      await sleep(1000);
+    }
+    return { n, joinMs: j.ms, joined: j.joined, failed: j.failed, idleCpuPct, idleRssMb: b.rssBytes / MB, idleLoopMaxMs: b.loopMaxMs, runs };
+  } finally {
+    await cl.stop();
+  }
+}
+
+runBench(async () => {
+  const sizes = (process.env.SCALE_NODES ?? '100,1000,10000').split(',').map(Number);
+  if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
+  const jobs = [20_000];
+  if (process.env.SCALE_100K === '1') jobs.push(100_000);
+  const rows: Row[] = [];
+  for (const n of sizes) rows.push(await measure(n, jobs));
+  const base = rows[0];
+  for (const r of rows) {
+    const b = r === base ? null : base;
+    emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
+    emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
+    emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
+    emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
+    r.runs.forEach((run, i) => {
+      const br = b?.runs[i] ?? null;
+      const k = `scale.n${r.n}.tasks${run.tasks}`;
+      emit(figure(`${k}.tasks_per_s`, run.tasksPerSec, 'tasks/s', br?.tasksPerSec ?? null));
+      emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
+      emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
+      emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
+      emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
+    });
+  }
+  const lines = ['| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |', '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    for (const run of r.runs) {
+      lines.push(
+        `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms | ${round(run.statsWorstMs, 0)} ms |`,
+      );
+    }
+  }
+  process.stderr.write(lines.join('\n') + '\n');
+});

@@ -1,0 +1,286 @@
+// The scheduler's index of nodes (issue 14, ARCHITECTURE.md "Placement cost
+// does not depend on the number of nodes"). Nodes are grouped by resource
+// shape (what they offer: "cpu=2", "cpu=4,gpu=1"; a mesh has few shapes
+// however many nodes), and each shape keeps a min-heap of its nodes by load
+// (tasks per free CPU, then join order). A placement looks at the feasible
+// shapes only and, in each, at the least loaded few nodes in heap order until
+// one has room: its cost follows the number of shapes and a constant, not the
+// number of nodes. A node's heap position moves when its load or shape changes
+// (`touch`, called where those change), in O(log n).
+import type { Session } from '../session.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+
+/**
+ * How many of a shape's least loaded nodes a placement tries before it
+ * gives up on that shape for now. Shapes of at most EXACT_BELOW nodes are
+ * searched whole: small meshes get the exact least loaded node with room.
+ */
+export const CANDIDATES = 32;
+export const EXACT_BELOW = 256;
+/** Spread tries this many nodes past its cursor before it takes the least loaded node with room. */
+export const SPREAD_SCAN = 64;
+
+interface Entry {
+  node: NodeRecord;
+  /** Join order: ties in load go to the node that joined first. */
+  seq: number;
+  shape: Shape;
+  /** Position in its shape's heap. */
+  pos: number;
+  /** The load it is filed under. */
+  key: number;
+  /** Position in join order (for spread). */
+  slot: number;
+}
+
+interface Shape {
+  key: string;
+  resources: Record<string, number>;
+  heap: Entry[];
+}
+
+/** The load a node is filed under: tasks per CPU not held by actors (a node whose CPUs actors hold all goes last). */
+export function indexLoad(n: NodeRecord): number {
+  const cpus = n.resources.cpu ?? 0;
+  const free = Math.max(0, cpus - n.actorCpu);
+  if (cpus > 0 && free === 0) return 1e9 + n.inflightTasks;
+  return n.inflightTasks / Math.max(1, free);
+}
+
+function shapeKey(resources: Record<string, number>): string {
+  const parts: string[] = [];
+  for (const r of Object.keys(resources).sort()) if (resources[r] > 0) parts.push(`${r}=${resources[r]}`);
+  return parts.join(',');
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.key < b.key || (a.key === b.key && a.seq < b.seq);
+}
+
+/** Nodes that know which index files them: Scheduler.charge and setBlocked touch a node without knowing its scheduler. */
+const owners = new WeakMap<NodeRecord, NodeIndex>();
+
+/** The load or shape of `n` changed: its index re-files it. */
+export function touchNode(n: NodeRecord): void {
+  owners.get(n)?.touch(n);
+}
+
+export class NodeIndex {
+  private readonly entries = new Map<NodeRecord, Entry>();
+  private readonly shapes = new Map<string, Shape>();
+  private readonly bySession = new Map<Session, NodeRecord>();
+  /** Join order with holes where nodes left (compacted when half are holes). */
+  private order: (Entry | null)[] = [];
+  private holes = 0;
+  private cursor = 0;
+  private nextSeq = 0;
+  /** Resources of the whole mesh, by kind: the most any one node offers (feasibility without a scan). */
+  private readonly maxOf = new Map<string, number>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(n: NodeRecord): boolean {
+    return this.entries.has(n);
+  }
+
+  /** Nodes in join order (a copy: for tests and tools, not the hot path). */
+  list(): NodeRecord[] {
+    const out: NodeRecord[] = [];
+    for (const e of this.order) if (e) out.push(e.node);
+    return out;
+  }
+
+  nodeOf(s: Session): NodeRecord | undefined {
+    return this.bySession.get(s);
+  }
+
+  /** Join order, for ties. */
+  seqOf(n: NodeRecord): number {
+    return this.entries.get(n)?.seq ?? Infinity;
+  }
+
+  add(n: NodeRecord): void {
+    if (this.entries.has(n)) return this.touch(n);
+    const shape = this.shapeFor(n.resources);
+    const e: Entry = { node: n, seq: this.nextSeq++, shape, pos: shape.heap.length, key: indexLoad(n), slot: this.order.length };
+    this.entries.set(n, e);
+    this.bySession.set(n.session, n);
+    this.order.push(e);
+    shape.heap.push(e);
+    this.up(shape.heap, e.pos);
+    owners.set(n, this);
+  }
+
+  remove(n: NodeRecord): void {
+    const e = this.entries.get(n);
+    if (!e) return;
+    this.entries.delete(n);
+    if (this.bySession.get(n.session) === n) this.bySession.delete(n.session);
+    owners.delete(n);
+    this.unfile(e);
+    this.order[e.slot] = null;
+    if (++this.holes * 2 > this.order.length && this.order.length > 64) this.compact();
+  }
+
+  /** Re-files `n` after its load or resources changed. */
+  touch(n: NodeRecord): void {
+    const e = this.entries.get(n);
+    if (!e) return;
+    if (shapeKey(n.resources) !== e.shape.key) {
+      this.unfile(e);
+      e.shape = this.shapeFor(n.resources);
+      e.pos = e.shape.heap.length;
+      e.shape.heap.push(e);
+    }
+    e.key = indexLoad(n);
+    this.up(e.shape.heap, e.pos);
+    this.down(e.shape.heap, e.pos);
+  }
+
+  /** Whether some node of the mesh offers enough of every resource `t` asks for (ignores what is in use). */
+  feasibleAnywhere(t: TaskRecord): boolean {
+    const req = t.spec.resources;
+    for (const r in req) if (req[r] > 0 && req[r] > (this.maxOf.get(r) ?? 0)) return false;
+    for (const s of this.shapes.values()) if (s.heap.length > 0 && shapeFits(s, t)) return true;
+    return false;
+  }
+
+  /**
+   * The least loaded node that `fits` and is not `skip`, looking in each
+   * feasible shape at its least loaded nodes in order (all of them in a small
+   * shape, CANDIDATES in a large one).
+   */
+  leastLoaded(t: TaskRecord, fits: (n: NodeRecord) => boolean): NodeRecord | null {
+    let best: Entry | null = null;
+    for (const s of this.shapes.values()) {
+      if (s.heap.length === 0 || !shapeFits(s, t)) continue;
+      const e = this.firstFitting(s, fits, best);
+      if (e && (!best || before(e, best))) best = e;
+    }
+    return best?.node ?? null;
+  }
+
+  /** Round robin in join order from a cursor: the next node that fits, within SPREAD_SCAN nodes. */
+  nextInTurn(fits: (n: NodeRecord) => boolean): NodeRecord | null {
+    const len = this.order.length;
+    const scan = Math.min(len, Math.max(SPREAD_SCAN, this.entries.size <= EXACT_BELOW ? len : 0));
+    for (let i = 0, live = 0; i < len && live < scan; i++) {
+      const at = (this.cursor + i) % len;
+      const e = this.order[at];
+      if (!e) continue;
+      live++;
+      if (fits(e.node)) {
+        this.cursor = (at + 1) % len;
+        return e.node;
+      }
+    }
+    return null;
+  }
+
+  /** Best-first walk of a shape's heap: the first entry in load order that fits. */
+  private firstFitting(s: Shape, fits: (n: NodeRecord) => boolean, bound: Entry | null): Entry | null {
+    const heap = s.heap;
+    const limit = heap.length <= EXACT_BELOW ? heap.length : CANDIDATES;
+    // A small frontier of heap positions, kept sorted by load (it never holds more than `limit` + 1).
+    const frontier: number[] = [0];
+    for (let tried = 0; frontier.length > 0 && tried < limit; tried++) {
+      const pos = frontier.shift()!;
+      const e = heap[pos];
+      // Nothing further down can beat what another shape offers already.
+      if (bound && !before(e, bound)) return null;
+      if (fits(e.node)) return e;
+      for (const c of [2 * pos + 1, 2 * pos + 2]) {
+        if (c >= heap.length) continue;
+        let i = frontier.length;
+        while (i > 0 && before(heap[c], heap[frontier[i - 1]])) i--;
+        frontier.splice(i, 0, c);
+      }
+    }
+    return null;
+  }
+
+  private shapeFor(resources: Record<string, number>): Shape {
+    const key = shapeKey(resources);
+    let s = this.shapes.get(key);
+    if (!s) {
+      s = { key, resources: { ...resources }, heap: [] };
+      this.shapes.set(key, s);
+      for (const r in resources) if (resources[r] > (this.maxOf.get(r) ?? 0)) this.maxOf.set(r, resources[r]);
+    }
+    return s;
+  }
+
+  private unfile(e: Entry): void {
+    const heap = e.shape.heap;
+    const last = heap.pop()!;
+    if (last !== e) {
+      heap[e.pos] = last;
+      last.pos = e.pos;
+      this.up(heap, last.pos);
+      this.down(heap, last.pos);
+    }
+    if (heap.length === 0) {
+      this.shapes.delete(e.shape.key);
+      this.recomputeMax();
+    }
+  }
+
+  private recomputeMax(): void {
+    this.maxOf.clear();
+    for (const s of this.shapes.values()) for (const r in s.resources) if (s.resources[r] > (this.maxOf.get(r) ?? 0)) this.maxOf.set(r, s.resources[r]);
+  }
+
+  private compact(): void {
+    const live: Entry[] = [];
+    let cursor = 0;
+    for (let i = 0; i < this.order.length; i++) {
+      const e = this.order[i];
+      if (i === this.cursor) cursor = live.length;
+      if (e) {
+        e.slot = live.length;
+        live.push(e);
+      }
+    }
+    this.order = live;
+    this.holes = 0;
+    this.cursor = live.length ? cursor % live.length : 0;
+  }
+
+  private up(heap: Entry[], pos: number): void {
+    const e = heap[pos];
+    while (pos > 0) {
+      const p = (pos - 1) >> 1;
+      if (!before(e, heap[p])) break;
+      heap[pos] = heap[p];
+      heap[pos].pos = pos;
+      pos = p;
+    }
+    heap[pos] = e;
+    e.pos = pos;
+  }
+
+  private down(heap: Entry[], pos: number): void {
+    const e = heap[pos];
+    const n = heap.length;
+    for (;;) {
+      const l = 2 * pos + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && before(heap[r], heap[l]) ? r : l;
+      if (!before(heap[c], e)) break;
+      heap[pos] = heap[c];
+      heap[pos].pos = pos;
+      pos = c;
+    }
+    heap[pos] = e;
+    e.pos = pos;
+  }
+}
+
+function shapeFits(s: Shape, t: TaskRecord): boolean {
+  const req = t.spec.resources;
+  for (const r in req) if (req[r] > 0 && req[r] > (s.resources[r] ?? 0)) return false;
+  return true;
+}

@@ -1,0 +1,95 @@
+// The dashboard's live document stays bounded however large the mesh
+// (issue 14): every node up to MAX_NODES, past that the busiest MAX_NODES
+// and the totals; lost nodes kept a while, a bounded number of them.
+// White-box: a real Coordinator (in-memory GCS) with hand-made node records.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
+import type { NodeRecord } from '../../coordinator/gcs/tables.js';
+import { ClusterDoc, MAX_LOST_NODES, MAX_NODES, type NodeView } from '../../coordinator/dashboard/cluster-doc.js';
+import { JobRunner } from '../../coordinator/jobs/runner.js';
+import { TaskHistory } from '../../coordinator/dashboard/task-history.js';
+import type { Session } from '../../coordinator/session.js';
+import { newNodeId } from '../../shared/ids.js';
+
+let c: Coordinator | null = null;
+afterEach(() => {
+  c?.close();
+  c = null;
+});
+
+function world(): { c: Coordinator; doc: ClusterDoc; add(name: string, inflight?: number, done?: number): NodeRecord } {
+  const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+  const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs));
+  const add = (name: string, inflight = 0, done = 0): NodeRecord => {
+    const n: NodeRecord = {
+      id: newNodeId(),
+      session: { label: name, ws: {} } as unknown as Session,
+      kind: 'browser',
+      name,
+      resources: { cpu: 2 },
+      inflight: {},
+      inflightTasks: inflight,
+      actorCpu: 0,
+      tasks: new Set(),
+      functions: new Set(),
+      joinedAt: Date.now(),
+      lastSeen: Date.now(),
+      load: { running: 0, queued: 0, storeBytes: 0 },
+      tasksDone: done,
+    };
+    co.gcs.nodes.set(n.id, n);
+    return n;
+  };
+  return { c: co, doc, add };
+}
+
+const views = (doc: ClusterDoc) => Object.values(doc.nodes.toJSON()) as NodeView[];
+
+describe('the live document at 10,000 nodes', () => {
+  it('a small mesh shows every node', () => {
+    const w = world();
+    for (let i = 0; i < 20; i++) w.add(`n${i}`);
+    w.doc.sample();
+    expect(w.doc.nodes.size).toBe(20);
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 20, cpus: 40, shown: 20 });
+  });
+
+  it('10,000 nodes: the busiest MAX_NODES are shown, the totals count all of them', () => {
+    const w = world();
+    const busy: NodeRecord[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const n = w.add(`n${i}`, 0, i % 7);
+      if (i % 50 === 0) {
+        n.inflightTasks = 3;
+        busy.push(n);
+      }
+    }
+    w.doc.sample();
+    expect(w.doc.nodes.size).toBe(MAX_NODES);
+    const shown = new Set(w.doc.nodes.keys());
+    for (const n of busy) expect(shown.has(n.id)).toBe(true); // all 200 with tasks in flight
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, cpus: 20_000, inflight: 600, shown: MAX_NODES });
+    // The whole document stays small: what a fresh dashboard downloads.
+    expect(w.doc.encodedSize()).toBeLessThan(200_000);
+  });
+
+  it('a node that becomes busy enters the view; one that leaves is shown lost, and at most MAX_LOST_NODES of those', () => {
+    const w = world();
+    const nodes = Array.from({ length: 1000 }, (_, i) => w.add(`n${i}`));
+    w.doc.sample();
+    const late = nodes[999];
+    expect(w.doc.nodes.has(late.id)).toBe(false); // idle, joined last: not among the shown
+    late.inflightTasks = 5;
+    w.doc.sample();
+    expect(w.doc.nodes.get(late.id)).toMatchObject({ name: 'n999', inflight: 5, state: 'alive' });
+    // 150 shown nodes leave at once.
+    const leaving = [...w.doc.nodes.keys()].slice(0, 150);
+    for (const id of leaving) w.c.gcs.nodes.delete(id as never);
+    w.doc.sample();
+    const lost = views(w.doc).filter((v) => v.state === 'lost');
+    expect(lost.length).toBeGreaterThan(0);
+    expect(lost.length).toBeLessThanOrEqual(MAX_LOST_NODES);
+    expect(w.doc.nodes.size).toBeLessThanOrEqual(MAX_NODES + MAX_LOST_NODES);
+  });
+});
