@@ -50,7 +50,7 @@ interface DashboardsChild {
 async function startDashboards(cl: BenchCluster): Promise<DashboardsChild> {
   const file = fileURLToPath(import.meta.url);
   const proc = spawn(process.execPath, [file, '--dashboards', cl.url, cl.token, String(DASHBOARDS)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: proc.stdout! });
+  const lines = createInterface({ input: proc.stdout });
   const waiting: ((l: string) => void)[] = [];
   lines.on('line', (l) => waiting.shift()?.(l));
   const next = () => new Promise<string>((resolve) => waiting.push(resolve));
@@ -60,7 +60,7 @@ async function startDashboards(cl: BenchCluster): Promise<DashboardsChild> {
     proc,
     ask: (cmd) => {
       const p = next();
-      proc.stdin!.write(cmd + '\n');
+      proc.stdin.write(cmd + '\n');
       return p;
     },
     stop: () =>

@@ -161,8 +161,8 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
     if (output.length > 2000) output.splice(0, output.length - 1000);
     if (!opts.quiet) for (const line of s.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
   };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   let stopping = false;
   const child: Child = {

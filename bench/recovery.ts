@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
+import { connect, type Mesh } from '../edge/index.js';
 import { countLocally, makeChunks, submitWordCount } from './wordcount.js';
 import { emit, figure, log, nowMs, percentile, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
@@ -52,7 +52,7 @@ function same(a: Map<string, number>, b: Map<string, number>): boolean {
 
 async function wordCount(cl: BenchCluster, m: Mesh, chunks: ReturnType<Mesh['put']>[], expected: Map<string, number>, faults?: (pages: Page[]) => Promise<void>, pages?: Page[]): Promise<number> {
   const t = nowMs();
-  const reduces = submitWordCount(m, chunks as never) as ObjectRef<Map<string, number>>[];
+  const reduces = submitWordCount(m, chunks as never);
   const closing = faults?.(pages!);
   const parts = await m.get(reduces, { timeoutMs: 300_000 });
   const ms = nowMs() - t;

@@ -61,7 +61,7 @@ export function submitWordCount(m: Mesh, chunks: ObjectRef<string>[], opts: { ma
       return total;
     })
     .options({ maxRetries: opts.maxRetries ?? 5 });
-  const mapped = chunks.map((c) => map.remote(c, REDUCERS) as unknown as ObjectRef<Map<string, number>>[]);
+  const mapped = chunks.map((c) => map.remote(c, REDUCERS));
   // The reducers get the refs nested in a value, so they start before every map is done and wait in get.
   return Array.from({ length: REDUCERS }, (_, r) => reduce.remote(mapped.map((parts) => parts[r])));
 }

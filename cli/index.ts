@@ -108,8 +108,8 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     await c.close();
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   if (withNode) {
     const cpusFlag = (values as { cpus?: string }).cpus;
     const cpus = int(cpusFlag, 'cpus', 1, 1024) ?? Math.max(1, os.availableParallelism() - 1);

@@ -206,7 +206,7 @@ export class Coordinator {
       const breach = this.limits.message(s, m);
       if (breach) return void s.fail(breach.code, breach.message), msgs.length;
       const h = handlers[m.t] as Handler<typeof m.t> | null;
-      const err = h?.(this, s, m as never);
+      const err = h?.(this, s, m);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
     }
     return msgs.length;

@@ -119,7 +119,7 @@ export function esbuildBundler(opts: { files?: boolean } = {}): EnvBundler {
           metafile: true,
           logLevel: 'silent',
         });
-        const imports = Object.values(out.metafile!.inputs).flatMap((i) => i.imports.map((x) => x.path));
+        const imports = Object.values(out.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
         if (imports.length) {
           throw new RuntimeEnvError(
             'BAD_INPUT',

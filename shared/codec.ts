@@ -153,7 +153,7 @@ const KIND_DATA_VIEW = 12;
 /** The kind byte of a value stored raw, or -1 (subclasses such as Node's Buffer keep the general path). */
 function rawKind(v: unknown): number {
   if (typeof v !== 'object' || v === null) return -1;
-  const c = (v as object).constructor;
+  const c = (v).constructor;
   if (c === ArrayBuffer) return KIND_ARRAY_BUFFER;
   if (!ArrayBuffer.isView(v)) return -1;
   const k = RAW_KINDS.indexOf(c as RawCtor);

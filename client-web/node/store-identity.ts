@@ -39,7 +39,7 @@ export async function claimStore(scope: string): Promise<StoreClaim> {
       clearInterval(timer);
       removeEventListener('pagehide', touch);
       write(() => localStorage.removeItem(SEEN_PREFIX + mine));
-      release!();
+      release();
     },
   };
 }

@@ -343,7 +343,7 @@ export class ClusterDoc {
     for (const a of keep) {
       ids.add(a.id);
       const v = actorView(a);
-      this.setIfChanged(this.actors, a.id, { ...v, pendingCalls: v.pendingCalls } as Plain);
+      this.setIfChanged(this.actors, a.id, { ...v, pendingCalls: v.pendingCalls });
     }
     for (const id of [...this.actors.keys()]) if (!ids.has(id)) this.actors.delete(id);
   }
@@ -355,7 +355,7 @@ export class ClusterDoc {
     while (i > 0 && events[i - 1].seq > this.lastEventSeq && events.length - i < MAX_EVENTS) i--;
     const fresh = events.slice(i).map((e) => ({ ...e }));
     this.lastEventSeq = events[events.length - 1].seq;
-    this.events.push(fresh as Plain[]);
+    this.events.push(fresh);
     const over = this.events.length - MAX_EVENTS;
     if (over > 0) this.events.delete(0, over);
   }

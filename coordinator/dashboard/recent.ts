@@ -61,10 +61,13 @@ export class EndedRecords {
   attach(): () => void {
     const { gcs } = this.c;
     const actors = this.c.tasks.actors;
+    // The originals, called with their `this` below (.call): these methods are wrapped, not detached.
+    /* eslint-disable @typescript-eslint/unbound-method */
     const dropTask = gcs.dropTask;
     const dropObject = gcs.dropObject;
     const handlesGone = actors.handlesGone;
     const endJob = actors.endJob;
+    /* eslint-enable @typescript-eslint/unbound-method */
     gcs.dropTask = (id) => {
       const t = gcs.tasks.get(id);
       if (t) this.tasks.add(id, viewOf(t));

@@ -72,6 +72,7 @@ export class TaskHistory {
    */
   attach(): () => void {
     const gcs = this.gcs;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped, and called with its `this`
     const drop = gcs.dropTask;
     gcs.dropTask = (id: TaskId) => {
       const t = gcs.tasks.get(id);

@@ -89,7 +89,7 @@ async function write(client: Client, b: WriteBatch): Promise<void> {
     done.push(
       tx.exec().then((replies) => {
         const failed = replies?.find(([err]) => err);
-        if (failed) throw failed[0];
+        if (failed) throw failed[0] as Error;
       }),
     );
   }

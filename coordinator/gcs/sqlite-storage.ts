@@ -189,7 +189,7 @@ export class SqliteStorage implements GcsStorage {
     if (this.timerError === undefined) return;
     const err = this.timerError;
     this.timerError = undefined;
-    throw err;
+    throw err as Error;
   }
 
   private cancelTimer(): void {

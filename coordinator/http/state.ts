@@ -152,7 +152,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, q, rows, (j) => (!q.status || j.status === q.status) && (!q.kind || j.kind === q.kind));
   });
 
-  app.get('/api/jobs/:id', read(schemas.job), async (req, reply) => {
+  app.get('/api/jobs/:id', read(schemas.job), async (req) => {
     const { id } = req.params as { id: string };
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     const s = runner.jobs.get(id);
@@ -185,7 +185,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     }
   });
 
-  app.delete('/api/jobs/:id', write(schemas.job), async (req, reply) => {
+  app.delete('/api/jobs/:id', write(schemas.job), async (req) => {
     const { id } = req.params as { id: string };
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     if (!runner.cancel(id)) c.endJob(id); // a driver's job: its tasks are cancelled, its driver goes on
@@ -224,7 +224,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, q, all, (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name)));
   });
 
-  app.get('/api/jobs/:id/graph', read(schemas.job), async (req, reply) => {
+  app.get('/api/jobs/:id/graph', read(schemas.job), async (req) => {
     const { id } = req.params as { id: string };
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     const { tasks, omitted } = history.tasksOf(id);
@@ -238,7 +238,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   app.get('/api/timeline', read(schemas.timeline), async (req, reply) => {
     const q = req.query as Query & { job: string };
     if (!known(q.job)) throw httpError('NOT_FOUND', `no job ${q.job}`);
-    const timeline = layoutTimeline(history.tasksOf(q.job as JobId).tasks, nodeInfo);
+    const timeline = layoutTimeline(history.tasksOf(q.job).tasks, nodeInfo);
     if (q.format === 'bars') return timeline;
     void reply.header('content-disposition', `attachment; filename="tabmesh-${q.job}.trace.json"`);
     return chromeTrace(q.job, timeline);

@@ -80,9 +80,9 @@ async function main(data: JobWorkerData): Promise<void> {
     runtimeEnv: data.runtimeEnv,
     bundler: esbuildBundler({ files: false }),
   });
-  post({ k: 'connected', jobId: mesh.jobId });
-  (mesh.core as DriverCore).onLog = (m) => post({ k: 'log', level: m.level, text: `[${m.fn}@${m.node}] ${m.text}` });
-  const line = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) => post({ k: 'log', level, text: format(a) });
+  void post({ k: 'connected', jobId: mesh.jobId });
+  (mesh.core as DriverCore).onLog = (m) => void post({ k: 'log', level: m.level, text: `[${m.fn}@${m.node}] ${m.text}` });
+  const line = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) => void post({ k: 'log', level, text: format(a) });
   const jobConsole = { log: line('log'), info: line('log'), debug: line('log'), warn: line('warn'), error: line('error') };
   const context = vm.createContext(
     { ...BUILTINS, console: jobConsole, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, TextEncoder, TextDecoder },
@@ -110,7 +110,7 @@ async function main(data: JobWorkerData): Promise<void> {
     // A syntax error says where, in the job's own lines, and nothing of this worker's stack.
     const at = syntaxErrorAt(e, filename, data.source.split('\n').length);
     if (!at) throw e;
-    post({ k: 'error', ...at, stack: '' });
+    await post({ k: 'error', ...at, stack: '' });
     return void (await mesh.close());
   }
   closeConstructors();

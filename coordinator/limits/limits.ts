@@ -151,7 +151,7 @@ export class LimitKeeper {
         return this.objectSize(m.size);
       case 'done':
         for (const r of m.results) {
-          const b = this.objectSize(r.v ? r.v.byteLength : r.size!);
+          const b = this.objectSize(r.v ? r.v.byteLength : r.size);
           if (b) return b;
         }
         return null;

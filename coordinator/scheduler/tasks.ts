@@ -46,7 +46,10 @@ export class TaskManager {
         this.scheduler.enqueue(t, true);
       },
       holdArgs: (spec, sign) => {
-        for (const id of depsOf(spec)) (sign > 0 ? this.dir.addRef(id) : this.dir.decRef(id));
+        for (const id of depsOf(spec)) {
+          if (sign > 0) this.dir.addRef(id);
+          else this.dir.decRef(id);
+        }
       },
       replay: (spec, n) => {
         this.onPlaced(spec, n);
@@ -273,7 +276,7 @@ export class TaskManager {
         continue;
       }
       if (r.v) this.dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
-      else this.dir.setReady(o, { size: r.size!, hash: r.hash, location: s, contains: r.refs });
+      else this.dir.setReady(o, { size: r.size, hash: r.hash, location: s, contains: r.refs });
     }
   }
 

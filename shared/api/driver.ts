@@ -194,7 +194,8 @@ export class DriverCore implements MeshCore {
     let opened = false;
     ws.onerror = (ev) => {
       const e = ev as { message?: unknown; error?: { message?: unknown } } | null;
-      detail = String(e?.error?.message ?? e?.message ?? '');
+      const m = e?.error?.message ?? e?.message;
+      detail = typeof m === 'string' ? m : '';
     };
     ws.onclose = (ev) => {
       if (!welcomed) {
@@ -484,12 +485,12 @@ export class DriverCore implements MeshCore {
  */
 export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
   return new Promise((resolve, reject) => {
-    const out: Fetched[] = new Array(work.length);
+    const out = new Array<Fetched>(work.length);
     let left = work.length;
     let settled = false;
     if (left === 0) return resolve(out);
-    work.forEach((p, i) =>
-      p.then(
+    work.forEach((p, i) => {
+      void p.then(
         (f) => {
           if (settled) return;
           if (f.failure) {
@@ -507,8 +508,8 @@ export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
           settled = true;
           reject(e);
         },
-      ),
-    );
+      );
+    });
   });
 }
 

@@ -400,7 +400,7 @@ function checkWaitRefs(refs: unknown): void {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  if (typeof v === 'object') return `an object (${(v).constructor?.name ?? 'Object'})`;
   return `a ${typeof v}`;
 }
 

@@ -109,7 +109,7 @@ export class ObjectClient {
     const info: ReadyInfo = { size: m.size };
     if (m.v) info.v = m.v;
     if (m.hash) info.hash = m.hash;
-    if (m.failure) info.failure = m.failure as Failure;
+    if (m.failure) info.failure = m.failure;
     const s = this.subs.get(m.id);
     if (!s) return; // released meanwhile
     this.resolveSub(s, info);

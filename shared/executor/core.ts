@@ -33,6 +33,7 @@ function compile(name: string, source: string): Factory {
   // `mesh` and `console` are parameters of the factory, so the task's code
   // sees its own. `__name` is esbuild's keepNames helper, which TS runners
   // (tsx, vitest) may leave inside a function's printed source.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- task code ships as source: compiling it is the executor's job
   return new Function('mesh', 'console', `const __name = (f) => f;\nreturn (${source}\n);\n//# sourceURL=tabmesh-task:${encodeURIComponent(name)}`) as Factory;
 }
 
@@ -131,7 +132,7 @@ export class ExecutorCore {
         if (t.actor.restore && typeof instance.restore === 'function') {
           // A restart: back to the last checkpoint; the calls since are replayed next.
           const r = (instance.restore as (s: unknown) => unknown).call(instance, decodeValue(t.actor.restore, undefined, mesh.actorFactory));
-          if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await r;
+          if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await (r as PromiseLike<unknown>);
         }
         const every = typeof instance.checkpoint === 'function' && (t.actor.maxRestarts ?? 0) > 0 ? (t.actor.checkpointEvery ?? 100) : 0;
         this.actors.set(t.taskId, {
@@ -148,7 +149,7 @@ export class ExecutorCore {
         value = undefined;
       } else {
         value = fn(...args);
-        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await (value as PromiseLike<unknown>);
       }
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
@@ -191,7 +192,7 @@ export class ExecutorCore {
     const console = this.consoleFor(t);
     const fn = f.factory(mesh, console);
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', `the source of ${t.name} does not evaluate to a function`);
-    return { fn: fn as (...args: unknown[]) => unknown, mesh, console };
+    return { fn: fn, mesh, console };
   }
 
   // -- actor calls ----------------------------------------------------------
@@ -230,7 +231,7 @@ export class ExecutorCore {
     a.sinceCheckpoint = 0;
     try {
       let state = (a.instance.checkpoint as () => unknown).call(a.instance);
-      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function') state = await state;
+      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function') state = await (state as PromiseLike<unknown>);
       this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: encodeValue(state).bytes });
     } catch (e) {
       a.console.error(`checkpoint() of ${t.name.split('.')[0]} failed; the next restart replays from the previous one:`, e);
@@ -248,7 +249,7 @@ export class ExecutorCore {
       if (typeof fn !== 'function') throw new TypeError(`${t.name.split('.')[0]} has no method '${method}'`);
       const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory));
       let value = (fn as (...args: unknown[]) => unknown).apply(a.instance, args);
-      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await (value as PromiseLike<unknown>);
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
       await this.maybeCheckpoint(a, t);

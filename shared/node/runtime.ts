@@ -290,7 +290,7 @@ export class NodeRuntime {
         t.args.push(a.v);
         continue;
       }
-      const v = inline?.get(a.r!) ?? this.store.getSync(a.r!);
+      const v = inline?.get(a.r) ?? this.store.getSync(a.r);
       if (v) {
         t.args.push(v);
         continue;
@@ -298,7 +298,7 @@ export class NodeRuntime {
       t.args.push(null);
       t.missing++;
       const idx = i;
-      const ref = a.r!;
+      const ref = a.r;
       this.resolve(ref).then(
         (f) => {
           if (t.state !== 'resolving') return;
@@ -536,7 +536,7 @@ export class NodeRuntime {
           spec.scheduling === undefined &&
           spec.actor === undefined && // actors are placed and their calls ordered by the coordinator
           Object.keys(spec.resources).every((r) => r === 'cpu' && spec.resources.cpu <= 1) &&
-          spec.args.every((a) => a.v !== undefined || this.store.has(a.r!));
+          spec.args.every((a) => a.v !== undefined || this.store.has(a.r));
         this.send({ t: 'submit', spec, local });
         if (local) this.admit(spec);
         return;

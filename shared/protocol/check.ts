@@ -6,7 +6,7 @@ export type Check<T> = ((x: unknown, path: string) => string | null) & { readonl
 export type Infer<C> = C extends Check<infer T> ? T : never;
 
 function make<T>(fn: (x: unknown, path: string) => string | null): Check<T> {
-  return fn as Check<T>;
+  return fn;
 }
 
 export const str = (max = 1 << 20): Check<string> =>

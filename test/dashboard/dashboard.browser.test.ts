@@ -128,7 +128,7 @@ describe('the dashboard', () => {
     const download = page.waitForEvent('download');
     await page.click('button:has-text("Export trace")');
     const file = await (await download).path();
-    const trace = JSON.parse(readFileSync(file!, 'utf8')) as { traceEvents: { ph: string; name: string; ts: number; dur: number; pid: number; tid: number }[] };
+    const trace = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { ph: string; name: string; ts: number; dur: number; pid: number; tid: number }[] };
     const bars = trace.traceEvents.filter((e) => e.ph === 'X');
     expect(bars).toHaveLength(127);
     expect(new Set(bars.map((e) => e.name))).toEqual(new Set(['sumBlock', 'add']));

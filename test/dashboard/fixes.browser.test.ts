@@ -157,7 +157,7 @@ describe('the dashboard, as a new user found it', () => {
     await page.selectOption('#example', 'pi');
     expect(await page.inputValue('#job-name')).toBe('Monte Carlo π');
     const lines = await page.$eval('#source', (t) => (t as HTMLTextAreaElement).value.split('\n').length);
-    expect(await page.$eval('.gutter', (g) => g.textContent!.split('\n').length)).toBe(lines);
+    expect(await page.$eval('.gutter', (g) => g.textContent.split('\n').length)).toBe(lines);
     await page.focus('#source');
     await page.$eval('#source', (t) => (t as HTMLTextAreaElement).setSelectionRange(0, 0));
     await page.keyboard.press('Tab');
@@ -168,7 +168,7 @@ describe('the dashboard, as a new user found it', () => {
     expect(await page.$eval('#source', (t) => (t as HTMLTextAreaElement).value.startsWith('// Monte Carlo'))).toBe(true);
     expect(await page.inputValue('#job-name')).toBe('Monte Carlo π'); // the example's code again
     await page.keyboard.press('Enter');
-    expect(await page.$eval('.gutter', (g) => g.textContent!.split('\n').length)).toBe(lines + 1);
+    expect(await page.$eval('.gutter', (g) => g.textContent.split('\n').length)).toBe(lines + 1);
     await page.keyboard.press('Escape');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.id')).not.toBe('source');

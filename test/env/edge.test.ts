@@ -169,5 +169,5 @@ function withCustomSection(wasm: Uint8Array, text: string): Uint8Array {
 /** The id of the node an edge process joined as (the newest one). */
 async function nodeIdOf(cl: Cluster, _n: EdgeProcess): Promise<string> {
   const nodes = [...cl.c.coordinator.gcs.nodes.values()];
-  return nodes[nodes.length - 1].id as string;
+  return nodes[nodes.length - 1].id;
 }

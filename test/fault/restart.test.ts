@@ -25,8 +25,8 @@ afterEach(async () => {
 function run(args: string[]): { proc: ChildProcess; out: string[] } {
   const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
-  proc.stdout!.on('data', (d) => out.push(String(d)));
-  proc.stderr!.on('data', (d) => out.push(String(d)));
+  proc.stdout.on('data', (d) => out.push(String(d)));
+  proc.stderr.on('data', (d) => out.push(String(d)));
   procs.push(proc);
   return { proc, out };
 }

@@ -52,8 +52,8 @@ export class Cluster {
     if (o.name) args.push('--name', o.name);
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
-    proc.stdout!.on('data', (d) => output.push(String(d)));
-    proc.stderr!.on('data', (d) => output.push(String(d)));
+    proc.stdout.on('data', (d) => output.push(String(d)));
+    proc.stderr.on('data', (d) => output.push(String(d)));
     const ep: EdgeProcess = {
       proc,
       output,

@@ -96,8 +96,8 @@ export async function startRedis(opts: { cluster?: boolean } = {}): Promise<Redi
   ];
   const launch = (): ChildProcess => {
     const p = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.on('data', (d) => output.push(String(d)));
-    p.stderr!.on('data', (d) => output.push(String(d)));
+    p.stdout.on('data', (d) => output.push(String(d)));
+    p.stderr.on('data', (d) => output.push(String(d)));
     p.on('error', (e) => output.push(`spawn ${REDIS_SERVER}: ${e.message}`));
     return p;
   };

@@ -46,7 +46,7 @@ describe('protocol boundary', () => {
 
   it('a frame of valid msgpack with a malformed message is refused with the path of the fault', async () => {
     const s = await rawSocket(cl.url);
-    s.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token } as Msg]));
+    s.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token }]));
     s.ws.send(new Packr({ useRecords: false }).pack([{ t: 'submit', spec: { taskId: 'zz' } }]));
     await s.closed;
     const err = s.msgs.find((x) => x.t === 'error');
@@ -86,7 +86,7 @@ describe('protocol boundary', () => {
     await s.closed;
     expect(s.msgs[0]).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
     const d = await rawSocket(cl.url);
-    d.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token } as Msg, { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0 }]));
+    d.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token }, { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0 }]));
     await d.closed;
     expect(d.msgs.find((x) => x.t === 'error')).toMatchObject({ code: 'BAD_MESSAGE' });
     await stillServes();
@@ -108,7 +108,7 @@ describe('protocol boundary', () => {
 
   it('a driver cannot submit a task under another job, nor report results like a node', async () => {
     const s = await rawSocket(cl.url);
-    s.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token } as Msg]));
+    s.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token }]));
     await cl.until(() => s.msgs.some((x) => x.t === 'welcome'));
     s.ws.send(encodeFrame([{ t: 'done', taskId: '0'.repeat(32), attempt: 0, ms: 1, results: [] } as unknown as Msg]));
     await s.closed;

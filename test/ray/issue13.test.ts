@@ -115,9 +115,9 @@ describe('issue 13 regressions on edge nodes', () => {
       return [child.remote()];
     });
     const [a] = await m.get(parent.remote());
-    const t = rc.cl.c.coordinator.gcs.tasks.get((a as ObjectRef<number>).id.slice(0, 32) as never)!;
+    const t = rc.cl.c.coordinator.gcs.tasks.get((a).id.slice(0, 32) as never)!;
     expect(t.spec.gen ?? 0).toBe(0);
-    expect(await m.get(a as ObjectRef<number>)).toBe(1);
+    expect(await m.get(a)).toBe(1);
   });
 });
 

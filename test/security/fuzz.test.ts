@@ -158,7 +158,7 @@ class Fuzzer {
         const c = { ...m };
         const inner = c[k];
         if (inner && typeof inner === 'object' && !(inner instanceof Uint8Array)) {
-          const copy: Record<string, unknown> = Array.isArray(inner) ? ([...inner] as never) : { ...(inner as object) };
+          const copy: Record<string, unknown> = Array.isArray(inner) ? ([...inner] as never) : { ...(inner) };
           const ik = this.pick(Object.keys(copy).length ? Object.keys(copy) : ['0']);
           copy[ik] = this.junk();
           c[k] = copy;

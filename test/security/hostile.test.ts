@@ -59,12 +59,12 @@ describe('verified execution against a node that lies', () => {
     const m = await connect({ url: cl.url, token: cl.token, verify: { replicas: 2 } });
     cl.meshes.push(m);
     const big = m.remote((n: number) => new Uint8Array(n).fill(n % 251));
-    const before = cl.c.coordinator.statsJson().replicasRun as number;
+    const before = cl.c.coordinator.statsJson().replicasRun;
     const ref = big.remote(200_000);
     const v = await m.get(ref);
     expect(v.byteLength).toBe(200_000);
     expect(v[5]).toBe(200_000 % 251);
-    expect((cl.c.coordinator.statsJson().replicasRun as number) - before).toBeGreaterThanOrEqual(2);
+    expect((cl.c.coordinator.statsJson().replicasRun) - before).toBeGreaterThanOrEqual(2);
     const o = cl.c.coordinator.gcs.objects.get(ref.id)!;
     expect(o.locations.size).toBe(1);
   }, 60_000);
@@ -74,10 +74,10 @@ describe('verified execution against a node that lies', () => {
     const inc = m.remote((x: number) => x + 1, { verify: { replicas: 2 } });
     await m.get(Array.from({ length: 8 }, (_, i) => inc.remote(i)));
     expect((await nodes(cl)).every((n) => n.trust.level === 'trusted')).toBe(true);
-    const unchecked = cl.c.coordinator.statsJson().verifyUnchecked as number;
+    const unchecked = cl.c.coordinator.statsJson().verifyUnchecked;
     const adaptive = inc.options({ verify: { replicas: 2, adaptive: true } });
     expect(await m.get(Array.from({ length: 10 }, (_, i) => adaptive.remote(100 + i)))).toEqual(Array.from({ length: 10 }, (_, i) => 101 + i));
-    expect((cl.c.coordinator.statsJson().verifyUnchecked as number) - unchecked).toBeGreaterThan(0);
+    expect((cl.c.coordinator.statsJson().verifyUnchecked) - unchecked).toBeGreaterThan(0);
   }, 60_000);
 });
 

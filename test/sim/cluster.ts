@@ -187,7 +187,6 @@ export class SimMesh {
 
   /** A WebSocket class whose instances connect through this network. */
   socketClass(label: string): WebSocketCtor {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const sim = this;
     return class {
       constructor(_url: string) {

@@ -59,7 +59,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
     'form',
     {
       class: 'submit',
-      onsubmit: async (e: Event) => {
+      onsubmit: (e: Event) => void (async () => {
         e.preventDefault();
         run.disabled = true;
         status.textContent = 'Submitting…';
@@ -73,7 +73,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
           status.textContent = `Could not start the job: ${(err as Error).message}`;
           run.disabled = false;
         }
-      },
+      })(),
     },
     h(
       'div',
