@@ -84,8 +84,8 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     if (res.status === 401) {
       throw new CliError(
         tokenFrom
-          ? `the coordinator at ${base} refused the token from ${tokenFrom} (HTTP 401): pass the driver token it printed at start with --token (it is in .tabmesh/token where it runs)`
-          : `the coordinator at ${base} needs a driver token (HTTP 401): pass --token T (the token it printed at start; it is in .tabmesh/token where it runs)`,
+          ? `the coordinator at ${base} refused the token from ${tokenFrom} (HTTP 401): pass the driver token it printed at start with --token (it is in the token file of its data folder, .tabmesh/token unless it was started with --data)`
+          : `the coordinator at ${base} needs a driver token (HTTP 401): pass --token T (the token it printed at start; it is in the token file of its data folder, .tabmesh/token unless it was started with --data)`,
       );
     }
     if (!res.ok) {

@@ -41,7 +41,7 @@ export function unauthorized(token: string | undefined) {
   return httpError(
     'UNAUTHORIZED',
     token
-      ? 'the token is wrong: send the driver token the coordinator printed at start (in .tabmesh/token), or a viewer token, as Authorization: Bearer <token>'
-      : 'send Authorization: Bearer <token> with the driver token the coordinator printed at start (in .tabmesh/token)',
+      ? 'the token is wrong: send the driver token the coordinator printed at start (the token file in its data folder: .tabmesh/token unless --data says otherwise), or a viewer token, as Authorization: Bearer <token>'
+      : 'send Authorization: Bearer <token> with the driver token the coordinator printed at start (the token file in its data folder: .tabmesh/token unless --data says otherwise)',
   );
 }
