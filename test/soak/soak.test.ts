@@ -34,7 +34,12 @@ describe('soak: tabmesh start stays up through jobs of every kind', () => {
       seen.add(k);
       return k;
     };
-    const { ran, problems } = await runSoak(t, JOBS, { parallel: 4, cliEvery: 8, kind: pick });
+    const { ran, problems } = await runSoak(t, JOBS, {
+      parallel: 4,
+      cliEvery: 8,
+      kind: pick,
+      onEnded: (k) => k % 10 === 0 && process.stderr.write(`soak: ${k} of ${JOBS} jobs ended (${Math.round(process.uptime())} s)\n`),
+    });
     expect(problems).toEqual([]);
     expect(t.alive).toBe(true);
     expect(new Set(ran.map((r) => r.kind))).toEqual(new Set(['ok', 'throws', 'task-throws', 'syntax', 'cancel', 'big', 'big-left']));
