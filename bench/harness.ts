@@ -5,13 +5,13 @@
 // stdout carries only the figure lines; everything else goes to stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file runs as dist/bench/harness.js). */
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository root (this file runs as dist/bench/harness.js, or from source in tests). */
+export const ROOT = fileURLToPath(new URL(existsSync(fileURLToPath(new URL('../package.json', import.meta.url))) ? '..' : '../..', import.meta.url));
 export const CLI = join(ROOT, 'bin/tabmesh.js');
 
 // ---------------------------------------------------------------- output
