@@ -22,7 +22,15 @@ const ROUNDS = 3;
 const WARMUP = 2_000;
 const CPUS = 2;
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 type Noop = { remote(): ObjectRef<void> };
 

@@ -54,7 +54,9 @@ export async function putFigures(mesh: Mesh): Promise<Record<number, number>> {
     }
     const gbps = (mib * MB) / best / 1e6;
     const copy = copyGbps(mib * MB);
-    log(`put ${mib} MiB: ${round(gbps, 2)} GB/s reusing freed memory (first put, fresh memory: ${round((mib * MB) / first / 1e6, 2)} GB/s); plain copy ${round(copy, 2)} GB/s`);
+    log(
+      `put ${mib} MiB: ${round(gbps, 2)} GB/s reusing freed memory (first put, fresh memory: ${round((mib * MB) / first / 1e6, 2)} GB/s); plain copy ${round(copy, 2)} GB/s`,
+    );
     emit(figure(`objects.put.${mib}MiB`, gbps, 'GB/s', copy));
     emit(figure(`objects.put.${mib}MiB.firstPut`, (mib * MB) / first / 1e6, 'GB/s', copy));
     out[mib] = gbps;

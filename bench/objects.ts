@@ -24,7 +24,15 @@ import { edgeNodeIds, executorRead, nodeTransfer, putFigures, rawTcp } from './o
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 async function openTab(ctx: BrowserContext, cl: BenchCluster, query: string): Promise<{ page: Page; id: string }> {
   const page = await ctx.newPage();
@@ -48,7 +56,10 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { pa
   for (let r = 0; r < ROUNDS; r++) {
     const ref = make.remote(mib * MB, r + 1);
     await mesh.wait([ref]);
-    const ms = (await v(reader.page, `const t = performance.now(); const f = await v.node.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`)) as number;
+    const ms = (await v(
+      reader.page,
+      `const t = performance.now(); const f = await v.node.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`,
+    )) as number;
     best = Math.min(best, ms);
     mesh.free([ref]);
   }
@@ -83,7 +94,10 @@ async function rawThroughput(a: Page, b: Page, mib: number): Promise<number> {
   let open = false;
   const pump = async () => {
     while (!open) {
-      for (const [from, to] of [[a, b], [b, a]] as const) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         const sigs = (await from.evaluate('window.__raw.out.splice(0)')) as string[];
         for (const s of sigs) await to.evaluate(`window.__raw.p.signal(${s})`);
       }
@@ -165,7 +179,9 @@ async function main(): Promise<void> {
     phase('start: coordinator, two Chromium processes with two tabs each (one pair with peer links, one without)');
     cl = await startCluster({ nodes: 0 });
     for (const profile of profiles) {
-      ctxs.push(await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }));
+      ctxs.push(
+        await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
+      );
     }
     const a = await openTab(ctxs[0], cl, 'name=a');
     const b = await openTab(ctxs[1], cl, 'name=b');
@@ -195,7 +211,9 @@ async function main(): Promise<void> {
     const t = await ttfb(a, b);
     emit(figure('objects.ttfb.newLink', t.fresh, 'ms', null));
     emit(figure('objects.ttfb.openLink', t.open, 'ms', t.fresh));
-    const s = await fetch(new URL('/api/stats', cl.url), { headers: { authorization: `Bearer ${cl.token}` } }).then((r) => r.json() as Promise<Record<string, number>>);
+    const s = await fetch(new URL('/api/stats', cl.url), { headers: { authorization: `Bearer ${cl.token}` } }).then(
+      (r) => r.json() as Promise<Record<string, number>>,
+    );
     log(`stats: bytesPeer ${s.bytesPeer}, bytesRelayed ${s.bytesRelayed}`);
     phase('done');
   } finally {

@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     const [node] = await edgeNodeIds(cl.url, cl.token);
     const put = (await putFigures(mesh))[80];
     const reads = await executorRead(mesh, node);
-    log(`put 80 MiB: tabmesh ${put.toFixed(2)} GB/s, Ray ${ray.put.toFixed(2)}; node-local 80 MiB reads: tabmesh ${reads.toFixed(1)}/s, Ray ${ray.reads.toFixed(1)}/s`);
+    log(
+      `put 80 MiB: tabmesh ${put.toFixed(2)} GB/s, Ray ${ray.put.toFixed(2)}; node-local 80 MiB reads: tabmesh ${reads.toFixed(1)}/s, Ray ${ray.reads.toFixed(1)}/s`,
+    );
     emit(figure('ray.put.80MiB', put, 'GB/s', ray.put));
     emit(figure('ray.taskRead.80MiB', reads, 'reads/s', ray.reads));
   } finally {

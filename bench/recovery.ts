@@ -15,7 +15,15 @@ import { connect, type Mesh } from '../edge/index.js';
 import { countLocally, makeChunks, submitWordCount } from './wordcount.js';
 import { emit, figure, log, nowMs, percentile, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
 
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const TABS = 4;
 const DEATHS = 3;
 
@@ -50,7 +58,14 @@ function same(a: Map<string, number>, b: Map<string, number>): boolean {
   return true;
 }
 
-async function wordCount(cl: BenchCluster, m: Mesh, chunks: ReturnType<Mesh['put']>[], expected: Map<string, number>, faults?: (pages: Page[]) => Promise<void>, pages?: Page[]): Promise<number> {
+async function wordCount(
+  cl: BenchCluster,
+  m: Mesh,
+  chunks: ReturnType<Mesh['put']>[],
+  expected: Map<string, number>,
+  faults?: (pages: Page[]) => Promise<void>,
+  pages?: Page[],
+): Promise<number> {
   const t = nowMs();
   const reduces = submitWordCount(m, chunks as never);
   const closing = faults?.(pages!);
@@ -94,15 +109,22 @@ async function main(): Promise<void> {
     const base = await wordCount(cl, m, chunks, expected);
     log(`no faults: ${round(base)} ms`);
     const c = cl;
-    const faulted = await wordCount(c, m, chunks, expected, async (p) => {
-      const before = (await api<Record<string, number>>(c, '/api/stats')).tasksFinished;
-      await until(async () => (await api<Record<string, number>>(c, '/api/stats')).tasksFinished >= before + 16 && true, 120_000, 'maps to progress');
-      await p[0].close();
-      log('closed tab 1 while maps run');
-      await until(async () => (await api<TaskView[]>(c, '/api/tasks?name=reduce&state=running')).length > 0, 120_000, 'reduces to start');
-      await p[1].close();
-      log('closed tab 2 after reduces started');
-    }, pages);
+    const faulted = await wordCount(
+      c,
+      m,
+      chunks,
+      expected,
+      async (p) => {
+        const before = (await api<Record<string, number>>(c, '/api/stats')).tasksFinished;
+        await until(async () => (await api<Record<string, number>>(c, '/api/stats')).tasksFinished >= before + 16 && true, 120_000, 'maps to progress');
+        await p[0].close();
+        log('closed tab 1 while maps run');
+        await until(async () => (await api<TaskView[]>(c, '/api/tasks?name=reduce&state=running')).length > 0, 120_000, 'reduces to start');
+        await p[1].close();
+        log('closed tab 2 after reduces started');
+      },
+      pages,
+    );
     log(`two tabs closed: ${round(faulted)} ms`);
     emit(figure('recovery.mapreduce_two_tabs_closed_ms', faulted, 'ms', base));
     await mesh.close();
@@ -126,11 +148,16 @@ async function main(): Promise<void> {
       });
       const refs = Array.from({ length: 2 }, () => long.options({ scheduling: { node: victimId, soft: true } }).remote(30_000));
       const cl2 = cl;
-      await until(async () => (await api<TaskView[]>(cl2, '/api/tasks?name=longTask&state=running')).filter((t) => t.node === victimId).length >= 2, 30_000, 'tasks to run on the victim');
+      await until(
+        async () => (await api<TaskView[]>(cl2, '/api/tasks?name=longTask&state=running')).filter((t) => t.node === victimId).length >= 2,
+        30_000,
+        'tasks to run on the victim',
+      );
       const t0 = Date.now();
       victim.proc.kill('SIGKILL');
       const moved = await until(
-        async () => (await api<TaskView[]>(cl2, '/api/tasks?name=longTask&state=running')).find((t) => t.attempt >= 1 && t.node !== victimId && t.startedAt > 0),
+        async () =>
+          (await api<TaskView[]>(cl2, '/api/tasks?name=longTask&state=running')).find((t) => t.attempt >= 1 && t.node !== victimId && t.startedAt > 0),
         30_000,
         'a re-queued task to start elsewhere',
       );

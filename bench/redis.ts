@@ -39,9 +39,13 @@ function freePort(): Promise<number> {
 async function ownRedis(): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
   const dir = makeTempDir('tabmesh-bench-redis-');
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
+    {
+      stdio: 'ignore',
+    },
+  );
   process.on('exit', () => proc.kill('SIGKILL'));
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
@@ -94,18 +98,14 @@ async function main(): Promise<void> {
     all.push(await contender('redis', await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix } })));
     log(`three meshes up (1 coordinator + 1 edge node with ${CPUS} executors each); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`);
 
-    const times = await interleaved(
-      ROUNDS,
-      Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>,
-      {
-        after: async (name, r, ms) => {
-          const c = all.find((x) => x.name === name)!;
-          // Untimed: let the coordinator finish freeing before the next timed round.
-          const d = await pollStats(c.cl.url, c.cl.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
-          log(`round ${r + 1} ${name}: ${round(ms, 0)} ms = ${Math.round((TASKS / ms) * 1000)} tasks/s (drained in ${round(d.waitedMs, 0)} ms)`);
-        },
+    const times = await interleaved(ROUNDS, Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>, {
+      after: async (name, r, ms) => {
+        const c = all.find((x) => x.name === name)!;
+        // Untimed: let the coordinator finish freeing before the next timed round.
+        const d = await pollStats(c.cl.url, c.cl.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
+        log(`round ${r + 1} ${name}: ${round(ms, 0)} ms = ${Math.round((TASKS / ms) * 1000)} tasks/s (drained in ${round(d.waitedMs, 0)} ms)`);
       },
-    );
+    });
     const best = (name: string) => (TASKS / Math.min(...times[name])) * 1000;
     const mem = best('memory');
     const sql = best('sqlite');
@@ -122,7 +122,9 @@ async function main(): Promise<void> {
     const keys = await probe.dbsize();
     probe.disconnect();
     const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-    log(`Redis after the run: ${keys} keys; calls: hset ${calls('hset')} hdel ${calls('hdel')} multi ${calls('multi')} (for ${(ROUNDS * TASKS + WARMUP).toLocaleString('en')} tasks)`);
+    log(
+      `Redis after the run: ${keys} keys; calls: hset ${calls('hset')} hdel ${calls('hdel')} multi ${calls('multi')} (for ${(ROUNDS * TASKS + WARMUP).toLocaleString('en')} tasks)`,
+    );
   } finally {
     for (const c of all) {
       await c.mesh.close().catch(() => {});

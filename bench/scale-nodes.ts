@@ -10,10 +10,7 @@ import type { ToExecutor } from '../shared/executor/protocol.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { installNodeHasher } from '../edge/node-hash.js';
 
-export type NodesRequest =
-  | { k: 'join'; count: number; concurrency: number }
-  | { k: 'leave'; count: number }
-  | { k: 'count' };
+export type NodesRequest = { k: 'join'; count: number; concurrency: number } | { k: 'leave'; count: number } | { k: 'count' };
 
 export interface NodesReport {
   k: 'report';

@@ -194,7 +194,9 @@ async function measure(n: number, jobs: number[]): Promise<Row> {
     const runs: Run[] = [];
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
-      log(`N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms, /api/stats ${round(r.statsWorstMs, 0)} ms`);
+      log(
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms, /api/stats ${round(r.statsWorstMs, 0)} ms`,
+      );
       runs.push(r);
       await sleep(1000);
     }
@@ -228,7 +230,10 @@ runBench(async () => {
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
     });
   }
-  const lines = ['| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
     for (const run of r.runs) {
       lines.push(

@@ -33,7 +33,10 @@ export function program(kind: Exclude<Kind, 'driver-exit'>, i: number): { source
         expect: { status: 'succeeded', result: { i, sum: i * i + (i + 1) ** 2 + (i + 2) ** 2 } },
       };
     case 'throws':
-      return { source: `console.log('about to throw');\nthrow new RangeError('soak ${i} threw');`, expect: { status: 'failed', error: `RangeError: soak ${i} threw` } };
+      return {
+        source: `console.log('about to throw');\nthrow new RangeError('soak ${i} threw');`,
+        expect: { status: 'failed', error: `RangeError: soak ${i} threw` },
+      };
     case 'task-throws':
       return {
         source: `const bad = mesh.remote(function bad(n) { throw new TypeError('task of ' + n + ' failed'); });\nreturn await mesh.get(bad.remote(${i}));`,
@@ -194,8 +197,10 @@ export class SoakTarget {
 export function mismatch(j: JobView, e: Expected): string | null {
   if (j.kind !== 'submitted') return `job ${j.id} is listed as ${j.kind}`;
   if (j.status !== e.status) return `job ${j.id} (${j.name}) ${j.status}, expected ${e.status}: ${JSON.stringify(j.error)}`;
-  if (e.result !== undefined && JSON.stringify(j.result) !== JSON.stringify(e.result)) return `job ${j.id} (${j.name}) returned ${JSON.stringify(j.result)}, expected ${JSON.stringify(e.result)}`;
-  if (e.error && !`${j.error?.name}: ${j.error?.message}`.includes(e.error)) return `job ${j.id} (${j.name}) failed with ${JSON.stringify(j.error)}, expected ${e.error}`;
+  if (e.result !== undefined && JSON.stringify(j.result) !== JSON.stringify(e.result))
+    return `job ${j.id} (${j.name}) returned ${JSON.stringify(j.result)}, expected ${JSON.stringify(e.result)}`;
+  if (e.error && !`${j.error?.name}: ${j.error?.message}`.includes(e.error))
+    return `job ${j.id} (${j.name}) failed with ${JSON.stringify(j.error)}, expected ${e.error}`;
   return null;
 }
 
@@ -209,7 +214,28 @@ export interface Ran {
 
 /** The kind of the soak's i-th job: every kind in each 20, the 50 MB ones once each. */
 export function kindOf(i: number): Kind {
-  const cycle: Kind[] = ['ok', 'throws', 'cancel', 'ok', 'task-throws', 'big', 'syntax', 'ok', 'cancel', 'ok', 'driver-exit', 'throws', 'ok', 'task-throws', 'big-left', 'ok', 'syntax', 'cancel', 'ok', 'ok'];
+  const cycle: Kind[] = [
+    'ok',
+    'throws',
+    'cancel',
+    'ok',
+    'task-throws',
+    'big',
+    'syntax',
+    'ok',
+    'cancel',
+    'ok',
+    'driver-exit',
+    'throws',
+    'ok',
+    'task-throws',
+    'big-left',
+    'ok',
+    'syntax',
+    'cancel',
+    'ok',
+    'ok',
+  ];
   return cycle[i % cycle.length];
 }
 

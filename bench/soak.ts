@@ -31,7 +31,8 @@ runBench(async () => {
     emit(figure('soak: jobs of every kind through tabmesh start', JOBS / secs, 'jobs/s'));
     emit(figure('soak: tabmesh start RSS at start', rssStart / MB, 'MB'));
     emit(figure(`soak: tabmesh start RSS after ${JOBS} jobs`, rssEnd / MB, 'MB', rssStart / MB));
-    for (const [kind, xs] of Object.entries(ms)) log(`${kind}: ${xs.length} in ${Math.round(xs.reduce((a, b) => a + b, 0) / xs.length)} ms on average (submit to end)`);
+    for (const [kind, xs] of Object.entries(ms))
+      log(`${kind}: ${xs.length} in ${Math.round(xs.reduce((a, b) => a + b, 0) / xs.length)} ms on average (submit to end)`);
     log(`${ran.length} submitted jobs, ${JOBS - ran.length} driver processes; ${problems.length} problem(s)`);
     for (const p of problems.slice(0, 20)) log(`problem: ${p}`);
     if (problems.length) throw new Error(`${problems.length} job(s) did not end as expected`);

@@ -93,7 +93,9 @@ async function throughputRounds(c: BenchCluster, m: Mesh, noop: Noop, pool: Pisc
   const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
   const tm = best(times.tabmesh);
   const pi = best(times.piscina);
-  log(`${label}best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`);
+  log(
+    `${label}best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`,
+  );
   return { tm, pi };
 }
 

@@ -25,7 +25,15 @@ const ROUNDS = 3;
 /** One task: a 128×128 tile near the set's boundary, 1000 iterations at most. */
 const ARGS = [...tileArgs(5, 4, 128), 1000];
 const WORKER_FILE = fileURLToPath(new URL('./wasm-worker.js', import.meta.url));
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 declare const mesh: Mesh; // inside tasks
 
@@ -76,7 +84,8 @@ async function main(): Promise<void> {
       const { exports } = await WebAssembly.instantiate(await mesh.wasm('mandelbrot'), {});
       return (exports.tile as (...a: number[]) => number)(...args);
     };
-    const on = (node: string): Tile => mm.remote(kernel, { runtimeEnv: { wasm: { mandelbrot: mandelbrotWasm() } }, scheduling: { node: node as NodeId, soft: false } });
+    const on = (node: string): Tile =>
+      mm.remote(kernel, { runtimeEnv: { wasm: { mandelbrot: mandelbrotWasm() } }, scheduling: { node: node as NodeId, soft: false } });
     const runs = {
       tab: async () => check(await mm.get(Array.from({ length: TASKS }, () => on(tab).remote(ARGS)))),
       edge: async () => check(await mm.get(Array.from({ length: TASKS }, () => on(edge).remote(ARGS)))),
@@ -100,7 +109,10 @@ async function main(): Promise<void> {
     phase('one-time cost of a 1 MB bundle on a node that has not seen it: its first task against a second one');
     const source = bigModule(1 << 20);
     log(`bundle: ${source.length} bytes`);
-    for (const [name, node] of [['edge', edge], ['tab', tab]] as const) {
+    for (const [name, node] of [
+      ['edge', edge],
+      ['tab', tab],
+    ] as const) {
       const f = mm.remote(
         async function useBundle(x: number) {
           const lib = await mesh.import('big');

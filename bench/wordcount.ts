@@ -13,7 +13,7 @@ const VOCABULARY = 60_000; // partitions of ~15,000 words (~130 KB): above the i
 /** Deterministic text: words drawn from a fixed vocabulary by a seeded generator. */
 export function makeChunks(n = CHUNKS, bytes = CHUNK_BYTES): string[] {
   let seed = 12345;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const words = Array.from({ length: VOCABULARY }, (_, i) => `w${i.toString(36)}`);
   const out: string[] = [];
   for (let c = 0; c < n; c++) {
@@ -65,4 +65,3 @@ export function submitWordCount(m: Mesh, chunks: ObjectRef<string>[], opts: { ma
   // The reducers get the refs nested in a value, so they start before every map is done and wait in get.
   return Array.from({ length: REDUCERS }, (_, r) => reduce.remote(mapped.map((parts) => parts[r])));
 }
-

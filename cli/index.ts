@@ -92,7 +92,18 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
   // Tokens that live in files follow `tabmesh token rotate` while running.
   const watchTokens: TokenKind[] = values.memory ? [] : [...(values.token ? [] : ['driver' as const]), 'viewer', ...(values.private ? ['join' as const] : [])];
-  const c = await startCoordinator({ host: values.host, port, dataDir: values.data, memory: values.memory, redis, token, joinToken, viewerToken, watchTokens, ...limitFlags(values) }).catch((e: NodeJS.ErrnoException) => {
+  const c = await startCoordinator({
+    host: values.host,
+    port,
+    dataDir: values.data,
+    memory: values.memory,
+    redis,
+    token,
+    joinToken,
+    viewerToken,
+    watchTokens,
+    ...limitFlags(values),
+  }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;
   });
   console.log(`tabmesh coordinator listening on ${c.url}`);

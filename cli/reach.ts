@@ -29,7 +29,11 @@ export async function reachCoordinator(base: string, timeoutMs = 5000): Promise<
   }
   const body = (await res.json().catch(() => null)) as { ok?: unknown } | null;
   if (!res.ok || body?.ok !== true) {
-    throw new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (its /healthz answered HTTP ${res.status}): check the host and port`);
+    throw new ConnectError(
+      'NOT_A_COORDINATOR',
+      base,
+      `${base} is not a tabmesh coordinator (its /healthz answered HTTP ${res.status}): check the host and port`,
+    );
   }
 }
 

@@ -89,7 +89,8 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
       );
     }
     if (!res.ok) {
-      if (typeof json.error !== 'string') throw new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (${method} ${path} answered HTTP ${res.status})`);
+      if (typeof json.error !== 'string')
+        throw new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (${method} ${path} answered HTTP ${res.status})`);
       throw new CliError(`${method} ${path}: ${json.error}: ${json.message ?? ''}`);
     }
     return json;

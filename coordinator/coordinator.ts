@@ -114,7 +114,14 @@ export class Coordinator {
       this.gcs,
       (t, n) => this.tasks.assign(t, n),
       (t, why) =>
-        this.tasks.finishFailed(t, { code: 'NODE_LOST', name: 'NodeLostError', message: `task ${t.spec.name} cannot run: ${why}`, stack: '', functionName: t.spec.name, taskId: t.spec.taskId }),
+        this.tasks.finishFailed(t, {
+          code: 'NODE_LOST',
+          name: 'NodeLostError',
+          message: `task ${t.spec.name} cannot run: ${why}`,
+          stack: '',
+          functionName: t.spec.name,
+          taskId: t.spec.taskId,
+        }),
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
     const feasibility = new FeasibilityWatch(
@@ -196,15 +203,15 @@ export class Coordinator {
       const m = msgs[i];
       if (s.closed) return msgs.length;
       if (s.role === 'pending') {
-        if (m.t !== 'hello') return void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length;
+        if (m.t !== 'hello') return (void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length);
         const err = this.hello(s, m);
-        if (err) return void s.fail(err.code, err.message), msgs.length;
+        if (err) return (void s.fail(err.code, err.message), msgs.length);
         continue;
       }
       const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
-      if (!allowed.has(m.t)) return void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length;
+      if (!allowed.has(m.t)) return (void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length);
       const breach = this.limits.message(s, m);
-      if (breach) return void s.fail(breach.code, breach.message), msgs.length;
+      if (breach) return (void s.fail(breach.code, breach.message), msgs.length);
       const h = handlers[m.t] as Handler<typeof m.t> | null;
       const err = h?.(this, s, m);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
@@ -238,7 +245,8 @@ export class Coordinator {
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.jobCredentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);
-      if (!credential && !this.checkToken(m.token)) return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
+      if (!credential && !this.checkToken(m.token))
+        return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
       // A submitted job run again after a restart keeps its id; recovery left no state under it.
       if (credential?.jobId && this.gcs.jobs.has(credential.jobId)) return { code: 'BAD_MESSAGE', message: `job ${credential.jobId} exists already` };
       s.role = 'driver';
@@ -365,7 +373,9 @@ export class Coordinator {
     this.tasks.endJob(jobId);
     this.gcs.persistJob(job);
     this.onJobEnded(job);
-    this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, { job: jobId });
+    this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
+      job: jobId,
+    });
     // Finished jobs keep a summary row in memory; bound how many.
     if (this.gcs.jobs.size > 1000) {
       for (const [id, j] of this.gcs.jobs) {

@@ -65,7 +65,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);
       if (over) return void s.fail(over.code, over.message);
     }
-    const local = m.local ? nodeOf(c, s) ?? null : null;
+    const local = m.local ? (nodeOf(c, s) ?? null) : null;
     return c.tasks.submit(spec, s, local);
   },
   put: (c, s, m) => {

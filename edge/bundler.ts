@@ -59,7 +59,10 @@ function explain(spec: string, target: string, dir: string, errors: Message[]): 
     return new RuntimeEnvError('NOT_INSTALLED', `runtimeEnv: package ${spec}: ${importer} imports '${imported}', which is not installed${where(m, dir)}`);
   }
   const first = errors[0];
-  return new RuntimeEnvError('BAD_INPUT', `runtimeEnv: package ${spec} does not bundle for ${target} executors: ${first?.text ?? 'unknown esbuild error'}${first ? where(first, dir) : ''}`);
+  return new RuntimeEnvError(
+    'BAD_INPUT',
+    `runtimeEnv: package ${spec} does not bundle for ${target} executors: ${first?.text ?? 'unknown esbuild error'}${first ? where(first, dir) : ''}`,
+  );
 }
 
 /**
@@ -84,7 +87,12 @@ export function esbuildBundler(opts: { files?: boolean } = {}): EnvBundler {
       try {
         const out = buildSync({
           // The namespace as mesh.import returns it: every named export, and the default one.
-          stdin: { contents: `export * from ${name};\nimport * as ns from ${name};\nexport default ns.default;\n`, resolveDir: dir, sourcefile: `runtimeEnv:${spec}`, loader: 'js' },
+          stdin: {
+            contents: `export * from ${name};\nimport * as ns from ${name};\nexport default ns.default;\n`,
+            resolveDir: dir,
+            sourcefile: `runtimeEnv:${spec}`,
+            loader: 'js',
+          },
           bundle: true,
           write: false,
           format: 'esm',
@@ -129,7 +137,10 @@ export function esbuildBundler(opts: { files?: boolean } = {}): EnvBundler {
       } catch (e) {
         if (e instanceof RuntimeEnvError) throw e;
         const m = (e as { errors?: Message[] }).errors?.[0];
-        throw new RuntimeEnvError('BAD_INPUT', `runtimeEnv: module ${name} is not a valid ES module: ${m ? `${m.text} (line ${m.location?.line ?? '?'})` : (e as Error).message}`);
+        throw new RuntimeEnvError(
+          'BAD_INPUT',
+          `runtimeEnv: module ${name} is not a valid ES module: ${m ? `${m.text} (line ${m.location?.line ?? '?'})` : (e as Error).message}`,
+        );
       }
     },
 

@@ -122,7 +122,11 @@ function theListener(): FastListener {
 }
 
 /** A RawPeer over a connected, authenticated socket. */
-function attachSocket(raw: RawPeer & { bufferedNow: () => number }, s: Socket, onGone: () => void): { send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void } {
+function attachSocket(
+  raw: RawPeer & { bufferedNow: () => number },
+  s: Socket,
+  onGone: () => void,
+): { send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void } {
   s.setNoDelay(true);
   let bufs: Buffer[] = [];
   let have = 0;

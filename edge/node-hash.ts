@@ -30,7 +30,9 @@ export function installNodeHasher(): void {
   installed = true;
   setChunkHasher((c) => createHash('sha256').update(c).digest());
   const pool = new HashPool(Math.max(1, Math.min(4, availableParallelism())));
-  setAsyncLeafHasher((bytes) => (bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? pool.leaves(bytes) : Promise.resolve(leafHashes(bytes))));
+  setAsyncLeafHasher((bytes) =>
+    bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? pool.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
+  );
 }
 
 class HashPool {

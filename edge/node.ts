@@ -28,7 +28,6 @@ export interface EdgeNodeOptions {
   reconnect?: boolean;
 }
 
-
 /** An edge node across its sessions: `runtime` is the current one. */
 export class EdgeNode {
   runtime!: NodeRuntime;

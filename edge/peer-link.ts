@@ -18,7 +18,9 @@ export function edgePeers(): Promise<PeerFactory | undefined> {
       return fast ? fastPeerFactory(webrtc) : webrtc;
     },
     (e: Error) => {
-      process.stderr.write(`tabmesh: no WebRTC here (${e.message}); ${fast ? 'TCP links to Node peers, else' : 'objects move through'} the coordinator's relay\n`);
+      process.stderr.write(
+        `tabmesh: no WebRTC here (${e.message}); ${fast ? 'TCP links to Node peers, else' : 'objects move through'} the coordinator's relay\n`,
+      );
       return fast ? fastPeerFactory(undefined) : undefined;
     },
   );

@@ -12,8 +12,7 @@
 // posted to an executor, being sent).
 
 const sharable =
-  typeof SharedArrayBuffer === 'function' &&
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  typeof SharedArrayBuffer === 'function' && typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
 /** Below this, plain memory: small values are cheaper to copy than to share. */
 export const SHARE_MIN_BYTES = 64 * 1024;

@@ -153,7 +153,7 @@ const KIND_DATA_VIEW = 12;
 /** The kind byte of a value stored raw, or -1 (subclasses such as Node's Buffer keep the general path). */
 function rawKind(v: unknown): number {
   if (typeof v !== 'object' || v === null) return -1;
-  const c = (v).constructor;
+  const c = v.constructor;
   if (c === ArrayBuffer) return KIND_ARRAY_BUFFER;
   if (!ArrayBuffer.isView(v)) return -1;
   const k = RAW_KINDS.indexOf(c as RawCtor);
@@ -161,7 +161,10 @@ function rawKind(v: unknown): number {
 }
 
 function encodeRaw(v: ArrayBuffer | ArrayBufferView, kind: number): Uint8Array {
-  const src = kind === KIND_ARRAY_BUFFER ? new Uint8Array(v as ArrayBuffer) : new Uint8Array((v as ArrayBufferView).buffer, (v as ArrayBufferView).byteOffset, (v as ArrayBufferView).byteLength);
+  const src =
+    kind === KIND_ARRAY_BUFFER
+      ? new Uint8Array(v as ArrayBuffer)
+      : new Uint8Array((v as ArrayBufferView).buffer, (v as ArrayBufferView).byteOffset, (v as ArrayBufferView).byteLength);
   // The one copy a put needs: the caller may change its array afterwards.
   const out = allocBytes(RAW_HEADER + src.byteLength, true);
   out.fill(0, 0, RAW_HEADER);
@@ -184,7 +187,8 @@ function decodeRaw(bytes: Uint8Array): unknown {
   if (kind === KIND_ARRAY_BUFFER) return payload.slice().buffer;
   const Ctor = RAW_KINDS[kind]!;
   const el = Ctor.BYTES_PER_ELEMENT ?? 1;
-  if (payload.byteLength % el !== 0) throw new TabmeshError('BAD_MESSAGE', `a raw value of kind ${kind} is ${payload.byteLength} bytes, not a multiple of ${el}`);
+  if (payload.byteLength % el !== 0)
+    throw new TabmeshError('BAD_MESSAGE', `a raw value of kind ${kind} is ${payload.byteLength} bytes, not a multiple of ${el}`);
   const own = payload.byteOffset % el === 0 ? payload : payload.slice();
   expose(own);
   return new Ctor(own.buffer, own.byteOffset, kind === KIND_DATA_VIEW ? own.byteLength : own.byteLength / el);

@@ -67,7 +67,15 @@ export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 /** Codes a task's failure record may carry. */
-export const FAILURE_CODES = ['TASK_ERROR', 'TASK_CANCELLED', 'OBJECT_LOST', 'NODE_LOST', 'TASK_TIMEOUT', 'ACTOR_DIED', 'WORKER_CRASHED'] as const satisfies readonly ErrorCode[];
+export const FAILURE_CODES = [
+  'TASK_ERROR',
+  'TASK_CANCELLED',
+  'OBJECT_LOST',
+  'NODE_LOST',
+  'TASK_TIMEOUT',
+  'ACTOR_DIED',
+  'WORKER_CRASHED',
+] as const satisfies readonly ErrorCode[];
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
 export function isErrorCode(x: unknown): x is ErrorCode {

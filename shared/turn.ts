@@ -1,6 +1,9 @@
 // "At the end of this turn": setImmediate on Node, a MessageChannel in
 // browsers and workers (setTimeout(0) is clamped to 4 ms there).
-type G = { setImmediate?: (fn: () => void) => void; MessageChannel?: new () => { port1: { onmessage: (() => void) | null }; port2: { postMessage(v: unknown): void } } };
+type G = {
+  setImmediate?: (fn: () => void) => void;
+  MessageChannel?: new () => { port1: { onmessage: (() => void) | null }; port2: { postMessage(v: unknown): void } };
+};
 
 function makeNextTurn(): (fn: () => void) => void {
   const g = globalThis as unknown as G;

@@ -32,7 +32,16 @@ export function areaChart(points: Point[], opts: { label: string; unit: string; 
     const area = `${line}L${x(visible[visible.length - 1].t).toFixed(1)},${y(0)}L${x(visible[0].t).toFixed(1)},${y(0)}Z`;
     const id = `g-${opts.label.replace(/\W/g, '')}`;
     kids.push(
-      s('defs', {}, s('linearGradient', { id, x1: 0, x2: 0, y1: 0, y2: 1 }, s('stop', { offset: '0%', 'stop-color': opts.color, 'stop-opacity': 0.45 }), s('stop', { offset: '100%', 'stop-color': opts.color, 'stop-opacity': 0.02 }))),
+      s(
+        'defs',
+        {},
+        s(
+          'linearGradient',
+          { id, x1: 0, x2: 0, y1: 0, y2: 1 },
+          s('stop', { offset: '0%', 'stop-color': opts.color, 'stop-opacity': 0.45 }),
+          s('stop', { offset: '100%', 'stop-color': opts.color, 'stop-opacity': 0.02 }),
+        ),
+      ),
     );
     kids.push(s('path', { d: area, fill: `url(#${id})` }));
     kids.push(s('path', { d: line, fill: 'none', stroke: opts.color, 'stroke-width': 2, 'stroke-linejoin': 'round' }));

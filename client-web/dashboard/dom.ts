@@ -104,7 +104,15 @@ export function progressBar(j: Progress, label: string): HTMLElement {
   const pct = (x: number) => (total ? Math.min(100, (x / total) * 100) : 0);
   return h(
     'div',
-    { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct(j.finished)), 'aria-valuetext': progressText(j), 'aria-label': label },
+    {
+      class: 'progress',
+      role: 'progressbar',
+      'aria-valuemin': 0,
+      'aria-valuemax': 100,
+      'aria-valuenow': Math.round(pct(j.finished)),
+      'aria-valuetext': progressText(j),
+      'aria-label': label,
+    },
     h('div', { class: 'progress-done', style: `width:${pct(j.finished)}%` }),
     h('div', { class: 'progress-failed', style: `width:${pct(j.failed)}%` }),
     h('div', { class: 'progress-cancelled', style: `width:${pct(j.cancelled)}%` }),

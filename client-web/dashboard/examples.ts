@@ -153,7 +153,8 @@ return { tiles: counts.length, iterations: counts.reduce((a, b) => a + b, 0) };
   {
     id: 'package',
     title: 'An npm package in tasks',
-    description: 'Tasks mesh.import @sindresorhus/slugify (listed under Packages): bundled once on the coordinator with its dependencies, fetched once per node.',
+    description:
+      'Tasks mesh.import @sindresorhus/slugify (listed under Packages): bundled once on the coordinator with its dependencies, fetched once per node.',
     packages: ['@sindresorhus/slugify'],
     source: `// A task that uses an npm package (issue 16): the package and its own dependencies are bundled
 // into one ES module for the executors; a node fetches it once and every executor imports it once.

@@ -70,7 +70,11 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
   if (hasPuts) place(puts, 0);
   layers.forEach((l, i) => {
     if (!l || l.length === 0) return;
-    if (i === (hasPuts ? 1 : 0) && !hasPuts) place(l.map((t) => t.id), i);
+    if (i === (hasPuts ? 1 : 0) && !hasPuts)
+      place(
+        l.map((t) => t.id),
+        i,
+      );
     else placeNear(l, i);
   });
   const edges: SVGElement[] = [];
@@ -96,7 +100,14 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
   const r = Math.max(3, Math.min(8, rowH / 2 - 1));
   for (const o of puts) {
     const { x, y } = pos.get(o)!;
-    nodes.push(s('g', { class: 'gnode' }, s('rect', { x: x - 6, y: y - 6, width: 12, height: 12, transform: `rotate(45 ${x} ${y})`, class: 'obj' }), s('title', {}, `object ${o} (put)`)));
+    nodes.push(
+      s(
+        'g',
+        { class: 'gnode' },
+        s('rect', { x: x - 6, y: y - 6, width: 12, height: 12, transform: `rotate(45 ${x} ${y})`, class: 'obj' }),
+        s('title', {}, `object ${o} (put)`),
+      ),
+    );
   }
   for (const t of shown) {
     const { x, y } = pos.get(t.id)!;
@@ -111,16 +122,31 @@ export function taskGraph(tasks: TaskView[], omitted: number): HTMLElement {
       ),
     );
   }
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'dag', role: 'img', 'aria-label': `task graph of ${tasks.length} tasks` }, edges, nodes);
+  const svg = s(
+    'svg',
+    { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'dag', role: 'img', 'aria-label': `task graph of ${tasks.length} tasks` },
+    edges,
+    nodes,
+  );
   return h(
     'figure',
     { class: 'dag-wrap' },
     h('div', { class: 'scroll-x', tabindex: 0, 'aria-label': 'task graph, scrollable' }, svg),
-    h('figcaption', {}, `${tasks.length} task(s)`, tasks.length > MAX_DRAWN || omitted ? ` — drawing the first ${shown.length}; ${omitted + Math.max(0, tasks.length - MAX_DRAWN)} more not drawn` : '', legend()),
+    h(
+      'figcaption',
+      {},
+      `${tasks.length} task(s)`,
+      tasks.length > MAX_DRAWN || omitted ? ` — drawing the first ${shown.length}; ${omitted + Math.max(0, tasks.length - MAX_DRAWN)} more not drawn` : '',
+      legend(),
+    ),
   );
 }
 
 export function legend(): HTMLElement {
   const states = ['waiting-args', 'queued', 'assigned', 'running', 'finished', 'failed', 'cancelled'];
-  return h('span', { class: 'legend' }, states.map((st) => h('span', { class: 'legend-item' }, h('i', { class: `dot fill-${st}` }), st)));
+  return h(
+    'span',
+    { class: 'legend' },
+    states.map((st) => h('span', { class: 'legend-item' }, h('i', { class: `dot fill-${st}` }), st)),
+  );
 }

@@ -64,10 +64,36 @@ function start(token: string): void {
   const status = h('span', { class: 'conn', role: 'status', 'aria-live': 'polite' });
   const announcer = h('div', { class: 'sr-only', 'aria-live': 'assertive' });
   const down = h('div', { class: 'down-banner', role: 'alert', 'data-testid': 'coordinator-down', hidden: true });
-  const navItems: [string, string][] = [['#/', 'Overview'], ['#/jobs', 'Jobs'], ['#/tasks', 'Tasks'], ['#/objects', 'Objects'], ['#/actors', 'Actors'], ['#/submit', 'Submit']];
-  const nav = h('nav', { 'aria-label': 'sections' }, h('ul', {}, navItems.map(([href, label]) => h('li', {}, h('a', { href, 'data-route': href }, label)))));
+  const navItems: [string, string][] = [
+    ['#/', 'Overview'],
+    ['#/jobs', 'Jobs'],
+    ['#/tasks', 'Tasks'],
+    ['#/objects', 'Objects'],
+    ['#/actors', 'Actors'],
+    ['#/submit', 'Submit'],
+  ];
+  const nav = h(
+    'nav',
+    { 'aria-label': 'sections' },
+    h(
+      'ul',
+      {},
+      navItems.map(([href, label]) => h('li', {}, h('a', { href, 'data-route': href }, label))),
+    ),
+  );
   document.body.replaceChildren(
-    h('a', { href: '#main', class: 'skip', onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, 'Skip to content'),
+    h(
+      'a',
+      {
+        href: '#main',
+        class: 'skip',
+        onclick: (e: Event) => {
+          e.preventDefault();
+          main.focus();
+        },
+      },
+      'Skip to content',
+    ),
     h('header', { class: 'top' }, h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), ' tabmesh'), nav, status),
     down,
     main,
@@ -135,7 +161,9 @@ function start(token: string): void {
   live.onChange(() => {
     if (live.status === 'unauthorized') {
       sessionStorage.removeItem(TOKEN_KEY);
-      return login('Token rejected: the coordinator did not accept this token. Give the driver token printed by npm start (also in .tabmesh/token), or a viewer token.');
+      return login(
+        'Token rejected: the coordinator did not accept this token. Give the driver token printed by npm start (also in .tabmesh/token), or a viewer token.',
+      );
     }
     if (pending) return;
     pending = true;

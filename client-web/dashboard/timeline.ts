@@ -145,21 +145,57 @@ export function timeline(data: TimelineData, by: ColourBy = 'function'): HTMLEle
     else attrs.fill = colours.get(b.name)!;
     return attrs;
   };
-  const tip = (b: Bar) => s('title', {}, `${b.name} (${b.state}): ${duration(b.end - b.start)} from start to end, queued ${duration(Math.max(0, b.start - b.submittedAt))}, on ${b.nodeName} executor ${b.lane}`);
+  const tip = (b: Bar) =>
+    s(
+      'title',
+      {},
+      `${b.name} (${b.state}): ${duration(b.end - b.start)} from start to end, queued ${duration(Math.max(0, b.start - b.submittedAt))}, on ${b.nodeName} executor ${b.lane}`,
+    );
   for (const b of bars) {
     const top = rowY.get(`${b.node}/${b.lane}`);
     if (top === undefined) continue;
     // The whole span, thin: includes the time it waited in get while others ran on its slot.
-    kids.push(s('rect', fill(b, { x: x(b.start), y: top + ROW_H - 6, width: Math.max(1.5, x(b.end) - x(b.start)), height: 3, class: 'span', 'data-task': b.task }), tip(b)));
+    kids.push(
+      s(
+        'rect',
+        fill(b, { x: x(b.start), y: top + ROW_H - 6, width: Math.max(1.5, x(b.end) - x(b.start)), height: 3, class: 'span', 'data-task': b.task }),
+        tip(b),
+      ),
+    );
   }
   for (const [key, segs] of running(bars)) {
     const top = rowY.get(key);
     if (top === undefined) continue;
     for (const { b, from, to } of segs) {
-      kids.push(s('rect', fill(b, { x: x(from), y: top + 3, width: Math.max(1.5, x(to) - x(from)), height: ROW_H - 11, rx: 2, class: 'bar', 'data-task': b.task, 'data-fn': b.name, 'data-state': b.state }), tip(b)));
+      kids.push(
+        s(
+          'rect',
+          fill(b, {
+            x: x(from),
+            y: top + 3,
+            width: Math.max(1.5, x(to) - x(from)),
+            height: ROW_H - 11,
+            rx: 2,
+            class: 'bar',
+            'data-task': b.task,
+            'data-fn': b.name,
+            'data-state': b.state,
+          }),
+          tip(b),
+        ),
+      );
     }
   }
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'timeline', role: 'img', 'aria-label': `timeline: ${bars.length} tasks on ${data.rows.length} executor slots of ${groups.size} node(s) over ${duration(span)}` }, kids);
+  const svg = s(
+    'svg',
+    {
+      viewBox: `0 0 ${W} ${H}`,
+      class: 'timeline',
+      role: 'img',
+      'aria-label': `timeline: ${bars.length} tasks on ${data.rows.length} executor slots of ${groups.size} node(s) over ${duration(span)}`,
+    },
+    kids,
+  );
   const legend =
     by === 'state'
       ? STATES.filter((st) => bars.some((b) => b.state === st)).map((st) => h('span', { class: 'legend-item' }, h('i', { class: `dot fill-${st}` }), st))
@@ -171,7 +207,11 @@ export function timeline(data: TimelineData, by: ColourBy = 'function'): HTMLEle
     h(
       'figcaption',
       {},
-      h('span', { 'data-testid': 'timeline-caption' }, `${data.bars.length} task(s) on ${data.rows.length} executor slot(s) of ${groups.size} node(s), ${duration(span)}${data.bars.length > MAX_BARS ? `; the first ${MAX_BARS} drawn` : ''}`),
+      h(
+        'span',
+        { 'data-testid': 'timeline-caption' },
+        `${data.bars.length} task(s) on ${data.rows.length} executor slot(s) of ${groups.size} node(s), ${duration(span)}${data.bars.length > MAX_BARS ? `; the first ${MAX_BARS} drawn` : ''}`,
+      ),
       h('span', { class: 'legend' }, legend),
     ),
   );

@@ -31,7 +31,13 @@ function post(): void {
   const st = volunteer.stats();
   const asking = document.body.classList.contains('asking');
   parent.postMessage(
-    { type: 'tabmesh:status', state: started ? st.state : asking ? 'asking' : 'declined', paused: st.paused, tasksRun: st.tasksRun, height: document.documentElement.scrollHeight },
+    {
+      type: 'tabmesh:status',
+      state: started ? st.state : asking ? 'asking' : 'declined',
+      paused: st.paused,
+      tasksRun: st.tasksRun,
+      height: document.documentElement.scrollHeight,
+    },
     '*',
   );
 }

@@ -91,7 +91,12 @@ function render(): void {
   $('s-running').textContent = formatCount(st.running);
   $('s-queued').textContent = st.queued ? `${formatCount(st.queued)} waiting` : 'none waiting';
   $('s-run').textContent = formatCount(st.tasksRun);
-  $('s-failed').textContent = [st.tasksFailed ? `${formatCount(st.tasksFailed)} failed` : 'none failed', st.tasksCancelled ? `${formatCount(st.tasksCancelled)} cancelled` : ''].filter(Boolean).join(' · ');
+  $('s-failed').textContent = [
+    st.tasksFailed ? `${formatCount(st.tasksFailed)} failed` : 'none failed',
+    st.tasksCancelled ? `${formatCount(st.tasksCancelled)} cancelled` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
   $('s-objects').textContent = formatCount(st.store.objects);
   $('s-bytes').textContent = `${formatBytes(st.store.memoryBytes)} in memory · ${formatBytes(st.store.spilledBytes)} stored`;
   $('s-net').textContent = formatBytes(st.bytesIn + st.bytesOut);

@@ -110,11 +110,15 @@ export class ActorManager {
     if (restarted) {
       // Constructor and restore() ran; now the calls since the checkpoint, in order, before any new one.
       for (const spec of a.replay) this.hooks.replay(spec, n);
-      this.gcs.event('actor-restarted', `actor ${a.className} ${a.id.slice(0, 12)} restarted on node ${n.id} (restart ${a.restarts}); replaying ${a.replay.length} call(s)${a.checkpoint ? ' after its checkpoint' : ''}`, {
-        job: a.job,
-        node: n.id,
-        task: a.id,
-      });
+      this.gcs.event(
+        'actor-restarted',
+        `actor ${a.className} ${a.id.slice(0, 12)} restarted on node ${n.id} (restart ${a.restarts}); replaying ${a.replay.length} call(s)${a.checkpoint ? ' after its checkpoint' : ''}`,
+        {
+          job: a.job,
+          node: n.id,
+          task: a.id,
+        },
+      );
       for (const caller of [...a.callers.keys()]) this.pump(a, caller);
       return;
     }
@@ -336,7 +340,9 @@ export class ActorManager {
     return {
       code: 'ACTOR_DIED',
       name: 'ActorDiedError',
-      message: a ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${why ?? a.deathCause ?? 'unknown'}` : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
+      message: a
+        ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${why ?? a.deathCause ?? 'unknown'}`
+        : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
       stack: '',
       functionName: t.spec.name,
       taskId: t.spec.taskId,

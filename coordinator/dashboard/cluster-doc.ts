@@ -243,7 +243,8 @@ export class ClusterDoc {
     const lost: [string, NodeView][] = [];
     for (const [id, v] of this.nodes) {
       if (ids.has(id)) continue;
-      if (c.gcs.nodes.has(id as never)) this.nodes.delete(id); // alive, no longer among the shown
+      if (c.gcs.nodes.has(id as never))
+        this.nodes.delete(id); // alive, no longer among the shown
       else if (v.state === 'alive') {
         const gone: NodeView = { ...v, state: 'lost', running: 0, queued: 0, inflight: 0, lostAt: now };
         this.nodes.set(id, gone);
@@ -301,7 +302,8 @@ export class ClusterDoc {
       running = 0;
       if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running' || t.state === 'assigned') running++;
     } else running = 0;
-    const counts = j?.counts ?? s?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };
+    const counts = j?.counts ??
+      s?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };
     const result = s && s.status === 'succeeded' ? JSON.stringify(s.result) : '';
     return {
       name: s?.name ?? prev?.name ?? 'driver',
@@ -372,7 +374,9 @@ export class ClusterDoc {
         this.logs.set(j.id, arr);
       }
       const fresh = j.log.filter((l) => l.seq > sent).slice(-LOG_TAIL);
-      arr.push(fresh.map((l) => ({ seq: l.seq, ts: l.ts, level: l.level, text: l.text.length > LOG_LINE_CHARS ? l.text.slice(0, LOG_LINE_CHARS) + '…' : l.text })));
+      arr.push(
+        fresh.map((l) => ({ seq: l.seq, ts: l.ts, level: l.level, text: l.text.length > LOG_LINE_CHARS ? l.text.slice(0, LOG_LINE_CHARS) + '…' : l.text })),
+      );
       if (arr.length > LOG_TAIL) arr.delete(0, arr.length - LOG_TAIL);
       this.logSent.set(j.id, j.logSeq);
     }
@@ -391,7 +395,13 @@ export class ClusterDoc {
     this.lastFinished = done;
     this.lastSlotAt = now;
     const counts = this.meta.get('counts') as { queued: number; running: number };
-    const p: SeriesPoint = { t: now, tasksPerSec: Math.round(rate * 10) / 10, objects: this.c.gcs.objects.size, queued: counts.queued, running: counts.running };
+    const p: SeriesPoint = {
+      t: now,
+      tasksPerSec: Math.round(rate * 10) / 10,
+      objects: this.c.gcs.objects.size,
+      queued: counts.queued,
+      running: counts.running,
+    };
     this.series.set(String(this.head), p);
     this.meta.set('head', this.head);
     this.head = (this.head + 1) % SERIES_SLOTS;

@@ -69,12 +69,7 @@ export class Gcs {
   /** Lineage: a task's spec is durable before its outputs count as durable. */
   persistTask(t: TaskRecord): void {
     if (!this.storage.durable) return;
-    this.storage.put(
-      'tasks',
-      t.spec.taskId,
-      rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }),
-      t.spec.jobId,
-    );
+    this.storage.put('tasks', t.spec.taskId, rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }), t.spec.jobId);
   }
 
   dropTask(id: TaskId): void {
@@ -103,7 +98,15 @@ export class Gcs {
     this.storage.put(
       'jobs',
       j.id,
-      rowPackr.pack({ id: j.id, state: j.state, startedAt: j.startedAt, endedAt: j.endedAt, counts: j.counts, secret: j.secret, submitted: j.submitted ?? false }),
+      rowPackr.pack({
+        id: j.id,
+        state: j.state,
+        startedAt: j.startedAt,
+        endedAt: j.endedAt,
+        counts: j.counts,
+        secret: j.secret,
+        submitted: j.submitted ?? false,
+      }),
       j.id,
     );
   }

@@ -99,15 +99,18 @@ export class RedisStorage implements GcsStorage {
   constructor(opts: RedisStorageOptions) {
     parseRedisUrl(opts.url);
     const prefix = opts.prefix ?? 'tabmesh';
-    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TabmeshError('BAD_ARGUMENT', `the Redis key prefix must be letters, digits, '_', '.', '-', not '${prefix}'`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(prefix))
+      throw new TabmeshError('BAD_ARGUMENT', `the Redis key prefix must be letters, digits, '_', '.', '-', not '${prefix}'`);
     const flushIntervalMs = opts.flushIntervalMs ?? 20;
     const maxBuffered = opts.maxBuffered ?? 20000;
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
-    if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0) throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
+    if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0)
+      throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
     if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
-    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `connectTimeoutMs must be a number > 0, got ${connectTimeoutMs}`);
+    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0)
+      throw new TabmeshError('BAD_ARGUMENT', `connectTimeoutMs must be a number > 0, got ${connectTimeoutMs}`);
     this.url = opts.url;
     this.prefix = prefix;
     this.flushIntervalMs = flushIntervalMs;
@@ -130,7 +133,13 @@ export class RedisStorage implements GcsStorage {
       if (!this.closed) this.dead ??= `the Redis worker thread stopped (exit code ${code})`;
     });
 
-    this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to connect to Redis at ${redacted(opts.url)}`, undefined, connectTimeoutMs);
+    this.waitFor(
+      () => Atomics.load(this.shared, SLOT.state) !== STATE.connecting,
+      SLOT.state,
+      `to connect to Redis at ${redacted(opts.url)}`,
+      undefined,
+      connectTimeoutMs,
+    );
     const first = this.receive();
     if (first?.op !== 'ready') {
       void this.worker.terminate();
@@ -158,7 +167,12 @@ export class RedisStorage implements GcsStorage {
       if (m?.op === 'loaded' && m.id === id) return m.rows;
       if (m?.op === 'load-failed' && m.id === id) throw new TabmeshError('GCS_UNAVAILABLE', `loading table '${table}' from Redis failed: ${m.message}`);
       if (m) continue; // a notice handled by receive(); look again
-      this.waitFor(() => Atomics.load(this.shared, SLOT.posted) !== before, SLOT.posted, `for Redis at ${redacted(this.url)} to return table '${table}'`, before);
+      this.waitFor(
+        () => Atomics.load(this.shared, SLOT.posted) !== before,
+        SLOT.posted,
+        `for Redis at ${redacted(this.url)} to return table '${table}'`,
+        before,
+      );
     }
   }
 
@@ -286,7 +300,8 @@ export class RedisStorage implements GcsStorage {
   /** Reads what the worker posted on its own (write failures) and throws the first one. */
   private drainNotices(): void {
     while (this.receive());
-    if (this.dead !== undefined && !this.closed) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches Redis ${redacted(this.url)} any more`);
+    if (this.dead !== undefined && !this.closed)
+      throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches Redis ${redacted(this.url)} any more`);
     if (this.failure === undefined) return;
     const why = this.failure;
     this.failure = undefined;

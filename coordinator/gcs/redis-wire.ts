@@ -31,10 +31,7 @@ export interface WriteBatch {
   groups: [group: string, tables: [table: string, keys: string[], spans: Int32Array, dels: string[]][]][];
 }
 
-export type ToWorker =
-  | WriteBatch
-  | { op: 'load'; id: number; table: string }
-  | { op: 'close' };
+export type ToWorker = WriteBatch | { op: 'load'; id: number; table: string } | { op: 'close' };
 
 export type FromWorker =
   | { op: 'ready'; cluster: boolean; masters: number }

@@ -58,16 +58,18 @@ async function connect(): Promise<{ client: Client; cluster: boolean; masters: n
     throw err;
   }
   probe.disconnect();
-  const client = quiet(new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
-    enableAutoPipelining: true,
-    lazyConnect: true,
-    redisOptions: {
-      maxRetriesPerRequest: null,
-      connectTimeout: init.connectTimeoutMs,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-    },
-  }));
+  const client = quiet(
+    new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+      enableAutoPipelining: true,
+      lazyConnect: true,
+      redisOptions: {
+        maxRetriesPerRequest: null,
+        connectTimeout: init.connectTimeoutMs,
+        username: url.username ? decodeURIComponent(url.username) : undefined,
+        password: url.password ? decodeURIComponent(url.password) : undefined,
+      },
+    }),
+  );
   await client.connect();
   return { client, cluster: true, masters: client.nodes('master').length };
 }

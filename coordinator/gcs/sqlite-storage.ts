@@ -76,9 +76,7 @@ export class SqliteStorage implements GcsStorage {
         load: this.db.prepare<[string], [string, Buffer | null]>(`SELECT key, value FROM log WHERE tbl = ? ORDER BY seq`).raw(true),
         count: this.db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM log`),
         // Keep only the last write of each key, and drop deleted keys.
-        compact: this.db.prepare(
-          `DELETE FROM log WHERE value IS NULL OR seq NOT IN (SELECT MAX(seq) FROM log GROUP BY tbl, key)`,
-        ),
+        compact: this.db.prepare(`DELETE FROM log WHERE value IS NULL OR seq NOT IN (SELECT MAX(seq) FROM log GROUP BY tbl, key)`),
       };
       for (const t of TABLES) this.buffer.set(t, new Map());
       this.logRows = this.st.count.get()!.n;

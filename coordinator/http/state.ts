@@ -173,17 +173,25 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return page(reply, req.query as Query, s?.log ?? [], (l) => l.seq > since);
   });
 
-  app.post('/api/jobs', { ...write(schemas.submitJob), bodyLimit: 1 << 20, config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N, "runtimeEnv"?: {...} }' } }, async (req, reply) => {
-    const body = req.body as { source: string; name?: string; timeoutMs?: number; runtimeEnv?: JobRuntimeEnv };
-    try {
-      // The runtime env is checked and resolved by the runner (coordinator/jobs/env.ts): a bad one is a 400 BAD_JOB naming what is wrong.
-      const job = await runner.submit(body);
-      return reply.code(201).send({ id: job.id });
-    } catch (e) {
-      if (e instanceof JobError) throw httpError(e.code, e.message);
-      throw e;
-    }
-  });
+  app.post(
+    '/api/jobs',
+    {
+      ...write(schemas.submitJob),
+      bodyLimit: 1 << 20,
+      config: { badRequest: 'BAD_JOB', bodyHint: 'send { "source": "...", "name"?: "...", "timeoutMs"?: N, "runtimeEnv"?: {...} }' },
+    },
+    async (req, reply) => {
+      const body = req.body as { source: string; name?: string; timeoutMs?: number; runtimeEnv?: JobRuntimeEnv };
+      try {
+        // The runtime env is checked and resolved by the runner (coordinator/jobs/env.ts): a bad one is a 400 BAD_JOB naming what is wrong.
+        const job = await runner.submit(body);
+        return reply.code(201).send({ id: job.id });
+      } catch (e) {
+        if (e instanceof JobError) throw httpError(e.code, e.message);
+        throw e;
+      }
+    },
+  );
 
   app.delete('/api/jobs/:id', write(schemas.job), async (req) => {
     const { id } = req.params as { id: string };

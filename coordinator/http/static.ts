@@ -124,7 +124,10 @@ export function registerStatic(app: FastifyInstance): void {
   );
   const publicDir = join(root, 'public');
   // Browsers ask for /favicon.ico on their own (pages link /favicon.svg).
-  app.get('/favicon.ico', file(join(publicDir, 'favicon.svg'), () => ({})));
+  app.get(
+    '/favicon.ico',
+    file(join(publicDir, 'favicon.svg'), () => ({})),
+  );
   app.get(
     '/*',
     folder(publicDir, (req, rel): Record<string, string> => (rel.endsWith('.html') ? { 'content-security-policy': pageCsp(req, "'self'") } : {})),

@@ -23,7 +23,8 @@ export function resolveJobEnv(env: JobRuntimeEnv | undefined): ResolvedEnv | und
     throw new JobError('BAD_JOB', 400, message);
   };
   if (env === null || typeof env !== 'object' || Array.isArray(env)) bad('"runtimeEnv" must be an object { packages?, modules?, wasm? }');
-  for (const k of Object.keys(env)) if (!['packages', 'modules', 'wasm'].includes(k)) bad(`"runtimeEnv" has an unknown key '${k}' (known: packages, modules, wasm)`);
+  for (const k of Object.keys(env))
+    if (!['packages', 'modules', 'wasm'].includes(k)) bad(`"runtimeEnv" has an unknown key '${k}' (known: packages, modules, wasm)`);
   let wasm: Record<string, Uint8Array> | undefined;
   if (env.wasm !== undefined) {
     if (env.wasm === null || typeof env.wasm !== 'object' || Array.isArray(env.wasm)) bad('"runtimeEnv.wasm" must be an object { name: base64 }');

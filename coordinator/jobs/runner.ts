@@ -163,7 +163,8 @@ export class JobRunner {
     this.c.gcs.event('job-rerun', `job ${j.id} (${j.name}) runs again from its source after a coordinator restart`, { job: j.id });
     this.launch(j, j.id).then(
       () => this.onChange(j),
-      (e: Error) => this.end(j, 'failed', { name: 'JobRestartError', message: `the job could not run again after a coordinator restart: ${e.message}`, stack: '' }),
+      (e: Error) =>
+        this.end(j, 'failed', { name: 'JobRestartError', message: `the job could not run again after a coordinator restart: ${e.message}`, stack: '' }),
     );
   }
 
@@ -264,7 +265,10 @@ export class JobRunner {
     };
     worker.stdout!.on('data', stream('log'));
     worker.stderr!.on('data', stream('error'));
-    const limit = setTimeout(() => this.end(job, 'timeout', { name: 'JobTimeoutError', message: `the job ran longer than ${job.timeoutMs} ms`, stack: '' }), job.timeoutMs);
+    const limit = setTimeout(
+      () => this.end(job, 'timeout', { name: 'JobTimeoutError', message: `the job ran longer than ${job.timeoutMs} ms`, stack: '' }),
+      job.timeoutMs,
+    );
     limit.unref();
     const sink = {
       message: (m: FromJobWorker) => {

@@ -6,12 +6,14 @@
 export function syntaxErrorAt(e: unknown, filename: string, sourceLines: number): { name: string; message: string } | null {
   // Not `instanceof`: the error may come from the job's own context (another realm).
   const err = e as { name?: unknown; message?: unknown; stack?: unknown } | null;
-  if (typeof err !== 'object' || err === null || err.name !== 'SyntaxError' || typeof err.stack !== 'string' || !err.stack.startsWith(filename + ':')) return null;
+  if (typeof err !== 'object' || err === null || err.name !== 'SyntaxError' || typeof err.stack !== 'string' || !err.stack.startsWith(filename + ':'))
+    return null;
   const message = String(err.message);
   const [first, , caret] = err.stack.split('\n');
   const line = Number(first.slice(filename.length + 1));
   if (!Number.isInteger(line)) return null;
-  if (line > sourceLines) return { name: 'SyntaxError', message: `${message} at the end of the code (line ${sourceLines}): a bracket or a quote is not closed` };
+  if (line > sourceLines)
+    return { name: 'SyntaxError', message: `${message} at the end of the code (line ${sourceLines}): a bracket or a quote is not closed` };
   const col = caret?.indexOf('^') ?? -1;
   return { name: 'SyntaxError', message: `${message} at line ${line}${col >= 0 ? `, column ${col + 1}` : ''}` };
 }

@@ -64,8 +64,22 @@ function closeConstructors(): void {
  * (a typed array of another realm looks like a plain object with n keys).
  */
 const BUILTINS = {
-  ArrayBuffer, DataView, Uint8Array, Uint8ClampedArray, Int8Array, Uint16Array, Int16Array, Uint32Array, Int32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array, Map, Set, Date,
+  ArrayBuffer,
+  DataView,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  Map,
+  Set,
+  Date,
   // Not Error: its prepareStackTrace hook would hand the program this realm's call sites.
 };
 
@@ -82,7 +96,10 @@ async function main(data: JobWorkerData): Promise<void> {
   });
   void post({ k: 'connected', jobId: mesh.jobId });
   (mesh.core as DriverCore).onLog = (m) => void post({ k: 'log', level: m.level, text: `[${m.fn}@${m.node}] ${m.text}` });
-  const line = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) => void post({ k: 'log', level, text: format(a) });
+  const line =
+    (level: 'log' | 'warn' | 'error') =>
+    (...a: unknown[]) =>
+      void post({ k: 'log', level, text: format(a) });
   const jobConsole = { log: line('log'), info: line('log'), debug: line('log'), warn: line('warn'), error: line('error') };
   const context = vm.createContext(
     { ...BUILTINS, console: jobConsole, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, TextEncoder, TextDecoder },
@@ -120,7 +137,12 @@ async function main(data: JobWorkerData): Promise<void> {
   } catch (e) {
     const err = e as Error;
     const remote = (e as { remoteMessage?: string; remoteName?: string }).remoteMessage;
-    await post({ k: 'error', name: String(err?.name ?? 'Error'), message: String(remote ? `${err.message}` : err?.message ?? e), stack: String(err?.stack ?? '') });
+    await post({
+      k: 'error',
+      name: String(err?.name ?? 'Error'),
+      message: String(remote ? `${err.message}` : (err?.message ?? e)),
+      stack: String(err?.stack ?? ''),
+    });
   } finally {
     await mesh.close();
   }

@@ -139,7 +139,10 @@ export class LimitKeeper {
   /** A frame of `count` messages arrived on `s`. */
   frame(s: Session, count: number): Breach | null {
     if (this.of(s).messages.take(count)) return null;
-    return this.count({ code: 'RATE_LIMITED', message: `more than ${this.limits.messagesPerSec} messages per second (bursts of ${this.limits.messagesBurst})` });
+    return this.count({
+      code: 'RATE_LIMITED',
+      message: `more than ${this.limits.messagesPerSec} messages per second (bursts of ${this.limits.messagesBurst})`,
+    });
   }
 
   /** One message, checked for what its kind can cost. */
@@ -168,7 +171,10 @@ export class LimitKeeper {
    */
   signal(s: Session): Breach | null {
     if (this.of(s).signals.take()) return null;
-    return this.count({ code: 'SIGNAL_FLOOD', message: `more than ${this.limits.signalsPerSec} signalling messages per second (bursts of ${this.limits.signalsBurst})` });
+    return this.count({
+      code: 'SIGNAL_FLOOD',
+      message: `more than ${this.limits.signalsPerSec} signalling messages per second (bursts of ${this.limits.signalsBurst})`,
+    });
   }
 
   objectSize(bytes: number): Breach | null {

@@ -79,7 +79,8 @@ export class Relay {
     const t = this.transfers.get(m.x);
     if (!t || t.from !== from) return;
     this.transfers.delete(m.x);
-    if (this.dir.get(t.id)?.locations.has(from)) this.onBadHolder(from, t.id, `could not serve object ${t.id.slice(0, 12)}, which it claimed to hold (${m.reason.slice(0, 200)})`);
+    if (this.dir.get(t.id)?.locations.has(from))
+      this.onBadHolder(from, t.id, `could not serve object ${t.id.slice(0, 12)}, which it claimed to hold (${m.reason.slice(0, 200)})`);
     t.to.send({ t: 'xferFail', x: t.x, reason: m.reason });
   }
 

@@ -63,7 +63,11 @@ function logLocality(task: TaskRecord, chosen: NodeRecord, local: boolean, holde
   const t = task.spec.taskId;
   const refs = { task: t, node: chosen.id, job: task.spec.jobId };
   if (local) {
-    ctx.gcs.event('placed-local', `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}, which holds ${holderBytes} bytes of its arguments`, refs);
+    ctx.gcs.event(
+      'placed-local',
+      `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}, which holds ${holderBytes} bytes of its arguments`,
+      refs,
+    );
   } else {
     ctx.gcs.event(
       'placed-remote',

@@ -42,9 +42,19 @@ export class FeasibilityWatch {
     if (able.length === 0) {
       this.flag(key, queued, nodes.length === 0 ? 'no node has joined the mesh' : `no node has ${shape(want)}`);
       if (nodes.length === 0) {
-        this.once(t, 'no-nodes', 'NO_NODES', `${label(t)} waits: no node has joined the mesh yet; start one with \`tabmesh node --coordinator URL\` (\`npm start\` starts one), or open the coordinator's page in a browser`);
+        this.once(
+          t,
+          'no-nodes',
+          'NO_NODES',
+          `${label(t)} waits: no node has joined the mesh yet; start one with \`tabmesh node --coordinator URL\` (\`npm start\` starts one), or open the coordinator's page in a browser`,
+        );
       } else {
-        this.once(t, key, 'INFEASIBLE', `${label(t)} needs ${shape(want)}, which no node in the mesh has (${meshOf(nodes)}); it stays pending until such a node joins: cancel it, or ask for less (numCpus, resources)`);
+        this.once(
+          t,
+          key,
+          'INFEASIBLE',
+          `${label(t)} needs ${shape(want)}, which no node in the mesh has (${meshOf(nodes)}); it stays pending until such a node joins: cancel it, or ask for less (numCpus, resources)`,
+        );
       }
       return;
     }
@@ -73,7 +83,10 @@ export class FeasibilityWatch {
     }
     if (seen.has(what)) return;
     seen.add(what);
-    this.gcs.event(code === 'INFEASIBLE' ? 'task-infeasible' : code === 'NO_NODES' ? 'task-no-nodes' : 'task-blocked-by-actor', message, { task: t.spec.taskId, job });
+    this.gcs.event(code === 'INFEASIBLE' ? 'task-infeasible' : code === 'NO_NODES' ? 'task-no-nodes' : 'task-blocked-by-actor', message, {
+      task: t.spec.taskId,
+      job,
+    });
     this.warn(job, code, message, t);
   }
 

@@ -301,10 +301,14 @@ export class TaskManager {
       this.unplace(t);
       t.spec = retried(s);
       this.gcs.stats.tasksRetried++;
-      this.gcs.event('task-retried', `task ${s.name} threw ${failure.name}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`, {
-        task: s.taskId,
-        job: s.jobId,
-      });
+      this.gcs.event(
+        'task-retried',
+        `task ${s.name} threw ${failure.name}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`,
+        {
+          task: s.taskId,
+          job: s.jobId,
+        },
+      );
       this.scheduler.enqueue(t);
       return;
     }
@@ -364,7 +368,9 @@ export class TaskManager {
    */
   private releaseActorHandles(t: TaskRecord): void {
     if (!t.holdsArgs || t.spec.nested.length === 0) return;
-    const handles = t.spec.nested.filter((id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.actors.has(taskOfObject(id)));
+    const handles = t.spec.nested.filter(
+      (id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.actors.has(taskOfObject(id)),
+    );
     if (handles.length === 0) return;
     const gone = new Set(handles);
     t.spec = { ...t.spec, nested: t.spec.nested.filter((id) => !gone.has(id)) };
@@ -481,7 +487,8 @@ export class TaskManager {
       if (t.spec.actor?.kind === 'create') {
         // An actor being created there: maxRestarts applies to its creation too.
         const why = `its node ${n.id} was lost while it was being created`;
-        if (!this.actors.creationLost(t, why)) this.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
+        if (!this.actors.creationLost(t, why))
+          this.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
         continue;
       }
       if (t.spec.attempt < t.spec.maxRetries) {

@@ -192,10 +192,14 @@ export class Verifier {
     if (g.records.length < g.cap && this.gcs.nodes.size > 0) {
       if (g.votes.size > 1) {
         this.stats.verifyDisagreements++;
-        this.gcs.event('verify-disagreed', `task ${g.primary.spec.name} ${g.primary.spec.taskId.slice(0, 12)}: ${g.votes.size} different results from ${g.records.length} replicas; running one more`, {
-          task: g.primary.spec.taskId,
-          job: g.primary.spec.jobId,
-        });
+        this.gcs.event(
+          'verify-disagreed',
+          `task ${g.primary.spec.name} ${g.primary.spec.taskId.slice(0, 12)}: ${g.votes.size} different results from ${g.records.length} replicas; running one more`,
+          {
+            task: g.primary.spec.taskId,
+            job: g.primary.spec.jobId,
+          },
+        );
       }
       // A lost replica is replaced; a disagreement is settled by one more.
       this.add(g);
@@ -222,7 +226,11 @@ export class Verifier {
         const node = s.nodeId;
         if (node && checked) {
           if (v === win) this.trust.agreed(node);
-          else this.trust.disagreed(node, `task ${p.spec.name} ${p.spec.taskId.slice(0, 12)}: its result disagreed with ${win.sessions.length} of ${g.records.length} replicas`);
+          else
+            this.trust.disagreed(
+              node,
+              `task ${p.spec.name} ${p.spec.taskId.slice(0, 12)}: its result disagreed with ${win.sessions.length} of ${g.records.length} replicas`,
+            );
         }
         if (s !== holder) this.freeStored(s, p, v.outcome);
       }

@@ -43,10 +43,12 @@ export function makeActorHandle(core: ActorHandleCore): ActorHandleCore {
     get(target, prop, receiver) {
       // `then` stays undefined so that `await handle` does not treat it as a promise.
       if (typeof prop === 'symbol' || OWN.has(prop)) return Reflect.get(target, prop, receiver);
-      const call = (opts: MethodOptions | undefined) => (...args: unknown[]) => {
-        if (!target.caller) throw new Error(`actor handle ${target} is not attached to a mesh`);
-        return target.caller.callActor(target, prop, args, { ...target.methods?.[prop], ...opts });
-      };
+      const call =
+        (opts: MethodOptions | undefined) =>
+        (...args: unknown[]) => {
+          if (!target.caller) throw new Error(`actor handle ${target} is not attached to a mesh`);
+          return target.caller.callActor(target, prop, args, { ...target.methods?.[prop], ...opts });
+        };
       return {
         remote: call(undefined),
         options: (opts: MethodOptions) => ({ remote: call(opts) }),

@@ -48,16 +48,28 @@ export function connectFailure(base: string, detail: string): ConnectError {
   const code = UNREACHABLE.exec(detail)?.[1];
   if (code) {
     const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'no such host' : code;
-    return new ConnectError('UNREACHABLE', base, `no tabmesh coordinator at ${base} (${what}): start one with \`npm start\` (or \`tabmesh start\`), or check the URL`);
+    return new ConnectError(
+      'UNREACHABLE',
+      base,
+      `no tabmesh coordinator at ${base} (${what}): start one with \`npm start\` (or \`tabmesh start\`), or check the URL`,
+    );
   }
   const status = /Unexpected server response: (\d+)/.exec(detail)?.[1];
   if (status) {
     return new ConnectError('NOT_A_COORDINATOR', base, `${base} is not a tabmesh coordinator (its /ws answered HTTP ${status}): check the host and port`);
   }
   if (/wrong version number|EPROTO|certificate|SSL/i.test(detail)) {
-    return new ConnectError('NOT_A_COORDINATOR', base, `${base}: TLS failed (${detail.slice(0, 120)}); a coordinator started with \`npm start\` speaks plain http://`);
+    return new ConnectError(
+      'NOT_A_COORDINATOR',
+      base,
+      `${base}: TLS failed (${detail.slice(0, 120)}); a coordinator started with \`npm start\` speaks plain http://`,
+    );
   }
-  return new ConnectError('UNREACHABLE', base, `could not reach a tabmesh coordinator at ${base}${detail ? ` (${detail.slice(0, 160)})` : ''}: is it running, and is the URL right?`);
+  return new ConnectError(
+    'UNREACHABLE',
+    base,
+    `could not reach a tabmesh coordinator at ${base}${detail ? ` (${detail.slice(0, 160)})` : ''}: is it running, and is the URL right?`,
+  );
 }
 
 /** The coordinator refused the token: say which token it wants and where it is. */

@@ -79,10 +79,28 @@ const handlers: DriverHandlers = {
   getActor: null,
   actorCheckpoint: null,
   // messages only nodes or the coordinator receive
-  hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null,
-  release: null, cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null,
-  dropped: null, log: null, assign: null, cancelTask: null,
-  capacity: null, handBack: null, holding: null,
+  hello: null,
+  fn: null,
+  submit: null,
+  put: null,
+  subscribe: null,
+  fetch: null,
+  borrow: null,
+  release: null,
+  cancel: null,
+  heartbeat: null,
+  started: null,
+  blocked: null,
+  done: null,
+  failed: null,
+  stored: null,
+  dropped: null,
+  log: null,
+  assign: null,
+  cancelTask: null,
+  capacity: null,
+  handBack: null,
+  holding: null,
 };
 
 export class DriverCore implements MeshCore {
@@ -131,7 +149,10 @@ export class DriverCore implements MeshCore {
     this.outbox = new Outbox((frame) => {
       if (this.state === 'connected' && this.ws.readyState === 1) this.ws.send(frame);
     });
-    this.objects = new ObjectClient((m) => this.push(m), () => this.ws.bufferedAmount);
+    this.objects = new ObjectClient(
+      (m) => this.push(m),
+      () => this.ws.bufferedAmount,
+    );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
   }
 
@@ -159,7 +180,13 @@ export class DriverCore implements MeshCore {
     return new Promise((resolve, reject) => {
       const ms = opts.connectTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
-        reject(new ConnectError('UNREACHABLE', opts.url, `no answer from a tabmesh coordinator at ${opts.url} within ${ms} ms: is it running, and is the URL right?`));
+        reject(
+          new ConnectError(
+            'UNREACHABLE',
+            opts.url,
+            `no answer from a tabmesh coordinator at ${opts.url} within ${ms} ms: is it running, and is the URL right?`,
+          ),
+        );
         ws.close();
       }, ms);
       core.attach(ws, (err) => {
@@ -201,7 +228,13 @@ export class DriverCore implements MeshCore {
       if (!welcomed) {
         if (this.lastError) return done(this.lastError);
         if (!opened) return done(connectFailure(this.opts.url, detail));
-        return done(new ConnectError('NOT_A_COORDINATOR', this.opts.url, `${this.opts.url} closed the connection before welcoming this driver (${ev.code} ${ev.reason}): is it a tabmesh coordinator of this version?`));
+        return done(
+          new ConnectError(
+            'NOT_A_COORDINATOR',
+            this.opts.url,
+            `${this.opts.url} closed the connection before welcoming this driver (${ev.code} ${ev.reason}): is it a tabmesh coordinator of this version?`,
+          ),
+        );
       }
       this.dropped(this.lastError ?? new TabmeshError('CLOSED', `connection to the coordinator closed (${ev.code} ${ev.reason})`));
     };
@@ -211,7 +244,9 @@ export class DriverCore implements MeshCore {
         msgs = decodeFrame(toBytes(ev.data));
       } catch (e) {
         ws.close(1002, 'bad frame');
-        return done(new ConnectError('NOT_A_COORDINATOR', this.opts.url, `${this.opts.url} is not a tabmesh coordinator: its /ws sent ${(e as Error).message}`));
+        return done(
+          new ConnectError('NOT_A_COORDINATOR', this.opts.url, `${this.opts.url} is not a tabmesh coordinator: its /ws sent ${(e as Error).message}`),
+        );
       }
       for (const m of msgs) {
         if (m.t === 'welcome') {

@@ -76,11 +76,15 @@ export class Mesh implements ActorCaller {
   useRuntimeEnv(bundler: EnvBundler | undefined, job: ResolvedEnv | undefined): void {
     // An artifact is a put of the job's root task, held (the ref kept) for the job's life.
     const refs: ObjectRef[] = [];
-    this.envs = new EnvDeclarer(bundler, (bytes) => {
-      const ref = this.putRaw(bytes);
-      refs.push(ref);
-      return ref.id;
-    }, job);
+    this.envs = new EnvDeclarer(
+      bundler,
+      (bytes) => {
+        const ref = this.putRaw(bytes);
+        refs.push(ref);
+        return ref.id;
+      },
+      job,
+    );
     this.envs.declare(undefined);
   }
 
@@ -99,7 +103,10 @@ export class Mesh implements ActorCaller {
   /** The env declarations of a function declared with `env` (or none: the job's, or the running task's). */
   private envFor(env: RuntimeEnv | undefined): EnvDecl[] | undefined {
     if (env !== undefined && !this.envs) {
-      throw new RuntimeEnvError('NOT_SUPPORTED', 'runtimeEnv is declared by drivers (mesh.remote or connect); functions a task declares use the runtime env of that task');
+      throw new RuntimeEnvError(
+        'NOT_SUPPORTED',
+        'runtimeEnv is declared by drivers (mesh.remote or connect); functions a task declares use the runtime env of that task',
+      );
     }
     return this.envs ? this.envs.declare(env) : this.core.inheritedEnv?.();
   }
@@ -324,9 +331,11 @@ export class Mesh implements ActorCaller {
     checkWaitRefs(refs);
     const numReturns = options.numReturns ?? 1;
     if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'wait: numReturns must be a non-negative integer');
-    if (numReturns > refs.length) throw new TabmeshError('BAD_ARGUMENT', `wait: numReturns (${numReturns}) cannot be greater than the number of refs (${refs.length})`);
+    if (numReturns > refs.length)
+      throw new TabmeshError('BAD_ARGUMENT', `wait: numReturns (${numReturns}) cannot be greater than the number of refs (${refs.length})`);
     const t = options.timeoutMs;
-    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t))) throw new TabmeshError('BAD_ARGUMENT', 'wait: timeoutMs must be a number ≥ 0');
+    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t)))
+      throw new TabmeshError('BAD_ARGUMENT', 'wait: timeoutMs must be a number ≥ 0');
     const ready = await this.core.wait(
       refs.map((r) => r.id),
       numReturns,
@@ -357,7 +366,8 @@ export class Mesh implements ActorCaller {
   }
 
   private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
-  readonly actorFactory = (id: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore => this.handle(id, className, ref, methods);
+  readonly actorFactory = (id: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore =>
+    this.handle(id, className, ref, methods);
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {
@@ -400,7 +410,7 @@ function checkWaitRefs(refs: unknown): void {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return `an object (${(v).constructor?.name ?? 'Object'})`;
+  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
   return `a ${typeof v}`;
 }
 
@@ -420,7 +430,8 @@ function validateOptions(o: RemoteOptions): void {
     throw new TabmeshError('BAD_ARGUMENT', `remote option ${what}`);
   };
   if (o.numCpus !== undefined && !(o.numCpus >= 0 && Number.isFinite(o.numCpus))) bad('numCpus must be a number ≥ 0');
-  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 0 && o.numReturns <= 1024)) bad('numReturns must be an integer in [0, 1024]');
+  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 0 && o.numReturns <= 1024))
+    bad('numReturns must be an integer in [0, 1024]');
   if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) bad('maxRetries must be an integer ≥ 0');
   if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 0)) bad('timeoutMs must be an integer ≥ 0');
   if (o.resources) for (const [k, v] of Object.entries(o.resources)) if (!(v >= 0 && Number.isFinite(v))) bad(`resources.${k} must be a number ≥ 0`);
@@ -428,4 +439,3 @@ function validateOptions(o: RemoteOptions): void {
     bad('verify.replicas must be an integer in [1, 16]');
   }
 }
-

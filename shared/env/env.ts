@@ -41,15 +41,7 @@ export interface ResolvedEnv {
 }
 
 export type RuntimeEnvReason =
-  | 'BAD_INPUT'
-  | 'NOT_INSTALLED'
-  | 'BUILTIN_IMPORT'
-  | 'TOO_LARGE'
-  | 'INVALID_WASM'
-  | 'NAME_COLLISION'
-  | 'NOT_DECLARED'
-  | 'NOT_SUPPORTED'
-  | 'LOAD_FAILED';
+  'BAD_INPUT' | 'NOT_INSTALLED' | 'BUILTIN_IMPORT' | 'TOO_LARGE' | 'INVALID_WASM' | 'NAME_COLLISION' | 'NOT_DECLARED' | 'NOT_SUPPORTED' | 'LOAD_FAILED';
 
 /** A runtime env that cannot be used; `reason` is stable (tests assert on it). */
 export class RuntimeEnvError extends TabmeshError {
@@ -106,7 +98,10 @@ export function resolveEnv(env: RuntimeEnv, bundler: EnvBundler | undefined): Re
   };
   const limit = (name: string, origin: string, bytes: Uint8Array, build: string) => {
     if (bytes.byteLength > maxBytes) {
-      throw new RuntimeEnvError('TOO_LARGE', `runtimeEnv: ${origin} is ${bytes.byteLength} bytes${build}, over the limit of ${maxBytes} bytes (runtimeEnv.maxBytes)`);
+      throw new RuntimeEnvError(
+        'TOO_LARGE',
+        `runtimeEnv: ${origin} is ${bytes.byteLength} bytes${build}, over the limit of ${maxBytes} bytes (runtimeEnv.maxBytes)`,
+      );
     }
   };
 
@@ -117,7 +112,10 @@ export function resolveEnv(env: RuntimeEnv, bundler: EnvBundler | undefined): Re
       const name = spec as string;
       claim(name, `package ${name}`);
       if (!bundler) {
-        throw new RuntimeEnvError('NOT_SUPPORTED', `runtimeEnv: package ${name} needs a Node driver to bundle it (esbuild); from here, pass its bundled source in runtimeEnv.modules`);
+        throw new RuntimeEnvError(
+          'NOT_SUPPORTED',
+          `runtimeEnv: package ${name} needs a Node driver to bundle it (esbuild); from here, pass its bundled source in runtimeEnv.modules`,
+        );
       }
       const enc = new TextEncoder();
       const browser = enc.encode(bundler.bundle(name, 'browser', env.root));
@@ -177,7 +175,10 @@ export function checkWasm(origin: string, bytes: Uint8Array): void {
   }
   if (!ok) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    const magic = head === '00 61 73 6d' ? 'its header is right but its contents do not validate' : `it does not start with the WebAssembly magic number (00 61 73 6d) but ${head || 'nothing'}`;
+    const magic =
+      head === '00 61 73 6d'
+        ? 'its header is right but its contents do not validate'
+        : `it does not start with the WebAssembly magic number (00 61 73 6d) but ${head || 'nothing'}`;
     throw new RuntimeEnvError('INVALID_WASM', `runtimeEnv: ${origin} is not a valid WebAssembly module (${bytes.byteLength} bytes; ${magic})`);
   }
 }
@@ -189,7 +190,11 @@ export function mergeEnvs(job: ResolvedEnv | undefined, fn: ResolvedEnv | undefi
   const names = new Map(job.entries.map((e) => [e.name, e.origin]));
   for (const e of fn.entries) {
     const before = names.get(e.name);
-    if (before) throw new RuntimeEnvError('NAME_COLLISION', `runtimeEnv: the name '${e.name}' is declared by the job (connect: ${before}) and by the function (${e.origin})`);
+    if (before)
+      throw new RuntimeEnvError(
+        'NAME_COLLISION',
+        `runtimeEnv: the name '${e.name}' is declared by the job (connect: ${before}) and by the function (${e.origin})`,
+      );
   }
   return { resolved: true, entries: [...job.entries, ...fn.entries] };
 }

@@ -13,16 +13,41 @@ const F64 = 0x7c;
 const I32 = 0x7f;
 
 // Opcodes used below.
-const BLOCK = 0x02, LOOP = 0x03, END = 0x0b, BR = 0x0c, BR_IF = 0x0d;
-const GET = 0x20, SET = 0x21;
-const I32_CONST = 0x41, F64_CONST = 0x44;
-const I32_GE_S = 0x4e, I32_ADD = 0x6a;
-const F64_GT = 0x64, F64_ADD = 0xa0, F64_SUB = 0xa1, F64_MUL = 0xa2, F64_FROM_I32 = 0xb7;
+const BLOCK = 0x02,
+  LOOP = 0x03,
+  END = 0x0b,
+  BR = 0x0c,
+  BR_IF = 0x0d;
+const GET = 0x20,
+  SET = 0x21;
+const I32_CONST = 0x41,
+  F64_CONST = 0x44;
+const I32_GE_S = 0x4e,
+  I32_ADD = 0x6a;
+const F64_GT = 0x64,
+  F64_ADD = 0xa0,
+  F64_SUB = 0xa1,
+  F64_MUL = 0xa2,
+  F64_FROM_I32 = 0xb7;
 const VOID = 0x40;
 
 // Parameters 0-6, then locals: 4 × i32, 5 × f64.
-const X0 = 0, Y0 = 1, DX = 2, DY = 3, W = 4, H = 5, MAX = 6;
-const PX = 7, PY = 8, I = 9, SUM = 10, CX = 11, CY = 12, ZX = 13, ZY = 14, T = 15;
+const X0 = 0,
+  Y0 = 1,
+  DX = 2,
+  DY = 3,
+  W = 4,
+  H = 5,
+  MAX = 6;
+const PX = 7,
+  PY = 8,
+  I = 9,
+  SUM = 10,
+  CX = 11,
+  CY = 12,
+  ZX = 13,
+  ZY = 14,
+  T = 15;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -58,34 +83,113 @@ function body(): number[] {
   const s = (i: number) => [SET, i];
   const inc = (i: number) => [...g(i), I32_CONST, 1, I32_ADD, ...s(i)];
   return [
-    ...[I32_CONST, 0], ...s(SUM),
-    ...[I32_CONST, 0], ...s(PY),
-    BLOCK, VOID, LOOP, VOID, // rows
-    ...g(PY), ...g(H), I32_GE_S, BR_IF, 1,
-    ...g(Y0), ...g(PY), F64_FROM_I32, ...g(DY), F64_MUL, F64_ADD, ...s(CY),
-    ...[I32_CONST, 0], ...s(PX),
-    BLOCK, VOID, LOOP, VOID, // columns
-    ...g(PX), ...g(W), I32_GE_S, BR_IF, 1,
-    ...g(X0), ...g(PX), F64_FROM_I32, ...g(DX), F64_MUL, F64_ADD, ...s(CX),
-    F64_CONST, ...f64(0), ...s(ZX),
-    F64_CONST, ...f64(0), ...s(ZY),
-    ...[I32_CONST, 0], ...s(I),
-    BLOCK, VOID, LOOP, VOID, // iterations
-    ...g(I), ...g(MAX), I32_GE_S, BR_IF, 1,
-    ...g(ZX), ...g(ZX), F64_MUL, ...g(ZY), ...g(ZY), F64_MUL, F64_ADD, F64_CONST, ...f64(4), F64_GT, BR_IF, 1,
-    ...g(ZX), ...g(ZX), F64_MUL, ...g(ZY), ...g(ZY), F64_MUL, F64_SUB, ...g(CX), F64_ADD, ...s(T),
-    F64_CONST, ...f64(2), ...g(ZX), F64_MUL, ...g(ZY), F64_MUL, ...g(CY), F64_ADD, ...s(ZY),
-    ...g(T), ...s(ZX),
+    ...[I32_CONST, 0],
+    ...s(SUM),
+    ...[I32_CONST, 0],
+    ...s(PY),
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID, // rows
+    ...g(PY),
+    ...g(H),
+    I32_GE_S,
+    BR_IF,
+    1,
+    ...g(Y0),
+    ...g(PY),
+    F64_FROM_I32,
+    ...g(DY),
+    F64_MUL,
+    F64_ADD,
+    ...s(CY),
+    ...[I32_CONST, 0],
+    ...s(PX),
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID, // columns
+    ...g(PX),
+    ...g(W),
+    I32_GE_S,
+    BR_IF,
+    1,
+    ...g(X0),
+    ...g(PX),
+    F64_FROM_I32,
+    ...g(DX),
+    F64_MUL,
+    F64_ADD,
+    ...s(CX),
+    F64_CONST,
+    ...f64(0),
+    ...s(ZX),
+    F64_CONST,
+    ...f64(0),
+    ...s(ZY),
+    ...[I32_CONST, 0],
+    ...s(I),
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID, // iterations
+    ...g(I),
+    ...g(MAX),
+    I32_GE_S,
+    BR_IF,
+    1,
+    ...g(ZX),
+    ...g(ZX),
+    F64_MUL,
+    ...g(ZY),
+    ...g(ZY),
+    F64_MUL,
+    F64_ADD,
+    F64_CONST,
+    ...f64(4),
+    F64_GT,
+    BR_IF,
+    1,
+    ...g(ZX),
+    ...g(ZX),
+    F64_MUL,
+    ...g(ZY),
+    ...g(ZY),
+    F64_MUL,
+    F64_SUB,
+    ...g(CX),
+    F64_ADD,
+    ...s(T),
+    F64_CONST,
+    ...f64(2),
+    ...g(ZX),
+    F64_MUL,
+    ...g(ZY),
+    F64_MUL,
+    ...g(CY),
+    F64_ADD,
+    ...s(ZY),
+    ...g(T),
+    ...s(ZX),
     ...inc(I),
-    BR, 0,
-    END, END,
-    ...g(SUM), ...g(I), I32_ADD, ...s(SUM),
+    BR,
+    0,
+    END,
+    END,
+    ...g(SUM),
+    ...g(I),
+    I32_ADD,
+    ...s(SUM),
     ...inc(PX),
-    BR, 0,
-    END, END,
+    BR,
+    0,
+    END,
+    END,
     ...inc(PY),
-    BR, 0,
-    END, END,
+    BR,
+    0,
+    END,
+    END,
     ...g(SUM),
     END,
   ];
@@ -94,10 +198,20 @@ function body(): number[] {
 /** The kernel's WebAssembly binary. */
 export function mandelbrotWasm(): Uint8Array {
   const type = [0x60, ...vec([[F64], [F64], [F64], [F64], [I32], [I32], [I32]]), ...vec([[I32]])];
-  const locals = vec([[4, I32], [5, F64]]);
+  const locals = vec([
+    [4, I32],
+    [5, F64],
+  ]);
   const code = [...locals, ...body()];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([type])),
     ...section(3, vec([[0]])),
     ...section(7, vec([[...name('tile'), 0x00, 0x00]])),
@@ -120,7 +234,9 @@ export function mandelbrotTileJs(x0: number, y0: number, dx: number, dy: number,
     const cy = y0 + py * dy;
     for (let px = 0; px < w; px++) {
       const cx = x0 + px * dx;
-      let zx = 0, zy = 0, i = 0;
+      let zx = 0,
+        zy = 0,
+        i = 0;
       while (i < max && zx * zx + zy * zy <= 4) {
         const t = zx * zx - zy * zy + cx;
         zy = 2 * zx * zy + cy;

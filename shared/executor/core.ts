@@ -149,7 +149,8 @@ export class ExecutorCore {
         value = undefined;
       } else {
         value = fn(...args);
-        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await (value as PromiseLike<unknown>);
+        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function')
+          value = await (value as PromiseLike<unknown>);
       }
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
@@ -205,7 +206,10 @@ export class ExecutorCore {
         attempt: t.attempt,
         ms: 0,
         ok: false,
-        failure: { ...failureOf('ACTOR_DIED', t.taskId, t.name, new Error(`actor ${t.actor!.id.slice(0, 12)} does not live in this executor`)), name: 'ActorDiedError' },
+        failure: {
+          ...failureOf('ACTOR_DIED', t.taskId, t.name, new Error(`actor ${t.actor!.id.slice(0, 12)} does not live in this executor`)),
+          name: 'ActorDiedError',
+        },
       });
       return;
     }
@@ -231,7 +235,8 @@ export class ExecutorCore {
     a.sinceCheckpoint = 0;
     try {
       let state = (a.instance.checkpoint as () => unknown).call(a.instance);
-      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function') state = await (state as PromiseLike<unknown>);
+      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function')
+        state = await (state as PromiseLike<unknown>);
       this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: encodeValue(state).bytes });
     } catch (e) {
       a.console.error(`checkpoint() of ${t.name.split('.')[0]} failed; the next restart replays from the previous one:`, e);
@@ -249,13 +254,20 @@ export class ExecutorCore {
       if (typeof fn !== 'function') throw new TypeError(`${t.name.split('.')[0]} has no method '${method}'`);
       const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory));
       let value = (fn as (...args: unknown[]) => unknown).apply(a.instance, args);
-      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await (value as PromiseLike<unknown>);
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function')
+        value = await (value as PromiseLike<unknown>);
       if (r.cancelled) throw new TaskCancelledError(t.taskId);
       result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
       await this.maybeCheckpoint(a, t);
     } catch (e) {
       const code = r.cancelled || e instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
-      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: false, failure: failureOf(code, t.taskId, t.name, explain(e, t.name, this.fns.get(t.fnId)?.source)) };
+      result = {
+        taskId: t.taskId,
+        attempt: t.attempt,
+        ms: performance.now() - start,
+        ok: false,
+        failure: failureOf(code, t.taskId, t.name, explain(e, t.name, this.fns.get(t.fnId)?.source)),
+      };
     }
     this.running.delete(t.taskId);
     this.finish(result);
@@ -264,7 +276,10 @@ export class ExecutorCore {
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
     if (t.numReturns === 0) return []; // Ray's num_returns=0: whatever it returned is dropped
     if (t.numReturns !== 1 && (!Array.isArray(value) || value.length !== t.numReturns)) {
-      throw new TabmeshError('BAD_ARGUMENT', `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`);
+      throw new TabmeshError(
+        'BAD_ARGUMENT',
+        `${t.name} has numReturns ${t.numReturns} but returned ${Array.isArray(value) ? `an array of ${value.length}` : 'no array'}`,
+      );
     }
     let out: EncodedValue[];
     try {
@@ -272,7 +287,10 @@ export class ExecutorCore {
     } catch (e) {
       if (!(e instanceof TabmeshError) || e.code !== 'NOT_SERIALIZABLE') throw e;
       // "cannot send a function (at .f)": say it was the return value, and what to do.
-      throw new TabmeshError('NOT_SERIALIZABLE', `${t.name} returned what cannot be sent: ${e.message}; functions and symbols do not travel as values: return data (a function can run elsewhere as mesh.remote(fn))`);
+      throw new TabmeshError(
+        'NOT_SERIALIZABLE',
+        `${t.name} returned what cannot be sent: ${e.message}; functions and symbols do not travel as values: return data (a function can run elsewhere as mesh.remote(fn))`,
+      );
     }
     this.warnClassInstance(t, value);
     return out;
@@ -292,8 +310,10 @@ export class ExecutorCore {
   }
 
   private consoleFor(t: RunTask): TaskConsole {
-    const out = (level: 'log' | 'warn' | 'error') => (...a: unknown[]) =>
-      this.ep.post({ k: 'log', taskId: t.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
+    const out =
+      (level: 'log' | 'warn' | 'error') =>
+      (...a: unknown[]) =>
+        this.ep.post({ k: 'log', taskId: t.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
     return { log: out('log'), info: out('log'), debug: out('log'), warn: out('warn'), error: out('error') };
   }
 
@@ -372,10 +392,12 @@ class TaskCore implements MeshCore {
     void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false);
   }
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-    return this.ex.blocking(this.r, () => this.ex.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true)).catch((e) => {
-      if (e instanceof TabmeshError && e.code === 'GET_TIMEOUT') throw new GetTimeoutError(timeoutMs ?? 0, ids.length);
-      throw e;
-    });
+    return this.ex
+      .blocking(this.r, () => this.ex.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true))
+      .catch((e) => {
+        if (e instanceof TabmeshError && e.code === 'GET_TIMEOUT') throw new GetTimeoutError(timeoutMs ?? 0, ids.length);
+        throw e;
+      });
   }
   async wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
     const ready = await this.ex.blocking(this.r, () => this.ex.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
@@ -418,17 +440,31 @@ export function classInstanceIn(value: unknown, budget = { n: 1000 }, path = '')
   if (value === null || typeof value !== 'object' || --budget.n < 0) return null;
   if (ArrayBuffer.isView(value) || value instanceof ObjectRef || value instanceof ActorHandleCore) return null;
   if (KEPT.some((C) => value instanceof C)) {
-    if (value instanceof Map) for (const [k, v] of value) { const r = classInstanceIn(v, budget, `${path}.get(${String(k).slice(0, 20)})`); if (r) return r; }
-    if (value instanceof Set) for (const v of value) { const r = classInstanceIn(v, budget, `${path}<item>`); if (r) return r; }
+    if (value instanceof Map)
+      for (const [k, v] of value) {
+        const r = classInstanceIn(v, budget, `${path}.get(${String(k).slice(0, 20)})`);
+        if (r) return r;
+      }
+    if (value instanceof Set)
+      for (const v of value) {
+        const r = classInstanceIn(v, budget, `${path}<item>`);
+        if (r) return r;
+      }
     return null;
   }
   const proto = Object.getPrototypeOf(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) { const r = classInstanceIn(value[i], budget, `${path}[${i}]`); if (r) return r; }
+    for (let i = 0; i < value.length; i++) {
+      const r = classInstanceIn(value[i], budget, `${path}[${i}]`);
+      if (r) return r;
+    }
     return null;
   }
   if (proto !== Object.prototype && proto !== null) return { className: String(proto?.constructor?.name || 'class'), path };
-  for (const k of Object.keys(value)) { const r = classInstanceIn((value as Record<string, unknown>)[k], budget, `${path}.${k}`); if (r) return r; }
+  for (const k of Object.keys(value)) {
+    const r = classInstanceIn((value as Record<string, unknown>)[k], budget, `${path}.${k}`);
+    if (r) return r;
+  }
   return null;
 }
 

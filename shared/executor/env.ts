@@ -79,7 +79,10 @@ export class ExecutorEnv {
       );
     }
     if (d.kind !== kind) {
-      throw new RuntimeEnvError('NOT_DECLARED', `${call}: '${name}' is declared as ${d.kind === 'wasm' ? 'WebAssembly: use mesh.wasm' : 'a module: use mesh.import'}`);
+      throw new RuntimeEnvError(
+        'NOT_DECLARED',
+        `${call}: '${name}' is declared as ${d.kind === 'wasm' ? 'WebAssembly: use mesh.wasm' : 'a module: use mesh.import'}`,
+      );
     }
     return d;
   }

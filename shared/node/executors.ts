@@ -410,7 +410,6 @@ export class LocalScheduler {
       }
     }
   }
-
 }
 
 function runTaskOf(t: LocalTask, source: string | undefined): RunTask {

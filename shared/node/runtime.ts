@@ -83,9 +83,27 @@ const handlers: NodeHandlers = {
   actorCheckpoint: null,
   actorInfo: (n, m) => n.onActorInfo(m),
   getActor: null,
-  hello: null, fn: null, submit: null, put: null, subscribe: null, fetch: null, borrow: null, release: null,
-  cancel: null, heartbeat: null, started: null, blocked: null, done: null, failed: null, stored: null, dropped: null, log: null,
-  capacity: null, handBack: null, holding: null, warn: null,
+  hello: null,
+  fn: null,
+  submit: null,
+  put: null,
+  subscribe: null,
+  fetch: null,
+  borrow: null,
+  release: null,
+  cancel: null,
+  heartbeat: null,
+  started: null,
+  blocked: null,
+  done: null,
+  failed: null,
+  stored: null,
+  dropped: null,
+  log: null,
+  capacity: null,
+  handBack: null,
+  holding: null,
+  warn: null,
 };
 
 export class NodeRuntime {
@@ -132,7 +150,10 @@ export class NodeRuntime {
     this.outbox = new Outbox((frame) => {
       if (this.ws.readyState === 1) this.ws.send(frame);
     });
-    this.objects = new ObjectClient((m) => this.outbox.push(m), () => this.ws.bufferedAmount);
+    this.objects = new ObjectClient(
+      (m) => this.outbox.push(m),
+      () => this.ws.bufferedAmount,
+    );
     this.store =
       platform.store ??
       new ObjectStore({
@@ -170,10 +191,12 @@ export class NodeRuntime {
     this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
-    const every = platform.every ?? ((ms: number, fn: () => void) => {
-      const h = setInterval(fn, ms);
-      return () => clearInterval(h);
-    });
+    const every =
+      platform.every ??
+      ((ms: number, fn: () => void) => {
+        const h = setInterval(fn, ms);
+        return () => clearInterval(h);
+      });
     let closedResolve!: (why: string) => void;
     this.closedPromise = new Promise((r) => (closedResolve = r));
     this.ready = new Promise((resolve, reject) => {
@@ -183,7 +206,12 @@ export class NodeRuntime {
           role: 'node',
           version: PROTOCOL_VERSION,
           token: opts.joinToken,
-          node: { kind: opts.kind, name: opts.name, resources: { ...(opts.resources ?? {}), cpu: this.paused ? 0 : this.local.count }, storeBytes: opts.storeBytes },
+          node: {
+            kind: opts.kind,
+            name: opts.name,
+            resources: { ...(opts.resources ?? {}), cpu: this.paused ? 0 : this.local.count },
+            storeBytes: opts.storeBytes,
+          },
         });
         this.outbox.flush();
       };
@@ -206,7 +234,8 @@ export class NodeRuntime {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
-            for (const ex of this.local.executors) ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
+            for (const ex of this.local.executors)
+              ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             if (platform.store) this.announceHeld();
@@ -230,10 +259,16 @@ export class NodeRuntime {
   }
 
   private sendHeartbeat(): void {
-    const beat = { t: 'heartbeat' as const, running: this.local.running, queued: this.local.queued, storeBytes: this.store.memoryBytes + this.store.spilledBytes };
+    const beat = {
+      t: 'heartbeat' as const,
+      running: this.local.running,
+      queued: this.local.queued,
+      storeBytes: this.store.memoryBytes + this.store.spilledBytes,
+    };
     // An unchanged beat is skipped every other time (issue 14: 10,000 idle nodes): the coordinator
     // counts any frame as a sign of life and still waits deadAfterMs (5 beats by default) of silence.
-    const same = this.lastBeat && beat.running === this.lastBeat.running && beat.queued === this.lastBeat.queued && beat.storeBytes === this.lastBeat.storeBytes;
+    const same =
+      this.lastBeat && beat.running === this.lastBeat.running && beat.queued === this.lastBeat.queued && beat.storeBytes === this.lastBeat.storeBytes;
     if (same && !this.skippedBeat) {
       this.skippedBeat = true;
       return;
@@ -414,7 +449,10 @@ export class NodeRuntime {
   cancel(taskId: TaskId, force: boolean): void {
     const t = this.tasks.get(taskId);
     if (!t) return;
-    const failure: Failure = { ...failureOf('TASK_CANCELLED', taskId, t.spec.name, new Error(`task ${t.spec.name} was cancelled`)), name: 'TaskCancelledError' };
+    const failure: Failure = {
+      ...failureOf('TASK_CANCELLED', taskId, t.spec.name, new Error(`task ${t.spec.name} was cancelled`)),
+      name: 'TaskCancelledError',
+    };
     if (t.state === 'resolving' || t.state === 'ready') {
       this.local.remove(t);
       this.endTask(t, { failure });
@@ -468,7 +506,10 @@ export class NodeRuntime {
         this.endTask(o, { failure: actorDied(o.spec, `its executor crashed while running the constructor: ${why}`) });
       } else {
         this.endTask(o, {
-          failure: { ...failureOf('WORKER_CRASHED', o.spec.taskId, o.spec.name, new Error(`the executor running task ${o.spec.name} crashed: ${why}`)), name: 'WorkerCrashedError' },
+          failure: {
+            ...failureOf('WORKER_CRASHED', o.spec.taskId, o.spec.name, new Error(`the executor running task ${o.spec.name} crashed: ${why}`)),
+            name: 'WorkerCrashedError',
+          },
         });
       }
     }
@@ -560,8 +601,11 @@ export class NodeRuntime {
         return;
       }
       case 'wait': {
-        const p = waitFor(c.ids, c.numReturns, c.timeoutMs, (oid) =>
-          this.store.has(oid) ? Promise.resolve() : this.objects.whenReady(oid).then(() => {}),
+        const p = waitFor(
+          c.ids,
+          c.numReturns,
+          c.timeoutMs,
+          (oid) => (this.store.has(oid) ? Promise.resolve() : this.objects.whenReady(oid).then(() => {})),
           () => this.objects.sync(),
         ).then((s) => [...s]);
         this.reply(ex, id, p);
@@ -771,5 +815,7 @@ function actorDied(spec: TaskSpec, why: string): Failure {
 /** A call's reply as posted to the executor: fetched bytes shared or copied alone (see forPosting). */
 function postable(value: unknown): unknown {
   if (!Array.isArray(value)) return value;
-  return value.map((f: unknown) => (f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!) } : f));
+  return value.map((f: unknown) =>
+    f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!) } : f,
+  );
 }

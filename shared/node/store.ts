@@ -211,9 +211,13 @@ export class ObjectStore {
     if (e.inTier) this.tierBytes -= e.size;
     const tier = this.tier;
     if (tier && (e.inTier || e.spilling)) {
-      this.tierOp(id, () => tier.delete(id), (err) => {
-        console.warn(`tabmesh store: could not delete ${id} from the tier:`, err);
-      });
+      this.tierOp(
+        id,
+        () => tier.delete(id),
+        (err) => {
+          console.warn(`tabmesh store: could not delete ${id} from the tier:`, err);
+        },
+      );
     }
     e.bytes = undefined;
     e.spilling = false;

@@ -15,16 +15,12 @@ export const str = (max = 1 << 20): Check<string> =>
 export const num: Check<number> = make((x, p) => (typeof x === 'number' && Number.isFinite(x) ? null : `${p}: expected a finite number`));
 
 export const int = (min = 0, max = Number.MAX_SAFE_INTEGER): Check<number> =>
-  make((x, p) =>
-    typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max ? null : `${p}: expected an integer in [${min}, ${max}]`,
-  );
+  make((x, p) => (typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max ? null : `${p}: expected an integer in [${min}, ${max}]`));
 
 export const bool: Check<boolean> = make((x, p) => (typeof x === 'boolean' ? null : `${p}: expected a boolean`));
 
 export const bytes = (max: number): Check<Uint8Array> =>
-  make((x, p) =>
-    !(x instanceof Uint8Array) ? `${p}: expected bytes` : x.byteLength > max ? `${p}: ${x.byteLength} bytes, more than ${max}` : null,
-  );
+  make((x, p) => (!(x instanceof Uint8Array) ? `${p}: expected bytes` : x.byteLength > max ? `${p}: ${x.byteLength} bytes, more than ${max}` : null));
 
 const HEX_RE = /^[0-9a-f]+$/;
 /** A hex id of exactly `n` bytes. */
@@ -64,9 +60,7 @@ export const dict = <T>(c: Check<T>, maxKeys: number): Check<Record<string, T>> 
 type OptKeys<S> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 /** Fields whose checker accepts undefined are optional. */
-type ObjOf<S extends Record<string, Check<unknown>>> = Simplify<
-  { [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & { [K in OptKeys<S>]?: Infer<S[K]> }
->;
+type ObjOf<S extends Record<string, Check<unknown>>> = Simplify<{ [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & { [K in OptKeys<S>]?: Infer<S[K]> }>;
 
 /** An object of exactly these fields: unknown fields are refused (they would ride along into the GCS). */
 export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf<S>> => {

@@ -65,7 +65,6 @@ function payloadBytes(m: Msg): number {
   }
 }
 
-
 /** Collects messages and sends them as one frame at the end of the turn. */
 export class Outbox {
   private queue: Msg[] = [];

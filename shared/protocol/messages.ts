@@ -35,9 +35,7 @@ const resources = dict(num, 64);
 export const argCheck = either(obj({ v: value }), obj({ r: objectId }));
 export type Arg = { v: Uint8Array; r?: undefined } | { r: ObjectId; v?: undefined };
 
-export const schedulingCheck = opt(
-  either(lit('default', 'spread'), obj({ node: nodeId, soft: bool })),
-);
+export const schedulingCheck = opt(either(lit('default', 'spread'), obj({ node: nodeId, soft: bool })));
 export type Scheduling = Infer<typeof schedulingCheck>;
 
 /**
@@ -115,11 +113,9 @@ export const failureCheck = obj({
 });
 
 /** One output of a finished task: inline bytes, or stored on the node that ran it. */
-export const resultCheck = either(
-  obj({ v: value, refs: ids }),
-  obj({ size: int(0, 2 ** 42), hash: str(64), refs: ids }),
-);
-export type TaskResult = { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
+export const resultCheck = either(obj({ v: value, refs: ids }), obj({ size: int(0, 2 ** 42), hash: str(64), refs: ids }));
+export type TaskResult =
+  { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
 
 /** One artifact of a runtime env (issue 16): a content-addressed object (its hash is the node's cache key). */
 const envArtifact = obj({ id: objectId, hash: str(64), size: int(0, 2 ** 31) });
@@ -266,11 +262,39 @@ export type MsgOf<K extends MessageKind> = Extract<Msg, { t: K }>;
 export const messageCheck: Check<Msg> = tagged('t', messages as unknown as Record<string, Check<Msg>>);
 
 /** Which kinds each side may send to the coordinator. */
-export const DRIVER_SENDS = new Set<MessageKind>(['fn', 'submit', 'put', 'chunk', 'killActor', 'getActor', 'xferFail', 'subscribe', 'fetch', 'borrow', 'release', 'cancel', 'signal', 'locate', 'peerBytes', 'sync']);
+export const DRIVER_SENDS = new Set<MessageKind>([
+  'fn',
+  'submit',
+  'put',
+  'chunk',
+  'killActor',
+  'getActor',
+  'xferFail',
+  'subscribe',
+  'fetch',
+  'borrow',
+  'release',
+  'cancel',
+  'signal',
+  'locate',
+  'peerBytes',
+  'sync',
+]);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
-  'heartbeat', 'started', 'blocked', 'done', 'actorCheckpoint', 'failed', 'stored', 'dropped', 'log', 'error',
-  'capacity', 'handBack', 'holding',
+  'heartbeat',
+  'started',
+  'blocked',
+  'done',
+  'actorCheckpoint',
+  'failed',
+  'stored',
+  'dropped',
+  'log',
+  'error',
+  'capacity',
+  'handBack',
+  'holding',
 ]);
 
 /** Handler table type: a new kind does not compile until every table handles or ignores it. */

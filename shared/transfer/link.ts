@@ -6,7 +6,18 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
-import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, chunkHeader, readMessage, writeChunk, writeControl, writeLeaves, type Chunk, type Control, type Leaves } from './wire.js';
+import {
+  CHUNK_DATA_BYTES,
+  LEAVES_PER_MESSAGE,
+  chunkHeader,
+  readMessage,
+  writeChunk,
+  writeControl,
+  writeLeaves,
+  type Chunk,
+  type Control,
+  type Leaves,
+} from './wire.js';
 import { LEAF_BYTES, chunkCount, chunkMatches, contentHashAsync, rootOf } from '../hash.js';
 
 /** A sender waits while the channel holds this much. */
@@ -134,7 +145,18 @@ export class PeerLink {
     const from = opts.into && opts.into.byteLength === size ? (opts.from ?? 0) : 0;
     return new Promise((resolve, reject) => {
       const leaves = opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null;
-      this.incoming.set(x, { id, size, buf: from ? opts.into! : null, received: from, hash: opts.hash, leaves, leavesGot: 0, lastAt: Date.now(), resolve, reject });
+      this.incoming.set(x, {
+        id,
+        size,
+        buf: from ? opts.into! : null,
+        received: from,
+        hash: opts.hash,
+        leaves,
+        leavesGot: 0,
+        lastAt: Date.now(),
+        resolve,
+        reject,
+      });
       const req: Control = { k: 'req', x, id };
       if (from) req.o = from;
       if (opts.hash) req.h = true;

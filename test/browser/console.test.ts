@@ -37,7 +37,11 @@ describe('console output of tasks in a tab', () => {
     });
     expect(await mesh.get(Array.from({ length: 20 }, (_, i) => chatty.remote(i)))).toHaveLength(20);
     const lines = () => log.mock.calls.map((c) => String(c[0]));
-    await cl.until(() => lines().filter((l) => l.includes('item ')).length === 20, 20_000, () => `20 item lines, got ${lines().length}`);
+    await cl.until(
+      () => lines().filter((l) => l.includes('item ')).length === 20,
+      20_000,
+      () => `20 item lines, got ${lines().length}`,
+    );
     expect(lines()).toContain('[chatty@tab-under-test] item 7');
     expect(lines().filter((l) => l.includes('hello from a task'))).toEqual(['[chatty@tab-under-test] hello from a task']);
     expect(warn.mock.calls.map((c) => String(c[0]))).toContain('[chatty@tab-under-test] three is odd {"i":3}');

@@ -42,7 +42,11 @@ describe('embed.js on another origin', () => {
   it('a host page runs tasks through embed.js; Pause stops it from taking tasks', async () => {
     const page = await b.newPage();
     await page.goto(hostUrl + '/');
-    await cl.until(() => embedNodes().length === 1, 30_000, () => 'the embedded node to join');
+    await cl.until(
+      () => embedNodes().length === 1,
+      30_000,
+      () => 'the embedded node to join',
+    );
     const node = embedNodes()[0];
     expect(node.kind).toBe('browser');
     expect(node.resources.cpu).toBe(1);
@@ -58,7 +62,11 @@ describe('embed.js on another origin', () => {
     await badge.getByText('This page shares spare computing power').waitFor();
     await badge.getByRole('link', { name: /learn more/i }).waitFor();
     await badge.getByRole('button', { name: 'Pause' }).click();
-    await cl.until(() => node.resources.cpu === 0, 20_000, () => 'the coordinator to see the pause');
+    await cl.until(
+      () => node.resources.cpu === 0,
+      20_000,
+      () => 'the coordinator to see the pause',
+    );
     await badge.getByRole('button', { name: 'Resume' }).waitFor();
 
     // Work goes elsewhere while it is paused.
@@ -78,7 +86,11 @@ describe('embed.js on another origin', () => {
     await badge.getByRole('button', { name: 'Allow' }).waitFor();
     expect(embedNodes()).toHaveLength(0);
     await badge.getByRole('button', { name: 'Allow' }).click();
-    await cl.until(() => embedNodes().length === 1, 30_000, () => 'the embedded node to join after consent');
+    await cl.until(
+      () => embedNodes().length === 1,
+      30_000,
+      () => 'the embedded node to join after consent',
+    );
     await page.close();
   }, 60_000);
 });

@@ -68,7 +68,11 @@ describe('the volunteer page', () => {
     }
     expect(focused).toBe('pause');
     await page.keyboard.press('Enter');
-    await cl.until(() => node(id)?.resources.cpu === 0, 10_000, () => 'the pause to reach the coordinator');
+    await cl.until(
+      () => node(id)?.resources.cpu === 0,
+      10_000,
+      () => 'the pause to reach the coordinator',
+    );
     expect(await page.getAttribute('#pause', 'aria-pressed')).toBe('true');
     // One more executor, from the keyboard too.
     await page.focus('#cpus-inc');
@@ -82,12 +86,20 @@ describe('the volunteer page', () => {
     expect(await page.getAttribute('#pause', 'aria-pressed')).toBe('true');
     expect(node(again)?.resources.cpu).toBe(0); // joined paused
     await page.click('#pause');
-    await cl.until(() => node(again)?.resources.cpu === cpus, 10_000, () => `node ${again} to offer ${cpus} cpus`);
+    await cl.until(
+      () => node(again)?.resources.cpu === cpus,
+      10_000,
+      () => `node ${again} to offer ${cpus} cpus`,
+    );
     expect(await volunteerEval<number>(page, 'v.node.local.executors.length')).toBe(cpus);
 
     // Leave, and join again.
     await page.click('#leave');
-    await cl.until(() => !node(again), 10_000, () => 'the node to leave');
+    await cl.until(
+      () => !node(again),
+      10_000,
+      () => 'the node to leave',
+    );
     await page.getByText('Not connected').waitFor();
     await page.click('#leave'); // now "Join again"
     await joined(cl, page, again);
@@ -102,7 +114,11 @@ describe('the volunteer page', () => {
       return ms;
     });
     const refs = Array.from({ length: 6 }, () => spin.remote(1500));
-    await cl.until(() => (node(a.nodeId)?.inflightTasks ?? 0) >= 2, 20_000, () => 'tasks to reach the tab');
+    await cl.until(
+      () => (node(a.nodeId)?.inflightTasks ?? 0) >= 2,
+      20_000,
+      () => 'tasks to reach the tab',
+    );
     await a.page.click('#pause');
     // Choices are per browser: the helper tab must not start paused as well.
     const helper = await openVolunteer(cl, b, { cpus: 1, paused: 'false' });

@@ -41,22 +41,43 @@ describe('the executor sandbox', () => {
     const attempt = mesh.remote(async function attempt(what: string, url: string) {
       const g = globalThis as any;
       switch (what) {
-        case 'fetch': return await g.fetch(url);
-        case 'WebSocket': return new g.WebSocket(url.replace('http', 'ws'));
-        case 'importScripts': return g.importScripts(url + '/x.js');
-        case 'indexedDB': return g.indexedDB.open('stolen');
-        case 'XMLHttpRequest': return new g.XMLHttpRequest();
-        case 'EventSource': return new g.EventSource(url);
-        case 'caches': return await g.caches.open('x');
-        case 'BroadcastChannel': return new g.BroadcastChannel('tabs');
-        case 'postMessage': return g.postMessage('forged');
-        case 'navigator.storage': return await g.navigator.storage.estimate();
+        case 'fetch':
+          return await g.fetch(url);
+        case 'WebSocket':
+          return new g.WebSocket(url.replace('http', 'ws'));
+        case 'importScripts':
+          return g.importScripts(url + '/x.js');
+        case 'indexedDB':
+          return g.indexedDB.open('stolen');
+        case 'XMLHttpRequest':
+          return new g.XMLHttpRequest();
+        case 'EventSource':
+          return new g.EventSource(url);
+        case 'caches':
+          return await g.caches.open('x');
+        case 'BroadcastChannel':
+          return new g.BroadcastChannel('tabs');
+        case 'postMessage':
+          return g.postMessage('forged');
+        case 'navigator.storage':
+          return await g.navigator.storage.estimate();
       }
     });
     const ok = mesh.remote(function ok(x: number) {
       return x + 1;
     });
-    const names = ['fetch', 'WebSocket', 'importScripts', 'indexedDB', 'XMLHttpRequest', 'EventSource', 'caches', 'BroadcastChannel', 'postMessage', 'navigator.storage'];
+    const names = [
+      'fetch',
+      'WebSocket',
+      'importScripts',
+      'indexedDB',
+      'XMLHttpRequest',
+      'EventSource',
+      'caches',
+      'BroadcastChannel',
+      'postMessage',
+      'navigator.storage',
+    ];
     for (const [i, what] of names.entries()) {
       const err = await mesh.get(attempt.remote(what, bait.url)).then(
         () => null,

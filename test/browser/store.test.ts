@@ -90,7 +90,11 @@ describe('a browser node stores objects in IndexedDB', () => {
     await cl.until(
       () => [...(dir.get(big.id)?.locations ?? [])].some((s) => s.nodeId === newId),
       30_000,
-      () => `object ${big.id} listed under node ${newId}; coordinator: ${cl.c.coordinator.gcs.events.slice(-6).map((e) => e.message).join(' | ')}`,
+      () =>
+        `object ${big.id} listed under node ${newId}; coordinator: ${cl.c.coordinator.gcs.events
+          .slice(-6)
+          .map((e) => e.message)
+          .join(' | ')}`,
     );
     expect(dir.get(big.id)?.state).toBe('ready');
     // And it is read from there (through the relay) with the right content.

@@ -22,7 +22,18 @@ describe('state API and jobs', () => {
     await cl?.stop();
   });
 
-  const reads = ['/api/nodes', '/api/jobs', '/api/tasks', '/api/objects', '/api/actors', '/api/events', '/api/timeline?job=0000000000000000', '/api/jobs/0000000000000000', '/api/jobs/0000000000000000/log', '/api/jobs/0000000000000000/graph'];
+  const reads = [
+    '/api/nodes',
+    '/api/jobs',
+    '/api/tasks',
+    '/api/objects',
+    '/api/actors',
+    '/api/events',
+    '/api/timeline?job=0000000000000000',
+    '/api/jobs/0000000000000000',
+    '/api/jobs/0000000000000000/log',
+    '/api/jobs/0000000000000000/graph',
+  ];
 
   it('every read endpoint answers 401 without a token or with a wrong one', async () => {
     for (const url of reads) {
@@ -119,13 +130,21 @@ describe('state API and jobs', () => {
     expect((await call(cl, 'GET', '/api/nodes?kind=browser')).json).toHaveLength(0);
     // A job that keeps an object alive while we look.
     const id = await submit(cl, `const r = mesh.put(new Float64Array(20000)); await new Promise((res) => setTimeout(res, 60000)); return 1;`, 'holder');
-    await cl.until(() => [...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id), 20_000, () => 'the put object');
+    await cl.until(
+      () => [...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id),
+      20_000,
+      () => 'the put object',
+    );
     const objs = await call(cl, 'GET', `/api/objects?job=${id}`);
     expect(objs.json).toHaveLength(1);
     expect(objs.json[0]).toMatchObject({ job: id, state: 'ready', size: expect.any(Number), put: true });
     expect((await call(cl, 'GET', `/api/objects?job=${id}&state=failed`)).json).toHaveLength(0);
     expect((await call(cl, 'DELETE', `/api/jobs/${id}`)).json).toMatchObject({ id, status: 'cancelled' });
-    await cl.until(() => ![...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id), 20_000, () => 'the job to free its objects');
+    await cl.until(
+      () => ![...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id),
+      20_000,
+      () => 'the job to free its objects',
+    );
   });
 
   it('actors show in /api/actors', async () => {
@@ -138,7 +157,11 @@ describe('state API and jobs', () => {
       'counter',
     );
     let actors: any[] = [];
-    await cl.until(() => cl.c.coordinator.tasks.actors.actors.size > 0 && [...cl.c.coordinator.tasks.actors.actors.values()].some((a) => a.job === id && a.calls === 4), 20_000, () => 'the actor to take 4 calls');
+    await cl.until(
+      () => cl.c.coordinator.tasks.actors.actors.size > 0 && [...cl.c.coordinator.tasks.actors.actors.values()].some((a) => a.job === id && a.calls === 4),
+      20_000,
+      () => 'the actor to take 4 calls',
+    );
     actors = (await call(cl, 'GET', `/api/actors?job=${id}`)).json;
     expect(actors).toHaveLength(1);
     expect(actors[0]).toMatchObject({ className: 'Counter', job: id, state: 'alive', calls: 4 });
@@ -147,7 +170,10 @@ describe('state API and jobs', () => {
   });
 
   it('a job that throws fails with its error; a syntax error fails at once', async () => {
-    const boom = await ended(cl, await submit(cl, `const f = mesh.remote(function boom() { throw new RangeError('no way'); }); return await mesh.get(f.remote());`));
+    const boom = await ended(
+      cl,
+      await submit(cl, `const f = mesh.remote(function boom() { throw new RangeError('no way'); }); return await mesh.get(f.remote());`),
+    );
     expect(boom.status).toBe('failed');
     expect(boom.error.message).toMatch(/no way/);
     const bad = await ended(cl, await submit(cl, `return (;`));
@@ -163,14 +189,22 @@ describe('state API and jobs', () => {
        return 'should not get here';`,
       'long',
     );
-    await cl.until(() => [...(cl.c.coordinator.gcs.jobs.get(id as never)?.tasks ?? [])].filter((t) => t.state === 'running').length === 2, 20_000, () => 'two running tasks');
+    await cl.until(
+      () => [...(cl.c.coordinator.gcs.jobs.get(id as never)?.tasks ?? [])].filter((t) => t.state === 'running').length === 2,
+      20_000,
+      () => 'two running tasks',
+    );
     const r = await call(cl, 'DELETE', `/api/jobs/${id}`);
     expect(r.json).toMatchObject({ id, status: 'cancelled' });
     const job = await ended(cl, id);
     expect(job.status).toBe('cancelled');
     expect(job.progress.cancelled).toBe(2);
     expect(cl.c.coordinator.gcs.jobs.get(id as never)?.state).toBe('finished');
-    await cl.until(() => [...cl.c.coordinator.gcs.nodes.values()].every((n) => n.inflightTasks === 0), 20_000, () => 'the node to be free again');
+    await cl.until(
+      () => [...cl.c.coordinator.gcs.nodes.values()].every((n) => n.inflightTasks === 0),
+      20_000,
+      () => 'the node to be free again',
+    );
   });
 
   it('a job past its time limit is stopped', async () => {

@@ -148,7 +148,11 @@ describe('the dashboard', () => {
     await page.click('button:has-text("Cancel")');
     await page.waitForSelector('.job-title .badge.st-cancelled', { timeout: 30_000 });
     expect(cl.c.observability.runner.jobs.get(id as never)?.status).toBe('cancelled');
-    await cl.until(() => [...cl.c.coordinator.gcs.nodes.values()].every((n) => n.inflightTasks === 0), 30_000, () => 'the tabs to be free');
+    await cl.until(
+      () => [...cl.c.coordinator.gcs.nodes.values()].every((n) => n.inflightTasks === 0),
+      30_000,
+      () => 'the tabs to be free',
+    );
   });
 
   it('lists jobs and tables by keyboard', async () => {

@@ -101,7 +101,7 @@ describe('the dashboard, as a new user found it', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline-by-state.png'), fullPage: true });
   });
 
-  it('lists an ended job\'s tasks, freed objects and dead actors, and filters objects by minSize', async () => {
+  it("lists an ended job's tasks, freed objects and dead actors, and filters objects by minSize", async () => {
     const mesh = await connect({ url: cl.url, token: cl.token });
     const big = mesh.put(new Uint8Array(300_000));
     mesh.put('small');
@@ -119,7 +119,11 @@ describe('the dashboard, as a new user found it', () => {
     expect(await mesh.get(len.remote(big))).toBe(300_000);
     const id = mesh.jobId;
     await mesh.close();
-    await cl.until(() => ![...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id), 20_000, () => 'the job to free its objects');
+    await cl.until(
+      () => ![...cl.c.coordinator.gcs.objects.values()].some((o) => o.job === id),
+      20_000,
+      () => 'the job to free its objects',
+    );
     const objs = (await call(cl, 'GET', `/api/objects?job=${id}`)).json;
     expect(objs.length).toBeGreaterThanOrEqual(2);
     expect(objs.every((o: { state: string }) => o.state === 'freed')).toBe(true);
@@ -193,8 +197,16 @@ describe('the dashboard, as a new user found it', () => {
       'fails on purpose',
     );
     const empty = await submit(cl, `return 42;`, 'no tasks');
-    const cancelled = await submit(cl, `const nap = mesh.remote(async function nap() { await new Promise((r) => setTimeout(r, 60000)); }); await mesh.get([nap.remote(), nap.remote()]);`, 'cancel me');
-    await cl.until(() => (cl.c.coordinator.gcs.jobs.get(cancelled as never)?.counts.submitted ?? 0) === 2, 30_000, () => 'the naps to be submitted');
+    const cancelled = await submit(
+      cl,
+      `const nap = mesh.remote(async function nap() { await new Promise((r) => setTimeout(r, 60000)); }); await mesh.get([nap.remote(), nap.remote()]);`,
+      'cancel me',
+    );
+    await cl.until(
+      () => (cl.c.coordinator.gcs.jobs.get(cancelled as never)?.counts.submitted ?? 0) === 2,
+      30_000,
+      () => 'the naps to be submitted',
+    );
     await call(cl, 'DELETE', `/api/jobs/${cancelled}`);
     for (const id of [failed, empty, cancelled]) await ended(cl, id);
 
@@ -212,7 +224,8 @@ describe('the dashboard, as a new user found it', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-job-cancelled.png') });
     // The bar's cancelled part, the badge and the task graph share one colour.
     // One expression: the head is redrawn live, so an element handle may be detached by the time it is read.
-    const colour = (sel: string, prop: string) => page.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(sel)})).getPropertyValue(${JSON.stringify(prop)})`);
+    const colour = (sel: string, prop: string) =>
+      page.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(sel)})).getPropertyValue(${JSON.stringify(prop)})`);
     const amber = await colour('.job-title .badge.st-cancelled', 'background-color');
     expect(await colour('.progress-cancelled', 'background-color')).toBe(amber);
     for (const id of [failed, empty, cancelled]) {
@@ -234,5 +247,4 @@ describe('the dashboard, as a new user found it', () => {
     expect(await page.isHidden('main')).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'dashboard-coordinator-down.png') });
   });
-
 });

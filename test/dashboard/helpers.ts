@@ -7,7 +7,12 @@ export interface Reply {
   headers: Record<string, unknown>;
 }
 
-export async function call(cl: Cluster, method: 'GET' | 'POST' | 'DELETE', url: string, opts: { token?: string | null; body?: unknown; raw?: string } = {}): Promise<Reply> {
+export async function call(
+  cl: Cluster,
+  method: 'GET' | 'POST' | 'DELETE',
+  url: string,
+  opts: { token?: string | null; body?: unknown; raw?: string } = {},
+): Promise<Reply> {
   const token = opts.token === undefined ? cl.token : opts.token;
   const res = await cl.c.app.inject({
     method,

@@ -33,7 +33,11 @@ describe('the live cluster document', () => {
     const a = replica();
     await a.connect();
     expect(a.role).toBe('driver');
-    await cl.until(() => a.doc.getMap('nodes').size > 0, 20_000, () => 'the node in the live view');
+    await cl.until(
+      () => a.doc.getMap('nodes').size > 0,
+      20_000,
+      () => 'the node in the live view',
+    );
     expect(Object.values(a.doc.getMap('nodes').toJSON())).toEqual([expect.objectContaining({ kind: 'edge', state: 'alive', cpus: 2 })]);
     const v = replica(VIEWER);
     await v.connect();
@@ -60,7 +64,11 @@ describe('the live cluster document', () => {
     const firstSync = a.received;
     const id = await submit(cl, `const f = mesh.remote((x) => x + 1); return await mesh.get([1, 2, 3].map((x) => f.remote(x)));`, 'adder');
     const jobs = a.doc.getMap('jobs') as Y.Map<{ status: string; finished: number; submitted: number }>;
-    await cl.until(() => jobs.get(id)?.status === 'succeeded' && jobs.get(id)?.finished === 3, 30_000, () => `live job view ${JSON.stringify(jobs.get(id))}`);
+    await cl.until(
+      () => jobs.get(id)?.status === 'succeeded' && jobs.get(id)?.finished === 3,
+      30_000,
+      () => `live job view ${JSON.stringify(jobs.get(id))}`,
+    );
     await a.close();
 
     // While it is away: more work, node changes, events.
@@ -112,11 +120,19 @@ describe('the live cluster document', () => {
     const gcs = cl.c.coordinator.gcs;
     const obs = cl.c.observability;
     for (let i = 0; i < 3 * MAX_EVENTS; i++) gcs.event('test-event', `event ${i}`);
-    await cl.until(() => obs.doc.events.toArray().some((e) => e.message === `event ${3 * MAX_EVENTS - 1}`), 20_000, () => 'the last event');
+    await cl.until(
+      () => obs.doc.events.toArray().some((e) => e.message === `event ${3 * MAX_EVENTS - 1}`),
+      20_000,
+      () => 'the last event',
+    );
     expect(obs.doc.events.length).toBe(MAX_EVENTS);
     // MAX_JOBS + 10 short driver sessions.
     for (let i = 0; i < MAX_JOBS + 10; i++) await (await cl.driver()).close();
-    await cl.until(() => obs.doc.jobs.size === MAX_JOBS, 20_000, () => `jobs capped (${obs.doc.jobs.size})`);
+    await cl.until(
+      () => obs.doc.jobs.size === MAX_JOBS,
+      20_000,
+      () => `jobs capped (${obs.doc.jobs.size})`,
+    );
     expect(obs.doc.events.length).toBe(MAX_EVENTS);
     expect(obs.doc.series.size).toBeLessThanOrEqual(obs.doc.meta.get('slots') as number);
     const a = replica();

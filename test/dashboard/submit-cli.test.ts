@@ -31,7 +31,10 @@ describe('tabmesh submit', () => {
 
   it('runs a file as a job, prints its log and result, and exits 0', async () => {
     const file = join(dir, 'sum.js');
-    writeFileSync(file, `const f = mesh.remote(function inc(x) { console.log('inc', x); return x + 1; });\nconsole.log('go');\nconst out = await mesh.get([1, 2, 3].map((x) => f.remote(x)));\nreturn out.reduce((a, b) => a + b, 0);\n`);
+    writeFileSync(
+      file,
+      `const f = mesh.remote(function inc(x) { console.log('inc', x); return x + 1; });\nconsole.log('go');\nconst out = await mesh.get([1, 2, 3].map((x) => f.remote(x)));\nreturn out.reduce((a, b) => a + b, 0);\n`,
+    );
     const r = await run(['submit', file, '--coordinator', cl.url, '--token', cl.token]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^go$/m);

@@ -68,10 +68,18 @@ describe('the volunteer page and embed.js', () => {
       throw new Error('a real failure');
     });
     const ref = nap.options({ scheduling: { node: nodeId, soft: false } }).remote(60_000);
-    await cl.until(() => [...cl.c.coordinator.gcs.tasks.values()].some((t) => t.spec.name === 'nap' && t.state === 'running'), 30_000, () => 'the nap to run on the tab');
+    await cl.until(
+      () => [...cl.c.coordinator.gcs.tasks.values()].some((t) => t.spec.name === 'nap' && t.state === 'running'),
+      30_000,
+      () => 'the nap to run on the tab',
+    );
     mesh.cancel(ref, { force: true }); // a timer cannot be interrupted: the executor is stopped
     await expect(mesh.get(ref)).rejects.toBeInstanceOf(TaskCancelledError);
-    await cl.until(() => cl.c.coordinator.gcs.nodes.get(nodeId as never)?.inflightTasks === 0, 20_000, () => 'the tab to be free');
+    await cl.until(
+      () => cl.c.coordinator.gcs.nodes.get(nodeId as never)?.inflightTasks === 0,
+      20_000,
+      () => 'the tab to be free',
+    );
     await page.locator('#s-failed', { hasText: '1 cancelled' }).waitFor({ timeout: 10_000 });
     expect(await page.textContent('#s-failed')).toBe('none failed · 1 cancelled');
     // A real failure still counts as one.
@@ -84,7 +92,11 @@ describe('the volunteer page and embed.js', () => {
   it('embed.js: tabmesh:status reaches window (once per status, through document)', async () => {
     const page = await b.newPage();
     await page.goto(hostUrl + '/');
-    await cl.until(() => [...cl.c.coordinator.gcs.nodes.values()].some((n) => n.name.startsWith('embed on localhost')), 30_000, () => 'the embedded node to join');
+    await cl.until(
+      () => [...cl.c.coordinator.gcs.nodes.values()].some((n) => n.name.startsWith('embed on localhost')),
+      30_000,
+      () => 'the embedded node to join',
+    );
     const end = Date.now() + 20_000;
     let heard = { window: [] as string[], document: 0 };
     while (Date.now() < end) {

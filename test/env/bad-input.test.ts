@@ -69,7 +69,9 @@ describe('bad runtime envs fail at declaration', () => {
     expect(direct.message).toMatch(/package reads-files cannot run in an executor: it imports the Node built-in 'node:fs'/);
     const through = reasonOf(declare({ packages: ['uses-reader'], root }));
     expect(through.reason).toBe('BUILTIN_IMPORT');
-    expect(through.message).toMatch(/package uses-reader cannot run in an executor: reads-files imports the Node built-in 'node:fs' \(node_modules\/reads-files\/index\.js:1/);
+    expect(through.message).toMatch(
+      /package uses-reader cannot run in an executor: reads-files imports the Node built-in 'node:fs' \(node_modules\/reads-files\/index\.js:1/,
+    );
   });
 
   it('a bundle, module or binary over the size limit', () => {

@@ -41,12 +41,28 @@ describe('runtime envs on volunteer tabs', () => {
         const { default: slugify } = await mesh.import('@sindresorhus/slugify');
         const stats = await mesh.import('stats');
         const { exports } = await WebAssembly.instantiate(await mesh.wasm('mandelbrot'), {});
-        return [slugify(title), stats.mean([1, 2, 6]), (exports.tile as (...a: number[]) => number)(...args), typeof (globalThis as { document?: unknown }).document];
+        return [
+          slugify(title),
+          stats.mean([1, 2, 6]),
+          (exports.tile as (...a: number[]) => number)(...args),
+          typeof (globalThis as { document?: unknown }).document,
+        ];
       },
-      { runtimeEnv: { packages: ['@sindresorhus/slugify'], modules: { stats: 'export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;' }, wasm: { mandelbrot: mandelbrotWasm() } } },
+      {
+        runtimeEnv: {
+          packages: ['@sindresorhus/slugify'],
+          modules: { stats: 'export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;' },
+          wasm: { mandelbrot: mandelbrotWasm() },
+        },
+      },
     );
     const args = [...tileArgs(5, 4, 32), 100];
-    expect(await m.get(f.remote('Déjà Vu, encore!', args))).toEqual(['deja-vu-encore', 3, mandelbrotTileJs(...(args as Parameters<typeof mandelbrotTileJs>)), 'undefined']);
+    expect(await m.get(f.remote('Déjà Vu, encore!', args))).toEqual([
+      'deja-vu-encore',
+      3,
+      mandelbrotTileJs(...(args as Parameters<typeof mandelbrotTileJs>)),
+      'undefined',
+    ]);
   });
 
   it('an actor in the tab uses a package', async () => {

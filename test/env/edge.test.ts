@@ -14,7 +14,10 @@ const SLUGIFY = '@sindresorhus/slugify';
 /** Lines of a node's output that say it fetched (or loaded from disk) the artifact `name`. */
 function envLines(n: EdgeProcess, verb: 'fetched' | 'loaded from disk', name: string): number {
   const text = n.output.join('');
-  const re = new RegExp(`runtime env: ${verb === 'fetched' ? 'fetched ' : ''}\\w+ '${name.replace(/[/@.]/g, '\\$&')}' \\([^)]*\\)${verb === 'fetched' ? ' from the mesh' : ' loaded from disk'}`, 'g');
+  const re = new RegExp(
+    `runtime env: ${verb === 'fetched' ? 'fetched ' : ''}\\w+ '${name.replace(/[/@.]/g, '\\$&')}' \\([^)]*\\)${verb === 'fetched' ? ' from the mesh' : ' loaded from disk'}`,
+    'g',
+  );
   return text.match(re)?.length ?? 0;
 }
 
@@ -147,7 +150,11 @@ describe('runtime envs on edge nodes', () => {
 
     // The second node restarts on the same folder: it reads the artifacts back from disk.
     await second.kill('SIGKILL');
-    await cl.until(() => cl.c.coordinator.gcs.nodes.size === 1, 15_000, () => 'the killed node to be gone');
+    await cl.until(
+      () => cl.c.coordinator.gcs.nodes.size === 1,
+      15_000,
+      () => 'the killed node to be gone',
+    );
     const again = await cl.addNode({ cpus: 2, spillDir: second.dir });
     const pinned = m2.remote(work, { runtimeEnv: env, scheduling: { node: await nodeIdOf(cl, again), soft: false } });
     expect(await m2.get(pinned.remote(1))).toBe(out1[1]);

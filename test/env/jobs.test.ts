@@ -33,7 +33,7 @@ describe('submitted jobs with a runtime env', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('tabmesh submit --package --module --wasm: the job\'s tasks import and compile them', async () => {
+  it("tabmesh submit --package --module --wasm: the job's tasks import and compile them", async () => {
     const kernel = join(dir, 'kernel.wasm');
     writeFileSync(kernel, mandelbrotWasm());
     const helper = join(dir, 'helper.js');
@@ -50,7 +50,19 @@ describe('submitted jobs with a runtime env', () => {
       });
       return await mesh.get(f.remote('Hello Wörld', ${JSON.stringify(args)}));`,
     );
-    const r = await submit([job, '--coordinator', cl.url, '--token', cl.token, '--package', '@sindresorhus/slugify', '--module', `helper=${helper}`, '--wasm', `kernel=${kernel}`]);
+    const r = await submit([
+      job,
+      '--coordinator',
+      cl.url,
+      '--token',
+      cl.token,
+      '--package',
+      '@sindresorhus/slugify',
+      '--module',
+      `helper=${helper}`,
+      '--wasm',
+      `kernel=${kernel}`,
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out.slice(r.out.indexOf('[')))).toEqual(['hello-woerld', 42, mandelbrotTileJs(...(args as Parameters<typeof mandelbrotTileJs>))]);
   });
@@ -69,7 +81,9 @@ describe('submitted jobs with a runtime env', () => {
     expect((await post({ wasm: { k: Buffer.from('nope').toString('base64') } })).body.message).toMatch(/wasm k is not a valid WebAssembly module/);
     expect((await post({ wasm: { k: '/etc/hostname' } })).body.message).toMatch(/runtimeEnv\.wasm\.k" must be the binary in base64/);
     expect((await post({ root: '/' })).body.message).toMatch(/unknown key 'root'/);
-    expect((await post({ modules: { a: 'export default 1' }, wasm: { a: Buffer.from(mandelbrotWasm()).toString('base64') } })).body.message).toMatch(/'a' is declared twice/);
+    expect((await post({ modules: { a: 'export default 1' }, wasm: { a: Buffer.from(mandelbrotWasm()).toString('base64') } })).body.message).toMatch(
+      /'a' is declared twice/,
+    );
 
     const job = join(dir, 'one.js');
     writeFileSync(job, 'return 1');

@@ -23,7 +23,10 @@ describe('actor restarts', () => {
     cl = s.cl;
     const m = await cl.driver();
     const c = cl.c.coordinator;
-    const counter = m.remote(Counter).options({ maxRestarts: 1, scheduling: { node: s.a, soft: true } }).remote();
+    const counter = m
+      .remote(Counter)
+      .options({ maxRestarts: 1, scheduling: { node: s.a, soft: true } })
+      .remote();
     const first: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     expect((await m.get(first)).at(-1)).toBe(100);
@@ -43,11 +46,18 @@ describe('actor restarts', () => {
     const s = await setup();
     cl = s.cl;
     const m = await cl.driver();
-    const counter = m.remote(CheckpointedCounter).options({ maxRestarts: 2, checkpointEvery: 30, scheduling: { node: s.a, soft: true } }).remote();
+    const counter = m
+      .remote(CheckpointedCounter)
+      .options({ maxRestarts: 2, checkpointEvery: 30, scheduling: { node: s.a, soft: true } })
+      .remote();
     const first: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     await m.get(first);
-    await cl.until(() => (cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length ?? 99) === 10, 10_000, () => 'the checkpoint after call 90');
+    await cl.until(
+      () => (cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length ?? 99) === 10,
+      10_000,
+      () => 'the checkpoint after call 90',
+    );
     await cl.nodes[0].kill('SIGKILL');
     const second: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) second.push(counter.inc.remote());
@@ -60,7 +70,10 @@ describe('actor restarts', () => {
     const s = await setup();
     cl = s.cl;
     const m = await cl.driver();
-    const counter = m.remote(Counter).options({ scheduling: { node: s.a, soft: true } }).remote(); // maxRestarts 0
+    const counter = m
+      .remote(Counter)
+      .options({ scheduling: { node: s.a, soft: true } })
+      .remote(); // maxRestarts 0
     await m.get(counter.inc.remote());
     await cl.nodes[0].kill('SIGKILL');
     await cl.until(() => cl!.c.coordinator.gcs.nodes.size === 1);

@@ -34,7 +34,11 @@ describe('lineage reconstruction', () => {
     // Node b dies with the only copies of links 20..39.
     const victim = cl.nodes[1];
     await victim.kill('SIGKILL');
-    await cl.until(() => c.gcs.nodes.size === 2, 10_000, () => 'node b to be declared dead');
+    await cl.until(
+      () => c.gcs.nodes.size === 2,
+      10_000,
+      () => 'node b to be declared dead',
+    );
     for (let i = 40; i < 50; i++) ref = step.options({ scheduling: { node: cNode, soft: true } }).remote(ref);
     const out = await m.get(ref, { timeoutMs: 60_000 });
     expect(out.length).toBe(LEN);

@@ -23,7 +23,8 @@ describe('MapReduce word count on edge nodes with an edge process killed', () =>
     const reduces = submitWordCount(m, chunks);
     // Kill one edge process once some maps are done and the reduces are running.
     await cl.until(
-      () => c.gcs.stats.tasksFinished >= 16 && [...c.gcs.tasks.values()].some((t) => t.spec.name === 'reduce' && (t.state === 'running' || t.state === 'assigned')),
+      () =>
+        c.gcs.stats.tasksFinished >= 16 && [...c.gcs.tasks.values()].some((t) => t.spec.name === 'reduce' && (t.state === 'running' || t.state === 'assigned')),
       60_000,
       () => `maps to progress: ${JSON.stringify(c.statsJson())} ${JSON.stringify(c.gcs.events.slice(-5))}`,
     );

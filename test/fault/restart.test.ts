@@ -31,10 +31,12 @@ function run(args: string[]): { proc: ChildProcess; out: string[] } {
   return { proc, out };
 }
 
-
 async function startCoordinator(data: string, token: string, port = 0): Promise<{ proc: ChildProcess; url: string; out: string[] }> {
   const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token]);
-  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], { timeoutMs: 20_000, what: () => `the coordinator to listen: ${c.out.join('')}` });
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
+    timeoutMs: 20_000,
+    what: () => `the coordinator to listen: ${c.out.join('')}`,
+  });
   return { ...c, url };
 }
 

@@ -44,13 +44,19 @@ describe('volunteer tabs closing mid-job', () => {
       return undefined;
     };
     let first: VolunteerTab | undefined;
-    await cl.until(() => (first = soleHolder()) !== undefined, 90_000, () => `a tab to hold the only copy of a map output (finished ${c.gcs.stats.tasksFinished})`);
+    await cl.until(
+      () => (first = soleHolder()) !== undefined,
+      90_000,
+      () => `a tab to hold the only copy of a map output (finished ${c.gcs.stats.tasksFinished})`,
+    );
     const mapsLeft = [...c.gcs.tasks.values()].filter((x) => x.spec.name === 'mapChunk' && x.state !== 'finished').length;
     expect(mapsLeft).toBeGreaterThan(0);
     await first!.page.close();
     // Second victim: after the reduces started reading.
     await cl.until(
-      () => [...c.gcs.tasks.values()].some((x) => x.spec.name === 'reduce' && x.state === 'running' && x.blocked === false) || c.gcs.stats.tasksFinished >= 64 + 4 * 64,
+      () =>
+        [...c.gcs.tasks.values()].some((x) => x.spec.name === 'reduce' && x.state === 'running' && x.blocked === false) ||
+        c.gcs.stats.tasksFinished >= 64 + 4 * 64,
       120_000,
       () => 'reduces to start',
     );
@@ -70,11 +76,18 @@ describe('volunteer tabs closing mid-job', () => {
     cl = await Cluster.start({ nodes: 0 });
     const t = await tabs(2);
     const m = await cl.driver();
-    const counter = m.remote(CheckpointedCounter).options({ maxRestarts: 1, maxTaskRetries: 3, checkpointEvery: 40, scheduling: { node: t[0].nodeId, soft: true } }).remote();
+    const counter = m
+      .remote(CheckpointedCounter)
+      .options({ maxRestarts: 1, maxTaskRetries: 3, checkpointEvery: 40, scheduling: { node: t[0].nodeId, soft: true } })
+      .remote();
     const first: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     expect((await m.get(first)).at(-1)).toBe(100);
-    await cl.until(() => cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length === 20, 10_000, () => 'the checkpoint after call 80');
+    await cl.until(
+      () => cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length === 20,
+      10_000,
+      () => 'the checkpoint after call 80',
+    );
     await t[0].page.close();
     const second: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) second.push(counter.inc.remote());

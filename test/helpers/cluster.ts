@@ -66,7 +66,11 @@ export class Cluster {
         }),
     };
     this.nodes.push(ep);
-    await this.until(() => this.c.coordinator.gcs.nodes.size > before, 20_000, () => `node did not join: ${output.join('')}`);
+    await this.until(
+      () => this.c.coordinator.gcs.nodes.size > before,
+      20_000,
+      () => `node did not join: ${output.join('')}`,
+    );
     return ep;
   }
 

@@ -11,7 +11,10 @@ export interface PollOptions {
 }
 
 /** Resolves with the first truthy answer of `f`; rejects with "timed out waiting for …" after timeoutMs. */
-export async function until<T>(f: () => T | undefined | null | false | 0 | '' | Promise<T | undefined | null | false | 0 | ''>, o: PollOptions = {}): Promise<T> {
+export async function until<T>(
+  f: () => T | undefined | null | false | 0 | '' | Promise<T | undefined | null | false | 0 | ''>,
+  o: PollOptions = {},
+): Promise<T> {
   const end = Date.now() + (o.timeoutMs ?? 10_000);
   for (;;) {
     const v = await f();

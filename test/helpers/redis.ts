@@ -85,13 +85,20 @@ export async function startRedis(opts: { cluster?: boolean } = {}): Promise<Redi
   const port = await freePort(!!opts.cluster);
   const output: string[] = [];
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
-    '--daemonize', 'no',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--daemonize',
+    'no',
     ...(opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] : []),
   ];
   const launch = (): ChildProcess => {

@@ -64,7 +64,7 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
   }, 120_000);
   afterAll(() => env.stop());
 
-  it('a counter called 1,000 times from 3 callers (the driver and two tasks) keeps each caller\'s order and counts 1,000', async () => {
+  it("a counter called 1,000 times from 3 callers (the driver and two tasks) keeps each caller's order and counts 1,000", async () => {
     const counter = m.remote(Counter).remote();
     const caller = m.remote(async (h: ActorHandle<Counter>, name: string, n: number) => {
       const refs: ObjectRef<number>[] = [];
@@ -208,7 +208,11 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
     const c = cl.c.coordinator;
     m.free((s as unknown as { ref: ObjectRef }).ref);
     const gone = () => c.tasks.actors.actors.get(s.actorId as never)?.state;
-    await cl.until(() => gone() === undefined || gone() === 'dead', 10_000, () => 'the released actor to stop');
+    await cl.until(
+      () => gone() === undefined || gone() === 'dead',
+      10_000,
+      () => 'the released actor to stop',
+    );
     expect(c.statsJson().actorsDead).toBeGreaterThan(0);
   });
 });

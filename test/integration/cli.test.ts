@@ -14,7 +14,15 @@ function run(args: string[]): { code: number | null; out: string; err: string } 
 
 describe('tabmesh CLI', () => {
   it('bad flags and commands get a usage message and exit code 2', () => {
-    for (const args of [['bogus'], ['coordinator', '--nope'], ['coordinator', '--port', 'abc'], ['node'], ['node', '--coordinator', 'ftp://x'], ['node', '--coordinator', 'http://x', '--cpus', '0'], []]) {
+    for (const args of [
+      ['bogus'],
+      ['coordinator', '--nope'],
+      ['coordinator', '--port', 'abc'],
+      ['node'],
+      ['node', '--coordinator', 'ftp://x'],
+      ['node', '--coordinator', 'http://x', '--cpus', '0'],
+      [],
+    ]) {
       const r = run(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toContain('usage:');
@@ -31,10 +39,13 @@ describe('tabmesh CLI', () => {
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
     try {
-      await until(() => {
-        if (p.exitCode !== null) throw new Error(`start exited: ${out}`);
-        return /local edge node/.test(out);
-      }, { timeoutMs: 20_000, what: () => `start to come up: ${out}` });
+      await until(
+        () => {
+          if (p.exitCode !== null) throw new Error(`start exited: ${out}`);
+          return /local edge node/.test(out);
+        },
+        { timeoutMs: 20_000, what: () => `start to come up: ${out}` },
+      );
       const url = /listening on (http:\/\/\S+)/.exec(out)![1];
       const token = /driver token: (\S+)/.exec(out)![1];
       expect(readFileSync(join(data, 'token'), 'utf8').trim()).toBe(token);

@@ -63,10 +63,12 @@ describe('errors and cancellation', () => {
 
   it('a queued task that is cancelled never runs', async () => {
     // Fill both executors (and the node's queue) so that the last task stays queued.
-    const block = m.remote(async (ms: number) => {
-      await new Promise((r) => setTimeout(r, ms));
-      return 'slept';
-    }).options({ numCpus: 2 });
+    const block = m
+      .remote(async (ms: number) => {
+        await new Promise((r) => setTimeout(r, ms));
+        return 'slept';
+      })
+      .options({ numCpus: 2 });
     const blockers = [block.remote(800), block.remote(800)];
     const marker = m.remote((key: string) => key).options({ numCpus: 2 });
     const queued = marker.remote('ran');
@@ -105,11 +107,13 @@ describe('errors and cancellation', () => {
   });
 
   it('a task past its timeoutMs is stopped and fails with TaskTimeoutError', async () => {
-    const spin = m.remote(function spinForever() {
-      for (;;) {
-        /* spin */
-      }
-    }).options({ timeoutMs: 300 });
+    const spin = m
+      .remote(function spinForever() {
+        for (;;) {
+          /* spin */
+        }
+      })
+      .options({ timeoutMs: 300 });
     const e = await m.get(spin.remote(), { timeoutMs: 10_000 }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'TASK_TIMEOUT' });
     const ok = m.remote(() => 'alive');

@@ -54,11 +54,15 @@ describe('HTTP errors', () => {
     expect(res.json()).toMatchObject({ id: m.jobId });
   });
 
-  it("bodies Fastify refuses: not JSON, a wrong content type, over the limit", async () => {
+  it('bodies Fastify refuses: not JSON, a wrong content type, over the limit', async () => {
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: '{"source": ' }, 'BAD_REQUEST', /not valid JSON/);
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: { 'content-type': 'application/xml' }, payload: '<job/>' }, 'UNSUPPORTED_MEDIA_TYPE');
     // Plain text is a body, just not an object.
-    await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: { 'content-type': 'text/plain' }, payload: 'return 1' }, 'BAD_JOB', /must be a JSON object: send \{ "source"/);
+    await expectEnvelope(
+      { method: 'POST', url: '/api/jobs', headers: { 'content-type': 'text/plain' }, payload: 'return 1' },
+      'BAD_JOB',
+      /must be a JSON object: send \{ "source"/,
+    );
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'x'.repeat(2 << 20) }) }, 'PAYLOAD_TOO_LARGE');
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: '{"__proto__": {"x": 1}, "source": "return 1"}' }, 'BAD_REQUEST');
   });
@@ -67,9 +71,21 @@ describe('HTTP errors', () => {
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json }, 'BAD_JOB', /source/);
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ name: 'x' }) }, 'BAD_JOB', /source/);
     await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: '   ' }) }, 'BAD_JOB', /source/);
-    await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', name: 7 }) }, 'BAD_JOB', /name must be string/);
-    await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', timeoutMs: '50' }) }, 'BAD_JOB', /timeoutMs/);
-    await expectEnvelope({ method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', extra: true }) }, 'BAD_JOB', /additional/);
+    await expectEnvelope(
+      { method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', name: 7 }) },
+      'BAD_JOB',
+      /name must be string/,
+    );
+    await expectEnvelope(
+      { method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', timeoutMs: '50' }) },
+      'BAD_JOB',
+      /timeoutMs/,
+    );
+    await expectEnvelope(
+      { method: 'POST', url: '/api/jobs', headers: json, payload: JSON.stringify({ source: 'return 1', extra: true }) },
+      'BAD_JOB',
+      /additional/,
+    );
   });
 
   it('queries and params are validated: paging, enums, required filters', async () => {

@@ -85,11 +85,18 @@ describe('durable job history', () => {
     let c = await start(data);
     edgeNode(c.url);
     expect(await events(c, 'coordinator-recovered')).toEqual([]);
-    const ok = await submit(c, `const sq = mesh.remote(function sq(x) { console.log('sq', x); return x * x; });\nconsole.log('start');\nreturn (await mesh.get([2, 3].map((x) => sq.remote(x)))).reduce((a, b) => a + b, 0);`, 'ok');
+    const ok = await submit(
+      c,
+      `const sq = mesh.remote(function sq(x) { console.log('sq', x); return x * x; });\nconsole.log('start');\nreturn (await mesh.get([2, 3].map((x) => sq.remote(x)))).reduce((a, b) => a + b, 0);`,
+      'ok',
+    );
     const thrown = await submit(c, `throw new RangeError('not today');`, 'throws');
     const syntax = await submit(c, `return (1 +;`, 'syntax');
     const loop = await submit(c, `const f = mesh.remote(function f(x) { return x + 1; });\nlet n = 0;\nfor (;;) n = await mesh.get(f.remote(n));`, 'loop');
-    await until(async () => ((await api<{ progress: { done: number } }>(c, 'GET', `/api/jobs/${loop}`)).json.progress.done ?? 0) >= 2, 'the loop to make progress');
+    await until(
+      async () => ((await api<{ progress: { done: number } }>(c, 'GET', `/api/jobs/${loop}`)).json.progress.done ?? 0) >= 2,
+      'the loop to make progress',
+    );
     expect((await api(c, 'DELETE', `/api/jobs/${loop}`)).status).toBe(200);
     const ids = [ok, thrown, syntax, loop];
     const before = new Map<string, Record<string, unknown>>();
@@ -99,7 +106,7 @@ describe('durable job history', () => {
     expect(before.get(syntax)).toMatchObject({ status: 'failed', error: { name: 'SyntaxError' } });
     expect(before.get(loop)).toMatchObject({ status: 'cancelled', error: { name: 'JobCancelledError' } });
     // Counts are final once the job's driver has closed.
-    await until(async () => ((await api<{ progress: { total: number; done: number } }>(c, 'GET', `/api/jobs/${ok}`)).json.progress.done === 2), 'counts');
+    await until(async () => (await api<{ progress: { total: number; done: number } }>(c, 'GET', `/api/jobs/${ok}`)).json.progress.done === 2, 'counts');
     const logBefore = (await api<{ text: string }[]>(c, 'GET', `/api/jobs/${ok}/log`)).json.map((l) => l.text);
     expect(logBefore).toContain('start');
 
@@ -108,7 +115,8 @@ describe('durable job history', () => {
     for (const id of ids) {
       const after = (await api(c, 'GET', `/api/jobs/${id}`)).json;
       const b = before.get(id)!;
-      for (const k of ['status', 'kind', 'name', 'result', 'error', 'startedAt', 'endedAt', 'durationMs', 'source']) expect(after[k], `${id} ${k}`).toEqual(b[k]);
+      for (const k of ['status', 'kind', 'name', 'result', 'error', 'startedAt', 'endedAt', 'durationMs', 'source'])
+        expect(after[k], `${id} ${k}`).toEqual(b[k]);
       expect((after.progress as { done: number }).done).toBeGreaterThanOrEqual((b.progress as { done: number }).done);
     }
     expect((await api<{ text: string }[]>(c, 'GET', `/api/jobs/${ok}/log`)).json.map((l) => l.text)).toEqual(logBefore);

@@ -97,7 +97,9 @@ describe("a newcomer's mistakes", () => {
     it('a wrong or missing token: UNAUTHORIZED, saying which token and where it is', async () => {
       const wrong = await failure(connect({ url: cl.url, token: 'not-the-token', peers: false }));
       expect(wrong.code).toBe('UNAUTHORIZED');
-      expect(wrong.message).toBe(`the coordinator at ${cl.url} refused the driver token: pass the one it printed at start (kept in .tabmesh/token) as connect({ token })`);
+      expect(wrong.message).toBe(
+        `the coordinator at ${cl.url} refused the driver token: pass the one it printed at start (kept in .tabmesh/token) as connect({ token })`,
+      );
       const none = await failure(connect({ url: cl.url, peers: false }));
       expect(none.message).toContain('needs a driver token');
       expect(none.message).toContain('.tabmesh/token');
@@ -110,13 +112,18 @@ describe("a newcomer's mistakes", () => {
       writeFileSync(file, 'return 1;\n');
       const r = await run(['submit', file, '--coordinator', closed, '--token', 't']);
       expect(r.code).toBe(1);
-      expect(oneLine(r.stderr)).toBe(`tabmesh: no tabmesh coordinator at ${closed} (connection refused): start one with \`npm start\` (or \`tabmesh start\`), or check the URL`);
+      expect(oneLine(r.stderr)).toBe(
+        `tabmesh: no tabmesh coordinator at ${closed} (connection refused): start one with \`npm start\` (or \`tabmesh start\`), or check the URL`,
+      );
     });
 
     it('`submit` and `node` at something that is not a coordinator say so in one line', async () => {
       const file = join(dir, 'ok.js');
       writeFileSync(file, 'return 1;\n');
-      for (const args of [['submit', file, '--coordinator', otherUrl, '--token', 't'], ['node', '--coordinator', otherUrl]]) {
+      for (const args of [
+        ['submit', file, '--coordinator', otherUrl, '--token', 't'],
+        ['node', '--coordinator', otherUrl],
+      ]) {
         const r = await run(args);
         expect(r.code, args[0]).toBe(1);
         expect(oneLine(r.stderr)).toContain(`${otherUrl} is not a tabmesh coordinator`);
@@ -156,7 +163,9 @@ describe("a newcomer's mistakes", () => {
       const r = await run(['submit', file, '--coordinator', cl.url.replace('http://', ''), '--token', cl.token]);
       expect(r.code).toBe(1);
       expect(r.stderr).not.toMatch(/^\s+at /m);
-      expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^job [0-9a-f]{16} failed: SyntaxError: Unexpected token ';' at ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:15$`));
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+        new RegExp(`^job [0-9a-f]{16} failed: SyntaxError: Unexpected token ';' at ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:15$`),
+      );
     });
 
     it('a second `start` on a busy port suggests --port, and leaves the data folder alone', async () => {
@@ -164,7 +173,9 @@ describe("a newcomer's mistakes", () => {
       const data = join(dir, 'second');
       const r = await run(['start', '--port', port, '--data', data]);
       expect(r.code).toBe(1);
-      expect(oneLine(r.stderr)).toBe(`tabmesh: port ${port} on 127.0.0.1 is in use (another \`npm start\`?): stop it, or start on another port with --port ${Number(port) + 1}`);
+      expect(oneLine(r.stderr)).toBe(
+        `tabmesh: port ${port} on 127.0.0.1 is in use (another \`npm start\`?): stop it, or start on another port with --port ${Number(port) + 1}`,
+      );
       expect(existsSync(data)).toBe(false);
     });
   });

@@ -140,7 +140,11 @@ describe('objects across two edge nodes', () => {
       m.free(refs);
       m.free(chained);
     }
-    await cl.until(() => c.gcs.tasks.size <= baseTasks && c.gcs.objects.size <= baseObjects, 10_000, () => `tables to shrink: ${c.gcs.tasks.size} tasks, ${c.gcs.objects.size} objects`);
+    await cl.until(
+      () => c.gcs.tasks.size <= baseTasks && c.gcs.objects.size <= baseObjects,
+      10_000,
+      () => `tables to shrink: ${c.gcs.tasks.size} tasks, ${c.gcs.objects.size} objects`,
+    );
     expect(c.gcs.stats.objectsFreed).toBeGreaterThanOrEqual(10_000);
   });
 
@@ -155,7 +159,11 @@ describe('objects across two edge nodes', () => {
     expect(c.gcs.objects.has(innerId)).toBe(true); // ...but the container still holds it
     expect(await m.get(box.inner)).toHaveLength(10);
     m.free(outer);
-    await cl.until(() => !c.gcs.objects.has(innerId), 5000, () => 'the inner object to be freed with its container');
+    await cl.until(
+      () => !c.gcs.objects.has(innerId),
+      5000,
+      () => 'the inner object to be freed with its container',
+    );
   });
 
   it('ends the job when its driver disconnects: its tasks are cancelled and its objects freed', async () => {
@@ -167,7 +175,11 @@ describe('objects across two edge nodes', () => {
     d2.put(new Uint8Array(1000));
     await cl.until(() => [...c.gcs.tasks.values()].some((t) => t.spec.jobId === jobId && t.state === 'running'));
     await d2.close();
-    await cl.until(() => ![...c.gcs.objects.values()].some((o) => o.job === jobId), 5000, () => 'job objects freed');
+    await cl.until(
+      () => ![...c.gcs.objects.values()].some((o) => o.job === jobId),
+      5000,
+      () => 'job objects freed',
+    );
     expect([...c.gcs.tasks.values()].filter((t) => t.spec.jobId === jobId)).toHaveLength(0);
     expect(c.gcs.jobs.get(jobId as never)?.state).toBe('finished');
     expect(refs).toHaveLength(10);

@@ -86,7 +86,12 @@ describe('protocol boundary', () => {
     await s.closed;
     expect(s.msgs[0]).toMatchObject({ t: 'error', code: 'BAD_MESSAGE' });
     const d = await rawSocket(cl.url);
-    d.ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: 1, token: cl.token }, { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0 }]));
+    d.ws.send(
+      encodeFrame([
+        { t: 'hello', role: 'driver', version: 1, token: cl.token },
+        { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0 },
+      ]),
+    );
     await d.closed;
     expect(d.msgs.find((x) => x.t === 'error')).toMatchObject({ code: 'BAD_MESSAGE' });
     await stillServes();

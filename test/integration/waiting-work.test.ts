@@ -26,14 +26,22 @@ describe('waiting work and wrong returns', () => {
   });
 
   it('a task needing a GPU no node has stays pending, is listed as infeasible, and the driver is told once what it needs and what the mesh has', async () => {
-    const render = m.remote(function render(x: number) {
-      return x;
-    }).options({ resources: { gpu: 1 } });
+    const render = m
+      .remote(function render(x: number) {
+        return x;
+      })
+      .options({ resources: { gpu: 1 } });
     const refs = [render.remote(1), render.remote(2), render.remote(3)];
-    await cl.until(() => warnings.some((w) => w.code === 'INFEASIBLE'), 15_000, () => 'the INFEASIBLE warning');
+    await cl.until(
+      () => warnings.some((w) => w.code === 'INFEASIBLE'),
+      15_000,
+      () => 'the INFEASIBLE warning',
+    );
     const infeasible = warnings.filter((w) => w.code === 'INFEASIBLE');
     expect(infeasible).toHaveLength(1);
-    expect(infeasible[0].message).toMatch(/^task render \([0-9a-f]{12}\) needs \{cpu: 1, gpu: 1\}, which no node in the mesh has \(the mesh has 1 node with \{cpu: 1\}\); it stays pending/);
+    expect(infeasible[0].message).toMatch(
+      /^task render \([0-9a-f]{12}\) needs \{cpu: 1, gpu: 1\}, which no node in the mesh has \(the mesh has 1 node with \{cpu: 1\}\); it stays pending/,
+    );
     const listed = await call(cl, 'GET', `/api/tasks?job=${m.jobId}&state=infeasible`);
     expect(listed.status).toBe(200);
     expect(listed.json.map((t: { name: string }) => t.name)).toEqual(['render', 'render', 'render']);
@@ -45,11 +53,17 @@ describe('waiting work and wrong returns', () => {
   });
 
   it('numCpus: 8 on a 1-CPU mesh is its own warning; an actor that needs a GPU shows as infeasible in /api/actors', async () => {
-    const big = m.remote(function crunch() {
-      return 1;
-    }).options({ numCpus: 8 });
+    const big = m
+      .remote(function crunch() {
+        return 1;
+      })
+      .options({ numCpus: 8 });
     const ref = big.remote();
-    await cl.until(() => warnings.some((w) => w.message.startsWith('task crunch')), 15_000, () => 'the crunch warning');
+    await cl.until(
+      () => warnings.some((w) => w.message.startsWith('task crunch')),
+      15_000,
+      () => 'the crunch warning',
+    );
     expect(warnings.find((w) => w.message.startsWith('task crunch'))!.message).toContain('needs {cpu: 8}');
     m.cancel(ref);
 
@@ -60,7 +74,11 @@ describe('waiting work and wrong returns', () => {
     }
     const R = m.remote(Renderer, { resources: { gpu: 2 } });
     R.remote();
-    await cl.until(() => warnings.some((x) => x.message.startsWith('actor Renderer')), 15_000, () => 'the actor warning');
+    await cl.until(
+      () => warnings.some((x) => x.message.startsWith('actor Renderer')),
+      15_000,
+      () => 'the actor warning',
+    );
     const actors = await call(cl, 'GET', `/api/actors?job=${m.jobId}&state=infeasible`);
     expect(actors.json.map((a: { className: string }) => a.className)).toEqual(['Renderer']);
   });
@@ -77,9 +95,15 @@ describe('waiting work and wrong returns', () => {
       return 'ran';
     });
     const ref = after.remote();
-    await cl.until(() => warnings.some((w) => w.code === 'BLOCKED_BY_ACTOR'), 15_000, () => 'the BLOCKED_BY_ACTOR warning');
+    await cl.until(
+      () => warnings.some((w) => w.code === 'BLOCKED_BY_ACTOR'),
+      15_000,
+      () => 'the BLOCKED_BY_ACTOR warning',
+    );
     const blocked = warnings.find((w) => w.code === 'BLOCKED_BY_ACTOR')!.message;
-    expect(blocked).toMatch(/^task afterActor \([0-9a-f]{12}\) waits: every CPU that could run it is held by a live actor \(node .+ \(1 cpu, held by Holder\)\)/);
+    expect(blocked).toMatch(
+      /^task afterActor \([0-9a-f]{12}\) waits: every CPU that could run it is held by a live actor \(node .+ \(1 cpu, held by Holder\)\)/,
+    );
     expect(blocked).toContain('numCpus: 0');
     m.kill(h);
     expect(await m.get(ref, { timeoutMs: 20_000 })).toBe('ran');
@@ -96,11 +120,17 @@ describe('waiting work and wrong returns', () => {
     const values = await m.get([inner.remote(1), inner.remote(2)]);
     expect(values).toEqual([{ p: { x: 1 } }, { p: { x: 2 } }]);
     expect(Object.getPrototypeOf(values[0].p)).toBe(Object.prototype);
-    await cl.until(() => output.some((l) => l.text.includes('returned a Pt instance')), 10_000, () => 'the class-instance warning');
+    await cl.until(
+      () => output.some((l) => l.text.includes('returned a Pt instance')),
+      10_000,
+      () => 'the class-instance warning',
+    );
     const lines = output.filter((l) => l.text.includes('returned a Pt instance'));
     expect(lines).toHaveLength(1);
     expect(lines[0].level).toBe('warn');
-    expect(lines[0].text).toBe('tabmesh: makeInner returned a Pt instance (at .p): it arrives as a plain object, without its class\'s methods; return plain data (or rebuild the Pt from it where you read it)');
+    expect(lines[0].text).toBe(
+      "tabmesh: makeInner returned a Pt instance (at .p): it arrives as a plain object, without its class's methods; return plain data (or rebuild the Pt from it where you read it)",
+    );
   });
 
   it('returning a function fails with an error that says it was the return value', async () => {
@@ -109,7 +139,9 @@ describe('waiting work and wrong returns', () => {
     });
     const e = (await m.get(f.remote()).catch((x: unknown) => x)) as TaskError;
     expect(e).toBeInstanceOf(TaskError);
-    expect(e.remoteMessage).toBe('giveFn returned what cannot be sent: cannot send a function (at .cb); functions and symbols do not travel as values: return data (a function can run elsewhere as mesh.remote(fn))');
+    expect(e.remoteMessage).toBe(
+      'giveFn returned what cannot be sent: cannot send a function (at .cb); functions and symbols do not travel as values: return data (a function can run elsewhere as mesh.remote(fn))',
+    );
   });
 
   it('calling a helper that is not defined where the task runs says "not defined", not "closure variable"', async () => {
@@ -119,7 +151,9 @@ describe('waiting work and wrong returns', () => {
     });
     const e = (await m.get(f.remote(1)).catch((x: unknown) => x)) as TaskError;
     expect(e.remoteName).toBe('ClosureVariableError');
-    expect(e.remoteMessage).toMatch(/^remote function usesHelper: 'helperOfMyScript' is not defined where it runs \(it calls helperOfMyScript\(\), a function of your script\?\)/);
+    expect(e.remoteMessage).toMatch(
+      /^remote function usesHelper: 'helperOfMyScript' is not defined where it runs \(it calls helperOfMyScript\(\), a function of your script\?\)/,
+    );
     expect(e.remoteMessage).toContain('define helperOfMyScript inside usesHelper');
   });
 });

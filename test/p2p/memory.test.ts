@@ -173,7 +173,7 @@ describe('memory under many concurrent peer fetches', () => {
     const peak = tabs.map(() => ({ heap: 0, storeBytes: 0, samples: 0 }));
     await Promise.all(
       tabs.map(async (_, k) => {
-        for (let last = false; !last; ) {
+        for (let last = false; !last;) {
           last = finished;
           const s = await sample(k);
           peak[k].heap = Math.max(peak[k].heap, s.heap);

@@ -55,7 +55,7 @@ describe('issue 13 regressions on edge nodes', () => {
     }
   });
 
-  it('a task retried after a throw (retryExceptions) makes its child calls again, not reading the first attempt\'s', async () => {
+  it("a task retried after a throw (retryExceptions) makes its child calls again, not reading the first attempt's", async () => {
     const counter = m.remote(Counter).options({ numCpus: 0 }).remote();
     const flaky = m.remote(
       async (h: ActorHandle<Counter>) => {
@@ -105,7 +105,11 @@ describe('issue 13 regressions on edge nodes', () => {
     const id = c.actorId;
     m.free((c as unknown as { ref: ObjectRef<unknown> }).ref);
     const state = () => rc.cl.c.coordinator.tasks.actors.actors.get(id as never)?.state;
-    await rc.cl.until(() => state() === undefined || state() === 'dead', 10_000, () => `the actor to stop (it is ${state()})`);
+    await rc.cl.until(
+      () => state() === undefined || state() === 'dead',
+      10_000,
+      () => `the actor to stop (it is ${state()})`,
+    );
     expect(await m.get(kept)).toBe(1);
   });
 
@@ -115,7 +119,7 @@ describe('issue 13 regressions on edge nodes', () => {
       return [child.remote()];
     });
     const [a] = await m.get(parent.remote());
-    const t = rc.cl.c.coordinator.gcs.tasks.get((a).id.slice(0, 32) as never)!;
+    const t = rc.cl.c.coordinator.gcs.tasks.get(a.id.slice(0, 32) as never)!;
     expect(t.spec.gen ?? 0).toBe(0);
     expect(await m.get(a)).toBe(1);
   });

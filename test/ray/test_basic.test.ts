@@ -102,7 +102,10 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic.py, test_basi
       }
       method_zero(): void {}
     }
-    const f = m.remote(Foo).options({ methods: { method2: { numReturns: 2 }, method3: { numReturns: 3 } } }).remote();
+    const f = m
+      .remote(Foo)
+      .options({ methods: { method2: { numReturns: 2 }, method3: { numReturns: 3 } } })
+      .remote();
     expect(await m.get(f.method0.remote())).toBe(1);
     expect(await m.get(f.method1.remote())).toEqual([1]);
     const [id2a, id2b] = f.method2.remote() as unknown as ObjectRef<number>[];

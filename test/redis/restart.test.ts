@@ -65,9 +65,29 @@ interface Coord {
 
 async function coordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
   // The data folder only holds tokens here: the GCS is in Redis.
-  const c = run(['coordinator', '--redis', redisUrl, '--redis-prefix', prefix, '--data', tempDir('tabmesh-redis-data-'), '--port', String(port), '--token', token]);
-  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], 30_000, () => `the coordinator to listen: ${c.out.join('')}`);
-  await until(() => /GCS: Redis redis:\/\//.test(c.out.join('')), 10_000, () => `the coordinator to print its GCS: ${c.out.join('')}`);
+  const c = run([
+    'coordinator',
+    '--redis',
+    redisUrl,
+    '--redis-prefix',
+    prefix,
+    '--data',
+    tempDir('tabmesh-redis-data-'),
+    '--port',
+    String(port),
+    '--token',
+    token,
+  ]);
+  const url = await until(
+    () => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1],
+    30_000,
+    () => `the coordinator to listen: ${c.out.join('')}`,
+  );
+  await until(
+    () => /GCS: Redis redis:\/\//.test(c.out.join('')),
+    10_000,
+    () => `the coordinator to print its GCS: ${c.out.join('')}`,
+  );
   return { ...c, url };
 }
 
@@ -87,7 +107,11 @@ async function stats(url: string, token: string): Promise<Record<string, number>
 
 async function nodes(c: Coord, token: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
-  await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= n, 30_000, () => `${n} node(s)`);
+  await until(
+    async () => ((await stats(c.url, token))?.nodes ?? 0) >= n,
+    30_000,
+    () => `${n} node(s)`,
+  );
 }
 
 /** A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. */
@@ -106,12 +130,18 @@ async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
   });
   const refs = Array.from({ length: 1000 }, (_, i) => work.remote(i));
   const all = m.get(refs, { timeoutMs: 120_000 });
-  await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 200, 60_000, () => 'the job to be under way');
+  await until(
+    async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 200,
+    60_000,
+    () => 'the job to be under way',
+  );
   await kill(c);
   c = await coordinator(redisUrl, prefix, token, port);
   expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
   expect(await m.get(early)).toBe('early 7');
-  const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as { message: string }[];
+  const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+    message: string;
+  }[];
   expect(events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^recovered 1 running job\(s\), [1-9]\d* unfinished task/));
 }
 

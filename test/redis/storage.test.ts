@@ -47,7 +47,7 @@ async function calls(server: RedisServer, cmd: string): Promise<number> {
 }
 
 describe('RedisStorage on one redis-server', () => {
-  it('keeps a job\'s rows in one hash per table under the job\'s hash tag', async () => {
+  it("keeps a job's rows in one hash per table under the job's hash tag", async () => {
     const s = open(redis.url, { prefix: 'layout' });
     expect(s.cluster).toBe(false);
     s.put('tasks', 'task-1', bytes('t1'), 'job1');
@@ -185,7 +185,9 @@ describe('RedisStorage errors', () => {
     const s = open(redis.url);
     await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     await new Promise((r) => setTimeout(r, 50)); // the exit event
-    expect(() => s.put('kv', 'k', bytes('v'))).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/worker thread stopped/) }));
+    expect(() => s.put('kv', 'k', bytes('v'))).toThrow(
+      expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/worker thread stopped/) }),
+    );
     expect(() => s.flush()).toThrow(/worker thread stopped/);
     expect(() => s.close()).not.toThrow(); // nothing was buffered
     expect(() => s.close()).not.toThrow();

@@ -167,9 +167,11 @@ describe('a private mesh and token rotation', () => {
 
   it('a viewer token written by `tabmesh token rotate --kind viewer` is accepted within a second', async () => {
     const v = rotate('viewer');
-    await until(async () => (await c.app.inject({ method: 'GET', url: '/api/nodes', headers: { authorization: `Bearer ${v}` } })).statusCode === 200, { everyMs: 100, what: 'the rotated viewer token' });
+    await until(async () => (await c.app.inject({ method: 'GET', url: '/api/nodes', headers: { authorization: `Bearer ${v}` } })).statusCode === 200, {
+      everyMs: 100,
+      what: 'the rotated viewer token',
+    });
     const w = await c.app.inject({ method: 'POST', url: '/api/jobs', payload: { source: 'return 1' }, headers: { authorization: `Bearer ${v}` } });
     expect(w.statusCode).toBe(403);
   });
 });
-

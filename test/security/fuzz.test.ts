@@ -68,17 +68,28 @@ class Fuzzer {
   /** A value of a random type (what a mutation puts in a field). */
   junk(depth = 0): unknown {
     switch (this.int(depth > 2 ? 8 : 11)) {
-      case 0: return null;
-      case 1: return this.int(2) === 0;
-      case 2: return this.int(2 ** 31) * (this.r() < 0.5 ? -1 : 1);
-      case 3: return this.r() < 0.5 ? Number.MAX_SAFE_INTEGER : -0.5;
-      case 4: return this.hex(this.int(40));
-      case 5: return this.bytes(32);
-      case 6: return 'x'.repeat(this.int(3) === 0 ? 70_000 : 10);
-      case 7: return undefined;
-      case 8: return Array.from({ length: this.int(4) }, () => this.junk(depth + 1));
-      case 9: return { t: this.pick(['hello', 'done', 'submit']), x: this.junk(depth + 1) };
-      default: return { __proto__: { polluted: true }, constructor: 'x', toString: 1 };
+      case 0:
+        return null;
+      case 1:
+        return this.int(2) === 0;
+      case 2:
+        return this.int(2 ** 31) * (this.r() < 0.5 ? -1 : 1);
+      case 3:
+        return this.r() < 0.5 ? Number.MAX_SAFE_INTEGER : -0.5;
+      case 4:
+        return this.hex(this.int(40));
+      case 5:
+        return this.bytes(32);
+      case 6:
+        return 'x'.repeat(this.int(3) === 0 ? 70_000 : 10);
+      case 7:
+        return undefined;
+      case 8:
+        return Array.from({ length: this.int(4) }, () => this.junk(depth + 1));
+      case 9:
+        return { t: this.pick(['hello', 'done', 'submit']), x: this.junk(depth + 1) };
+      default:
+        return { __proto__: { polluted: true }, constructor: 'x', toString: 1 };
     }
   }
   spec(): Record<string, unknown> {
@@ -145,20 +156,23 @@ class Fuzzer {
     const keys = Object.keys(m);
     const k = this.pick(keys);
     switch (this.int(5)) {
-      case 0: return { ...m, [k]: this.junk() };
+      case 0:
+        return { ...m, [k]: this.junk() };
       case 1: {
         const c = { ...m };
         delete c[k];
         return c;
       }
-      case 2: return { ...m, [this.pick(['extra', '__proto__', 'constructor', 'then'])]: this.junk() };
-      case 3: return { ...m, t: this.pick(['hello', 'welcome', 'assign', 'ready', 'nope', 42, null]) };
+      case 2:
+        return { ...m, [this.pick(['extra', '__proto__', 'constructor', 'then'])]: this.junk() };
+      case 3:
+        return { ...m, t: this.pick(['hello', 'welcome', 'assign', 'ready', 'nope', 42, null]) };
       default: {
         // Deep into a nested field.
         const c = { ...m };
         const inner = c[k];
         if (inner && typeof inner === 'object' && !(inner instanceof Uint8Array)) {
-          const copy: Record<string, unknown> = Array.isArray(inner) ? ([...inner] as never) : { ...(inner) };
+          const copy: Record<string, unknown> = Array.isArray(inner) ? ([...inner] as never) : { ...inner };
           const ik = this.pick(Object.keys(copy).length ? Object.keys(copy) : ['0']);
           copy[ik] = this.junk();
           c[k] = copy;
@@ -258,7 +272,11 @@ describe('protocol fuzzing', () => {
     expect(sent).toBeGreaterThanOrEqual(FRAMES);
     expect(servedDuring).toBeGreaterThan(0);
     // Every fuzzing connection goes; what it made goes with it.
-    await cl.until(() => cl.c.coordinator.sessions.size <= 2, 20_000, () => `sessions: ${cl.c.coordinator.sessions.size}`);
+    await cl.until(
+      () => cl.c.coordinator.sessions.size <= 2,
+      20_000,
+      () => `sessions: ${cl.c.coordinator.sessions.size}`,
+    );
     expect([...g.nodes.values()].map((n) => n.id)).toEqual([real.id]);
     expect(g.objects.size).toBeLessThan(1000);
     expect(process.memoryUsage().rss - memBefore).toBeLessThan(400 << 20);

@@ -64,7 +64,7 @@ describe('verified execution against a node that lies', () => {
     const v = await m.get(ref);
     expect(v.byteLength).toBe(200_000);
     expect(v[5]).toBe(200_000 % 251);
-    expect((cl.c.coordinator.statsJson().replicasRun) - before).toBeGreaterThanOrEqual(2);
+    expect(cl.c.coordinator.statsJson().replicasRun - before).toBeGreaterThanOrEqual(2);
     const o = cl.c.coordinator.gcs.objects.get(ref.id)!;
     expect(o.locations.size).toBe(1);
   }, 60_000);
@@ -77,7 +77,7 @@ describe('verified execution against a node that lies', () => {
     const unchecked = cl.c.coordinator.statsJson().verifyUnchecked;
     const adaptive = inc.options({ verify: { replicas: 2, adaptive: true } });
     expect(await m.get(Array.from({ length: 10 }, (_, i) => adaptive.remote(100 + i)))).toEqual(Array.from({ length: 10 }, (_, i) => 101 + i));
-    expect((cl.c.coordinator.statsJson().verifyUnchecked) - unchecked).toBeGreaterThan(0);
+    expect(cl.c.coordinator.statsJson().verifyUnchecked - unchecked).toBeGreaterThan(0);
   }, 60_000);
 });
 

@@ -45,24 +45,46 @@ describe('sandbox escape attempts in Chromium', () => {
       };
       const forged = { k: 'done', taskId: 'f'.repeat(32), attempt: 0, ms: 1, results: [] };
       switch (what) {
-        case 'fetch': return await g.fetch(url);
-        case 'WebSocket': return new g.WebSocket(url.replace('http', 'ws'));
-        case 'importScripts': return g.importScripts(url + '/x.js');
-        case 'indexedDB': return g.indexedDB.open('stolen');
-        case 'Worker': return new g.Worker(url + '/w.js');
-        case 'postMessage': return g.postMessage(forged);
-        case 'proto postMessage': return proto('postMessage')?.value.call(g, forged) ?? 'absent';
-        case 'proto fetch': return (await proto('fetch')?.value.call(g, url)) ?? 'absent';
-        case 'proto indexedDB': return proto('indexedDB')?.get?.call(g).open('stolen') ?? 'absent';
+        case 'fetch':
+          return await g.fetch(url);
+        case 'WebSocket':
+          return new g.WebSocket(url.replace('http', 'ws'));
+        case 'importScripts':
+          return g.importScripts(url + '/x.js');
+        case 'indexedDB':
+          return g.indexedDB.open('stolen');
+        case 'Worker':
+          return new g.Worker(url + '/w.js');
+        case 'postMessage':
+          return g.postMessage(forged);
+        case 'proto postMessage':
+          return proto('postMessage')?.value.call(g, forged) ?? 'absent';
+        case 'proto fetch':
+          return (await proto('fetch')?.value.call(g, url)) ?? 'absent';
+        case 'proto indexedDB':
+          return proto('indexedDB')?.get?.call(g).open('stolen') ?? 'absent';
         case 'navigator.storage': {
           const d = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(g.navigator), 'storage');
           return d ? await d.get!.call(g.navigator).estimate() : 'absent';
         }
-        case 'close': return g.close();
+        case 'close':
+          return g.close();
       }
     });
     const inc = ok();
-    const cases = ['fetch', 'WebSocket', 'importScripts', 'indexedDB', 'Worker', 'postMessage', 'proto postMessage', 'proto fetch', 'proto indexedDB', 'navigator.storage', 'close'];
+    const cases = [
+      'fetch',
+      'WebSocket',
+      'importScripts',
+      'indexedDB',
+      'Worker',
+      'postMessage',
+      'proto postMessage',
+      'proto fetch',
+      'proto indexedDB',
+      'navigator.storage',
+      'close',
+    ];
     for (const [i, what] of cases.entries()) {
       const err = await mesh.get(escape.remote(what, bait.url)).then(
         (v) => v,

@@ -137,7 +137,7 @@ describe('control plane on a simulated network', () => {
         totals.cuts += o.cuts;
         totals.executions += o.runs;
       } catch (e) {
-        if (process.env.SIM_DEBUG) console.log(lastLog().join("\n"));
+        if (process.env.SIM_DEBUG) console.log(lastLog().join('\n'));
         throw new Error(`seed ${seed}: ${(e as Error).message}\n  replay: SIM_SEED=${seed} npx vitest run test/sim/tasks.sim.test.ts`);
       } finally {
         vi.useRealTimers();

@@ -6,7 +6,10 @@ declare const mesh: Mesh;
 
 class Counter {
   n = 0;
-  constructor(readonly start: number, readonly label?: string) {}
+  constructor(
+    readonly start: number,
+    readonly label?: string,
+  ) {}
   inc(by: number): number {
     return (this.n += by);
   }

@@ -150,12 +150,15 @@ describe('RemoteFunction.options', () => {
   test('options without numReturns keep the types', () => {
     expectTypeOf(double.options({ numCpus: 2 }).remote(1)).toEqualTypeOf<ObjectRef<number>>();
     expectTypeOf(double.options({ numCpus: 2 }).remote(num)).toEqualTypeOf<ObjectRef<number>>();
-    expectTypeOf(
-      double.options({ resources: { gpu: 1 }, maxRetries: 0, timeoutMs: 500, name: 'd', scheduling: 'spread' }).remote(1),
-    ).toEqualTypeOf<ObjectRef<number>>();
-    expectTypeOf(double.options({ scheduling: { node: 'n1', soft: true } }).options({ numCpus: 1 }).remote(1)).toEqualTypeOf<
+    expectTypeOf(double.options({ resources: { gpu: 1 }, maxRetries: 0, timeoutMs: 500, name: 'd', scheduling: 'spread' }).remote(1)).toEqualTypeOf<
       ObjectRef<number>
     >();
+    expectTypeOf(
+      double
+        .options({ scheduling: { node: 'n1', soft: true } })
+        .options({ numCpus: 1 })
+        .remote(1),
+    ).toEqualTypeOf<ObjectRef<number>>();
     expectTypeOf(pair.options({ numReturns: 1 }).remote(1)).toEqualTypeOf<ObjectRef<[number, string]>>();
     // @ts-expect-error options do not change the parameters
     double.options({ numCpus: 2 }).remote('1');
@@ -168,9 +171,7 @@ describe('RemoteFunction.options', () => {
     expectTypeOf(b).toEqualTypeOf<ObjectRef<string>>();
     expectTypeOf(mesh.get(pair.options({ numReturns: 2 }).remote(1))).toEqualTypeOf<Promise<[number, string]>>();
     // Further options keep the multi-return shape.
-    expectTypeOf(pair.options({ numReturns: 2 }).options({ numCpus: 4 }).remote(1)).toEqualTypeOf<
-      [ObjectRef<number>, ObjectRef<string>]
-    >();
+    expectTypeOf(pair.options({ numReturns: 2 }).options({ numCpus: 4 }).remote(1)).toEqualTypeOf<[ObjectRef<number>, ObjectRef<string>]>();
     // Async functions too.
     const apair = mesh.remote(async (): Promise<[boolean, number]> => [true, 1]);
     expectTypeOf(apair.options({ numReturns: 2 }).remote()).toEqualTypeOf<[ObjectRef<boolean>, ObjectRef<number>]>();

@@ -26,7 +26,30 @@ function thrown(fn: () => unknown): Error & { code?: string } {
 
 describe('numbers', () => {
   it('integers and floats of every size round-trip', () => {
-    for (const n of [0, 1, -1, 127, 128, -32, -33, 255, 256, 65535, 65536, 2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1), 0.5, -1.25, Math.PI, 1e-300, 1.7976931348623157e308, Number.MIN_VALUE]) {
+    for (const n of [
+      0,
+      1,
+      -1,
+      127,
+      128,
+      -32,
+      -33,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 31,
+      -(2 ** 31) - 1,
+      2 ** 32,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      0.5,
+      -1.25,
+      Math.PI,
+      1e-300,
+      1.7976931348623157e308,
+      Number.MIN_VALUE,
+    ]) {
       expect(roundTrip(n)).toBe(n);
     }
   });
@@ -53,7 +76,7 @@ describe('strings', () => {
   });
 
   it('unicode keys of objects round-trip', () => {
-    expect(roundTrip({ 'ключ': 1, '😀': [2], '': 3 })).toEqual({ 'ключ': 1, '😀': [2], '': 3 });
+    expect(roundTrip({ ключ: 1, '😀': [2], '': 3 })).toEqual({ ключ: 1, '😀': [2], '': 3 });
   });
 });
 
@@ -507,7 +530,11 @@ describe('decoding bytes that are not a value', () => {
   });
 
   it('the codec still works after decoding garbage', () => {
-    for (const g of [[0xd6, 0x30, 1, 2, 3, 4], [0xff, 0xff], [0x93, 1]]) {
+    for (const g of [
+      [0xd6, 0x30, 1, 2, 3, 4],
+      [0xff, 0xff],
+      [0x93, 1],
+    ]) {
       try {
         decodeValue(new Uint8Array(g));
       } catch {
@@ -531,7 +558,19 @@ describe('decoding bytes that are not a value', () => {
 // Issue 17: an ArrayBuffer or typed array by itself is stored as its bytes
 // after an 8-byte header, not re-encoded.
 describe('raw values', () => {
-  const kinds = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array] as const;
+  const kinds = [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ] as const;
 
   it('every typed array kind round-trips byte for byte, as its class, stored as its bytes plus a header', () => {
     for (const Ctor of kinds) {

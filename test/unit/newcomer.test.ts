@@ -48,7 +48,8 @@ describe('the error registry', () => {
       expect(ERRORS[code].text.length, code).toBeGreaterThan(5);
     }
     for (const code of FAILURE_CODES) expect(ERROR_CODES).toContain(code);
-    for (const code of ['REFUSED', 'DISTRUSTED', 'NODE_DEAD', 'RATE_LIMITED', 'TOO_MANY_TASKS', 'BAD_JOB', 'NOT_FOUND', 'INFEASIBLE']) expect(ERROR_CODES).toContain(code);
+    for (const code of ['REFUSED', 'DISTRUSTED', 'NODE_DEAD', 'RATE_LIMITED', 'TOO_MANY_TASKS', 'BAD_JOB', 'NOT_FOUND', 'INFEASIBLE'])
+      expect(ERROR_CODES).toContain(code);
     expect(messageCheck({ t: 'error', code: 'REFUSED', message: 'no' }, 'm')).toBeNull();
     expect(messageCheck({ t: 'error', code: 'MADE_UP', message: 'no' }, 'm')).toMatch(/code: expected one of/);
   });
@@ -101,7 +102,15 @@ describe('returned values that lose their class', () => {
   });
 
   it('plain data and the types the codec keeps are not reported', () => {
-    for (const v of [1, 'x', null, undefined, [1, 2], { a: { b: [new Date(), new Uint8Array(2), new Map(), new Set([1]), new Error('e')] } }, Object.create(null)]) {
+    for (const v of [
+      1,
+      'x',
+      null,
+      undefined,
+      [1, 2],
+      { a: { b: [new Date(), new Uint8Array(2), new Map(), new Set([1]), new Error('e')] } },
+      Object.create(null),
+    ]) {
       expect(classInstanceIn(v)).toBeNull();
     }
   });

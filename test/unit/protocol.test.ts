@@ -4,16 +4,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
-import {
-  childTaskId,
-  functionId,
-  newJobId,
-  newNodeId,
-  putObjectId,
-  returnObjectId,
-  rootTaskId,
-  type ObjectId,
-} from '../../shared/ids.js';
+import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
 import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_SOFT_MAX, Outbox } from '../../shared/protocol/frame.js';
 import {
@@ -217,8 +208,16 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
       variant('hello', (m) => (m.node.resources = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i}`, 1])))),
       /^message\[0\]\.node\.resources: more than 64 keys/,
     ],
-    ['a resource name longer than 128', variant('hello', (m) => (m.node.resources = { ['x'.repeat(129)]: 1 })), /^message\[0\]\.node\.resources: key longer than 128/],
-    ['a non-finite resource amount', variant('submit', (m) => (m.spec.resources = { cpu: Infinity })), /^message\[0\]\.spec\.resources\.cpu: expected a finite number/],
+    [
+      'a resource name longer than 128',
+      variant('hello', (m) => (m.node.resources = { ['x'.repeat(129)]: 1 })),
+      /^message\[0\]\.node\.resources: key longer than 128/,
+    ],
+    [
+      'a non-finite resource amount',
+      variant('submit', (m) => (m.spec.resources = { cpu: Infinity })),
+      /^message\[0\]\.spec\.resources\.cpu: expected a finite number/,
+    ],
     ['a NaN duration', variant('done', (m) => (m.ms = NaN)), /^message\[0\]\.ms: expected a finite number/],
     ['an unknown kind', { t: 'explode', payload: 1 }, /^message\[0\]\.t: unknown kind "explode"/],
     ['a missing kind', { running: 1 }, /^message\[0\]\.t: unknown kind undefined/],
@@ -251,7 +250,12 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
   });
 
   it('messageCheck uses the path it is given', () => {
-    expect(messageCheck(variant('stored', (m) => (m.size = -5)), 'in')).toMatch(/^in\.size: /);
+    expect(
+      messageCheck(
+        variant('stored', (m) => (m.size = -5)),
+        'in',
+      ),
+    ).toMatch(/^in\.size: /);
   });
 
   it('a string over its limit is refused however long it is (bounded before it is used)', () => {

@@ -44,17 +44,21 @@ class World {
   readonly root = rootTaskId(this.job);
   readonly assigned: Array<{ task: TaskRecord; node: NodeRecord }> = [];
   readonly unplaceable: Array<{ t: TaskRecord; why: string }> = [];
-  readonly scheduler = new Scheduler(this.gcs, (t, n) => {
-    // What TaskManager.assign does to the records the scheduler reads.
-    t.state = 'assigned';
-    t.node = n;
-    n.tasks.add(t);
-    Scheduler.charge(n, t, 1);
-    this.assigned.push({ task: t, node: n });
-  }, (t, why) => {
-    t.state = 'failed';
-    this.unplaceable.push({ t, why });
-  });
+  readonly scheduler = new Scheduler(
+    this.gcs,
+    (t, n) => {
+      // What TaskManager.assign does to the records the scheduler reads.
+      t.state = 'assigned';
+      t.node = n;
+      n.tasks.add(t);
+      Scheduler.charge(n, t, 1);
+      this.assigned.push({ task: t, node: n });
+    },
+    (t, why) => {
+      t.state = 'failed';
+      this.unplaceable.push({ t, why });
+    },
+  );
   private nextTask = 0;
   private nextPut = 0;
   readonly fn: FunctionId;

@@ -77,9 +77,12 @@ class FakeNet {
 
 function reader(net: FakeNet, holders: string[]): ObjectFetcher {
   const links = net.add('reader', new Map());
-  const objects = new ObjectClient((m: Msg) => {
-    if (m.t === 'fetch') throw new Error('the relay was used');
-  }, () => 0);
+  const objects = new ObjectClient(
+    (m: Msg) => {
+      if (m.t === 'fetch') throw new Error('the relay was used');
+    },
+    () => 0,
+  );
   const f: ObjectFetcher = new ObjectFetcher(objects, links, (m) => {
     if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
   });

@@ -22,13 +22,24 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
   const jobOf = () => (ctx.live.doc.getMap('jobs') as Y.Map<JobView>).get(id);
 
   const renderTabs = () => {
-    const names: [Tab, string][] = [['log', 'Log'], ['graph', 'Task graph'], ['timeline', 'Timeline']];
+    const names: [Tab, string][] = [
+      ['log', 'Log'],
+      ['graph', 'Task graph'],
+      ['timeline', 'Timeline'],
+    ];
     swap(
       tabs,
       ...names.map(([t, label]) =>
         h(
           'a',
-          { role: 'tab', href: `#/jobs/${id}/${t}`, 'aria-selected': t === tab ? 'true' : 'false', 'aria-controls': 'job-panel', class: t === tab ? 'tab active' : 'tab', 'data-key': `tab-${t}` },
+          {
+            role: 'tab',
+            href: `#/jobs/${id}/${t}`,
+            'aria-selected': t === tab ? 'true' : 'false',
+            'aria-controls': 'job-panel',
+            class: t === tab ? 'tab active' : 'tab',
+            'data-key': `tab-${t}`,
+          },
           label,
         ),
       ),
@@ -57,7 +68,15 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
   const renderHead = () => {
     const j = jobOf();
     if (!j) {
-      swap(head, h('h1', {}, `Job ${id}`), h('p', { class: 'muted' }, 'This job is not in the live view (it may be older than the 50 most recent jobs); its details below come from the state API.'));
+      swap(
+        head,
+        h('h1', {}, `Job ${id}`),
+        h(
+          'p',
+          { class: 'muted' },
+          'This job is not in the live view (it may be older than the 50 most recent jobs); its details below come from the state API.',
+        ),
+      );
       return;
     }
     const running = !ENDED.has(j.status);
@@ -71,7 +90,9 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
           'div',
           { class: 'actions' },
           h('button', { type: 'button', class: 'button', onclick: () => void exportTrace(), 'data-key': 'export' }, 'Export trace'),
-          running && ctx.role() === 'driver' ? h('button', { type: 'button', class: 'button danger', onclick: () => void cancel(), 'data-key': 'cancel' }, 'Cancel') : null,
+          running && ctx.role() === 'driver'
+            ? h('button', { type: 'button', class: 'button danger', onclick: () => void cancel(), 'data-key': 'cancel' }, 'Cancel')
+            : null,
         ),
       ),
       h('div', { class: 'sub mono' }, `${id} · ${j.kind} · started ${time(j.startedAt)} · ${duration((j.endedAt || Date.now()) - j.startedAt)}`),
@@ -88,13 +109,46 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
 
   const renderLog = () => {
     const lines = (ctx.live.doc.getMap('logs') as Y.Map<Y.Array<{ seq: number; ts: number; level: string; text: string }>>).get(id)?.toArray() ?? [];
-    const pre = h('pre', { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' }, lines.length ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)) : h('span', { class: 'muted' }, ENDED.has(jobOf()?.status ?? 'finished') ? 'The job printed nothing.' : 'No output yet.'));
-    swap(panel, pre, h('p', { class: 'sub' }, 'The last 100 lines, live. ', h('a', { href: `#`, onclick: (e: Event) => { e.preventDefault(); void fullLog(); }, 'data-key': 'full' }, 'Load the full log')));
+    const pre = h(
+      'pre',
+      { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' },
+      lines.length
+        ? lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text))
+        : h('span', { class: 'muted' }, ENDED.has(jobOf()?.status ?? 'finished') ? 'The job printed nothing.' : 'No output yet.'),
+    );
+    swap(
+      panel,
+      pre,
+      h(
+        'p',
+        { class: 'sub' },
+        'The last 100 lines, live. ',
+        h(
+          'a',
+          {
+            href: `#`,
+            onclick: (e: Event) => {
+              e.preventDefault();
+              void fullLog();
+            },
+            'data-key': 'full',
+          },
+          'Load the full log',
+        ),
+      ),
+    );
     pre.scrollTop = pre.scrollHeight;
   };
   const fullLog = async () => {
     const lines = await ctx.api.get<{ ts: number; level: string; text: string }[]>(`/api/jobs/${id}/log?limit=1000`);
-    swap(panel, h('pre', { class: 'log' }, lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text))));
+    swap(
+      panel,
+      h(
+        'pre',
+        { class: 'log' },
+        lines.map((l) => h('div', { class: `log-${l.level}` }, h('span', { class: 'log-time' }, time(l.ts)), ' ', l.text)),
+      ),
+    );
   };
 
   const fetchDetail = async () => {
@@ -116,8 +170,27 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
   const renderTimeline = () => {
     if (!lastTimeline) return;
     const choice = (value: ColourBy, label: string) =>
-      h('label', { class: 'seg' }, h('input', { type: 'radio', name: 'colour-by', value, checked: colourBy === value, 'data-key': `by-${value}`, onchange: () => { colourBy = value; renderTimeline(); } }), label);
-    swap(panel, h('fieldset', { class: 'colour-by' }, h('legend', {}, 'Colour by'), choice('function', 'function'), choice('state', 'state')), timeline(lastTimeline, colourBy));
+      h(
+        'label',
+        { class: 'seg' },
+        h('input', {
+          type: 'radio',
+          name: 'colour-by',
+          value,
+          checked: colourBy === value,
+          'data-key': `by-${value}`,
+          onchange: () => {
+            colourBy = value;
+            renderTimeline();
+          },
+        }),
+        label,
+      );
+    swap(
+      panel,
+      h('fieldset', { class: 'colour-by' }, h('legend', {}, 'Colour by'), choice('function', 'function'), choice('state', 'state')),
+      timeline(lastTimeline, colourBy),
+    );
   };
 
   const update = () => {

@@ -24,7 +24,15 @@ export function jobs(ctx: Ctx, root: HTMLElement): View {
         h(
           'table',
           { class: 'jobs' },
-          h('thead', {}, h('tr', {}, ['job', 'status', 'progress', 'running', 'failed', 'duration', 'started'].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['job', 'status', 'progress', 'running', 'failed', 'duration', 'started'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -32,9 +40,19 @@ export function jobs(ctx: Ctx, root: HTMLElement): View {
               return h(
                 'tr',
                 {},
-                h('th', { scope: 'row' }, h('a', { href: `#/jobs/${id}`, 'data-key': `job-${id}` }, j.name), h('div', { class: 'sub mono' }, `${id} · ${j.kind}`)),
+                h(
+                  'th',
+                  { scope: 'row' },
+                  h('a', { href: `#/jobs/${id}`, 'data-key': `job-${id}` }, j.name),
+                  h('div', { class: 'sub mono' }, `${id} · ${j.kind}`),
+                ),
                 h('td', {}, badge(j.status)),
-                h('td', { class: 'progress-cell' }, progressBar(j, `job ${j.name} progress`), h('span', { class: 'sub' }, `${progressHead(j)} · ${j.finished} / ${j.submitted} done`)),
+                h(
+                  'td',
+                  { class: 'progress-cell' },
+                  progressBar(j, `job ${j.name} progress`),
+                  h('span', { class: 'sub' }, `${progressHead(j)} · ${j.finished} / ${j.submitted} done`),
+                ),
                 h('td', { class: 'num' }, j.running),
                 h('td', { class: 'num' }, j.failed),
                 h('td', { class: 'num' }, duration((j.endedAt || Date.now()) - j.startedAt)),

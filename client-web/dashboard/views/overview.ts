@@ -27,7 +27,14 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
     const alive = nodes.filter(([, n]) => n.state === 'alive');
     const cores = alive.reduce((a, [, n]) => a + n.cpus, 0);
     const rate = series.at(-1)?.tasksPerSec ?? 0;
-    const stat = (label: string, value: string, hint?: string) => h('div', { class: 'stat' }, h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-label' }, label), hint ? h('div', { class: 'stat-hint' }, hint) : null);
+    const stat = (label: string, value: string, hint?: string) =>
+      h(
+        'div',
+        { class: 'stat' },
+        h('div', { class: 'stat-value' }, value),
+        h('div', { class: 'stat-label' }, label),
+        hint ? h('div', { class: 'stat-hint' }, hint) : null,
+      );
     const parts = [
       { label: 'waiting for args', value: counts.waitingArgs ?? 0, cls: 'waiting-args' },
       { label: 'queued', value: counts.queued ?? 0, cls: 'queued' },
@@ -43,7 +50,11 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       h(
         'div',
         { class: 'stats' },
-        stat('nodes', String(alive.length), `${alive.filter(([, n]) => n.kind === 'browser').length} tabs · ${alive.filter(([, n]) => n.kind === 'edge').length} edge`),
+        stat(
+          'nodes',
+          String(alive.length),
+          `${alive.filter(([, n]) => n.kind === 'browser').length} tabs · ${alive.filter(([, n]) => n.kind === 'edge').length} edge`,
+        ),
         stat('cores', String(cores)),
         stat('tasks / s', num(rate)),
         stat('objects', num(totals.objects ?? 0)),
@@ -54,25 +65,57 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       h(
         'div',
         { class: 'grid2' },
-        card('Tasks per second', areaChart(series.map((p): Point => ({ t: p.t, v: p.tasksPerSec })), { label: 'tasks per second', unit: 'tasks/s', color: '#4fd1c5' })),
-        card('Objects in the store', areaChart(series.map((p): Point => ({ t: p.t, v: p.objects })), { label: 'objects', unit: 'objects', color: '#a78bfa' })),
+        card(
+          'Tasks per second',
+          areaChart(
+            series.map((p): Point => ({ t: p.t, v: p.tasksPerSec })),
+            { label: 'tasks per second', unit: 'tasks/s', color: '#4fd1c5' },
+          ),
+        ),
+        card(
+          'Objects in the store',
+          areaChart(
+            series.map((p): Point => ({ t: p.t, v: p.objects })),
+            { label: 'objects', unit: 'objects', color: '#a78bfa' },
+          ),
+        ),
       ),
       card(
         'Tasks by state',
         stackedBar(parts),
-        h('ul', { class: 'state-counts' }, parts.map((p) => h('li', {}, h('i', { class: `dot fill-${p.cls}` }), `${p.label} `, h('strong', {}, num(p.value))))),
+        h(
+          'ul',
+          { class: 'state-counts' },
+          parts.map((p) => h('li', {}, h('i', { class: `dot fill-${p.cls}` }), `${p.label} `, h('strong', {}, num(p.value)))),
+        ),
       ),
       card(
         'Nodes',
         nodes.length === 0
-          ? h('p', { class: 'muted' }, 'No node has joined yet. Open the volunteer page in a tab, or run ', h('code', {}, 'tabmesh node --coordinator URL'), '.')
+          ? h(
+              'p',
+              { class: 'muted' },
+              'No node has joined yet. Open the volunteer page in a tab, or run ',
+              h('code', {}, 'tabmesh node --coordinator URL'),
+              '.',
+            )
           : h(
               'div',
               { class: 'table-wrap' },
               h(
                 'table',
                 {},
-                h('thead', {}, h('tr', {}, ['node', 'kind', 'state', 'cores', 'load', 'objects held', 'network in / out', 'tasks done', 'trust', 'joined'].map((c) => h('th', { scope: 'col' }, c)))),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ['node', 'kind', 'state', 'cores', 'load', 'objects held', 'network in / out', 'tasks done', 'trust', 'joined'].map((c) =>
+                      h('th', { scope: 'col' }, c),
+                    ),
+                  ),
+                ),
                 h(
                   'tbody',
                   {},
@@ -98,7 +141,19 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       ),
       card(
         'Recent events',
-        h('ol', { class: 'events' }, events.map((e) => h('li', {}, h('time', {}, time(e.ts)), h('span', { class: `ev ev-${e.kind.split('-')[0]} ev-${e.kind}` }, e.kind), h('span', { class: 'ev-msg' }, e.message)))),
+        h(
+          'ol',
+          { class: 'events' },
+          events.map((e) =>
+            h(
+              'li',
+              {},
+              h('time', {}, time(e.ts)),
+              h('span', { class: `ev ev-${e.kind.split('-')[0]} ev-${e.kind}` }, e.kind),
+              h('span', { class: 'ev-msg' }, e.message),
+            ),
+          ),
+        ),
       ),
     );
   };

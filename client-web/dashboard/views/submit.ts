@@ -17,7 +17,13 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
   let namedByHand = false;
   const name = h('input', { id: 'job-name', type: 'text', maxlength: 120, oninput: () => (namedByHand = true) }) as HTMLInputElement;
   // Runtime env (issue 16): packages the job's tasks may mesh.import, resolved in the coordinator's folder.
-  const packages = h('input', { id: 'job-packages', type: 'text', value: saved !== null && example.source !== saved ? '' : (example.packages ?? []).join(' '), placeholder: 'e.g. @sindresorhus/slugify', maxlength: 1000 }) as HTMLInputElement;
+  const packages = h('input', {
+    id: 'job-packages',
+    type: 'text',
+    value: saved !== null && example.source !== saved ? '' : (example.packages ?? []).join(' '),
+    placeholder: 'e.g. @sindresorhus/slugify',
+    maxlength: 1000,
+  }) as HTMLInputElement;
   const description = h('p', { class: 'muted', id: 'example-desc' });
   const follow = () => {
     const same = editor.value === example.source;
@@ -59,21 +65,22 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
     'form',
     {
       class: 'submit',
-      onsubmit: (e: Event) => void (async () => {
-        e.preventDefault();
-        run.disabled = true;
-        status.textContent = 'Submitting…';
-        try {
-          const list = packages.value.split(/[\s,]+/).filter(Boolean);
-          const runtimeEnv = list.length ? { packages: list } : undefined;
-          const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value, runtimeEnv });
-          ctx.announce(`Job ${name.value} started`);
-          ctx.navigate(`#/jobs/${id}`);
-        } catch (err) {
-          status.textContent = `Could not start the job: ${(err as Error).message}`;
-          run.disabled = false;
-        }
-      })(),
+      onsubmit: (e: Event) =>
+        void (async () => {
+          e.preventDefault();
+          run.disabled = true;
+          status.textContent = 'Submitting…';
+          try {
+            const list = packages.value.split(/[\s,]+/).filter(Boolean);
+            const runtimeEnv = list.length ? { packages: list } : undefined;
+            const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value, runtimeEnv });
+            ctx.announce(`Job ${name.value} started`);
+            ctx.navigate(`#/jobs/${id}`);
+          } catch (err) {
+            status.textContent = `Could not start the job: ${(err as Error).message}`;
+            run.disabled = false;
+          }
+        })(),
     },
     h(
       'div',
@@ -83,7 +90,13 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
       h('label', { for: 'job-packages' }, h('span', {}, 'Packages'), packages),
     ),
     description,
-    h('label', { for: 'source', class: 'editor-label' }, 'Program: the body of an async function; ', h('code', {}, 'mesh'), ' is in scope, and what it returns is the result.'),
+    h(
+      'label',
+      { for: 'source', class: 'editor-label' },
+      'Program: the body of an async function; ',
+      h('code', {}, 'mesh'),
+      ' is in scope, and what it returns is the result.',
+    ),
     code.root,
     h('p', { id: 'editor-help', class: 'sub' }, 'Ctrl+Enter runs. Tab indents and Shift+Tab outdents; Escape then Tab moves focus out of the editor.'),
     h('div', { class: 'form-row' }, run, status),

@@ -11,7 +11,13 @@ interface Column<T> {
 interface TableSpec<T> {
   title: string;
   path: string;
-  filters: { key: string; label: string; options?: string[]; placeholder?: string; /** The query value for what was typed, or an Error saying what to type. */ parse?: (typed: string) => string | Error }[];
+  filters: {
+    key: string;
+    label: string;
+    options?: string[];
+    placeholder?: string;
+    /** The query value for what was typed, or an Error saying what to type. */ parse?: (typed: string) => string | Error;
+  }[];
   columns: Column<T>[];
   empty: string;
 }
@@ -25,12 +31,41 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Reco
   const body = h('div', { 'aria-live': 'polite' });
   const form = h(
     'form',
-    { class: 'filters', onsubmit: (e: Event) => { e.preventDefault(); offset = 0; void load(); } },
+    {
+      class: 'filters',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        offset = 0;
+        void load();
+      },
+    },
     spec.filters.map((f) => {
       const id = `f-${f.key}`;
       const input = f.options
-        ? h('select', { id, name: f.key, onchange: (e: Event) => { values[f.key] = (e.target as HTMLSelectElement).value; offset = 0; void load(); } }, h('option', { value: '' }, 'any'), f.options.map((o) => h('option', { value: o }, o)))
-        : h('input', { id, name: f.key, type: 'search', placeholder: f.placeholder ?? f.label, value: values[f.key] ?? '', oninput: (e: Event) => { values[f.key] = (e.target as HTMLInputElement).value.trim(); } });
+        ? h(
+            'select',
+            {
+              id,
+              name: f.key,
+              onchange: (e: Event) => {
+                values[f.key] = (e.target as HTMLSelectElement).value;
+                offset = 0;
+                void load();
+              },
+            },
+            h('option', { value: '' }, 'any'),
+            f.options.map((o) => h('option', { value: o }, o)),
+          )
+        : h('input', {
+            id,
+            name: f.key,
+            type: 'search',
+            placeholder: f.placeholder ?? f.label,
+            value: values[f.key] ?? '',
+            oninput: (e: Event) => {
+              values[f.key] = (e.target as HTMLInputElement).value.trim();
+            },
+          });
       return h('label', { for: id }, h('span', {}, f.label), input);
     }),
     h('button', { type: 'submit', class: 'button' }, 'Apply'),
@@ -53,9 +88,35 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Reco
       const pager = h(
         'nav',
         { class: 'pager', 'aria-label': 'pages' },
-        h('button', { type: 'button', class: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); void load(); }, 'data-key': 'prev' }, '← Previous'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button',
+            disabled: offset === 0,
+            onclick: () => {
+              offset = Math.max(0, offset - PAGE);
+              void load();
+            },
+            'data-key': 'prev',
+          },
+          '← Previous',
+        ),
         h('span', {}, total ? `${offset + 1}–${offset + items.length} of ${total}` : '0 rows'),
-        h('button', { type: 'button', class: 'button', disabled: offset + PAGE >= total, onclick: () => { offset += PAGE; void load(); }, 'data-key': 'next' }, 'Next →'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'button',
+            disabled: offset + PAGE >= total,
+            onclick: () => {
+              offset += PAGE;
+              void load();
+            },
+            'data-key': 'next',
+          },
+          'Next →',
+        ),
       );
       swap(
         body,
@@ -67,8 +128,26 @@ function table<T>(ctx: Ctx, root: HTMLElement, spec: TableSpec<T>, initial: Reco
               h(
                 'table',
                 {},
-                h('thead', {}, h('tr', {}, spec.columns.map((c) => h('th', { scope: 'col' }, c.label)))),
-                h('tbody', {}, items.map((row) => h('tr', {}, spec.columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(row)))))),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    spec.columns.map((c) => h('th', { scope: 'col' }, c.label)),
+                  ),
+                ),
+                h(
+                  'tbody',
+                  {},
+                  items.map((row) =>
+                    h(
+                      'tr',
+                      {},
+                      spec.columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(row))),
+                    ),
+                  ),
+                ),
               ),
             ),
         pager,
@@ -96,27 +175,32 @@ interface TaskRow {
 }
 
 export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
-  return table<TaskRow>(ctx, root, {
-    title: 'Tasks',
-    path: '/api/tasks',
-    filters: [
-      { key: 'job', label: 'job id' },
-      { key: 'state', label: 'state', options: ['waiting-args', 'queued', 'infeasible', 'assigned', 'running', 'finished', 'failed', 'cancelled'] },
-      { key: 'node', label: 'node id' },
-      { key: 'name', label: 'name' },
-    ],
-    columns: [
-      { label: 'task', cell: (t) => short(t.id) },
-      { label: 'name', cell: (t) => t.name },
-      { label: 'state', cell: (t) => badge(t.state) },
-      { label: 'job', cell: (t) => h('a', { href: `#/jobs/${t.job}`, class: 'mono' }, t.job) },
-      { label: 'node', cell: (t) => short(t.node) },
-      { label: 'attempt', cell: (t) => t.attempt, num: true },
-      { label: 'submitted', cell: (t) => time(t.submittedAt) },
-      { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
-    ],
-    empty: 'No task matches. Tasks of ended jobs stay listed for 10 minutes; give a job id to see the tasks of an older one.',
-  }, job ? { job } : {});
+  return table<TaskRow>(
+    ctx,
+    root,
+    {
+      title: 'Tasks',
+      path: '/api/tasks',
+      filters: [
+        { key: 'job', label: 'job id' },
+        { key: 'state', label: 'state', options: ['waiting-args', 'queued', 'infeasible', 'assigned', 'running', 'finished', 'failed', 'cancelled'] },
+        { key: 'node', label: 'node id' },
+        { key: 'name', label: 'name' },
+      ],
+      columns: [
+        { label: 'task', cell: (t) => short(t.id) },
+        { label: 'name', cell: (t) => t.name },
+        { label: 'state', cell: (t) => badge(t.state) },
+        { label: 'job', cell: (t) => h('a', { href: `#/jobs/${t.job}`, class: 'mono' }, t.job) },
+        { label: 'node', cell: (t) => short(t.node) },
+        { label: 'attempt', cell: (t) => t.attempt, num: true },
+        { label: 'submitted', cell: (t) => time(t.submittedAt) },
+        { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
+      ],
+      empty: 'No task matches. Tasks of ended jobs stay listed for 10 minutes; give a job id to see the tasks of an older one.',
+    },
+    job ? { job } : {},
+  );
 }
 
 interface ObjectRow {
@@ -131,7 +215,19 @@ interface ObjectRow {
   error: string | null;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** "65536", "64k", "1.5 MiB" → bytes (the API's `minSize`). */
 export function parseSize(typed: string): string | Error {
