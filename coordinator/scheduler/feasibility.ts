@@ -69,7 +69,7 @@ export class FeasibilityWatch {
         t,
         `${key}|actors`,
         'BLOCKED_BY_ACTOR',
-        `${label(t)} waits: every CPU that could run it is held by a live actor (${holders.join('; ')}); an actor keeps its numCpus (default 1) for its life: create it with numCpus: 0, mesh.kill it when done, or add a node`,
+        `${label(t)} waits: every CPU that could run it is held by a live actor (${holders.join('; ')}); an actor created with numCpus keeps them for its life (a default actor holds none once placed): create it without numCpus or with numCpus: 0, mesh.kill it when done, or add a node`,
       );
     }
   }

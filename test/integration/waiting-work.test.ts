@@ -89,7 +89,8 @@ describe('waiting work and wrong returns', () => {
         return 'pong';
       }
     }
-    const h = m.remote(Holder).remote();
+    // A default actor holds no CPU while it lives (as in Ray); one that asks for a CPU keeps it.
+    const h = m.remote(Holder, { numCpus: 1 }).remote();
     expect(await m.get(h.ping.remote())).toBe('pong');
     const after = m.remote(function afterActor() {
       return 'ran';
