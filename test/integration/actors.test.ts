@@ -127,7 +127,7 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
     }
     expect(final.length).toBe(DIM);
     expect(Array.from(final)).toEqual(Array.from(w));
-  });
+  }, 180_000);
 
   it('a handle passed into a task and stored in an object is called from there', async () => {
     const counter = m.remote(Counter).remote();
