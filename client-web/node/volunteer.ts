@@ -165,7 +165,7 @@ export class Volunteer {
       const delay = backoffDelay(BACKOFF.tabRejoin, this.attempt);
       this.attempt++;
       this.state = 'reconnecting';
-      this.log(`${why}; trying again in ${Math.round(delay / 1000)} s`);
+      this.log(`${why}; trying again in ${(delay / 1000).toFixed(1)} s`);
       this.retryTimer = setTimeout(() => this.connect(), delay);
     });
   }

@@ -19,7 +19,13 @@ export const jobParams = {
 export const schemas = {
   nodes: { querystring: query({ kind: { type: 'string', enum: ['edge', 'browser'] } }) },
   events: { querystring: query({ since: digits, kind: text(64), job: text(64) }) },
-  jobs: { querystring: query({ status: text(32), kind: { type: 'string', enum: ['driver', 'submitted'] } }) },
+  // A driver session's job is running or finished; a submitted job has the runner's statuses.
+  jobs: {
+    querystring: query({
+      status: { type: 'string', enum: ['starting', 'running', 'finished', 'succeeded', 'failed', 'cancelled', 'timeout'] },
+      kind: { type: 'string', enum: ['driver', 'submitted'] },
+    }),
+  },
   job: { params: jobParams },
   jobLog: { params: jobParams, querystring: query({ since: digits }) },
   submitJob: {

@@ -90,6 +90,8 @@ describe('HTTP errors', () => {
 
   it('queries and params are validated: paging, enums, required filters', async () => {
     await expectEnvelope({ method: 'GET', url: '/api/tasks?limit=abc' }, 'BAD_REQUEST', /limit/);
+    await expectEnvelope({ method: 'GET', url: '/api/jobs?status=bogus' }, 'BAD_REQUEST', /status/);
+    expect((await send({ method: 'GET', url: '/api/jobs?status=finished' })).status).toBe(200);
     await expectEnvelope({ method: 'GET', url: '/api/objects?minSize=-1' }, 'BAD_REQUEST', /minSize/);
     await expectEnvelope({ method: 'GET', url: '/api/nodes?kind=robot' }, 'BAD_REQUEST', /kind/);
     await expectEnvelope({ method: 'GET', url: '/api/timeline' }, 'BAD_REQUEST', /job/);
