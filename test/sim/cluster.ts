@@ -131,7 +131,6 @@ function inThreadExecutors(sim: SimMesh, name: string): SpawnExecutor {
       },
       onMessage: (h) => (toCore = h),
     });
-    sim.executors++;
     return {
       post: (m) => {
         if (m.k === 'run') for (const t of m.tasks) sim.ran(t.taskId, `${Date.now()} run ${t.name} ${t.taskId}#${t.attempt} on ${name}/${_index}`);
@@ -156,7 +155,6 @@ export class SimMesh {
   readonly coordinator: Coordinator;
   readonly sockets = new Set<ClientEnd>();
   readonly nodes: SimNode[] = [];
-  executors = 0;
   /** How many times executors were told to run each task; and each run, for a failing seed's story. */
   readonly runsByTask = new Map<string, number>();
   private lastSocket: ClientEnd | null = null;

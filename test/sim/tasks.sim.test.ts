@@ -8,6 +8,7 @@
 //
 //   SIM_RUNS=500 npx vitest run test/sim/tasks.sim.test.ts
 //   SIM_SEED=17 npx vitest run test/sim/tasks.sim.test.ts
+//   SIM_DEBUG=1 prints the failing seed's runs and cuts, in simulated time
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
