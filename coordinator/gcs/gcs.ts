@@ -21,6 +21,8 @@ export interface Stats {
   staleReports: number;
   /** Finished tasks re-run to rebuild a lost output. */
   tasksRebuilt: number;
+  /** Runtime env artifacts put into the mesh (issue 16): once per content while a copy is held. */
+  artifactUploads: number;
 }
 
 export class Gcs {
@@ -43,6 +45,7 @@ export class Gcs {
     bytesPeer: 0,
     staleReports: 0,
     tasksRebuilt: 0,
+    artifactUploads: 0,
   };
 
   constructor(

@@ -29,6 +29,8 @@ export class TaskManager {
   readonly verifier: Verifier;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
+  artifactLost: (o: ObjectRecord, why: string) => boolean = () => false;
 
   constructor(
     private readonly gcs: Gcs,
@@ -407,6 +409,7 @@ export class TaskManager {
    */
   objectLost(o: ObjectRecord, why: string): void {
     if (o.state !== 'ready' || o.v) return;
+    if (this.artifactLost(o, why)) return;
     if (o.refs <= 0) return this.dir.free(o);
     const creator = this.gcs.tasks.get(taskOfObject(o.id));
     if (!creator) {

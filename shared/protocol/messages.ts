@@ -216,6 +216,12 @@ export const messages = {
   handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int() }), MAX_IDS) }),
   /** Objects a restarted node (a reloaded tab) still holds in its store: it serves them again. */
   holding: obj({ t: lit('holding'), objects: arr(obj({ id: objectId, size: int(0, 2 ** 42), hash: str(64) }), MAX_IDS) }),
+  /**
+   * Runtime env artifacts (issue 16) whose bytes the sender holds, by content
+   * hash: a driver's declare them for its job (and are uploaded only if the
+   * mesh holds no copy: the answer is `upload`), a node's are its cache.
+   */
+  artifact: obj({ t: lit('artifact'), arts: arr(obj({ hash: str(64), size: int(0, 2 ** 31) }), 64) }),
 
   // -- coordinator -> client -------------------------------------------------
   welcome: obj({
@@ -237,6 +243,8 @@ export const messages = {
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
   free: obj({ t: lit('free'), ids }),
+  /** Put the artifact of this content hash (its id is artifactObjectId(hash)): no copy is left in the mesh. */
+  upload: obj({ t: lit('upload'), hash: str(64) }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
   /** Peers holding the object asked for by `locate` `x`, other than the asker. */
@@ -279,6 +287,7 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'locate',
   'peerBytes',
   'sync',
+  'artifact',
 ]);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,

@@ -103,6 +103,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   handBack: { t: 'handBack', tasks: [{ taskId: task, attempt: 2 }] },
   sync: { t: 'sync', x: 7 },
   holding: { t: 'holding', objects: [{ id: o1, size: 20_000_000, hash }] },
+  artifact: { t: 'artifact', arts: [{ hash, size: 1_000_000 }] },
   welcome: { t: 'welcome', jobId: job, nodeId: node, secret: 's3cret', inlineMax: 65536, heartbeatMs: 1000 },
   assign: {
     t: 'assign',
@@ -112,6 +113,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   },
   cancelTask: { t: 'cancelTask', taskId: task, force: true },
   free: { t: 'free', ids: [o1] },
+  upload: { t: 'upload', hash },
   serve: { t: 'serve', id: o1, x: 12 },
   ready: { t: 'ready', id: o1, v: undefined, size: 0, hash: undefined, failure },
   output: { t: 'output', taskId: task, level: 'log', text: 'hello from a task', fn: 'add', node: 'tab 1' },
