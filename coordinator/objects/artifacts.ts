@@ -57,7 +57,7 @@ export class ArtifactRegistry {
       }
       a.sources.add(s);
       index(this.bySession, s, id);
-      const o = this.dir.get(id)!;
+      const o = this.record(a);
       if (o.state === 'failed') {
         // Every copy had gone; this source brings it back.
         o.state = 'pending';
@@ -69,12 +69,15 @@ export class ArtifactRegistry {
   }
 
   private create(id: ObjectId, hash: string, size: number, job: JobId): Artifact {
-    // Held by this registry (one ref), not by the job: it outlives the job that declared it first.
-    const o = this.dir.get(id) ?? this.dir.create(id, job, 0, false);
-    o.refs++;
     const a: Artifact = { id, hash, size, jobs: new Set(), sources: new Set(), asked: null };
     this.byId.set(id, a);
+    this.record(a, job);
     return a;
+  }
+
+  /** Its directory record: held by this registry (one ref), not by a job, so it outlives the job that declared it first. */
+  private record(a: Artifact, job = [...a.jobs][0]): ObjectRecord {
+    return this.dir.get(a.id) ?? this.dir.create(a.id, job, 1, false);
   }
 
   /** A put of an artifact id from a source: its bytes (small) or a copy the sender serves. */
@@ -84,7 +87,7 @@ export class ArtifactRegistry {
     if (m.size !== a.size || (m.v && m.v.byteLength !== a.size)) return `put ${m.id}: size ${m.size}, but the artifact has ${a.size} bytes`;
     if (m.v ? contentHash(m.v) !== a.hash : m.hash !== a.hash) return `put ${m.id}: other content than artifact ${a.hash.slice(0, 12)}`;
     if (a.asked === s) a.asked = null;
-    const o = this.dir.get(m.id)!;
+    const o = this.record(a);
     if (o.state === 'ready') {
       if (!m.v) o.locations.add(s);
       return null;
