@@ -13,6 +13,8 @@ export interface JobRuntimeEnv {
   modules?: Record<string, string>;
   /** name → base64 of the binary */
   wasm?: Record<string, string>;
+  /** The largest bundle or binary, in bytes (runtimeEnv.maxBytes; default 4 MiB). */
+  maxBytes?: number;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -25,7 +27,7 @@ export async function resolveJobEnv(env: JobRuntimeEnv | undefined): Promise<Res
   };
   if (env === null || typeof env !== 'object' || Array.isArray(env)) bad('"runtimeEnv" must be an object { packages?, modules?, wasm? }');
   for (const k of Object.keys(env))
-    if (!['packages', 'modules', 'wasm'].includes(k)) bad(`"runtimeEnv" has an unknown key '${k}' (known: packages, modules, wasm)`);
+    if (!['packages', 'modules', 'wasm', 'maxBytes'].includes(k)) bad(`"runtimeEnv" has an unknown key '${k}' (known: packages, modules, wasm, maxBytes)`);
   let wasm: Record<string, Uint8Array> | undefined;
   if (env.wasm !== undefined) {
     if (env.wasm === null || typeof env.wasm !== 'object' || Array.isArray(env.wasm)) bad('"runtimeEnv.wasm" must be an object { name: base64 }');
@@ -40,7 +42,7 @@ export async function resolveJobEnv(env: JobRuntimeEnv | undefined): Promise<Res
     if (Array.isArray(env.packages) || (env.modules && typeof env.modules === 'object')) {
       await b.prepare({ packages: Array.isArray(env.packages) ? env.packages : [], modules: env.modules ?? {} });
     }
-    return resolveEnv({ packages: env.packages, modules: env.modules, wasm }, b);
+    return resolveEnv({ packages: env.packages, modules: env.modules, wasm, maxBytes: env.maxBytes }, b);
   } catch (e) {
     if (e instanceof RuntimeEnvError) bad(e.message);
     throw e;

@@ -81,6 +81,9 @@ describe('submitted jobs with a runtime env', () => {
     expect((await post({ wasm: { k: Buffer.from('nope').toString('base64') } })).body.message).toMatch(/wasm k is not a valid WebAssembly module/);
     expect((await post({ wasm: { k: '/etc/hostname' } })).body.message).toMatch(/runtimeEnv\.wasm\.k" must be the binary in base64/);
     expect((await post({ root: '/' })).body.message).toMatch(/unknown key 'root'/);
+    const tooLarge = await post({ modules: { big: `export const s = '${'x'.repeat(2000)}';` }, maxBytes: 1000 });
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.message).toMatch(/module big is \d+ bytes, over the limit of 1000 bytes/);
     expect((await post({ modules: { a: 'export default 1' }, wasm: { a: Buffer.from(mandelbrotWasm()).toString('base64') } })).body.message).toMatch(
       /'a' is declared twice/,
     );
