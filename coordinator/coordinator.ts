@@ -177,6 +177,7 @@ export class Coordinator {
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
     if (s.closed || this.stopped) return;
+    s.bytesIn += data.byteLength;
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.maxFrameBytes);

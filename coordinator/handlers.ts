@@ -7,7 +7,6 @@ import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
 import { ActorManager } from './actors/actors.js';
-import { Scheduler } from './scheduler/scheduler.js';
 import type { Coordinator } from './coordinator.js';
 import type { Session } from './session.js';
 
@@ -199,12 +198,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const { taskId, attempt } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
       if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
-      const n = t.node!;
-      if (t.blocked) c.tasks.setBlocked(t, false);
-      n.tasks.delete(t);
-      Scheduler.charge(n, t, -1);
-      t.node = null;
-      c.scheduler.enqueue(t, true);
+      c.tasks.handBack(t);
     }
   },
   holding: (c, s, m) => {

@@ -82,10 +82,9 @@ function same(a: Plain | undefined, b: Plain): boolean {
   return true;
 }
 
-/** Bytes read from and written to a session's TCP socket (the node's control connection). */
+/** Frame bytes received from and sent to a node on its control connection (counted by its session). */
 function socketBytes(n: NodeRecord): { bytesIn: number; bytesOut: number } {
-  const sock = (n.session.ws as unknown as { _socket?: { bytesRead?: number; bytesWritten?: number } })._socket;
-  return { bytesIn: sock?.bytesRead ?? 0, bytesOut: sock?.bytesWritten ?? 0 };
+  return { bytesIn: n.session.bytesIn, bytesOut: n.session.bytesOut };
 }
 
 export class ClusterDoc {

@@ -204,6 +204,12 @@ export class TaskManager {
     this.scheduler.soon();
   }
 
+  /** A node gives back a task it has not started (it is leaving or shrinking): it goes to the front of the queue. */
+  handBack(t: TaskRecord): void {
+    this.unplace(t);
+    this.scheduler.enqueue(t, true);
+  }
+
   /** The node that reports on a task must be the one it is assigned to, for this attempt. */
   ownedBy(s: Session, taskId: TaskId, attempt: number): TaskRecord | string {
     const t = this.gcs.tasks.get(taskId);
