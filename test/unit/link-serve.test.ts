@@ -125,7 +125,7 @@ describe('a peer link under load', () => {
       hashed++;
       return Promise.resolve(leafHashes(b));
     });
-    const { a, b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map());
+    const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map());
     const hash = contentHash(bytes); // what the holder computed when it stored the object
     for (let k = 0; k < 3; k++) {
       const got = b.fetch(OBJ, bytes.byteLength, { hash });
