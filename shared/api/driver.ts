@@ -68,6 +68,7 @@ const handlers: DriverHandlers = {
   located: (c, m) => c.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
