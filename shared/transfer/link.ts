@@ -6,6 +6,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
+import type { ServingBudget } from './serving.js';
 import {
   CHUNK_DATA_BYTES,
   CHUNK_HEADER_BYTES,
@@ -36,6 +37,8 @@ export interface LinkFaults {
 
 export interface LinkEnv {
   lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** The node's cap on bytes being served at once (shared by its links). */
+  serving: ServingBudget;
   faults: LinkFaults;
   counters: { bytesIn: number; bytesOut: number };
   /** The link closed: the pool forgets it. */
@@ -221,6 +224,7 @@ export class PeerLink {
     this.openedReject(err);
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
+    for (const t of this.outgoing.values()) this.env.serving.release(t.bytes);
     this.outgoing.clear();
     this.queue = [];
     this.raw.destroy();
@@ -344,9 +348,11 @@ export class PeerLink {
     if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
     if (from > bytes.byteLength) return this.sendControl({ k: 'fail', x, reason: 'offset past the end' });
     expose(bytes); // sent from in place, over time
+    await this.env.serving.acquire(bytes);
+    if (this.state !== 'open') return this.env.serving.release(bytes);
     if (withLeaves) {
       const leaves = await leavesOf(bytes);
-      if (this.state !== 'open') return;
+      if (this.state !== 'open') return this.env.serving.release(bytes);
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) this.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
@@ -360,6 +366,7 @@ export class PeerLink {
     const t = this.outgoing.get(x);
     if (!t) return;
     this.outgoing.delete(x);
+    this.env.serving.release(t.bytes);
     this.queue = this.queue.filter((q) => q !== t);
   }
 
@@ -402,7 +409,10 @@ export class PeerLink {
         return this.close('cut by a test fault');
       }
       if (t.o < n) this.queue.push(t);
-      else this.outgoing.delete(t.x);
+      else {
+        this.outgoing.delete(t.x);
+        this.env.serving.release(t.bytes);
+      }
     }
   }
 }

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
+import { ServingBudget } from '../../shared/transfer/serving.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 
@@ -36,16 +37,16 @@ function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: U
   return raw;
 }
 
-function env(held: Map<ObjectId, Uint8Array>): LinkEnv {
-  return { lookup: (id) => Promise.resolve(held.get(id)), faults: {}, counters: { bytesIn: 0, bytesOut: 0 }, closed: () => {}, log: () => {} };
+function env(held: Map<ObjectId, Uint8Array>, serving = new ServingBudget(256 << 20)): LinkEnv {
+  return { lookup: (id) => Promise.resolve(held.get(id)), serving, faults: {}, counters: { bytesIn: 0, bytesOut: 0 }, closed: () => {}, log: () => {} };
 }
 
-function pair(aHeld: Map<ObjectId, Uint8Array>, bHeld: Map<ObjectId, Uint8Array>) {
+function pair(aHeld: Map<ObjectId, Uint8Array>, bHeld: Map<ObjectId, Uint8Array>, aServing?: ServingBudget) {
   const ra = rawEnd();
   const rb = rawEnd();
   ra.other = rb;
   rb.other = ra;
-  const a = new PeerLink('b', 'g', true, ra, env(aHeld));
+  const a = new PeerLink('b', 'g', true, ra, env(aHeld, aServing));
   const b = new PeerLink('a', 'g', false, rb, env(bHeld));
   ra.onConnect();
   rb.onConnect();
@@ -139,5 +140,31 @@ describe('a peer link under load', () => {
     }
     // Leaves remembered at contentHash: serving never hashed it again.
     expect(hashed).toBe(0);
+  });
+
+  it('a holder serves distinct objects within its serving cap: one object shared by many readers counts once', async () => {
+    const MB = 1 << 20;
+    const objs = [1, 2, 3].map((k) => ({ id: String(k).repeat(40) as ObjectId, bytes: new Uint8Array(3 * MB).fill(k) }));
+    const serving = new ServingBudget(4 * MB);
+    const { a, b, ra, rb } = pair(new Map(objs.map((o) => [o.id, o.bytes])), new Map(), serving);
+    // Three objects of 3 MiB under a 4 MiB cap, and the first asked for twice.
+    const reads = [...objs, objs[0]].map((o) => b.fetch(o.id, o.bytes.byteLength, { hash: contentHash(o.bytes) }));
+    rb.deliver();
+    await turn();
+    expect(serving.servingBytes).toBe(3 * MB);
+    let settled = 0;
+    for (const r of reads) void r.finally(() => settled++);
+    for (let i = 0; i < 2000 && settled < reads.length; i++) {
+      expect(serving.servingBytes).toBeLessThanOrEqual(4 * MB);
+      ra.deliver();
+      await turn();
+      rb.deliver();
+      await turn();
+    }
+    const got = await Promise.all(reads);
+    got.forEach((g, i) => expect(g.every((x) => x === [1, 2, 3, 1][i])).toBe(true));
+    expect(serving.peak).toBe(3 * MB);
+    expect(serving.servingBytes).toBe(0);
+    a.close('done');
   });
 });
