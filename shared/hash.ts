@@ -21,7 +21,11 @@ export type ChunkHasher = (chunk: Uint8Array) => Uint8Array;
 export type AsyncLeafHasher = (bytes: Uint8Array) => Promise<Uint8Array>;
 
 /** WebCrypto where the context has it (browsers in secure contexts): native SHA-256, off the main thread. */
-const subtle: SubtleCrypto | undefined = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+/** The part of WebCrypto used here (shared/ is typed without the DOM library). */
+interface Digester {
+  digest(algorithm: 'SHA-256', data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
+}
+const subtle: Digester | undefined = (globalThis as { crypto?: { subtle?: Digester } }).crypto?.subtle;
 const shared = (b: Uint8Array) => typeof SharedArrayBuffer === 'function' && b.buffer instanceof SharedArrayBuffer;
 const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
 let chunkHasher: ChunkHasher = defaultChunkHasher;
@@ -115,7 +119,7 @@ export function chunkMatches(leaves: Uint8Array, i: number, chunk: Uint8Array): 
 }
 
 /** Leaves by WebCrypto, 1 MiB of chunks at a time. */
-async function subtleLeaves(sc: SubtleCrypto, bytes: Uint8Array): Promise<Uint8Array> {
+async function subtleLeaves(sc: Digester, bytes: Uint8Array): Promise<Uint8Array> {
   const n = chunkCount(bytes.byteLength);
   const out = new Uint8Array(n * LEAF_BYTES);
   const perSlice = (1 << 20) / HASH_CHUNK;
