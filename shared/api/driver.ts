@@ -69,6 +69,7 @@ const handlers: DriverHandlers = {
   located: (c, m) => c.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
   upload: (c, m) => c.uploadArtifact(m.hash),
   artifact: null,

@@ -81,6 +81,7 @@ const handlers: NodeHandlers = {
   located: (n, m) => n.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
   output: null,
   killActor: (n, m) => n.actors.destroy(m.id, 'killed'),

@@ -188,6 +188,8 @@ export const messages = {
   locate: obj({ t: lit('locate'), id: objectId, x: int(0) }),
   /** Bytes this client received over peer links (checked by hash) since its last report. */
   peerBytes: obj({ t: lit('peerBytes'), n: int(0, 2 ** 42) }),
+  /** Holder `peer` sent a chunk of object `id` that does not match its hash (issue 17): for the trust table. */
+  badHolder: obj({ t: lit('badHolder'), id: objectId, peer: either(nodeId, jobId) }),
   borrow: obj({ t: lit('borrow'), ids }),
   release: obj({ t: lit('release'), ids }),
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
@@ -286,6 +288,7 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'signal',
   'locate',
   'peerBytes',
+  'badHolder',
   'sync',
   'artifact',
 ]);

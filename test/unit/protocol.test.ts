@@ -75,6 +75,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   locate: { t: 'locate', id: o1, x: 4 },
   located: { t: 'located', x: 4, peers: [node, job] },
   peerBytes: { t: 'peerBytes', n: 64 << 20 },
+  badHolder: { t: 'badHolder', id: o1, peer: node },
   borrow: { t: 'borrow', ids: [o1] },
   release: { t: 'release', ids: [o1, o2] },
   cancel: { t: 'cancel', id: o1, force: false },
