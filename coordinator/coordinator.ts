@@ -130,6 +130,7 @@ export class Coordinator {
       (n) => [...this.tasks.actors.actors.values()].filter((a) => a.node === n && a.state === 'alive').map((a) => a.className),
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
+    this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
     this.relay.onBadHolder = (h, id, why) => {
@@ -408,6 +409,8 @@ export class Coordinator {
       heapUsedBytes: mem.heapUsed,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
+      rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
+      rebalanceAsked: this.scheduler.rebalancer.stats.asked,
     };
   }
 

@@ -100,6 +100,7 @@ const handlers: DriverHandlers = {
   cancelTask: null,
   capacity: null,
   handBack: null,
+  giveBack: null,
   holding: null,
 };
 
