@@ -4,6 +4,7 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 SCALE_100K=1 npm run bench:scale  # add 20,000 nodes / a 100,000-task job
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
+//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # the coordinator's CPU profile per N
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -34,8 +35,12 @@ interface Proc {
   next<T>(): Promise<T>;
 }
 
-function forkProc(file: string, env: Record<string, string>): Proc {
-  const p = fork(file, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+function forkProc(file: string, env: Record<string, string>, execArgv: string[] = []): Proc {
+  const p = fork(file, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--max-old-space-size=4096', ...execArgv],
+  });
   const waiting: ((m: unknown) => void)[] = [];
   const queued: unknown[] = [];
   p.on('message', (m) => {
@@ -65,7 +70,9 @@ class Cluster {
   readonly token = 'scale-' + randomBytes(8).toString('hex');
 
   async start(): Promise<void> {
-    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token });
+    // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
+    const prof = process.env.SCALE_CPU_PROF;
+    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
     const m = await this.coord.next<{ url: string }>();
     this.url = m.url;
   }
