@@ -58,7 +58,8 @@ async function stop(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+  // A profiled coordinator needs time to write its profile.
+  const t = setTimeout(() => p.kill('SIGKILL'), process.env.SCALE_CPU_PROF ? 60_000 : 3000);
   await exited;
   clearTimeout(t);
 }
