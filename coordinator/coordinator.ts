@@ -151,6 +151,7 @@ export class Coordinator {
           .map((a) => a.className),
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
+    this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
     this.artifacts = new ArtifactRegistry(this.gcs, this.dir);
@@ -434,6 +435,8 @@ export class Coordinator {
       heapUsedBytes: mem.heapUsed,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
+      rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
+      rebalanceAsked: this.scheduler.rebalancer.stats.asked,
     };
   }
 

@@ -41,6 +41,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   welcome: null,
   assign: null,
   cancelTask: null,
+  giveBack: null,
   free: null,
   serve: null,
   located: null,

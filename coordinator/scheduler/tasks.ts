@@ -207,7 +207,7 @@ export class TaskManager {
     this.scheduler.soon();
   }
 
-  /** A node gives back a task it has not started (it is leaving or shrinking): it goes to the front of the queue. */
+  /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
     this.unplace(t);
     this.scheduler.enqueue(t, true);

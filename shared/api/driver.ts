@@ -104,6 +104,7 @@ const handlers: DriverHandlers = {
   cancelTask: null,
   capacity: null,
   handBack: null,
+  giveBack: null,
   holding: null,
 };
 

@@ -209,4 +209,23 @@ export class NodeTasks {
     if (back.length) this.n.send({ t: 'handBack', tasks: back });
     return back.length;
   }
+
+  /**
+   * The coordinator asks for up to `count` tasks that have not started (issue 14: work stealing for
+   * nodes that joined or went idle). The newest go, as they would start last; an actor's calls,
+   * tasks pinned here (node affinity) and replicas of verified tasks stay.
+   */
+  giveBack(count: number): void {
+    const back: { taskId: TaskId; attempt: number }[] = [];
+    const queued = [...this.tasks.values()];
+    for (let i = queued.length - 1; i >= 0 && back.length < count; i--) {
+      const t = queued[i];
+      if (t.state !== 'resolving' && t.state !== 'ready') continue;
+      if (('actor' in t.spec && t.spec.actor) || typeof t.spec.scheduling === 'object' || t.spec.verify) continue; // replicas: the verifier's
+      t.state = 'ended';
+      this.tasks.delete(t.spec.taskId);
+      back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
+    }
+    if (back.length) this.n.send({ t: 'handBack', tasks: back });
+  }
 }

@@ -67,6 +67,7 @@ const handlers: NodeHandlers = {
   welcome: null,
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
+  giveBack: (n, m) => n.tasks.giveBack(m.n),
   free: (n, m) => {
     for (const id of m.ids) n.store.delete(id);
   },

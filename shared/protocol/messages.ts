@@ -242,6 +242,11 @@ export const messages = {
     fn: opt(fnSource),
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
+  /**
+   * Work stealing (issue 14): hand back (`handBack`) up to `n` tasks the coordinator gave this node
+   * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.
+   */
+  giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS) }),
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
   free: obj({ t: lit('free'), ids }),
