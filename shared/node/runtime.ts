@@ -395,6 +395,7 @@ export class NodeRuntime {
         else if (this.isActorHost(o)) this.destroyActor(o.spec.taskId, `executor restarted: ${why}`);
         else this.local.enqueue(o, true);
       }
+      this.local.pump(); // the fresh executor is free: the queue goes on
     }
     a.host.state = 'ended';
     this.tasks.delete(a.host.spec.taskId);
@@ -476,6 +477,8 @@ export class NodeRuntime {
         this.local.enqueue(o, true);
       }
     }
+    // The fresh executor is free: without this, tasks queued behind the target wait for the next assign, maybe forever.
+    this.local.pump();
     this.onEvent(`executor ${ex.index} restarted: ${failure.message}`);
   }
 
@@ -513,6 +516,7 @@ export class NodeRuntime {
         });
       }
     }
+    this.local.pump(); // its replacement is free
   }
 
   // -- executor messages ----------------------------------------------------
