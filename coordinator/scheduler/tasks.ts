@@ -55,6 +55,7 @@ export class TaskManager {
         this.onPlaced(spec, n);
         n.session.send({ t: 'assign', spec, inline: this.inlineArgs(spec), fn: undefined });
       },
+      unpin: (id) => this.dir.decRef(ActorManager.creationObject(id)),
     });
   }
 
@@ -104,6 +105,8 @@ export class TaskManager {
     let failedArg: ObjectRecord | null = null;
     let lostArg: ObjectId | null = null;
     const nameTaken = spec.actor?.kind === 'create' ? this.actors.register(t) : null;
+    // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
+    if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) this.dir.addRef(ActorManager.creationObject(spec.taskId));
     if (isCall) this.actors.enqueueCall(t);
     for (const id of depsOf(spec)) {
       const o = this.dir.get(id);
@@ -513,16 +516,24 @@ export class TaskManager {
   endJob(jobId: TaskSpec['jobId']): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
-    this.actors.endJob(jobId);
+    // Detached actors live on: their creation tasks, handles and constructor arguments stay (for restarts).
+    const detached = this.actors.endJob(jobId);
+    const keep = new Set<ObjectId>();
+    for (const id of detached) {
+      const spec = this.gcs.tasks.get(id)?.spec;
+      keep.add(ActorManager.creationObject(id));
+      if (spec) for (const d of [...depsOf(spec), ...spec.nested]) keep.add(d);
+    }
     for (const t of [...job.tasks]) {
+      if (detached.has(t.spec.taskId)) continue;
       if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
       if (!TERMINAL.has(t.state)) this.finishFailed(t, cancelledFailure(t));
     }
     for (const id of [...job.objects]) {
       const o = this.dir.get(id);
-      if (o) this.dir.free(o);
+      if (o && !keep.has(id)) this.dir.free(o);
     }
-    for (const t of [...job.tasks]) this.dropLineage(t);
+    for (const t of [...job.tasks]) if (!detached.has(t.spec.taskId)) this.dropLineage(t);
   }
 }
 

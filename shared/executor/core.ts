@@ -5,7 +5,7 @@
 import { Mesh } from '../api/mesh.js';
 import { ObjectRef } from '../api/ref.js';
 import { ActorHandleCore } from '../api/actor.js';
-import type { Fetched, MeshCore } from '../api/core.js';
+import type { ClusterInfo, Fetched, MeshCore } from '../api/core.js';
 import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
@@ -406,8 +406,11 @@ class TaskCore implements MeshCore {
   cancel(id: ObjectId, force: boolean): void {
     void this.ex.call(this.r, { op: 'cancel', id, force }, false);
   }
-  getActor(name: string): Promise<{ id: string; className: string }> {
-    return this.ex.call(this.r, { op: 'getActor', name }, true);
+  getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
+    return this.ex.call(this.r, { op: 'getActor', name, ns }, true);
+  }
+  ask(q: 'nodes' | 'namedActors', o: { ns?: string; all?: boolean } = {}): Promise<ClusterInfo> {
+    return this.ex.call(this.r, { op: 'ask', q, ns: o.ns, all: o.all }, true);
   }
   killActor(id: string): void {
     void this.ex.call(this.r, { op: 'killActor', id }, false);

@@ -82,6 +82,8 @@ const handlers: NodeHandlers = {
   killActor: (n, m) => n.destroyActor(m.id, 'killed'),
   actorCheckpoint: null,
   actorInfo: (n, m) => n.onActorInfo(m),
+  info: (n, m) => n.onActorInfo(m),
+  ask: null,
   getActor: null,
   hello: null,
   fn: null,
@@ -125,7 +127,8 @@ export class NodeRuntime {
   private readonly fetching = new Map<ObjectId, Promise<Fetched>>();
   /** Actors living on this node: the creation task (kept while the actor lives) and its calls in arrival order. */
   private readonly actors = new Map<string, { host: LocalTask; calls: LocalTask[] }>();
-  private readonly lookups = new Map<number, (m: MsgOf<'actorInfo'>) => void>();
+  /** Answers awaited from the coordinator (`actorInfo`, `info`), by `x`. */
+  private readonly lookups = new Map<number, (m: MsgOf<'actorInfo' | 'info'>) => void>();
   private nextLookup = 1;
   private stopHeartbeat: () => void = () => {};
   private closed = false;
@@ -407,7 +410,7 @@ export class NodeRuntime {
     return t.spec.actor?.kind === 'create' && this.actors.get(t.spec.taskId)?.host === t;
   }
 
-  onActorInfo(m: MsgOf<'actorInfo'>): void {
+  onActorInfo(m: MsgOf<'actorInfo' | 'info'>): void {
     const f = this.lookups.get(m.x);
     if (!f) return;
     this.lookups.delete(m.x);
@@ -625,14 +628,20 @@ export class NodeRuntime {
         const x = this.nextLookup++;
         const p = new Promise<{ id: string; className: string }>((resolve, reject) => {
           this.lookups.set(x, (m) => {
-            if (m.id && m.className) {
+            if (m.t === 'actorInfo' && m.id && m.className) {
               t.holds.push(returnObjectId(m.id, 0)); // the coordinator holds it for this node
               resolve({ id: m.id, className: m.className });
-            } else reject(new TabmeshError('ACTOR_DIED', m.error ?? 'no such actor'));
+            } else reject(new TabmeshError('ACTOR_DIED', (m.t === 'actorInfo' && m.error) || 'no such actor'));
           });
         });
-        this.send({ t: 'getActor', name: c.name, x });
+        this.send({ t: 'getActor', name: c.name, x, ns: c.ns, job: t.spec.jobId });
         this.reply(ex, id, p);
+        return;
+      }
+      case 'ask': {
+        const x = this.nextLookup++;
+        this.reply(ex, id, new Promise((resolve) => this.lookups.set(x, (m) => resolve(m.t === 'info' ? { nodes: m.nodes, actors: m.actors } : {}))));
+        this.send({ t: 'ask', x, q: c.q, ns: c.ns, all: c.all, job: t.spec.jobId });
         return;
       }
     }

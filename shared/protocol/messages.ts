@@ -62,6 +62,10 @@ export const actorPartCheck = opt(
      * default actor needs 1 CPU to be placed and holds 0 while it lives (Ray's rule).
      */
     liveCpu: opt(num),
+    /** Where its name lives (unset: the job's namespace). */
+    namespace: opt(str(256)),
+    /** Ray's `lifetime: 'detached'`: it outlives its job, until killed. */
+    detached: opt(bool),
   }),
 );
 export type ActorPart = NonNullable<Infer<typeof actorPartCheck>>;
@@ -173,6 +177,8 @@ export const messages = {
     resume: opt(obj({ jobId, secret: str(128), held: ids })),
     /** `false`: this driver has no peer stack; readers of its objects use the relay at once (issue 11). */
     peers: opt(bool),
+    /** A driver's namespace for actor names (unset: the mesh's default namespace ''). */
+    namespace: opt(str(256)),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
@@ -194,7 +200,9 @@ export const messages = {
   /** Stop an actor (by its id): pending and later calls fail with ActorDiedError. */
   killActor: obj({ t: lit('killActor'), id: taskId }),
   /** Look a named actor up; the answer is `actorInfo` with the same `x`. */
-  getActor: obj({ t: lit('getActor'), name: str(256), x: int(0) }),
+  getActor: obj({ t: lit('getActor'), name: str(256), x: int(0), ns: opt(str(256)), job: opt(jobId) }),
+  /** Cluster info (Ray's nodes(), cluster/available resources, list_named_actors): the answer is `info` with the same `x`. */
+  ask: obj({ t: lit('ask'), x: int(0), q: lit('nodes', 'namedActors'), ns: opt(str(256)), all: opt(bool), job: opt(jobId) }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
   /** `ex`: the node's executor slot that runs it (the dashboard's timeline rows). */
   started: obj({ t: lit('started'), taskId, attempt: int(), ex: opt(int(0, 4096)) }),
@@ -236,6 +244,13 @@ export const messages = {
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
+  /** The answer to `ask` `x`: the mesh's nodes, or its named actors. */
+  info: obj({
+    t: lit('info'),
+    x: int(0),
+    nodes: opt(arr(obj({ nodeId, name: str(256), kind: lit('edge', 'browser'), alive: bool, resources, available: resources }), MAX_IDS)),
+    actors: opt(arr(obj({ name: str(256), namespace: str(256) }), MAX_IDS)),
+  }),
   free: obj({ t: lit('free'), ids }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
@@ -269,6 +284,7 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'chunk',
   'killActor',
   'getActor',
+  'ask',
   'xferFail',
   'subscribe',
   'fetch',
