@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_SOFT_MAX, Outbox } from
 import {
   DRIVER_SENDS,
   MAX_BATCH,
+  MAX_RESOURCES,
   MAX_VALUE_BYTES,
   messageCheck,
   messages,
@@ -212,8 +213,8 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
     ['too many ids', variant('subscribe', (m) => (m.ids = new Array(100_001).fill(o1))), /^message\[0\]\.ids: 100001 items, more than 100000/],
     [
       'too many resource kinds',
-      variant('hello', (m) => (m.node.resources = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i}`, 1])))),
-      /^message\[0\]\.node\.resources: more than 64 keys/,
+      variant('hello', (m) => (m.node.resources = Object.fromEntries(Array.from({ length: MAX_RESOURCES + 1 }, (_, i) => [`r${i}`, 1])))),
+      new RegExp(`^message\\[0\\]\\.node\\.resources: more than ${MAX_RESOURCES} keys`),
     ],
     [
       'a resource name longer than 128',
