@@ -8,6 +8,7 @@ import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller, type MethodDefaults, type MethodOptions } from './actor.js';
 import { EnvDeclarer, functionIdOf } from '../env/declare.js';
+import { shippable, type RemoteFactory } from './shipped.js';
 import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
 import type { EnvDecl } from '../protocol/messages.js';
 import type {
@@ -153,7 +154,7 @@ export class Mesh implements ActorCaller {
       throw new TabmeshError('BAD_ARGUMENT', 'a detached actor needs a name: nothing could reach it once its job ends');
     }
     checkNamespace(opts.namespace, 'actor option namespace');
-    return {
+    return shippable('class', f, opts, {
       remote: (...args: unknown[]) => {
         const resources: Record<string, number> = { ...(opts.resources ?? {}), cpu: opts.numCpus ?? 1 };
         const [ref] = this.submit(f, { name: f.name, numReturns: 1, maxRetries: 0, scheduling: opts.scheduling }, args, resources, (taskId) => ({
@@ -172,7 +173,7 @@ export class Mesh implements ActorCaller {
         return this.handle(ref.id.slice(0, 32), f.name, ref, opts.methods) as unknown as ActorHandle<unknown>;
       },
       options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
-    } as ActorClass<ActorConstructor>;
+    }) as unknown as ActorClass<ActorConstructor>;
   }
 
   private handle(actorId: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore {
@@ -243,14 +244,14 @@ export class Mesh implements ActorCaller {
   private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
     validateOptions(opts);
     const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
-    return {
+    return shippable('function', f, opts, {
       remote: (...args: unknown[]) => {
         const ids = this.submit(f, opts, args);
         return numReturns === 1 ? ids[0] : ids;
       },
       options: (o: RemoteOptions) =>
         this.makeRemote<A, R>({ ...(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f), name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
-    } as RemoteFunction<A, R>;
+    }) as unknown as RemoteFunction<A, R>;
   }
 
   private submit(
@@ -356,7 +357,7 @@ export class Mesh implements ActorCaller {
     );
     const out = fetched.map((f) => {
       if (f.failure) throw errorFromFailure(f.failure);
-      return decodeValue(f.bytes, this.refFactory, this.actorFactory);
+      return decodeValue(f.bytes, this.refFactory, this.actorFactory, this.remoteFactory);
     });
     return many ? out : out[0];
   }
@@ -405,6 +406,8 @@ export class Mesh implements ActorCaller {
   private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
   readonly actorFactory = (id: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore =>
     this.handle(id, className, ref, methods);
+  /** A remote function or actor class found inside a value, made on this mesh (issue 13). */
+  readonly remoteFactory: RemoteFactory = (kind, f, opts) => (kind === 'class' ? this.makeActorClass(f, opts) : this.makeRemote(f, opts));
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {

@@ -34,7 +34,11 @@ function tagged(tag: string): Record<string, number> {
 async function replace(node: EdgeProcess, tag: string): Promise<EdgeProcess> {
   const before = cl!.c.coordinator.gcs.nodes.size;
   await node.kill('SIGKILL');
-  await cl!.until(() => cl!.c.coordinator.gcs.nodes.size < before, 10_000, () => 'the killed node to be seen dead');
+  await cl!.until(
+    () => cl!.c.coordinator.gcs.nodes.size < before,
+    10_000,
+    () => 'the killed node to be seen dead',
+  );
   return cl!.addNode({ cpus: 1, resources: tagged(tag) });
 }
 
@@ -72,11 +76,11 @@ describe('test_reconstruction.py on edge nodes', () => {
     const dependentTask = m.remote((x: Uint8Array) => x.length);
     const obj = largeObject.options(on('node1')).remote(SIZE);
     expect(await m.get(dependentTask.options(on('node1')).remote(obj))).toBe(SIZE);
-    let node = await replace(nodes[0], 'node1');
+    const node = await replace(nodes[0], 'node1');
     expect(await m.get(dependentTask.remote(obj))).toBe(SIZE);
     // Losing it a second time: reconstruction fails, its one retry is spent
     // (Ray: ObjectReconstructionFailedMaxAttemptsExceededError, an ObjectLostError).
-    node = await replace(node, 'node1');
+    await replace(node, 'node1');
     const e = await raises(m.get(obj), [ObjectLostError]);
     expect(e.message).toMatch(/spent its 1 retries/);
   }, 90_000);
