@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { ObjectLostError, TaskError, type ObjectRef } from '../../shared/index.js';
 import { Cluster, type EdgeProcess } from '../helpers/cluster.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { openVolunteer, type VolunteerTab } from '../browser/volunteers.js';
 import { raises } from './setup.js';
 
 const SIZE = 10 ** 6;
@@ -124,4 +126,44 @@ describe('test_reconstruction.py on edge nodes', () => {
     // The actor handle is still usable.
     expect(await m.get(a.ping.remote())).toBe('pong');
   }, 90_000);
+});
+
+// A third of the cases on volunteer tabs: a closed tab is a lost node (Ray's remove_node).
+describe('test_reconstruction.py on volunteer tabs', () => {
+  let b: TestBrowser | null = null;
+  afterEach(async () => {
+    await b?.close();
+    b = null;
+  });
+
+  async function tab(): Promise<VolunteerTab> {
+    return openVolunteer(cl!, b!, { cpus: 1 });
+  }
+
+  async function close(t: VolunteerTab): Promise<void> {
+    await t.page.close();
+    await cl!.until(
+      () => !cl!.c.coordinator.gcs.nodes.has(t.nodeId as never),
+      15_000,
+      () => 'the closed tab to be seen dead',
+    );
+  }
+
+  it('test_basic_reconstruction', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    b = await launchBrowser();
+    const m = await cl.driver();
+    const largeObject = m.remote((n: number) => new Uint8Array(n), { maxRetries: 1 });
+    const dependentTask = m.remote((x: Uint8Array) => x.length);
+    const first = await tab();
+    const obj = largeObject.remote(SIZE);
+    expect(await m.get(dependentTask.remote(obj))).toBe(SIZE);
+    await close(first);
+    const second = await tab();
+    expect(await m.get(dependentTask.remote(obj))).toBe(SIZE);
+    await close(second);
+    await tab();
+    const e = await raises(m.get(obj), [ObjectLostError]);
+    expect(e.message).toMatch(/spent its 1 retries/);
+  }, 120_000);
 });
