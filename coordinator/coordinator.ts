@@ -14,6 +14,11 @@ import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
+import { actorHooks, verifiedTasks } from './scheduler/task-wiring.js';
+import { TaskEnds } from './scheduler/task-ends.js';
+import { nodeLostFailure } from './scheduler/task-failures.js';
+import { ActorManager } from './actors/actors.js';
+import { Verifier } from './verify/verifier.js';
 import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
 import { handlers, type Handler } from './handlers.js';
@@ -62,6 +67,11 @@ export class Coordinator {
   readonly dir: ObjectDirectory;
   readonly scheduler: Scheduler;
   readonly tasks: TaskManager;
+  /** Cancel, node loss and job end for tasks (scheduler/task-ends.ts). */
+  readonly ends: TaskEnds;
+  readonly actors: ActorManager;
+  /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
+  readonly verifier: Verifier;
   readonly membership: Membership;
   readonly relay: Relay;
   readonly signalling: Signalling;
@@ -113,21 +123,29 @@ export class Coordinator {
     this.scheduler = new Scheduler(
       this.gcs,
       (t, n) => this.tasks.assign(t, n),
-      (t, why) =>
-        this.tasks.finishFailed(t, {
-          code: 'NODE_LOST',
-          name: 'NodeLostError',
-          message: `task ${t.spec.name} cannot run: ${why}`,
-          stack: '',
-          functionName: t.spec.name,
-          taskId: t.spec.taskId,
-        }),
+      (t, why) => this.tasks.finishFailed(t, nodeLostFailure(t.spec, `task ${t.spec.name} cannot run: ${why}`)),
     );
-    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
+    // The task manager calls the actor manager and the verifier; they call it back (read late, once it exists).
+    this.actors = new ActorManager(
+      this.gcs,
+      actorHooks(() => this.tasks, this.dir, this.scheduler),
+    );
+    this.verifier = new Verifier(
+      this.gcs,
+      this.scheduler,
+      verifiedTasks(() => this.tasks),
+      this.trust,
+    );
+    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
+    this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
     const feasibility = new FeasibilityWatch(
       this.gcs,
       (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
-      (n) => [...this.tasks.actors.actors.values()].filter((a) => a.node === n && a.state === 'alive').map((a) => a.className),
+      (n) =>
+        this.actors
+          .list()
+          .filter((a) => a.node === n && a.state === 'alive')
+          .map((a) => a.className),
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
@@ -159,6 +177,7 @@ export class Coordinator {
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
     if (s.closed || this.stopped) return;
+    s.bytesIn += data.byteLength;
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.maxFrameBytes);
@@ -358,7 +377,7 @@ export class Coordinator {
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
     this.scheduler.removeNode(n);
-    this.tasks.nodeLost(n);
+    this.ends.nodeLost(n);
   }
 
   endJob(jobId: JobRecord['id']): void {
@@ -371,7 +390,7 @@ export class Coordinator {
     job.state = 'finished';
     job.endedAt = Date.now();
     job.driver = null;
-    this.tasks.endJob(jobId);
+    this.ends.endJob(jobId);
     this.gcs.persistJob(job);
     this.onJobEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
@@ -401,10 +420,10 @@ export class Coordinator {
       drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,
-      actorsAlive: this.tasks.actors.alive,
-      ...this.tasks.verifier.stats,
+      actorsAlive: this.actors.alive,
+      ...this.verifier.stats,
       limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
-      actorsDead: this.tasks.actors.dead,
+      actorsDead: this.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       loopDelayMaxMs: this.loop.maxMs(),

@@ -7,7 +7,6 @@ import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
 import { ActorManager } from './actors/actors.js';
-import { Scheduler } from './scheduler/scheduler.js';
 import type { Coordinator } from './coordinator.js';
 import type { Session } from './session.js';
 
@@ -36,7 +35,7 @@ function nodeInfo(n: NodeRecord) {
 function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
   const t = c.gcs.tasks.get(parent as never);
-  return !!t && ((t.node !== null && t.node.session === s) || c.tasks.verifier.runsOn(t, s));
+  return !!t && ((t.node !== null && t.node.session === s) || c.verifier.runsOn(t, s));
 }
 
 /** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
@@ -118,22 +117,22 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   actorInfo: null,
   warn: null,
   actorCheckpoint: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
+    const a = c.actors.get(m.id);
     if (!a || a.node?.session !== s) return `actor ${m.id} does not live on this node`;
-    c.tasks.actors.checkpointed(m.id, m.after, m.state);
+    c.actors.checkpointed(m.id, m.after, m.state);
   },
   killActor: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
+    const a = c.actors.get(m.id);
     if (!a) return null;
     // Its job's driver, its tasks' nodes, or any session holding a handle to it may kill it.
     const held = s.held.has(ActorManager.creationObject(m.id));
     const ofJob = s.role === 'driver' ? a.job === s.jobId : runsTaskOfJob(c, s, a.job);
     if (!held && !ofJob) return `actor ${m.id} is not yours`;
-    c.tasks.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
+    c.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
   },
   getActor: (c, s, m) => {
-    const ns = m.ns ?? c.tasks.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined);
-    const a = c.tasks.actors.lookup(m.name, ns);
+    const ns = m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined);
+    const a = c.actors.lookup(m.name, ns);
     if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
       s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'${ns ? ` in namespace '${ns}'` : ''}` });
       return;
@@ -142,15 +141,15 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   ask: (c, s, m) => {
     if (m.q === 'nodes') return void s.send({ t: 'info', x: m.x, nodes: c.scheduler.nodeList.map(nodeInfo) });
-    const ns = m.all ? null : (m.ns ?? c.tasks.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined));
-    s.send({ t: 'info', x: m.x, actors: c.tasks.actors.named(ns) });
+    const ns = m.all ? null : (m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined));
+    s.send({ t: 'info', x: m.x, actors: c.actors.named(ns) });
   },
   cancel: (c, s, m) => {
     const t = c.gcs.tasks.get(taskOfObject(m.id));
     if (!t) return null;
     // A driver cancels within its job; a node on behalf of a task of that job it is running.
     if (s.role === 'driver' ? t.spec.jobId !== s.jobId : !runsTaskOfJob(c, s, t.spec.jobId)) return `task of ${m.id} is not of your job`;
-    c.tasks.cancel(m.id, m.force);
+    c.ends.cancel(m.id, m.force);
   },
   heartbeat: (c, s, m) => {
     const n = nodeOf(c, s);
@@ -196,7 +195,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   log: (c, s, m) => {
     const t = c.gcs.tasks.get(m.taskId);
     const n = nodeOf(c, s);
-    if (!t || !n || (t.node?.session !== s && !c.tasks.verifier.runsOn(t, s))) return;
+    if (!t || !n || (t.node?.session !== s && !c.verifier.runsOn(t, s))) return;
     const job = c.gcs.jobs.get(t.spec.jobId);
     job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
   },
@@ -213,12 +212,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const { taskId, attempt } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
       if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
-      const n = t.node!;
-      if (t.blocked) c.tasks.setBlocked(t, false);
-      n.tasks.delete(t);
-      Scheduler.charge(n, t, -1);
-      t.node = null;
-      c.scheduler.enqueue(t, true);
+      c.tasks.handBack(t);
     }
   },
   holding: (c, s, m) => {
