@@ -10,6 +10,7 @@ import type { GcsStorage } from './gcs/storage.js';
 import type { JobRecord, NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
+import { ArtifactRegistry } from './objects/artifacts.js';
 import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -74,6 +75,8 @@ export class Coordinator {
   readonly verifier: Verifier;
   readonly membership: Membership;
   readonly relay: Relay;
+  /** Runtime env artifacts of the mesh, by content hash (issue 16). */
+  readonly artifacts: ArtifactRegistry;
   readonly signalling: Signalling;
   readonly inlineMax: number;
   readonly maxFrameBytes: number;
@@ -150,6 +153,8 @@ export class Coordinator {
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
+    this.artifacts = new ArtifactRegistry(this.gcs, this.dir);
+    this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.
       const o = this.dir.get(id);
@@ -361,6 +366,7 @@ export class Coordinator {
     if (job && job.driver === s && job.state === 'running' && code !== 1000) this.detachJob(s, job);
     s.closed = true;
     this.relay.dropSession(s);
+    this.artifacts.dropSession(s);
     if (s.role === 'node' && s.nodeId) {
       const n = this.gcs.nodes.get(s.nodeId);
       if (n) this.membership.remove(n, 'connection closed');
@@ -368,7 +374,7 @@ export class Coordinator {
     const orphaned = this.dir.dropSession(s);
     for (const o of orphaned) {
       // A detached driver's large puts wait for it: it announces them again when it resumes.
-      if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id)) continue;
+      if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
     if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId);
@@ -391,6 +397,7 @@ export class Coordinator {
     job.endedAt = Date.now();
     job.driver = null;
     this.ends.endJob(jobId);
+    this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
     this.onJobEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {

@@ -2,7 +2,7 @@
 // node may send (the table lists every kind; a new kind does not compile
 // until it is handled here or marked null). Each returns an error text when
 // it refuses a message; the connection stays open.
-import { isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
+import { isArtifactObject, isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
@@ -76,6 +76,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     return c.tasks.submit(spec, s, local);
   },
   put: (c, s, m) => {
+    if (isArtifactObject(m.id) && c.artifacts.has(m.id)) return c.artifacts.put(s, m);
     if (!isPutObject(m.id) || !mayActFor(c, s, taskOfObject(m.id))) return `put ${m.id}: not a put id of yours`;
     if (m.v && m.v.byteLength !== m.size) return `put ${m.id}: size ${m.size} does not match ${m.v.byteLength} bytes`;
     const existing = c.dir.get(m.id);
@@ -91,6 +92,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (m.v) c.dir.setReady(o, { v: m.v, size: m.size, contains: m.refs });
     else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
   },
+  artifact: (c, s, m) => c.artifacts.offer(s, m),
+  upload: null,
   subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
   sync: (_c, s, m) => s.send({ t: 'sync', x: m.x }),
   fetch: (c, s, m) => {
@@ -105,6 +108,16 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   peerBytes: (c, _s, m) => {
     c.gcs.stats.bytesPeer += m.n;
+  },
+  // A reader caught a holder lying (issue 17): an offence for the holder, if
+  // the reader asked for the object and the accused node holds it. One reader
+  // accuses a node at most once, so one liar cannot talk an honest node out.
+  badHolder: (c, s, m) => {
+    const n = c.node(m.peer as never);
+    const o = c.dir.get(m.id);
+    if (!n || n.session === s || !o?.locations.has(n.session)) return `badHolder: ${m.peer.slice(0, 12)} is not a node holding ${m.id.slice(0, 12)}`;
+    if (!c.honesty.mayAccuse(s, m.id, n.id)) return;
+    c.trust.offence(n.id, `sent a chunk of object ${m.id.slice(0, 12)} that does not match its hash (found by ${s.label})`);
   },
   chunk: (c, s, m) => c.relay.chunk(s, m),
   xferFail: (c, s, m) => c.relay.fail(s, m),

@@ -21,6 +21,8 @@ export class TaskManager {
   private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
+  artifactLost: (o: ObjectRecord, why: string) => boolean = () => false;
 
   /** The actor manager and the verifier are wired by coordinator.ts (hooks in task-wiring.ts). */
   constructor(
@@ -125,6 +127,7 @@ export class TaskManager {
 
   /** An object lost its last copy: rebuilt from its lineage when it can be (coordinator/lineage/). */
   objectLost(o: ObjectRecord, why: string): void {
+    if (o.state === 'ready' && !o.v && this.artifactLost(o, why)) return;
     this.lineage.objectLost(o, why);
   }
 
