@@ -18,7 +18,7 @@ const USAGE = `usage:
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
-  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T]
+  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
 ${SUBMIT_USAGE}
@@ -129,6 +129,22 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   }
 }
 
+/** `--resources '{"gpu": 1}'` (Ray's `ray start --resources`): custom resources this node offers besides its CPUs. */
+function customResources(json: string): Record<string, number> {
+  let r: unknown;
+  try {
+    r = JSON.parse(json);
+  } catch {
+    return usage(`--resources takes a JSON object of counts, e.g. '{"gpu": 1}' (got ${json.slice(0, 40)})`);
+  }
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return usage(`--resources takes a JSON object of counts, e.g. '{"gpu": 1}'`);
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'cpu') usage('--resources: give CPUs with --cpus');
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) usage(`--resources: ${k} must be a number ≥ 0`);
+  }
+  return r as Record<string, number>;
+}
+
 async function runNode(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -140,11 +156,13 @@ async function runNode(args: string[]): Promise<void> {
       'env-cache-mb': { type: 'string' },
       name: { type: 'string' },
       'join-token': { type: 'string' },
+      resources: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   if (!values.coordinator) usage('--coordinator URL is required');
+  const resources = values.resources === undefined ? undefined : customResources(values.resources);
   const { base } = coordinatorFlag(values.coordinator, usage);
   const options = {
     coordinator: base,
@@ -154,6 +172,7 @@ async function runNode(args: string[]): Promise<void> {
     envCacheMb: int(values['env-cache-mb'], 'env-cache-mb', 1, 1 << 20),
     name: values.name,
     joinToken: values['join-token'],
+    resources,
   };
   await reachCoordinator(base);
   const node = await startEdgeNode(options).catch((e: Error) => {

@@ -288,6 +288,7 @@ export class Coordinator {
         parked: null,
         graceTimer: null,
         submitted: !!credential,
+        namespace: m.namespace,
       };
       s.jobId = job.id;
       this.gcs.jobs.set(job.id, job);

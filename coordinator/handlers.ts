@@ -24,6 +24,13 @@ function runsTaskOfJob(c: Coordinator, s: Session, job: string): boolean {
   return false;
 }
 
+/** A live node as Ray's `nodes()` lists it: what it has and what is free now (tasks and live actors take theirs). */
+function nodeInfo(n: NodeRecord) {
+  const available: Record<string, number> = {};
+  for (const [k, v] of Object.entries(n.resources)) available[k] = Math.max(0, v - (n.inflight[k] ?? 0));
+  return { nodeId: n.id, name: n.name, kind: n.kind, alive: true, resources: { ...n.resources }, available };
+}
+
 /** Whether session `s` may create objects and tasks under parent task `parent`. */
 function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
@@ -47,6 +54,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   located: null,
   ready: null,
   output: null,
+  info: null,
   error: (c, s, m) => {
     c.gcs.event('client-error', `${s.label} reported ${m.code}: ${m.message}`);
   },
@@ -137,12 +145,18 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     c.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
   },
   getActor: (c, s, m) => {
-    const a = c.actors.lookup(m.name);
+    const ns = m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined);
+    const a = c.actors.lookup(m.name, ns);
     if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
-      s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'` });
+      s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'${ns ? ` in namespace '${ns}'` : ''}` });
       return;
     }
     s.send({ t: 'actorInfo', x: m.x, id: a.id, className: a.className });
+  },
+  ask: (c, s, m) => {
+    if (m.q === 'nodes') return void s.send({ t: 'info', x: m.x, nodes: c.scheduler.nodeList.map(nodeInfo) });
+    const ns = m.all ? null : (m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined));
+    s.send({ t: 'info', x: m.x, actors: c.actors.named(ns) });
   },
   cancel: (c, s, m) => {
     const t = c.gcs.tasks.get(taskOfObject(m.id));

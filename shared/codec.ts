@@ -7,6 +7,7 @@ import { Packr, addExtension } from 'msgpackr';
 import { ObjectRef } from './api/ref.js';
 import { ActorHandleCore, makeActorHandle, type MethodDefaults } from './api/actor.js';
 import type { ObjectId } from './ids.js';
+import { ShippedRemote, type RemoteFactory } from './api/shipped.js';
 import { TabmeshError } from './errors.js';
 import { allocBytes, expose, isShared, SHARE_MIN_BYTES } from './bytes.js';
 
@@ -23,10 +24,24 @@ export type ActorFactory = (actorId: string, className: string, ref: ObjectRef, 
 const EXT_OBJECT_REF = 0x30;
 const EXT_ERROR = 0x32;
 const EXT_ACTOR = 0x33;
+const EXT_REMOTE = 0x34;
 
 let collecting: Set<ObjectId> | null = null;
 let makeRef: RefFactory = (id) => new ObjectRef(id);
 let makeActor: ActorFactory = (id, className, ref, methods) => makeActorHandle(new ActorHandleCore(id, className, ref, null, methods));
+let makeRemote: RemoteFactory = (kind, f, opts) => new ShippedRemote(kind, f, opts);
+
+// A remote function or actor class inside a value: its source and options (issue 13).
+addExtension({
+  Class: ShippedRemote,
+  type: EXT_REMOTE,
+  write(r: ShippedRemote) {
+    return [r.kind, r.f, r.opts];
+  },
+  read([kind, f, opts]: [ShippedRemote['kind'], ShippedRemote['f'], ShippedRemote['opts']]) {
+    return makeRemote(kind, f, opts);
+  },
+});
 
 // Before ObjectRef's: a handle holds an ObjectRef, which the nested encode collects.
 addExtension({
@@ -102,7 +117,15 @@ function checkSerializable(v: unknown, path: string, seen: Set<unknown>): void {
     throw new TabmeshError('NOT_SERIALIZABLE', `cannot send a ${t} (at ${path || 'the value itself'})`);
   }
   if (t !== 'object' || v === null || seen.has(v)) return;
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof ObjectRef || v instanceof ActorHandleCore) return;
+  if (
+    ArrayBuffer.isView(v) ||
+    v instanceof ArrayBuffer ||
+    v instanceof Date ||
+    v instanceof ObjectRef ||
+    v instanceof ActorHandleCore ||
+    v instanceof ShippedRemote
+  )
+    return;
   seen.add(v);
   if (v instanceof Map) {
     for (const [k, x] of v) {
@@ -230,12 +253,14 @@ export function encodeValue(value: unknown): EncodedValue {
   }
 }
 
-/** Decodes a value; `factory` builds the ObjectRefs found inside it, `actors` the actor handles. */
-export function decodeValue(bytes: Uint8Array, factory?: RefFactory, actors?: ActorFactory): unknown {
+/** Decodes a value; `factory` builds the ObjectRefs found inside it, `actors` the actor handles, `remotes` remote functions and classes. */
+export function decodeValue(bytes: Uint8Array, factory?: RefFactory, actors?: ActorFactory, remotes?: RemoteFactory): unknown {
   const prev = makeRef;
   const prevActor = makeActor;
+  const prevRemote = makeRemote;
   if (factory) makeRef = factory;
   if (actors) makeActor = actors;
+  if (remotes) makeRemote = remotes;
   try {
     if (bytes[0] === RAW_MARK && bytes.byteLength >= RAW_HEADER) return decodeRaw(bytes);
     // msgpackr cannot read strings out of shared memory: the general path decodes a private copy.
@@ -248,6 +273,7 @@ export function decodeValue(bytes: Uint8Array, factory?: RefFactory, actors?: Ac
   } finally {
     makeRef = prev;
     makeActor = prevActor;
+    makeRemote = prevRemote;
   }
 }
 

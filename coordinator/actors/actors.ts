@@ -13,6 +13,10 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 export interface ActorRecord {
   id: TaskId;
   name: string | null;
+  /** Where its name lives (Ray's namespaces): names are unique per namespace. */
+  namespace: string;
+  /** Ray's `lifetime: 'detached'`: it outlives its job (its name holds it) until killed. */
+  detached: boolean;
   className: string;
   job: JobId;
   state: 'pending' | 'alive' | 'restarting' | 'dead';
@@ -46,7 +50,12 @@ export interface ActorHooks {
   holdArgs(spec: TaskSpec, sign: 1 | -1): void;
   /** Sends a logged call to the restarted actor's node, to rebuild its state (its result is not news). */
   replay(spec: TaskSpec, n: NodeRecord): void;
+  /** A detached actor died: its name no longer holds its creation object. */
+  unpin(id: TaskId): void;
 }
+
+/** A name's key: names are unique within a namespace. */
+const nameKey = (namespace: string, name: string) => `${namespace}\u0000${name}`;
 
 /** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
 const LOG_CAP = 10_000;
@@ -81,23 +90,29 @@ export class ActorManager {
   /** A creation task was submitted. Returns a failure when the name is taken. */
   register(t: TaskRecord): Failure | null {
     const a = t.spec.actor!;
+    const namespace = a.namespace ?? this.namespaceOf(t.spec.jobId);
+    const refuse = (name: string, message: string): Failure => ({
+      code: 'TASK_ERROR',
+      name,
+      message,
+      stack: '',
+      functionName: t.spec.name,
+      taskId: t.spec.taskId,
+    });
+    if (a.detached && !a.name) return refuse('ValueError', `a detached actor needs a name (nothing could reach it once its job ends)`);
     if (a.name) {
-      const holder = this.names.get(a.name);
+      const key = nameKey(namespace, a.name);
+      const holder = this.names.get(key);
       if (holder && this.table.get(holder)?.state !== 'dead') {
-        return {
-          code: 'TASK_ERROR',
-          name: 'ActorNameTakenError',
-          message: `an actor named '${a.name}' already exists`,
-          stack: '',
-          functionName: t.spec.name,
-          taskId: t.spec.taskId,
-        };
+        return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
       }
-      this.names.set(a.name, t.spec.taskId);
+      this.names.set(key, t.spec.taskId);
     }
     this.table.set(t.spec.taskId, {
       id: t.spec.taskId,
       name: a.name ?? null,
+      namespace,
+      detached: !!a.detached,
       className: t.spec.name,
       job: t.spec.jobId,
       state: 'pending',
@@ -154,7 +169,18 @@ export class ActorManager {
     a.diedAt = Date.now();
     a.deathCause = 'its constructor failed';
     this.dead++;
-    if (a.name && this.names.get(a.name) === a.id) this.names.delete(a.name);
+    this.dropName(a);
+  }
+
+  /** A dead actor's name is free again; a detached one's name no longer holds it. */
+  private dropName(a: ActorRecord): void {
+    if (a.name && this.names.get(nameKey(a.namespace, a.name)) === a.id) this.names.delete(nameKey(a.namespace, a.name));
+    if (a.detached) this.hooks.unpin(a.id);
+  }
+
+  /** A job's namespace for actor names ('' when its driver named none). */
+  namespaceOf(job: JobId | undefined): string {
+    return (job && this.gcs.jobs.get(job)?.namespace) || '';
   }
 
   /** A call was submitted: it takes its place in its caller's queue. */
@@ -216,7 +242,7 @@ export class ActorManager {
     a.diedAt = Date.now();
     a.deathCause = why;
     this.dead++;
-    if (a.name && this.names.get(a.name) === a.id) this.names.delete(a.name);
+    this.dropName(a);
     for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, this.diedFailure(t, a));
     a.callers.clear();
     for (const t of [...a.inflight]) this.hooks.fail(t, this.diedFailure(t, a));
@@ -332,19 +358,35 @@ export class ActorManager {
     this.table.delete(id);
   }
 
-  /** The job ended: its actors stop and are forgotten. */
-  endJob(job: JobId): void {
+  /** The job ended: its actors stop and are forgotten, but detached ones, which live on. Returns the ids of those. */
+  endJob(job: JobId): Set<TaskId> {
+    const kept = new Set<TaskId>();
     for (const a of [...this.table.values()]) {
       if (a.job !== job) continue;
+      if (a.detached && a.state !== 'dead') {
+        kept.add(a.id);
+        continue;
+      }
       if (a.state !== 'dead') this.kill(a.id, 'its job ended');
       this.table.delete(a.id);
     }
+    return kept;
   }
 
-  lookup(name: string): ActorRecord | undefined {
-    const id = this.names.get(name);
+  lookup(name: string, namespace: string): ActorRecord | undefined {
+    const id = this.names.get(nameKey(namespace, name));
     const a = id ? this.table.get(id) : undefined;
     return a && a.state !== 'dead' ? a : undefined;
+  }
+
+  /** Live named actors, in one namespace or (null) in all (Ray's list_named_actors). */
+  named(namespace: string | null): { name: string; namespace: string }[] {
+    const out: { name: string; namespace: string }[] = [];
+    for (const id of this.names.values()) {
+      const a = this.table.get(id);
+      if (a?.name && a.state !== 'dead' && (namespace === null || a.namespace === namespace)) out.push({ name: a.name, namespace: a.namespace });
+    }
+    return out;
   }
 
   get alive(): number {

@@ -79,10 +79,11 @@ export class EndedRecords {
       dropObject.call(gcs, id);
     };
     // An actor's record goes in these two; what was there before and is gone after ended.
-    const keepGone = (ids: TaskId[], run: () => void) => {
+    const keepGone = <R>(ids: TaskId[], run: () => R): R => {
       const before = ids.map((id) => actors.get(id)).filter((a) => a !== undefined);
-      run();
+      const r = run();
       for (const a of before) if (!actors.has(a.id)) this.actors.add(a.id, actorView(a));
+      return r;
     };
     actors.handlesGone = (id) => keepGone([id], () => handlesGone.call(actors, id));
     actors.endJob = (job) =>

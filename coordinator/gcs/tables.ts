@@ -103,6 +103,8 @@ export interface JobRecord {
    * the job runner runs the program again instead of waiting for its driver.
    */
   submitted?: boolean;
+  /** Its driver's namespace for actor names (Ray's namespaces; '' is the mesh's default). */
+  namespace?: string;
 }
 
 export interface FunctionRecord extends FunctionSource {

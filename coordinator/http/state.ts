@@ -22,6 +22,8 @@ export function actorView(a: ActorRecord) {
   return {
     id: a.id,
     name: a.name,
+    namespace: a.namespace,
+    lifetime: a.detached ? 'detached' : null,
     className: a.className,
     job: a.job,
     state: a.state === 'pending' && a.creation.state === 'queued' && a.creation.infeasible ? 'infeasible' : a.state,

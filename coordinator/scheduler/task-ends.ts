@@ -3,7 +3,8 @@
 import { failureOf } from '../../shared/errors.js';
 import { taskOfObject, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
-import type { ActorManager } from '../actors/actors.js';
+import { ActorManager } from '../actors/actors.js';
+import { depsOf } from '../lineage/lineage.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
@@ -68,15 +69,23 @@ export class TaskEnds {
   endJob(jobId: TaskSpec['jobId']): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
-    this.actors.endJob(jobId);
+    // Detached actors live on: their creation tasks, handles and constructor arguments stay (for restarts).
+    const detached = this.actors.endJob(jobId);
+    const keep = new Set<ObjectId>();
+    for (const id of detached) {
+      const spec = this.gcs.tasks.get(id)?.spec;
+      keep.add(ActorManager.creationObject(id));
+      if (spec) for (const d of [...depsOf(spec), ...spec.nested]) keep.add(d);
+    }
     for (const t of [...job.tasks]) {
+      if (detached.has(t.spec.taskId)) continue;
       if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
       if (!TERMINAL.has(t.state)) this.tasks.finishFailed(t, cancelledFailure(t));
     }
     for (const id of [...job.objects]) {
       const o = this.dir.get(id);
-      if (o) this.dir.free(o);
+      if (o && !keep.has(id)) this.dir.free(o);
     }
-    for (const t of [...job.tasks]) this.tasks.dropLineage(t);
+    for (const t of [...job.tasks]) if (!detached.has(t.spec.taskId)) this.tasks.dropLineage(t);
   }
 }

@@ -1,6 +1,6 @@
 // How the task manager, the actor manager and the verifier call one another: coordinator.ts
 // creates the three and passes these hooks (the task manager is read late, once it exists).
-import type { ActorHooks } from '../actors/actors.js';
+import { ActorManager, type ActorHooks } from '../actors/actors.js';
 import { depsOf } from '../lineage/lineage.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { VerifiedTasks } from '../verify/verifier.js';
@@ -28,6 +28,7 @@ export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, sched
       m.onPlaced(spec, n);
       n.session.send({ t: 'assign', spec, inline: m.inlineArgs(spec), fn: undefined });
     },
+    unpin: (id) => dir.decRef(ActorManager.creationObject(id)),
   };
 }
 

@@ -81,6 +81,8 @@ export class TaskManager {
     let failedArg: ObjectRecord | null = null;
     let lostArg: ObjectId | null = null;
     const nameTaken = spec.actor?.kind === 'create' ? this.actors.register(t) : null;
+    // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
+    if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) this.dir.addRef(ActorManager.creationObject(spec.taskId));
     if (isCall) this.actors.enqueueCall(t);
     for (const id of depsOf(spec)) {
       const o = this.dir.get(id);

@@ -4,8 +4,11 @@
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import type { Failure } from '../errors.js';
-import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { EnvDecl, FunctionSource, MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { RuntimeContext } from './types.js';
+
+/** The coordinator's answer to a cluster question: its nodes, or its named actors. */
+export type ClusterInfo = Pick<MsgOf<'info'>, 'nodes' | 'actors'>;
 
 /** An object's content as a reader gets it: bytes, or why there are none. */
 export type Fetched = { bytes: Uint8Array; failure?: undefined } | { failure: Failure; bytes?: undefined };
@@ -36,7 +39,9 @@ export interface MeshCore {
   cancel(id: ObjectId, force: boolean): void;
   borrow(ids: ObjectId[]): void;
   /** A named actor's id and class; the caller then holds a handle to it. */
-  getActor(name: string): Promise<{ id: string; className: string }>;
+  getActor(name: string, namespace?: string): Promise<{ id: string; className: string }>;
+  /** Cluster info (Ray's nodes(), list_named_actors): `namespace` unset means the job's. */
+  ask(q: 'nodes' | 'namedActors', o?: { ns?: string; all?: boolean }): Promise<ClusterInfo>;
   killActor(id: string): void;
   release(ids: ObjectId[]): void;
   close(): Promise<void>;

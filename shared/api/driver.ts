@@ -9,7 +9,7 @@ import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
 import { contentHashAsync } from '../hash.js';
 import { expose, recycle } from '../bytes.js';
-import type { Fetched, MeshCore } from './core.js';
+import type { ClusterInfo, Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
 import { connectFailure, parseCoordinatorUrl, tokenRefused } from './connect-help.js';
@@ -52,6 +52,8 @@ export interface ConnectOptions {
   runtimeEnv?: RuntimeEnv | ResolvedEnv;
   /** Bundles packages of runtime envs; the Node entry passes esbuild's. */
   bundler?: EnvBundler;
+  /** Ray's namespace: where this job's actor names live and are looked up (default: the mesh's shared namespace ''). */
+  namespace?: string;
 }
 
 type DriverHandlers = Handlers<DriverCore>;
@@ -77,6 +79,8 @@ const handlers: DriverHandlers = {
   output: (c, m) => c.onOutput(m),
   warn: (c, m) => c.onWarn(m),
   actorInfo: (c, m) => c.onActorInfo(m),
+  info: (c, m) => c.onInfo(m),
+  ask: null,
   // The GCS freed these: the bytes of our large puts among them can go.
   free: (c, m) => c.freed(m.ids),
   killActor: null,
@@ -223,7 +227,19 @@ export class DriverCore implements MeshCore {
       opened = true;
       // The handles ride in the hello (the rest, past one message's worth, follow as borrows).
       const resume = this.jobId ? { jobId: this.jobId, secret: this.secret, held: [...this.held].slice(0, RESUME_IDS) } : undefined;
-      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers: this.links ? undefined : false }]));
+      ws.send(
+        encodeFrame([
+          {
+            t: 'hello',
+            role: 'driver',
+            version: PROTOCOL_VERSION,
+            token: this.opts.token,
+            resume,
+            peers: this.links ? undefined : false,
+            namespace: this.opts.namespace,
+          },
+        ]),
+      );
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).
     let detail = '';
@@ -475,12 +491,28 @@ export class DriverCore implements MeshCore {
   private lookups = new Map<number, { resolve: (v: { id: string; className: string }) => void; reject: (e: Error) => void }>();
   private nextLookup = 1;
 
-  getActor(name: string): Promise<{ id: string; className: string }> {
+  getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
     const x = this.nextLookup++;
     return new Promise((resolve, reject) => {
       this.lookups.set(x, { resolve, reject });
-      this.push({ t: 'getActor', name, x });
+      this.push({ t: 'getActor', name, x, ns });
     });
+  }
+
+  private asks = new Map<number, (m: MsgOf<'info'>) => void>();
+
+  ask(q: MsgOf<'ask'>['q'], o: { ns?: string; all?: boolean } = {}): Promise<ClusterInfo> {
+    const x = this.nextLookup++;
+    return new Promise((resolve) => {
+      this.asks.set(x, resolve);
+      this.push({ t: 'ask', x, q, ns: o.ns, all: o.all });
+    });
+  }
+
+  onInfo(m: MsgOf<'info'>): void {
+    const f = this.asks.get(m.x);
+    this.asks.delete(m.x);
+    f?.(m);
   }
 
   onActorInfo(m: MsgOf<'actorInfo'>): void {

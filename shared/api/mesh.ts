@@ -8,6 +8,7 @@ import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller, type MethodDefaults, type MethodOptions } from './actor.js';
 import { EnvDeclarer, functionIdOf } from '../env/declare.js';
+import { shippable, type RemoteFactory } from './shipped.js';
 import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
 import type { EnvDecl } from '../protocol/messages.js';
 import type {
@@ -24,6 +25,7 @@ import type {
   MultiReturnFunction,
   RemoteFunction,
   RemoteOptions,
+  NodeInfo,
   RuntimeContext,
   ValuesOf,
   WaitOptions,
@@ -138,7 +140,14 @@ export class Mesh implements ActorCaller {
     if (opts.maxConcurrency !== undefined && !(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency >= 1)) {
       throw new TabmeshError('BAD_ARGUMENT', 'actor option maxConcurrency must be an integer ≥ 1');
     }
-    return {
+    if (opts.lifetime !== undefined && opts.lifetime !== null && opts.lifetime !== 'detached') {
+      throw new TabmeshError('BAD_ARGUMENT', "actor option lifetime must be 'detached' or null");
+    }
+    if (opts.lifetime === 'detached' && opts.name === undefined) {
+      throw new TabmeshError('BAD_ARGUMENT', 'a detached actor needs a name: nothing could reach it once its job ends');
+    }
+    checkNamespace(opts.namespace, 'actor option namespace');
+    return shippable('class', f, opts, {
       remote: (...args: unknown[]) => {
         const resources: Record<string, number> = { ...(opts.resources ?? {}), cpu: opts.numCpus ?? 1 };
         const [ref] = this.submit(f, { name: f.name, numReturns: 1, maxRetries: 0, scheduling: opts.scheduling }, args, resources, (taskId) => ({
@@ -151,11 +160,13 @@ export class Mesh implements ActorCaller {
           maxRestarts: opts.maxRestarts,
           maxTaskRetries: opts.maxTaskRetries,
           checkpointEvery: opts.checkpointEvery,
+          namespace: opts.namespace,
+          detached: opts.lifetime === 'detached' || undefined,
         }));
         return this.handle(ref.id.slice(0, 32), f.name, ref, opts.methods) as unknown as ActorHandle<unknown>;
       },
       options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
-    } as ActorClass<ActorConstructor>;
+    }) as unknown as ActorClass<ActorConstructor>;
   }
 
   private handle(actorId: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore {
@@ -174,13 +185,40 @@ export class Mesh implements ActorCaller {
     return numReturns === 0 ? undefined : refs;
   }
 
-  /** The handle of a named actor (created by any driver of this mesh). */
-  async getActor<T = unknown>(name: string): Promise<ActorHandle<T>> {
+  /** The handle of a named actor in this job's namespace, or in `namespace` (Ray's get_actor). */
+  async getActor<T = unknown>(name: string, options: { namespace?: string } = {}): Promise<ActorHandle<T>> {
     this.assertOpen();
     if (typeof name !== 'string' || name.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'getActor takes a non-empty actor name');
-    const info = await this.core.getActor(name);
+    checkNamespace(options.namespace, 'getActor option namespace');
+    const info = await this.core.getActor(name, options.namespace);
     const ref = this.track(returnObjectId(info.id as TaskSpec['taskId'], 0), true);
     return this.handle(info.id, info.className, ref) as unknown as ActorHandle<T>;
+  }
+
+  /** Names of the live named actors in this job's namespace; with allNamespaces, every one with its namespace (Ray's list_named_actors). */
+  listNamedActors(): Promise<string[]>;
+  listNamedActors(options: { allNamespaces: true }): Promise<{ name: string; namespace: string }[]>;
+  async listNamedActors(options: { allNamespaces?: boolean } = {}): Promise<string[] | { name: string; namespace: string }[]> {
+    this.assertOpen();
+    const { actors = [] } = await this.core.ask('namedActors', { all: !!options.allNamespaces });
+    return options.allNamespaces ? actors : actors.map((a) => a.name);
+  }
+
+  /** The mesh's live nodes: id, name, kind, resources, and what is free of them now (Ray's ray.nodes()). */
+  async nodes(): Promise<NodeInfo[]> {
+    this.assertOpen();
+    const { nodes = [] } = await this.core.ask('nodes');
+    return nodes.map((n) => ({ nodeId: n.nodeId, name: n.name, kind: n.kind, alive: n.alive, resources: n.resources, available: n.available }));
+  }
+
+  /** Every resource of the live nodes, summed (Ray's cluster_resources(); CPUs are `cpu`). */
+  async clusterResources(): Promise<Record<string, number>> {
+    return sumOf((await this.nodes()).map((n) => n.resources));
+  }
+
+  /** What is free now of every resource, summed over the live nodes (Ray's available_resources()). */
+  async availableResources(): Promise<Record<string, number>> {
+    return sumOf((await this.nodes()).map((n) => n.available));
   }
 
   /** Where the calling code runs: job, task, node, actor and attempt (Ray's get_runtime_context()). */
@@ -199,14 +237,14 @@ export class Mesh implements ActorCaller {
   private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
     validateOptions(opts);
     const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
-    return {
+    return shippable('function', f, opts, {
       remote: (...args: unknown[]) => {
         const ids = this.submit(f, opts, args);
         return numReturns === 1 ? ids[0] : ids;
       },
       options: (o: RemoteOptions) =>
         this.makeRemote<A, R>({ ...(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f), name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
-    } as RemoteFunction<A, R>;
+    }) as unknown as RemoteFunction<A, R>;
   }
 
   private submit(
@@ -305,7 +343,7 @@ export class Mesh implements ActorCaller {
     );
     const out = fetched.map((f) => {
       if (f.failure) throw errorFromFailure(f.failure);
-      return decodeValue(f.bytes, this.refFactory, this.actorFactory);
+      return decodeValue(f.bytes, this.refFactory, this.actorFactory, this.remoteFactory);
     });
     return many ? out : out[0];
   }
@@ -354,6 +392,8 @@ export class Mesh implements ActorCaller {
   private readonly refFactory = (id: ObjectId): ObjectRef => this.track(id, false);
   readonly actorFactory = (id: string, className: string, ref: ObjectRef, methods?: MethodDefaults): ActorHandleCore =>
     this.handle(id, className, ref, methods);
+  /** A remote function or actor class found inside a value, made on this mesh (issue 13). */
+  readonly remoteFactory: RemoteFactory = (kind, f, opts) => (kind === 'class' ? this.makeActorClass(f, opts) : this.makeRemote(f, opts));
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {
@@ -409,6 +449,17 @@ function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduli
 function verifyOf(v: RemoteOptions['verify']): TaskSpec['verify'] {
   if (!v || (v.replicas <= 1 && !v.adaptive)) return undefined;
   return { replicas: v.replicas, adaptive: v.adaptive || undefined };
+}
+
+function checkNamespace(ns: unknown, what: string): void {
+  if (ns !== undefined && !(typeof ns === 'string' && ns.length <= 256))
+    throw new TabmeshError('BAD_ARGUMENT', `${what} must be a string of at most 256 characters`);
+}
+
+function sumOf(all: Record<string, number>[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of all) for (const [k, v] of Object.entries(r)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }
 
 function validateOptions(o: RemoteOptions): void {

@@ -97,6 +97,18 @@ export interface RuntimeContext {
   attempt: number;
 }
 
+/** A live node as `mesh.nodes()` lists it (Ray's ray.nodes()). */
+export interface NodeInfo {
+  nodeId: string;
+  name: string;
+  kind: 'edge' | 'browser';
+  alive: boolean;
+  /** What it offers: `cpu` (executors) and custom resources. */
+  resources: Record<string, number>;
+  /** What is free of them now (tasks and live actors hold theirs). */
+  available: Record<string, number>;
+}
+
 export interface CancelOptions {
   /** Terminate the executor running the task instead of asking the task to stop. */
   force?: boolean;
@@ -113,8 +125,12 @@ export interface ActorOptions {
   /** Per-method defaults, e.g. `{ split: { numReturns: 2 } }` (Ray's `@ray.method(num_returns=2)`). */
   methods?: Record<string, { numReturns?: number }>;
   resources?: Record<string, number>;
-  /** A name other drivers find it by (mesh.getActor); unique while the actor lives. */
+  /** A name other drivers find it by (mesh.getActor); unique in its namespace while the actor lives. */
   name?: string;
+  /** The namespace its name lives in (default: the creating job's, `connect({ namespace })`). */
+  namespace?: string;
+  /** `'detached'`: it outlives its job until `mesh.kill` (Ray's lifetime="detached"); it needs a name. */
+  lifetime?: 'detached' | null;
   /** How many calls of async methods may interleave. Default 1 (one at a time, in order). */
   maxConcurrency?: number;
   /** When its node is lost, restart elsewhere up to this many times: constructor, restore(checkpoint), replay of logged calls. Default 0. */

@@ -5,7 +5,7 @@
 import { Mesh } from '../api/mesh.js';
 import { ObjectRef } from '../api/ref.js';
 import { ActorHandleCore } from '../api/actor.js';
-import type { Fetched, MeshCore } from '../api/core.js';
+import type { ClusterInfo, Fetched, MeshCore } from '../api/core.js';
 import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
 import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
@@ -124,14 +124,17 @@ export class ExecutorCore {
     let result: RunResult;
     try {
       const { fn, mesh, console } = this.instantiate(t, r);
-      const args = t.args.map((a) => decodeValue(a, undefined, mesh.actorFactory));
+      const args = t.args.map((a) => decodeValue(a, undefined, mesh.actorFactory, mesh.remoteFactory));
       let value: unknown;
       if (t.actor?.kind === 'create') {
         // The instance lives here for the actor's life; the creation's output says it is up.
         const instance = Reflect.construct(fn, args) as Record<string, unknown>;
         if (t.actor.restore && typeof instance.restore === 'function') {
           // A restart: back to the last checkpoint; the calls since are replayed next.
-          const r = (instance.restore as (s: unknown) => unknown).call(instance, decodeValue(t.actor.restore, undefined, mesh.actorFactory));
+          const r = (instance.restore as (s: unknown) => unknown).call(
+            instance,
+            decodeValue(t.actor.restore, undefined, mesh.actorFactory, mesh.remoteFactory),
+          );
           if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await (r as PromiseLike<unknown>);
         }
         const every = typeof instance.checkpoint === 'function' && (t.actor.maxRestarts ?? 0) > 0 ? (t.actor.checkpointEvery ?? 100) : 0;
@@ -252,7 +255,7 @@ export class ExecutorCore {
       const method = t.actor!.method!;
       const fn = a.instance[method];
       if (typeof fn !== 'function') throw new TypeError(`${t.name.split('.')[0]} has no method '${method}'`);
-      const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory));
+      const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory, a.mesh.remoteFactory));
       let value = (fn as (...args: unknown[]) => unknown).apply(a.instance, args);
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function')
         value = await (value as PromiseLike<unknown>);
@@ -406,8 +409,11 @@ class TaskCore implements MeshCore {
   cancel(id: ObjectId, force: boolean): void {
     void this.ex.call(this.r, { op: 'cancel', id, force }, false);
   }
-  getActor(name: string): Promise<{ id: string; className: string }> {
-    return this.ex.call(this.r, { op: 'getActor', name }, true);
+  getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
+    return this.ex.call(this.r, { op: 'getActor', name, ns }, true);
+  }
+  ask(q: 'nodes' | 'namedActors', o: { ns?: string; all?: boolean } = {}): Promise<ClusterInfo> {
+    return this.ex.call(this.r, { op: 'ask', q, ns: o.ns, all: o.all }, true);
   }
   killActor(id: string): void {
     void this.ex.call(this.r, { op: 'killActor', id }, false);

@@ -61,7 +61,8 @@ export type Call =
   | { op: 'get'; ids: ObjectId[]; timeoutMs?: number }
   | { op: 'wait'; ids: ObjectId[]; numReturns: number; timeoutMs?: number }
   | { op: 'cancel'; id: ObjectId; force: boolean }
-  | { op: 'getActor'; name: string }
+  | { op: 'getActor'; name: string; ns?: string }
+  | { op: 'ask'; q: 'nodes' | 'namedActors'; ns?: string; all?: boolean }
   | { op: 'killActor'; id: string };
 
 export type CallReply = { get: Fetched[]; wait: ObjectId[] };

@@ -7,10 +7,12 @@ import { returnObjectId } from '../ids.js';
 import type { MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { LocalTask } from './executors.js';
 import type { NodeRuntime } from './runtime.js';
+import type { ClusterInfo } from '../api/core.js';
 
 export class ActorHost {
   private readonly actors = new Map<string, { host: LocalTask; calls: LocalTask[] }>();
-  private readonly lookups = new Map<number, (m: MsgOf<'actorInfo'>) => void>();
+  /** Answers awaited from the coordinator (`actorInfo`, and cluster `info`), by `x`. */
+  private readonly lookups = new Map<number, (m: MsgOf<'actorInfo' | 'info'>) => void>();
   private nextLookup = 1;
 
   constructor(private readonly n: NodeRuntime) {}
@@ -90,21 +92,30 @@ export class ActorHost {
   }
 
   /** Asks the coordinator for a named actor on behalf of task `t` (which then holds the handle's object). */
-  lookup(name: string, t: LocalTask): Promise<{ id: string; className: string }> {
+  lookup(name: string, ns: string | undefined, t: LocalTask): Promise<{ id: string; className: string }> {
     const x = this.nextLookup++;
     const p = new Promise<{ id: string; className: string }>((resolve, reject) => {
       this.lookups.set(x, (m) => {
-        if (m.id && m.className) {
+        if (m.t === 'actorInfo' && m.id && m.className) {
           t.holds.push(returnObjectId(m.id, 0)); // the coordinator holds it for this node
           resolve({ id: m.id, className: m.className });
-        } else reject(new TabmeshError('ACTOR_DIED', m.error ?? 'no such actor'));
+        } else reject(new TabmeshError('ACTOR_DIED', (m.t === 'actorInfo' && m.error) || 'no such actor'));
       });
     });
-    this.n.send({ t: 'getActor', name, x });
+    // The task's job tells the coordinator which namespace a name without one is in.
+    this.n.send({ t: 'getActor', name, x, ns, job: t.spec.jobId });
     return p;
   }
 
-  onActorInfo(m: MsgOf<'actorInfo'>): void {
+  /** Cluster info (nodes, named actors) for task `t` (Ray's nodes(), list_named_actors). */
+  ask(c: { q: 'nodes' | 'namedActors'; ns?: string; all?: boolean }, t: LocalTask): Promise<ClusterInfo> {
+    const x = this.nextLookup++;
+    const p = new Promise<ClusterInfo>((resolve) => this.lookups.set(x, (m) => resolve(m.t === 'info' ? { nodes: m.nodes, actors: m.actors } : {})));
+    this.n.send({ t: 'ask', x, q: c.q, ns: c.ns, all: c.all, job: t.spec.jobId });
+    return p;
+  }
+
+  onActorInfo(m: MsgOf<'actorInfo' | 'info'>): void {
     const f = this.lookups.get(m.x);
     if (!f) return;
     this.lookups.delete(m.x);

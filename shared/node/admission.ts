@@ -194,6 +194,8 @@ export class NodeTasks {
         this.n.local.enqueue(o, true);
       }
     }
+    // The fresh executor is free: without this, tasks queued behind a lone killed task wait for the next assign, maybe forever.
+    this.n.local.pump();
   }
 
   /** Paused: the tasks not started yet go back to the coordinator (an actor's calls stay with it). */

@@ -118,7 +118,10 @@ export class CallServer {
         n.send({ t: 'killActor', id: c.id as TaskId });
         return;
       case 'getActor':
-        this.reply(ex, id, n.actors.lookup(c.name, t));
+        this.reply(ex, id, n.actors.lookup(c.name, c.ns, t));
+        return;
+      case 'ask':
+        this.reply(ex, id, n.actors.ask(c, t));
         return;
     }
   }

@@ -88,6 +88,8 @@ const handlers: NodeHandlers = {
   killActor: (n, m) => n.actors.destroy(m.id, 'killed'),
   actorCheckpoint: null,
   actorInfo: (n, m) => n.actors.onActorInfo(m),
+  info: (n, m) => n.actors.onActorInfo(m),
+  ask: null,
   getActor: null,
   hello: null,
   fn: null,

@@ -29,7 +29,9 @@ const fnId = id<FunctionId>(FUNCTION_ID_BYTES);
 const nodeId = id<NodeId>(NODE_ID_BYTES);
 const value = bytes(MAX_VALUE_BYTES);
 const ids = arr(objectId, MAX_IDS);
-const resources = dict(num, 64);
+/** Resource names on a node or a task: Ray's own test asks for 10,000 custom ones (issue 13). */
+export const MAX_RESOURCES = 10_240;
+const resources = dict(num, MAX_RESOURCES);
 
 /** A task argument: inline value bytes, or a ref resolved before the task runs. */
 export const argCheck = either(obj({ v: value }), obj({ r: objectId }));
@@ -62,6 +64,10 @@ export const actorPartCheck = opt(
      * default actor needs 1 CPU to be placed and holds 0 while it lives (Ray's rule).
      */
     liveCpu: opt(num),
+    /** Where its name lives (unset: the job's namespace). */
+    namespace: opt(str(256)),
+    /** Ray's `lifetime: 'detached'`: it outlives its job, until killed. */
+    detached: opt(bool),
   }),
 );
 export type ActorPart = NonNullable<Infer<typeof actorPartCheck>>;
@@ -173,6 +179,8 @@ export const messages = {
     resume: opt(obj({ jobId, secret: str(128), held: ids })),
     /** `false`: this driver has no peer stack; readers of its objects use the relay at once (issue 11). */
     peers: opt(bool),
+    /** A driver's namespace for actor names (unset: the mesh's default namespace ''). */
+    namespace: opt(str(256)),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
@@ -196,7 +204,9 @@ export const messages = {
   /** Stop an actor (by its id): pending and later calls fail with ActorDiedError. */
   killActor: obj({ t: lit('killActor'), id: taskId }),
   /** Look a named actor up; the answer is `actorInfo` with the same `x`. */
-  getActor: obj({ t: lit('getActor'), name: str(256), x: int(0) }),
+  getActor: obj({ t: lit('getActor'), name: str(256), x: int(0), ns: opt(str(256)), job: opt(jobId) }),
+  /** Cluster info (Ray's nodes(), cluster/available resources, list_named_actors): the answer is `info` with the same `x`. */
+  ask: obj({ t: lit('ask'), x: int(0), q: lit('nodes', 'namedActors'), ns: opt(str(256)), all: opt(bool), job: opt(jobId) }),
   heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
   /** `ex`: the node's executor slot that runs it (the dashboard's timeline rows). */
   started: obj({ t: lit('started'), taskId, attempt: int(), ex: opt(int(0, 4096)) }),
@@ -249,6 +259,13 @@ export const messages = {
   giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS) }),
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
+  /** The answer to `ask` `x`: the mesh's nodes, or its named actors. */
+  info: obj({
+    t: lit('info'),
+    x: int(0),
+    nodes: opt(arr(obj({ nodeId, name: str(256), kind: lit('edge', 'browser'), alive: bool, resources, available: resources }), MAX_IDS)),
+    actors: opt(arr(obj({ name: str(256), namespace: str(256) }), MAX_IDS)),
+  }),
   free: obj({ t: lit('free'), ids }),
   /** Put the artifact of this content hash (its id is artifactObjectId(hash)): no copy is left in the mesh. */
   upload: obj({ t: lit('upload'), hash: str(64) }),
@@ -284,6 +301,7 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'chunk',
   'killActor',
   'getActor',
+  'ask',
   'xferFail',
   'subscribe',
   'fetch',

@@ -43,7 +43,9 @@ export class Cluster {
   }
 
   /** `spillDir`: the folder of an earlier node (a restarted node keeps its disk). */
-  async addNode(o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string; envCacheMb?: number } = {}): Promise<EdgeProcess> {
+  async addNode(
+    o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string; envCacheMb?: number; resources?: Record<string, number> } = {},
+  ): Promise<EdgeProcess> {
     const dir = o.spillDir ?? mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
     if (!o.spillDir) this.dirs.push(dir);
     const before = this.c.coordinator.gcs.nodes.size;
@@ -51,6 +53,7 @@ export class Cluster {
     if (o.storeMb) args.push('--store-mb', String(o.storeMb));
     if (o.envCacheMb) args.push('--env-cache-mb', String(o.envCacheMb));
     if (o.name) args.push('--name', o.name);
+    if (o.resources) args.push('--resources', JSON.stringify(o.resources));
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     proc.stdout.on('data', (d) => output.push(String(d)));

@@ -7,12 +7,15 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import { GetTimeoutError, TaskError, type ObjectRef } from '../../shared/index.js';
 import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where } from './setup.js';
 
+declare const mesh: Mesh; // inside tasks
+
 const BROWSER_CASES = new Set([
   'test_put_get',
   'test_wait',
   'test_get_with_timeout (and get([failed, pending]) raises at once)',
   'test_zero_return (numReturns: 0)',
   'test_multiple_return_values (actor method numReturns)',
+  'remote functions and actor classes as values (arguments and results; Ray pickles them)',
 ]);
 
 describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic.py, test_basic_2.py, test_actor.py on %s', (where) => {
@@ -129,5 +132,29 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic.py, test_basi
     class A {}
     expect(() => m.remote(A).options({ name: '' })).toThrow(/non-empty/);
     await expect(m.getActor('')).rejects.toThrow(/non-empty/);
+  });
+
+  // Ray pickles remote functions and actor classes into arguments and results; here they travel as source and options.
+  case_('remote functions and actor classes as values (arguments and results; Ray pickles them)', async () => {
+    const square = m.remote((x: number) => x * x, { maxRetries: 1 });
+    class Adder {
+      constructor(readonly base: number) {}
+      add(x: number): number {
+        return this.base + x;
+      }
+    }
+    const AdderClass = m.remote(Adder);
+    const apply = m.remote(async (f: typeof square, Cls: typeof AdderClass, xs: number[]) => {
+      const squares = await mesh.get(xs.map((x) => f.remote(x)));
+      const adder = Cls.remote(100);
+      return mesh.get(squares.map((y) => adder.add.remote(y)));
+    });
+    expect(await m.get(apply.remote(square, AdderClass, [1, 2, 3]))).toEqual([101, 104, 109]);
+    // Nested in a value, and back as a result: the driver calls what a task made.
+    const nested = m.remote((o: { fs: (typeof square)[] }) => o.fs[0].remote(7));
+    expect(await m.get(await m.get(nested.remote({ fs: [square] })))).toBe(49);
+    const make = m.remote(() => mesh.remote((x: number) => x + 1));
+    const plusOne = await m.get(make.remote());
+    expect(await m.get(plusOne.remote(41))).toBe(42);
   });
 });

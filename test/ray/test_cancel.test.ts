@@ -186,8 +186,8 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_cancel.py on %s', (
     if (where === 'volunteer tabs' && !BROWSER_CASES.has(name)) continue;
     for (const force of [true, false]) it(`${name}[use_force=${force}]`, () => run(rc.m, force));
   }
-  // KNOWN FLAKE (2026-12-02): passed in two clean CI runs, then hung past 120 s in a third on a quiet
-  // machine: some force-cancelled task's end is still lost now and then (issue 13's first bug, not
-  // fully fixed). Skipped so CI stays true; the session note asks for the race to be found first.
-  if (where === 'edge nodes') it.skip('test_stress[use_force=True]', () => test_stress(rc.m, true), 120_000);
+  // Hung now and then before executor restarts pumped the node's queue (test/sim/cancel.sim.test.ts replays it seeded).
+  // 2.7 s alone, about 60 s after this file's other cases on the shared machine (each force-cancel restarts
+  // the executor, and tasks left blocked on it by earlier cases run again): hence the wide budget.
+  if (where === 'edge nodes') it('test_stress[use_force=True]', () => test_stress(rc.m, true), 240_000);
 });

@@ -14,23 +14,9 @@ import { installNodeHasher } from '../../edge/node-hash.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
 import { SimMesh } from './cluster.js';
 import { seedsToRun } from './seeds.js';
+import { settle } from './clock.js';
 
 installNodeHasher();
-
-/** Advances the fake clock until `p` settles (or `limitMs` of simulated time passed). */
-async function settle<T>(p: Promise<T>, limitMs: number, what: string): Promise<T> {
-  let done = false;
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  const end = Date.now() + limitMs;
-  while (!done) {
-    if (Date.now() > end) throw new Error(`${what}: still pending after ${limitMs} ms of simulated time`);
-    await vi.advanceTimersByTimeAsync(5);
-  }
-  return p;
-}
 
 interface Outcome {
   tasks: number;

@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_SOFT_MAX, Outbox } from
 import {
   DRIVER_SENDS,
   MAX_BATCH,
+  MAX_RESOURCES,
   MAX_VALUE_BYTES,
   messageCheck,
   messages,
@@ -80,7 +81,14 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   release: { t: 'release', ids: [o1, o2] },
   cancel: { t: 'cancel', id: o1, force: false },
   killActor: { t: 'killActor', id: spec.taskId },
-  getActor: { t: 'getActor', name: 'counter', x: 3 },
+  getActor: { t: 'getActor', name: 'counter', x: 3, ns: 'team', job: spec.jobId },
+  ask: { t: 'ask', x: 4, q: 'namedActors', all: true },
+  info: {
+    t: 'info',
+    x: 4,
+    nodes: [{ nodeId: node, name: 'edge 1', kind: 'edge', alive: true, resources: { cpu: 2 }, available: { cpu: 1 } }],
+    actors: [{ name: 'counter', namespace: '' }],
+  },
   actorInfo: { t: 'actorInfo', x: 3, id: spec.taskId, className: 'Counter' },
   actorCheckpoint: { t: 'actorCheckpoint', id: spec.taskId, after: spec.taskId, state: new Uint8Array([1, 2]) },
   heartbeat: { t: 'heartbeat', running: 2, queued: 5, storeBytes: 123_456 },
@@ -209,8 +217,8 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
     ['too many ids', variant('subscribe', (m) => (m.ids = new Array(100_001).fill(o1))), /^message\[0\]\.ids: 100001 items, more than 100000/],
     [
       'too many resource kinds',
-      variant('hello', (m) => (m.node.resources = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`r${i}`, 1])))),
-      /^message\[0\]\.node\.resources: more than 64 keys/,
+      variant('hello', (m) => (m.node.resources = Object.fromEntries(Array.from({ length: MAX_RESOURCES + 1 }, (_, i) => [`r${i}`, 1])))),
+      new RegExp(`^message\\[0\\]\\.node\\.resources: more than ${MAX_RESOURCES} keys`),
     ],
     [
       'a resource name longer than 128',
