@@ -18,7 +18,7 @@ const USAGE = `usage:
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
-  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
+  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
 ${SUBMIT_USAGE}
@@ -144,16 +144,26 @@ async function runNode(args: string[]): Promise<void> {
     allowPositionals: false,
   });
   if (!values.coordinator) usage('--coordinator URL is required');
-  const { base } = coordinatorFlag(values.coordinator, usage);
+  // Several coordinators of one mesh (issue 15): URL1,URL2,... (the node joins another when its own goes).
+  const bases = values.coordinator.split(',').map((u) => coordinatorFlag(u.trim(), usage).base);
+  let base = bases[0];
+  for (let i = 0; ; i++) {
+    try {
+      await reachCoordinator(bases[i]);
+      base = bases[i];
+      break;
+    } catch (e) {
+      if (i === bases.length - 1) throw e;
+    }
+  }
   const options = {
-    coordinator: base,
+    coordinator: [base, ...bases.filter((b) => b !== base)],
     cpus: int(values.cpus, 'cpus', 1, 1024),
     storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
     spillDir: values['spill-dir'],
     name: values.name,
     joinToken: values['join-token'],
   };
-  await reachCoordinator(base);
   const node = await startEdgeNode(options).catch((e: Error) => {
     // The coordinator closes a refused node's socket with its error code as the reason.
     if (!/\bUNAUTHORIZED\b/.test(e.message)) throw e;

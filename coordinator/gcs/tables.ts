@@ -79,6 +79,11 @@ export interface NodeRecord {
   functions: Set<FunctionId>;
   joinedAt: number;
   lastSeen: number;
+  /**
+   * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
+   * it runs tasks placed on it on its own nodes.
+   */
+  link?: string;
   load: { running: number; queued: number; storeBytes: number };
   tasksDone: number;
 }
@@ -103,6 +108,11 @@ export interface JobRecord {
    * the job runner runs the program again instead of waiting for its driver.
    */
   submitted?: boolean;
+  /**
+   * The job of another coordinator of the mesh (coordinator/mesh), its id:
+   * this one runs tasks the owner placed on it, and never writes the job's rows.
+   */
+  guest?: string;
 }
 
 export interface FunctionRecord extends FunctionSource {
