@@ -19,7 +19,13 @@ class AgentSession extends Session {
     readonly agent: PeerAgent,
     peer: string,
   ) {
-    super(new BusSocket(() => {}, () => {}).asWebSocket(), `coordinator ${peer}`);
+    super(
+      new BusSocket(
+        () => {},
+        () => {},
+      ).asWebSocket(),
+      `coordinator ${peer}`,
+    );
     this.role = 'driver';
     this.peerless = true; // no peer links to a coordinator: its objects go through the relays
   }
@@ -226,7 +232,10 @@ export class PeerAgent {
     if (remote.length) this.send({ t: 'subscribe', ids: remote });
     const err = c.tasks.submit(spec, this.session, null);
     if (err) return this.refuse(spec.taskId, spec.attempt, err);
-    c.dir.subscribe(this.session, Array.from({ length: spec.numReturns }, (_, i) => returnObjectId(spec.taskId, i)));
+    c.dir.subscribe(
+      this.session,
+      Array.from({ length: spec.numReturns }, (_, i) => returnObjectId(spec.taskId, i)),
+    );
   }
 
   /** An argument the peer holds is ready there: here it is ready too, held by this link. */
@@ -255,7 +264,14 @@ export class PeerAgent {
     this.reported.set(spec.taskId, attempt);
     const failure = outs.find((o) => o?.state === 'failed')?.failure;
     if (t.state !== 'finished' || failure || outs.some((o) => !o)) {
-      const f = failure ?? { code: 'OBJECT_LOST' as const, name: 'ObjectLostError', message: `task ${spec.name} ${t.state}`, stack: '', functionName: spec.name, taskId: spec.taskId };
+      const f = failure ?? {
+        code: 'OBJECT_LOST' as const,
+        name: 'ObjectLostError',
+        message: `task ${spec.name} ${t.state}`,
+        stack: '',
+        functionName: spec.name,
+        taskId: spec.taskId,
+      };
       this.send({ t: 'failed', taskId: spec.taskId, attempt, failure: f });
       return;
     }

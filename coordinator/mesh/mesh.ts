@@ -124,6 +124,19 @@ export class CoordinatorMesh {
     void this.registry.renew([job]).catch(() => {});
   }
 
+  /**
+   * Takes the job's lease, waiting for it to lapse if another coordinator
+   * holds it (one that died may look alive for a beat or two); whether it is ours.
+   */
+  async claim(job: JobId): Promise<boolean> {
+    const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
+    while ((await this.registry.renew([job])).length > 0) {
+      if (this.closed || Date.now() > giveUp) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return true;
+  }
+
   jobEnded(job: JobId): void {
     void this.registry.release(job).catch(() => {});
   }
@@ -135,12 +148,7 @@ export class CoordinatorMesh {
    */
   async takeOver(job: JobId): Promise<void> {
     const c = this.c;
-    const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
-    // Its owner may still look alive for a beat or two after it died: wait for the lease to lapse.
-    while ((await this.registry.renew([job])).length > 0) {
-      if (this.closed || Date.now() > giveUp) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    if (!(await this.claim(job))) return;
     const existing = c.gcs.jobs.get(job);
     if (existing && !existing.guest) return;
     for (const a of this.agents.values()) a.dropJob(job);
@@ -148,9 +156,13 @@ export class CoordinatorMesh {
     if (c.gcs.jobs.has(job) || this.closed) return;
     const r = recoverRows(c, rows, this.opts.recoveryGraceMs ?? Math.min(10_000, c.jobGraceMs));
     if (r.jobs === 0) return void this.registry.release(job);
-    c.gcs.event('coordinator-recovered', `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`, {
-      job,
-    });
+    c.gcs.event(
+      'coordinator-recovered',
+      `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`,
+      {
+        job,
+      },
+    );
     c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
   }
 

@@ -41,7 +41,19 @@ export interface Coord {
 /** `tabmesh coordinator --redis URL --redis-prefix P` on a free port (or `port`); resolves once it listens on Redis. */
 export async function redisCoordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
   // The data folder only holds tokens here: the GCS is in Redis.
-  const c = run(['coordinator', '--redis', redisUrl, '--redis-prefix', prefix, '--data', tempDir('tabmesh-redis-data-'), '--port', String(port), '--token', token]);
+  const c = run([
+    'coordinator',
+    '--redis',
+    redisUrl,
+    '--redis-prefix',
+    prefix,
+    '--data',
+    tempDir('tabmesh-redis-data-'),
+    '--port',
+    String(port),
+    '--token',
+    token,
+  ]);
   const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
     timeoutMs: 30_000,
     what: () => `the coordinator to listen: ${c.out.join('')}`,

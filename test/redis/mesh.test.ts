@@ -115,7 +115,7 @@ describe('several coordinators on one Redis', () => {
     expect(sb.bytesRelayed).toBeGreaterThanOrEqual(204_800);
   }, 180_000);
 
-  it("SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over and it finishes exactly", async () => {
+  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over and it finishes exactly', async () => {
     const token = 'fo-' + Math.random().toString(36).slice(2);
     const [a, b] = await twoCoordinators(redis.url, 'failover', token);
     mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
