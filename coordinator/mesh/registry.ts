@@ -7,11 +7,11 @@ import type { Cluster, Redis } from 'ioredis';
 import { hashKey } from '../gcs/redis-wire.js';
 
 /** How often a coordinator writes its record and renews its leases. */
-export const BEAT_MS = 1000;
+export const BEAT_MS = 500;
 /** A coordinator whose beat did not change for this long is gone. */
-export const DEAD_MS = 3000;
+export const DEAD_MS = 2000;
 /** A job lease lives this long unless renewed. */
-export const LEASE_MS = 3000;
+export const LEASE_MS = 1500;
 /** Records of coordinators gone this long are removed from the hash. */
 const FORGET_MS = 60_000;
 

@@ -138,6 +138,24 @@ describe('several coordinators on one Redis', () => {
     await until(async () => (await getJson<CoordinatorRow[]>(b.url, '/api/coordinators', token))?.length === 1, { timeoutMs: 15_000, what: 'B alone' });
   }, 180_000);
 
+  it('a coordinator started later, with a node of its own, joins the mesh and takes part of a running job', async () => {
+    const token = 'late-' + Math.random().toString(36).slice(2);
+    const a = await redisCoordinator(redis.url, 'late', token);
+    await edgeNodes(a, token, 1);
+    mesh = await connect({ url: a.url, token });
+    const m = mesh;
+    const work = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return i + 0.5;
+    });
+    const refs = Array.from({ length: 1500 }, (_, i) => work.remote(i));
+    const all = m.get(refs, { timeoutMs: 120_000 });
+    const c = await redisCoordinator(redis.url, 'late', token);
+    await edgeNodes(c, token, 1);
+    expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
+    expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
+  }, 180_000);
+
   it('the same job on both coordinators of a 3-master Redis Cluster', async () => {
     cluster = await startRedisCluster(3);
     await oneJobOnBoth(cluster.url, 'cl');
