@@ -306,7 +306,7 @@ export async function startCluster(
       nodes.push(n);
       let exited = false;
       n.proc.once('exit', () => (exited = true));
-      const { met, stats } = await pollStats(url, token, (s) => exited || s.nodes > before, { timeoutMs: 20_000, everyMs: 50 });
+      const { met, stats } = await pollStats(url, token, (s) => exited || s.nodes > before, { timeoutMs: 60_000, everyMs: 50 });
       if (exited || !met) throw new Error(`edge node did not join (nodes=${stats.nodes}):\n${n.output.join('')}`);
       return n;
     },

@@ -138,7 +138,12 @@ export class PeerAgent {
         if (c.gcs.tasks.has(m.taskId)) c.tasks.cancel(returnObjectId(m.taskId, 0), m.force);
         return;
       case 'free':
-        for (const id of m.ids) if (this.session.held.has(id)) c.dir.unhold(this.session, id);
+        for (const id of m.ids) {
+          if (this.session.held.has(id)) c.dir.unhold(this.session, id);
+          // The peer is done with the task's outputs: it will not be placed here again.
+          this.attempts.delete(taskOfObject(id));
+          this.reported.delete(taskOfObject(id));
+        }
         return;
       case 'serve':
         // The peer wants an output stored on one of our nodes: our relay fetches it, the chunks go back.

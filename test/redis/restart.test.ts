@@ -124,7 +124,11 @@ describe('coordinator on Redis', () => {
       expect(await m.get(before)).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
       expect(await m.get(after)).toBe(144);
       // Its driver resumed there: the job was read back from Redis (jobs are taken over when their drivers come back).
-      await until(async () => (await stats(c.url, token))?.jobs === 1, 15_000, () => 'the job to be read back');
+      await until(
+        async () => (await stats(c.url, token))?.jobs === 1,
+        15_000,
+        () => 'the job to be read back',
+      );
       expect(await m.get(square.remote(3))).toBe(9);
     } finally {
       await own.destroy();
