@@ -318,7 +318,7 @@ export async function startCluster(
   };
   try {
     // First line: `tabmesh coordinator listening on http://127.0.0.1:PORT`
-    const m = await waitForLine(coordinator, /^tabmesh coordinator listening on (\S+)/);
+    const m = await waitForLine(coordinator, /^tabmesh coordinator listening on (\S+)/, 60_000);
     url = m[1];
     for (let i = 0; i < (opts.nodes ?? 1); i++) await cluster.addNode(opts.cpus ?? 2);
   } catch (e) {

@@ -8,7 +8,7 @@
 //   driver comes back to it and the lease has expired.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomHex, type JobId } from '../../shared/ids.js';
-import { TabmeshError } from '../../shared/errors.js';
+import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { recoverRows } from '../gcs/recovery.js';
@@ -191,7 +191,7 @@ export function registerMeshApi(app: FastifyInstance, c: Coordinator): void {
     if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) throw unauthorized(token);
   };
   app.get('/api/coordinators', { onRequest: auth }, async () => {
-    if (!c.mesh) throw new TabmeshError('NOT_FOUND', 'this coordinator is not part of a mesh (start it with --redis)');
+    if (!c.mesh) throw httpError('NOT_FOUND', 'this coordinator is not part of a mesh (start it with --redis)');
     return c.mesh.list();
   });
 }
