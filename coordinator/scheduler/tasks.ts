@@ -12,21 +12,16 @@ import { Scheduler } from './scheduler.js';
 import { ActorManager } from '../actors/actors.js';
 import { isReplica, Verifier } from '../verify/verifier.js';
 import { TrustTable } from '../trust/trust.js';
+import { depsOf, Lineage } from '../lineage/lineage.js';
 
 const EWMA_ALPHA = 0.2;
-
-/** What a task waits for: its ref arguments and, for an actor call, the actor's creation. */
-function depsOf(spec: TaskSpec): ObjectId[] {
-  const deps: ObjectId[] = [];
-  for (const a of spec.args) if (a.r !== undefined) deps.push(a.r);
-  if (spec.actor?.kind === 'call') deps.push(ActorManager.creationObject(spec.actor.id));
-  return deps;
-}
 
 export class TaskManager {
   readonly actors: ActorManager;
   /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
   readonly verifier: Verifier;
+  /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
+  private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
 
@@ -36,6 +31,7 @@ export class TaskManager {
     private readonly scheduler: Scheduler,
     trust: TrustTable = new TrustTable({}, () => {}),
   ) {
+    this.lineage = new Lineage(gcs, dir, { ready: (t) => this.ready(t), fail: (t, f) => this.finishFailed(t, f) });
     this.verifier = new Verifier(gcs, scheduler, this, trust);
     this.actors = new ActorManager(gcs, {
       dispatch: (t, n) => this.assign(t, n),
@@ -137,10 +133,14 @@ export class TaskManager {
   }
 
   /** A finished task recovered after a restart keeps its arguments while its outputs live (lineage). */
+  /** A finished task keeps its arguments (and nested refs) while its outputs live: its lineage. */
   holdLineage(t: TaskRecord): void {
-    t.holdsArgs = true;
-    for (const id of depsOf(t.spec)) this.dir.addRef(id);
-    for (const id of t.spec.nested) this.dir.addRef(id);
+    this.lineage.hold(t);
+  }
+
+  /** An object lost its last copy: rebuilt from its lineage when it can be (coordinator/lineage/). */
+  objectLost(o: ObjectRecord, why: string): void {
+    this.lineage.objectLost(o, why);
   }
 
   /** An unfinished task recovered after a restart: it waits for its arguments, then runs again. */
@@ -356,9 +356,9 @@ export class TaskManager {
     // No row for the end state: the outputs' rows (ready or failed) say it.
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
     // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
-    if (state !== 'finished' || t.spec.actor?.kind === 'call') this.releaseArgs(t);
+    if (state !== 'finished' || t.spec.actor?.kind === 'call') this.lineage.release(t);
     else this.releaseActorHandles(t);
-    if (t.liveOutputs === 0) this.dropLineage(t);
+    if (t.liveOutputs === 0) this.lineage.drop(t);
   }
 
   /**
@@ -377,92 +377,13 @@ export class TaskManager {
     for (const id of handles) this.dir.decRef(id);
   }
 
-  private releaseArgs(t: TaskRecord): void {
-    if (!t.holdsArgs) return;
-    t.holdsArgs = false;
-    for (const id of depsOf(t.spec)) this.dir.decRef(id);
-    for (const id of t.spec.nested) this.dir.decRef(id);
-  }
-
   /** One of a task's outputs was freed. */
   outputFreed(o: ObjectRecord): void {
     if (isPutObject(o.id)) return;
     const t = this.gcs.tasks.get(taskOfObject(o.id));
     if (!t) return;
     if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
-    if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.dropLineage(t);
-  }
-
-  private dropLineage(t: TaskRecord): void {
-    this.releaseArgs(t);
-    this.gcs.dropTask(t.spec.taskId);
-    this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
-  }
-
-  /**
-   * An object lost its last copy. If something still needs it, it is rebuilt
-   * by re-running its creating task with the same ids (recursively for lost
-   * arguments), within that task's retry budget; otherwise readers get
-   * ObjectLostError naming the object and why.
-   */
-  objectLost(o: ObjectRecord, why: string): void {
-    if (o.state !== 'ready' || o.v) return;
-    if (o.refs <= 0) return this.dir.free(o);
-    const creator = this.gcs.tasks.get(taskOfObject(o.id));
-    if (!creator) {
-      const byDriver = isPutObject(o.id) && o.locations.size === 0 && !this.gcs.tasks.has(taskOfObject(o.id));
-      return this.dir.setFailedLost(o, `${why}; ${byDriver ? 'it was put by a driver that is gone' : 'its lineage is gone'}`);
-    }
-    this.rebuild(creator, o, why);
-  }
-
-  private rebuild(t: TaskRecord, o: ObjectRecord, why: string): void {
-    if (!TERMINAL.has(t.state) && t.state !== 'finished') {
-      // Its task is queued or running again already: the object comes back with it.
-      this.dir.setRebuilding(o);
-      return;
-    }
-    if (t.state !== 'finished' || t.spec.actor) {
-      return this.dir.setFailedLost(o, `${why}; ${t.spec.actor ? 'actor results are not rebuilt by re-running' : `its task ${t.state}`}`);
-    }
-    if (t.spec.attempt >= t.spec.maxRetries) {
-      return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
-    }
-    const pin = t.spec.scheduling;
-    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node)) {
-      // A holder that comes back (a reloaded tab) can still announce it.
-      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
-    }
-    // Every lost output of the task waits again; copies elsewhere stay readable.
-    for (let i = 0; i < t.spec.numReturns; i++) {
-      const out = this.dir.get(returnObjectId(t.spec.taskId, i));
-      if (out && out.state === 'ready' && !out.v && out.locations.size === 0) this.dir.setRebuilding(out);
-    }
-    this.dir.setRebuilding(o);
-    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-    t.state = 'waiting-args';
-    t.missing = 0;
-    this.gcs.stats.tasksRebuilt++;
-    const job = this.gcs.jobs.get(t.spec.jobId);
-    if (job) job.counts.finished--;
-    this.gcs.stats.tasksFinished--;
-    this.gcs.event('object-rebuilt', `object ${o.id.slice(0, 12)} lost (${why}): re-running task ${t.spec.name} (attempt ${t.spec.attempt})`, {
-      object: o.id,
-      task: t.spec.taskId,
-      job: t.spec.jobId,
-    });
-    for (const id of depsOf(t.spec)) {
-      const dep = this.dir.get(id);
-      if (!dep) continue; // held by this task's lineage: cannot be gone
-      if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
-      if (dep.state === 'pending') {
-        t.missing++;
-        (dep.dependents ??= []).push(t);
-      } else if (dep.state === 'failed') {
-        return this.finishFailed(t, dep.failure!);
-      }
-    }
-    if (t.missing === 0) this.ready(t);
+    if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.lineage.drop(t);
   }
 
   /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */
@@ -522,7 +443,7 @@ export class TaskManager {
       const o = this.dir.get(id);
       if (o) this.dir.free(o);
     }
-    for (const t of [...job.tasks]) this.dropLineage(t);
+    for (const t of [...job.tasks]) this.lineage.drop(t);
   }
 }
 

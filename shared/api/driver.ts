@@ -14,6 +14,7 @@ import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
 import { connectFailure, parseCoordinatorUrl, tokenRefused } from './connect-help.js';
 import { OutputDeduper, type OutputLine } from './output.js';
+import { allUntilFailure, waitFor, withTimeout } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
@@ -540,105 +541,4 @@ export class DriverCore implements MeshCore {
       this.ws.close(1000, 'driver closed');
     });
   }
-}
-
-/**
- * The contents of several objects in order, or, as soon as one of them failed,
- * that failure alone (Ray's get raises at once; it does not wait for the rest).
- */
-export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
-  return new Promise((resolve, reject) => {
-    const out = new Array<Fetched>(work.length);
-    let left = work.length;
-    let settled = false;
-    if (left === 0) return resolve(out);
-    work.forEach((p, i) => {
-      void p.then(
-        (f) => {
-          if (settled) return;
-          if (f.failure) {
-            settled = true;
-            return resolve([f]);
-          }
-          out[i] = f;
-          if (--left === 0) {
-            settled = true;
-            resolve(out);
-          }
-        },
-        (e) => {
-          if (settled) return;
-          settled = true;
-          reject(e);
-        },
-      );
-    });
-  });
-}
-
-/**
- * Resolves with the ready ids once `numReturns` of them are ready, or at the
- * timeout. The timeout counts from `barrier` (the coordinator having answered
- * the readiness questions): with timeoutMs 0, what is ready now is reported
- * ready, however long the answer took to come (issue 13).
- */
-export function waitFor(
-  ids: ObjectId[],
-  numReturns: number,
-  timeoutMs: number | undefined,
-  whenReady: (id: ObjectId) => Promise<void>,
-  barrier: () => Promise<void> = () => Promise.resolve(),
-): Promise<Set<ObjectId>> {
-  const ready = new Set<ObjectId>();
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let timer: unknown;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      resolve(ready);
-    };
-    if (numReturns <= 0) return finish();
-    for (const id of ids) {
-      whenReady(id).then(
-        () => {
-          ready.add(id);
-          if (ready.size >= numReturns) finish();
-        },
-        (e) => {
-          if (!done) {
-            done = true;
-            reject(e);
-          }
-        },
-      );
-    }
-    if (timeoutMs !== undefined) {
-      barrier().then(
-        () => {
-          if (!done) timer = setTimeout(finish, timeoutMs);
-        },
-        () => {
-          if (!done) timer = setTimeout(finish, timeoutMs);
-        },
-      );
-    }
-  });
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(err()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }
