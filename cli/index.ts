@@ -146,6 +146,13 @@ async function runNode(args: string[]): Promise<void> {
   if (!values.coordinator) usage('--coordinator URL is required');
   // Several coordinators of one mesh (issue 15): URL1,URL2,... (the node joins another when its own goes).
   const bases = values.coordinator.split(',').map((u) => coordinatorFlag(u.trim(), usage).base);
+  const flags = {
+    cpus: int(values.cpus, 'cpus', 1, 1024),
+    storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
+    spillDir: values['spill-dir'],
+    name: values.name,
+    joinToken: values['join-token'],
+  };
   let base = bases[0];
   for (let i = 0; ; i++) {
     try {
@@ -156,14 +163,7 @@ async function runNode(args: string[]): Promise<void> {
       if (i === bases.length - 1) throw e;
     }
   }
-  const options = {
-    coordinator: [base, ...bases.filter((b) => b !== base)],
-    cpus: int(values.cpus, 'cpus', 1, 1024),
-    storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
-    spillDir: values['spill-dir'],
-    name: values.name,
-    joinToken: values['join-token'],
-  };
+  const options = { ...flags, coordinator: [base, ...bases.filter((b) => b !== base)] };
   const node = await startEdgeNode(options).catch((e: Error) => {
     // The coordinator closes a refused node's socket with its error code as the reason.
     if (!/\bUNAUTHORIZED\b/.test(e.message)) throw e;
