@@ -224,9 +224,9 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    const live = c.tasks.actors.actors;
+    const live = c.actors;
     const all = (function* () {
-      for (const a of live.values()) yield actorView(a);
+      for (const a of live.list()) yield actorView(a);
       for (const a of ended.actors.list()) if (!live.has(a.id)) yield a;
     })();
     return page(reply, q, all, (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name)));

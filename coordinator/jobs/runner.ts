@@ -11,6 +11,7 @@ import type { Coordinator } from '../coordinator.js';
 import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
 import { JobRecords, type JobCounts } from './records.js';
 import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
+import type { ResolvedEnv } from '../../shared/env/env.js';
 
 export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
 export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
@@ -205,7 +206,7 @@ export class JobRunner {
       runtimeEnv: input.runtimeEnv,
     };
     // A bad runtime env is a 400 before any process starts.
-    const env = resolveJobEnv(job.runtimeEnv);
+    const env = await resolveJobEnv(job.runtimeEnv);
     await this.launch(job, undefined, env);
     this.jobs.set(job.id, job);
     this.trim();
@@ -216,7 +217,8 @@ export class JobRunner {
   }
 
   /** Starts the job's worker and waits for its driver to connect (as job `adopt` when given). */
-  private async launch(job: SubmittedJob, adopt?: JobId, env = resolveJobEnv(job.runtimeEnv)): Promise<void> {
+  private async launch(job: SubmittedJob, adopt?: JobId, resolved?: ResolvedEnv): Promise<void> {
+    const env = resolved ?? (await resolveJobEnv(job.runtimeEnv));
     const credential = randomBytes(32).toString('base64url');
     const data: JobWorkerData = { url: this.url, credential, name: job.name, source: job.source, runtimeEnv: env };
     const connected = new Promise<JobId>((resolve) => this.c.jobCredentials.set(credential, { jobId: adopt, connected: resolve }));

@@ -135,7 +135,7 @@ export class PeerAgent {
       case 'assign':
         return this.assign(m);
       case 'cancelTask':
-        if (c.gcs.tasks.has(m.taskId)) c.tasks.cancel(returnObjectId(m.taskId, 0), m.force);
+        if (c.gcs.tasks.has(m.taskId)) c.ends.cancel(returnObjectId(m.taskId, 0), m.force);
         return;
       case 'free':
         for (const id of m.ids) {

@@ -1,7 +1,7 @@
 // A driver's connection to the coordinator: the MeshCore of a Node script or
 // a page. Objects it puts that are too big to travel inline stay with it and
 // are served through the relay when a node needs them.
-import { returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
+import { artifactObjectId, returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
 import { ConnectError, errorFromCode, GetTimeoutError, TabmeshError } from '../errors.js';
@@ -72,7 +72,10 @@ const handlers: DriverHandlers = {
   located: (c, m) => c.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
+  upload: (c, m) => c.uploadArtifact(m.hash),
+  artifact: null,
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
   warn: (c, m) => c.onWarn(m),
@@ -147,6 +150,10 @@ export class DriverCore implements MeshCore {
   private readonly specs = new Map<TaskId, { spec: TaskSpec; live: number }>();
   private readonly smallPuts = new Map<ObjectId, { v: Uint8Array; refs: ObjectId[] }>();
   private readonly largeMeta = new Map<ObjectId, { hash: string; refs: ObjectId[] }>();
+  /** Runtime env artifacts the job declared, by content hash (issue 16): put only when the coordinator asks. */
+  private readonly artifacts = new Map<string, Uint8Array>();
+  /** Artifacts this driver put because the mesh held no copy. */
+  artifactUploads = 0;
 
   private constructor(ws: WebSocketLike) {
     this.ws = ws;
@@ -340,6 +347,8 @@ export class DriverCore implements MeshCore {
       const bytes = this.ownLarge.get(id);
       if (bytes && p.hash) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
     }
+    const arts = [...this.artifacts].map(([hash, b]) => ({ hash, size: b.byteLength }));
+    for (let i = 0; i < arts.length; i += 64) this.outbox.push({ t: 'artifact', arts: arts.slice(i, i + 64) });
     for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
     const waiting = this.objects.waitingIds();
     if (waiting.length) this.outbox.push({ t: 'subscribe', ids: waiting });
@@ -419,6 +428,23 @@ export class DriverCore implements MeshCore {
       }
     });
     this.allHashed = Promise.all([this.allHashed, hashed]).then(() => {});
+  }
+
+  offerArtifact(hash: string, bytes: Uint8Array): void {
+    if (this.artifacts.has(hash)) return;
+    this.artifacts.set(hash, bytes);
+    this.push({ t: 'artifact', arts: [{ hash, size: bytes.byteLength }] });
+  }
+
+  /** The mesh holds no copy of an artifact this job declared: put it (its bytes, or a copy served from here). */
+  uploadArtifact(hash: string): void {
+    const bytes = this.artifacts.get(hash);
+    if (!bytes) return;
+    this.artifactUploads++;
+    const id = artifactObjectId(hash);
+    if (bytes.byteLength <= this.inlineMax) return this.push({ t: 'put', id, v: bytes, size: bytes.byteLength, hash, refs: [] });
+    this.ownLarge.set(id, bytes);
+    this.push({ t: 'put', id, size: bytes.byteLength, hash, refs: [] });
   }
 
   /** To the coordinator, in order: behind a large put still being hashed. */

@@ -5,7 +5,7 @@ import type { Fetched } from '../api/core.js';
 import { BACKOFF, sleepBackoff } from '../backoff.js';
 import { failureOf } from '../errors.js';
 import { contentHash } from '../hash.js';
-import type { ObjectId } from '../ids.js';
+import { artifactObjectId, type ObjectId } from '../ids.js';
 import type { MsgOf } from '../protocol/messages.js';
 import type { SpillTier } from './store.js';
 import type { NodeRuntime } from './runtime.js';
@@ -17,6 +17,17 @@ export class ObjectAccess {
   private readonly fetching = new Map<ObjectId, Promise<Fetched>>();
 
   constructor(private readonly n: NodeRuntime) {}
+
+  /** The coordinator asks for a runtime env artifact this node cached: no other copy is left in the mesh (issue 16). */
+  async putArtifact(hash: string): Promise<void> {
+    const n = this.n;
+    const bytes = await n.envCache.read(hash);
+    if (!bytes) return;
+    const id = artifactObjectId(hash);
+    if (bytes.byteLength <= n.inlineMax) return n.send({ t: 'put', id, v: bytes, size: bytes.byteLength, hash, refs: [] });
+    n.store.put(id, bytes, { hash, primary: true });
+    n.send({ t: 'put', id, size: bytes.byteLength, hash, refs: [] });
+  }
 
   /** The bytes of an object: from the store, inline, or fetched (and kept as a secondary copy). */
   resolve(id: ObjectId): Promise<Fetched> {

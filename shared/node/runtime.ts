@@ -21,7 +21,7 @@ import { ObjectStore, type SpillTier } from './store.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
-import { EnvCache, type EnvTier } from './env-cache.js';
+import { EnvCache, type EnvCacheLimits, type EnvTier } from './env-cache.js';
 
 export interface NodePlatform {
   WebSocket?: WebSocketCtor;
@@ -40,6 +40,8 @@ export interface NodePlatform {
   envTier?: EnvTier;
   /** The runtime env cache of an earlier session of this process (kept across reconnects like `store`). */
   envCache?: EnvCache;
+  /** Bounds of a new runtime env cache (issue 16): memory and tier bytes, LRU-pruned. */
+  envLimits?: EnvCacheLimits;
 }
 
 export interface NodeOptions {
@@ -69,6 +71,8 @@ const handlers: NodeHandlers = {
     for (const id of m.ids) n.store.delete(id);
   },
   serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
+  upload: (n, m) => void n.access.putArtifact(m.hash),
+  artifact: null,
   ready: (n, m) => n.objects.onReady(m),
   sync: (n, m) => n.objects.onSync(m.x),
   chunk: (n, m) => n.objects.onChunk(m),
@@ -77,6 +81,7 @@ const handlers: NodeHandlers = {
   located: (n, m) => n.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
   output: null,
   killActor: (n, m) => n.actors.destroy(m.id, 'killed'),
@@ -187,9 +192,11 @@ export class NodeRuntime {
       Math.max(1, opts.cpus),
       () => ({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } }),
     );
-    this.envCache = platform.envCache ?? new EnvCache(platform.envTier);
+    this.envCache = platform.envCache ?? new EnvCache(platform.envTier, platform.envLimits);
     this.envCache.fetch = (id) => this.access.resolve(id);
     this.envCache.log = (text) => this.onEvent(text);
+    // What this node caches, the coordinator may ask it to put when the mesh has no other copy (issue 16).
+    this.envCache.onHave = (arts) => this.send({ t: 'artifact', arts });
     const side = opts.kind === 'browser' ? 'b' : 'e';
     this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
     this.paused = this.local.paused = !!opts.paused;
@@ -241,6 +248,7 @@ export class NodeRuntime {
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
+            this.envCache.announce();
             if (platform.store) this.access.announceHeld();
             else if (platform.tier) void this.access.recoverStored(platform.tier);
             resolve();

@@ -158,7 +158,7 @@ describe('state API and jobs', () => {
     );
     let actors: any[] = [];
     await cl.until(
-      () => cl.c.coordinator.tasks.actors.actors.size > 0 && [...cl.c.coordinator.tasks.actors.actors.values()].some((a) => a.job === id && a.calls === 4),
+      () => cl.c.coordinator.actors.size > 0 && [...cl.c.coordinator.actors.list()].some((a) => a.job === id && a.calls === 4),
       20_000,
       () => 'the actor to take 4 calls',
     );

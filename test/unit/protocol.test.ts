@@ -75,6 +75,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   locate: { t: 'locate', id: o1, x: 4 },
   located: { t: 'located', x: 4, peers: [node, job] },
   peerBytes: { t: 'peerBytes', n: 64 << 20 },
+  badHolder: { t: 'badHolder', id: o1, peer: node },
   borrow: { t: 'borrow', ids: [o1] },
   release: { t: 'release', ids: [o1, o2] },
   cancel: { t: 'cancel', id: o1, force: false },
@@ -103,6 +104,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   handBack: { t: 'handBack', tasks: [{ taskId: task, attempt: 2 }] },
   sync: { t: 'sync', x: 7 },
   holding: { t: 'holding', objects: [{ id: o1, size: 20_000_000, hash }] },
+  artifact: { t: 'artifact', arts: [{ hash, size: 1_000_000 }] },
   welcome: { t: 'welcome', jobId: job, nodeId: node, secret: 's3cret', inlineMax: 65536, heartbeatMs: 1000 },
   assign: {
     t: 'assign',
@@ -112,6 +114,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   },
   cancelTask: { t: 'cancelTask', taskId: task, force: true },
   free: { t: 'free', ids: [o1] },
+  upload: { t: 'upload', hash },
   serve: { t: 'serve', id: o1, x: 12 },
   ready: { t: 'ready', id: o1, v: undefined, size: 0, hash: undefined, failure },
   output: { t: 'output', taskId: task, level: 'log', text: 'hello from a task', fn: 'add', node: 'tab 1' },
