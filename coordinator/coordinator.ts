@@ -28,6 +28,7 @@ import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
+import type { CoordinatorMesh } from './mesh/mesh.js';
 
 /** A frame's messages are handled for at most this long per turn (then the loop serves others). */
 const MESSAGE_SLICE_MS = 10;
@@ -53,6 +54,11 @@ export interface CoordinatorOptions {
   limits?: Partial<Limits>;
   /** Node trust and adaptive verification (coordinator/trust). */
   trust?: Partial<TrustOptions>;
+  /**
+   * The GCS is shared with other coordinators (Redis, coordinator/mesh): a
+   * running job is read back when its driver resumes here, not at start.
+   */
+  shared?: boolean;
 }
 
 /** A one-time credential for a detached job's driver (coordinator/jobs). */
@@ -100,6 +106,9 @@ export class Coordinator {
   stopped = false;
   /** The worst event-loop delay lately (issue 14: no stall may starve heartbeats and HTTP). */
   readonly loop = new LoopWatch();
+  /** The other coordinators on the same Redis (coordinator/mesh), and this one's id among them. */
+  mesh: CoordinatorMesh | undefined;
+  meshId: string | undefined;
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -174,7 +183,9 @@ export class Coordinator {
       opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
     );
     this.membership.start();
-    this.recovery = recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
+    this.recovery = opts.shared
+      ? { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 }
+      : recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
   }
 
   /** What a restart read back from the durable GCS. */
@@ -198,6 +209,19 @@ export class Coordinator {
       // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
       const n = this.gcs.nodes.get(s.nodeId);
       if (n) n.lastSeen = Date.now();
+    }
+    const first = msgs[0];
+    if (this.mesh && s.role === 'pending' && first?.t === 'hello' && first.resume && !this.backlog.has(s)) {
+      const job = this.gcs.jobs.get(first.resume.jobId);
+      if (!job || job.guest) {
+        // A driver of a job this coordinator does not own (its coordinator died): take it over first.
+        this.backlog.set(s, { frames: [msgs], at: 0 });
+        void this.mesh
+          .takeOver(first.resume.jobId)
+          .catch((e: Error) => this.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`))
+          .finally(() => this.drainBacklog(s, true));
+        return;
+      }
     }
     const waiting = this.backlog.get(s);
     if (waiting) {
@@ -294,6 +318,7 @@ export class Coordinator {
       this.gcs.jobs.set(job.id, job);
       this.gcs.persistJob(job);
       this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
+      this.mesh?.jobStarted(job.id);
       if (credential) {
         this.jobCredentials.delete(m.token!);
         credential.connected(job.id);
@@ -397,6 +422,7 @@ export class Coordinator {
     job.state = 'finished';
     job.endedAt = Date.now();
     job.driver = null;
+    if (!job.guest) this.mesh?.jobEnded(jobId);
     this.ends.endJob(jobId);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
@@ -417,6 +443,12 @@ export class Coordinator {
     return this.gcs.nodes.get(id);
   }
 
+  private meshLinks(): number {
+    let n = 0;
+    if (this.mesh) for (const node of this.gcs.nodes.values()) if (node.link !== undefined) n++;
+    return n;
+  }
+
   statsJson(): Record<string, number> {
     const mem = process.memoryUsage();
     return {
@@ -424,7 +456,9 @@ export class Coordinator {
       objects: this.gcs.objects.size,
       tasks: this.gcs.tasks.size,
       tasksQueued: this.scheduler.queuedCount,
-      nodes: this.gcs.nodes.size,
+      // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
+      nodes: this.gcs.nodes.size - this.meshLinks(),
+      meshLinks: this.meshLinks(),
       drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,

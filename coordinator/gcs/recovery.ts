@@ -50,14 +50,27 @@ export interface RecoveryReport {
  * are rebuilt (or reported lost) if still needed.
  */
 export function recover(c: Coordinator, graceMs: number): RecoveryReport {
+  const storage = c.gcs.storage;
+  if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
+  return recoverRows(c, { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks') }, graceMs);
+}
+
+/** Stored rows of the three job tables (all of them at a restart; one job's when a coordinator of a mesh takes it over). */
+export interface JobRows {
+  jobs: Iterable<[string, Uint8Array]>;
+  objects: Iterable<[string, Uint8Array]>;
+  tasks: Iterable<[string, Uint8Array]>;
+}
+
+/** Recovers running jobs from their rows (see recover). */
+export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
-  if (!storage.durable) return report;
 
   // A first start (nothing stored) recovers nothing and says nothing.
   let stored = 0;
-  for (const [, row] of storage.load('jobs')) {
+  for (const [, row] of rows.jobs) {
     stored++;
     const j = rowPackr.unpack(row) as JobRow;
     if (j.state !== 'running' || !j.secret) continue; // finished jobs: their summaries are history
@@ -88,7 +101,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   }
 
   const recovered: ObjectRecord[] = [];
-  for (const [key, row] of storage.load('objects')) {
+  for (const [key, row] of rows.objects) {
     const r = rowPackr.unpack(row) as ObjectRow;
     if (!gcs.jobs.has(r.job)) {
       storage.delete('objects', key, r.job);
@@ -107,7 +120,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   report.objects = recovered.length;
 
   const runAgain: TaskRecord[] = [];
-  for (const [key, row] of storage.load('tasks')) {
+  for (const [key, row] of rows.tasks) {
     const r = rowPackr.unpack(row) as TaskRow;
     const spec = r.spec;
     const job = gcs.jobs.get(spec.jobId);

@@ -79,6 +79,11 @@ export interface NodeRecord {
   functions: Set<FunctionId>;
   joinedAt: number;
   lastSeen: number;
+  /**
+   * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
+   * it runs tasks placed on it on its own nodes.
+   */
+  link?: string;
   load: { running: number; queued: number; storeBytes: number };
   tasksDone: number;
 }
@@ -105,6 +110,12 @@ export interface JobRecord {
   submitted?: boolean;
   /** Its driver's namespace for actor names (Ray's namespaces; '' is the mesh's default). */
   namespace?: string;
+
+  /**
+   * The job of another coordinator of the mesh (coordinator/mesh), its id:
+   * this one runs tasks the owner placed on it, and never writes the job's rows.
+   */
+  guest?: string;
 }
 
 export interface FunctionRecord extends FunctionSource {

@@ -149,6 +149,19 @@ export class JobRunner {
    * source under the same id (a detached driver has nobody to come back for it).
    */
   private runAgain(j: SubmittedJob): void {
+    const mesh = this.c.mesh;
+    if (mesh) {
+      // Several coordinators on one Redis: only the one that holds the job's lease runs it (not a second one starting).
+      void mesh.claim(j.id).then((ours) => {
+        if (ours) this.runAgainHere(j);
+        else this.jobs.delete(j.id);
+      });
+      return;
+    }
+    this.runAgainHere(j);
+  }
+
+  private runAgainHere(j: SubmittedJob): void {
     if (j.runs >= MAX_RUNS) {
       this.end(j, 'failed', { name: 'JobRestartError', message: `the coordinator stopped ${j.runs} times while this job ran; it is not run again`, stack: '' });
       return;
