@@ -406,6 +406,9 @@ export class Coordinator {
       actorsDead: this.tasks.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      // Buffers and ArrayBuffers (objects in a local node's store, relay chunks) live outside the JS heap.
+      externalBytes: mem.external,
+      arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
     };
