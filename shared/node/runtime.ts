@@ -130,6 +130,8 @@ export class NodeRuntime {
   private stopHeartbeat: () => void = () => {};
   private closed = false;
   tasksRun = 0;
+  /** Object bytes that came and went inside coordinator messages (small arguments, results and puts); links and the relay count theirs. */
+  readonly inlineBytes = { in: 0, out: 0 };
   /** Takes no new tasks (issue 3): see setPaused. */
   paused = false;
   /** Called when a task ended here (the volunteer page counts them). */
@@ -291,7 +293,11 @@ export class NodeRuntime {
       return;
     }
     const inline = new Map<ObjectId, Uint8Array>();
-    for (const x of m.inline) inline.set(x.id, x.v);
+    for (const x of m.inline) {
+      inline.set(x.id, x.v);
+      this.inlineBytes.in += x.v.byteLength;
+    }
+    for (const a of m.spec.args) if (a.v) this.inlineBytes.in += a.v.byteLength;
     this.admit(m.spec, inline);
   }
 
@@ -430,7 +436,10 @@ export class NodeRuntime {
     for (let attempt = 0; ; attempt++) {
       const info = await this.objects.whenReady(id);
       if (info.failure) return { failure: info.failure };
-      if (info.v) return { bytes: info.v };
+      if (info.v) {
+        this.inlineBytes.in += info.v.byteLength;
+        return { bytes: info.v };
+      }
       try {
         // A peer link first, else the relay; the hash is checked either way.
         const { bytes, hash } = await this.fetcher.fetch(id, info);
@@ -586,6 +595,7 @@ export class NodeRuntime {
         t.holds.push(c.id);
         const size = c.bytes.byteLength;
         if (size <= this.inlineMax) {
+          this.inlineBytes.out += size;
           this.send({ t: 'put', id: c.id, v: c.bytes, size, refs: c.refs });
         } else {
           const hash = contentHash(c.bytes);
@@ -656,8 +666,10 @@ export class NodeRuntime {
       const results: TaskResult[] = [];
       for (let i = 0; i < r.returns.length; i++) {
         const { bytes, refs } = r.returns[i];
-        if (bytes.byteLength <= this.inlineMax) results.push({ v: bytes, refs });
-        else {
+        if (bytes.byteLength <= this.inlineMax) {
+          results.push({ v: bytes, refs });
+          this.inlineBytes.out += bytes.byteLength;
+        } else {
           const hash = contentHash(bytes);
           this.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
           results.push({ size: bytes.byteLength, hash, refs });
@@ -772,8 +784,9 @@ export class NodeRuntime {
       tasksRun: this.tasksRun,
       objects: this.store.count,
       storeBytes: this.store.memoryBytes + this.store.spilledBytes,
-      bytesIn: this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
-      bytesOut: this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
+      // Every object byte moved: inside coordinator messages, through the relay, over peer links.
+      bytesIn: this.inlineBytes.in + this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
+      bytesOut: this.inlineBytes.out + this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
     };
   }
 

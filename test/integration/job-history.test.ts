@@ -92,6 +92,7 @@ describe('durable job history', () => {
       'ok',
     );
     const thrown = await submit(c, `throw new RangeError('not today');`, 'throws');
+    const errorValue = await submit(c, `return { ok: false, why: new RangeError('returned, not thrown') };`, 'returns-error');
     const syntax = await submit(c, `return (1 +;`, 'syntax');
     const loop = await submit(c, `const f = mesh.remote(function f(x) { return x + 1; });\nlet n = 0;\nfor (;;) n = await mesh.get(f.remote(n));`, 'loop');
     await until(
@@ -99,11 +100,13 @@ describe('durable job history', () => {
       'the loop to make progress',
     );
     expect((await api(c, 'DELETE', `/api/jobs/${loop}`)).status).toBe(200);
-    const ids = [ok, thrown, syntax, loop];
+    const ids = [ok, thrown, errorValue, syntax, loop];
     const before = new Map<string, Record<string, unknown>>();
     for (const id of ids) before.set(id, await ended(c, id));
     expect(before.get(ok)).toMatchObject({ status: 'succeeded', result: 13, kind: 'submitted', name: 'ok', progress: { total: 2, done: 2 } });
     expect(before.get(thrown)).toMatchObject({ status: 'failed', error: { name: 'RangeError', message: 'not today' } });
+    // An Error returned as a value (Ray returns it as the value too): its name and message, not {}.
+    expect(before.get(errorValue)).toMatchObject({ status: 'succeeded', result: { ok: false, why: { name: 'RangeError', message: 'returned, not thrown' } } });
     expect(before.get(syntax)).toMatchObject({ status: 'failed', error: { name: 'SyntaxError' } });
     expect(before.get(loop)).toMatchObject({ status: 'cancelled', error: { name: 'JobCancelledError' } });
     // Counts are final once the job's driver has closed.
