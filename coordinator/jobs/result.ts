@@ -10,8 +10,8 @@ export function resultJson(v: unknown): string {
   const json =
     JSON.stringify(v === undefined ? null : v, (_k, x: unknown) => {
       if (typeof x === 'bigint') return x.toString();
-      if (x instanceof Map) return Object.fromEntries(x);
-      if (x instanceof Set) return [...x];
+      if (x instanceof Map) return Object.fromEntries(x as Map<string, unknown>);
+      if (x instanceof Set) return [...(x as Set<unknown>)];
       if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return Array.from(x as unknown as ArrayLike<number>).slice(0, 10_000);
       // The program's realm has its own Error (see worker.ts): `instanceof Error` misses its errors, whose own keys are none ({}).
       if (types.isNativeError(x)) return { name: String(x.name), message: String(x.message) };
