@@ -3,6 +3,8 @@
 //   npm run build && npm run bench:scale
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 SCALE_100K=1 npm run bench:scale  # add 20,000 nodes / a 100,000-task job
+//   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
+//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # the coordinator's CPU profile per N
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -11,6 +13,9 @@
 // SCALE_100K=1, 100,000) empty tasks: tasks/s, coordinator CPU per task,
 // the worst event-loop delay in the coordinator and the worst /api/stats
 // latency during the run. Ratios are against the smallest N of the run.
+// Churn (at the largest N): 10% of the nodes leave and 10% join once a fifth
+// of a job is done (exact results? tasks stolen for the newcomers?), then all
+// of them drop and return (time until the coordinator counts them all again).
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,8 +35,12 @@ interface Proc {
   next<T>(): Promise<T>;
 }
 
-function forkProc(file: string, env: Record<string, string>): Proc {
-  const p = fork(file, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+function forkProc(file: string, env: Record<string, string>, execArgv: string[] = []): Proc {
+  const p = fork(file, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--max-old-space-size=4096', ...execArgv],
+  });
   const waiting: ((m: unknown) => void)[] = [];
   const queued: unknown[] = [];
   p.on('message', (m) => {
@@ -49,7 +58,8 @@ async function stop(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
+  // A profiled coordinator needs time to write its profile.
+  const t = setTimeout(() => p.kill('SIGKILL'), process.env.SCALE_CPU_PROF ? 60_000 : 3000);
   await exited;
   clearTimeout(t);
 }
@@ -61,7 +71,9 @@ class Cluster {
   readonly token = 'scale-' + randomBytes(8).toString('hex');
 
   async start(): Promise<void> {
-    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token });
+    // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
+    const prof = process.env.SCALE_CPU_PROF;
+    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
     const m = await this.coord.next<{ url: string }>();
     this.url = m.url;
   }
@@ -98,6 +110,38 @@ class Cluster {
       await sleep(100);
     }
     return { ms: nowMs() - t0, joined, failed: reports.reduce((a, r) => a + r.failed, 0), errors: reports.flatMap((r) => r.errors) };
+  }
+
+  /** Joins `n` more nodes in the node processes already running (churn: newcomers, or nodes coming back). */
+  async rejoin(n: number): Promise<{ joined: number; failed: number }> {
+    const reports = await this.each(n, (count) => ({ k: 'join', count, concurrency: JOIN_CONCURRENCY }));
+    return { joined: reports.reduce((a, r) => a + r.joined, 0), failed: reports.reduce((a, r) => a + r.failed, 0) };
+  }
+
+  /** Closes `n` nodes' connections, spread over the node processes (the coordinator sees them go). */
+  async leave(n: number): Promise<void> {
+    await this.each(n, (count) => ({ k: 'leave', count }));
+  }
+
+  private async each(n: number, req: (count: number) => NodesRequest): Promise<NodesReport[]> {
+    const per = Math.ceil(n / this.nodes.length);
+    return Promise.all(
+      this.nodes.map((p, i) => {
+        p.p.send(req(Math.max(0, Math.min(per, n - i * per))));
+        return p.next<NodesReport>();
+      }),
+    );
+  }
+
+  /** Waits until the coordinator counts `n` nodes; returns false after `ms`. */
+  async nodesAre(n: number, ms: number): Promise<boolean> {
+    const end = nowMs() + ms;
+    while (nowMs() < end) {
+      const s = await this.stats().catch(() => null);
+      if (s && s.nodes === n) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   async stats(): Promise<Record<string, number>> {
@@ -166,6 +210,63 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
   }
 }
 
+interface Churn {
+  n: number;
+  tasks: number;
+  /** The job with 10% of the nodes leaving and 10% joining once a fifth of it is done. */
+  ms: number;
+  exact: boolean;
+  retried: number;
+  /** Tasks the coordinator asked busy nodes to hand back to idle ones (work stealing). */
+  stolen: number;
+  /** Every node drops at once and comes back: until the coordinator counts them all again. */
+  backMs: number;
+  /** A job of 2,000 tasks right after: its results are exact. */
+  afterExact: boolean;
+}
+
+/** Churn at N nodes (issue 14): nodes leave and join mid-job, then all of them drop and return. */
+async function churn(cl: Cluster, n: number, count: number): Promise<Churn> {
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  try {
+    const double = mesh.remote(function double(i: number) {
+      return i * 2;
+    }) as unknown as { remote(i: number): ObjectRef<number> };
+    await mesh.get(Array.from({ length: 200 }, (_, i) => double.remote(i)));
+    const s0 = await cl.stats();
+    const t0 = nowMs();
+    const refs = Array.from({ length: count }, (_, i) => double.remote(i));
+    while (((await cl.stats()).tasksFinished ?? 0) - s0.tasksFinished < count / 5) await sleep(100);
+    const k = Math.round(n / 10);
+    log(`N=${n}: churn: ${k} nodes leave, ${k} join`);
+    await Promise.all([cl.leave(k), cl.rejoin(k)]);
+    const out = await mesh.get(refs);
+    const ms = nowMs() - t0;
+    const s1 = await cl.stats();
+    mesh.free(refs);
+    log(`N=${n}: churn: all ${n} nodes drop and return`);
+    await cl.leave(n);
+    const t1 = nowMs();
+    await cl.rejoin(n);
+    await cl.nodesAre(n, 30 * 60_000);
+    const backMs = nowMs() - t1;
+    const after = Array.from({ length: 2000 }, (_, i) => double.remote(i));
+    const afterOut = await mesh.get(after);
+    return {
+      n,
+      tasks: count,
+      ms,
+      exact: out.every((v, i) => v === i * 2),
+      retried: s1.tasksRetried - s0.tasksRetried,
+      stolen: s1.rebalanceAsked - s0.rebalanceAsked,
+      backMs,
+      afterExact: afterOut.every((v, i) => v === i * 2),
+    };
+  } finally {
+    await mesh.close();
+  }
+}
+
 interface Row {
   n: number;
   joinMs: number;
@@ -175,9 +276,10 @@ interface Row {
   idleRssMb: number;
   idleLoopMaxMs: number;
   runs: Run[];
+  churn?: Churn;
 }
 
-async function measure(n: number, jobs: number[]): Promise<Row> {
+async function measure(n: number, jobs: number[], withChurn: boolean): Promise<Row> {
   const cl = new Cluster();
   await cl.start();
   try {
@@ -200,7 +302,14 @@ async function measure(n: number, jobs: number[]): Promise<Row> {
       runs.push(r);
       await sleep(1000);
     }
-    return { n, joinMs: j.ms, joined: j.joined, failed: j.failed, idleCpuPct, idleRssMb: b.rssBytes / MB, idleLoopMaxMs: b.loopMaxMs, runs };
+    let ch: Churn | undefined;
+    if (withChurn) {
+      ch = await churn(cl, n, jobs[0]);
+      log(
+        `N=${n}: churn: ${ch.tasks} tasks in ${round(ch.ms / 1000, 1)} s, exact ${ch.exact}, ${ch.retried} retried, ${ch.stolen} stolen; all back in ${round(ch.backMs / 1000, 1)} s, then exact ${ch.afterExact}`,
+      );
+    }
+    return { n, joinMs: j.ms, joined: j.joined, failed: j.failed, idleCpuPct, idleRssMb: b.rssBytes / MB, idleLoopMaxMs: b.loopMaxMs, runs, churn: ch };
   } finally {
     await cl.stop();
   }
@@ -212,7 +321,9 @@ runBench(async () => {
   const jobs = [20_000];
   if (process.env.SCALE_100K === '1') jobs.push(100_000);
   const rows: Row[] = [];
-  for (const n of sizes) rows.push(await measure(n, jobs));
+  // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
+  const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
+  for (const n of sizes) rows.push(await measure(n, jobs, n === churnAt));
   const base = rows[0];
   for (const r of rows) {
     const b = r === base ? null : base;
@@ -229,6 +340,13 @@ runBench(async () => {
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
     });
+    if (r.churn) {
+      const c = r.churn;
+      emit(figure(`scale.n${r.n}.churn.job_ms`, c.ms, 'ms'));
+      emit(figure(`scale.n${r.n}.churn.exact`, c.exact && c.afterExact ? 1 : 0, 'bool'));
+      emit(figure(`scale.n${r.n}.churn.stolen`, c.stolen, 'tasks'));
+      emit(figure(`scale.n${r.n}.churn.all_back_ms`, c.backMs, 'ms'));
+    }
   }
   const lines = [
     '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |',
@@ -240,6 +358,13 @@ runBench(async () => {
         `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms | ${round(run.statsWorstMs, 0)} ms |`,
       );
     }
+  }
+  for (const r of rows) {
+    const c = r.churn;
+    if (!c) continue;
+    lines.push(
+      `churn at ${r.n} nodes: ${c.tasks} tasks with 10% leaving and 10% joining: ${round(c.ms / 1000, 1)} s, exact ${c.exact}, ${c.retried} retried, ${c.stolen} stolen for idle nodes; all ${r.n} dropped: back in ${round(c.backMs / 1000, 1)} s, next job exact ${c.afterExact}`,
+    );
   }
   process.stderr.write(lines.join('\n') + '\n');
 });

@@ -18,7 +18,7 @@ const USAGE = `usage:
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
-  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--name NAME] [--join-token T]
+  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
 ${SUBMIT_USAGE}
@@ -137,6 +137,7 @@ async function runNode(args: string[]): Promise<void> {
       cpus: { type: 'string' },
       'store-mb': { type: 'string' },
       'spill-dir': { type: 'string' },
+      'env-cache-mb': { type: 'string' },
       name: { type: 'string' },
       'join-token': { type: 'string' },
     },
@@ -150,6 +151,7 @@ async function runNode(args: string[]): Promise<void> {
     cpus: int(values.cpus, 'cpus', 1, 1024),
     storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
     spillDir: values['spill-dir'],
+    envCacheMb: int(values['env-cache-mb'], 'env-cache-mb', 1, 1 << 20),
     name: values.name,
     joinToken: values['join-token'],
   };

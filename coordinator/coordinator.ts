@@ -10,10 +10,16 @@ import type { GcsStorage } from './gcs/storage.js';
 import { MAX_ENDED_JOBS, type JobRecord, type NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
+import { ArtifactRegistry } from './objects/artifacts.js';
 import { Relay } from './objects/relay.js';
 import { Signalling } from './signal/signal.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { TaskManager } from './scheduler/tasks.js';
+import { actorHooks, verifiedTasks } from './scheduler/task-wiring.js';
+import { TaskEnds } from './scheduler/task-ends.js';
+import { nodeLostFailure } from './scheduler/task-failures.js';
+import { ActorManager } from './actors/actors.js';
+import { Verifier } from './verify/verifier.js';
 import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
 import { handlers, type Handler } from './handlers.js';
@@ -62,8 +68,15 @@ export class Coordinator {
   readonly dir: ObjectDirectory;
   readonly scheduler: Scheduler;
   readonly tasks: TaskManager;
+  /** Cancel, node loss and job end for tasks (scheduler/task-ends.ts). */
+  readonly ends: TaskEnds;
+  readonly actors: ActorManager;
+  /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
+  readonly verifier: Verifier;
   readonly membership: Membership;
   readonly relay: Relay;
+  /** Runtime env artifacts of the mesh, by content hash (issue 16). */
+  readonly artifacts: ArtifactRegistry;
   readonly signalling: Signalling;
   readonly inlineMax: number;
   readonly maxFrameBytes: number;
@@ -113,25 +126,36 @@ export class Coordinator {
     this.scheduler = new Scheduler(
       this.gcs,
       (t, n) => this.tasks.assign(t, n),
-      (t, why) =>
-        this.tasks.finishFailed(t, {
-          code: 'NODE_LOST',
-          name: 'NodeLostError',
-          message: `task ${t.spec.name} cannot run: ${why}`,
-          stack: '',
-          functionName: t.spec.name,
-          taskId: t.spec.taskId,
-        }),
+      (t, why) => this.tasks.finishFailed(t, nodeLostFailure(t.spec, `task ${t.spec.name} cannot run: ${why}`)),
     );
-    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.trust);
+    // The task manager calls the actor manager and the verifier; they call it back (read late, once it exists).
+    this.actors = new ActorManager(
+      this.gcs,
+      actorHooks(() => this.tasks, this.dir, this.scheduler),
+    );
+    this.verifier = new Verifier(
+      this.gcs,
+      this.scheduler,
+      verifiedTasks(() => this.tasks),
+      this.trust,
+    );
+    this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
+    this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
     const feasibility = new FeasibilityWatch(
       this.gcs,
       (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
-      (n) => [...this.tasks.actors.actors.values()].filter((a) => a.node === n && a.state === 'alive').map((a) => a.className),
+      (n) =>
+        this.actors
+          .list()
+          .filter((a) => a.node === n && a.state === 'alive')
+          .map((a) => a.className),
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
+    this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
+    this.artifacts = new ArtifactRegistry(this.gcs, this.dir);
+    this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.
       const o = this.dir.get(id);
@@ -159,6 +183,7 @@ export class Coordinator {
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
     if (s.closed || this.stopped) return;
+    s.bytesIn += data.byteLength;
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.maxFrameBytes);
@@ -342,6 +367,7 @@ export class Coordinator {
     if (job && job.driver === s && job.state === 'running' && code !== 1000) this.detachJob(s, job);
     s.closed = true;
     this.relay.dropSession(s);
+    this.artifacts.dropSession(s);
     if (s.role === 'node' && s.nodeId) {
       const n = this.gcs.nodes.get(s.nodeId);
       if (n) this.membership.remove(n, 'connection closed');
@@ -349,7 +375,7 @@ export class Coordinator {
     const orphaned = this.dir.dropSession(s);
     for (const o of orphaned) {
       // A detached driver's large puts wait for it: it announces them again when it resumes.
-      if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id)) continue;
+      if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
     if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId, 'its driver closed the session');
@@ -358,7 +384,7 @@ export class Coordinator {
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
     this.scheduler.removeNode(n);
-    this.tasks.nodeLost(n);
+    this.ends.nodeLost(n);
   }
 
   endJob(jobId: JobRecord['id'], reason = 'it was ended'): void {
@@ -372,7 +398,8 @@ export class Coordinator {
     job.state = 'finished';
     job.endedAt = Date.now();
     job.driver = null;
-    this.tasks.endJob(jobId);
+    this.ends.endJob(jobId);
+    this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
     this.onJobEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
@@ -404,10 +431,10 @@ export class Coordinator {
       drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,
-      actorsAlive: this.tasks.actors.alive,
-      ...this.tasks.verifier.stats,
+      actorsAlive: this.actors.alive,
+      ...this.verifier.stats,
       limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
-      actorsDead: this.tasks.actors.dead,
+      actorsDead: this.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       // Buffers and ArrayBuffers (objects in a local node's store, relay chunks) live outside the JS heap.
@@ -415,6 +442,8 @@ export class Coordinator {
       arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
+      rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
+      rebalanceAsked: this.scheduler.rebalancer.stats.asked,
     };
   }
 

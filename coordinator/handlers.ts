@@ -2,12 +2,11 @@
 // node may send (the table lists every kind; a new kind does not compile
 // until it is handled here or marked null). Each returns an error text when
 // it refuses a message; the connection stays open.
-import { isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
+import { isArtifactObject, isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
 import { ActorManager } from './actors/actors.js';
-import { Scheduler } from './scheduler/scheduler.js';
 import type { Coordinator } from './coordinator.js';
 import type { Session } from './session.js';
 
@@ -29,7 +28,7 @@ function runsTaskOfJob(c: Coordinator, s: Session, job: string): boolean {
 function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
   const t = c.gcs.tasks.get(parent as never);
-  return !!t && ((t.node !== null && t.node.session === s) || c.tasks.verifier.runsOn(t, s));
+  return !!t && ((t.node !== null && t.node.session === s) || c.verifier.runsOn(t, s));
 }
 
 /** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
@@ -42,6 +41,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   welcome: null,
   assign: null,
   cancelTask: null,
+  giveBack: null,
   free: null,
   serve: null,
   located: null,
@@ -69,6 +69,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     return c.tasks.submit(spec, s, local);
   },
   put: (c, s, m) => {
+    if (isArtifactObject(m.id) && c.artifacts.has(m.id)) return c.artifacts.put(s, m);
     if (!isPutObject(m.id) || !mayActFor(c, s, taskOfObject(m.id))) return `put ${m.id}: not a put id of yours`;
     if (m.v && m.v.byteLength !== m.size) return `put ${m.id}: size ${m.size} does not match ${m.v.byteLength} bytes`;
     const existing = c.dir.get(m.id);
@@ -84,6 +85,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (m.v) c.dir.setReady(o, { v: m.v, size: m.size, contains: m.refs });
     else c.dir.setReady(o, { size: m.size, hash: m.hash, location: s, contains: m.refs });
   },
+  artifact: (c, s, m) => c.artifacts.offer(s, m),
+  upload: null,
   subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
   sync: (_c, s, m) => s.send({ t: 'sync', x: m.x }),
   fetch: (c, s, m) => {
@@ -99,6 +102,16 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   peerBytes: (c, _s, m) => {
     c.gcs.stats.bytesPeer += m.n;
   },
+  // A reader caught a holder lying (issue 17): an offence for the holder, if
+  // the reader asked for the object and the accused node holds it. One reader
+  // accuses a node at most once, so one liar cannot talk an honest node out.
+  badHolder: (c, s, m) => {
+    const n = c.node(m.peer as never);
+    const o = c.dir.get(m.id);
+    if (!n || n.session === s || !o?.locations.has(n.session)) return `badHolder: ${m.peer.slice(0, 12)} is not a node holding ${m.id.slice(0, 12)}`;
+    if (!c.honesty.mayAccuse(s, m.id, n.id)) return;
+    c.trust.offence(n.id, `sent a chunk of object ${m.id.slice(0, 12)} that does not match its hash (found by ${s.label})`);
+  },
   chunk: (c, s, m) => c.relay.chunk(s, m),
   xferFail: (c, s, m) => c.relay.fail(s, m),
   borrow: (c, s, m) => {
@@ -110,21 +123,21 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   actorInfo: null,
   warn: null,
   actorCheckpoint: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
+    const a = c.actors.get(m.id);
     if (!a || a.node?.session !== s) return `actor ${m.id} does not live on this node`;
-    c.tasks.actors.checkpointed(m.id, m.after, m.state);
+    c.actors.checkpointed(m.id, m.after, m.state);
   },
   killActor: (c, s, m) => {
-    const a = c.tasks.actors.actors.get(m.id);
+    const a = c.actors.get(m.id);
     if (!a) return null;
     // Its job's driver, its tasks' nodes, or any session holding a handle to it may kill it.
     const held = s.held.has(ActorManager.creationObject(m.id));
     const ofJob = s.role === 'driver' ? a.job === s.jobId : runsTaskOfJob(c, s, a.job);
     if (!held && !ofJob) return `actor ${m.id} is not yours`;
-    c.tasks.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
+    c.actors.kill(m.id, s.role === 'driver' ? 'killed by its driver' : 'killed by a task');
   },
   getActor: (c, s, m) => {
-    const a = c.tasks.actors.lookup(m.name);
+    const a = c.actors.lookup(m.name);
     if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
       s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'` });
       return;
@@ -136,7 +149,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (!t) return null;
     // A driver cancels within its job; a node on behalf of a task of that job it is running.
     if (s.role === 'driver' ? t.spec.jobId !== s.jobId : !runsTaskOfJob(c, s, t.spec.jobId)) return `task of ${m.id} is not of your job`;
-    c.tasks.cancel(m.id, m.force);
+    c.ends.cancel(m.id, m.force);
   },
   heartbeat: (c, s, m) => {
     const n = nodeOf(c, s);
@@ -182,7 +195,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   log: (c, s, m) => {
     const t = c.gcs.tasks.get(m.taskId);
     const n = nodeOf(c, s);
-    if (!t || !n || (t.node?.session !== s && !c.tasks.verifier.runsOn(t, s))) return;
+    if (!t || !n || (t.node?.session !== s && !c.verifier.runsOn(t, s))) return;
     const job = c.gcs.jobs.get(t.spec.jobId);
     job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
   },
@@ -199,12 +212,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const { taskId, attempt } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
       if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
-      const n = t.node!;
-      if (t.blocked) c.tasks.setBlocked(t, false);
-      n.tasks.delete(t);
-      Scheduler.charge(n, t, -1);
-      t.node = null;
-      c.scheduler.enqueue(t, true);
+      c.tasks.handBack(t);
     }
   },
   holding: (c, s, m) => {

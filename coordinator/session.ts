@@ -24,6 +24,9 @@ export class Session {
   readonly outbox: Outbox;
   closed = false;
   readonly remoteAddress: string;
+  /** Frame bytes received and sent on this connection (the dashboard's per-node traffic). */
+  bytesIn = 0;
+  bytesOut = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -31,7 +34,9 @@ export class Session {
   ) {
     this.remoteAddress = remoteAddress;
     this.outbox = new Outbox((frame) => {
-      if (!this.closed && ws.readyState === ws.OPEN) ws.send(frame);
+      if (this.closed || ws.readyState !== ws.OPEN) return;
+      this.bytesOut += frame.byteLength;
+      ws.send(frame);
     });
   }
 

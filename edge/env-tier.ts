@@ -2,7 +2,8 @@
 // artifact, named by its content hash, in `<spill dir>/env`, so that a
 // restarted node does not fetch them again. Same crash-safe write as the spill
 // tier (temp file, then rename); what is read back is hash-checked by the cache.
-import { mkdir, readFile, rename, writeFile, unlink } from 'node:fs/promises';
+// A read sets the file's times, so that the cache's LRU order survives a restart.
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvTier } from '../shared/node/env-cache.js';
 
@@ -20,7 +21,10 @@ export class DiskEnvTier implements EnvTier {
   async get(hash: string): Promise<Uint8Array | undefined> {
     await this.ready;
     try {
-      const buf = await readFile(this.file(hash));
+      const file = this.file(hash);
+      const buf = await readFile(file);
+      const now = new Date();
+      await utimes(file, now, now).catch(() => {});
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return undefined;
@@ -39,6 +43,23 @@ export class DiskEnvTier implements EnvTier {
       await unlink(temp).catch(() => {});
       throw e;
     }
+  }
+
+  async delete(hash: string): Promise<void> {
+    await unlink(this.file(hash)).catch((e: { code?: string }) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async list(): Promise<{ hash: string; size: number }[]> {
+    await this.ready;
+    const out: { hash: string; size: number; at: number }[] = [];
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!HASH_RE.test(name)) continue; // temp files of a crashed write
+      const st = await stat(join(this.dir, name)).catch(() => null);
+      if (st?.isFile()) out.push({ hash: name, size: st.size, at: st.mtimeMs });
+    }
+    return out.sort((a, b) => a.at - b.at).map(({ hash, size }) => ({ hash, size }));
   }
 
   /** The hash is checked so that it can never name a file elsewhere. */

@@ -24,6 +24,8 @@ export interface EdgeNodeOptions {
   name?: string;
   resources?: Record<string, number>;
   joinToken?: string;
+  /** Bound of the runtime env artifacts kept in `<spill dir>/env` (issue 16), least recently used pruned first. Default 256. */
+  envCacheMb?: number;
   /** Join again after a dropped connection (default true). */
   reconnect?: boolean;
 }
@@ -83,6 +85,7 @@ export class EdgeNode {
         peers: await edgePeers(),
         envTier: this.envTier,
         envCache: this.envCache,
+        envLimits: o.envCacheMb !== undefined ? { tierBytes: o.envCacheMb * 1024 * 1024 } : undefined,
       },
     );
     this.envCache = rt.envCache;

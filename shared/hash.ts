@@ -7,7 +7,7 @@
 // `contentHash` is synchronous, for values that must be announced in order.
 // `contentHashAsync` is for large objects off the caller's path: Node installs
 // a pool of worker threads that hash shared memory in parallel (edge/node-hash.ts);
-// elsewhere it hashes a slice at a time between macrotasks.
+// browsers use WebCrypto; elsewhere it hashes a slice at a time between macrotasks.
 import { sha256 } from '@noble/hashes/sha2';
 import { toHex } from './ids.js';
 
@@ -20,8 +20,16 @@ export type ChunkHasher = (chunk: Uint8Array) => Uint8Array;
 /** Leaves of `bytes` (LEAF_BYTES per chunk), computed off the caller's path where the platform can. */
 export type AsyncLeafHasher = (bytes: Uint8Array) => Promise<Uint8Array>;
 
-let chunkHasher: ChunkHasher = (c) => sha256(c);
-let asyncLeaves: AsyncLeafHasher = slicedLeaves;
+/** WebCrypto where the context has it (browsers in secure contexts): native SHA-256, off the main thread. */
+/** The part of WebCrypto used here (shared/ is typed without the DOM library). */
+interface Digester {
+  digest(algorithm: 'SHA-256', data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
+}
+const subtle: Digester | undefined = (globalThis as { crypto?: { subtle?: Digester } }).crypto?.subtle;
+const shared = (b: Uint8Array) => typeof SharedArrayBuffer === 'function' && b.buffer instanceof SharedArrayBuffer;
+const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
+let chunkHasher: ChunkHasher = defaultChunkHasher;
+let asyncLeaves: AsyncLeafHasher = (bytes) => (subtle && !shared(bytes) ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
 
 export function setChunkHasher(h: ChunkHasher): void {
   chunkHasher = h;
@@ -54,7 +62,9 @@ export function rootOf(leaves: Uint8Array): string {
 }
 
 export function contentHash(bytes: Uint8Array): string {
-  return rootOf(leafHashes(bytes));
+  const leaves = leafHashes(bytes);
+  rememberLeaves(bytes, leaves);
+  return rootOf(leaves);
 }
 
 export interface Hashed {
@@ -63,8 +73,40 @@ export interface Hashed {
 }
 
 export async function contentHashAsync(bytes: Uint8Array): Promise<Hashed> {
-  const leaves = await asyncLeaves(bytes);
+  const leaves = await leavesOf(bytes);
   return { hash: rootOf(leaves), leaves };
+}
+
+/**
+ * Leaves already computed, by the bytes they describe (the very view: stores
+ * keep the view they were given). A holder serves an object many times, and
+ * readers each get its leaves: hashing it again per request (1 MiB of SHA-256
+ * in a tab's main thread each time) starved busy tabs for seconds. Weak, so
+ * the leaves go with their bytes.
+ */
+const knownLeaves = new WeakMap<Uint8Array, Uint8Array | Promise<Uint8Array>>();
+
+/** Records the leaves of `bytes` (computed, or received and checked against the object hash). */
+export function rememberLeaves(bytes: Uint8Array, leaves: Uint8Array): void {
+  knownLeaves.set(bytes, leaves);
+}
+
+/** The leaves of `bytes`: remembered, being computed, or computed now off the caller's path. */
+export function leavesOf(bytes: Uint8Array): Promise<Uint8Array> {
+  const known = knownLeaves.get(bytes);
+  if (known) return Promise.resolve(known);
+  const p = asyncLeaves(bytes).then(
+    (leaves) => {
+      knownLeaves.set(bytes, leaves);
+      return leaves;
+    },
+    (e: unknown) => {
+      knownLeaves.delete(bytes);
+      throw e;
+    },
+  );
+  knownLeaves.set(bytes, p);
+  return p;
 }
 
 /** Whether `chunk` (chunk `i` of an object) matches its leaf in `leaves`. */
@@ -72,6 +114,37 @@ export function chunkMatches(leaves: Uint8Array, i: number, chunk: Uint8Array): 
   const h = chunkHasher(chunk);
   const o = i * LEAF_BYTES;
   if (o + LEAF_BYTES > leaves.byteLength) return false;
+  for (let k = 0; k < LEAF_BYTES; k++) if (h[k] !== leaves[o + k]) return false;
+  return true;
+}
+
+/** Leaves by WebCrypto, 1 MiB of chunks at a time. */
+async function subtleLeaves(sc: Digester, bytes: Uint8Array): Promise<Uint8Array> {
+  const n = chunkCount(bytes.byteLength);
+  const out = new Uint8Array(n * LEAF_BYTES);
+  const perSlice = (1 << 20) / HASH_CHUNK;
+  for (let i = 0; i < n; i += perSlice) {
+    const digests = [];
+    for (let j = i; j < Math.min(n, i + perSlice); j++)
+      digests.push(sc.digest('SHA-256', bytes.subarray(j * HASH_CHUNK, (j + 1) * HASH_CHUNK) as Uint8Array<ArrayBuffer>));
+    const done = await Promise.all(digests);
+    done.forEach((d, k) => out.set(new Uint8Array(d), (i + k) * LEAF_BYTES));
+  }
+  return out;
+}
+
+/**
+ * `chunkMatches` off the caller's thread where the platform can (WebCrypto in
+ * browsers: a tab receiving a dozen objects at once spent seconds in SHA-256
+ * on its main thread); elsewhere the synchronous hasher.
+ */
+export async function chunkMatchesAsync(leaves: Uint8Array, i: number, chunk: Uint8Array): Promise<boolean> {
+  if (!subtle || chunkHasher !== defaultChunkHasher || shared(chunk)) {
+    return chunkMatches(leaves, i, chunk);
+  }
+  const o = i * LEAF_BYTES;
+  if (o + LEAF_BYTES > leaves.byteLength) return false;
+  const h = new Uint8Array(await subtle.digest('SHA-256', chunk as Uint8Array<ArrayBuffer>));
   for (let k = 0; k < LEAF_BYTES; k++) if (h[k] !== leaves[o + k]) return false;
   return true;
 }

@@ -96,6 +96,25 @@ export function putObjectId(task: TaskId, index: number): ObjectId {
   return (task + u32Hex((PUT_FLAG | index) >>> 0)) as ObjectId;
 }
 
+/** The put index of a runtime env artifact (issue 16): past any index genPutIndex makes but its very last. */
+const ARTIFACT_INDEX = 0xffffffff;
+
+/**
+ * ObjectId of a runtime env artifact: derived from its content hash alone, so
+ * that the same bytes are one object in the whole mesh, whichever job or
+ * driver declares them (docs/decisions.md, "Runtime env artifacts are objects
+ * of the mesh").
+ */
+export function artifactObjectId(hash: string): ObjectId {
+  const task = toHex(sha256(new TextEncoder().encode('tabmesh-artifact\0' + hash)).subarray(0, TASK_ID_BYTES));
+  return (task + u32Hex(ARTIFACT_INDEX)) as ObjectId;
+}
+
+/** Whether `id` may name an artifact (the registry knows which ones do). */
+export function isArtifactObject(id: ObjectId): boolean {
+  return id.endsWith('ffffffff');
+}
+
 export function taskOfObject(id: ObjectId): TaskId {
   return id.slice(0, TASK_ID_BYTES * 2) as TaskId;
 }

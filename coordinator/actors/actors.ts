@@ -52,7 +52,8 @@ export interface ActorHooks {
 const LOG_CAP = 10_000;
 
 export class ActorManager {
-  readonly actors = new Map<TaskId, ActorRecord>();
+  /** The actors table: only this manager writes it (readonly views through get/has/list). */
+  private readonly table = new Map<TaskId, ActorRecord>();
   readonly names = new Map<string, TaskId>();
   dead = 0;
 
@@ -61,12 +62,28 @@ export class ActorManager {
     private readonly hooks: ActorHooks,
   ) {}
 
+  get(id: TaskId): Readonly<ActorRecord> | undefined {
+    return this.table.get(id);
+  }
+
+  has(id: TaskId): boolean {
+    return this.table.has(id);
+  }
+
+  list(): Readonly<ActorRecord>[] {
+    return [...this.table.values()];
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
   /** A creation task was submitted. Returns a failure when the name is taken. */
   register(t: TaskRecord): Failure | null {
     const a = t.spec.actor!;
     if (a.name) {
       const holder = this.names.get(a.name);
-      if (holder && this.actors.get(holder)?.state !== 'dead') {
+      if (holder && this.table.get(holder)?.state !== 'dead') {
         return {
           code: 'TASK_ERROR',
           name: 'ActorNameTakenError',
@@ -78,7 +95,7 @@ export class ActorManager {
       }
       this.names.set(a.name, t.spec.taskId);
     }
-    this.actors.set(t.spec.taskId, {
+    this.table.set(t.spec.taskId, {
       id: t.spec.taskId,
       name: a.name ?? null,
       className: t.spec.name,
@@ -102,7 +119,7 @@ export class ActorManager {
 
   /** Its constructor returned: the actor is up on the node that ran it. */
   created(t: TaskRecord, n: NodeRecord): void {
-    const a = this.actors.get(t.spec.taskId);
+    const a = this.table.get(t.spec.taskId);
     if (!a || (a.state !== 'pending' && a.state !== 'restarting')) return;
     const restarted = a.state === 'restarting';
     a.state = 'alive';
@@ -131,7 +148,7 @@ export class ActorManager {
 
   /** The constructor threw (or the creation failed): calls fail with its error through their dependency on it. */
   constructorFailed(id: TaskId): void {
-    const a = this.actors.get(id);
+    const a = this.table.get(id);
     if (!a || a.state === 'dead') return;
     a.state = 'dead';
     a.diedAt = Date.now();
@@ -142,7 +159,7 @@ export class ActorManager {
 
   /** A call was submitted: it takes its place in its caller's queue. */
   enqueueCall(t: TaskRecord): void {
-    const a = this.actors.get(t.spec.actor!.id);
+    const a = this.table.get(t.spec.actor!.id);
     if (!a) return; // it fails when its dependency on the creation object resolves
     const caller = t.spec.parentId;
     let q = a.callers.get(caller);
@@ -152,7 +169,7 @@ export class ActorManager {
 
   /** A call's arguments (and the actor) are ready. */
   callReady(t: TaskRecord): void {
-    const a = this.actors.get(t.spec.actor!.id);
+    const a = this.table.get(t.spec.actor!.id);
     if (!a || a.state === 'dead') {
       this.hooks.fail(t, this.diedFailure(t, a));
       return;
@@ -187,12 +204,12 @@ export class ActorManager {
 
   /** A dispatched call ended. */
   callEnded(t: TaskRecord): void {
-    this.actors.get(t.spec.actor!.id)?.inflight.delete(t);
+    this.table.get(t.spec.actor!.id)?.inflight.delete(t);
   }
 
   /** Stops an actor: its queued and running calls fail with ActorDiedError; its node is told. */
   kill(id: TaskId, why: string, tellNode = true): void {
-    const a = this.actors.get(id);
+    const a = this.table.get(id);
     if (!a || a.state === 'dead') return;
     const node = a.node;
     a.state = 'dead';
@@ -218,7 +235,7 @@ export class ActorManager {
 
   /** The actor's state after call `after`: the replay log up to it can go. */
   checkpointed(id: TaskId, after: TaskId, state: Uint8Array): void {
-    const a = this.actors.get(id);
+    const a = this.table.get(id);
     if (!a || a.state === 'dead' || !this.restartable(a)) return;
     const i = a.replay.findIndex((s) => s.taskId === after);
     if (i < 0) return;
@@ -228,7 +245,7 @@ export class ActorManager {
 
   /** A node is gone, with its actors: each restarts elsewhere while it has restarts left, else dies. */
   nodeLost(n: NodeRecord): void {
-    for (const a of this.actors.values()) {
+    for (const a of this.table.values()) {
       if (a.node !== n || a.state === 'dead') continue;
       this.lost(a, `its node ${n.id} was lost`);
     }
@@ -236,7 +253,7 @@ export class ActorManager {
 
   /** A live actor's executor died (a crash in a method, or it was terminated): restart or death, with the cause. */
   workerDied(id: TaskId, cause: string): void {
-    const a = this.actors.get(id);
+    const a = this.table.get(id);
     if (!a || a.state !== 'alive') return;
     this.lost(a, cause);
   }
@@ -252,7 +269,7 @@ export class ActorManager {
    * the constructor ran): created again within maxRestarts. False when spent.
    */
   creationLost(t: TaskRecord, why: string): boolean {
-    const a = this.actors.get(t.spec.taskId);
+    const a = this.table.get(t.spec.taskId);
     const max = t.spec.actor?.maxRestarts ?? 0;
     if (!a || a.state === 'dead' || a.restarts >= max) return false;
     a.restarts++;
@@ -306,33 +323,33 @@ export class ActorManager {
 
   /** Every handle is gone (the creation object was freed): an unnamed actor stops, and its record goes. */
   handlesGone(id: TaskId): void {
-    const a = this.actors.get(id);
+    const a = this.table.get(id);
     if (!a) return;
     if (a.state !== 'dead') {
       if (a.name) return; // named actors live until killed or their job ends
       this.kill(id, 'all its handles were released');
     }
-    this.actors.delete(id);
+    this.table.delete(id);
   }
 
   /** The job ended: its actors stop and are forgotten. */
   endJob(job: JobId): void {
-    for (const a of [...this.actors.values()]) {
+    for (const a of [...this.table.values()]) {
       if (a.job !== job) continue;
       if (a.state !== 'dead') this.kill(a.id, 'its job ended');
-      this.actors.delete(a.id);
+      this.table.delete(a.id);
     }
   }
 
   lookup(name: string): ActorRecord | undefined {
     const id = this.names.get(name);
-    const a = id ? this.actors.get(id) : undefined;
+    const a = id ? this.table.get(id) : undefined;
     return a && a.state !== 'dead' ? a : undefined;
   }
 
   get alive(): number {
     let n = 0;
-    for (const a of this.actors.values()) if (a.state !== 'dead') n++;
+    for (const a of this.table.values()) if (a.state !== 'dead') n++;
     return n;
   }
 

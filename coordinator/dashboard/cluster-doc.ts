@@ -82,10 +82,9 @@ function same(a: Plain | undefined, b: Plain): boolean {
   return true;
 }
 
-/** Bytes read from and written to a session's TCP socket (the node's control connection). */
+/** Frame bytes received from and sent to a node on its control connection (counted by its session). */
 function socketBytes(n: NodeRecord): { bytesIn: number; bytesOut: number } {
-  const sock = (n.session.ws as unknown as { _socket?: { bytesRead?: number; bytesWritten?: number } })._socket;
-  return { bytesIn: sock?.bytesRead ?? 0, bytesOut: sock?.bytesWritten ?? 0 };
+  return { bytesIn: n.session.bytesIn, bytesOut: n.session.bytesOut };
 }
 
 export class ClusterDoc {
@@ -191,8 +190,8 @@ export class ClusterDoc {
       functions: c.gcs.functions.size,
       bytesRelayed: st.bytesRelayed,
       jobsRunning: [...c.gcs.jobs.values()].filter((j) => j.state === 'running').length,
-      actorsAlive: c.tasks.actors.alive,
-      actorsDead: c.tasks.actors.dead,
+      actorsAlive: c.actors.alive,
+      actorsDead: c.actors.dead,
     };
     if (!same(m.get('totals') as Plain | undefined, totals)) m.set('totals', totals);
     if (m.get('startedAt') === undefined) {
@@ -337,7 +336,7 @@ export class ClusterDoc {
   }
 
   private sampleActors(): void {
-    const all = [...this.c.tasks.actors.actors.values()];
+    const all = [...this.c.actors.list()];
     // Alive ones first, then the most recent dead ones.
     all.sort((a, b) => (a.state === 'dead' ? 1 : 0) - (b.state === 'dead' ? 1 : 0) || b.createdAt - a.createdAt);
     const keep = all.slice(0, MAX_ACTORS);

@@ -60,7 +60,7 @@ export class EndedRecords {
   /** Taps the moments records leave their tables (as TaskHistory does); returns the undo. */
   attach(): () => void {
     const { gcs } = this.c;
-    const actors = this.c.tasks.actors;
+    const actors = this.c.actors;
     // The originals, called with their `this` below (.call): these methods are wrapped, not detached.
     /* eslint-disable @typescript-eslint/unbound-method */
     const dropTask = gcs.dropTask;
@@ -80,14 +80,17 @@ export class EndedRecords {
     };
     // An actor's record goes in these two; what was there before and is gone after ended.
     const keepGone = (ids: TaskId[], run: () => void) => {
-      const before = ids.map((id) => actors.actors.get(id)).filter((a) => a !== undefined);
+      const before = ids.map((id) => actors.get(id)).filter((a) => a !== undefined);
       run();
-      for (const a of before) if (!actors.actors.has(a.id)) this.actors.add(a.id, actorView(a));
+      for (const a of before) if (!actors.has(a.id)) this.actors.add(a.id, actorView(a));
     };
     actors.handlesGone = (id) => keepGone([id], () => handlesGone.call(actors, id));
     actors.endJob = (job) =>
       keepGone(
-        [...actors.actors.values()].filter((a) => a.job === job).map((a) => a.id),
+        actors
+          .list()
+          .filter((a) => a.job === job)
+          .map((a) => a.id),
         () => endJob.call(actors, job),
       );
     return () => {

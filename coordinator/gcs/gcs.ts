@@ -1,7 +1,7 @@
 // The global control store: tables in memory, made durable through a
 // GcsStorage (grouped writes). Counters for /api/stats live here too.
 import { Packr } from 'msgpackr';
-import type { FunctionId, JobId, NodeId, ObjectId, TaskId } from '../../shared/ids.js';
+import { isArtifactObject, type FunctionId, type JobId, type NodeId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { GcsStorage } from './storage.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
 
@@ -21,6 +21,8 @@ export interface Stats {
   staleReports: number;
   /** Finished tasks re-run to rebuild a lost output. */
   tasksRebuilt: number;
+  /** Runtime env artifacts put into the mesh (issue 16): once per content while a copy is held. */
+  artifactUploads: number;
 }
 
 export class Gcs {
@@ -43,6 +45,7 @@ export class Gcs {
     bytesPeer: 0,
     staleReports: 0,
     tasksRebuilt: 0,
+    artifactUploads: 0,
   };
 
   constructor(
@@ -79,7 +82,8 @@ export class Gcs {
   }
 
   persistObject(o: ObjectRecord): void {
-    if (!this.storage.durable) return;
+    // Runtime env artifacts are not rows: after a restart, drivers and nodes offer them again (issue 16).
+    if (!this.storage.durable || isArtifactObject(o.id)) return;
     this.storage.put(
       'objects',
       o.id,

@@ -8,7 +8,7 @@ import type { ActorRecord } from '../actors/actors.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
-import type { JobRecord, ObjectRecord } from '../gcs/tables.js';
+import type { JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
 import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
@@ -51,17 +51,23 @@ export function objectView(o: ObjectRecord) {
 
 const JOB_ID = /^[0-9a-f]{16}$/;
 
-function page<T>(reply: FastifyReply, q: Query, items: Iterable<T>, keep: (x: T) => boolean = () => true): T[] {
+/**
+ * One page of `items`. `size`: how many there are when nothing is filtered
+ * out; the walk then stops at the page's end instead of counting them all
+ * (issue 14: a page of 10,000 nodes costs its page, not the mesh).
+ */
+function page<T>(reply: FastifyReply, q: Query, items: Iterable<T>, keep: ((x: T) => boolean) | null = null, size?: number): T[] {
   const limit = Math.min(MAX_LIMIT, Number(q.limit ?? 100));
   const offset = Number(q.offset ?? 0);
   const out: T[] = [];
   let total = 0;
   for (const x of items) {
-    if (!keep(x)) continue;
+    if (keep && !keep(x)) continue;
     if (total >= offset && out.length < limit) out.push(x);
     total++;
+    if (!keep && size !== undefined && out.length >= limit) break;
   }
-  void reply.header('x-total-count', String(total));
+  void reply.header('x-total-count', String(!keep && size !== undefined ? size : total));
   return out;
 }
 
@@ -121,7 +127,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/nodes', read(schemas.nodes), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, gcs.nodes.values(), (n) => !q.kind || n.kind === q.kind).map((n) => ({
+    return page(reply, q, gcs.nodes.values(), q.kind ? (n) => n.kind === q.kind : null, gcs.nodes.size).map((n) => ({
       id: n.id,
       kind: n.kind,
       name: n.name,
@@ -205,16 +211,26 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return { id, status: jobStatus(gcs.jobs.get(id), runner.jobs.get(id)) };
   });
 
-  const tasksOf = (q: Query): Iterable<TaskView> => {
+  // Live tasks are filtered on their records and turned into views only when in the page (no view per task per request).
+  const tasksOf = (q: Query): Iterable<TaskView | TaskRecord> => {
     if (q.job) return history.tasksOf(q.job as JobId).tasks;
     return (function* () {
-      for (const t of gcs.tasks.values()) yield viewOf(t);
+      yield* gcs.tasks.values();
       for (const t of ended.tasks.list()) if (!gcs.tasks.has(t.id)) yield t;
     })();
   };
+  const isView = (t: TaskView | TaskRecord): t is TaskView => !('spec' in t);
+  const taskState = (t: TaskView | TaskRecord): string => (isView(t) ? t.state : t.state === 'queued' && t.infeasible ? 'infeasible' : t.state);
   app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, tasksOf(q), (t) => (!q.state || t.state === q.state) && (!q.node || t.node === q.node) && (!q.name || t.name.includes(q.name)));
+    const keep =
+      q.state || q.node || q.name
+        ? (t: TaskView | TaskRecord) =>
+            (!q.state || taskState(t) === q.state) &&
+            (!q.node || (isView(t) ? t.node : t.ranOn) === q.node) &&
+            (!q.name || (isView(t) ? t.name : t.spec.name).includes(q.name))
+        : null;
+    return page(reply, q, tasksOf(q), keep).map((t) => (isView(t) ? t : viewOf(t)));
   });
 
   app.get('/api/objects', read(schemas.objects), async (req, reply) => {
@@ -229,9 +245,9 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    const live = c.tasks.actors.actors;
+    const live = c.actors;
     const all = (function* () {
-      for (const a of live.values()) yield actorView(a);
+      for (const a of live.list()) yield actorView(a);
       for (const a of ended.actors.list()) if (!live.has(a.id)) yield a;
     })();
     return page(reply, q, all, (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name)));

@@ -11,6 +11,7 @@ import type { Coordinator } from '../coordinator.js';
 import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
 import { JobRecords, type JobCounts } from './records.js';
 import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
+import type { ResolvedEnv } from '../../shared/env/env.js';
 
 export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
 export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
@@ -192,7 +193,7 @@ export class JobRunner {
       runtimeEnv: input.runtimeEnv,
     };
     // A bad runtime env is a 400 before any process starts.
-    const env = resolveJobEnv(job.runtimeEnv);
+    const env = await resolveJobEnv(job.runtimeEnv);
     // Logged as its driver connects, before the coordinator logs `job-started`.
     const announce = (id: JobId) => this.c.gcs.event('job-submitted', `job ${id} (${job.name}) submitted`, { job: id });
     await this.launch(job, undefined, env, announce);
@@ -204,7 +205,8 @@ export class JobRunner {
   }
 
   /** Starts the job's worker and waits for its driver to connect (as job `adopt` when given). */
-  private async launch(job: SubmittedJob, adopt?: JobId, env = resolveJobEnv(job.runtimeEnv), announce?: (id: JobId) => void): Promise<void> {
+  private async launch(job: SubmittedJob, adopt?: JobId, resolved?: ResolvedEnv, announce?: (id: JobId) => void): Promise<void> {
+    const env = resolved ?? (await resolveJobEnv(job.runtimeEnv));
     const credential = randomBytes(32).toString('base64url');
     const data: JobWorkerData = { url: this.url, credential, name: job.name, source: job.source, runtimeEnv: env };
     const connected = new Promise<JobId>((resolve) =>

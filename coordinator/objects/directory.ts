@@ -25,8 +25,8 @@ export class ObjectDirectory {
     return this.gcs.objects.get(id);
   }
 
-  /** A new object record; `refs` counts the holders it starts with. */
-  create(id: ObjectId, job: JobId, refs: number): ObjectRecord {
+  /** A new object record; `refs` counts the holders it starts with; `ofJob: false`: it does not end with its job (artifacts). */
+  create(id: ObjectId, job: JobId, refs: number, ofJob = true): ObjectRecord {
     const o: ObjectRecord = {
       id,
       job,
@@ -42,7 +42,7 @@ export class ObjectDirectory {
       subscribers: null,
     };
     this.gcs.objects.set(id, o);
-    this.gcs.jobs.get(job)?.objects.add(id);
+    if (ofJob) this.gcs.jobs.get(job)?.objects.add(id);
     this.gcs.stats.objectsCreated++;
     return o;
   }

@@ -39,10 +39,15 @@ interface Shape {
   heap: Entry[];
 }
 
+/** CPUs of a node that live actors do not hold. */
+export function freeCpus(n: NodeRecord): number {
+  return Math.max(0, (n.resources.cpu ?? 0) - n.actorCpu);
+}
+
 /** The load a node is filed under: tasks per CPU not held by actors (a node whose CPUs actors hold all goes last). */
 export function indexLoad(n: NodeRecord): number {
   const cpus = n.resources.cpu ?? 0;
-  const free = Math.max(0, cpus - n.actorCpu);
+  const free = freeCpus(n);
   if (cpus > 0 && free === 0) return 1e9 + n.inflightTasks;
   return n.inflightTasks / Math.max(1, free);
 }
@@ -177,6 +182,36 @@ export class NodeIndex {
       }
     }
     return null;
+  }
+
+  /**
+   * Nodes with a CPU free (fewer tasks than free CPUs), least loaded first
+   * within each shape, at most `limit`: only the top of each heap is walked.
+   */
+  idle(limit: number): NodeRecord[] {
+    const out: NodeRecord[] = [];
+    for (const s of this.shapes.values()) {
+      const stack = s.heap.length ? [0] : [];
+      while (stack.length && out.length < limit) {
+        const e = s.heap[stack.pop()!];
+        // A heap's children are at least as loaded: below a busy entry, every node is busy.
+        if (e.key >= 1) continue;
+        if (freeCpus(e.node) > e.node.inflightTasks) out.push(e.node);
+        for (const c of [2 * e.pos + 1, 2 * e.pos + 2]) if (c < s.heap.length) stack.push(c);
+      }
+    }
+    return out;
+  }
+
+  /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan. */
+  sample(k: number, random: () => number): NodeRecord[] {
+    const out = new Set<NodeRecord>();
+    const len = this.order.length;
+    for (let i = 0; i < k * 2 && out.size < k && len > 0; i++) {
+      const e = this.order[Math.floor(random() * len)];
+      if (e) out.add(e.node);
+    }
+    return [...out];
   }
 
   /** Best-first walk of a shape's heap: the first entry in load order that fits. */

@@ -13,6 +13,7 @@ import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext, PlacementPolicy } from './policy.js';
 import { spreadPolicy } from './spread-policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
+import { Rebalancer } from './rebalance.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -58,6 +59,10 @@ export class Scheduler {
   readonly index = new NodeIndex();
   /** Passes cut short by their budget (for /api/stats and tests). */
   slicedPasses = 0;
+  /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
+  readonly rebalancer = new Rebalancer(this.index, (n, count) => this.askBack(n, count));
+  /** Asks node `n` to hand back up to `count` tasks it has not started (the coordinator sends `giveBack`). */
+  askBack: (n: NodeRecord, count: number) => void = () => {};
   /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy); `nodes` is walked only then. */
   onStuck: (key: string, head: TaskRecord, nodes: () => readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
 
@@ -151,7 +156,10 @@ export class Scheduler {
    * in the next turn), true when every class is placed or blocked.
    */
   run(budget: { tasks: number; ms: number } = { tasks: Infinity, ms: Infinity }): boolean {
-    if (this.classes.size === 0) return true;
+    if (this.classes.size === 0) {
+      this.rebalancer.check();
+      return true;
+    }
     if (this.index.size === 0) {
       for (const [key, q] of this.classes) {
         const head = q.peek();
@@ -195,6 +203,8 @@ export class Scheduler {
       }
       if (q.size === 0) this.classes.delete(key);
     }
+    // Whatever is still queued fits no node now: nodes with a CPU free may take others' queued tasks.
+    this.rebalancer.check();
     return true;
   }
 

@@ -1,7 +1,7 @@
 // Task lifecycle in the GCS (ARCHITECTURE.md "A task's life"):
 // waiting-args -> queued -> assigned -> running -> finished | failed | cancelled.
 // A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
-import { failureOf, type Failure } from '../../shared/errors.js';
+import type { Failure } from '../../shared/errors.js';
 import { isPutObject, returnObjectId, taskOfObject, type ObjectId, type TaskId } from '../../shared/ids.js';
 import { actorLiveCpu, type MsgOf, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -10,52 +10,29 @@ import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { Scheduler } from './scheduler.js';
 import { ActorManager } from '../actors/actors.js';
-import { isReplica, Verifier } from '../verify/verifier.js';
-import { TrustTable } from '../trust/trust.js';
+import { isReplica, type Verifier } from '../verify/verifier.js';
+import { depsOf, Lineage } from '../lineage/lineage.js';
+import { actorGone, lostFailure, placeOnlyCpu, retried } from './task-failures.js';
 
 const EWMA_ALPHA = 0.2;
 
-/** What a task waits for: its ref arguments and, for an actor call, the actor's creation. */
-function depsOf(spec: TaskSpec): ObjectId[] {
-  const deps: ObjectId[] = [];
-  for (const a of spec.args) if (a.r !== undefined) deps.push(a.r);
-  if (spec.actor?.kind === 'call') deps.push(ActorManager.creationObject(spec.actor.id));
-  return deps;
-}
-
 export class TaskManager {
-  readonly actors: ActorManager;
-  /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
-  readonly verifier: Verifier;
+  /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
+  private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
+  artifactLost: (o: ObjectRecord, why: string) => boolean = () => false;
 
+  /** The actor manager and the verifier are wired by coordinator.ts (hooks in task-wiring.ts). */
   constructor(
     private readonly gcs: Gcs,
     private readonly dir: ObjectDirectory,
     private readonly scheduler: Scheduler,
-    trust: TrustTable = new TrustTable({}, () => {}),
+    private readonly actors: ActorManager,
+    private readonly verifier: Verifier,
   ) {
-    this.verifier = new Verifier(gcs, scheduler, this, trust);
-    this.actors = new ActorManager(gcs, {
-      dispatch: (t, n) => this.assign(t, n),
-      fail: (t, f) => this.finishFailed(t, f),
-      release: (t) => this.unplace(t),
-      recreate: (t) => {
-        t.state = 'queued';
-        this.scheduler.enqueue(t, true);
-      },
-      holdArgs: (spec, sign) => {
-        for (const id of depsOf(spec)) {
-          if (sign > 0) this.dir.addRef(id);
-          else this.dir.decRef(id);
-        }
-      },
-      replay: (spec, n) => {
-        this.onPlaced(spec, n);
-        n.session.send({ t: 'assign', spec, inline: this.inlineArgs(spec), fn: undefined });
-      },
-    });
+    this.lineage = new Lineage(gcs, dir, { ready: (t) => this.ready(t), fail: (t, f) => this.finishFailed(t, f) });
   }
 
   /**
@@ -136,11 +113,20 @@ export class TaskManager {
     return null;
   }
 
-  /** A finished task recovered after a restart keeps its arguments while its outputs live (lineage). */
+  /** A finished task keeps its arguments (and nested refs) while its outputs live: its lineage. */
   holdLineage(t: TaskRecord): void {
-    t.holdsArgs = true;
-    for (const id of depsOf(t.spec)) this.dir.addRef(id);
-    for (const id of t.spec.nested) this.dir.addRef(id);
+    this.lineage.hold(t);
+  }
+
+  /** A task's outputs are all gone, or its job ended: its lineage (and what it held) goes. */
+  dropLineage(t: TaskRecord): void {
+    this.lineage.drop(t);
+  }
+
+  /** An object lost its last copy: rebuilt from its lineage when it can be (coordinator/lineage/). */
+  objectLost(o: ObjectRecord, why: string): void {
+    if (o.state === 'ready' && !o.v && this.artifactLost(o, why)) return;
+    this.lineage.objectLost(o, why);
   }
 
   /** An unfinished task recovered after a restart: it waits for its arguments, then runs again. */
@@ -188,7 +174,7 @@ export class TaskManager {
   }
 
   /** Values of small ref arguments, sent along so that the node need not fetch them. */
-  private inlineArgs(spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
+  inlineArgs(spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
     const inline: { id: ObjectId; v: Uint8Array }[] = [];
     for (const a of spec.args) {
       if (a.r === undefined) continue;
@@ -219,6 +205,12 @@ export class TaskManager {
     Scheduler.charge(n, t, -1);
     t.node = null;
     this.scheduler.soon();
+  }
+
+  /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
+  handBack(t: TaskRecord): void {
+    this.unplace(t);
+    this.scheduler.enqueue(t, true);
   }
 
   /** The node that reports on a task must be the one it is assigned to, for this attempt. */
@@ -358,9 +350,9 @@ export class TaskManager {
     // No row for the end state: the outputs' rows (ready or failed) say it.
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
     // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
-    if (state !== 'finished' || t.spec.actor?.kind === 'call') this.releaseArgs(t);
+    if (state !== 'finished' || t.spec.actor?.kind === 'call') this.lineage.release(t);
     else this.releaseActorHandles(t);
-    if (t.liveOutputs === 0) this.dropLineage(t);
+    if (t.liveOutputs === 0) this.lineage.drop(t);
   }
 
   /**
@@ -370,20 +362,11 @@ export class TaskManager {
    */
   private releaseActorHandles(t: TaskRecord): void {
     if (!t.holdsArgs || t.spec.nested.length === 0) return;
-    const handles = t.spec.nested.filter(
-      (id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.actors.has(taskOfObject(id)),
-    );
+    const handles = t.spec.nested.filter((id) => !isPutObject(id) && id === ActorManager.creationObject(taskOfObject(id)) && this.actors.has(taskOfObject(id)));
     if (handles.length === 0) return;
     const gone = new Set(handles);
     t.spec = { ...t.spec, nested: t.spec.nested.filter((id) => !gone.has(id)) };
     for (const id of handles) this.dir.decRef(id);
-  }
-
-  private releaseArgs(t: TaskRecord): void {
-    if (!t.holdsArgs) return;
-    t.holdsArgs = false;
-    for (const id of depsOf(t.spec)) this.dir.decRef(id);
-    for (const id of t.spec.nested) this.dir.decRef(id);
   }
 
   /** One of a task's outputs was freed. */
@@ -392,181 +375,6 @@ export class TaskManager {
     const t = this.gcs.tasks.get(taskOfObject(o.id));
     if (!t) return;
     if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
-    if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.dropLineage(t);
+    if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.lineage.drop(t);
   }
-
-  private dropLineage(t: TaskRecord): void {
-    this.releaseArgs(t);
-    this.gcs.dropTask(t.spec.taskId);
-    this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
-  }
-
-  /**
-   * An object lost its last copy. If something still needs it, it is rebuilt
-   * by re-running its creating task with the same ids (recursively for lost
-   * arguments), within that task's retry budget; otherwise readers get
-   * ObjectLostError naming the object and why.
-   */
-  objectLost(o: ObjectRecord, why: string): void {
-    if (o.state !== 'ready' || o.v) return;
-    if (o.refs <= 0) return this.dir.free(o);
-    const creator = this.gcs.tasks.get(taskOfObject(o.id));
-    if (!creator) {
-      const byDriver = isPutObject(o.id) && o.locations.size === 0 && !this.gcs.tasks.has(taskOfObject(o.id));
-      return this.dir.setFailedLost(o, `${why}; ${byDriver ? 'it was put by a driver that is gone' : 'its lineage is gone'}`);
-    }
-    this.rebuild(creator, o, why);
-  }
-
-  private rebuild(t: TaskRecord, o: ObjectRecord, why: string): void {
-    if (!TERMINAL.has(t.state) && t.state !== 'finished') {
-      // Its task is queued or running again already: the object comes back with it.
-      this.dir.setRebuilding(o);
-      return;
-    }
-    if (t.state !== 'finished' || t.spec.actor) {
-      return this.dir.setFailedLost(o, `${why}; ${t.spec.actor ? 'actor results are not rebuilt by re-running' : `its task ${t.state}`}`);
-    }
-    if (t.spec.attempt >= t.spec.maxRetries) {
-      return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
-    }
-    const pin = t.spec.scheduling;
-    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node)) {
-      // A holder that comes back (a reloaded tab) can still announce it.
-      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
-    }
-    // Every lost output of the task waits again; copies elsewhere stay readable.
-    for (let i = 0; i < t.spec.numReturns; i++) {
-      const out = this.dir.get(returnObjectId(t.spec.taskId, i));
-      if (out && out.state === 'ready' && !out.v && out.locations.size === 0) this.dir.setRebuilding(out);
-    }
-    this.dir.setRebuilding(o);
-    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-    t.state = 'waiting-args';
-    t.missing = 0;
-    this.gcs.stats.tasksRebuilt++;
-    const job = this.gcs.jobs.get(t.spec.jobId);
-    if (job) job.counts.finished--;
-    this.gcs.stats.tasksFinished--;
-    this.gcs.event('object-rebuilt', `object ${o.id.slice(0, 12)} lost (${why}): re-running task ${t.spec.name} (attempt ${t.spec.attempt})`, {
-      object: o.id,
-      task: t.spec.taskId,
-      job: t.spec.jobId,
-    });
-    for (const id of depsOf(t.spec)) {
-      const dep = this.dir.get(id);
-      if (!dep) continue; // held by this task's lineage: cannot be gone
-      if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
-      if (dep.state === 'pending') {
-        t.missing++;
-        (dep.dependents ??= []).push(t);
-      } else if (dep.state === 'failed') {
-        return this.finishFailed(t, dep.failure!);
-      }
-    }
-    if (t.missing === 0) this.ready(t);
-  }
-
-  /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */
-  cancel(id: ObjectId, force: boolean): void {
-    const t = this.gcs.tasks.get(taskOfObject(id));
-    if (!t || TERMINAL.has(t.state)) return;
-    if (t.replicas) return this.finishFailed(t, cancelledFailure(t)); // its replicas are stopped
-    if (t.state === 'assigned' || t.state === 'running') {
-      // The node stops it and reports it failed with TASK_CANCELLED.
-      t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });
-      return;
-    }
-    this.finishFailed(t, cancelledFailure(t));
-  }
-
-  /** A node is gone: its tasks go back to the queue, within their retry budget. */
-  nodeLost(n: NodeRecord): void {
-    this.actors.nodeLost(n);
-    for (const t of [...n.tasks]) {
-      this.unplace(t);
-      if (TERMINAL.has(t.state)) continue;
-      if (t.spec.actor?.kind === 'create') {
-        // An actor being created there: maxRestarts applies to its creation too.
-        const why = `its node ${n.id} was lost while it was being created`;
-        if (!this.actors.creationLost(t, why))
-          this.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
-        continue;
-      }
-      if (t.spec.attempt < t.spec.maxRetries) {
-        t.spec = retried(t.spec);
-        this.gcs.stats.tasksRetried++;
-        this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${n.id} was lost (attempt ${t.spec.attempt})`, {
-          task: t.spec.taskId,
-          node: n.id,
-          job: t.spec.jobId,
-        });
-        this.scheduler.enqueue(t, true);
-      } else {
-        this.finishFailed(t, {
-          ...failureOf('NODE_LOST', t.spec.taskId, t.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`)),
-          name: 'NodeLostError',
-        });
-      }
-    }
-  }
-
-  /** A job ended: its unfinished tasks are cancelled and its objects freed. */
-  endJob(jobId: TaskSpec['jobId']): void {
-    const job = this.gcs.jobs.get(jobId);
-    if (!job) return;
-    this.actors.endJob(jobId);
-    for (const t of [...job.tasks]) {
-      if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
-      if (!TERMINAL.has(t.state)) this.finishFailed(t, cancelledFailure(t));
-    }
-    for (const id of [...job.objects]) {
-      const o = this.dir.get(id);
-      if (o) this.dir.free(o);
-    }
-    for (const t of [...job.tasks]) this.dropLineage(t);
-  }
-}
-
-/** CPUs an actor's creation needs to be placed beyond what the live actor holds. */
-function placeOnlyCpu(s: TaskSpec): number {
-  return Math.max(0, (s.resources.cpu ?? 0) - actorLiveCpu(s));
-}
-
-/** The spec of a task's next try: a new attempt of a new retry generation (fresh child ids; a rebuild keeps its generation). */
-function retried(s: TaskSpec): TaskSpec {
-  return { ...s, attempt: s.attempt + 1, gen: (s.gen ?? 0) + 1 };
-}
-
-function cancelledFailure(t: TaskRecord): Failure {
-  return {
-    code: 'TASK_CANCELLED',
-    name: 'TaskCancelledError',
-    message: `task ${t.spec.name} was cancelled`,
-    stack: '',
-    functionName: t.spec.name,
-    taskId: t.spec.taskId,
-  };
-}
-
-function actorGone(spec: TaskSpec): Failure {
-  return {
-    code: 'ACTOR_DIED',
-    name: 'ActorDiedError',
-    message: `actor ${spec.actor?.id.slice(0, 12)} is gone (killed, or all its handles were released)`,
-    stack: '',
-    functionName: spec.name,
-    taskId: spec.taskId,
-  };
-}
-
-function lostFailure(id: ObjectId, spec: TaskSpec): Failure {
-  return {
-    code: 'OBJECT_LOST',
-    name: 'ObjectLostError',
-    message: `argument ${id} of task ${spec.name} is unknown or was freed`,
-    stack: '',
-    functionName: spec.name,
-    taskId: spec.taskId,
-  };
 }

@@ -27,6 +27,8 @@ class Recent<T> {
 interface Memory {
   tasks: Recent<TaskId>;
   asked: Recent<ObjectId>;
+  /** Nodes this session reported as sending bad chunks. */
+  accused: Set<string>;
 }
 
 export class Honesty {
@@ -34,7 +36,7 @@ export class Honesty {
 
   private of(s: Session): Memory {
     let m = this.memory.get(s);
-    if (!m) this.memory.set(s, (m = { tasks: new Recent(), asked: new Recent() }));
+    if (!m) this.memory.set(s, (m = { tasks: new Recent(), asked: new Recent(), accused: new Set() }));
     return m;
   }
 
@@ -52,6 +54,17 @@ export class Honesty {
   mayReport(s: Session, task: TaskId): boolean {
     const m = this.of(s).tasks;
     return m.has(task) || m.full;
+  }
+
+  /**
+   * Whether `s` may report node `node` for a bad chunk of `id` (issue 17): it
+   * asked for `id`, and has not reported `node` before (once per reader).
+   */
+  mayAccuse(s: Session, id: ObjectId, node: string): boolean {
+    const m = this.of(s);
+    if (!(m.asked.has(id) || m.asked.full) || m.accused.has(node) || m.accused.size >= REMEMBER) return false;
+    m.accused.add(node);
+    return true;
   }
 
   /** Whether `s` may say it stored a copy of `id`. */

@@ -27,6 +27,8 @@ export interface MeshCore {
   registerFunction(f: FunctionSource): void;
   submit(spec: TaskSpec): void;
   put(id: ObjectId, value: EncodedValue): void;
+  /** Drivers: the bytes of a runtime env artifact its job declares (issue 16), kept to put when the coordinator asks. */
+  offerArtifact?(hash: string, bytes: Uint8Array): void;
   /** Content of each object, in order; rejects with GetTimeoutError after timeoutMs. */
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]>;
   /** Resolves with the ids that are ready once `numReturns` are, or at the timeout. */

@@ -1,7 +1,7 @@
 // A driver's connection to the coordinator: the MeshCore of a Node script or
 // a page. Objects it puts that are too big to travel inline stay with it and
 // are served through the relay when a node needs them.
-import { returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
+import { artifactObjectId, returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
 import { ConnectError, errorFromCode, GetTimeoutError, TabmeshError } from '../errors.js';
@@ -14,6 +14,7 @@ import { ObjectClient, type ReadyInfo } from './object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
 import { connectFailure, parseCoordinatorUrl, tokenRefused } from './connect-help.js';
 import { OutputDeduper, type OutputLine } from './output.js';
+import { allUntilFailure, waitFor, withTimeout } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
@@ -68,7 +69,10 @@ const handlers: DriverHandlers = {
   located: (c, m) => c.fetcher.onLocated(m),
   locate: null,
   peerBytes: null,
+  badHolder: null,
   serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
+  upload: (c, m) => c.uploadArtifact(m.hash),
+  artifact: null,
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
   warn: (c, m) => c.onWarn(m),
@@ -100,6 +104,7 @@ const handlers: DriverHandlers = {
   cancelTask: null,
   capacity: null,
   handBack: null,
+  giveBack: null,
   holding: null,
 };
 
@@ -143,6 +148,10 @@ export class DriverCore implements MeshCore {
   private readonly specs = new Map<TaskId, { spec: TaskSpec; live: number }>();
   private readonly smallPuts = new Map<ObjectId, { v: Uint8Array; refs: ObjectId[] }>();
   private readonly largeMeta = new Map<ObjectId, { hash: string; refs: ObjectId[] }>();
+  /** Runtime env artifacts the job declared, by content hash (issue 16): put only when the coordinator asks. */
+  private readonly artifacts = new Map<string, Uint8Array>();
+  /** Artifacts this driver put because the mesh held no copy. */
+  artifactUploads = 0;
 
   private constructor(ws: WebSocketLike) {
     this.ws = ws;
@@ -311,6 +320,8 @@ export class DriverCore implements MeshCore {
       const bytes = this.ownLarge.get(id);
       if (bytes && p.hash) this.outbox.push({ t: 'put', id, size: bytes.byteLength, hash: p.hash, refs: p.refs });
     }
+    const arts = [...this.artifacts].map(([hash, b]) => ({ hash, size: b.byteLength }));
+    for (let i = 0; i < arts.length; i += 64) this.outbox.push({ t: 'artifact', arts: arts.slice(i, i + 64) });
     for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
     const waiting = this.objects.waitingIds();
     if (waiting.length) this.outbox.push({ t: 'subscribe', ids: waiting });
@@ -390,6 +401,23 @@ export class DriverCore implements MeshCore {
       }
     });
     this.allHashed = Promise.all([this.allHashed, hashed]).then(() => {});
+  }
+
+  offerArtifact(hash: string, bytes: Uint8Array): void {
+    if (this.artifacts.has(hash)) return;
+    this.artifacts.set(hash, bytes);
+    this.push({ t: 'artifact', arts: [{ hash, size: bytes.byteLength }] });
+  }
+
+  /** The mesh holds no copy of an artifact this job declared: put it (its bytes, or a copy served from here). */
+  uploadArtifact(hash: string): void {
+    const bytes = this.artifacts.get(hash);
+    if (!bytes) return;
+    this.artifactUploads++;
+    const id = artifactObjectId(hash);
+    if (bytes.byteLength <= this.inlineMax) return this.push({ t: 'put', id, v: bytes, size: bytes.byteLength, hash, refs: [] });
+    this.ownLarge.set(id, bytes);
+    this.push({ t: 'put', id, size: bytes.byteLength, hash, refs: [] });
   }
 
   /** To the coordinator, in order: behind a large put still being hashed. */
@@ -512,105 +540,4 @@ export class DriverCore implements MeshCore {
       this.ws.close(1000, 'driver closed');
     });
   }
-}
-
-/**
- * The contents of several objects in order, or, as soon as one of them failed,
- * that failure alone (Ray's get raises at once; it does not wait for the rest).
- */
-export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
-  return new Promise((resolve, reject) => {
-    const out = new Array<Fetched>(work.length);
-    let left = work.length;
-    let settled = false;
-    if (left === 0) return resolve(out);
-    work.forEach((p, i) => {
-      void p.then(
-        (f) => {
-          if (settled) return;
-          if (f.failure) {
-            settled = true;
-            return resolve([f]);
-          }
-          out[i] = f;
-          if (--left === 0) {
-            settled = true;
-            resolve(out);
-          }
-        },
-        (e) => {
-          if (settled) return;
-          settled = true;
-          reject(e);
-        },
-      );
-    });
-  });
-}
-
-/**
- * Resolves with the ready ids once `numReturns` of them are ready, or at the
- * timeout. The timeout counts from `barrier` (the coordinator having answered
- * the readiness questions): with timeoutMs 0, what is ready now is reported
- * ready, however long the answer took to come (issue 13).
- */
-export function waitFor(
-  ids: ObjectId[],
-  numReturns: number,
-  timeoutMs: number | undefined,
-  whenReady: (id: ObjectId) => Promise<void>,
-  barrier: () => Promise<void> = () => Promise.resolve(),
-): Promise<Set<ObjectId>> {
-  const ready = new Set<ObjectId>();
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let timer: unknown;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      resolve(ready);
-    };
-    if (numReturns <= 0) return finish();
-    for (const id of ids) {
-      whenReady(id).then(
-        () => {
-          ready.add(id);
-          if (ready.size >= numReturns) finish();
-        },
-        (e) => {
-          if (!done) {
-            done = true;
-            reject(e);
-          }
-        },
-      );
-    }
-    if (timeoutMs !== undefined) {
-      barrier().then(
-        () => {
-          if (!done) timer = setTimeout(finish, timeoutMs);
-        },
-        () => {
-          if (!done) timer = setTimeout(finish, timeoutMs);
-        },
-      );
-    }
-  });
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(err()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }

@@ -74,17 +74,10 @@ export class Mesh implements ActorCaller {
 
   /** Called by connect(): the job's runtime env (already resolved) and the platform's bundler. */
   useRuntimeEnv(bundler: EnvBundler | undefined, job: ResolvedEnv | undefined): void {
-    // An artifact is a put of the job's root task, held (the ref kept) for the job's life.
-    const refs: ObjectRef[] = [];
-    this.envs = new EnvDeclarer(
-      bundler,
-      (bytes) => {
-        const ref = this.putRaw(bytes);
-        refs.push(ref);
-        return ref.id;
-      },
-      job,
-    );
+    const core = this.core;
+    if (!core.offerArtifact) throw new RuntimeEnvError('NOT_SUPPORTED', 'runtimeEnv is declared by drivers (mesh.remote or connect)');
+    // An artifact is an object of the mesh, by content hash: the coordinator asks for its bytes only if no copy is held.
+    this.envs = new EnvDeclarer(bundler, (hash, bytes) => core.offerArtifact!(hash, bytes), job);
     this.envs.declare(undefined);
   }
 
@@ -290,13 +283,6 @@ export class Mesh implements ActorCaller {
   private reEnv(f: FunctionSource, env: RuntimeEnv): FunctionSource {
     const plain: FunctionSource = { fnId: functionId(f.kind, f.source), kind: f.kind, name: f.name, source: f.source };
     return this.withEnv(plain, this.envFor(env));
-  }
-
-  /** A put of raw bytes (runtime env artifacts: not a codec value; the object's hash is the artifact's). */
-  private putRaw(bytes: Uint8Array): ObjectRef {
-    const id = putObjectId(this.core.parentTask, this.core.nextPutIndex());
-    this.core.put(id, { bytes, refs: [] });
-    return this.track(id, true);
   }
 
   private putEncoded(enc: ReturnType<typeof encodeValue>): ObjectRef {

@@ -1,14 +1,15 @@
 // A driver's side of runtime envs (issue 16): resolves what a job or a
-// function declares, uploads each artifact once (as an object of the job whose
-// content hash is the artifact's hash), and gives the function table the
-// declarations nodes load before a function's first task.
+// function declares, offers each artifact once to the mesh (an object whose id
+// derives from its content hash; the coordinator asks for the bytes only when
+// the mesh holds no copy), and gives the function table the declarations nodes
+// load before a function's first task.
 import { contentHash } from '../hash.js';
-import { functionId, type FunctionId } from '../ids.js';
+import { artifactObjectId, functionId, type FunctionId } from '../ids.js';
 import type { EnvDecl, FunctionSource } from '../protocol/messages.js';
 import { isResolvedEnv, mergeEnvs, resolveEnv, type EnvBundler, type ResolvedEntry, type ResolvedEnv, type RuntimeEnv } from './env.js';
 
-/** Puts raw artifact bytes as an object of the job and holds it for the job's life; returns its id. */
-export type ArtifactPut = (bytes: Uint8Array) => string;
+/** Offers an artifact's bytes to the mesh for the job's life (the driver keeps them to put when asked). */
+export type ArtifactOffer = (hash: string, bytes: Uint8Array) => void;
 
 export class EnvDeclarer {
   private readonly uploaded = new Map<string, EnvDecl['b']>();
@@ -18,7 +19,7 @@ export class EnvDeclarer {
 
   constructor(
     private readonly bundler: EnvBundler | undefined,
-    private readonly put: ArtifactPut,
+    private readonly offer: ArtifactOffer,
     private readonly job: ResolvedEnv | undefined,
   ) {}
 
@@ -48,7 +49,8 @@ export class EnvDeclarer {
     const hash = contentHash(bytes);
     let a = this.uploaded.get(hash);
     if (!a) {
-      a = { id: this.put(bytes) as EnvDecl['b']['id'], hash, size: bytes.byteLength };
+      a = { id: artifactObjectId(hash), hash, size: bytes.byteLength };
+      this.offer(hash, bytes);
       this.uploaded.set(hash, a);
     }
     return a;

@@ -63,6 +63,11 @@ export interface EnvBundler {
 }
 
 const PACKAGE_RE = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w.@-]+)*$/i;
+
+/** An npm package name with an optional subpath. */
+export function isPackageSpec(spec: string): boolean {
+  return PACKAGE_RE.test(spec);
+}
 const NAME_RE = /^[^\s]{1,256}$/;
 const KEYS = new Set(['packages', 'modules', 'wasm', 'root', 'maxBytes']);
 

@@ -188,6 +188,8 @@ export const messages = {
   locate: obj({ t: lit('locate'), id: objectId, x: int(0) }),
   /** Bytes this client received over peer links (checked by hash) since its last report. */
   peerBytes: obj({ t: lit('peerBytes'), n: int(0, 2 ** 42) }),
+  /** Holder `peer` sent a chunk of object `id` that does not match its hash (issue 17): for the trust table. */
+  badHolder: obj({ t: lit('badHolder'), id: objectId, peer: either(nodeId, jobId) }),
   borrow: obj({ t: lit('borrow'), ids }),
   release: obj({ t: lit('release'), ids }),
   cancel: obj({ t: lit('cancel'), id: objectId, force: bool }),
@@ -216,6 +218,12 @@ export const messages = {
   handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int() }), MAX_IDS) }),
   /** Objects a restarted node (a reloaded tab) still holds in its store: it serves them again. */
   holding: obj({ t: lit('holding'), objects: arr(obj({ id: objectId, size: int(0, 2 ** 42), hash: str(64) }), MAX_IDS) }),
+  /**
+   * Runtime env artifacts (issue 16) whose bytes the sender holds, by content
+   * hash: a driver's declare them for its job (and are uploaded only if the
+   * mesh holds no copy: the answer is `upload`), a node's are its cache.
+   */
+  artifact: obj({ t: lit('artifact'), arts: arr(obj({ hash: str(64), size: int(0, 2 ** 31) }), 64) }),
 
   // -- coordinator -> client -------------------------------------------------
   welcome: obj({
@@ -234,9 +242,16 @@ export const messages = {
     fn: opt(fnSource),
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
+  /**
+   * Work stealing (issue 14): hand back (`handBack`) up to `n` tasks the coordinator gave this node
+   * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.
+   */
+  giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS) }),
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
   free: obj({ t: lit('free'), ids }),
+  /** Put the artifact of this content hash (its id is artifactObjectId(hash)): no copy is left in the mesh. */
+  upload: obj({ t: lit('upload'), hash: str(64) }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
   /** Peers holding the object asked for by `locate` `x`, other than the asker. */
@@ -278,7 +293,9 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'signal',
   'locate',
   'peerBytes',
+  'badHolder',
   'sync',
+  'artifact',
 ]);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,

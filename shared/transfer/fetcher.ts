@@ -3,7 +3,7 @@
 // first), check the content hash, ask again on a mismatch (another holder if
 // there is one); if no link comes up in time or one breaks, use the relay.
 // One relay attempt: callers retry (the object may be being rebuilt).
-import type { ObjectId } from '../ids.js';
+import type { NodeId, ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { contentHashAsync } from '../hash.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
@@ -32,8 +32,6 @@ export class ObjectFetcher {
   fetchedRelay = 0;
   /** Holders that sent a chunk not matching the object's hash, one entry per offence. */
   readonly badHolders: string[] = [];
-  /** A holder lied (the coordinator's trust table should hear of it: not wired yet). */
-  onBadHolder: (peer: string, id: ObjectId) => void = () => {};
   onEvent: (text: string) => void = () => {};
 
   constructor(
@@ -93,7 +91,7 @@ export class ObjectFetcher {
             this.hashMismatches++;
             this.badHolders.push(peer);
             this.onEvent(`${peer} sent a chunk of ${id.slice(0, 12)} that does not match its hash; the rest from another holder`);
-            this.onBadHolder(peer, id);
+            this.send({ t: 'badHolder', id, peer: peer as NodeId }); // the coordinator's trust table hears of it
             if (e.partial) partial = e.partial;
             peers.splice(peers.indexOf(peer), 1);
             attempt--;

@@ -6,8 +6,10 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
+import type { ServingBudget } from './serving.js';
 import {
   CHUNK_DATA_BYTES,
+  CHUNK_HEADER_BYTES,
   LEAVES_PER_MESSAGE,
   chunkHeader,
   readMessage,
@@ -18,7 +20,7 @@ import {
   type Control,
   type Leaves,
 } from './wire.js';
-import { LEAF_BYTES, chunkCount, chunkMatches, contentHashAsync, rootOf } from '../hash.js';
+import { LEAF_BYTES, chunkCount, chunkMatchesAsync, leavesOf, rememberLeaves, rootOf } from '../hash.js';
 
 /** A sender waits while the channel holds this much. */
 export const SEND_HIGH_WATER = 2 << 20;
@@ -35,6 +37,8 @@ export interface LinkFaults {
 
 export interface LinkEnv {
   lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** The node's cap on bytes being served at once (shared by its links). */
+  serving: ServingBudget;
   faults: LinkFaults;
   counters: { bytesIn: number; bytesOut: number };
   /** The link closed: the pool forgets it. */
@@ -69,11 +73,20 @@ interface Incoming {
   id: ObjectId;
   size: number;
   buf: Uint8Array | null;
+  /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
+  verified: number;
+  /** Chunk checks in arrival order (each waits for the one before). */
+  checks: Promise<void>;
   hash?: string;
   leaves: Uint8Array | null;
   leavesGot: number;
   lastAt: number;
+  /**
+   * Where the request sits in this side's send queue: it has left once the
+   * queue drained `reqAfter` bytes (see `drained`).
+   */
+  reqAfter: number;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
 }
@@ -104,6 +117,11 @@ export class PeerLink {
    * behind the others': on a slow link it is late, not stalled.
    */
   private lastChunkAt = 0;
+  /** Bytes handed to the channel so far; minus its buffered amount, bytes that left. */
+  private queuedBytes = 0;
+  /** The drained count at the last stall check, and when it last moved. */
+  private drainedSeen = 0;
+  private drainedAt = Date.now();
 
   constructor(
     /** The other side's peer id. */
@@ -150,10 +168,13 @@ export class PeerLink {
         size,
         buf: from ? opts.into! : null,
         received: from,
+        verified: from,
+        checks: Promise.resolve(),
         hash: opts.hash,
         leaves,
         leavesGot: 0,
         lastAt: Date.now(),
+        reqAfter: this.queuedBytes,
         resolve,
         reject,
       });
@@ -164,10 +185,30 @@ export class PeerLink {
     });
   }
 
-  /** Fails incoming transfers when neither they nor any other transfer on the link got a chunk for `stallMs`. */
+  /** Bytes of this side's sends that left its queue. */
+  private get drained(): number {
+    return this.queuedBytes - this.raw.bufferedAmount;
+  }
+
+  /**
+   * Fails incoming transfers when neither they nor any other transfer on the
+   * link got a chunk for `stallMs`, counted from when their request left this
+   * side's queue: a request waits behind the chunks this side is sending the
+   * same peer (one ordered channel), and a peer that reads slowly takes long
+   * to get it while nothing is wrong (issue 17: busy tabs fell back to the
+   * relay). A queue that does not drain at all for `stallMs` stalls them too.
+   */
   checkStalls(now: number, stallMs: number): void {
+    const drained = this.drained;
+    if (drained !== this.drainedSeen) {
+      this.drainedSeen = drained;
+      this.drainedAt = now;
+    }
     for (const [x, t] of this.incoming) {
-      if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
+      if (drained < t.reqAfter) {
+        t.lastAt = now; // its clock starts once the request left
+        if (now - this.drainedAt < stallMs) continue;
+      } else if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
       this.incoming.delete(x);
       this.sendControl({ k: 'cancel', x });
       t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.peer} stalled for ${stallMs} ms`));
@@ -183,6 +224,7 @@ export class PeerLink {
     this.openedReject(err);
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
+    for (const t of this.outgoing.values()) this.env.serving.release(t.bytes);
     this.outgoing.clear();
     this.queue = [];
     this.raw.destroy();
@@ -193,17 +235,14 @@ export class PeerLink {
   private sendRaw(b: Uint8Array): void {
     try {
       this.raw.send(b);
+      this.queuedBytes += b.byteLength;
     } catch (e) {
       this.close(`send failed: ${(e as Error).message}`);
     }
   }
 
   private sendControl(c: Control): void {
-    try {
-      this.raw.send(writeControl(c));
-    } catch (e) {
-      this.close(`send failed: ${(e as Error).message}`);
-    }
+    this.sendRaw(writeControl(c));
   }
 
   private onData(b: Uint8Array): void {
@@ -234,7 +273,7 @@ export class PeerLink {
   private bad(x: number, t: Incoming, why: string, keep: boolean): void {
     this.incoming.delete(x);
     this.sendControl({ k: 'cancel', x });
-    const partial = keep && t.buf ? { buf: t.buf, received: t.received } : null;
+    const partial = keep && t.buf ? { buf: t.buf, received: t.verified } : null;
     t.reject(new BadChunkError(this.peer, `transfer of ${t.id} from ${this.peer}: ${why}`, partial));
   }
 
@@ -262,22 +301,40 @@ export class PeerLink {
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
       return;
     }
-    if (t.leaves && t.size > 0) {
-      // Each chunk on its own against its leaf (issue 17); the leaves came first.
-      if (t.leavesGot !== t.leaves.byteLength) return this.bad(c.x, t, 'a chunk before the leaves', true);
-      if (c.d.byteLength !== Math.min(CHUNK_DATA_BYTES, c.n - c.o) || !chunkMatches(t.leaves, c.o / CHUNK_DATA_BYTES, c.d)) {
-        return this.bad(c.x, t, `chunk at ${c.o} does not match its hash`, true);
-      }
+    const checked = t.leaves !== null && t.size > 0;
+    if (checked) {
+      if (t.leavesGot !== t.leaves!.byteLength) return this.bad(c.x, t, 'a chunk before the leaves', true);
+      if (c.d.byteLength !== Math.min(CHUNK_DATA_BYTES, c.n - c.o)) return this.bad(c.x, t, `chunk at ${c.o} is not one whole leaf`, true);
     }
     if (t.buf === null) t.buf = allocBytes(c.n, true);
     t.buf.set(c.d, c.o);
     t.received += c.d.byteLength;
     t.lastAt = Date.now();
     this.env.counters.bytesIn += c.d.byteLength;
-    if (t.received >= t.size) {
-      this.incoming.delete(c.x);
-      t.resolve(t.buf);
+    if (!checked) {
+      if (t.received >= t.size) this.finish(c.x, t);
+      return;
     }
+    // Each chunk on its own against its leaf (issue 17), in place in the
+    // buffer (no copy held), off the main thread where the platform hashes so.
+    const at = c.o;
+    const piece = t.buf.subarray(at, at + c.d.byteLength);
+    t.checks = t.checks.then(async () => {
+      if (this.incoming.get(c.x) !== t) return;
+      const ok = await chunkMatchesAsync(t.leaves!, at / CHUNK_DATA_BYTES, piece);
+      if (this.incoming.get(c.x) !== t) return;
+      if (!ok) return this.bad(c.x, t, `chunk at ${at} does not match its hash`, true);
+      t.verified = at + piece.byteLength;
+      if (t.verified >= t.size) this.finish(c.x, t);
+    });
+  }
+
+  /** Transfer `x` is complete (and checked): hand its bytes over. */
+  private finish(x: number, t: Incoming): void {
+    this.incoming.delete(x);
+    // Checked leaves: this reader serves the object onward without hashing it again.
+    if (t.leaves) rememberLeaves(t.buf!, t.leaves);
+    t.resolve(t.buf!);
   }
 
   private async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
@@ -291,9 +348,11 @@ export class PeerLink {
     if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
     if (from > bytes.byteLength) return this.sendControl({ k: 'fail', x, reason: 'offset past the end' });
     expose(bytes); // sent from in place, over time
+    await this.env.serving.acquire(bytes);
+    if (this.state !== 'open') return this.env.serving.release(bytes);
     if (withLeaves) {
-      const { leaves } = await contentHashAsync(bytes);
-      if (this.state !== 'open') return;
+      const leaves = await leavesOf(bytes);
+      if (this.state !== 'open') return this.env.serving.release(bytes);
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) this.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
@@ -307,6 +366,7 @@ export class PeerLink {
     const t = this.outgoing.get(x);
     if (!t) return;
     this.outgoing.delete(x);
+    this.env.serving.release(t.bytes);
     this.queue = this.queue.filter((q) => q !== t);
   }
 
@@ -337,6 +397,7 @@ export class PeerLink {
       try {
         if (this.raw.sendv) this.raw.sendv([chunkHeader(t.x, t.o, n), d]);
         else this.raw.send(writeChunk(t.x, t.o, n, d));
+        this.queuedBytes += CHUNK_HEADER_BYTES + d.byteLength;
       } catch (e) {
         return this.close(`send failed: ${(e as Error).message}`);
       }
@@ -348,7 +409,10 @@ export class PeerLink {
         return this.close('cut by a test fault');
       }
       if (t.o < n) this.queue.push(t);
-      else this.outgoing.delete(t.x);
+      else {
+        this.outgoing.delete(t.x);
+        this.env.serving.release(t.bytes);
+      }
     }
   }
 }

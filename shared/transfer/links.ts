@@ -6,6 +6,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
 import type { PeerFactory } from './raw-peer.js';
+import { ServingBudget } from './serving.js';
 
 export interface PeerLinksOptions {
   factory: PeerFactory;
@@ -24,6 +25,8 @@ export interface PeerLinksOptions {
   incomingBytes?: number;
   /** After a link failed to come up, how long to go straight to the relay for that peer. */
   failedForMs?: number;
+  /** Bytes of distinct objects being served at once (one object always), bounding memory for objects read back from a lower tier. */
+  servingBytes?: number;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -51,6 +54,7 @@ export class PeerLinks {
   private readonly stallMs: number;
   readonly incomingBytes: number;
   private readonly failedForMs: number;
+  readonly serving: ServingBudget;
 
   constructor(private readonly o: PeerLinksOptions) {
     this.maxLinks = o.maxLinks ?? DEFAULT_MAX_LINKS;
@@ -59,9 +63,11 @@ export class PeerLinks {
     this.stallMs = o.stallMs ?? 10_000;
     this.incomingBytes = o.incomingBytes ?? 32 << 20;
     this.failedForMs = o.failedForMs ?? 30_000;
+    this.serving = new ServingBudget(o.servingBytes ?? 256 << 20);
     const log = o.log ?? (() => {});
     this.env = {
       lookup: (id) => o.lookup(id),
+      serving: this.serving,
       faults: this.faults,
       counters: this.counters,
       closed: (link, why) => {

@@ -12,6 +12,8 @@ import type { ObjectId } from '../ids.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
 const CHUNK_HEADER = 1 + 4 + 8 + 8;
+/** Bytes of a chunk message before its data. */
+export const CHUNK_HEADER_BYTES = CHUNK_HEADER;
 /** Object bytes in one chunk: one leaf's worth. */
 export const CHUNK_DATA_BYTES = HASH_CHUNK;
 /** Largest message on a link, header included. */

@@ -99,6 +99,10 @@ describe('state API and jobs', () => {
     const paged = await call(cl, 'GET', `/api/tasks?job=${id}&limit=2&offset=3`);
     expect(paged.json).toHaveLength(1);
     expect((await call(cl, 'GET', `/api/tasks?job=${id}&state=failed`)).json).toHaveLength(0);
+    // Across jobs: filtered on the records, views built for the page only.
+    const byName = (await call(cl, 'GET', '/api/tasks?name=square&state=finished&limit=1000')).json as { job: string; name: string }[];
+    expect(byName.filter((t) => t.job === id)).toHaveLength(4);
+    expect((await call(cl, 'GET', '/api/tasks?name=no-such-task')).json).toHaveLength(0);
 
     const graph = (await call(cl, 'GET', `/api/jobs/${id}/graph`)).json;
     expect(graph.tasks).toHaveLength(4);
@@ -129,6 +133,13 @@ describe('state API and jobs', () => {
     expect(nodes.json).toHaveLength(1);
     expect(nodes.json[0]).toMatchObject({ kind: 'edge', resources: { cpu: 2 } });
     expect((await call(cl, 'GET', '/api/nodes?kind=browser')).json).toHaveLength(0);
+    // Unfiltered, a page stops at its end and the total is the table's size.
+    const first = await call(cl, 'GET', '/api/nodes?limit=1');
+    expect(first.json).toHaveLength(1);
+    expect(Number(first.headers['x-total-count'])).toBe(1);
+    const past = await call(cl, 'GET', '/api/nodes?offset=1');
+    expect(past.json).toHaveLength(0);
+    expect(Number(past.headers['x-total-count'])).toBe(1);
     // A job that keeps an object alive while we look.
     const id = await submit(cl, `const r = mesh.put(new Float64Array(20000)); await new Promise((res) => setTimeout(res, 60000)); return 1;`, 'holder');
     await cl.until(
@@ -159,7 +170,7 @@ describe('state API and jobs', () => {
     );
     let actors: any[] = [];
     await cl.until(
-      () => cl.c.coordinator.tasks.actors.actors.size > 0 && [...cl.c.coordinator.tasks.actors.actors.values()].some((a) => a.job === id && a.calls === 4),
+      () => cl.c.coordinator.actors.size > 0 && [...cl.c.coordinator.actors.list()].some((a) => a.job === id && a.calls === 4),
       20_000,
       () => 'the actor to take 4 calls',
     );

@@ -3,13 +3,15 @@
 // the task graph, the timeline and the trace export; Cancel; a dashboard that
 // loses its socket catches up to what a fresh one shows. Screenshots go to
 // test-results/.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { openVolunteer } from '../browser/volunteers.js';
+import { mandelbrotTileJs, mandelbrotWasm, tileArgs } from '../../shared/examples/mandelbrot.js';
 
 const SHOTS = join(ROOT, 'test-results');
 
@@ -97,6 +99,33 @@ describe('the dashboard', () => {
     expect(progress).toMatch(/^100% · 16 done \/ 16 tasks/);
     expect(Math.abs((result as { pi: number }).pi - Math.PI)).toBeLessThan(0.01);
     await page.screenshot({ path: join(SHOTS, 'dashboard-job.png') });
+  });
+
+  it("declares a job's WebAssembly and module files in the Submit view; its tasks compile and import them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-submit-env-'));
+    const kernel = join(dir, 'kernel.wasm');
+    const helper = join(dir, 'helper.mjs');
+    writeFileSync(kernel, mandelbrotWasm());
+    writeFileSync(helper, 'export const twice = (x) => 2 * x;\n');
+    const args = [...tileArgs(5, 4, 16), 60];
+    await page.goto(page.url().replace(/#.*$/, '#/submit'));
+    await page.waitForSelector('#job-wasm');
+    await page.fill(
+      '#source',
+      `const f = mesh.remote(async function f(args) {
+        const { twice } = await mesh.import('helper');
+        const { exports } = await WebAssembly.instantiate(await mesh.wasm('kernel'), {});
+        return [twice(21), exports.tile(...args)];
+      });
+      return await mesh.get(f.remote(${JSON.stringify(args)}));`,
+    );
+    await page.setInputFiles('#job-wasm', kernel);
+    await page.setInputFiles('#job-modules', helper);
+    await page.click('#run');
+    await page.waitForURL(/#\/jobs\/[0-9a-f]{16}$/, { timeout: 30_000 });
+    const { result } = await outcome(page);
+    expect(result).toEqual([42, mandelbrotTileJs(...(args as Parameters<typeof mandelbrotTileJs>))]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs the MapReduce word count', async () => {

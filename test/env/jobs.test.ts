@@ -81,6 +81,9 @@ describe('submitted jobs with a runtime env', () => {
     expect((await post({ wasm: { k: Buffer.from('nope').toString('base64') } })).body.message).toMatch(/wasm k is not a valid WebAssembly module/);
     expect((await post({ wasm: { k: '/etc/hostname' } })).body.message).toMatch(/runtimeEnv\.wasm\.k" must be the binary in base64/);
     expect((await post({ root: '/' })).body.message).toMatch(/unknown key 'root'/);
+    const tooLarge = await post({ modules: { big: `export const s = '${'x'.repeat(2000)}';` }, maxBytes: 1000 });
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.message).toMatch(/module big is \d+ bytes, over the limit of 1000 bytes/);
     expect((await post({ modules: { a: 'export default 1' }, wasm: { a: Buffer.from(mandelbrotWasm()).toString('base64') } })).body.message).toMatch(
       /'a' is declared twice/,
     );
@@ -124,6 +127,31 @@ describe('submitted jobs with a runtime env', () => {
       }
     }
   }, 90_000);
+
+  it("bundling a submitted job's packages leaves the coordinator answering /api/stats meanwhile", async () => {
+    const headers = { authorization: `Bearer ${cl.token}`, 'content-type': 'application/json' };
+    // Packages no other test bundles (the coordinator caches bundles): six builds of a few hundred KiB, then one
+    // that is not installed, so that the submit is answered (400) as soon as bundling ends, with no job started.
+    let ended = false;
+    const submitted = fetch(`${cl.url}/api/jobs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ source: 'return 1', runtimeEnv: { packages: ['yjs', 'ajv', 'acorn', 'no-such-package-tabmesh-2'] } }),
+    }).finally(() => (ended = true));
+    // Stats asked one after another while the submit is in flight: with a bundler that blocks the event loop,
+    // none asked once bundling started could be answered before the submit's own answer.
+    let answeredBefore = 0;
+    while (!ended && answeredBefore < 5) {
+      const res = await fetch(`${cl.url}/api/stats`, { headers });
+      expect(res.status).toBe(200);
+      await res.json();
+      if (!ended) answeredBefore++;
+    }
+    const res = await submitted;
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/no-such-package-tabmesh-2 is not installed/);
+    expect(answeredBefore).toBeGreaterThanOrEqual(3);
+  });
 
   it('a submitted program cannot make its tasks read coordinator files through runtimeEnv', async () => {
     const res = await fetch(`${cl.url}/api/jobs`, {

@@ -30,7 +30,7 @@ describe('actor restarts', () => {
     const first: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     expect((await m.get(first)).at(-1)).toBe(100);
-    expect(c.tasks.actors.actors.get(counter.actorId as never)?.node?.id).toBe(s.a);
+    expect(c.actors.get(counter.actorId as never)?.node?.id).toBe(s.a);
     await cl.nodes[0].kill('SIGKILL');
     const second: ObjectRef<number>[] = [];
     for (let i = 0; i < 100; i++) second.push(counter.inc.remote());
@@ -54,7 +54,7 @@ describe('actor restarts', () => {
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     await m.get(first);
     await cl.until(
-      () => (cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length ?? 99) === 10,
+      () => (cl!.c.coordinator.actors.get(counter.actorId as never)?.replay.length ?? 99) === 10,
       10_000,
       () => 'the checkpoint after call 90',
     );

@@ -87,4 +87,40 @@ describe('coordinator restart', () => {
     }[];
     expect(events.length).toBeGreaterThan(0);
   }, 180_000);
+  it('runtime env artifacts are not rows: after a restart the driver offers them again and a new node loads them', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-env-'));
+    dirs.push(data);
+    const token = 'restart-' + Math.random().toString(36).slice(2);
+    let c = await startCoordinator(data, token);
+    const port = Number(new URL(c.url).port);
+    const spill = () => {
+      const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
+      dirs.push(d);
+      return d;
+    };
+    const first = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 20_000, what: () => 'a node' });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    // Over the inline threshold: its copies are on the driver and the node, not in the coordinator.
+    const tag = `restart-${Date.now()}`;
+    const big = `export const tag = ${JSON.stringify(tag)};\nexport const pad = ${JSON.stringify('x'.repeat(200 * 1024))};\n`;
+    const f = m.remote(
+      async function useBig(i: number) {
+        const b = await mesh!.import('big'); // the task's mesh (a parameter of the task's scope), not this file's
+        return `${b.tag}:${i}`;
+      },
+      { runtimeEnv: { modules: { big } } },
+    );
+    expect(await m.get(f.remote(1))).toBe(`${tag}:1`);
+    // The coordinator and the only node that cached it go; a new node joins the restarted coordinator.
+    first.proc.kill('SIGKILL');
+    c.proc.kill('SIGKILL');
+    await new Promise((r) => c.proc.once('exit', r));
+    c = await startCoordinator(data, token, port);
+    const second = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
+    expect(await m.get(f.remote(2), { timeoutMs: 60_000 })).toBe(`${tag}:2`);
+    expect(second.out.join('')).toMatch(/runtime env: fetched module 'big'/);
+    expect((await stats(c.url, token))?.artifactUploads).toBe(1);
+  }, 120_000);
 });

@@ -84,7 +84,7 @@ describe('volunteer tabs closing mid-job', () => {
     for (let i = 0; i < 100; i++) first.push(counter.inc.remote());
     expect((await m.get(first)).at(-1)).toBe(100);
     await cl.until(
-      () => cl!.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.replay.length === 20,
+      () => cl!.c.coordinator.actors.get(counter.actorId as never)?.replay.length === 20,
       10_000,
       () => 'the checkpoint after call 80',
     );
@@ -94,6 +94,6 @@ describe('volunteer tabs closing mid-job', () => {
     expect(await m.get(second, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 100 }, (_, i) => 101 + i));
     // On the second tab: restore(n = 80), 20 replayed calls, then 100 new ones.
     expect(await m.get(counter.stats.remote())).toEqual({ n: 200, runs: 120 });
-    expect(cl.c.coordinator.tasks.actors.actors.get(counter.actorId as never)?.node?.id).toBe(t[1].nodeId);
+    expect(cl.c.coordinator.actors.get(counter.actorId as never)?.node?.id).toBe(t[1].nodeId);
   }, 120_000);
 });

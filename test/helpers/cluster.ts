@@ -43,12 +43,13 @@ export class Cluster {
   }
 
   /** `spillDir`: the folder of an earlier node (a restarted node keeps its disk). */
-  async addNode(o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string } = {}): Promise<EdgeProcess> {
+  async addNode(o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string; envCacheMb?: number } = {}): Promise<EdgeProcess> {
     const dir = o.spillDir ?? mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
     if (!o.spillDir) this.dirs.push(dir);
     const before = this.c.coordinator.gcs.nodes.size;
     const args = [CLI, 'node', '--coordinator', this.url, '--cpus', String(o.cpus ?? 2), '--spill-dir', dir];
     if (o.storeMb) args.push('--store-mb', String(o.storeMb));
+    if (o.envCacheMb) args.push('--env-cache-mb', String(o.envCacheMb));
     if (o.name) args.push('--name', o.name);
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];

@@ -83,7 +83,7 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
     expect(order.driver).toEqual(Array.from({ length: 334 }, (_, i) => i));
     expect(order.task1).toEqual(Array.from({ length: 333 }, (_, i) => i));
     expect(order.task2).toEqual(Array.from({ length: 333 }, (_, i) => i));
-    const a = cl.c.coordinator.tasks.actors.actors.get(counter.actorId as never)!;
+    const a = cl.c.coordinator.actors.get(counter.actorId as never)!;
     expect(a.log.length).toBe(1000 + 2); // the method log holds every call in dispatch order
   });
 
@@ -207,7 +207,7 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
     expect(Math.max(...p1)).toBe(1);
     const c = cl.c.coordinator;
     m.free((s as unknown as { ref: ObjectRef }).ref);
-    const gone = () => c.tasks.actors.actors.get(s.actorId as never)?.state;
+    const gone = () => c.actors.get(s.actorId as never)?.state;
     await cl.until(
       () => gone() === undefined || gone() === 'dead',
       10_000,
@@ -241,7 +241,7 @@ describe.each(SETUPS)('killing an actor frees its slot, on %s', (_, setup) => {
     await expect(m.get(actors[0].get.remote())).rejects.toBeInstanceOf(ActorDiedError);
     expect(await m.get(waiting, { timeoutMs: 20_000 })).toBe('ran'); // the freed slot runs it
     m.kill(actors[1]);
-    await cl.until(() => c.tasks.actors.alive === 0);
+    await cl.until(() => c.actors.alive === 0);
     expect(c.statsJson().actorsDead).toBe(2);
   });
 });

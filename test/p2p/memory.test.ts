@@ -94,7 +94,9 @@ describe('memory under many concurrent peer fetches', () => {
   const tabs: VolunteerTab[] = [];
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
+    // Failure detection is not what this measures: on the shared 2-core machine a tab's
+    // main thread (forced to a full GC every 100 ms here) can miss 5 s of heartbeats.
+    cl = await Cluster.start({ nodes: 0, deadAfterMs: 30_000 });
     b = await launchMeasuringBrowser();
     for (let i = 0; i < TABS; i++) tabs.push(await openVolunteer(cl, b, { cpus: 1, memoryMb: BUDGET_MB, name: `mem-${i}` }));
     mesh = await cl.driver();
@@ -117,10 +119,12 @@ describe('memory under many concurrent peer fetches', () => {
 
   const fetchedPeer = () => Promise.all(tabs.map((t) => volunteerEval<number>(t.page, 'v.node.fetcher.fetchedPeer')));
 
-  // KNOWN REGRESSION (found merging issue 17's per-chunk transfer path, 2026-12-02): about 8 of the
-  // 50 concurrent tab-to-tab fetches now fall back to the relay (13 MB relayed, peer fetches
-  // [10, 12, 12, 8] instead of [13, 12, 12, 13]). Skipped so that CI says something true; the
-  // next session fixes the fallback and turns this back on (the session note says so).
+  // Issue 17's regression (8 of 50 fetches fell back to the relay) has its causes fixed: a
+  // holder rehashed each object per request, tabs checked chunks with SHA-256 on the main
+  // thread, and a request queued behind the reader's own chunks to a slow peer was taken
+  // for a stall (test/unit/link-serve.test.ts). On the shared machine at load average 30-46
+  // this passed 1 run of 5 (others: a tab missing 5 s of heartbeats, 1 of 50 reads relayed,
+  // the 45 s get timing out). Skipped until it passes on a quieter machine several times.
   it.skip('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
     const ids = tabs.map((t) => t.nodeId as NodeId);
     const on = (k: number) => ({ scheduling: { node: ids[k], soft: false } });

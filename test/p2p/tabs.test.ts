@@ -87,7 +87,7 @@ describe('peer links between tabs and edge nodes', () => {
     expect(again.peer).toBeGreaterThanOrEqual(4 * MB);
   }, 120_000);
 
-  it('a corrupted chunk is caught by its chunk hash, the holder noted as bad, and the object completed elsewhere', async () => {
+  it('a corrupted chunk is caught by its chunk hash, the holder reported to the trust table, and the object completed elsewhere', async () => {
     const before = await volunteerEval<number>(tabB.page, 'v.node.fetcher.hashMismatches');
     await volunteerEval(tabA.page, '(v.node.links.faults.corruptChunks = 1, true)');
     const d = await move(tabA.nodeId, tabB.nodeId, 8 * MB, 17);
@@ -96,6 +96,10 @@ describe('peer links between tabs and edge nodes', () => {
     // other holder, the rest comes through the relay. `move` checked the bytes read.
     expect(await volunteerEval<string[]>(tabB.page, 'v.node.fetcher.badHolders')).toContain(tabA.nodeId);
     expect(d.relayed).toBeGreaterThan(0);
+    // The reader reported the liar: an offence in the coordinator's trust table (issue 17).
+    const trust = cl.c.coordinator.trust.view(tabA.nodeId as NodeId);
+    expect(trust.offences).toBe(1);
+    expect(trust.recent.at(-1)).toMatch(/does not match its hash/);
   }, 120_000);
 
   it('40 tasks reading one of 4 large objects on 4 nodes run on the holders (the event log says so)', async () => {

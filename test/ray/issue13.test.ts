@@ -104,7 +104,7 @@ describe('issue 13 regressions on edge nodes', () => {
     expect(await m.get(kept)).toBe(1);
     const id = c.actorId;
     m.free((c as unknown as { ref: ObjectRef<unknown> }).ref);
-    const state = () => rc.cl.c.coordinator.tasks.actors.actors.get(id as never)?.state;
+    const state = () => rc.cl.c.coordinator.actors.get(id as never)?.state;
     await rc.cl.until(
       () => state() === undefined || state() === 'dead',
       10_000,

@@ -119,7 +119,7 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_failure.py on %s', 
     }
     const a = m.remote(Actor).remote();
     await m.get(a.die.remote());
-    await rc.cl.until(() => rc.cl.c.coordinator.tasks.actors.actors.get(a.actorId as never)?.state === 'dead');
+    await rc.cl.until(() => rc.cl.c.coordinator.actors.get(a.actorId as never)?.state === 'dead');
     await raises(m.get(a.getpid.remote()), [ActorDiedError]);
   });
 

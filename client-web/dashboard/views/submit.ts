@@ -24,6 +24,9 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
     placeholder: 'e.g. @sindresorhus/slugify',
     maxlength: 1000,
   }) as HTMLInputElement;
+  // And files, as `tabmesh submit --wasm NAME=FILE --module NAME=FILE`: each named after its file, without the extension.
+  const wasmFiles = h('input', { id: 'job-wasm', type: 'file', accept: '.wasm,application/wasm', multiple: true }) as HTMLInputElement;
+  const moduleFiles = h('input', { id: 'job-modules', type: 'file', accept: '.js,.mjs,text/javascript', multiple: true }) as HTMLInputElement;
   const description = h('p', { class: 'muted', id: 'example-desc' });
   const follow = () => {
     const same = editor.value === example.source;
@@ -45,6 +48,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
         namedByHand = false;
         follow();
         packages.value = (ex.packages ?? []).join(' ');
+        wasmFiles.value = moduleFiles.value = '';
         sessionStorage.removeItem(DRAFT_KEY);
       },
     },
@@ -71,8 +75,7 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
           run.disabled = true;
           status.textContent = 'Submitting…';
           try {
-            const list = packages.value.split(/[\s,]+/).filter(Boolean);
-            const runtimeEnv = list.length ? { packages: list } : undefined;
+            const runtimeEnv = await jobEnv(packages.value, wasmFiles.files, moduleFiles.files);
             const { id } = await ctx.api.post<{ id: string }>('/api/jobs', { source: editor.value, name: name.value, runtimeEnv });
             ctx.announce(`Job ${name.value} started`);
             ctx.navigate(`#/jobs/${id}`);
@@ -88,6 +91,8 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
       h('label', { for: 'example' }, h('span', {}, 'Example'), select),
       h('label', { for: 'job-name' }, h('span', {}, 'Job name'), name),
       h('label', { for: 'job-packages' }, h('span', {}, 'Packages'), packages),
+      h('label', { for: 'job-wasm' }, h('span', {}, 'WebAssembly files'), wasmFiles),
+      h('label', { for: 'job-modules' }, h('span', {}, 'ES module files'), moduleFiles),
     ),
     description,
     h(
@@ -107,4 +112,25 @@ export function submit(ctx: Ctx, root: HTMLElement): View {
   }
   root.append(card('Submit a job', form));
   return { title: 'Submit' };
+}
+
+/** The job's runtime env as POST /api/jobs takes it: package names, WASM in base64, module source; undefined when empty. */
+async function jobEnv(
+  packageList: string,
+  wasm: FileList | null,
+  modules: FileList | null,
+): Promise<{ packages?: string[]; wasm?: Record<string, string>; modules?: Record<string, string> } | undefined> {
+  const env: { packages?: string[]; wasm?: Record<string, string>; modules?: Record<string, string> } = {};
+  const list = packageList.split(/[\s,]+/).filter(Boolean);
+  if (list.length) env.packages = list;
+  const named = (f: File) => f.name.replace(/\.[^.]*$/, '');
+  for (const f of wasm ?? []) (env.wasm ??= {})[named(f)] = base64(new Uint8Array(await f.arrayBuffer()));
+  for (const f of modules ?? []) (env.modules ??= {})[named(f)] = await f.text();
+  return Object.keys(env).length ? env : undefined;
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }

@@ -1,0 +1,121 @@
+// Lineage (ARCHITECTURE.md "the boxes"; issue 6): a finished task keeps its
+// arguments while its outputs live, so that an object whose last copy is lost
+// is rebuilt by re-running its creating task with the same ids (recursively
+// for lost arguments), within that task's retry budget; otherwise its readers
+// get ObjectLostError naming the object and why.
+import type { Failure } from '../../shared/errors.js';
+import { isPutObject, returnObjectId, taskOfObject, type ObjectId } from '../../shared/ids.js';
+import type { TaskSpec } from '../../shared/protocol/messages.js';
+import { ActorManager } from '../actors/actors.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { TERMINAL, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+
+/** What a task waits for: its ref arguments and, for an actor call, the actor's creation. */
+export function depsOf(spec: TaskSpec): ObjectId[] {
+  const deps: ObjectId[] = [];
+  for (const a of spec.args) if (a.r !== undefined) deps.push(a.r);
+  if (spec.actor?.kind === 'call') deps.push(ActorManager.creationObject(spec.actor.id));
+  return deps;
+}
+
+/** What lineage needs of the task manager: a rebuilt task whose arguments are ready runs; one that cannot runs no more. */
+export interface LineageTasks {
+  ready(t: TaskRecord): void;
+  fail(t: TaskRecord, failure: Failure): void;
+}
+
+export class Lineage {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+    private readonly tasks: LineageTasks,
+  ) {}
+
+  hold(t: TaskRecord): void {
+    t.holdsArgs = true;
+    for (const id of depsOf(t.spec)) this.dir.addRef(id);
+    for (const id of t.spec.nested) this.dir.addRef(id);
+  }
+
+  /** Gives up what a task held for its lineage (its arguments and nested refs). */
+  release(t: TaskRecord): void {
+    if (!t.holdsArgs) return;
+    t.holdsArgs = false;
+    for (const id of depsOf(t.spec)) this.dir.decRef(id);
+    for (const id of t.spec.nested) this.dir.decRef(id);
+  }
+
+  /** Forgets a task whose outputs are all gone (or whose job ended): its arguments are released. */
+  drop(t: TaskRecord): void {
+    this.release(t);
+    this.gcs.dropTask(t.spec.taskId);
+    this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
+  }
+
+  /**
+   * An object lost its last copy. If something still needs it, it is rebuilt
+   * by re-running its creating task with the same ids (recursively for lost
+   * arguments), within that task's retry budget; otherwise readers get
+   * ObjectLostError naming the object and why.
+   */
+  objectLost(o: ObjectRecord, why: string): void {
+    if (o.state !== 'ready' || o.v) return;
+    if (o.refs <= 0) return this.dir.free(o);
+    const creator = this.gcs.tasks.get(taskOfObject(o.id));
+    if (!creator) {
+      const byDriver = isPutObject(o.id) && o.locations.size === 0 && !this.gcs.tasks.has(taskOfObject(o.id));
+      return this.dir.setFailedLost(o, `${why}; ${byDriver ? 'it was put by a driver that is gone' : 'its lineage is gone'}`);
+    }
+    this.rebuild(creator, o, why);
+  }
+
+  private rebuild(t: TaskRecord, o: ObjectRecord, why: string): void {
+    if (!TERMINAL.has(t.state) && t.state !== 'finished') {
+      // Its task is queued or running again already: the object comes back with it.
+      this.dir.setRebuilding(o);
+      return;
+    }
+    if (t.state !== 'finished' || t.spec.actor) {
+      return this.dir.setFailedLost(o, `${why}; ${t.spec.actor ? 'actor results are not rebuilt by re-running' : `its task ${t.state}`}`);
+    }
+    if (t.spec.attempt >= t.spec.maxRetries) {
+      return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
+    }
+    const pin = t.spec.scheduling;
+    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node)) {
+      // A holder that comes back (a reloaded tab) can still announce it.
+      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
+    }
+    // Every lost output of the task waits again; copies elsewhere stay readable.
+    for (let i = 0; i < t.spec.numReturns; i++) {
+      const out = this.dir.get(returnObjectId(t.spec.taskId, i));
+      if (out && out.state === 'ready' && !out.v && out.locations.size === 0) this.dir.setRebuilding(out);
+    }
+    this.dir.setRebuilding(o);
+    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+    t.state = 'waiting-args';
+    t.missing = 0;
+    this.gcs.stats.tasksRebuilt++;
+    const job = this.gcs.jobs.get(t.spec.jobId);
+    if (job) job.counts.finished--;
+    this.gcs.stats.tasksFinished--;
+    this.gcs.event('object-rebuilt', `object ${o.id.slice(0, 12)} lost (${why}): re-running task ${t.spec.name} (attempt ${t.spec.attempt})`, {
+      object: o.id,
+      task: t.spec.taskId,
+      job: t.spec.jobId,
+    });
+    for (const id of depsOf(t.spec)) {
+      const dep = this.dir.get(id);
+      if (!dep) continue; // held by this task's lineage: cannot be gone
+      if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
+      if (dep.state === 'pending') {
+        t.missing++;
+        (dep.dependents ??= []).push(t);
+      } else if (dep.state === 'failed') {
+        return this.tasks.fail(t, dep.failure!);
+      }
+    }
+    if (t.missing === 0) this.tasks.ready(t);
+  }
+}

@@ -1,0 +1,82 @@
+// Work stealing between nodes (issue 14). The scheduler fills a node's queue
+// up to its pipelining depth (up to 64 tasks per CPU for short functions), so
+// once a job's tasks are all out, a node that joins, or one that finished its
+// share early, would get nothing while others still hold queues. After a pass
+// that left nothing queued, when some node has a CPU free, the rebalancer
+// samples nodes at random (the index spreads load evenly, so a sample shows
+// the typical queue: power of k choices) and asks those above the level to hand back
+// tasks they have not started (`giveBack`; the node answers `handBack`, which
+// re-queues them at the front with the same attempt: nothing ran). The next
+// pass places them on the least loaded nodes, the idle ones. A round costs a
+// constant, whatever the size of the mesh, and rounds are REBALANCE_MS apart.
+import type { NodeRecord } from '../gcs/tables.js';
+import { freeCpus, type NodeIndex } from './node-index.js';
+
+/** Rounds are at least this far apart: a node's answer takes a round trip, and a round must not ask twice for the same gap. */
+export const REBALANCE_MS = 100;
+/** Nodes sampled per round (and asked at most): enough that 10% newcomers in a mesh of 10,000 fill in a few rounds. */
+export const SAMPLE = 1024;
+/** Idle nodes counted per round (their free CPUs size what is asked for). */
+export const IDLE_LIMIT = 256;
+
+export interface RebalanceStats {
+  rounds: number;
+  /** Tasks asked for (nodes give back what has not started by the time they hear). */
+  asked: number;
+}
+
+export class Rebalancer {
+  private last = -Infinity;
+  readonly stats: RebalanceStats = { rounds: 0, asked: 0 };
+
+  constructor(
+    private readonly index: NodeIndex,
+    private readonly ask: (n: NodeRecord, count: number) => void,
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Called after a pass that left nothing queued: one round, unless one ran less than REBALANCE_MS ago. */
+  check(): void {
+    const now = this.now();
+    if (now - this.last < REBALANCE_MS) return;
+    this.last = now;
+    const idle = this.index.idle(IDLE_LIMIT);
+    if (idle.length === 0) return;
+    const sample = this.index.sample(SAMPLE, this.random);
+    let tasks = 0;
+    let cpus = 0;
+    for (const n of sample) {
+      tasks += n.inflightTasks;
+      cpus += freeCpus(n);
+    }
+    // The level every node would hold if the sample's tasks were shared evenly (per free CPU).
+    const level = cpus > 0 ? tasks / cpus : 0;
+    let want = 0;
+    for (const n of idle) want += Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
+    if (want === 0) return;
+    let asked = false;
+    // The sample is in random order: no node is favoured.
+    for (const n of sample) {
+      const k = Math.min(want, this.spare(n, level));
+      if (k <= 0) continue;
+      this.ask(n, k);
+      asked = true;
+      this.stats.asked += k;
+      want -= k;
+      if (want === 0) break;
+    }
+    if (asked) this.stats.rounds++;
+  }
+
+  /**
+   * Tasks a node holds past the level, never those its free CPUs run now.
+   * Rounded at random (up with the probability of the fraction): when many
+   * nodes each hold a fraction of a task too many, the right number give one.
+   */
+  private spare(n: NodeRecord, level: number): number {
+    const free = freeCpus(n);
+    if (free === 0) return 0;
+    return Math.max(0, Math.floor(n.inflightTasks - free * Math.max(1, level) + this.random()));
+  }
+}

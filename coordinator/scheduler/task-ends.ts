@@ -1,0 +1,82 @@
+// Tasks ended from outside their run: a cancel, the loss of their node, the end of their job.
+// The task manager (tasks.ts) keeps the lifecycle; these paths only call it and the actor manager.
+import { failureOf } from '../../shared/errors.js';
+import { taskOfObject, type ObjectId } from '../../shared/ids.js';
+import type { TaskSpec } from '../../shared/protocol/messages.js';
+import type { ActorManager } from '../actors/actors.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { Scheduler } from './scheduler.js';
+import type { TaskManager } from './tasks.js';
+import { actorGone, cancelledFailure, retried } from './task-failures.js';
+
+export class TaskEnds {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+    private readonly scheduler: Scheduler,
+    private readonly tasks: TaskManager,
+    private readonly actors: ActorManager,
+  ) {}
+
+  /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */
+  cancel(id: ObjectId, force: boolean): void {
+    const t = this.gcs.tasks.get(taskOfObject(id));
+    if (!t || TERMINAL.has(t.state)) return;
+    if (t.replicas) return this.tasks.finishFailed(t, cancelledFailure(t)); // its replicas are stopped
+    if (t.state === 'assigned' || t.state === 'running') {
+      // The node stops it and reports it failed with TASK_CANCELLED.
+      t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });
+      return;
+    }
+    this.tasks.finishFailed(t, cancelledFailure(t));
+  }
+
+  /** A node is gone: its tasks go back to the queue, within their retry budget. */
+  nodeLost(n: NodeRecord): void {
+    this.actors.nodeLost(n);
+    for (const t of [...n.tasks]) {
+      this.tasks.unplace(t);
+      if (TERMINAL.has(t.state)) continue;
+      if (t.spec.actor?.kind === 'create') {
+        // An actor being created there: maxRestarts applies to its creation too.
+        const why = `its node ${n.id} was lost while it was being created`;
+        if (!this.actors.creationLost(t, why))
+          this.tasks.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
+        continue;
+      }
+      if (t.spec.attempt < t.spec.maxRetries) {
+        t.spec = retried(t.spec);
+        this.gcs.stats.tasksRetried++;
+        this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${n.id} was lost (attempt ${t.spec.attempt})`, {
+          task: t.spec.taskId,
+          node: n.id,
+          job: t.spec.jobId,
+        });
+        this.scheduler.enqueue(t, true);
+      } else {
+        this.tasks.finishFailed(t, {
+          ...failureOf('NODE_LOST', t.spec.taskId, t.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`)),
+          name: 'NodeLostError',
+        });
+      }
+    }
+  }
+
+  /** A job ended: its unfinished tasks are cancelled and its objects freed. */
+  endJob(jobId: TaskSpec['jobId']): void {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job) return;
+    this.actors.endJob(jobId);
+    for (const t of [...job.tasks]) {
+      if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
+      if (!TERMINAL.has(t.state)) this.tasks.finishFailed(t, cancelledFailure(t));
+    }
+    for (const id of [...job.objects]) {
+      const o = this.dir.get(id);
+      if (o) this.dir.free(o);
+    }
+    for (const t of [...job.tasks]) this.tasks.dropLineage(t);
+  }
+}

@@ -1,0 +1,35 @@
+// The failure records the task manager and the task-end paths build (shared/errors.ts has the codes).
+import type { Failure } from '../../shared/errors.js';
+import type { ObjectId } from '../../shared/ids.js';
+import { actorLiveCpu, type TaskSpec } from '../../shared/protocol/messages.js';
+import type { TaskRecord } from '../gcs/tables.js';
+
+/** CPUs an actor's creation needs to be placed beyond what the live actor holds. */
+export function placeOnlyCpu(s: TaskSpec): number {
+  return Math.max(0, (s.resources.cpu ?? 0) - actorLiveCpu(s));
+}
+
+/** The spec of a task's next try: a new attempt of a new retry generation (fresh child ids; a rebuild keeps its generation). */
+export function retried(s: TaskSpec): TaskSpec {
+  return { ...s, attempt: s.attempt + 1, gen: (s.gen ?? 0) + 1 };
+}
+
+function failure(spec: TaskSpec, code: Failure['code'], name: string, message: string): Failure {
+  return { code, name, message, stack: '', functionName: spec.name, taskId: spec.taskId };
+}
+
+export function cancelledFailure(t: TaskRecord): Failure {
+  return failure(t.spec, 'TASK_CANCELLED', 'TaskCancelledError', `task ${t.spec.name} was cancelled`);
+}
+
+export function actorGone(spec: TaskSpec): Failure {
+  return failure(spec, 'ACTOR_DIED', 'ActorDiedError', `actor ${spec.actor?.id.slice(0, 12)} is gone (killed, or all its handles were released)`);
+}
+
+export function lostFailure(id: ObjectId, spec: TaskSpec): Failure {
+  return failure(spec, 'OBJECT_LOST', 'ObjectLostError', `argument ${id} of task ${spec.name} is unknown or was freed`);
+}
+
+export function nodeLostFailure(spec: TaskSpec, message: string): Failure {
+  return failure(spec, 'NODE_LOST', 'NodeLostError', message);
+}

@@ -1,0 +1,41 @@
+// How the task manager, the actor manager and the verifier call one another: coordinator.ts
+// creates the three and passes these hooks (the task manager is read late, once it exists).
+import type { ActorHooks } from '../actors/actors.js';
+import { depsOf } from '../lineage/lineage.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { VerifiedTasks } from '../verify/verifier.js';
+import type { Scheduler } from './scheduler.js';
+import type { TaskManager } from './tasks.js';
+
+/** What the actor manager asks of the task manager (coordinator.ts wires them; `tasks` is read late). */
+export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, scheduler: Scheduler): ActorHooks {
+  return {
+    dispatch: (t, n) => tasks().assign(t, n),
+    fail: (t, f) => tasks().finishFailed(t, f),
+    release: (t) => tasks().unplace(t),
+    recreate: (t) => {
+      t.state = 'queued';
+      scheduler.enqueue(t, true);
+    },
+    holdArgs: (spec, sign) => {
+      for (const id of depsOf(spec)) {
+        if (sign > 0) dir.addRef(id);
+        else dir.decRef(id);
+      }
+    },
+    replay: (spec, n) => {
+      const m = tasks();
+      m.onPlaced(spec, n);
+      n.session.send({ t: 'assign', spec, inline: m.inlineArgs(spec), fn: undefined });
+    },
+  };
+}
+
+/** What the verifier asks of the task manager. */
+export function verifiedTasks(tasks: () => TaskManager): VerifiedTasks {
+  return {
+    unplace: (t) => tasks().unplace(t),
+    completeDone: (t, m, s) => tasks().completeDone(t, m, s),
+    finishFailed: (t, f) => tasks().finishFailed(t, f),
+  };
+}

@@ -1,0 +1,233 @@
+// The tasks a node runs, from admission to their end: arguments resolved (and
+// runtime env artifacts fetched), queued on the local scheduler or an actor,
+// reported done or failed, cancelled, timed out, handed back when paused, and
+// the one path that settles the tasks of an executor that died or restarted.
+import { failureOf, type Failure } from '../errors.js';
+import { contentHash } from '../hash.js';
+import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
+import type { TaskResult } from '../protocol/messages.js';
+import { actorDied } from './actor-host.js';
+import type { Executor, LocalTask } from './executors.js';
+import type { NodeRuntime } from './runtime.js';
+
+/** How a task of a gone executor ends: with this failure, or queued again. */
+type Fate = Failure | 'again';
+
+export class NodeTasks {
+  private readonly tasks = new Map<TaskId, LocalTask>();
+
+  constructor(private readonly n: NodeRuntime) {}
+
+  get(id: TaskId): LocalTask | undefined {
+    return this.tasks.get(id);
+  }
+
+  /** Drops the record of an ended task (an actor's host, which ends outside `end`). */
+  forget(id: TaskId): void {
+    this.tasks.delete(id);
+  }
+
+  /** Takes a task to run here: resolves its ref arguments, then queues it. */
+  admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void {
+    const n = this.n;
+    if (this.tasks.has(spec.taskId)) return;
+    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null };
+    this.tasks.set(spec.taskId, t);
+    if (spec.actor?.kind === 'call' && !n.actors.addCall(spec.actor.id, t)) {
+      return this.end(t, { failure: actorDied(spec, 'the actor does not live on this node') });
+    }
+    // A function with a runtime env (issue 16): its artifacts are here before its first task runs.
+    const env = spec.actor?.kind === 'call' ? undefined : n.fns.get(spec.fnId)?.env;
+    const side = n.opts.kind === 'browser' ? 'b' : 'e';
+    if (env && !n.envCache.ready(env, side)) {
+      t.missing++;
+      n.envCache.ensure(env, side).then(
+        () => {
+          if (t.state === 'resolving' && --t.missing === 0) this.argsReady(t);
+        },
+        (e: Error) => {
+          if (t.state === 'resolving') this.end(t, { failure: { ...failureOf('TASK_ERROR', spec.taskId, spec.name, e), name: e.name } });
+        },
+      );
+    }
+    for (let i = 0; i < spec.args.length; i++) {
+      const a = spec.args[i];
+      if (a.v) {
+        t.args.push(a.v);
+        continue;
+      }
+      const v = inline?.get(a.r) ?? n.store.getSync(a.r);
+      if (v) {
+        t.args.push(v);
+        continue;
+      }
+      t.args.push(null);
+      t.missing++;
+      const idx = i;
+      const ref = a.r;
+      n.access.resolve(ref).then(
+        (f) => {
+          if (t.state !== 'resolving') return;
+          if (f.failure) return this.end(t, { failure: f.failure });
+          t.args[idx] = f.bytes;
+          if (--t.missing === 0) this.argsReady(t);
+        },
+        (e: unknown) => {
+          // The node is closing (its tasks go back to the coordinator's queue), or its store failed to read.
+          if (t.state === 'resolving' && !n.closed) this.end(t, { failure: failureOf('OBJECT_LOST', ref, '', e) });
+        },
+      );
+    }
+    if (t.missing === 0) this.argsReady(t);
+  }
+
+  private argsReady(t: LocalTask): void {
+    if (t.spec.actor?.kind === 'call') {
+      t.state = 'ready';
+      this.n.actors.pump(t.spec.actor.id);
+    } else this.n.local.enqueue(t);
+  }
+
+  /** A task ended here: report it, then give up what it held. */
+  end(t: LocalTask, r: { returns?: { bytes: Uint8Array; refs: ObjectId[] }[]; failure?: Failure; ms?: number }): void {
+    const n = this.n;
+    if (t.state === 'ended') return;
+    if (r.returns && t.spec.actor?.kind === 'create' && t.executor) {
+      // The actor is up: it keeps its executor, and its task record serves its calls.
+      n.local.keepForActor(t);
+      clearTimeout(t.timer);
+      n.actors.started(t);
+      n.tasksRun++;
+      n.send({ t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: r.ms ?? 0, results: [{ v: r.returns[0].bytes, refs: [] }] });
+      n.onEvent(`actor ${t.spec.name} ${t.spec.taskId.slice(0, 8)} started`);
+      return;
+    }
+    t.state = 'ended';
+    n.local.release(t);
+    clearTimeout(t.timer);
+    this.tasks.delete(t.spec.taskId);
+    const s = t.spec;
+    if (r.returns) {
+      const results: TaskResult[] = [];
+      for (let i = 0; i < r.returns.length; i++) {
+        const { bytes, refs } = r.returns[i];
+        if (bytes.byteLength <= n.inlineMax) {
+          results.push({ v: bytes, refs });
+          n.inlineBytes.out += bytes.byteLength;
+        } else {
+          const hash = contentHash(bytes);
+          n.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
+          results.push({ size: bytes.byteLength, hash, refs });
+        }
+      }
+      n.tasksRun++;
+      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, results });
+    } else {
+      n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure! });
+    }
+    n.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
+    if (t.holds.length) n.send({ t: 'release', ids: t.holds });
+  }
+
+  cancel(taskId: TaskId, force: boolean): void {
+    const t = this.tasks.get(taskId);
+    if (!t) return;
+    const failure: Failure = {
+      ...failureOf('TASK_CANCELLED', taskId, t.spec.name, new Error(`task ${t.spec.name} was cancelled`)),
+      name: 'TaskCancelledError',
+    };
+    if (t.state === 'resolving' || t.state === 'ready') {
+      this.n.local.remove(t);
+      this.end(t, { failure });
+    } else if (t.state === 'running') {
+      if (force) this.killExecutor(t.executor!, t, failure);
+      else t.executor!.handle.post({ k: 'cancel', taskId });
+    }
+  }
+
+  /** Called when a task is dispatched: arm its timeout. */
+  armTimeout(t: LocalTask): void {
+    if (t.spec.timeoutMs <= 0) return;
+    t.timer = setTimeout(() => {
+      if (t.state !== 'running' || !t.executor) return;
+      this.killExecutor(t.executor, t, {
+        ...failureOf('TASK_TIMEOUT', t.spec.taskId, t.spec.name, new Error(`task ${t.spec.name} ran longer than its timeoutMs of ${t.spec.timeoutMs} ms`)),
+        name: 'TaskTimeoutError',
+      });
+    }, t.spec.timeoutMs);
+  }
+
+  /** Terminates an executor: `target` fails, the other tasks on it run again. */
+  private killExecutor(ex: Executor, target: LocalTask, failure: Failure): void {
+    const cause = `its executor was restarted: ${failure.message}`;
+    this.rehome(ex, cause, (o) => (o === target ? failure : o.actorCall ? actorDied(o.spec, cause) : 'again'));
+    this.n.onEvent(`executor ${ex.index} restarted: ${failure.message}`);
+  }
+
+  /** An executor died (the worker crashed or exited): a system failure, retried by the coordinator within maxRetries. */
+  onExecutorExit(ex: Executor, why: string): void {
+    if (this.n.closed || !this.n.local.owns(ex)) return;
+    this.rehome(ex, `its executor crashed: ${why}`, (o) => {
+      if (o.actorCall) return actorDied(o.spec, `its executor crashed while running this call: ${why}`);
+      if (o.spec.actor?.kind === 'create') return actorDied(o.spec, `its executor crashed while running the constructor: ${why}`);
+      return {
+        ...failureOf('WORKER_CRASHED', o.spec.taskId, o.spec.name, new Error(`the executor running task ${o.spec.name} crashed: ${why}`)),
+        name: 'WorkerCrashedError',
+      };
+    });
+  }
+
+  /**
+   * The one "an executor died or was restarted" path: a fresh executor takes
+   * its place, the actors it hosted die (`cause`), and each other task it held
+   * ends as `fate` says or is queued again.
+   */
+  rehome(ex: Executor, cause: string, fate: (o: LocalTask) => Fate): void {
+    const orphans = this.n.local.restart(ex);
+    this.n.actors.lost(orphans, cause);
+    for (const o of orphans) {
+      o.executor = null;
+      o.blocked = false;
+      if (o.state === 'ended') continue;
+      const f = fate(o);
+      if (f !== 'again') this.end(o, { failure: f });
+      else {
+        clearTimeout(o.timer);
+        this.n.local.enqueue(o, true);
+      }
+    }
+  }
+
+  /** Paused: the tasks not started yet go back to the coordinator (an actor's calls stay with it). */
+  handBackWaiting(): number {
+    const back: { taskId: TaskId; attempt: number }[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.state !== 'resolving' && t.state !== 'ready') continue;
+      if ('actor' in t.spec && t.spec.actor) continue; // an actor's calls stay with it
+      t.state = 'ended';
+      back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
+    }
+    for (const b of back) this.tasks.delete(b.taskId);
+    if (back.length) this.n.send({ t: 'handBack', tasks: back });
+    return back.length;
+  }
+
+  /**
+   * The coordinator asks for up to `count` tasks that have not started (issue 14: work stealing for
+   * nodes that joined or went idle). The newest go, as they would start last; an actor's calls,
+   * tasks pinned here (node affinity) and replicas of verified tasks stay.
+   */
+  giveBack(count: number): void {
+    const back: { taskId: TaskId; attempt: number }[] = [];
+    const queued = [...this.tasks.values()];
+    for (let i = queued.length - 1; i >= 0 && back.length < count; i--) {
+      const t = queued[i];
+      if (t.state !== 'resolving' && t.state !== 'ready') continue;
+      if (('actor' in t.spec && t.spec.actor) || typeof t.spec.scheduling === 'object' || t.spec.verify) continue; // replicas: the verifier's
+      t.state = 'ended';
+      this.tasks.delete(t.spec.taskId);
+      back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
+    }
+    if (back.length) this.n.send({ t: 'handBack', tasks: back });
+  }
+}

@@ -1,0 +1,170 @@
+// One peer link under load (issue 17's regression: busy tabs fell back to the
+// relay). A request waits in this side's send queue behind the chunks this
+// side is sending the same peer; its stall clock starts only once it left. A
+// holder serving one object many times hashes it once.
+import { describe, expect, it } from 'vitest';
+import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
+import type { RawPeer } from '../../shared/transfer/raw-peer.js';
+import { ServingBudget } from '../../shared/transfer/serving.js';
+import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
+import type { ObjectId } from '../../shared/ids.js';
+
+const OBJ = 'ab'.repeat(20) as ObjectId;
+
+/** A raw peer whose queue the test drains by hand: sent messages wait in `queue` until `deliver`. */
+function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: Uint8Array[] }) | null; deliver(n?: number): void } {
+  const raw = {
+    queue: [] as Uint8Array[],
+    other: null as (RawPeer & { queue: Uint8Array[] }) | null,
+    signal() {},
+    send(b: Uint8Array) {
+      raw.queue.push(b.slice());
+    },
+    get bufferedAmount() {
+      return raw.queue.reduce((n, b) => n + b.byteLength, 0);
+    },
+    deliver(n = Infinity) {
+      for (let i = 0; i < n && raw.queue.length; i++) raw.other!.onData(raw.queue.shift()!);
+      raw.onDrain();
+    },
+    destroy() {},
+    onSignal: () => {},
+    onConnect: () => {},
+    onData: (() => {}) as (b: Uint8Array) => void,
+    onClose: () => {},
+    onDrain: () => {},
+  };
+  return raw;
+}
+
+function env(held: Map<ObjectId, Uint8Array>, serving = new ServingBudget(256 << 20)): LinkEnv {
+  return { lookup: (id) => Promise.resolve(held.get(id)), serving, faults: {}, counters: { bytesIn: 0, bytesOut: 0 }, closed: () => {}, log: () => {} };
+}
+
+function pair(aHeld: Map<ObjectId, Uint8Array>, bHeld: Map<ObjectId, Uint8Array>, aServing?: ServingBudget) {
+  const ra = rawEnd();
+  const rb = rawEnd();
+  ra.other = rb;
+  rb.other = ra;
+  const a = new PeerLink('b', 'g', true, ra, env(aHeld, aServing));
+  const b = new PeerLink('a', 'g', false, rb, env(bHeld));
+  ra.onConnect();
+  rb.onConnect();
+  return { a, b, ra, rb };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('a peer link under load', () => {
+  it("a request queued behind this side's own chunks is not stalled while the queue drains, and is once it stops draining", async () => {
+    const big = new Uint8Array(4 << 20).fill(7);
+    const small = new Uint8Array(256 * 1024).fill(3);
+    const other = 'cd'.repeat(20) as ObjectId;
+    const { a, b, ra, rb } = pair(new Map([[OBJ, big]]), new Map([[other, small]]));
+    // b asks a for the big object; a queues 2 MiB of chunks for b (its high-water mark).
+    const bigDone = b.fetch(OBJ, big.byteLength, { hash: contentHash(big) });
+    rb.deliver();
+    await turn();
+    expect(ra.bufferedAmount).toBeGreaterThan(1 << 20);
+    // a now asks b for another object: the request waits behind those chunks.
+    const smallDone = a.fetch(other, small.byteLength, { hash: contentHash(small) });
+    let settled = false;
+    smallDone.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const t0 = Date.now();
+    // Long after the stall window, while a's queue drains slowly, nothing stalls.
+    for (let k = 1; k <= 5; k++) {
+      ra.deliver(4);
+      await turn();
+      a.checkStalls(t0 + k * 1000, 1500);
+    }
+    await turn();
+    expect(settled).toBe(false);
+    // The queue stops draining: after the window, the waiting request stalls.
+    a.checkStalls(t0 + 6000, 1500);
+    a.checkStalls(t0 + 8000, 1500);
+    await expect(smallDone).rejects.toThrow(/stalled/);
+    // The big transfer itself still completes.
+    for (let i = 0; i < 200 && ra.queue.length; i++) {
+      ra.deliver();
+      await turn();
+    }
+    expect((await bigDone).every((x) => x === 7)).toBe(true);
+  });
+
+  it('a request that left the queue gets the whole stall window from then', async () => {
+    const big = new Uint8Array(3 << 20).fill(1);
+    const small = new Uint8Array(128 * 1024).fill(2);
+    const other = 'ef'.repeat(20) as ObjectId;
+    const { a, b, ra, rb } = pair(new Map([[OBJ, big]]), new Map([[other, small]]));
+    void b.fetch(OBJ, big.byteLength).catch(() => {});
+    rb.deliver();
+    await turn();
+    const smallDone = a.fetch(other, small.byteLength, { hash: contentHash(small) });
+    let settled = false;
+    smallDone.catch(() => (settled = true));
+    const t0 = Date.now();
+    a.checkStalls(t0 + 3000, 4000); // still queued behind chunks: its clock has not started
+    ra.deliver(); // the request (and the chunks before it) reach b
+    a.checkStalls(t0 + 6500, 4000); // 6.5 s after it was asked, 3.5 s after it was last seen waiting: not stalled
+    await turn();
+    expect(settled).toBe(false);
+    await turn();
+    rb.deliver();
+    await turn();
+    rb.deliver();
+    await turn();
+    expect((await smallDone).every((x) => x === 2)).toBe(true);
+  });
+
+  it('a holder serving one object to many requests hashes it once', async () => {
+    const bytes = new Uint8Array(1 << 20).map((_, i) => i * 31);
+    let hashed = 0;
+    setAsyncLeafHasher((b) => {
+      hashed++;
+      return Promise.resolve(leafHashes(b));
+    });
+    const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map());
+    const hash = contentHash(bytes); // what the holder computed when it stored the object
+    for (let k = 0; k < 3; k++) {
+      const got = b.fetch(OBJ, bytes.byteLength, { hash });
+      for (let i = 0; i < 50; i++) {
+        rb.deliver();
+        await turn();
+        ra.deliver();
+        await turn();
+      }
+      expect(Buffer.compare(await got, bytes)).toBe(0);
+    }
+    // Leaves remembered at contentHash: serving never hashed it again.
+    expect(hashed).toBe(0);
+  });
+
+  it('a holder serves distinct objects within its serving cap: one object shared by many readers counts once', async () => {
+    const MB = 1 << 20;
+    const objs = [1, 2, 3].map((k) => ({ id: String(k).repeat(40) as ObjectId, bytes: new Uint8Array(3 * MB).fill(k) }));
+    const serving = new ServingBudget(4 * MB);
+    const { a, b, ra, rb } = pair(new Map(objs.map((o) => [o.id, o.bytes])), new Map(), serving);
+    // Three objects of 3 MiB under a 4 MiB cap, and the first asked for twice.
+    const reads = [...objs, objs[0]].map((o) => b.fetch(o.id, o.bytes.byteLength, { hash: contentHash(o.bytes) }));
+    rb.deliver();
+    await turn();
+    expect(serving.servingBytes).toBe(3 * MB);
+    let settled = 0;
+    for (const r of reads) void r.finally(() => settled++);
+    for (let i = 0; i < 2000 && settled < reads.length; i++) {
+      expect(serving.servingBytes).toBeLessThanOrEqual(4 * MB);
+      ra.deliver();
+      await turn();
+      rb.deliver();
+      await turn();
+    }
+    const got = await Promise.all(reads);
+    got.forEach((g, i) => expect(g.every((x) => x === [1, 2, 3, 1][i])).toBe(true));
+    expect(serving.peak).toBe(3 * MB);
+    expect(serving.servingBytes).toBe(0);
+    a.close('done');
+  });
+});

@@ -1,0 +1,129 @@
+// Work stealing (coordinator/scheduler/rebalance.ts): which nodes are asked to
+// hand back queued tasks, and how many. White-box: a NodeIndex of hand-made
+// node records, a seeded random generator and a fake clock.
+import { describe, expect, it } from 'vitest';
+import type { NodeRecord } from '../../coordinator/gcs/tables.js';
+import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
+import { REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import type { Session } from '../../coordinator/session.js';
+import { newNodeId } from '../../shared/ids.js';
+import { seeded } from '../sim/net.js';
+
+function node(name: string, cpu: number, inflightTasks: number, actorCpu = 0): NodeRecord {
+  return {
+    id: newNodeId(),
+    session: { label: name } as unknown as Session,
+    kind: 'edge',
+    name,
+    resources: { cpu },
+    inflight: { cpu: inflightTasks },
+    inflightTasks,
+    actorCpu,
+    tasks: new Set(),
+    functions: new Set(),
+    joinedAt: 0,
+    lastSeen: 0,
+    load: { running: 0, queued: 0, storeBytes: 0 },
+    tasksDone: 0,
+  };
+}
+
+class Rig {
+  readonly index = new NodeIndex();
+  readonly asked = new Map<NodeRecord, number>();
+  clock = 0;
+  readonly rb = new Rebalancer(
+    this.index,
+    (n, k) => this.asked.set(n, (this.asked.get(n) ?? 0) + k),
+    seeded(7),
+    () => this.clock,
+  );
+  add(...nodes: NodeRecord[]): NodeRecord[] {
+    for (const n of nodes) this.index.add(n);
+    return nodes;
+  }
+  total(): number {
+    let s = 0;
+    for (const k of this.asked.values()) s += k;
+    return s;
+  }
+}
+
+describe('work stealing: who is asked for what', () => {
+  it('a node joins a mesh whose queues are full: loaded nodes are asked for what they hold past the level, never more than the newcomer lacks', () => {
+    const r = new Rig();
+    const busy = r.add(...Array.from({ length: 9 }, (_, i) => node(`b${i}`, 2, 40)));
+    const [fresh] = r.add(node('new', 2, 0));
+    r.rb.check();
+    expect(r.asked.has(fresh)).toBe(false);
+    expect(r.total()).toBeGreaterThan(0);
+    // Level: 360 tasks over 20 CPUs = 18 per CPU; the newcomer lacks 36; each busy node holds 4 past it.
+    expect(r.total()).toBeLessThanOrEqual(36);
+    for (const [n, k] of r.asked) {
+      expect(busy).toContain(n);
+      expect(k).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('at the tail of a job, busy nodes give back everything not running to the idle ones', () => {
+    const r = new Rig();
+    const [deep] = r.add(node('deep', 1, 9));
+    r.add(...Array.from({ length: 5 }, (_, i) => node(`idle${i}`, 1, 0)));
+    r.rb.check();
+    // It runs one task; the 8 queued behind it go to the 5 idle nodes, one each.
+    expect([...r.asked]).toEqual([[deep, 5]]);
+  });
+
+  it('nothing is asked when no node has a free CPU, when queues hold only running tasks, or of a paused node', () => {
+    const full = new Rig();
+    full.add(node('a', 2, 10), node('b', 2, 2));
+    full.rb.check();
+    expect(full.total()).toBe(0);
+
+    const running = new Rig();
+    running.add(node('a', 2, 2), node('b', 2, 2), node('c', 2, 0));
+    running.rb.check();
+    expect(running.total()).toBe(0);
+
+    // A paused node offers no CPU: it is not idle, however empty.
+    const paused = new Rig();
+    paused.add(node('p', 0, 0), node('b', 1, 6));
+    paused.rb.check();
+    expect(paused.total()).toBe(0);
+
+    // A node whose CPUs live actors hold is neither idle nor a giver.
+    const actors = new Rig();
+    actors.add(node('act', 2, 2, 2), node('idle', 2, 0));
+    actors.rb.check();
+    expect(actors.total()).toBe(0);
+  });
+
+  it('rounds are REBALANCE_MS apart: a node asked once is not asked again before its answer can arrive', () => {
+    const r = new Rig();
+    const [deep] = r.add(node('deep', 1, 9), node('idle', 1, 0));
+    r.rb.check();
+    r.clock += REBALANCE_MS / 2;
+    r.rb.check();
+    // Level: 9 tasks over 2 CPUs; the idle node lacks 4.
+    expect(r.asked.get(deep)).toBe(4);
+    expect(r.rb.stats.rounds).toBe(1);
+    r.clock += REBALANCE_MS;
+    r.rb.check();
+    expect(r.rb.stats.rounds).toBe(2);
+  });
+
+  it('the idle walk and the sample stay bounded in a mesh of 20,000 nodes', () => {
+    const r = new Rig();
+    const nodes = r.add(...Array.from({ length: 20_000 }, (_, i) => node(`n${i}`, 1, i < 1000 ? 0 : 8)));
+    expect(r.index.idle(256)).toHaveLength(256);
+    expect(r.index.idle(256).every((n) => nodes.indexOf(n) < 1000)).toBe(true);
+    const sample = r.index.sample(1024, seeded(3));
+    expect(sample.length).toBeGreaterThan(1000);
+    expect(new Set(sample).size).toBe(sample.length);
+    // The level is about 7.6 per CPU: each busy node holds a fraction of a task too many, so about 4 in 10 give one.
+    r.rb.check();
+    expect(r.total()).toBeGreaterThan(200);
+    expect(r.asked.size).toBe(r.total());
+    expect(r.asked.size).toBeLessThanOrEqual(1024);
+  });
+});
