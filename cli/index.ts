@@ -232,6 +232,6 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(2);
     }
     console.error(`tabmesh: ${oneLine(e)}`);
-    process.exit(1);
+    process.exit(e instanceof CliError ? e.exitCode : 1);
   }
 }

@@ -7,7 +7,7 @@ import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
 import type { GcsStorage } from './gcs/storage.js';
-import type { JobRecord, NodeRecord } from './gcs/tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
 import { ArtifactRegistry } from './objects/artifacts.js';
@@ -65,7 +65,7 @@ export interface CoordinatorOptions {
 export interface JobCredential {
   /** Run again under this job id (a job that was running when the coordinator stopped). */
   jobId?: JobRecord['id'];
-  /** Learns the job id once the driver is in. */
+  /** Learns the job id once the driver is in (called at once, before the job's `job-started` event). */
   connected: (jobId: JobRecord['id']) => void;
 }
 
@@ -317,12 +317,13 @@ export class Coordinator {
       s.jobId = job.id;
       this.gcs.jobs.set(job.id, job);
       this.gcs.persistJob(job);
-      this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
       this.mesh?.jobStarted(job.id);
+      // A submitted job's runner learns its id first: its `job-submitted` event comes before `job-started`.
       if (credential) {
         this.jobCredentials.delete(m.token!);
         credential.connected(job.id);
       }
+      this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
       s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
       return null;
     }
@@ -373,7 +374,7 @@ export class Coordinator {
     this.gcs.event('job-detached', `job ${job.id}: its driver's connection dropped; waiting ${this.jobGraceMs} ms for it`, { job: job.id });
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver && !this.stopped) this.endJob(job.id); // not after close: the GCS is closed
+      if (!job.driver && !this.stopped) this.endJob(job.id, `its driver's connection dropped and it did not come back within ${this.jobGraceMs} ms`); // not after close: the GCS is closed
     }, this.jobGraceMs);
     job.graceTimer.unref?.();
   }
@@ -403,7 +404,7 @@ export class Coordinator {
       if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
-    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId);
+    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId, 'its driver closed the session');
   }
 
   private nodeLost(n: NodeRecord): void {
@@ -412,9 +413,10 @@ export class Coordinator {
     this.ends.nodeLost(n);
   }
 
-  endJob(jobId: JobRecord['id']): void {
+  endJob(jobId: JobRecord['id'], reason = 'it was ended'): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running') return;
+    job.endReason = reason;
     if (job.graceTimer) clearTimeout(job.graceTimer);
     job.graceTimer = null;
     if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
@@ -430,11 +432,13 @@ export class Coordinator {
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
       job: jobId,
     });
-    // Finished jobs keep a summary row in memory; bound how many.
-    if (this.gcs.jobs.size > 1000) {
+    // Finished jobs keep a summary row in memory and in the durable GCS; bound how many.
+    if (this.gcs.jobs.size > MAX_ENDED_JOBS) {
       for (const [id, j] of this.gcs.jobs) {
-        if (this.gcs.jobs.size <= 1000) break;
-        if (j.state === 'finished') this.gcs.jobs.delete(id);
+        if (this.gcs.jobs.size <= MAX_ENDED_JOBS) break;
+        if (j.state !== 'finished') continue;
+        this.gcs.jobs.delete(id);
+        this.gcs.storage.delete('jobs', id, id);
       }
     }
   }
@@ -468,6 +472,9 @@ export class Coordinator {
       actorsDead: this.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      // Buffers and ArrayBuffers (objects in a local node's store, relay chunks) live outside the JS heap.
+      externalBytes: mem.external,
+      arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,

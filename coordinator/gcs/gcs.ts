@@ -111,6 +111,8 @@ export class Gcs {
         counts: j.counts,
         secret: j.secret,
         submitted: j.submitted ?? false,
+        firstError: j.firstError ?? null,
+        endReason: j.endReason ?? '',
       }),
       j.id,
     );

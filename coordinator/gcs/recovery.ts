@@ -7,7 +7,7 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Coordinator } from '../coordinator.js';
-import type { JobRecord, ObjectRecord, TaskRecord } from './tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -19,6 +19,8 @@ interface JobRow {
   counts: JobRecord['counts'];
   secret?: string;
   submitted?: boolean;
+  firstError?: JobRecord['firstError'];
+  endReason?: string;
 }
 interface TaskRow {
   spec: TaskSpec;
@@ -70,10 +72,14 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
 
   // A first start (nothing stored) recovers nothing and says nothing.
   let stored = 0;
+  const endedRows: JobRow[] = [];
   for (const [, row] of rows.jobs) {
     stored++;
     const j = rowPackr.unpack(row) as JobRow;
-    if (j.state !== 'running' || !j.secret) continue; // finished jobs: their summaries are history
+    if (j.state !== 'running' || !j.secret) {
+      endedRows.push(j); // history: read back once the running jobs' tasks and objects are
+      continue;
+    }
     // A submitted program's driver does not come back: the job runner runs the
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
@@ -94,7 +100,7 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
     gcs.jobs.set(job.id, job);
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver) c.endJob(job.id);
+      if (!job.driver) c.endJob(job.id, `its driver did not come back within ${c.jobGraceMs} ms of a coordinator restart`);
     }, c.jobGraceMs);
     job.graceTimer.unref?.();
     report.jobs++;
@@ -182,6 +188,7 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
   }
   for (const t of runAgain) tasks.resume(t);
   report.tasksRequeued = runAgain.length;
+  keepEndedJobs(c, endedRows);
 
   if (stored === 0) return report;
   const release = setTimeout(() => {
@@ -198,4 +205,38 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
     `recovered ${report.jobs} running job(s), ${report.tasksRequeued} unfinished task(s) to run again, ${report.tasksFinished} finished, ${report.objects} object(s)`,
   );
   return report;
+}
+
+/**
+ * Driver sessions that ended are history (issue 11): the newest
+ * MAX_ENDED_JOBS read back as they ended (progress, duration, first error,
+ * how they ended); older rows go. A submitted job's history is the job
+ * runner's own record, so its GCS row goes too.
+ */
+function keepEndedJobs(c: Coordinator, rows: JobRow[]): void {
+  const { gcs } = c;
+  rows.sort((a, b) => b.endedAt - a.endedAt);
+  let kept = 0;
+  for (const j of rows) {
+    if (j.submitted || kept >= MAX_ENDED_JOBS || gcs.jobs.has(j.id)) {
+      gcs.storage.delete('jobs', j.id, j.id);
+      continue;
+    }
+    kept++;
+    gcs.jobs.set(j.id, {
+      id: j.id,
+      state: 'finished',
+      driver: null,
+      startedAt: j.startedAt,
+      endedAt: j.endedAt,
+      tasks: new Set(),
+      objects: new Set(),
+      counts: j.counts,
+      secret: '',
+      parked: null,
+      graceTimer: null,
+      firstError: j.firstError ?? null,
+      endReason: j.endReason || undefined,
+    });
+  }
 }

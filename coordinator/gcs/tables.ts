@@ -88,6 +88,9 @@ export interface NodeRecord {
   tasksDone: number;
 }
 
+/** Ended jobs kept in memory and in the durable GCS (the oldest go first). */
+export const MAX_ENDED_JOBS = 1000;
+
 export interface JobRecord {
   id: JobId;
   state: 'running' | 'finished';
@@ -116,6 +119,11 @@ export interface JobRecord {
    * this one runs tasks the owner placed on it, and never writes the job's rows.
    */
   guest?: string;
+
+  /** The first task failure of the job (not a cancel): a driver session's error summary, kept across restarts. */
+  firstError?: { name: string; message: string; functionName: string } | null;
+  /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
+  endReason?: string;
 }
 
 export interface FunctionRecord extends FunctionSource {
