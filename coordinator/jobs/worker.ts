@@ -77,6 +77,9 @@ async function main(data: JobWorkerData): Promise<void> {
     token: data.credential,
     WebSocket: WebSocket as unknown as WebSocketCtor,
     peers: false,
+    // The coordinator that started this process is there: a slow answer means a busy event loop
+    // (a 1,000-job soak at load 25-35 saw 10 s pass), not a wrong URL.
+    connectTimeoutMs: 120_000,
     runtimeEnv: data.runtimeEnv,
     bundler: esbuildBundler({ files: false }),
   });
