@@ -45,8 +45,8 @@ export interface SubmittedJob {
   runtimeEnv?: JobRuntimeEnv;
 }
 
-/** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine). */
-const CONNECT_MS = 60_000;
+/** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine; its driver waits as long for the welcome). */
+const CONNECT_MS = 120_000;
 
 /** A job that was running across this many coordinator starts is failed rather than run again. */
 export const MAX_RUNS = 3;
