@@ -306,7 +306,7 @@ export async function startCluster(
       nodes.push(n);
       let exited = false;
       n.proc.once('exit', () => (exited = true));
-      const { met, stats } = await pollStats(url, token, (s) => exited || s.nodes > before, { timeoutMs: 20_000, everyMs: 50 });
+      const { met, stats } = await pollStats(url, token, (s) => exited || s.nodes > before, { timeoutMs: 60_000, everyMs: 50 });
       if (exited || !met) throw new Error(`edge node did not join (nodes=${stats.nodes}):\n${n.output.join('')}`);
       return n;
     },
@@ -318,7 +318,7 @@ export async function startCluster(
   };
   try {
     // First line: `tabmesh coordinator listening on http://127.0.0.1:PORT`
-    const m = await waitForLine(coordinator, /^tabmesh coordinator listening on (\S+)/);
+    const m = await waitForLine(coordinator, /^tabmesh coordinator listening on (\S+)/, 60_000);
     url = m[1];
     for (let i = 0; i < (opts.nodes ?? 1); i++) await cluster.addNode(opts.cpus ?? 2);
   } catch (e) {

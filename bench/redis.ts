@@ -1,5 +1,9 @@
 // GCS backends compared (issue 15): throughput of 20,000 empty tasks with the
-// memory GCS, SQLite and Redis, one coordinator and one edge node each.
+// memory GCS, SQLite and Redis, one coordinator and one edge node each; then
+// two coordinators on one Redis (one mesh), each with its own edge node, the
+// driver on the first, against the one-coordinator Redis mesh; then the time
+// from SIGKILL of the driver's coordinator to its first task finished through
+// the other.
 //
 //   npm run build && npm run bench:redis
 //
@@ -20,6 +24,8 @@ const ROUNDS = 3;
 const WARMUP = 2_000;
 const CPUS = 2;
 const TARGET = 0.7;
+const TARGET_TWO = 1.6;
+const TARGET_FAILOVER_MS = 2000;
 
 type Noop = { remote(): ObjectRef<void> };
 
@@ -70,8 +76,8 @@ interface Contender {
   noop: Noop;
 }
 
-async function contender(name: string, cl: BenchCluster): Promise<Contender> {
-  const mesh = await connect({ url: cl.url, token: cl.token });
+async function contender(name: string, cl: BenchCluster, also: string[] = []): Promise<Contender> {
+  const mesh = await connect({ url: [cl.url, ...also], token: cl.token, reconnectTimeoutMs: 60_000 });
   const noop = mesh.remote(function noop() {}) as Noop;
   const refs: ObjectRef<void>[] = [];
   for (let i = 0; i < WARMUP; i++) refs.push(noop.remote());
@@ -91,12 +97,22 @@ async function main(): Promise<void> {
   const redis = process.env.REDIS_URL ? { url: process.env.REDIS_URL, proc: null } : await ownRedis();
   log(`Redis: ${redis.url}${redis.proc ? ' (our own redis-server, AOF everysec)' : ' (REDIS_URL)'}`);
   const all: Contender[] = [];
+  const extra: BenchCluster[] = [];
   try {
     const prefix = `bench${Date.now().toString(36)}`;
     all.push(await contender('memory', await startCluster({ nodes: 1, cpus: CPUS })));
     all.push(await contender('sqlite', await startCluster({ nodes: 1, cpus: CPUS, durable: true })));
     all.push(await contender('redis', await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix } })));
-    log(`three meshes up (1 coordinator + 1 edge node with ${CPUS} executors each); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`);
+    // Two coordinators on one Redis (another prefix: their own mesh), an edge node each; the driver on the first.
+    const pairPrefix = `${prefix}two`;
+    const second = await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix: pairPrefix } });
+    const first = await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix: pairPrefix } });
+    extra.push(second);
+    await pollStats(first.url, first.token, (s) => (s.meshLinks ?? 0) >= 1, { timeoutMs: 20_000, everyMs: 100 });
+    all.push(await contender('two', first, [second.url]));
+    log(
+      `four meshes up (1 coordinator + 1 edge node with ${CPUS} executors each; 'two': 2 such on one Redis); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`,
+    );
 
     const times = await interleaved(ROUNDS, Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>, {
       after: async (name, r, ms) => {
@@ -113,10 +129,19 @@ async function main(): Promise<void> {
     emit(figure('gcs.throughput.memory', mem, 'tasks/s'));
     emit(figure('gcs.throughput.sqlite', sql, 'tasks/s', mem));
     emit(figure('gcs.throughput.redis', red, 'tasks/s', mem));
+    const two = best('two');
+    emit(figure('mesh.throughput.two-coordinators', two, 'tasks/s', red));
     log(
       `best of ${ROUNDS}: memory ${Math.round(mem)} tasks/s, SQLite ${Math.round(sql)} (${round(sql / mem, 2)}x memory), ` +
         `Redis ${Math.round(red)} (${round(red / mem, 2)}x memory; target >= ${TARGET}x: ${red / mem >= TARGET ? 'met' : 'MISSED'})`,
     );
+    log(
+      `two coordinators on one Redis, a node each: ${Math.round(two)} tasks/s = ${round(two / red, 2)}x one coordinator with one node ` +
+        `(target >= ${TARGET_TWO}x: ${two / red >= TARGET_TWO ? 'met' : 'MISSED'}; both share this machine's cores)`,
+    );
+    const failover = await failoverMs(all.find((c) => c.name === 'two')!);
+    emit(figure('mesh.failover.first-task-ms', failover, 'ms'));
+    log(`SIGKILL of the driver's coordinator -> first task finished through the other: ${round(failover, 0)} ms (target < ${TARGET_FAILOVER_MS} ms)`);
     const probe = new Redis(redis.url);
     const info = await probe.info('commandstats');
     const keys = await probe.dbsize();
@@ -130,8 +155,17 @@ async function main(): Promise<void> {
       await c.mesh.close().catch(() => {});
       await c.cl.stop();
     }
+    for (const cl of extra) await cl.stop();
     redis.proc?.kill('SIGTERM');
   }
+}
+
+/** SIGKILL of the driver's coordinator; how long until a task submitted at that moment has finished through the other. */
+async function failoverMs(c: Contender): Promise<number> {
+  const t0 = performance.now();
+  c.cl.coordinator.proc.kill('SIGKILL');
+  await c.mesh.get(c.noop.remote(), { timeoutMs: 60_000 });
+  return performance.now() - t0;
 }
 
 runBench(main);

@@ -18,7 +18,7 @@ const USAGE = `usage:
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
-  tabmesh node --coordinator URL [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]
+  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]
   tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)
 ${SUBMIT_USAGE}
@@ -163,9 +163,9 @@ async function runNode(args: string[]): Promise<void> {
   });
   if (!values.coordinator) usage('--coordinator URL is required');
   const resources = values.resources === undefined ? undefined : customResources(values.resources);
-  const { base } = coordinatorFlag(values.coordinator, usage);
-  const options = {
-    coordinator: base,
+  // Several coordinators of one mesh (issue 15): URL1,URL2,... (the node joins another when its own goes).
+  const bases = values.coordinator.split(',').map((u) => coordinatorFlag(u.trim(), usage).base);
+  const flags = {
     cpus: int(values.cpus, 'cpus', 1, 1024),
     storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
     spillDir: values['spill-dir'],
@@ -174,7 +174,17 @@ async function runNode(args: string[]): Promise<void> {
     joinToken: values['join-token'],
     resources,
   };
-  await reachCoordinator(base);
+  let base = bases[0];
+  for (let i = 0; ; i++) {
+    try {
+      await reachCoordinator(bases[i]);
+      base = bases[i];
+      break;
+    } catch (e) {
+      if (i === bases.length - 1) throw e;
+    }
+  }
+  const options = { ...flags, coordinator: [base, ...bases.filter((b) => b !== base)] };
   const node = await startEdgeNode(options).catch((e: Error) => {
     // The coordinator closes a refused node's socket with its error code as the reason.
     if (!/\bUNAUTHORIZED\b/.test(e.message)) throw e;
@@ -222,6 +232,6 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(2);
     }
     console.error(`tabmesh: ${oneLine(e)}`);
-    process.exit(1);
+    process.exit(e instanceof CliError ? e.exitCode : 1);
   }
 }

@@ -6,7 +6,15 @@ import { ConnectError, TabmeshError } from '../shared/errors.js';
 import { connectFailure, parseCoordinatorUrl, type CoordinatorUrl } from '../shared/api/connect-help.js';
 
 /** An error the CLI prints as its message alone (no stack): the user can act on it. */
-export class CliError extends Error {}
+export class CliError extends Error {
+  /** The process's exit code: 1, or 2 for a mistake in the command line (as a usage error, but without the usage). */
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
+}
 
 /** `--coordinator` as given (`127.0.0.1:8080` means http://); a bad one is a usage error. */
 export function coordinatorFlag(value: string, usage: (msg: string) => never): CoordinatorUrl {

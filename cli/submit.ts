@@ -161,10 +161,14 @@ function jobRuntimeEnv(
       if (eq <= 0 || eq === item.length - 1) usage(`--${flag} takes NAME=FILE, not ${item}`);
       const name = item.slice(0, eq);
       if (name in out) usage(`--${flag} ${name} is given twice`);
+      const file = item.slice(eq + 1);
       try {
-        out[name] = read(item.slice(eq + 1));
+        out[name] = read(file);
       } catch (e) {
-        usage(`--${flag} ${item}: ${(e as Error).message}`);
+        // The flag is well formed, its file is not usable: one line, not the whole usage.
+        const err = e as NodeJS.ErrnoException;
+        const why = err.code === 'ENOENT' ? `no such file: ${file}` : err.code === 'EISDIR' ? `${file} is a folder, not a file` : err.message;
+        throw new CliError(`--${flag} ${item}: ${why}`, 2);
       }
     }
     return out;

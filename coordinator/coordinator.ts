@@ -7,7 +7,7 @@ import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
 import type { GcsStorage } from './gcs/storage.js';
-import type { JobRecord, NodeRecord } from './gcs/tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
 import { ArtifactRegistry } from './objects/artifacts.js';
@@ -28,6 +28,7 @@ import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
+import type { CoordinatorMesh } from './mesh/mesh.js';
 
 /** A frame's messages are handled for at most this long per turn (then the loop serves others). */
 const MESSAGE_SLICE_MS = 10;
@@ -53,13 +54,18 @@ export interface CoordinatorOptions {
   limits?: Partial<Limits>;
   /** Node trust and adaptive verification (coordinator/trust). */
   trust?: Partial<TrustOptions>;
+  /**
+   * The GCS is shared with other coordinators (Redis, coordinator/mesh): a
+   * running job is read back when its driver resumes here, not at start.
+   */
+  shared?: boolean;
 }
 
 /** A one-time credential for a detached job's driver (coordinator/jobs). */
 export interface JobCredential {
   /** Run again under this job id (a job that was running when the coordinator stopped). */
   jobId?: JobRecord['id'];
-  /** Learns the job id once the driver is in. */
+  /** Learns the job id once the driver is in (called at once, before the job's `job-started` event). */
   connected: (jobId: JobRecord['id']) => void;
 }
 
@@ -100,6 +106,9 @@ export class Coordinator {
   stopped = false;
   /** The worst event-loop delay lately (issue 14: no stall may starve heartbeats and HTTP). */
   readonly loop = new LoopWatch();
+  /** The other coordinators on the same Redis (coordinator/mesh), and this one's id among them. */
+  mesh: CoordinatorMesh | undefined;
+  meshId: string | undefined;
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -174,7 +183,9 @@ export class Coordinator {
       opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
     );
     this.membership.start();
-    this.recovery = recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
+    this.recovery = opts.shared
+      ? { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 }
+      : recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
   }
 
   /** What a restart read back from the durable GCS. */
@@ -198,6 +209,19 @@ export class Coordinator {
       // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
       const n = this.gcs.nodes.get(s.nodeId);
       if (n) n.lastSeen = Date.now();
+    }
+    const first = msgs[0];
+    if (this.mesh && s.role === 'pending' && first?.t === 'hello' && first.resume && !this.backlog.has(s)) {
+      const job = this.gcs.jobs.get(first.resume.jobId);
+      if (!job || job.guest) {
+        // A driver of a job this coordinator does not own (its coordinator died): take it over first.
+        this.backlog.set(s, { frames: [msgs], at: 0 });
+        void this.mesh
+          .takeOver(first.resume.jobId)
+          .catch((e: Error) => this.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`))
+          .finally(() => this.drainBacklog(s, true));
+        return;
+      }
     }
     const waiting = this.backlog.get(s);
     if (waiting) {
@@ -293,11 +317,13 @@ export class Coordinator {
       s.jobId = job.id;
       this.gcs.jobs.set(job.id, job);
       this.gcs.persistJob(job);
-      this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
+      this.mesh?.jobStarted(job.id);
+      // A submitted job's runner learns its id first: its `job-submitted` event comes before `job-started`.
       if (credential) {
         this.jobCredentials.delete(m.token!);
         credential.connected(job.id);
       }
+      this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
       s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
       return null;
     }
@@ -348,7 +374,7 @@ export class Coordinator {
     this.gcs.event('job-detached', `job ${job.id}: its driver's connection dropped; waiting ${this.jobGraceMs} ms for it`, { job: job.id });
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver && !this.stopped) this.endJob(job.id); // not after close: the GCS is closed
+      if (!job.driver && !this.stopped) this.endJob(job.id, `its driver's connection dropped and it did not come back within ${this.jobGraceMs} ms`); // not after close: the GCS is closed
     }, this.jobGraceMs);
     job.graceTimer.unref?.();
   }
@@ -378,7 +404,7 @@ export class Coordinator {
       if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
-    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId);
+    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId, 'its driver closed the session');
   }
 
   private nodeLost(n: NodeRecord): void {
@@ -387,9 +413,10 @@ export class Coordinator {
     this.ends.nodeLost(n);
   }
 
-  endJob(jobId: JobRecord['id']): void {
+  endJob(jobId: JobRecord['id'], reason = 'it was ended'): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running') return;
+    job.endReason = reason;
     if (job.graceTimer) clearTimeout(job.graceTimer);
     job.graceTimer = null;
     if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
@@ -397,6 +424,7 @@ export class Coordinator {
     job.state = 'finished';
     job.endedAt = Date.now();
     job.driver = null;
+    if (!job.guest) this.mesh?.jobEnded(jobId);
     this.ends.endJob(jobId);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
@@ -404,17 +432,25 @@ export class Coordinator {
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
       job: jobId,
     });
-    // Finished jobs keep a summary row in memory; bound how many.
-    if (this.gcs.jobs.size > 1000) {
+    // Finished jobs keep a summary row in memory and in the durable GCS; bound how many.
+    if (this.gcs.jobs.size > MAX_ENDED_JOBS) {
       for (const [id, j] of this.gcs.jobs) {
-        if (this.gcs.jobs.size <= 1000) break;
-        if (j.state === 'finished') this.gcs.jobs.delete(id);
+        if (this.gcs.jobs.size <= MAX_ENDED_JOBS) break;
+        if (j.state !== 'finished') continue;
+        this.gcs.jobs.delete(id);
+        this.gcs.storage.delete('jobs', id, id);
       }
     }
   }
 
   node(id: NodeId): NodeRecord | undefined {
     return this.gcs.nodes.get(id);
+  }
+
+  private meshLinks(): number {
+    let n = 0;
+    if (this.mesh) for (const node of this.gcs.nodes.values()) if (node.link !== undefined) n++;
+    return n;
   }
 
   statsJson(): Record<string, number> {
@@ -424,7 +460,9 @@ export class Coordinator {
       objects: this.gcs.objects.size,
       tasks: this.gcs.tasks.size,
       tasksQueued: this.scheduler.queuedCount,
-      nodes: this.gcs.nodes.size,
+      // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
+      nodes: this.gcs.nodes.size - this.meshLinks(),
+      meshLinks: this.meshLinks(),
       drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
       jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       functions: this.gcs.functions.size,
@@ -434,6 +472,9 @@ export class Coordinator {
       actorsDead: this.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      // Buffers and ArrayBuffers (objects in a local node's store, relay chunks) live outside the JS heap.
+      externalBytes: mem.external,
+      arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,

@@ -15,6 +15,7 @@ import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { RedisStorage, type RedisStorageOptions } from './gcs/redis-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
+import { CoordinatorMesh, registerMeshApi } from './mesh/mesh.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
 
 export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOptions {
@@ -29,6 +30,8 @@ export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOpt
   logger?: boolean;
   /** Per-address HTTP rate limit (issue 8); `false` turns it off. */
   httpLimits?: Partial<HttpLimits> | false;
+  /** The URL nodes and drivers reach this coordinator at, as other coordinators of the mesh list it (default: the listening address). */
+  publicUrl?: string;
   /** Follow these tokens' files in `dataDir` (`tabmesh token rotate` replaces them while running). */
   watchTokens?: TokenKind[];
 }
@@ -57,7 +60,9 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
       : opts.memory
         ? new MemoryStorage()
         : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
-  const coordinator = new Coordinator({ ...opts, storage });
+  // On Redis the GCS may be shared by several coordinators: one mesh (coordinator/mesh, issue 15).
+  const redis = opts.redis ? (typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis) : undefined;
+  const coordinator = new Coordinator({ ...opts, storage, shared: opts.shared ?? !!redis });
   // forceCloseConnections: a shutdown does not wait for open browsers' keep-alive connections.
   // Tokens never reach a log: the header is redacted should logging be on.
   const app = Fastify({
@@ -90,12 +95,22 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     });
   });
   registerApi(app, coordinator);
+  registerMeshApi(app, coordinator);
   const observability = installObservability(app, coordinator, opts);
   registerStatic(app);
   await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  const mesh = redis
+    ? await CoordinatorMesh.start(coordinator, {
+        redis: redis.url,
+        prefix: redis.prefix ?? 'tabmesh',
+        url: opts.publicUrl ?? url,
+        joinToken: opts.joinToken,
+        recoveryGraceMs: opts.recoveryGraceMs,
+      })
+    : undefined;
   observability.listening(url);
   return {
     app,
@@ -105,6 +120,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     async close() {
       observability.close();
       unwatch();
+      await mesh?.close();
       coordinator.close();
       for (const s of coordinator.sessions) s.ws.terminate();
       await app.close();

@@ -17,6 +17,8 @@ export class Session {
   jobId: JobId | null = null;
   /** Said in its hello: it takes no peer links (its objects are read through the relay). */
   peerless = false;
+  /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
+  meshLink: string | undefined;
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
   /** How many handles this session holds to each object. */

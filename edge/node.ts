@@ -17,7 +17,8 @@ import { DiskEnvTier } from './env-tier.js';
 import type { EnvCache } from '../shared/node/env-cache.js';
 
 export interface EdgeNodeOptions {
-  coordinator: string;
+  /** Its coordinator's URL; several of one mesh (a list, or separated by commas): it joins the next one when its own goes (issue 15). */
+  coordinator: string | string[];
   cpus?: number;
   storeMb?: number;
   spillDir?: string;
@@ -36,6 +37,8 @@ export class EdgeNode {
   private leaving = false;
   private readonly store: ObjectStore;
   private readonly envTier: DiskEnvTier;
+  private readonly urls: string[];
+  private urlAt = 0;
   /** Runtime env artifacts (issue 16), kept across sessions like the store. */
   private envCache: EnvCache | undefined;
   /** Resolves when the node has left for good (leave(), or reconnect off). */
@@ -45,6 +48,7 @@ export class EdgeNode {
 
   private constructor(private readonly o: EdgeNodeOptions) {
     this.left = new Promise((r) => (this.resolveLeft = r));
+    this.urls = (Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== '');
     const spillDir = o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`);
     this.store = new ObjectStore({
       memoryBytes: (o.storeMb ?? 512) * 1024 * 1024,
@@ -70,7 +74,7 @@ export class EdgeNode {
     const o = this.o;
     const rt = new NodeRuntime(
       {
-        url: o.coordinator,
+        url: this.urls[this.urlAt],
         kind: 'edge',
         name: o.name ?? `${os.hostname()}:${process.pid}`,
         cpus: o.cpus ?? Math.max(1, os.availableParallelism() - 1),
@@ -102,6 +106,7 @@ export class EdgeNode {
       for (let attempt = 0; ; attempt++) {
         await sleepBackoff(BACKOFF.nodeRejoin, attempt);
         if (this.leaving) return this.resolveLeft('left');
+        this.urlAt = (this.urlAt + 1) % this.urls.length; // its coordinator may be gone: the next one of the mesh first
         try {
           await this.session();
           this.onEvent(`joined again as node ${this.runtime.nodeId}`);

@@ -71,19 +71,19 @@ export class Gcs {
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */
   persistTask(t: TaskRecord): void {
-    if (!this.storage.durable) return;
+    if (!this.storage.durable || this.guest(t.spec.jobId)) return;
     this.storage.put('tasks', t.spec.taskId, rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }), t.spec.jobId);
   }
 
   dropTask(id: TaskId): void {
     const job = this.tasks.get(id)?.spec.jobId;
     this.tasks.delete(id);
-    if (this.storage.durable) this.storage.delete('tasks', id, job);
+    if (this.storage.durable && !this.guest(job)) this.storage.delete('tasks', id, job);
   }
 
   persistObject(o: ObjectRecord): void {
     // Runtime env artifacts are not rows: after a restart, drivers and nodes offer them again (issue 16).
-    if (!this.storage.durable || isArtifactObject(o.id)) return;
+    if (!this.storage.durable || isArtifactObject(o.id) || this.guest(o.job)) return;
     this.storage.put(
       'objects',
       o.id,
@@ -95,10 +95,11 @@ export class Gcs {
   dropObject(id: ObjectId): void {
     const job = this.objects.get(id)?.job;
     this.objects.delete(id);
-    if (this.storage.durable) this.storage.delete('objects', id, job);
+    if (this.storage.durable && !this.guest(job)) this.storage.delete('objects', id, job);
   }
 
   persistJob(j: JobRecord): void {
+    if (j.guest) return;
     this.storage.put(
       'jobs',
       j.id,
@@ -110,9 +111,19 @@ export class Gcs {
         counts: j.counts,
         secret: j.secret,
         submitted: j.submitted ?? false,
+        firstError: j.firstError ?? null,
+        endReason: j.endReason ?? '',
       }),
       j.id,
     );
+  }
+
+  /**
+   * Whether a job is another coordinator's (coordinator/mesh): this one runs
+   * some of its tasks, and its rows in the shared GCS are the owner's to write.
+   */
+  private guest(job: JobId | undefined): boolean {
+    return job !== undefined && !!this.jobs.get(job)?.guest;
   }
 
   event(kind: string, message: string, refs: Omit<EventRecord, 'seq' | 'ts' | 'kind' | 'message'> = {}): EventRecord {

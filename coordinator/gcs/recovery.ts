@@ -7,7 +7,7 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Coordinator } from '../coordinator.js';
-import type { JobRecord, ObjectRecord, TaskRecord } from './tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -19,6 +19,8 @@ interface JobRow {
   counts: JobRecord['counts'];
   secret?: string;
   submitted?: boolean;
+  firstError?: JobRecord['firstError'];
+  endReason?: string;
 }
 interface TaskRow {
   spec: TaskSpec;
@@ -50,17 +52,34 @@ export interface RecoveryReport {
  * are rebuilt (or reported lost) if still needed.
  */
 export function recover(c: Coordinator, graceMs: number): RecoveryReport {
+  const storage = c.gcs.storage;
+  if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
+  return recoverRows(c, { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks') }, graceMs);
+}
+
+/** Stored rows of the three job tables (all of them at a restart; one job's when a coordinator of a mesh takes it over). */
+export interface JobRows {
+  jobs: Iterable<[string, Uint8Array]>;
+  objects: Iterable<[string, Uint8Array]>;
+  tasks: Iterable<[string, Uint8Array]>;
+}
+
+/** Recovers running jobs from their rows (see recover). */
+export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
-  if (!storage.durable) return report;
 
   // A first start (nothing stored) recovers nothing and says nothing.
   let stored = 0;
-  for (const [, row] of storage.load('jobs')) {
+  const endedRows: JobRow[] = [];
+  for (const [, row] of rows.jobs) {
     stored++;
     const j = rowPackr.unpack(row) as JobRow;
-    if (j.state !== 'running' || !j.secret) continue; // finished jobs: their summaries are history
+    if (j.state !== 'running' || !j.secret) {
+      endedRows.push(j); // history: read back once the running jobs' tasks and objects are
+      continue;
+    }
     // A submitted program's driver does not come back: the job runner runs the
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
@@ -81,14 +100,14 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
     gcs.jobs.set(job.id, job);
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver) c.endJob(job.id);
+      if (!job.driver) c.endJob(job.id, `its driver did not come back within ${c.jobGraceMs} ms of a coordinator restart`);
     }, c.jobGraceMs);
     job.graceTimer.unref?.();
     report.jobs++;
   }
 
   const recovered: ObjectRecord[] = [];
-  for (const [key, row] of storage.load('objects')) {
+  for (const [key, row] of rows.objects) {
     const r = rowPackr.unpack(row) as ObjectRow;
     if (!gcs.jobs.has(r.job)) {
       storage.delete('objects', key, r.job);
@@ -107,7 +126,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   report.objects = recovered.length;
 
   const runAgain: TaskRecord[] = [];
-  for (const [key, row] of storage.load('tasks')) {
+  for (const [key, row] of rows.tasks) {
     const r = rowPackr.unpack(row) as TaskRow;
     const spec = r.spec;
     const job = gcs.jobs.get(spec.jobId);
@@ -169,6 +188,7 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
   }
   for (const t of runAgain) tasks.resume(t);
   report.tasksRequeued = runAgain.length;
+  keepEndedJobs(c, endedRows);
 
   if (stored === 0) return report;
   const release = setTimeout(() => {
@@ -185,4 +205,38 @@ export function recover(c: Coordinator, graceMs: number): RecoveryReport {
     `recovered ${report.jobs} running job(s), ${report.tasksRequeued} unfinished task(s) to run again, ${report.tasksFinished} finished, ${report.objects} object(s)`,
   );
   return report;
+}
+
+/**
+ * Driver sessions that ended are history (issue 11): the newest
+ * MAX_ENDED_JOBS read back as they ended (progress, duration, first error,
+ * how they ended); older rows go. A submitted job's history is the job
+ * runner's own record, so its GCS row goes too.
+ */
+function keepEndedJobs(c: Coordinator, rows: JobRow[]): void {
+  const { gcs } = c;
+  rows.sort((a, b) => b.endedAt - a.endedAt);
+  let kept = 0;
+  for (const j of rows) {
+    if (j.submitted || kept >= MAX_ENDED_JOBS || gcs.jobs.has(j.id)) {
+      gcs.storage.delete('jobs', j.id, j.id);
+      continue;
+    }
+    kept++;
+    gcs.jobs.set(j.id, {
+      id: j.id,
+      state: 'finished',
+      driver: null,
+      startedAt: j.startedAt,
+      endedAt: j.endedAt,
+      tasks: new Set(),
+      objects: new Set(),
+      counts: j.counts,
+      secret: '',
+      parked: null,
+      graceTimer: null,
+      firstError: j.firstError ?? null,
+      endReason: j.endReason || undefined,
+    });
+  }
 }

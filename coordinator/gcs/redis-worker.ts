@@ -5,7 +5,8 @@
 // is a job: its keys share a hash tag, hence a slot, so a flush is atomic per
 // job even on a Cluster), and answers loads.
 import { workerData } from 'node:worker_threads';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from './redis-connect.js';
 import { hashKey, SLOT, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
 
 const init = workerData as WorkerInit;
@@ -27,51 +28,9 @@ type Client = Redis | Cluster;
 
 /** The last connection error; ioredis reconnects by itself, so it is only kept (not printed on every retry). */
 let lastError = '';
-function quiet<T extends Redis | Cluster>(c: T): T {
-  c.on('error', (err: Error) => {
-    lastError = err.message;
-  });
-  return c;
-}
 
-async function connect(): Promise<{ client: Client; cluster: boolean; masters: number }> {
-  const url = new URL(init.url);
-  const common = {
-    // Commands issued in one tick go out as one write per server.
-    enableAutoPipelining: true,
-    // A lost connection is waited out: writes are kept and sent again, never dropped.
-    maxRetriesPerRequest: null,
-    connectTimeout: init.connectTimeoutMs,
-  };
-  const probe = quiet(new Redis(init.url, { ...common, lazyConnect: true, retryStrategy: () => null }));
-  try {
-    await probe.connect();
-    const info = await probe.info('cluster');
-    if (!/cluster_enabled:1/.test(info)) {
-      probe.disconnect();
-      const client = quiet(new Redis(init.url, { ...common, lazyConnect: true }));
-      await client.connect();
-      return { client, cluster: false, masters: 1 };
-    }
-  } catch (err) {
-    probe.disconnect();
-    throw err;
-  }
-  probe.disconnect();
-  const client = quiet(
-    new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
-      enableAutoPipelining: true,
-      lazyConnect: true,
-      redisOptions: {
-        maxRetriesPerRequest: null,
-        connectTimeout: init.connectTimeoutMs,
-        username: url.username ? decodeURIComponent(url.username) : undefined,
-        password: url.password ? decodeURIComponent(url.password) : undefined,
-      },
-    }),
-  );
-  await client.connect();
-  return { client, cluster: true, masters: client.nodes('master').length };
+function connect(): Promise<RedisConnection> {
+  return connectRedis(init.url, init.connectTimeoutMs, (err) => (lastError = err.message));
 }
 
 async function write(client: Client, b: WriteBatch): Promise<void> {

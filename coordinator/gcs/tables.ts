@@ -79,9 +79,17 @@ export interface NodeRecord {
   functions: Set<FunctionId>;
   joinedAt: number;
   lastSeen: number;
+  /**
+   * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
+   * it runs tasks placed on it on its own nodes.
+   */
+  link?: string;
   load: { running: number; queued: number; storeBytes: number };
   tasksDone: number;
 }
+
+/** Ended jobs kept in memory and in the durable GCS (the oldest go first). */
+export const MAX_ENDED_JOBS = 1000;
 
 export interface JobRecord {
   id: JobId;
@@ -105,6 +113,17 @@ export interface JobRecord {
   submitted?: boolean;
   /** Its driver's namespace for actor names (Ray's namespaces; '' is the mesh's default). */
   namespace?: string;
+
+  /**
+   * The job of another coordinator of the mesh (coordinator/mesh), its id:
+   * this one runs tasks the owner placed on it, and never writes the job's rows.
+   */
+  guest?: string;
+
+  /** The first task failure of the job (not a cancel): a driver session's error summary, kept across restarts. */
+  firstError?: { name: string; message: string; functionName: string } | null;
+  /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
+  endReason?: string;
 }
 
 export interface FunctionRecord extends FunctionSource {

@@ -96,7 +96,8 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     const s = runner.jobs.get(id);
     const counts = j?.counts ?? s?.counts ?? { submitted: 0, finished: 0, failed: 0, cancelled: 0 };
     let running = 0;
-    if (j?.state === 'running') for (const t of j.tasks) if (t.state === 'running' || t.state === 'assigned') running++;
+    // Only tasks an executor runs: an assigned task may still wait for its arguments or a free slot on its node.
+    if (j?.state === 'running') for (const t of j.tasks) if (t.state === 'running') running++;
     // A submitted job counts from its submission (kept in its durable record, unlike the GCS job's start).
     const startedAt = s?.submittedAt ?? j?.startedAt ?? 0;
     const endedAt = s ? s.endedAt : (j?.endedAt ?? 0);
@@ -164,10 +165,14 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     const { id } = req.params as { id: string };
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     const s = runner.jobs.get(id);
+    const j = gcs.jobs.get(id);
     return {
       ...jobSummary(id),
       result: s?.status === 'succeeded' ? s.result : null,
       error: s?.error ?? null,
+      // A driver session's summary (its program runs elsewhere): its first failed task, and how it ended; kept across restarts.
+      firstTaskError: j?.firstError ?? null,
+      endReason: j?.endReason ?? null,
       source: s?.source ?? null,
       logLines: s?.logSeq ?? 0,
     };
@@ -204,7 +209,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   app.delete('/api/jobs/:id', write(schemas.job), async (req) => {
     const { id } = req.params as { id: string };
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
-    if (!runner.cancel(id)) c.endJob(id); // a driver's job: its tasks are cancelled, its driver goes on
+    if (!runner.cancel(id)) c.endJob(id, 'it was cancelled (DELETE /api/jobs/:id)'); // a driver's job: its tasks are cancelled, its driver goes on
     return { id, status: jobStatus(gcs.jobs.get(id), runner.jobs.get(id)) };
   });
 

@@ -45,8 +45,8 @@ export interface SubmittedJob {
   runtimeEnv?: JobRuntimeEnv;
 }
 
-/** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine). */
-const CONNECT_MS = 60_000;
+/** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine; its driver waits as long for the welcome). */
+const CONNECT_MS = 120_000;
 
 /** A job that was running across this many coordinator starts is failed rather than run again. */
 export const MAX_RUNS = 3;
@@ -149,6 +149,19 @@ export class JobRunner {
    * source under the same id (a detached driver has nobody to come back for it).
    */
   private runAgain(j: SubmittedJob): void {
+    const mesh = this.c.mesh;
+    if (mesh) {
+      // Several coordinators on one Redis: only the one that holds the job's lease runs it (not a second one starting).
+      void mesh.claim(j.id).then((ours) => {
+        if (ours) this.runAgainHere(j);
+        else this.jobs.delete(j.id);
+      });
+      return;
+    }
+    this.runAgainHere(j);
+  }
+
+  private runAgainHere(j: SubmittedJob): void {
     if (j.runs >= MAX_RUNS) {
       this.end(j, 'failed', { name: 'JobRestartError', message: `the coordinator stopped ${j.runs} times while this job ran; it is not run again`, stack: '' });
       return;
@@ -194,21 +207,30 @@ export class JobRunner {
     };
     // A bad runtime env is a 400 before any process starts.
     const env = await resolveJobEnv(job.runtimeEnv);
-    await this.launch(job, undefined, env);
+    // Logged as its driver connects, before the coordinator logs `job-started`.
+    const announce = (id: JobId) => this.c.gcs.event('job-submitted', `job ${id} (${job.name}) submitted`, { job: id });
+    await this.launch(job, undefined, env, announce);
     this.jobs.set(job.id, job);
     this.trim();
     this.records.save(job);
-    this.c.gcs.event('job-submitted', `job ${job.id} (${job.name}) submitted`, { job: job.id });
     this.onChange(job);
     return job;
   }
 
   /** Starts the job's worker and waits for its driver to connect (as job `adopt` when given). */
-  private async launch(job: SubmittedJob, adopt?: JobId, resolved?: ResolvedEnv): Promise<void> {
+  private async launch(job: SubmittedJob, adopt?: JobId, resolved?: ResolvedEnv, announce?: (id: JobId) => void): Promise<void> {
     const env = resolved ?? (await resolveJobEnv(job.runtimeEnv));
     const credential = randomBytes(32).toString('base64url');
     const data: JobWorkerData = { url: this.url, credential, name: job.name, source: job.source, runtimeEnv: env };
-    const connected = new Promise<JobId>((resolve) => this.c.jobCredentials.set(credential, { jobId: adopt, connected: resolve }));
+    const connected = new Promise<JobId>((resolve) =>
+      this.c.jobCredentials.set(credential, {
+        jobId: adopt,
+        connected: (id) => {
+          announce?.(id);
+          resolve(id);
+        },
+      }),
+    );
     // A process of its own: nothing a program does (a native module, one
     // allocation past the heap limit, which aborts a whole process even from a
     // worker thread) can take the coordinator down. No env, no inherited flags.

@@ -18,6 +18,7 @@ import type { DriverCore } from '../../shared/api/driver.js';
 import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
 import { esbuildBundler } from '../../edge/bundler.js';
 import { syntaxErrorAt } from './syntax.js';
+import { resultJson } from './result.js';
 
 if (!process.send) throw new Error('coordinator/jobs/worker.js runs as a child process with an IPC channel');
 const send = process.send.bind(process);
@@ -25,26 +26,11 @@ const post = (m: FromJobWorker): Promise<void> => new Promise((resolve) => send(
 // The coordinator went (or stopped this job): so does the job.
 process.on('disconnect', () => process.exit(0));
 
-const MAX_RESULT_CHARS = 64 * 1024;
 const MAX_LINE_CHARS = 4096;
 
 function format(args: unknown[]): string {
   const s = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 4, breakLength: 120 }))).join(' ');
   return s.length > MAX_LINE_CHARS ? s.slice(0, MAX_LINE_CHARS) + '…' : s;
-}
-
-/** JSON for the result: Maps, Sets, BigInts and typed arrays made readable, cut at 64 KiB. */
-export function resultJson(v: unknown): string {
-  const json =
-    JSON.stringify(v === undefined ? null : v, (_k, x: unknown) => {
-      if (typeof x === 'bigint') return x.toString();
-      if (x instanceof Map) return Object.fromEntries(x);
-      if (x instanceof Set) return [...x];
-      if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return Array.from(x as unknown as ArrayLike<number>).slice(0, 10_000);
-      if (x instanceof Error) return { name: x.name, message: x.message };
-      return x;
-    }) ?? 'null';
-  return json.length > MAX_RESULT_CHARS ? JSON.stringify({ truncated: true, preview: json.slice(0, MAX_RESULT_CHARS) }) : json;
 }
 
 /** After setup, nothing handed to the program leads back to this realm's Function (and so to `process`). */
@@ -91,6 +77,9 @@ async function main(data: JobWorkerData): Promise<void> {
     token: data.credential,
     WebSocket: WebSocket as unknown as WebSocketCtor,
     peers: false,
+    // The coordinator that started this process is there: a slow answer means a busy event loop
+    // (a 1,000-job soak at load 25-35 saw 10 s pass), not a wrong URL.
+    connectTimeoutMs: 120_000,
     runtimeEnv: data.runtimeEnv,
     bundler: esbuildBundler({ files: false }),
   });

@@ -51,6 +51,7 @@ export class Membership {
       lastSeen: Date.now(),
       load: { running: 0, queued: 0, storeBytes: 0 },
       tasksDone: 0,
+      link: s.meshLink,
     };
     s.nodeId = id;
     this.gcs.nodes.set(id, n);

@@ -219,6 +219,7 @@ export class Scheduler {
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
     if (t.replicas?.used.has(n.id)) return false;
+    if (n.link !== undefined && !linkMayRun(t, this.gcs)) return false;
     const req = t.spec.resources;
     const cpus = n.resources.cpu ?? 0;
     const depth = this.depth(t);
@@ -279,4 +280,13 @@ function classKey(t: TaskRecord): string {
   // A replica that no free node may take must not hold up other tasks of its class.
   if (t.replicas) key += `|replica=${s.taskId}`;
   return key;
+}
+
+/**
+ * Another coordinator (coordinator/mesh) runs plain tasks of this one's own
+ * jobs: not a job it runs for a third (no loops), not actors (they stay where
+ * their calls are routed), not verified replicas (distinct nodes, not coordinators).
+ */
+function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
+  return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
 }

@@ -314,6 +314,8 @@ export class TaskManager {
     if (TERMINAL.has(t.state)) return;
     if (isReplica(t)) return this.verifier.replicaLost(t);
     this.end(t, failure.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
+    const job = failure.code === 'TASK_CANCELLED' ? undefined : this.gcs.jobs.get(t.spec.jobId);
+    if (job && !job.firstError) job.firstError = { name: failure.name, message: failure.message.slice(0, 2000), functionName: failure.functionName };
     for (let i = 0; i < t.spec.numReturns; i++) {
       const o = this.dir.get(returnObjectId(t.spec.taskId, i));
       if (o) this.dir.setFailed(o, failure);

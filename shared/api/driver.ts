@@ -24,9 +24,12 @@ import type { EnvBundler, ResolvedEnv, RuntimeEnv } from '../env/env.js';
 export interface ConnectOptions {
   /**
    * The coordinator's URL, e.g. http://127.0.0.1:8080 (`127.0.0.1:8080` means
-   * http://; the dashboard's address with its `#token=…` works too).
+   * http://; the dashboard's address with its `#token=…` works too). Several
+   * coordinators of one mesh (issue 15): a list, or URLs separated by commas;
+   * the driver connects to the first that answers and, when its connection
+   * drops, resumes its job through the next ones in turn.
    */
-  url: string;
+  url: string | string[];
   /** The driver token the coordinator printed (default: the URL's `#token=`). */
   token?: string;
   /** A WebSocket class, where the platform has none (the Node entry passes `ws`). */
@@ -142,7 +145,7 @@ export class DriverCore implements MeshCore {
   onWarning: (code: MsgOf<'warn'>['code'], message: string) => void = (_code, message) => console.warn(`tabmesh: ${message}`);
 
   private ws: WebSocketLike;
-  private opts!: ConnectOptions;
+  private opts!: ConnectOptions & { url: string };
   private secret = '';
   /** connected: frames go out; reconnecting: dropped (the state below is sent again on resume). */
   private state: 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'connecting';
@@ -179,9 +182,29 @@ export class DriverCore implements MeshCore {
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }
 
-  static connect(given: ConnectOptions): Promise<DriverCore> {
-    const url = parseCoordinatorUrl(given.url);
-    const opts: ConnectOptions = { ...given, url: url.base, token: given.token ?? url.token };
+  static async connect(given: ConnectOptions): Promise<DriverCore> {
+    const list = (Array.isArray(given.url) ? given.url : given.url.split(',')).map((u) => u.trim()).filter((u) => u !== '');
+    if (list.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'connect({ url }) needs a coordinator URL');
+    const urls = list.map((u) => parseCoordinatorUrl(u));
+    for (let i = 0; ; i++) {
+      const u = urls[i];
+      try {
+        const core = await DriverCore.connectTo({ ...given, url: u.base, token: given.token ?? u.token });
+        core.urls = urls.map((x) => x.base);
+        core.urlAt = i;
+        return core;
+      } catch (err) {
+        // Another coordinator of the mesh may answer; a refusal (a wrong token) would be the same there.
+        if (i === urls.length - 1 || !(err instanceof ConnectError) || err.code === 'NOT_A_COORDINATOR') throw err;
+      }
+    }
+  }
+
+  /** The coordinators this driver may use (one mesh), and which one it uses now. */
+  private urls: string[] = [];
+  private urlAt = 0;
+
+  private static connectTo(opts: ConnectOptions & { url: string }): Promise<DriverCore> {
     const Ctor = opts.WebSocket ?? defaultWebSocket();
     const ws = new Ctor(wsUrl(opts.url));
     ws.binaryType = 'arraybuffer';
@@ -316,6 +339,11 @@ export class DriverCore implements MeshCore {
         return;
       }
       const Ctor = this.opts.WebSocket ?? defaultWebSocket();
+      // The next coordinator of the list first: the one that dropped us may be gone.
+      if (this.urls.length > 1) {
+        this.urlAt = (this.urlAt + 1) % this.urls.length;
+        this.opts = { ...this.opts, url: this.urls[this.urlAt] };
+      }
       const ws = new Ctor(wsUrl(this.opts.url));
       ws.binaryType = 'arraybuffer';
       this.ws = ws;

@@ -111,8 +111,10 @@ export class NodeTasks {
       const results: TaskResult[] = [];
       for (let i = 0; i < r.returns.length; i++) {
         const { bytes, refs } = r.returns[i];
-        if (bytes.byteLength <= n.inlineMax) results.push({ v: bytes, refs });
-        else {
+        if (bytes.byteLength <= n.inlineMax) {
+          results.push({ v: bytes, refs });
+          n.inlineBytes.out += bytes.byteLength;
+        } else {
           const hash = contentHash(bytes);
           n.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
           results.push({ size: bytes.byteLength, hash, refs });

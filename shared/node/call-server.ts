@@ -86,6 +86,7 @@ export class CallServer {
         t.holds.push(c.id);
         const size = c.bytes.byteLength;
         if (size <= n.inlineMax) {
+          n.inlineBytes.out += size;
           n.send({ t: 'put', id: c.id, v: c.bytes, size, refs: c.refs });
         } else {
           const hash = contentHash(c.bytes);

@@ -47,7 +47,10 @@ export class ObjectAccess {
     for (let attempt = 0; ; attempt++) {
       const info = await n.objects.whenReady(id);
       if (info.failure) return { failure: info.failure };
-      if (info.v) return { bytes: info.v };
+      if (info.v) {
+        n.inlineBytes.in += info.v.byteLength;
+        return { bytes: info.v };
+      }
       try {
         // A peer link first, else the relay; the hash is checked either way.
         const { bytes, hash } = await n.fetcher.fetch(id, info);

@@ -141,6 +141,8 @@ export class NodeRuntime {
   /** Set once the session ended (closed by either side): nothing is sent any more. */
   closed = false;
   tasksRun = 0;
+  /** Object bytes that came and went inside coordinator messages (small arguments, results and puts); links and the relay count theirs. */
+  readonly inlineBytes = { in: 0, out: 0 };
   /** Takes no new tasks (issue 3): see setPaused. */
   paused = false;
   /** Called when a task ended here (the volunteer page counts them). */
@@ -305,7 +307,11 @@ export class NodeRuntime {
       return;
     }
     const inline = new Map<ObjectId, Uint8Array>();
-    for (const x of m.inline) inline.set(x.id, x.v);
+    for (const x of m.inline) {
+      inline.set(x.id, x.v);
+      this.inlineBytes.in += x.v.byteLength;
+    }
+    for (const a of m.spec.args) if (a.v) this.inlineBytes.in += a.v.byteLength;
     this.tasks.admit(m.spec, inline);
   }
 
@@ -343,8 +349,9 @@ export class NodeRuntime {
       tasksRun: this.tasksRun,
       objects: this.store.count,
       storeBytes: this.store.memoryBytes + this.store.spilledBytes,
-      bytesIn: this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
-      bytesOut: this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
+      // Every object byte moved: inside coordinator messages, through the relay, over peer links.
+      bytesIn: this.inlineBytes.in + this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
+      bytesOut: this.inlineBytes.out + this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
     };
   }
 

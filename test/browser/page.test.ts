@@ -43,6 +43,11 @@ describe('the volunteer page', () => {
     await page.locator('#s-run', { hasText: '40' }).waitFor({ timeout: 10_000 });
     await page.locator('#events li', { hasText: 'ran ' }).first().waitFor({ timeout: 10_000 });
     await expect(page.locator('#node-id').textContent()).resolves.toBe(id);
+    // Small arguments and results travel inside coordinator messages, with no relay or peer link: still data moved (issue 11 QA: it read 0 B).
+    const moved = await volunteerEval<{ bytesIn: number; bytesOut: number }>(page, 'v.stats()');
+    expect(moved.bytesIn).toBeGreaterThanOrEqual(40);
+    expect(moved.bytesOut).toBeGreaterThanOrEqual(40);
+    await page.locator('#s-net').filter({ hasNotText: /^0 B$/ }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${SHOTS}/volunteer-desktop.png`, fullPage: true });
 
     const phone = await b.context.newPage();

@@ -12,6 +12,7 @@ import { SqliteStorage } from '../../coordinator/gcs/sqlite-storage.js';
 import { encodeJobRow } from '../../coordinator/jobs/records.js';
 import { MAX_RUNS, type SubmittedJob } from '../../coordinator/jobs/runner.js';
 import { CLI } from '../helpers/cluster.js';
+import { connect } from '../../edge/index.js';
 
 const TOKEN = 'job-history-token';
 let running: RunningCoordinator | null = null;
@@ -91,6 +92,7 @@ describe('durable job history', () => {
       'ok',
     );
     const thrown = await submit(c, `throw new RangeError('not today');`, 'throws');
+    const errorValue = await submit(c, `return { ok: false, why: new RangeError('returned, not thrown') };`, 'returns-error');
     const syntax = await submit(c, `return (1 +;`, 'syntax');
     const loop = await submit(c, `const f = mesh.remote(function f(x) { return x + 1; });\nlet n = 0;\nfor (;;) n = await mesh.get(f.remote(n));`, 'loop');
     await until(
@@ -98,11 +100,13 @@ describe('durable job history', () => {
       'the loop to make progress',
     );
     expect((await api(c, 'DELETE', `/api/jobs/${loop}`)).status).toBe(200);
-    const ids = [ok, thrown, syntax, loop];
+    const ids = [ok, thrown, errorValue, syntax, loop];
     const before = new Map<string, Record<string, unknown>>();
     for (const id of ids) before.set(id, await ended(c, id));
     expect(before.get(ok)).toMatchObject({ status: 'succeeded', result: 13, kind: 'submitted', name: 'ok', progress: { total: 2, done: 2 } });
     expect(before.get(thrown)).toMatchObject({ status: 'failed', error: { name: 'RangeError', message: 'not today' } });
+    // An Error returned as a value (Ray returns it as the value too): its name and message, not {}.
+    expect(before.get(errorValue)).toMatchObject({ status: 'succeeded', result: { ok: false, why: { name: 'RangeError', message: 'returned, not thrown' } } });
     expect(before.get(syntax)).toMatchObject({ status: 'failed', error: { name: 'SyntaxError' } });
     expect(before.get(loop)).toMatchObject({ status: 'cancelled', error: { name: 'JobCancelledError' } });
     // Counts are final once the job's driver has closed.
@@ -178,5 +182,58 @@ describe('durable job history', () => {
     expect((j.error as { message: string }).message).toMatch(/stopped 3 times while this job ran/);
     expect(await events(c, 'job-record-dropped')).toHaveLength(1);
     expect((await api(c, 'GET', `/api/jobs/${job.id}/log`)).json).toEqual([expect.objectContaining({ text: 'hello' })]);
+  });
+
+  it("a driver session's job (connect() from a script) reads back after a restart: progress, first task error, how it ended, duration", async () => {
+    const data = tempDir();
+    let c = await start(data);
+    edgeNode(c.url);
+    const mesh = await connect({ url: c.url, token: TOKEN, peers: false });
+    const id = mesh.jobId;
+    const sq = mesh.remote(function sq(x: number) {
+      return x * x;
+    });
+    const bad = mesh.remote(function bad() {
+      throw new RangeError('no luck');
+    });
+    expect(await mesh.get([sq.remote(2), sq.remote(3)])).toEqual([4, 9]);
+    await expect(mesh.get(bad.remote())).rejects.toThrow(/no luck/);
+    await mesh.close();
+    const before = await until(async () => {
+      const j = (await api(c, 'GET', `/api/jobs/${id}`)).json;
+      return j.status === 'finished' && j;
+    }, 'the session to end');
+    expect(before).toMatchObject({
+      kind: 'driver',
+      progress: { total: 3, done: 2, failed: 1, running: 0, fraction: 1 },
+      firstTaskError: { name: 'RangeError', message: 'no luck', functionName: 'bad' },
+      endReason: 'its driver closed the session',
+    });
+    expect(before.durationMs).toBeGreaterThan(0);
+    c = await restart(data);
+    expect((await api(c, 'GET', `/api/jobs/${id}`)).json).toEqual(before);
+    expect((await api<{ id: string; kind: string }[]>(c, 'GET', '/api/jobs')).json).toEqual([
+      expect.objectContaining({ id, kind: 'driver', status: 'finished' }),
+    ]);
+    // Read back once more after a second restart: history is not consumed by reading it.
+    c = await restart(data);
+    expect((await api(c, 'GET', `/api/jobs/${id}`)).json).toEqual(before);
+  });
+
+  it('progress.running counts only tasks an executor runs, not tasks assigned to a busy node', async () => {
+    const data = tempDir();
+    const c = await start(data);
+    edgeNode(c.url); // one CPU: one task runs, the others wait on the node
+    const id = await submit(
+      c,
+      `const slow = mesh.remote(async function slow(x) { await new Promise((r) => setTimeout(r, 2000)); return x; });\nreturn await mesh.get([1, 2, 3, 4].map((x) => slow.remote(x)));`,
+      'four',
+    );
+    const tasksIn = (state: string) => [...(c.coordinator.gcs.jobs.get(id as never)?.tasks ?? [])].filter((t) => t.state === state).length;
+    await until(() => tasksIn('running') === 1 && tasksIn('assigned') >= 1, 'one task running and another assigned behind it');
+    const p = (await api<{ progress: { running: number; total: number } }>(c, 'GET', `/api/jobs/${id}`)).json.progress;
+    expect(p.total).toBe(4);
+    expect(p.running).toBeLessThanOrEqual(1); // counting assigned tasks read 2 to 4 here
+    expect(await ended(c, id)).toMatchObject({ status: 'succeeded', result: [1, 2, 3, 4], progress: { running: 0 } });
   });
 });

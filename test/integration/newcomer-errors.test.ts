@@ -143,6 +143,17 @@ describe("a newcomer's mistakes", () => {
       expect(oneLine(r.stderr)).toBe(`tabmesh: no such file: ${missing} (tabmesh submit takes the path of a .js file with the job's code)`);
     });
 
+    it('`submit --wasm` or `--module` with a file that does not exist: the one-line error alone, exit 2 (no usage)', async () => {
+      const file = join(dir, 'uses-wasm.js');
+      writeFileSync(file, 'return 1;\n');
+      const wasm = await run(['submit', file, '--coordinator', cl.url, '--token', cl.token, '--wasm', 'k=/missing.wasm']);
+      expect(wasm.code).toBe(2);
+      expect(oneLine(wasm.stderr)).toBe('tabmesh: --wasm k=/missing.wasm: no such file: /missing.wasm');
+      const mod = await run(['submit', file, '--coordinator', cl.url, '--token', cl.token, '--module', `m=${dir}`]);
+      expect(mod.code).toBe(2);
+      expect(oneLine(mod.stderr)).toBe(`tabmesh: --module m=${dir}: ${dir} is a folder, not a file`);
+    });
+
     it('`submit` with a wrong token says which token was refused and which flag to use', async () => {
       const file = join(dir, 'ok.js');
       writeFileSync(file, 'return 1;\n');

@@ -5,17 +5,12 @@
 // killed and restarted (AOF) under an idle mesh loses neither jobs nor
 // finished results.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI } from '../helpers/cluster.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, edgeNodes, kill, redisCoordinator as coordinator, run, stats, tempDir, type Coord } from '../helpers/processes.js';
+import { until as poll } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
-const procs: ChildProcess[] = [];
-const dirs: string[] = [];
 let mesh: Mesh | undefined;
 let redis: RedisServer;
 let cluster: RedisCluster;
@@ -28,90 +23,15 @@ afterAll(async () => {
 afterEach(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  cleanupProcesses();
 });
 
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-function run(args: string[]): { proc: ChildProcess; out: string[] } {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  proc.stdout.on('data', (d) => out.push(String(d)));
-  proc.stderr.on('data', (d) => out.push(String(d)));
-  procs.push(proc);
-  return { proc, out };
-}
-
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Coord {
-  proc: ChildProcess;
-  url: string;
-  out: string[];
-}
-
-async function coordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
-  // The data folder only holds tokens here: the GCS is in Redis.
-  const c = run([
-    'coordinator',
-    '--redis',
-    redisUrl,
-    '--redis-prefix',
-    prefix,
-    '--data',
-    tempDir('tabmesh-redis-data-'),
-    '--port',
-    String(port),
-    '--token',
-    token,
-  ]);
-  const url = await until(
-    () => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1],
-    30_000,
-    () => `the coordinator to listen: ${c.out.join('')}`,
-  );
-  await until(
-    () => /GCS: Redis redis:\/\//.test(c.out.join('')),
-    10_000,
-    () => `the coordinator to print its GCS: ${c.out.join('')}`,
-  );
-  return { ...c, url };
-}
-
-async function kill(c: Coord): Promise<void> {
-  c.proc.kill('SIGKILL');
-  if (c.proc.exitCode === null && c.proc.signalCode === null) await new Promise((r) => c.proc.once('exit', r));
-}
-
-async function stats(url: string, token: string): Promise<Record<string, number> | undefined> {
-  try {
-    const r = await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${token}` } });
-    return r.ok ? ((await r.json()) as Record<string, number>) : undefined;
-  } catch {
-    return undefined;
-  }
+function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: () => string): Promise<T> {
+  return poll(f, { timeoutMs: ms, what });
 }
 
 async function nodes(c: Coord, token: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
-  await until(
-    async () => ((await stats(c.url, token))?.nodes ?? 0) >= n,
-    30_000,
-    () => `${n} node(s)`,
-  );
+  await edgeNodes(c, token, n);
 }
 
 /** A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. */
@@ -203,8 +123,13 @@ describe('coordinator on Redis', () => {
       c = await coordinator(own.url, 'idle', token, port);
       expect(await m.get(before)).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
       expect(await m.get(after)).toBe(144);
-      const s = (await stats(c.url, token))!;
-      expect(s.jobs).toBe(1);
+      // Its driver resumed there: the job was read back from Redis (jobs are taken over when their drivers come back).
+      await until(
+        async () => (await stats(c.url, token))?.jobs === 1,
+        15_000,
+        () => 'the job to be read back',
+      );
+      expect(await m.get(square.remote(3))).toBe(9);
     } finally {
       await own.destroy();
     }

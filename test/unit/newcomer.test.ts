@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import vm from 'node:vm';
 import { parseCoordinatorUrl, connectFailure } from '../../shared/api/connect-help.js';
 import { syntaxErrorAt } from '../../coordinator/jobs/syntax.js';
+import { resultJson } from '../../coordinator/jobs/result.js';
 import { classInstanceIn } from '../../shared/executor/core.js';
 import { ERRORS, ERROR_CODES, FAILURE_CODES, errorFromCode, ActorDiedError, TabmeshError } from '../../shared/errors.js';
 import { messageCheck } from '../../shared/protocol/messages.js';
@@ -113,5 +114,31 @@ describe('returned values that lose their class', () => {
     ]) {
       expect(classInstanceIn(v)).toBeNull();
     }
+  });
+});
+
+describe("a submitted job's result", () => {
+  it("an Error returned from the job's own realm (the program's context) keeps its name and message, never {}", () => {
+    const realm = vm.createContext({});
+    const err = vm.runInContext(`new RangeError('out of range')`, realm) as unknown;
+    expect(err instanceof Error).toBe(false); // another realm: why `instanceof` was not enough
+    expect(JSON.parse(resultJson(err))).toEqual({ name: 'RangeError', message: 'out of range' });
+    const nested = vm.runInContext(
+      `class Mine extends Error { constructor(m) { super(m); this.name = 'Mine'; } }; ({ ok: false, why: new Mine('nope') })`,
+      realm,
+    ) as unknown;
+    expect(JSON.parse(resultJson(nested))).toEqual({ ok: false, why: { name: 'Mine', message: 'nope' } });
+    expect(JSON.parse(resultJson(new TypeError('here')))).toEqual({ name: 'TypeError', message: 'here' });
+  });
+
+  it('Maps, Sets, BigInts and typed arrays read as JSON; undefined is null; a large result is cut', () => {
+    expect(JSON.parse(resultJson({ m: new Map([['a', 1]]), s: new Set([1, 2]), b: 2n ** 70n, t: new Uint8Array([1, 2]) }))).toEqual({
+      m: { a: 1 },
+      s: [1, 2],
+      b: (2n ** 70n).toString(),
+      t: [1, 2],
+    });
+    expect(resultJson(undefined)).toBe('null');
+    expect(JSON.parse(resultJson('x'.repeat(100_000)))).toMatchObject({ truncated: true });
   });
 });

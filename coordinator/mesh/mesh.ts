@@ -1,0 +1,197 @@
+// Several coordinators on one Redis form one mesh (issue 15). Each one:
+// - writes its record into the registry and reads the others' (registry.ts);
+// - is a node of every other one (agent.ts): they place tasks on it, it runs
+//   them on its own nodes; the others are nodes of it (links: plain sessions
+//   over the bus, bus.ts), marked so that only its own jobs' plain tasks go there;
+// - owns the jobs whose drivers it serves through leases it renews, and takes a
+//   job over (its rows read from Redis, as a restart would) when the job's
+//   driver comes back to it and the lease has expired.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomHex, type JobId } from '../../shared/ids.js';
+import { httpError } from '../http/errors.js';
+import type { Coordinator } from '../coordinator.js';
+import { connectRedis } from '../gcs/redis-connect.js';
+import { recoverRows } from '../gcs/recovery.js';
+import { Session } from '../session.js';
+import { bearer, unauthorized } from '../http/access.js';
+import { BusSocket, MeshBus } from './bus.js';
+import { PeerAgent } from './agent.js';
+import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
+
+export interface MeshOptions {
+  redis: string;
+  prefix: string;
+  /** This coordinator's URL, as nodes and drivers reach it. */
+  url: string;
+  joinToken?: string;
+  /** How long recovered objects of a job taken over wait for their holders. */
+  recoveryGraceMs?: number;
+}
+
+export class CoordinatorMesh {
+  private readonly agents = new Map<string, PeerAgent>();
+  private readonly links = new Map<string, Session>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly startedAt = Date.now();
+  private closed = false;
+  private others: CoordinatorInfo[] = [];
+
+  private constructor(
+    private readonly c: Coordinator,
+    private readonly registry: MeshRegistry,
+    private readonly bus: MeshBus,
+    private readonly opts: MeshOptions,
+    private readonly disconnect: () => void,
+  ) {}
+
+  static async start(c: Coordinator, opts: MeshOptions): Promise<CoordinatorMesh> {
+    const id = randomHex(8);
+    const { client } = await connectRedis(opts.redis, 10_000);
+    const mesh = new CoordinatorMesh(c, new MeshRegistry(client, opts.prefix, id), new MeshBus(client, opts.prefix, id), opts, () => client.disconnect());
+    c.meshId = id;
+    c.mesh = mesh;
+    mesh.bus.onFrame = (from, kind, frame) => (kind === 'toLink' ? mesh.linkFrame(from, frame) : mesh.agents.get(from)?.onFrame(frame));
+    await mesh.bus.start();
+    await mesh.tick();
+    mesh.timer = setInterval(() => void mesh.tick().catch(() => {}), BEAT_MS);
+    mesh.timer.unref();
+    return mesh;
+  }
+
+  get id(): string {
+    return this.registry.id;
+  }
+
+  private selfInfo(): Omit<CoordinatorInfo, 'id' | 'at' | 'beat'> {
+    let nodes = 0;
+    let cpus = 0;
+    let load = 0;
+    for (const n of this.c.gcs.nodes.values()) {
+      if (n.link !== undefined) continue;
+      nodes++;
+      cpus += n.resources.cpu ?? 0;
+      load += n.inflightTasks;
+    }
+    return { url: this.opts.url, nodes, cpus, jobs: this.ownJobs().length, load, startedAt: this.startedAt };
+  }
+
+  private ownJobs(): JobId[] {
+    const out: JobId[] = [];
+    for (const j of this.c.gcs.jobs.values()) if (j.state === 'running' && !j.guest) out.push(j.id);
+    return out;
+  }
+
+  /** Every beat: our record, the others', agents and links following who is alive, our leases renewed. */
+  private async tick(): Promise<void> {
+    if (this.closed) return;
+    this.others = await this.registry.tick(this.selfInfo());
+    const live = new Set(this.others.map((o) => o.id));
+    for (const o of this.others) {
+      if (!this.agents.has(o.id)) this.agents.set(o.id, new PeerAgent(this.c, o.id, (f) => this.bus.send(o.id, 'toLink', f), this.opts.joinToken));
+    }
+    for (const [id, a] of this.agents) {
+      if (live.has(id)) continue;
+      this.c.gcs.event('coordinator-lost', `coordinator ${id} of the mesh is gone: the tasks it ran for us run again, its jobs are free to take over`);
+      a.close();
+      this.agents.delete(id);
+    }
+    for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
+    const lost = await this.registry.renew(this.ownJobs());
+    for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
+  }
+
+  /** A frame from another coordinator's agent: it is a node of ours, on a session over the bus. */
+  private linkFrame(from: string, frame: Uint8Array): void {
+    let s = this.links.get(from);
+    if (!s || s.closed) {
+      const sock = new BusSocket(
+        (f) => this.bus.send(from, 'toAgent', f),
+        (code) => {
+          if (this.links.get(from) === s) this.links.delete(from);
+          this.c.onClose(s!, code);
+        },
+      );
+      s = new Session(sock.asWebSocket(), `coordinator ${from}`);
+      s.meshLink = from;
+      this.links.set(from, s);
+      this.c.sessions.add(s);
+    }
+    this.c.onFrame(s, frame);
+  }
+
+  /** A job starts here: its lease is taken at once (renewed every beat after). */
+  jobStarted(job: JobId): void {
+    void this.registry.renew([job]).catch(() => {});
+  }
+
+  /**
+   * Takes the job's lease, waiting for it to lapse if another coordinator
+   * holds it (one that died may look alive for a beat or two); whether it is ours.
+   */
+  async claim(job: JobId): Promise<boolean> {
+    const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
+    while ((await this.registry.renew([job])).length > 0) {
+      if (this.closed || Date.now() > giveUp) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return true;
+  }
+
+  jobEnded(job: JobId): void {
+    void this.registry.release(job).catch(() => {});
+  }
+
+  /**
+   * A driver asks to resume job `job`, unknown here: once its lease is free
+   * (its owner is gone: the lease expires within LEASE_MS), take it and read
+   * its rows back. Resolves either way; the hello then finds the job or not.
+   */
+  async takeOver(job: JobId): Promise<void> {
+    const c = this.c;
+    if (!(await this.claim(job))) return;
+    const existing = c.gcs.jobs.get(job);
+    if (existing && !existing.guest) return;
+    for (const a of this.agents.values()) a.dropJob(job);
+    const rows = await this.registry.loadJob(job);
+    if (c.gcs.jobs.has(job) || this.closed) return;
+    const r = recoverRows(c, rows, this.opts.recoveryGraceMs ?? Math.min(10_000, c.jobGraceMs));
+    if (r.jobs === 0) return void this.registry.release(job);
+    c.gcs.event(
+      'coordinator-recovered',
+      `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`,
+      {
+        job,
+      },
+    );
+    c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
+  }
+
+  /** This coordinator and the live others, for GET /api/coordinators. */
+  list(): (CoordinatorInfo & { self: boolean })[] {
+    const me: CoordinatorInfo = { ...this.selfInfo(), id: this.id, at: Date.now(), beat: 0 };
+    return [{ ...me, self: true }, ...this.registry.live().map((o) => ({ ...o, self: false }))];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const a of this.agents.values()) a.close();
+    for (const s of this.links.values()) s.ws.close(1001);
+    await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
+    await this.registry.leave().catch(() => {});
+    this.bus.close();
+    this.disconnect();
+  }
+}
+
+/** GET /api/coordinators: the coordinators of the mesh with their nodes, jobs and load (read with the driver or viewer token). */
+export function registerMeshApi(app: FastifyInstance, c: Coordinator): void {
+  const auth = async (req: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearer(req.headers.authorization);
+    if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) throw unauthorized(token);
+  };
+  app.get('/api/coordinators', { onRequest: auth }, async () => {
+    if (!c.mesh) throw httpError('NOT_FOUND', 'this coordinator is not part of a mesh (start it with --redis)');
+    return c.mesh.list();
+  });
+}

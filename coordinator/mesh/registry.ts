@@ -1,0 +1,125 @@
+// The coordinators of one mesh (issue 15), as Redis knows them: each writes
+// its record (url, nodes, jobs, load) into one hash every beat; a record whose
+// beat stops changing is a coordinator gone. Jobs are owned through leases:
+// `<p>:{<job>}:lease` holds the owner's id with a TTL the owner renews, so a
+// killed coordinator's jobs are free for another within LEASE_MS.
+import type { Cluster, Redis } from 'ioredis';
+import { hashKey } from '../gcs/redis-wire.js';
+
+/** How often a coordinator writes its record and renews its leases. */
+export const BEAT_MS = 500;
+/** A coordinator whose beat did not change for this long is gone. */
+export const DEAD_MS = 2000;
+/** A job lease lives this long unless renewed. */
+export const LEASE_MS = 1500;
+/** Records of coordinators gone this long are removed from the hash. */
+const FORGET_MS = 60_000;
+
+/** What a coordinator says of itself; GET /api/coordinators lists these. */
+export interface CoordinatorInfo {
+  id: string;
+  url: string;
+  /** Nodes attached to it (other coordinators not counted). */
+  nodes: number;
+  /** CPUs of those nodes. */
+  cpus: number;
+  /** Running jobs it owns. */
+  jobs: number;
+  /** Tasks running or queued on its nodes. */
+  load: number;
+  startedAt: number;
+  /** Its clock when it wrote this; a first sight of an old record is a coordinator gone. */
+  at: number;
+  beat: number;
+}
+
+/** Takes or renews a lease: set when free or ours, refused when another's. */
+const CLAIM = `local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export class MeshRegistry {
+  private beat = 0;
+  private readonly seen = new Map<string, { info: CoordinatorInfo; changedAt: number }>();
+  private readonly key: string;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly prefix: string,
+    readonly id: string,
+  ) {
+    this.key = hashKey(prefix, 'mesh', 'coordinators');
+  }
+
+  /** Writes this coordinator's record and reads everyone's; returns the live others. */
+  async tick(self: Omit<CoordinatorInfo, 'id' | 'at' | 'beat'>): Promise<CoordinatorInfo[]> {
+    const mine: CoordinatorInfo = { ...self, id: this.id, at: Date.now(), beat: ++this.beat };
+    await this.client.hset(this.key, this.id, JSON.stringify(mine));
+    const all = await this.client.hgetall(this.key);
+    const now = Date.now();
+    const gone: string[] = [];
+    const present = new Set<string>();
+    for (const [id, json] of Object.entries(all)) {
+      if (id === this.id) continue;
+      let info: CoordinatorInfo;
+      try {
+        info = JSON.parse(json) as CoordinatorInfo;
+      } catch {
+        gone.push(id); // not ours to read: drop it
+        continue;
+      }
+      present.add(id);
+      const prev = this.seen.get(id);
+      if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
+      else if (prev.info.beat !== info.beat) this.seen.set(id, { info, changedAt: now });
+      if (now - this.seen.get(id)!.changedAt > FORGET_MS) gone.push(id);
+    }
+    for (const id of this.seen.keys()) if (!present.has(id)) this.seen.delete(id);
+    if (gone.length) await this.client.hdel(this.key, ...gone);
+    return this.live();
+  }
+
+  /** The other coordinators whose beat changed within DEAD_MS. */
+  live(now = Date.now()): CoordinatorInfo[] {
+    const out: CoordinatorInfo[] = [];
+    for (const { info, changedAt } of this.seen.values()) if (now - changedAt <= DEAD_MS) out.push(info);
+    return out;
+  }
+
+  isLive(id: string): boolean {
+    return this.live().some((c) => c.id === id);
+  }
+
+  /** Removes this coordinator's record (a clean shutdown). */
+  async leave(): Promise<void> {
+    await this.client.hdel(this.key, this.id);
+  }
+
+  private leaseKey(job: string): string {
+    return hashKey(this.prefix, job, 'lease');
+  }
+
+  /** The coordinator holding the job's lease, if any. */
+  owner(job: string): Promise<string | null> {
+    return this.client.get(this.leaseKey(job));
+  }
+
+  /** Takes or renews the leases of these jobs; returns those another coordinator holds. */
+  async renew(jobs: string[]): Promise<string[]> {
+    const results = await Promise.all(jobs.map((j) => this.client.eval(CLAIM, 1, this.leaseKey(j), this.id, String(LEASE_MS))));
+    return jobs.filter((_, i) => results[i] !== 1);
+  }
+
+  async release(job: string): Promise<void> {
+    await this.client.eval(RELEASE, 1, this.leaseKey(job), this.id);
+  }
+
+  /** The stored rows of one job's three tables (one slot: the job's hash tag). */
+  async loadJob(job: string): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][] }> {
+    const read = async (table: string): Promise<[string, Uint8Array][]> => {
+      const h = await this.client.hgetallBuffer(hashKey(this.prefix, job, table));
+      return Object.keys(h).map((k) => [k, new Uint8Array(h[k])]);
+    };
+    const [jobs, objects, tasks] = await Promise.all([read('jobs'), read('objects'), read('tasks')]);
+    return { jobs, objects, tasks };
+  }
+}

@@ -1,0 +1,89 @@
+// Coordinators and edge nodes as a user runs them: `tabmesh coordinator` and
+// `tabmesh node` processes (the Redis tests SIGKILL them for real).
+// cleanupProcesses() in afterEach kills what is left and removes temp folders.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from './cluster.js';
+import { until } from './poll.js';
+
+const procs: ChildProcess[] = [];
+const dirs: string[] = [];
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** Kills every process started here that still runs; removes the temp folders. */
+export function cleanupProcesses(): void {
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export function run(args: string[]): { proc: ChildProcess; out: string[] } {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  proc.stdout.on('data', (d) => out.push(String(d)));
+  proc.stderr.on('data', (d) => out.push(String(d)));
+  procs.push(proc);
+  return { proc, out };
+}
+
+export interface Coord {
+  proc: ChildProcess;
+  url: string;
+  out: string[];
+}
+
+/** `tabmesh coordinator --redis URL --redis-prefix P` on a free port (or `port`); resolves once it listens on Redis. */
+export async function redisCoordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
+  // The data folder only holds tokens here: the GCS is in Redis.
+  const c = run([
+    'coordinator',
+    '--redis',
+    redisUrl,
+    '--redis-prefix',
+    prefix,
+    '--data',
+    tempDir('tabmesh-redis-data-'),
+    '--port',
+    String(port),
+    '--token',
+    token,
+  ]);
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
+    timeoutMs: 30_000,
+    what: () => `the coordinator to listen: ${c.out.join('')}`,
+  });
+  await until(() => /GCS: Redis redis:\/\//.test(c.out.join('')), { timeoutMs: 10_000, what: () => `the coordinator to print its GCS: ${c.out.join('')}` });
+  return { ...c, url };
+}
+
+export async function kill(c: { proc: ChildProcess }): Promise<void> {
+  c.proc.kill('SIGKILL');
+  if (c.proc.exitCode === null && c.proc.signalCode === null) await new Promise((r) => c.proc.once('exit', r));
+}
+
+/** GET path with the token, as JSON; undefined while the coordinator does not answer. */
+export async function getJson<T>(url: string, path: string, token: string): Promise<T | undefined> {
+  try {
+    const r = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return r.ok ? ((await r.json()) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function stats(url: string, token: string): Promise<Record<string, number> | undefined> {
+  return getJson<Record<string, number>>(url, '/api/stats', token);
+}
+
+/** Starts `n` edge nodes of 2 CPUs on `coordinator` (a URL, or several of one mesh separated by commas); waits until `c` counts `total` nodes. */
+export async function edgeNodes(c: Coord, token: string, n: number, coordinator = c.url, total = n): Promise<{ proc: ChildProcess; out: string[] }[]> {
+  const started = Array.from({ length: n }, () => run(['node', '--coordinator', coordinator, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]));
+  await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= total, { timeoutMs: 30_000, what: `${total} node(s)` });
+  return started;
+}

@@ -1,0 +1,163 @@
+// Several coordinators on one Redis form one mesh (issue 15), as a user runs
+// them: `tabmesh coordinator --redis URL` processes, `tabmesh node
+// --coordinator URL1,URL2` processes, a driver with both URLs. A job placed
+// through one coordinator uses the nodes of both; when the job's coordinator
+// is SIGKILLed, its driver and nodes go to the other, which takes the job's
+// lease over and finishes it exactly.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { until } from '../helpers/poll.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+let mesh: Mesh | undefined;
+let redis: RedisServer;
+let cluster: RedisCluster | undefined;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([redis?.destroy(), cluster?.destroy()]);
+});
+afterEach(async () => {
+  await mesh?.close().catch(() => {});
+  mesh = undefined;
+  cleanupProcesses();
+});
+
+interface CoordinatorRow {
+  id: string;
+  url: string;
+  nodes: number;
+  jobs: number;
+  self: boolean;
+}
+
+/** Two coordinators on one Redis (one prefix), one edge node each, each listing the other. */
+async function twoCoordinators(redisUrl: string, prefix: string, token: string): Promise<[Coord, Coord]> {
+  const [a, b] = await Promise.all([redisCoordinator(redisUrl, prefix, token), redisCoordinator(redisUrl, prefix, token)]);
+  // Each node names both: it joins the other when its own coordinator goes.
+  await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
+  for (const c of [a, b]) {
+    await until(
+      async () => {
+        const rows = (await getJson<CoordinatorRow[]>(c.url, '/api/coordinators', token)) ?? [];
+        return rows.length === 2 && rows.every((r) => r.nodes === 1) && ((await stats(c.url, token))?.meshLinks ?? 0) === 1;
+      },
+      { timeoutMs: 15_000, what: `${c.url} to list both coordinators with their nodes, and to link to the other` },
+    );
+  }
+  return [a, b];
+}
+
+async function events(url: string, token: string, kind: string): Promise<string[]> {
+  return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
+}
+
+async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
+  const token = 'mesh-' + Math.random().toString(36).slice(2);
+  const [a, b] = await twoCoordinators(redisUrl, prefix, token);
+  const listed = (await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!;
+  expect(listed.map((r) => r.url).sort()).toEqual([a.url, b.url].sort());
+  expect(listed.find((r) => r.self)!.url).toBe(a.url);
+
+  mesh = await connect({ url: [a.url, b.url], token });
+  const m = mesh;
+  const work = m.remote(async (i: number) => {
+    await new Promise((r) => setTimeout(r, 2));
+    return i * 7 + 1;
+  });
+  const refs = Array.from({ length: 2000 }, (_, i) => work.remote(i));
+  expect(await m.get(refs, { timeoutMs: 120_000 })).toEqual(Array.from({ length: 2000 }, (_, i) => i * 7 + 1));
+  // The job is A's; B ran part of it on its node.
+  const sa = (await stats(a.url, token))!;
+  const sb = (await stats(b.url, token))!;
+  expect(sa.tasksFinished).toBe(2000);
+  expect(sb.tasksFinished).toBeGreaterThan(0);
+  expect(sb.tasksFinished).toBeLessThan(2000);
+  expect((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!.find((r) => r.self)!.jobs).toBe(1);
+}
+
+describe('several coordinators on one Redis', () => {
+  it("two coordinators, a node on each: one driver's 2,000 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
+    await oneJobOnBoth(redis.url, 'both');
+  }, 180_000);
+
+  it('a MapReduce whose large map outputs are read by reducers across coordinators finishes exactly', async () => {
+    const token = 'mr-' + Math.random().toString(36).slice(2);
+    const [a, b] = await twoCoordinators(redis.url, 'mr', token);
+    mesh = await connect({ url: a.url, token });
+    const m = mesh;
+    // 200 KiB per map output: stored on the node that made it, never in the GCS.
+    const map = m.remote((k: number) => {
+      const out = new Float64Array(25_600);
+      for (let i = 0; i < out.length; i++) out[i] = k * 1000 + (i % 97);
+      return out;
+    });
+    const reduce = m.remote((r: number, ...parts: Float64Array[]) => parts.reduce((s, p) => s + p.reduce((x, y) => x + y, 0), r));
+    // Spread: the maps land on A's node and on B (a node of A's); every reducer reads every map output,
+    // so wherever a reducer runs, some of its inputs are on the other coordinator's side.
+    const maps = Array.from({ length: 8 }, (_, k) => map.options({ scheduling: 'spread' }).remote(k));
+    const reduces = Array.from({ length: 4 }, (_, r) => reduce.remote(r, ...maps));
+    const per = (k: number) => {
+      let s = 0;
+      for (let i = 0; i < 25_600; i++) s += k * 1000 + (i % 97);
+      return s;
+    };
+    const total = [0, 1, 2, 3, 4, 5, 6, 7].reduce((s, k) => s + per(k), 0);
+    const want = Array.from({ length: 4 }, (_, r) => r + total);
+    expect(await m.get(reduces, { timeoutMs: 120_000 })).toEqual(want);
+    // Map outputs crossed between the coordinators, through both relays (at least one 200 KiB output).
+    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    expect(sb.tasksFinished).toBeGreaterThan(0);
+    expect(sa.bytesRelayed).toBeGreaterThanOrEqual(204_800);
+    expect(sb.bytesRelayed).toBeGreaterThanOrEqual(204_800);
+  }, 180_000);
+
+  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over and it finishes exactly', async () => {
+    const token = 'fo-' + Math.random().toString(36).slice(2);
+    const [a, b] = await twoCoordinators(redis.url, 'failover', token);
+    mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    const early = m.remote((x: number) => `early ${x}`).remote(7);
+    expect(await m.get(early)).toBe('early 7');
+    const work = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 4));
+      return i * 3;
+    });
+    const refs = Array.from({ length: 1000 }, (_, i) => work.remote(i));
+    const all = m.get(refs, { timeoutMs: 120_000 });
+    await until(async () => ((await stats(a.url, token))?.tasksFinished ?? 0) >= 200, { timeoutMs: 60_000, what: 'the job to be under way' });
+    await kill(a);
+    expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
+    expect(await m.get(early)).toBe('early 7');
+    expect(await events(b.url, token, 'job-taken-over')).toHaveLength(1);
+    // A's node joined B; B lists itself alone once A's record stops beating.
+    await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 30_000, what: "A's node to join B" });
+    await until(async () => (await getJson<CoordinatorRow[]>(b.url, '/api/coordinators', token))?.length === 1, { timeoutMs: 15_000, what: 'B alone' });
+  }, 180_000);
+
+  it('a coordinator started later, with a node of its own, joins the mesh and takes part of a running job', async () => {
+    const token = 'late-' + Math.random().toString(36).slice(2);
+    const a = await redisCoordinator(redis.url, 'late', token);
+    await edgeNodes(a, token, 1);
+    mesh = await connect({ url: a.url, token });
+    const m = mesh;
+    const work = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return i + 0.5;
+    });
+    const refs = Array.from({ length: 1500 }, (_, i) => work.remote(i));
+    const all = m.get(refs, { timeoutMs: 120_000 });
+    const c = await redisCoordinator(redis.url, 'late', token);
+    await edgeNodes(c, token, 1);
+    expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
+    expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('the same job on both coordinators of a 3-master Redis Cluster', async () => {
+    cluster = await startRedisCluster(3);
+    await oneJobOnBoth(cluster.url, 'cl');
+  }, 240_000);
+});
