@@ -299,7 +299,7 @@ export class ClusterDoc {
     let running = prev?.running ?? 0;
     if (j && j.state === 'running') {
       running = 0;
-      if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running' || t.state === 'assigned') running++;
+      if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running') running++; // as the state API's progress.running
     } else running = 0;
     const counts = j?.counts ??
       s?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };
@@ -315,7 +315,8 @@ export class ClusterDoc {
       running,
       startedAt: s?.submittedAt ?? j?.startedAt ?? prev?.startedAt ?? 0,
       endedAt: s ? s.endedAt : (j?.endedAt ?? prev?.endedAt ?? 0),
-      error: s?.error ? `${s.error.name}: ${s.error.message}` : '',
+      // A submitted job's error, else a driver session's first failed task (its program runs elsewhere).
+      error: s?.error ? `${s.error.name}: ${s.error.message}` : j?.firstError ? firstTaskErrorText(j.firstError) : (prev?.error ?? ''),
       result: result.length > RESULT_PREVIEW_CHARS ? result.slice(0, RESULT_PREVIEW_CHARS) + '…' : result,
     };
   }
@@ -410,4 +411,9 @@ export class ClusterDoc {
   encodedSize(): number {
     return Y.encodeStateAsUpdate(this.doc).byteLength;
   }
+}
+
+/** How the dashboard shows a driver session's first failed task. */
+function firstTaskErrorText(e: { name: string; message: string; functionName: string }): string {
+  return `first failed task ${e.functionName}: ${e.name}: ${e.message}`;
 }

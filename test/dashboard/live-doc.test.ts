@@ -97,6 +97,25 @@ describe('the live cluster document', () => {
     }
   });
 
+  it("shows a driver session's first failed task as its error, live and after the session ends", async () => {
+    const a = replica();
+    await a.connect();
+    const mesh = await cl.driver();
+    const bad = mesh.remote(function bad() {
+      throw new RangeError('no luck');
+    });
+    await expect(mesh.get(bad.remote())).rejects.toThrow(/no luck/);
+    const jobs = a.doc.getMap('jobs') as Y.Map<{ kind: string; error: string; running: number }>;
+    const id = mesh.jobId;
+    await cl.until(
+      () => jobs.get(id)?.error !== undefined && jobs.get(id)!.error !== '',
+      30_000,
+      () => `live job view ${JSON.stringify(jobs.get(id))}`,
+    );
+    expect(jobs.get(id)).toMatchObject({ kind: 'driver', error: 'first failed task bad: RangeError: no luck', running: 0 });
+    await mesh.close();
+  });
+
   it('is read-only for dashboards: their updates are ignored', async () => {
     const a = replica();
     await a.connect();
