@@ -1,6 +1,7 @@
 // Ray's core tests ported (issue 13): the clusters they run on, and Ray's test
 // helpers (SignalActor) written for tabmesh. Every ported file runs on edge
 // nodes; a third of its cases also on volunteer tabs in real Chromium.
+import { it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { openVolunteer } from '../browser/volunteers.js';
@@ -82,3 +83,13 @@ export function seeded(seed: number): () => number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Python's `range(n)`. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** A ported case: it runs on edge nodes, and on tabs when its name is among `browserCases` (a representative third). */
+export function casesOn(where: Where, browserCases: ReadonlySet<string>, defaultMs?: number) {
+  return (name: string, fn: () => Promise<void>, ms = defaultMs): void => {
+    (where === 'edge nodes' || browserCases.has(name) ? it : it.skip)(name, fn, ms);
+  };
+}

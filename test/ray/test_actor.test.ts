@@ -12,15 +12,13 @@
 // (prints timings only), test_actor_import_counter (Python export counters).
 // Already ported elsewhere: test_multiple_return_values (test_basic.test.ts),
 // test_distributed_actor_handle_deletion (test_actor_advanced.test.ts).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { TaskError, type ObjectRef } from '../../shared/index.js';
 import type { ActorHandle, RemoteFunction } from '../../shared/api/types.js';
-import { raises, rayCluster, type RayCluster, type Where } from './setup.js';
+import { raises, rayCluster, type RayCluster, type Where, casesOn, range } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 const BROWSER_CASES = new Set([
   'test_remote_function_within_actor',
@@ -47,7 +45,7 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_actor.py on %s', (w
   afterEach(() => {
     for (const h of made.splice(0)) m.kill(h);
   });
-  const case_ = (name: string, fn: () => Promise<void>, ms = 60_000) => (where === 'edge nodes' || BROWSER_CASES.has(name) ? it : it.skip)(name, fn, ms);
+  const case_ = casesOn(where, BROWSER_CASES, 60_000);
 
   case_('test_remote_function_within_actor', async () => {
     const val2 = 2;

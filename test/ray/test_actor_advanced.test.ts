@@ -3,12 +3,12 @@
 // test_global_state.py (issue 13). Ray's assertions kept; Ray's ValueError is
 // TabmeshError BAD_ARGUMENT at the call (or a TaskError named ValueError when
 // only the coordinator can tell); Ray's get_actor miss is ACTOR_DIED here.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { ActorDiedError, type ObjectRef } from '../../shared/index.js';
 import type { ActorHandle } from '../../shared/api/types.js';
 import { connect } from '../../edge/index.js';
-import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where } from './setup.js';
+import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where, casesOn, range } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
 
@@ -36,8 +36,6 @@ class DetachedActor {
 }
 
 const itemsOf = (items: [number, number][], key: number) => items.filter(([k]) => k === key).map(([, v]) => v);
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 const BROWSER_CASES = new Set([
   'test_fork_consistency',
   'test_detached_actor',
@@ -53,7 +51,7 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_actor_advanced.py o
     m = rc.m;
   }, 120_000);
   afterAll(() => rc.stop());
-  const case_ = (name: string, fn: () => Promise<void>, ms = 60_000) => (where === 'edge nodes' || BROWSER_CASES.has(name) ? it : it.skip)(name, fn, ms);
+  const case_ = casesOn(where, BROWSER_CASES, 60_000);
   const driver = () => connect({ url: rc.cl.url, token: rc.cl.token });
 
   case_('test_remote_functions_not_scheduled_on_actors', async () => {

@@ -2,10 +2,10 @@
 // and test_actor.py (issue 13): put/get, wait and get edge cases, input
 // checks, numReturns (0 and per actor method). Ray's assertions kept; Ray's
 // ValueError/TypeError are TabmeshError BAD_ARGUMENT here, thrown at the call.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { GetTimeoutError, TaskError, type ObjectRef } from '../../shared/index.js';
-import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where } from './setup.js';
+import { raises, rayCluster, SIGNAL, SignalActor, type RayCluster, type Where, casesOn } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
 
@@ -26,7 +26,7 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic.py, test_basi
     m = rc.m;
   }, 120_000);
   afterAll(() => rc.stop());
-  const case_ = (name: string, fn: () => Promise<void>) => (where === 'edge nodes' || BROWSER_CASES.has(name) ? it : it.skip)(name, fn);
+  const case_ = casesOn(where, BROWSER_CASES);
 
   case_('test_put_get', async () => {
     for (let i = 0; i < 100; i++) expect(await m.get(m.put(i * 10 ** 6))).toBe(i * 10 ** 6);

@@ -9,15 +9,13 @@
 // counterpart (missing arguments are undefined), so those two lines are left out.
 // Already ported in test_basic.test.ts: test_wait (with its TypeError checks)
 // and test_get_with_timeout.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { TaskError, type ObjectRef } from '../../shared/index.js';
 import type { ActorHandle } from '../../shared/api/types.js';
-import { raises, rayCluster, seeded, type RayCluster, type Where } from './setup.js';
+import { raises, rayCluster, seeded, type RayCluster, type Where, casesOn, range } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 const BROWSER_CASES = new Set(['test_defining_remote_functions', 'test_call_chain', 'test_actor_pass_by_ref', 'test_actor_concurrent', 'test_duplicate_args']);
 
@@ -29,7 +27,7 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_basic_2.py on %s', 
     m = rc.m;
   }, 120_000);
   afterAll(() => rc.stop());
-  const case_ = (name: string, fn: () => Promise<void>, ms = 60_000) => (where === 'edge nodes' || BROWSER_CASES.has(name) ? it : it.skip)(name, fn, ms);
+  const case_ = casesOn(where, BROWSER_CASES, 60_000);
 
   case_('test_variable_number_of_args', async () => {
     const varargsFct1 = m.remote((...a: unknown[]) => a.map(String).join(' '));
