@@ -225,7 +225,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   handBack: (c, s, m) => {
     for (const { taskId, attempt } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
-      if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
+      // The node says it holds the task, not started, and has let it go: `running` too, when the executor it
+      // started on was killed (a force-cancelled batch mate) and it went back to the node's queue (issue 14).
+      if (typeof t === 'string' || (t.state !== 'assigned' && t.state !== 'running')) continue;
       c.tasks.handBack(t);
     }
   },
