@@ -166,6 +166,7 @@ export class LocalScheduler {
 
   private dispatch(ex: Executor, batch: LocalTask[]): void {
     const run: RunTask[] = [];
+    const transfer: ArrayBuffer[] = [];
     for (const t of batch) {
       t.state = 'running';
       t.executor = ex;
@@ -181,26 +182,27 @@ export class LocalScheduler {
         env = f && runEnvOf(this.envOf(f), (ex.envs ??= new Set()));
         ex.fns.add(s.fnId);
       }
-      const r = runTaskOf(t, source);
+      const r = runTaskOf(t, source, transfer);
       if (env) r.env = env;
       run.push(r);
       this.onDispatch(t);
     }
-    ex.handle.post({ k: 'run', tasks: run });
+    ex.handle.post({ k: 'run', tasks: run }, transfer);
   }
 
   /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */
   dispatchCalls(ex: Executor, calls: LocalTask[]): void {
     const run: RunTask[] = [];
+    const transfer: ArrayBuffer[] = [];
     for (const t of calls) {
       t.state = 'running';
       t.executor = ex;
       t.actorCall = true;
       ex.tasks.add(t);
       this.onDispatch(t);
-      run.push(runTaskOf(t, undefined));
+      run.push(runTaskOf(t, undefined, transfer));
     }
-    ex.handle.post({ k: 'run', tasks: run });
+    ex.handle.post({ k: 'run', tasks: run }, transfer);
   }
 
   /** The actor created by `t` lives on: its executor stays taken while it does (if it holds a CPU). */

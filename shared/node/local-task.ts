@@ -7,7 +7,8 @@ import type { ObjectId } from '../ids.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
 export interface ExecutorHandle {
-  post(m: ToExecutor): void;
+  /** `transfer`: buffers that move to the executor (this side no longer needs them). */
+  post(m: ToExecutor, transfer?: ArrayBuffer[]): void;
   terminate(): void;
 }
 
@@ -62,8 +63,8 @@ export function runEnvOf(env: NodeEnv | undefined, sent: Set<string>): RunEnv | 
   return { decls: env.decls, side: env.side, bytes };
 }
 
-/** What an executor is sent to run `t` (`source` the first time it runs the function). */
-export function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
+/** What an executor is sent to run `t` (`source` the first time it runs the function); copies of its arguments go in `transfer`. */
+export function runTaskOf(t: LocalTask, source: string | undefined, transfer: ArrayBuffer[]): RunTask {
   const s = t.spec;
   return {
     taskId: s.taskId,
@@ -73,7 +74,7 @@ export function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
     fnId: s.fnId,
     name: s.name,
     source,
-    args: (t.args as Uint8Array[]).map(forPosting),
+    args: (t.args as Uint8Array[]).map((a) => forPosting(a, transfer)),
     numReturns: s.numReturns,
     actor: s.actor,
   };
