@@ -31,6 +31,8 @@ export interface JobView {
   startedAt: number;
   endedAt: number;
   error: string;
+  /** How a driver session ended; '' while it runs and for submitted jobs. */
+  ended: string;
   result: string;
 }
 

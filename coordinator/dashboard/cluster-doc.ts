@@ -63,6 +63,8 @@ export interface JobView {
   startedAt: number;
   endedAt: number;
   error: string;
+  /** How a driver session ended (`its driver closed the session`, …); '' while it runs and for submitted jobs. */
+  ended: string;
   result: string;
 }
 
@@ -317,6 +319,7 @@ export class ClusterDoc {
       endedAt: s ? s.endedAt : (j?.endedAt ?? prev?.endedAt ?? 0),
       // A submitted job's error, else a driver session's first failed task (its program runs elsewhere).
       error: s?.error ? `${s.error.name}: ${s.error.message}` : j?.firstError ? firstTaskErrorText(j.firstError) : (prev?.error ?? ''),
+      ended: s ? '' : (j?.endReason ?? prev?.ended ?? ''),
       result: result.length > RESULT_PREVIEW_CHARS ? result.slice(0, RESULT_PREVIEW_CHARS) + '…' : result,
     };
   }
