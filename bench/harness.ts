@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { coordinatorFetch } from '../cli/http.js';
 
 /** The repository root (this file runs as dist/bench/harness.js, or from source in tests). */
 export const ROOT = fileURLToPath(new URL(existsSync(fileURLToPath(new URL('../package.json', import.meta.url))) ? '..' : '../..', import.meta.url));
@@ -231,7 +232,7 @@ export type Stats = Record<string, number>;
 
 /** GET /api/stats of a coordinator. */
 export async function fetchStats(url: string, token: string): Promise<Stats> {
-  const res = await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${token}` } });
+  const res = await coordinatorFetch(new URL('/api/stats', url).href, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`GET /api/stats: ${res.status} ${await res.text()}`);
   return (await res.json()) as Stats;
 }

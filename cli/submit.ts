@@ -9,6 +9,7 @@ import { ConnectError } from '../shared/errors.js';
 import { readToken } from './token.js';
 import { CliError, coordinatorFlag, jobFile, reachCoordinator } from './reach.js';
 import { parseFlags } from './flags.js';
+import { coordinatorFetch } from './http.js';
 
 export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--data .tabmesh] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
                  [--package NAME]... [--module NAME=FILE.js]... [--wasm NAME=FILE.wasm]...
@@ -80,7 +81,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     // A content-type without a body is refused (the DELETE of --cancel-on-exit has none).
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await coordinatorFetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
     if (res.status === 401) {
       throw new CliError(
