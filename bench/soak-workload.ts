@@ -192,6 +192,11 @@ export class SoakTarget {
   async stop(): Promise<void> {
     await this.child.stop(15_000);
   }
+
+  /** SIGKILL: the process dies as in a crash or an OOM kill. */
+  async kill(): Promise<void> {
+    await this.child.kill();
+  }
 }
 
 /** Whether a job ended as expected; the reason when it did not. */
