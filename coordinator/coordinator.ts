@@ -23,12 +23,11 @@ import type { Session } from './session.js';
 import { Inbox } from './inbox.js';
 import type { Managers } from './managers.js';
 import { Tokens } from './auth/tokens.js';
-import { JobManager, type JobCredential } from './jobs/job-manager.js';
+import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
-import type { CoordinatorMesh } from './mesh/mesh.js';
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -216,11 +215,11 @@ export class Coordinator implements Managers {
   }
 
   /** The other coordinators on the same Redis (coordinator/mesh). */
-  get mesh(): CoordinatorMesh | undefined {
-    return this.jobs.mesh as CoordinatorMesh | undefined;
+  get mesh(): JobMesh | undefined {
+    return this.jobs.mesh;
   }
 
-  set mesh(m: CoordinatorMesh | undefined) {
+  set mesh(m: JobMesh | undefined) {
     this.jobs.mesh = m;
   }
 

@@ -9,41 +9,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
-import { JobRecords, type JobCounts } from './records.js';
+import { JobRecords } from './records.js';
+import { JobError } from './job-error.js';
+import { ENDED, type JobStatus, type LogLine, type SubmittedJob } from './submitted.js';
+
+export { JobError } from './job-error.js';
+export { ENDED, type JobStatus, type LogLine, type SubmittedJob } from './submitted.js';
 import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
 import type { ResolvedEnv } from '../../shared/env/env.js';
-
-export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
-export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
-
-export interface LogLine {
-  seq: number;
-  ts: number;
-  level: 'log' | 'warn' | 'error';
-  text: string;
-}
-
-export interface SubmittedJob {
-  id: JobId;
-  name: string;
-  source: string;
-  status: JobStatus;
-  submittedAt: number;
-  endedAt: number;
-  result: unknown;
-  error: { name: string; message: string; stack: string } | null;
-  log: LogLine[];
-  logSeq: number;
-  timeoutMs: number;
-  /** The job's process while it runs. */
-  worker: ChildProcess | null;
-  /** The job's task counts once its GCS job ended (they outlive the GCS's summary rows). */
-  counts: JobCounts | null;
-  /** How many times it was started: more than 1 when the coordinator restarted while it ran. */
-  runs: number;
-  /** The runtime env it declared (issue 16), as submitted: resolved again when it runs again. */
-  runtimeEnv?: JobRuntimeEnv;
-}
 
 /** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine; its driver waits as long for the welcome). */
 const CONNECT_MS = 120_000;
@@ -65,16 +38,6 @@ export interface JobLimits {
 }
 
 export const DEFAULT_LIMITS: JobLimits = { timeoutMs: 10 * 60_000, memoryMb: 256, maxRunning: 8, maxLogLines: 5000, maxKept: 200 };
-
-export class JobError extends Error {
-  constructor(
-    readonly code: 'BAD_JOB' | 'JOB_LIMIT' | 'JOB_START_FAILED',
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function workerFile(): string {
   const here = fileURLToPath(new URL('./worker.js', import.meta.url));
