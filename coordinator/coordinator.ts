@@ -109,6 +109,7 @@ export class Coordinator implements Managers {
     );
     this.dir = new ObjectDirectory(this.gcs, {
       settled: (o, deps) => this.tasks.argSettled(o, deps),
+      lost: (o, why) => this.tasks.objectLost(o, why),
       freed: (o) => this.tasks.outputFreed(o),
     });
     this.scheduler = new Scheduler(
@@ -147,8 +148,7 @@ export class Coordinator implements Managers {
     this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.
-      const o = this.dir.get(id);
-      if (o && o.locations.delete(h) && o.locations.size === 0 && !o.v && o.state === 'ready') this.tasks.objectLost(o, `${h.label} ${why}`);
+      this.dir.dropCopy(id, h, `${h.label} ${why}`);
       if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
     };
     this.signalling = new Signalling(this.gcs);

@@ -98,13 +98,16 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       storage.delete('objects', key, r.job);
       continue;
     }
-    const o = dir.create(r.id, r.job, 1); // the recovery hold
-    o.state = r.state;
-    o.size = r.size;
-    o.hash = r.hash ?? '';
-    o.v = r.v ? new Uint8Array(r.v) : null;
-    o.failure = r.failure ?? null;
-    o.contains = r.contains ?? [];
+    const o = dir.recovered({
+      id: r.id,
+      job: r.job,
+      state: r.state,
+      size: r.size,
+      hash: r.hash ?? '',
+      v: r.v ? new Uint8Array(r.v) : null,
+      failure: r.failure ?? null,
+      contains: r.contains ?? [],
+    }); // held once: the recovery hold
     recovered.push(o);
   }
   for (const o of recovered) for (const id of o.contains) dir.addRef(id);
