@@ -30,10 +30,12 @@ export default tseslint.config(
     files: [
       'shared/api/types.ts',
       'shared/api/mesh.ts',
+      'shared/api/options.ts',
       'shared/api/actor.ts',
       'shared/protocol/check.ts',
       'shared/transfer/raw-peer.ts',
       'shared/executor/core.ts',
+      'shared/executor/task-code.ts',
       'shared/codec.ts',
       'client-web/node/sandbox.ts',
       'coordinator/jobs/worker.ts',

@@ -1,6 +1,6 @@
 // Rows of the state API and the live document: an actor and an object as
 // readers see them (plain JSON, no records or sessions).
-import { isPutObject, taskOfObject } from '../../shared/ids.js';
+import { isPutObject, ownId, taskOfObject } from '../../shared/ids.js';
 import type { ActorRecord } from '../actors/actor-record.js';
 import type { ObjectRecord } from '../gcs/tables.js';
 
@@ -24,13 +24,14 @@ export function actorView(a: ActorRecord) {
 /** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
 export function objectView(o: ObjectRecord) {
   return {
-    id: o.id,
-    job: o.job,
+    // Kept after the object is freed (dashboard/recent.ts): strings of its own, not slices of a frame.
+    id: ownId(o.id),
+    job: ownId(o.job),
     state: o.state as ObjectRecord['state'] | 'freed',
     size: o.size,
     inline: o.v !== null,
     refs: o.refs,
-    task: isPutObject(o.id) ? null : taskOfObject(o.id),
+    task: isPutObject(o.id) ? null : ownId(taskOfObject(o.id)),
     put: isPutObject(o.id),
     locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
     error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,

@@ -154,6 +154,8 @@ export class TaskManager {
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
     this.unplace(t);
+    t.startedAt = 0;
+    t.executor = undefined;
     this.scheduler.enqueue(t, true);
   }
 
