@@ -1,5 +1,6 @@
-// A submitted job as the job runner keeps it (coordinator/jobs/runner.ts):
-// its status, result, log and counts. Records (records.ts) store it without its process.
+// What a submitted job is (issue 11): its record, states, limits and the
+// errors a submission meets. The runner (runner.ts) owns the jobs; their
+// processes are started by process.ts.
 import type { ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
 import type { JobRecord } from '../gcs/tables.js';
@@ -39,3 +40,23 @@ export interface SubmittedJob {
   /** The runtime env it declared (issue 16), as submitted: resolved again when it runs again. */
   runtimeEnv?: JobRuntimeEnv;
 }
+
+/** A job that was running across this many coordinator starts is failed rather than run again. */
+export const MAX_RUNS = 3;
+
+export interface JobLimits {
+  /** Wall-clock limit of a job. Default 10 minutes. */
+  timeoutMs: number;
+  /** V8 old-generation limit of a job's process. Default 256 MB. */
+  memoryMb: number;
+  /** Jobs running at once; more are refused (429). Default 8. */
+  maxRunning: number;
+  /** Log lines kept per job (the oldest go first). */
+  maxLogLines: number;
+  /** Ended jobs kept (the oldest go first). */
+  maxKept: number;
+}
+
+export const DEFAULT_LIMITS: JobLimits = { timeoutMs: 10 * 60_000, memoryMb: 256, maxRunning: 8, maxLogLines: 5000, maxKept: 200 };
+
+export { JobError } from './job-error.js';
