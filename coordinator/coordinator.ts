@@ -23,12 +23,11 @@ import type { Session } from './session.js';
 import { Inbox } from './inbox.js';
 import type { Managers } from './managers.js';
 import { Tokens } from './auth/tokens.js';
-import { JobManager, type JobCredential } from './jobs/job-manager.js';
+import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager.js';
 import { LimitKeeper, type Limits } from './limits/limits.js';
 import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
-import type { CoordinatorMesh } from './mesh/mesh.js';
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -110,6 +109,7 @@ export class Coordinator implements Managers {
     );
     this.dir = new ObjectDirectory(this.gcs, {
       settled: (o, deps) => this.tasks.argSettled(o, deps),
+      lost: (o, why) => this.tasks.objectLost(o, why),
       freed: (o) => this.tasks.outputFreed(o),
     });
     this.scheduler = new Scheduler(
@@ -148,8 +148,7 @@ export class Coordinator implements Managers {
     this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.
-      const o = this.dir.get(id);
-      if (o && o.locations.delete(h) && o.locations.size === 0 && !o.v && o.state === 'ready') this.tasks.objectLost(o, `${h.label} ${why}`);
+      this.dir.dropCopy(id, h, `${h.label} ${why}`);
       if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
     };
     this.signalling = new Signalling(this.gcs);
@@ -216,11 +215,11 @@ export class Coordinator implements Managers {
   }
 
   /** The other coordinators on the same Redis (coordinator/mesh). */
-  get mesh(): CoordinatorMesh | undefined {
-    return this.jobs.mesh as CoordinatorMesh | undefined;
+  get mesh(): JobMesh | undefined {
+    return this.jobs.mesh;
   }
 
-  set mesh(m: CoordinatorMesh | undefined) {
+  set mesh(m: JobMesh | undefined) {
     this.jobs.mesh = m;
   }
 

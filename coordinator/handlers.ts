@@ -83,7 +83,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     const existing = c.dir.get(m.id);
     if (existing) {
       // The same task re-ran, or a driver that resumed announces it again: the object is the same (deterministic ids).
-      if (!m.v) existing.locations.add(s);
+      if (!m.v) c.dir.addCopy(existing, s);
       if (!s.held.has(m.id)) c.dir.hold(s, m.id);
       return;
     }
@@ -184,7 +184,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
     // A late report for a task that moved on (cancelled, job ended, retried): not news.
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));
-    nodeOf(c, s)!.lastSeen = Date.now();
+    c.membership.seen(nodeOf(c, s)!);
     return c.tasks.done(t, m, s);
   },
   failed: (c, s, m) => {
@@ -197,16 +197,10 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       if (s.nodeId) c.trust.offence(s.nodeId, `claimed a copy of object ${m.id.slice(0, 12)}, which it never asked for`);
       return;
     }
-    const o = c.dir.get(m.id);
-    if (o && o.state === 'ready' && o.size === m.size && (!o.hash || o.hash === m.hash)) o.locations.add(s);
+    c.dir.copyStored(s, m.id, m.size, m.hash);
   },
   dropped: (c, s, m) => {
-    for (const id of m.ids) {
-      const o = c.dir.get(id);
-      if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') {
-        c.tasks.objectLost(o, `its last copy was dropped by ${s.label}`);
-      }
-    }
+    for (const id of m.ids) c.dir.dropCopy(id, s, `its last copy was dropped by ${s.label}`);
   },
   log: (c, s, m) => {
     const t = c.gcs.tasks.get(m.taskId);
@@ -220,8 +214,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     const n = nodeOf(c, s);
     if (!n) return;
     // A paused node offers no CPU: the scheduler stops placing work there.
-    n.resources.cpu = m.paused ? 0 : m.cpus;
-    c.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
+    c.membership.capacity(n, m);
     c.scheduler.touch(n);
   },
   handBack: (c, s, m) => {
@@ -234,30 +227,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     }
   },
   holding: (c, s, m) => {
-    const stale = m.objects.filter((h) => {
-      const o = c.dir.get(h.id);
-      if (!o || o.v || (o.state !== 'pending' && (!o.hash || o.hash !== h.hash)) || o.size !== h.size) return true;
-      if (o.state === 'failed' && o.failure?.code === 'OBJECT_LOST') {
-        // Its last copy went with the tab's old session; the reloaded tab has it
-        // again (until lineage reconstruction, issue 6, this is the only way back).
-        o.state = 'ready';
-        o.failure = null;
-        c.gcs.persistObject(o);
-        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
-      }
-      if (o.state === 'pending' && o.size > 0 && o.size === h.size) {
-        // Being rebuilt from lineage (issue 6) since the tab's old session
-        // closed: the copy is back, so it is ready now (a re-run that still
-        // finishes only adds a location). Its contained refs are held already.
-        // setReady trades the holds of what it contains for the same new ones.
-        c.dir.setReady(o, { size: h.size, hash: h.hash, location: s, contains: o.contains });
-        c.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
-        return false;
-      }
-      if (o.state !== 'ready') return true;
-      o.locations.add(s);
-      return false;
-    });
+    const stale = m.objects.filter((h) => !c.dir.announced(s, h));
     if (stale.length) s.send({ t: 'free', ids: stale.map((h) => h.id) });
   },
 };

@@ -43,7 +43,7 @@ export class Inbox {
     if (s.nodeId) {
       // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
       const n = this.c.gcs.nodes.get(s.nodeId);
-      if (n) n.lastSeen = Date.now();
+      if (n) this.c.membership.seen(n);
     }
     const first = msgs[0];
     if (this.c.jobs.mesh && s.role === 'pending' && first?.t === 'hello' && first.resume && !this.backlog.has(s)) {

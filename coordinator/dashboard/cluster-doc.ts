@@ -16,7 +16,7 @@ import type { DocCounts, DocTotals, EventView, JobView, LogView, NodeView, Serie
 import type { Coordinator } from '../coordinator.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TaskHistory } from './task-history.js';
-import { actorView } from '../http/state.js';
+import { actorView } from '../http/views.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
 import { jobView } from './job-view.js';
 import { NodeViews } from './node-views.js';

@@ -5,7 +5,7 @@
 // Bounded by age and count; recording one is a map insert.
 import { ownId, type TaskId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
-import { actorView, objectView } from '../http/state.js';
+import { actorView, objectView } from '../http/views.js';
 import { viewOf, type TaskView } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;

@@ -6,8 +6,11 @@ import { Packr } from 'msgpackr';
 import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
-import type { Coordinator } from '../coordinator.js';
+import type { Managers } from '../managers.js';
 import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
+
+/** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
+export type Recovering = Pick<Managers, 'gcs' | 'dir' | 'tasks' | 'jobs'>;
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -51,7 +54,7 @@ export interface RecoveryReport {
  * and say which handles they hold; stored objects no node announced by then
  * are rebuilt (or reported lost) if still needed.
  */
-export function recover(c: Coordinator, graceMs: number): RecoveryReport {
+export function recover(c: Recovering, graceMs: number): RecoveryReport {
   const storage = c.gcs.storage;
   if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
   return recoverRows(c, { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks') }, graceMs);
@@ -65,7 +68,7 @@ export interface JobRows {
 }
 
 /** Recovers running jobs from their rows (see recover). */
-export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): RecoveryReport {
+export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
@@ -84,25 +87,7 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
     if (j.submitted) continue;
-    const job: JobRecord = {
-      id: j.id,
-      state: 'running',
-      driver: null,
-      startedAt: j.startedAt,
-      endedAt: 0,
-      tasks: new Set(),
-      objects: new Set(),
-      counts: j.counts,
-      secret: j.secret,
-      parked: null,
-      graceTimer: null,
-    };
-    gcs.jobs.set(job.id, job);
-    job.graceTimer = setTimeout(() => {
-      job.graceTimer = null;
-      if (!job.driver) c.endJob(job.id, `its driver did not come back within ${c.jobGraceMs} ms of a coordinator restart`);
-    }, c.jobGraceMs);
-    job.graceTimer.unref?.();
+    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret });
     report.jobs++;
   }
 
@@ -113,13 +98,16 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
       storage.delete('objects', key, r.job);
       continue;
     }
-    const o = dir.create(r.id, r.job, 1); // the recovery hold
-    o.state = r.state;
-    o.size = r.size;
-    o.hash = r.hash ?? '';
-    o.v = r.v ? new Uint8Array(r.v) : null;
-    o.failure = r.failure ?? null;
-    o.contains = r.contains ?? [];
+    const o = dir.recovered({
+      id: r.id,
+      job: r.job,
+      state: r.state,
+      size: r.size,
+      hash: r.hash ?? '',
+      v: r.v ? new Uint8Array(r.v) : null,
+      failure: r.failure ?? null,
+      contains: r.contains ?? [],
+    }); // held once: the recovery hold
     recovered.push(o);
   }
   for (const o of recovered) for (const id of o.contains) dir.addRef(id);
@@ -213,7 +201,7 @@ export function recoverRows(c: Coordinator, rows: JobRows, graceMs: number): Rec
  * how they ended); older rows go. A submitted job's history is the job
  * runner's own record, so its GCS row goes too.
  */
-function keepEndedJobs(c: Coordinator, rows: JobRow[]): void {
+function keepEndedJobs(c: Recovering, rows: JobRow[]): void {
   const { gcs } = c;
   rows.sort((a, b) => b.endedAt - a.endedAt);
   let kept = 0;
@@ -223,18 +211,11 @@ function keepEndedJobs(c: Coordinator, rows: JobRow[]): void {
       continue;
     }
     kept++;
-    gcs.jobs.set(j.id, {
+    c.jobs.recoveredEnded({
       id: j.id,
-      state: 'finished',
-      driver: null,
       startedAt: j.startedAt,
       endedAt: j.endedAt,
-      tasks: new Set(),
-      objects: new Set(),
       counts: j.counts,
-      secret: '',
-      parked: null,
-      graceTimer: null,
       firstError: j.firstError ?? null,
       endReason: j.endReason || undefined,
     });

@@ -3,54 +3,20 @@
 // /api/events always were. Reading takes a viewer or driver token; submitting
 // and cancelling jobs the driver token.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isPutObject, ownId, taskOfObject, type JobId } from '../../shared/ids.js';
-import type { ActorRecord } from '../actors/actors.js';
+import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
-import type { JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { JobRecord, TaskRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
 import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
+import { actorView, objectView } from './views.js';
 import { httpError } from './errors.js';
 import { schemas, type Query } from './schemas.js';
 
 const MAX_LIMIT = 1000;
-
-export function actorView(a: ActorRecord) {
-  return {
-    id: a.id,
-    name: a.name,
-    namespace: a.namespace,
-    lifetime: a.detached ? 'detached' : null,
-    className: a.className,
-    job: a.job,
-    state: a.state === 'pending' && a.creation.state === 'queued' && a.creation.infeasible ? 'infeasible' : a.state,
-    node: a.node?.id ?? null,
-    calls: a.calls,
-    pendingCalls: [...a.callers.values()].reduce((n, q) => n + q.length, 0) + a.inflight.size,
-    createdAt: a.createdAt,
-    diedAt: a.diedAt,
-    deathCause: a.deathCause,
-  };
-}
-/** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
-export function objectView(o: ObjectRecord, freed = false) {
-  return {
-    // Kept after the object is freed (dashboard/recent.ts): strings of its own, not slices of a frame.
-    id: ownId(o.id),
-    job: ownId(o.job),
-    state: freed ? 'freed' : (o.state as ObjectRecord['state'] | 'freed'),
-    size: o.size,
-    inline: o.v !== null,
-    refs: o.refs,
-    task: isPutObject(o.id) ? null : ownId(taskOfObject(o.id)),
-    put: isPutObject(o.id),
-    locations: freed ? [] : [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
-    error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
-  };
-}
 
 const JOB_ID = /^[0-9a-f]{16}$/;
 

@@ -6,7 +6,7 @@
 // through its async API, so the coordinator answers meanwhile.
 import { esbuildBundler } from '../../edge/bundler.js';
 import { resolveEnv, RuntimeEnvError, type ResolvedEnv } from '../../shared/env/env.js';
-import { JobError } from './runner.js';
+import { JobError } from './job-error.js';
 
 export interface JobRuntimeEnv {
   packages?: string[];

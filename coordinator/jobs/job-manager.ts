@@ -25,6 +25,10 @@ export interface JobMesh {
   takeOver(job: JobId): Promise<unknown>;
   jobStarted(job: JobId): void;
   jobEnded(job: JobId): void;
+  /** Whether this coordinator holds (or now took) the job's lease. */
+  claim(job: JobId): Promise<boolean>;
+  /** The coordinators of the mesh (GET /api/coordinators). */
+  list(): unknown[];
 }
 
 export type Refusal = { code: ErrorCode; message: string };
@@ -109,6 +113,27 @@ export class JobManager {
     if (parked) for (const [id, n] of parked) this.dir.decRef(id, n);
     this.gcs.event('job-resumed', `job ${job.id}: its driver is back (${r.held.length} handles)`, { job: job.id });
     return job;
+  }
+
+  /** A running job read back after a restart: it waits for its driver to resume it. */
+  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret'>): void {
+    const job: JobRecord = {
+      ...row,
+      state: 'running',
+      driver: null,
+      endedAt: 0,
+      tasks: new Set(),
+      objects: new Set(),
+      parked: null,
+      graceTimer: null,
+    };
+    this.gcs.jobs.set(job.id, job);
+    this.awaitDriver(job, `its driver did not come back within ${this.graceMs} ms of a coordinator restart`);
+  }
+
+  /** An ended driver session read back after a restart (issue 11: its history). */
+  recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason'>): void {
+    this.gcs.jobs.set(row.id, { ...row, state: 'finished', driver: null, tasks: new Set(), objects: new Set(), secret: '', parked: null, graceTimer: null });
   }
 
   /** A driver's connection dropped without a goodbye: its job waits for it a while. */

@@ -6,7 +6,6 @@
 import { Packr } from 'msgpackr';
 import type { JobId } from '../../shared/ids.js';
 import type { GcsStorage } from '../gcs/storage.js';
-import type { JobRecord } from '../gcs/tables.js';
 import type { JobStatus, LogLine, SubmittedJob } from './types.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -15,8 +14,6 @@ const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 export const PERSISTED_LOG_BYTES = 256 * 1024;
 /** While a job runs, its record (and log) is written at most this often. */
 export const RUNNING_SAVE_MS = 2000;
-
-export type JobCounts = JobRecord['counts'];
 
 /** What a record holds: a SubmittedJob without its worker. */
 export type JobRow = Omit<SubmittedJob, 'worker'>;

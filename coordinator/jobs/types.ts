@@ -3,8 +3,11 @@
 // processes are started by process.ts.
 import type { ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
-import type { JobCounts } from './records.js';
+import type { JobRecord } from '../gcs/tables.js';
 import type { JobRuntimeEnv } from './env.js';
+
+/** A submitted job's task counts (as its GCS job counted them). */
+export type JobCounts = JobRecord['counts'];
 
 export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
 export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
@@ -56,12 +59,4 @@ export interface JobLimits {
 
 export const DEFAULT_LIMITS: JobLimits = { timeoutMs: 10 * 60_000, memoryMb: 256, maxRunning: 8, maxLogLines: 5000, maxKept: 200 };
 
-export class JobError extends Error {
-  constructor(
-    readonly code: 'BAD_JOB' | 'JOB_LIMIT' | 'JOB_START_FAILED',
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { JobError } from './job-error.js';

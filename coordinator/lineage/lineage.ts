@@ -111,7 +111,7 @@ export class Lineage {
       if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
       if (dep.state === 'pending') {
         t.missing++;
-        (dep.dependents ??= []).push(t);
+        this.dir.awaitedBy(dep, t);
       } else if (dep.state === 'failed') {
         return this.tasks.fail(t, dep.failure!);
       }

@@ -66,6 +66,17 @@ export class Membership {
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
   }
 
+  /** Any frame from a node is a sign of life (nodes skip unchanged heartbeats, issue 14). */
+  seen(n: NodeRecord): void {
+    n.lastSeen = Date.now();
+  }
+
+  /** A browser node paused, resumed or changed its executor count (issue 3): a paused node offers no CPU. */
+  capacity(n: NodeRecord, m: MsgOf<'capacity'>): void {
+    n.resources.cpu = m.paused ? 0 : m.cpus;
+    this.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
+  }
+
   /** Removes a node (socket closed or heartbeats missed). */
   remove(n: NodeRecord, why: string): void {
     if (!this.gcs.nodes.delete(n.id)) return;

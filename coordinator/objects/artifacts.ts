@@ -58,11 +58,8 @@ export class ArtifactRegistry {
       a.sources.add(s);
       index(this.bySession, s, id);
       const o = this.record(a);
-      if (o.state === 'failed') {
-        // Every copy had gone; this source brings it back.
-        o.state = 'pending';
-        o.failure = null;
-      }
+      // Every copy had gone; this source brings it back.
+      this.dir.setPendingAgain(o);
       if (o.state === 'pending' && !a.asked) this.ask(a, o, 'no copy in the mesh');
     }
     return null;
@@ -89,13 +86,10 @@ export class ArtifactRegistry {
     if (a.asked === s) a.asked = null;
     const o = this.record(a);
     if (o.state === 'ready') {
-      if (!m.v) o.locations.add(s);
+      if (!m.v) this.dir.addCopy(o, s);
       return null;
     }
-    if (o.state === 'failed') {
-      o.state = 'pending';
-      o.failure = null;
-    }
+    this.dir.setPendingAgain(o);
     this.gcs.stats.artifactUploads++;
     if (m.v) this.dir.setReady(o, { v: m.v, size: m.size, contains: [] });
     else this.dir.setReady(o, { size: m.size, hash: a.hash, location: s, contains: [] });

@@ -13,7 +13,12 @@ export interface DirectoryEvents {
   settled(o: ObjectRecord, dependents: TaskRecord[]): void;
   /** The object was freed. */
   freed(o: ObjectRecord): void;
+  /** A ready object's last copy went (dropped, or its holder lied or left): rebuild it or fail its readers. */
+  lost(o: ObjectRecord, why: string): void;
 }
+
+/** An object record as others see it: only the directory writes object records. */
+export type ObjectView = Readonly<ObjectRecord>;
 
 export class ObjectDirectory {
   constructor(
@@ -90,6 +95,76 @@ export class ObjectDirectory {
   setRebuilding(o: ObjectRecord): void {
     if (o.state !== 'ready' || o.v) return;
     o.state = 'pending'; // its hash stays: a holder that comes back is checked against it
+  }
+
+  /** A failed object is coming back (a source of its bytes showed up): it waits like a new one. */
+  setPendingAgain(o: ObjectRecord): void {
+    if (o.state !== 'failed') return;
+    o.state = 'pending';
+    o.failure = null;
+  }
+
+  /** A row read back after a restart (gcs/recovery.ts): held once until drivers and nodes had time to claim it. */
+  recovered(r: Pick<ObjectRecord, 'id' | 'job' | 'state' | 'size' | 'hash' | 'v' | 'failure' | 'contains'>): ObjectRecord {
+    const o = this.create(r.id, r.job, 1);
+    o.state = r.state;
+    o.size = r.size;
+    o.hash = r.hash;
+    o.v = r.v;
+    o.failure = r.failure;
+    o.contains = r.contains;
+    return o;
+  }
+
+  /** Task `t` waits for `o` (pending): it is told when `o` settles. */
+  awaitedBy(o: ObjectRecord, t: TaskRecord): void {
+    (o.dependents ??= []).push(t);
+  }
+
+  /** Session `s` holds a copy of the object's bytes. */
+  addCopy(o: ObjectRecord, s: Session): void {
+    o.locations.add(s);
+  }
+
+  /** A node stored a copy it fetched: counted when it matches the object. */
+  copyStored(s: Session, id: ObjectId, size: number, hash: string): void {
+    const o = this.gcs.objects.get(id);
+    if (o && o.state === 'ready' && o.size === size && (!o.hash || o.hash === hash)) o.locations.add(s);
+  }
+
+  /** Session `s` no longer holds a copy (dropped it, or its claim is void); the last copy of a ready object is lost. */
+  dropCopy(id: ObjectId, s: Session, why: string): void {
+    const o = this.gcs.objects.get(id);
+    if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') this.on.lost(o, why);
+  }
+
+  /**
+   * A node (a reloaded tab, a reconnected edge) says it holds a copy. Returns
+   * false when that copy is stale (unknown, freed, or other bytes): the node drops it.
+   */
+  announced(s: Session, h: { id: ObjectId; size: number; hash: string }): boolean {
+    const o = this.gcs.objects.get(h.id);
+    if (!o || o.v || (o.state !== 'pending' && (!o.hash || o.hash !== h.hash)) || o.size !== h.size) return false;
+    if (o.state === 'failed' && o.failure?.code === 'OBJECT_LOST') {
+      // Its last copy went with the tab's old session; the reloaded tab has it
+      // again (until lineage reconstruction, issue 6, this is the only way back).
+      o.state = 'ready';
+      o.failure = null;
+      this.gcs.persistObject(o);
+      this.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
+    }
+    if (o.state === 'pending' && o.size > 0 && o.size === h.size) {
+      // Being rebuilt from lineage (issue 6) since the tab's old session
+      // closed: the copy is back, so it is ready now (a re-run that still
+      // finishes only adds a location). Its contained refs are held already.
+      // setReady trades the holds of what it contains for the same new ones.
+      this.setReady(o, { size: h.size, hash: h.hash, location: s, contains: o.contains });
+      this.gcs.event('object-recovered', `object ${o.id} is back on ${s.label}`, { object: o.id, job: o.job });
+      return true;
+    }
+    if (o.state !== 'ready') return false;
+    o.locations.add(s);
+    return true;
   }
 
   private settle(o: ObjectRecord): void {

@@ -13,6 +13,7 @@ import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext, PlacementPolicy } from './policy.js';
 import { spreadPolicy } from './spread-policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
+import { charge } from '../nodes/load.js';
 import { Rebalancer } from './rebalance.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
@@ -240,10 +241,9 @@ export class Scheduler {
     return n.inflightTasks < Math.max(1, cpus) * depth + 16;
   }
 
+  /** A task's resources count on its node (+1) or no longer (-1): nodes/load.ts writes node records. */
   static charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
-    for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
-    n.inflightTasks += sign;
-    touchNode(n);
+    charge(n, t, sign);
   }
 
   /** A node's load changed outside charge() (a blocked task, an actor holding its CPU): its index re-files it. */

@@ -72,10 +72,10 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
       lostArg ??= id;
       continue;
     }
-    o.refs++;
+    dir.addRef(o.id);
     if (o.state === 'pending') {
       t.missing++;
-      (o.dependents ??= []).push(t);
+      dir.awaitedBy(o, t);
     } else if (o.state === 'failed') failedArg ??= o;
   }
   for (const id of spec.nested) dir.addRef(id);

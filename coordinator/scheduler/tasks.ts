@@ -8,7 +8,8 @@ import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
-import { Scheduler } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
+import * as nodeLoad from '../nodes/load.js';
 import { ActorManager } from '../actors/actors.js';
 import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
@@ -49,12 +50,12 @@ export class TaskManager {
       this.finishFailed(t, r.failure);
     } else if (localNode && spec.verify && !spec.actor && t.missing === 0) {
       // Run bottom-up already: that run is the first replica.
-      localNode.functions.add(spec.fnId);
+      nodeLoad.sentFunction(localNode, spec.fnId);
       this.verifier.start(t, localNode, (r, n) => this.placeOn(r, n));
     } else if (localNode) {
       t.state = 'assigned';
       this.placeOn(t, localNode);
-      localNode.functions.add(spec.fnId);
+      nodeLoad.sentFunction(localNode, spec.fnId);
     } else if (t.missing === 0) this.ready(t);
     return null;
   }
@@ -83,7 +84,7 @@ export class TaskManager {
       if (!o) return this.finishFailed(t, lostFailure(id, t.spec));
       if (o.state === 'pending') {
         t.missing++;
-        (o.dependents ??= []).push(t);
+        this.dir.awaitedBy(o, t);
       } else if (o.state === 'failed') return this.finishFailed(t, o.failure!);
     }
     if (t.missing === 0) this.ready(t);
@@ -114,7 +115,7 @@ export class TaskManager {
     if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
       fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env };
-      n.functions.add(t.spec.fnId);
+      nodeLoad.sentFunction(n, t.spec.fnId);
     }
     n.session.send({ t: 'assign', spec: t.spec, inline, fn });
   }
@@ -133,8 +134,7 @@ export class TaskManager {
   private placeOn(t: TaskRecord, n: NodeRecord): void {
     t.node = n;
     t.ranOn = n.id;
-    n.tasks.add(t);
-    Scheduler.charge(n, t, 1);
+    nodeLoad.place(n, t);
     if (t.replicas) this.verifier.placed(t, n);
     this.onPlaced(t.spec, n);
   }
@@ -143,12 +143,10 @@ export class TaskManager {
     const n = t.node;
     if (!n) return;
     if (t.spec.actor?.kind === 'create' && t.state === 'finished') {
-      n.actorCpu -= actorLiveCpu(t.spec);
-      n.inflight.cpu = (n.inflight.cpu ?? 0) + placeOnlyCpu(t.spec); // given back at creation; charged off below
+      nodeLoad.actorHeld(n, actorLiveCpu(t.spec), placeOnlyCpu(t.spec), -1); // its placement CPU was given back at creation; charged off below
     }
     if (t.blocked) this.setBlocked(t, false);
-    n.tasks.delete(t);
-    Scheduler.charge(n, t, -1);
+    nodeLoad.unplace(n, t);
     t.node = null;
     this.scheduler.soon();
   }
@@ -184,10 +182,7 @@ export class TaskManager {
   setBlocked(t: TaskRecord, blocked: boolean): void {
     if (!t.node || t.blocked === blocked) return;
     t.blocked = blocked;
-    const cpu = t.spec.resources.cpu ?? 0;
-    t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
-    t.node.inflightTasks += blocked ? -1 : 1;
-    Scheduler.touch(t.node);
+    nodeLoad.block(t.node, t.spec.resources.cpu ?? 0, blocked);
     if (blocked) this.scheduler.soon();
   }
 
@@ -205,7 +200,7 @@ export class TaskManager {
 
   /** Records a task's results; `s` holds its stored outputs. */
   completeDone(t: TaskRecord, m: MsgOf<'done'>, s: Session): void {
-    if (t.node) t.node.tasksDone++;
+    if (t.node) nodeLoad.taskDone(t.node);
     this.end(t, 'finished');
     for (let i = 0; i < m.results.length; i++) {
       const r = m.results[i];
@@ -273,9 +268,7 @@ export class TaskManager {
     const actor = t.spec.actor;
     if (actor?.kind === 'create' && state === 'finished' && t.node) {
       // It keeps its resources while it lives, but a default actor's placement CPU (Ray: 1 to place, 0 alive).
-      t.node.actorCpu += actorLiveCpu(t.spec);
-      t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
-      Scheduler.touch(t.node);
+      nodeLoad.actorHeld(t.node, actorLiveCpu(t.spec), placeOnlyCpu(t.spec), 1);
       if (placeOnlyCpu(t.spec) > 0) this.scheduler.soon();
       this.actors.created(t, t.node);
     } else this.unplace(t);

@@ -14,6 +14,7 @@ import { contentHash } from '../../shared/hash.js';
 import { returnObjectId, type NodeId, type ObjectId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
+import { taskDone } from '../nodes/load.js';
 import { TERMINAL, type NodeRecord, type ReplicaSet, type TaskRecord } from '../gcs/tables.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Session } from '../session.js';
@@ -155,7 +156,7 @@ export class Verifier {
   report(r: TaskRecord, outcome: Outcome, s: Session): null {
     const g = r.replicas as ReplicaGroup;
     const n = r.node;
-    if (n) n.tasksDone++;
+    if (n) taskDone(n);
     this.tasks.unplace(r);
     r.state = outcome.failure ? 'failed' : 'finished';
     r.endedAt = Date.now();

@@ -1,0 +1,53 @@
+// What a node carries, as the coordinator counts it: tasks placed there and
+// their resources, CPUs held by live actors, tasks done, functions sent. Node
+// membership (membership.ts) and these functions are the only writers of a
+// node record's fields; everyone else reads (issue 12). A change re-files the
+// node in its scheduler's index.
+import type { FunctionId } from '../../shared/ids.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { touchNode } from '../scheduler/node-index.js';
+
+/** A task's resources count on its node (+1) or no longer (-1). */
+export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
+  for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
+  n.inflightTasks += sign;
+  touchNode(n);
+}
+
+/** A task is placed on the node. */
+export function place(n: NodeRecord, t: TaskRecord): void {
+  n.tasks.add(t);
+  charge(n, t, 1);
+}
+
+/** A task leaves the node (ended, handed back, moved). */
+export function unplace(n: NodeRecord, t: TaskRecord): void {
+  n.tasks.delete(t);
+  charge(n, t, -1);
+}
+
+/** A task waiting in get/wait does not use its CPU (no deadlock through nesting); it takes it back when it resumes. */
+export function block(n: NodeRecord, cpu: number, blocked: boolean): void {
+  n.inflight.cpu = (n.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
+  n.inflightTasks += blocked ? -1 : 1;
+  touchNode(n);
+}
+
+/**
+ * An actor came up (+1) or went (-1) on the node: it holds `liveCpu` while it
+ * lives; the CPU only its placement needed (`placeCpu`) is given back at creation.
+ */
+export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign: 1 | -1): void {
+  n.actorCpu += sign * liveCpu;
+  n.inflight.cpu = (n.inflight.cpu ?? 0) - sign * placeCpu;
+  touchNode(n);
+}
+
+export function taskDone(n: NodeRecord): void {
+  n.tasksDone++;
+}
+
+/** The node has been sent a function's source. */
+export function sentFunction(n: NodeRecord, fn: FunctionId): void {
+  n.functions.add(fn);
+}
