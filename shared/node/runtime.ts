@@ -179,7 +179,7 @@ export class NodeRuntime {
           factory: platform.peers,
           self: () => this.nodeId,
           sendSignal: (peer, data) => this.send({ t: 'signal', peer, data }),
-          lookup: (id) => this.store.get(id),
+          lookup: (id) => this.store.source(id),
           log: (text) => this.onEvent(text),
         })
       : null;

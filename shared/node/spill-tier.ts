@@ -7,6 +7,12 @@ import type { ObjectId } from '../ids.js';
 export interface SpillTier {
   put(id: ObjectId, bytes: Uint8Array): Promise<void>;
   get(id: ObjectId): Promise<Uint8Array | undefined>;
+  /**
+   * Bytes [offset, offset + length) of a stored object (fewer past its end),
+   * undefined when it is not stored: a holder streams a spilled object to a
+   * reader without loading it whole (issue 17). Tiers without it are read whole.
+   */
+  read?(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined>;
   delete(id: ObjectId): Promise<void>;
   /** What survived a restart. */
   list(): Promise<ObjectId[]>;

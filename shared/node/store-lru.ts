@@ -14,6 +14,8 @@ export interface Entry {
   bytes: Uint8Array | undefined;
   /** A finished copy exists in the tier. */
   inTier: boolean;
+  /** Its chunk-hash leaves once it is in the tier only (known at the spill, or read back once to serve it). */
+  leaves?: Uint8Array | Promise<Uint8Array>;
   /** A tier write is in flight; the entry is out of the LRU meanwhile. */
   spilling: boolean;
   /** Recency stamp (higher = more recent), valid while in an LRU map. */

@@ -18,6 +18,9 @@
 import type { ObjectId } from '../ids.js';
 import { TierOps, type SpillTier } from './spill-tier.js';
 import { StoreLru, type Entry } from './store-lru.js';
+import { spilledSource } from './spilled-source.js';
+import { knownLeavesOf } from '../hash.js';
+import { memorySource, type ObjectSource } from '../transfer/source.js';
 
 export type { SpillTier } from './spill-tier.js';
 
@@ -159,6 +162,23 @@ export class ObjectStore {
       this.lru.link(e);
     }
     return bytes;
+  }
+
+  /**
+   * The object to serve a reader: its bytes when in memory, else streamed
+   * from the tier a window at a time (issue 17: never loaded whole to be sent).
+   */
+  async source(id: ObjectId): Promise<ObjectSource | undefined> {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    if (e.bytes) {
+      this.lru.touch(e);
+      return memorySource(e.bytes);
+    }
+    const tier = this.tier;
+    if (tier?.read) return spilledSource({ read: (i, o, n) => tier.read!(i, o, n) }, e);
+    const bytes = await this.get(id);
+    return bytes && memorySource(bytes);
   }
 
   /** Memory tier only (also while a spill is in flight); touches the LRU. */
@@ -334,6 +354,7 @@ export class ObjectStore {
         if (this.entries.get(e.id) !== e || !e.spilling) return; // deleted: its tier delete is chained after us
         e.spilling = false;
         this.inflightBytes -= e.size;
+        e.leaves ??= knownLeavesOf(bytes);
         e.bytes = undefined;
         this.memBytes -= e.size;
         e.inTier = true;

@@ -7,6 +7,7 @@ import { TabmeshError } from '../errors.js';
 import { allocBytes, expose } from '../bytes.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
+import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import {
   CHUNK_DATA_BYTES,
   CHUNK_HEADER_BYTES,
@@ -20,7 +21,7 @@ import {
   type Control,
   type Leaves,
 } from './wire.js';
-import { LEAF_BYTES, chunkCount, chunkMatchesAsync, leavesOf, rememberLeaves, rootOf } from '../hash.js';
+import { LEAF_BYTES, chunkCount, chunkMatchesAsync, rememberLeaves, rootOf } from '../hash.js';
 
 /** A sender waits while the channel holds this much. */
 export const SEND_HIGH_WATER = 2 << 20;
@@ -36,7 +37,8 @@ export interface LinkFaults {
 }
 
 export interface LinkEnv {
-  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** An object held here, to serve: its bytes, or a source that streams it from a lower tier. */
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   faults: LinkFaults;
@@ -93,8 +95,9 @@ interface Incoming {
 
 interface Outgoing {
   x: number;
-  bytes: Uint8Array;
-  o: number;
+  /** What it counts against the serving budget under (the bytes in memory, else itself). */
+  hold: object;
+  cursor: SourceCursor;
 }
 
 export type LinkState = 'connecting' | 'open' | 'closed';
@@ -224,7 +227,7 @@ export class PeerLink {
     this.openedReject(err);
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
-    for (const t of this.outgoing.values()) this.env.serving.release(t.bytes);
+    for (const t of this.outgoing.values()) this.endOutgoing(t);
     this.outgoing.clear();
     this.queue = [];
     this.raw.destroy();
@@ -338,25 +341,52 @@ export class PeerLink {
   }
 
   private async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
-    let bytes: Uint8Array | undefined;
+    let src: ObjectSource | undefined;
     try {
-      bytes = await this.env.lookup(id);
+      const got = await this.env.lookup(id);
+      src = got instanceof Uint8Array ? memorySource(got) : got;
     } catch {
-      bytes = undefined;
+      src = undefined;
     }
     if (this.state !== 'open') return;
-    if (!bytes) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
-    if (from > bytes.byteLength) return this.sendControl({ k: 'fail', x, reason: 'offset past the end' });
-    expose(bytes); // sent from in place, over time
-    await this.env.serving.acquire(bytes);
-    if (this.state !== 'open') return this.env.serving.release(bytes);
+    if (!src) return this.sendControl({ k: 'fail', x, reason: 'object not held here' });
+    if (from > src.size) return this.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    if (src.bytes) expose(src.bytes); // sent from in place, over time
+    const hold: object = src.bytes ?? {};
+    await this.env.serving.acquire(hold, heldWhileServing(src));
+    if (this.state !== 'open') return this.env.serving.release(hold);
     if (withLeaves) {
-      const leaves = await leavesOf(bytes);
-      if (this.state !== 'open') return this.env.serving.release(bytes);
+      let leaves: Uint8Array;
+      try {
+        leaves = await src.leaves();
+      } catch (e) {
+        this.env.serving.release(hold);
+        if (this.state === 'open') this.sendControl({ k: 'fail', x, reason: `cannot read it: ${(e as Error).message}` });
+        return;
+      }
+      if (this.state !== 'open') return this.env.serving.release(hold);
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) this.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
-    const t: Outgoing = { x, bytes, o: from };
+    const t: Outgoing = {
+      x,
+      hold,
+      cursor: new SourceCursor(
+        src,
+        from,
+        () => {
+          // Its next window is read: back in turn.
+          if (this.outgoing.get(x) !== t || this.state !== 'open') return;
+          this.queue.push(t);
+          this.pump();
+        },
+        (e) => {
+          if (this.outgoing.get(x) !== t) return;
+          this.dropOutgoing(x);
+          if (this.state === 'open') this.sendControl({ k: 'fail', x, reason: `cannot read it: ${e.message}` });
+        },
+      ),
+    };
     this.outgoing.set(x, t);
     this.queue.push(t);
     this.pump();
@@ -366,8 +396,13 @@ export class PeerLink {
     const t = this.outgoing.get(x);
     if (!t) return;
     this.outgoing.delete(x);
-    this.env.serving.release(t.bytes);
+    this.endOutgoing(t);
     this.queue = this.queue.filter((q) => q !== t);
+  }
+
+  private endOutgoing(t: Outgoing): void {
+    t.cursor.close();
+    this.env.serving.release(t.hold);
   }
 
   /** Sends chunks in turn while the channel has room. */
@@ -385,9 +420,11 @@ export class PeerLink {
         return;
       }
       const t = this.queue.shift()!;
-      const n = t.bytes.byteLength;
-      const end = Math.min(n, t.o + CHUNK_DATA_BYTES);
-      let d = t.bytes.subarray(t.o, end);
+      const c = t.cursor;
+      const n = c.src.size;
+      let d = c.chunk(CHUNK_DATA_BYTES);
+      if (d === null) continue; // its window is being read: back in turn once it is
+      const end = c.o + d.byteLength;
       const f = this.env.faults;
       if (f.corruptChunks && d.byteLength > 0) {
         f.corruptChunks--;
@@ -395,23 +432,23 @@ export class PeerLink {
         d[d.byteLength >> 1] ^= 0xff;
       }
       try {
-        if (this.raw.sendv) this.raw.sendv([chunkHeader(t.x, t.o, n), d]);
-        else this.raw.send(writeChunk(t.x, t.o, n, d));
+        if (this.raw.sendv) this.raw.sendv([chunkHeader(t.x, c.o, n), d]);
+        else this.raw.send(writeChunk(t.x, c.o, n, d));
         this.queuedBytes += CHUNK_HEADER_BYTES + d.byteLength;
       } catch (e) {
         return this.close(`send failed: ${(e as Error).message}`);
       }
       this.env.counters.bytesOut += d.byteLength;
       this.lastUsed = Date.now();
-      t.o = end;
-      if (f.cutAfterBytes !== undefined && t.o >= f.cutAfterBytes && t.o < n) {
+      c.o = end;
+      if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < n) {
         f.cutAfterBytes = undefined;
         return this.close('cut by a test fault');
       }
-      if (t.o < n) this.queue.push(t);
+      if (c.o < n) this.queue.push(t);
       else {
         this.outgoing.delete(t.x);
-        this.env.serving.release(t.bytes);
+        this.endOutgoing(t);
       }
     }
   }

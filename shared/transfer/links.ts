@@ -7,14 +7,15 @@ import { TabmeshError } from '../errors.js';
 import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
 import type { PeerFactory } from './raw-peer.js';
 import { ServingBudget } from './serving.js';
+import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
   factory: PeerFactory;
   /** This peer's id (its node id, or a driver's job id); null until welcomed. */
   self(): string | null;
   sendSignal(peer: string, data: string): void;
-  /** The bytes of an object held here, to serve a request. */
-  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** An object held here, to serve a request: its bytes, or a source streaming it from a lower tier. */
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
   log?: (text: string) => void;
   maxLinks?: number;
   idleMs?: number;
@@ -25,7 +26,7 @@ export interface PeerLinksOptions {
   incomingBytes?: number;
   /** After a link failed to come up, how long to go straight to the relay for that peer. */
   failedForMs?: number;
-  /** Bytes of distinct objects being served at once (one object always), bounding memory for objects read back from a lower tier. */
+  /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
   servingBytes?: number;
 }
 
