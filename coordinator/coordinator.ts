@@ -1,5 +1,6 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
+import { IceServers, type IceOptions } from './signal/ice.js';
 import { isPutObject, newJobId, randomHex, type NodeId } from '../shared/ids.js';
 import { decodeFrame, FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { ProtocolError, type ErrorCode } from '../shared/errors.js';
@@ -48,6 +49,8 @@ export interface CoordinatorOptions {
   recoveryGraceMs?: number;
   /** A private mesh (issue 8): nodes must present this token in their hello. */
   joinToken?: string;
+  /** STUN/TURN servers handed to peers for their links (issue 17; coordinator/signal/ice.ts). */
+  ice?: IceOptions;
   /** A read-only token for the state API and dashboards (issue 7). */
   viewerToken?: string;
   /** Per-connection and per-address limits (coordinator/limits). */
@@ -85,6 +88,7 @@ export class Coordinator {
   readonly artifacts: ArtifactRegistry;
   readonly signalling: Signalling;
   readonly inlineMax: number;
+  private readonly ice: IceServers | null;
   readonly maxFrameBytes: number;
   /** How long a job waits for its driver to come back after a dropped connection or a restart. */
   readonly jobGraceMs: number;
@@ -113,6 +117,7 @@ export class Coordinator {
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
+    this.ice = opts.ice && opts.ice.servers.length > 0 ? new IceServers(opts.ice) : null;
     this.maxFrameBytes = opts.maxFrameBytes ?? FRAME_HARD_MAX;
     this.jobGraceMs = opts.jobGraceMs ?? 20_000;
     this.token = opts.token ?? '';
@@ -324,7 +329,15 @@ export class Coordinator {
         credential.connected(job.id);
       }
       this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
-      s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
+      s.send({
+        t: 'welcome',
+        jobId: job.id,
+        nodeId: undefined,
+        secret: job.secret,
+        inlineMax: this.inlineMax,
+        heartbeatMs: this.membership.heartbeatMs,
+        ice: this.ice?.for(job.id),
+      });
       return null;
     }
     if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
@@ -338,6 +351,7 @@ export class Coordinator {
       secret: this.membership.secrets.get(n.id),
       inlineMax: this.inlineMax,
       heartbeatMs: this.membership.heartbeatMs,
+      ice: this.ice?.for(n.id),
     });
     return null;
   }
@@ -362,7 +376,15 @@ export class Coordinator {
     job.parked = null;
     if (parked) for (const [id, n] of parked) this.dir.decRef(id, n);
     this.gcs.event('job-resumed', `job ${job.id}: its driver is back (${r.held.length} handles)`, { job: job.id });
-    s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.inlineMax, heartbeatMs: this.membership.heartbeatMs });
+    s.send({
+      t: 'welcome',
+      jobId: job.id,
+      nodeId: undefined,
+      secret: job.secret,
+      inlineMax: this.inlineMax,
+      heartbeatMs: this.membership.heartbeatMs,
+      ice: this.ice?.for(job.id),
+    });
     return null;
   }
 

@@ -51,7 +51,9 @@ function isFastOffer(v: unknown): v is FastOffer {
  */
 export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
   const l = theListener();
-  return (initiator) => {
+  return (initiator, ice) => {
+    // Relay-only links keep both sides' addresses private: no TCP offer, which carries them.
+    if (ice?.relayOnly && webrtc) return webrtc(initiator, ice);
     let inner: RawPeer | null = null;
     let sock: ReturnType<typeof attachSocket> | null = null;
     let closed = false;
@@ -125,7 +127,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     const useWebrtc = () => {
       if (closed) return;
       if (!webrtc) return raw.destroy();
-      const p = webrtc(initiator);
+      const p = webrtc(initiator, ice);
       inner = p;
       p.onSignal = (s) => {
         if (initiator && !token && (s as { type?: string }).type === 'offer') {

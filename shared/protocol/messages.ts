@@ -124,6 +124,10 @@ export type TaskResult =
   { v: Uint8Array; refs: ObjectId[]; size?: undefined; hash?: undefined } | { v?: undefined; size: number; hash: string; refs: ObjectId[] };
 
 /** One artifact of a runtime env (issue 16): a content-addressed object (its hash is the node's cache key). */
+const iceCheck = obj({
+  iceServers: arr(obj({ urls: str(512), username: opt(str(512)), credential: opt(str(512)) }), 8),
+  relayOnly: opt(bool),
+});
 const envArtifact = obj({ id: objectId, hash: str(64), size: int(0, 2 ** 31) });
 /** A name a task may `mesh.import` or `mesh.wasm`: the artifact for browser executors (b) and edge executors (e). */
 export const envDeclCheck = obj({ name: str(256), kind: lit('module', 'wasm'), b: envArtifact, e: envArtifact });
@@ -243,6 +247,8 @@ export const messages = {
     secret: opt(str(128)),
     inlineMax: int(),
     heartbeatMs: int(),
+    /** STUN and TURN servers for peer links (issue 17), with this session's TURN credentials. */
+    ice: opt(iceCheck),
   }),
   assign: obj({
     t: lit('assign'),

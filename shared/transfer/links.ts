@@ -5,12 +5,14 @@
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
-import type { PeerFactory } from './raw-peer.js';
+import type { IceConfig, PeerFactory } from './raw-peer.js';
 import { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
   factory: PeerFactory;
+  /** The ICE servers the coordinator handed out (none: host candidates only). */
+  ice?: () => IceConfig | undefined;
   /** This peer's id (its node id, or a driver's job id); null until welcomed. */
   self(): string | null;
   sendSignal(peer: string, data: string): void;
@@ -140,7 +142,7 @@ export class PeerLinks {
   }
 
   private add(peer: string, gen: string, initiator: boolean): PeerLink {
-    const raw = this.o.factory(initiator);
+    const raw = this.o.factory(initiator, this.o.ice?.());
     const link = new PeerLink(peer, gen, initiator, raw, this.env);
     void link.opened.then(
       () => {
