@@ -1,0 +1,174 @@
+// The sending side of one peer link: objects this side serves. Outgoing
+// transfers share the channel fairly (one chunk each in turn) and stop while
+// the channel's queue is above a high-water mark, so nothing queues without
+// bound.
+import type { ObjectId } from '../ids.js';
+import { expose } from '../bytes.js';
+import type { ServingBudget } from './serving.js';
+import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
+import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
+import { LEAF_BYTES } from '../hash.js';
+
+/** A sender waits while the channel holds this much. */
+export const SEND_HIGH_WATER = 2 << 20;
+/** How often a waiting sender looks again where the platform fires no drain event. */
+const DRAIN_POLL_MS = 2;
+
+/** Test-only faults, set on the serving side (issue 4's "fault hook"). */
+export interface LinkFaults {
+  /** Flip a byte in each of the next N chunks sent. */
+  corruptChunks?: number;
+  /** Tear the link down once this many bytes of one transfer have been sent. */
+  cutAfterBytes?: number;
+}
+
+/** What the sending side needs of its link. */
+export interface SendChannel {
+  open(): boolean;
+  bufferedAmount(): number;
+  sendRaw(b: Uint8Array): void;
+  sendControl(c: Control): void;
+  /** Sends one chunk message; false when the link broke doing so. */
+  sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean;
+  close(why: string): void;
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
+  readonly serving: ServingBudget;
+  readonly faults: LinkFaults;
+  readonly counters: { bytesOut: number };
+}
+
+interface Outgoing {
+  x: number;
+  /** What it counts against the serving budget under (the bytes in memory, else itself). */
+  hold: object;
+  cursor: SourceCursor;
+}
+
+export class Sending {
+  private readonly outgoing = new Map<number, Outgoing>();
+  /** Outgoing transfers in turn order. */
+  private queue: Outgoing[] = [];
+  private drainTimer: unknown = null;
+
+  constructor(private readonly ch: SendChannel) {}
+
+  get size(): number {
+    return this.outgoing.size;
+  }
+
+  async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
+    const ch = this.ch;
+    let src: ObjectSource | undefined;
+    try {
+      const got = await ch.lookup(id);
+      src = got instanceof Uint8Array ? memorySource(got) : got;
+    } catch {
+      src = undefined;
+    }
+    if (!ch.open()) return;
+    if (!src) return ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
+    if (from > src.size) return ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    if (src.bytes) expose(src.bytes); // sent from in place, over time
+    // Issue 17: a spilled object streams from its tier, holding its read-ahead only.
+    const hold: object = src.bytes ?? {};
+    await ch.serving.acquire(hold, heldWhileServing(src));
+    if (!ch.open()) return ch.serving.release(hold);
+    if (withLeaves) {
+      let leaves: Uint8Array;
+      try {
+        leaves = await src.leaves();
+      } catch (e) {
+        ch.serving.release(hold);
+        if (ch.open()) ch.sendControl({ k: 'fail', x, reason: `cannot read it: ${(e as Error).message}` });
+        return;
+      }
+      if (!ch.open()) return ch.serving.release(hold);
+      const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
+      for (let o = 0; o < leaves.byteLength; o += per) ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
+    }
+    const t: Outgoing = {
+      x,
+      hold,
+      cursor: new SourceCursor(
+        src,
+        from,
+        () => {
+          // Its next window is read: back in turn.
+          if (this.outgoing.get(x) !== t || !ch.open()) return;
+          this.queue.push(t);
+          this.pump();
+        },
+        (e) => {
+          if (this.outgoing.get(x) !== t) return;
+          this.drop(x);
+          if (ch.open()) ch.sendControl({ k: 'fail', x, reason: `cannot read it: ${e.message}` });
+        },
+      ),
+    };
+    this.outgoing.set(x, t);
+    this.queue.push(t);
+    this.pump();
+  }
+
+  drop(x: number): void {
+    const t = this.outgoing.get(x);
+    if (!t) return;
+    this.outgoing.delete(x);
+    this.end(t);
+    this.queue = this.queue.filter((q) => q !== t);
+  }
+
+  /** The link closed: every send ends. */
+  dropAll(): void {
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    for (const t of this.outgoing.values()) this.end(t);
+    this.outgoing.clear();
+    this.queue = [];
+  }
+
+  private end(t: Outgoing): void {
+    t.cursor.close();
+    this.ch.serving.release(t.hold);
+  }
+
+  /** Sends chunks in turn while the channel has room. */
+  pump(): void {
+    if (this.drainTimer !== null) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
+    while (this.queue.length > 0 && this.ch.open()) {
+      if (this.ch.bufferedAmount() >= SEND_HIGH_WATER) {
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = null;
+          this.pump();
+        }, DRAIN_POLL_MS);
+        return;
+      }
+      const t = this.queue.shift()!;
+      const c = t.cursor;
+      const n = c.src.size;
+      let d = c.chunk(CHUNK_DATA_BYTES);
+      if (d === null) continue; // its window is being read: back in turn once it is
+      const end = c.o + d.byteLength;
+      const f = this.ch.faults;
+      if (f.corruptChunks && d.byteLength > 0) {
+        f.corruptChunks--;
+        d = d.slice();
+        d[d.byteLength >> 1] ^= 0xff;
+      }
+      if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
+      this.ch.counters.bytesOut += d.byteLength;
+      c.o = end;
+      if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < n) {
+        f.cutAfterBytes = undefined;
+        return this.ch.close('cut by a test fault');
+      }
+      if (c.o < n) this.queue.push(t);
+      else {
+        this.outgoing.delete(t.x);
+        this.end(t);
+      }
+    }
+  }
+}
