@@ -32,6 +32,8 @@ export interface SendChannel {
   sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean;
   close(why: string): void;
   lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
+  /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
+  partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number };
@@ -41,7 +43,10 @@ interface Outgoing {
   x: number;
   /** What it counts against the serving budget under (the bytes in memory, else itself). */
   hold: object;
+  /** The next chunk, read ahead from the tier for a spilled object (source.ts). */
   cursor: SourceCursor;
+  /** Where the requested range ends. */
+  end: number;
 }
 
 export class Sending {
@@ -56,7 +61,7 @@ export class Sending {
     return this.outgoing.size;
   }
 
-  async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
+  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean): Promise<void> {
     const ch = this.ch;
     let src: ObjectSource | undefined;
     try {
@@ -65,9 +70,15 @@ export class Sending {
     } catch {
       src = undefined;
     }
+    if (!src && to !== undefined) {
+      const partial = ch.partial(id, from, to);
+      if (partial) src = memorySource(partial);
+    }
     if (!ch.open()) return;
     if (!src) return ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
     if (from > src.size) return ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    const end = Math.min(src.size, to ?? src.size);
+    if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return ch.sendControl({ k: 'fail', x, reason: 'range end not at a chunk boundary' });
     if (src.bytes) expose(src.bytes); // sent from in place, over time
     // Issue 17: a spilled object streams from its tier, holding its read-ahead only.
     const hold: object = src.bytes ?? {};
@@ -89,6 +100,7 @@ export class Sending {
     const t: Outgoing = {
       x,
       hold,
+      end,
       cursor: new SourceCursor(
         src,
         from,
@@ -148,7 +160,7 @@ export class Sending {
       const t = this.queue.shift()!;
       const c = t.cursor;
       const n = c.src.size;
-      let d = c.chunk(CHUNK_DATA_BYTES);
+      let d = c.chunk(Math.min(CHUNK_DATA_BYTES, t.end - c.o));
       if (d === null) continue; // its window is being read: back in turn once it is
       const end = c.o + d.byteLength;
       const f = this.ch.faults;
@@ -160,11 +172,11 @@ export class Sending {
       if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
       c.o = end;
-      if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < n) {
+      if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < t.end) {
         f.cutAfterBytes = undefined;
         return this.ch.close('cut by a test fault');
       }
-      if (c.o < n) this.queue.push(t);
+      if (c.o < t.end) this.queue.push(t);
       else {
         this.outgoing.delete(t.x);
         this.end(t);

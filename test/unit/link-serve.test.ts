@@ -42,8 +42,16 @@ function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: U
 type Held = Map<ObjectId, Uint8Array> | LinkEnv['lookup'];
 
 function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
-  const lookup: LinkEnv['lookup'] = typeof held === 'function' ? held : (id) => Promise.resolve(held.get(id));
-  return { lookup, serving, faults: {}, counters: { bytesIn: 0, bytesOut: 0 }, closed: () => {}, log: () => {} };
+  return {
+    lookup: typeof held === 'function' ? held : (id) => Promise.resolve(held.get(id)),
+    partial: () => undefined,
+    have: () => {},
+    serving,
+    faults: {},
+    counters: { bytesIn: 0, bytesOut: 0 },
+    closed: () => {},
+    log: () => {},
+  };
 }
 
 function pair(aHeld: Held, bHeld: Held, aServing?: ServingBudget) {
