@@ -5,6 +5,7 @@ import type { ServerOptions } from '../coordinator/server.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
+import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
@@ -15,7 +16,8 @@ const COMMANDS: Record<string, string> = {
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
-                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)`,
+                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
+${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)`,
@@ -52,6 +54,7 @@ const coordinatorOptions = {
   'connections-per-sec': { type: 'string' },
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
+  ...iceOptions,
 } as const;
 
 /** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
@@ -96,6 +99,12 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     }
   } else if (values['redis-prefix'] !== undefined) usage('--redis-prefix needs --redis');
   const redis = values.redis === undefined ? undefined : { url: values.redis, prefix: values['redis-prefix'] };
+  let ice;
+  try {
+    ice = iceFlags(values);
+  } catch (e) {
+    usage((e as Error).message);
+  }
   const token = resolveToken('driver', values.token, values.data, values.memory);
   const joinToken = values.private ? resolveToken('join', undefined, values.data, values.memory) : undefined;
   const viewerToken = values.memory ? undefined : readToken(values.data, 'viewer');
@@ -111,6 +120,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     joinToken,
     viewerToken,
     watchTokens,
+    ice,
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;

@@ -1,5 +1,6 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
+import { IceServers, type IceOptions } from './signal/ice.js';
 import { isPutObject, type NodeId } from '../shared/ids.js';
 import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { Gcs } from './gcs/gcs.js';
@@ -44,6 +45,8 @@ export interface CoordinatorOptions {
   recoveryGraceMs?: number;
   /** A private mesh (issue 8): nodes must present this token in their hello. */
   joinToken?: string;
+  /** STUN/TURN servers handed to peers for their links (issue 17; coordinator/signal/ice.ts). */
+  ice?: IceOptions;
   /** A read-only token for the state API and dashboards (issue 7). */
   viewerToken?: string;
   /** Per-connection and per-address limits (coordinator/limits). */
@@ -73,6 +76,7 @@ export class Coordinator implements Managers {
   readonly artifacts: ArtifactRegistry;
   readonly signalling: Signalling;
   readonly inlineMax: number;
+  readonly ice: IceServers | null;
   readonly maxFrameBytes: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
@@ -93,6 +97,7 @@ export class Coordinator implements Managers {
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
+    this.ice = opts.ice && opts.ice.servers.length > 0 ? new IceServers(opts.ice) : null;
     this.maxFrameBytes = opts.maxFrameBytes ?? FRAME_HARD_MAX;
     this.token = opts.token ?? '';
     this.tokens = new Tokens({ driver: this.token, join: opts.joinToken, viewer: opts.viewerToken });

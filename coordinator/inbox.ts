@@ -133,7 +133,15 @@ export class Inbox {
         return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
       const job = this.c.jobs.start(s, m.namespace, credential, m.token);
       if ('code' in job) return job;
-      s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.c.inlineMax, heartbeatMs: this.c.membership.heartbeatMs });
+      s.send({
+        t: 'welcome',
+        jobId: job.id,
+        nodeId: undefined,
+        secret: job.secret,
+        inlineMax: this.c.inlineMax,
+        heartbeatMs: this.c.membership.heartbeatMs,
+        ice: this.c.ice?.for(job.id),
+      });
       return null;
     }
     if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
@@ -147,6 +155,7 @@ export class Inbox {
       secret: this.c.membership.secrets.get(n.id),
       inlineMax: this.c.inlineMax,
       heartbeatMs: this.c.membership.heartbeatMs,
+      ice: this.c.ice?.for(n.id),
     });
     return null;
   }
@@ -155,7 +164,15 @@ export class Inbox {
   private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: ErrorCode; message: string } | null {
     const job = this.c.jobs.resume(s, r);
     if ('code' in job) return job;
-    s.send({ t: 'welcome', jobId: job.id, nodeId: undefined, secret: job.secret, inlineMax: this.c.inlineMax, heartbeatMs: this.c.membership.heartbeatMs });
+    s.send({
+      t: 'welcome',
+      jobId: job.id,
+      nodeId: undefined,
+      secret: job.secret,
+      inlineMax: this.c.inlineMax,
+      heartbeatMs: this.c.membership.heartbeatMs,
+      ice: this.c.ice?.for(job.id),
+    });
     return null;
   }
 }

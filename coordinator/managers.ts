@@ -3,6 +3,7 @@
 // the Gcs), plus the scheduler, the relay and the security keepers.
 // coordinator.ts builds them; handlers.ts and inbox.ts use them through this
 // interface, so that no module imports coordinator.ts back (no import circles).
+import type { IceServers } from './signal/ice.js';
 import type { ActorManager } from './actors/actors.js';
 import type { Tokens } from './auth/tokens.js';
 import type { Gcs } from './gcs/gcs.js';
@@ -38,5 +39,7 @@ export interface Managers {
   readonly trust: TrustTable;
   readonly honesty: Honesty;
   readonly inlineMax: number;
+  /** STUN/TURN servers handed to peers in their welcome (issue 17); null: host candidates only. */
+  readonly ice: IceServers | null;
   readonly maxFrameBytes: number;
 }

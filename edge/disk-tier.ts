@@ -56,6 +56,30 @@ export class DiskTier implements SpillTier {
     }
   }
 
+  async read(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const file = this.file(id);
+    await this.ready;
+    let fh;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    } finally {
+      await fh.close();
+    }
+  }
+
   async delete(id: ObjectId): Promise<void> {
     const file = this.file(id);
     await this.ready;

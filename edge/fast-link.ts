@@ -14,189 +14,17 @@
 // On the wire: the responder sends "TMF1" and the 32-character token, the
 // initiator answers one byte (1), then both sides send frames of a 4-byte
 // little-endian length and a link message (shared/transfer/wire.ts).
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { hostname, networkInterfaces } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
-import { LINK_CHUNK_BYTES } from '../shared/transfer/wire.js';
-
-const MAGIC = Buffer.from('TMF1');
-const TOKEN_CHARS = 32;
-const HELLO_BYTES = MAGIC.length + TOKEN_CHARS;
-/** Largest frame a peer may send (a chunk plus headroom); more closes the link. */
-const MAX_FRAME = LINK_CHUNK_BYTES + 4096;
-/** How long a responder tries the initiator's addresses before WebRTC. */
-const CONNECT_TIMEOUT_MS = 1500;
-/** How long an initiator keeps a token for the responder to come. */
-const TOKEN_TTL_MS = 15_000;
+import { attachSocket } from './fast-socket.js';
+import { TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
 
 export interface FastOffer {
   port: number;
   addrs: string[];
   host: string;
   token: string;
-}
-
-function hostKey(): string {
-  let boot = '';
-  try {
-    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    // not Linux: the host name alone
-  }
-  return `${hostname()}/${boot}`;
-}
-
-/** This process's listener: sockets presenting a token go to the link that issued it. */
-class FastListener {
-  private server: Server | null = null;
-  private ready: Promise<number> | null = null;
-  private readonly expecting = new Map<string, { accept: (s: Socket) => void; timer: NodeJS.Timeout }>();
-  readonly host = hostKey();
-
-  constructor(private readonly bindHost: string) {}
-
-  port(): Promise<number> {
-    this.ready ??= new Promise((resolve, reject) => {
-      const srv = createServer((s) => this.onSocket(s));
-      srv.on('error', reject);
-      srv.listen(0, this.bindHost, () => {
-        srv.unref();
-        resolve((srv.address() as { port: number }).port);
-      });
-      this.server = srv;
-    });
-    return this.ready;
-  }
-
-  addrs(): string[] {
-    const out: string[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
-    }
-    return out.slice(0, 8);
-  }
-
-  expect(token: string, accept: (s: Socket) => void): void {
-    const timer = setTimeout(() => this.expecting.delete(token), TOKEN_TTL_MS);
-    timer.unref();
-    this.expecting.set(token, { accept, timer });
-  }
-
-  forget(token: string): void {
-    const e = this.expecting.get(token);
-    if (e) clearTimeout(e.timer);
-    this.expecting.delete(token);
-  }
-
-  private onSocket(s: Socket): void {
-    s.setNoDelay(true);
-    let got = Buffer.alloc(0);
-    const timer = setTimeout(() => s.destroy(), CONNECT_TIMEOUT_MS * 2);
-    const onData = (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length < HELLO_BYTES) return;
-      clearTimeout(timer);
-      s.off('data', onData);
-      const token = got.subarray(MAGIC.length, HELLO_BYTES).toString('latin1');
-      const e = got.subarray(0, MAGIC.length).equals(MAGIC) ? this.expecting.get(token) : undefined;
-      if (!e || got.length > HELLO_BYTES) return void s.destroy(); // unknown token, or talking before the answer
-      this.forget(token);
-      e.accept(s);
-    };
-    s.on('data', onData);
-    s.on('error', () => s.destroy());
-  }
-
-  close(): void {
-    this.server?.close();
-  }
-}
-
-let listener: FastListener | null = null;
-
-function theListener(): FastListener {
-  listener ??= new FastListener(process.env.TABMESH_LINK_HOST ?? '0.0.0.0');
-  return listener;
-}
-
-/** A RawPeer over a connected, authenticated socket. */
-function attachSocket(
-  raw: RawPeer & { bufferedNow: () => number },
-  s: Socket,
-  onGone: () => void,
-): { send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void } {
-  s.setNoDelay(true);
-  let bufs: Buffer[] = [];
-  let have = 0;
-  let closed = false;
-  const gone = (why: string) => {
-    if (closed) return;
-    closed = true;
-    onGone();
-    s.destroy();
-    raw.onClose(why);
-  };
-  s.on('data', (d: Buffer) => {
-    bufs.push(d);
-    have += d.length;
-    while (have >= 4) {
-      const head = bufs[0].length >= 4 ? bufs[0] : Buffer.concat(bufs);
-      if (head !== bufs[0]) bufs = [head];
-      const len = head.readUInt32LE(0);
-      if (len > MAX_FRAME) return gone(`a frame of ${len} bytes from the peer`);
-      if (have < 4 + len) return;
-      let msg: Uint8Array;
-      if (bufs[0].length >= 4 + len) {
-        msg = bufs[0].subarray(4, 4 + len);
-        const rest = bufs[0].subarray(4 + len);
-        if (rest.length) bufs[0] = rest;
-        else bufs.shift();
-      } else {
-        const all = Buffer.concat(bufs);
-        msg = all.subarray(4, 4 + len);
-        const rest = all.subarray(4 + len);
-        bufs = rest.length ? [rest] : [];
-      }
-      have -= 4 + len;
-      try {
-        raw.onData(msg);
-      } catch (e) {
-        return gone(`error: ${(e as Error).message}`);
-      }
-      if (closed) return;
-    }
-  });
-  s.on('drain', () => raw.onDrain());
-  s.resume();
-  s.on('close', () => gone('closed by the other side'));
-  s.on('error', (e) => gone(`error: ${e.message}`));
-  const lenOf = (n: number) => {
-    const h = Buffer.allocUnsafe(4);
-    h.writeUInt32LE(n, 0);
-    return h;
-  };
-  return {
-    send: (b) => {
-      s.write(lenOf(b.byteLength));
-      s.write(b);
-    },
-    sendv: (parts) => {
-      let n = 0;
-      for (const p of parts) n += p.byteLength;
-      s.cork();
-      s.write(lenOf(n));
-      for (const p of parts) s.write(p);
-      s.uncork();
-    },
-    destroy: () => {
-      if (closed) return;
-      closed = true;
-      onGone();
-      s.destroy();
-    },
-  };
 }
 
 function isFastOffer(v: unknown): v is FastOffer {
@@ -216,45 +44,6 @@ function isFastOffer(v: unknown): v is FastOffer {
   );
 }
 
-function connectAny(addrs: string[], port: number, token: string): Promise<Socket | null> {
-  return new Promise((resolve) => {
-    let i = 0;
-    let done = false;
-    const deadline = setTimeout(() => finish(null), CONNECT_TIMEOUT_MS);
-    let current: Socket | null = null;
-    const finish = (s: Socket | null) => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      if (!s) current?.destroy();
-      resolve(s);
-    };
-    const next = () => {
-      if (done) return;
-      if (i >= addrs.length) return finish(null);
-      const s = tcpConnect({ host: addrs[i++], port });
-      current = s;
-      s.once('error', () => next());
-      s.once('connect', () => {
-        s.setNoDelay(true);
-        s.write(Buffer.concat([MAGIC, Buffer.from(token, 'latin1')]));
-        const onData = (d: Buffer) => {
-          s.off('data', onData);
-          if (d[0] !== 1) return void s.destroy();
-          // Held until the link listens (attachSocket resumes it): nothing is lost meanwhile.
-          s.pause();
-          if (d.length > 1) s.unshift(d.subarray(1));
-          s.removeAllListeners('error');
-          finish(s);
-        };
-        s.on('data', onData);
-        s.once('close', () => next());
-      });
-    };
-    next();
-  });
-}
-
 /**
  * A PeerFactory that tries a TCP link first and falls back to `webrtc`
  * (undefined where WebRTC does not load: then TCP or nothing). Off with
@@ -262,7 +51,9 @@ function connectAny(addrs: string[], port: number, token: string): Promise<Socke
  */
 export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
   const l = theListener();
-  return (initiator) => {
+  return (initiator, ice) => {
+    // Relay-only links keep both sides' addresses private: no TCP offer, which carries them.
+    if (ice?.relayOnly && webrtc) return webrtc(initiator, ice);
     let inner: RawPeer | null = null;
     let sock: ReturnType<typeof attachSocket> | null = null;
     let closed = false;
@@ -336,7 +127,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     const useWebrtc = () => {
       if (closed) return;
       if (!webrtc) return raw.destroy();
-      const p = webrtc(initiator);
+      const p = webrtc(initiator, ice);
       inner = p;
       p.onSignal = (s) => {
         if (initiator && !token && (s as { type?: string }).type === 'offer') {

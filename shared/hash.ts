@@ -91,6 +91,12 @@ export function rememberLeaves(bytes: Uint8Array, leaves: Uint8Array): void {
   knownLeaves.set(bytes, leaves);
 }
 
+/** The leaves of `bytes` if they are known already (a store keeps them when it spills the bytes). */
+export function knownLeavesOf(bytes: Uint8Array): Uint8Array | undefined {
+  const known = knownLeaves.get(bytes);
+  return known instanceof Uint8Array ? known : undefined;
+}
+
 /** The leaves of `bytes`: remembered, being computed, or computed now off the caller's path. */
 export function leavesOf(bytes: Uint8Array): Promise<Uint8Array> {
   const known = knownLeaves.get(bytes);

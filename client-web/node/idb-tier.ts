@@ -2,12 +2,34 @@
 // createStore), one entry per object keyed by its hex id. It refuses writes
 // past its byte budget (bounded by navigator.storage.estimate() and the
 // volunteer's setting); the store then keeps the object in memory.
-import { clear, createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+//
+// Issue 17: an object over 1 MiB is stored in 1 MiB pieces ("<id>.<k>"), and
+// its entry is a marker { size, pieces } written last (list() sees whole
+// objects only), so a holder reads one piece per window to serve it instead
+// of the whole object.
+import { clear, createStore, del, delMany, get, getMany, keys, set, setMany, type UseStore } from 'idb-keyval';
 import type { ObjectId } from '../../shared/ids.js';
 import { isHexId, OBJECT_ID_BYTES } from '../../shared/ids.js';
 import type { SpillTier } from '../../shared/node/store.js';
+import { STREAM_WINDOW } from '../../shared/transfer/source.js';
 
 export const DB_PREFIX = 'tabmesh-node-';
+/** Bytes of one piece: the serving window, so a window is one piece. */
+export const PIECE_BYTES = STREAM_WINDOW;
+/** Pieces written in one transaction (their copies held at once). */
+const PIECES_PER_WRITE = 8;
+
+interface Pieced {
+  size: number;
+  pieces: number;
+}
+
+function isPieced(v: unknown): v is Pieced {
+  const p = v as Pieced;
+  return typeof p === 'object' && p !== null && !(p instanceof Uint8Array) && Number.isSafeInteger(p.size) && Number.isSafeInteger(p.pieces);
+}
+
+const pieceKey = (id: ObjectId, k: number) => `${id}.${k}`;
 
 export class IdbTier implements SpillTier {
   readonly dbName: string;
@@ -43,23 +65,79 @@ export class IdbTier implements SpillTier {
     if (this.used - before + bytes.byteLength > this.budget) {
       throw new DOMException(`the IndexedDB budget of ${this.budget} bytes is full`, 'QuotaExceededError');
     }
-    // A view into a larger buffer would store the whole buffer.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    await set(id, own, this.db);
+    if (bytes.byteLength <= PIECE_BYTES) {
+      // A view into a larger buffer would store the whole buffer.
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      await set(id, own, this.db);
+    } else {
+      const pieces = Math.ceil(bytes.byteLength / PIECE_BYTES);
+      for (let k = 0; k < pieces; k += PIECES_PER_WRITE) {
+        const batch: [IDBValidKey, Uint8Array][] = [];
+        for (let j = k; j < Math.min(pieces, k + PIECES_PER_WRITE); j++) batch.push([pieceKey(id, j), bytes.slice(j * PIECE_BYTES, (j + 1) * PIECE_BYTES)]);
+        await setMany(batch, this.db);
+      }
+      await set(id, { size: bytes.byteLength, pieces } satisfies Pieced, this.db);
+    }
     this.track(id, bytes.byteLength);
   }
 
   async get(id: ObjectId): Promise<Uint8Array | undefined> {
-    const v = await get<Uint8Array>(id, this.db);
-    if (!(v instanceof Uint8Array)) return undefined;
-    this.track(id, v.byteLength);
-    this.unchanged.set(id, new WeakRef(v));
-    return v;
+    const v = await get<unknown>(id, this.db);
+    let bytes: Uint8Array | undefined;
+    if (v instanceof Uint8Array) bytes = v;
+    else if (isPieced(v)) {
+      bytes = new Uint8Array(v.size);
+      const all = await getMany<Uint8Array>(
+        Array.from({ length: v.pieces }, (_, k) => pieceKey(id, k)),
+        this.db,
+      );
+      let o = 0;
+      for (const p of all) {
+        if (!(p instanceof Uint8Array) || o + p.byteLength > v.size) return undefined; // torn: treated as gone
+        bytes.set(p, o);
+        o += p.byteLength;
+      }
+      if (o !== v.size) return undefined;
+    }
+    if (!bytes) return undefined;
+    this.track(id, bytes.byteLength);
+    this.unchanged.set(id, new WeakRef(bytes));
+    return bytes;
+  }
+
+  /** Bytes [offset, offset + length) of a stored object: only the pieces they fall in are read. */
+  async read(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const v = await get<unknown>(id, this.db);
+    if (v instanceof Uint8Array) return v.subarray(offset, offset + length);
+    if (!isPieced(v)) return undefined;
+    if (offset >= v.size) return new Uint8Array(0);
+    const end = Math.min(v.size, offset + length);
+    const first = Math.floor(offset / PIECE_BYTES);
+    const last = Math.max(first, Math.ceil(end / PIECE_BYTES) - 1);
+    const got = await getMany<Uint8Array>(
+      Array.from({ length: last - first + 1 }, (_, j) => pieceKey(id, first + j)),
+      this.db,
+    );
+    if (!got.every((p) => p instanceof Uint8Array)) return undefined;
+    const out = new Uint8Array(end - offset);
+    got.forEach((p, j) => {
+      const at = (first + j) * PIECE_BYTES;
+      const from = Math.max(offset, at);
+      const to = Math.min(end, at + p.byteLength);
+      if (to > from) out.set(p.subarray(from - at, to - at), from - offset);
+    });
+    return out;
   }
 
   async delete(id: ObjectId): Promise<void> {
     this.unchanged.delete(id);
+    const v = await get<unknown>(id, this.db);
     await del(id, this.db);
+    if (isPieced(v))
+      await delMany(
+        Array.from({ length: v.pieces }, (_, k) => pieceKey(id, k)),
+        this.db,
+      );
     this.track(id, 0);
   }
 

@@ -1,6 +1,7 @@
 // A driver's connection to the coordinator: the MeshCore of a Node script or
 // a page. Objects it puts that are too big to travel inline stay with it and
 // are served through the relay when a node needs them.
+import type { IceConfig } from '../transfer/raw-peer.js';
 import { artifactObjectId, returnObjectId, rootTaskId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
@@ -35,6 +36,8 @@ export class DriverCore implements MeshCore {
     return { jobId: this.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 };
   }
   inlineMax = 64 * 1024;
+  /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
+  private ice: IceConfig | undefined;
   readonly tracksHandles = true;
   readonly objects: ObjectClient;
   links: PeerLinks | null = null;
@@ -88,6 +91,7 @@ export class DriverCore implements MeshCore {
     this.links = new PeerLinks({
       factory,
       self: () => this.jobId ?? null,
+      ice: () => this.ice,
       sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
       lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
     });
@@ -214,6 +218,7 @@ export class DriverCore implements MeshCore {
           this.jobId = m.jobId!;
           this.parentTask = rootTaskId(this.jobId);
           this.inlineMax = m.inlineMax;
+          this.ice = m.ice;
           this.secret = m.secret ?? '';
           this.state = 'connected';
           this.lastError = null;

@@ -6,6 +6,7 @@
 // the session (handshake, frames, heartbeat) and the volunteer's controls; the
 // tasks (admission.ts), actors (actor-host.ts), object access
 // (object-access.ts) and executors' calls (call-server.ts) live beside it.
+import type { IceConfig } from '../transfer/raw-peer.js';
 import { ObjectClient } from '../api/object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
@@ -29,6 +30,8 @@ export type { NodeOptions, NodePlatform } from './platform.js';
 export class NodeRuntime {
   nodeId: NodeId | null = null;
   inlineMax = 64 * 1024;
+  /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
+  private ice: IceConfig | undefined;
   readonly store: ObjectStore;
   readonly objects: ObjectClient;
   /** Peer links to other nodes and drivers (issue 4), when the platform has WebRTC. */
@@ -90,8 +93,9 @@ export class NodeRuntime {
       ? new PeerLinks({
           factory: platform.peers,
           self: () => this.nodeId,
+          ice: () => this.ice,
           sendSignal: (peer, data) => this.send({ t: 'signal', peer, data }),
-          lookup: (id) => this.store.get(id),
+          lookup: (id) => this.store.source(id),
           log: (text) => this.onEvent(text),
         })
       : null;
@@ -161,6 +165,7 @@ export class NodeRuntime {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
+            this.ice = m.ice;
             for (const ex of this.local.executors)
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());

@@ -12,25 +12,17 @@
 //   back from the tier keeps its tier copy (evicting it again is then free),
 //   so it can count in both `memoryBytes` and `spilledBytes`.
 //
-// LRU: two Maps in recency order (insertion order; touch = delete + set), one
-// for primaries and one for secondaries. Secondaries go first (least recently
-// used first), then primaries spill (only with a tier: pinned otherwise), so
-// each step is O(1) even with many pinned primaries. A secondary being put
-// only pushes out other secondaries (issue 17): when they are not enough, it
-// is not kept.
-//
-// Tier operations for one id are chained (put, then delete, then a later
-// put...), so a delete issued during a spill runs after that write and can
-// never be overtaken by it.
+// Eviction order: see store-lru.ts. A secondary being put only pushes out
+// other secondaries (issue 17): when they are not enough, it is not kept.
+// Tier operations are chained per id (spill-tier.ts).
 import type { ObjectId } from '../ids.js';
+import { TierOps, type SpillTier } from './spill-tier.js';
+import { StoreLru, type Entry } from './store-lru.js';
+import { spilledSource } from './spilled-source.js';
+import { knownLeavesOf } from '../hash.js';
+import { memorySource, type ObjectSource } from '../transfer/source.js';
 
-export interface SpillTier {
-  put(id: ObjectId, bytes: Uint8Array): Promise<void>;
-  get(id: ObjectId): Promise<Uint8Array | undefined>;
-  delete(id: ObjectId): Promise<void>;
-  /** What survived a restart. */
-  list(): Promise<ObjectId[]>;
-}
+export type { SpillTier } from './spill-tier.js';
 
 export interface StoredObject {
   id: ObjectId;
@@ -60,21 +52,6 @@ export interface ObjectStoreStats {
   drops: number;
 }
 
-interface Entry {
-  readonly id: ObjectId;
-  readonly size: number;
-  readonly hash: string;
-  primary: boolean;
-  /** The memory copy, also while a spill is being written. */
-  bytes: Uint8Array | undefined;
-  /** A finished copy exists in the tier. */
-  inTier: boolean;
-  /** A tier write is in flight; the entry is out of the LRU meanwhile. */
-  spilling: boolean;
-  /** Recency stamp (higher = more recent), valid while in an LRU map. */
-  tick: number;
-}
-
 export class ObjectStore {
   private readonly budget: number;
   private readonly tier: SpillTier | undefined;
@@ -82,15 +59,11 @@ export class ObjectStore {
   onDropped: ((ids: ObjectId[]) => void) | undefined;
 
   private readonly entries = new Map<ObjectId, Entry>();
-  /** Resident primaries / secondaries, least recently used first. */
-  private readonly lruPrimary = new Map<ObjectId, Entry>();
-  private readonly lruSecondary = new Map<ObjectId, Entry>();
+  private readonly lru = new StoreLru();
   /** Secondaries larger than the budget: dropped at the next eviction pass. */
   private readonly oversized = new Set<ObjectId>();
-  /** Last tier operation per id (never rejects). */
-  private readonly tierOps = new Map<ObjectId, Promise<void>>();
+  private readonly tierOps = new TierOps();
 
-  private clock = 0;
   private memBytes = 0;
   private inflightBytes = 0;
   private tierBytes = 0;
@@ -158,12 +131,12 @@ export class ObjectStore {
     } else if (tooBig && !e.primary) {
       // Kept for whoever needs it right now, dropped at the next pass; it does
       // not push anything else out.
-      this.link(e);
+      this.lru.link(e);
       this.oversized.add(id);
       this.enforce(e);
     } else {
       // (An oversized primary with no tier lands here too: pinned.)
-      this.link(e);
+      this.lru.link(e);
       this.enforce(undefined, e.primary ? undefined : e);
     }
   }
@@ -173,7 +146,7 @@ export class ObjectStore {
     const e = this.entries.get(id);
     if (!e) return undefined;
     if (e.bytes) {
-      this.touch(e);
+      this.lru.touch(e);
       return e.bytes;
     }
     if (!this.tier) return undefined; // unreachable: tier-only entries need a tier
@@ -186,16 +159,33 @@ export class ObjectStore {
     if (!e.bytes && e.inTier && e.size <= this.budget - this.staying()) {
       e.bytes = bytes;
       this.memBytes += e.size;
-      this.link(e);
+      this.lru.link(e);
     }
     return bytes;
+  }
+
+  /**
+   * The object to serve a reader: its bytes when in memory, else streamed
+   * from the tier a window at a time (issue 17: never loaded whole to be sent).
+   */
+  async source(id: ObjectId): Promise<ObjectSource | undefined> {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    if (e.bytes) {
+      this.lru.touch(e);
+      return memorySource(e.bytes);
+    }
+    const tier = this.tier;
+    if (tier?.read) return spilledSource({ read: (i, o, n) => tier.read!(i, o, n) }, e);
+    const bytes = await this.get(id);
+    return bytes && memorySource(bytes);
   }
 
   /** Memory tier only (also while a spill is in flight); touches the LRU. */
   getSync(id: ObjectId): Uint8Array | undefined {
     const e = this.entries.get(id);
     if (!e?.bytes) return undefined;
-    this.touch(e);
+    this.lru.touch(e);
     return e.bytes;
   }
 
@@ -204,14 +194,14 @@ export class ObjectStore {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
-    this.unlink(e);
+    this.lru.unlink(e);
     this.oversized.delete(id);
     if (e.bytes) this.memBytes -= e.size;
     if (e.spilling) this.inflightBytes -= e.size;
     if (e.inTier) this.tierBytes -= e.size;
     const tier = this.tier;
     if (tier && (e.inTier || e.spilling)) {
-      this.tierOp(
+      this.tierOps.run(
         id,
         () => tier.delete(id),
         (err) => {
@@ -248,9 +238,7 @@ export class ObjectStore {
 
   /** Resolves once every tier operation started so far has settled (shutdown, tests). */
   async idle(): Promise<void> {
-    while (this.tierOps.size > 0) {
-      await Promise.all([...this.tierOps.values()]);
-    }
+    await this.tierOps.idle();
   }
 
   // ---- internals ----
@@ -262,45 +250,24 @@ export class ObjectStore {
 
   private refresh(e: Entry, bytes: Uint8Array, primary: boolean): void {
     if (primary && !e.primary) {
-      const wasLinked = this.unlink(e);
+      const wasLinked = this.lru.unlink(e);
       e.primary = true;
       this.oversized.delete(e.id);
-      if (wasLinked) this.link(e);
+      if (wasLinked) this.lru.link(e);
     }
     if (e.bytes) {
-      this.touch(e);
+      this.lru.touch(e);
     } else if (!e.spilling && bytes.byteLength === e.size && e.size <= this.budget - this.staying()) {
       // Only in the tier, and we were handed the bytes again: keep them.
       e.bytes = bytes;
       this.memBytes += e.size;
-      this.link(e);
+      this.lru.link(e);
     }
     if (e.size > this.budget && e.primary && e.bytes && !e.inTier && !e.spilling && this.tier) {
-      this.unlink(e);
+      this.lru.unlink(e);
       this.spill(e);
     }
     this.enforce();
-  }
-
-  private lru(e: Entry): Map<ObjectId, Entry> {
-    return e.primary ? this.lruPrimary : this.lruSecondary;
-  }
-
-  private link(e: Entry): void {
-    e.tick = ++this.clock;
-    this.lru(e).set(e.id, e);
-  }
-
-  private unlink(e: Entry): boolean {
-    return this.lruPrimary.delete(e.id) || this.lruSecondary.delete(e.id);
-  }
-
-  private touch(e: Entry): void {
-    const lru = this.lru(e);
-    if (lru.delete(e.id)) {
-      e.tick = ++this.clock;
-      lru.set(e.id, e);
-    }
   }
 
   /**
@@ -317,7 +284,7 @@ export class ObjectStore {
     }
     const extra = fresh ? fresh.size : 0;
     while (this.staying() - extra > this.budget) {
-      const victim = this.victim();
+      const victim = this.lru.victim(this.tier !== undefined);
       if (!victim || victim === fresh) break;
       if (secondary && (victim === secondary || victim.primary)) {
         // A secondary copy never pushes a primary out (issue 17): it is not
@@ -326,7 +293,7 @@ export class ObjectStore {
         continue;
       }
       if (victim.primary) {
-        this.unlink(victim);
+        this.lru.unlink(victim);
         if (victim.inTier) {
           // Read back earlier: its tier copy is still there.
           victim.bytes = undefined;
@@ -347,18 +314,9 @@ export class ObjectStore {
     }
   }
 
-  /**
-   * What goes first: the least recently used secondary, then (with a tier)
-   * the least recently used primary. A node's own copies stay in memory
-   * while others' copies churn (issue 17).
-   */
-  private victim(): Entry | undefined {
-    return first(this.lruSecondary) ?? (this.tier ? first(this.lruPrimary) : undefined);
-  }
-
   private drop(e: Entry, dropped: ObjectId[]): void {
     this.entries.delete(e.id);
-    this.unlink(e);
+    this.lru.unlink(e);
     this.oversized.delete(e.id);
     if (e.bytes) this.memBytes -= e.size;
     e.bytes = undefined;
@@ -369,7 +327,7 @@ export class ObjectStore {
   /** The tier no longer has an object we only had there. */
   private lost(e: Entry): void {
     this.entries.delete(e.id);
-    this.unlink(e);
+    this.lru.unlink(e);
     if (e.inTier) this.tierBytes -= e.size;
     e.inTier = false;
     this.dropCount++;
@@ -389,13 +347,14 @@ export class ObjectStore {
     const bytes = e.bytes!;
     e.spilling = true;
     this.inflightBytes += e.size;
-    this.tierOp(
+    this.tierOps.run(
       e.id,
       async () => {
         await tier.put(e.id, bytes);
         if (this.entries.get(e.id) !== e || !e.spilling) return; // deleted: its tier delete is chained after us
         e.spilling = false;
         this.inflightBytes -= e.size;
+        e.leaves ??= knownLeavesOf(bytes);
         e.bytes = undefined;
         this.memBytes -= e.size;
         e.inTier = true;
@@ -409,23 +368,8 @@ export class ObjectStore {
         // pass tries older objects first).
         e.spilling = false;
         this.inflightBytes -= e.size;
-        this.link(e);
+        this.lru.link(e);
       },
     );
   }
-
-  /** Run `op` after every earlier tier operation on `id`. */
-  private tierOp(id: ObjectId, op: () => Promise<void>, onError: (err: unknown) => void): void {
-    const prev = this.tierOps.get(id) ?? Promise.resolve();
-    const next = prev.then(op).catch(onError);
-    this.tierOps.set(id, next);
-    void next.then(() => {
-      if (this.tierOps.get(id) === next) this.tierOps.delete(id);
-    });
-  }
-}
-
-function first(m: Map<ObjectId, Entry>): Entry | undefined {
-  for (const e of m.values()) return e;
-  return undefined;
 }

@@ -19,6 +19,12 @@ const nodeInfo = obj({
   storeBytes: int(0, 2 ** 50),
 });
 
+/** ICE servers handed to a peer in its welcome (issue 17; coordinator/signal/ice.ts). */
+const iceCheck = obj({
+  iceServers: arr(obj({ urls: str(512), username: opt(str(512)), credential: opt(str(512)) }), 8),
+  relayOnly: opt(bool),
+});
+
 export const messages = {
   // -- both directions -----------------------------------------------------
   /** `code` is one of the registry's (shared/error-codes.ts). */
@@ -116,6 +122,8 @@ export const messages = {
     secret: opt(str(128)),
     inlineMax: int(),
     heartbeatMs: int(),
+    /** STUN and TURN servers for peer links (issue 17), with this session's TURN credentials. */
+    ice: opt(iceCheck),
   }),
   assign: obj({
     t: lit('assign'),

@@ -5,8 +5,9 @@
 import type { ObjectId } from '../ids.js';
 import { expose } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
+import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
-import { LEAF_BYTES, leavesOf } from '../hash.js';
+import { LEAF_BYTES } from '../hash.js';
 
 /** A sender waits while the channel holds this much. */
 export const SEND_HIGH_WATER = 2 << 20;
@@ -30,7 +31,7 @@ export interface SendChannel {
   /** Sends one chunk message; false when the link broke doing so. */
   sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean;
   close(why: string): void;
-  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
   /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
@@ -40,8 +41,10 @@ export interface SendChannel {
 
 interface Outgoing {
   x: number;
-  bytes: Uint8Array;
-  o: number;
+  /** What it counts against the serving budget under (the bytes in memory, else itself). */
+  hold: object;
+  /** The next chunk, read ahead from the tier for a spilled object (source.ts). */
+  cursor: SourceCursor;
   /** Where the requested range ends. */
   end: number;
 }
@@ -59,28 +62,61 @@ export class Sending {
   }
 
   async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean): Promise<void> {
-    let bytes: Uint8Array | undefined;
+    const ch = this.ch;
+    let src: ObjectSource | undefined;
     try {
-      bytes = await this.ch.lookup(id);
+      const got = await ch.lookup(id);
+      src = got instanceof Uint8Array ? memorySource(got) : got;
     } catch {
-      bytes = undefined;
+      src = undefined;
     }
-    bytes ??= to !== undefined ? this.ch.partial(id, from, to) : undefined;
-    if (!this.ch.open()) return;
-    if (!bytes) return this.ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
-    if (from > bytes.byteLength) return this.ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
-    const end = Math.min(bytes.byteLength, to ?? bytes.byteLength);
-    if (end < bytes.byteLength && end % CHUNK_DATA_BYTES !== 0) return this.ch.sendControl({ k: 'fail', x, reason: 'range end not at a chunk boundary' });
-    expose(bytes); // sent from in place, over time
-    await this.ch.serving.acquire(bytes);
-    if (!this.ch.open()) return this.ch.serving.release(bytes);
+    if (!src && to !== undefined) {
+      const partial = ch.partial(id, from, to);
+      if (partial) src = memorySource(partial);
+    }
+    if (!ch.open()) return;
+    if (!src) return ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
+    if (from > src.size) return ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    const end = Math.min(src.size, to ?? src.size);
+    if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return ch.sendControl({ k: 'fail', x, reason: 'range end not at a chunk boundary' });
+    if (src.bytes) expose(src.bytes); // sent from in place, over time
+    // Issue 17: a spilled object streams from its tier, holding its read-ahead only.
+    const hold: object = src.bytes ?? {};
+    await ch.serving.acquire(hold, heldWhileServing(src));
+    if (!ch.open()) return ch.serving.release(hold);
     if (withLeaves) {
-      const leaves = await leavesOf(bytes);
-      if (!this.ch.open()) return this.ch.serving.release(bytes);
+      let leaves: Uint8Array;
+      try {
+        leaves = await src.leaves();
+      } catch (e) {
+        ch.serving.release(hold);
+        if (ch.open()) ch.sendControl({ k: 'fail', x, reason: `cannot read it: ${(e as Error).message}` });
+        return;
+      }
+      if (!ch.open()) return ch.serving.release(hold);
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
-      for (let o = 0; o < leaves.byteLength; o += per) this.ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
+      for (let o = 0; o < leaves.byteLength; o += per) ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
-    const t: Outgoing = { x, bytes, o: from, end };
+    const t: Outgoing = {
+      x,
+      hold,
+      end,
+      cursor: new SourceCursor(
+        src,
+        from,
+        () => {
+          // Its next window is read: back in turn.
+          if (this.outgoing.get(x) !== t || !ch.open()) return;
+          this.queue.push(t);
+          this.pump();
+        },
+        (e) => {
+          if (this.outgoing.get(x) !== t) return;
+          this.drop(x);
+          if (ch.open()) ch.sendControl({ k: 'fail', x, reason: `cannot read it: ${e.message}` });
+        },
+      ),
+    };
     this.outgoing.set(x, t);
     this.queue.push(t);
     this.pump();
@@ -90,16 +126,21 @@ export class Sending {
     const t = this.outgoing.get(x);
     if (!t) return;
     this.outgoing.delete(x);
-    this.ch.serving.release(t.bytes);
+    this.end(t);
     this.queue = this.queue.filter((q) => q !== t);
   }
 
   /** The link closed: every send ends. */
   dropAll(): void {
     if (this.drainTimer !== null) clearTimeout(this.drainTimer);
-    for (const t of this.outgoing.values()) this.ch.serving.release(t.bytes);
+    for (const t of this.outgoing.values()) this.end(t);
     this.outgoing.clear();
     this.queue = [];
+  }
+
+  private end(t: Outgoing): void {
+    t.cursor.close();
+    this.ch.serving.release(t.hold);
   }
 
   /** Sends chunks in turn while the channel has room. */
@@ -117,26 +158,28 @@ export class Sending {
         return;
       }
       const t = this.queue.shift()!;
-      const n = t.bytes.byteLength;
-      const end = Math.min(t.end, t.o + CHUNK_DATA_BYTES);
-      let d = t.bytes.subarray(t.o, end);
+      const c = t.cursor;
+      const n = c.src.size;
+      let d = c.chunk(Math.min(CHUNK_DATA_BYTES, t.end - c.o));
+      if (d === null) continue; // its window is being read: back in turn once it is
+      const end = c.o + d.byteLength;
       const f = this.ch.faults;
       if (f.corruptChunks && d.byteLength > 0) {
         f.corruptChunks--;
         d = d.slice();
         d[d.byteLength >> 1] ^= 0xff;
       }
-      if (!this.ch.sendChunk(t.x, t.o, n, d)) return;
+      if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
-      t.o = end;
-      if (f.cutAfterBytes !== undefined && t.o >= f.cutAfterBytes && t.o < t.end) {
+      c.o = end;
+      if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < t.end) {
         f.cutAfterBytes = undefined;
         return this.ch.close('cut by a test fault');
       }
-      if (t.o < t.end) this.queue.push(t);
+      if (c.o < t.end) this.queue.push(t);
       else {
         this.outgoing.delete(t.x);
-        this.ch.serving.release(t.bytes);
+        this.end(t);
       }
     }
   }

@@ -6,12 +6,14 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
+import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving, type FetchOptions } from './link-receive.js';
 import { Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {
-  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** An object held here, to serve: its bytes, or a source that streams it from a lower tier. */
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
   /** Chunks [from, end) of an object this side is still fetching, when all are in (swarm.ts). */
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   /** The peer's chunk availability for an object (swarm.ts). */

@@ -7,17 +7,20 @@ import { TabmeshError } from '../errors.js';
 import { PeerLink, type LinkEnv } from './link.js';
 import type { FetchOptions } from './link-receive.js';
 import type { LinkFaults } from './link-send.js';
-import type { PeerFactory } from './raw-peer.js';
+import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Have } from './wire.js';
 import { ServingBudget } from './serving.js';
+import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
   factory: PeerFactory;
+  /** The ICE servers the coordinator handed out (none: host candidates only). */
+  ice?: () => IceConfig | undefined;
   /** This peer's id (its node id, or a driver's job id); null until welcomed. */
   self(): string | null;
   sendSignal(peer: string, data: string): void;
-  /** The bytes of an object held here, to serve a request. */
-  lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** An object held here, to serve a request: its bytes, or a source streaming it from a lower tier. */
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
   log?: (text: string) => void;
   maxLinks?: number;
   idleMs?: number;
@@ -28,7 +31,7 @@ export interface PeerLinksOptions {
   incomingBytes?: number;
   /** After a link failed to come up, how long to go straight to the relay for that peer. */
   failedForMs?: number;
-  /** Bytes of distinct objects being served at once (one object always), bounding memory for objects read back from a lower tier. */
+  /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
   servingBytes?: number;
 }
 
@@ -92,8 +95,8 @@ export class PeerLinks {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** The bytes of an object held here (whole), if any. */
-  lookup(id: ObjectId): Promise<Uint8Array | undefined> {
+  /** An object held here, if any: its bytes, or a source streaming it from a lower tier. */
+  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined> {
     return this.o.lookup(id);
   }
 
@@ -156,7 +159,7 @@ export class PeerLinks {
   }
 
   private add(peer: string, gen: string, initiator: boolean): PeerLink {
-    const raw = this.o.factory(initiator);
+    const raw = this.o.factory(initiator, this.o.ice?.());
     const link = new PeerLink(peer, gen, initiator, raw, this.env);
     void link.opened.then(
       () => {

@@ -23,8 +23,21 @@ export interface RawPeer {
   onDrain: () => void;
 }
 
-/** Makes the local end of a new connection; the initiator makes the offer. */
-export type PeerFactory = (initiator: boolean) => RawPeer;
+/** An RTCIceServer (the coordinator hands them out: coordinator/signal/ice.ts). */
+export interface IceServer {
+  urls: string;
+  username?: string;
+  credential?: string;
+}
+
+/** The ICE servers a peer's links use; `relayOnly`: TURN-relayed candidates only (no address of either side is exposed). */
+export interface IceConfig {
+  iceServers: IceServer[];
+  relayOnly?: boolean;
+}
+
+/** Makes the local end of a new connection; the initiator makes the offer. Without `ice`, host candidates only. */
+export type PeerFactory = (initiator: boolean, ice?: IceConfig) => RawPeer;
 
 /** The part of simple-peer 9's instance this adapter uses. */
 interface SimplePeerLike {
@@ -42,12 +55,13 @@ type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 export const DRAIN_LOW_WATER = 512 * 1024;
 
 /**
- * A PeerFactory over simple-peer. Only host candidates: no STUN or TURN
- * servers (tabmesh meshes are reachable directly, or use the relay).
+ * A PeerFactory over simple-peer, with the ICE servers the coordinator handed
+ * out (issue 17: STUN and TURN for peers across NATs), else host candidates only.
  */
 export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<string, unknown> = {}): PeerFactory {
-  return (initiator) => {
-    const p = new SimplePeer({ initiator, trickle: true, config: { iceServers: [] }, channelConfig: { ordered: true }, ...extra });
+  return (initiator, ice) => {
+    const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
+    const p = new SimplePeer({ initiator, trickle: true, config, channelConfig: { ordered: true }, ...extra });
     let closed = false;
     const raw: RawPeer = {
       signal: (d) => {

@@ -109,9 +109,10 @@ export class Swarm implements SwarmHooks {
     if (this.answered.size >= ANSWERED_MAX) this.answered.clear();
     this.answered.add(key);
     void this.links.lookup(h.id).then(
-      (bytes) => {
+      (held) => {
         const link = this.links.links.get(peer);
-        if (bytes && link?.state === 'open') sendHaves(link, h.id, range(chunkCount(bytes.byteLength)), []);
+        const size = held instanceof Uint8Array ? held.byteLength : held?.size;
+        if (size !== undefined && link?.state === 'open') sendHaves(link, h.id, range(chunkCount(size)), []);
       },
       () => {},
     );

@@ -78,6 +78,8 @@ describe('a browser node stores objects in IndexedDB', () => {
       };
     })`);
     expect(keys).toContain(big.id);
+    // In 1 MiB pieces (issue 17), so that serving it reads a piece at a time.
+    for (let k = 0; k < SIZE / 2 ** 20; k++) expect(keys).toContain(`${big.id}.${k}`);
   }, 90_000);
 
   it('a reloaded tab re-announces its stored objects: the directory lists them under the new node', async () => {

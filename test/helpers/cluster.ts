@@ -44,7 +44,17 @@ export class Cluster {
 
   /** `spillDir`: the folder of an earlier node (a restarted node keeps its disk). */
   async addNode(
-    o: { cpus?: number; storeMb?: number; name?: string; spillDir?: string; envCacheMb?: number; resources?: Record<string, number> } = {},
+    o: {
+      cpus?: number;
+      storeMb?: number;
+      name?: string;
+      spillDir?: string;
+      envCacheMb?: number;
+      resources?: Record<string, number>;
+      /** Node.js flags (before the CLI), and environment variables added to the test's. */
+      nodeArgs?: string[];
+      env?: Record<string, string>;
+    } = {},
   ): Promise<EdgeProcess> {
     const dir = o.spillDir ?? mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
     if (!o.spillDir) this.dirs.push(dir);
@@ -54,7 +64,10 @@ export class Cluster {
     if (o.envCacheMb) args.push('--env-cache-mb', String(o.envCacheMb));
     if (o.name) args.push('--name', o.name);
     if (o.resources) args.push('--resources', JSON.stringify(o.resources));
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: o.env ? { ...process.env, ...o.env } : process.env,
+    });
     const output: string[] = [];
     proc.stdout.on('data', (d) => output.push(String(d)));
     proc.stderr.on('data', (d) => output.push(String(d)));

@@ -8,6 +8,8 @@ import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
+import { ObjectStore, type SpillTier } from '../../shared/node/store.js';
+import { STREAM_WINDOW } from '../../shared/transfer/source.js';
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -37,9 +39,11 @@ function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: U
   return raw;
 }
 
-function env(held: Map<ObjectId, Uint8Array>, serving = new ServingBudget(256 << 20)): LinkEnv {
+type Held = Map<ObjectId, Uint8Array> | LinkEnv['lookup'];
+
+function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
   return {
-    lookup: (id) => Promise.resolve(held.get(id)),
+    lookup: typeof held === 'function' ? held : (id) => Promise.resolve(held.get(id)),
     partial: () => undefined,
     have: () => {},
     serving,
@@ -50,7 +54,7 @@ function env(held: Map<ObjectId, Uint8Array>, serving = new ServingBudget(256 <<
   };
 }
 
-function pair(aHeld: Map<ObjectId, Uint8Array>, bHeld: Map<ObjectId, Uint8Array>, aServing?: ServingBudget) {
+function pair(aHeld: Held, bHeld: Held, aServing?: ServingBudget) {
   const ra = rawEnd();
   const rb = rawEnd();
   ra.other = rb;
@@ -176,4 +180,92 @@ describe('a peer link under load', () => {
     expect(serving.servingBytes).toBe(0);
     a.close('done');
   });
+
+  it('a holder serves an object spilled to its tier a window at a time: never read whole, every chunk checked', async () => {
+    const MB = 1 << 20;
+    const bytes = new Uint8Array(6 * MB + 12345).map((_, i) => (i * 131) >>> 3);
+    const hash = contentHash(bytes);
+    const tier = new ReadCountingTier();
+    const store = new ObjectStore({ memoryBytes: MB, tier });
+    store.put(OBJ, bytes, { hash, primary: true }); // larger than the budget: straight to the tier
+    await store.idle();
+    expect(store.memoryBytes).toBe(0);
+    const serving = new ServingBudget(256 * MB);
+    const { a, b, ra, rb } = pair((id) => store.source(id), new Map(), serving);
+    const reads = [0, 1].map(() => b.fetch(OBJ, bytes.byteLength, { hash }));
+    let settled = 0;
+    for (const r of reads) void r.finally(() => settled++);
+    for (let i = 0; i < 5000 && settled < reads.length; i++) {
+      rb.deliver();
+      await turn();
+      ra.deliver(8);
+      await turn();
+      // Two streams, each with at most one window being sent and one read ahead.
+      expect(tier.reading).toBeLessThanOrEqual(2 * 2);
+    }
+    for (const got of await Promise.all(reads)) expect(Buffer.compare(got, bytes)).toBe(0);
+    expect(tier.wholeReads).toBe(0);
+    expect(tier.largestRead).toBe(STREAM_WINDOW);
+    // Each stream counted its read-ahead against the cap, not the object.
+    expect(serving.peak).toBe(2 * 2 * STREAM_WINDOW);
+    expect(serving.servingBytes).toBe(0);
+    a.close('done');
+  });
+
+  it('a spilled object the holder loses mid-stream fails the transfer with its reason, and frees what it held', async () => {
+    const bytes = new Uint8Array(4 << 20).fill(9);
+    const tier = new ReadCountingTier();
+    const store = new ObjectStore({ memoryBytes: 0, tier });
+    store.put(OBJ, bytes, { hash: contentHash(bytes), primary: true });
+    await store.idle();
+    const serving = new ServingBudget(256 << 20);
+    const { a, b, ra, rb } = pair((id) => store.source(id), new Map(), serving);
+    const got = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
+    got.catch(() => {}); // awaited below
+    rb.deliver();
+    await turn();
+    ra.deliver(4);
+    await turn();
+    tier.objects.delete(OBJ); // the file vanished under the holder
+    for (let i = 0; i < 200; i++) {
+      ra.deliver();
+      await turn();
+      rb.deliver();
+      await turn();
+    }
+    await expect(got).rejects.toThrow(/cannot serve .*no longer in the tier/);
+    expect(serving.servingBytes).toBe(0);
+    a.close('done');
+  });
 });
+
+/** A Map behind the tier interface that counts how it is read. */
+class ReadCountingTier implements SpillTier {
+  readonly objects = new Map<ObjectId, Uint8Array>();
+  wholeReads = 0;
+  largestRead = 0;
+  /** Reads in flight. */
+  reading = 0;
+  put(id: ObjectId, bytes: Uint8Array): Promise<void> {
+    this.objects.set(id, bytes.slice());
+    return Promise.resolve();
+  }
+  get(id: ObjectId): Promise<Uint8Array | undefined> {
+    this.wholeReads++;
+    return Promise.resolve(this.objects.get(id));
+  }
+  async read(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined> {
+    this.reading++;
+    this.largestRead = Math.max(this.largestRead, length);
+    await turn();
+    this.reading--;
+    return this.objects.get(id)?.slice(offset, offset + length);
+  }
+  delete(id: ObjectId): Promise<void> {
+    this.objects.delete(id);
+    return Promise.resolve();
+  }
+  list(): Promise<ObjectId[]> {
+    return Promise.resolve([...this.objects.keys()]);
+  }
+}

@@ -1,0 +1,137 @@
+// The handshake of a fast link (issue 17): the initiator's process listens
+// once (one port for all its links) and expects the one-time tokens it put in
+// its offers; the responder connects to the addresses offered and presents
+// "TMF1" and the token; the initiator answers one byte (1).
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { readFileSync } from 'node:fs';
+
+const MAGIC = Buffer.from('TMF1');
+export const TOKEN_CHARS = 32;
+const HELLO_BYTES = MAGIC.length + TOKEN_CHARS;
+/** How long a responder tries the initiator's addresses before WebRTC. */
+const CONNECT_TIMEOUT_MS = 1500;
+/** How long an initiator keeps a token for the responder to come. */
+const TOKEN_TTL_MS = 15_000;
+
+function hostKey(): string {
+  let boot = '';
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // not Linux: the host name alone
+  }
+  return `${hostname()}/${boot}`;
+}
+
+/** This process's listener: sockets presenting a token go to the link that issued it. */
+export class FastListener {
+  private server: Server | null = null;
+  private ready: Promise<number> | null = null;
+  private readonly expecting = new Map<string, { accept: (s: Socket) => void; timer: NodeJS.Timeout }>();
+  readonly host = hostKey();
+
+  constructor(private readonly bindHost: string) {}
+
+  port(): Promise<number> {
+    this.ready ??= new Promise((resolve, reject) => {
+      const srv = createServer((s) => this.onSocket(s));
+      srv.on('error', reject);
+      srv.listen(0, this.bindHost, () => {
+        srv.unref();
+        resolve((srv.address() as { port: number }).port);
+      });
+      this.server = srv;
+    });
+    return this.ready;
+  }
+
+  addrs(): string[] {
+    const out: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
+    }
+    return out.slice(0, 8);
+  }
+
+  expect(token: string, accept: (s: Socket) => void): void {
+    const timer = setTimeout(() => this.expecting.delete(token), TOKEN_TTL_MS);
+    timer.unref();
+    this.expecting.set(token, { accept, timer });
+  }
+
+  forget(token: string): void {
+    const e = this.expecting.get(token);
+    if (e) clearTimeout(e.timer);
+    this.expecting.delete(token);
+  }
+
+  private onSocket(s: Socket): void {
+    s.setNoDelay(true);
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => s.destroy(), CONNECT_TIMEOUT_MS * 2);
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length < HELLO_BYTES) return;
+      clearTimeout(timer);
+      s.off('data', onData);
+      const token = got.subarray(MAGIC.length, HELLO_BYTES).toString('latin1');
+      const e = got.subarray(0, MAGIC.length).equals(MAGIC) ? this.expecting.get(token) : undefined;
+      if (!e || got.length > HELLO_BYTES) return void s.destroy(); // unknown token, or talking before the answer
+      this.forget(token);
+      e.accept(s);
+    };
+    s.on('data', onData);
+    s.on('error', () => s.destroy());
+  }
+
+  close(): void {
+    this.server?.close();
+  }
+}
+
+let listener: FastListener | null = null;
+
+export function theListener(): FastListener {
+  listener ??= new FastListener(process.env.TABMESH_LINK_HOST ?? '0.0.0.0');
+  return listener;
+}
+
+export function connectAny(addrs: string[], port: number, token: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    let i = 0;
+    let done = false;
+    const deadline = setTimeout(() => finish(null), CONNECT_TIMEOUT_MS);
+    let current: Socket | null = null;
+    const finish = (s: Socket | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      if (!s) current?.destroy();
+      resolve(s);
+    };
+    const next = () => {
+      if (done) return;
+      if (i >= addrs.length) return finish(null);
+      const s = tcpConnect({ host: addrs[i++], port });
+      current = s;
+      s.once('error', () => next());
+      s.once('connect', () => {
+        s.setNoDelay(true);
+        s.write(Buffer.concat([MAGIC, Buffer.from(token, 'latin1')]));
+        const onData = (d: Buffer) => {
+          s.off('data', onData);
+          if (d[0] !== 1) return void s.destroy();
+          // Held until the link listens (attachSocket resumes it): nothing is lost meanwhile.
+          s.pause();
+          if (d.length > 1) s.unshift(d.subarray(1));
+          s.removeAllListeners('error');
+          finish(s);
+        };
+        s.on('data', onData);
+        s.once('close', () => next());
+      });
+    };
+    next();
+  });
+}
