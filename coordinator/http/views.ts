@@ -22,7 +22,6 @@ export function actorView(a: ActorRecord) {
   };
 }
 /** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
-/** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
 export function objectView(o: ObjectRecord, freed = false) {
   return {
     // Kept after the object is freed (dashboard/recent.ts): strings of its own, not slices of a frame.
