@@ -145,6 +145,7 @@ export class TaskManager {
     if (t.spec.actor?.kind === 'create' && t.state === 'finished') {
       n.actorCpu -= actorLiveCpu(t.spec);
       n.inflight.cpu = (n.inflight.cpu ?? 0) + placeOnlyCpu(t.spec); // given back at creation; charged off below
+      n.inflightTasks++; // likewise its place in the node's queue
     }
     if (t.blocked) this.setBlocked(t, false);
     n.tasks.delete(t);
@@ -275,6 +276,8 @@ export class TaskManager {
       // It keeps its resources while it lives, but a default actor's placement CPU (Ray: 1 to place, 0 alive).
       t.node.actorCpu += actorLiveCpu(t.spec);
       t.node.inflight.cpu = (t.node.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
+      // A live actor waits in no queue: counted there, 18 of them filled a 2-CPU node's places (2 × depth 1 + 16) and the next actors never placed.
+      t.node.inflightTasks--;
       Scheduler.touch(t.node);
       if (placeOnlyCpu(t.spec) > 0) this.scheduler.soon();
       this.actors.created(t, t.node);
