@@ -5,7 +5,7 @@
 // Node drivers (their own processes, with WebRTC) that exit while a node
 // reads their 50 MB put. Used by test/soak/soak.test.ts and bench/soak.ts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, ROOT, fetchStats, sleep, spawnCli, waitForLine, type Child } from './harness.js';
@@ -140,6 +140,7 @@ export class SoakTarget {
     const exit = new Promise<number | null>((resolve) =>
       p.once('exit', (code, signal) => {
         clearTimeout(limit);
+        rmSync(dir, { recursive: true, force: true }); // one folder per CLI job: thousands after a long soak
         resolve(signal === 'SIGKILL' ? -9 : code);
       }),
     );

@@ -40,6 +40,8 @@ export function block(n: NodeRecord, cpu: number, blocked: boolean): void {
 export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign: 1 | -1): void {
   n.actorCpu += sign * liveCpu;
   n.inflight.cpu = (n.inflight.cpu ?? 0) - sign * placeCpu;
+  // A live actor waits in no queue: counted there, 18 of them filled a 2-CPU node's places (2 × depth 1 + 16) and the next actors never placed.
+  n.inflightTasks -= sign;
   touchNode(n);
 }
 
