@@ -16,22 +16,13 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, interleaved, log, nowMs, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
+import { CHROMIUM_FLAGS, nodesOf, openTab } from './tabs.js';
 
 const TASKS = 20_000;
 const ROUNDS = 3;
 const WARMUP = 2_000;
 const CPUS = 2;
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 type Noop = { remote(): ObjectRef<void> };
 
 async function batch(mesh: Mesh, f: Noop, n: number): Promise<ObjectRef<void>[]> {
@@ -39,11 +30,6 @@ async function batch(mesh: Mesh, f: Noop, n: number): Promise<ObjectRef<void>[]>
   for (let i = 0; i < n; i++) refs.push(f.remote());
   await mesh.get(refs);
   return refs;
-}
-
-async function nodesOf(cl: BenchCluster): Promise<{ id: string; kind: string }[]> {
-  const res = await fetch(new URL('/api/nodes', cl.url), { headers: { authorization: `Bearer ${cl.token}` } });
-  return (await res.json()) as { id: string; kind: string }[];
 }
 
 async function main(): Promise<void> {
@@ -58,13 +44,8 @@ async function main(): Promise<void> {
     cl = await startCluster({ nodes: 1, cpus: CPUS });
     const edge = (await nodesOf(cl)).find((n) => n.kind === 'edge')!.id;
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS });
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => log(`tab error: ${e.message}`));
-    await page.goto(`${cl.url}/?cpus=${CPUS}&cpuShare=1&paused=false`);
+    const { id: tab } = await openTab(ctx, cl, `cpus=${CPUS}&cpuShare=1&paused=false`);
     const c = cl;
-    const { met } = await pollStats(c.url, c.token, (s) => s.nodes >= 2, { timeoutMs: 30_000, everyMs: 100 });
-    if (!met) throw new Error('the tab did not join');
-    const tab = (await nodesOf(cl)).find((n) => n.kind === 'browser')!.id;
     log(`edge node ${edge}, tab node ${tab}`);
 
     mesh = await connect({ url: cl.url, token: cl.token });

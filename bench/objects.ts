@@ -18,35 +18,13 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
-import { emit, figure, log, MB, nowMs, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
+import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
+import { CHROMIUM_FLAGS, openTab } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures, rawTcp } from './objects-node.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-async function openTab(ctx: BrowserContext, cl: BenchCluster, query: string): Promise<{ page: Page; id: string }> {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => log(`tab error: ${e.message}`));
-  await page.goto(`${cl.url}/?cpus=1&cpuShare=1&memoryMb=1024&${query}`);
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const id = (await page.evaluate('document.body.dataset.nodeId')) as string;
-    if (id) return { page, id };
-    if (Date.now() > end) throw new Error('a tab did not join');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const v = (page: Page, expr: string) => page.evaluate(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
 
 /** MiB/s of `reader` resolving objects of `mib` MiB made on `holder`, best of ROUNDS. */
@@ -183,16 +161,13 @@ async function main(): Promise<void> {
         await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
       );
     }
-    const a = await openTab(ctxs[0], cl, 'name=a');
-    const b = await openTab(ctxs[1], cl, 'name=b');
-    const c = await openTab(ctxs[0], cl, 'name=c&peers=0');
-    const d = await openTab(ctxs[1], cl, 'name=d&peers=0');
+    const a = await openTab(ctxs[0], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=a`);
+    const b = await openTab(ctxs[1], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=b`);
+    const c = await openTab(ctxs[0], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=c&peers=0`);
+    const d = await openTab(ctxs[1], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=d&peers=0`);
     const front = async (...tabs: { page: Page }[]) => {
       for (const t of tabs) await t.page.bringToFront();
     };
-    const cc = cl;
-    const { met } = await pollStats(cc.url, cc.token, (s) => s.nodes >= 4, { timeoutMs: 30_000, everyMs: 100 });
-    if (!met) throw new Error('the tabs did not join');
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
 
     for (const mib of SIZES) {

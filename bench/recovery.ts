@@ -14,16 +14,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import { countLocally, makeChunks, submitWordCount } from './wordcount.js';
 import { emit, figure, log, nowMs, percentile, pollStats, round, startCluster, type BenchCluster, runBench } from './harness.js';
+import { CHROMIUM_FLAGS } from './tabs.js';
 
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TABS = 4;
 const DEATHS = 3;
 

@@ -18,6 +18,7 @@ import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { mandelbrotTileJs, mandelbrotWasm, tileArgs } from '../shared/examples/mandelbrot.js';
 import { emit, figure, interleaved, log, nowMs, pollStats, round, startCluster, type BenchCluster, runBench, timeMs } from './harness.js';
+import { CHROMIUM_FLAGS, nodesOf } from './tabs.js';
 
 const CPUS = 2;
 const TASKS = 24;
@@ -25,24 +26,9 @@ const ROUNDS = 3;
 /** One task: a 128×128 tile near the set's boundary, 1000 iterations at most. */
 const ARGS = [...tileArgs(5, 4, 128), 1000];
 const WORKER_FILE = fileURLToPath(new URL('./wasm-worker.js', import.meta.url));
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 declare const mesh: Mesh; // inside tasks
 
 type Tile = { remote(args: number[]): ObjectRef<number> };
-
-async function nodesOf(cl: BenchCluster): Promise<{ id: string; kind: string }[]> {
-  const res = await fetch(new URL('/api/nodes', cl.url), { headers: { authorization: `Bearer ${cl.token}` } });
-  return (await res.json()) as { id: string; kind: string }[];
-}
 
 /** About 1 MB of ES module: many small functions, as a bundled library is. */
 function bigModule(bytes: number): string {
