@@ -4,7 +4,7 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 SCALE_100K=1 npm run bench:scale  # add 20,000 nodes / a 100,000-task job
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
-//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # the coordinator's CPU profile per N
+//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -89,7 +89,12 @@ class Cluster {
     const t0 = nowMs();
     const fresh: Proc[] = [];
     for (let i = 0; i < procs; i++) {
-      const p = forkProc(here('./scale-nodes.js'), { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` });
+      const prof = process.env.SCALE_CPU_PROF;
+      const p = forkProc(
+        here('./scale-nodes.js'),
+        { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` },
+        prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
+      );
       fresh.push(p);
     }
     await Promise.all(fresh.map((p) => p.next()));

@@ -29,9 +29,7 @@ import { TrustTable, type TrustOptions } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
 import type { CoordinatorMesh } from './mesh/mesh.js';
-
-/** A frame's messages are handled for at most this long per turn (then the loop serves others). */
-const MESSAGE_SLICE_MS = 10;
+import { MESSAGE_SLICE_MS, splitHeavy } from './message-slices.js';
 
 export interface CoordinatorOptions {
   storage: GcsStorage;
@@ -90,6 +88,8 @@ export class Coordinator {
   readonly jobGraceMs: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
+  /** Sessions of drivers among them (kept, not counted: /api/stats is O(1), issue 14). */
+  private readonly drivers = new Set<Session>();
   /** Security (issue 8): secrets, limits, node trust, and what each node may claim. */
   readonly tokens: Tokens;
   readonly limits: LimitKeeper;
@@ -205,6 +205,7 @@ export class Coordinator {
     }
     const over = this.limits.frame(s, msgs.length);
     if (over) return s.fail(over.code, over.message);
+    msgs = splitHeavy(msgs);
     if (s.nodeId) {
       // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
       const n = this.gcs.nodes.get(s.nodeId);
@@ -243,12 +244,12 @@ export class Coordinator {
    * rest is handled in later turns, in order, before anything newer from
    * that session. `at` is where the first frame stopped.
    */
-  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number }>();
+  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number; closeCode?: number }>();
 
   /** Handles msgs[from..] until `deadline`; returns where it stopped (msgs.length: all done, or the session closed). */
   private handleMessages(s: Session, msgs: Msg[], from: number, deadline: number): number {
     for (let i = from; i < msgs.length; i++) {
-      if (i > from && (i & 127) === 0 && performance.now() > deadline) return i;
+      if (i > from && (i & 7) === 0 && performance.now() > deadline) return i;
       const m = msgs[i];
       if (s.closed) return msgs.length;
       if (s.role === 'pending') {
@@ -268,7 +269,7 @@ export class Coordinator {
     return msgs.length;
   }
 
-  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (the session is closing). */
+  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (a taken-over driver's first frames). */
   private drainBacklog(s: Session, all = false): void {
     const q = this.backlog.get(s);
     if (!q || this.stopped) return;
@@ -285,6 +286,7 @@ export class Coordinator {
       q.at = 0;
     }
     this.backlog.delete(s);
+    if (q.closeCode !== undefined) this.onClose(s, q.closeCode);
     this.scheduler.runPending();
   }
 
@@ -299,6 +301,7 @@ export class Coordinator {
       // A submitted job run again after a restart keeps its id; recovery left no state under it.
       if (credential?.jobId && this.gcs.jobs.has(credential.jobId)) return { code: 'BAD_MESSAGE', message: `job ${credential.jobId} exists already` };
       s.role = 'driver';
+      this.drivers.add(s);
       const job: JobRecord = {
         id: credential?.jobId ?? newJobId(),
         state: 'running',
@@ -353,6 +356,7 @@ export class Coordinator {
     }
     if (job.driver && !job.driver.closed) return { code: 'BAD_MESSAGE', message: `job ${r.jobId} has a connected driver` };
     s.role = 'driver';
+    this.drivers.add(s);
     s.jobId = job.id;
     job.driver = s;
     if (job.graceTimer) clearTimeout(job.graceTimer);
@@ -386,9 +390,15 @@ export class Coordinator {
   /** A session closed; `code` 1000 from a driver is a goodbye (its job ends now), anything else a drop. */
   onClose(s: Session, code = 1006): void {
     if (this.stopped || !this.sessions.has(s)) return;
-    // What it sent before closing counts: its waiting frames are handled first.
-    if (this.backlog.has(s)) this.drainBacklog(s, true);
+    // What it sent before closing counts: its waiting frames are handled first, still a slice per
+    // turn (issue 14: a driver's last frames can free 100,000 objects); the close follows them.
+    const q = this.backlog.get(s);
+    if (q) {
+      q.closeCode = code;
+      return;
+    }
     if (!this.sessions.delete(s)) return;
+    this.drivers.delete(s);
     const job = s.role === 'driver' && s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
     if (job && job.driver === s && job.state === 'running' && code !== 1000) this.detachJob(s, job);
     s.closed = true;
@@ -447,24 +457,22 @@ export class Coordinator {
     return this.gcs.nodes.get(id);
   }
 
-  private meshLinks(): number {
-    let n = 0;
-    if (this.mesh) for (const node of this.gcs.nodes.values()) if (node.link !== undefined) n++;
-    return n;
-  }
-
+  /** O(1) in nodes and sessions (issue 14); jobs are walked, not copied (ended ones are capped at MAX_ENDED_JOBS). */
   statsJson(): Record<string, number> {
     const mem = process.memoryUsage();
+    let jobs = 0;
+    for (const j of this.gcs.jobs.values()) if (j.state === 'running') jobs++;
+    const links = this.membership.links;
     return {
       ...this.gcs.stats,
       objects: this.gcs.objects.size,
       tasks: this.gcs.tasks.size,
       tasksQueued: this.scheduler.queuedCount,
       // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
-      nodes: this.gcs.nodes.size - this.meshLinks(),
-      meshLinks: this.meshLinks(),
-      drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
-      jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
+      nodes: this.gcs.nodes.size - links,
+      meshLinks: links,
+      drivers: this.drivers.size,
+      jobs,
       functions: this.gcs.functions.size,
       actorsAlive: this.actors.alive,
       ...this.verifier.stats,

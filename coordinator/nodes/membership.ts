@@ -13,6 +13,8 @@ export interface MembershipEvents {
 
 export class Membership {
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Nodes that are other coordinators' links (coordinator/mesh), counted as they come and go. */
+  links = 0;
   /** Session secrets, for a node that reconnects (issue 6). */
   readonly secrets = new Map<NodeId, string>();
 
@@ -55,6 +57,7 @@ export class Membership {
     };
     s.nodeId = id;
     this.gcs.nodes.set(id, n);
+    if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
     this.on.joined(n);
@@ -69,6 +72,7 @@ export class Membership {
   /** Removes a node (socket closed or heartbeats missed). */
   remove(n: NodeRecord, why: string): void {
     if (!this.gcs.nodes.delete(n.id)) return;
+    if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
     this.on.lost(n, why);
