@@ -9,7 +9,7 @@ import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { SPLIT_IDS, splitHeavy } from '../../coordinator/message-slices.js';
 import { Session } from '../../coordinator/session.js';
-import { handlers } from '../../coordinator/handlers.js';
+import { handlers, type Handler } from '../../coordinator/handlers.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
 import { putObjectId, rootTaskId, newJobId, type ObjectId } from '../../shared/ids.js';
@@ -70,8 +70,9 @@ describe('a session closing with frames still waiting', () => {
     expect(co.gcs.jobs.get(jobId)?.driver).toBe(s);
     // From here on every performance.now() is 1 ms later: a 10 ms slice handles a few dozen messages.
     const handled: number[] = [];
-    const sync = handlers.sync!;
-    vi.spyOn(handlers, 'sync').mockImplementation((co2, s2, m) => {
+    const table = handlers as unknown as { sync: Handler<'sync'> };
+    const sync = table.sync;
+    vi.spyOn(table, 'sync').mockImplementation((co2, s2, m) => {
       handled.push(m.x);
       return sync(co2, s2, m);
     });
