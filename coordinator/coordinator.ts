@@ -194,6 +194,7 @@ export class Coordinator {
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
     if (s.closed || this.stopped) return;
+    if (data.byteLength === 0) return this.keepalive(s);
     s.bytesIn += data.byteLength;
     let msgs: Msg[];
     try {
@@ -236,6 +237,14 @@ export class Coordinator {
       setImmediate(() => this.drainBacklog(s));
     }
     this.scheduler.runPending();
+  }
+
+  /** An empty frame: a node's keepalive (shared/node/heartbeat.ts), nothing to decode; it counts as a message for the rate limit. */
+  private keepalive(s: Session): void {
+    const over = this.limits.frame(s, 1);
+    if (over) return s.fail(over.code, over.message);
+    const n = s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
+    if (n) n.lastSeen = Date.now();
   }
 
   /**
@@ -341,6 +350,7 @@ export class Coordinator {
       secret: this.membership.secrets.get(n.id),
       inlineMax: this.inlineMax,
       heartbeatMs: this.membership.heartbeatMs,
+      quietMs: this.membership.quietMs,
     });
     return null;
   }

@@ -243,6 +243,8 @@ export const messages = {
     secret: opt(str(128)),
     inlineMax: int(),
     heartbeatMs: int(),
+    /** To a node: the longest it may stay silent; it then sends a keepalive, an empty frame (issue 14). */
+    quietMs: opt(int()),
   }),
   assign: obj({
     t: lit('assign'),
