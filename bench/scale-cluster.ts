@@ -4,12 +4,33 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { nowMs, sleep } from './harness.js';
 import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
 
 const NODES_PER_PROCESS = 2500;
 const JOIN_CONCURRENCY = 64;
+
+/** The /api/stats poller's thread (CommonJS, as eval workers are). */
+const POLLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+let on = true;
+let worst = 0;
+parentPort.on('message', () => (on = false));
+(async () => {
+  while (on) {
+    const t0 = performance.now();
+    try {
+      const res = await fetch(workerData.url, { headers: { authorization: 'Bearer ' + workerData.token } });
+      await res.arrayBuffer();
+    } catch {}
+    worst = Math.max(worst, performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  parentPort.postMessage(worst);
+})();
+`;
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 interface Proc {
@@ -135,6 +156,25 @@ export class Cluster {
     const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
     return (await res.json()) as Record<string, number>;
+  }
+
+  /**
+   * Polls /api/stats every 200 ms from a worker thread (its own event loop: a
+   * driver busy submitting in this thread does not delay it); stop() answers
+   * the worst latency seen.
+   */
+  statsPoller(): { stop(): Promise<number> } {
+    const w = new Worker(POLLER, { eval: true, workerData: { url: new URL('/api/stats', this.url).href, token: this.token } });
+    return {
+      stop: () =>
+        new Promise<number>((resolve) => {
+          w.once('message', (worst: number) => {
+            void w.terminate();
+            resolve(worst);
+          });
+          w.postMessage('stop');
+        }),
+    };
   }
 
   async stop(): Promise<void> {

@@ -30,6 +30,8 @@ interface Run {
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
   cpuUsPerTaskNet: number;
   loopMaxMs: number;
+  /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
+  loopMaxCpuMs: number;
   statsWorstMs: number;
 }
 
@@ -44,16 +46,8 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(warm);
     mesh.free(warm);
     await sleep(300);
-    let polling = true;
-    let statsWorst = 0;
-    const poller = (async () => {
-      while (polling) {
-        const t0 = nowMs();
-        await cl.stats().catch(() => {});
-        statsWorst = Math.max(statsWorst, nowMs() - t0);
-        await sleep(200);
-      }
-    })();
+    // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
+    const poller = cl.statsPoller();
     const before = await cl.probe(true);
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
@@ -61,8 +55,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
-    polling = false;
-    await poller;
+    const statsWorst = await poller.stop();
     mesh.free(refs);
     return {
       tasks: count,
@@ -70,6 +63,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
+      loopMaxCpuMs: after.loopMaxCpuMs,
       statsWorstMs: statsWorst,
     };
   } finally {
@@ -142,6 +136,8 @@ interface Row {
   idleCpuPct: number;
   idleRssMb: number;
   idleLoopMaxMs: number;
+  /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
+  joinLoopMaxCpuMs: number;
   runs: Run[];
   churn?: Churn;
 }
@@ -151,20 +147,27 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
   await cl.start();
   try {
     log(`N=${n}: joining`);
+    await cl.probe(true);
     const j = await cl.join(n);
-    log(`N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms`, j.errors.slice(0, 3));
+    const joinProbe = await cl.probe(true);
+    log(
+      `N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms; worst loop delay ${round(joinProbe.loopMaxMs, 0)} ms, worst turn ${round(joinProbe.loopMaxCpuMs, 1)} ms CPU`,
+      j.errors.slice(0, 3),
+    );
     await sleep(2000);
     const a = await cl.probe(true);
     const t0 = nowMs();
     await sleep(IDLE_MS);
     const b = await cl.probe(true);
     const idleCpuPct = ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100;
-    log(`N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms`);
+    log(
+      `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
+    );
     const runs: Run[] = [];
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms, /api/stats ${round(r.statsWorstMs, 0)} ms`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU), /api/stats ${round(r.statsWorstMs, 0)} ms`,
       );
       runs.push(r);
       await sleep(1000);
@@ -176,7 +179,18 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
         `N=${n}: churn: ${ch.tasks} tasks in ${round(ch.ms / 1000, 1)} s, exact ${ch.exact}, ${ch.retried} retried, ${ch.stolen} stolen; all back in ${round(ch.backMs / 1000, 1)} s, then exact ${ch.afterExact}`,
       );
     }
-    return { n, joinMs: j.ms, joined: j.joined, failed: j.failed, idleCpuPct, idleRssMb: b.rssBytes / MB, idleLoopMaxMs: b.loopMaxMs, runs, churn: ch };
+    return {
+      n,
+      joinMs: j.ms,
+      joined: j.joined,
+      failed: j.failed,
+      idleCpuPct,
+      idleRssMb: b.rssBytes / MB,
+      idleLoopMaxMs: b.loopMaxMs,
+      joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
+      runs,
+      churn: ch,
+    };
   } finally {
     await cl.stop();
   }
@@ -196,6 +210,7 @@ runBench(async () => {
     const b = r === base ? null : base;
     emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
     emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
+    emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
     emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
     emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
     r.runs.forEach((run, i) => {
@@ -205,6 +220,7 @@ runBench(async () => {
       emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
       emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
+      emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
     });
     if (r.churn) {
@@ -216,13 +232,13 @@ runBench(async () => {
     }
   }
   const lines = [
-    '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |',
+    '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     for (const run of r.runs) {
       lines.push(
-        `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms | ${round(run.statsWorstMs, 0)} ms |`,
+        `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms |`,
       );
     }
   }
