@@ -110,6 +110,7 @@ export class NodeIndex {
     this.entries.set(n, e);
     this.bySession.set(n.session, n);
     this.order.add(e);
+    this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 0) + 1);
     shape.heap.push(e);
     this.up(shape.heap, e.pos);
     owners.set(n, this);
@@ -123,6 +124,7 @@ export class NodeIndex {
     owners.delete(n);
     this.unfile(e);
     this.order.remove(e);
+    this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 1) - 1);
   }
 
   /** Re-files `n` after its load or resources changed. */
@@ -186,6 +188,20 @@ export class NodeIndex {
       }
     }
     return out;
+  }
+
+  /** How many nodes of each kind (edge, browser) are in the index: the state API's totals without a walk. */
+  readonly kinds = new Map<string, number>();
+
+  /**
+   * A page of nodes in join order after join seq `after` (-1: from the
+   * first), of `kind` if given; `next` is the cursor of the next page (null
+   * at the end). A binary search plus the nodes walked (issue 14: a large
+   * offset must not walk every node before it).
+   */
+  page(after: number, limit: number, kind?: string): { nodes: NodeRecord[]; next: number | null } {
+    const { page, next } = this.order.after(after, limit, (e) => !kind || e.node.kind === kind);
+    return { nodes: page.map((e) => e.node), next };
   }
 
   /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan. */
