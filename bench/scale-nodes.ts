@@ -101,6 +101,8 @@ async function leave(count: number): Promise<NodesReport> {
 }
 
 installNodeHasher();
+// A clean exit on SIGTERM, so that --cpu-prof (SCALE_CPU_PROF) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 process.on('message', (m: NodesRequest) => {
   const reply = (r: NodesReport) => process.send!(r);
   if (m.k === 'join') void join(m.count, m.concurrency).then(reply);

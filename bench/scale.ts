@@ -4,7 +4,7 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 SCALE_100K=1 npm run bench:scale  # add 20,000 nodes / a 100,000-task job
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
-//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # the coordinator's CPU profile per N
+//   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -17,144 +17,11 @@
 // of a job is done (exact results? tasks stolen for the newcomers?), then all
 // of them drop and return (time until the coordinator counts them all again).
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
-import type { Probe } from './scale-coordinator.js';
-import type { NodesReport, NodesRequest } from './scale-nodes.js';
+import { Cluster } from './scale-cluster.js';
 
-const NODES_PER_PROCESS = 2500;
-const JOIN_CONCURRENCY = 64;
 const IDLE_MS = 5000;
-const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
-
-interface Proc {
-  p: ChildProcess;
-  next<T>(): Promise<T>;
-}
-
-function forkProc(file: string, env: Record<string, string>, execArgv: string[] = []): Proc {
-  const p = fork(file, [], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: ['--max-old-space-size=4096', ...execArgv],
-  });
-  const waiting: ((m: unknown) => void)[] = [];
-  const queued: unknown[] = [];
-  p.on('message', (m) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else queued.push(m);
-  });
-  return {
-    p,
-    next: <T>() => new Promise<T>((resolve) => (queued.length ? resolve(queued.shift() as T) : waiting.push(resolve as (m: unknown) => void))),
-  };
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  // A profiled coordinator needs time to write its profile.
-  const t = setTimeout(() => p.kill('SIGKILL'), process.env.SCALE_CPU_PROF ? 60_000 : 3000);
-  await exited;
-  clearTimeout(t);
-}
-
-class Cluster {
-  coord!: Proc;
-  url = '';
-  nodes: Proc[] = [];
-  readonly token = 'scale-' + randomBytes(8).toString('hex');
-
-  async start(): Promise<void> {
-    // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
-    const prof = process.env.SCALE_CPU_PROF;
-    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
-    const m = await this.coord.next<{ url: string }>();
-    this.url = m.url;
-  }
-
-  async probe(reset = false): Promise<Probe> {
-    this.coord.p.send({ k: 'probe', reset });
-    return this.coord.next<Probe>();
-  }
-
-  /** Starts node processes and joins `n` nodes, spread over them. */
-  async join(n: number): Promise<{ ms: number; joined: number; failed: number; errors: string[] }> {
-    const procs = Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
-    const t0 = nowMs();
-    const fresh: Proc[] = [];
-    for (let i = 0; i < procs; i++) {
-      const p = forkProc(here('./scale-nodes.js'), { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` });
-      fresh.push(p);
-    }
-    await Promise.all(fresh.map((p) => p.next()));
-    this.nodes.push(...fresh);
-    const per = Math.ceil(n / procs);
-    const reports = await Promise.all(
-      fresh.map((p, i) => {
-        const count = Math.min(per, n - i * per);
-        p.p.send({ k: 'join', count, concurrency: JOIN_CONCURRENCY } satisfies NodesRequest);
-        return p.next<NodesReport>();
-      }),
-    );
-    // Joined on the node side; wait until the coordinator counts them all too.
-    const joined = reports.reduce((a, r) => a + r.joined, 0);
-    for (let i = 0; i < 600; i++) {
-      const s = await this.stats().catch(() => null);
-      if (s && s.nodes >= joined) break;
-      await sleep(100);
-    }
-    return { ms: nowMs() - t0, joined, failed: reports.reduce((a, r) => a + r.failed, 0), errors: reports.flatMap((r) => r.errors) };
-  }
-
-  /** Joins `n` more nodes in the node processes already running (churn: newcomers, or nodes coming back). */
-  async rejoin(n: number): Promise<{ joined: number; failed: number }> {
-    const reports = await this.each(n, (count) => ({ k: 'join', count, concurrency: JOIN_CONCURRENCY }));
-    return { joined: reports.reduce((a, r) => a + r.joined, 0), failed: reports.reduce((a, r) => a + r.failed, 0) };
-  }
-
-  /** Closes `n` nodes' connections, spread over the node processes (the coordinator sees them go). */
-  async leave(n: number): Promise<void> {
-    await this.each(n, (count) => ({ k: 'leave', count }));
-  }
-
-  private async each(n: number, req: (count: number) => NodesRequest): Promise<NodesReport[]> {
-    const per = Math.ceil(n / this.nodes.length);
-    return Promise.all(
-      this.nodes.map((p, i) => {
-        p.p.send(req(Math.max(0, Math.min(per, n - i * per))));
-        return p.next<NodesReport>();
-      }),
-    );
-  }
-
-  /** Waits until the coordinator counts `n` nodes; returns false after `ms`. */
-  async nodesAre(n: number, ms: number): Promise<boolean> {
-    const end = nowMs() + ms;
-    while (nowMs() < end) {
-      const s = await this.stats().catch(() => null);
-      if (s && s.nodes === n) return true;
-      await sleep(100);
-    }
-    return false;
-  }
-
-  async stats(): Promise<Record<string, number>> {
-    const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
-    if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
-    return (await res.json()) as Record<string, number>;
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((p) => stop(p.p)));
-    await stop(this.coord.p);
-  }
-}
 
 interface Run {
   tasks: number;
@@ -163,6 +30,8 @@ interface Run {
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
   cpuUsPerTaskNet: number;
   loopMaxMs: number;
+  /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
+  loopMaxCpuMs: number;
   statsWorstMs: number;
 }
 
@@ -177,16 +46,8 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(warm);
     mesh.free(warm);
     await sleep(300);
-    let polling = true;
-    let statsWorst = 0;
-    const poller = (async () => {
-      while (polling) {
-        const t0 = nowMs();
-        await cl.stats().catch(() => {});
-        statsWorst = Math.max(statsWorst, nowMs() - t0);
-        await sleep(200);
-      }
-    })();
+    // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
+    const poller = cl.statsPoller();
     const before = await cl.probe(true);
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
@@ -194,8 +55,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
-    polling = false;
-    await poller;
+    const statsWorst = await poller.stop();
     mesh.free(refs);
     return {
       tasks: count,
@@ -203,6 +63,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
+      loopMaxCpuMs: after.loopMaxCpuMs,
       statsWorstMs: statsWorst,
     };
   } finally {
@@ -275,6 +136,8 @@ interface Row {
   idleCpuPct: number;
   idleRssMb: number;
   idleLoopMaxMs: number;
+  /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
+  joinLoopMaxCpuMs: number;
   runs: Run[];
   churn?: Churn;
 }
@@ -284,20 +147,27 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
   await cl.start();
   try {
     log(`N=${n}: joining`);
+    await cl.probe(true);
     const j = await cl.join(n);
-    log(`N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms`, j.errors.slice(0, 3));
+    const joinProbe = await cl.probe(true);
+    log(
+      `N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms; worst loop delay ${round(joinProbe.loopMaxMs, 0)} ms, worst turn ${round(joinProbe.loopMaxCpuMs, 1)} ms CPU`,
+      j.errors.slice(0, 3),
+    );
     await sleep(2000);
     const a = await cl.probe(true);
     const t0 = nowMs();
     await sleep(IDLE_MS);
     const b = await cl.probe(true);
     const idleCpuPct = ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100;
-    log(`N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms`);
+    log(
+      `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
+    );
     const runs: Run[] = [];
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms, /api/stats ${round(r.statsWorstMs, 0)} ms`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU), /api/stats ${round(r.statsWorstMs, 0)} ms`,
       );
       runs.push(r);
       await sleep(1000);
@@ -309,7 +179,18 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
         `N=${n}: churn: ${ch.tasks} tasks in ${round(ch.ms / 1000, 1)} s, exact ${ch.exact}, ${ch.retried} retried, ${ch.stolen} stolen; all back in ${round(ch.backMs / 1000, 1)} s, then exact ${ch.afterExact}`,
       );
     }
-    return { n, joinMs: j.ms, joined: j.joined, failed: j.failed, idleCpuPct, idleRssMb: b.rssBytes / MB, idleLoopMaxMs: b.loopMaxMs, runs, churn: ch };
+    return {
+      n,
+      joinMs: j.ms,
+      joined: j.joined,
+      failed: j.failed,
+      idleCpuPct,
+      idleRssMb: b.rssBytes / MB,
+      idleLoopMaxMs: b.loopMaxMs,
+      joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
+      runs,
+      churn: ch,
+    };
   } finally {
     await cl.stop();
   }
@@ -329,6 +210,7 @@ runBench(async () => {
     const b = r === base ? null : base;
     emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
     emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
+    emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
     emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
     emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
     r.runs.forEach((run, i) => {
@@ -338,6 +220,7 @@ runBench(async () => {
       emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
       emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
+      emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
     });
     if (r.churn) {
@@ -349,13 +232,13 @@ runBench(async () => {
     }
   }
   const lines = [
-    '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay | worst /api/stats |',
+    '| nodes | join | failed | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     for (const run of r.runs) {
       lines.push(
-        `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms | ${round(run.statsWorstMs, 0)} ms |`,
+        `| ${r.n} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms |`,
       );
     }
   }

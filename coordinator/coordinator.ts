@@ -168,7 +168,11 @@ export class Coordinator implements Managers {
       opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
     );
     this.membership.start();
-    this.inbox = new Inbox(this, () => this.stopped);
+    this.inbox = new Inbox(
+      this,
+      () => this.stopped,
+      (s, code) => this.onClose(s, code),
+    );
     this.recovery = opts.shared
       ? { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 }
       : recover(this, opts.recoveryGraceMs ?? Math.min(10_000, this.jobGraceMs));
@@ -188,9 +192,10 @@ export class Coordinator implements Managers {
   /** A session closed; `code` 1000 from a driver is a goodbye (its job ends now), anything else a drop. */
   onClose(s: Session, code = 1006): void {
     if (this.stopped || !this.sessions.has(s)) return;
-    // What it sent before closing counts: its waiting frames are handled first.
-    this.inbox.closing(s);
+    // What it sent before closing counts: its waiting frames are handled first (in later turns; then this runs again).
+    if (this.inbox.closing(s, code)) return;
     if (!this.sessions.delete(s)) return;
+    this.jobs.drivers.delete(s);
     const job = s.role === 'driver' && s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
     if (job && job.driver === s && job.state === 'running' && code !== 1000) this.jobs.detach(s, job);
     s.closed = true;
@@ -247,24 +252,22 @@ export class Coordinator implements Managers {
     return this.gcs.nodes.get(id);
   }
 
-  private meshLinks(): number {
-    let n = 0;
-    if (this.mesh) for (const node of this.gcs.nodes.values()) if (node.link !== undefined) n++;
-    return n;
-  }
-
+  /** O(1) in nodes and sessions (issue 14); jobs are walked, not copied (ended ones are capped at MAX_ENDED_JOBS). */
   statsJson(): Record<string, number> {
     const mem = process.memoryUsage();
+    let jobs = 0;
+    for (const j of this.gcs.jobs.values()) if (j.state === 'running') jobs++;
+    const links = this.membership.links;
     return {
       ...this.gcs.stats,
       objects: this.gcs.objects.size,
       tasks: this.gcs.tasks.size,
       tasksQueued: this.scheduler.queuedCount,
       // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
-      nodes: this.gcs.nodes.size - this.meshLinks(),
-      meshLinks: this.meshLinks(),
-      drivers: [...this.sessions].filter((s) => s.role === 'driver').length,
-      jobs: [...this.gcs.jobs.values()].filter((j) => j.state === 'running').length,
+      nodes: this.gcs.nodes.size - links,
+      meshLinks: links,
+      drivers: this.jobs.drivers.size,
+      jobs,
       functions: this.gcs.functions.size,
       actorsAlive: this.actors.alive,
       ...this.verifier.stats,

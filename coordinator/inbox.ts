@@ -10,25 +10,34 @@ import { decodeFrame } from '../shared/protocol/frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { handlers, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
+import { MESSAGE_SLICE_MS, splitHeavy } from './message-slices.js';
 import type { Session } from './session.js';
-
-/** A frame's messages are handled for at most this long per turn (then the loop serves others). */
-const MESSAGE_SLICE_MS = 10;
 
 export class Inbox {
   constructor(
     private readonly c: Managers,
     private readonly stopped: () => boolean,
+    /** Processes a close that waited for the session's frames (the coordinator's onClose). */
+    private readonly closed: (s: Session, code: number) => void,
   ) {}
 
-  /** A session is closing: what it sent before counts, so its waiting frames are handled now. */
-  closing(s: Session): void {
-    if (this.backlog.has(s)) this.drainBacklog(s, true);
+  /**
+   * A session is closing: what it sent before counts. With frames still
+   * waiting, they go on being handled a slice per turn (issue 14: a driver's
+   * last frames can free 100,000 objects) and the close is processed after
+   * them (returns true: not now).
+   */
+  closing(s: Session, code: number): boolean {
+    const q = this.backlog.get(s);
+    if (!q) return false;
+    q.closeCode = code;
+    return true;
   }
 
   /** A frame arrived on a session. Bad frames close that session only. */
   frame(s: Session, data: Uint8Array): void {
     if (s.closed || this.stopped()) return;
+    if (data.byteLength === 0) return this.keepalive(s);
     s.bytesIn += data.byteLength;
     let msgs: Msg[];
     try {
@@ -40,6 +49,7 @@ export class Inbox {
     }
     const over = this.c.limits.frame(s, msgs.length);
     if (over) return s.fail(over.code, over.message);
+    msgs = splitHeavy(msgs);
     if (s.nodeId) {
       // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
       const n = this.c.gcs.nodes.get(s.nodeId);
@@ -72,18 +82,26 @@ export class Inbox {
     this.c.scheduler.runPending();
   }
 
+  /** An empty frame: a node's keepalive (shared/node/heartbeat.ts), nothing to decode; it counts as a message for the rate limit. */
+  private keepalive(s: Session): void {
+    const over = this.c.limits.frame(s, 1);
+    if (over) return s.fail(over.code, over.message);
+    const n = s.nodeId ? this.c.gcs.nodes.get(s.nodeId) : undefined;
+    if (n) n.lastSeen = Date.now();
+  }
+
   /**
    * Frames whose handling was cut at MESSAGE_SLICE_MS (issue 14: a driver's
    * frame of thousands of submits must not stall heartbeats and HTTP): the
    * rest is handled in later turns, in order, before anything newer from
    * that session. `at` is where the first frame stopped.
    */
-  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number }>();
+  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number; closeCode?: number }>();
 
   /** Handles msgs[from..] until `deadline`; returns where it stopped (msgs.length: all done, or the session closed). */
   private handleMessages(s: Session, msgs: Msg[], from: number, deadline: number): number {
     for (let i = from; i < msgs.length; i++) {
-      if (i > from && (i & 127) === 0 && performance.now() > deadline) return i;
+      if (i > from && (i & 7) === 0 && performance.now() > deadline) return i;
       const m = msgs[i];
       if (s.closed) return msgs.length;
       if (s.role === 'pending') {
@@ -103,7 +121,7 @@ export class Inbox {
     return msgs.length;
   }
 
-  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (the session is closing). */
+  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (a taken-over driver's first frames). */
   private drainBacklog(s: Session, all = false): void {
     const q = this.backlog.get(s);
     if (!q || this.stopped()) return;
@@ -120,6 +138,7 @@ export class Inbox {
       q.at = 0;
     }
     this.backlog.delete(s);
+    if (q.closeCode !== undefined) this.closed(s, q.closeCode);
     this.c.scheduler.runPending();
   }
 
@@ -156,6 +175,8 @@ export class Inbox {
       inlineMax: this.c.inlineMax,
       heartbeatMs: this.c.membership.heartbeatMs,
       ice: this.c.ice?.for(n.id),
+
+      quietMs: this.c.membership.quietMs,
     });
     return null;
   }

@@ -17,7 +17,8 @@ export const jobParams = {
 } as const;
 
 export const schemas = {
-  nodes: { querystring: query({ kind: { type: 'string', enum: ['edge', 'browser'] } }) },
+  /** `after`: a cursor, 0 for the first page, then the previous page's X-Next-Cursor. */
+  nodes: { querystring: query({ kind: { type: 'string', enum: ['edge', 'browser'] }, after: digits }) },
   events: { querystring: query({ since: digits, kind: text(64), job: text(64) }) },
   // A driver session's job is running or finished; a submitted job has the runner's statuses.
   jobs: {

@@ -7,7 +7,7 @@ import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
-import type { JobRecord, TaskRecord } from '../gcs/tables.js';
+import type { JobRecord, NodeRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
 import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
@@ -96,7 +96,17 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/nodes', read(schemas.nodes), async (req, reply) => {
     const q = req.query as Query;
-    return page(reply, q, gcs.nodes.values(), q.kind ? (n) => n.kind === q.kind : null, gcs.nodes.size).map((n) => ({
+    let nodes: NodeRecord[];
+    if (q.after !== undefined) {
+      // Cursor paging from the node index (issue 14): X-Next-Cursor is the `after` of the next page.
+      const index = c.scheduler.index;
+      // The cursor is a join seq + 1, so that 0 means from the first node.
+      const p = index.page(Number(q.after) - 1, Math.min(MAX_LIMIT, Number(q.limit ?? 100)), q.kind);
+      void reply.header('x-total-count', String(q.kind ? (index.kinds.get(q.kind) ?? 0) : index.size));
+      if (p.next !== null) void reply.header('x-next-cursor', String(p.next + 1));
+      nodes = p.nodes;
+    } else nodes = page(reply, q, gcs.nodes.values(), q.kind ? (n) => n.kind === q.kind : null, gcs.nodes.size);
+    return nodes.map((n) => ({
       id: n.id,
       kind: n.kind,
       name: n.name,

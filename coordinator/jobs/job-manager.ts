@@ -39,6 +39,8 @@ export class JobManager {
    * presents one instead of the driver token; the callback learns its job id.
    */
   readonly credentials = new Map<string, JobCredential>();
+  /** Drivers' sessions, as they start or resume a job (coordinator.ts forgets a closed one): /api/stats counts without a walk. */
+  readonly drivers = new Set<Session>();
   /** Called once a job ends (its counts are final); the job runner keeps them with its record. */
   onEnded: (job: JobRecord) => void = () => {};
   /** The other coordinators on the same Redis, when there are (coordinator/mesh). */
@@ -64,6 +66,7 @@ export class JobManager {
     // A submitted job run again after a restart keeps its id; recovery left no state under it.
     if (credential?.jobId && this.gcs.jobs.has(credential.jobId)) return { code: 'BAD_MESSAGE', message: `job ${credential.jobId} exists already` };
     s.role = 'driver';
+    this.drivers.add(s);
     const job: JobRecord = {
       id: credential?.jobId ?? newJobId(),
       state: 'running',
@@ -103,6 +106,7 @@ export class JobManager {
     }
     if (job.driver && !job.driver.closed) return { code: 'BAD_MESSAGE', message: `job ${r.jobId} has a connected driver` };
     s.role = 'driver';
+    this.drivers.add(s);
     s.jobId = job.id;
     job.driver = s;
     if (job.graceTimer) clearTimeout(job.graceTimer);

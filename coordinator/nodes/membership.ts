@@ -13,6 +13,8 @@ export interface MembershipEvents {
 
 export class Membership {
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Nodes that are other coordinators' links (coordinator/mesh), counted as they come and go. */
+  links = 0;
   /** Session secrets, for a node that reconnects (issue 6). */
   readonly secrets = new Map<NodeId, string>();
 
@@ -22,6 +24,15 @@ export class Membership {
     readonly heartbeatMs: number,
     readonly deadAfterMs: number,
   ) {}
+
+  /**
+   * The longest a node may stay silent (told in its welcome): two heartbeats, as
+   * before keepalives, and at most half the dead window. Idle nodes send an empty
+   * frame this often; busy ones none (any frame is a sign of life).
+   */
+  get quietMs(): number {
+    return Math.max(this.heartbeatMs, Math.min(2 * this.heartbeatMs, Math.floor(this.deadAfterMs / 2)));
+  }
 
   start(): void {
     this.timer = setInterval(() => this.sweep(), Math.max(100, Math.floor(this.heartbeatMs / 2)));
@@ -55,6 +66,7 @@ export class Membership {
     };
     s.nodeId = id;
     this.gcs.nodes.set(id, n);
+    if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
     this.on.joined(n);
@@ -80,6 +92,7 @@ export class Membership {
   /** Removes a node (socket closed or heartbeats missed). */
   remove(n: NodeRecord, why: string): void {
     if (!this.gcs.nodes.delete(n.id)) return;
+    if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
     this.on.lost(n, why);
@@ -97,7 +110,8 @@ export class Membership {
       for (const n of this.gcs.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - this.heartbeatMs);
       return;
     }
-    for (const n of [...this.gcs.nodes.values()]) {
+    // Deleting the entry being visited is safe in a Map walk: no copy of 10,000 nodes twice a second.
+    for (const n of this.gcs.nodes.values()) {
       if (now - n.lastSeen > this.deadAfterMs) {
         this.remove(n, `no heartbeat for ${now - n.lastSeen} ms`);
         n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');

@@ -9,6 +9,7 @@
 // (`touch`, called where those change), in O(log n).
 import type { Session } from '../session.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { JoinOrder } from './join-order.js';
 
 /**
  * How many of a shape's least loaded nodes a placement tries before it
@@ -74,10 +75,8 @@ export class NodeIndex {
   private readonly entries = new Map<NodeRecord, Entry>();
   private readonly shapes = new Map<string, Shape>();
   private readonly bySession = new Map<Session, NodeRecord>();
-  /** Join order with holes where nodes left (compacted when half are holes). */
-  private order: (Entry | null)[] = [];
-  private holes = 0;
-  private cursor = 0;
+  /** Nodes in join order (spread's round robin, sampling, paging). */
+  private readonly order = new JoinOrder<Entry>();
   private nextSeq = 0;
   /** Resources of the whole mesh, by kind: the most any one node offers (feasibility without a scan). */
   private readonly maxOf = new Map<string, number>();
@@ -92,9 +91,7 @@ export class NodeIndex {
 
   /** Nodes in join order (a copy: for tests and tools, not the hot path). */
   list(): NodeRecord[] {
-    const out: NodeRecord[] = [];
-    for (const e of this.order) if (e) out.push(e.node);
-    return out;
+    return this.order.list().map((e) => e.node);
   }
 
   nodeOf(s: Session): NodeRecord | undefined {
@@ -109,10 +106,11 @@ export class NodeIndex {
   add(n: NodeRecord): void {
     if (this.entries.has(n)) return this.touch(n);
     const shape = this.shapeFor(n.resources);
-    const e: Entry = { node: n, seq: this.nextSeq++, shape, pos: shape.heap.length, key: indexLoad(n), slot: this.order.length };
+    const e: Entry = { node: n, seq: this.nextSeq++, shape, pos: shape.heap.length, key: indexLoad(n), slot: 0 };
     this.entries.set(n, e);
     this.bySession.set(n.session, n);
-    this.order.push(e);
+    this.order.add(e);
+    this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 0) + 1);
     shape.heap.push(e);
     this.up(shape.heap, e.pos);
     owners.set(n, this);
@@ -125,8 +123,8 @@ export class NodeIndex {
     if (this.bySession.get(n.session) === n) this.bySession.delete(n.session);
     owners.delete(n);
     this.unfile(e);
-    this.order[e.slot] = null;
-    if (++this.holes * 2 > this.order.length && this.order.length > 64) this.compact();
+    this.order.remove(e);
+    this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 1) - 1);
   }
 
   /** Re-files `n` after its load or resources changed. */
@@ -169,19 +167,8 @@ export class NodeIndex {
 
   /** Round robin in join order from a cursor: the next node that fits, within SPREAD_SCAN nodes. */
   nextInTurn(fits: (n: NodeRecord) => boolean): NodeRecord | null {
-    const len = this.order.length;
-    const scan = Math.min(len, Math.max(SPREAD_SCAN, this.entries.size <= EXACT_BELOW ? len : 0));
-    for (let i = 0, live = 0; i < len && live < scan; i++) {
-      const at = (this.cursor + i) % len;
-      const e = this.order[at];
-      if (!e) continue;
-      live++;
-      if (fits(e.node)) {
-        this.cursor = (at + 1) % len;
-        return e.node;
-      }
-    }
-    return null;
+    const scan = Math.max(SPREAD_SCAN, this.entries.size <= EXACT_BELOW ? this.entries.size : 0);
+    return this.order.nextInTurn(scan, (e) => fits(e.node))?.node ?? null;
   }
 
   /**
@@ -203,15 +190,23 @@ export class NodeIndex {
     return out;
   }
 
+  /** How many nodes of each kind (edge, browser) are in the index: the state API's totals without a walk. */
+  readonly kinds = new Map<string, number>();
+
+  /**
+   * A page of nodes in join order after join seq `after` (-1: from the
+   * first), of `kind` if given; `next` is the cursor of the next page (null
+   * at the end). A binary search plus the nodes walked (issue 14: a large
+   * offset must not walk every node before it).
+   */
+  page(after: number, limit: number, kind?: string): { nodes: NodeRecord[]; next: number | null } {
+    const { page, next } = this.order.after(after, limit, (e) => !kind || e.node.kind === kind);
+    return { nodes: page.map((e) => e.node), next };
+  }
+
   /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan. */
   sample(k: number, random: () => number): NodeRecord[] {
-    const out = new Set<NodeRecord>();
-    const len = this.order.length;
-    for (let i = 0; i < k * 2 && out.size < k && len > 0; i++) {
-      const e = this.order[Math.floor(random() * len)];
-      if (e) out.add(e.node);
-    }
-    return [...out];
+    return this.order.sample(k, random).map((e) => e.node);
   }
 
   /** Best-first walk of a shape's heap: the first entry in load order that fits. */
@@ -265,22 +260,6 @@ export class NodeIndex {
   private recomputeMax(): void {
     this.maxOf.clear();
     for (const s of this.shapes.values()) for (const r in s.resources) if (s.resources[r] > (this.maxOf.get(r) ?? 0)) this.maxOf.set(r, s.resources[r]);
-  }
-
-  private compact(): void {
-    const live: Entry[] = [];
-    let cursor = 0;
-    for (let i = 0; i < this.order.length; i++) {
-      const e = this.order[i];
-      if (i === this.cursor) cursor = live.length;
-      if (e) {
-        e.slot = live.length;
-        live.push(e);
-      }
-    }
-    this.order = live;
-    this.holes = 0;
-    this.cursor = live.length ? cursor % live.length : 0;
   }
 
   private up(heap: Entry[], pos: number): void {

@@ -28,8 +28,11 @@ export const PASS_MS = 8;
 class ClassQueue {
   items: TaskRecord[] = [];
   head = 0;
+  /** `waiting`: the scheduler's tasks still queued in some queue (its size is queuedCount). */
+  constructor(private readonly waiting: Set<TaskRecord>) {}
   /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
   private clearHead(): void {
+    this.waiting.delete(this.items[this.head]);
     (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
   }
   get size(): number {
@@ -50,6 +53,8 @@ class ClassQueue {
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
+  /** Tasks in some class queue still in state 'queued' (a set: a task enqueued twice counts once). */
+  private readonly waiting = new Set<TaskRecord>();
   private scheduled = false;
   /** A pass stopped at its budget: the rest waits for the next turn (frames arriving meanwhile do not resume it). */
   private yielded = false;
@@ -119,7 +124,8 @@ export class Scheduler {
     t.state = 'queued';
     const key = classKey(t);
     let q = this.classes.get(key);
-    if (!q) this.classes.set(key, (q = new ClassQueue()));
+    if (!q) this.classes.set(key, (q = new ClassQueue(this.waiting)));
+    this.waiting.add(t);
     if (front) {
       if (q.head > 0) q.items[--q.head] = t;
       else q.items.unshift(t);
@@ -144,11 +150,17 @@ export class Scheduler {
     this.run({ tasks: PASS_TASKS, ms: PASS_MS });
   }
 
-  /** Tasks waiting for a node (walks the queues: for stats, not the hot path). */
+  /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */
   get queuedCount(): number {
-    let n = 0;
-    for (const q of this.classes.values()) for (let i = q.head; i < q.items.length; i++) if (q.items[i].state === 'queued') n++;
-    return n;
+    return this.waiting.size;
+  }
+
+  /**
+   * A queued task leaves the queued state outside a pass (cancelled, failed,
+   * its job ended): it stops counting now; its queue entry is skipped later.
+   */
+  left(t: TaskRecord): void {
+    this.waiting.delete(t);
   }
 
   /**

@@ -140,6 +140,7 @@ export class TaskManager {
   }
 
   unplace(t: TaskRecord): void {
+    if (t.state === 'queued') this.scheduler.left(t);
     const n = t.node;
     if (!n) return;
     if (t.spec.actor?.kind === 'create' && t.state === 'finished') {

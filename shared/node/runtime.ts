@@ -13,6 +13,7 @@ import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
+import { Heartbeat, type HeartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
 import { NodeTasks } from './admission.js';
 import { CallServer } from './call-server.js';
@@ -75,9 +76,14 @@ export class NodeRuntime {
     const Ctor = platform.WebSocket ?? defaultWebSocket();
     this.ws = new Ctor(wsUrl(opts.url));
     this.ws.binaryType = 'arraybuffer';
-    this.outbox = new Outbox((frame) => {
-      if (this.ws.readyState === 1) this.ws.send(frame);
-    });
+    this.outbox = new Outbox(
+      (frame) => {
+        if (this.ws.readyState !== 1) return;
+        this.ws.send(frame);
+        this.heartbeat?.framed();
+      },
+      () => this.heartbeat?.riding() ?? null,
+    );
     this.objects = new ObjectClient(
       (m) => this.outbox.push(m),
       () => this.ws.bufferedAmount,
@@ -168,7 +174,8 @@ export class NodeRuntime {
             this.ice = m.ice;
             for (const ex of this.local.executors)
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
-            this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
+            const hb = (this.heartbeat = new Heartbeat(this.heartbeatIo(), m.heartbeatMs, m.quietMs));
+            this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             this.envCache.announce();
             if (platform.store) this.access.announceHeld();
@@ -191,28 +198,19 @@ export class NodeRuntime {
     this.onEvent(text);
   }
 
-  private sendHeartbeat(): void {
-    const beat = {
-      t: 'heartbeat' as const,
-      running: this.local.running,
-      queued: this.local.queued,
-      storeBytes: this.store.memoryBytes + this.store.spilledBytes,
-    };
-    // An unchanged beat is skipped every other time (issue 14: 10,000 idle nodes): the coordinator
-    // counts any frame as a sign of life and still waits deadAfterMs (5 beats by default) of silence.
-    const same =
-      this.lastBeat && beat.running === this.lastBeat.running && beat.queued === this.lastBeat.queued && beat.storeBytes === this.lastBeat.storeBytes;
-    if (same && !this.skippedBeat) {
-      this.skippedBeat = true;
-      return;
-    }
-    this.skippedBeat = false;
-    this.lastBeat = beat;
-    this.send(beat);
-  }
+  /** Load reports as deltas riding on other frames, keepalives when idle (heartbeat.ts, issue 14). */
+  private heartbeat: Heartbeat | null = null;
 
-  private lastBeat: MsgOf<'heartbeat'> | null = null;
-  private skippedBeat = false;
+  private heartbeatIo(): HeartbeatIo {
+    return {
+      load: () => ({ t: 'heartbeat', running: this.local.running, queued: this.local.queued, storeBytes: this.store.memoryBytes + this.store.spilledBytes }),
+      push: (m) => this.send(m),
+      keepalive: () => {
+        if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
+      },
+      now: () => Date.now(),
+    };
+  }
 
   // -- tasks from the coordinator ------------------------------------------
 

@@ -70,7 +70,11 @@ export class Outbox {
   private queue: Msg[] = [];
   private bytes = 0;
   private scheduled = false;
-  constructor(private readonly sendFrame: (frame: Uint8Array) => void) {}
+  /** `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts). */
+  constructor(
+    private readonly sendFrame: (frame: Uint8Array) => void,
+    private readonly riding?: () => Msg | null,
+  ) {}
 
   push(m: Msg): void {
     this.queue.push(m);
@@ -88,6 +92,8 @@ export class Outbox {
     const q = this.queue;
     this.queue = [];
     this.bytes = 0;
+    const extra = this.riding?.();
+    if (extra) q.push(extra);
     this.sendFrame(encodeFrame(q));
   }
 

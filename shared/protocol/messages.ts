@@ -124,6 +124,9 @@ export const messages = {
     heartbeatMs: int(),
     /** STUN and TURN servers for peer links (issue 17), with this session's TURN credentials. */
     ice: opt(iceCheck),
+
+    /** To a node: the longest it may stay silent; it then sends a keepalive, an empty frame (issue 14). */
+    quietMs: opt(int()),
   }),
   assign: obj({
     t: lit('assign'),

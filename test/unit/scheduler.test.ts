@@ -440,16 +440,39 @@ describe('queue order', () => {
     expect(w.scheduler.queuedCount).toBe(0);
   });
 
-  // BUG: coordinator/scheduler/scheduler.ts queuedCount sums ClassQueue.size,
-  // which counts every entry after the head, including tasks cancelled (or
-  // failed) while queued; they leave only when run() walks past them, and
-  // run() returns at once while no node is connected. /api/stats reports this
-  // figure as tasksQueued.
+  // queuedCount is kept as tasks come and go (issue 14), not counted by a walk: a task that
+  // ends while queued is counted out when it ends (TaskManager.unplace calls left), even while
+  // no pass runs (no node connected) to walk past its entry.
   it('a task cancelled while queued no longer counts as queued', () => {
     const w = new World();
     const ts = w.submit(3);
+    w.scheduler.left(ts[1]);
     ts[1].state = 'cancelled';
     expect(w.scheduler.queuedCount).toBe(2);
+    w.scheduler.run();
+    expect(w.scheduler.queuedCount).toBe(2);
+    w.addNode('A', { cpu: 4 });
+    w.scheduler.run();
+    expect(w.assigned.map((a) => a.task)).toEqual([ts[0], ts[2]]);
+    expect(w.scheduler.queuedCount).toBe(0);
+  });
+
+  it('a task handed back and queued again counts once, and not after it is placed', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 1 });
+    w.submit(4);
+    w.scheduler.run();
+    const placed = w.assigned.length;
+    expect(w.scheduler.queuedCount).toBe(4 - placed);
+    const back = w.assigned[0].task;
+    a.tasks.delete(back);
+    Scheduler.charge(a, back, -1);
+    back.node = null;
+    w.scheduler.enqueue(back, true);
+    expect(w.scheduler.queuedCount).toBe(4 - placed + 1);
+    w.scheduler.run();
+    expect(w.assigned[placed].task).toBe(back);
+    expect(w.scheduler.queuedCount).toBe(4 - placed);
   });
 });
 

@@ -1,0 +1,184 @@
+// The processes of bench:scale (bench/scale.ts): a coordinator child process
+// and node processes (bench/scale-nodes.ts, 2,500 nodes each), driven over
+// IPC; /api/stats read over HTTP.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { nowMs, sleep } from './harness.js';
+import type { Probe } from './scale-coordinator.js';
+import type { NodesReport, NodesRequest } from './scale-nodes.js';
+
+const NODES_PER_PROCESS = 2500;
+const JOIN_CONCURRENCY = 64;
+
+/** The /api/stats poller's thread (CommonJS, as eval workers are). */
+const POLLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+let on = true;
+let worst = 0;
+parentPort.on('message', () => (on = false));
+(async () => {
+  while (on) {
+    const t0 = performance.now();
+    try {
+      const res = await fetch(workerData.url, { headers: { authorization: 'Bearer ' + workerData.token } });
+      await res.arrayBuffer();
+    } catch {}
+    worst = Math.max(worst, performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  parentPort.postMessage(worst);
+})();
+`;
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+interface Proc {
+  p: ChildProcess;
+  next<T>(): Promise<T>;
+}
+
+function forkProc(file: string, env: Record<string, string>, execArgv: string[] = []): Proc {
+  const p = fork(file, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--max-old-space-size=4096', ...execArgv],
+  });
+  const waiting: ((m: unknown) => void)[] = [];
+  const queued: unknown[] = [];
+  p.on('message', (m) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else queued.push(m);
+  });
+  return {
+    p,
+    next: <T>() => new Promise<T>((resolve) => (queued.length ? resolve(queued.shift() as T) : waiting.push(resolve as (m: unknown) => void))),
+  };
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  // A profiled coordinator needs time to write its profile.
+  const t = setTimeout(() => p.kill('SIGKILL'), process.env.SCALE_CPU_PROF ? 60_000 : 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+export class Cluster {
+  coord!: Proc;
+  url = '';
+  nodes: Proc[] = [];
+  readonly token = 'scale-' + randomBytes(8).toString('hex');
+
+  async start(): Promise<void> {
+    // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
+    const prof = process.env.SCALE_CPU_PROF;
+    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+    const m = await this.coord.next<{ url: string }>();
+    this.url = m.url;
+  }
+
+  async probe(reset = false): Promise<Probe> {
+    this.coord.p.send({ k: 'probe', reset });
+    return this.coord.next<Probe>();
+  }
+
+  /** Starts node processes and joins `n` nodes, spread over them. */
+  async join(n: number): Promise<{ ms: number; joined: number; failed: number; errors: string[] }> {
+    const procs = Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
+    const t0 = nowMs();
+    const fresh: Proc[] = [];
+    for (let i = 0; i < procs; i++) {
+      const prof = process.env.SCALE_CPU_PROF;
+      const p = forkProc(
+        here('./scale-nodes.js'),
+        { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` },
+        prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
+      );
+      fresh.push(p);
+    }
+    await Promise.all(fresh.map((p) => p.next()));
+    this.nodes.push(...fresh);
+    const per = Math.ceil(n / procs);
+    const reports = await Promise.all(
+      fresh.map((p, i) => {
+        const count = Math.min(per, n - i * per);
+        p.p.send({ k: 'join', count, concurrency: JOIN_CONCURRENCY } satisfies NodesRequest);
+        return p.next<NodesReport>();
+      }),
+    );
+    // Joined on the node side; wait until the coordinator counts them all too.
+    const joined = reports.reduce((a, r) => a + r.joined, 0);
+    for (let i = 0; i < 600; i++) {
+      const s = await this.stats().catch(() => null);
+      if (s && s.nodes >= joined) break;
+      await sleep(100);
+    }
+    return { ms: nowMs() - t0, joined, failed: reports.reduce((a, r) => a + r.failed, 0), errors: reports.flatMap((r) => r.errors) };
+  }
+
+  /** Joins `n` more nodes in the node processes already running (churn: newcomers, or nodes coming back). */
+  async rejoin(n: number): Promise<{ joined: number; failed: number }> {
+    const reports = await this.each(n, (count) => ({ k: 'join', count, concurrency: JOIN_CONCURRENCY }));
+    return { joined: reports.reduce((a, r) => a + r.joined, 0), failed: reports.reduce((a, r) => a + r.failed, 0) };
+  }
+
+  /** Closes `n` nodes' connections, spread over the node processes (the coordinator sees them go). */
+  async leave(n: number): Promise<void> {
+    await this.each(n, (count) => ({ k: 'leave', count }));
+  }
+
+  private async each(n: number, req: (count: number) => NodesRequest): Promise<NodesReport[]> {
+    const per = Math.ceil(n / this.nodes.length);
+    return Promise.all(
+      this.nodes.map((p, i) => {
+        p.p.send(req(Math.max(0, Math.min(per, n - i * per))));
+        return p.next<NodesReport>();
+      }),
+    );
+  }
+
+  /** Waits until the coordinator counts `n` nodes; returns false after `ms`. */
+  async nodesAre(n: number, ms: number): Promise<boolean> {
+    const end = nowMs() + ms;
+    while (nowMs() < end) {
+      const s = await this.stats().catch(() => null);
+      if (s && s.nodes === n) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
+    if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
+    return (await res.json()) as Record<string, number>;
+  }
+
+  /**
+   * Polls /api/stats every 200 ms from a worker thread (its own event loop: a
+   * driver busy submitting in this thread does not delay it); stop() answers
+   * the worst latency seen.
+   */
+  statsPoller(): { stop(): Promise<number> } {
+    const w = new Worker(POLLER, { eval: true, workerData: { url: new URL('/api/stats', this.url).href, token: this.token } });
+    return {
+      stop: () =>
+        new Promise<number>((resolve) => {
+          w.once('message', (worst: number) => {
+            void w.terminate();
+            resolve(worst);
+          });
+          w.postMessage('stop');
+        }),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((p) => stop(p.p)));
+    await stop(this.coord.p);
+  }
+}

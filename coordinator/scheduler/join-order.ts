@@ -1,0 +1,106 @@
+// Nodes in join order (node-index.ts): an array with holes where nodes left,
+// compacted when half of it is holes, so adding and removing are O(1)
+// amortised. Spread's round robin walks it from a cursor; load sampling
+// draws from it at random; the state API pages through it from a join
+// sequence number (`after`), found by binary search, not by a walk.
+
+interface Slotted {
+  /** Join sequence number: increasing in join order. */
+  seq: number;
+  /** Where it is in the array (kept by this class). */
+  slot: number;
+}
+
+export class JoinOrder<E extends Slotted> {
+  private order: (E | null)[] = [];
+  /** The seq of each slot, kept when its entry leaves (a hole): binary search needs every slot's. */
+  private seqs: number[] = [];
+  private holes = 0;
+  private cursor = 0;
+
+  add(e: E): void {
+    e.slot = this.order.length;
+    this.order.push(e);
+    this.seqs.push(e.seq);
+  }
+
+  remove(e: E): void {
+    if (this.order[e.slot] !== e) return;
+    this.order[e.slot] = null;
+    if (++this.holes * 2 > this.order.length && this.order.length > 64) this.compact();
+  }
+
+  /** Every entry in join order (a copy). */
+  list(): E[] {
+    const out: E[] = [];
+    for (const e of this.order) if (e) out.push(e);
+    return out;
+  }
+
+  /** Round robin from the cursor: the next entry that `fits`, looking at most at `scan` live entries. */
+  nextInTurn(scan: number, fits: (e: E) => boolean): E | null {
+    const len = this.order.length;
+    for (let i = 0, live = 0; i < len && live < scan; i++) {
+      const at = (this.cursor + i) % len;
+      const e = this.order[at];
+      if (!e) continue;
+      live++;
+      if (fits(e)) {
+        this.cursor = (at + 1) % len;
+        return e;
+      }
+    }
+    return null;
+  }
+
+  /** Up to `k` distinct entries drawn at random (`random` in [0, 1)). */
+  sample(k: number, random: () => number): E[] {
+    const out = new Set<E>();
+    const len = this.order.length;
+    for (let i = 0; i < k * 2 && out.size < k && len > 0; i++) {
+      const e = this.order[Math.floor(random() * len)];
+      if (e) out.add(e);
+    }
+    return [...out];
+  }
+
+  /**
+   * Entries that joined after seq `after` (-1: from the first), in join order,
+   * that `keep`, at most `limit`; `next` is the seq to ask after for the next
+   * page (null at the end). Costs a binary search plus the entries walked.
+   */
+  after(after: number, limit: number, keep: (e: E) => boolean): { page: E[]; next: number | null } {
+    let lo = 0;
+    let hi = this.seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.seqs[mid] <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const page: E[] = [];
+    for (let i = lo; i < this.order.length; i++) {
+      const e = this.order[i];
+      if (!e || !keep(e)) continue;
+      if (page.length === limit) return { page, next: page[page.length - 1].seq };
+      page.push(e);
+    }
+    return { page, next: null };
+  }
+
+  private compact(): void {
+    const live: E[] = [];
+    let cursor = 0;
+    for (let i = 0; i < this.order.length; i++) {
+      const e = this.order[i];
+      if (i === this.cursor) cursor = live.length;
+      if (e) {
+        e.slot = live.length;
+        live.push(e);
+      }
+    }
+    this.order = live;
+    this.seqs = live.map((e) => e.seq);
+    this.holes = 0;
+    this.cursor = live.length ? cursor % live.length : 0;
+  }
+}

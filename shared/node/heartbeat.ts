@@ -1,0 +1,92 @@
+// A node's heartbeat (issue 14: its cost must stay small at 10,000 nodes).
+// The coordinator counts any frame as a sign of life and declares a node dead
+// after `deadAfterMs` of silence; it tells the node in `welcome` how long it
+// may stay quiet (`quietMs`, half that window or less). So:
+// - load reports are deltas: one goes out only when running, queued or
+//   stored bytes changed, and it rides along in the next frame the node sends
+//   anyway (a `done`, a `started`) rather than in a frame of its own;
+// - a node that sent nothing for almost `quietMs` speaks: its changed load if
+//   any, else a keepalive, an empty frame the coordinator takes without
+//   decoding anything.
+// A node busy with tasks thus sends no heartbeat frames at all, an idle one a
+// keepalive every `quietMs`: never longer silent than before, so failure
+// detection keeps its guarantee.
+import type { MsgOf } from '../protocol/messages.js';
+
+export type Beat = MsgOf<'heartbeat'>;
+
+export interface HeartbeatIo {
+  /** The node's load now. */
+  load(): Beat;
+  /** Queues a message in the node's outbox (it goes out in this turn's frame). */
+  push(m: Beat): void;
+  /** Sends an empty frame at once (only when the coordinator said it takes them). */
+  keepalive(): void;
+  now(): number;
+}
+
+function same(a: Beat | null, b: Beat): boolean {
+  return !!a && a.running === b.running && a.queued === b.queued && a.storeBytes === b.storeBytes;
+}
+
+export class Heartbeat {
+  /** The load last reported. */
+  private sent: Beat | null = null;
+  private lastFrameAt: number;
+  private reportedAt = -Infinity;
+
+  /**
+   * `tickMs`: how often tick() is called (the coordinator's heartbeatMs).
+   * `quietMs`: the longest silence the coordinator allows; undefined for a
+   * coordinator that takes no keepalive frames (then an unchanged load is
+   * sent again instead, every other tick, as before).
+   */
+  constructor(
+    private readonly io: HeartbeatIo,
+    readonly tickMs: number,
+    readonly quietMs: number | undefined,
+  ) {
+    this.lastFrameAt = io.now();
+  }
+
+  /** A frame is about to go out: a changed load rides along (returned to be added to it), at most once per tick. */
+  riding(): Beat | null {
+    if (this.io.now() - this.reportedAt < this.tickMs) return null;
+    const load = this.io.load();
+    if (same(this.sent, load)) return null;
+    this.sent = load;
+    this.reportedAt = this.io.now();
+    return load;
+  }
+
+  /** A frame went out (any frame: the coordinator counts it as a sign of life). */
+  framed(): void {
+    this.lastFrameAt = this.io.now();
+  }
+
+  /** Called every tickMs. */
+  tick(): void {
+    const load = this.io.load();
+    const quiet = this.quietMs ?? 2 * this.tickMs;
+    const silentFor = this.io.now() - this.lastFrameAt;
+    // Before the next tick the node would have been silent too long: speak now.
+    const mustSpeak = silentFor + this.tickMs > quiet;
+    if (!same(this.sent, load)) {
+      // A change goes out at once when nothing else is flowing; otherwise it rides along (riding()).
+      if (mustSpeak || silentFor >= this.tickMs) this.report(load);
+      return;
+    }
+    if (!mustSpeak) return;
+    if (this.quietMs === undefined) this.report(load);
+    else {
+      this.io.keepalive();
+      this.framed();
+    }
+  }
+
+  private report(load: Beat): void {
+    this.sent = load;
+    this.reportedAt = this.io.now();
+    this.io.push(load);
+  }
+}

@@ -1,0 +1,100 @@
+// A session's input is handled a slice per event-loop turn (issue 14: no
+// stall over 50 ms): a message of thousands of ids is cut first, and a
+// session that closes with frames still waiting has them handled, in order
+// and still sliced, before its close is processed.
+// White-box: a real Coordinator (in-memory GCS) and a session over a fake
+// socket; performance.now advances 1 ms per call, so slices end at known places.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
+import { SPLIT_IDS, splitHeavy } from '../../coordinator/message-slices.js';
+import { Session } from '../../coordinator/session.js';
+import { handlers, type Handler } from '../../coordinator/handlers.js';
+import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
+import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
+import { putObjectId, rootTaskId, newJobId, type ObjectId } from '../../shared/ids.js';
+
+let c: Coordinator | null = null;
+afterEach(() => {
+  vi.restoreAllMocks();
+  c?.close();
+  c = null;
+});
+
+const ids = (n: number): ObjectId[] => {
+  const root = rootTaskId(newJobId());
+  return Array.from({ length: n }, (_, i) => putObjectId(root, i));
+};
+
+describe('cutting messages of many ids', () => {
+  it('a release of 2,000 ids becomes consecutive releases of SPLIT_IDS ids, in order; other messages are left alone', () => {
+    const all = ids(2000);
+    const msgs: Msg[] = [
+      { t: 'sync', x: 1 },
+      { t: 'release', ids: all },
+      { t: 'borrow', ids: all.slice(0, 3) },
+    ];
+    const out = splitHeavy(msgs);
+    expect(out[0]).toBe(msgs[0]);
+    const releases = out.filter((m) => m.t === 'release') as { ids: ObjectId[] }[];
+    expect(releases).toHaveLength(Math.ceil(2000 / SPLIT_IDS));
+    expect(releases.every((r) => r.ids.length <= SPLIT_IDS)).toBe(true);
+    expect(releases.flatMap((r) => r.ids)).toEqual(all);
+    expect(out.at(-1)).toBe(msgs[2]);
+  });
+
+  it('a frame with no large message is returned as it came (no copy on the hot path)', () => {
+    const msgs: Msg[] = [{ t: 'release', ids: ids(SPLIT_IDS) }];
+    expect(splitHeavy(msgs)).toBe(msgs);
+  });
+});
+
+/** A session over a fake socket that records the frames sent to it. */
+function session(co: Coordinator): { s: Session; got: Msg[] } {
+  const got: Msg[] = [];
+  const ws = { OPEN: 1, readyState: 1, bufferedAmount: 0, send: (f: Uint8Array) => got.push(...decodeFrame(f)), close() {}, terminate() {} };
+  const s = new Session(ws as never, '127.0.0.1');
+  co.sessions.add(s);
+  return { s, got };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('a session closing with frames still waiting', () => {
+  it('its waiting messages are handled in order, a slice per turn, and only then is it closed', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const { s, got } = session(co);
+    co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    await turn();
+    const jobId = s.jobId!;
+    expect(co.gcs.jobs.get(jobId)?.driver).toBe(s);
+    // From here on every performance.now() is 1 ms later: a 10 ms slice handles a few dozen messages.
+    const handled: number[] = [];
+    const table = handlers as unknown as { sync: Handler<'sync'> };
+    const sync = table.sync;
+    vi.spyOn(table, 'sync').mockImplementation((co2, s2, m) => {
+      handled.push(m.x);
+      return sync(co2, s2, m);
+    });
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const count = 2000;
+    co.onFrame(s, encodeFrame(Array.from({ length: count }, (_, x) => ({ t: 'sync', x }) as Msg)));
+    co.onClose(s, 1006);
+    // Not closed yet: what it sent first is handled first, over several turns.
+    expect(co.sessions.has(s)).toBe(true);
+    expect(co.gcs.jobs.get(jobId)?.driver).toBe(s);
+    let turns = 0;
+    while (co.sessions.has(s) && turns < 10_000) {
+      await turn();
+      turns++;
+    }
+    expect(turns).toBeGreaterThan(5);
+    expect(co.sessions.has(s)).toBe(false);
+    // A dropped driver's job waits for it: detached, not ended.
+    expect(co.gcs.jobs.get(jobId)).toMatchObject({ state: 'running', driver: null });
+    expect(handled).toEqual(Array.from({ length: count }, (_, x) => x));
+    // Answers went out while it was open: the first slices' (the socket is gone for the rest).
+    expect(got.filter((m) => m.t === 'sync').length).toBeGreaterThan(0);
+  });
+});
