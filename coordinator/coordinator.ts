@@ -19,6 +19,7 @@ import { actorHooks, verifiedTasks } from './scheduler/task-wiring.js';
 import { TaskEnds } from './scheduler/task-ends.js';
 import { nodeLostFailure } from './scheduler/task-failures.js';
 import { ActorManager } from './actors/actors.js';
+import { ActorHandover } from './actors/handover.js';
 import { Verifier } from './verify/verifier.js';
 import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
@@ -77,6 +78,8 @@ export class Coordinator {
   /** Cancel, node loss and job end for tasks (scheduler/task-ends.ts). */
   readonly ends: TaskEnds;
   readonly actors: ActorManager;
+  /** Actors that outlive a coordinator, attached again when their node joins (issue 15). */
+  readonly handover: ActorHandover;
   /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
   readonly verifier: Verifier;
   readonly membership: Membership;
@@ -150,6 +153,7 @@ export class Coordinator {
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
     this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
+    this.handover = new ActorHandover(this.gcs, this.actors, () => this.tasks, this.jobGraceMs);
     const feasibility = new FeasibilityWatch(
       this.gcs,
       (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
@@ -339,6 +343,7 @@ export class Coordinator {
       inlineMax: this.inlineMax,
       heartbeatMs: this.membership.heartbeatMs,
     });
+    if (m.node.host?.actors.length) this.handover.joined(n, m.node.host.actors);
     return null;
   }
 
@@ -484,6 +489,7 @@ export class Coordinator {
 
   close(): void {
     this.stopped = true;
+    this.handover.close();
     this.loop.stop();
     this.membership.stop();
     this.gcs.close();

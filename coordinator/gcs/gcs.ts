@@ -119,6 +119,22 @@ export class Gcs {
   }
 
   /**
+   * Where a live actor is (issue 15): the hash of its host process's key, so
+   * that a coordinator taking the job over attaches it again when that
+   * process joins. Hosts without a key (tabs) get no row: their actors die with
+   * the coordinator.
+   */
+  persistActor(id: TaskId, job: JobId, hostKey: string | undefined, restarts: number): void {
+    if (!this.storage.durable || this.guest(job)) return;
+    if (hostKey) this.storage.put('actors', id, rowPackr.pack({ id, job, hostKey, restarts }), job);
+    else this.storage.delete('actors', id, job);
+  }
+
+  dropActor(id: TaskId, job: JobId): void {
+    if (this.storage.durable && !this.guest(job)) this.storage.delete('actors', id, job);
+  }
+
+  /**
    * Whether a job is another coordinator's (coordinator/mesh): this one runs
    * some of its tasks, and its rows in the shared GCS are the owner's to write.
    */

@@ -113,13 +113,15 @@ export class MeshRegistry {
     await this.client.eval(RELEASE, 1, this.leaseKey(job), this.id);
   }
 
-  /** The stored rows of one job's three tables (one slot: the job's hash tag). */
-  async loadJob(job: string): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][] }> {
+  /** The stored rows of one job's tables (one slot: the job's hash tag). */
+  async loadJob(
+    job: string,
+  ): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][]; actors: [string, Uint8Array][] }> {
     const read = async (table: string): Promise<[string, Uint8Array][]> => {
       const h = await this.client.hgetallBuffer(hashKey(this.prefix, job, table));
       return Object.keys(h).map((k) => [k, new Uint8Array(h[k])]);
     };
-    const [jobs, objects, tasks] = await Promise.all([read('jobs'), read('objects'), read('tasks')]);
-    return { jobs, objects, tasks };
+    const [jobs, objects, tasks, actors] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors')]);
+    return { jobs, objects, tasks, actors };
   }
 }

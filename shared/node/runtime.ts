@@ -22,6 +22,7 @@ import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import { EnvCache, type EnvCacheLimits, type EnvTier } from './env-cache.js';
+import type { ActorKeep } from './actor-keep.js';
 
 export interface NodePlatform {
   WebSocket?: WebSocketCtor;
@@ -42,6 +43,12 @@ export interface NodePlatform {
   envCache?: EnvCache;
   /** Bounds of a new runtime env cache (issue 16): memory and tier bytes, LRU-pruned. */
   envLimits?: EnvCacheLimits;
+  /**
+   * Actors kept across sessions of this process (issue 15): a dropped
+   * connection hands them here, the next session takes them in and says so in
+   * its hello. Without it, actors die with their session.
+   */
+  keep?: ActorKeep;
 }
 
 export interface NodeOptions {
@@ -138,6 +145,7 @@ export class NodeRuntime {
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
   private stopHeartbeat: () => void = () => {};
+  private readonly keep: ActorKeep | undefined;
   /** Set once the session ended (closed by either side): nothing is sent any more. */
   closed = false;
   tasksRun = 0;
@@ -204,6 +212,8 @@ export class NodeRuntime {
     this.envCache.onHave = (arts) => this.send({ t: 'artifact', arts });
     const side = opts.kind === 'browser' ? 'b' : 'e';
     this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
+    this.keep = platform.keep;
+    for (const host of this.keep?.actors.splice(0) ?? []) this.actors.adopt(host);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
     const every =
@@ -226,6 +236,7 @@ export class NodeRuntime {
             name: opts.name,
             resources: { ...(opts.resources ?? {}), cpu: this.paused ? 0 : this.local.count },
             storeBytes: opts.storeBytes,
+            host: this.keep ? { key: this.keep.key, actors: this.actors.hosted() } : undefined,
           },
         });
         this.outbox.flush();
@@ -234,7 +245,7 @@ export class NodeRuntime {
       this.ws.onclose = (ev) => {
         const why = `connection closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`;
         reject(new TabmeshError('CLOSED', why));
-        this.shutdown(why);
+        this.shutdown(why, true);
         closedResolve(why);
       };
       this.ws.onmessage = (ev) => {
@@ -249,7 +260,7 @@ export class NodeRuntime {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
-            for (const ex of this.local.executors)
+            for (const ex of this.local.all())
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             this.stopHeartbeat = every(m.heartbeatMs, () => this.sendHeartbeat());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
@@ -355,13 +366,16 @@ export class NodeRuntime {
     };
   }
 
-  private shutdown(why: string): void {
+  /** Ends the session; `dropped`: the connection went and the process stays, so its actors go on in the keep (if any). */
+  private shutdown(why: string, dropped = false): void {
     if (this.closed) return;
     this.closed = true;
     this.stopHeartbeat();
     this.objects.close(new TabmeshError('CLOSED', why));
     this.links?.stop();
-    this.local.terminateAll();
+    const kept = dropped && this.keep ? this.actors.handOver() : [];
+    if (this.keep) this.keep.actors = kept;
+    this.local.terminateAll(new Set(kept.map((h) => h.executor!)));
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,8 @@ const fnId = id<FunctionId>(FUNCTION_ID_BYTES);
 const nodeId = id<NodeId>(NODE_ID_BYTES);
 const value = bytes(MAX_VALUE_BYTES);
 const ids = arr(objectId, MAX_IDS);
+/** Actors a node may say it still hosts when it joins (issue 15). */
+const MAX_HOSTED_ACTORS = 10_000;
 /** Resource names on a node or a task: Ray's own test asks for 10,000 custom ones (issue 13). */
 export const MAX_RESOURCES = 10_240;
 const resources = dict(num, MAX_RESOURCES);
@@ -144,6 +146,12 @@ const nodeInfo = obj({
   name: str(256),
   resources,
   storeBytes: int(0, 2 ** 50),
+  /**
+   * This process as an actor host (issue 15): its secret key (the GCS keeps a
+   * hash with each actor it hosts) and the actors an earlier session of it
+   * hosted, still alive here, for the coordinator that took their job over.
+   */
+  host: opt(obj({ key: str(64), actors: arr(taskId, MAX_HOSTED_ACTORS) })),
 });
 
 export const messages = {

@@ -79,6 +79,18 @@ async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
   expect((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!.find((r) => r.self)!.jobs).toBe(1);
 }
 
+class Counter {
+  n = 0;
+  inc(): number {
+    return ++this.n;
+  }
+  /** Drawn once per instance: the same tag after the kill is the same instance. */
+  readonly tag = Math.random().toString(36).slice(2);
+  who(): string {
+    return this.tag;
+  }
+}
+
 describe('several coordinators on one Redis', () => {
   it("two coordinators, a node on each: one driver's 2,000 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
     await oneJobOnBoth(redis.url, 'both');
@@ -115,13 +127,17 @@ describe('several coordinators on one Redis', () => {
     expect(sb.bytesRelayed).toBeGreaterThanOrEqual(204_800);
   }, 180_000);
 
-  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over and it finishes exactly', async () => {
+  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over, it finishes exactly, and a counter actor keeps its count', async () => {
     const token = 'fo-' + Math.random().toString(36).slice(2);
     const [a, b] = await twoCoordinators(redis.url, 'failover', token);
     mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
     expect(await m.get(early)).toBe('early 7');
+    // Actors live on the nodes of their job's coordinator: this one on A's node, which joins B after the kill.
+    const counter = m.remote(Counter).remote();
+    for (let i = 1; i <= 5; i++) expect(await m.get(counter.inc.remote())).toBe(i);
+    const tag = await m.get(counter.who.remote());
     const work = m.remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 4));
       return i * 3;
@@ -130,9 +146,15 @@ describe('several coordinators on one Redis', () => {
     const all = m.get(refs, { timeoutMs: 120_000 });
     await until(async () => ((await stats(a.url, token))?.tasksFinished ?? 0) >= 200, { timeoutMs: 60_000, what: 'the job to be under way' });
     await kill(a);
+    // Sent while the driver has no coordinator: they wait for the job to be taken over and the actor's node to join B.
+    const after = [counter.inc.remote(), counter.inc.remote(), counter.inc.remote()];
     expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
     expect(await m.get(early)).toBe('early 7');
     expect(await events(b.url, token, 'job-taken-over')).toHaveLength(1);
+    // The same instance, in the same process: its count went on from 5.
+    expect(await m.get(after, { timeoutMs: 60_000 })).toEqual([6, 7, 8]);
+    expect(await m.get(counter.who.remote())).toBe(tag);
+    expect(await events(b.url, token, 'actor-reattached')).toHaveLength(1);
     // A's node joined B; B lists itself alone once A's record stops beating.
     await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 30_000, what: "A's node to join B" });
     await until(async () => (await getJson<CoordinatorRow[]>(b.url, '/api/coordinators', token))?.length === 1, { timeoutMs: 15_000, what: 'B alone' });
