@@ -50,6 +50,7 @@ export class CoordinatorMesh {
     const mesh = new CoordinatorMesh(c, new MeshRegistry(client, opts.prefix, id), new MeshBus(client, opts.prefix, id), opts, () => client.disconnect());
     c.meshId = id;
     c.mesh = mesh;
+    c.gcs.eventOrigin = `${id}:`;
     mesh.bus.onFrame = (from, kind, frame) => (kind === 'toLink' ? mesh.linkFrame(from, frame) : mesh.agents.get(from)?.onFrame(frame));
     await mesh.bus.start();
     await mesh.tick();

@@ -5,6 +5,7 @@
 // is SIGKILLed, its driver and nodes go to the other, which takes the job's
 // lease over and finishes it exactly.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
 import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
@@ -55,7 +56,8 @@ async function events(url: string, token: string, kind: string): Promise<string[
   return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
 }
 
-async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
+/** Returns the two coordinators' ids. */
+async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<string[]> {
   const token = 'mesh-' + Math.random().toString(36).slice(2);
   const [a, b] = await twoCoordinators(redisUrl, prefix, token);
   const listed = (await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!;
@@ -77,6 +79,7 @@ async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
   expect(sb.tasksFinished).toBeGreaterThan(0);
   expect(sb.tasksFinished).toBeLessThan(2000);
   expect((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!.find((r) => r.self)!.jobs).toBe(1);
+  return listed.map((r) => r.id);
 }
 
 class Counter {
@@ -93,7 +96,16 @@ class Counter {
 
 describe('several coordinators on one Redis', () => {
   it("two coordinators, a node on each: one driver's 2,000 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
-    await oneJobOnBoth(redis.url, 'both');
+    const ids = await oneJobOnBoth(redis.url, 'both');
+    // Both wrote events into the one events hash, each under its own keys: neither overwrote the other's rows.
+    const r = new Redis(redis.url);
+    try {
+      const keys = await r.hkeys('both:{_}:events');
+      for (const id of ids) expect(keys.filter((k) => k.startsWith(`${id}:`)).length).toBeGreaterThan(2);
+      expect(keys.every((k) => ids.some((id) => k.startsWith(`${id}:`)))).toBe(true);
+    } finally {
+      r.disconnect();
+    }
   }, 180_000);
 
   it('a MapReduce whose large map outputs are read by reducers across coordinators finishes exactly', async () => {
