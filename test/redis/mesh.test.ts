@@ -6,6 +6,8 @@
 // lease over and finishes it exactly.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { unpack } from 'msgpackr';
+import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
 import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
@@ -188,6 +190,42 @@ describe('several coordinators on one Redis', () => {
     await edgeNodes(c, token, 1);
     expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
     expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('a job whose coordinator is SIGKILLed and whose driver never comes back is ended by the other coordinator once the job grace is over', async () => {
+    const token = 'ab-' + Math.random().toString(36).slice(2);
+    const a = await redisCoordinator(redis.url, 'abandoned', token);
+    const b = await startCoordinator({ redis: { url: redis.url, prefix: 'abandoned' }, port: 0, token, jobGraceMs: 3000, httpLimits: false });
+    const r = new Redis(redis.url);
+    try {
+      await edgeNodes(a, token, 1);
+      // A driver that knows A only, and gives up on it soon.
+      mesh = await connect({ url: a.url, token, reconnectTimeoutMs: 1000 });
+      const job = mesh.jobId;
+      const slow = mesh.remote(async () => {
+        await new Promise((res) => setTimeout(res, 60_000));
+        return 1;
+      });
+      void mesh.get(slow.remote()).catch(() => {}); // the driver gives up on A: it never comes back
+      await until(async () => (await r.hlen(`abandoned:{${job}}:tasks`)) > 0, { timeoutMs: 30_000, what: "the job's task row in Redis" });
+      await kill(a);
+      await until(() => b.coordinator.gcs.events.some((e) => e.kind === 'job-abandoned' && e.job === job), {
+        timeoutMs: 60_000,
+        what: 'B to end the abandoned job',
+      });
+      // Its row says how it ended; the lease B took to end it is given back.
+      await until(
+        async () => {
+          const row = await r.hgetBuffer(`abandoned:{${job}}:jobs`, job);
+          return row && (unpack(row) as { state: string }).state === 'finished';
+        },
+        { timeoutMs: 10_000, what: "the job's row to say finished" },
+      );
+      await until(async () => (await r.exists(`abandoned:{${job}}:lease`)) === 0, { timeoutMs: 10_000, what: 'the lease to be released' });
+    } finally {
+      r.disconnect();
+      await b.close();
+    }
   }, 180_000);
 
   it('the same job on both coordinators of a 3-master Redis Cluster', async () => {
