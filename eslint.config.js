@@ -34,6 +34,7 @@ export default tseslint.config(
       'shared/protocol/check.ts',
       'shared/transfer/raw-peer.ts',
       'shared/executor/core.ts',
+      'shared/executor/task-code.ts',
       'shared/codec.ts',
       'client-web/node/sandbox.ts',
       'coordinator/jobs/worker.ts',

@@ -7,17 +7,17 @@ import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
 import { ActorManager } from './actors/actors.js';
-import type { Coordinator } from './coordinator.js';
+import type { Managers } from './managers.js';
 import type { Session } from './session.js';
 
-export type Handler<K extends Msg['t']> = (c: Coordinator, s: Session, m: MsgOf<K>) => string | null | void;
+export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
 
-function nodeOf(c: Coordinator, s: Session): NodeRecord | undefined {
-  return s.nodeId ? c.node(s.nodeId) : undefined;
+function nodeOf(c: Managers, s: Session): NodeRecord | undefined {
+  return s.nodeId ? c.gcs.nodes.get(s.nodeId) : undefined;
 }
 
 /** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
-function runsTaskOfJob(c: Coordinator, s: Session, job: string): boolean {
+function runsTaskOfJob(c: Managers, s: Session, job: string): boolean {
   const n = nodeOf(c, s);
   if (!n) return false;
   for (const t of n.tasks) if (t.spec.jobId === job) return true;
@@ -32,14 +32,14 @@ function nodeInfo(n: NodeRecord) {
 }
 
 /** Whether session `s` may create objects and tasks under parent task `parent`. */
-function mayActFor(c: Coordinator, s: Session, parent: string): boolean {
+function mayActFor(c: Managers, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
   const t = c.gcs.tasks.get(parent as never);
   return !!t && ((t.node !== null && t.node.session === s) || c.verifier.runsOn(t, s));
 }
 
 /** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
-function madeUp(c: Coordinator, s: Session, what: string, taskId: string): void {
+function madeUp(c: Managers, s: Session, what: string, taskId: string): void {
   if (s.nodeId && !c.honesty.mayReport(s, taskId as never)) c.trust.offence(s.nodeId, `${what} for task ${taskId.slice(0, 12)}, which it was never assigned`);
 }
 
@@ -114,7 +114,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   // the reader asked for the object and the accused node holds it. One reader
   // accuses a node at most once, so one liar cannot talk an honest node out.
   badHolder: (c, s, m) => {
-    const n = c.node(m.peer as never);
+    const n = c.gcs.nodes.get(m.peer as never);
     const o = c.dir.get(m.id);
     if (!n || n.session === s || !o?.locations.has(n.session)) return `badHolder: ${m.peer.slice(0, 12)} is not a node holding ${m.id.slice(0, 12)}`;
     if (!c.honesty.mayAccuse(s, m.id, n.id)) return;
@@ -225,7 +225,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   handBack: (c, s, m) => {
     for (const { taskId, attempt } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
-      if (typeof t === 'string' || t.state !== 'assigned') continue; // started ones finish where they are
+      // The node says it holds the task, not started, and has let it go: `running` too, when the executor it
+      // started on was killed (a force-cancelled batch mate) and it went back to the node's queue (issue 14).
+      if (typeof t === 'string' || (t.state !== 'assigned' && t.state !== 'running')) continue;
       c.tasks.handBack(t);
     }
   },

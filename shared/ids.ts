@@ -143,6 +143,16 @@ function writeU32(buf: Uint8Array, at: number, n: number): void {
   buf[at + 3] = n & 0xff;
 }
 
+/**
+ * A copy of an id that shares no memory with the frame it was decoded from.
+ * The msgpack decoder hands out strings as slices of one string per run of
+ * a frame's strings; an id kept in a long-lived table (bounded histories,
+ * what a node may report on) would keep that whole run alive (issue 14).
+ */
+export function ownId<T extends string>(id: T): T {
+  return (' ' + id).slice(1) as T;
+}
+
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }

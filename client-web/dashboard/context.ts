@@ -3,6 +3,8 @@ import type { Api } from './api.js';
 import type { LiveDoc } from './live.js';
 import { h } from './dom.js';
 
+export type { JobView, NodeView } from '../../shared/dashboard.js';
+
 export interface Ctx {
   live: LiveDoc;
   api: Api;
@@ -17,39 +19,6 @@ export interface View {
   /** Re-renders from the live document (throttled by the shell). */
   update?(): void;
   dispose?(): void;
-}
-
-export interface JobView {
-  name: string;
-  kind: string;
-  status: string;
-  submitted: number;
-  finished: number;
-  failed: number;
-  cancelled: number;
-  running: number;
-  startedAt: number;
-  endedAt: number;
-  error: string;
-  result: string;
-}
-
-export interface NodeView {
-  kind: string;
-  name: string;
-  state: string;
-  cpus: number;
-  running: number;
-  queued: number;
-  inflight: number;
-  storeBytes: number;
-  objects: number;
-  bytesIn: number;
-  bytesOut: number;
-  tasksDone: number;
-  joinedAt: number;
-  /** Issue 8: new, trusted, suspect or distrusted. */
-  trust?: string;
 }
 
 /**

@@ -2,31 +2,8 @@
 // (idle slots too), coloured by function or by state. A task waiting in get
 // lends its slot to others: each slot shows, solid, what ran on it instant by
 // instant, and under it, thin, each task's whole span from start to end.
+import type { Timeline, TimelineBar } from '../../shared/dashboard.js';
 import { duration, h, s } from './dom.js';
-
-export interface Bar {
-  task: string;
-  name: string;
-  state: string;
-  node: string;
-  nodeName: string;
-  lane: number;
-  depth: number;
-  start: number;
-  end: number;
-  submittedAt: number;
-}
-
-export interface Row {
-  node: string;
-  nodeName: string;
-  lane: number;
-}
-
-export interface TimelineData {
-  rows: Row[];
-  bars: Bar[];
-}
 
 export type ColourBy = 'function' | 'state';
 
@@ -61,20 +38,20 @@ function tickLabel(ms: number, step: number): string {
  * started last (the others wait in get for it or its siblings). Runs of one
  * task merge into one segment.
  */
-export function running(bars: readonly Bar[]): Map<string, { b: Bar; from: number; to: number }[]> {
-  const byLane = new Map<string, Bar[]>();
+export function running(bars: readonly TimelineBar[]): Map<string, { b: TimelineBar; from: number; to: number }[]> {
+  const byLane = new Map<string, TimelineBar[]>();
   for (const b of bars) {
     const key = `${b.node}/${b.lane}`;
     let l = byLane.get(key);
     if (!l) byLane.set(key, (l = []));
     l.push(b);
   }
-  const out = new Map<string, { b: Bar; from: number; to: number }[]>();
+  const out = new Map<string, { b: TimelineBar; from: number; to: number }[]>();
   for (const [key, lane] of byLane) {
     const times = [...new Set(lane.flatMap((b) => [b.start, b.end]))].sort((a, c) => a - c);
     const byStart = [...lane].sort((a, c) => a.start - c.start);
-    const segs: { b: Bar; from: number; to: number }[] = [];
-    let open: Bar[] = [];
+    const segs: { b: TimelineBar; from: number; to: number }[] = [];
+    let open: TimelineBar[] = [];
     let next = 0;
     for (let i = 0; i + 1 < times.length; i++) {
       const t = times[i];
@@ -95,7 +72,7 @@ export function running(bars: readonly Bar[]): Map<string, { b: Bar; from: numbe
   return out;
 }
 
-export function timeline(data: TimelineData, by: ColourBy = 'function'): HTMLElement {
+export function timeline(data: Timeline, by: ColourBy = 'function'): HTMLElement {
   const bars = data.bars.slice(0, MAX_BARS);
   if (bars.length === 0) return h('p', { class: 'muted' }, 'No task has run yet.');
   // Rows grouped by node, in the order the API gave them (first node to run a task first).
@@ -140,12 +117,12 @@ export function timeline(data: TimelineData, by: ColourBy = 'function'): HTMLEle
   }
   const colours = new Map<string, string>();
   for (const b of bars) if (!colours.has(b.name)) colours.set(b.name, PALETTE[colours.size % PALETTE.length]);
-  const fill = (b: Bar, attrs: Record<string, string | number>) => {
+  const fill = (b: TimelineBar, attrs: Record<string, string | number>) => {
     if (by === 'state') attrs.class += ` fill-${b.state}`;
     else attrs.fill = colours.get(b.name)!;
     return attrs;
   };
-  const tip = (b: Bar) =>
+  const tip = (b: TimelineBar) =>
     s(
       'title',
       {},

@@ -8,54 +8,11 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
-import type { TaskSpec } from '../../shared/protocol/messages.js';
+import { diedFailure, type ActorHooks, type ActorRecord } from './actor-record.js';
+import { ActorNames } from './names.js';
+import { restart, restartable } from './restart.js';
 
-export interface ActorRecord {
-  id: TaskId;
-  name: string | null;
-  /** Where its name lives (Ray's namespaces): names are unique per namespace. */
-  namespace: string;
-  /** Ray's `lifetime: 'detached'`: it outlives its job (its name holds it) until killed. */
-  detached: boolean;
-  className: string;
-  job: JobId;
-  state: 'pending' | 'alive' | 'restarting' | 'dead';
-  creation: TaskRecord;
-  node: NodeRecord | null;
-  /** Calls not yet dispatched, per caller, in the order submitted. */
-  callers: Map<TaskId, TaskRecord[]>;
-  /** Calls dispatched and not ended. */
-  inflight: Set<TaskRecord>;
-  /** The method log: ids of dispatched calls, in order. */
-  log: TaskId[];
-  /** Calls since the last checkpoint, replayed in order after a restart (their arguments are held). */
-  replay: TaskSpec[];
-  checkpoint: Uint8Array | null;
-  restarts: number;
-  calls: number;
-  createdAt: number;
-  diedAt: number;
-  deathCause: string | null;
-}
-
-export interface ActorHooks {
-  /** Sends a ready call to the actor's node. */
-  dispatch(t: TaskRecord, n: NodeRecord): void;
-  fail(t: TaskRecord, f: Failure): void;
-  /** Frees the resources the creation task held on its node. */
-  release(creation: TaskRecord): void;
-  /** Runs the creation task again (a restart), placed by the scheduler. */
-  recreate(creation: TaskRecord): void;
-  /** Takes (+1) or gives up (-1) references to a call's arguments while it is in the replay log. */
-  holdArgs(spec: TaskSpec, sign: 1 | -1): void;
-  /** Sends a logged call to the restarted actor's node, to rebuild its state (its result is not news). */
-  replay(spec: TaskSpec, n: NodeRecord): void;
-  /** A detached actor died: its name no longer holds its creation object. */
-  unpin(id: TaskId): void;
-}
-
-/** A name's key: names are unique within a namespace. */
-const nameKey = (namespace: string, name: string) => `${namespace}\u0000${name}`;
+export type { ActorHooks, ActorRecord } from './actor-record.js';
 
 /** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
 const LOG_CAP = 10_000;
@@ -63,13 +20,15 @@ const LOG_CAP = 10_000;
 export class ActorManager {
   /** The actors table: only this manager writes it (readonly views through get/has/list). */
   private readonly table = new Map<TaskId, ActorRecord>();
-  readonly names = new Map<string, TaskId>();
+  private readonly names: ActorNames;
   dead = 0;
 
   constructor(
     private readonly gcs: Gcs,
     private readonly hooks: ActorHooks,
-  ) {}
+  ) {
+    this.names = new ActorNames(gcs, (id) => this.table.get(id));
+  }
 
   get(id: TaskId): Readonly<ActorRecord> | undefined {
     return this.table.get(id);
@@ -100,13 +59,8 @@ export class ActorManager {
       taskId: t.spec.taskId,
     });
     if (a.detached && !a.name) return refuse('ValueError', `a detached actor needs a name (nothing could reach it once its job ends)`);
-    if (a.name) {
-      const key = nameKey(namespace, a.name);
-      const holder = this.names.get(key);
-      if (holder && this.table.get(holder)?.state !== 'dead') {
-        return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
-      }
-      this.names.set(key, t.spec.taskId);
+    if (a.name && !this.names.claim(namespace, a.name, t.spec.taskId)) {
+      return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
     }
     this.table.set(t.spec.taskId, {
       id: t.spec.taskId,
@@ -176,13 +130,13 @@ export class ActorManager {
 
   /** A dead actor's name is free again; a detached one's name no longer holds it. */
   private dropName(a: ActorRecord): void {
-    if (a.name && this.names.get(nameKey(a.namespace, a.name)) === a.id) this.names.delete(nameKey(a.namespace, a.name));
+    this.names.release(a);
     if (a.detached) this.hooks.unpin(a.id);
   }
 
   /** A job's namespace for actor names ('' when its driver named none). */
   namespaceOf(job: JobId | undefined): string {
-    return (job && this.gcs.jobs.get(job)?.namespace) || '';
+    return this.names.namespaceOf(job);
   }
 
   /** A call was submitted: it takes its place in its caller's queue. */
@@ -199,7 +153,7 @@ export class ActorManager {
   callReady(t: TaskRecord): void {
     const a = this.table.get(t.spec.actor!.id);
     if (!a || a.state === 'dead') {
-      this.hooks.fail(t, this.diedFailure(t, a));
+      this.hooks.fail(t, diedFailure(t, a));
       return;
     }
     t.state = 'queued';
@@ -221,7 +175,7 @@ export class ActorManager {
       a.calls++;
       a.log.push(head.spec.taskId);
       if (a.log.length > LOG_CAP) a.log.splice(0, a.log.length - LOG_CAP);
-      if (this.restartable(a)) {
+      if (restartable(a)) {
         a.replay.push(head.spec);
         this.hooks.holdArgs(head.spec, 1);
       }
@@ -246,26 +200,22 @@ export class ActorManager {
     this.dead++;
     this.dropName(a);
     this.gcs.dropActor(a.id, a.job);
-    for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, this.diedFailure(t, a));
+    for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, diedFailure(t, a));
     a.callers.clear();
-    for (const t of [...a.inflight]) this.hooks.fail(t, this.diedFailure(t, a));
+    for (const t of [...a.inflight]) this.hooks.fail(t, diedFailure(t, a));
     a.inflight.clear();
     for (const spec of a.replay) this.hooks.holdArgs(spec, -1);
     a.replay = [];
-    if (!TERMINAL.has(a.creation.state)) this.hooks.fail(a.creation, this.diedFailure(a.creation, a));
+    if (!TERMINAL.has(a.creation.state)) this.hooks.fail(a.creation, diedFailure(a.creation, a));
     this.hooks.release(a.creation);
     if (node && tellNode) node.session.send({ t: 'killActor', id });
     this.gcs.event('actor-died', `actor ${a.className} ${id.slice(0, 12)} died: ${why}`, { job: a.job, node: node?.id, task: id });
   }
 
-  private restartable(a: ActorRecord): boolean {
-    return (a.creation.spec.actor?.maxRestarts ?? 0) > 0;
-  }
-
   /** The actor's state after call `after`: the replay log up to it can go. */
   checkpointed(id: TaskId, after: TaskId, state: Uint8Array): void {
     const a = this.table.get(id);
-    if (!a || a.state === 'dead' || !this.restartable(a)) return;
+    if (!a || a.state === 'dead' || !restartable(a)) return;
     const i = a.replay.findIndex((s) => s.taskId === after);
     if (i < 0) return;
     for (const spec of a.replay.splice(0, i + 1)) this.hooks.holdArgs(spec, -1);
@@ -289,7 +239,7 @@ export class ActorManager {
 
   private lost(a: ActorRecord, why: string): void {
     const max = a.creation.spec.actor?.maxRestarts ?? 0;
-    if (a.restarts < max) this.restart(a, why);
+    if (a.restarts < max) restart(a, why, this.gcs, this.hooks);
     else this.kill(a.id, `${why}${max ? ` and its ${max} restart(s) are spent` : ''}`, false);
   }
 
@@ -309,45 +259,6 @@ export class ActorManager {
     });
     this.hooks.recreate(t);
     return true;
-  }
-
-  private restart(a: ActorRecord, why: string): void {
-    a.restarts++;
-    a.state = 'restarting';
-    a.node = null;
-    const retries = a.creation.spec.actor?.maxTaskRetries ?? 0;
-    // Calls that were running: again after the replay (within maxTaskRetries), else they fail.
-    const again: TaskRecord[] = [];
-    // Calls that were running never finished: the replay leaves them out (one may be what killed the worker).
-    const unfinished = new Set([...a.inflight].map((t) => t.spec.taskId));
-    for (const t of a.inflight) {
-      this.hooks.release(t);
-      if (t.spec.attempt < retries) {
-        t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-        t.state = 'queued';
-        again.push(t);
-      } else this.hooks.fail(t, this.diedFailure(t, a, `it was running when the actor's node was lost (${why})`));
-    }
-    a.inflight.clear();
-    // Re-dispatched retries must not run twice; failed ones not at all.
-    a.replay = a.replay.filter((s) => {
-      if (!unfinished.has(s.taskId)) return true;
-      this.hooks.holdArgs(s, -1);
-      return false;
-    });
-    for (const t of again.reverse()) {
-      let q = a.callers.get(t.spec.parentId);
-      if (!q) a.callers.set(t.spec.parentId, (q = []));
-      q.unshift(t);
-    }
-    this.hooks.release(a.creation);
-    const c = a.creation;
-    c.spec = { ...c.spec, attempt: c.spec.attempt + 1, actor: { ...c.spec.actor!, restore: a.checkpoint ?? undefined } };
-    this.gcs.event('actor-restarting', `actor ${a.className} ${a.id.slice(0, 12)} lost (${why}): restart ${a.restarts} of ${c.spec.actor!.maxRestarts}`, {
-      job: a.job,
-      task: a.id,
-    });
-    this.hooks.recreate(c);
   }
 
   /**
@@ -410,39 +321,19 @@ export class ActorManager {
     return kept;
   }
 
-  lookup(name: string, namespace: string): ActorRecord | undefined {
-    const id = this.names.get(nameKey(namespace, name));
-    const a = id ? this.table.get(id) : undefined;
-    return a && a.state !== 'dead' ? a : undefined;
+  lookup(name: string, namespace: string): Readonly<ActorRecord> | undefined {
+    return this.names.lookup(name, namespace);
   }
 
   /** Live named actors, in one namespace or (null) in all (Ray's list_named_actors). */
   named(namespace: string | null): { name: string; namespace: string }[] {
-    const out: { name: string; namespace: string }[] = [];
-    for (const id of this.names.values()) {
-      const a = this.table.get(id);
-      if (a?.name && a.state !== 'dead' && (namespace === null || a.namespace === namespace)) out.push({ name: a.name, namespace: a.namespace });
-    }
-    return out;
+    return this.names.named(namespace);
   }
 
   get alive(): number {
     let n = 0;
     for (const a of this.table.values()) if (a.state !== 'dead') n++;
     return n;
-  }
-
-  private diedFailure(t: TaskRecord, a: ActorRecord | undefined, why?: string): Failure {
-    return {
-      code: 'ACTOR_DIED',
-      name: 'ActorDiedError',
-      message: a
-        ? `actor ${a.className} ${a.id.slice(0, 12)} died: ${why ?? a.deathCause ?? 'unknown'}`
-        : `actor ${t.spec.actor?.id.slice(0, 12)} is unknown or gone`,
-      stack: '',
-      functionName: t.spec.name,
-      taskId: t.spec.taskId,
-    };
   }
 
   static creationObject(id: TaskId) {

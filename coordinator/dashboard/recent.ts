@@ -3,7 +3,7 @@
 // kept a while with their final state so that the dashboard's tables and the
 // state API still list them instead of losing them the moment a job ends.
 // Bounded by age and count; recording one is a map insert.
-import type { TaskId } from '../../shared/ids.js';
+import { ownId, type TaskId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { actorView, objectView } from '../http/state.js';
 import { viewOf, type TaskView } from './task-history.js';
@@ -14,9 +14,23 @@ export const MAX_EACH = 5000;
 export type ObjectView = ReturnType<typeof objectView>;
 export type ActorView = ReturnType<typeof actorView>;
 
+interface Entry<V> {
+  id: string;
+  at: number;
+  v: V;
+  /** Added again since: a newer entry stands for the id. */
+  gone: boolean;
+}
+
 /** Views by id, oldest first; past `keepMs` or `max` the oldest go. */
 export class Recent<V> {
-  private readonly items = new Map<string, { at: number; v: V }>();
+  private readonly items = new Map<string, Entry<V>>();
+  /**
+   * Insertion order, oldest at `head`: the oldest leaves by index (taking a
+   * map's first key instead walks past every entry deleted before it, issue 14).
+   */
+  private order: (Entry<V> | undefined)[] = [];
+  private head = 0;
 
   constructor(
     private readonly keepMs = KEEP_MS,
@@ -24,18 +38,50 @@ export class Recent<V> {
   ) {}
 
   add(id: string, v: V, now = Date.now()): void {
-    this.items.delete(id);
-    this.items.set(id, { at: now, v });
-    if (this.items.size > this.max) this.items.delete(this.items.keys().next().value!);
+    const old = this.items.get(id);
+    if (old) old.gone = true;
+    const e: Entry<V> = { id: ownId(id), at: now, v, gone: false };
+    this.items.set(e.id, e);
+    this.order.push(e);
+    while (this.items.size > this.max) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    while (this.head < this.order.length) {
+      const e = this.order[this.head]!;
+      this.order[this.head++] = undefined;
+      if (!e.gone) {
+        this.items.delete(e.id);
+        break;
+      }
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /** The ones kept, the most recent first. */
   list(now = Date.now()): V[] {
-    for (const [id, e] of this.items) {
-      if (now - e.at <= this.keepMs) break;
-      this.items.delete(id);
+    while (this.head < this.order.length) {
+      const e = this.order[this.head]!;
+      if (!e.gone) {
+        if (now - e.at <= this.keepMs) break;
+        this.items.delete(e.id);
+      }
+      this.order[this.head++] = undefined;
     }
-    return [...this.items.values()].reverse().map((e) => e.v);
+    this.compact();
+    const out: V[] = [];
+    for (let i = this.order.length - 1; i >= this.head; i--) {
+      const e = this.order[i]!;
+      if (!e.gone) out.push(e.v);
+    }
+    return out;
   }
 
   get size(): number {

@@ -2,7 +2,7 @@
 // go of its tasks (lineage is dropped once a task's outputs are freed, and
 // at the latest when its job ends). Bounded: the first MAX_PER_JOB tasks of
 // each of the last MAX_JOBS jobs; the rest are only counted.
-import { isPutObject, taskOfObject, type JobId, type NodeId, type TaskId } from '../../shared/ids.js';
+import { isPutObject, ownId, taskOfObject, type JobId, type NodeId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { TaskRecord, TaskState } from '../gcs/tables.js';
 
@@ -34,14 +34,15 @@ export function viewOf(t: TaskRecord): TaskView {
   const puts: string[] = [];
   for (const a of t.spec.args) {
     if (a.r === undefined) continue;
-    if (isPutObject(a.r)) puts.push(a.r);
-    else deps.push(taskOfObject(a.r));
+    if (isPutObject(a.r)) puts.push(ownId(a.r));
+    else deps.push(ownId(taskOfObject(a.r)));
   }
   return {
-    id: t.spec.taskId,
-    job: t.spec.jobId,
-    parent: t.spec.parentId,
-    name: t.spec.name,
+    // Views outlive their tasks (histories): their strings are their own, not slices of a frame.
+    id: ownId(t.spec.taskId),
+    job: ownId(t.spec.jobId),
+    parent: ownId(t.spec.parentId),
+    name: ownId(t.spec.name),
     state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
     node: t.ranOn,
     executor: t.executor ?? -1,

@@ -3,7 +3,7 @@
 // /api/events always were. Reading takes a viewer or driver token; submitting
 // and cancelling jobs the driver token.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { isPutObject, taskOfObject, type JobId } from '../../shared/ids.js';
+import { isPutObject, ownId, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { ActorRecord } from '../actors/actors.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
@@ -38,13 +38,14 @@ export function actorView(a: ActorRecord) {
 /** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
 export function objectView(o: ObjectRecord) {
   return {
-    id: o.id,
-    job: o.job,
+    // Kept after the object is freed (dashboard/recent.ts): strings of its own, not slices of a frame.
+    id: ownId(o.id),
+    job: ownId(o.job),
     state: o.state as ObjectRecord['state'] | 'freed',
     size: o.size,
     inline: o.v !== null,
     refs: o.refs,
-    task: isPutObject(o.id) ? null : taskOfObject(o.id),
+    task: isPutObject(o.id) ? null : ownId(taskOfObject(o.id)),
     put: isPutObject(o.id),
     locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
     error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,

@@ -2,34 +2,8 @@
 // node ran it on, and its export in Chrome's Trace Event Format
 // (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU),
 // which Perfetto and chrome://tracing open.
+import type { ChromeTrace, Timeline, TimelineBar, TimelineRow } from '../../shared/dashboard.js';
 import type { TaskView } from '../dashboard/task-history.js';
-
-export interface TimelineBar {
-  task: string;
-  name: string;
-  state: string;
-  node: string;
-  nodeName: string;
-  /** The node's executor slot that ran it (as the node reported it). */
-  lane: number;
-  /** Tasks of the same slot it overlaps, started before it: a task waiting in get lends its slot to others. */
-  depth: number;
-  start: number;
-  end: number;
-  submittedAt: number;
-}
-
-/** One executor slot of a node that ran some of the job's tasks. */
-export interface TimelineRow {
-  node: string;
-  nodeName: string;
-  lane: number;
-}
-
-export interface Timeline {
-  rows: TimelineRow[];
-  bars: TimelineBar[];
-}
 
 export interface NodeInfo {
   name: string;
@@ -72,12 +46,6 @@ export function layoutTimeline(tasks: readonly TaskView[], node: (id: string) =>
   const rows: TimelineRow[] = [];
   for (const [id, n] of nodes) for (let lane = 0; lane < n.freeAt.length; lane++) rows.push({ node: id, nodeName: n.info.name, lane });
   return { rows, bars };
-}
-
-export interface ChromeTrace {
-  traceEvents: Record<string, unknown>[];
-  displayTimeUnit: 'ms';
-  otherData: Record<string, unknown>;
 }
 
 /** Chrome trace JSON: one process per node, one thread per executor row, a complete ('X') event per task. */

@@ -12,7 +12,8 @@ import { Scheduler } from './scheduler.js';
 import { ActorManager } from '../actors/actors.js';
 import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
-import { actorGone, lostFailure, placeOnlyCpu, retried } from './task-failures.js';
+import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
+import { admit } from './task-submit.js';
 
 const EWMA_ALPHA = 0.2;
 
@@ -41,68 +42,11 @@ export class TaskManager {
    * Returns an error text when the submission is refused.
    */
   submit(spec: TaskSpec, from: Session, localNode: NodeRecord | null): string | null {
-    const gcs = this.gcs;
-    const existing = gcs.tasks.get(spec.taskId);
-    if (existing) {
-      // A re-run parent (or a resumed driver) re-submits the same ids: the task stands; its submitter holds its outputs once.
-      for (let i = 0; i < spec.numReturns; i++) {
-        const id = returnObjectId(spec.taskId, i);
-        if (!from.held.has(id)) this.dir.hold(from, id);
-      }
-      return null;
-    }
-    const job = gcs.jobs.get(spec.jobId);
-    if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
-    const isCall = spec.actor?.kind === 'call';
-    if (!isCall && !gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
-    if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
-    const t: TaskRecord = {
-      spec,
-      state: 'waiting-args',
-      node: null,
-      missing: 0,
-      liveOutputs: spec.numReturns,
-      holdsArgs: true,
-      blocked: false,
-      submittedAt: Date.now(),
-      startedAt: 0,
-      endedAt: 0,
-      ranOn: null,
-    };
-    gcs.tasks.set(spec.taskId, t);
-    job.tasks.add(t);
-    job.counts.submitted++;
-    gcs.stats.tasksSubmitted++;
-    gcs.persistTask(t);
-    for (let i = 0; i < spec.numReturns; i++) {
-      const o = this.dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0);
-      this.dir.hold(from, o.id);
-    }
-    let failedArg: ObjectRecord | null = null;
-    let lostArg: ObjectId | null = null;
-    const nameTaken = spec.actor?.kind === 'create' ? this.actors.register(t) : null;
-    // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
-    if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) this.dir.addRef(ActorManager.creationObject(spec.taskId));
-    if (isCall) this.actors.enqueueCall(t);
-    for (const id of depsOf(spec)) {
-      const o = this.dir.get(id);
-      if (!o) {
-        lostArg ??= id;
-        continue;
-      }
-      o.refs++;
-      if (o.state === 'pending') {
-        t.missing++;
-        (o.dependents ??= []).push(t);
-      } else if (o.state === 'failed') failedArg ??= o;
-    }
-    for (const id of spec.nested) this.dir.addRef(id);
-    if (nameTaken) {
-      this.finishFailed(t, nameTaken);
-    } else if (lostArg) {
-      this.finishFailed(t, isCall && lostArg === ActorManager.creationObject(spec.actor!.id) ? actorGone(spec) : lostFailure(lostArg, spec));
-    } else if (failedArg) {
-      this.finishFailed(t, failedArg.failure!);
+    const r = admit(this.gcs, this.dir, this.actors, spec, from);
+    if (typeof r === 'string' || r === null) return r;
+    const t = r.task;
+    if (r.failure) {
+      this.finishFailed(t, r.failure);
     } else if (localNode && spec.verify && !spec.actor && t.missing === 0) {
       // Run bottom-up already: that run is the first replica.
       localNode.functions.add(spec.fnId);
@@ -223,6 +167,8 @@ export class TaskManager {
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
     this.unplace(t);
+    t.startedAt = 0;
+    t.executor = undefined;
     this.scheduler.enqueue(t, true);
   }
 

@@ -3,18 +3,24 @@
 // session and bounded, which tasks it placed there and which objects the
 // session asked to locate or fetch, so that a late report (the task was
 // cancelled, its job ended) is told apart from a made-up one.
-import type { ObjectId, TaskId } from '../../shared/ids.js';
+import { ownId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Session } from '../session.js';
 
 /** Remembered per session; the oldest are forgotten first (and then get the benefit of the doubt). */
 const REMEMBER = 50_000;
 
-class Recent<T> {
+/** A set of the last REMEMBER ids; the oldest leaves through a ring (no scan of a set's deleted entries). */
+class Recent<T extends string> {
   private readonly set = new Set<T>();
+  private readonly ring: T[] = [];
+  private next = 0;
   add(x: T): void {
     if (this.set.has(x)) return;
+    x = ownId(x);
+    if (this.ring.length === REMEMBER) this.set.delete(this.ring[this.next]);
+    this.ring[this.next] = x;
+    this.next = (this.next + 1) % REMEMBER;
     this.set.add(x);
-    if (this.set.size > REMEMBER) this.set.delete(this.set.values().next().value as T);
   }
   has(x: T): boolean {
     return this.set.has(x);

@@ -3,61 +3,14 @@
 // own `mesh` and `console`, bound lexically so that concurrent tasks in one
 // executor never mix up whose child tasks are whose.
 import { Mesh } from '../api/mesh.js';
-import { ObjectRef } from '../api/ref.js';
-import { ActorHandleCore } from '../api/actor.js';
-import type { ClusterInfo, Fetched, MeshCore } from '../api/core.js';
 import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
-import { ClosureVariableError, errorFromCode, failureOf, GetTimeoutError, TabmeshError, TaskCancelledError } from '../errors.js';
-import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
-import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
-import type { RuntimeContext } from '../api/types.js';
+import { errorFromCode, failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
+import type { TaskId } from '../ids.js';
 import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
-import type { EnvDecl } from '../protocol/messages.js';
-
-type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
-
-interface TaskConsole {
-  log(...a: unknown[]): void;
-  info(...a: unknown[]): void;
-  warn(...a: unknown[]): void;
-  error(...a: unknown[]): void;
-  debug(...a: unknown[]): void;
-}
-
-/** Globals a ReferenceError may name without the function being at fault. */
-const KNOWN_GLOBALS = new Set(Object.getOwnPropertyNames(globalThis));
-
-function compile(name: string, source: string): Factory {
-  // `mesh` and `console` are parameters of the factory, so the task's code
-  // sees its own. `__name` is esbuild's keepNames helper, which TS runners
-  // (tsx, vitest) may leave inside a function's printed source.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- task code ships as source: compiling it is the executor's job
-  return new Function('mesh', 'console', `const __name = (f) => f;\nreturn (${source}\n);\n//# sourceURL=tabmesh-task:${encodeURIComponent(name)}`) as Factory;
-}
-
-class RunningTask {
-  cancelled = false;
-  submitIndex = 0;
-  putIndex = 0;
-  constructor(readonly t: RunTask) {}
-}
-
-/** A live actor in this executor: its instance, and its calls in arrival order. */
-interface LiveActor {
-  id: string;
-  instance: Record<string, unknown>;
-  /** The creation task's mesh: calls submit and put under the actor's id. */
-  mesh: Mesh;
-  console: TaskConsole;
-  queue: RunTask[];
-  running: number;
-  maxConcurrency: number;
-  /** Calls since the last checkpoint, and how many between checkpoints (0: never). */
-  sinceCheckpoint: number;
-  checkpointEvery: number;
-}
+import { classInstanceIn, compile, explain, show, type Factory, type TaskConsole } from './task-code.js';
+import { RunningTask, TaskCore, type LiveActor } from './task-core.js';
 
 export class ExecutorCore {
   private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
@@ -342,145 +295,6 @@ export class ExecutorCore {
     } finally {
       this.ep.post({ k: 'block', taskId: r.t.taskId, blocked: false });
     }
-  }
-}
-
-/** The MeshCore of a running task: it talks to the node runtime. */
-class TaskCore implements MeshCore {
-  readonly jobId: JobId;
-  readonly parentTask: TaskId;
-  readonly tracksHandles = false;
-  constructor(
-    private readonly ex: ExecutorCore,
-    private readonly r: RunningTask,
-    readonly inlineMax: number,
-    private readonly env: FunctionEnv | undefined,
-  ) {
-    this.jobId = r.t.jobId;
-    this.parentTask = r.t.taskId;
-  }
-  async importModule(name: string): Promise<unknown> {
-    return this.ex.env.import(this.env, this.fnName(), name);
-  }
-  async wasmModule(name: string): Promise<WebAssembly.Module> {
-    return this.ex.env.wasm(this.env, this.fnName(), name);
-  }
-  inheritedEnv(): EnvDecl[] | undefined {
-    return this.env?.decls;
-  }
-  private fnName(): string {
-    return this.r.t.name.split('.')[0];
-  }
-  nextSubmitIndex(): number {
-    return this.r.submitIndex++;
-  }
-  get generation(): number {
-    return this.r.t.gen;
-  }
-  context(): RuntimeContext {
-    const t = this.r.t;
-    return { jobId: t.jobId, taskId: t.taskId, nodeId: this.ex.nodeId, actorId: t.actor?.id ?? null, attempt: t.attempt };
-  }
-  nextPutIndex(): number {
-    if (this.r.putIndex >= PUTS_PER_GEN) throw new TabmeshError('BAD_ARGUMENT', `a task may put at most ${PUTS_PER_GEN} objects`);
-    return genPutIndex(this.r.t.gen, this.r.putIndex++);
-  }
-  registerFunction(f: FunctionSource): void {
-    void this.ex.call(this.r, { op: 'fn', f }, false);
-  }
-  submit(spec: TaskSpec): void {
-    void this.ex.call(this.r, { op: 'submit', spec }, false);
-  }
-  put(id: ObjectId, value: EncodedValue): void {
-    void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false);
-  }
-  fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-    return this.ex
-      .blocking(this.r, () => this.ex.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true))
-      .catch((e) => {
-        if (e instanceof TabmeshError && e.code === 'GET_TIMEOUT') throw new GetTimeoutError(timeoutMs ?? 0, ids.length);
-        throw e;
-      });
-  }
-  async wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
-    const ready = await this.ex.blocking(this.r, () => this.ex.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
-    return new Set(ready);
-  }
-  cancel(id: ObjectId, force: boolean): void {
-    void this.ex.call(this.r, { op: 'cancel', id, force }, false);
-  }
-  getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
-    return this.ex.call(this.r, { op: 'getActor', name, ns }, true);
-  }
-  ask(q: 'nodes' | 'namedActors', o: { ns?: string; all?: boolean } = {}): Promise<ClusterInfo> {
-    return this.ex.call(this.r, { op: 'ask', q, ns: o.ns, all: o.all }, true);
-  }
-  killActor(id: string): void {
-    void this.ex.call(this.r, { op: 'killActor', id }, false);
-  }
-  borrow(): void {}
-  release(): void {}
-  async close(): Promise<void> {}
-}
-
-/** Turns a ReferenceError for a name the function does not have into an error that says so (and whether it was called). */
-function explain(e: unknown, fnName: string, source = ''): unknown {
-  if (e instanceof ReferenceError) {
-    const m = /^(\S+) is not defined$/.exec(e.message);
-    if (m && !KNOWN_GLOBALS.has(m[1])) {
-      const name = m[1];
-      const called = new RegExp(`(^|[^.\\w$])${name.replace(/\$/g, '\\$')}\\s*\\(`).test(source);
-      const err = new ClosureVariableError(fnName, name, called);
-      err.stack = `${err.name}: ${err.message}\n${(e.stack ?? '').split('\n').slice(1).join('\n')}`;
-      return err;
-    }
-  }
-  return e;
-}
-
-/** Types the codec keeps as they are (ARCHITECTURE.md, Values); any other prototype is lost on the way. */
-const KEPT: Function[] = [Map, Set, Date, RegExp, ArrayBuffer, DataView, Error, Promise];
-
-/** The first instance of a user class inside a value (a bounded walk), with where it is. */
-export function classInstanceIn(value: unknown, budget = { n: 1000 }, path = ''): { className: string; path: string } | null {
-  if (value === null || typeof value !== 'object' || --budget.n < 0) return null;
-  if (ArrayBuffer.isView(value) || value instanceof ObjectRef || value instanceof ActorHandleCore) return null;
-  if (KEPT.some((C) => value instanceof C)) {
-    if (value instanceof Map)
-      for (const [k, v] of value) {
-        const r = classInstanceIn(v, budget, `${path}.get(${String(k).slice(0, 20)})`);
-        if (r) return r;
-      }
-    if (value instanceof Set)
-      for (const v of value) {
-        const r = classInstanceIn(v, budget, `${path}<item>`);
-        if (r) return r;
-      }
-    return null;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const r = classInstanceIn(value[i], budget, `${path}[${i}]`);
-      if (r) return r;
-    }
-    return null;
-  }
-  if (proto !== Object.prototype && proto !== null) return { className: String(proto?.constructor?.name || 'class'), path };
-  for (const k of Object.keys(value)) {
-    const r = classInstanceIn((value as Record<string, unknown>)[k], budget, `${path}.${k}`);
-    if (r) return r;
-  }
-  return null;
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v instanceof Error) return v.stack ?? `${v.name}: ${v.message}`;
-  try {
-    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
-  } catch {
-    return String(v);
   }
 }
 

@@ -7,119 +7,24 @@
 // tasks (admission.ts), actors (actor-host.ts), object access
 // (object-access.ts) and executors' calls (call-server.ts) live beside it.
 import { ObjectClient } from '../api/object-client.js';
-import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from '../api/socket.js';
+import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
 import { ActorHost } from './actor-host.js';
 import { NodeTasks } from './admission.js';
 import { CallServer } from './call-server.js';
-import { LocalScheduler, type SpawnExecutor } from './executors.js';
+import { LocalScheduler } from './executors.js';
 import { ObjectAccess } from './object-access.js';
-import { ObjectStore, type SpillTier } from './store.js';
+import { ObjectStore } from './store.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
-import type { PeerFactory } from '../transfer/raw-peer.js';
-import { EnvCache, type EnvCacheLimits, type EnvTier } from './env-cache.js';
-import type { ActorKeep } from './actor-keep.js';
+import { EnvCache } from './env-cache.js';
+import { handlers } from './handlers.js';
+import type { NodeOptions, NodePlatform } from './platform.js';
 
-export interface NodePlatform {
-  WebSocket?: WebSocketCtor;
-  spawnExecutor: SpawnExecutor;
-  tier?: SpillTier;
-  /** A repeating timer (default setInterval); browsers pass one that background tabs do not throttle. */
-  every?: (ms: number, fn: () => void) => () => void;
-  /** WebRTC peer links (issue 4); without them objects move through the coordinator's relay. */
-  peers?: PeerFactory;
-  /**
-   * The store of an earlier session of this process (a node that reconnects,
-   * e.g. after a coordinator restart): its objects are announced on welcome.
-   */
-  store?: ObjectStore;
-  /** Where runtime env artifacts persist across restarts (issue 16): IndexedDB, or a folder. */
-  envTier?: EnvTier;
-  /** The runtime env cache of an earlier session of this process (kept across reconnects like `store`). */
-  envCache?: EnvCache;
-  /** Bounds of a new runtime env cache (issue 16): memory and tier bytes, LRU-pruned. */
-  envLimits?: EnvCacheLimits;
-  /**
-   * Actors kept across sessions of this process (issue 15): a dropped
-   * connection hands them here, the next session takes them in and says so in
-   * its hello. Without it, actors die with their session.
-   */
-  keep?: ActorKeep;
-}
-
-export interface NodeOptions {
-  url: string;
-  kind: 'edge' | 'browser';
-  name: string;
-  /** Executors (one CPU each). */
-  cpus: number;
-  /** Memory budget of the object store. */
-  storeBytes: number;
-  /** Custom resources this node offers, e.g. { gpu: 1 }. */
-  resources?: Record<string, number>;
-  joinToken?: string;
-  /** Start paused (a volunteer's choice kept across reloads). */
-  paused?: boolean;
-  /** Fraction of the time executors may work, (0, 1]. Default 1. */
-  cpuShare?: number;
-}
-
-type NodeHandlers = Handlers<NodeRuntime>;
-
-const handlers: NodeHandlers = {
-  welcome: null,
-  assign: (n, m) => n.onAssign(m),
-  cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
-  giveBack: (n, m) => n.tasks.giveBack(m.n),
-  free: (n, m) => {
-    for (const id of m.ids) n.store.delete(id);
-  },
-  serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
-  upload: (n, m) => void n.access.putArtifact(m.hash),
-  artifact: null,
-  ready: (n, m) => n.objects.onReady(m),
-  sync: (n, m) => n.objects.onSync(m.x),
-  chunk: (n, m) => n.objects.onChunk(m),
-  xferFail: (n, m) => n.objects.onXferFail(m),
-  signal: (n, m) => n.links?.onSignal(m.peer, m.data),
-  located: (n, m) => n.fetcher.onLocated(m),
-  locate: null,
-  peerBytes: null,
-  badHolder: null,
-  error: (n, m) => n.log(`coordinator: ${m.code}: ${m.message}`),
-  output: null,
-  killActor: (n, m) => n.actors.destroy(m.id, 'killed'),
-  actorCheckpoint: null,
-  actorInfo: (n, m) => n.actors.onActorInfo(m),
-  info: (n, m) => n.actors.onActorInfo(m),
-  ask: null,
-  getActor: null,
-  hello: null,
-  fn: null,
-  submit: null,
-  put: null,
-  subscribe: null,
-  fetch: null,
-  borrow: null,
-  release: null,
-  cancel: null,
-  heartbeat: null,
-  started: null,
-  blocked: null,
-  done: null,
-  failed: null,
-  stored: null,
-  dropped: null,
-  log: null,
-  capacity: null,
-  handBack: null,
-  holding: null,
-  warn: null,
-};
+export type { NodeOptions, NodePlatform } from './platform.js';
 
 export class NodeRuntime {
   nodeId: NodeId | null = null;
@@ -145,7 +50,7 @@ export class NodeRuntime {
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
   private stopHeartbeat: () => void = () => {};
-  private readonly keep: ActorKeep | undefined;
+  private readonly keep: NodePlatform['keep'];
   /** Set once the session ended (closed by either side): nothing is sent any more. */
   closed = false;
   tasksRun = 0;

@@ -1,6 +1,8 @@
 // A small validator toolkit for the wire boundary: each checker returns null
 // when the input has its shape, or a message naming the path that does not.
 // Types are inferred from the checkers, so a message kind is declared once.
+// Composite checkers give their parts the path '' and prefix it on an error
+// only: a valid message (the hot path, every frame) builds no path strings.
 
 export type Check<T> = ((x: unknown, path: string) => string | null) & { readonly __t?: T };
 export type Infer<C> = C extends Check<infer T> ? T : never;
@@ -37,8 +39,8 @@ export const arr = <T>(c: Check<T>, max: number): Check<T[]> =>
     if (!Array.isArray(x)) return `${p}: expected an array`;
     if (x.length > max) return `${p}: ${x.length} items, more than ${max}`;
     for (let i = 0; i < x.length; i++) {
-      const e = c(x[i], `${p}[${i}]`);
-      if (e) return e;
+      const e = c(x[i], '');
+      if (e) return `${p}[${i}]${e}`;
     }
     return null;
   });
@@ -51,8 +53,8 @@ export const dict = <T>(c: Check<T>, maxKeys: number): Check<Record<string, T>> 
     if (keys.length > maxKeys) return `${p}: more than ${maxKeys} keys`;
     for (const k of keys) {
       if (k.length > 128) return `${p}: key longer than 128`;
-      const e = c((x as Record<string, unknown>)[k], `${p}.${k}`);
-      if (e) return e;
+      const e = c((x as Record<string, unknown>)[k], '');
+      if (e) return `${p}.${k}${e}`;
     }
     return null;
   });
@@ -68,8 +70,8 @@ export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf
   return make((x, p) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) return `${p}: expected an object`;
     for (const k of keys) {
-      const e = shape[k]((x as Record<string, unknown>)[k], `${p}.${k}`);
-      if (e) return e;
+      const e = shape[k]((x as Record<string, unknown>)[k], '');
+      if (e) return `${p}.${k}${e}`;
     }
     for (const k in x) if (!Object.hasOwn(shape, k)) return `${p}: unknown field '${k.slice(0, 64)}'`;
     return null;

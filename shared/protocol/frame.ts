@@ -29,8 +29,8 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
   if (!Array.isArray(raw)) throw new ProtocolError('BAD_FRAME', 'frame is not an array of messages');
   if (raw.length > MAX_BATCH) throw new ProtocolError('BAD_FRAME', `frame of ${raw.length} messages is over the limit of ${MAX_BATCH}`);
   for (let i = 0; i < raw.length; i++) {
-    const err = messageCheck(raw[i], `message[${i}]`);
-    if (err) throw new ProtocolError('BAD_MESSAGE', err);
+    const err = messageCheck(raw[i], '');
+    if (err) throw new ProtocolError('BAD_MESSAGE', `message[${i}]${err}`);
   }
   return raw as Msg[];
 }

@@ -9,7 +9,7 @@ import { contentHashAsync } from '../hash.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
 import type { PeerLinks } from './links.js';
-import { BadChunkError } from './link.js';
+import { BadChunkError } from './link-receive.js';
 
 /** Peer attempts per object before the relay (hash mismatches count). */
 const PEER_ATTEMPTS = 3;

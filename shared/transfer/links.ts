@@ -4,7 +4,9 @@
 // time is remembered for a while, so readers go straight to the relay.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { PeerLink, type FetchOptions, type LinkEnv, type LinkFaults } from './link.js';
+import { PeerLink, type LinkEnv } from './link.js';
+import type { FetchOptions } from './link-receive.js';
+import type { LinkFaults } from './link-send.js';
 import type { PeerFactory } from './raw-peer.js';
 import { ServingBudget } from './serving.js';
 

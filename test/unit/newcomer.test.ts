@@ -5,7 +5,7 @@ import vm from 'node:vm';
 import { parseCoordinatorUrl, connectFailure } from '../../shared/api/connect-help.js';
 import { syntaxErrorAt } from '../../coordinator/jobs/syntax.js';
 import { resultJson } from '../../coordinator/jobs/result.js';
-import { classInstanceIn } from '../../shared/executor/core.js';
+import { classInstanceIn } from '../../shared/executor/task-code.js';
 import { ERRORS, ERROR_CODES, FAILURE_CODES, errorFromCode, ActorDiedError, TabmeshError } from '../../shared/errors.js';
 import { messageCheck } from '../../shared/protocol/messages.js';
 

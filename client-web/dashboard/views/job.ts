@@ -4,7 +4,8 @@ import { ApiError } from '../api.js';
 import { badge, duration, h, progressBar, progressText, time } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
 import { taskGraph, type TaskView } from '../graph.js';
-import { timeline, type ColourBy, type TimelineData } from '../timeline.js';
+import type { LogView, Timeline } from '../../../shared/dashboard.js';
+import { timeline, type ColourBy } from '../timeline.js';
 
 type Tab = 'log' | 'graph' | 'timeline';
 /** The timeline's colouring, kept while the page lives. */
@@ -108,7 +109,7 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
   };
 
   const renderLog = () => {
-    const lines = (ctx.live.doc.getMap('logs') as Y.Map<Y.Array<{ seq: number; ts: number; level: string; text: string }>>).get(id)?.toArray() ?? [];
+    const lines = (ctx.live.doc.getMap('logs') as Y.Map<Y.Array<LogView>>).get(id)?.toArray() ?? [];
     const pre = h(
       'pre',
       { class: 'log', 'aria-live': 'polite', 'data-testid': 'log' },
@@ -158,7 +159,7 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
         const g = await ctx.api.get<{ tasks: TaskView[]; omitted: number }>(`/api/jobs/${id}/graph`);
         if (!disposed) swap(panel, g.tasks.length ? taskGraph(g.tasks, g.omitted) : h('p', { class: 'muted' }, 'No task yet.'));
       } else if (tab === 'timeline') {
-        lastTimeline = await ctx.api.get<TimelineData>(`/api/timeline?job=${id}&format=bars`);
+        lastTimeline = await ctx.api.get<Timeline>(`/api/timeline?job=${id}&format=bars`);
         if (!disposed) renderTimeline();
       }
     } catch (e) {
@@ -166,7 +167,7 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
     }
   };
 
-  let lastTimeline: TimelineData | null = null;
+  let lastTimeline: Timeline | null = null;
   const renderTimeline = () => {
     if (!lastTimeline) return;
     const choice = (value: ColourBy, label: string) =>

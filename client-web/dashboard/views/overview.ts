@@ -2,27 +2,17 @@
 import * as Y from 'yjs';
 import { areaChart, stackedBar, type Point } from '../charts.js';
 import { ago, badge, bytes, h, num, time } from '../dom.js';
-import { card, swap, type Ctx, type NodeView, type View } from '../context.js';
-
-interface Counts {
-  waitingArgs: number;
-  queued: number;
-  assigned: number;
-  running: number;
-  finished: number;
-  failed: number;
-  cancelled: number;
-  submitted: number;
-}
+import type { DocCounts, DocTotals, EventView, NodeView, SeriesPoint } from '../../../shared/dashboard.js';
+import { card, swap, type Ctx, type View } from '../context.js';
 
 export function overview(ctx: Ctx, root: HTMLElement): View {
   const body = h('div', { class: 'overview' });
   root.append(body);
   const update = () => {
     const doc = ctx.live.doc;
-    const counts = (doc.getMap('meta').get('counts') ?? {}) as Partial<Counts>;
-    const totals = (doc.getMap('meta').get('totals') ?? {}) as Record<string, number>;
-    const series = [...(doc.getMap('series') as Y.Map<{ t: number; tasksPerSec: number; objects: number }>).values()].sort((a, b) => a.t - b.t);
+    const counts = (doc.getMap('meta').get('counts') ?? {}) as Partial<DocCounts>;
+    const totals = (doc.getMap('meta').get('totals') ?? {}) as Partial<DocTotals>;
+    const series = [...(doc.getMap('series') as Y.Map<SeriesPoint>).values()].sort((a, b) => a.t - b.t);
     const nodes = [...(doc.getMap('nodes') as Y.Map<NodeView>).entries()].sort((a, b) => a[1].joinedAt - b[1].joinedAt);
     const alive = nodes.filter(([, n]) => n.state === 'alive');
     const cores = alive.reduce((a, [, n]) => a + n.cpus, 0);
@@ -44,7 +34,7 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       { label: 'failed', value: counts.failed ?? 0, cls: 'failed' },
       { label: 'cancelled', value: counts.cancelled ?? 0, cls: 'cancelled' },
     ];
-    const events = (doc.getArray('events') as Y.Array<{ seq: number; ts: number; kind: string; message: string }>).toArray().slice(-12).reverse();
+    const events = (doc.getArray('events') as Y.Array<EventView>).toArray().slice(-12).reverse();
     swap(
       body,
       h(

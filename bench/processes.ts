@@ -1,0 +1,136 @@
+// Child processes of a bench (the `tabmesh` CLI, so their RSS is their own):
+// spawned, watched for a line, stopped; temp dirs; all killed when the bench exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { log } from './figures.js';
+
+/** The repository root (this file runs as dist/bench/processes.js, or from source in tests). */
+export const ROOT = fileURLToPath(new URL(existsSync(fileURLToPath(new URL('../package.json', import.meta.url))) ? '..' : '../..', import.meta.url));
+export const CLI = join(ROOT, 'bin/tabmesh.js');
+
+// ---------------------------------------------------------------- processes
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** Everything it printed (stdout and stderr), for diagnostics. */
+  output: string[];
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const children = new Set<Child>();
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+
+/** A temp directory removed by `removeTempDir` or, at the latest, when the bench exits. */
+export function makeTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** Kills whatever children are left if the bench process dies or is interrupted. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const d of tempDirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+    }
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`got ${sig}, killing children`);
+      process.exit(130);
+    });
+  }
+}
+
+/** Starts `node bin/tabmesh.js ...args` as a child process. */
+export function spawnCli(name: string, args: string[], opts: { quiet?: boolean } = {}): Child {
+  installExitHook();
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (d: Buffer) => {
+    const s = String(d);
+    output.push(s);
+    if (output.length > 2000) output.splice(0, output.length - 1000);
+    if (!opts.quiet) for (const line of s.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  let stopping = false;
+  const child: Child = {
+    name,
+    proc,
+    output,
+    stop: async (graceMs = 3000) => {
+      stopping = true;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(t);
+      }
+      children.delete(child);
+    },
+  };
+  children.add(child);
+  proc.once('exit', (code, signal) => {
+    if (!stopping) log(`UNEXPECTED: ${name} (pid ${proc.pid}) exited: code ${code} signal ${signal}; last output:\n${output.join('').slice(-4000)}`);
+  });
+  return child;
+}
+
+/** Resolves with the first stdout line matching `re`, rejects if the child exits or `timeoutMs` passes. */
+export function waitForLine(child: Child, re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buf = child.output.join('');
+    const check = (): boolean => {
+      for (const line of buf.split('\n')) {
+        const m = re.exec(line);
+        if (m) {
+          cleanup();
+          resolve(m);
+          return true;
+        }
+      }
+      return false;
+    };
+    const onData = (d: Buffer) => {
+      buf += String(d);
+      check();
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(new Error(`${child.name} exited (code ${code}, signal ${signal}) before printing ${re}:\n${child.output.join('')}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${child.name} did not print ${re} within ${timeoutMs} ms:\n${child.output.join('')}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.proc.stdout!.off('data', onData);
+      child.proc.off('exit', onExit);
+    };
+    child.proc.stdout!.on('data', onData);
+    child.proc.once('exit', onExit);
+    check();
+  });
+}

@@ -1,0 +1,161 @@
+// The jobs table's manager (Ray's GcsJobManager): a driver session starts a
+// job, a dropped driver detaches from it and may resume within the grace
+// period, and a job ends once. Only this manager writes job records.
+import { newJobId, randomHex, type JobId } from '../../shared/ids.js';
+import type { ErrorCode } from '../../shared/errors.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+import { sameSecret } from '../auth/tokens.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { MAX_ENDED_JOBS, type JobRecord } from '../gcs/tables.js';
+import type { ArtifactRegistry } from '../objects/artifacts.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { TaskEnds } from '../scheduler/task-ends.js';
+import type { Session } from '../session.js';
+
+/** A one-time credential for a detached job's driver (coordinator/jobs). */
+export interface JobCredential {
+  /** Run again under this job id (a job that was running when the coordinator stopped). */
+  jobId?: JobRecord['id'];
+  /** Learns the job id once the driver is in (called at once, before the job's `job-started` event). */
+  connected: (jobId: JobRecord['id']) => void;
+}
+
+/** What the jobs table tells the mesh of coordinators (coordinator/mesh: leases of the jobs this one owns). */
+export interface JobMesh {
+  takeOver(job: JobId): Promise<unknown>;
+  jobStarted(job: JobId): void;
+  jobEnded(job: JobId): void;
+}
+
+export type Refusal = { code: ErrorCode; message: string };
+
+export class JobManager {
+  /**
+   * One-time job credentials (coordinator/jobs, issue 7): a detached job's driver
+   * presents one instead of the driver token; the callback learns its job id.
+   */
+  readonly credentials = new Map<string, JobCredential>();
+  /** Called once a job ends (its counts are final); the job runner keeps them with its record. */
+  onEnded: (job: JobRecord) => void = () => {};
+  /** The other coordinators on the same Redis, when there are (coordinator/mesh). */
+  mesh: JobMesh | undefined;
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+    private readonly ends: TaskEnds,
+    private readonly artifacts: ArtifactRegistry,
+    /** How long a job waits for its driver to come back after a dropped connection or a restart. */
+    readonly graceMs: number,
+    /** Whether the coordinator has shut down (a late grace timer must not touch a closed GCS). */
+    private readonly stopped: () => boolean,
+  ) {}
+
+  get(id: JobId): Readonly<JobRecord> | undefined {
+    return this.gcs.jobs.get(id);
+  }
+
+  /** A driver session starts a job (with a job credential, a submitted job's driver). */
+  start(s: Session, namespace: string | undefined, credential: JobCredential | undefined, token: string | undefined): JobRecord | Refusal {
+    // A submitted job run again after a restart keeps its id; recovery left no state under it.
+    if (credential?.jobId && this.gcs.jobs.has(credential.jobId)) return { code: 'BAD_MESSAGE', message: `job ${credential.jobId} exists already` };
+    s.role = 'driver';
+    const job: JobRecord = {
+      id: credential?.jobId ?? newJobId(),
+      state: 'running',
+      driver: s,
+      startedAt: Date.now(),
+      endedAt: 0,
+      tasks: new Set(),
+      objects: new Set(),
+      counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
+      secret: randomHex(24),
+      parked: null,
+      graceTimer: null,
+      submitted: !!credential,
+      namespace,
+    };
+    s.jobId = job.id;
+    this.gcs.jobs.set(job.id, job);
+    this.gcs.persistJob(job);
+    this.mesh?.jobStarted(job.id);
+    // A submitted job's runner learns its id first: its `job-submitted` event comes before `job-started`.
+    if (credential) {
+      this.credentials.delete(token!);
+      credential.connected(job.id);
+    }
+    this.gcs.event('job-started', `job ${job.id} started`, { job: job.id });
+    return job;
+  }
+
+  /**
+   * A driver comes back to its job (its connection dropped, or this
+   * coordinator restarted). Its handles are set to exactly what it says it holds.
+   */
+  resume(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): JobRecord | Refusal {
+    const job = this.gcs.jobs.get(r.jobId);
+    if (!job || job.state !== 'running' || !sameSecret(r.secret, job.secret)) {
+      return { code: 'UNAUTHORIZED', message: `job ${r.jobId} cannot be resumed (unknown, ended, or a wrong secret)` };
+    }
+    if (job.driver && !job.driver.closed) return { code: 'BAD_MESSAGE', message: `job ${r.jobId} has a connected driver` };
+    s.role = 'driver';
+    s.jobId = job.id;
+    job.driver = s;
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+    job.graceTimer = null;
+    for (const id of r.held) this.dir.hold(s, id);
+    const parked = job.parked;
+    job.parked = null;
+    if (parked) for (const [id, n] of parked) this.dir.decRef(id, n);
+    this.gcs.event('job-resumed', `job ${job.id}: its driver is back (${r.held.length} handles)`, { job: job.id });
+    return job;
+  }
+
+  /** A driver's connection dropped without a goodbye: its job waits for it a while. */
+  detach(s: Session, job: JobRecord): void {
+    job.driver = null;
+    job.parked = new Map(s.held);
+    s.held.clear(); // parked: not released until the job resumes or ends
+    this.gcs.event('job-detached', `job ${job.id}: its driver's connection dropped; waiting ${this.graceMs} ms for it`, { job: job.id });
+    this.awaitDriver(job, `its driver's connection dropped and it did not come back within ${this.graceMs} ms`);
+  }
+
+  /** Ends the job unless its driver comes back within the grace period. */
+  private awaitDriver(job: JobRecord, reason: string): void {
+    job.graceTimer = setTimeout(() => {
+      job.graceTimer = null;
+      if (!job.driver && !this.stopped()) this.end(job.id, reason); // not after close: the GCS is closed
+    }, this.graceMs);
+    job.graceTimer.unref?.();
+  }
+
+  end(jobId: JobId, reason = 'it was ended'): void {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job || job.state !== 'running') return;
+    job.endReason = reason;
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+    job.graceTimer = null;
+    if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
+    job.parked = null;
+    job.state = 'finished';
+    job.endedAt = Date.now();
+    job.driver = null;
+    if (!job.guest) this.mesh?.jobEnded(jobId);
+    this.ends.endJob(jobId);
+    this.artifacts.jobEnded(jobId);
+    this.gcs.persistJob(job);
+    this.onEnded(job);
+    this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
+      job: jobId,
+    });
+    // Finished jobs keep a summary row in memory and in the durable GCS; bound how many.
+    if (this.gcs.jobs.size > MAX_ENDED_JOBS) {
+      for (const [id, j] of this.gcs.jobs) {
+        if (this.gcs.jobs.size <= MAX_ENDED_JOBS) break;
+        if (j.state !== 'finished') continue;
+        this.gcs.jobs.delete(id);
+        this.gcs.storage.delete('jobs', id, id);
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// Admitting a submitted task (ARCHITECTURE.md "A task's life", step 2): its
+// record, its outputs and its references to its arguments, before the task
+// manager routes it (tasks.ts: run here, verify, queue, or fail at once).
+import type { Failure } from '../../shared/errors.js';
+import { returnObjectId, type ObjectId } from '../../shared/ids.js';
+import type { TaskSpec } from '../../shared/protocol/messages.js';
+import { ActorManager } from '../actors/actors.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import { depsOf } from '../lineage/lineage.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { Session } from '../session.js';
+import { actorGone, lostFailure } from './task-failures.js';
+
+/** A new task on record, and why it fails at once (a lost or failed argument, a taken actor name), if it does. */
+export interface Admitted {
+  task: TaskRecord;
+  failure: Failure | null;
+}
+
+/**
+ * Records a submitted task and holds its outputs for `from`. Null when the
+ * task is on record already (a re-run parent or a resumed driver submits the
+ * same ids again); an error text when the submission is refused.
+ */
+export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec: TaskSpec, from: Session): Admitted | string | null {
+  const existing = gcs.tasks.get(spec.taskId);
+  if (existing) {
+    // A re-run parent (or a resumed driver) re-submits the same ids: the task stands; its submitter holds its outputs once.
+    for (let i = 0; i < spec.numReturns; i++) {
+      const id = returnObjectId(spec.taskId, i);
+      if (!from.held.has(id)) dir.hold(from, id);
+    }
+    return null;
+  }
+  const job = gcs.jobs.get(spec.jobId);
+  if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
+  const isCall = spec.actor?.kind === 'call';
+  if (!isCall && !gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
+  if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
+  const t: TaskRecord = {
+    spec,
+    state: 'waiting-args',
+    node: null,
+    missing: 0,
+    liveOutputs: spec.numReturns,
+    holdsArgs: true,
+    blocked: false,
+    submittedAt: Date.now(),
+    startedAt: 0,
+    endedAt: 0,
+    ranOn: null,
+  };
+  gcs.tasks.set(spec.taskId, t);
+  job.tasks.add(t);
+  job.counts.submitted++;
+  gcs.stats.tasksSubmitted++;
+  gcs.persistTask(t);
+  for (let i = 0; i < spec.numReturns; i++) {
+    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0);
+    dir.hold(from, o.id);
+  }
+  let failedArg: ObjectRecord | null = null;
+  let lostArg: ObjectId | null = null;
+  const nameTaken = spec.actor?.kind === 'create' ? actors.register(t) : null;
+  // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
+  if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) dir.addRef(ActorManager.creationObject(spec.taskId));
+  if (isCall) actors.enqueueCall(t);
+  for (const id of depsOf(spec)) {
+    const o = dir.get(id);
+    if (!o) {
+      lostArg ??= id;
+      continue;
+    }
+    o.refs++;
+    if (o.state === 'pending') {
+      t.missing++;
+      (o.dependents ??= []).push(t);
+    } else if (o.state === 'failed') failedArg ??= o;
+  }
+  for (const id of spec.nested) dir.addRef(id);
+  const failure =
+    nameTaken ??
+    (lostArg
+      ? isCall && lostArg === ActorManager.creationObject(spec.actor!.id)
+        ? actorGone(spec)
+        : lostFailure(lostArg, spec)
+      : (failedArg?.failure ?? null));
+  return { task: t, failure };
+}

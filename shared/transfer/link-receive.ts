@@ -1,0 +1,218 @@
+// The receiving side of one peer link: transfers this side asked for, their
+// chunks checked one by one against the leaves the holder sent first (issue
+// 17), and their stall clocks.
+import type { ObjectId } from '../ids.js';
+import { TabmeshError } from '../errors.js';
+import { allocBytes } from '../bytes.js';
+import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
+import { LEAF_BYTES, chunkCount, chunkMatchesAsync, rememberLeaves, rootOf } from '../hash.js';
+
+/**
+ * A holder sent a chunk (or leaves) that does not match the object's hash
+ * (issue 17). What arrived before it checked out: `partial` holds it, for the
+ * rest to come from another holder.
+ */
+export class BadChunkError extends TabmeshError {
+  constructor(
+    readonly peer: string,
+    message: string,
+    readonly partial: { buf: Uint8Array; received: number } | null,
+  ) {
+    super('OBJECT_LOST', message);
+  }
+}
+
+export interface FetchOptions {
+  /** The object's hash: each chunk is checked against the leaves the holder sends first. */
+  hash?: string;
+  /** Resume: bytes [0, from) are already in `into` (a chunk boundary). */
+  from?: number;
+  into?: Uint8Array;
+}
+
+/** What the receiving side needs of its link. */
+export interface ReceiveChannel {
+  readonly peer: string;
+  sendControl(c: Control): void;
+  /** Bytes handed to the channel so far, and of those, bytes that left. */
+  queuedBytes(): number;
+  drained(): number;
+  readonly counters: { bytesIn: number };
+}
+
+interface Incoming {
+  id: ObjectId;
+  size: number;
+  buf: Uint8Array | null;
+  /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
+  received: number;
+  verified: number;
+  /** Chunk checks in arrival order (each waits for the one before). */
+  checks: Promise<void>;
+  hash?: string;
+  leaves: Uint8Array | null;
+  leavesGot: number;
+  lastAt: number;
+  /**
+   * Where the request sits in this side's send queue: it has left once the
+   * queue drained `reqAfter` bytes (see `drained`).
+   */
+  reqAfter: number;
+  resolve: (b: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+export class Receiving {
+  private readonly incoming = new Map<number, Incoming>();
+  private nextX = 1;
+  /**
+   * When a chunk of any transfer last arrived. The holder's chunks queue in
+   * one channel (up to SEND_HIGH_WATER), so a transfer's first chunk waits
+   * behind the others': on a slow link it is late, not stalled.
+   */
+  private lastChunkAt = 0;
+  /** The drained count at the last stall check, and when it last moved. */
+  private drainedSeen = 0;
+  private drainedAt = Date.now();
+
+  constructor(private readonly ch: ReceiveChannel) {}
+
+  get size(): number {
+    return this.incoming.size;
+  }
+
+  /** Asks the other side for object `id` of `size` bytes. */
+  fetch(id: ObjectId, size: number, opts: FetchOptions): Promise<Uint8Array> {
+    const x = this.nextX++;
+    const from = opts.into && opts.into.byteLength === size ? (opts.from ?? 0) : 0;
+    return new Promise((resolve, reject) => {
+      const leaves = opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null;
+      this.incoming.set(x, {
+        id,
+        size,
+        buf: from ? opts.into! : null,
+        received: from,
+        verified: from,
+        checks: Promise.resolve(),
+        hash: opts.hash,
+        leaves,
+        leavesGot: 0,
+        lastAt: Date.now(),
+        reqAfter: this.ch.queuedBytes(),
+        resolve,
+        reject,
+      });
+      const req: Control = { k: 'req', x, id };
+      if (from) req.o = from;
+      if (opts.hash) req.h = true;
+      this.ch.sendControl(req);
+    });
+  }
+
+  /**
+   * Fails incoming transfers when neither they nor any other transfer on the
+   * link got a chunk for `stallMs`, counted from when their request left this
+   * side's queue: a request waits behind the chunks this side is sending the
+   * same peer (one ordered channel), and a peer that reads slowly takes long
+   * to get it while nothing is wrong (issue 17: busy tabs fell back to the
+   * relay). A queue that does not drain at all for `stallMs` stalls them too.
+   */
+  checkStalls(now: number, stallMs: number): void {
+    const drained = this.ch.drained();
+    if (drained !== this.drainedSeen) {
+      this.drainedSeen = drained;
+      this.drainedAt = now;
+    }
+    for (const [x, t] of this.incoming) {
+      if (drained < t.reqAfter) {
+        t.lastAt = now; // its clock starts once the request left
+        if (now - this.drainedAt < stallMs) continue;
+      } else if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
+      this.incoming.delete(x);
+      this.ch.sendControl({ k: 'cancel', x });
+      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms`));
+    }
+  }
+
+  /** The link closed: every transfer fails with `err`. */
+  failAll(err: Error): void {
+    for (const t of this.incoming.values()) t.reject(err);
+    this.incoming.clear();
+  }
+
+  /** The holder cannot serve transfer `x`. */
+  onFail(x: number, reason: string): void {
+    const t = this.incoming.get(x);
+    if (!t) return;
+    this.incoming.delete(x);
+    t.reject(new TabmeshError('OBJECT_LOST', `${this.ch.peer} cannot serve ${t.id}: ${reason}`));
+  }
+
+  /** Ends transfer `x` with a holder at fault. */
+  private bad(x: number, t: Incoming, why: string, keep: boolean): void {
+    this.incoming.delete(x);
+    this.ch.sendControl({ k: 'cancel', x });
+    const partial = keep && t.buf ? { buf: t.buf, received: t.verified } : null;
+    t.reject(new BadChunkError(this.ch.peer, `transfer of ${t.id} from ${this.ch.peer}: ${why}`, partial));
+  }
+
+  onLeaves(l: Leaves): void {
+    this.lastChunkAt = Date.now();
+    const t = this.incoming.get(l.x);
+    if (!t) return;
+    if (!t.leaves || l.i * LEAF_BYTES !== t.leavesGot || t.leavesGot + l.d.byteLength > t.leaves.byteLength) {
+      return this.bad(l.x, t, 'leaves out of place', false);
+    }
+    t.leaves.set(l.d, t.leavesGot);
+    t.leavesGot += l.d.byteLength;
+    t.lastAt = Date.now();
+    if (t.leavesGot === t.leaves.byteLength && rootOf(t.leaves) !== t.hash) this.bad(l.x, t, 'its leaves do not match the object hash', true);
+  }
+
+  onChunk(c: Chunk): void {
+    this.lastChunkAt = Date.now();
+    const t = this.incoming.get(c.x);
+    if (!t) return; // cancelled meanwhile
+    // One sender, an ordered channel: chunks of a transfer arrive in order.
+    if (c.n !== t.size || c.o !== t.received || c.o + c.d.byteLength > c.n) {
+      this.incoming.delete(c.x);
+      this.ch.sendControl({ k: 'cancel', x: c.x });
+      t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.ch.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
+      return;
+    }
+    const checked = t.leaves !== null && t.size > 0;
+    if (checked) {
+      if (t.leavesGot !== t.leaves!.byteLength) return this.bad(c.x, t, 'a chunk before the leaves', true);
+      if (c.d.byteLength !== Math.min(CHUNK_DATA_BYTES, c.n - c.o)) return this.bad(c.x, t, `chunk at ${c.o} is not one whole leaf`, true);
+    }
+    if (t.buf === null) t.buf = allocBytes(c.n, true);
+    t.buf.set(c.d, c.o);
+    t.received += c.d.byteLength;
+    t.lastAt = Date.now();
+    this.ch.counters.bytesIn += c.d.byteLength;
+    if (!checked) {
+      if (t.received >= t.size) this.finish(c.x, t);
+      return;
+    }
+    // Each chunk on its own against its leaf (issue 17), in place in the
+    // buffer (no copy held), off the main thread where the platform hashes so.
+    const at = c.o;
+    const piece = t.buf.subarray(at, at + c.d.byteLength);
+    t.checks = t.checks.then(async () => {
+      if (this.incoming.get(c.x) !== t) return;
+      const ok = await chunkMatchesAsync(t.leaves!, at / CHUNK_DATA_BYTES, piece);
+      if (this.incoming.get(c.x) !== t) return;
+      if (!ok) return this.bad(c.x, t, `chunk at ${at} does not match its hash`, true);
+      t.verified = at + piece.byteLength;
+      if (t.verified >= t.size) this.finish(c.x, t);
+    });
+  }
+
+  /** Transfer `x` is complete (and checked): hand its bytes over. */
+  private finish(x: number, t: Incoming): void {
+    this.incoming.delete(x);
+    // Checked leaves: this reader serves the object onward without hashing it again.
+    if (t.leaves) rememberLeaves(t.buf!, t.leaves);
+    t.resolve(t.buf!);
+  }
+}

@@ -1,0 +1,57 @@
+// The bounded histories of what left the GCS (dashboard/recent.ts): the most
+// recent first, an id added again counts once and moves to the front, the
+// oldest go past the count or the age; and ids kept there are their own
+// strings (ownId), equal to the originals.
+import { describe, expect, it } from 'vitest';
+import { Recent } from '../../coordinator/dashboard/recent.js';
+import { ownId } from '../../shared/ids.js';
+
+describe('Recent (ended records)', () => {
+  it('lists the most recent first and keeps at most `max`, dropping the oldest', () => {
+    const r = new Recent<number>(60_000, 3);
+    for (let i = 1; i <= 5; i++) r.add(`id${i}`, i, 1000 + i);
+    expect(r.size).toBe(3);
+    expect(r.list(2000)).toEqual([5, 4, 3]);
+  });
+
+  it('an id added again counts once, with its newest view, at the front', () => {
+    const r = new Recent<string>(60_000, 3);
+    r.add('a', 'a1', 1);
+    r.add('b', 'b1', 2);
+    r.add('a', 'a2', 3);
+    expect(r.size).toBe(2);
+    expect(r.list(10)).toEqual(['a2', 'b1']);
+    r.add('c', 'c1', 4);
+    r.add('d', 'd1', 5);
+    // b is now the oldest: it goes, a (re-added after it) stays.
+    expect(r.list(10)).toEqual(['d1', 'c1', 'a2']);
+  });
+
+  it('forgets entries older than keepMs when listed, but not a re-added id whose old entry expired', () => {
+    const r = new Recent<string>(100, 10);
+    r.add('a', 'a1', 0);
+    r.add('b', 'b1', 50);
+    r.add('a', 'a2', 120);
+    expect(r.list(160)).toEqual(['a2']);
+    expect(r.size).toBe(1);
+    expect(r.list(1000)).toEqual([]);
+    expect(r.size).toBe(0);
+  });
+
+  it('stays bounded and in order through many more adds than it keeps (the ring compacts)', () => {
+    const r = new Recent<number>(1e9, 100);
+    for (let i = 0; i < 20_000; i++) r.add(`t${i % 150}`, i, i);
+    expect(r.size).toBe(100);
+    const got = r.list(20_000);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, k) => 19_999 - k));
+  });
+});
+
+describe('ownId', () => {
+  it('returns an equal string', () => {
+    const id = 'ab'.repeat(16);
+    const sliced = ('x' + id + 'y').slice(1, -1);
+    expect(ownId(sliced)).toBe(id);
+    expect(ownId('')).toBe('');
+  });
+});
