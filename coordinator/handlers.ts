@@ -111,12 +111,14 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     c.gcs.stats.bytesPeer += m.n;
   },
   // A reader caught a holder lying (issue 17): an offence for the holder, if
-  // the reader asked for the object and the accused node holds it. One reader
-  // accuses a node at most once, so one liar cannot talk an honest node out.
+  // the reader asked for the object and the accused node holds it (or, in a
+  // swarm, is fetching it too and so serves its chunks). One reader accuses a
+  // node at most once, so one liar cannot talk an honest node out.
   badHolder: (c, s, m) => {
     const n = c.gcs.nodes.get(m.peer as never);
     const o = c.dir.get(m.id);
-    if (!n || n.session === s || !o?.locations.has(n.session)) return `badHolder: ${m.peer.slice(0, 12)} is not a node holding ${m.id.slice(0, 12)}`;
+    const serves = n && o && (o.locations.has(n.session) || c.signalling.inSwarm(m.id, n.session));
+    if (!n || n.session === s || !serves) return `badHolder: ${m.peer.slice(0, 12)} is not a node holding ${m.id.slice(0, 12)}`;
     if (!c.honesty.mayAccuse(s, m.id, n.id)) return;
     c.trust.offence(n.id, `sent a chunk of object ${m.id.slice(0, 12)} that does not match its hash (found by ${s.label})`);
   },

@@ -1,8 +1,11 @@
 // WebRTC signalling and holder lookup for peer links (issue 4). The
 // coordinator relays signals only between registered peers (nodes, and
 // drivers to or from nodes), stamps each with its true sender, and bounds how
-// many a session may send. `locate` names the live holders of an object.
+// many a session may send. `locate` names the live holders of an object,
+// and the peers that asked for it lately (swarm broadcast, issue 17: readers
+// still receiving an object serve its chunks to each other).
 import type { MsgOf } from '../../shared/protocol/messages.js';
+import type { ObjectId } from '../../shared/ids.js';
 import { MAX_LOCATED } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { Session } from '../session.js';
@@ -11,11 +14,19 @@ import { Bucket } from '../limits/limits.js';
 /** Signals a session may send per second on average, and in a burst. */
 export const SIGNAL_RATE = 100;
 export const SIGNAL_BURST = 400;
+/** How long a peer that located an object counts as fetching it (a swarm member). */
+export const SWARM_TTL_MS = 120_000;
+/** Swarm members remembered per object (the newest). */
+const SWARM_MAX = 64;
+/** Objects with swarm members, beyond which expired ones are swept on the next locate. */
+const SWARM_SWEEP_AT = 4096;
 
 export class Signalling {
   private readonly buckets = new WeakMap<Session, Bucket>();
   /** Signals refused (rate, unknown target, wrong roles). */
   refused = 0;
+  /** By object: the peers that located it lately, with when they stop counting. */
+  private readonly swarms = new Map<ObjectId, Map<Session, number>>();
 
   constructor(private readonly gcs: Gcs) {}
 
@@ -62,11 +73,43 @@ export class Signalling {
         peers.push(id);
       }
     }
-    for (let i = peers.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [peers[i], peers[j]] = [peers[j], peers[i]];
+    shuffle(peers);
+    const partial = o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id) : [];
+    s.send({ t: 'located', x: m.x, peers: peers.slice(0, MAX_LOCATED), partial: partial.slice(0, MAX_LOCATED) });
+  }
+
+  /** Whether `s` located object `id` lately (a reader may accuse a swarm member of a bad chunk). */
+  inSwarm(id: ObjectId, s: Session): boolean {
+    return (this.swarms.get(id)?.get(s) ?? 0) > Date.now();
+  }
+
+  /**
+   * Records `s` as fetching `id`; the other members it may link to, in random
+   * order. Members that finished (now holders) are named too: they answer a
+   * have map with all chunks, and readers prefer them to the origin.
+   */
+  private joinSwarm(s: Session, id: ObjectId): string[] {
+    const now = Date.now();
+    if (this.swarms.size > SWARM_SWEEP_AT) this.sweep(now);
+    let members = this.swarms.get(id);
+    if (!members) this.swarms.set(id, (members = new Map<Session, number>()));
+    const out: string[] = [];
+    for (const [h, until] of members) {
+      const peer = Signalling.peerId(h);
+      if (until <= now || h.closed || !peer) members.delete(h);
+      else if (h !== s && !h.peerless && !(s.role === 'driver' && h.role === 'driver')) out.push(peer);
     }
-    s.send({ t: 'located', x: m.x, peers: peers.slice(0, MAX_LOCATED) });
+    members.delete(s);
+    members.set(s, now + SWARM_TTL_MS);
+    if (members.size > SWARM_MAX) members.delete(members.keys().next().value!);
+    return shuffle(out);
+  }
+
+  private sweep(now: number): void {
+    for (const [id, members] of this.swarms) {
+      for (const [h, until] of members) if (until <= now || h.closed) members.delete(h);
+      if (members.size === 0) this.swarms.delete(id);
+    }
   }
 
   private take(s: Session): boolean {
@@ -74,4 +117,12 @@ export class Signalling {
     if (!b) this.buckets.set(s, (b = new Bucket(SIGNAL_RATE, SIGNAL_BURST)));
     return b.take();
   }
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
 }

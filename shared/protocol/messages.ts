@@ -153,8 +153,11 @@ export const messages = {
   upload: obj({ t: lit('upload'), hash: str(64) }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
   serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
-  /** Peers holding the object asked for by `locate` `x`, other than the asker. */
-  located: obj({ t: lit('located'), x: int(0), peers: arr(id<string>(NODE_ID_BYTES), MAX_LOCATED) }),
+  /**
+   * Peers holding the object asked for by `locate` `x`, other than the asker;
+   * `partial`: peers that asked for it lately and may hold some of its chunks (swarm broadcast, issue 17).
+   */
+  located: obj({ t: lit('located'), x: int(0), peers: arr(id<string>(NODE_ID_BYTES), MAX_LOCATED), partial: opt(arr(id<string>(NODE_ID_BYTES), MAX_LOCATED)) }),
   /** Object `id` is ready: its value when small, its size when stored, or its failure. */
   ready: obj({
     t: lit('ready'),

@@ -3,6 +3,8 @@
 // first), check the content hash, ask again on a mismatch (another holder if
 // there is one); if no link comes up in time or one breaks, use the relay.
 // One relay attempt: callers retry (the object may be being rebuilt).
+// Objects from SWARM_MIN_BYTES up come from every holder at once, readers
+// still receiving them included (swarm.ts).
 import type { NodeId, ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { contentHashAsync } from '../hash.js';
@@ -10,6 +12,7 @@ import type { Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
 import type { PeerLinks } from './links.js';
 import { BadChunkError } from './link-receive.js';
+import { SWARM_MIN_BYTES, Swarm } from './swarm.js';
 
 /** Peer attempts per object before the relay (hash mismatches count). */
 const PEER_ATTEMPTS = 3;
@@ -22,8 +25,20 @@ export interface Fetch {
   via: 'peer' | 'relay';
 }
 
+export interface FetcherOptions {
+  /** Objects from this size up are fetched by the swarm. */
+  swarmMinBytes?: number;
+  /** The swarm's random source (seeded in simulated runs). */
+  rand?: () => number;
+}
+
+interface Located {
+  peers: string[];
+  partial: string[];
+}
+
 export class ObjectFetcher {
-  private readonly locating = new Map<number, (peers: string[]) => void>();
+  private readonly locating = new Map<number, (l: Located) => void>();
   private nextX = 1;
   private readonly inflight = new Map<ObjectId, Promise<Fetch>>();
   /** Objects that arrived with a wrong hash (counted for tests and the page). */
@@ -33,12 +48,24 @@ export class ObjectFetcher {
   /** Holders that sent a chunk not matching the object's hash, one entry per offence. */
   readonly badHolders: string[] = [];
   onEvent: (text: string) => void = () => {};
+  readonly swarm: Swarm | null;
 
   constructor(
     private readonly objects: ObjectClient,
     private readonly links: PeerLinks | null,
     private readonly send: (m: Msg) => void,
-  ) {}
+    private readonly opts: FetcherOptions = {},
+  ) {
+    this.swarm = links ? new Swarm(links, { bad: (id, peer, why) => this.badHolder(id, peer, why) }, opts.rand) : null;
+  }
+
+  /** `peer` sent a chunk of `id` that does not match its hash: counted, and told the coordinator's trust table. */
+  private badHolder(id: ObjectId, peer: string, why: string): void {
+    this.hashMismatches++;
+    this.badHolders.push(peer);
+    this.onEvent(`${peer} sent a chunk of ${id.slice(0, 12)} that does not match its hash (${why}); the rest from another holder`);
+    this.send({ t: 'badHolder', id, peer: peer as NodeId });
+  }
 
   /** The bytes of a ready stored object; one transfer however many ask at once. */
   fetch(id: ObjectId, info: ReadyInfo): Promise<Fetch> {
@@ -54,19 +81,19 @@ export class ObjectFetcher {
     const f = this.locating.get(m.x);
     if (!f) return;
     this.locating.delete(m.x);
-    f(m.peers);
+    f({ peers: m.peers, partial: m.partial ?? [] });
   }
 
-  private locate(id: ObjectId): Promise<string[]> {
+  private locate(id: ObjectId): Promise<Located> {
     const x = this.nextX++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.locating.delete(x);
-        resolve([]);
+        resolve({ peers: [], partial: [] });
       }, LOCATE_TIMEOUT_MS);
-      this.locating.set(x, (peers) => {
+      this.locating.set(x, (l) => {
         clearTimeout(timer);
-        resolve(peers);
+        resolve(l);
       });
       this.send({ t: 'locate', id, x });
     });
@@ -75,24 +102,34 @@ export class ObjectFetcher {
   private async run(id: ObjectId, info: ReadyInfo): Promise<Fetch> {
     const links = this.links;
     if (links) {
-      const peers = (await this.locate(id)).filter((p) => links.usable(p));
+      const located = await this.locate(id);
+      const peers = located.peers.filter((p) => links.usable(p));
+      const partial = located.partial.filter((p) => links.usable(p));
+      if (this.swarm && info.hash && info.size >= (this.opts.swarmMinBytes ?? SWARM_MIN_BYTES) && peers.length + partial.length > 0) {
+        try {
+          const bytes = await this.swarm.fetch(id, info.size, info.hash, peers, partial);
+          this.fetchedPeer++;
+          this.send({ t: 'peerBytes', n: bytes.byteLength });
+          return { bytes, hash: info.hash, via: 'peer' };
+        } catch (e) {
+          this.onEvent(`swarm fetch of ${id.slice(0, 12)} failed (${(e as Error).message}); using the relay`);
+          return this.relay(id, info);
+        }
+      }
       // Holders with an open link first: no connection set-up.
       peers.sort((a, b) => Number(links.isOpen(b)) - Number(links.isOpen(a)));
       // What verified chunks arrived from a holder that then sent a bad one:
       // the rest comes from the next holder (issue 17).
-      let partial: { buf: Uint8Array; received: number } | null = null;
+      let resume: { buf: Uint8Array; received: number } | null = null;
       for (let attempt = 0; attempt < PEER_ATTEMPTS + 1 && peers.length > 0; attempt++) {
         const peer = peers[attempt % peers.length];
         let bytes: Uint8Array;
         try {
-          bytes = await links.fetch(peer, id, info.size, { hash: info.hash, from: partial?.received, into: partial?.buf });
+          bytes = await links.fetch(peer, id, info.size, { hash: info.hash, from: resume?.received, into: resume?.buf });
         } catch (e) {
           if (e instanceof BadChunkError) {
-            this.hashMismatches++;
-            this.badHolders.push(peer);
-            this.onEvent(`${peer} sent a chunk of ${id.slice(0, 12)} that does not match its hash; the rest from another holder`);
-            this.send({ t: 'badHolder', id, peer: peer as NodeId }); // the coordinator's trust table hears of it
-            if (e.partial) partial = e.partial;
+            this.badHolder(id, peer, e.message);
+            if (e.partial) resume = e.partial;
             peers.splice(peers.indexOf(peer), 1);
             attempt--;
             continue;
@@ -107,7 +144,11 @@ export class ObjectFetcher {
         return { bytes, hash, via: 'peer' };
       }
     }
-    // The relay; the caller asks again (after a pause) if this fails too.
+    return this.relay(id, info);
+  }
+
+  /** The relay; the caller asks again (after a pause) if this fails too. */
+  private async relay(id: ObjectId, info: ReadyInfo): Promise<Fetch> {
     const bytes = await this.objects.fetchBytes(id);
     const { hash } = await contentHashAsync(bytes);
     if (info.hash && hash !== info.hash) {

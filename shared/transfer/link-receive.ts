@@ -28,6 +28,11 @@ export interface FetchOptions {
   /** Resume: bytes [0, from) are already in `into` (a chunk boundary). */
   from?: number;
   into?: Uint8Array;
+  /** Swarm runs (swarm.ts): only bytes [from, to) into `into`, checked against these leaves (already checked against the hash). */
+  to?: number;
+  leaves?: Uint8Array;
+  /** Only the leaves (checked against `hash`); the promise resolves with them. */
+  leavesOnly?: boolean;
 }
 
 /** What the receiving side needs of its link. */
@@ -43,6 +48,9 @@ export interface ReceiveChannel {
 interface Incoming {
   id: ObjectId;
   size: number;
+  /** Where the requested range ends (the size, unless a swarm run). */
+  to: number;
+  leavesOnly: boolean;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
@@ -84,19 +92,24 @@ export class Receiving {
   /** Asks the other side for object `id` of `size` bytes. */
   fetch(id: ObjectId, size: number, opts: FetchOptions): Promise<Uint8Array> {
     const x = this.nextX++;
-    const from = opts.into && opts.into.byteLength === size ? (opts.from ?? 0) : 0;
+    const into = opts.into && opts.into.byteLength === size ? opts.into : null;
+    const from = into ? (opts.from ?? 0) : 0;
+    const to = opts.leavesOnly ? 0 : into ? Math.min(size, opts.to ?? size) : size;
+    const given = opts.leaves && opts.leaves.byteLength === chunkCount(size) * LEAF_BYTES ? opts.leaves : null;
     return new Promise((resolve, reject) => {
-      const leaves = opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null;
+      const leaves = given ?? (opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null);
       this.incoming.set(x, {
         id,
         size,
-        buf: from ? opts.into! : null,
+        to,
+        leavesOnly: opts.leavesOnly === true,
+        buf: into && (from || to < size || given) ? into : null,
         received: from,
         verified: from,
         checks: Promise.resolve(),
         hash: opts.hash,
         leaves,
-        leavesGot: 0,
+        leavesGot: given ? given.byteLength : 0,
         lastAt: Date.now(),
         reqAfter: this.ch.queuedBytes(),
         resolve,
@@ -104,7 +117,8 @@ export class Receiving {
       });
       const req: Control = { k: 'req', x, id };
       if (from) req.o = from;
-      if (opts.hash) req.h = true;
+      if (to < size) req.e = to;
+      if (leaves && !given) req.h = true;
       this.ch.sendControl(req);
     });
   }
@@ -166,7 +180,12 @@ export class Receiving {
     t.leaves.set(l.d, t.leavesGot);
     t.leavesGot += l.d.byteLength;
     t.lastAt = Date.now();
-    if (t.leavesGot === t.leaves.byteLength && rootOf(t.leaves) !== t.hash) this.bad(l.x, t, 'its leaves do not match the object hash', true);
+    if (t.leavesGot < t.leaves.byteLength) return;
+    if (rootOf(t.leaves) !== t.hash) return this.bad(l.x, t, 'its leaves do not match the object hash', true);
+    if (t.leavesOnly) {
+      this.incoming.delete(l.x);
+      t.resolve(t.leaves);
+    }
   }
 
   onChunk(c: Chunk): void {
@@ -174,7 +193,7 @@ export class Receiving {
     const t = this.incoming.get(c.x);
     if (!t) return; // cancelled meanwhile
     // One sender, an ordered channel: chunks of a transfer arrive in order.
-    if (c.n !== t.size || c.o !== t.received || c.o + c.d.byteLength > c.n) {
+    if (c.n !== t.size || c.o !== t.received || c.o + c.d.byteLength > t.to) {
       this.incoming.delete(c.x);
       this.ch.sendControl({ k: 'cancel', x: c.x });
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.ch.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
@@ -191,7 +210,7 @@ export class Receiving {
     t.lastAt = Date.now();
     this.ch.counters.bytesIn += c.d.byteLength;
     if (!checked) {
-      if (t.received >= t.size) this.finish(c.x, t);
+      if (t.received >= t.to) this.finish(c.x, t);
       return;
     }
     // Each chunk on its own against its leaf (issue 17), in place in the
@@ -204,7 +223,7 @@ export class Receiving {
       if (this.incoming.get(c.x) !== t) return;
       if (!ok) return this.bad(c.x, t, `chunk at ${at} does not match its hash`, true);
       t.verified = at + piece.byteLength;
-      if (t.verified >= t.size) this.finish(c.x, t);
+      if (t.verified >= t.to) this.finish(c.x, t);
     });
   }
 
@@ -212,7 +231,7 @@ export class Receiving {
   private finish(x: number, t: Incoming): void {
     this.incoming.delete(x);
     // Checked leaves: this reader serves the object onward without hashing it again.
-    if (t.leaves) rememberLeaves(t.buf!, t.leaves);
+    if (t.leaves && t.to === t.size) rememberLeaves(t.buf!, t.leaves);
     t.resolve(t.buf!);
   }
 }

@@ -31,6 +31,8 @@ export interface SendChannel {
   sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean;
   close(why: string): void;
   lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
+  partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number };
@@ -40,6 +42,8 @@ interface Outgoing {
   x: number;
   bytes: Uint8Array;
   o: number;
+  /** Where the requested range ends. */
+  end: number;
 }
 
 export class Sending {
@@ -54,16 +58,19 @@ export class Sending {
     return this.outgoing.size;
   }
 
-  async serve(x: number, id: ObjectId, from: number, withLeaves: boolean): Promise<void> {
+  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.ch.lookup(id);
     } catch {
       bytes = undefined;
     }
+    bytes ??= to !== undefined ? this.ch.partial(id, from, to) : undefined;
     if (!this.ch.open()) return;
     if (!bytes) return this.ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
     if (from > bytes.byteLength) return this.ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    const end = Math.min(bytes.byteLength, to ?? bytes.byteLength);
+    if (end < bytes.byteLength && end % CHUNK_DATA_BYTES !== 0) return this.ch.sendControl({ k: 'fail', x, reason: 'range end not at a chunk boundary' });
     expose(bytes); // sent from in place, over time
     await this.ch.serving.acquire(bytes);
     if (!this.ch.open()) return this.ch.serving.release(bytes);
@@ -73,7 +80,7 @@ export class Sending {
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) this.ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
-    const t: Outgoing = { x, bytes, o: from };
+    const t: Outgoing = { x, bytes, o: from, end };
     this.outgoing.set(x, t);
     this.queue.push(t);
     this.pump();
@@ -111,7 +118,7 @@ export class Sending {
       }
       const t = this.queue.shift()!;
       const n = t.bytes.byteLength;
-      const end = Math.min(n, t.o + CHUNK_DATA_BYTES);
+      const end = Math.min(t.end, t.o + CHUNK_DATA_BYTES);
       let d = t.bytes.subarray(t.o, end);
       const f = this.ch.faults;
       if (f.corruptChunks && d.byteLength > 0) {
@@ -122,11 +129,11 @@ export class Sending {
       if (!this.ch.sendChunk(t.x, t.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
       t.o = end;
-      if (f.cutAfterBytes !== undefined && t.o >= f.cutAfterBytes && t.o < n) {
+      if (f.cutAfterBytes !== undefined && t.o >= f.cutAfterBytes && t.o < t.end) {
         f.cutAfterBytes = undefined;
         return this.ch.close('cut by a test fault');
       }
-      if (t.o < n) this.queue.push(t);
+      if (t.o < t.end) this.queue.push(t);
       else {
         this.outgoing.delete(t.x);
         this.ch.serving.release(t.bytes);

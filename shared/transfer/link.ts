@@ -6,12 +6,16 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
-import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, type Control } from './wire.js';
+import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving, type FetchOptions } from './link-receive.js';
 import { Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {
   lookup(id: ObjectId): Promise<Uint8Array | undefined>;
+  /** Chunks [from, end) of an object this side is still fetching, when all are in (swarm.ts). */
+  partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
+  /** The peer's chunk availability for an object (swarm.ts). */
+  have(link: PeerLink, h: Have): void;
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   faults: LinkFaults;
@@ -63,6 +67,7 @@ export class PeerLink {
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),
       close: (why) => this.close(why),
       lookup: (id) => env.lookup(id),
+      partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
       faults: env.faults,
       counters: env.counters,
@@ -90,6 +95,11 @@ export class PeerLink {
     if (this.state !== 'open') return Promise.reject(new TabmeshError('CLOSED', `link to ${this.peer} is ${this.state}`));
     this.lastUsed = Date.now();
     return this.rx.fetch(id, size, opts);
+  }
+
+  /** Tells the peer which chunks of an object this side holds and has claimed (swarm.ts). */
+  sendHave(h: Have): void {
+    if (this.state === 'open') this.sendRaw(writeHave(h));
   }
 
   /** Bytes of this side's sends that left its queue. */
@@ -154,8 +164,9 @@ export class PeerLink {
     this.lastUsed = Date.now();
     if (m.chunk) return this.rx.onChunk(m.chunk);
     if (m.leaves) return this.rx.onLeaves(m.leaves);
+    if (m.have) return this.env.have(this, m.have);
     const c = m.control;
-    if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.h === true);
+    if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true);
     else if (c.k === 'cancel') this.tx.drop(c.x);
     else this.rx.onFail(c.x, c.reason);
   }

@@ -8,6 +8,7 @@ import { PeerLink, type LinkEnv } from './link.js';
 import type { FetchOptions } from './link-receive.js';
 import type { LinkFaults } from './link-send.js';
 import type { PeerFactory } from './raw-peer.js';
+import type { Have } from './wire.js';
 import { ServingBudget } from './serving.js';
 
 export interface PeerLinksOptions {
@@ -33,6 +34,12 @@ export interface PeerLinksOptions {
 
 export const DEFAULT_MAX_LINKS = 32;
 
+/** The swarm's side of the pool (swarm.ts): objects being fetched, served by chunk runs, and their peers' have messages. */
+export interface SwarmHooks {
+  partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
+  have(peer: string, h: Have): void;
+}
+
 export class PeerLinks {
   readonly links = new Map<string, PeerLink>();
   private readonly failedUntil = new Map<string, number>();
@@ -57,6 +64,7 @@ export class PeerLinks {
   readonly incomingBytes: number;
   private readonly failedForMs: number;
   readonly serving: ServingBudget;
+  swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
     this.maxLinks = o.maxLinks ?? DEFAULT_MAX_LINKS;
@@ -69,6 +77,8 @@ export class PeerLinks {
     const log = o.log ?? (() => {});
     this.env = {
       lookup: (id) => o.lookup(id),
+      partial: (id, from, end) => this.swarm?.partial(id, from, end),
+      have: (link, h) => this.swarm?.have(link.peer, h),
       serving: this.serving,
       faults: this.faults,
       counters: this.counters,
@@ -80,6 +90,11 @@ export class PeerLinks {
     };
     this.timer = setInterval(() => this.maintain(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** The bytes of an object held here (whole), if any. */
+  lookup(id: ObjectId): Promise<Uint8Array | undefined> {
+    return this.o.lookup(id);
   }
 
   /** Whether an open link to `peer` exists (readers prefer such holders). */
@@ -211,7 +226,8 @@ export class PeerLinks {
     this.evict(null);
   }
 
-  private reserve(n: number): Promise<void> {
+  /** Reserves `n` bytes of receive buffers (the swarm reserves an object once for all its runs). */
+  reserve(n: number): Promise<void> {
     if (this.reserved === 0 || this.reserved + n <= this.incomingBytes) {
       this.reserved += n;
       this.peakReserved = Math.max(this.peakReserved, this.reserved);
@@ -220,7 +236,7 @@ export class PeerLinks {
     return new Promise((go) => this.reserveWaiters.push({ n, go }));
   }
 
-  private unreserve(n: number): void {
+  unreserve(n: number): void {
     this.reserved -= n;
     while (this.reserveWaiters.length) {
       const w = this.reserveWaiters[0];

@@ -8,6 +8,11 @@
 // asks with `h` first gets the leaves (binary, up to 2048 a message), which it
 // checks against the object's hash from the GCS; `o` resumes a transfer at a
 // chunk boundary (the rest of an object from another holder).
+//
+// Swarm broadcast (issue 17, swarm.ts): `e` ends a request at a chunk
+// boundary (a run of chunks from one of several holders), and `have`
+// messages (binary) tell the peers fetching one object which chunks this side
+// holds (verified) and which it has asked a full holder for (claims).
 import type { ObjectId } from '../ids.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
@@ -25,6 +30,17 @@ export const LEAVES_PER_MESSAGE = 2048;
 const KIND_CONTROL = 0;
 const KIND_CHUNK = 1;
 const KIND_LEAVES = 2;
+const KIND_HAVE = 3;
+const HAVE_HEADER = 1 + 20 + 4 + 4;
+/** Chunk indices in one have message (both lists together). */
+export const HAVE_PER_MESSAGE = 16_384;
+
+/** Chunks of object `id` the sender holds verified, and chunks it asked a full holder for. */
+export interface Have {
+  id: ObjectId;
+  have: number[];
+  claim: number[];
+}
 
 export interface Leaves {
   x: number;
@@ -34,7 +50,7 @@ export interface Leaves {
 }
 
 export type Control =
-  | { k: 'req'; x: number; id: ObjectId; o?: number; h?: boolean }
+  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean }
   | { k: 'fail'; x: number; reason: string }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
@@ -48,9 +64,35 @@ export interface Chunk {
 }
 
 export type LinkMessage =
-  | { control: Control; chunk?: undefined; leaves?: undefined }
-  | { chunk: Chunk; control?: undefined; leaves?: undefined }
-  | { leaves: Leaves; control?: undefined; chunk?: undefined };
+  | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined }
+  | { chunk: Chunk; control?: undefined; leaves?: undefined; have?: undefined }
+  | { leaves: Leaves; control?: undefined; chunk?: undefined; have?: undefined }
+  | { have: Have; control?: undefined; chunk?: undefined; leaves?: undefined };
+
+export function writeHave(h: Have): Uint8Array {
+  const out = new Uint8Array(HAVE_HEADER + 4 * (h.have.length + h.claim.length));
+  const v = new DataView(out.buffer);
+  out[0] = KIND_HAVE;
+  for (let i = 0; i < 20; i++) out[1 + i] = parseInt(h.id.slice(2 * i, 2 * i + 2), 16);
+  v.setUint32(21, h.have.length, true);
+  v.setUint32(25, h.claim.length, true);
+  let o = HAVE_HEADER;
+  for (const c of h.have) v.setUint32((o += 4) - 4, c, true);
+  for (const c of h.claim) v.setUint32((o += 4) - 4, c, true);
+  return out;
+}
+
+function readHave(b: Uint8Array): Have {
+  if (b.byteLength < HAVE_HEADER) throw new Error('short have message');
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let id = '';
+  for (let i = 0; i < 20; i++) id += b[1 + i].toString(16).padStart(2, '0');
+  const nh = v.getUint32(21, true);
+  const nc = v.getUint32(25, true);
+  if (nh + nc > HAVE_PER_MESSAGE || b.byteLength !== HAVE_HEADER + 4 * (nh + nc)) throw new Error('bad have message');
+  const list = (from: number, n: number) => Array.from({ length: n }, (_, i) => v.getUint32(HAVE_HEADER + 4 * (from + i), true));
+  return { id: id as ObjectId, have: list(0, nh), claim: list(nh, nc) };
+}
 
 export function writeLeaves(x: number, i: number, d: Uint8Array): Uint8Array {
   const out = new Uint8Array(LEAVES_HEADER + d.byteLength);
@@ -114,6 +156,7 @@ export function readMessage(b: Uint8Array): LinkMessage {
     if (d.byteLength % LEAF_BYTES !== 0 || d.byteLength > LEAVES_PER_MESSAGE * LEAF_BYTES) throw new Error('bad leaves message');
     return { leaves: { x: v.getUint32(1, true), i: v.getUint32(5, true), d } };
   }
+  if (b[0] === KIND_HAVE) return { have: readHave(b) };
   if (b[0] !== KIND_CONTROL) throw new Error(`unknown link message kind ${b[0]}`);
   if (b.byteLength > 4096) throw new Error('control message too long');
   const c = JSON.parse(dec.decode(b.subarray(1))) as Control;
@@ -121,7 +164,12 @@ export function readMessage(b: Uint8Array): LinkMessage {
   if (c.k === 'req' && typeof c.id === 'string' && /^[0-9a-f]{40}$/.test(c.id)) {
     const o = c.o ?? 0;
     if (!Number.isSafeInteger(o) || o < 0 || o % CHUNK_DATA_BYTES !== 0) throw new Error('bad request offset');
-    return { control: { k: 'req', x: c.x, id: c.id, o, h: c.h === true } };
+    const req: Control = { k: 'req', x: c.x, id: c.id, o, h: c.h === true };
+    if (c.e !== undefined) {
+      if (!Number.isSafeInteger(c.e) || c.e < o) throw new Error('bad request end');
+      req.e = c.e;
+    }
+    return { control: req };
   }
   if (c.k === 'fail' && typeof c.reason === 'string') return { control: { k: 'fail', x: c.x, reason: c.reason.slice(0, 1024) } };
   if (c.k === 'cancel') return { control: { k: 'cancel', x: c.x } };

@@ -38,7 +38,16 @@ function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: U
 }
 
 function env(held: Map<ObjectId, Uint8Array>, serving = new ServingBudget(256 << 20)): LinkEnv {
-  return { lookup: (id) => Promise.resolve(held.get(id)), serving, faults: {}, counters: { bytesIn: 0, bytesOut: 0 }, closed: () => {}, log: () => {} };
+  return {
+    lookup: (id) => Promise.resolve(held.get(id)),
+    partial: () => undefined,
+    have: () => {},
+    serving,
+    faults: {},
+    counters: { bytesIn: 0, bytesOut: 0 },
+    closed: () => {},
+    log: () => {},
+  };
 }
 
 function pair(aHeld: Map<ObjectId, Uint8Array>, bHeld: Map<ObjectId, Uint8Array>, aServing?: ServingBudget) {

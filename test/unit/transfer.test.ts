@@ -75,7 +75,8 @@ class FakeNet {
   }
 }
 
-function reader(net: FakeNet, holders: string[]): ObjectFetcher {
+/** A reader of the object from `holders`; `swarm`: from all of them at once (swarm.ts), else one after another. */
+function reader(net: FakeNet, holders: string[], swarm = false): ObjectFetcher {
   const links = net.add('reader', new Map());
   const objects = new ObjectClient(
     (m: Msg) => {
@@ -83,9 +84,14 @@ function reader(net: FakeNet, holders: string[]): ObjectFetcher {
     },
     () => 0,
   );
-  const f: ObjectFetcher = new ObjectFetcher(objects, links, (m) => {
-    if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
-  });
+  const f: ObjectFetcher = new ObjectFetcher(
+    objects,
+    links,
+    (m) => {
+      if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
+    },
+    { swarmMinBytes: swarm ? 1 : Infinity },
+  );
   return f;
 }
 
@@ -120,6 +126,25 @@ describe('chunk verification over a fake network', () => {
     // The honest holder sent only what the liar had not sent correctly.
     expect(liar.counters.bytesOut).toBeGreaterThanOrEqual(5 * 65536);
     expect(honest.counters.bytesOut).toBe(bytes.byteLength - 5 * 65536);
+  });
+
+  it('in a swarm, a bad chunk from one holder is taken from another: the liar is named and little is sent twice', async () => {
+    const net = new FakeNet();
+    const bytes = sample(20 * 65536 + 123);
+    const held = new Map([[OBJ, bytes]]);
+    const liar = net.add('liar', held);
+    const honest = net.add('honest', held);
+    net.tamper = corruptNthChunk('liar', 3);
+    const f = reader(net, ['liar', 'honest'], true);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(contentHash(got.bytes)).toBe(contentHash(bytes));
+    expect(got.via).toBe('peer');
+    expect(f.badHolders).toEqual(['liar']);
+    expect(f.swarm!.stats.fromFull).toBe(bytes.byteLength);
+    // Both served; what was sent twice is at most the liar's runs in flight when it was caught.
+    expect(liar.counters.bytesOut).toBeGreaterThan(0);
+    expect(honest.counters.bytesOut).toBeGreaterThan(0);
+    expect(liar.counters.bytesOut + honest.counters.bytesOut).toBeLessThanOrEqual(bytes.byteLength + 16 * 65536);
   });
 
   it('leaves that do not match the object hash are refused before any chunk is kept', async () => {
