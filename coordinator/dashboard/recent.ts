@@ -121,7 +121,7 @@ export class EndedRecords {
     };
     gcs.dropObject = (id) => {
       const o = gcs.objects.get(id);
-      if (o) this.objects.add(id, { ...objectView(o), state: 'freed', locations: [] });
+      if (o) this.objects.add(id, objectView(o, true));
       dropObject.call(gcs, id);
     };
     // An actor's record goes in these two; what was there before and is gone after ended.

@@ -36,18 +36,18 @@ export function actorView(a: ActorRecord) {
   };
 }
 /** An object's row; `state` is 'freed' for one listed a while after it left the GCS. */
-export function objectView(o: ObjectRecord) {
+export function objectView(o: ObjectRecord, freed = false) {
   return {
     // Kept after the object is freed (dashboard/recent.ts): strings of its own, not slices of a frame.
     id: ownId(o.id),
     job: ownId(o.job),
-    state: o.state as ObjectRecord['state'] | 'freed',
+    state: freed ? 'freed' : (o.state as ObjectRecord['state'] | 'freed'),
     size: o.size,
     inline: o.v !== null,
     refs: o.refs,
     task: isPutObject(o.id) ? null : ownId(taskOfObject(o.id)),
     put: isPutObject(o.id),
-    locations: [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
+    locations: freed ? [] : [...o.locations].map((s) => s.nodeId ?? `driver:${s.jobId}`),
     error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
   };
 }
