@@ -18,6 +18,7 @@ import { actorHooks, verifiedTasks } from './scheduler/task-wiring.js';
 import { TaskEnds } from './scheduler/task-ends.js';
 import { nodeLostFailure } from './scheduler/task-failures.js';
 import { ActorManager } from './actors/actors.js';
+import { ActorHandover } from './actors/handover.js';
 import { Verifier } from './verify/verifier.js';
 import { FeasibilityWatch } from './scheduler/feasibility.js';
 import type { Session } from './session.js';
@@ -68,6 +69,8 @@ export class Coordinator implements Managers {
   /** Cancel, node loss and job end for tasks (scheduler/task-ends.ts). */
   readonly ends: TaskEnds;
   readonly actors: ActorManager;
+  /** Actors that outlive a coordinator, attached again when their node joins (issue 15). */
+  readonly handover: ActorHandover;
   /** Verified execution: replicas on distinct nodes, settled by majority (issue 8). */
   readonly verifier: Verifier;
   readonly membership: Membership;
@@ -135,6 +138,7 @@ export class Coordinator implements Managers {
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
     this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
+    this.handover = new ActorHandover(this.gcs, this.actors, () => this.tasks, opts.jobGraceMs ?? 20_000);
     const feasibility = new FeasibilityWatch(
       this.gcs,
       (job, code, message, t) => this.gcs.jobs.get(job)?.driver?.send({ t: 'warn', code, message, ref: t.spec.taskId }),
@@ -287,6 +291,7 @@ export class Coordinator implements Managers {
 
   close(): void {
     this.stopped = true;
+    this.handover.close();
     this.loop.stop();
     this.membership.stop();
     this.gcs.close();

@@ -178,6 +178,7 @@ export class Inbox {
 
       quietMs: this.c.membership.quietMs,
     });
+    if (m.node.host?.actors.length) this.c.handover.joined(n, m.node.host.actors);
     return null;
   }
 

@@ -5,6 +5,7 @@
 // interface, so that no module imports coordinator.ts back (no import circles).
 import type { IceServers } from './signal/ice.js';
 import type { ActorManager } from './actors/actors.js';
+import type { ActorHandover } from './actors/handover.js';
 import type { Tokens } from './auth/tokens.js';
 import type { Gcs } from './gcs/gcs.js';
 import type { JobManager } from './jobs/job-manager.js';
@@ -28,6 +29,8 @@ export interface Managers {
   readonly tasks: TaskManager;
   readonly ends: TaskEnds;
   readonly actors: ActorManager;
+  /** Actors that outlive a coordinator, attached again when their node joins (issue 15). */
+  readonly handover: ActorHandover;
   readonly verifier: Verifier;
   readonly membership: Membership;
   readonly jobs: JobManager;

@@ -15,6 +15,7 @@ import { installNodeHasher } from './node-hash.js';
 import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
 import type { EnvCache } from '../shared/node/env-cache.js';
+import { ActorKeep } from '../shared/node/actor-keep.js';
 
 export interface EdgeNodeOptions {
   /** Its coordinator's URL; several of one mesh (a list, or separated by commas): it joins the next one when its own goes (issue 15). */
@@ -41,6 +42,8 @@ export class EdgeNode {
   private urlAt = 0;
   /** Runtime env artifacts (issue 16), kept across sessions like the store. */
   private envCache: EnvCache | undefined;
+  /** Its actors, kept across sessions: they outlive a coordinator that dies (issue 15). */
+  private readonly keep = new ActorKeep();
   /** Resolves when the node has left for good (leave(), or reconnect off). */
   readonly left: Promise<string>;
   private resolveLeft!: (why: string) => void;
@@ -89,6 +92,7 @@ export class EdgeNode {
         peers: await edgePeers(),
         envTier: this.envTier,
         envCache: this.envCache,
+        keep: this.keep,
         envLimits: o.envCacheMb !== undefined ? { tierBytes: o.envCacheMb * 1024 * 1024 } : undefined,
       },
     );
@@ -101,11 +105,17 @@ export class EdgeNode {
   private async supervise(): Promise<void> {
     for (;;) {
       const why = await this.runtime.closedPromise;
-      if (this.leaving || this.o.reconnect === false) return this.resolveLeft(why);
+      if (this.leaving || this.o.reconnect === false) {
+        this.keep.drop();
+        return this.resolveLeft(why);
+      }
       this.onEvent(`${why}; joining again`);
       for (let attempt = 0; ; attempt++) {
         await sleepBackoff(BACKOFF.nodeRejoin, attempt);
-        if (this.leaving) return this.resolveLeft('left');
+        if (this.leaving) {
+          this.keep.drop();
+          return this.resolveLeft('left');
+        }
         this.urlAt = (this.urlAt + 1) % this.urls.length; // its coordinator may be gone: the next one of the mesh first
         try {
           await this.session();

@@ -94,6 +94,7 @@ export class ActorManager {
     a.state = 'alive';
     a.node = n;
     if (restarted) {
+      this.gcs.persistActor(a.id, a.job, n.hostKey, a.restarts);
       // Constructor and restore() ran; now the calls since the checkpoint, in order, before any new one.
       for (const spec of a.replay) this.hooks.replay(spec, n);
       this.gcs.event(
@@ -108,6 +109,7 @@ export class ActorManager {
       for (const caller of [...a.callers.keys()]) this.pump(a, caller);
       return;
     }
+    this.gcs.persistActor(a.id, a.job, n.hostKey, a.restarts);
     this.gcs.event('actor-started', `actor ${a.className} ${a.id.slice(0, 12)}${a.name ? ` '${a.name}'` : ''} started on node ${n.id}`, {
       job: a.job,
       node: n.id,
@@ -197,6 +199,7 @@ export class ActorManager {
     a.deathCause = why;
     this.dead++;
     this.dropName(a);
+    this.gcs.dropActor(a.id, a.job);
     for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, diedFailure(t, a));
     a.callers.clear();
     for (const t of [...a.inflight]) this.hooks.fail(t, diedFailure(t, a));
@@ -256,6 +259,40 @@ export class ActorManager {
     });
     this.hooks.recreate(t);
     return true;
+  }
+
+  /**
+   * An actor of a job taken over from a coordinator that died (issue 15): it
+   * lives on its node, which has yet to join here. Until it does (`reattach`)
+   * its calls wait; false if it cannot be registered (known, or its name taken).
+   */
+  adopt(creation: TaskRecord, restarts: number): boolean {
+    if (this.table.has(creation.spec.taskId) || this.register(creation)) return false;
+    const a = this.table.get(creation.spec.taskId)!;
+    a.state = 'restarting';
+    a.restarts = restarts;
+    return true;
+  }
+
+  /** Its node joined again, with the actor alive: its calls go there, in order. */
+  reattach(id: TaskId, n: NodeRecord): void {
+    const a = this.table.get(id);
+    if (!a || a.state !== 'restarting' || a.node) return;
+    a.state = 'alive';
+    a.node = n;
+    this.gcs.persistActor(a.id, a.job, n.hostKey, a.restarts);
+    this.gcs.event('actor-reattached', `actor ${a.className} ${a.id.slice(0, 12)} lived on through its coordinator's end: back on node ${n.id}`, {
+      job: a.job,
+      node: n.id,
+      task: a.id,
+    });
+    for (const caller of [...a.callers.keys()]) this.pump(a, caller);
+  }
+
+  /** Its node did not come back in time: lost like an actor on a dead node (restart or death). */
+  unclaimed(id: TaskId, why: string): void {
+    const a = this.table.get(id);
+    if (a?.state === 'restarting' && !a.node && a.creation.state === 'finished') this.lost(a, why);
   }
 
   /** Every handle is gone (the creation object was freed): an unnamed actor stops, and its record goes. */

@@ -33,6 +33,13 @@ export class Gcs {
   readonly objects = new Map<ObjectId, ObjectRecord>();
   readonly events: EventRecord[] = [];
   private eventSeq = 0;
+  /**
+   * What starts the key of each event row this GCS writes: a coordinator of a
+   * mesh sets its id (issue 15), so that coordinators sharing one Redis never
+   * overwrite each other's rows. The stored key of each event, for its delete.
+   */
+  eventOrigin = '';
+  private readonly eventKeys = new WeakMap<EventRecord, string>();
   readonly stats: Stats = {
     tasksSubmitted: 0,
     tasksFinished: 0,
@@ -56,12 +63,14 @@ export class Gcs {
       const f = rowPackr.unpack(row) as FunctionRecord;
       this.functions.set(f.fnId, { ...f, ewmaMs: f.ewmaMs ?? -1, runs: f.runs ?? 0 });
     }
-    for (const [, row] of storage.load('events')) {
+    for (const [key, row] of storage.load('events')) {
       const e = rowPackr.unpack(row) as EventRecord;
       this.events.push(e);
+      this.eventKeys.set(e, key);
       this.eventSeq = Math.max(this.eventSeq, e.seq);
     }
-    this.events.sort((a, b) => a.seq - b.seq);
+    // Rows of several coordinators (a mesh) number their events each: time orders them.
+    this.events.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   }
 
   addFunction(f: FunctionRecord): void {
@@ -119,6 +128,22 @@ export class Gcs {
   }
 
   /**
+   * Where a live actor is (issue 15): the hash of its host process's key, so
+   * that a coordinator taking the job over attaches it again when that
+   * process joins. Hosts without a key (tabs) get no row: their actors die with
+   * the coordinator.
+   */
+  persistActor(id: TaskId, job: JobId, hostKey: string | undefined, restarts: number): void {
+    if (!this.storage.durable || this.guest(job)) return;
+    if (hostKey) this.storage.put('actors', id, rowPackr.pack({ id, job, hostKey, restarts }), job);
+    else this.storage.delete('actors', id, job);
+  }
+
+  dropActor(id: TaskId, job: JobId): void {
+    if (this.storage.durable && !this.guest(job)) this.storage.delete('actors', id, job);
+  }
+
+  /**
    * Whether a job is another coordinator's (coordinator/mesh): this one runs
    * some of its tasks, and its rows in the shared GCS are the owner's to write.
    */
@@ -129,10 +154,12 @@ export class Gcs {
   event(kind: string, message: string, refs: Omit<EventRecord, 'seq' | 'ts' | 'kind' | 'message'> = {}): EventRecord {
     const e: EventRecord = { seq: ++this.eventSeq, ts: Date.now(), kind, message, ...refs };
     this.events.push(e);
-    this.storage.put('events', String(e.seq).padStart(12, '0'), rowPackr.pack(e));
+    const key = this.eventOrigin + String(e.seq).padStart(12, '0');
+    this.eventKeys.set(e, key);
+    this.storage.put('events', key, rowPackr.pack(e));
     if (this.events.length > this.maxEvents) {
       const old = this.events.splice(0, this.events.length - this.maxEvents);
-      for (const o of old) this.storage.delete('events', String(o.seq).padStart(12, '0'));
+      for (const o of old) this.storage.delete('events', this.eventKeys.get(o) ?? String(o.seq).padStart(12, '0'));
     }
     return e;
   }

@@ -7,10 +7,11 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
+import type { ActorRow } from '../actors/handover.js';
 import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
-export type Recovering = Pick<Managers, 'gcs' | 'dir' | 'tasks' | 'jobs'>;
+export type Recovering = Pick<Managers, 'gcs' | 'dir' | 'tasks' | 'jobs' | 'handover'>;
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -57,7 +58,11 @@ export interface RecoveryReport {
 export function recover(c: Recovering, graceMs: number): RecoveryReport {
   const storage = c.gcs.storage;
   if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
-  return recoverRows(c, { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks') }, graceMs);
+  return recoverRows(
+    c,
+    { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks'), actors: storage.load('actors') },
+    graceMs,
+  );
 }
 
 /** Stored rows of the three job tables (all of them at a restart; one job's when a coordinator of a mesh takes it over). */
@@ -65,6 +70,8 @@ export interface JobRows {
   jobs: Iterable<[string, Uint8Array]>;
   objects: Iterable<[string, Uint8Array]>;
   tasks: Iterable<[string, Uint8Array]>;
+  /** Where live actors are (issue 15). */
+  actors?: Iterable<[string, Uint8Array]>;
 }
 
 /** Recovers running jobs from their rows (see recover). */
@@ -149,7 +156,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       continue;
     }
     if (spec.actor) {
-      // Actor state is not durable yet: its tasks fail (see README, limits).
+      // A call (or a constructor) in flight: whether it ran is unknown, and an actor's state must not see it twice.
       gcs.tasks.set(spec.taskId, t);
       job.tasks.add(t);
       t.liveOutputs = spec.numReturns;
@@ -157,7 +164,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       tasks.finishFailed(t, {
         code: 'ACTOR_DIED',
         name: 'ActorDiedError',
-        message: `actor ${spec.actor.id.slice(0, 12)} did not survive a coordinator restart`,
+        message: `actor ${spec.actor.id.slice(0, 12)}: this ${spec.actor.kind === 'call' ? 'call' : 'constructor'} was in flight when the coordinator running its job stopped`,
         stack: '',
         functionName: spec.name,
         taskId: spec.taskId,
@@ -175,6 +182,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     runAgain.push(t);
   }
   for (const t of runAgain) tasks.resume(t);
+  recoverActors(c, rows.actors ?? [], graceMs);
   report.tasksRequeued = runAgain.length;
   keepEndedJobs(c, endedRows);
 
@@ -193,6 +201,19 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     `recovered ${report.jobs} running job(s), ${report.tasksRequeued} unfinished task(s) to run again, ${report.tasksFinished} finished, ${report.objects} object(s)`,
   );
   return report;
+}
+
+/** Live actors of recovered jobs wait for their nodes to join again (coordinator/actors/handover.ts). */
+function recoverActors(c: Recovering, rows: Iterable<[string, Uint8Array]>, graceMs: number): void {
+  for (const [key, row] of rows) {
+    const r = rowPackr.unpack(row) as ActorRow;
+    const creation = c.gcs.tasks.get(r.id);
+    if (!c.gcs.jobs.has(r.job as JobId)) {
+      c.gcs.storage.delete('actors', key, r.job);
+      continue;
+    }
+    if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create') c.handover.expect(creation, r, graceMs);
+  }
 }
 
 /**

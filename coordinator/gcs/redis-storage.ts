@@ -18,22 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { TabmeshError } from '../../shared/errors.js';
 import { TABLES, type GcsStorage, type TableName } from './storage.js';
+import { checkedOptions, redacted, type RedisStorageOptions } from './redis-options.js';
 import { NO_GROUP, SLOT, SLOTS, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
-
-export interface RedisStorageOptions {
-  /** `redis://[user:password@]host:port`; a Cluster behind it is found by itself. */
-  url: string;
-  /** Key prefix, so several meshes can share one Redis. Default `tabmesh`. */
-  prefix?: string;
-  /** Delay between the first buffered change and the automatic flush. Default 20 (as SQLite: a task submitted and freed within it costs nothing). */
-  flushIntervalMs?: number;
-  /** Flush at once when this many changes are pending. Default 20000. */
-  maxBuffered?: number;
-  /** How long to wait for Redis on load and on an explicit flush or close. Default 10000. */
-  timeoutMs?: number;
-  /** How long to wait for the worker to start and connect. Default 15000. */
-  connectTimeoutMs?: number;
-}
 
 /** Per group, per table: key -> index of its value's span in the arena, or -1 to delete. */
 type Buffered = Map<string, Map<TableName, Map<string, number>>>;
@@ -51,20 +37,7 @@ function workerFile(): string {
   throw new Error('coordinator/gcs/redis-worker.js not found: run `npm run build` first');
 }
 
-/** Checks a `--redis` URL; throws BAD_ARGUMENT with the reason. */
-export function parseRedisUrl(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TabmeshError('BAD_ARGUMENT', `--redis must be a URL like redis://127.0.0.1:6379, not '${url}'`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new TabmeshError('BAD_ARGUMENT', `--redis must be a redis:// or rediss:// URL, not '${url}'`);
-  }
-  if (!u.hostname) throw new TabmeshError('BAD_ARGUMENT', `--redis '${url}' has no host`);
-  return u;
-}
+export { parseRedisUrl, redacted, type RedisStorageOptions } from './redis-options.js';
 
 export class RedisStorage implements GcsStorage {
   readonly durable = true;
@@ -96,21 +69,9 @@ export class RedisStorage implements GcsStorage {
   private flushes = 0;
   private rowsWritten = 0;
 
-  constructor(opts: RedisStorageOptions) {
-    parseRedisUrl(opts.url);
-    const prefix = opts.prefix ?? 'tabmesh';
-    if (!/^[A-Za-z0-9_.-]+$/.test(prefix))
-      throw new TabmeshError('BAD_ARGUMENT', `the Redis key prefix must be letters, digits, '_', '.', '-', not '${prefix}'`);
-    const flushIntervalMs = opts.flushIntervalMs ?? 20;
-    const maxBuffered = opts.maxBuffered ?? 20000;
-    const timeoutMs = opts.timeoutMs ?? 10_000;
-    const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
-    if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0)
-      throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
-    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
-    if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0)
-      throw new TabmeshError('BAD_ARGUMENT', `connectTimeoutMs must be a number > 0, got ${connectTimeoutMs}`);
+  constructor(options: RedisStorageOptions) {
+    const opts = checkedOptions(options);
+    const { prefix, flushIntervalMs, maxBuffered, timeoutMs, connectTimeoutMs } = opts;
     this.url = opts.url;
     this.prefix = prefix;
     this.flushIntervalMs = flushIntervalMs;
@@ -328,16 +289,5 @@ export class RedisStorage implements GcsStorage {
   private checkTable(table: TableName): void {
     this.check();
     if (!(TABLES as readonly string[]).includes(table)) throw new TabmeshError('BAD_ARGUMENT', `unknown GCS table '${String(table)}'`);
-  }
-}
-
-/** The URL without its password, for messages. */
-export function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(bad URL)';
   }
 }

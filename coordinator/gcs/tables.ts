@@ -86,6 +86,8 @@ export interface NodeRecord {
   link?: string;
   load: { running: number; queued: number; storeBytes: number };
   tasksDone: number;
+  /** The hash of its process's actor-host key (issue 15): an actor row keeps it, and only that process may claim the actor back. */
+  hostKey?: string;
 }
 
 /** Ended jobs kept in memory and in the durable GCS (the oldest go first). */

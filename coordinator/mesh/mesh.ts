@@ -17,6 +17,7 @@ import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
 import { PeerAgent } from './agent.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
+import { JobJanitor } from './janitor.js';
 
 export interface MeshOptions {
   redis: string;
@@ -32,6 +33,8 @@ export class CoordinatorMesh {
   private readonly agents = new Map<string, PeerAgent>();
   private readonly links = new Map<string, Session>();
   private timer: ReturnType<typeof setInterval> | null = null;
+  private janitor: JobJanitor | undefined;
+  private sweptAt = Date.now();
   private readonly startedAt = Date.now();
   private closed = false;
   private others: CoordinatorInfo[] = [];
@@ -50,7 +53,9 @@ export class CoordinatorMesh {
     const mesh = new CoordinatorMesh(c, new MeshRegistry(client, opts.prefix, id), new MeshBus(client, opts.prefix, id), opts, () => client.disconnect());
     c.meshId = id;
     c.mesh = mesh;
+    c.gcs.eventOrigin = `${id}:`;
     mesh.bus.onFrame = (from, kind, frame) => (kind === 'toLink' ? mesh.linkFrame(from, frame) : mesh.agents.get(from)?.onFrame(frame));
+    mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
     mesh.timer = setInterval(() => void mesh.tick().catch(() => {}), BEAT_MS);
@@ -98,6 +103,10 @@ export class CoordinatorMesh {
     for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
     const lost = await this.registry.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
+    if (this.janitor && Date.now() - this.sweptAt >= this.janitor.everyMs) {
+      this.sweptAt = Date.now();
+      void this.janitor.sweep().catch((e: Error) => this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`));
+    }
   }
 
   /** A frame from another coordinator's agent: it is a node of ours, on a session over the bus. */

@@ -3,8 +3,11 @@
 // beat stops changing is a coordinator gone. Jobs are owned through leases:
 // `<p>:{<job>}:lease` holds the owner's id with a TTL the owner renews, so a
 // killed coordinator's jobs are free for another within LEASE_MS.
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
 import { hashKey } from '../gcs/redis-wire.js';
+
+const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /** How often a coordinator writes its record and renews its leases. */
 export const BEAT_MS = 500;
@@ -113,13 +116,48 @@ export class MeshRegistry {
     await this.client.eval(RELEASE, 1, this.leaseKey(job), this.id);
   }
 
-  /** The stored rows of one job's three tables (one slot: the job's hash tag). */
-  async loadJob(job: string): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][] }> {
+  /**
+   * Jobs whose row says running (driver sessions, not submitted programs) and
+   * whose lease no coordinator holds: SCAN of every master for job hashes,
+   * then one pipelined GET of each lease and HGET of each row.
+   */
+  async unleasedJobs(): Promise<string[]> {
+    const servers: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const match = hashKey(this.prefix, '*', 'jobs');
+    const jobs = new Set<string>();
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, found] = await server.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+        cursor = next;
+        for (const k of found) {
+          const job = /\{([0-9a-f]+)\}/.exec(k)?.[1];
+          if (job) jobs.add(job);
+        }
+      } while (cursor !== '0');
+    }
+    const out: string[] = [];
+    await Promise.all(
+      [...jobs].map(async (job) => {
+        if ((await this.client.exists(this.leaseKey(job))) > 0) return;
+        const row = await this.client.hgetBuffer(hashKey(this.prefix, job, 'jobs'), job);
+        if (!row) return;
+        const j = rowPackr.unpack(row) as { state?: string; submitted?: boolean };
+        if (j.state === 'running' && !j.submitted) out.push(job);
+      }),
+    );
+    return out;
+  }
+
+  /** The stored rows of one job's tables (one slot: the job's hash tag). */
+  async loadJob(
+    job: string,
+  ): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][]; actors: [string, Uint8Array][] }> {
     const read = async (table: string): Promise<[string, Uint8Array][]> => {
       const h = await this.client.hgetallBuffer(hashKey(this.prefix, job, table));
       return Object.keys(h).map((k) => [k, new Uint8Array(h[k])]);
     };
-    const [jobs, objects, tasks] = await Promise.all([read('jobs'), read('objects'), read('tasks')]);
-    return { jobs, objects, tasks };
+    const [jobs, objects, tasks, actors] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors')]);
+    return { jobs, objects, tasks, actors };
   }
 }

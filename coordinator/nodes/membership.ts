@@ -5,6 +5,7 @@ import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
+import { hostKeyHash } from '../actors/handover.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -63,6 +64,7 @@ export class Membership {
       load: { running: 0, queued: 0, storeBytes: 0 },
       tasksDone: 0,
       link: s.meshLink,
+      hostKey: info.host ? hostKeyHash(info.host.key) : undefined,
     };
     s.nodeId = id;
     this.gcs.nodes.set(id, n);

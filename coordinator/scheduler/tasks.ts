@@ -152,6 +152,17 @@ export class TaskManager {
     this.scheduler.soon();
   }
 
+  /** An actor that outlived its job's coordinator is back on node `n` (issue 15): its creation holds there what it held before. */
+  rehost(t: TaskRecord, n: NodeRecord): void {
+    t.node = n;
+    t.ranOn = n.id;
+    n.tasks.add(t);
+    Scheduler.charge(n, t, 1);
+    n.actorCpu += actorLiveCpu(t.spec);
+    n.inflight.cpu = (n.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
+    Scheduler.touch(n);
+  }
+
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
     this.unplace(t);

@@ -3,7 +3,7 @@
 // the actor's executor in order, and an actor's end (killed, or its executor
 // gone). Named-actor lookups for executors wait here for the coordinator.
 import { failureOf, TabmeshError, type Failure } from '../errors.js';
-import { returnObjectId } from '../ids.js';
+import { returnObjectId, type TaskId } from '../ids.js';
 import type { MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { LocalTask } from './executors.js';
 import type { NodeRuntime } from './runtime.js';
@@ -27,6 +27,43 @@ export class ActorHost {
 
   /** The actor's constructor returned: it keeps its executor, and its task record serves its calls. */
   started(host: LocalTask): void {
+    this.actors.set(host.spec.taskId, { host, calls: [] });
+  }
+
+  /** The ids of the actors living here. */
+  hosted(): TaskId[] {
+    return [...this.actors.values()].map((a) => a.host.spec.taskId);
+  }
+
+  /**
+   * The session ends but the process stays (issue 15): the actors, with their
+   * executors, go to the next session. Calls not ended here are dropped: the
+   * coordinator that takes their job over decides their fate. What a host held
+   * was held at the old coordinator, so it holds nothing any more.
+   */
+  handOver(): LocalTask[] {
+    const out: LocalTask[] = [];
+    for (const a of this.actors.values()) {
+      const ex = a.host.executor;
+      if (!ex) continue;
+      for (const t of [...ex.tasks]) {
+        if (t === a.host) continue;
+        ex.tasks.delete(t);
+        t.executor = null;
+        t.state = 'ended';
+      }
+      a.host.holds = [];
+      out.push(a.host);
+    }
+    this.actors.clear();
+    return out;
+  }
+
+  /** An actor an earlier session of this node hosted lives on here: its executor and calls are this session's. */
+  adopt(host: LocalTask): void {
+    if (!host.executor) return;
+    this.n.local.adopt(host.executor);
+    this.n.tasks.adopt(host);
     this.actors.set(host.spec.taskId, { host, calls: [] });
   }
 

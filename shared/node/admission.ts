@@ -27,6 +27,11 @@ export class NodeTasks {
     this.tasks.delete(id);
   }
 
+  /** An actor's host task from an earlier session of this node (issue 15): it serves that actor's calls here. */
+  adopt(host: LocalTask): void {
+    this.tasks.set(host.spec.taskId, host);
+  }
+
   /** Takes a task to run here: resolves its ref arguments, then queues it. */
   admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void {
     const n = this.n;

@@ -45,11 +45,19 @@ export class LocalScheduler {
   }
 
   private start(index: number): Executor {
-    const ex: Executor = { index, handle: null as unknown as ExecutorHandle, active: 0, tasks: new Set(), fns: new Set(), reserved: 0 };
+    const ex: Executor = {
+      index,
+      handle: null as unknown as ExecutorHandle,
+      active: 0,
+      tasks: new Set(),
+      fns: new Set(),
+      reserved: 0,
+      route: { message: this.onMessage, exit: this.onExit },
+    };
     ex.handle = this.spawn(
       index,
-      (m) => this.onMessage(ex, m),
-      (why) => this.onExit(ex, why),
+      (m) => ex.route.message(ex, m),
+      (why) => ex.route.exit(ex, why),
     );
     ex.handle.post(this.configMsg());
     return ex;
@@ -300,8 +308,27 @@ export class LocalScheduler {
     }
   }
 
-  terminateAll(): void {
+  /** Every live executor: the pool's, retiring ones and actors' own. */
+  all(): Executor[] {
+    return [...this.executors, ...this.retiring, ...this.dedicated];
+  }
+
+  /**
+   * Takes in the executor of an actor that an earlier session of this node
+   * hosted (issue 15: the actor outlives its coordinator). It serves that
+   * actor only, outside the slot count, like an actor's own executor.
+   */
+  adopt(ex: Executor): void {
+    ex.route = { message: this.onMessage, exit: this.onExit };
+    ex.active = 0;
+    this.dedicated.add(ex);
+    ex.handle.post(this.configMsg());
+  }
+
+  /** Terminates every executor but those in `keep` (actors' executors handed to the next session). */
+  terminateAll(keep: ReadonlySet<Executor> = new Set()): void {
     for (const ex of [...this.retiring, ...this.dedicated, ...this.executors]) {
+      if (keep.has(ex)) continue;
       try {
         ex.handle.terminate();
       } catch {

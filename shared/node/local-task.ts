@@ -39,6 +39,8 @@ export interface Executor {
   reserved: number;
   /** Runtime env artifacts (by hash) whose bytes this executor was sent (issue 16). */
   envs?: Set<string>;
+  /** Where its messages and its exit go: the pool's, moved when a new session adopts an actor's executor (issue 15). */
+  route: { message: (ex: Executor, m: FromExecutor) => void; exit: (ex: Executor, why: string) => void };
 }
 
 /** A function's runtime env as the node has it: declarations, this node's side, the bytes by hash. */

@@ -1,5 +1,6 @@
 // What a node runtime is given: the platform's pieces (sockets, executors,
 // tiers, peer links, timers) and the volunteer's or operator's options.
+import type { ActorKeep } from './actor-keep.js';
 import type { WebSocketCtor } from '../api/socket.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { SpawnExecutor } from './executors.js';
@@ -25,6 +26,12 @@ export interface NodePlatform {
   envCache?: EnvCache;
   /** Bounds of a new runtime env cache (issue 16): memory and tier bytes, LRU-pruned. */
   envLimits?: EnvCacheLimits;
+  /**
+   * Actors kept across sessions of this process (issue 15): a dropped
+   * connection hands them here, the next session takes them in and says so in
+   * its hello. Without it, actors die with their session.
+   */
+  keep?: ActorKeep;
 }
 
 export interface NodeOptions {

@@ -54,6 +54,7 @@ export class NodeRuntime {
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
   private stopHeartbeat: () => void = () => {};
+  private readonly keep: NodePlatform['keep'];
   /** Set once the session ended (closed by either side): nothing is sent any more. */
   closed = false;
   tasksRun = 0;
@@ -126,6 +127,8 @@ export class NodeRuntime {
     this.envCache.onHave = (arts) => this.send({ t: 'artifact', arts });
     const side = opts.kind === 'browser' ? 'b' : 'e';
     this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
+    this.keep = platform.keep;
+    for (const host of this.keep?.actors.splice(0) ?? []) this.actors.adopt(host);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
     const every =
@@ -148,6 +151,7 @@ export class NodeRuntime {
             name: opts.name,
             resources: { ...(opts.resources ?? {}), cpu: this.paused ? 0 : this.local.count },
             storeBytes: opts.storeBytes,
+            host: this.keep ? { key: this.keep.key, actors: this.actors.hosted() } : undefined,
           },
         });
         this.outbox.flush();
@@ -156,7 +160,7 @@ export class NodeRuntime {
       this.ws.onclose = (ev) => {
         const why = `connection closed (${ev.code}${ev.reason ? ' ' + ev.reason : ''})`;
         reject(new TabmeshError('CLOSED', why));
-        this.shutdown(why);
+        this.shutdown(why, true);
         closedResolve(why);
       };
       this.ws.onmessage = (ev) => {
@@ -172,7 +176,7 @@ export class NodeRuntime {
             this.nodeId = m.nodeId ?? null;
             this.inlineMax = m.inlineMax;
             this.ice = m.ice;
-            for (const ex of this.local.executors)
+            for (const ex of this.local.all())
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             const hb = (this.heartbeat = new Heartbeat(this.heartbeatIo(), m.heartbeatMs, m.quietMs));
             this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
@@ -270,13 +274,16 @@ export class NodeRuntime {
     };
   }
 
-  private shutdown(why: string): void {
+  /** Ends the session; `dropped`: the connection went and the process stays, so its actors go on in the keep (if any). */
+  private shutdown(why: string, dropped = false): void {
     if (this.closed) return;
     this.closed = true;
     this.stopHeartbeat();
     this.objects.close(new TabmeshError('CLOSED', why));
     this.links?.stop();
-    this.local.terminateAll();
+    const kept = dropped && this.keep ? this.actors.handOver() : [];
+    if (this.keep) this.keep.actors = kept;
+    this.local.terminateAll(new Set(kept.map((h) => h.executor!)));
   }
 
   async close(): Promise<void> {

@@ -12,11 +12,20 @@ export { MAX_BATCH, MAX_LOCATED, MAX_REPLICAS, MAX_RESOURCES, MAX_SIGNAL_CHARS, 
 export { actorLiveCpu, actorPartCheck, argCheck, envDeclCheck, failureCheck, resultCheck, schedulingCheck, taskSpecCheck } from './task.js';
 export type { ActorPart, Arg, EnvDecl, FunctionSource, Scheduling, TaskResult, TaskSpec } from './task.js';
 
+/** Actors a node may say it still hosts when it joins (issue 15). */
+const MAX_HOSTED_ACTORS = 10_000;
+
 const nodeInfo = obj({
   kind: lit('edge', 'browser'),
   name: str(256),
   resources,
   storeBytes: int(0, 2 ** 50),
+  /**
+   * This process as an actor host (issue 15): its secret key (the GCS keeps a
+   * hash with each actor it hosts) and the actors an earlier session of it
+   * hosted, still alive here, for the coordinator that took their job over.
+   */
+  host: opt(obj({ key: str(64), actors: arr(taskId, MAX_HOSTED_ACTORS) })),
 });
 
 /** ICE servers handed to a peer in its welcome (issue 17; coordinator/signal/ice.ts). */

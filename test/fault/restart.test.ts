@@ -49,6 +49,18 @@ async function stats(url: string, token: string): Promise<Record<string, number>
   }
 }
 
+class Counter {
+  n = 0;
+  /** Drawn once per instance: the same tag after the restart is the same instance. */
+  readonly tag = Math.random().toString(36).slice(2);
+  inc(): number {
+    return ++this.n;
+  }
+  who(): string {
+    return this.tag;
+  }
+}
+
 describe('coordinator restart', () => {
   it('a coordinator SIGKILLed in the middle of a 2,000-task job and restarted: the job completes with the right result', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-'));
@@ -87,6 +99,31 @@ describe('coordinator restart', () => {
     }[];
     expect(events.length).toBeGreaterThan(0);
   }, 180_000);
+  it('a counter actor on an edge node outlives a SIGKILL and restart of its coordinator: the same instance, its count kept', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-actor-'));
+    dirs.push(data);
+    const token = 'restart-' + Math.random().toString(36).slice(2);
+    let c = await startCoordinator(data, token);
+    const port = Number(new URL(c.url).port);
+    const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
+    dirs.push(d);
+    run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', d]);
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 20_000, what: () => 'a node' });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    const counter = m.remote(Counter).remote();
+    for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote())).toBe(i);
+    const tag = await m.get(counter.who.remote());
+    c.proc.kill('SIGKILL');
+    await new Promise((r) => c.proc.once('exit', r));
+    const after = [counter.inc.remote(), counter.inc.remote()];
+    c = await startCoordinator(data, token, port);
+    expect(await m.get(after, { timeoutMs: 60_000 })).toEqual([4, 5]);
+    expect(await m.get(counter.who.remote())).toBe(tag);
+    const events = (await (await fetch(`${c.url}/api/events?kind=actor-reattached`, { headers: { authorization: `Bearer ${token}` } })).json()) as unknown[];
+    expect(events).toHaveLength(1);
+  }, 120_000);
+
   it('runtime env artifacts are not rows: after a restart the driver offers them again and a new node loads them', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-env-'));
     dirs.push(data);

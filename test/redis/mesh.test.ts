@@ -5,6 +5,9 @@
 // is SIGKILLed, its driver and nodes go to the other, which takes the job's
 // lease over and finishes it exactly.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { unpack } from 'msgpackr';
+import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
 import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
@@ -55,7 +58,8 @@ async function events(url: string, token: string, kind: string): Promise<string[
   return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
 }
 
-async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
+/** Returns the two coordinators' ids. */
+async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<string[]> {
   const token = 'mesh-' + Math.random().toString(36).slice(2);
   const [a, b] = await twoCoordinators(redisUrl, prefix, token);
   const listed = (await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!;
@@ -77,11 +81,33 @@ async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<void> {
   expect(sb.tasksFinished).toBeGreaterThan(0);
   expect(sb.tasksFinished).toBeLessThan(2000);
   expect((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!.find((r) => r.self)!.jobs).toBe(1);
+  return listed.map((r) => r.id);
+}
+
+class Counter {
+  n = 0;
+  inc(): number {
+    return ++this.n;
+  }
+  /** Drawn once per instance: the same tag after the kill is the same instance. */
+  readonly tag = Math.random().toString(36).slice(2);
+  who(): string {
+    return this.tag;
+  }
 }
 
 describe('several coordinators on one Redis', () => {
   it("two coordinators, a node on each: one driver's 2,000 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
-    await oneJobOnBoth(redis.url, 'both');
+    const ids = await oneJobOnBoth(redis.url, 'both');
+    // Both wrote events into the one events hash, each under its own keys: neither overwrote the other's rows.
+    const r = new Redis(redis.url);
+    try {
+      const keys = await r.hkeys('both:{_}:events');
+      for (const id of ids) expect(keys.filter((k) => k.startsWith(`${id}:`)).length).toBeGreaterThan(2);
+      expect(keys.every((k) => ids.some((id) => k.startsWith(`${id}:`)))).toBe(true);
+    } finally {
+      r.disconnect();
+    }
   }, 180_000);
 
   it('a MapReduce whose large map outputs are read by reducers across coordinators finishes exactly', async () => {
@@ -115,13 +141,17 @@ describe('several coordinators on one Redis', () => {
     expect(sb.bytesRelayed).toBeGreaterThanOrEqual(204_800);
   }, 180_000);
 
-  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over and it finishes exactly', async () => {
+  it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over, it finishes exactly, and a counter actor keeps its count', async () => {
     const token = 'fo-' + Math.random().toString(36).slice(2);
     const [a, b] = await twoCoordinators(redis.url, 'failover', token);
     mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
     expect(await m.get(early)).toBe('early 7');
+    // Actors live on the nodes of their job's coordinator: this one on A's node, which joins B after the kill.
+    const counter = m.remote(Counter).remote();
+    for (let i = 1; i <= 5; i++) expect(await m.get(counter.inc.remote())).toBe(i);
+    const tag = await m.get(counter.who.remote());
     const work = m.remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 4));
       return i * 3;
@@ -130,9 +160,15 @@ describe('several coordinators on one Redis', () => {
     const all = m.get(refs, { timeoutMs: 120_000 });
     await until(async () => ((await stats(a.url, token))?.tasksFinished ?? 0) >= 200, { timeoutMs: 60_000, what: 'the job to be under way' });
     await kill(a);
+    // Sent while the driver has no coordinator: they wait for the job to be taken over and the actor's node to join B.
+    const after = [counter.inc.remote(), counter.inc.remote(), counter.inc.remote()];
     expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
     expect(await m.get(early)).toBe('early 7');
     expect(await events(b.url, token, 'job-taken-over')).toHaveLength(1);
+    // The same instance, in the same process: its count went on from 5.
+    expect(await m.get(after, { timeoutMs: 60_000 })).toEqual([6, 7, 8]);
+    expect(await m.get(counter.who.remote())).toBe(tag);
+    expect(await events(b.url, token, 'actor-reattached')).toHaveLength(1);
     // A's node joined B; B lists itself alone once A's record stops beating.
     await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 30_000, what: "A's node to join B" });
     await until(async () => (await getJson<CoordinatorRow[]>(b.url, '/api/coordinators', token))?.length === 1, { timeoutMs: 15_000, what: 'B alone' });
@@ -154,6 +190,42 @@ describe('several coordinators on one Redis', () => {
     await edgeNodes(c, token, 1);
     expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
     expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('a job whose coordinator is SIGKILLed and whose driver never comes back is ended by the other coordinator once the job grace is over', async () => {
+    const token = 'ab-' + Math.random().toString(36).slice(2);
+    const a = await redisCoordinator(redis.url, 'abandoned', token);
+    const b = await startCoordinator({ redis: { url: redis.url, prefix: 'abandoned' }, port: 0, token, jobGraceMs: 3000, httpLimits: false });
+    const r = new Redis(redis.url);
+    try {
+      await edgeNodes(a, token, 1);
+      // A driver that knows A only, and gives up on it soon.
+      mesh = await connect({ url: a.url, token, reconnectTimeoutMs: 1000 });
+      const job = mesh.jobId;
+      const slow = mesh.remote(async () => {
+        await new Promise((res) => setTimeout(res, 60_000));
+        return 1;
+      });
+      void mesh.get(slow.remote()).catch(() => {}); // the driver gives up on A: it never comes back
+      await until(async () => (await r.hlen(`abandoned:{${job}}:tasks`)) > 0, { timeoutMs: 30_000, what: "the job's task row in Redis" });
+      await kill(a);
+      await until(() => b.coordinator.gcs.events.some((e) => e.kind === 'job-abandoned' && e.job === job), {
+        timeoutMs: 60_000,
+        what: 'B to end the abandoned job',
+      });
+      // Its row says how it ended; the lease B took to end it is given back.
+      await until(
+        async () => {
+          const row = await r.hgetBuffer(`abandoned:{${job}}:jobs`, job);
+          return row && (unpack(row) as { state: string }).state === 'finished';
+        },
+        { timeoutMs: 10_000, what: "the job's row to say finished" },
+      );
+      await until(async () => (await r.exists(`abandoned:{${job}}:lease`)) === 0, { timeoutMs: 10_000, what: 'the lease to be released' });
+    } finally {
+      r.disconnect();
+      await b.close();
+    }
   }, 180_000);
 
   it('the same job on both coordinators of a 3-master Redis Cluster', async () => {

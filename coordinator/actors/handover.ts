@@ -1,0 +1,112 @@
+// Actors outlive their coordinator (issue 15). An actor's state lives in its
+// executor on its node; the GCS row of a live actor says which process hosts
+// it (the hash of that process's host key). When the coordinator running the
+// job dies, the node joins another one (or the same one, restarted) saying
+// which actors it still hosts, and the job's driver resumes there: the job's
+// rows are read back and each actor waits here for its host. Whichever comes
+// first waits for the other, within a grace; then the actor is attached to
+// its node again with its state intact, or lost (restarted or dead) if its
+// host never came, and a host's actor nobody claims is stopped on the node.
+import { createHash } from 'node:crypto';
+import type { TaskId } from '../../shared/ids.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { TaskManager } from '../scheduler/tasks.js';
+import type { ActorManager } from './actors.js';
+
+/** What a GCS row of a live actor keeps (gcs.persistActor). */
+export interface ActorRow {
+  id: TaskId;
+  job: string;
+  hostKey: string;
+  restarts: number;
+}
+
+export function hostKeyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+export class ActorHandover {
+  /** Actors of recovered jobs waiting for their host: id -> its key hash. */
+  private readonly awaited = new Map<TaskId, { key: string; timer: Timer }>();
+  /** Actors nodes said they host that no job known here has (yet): id -> the node. */
+  private readonly claims = new Map<TaskId, { node: NodeRecord; timer: Timer }>();
+
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly actors: ActorManager,
+    private readonly tasks: () => TaskManager,
+    /** How long a node's claim waits for its actor's job to be taken over here. */
+    private readonly claimGraceMs: number,
+  ) {}
+
+  /** A recovered job's actor (its creation task finished): attached to its host now if it joined already, else when it does. */
+  expect(creation: TaskRecord, row: ActorRow, graceMs: number): void {
+    const id = creation.spec.taskId;
+    if (!this.actors.adopt(creation, row.restarts)) return;
+    const claim = this.claims.get(id);
+    if (claim) {
+      clearTimeout(claim.timer);
+      this.claims.delete(id);
+      if (this.live(claim.node) && claim.node.hostKey === row.hostKey) return this.attach(creation, claim.node);
+    }
+    const timer = setTimeout(() => {
+      if (this.awaited.get(id)?.timer !== timer) return;
+      this.awaited.delete(id);
+      this.actors.unclaimed(id, `its node did not join again within ${graceMs} ms of its coordinator's end`);
+    }, graceMs);
+    timer.unref?.();
+    this.awaited.set(id, { key: row.hostKey, timer });
+  }
+
+  /** A node joined saying it still hosts these actors (from an earlier session of its process). */
+  joined(n: NodeRecord, ids: TaskId[]): void {
+    for (const id of ids) {
+      const w = this.awaited.get(id);
+      const creation = this.gcs.tasks.get(id);
+      if (w && w.key === n.hostKey && creation) {
+        clearTimeout(w.timer);
+        this.awaited.delete(id);
+        this.attach(creation, n);
+        continue;
+      }
+      // Known here and not waiting for this process: it lives elsewhere, or it died; the node's copy goes.
+      if (w || this.actors.has(id)) {
+        this.stop(n, id);
+        continue;
+      }
+      // Its job may not be taken over yet (its driver resumes later).
+      const prev = this.claims.get(id);
+      if (prev) clearTimeout(prev.timer);
+      const timer = setTimeout(() => {
+        if (this.claims.get(id)?.timer !== timer) return;
+        this.claims.delete(id);
+        if (this.live(n)) this.stop(n, id);
+      }, this.claimGraceMs);
+      timer.unref?.();
+      this.claims.set(id, { node: n, timer });
+    }
+  }
+
+  private attach(creation: TaskRecord, n: NodeRecord): void {
+    this.tasks().rehost(creation, n);
+    this.actors.reattach(creation.spec.taskId, n);
+  }
+
+  private stop(n: NodeRecord, id: TaskId): void {
+    n.session.send({ t: 'killActor', id });
+  }
+
+  private live(n: NodeRecord): boolean {
+    return this.gcs.nodes.get(n.id) === n;
+  }
+
+  close(): void {
+    for (const w of this.awaited.values()) clearTimeout(w.timer);
+    for (const c of this.claims.values()) clearTimeout(c.timer);
+    this.awaited.clear();
+    this.claims.clear();
+  }
+}

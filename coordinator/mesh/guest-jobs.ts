@@ -1,0 +1,163 @@
+// The jobs of another coordinator that this one runs tasks of (issue 15):
+// guest jobs, never written to the shared GCS (their rows are the owner's).
+// A task the peer assigns is submitted here and placed on our own nodes; its
+// arguments stored on the peer's side are pending here until the peer says
+// they are ready; its outputs' end is reported back as a node's done/failed.
+import type { Msg, MsgOf, TaskResult } from '../../shared/protocol/messages.js';
+import { functionIdOf } from '../../shared/env/declare.js';
+import { randomHex, returnObjectId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
+import { TERMINAL, type JobRecord, type TaskRecord } from '../gcs/tables.js';
+import type { Coordinator } from '../coordinator.js';
+import type { Session } from '../session.js';
+
+export class GuestJobs {
+  /** Guest jobs: the peer's jobs we run tasks of. */
+  readonly jobs = new Set<JobId>();
+  /** The attempt the peer placed each task at (reports name it). */
+  private readonly attempts = new Map<TaskId, number>();
+  private readonly reported = new Map<TaskId, number>();
+
+  constructor(
+    private readonly c: Coordinator,
+    private readonly peer: string,
+    /** Our side of the link: the guest jobs' driver. */
+    private readonly session: Session,
+    private readonly send: (m: Msg) => void,
+  ) {}
+
+  /** Tasks of guest jobs not ended (the link's heartbeat says so). */
+  running(): number {
+    let n = 0;
+    for (const id of this.jobs) for (const t of this.c.gcs.jobs.get(id)?.tasks ?? []) if (!TERMINAL.has(t.state)) n++;
+    return n;
+  }
+
+  /** The peer is done with a task's outputs: it will not be placed here again. */
+  forget(task: TaskId): void {
+    this.attempts.delete(task);
+    this.reported.delete(task);
+  }
+
+  private guestJob(id: JobId): JobRecord | null {
+    const c = this.c;
+    const j = c.gcs.jobs.get(id);
+    if (j && j.state === 'running') return j.guest === this.peer ? j : null; // ours (taken over), or a third's
+    const job: JobRecord = {
+      id,
+      state: 'running',
+      driver: this.session,
+      startedAt: Date.now(),
+      endedAt: 0,
+      tasks: new Set(),
+      objects: new Set(),
+      counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
+      secret: randomHex(24),
+      parked: null,
+      graceTimer: null,
+      guest: this.peer,
+    };
+    c.gcs.jobs.set(id, job);
+    this.jobs.add(id);
+    return job;
+  }
+
+  assign(m: MsgOf<'assign'>): void {
+    const c = this.c;
+    const spec = m.spec;
+    if (m.fn && !c.gcs.functions.has(m.fn.fnId)) {
+      if (functionIdOf(m.fn) !== m.fn.fnId) return this.refuse(spec.taskId, spec.attempt, `function id ${m.fn.fnId} does not match its source`);
+      c.gcs.addFunction({ ...m.fn, ewmaMs: -1, runs: 0 });
+    }
+    if (!this.guestJob(spec.jobId)) return this.refuse(spec.taskId, spec.attempt, `job ${spec.jobId} is not run for coordinator ${this.peer} here`);
+    this.attempts.set(spec.taskId, spec.attempt);
+    const existing = c.gcs.tasks.get(spec.taskId);
+    if (existing) {
+      // Placed on us again (a retry): report what it came to, or let it finish.
+      if (TERMINAL.has(existing.state)) this.report(existing);
+      return;
+    }
+    for (const a of m.inline) {
+      if (c.dir.get(a.id)) continue;
+      const o = c.dir.create(a.id, spec.jobId, 0);
+      c.dir.hold(this.session, a.id);
+      c.dir.setReady(o, { v: a.v, size: a.v.byteLength, contains: [] });
+    }
+    // Arguments stored on the peer's side: pending here until it says where they are.
+    const remote: ObjectId[] = [];
+    for (const id of [...spec.args.flatMap((a) => (a.r === undefined ? [] : [a.r])), ...spec.nested]) {
+      if (c.dir.get(id)) continue;
+      c.dir.create(id, spec.jobId, 0);
+      c.dir.hold(this.session, id);
+      remote.push(id);
+    }
+    if (remote.length) this.send({ t: 'subscribe', ids: remote });
+    const err = c.tasks.submit(spec, this.session, null);
+    if (err) return this.refuse(spec.taskId, spec.attempt, err);
+    c.dir.subscribe(
+      this.session,
+      Array.from({ length: spec.numReturns }, (_, i) => returnObjectId(spec.taskId, i)),
+    );
+  }
+
+  /** An argument the peer holds is ready there: here it is ready too, held by this link. */
+  argReady(m: MsgOf<'ready'>): void {
+    const o = this.c.dir.get(m.id);
+    if (!o || o.state !== 'pending') return;
+    if (m.failure) this.c.dir.setFailed(o, m.failure);
+    else if (m.v) this.c.dir.setReady(o, { v: m.v, size: m.size, contains: [] });
+    else this.c.dir.setReady(o, { size: m.size, hash: m.hash, location: this.session, contains: [] });
+  }
+
+  /** One output of a guest task settled: once all have, the peer hears the task's end. */
+  outputReady(id: ObjectId): void {
+    const t = this.c.gcs.tasks.get(taskOfObject(id));
+    if (t && this.jobs.has(t.spec.jobId) && TERMINAL.has(t.state)) this.report(t);
+  }
+
+  private report(t: TaskRecord): void {
+    const spec = t.spec;
+    const attempt = this.attempts.get(spec.taskId) ?? spec.attempt;
+    if (this.reported.get(spec.taskId) === attempt) return;
+    const outs = Array.from({ length: spec.numReturns }, (_, i) => this.c.dir.get(returnObjectId(spec.taskId, i)));
+    if (outs.some((o) => o?.state === 'pending')) return;
+    this.reported.set(spec.taskId, attempt);
+    const failure = outs.find((o) => o?.state === 'failed')?.failure;
+    if (t.state !== 'finished' || failure || outs.some((o) => !o)) {
+      const f = failure ?? {
+        code: 'OBJECT_LOST' as const,
+        name: 'ObjectLostError',
+        message: `task ${spec.name} ${t.state}`,
+        stack: '',
+        functionName: spec.name,
+        taskId: spec.taskId,
+      };
+      this.send({ t: 'failed', taskId: spec.taskId, attempt, failure: f });
+      return;
+    }
+    const results: TaskResult[] = outs.map((o) => (o!.v ? { v: o!.v, refs: o!.contains } : { size: o!.size, hash: o!.hash, refs: o!.contains }));
+    this.send({ t: 'done', taskId: spec.taskId, attempt, ms: Math.max(0, t.endedAt - t.startedAt), results });
+  }
+
+  private refuse(taskId: TaskId, attempt: number, why: string): void {
+    this.send({
+      t: 'failed',
+      taskId,
+      attempt,
+      failure: { code: 'NODE_LOST', name: 'NodeLostError', message: `coordinator ${this.c.meshId} cannot run it: ${why}`, stack: '', functionName: '', taskId },
+    });
+  }
+
+  /** Guest job `id` ends here (its owner is gone, or we took it over): its tasks stop, its records go. */
+  dropJob(id: JobId): void {
+    if (!this.jobs.delete(id)) return;
+    const j = this.c.gcs.jobs.get(id);
+    if (!j?.guest) return;
+    this.c.endJob(id);
+    this.c.gcs.jobs.delete(id);
+  }
+
+  /** Every guest job ends (the peer is gone, or we stop). */
+  dropAll(): void {
+    for (const id of [...this.jobs]) this.dropJob(id);
+  }
+}
