@@ -11,7 +11,7 @@ import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 
 const USAGE = `usage:
-  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private]
+  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
@@ -50,6 +50,7 @@ const coordinatorOptions = {
   'connections-per-sec': { type: 'string' },
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
+  'no-swarm': { type: 'boolean', default: false },
 } as const;
 
 /** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
@@ -102,6 +103,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     joinToken,
     viewerToken,
     watchTokens,
+    swarm: !values['no-swarm'],
     ...limitFlags(values),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;

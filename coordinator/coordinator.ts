@@ -31,6 +31,8 @@ import { LoopWatch } from './nodes/loop-watch.js';
 import type { CoordinatorMesh } from './mesh/mesh.js';
 
 export interface CoordinatorOptions {
+  /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
+  swarm?: boolean;
   storage: GcsStorage;
   /** Driver token; when empty, drivers need none. */
   token?: string;
@@ -152,7 +154,7 @@ export class Coordinator implements Managers {
       if (o && o.locations.delete(h) && o.locations.size === 0 && !o.v && o.state === 'ready') this.tasks.objectLost(o, `${h.label} ${why}`);
       if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
     };
-    this.signalling = new Signalling(this.gcs);
+    this.signalling = new Signalling(this.gcs, opts.swarm ?? true);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     this.membership = new Membership(
       this.gcs,
