@@ -187,6 +187,7 @@ async function broadcastPart(swarm: boolean): Promise<Broadcast> {
     const tabs = [];
     for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}`));
     mesh = await connect({ url: cl.url, token: cl.token });
+    log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
     const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5);
     log(`broadcast (${swarm ? 'swarm' : 'from the origin'}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies`);
     return r;
