@@ -1,6 +1,7 @@
 // A bench's cluster: a coordinator and edge nodes as child processes, and
 // /api/stats polling.
 import { randomBytes } from 'node:crypto';
+import { coordinatorFetch } from '../cli/http.js';
 import { nowMs, sleep } from './figures.js';
 import { makeTempDir, removeTempDir, spawnCli, waitForLine, type Child } from './processes.js';
 
@@ -10,7 +11,7 @@ export type Stats = Record<string, number>;
 
 /** GET /api/stats of a coordinator. */
 export async function fetchStats(url: string, token: string): Promise<Stats> {
-  const res = await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${token}` } });
+  const res = await coordinatorFetch(new URL('/api/stats', url).href, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`GET /api/stats: ${res.status} ${await res.text()}`);
   return (await res.json()) as Stats;
 }

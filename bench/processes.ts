@@ -20,6 +20,8 @@ export interface Child {
   output: string[];
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once (a crash: nothing is flushed or closed). */
+  kill(): Promise<void>;
 }
 
 const children = new Set<Child>();
@@ -86,6 +88,14 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
         const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
         await exited;
         clearTimeout(t);
+      }
+      children.delete(child);
+    },
+    kill: async () => {
+      stopping = true;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
       }
       children.delete(child);
     },

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, ROOT, fetchStats, sleep, spawnCli, waitForLine, type Child } from './harness.js';
+import { coordinatorFetch } from '../cli/http.js';
 
 export const KINDS = ['ok', 'throws', 'task-throws', 'syntax', 'cancel', 'big', 'big-left', 'driver-exit'] as const;
 export type Kind = (typeof KINDS)[number];
@@ -100,7 +101,7 @@ export class SoakTarget {
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await coordinatorFetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as T };
   }
 
@@ -190,6 +191,11 @@ export class SoakTarget {
 
   async stop(): Promise<void> {
     await this.child.stop(15_000);
+  }
+
+  /** SIGKILL: the process dies as in a crash or an OOM kill. */
+  async kill(): Promise<void> {
+    await this.child.kill();
   }
 }
 

@@ -1,36 +1,38 @@
 // The `tabmesh` command: coordinator, node, start.
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import os from 'node:os';
-import { startCoordinator, type ServerOptions } from '../coordinator/server.js';
-import { parseRedisUrl, redacted } from '../coordinator/gcs/redis-storage.js';
-import { startEdgeNode } from '../edge/node.js';
+import type { ServerOptions } from '../coordinator/server.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
+import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
-const USAGE = `usage:
-  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
+const COMMANDS: Record<string, string> = {
+  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
-                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
-  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]
-  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
-                 (a coordinator and one local edge node)
-${SUBMIT_USAGE}
-${TOKEN_USAGE}`;
+                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)`,
+  node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
+  start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
+                 (a coordinator and one local edge node)`,
+  submit: SUBMIT_USAGE,
+  token: TOKEN_USAGE,
+};
 
-class UsageError extends Error {}
+const USAGE = `usage:\n${Object.values(COMMANDS).join('\n')}`;
 
-function usage(msg?: string): never {
-  throw new UsageError(msg ? `${msg}\n${USAGE}` : USAGE);
+/** A usage error of `cmd`: one line naming what is wrong, pointing to its --help (cli/flags.ts). */
+function usageOf(cmd?: string): (msg?: string) => never {
+  return (msg?: string) => {
+    throw new UsageError(msg ? `${msg} (${helpHint(cmd)})` : USAGE, cmd);
+  };
 }
 
-function int(v: string | undefined, name: string, min: number, max: number): number | undefined {
+function int(v: string | undefined, name: string, min: number, max: number, usage: (msg: string) => never): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) usage(`--${name} must be an integer in [${min}, ${max}]`);
@@ -54,15 +56,15 @@ const coordinatorOptions = {
 } as const;
 
 /** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
-function limitFlags(values: { [K in 'connections-per-address' | 'connections-per-sec' | 'connection-burst' | 'http-per-minute']?: string }): Pick<
-  ServerOptions,
-  'limits' | 'httpLimits'
-> {
+function limitFlags(
+  values: { [K in 'connections-per-address' | 'connections-per-sec' | 'connection-burst' | 'http-per-minute']?: string },
+  usage: (msg: string) => never,
+): Pick<ServerOptions, 'limits' | 'httpLimits'> {
   const limits: NonNullable<ServerOptions['limits']> = {};
-  const perAddress = int(values['connections-per-address'], 'connections-per-address', 1, 10_000_000);
-  const perSec = int(values['connections-per-sec'], 'connections-per-sec', 1, 10_000_000);
-  const burst = int(values['connection-burst'], 'connection-burst', 1, 10_000_000);
-  const http = int(values['http-per-minute'], 'http-per-minute', 0, 100_000_000);
+  const perAddress = int(values['connections-per-address'], 'connections-per-address', 1, 10_000_000, usage);
+  const perSec = int(values['connections-per-sec'], 'connections-per-sec', 1, 10_000_000, usage);
+  const burst = int(values['connection-burst'], 'connection-burst', 1, 10_000_000, usage);
+  const http = int(values['http-per-minute'], 'http-per-minute', 0, 100_000_000, usage);
   if (perAddress !== undefined) limits.connectionsPerAddress = perAddress;
   if (perSec !== undefined) limits.connectionsPerSecPerAddress = perSec;
   if (burst !== undefined) limits.connectionsBurstPerAddress = burst;
@@ -70,13 +72,20 @@ function limitFlags(values: { [K in 'connections-per-address' | 'connections-per
 }
 
 async function runCoordinator(args: string[], withNode: boolean): Promise<void> {
-  const { values } = parseArgs({
+  const cmd = withNode ? 'start' : 'coordinator';
+  const usage: (msg?: string) => never = usageOf(cmd);
+  const { values } = parseFlags(cmd, {
     args,
     options: { ...coordinatorOptions, ...(withNode ? { cpus: { type: 'string' } } : {}) },
     strict: true,
     allowPositionals: false,
   });
-  const port = int(values.port, 'port', 0, 65535)!;
+  const port = int(values.port, 'port', 0, 65535, usage)!;
+  // Loaded here, not at the top: a mistyped command answers without loading the coordinator and WebRTC.
+  const [{ startCoordinator }, { parseRedisUrl, redacted }] = await Promise.all([
+    import('../coordinator/server.js'),
+    import('../coordinator/gcs/redis-storage.js'),
+  ]);
   // Before the data folder is opened: a second `npm start` must not touch the first one's GCS.
   await portFree(values.host, port);
   if (values.redis !== undefined) {
@@ -104,7 +113,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     viewerToken,
     watchTokens,
     swarm: !values['no-swarm'],
-    ...limitFlags(values),
+    ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;
   });
@@ -125,14 +134,15 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   process.on('SIGTERM', () => void stop());
   if (withNode) {
     const cpusFlag = (values as { cpus?: string }).cpus;
-    const cpus = int(cpusFlag, 'cpus', 1, 1024) ?? Math.max(1, os.availableParallelism() - 1);
+    const cpus = int(cpusFlag, 'cpus', 1, 1024, usage) ?? Math.max(1, os.availableParallelism() - 1);
+    const { startEdgeNode } = await import('../edge/node.js');
     const node = await startEdgeNode({ coordinator: c.url, cpus, name: `local:${process.pid}`, joinToken });
     console.log(`  local edge node ${node.nodeId} with ${cpus} executor(s)`);
   }
 }
 
 /** `--resources '{"gpu": 1}'` (Ray's `ray start --resources`): custom resources this node offers besides its CPUs. */
-function customResources(json: string): Record<string, number> {
+function customResources(json: string, usage: (msg: string) => never): Record<string, number> {
   let r: unknown;
   try {
     r = JSON.parse(json);
@@ -148,7 +158,8 @@ function customResources(json: string): Record<string, number> {
 }
 
 async function runNode(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const usage: (msg?: string) => never = usageOf('node');
+  const { values } = parseFlags('node', {
     args,
     options: {
       coordinator: { type: 'string' },
@@ -164,14 +175,14 @@ async function runNode(args: string[]): Promise<void> {
     allowPositionals: false,
   });
   if (!values.coordinator) usage('--coordinator URL is required');
-  const resources = values.resources === undefined ? undefined : customResources(values.resources);
+  const resources = values.resources === undefined ? undefined : customResources(values.resources, usage);
   // Several coordinators of one mesh (issue 15): URL1,URL2,... (the node joins another when its own goes).
   const bases = values.coordinator.split(',').map((u) => coordinatorFlag(u.trim(), usage).base);
   const flags = {
-    cpus: int(values.cpus, 'cpus', 1, 1024),
-    storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20),
+    cpus: int(values.cpus, 'cpus', 1, 1024, usage),
+    storeMb: int(values['store-mb'], 'store-mb', 1, 1 << 20, usage),
     spillDir: values['spill-dir'],
-    envCacheMb: int(values['env-cache-mb'], 'env-cache-mb', 1, 1 << 20),
+    envCacheMb: int(values['env-cache-mb'], 'env-cache-mb', 1, 1 << 20, usage),
     name: values.name,
     joinToken: values['join-token'],
     resources,
@@ -187,6 +198,7 @@ async function runNode(args: string[]): Promise<void> {
     }
   }
   const options = { ...flags, coordinator: [base, ...bases.filter((b) => b !== base)] };
+  const { startEdgeNode } = await import('../edge/node.js');
   const node = await startEdgeNode(options).catch((e: Error) => {
     // The coordinator closes a refused node's socket with its error code as the reason.
     if (!/\bUNAUTHORIZED\b/.test(e.message)) throw e;
@@ -209,6 +221,12 @@ async function runNode(args: string[]): Promise<void> {
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   try {
+    // `tabmesh CMD --help`: that command's usage (before `--`, after which a dash is an argument).
+    const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (cmd in COMMANDS && (flags.includes('--help') || flags.includes('-h'))) {
+      console.log(`usage:\n${COMMANDS[cmd]}`);
+      return;
+    }
     switch (cmd) {
       case 'coordinator':
         return await runCoordinator(rest, false);
@@ -217,20 +235,24 @@ export async function main(argv: string[]): Promise<void> {
       case 'node':
         return await runNode(rest);
       case 'submit':
-        process.exit(await runSubmit(rest, usage));
+        process.exit(await runSubmit(rest, usageOf('submit')));
       case 'token':
-        process.exit(runToken(rest, usage));
+        process.exit(runToken(rest, usageOf('token')));
       case 'help':
       case '--help':
       case '-h':
         console.log(USAGE);
         return;
-      default:
-        usage(cmd ? `unknown command '${cmd}'` : undefined);
+      default: {
+        if (!cmd) usageOf()();
+        const near = closest(cmd.replace(/^-+/, ''), Object.keys(COMMANDS));
+        usageOf()(`unknown command '${cmd}'${near ? `: did you mean \`tabmesh ${near}\`?` : ''}`);
+      }
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`tabmesh: ${(e as Error).message}${e instanceof UsageError ? '' : '\n' + USAGE}`);
+    if (e instanceof UsageError) {
+      // The whole usage only when nothing was asked; a mistake is one line.
+      console.error(e.message === USAGE ? USAGE : `tabmesh: ${e.message}`);
       process.exit(2);
     }
     console.error(`tabmesh: ${oneLine(e)}`);

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
 import { ConnectError, TabmeshError } from '../shared/errors.js';
 import { connectFailure, parseCoordinatorUrl, type CoordinatorUrl } from '../shared/api/connect-help.js';
+import { coordinatorFetch } from './http.js';
 
 /** An error the CLI prints as its message alone (no stack): the user can act on it. */
 export class CliError extends Error {
@@ -29,7 +30,7 @@ export function coordinatorFlag(value: string, usage: (msg: string) => never): C
 export async function reachCoordinator(base: string, timeoutMs = 5000): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await coordinatorFetch(`${base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     const detail = (e as Error).name === 'TimeoutError' ? `ETIMEDOUT after ${timeoutMs} ms` : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`;

@@ -3,12 +3,13 @@
 // the job's log (stdout) as they come, and exits with the job's status:
 // 0 succeeded, 1 failed / timed out / cancelled. Ctrl+C detaches (the job
 // goes on); `--cancel-on-exit` cancels it instead.
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ConnectError } from '../shared/errors.js';
 import { readToken } from './token.js';
 import { CliError, coordinatorFlag, jobFile, reachCoordinator } from './reach.js';
+import { parseFlags } from './flags.js';
+import { coordinatorFetch } from './http.js';
 
 export const SUBMIT_USAGE = `  tabmesh submit FILE --coordinator URL [--token T] [--data .tabmesh] [--name NAME] [--timeout-ms MS] [--cancel-on-exit]
                  [--package NAME]... [--module NAME=FILE.js]... [--wasm NAME=FILE.wasm]...
@@ -37,7 +38,7 @@ function bar(p: JobState['progress'], status: string, width = 30): string {
 }
 
 export async function runSubmit(args: string[], usage: (msg: string) => never): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('submit', {
     args,
     options: {
       coordinator: { type: 'string' },
@@ -53,7 +54,8 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     strict: true,
     allowPositionals: true,
   });
-  if (positionals.length !== 1) usage('submit takes one FILE');
+  if (positionals.length !== 1)
+    usage(positionals.length ? `submit takes one FILE, not ${positionals.length}: ${positionals.join(' ')}` : 'submit takes the FILE of the job to run');
   if (!values.coordinator) usage('--coordinator URL is required, e.g. --coordinator http://127.0.0.1:8080');
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) usage('--timeout-ms must be a positive integer');
@@ -79,7 +81,7 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     // A content-type without a body is refused (the DELETE of --cancel-on-exit has none).
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await coordinatorFetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json().catch(() => ({}))) as T & { error?: string; message?: string };
     if (res.status === 401) {
       throw new CliError(

@@ -3,7 +3,7 @@
 // (`viewer-token`), one a file, mode 0600. `tabmesh token rotate` replaces
 // one; a coordinator running from that folder picks it up within a second
 // (coordinator/auth/tokens.ts). Open sessions stay open.
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +45,7 @@ export function resolveToken(kind: TokenKind, given: string | undefined, dataDir
 export function runToken(args: string[], usage: (msg?: string) => never): number {
   const [sub, ...rest] = args;
   if (sub !== 'rotate') usage(sub ? `unknown token command '${sub}'` : 'token needs a command: rotate');
-  const { values } = parseArgs({
+  const { values } = parseFlags('token', {
     args: rest,
     options: { data: { type: 'string', default: '.tabmesh' }, kind: { type: 'string', default: 'driver' } },
     strict: true,

@@ -31,7 +31,7 @@ export function workerThreadExecutors(opts: { maxOldSpaceMb?: number } = {}): Sp
     });
     w.unref();
     return {
-      post: (m) => w.postMessage(m),
+      post: (m, transfer) => w.postMessage(m, transfer ?? []),
       terminate: () => {
         terminated = true;
         void w.terminate();

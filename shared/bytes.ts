@@ -97,10 +97,14 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array {
  * buffer (an argument inside the frame it came in) copied alone, since
  * posting a view clones its whole buffer.
  */
-export function forPosting(bytes: Uint8Array): Uint8Array {
+export function forPosting(bytes: Uint8Array, transfer?: ArrayBuffer[]): Uint8Array {
   if (isShared(bytes)) {
     expose(bytes);
     return bytes;
   }
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // The copy is nobody else's: it moves to the other thread (a transfer list) rather than being cloned again.
+  const copy = bytes.slice();
+  transfer?.push(copy.buffer);
+  return copy;
 }

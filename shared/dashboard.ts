@@ -42,6 +42,8 @@ export interface JobView {
   startedAt: number;
   endedAt: number;
   error: string;
+  /** How a driver session ended (`its driver closed the session`, …); '' while it runs and for submitted jobs. */
+  ended: string;
   result: string;
 }
 

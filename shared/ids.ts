@@ -61,6 +61,8 @@ export function rootTaskId(job: JobId): TaskId {
 
 const scratch = new Uint8Array(TASK_ID_BYTES + 4);
 const scratchGen = new Uint8Array(TASK_ID_BYTES + 8);
+const parentBytes = new Uint8Array(TASK_ID_BYTES);
+let lastParent = '';
 /**
  * TaskId = hash(parent TaskId, submit index within the parent), and the
  * parent's retry generation when it is not 0: a retried task (it threw, its
@@ -70,7 +72,12 @@ const scratchGen = new Uint8Array(TASK_ID_BYTES + 8);
  */
 export function childTaskId(parent: TaskId, index: number, gen = 0): TaskId {
   const buf = gen === 0 ? scratch : scratchGen;
-  for (let i = 0; i < TASK_ID_BYTES; i++) buf[i] = parseInt(parent.substr(i * 2, 2), 16);
+  // A driver (or a task) submits many children of one parent in a row: its bytes are parsed once.
+  if (parent !== lastParent) {
+    for (let i = 0; i < TASK_ID_BYTES; i++) parentBytes[i] = parseInt(parent.substr(i * 2, 2), 16);
+    lastParent = parent;
+  }
+  buf.set(parentBytes);
   writeU32(buf, TASK_ID_BYTES, index);
   if (gen !== 0) writeU32(buf, TASK_ID_BYTES + 4, gen);
   return toHex(sha256(buf).subarray(0, TASK_ID_BYTES)) as TaskId;

@@ -1,10 +1,9 @@
 // A browser executor: a dedicated Web Worker running the shared executor core
-// (the browser twin of edge/worker.ts). It takes its two ports from the first
+// (the browser twin of edge/worker.ts). It takes its port from the first
 // message, then locks its scope down before any task code can load.
-import * as Comlink from 'comlink';
 import { ExecutorCore } from '../../shared/executor/core.js';
-import type { ToExecutor } from '../../shared/executor/protocol.js';
-import type { ExecutorApi, ExecutorHost, ExecutorInit } from './executor-api.js';
+import type { FromExecutor, ToExecutor } from '../../shared/executor/protocol.js';
+import type { ExecutorInit } from './executor-api.js';
 import { lockDown } from './sandbox.js';
 
 /**
@@ -26,18 +25,16 @@ const scope = self as unknown as { onmessage: ((ev: MessageEvent<ExecutorInit>) 
 
 scope.onmessage = (ev: MessageEvent<ExecutorInit>) => {
   scope.onmessage = null;
-  const { api, host } = ev.data;
-  const runtime = Comlink.wrap<ExecutorHost>(host);
-  let deliver: (m: ToExecutor) => void = () => {};
+  const { port } = ev.data;
   new ExecutorCore(
     {
-      // Result bytes move to the page (a transfer list), not cloned.
-      post: (m, transfer) => void runtime.deliver(transfer?.length ? Comlink.transfer(m, transfer) : m),
-      onMessage: (h) => (deliver = h),
+      // Byte arrays the executor no longer needs move to the page (a transfer list), not cloned.
+      post: (m, transfer) => port.postMessage(m, transfer ?? []),
+      onMessage: (h) => (port.onmessage = (e: MessageEvent<ToExecutor>) => h(e.data)),
     },
     loadModule,
   );
-  const exposed: ExecutorApi = { deliver: (m) => deliver(m) };
-  Comlink.expose(exposed, api);
   lockDown();
+  // The script loaded: from now on a worker error is a task's, not a failed start.
+  port.postMessage({ k: 'up' } satisfies FromExecutor);
 };

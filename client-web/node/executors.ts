@@ -1,25 +1,23 @@
-// Executors of a browser node: dedicated Web Workers driven through Comlink
-// (the browser twin of edge/executors.ts). The worker script is /executor.js,
-// served with a CSP that allows eval but no network and no script imports.
-import * as Comlink from 'comlink';
+// Executors of a browser node: dedicated Web Workers speaking the executor
+// protocol over a private MessagePort (the browser twin of edge/executors.ts).
+// The worker script is /executor.js, served with a CSP that allows eval but
+// no network and no script imports.
 import type { FromExecutor } from '../../shared/executor/protocol.js';
 import type { SpawnExecutor } from '../../shared/node/executors.js';
-import type { ExecutorApi, ExecutorHost, ExecutorInit } from './executor-api.js';
+import type { ExecutorInit } from './executor-api.js';
 
 export function webWorkerExecutors(scriptUrl: string): SpawnExecutor {
   return (index, onMessage, onExit) => {
     const worker = new Worker(scriptUrl, { name: `tabmesh-executor-${index}` });
-    const api = new MessageChannel();
-    const host = new MessageChannel();
+    const { port1: port, port2 } = new MessageChannel();
     let alive = false;
     let terminated = false;
-    const exposed: ExecutorHost = {
-      deliver: (m: FromExecutor) => onMessage(m),
+    port.onmessage = (ev: MessageEvent<FromExecutor>) => {
+      if (ev.data.k === 'up') alive = true;
+      else onMessage(ev.data);
     };
-    Comlink.expose(exposed, host.port1);
-    const remote = Comlink.wrap<ExecutorApi>(api.port1);
-    const init: ExecutorInit = { api: api.port2, host: host.port2 };
-    worker.postMessage(init, [api.port2, host.port2]);
+    const init: ExecutorInit = { port: port2 };
+    worker.postMessage(init, [port2]);
     worker.onerror = (ev) => {
       // An uncaught error inside a task's timer does not stop a Web Worker; a
       // script that fails to load does.
@@ -30,17 +28,12 @@ export function webWorkerExecutors(scriptUrl: string): SpawnExecutor {
       }
     };
     return {
-      post: (m) => {
-        remote.deliver(m).then(
-          () => (alive = true),
-          () => {},
-        );
-      },
+      // Messages posted before the worker took its port wait in the port's queue.
+      post: (m, transfer) => port.postMessage(m, transfer ?? []),
       terminate: () => {
         terminated = true;
         worker.terminate();
-        api.port1.close();
-        host.port1.close();
+        port.close();
       },
     };
   };

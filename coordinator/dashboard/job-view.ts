@@ -28,6 +28,7 @@ export function jobView(j: JobRecord | undefined, s: SubmittedJob | undefined, p
     endedAt: s ? s.endedAt : (j?.endedAt ?? prev?.endedAt ?? 0),
     // A submitted job's error, else a driver session's first failed task (its program runs elsewhere).
     error: s?.error ? `${s.error.name}: ${s.error.message}` : j?.firstError ? firstTaskErrorText(j.firstError) : (prev?.error ?? ''),
+    ended: s ? '' : (j?.endReason ?? prev?.ended ?? ''),
     result: result.length > RESULT_PREVIEW_CHARS ? result.slice(0, RESULT_PREVIEW_CHARS) + '…' : result,
   };
 }

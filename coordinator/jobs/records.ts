@@ -7,7 +7,7 @@ import { Packr } from 'msgpackr';
 import type { JobId } from '../../shared/ids.js';
 import type { GcsStorage } from '../gcs/storage.js';
 import type { JobRecord } from '../gcs/tables.js';
-import type { JobStatus, LogLine, SubmittedJob } from './runner.js';
+import type { JobStatus, LogLine, SubmittedJob } from './types.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 

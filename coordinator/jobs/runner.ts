@@ -2,90 +2,16 @@
 // editor) run on the coordinator's side as detached drivers, each in its own
 // child process with memory and time limits; they outlive whoever submitted
 // them, and (with the durable GCS) a coordinator restart (issue 11).
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { fork, type ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
-import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
-import { JobRecords, type JobCounts } from './records.js';
+import { JobRecords } from './records.js';
 import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
-import type { ResolvedEnv } from '../../shared/env/env.js';
+import { launchJob, type JobHost } from './process.js';
+import { DEFAULT_LIMITS, ENDED, JobError, MAX_RUNS, type JobLimits, type JobStatus, type LogLine, type SubmittedJob } from './types.js';
 
-export type JobStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timeout';
-export const ENDED: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'timeout']);
+export { DEFAULT_LIMITS, ENDED, JobError, MAX_RUNS, type JobLimits, type JobStatus, type LogLine, type SubmittedJob };
 
-export interface LogLine {
-  seq: number;
-  ts: number;
-  level: 'log' | 'warn' | 'error';
-  text: string;
-}
-
-export interface SubmittedJob {
-  id: JobId;
-  name: string;
-  source: string;
-  status: JobStatus;
-  submittedAt: number;
-  endedAt: number;
-  result: unknown;
-  error: { name: string; message: string; stack: string } | null;
-  log: LogLine[];
-  logSeq: number;
-  timeoutMs: number;
-  /** The job's process while it runs. */
-  worker: ChildProcess | null;
-  /** The job's task counts once its GCS job ended (they outlive the GCS's summary rows). */
-  counts: JobCounts | null;
-  /** How many times it was started: more than 1 when the coordinator restarted while it ran. */
-  runs: number;
-  /** The runtime env it declared (issue 16), as submitted: resolved again when it runs again. */
-  runtimeEnv?: JobRuntimeEnv;
-}
-
-/** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine; its driver waits as long for the welcome). */
-const CONNECT_MS = 120_000;
-
-/** A job that was running across this many coordinator starts is failed rather than run again. */
-export const MAX_RUNS = 3;
-
-export interface JobLimits {
-  /** Wall-clock limit of a job. Default 10 minutes. */
-  timeoutMs: number;
-  /** V8 old-generation limit of a job's process. Default 256 MB. */
-  memoryMb: number;
-  /** Jobs running at once; more are refused (429). Default 8. */
-  maxRunning: number;
-  /** Log lines kept per job (the oldest go first). */
-  maxLogLines: number;
-  /** Ended jobs kept (the oldest go first). */
-  maxKept: number;
-}
-
-export const DEFAULT_LIMITS: JobLimits = { timeoutMs: 10 * 60_000, memoryMb: 256, maxRunning: 8, maxLogLines: 5000, maxKept: 200 };
-
-export class JobError extends Error {
-  constructor(
-    readonly code: 'BAD_JOB' | 'JOB_LIMIT' | 'JOB_START_FAILED',
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function workerFile(): string {
-  const here = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  // Running from sources (vitest): use the built worker.
-  const built = fileURLToPath(new URL('../../dist/coordinator/jobs/worker.js', import.meta.url));
-  if (existsSync(built)) return built;
-  throw new Error('coordinator/jobs/worker.js not found: run `npm run build` first');
-}
-
-export class JobRunner {
+export class JobRunner implements JobHost {
   readonly jobs = new Map<JobId, SubmittedJob>();
   readonly limits: JobLimits;
   /** Set by the server once it listens. */
@@ -99,7 +25,7 @@ export class JobRunner {
   private recovered: SubmittedJob[] = [];
 
   constructor(
-    private readonly c: Coordinator,
+    readonly c: Coordinator,
     limits: Partial<JobLimits> = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -175,7 +101,7 @@ export class JobRunner {
     j.counts = null;
     this.log(j, 'warn', `the coordinator restarted while this job ran: running it again from its source (run ${j.runs} of at most ${MAX_RUNS})`);
     this.c.gcs.event('job-rerun', `job ${j.id} (${j.name}) runs again from its source after a coordinator restart`, { job: j.id });
-    this.launch(j, j.id).then(
+    launchJob(this, j, j.id).then(
       () => this.onChange(j),
       (e: Error) =>
         this.end(j, 'failed', { name: 'JobRestartError', message: `the job could not run again after a coordinator restart: ${e.message}`, stack: '' }),
@@ -209,108 +135,12 @@ export class JobRunner {
     const env = await resolveJobEnv(job.runtimeEnv);
     // Logged as its driver connects, before the coordinator logs `job-started`.
     const announce = (id: JobId) => this.c.gcs.event('job-submitted', `job ${id} (${job.name}) submitted`, { job: id });
-    await this.launch(job, undefined, env, announce);
+    await launchJob(this, job, undefined, env, announce);
     this.jobs.set(job.id, job);
     this.trim();
     this.records.save(job);
     this.onChange(job);
     return job;
-  }
-
-  /** Starts the job's worker and waits for its driver to connect (as job `adopt` when given). */
-  private async launch(job: SubmittedJob, adopt?: JobId, resolved?: ResolvedEnv, announce?: (id: JobId) => void): Promise<void> {
-    const env = resolved ?? (await resolveJobEnv(job.runtimeEnv));
-    const credential = randomBytes(32).toString('base64url');
-    const data: JobWorkerData = { url: this.url, credential, name: job.name, source: job.source, runtimeEnv: env };
-    const connected = new Promise<JobId>((resolve) =>
-      this.c.jobCredentials.set(credential, {
-        jobId: adopt,
-        connected: (id) => {
-          announce?.(id);
-          resolve(id);
-        },
-      }),
-    );
-    // A process of its own: nothing a program does (a native module, one
-    // allocation past the heap limit, which aborts a whole process even from a
-    // worker thread) can take the coordinator down. No env, no inherited flags.
-    const worker = fork(workerFile(), [], {
-      env: {},
-      execArgv: [`--max-old-space-size=${this.limits.memoryMb}`],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    const start: ToJobWorker = { k: 'start', data };
-    worker.send(start);
-    worker.unref();
-    worker.channel?.unref();
-    // Messages before the job is set up are kept and replayed.
-    const early: FromJobWorker[] = [];
-    let sink: { message(m: FromJobWorker): void; error(e: Error): void; exit(code: number | null, signal: string | null): void } | null = null;
-    let oom = false;
-    const failedEarly = new Promise<never>((_, reject) => {
-      const fail = (why: string) => reject(new JobError('JOB_START_FAILED', 500, why));
-      worker.on('message', (m: FromJobWorker) => (sink ? sink.message(m) : early.push(m)));
-      worker.on('error', (e) => (sink ? sink.error(e) : fail(e.message)));
-      worker.stderr!.on('data', (d: Buffer) => (oom ||= String(d).includes('heap out of memory')));
-      // 'close': after the last message and output, unlike 'exit'.
-      worker.on('close', (code, signal) => {
-        if (sink) return sink.exit(oom ? null : code, oom ? 'OOM' : signal);
-        const err = early.find((m) => m.k === 'error');
-        fail(err?.k === 'error' ? `${err.name}: ${err.message}` : `the job's process exited (${signal ?? `code ${code}`}) before connecting`);
-      });
-    });
-    const timer = setTimeout(() => this.c.jobCredentials.delete(credential), CONNECT_MS);
-    let id: JobId;
-    try {
-      id = await Promise.race([connected, failedEarly, timeout(CONNECT_MS, `the job's process did not connect within ${CONNECT_MS / 1000} s`)]);
-    } catch (e) {
-      this.c.jobCredentials.delete(credential);
-      worker.kill('SIGKILL');
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (ENDED.has(job.status)) {
-      // Cancelled while it was starting again.
-      this.c.endJob(id);
-      worker.kill('SIGKILL');
-      return;
-    }
-    job.id = id;
-    job.status = 'running';
-    job.worker = worker;
-    sink = this.watch(job, worker, early);
-  }
-
-  private watch(job: SubmittedJob, worker: ChildProcess, early: FromJobWorker[]) {
-    const stream = (level: LogLine['level']) => (d: Buffer) => {
-      for (const text of String(d).split('\n')) if (text) this.log(job, level, text);
-    };
-    worker.stdout!.on('data', stream('log'));
-    worker.stderr!.on('data', stream('error'));
-    const limit = setTimeout(
-      () => this.end(job, 'timeout', { name: 'JobTimeoutError', message: `the job ran longer than ${job.timeoutMs} ms`, stack: '' }),
-      job.timeoutMs,
-    );
-    limit.unref();
-    const sink = {
-      message: (m: FromJobWorker) => {
-        if (m.k === 'log') this.log(job, m.level, m.text);
-        else if (m.k === 'result') {
-          job.result = JSON.parse(m.json);
-          this.end(job, 'succeeded', null);
-        } else if (m.k === 'error') this.end(job, 'failed', { name: m.name, message: m.message, stack: m.stack });
-      },
-      error: (e: Error) => this.end(job, 'failed', { name: e.name, message: e.message, stack: e.stack ?? '' }),
-      exit: (code: number | null, signal: string | null) => {
-        clearTimeout(limit);
-        if (signal === 'OOM') this.end(job, 'failed', { name: 'JobMemoryError', message: `the job used more than ${this.limits.memoryMb} MB`, stack: '' });
-        else this.end(job, 'failed', { name: 'JobExitError', message: `the job's process exited (${signal ?? `code ${code}`}) without a result`, stack: '' });
-      },
-    };
-    for (const m of early) sink.message(m);
-    return sink;
   }
 
   log(job: SubmittedJob, level: LogLine['level'], text: string): void {
@@ -328,7 +158,7 @@ export class JobRunner {
     return job;
   }
 
-  private end(job: SubmittedJob, status: JobStatus, error: SubmittedJob['error']): void {
+  end(job: SubmittedJob, status: JobStatus, error: SubmittedJob['error']): void {
     if (ENDED.has(job.status)) return;
     job.status = status;
     job.error = error;
@@ -365,8 +195,4 @@ export class JobRunner {
       j.worker?.kill('SIGKILL');
     }
   }
-}
-
-function timeout(ms: number, why: string): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new JobError('JOB_START_FAILED', 500, why)), ms).unref());
 }

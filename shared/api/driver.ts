@@ -6,114 +6,26 @@ import type { EncodedValue } from '../codec.js';
 import { BACKOFF, backoffDelay, sleepBackoff } from '../backoff.js';
 import { ConnectError, errorFromCode, GetTimeoutError, TabmeshError } from '../errors.js';
 import { decodeFrame, encodeFrame, Outbox } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, type FunctionSource, type Handlers, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf, type TaskSpec } from '../protocol/messages.js';
 import { contentHashAsync } from '../hash.js';
 import { expose, recycle } from '../bytes.js';
 import type { ClusterInfo, Fetched, MeshCore } from './core.js';
 import { ObjectClient, type ReadyInfo } from './object-client.js';
-import { defaultWebSocket, toBytes, wsUrl, type WebSocketCtor, type WebSocketLike } from './socket.js';
+import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from './socket.js';
 import { connectFailure, parseCoordinatorUrl, tokenRefused } from './connect-help.js';
-import { OutputDeduper, type OutputLine } from './output.js';
+import { OutputDeduper } from './output.js';
 import { allUntilFailure, waitFor, withTimeout } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
-import type { RuntimeContext, VerifyOptions } from './types.js';
-import type { EnvBundler, ResolvedEnv, RuntimeEnv } from '../env/env.js';
+import type { RuntimeContext } from './types.js';
+import type { ConnectOptions } from './connect-options.js';
+import { handlers } from './driver-handlers.js';
 
-export interface ConnectOptions {
-  /**
-   * The coordinator's URL, e.g. http://127.0.0.1:8080 (`127.0.0.1:8080` means
-   * http://; the dashboard's address with its `#token=…` works too). Several
-   * coordinators of one mesh (issue 15): a list, or URLs separated by commas;
-   * the driver connects to the first that answers and, when its connection
-   * drops, resumes its job through the next ones in turn.
-   */
-  url: string | string[];
-  /** The driver token the coordinator printed (default: the URL's `#token=`). */
-  token?: string;
-  /** A WebSocket class, where the platform has none (the Node entry passes `ws`). */
-  WebSocket?: WebSocketCtor;
-  /** Give up connecting after this long. Default 10 s. */
-  connectTimeoutMs?: number;
-  /** After a dropped connection, keep trying to resume the job this long. Default 60 s. */
-  reconnectTimeoutMs?: number;
-  /** Where tasks' console output goes; by default printed here, repeated lines deduplicated. */
-  onOutput?: (line: OutputLine) => void;
-  /**
-   * WebRTC peer links (issue 4): a driver fetches large results from their
-   * holders and serves its large puts over them. The Node entry passes one
-   * (`false` turns it off); without one, objects move through the relay.
-   */
-  peers?: PeerFactory | false;
-  /** Verified execution for every task of this job (issue 8); a task's own `verify` wins. */
-  verify?: VerifyOptions;
-  /** Why work waits (a task no node can run; actors holding every CPU); by default printed with console.warn. */
-  onWarning?: (code: string, message: string) => void;
-
-  /** Packages, ES modules and WebAssembly every task of this job may load (issue 16); a function's own are added to these. */
-  runtimeEnv?: RuntimeEnv | ResolvedEnv;
-  /** Bundles packages of runtime envs; the Node entry passes esbuild's. */
-  bundler?: EnvBundler;
-  /** Ray's namespace: where this job's actor names live and are looked up (default: the mesh's shared namespace ''). */
-  namespace?: string;
-}
-
-type DriverHandlers = Handlers<DriverCore>;
+export type { ConnectOptions } from './connect-options.js';
 
 /** Handles named per resume message (well under the protocol's cap on ids in one message). */
 const RESUME_IDS = 50_000;
-
-const handlers: DriverHandlers = {
-  welcome: null, // handled while connecting
-  ready: (c, m) => c.objects.onReady(m),
-  sync: (c, m) => c.objects.onSync(m.x),
-  chunk: (c, m) => c.objects.onChunk(m),
-  xferFail: (c, m) => c.objects.onXferFail(m),
-  signal: (c, m) => c.links?.onSignal(m.peer, m.data),
-  located: (c, m) => c.fetcher.onLocated(m),
-  locate: null,
-  peerBytes: null,
-  badHolder: null,
-  serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
-  upload: (c, m) => c.uploadArtifact(m.hash),
-  artifact: null,
-  error: (c, m) => c.onError(m),
-  output: (c, m) => c.onOutput(m),
-  warn: (c, m) => c.onWarn(m),
-  actorInfo: (c, m) => c.onActorInfo(m),
-  info: (c, m) => c.onInfo(m),
-  ask: null,
-  // The GCS freed these: the bytes of our large puts among them can go.
-  free: (c, m) => c.freed(m.ids),
-  killActor: null,
-  getActor: null,
-  actorCheckpoint: null,
-  // messages only nodes or the coordinator receive
-  hello: null,
-  fn: null,
-  submit: null,
-  put: null,
-  subscribe: null,
-  fetch: null,
-  borrow: null,
-  release: null,
-  cancel: null,
-  heartbeat: null,
-  started: null,
-  blocked: null,
-  done: null,
-  failed: null,
-  stored: null,
-  dropped: null,
-  log: null,
-  assign: null,
-  cancelTask: null,
-  capacity: null,
-  handBack: null,
-  giveBack: null,
-  holding: null,
-};
 
 export class DriverCore implements MeshCore {
   jobId!: JobId;

@@ -1,5 +1,7 @@
 // The driver API (issue 2): remote functions, futures, put/get/wait/cancel.
-// The same class serves drivers and, as the global `mesh`, tasks.
+// The same class serves drivers and, as the global `mesh`, tasks. Its
+// options' checks and defaults are in options.ts.
+export { functionSource } from './options.js';
 import { childTaskId, functionId, putObjectId, returnObjectId, type ObjectId } from '../ids.js';
 import { decodeValue, encodeValue } from '../codec.js';
 import { errorFromFailure, TabmeshError } from '../errors.js';
@@ -11,6 +13,17 @@ import { EnvDeclarer, functionIdOf } from '../env/declare.js';
 import { shippable, type RemoteFactory } from './shipped.js';
 import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
 import type { EnvDecl } from '../protocol/messages.js';
+import {
+  checkNamespace,
+  checkWaitRefs,
+  DEFAULTS,
+  functionSource,
+  normalizeScheduling,
+  sumOf,
+  validateActorOptions,
+  validateOptions,
+  verifyOf,
+} from './options.js';
 import type {
   ActorClass,
   ActorConstructor,
@@ -31,23 +44,6 @@ import type {
   WaitOptions,
   WaitResult,
 } from './types.js';
-
-const DEFAULTS = { numCpus: 1, maxRetries: 3, numReturns: 1, timeoutMs: 0 };
-
-/** Makes a function's source an expression that evaluates to the function. */
-export function functionSource(fn: Function): string {
-  const src = Function.prototype.toString.call(fn);
-  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) {
-    throw new TabmeshError('BAD_ARGUMENT', `cannot ship ${fn.name || 'a function'}: native and bound functions have no source`);
-  }
-  if (/^class\b/.test(src)) return src;
-  // Method shorthand (`{ f(x) {…} }.f`) prints as `f(x) {…}`, which is not an expression.
-  if (!/^(async\s+)?function\b/.test(src) && !/^(async\s*)?(\([^)]*\)|[\w$]+)\s*=>/.test(src)) {
-    const m = /^(async\s+)?(\*\s*)?([\w$]+)\s*\(/.exec(src);
-    if (m) return `${m[1] ?? ''}function${m[2] ? '*' : ''} ${src.slice((m[1] ?? '').length + (m[2] ?? '').length)}`;
-  }
-  return src;
-}
 
 interface RefEntry {
   count: number;
@@ -133,20 +129,7 @@ export class Mesh implements ActorCaller {
   }
 
   private makeActorClass(f: FunctionSource, opts: ActorOptions): ActorClass<ActorConstructor> {
-    validateOptions(opts);
-    if (opts.name !== undefined && !(typeof opts.name === 'string' && opts.name.length > 0 && opts.name.length <= 256)) {
-      throw new TabmeshError('BAD_ARGUMENT', 'actor option name must be a non-empty string of at most 256 characters');
-    }
-    if (opts.maxConcurrency !== undefined && !(Number.isInteger(opts.maxConcurrency) && opts.maxConcurrency >= 1)) {
-      throw new TabmeshError('BAD_ARGUMENT', 'actor option maxConcurrency must be an integer ≥ 1');
-    }
-    if (opts.lifetime !== undefined && opts.lifetime !== null && opts.lifetime !== 'detached') {
-      throw new TabmeshError('BAD_ARGUMENT', "actor option lifetime must be 'detached' or null");
-    }
-    if (opts.lifetime === 'detached' && opts.name === undefined) {
-      throw new TabmeshError('BAD_ARGUMENT', 'a detached actor needs a name: nothing could reach it once its job ends');
-    }
-    checkNamespace(opts.namespace, 'actor option namespace');
+    validateActorOptions(opts);
     return shippable('class', f, opts, {
       remote: (...args: unknown[]) => {
         const resources: Record<string, number> = { ...(opts.resources ?? {}), cpu: opts.numCpus ?? 1 };
@@ -419,60 +402,5 @@ export class Mesh implements ActorCaller {
 
   private assertOpen(): void {
     if (this.closed) throw new TabmeshError('CLOSED', 'this mesh connection is closed');
-  }
-}
-
-/** Ray's checks on wait's list: refs only (a TypeError there), each once (a ValueError). */
-function checkWaitRefs(refs: unknown): void {
-  if (!Array.isArray(refs)) throw new TabmeshError('BAD_ARGUMENT', `wait takes an array of ObjectRefs, not ${describe(refs)}`);
-  const seen = new Set<string>();
-  refs.forEach((r, i) => {
-    if (!(r instanceof ObjectRef)) throw new TabmeshError('BAD_ARGUMENT', `wait takes an array of ObjectRefs; element ${i} is ${describe(r)}`);
-    if (seen.has(r.id)) throw new TabmeshError('BAD_ARGUMENT', `wait takes each ObjectRef once; ${r.id.slice(0, 12)} is given twice`);
-    seen.add(r.id);
-  });
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
-  return `a ${typeof v}`;
-}
-
-function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduling'] {
-  if (s === undefined || s === 'default') return undefined;
-  if (s === 'spread') return 'spread';
-  return { node: s.node as TaskSpec['taskId'] & never, soft: s.soft ?? false };
-}
-
-function verifyOf(v: RemoteOptions['verify']): TaskSpec['verify'] {
-  if (!v || (v.replicas <= 1 && !v.adaptive)) return undefined;
-  return { replicas: v.replicas, adaptive: v.adaptive || undefined };
-}
-
-function checkNamespace(ns: unknown, what: string): void {
-  if (ns !== undefined && !(typeof ns === 'string' && ns.length <= 256))
-    throw new TabmeshError('BAD_ARGUMENT', `${what} must be a string of at most 256 characters`);
-}
-
-function sumOf(all: Record<string, number>[]): Record<string, number> {
-  const sum: Record<string, number> = {};
-  for (const r of all) for (const [k, v] of Object.entries(r)) sum[k] = (sum[k] ?? 0) + v;
-  return sum;
-}
-
-function validateOptions(o: RemoteOptions): void {
-  const bad = (what: string) => {
-    throw new TabmeshError('BAD_ARGUMENT', `remote option ${what}`);
-  };
-  if (o.numCpus !== undefined && !(o.numCpus >= 0 && Number.isFinite(o.numCpus))) bad('numCpus must be a number ≥ 0');
-  if (o.numReturns !== undefined && !(Number.isInteger(o.numReturns) && o.numReturns >= 0 && o.numReturns <= 1024))
-    bad('numReturns must be an integer in [0, 1024]');
-  if (o.maxRetries !== undefined && !(Number.isInteger(o.maxRetries) && o.maxRetries >= 0)) bad('maxRetries must be an integer ≥ 0');
-  if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 0)) bad('timeoutMs must be an integer ≥ 0');
-  if (o.resources) for (const [k, v] of Object.entries(o.resources)) if (!(v >= 0 && Number.isFinite(v))) bad(`resources.${k} must be a number ≥ 0`);
-  if (o.verify !== undefined && !(typeof o.verify === 'object' && Number.isInteger(o.verify.replicas) && o.verify.replicas >= 1 && o.verify.replicas <= 16)) {
-    bad('verify.replicas must be an integer in [1, 16]');
   }
 }

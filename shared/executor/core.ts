@@ -193,7 +193,8 @@ export class ExecutorCore {
       let state = (a.instance.checkpoint as () => unknown).call(a.instance);
       if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function')
         state = await (state as PromiseLike<unknown>);
-      this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: encodeValue(state).bytes });
+      const bytes = encodeValue(state).bytes;
+      this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: bytes }, transferable([bytes]));
     } catch (e) {
       a.console.error(`checkpoint() of ${t.name.split('.')[0]} failed; the next restart replays from the previous one:`, e);
     }
@@ -274,10 +275,10 @@ export class ExecutorCore {
   }
 
   /** A call to the node runtime on behalf of a task. */
-  call<T>(r: RunningTask, call: Call, wantReply: boolean): Promise<T> {
+  call<T>(r: RunningTask, call: Call, wantReply: boolean, transfer?: Uint8Array[]): Promise<T> {
     if (r.cancelled) return Promise.reject(new TaskCancelledError(r.t.taskId));
     if (!wantReply) {
-      this.ep.post({ k: 'call', id: 0, taskId: r.t.taskId, call });
+      this.ep.post({ k: 'call', id: 0, taskId: r.t.taskId, call }, transfer && transferable(transfer));
       return Promise.resolve(undefined as T);
     }
     const id = this.nextCallId++;

@@ -1,6 +1,9 @@
 // Messages between a node's runtime (main thread) and its executors (Web
-// Workers or worker_threads). Structured-cloned; byte arrays are transferred
-// where the sender no longer needs them.
+// Workers or worker_threads): the one protocol over a private port (a Web
+// Worker's MessagePort, a worker_threads parentPort), call ids and replies
+// included; no RPC library on top (docs/decisions.md, issue 12). Structured-
+// cloned; byte arrays the sender no longer needs are in the transfer list
+// (results, puts, checkpoints; argument and reply copies).
 import type { Failure } from '../errors.js';
 import type { JobId, ObjectId, TaskId } from '../ids.js';
 import type { ActorPart, EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
@@ -74,7 +77,9 @@ export type FromExecutor =
   | { k: 'block'; taskId: TaskId; blocked: boolean }
   | { k: 'log'; taskId: TaskId; level: 'log' | 'warn' | 'error'; text: string }
   /** An actor's checkpoint() after call `after`. */
-  | { k: 'checkpoint'; actorId: TaskId; after: TaskId; state: Uint8Array };
+  | { k: 'checkpoint'; actorId: TaskId; after: TaskId; state: Uint8Array }
+  /** A browser executor's script loaded and locked down (its later errors are tasks', not a failed start). */
+  | { k: 'up' };
 
 /** The worker end of the channel, whatever the platform. */
 export interface ExecutorEndpoint {

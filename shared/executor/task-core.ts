@@ -81,7 +81,8 @@ export class TaskCore implements MeshCore {
     void this.ex.call(this.r, { op: 'submit', spec }, false);
   }
   put(id: ObjectId, value: EncodedValue): void {
-    void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false);
+    // The bytes are the put's own (encodeValue): they move to the node.
+    void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false, [value.bytes]);
   }
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
     return this.ex

@@ -53,7 +53,10 @@ export class CallServer {
 
   private reply(ex: Executor, id: number, p: Promise<unknown>): void {
     p.then(
-      (value) => ex.handle.post({ k: 'reply', id, ok: true, value: postable(value) }),
+      (value) => {
+        const transfer: ArrayBuffer[] = [];
+        ex.handle.post({ k: 'reply', id, ok: true, value: postable(value, transfer) }, transfer);
+      },
       (e: Error) => ex.handle.post({ k: 'reply', id, ok: false, error: { code: (e as TabmeshError).code ?? 'ERROR', message: e.message } }),
     );
   }
@@ -128,10 +131,10 @@ export class CallServer {
   }
 }
 
-/** A call's reply as posted to the executor: fetched bytes shared or copied alone (see forPosting). */
-function postable(value: unknown): unknown {
+/** A call's reply as posted to the executor: fetched bytes shared or copied alone (see forPosting), copies moved. */
+function postable(value: unknown, transfer: ArrayBuffer[]): unknown {
   if (!Array.isArray(value)) return value;
   return value.map((f: unknown) =>
-    f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!) } : f,
+    f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!, transfer) } : f,
   );
 }

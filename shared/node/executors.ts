@@ -1,65 +1,20 @@
 // The node's executors and its local queue: tasks whose arguments are here
 // wait in `ready` and go to a free executor. Short tasks of one function go
 // in batches (one message for many tasks), like a pool's concurrentTasks.
-import { forPosting } from '../bytes.js';
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
-import { actorLiveCpu, type EnvDecl, type FunctionSource, type TaskSpec } from '../protocol/messages.js';
-import type { ObjectId } from '../ids.js';
+import { actorLiveCpu, type FunctionSource } from '../protocol/messages.js';
+import { runEnvOf, runTaskOf, type Executor, type ExecutorHandle, type LocalTask, type NodeEnv, type SpawnExecutor } from './local-task.js';
+import { ReadyQueue } from './ready-queue.js';
 
-/** A platform's executor: a Web Worker or a worker_threads Worker. */
-export interface ExecutorHandle {
-  post(m: ToExecutor): void;
-  terminate(): void;
-}
-
-export type SpawnExecutor = (index: number, onMessage: (m: FromExecutor) => void, onExit: (why: string) => void) => ExecutorHandle;
-
-export interface LocalTask {
-  spec: TaskSpec;
-  args: (Uint8Array | null)[];
-  missing: number;
-  state: 'resolving' | 'ready' | 'running' | 'ended';
-  executor: Executor | null;
-  blocked: boolean;
-  /** Objects this node holds on the task's behalf (children, puts), released when it ends. */
-  holds: ObjectId[];
-  timer: unknown;
-  /** An actor method call: it runs on the actor's executor, outside the slot accounting. */
-  actorCall?: boolean;
-}
-
-export interface Executor {
-  index: number;
-  handle: ExecutorHandle;
-  /** Tasks dispatched and not blocked in get/wait. Free at 0. */
-  active: number;
-  tasks: Set<LocalTask>;
-  fns: Set<string>;
-  /** Actors living here that hold a CPU: the executor takes no other tasks. */
-  reserved: number;
-  /** Runtime env artifacts (by hash) whose bytes this executor was sent (issue 16). */
-  envs?: Set<string>;
-}
-
-/** A function's runtime env as the node has it: declarations, this node's side, the bytes by hash. */
-export interface NodeEnv {
-  decls: EnvDecl[];
-  side: 'b' | 'e';
-  bytes(hash: string): Uint8Array | undefined;
-}
+export type { Executor, ExecutorHandle, LocalTask, NodeEnv, SpawnExecutor } from './local-task.js';
 
 /** Indices (worker names) of actors' own executors start here. */
 const ACTOR_EXECUTOR_BASE = 1000;
 
-/** Batch short tasks only: below this EWMA run time (ms). */
-const BATCH_BELOW_MS = 1;
-const MAX_BATCH = 32;
-
 export class LocalScheduler {
   readonly executors: Executor[] = [];
-  private ready: LocalTask[] = [];
-  private readyHead = 0;
-  private readonly ewma = new Map<string, number>();
+  /** Tasks whose arguments are here, in order, waiting for an executor. */
+  private readonly ready = new ReadyQueue();
   /** Paused (issue 3): nothing new starts. */
   paused = false;
   /** Fraction of the time executors work (issue 3): one that worked t ms then rests t * (1 - share) / share. */
@@ -127,7 +82,7 @@ export class LocalScheduler {
   }
 
   get queued(): number {
-    return this.ready.length - this.readyHead;
+    return this.ready.length;
   }
 
   get running(): number {
@@ -171,10 +126,7 @@ export class LocalScheduler {
 
   enqueue(t: LocalTask, front = false): void {
     t.state = 'ready';
-    if (front) {
-      if (this.readyHead > 0) this.ready[--this.readyHead] = t;
-      else this.ready.unshift(t);
-    } else this.ready.push(t);
+    this.ready.push(t, front);
     this.pump();
   }
 
@@ -190,68 +142,31 @@ export class LocalScheduler {
   }
 
   recordRun(fnId: string, ms: number): void {
-    const e = this.ewma.get(fnId);
-    this.ewma.set(fnId, e === undefined ? ms : e + 0.2 * (ms - e));
+    this.ready.recordRun(fnId, ms);
   }
 
   pump(): void {
     if (this.paused) return;
-    while (this.readyHead < this.ready.length) {
-      const head = this.ready[this.readyHead];
-      if (head.state !== 'ready') {
-        this.shift();
-        continue;
-      }
+    for (let head = this.ready.peek(); head; head = this.ready.peek()) {
       if (LocalScheduler.ownsExecutor(head)) {
         // The coordinator placed it by its placement CPUs; here it needs no slot, only an executor of its own.
-        this.shift();
+        this.ready.shift();
         this.dispatch(this.startDedicated(), [head]);
         continue;
       }
       // A task that needs no CPU (numCpus 0) shares the least busy executor, even one already running.
       const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.leastBusy() : this.freeExecutor();
       if (!ex) break;
-      const batch = this.takeBatch(head);
-      this.dispatch(ex, batch);
+      let free = 0;
+      for (const e of this.executors) if (e.active === 0 && e.reserved === 0) free++;
+      this.dispatch(ex, this.ready.takeBatch(head, free));
     }
-    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.readyHead);
-      this.readyHead = 0;
-    }
-  }
-
-  /**
-   * Moves past the head of the ready queue, clearing its slot: left in place,
-   * every task run since the last compaction would stay reachable, and with it
-   * its argument bytes (a 1 MiB object each) long after the store let them go.
-   */
-  private shift(): void {
-    (this.ready as (LocalTask | undefined)[])[this.readyHead++] = undefined;
-  }
-
-  private takeBatch(head: LocalTask): LocalTask[] {
-    this.shift();
-    const batch = [head];
-    const e = this.ewma.get(head.spec.fnId);
-    if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
-    let free = 0;
-    for (const ex of this.executors) if (ex.active === 0 && ex.reserved === 0) free++;
-    const limit = Math.min(MAX_BATCH, Math.ceil(this.queued / Math.max(1, free)) + 1);
-    while (batch.length < limit && this.readyHead < this.ready.length) {
-      const t = this.ready[this.readyHead];
-      if (t.state !== 'ready') {
-        this.shift();
-        continue;
-      }
-      if (t.spec.fnId !== head.spec.fnId || t.spec.timeoutMs > 0) break;
-      batch.push(t);
-      this.shift();
-    }
-    return batch;
+    this.ready.compact();
   }
 
   private dispatch(ex: Executor, batch: LocalTask[]): void {
     const run: RunTask[] = [];
+    const transfer: ArrayBuffer[] = [];
     for (const t of batch) {
       t.state = 'running';
       t.executor = ex;
@@ -264,46 +179,30 @@ export class LocalScheduler {
       if (!ex.fns.has(s.fnId)) {
         const f = this.fnSource(s.fnId);
         source = f?.source;
-        env = f && this.runEnv(ex, f);
+        env = f && runEnvOf(this.envOf(f), (ex.envs ??= new Set()));
         ex.fns.add(s.fnId);
       }
-      const r = runTaskOf(t, source);
+      const r = runTaskOf(t, source, transfer);
       if (env) r.env = env;
       run.push(r);
       this.onDispatch(t);
     }
-    ex.handle.post({ k: 'run', tasks: run });
-  }
-
-  /** The env to send with a function's first task on `ex`: the bytes of the artifacts it has not had yet. */
-  private runEnv(ex: Executor, f: FunctionSource): RunEnv | undefined {
-    const env = this.envOf(f);
-    if (!env) return undefined;
-    const sent = (ex.envs ??= new Set());
-    const bytes: RunEnv['bytes'] = [];
-    for (const d of env.decls) {
-      const hash = d[env.side].hash;
-      const b = env.bytes(hash);
-      if (b && !sent.has(hash)) {
-        sent.add(hash);
-        bytes.push({ hash, bytes: b });
-      }
-    }
-    return { decls: env.decls, side: env.side, bytes };
+    ex.handle.post({ k: 'run', tasks: run }, transfer);
   }
 
   /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */
   dispatchCalls(ex: Executor, calls: LocalTask[]): void {
     const run: RunTask[] = [];
+    const transfer: ArrayBuffer[] = [];
     for (const t of calls) {
       t.state = 'running';
       t.executor = ex;
       t.actorCall = true;
       ex.tasks.add(t);
       this.onDispatch(t);
-      run.push(runTaskOf(t, undefined));
+      run.push(runTaskOf(t, undefined, transfer));
     }
-    ex.handle.post({ k: 'run', tasks: run });
+    ex.handle.post({ k: 'run', tasks: run }, transfer);
   }
 
   /** The actor created by `t` lives on: its executor stays taken while it does (if it holds a CPU). */
@@ -410,20 +309,4 @@ export class LocalScheduler {
       }
     }
   }
-}
-
-function runTaskOf(t: LocalTask, source: string | undefined): RunTask {
-  const s = t.spec;
-  return {
-    taskId: s.taskId,
-    jobId: s.jobId,
-    attempt: s.attempt,
-    gen: s.gen ?? 0,
-    fnId: s.fnId,
-    name: s.name,
-    source,
-    args: (t.args as Uint8Array[]).map(forPosting),
-    numReturns: s.numReturns,
-    actor: s.actor,
-  };
 }

@@ -237,6 +237,21 @@ describe('the dashboard, as a new user found it', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-jobs.png'), fullPage: true });
   });
 
+  it("a driver session's page shows its first failed task and how the session ended", async () => {
+    const mesh = await connect({ url: cl.url, token: cl.token });
+    const bad = mesh.remote(function bad() {
+      throw new RangeError('no luck');
+    });
+    await expect(mesh.get(bad.remote())).rejects.toThrow(/no luck/);
+    const id = mesh.jobId;
+    await mesh.close();
+    await open(`/jobs/${id}`);
+    await until(page, `!!document.querySelector('[data-testid=ended]')`);
+    expect(await page.textContent('[data-testid=error]')).toBe('first failed task bad: RangeError: no luck');
+    expect(await page.textContent('[data-testid=ended]')).toBe('Ended: its driver closed the session.');
+    await page.screenshot({ path: join(SHOTS, 'dashboard-driver-session.png') });
+  });
+
   it('says the coordinator is down instead of showing stale numbers', async () => {
     await open('/');
     await page.waitForSelector('.stats');

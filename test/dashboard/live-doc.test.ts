@@ -105,15 +105,22 @@ describe('the live cluster document', () => {
       throw new RangeError('no luck');
     });
     await expect(mesh.get(bad.remote())).rejects.toThrow(/no luck/);
-    const jobs = a.doc.getMap('jobs') as Y.Map<{ kind: string; error: string; running: number }>;
+    const jobs = a.doc.getMap('jobs') as Y.Map<{ kind: string; error: string; ended: string; running: number }>;
     const id = mesh.jobId;
     await cl.until(
       () => jobs.get(id)?.error !== undefined && jobs.get(id)!.error !== '',
       30_000,
       () => `live job view ${JSON.stringify(jobs.get(id))}`,
     );
-    expect(jobs.get(id)).toMatchObject({ kind: 'driver', error: 'first failed task bad: RangeError: no luck', running: 0 });
+    expect(jobs.get(id)).toMatchObject({ kind: 'driver', error: 'first failed task bad: RangeError: no luck', running: 0, ended: '' });
     await mesh.close();
+    // Ended: how the session ended is shown beside its first failure (the state API's endReason).
+    await cl.until(
+      () => jobs.get(id)?.ended !== '',
+      30_000,
+      () => `live job view ${JSON.stringify(jobs.get(id))}`,
+    );
+    expect(jobs.get(id)).toMatchObject({ status: 'finished', error: 'first failed task bad: RangeError: no luck', ended: 'its driver closed the session' });
   });
 
   it('is read-only for dashboards: their updates are ignored', async () => {

@@ -13,23 +13,44 @@ function run(args: string[]): { code: number | null; out: string; err: string } 
 }
 
 describe('tabmesh CLI', () => {
-  it('bad flags and commands get a usage message and exit code 2', () => {
-    for (const args of [
-      ['bogus'],
-      ['coordinator', '--nope'],
-      ['coordinator', '--port', 'abc'],
-      ['node'],
-      ['node', '--coordinator', 'ftp://x'],
-      ['node', '--coordinator', 'http://x', '--cpus', '0'],
-      [],
-    ]) {
-      const r = run(args);
+  it('a bad flag or command is one line naming it and pointing to --help, exit code 2, for every command', () => {
+    for (const [args, line] of [
+      [['bogus'], "tabmesh: unknown command 'bogus' (`tabmesh --help` lists the commands)"],
+      [['strat'], "tabmesh: unknown command 'strat': did you mean `tabmesh start`? (`tabmesh --help` lists the commands)"],
+      [['coordinator', '--nope'], 'tabmesh: unknown flag --nope (`tabmesh coordinator --help` lists its flags)'],
+      [['coordinator', '--port', 'abc'], 'tabmesh: --port must be an integer in [0, 65535] (`tabmesh coordinator --help` lists its flags)'],
+      [['start', '--prot', '8081'], 'tabmesh: unknown flag --prot: did you mean --port? (`tabmesh start --help` lists its flags)'],
+      [['start', '--memory=yes'], 'tabmesh: --memory is a switch and takes no value: write --memory alone (`tabmesh start --help` lists its flags)'],
+      [['node'], 'tabmesh: --coordinator URL is required (`tabmesh node --help` lists its flags)'],
+      [['node', '--coordinator'], 'tabmesh: --coordinator needs a value, e.g. --coordinator http://127.0.0.1:8080 (`tabmesh node --help` lists its flags)'],
+      [['node', '--url', 'http://x'], 'tabmesh: unknown flag --url: did you mean --coordinator? (`tabmesh node --help` lists its flags)'],
+      [['node', '--coordinator', 'http://x', '--cpus', '0'], 'tabmesh: --cpus must be an integer in [1, 1024] (`tabmesh node --help` lists its flags)'],
+      [['submit', 'job.js', '--url', 'http://x'], 'tabmesh: unknown flag --url: did you mean --coordinator? (`tabmesh submit --help` lists its flags)'],
+      [['submit', '--coordinator', 'http://x'], 'tabmesh: submit takes the FILE of the job to run (`tabmesh submit --help` lists its flags)'],
+      [['token', 'rotate', '--knd', 'join'], 'tabmesh: unknown flag --knd: did you mean --kind? (`tabmesh token --help` lists its flags)'],
+      [['coordinator', 'extra'], "tabmesh: unexpected argument 'extra': `tabmesh coordinator` takes flags only (`tabmesh coordinator --help` lists its flags)"],
+    ] as const) {
+      const r = run([...args]);
       expect(r.code, args.join(' ')).toBe(2);
-      expect(r.err).toContain('usage:');
+      expect(r.err.trim(), args.join(' ')).toBe(line);
     }
+    const node = run(['node', '--coordinator', 'ftp://x']);
+    expect(node.code).toBe(2);
+    expect(node.err.trim().split('\n')).toHaveLength(1);
+    expect(node.err).toMatch(/^tabmesh: --coordinator: 'ftp:\/\/x' is a ftp URL: .*`tabmesh node --help` lists its flags\)$/m);
+    // Nothing asked: the whole usage, still exit 2; asked: the usage, exit 0.
+    const none = run([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('usage:');
     const help = run(['help']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('tabmesh coordinator');
+    for (const cmd of ['coordinator', 'start', 'node', 'submit', 'token']) {
+      const r = run([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.out, cmd).toContain(`tabmesh ${cmd} `);
+      expect(r.out, cmd).not.toContain(cmd === 'submit' ? 'tabmesh node' : 'tabmesh submit');
+    }
   });
 
   it('`start` runs a coordinator and a local node, prints the URL and a token stored in the data folder', async () => {

@@ -105,6 +105,8 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
       ),
       j.result ? h('div', { class: 'result' }, h('h3', {}, 'Result'), h('pre', { 'data-testid': 'result' }, pretty(j.result))) : null,
       j.error ? h('div', { class: 'error', role: 'alert' }, h('h3', {}, 'Error'), h('pre', { 'data-testid': 'error' }, j.error)) : null,
+      // A driver session's program ran elsewhere: how its session ended is what the mesh knows of its end.
+      j.ended ? h('p', { class: 'sub', 'data-testid': 'ended' }, `Ended: ${j.ended}.`) : null,
     );
   };
 

@@ -1,0 +1,55 @@
+// The driver's handler table: each coordinator message kind a driver
+// receives, routed to the part of DriverCore that owns it (null: not a driver's).
+import type { Handlers } from '../protocol/messages.js';
+import type { DriverCore } from './driver.js';
+
+export const handlers: Handlers<DriverCore> = {
+  welcome: null, // handled while connecting
+  ready: (c, m) => c.objects.onReady(m),
+  sync: (c, m) => c.objects.onSync(m.x),
+  chunk: (c, m) => c.objects.onChunk(m),
+  xferFail: (c, m) => c.objects.onXferFail(m),
+  signal: (c, m) => c.links?.onSignal(m.peer, m.data),
+  located: (c, m) => c.fetcher.onLocated(m),
+  locate: null,
+  peerBytes: null,
+  badHolder: null,
+  serve: (c, m) => void c.objects.serve(m.x, c.ownLarge.get(m.id)),
+  upload: (c, m) => c.uploadArtifact(m.hash),
+  artifact: null,
+  error: (c, m) => c.onError(m),
+  output: (c, m) => c.onOutput(m),
+  warn: (c, m) => c.onWarn(m),
+  actorInfo: (c, m) => c.onActorInfo(m),
+  info: (c, m) => c.onInfo(m),
+  ask: null,
+  // The GCS freed these: the bytes of our large puts among them can go.
+  free: (c, m) => c.freed(m.ids),
+  killActor: null,
+  getActor: null,
+  actorCheckpoint: null,
+  // messages only nodes or the coordinator receive
+  hello: null,
+  fn: null,
+  submit: null,
+  put: null,
+  subscribe: null,
+  fetch: null,
+  borrow: null,
+  release: null,
+  cancel: null,
+  heartbeat: null,
+  started: null,
+  blocked: null,
+  done: null,
+  failed: null,
+  stored: null,
+  dropped: null,
+  log: null,
+  assign: null,
+  cancelTask: null,
+  capacity: null,
+  handBack: null,
+  giveBack: null,
+  holding: null,
+};

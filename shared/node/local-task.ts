@@ -1,0 +1,81 @@
+// A task as a node holds it (its arguments, state, executor, holds) and the
+// node's executors as the local scheduler sees them; what a platform spawns.
+import { forPosting } from '../bytes.js';
+import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
+import type { EnvDecl, TaskSpec } from '../protocol/messages.js';
+import type { ObjectId } from '../ids.js';
+
+/** A platform's executor: a Web Worker or a worker_threads Worker. */
+export interface ExecutorHandle {
+  /** `transfer`: buffers that move to the executor (this side no longer needs them). */
+  post(m: ToExecutor, transfer?: ArrayBuffer[]): void;
+  terminate(): void;
+}
+
+export type SpawnExecutor = (index: number, onMessage: (m: FromExecutor) => void, onExit: (why: string) => void) => ExecutorHandle;
+
+export interface LocalTask {
+  spec: TaskSpec;
+  args: (Uint8Array | null)[];
+  missing: number;
+  state: 'resolving' | 'ready' | 'running' | 'ended';
+  executor: Executor | null;
+  blocked: boolean;
+  /** Objects this node holds on the task's behalf (children, puts), released when it ends. */
+  holds: ObjectId[];
+  timer: unknown;
+  /** An actor method call: it runs on the actor's executor, outside the slot accounting. */
+  actorCall?: boolean;
+}
+
+export interface Executor {
+  index: number;
+  handle: ExecutorHandle;
+  /** Tasks dispatched and not blocked in get/wait. Free at 0. */
+  active: number;
+  tasks: Set<LocalTask>;
+  fns: Set<string>;
+  /** Actors living here that hold a CPU: the executor takes no other tasks. */
+  reserved: number;
+  /** Runtime env artifacts (by hash) whose bytes this executor was sent (issue 16). */
+  envs?: Set<string>;
+}
+
+/** A function's runtime env as the node has it: declarations, this node's side, the bytes by hash. */
+export interface NodeEnv {
+  decls: EnvDecl[];
+  side: 'b' | 'e';
+  bytes(hash: string): Uint8Array | undefined;
+}
+
+/** The env to send with a function's first task on an executor: the bytes of the artifacts it was not `sent` yet. */
+export function runEnvOf(env: NodeEnv | undefined, sent: Set<string>): RunEnv | undefined {
+  if (!env) return undefined;
+  const bytes: RunEnv['bytes'] = [];
+  for (const d of env.decls) {
+    const hash = d[env.side].hash;
+    const b = env.bytes(hash);
+    if (b && !sent.has(hash)) {
+      sent.add(hash);
+      bytes.push({ hash, bytes: b });
+    }
+  }
+  return { decls: env.decls, side: env.side, bytes };
+}
+
+/** What an executor is sent to run `t` (`source` the first time it runs the function); copies of its arguments go in `transfer`. */
+export function runTaskOf(t: LocalTask, source: string | undefined, transfer: ArrayBuffer[]): RunTask {
+  const s = t.spec;
+  return {
+    taskId: s.taskId,
+    jobId: s.jobId,
+    attempt: s.attempt,
+    gen: s.gen ?? 0,
+    fnId: s.fnId,
+    name: s.name,
+    source,
+    args: (t.args as Uint8Array[]).map((a) => forPosting(a, transfer)),
+    numReturns: s.numReturns,
+    actor: s.actor,
+  };
+}

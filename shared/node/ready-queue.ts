@@ -1,0 +1,76 @@
+// The node's queue of tasks whose arguments are here, in order. Short tasks
+// of one function leave it in batches (one message for many tasks), like a
+// pool's concurrentTasks; a function's run time is an EWMA of its runs.
+import type { LocalTask } from './local-task.js';
+
+/** Batch short tasks only: below this EWMA run time (ms). */
+const BATCH_BELOW_MS = 1;
+const MAX_BATCH = 32;
+
+export class ReadyQueue {
+  private ready: LocalTask[] = [];
+  private head = 0;
+  private readonly ewma = new Map<string, number>();
+
+  get length(): number {
+    return this.ready.length - this.head;
+  }
+
+  push(t: LocalTask, front: boolean): void {
+    if (!front) this.ready.push(t);
+    else if (this.head > 0) this.ready[--this.head] = t;
+    else this.ready.unshift(t);
+  }
+
+  /** The first task still ready (tasks dropped meanwhile are skipped over), or none. */
+  peek(): LocalTask | undefined {
+    while (this.head < this.ready.length) {
+      const t = this.ready[this.head];
+      if (t.state === 'ready') return t;
+      this.shift();
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves past the head of the ready queue, clearing its slot: left in place,
+   * every task run since the last compaction would stay reachable, and with it
+   * its argument bytes (a 1 MiB object each) long after the store let them go.
+   */
+  shift(): void {
+    (this.ready as (LocalTask | undefined)[])[this.head++] = undefined;
+  }
+
+  /** Takes `head` and, when its function is short, the ready tasks of the same function behind it (shared over `free` executors). */
+  takeBatch(head: LocalTask, free: number): LocalTask[] {
+    this.shift();
+    const batch = [head];
+    const e = this.ewma.get(head.spec.fnId);
+    if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
+    const limit = Math.min(MAX_BATCH, Math.ceil(this.length / Math.max(1, free)) + 1);
+    while (batch.length < limit && this.head < this.ready.length) {
+      const t = this.ready[this.head];
+      if (t.state !== 'ready') {
+        this.shift();
+        continue;
+      }
+      if (t.spec.fnId !== head.spec.fnId || t.spec.timeoutMs > 0) break;
+      batch.push(t);
+      this.shift();
+    }
+    return batch;
+  }
+
+  /** Drops the cleared slots once they are most of the array. */
+  compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  recordRun(fnId: string, ms: number): void {
+    const e = this.ewma.get(fnId);
+    this.ewma.set(fnId, e === undefined ? ms : e + 0.2 * (ms - e));
+  }
+}
