@@ -55,7 +55,7 @@ export interface BenchCluster {
  * `nodes` edge node processes with `cpus` executors each, all joined.
  */
 export async function startCluster(
-  opts: { nodes?: number; cpus?: number; verbose?: boolean; durable?: boolean; redis?: { url: string; prefix?: string } } = {},
+  opts: { nodes?: number; cpus?: number; verbose?: boolean; durable?: boolean; redis?: { url: string; prefix?: string }; coordinatorArgs?: string[] } = {},
 ): Promise<BenchCluster> {
   const token = 'bench-' + randomBytes(12).toString('hex');
   const dirs: string[] = [];
@@ -63,7 +63,9 @@ export async function startCluster(
   const gcsArgs = opts.durable || opts.redis ? ['--data', makeTempDir('tabmesh-bench-gcs-')] : ['--memory'];
   if (opts.durable || opts.redis) dirs.push(gcsArgs[1]);
   if (opts.redis) gcsArgs.push('--redis', opts.redis.url, ...(opts.redis.prefix ? ['--redis-prefix', opts.redis.prefix] : []));
-  const coordinator = spawnCli('coordinator', ['coordinator', ...gcsArgs, '--port', '0', '--token', token], { quiet: !opts.verbose });
+  const coordinator = spawnCli('coordinator', ['coordinator', ...gcsArgs, '--port', '0', '--token', token, ...(opts.coordinatorArgs ?? [])], {
+    quiet: !opts.verbose,
+  });
   const nodes: Child[] = [];
   let url = '';
   const cluster: BenchCluster = {

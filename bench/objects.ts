@@ -6,10 +6,12 @@
 // a raw simple-peer data channel between the same two tabs sending the same
 // bytes (the baseline); the same transfer through the coordinator's relay
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
-// new link and over an open one.
+// new link and over an open one. Last, broadcast (objects-broadcast.ts): one
+// 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
+// the origin.
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
-//   ... -- --only=node | --only=tabs             (one part)
+//   ... -- --only=node | --only=tabs | --only=broadcast     (one part)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +23,7 @@ import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
 import { CHROMIUM_FLAGS, openTab } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures, rawTcp } from './objects-node.js';
+import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -145,7 +148,44 @@ async function nodeParts(): Promise<void> {
   }
 }
 
+/** One 64 MiB broadcast to 4 tabs (two Chromium processes) and 4 edge nodes, on a fresh cluster; `swarm` off: all from the origin. */
+async function broadcastPart(swarm: boolean): Promise<Broadcast> {
+  phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}`);
+  const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: swarm ? [] : ['--no-swarm'] });
+  const ctxs: BrowserContext[] = [];
+  const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  let mesh: Mesh | null = null;
+  try {
+    const edges = await edgeNodeIds(cl.url, cl.token);
+    for (const profile of profiles) {
+      ctxs.push(
+        await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
+      );
+    }
+    const tabs = [];
+    for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}`));
+    mesh = await connect({ url: cl.url, token: cl.token });
+    log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
+    const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5);
+    log(`broadcast (${swarm ? 'swarm' : 'from the origin'}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies`);
+    return r;
+  } finally {
+    await mesh?.close().catch(() => {});
+    for (const ctx of ctxs) await ctx.close().catch(() => {});
+    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await cl.stop();
+  }
+}
+
+async function broadcastParts(): Promise<void> {
+  const base = await broadcastPart(false);
+  const ours = await broadcastPart(true);
+  emit(figure(`objects.broadcast.${BROADCAST_MIB}MiB.8readers`, ours.ms, 'ms', base.ms));
+  emit(figure('objects.broadcast.originCopies', ours.originCopies, 'copies', base.originCopies));
+}
+
 async function main(): Promise<void> {
+  if (only === 'broadcast') return broadcastParts();
   if (only !== 'tabs') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
@@ -190,13 +230,14 @@ async function main(): Promise<void> {
       (r) => r.json() as Promise<Record<string, number>>,
     );
     log(`stats: bytesPeer ${s.bytesPeer}, bytesRelayed ${s.bytesRelayed}`);
-    phase('done');
   } finally {
     await mesh?.close().catch(() => {});
     for (const ctx of ctxs) await ctx.close().catch(() => {});
     for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
     await cl?.stop();
   }
+  if (only !== 'tabs') await broadcastParts();
+  phase('done');
 }
 
 runBench(main);

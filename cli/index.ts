@@ -10,7 +10,7 @@ import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinato
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
-  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private]
+  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
@@ -55,6 +55,8 @@ const coordinatorOptions = {
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
   ...iceOptions,
+
+  'no-swarm': { type: 'boolean', default: false },
 } as const;
 
 /** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
@@ -121,6 +123,8 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     viewerToken,
     watchTokens,
     ice,
+
+    swarm: !values['no-swarm'],
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;

@@ -32,6 +32,8 @@ import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
 
 export interface CoordinatorOptions {
+  /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
+  swarm?: boolean;
   storage: GcsStorage;
   /** Driver token; when empty, drivers need none. */
   token?: string;
@@ -160,7 +162,7 @@ export class Coordinator implements Managers {
       this.dir.dropCopy(id, h, `${h.label} ${why}`);
       if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
     };
-    this.signalling = new Signalling(this.gcs);
+    this.signalling = new Signalling(this.gcs, opts.swarm ?? true);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     this.membership = new Membership(
       this.gcs,

@@ -28,7 +28,11 @@ export class Signalling {
   /** By object: the peers that located it lately, with when they stop counting. */
   private readonly swarms = new Map<ObjectId, Map<Session, number>>();
 
-  constructor(private readonly gcs: Gcs) {}
+  constructor(
+    private readonly gcs: Gcs,
+    /** Off: readers hear of full holders only (each takes the object from them; the bench's baseline). */
+    private readonly swarm = true,
+  ) {}
 
   /** A session's peer id: a node's id, or a driver's job id. */
   static peerId(s: Session): string | null {
@@ -74,7 +78,7 @@ export class Signalling {
       }
     }
     shuffle(peers);
-    const partial = o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id) : [];
+    const partial = this.swarm && o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id) : [];
     s.send({ t: 'located', x: m.x, peers: peers.slice(0, MAX_LOCATED), partial: partial.slice(0, MAX_LOCATED) });
   }
 

@@ -29,8 +29,6 @@ const PER_SOURCE = 4;
 const CLAIM_MS = 3_000;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-/** Failed requests (link broke, stalled, refused) before a source is dropped. */
-const MAX_SOURCE_FAILS = 3;
 /** How long a reader waits for the have maps of the readers it told before asking full holders. */
 const HEAR_MS = 250;
 /** (peer, object) pairs remembered as answered with a whole have map. */
@@ -53,7 +51,6 @@ interface Source {
   has: Uint8Array | null;
   claims: Map<number, number>;
   inflight: number;
-  fails: number;
   dropped: boolean;
   /** Whether it got this side's full have map (it then gets the changes), and whether it sent one. */
   told: boolean;
@@ -151,7 +148,7 @@ class SwarmFetch {
   addSource(peer: string, full: boolean): Source {
     let s = this.sources.get(peer);
     if (!s) {
-      s = { peer, full, has: full ? null : new Uint8Array(this.chunks), claims: new Map(), inflight: 0, fails: 0, dropped: false, told: false, heard: false };
+      s = { peer, full, has: full ? null : new Uint8Array(this.chunks), claims: new Map(), inflight: 0, dropped: false, told: false, heard: false };
       this.sources.set(peer, s);
     }
     return s;
@@ -325,13 +322,11 @@ class SwarmFetch {
     this.scheduleFlush();
   }
 
+  /** A request to `s` failed: it is not asked again for this object (a link that broke or stalled, as on the one-holder path). */
   private failed(s: Source, e: unknown): void {
-    if (e instanceof BadChunkError) {
-      s.dropped = true;
-      this.swarm.report.bad(this.id, s.peer, e.message);
-      return;
-    }
-    if (++s.fails >= MAX_SOURCE_FAILS) s.dropped = true;
+    if (s.dropped) return;
+    s.dropped = true;
+    if (e instanceof BadChunkError) this.swarm.report.bad(this.id, s.peer, e.message);
   }
 
   private scheduleFlush(): void {

@@ -1,0 +1,49 @@
+// bench:objects, broadcast section (issue 17): one 64 MiB object a driver put,
+// read at once by tasks on 8 readers (4 tabs in two Chromium processes and 4
+// edge nodes). Figures: total time, and bytes the origin (the driver) uploaded
+// divided by the object's size, against the same broadcast with the
+// coordinator's swarm membership off (`--no-swarm`: every reader hears of the
+// origin only and takes the whole object from it), run in the same bench.
+import type { Mesh } from '../edge/index.js';
+import type { NodeId } from '../shared/ids.js';
+import type { PeerLinks } from '../shared/transfer/links.js';
+import { MB, nowMs } from './harness.js';
+
+export const BROADCAST_MIB = 64;
+
+export interface Broadcast {
+  ms: number;
+  /** Bytes the origin uploaded over peer links, in copies of the object. */
+  originCopies: number;
+}
+
+/** The driver's bytes sent over its peer links. */
+function driverBytesOut(mesh: Mesh): number {
+  const links = (mesh.core as unknown as { links: PeerLinks | null }).links;
+  if (!links) throw new Error('the driver has no peer links');
+  return links.counters.bytesOut;
+}
+
+/** Puts one object from the driver and has a task on each of `readers` read it, all at once. */
+export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number): Promise<Broadcast> {
+  const n = BROADCAST_MIB * MB;
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += 4093) bytes[i] = (i * seed) & 255;
+  const obj = mesh.put(bytes);
+  await mesh.wait([obj]);
+  const sum = mesh.remote(function sum(x: Uint8Array) {
+    let s = 0;
+    for (let i = 0; i < x.length; i += 4093) s = (s + x[i]) % 1_000_000_007;
+    return [x.length, s];
+  });
+  let want = 0;
+  for (let i = 0; i < n; i += 4093) want = (want + ((i * seed) & 255)) % 1_000_000_007;
+  const before = driverBytesOut(mesh);
+  const t0 = nowMs();
+  const got = await mesh.get(readers.map((r) => sum.options({ scheduling: { node: r as NodeId, soft: false } }).remote(obj)));
+  const ms = nowMs() - t0;
+  for (const g of got) if (g[0] !== n || g[1] !== want) throw new Error(`a reader got other bytes: ${JSON.stringify(g)}`);
+  const originCopies = (driverBytesOut(mesh) - before) / n;
+  mesh.free([obj]);
+  return { ms, originCopies };
+}
