@@ -55,7 +55,6 @@ const coordinatorOptions = {
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
   ...iceOptions,
-
   'no-swarm': { type: 'boolean', default: false },
 } as const;
 
@@ -123,7 +122,6 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     viewerToken,
     watchTokens,
     ice,
-
     swarm: !values['no-swarm'],
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {

@@ -7,7 +7,7 @@ import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
 import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
-import type { JobRecord, NodeRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { ENDED, JobError, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
 import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';

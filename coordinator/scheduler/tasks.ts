@@ -156,11 +156,8 @@ export class TaskManager {
   rehost(t: TaskRecord, n: NodeRecord): void {
     t.node = n;
     t.ranOn = n.id;
-    n.tasks.add(t);
-    Scheduler.charge(n, t, 1);
-    n.actorCpu += actorLiveCpu(t.spec);
-    n.inflight.cpu = (n.inflight.cpu ?? 0) - placeOnlyCpu(t.spec);
-    Scheduler.touch(n);
+    nodeLoad.place(n, t);
+    nodeLoad.actorHeld(n, actorLiveCpu(t.spec), placeOnlyCpu(t.spec), 1);
   }
 
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
