@@ -87,7 +87,7 @@ export class Inbox {
     const over = this.c.limits.frame(s, 1);
     if (over) return s.fail(over.code, over.message);
     const n = s.nodeId ? this.c.gcs.nodes.get(s.nodeId) : undefined;
-    if (n) n.lastSeen = Date.now();
+    if (n) this.c.membership.seen(n);
   }
 
   /**
