@@ -283,9 +283,19 @@ export class DriverCore implements MeshCore {
     }
     const arts = [...this.artifacts].map(([hash, b]) => ({ hash, size: b.byteLength }));
     for (let i = 0; i < arts.length; i += 64) this.outbox.push({ t: 'artifact', arts: arts.slice(i, i + 64) });
-    for (const { spec } of this.specs.values()) this.outbox.push({ t: 'submit', spec });
+    for (const { spec } of this.specs.values()) {
+      // An actor's constructor or method whose outputs already arrived is not sent again: a coordinator that lost
+      // its row (killed before its GCS flush) would run it a second time on the live actor, which must see it once.
+      if (spec.actor && this.outputsArrived(spec)) continue;
+      this.outbox.push({ t: 'submit', spec });
+    }
     const waiting = this.objects.waitingIds();
     if (waiting.length) this.outbox.push({ t: 'subscribe', ids: waiting });
+  }
+
+  private outputsArrived(spec: TaskSpec): boolean {
+    for (let i = 0; i < spec.numReturns; i++) if (!this.objects.known(returnObjectId(spec.taskId, i))) return false;
+    return true;
   }
 
   private onFrame(data: unknown): void {
