@@ -120,7 +120,7 @@ export class SoakTarget {
     const dir = mkdtempSync(join(tmpdir(), 'tabmesh-soak-job-'));
     const file = join(dir, `${name}.js`);
     writeFileSync(file, source);
-    const args = ['submit', file, '--coordinator', this.url, '--token', this.token, '--name', name];
+    const args = ['submit', file, '--coordinator', this.url, `--token=${this.token}`, '--name', name];
     if (opts.cancelAfterProgress) args.push('--cancel-on-exit');
     const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

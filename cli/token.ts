@@ -12,8 +12,12 @@ import { TOKEN_FILES, type TokenKind } from '../coordinator/auth/tokens.js';
 export const TOKEN_USAGE = `  tabmesh token rotate [--data .tabmesh] [--kind driver|join|viewer]
                  (a new token in the data folder; a running coordinator takes it within a second)`;
 
+/** 32 base64url characters, never starting with '-' (`--token -x…` reads as a flag to any command-line parser). */
 export function newToken(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const t = randomBytes(24).toString('base64url');
+    if (t[0] !== '-') return t;
+  }
 }
 
 /** Writes a token file atomically (a watcher never reads half a token). */
