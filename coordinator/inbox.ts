@@ -4,6 +4,7 @@
 // thousands of submits must not stall heartbeats and HTTP); the rest waits
 // for later turns, before anything newer from that session. The first
 // message of a session is its hello: a driver starts or resumes a job, a node joins.
+import type { JobId } from '../shared/ids.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { ProtocolError } from '../shared/errors.js';
 import { decodeFrame } from '../shared/protocol/frame.js';
@@ -152,16 +153,7 @@ export class Inbox {
         return { code: 'UNAUTHORIZED', message: m.token ? 'the driver token is wrong' : 'this coordinator needs a driver token' };
       const job = this.c.jobs.start(s, m.namespace, credential, m.token);
       if ('code' in job) return job;
-      s.send({
-        t: 'welcome',
-        jobId: job.id,
-        nodeId: undefined,
-        secret: job.secret,
-        inlineMax: this.c.inlineMax,
-        heartbeatMs: this.c.membership.heartbeatMs,
-        ice: this.c.ice?.for(job.id),
-      });
-      return null;
+      return this.welcomeDriver(s, job);
     }
     if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
     if (!this.c.tokens.joinOk(m.token)) return { code: 'UNAUTHORIZED', message: 'this mesh is private: a node needs its join token' };
@@ -175,7 +167,6 @@ export class Inbox {
       inlineMax: this.c.inlineMax,
       heartbeatMs: this.c.membership.heartbeatMs,
       ice: this.c.ice?.for(n.id),
-
       quietMs: this.c.membership.quietMs,
     });
     if (m.node.host?.actors.length) this.c.handover.joined(n, m.node.host.actors);
@@ -186,6 +177,11 @@ export class Inbox {
   private resumeJob(s: Session, r: NonNullable<MsgOf<'hello'>['resume']>): { code: ErrorCode; message: string } | null {
     const job = this.c.jobs.resume(s, r);
     if ('code' in job) return job;
+    return this.welcomeDriver(s, job);
+  }
+
+  /** A driver's welcome to its job (new or resumed). */
+  private welcomeDriver(s: Session, job: { id: JobId; secret: string }): null {
     s.send({
       t: 'welcome',
       jobId: job.id,
