@@ -33,7 +33,7 @@ function addNode(r: RunningCoordinator, name: string, kind: 'edge' | 'browser'):
     load: { running: 0, queued: 0, storeBytes: 0 },
     tasksDone: 0,
   };
-  c.gcs.nodes.set(n.id, n);
+  c.gcs.nodeTable.set(n.id, n);
   c.scheduler.addNode(n);
   return n;
 }
@@ -78,7 +78,7 @@ describe('/api/nodes by cursor', () => {
     expect(first.names.at(-1)).toBe('n29');
     // The last node of the page and most of the others leave (the index compacts), a newcomer joins.
     for (const n of nodes.slice(20, 90)) {
-      r.coordinator.gcs.nodes.delete(n.id);
+      r.coordinator.gcs.nodeTable.delete(n.id);
       r.coordinator.scheduler.removeNode(n);
     }
     addNode(r, 'late', 'edge');

@@ -93,14 +93,14 @@ class World {
       load: { running: 0, queued: 0, storeBytes: 0 },
       tasksDone: 0,
     };
-    this.gcs.nodes.set(id, n);
+    this.gcs.nodeTable.set(id, n);
     this.scheduler.addNode(n);
     for (let i = 0; i < busy; i++) Scheduler.charge(n, this.task(), 1);
     return n;
   }
 
   removeNode(n: NodeRecord): void {
-    this.gcs.nodes.delete(n.id);
+    this.gcs.nodeTable.delete(n.id);
     this.scheduler.removeNode(n);
   }
 
