@@ -67,6 +67,24 @@ export function verifying(p: TaskRecord, g: ReplicaSet): void {
   p.state = 'queued';
 }
 
+/** One more replica of the group's primary: the same spec (same ids), queued; it holds no arguments and owns no outputs. */
+export function newReplica(g: ReplicaSet): TaskRecord {
+  return {
+    spec: g.primary.spec,
+    state: 'queued',
+    node: null,
+    missing: 0,
+    liveOutputs: 0,
+    holdsArgs: false,
+    blocked: false,
+    submittedAt: Date.now(),
+    startedAt: 0,
+    endedAt: 0,
+    ranOn: null,
+    replicas: g,
+  };
+}
+
 /** A replica of `p` was placed on node `n`. */
 export function replicaPlaced(p: TaskRecord, n: NodeId): void {
   if (p.state === 'queued') p.state = 'assigned';

@@ -19,7 +19,7 @@ import { TERMINAL, type NodeRecord, type ReplicaSet, type TaskRecord } from '../
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Session } from '../session.js';
 import type { TrustTable } from '../trust/trust.js';
-import { replicaCancelled, replicaEnded, replicaPlaced, replicaStarted, verifying } from '../scheduler/task-states.js';
+import { newReplica, replicaCancelled, replicaEnded, replicaPlaced, replicaStarted, verifying } from '../scheduler/task-states.js';
 
 export type Outcome = { done: MsgOf<'done'>; failure?: undefined } | { failure: Failure; done?: undefined };
 
@@ -93,21 +93,7 @@ export class Verifier {
   }
 
   private add(g: ReplicaGroup, enqueue = true): TaskRecord {
-    const p = g.primary;
-    const r: TaskRecord = {
-      spec: p.spec,
-      state: 'queued',
-      node: null,
-      missing: 0,
-      liveOutputs: 0,
-      holdsArgs: false,
-      blocked: false,
-      submittedAt: Date.now(),
-      startedAt: 0,
-      endedAt: 0,
-      ranOn: null,
-      replicas: g,
-    };
+    const r = newReplica(g);
     g.records.push(r);
     this.stats.replicasRun++;
     if (enqueue) this.scheduler.enqueue(r);
