@@ -10,11 +10,11 @@ import type { ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor }
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
 import { classInstanceIn, compile, explain, show, type Factory, type TaskConsole } from './task-code.js';
 import { RunningTask } from './running.js';
-import { TaskCore } from './task-core.js';
+import { TaskCore, type TaskHost } from './task-core.js';
 import { NodeCalls, transferable } from './node-calls.js';
 import { ActorCalls } from './actor-calls.js';
 
-export class ExecutorCore {
+export class ExecutorCore implements TaskHost {
   private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
   /** Runtime envs (issue 16): artifacts by content hash, loaded once per executor. */
   readonly env: ExecutorEnv;

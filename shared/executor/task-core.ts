@@ -6,9 +6,18 @@ import { GetTimeoutError, TabmeshError } from '../errors.js';
 import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { RuntimeContext } from '../api/types.js';
-import type { FunctionEnv } from './env.js';
-import type { ExecutorCore } from './core.js';
+import type { ExecutorEnv, FunctionEnv } from './env.js';
+import type { NodeCalls } from './node-calls.js';
 import type { RunningTask } from './running.js';
+
+/** What a task's core needs of its executor (ExecutorCore implements it). */
+export interface TaskHost {
+  /** Runtime envs loaded in this executor (issue 16). */
+  readonly env: ExecutorEnv;
+  readonly nodeId: string | null;
+  /** Calls to the node runtime. */
+  readonly calls: NodeCalls;
+}
 
 /** The MeshCore of a running task: it talks to the node runtime. */
 export class TaskCore implements MeshCore {
@@ -16,7 +25,7 @@ export class TaskCore implements MeshCore {
   readonly parentTask: TaskId;
   readonly tracksHandles = false;
   constructor(
-    private readonly ex: ExecutorCore,
+    private readonly ex: TaskHost,
     private readonly r: RunningTask,
     readonly inlineMax: number,
     private readonly env: FunctionEnv | undefined,
