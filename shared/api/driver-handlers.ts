@@ -1,9 +1,28 @@
 // The driver's handler table: each coordinator message kind a driver
-// receives, routed to the part of DriverCore that owns it (null: not a driver's).
-import type { Handlers } from '../protocol/messages.js';
-import type { DriverCore } from './driver.js';
+// receives, routed to the part of the driver that owns it (null: not a driver's).
+import type { ObjectId } from '../ids.js';
+import type { Handlers, MsgOf } from '../protocol/messages.js';
+import type { ObjectFetcher } from '../transfer/fetcher.js';
+import type { PeerLinks } from '../transfer/links.js';
+import type { DriverQuestions } from './driver-questions.js';
+import type { ObjectClient } from './object-client.js';
 
-export const handlers: Handlers<DriverCore> = {
+/** What the handlers reach of a driver (DriverCore implements it). */
+export interface DriverContext {
+  readonly objects: ObjectClient;
+  readonly links: PeerLinks | null;
+  readonly fetcher: ObjectFetcher;
+  readonly questions: DriverQuestions;
+  /** Large puts of this driver, served on request. */
+  readonly ownLarge: ReadonlyMap<ObjectId, Uint8Array>;
+  uploadArtifact(hash: string): void;
+  onError(m: MsgOf<'error'>): void;
+  onWarn(m: MsgOf<'warn'>): void;
+  onOutput(m: MsgOf<'output'>): void;
+  freed(ids: ObjectId[]): void;
+}
+
+export const handlers: Handlers<DriverContext> = {
   welcome: null, // handled while connecting
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),

@@ -21,14 +21,14 @@ import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { RuntimeContext } from './types.js';
 import type { ConnectOptions } from './connect-options.js';
-import { handlers } from './driver-handlers.js';
+import { handlers, type DriverContext } from './driver-handlers.js';
 import { CoordinatorLink } from './driver-link.js';
 import { ResumeState } from './driver-resume.js';
 import { DriverQuestions } from './driver-questions.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
-export class DriverCore implements MeshCore {
+export class DriverCore implements MeshCore, DriverContext {
   jobId!: JobId;
   parentTask!: TaskId;
   readonly generation = 0;
@@ -140,7 +140,7 @@ export class DriverCore implements MeshCore {
       return;
     }
     for (const m of msgs) {
-      const h = handlers[m.t] as ((c: DriverCore, m: Msg) => void) | null;
+      const h = handlers[m.t] as ((c: DriverContext, m: Msg) => void) | null;
       if (h) h(this, m);
     }
   }

@@ -3,23 +3,25 @@
 // own `mesh` and `console`, bound lexically so that concurrent tasks in one
 // executor never mix up whose child tasks are whose.
 import { Mesh } from '../api/mesh.js';
-import { isShared } from '../bytes.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
-import { errorFromCode, failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
+import { failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { TaskId } from '../ids.js';
-import type { Call, ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
+import type { ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
 import { classInstanceIn, compile, explain, show, type Factory, type TaskConsole } from './task-code.js';
-import { RunningTask, TaskCore, type LiveActor } from './task-core.js';
+import { RunningTask } from './running.js';
+import { TaskCore, type TaskHost } from './task-core.js';
+import { NodeCalls, transferable } from './node-calls.js';
+import { ActorCalls } from './actor-calls.js';
 
-export class ExecutorCore {
+export class ExecutorCore implements TaskHost {
   private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
   /** Runtime envs (issue 16): artifacts by content hash, loaded once per executor. */
   readonly env: ExecutorEnv;
   private readonly running = new Map<TaskId, RunningTask>();
-  private readonly actors = new Map<string, LiveActor>();
-  private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; task: RunningTask }>();
-  private nextCallId = 1;
+  /** A task's calls to the node runtime, and their replies. */
+  readonly calls: NodeCalls;
+  private readonly actorCalls: ActorCalls;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
   get nodeId(): string | null {
     return this.config.nodeId ?? null;
@@ -33,6 +35,14 @@ export class ExecutorCore {
     loadModule?: ModuleLoader,
   ) {
     this.env = new ExecutorEnv(loadModule);
+    this.calls = new NodeCalls(ep);
+    this.actorCalls = new ActorCalls({
+      running: this.running,
+      finish: (r) => this.finish(r),
+      encodeReturns: (t, v) => this.encodeReturns(t, v),
+      sourceOf: (fnId) => this.fns.get(fnId)?.source,
+      post: (m, transfer) => ep.post(m, transfer),
+    });
     ep.onMessage((m) => this.onMessage(m));
   }
 
@@ -43,28 +53,18 @@ export class ExecutorCore {
         return;
       case 'run':
         for (const t of m.tasks) {
-          if (t.actor?.kind === 'call') this.enqueueCall(t);
+          if (t.actor?.kind === 'call') this.actorCalls.enqueue(t);
           else void this.run(t);
         }
         return;
-      case 'reply': {
-        const p = this.pendingCalls.get(m.id);
-        if (!p) return;
-        this.pendingCalls.delete(m.id);
-        if (m.ok) p.resolve(m.value);
-        else p.reject(errorFromCode(m.error.code, m.error.message));
+      case 'reply':
+        this.calls.onReply(m);
         return;
-      }
       case 'cancel': {
         const r = this.running.get(m.taskId);
         if (!r) return;
         r.cancelled = true;
-        for (const [id, p] of this.pendingCalls) {
-          if (p.task === r) {
-            this.pendingCalls.delete(id);
-            p.reject(new TaskCancelledError(m.taskId));
-          }
-        }
+        this.calls.cancelled(r, m.taskId);
         return;
       }
     }
@@ -91,7 +91,7 @@ export class ExecutorCore {
           if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await (r as PromiseLike<unknown>);
         }
         const every = typeof instance.checkpoint === 'function' && (t.actor.maxRestarts ?? 0) > 0 ? (t.actor.checkpointEvery ?? 100) : 0;
-        this.actors.set(t.taskId, {
+        this.actorCalls.actors.set(t.taskId, {
           id: t.taskId,
           instance,
           mesh,
@@ -152,84 +152,6 @@ export class ExecutorCore {
     return { fn: fn, mesh, console };
   }
 
-  // -- actor calls ----------------------------------------------------------
-
-  private enqueueCall(t: RunTask): void {
-    const a = this.actors.get(t.actor!.id);
-    if (!a) {
-      this.finish({
-        taskId: t.taskId,
-        attempt: t.attempt,
-        ms: 0,
-        ok: false,
-        failure: {
-          ...failureOf('ACTOR_DIED', t.taskId, t.name, new Error(`actor ${t.actor!.id.slice(0, 12)} does not live in this executor`)),
-          name: 'ActorDiedError',
-        },
-      });
-      return;
-    }
-    a.queue.push(t);
-    this.pumpActor(a);
-  }
-
-  /** Runs an actor's calls in arrival order, at most maxConcurrency at a time. */
-  private pumpActor(a: LiveActor): void {
-    while (a.running < a.maxConcurrency && a.queue.length > 0) {
-      const t = a.queue.shift()!;
-      a.running++;
-      void this.runCall(a, t).finally(() => {
-        a.running--;
-        this.pumpActor(a);
-      });
-    }
-  }
-
-  /** Every checkpointEvery calls, the actor's checkpoint() goes to the GCS: a restart replays only the calls after it. */
-  private async maybeCheckpoint(a: LiveActor, t: RunTask): Promise<void> {
-    if (a.checkpointEvery === 0 || ++a.sinceCheckpoint < a.checkpointEvery) return;
-    a.sinceCheckpoint = 0;
-    try {
-      let state = (a.instance.checkpoint as () => unknown).call(a.instance);
-      if (state !== null && typeof state === 'object' && typeof (state as PromiseLike<unknown>).then === 'function')
-        state = await (state as PromiseLike<unknown>);
-      const bytes = encodeValue(state).bytes;
-      this.ep.post({ k: 'checkpoint', actorId: a.id as TaskId, after: t.taskId, state: bytes }, transferable([bytes]));
-    } catch (e) {
-      a.console.error(`checkpoint() of ${t.name.split('.')[0]} failed; the next restart replays from the previous one:`, e);
-    }
-  }
-
-  private async runCall(a: LiveActor, t: RunTask): Promise<void> {
-    const start = performance.now();
-    const r = new RunningTask(t);
-    this.running.set(t.taskId, r);
-    let result: RunResult;
-    try {
-      const method = t.actor!.method!;
-      const fn = a.instance[method];
-      if (typeof fn !== 'function') throw new TypeError(`${t.name.split('.')[0]} has no method '${method}'`);
-      const args = t.args.map((x) => decodeValue(x, undefined, a.mesh.actorFactory, a.mesh.remoteFactory));
-      let value = (fn as (...args: unknown[]) => unknown).apply(a.instance, args);
-      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function')
-        value = await (value as PromiseLike<unknown>);
-      if (r.cancelled) throw new TaskCancelledError(t.taskId);
-      result = { taskId: t.taskId, attempt: t.attempt, ms: performance.now() - start, ok: true, returns: this.encodeReturns(t, value) };
-      await this.maybeCheckpoint(a, t);
-    } catch (e) {
-      const code = r.cancelled || e instanceof TaskCancelledError ? 'TASK_CANCELLED' : 'TASK_ERROR';
-      result = {
-        taskId: t.taskId,
-        attempt: t.attempt,
-        ms: performance.now() - start,
-        ok: false,
-        failure: failureOf(code, t.taskId, t.name, explain(e, t.name, this.fns.get(t.fnId)?.source)),
-      };
-    }
-    this.running.delete(t.taskId);
-    this.finish(result);
-  }
-
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {
     if (t.numReturns === 0) return []; // Ray's num_returns=0: whatever it returned is dropped
     if (t.numReturns !== 1 && (!Array.isArray(value) || value.length !== t.numReturns)) {
@@ -273,38 +195,4 @@ export class ExecutorCore {
         this.ep.post({ k: 'log', taskId: t.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
     return { log: out('log'), info: out('log'), debug: out('log'), warn: out('warn'), error: out('error') };
   }
-
-  /** A call to the node runtime on behalf of a task. */
-  call<T>(r: RunningTask, call: Call, wantReply: boolean, transfer?: Uint8Array[]): Promise<T> {
-    if (r.cancelled) return Promise.reject(new TaskCancelledError(r.t.taskId));
-    if (!wantReply) {
-      this.ep.post({ k: 'call', id: 0, taskId: r.t.taskId, call }, transfer && transferable(transfer));
-      return Promise.resolve(undefined as T);
-    }
-    const id = this.nextCallId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pendingCalls.set(id, { resolve: resolve as (v: unknown) => void, reject, task: r });
-      this.ep.post({ k: 'call', id, taskId: r.t.taskId, call });
-    });
-  }
-
-  /** Waits on `p` with the task's slot released (so nested tasks can use it). */
-  async blocking<T>(r: RunningTask, p: () => Promise<T>): Promise<T> {
-    this.ep.post({ k: 'block', taskId: r.t.taskId, blocked: true });
-    try {
-      return await p();
-    } finally {
-      this.ep.post({ k: 'block', taskId: r.t.taskId, blocked: false });
-    }
-  }
-}
-
-/** The buffers among `bytes` that can move to the other thread: whole, not shared, each once. */
-function transferable(bytes: Uint8Array[]): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  for (const b of bytes) {
-    if (isShared(b) || b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) continue;
-    out.add(b.buffer as ArrayBuffer);
-  }
-  return [...out];
 }

@@ -1,37 +1,22 @@
-// A task running in an executor (its counters, its cancellation), a live
-// actor, and the MeshCore a task's `mesh` talks through.
-import type { Mesh } from '../api/mesh.js';
+// The MeshCore a task's `mesh` talks through: its node runtime, by calls
+// over the executor endpoint.
 import type { ClusterInfo, Fetched, MeshCore } from '../api/core.js';
 import type { EncodedValue } from '../codec.js';
 import { GetTimeoutError, TabmeshError } from '../errors.js';
 import { genPutIndex, PUTS_PER_GEN, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EnvDecl, FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { RuntimeContext } from '../api/types.js';
-import type { RunTask } from './protocol.js';
-import type { FunctionEnv } from './env.js';
-import type { ExecutorCore } from './core.js';
-import type { TaskConsole } from './task-code.js';
+import type { ExecutorEnv, FunctionEnv } from './env.js';
+import type { NodeCalls } from './node-calls.js';
+import type { RunningTask } from './running.js';
 
-export class RunningTask {
-  cancelled = false;
-  submitIndex = 0;
-  putIndex = 0;
-  constructor(readonly t: RunTask) {}
-}
-
-/** A live actor in this executor: its instance, and its calls in arrival order. */
-export interface LiveActor {
-  id: string;
-  instance: Record<string, unknown>;
-  /** The creation task's mesh: calls submit and put under the actor's id. */
-  mesh: Mesh;
-  console: TaskConsole;
-  queue: RunTask[];
-  running: number;
-  maxConcurrency: number;
-  /** Calls since the last checkpoint, and how many between checkpoints (0: never). */
-  sinceCheckpoint: number;
-  checkpointEvery: number;
+/** What a task's core needs of its executor (ExecutorCore implements it). */
+export interface TaskHost {
+  /** Runtime envs loaded in this executor (issue 16). */
+  readonly env: ExecutorEnv;
+  readonly nodeId: string | null;
+  /** Calls to the node runtime. */
+  readonly calls: NodeCalls;
 }
 
 /** The MeshCore of a running task: it talks to the node runtime. */
@@ -40,7 +25,7 @@ export class TaskCore implements MeshCore {
   readonly parentTask: TaskId;
   readonly tracksHandles = false;
   constructor(
-    private readonly ex: ExecutorCore,
+    private readonly ex: TaskHost,
     private readonly r: RunningTask,
     readonly inlineMax: number,
     private readonly env: FunctionEnv | undefined,
@@ -75,38 +60,38 @@ export class TaskCore implements MeshCore {
     return genPutIndex(this.r.t.gen, this.r.putIndex++);
   }
   registerFunction(f: FunctionSource): void {
-    void this.ex.call(this.r, { op: 'fn', f }, false);
+    void this.ex.calls.call(this.r, { op: 'fn', f }, false);
   }
   submit(spec: TaskSpec): void {
-    void this.ex.call(this.r, { op: 'submit', spec }, false);
+    void this.ex.calls.call(this.r, { op: 'submit', spec }, false);
   }
   put(id: ObjectId, value: EncodedValue): void {
     // The bytes are the put's own (encodeValue): they move to the node.
-    void this.ex.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false, [value.bytes]);
+    void this.ex.calls.call(this.r, { op: 'put', id, bytes: value.bytes, refs: value.refs }, false, [value.bytes]);
   }
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-    return this.ex
-      .blocking(this.r, () => this.ex.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true))
+    return this.ex.calls
+      .blocking(this.r, () => this.ex.calls.call<Fetched[]>(this.r, { op: 'get', ids, timeoutMs }, true))
       .catch((e) => {
         if (e instanceof TabmeshError && e.code === 'GET_TIMEOUT') throw new GetTimeoutError(timeoutMs ?? 0, ids.length);
         throw e;
       });
   }
   async wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {
-    const ready = await this.ex.blocking(this.r, () => this.ex.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
+    const ready = await this.ex.calls.blocking(this.r, () => this.ex.calls.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
     return new Set(ready);
   }
   cancel(id: ObjectId, force: boolean): void {
-    void this.ex.call(this.r, { op: 'cancel', id, force }, false);
+    void this.ex.calls.call(this.r, { op: 'cancel', id, force }, false);
   }
   getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
-    return this.ex.call(this.r, { op: 'getActor', name, ns }, true);
+    return this.ex.calls.call(this.r, { op: 'getActor', name, ns }, true);
   }
   ask(q: 'nodes' | 'namedActors', o: { ns?: string; all?: boolean } = {}): Promise<ClusterInfo> {
-    return this.ex.call(this.r, { op: 'ask', q, ns: o.ns, all: o.all }, true);
+    return this.ex.calls.call(this.r, { op: 'ask', q, ns: o.ns, all: o.all }, true);
   }
   killActor(id: string): void {
-    void this.ex.call(this.r, { op: 'killActor', id }, false);
+    void this.ex.calls.call(this.r, { op: 'killActor', id }, false);
   }
   borrow(): void {}
   release(): void {}

@@ -6,16 +6,16 @@ import { failureOf, TabmeshError, type Failure } from '../errors.js';
 import { returnObjectId, type TaskId } from '../ids.js';
 import type { MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { LocalTask } from './executors.js';
-import type { NodeRuntime } from './runtime.js';
+import type { ActorHostContext, ActorTable } from './node-context.js';
 import type { ClusterInfo } from '../api/core.js';
 
-export class ActorHost {
+export class ActorHost implements ActorTable {
   private readonly actors = new Map<string, { host: LocalTask; calls: LocalTask[] }>();
   /** Answers awaited from the coordinator (`actorInfo`, and cluster `info`), by `x`. */
   private readonly lookups = new Map<number, (m: MsgOf<'actorInfo' | 'info'>) => void>();
   private nextLookup = 1;
 
-  constructor(private readonly n: NodeRuntime) {}
+  constructor(private readonly n: ActorHostContext) {}
 
   /** A call arrived for an actor: queued in arrival order (call order), or false if the actor does not live here. */
   addCall(actorId: string, t: LocalTask): boolean {

@@ -8,15 +8,15 @@ import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
 import type { TaskResult } from '../protocol/messages.js';
 import { actorDied } from './actor-host.js';
 import type { Executor, LocalTask } from './executors.js';
-import type { NodeRuntime } from './runtime.js';
+import type { AdmissionContext, TaskTable } from './node-context.js';
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
 
-export class NodeTasks {
+export class NodeTasks implements TaskTable {
   private readonly tasks = new Map<TaskId, LocalTask>();
 
-  constructor(private readonly n: NodeRuntime) {}
+  constructor(private readonly n: AdmissionContext) {}
 
   get(id: TaskId): LocalTask | undefined {
     return this.tasks.get(id);

@@ -10,10 +10,10 @@ import type { Call, FromExecutor } from '../executor/protocol.js';
 import { contentHash } from '../hash.js';
 import { returnObjectId, type TaskId } from '../ids.js';
 import type { Executor, LocalTask } from './executors.js';
-import type { NodeRuntime } from './runtime.js';
+import type { CallServerContext } from './node-context.js';
 
 export class CallServer {
-  constructor(private readonly n: NodeRuntime) {}
+  constructor(private readonly n: CallServerContext) {}
 
   onExecutor(ex: Executor, m: FromExecutor): void {
     const n = this.n;

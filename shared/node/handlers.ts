@@ -1,9 +1,9 @@
 // The node's handler table: each coordinator message kind a node receives,
 // routed to the part of the runtime that owns it (null: not a node's message).
 import type { Handlers } from '../protocol/messages.js';
-import type { NodeRuntime } from './runtime.js';
+import type { NodeHandlerContext } from './node-context.js';
 
-type NodeHandlers = Handlers<NodeRuntime>;
+type NodeHandlers = Handlers<NodeHandlerContext>;
 
 export const handlers: NodeHandlers = {
   welcome: null,

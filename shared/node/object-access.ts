@@ -8,15 +8,15 @@ import { contentHash } from '../hash.js';
 import { artifactObjectId, type ObjectId } from '../ids.js';
 import type { MsgOf } from '../protocol/messages.js';
 import type { SpillTier } from './store.js';
-import type { NodeRuntime } from './runtime.js';
+import type { ObjectAccessContext, ObjectReader } from './node-context.js';
 
 /** Transfers of one object tried before its readers get ObjectLostError (the GCS rebuilds it meanwhile when it can). */
 const FETCH_ATTEMPTS = 12;
 
-export class ObjectAccess {
+export class ObjectAccess implements ObjectReader {
   private readonly fetching = new Map<ObjectId, Promise<Fetched>>();
 
-  constructor(private readonly n: NodeRuntime) {}
+  constructor(private readonly n: ObjectAccessContext) {}
 
   /** The coordinator asks for a runtime env artifact this node cached: no other copy is left in the mesh (issue 16). */
   async putArtifact(hash: string): Promise<void> {

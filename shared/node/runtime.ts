@@ -24,11 +24,12 @@ import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import { EnvCache } from './env-cache.js';
 import { handlers } from './handlers.js';
+import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, ObjectAccessContext } from './node-context.js';
 import type { NodeOptions, NodePlatform } from './platform.js';
 
 export type { NodeOptions, NodePlatform } from './platform.js';
 
-export class NodeRuntime {
+export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServerContext, ObjectAccessContext, NodeHandlerContext {
   nodeId: NodeId | null = null;
   inlineMax = 64 * 1024;
   /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
@@ -42,11 +43,11 @@ export class NodeRuntime {
   /** Runtime env artifacts by content hash (issue 16). */
   readonly envCache: EnvCache;
   /** The tasks this node runs, from admission to their end. */
-  readonly tasks = new NodeTasks(this);
+  readonly tasks: NodeTasks = new NodeTasks(this);
   /** The actors living on this node. */
-  readonly actors = new ActorHost(this);
+  readonly actors: ActorHost = new ActorHost(this);
   /** Objects' bytes: stored, inline or fetched. */
-  readonly access = new ObjectAccess(this);
+  readonly access: ObjectAccess = new ObjectAccess(this);
   /** Functions this node knows, and those it told the coordinator of (registered by its executors). */
   readonly fns = new Map<string, FunctionSource>();
   readonly fnsAnnounced = new Set<string>();
@@ -187,7 +188,7 @@ export class NodeRuntime {
             resolve();
             continue;
           }
-          const h = handlers[m.t] as ((n: NodeRuntime, m: Msg) => void) | null;
+          const h = handlers[m.t] as ((n: NodeHandlerContext, m: Msg) => void) | null;
           if (h) h(this, m);
         }
       };

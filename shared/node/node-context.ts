@@ -1,0 +1,120 @@
+// What each part of the node runtime reads and calls of the others (issue 12:
+// narrow contexts instead of the whole NodeRuntime, so that the parts do not
+// import each other). Types only; NodeRuntime, NodeTasks, ActorHost and
+// ObjectAccess implement them.
+import type { ClusterInfo, Fetched } from '../api/core.js';
+import type { ObjectClient } from '../api/object-client.js';
+import type { Failure } from '../errors.js';
+import type { ObjectId, TaskId } from '../ids.js';
+import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
+import type { ObjectFetcher } from '../transfer/fetcher.js';
+import type { PeerLinks } from '../transfer/links.js';
+import type { EnvCache } from './env-cache.js';
+import type { Executor, LocalScheduler, LocalTask } from './executors.js';
+import type { NodeOptions } from './platform.js';
+import type { ObjectStore } from './store.js';
+
+/** The node's session with the coordinator, as every part sees it. */
+export interface NodeSession {
+  send(m: Msg): void;
+  /** A notable thing the node did (the volunteer page shows them). */
+  onEvent(text: string): void;
+  log(text: string): void;
+  /** The session ended: nothing is sent any more. */
+  readonly closed: boolean;
+  readonly inlineMax: number;
+  /** Object bytes inside coordinator messages (stats). */
+  readonly inlineBytes: { in: number; out: number };
+}
+
+/** What a task's end carries: its outputs, or why there are none. */
+export interface TaskEnd {
+  returns?: { bytes: Uint8Array; refs: ObjectId[] }[];
+  failure?: Failure;
+  ms?: number;
+}
+
+/** The tasks this node runs, from admission to their end (NodeTasks, admission.ts). */
+export interface TaskTable {
+  get(id: TaskId): LocalTask | undefined;
+  forget(id: TaskId): void;
+  adopt(host: LocalTask): void;
+  admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void;
+  end(t: LocalTask, r: TaskEnd): void;
+  cancel(taskId: TaskId, force: boolean): void;
+  /** The tasks of an executor that went: each ends with its fate's failure, or runs again ('again'). */
+  rehome(ex: Executor, cause: string, fate: (o: LocalTask) => Failure | 'again'): void;
+  giveBack(count: number): void;
+}
+
+/** The actors living on this node (ActorHost, actor-host.ts). */
+export interface ActorTable {
+  addCall(actorId: string, t: LocalTask): boolean;
+  started(host: LocalTask): void;
+  executorOf(id: string): LocalTask['executor'] | undefined;
+  isHost(t: LocalTask): boolean;
+  pump(id: string): void;
+  destroy(id: string, why: string): void;
+  lost(orphans: LocalTask[], cause: string): void;
+  lookup(name: string, ns: string | undefined, t: LocalTask): Promise<{ id: string; className: string }>;
+  ask(c: { q: 'nodes' | 'namedActors'; ns?: string; all?: boolean }, t: LocalTask): Promise<ClusterInfo>;
+  onActorInfo(m: MsgOf<'actorInfo' | 'info'>): void;
+}
+
+/** Objects' bytes: stored, inline or fetched (ObjectAccess, object-access.ts). */
+export interface ObjectReader {
+  resolve(id: ObjectId): Promise<Fetched>;
+  putArtifact(hash: string): Promise<void>;
+}
+
+/** What ActorHost uses. */
+export interface ActorHostContext extends NodeSession {
+  readonly local: LocalScheduler;
+  readonly tasks: TaskTable;
+}
+
+/** What NodeTasks (admission.ts) uses. */
+export interface AdmissionContext extends NodeSession {
+  readonly local: LocalScheduler;
+  readonly actors: ActorTable;
+  readonly access: ObjectReader;
+  readonly store: ObjectStore;
+  readonly envCache: EnvCache;
+  readonly fns: ReadonlyMap<string, FunctionSource>;
+  readonly opts: Pick<NodeOptions, 'kind'>;
+  tasksRun: number;
+  onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
+}
+
+/** What the executors' call server uses. */
+export interface CallServerContext extends NodeSession {
+  readonly local: LocalScheduler;
+  readonly tasks: TaskTable;
+  readonly actors: ActorTable;
+  readonly access: ObjectReader;
+  readonly store: ObjectStore;
+  readonly objects: ObjectClient;
+  readonly fns: Map<string, FunctionSource>;
+  readonly fnsAnnounced: Set<string>;
+}
+
+/** What ObjectAccess uses. */
+export interface ObjectAccessContext extends NodeSession {
+  readonly store: ObjectStore;
+  readonly objects: ObjectClient;
+  readonly fetcher: ObjectFetcher;
+  readonly envCache: EnvCache;
+}
+
+/** What the node's message handlers route to. */
+export interface NodeHandlerContext {
+  readonly tasks: TaskTable;
+  readonly actors: ActorTable;
+  readonly access: ObjectReader;
+  readonly store: ObjectStore;
+  readonly objects: ObjectClient;
+  readonly fetcher: ObjectFetcher;
+  readonly links: PeerLinks | null;
+  log(text: string): void;
+  onAssign(m: MsgOf<'assign'>): void;
+}
