@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats } from '../helpers/processes.js';
+import { twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -28,31 +29,6 @@ afterEach(async () => {
   mesh = undefined;
   cleanupProcesses();
 });
-
-interface CoordinatorRow {
-  id: string;
-  url: string;
-  nodes: number;
-  jobs: number;
-  self: boolean;
-}
-
-/** Two coordinators on one Redis (one prefix), one edge node each, each listing the other. */
-async function twoCoordinators(redisUrl: string, prefix: string, token: string): Promise<[Coord, Coord]> {
-  const [a, b] = await Promise.all([redisCoordinator(redisUrl, prefix, token), redisCoordinator(redisUrl, prefix, token)]);
-  // Each node names both: it joins the other when its own coordinator goes.
-  await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
-  for (const c of [a, b]) {
-    await until(
-      async () => {
-        const rows = (await getJson<CoordinatorRow[]>(c.url, '/api/coordinators', token)) ?? [];
-        return rows.length === 2 && rows.every((r) => r.nodes === 1) && ((await stats(c.url, token))?.meshLinks ?? 0) === 1;
-      },
-      { timeoutMs: 15_000, what: `${c.url} to list both coordinators with their nodes, and to link to the other` },
-    );
-  }
-  return [a, b];
-}
 
 async function events(url: string, token: string, kind: string): Promise<string[]> {
   return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
