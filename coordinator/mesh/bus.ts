@@ -10,10 +10,11 @@ import type { WebSocket } from 'ws';
 /**
  * To the owner's link session (what a node would send); to the agent (what a
  * coordinator sends a node); a peer-link signal between two coordinators'
- * nodes (signal-relay.ts).
+ * nodes (signal-relay.ts); a question for the state API's rows and its
+ * answer (mesh-view.ts).
  */
-export type FrameKind = 'toLink' | 'toAgent' | 'signal';
-const KIND_BYTE: Record<FrameKind, number> = { toLink: 0x4c, toAgent: 0x41, signal: 0x53 };
+export type FrameKind = 'toLink' | 'toAgent' | 'signal' | 'ask' | 'answer';
+const KIND_BYTE: Record<FrameKind, number> = { toLink: 0x4c, toAgent: 0x41, signal: 0x53, ask: 0x51, answer: 0x52 };
 const KIND_OF = new Map<number, FrameKind>(Object.entries(KIND_BYTE).map(([k, b]) => [b, k as FrameKind]));
 /** Coordinator ids are 16 hex characters. */
 export const COORDINATOR_ID_CHARS = 16;

@@ -17,6 +17,7 @@ import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
 import { AgentSession, PeerAgent } from './agent.js';
 import { SignalRelay } from './signal-relay.js';
+import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 
@@ -40,6 +41,7 @@ export class CoordinatorMesh {
   private closed = false;
   private others: CoordinatorInfo[] = [];
   readonly signals: SignalRelay;
+  private view: MeshView | undefined;
 
   private constructor(
     private readonly c: Coordinator,
@@ -65,8 +67,16 @@ export class CoordinatorMesh {
     mesh.bus.onFrame = (from, kind, frame) => {
       if (kind === 'toLink') mesh.linkFrame(from, frame);
       else if (kind === 'toAgent') mesh.agents.get(from)?.onFrame(frame);
-      else mesh.signals.deliver(from, frame);
+      else if (kind === 'signal') mesh.signals.deliver(from, frame);
+      else if (kind === 'ask') mesh.view?.onAsk(from, frame);
+      else mesh.view?.onAnswer(from, frame);
     };
+    mesh.view = new MeshView(c, id, {
+      send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
+      others: () => mesh.registry.live().map((o) => o.id),
+      totals: () => mesh.totals(),
+      coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
+    });
     c.signalling.bridge = mesh.signals;
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
@@ -191,6 +201,13 @@ export class CoordinatorMesh {
     c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
   }
 
+  /** Mesh-wide counts from every coordinator's record (ours now, the others' as of their last beat). */
+  totals(): Record<string, number> {
+    const all = this.list();
+    const sum = (k: 'nodes' | 'cpus' | 'jobs' | 'load') => all.reduce((n, r) => n + r[k], 0);
+    return { coordinators: all.length, meshNodes: sum('nodes'), meshCpus: sum('cpus'), meshJobs: sum('jobs'), meshLoad: sum('load') };
+  }
+
   /** This coordinator and the live others, for GET /api/coordinators. */
   list(): (CoordinatorInfo & { self: boolean })[] {
     const me: CoordinatorInfo = { ...this.selfInfo(), id: this.id, at: Date.now(), beat: 0 };
@@ -202,6 +219,7 @@ export class CoordinatorMesh {
     if (this.timer) clearInterval(this.timer);
     this.c.signalling.bridge = null;
     this.signals.close();
+    this.view?.close();
     for (const a of this.agents.values()) a.close();
     for (const s of this.links.values()) s.ws.close(1001);
     await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
