@@ -272,6 +272,7 @@ export class Coordinator implements Managers {
       // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
       nodes: this.gcs.nodes.size - links,
       meshLinks: links,
+      ...this.signalling.bridge?.counters,
       drivers: this.jobs.drivers.size,
       jobs,
       functions: this.gcs.functions.size,
