@@ -8,8 +8,9 @@ import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
-import { ObjectStore, type SpillTier } from '../../shared/node/store.js';
+import { ObjectStore } from '../../shared/node/store.js';
 import { STREAM_WINDOW } from '../../shared/transfer/source.js';
+import { ReadCountingTier } from '../helpers/read-counting-tier.js';
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -268,34 +269,3 @@ describe('a peer link under load', () => {
     a.close('done');
   });
 });
-
-/** A Map behind the tier interface that counts how it is read. */
-class ReadCountingTier implements SpillTier {
-  readonly objects = new Map<ObjectId, Uint8Array>();
-  wholeReads = 0;
-  largestRead = 0;
-  /** Reads in flight. */
-  reading = 0;
-  put(id: ObjectId, bytes: Uint8Array): Promise<void> {
-    this.objects.set(id, bytes.slice());
-    return Promise.resolve();
-  }
-  get(id: ObjectId): Promise<Uint8Array | undefined> {
-    this.wholeReads++;
-    return Promise.resolve(this.objects.get(id));
-  }
-  async read(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined> {
-    this.reading++;
-    this.largestRead = Math.max(this.largestRead, length);
-    await turn();
-    this.reading--;
-    return this.objects.get(id)?.slice(offset, offset + length);
-  }
-  delete(id: ObjectId): Promise<void> {
-    this.objects.delete(id);
-    return Promise.resolve();
-  }
-  list(): Promise<ObjectId[]> {
-    return Promise.resolve([...this.objects.keys()]);
-  }
-}
