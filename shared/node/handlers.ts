@@ -13,7 +13,8 @@ export const handlers: NodeHandlers = {
   free: (n, m) => {
     for (const id of m.ids) n.store.delete(id);
   },
-  serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
+  // Issue 17: a spilled object streams from its tier through the relay too, never loaded whole.
+  serve: (n, m) => void n.store.source(m.id).then((s) => n.objects.serve(m.x, s)),
   upload: (n, m) => void n.access.putArtifact(m.hash),
   artifact: null,
   ready: (n, m) => n.objects.onReady(m),
