@@ -5,6 +5,7 @@ import type { DriverCore } from './driver.js';
 
 export const handlers: Handlers<DriverCore> = {
   welcome: null, // handled while connecting
+  ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),
   chunk: (c, m) => c.objects.onChunk(m),

@@ -7,6 +7,7 @@ type NodeHandlers = Handlers<NodeRuntime>;
 
 export const handlers: NodeHandlers = {
   welcome: null,
+  ice: (n, m) => (n.ice = m.ice),
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
   giveBack: (n, m) => n.tasks.giveBack(m.n),
