@@ -24,6 +24,7 @@ export interface DriverContext {
 
 export const handlers: Handlers<DriverContext> = {
   welcome: null, // handled while connecting
+  ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),
   chunk: (c, m) => c.objects.onChunk(m),
