@@ -101,8 +101,10 @@ export class CoordinatorMesh {
       this.agents.delete(id);
     }
     for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
-    const lost = await this.registry.renew(this.ownJobs());
+    const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
+    for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
+    for (const job of this.c.gcs.storage.takeFenced?.() ?? []) this.c.jobs.letGo(job as JobId, 'Redis refused its writes: another coordinator took its lease');
     if (this.janitor && Date.now() - this.sweptAt >= this.janitor.everyMs) {
       this.sweptAt = Date.now();
       void this.janitor.sweep().catch((e: Error) => this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`));
@@ -128,9 +130,17 @@ export class CoordinatorMesh {
     this.c.onFrame(s, frame);
   }
 
+  /** Takes or renews leases; our writes of each job we hold are fenced with its token. Returns the jobs another holds. */
+  private async renew(jobs: string[]): Promise<string[]> {
+    const { lost, tokens } = await this.registry.renew(jobs);
+    const storage = this.c.gcs.storage;
+    for (const [job, token] of tokens) storage.fence?.(job, token);
+    return lost;
+  }
+
   /** A job starts here: its lease is taken at once (renewed every beat after). */
   jobStarted(job: JobId): void {
-    void this.registry.renew([job]).catch(() => {});
+    void this.renew([job]).catch(() => {});
   }
 
   /**
@@ -139,7 +149,7 @@ export class CoordinatorMesh {
    */
   async claim(job: JobId): Promise<boolean> {
     const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
-    while ((await this.registry.renew([job])).length > 0) {
+    while ((await this.renew([job])).length > 0) {
       if (this.closed || Date.now() > giveUp) return false;
       await new Promise((r) => setTimeout(r, 200));
     }
