@@ -1,7 +1,7 @@
 // The jobs table's manager (Ray's GcsJobManager): a driver session starts a
 // job, a dropped driver detaches from it and may resume within the grace
 // period, and a job ends once. Only this manager writes job records.
-import { newJobId, randomHex, type JobId } from '../../shared/ids.js';
+import { newJobId, randomHex, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sameSecret } from '../auth/tokens.js';
@@ -29,6 +29,8 @@ export interface JobMesh {
   claim(job: JobId): Promise<boolean>;
   /** The coordinators of the mesh (GET /api/coordinators). */
   list(): unknown[];
+  /** A node announced copies the directory refused: those of jobs not taken over yet wait for it; returns the stale rest. */
+  parkHoldings<H extends { id: ObjectId; size: number; hash: string }>(s: Session, refused: H[]): H[];
 }
 
 export type Refusal = { code: ErrorCode; message: string };

@@ -18,6 +18,7 @@ import { BusSocket, MeshBus } from './bus.js';
 import { PeerAgent } from './agent.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
+import { MovedHoldings, type Holding } from './moved-holdings.js';
 
 export interface MeshOptions {
   redis: string;
@@ -38,6 +39,8 @@ export class CoordinatorMesh {
   private readonly startedAt = Date.now();
   private closed = false;
   private others: CoordinatorInfo[] = [];
+  /** Copies announced for jobs not taken over yet, waiting for their rows. */
+  private readonly held: MovedHoldings;
 
   private constructor(
     private readonly c: Coordinator,
@@ -45,7 +48,18 @@ export class CoordinatorMesh {
     private readonly bus: MeshBus,
     private readonly opts: MeshOptions,
     private readonly disconnect: () => void,
-  ) {}
+  ) {
+    this.held = new MovedHoldings(c, this.graceMs);
+  }
+
+  /** How long a job taken over waits for the holders of its objects (and their announcements for the takeover). */
+  private get graceMs(): number {
+    return this.opts.recoveryGraceMs ?? Math.min(10_000, this.c.jobGraceMs);
+  }
+
+  parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {
+    return this.held.park(s, refused) as H[];
+  }
 
   static async start(c: Coordinator, opts: MeshOptions): Promise<CoordinatorMesh> {
     const id = randomHex(8);
@@ -170,11 +184,15 @@ export class CoordinatorMesh {
     if (!(await this.claim(job))) return;
     const existing = c.gcs.jobs.get(job);
     if (existing && !existing.guest) return;
+    // What our nodes hold of the guest job stays there: announced again under the job's own rows.
+    this.held.keep(this.guestCopies(job));
     for (const a of this.agents.values()) a.dropJob(job);
     const rows = await this.registry.loadJob(job);
     if (c.gcs.jobs.has(job) || this.closed) return;
-    const r = recoverRows(c, rows, this.opts.recoveryGraceMs ?? Math.min(10_000, c.jobGraceMs));
+    const r = recoverRows(c, rows, this.graceMs);
     if (r.jobs === 0) return void this.registry.release(job);
+    const kept = this.held.replay();
+    if (kept > 0) c.gcs.event('holdings-kept', `job ${job}: ${kept} copies announced before the takeover are its objects' locations`, { job });
     c.gcs.event(
       'coordinator-recovered',
       `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`,
@@ -183,6 +201,21 @@ export class CoordinatorMesh {
       },
     );
     c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
+  }
+
+  /** Copies our own nodes hold of a guest job's stored objects; their records leave without a `free` to the nodes. */
+  private guestCopies(job: JobId): [Session, Holding][] {
+    const j = this.c.gcs.jobs.get(job);
+    if (!j?.guest) return [];
+    const out: [Session, Holding][] = [];
+    for (const id of j.objects) {
+      const o = this.c.dir.get(id);
+      if (!o || o.state !== 'ready' || o.v || !o.hash) continue;
+      for (const s of this.c.dir.detachCopies(o)) {
+        if (s.role === 'node' && s.meshLink === undefined && !s.closed) out.push([s, { id, size: o.size, hash: o.hash }]);
+      }
+    }
+    return out;
   }
 
   /** This coordinator and the live others, for GET /api/coordinators. */
@@ -196,6 +229,7 @@ export class CoordinatorMesh {
     if (this.timer) clearInterval(this.timer);
     for (const a of this.agents.values()) a.close();
     for (const s of this.links.values()) s.ws.close(1001);
+    this.held.close();
     await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
     await this.registry.leave().catch(() => {});
     this.bus.close();
