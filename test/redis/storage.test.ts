@@ -201,6 +201,9 @@ describe('RedisStorage writes fenced by a lease (issue 15)', () => {
     s.put('tasks', 't1499', bytes('back'), 'jobA');
     s.flush();
     expect((await cli('hget', 'fence:{jobA}:tasks', 't1499')).trim()).toBe('back');
+    // Other cases count the Cluster's keys.
+    s.close();
+    for (const k of ['fence:{jobA}:fence', 'fence:{jobA}:tasks', 'fence:{jobA}:objects', 'fence:{jobB}:tasks', 'fence:{_}:kv']) await cli('del', k);
   }
 
   it("a job's writes apply while Redis holds its token; once another takes its lease they are refused, other jobs' rows in the same batch are not", async () => {
