@@ -228,7 +228,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     }
   },
   holding: (c, s, m) => {
-    const stale = m.objects.filter((h) => !c.dir.announced(s, h));
+    const refused = m.objects.filter((h) => !c.dir.announced(s, h));
+    // A node that moved here from a coordinator of the mesh that died: copies of jobs not taken over yet wait (issue 15).
+    const stale = refused.length && c.jobs.mesh ? c.jobs.mesh.parkHoldings(s, refused) : refused;
     if (stale.length) s.send({ t: 'free', ids: stale.map((h) => h.id) });
   },
 };

@@ -68,6 +68,13 @@ export class RedisStorage implements GcsStorage {
   private closed = false;
   private flushes = 0;
   private rowsWritten = 0;
+  /** Fencing tokens of groups (jobs of a mesh coordinator), sent with each of their flushes. */
+  private readonly fences = new Map<string, string>();
+  /** Groups Redis refused for a stale token: their writes are dropped here until fenced again. */
+  private readonly refused = new Set<string>();
+  /** Refused groups not yet taken by takeFenced(). */
+  private newlyRefused: string[] = [];
+  private fencedWrites = 0;
 
   constructor(options: RedisStorageOptions) {
     const opts = checkedOptions(options);
@@ -111,9 +118,21 @@ export class RedisStorage implements GcsStorage {
     this.masters = first.masters;
   }
 
-  /** Counters for benchmarks and tests: batches handed over and rows they carried. */
-  get stats(): { flushes: number; rowsWritten: number } {
-    return { flushes: this.flushes, rowsWritten: this.rowsWritten };
+  /** Counters for benchmarks and tests: batches handed over, rows they carried, group writes refused by their fence. */
+  get stats(): { flushes: number; rowsWritten: number; fencedWrites: number } {
+    return { flushes: this.flushes, rowsWritten: this.rowsWritten, fencedWrites: this.fencedWrites };
+  }
+
+  fence(group: string, token: string): void {
+    this.fences.set(group, token);
+    this.refused.delete(group);
+  }
+
+  takeFenced(): string[] {
+    this.drainNotices();
+    const out = this.newlyRefused;
+    this.newlyRefused = [];
+    return out;
   }
 
   load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
@@ -191,6 +210,7 @@ export class RedisStorage implements GcsStorage {
     this.checkTable(table);
     this.drainNotices();
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
+    if (this.refused.has(group)) return; // another coordinator owns the job now: its rows are not ours to write
     let tables = this.buffer.get(group);
     if (!tables) this.buffer.set(group, (tables = new Map()));
     let rows = tables.get(table);
@@ -223,7 +243,8 @@ export class RedisStorage implements GcsStorage {
         }
         ts.push([table, keys, spans.subarray(0, keys.length * 2), dels]);
       }
-      batch.groups.push([group, ts]);
+      const fence = this.fences.get(group);
+      batch.groups.push(fence === undefined ? [group, ts] : [group, ts, fence]);
     }
     this.buffer = new Map();
     this.arena = new Uint8Array(ARENA_START);
@@ -233,6 +254,19 @@ export class RedisStorage implements GcsStorage {
     this.flushes++;
     this.rowsWritten += this.pending;
     this.pending = 0;
+  }
+
+  /** Redis refused a group's write for its stale token: nothing more of the group is written, its buffered rows go. */
+  private onRefused(group: string): void {
+    this.fencedWrites++;
+    if (this.refused.has(group)) return;
+    this.refused.add(group);
+    this.fences.delete(group);
+    this.newlyRefused.push(group);
+    const tables = this.buffer.get(group);
+    if (!tables) return;
+    for (const rows of tables.values()) this.pending -= rows.size;
+    this.buffer.delete(group);
   }
 
   private onTimer(): void {
@@ -255,6 +289,7 @@ export class RedisStorage implements GcsStorage {
     if (!got) return undefined;
     const m = got.message as FromWorker;
     if (m.op === 'write-failed') this.failure ??= `Redis refused a write: ${m.message}`;
+    if (m.op === 'fenced') this.onRefused(m.group);
     return m;
   }
 

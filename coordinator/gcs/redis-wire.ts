@@ -27,8 +27,12 @@ export interface WriteBatch {
   op: 'write';
   seq: number;
   bytes: Uint8Array;
-  /** `spans[2i]`, `spans[2i + 1]`: offset and length in `bytes` of the value of `keys[i]`. */
-  groups: [group: string, tables: [table: string, keys: string[], spans: Int32Array, dels: string[]][]][];
+  /**
+   * `spans[2i]`, `spans[2i + 1]`: offset and length in `bytes` of the value of `keys[i]`.
+   * `fence`: the group's fencing token (a job's lease epoch, coordinator/mesh): the
+   * group's changes apply only while `<prefix>:{group}:fence` still holds it.
+   */
+  groups: [group: string, tables: [table: string, keys: string[], spans: Int32Array, dels: string[]][], fence?: string][];
 }
 
 export type ToWorker = WriteBatch | { op: 'load'; id: number; table: string } | { op: 'close' };
@@ -40,6 +44,8 @@ export type FromWorker =
   | { op: 'load-failed'; id: number; message: string }
   /** A write batch Redis refused (not a lost connection: those are retried). */
   | { op: 'write-failed'; seq: number; message: string }
+  /** A fenced group's changes were refused: another coordinator took its lease since (nothing of them applied). */
+  | { op: 'fenced'; seq: number; group: string }
   | { op: 'closed' };
 
 export interface WorkerInit {
@@ -53,6 +59,11 @@ export interface WorkerInit {
 /** `<prefix>:{<group>}:<table>`: the braces are the Cluster hash tag, so a group's tables share a slot. */
 export function hashKey(prefix: string, group: string, table: string): string {
   return `${prefix}:{${group}}:${table}`;
+}
+
+/** The key holding a group's fencing token (`<epoch>:<owner>`), in the group's slot. */
+export function fenceKey(prefix: string, group: string): string {
+  return hashKey(prefix, group, 'fence');
 }
 
 /** The group of rows that belong to no job. */

@@ -7,7 +7,8 @@
 import { workerData } from 'node:worker_threads';
 import { Cluster, type Redis } from 'ioredis';
 import { connectRedis, type RedisConnection } from './redis-connect.js';
-import { hashKey, SLOT, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+import { fenceKey, hashKey, SLOT, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+import { defineFencedWrite, fencedWrite, type TableChanges } from './redis-fence.js';
 
 const init = workerData as WorkerInit;
 const shared = new Int32Array(init.shared);
@@ -35,16 +36,26 @@ function connect(): Promise<RedisConnection> {
 
 async function write(client: Client, b: WriteBatch): Promise<void> {
   const done: Promise<unknown>[] = [];
-  for (const [group, tables] of b.groups) {
-    const tx = client.multi();
+  const { buffer, byteOffset } = b.bytes;
+  for (const [group, tables, fence] of b.groups) {
+    const changes: TableChanges[] = [];
     for (const [table, keys, spans, dels] of tables) {
-      const key = hashKey(init.prefix, group, table);
-      if (keys.length > 0) {
-        const args: (string | Buffer)[] = [];
-        const { buffer, byteOffset } = b.bytes;
-        for (let i = 0; i < keys.length; i++) args.push(keys[i], Buffer.from(buffer, byteOffset + spans[2 * i], spans[2 * i + 1]));
-        tx.hset(key, ...args);
-      }
+      const set: (string | Buffer)[] = [];
+      for (let i = 0; i < keys.length; i++) set.push(keys[i], Buffer.from(buffer, byteOffset + spans[2 * i], spans[2 * i + 1]));
+      changes.push({ key: hashKey(init.prefix, group, table), set, dels });
+    }
+    if (fence !== undefined) {
+      // A job of a mesh coordinator: applied only while its lease epoch is still ours (redis-fence.ts).
+      done.push(
+        fencedWrite(client, fenceKey(init.prefix, group), fence, changes).then((applied) => {
+          if (!applied) post({ op: 'fenced', seq: b.seq, group });
+        }),
+      );
+      continue;
+    }
+    const tx = client.multi();
+    for (const { key, set, dels } of changes) {
+      if (set.length > 0) tx.hset(key, ...set);
       if (dels.length > 0) tx.hdel(key, ...dels);
     }
     done.push(
@@ -92,6 +103,7 @@ async function main(): Promise<void> {
     return;
   }
   const { client } = c;
+  defineFencedWrite(client);
   post({ op: 'ready', cluster: c.cluster, masters: c.masters });
   setState(STATE.ready);
 

@@ -22,4 +22,12 @@ export interface GcsStorage {
   flush(): void;
   /** Flushes and releases the backend. */
   close(): void;
+  /**
+   * Fences a group's writes with a token (a job's lease epoch, issue 15): they
+   * apply only while the backend still holds that token for the group. Only a
+   * shared backend (Redis) has it.
+   */
+  fence?(group: string, token: string): void;
+  /** Groups whose writes were refused since the last call (another coordinator holds their lease); their later writes are dropped until fenced again. */
+  takeFenced?(): string[];
 }

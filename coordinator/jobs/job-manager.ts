@@ -1,7 +1,7 @@
 // The jobs table's manager (Ray's GcsJobManager): a driver session starts a
 // job, a dropped driver detaches from it and may resume within the grace
 // period, and a job ends once. Only this manager writes job records.
-import { newJobId, randomHex, type JobId } from '../../shared/ids.js';
+import { newJobId, randomHex, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sameSecret } from '../auth/tokens.js';
@@ -29,9 +29,14 @@ export interface JobMesh {
   claim(job: JobId): Promise<boolean>;
   /** The coordinators of the mesh (GET /api/coordinators). */
   list(): unknown[];
+  /** A node announced copies the directory refused: those of jobs not taken over yet wait for it; returns the stale rest. */
+  parkHoldings<H extends { id: ObjectId; size: number; hash: string }>(s: Session, refused: H[]): H[];
 }
 
 export type Refusal = { code: ErrorCode; message: string };
+
+/** The `guest` mark of a job this coordinator let go of (another holds its lease): like a guest's, its rows are not written here. */
+const LET_GO = 'let-go';
 
 export class JobManager {
   /**
@@ -117,6 +122,24 @@ export class JobManager {
     if (parked) for (const [id, n] of parked) this.dir.decRef(id, n);
     this.gcs.event('job-resumed', `job ${job.id}: its driver is back (${r.held.length} handles)`, { job: job.id });
     return job;
+  }
+
+  /**
+   * Another coordinator of the mesh holds the job's lease now (this one paused
+   * or was cut off past it, issue 15): the job's rows are the new owner's. It
+   * ends here without writing a row (as a guest job would), is forgotten, and
+   * its driver, if still here, is sent away to resume it where it lives now.
+   */
+  letGo(jobId: JobId, why: string): void {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job || job.state !== 'running' || job.guest) return;
+    const driver = job.driver;
+    job.guest = LET_GO;
+    this.gcs.event('job-let-go', `job ${jobId}: ${why}; it goes on at the coordinator holding its lease`, { job: jobId });
+    this.end(jobId, why);
+    this.gcs.jobs.delete(jobId);
+    // 1012 (service restart): the driver reconnects, to the next coordinator of its list first.
+    if (driver && !driver.closed) driver.ws.close(1012, 'job moved to another coordinator');
   }
 
   /** A running job read back after a restart: it waits for its driver to resume it. */

@@ -138,11 +138,16 @@ export class PeerAgent {
         return;
       case 'assign':
         return this.guests.assign(m);
-      case 'cancelTask':
-        if (c.gcs.tasks.has(m.taskId)) c.ends.cancel(returnObjectId(m.taskId, 0), m.force);
+      case 'cancelTask': {
+        // Only a task of the peer's job run here: a job we took over is ours (a peer that let go of it cancels its tasks).
+        const t = c.gcs.tasks.get(m.taskId);
+        if (t && this.guests.jobs.has(t.spec.jobId)) c.ends.cancel(returnObjectId(m.taskId, 0), m.force);
         return;
+      }
       case 'free':
         for (const id of m.ids) {
+          const o = c.dir.get(id);
+          if (o && !this.guests.jobs.has(o.job)) continue; // ours now (taken over)
           if (this.session.held.has(id)) c.dir.unhold(this.session, id);
           this.guests.forget(taskOfObject(id));
         }

@@ -20,6 +20,7 @@ import { SignalRelay } from './signal-relay.js';
 import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
+import { MovedHoldings, type Holding } from './moved-holdings.js';
 
 export interface MeshOptions {
   redis: string;
@@ -42,6 +43,8 @@ export class CoordinatorMesh {
   private others: CoordinatorInfo[] = [];
   readonly signals: SignalRelay;
   private view: MeshView | undefined;
+  /** Copies announced for jobs not taken over yet, waiting for their rows. */
+  private readonly held: MovedHoldings;
 
   private constructor(
     private readonly c: Coordinator,
@@ -55,6 +58,16 @@ export class CoordinatorMesh {
       askAsNode: (to, m) => this.agents.get(to)?.ask(m) ?? false,
       coordinatorOf: (s) => s.meshLink ?? (s instanceof AgentSession ? s.agent.peer : undefined),
     });
+    this.held = new MovedHoldings(c, this.graceMs);
+  }
+
+  /** How long a job taken over waits for the holders of its objects (and their announcements for the takeover). */
+  private get graceMs(): number {
+    return this.opts.recoveryGraceMs ?? Math.min(10_000, this.c.jobGraceMs);
+  }
+
+  parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {
+    return this.held.park(s, refused) as H[];
   }
 
   static async start(c: Coordinator, opts: MeshOptions): Promise<CoordinatorMesh> {
@@ -127,8 +140,10 @@ export class CoordinatorMesh {
       this.agents.delete(id);
     }
     for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
-    const lost = await this.registry.renew(this.ownJobs());
+    const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
+    for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
+    for (const job of this.c.gcs.storage.takeFenced?.() ?? []) this.c.jobs.letGo(job as JobId, 'Redis refused its writes: another coordinator took its lease');
     if (this.janitor && Date.now() - this.sweptAt >= this.janitor.everyMs) {
       this.sweptAt = Date.now();
       void this.janitor.sweep().catch((e: Error) => this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`));
@@ -154,9 +169,17 @@ export class CoordinatorMesh {
     this.c.onFrame(s, frame);
   }
 
+  /** Takes or renews leases; our writes of each job we hold are fenced with its token. Returns the jobs another holds. */
+  private async renew(jobs: string[]): Promise<string[]> {
+    const { lost, tokens } = await this.registry.renew(jobs);
+    const storage = this.c.gcs.storage;
+    for (const [job, token] of tokens) storage.fence?.(job, token);
+    return lost;
+  }
+
   /** A job starts here: its lease is taken at once (renewed every beat after). */
   jobStarted(job: JobId): void {
-    void this.registry.renew([job]).catch(() => {});
+    void this.renew([job]).catch(() => {});
   }
 
   /**
@@ -165,7 +188,7 @@ export class CoordinatorMesh {
    */
   async claim(job: JobId): Promise<boolean> {
     const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
-    while ((await this.registry.renew([job])).length > 0) {
+    while ((await this.renew([job])).length > 0) {
       if (this.closed || Date.now() > giveUp) return false;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -186,11 +209,15 @@ export class CoordinatorMesh {
     if (!(await this.claim(job))) return;
     const existing = c.gcs.jobs.get(job);
     if (existing && !existing.guest) return;
+    // What our nodes hold of the guest job stays there: announced again under the job's own rows.
+    this.held.keep(this.guestCopies(job));
     for (const a of this.agents.values()) a.dropJob(job);
     const rows = await this.registry.loadJob(job);
     if (c.gcs.jobs.has(job) || this.closed) return;
-    const r = recoverRows(c, rows, this.opts.recoveryGraceMs ?? Math.min(10_000, c.jobGraceMs));
+    const r = recoverRows(c, rows, this.graceMs);
     if (r.jobs === 0) return void this.registry.release(job);
+    const kept = this.held.replay();
+    if (kept > 0) c.gcs.event('holdings-kept', `job ${job}: ${kept} copies announced before the takeover are its objects' locations`, { job });
     c.gcs.event(
       'coordinator-recovered',
       `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`,
@@ -208,6 +235,21 @@ export class CoordinatorMesh {
     return { coordinators: all.length, meshNodes: sum('nodes'), meshCpus: sum('cpus'), meshJobs: sum('jobs'), meshLoad: sum('load') };
   }
 
+  /** Copies our own nodes hold of a guest job's stored objects; their records leave without a `free` to the nodes. */
+  private guestCopies(job: JobId): [Session, Holding][] {
+    const j = this.c.gcs.jobs.get(job);
+    if (!j?.guest) return [];
+    const out: [Session, Holding][] = [];
+    for (const id of j.objects) {
+      const o = this.c.dir.get(id);
+      if (!o || o.state !== 'ready' || o.v || !o.hash) continue;
+      for (const s of this.c.dir.detachCopies(o)) {
+        if (s.role === 'node' && s.meshLink === undefined && !s.closed) out.push([s, { id, size: o.size, hash: o.hash }]);
+      }
+    }
+    return out;
+  }
+
   /** This coordinator and the live others, for GET /api/coordinators. */
   list(): (CoordinatorInfo & { self: boolean })[] {
     const me: CoordinatorInfo = { ...this.selfInfo(), id: this.id, at: Date.now(), beat: 0 };
@@ -222,6 +264,7 @@ export class CoordinatorMesh {
     this.view?.close();
     for (const a of this.agents.values()) a.close();
     for (const s of this.links.values()) s.ws.close(1001);
+    this.held.close();
     await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
     await this.registry.leave().catch(() => {});
     this.bus.close();

@@ -5,7 +5,7 @@
 // killed coordinator's jobs are free for another within LEASE_MS.
 import { Cluster, type Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { hashKey } from '../gcs/redis-wire.js';
+import { fenceKey, hashKey } from '../gcs/redis-wire.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -36,8 +36,28 @@ export interface CoordinatorInfo {
   beat: number;
 }
 
-/** Takes or renews a lease: set when free or ours, refused when another's. */
-const CLAIM = `local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`;
+/** How long a job's fence outlives the last renewal of its lease (then a new owner starts at epoch 1 again). */
+const FENCE_TTL_MS = 24 * 3600_000;
+
+/**
+ * Takes or renews a lease: set when free or ours, refused (0) when another's.
+ * A lease taken by a new owner bumps the job's epoch (KEYS[2], `<epoch>:<owner>`);
+ * the owner's token is returned, and its writes are fenced with it (gcs/redis-fence.ts).
+ * An owner whose lease lapsed with nobody taking it keeps its epoch.
+ */
+const CLAIM = `
+local v = redis.call('get', KEYS[1])
+if v ~= false and v ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local f = redis.call('get', KEYS[2])
+local token = f
+if f == false then
+  token = '1:' .. ARGV[1]
+elseif string.sub(f, string.find(f, ':') + 1) ~= ARGV[1] then
+  token = tostring(tonumber(string.sub(f, 1, string.find(f, ':') - 1)) + 1) .. ':' .. ARGV[1]
+end
+redis.call('set', KEYS[2], token, 'PX', ARGV[3])
+return token`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export class MeshRegistry {
@@ -106,10 +126,15 @@ export class MeshRegistry {
     return this.client.get(this.leaseKey(job));
   }
 
-  /** Takes or renews the leases of these jobs; returns those another coordinator holds. */
-  async renew(jobs: string[]): Promise<string[]> {
-    const results = await Promise.all(jobs.map((j) => this.client.eval(CLAIM, 1, this.leaseKey(j), this.id, String(LEASE_MS))));
-    return jobs.filter((_, i) => results[i] !== 1);
+  /** Takes or renews the leases of these jobs: those another coordinator holds, and our fencing token of each other one. */
+  async renew(jobs: string[]): Promise<{ lost: string[]; tokens: Map<string, string> }> {
+    const results = await Promise.all(
+      jobs.map((j) => this.client.eval(CLAIM, 2, this.leaseKey(j), fenceKey(this.prefix, j), this.id, String(LEASE_MS), String(FENCE_TTL_MS))),
+    );
+    const lost: string[] = [];
+    const tokens = new Map<string, string>();
+    jobs.forEach((j, i) => (typeof results[i] === 'string' ? tokens.set(j, results[i] as string) : lost.push(j)));
+    return { lost, tokens };
   }
 
   async release(job: string): Promise<void> {

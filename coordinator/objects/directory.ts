@@ -273,6 +273,17 @@ export class ObjectDirectory {
     this.on.freed(o);
   }
 
+  /**
+   * The copies of `o` leave its record without being freed where they are
+   * (a guest job taken over, coordinator/mesh: they are announced again under
+   * the job's own records). Returns their holders.
+   */
+  detachCopies(o: ObjectRecord): Session[] {
+    const holders = [...o.locations];
+    o.locations.clear();
+    return holders;
+  }
+
   /** Picks a session holding the bytes of `o`, other than `not`. */
   holder(o: ObjectRecord, not?: Session): Session | undefined {
     let fallback: Session | undefined;

@@ -4,6 +4,7 @@ import type { ObjectId } from '../ids.js';
 import type { Handlers, MsgOf } from '../protocol/messages.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
+import type { IceConfig } from '../transfer/raw-peer.js';
 import type { DriverQuestions } from './driver-questions.js';
 import type { ObjectClient } from './object-client.js';
 
@@ -15,6 +16,8 @@ export interface DriverContext {
   readonly questions: DriverQuestions;
   /** Large puts of this driver, served on request. */
   readonly ownLarge: ReadonlyMap<ObjectId, Uint8Array>;
+  /** The ICE servers for new peer links (refreshed by `ice` messages). */
+  ice: IceConfig | undefined;
   uploadArtifact(hash: string): void;
   onError(m: MsgOf<'error'>): void;
   onWarn(m: MsgOf<'warn'>): void;

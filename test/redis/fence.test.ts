@@ -1,0 +1,161 @@
+// A coordinator that lost its job's lease must not write the job's rows, and
+// a node that moved to another coordinator keeps what it holds (issue 15).
+// Real processes on a real redis-server: a coordinator paused with SIGSTOP
+// past its lease while its driver is cut off from it (a GC pause, a
+// partition); a coordinator SIGKILLed whose node joins the other before the
+// job's driver comes back.
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { unpack } from 'msgpackr';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { tcpProxy, type Proxy } from '../helpers/proxy.js';
+import { until } from '../helpers/poll.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+let mesh: Mesh | undefined;
+let redis: RedisServer;
+const proxies: Proxy[] = [];
+const stopped: Coord[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.destroy();
+});
+afterEach(async () => {
+  for (const c of stopped.splice(0)) c.proc.kill('SIGCONT');
+  await mesh?.close().catch(() => {});
+  mesh = undefined;
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+  cleanupProcesses();
+});
+
+async function events(url: string, token: string, kind: string): Promise<string[]> {
+  return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
+}
+
+async function selfId(url: string, token: string): Promise<string> {
+  const rows = await until(() => getJson<{ id: string; self: boolean }[]>(url, '/api/coordinators', token), {
+    timeoutMs: 10_000,
+    what: 'the coordinator list',
+  });
+  return rows.find((r) => r.self)!.id;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function linked(cs: Coord[], token: string): Promise<void> {
+  for (const c of cs) {
+    await until(async () => ((await getJson<unknown[]>(c.url, '/api/coordinators', token))?.length ?? 0) === cs.length, {
+      timeoutMs: 15_000,
+      what: `${c.url} to list ${cs.length} coordinators`,
+    });
+  }
+}
+
+describe('fenced writes and moved holdings', () => {
+  it("a coordinator paused past its job's lease (SIGSTOP) while its driver is cut off: the other takes the job over; resumed, the paused one lets go and writes nothing of it; the results are exact", async () => {
+    const token = 'fence-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'fence', token), redisCoordinator(redis.url, 'fence', token)]);
+    await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
+    await linked([a, b], token);
+    const bId = await selfId(b.url, token);
+    // The driver reaches A through a path the test can cut (A's own nodes and B still reach A).
+    const toA = await tcpProxy(a.url);
+    proxies.push(toA);
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    const job = m.jobId;
+    const work = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 10));
+      return i * 5 + 2;
+    });
+    const refs = Array.from({ length: 600 }, (_, i) => work.remote(i));
+    const all = m.get(refs, { timeoutMs: 120_000 });
+    await until(async () => ((await stats(a.url, token))?.tasksFinished ?? 0) >= 100, { timeoutMs: 60_000, what: 'the job to be under way on A' });
+
+    // A stops (its node goes on running what it was given), and the driver loses its path to A.
+    a.proc.kill('SIGSTOP');
+    stopped.push(a);
+    toA.cut();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    const r = new Redis(redis.url);
+    try {
+      expect(await r.get(`fence:{${job}}:fence`)).toBe(`2:${bId}`);
+      a.proc.kill('SIGCONT');
+      stopped.splice(0);
+      // A wakes with the job's rows still buffered and its node's reports queued: Redis refuses what it writes, or its lease renewal fails first.
+      const letGo = await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+      expect(letGo).toMatch(/another coordinator took its lease/);
+      console.log(`A: ${letGo}`);
+      expect(await all).toEqual(Array.from({ length: 600 }, (_, i) => i * 5 + 2));
+      // The job is B's: A holds no lease on it and lists no job of its own.
+      expect(await r.get(`fence:{${job}}:lease`)).toBe(bId);
+      expect((await getJson<{ self: boolean; jobs: number }[]>(a.url, '/api/coordinators', token))!.find((c) => c.self)!.jobs).toBe(0);
+      await mesh.close();
+      mesh = undefined;
+      // B ends the job when its driver says goodbye; that row is not overwritten by A.
+      await until(
+        async () => {
+          const row = await r.hgetBuffer(`fence:{${job}}:jobs`, job);
+          return row && (unpack(row) as { state: string }).state === 'finished';
+        },
+        { timeoutMs: 10_000, what: "the job's row to say finished" },
+      );
+      expect(await r.get(`fence:{${job}}:fence`)).toBe(`2:${bId}`);
+    } finally {
+      r.disconnect();
+    }
+  }, 180_000);
+
+  it('a node that joins the other coordinator before the driver resumes keeps its objects: nothing is rebuilt from lineage', async () => {
+    const token = 'moved-' + Math.random().toString(36).slice(2);
+    const bPort = await freePort();
+    const bUrl = `http://127.0.0.1:${bPort}`;
+    const a = await redisCoordinator(redis.url, 'moved', token);
+    // A's only node names B as its next coordinator; B starts later, with no node of its own.
+    await edgeNodes(a, token, 1, `${a.url},${bUrl}`);
+    // The driver's way to B stays shut until the node has moved.
+    const toB = await tcpProxy(bUrl, { open: false });
+    proxies.push(toB);
+    mesh = await connect({ url: [a.url, toB.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    // 200 KiB per output: stored on the node that made it, a fresh tag per run (a re-run would show).
+    const make = m.remote((k: number) => ({ tag: Math.random().toString(36).slice(2), data: new Float64Array(25_600).fill(k) }));
+    const read = m.remote((o: { tag: string; data: Float64Array }) => `${o.tag}:${o.data.reduce((s, x) => s + x, 0)}`);
+    const made = Array.from({ length: 6 }, (_, k) => make.remote(k));
+    const before = await m.get(
+      made.map((x) => read.remote(x)),
+      { timeoutMs: 60_000 },
+    );
+    expect(before.map((s) => Number(s.split(':')[1]))).toEqual([0, 1, 2, 3, 4, 5].map((k) => k * 25_600));
+
+    const b = await redisCoordinator(redis.url, 'moved', token, bPort);
+    await linked([a, b], token);
+    await kill(a);
+    // The node joins B and announces what it holds; B does not run the job yet.
+    await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 30_000, what: "A's node to join B" });
+    await new Promise((r) => setTimeout(r, 500));
+    toB.open();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    const after = await m.get(
+      made.map((x) => read.remote(x)),
+      { timeoutMs: 60_000 },
+    );
+    // The same outputs, read where they were: no producer ran again.
+    expect(after).toEqual(before);
+    const s = (await stats(b.url, token))!;
+    expect(s.tasksRebuilt).toBe(0);
+    expect(s.tasksFinished).toBe(6);
+    expect(await events(b.url, token, 'holdings-kept')).toEqual([expect.stringMatching(/: 6 copies announced before the takeover/)]);
+  }, 180_000);
+});
