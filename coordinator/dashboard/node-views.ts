@@ -4,6 +4,7 @@
 import type * as Y from 'yjs';
 import type { NodeView } from '../../shared/dashboard.js';
 import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectDirectory } from '../objects/directory.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import type { TrustTable } from '../trust/trust.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
@@ -26,7 +27,7 @@ export class NodeViews {
   private readonly lostKeepMs = 60_000;
 
   constructor(
-    private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable },
+    private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable; readonly dir: ObjectDirectory },
     private readonly nodes: Y.Map<NodeView>,
     private readonly meta: Y.Map<unknown>,
     private readonly history: TaskHistory,
@@ -43,12 +44,6 @@ export class NodeViews {
   sample(now: number, oneSecond: boolean): void {
     const c = this.c;
     const shown = this.shown();
-    let held: Map<unknown, number> | null = null;
-    if (oneSecond) {
-      const sessions = new Set(shown.map((n) => n.session as unknown));
-      held = new Map();
-      for (const o of c.gcs.objects.values()) for (const s of o.locations) if (sessions.has(s)) held.set(s, (held.get(s) ?? 0) + 1);
-    }
     const ids = new Set<string>();
     for (const n of shown) {
       ids.add(n.id);
@@ -62,7 +57,7 @@ export class NodeViews {
         queued: n.load.queued,
         inflight: n.inflightTasks,
         storeBytes: n.load.storeBytes,
-        objects: held ? (held.get(n.session) ?? 0) : (prev?.objects ?? 0),
+        objects: oneSecond || !prev ? c.dir.copiesOf(n.session).size : prev.objects,
         ...(oneSecond || !prev ? socketBytes(n) : { bytesIn: prev.bytesIn, bytesOut: prev.bytesOut }),
         tasksDone: n.tasksDone,
         joinedAt: n.joinedAt,
