@@ -205,6 +205,11 @@ export class NodeTasks {
     this.n.local.pump();
   }
 
+  /** No task here at all (resolving, queued or running). */
+  get empty(): boolean {
+    return this.tasks.size === 0;
+  }
+
   /** Paused: the tasks not started yet go back to the coordinator (an actor's calls stay with it). */
   handBackWaiting(): number {
     const back: { taskId: TaskId; attempt: number }[] = [];
