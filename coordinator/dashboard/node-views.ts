@@ -25,6 +25,10 @@ export class NodeViews {
   private readonly named = new WeakSet<NodeRecord>();
   /** Node views kept after the node is lost, for a while, so dashboards see it go. */
   private readonly lostKeepMs = 60_000;
+  /** The nodes shown since the last ranking pass (a pass over every node runs once a second, not every sample). */
+  private ranked: NodeRecord[] | null = null;
+  /** Tasks running and in flight over all nodes, as of the last ranking pass. */
+  totals = { running: 0, inflight: 0 };
 
   constructor(
     private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable; readonly dir: ObjectDirectory },
@@ -39,11 +43,16 @@ export class NodeViews {
    * the totals in meta.nodeSummary. Ranking is one pass of numbers over the
    * nodes; views, trust and socket counters are built for the shown ones
    * only, and byte counters (which move with every heartbeat) refresh once a
-   * second, so a sample rewrites what changed among what is shown.
+   * second, so a sample rewrites what changed among what is shown. The
+   * ranking pass (and the totals) runs once a second; the samples between
+   * refresh the shown nodes only, so at 10,000 nodes a sample costs what is
+   * shown, not what exists (a node that became the busiest shows within a second).
    */
   sample(now: number, oneSecond: boolean): void {
     const c = this.c;
-    const shown = this.shown();
+    if (oneSecond || !this.ranked || c.gcs.nodes.size <= MAX_NODES) this.ranked = this.shown();
+    else this.ranked = this.ranked.filter((n) => c.gcs.nodes.get(n.id) === n);
+    const shown = this.ranked;
     const ids = new Set<string>();
     for (const n of shown) {
       ids.add(n.id);
@@ -117,6 +126,7 @@ export class NodeViews {
       top.splice(i, 0, n);
       if (top.length > MAX_NODES) top.pop();
     }
+    this.totals = { running, inflight };
     const summary = { alive: all.size, browsers, edges: all.size - browsers, cpus, running, queued, inflight, shown: top.length };
     if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
     return top;
