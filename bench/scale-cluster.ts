@@ -131,6 +131,16 @@ export class Cluster {
     await this.each(n, (count) => ({ k: 'leave', count }));
   }
 
+  /** Closes every node's connection in every node process. */
+  async leaveAll(): Promise<void> {
+    await Promise.all(
+      this.nodes.map((p) => {
+        p.p.send({ k: 'leave', count: 1e9 } satisfies NodesRequest);
+        return p.next<NodesReport>();
+      }),
+    );
+  }
+
   private async each(n: number, req: (count: number) => NodesRequest): Promise<NodesReport[]> {
     const per = Math.ceil(n / this.nodes.length);
     return Promise.all(

@@ -42,6 +42,12 @@ export interface CoordinatorOptions {
   heartbeatMs?: number;
   /** A node that sends nothing for this long is dead. */
   deadAfterMs?: number;
+  /**
+   * ...unless it said it holds nothing (no task, actor or object) and was given nothing since:
+   * then after this long (issue 14: 10,000 idle tabs send a keepalive every 10 s, not every 2 s).
+   * Default 30 s, never less than deadAfterMs.
+   */
+  idleDeadAfterMs?: number;
   maxFrameBytes?: number;
   /** How long a job waits for its driver after a dropped connection or a restart. Default 20 s. */
   jobGraceMs?: number;
@@ -169,6 +175,7 @@ export class Coordinator implements Managers {
     };
     this.signalling = new Signalling(this.gcs, opts.swarm ?? true);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
+    const deadAfterMs = opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5);
     this.membership = new Membership(
       this.gcs,
       {
@@ -176,7 +183,8 @@ export class Coordinator implements Managers {
         lost: (n) => this.nodeLost(n),
       },
       heartbeatMs,
-      opts.deadAfterMs ?? Math.max(5000, heartbeatMs * 5),
+      deadAfterMs,
+      Math.max(deadAfterMs, opts.idleDeadAfterMs ?? 30_000),
     );
     this.membership.start();
     this.inbox = new Inbox(

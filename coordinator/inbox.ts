@@ -168,6 +168,7 @@ export class Inbox {
       heartbeatMs: this.c.membership.heartbeatMs,
       ice: this.c.ice?.for(n.id),
       quietMs: this.c.membership.quietMs,
+      idleQuietMs: this.c.membership.idleQuietMs,
     });
     if (m.node.host?.actors.length) this.c.handover.joined(n, m.node.host.actors);
     return null;

@@ -87,8 +87,8 @@ export class ClusterDoc {
     this.samples++;
     const oneSecond = now - this.lastSlotAt >= 1000;
     this.doc.transact(() => {
-      this.sampleMeta(now);
       this.nodeViews.sample(now, oneSecond);
+      this.sampleMeta(now);
       this.sampleJobs();
       this.sampleActors();
       this.sampleEvents();
@@ -100,12 +100,8 @@ export class ClusterDoc {
   private sampleMeta(now: number): void {
     const c = this.c;
     const st = c.gcs.stats;
-    let running = 0;
-    let assigned = 0;
-    for (const n of c.gcs.nodes.values()) {
-      running += n.load.running;
-      assigned += n.inflightTasks;
-    }
+    // From the node views' last pass over all nodes (once a second at most, issue 14).
+    const { running, inflight: assigned } = this.nodeViews.totals;
     const queued = c.scheduler.queuedCount;
     const pending = st.tasksSubmitted - st.tasksFinished - st.tasksFailed - st.tasksCancelled;
     const counts: DocCounts = {

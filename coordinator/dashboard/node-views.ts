@@ -4,6 +4,7 @@
 import type * as Y from 'yjs';
 import type { NodeView } from '../../shared/dashboard.js';
 import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectDirectory } from '../objects/directory.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import type { TrustTable } from '../trust/trust.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
@@ -24,9 +25,13 @@ export class NodeViews {
   private readonly named = new WeakSet<NodeRecord>();
   /** Node views kept after the node is lost, for a while, so dashboards see it go. */
   private readonly lostKeepMs = 60_000;
+  /** The nodes shown since the last ranking pass (a pass over every node runs once a second, not every sample). */
+  private ranked: NodeRecord[] | null = null;
+  /** Tasks running and in flight over all nodes, as of the last ranking pass. */
+  totals = { running: 0, inflight: 0 };
 
   constructor(
-    private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable },
+    private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable; readonly dir: ObjectDirectory },
     private readonly nodes: Y.Map<NodeView>,
     private readonly meta: Y.Map<unknown>,
     private readonly history: TaskHistory,
@@ -38,17 +43,16 @@ export class NodeViews {
    * the totals in meta.nodeSummary. Ranking is one pass of numbers over the
    * nodes; views, trust and socket counters are built for the shown ones
    * only, and byte counters (which move with every heartbeat) refresh once a
-   * second, so a sample rewrites what changed among what is shown.
+   * second, so a sample rewrites what changed among what is shown. The
+   * ranking pass (and the totals) runs once a second; the samples between
+   * refresh the shown nodes only, so at 10,000 nodes a sample costs what is
+   * shown, not what exists (a node that became the busiest shows within a second).
    */
   sample(now: number, oneSecond: boolean): void {
     const c = this.c;
-    const shown = this.shown();
-    let held: Map<unknown, number> | null = null;
-    if (oneSecond) {
-      const sessions = new Set(shown.map((n) => n.session as unknown));
-      held = new Map();
-      for (const o of c.gcs.objects.values()) for (const s of o.locations) if (sessions.has(s)) held.set(s, (held.get(s) ?? 0) + 1);
-    }
+    if (oneSecond || !this.ranked || c.gcs.nodes.size <= MAX_NODES) this.ranked = this.shown();
+    else this.ranked = this.ranked.filter((n) => c.gcs.nodes.get(n.id) === n);
+    const shown = this.ranked;
     const ids = new Set<string>();
     for (const n of shown) {
       ids.add(n.id);
@@ -62,7 +66,7 @@ export class NodeViews {
         queued: n.load.queued,
         inflight: n.inflightTasks,
         storeBytes: n.load.storeBytes,
-        objects: held ? (held.get(n.session) ?? 0) : (prev?.objects ?? 0),
+        objects: oneSecond || !prev ? c.dir.copiesOf(n.session).size : prev.objects,
         ...(oneSecond || !prev ? socketBytes(n) : { bytesIn: prev.bytesIn, bytesOut: prev.bytesOut }),
         tasksDone: n.tasksDone,
         joinedAt: n.joinedAt,
@@ -122,6 +126,7 @@ export class NodeViews {
       top.splice(i, 0, n);
       if (top.length > MAX_NODES) top.pop();
     }
+    this.totals = { running, inflight };
     const summary = { alive: all.size, browsers, edges: all.size - browsers, cpus, running, queued, inflight, shown: top.length };
     if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
     return top;

@@ -79,6 +79,10 @@ export interface NodeRecord {
   functions: Set<FunctionId>;
   joinedAt: number;
   lastSeen: number;
+  /** Its last load report said it holds nothing (issue 14): while nothing is placed there, the long dead window applies. */
+  saidIdle?: boolean;
+  /** When work was placed on it while it was quiet in that way: its short dead window starts no earlier. */
+  busySince?: number;
   /**
    * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
    * it runs tasks placed on it on its own nodes.

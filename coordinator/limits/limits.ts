@@ -41,8 +41,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxObjectBytes: 2 ** 32,
   maxTasksPerJob: 1_000_000,
   connectionsPerAddress: 20_000,
-  connectionsPerSecPerAddress: 200,
-  connectionsBurstPerAddress: 2_000,
+  // A campus of 10,000 tabs opening (or coming back after a restart) at once fits the burst;
+  // sustained, 500 hellos a second is about what one coordinator core takes (issue 14).
+  connectionsPerSecPerAddress: 500,
+  connectionsBurstPerAddress: 10_000,
 };
 
 /** A limit crossed: its stable code and what to tell the connection. */

@@ -16,6 +16,8 @@ export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
 
 /** A task is placed on the node. */
 export function place(n: NodeRecord, t: TaskRecord): void {
+  // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
+  if (n.saidIdle && n.tasks.size === 0) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
 }

@@ -24,6 +24,8 @@ export class Membership {
     private readonly on: MembershipEvents,
     readonly heartbeatMs: number,
     readonly deadAfterMs: number,
+    /** A node that holds nothing and was given nothing since it said so is dead after this long silent (issue 14). */
+    readonly idleDeadAfterMs = deadAfterMs,
   ) {}
 
   /**
@@ -33,6 +35,15 @@ export class Membership {
    */
   get quietMs(): number {
     return Math.max(this.heartbeatMs, Math.min(2 * this.heartbeatMs, Math.floor(this.deadAfterMs / 2)));
+  }
+
+  /**
+   * How long a node that said it holds nothing may stay silent: a third of the
+   * idle window (undefined when that window is no longer than the other).
+   */
+  get idleQuietMs(): number | undefined {
+    if (this.idleDeadAfterMs <= this.deadAfterMs) return undefined;
+    return Math.max(this.quietMs, Math.floor(this.idleDeadAfterMs / 3));
   }
 
   start(): void {
@@ -78,6 +89,7 @@ export class Membership {
   heartbeat(n: NodeRecord, m: MsgOf<'heartbeat'>): void {
     n.lastSeen = Date.now();
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
+    n.saidIdle = m.idle === true;
   }
 
   /** Any frame from a node is a sign of life (nodes skip unchanged heartbeats, issue 14). */
@@ -114,8 +126,11 @@ export class Membership {
     }
     // Deleting the entry being visited is safe in a Map walk: no copy of 10,000 nodes twice a second.
     for (const n of this.gcs.nodes.values()) {
-      if (now - n.lastSeen > this.deadAfterMs) {
-        this.remove(n, `no heartbeat for ${now - n.lastSeen} ms`);
+      // Holding nothing and given nothing since it said so: a hang loses nobody's work, so the long window.
+      const idle = n.saidIdle === true && n.tasks.size === 0;
+      const silent = idle ? now - n.lastSeen : now - Math.max(n.lastSeen, n.busySince ?? 0);
+      if (silent > (idle ? this.idleDeadAfterMs : this.deadAfterMs)) {
+        this.remove(n, `no heartbeat for ${silent} ms`);
         n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
       }
     }

@@ -8,6 +8,7 @@ import type { Gcs } from '../gcs/gcs.js';
 import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
+import { BySession } from './by-session.js';
 
 export interface DirectoryEvents {
   /** The object became ready or failed: wake its dependents. */
@@ -22,6 +23,10 @@ export interface DirectoryEvents {
 export type ObjectView = Readonly<ObjectRecord>;
 
 export class ObjectDirectory {
+  /** Objects each session holds a copy of, and waits on (issue 14: a session's close costs what it had). */
+  private readonly copies = new BySession<ObjectRecord>();
+  private readonly waits = new BySession<ObjectRecord>();
+
   constructor(
     private readonly gcs: Gcs,
     private readonly on: DirectoryEvents,
@@ -58,14 +63,14 @@ export class ObjectDirectory {
   setReady(o: ObjectRecord, r: { v?: Uint8Array; size: number; hash?: string; location?: Session; contains: ObjectId[] }): void {
     if (o.state !== 'pending') {
       // A re-run produced it again: only a new location is news.
-      if (r.location && o.state === 'ready') o.locations.add(r.location);
+      if (r.location && o.state === 'ready') this.addLocation(o, r.location);
       return;
     }
     o.state = 'ready';
     o.size = r.size;
     o.hash = r.hash ?? '';
     if (r.v) o.v = r.v;
-    if (r.location) o.locations.add(r.location);
+    if (r.location) this.addLocation(o, r.location);
     // A rebuilt object may already hold what it contains: take the new holds before dropping the old.
     const old = o.contains;
     o.contains = r.contains;
@@ -125,19 +130,31 @@ export class ObjectDirectory {
 
   /** Session `s` holds a copy of the object's bytes. */
   addCopy(o: ObjectRecord, s: Session): void {
+    this.addLocation(o, s);
+  }
+
+  /** The objects `s` holds a copy of (the dashboard's count per node). */
+  copiesOf(s: Session): ReadonlySet<ObjectRecord> {
+    return this.copies.of(s);
+  }
+
+  private addLocation(o: ObjectRecord, s: Session): void {
     o.locations.add(s);
+    this.copies.add(s, o);
   }
 
   /** A node stored a copy it fetched: counted when it matches the object. */
   copyStored(s: Session, id: ObjectId, size: number, hash: string): void {
     const o = this.gcs.objects.get(id);
-    if (o && o.state === 'ready' && o.size === size && (!o.hash || o.hash === hash)) o.locations.add(s);
+    if (o && o.state === 'ready' && o.size === size && (!o.hash || o.hash === hash)) this.addLocation(o, s);
   }
 
   /** Session `s` no longer holds a copy (dropped it, or its claim is void); the last copy of a ready object is lost. */
   dropCopy(id: ObjectId, s: Session, why: string): void {
     const o = this.gcs.objects.get(id);
-    if (o && o.locations.delete(s) && o.locations.size === 0 && !o.v && o.state === 'ready') this.on.lost(o, why);
+    if (!o || !o.locations.delete(s)) return;
+    this.copies.delete(s, o);
+    if (o.locations.size === 0 && !o.v && o.state === 'ready') this.on.lost(o, why);
   }
 
   /**
@@ -165,14 +182,17 @@ export class ObjectDirectory {
       return true;
     }
     if (o.state !== 'ready') return false;
-    o.locations.add(s);
+    this.addLocation(o, s);
     return true;
   }
 
   private settle(o: ObjectRecord): void {
     if (o.subscribers) {
       const m = this.readyMessage(o);
-      for (const s of o.subscribers) s.send(m);
+      for (const s of o.subscribers) {
+        s.send(m);
+        this.waits.delete(s, o);
+      }
       o.subscribers = null;
     }
     const deps = o.dependents;
@@ -202,7 +222,10 @@ export class ObjectDirectory {
           failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${id} is unknown or was freed`, stack: '', functionName: '', taskId: id },
         });
       } else if (o.state !== 'pending') s.send(this.readyMessage(o));
-      else (o.subscribers ??= new Set()).add(s);
+      else {
+        (o.subscribers ??= new Set()).add(s);
+        this.waits.add(s, o);
+      }
     }
   }
 
@@ -240,11 +263,9 @@ export class ObjectDirectory {
   dropSession(s: Session): ObjectRecord[] {
     for (const [id, n] of s.held) this.decRef(id, n);
     s.held.clear();
+    for (const o of this.waits.take(s)) if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
     const orphaned: ObjectRecord[] = [];
-    for (const o of this.gcs.objects.values()) {
-      if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
-      if (o.locations.delete(s) && o.locations.size === 0 && o.state === 'ready' && !o.v) orphaned.push(o);
-    }
+    for (const o of this.copies.take(s)) if (o.locations.delete(s) && o.locations.size === 0 && o.state === 'ready' && !o.v) orphaned.push(o);
     return orphaned;
   }
 
@@ -255,7 +276,10 @@ export class ObjectDirectory {
     const job = this.gcs.jobs.get(o.job);
     if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
-    for (const s of o.locations) s.send({ t: 'free', ids: [o.id] });
+    for (const s of o.locations) {
+      s.send({ t: 'free', ids: [o.id] });
+      this.copies.delete(s, o);
+    }
     o.locations.clear();
     if (o.subscribers) {
       // Someone still waits: tell them it is gone rather than leave them hanging.
@@ -266,7 +290,10 @@ export class ObjectDirectory {
         v: undefined,
         failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${o.id} was freed`, stack: '', functionName: '', taskId: o.id },
       };
-      for (const s of o.subscribers) s.send(m);
+      for (const s of o.subscribers) {
+        s.send(m);
+        this.waits.delete(s, o);
+      }
       o.subscribers = null;
     }
     for (const c of o.contains) this.decRef(c);

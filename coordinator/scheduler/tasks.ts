@@ -154,6 +154,7 @@ export class TaskManager {
 
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
+    if (isReplica(t)) this.verifier.handedBack(t);
     this.unplace(t);
     t.startedAt = 0;
     t.executor = undefined;

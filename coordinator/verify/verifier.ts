@@ -114,6 +114,17 @@ export class Verifier {
     } else for (let i = 1; i < g.replicas; i++) this.add(g);
   }
 
+  /**
+   * A node hands back a replica it had not started (it paused, or gave work back): the
+   * group may use that node again (issue 14; else, with as many nodes as replicas, the
+   * replica could go nowhere, not even back to the node once it resumed).
+   */
+  handedBack(r: TaskRecord): void {
+    const g = r.replicas as ReplicaGroup;
+    const n = r.node;
+    if (n && !g.records.some((o) => o !== r && o.ranOn === n.id)) g.used.delete(n.id);
+  }
+
   started(r: TaskRecord): void {
     replicaStarted((r.replicas as ReplicaGroup).primary);
   }

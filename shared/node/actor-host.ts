@@ -11,6 +11,11 @@ import type { ClusterInfo } from '../api/core.js';
 
 export class ActorHost implements ActorTable {
   private readonly actors = new Map<string, { host: LocalTask; calls: LocalTask[] }>();
+
+  /** Actors living here. */
+  get count(): number {
+    return this.actors.size;
+  }
   /** Answers awaited from the coordinator (`actorInfo`, and cluster `info`), by `x`. */
   private readonly lookups = new Map<number, (m: MsgOf<'actorInfo' | 'info'>) => void>();
   private nextLookup = 1;

@@ -205,12 +205,18 @@ export class NodeTasks implements TaskTable {
     this.n.local.pump();
   }
 
+  /** No task here at all (resolving, queued or running). */
+  get empty(): boolean {
+    return this.tasks.size === 0;
+  }
+
   /** Paused: the tasks not started yet go back to the coordinator (an actor's calls stay with it). */
   handBackWaiting(): number {
     const back: { taskId: TaskId; attempt: number }[] = [];
     for (const t of this.tasks.values()) {
       if (t.state !== 'resolving' && t.state !== 'ready') continue;
       if ('actor' in t.spec && t.spec.actor) continue; // an actor's calls stay with it
+      this.n.local.remove(t); // out of the ready queue's count at once (stats, heartbeats)
       t.state = 'ended';
       back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
     }
@@ -231,6 +237,7 @@ export class NodeTasks implements TaskTable {
       const t = queued[i];
       if (t.state !== 'resolving' && t.state !== 'ready') continue;
       if (('actor' in t.spec && t.spec.actor) || typeof t.spec.scheduling === 'object' || t.spec.verify) continue; // replicas: the verifier's
+      this.n.local.remove(t);
       t.state = 'ended';
       this.tasks.delete(t.spec.taskId);
       back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });

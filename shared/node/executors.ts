@@ -83,6 +83,7 @@ export class LocalScheduler {
   remove(t: LocalTask): boolean {
     if (t.state !== 'ready') return false;
     t.state = 'resolving';
+    this.ready.dropped();
     return true;
   }
 

@@ -11,6 +11,12 @@
 // A node busy with tasks thus sends no heartbeat frames at all, an idle one a
 // keepalive every `quietMs`: never longer silent than before, so failure
 // detection keeps its guarantee.
+// - a node that holds nothing (no task, actor or stored object) says so in its
+//   load (`idle`); once that went out it may stay quiet for `idleQuietMs` (the
+//   welcome's, when the coordinator offers it): a hung node that holds
+//   nothing loses nobody's work, and the coordinator measures a node it gives
+//   work to from that moment with the short window (coordinator/nodes).
+//   10,000 idle tabs thus cost 1,000 keepalives a second, not 5,000.
 import type { MsgOf } from '../protocol/messages.js';
 
 export type Beat = MsgOf<'heartbeat'>;
@@ -26,7 +32,7 @@ export interface HeartbeatIo {
 }
 
 function same(a: Beat | null, b: Beat): boolean {
-  return !!a && a.running === b.running && a.queued === b.queued && a.storeBytes === b.storeBytes;
+  return !!a && a.running === b.running && a.queued === b.queued && a.storeBytes === b.storeBytes && !a.idle === !b.idle;
 }
 
 export class Heartbeat {
@@ -45,6 +51,7 @@ export class Heartbeat {
     private readonly io: HeartbeatIo,
     readonly tickMs: number,
     readonly quietMs: number | undefined,
+    readonly idleQuietMs?: number,
   ) {
     this.lastFrameAt = io.now();
   }
@@ -67,7 +74,8 @@ export class Heartbeat {
   /** Called every tickMs. */
   tick(): void {
     const load = this.io.load();
-    const quiet = this.quietMs ?? 2 * this.tickMs;
+    // The long silence only once the coordinator was told the node holds nothing, and while that is still true.
+    const quiet = this.idleQuietMs !== undefined && this.sent?.idle && load.idle ? this.idleQuietMs : (this.quietMs ?? 2 * this.tickMs);
     const silentFor = this.io.now() - this.lastFrameAt;
     // Before the next tick the node would have been silent too long: speak now.
     const mustSpeak = silentFor + this.tickMs > quiet;

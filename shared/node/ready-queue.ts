@@ -10,10 +10,18 @@ const MAX_BATCH = 32;
 export class ReadyQueue {
   private ready: LocalTask[] = [];
   private head = 0;
+  /** Entries dropped while queued (dropped()), not yet skipped over: not counted as waiting. */
+  private stale = 0;
   private readonly ewma = new Map<string, number>();
 
+  /** Tasks waiting (a dropped one stops counting at once, not when the queue reaches it). */
   get length(): number {
-    return this.ready.length - this.head;
+    return Math.max(0, this.ready.length - this.head - this.stale);
+  }
+
+  /** A queued task left the ready state (handed back, cancelled): it is skipped when reached. */
+  dropped(): void {
+    this.stale++;
   }
 
   push(t: LocalTask, front: boolean): void {
@@ -27,7 +35,7 @@ export class ReadyQueue {
     while (this.head < this.ready.length) {
       const t = this.ready[this.head];
       if (t.state === 'ready') return t;
-      this.shift();
+      this.skip();
     }
     return undefined;
   }
@@ -41,6 +49,11 @@ export class ReadyQueue {
     (this.ready as (LocalTask | undefined)[])[this.head++] = undefined;
   }
 
+  private skip(): void {
+    this.shift();
+    this.stale = this.head === this.ready.length ? 0 : Math.max(0, this.stale - 1);
+  }
+
   /** Takes `head` and, when its function is short, the ready tasks of the same function behind it (shared over `free` executors). */
   takeBatch(head: LocalTask, free: number): LocalTask[] {
     this.shift();
@@ -51,7 +64,7 @@ export class ReadyQueue {
     while (batch.length < limit && this.head < this.ready.length) {
       const t = this.ready[this.head];
       if (t.state !== 'ready') {
-        this.shift();
+        this.skip();
         continue;
       }
       if (t.spec.fnId !== head.spec.fnId || t.spec.timeoutMs > 0) break;

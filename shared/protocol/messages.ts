@@ -95,7 +95,8 @@ export const messages = {
   getActor: obj({ t: lit('getActor'), name: str(256), x: int(0), ns: opt(str(256)), job: opt(jobId) }),
   /** Cluster info (Ray's nodes(), cluster/available resources, list_named_actors): the answer is `info` with the same `x`. */
   ask: obj({ t: lit('ask'), x: int(0), q: lit('nodes', 'namedActors'), ns: opt(str(256)), all: opt(bool), job: opt(jobId) }),
-  heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50) }),
+  /** `idle`: the node holds nothing (no task, actor or stored object): it may stay quiet for the welcome's idleQuietMs (issue 14). */
+  heartbeat: obj({ t: lit('heartbeat'), running: int(), queued: int(), storeBytes: int(0, 2 ** 50), idle: opt(bool) }),
   /** `ex`: the node's executor slot that runs it (the dashboard's timeline rows). */
   started: obj({ t: lit('started'), taskId, attempt: int(), ex: opt(int(0, 4096)) }),
   /** A running task waits in get/wait (its CPU is free for others) or resumes. */
@@ -136,6 +137,8 @@ export const messages = {
 
     /** To a node: the longest it may stay silent; it then sends a keepalive, an empty frame (issue 14). */
     quietMs: opt(int()),
+    /** ...and once it said it holds nothing (heartbeat `idle`) and was given nothing since (issue 14). */
+    idleQuietMs: opt(int()),
   }),
   /**
    * Fresh ICE servers (issue 17): TURN credentials derived from the secret

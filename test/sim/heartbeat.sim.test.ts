@@ -3,6 +3,8 @@
 // empty frame every quietMs and are never declared dead for it; a node whose
 // process hangs (its socket open, nothing sent) is declared dead within the
 // dead window, as before; a busy node sends no heartbeat frames of its own.
+// A node that said it holds nothing may keep quiet longer (the idle window);
+// work placed on it starts the short window again.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { decodeFrame } from '../../shared/protocol/frame.js';
@@ -39,8 +41,10 @@ function recordFrames(s: SimMesh): Map<Session, string[][]> {
 describe('failure detection with keepalives', () => {
   it('idle nodes live on keepalives for a minute; a hung node is declared dead within the dead window', async () => {
     vi.useFakeTimers({ now: 0 });
-    sim = new SimMesh(7, [1, 5], { heartbeatMs: HEARTBEAT_MS, deadAfterMs: DEAD_AFTER_MS });
+    // No idle window (idleDeadAfterMs not above deadAfterMs): every node keeps the short one, as before issue 14's idle window.
+    sim = new SimMesh(7, [1, 5], { heartbeatMs: HEARTBEAT_MS, deadAfterMs: DEAD_AFTER_MS, idleDeadAfterMs: DEAD_AFTER_MS });
     const c = sim.coordinator;
+    expect(c.membership.idleQuietMs).toBeUndefined();
     const frames = recordFrames(sim);
     const a = await settle(sim.addNode(1, 'a'), 5000, 'a joining');
     const b = await settle(sim.addNode(1, 'b'), 5000, 'b joining');
@@ -66,6 +70,47 @@ describe('failure detection with keepalives', () => {
     expect(Date.now() - hungAt).toBeLessThanOrEqual(DEAD_AFTER_MS + HEARTBEAT_MS + 100);
     expect(c.gcs.events.some((e) => e.kind === 'node-lost' && e.node === a.runtime.nodeId && /no heartbeat/.test(e.message))).toBe(true);
     expect(c.gcs.nodes.has(b.runtime.nodeId as never)).toBe(true);
+  });
+
+  it('nodes holding nothing keep quiet for the idle window; a hung one is dead within it, and within the short window once work is placed on it', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const IDLE_DEAD_MS = 15_000;
+    sim = new SimMesh(9, [1, 5], { heartbeatMs: HEARTBEAT_MS, deadAfterMs: DEAD_AFTER_MS, idleDeadAfterMs: IDLE_DEAD_MS });
+    const c = sim.coordinator;
+    const idleQuiet = c.membership.idleQuietMs!;
+    expect(idleQuiet).toBe(IDLE_DEAD_MS / 3);
+    const frames = recordFrames(sim);
+    const a = await settle(sim.addNode(1, 'a'), 5000, 'a joining');
+    const b = await settle(sim.addNode(1, 'b'), 5000, 'b joining');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(c.gcs.nodes.size).toBe(2);
+    for (const n of [a, b]) {
+      const fs = frames.get(n.socket.session!)!;
+      const keepalives = fs.filter((f) => f.length === 0).length;
+      // A few at the short quiet until the idle report went out, then one per idleQuietMs.
+      expect(keepalives).toBeLessThan(60_000 / idleQuiet + 5);
+      expect(c.gcs.nodes.get(n.runtime.nodeId as never)?.saidIdle).toBe(true);
+    }
+    // a hangs while holding nothing: dead within the idle window.
+    a.socket.send = () => {};
+    const hungAt = Date.now();
+    await vi.advanceTimersByTimeAsync(IDLE_DEAD_MS - idleQuiet - 100);
+    expect(c.gcs.nodes.has(a.runtime.nodeId as never)).toBe(true);
+    await vi.advanceTimersByTimeAsync(idleQuiet + HEARTBEAT_MS + 200);
+    expect(c.gcs.nodes.has(a.runtime.nodeId as never)).toBe(false);
+    expect(Date.now() - hungAt).toBeLessThanOrEqual(IDLE_DEAD_MS + HEARTBEAT_MS + 100);
+    // b, quiet for up to idleQuietMs, hangs; then a task is placed on it: dead within the short window from then.
+    b.socket.send = () => {};
+    const m = await settle(sim.driver(), 5000, 'the driver');
+    const ref = m.remote((x: number) => x).remote(1);
+    const nb = c.gcs.nodes.get(b.runtime.nodeId as never)!;
+    for (let i = 0; i < 50 && nb.tasks.size === 0; i++) await vi.advanceTimersByTimeAsync(10);
+    expect(nb.tasks.size).toBe(1);
+    const placedAt = Date.now();
+    await vi.advanceTimersByTimeAsync(DEAD_AFTER_MS + HEARTBEAT_MS + 200);
+    expect(c.gcs.nodes.has(b.runtime.nodeId as never)).toBe(false);
+    expect(Date.now() - placedAt).toBeLessThan(IDLE_DEAD_MS / 2);
+    void ref;
   });
 
   it('a busy node sends no heartbeat frame of its own; the coordinator still learns its load', async () => {

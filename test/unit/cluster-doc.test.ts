@@ -2,7 +2,7 @@
 // (issue 14): every node up to MAX_NODES, past that the busiest MAX_NODES
 // and the totals; lost nodes kept a while, a bounded number of them.
 // White-box: a real Coordinator (in-memory GCS) with hand-made node records.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
@@ -76,19 +76,38 @@ describe('the live document at 10,000 nodes', () => {
     expect(w.doc.encodedSize()).toBeLessThan(200_000);
   });
 
+  it('10,000 nodes: a sample between the once-a-second ranking passes visits the shown nodes only, and still updates them', () => {
+    const w = world();
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.add(`n${i}`, 0, i % 7));
+    let now = Date.now();
+    w.doc.sample(now);
+    const walks = vi.spyOn(w.c.gcs.nodes, 'values');
+    const shownNode = nodes.find((n) => w.doc.nodes.has(n.id))!;
+    shownNode.inflightTasks = 4;
+    for (let i = 0; i < 4; i++) w.doc.sample((now += 200));
+    expect(walks).not.toHaveBeenCalled();
+    expect(w.doc.nodes.get(shownNode.id)).toMatchObject({ inflight: 4 });
+    // The next second's pass walks them all once and the totals follow.
+    w.doc.sample((now += 200));
+    expect(walks).toHaveBeenCalledTimes(1);
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 4 });
+  });
+
   it('a node that becomes busy enters the view; one that leaves is shown lost, and at most MAX_LOST_NODES of those', () => {
     const w = world();
     const nodes = Array.from({ length: 1000 }, (_, i) => w.add(`n${i}`));
-    w.doc.sample();
+    let now = Date.now();
+    w.doc.sample(now);
     const late = nodes[999];
     expect(w.doc.nodes.has(late.id)).toBe(false); // idle, joined last: not among the shown
     late.inflightTasks = 5;
-    w.doc.sample();
+    // Ranked again within a second (the pass over every node runs once a second).
+    w.doc.sample((now += 1000));
     expect(w.doc.nodes.get(late.id)).toMatchObject({ name: 'n999', inflight: 5, state: 'alive' });
-    // 150 shown nodes leave at once.
+    // 150 shown nodes leave at once: they show as lost at the next sample.
     const leaving = [...w.doc.nodes.keys()].slice(0, 150);
     for (const id of leaving) w.c.gcs.nodeTable.delete(id as never);
-    w.doc.sample();
+    w.doc.sample((now += 200));
     const lost = views(w.doc).filter((v) => v.state === 'lost');
     expect(lost.length).toBeGreaterThan(0);
     expect(lost.length).toBeLessThanOrEqual(MAX_LOST_NODES);

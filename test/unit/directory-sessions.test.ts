@@ -1,0 +1,102 @@
+// A closing session costs what it held (issue 14): the object directory keeps
+// the objects each session holds a copy of or waits on, so dropSession visits
+// those, never every object in the GCS; what it answers and leaves behind is
+// what the full walk gave.
+// White-box: a real Coordinator (in-memory GCS), hand-made sessions.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Coordinator } from '../../coordinator/coordinator.js';
+import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
+import type { Session } from '../../coordinator/session.js';
+import type { Msg } from '../../shared/protocol/messages.js';
+import { newJobId, returnObjectId, rootTaskId, childTaskId, type ObjectId } from '../../shared/ids.js';
+
+let c: Coordinator | null = null;
+afterEach(() => {
+  c?.close();
+  c = null;
+});
+
+function session(label: string): Session & { sent: Msg[] } {
+  const sent: Msg[] = [];
+  return { label, held: new Map(), closed: false, sent, send: (m: Msg) => sent.push(m) } as unknown as Session & { sent: Msg[] };
+}
+
+function world() {
+  const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+  const job = newJobId();
+  const root = rootTaskId(job);
+  let seq = 0;
+  const id = (): ObjectId => returnObjectId(childTaskId(root, seq++), 0);
+  return { c: co, job, id };
+}
+
+/** Counts walks over the whole object table. */
+function watchWalks(objects: Map<unknown, unknown>): () => number {
+  const spies = [vi.spyOn(objects, 'values'), vi.spyOn(objects, 'entries'), vi.spyOn(objects, 'forEach'), vi.spyOn(objects, Symbol.iterator)];
+  return () => spies.reduce((a, s) => a + s.mock.calls.length, 0);
+}
+
+describe('ObjectDirectory.dropSession', () => {
+  it('visits only what the closing session held or waited on, and answers the objects left with no copy', () => {
+    const w = world();
+    const dir = w.c.dir;
+    const a = session('a');
+    const b = session('b');
+    const driver = session('driver');
+    // 5,000 objects elsewhere: a close must not walk them.
+    for (let i = 0; i < 5000; i++) dir.setReady(dir.create(w.id(), w.job, 1), { size: 1000, hash: 'h', location: b, contains: [] });
+    const onlyOnA = dir.create(w.id(), w.job, 1);
+    dir.setReady(onlyOnA, { size: 1000, hash: 'h1', location: a, contains: [] });
+    const onBoth = dir.create(w.id(), w.job, 1);
+    dir.setReady(onBoth, { size: 1000, hash: 'h2', location: a, contains: [] });
+    dir.addCopy(onBoth, b);
+    const inline = dir.create(w.id(), w.job, 1);
+    dir.setReady(inline, { v: new Uint8Array([1]), size: 1, location: a, contains: [] });
+    const dropped = dir.create(w.id(), w.job, 1);
+    dir.setReady(dropped, { size: 1000, hash: 'h3', location: a, contains: [] });
+    dir.addCopy(dropped, b);
+    dir.dropCopy(dropped.id, a, 'evicted');
+    const pending = dir.create(w.id(), w.job, 1);
+    dir.subscribe(a, [pending.id]);
+    dir.subscribe(driver, [pending.id]);
+    expect(dir.copiesOf(a).size).toBe(3);
+
+    const walks = watchWalks(w.c.gcs.objects as Map<unknown, unknown>);
+    const orphaned = dir.dropSession(a);
+    expect(walks()).toBe(0);
+    expect(orphaned).toEqual([onlyOnA]);
+    expect([...onBoth.locations]).toEqual([b]);
+    expect(inline.locations.size).toBe(0);
+    expect([...dropped.locations]).toEqual([b]);
+    expect([...(pending.subscribers ?? [])]).toEqual([driver]);
+    expect(dir.copiesOf(a).size).toBe(0);
+    expect(dir.copiesOf(b).size).toBe(5002);
+
+    // The other waiter still hears when the object is ready; the closed one does not.
+    dir.setReady(pending, { v: new Uint8Array([2]), size: 1, contains: [] });
+    expect(driver.sent.filter((m) => m.t === 'ready')).toHaveLength(1);
+    expect(a.sent.filter((m) => m.t === 'ready')).toHaveLength(0);
+    expect(pending.subscribers).toBeNull();
+  });
+
+  it('a freed object leaves its holders’ index: a long-lived node’s index is what it holds now', () => {
+    const w = world();
+    const dir = w.c.dir;
+    const n = session('node');
+    const ids: ObjectId[] = [];
+    for (let i = 0; i < 100; i++) {
+      const o = dir.create(w.id(), w.job, 1);
+      dir.setReady(o, { size: 10, hash: 'h', location: n, contains: [] });
+      ids.push(o.id);
+    }
+    for (const id of ids.slice(0, 60)) dir.decRef(id);
+    expect(dir.copiesOf(n).size).toBe(40);
+    // A waiter on an object freed before it was ready is told, and forgotten.
+    const waited = dir.create(w.id(), w.job, 1);
+    dir.subscribe(n, [waited.id]);
+    dir.setFailed(waited, { code: 'TASK_ERROR', name: 'Error', message: 'x', stack: '', functionName: '', taskId: waited.id });
+    dir.decRef(waited.id);
+    expect(dir.dropSession(n)).toHaveLength(40);
+    expect(n.sent.filter((m) => m.t === 'free')).toHaveLength(60);
+  });
+});
