@@ -154,7 +154,7 @@ export class Coordinator implements Managers {
     this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
     this.relay = new Relay(this.gcs, this.dir);
-    this.artifacts = new ArtifactRegistry(this.gcs, this.dir);
+    this.artifacts = new ArtifactRegistry(this.gcs, this.dir, opts.jobGraceMs ?? 20_000);
     this.jobs = new JobManager(this.gcs, this.dir, this.ends, this.artifacts, opts.jobGraceMs ?? 20_000, () => this.stopped);
     this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {

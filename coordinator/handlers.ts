@@ -95,7 +95,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   artifact: (c, s, m) => c.artifacts.offer(s, m),
   upload: null,
-  subscribe: (c, s, m) => c.dir.subscribe(s, m.ids),
+  subscribe: (c, s, m) => c.artifacts.subscribe(s, m.ids), // the directory's, but an undeclared artifact waits for its driver
   sync: (_c, s, m) => s.send({ t: 'sync', x: m.x }),
   fetch: (c, s, m) => {
     c.honesty.asked(s, m.id);

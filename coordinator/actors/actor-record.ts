@@ -49,6 +49,32 @@ export interface ActorHooks {
   unpin(id: TaskId): void;
 }
 
+/** A new actor's record: pending until its creation task `t` returns. */
+export function newActorRecord(t: TaskRecord, namespace: string): ActorRecord {
+  const a = t.spec.actor!;
+  return {
+    id: t.spec.taskId,
+    name: a.name ?? null,
+    namespace,
+    detached: !!a.detached,
+    className: t.spec.name,
+    job: t.spec.jobId,
+    state: 'pending',
+    creation: t,
+    node: null,
+    callers: new Map(),
+    inflight: new Set(),
+    log: [],
+    replay: [],
+    checkpoint: null,
+    restarts: 0,
+    calls: 0,
+    createdAt: Date.now(),
+    diedAt: 0,
+    deathCause: null,
+  };
+}
+
 /** The failure of a call (or the creation) of an actor that died or is unknown. */
 export function diedFailure(t: TaskRecord, a: ActorRecord | undefined, why?: string): Failure {
   return {

@@ -8,14 +8,12 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
-import { diedFailure, type ActorHooks, type ActorRecord } from './actor-record.js';
+import { diedFailure, newActorRecord, type ActorHooks, type ActorRecord } from './actor-record.js';
+import { pump, queueCall } from './calls.js';
 import { ActorNames } from './names.js';
 import { restart, restartable } from './restart.js';
 
 export type { ActorHooks, ActorRecord } from './actor-record.js';
-
-/** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
-const LOG_CAP = 10_000;
 
 export class ActorManager {
   /** The actors table: only this manager writes it (readonly views through get/has/list). */
@@ -62,27 +60,7 @@ export class ActorManager {
     if (a.name && !this.names.claim(namespace, a.name, t.spec.taskId)) {
       return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
     }
-    this.table.set(t.spec.taskId, {
-      id: t.spec.taskId,
-      name: a.name ?? null,
-      namespace,
-      detached: !!a.detached,
-      className: t.spec.name,
-      job: t.spec.jobId,
-      state: 'pending',
-      creation: t,
-      node: null,
-      callers: new Map(),
-      inflight: new Set(),
-      log: [],
-      replay: [],
-      checkpoint: null,
-      restarts: 0,
-      calls: 0,
-      createdAt: Date.now(),
-      diedAt: 0,
-      deathCause: null,
-    });
+    this.table.set(t.spec.taskId, newActorRecord(t, namespace));
     return null;
   }
 
@@ -106,7 +84,7 @@ export class ActorManager {
           task: a.id,
         },
       );
-      for (const caller of [...a.callers.keys()]) this.pump(a, caller);
+      for (const caller of [...a.callers.keys()]) pump(a, caller, this.hooks);
       return;
     }
     this.gcs.persistActor(a.id, a.job, n.hostKey, a.restarts);
@@ -142,11 +120,7 @@ export class ActorManager {
   /** A call was submitted: it takes its place in its caller's queue. */
   enqueueCall(t: TaskRecord): void {
     const a = this.table.get(t.spec.actor!.id);
-    if (!a) return; // it fails when its dependency on the creation object resolves
-    const caller = t.spec.parentId;
-    let q = a.callers.get(caller);
-    if (!q) a.callers.set(caller, (q = []));
-    q.push(t);
+    if (a) queueCall(a, t); // else it fails when its dependency on the creation object resolves
   }
 
   /** A call's arguments (and the actor) are ready. */
@@ -157,31 +131,7 @@ export class ActorManager {
       return;
     }
     t.state = 'queued';
-    this.pump(a, t.spec.parentId);
-  }
-
-  private pump(a: ActorRecord, caller: TaskId): void {
-    const q = a.callers.get(caller);
-    if (!q) return;
-    while (q.length > 0) {
-      const head = q[0];
-      if (TERMINAL.has(head.state)) {
-        q.shift();
-        continue;
-      }
-      if (head.state !== 'queued' || a.state !== 'alive' || !a.node) break;
-      q.shift();
-      a.inflight.add(head);
-      a.calls++;
-      a.log.push(head.spec.taskId);
-      if (a.log.length > LOG_CAP) a.log.splice(0, a.log.length - LOG_CAP);
-      if (restartable(a)) {
-        a.replay.push(head.spec);
-        this.hooks.holdArgs(head.spec, 1);
-      }
-      this.hooks.dispatch(head, a.node);
-    }
-    if (q.length === 0) a.callers.delete(caller);
+    pump(a, t.spec.parentId, this.hooks);
   }
 
   /** A dispatched call ended. */
@@ -286,7 +236,7 @@ export class ActorManager {
       node: n.id,
       task: a.id,
     });
-    for (const caller of [...a.callers.keys()]) this.pump(a, caller);
+    for (const caller of [...a.callers.keys()]) pump(a, caller, this.hooks);
   }
 
   /** Its node did not come back in time: lost like an actor on a dead node (restart or death). */

@@ -6,7 +6,7 @@
 // declared it; when its last copy goes, a driver or a node that still has the
 // bytes (nodes offer their env cache) is asked to put it again.
 import { contentHash } from '../../shared/hash.js';
-import { artifactObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
+import { artifactObjectId, isArtifactObject, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { ObjectRecord } from '../gcs/tables.js';
@@ -25,15 +25,56 @@ interface Artifact {
   asked: Session | null;
 }
 
+/** At most this many artifacts are awaited at once (each holds a timer); past it, an unknown one is answered at once. */
+const MAX_AWAITED = 4096;
+
 export class ArtifactRegistry {
   private readonly byId = new Map<ObjectId, Artifact>();
   private readonly bySession = new Map<Session, Set<ObjectId>>();
   private readonly byJob = new Map<JobId, Set<ObjectId>>();
+  /** Artifacts asked for before any driver declared them, with who asked (see `subscribe`). */
+  private readonly awaited = new Map<ObjectId, { sessions: Set<Session>; timer: ReturnType<typeof setTimeout> }>();
 
+  /** `waitMs`: how long a subscription to an undeclared artifact waits for its declaration (the job grace). */
   constructor(
     private readonly gcs: Gcs,
     private readonly dir: ObjectDirectory,
+    private readonly waitMs: number,
   ) {}
+
+  /**
+   * A node subscribes to objects (it needs their bytes). An artifact no job
+   * declared yet is not unknown for good: after a coordinator restart the GCS
+   * runs a job's unfinished tasks again before its driver resumed and offered
+   * the artifacts again (they are not rows). Such a subscription waits for the
+   * declaration, up to the job grace, instead of failing the task at once.
+   */
+  subscribe(s: Session, ids: ObjectId[]): void {
+    const now: ObjectId[] = [];
+    for (const id of ids) {
+      if (!isArtifactObject(id) || this.dir.get(id) || (!this.awaited.has(id) && this.awaited.size >= MAX_AWAITED)) {
+        now.push(id);
+        continue;
+      }
+      let w = this.awaited.get(id);
+      if (!w) {
+        w = { sessions: new Set(), timer: setTimeout(() => this.answer(id), this.waitMs) };
+        w.timer.unref?.();
+        this.awaited.set(id, w);
+      }
+      w.sessions.add(s);
+    }
+    if (now.length) this.dir.subscribe(s, now);
+  }
+
+  /** Its record exists (declared) or the wait is over: the waiting sessions subscribe for real (unknown ones hear so). */
+  private answer(id: ObjectId): void {
+    const w = this.awaited.get(id);
+    if (!w) return;
+    this.awaited.delete(id);
+    clearTimeout(w.timer);
+    for (const s of w.sessions) if (!s.closed) this.dir.subscribe(s, [id]);
+  }
 
   has(id: ObjectId): boolean {
     return this.byId.has(id);
@@ -69,6 +110,7 @@ export class ArtifactRegistry {
     const a: Artifact = { id, hash, size, jobs: new Set(), sources: new Set(), asked: null };
     this.byId.set(id, a);
     this.record(a, job);
+    this.answer(id);
     return a;
   }
 
@@ -122,6 +164,7 @@ export class ArtifactRegistry {
 
   /** A session closed: it is no source any more; an upload asked of it goes to another source. */
   dropSession(s: Session): void {
+    for (const w of this.awaited.values()) w.sessions.delete(s);
     const ids = this.bySession.get(s);
     if (!ids) return;
     this.bySession.delete(s);

@@ -6,6 +6,7 @@ import type { ObjectDirectory } from '../objects/directory.js';
 import type { VerifiedTasks } from '../verify/verifier.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
+import { inlineArgs } from './task-values.js';
 
 /** What the actor manager asks of the task manager (coordinator.ts wires them; `tasks` is read late). */
 export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, scheduler: Scheduler): ActorHooks {
@@ -26,7 +27,7 @@ export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, sched
     replay: (spec, n) => {
       const m = tasks();
       m.onPlaced(spec, n);
-      n.session.send({ t: 'assign', spec, inline: m.inlineArgs(spec), fn: undefined });
+      n.session.send({ t: 'assign', spec, inline: inlineArgs(dir, spec), fn: undefined });
     },
     unpin: (id) => dir.decRef(ActorManager.creationObject(id)),
   };

@@ -2,7 +2,7 @@
 // waiting-args -> queued -> assigned -> running -> finished | failed | cancelled.
 // A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
 import type { Failure } from '../../shared/errors.js';
-import { isPutObject, returnObjectId, taskOfObject, type ObjectId, type TaskId } from '../../shared/ids.js';
+import { isPutObject, taskOfObject, type TaskId } from '../../shared/ids.js';
 import { actorLiveCpu, type MsgOf, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
@@ -15,8 +15,7 @@ import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
 import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
 import { admit } from './task-submit.js';
-
-const EWMA_ALPHA = 0.2;
+import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 
 export class TaskManager {
   /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
@@ -110,7 +109,7 @@ export class TaskManager {
   assign(t: TaskRecord, n: NodeRecord): void {
     t.state = 'assigned';
     this.placeOn(t, n);
-    const inline = this.inlineArgs(t.spec);
+    const inline = inlineArgs(this.dir, t.spec);
     let fn;
     if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
@@ -118,17 +117,6 @@ export class TaskManager {
       nodeLoad.sentFunction(n, t.spec.fnId);
     }
     n.session.send({ t: 'assign', spec: t.spec, inline, fn });
-  }
-
-  /** Values of small ref arguments, sent along so that the node need not fetch them. */
-  inlineArgs(spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
-    const inline: { id: ObjectId; v: Uint8Array }[] = [];
-    for (const a of spec.args) {
-      if (a.r === undefined) continue;
-      const o = this.dir.get(a.r);
-      if (o?.v) inline.push({ id: o.id, v: o.v });
-    }
-    return inline;
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {
@@ -198,10 +186,7 @@ export class TaskManager {
   done(t: TaskRecord, m: MsgOf<'done'>, s: Session): string | null {
     if (m.results.length !== t.spec.numReturns) return `task ${t.spec.taskId} returned ${m.results.length} values, expected ${t.spec.numReturns}`;
     const f = this.gcs.functions.get(t.spec.fnId);
-    if (f) {
-      f.ewmaMs = f.runs === 0 ? m.ms : f.ewmaMs + EWMA_ALPHA * (m.ms - f.ewmaMs);
-      f.runs++;
-    }
+    if (f) countRun(f, m.ms);
     if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
     this.completeDone(t, m, s);
     return null;
@@ -211,17 +196,7 @@ export class TaskManager {
   completeDone(t: TaskRecord, m: MsgOf<'done'>, s: Session): void {
     if (t.node) nodeLoad.taskDone(t.node);
     this.end(t, 'finished');
-    for (let i = 0; i < m.results.length; i++) {
-      const r = m.results[i];
-      const id = returnObjectId(t.spec.taskId, i);
-      const o = this.dir.get(id);
-      if (!o) {
-        if (!r.v) s.send({ t: 'free', ids: [id] }); // freed meanwhile: the node may drop it
-        continue;
-      }
-      if (r.v) this.dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
-      else this.dir.setReady(o, { size: r.size, hash: r.hash, location: s, contains: r.refs });
-    }
+    storeResults(this.dir, t, m, s);
   }
 
   /**
@@ -266,10 +241,7 @@ export class TaskManager {
     this.end(t, failure.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     const job = failure.code === 'TASK_CANCELLED' ? undefined : this.gcs.jobs.get(t.spec.jobId);
     if (job && !job.firstError) job.firstError = { name: failure.name, message: failure.message.slice(0, 2000), functionName: failure.functionName };
-    for (let i = 0; i < t.spec.numReturns; i++) {
-      const o = this.dir.get(returnObjectId(t.spec.taskId, i));
-      if (o) this.dir.setFailed(o, failure);
-    }
+    failOutputs(this.dir, t, failure);
   }
 
   private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {

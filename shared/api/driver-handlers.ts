@@ -20,8 +20,8 @@ export const handlers: Handlers<DriverCore> = {
   error: (c, m) => c.onError(m),
   output: (c, m) => c.onOutput(m),
   warn: (c, m) => c.onWarn(m),
-  actorInfo: (c, m) => c.onActorInfo(m),
-  info: (c, m) => c.onInfo(m),
+  actorInfo: (c, m) => c.questions.onActorInfo(m),
+  info: (c, m) => c.questions.onInfo(m),
   ask: null,
   // The GCS freed these: the bytes of our large puts among them can go.
   free: (c, m) => c.freed(m.ids),

@@ -5,25 +5,16 @@ export { functionSource } from './options.js';
 import { childTaskId, functionId, putObjectId, returnObjectId, type ObjectId } from '../ids.js';
 import { decodeValue, encodeValue } from '../codec.js';
 import { errorFromFailure, TabmeshError } from '../errors.js';
-import type { Arg, FunctionSource, TaskSpec } from '../protocol/messages.js';
+import type { FunctionSource, TaskSpec } from '../protocol/messages.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller, type MethodDefaults, type MethodOptions } from './actor.js';
-import { EnvDeclarer, functionIdOf } from '../env/declare.js';
+import { MeshEnvs } from './mesh-env.js';
 import { shippable, type RemoteFactory } from './shipped.js';
-import { RuntimeEnvError, type EnvBundler, type ResolvedEnv, type RuntimeEnv } from '../env/env.js';
-import type { EnvDecl } from '../protocol/messages.js';
-import {
-  checkNamespace,
-  checkWaitRefs,
-  DEFAULTS,
-  functionSource,
-  normalizeScheduling,
-  sumOf,
-  validateActorOptions,
-  validateOptions,
-  verifyOf,
-} from './options.js';
+import { RuntimeEnvError, type EnvBundler, type ResolvedEnv } from '../env/env.js';
+import { checkNamespace, checkWaitOptions, checkWaitRefs, DEFAULTS, functionSource, sumOf, validateActorOptions, validateOptions } from './options.js';
+import { HandleTable } from './handles.js';
+import { taskSpecOf } from './task-spec.js';
 import type {
   ActorClass,
   ActorConstructor,
@@ -45,17 +36,12 @@ import type {
   WaitResult,
 } from './types.js';
 
-interface RefEntry {
-  count: number;
-}
-
 export class Mesh implements ActorCaller {
-  private readonly handles = new Map<ObjectId, RefEntry>();
-  private readonly finalizer: FinalizationRegistry<ObjectId> | null;
+  private readonly handles: HandleTable;
   private readonly registered = new Set<string>();
   private closed = false;
-  /** Runtime envs (issue 16): set up by connect() on drivers; tasks inherit their function's. */
-  private envs: EnvDeclarer | null = null;
+  /** Runtime envs (issue 16): declared by drivers; tasks inherit their function's. */
+  private readonly envs: MeshEnvs;
 
   constructor(
     readonly core: MeshCore,
@@ -63,7 +49,8 @@ export class Mesh implements ActorCaller {
     private readonly defaults: RemoteOptions = {},
   ) {
     if (defaults.verify) validateOptions(defaults);
-    this.finalizer = core.tracksHandles ? new FinalizationRegistry((id) => this.dropHandle(id)) : null;
+    this.handles = new HandleTable(core, () => this.closed);
+    this.envs = new MeshEnvs(core);
   }
 
   get jobId(): string {
@@ -72,11 +59,7 @@ export class Mesh implements ActorCaller {
 
   /** Called by connect(): the job's runtime env (already resolved) and the platform's bundler. */
   useRuntimeEnv(bundler: EnvBundler | undefined, job: ResolvedEnv | undefined): void {
-    const core = this.core;
-    if (!core.offerArtifact) throw new RuntimeEnvError('NOT_SUPPORTED', 'runtimeEnv is declared by drivers (mesh.remote or connect)');
-    // An artifact is an object of the mesh, by content hash: the coordinator asks for its bytes only if no copy is held.
-    this.envs = new EnvDeclarer(bundler, (hash, bytes) => core.offerArtifact!(hash, bytes), job);
-    this.envs.declare(undefined);
+    this.envs.use(bundler, job);
   }
 
   /** Inside a task: the module `name` of its runtime env (its namespace; loaded once per executor). */
@@ -91,22 +74,6 @@ export class Mesh implements ActorCaller {
     return this.core.wasmModule(name);
   }
 
-  /** The env declarations of a function declared with `env` (or none: the job's, or the running task's). */
-  private envFor(env: RuntimeEnv | undefined): EnvDecl[] | undefined {
-    if (env !== undefined && !this.envs) {
-      throw new RuntimeEnvError(
-        'NOT_SUPPORTED',
-        'runtimeEnv is declared by drivers (mesh.remote or connect); functions a task declares use the runtime env of that task',
-      );
-    }
-    return this.envs ? this.envs.declare(env) : this.core.inheritedEnv?.();
-  }
-
-  private withEnv(f: FunctionSource, env: EnvDecl[] | undefined): FunctionSource {
-    if (!env) return f;
-    return { ...f, fnId: functionIdOf({ ...f, env }), env };
-  }
-
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
   remote<C extends ActorConstructor>(cls: C): ActorClass<C>;
   remote<C extends ActorConstructor, const O extends ActorOptions>(cls: C, options: ExactActorOptions<O>): ActorClass<C>;
@@ -118,13 +85,12 @@ export class Mesh implements ActorCaller {
   ): RemoteFunction<A, R> | MultiReturnFunction<A, R> | ActorClass<ActorConstructor> {
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', 'mesh.remote takes a function or a class');
     const source = functionSource(fn);
-    const env = this.envFor(options.runtimeEnv);
     if (/^class\b/.test(source)) {
       const name = fn.name || 'AnonymousActor';
-      return this.makeActorClass(this.withEnv({ fnId: functionId('class', source), kind: 'class', name, source }, env), options);
+      return this.makeActorClass(this.envs.declare({ fnId: functionId('class', source), kind: 'class', name, source }, options.runtimeEnv), options);
     }
     const name = options.name ?? (fn.name || 'anonymous');
-    const f: FunctionSource = this.withEnv({ fnId: functionId('function', source), kind: 'function', name, source }, env);
+    const f: FunctionSource = this.envs.declare({ fnId: functionId('function', source), kind: 'function', name, source }, options.runtimeEnv);
     return this.makeRemote<A, R>(f, options);
   }
 
@@ -148,7 +114,7 @@ export class Mesh implements ActorCaller {
         }));
         return this.handle(ref.id.slice(0, 32), f.name, ref, opts.methods) as unknown as ActorHandle<unknown>;
       },
-      options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
+      options: (o: ActorOptions) => this.makeActorClass(o.runtimeEnv !== undefined ? this.envs.reEnv(f, o.runtimeEnv) : f, { ...opts, ...o }),
     }) as unknown as ActorClass<ActorConstructor>;
   }
 
@@ -226,7 +192,10 @@ export class Mesh implements ActorCaller {
         return numReturns === 1 ? ids[0] : ids;
       },
       options: (o: RemoteOptions) =>
-        this.makeRemote<A, R>({ ...(o.runtimeEnv !== undefined ? this.reEnv(f, o.runtimeEnv) : f), name: o.name ?? opts.name ?? f.name }, { ...opts, ...o }),
+        this.makeRemote<A, R>(
+          { ...(o.runtimeEnv !== undefined ? this.envs.reEnv(f, o.runtimeEnv) : f), name: o.name ?? opts.name ?? f.name },
+          { ...opts, ...o },
+        ),
     }) as unknown as RemoteFunction<A, R>;
   }
 
@@ -240,50 +209,18 @@ export class Mesh implements ActorCaller {
   ): ObjectRef[] {
     this.assertOpen();
     const core = this.core;
-    // Method calls name no function of their own: the node runs them on the instance.
+    // Method calls name no function of their own (no source to register).
     if (f.source && !this.registered.has(f.fnId)) {
       core.registerFunction(f);
       this.registered.add(f.fnId);
     }
     const taskId = childTaskId(core.parentTask, core.nextSubmitIndex(), core.generation);
-    const specArgs: Arg[] = [];
-    const nested = new Set<ObjectId>();
-    for (const a of args) {
-      if (a instanceof ObjectRef) {
-        specArgs.push({ r: a.id });
-        continue;
-      }
-      const enc = encodeValue(a);
-      if (enc.bytes.byteLength > core.inlineMax) {
-        specArgs.push({ r: this.putEncoded(enc).id });
-      } else {
-        specArgs.push({ v: enc.bytes });
-        for (const id of enc.refs) nested.add(id);
-      }
-    }
-    const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
-    let resources: Record<string, number> = { ...(opts.resources ?? {}) };
-    resources.cpu = opts.numCpus ?? DEFAULTS.numCpus;
-    if (resourcesOverride) resources = resourcesOverride;
-    const fnId = f.fnId || (actorRef ? (actorRef.id.slice(0, 32) as TaskSpec['fnId']) : f.fnId);
-    const spec: TaskSpec = {
-      taskId,
-      jobId: core.jobId,
-      parentId: core.parentTask,
-      fnId,
-      name: opts.name ?? f.name,
-      args: specArgs,
-      nested: [...nested],
-      numReturns,
-      resources,
-      maxRetries: opts.maxRetries ?? DEFAULTS.maxRetries,
-      attempt: 0,
-      timeoutMs: opts.timeoutMs ?? DEFAULTS.timeoutMs,
-      scheduling: normalizeScheduling(opts.scheduling),
-      actor: actor?.(taskId),
-      retryExceptions: opts.retryExceptions || undefined,
-      verify: verifyOf(actor ? undefined : (opts.verify ?? this.defaults.verify)),
-    };
+    const spec = taskSpecOf(
+      core,
+      { taskId, f, opts, args, resourcesOverride, actor: actor?.(taskId), actorRef, verify: this.defaults.verify },
+      (enc) => this.putEncoded(enc).id,
+    );
+    const numReturns = spec.numReturns;
     core.submit(spec);
     const refs: ObjectRef[] = [];
     for (let i = 0; i < numReturns; i++) refs.push(this.track(returnObjectId(taskId, i), true));
@@ -298,12 +235,6 @@ export class Mesh implements ActorCaller {
       throw new TabmeshError('BAD_ARGUMENT', 'put takes a value, not an ObjectRef (put [ref] or { ref } to store a ref inside a value)');
     }
     return this.putEncoded(encodeValue(value)) as ObjectRef<T>;
-  }
-
-  /** The same function with another runtime env (`.options({ runtimeEnv })`). */
-  private reEnv(f: FunctionSource, env: RuntimeEnv): FunctionSource {
-    const plain: FunctionSource = { fnId: functionId(f.kind, f.source), kind: f.kind, name: f.name, source: f.source };
-    return this.withEnv(plain, this.envFor(env));
   }
 
   private putEncoded(enc: ReturnType<typeof encodeValue>): ObjectRef {
@@ -336,13 +267,7 @@ export class Mesh implements ActorCaller {
     type T = ValueOf<Refs[number]>;
     this.assertOpen();
     checkWaitRefs(refs);
-    const numReturns = options.numReturns ?? 1;
-    if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'wait: numReturns must be a non-negative integer');
-    if (numReturns > refs.length)
-      throw new TabmeshError('BAD_ARGUMENT', `wait: numReturns (${numReturns}) cannot be greater than the number of refs (${refs.length})`);
-    const t = options.timeoutMs;
-    if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t)))
-      throw new TabmeshError('BAD_ARGUMENT', 'wait: timeoutMs must be a number ≥ 0');
+    const numReturns = checkWaitOptions(options, refs.length);
     const ready = await this.core.wait(
       refs.map((r) => r.id),
       numReturns,
@@ -361,9 +286,7 @@ export class Mesh implements ActorCaller {
 
   /** Gives up these handles now instead of when they are garbage-collected. */
   free(refs: ObjectRef | readonly ObjectRef[]): void {
-    for (const r of Array.isArray(refs) ? refs : [refs]) {
-      if (this.finalizer?.unregister(r)) this.dropHandle(r.id);
-    }
+    this.handles.free(Array.isArray(refs) ? refs : [refs]);
   }
 
   async close(): Promise<void> {
@@ -378,26 +301,8 @@ export class Mesh implements ActorCaller {
   /** A remote function or actor class found inside a value, made on this mesh (issue 13). */
   readonly remoteFactory: RemoteFactory = (kind, f, opts) => (kind === 'class' ? this.makeActorClass(f, opts) : this.makeRemote(f, opts));
 
-  /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   private track(id: ObjectId, created: boolean): ObjectRef {
-    const ref = new ObjectRef(id);
-    if (!this.finalizer) return ref;
-    const e = this.handles.get(id);
-    if (e) e.count++;
-    else {
-      this.handles.set(id, { count: 1 });
-      if (!created) this.core.borrow([id]);
-    }
-    this.finalizer.register(ref, id, ref);
-    return ref;
-  }
-
-  private dropHandle(id: ObjectId): void {
-    const e = this.handles.get(id);
-    if (!e) return;
-    if (--e.count > 0) return;
-    this.handles.delete(id);
-    if (!this.closed) this.core.release([id]);
+    return this.handles.track(id, created);
   }
 
   private assertOpen(): void {

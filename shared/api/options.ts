@@ -34,6 +34,17 @@ export function checkWaitRefs(refs: unknown): void {
   });
 }
 
+/** wait's numReturns (checked against the number of refs) and timeoutMs; returns numReturns. */
+export function checkWaitOptions(options: { numReturns?: number; timeoutMs?: number }, refs: number): number {
+  const numReturns = options.numReturns ?? 1;
+  if (!Number.isInteger(numReturns) || numReturns < 0) throw new TabmeshError('BAD_ARGUMENT', 'wait: numReturns must be a non-negative integer');
+  if (numReturns > refs) throw new TabmeshError('BAD_ARGUMENT', `wait: numReturns (${numReturns}) cannot be greater than the number of refs (${refs})`);
+  const t = options.timeoutMs;
+  if (t !== undefined && !(typeof t === 'number' && t >= 0 && Number.isFinite(t)))
+    throw new TabmeshError('BAD_ARGUMENT', 'wait: timeoutMs must be a number ≥ 0');
+  return numReturns;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';

@@ -3,16 +3,14 @@
 // in batches (one message for many tasks), like a pool's concurrentTasks.
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
 import { actorLiveCpu, type FunctionSource } from '../protocol/messages.js';
-import { runEnvOf, runTaskOf, type Executor, type ExecutorHandle, type LocalTask, type NodeEnv, type SpawnExecutor } from './local-task.js';
+import { runEnvOf, runTaskOf, type Executor, type LocalTask, type NodeEnv, type SpawnExecutor } from './local-task.js';
 import { ReadyQueue } from './ready-queue.js';
+import { ExecutorPool } from './executor-pool.js';
 
 export type { Executor, ExecutorHandle, LocalTask, NodeEnv, SpawnExecutor } from './local-task.js';
 
-/** Indices (worker names) of actors' own executors start here. */
-const ACTOR_EXECUTOR_BASE = 1000;
-
 export class LocalScheduler {
-  readonly executors: Executor[] = [];
+  private readonly pool: ExecutorPool;
   /** Tasks whose arguments are here, in order, waiting for an executor. */
   private readonly ready = new ReadyQueue();
   /** Paused (issue 3): nothing new starts. */
@@ -22,71 +20,31 @@ export class LocalScheduler {
   private readonly workStart = new WeakMap<Executor, number>();
   /** A function's runtime env (issue 16): sent with its first task on each executor. */
   envOf: (f: FunctionSource) => NodeEnv | undefined = () => undefined;
-  /** Executors beyond a lowered count: they take nothing new and go once their tasks ended. */
-  private readonly retiring = new Set<Executor>();
-  /**
-   * Executors of actors that hold no CPU while alive, one each and outside the
-   * slot count (Ray gives every actor a worker of its own): no task shares
-   * them, so a force-cancel never takes such an actor down with it (issue 13).
-   */
-  private readonly dedicated = new Set<Executor>();
-  private nextDedicated = 0;
-
   constructor(
-    private readonly spawn: SpawnExecutor,
+    spawn: SpawnExecutor,
     private readonly fnSource: (fnId: string) => FunctionSource | undefined,
-    private readonly onMessage: (ex: Executor, m: FromExecutor) => void,
-    private readonly onExit: (ex: Executor, why: string) => void,
+    onMessage: (ex: Executor, m: FromExecutor) => void,
+    onExit: (ex: Executor, why: string) => void,
     private readonly onDispatch: (t: LocalTask) => void,
     public count: number,
-    private readonly configMsg: () => ToExecutor,
+    configMsg: () => ToExecutor,
   ) {
-    for (let i = 0; i < count; i++) this.executors.push(this.start(i));
+    this.pool = new ExecutorPool(spawn, onMessage, onExit, configMsg, count);
   }
 
-  private start(index: number): Executor {
-    const ex: Executor = {
-      index,
-      handle: null as unknown as ExecutorHandle,
-      active: 0,
-      tasks: new Set(),
-      fns: new Set(),
-      reserved: 0,
-      route: { message: this.onMessage, exit: this.onExit },
-    };
-    ex.handle = this.spawn(
-      index,
-      (m) => ex.route.message(ex, m),
-      (why) => ex.route.exit(ex, why),
-    );
-    ex.handle.post(this.configMsg());
-    return ex;
+  /** The slot executors (actors' own and retiring ones are not among them). */
+  get executors(): readonly Executor[] {
+    return this.pool.executors;
   }
 
   /** Whether `ex` is one of this pool's live executors (not one replaced or retired). */
   owns(ex: Executor): boolean {
-    return this.executors[ex.index] === ex || this.dedicated.has(ex);
+    return this.pool.owns(ex);
   }
 
   /** Replaces an executor (after terminate or crash); returns the tasks it had. An actor's own executor is not replaced. */
   restart(ex: Executor): LocalTask[] {
-    if (this.retiring.delete(ex) || this.dedicated.delete(ex) || this.executors[ex.index] !== ex) {
-      const gone = [...ex.tasks];
-      ex.tasks.clear();
-      ex.active = 0;
-      this.terminate(ex);
-      return gone;
-    }
-    const orphans = [...ex.tasks];
-    ex.tasks.clear();
-    ex.active = 0;
-    try {
-      ex.handle.terminate();
-    } catch {
-      /* already gone */
-    }
-    this.executors[ex.index] = this.start(ex.index);
-    return orphans;
+    return this.pool.restart(ex);
   }
 
   get queued(): number {
@@ -94,37 +52,16 @@ export class LocalScheduler {
   }
 
   get running(): number {
-    let n = 0;
-    for (const ex of this.executors) n += ex.tasks.size;
-    for (const ex of this.retiring) n += ex.tasks.size;
-    for (const ex of this.dedicated) n += ex.tasks.size;
-    return n;
+    return this.pool.running;
   }
 
   freeExecutor(): Executor | undefined {
-    let best: Executor | undefined;
-    for (const ex of this.executors) if (ex.active === 0 && ex.reserved === 0 && (!best || ex.tasks.size < best.tasks.size)) best = ex;
-    return best;
-  }
-
-  /** For a task that needs no CPU: the least busy executor, one no actor holds if there is one. */
-  private leastBusy(): Executor | undefined {
-    let best: Executor | undefined;
-    for (const ex of this.executors) if (ex.reserved === 0 && (!best || ex.tasks.size < best.tasks.size)) best = ex;
-    if (best) return best;
-    for (const ex of this.executors) if (!best || ex.tasks.size < best.tasks.size) best = ex;
-    return best;
+    return this.pool.freeExecutor();
   }
 
   /** Whether `t` creates an actor that holds no CPU while alive: it runs on an executor of its own. */
   static ownsExecutor(t: LocalTask): boolean {
     return t.spec.actor?.kind === 'create' && actorLiveCpu(t.spec) === 0;
-  }
-
-  private startDedicated(): Executor {
-    const ex = this.start(ACTOR_EXECUTOR_BASE + this.nextDedicated++);
-    this.dedicated.add(ex);
-    return ex;
   }
 
   /** Whether a new task would start at once. */
@@ -159,15 +96,13 @@ export class LocalScheduler {
       if (LocalScheduler.ownsExecutor(head)) {
         // The coordinator placed it by its placement CPUs; here it needs no slot, only an executor of its own.
         this.ready.shift();
-        this.dispatch(this.startDedicated(), [head]);
+        this.dispatch(this.pool.startDedicated(), [head]);
         continue;
       }
       // A task that needs no CPU (numCpus 0) shares the least busy executor, even one already running.
-      const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.leastBusy() : this.freeExecutor();
+      const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.pool.leastBusy() : this.pool.freeExecutor();
       if (!ex) break;
-      let free = 0;
-      for (const e of this.executors) if (e.active === 0 && e.reserved === 0) free++;
-      this.dispatch(ex, this.ready.takeBatch(head, free));
+      this.dispatch(ex, this.ready.takeBatch(head, this.pool.freeCount()));
     }
     this.ready.compact();
   }
@@ -245,41 +180,13 @@ export class LocalScheduler {
   /** Grows or shrinks the pool (issue 3); a surplus executor finishes what it has, then goes. */
   resize(n: number): void {
     const want = Math.max(1, Math.floor(n));
-    while (this.executors.length < want) this.executors.push(this.start(this.executors.length));
-    while (this.executors.length > want) {
-      const ex = this.executors.pop()!;
-      if (ex.tasks.size === 0) this.terminate(ex);
-      else this.retiring.add(ex);
-    }
+    this.pool.resize(want);
     this.count = want;
     this.pump();
   }
 
-  private terminate(ex: Executor): void {
-    try {
-      ex.handle.terminate();
-    } catch {
-      /* already gone */
-    }
-  }
-
   private afterRelease(ex: Executor): void {
-    if (this.dedicated.has(ex)) {
-      // Its actor's constructor failed (or the actor is gone): the executor goes with it.
-      if (ex.tasks.size === 0) {
-        this.dedicated.delete(ex);
-        this.terminate(ex);
-      }
-      return;
-    }
-    if (this.retiring.has(ex)) {
-      if (ex.tasks.size === 0) {
-        this.retiring.delete(ex);
-        this.terminate(ex);
-      }
-      return;
-    }
-    this.rest(ex);
+    if (!this.pool.afterRelease(ex)) this.rest(ex);
   }
 
   /** CPU share: an executor that just went idle rests in proportion to how long it worked. */
@@ -310,30 +217,16 @@ export class LocalScheduler {
 
   /** Every live executor: the pool's, retiring ones and actors' own. */
   all(): Executor[] {
-    return [...this.executors, ...this.retiring, ...this.dedicated];
+    return this.pool.all();
   }
 
-  /**
-   * Takes in the executor of an actor that an earlier session of this node
-   * hosted (issue 15: the actor outlives its coordinator). It serves that
-   * actor only, outside the slot count, like an actor's own executor.
-   */
+  /** Takes in the executor of an actor an earlier session of this node hosted (issue 15): it serves that actor only. */
   adopt(ex: Executor): void {
-    ex.route = { message: this.onMessage, exit: this.onExit };
-    ex.active = 0;
-    this.dedicated.add(ex);
-    ex.handle.post(this.configMsg());
+    this.pool.adopt(ex);
   }
 
   /** Terminates every executor but those in `keep` (actors' executors handed to the next session). */
   terminateAll(keep: ReadonlySet<Executor> = new Set()): void {
-    for (const ex of [...this.retiring, ...this.dedicated, ...this.executors]) {
-      if (keep.has(ex)) continue;
-      try {
-        ex.handle.terminate();
-      } catch {
-        /* gone */
-      }
-    }
+    this.pool.terminateAll(keep);
   }
 }

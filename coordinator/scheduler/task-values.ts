@@ -1,0 +1,50 @@
+// A task's values in the object directory: the small ref arguments sent along
+// with its assignment, and its outputs settled when it ends (ready or failed).
+import type { Failure } from '../../shared/errors.js';
+import { returnObjectId, type ObjectId } from '../../shared/ids.js';
+import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
+import type { FunctionRecord, TaskRecord } from '../gcs/tables.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import type { Session } from '../session.js';
+
+const EWMA_ALPHA = 0.2;
+
+/** Values of small ref arguments, sent along so that the node need not fetch them. */
+export function inlineArgs(dir: ObjectDirectory, spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
+  const inline: { id: ObjectId; v: Uint8Array }[] = [];
+  for (const a of spec.args) {
+    if (a.r === undefined) continue;
+    const o = dir.get(a.r);
+    if (o?.v) inline.push({ id: o.id, v: o.v });
+  }
+  return inline;
+}
+
+/** A run of the function took `ms` (its moving average of run time). */
+export function countRun(f: FunctionRecord, ms: number): void {
+  f.ewmaMs = f.runs === 0 ? ms : f.ewmaMs + EWMA_ALPHA * (ms - f.ewmaMs);
+  f.runs++;
+}
+
+/** The task's results are its outputs' values (inline) or locations (stored on `s`). */
+export function storeResults(dir: ObjectDirectory, t: TaskRecord, m: MsgOf<'done'>, s: Session): void {
+  for (let i = 0; i < m.results.length; i++) {
+    const r = m.results[i];
+    const id = returnObjectId(t.spec.taskId, i);
+    const o = dir.get(id);
+    if (!o) {
+      if (!r.v) s.send({ t: 'free', ids: [id] }); // freed meanwhile: the node may drop it
+      continue;
+    }
+    if (r.v) dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
+    else dir.setReady(o, { size: r.size, hash: r.hash, location: s, contains: r.refs });
+  }
+}
+
+/** Every output of the task carries its failure. */
+export function failOutputs(dir: ObjectDirectory, t: TaskRecord, failure: Failure): void {
+  for (let i = 0; i < t.spec.numReturns; i++) {
+    const o = dir.get(returnObjectId(t.spec.taskId, i));
+    if (o) dir.setFailed(o, failure);
+  }
+}
