@@ -94,7 +94,8 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
     name,
     proc,
     output,
-    stop: async (graceMs = 3000) => {
+    // A child writing its CPU profile (BENCH_CPU_PROF) needs longer to exit.
+    stop: async (graceMs = process.env.BENCH_CPU_PROF ? 20_000 : 3000) => {
       stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
