@@ -62,10 +62,23 @@ function installExitHook(): void {
   }
 }
 
+/**
+ * Node options for a child, for diagnostics: BENCH_CPU_PROF=<folder> makes
+ * every child write a V8 CPU profile there when it stops (--cpu-prof), named
+ * after the child (coordinator, node0, ...); BENCH_COORDINATOR_NODE_ARGS (space
+ * separated) go to the coordinator's node only, e.g. to try V8 flags.
+ */
+function profileArgs(name: string): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [];
+  const extra = name === 'coordinator' ? (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  return [...prof, ...extra];
+}
+
 /** Starts `node bin/tabmesh.js ...args` as a child process. */
 export function spawnCli(name: string, args: string[], opts: { quiet?: boolean } = {}): Child {
   installExitHook();
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...profileArgs(name), CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (d: Buffer) => {
     const s = String(d);
@@ -81,7 +94,8 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
     name,
     proc,
     output,
-    stop: async (graceMs = 3000) => {
+    // A child writing its CPU profile (BENCH_CPU_PROF) needs longer to exit.
+    stop: async (graceMs = process.env.BENCH_CPU_PROF ? 20_000 : 3000) => {
       stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');

@@ -7,16 +7,19 @@ import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth } from './heap.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
   coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
+                 [--heap-growth PERCENT]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
-                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit)
+                  connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
+                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 20; 0 = V8's own))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
@@ -54,6 +57,7 @@ const coordinatorOptions = {
   'connections-per-sec': { type: 'string' },
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
+  'heap-growth': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
 } as const;
@@ -84,6 +88,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     allowPositionals: false,
   });
   const port = int(values.port, 'port', 0, 65535, usage)!;
+  setHeapGrowth(int(values['heap-growth'], 'heap-growth', 0, 1000, usage) ?? DEFAULT_HEAP_GROWTH_PERCENT);
   // Loaded here, not at the top: a mistyped command answers without loading the coordinator and WebRTC.
   const [{ startCoordinator }, { parseRedisUrl, redacted }] = await Promise.all([
     import('../coordinator/server.js'),
