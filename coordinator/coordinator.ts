@@ -1,6 +1,7 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
 import { IceServers, type IceOptions } from './signal/ice.js';
+import { IceRefresh } from './signal/ice-refresh.js';
 import { isPutObject, type NodeId } from '../shared/ids.js';
 import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { Gcs } from './gcs/gcs.js';
@@ -82,6 +83,8 @@ export class Coordinator implements Managers {
   readonly signalling: Signalling;
   readonly inlineMax: number;
   readonly ice: IceServers | null;
+  /** Fresh TURN credentials for long sessions (issue 17). */
+  readonly iceRefresh: IceRefresh | null;
   readonly maxFrameBytes: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
@@ -103,6 +106,8 @@ export class Coordinator implements Managers {
     this.gcs = new Gcs(opts.storage);
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
     this.ice = opts.ice && opts.ice.servers.length > 0 ? new IceServers(opts.ice) : null;
+    this.iceRefresh = this.ice ? new IceRefresh(this.ice, () => this.sessions) : null;
+    this.iceRefresh?.start();
     this.maxFrameBytes = opts.maxFrameBytes ?? FRAME_HARD_MAX;
     this.token = opts.token ?? '';
     this.tokens = new Tokens({ driver: this.token, join: opts.joinToken, viewer: opts.viewerToken });
@@ -272,6 +277,7 @@ export class Coordinator implements Managers {
       // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
       nodes: this.gcs.nodes.size - links,
       meshLinks: links,
+      ...this.signalling.bridge?.counters,
       drivers: this.jobs.drivers.size,
       jobs,
       functions: this.gcs.functions.size,
@@ -295,6 +301,7 @@ export class Coordinator implements Managers {
     this.stopped = true;
     this.handover.close();
     this.loop.stop();
+    this.iceRefresh?.stop();
     this.membership.stop();
     this.gcs.close();
   }

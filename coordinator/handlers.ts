@@ -46,6 +46,7 @@ function madeUp(c: Managers, s: Session, what: string, taskId: string): void {
 export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   hello: null,
   welcome: null,
+  ice: null,
   assign: null,
   cancelTask: null,
   giveBack: null,

@@ -77,6 +77,23 @@ export interface DocTotals {
   jobsRunning: number;
   actorsAlive: number;
   actorsDead: number;
+  /** In a mesh of coordinators (issue 15), from every coordinator's registry record: the same on each. */
+  coordinators?: number;
+  meshNodes?: number;
+  meshCpus?: number;
+  meshJobs?: number;
+  meshLoad?: number;
+}
+
+/** meta.coordinators (a mesh of coordinators, issue 15): one row a coordinator, this one first. */
+export interface CoordinatorView {
+  id: string;
+  url: string;
+  nodes: number;
+  cpus: number;
+  jobs: number;
+  load: number;
+  self: boolean;
 }
 
 /** meta.nodeSummary: totals over every node, also those without a view (issue 14). */

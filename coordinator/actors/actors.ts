@@ -12,6 +12,7 @@ import { diedFailure, newActorRecord, type ActorHooks, type ActorRecord } from '
 import { pump, queueCall } from './calls.js';
 import { ActorNames } from './names.js';
 import { restart, restartable } from './restart.js';
+import { nextAttempt, queued } from '../scheduler/task-states.js';
 
 export type { ActorHooks, ActorRecord } from './actor-record.js';
 
@@ -130,7 +131,7 @@ export class ActorManager {
       this.hooks.fail(t, diedFailure(t, a));
       return;
     }
-    t.state = 'queued';
+    queued(t);
     pump(a, t.spec.parentId, this.hooks);
   }
 
@@ -202,7 +203,7 @@ export class ActorManager {
     const max = t.spec.actor?.maxRestarts ?? 0;
     if (!a || a.state === 'dead' || a.restarts >= max) return false;
     a.restarts++;
-    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+    nextAttempt(t);
     this.gcs.event('actor-restarting', `actor ${a.className} ${a.id.slice(0, 12)} failed while being created (${why}): restart ${a.restarts} of ${max}`, {
       job: a.job,
       task: a.id,

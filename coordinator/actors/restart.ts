@@ -4,6 +4,7 @@
 import type { Gcs } from '../gcs/gcs.js';
 import type { TaskRecord } from '../gcs/tables.js';
 import { diedFailure, type ActorHooks, type ActorRecord } from './actor-record.js';
+import { actorRecreated, callRetried } from '../scheduler/task-states.js';
 
 /** Whether the actor keeps a replay log (it may restart). */
 export function restartable(a: ActorRecord): boolean {
@@ -22,8 +23,7 @@ export function restart(a: ActorRecord, why: string, gcs: Gcs, hooks: ActorHooks
   for (const t of a.inflight) {
     hooks.release(t);
     if (t.spec.attempt < retries) {
-      t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-      t.state = 'queued';
+      callRetried(t);
       again.push(t);
     } else hooks.fail(t, diedFailure(t, a, `it was running when the actor's node was lost (${why})`));
   }
@@ -41,7 +41,7 @@ export function restart(a: ActorRecord, why: string, gcs: Gcs, hooks: ActorHooks
   }
   hooks.release(a.creation);
   const c = a.creation;
-  c.spec = { ...c.spec, attempt: c.spec.attempt + 1, actor: { ...c.spec.actor!, restore: a.checkpoint ?? undefined } };
+  actorRecreated(c, a.checkpoint);
   gcs.event('actor-restarting', `actor ${a.className} ${a.id.slice(0, 12)} lost (${why}): restart ${a.restarts} of ${c.spec.actor!.maxRestarts}`, {
     job: a.job,
     task: a.id,

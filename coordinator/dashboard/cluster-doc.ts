@@ -3,7 +3,7 @@
 // a timer, never from the task path, and its size is bounded: capped jobs,
 // events and log tails, and throughput as a fixed ring of slots.
 //
-//   meta    Y.Map  counters, tasks by state, ring head, node totals (nodeSummary)
+//   meta    Y.Map  counters, tasks by state, ring head, node totals (nodeSummary), coordinators of a mesh
 //   nodes   Y.Map  id -> NodeView        (every node up to MAX_NODES; past that the busiest MAX_NODES, issue 14)
 //   jobs    Y.Map  id -> JobView        (the MAX_JOBS most recent)
 //   actors  Y.Map  id -> actor summary   (alive ones, then the most recent dead; MAX_ACTORS)
@@ -20,6 +20,7 @@ import { actorView } from '../http/views.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
 import { jobView } from './job-view.js';
 import { NodeViews } from './node-views.js';
+import { meshViewOf } from '../mesh/mesh-view.js';
 
 export const SAMPLE_MS = 200;
 export const SERIES_SLOTS = 120;
@@ -129,8 +130,12 @@ export class ClusterDoc {
       jobsRunning: [...c.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       actorsAlive: c.actors.alive,
       actorsDead: c.actors.dead,
+      // A mesh of coordinators (issue 15): its totals, from every coordinator's record.
+      ...meshViewOf(c)?.totals(),
     };
     if (!same(m.get('totals') as Plain | undefined, totals as unknown as Plain)) m.set('totals', totals);
+    const coordinators = meshViewOf(c)?.coordinators();
+    if (coordinators && JSON.stringify(m.get('coordinators')) !== JSON.stringify(coordinators)) m.set('coordinators', coordinators);
     if (m.get('startedAt') === undefined) {
       m.set('startedAt', now);
       m.set('slots', SERIES_SLOTS);

@@ -26,10 +26,15 @@ export interface Stats {
 }
 
 export class Gcs {
-  readonly nodes = new Map<NodeId, NodeRecord>();
+  /**
+   * The nodes and tasks tables, for their owners only (nodes/ and the task
+   * manager: test/unit/ownership.test.ts checks who names them); everyone else
+   * reads `nodes` and `tasks`, read-only views (issue 12).
+   */
+  readonly nodeTable = new Map<NodeId, NodeRecord>();
+  readonly taskTable = new Map<TaskId, TaskRecord>();
   readonly jobs = new Map<JobId, JobRecord>();
   readonly functions = new Map<FunctionId, FunctionRecord>();
-  readonly tasks = new Map<TaskId, TaskRecord>();
   readonly objects = new Map<ObjectId, ObjectRecord>();
   readonly events: EventRecord[] = [];
   private eventSeq = 0;
@@ -54,6 +59,14 @@ export class Gcs {
     tasksRebuilt: 0,
     artifactUploads: 0,
   };
+
+  get nodes(): ReadonlyMap<NodeId, Readonly<NodeRecord>> {
+    return this.nodeTable;
+  }
+
+  get tasks(): ReadonlyMap<TaskId, Readonly<TaskRecord>> {
+    return this.taskTable;
+  }
 
   constructor(
     readonly storage: GcsStorage,
@@ -86,7 +99,7 @@ export class Gcs {
 
   dropTask(id: TaskId): void {
     const job = this.tasks.get(id)?.spec.jobId;
-    this.tasks.delete(id);
+    this.taskTable.delete(id);
     if (this.storage.durable && !this.guest(job)) this.storage.delete('tasks', id, job);
   }
 

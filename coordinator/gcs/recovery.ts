@@ -8,7 +8,8 @@ import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import type { ActorRow } from '../actors/handover.js';
-import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
+import { restore, restoredTask } from '../scheduler/task-states.js';
+import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
 export type Recovering = Pick<Managers, 'gcs' | 'dir' | 'tasks' | 'jobs' | 'handover'>;
@@ -130,36 +131,21 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       continue;
     }
     const outputs = Array.from({ length: spec.numReturns }, (_, i) => dir.get(returnObjectId(spec.taskId, i)));
-    const ended = outputs.every((o) => o && o.state !== 'pending');
-    const t: TaskRecord = {
-      spec,
-      state: ended ? (outputs.some((o) => o!.state === 'failed') ? 'failed' : 'finished') : 'waiting-args',
-      node: null,
-      missing: 0,
-      liveOutputs: outputs.filter((o) => o).length,
-      holdsArgs: false,
-      blocked: false,
-      submittedAt: r.submittedAt,
-      startedAt: 0,
-      endedAt: ended ? Date.now() : 0,
-      ranOn: null,
-    };
-    if (ended) {
+    // Ended (no output pending), or it runs again as its next attempt (an actor's is failed instead).
+    const t = restoredTask(spec, r.submittedAt, outputs);
+    if (TERMINAL.has(t.state)) {
       if (t.liveOutputs === 0) {
         storage.delete('tasks', key, spec.jobId);
         continue;
       }
-      gcs.tasks.set(spec.taskId, t);
-      job.tasks.add(t);
+      restore(gcs, job, t);
       report.tasksFinished++;
       if (t.state === 'finished') tasks.holdLineage(t);
       continue;
     }
     if (spec.actor) {
       // A call (or a constructor) in flight: whether it ran is unknown, and an actor's state must not see it twice.
-      gcs.tasks.set(spec.taskId, t);
-      job.tasks.add(t);
-      t.liveOutputs = spec.numReturns;
+      restore(gcs, job, t);
       for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1);
       tasks.finishFailed(t, {
         code: 'ACTOR_DIED',
@@ -171,14 +157,10 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       });
       continue;
     }
-    t.liveOutputs = spec.numReturns;
     for (let i = 0; i < spec.numReturns; i++) {
       if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1); // held until the driver resumes
     }
-    // Whatever ran before the restart is forgotten: the next attempt runs it again.
-    t.spec = { ...spec, attempt: spec.attempt + 1 };
-    gcs.tasks.set(spec.taskId, t);
-    job.tasks.add(t);
+    restore(gcs, job, t);
     runAgain.push(t);
   }
   for (const t of runAgain) tasks.resume(t);

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
 import { bearer, unauthorized } from './access.js';
+import { meshViewOf } from '../mesh/mesh-view.js';
 
 export function registerApi(app: FastifyInstance, c: Coordinator): void {
   const auth = async (req: FastifyRequest, _reply: FastifyReply) => {
@@ -10,6 +11,7 @@ export function registerApi(app: FastifyInstance, c: Coordinator): void {
     if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) throw unauthorized(token);
   };
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/api/stats', { onRequest: auth }, async () => c.statsJson());
+  // In a mesh (issue 15), also the whole mesh's counts: coordinators, meshNodes, meshCpus, meshJobs, meshLoad.
+  app.get('/api/stats', { onRequest: auth }, async () => ({ ...c.statsJson(), ...meshViewOf(c)?.totals() }));
   // /api/nodes, /api/events and the rest of the state API: http/state.ts.
 }

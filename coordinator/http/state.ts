@@ -1,5 +1,6 @@
 // The state API (issue 7): JSON, paged (`limit`, `offset`; the total in the
-// X-Total-Count header) and filterable. Lists are arrays, as /api/nodes and
+// X-Total-Count header) and filterable. In a mesh of coordinators /api/nodes
+// and /api/jobs list every coordinator's rows (coordinator/mesh/mesh-view.ts). Lists are arrays, as /api/nodes and
 // /api/events always were. Reading takes a viewer or driver token; submitting
 // and cancelling jobs the driver token.
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -15,6 +16,7 @@ import { chromeTrace, layoutTimeline } from './trace.js';
 import { actorView, objectView } from './views.js';
 import { httpError } from './errors.js';
 import { schemas, type Query } from './schemas.js';
+import { meshViewOf, mergePages, provideView, type ViewQuery } from '../mesh/mesh-view.js';
 
 const MAX_LIMIT = 1000;
 
@@ -94,31 +96,73 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   };
   const known = (id: string): id is JobId => JOB_ID.test(id) && (gcs.jobs.has(id as JobId) || runner.jobs.has(id as JobId));
 
+  const nodeRow = (n: NodeRecord) => ({
+    id: n.id,
+    kind: n.kind,
+    name: n.name,
+    resources: n.resources,
+    inflightTasks: n.inflightTasks,
+    load: n.load,
+    tasksDone: n.tasksDone,
+    joinedAt: n.joinedAt,
+    lastSeen: n.lastSeen,
+    /** Issue 8: verified results agreed and disagreed, offences, and the level they give. */
+    trust: c.trust.view(n.id),
+  });
+  // Rows the other coordinators of a mesh ask for (issue 15): our own nodes (not their links to us), our own jobs (not guests).
+  provideView(c, 'nodes', (q) => {
+    const rows = [];
+    let total = 0;
+    for (const n of gcs.nodes.values()) {
+      if (n.link !== undefined || (q.kind && n.kind !== q.kind)) continue;
+      if (rows.length < q.take) rows.push(nodeRow(n));
+      total++;
+    }
+    return { total, rows };
+  });
+  provideView(c, 'jobs', (q) => {
+    const rows = allJobIds()
+      .filter((id) => !gcs.jobs.get(id)?.guest)
+      .map(jobSummary)
+      .filter((j) => (!q.status || j.status === q.status) && (!q.kind || j.kind === q.kind));
+    return { total: rows.length, rows: rows.slice(0, q.take) };
+  });
+  /** The whole mesh's page (every coordinator's rows), or null when this coordinator is alone. */
+  const meshPage = async (
+    reply: FastifyReply,
+    q: Query,
+    vq: Omit<ViewQuery, 'take'>,
+    order?: (a: Record<string, unknown>, b: Record<string, unknown>) => number,
+  ) => {
+    const view = meshViewOf(c);
+    if (!view) return null;
+    const limit = Math.min(MAX_LIMIT, Number(q.limit ?? 100));
+    const offset = Number(q.offset ?? 0);
+    const g = await view.gather({ ...vq, take: offset + limit });
+    const p = mergePages(g, offset, limit, order);
+    void reply.header('x-total-count', String(p.total));
+    if (g.missing.length) void reply.header('x-mesh-missing', g.missing.join(','));
+    return p.rows;
+  };
+
   app.get('/api/nodes', read(schemas.nodes), async (req, reply) => {
     const q = req.query as Query;
     let nodes: NodeRecord[];
     if (q.after !== undefined) {
-      // Cursor paging from the node index (issue 14): X-Next-Cursor is the `after` of the next page.
+      // Cursor paging from the node index (issue 14): X-Next-Cursor is the `after` of the next page. This coordinator's nodes only.
       const index = c.scheduler.index;
       // The cursor is a join seq + 1, so that 0 means from the first node.
       const p = index.page(Number(q.after) - 1, Math.min(MAX_LIMIT, Number(q.limit ?? 100)), q.kind);
       void reply.header('x-total-count', String(q.kind ? (index.kinds.get(q.kind) ?? 0) : index.size));
       if (p.next !== null) void reply.header('x-next-cursor', String(p.next + 1));
       nodes = p.nodes;
-    } else nodes = page(reply, q, gcs.nodes.values(), q.kind ? (n) => n.kind === q.kind : null, gcs.nodes.size);
-    return nodes.map((n) => ({
-      id: n.id,
-      kind: n.kind,
-      name: n.name,
-      resources: n.resources,
-      inflightTasks: n.inflightTasks,
-      load: n.load,
-      tasksDone: n.tasksDone,
-      joinedAt: n.joinedAt,
-      lastSeen: n.lastSeen,
-      /** Issue 8: verified results agreed and disagreed, offences, and the level they give. */
-      trust: c.trust.view(n.id),
-    }));
+    } else {
+      // In a mesh: every coordinator's nodes, this one's first.
+      const mesh = await meshPage(reply, q, { what: 'nodes', kind: q.kind });
+      if (mesh) return mesh;
+      nodes = page(reply, q, gcs.nodes.values(), q.kind ? (n) => n.kind === q.kind : null, gcs.nodes.size);
+    }
+    return nodes.map((n) => ({ ...nodeRow(n), coordinator: c.meshId ?? null }));
   });
 
   app.get('/api/events', read(schemas.events), async (req, reply) => {
@@ -134,6 +178,9 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
 
   app.get('/api/jobs', read(schemas.jobs), async (req, reply) => {
     const q = req.query as Query;
+    // In a mesh: every coordinator's jobs, newest first.
+    const mesh = await meshPage(reply, q, { what: 'jobs', status: q.status, kind: q.kind }, (a, b) => Number(b.startedAt) - Number(a.startedAt));
+    if (mesh) return mesh;
     const rows = allJobIds().map(jobSummary);
     return page(reply, q, rows, (j) => (!q.status || j.status === q.status) && (!q.kind || j.kind === q.kind));
   });

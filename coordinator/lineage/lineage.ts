@@ -10,6 +10,8 @@ import { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
+import { countRerun, forgetTask } from '../jobs/job-tasks.js';
+import { argsHeld, argsReleased, awaitsArg, rerun } from '../scheduler/task-states.js';
 
 /** What a task waits for: its ref arguments and, for an actor call, the actor's creation. */
 export function depsOf(spec: TaskSpec): ObjectId[] {
@@ -33,15 +35,14 @@ export class Lineage {
   ) {}
 
   hold(t: TaskRecord): void {
-    t.holdsArgs = true;
+    argsHeld(t);
     for (const id of depsOf(t.spec)) this.dir.addRef(id);
     for (const id of t.spec.nested) this.dir.addRef(id);
   }
 
   /** Gives up what a task held for its lineage (its arguments and nested refs). */
   release(t: TaskRecord): void {
-    if (!t.holdsArgs) return;
-    t.holdsArgs = false;
+    if (!argsReleased(t)) return;
     for (const id of depsOf(t.spec)) this.dir.decRef(id);
     for (const id of t.spec.nested) this.dir.decRef(id);
   }
@@ -50,7 +51,8 @@ export class Lineage {
   drop(t: TaskRecord): void {
     this.release(t);
     this.gcs.dropTask(t.spec.taskId);
-    this.gcs.jobs.get(t.spec.jobId)?.tasks.delete(t);
+    const job = this.gcs.jobs.get(t.spec.jobId);
+    if (job) forgetTask(job, t);
   }
 
   /**
@@ -93,12 +95,10 @@ export class Lineage {
       if (out && out.state === 'ready' && !out.v && out.locations.size === 0) this.dir.setRebuilding(out);
     }
     this.dir.setRebuilding(o);
-    t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-    t.state = 'waiting-args';
-    t.missing = 0;
+    rerun(t);
     this.gcs.stats.tasksRebuilt++;
     const job = this.gcs.jobs.get(t.spec.jobId);
-    if (job) job.counts.finished--;
+    if (job) countRerun(job);
     this.gcs.stats.tasksFinished--;
     this.gcs.event('object-rebuilt', `object ${o.id.slice(0, 12)} lost (${why}): re-running task ${t.spec.name} (attempt ${t.spec.attempt})`, {
       object: o.id,
@@ -110,7 +110,7 @@ export class Lineage {
       if (!dep) continue; // held by this task's lineage: cannot be gone
       if (dep.state === 'ready' && !dep.v && dep.locations.size === 0) this.objectLost(dep, `needed to rebuild ${o.id.slice(0, 12)}`);
       if (dep.state === 'pending') {
-        t.missing++;
+        awaitsArg(t);
         this.dir.awaitedBy(dep, t);
       } else if (dep.state === 'failed') {
         return this.tasks.fail(t, dep.failure!);

@@ -1,10 +1,11 @@
 // This coordinator as a node of another (issue 15): the peer places tasks of
 // its jobs on us as on any node; we run them on our own nodes under a guest
-// job (guest-jobs.ts) and report as a node does. Objects cross in both directions through the two relays:
-// an argument stored on the peer's side is fetched from it on demand, an
-// output stored on ours is served to it on demand.
+// job (guest-jobs.ts) and report as a node does. Objects cross peer-to-peer
+// between the two sides' nodes where a link comes up (signal-relay.ts), else
+// through the two relays: an argument stored on the peer's side is fetched
+// from it on demand, an output stored on ours is served to it on demand.
 import { Outbox, decodeFrame } from '../../shared/protocol/frame.js';
-import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
+import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { returnObjectId, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { Session } from '../session.js';
@@ -12,7 +13,7 @@ import { BusSocket } from './bus.js';
 import { GuestJobs } from './guest-jobs.js';
 
 /** Our side of the link: what our coordinator tells it comes to the agent, not to a socket. */
-class AgentSession extends Session {
+export class AgentSession extends Session {
   constructor(
     readonly agent: PeerAgent,
     peer: string,
@@ -25,7 +26,7 @@ class AgentSession extends Session {
       `coordinator ${peer}`,
     );
     this.role = 'driver';
-    this.peerless = true; // no peer links to a coordinator: its objects go through the relays
+    this.peerless = true; // no peer links to a coordinator: its nodes link to ours (signal-relay.ts), else the relays
   }
 
   override send(m: Msg): void {
@@ -48,6 +49,8 @@ export class PeerAgent {
   private offered = -1;
   private readonly guests: GuestJobs;
   closed = false;
+  /** The peer answered a locate we asked as its node (signal-relay.ts). */
+  onLocated: (m: MsgOf<'located'>) => void = () => {};
 
   constructor(
     private readonly c: Coordinator,
@@ -72,6 +75,13 @@ export class PeerAgent {
 
   private send(m: Msg): void {
     if (!this.closed) this.outbox.push(m);
+  }
+
+  /** Asks the peer as its node (a holder lookup); false until it welcomed us. */
+  ask(m: MsgOf<'locate'>): boolean {
+    if (this.closed || !this.nodeId) return false;
+    this.send(m);
+    return true;
   }
 
   private lastBeat = 0;
@@ -147,12 +157,14 @@ export class PeerAgent {
         return;
       case 'xferFail':
         return c.relay.fail(this.session, m);
+      case 'located':
+        return this.onLocated(m);
       case 'error':
         if (m.code === 'NODE_DEAD' || m.code === 'UNAUTHORIZED') this.nodeId = null; // hello again
         c.gcs.event('mesh-error', `coordinator ${this.peer} said ${m.code}: ${m.message}`);
         return;
       default:
-        return; // signal, located, actorInfo, sync: nothing a link asks for
+        return; // signal, actorInfo, sync: nothing a link asks for
     }
   }
 

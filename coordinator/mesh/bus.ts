@@ -7,9 +7,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { WebSocket } from 'ws';
 
-/** To the owner's link session (what a node would send); to the agent (what a coordinator sends a node). */
-export type FrameKind = 'toLink' | 'toAgent';
-const KIND_BYTE: Record<FrameKind, number> = { toLink: 0x4c, toAgent: 0x41 };
+/**
+ * To the owner's link session (what a node would send); to the agent (what a
+ * coordinator sends a node); a peer-link signal between two coordinators'
+ * nodes (signal-relay.ts); a question for the state API's rows and its
+ * answer (mesh-view.ts).
+ */
+export type FrameKind = 'toLink' | 'toAgent' | 'signal' | 'ask' | 'answer';
+const KIND_BYTE: Record<FrameKind, number> = { toLink: 0x4c, toAgent: 0x41, signal: 0x53, ask: 0x51, answer: 0x52 };
+const KIND_OF = new Map<number, FrameKind>(Object.entries(KIND_BYTE).map(([k, b]) => [b, k as FrameKind]));
 /** Coordinator ids are 16 hex characters. */
 export const COORDINATOR_ID_CHARS = 16;
 
@@ -44,7 +50,7 @@ export class MeshBus {
 
   private receive(m: Buffer): void {
     if (m.length < 1 + COORDINATOR_ID_CHARS) return;
-    const kind = m[0] === KIND_BYTE.toLink ? 'toLink' : m[0] === KIND_BYTE.toAgent ? 'toAgent' : null;
+    const kind = KIND_OF.get(m[0]);
     const from = m.toString('latin1', 1, 1 + COORDINATOR_ID_CHARS);
     if (!kind || !/^[0-9a-f]+$/.test(from) || from === this.id) return;
     this.onFrame(from, kind, new Uint8Array(m.buffer, m.byteOffset + 1 + COORDINATOR_ID_CHARS, m.length - 1 - COORDINATOR_ID_CHARS));

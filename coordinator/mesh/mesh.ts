@@ -15,7 +15,9 @@ import { recoverRows } from '../gcs/recovery.js';
 import { Session } from '../session.js';
 import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
-import { PeerAgent } from './agent.js';
+import { AgentSession, PeerAgent } from './agent.js';
+import { SignalRelay } from './signal-relay.js';
+import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 
@@ -38,6 +40,8 @@ export class CoordinatorMesh {
   private readonly startedAt = Date.now();
   private closed = false;
   private others: CoordinatorInfo[] = [];
+  readonly signals: SignalRelay;
+  private view: MeshView | undefined;
 
   private constructor(
     private readonly c: Coordinator,
@@ -45,7 +49,13 @@ export class CoordinatorMesh {
     private readonly bus: MeshBus,
     private readonly opts: MeshOptions,
     private readonly disconnect: () => void,
-  ) {}
+  ) {
+    this.signals = new SignalRelay(c.signalling, {
+      sendSignal: (to, payload) => this.bus.send(to, 'signal', payload),
+      askAsNode: (to, m) => this.agents.get(to)?.ask(m) ?? false,
+      coordinatorOf: (s) => s.meshLink ?? (s instanceof AgentSession ? s.agent.peer : undefined),
+    });
+  }
 
   static async start(c: Coordinator, opts: MeshOptions): Promise<CoordinatorMesh> {
     const id = randomHex(8);
@@ -54,7 +64,20 @@ export class CoordinatorMesh {
     c.meshId = id;
     c.mesh = mesh;
     c.gcs.eventOrigin = `${id}:`;
-    mesh.bus.onFrame = (from, kind, frame) => (kind === 'toLink' ? mesh.linkFrame(from, frame) : mesh.agents.get(from)?.onFrame(frame));
+    mesh.bus.onFrame = (from, kind, frame) => {
+      if (kind === 'toLink') mesh.linkFrame(from, frame);
+      else if (kind === 'toAgent') mesh.agents.get(from)?.onFrame(frame);
+      else if (kind === 'signal') mesh.signals.deliver(from, frame);
+      else if (kind === 'ask') mesh.view?.onAsk(from, frame);
+      else mesh.view?.onAnswer(from, frame);
+    };
+    mesh.view = new MeshView(c, id, {
+      send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
+      others: () => mesh.registry.live().map((o) => o.id),
+      totals: () => mesh.totals(),
+      coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
+    });
+    c.signalling.bridge = mesh.signals;
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
@@ -92,7 +115,10 @@ export class CoordinatorMesh {
     this.others = await this.registry.tick(this.selfInfo());
     const live = new Set(this.others.map((o) => o.id));
     for (const o of this.others) {
-      if (!this.agents.has(o.id)) this.agents.set(o.id, new PeerAgent(this.c, o.id, (f) => this.bus.send(o.id, 'toLink', f), this.opts.joinToken));
+      if (this.agents.has(o.id)) continue;
+      const agent = new PeerAgent(this.c, o.id, (f) => this.bus.send(o.id, 'toLink', f), this.opts.joinToken);
+      agent.onLocated = (m) => this.signals.located(o.id, m);
+      this.agents.set(o.id, agent);
     }
     for (const [id, a] of this.agents) {
       if (live.has(id)) continue;
@@ -175,6 +201,13 @@ export class CoordinatorMesh {
     c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
   }
 
+  /** Mesh-wide counts from every coordinator's record (ours now, the others' as of their last beat). */
+  totals(): Record<string, number> {
+    const all = this.list();
+    const sum = (k: 'nodes' | 'cpus' | 'jobs' | 'load') => all.reduce((n, r) => n + r[k], 0);
+    return { coordinators: all.length, meshNodes: sum('nodes'), meshCpus: sum('cpus'), meshJobs: sum('jobs'), meshLoad: sum('load') };
+  }
+
   /** This coordinator and the live others, for GET /api/coordinators. */
   list(): (CoordinatorInfo & { self: boolean })[] {
     const me: CoordinatorInfo = { ...this.selfInfo(), id: this.id, at: Date.now(), beat: 0 };
@@ -184,6 +217,9 @@ export class CoordinatorMesh {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.c.signalling.bridge = null;
+    this.signals.close();
+    this.view?.close();
     for (const a of this.agents.values()) a.close();
     for (const s of this.links.values()) s.ws.close(1001);
     await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});

@@ -67,7 +67,7 @@ export class Membership {
       hostKey: info.host ? hostKeyHash(info.host.key) : undefined,
     };
     s.nodeId = id;
-    this.gcs.nodes.set(id, n);
+    this.gcs.nodeTable.set(id, n);
     if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
@@ -93,7 +93,7 @@ export class Membership {
 
   /** Removes a node (socket closed or heartbeats missed). */
   remove(n: NodeRecord, why: string): void {
-    if (!this.gcs.nodes.delete(n.id)) return;
+    if (!this.gcs.nodeTable.delete(n.id)) return;
     if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
@@ -109,7 +109,7 @@ export class Membership {
     if (gap > 3 * Math.max(100, Math.floor(this.heartbeatMs / 2))) {
       // Our own event loop stalled (a long GC, a busy embedding process): nodes could
       // not be heard, which is not their fault. Give them a fresh window.
-      for (const n of this.gcs.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - this.heartbeatMs);
+      for (const n of this.gcs.nodeTable.values()) n.lastSeen = Math.max(n.lastSeen, now - this.heartbeatMs);
       return;
     }
     // Deleting the entry being visited is safe in a Map walk: no copy of 10,000 nodes twice a second.

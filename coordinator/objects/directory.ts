@@ -7,6 +7,7 @@ import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
+import { addObject, forgetObject } from '../jobs/job-tasks.js';
 
 export interface DirectoryEvents {
   /** The object became ready or failed: wake its dependents. */
@@ -47,7 +48,8 @@ export class ObjectDirectory {
       subscribers: null,
     };
     this.gcs.objects.set(id, o);
-    if (ofJob) this.gcs.jobs.get(job)?.objects.add(id);
+    const j = ofJob ? this.gcs.jobs.get(job) : undefined;
+    if (j) addObject(j, id);
     this.gcs.stats.objectsCreated++;
     return o;
   }
@@ -250,7 +252,8 @@ export class ObjectDirectory {
   free(o: ObjectRecord): void {
     if (!this.gcs.objects.has(o.id)) return;
     this.gcs.dropObject(o.id);
-    this.gcs.jobs.get(o.job)?.objects.delete(o.id);
+    const job = this.gcs.jobs.get(o.job);
+    if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) s.send({ t: 'free', ids: [o.id] });
     o.locations.clear();

@@ -9,6 +9,7 @@ import type { JobId } from '../../shared/ids.js';
 import type { ErrorCode } from '../../shared/error-codes.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { markInfeasible } from './task-states.js';
 
 const RECHECK_MS = 1000;
 const MAX_TRACKED = 10_000;
@@ -92,12 +93,12 @@ export class FeasibilityWatch {
 
   private flag(key: string, queued: () => Iterable<TaskRecord>, why: string): void {
     this.flagged.add(key);
-    for (const q of queued()) if (q.state === 'queued') q.infeasible = why;
+    for (const q of queued()) markInfeasible(q, why);
   }
 
   private unflag(key: string, queued: () => Iterable<TaskRecord>): void {
     if (!this.flagged.delete(key)) return;
-    for (const q of queued()) q.infeasible = undefined;
+    for (const q of queued()) markInfeasible(q, undefined);
   }
 
   /** Forgets the warnings of jobs that ended. */

@@ -15,6 +15,7 @@ import { spreadPolicy } from './spread-policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { Rebalancer } from './rebalance.js';
+import { queued } from './task-states.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -121,7 +122,7 @@ export class Scheduler {
   }
 
   enqueue(t: TaskRecord, front = false): void {
-    t.state = 'queued';
+    queued(t);
     const key = classKey(t);
     let q = this.classes.get(key);
     if (!q) this.classes.set(key, (q = new ClassQueue(this.waiting)));

@@ -11,6 +11,7 @@ import { depsOf } from '../lineage/lineage.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { actorGone, lostFailure } from './task-failures.js';
+import { addTask } from '../jobs/job-tasks.js';
 
 /** A new task on record, and why it fails at once (a lost or failed argument, a taken actor name), if it does. */
 export interface Admitted {
@@ -51,9 +52,8 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
     endedAt: 0,
     ranOn: null,
   };
-  gcs.tasks.set(spec.taskId, t);
-  job.tasks.add(t);
-  job.counts.submitted++;
+  gcs.taskTable.set(spec.taskId, t);
+  addTask(job, t);
   gcs.stats.tasksSubmitted++;
   gcs.persistTask(t);
   for (let i = 0; i < spec.numReturns; i++) {

@@ -14,10 +14,7 @@ export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, sched
     dispatch: (t, n) => tasks().assign(t, n),
     fail: (t, f) => tasks().finishFailed(t, f),
     release: (t) => tasks().unplace(t),
-    recreate: (t) => {
-      t.state = 'queued';
-      scheduler.enqueue(t, true);
-    },
+    recreate: (t) => scheduler.enqueue(t, true), // queued again, at the front
     holdArgs: (spec, sign) => {
       for (const id of depsOf(spec)) {
         if (sign > 0) dir.addRef(id);

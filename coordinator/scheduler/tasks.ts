@@ -16,6 +16,7 @@ import { depsOf, Lineage } from '../lineage/lineage.js';
 import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
 import { admit } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
+import { countEnd, noteFailure } from '../jobs/job-tasks.js';
 
 export class TaskManager {
   /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
@@ -50,7 +51,10 @@ export class TaskManager {
     } else if (localNode && spec.verify && !spec.actor && t.missing === 0) {
       // Run bottom-up already: that run is the first replica.
       nodeLoad.sentFunction(localNode, spec.fnId);
-      this.verifier.start(t, localNode, (r, n) => this.placeOn(r, n));
+      this.verifier.start(t, localNode, (r, n) => {
+        r.state = 'assigned'; // the first replica
+        this.placeOn(r, n);
+      });
     } else if (localNode) {
       t.state = 'assigned';
       this.placeOn(t, localNode);
@@ -240,7 +244,7 @@ export class TaskManager {
     if (isReplica(t)) return this.verifier.replicaLost(t);
     this.end(t, failure.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     const job = failure.code === 'TASK_CANCELLED' ? undefined : this.gcs.jobs.get(t.spec.jobId);
-    if (job && !job.firstError) job.firstError = { name: failure.name, message: failure.message.slice(0, 2000), functionName: failure.functionName };
+    if (job) noteFailure(job, failure);
     failOutputs(this.dir, t, failure);
   }
 
@@ -259,16 +263,10 @@ export class TaskManager {
     t.endedAt = Date.now();
     const job = this.gcs.jobs.get(t.spec.jobId);
     const st = this.gcs.stats;
-    if (state === 'finished') {
-      st.tasksFinished++;
-      if (job) job.counts.finished++;
-    } else if (state === 'failed') {
-      st.tasksFailed++;
-      if (job) job.counts.failed++;
-    } else {
-      st.tasksCancelled++;
-      if (job) job.counts.cancelled++;
-    }
+    if (state === 'finished') st.tasksFinished++;
+    else if (state === 'failed') st.tasksFailed++;
+    else st.tasksCancelled++;
+    if (job) countEnd(job, state);
     // No row for the end state: the outputs' rows (ready or failed) say it.
     // A finished task keeps its arguments while its outputs live: lineage, to rebuild them (issue 6).
     // Actor calls are not re-run to rebuild their outputs (the actor's log replays them), so they keep nothing.
@@ -294,7 +292,7 @@ export class TaskManager {
   /** One of a task's outputs was freed. */
   outputFreed(o: ObjectRecord): void {
     if (isPutObject(o.id)) return;
-    const t = this.gcs.tasks.get(taskOfObject(o.id));
+    const t = this.gcs.taskTable.get(taskOfObject(o.id));
     if (!t) return;
     if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
     if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.lineage.drop(t);

@@ -58,6 +58,16 @@ export class IceServers {
     this.ttlS = o.turnTtlS ?? 6 * 3600;
   }
 
+  /** Whether credentials handed out expire (a TURN server that takes them from the secret): peers then get fresh ones in time. */
+  get expires(): boolean {
+    return this.servers.some((s) => s.rest);
+  }
+
+  /** A credential's lifetime, ms. */
+  get ttlMs(): number {
+    return this.ttlS * 1000;
+  }
+
   /** The ICE config of peer `peerId` (a node or job id), with fresh TURN credentials. */
   for(peerId: string, nowMs = Date.now()): IceConfig {
     const user = `${Math.floor(nowMs / 1000) + this.ttlS}:${peerId}`;

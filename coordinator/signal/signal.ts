@@ -3,7 +3,9 @@
 // drivers to or from nodes), stamps each with its true sender, and bounds how
 // many a session may send. `locate` names the live holders of an object,
 // and the peers that asked for it lately (swarm broadcast, issue 17: readers
-// still receiving an object serve its chunks to each other).
+// still receiving an object serve its chunks to each other). With several
+// coordinators (issue 15) a signal or a holder on another coordinator goes
+// through the bridge (coordinator/mesh/signal-relay.ts).
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { MAX_LOCATED } from '../../shared/protocol/messages.js';
@@ -21,12 +23,28 @@ const SWARM_MAX = 64;
 /** Objects with swarm members, beyond which expired ones are swept on the next locate. */
 const SWARM_SWEEP_AT = 4096;
 
+/** The other coordinators of a mesh, as signalling sees them (coordinator/mesh/signal-relay.ts). */
+export interface SignalBridge {
+  /** The coordinator a session stands for (its link, or our agent on it), if it is one. */
+  coordinatorOf(s: Session): string | undefined;
+  /** The coordinator that last spoke for a peer not attached here. */
+  route(peer: string): string | undefined;
+  /** Sends a signal of `from` (peer id `self`) to `peer`, attached to coordinator `via`. */
+  forward(via: string, from: Session, self: string, peer: string, data: string): void;
+  /** Answers `s`'s locate once the coordinators in `via` named their holders too (bounded wait). */
+  locate(s: Session, m: MsgOf<'locate'>, peers: string[], partial: string[], via: string[]): void;
+  /** For /api/stats. */
+  readonly counters: Record<string, number>;
+}
+
 export class Signalling {
   private readonly buckets = new WeakMap<Session, Bucket>();
   /** Signals refused (rate, unknown target, wrong roles). */
   refused = 0;
   /** By object: the peers that located it lately, with when they stop counting. */
   private readonly swarms = new Map<ObjectId, Map<Session, number>>();
+  /** Set when this coordinator is part of a mesh. */
+  bridge: SignalBridge | null = null;
 
   constructor(
     private readonly gcs: Gcs,
@@ -39,7 +57,7 @@ export class Signalling {
     return s.role === 'node' ? s.nodeId : s.role === 'driver' ? s.jobId : null;
   }
 
-  private sessionOf(peer: string): Session | undefined {
+  sessionOf(peer: string): Session | undefined {
     const n = this.gcs.nodes.get(peer as never);
     if (n) return n.session;
     const j = this.gcs.jobs.get(peer as never);
@@ -53,6 +71,12 @@ export class Signalling {
     }
     const self = Signalling.peerId(from);
     const to = this.sessionOf(m.peer);
+    // A peer on another coordinator (a guest job's driver here stands for its owner's): over the mesh bus.
+    const via = self && this.bridge && !this.bridge.coordinatorOf(from) ? (to ? this.bridge.coordinatorOf(to) : this.bridge.route(m.peer)) : undefined;
+    if (via && self) {
+      this.bridge!.forward(via, from, self, m.peer, m.data);
+      return null;
+    }
     if (!self || !to || to.closed || to === from || to.peerless) {
       this.refused++;
       return null; // the peer left: the sender's link attempt times out and it uses the relay
@@ -69,9 +93,14 @@ export class Signalling {
   locate(s: Session, m: MsgOf<'locate'>): void {
     const o = this.gcs.objects.get(m.id);
     const peers: string[] = [];
+    // Holders that are other coordinators: asked for their own holders, unless the asker is one (no loops).
+    const via: string[] = [];
+    const bridge = this.bridge && !this.bridge.coordinatorOf(s) ? this.bridge : null;
     if (o && o.state === 'ready' && !o.v) {
       for (const h of o.locations) {
         const id = Signalling.peerId(h);
+        const other = bridge && !h.closed ? bridge.coordinatorOf(h) : undefined;
+        if (other) via.push(other);
         if (h === s || h.closed || !id || h.peerless) continue;
         if (s.role === 'driver' && h.role === 'driver') continue;
         peers.push(id);
@@ -79,6 +108,7 @@ export class Signalling {
     }
     shuffle(peers);
     const partial = this.swarm && o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id) : [];
+    if (via.length) return bridge!.locate(s, m, peers, partial, via);
     s.send({ t: 'located', x: m.x, peers: peers.slice(0, MAX_LOCATED), partial: partial.slice(0, MAX_LOCATED) });
   }
 

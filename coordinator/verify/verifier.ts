@@ -19,6 +19,7 @@ import { TERMINAL, type NodeRecord, type ReplicaSet, type TaskRecord } from '../
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Session } from '../session.js';
 import type { TrustTable } from '../trust/trust.js';
+import { newReplica, replicaCancelled, replicaEnded, replicaPlaced, replicaStarted, verifying } from '../scheduler/task-states.js';
 
 export type Outcome = { done: MsgOf<'done'>; failure?: undefined } | { failure: Failure; done?: undefined };
 
@@ -85,32 +86,14 @@ export class Verifier {
   start(t: TaskRecord, local?: NodeRecord, placeOn?: (r: TaskRecord, n: NodeRecord) => void): void {
     const v = t.spec.verify!;
     const g = new ReplicaGroup(t, v.replicas, !!v.adaptive);
-    t.replicas = g;
-    t.state = 'queued';
+    verifying(t, g);
     const first = this.add(g, !local);
-    if (local && placeOn) {
-      first.state = 'assigned';
-      placeOn(first, local);
-    }
+    if (local && placeOn) placeOn(first, local);
     if (!g.deciding) for (let i = 1; i < g.replicas; i++) this.add(g);
   }
 
   private add(g: ReplicaGroup, enqueue = true): TaskRecord {
-    const p = g.primary;
-    const r: TaskRecord = {
-      spec: p.spec,
-      state: 'queued',
-      node: null,
-      missing: 0,
-      liveOutputs: 0,
-      holdsArgs: false,
-      blocked: false,
-      submittedAt: Date.now(),
-      startedAt: 0,
-      endedAt: 0,
-      ranOn: null,
-      replicas: g,
-    };
+    const r = newReplica(g);
     g.records.push(r);
     this.stats.replicasRun++;
     if (enqueue) this.scheduler.enqueue(r);
@@ -122,8 +105,7 @@ export class Verifier {
     const g = r.replicas as ReplicaGroup;
     g.used.add(n.id);
     const p = g.primary;
-    if (p.state === 'queued') p.state = 'assigned';
-    p.ranOn = n.id;
+    replicaPlaced(p, n.id);
     if (!g.deciding) return;
     g.deciding = false;
     if (this.trust.skipCheck(n.id)) {
@@ -133,11 +115,7 @@ export class Verifier {
   }
 
   started(r: TaskRecord): void {
-    const p = (r.replicas as ReplicaGroup).primary;
-    if (p.state === 'assigned' || p.state === 'queued') {
-      p.state = 'running';
-      p.startedAt = Date.now();
-    }
+    replicaStarted((r.replicas as ReplicaGroup).primary);
   }
 
   /** The replica of `p` that session `s` runs at `attempt`, if any. */
@@ -158,8 +136,7 @@ export class Verifier {
     const n = r.node;
     if (n) taskDone(n);
     this.tasks.unplace(r);
-    r.state = outcome.failure ? 'failed' : 'finished';
-    r.endedAt = Date.now();
+    replicaEnded(r, outcome.failure ? 'failed' : 'finished');
     const sig = signature(outcome);
     let vote = g.votes.get(sig);
     if (!vote) g.votes.set(sig, (vote = { sig, outcome, sessions: [] }));
@@ -171,8 +148,7 @@ export class Verifier {
   /** A replica cannot run (its node was lost past its retries): it counts as no answer. */
   replicaLost(r: TaskRecord): void {
     this.tasks.unplace(r);
-    r.state = 'failed';
-    r.endedAt = Date.now();
+    replicaEnded(r, 'failed');
     this.evaluate(r.replicas as ReplicaGroup);
   }
 
@@ -262,7 +238,7 @@ export class Verifier {
       const n = r.node;
       if (n) n.session.send({ t: 'cancelTask', taskId: r.spec.taskId, force: true });
       this.tasks.unplace(r);
-      r.state = 'cancelled';
+      replicaCancelled(r);
     }
   }
 }

@@ -4,6 +4,7 @@ import type { ObjectId } from '../ids.js';
 import type { Handlers, MsgOf } from '../protocol/messages.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
+import type { IceConfig } from '../transfer/raw-peer.js';
 import type { DriverQuestions } from './driver-questions.js';
 import type { ObjectClient } from './object-client.js';
 
@@ -15,6 +16,8 @@ export interface DriverContext {
   readonly questions: DriverQuestions;
   /** Large puts of this driver, served on request. */
   readonly ownLarge: ReadonlyMap<ObjectId, Uint8Array>;
+  /** The ICE servers for new peer links (refreshed by `ice` messages). */
+  ice: IceConfig | undefined;
   uploadArtifact(hash: string): void;
   onError(m: MsgOf<'error'>): void;
   onWarn(m: MsgOf<'warn'>): void;
@@ -24,6 +27,7 @@ export interface DriverContext {
 
 export const handlers: Handlers<DriverContext> = {
   welcome: null, // handled while connecting
+  ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),
   chunk: (c, m) => c.objects.onChunk(m),

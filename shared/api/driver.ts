@@ -37,7 +37,8 @@ export class DriverCore implements MeshCore, DriverContext {
   }
   inlineMax = 64 * 1024;
   /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
-  private ice: IceConfig | undefined;
+  /** The ICE servers for new peer links: from the welcome, refreshed by `ice` messages before TURN credentials expire. */
+  ice: IceConfig | undefined;
   readonly tracksHandles = true;
   readonly objects: ObjectClient;
   links: PeerLinks | null = null;

@@ -3,9 +3,11 @@
 // and serve the objects it holds when the coordinator asks for them.
 import type { ObjectId } from '../ids.js';
 import type { Failure } from '../errors.js';
-import { RELAY_CHUNK_BYTES, type Msg, type MsgOf } from '../protocol/messages.js';
+import type { Msg, MsgOf } from '../protocol/messages.js';
 import { TabmeshError } from '../errors.js';
-import { allocBytes, expose } from '../bytes.js';
+import { allocBytes } from '../bytes.js';
+import { serveOverRelay } from '../transfer/relay-serve.js';
+import type { ObjectSource } from '../transfer/source.js';
 
 export interface ReadyInfo {
   /** The value's bytes when the object is small enough to travel inline. */
@@ -157,28 +159,19 @@ export class ObjectClient {
     t.reject(new TabmeshError('OBJECT_LOST', `transfer of ${t.id} failed: ${m.reason}`));
   }
 
-  /** Streams `bytes` on transfer `x`, waiting while the socket is backed up. */
-  async serve(x: number, bytes: Uint8Array | undefined): Promise<void> {
-    if (!bytes) {
-      this.send({ t: 'xferFail', x, reason: 'object not held here' });
-      return;
-    }
-    expose(bytes); // sent from in place, over time
-    const n = bytes.byteLength;
-    if (n === 0) {
-      this.send({ t: 'chunk', x, o: 0, n: 0, d: new Uint8Array(0) });
-      return;
-    }
-    for (let o = 0; o < n; o += RELAY_CHUNK_BYTES) {
-      while (this.bufferedAmount() > SEND_HIGH_WATER) {
-        if (this.closedWith) return;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      if (this.closedWith) return;
-      const d = bytes.subarray(o, Math.min(n, o + RELAY_CHUNK_BYTES));
-      this.bytesOut += d.byteLength;
-      this.send({ t: 'chunk', x, o, n, d });
-    }
+  /** Streams an object on relay transfer `x`: its bytes, or a source read from a lower tier a window at a time (relay-serve.ts). */
+  serve(x: number, src: Uint8Array | ObjectSource | undefined): Promise<void> {
+    return serveOverRelay(
+      {
+        send: (m) => this.send(m),
+        bufferedAmount: () => this.bufferedAmount(),
+        highWater: SEND_HIGH_WATER,
+        closed: () => this.closedWith !== null,
+        sent: (n) => (this.bytesOut += n),
+      },
+      x,
+      src,
+    );
   }
 
   /** Fails the transfers in flight (the connection dropped; subscriptions stay, to be sent again). */

@@ -7,13 +7,15 @@ type NodeHandlers = Handlers<NodeHandlerContext>;
 
 export const handlers: NodeHandlers = {
   welcome: null,
+  ice: (n, m) => (n.ice = m.ice),
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
   giveBack: (n, m) => n.tasks.giveBack(m.n),
   free: (n, m) => {
     for (const id of m.ids) n.store.delete(id);
   },
-  serve: (n, m) => void n.store.get(m.id).then((b) => n.objects.serve(m.x, b)),
+  // Issue 17: a spilled object streams from its tier through the relay too, never loaded whole.
+  serve: (n, m) => void n.store.source(m.id).then((s) => n.objects.serve(m.x, s)),
   upload: (n, m) => void n.access.putArtifact(m.hash),
   artifact: null,
   ready: (n, m) => n.objects.onReady(m),

@@ -9,6 +9,7 @@ import type { ObjectId, TaskId } from '../ids.js';
 import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
+import type { IceConfig } from '../transfer/raw-peer.js';
 import type { EnvCache } from './env-cache.js';
 import type { Executor, LocalScheduler, LocalTask } from './executors.js';
 import type { NodeOptions } from './platform.js';
@@ -115,6 +116,8 @@ export interface NodeHandlerContext {
   readonly objects: ObjectClient;
   readonly fetcher: ObjectFetcher;
   readonly links: PeerLinks | null;
+  /** The ICE servers for new peer links (refreshed by `ice` messages). */
+  ice: IceConfig | undefined;
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
 }

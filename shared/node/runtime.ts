@@ -33,7 +33,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   nodeId: NodeId | null = null;
   inlineMax = 64 * 1024;
   /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
-  private ice: IceConfig | undefined;
+  /** The ICE servers for new peer links: from the welcome, refreshed by `ice` messages before TURN credentials expire. */
+  ice: IceConfig | undefined;
   readonly store: ObjectStore;
   readonly objects: ObjectClient;
   /** Peer links to other nodes and drivers (issue 4), when the platform has WebRTC. */

@@ -137,6 +137,12 @@ export const messages = {
     /** To a node: the longest it may stay silent; it then sends a keepalive, an empty frame (issue 14). */
     quietMs: opt(int()),
   }),
+  /**
+   * Fresh ICE servers (issue 17): TURN credentials derived from the secret
+   * expire (6 h by default), so the coordinator sends new ones before they do;
+   * links opened from then on use them (open links keep their allocation).
+   */
+  ice: obj({ t: lit('ice'), ice: iceCheck }),
   assign: obj({
     t: lit('assign'),
     spec: taskSpecCheck,

@@ -12,7 +12,7 @@ import type { Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
 import type { PeerLinks } from './links.js';
 import { BadChunkError } from './link-receive.js';
-import { SWARM_MIN_BYTES, Swarm } from './swarm.js';
+import { SWARM_MIN_BYTES, Swarm, type ChunkOrder } from './swarm.js';
 
 /** Peer attempts per object before the relay (hash mismatches count). */
 const PEER_ATTEMPTS = 3;
@@ -30,6 +30,8 @@ export interface FetcherOptions {
   swarmMinBytes?: number;
   /** The swarm's random source (seeded in simulated runs). */
   rand?: () => number;
+  /** The order a swarm reader asks for chunks in (default rarest first; 'random' is the sim test's baseline). */
+  chunkOrder?: ChunkOrder;
 }
 
 interface Located {
@@ -56,7 +58,18 @@ export class ObjectFetcher {
     private readonly send: (m: Msg) => void,
     private readonly opts: FetcherOptions = {},
   ) {
-    this.swarm = links ? new Swarm(links, { bad: (id, peer, why) => this.badHolder(id, peer, why) }, opts.rand) : null;
+    this.swarm = links
+      ? new Swarm(
+          links,
+          {
+            bad: (id, peer, why) => this.badHolder(id, peer, why),
+            dropped: (id, peer, why) => this.onEvent(`swarm fetch of ${id.slice(0, 12)}: ${peer} dropped (${why})`),
+          },
+          opts.rand,
+          undefined,
+          opts.chunkOrder,
+        )
+      : null;
   }
 
   /** `peer` sent a chunk of `id` that does not match its hash: counted, and told the coordinator's trust table. */

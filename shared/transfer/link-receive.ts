@@ -144,7 +144,13 @@ export class Receiving {
       } else if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
       this.incoming.delete(x);
       this.ch.sendControl({ k: 'cancel', x });
-      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms`));
+      const why =
+        drained < t.reqAfter
+          ? 'its request still queued here'
+          : this.lastChunkAt
+            ? `nothing from the peer for ${now - this.lastChunkAt} ms`
+            : 'nothing ever from the peer';
+      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms (${why}; at ${t.received} of ${t.to})`));
     }
   }
 

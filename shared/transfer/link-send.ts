@@ -37,6 +37,7 @@ export interface SendChannel {
   readonly serving: ServingBudget;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number };
+  log(text: string): void;
 }
 
 interface Outgoing {
@@ -47,10 +48,15 @@ interface Outgoing {
   cursor: SourceCursor;
   /** Where the requested range ends. */
   end: number;
+  /** Where it started, and when (for the log of a cancelled send). */
+  from: number;
+  at: number;
 }
 
 export class Sending {
   private readonly outgoing = new Map<number, Outgoing>();
+  /** Requests not yet sending: what each waits for (the object, the serving budget, its leaves), and since when. */
+  private readonly starting = new Map<number, { phase: string; at: number }>();
   /** Outgoing transfers in turn order. */
   private queue: Outgoing[] = [];
   private drainTimer: unknown = null;
@@ -63,6 +69,10 @@ export class Sending {
 
   async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean): Promise<void> {
     const ch = this.ch;
+    const st = { phase: 'its lookup', at: Date.now() };
+    this.starting.set(x, st);
+    // A cancel while it waits ends it here (nothing is sent for it).
+    const gone = () => this.starting.get(x) !== st || !ch.open();
     let src: ObjectSource | undefined;
     try {
       const got = await ch.lookup(id);
@@ -74,33 +84,38 @@ export class Sending {
       const partial = ch.partial(id, from, to);
       if (partial) src = memorySource(partial);
     }
-    if (!ch.open()) return;
-    if (!src) return ch.sendControl({ k: 'fail', x, reason: 'object not held here' });
-    if (from > src.size) return ch.sendControl({ k: 'fail', x, reason: 'offset past the end' });
+    if (gone()) return;
+    if (!src) return this.refuse(x, 'object not held here');
+    if (from > src.size) return this.refuse(x, 'offset past the end');
     const end = Math.min(src.size, to ?? src.size);
-    if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return ch.sendControl({ k: 'fail', x, reason: 'range end not at a chunk boundary' });
+    if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return this.refuse(x, 'range end not at a chunk boundary');
     if (src.bytes) expose(src.bytes); // sent from in place, over time
     // Issue 17: a spilled object streams from its tier, holding its read-ahead only.
     const hold: object = src.bytes ?? {};
+    st.phase = 'the serving budget';
     await ch.serving.acquire(hold, heldWhileServing(src));
-    if (!ch.open()) return ch.serving.release(hold);
+    if (gone()) return ch.serving.release(hold);
     if (withLeaves) {
+      st.phase = 'its leaves';
       let leaves: Uint8Array;
       try {
         leaves = await src.leaves();
       } catch (e) {
         ch.serving.release(hold);
-        if (ch.open()) ch.sendControl({ k: 'fail', x, reason: `cannot read it: ${(e as Error).message}` });
+        if (!gone()) this.refuse(x, `cannot read it: ${(e as Error).message}`);
         return;
       }
-      if (!ch.open()) return ch.serving.release(hold);
+      if (gone()) return ch.serving.release(hold);
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
+    this.starting.delete(x);
     const t: Outgoing = {
       x,
       hold,
       end,
+      from,
+      at: Date.now(),
       cursor: new SourceCursor(
         src,
         from,
@@ -122,6 +137,29 @@ export class Sending {
     this.pump();
   }
 
+  /** Transfer `x` cannot be served. */
+  private refuse(x: number, reason: string): void {
+    this.starting.delete(x);
+    this.ch.sendControl({ k: 'fail', x, reason });
+  }
+
+  /** The reader gave up on transfer `x` (its stall clock ran out, or it has the chunks from elsewhere). */
+  cancel(x: number): void {
+    const st = this.starting.get(x);
+    if (st) {
+      this.starting.delete(x);
+      this.ch.log(`a request cancelled by the reader after ${Date.now() - st.at} ms waiting for ${st.phase}`);
+    }
+    const t = this.outgoing.get(x);
+    if (t && t.cursor.o < t.end) {
+      const waits = t.cursor.o === t.from ? 'nothing sent' : `${t.cursor.o - t.from} bytes sent`;
+      this.ch.log(
+        `a send cancelled by the reader after ${Date.now() - t.at} ms (${waits}; ${this.ch.bufferedAmount()} bytes in the channel; ${this.queue.length} sends in turn)`,
+      );
+    }
+    this.drop(x);
+  }
+
   drop(x: number): void {
     const t = this.outgoing.get(x);
     if (!t) return;
@@ -133,6 +171,7 @@ export class Sending {
   /** The link closed: every send ends. */
   dropAll(): void {
     if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.starting.clear();
     for (const t of this.outgoing.values()) this.end(t);
     this.outgoing.clear();
     this.queue = [];

@@ -73,6 +73,7 @@ export class PeerLink {
       serving: env.serving,
       faults: env.faults,
       counters: env.counters,
+      log: (text) => env.log(`peer link to ${peer}: ${text}`),
     });
     raw.onConnect = () => this.markOpen();
     raw.onData = (b) => this.onData(b);
@@ -169,7 +170,7 @@ export class PeerLink {
     if (m.have) return this.env.have(this, m.have);
     const c = m.control;
     if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true);
-    else if (c.k === 'cancel') this.tx.drop(c.x);
+    else if (c.k === 'cancel') this.tx.cancel(c.x);
     else this.rx.onFail(c.x, c.reason);
   }
 }

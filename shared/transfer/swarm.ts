@@ -9,9 +9,12 @@
 // `have` messages they send each other over their links: the chunks they hold
 // (checked) and the chunks they asked a full holder for (claims). A reader
 // asks a full holder only for chunks that no other reader holds or has
-// claimed, starting at a random place, so readers split the origin's chunks
-// between them and take the rest from each other. A source that sends a bad
-// chunk is dropped and reported; its run comes from another source.
+// claimed, so readers split the origin's chunks between them and take the
+// rest from each other. Of the chunks a source may be asked for, a reader
+// takes the rarest first (fewest sources hold it; ties at random), as
+// BitTorrent does: what only the origin holds spreads before what many hold.
+// A source that sends a bad chunk is dropped and reported; its run comes from
+// another source.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
@@ -41,6 +44,8 @@ const HELD = 2;
 export interface SwarmReport {
   /** `peer` sent a chunk (or leaves) of `id` not matching its hash. */
   bad(id: ObjectId, peer: string, why: string): void;
+  /** `peer` is no longer asked for `id` (its link broke or stalled, or it could not serve). */
+  dropped?(id: ObjectId, peer: string, why: string): void;
 }
 
 interface Source {
@@ -57,6 +62,9 @@ interface Source {
   heard: boolean;
 }
 
+/** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
+export type ChunkOrder = 'rarest' | 'random';
+
 export class Swarm implements SwarmHooks {
   private readonly active = new Map<ObjectId, SwarmFetch>();
   /** Peers this side told it holds a whole object (once per peer and object). */
@@ -69,6 +77,7 @@ export class Swarm implements SwarmHooks {
     readonly report: SwarmReport,
     readonly rand: () => number = Math.random,
     readonly stallMs = 10_000,
+    readonly order: ChunkOrder = 'rarest',
   ) {
     links.swarm = this;
   }
@@ -121,6 +130,8 @@ class SwarmFetch {
   private readonly state: Uint8Array;
   private missing: number;
   private readonly sources = new Map<string, Source>();
+  /** Per chunk, the readers still asked that hold it (full holders hold every chunk: they do not change the order). */
+  private readonly holders: Uint16Array;
   private leaves: Uint8Array | null = null;
   private buf: Uint8Array | null = null;
   private readonly outHave: number[] = [];
@@ -141,6 +152,7 @@ class SwarmFetch {
   ) {
     this.chunks = chunkCount(size);
     this.state = new Uint8Array(this.chunks);
+    this.holders = new Uint16Array(this.chunks);
     this.missing = this.chunks;
     this.spot = Math.floor(swarm.rand() * this.chunks);
   }
@@ -213,7 +225,11 @@ class SwarmFetch {
     if (!s.told) this.tell(s);
     s.heard = true;
     const now = Date.now();
-    for (const c of h.have) if (c < this.chunks && s.has) s.has[c] = 1;
+    for (const c of h.have) {
+      if (c >= this.chunks || !s.has || s.has[c] === 1) continue;
+      s.has[c] = 1;
+      this.holders[c]++;
+    }
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
     this.wake();
@@ -270,14 +286,36 @@ class SwarmFetch {
     if (s.full && now - this.started < HEAR_MS) {
       for (const o of this.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
     }
-    for (let i = 0; i < this.chunks; i++) {
-      const c = (this.spot + i) % this.chunks;
-      if (!this.wants(s, c, now)) continue;
-      let e = c + 1;
-      while (e < this.chunks && e - c < RUN_CHUNKS && this.wants(s, e, now)) e++;
-      return [c, e];
+    const c = this.swarm.order === 'rarest' ? this.rarest(s, now) : this.firstFrom(this.spot, s, now);
+    if (c < 0) return null;
+    let e = c + 1;
+    while (e < this.chunks && e - c < RUN_CHUNKS && this.wants(s, e, now)) e++;
+    return [c, e];
+  }
+
+  /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
+  private rarest(s: Source, now: number): number {
+    let best = -1;
+    let fewest = Infinity;
+    let ties = 0;
+    for (let c = 0; c < this.chunks; c++) {
+      if (this.holders[c] > fewest || !this.wants(s, c, now)) continue;
+      if (this.holders[c] < fewest) {
+        fewest = this.holders[c];
+        best = c;
+        ties = 1;
+      } else if (this.swarm.rand() * ++ties < 1) best = c;
     }
-    return null;
+    return best;
+  }
+
+  /** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
+  private firstFrom(spot: number, s: Source, now: number): number {
+    for (let i = 0; i < this.chunks; i++) {
+      const c = (spot + i) % this.chunks;
+      if (this.wants(s, c, now)) return c;
+    }
+    return -1;
   }
 
   private request(s: Source, first: number, end: number): void {
@@ -326,7 +364,9 @@ class SwarmFetch {
   private failed(s: Source, e: unknown): void {
     if (s.dropped) return;
     s.dropped = true;
+    if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
     if (e instanceof BadChunkError) this.swarm.report.bad(this.id, s.peer, e.message);
+    else this.swarm.report.dropped?.(this.id, s.peer, (e as Error).message);
   }
 
   private scheduleFlush(): void {

@@ -9,7 +9,8 @@ import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats } from '../helpers/processes.js';
+import { twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -28,31 +29,6 @@ afterEach(async () => {
   mesh = undefined;
   cleanupProcesses();
 });
-
-interface CoordinatorRow {
-  id: string;
-  url: string;
-  nodes: number;
-  jobs: number;
-  self: boolean;
-}
-
-/** Two coordinators on one Redis (one prefix), one edge node each, each listing the other. */
-async function twoCoordinators(redisUrl: string, prefix: string, token: string): Promise<[Coord, Coord]> {
-  const [a, b] = await Promise.all([redisCoordinator(redisUrl, prefix, token), redisCoordinator(redisUrl, prefix, token)]);
-  // Each node names both: it joins the other when its own coordinator goes.
-  await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
-  for (const c of [a, b]) {
-    await until(
-      async () => {
-        const rows = (await getJson<CoordinatorRow[]>(c.url, '/api/coordinators', token)) ?? [];
-        return rows.length === 2 && rows.every((r) => r.nodes === 1) && ((await stats(c.url, token))?.meshLinks ?? 0) === 1;
-      },
-      { timeoutMs: 15_000, what: `${c.url} to list both coordinators with their nodes, and to link to the other` },
-    );
-  }
-  return [a, b];
-}
 
 async function events(url: string, token: string, kind: string): Promise<string[]> {
   return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
@@ -108,37 +84,6 @@ describe('several coordinators on one Redis', () => {
     } finally {
       r.disconnect();
     }
-  }, 180_000);
-
-  it('a MapReduce whose large map outputs are read by reducers across coordinators finishes exactly', async () => {
-    const token = 'mr-' + Math.random().toString(36).slice(2);
-    const [a, b] = await twoCoordinators(redis.url, 'mr', token);
-    mesh = await connect({ url: a.url, token });
-    const m = mesh;
-    // 200 KiB per map output: stored on the node that made it, never in the GCS.
-    const map = m.remote((k: number) => {
-      const out = new Float64Array(25_600);
-      for (let i = 0; i < out.length; i++) out[i] = k * 1000 + (i % 97);
-      return out;
-    });
-    const reduce = m.remote((r: number, ...parts: Float64Array[]) => parts.reduce((s, p) => s + p.reduce((x, y) => x + y, 0), r));
-    // Spread: the maps land on A's node and on B (a node of A's); every reducer reads every map output,
-    // so wherever a reducer runs, some of its inputs are on the other coordinator's side.
-    const maps = Array.from({ length: 8 }, (_, k) => map.options({ scheduling: 'spread' }).remote(k));
-    const reduces = Array.from({ length: 4 }, (_, r) => reduce.remote(r, ...maps));
-    const per = (k: number) => {
-      let s = 0;
-      for (let i = 0; i < 25_600; i++) s += k * 1000 + (i % 97);
-      return s;
-    };
-    const total = [0, 1, 2, 3, 4, 5, 6, 7].reduce((s, k) => s + per(k), 0);
-    const want = Array.from({ length: 4 }, (_, r) => r + total);
-    expect(await m.get(reduces, { timeoutMs: 120_000 })).toEqual(want);
-    // Map outputs crossed between the coordinators, through both relays (at least one 200 KiB output).
-    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
-    expect(sb.tasksFinished).toBeGreaterThan(0);
-    expect(sa.bytesRelayed).toBeGreaterThanOrEqual(204_800);
-    expect(sb.bytesRelayed).toBeGreaterThanOrEqual(204_800);
   }, 180_000);
 
   it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over, it finishes exactly, and a counter actor keeps its count', async () => {

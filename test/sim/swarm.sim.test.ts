@@ -18,7 +18,8 @@ import type { ObjectClient } from '../../shared/api/object-client.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 import { ObjectFetcher, type Fetch } from '../../shared/transfer/fetcher.js';
 import { PeerLinks } from '../../shared/transfer/links.js';
-import { CALM, SimNet } from './net.js';
+import type { ChunkOrder } from '../../shared/transfer/swarm.js';
+import { CALM, SimNet, seeded } from './net.js';
 import { seedsToRun } from './seeds.js';
 
 const ID = ('00000001' + 'cd'.repeat(16)) as ObjectId;
@@ -33,6 +34,9 @@ interface Peer {
 }
 
 interface Outcome {
+  /** Per sample while readers fetch: the spread of chunk counts (most minus fewest readers holding a chunk) and the fewest. */
+  spread: number[];
+  fewest: number[];
   calm: boolean;
   liars: number;
   size: number;
@@ -42,20 +46,35 @@ interface Outcome {
   viaRelay: number;
 }
 
-async function run(seed: number): Promise<Outcome> {
+interface RunOptions {
+  /** The order readers ask for chunks in (default rarest first). */
+  order?: ChunkOrder;
+  /** A calm network and no liar, whatever the seed says. */
+  clean?: boolean;
+  /** A larger object (64-128 chunks) over slower channels, readers starting over 2 s: where the order of chunks shows. */
+  big?: boolean;
+}
+
+/** How often a run looks at which reader holds which chunk (simulated ms). */
+const SAMPLE_MS = 20;
+
+async function run(seed: number, o: RunOptions = {}): Promise<Outcome> {
   const net = new SimNet(seed);
   const r = net.rand;
   const pick = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
-  const calm = r() < 0.6;
+  const calm = r() < 0.6 || o.clean === true;
   net.faults = calm ? CALM : { signalLoss: r() * 0.2, cutPerMessage: r() * 0.01, latencyMs: [1, pick(2, 30)], bytesPerMs: pick(5, 50) * 1000 };
-  const size = pick(3, 24) * CHUNK - pick(0, CHUNK - 1);
+  const size = o.big ? pick(64, 128) * CHUNK - pick(0, CHUNK - 1) : pick(3, 24) * CHUNK - pick(0, CHUNK - 1);
+  if (o.big) net.faults = { ...CALM, bytesPerMs: 20_000 };
   const truth = new Uint8Array(size);
   for (let j = 0; j < size; j += 61) truth[j] = (seed + j) & 255;
   const hash = contentHash(truth);
   const readers = pick(2, 8);
-  const lyingHolder = r() < 0.3;
-  const lyingReader = r() < 0.3 ? pick(0, readers - 1) : -1;
+  const lyingHolder = r() < 0.3 && !o.clean;
+  const lyingReader = r() < 0.3 && !o.clean ? pick(0, readers - 1) : -1;
   const peers: Peer[] = [];
+  // Runs that compare chunk orders draw the swarm's choices apart from the network's, so both orders meet the same network.
+  const swarmRand = seeded(seed * 7919 + 1);
   const members: string[] = []; // the coordinator's swarm: peers that located the object
   const relayed: string[] = [];
   const add = (id: string, holds: Peer['holds']): Peer => {
@@ -91,7 +110,7 @@ async function run(seed: number): Promise<Outcome> {
       if (!members.includes(id)) members.push(id);
       net.later(() => peer.fetcher.onLocated({ t: 'located', x: m.x, peers: full, partial }));
     };
-    peer.fetcher = new ObjectFetcher(objects, peer.links, send, { swarmMinBytes: 1, rand: r });
+    peer.fetcher = new ObjectFetcher(objects, peer.links, send, { swarmMinBytes: 1, rand: o.order ? swarmRand : r, chunkOrder: o.order });
     peers.push(peer);
     net.inbox(id, (from, text) => peer.links.onSignal(from, text));
     return peer;
@@ -116,12 +135,28 @@ async function run(seed: number): Promise<Outcome> {
           () => (read.done = true),
         );
       },
-      pick(0, 200),
+      pick(0, o.big ? 2000 : 200),
     );
   }
   const limit = Date.now() + 300_000;
+  const chunks = Math.ceil(size / CHUNK);
+  const spread: number[] = [];
+  const fewest: number[] = [];
+  let nextSample = Date.now();
   while (reads.some((x) => !x.done)) {
     if (Date.now() > limit) throw new Error(`${reads.filter((x) => !x.done).length} read(s) still pending after 300 s of simulated time`);
+    if (Date.now() >= nextSample) {
+      nextSample = Date.now() + SAMPLE_MS;
+      // How many readers hold each chunk (a finished reader holds them all), while some readers still fetch.
+      const counts = Array.from(
+        { length: chunks },
+        (_, c) => reads.filter((x) => x.peer.holds || x.peer.fetcher.swarm!.partial(ID, c * CHUNK, Math.min(size, (c + 1) * CHUNK))).length,
+      );
+      if (counts.some((n) => n > 0) && reads.some((x) => x.p && !x.done)) {
+        spread.push(Math.max(...counts) - Math.min(...counts));
+        fewest.push(Math.min(...counts));
+      }
+    }
     await vi.advanceTimersToNextTimerAsync();
   }
   const liars = new Set([liar?.id, lyingReader >= 0 ? `reader${lyingReader}` : undefined].filter((x) => x !== undefined));
@@ -144,7 +179,7 @@ async function run(seed: number): Promise<Outcome> {
   }
   if (process.env.SIM_DEBUG)
     console.log(JSON.stringify({ seed, readers, size, out: peers.map((p) => [p.id, p.links.counters.bytesOut, p.fetcher.swarm!.stats]) }));
-  return { calm, liars: liars.size, size, originOut: origin.links.counters.bytesOut, fromReaders, mismatches, viaRelay };
+  return { spread, fewest, calm, liars: liars.size, size, originOut: origin.links.counters.bytesOut, fromReaders, mismatches, viaRelay };
 }
 
 afterEach(() => {
@@ -183,6 +218,39 @@ describe('swarm broadcast on a simulated network', () => {
       expect(t.fromReaders).toBeGreaterThan(0);
       expect(t.mismatches).toBeGreaterThan(0);
       expect(t.calmClean).toBeGreaterThan(0);
+    }
+  }, 300_000);
+});
+
+describe('rarest first', () => {
+  it('readers ask for the chunks fewest hold first: chunk counts spread less than from a random start, and the origin still uploads at most two copies', async () => {
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const by = { rarest: { spread: [] as number[], fewest: [] as number[], copies: 0 }, random: { spread: [] as number[], fewest: [] as number[], copies: 0 } };
+    for (const seed of seedsToRun(20)) {
+      for (const order of ['rarest', 'random'] as const) {
+        vi.useFakeTimers({ now: 0 });
+        try {
+          const o = await run(seed, { order, clean: true, big: true });
+          by[order].spread.push(mean(o.spread));
+          by[order].fewest.push(mean(o.fewest));
+          by[order].copies = Math.max(by[order].copies, o.originOut / o.size);
+        } catch (e) {
+          throw new Error(`seed ${seed} (${order}): ${(e as Error).message}\n  replay: SIM_SEED=${seed} npx vitest run test/sim/swarm.sim.test.ts`);
+        } finally {
+          vi.useRealTimers();
+        }
+      }
+    }
+    const f = (k: 'rarest' | 'random') => ({
+      spread: +mean(by[k].spread).toFixed(3),
+      fewest: +mean(by[k].fewest).toFixed(3),
+      worstOriginCopies: +by[k].copies.toFixed(2),
+    });
+    console.log(`swarm sim, chunk order: ${JSON.stringify({ rarest: f('rarest'), random: f('random') })}`);
+    if (by.rarest.spread.length >= 15) {
+      expect(by.rarest.copies).toBeLessThanOrEqual(2);
+      expect(mean(by.rarest.spread)).toBeLessThan(mean(by.random.spread));
+      expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
     }
   }, 300_000);
 });

@@ -24,7 +24,7 @@ function world(): { c: Coordinator; doc: ClusterDoc; add(name: string, inflight?
   const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs));
   const add = (name: string, inflight = 0, done = 0): NodeRecord => {
     const n = nodeRecord(name, { session: fakeSession(name, { ws: {} }), kind: 'browser', resources: { cpu: 2 }, inflightTasks: inflight, tasksDone: done });
-    co.gcs.nodes.set(n.id, n);
+    co.gcs.nodeTable.set(n.id, n);
     return n;
   };
   return { c: co, doc, add };
@@ -71,7 +71,7 @@ describe('the live document at 10,000 nodes', () => {
     expect(w.doc.nodes.get(late.id)).toMatchObject({ name: 'n999', inflight: 5, state: 'alive' });
     // 150 shown nodes leave at once.
     const leaving = [...w.doc.nodes.keys()].slice(0, 150);
-    for (const id of leaving) w.c.gcs.nodes.delete(id as never);
+    for (const id of leaving) w.c.gcs.nodeTable.delete(id as never);
     w.doc.sample();
     const lost = views(w.doc).filter((v) => v.state === 'lost');
     expect(lost.length).toBeGreaterThan(0);

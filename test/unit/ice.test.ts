@@ -4,6 +4,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IceServers, parseIceServer } from '../../coordinator/signal/ice.js';
+import { IceRefresh } from '../../coordinator/signal/ice-refresh.js';
+import type { IceConfig } from '../../shared/transfer/raw-peer.js';
+import { Cluster } from '../helpers/cluster.js';
 import { iceFlags } from '../../cli/ice.js';
 import { messageCheck } from '../../shared/protocol/messages.js';
 
@@ -51,5 +54,58 @@ describe('ICE servers for peer links', () => {
     expect(validateMessage({ ...welcome, ice: { iceServers: [{ urls: 'turn:h:1', username: 'u', credential: 'c' }], relayOnly: true } })).toBeNull();
     expect(validateMessage({ ...welcome, ice: { iceServers: [{ urls: 5 }] } })).toMatch(/urls/);
     expect(validateMessage({ ...welcome, ice: { iceServers: Array.from({ length: 9 }, () => ({ urls: 'stun:h:1' })) } })).toMatch(/ice/);
+  });
+});
+
+describe('TURN credentials in a long session', () => {
+  it('the coordinator sends fresh ICE servers every half lifetime; peers validate them and open new links with them', async () => {
+    // A 2 s lifetime: fresh credentials every second.
+    const cl = await Cluster.start({ nodes: 0, ice: { servers: ['stun:198.18.0.1:3478', 'turn:198.18.0.1:3478'], turnSecret: 'refresh-secret', turnTtlS: 2 } });
+    try {
+      const mesh = await cl.driver();
+      const core = mesh.core as unknown as { ice: IceConfig | undefined; links: { o: { ice(): IceConfig | undefined } } | null };
+      const expiry = () => Number(core.ice?.iceServers[1].username?.split(':')[0]);
+      const first = expiry();
+      expect(first).toBeGreaterThan(Date.now() / 1000);
+      // Before the welcome's credential dies, a fresh one has come, with a later expiry.
+      await cl.until(
+        () => expiry() > first,
+        1900,
+        () => `no fresh credential (expiry still ${expiry()})`,
+      );
+      expect(expiry() - Date.now() / 1000).toBeGreaterThan(0.5);
+      const turn = core.ice!.iceServers[1];
+      expect(turn.credential).toBe(createHmac('sha1', 'refresh-secret').update(turn.username!).digest('base64'));
+      expect(core.ice!.iceServers[0]).toEqual({ urls: 'stun:198.18.0.1:3478' });
+      // A link opened from now on takes what the pool's ice() gives: the fresh servers.
+      expect(core.links?.o.ice()).toEqual(core.ice);
+      expect(cl.c.coordinator.iceRefresh!.sent).toBeGreaterThan(0);
+    } finally {
+      await cl.stop();
+    }
+  }, 30_000);
+
+  it('only welcomed peers that take links get them; without expiring credentials nothing is sent', () => {
+    const ice = new IceServers({ servers: ['turn:turn.example:3478'], turnSecret: 'shared-secret', turnTtlS: 600 });
+    const sent: Array<[string, unknown]> = [];
+    const session = (role: string, id: string | null, peerless = false) =>
+      ({
+        role,
+        nodeId: role === 'node' ? id : null,
+        jobId: role === 'driver' ? id : null,
+        peerless,
+        closed: false,
+        send: (m: unknown) => sent.push([String(id), m]),
+      }) as never;
+    const r = new IceRefresh(ice, () => [session('node', 'n1'), session('driver', 'j1'), session('driver', 'j2', true), session('pending', null)]);
+    r.refresh(1_700_000_000_000);
+    expect(sent.map(([id]) => id)).toEqual(['n1', 'j1']);
+    for (const [id, m] of sent) {
+      expect(validateMessage(m)).toBeNull();
+      expect((m as { ice: IceConfig }).ice.iceServers[0].username).toBe(`${1_700_000_000 + 600}:${id}`);
+    }
+    expect(validateMessage({ t: 'ice', ice: { iceServers: [{ urls: 7 }] } })).toMatch(/urls/);
+    expect(new IceServers({ servers: ['stun:a:1', 'turn:u:p@b:2'] }).expires).toBe(false);
+    expect(ice.expires).toBe(true);
   });
 });

@@ -8,8 +8,9 @@ import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
-import { ObjectStore, type SpillTier } from '../../shared/node/store.js';
+import { ObjectStore } from '../../shared/node/store.js';
 import { STREAM_WINDOW } from '../../shared/transfer/source.js';
+import { ReadCountingTier } from '../helpers/read-counting-tier.js';
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -132,6 +133,36 @@ describe('a peer link under load', () => {
     expect((await smallDone).every((x) => x === 2)).toBe(true);
   });
 
+  it('a request the reader cancels while the holder still looks its object up is never sent, and the holder says what it waited for', async () => {
+    const bytes = new Uint8Array(1 << 20).fill(5);
+    let found!: (b: Uint8Array) => void;
+    const serving = new ServingBudget(256 << 20);
+    const ra = rawEnd();
+    const rb = rawEnd();
+    ra.other = rb;
+    rb.other = ra;
+    const logs: string[] = [];
+    const holderEnv = { ...env(() => new Promise<Uint8Array>((r) => (found = r)), serving), log: (t: string) => logs.push(t) };
+    new PeerLink('b', 'g', true, ra, holderEnv);
+    const reader = new PeerLink('a', 'g', false, rb, env(new Map()));
+    ra.onConnect();
+    rb.onConnect();
+    const got = reader.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
+    got.catch(() => {});
+    rb.deliver(); // the request reaches the holder, whose lookup (a slow tier, a busy store) has not answered
+    await turn();
+    reader.checkStalls(Date.now() + 5000, 1000); // the reader gives up: a cancel
+    await expect(got).rejects.toThrow(/stalled/);
+    rb.deliver(); // the cancel reaches the holder
+    await turn();
+    found(bytes); // then the lookup answers
+    await turn();
+    await turn();
+    expect(ra.queue.length).toBe(0); // not one chunk, nor its leaves
+    expect(serving.servingBytes).toBe(0);
+    expect(logs.join('\n')).toMatch(/cancelled by the reader after \d+ ms waiting for its lookup/);
+  });
+
   it('a holder serving one object to many requests hashes it once', async () => {
     const bytes = new Uint8Array(1 << 20).map((_, i) => i * 31);
     let hashed = 0;
@@ -238,34 +269,3 @@ describe('a peer link under load', () => {
     a.close('done');
   });
 });
-
-/** A Map behind the tier interface that counts how it is read. */
-class ReadCountingTier implements SpillTier {
-  readonly objects = new Map<ObjectId, Uint8Array>();
-  wholeReads = 0;
-  largestRead = 0;
-  /** Reads in flight. */
-  reading = 0;
-  put(id: ObjectId, bytes: Uint8Array): Promise<void> {
-    this.objects.set(id, bytes.slice());
-    return Promise.resolve();
-  }
-  get(id: ObjectId): Promise<Uint8Array | undefined> {
-    this.wholeReads++;
-    return Promise.resolve(this.objects.get(id));
-  }
-  async read(id: ObjectId, offset: number, length: number): Promise<Uint8Array | undefined> {
-    this.reading++;
-    this.largestRead = Math.max(this.largestRead, length);
-    await turn();
-    this.reading--;
-    return this.objects.get(id)?.slice(offset, offset + length);
-  }
-  delete(id: ObjectId): Promise<void> {
-    this.objects.delete(id);
-    return Promise.resolve();
-  }
-  list(): Promise<ObjectId[]> {
-    return Promise.resolve([...this.objects.keys()]);
-  }
-}

@@ -17,7 +17,7 @@ afterEach(async () => {
 function addNode(r: RunningCoordinator, name: string, kind: 'edge' | 'browser'): NodeRecord {
   const c = r.coordinator;
   const n = nodeRecord(name, { kind });
-  c.gcs.nodes.set(n.id, n);
+  c.gcs.nodeTable.set(n.id, n);
   c.scheduler.addNode(n);
   return n;
 }
@@ -62,7 +62,7 @@ describe('/api/nodes by cursor', () => {
     expect(first.names.at(-1)).toBe('n29');
     // The last node of the page and most of the others leave (the index compacts), a newcomer joins.
     for (const n of nodes.slice(20, 90)) {
-      r.coordinator.gcs.nodes.delete(n.id);
+      r.coordinator.gcs.nodeTable.delete(n.id);
       r.coordinator.scheduler.removeNode(n);
     }
     addNode(r, 'late', 'edge');

@@ -115,6 +115,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   holding: { t: 'holding', objects: [{ id: o1, size: 20_000_000, hash }] },
   artifact: { t: 'artifact', arts: [{ hash, size: 1_000_000 }] },
   welcome: { t: 'welcome', jobId: job, nodeId: node, secret: 's3cret', inlineMax: 65536, heartbeatMs: 1000 },
+  ice: { t: 'ice', ice: { iceServers: [{ urls: 'turn:turn.example:3478', username: '1700021600:ab12', credential: 'c3VwZXI=' }] } },
   assign: {
     t: 'assign',
     spec: { ...spec, scheduling: 'spread' },
@@ -348,7 +349,7 @@ describe('who may send what', () => {
   });
 
   it('no client may send what only the coordinator sends', () => {
-    for (const k of ['welcome', 'assign', 'cancelTask', 'free', 'serve', 'ready', 'output'] as MessageKind[]) {
+    for (const k of ['welcome', 'ice', 'assign', 'cancelTask', 'free', 'serve', 'ready', 'output'] as MessageKind[]) {
       expect(DRIVER_SENDS.has(k)).toBe(false);
       expect(NODE_SENDS.has(k)).toBe(false);
     }

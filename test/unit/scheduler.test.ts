@@ -64,14 +64,14 @@ class World {
   addNode(name: string, resources: Record<string, number>, busy = 0): NodeRecord {
     const n = nodeRecord(name, { resources });
     const id = n.id;
-    this.gcs.nodes.set(id, n);
+    this.gcs.nodeTable.set(id, n);
     this.scheduler.addNode(n);
     for (let i = 0; i < busy; i++) Scheduler.charge(n, this.task(), 1);
     return n;
   }
 
   removeNode(n: NodeRecord): void {
-    this.gcs.nodes.delete(n.id);
+    this.gcs.nodeTable.delete(n.id);
     this.scheduler.removeNode(n);
   }
 

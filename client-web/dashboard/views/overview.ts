@@ -46,6 +46,10 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
           `${alive.filter(([, n]) => n.kind === 'browser').length} tabs · ${alive.filter(([, n]) => n.kind === 'edge').length} edge`,
         ),
         stat('cores', String(cores)),
+        // A mesh of coordinators (issue 15): the whole mesh's counts, whichever coordinator serves this page.
+        totals.coordinators
+          ? stat('coordinators', String(totals.coordinators), `${num(totals.meshNodes ?? 0)} nodes · ${num(totals.meshJobs ?? 0)} jobs in the mesh`)
+          : null,
         stat('tasks / s', num(rate)),
         stat('objects', num(totals.objects ?? 0)),
         stat('jobs running', String(totals.jobsRunning ?? 0)),

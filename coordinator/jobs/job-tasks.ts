@@ -1,0 +1,44 @@
+// A job's tasks and objects, and its counters, as they change: the task
+// manager, the directory, lineage and recovery report changes here, and only
+// this module and job-manager.ts write job records (issue 12, Ray's
+// GcsJobManager). Like nodes/load.ts, plain functions on the record: the job
+// manager depends on the task and object managers, so they cannot call it back
+// without an import circle.
+import type { Failure } from '../../shared/errors.js';
+import type { ObjectId } from '../../shared/ids.js';
+import type { JobRecord, TaskRecord } from '../gcs/tables.js';
+
+/** A task joins its job: newly submitted (counted), or read back after a restart (`counted`: it was before). */
+export function addTask(job: JobRecord, t: TaskRecord, counted = false): void {
+  job.tasks.add(t);
+  if (!counted) job.counts.submitted++;
+}
+
+/** A task's lineage is dropped: the job forgets it. */
+export function forgetTask(job: JobRecord, t: TaskRecord): void {
+  job.tasks.delete(t);
+}
+
+/** A task ended in `state`. */
+export function countEnd(job: JobRecord, state: 'finished' | 'failed' | 'cancelled'): void {
+  job.counts[state]++;
+}
+
+/** A finished task runs again to rebuild a lost output (lineage): it is not finished until it ends again. */
+export function countRerun(job: JobRecord): void {
+  job.counts.finished--;
+}
+
+/** A task failed (not a cancel): the first failure is the job's error summary. */
+export function noteFailure(job: JobRecord, failure: Failure): void {
+  if (!job.firstError) job.firstError = { name: failure.name, message: failure.message.slice(0, 2000), functionName: failure.functionName };
+}
+
+/** An object of the job is made (freed with the job). */
+export function addObject(job: JobRecord, id: ObjectId): void {
+  job.objects.add(id);
+}
+
+export function forgetObject(job: JobRecord, id: ObjectId): void {
+  job.objects.delete(id);
+}

@@ -1,0 +1,116 @@
+// Objects across coordinators (issue 15): a MapReduce whose map outputs live
+// on a node of coordinator A is reduced on a node of coordinator B. The
+// reader's locate reaches A through the mesh, the two nodes' link signals
+// cross the mesh bus, and the map outputs move node to node: neither relay
+// carries them. With peer links off the relays carry them, exactly as well.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, stats } from '../helpers/processes.js';
+import { twoCoordinators } from '../helpers/mesh.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+let mesh: Mesh | undefined;
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.destroy();
+});
+afterEach(async () => {
+  await mesh?.close().catch(() => {});
+  mesh = undefined;
+  cleanupProcesses();
+});
+
+const MAPS = 8;
+const REDUCERS = 4;
+const FLOATS = 25_600; // 200 KiB a map output: stored on its node, never inline
+const OUTPUT_BYTES = FLOATS * 8;
+
+function expected(): number[] {
+  let total = 0;
+  for (let k = 0; k < MAPS; k++) for (let i = 0; i < FLOATS; i++) total += k * 1000 + (i % 97);
+  return Array.from({ length: REDUCERS }, (_, r) => r + total);
+}
+
+/** Maps pinned to A's own node, reducers to B (A's link to it: B places them on its node). */
+async function mapReduceAcross(m: Mesh): Promise<number[]> {
+  const nodes = await m.nodes();
+  const own = nodes.filter((n) => !n.name.startsWith('coordinator '));
+  const link = nodes.filter((n) => n.name.startsWith('coordinator '));
+  expect(own).toHaveLength(1);
+  expect(link).toHaveLength(1);
+  const map = m.remote((k: number, n: number) => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = k * 1000 + (i % 97);
+    return out;
+  });
+  const reduce = m.remote((r: number, ...parts: Float64Array[]) => parts.reduce((s, p) => s + p.reduce((x, y) => x + y, 0), r));
+  const maps = Array.from({ length: MAPS }, (_, k) => map.options({ scheduling: { node: own[0].nodeId, soft: false } }).remote(k, FLOATS));
+  const reduces = Array.from({ length: REDUCERS }, (_, r) => reduce.options({ scheduling: { node: link[0].nodeId, soft: true } }).remote(r, ...maps));
+  return m.get(reduces, { timeoutMs: 120_000 });
+}
+
+/** Two coordinators whose node processes start with `env` set (they inherit it; this process's is put back). */
+async function twoWithNodeEnv(prefix: string, token: string, env: Record<string, string>) {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await twoCoordinators(redis.url, prefix, token);
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+describe('objects across coordinators', () => {
+  it("a MapReduce whose map outputs live on A's node, reduced on B's node, moves them node to node: neither relay carries them", async () => {
+    const token = 'p2p-' + Math.random().toString(36).slice(2);
+    const [a, b] = await twoWithNodeEnv('p2p', token, {});
+    mesh = await connect({ url: a.url, token });
+    expect(await mapReduceAcross(mesh)).toEqual(expected());
+    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    // B ran the reducers; its node read every map output from A's node over a link.
+    expect(sb.tasksFinished).toBe(REDUCERS);
+    expect(sb.bytesPeer).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
+    expect(sa.bytesRelayed).toBeLessThan(OUTPUT_BYTES);
+    expect(sb.bytesRelayed).toBeLessThan(OUTPUT_BYTES);
+    // B asked A for the holders; the reader's offer crossed the bus to A's node (between two Node
+    // processes it carries the TCP fast-link offer, which A's node answers by connecting: no signal back).
+    expect(sb.meshLocates).toBeGreaterThan(0);
+    expect(sb.meshSignalsOut).toBeGreaterThan(0);
+    expect(sa.meshSignalsIn).toBeGreaterThan(0);
+    expect(sa.meshSignalsRefused + sb.meshSignalsRefused).toBe(0);
+  }, 180_000);
+
+  it('over WebRTC (fast links off), the answer and candidates cross back: A routes them to the reader it heard from', async () => {
+    const token = 'rtc-' + Math.random().toString(36).slice(2);
+    const [a, b] = await twoWithNodeEnv('rtc', token, { TABMESH_FAST_LINKS: '0' });
+    mesh = await connect({ url: a.url, token });
+    expect(await mapReduceAcross(mesh)).toEqual(expected());
+    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    expect(sb.bytesPeer).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
+    expect(sa.bytesRelayed + sb.bytesRelayed).toBeLessThan(OUTPUT_BYTES);
+    for (const st of [sa, sb]) {
+      expect(st.meshSignalsOut).toBeGreaterThan(0);
+      expect(st.meshSignalsIn).toBeGreaterThan(0);
+    }
+  }, 180_000);
+
+  it('with peer links off on the nodes, the same MapReduce goes through both relays and comes back exact', async () => {
+    const token = 'relay-' + Math.random().toString(36).slice(2);
+    // The driver here never reads map outputs: only the nodes matter.
+    const [a, b] = await twoWithNodeEnv('relay', token, { TABMESH_PEERS: '0' });
+    mesh = await connect({ url: a.url, token });
+    expect(await mapReduceAcross(mesh)).toEqual(expected());
+    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    expect(sb.tasksFinished).toBe(REDUCERS);
+    expect(sa.bytesRelayed).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
+    expect(sb.bytesRelayed).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
+    expect(sb.bytesPeer).toBe(0);
+  }, 180_000);
+});

@@ -1,0 +1,169 @@
+// One view of the whole mesh (issue 15): two coordinators on one Redis, one
+// node on A and two on B, a driver's job on each. Whichever coordinator is
+// asked, /api/nodes and /api/jobs list every coordinator's rows with their
+// `coordinator`, /api/stats counts the whole mesh, and both dashboards' live
+// documents give the same mesh totals.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, edgeNodes, getJson, stats, type Coord } from '../helpers/processes.js';
+import { until } from '../helpers/poll.js';
+import type { CoordinatorRow } from '../helpers/mesh.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import type { DocTotals } from '../../shared/dashboard.js';
+
+let redis: RedisServer;
+const running: RunningCoordinator[] = [];
+const meshes: Mesh[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.destroy();
+});
+afterEach(async () => {
+  for (const m of meshes.splice(0)) await m.close().catch(() => {});
+  cleanupProcesses();
+  for (const c of running.splice(0)) await c.close().catch(() => {});
+});
+
+interface Row {
+  id: string;
+  coordinator: string;
+  kind?: string;
+  status?: string;
+}
+
+async function rows(url: string, path: string, token: string): Promise<{ rows: Row[]; total: number; missing: string | null }> {
+  const r = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(r.status).toBe(200);
+  return { rows: (await r.json()) as Row[], total: Number(r.headers.get('x-total-count')), missing: r.headers.get('x-mesh-missing') };
+}
+
+describe('one view of the whole mesh', () => {
+  it("two coordinators, nodes split 1 + 2, a job on each: each one's /api/nodes, /api/jobs and /api/stats show all, and the dashboards' totals agree", async () => {
+    const token = 'view-' + Math.random().toString(36).slice(2);
+    const start = () => startCoordinator({ redis: { url: redis.url, prefix: 'view' }, port: 0, token, httpLimits: false });
+    const [a, b] = await Promise.all([start(), start()]);
+    running.push(a, b);
+    const ids = new Map([
+      [a.url, a.coordinator.meshId!],
+      [b.url, b.coordinator.meshId!],
+    ]);
+    await edgeNodes({ url: a.url } as Coord, token, 1);
+    await edgeNodes({ url: b.url } as Coord, token, 2);
+    for (const c of [a, b]) {
+      await until(
+        async () => {
+          const listed = (await getJson<CoordinatorRow[]>(c.url, '/api/coordinators', token)) ?? [];
+          return (
+            listed
+              .map((r) => r.nodes)
+              .sort()
+              .join() === '1,2' && ((await stats(c.url, token))?.meshLinks ?? 0) === 1
+          );
+        },
+        { timeoutMs: 20_000, what: `${c.url} to list both coordinators with their nodes` },
+      );
+    }
+    // A driver session on each: its job is owned by the coordinator it connected to.
+    const jobs = new Map<string, string>();
+    for (const c of [a, b]) {
+      const m = await connect({ url: c.url, token });
+      meshes.push(m);
+      expect(await m.get(m.remote((x: number) => x + 1).remote(1))).toBe(2);
+      jobs.set(m.jobId, ids.get(c.url)!);
+    }
+
+    for (const c of [a, b]) {
+      const nodes = await rows(c.url, '/api/nodes', token);
+      expect(nodes.missing).toBeNull();
+      expect(nodes.total).toBe(3);
+      expect(nodes.rows).toHaveLength(3);
+      expect(new Set(nodes.rows.map((n) => n.id)).size).toBe(3);
+      // This coordinator's rows first; links between coordinators are not nodes.
+      expect(nodes.rows[0].coordinator).toBe(ids.get(c.url));
+      expect(nodes.rows.filter((n) => n.coordinator === ids.get(a.url))).toHaveLength(1);
+      expect(nodes.rows.filter((n) => n.coordinator === ids.get(b.url))).toHaveLength(2);
+      expect(nodes.rows.every((n) => n.kind === 'edge')).toBe(true);
+      // Paged across coordinators.
+      const second = await rows(c.url, '/api/nodes?offset=1&limit=1', token);
+      expect(second.total).toBe(3);
+      expect(second.rows.map((n) => n.id)).toEqual([nodes.rows[1].id]);
+      expect((await rows(c.url, '/api/nodes?kind=browser', token)).total).toBe(0);
+
+      const listed = await rows(c.url, '/api/jobs', token);
+      expect(listed.total).toBe(2);
+      expect(new Map(listed.rows.map((j) => [j.id, j.coordinator]))).toEqual(jobs);
+      expect(listed.rows.every((j) => j.status === 'running')).toBe(true);
+
+      // Counts come from the registry records: the other's new job shows within a beat or two.
+      await until(async () => (await stats(c.url, token))?.meshJobs === 2, { timeoutMs: 10_000, what: 'the mesh job count' });
+      const st = (await stats(c.url, token))!;
+      expect([st.coordinators, st.meshNodes, st.meshCpus, st.meshJobs]).toEqual([2, 3, 6, 2]);
+      expect(st.nodes).toBe(c === a ? 1 : 2);
+    }
+
+    // Both dashboards' documents: the same mesh totals.
+    const totals = (c: RunningCoordinator) => c.observability.doc.meta.get('totals') as DocTotals;
+    await until(() => [a, b].every((c) => totals(c).meshNodes === 3 && totals(c).meshJobs === 2), {
+      timeoutMs: 10_000,
+      what: 'both documents to total the mesh',
+    });
+    for (const k of ['coordinators', 'meshNodes', 'meshCpus', 'meshJobs'] as const) expect(totals(a)[k]).toBe(totals(b)[k]);
+    expect((a.observability.doc.meta.get('coordinators') as { self: boolean; nodes: number }[]).map((r) => [r.self, r.nodes])).toEqual([
+      [true, 1],
+      [false, 2],
+    ]);
+  }, 120_000);
+
+  it('a coordinator that sends bad questions or answers is ignored, and one that stops answering costs a reader the bounded wait, named in X-Mesh-Missing', async () => {
+    const token = 'bad-' + Math.random().toString(36).slice(2);
+    const a = await startCoordinator({ redis: { url: redis.url, prefix: 'bad' }, port: 0, token, httpLimits: false });
+    running.push(a);
+    await edgeNodes({ url: a.url } as Coord, token, 1);
+    const r = new Redis(redis.url);
+    try {
+      const fake = 'f'.repeat(16);
+      const channel = `bad:mesh:${a.coordinator.meshId}`;
+      // Garbage questions and answers on A's channel: dropped, A still answers.
+      for (const [kind, body] of [
+        [0x51, 'not json'],
+        [0x51, JSON.stringify({ x: 1, q: { what: 'secrets', take: 5 } })],
+        [0x52, JSON.stringify({ x: 1, page: { total: -1, rows: 'x' } })],
+        [0x52, JSON.stringify({ x: 1, page: { total: 1, rows: [{ id: 'forged' }] } })],
+      ] as const) {
+        await r.publish(channel, Buffer.concat([Buffer.from([kind]), Buffer.from(fake, 'latin1'), Buffer.from(body)]));
+      }
+      // A record for a coordinator that beats but never answers (no such process on the bus).
+      const key = 'bad:{mesh}:coordinators';
+      const beat = async (n: number) =>
+        r.hset(
+          key,
+          fake,
+          JSON.stringify({ id: fake, url: 'http://127.0.0.1:9', nodes: 4, cpus: 8, jobs: 0, load: 0, startedAt: Date.now(), at: Date.now(), beat: n }),
+        );
+      let n = 0;
+      await beat(++n);
+      const timer = setInterval(() => void beat(++n), 300);
+      try {
+        await until(async () => ((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token)) ?? []).length === 2, {
+          timeoutMs: 10_000,
+          what: 'A to see the silent coordinator',
+        });
+        const t0 = Date.now();
+        const nodes = await rows(a.url, '/api/nodes', token);
+        expect(Date.now() - t0).toBeLessThan(5_000);
+        expect(nodes.missing).toBe(fake);
+        expect(nodes.rows.map((x) => x.coordinator)).toEqual([a.coordinator.meshId]);
+        expect((await stats(a.url, token))!.meshNodes).toBe(5);
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      r.disconnect();
+    }
+  }, 60_000);
+});
