@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_FLAGS, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
+import { checksum, fill } from '../helpers/task-data.js';
 import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { encodeValue } from '../../shared/codec.js';
@@ -40,26 +41,6 @@ const OBJECT_BYTES = encodeValue(new Uint8Array(MB)).bytes.byteLength;
 
 /** A tab's transfers and last events, for a failure's message. */
 const TAB_STATE = `({ peer: v.node.fetcher.fetchedPeer, relay: v.node.fetcher.fetchedRelay, opened: v.node.links.opened, failures: v.node.links.failures, events: v.events.slice(-12).map((e) => e.text) })`;
-
-/** An object's contents: xorshift32 from `seed` (self-contained: it runs as a task). */
-function fill(n: number, seed: number): Uint8Array {
-  const x = new Uint8Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    x[i] = s & 255;
-  }
-  return x;
-}
-
-/** [length, FNV-1a of every byte] (self-contained: it runs as a task). */
-function checksum(x: Uint8Array): [number, number] {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x[i], 0x01000193);
-  return [x.length, h >>> 0];
-}
 
 /**
  * Chromium as launchBrowser starts it, plus `gc()` in pages and an exact

@@ -6,32 +6,13 @@
 // up, and the coordinator's relay carries the object instead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
+import { checksum, fill } from '../helpers/task-data.js';
 import { startTurn, type TurnServer } from '../helpers/turn.js';
 import type { NodeId } from '../../shared/ids.js';
 
 const MB = 2 ** 20;
 const SIZE = 16 * MB;
 const SECRET = 'turn-secret-' + Math.random().toString(36).slice(2);
-
-/** The object's contents (self-contained: it runs as a task). */
-function fill(n: number, seed: number): Uint8Array {
-  const x = new Uint8Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    x[i] = s & 255;
-  }
-  return x;
-}
-
-/** [length, FNV-1a of every byte] (self-contained: it runs as a task). */
-function checksum(x: Uint8Array): [number, number] {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < x.length; i++) h = Math.imul(h ^ x[i], 0x01000193);
-  return [x.length, h >>> 0];
-}
 
 /** A cluster of two edge nodes whose links may only be relayed by `turn`, with credentials from `secret`; an object made on one read on the other. */
 async function moveOne(turn: TurnServer, secret: string): Promise<{ cl: Cluster; got: unknown; peer: number; relayed: number; nodes: NodeId[] }> {

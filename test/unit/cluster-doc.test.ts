@@ -3,6 +3,7 @@
 // and the totals; lost nodes kept a while, a bounded number of them.
 // White-box: a real Coordinator (in-memory GCS) with hand-made node records.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fakeSession, nodeRecord } from '../helpers/node-record.js';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
@@ -11,8 +12,6 @@ import { MAX_LOST_NODES, MAX_NODES } from '../../coordinator/dashboard/node-view
 import type { NodeView } from '../../shared/dashboard.js';
 import { JobRunner } from '../../coordinator/jobs/runner.js';
 import { TaskHistory } from '../../coordinator/dashboard/task-history.js';
-import type { Session } from '../../coordinator/session.js';
-import { newNodeId } from '../../shared/ids.js';
 
 let c: Coordinator | null = null;
 afterEach(() => {
@@ -24,22 +23,7 @@ function world(): { c: Coordinator; doc: ClusterDoc; add(name: string, inflight?
   const co = (c = new Coordinator({ storage: new MemoryStorage() }));
   const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs));
   const add = (name: string, inflight = 0, done = 0): NodeRecord => {
-    const n: NodeRecord = {
-      id: newNodeId(),
-      session: { label: name, ws: {} } as unknown as Session,
-      kind: 'browser',
-      name,
-      resources: { cpu: 2 },
-      inflight: {},
-      inflightTasks: inflight,
-      actorCpu: 0,
-      tasks: new Set(),
-      functions: new Set(),
-      joinedAt: Date.now(),
-      lastSeen: Date.now(),
-      load: { running: 0, queued: 0, storeBytes: 0 },
-      tasksDone: done,
-    };
+    const n = nodeRecord(name, { session: fakeSession(name, { ws: {} }), kind: 'browser', resources: { cpu: 2 }, inflightTasks: inflight, tasksDone: done });
     co.gcs.nodeTable.set(n.id, n);
     return n;
   };

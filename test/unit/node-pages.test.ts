@@ -5,8 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
-import type { Session } from '../../coordinator/session.js';
-import { newNodeId } from '../../shared/ids.js';
+import { nodeRecord } from '../helpers/node-record.js';
 
 const TOKEN = 'node-pages-token';
 let running: RunningCoordinator | null = null;
@@ -17,22 +16,7 @@ afterEach(async () => {
 
 function addNode(r: RunningCoordinator, name: string, kind: 'edge' | 'browser'): NodeRecord {
   const c = r.coordinator;
-  const n: NodeRecord = {
-    id: newNodeId(),
-    session: { label: name } as unknown as Session,
-    kind,
-    name,
-    resources: { cpu: 1 },
-    inflight: {},
-    inflightTasks: 0,
-    actorCpu: 0,
-    tasks: new Set(),
-    functions: new Set(),
-    joinedAt: Date.now(),
-    lastSeen: Date.now(),
-    load: { running: 0, queued: 0, storeBytes: 0 },
-    tasksDone: 0,
-  };
+  const n = nodeRecord(name, { kind });
   c.gcs.nodeTable.set(n.id, n);
   c.scheduler.addNode(n);
   return n;

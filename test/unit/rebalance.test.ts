@@ -2,30 +2,14 @@
 // hand back queued tasks, and how many. White-box: a NodeIndex of hand-made
 // node records, a seeded random generator and a fake clock.
 import { describe, expect, it } from 'vitest';
+import { nodeRecord } from '../helpers/node-record.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
-import type { Session } from '../../coordinator/session.js';
-import { newNodeId } from '../../shared/ids.js';
 import { seeded } from '../sim/net.js';
 
 function node(name: string, cpu: number, inflightTasks: number, actorCpu = 0): NodeRecord {
-  return {
-    id: newNodeId(),
-    session: { label: name } as unknown as Session,
-    kind: 'edge',
-    name,
-    resources: { cpu },
-    inflight: { cpu: inflightTasks },
-    inflightTasks,
-    actorCpu,
-    tasks: new Set(),
-    functions: new Set(),
-    joinedAt: 0,
-    lastSeen: 0,
-    load: { running: 0, queued: 0, storeBytes: 0 },
-    tasksDone: 0,
-  };
+  return nodeRecord(name, { resources: { cpu }, inflight: { cpu: inflightTasks }, inflightTasks, actorCpu, joinedAt: 0, lastSeen: 0 });
 }
 
 class Rig {

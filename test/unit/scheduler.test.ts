@@ -3,33 +3,19 @@
 // how deep a node's queue is filled (pipelining) for short functions.
 // White-box: an in-memory Gcs, hand-made records, `run()` called directly.
 import { describe, expect, it } from 'vitest';
+import { fakeSession, nodeRecord } from '../helpers/node-record.js';
+import type { Session } from '../../coordinator/session.js';
 import { Gcs } from '../../coordinator/gcs/gcs.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
 import { SATURATED_TASKS_PER_CPU } from '../../coordinator/scheduler/default-policy.js';
-import type { Session } from '../../coordinator/session.js';
-import {
-  childTaskId,
-  functionId,
-  newJobId,
-  newNodeId,
-  putObjectId,
-  rootTaskId,
-  type FunctionId,
-  type NodeId,
-  type ObjectId,
-  type TaskId,
-} from '../../shared/ids.js';
+import { childTaskId, functionId, newJobId, newNodeId, putObjectId, rootTaskId, type FunctionId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Arg, Scheduling, TaskSpec } from '../../shared/protocol/messages.js';
 
 const KiB = 1024;
 
 /** A fake session: the scheduler only uses it as an identity (object locations). */
-function fakeSession(label: string): Session {
-  return { label } as unknown as Session;
-}
-
 interface TaskOpts {
   fn?: FunctionId;
   resources?: Record<string, number>;
@@ -76,23 +62,8 @@ class World {
 
   /** A node joins (in join order); `busy` tasks already run there. */
   addNode(name: string, resources: Record<string, number>, busy = 0): NodeRecord {
-    const id: NodeId = newNodeId();
-    const n: NodeRecord = {
-      id,
-      session: fakeSession(name),
-      kind: 'edge',
-      name,
-      resources,
-      inflight: {},
-      inflightTasks: 0,
-      actorCpu: 0,
-      tasks: new Set(),
-      functions: new Set(),
-      joinedAt: Date.now(),
-      lastSeen: Date.now(),
-      load: { running: 0, queued: 0, storeBytes: 0 },
-      tasksDone: 0,
-    };
+    const n = nodeRecord(name, { resources });
+    const id = n.id;
     this.gcs.nodeTable.set(id, n);
     this.scheduler.addNode(n);
     for (let i = 0; i < busy; i++) Scheduler.charge(n, this.task(), 1);
