@@ -1,0 +1,289 @@
+// One swarm fetch (issue 17): the reader's chunk states, the runs it asks each
+// source for (rarest first, full holders only for what no reader holds or
+// claimed), and the have messages it batches to the readers it told.
+import type { ObjectId } from '../ids.js';
+import { TabmeshError } from '../errors.js';
+import { allocBytes } from '../bytes.js';
+import { chunkCount, rememberLeaves } from '../hash.js';
+import { BadChunkError } from './link-receive.js';
+import { CHUNK_DATA_BYTES, type Have } from './wire.js';
+import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
+
+/** Chunks asked for in one request, and requests in flight per source. */
+const RUN_CHUNKS = 4;
+const PER_SOURCE = 4;
+/** A claim older than this no longer keeps a reader from asking a full holder. */
+const CLAIM_MS = 3_000;
+/** How often have messages go out, batched. */
+const FLUSH_MS = 10;
+/** How long a reader waits for the have maps of the readers it told before asking full holders. */
+const HEAR_MS = 250;
+
+const MISSING = 0;
+const ASKED = 1;
+const HELD = 2;
+
+export class SwarmFetch {
+  private readonly chunks: number;
+  private readonly state: Uint8Array;
+  private missing: number;
+  private readonly sources = new Map<string, Source>();
+  /** Per chunk, the readers still asked that hold it (full holders hold every chunk: they do not change the order). */
+  private readonly holders: Uint16Array;
+  private leaves: Uint8Array | null = null;
+  private buf: Uint8Array | null = null;
+  private readonly outHave: number[] = [];
+  private readonly outClaim: number[] = [];
+  private flushTimer: unknown = null;
+  private wake: () => void = () => {};
+  private lastProgress = Date.now();
+  private readonly started = Date.now();
+  /** Where this reader starts looking for chunks to ask a full holder for. */
+  private readonly spot: number;
+  private ended = false;
+
+  constructor(
+    private readonly swarm: SwarmContext,
+    private readonly id: ObjectId,
+    private readonly size: number,
+    private readonly hash: string,
+  ) {
+    this.chunks = chunkCount(size);
+    this.state = new Uint8Array(this.chunks);
+    this.holders = new Uint16Array(this.chunks);
+    this.missing = this.chunks;
+    this.spot = Math.floor(swarm.rand() * this.chunks);
+  }
+
+  addSource(peer: string, full: boolean): Source {
+    let s = this.sources.get(peer);
+    if (!s) {
+      s = { peer, full, has: full ? null : new Uint8Array(this.chunks), claims: new Map(), inflight: 0, dropped: false, told: false, heard: false };
+      this.sources.set(peer, s);
+    }
+    return s;
+  }
+
+  /** The leaves, from full holders first; each set checked against the hash. */
+  async getLeaves(): Promise<void> {
+    const order = [...this.sources.values()].sort((a, b) => Number(b.full) - Number(a.full));
+    for (const s of order) {
+      try {
+        const link = await this.swarm.links.linkTo(s.peer);
+        this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true });
+        break;
+      } catch (e) {
+        this.failed(s, e);
+      }
+    }
+    if (!this.leaves) throw new TabmeshError('OBJECT_LOST', `no source gave the leaves of ${this.id}`);
+    this.buf = allocBytes(this.size, true);
+    // Readers that ask this one for leaves get these (served from the buffer being filled).
+    rememberLeaves(this.buf, this.leaves);
+  }
+
+  async run(): Promise<Uint8Array> {
+    for (const s of this.sources.values()) if (!s.full) this.tell(s);
+    while (this.missing > 0) {
+      this.schedule();
+      if (this.missing === 0) break;
+      const live = [...this.sources.values()].some((s) => !s.dropped);
+      const inflight = [...this.sources.values()].some((s) => s.inflight > 0);
+      if (!live || (!inflight && Date.now() - this.lastProgress > this.swarm.stallMs)) {
+        throw new TabmeshError('OBJECT_LOST', `swarm fetch of ${this.id} stopped with ${this.missing} of ${this.chunks} chunks missing`);
+      }
+      await new Promise<void>((go) => {
+        const t = setTimeout(go, 100);
+        this.wake = () => {
+          clearTimeout(t);
+          go();
+        };
+      });
+    }
+    this.flush();
+    return this.buf!;
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+  }
+
+  /** The buffer, when chunks [from, end) are all held. */
+  holds(from: number, end: number): Uint8Array | undefined {
+    if (!this.buf || from % CHUNK_DATA_BYTES !== 0) return undefined;
+    const last = Math.min(this.chunks, Math.ceil(end / CHUNK_DATA_BYTES));
+    for (let c = from / CHUNK_DATA_BYTES; c < last; c++) if (this.state[c] !== HELD) return undefined;
+    return this.buf;
+  }
+
+  onHave(peer: string, h: Have): void {
+    const s = this.addSource(peer, false);
+    if (s.dropped) return;
+    if (!s.told) this.tell(s);
+    s.heard = true;
+    const now = Date.now();
+    for (const c of h.have) {
+      if (c >= this.chunks || !s.has || s.has[c] === 1) continue;
+      s.has[c] = 1;
+      this.holders[c]++;
+    }
+    for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
+    this.lastProgress = now;
+    this.wake();
+  }
+
+  /** Sends `s` this side's whole state (it then gets the changes). */
+  private tell(s: Source): void {
+    s.told = true;
+    const have: number[] = [];
+    const claim: number[] = [];
+    for (let c = 0; c < this.chunks; c++) {
+      if (this.state[c] === HELD) have.push(c);
+      else if (this.state[c] === ASKED) claim.push(c);
+    }
+    void this.swarm.links.linkTo(s.peer).then(
+      (link) => sendHaves(link, this.id, have, claim),
+      (e: unknown) => this.failed(s, e),
+    );
+  }
+
+  /** Asks every source with room for runs of chunks this side lacks. */
+  private schedule(): void {
+    // One run per source a round, so no source (the first full holder, often the origin) gets them all.
+    for (let more = true; more;) {
+      more = false;
+      for (const s of this.sources.values()) {
+        if (s.dropped || s.inflight >= PER_SOURCE) continue;
+        const run = this.pick(s);
+        if (!run) continue;
+        this.request(s, run[0], run[1]);
+        more = true;
+      }
+    }
+  }
+
+  /** Whether this side may ask `s` for chunk `c` now. */
+  private wants(s: Source, c: number, now: number): boolean {
+    if (this.state[c] !== MISSING) return false;
+    if (!s.full) return s.has![c] === 1;
+    // A full holder: only chunks no other reader holds or has lately claimed.
+    for (const o of this.sources.values()) {
+      if (o === s || o.full || o.dropped) continue;
+      if (o.has![c] === 1) return false;
+      const at = o.claims.get(c);
+      if (at !== undefined && now - at < CLAIM_MS) return false;
+    }
+    return true;
+  }
+
+  /** A run [first, end) of chunks to ask `s` for, or null. */
+  private pick(s: Source): [number, number] | null {
+    const now = Date.now();
+    // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
+    if (s.full && now - this.started < HEAR_MS) {
+      for (const o of this.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
+    }
+    const c = this.swarm.order === 'rarest' ? this.rarest(s, now) : this.firstFrom(this.spot, s, now);
+    if (c < 0) return null;
+    let e = c + 1;
+    while (e < this.chunks && e - c < RUN_CHUNKS && this.wants(s, e, now)) e++;
+    return [c, e];
+  }
+
+  /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
+  private rarest(s: Source, now: number): number {
+    let best = -1;
+    let fewest = Infinity;
+    let ties = 0;
+    for (let c = 0; c < this.chunks; c++) {
+      if (this.holders[c] > fewest || !this.wants(s, c, now)) continue;
+      if (this.holders[c] < fewest) {
+        fewest = this.holders[c];
+        best = c;
+        ties = 1;
+      } else if (this.swarm.rand() * ++ties < 1) best = c;
+    }
+    return best;
+  }
+
+  /** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
+  private firstFrom(spot: number, s: Source, now: number): number {
+    for (let i = 0; i < this.chunks; i++) {
+      const c = (spot + i) % this.chunks;
+      if (this.wants(s, c, now)) return c;
+    }
+    return -1;
+  }
+
+  private request(s: Source, first: number, end: number): void {
+    for (let c = first; c < end; c++) this.state[c] = ASKED;
+    if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
+    this.scheduleFlush();
+    s.inflight++;
+    const from = first * CHUNK_DATA_BYTES;
+    const to = Math.min(this.size, end * CHUNK_DATA_BYTES);
+    // Chunks wholly in [from, upTo) arrived and checked; the rest go back to be asked for again.
+    const done = (upTo: number) => {
+      for (let c = first; c < end; c++) {
+        if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) <= upTo) {
+          if (this.state[c] !== HELD) this.held(c, s.full);
+        } else if (this.state[c] === ASKED) this.state[c] = MISSING;
+      }
+    };
+    void this.swarm.links
+      .linkTo(s.peer)
+      .then((link) => link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to }))
+      .then(
+        () => done(to),
+        (e: unknown) => {
+          done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
+          this.failed(s, e);
+        },
+      )
+      .finally(() => {
+        s.inflight--;
+        this.wake();
+      });
+  }
+
+  private held(c: number, fromFull: boolean): void {
+    this.state[c] = HELD;
+    this.missing--;
+    const n = c === this.chunks - 1 ? this.size - c * CHUNK_DATA_BYTES : CHUNK_DATA_BYTES;
+    if (fromFull) this.swarm.stats.fromFull += n;
+    else this.swarm.stats.fromReaders += n;
+    this.lastProgress = Date.now();
+    this.outHave.push(c);
+    this.scheduleFlush();
+  }
+
+  /** A request to `s` failed: it is not asked again for this object (a link that broke or stalled, as on the one-holder path). */
+  private failed(s: Source, e: unknown): void {
+    if (s.dropped) return;
+    s.dropped = true;
+    if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
+    if (e instanceof BadChunkError) this.swarm.report.bad(this.id, s.peer, e.message);
+    else this.swarm.report.dropped?.(this.id, s.peer, (e as Error).message);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== null || this.ended) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, FLUSH_MS);
+  }
+
+  /** Sends the chunks held and claimed since the last flush to the readers told. */
+  private flush(): void {
+    if (this.outHave.length === 0 && this.outClaim.length === 0) return;
+    const have = this.outHave.splice(0);
+    const claim = this.outClaim.splice(0);
+    for (const s of this.sources.values()) {
+      if (s.full || s.dropped || !s.told) continue;
+      const link = this.swarm.links.links.get(s.peer);
+      if (link?.state === 'open') sendHaves(link, this.id, have, claim);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// The swarm's shared parts (issue 17): what a swarm reports, a source's
+// bookkeeping (its have map and claims), and the have messages readers send.
+import type { ObjectId } from '../ids.js';
+import type { PeerLinks } from './links.js';
+import { HAVE_PER_MESSAGE, type Have } from './wire.js';
+
+export interface SwarmReport {
+  /** `peer` sent a chunk (or leaves) of `id` not matching its hash. */
+  bad(id: ObjectId, peer: string, why: string): void;
+  /** `peer` is no longer asked for `id` (its link broke or stalled, or it could not serve). */
+  dropped?(id: ObjectId, peer: string, why: string): void;
+}
+
+export interface Source {
+  peer: string;
+  /** A full holder (a location of the object), or a reader still fetching it. */
+  full: boolean;
+  /** Chunks a reader holds, and when it claimed the ones it asked a full holder for. */
+  has: Uint8Array | null;
+  claims: Map<number, number>;
+  inflight: number;
+  dropped: boolean;
+  /** Whether it got this side's full have map (it then gets the changes), and whether it sent one. */
+  told: boolean;
+  heard: boolean;
+}
+
+/** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
+export type ChunkOrder = 'rarest' | 'random';
+
+/** What a SwarmFetch uses of its Swarm. */
+export interface SwarmContext {
+  readonly links: PeerLinks;
+  readonly report: SwarmReport;
+  readonly rand: () => number;
+  readonly stallMs: number;
+  readonly order: ChunkOrder;
+  readonly stats: { fetches: number; fromFull: number; fromReaders: number };
+}
+
+/** Sends `have` and `claim` in messages of at most HAVE_PER_MESSAGE indices. */
+export function sendHaves(link: { sendHave(h: Have): void }, id: ObjectId, have: number[], claim: number[]): void {
+  let i = 0;
+  let j = 0;
+  do {
+    const h = have.slice(i, i + HAVE_PER_MESSAGE);
+    const c = claim.slice(j, j + HAVE_PER_MESSAGE - h.length);
+    i += h.length;
+    j += c.length;
+    link.sendHave({ id, have: h, claim: c });
+  } while (i < have.length || j < claim.length);
+}
