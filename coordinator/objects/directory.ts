@@ -9,6 +9,7 @@ import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
+import { Subscriptions } from './subscriptions.js';
 
 export interface DirectoryEvents {
   /** The object became ready or failed: wake its dependents. */
@@ -23,14 +24,16 @@ export interface DirectoryEvents {
 export type ObjectView = Readonly<ObjectRecord>;
 
 export class ObjectDirectory {
-  /** Objects each session holds a copy of, and waits on (issue 14: a session's close costs what it had). */
+  /** Objects each session holds a copy of (issue 14: a session's close costs what it had), and the readiness messages. */
   private readonly copies = new BySession<ObjectRecord>();
-  private readonly waits = new BySession<ObjectRecord>();
+  private readonly subs: Subscriptions;
 
   constructor(
     private readonly gcs: Gcs,
     private readonly on: DirectoryEvents,
-  ) {}
+  ) {
+    this.subs = new Subscriptions(gcs);
+  }
 
   get(id: ObjectId): ObjectRecord | undefined {
     return this.gcs.objects.get(id);
@@ -187,14 +190,7 @@ export class ObjectDirectory {
   }
 
   private settle(o: ObjectRecord): void {
-    if (o.subscribers) {
-      const m = this.readyMessage(o);
-      for (const s of o.subscribers) {
-        s.send(m);
-        this.waits.delete(s, o);
-      }
-      o.subscribers = null;
-    }
+    this.subs.notify(o);
     const deps = o.dependents;
     o.dependents = null;
     if (deps) this.on.settled(o, deps);
@@ -202,31 +198,12 @@ export class ObjectDirectory {
   }
 
   readyMessage(o: ObjectRecord): MsgOf<'ready'> {
-    const m: MsgOf<'ready'> = { t: 'ready', id: o.id, size: o.size, v: undefined, failure: undefined };
-    if (o.v) m.v = o.v;
-    else if (o.hash) m.hash = o.hash;
-    if (o.failure) m.failure = o.failure;
-    return m;
+    return this.subs.readyMessage(o);
   }
 
   /** Tells `s` when each object is ready (at once for those that are). */
   subscribe(s: Session, ids: ObjectId[]): void {
-    for (const id of ids) {
-      const o = this.gcs.objects.get(id);
-      if (!o) {
-        s.send({
-          t: 'ready',
-          id,
-          size: 0,
-          v: undefined,
-          failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${id} is unknown or was freed`, stack: '', functionName: '', taskId: id },
-        });
-      } else if (o.state !== 'pending') s.send(this.readyMessage(o));
-      else {
-        (o.subscribers ??= new Set()).add(s);
-        this.waits.add(s, o);
-      }
-    }
+    this.subs.subscribe(s, ids);
   }
 
   addRef(id: ObjectId, n = 1): void {
@@ -263,7 +240,7 @@ export class ObjectDirectory {
   dropSession(s: Session): ObjectRecord[] {
     for (const [id, n] of s.held) this.decRef(id, n);
     s.held.clear();
-    for (const o of this.waits.take(s)) if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
+    this.subs.dropSession(s);
     const orphaned: ObjectRecord[] = [];
     for (const o of this.copies.take(s)) if (o.locations.delete(s) && o.locations.size === 0 && o.state === 'ready' && !o.v) orphaned.push(o);
     return orphaned;
@@ -281,21 +258,8 @@ export class ObjectDirectory {
       this.copies.delete(s, o);
     }
     o.locations.clear();
-    if (o.subscribers) {
-      // Someone still waits: tell them it is gone rather than leave them hanging.
-      const m: MsgOf<'ready'> = {
-        t: 'ready',
-        id: o.id,
-        size: 0,
-        v: undefined,
-        failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${o.id} was freed`, stack: '', functionName: '', taskId: o.id },
-      };
-      for (const s of o.subscribers) {
-        s.send(m);
-        this.waits.delete(s, o);
-      }
-      o.subscribers = null;
-    }
+    // Someone still waits: tell them it is gone rather than leave them hanging.
+    this.subs.notify(o, true);
     for (const c of o.contains) this.decRef(c);
     this.on.freed(o);
   }

@@ -12,7 +12,7 @@ const ROOT = join(dirname(new URL(import.meta.url).pathname), '../..');
 
 /** Record type -> the files (or folders, ending in '/') that may write it. */
 const OWNERS: Record<string, string[]> = {
-  ObjectRecord: ['coordinator/objects/directory.ts'],
+  ObjectRecord: ['coordinator/objects/directory.ts', 'coordinator/objects/subscriptions.ts'],
   NodeRecord: ['coordinator/nodes/'],
   ActorRecord: ['coordinator/actors/'],
   JobRecord: ['coordinator/jobs/job-manager.ts', 'coordinator/jobs/job-tasks.ts'],

@@ -1,0 +1,64 @@
+// The directory's readiness messages (a part of the object directory, issue 12):
+// who waits on which pending object, and the `ready` message each is sent when
+// it settles or is freed. Writes only `subscribers` of object records.
+import type { ObjectId } from '../../shared/ids.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { ObjectRecord } from '../gcs/tables.js';
+import type { Session } from '../session.js';
+import { BySession } from './by-session.js';
+
+/** A `ready` message carrying ObjectLostError for `id` (`why`: "is unknown or was freed", "was freed"). */
+function lostMessage(id: ObjectId, why: string): MsgOf<'ready'> {
+  return {
+    t: 'ready',
+    id,
+    size: 0,
+    v: undefined,
+    failure: { code: 'OBJECT_LOST', name: 'ObjectLostError', message: `object ${id} ${why}`, stack: '', functionName: '', taskId: id },
+  };
+}
+
+export class Subscriptions {
+  /** Objects each session waits on (issue 14: a session's close costs what it had). */
+  private readonly waits = new BySession<ObjectRecord>();
+
+  constructor(private readonly gcs: Gcs) {}
+
+  readyMessage(o: ObjectRecord): MsgOf<'ready'> {
+    const m: MsgOf<'ready'> = { t: 'ready', id: o.id, size: o.size, v: undefined, failure: undefined };
+    if (o.v) m.v = o.v;
+    else if (o.hash) m.hash = o.hash;
+    if (o.failure) m.failure = o.failure;
+    return m;
+  }
+
+  /** Tells `s` when each object is ready (at once for those that are). */
+  subscribe(s: Session, ids: ObjectId[]): void {
+    for (const id of ids) {
+      const o = this.gcs.objects.get(id);
+      if (!o) s.send(lostMessage(id, 'is unknown or was freed'));
+      else if (o.state !== 'pending') s.send(this.readyMessage(o));
+      else {
+        (o.subscribers ??= new Set()).add(s);
+        this.waits.add(s, o);
+      }
+    }
+  }
+
+  /** Sends the subscribers of `o` its ready message (or, with `freed`, that it was freed) and forgets them. */
+  notify(o: ObjectRecord, freed = false): void {
+    if (!o.subscribers) return;
+    const m = freed ? lostMessage(o.id, 'was freed') : this.readyMessage(o);
+    for (const s of o.subscribers) {
+      s.send(m);
+      this.waits.delete(s, o);
+    }
+    o.subscribers = null;
+  }
+
+  /** A closing session waits on nothing. */
+  dropSession(s: Session): void {
+    for (const o of this.waits.take(s)) if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
+  }
+}
