@@ -19,14 +19,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { TabmeshError } from '../../shared/errors.js';
 import { TABLES, type GcsStorage, type TableName } from './storage.js';
 import { checkedOptions, redacted, type RedisStorageOptions } from './redis-options.js';
-import { NO_GROUP, SLOT, SLOTS, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
-
-/** Per group, per table: key -> index of its value's span in the arena, or -1 to delete. */
-type Buffered = Map<string, Map<TableName, Map<string, number>>>;
-
-const ARENA_START = 64 * 1024;
-/** Flush at once past this many buffered bytes (a key rewritten many times between flushes). */
-const ARENA_FLUSH = 64 * 1024 * 1024;
+import { NO_GROUP, SLOT, SLOTS, STATE, type FromWorker, type ToWorker, type WorkerInit } from './redis-wire.js';
+import { ARENA_FLUSH, WriteBuffer } from './redis-buffer.js';
 
 function workerFile(): string {
   const here = fileURLToPath(new URL('./redis-worker.js', import.meta.url));
@@ -52,12 +46,7 @@ export class RedisStorage implements GcsStorage {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly shared: Int32Array;
-  private buffer: Buffered = new Map();
-  /** Buffered values, back to back; `spans` holds offset and length of each. */
-  private arena = new Uint8Array(ARENA_START);
-  private arenaUsed = 0;
-  private spans: number[] = [];
-  private pending = 0;
+  private readonly buf = new WriteBuffer();
   private seq = 0;
   private loads = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -158,17 +147,7 @@ export class RedisStorage implements GcsStorage {
 
   put(table: TableName, key: string, value: Uint8Array, group?: string): void {
     this.checkTable(table);
-    // Copied into the arena: the caller may reuse its encode buffer before the flush.
-    if (this.arenaUsed + value.byteLength > this.arena.byteLength) {
-      const grown = new Uint8Array(Math.max(this.arena.byteLength * 2, this.arenaUsed + value.byteLength));
-      grown.set(this.arena.subarray(0, this.arenaUsed));
-      this.arena = grown;
-    }
-    this.arena.set(value, this.arenaUsed);
-    const span = this.spans.length >> 1;
-    this.spans.push(this.arenaUsed, value.byteLength);
-    this.arenaUsed += value.byteLength;
-    this.change(table, key, span, group);
+    this.change(table, key, this.buf.store(value), group);
   }
 
   delete(table: TableName, key: string, group?: string): void {
@@ -192,7 +171,7 @@ export class RedisStorage implements GcsStorage {
     if (this.dead !== undefined) {
       // Nothing to wait for: the worker (and its connection) is gone.
       this.closed = true;
-      if (this.pending > 0) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}: ${this.pending} buffered change(s) never reached Redis`);
+      if (this.buf.pending > 0) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}: ${this.buf.pending} buffered change(s) never reached Redis`);
       return;
     }
     try {
@@ -211,49 +190,19 @@ export class RedisStorage implements GcsStorage {
     this.drainNotices();
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
     if (this.refused.has(group)) return; // another coordinator owns the job now: its rows are not ours to write
-    let tables = this.buffer.get(group);
-    if (!tables) this.buffer.set(group, (tables = new Map()));
-    let rows = tables.get(table);
-    if (!rows) tables.set(table, (rows = new Map()));
-    if (!rows.has(key)) this.pending++;
-    rows.set(key, span);
-    if (this.pending >= this.maxBuffered || this.arenaUsed >= ARENA_FLUSH) this.flushNow();
+    this.buf.change(group, table, key, span);
+    if (this.buf.pending >= this.maxBuffered || this.buf.bytes >= ARENA_FLUSH) this.flushNow();
     else this.timer ??= setTimeout(() => this.onTimer(), this.flushIntervalMs).unref();
   }
 
   private flushNow(): void {
     this.cancelTimer();
-    if (this.pending === 0) return;
-    const bytes = this.arena.subarray(0, this.arenaUsed);
-    const batch: WriteBatch = { op: 'write', seq: ++this.seq, bytes, groups: [] };
-    for (const [group, tables] of this.buffer) {
-      const ts: WriteBatch['groups'][number][1] = [];
-      for (const [table, rows] of tables) {
-        const keys: string[] = [];
-        const dels: string[] = [];
-        const spans = new Int32Array(rows.size * 2);
-        for (const [k, span] of rows) {
-          if (span < 0) {
-            dels.push(k);
-            continue;
-          }
-          spans[2 * keys.length] = this.spans[2 * span];
-          spans[2 * keys.length + 1] = this.spans[2 * span + 1];
-          keys.push(k);
-        }
-        ts.push([table, keys, spans.subarray(0, keys.length * 2), dels]);
-      }
-      const fence = this.fences.get(group);
-      batch.groups.push(fence === undefined ? [group, ts] : [group, ts, fence]);
-    }
-    this.buffer = new Map();
-    this.arena = new Uint8Array(ARENA_START);
-    this.arenaUsed = 0;
-    this.spans = [];
-    this.port.postMessage(batch, [bytes.buffer]);
+    if (this.buf.pending === 0) return;
+    const rows = this.buf.pending;
+    const { batch, transfer } = this.buf.take(++this.seq, this.fences);
+    this.port.postMessage(batch, [transfer]);
     this.flushes++;
-    this.rowsWritten += this.pending;
-    this.pending = 0;
+    this.rowsWritten += rows;
   }
 
   /** Redis refused a group's write for its stale token: nothing more of the group is written, its buffered rows go. */
@@ -263,10 +212,7 @@ export class RedisStorage implements GcsStorage {
     this.refused.add(group);
     this.fences.delete(group);
     this.newlyRefused.push(group);
-    const tables = this.buffer.get(group);
-    if (!tables) return;
-    for (const rows of tables.values()) this.pending -= rows.size;
-    this.buffer.delete(group);
+    this.buf.dropGroup(group);
   }
 
   private onTimer(): void {
