@@ -1,12 +1,11 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
-import { IceServers, type IceOptions } from './signal/ice.js';
+import { IceServers } from './signal/ice.js';
 import { IceRefresh } from './signal/ice-refresh.js';
 import { isPutObject, type NodeId } from '../shared/ids.js';
 import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
-import type { GcsStorage } from './gcs/storage.js';
 import type { JobRecord, NodeRecord } from './gcs/tables.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
@@ -27,48 +26,13 @@ import { Inbox } from './inbox.js';
 import type { Managers } from './managers.js';
 import { Tokens } from './auth/tokens.js';
 import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager.js';
-import { LimitKeeper, type Limits } from './limits/limits.js';
-import { TrustTable, type TrustOptions } from './trust/trust.js';
+import { LimitKeeper } from './limits/limits.js';
+import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
+import type { CoordinatorOptions } from './coordinator-options.js';
 
-export interface CoordinatorOptions {
-  /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
-  swarm?: boolean;
-  storage: GcsStorage;
-  /** Driver token; when empty, drivers need none. */
-  token?: string;
-  inlineMax?: number;
-  heartbeatMs?: number;
-  /** A node that sends nothing for this long is dead. */
-  deadAfterMs?: number;
-  /**
-   * ...unless it said it holds nothing (no task, actor or object) and was given nothing since:
-   * then after this long (issue 14: 10,000 idle tabs send a keepalive every 10 s, not every 2 s).
-   * Default 30 s, never less than deadAfterMs.
-   */
-  idleDeadAfterMs?: number;
-  maxFrameBytes?: number;
-  /** How long a job waits for its driver after a dropped connection or a restart. Default 20 s. */
-  jobGraceMs?: number;
-  /** After a restart, how long recovered objects wait for drivers and nodes to claim them. Default 10 s. */
-  recoveryGraceMs?: number;
-  /** A private mesh (issue 8): nodes must present this token in their hello. */
-  joinToken?: string;
-  /** STUN/TURN servers handed to peers for their links (issue 17; coordinator/signal/ice.ts). */
-  ice?: IceOptions;
-  /** A read-only token for the state API and dashboards (issue 7). */
-  viewerToken?: string;
-  /** Per-connection and per-address limits (coordinator/limits). */
-  limits?: Partial<Limits>;
-  /** Node trust and adaptive verification (coordinator/trust). */
-  trust?: Partial<TrustOptions>;
-  /**
-   * The GCS is shared with other coordinators (Redis, coordinator/mesh): a
-   * running job is read back when its driver resumes here, not at start.
-   */
-  shared?: boolean;
-}
+export type { CoordinatorOptions } from './coordinator-options.js';
 
 export class Coordinator implements Managers {
   readonly gcs: Gcs;
