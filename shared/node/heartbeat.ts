@@ -17,7 +17,7 @@
 //   nothing loses nobody's work, and the coordinator measures a node it gives
 //   work to from that moment with the short window (coordinator/nodes).
 //   10,000 idle tabs thus cost 1,000 keepalives a second, not 5,000.
-import type { MsgOf } from '../protocol/messages.js';
+import type { Msg, MsgOf } from '../protocol/messages.js';
 
 export type Beat = MsgOf<'heartbeat'>;
 
@@ -97,4 +97,32 @@ export class Heartbeat {
     this.reportedAt = this.io.now();
     this.io.push(load);
   }
+}
+
+/** What a node's heartbeat reads of its runtime. */
+export interface BeatSource {
+  readonly local: { readonly running: number; readonly queued: number };
+  readonly store: { readonly memoryBytes: number; readonly spilledBytes: number };
+  readonly tasks: { readonly empty: boolean };
+  readonly actors: { readonly count: number };
+  send(m: Msg): void;
+}
+
+/** A node's heartbeat io: its load (idle when it holds nothing), its frames, and `keepalive` (an empty frame on its socket). */
+export function heartbeatIo(n: BeatSource, keepalive: () => void): HeartbeatIo {
+  return {
+    load: () => {
+      const b: Beat = {
+        t: 'heartbeat',
+        running: n.local.running,
+        queued: n.local.queued,
+        storeBytes: n.store.memoryBytes + n.store.spilledBytes,
+      };
+      if (b.running === 0 && b.queued === 0 && b.storeBytes === 0 && n.tasks.empty && n.actors.count === 0) b.idle = true;
+      return b;
+    },
+    push: (m) => n.send(m),
+    keepalive,
+    now: () => Date.now(),
+  };
 }

@@ -13,7 +13,7 @@ import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
-import { Heartbeat, type Beat, type HeartbeatIo } from './heartbeat.js';
+import { Heartbeat, heartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
 import { NodeTasks } from './admission.js';
 import { CallServer } from './call-server.js';
@@ -180,7 +180,10 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
             this.ice = m.ice;
             for (const ex of this.local.all())
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
-            const hb = (this.heartbeat = new Heartbeat(this.heartbeatIo(), m.heartbeatMs, m.quietMs, m.idleQuietMs));
+            const keepalive = () => {
+              if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
+            };
+            const hb = (this.heartbeat = new Heartbeat(heartbeatIo(this, keepalive), m.heartbeatMs, m.quietMs, m.idleQuietMs));
             this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             this.envCache.announce();
@@ -206,26 +209,6 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
 
   /** Load reports as deltas riding on other frames, keepalives when idle (heartbeat.ts, issue 14). */
   private heartbeat: Heartbeat | null = null;
-
-  private heartbeatIo(): HeartbeatIo {
-    return {
-      load: () => {
-        const b: Beat = {
-          t: 'heartbeat',
-          running: this.local.running,
-          queued: this.local.queued,
-          storeBytes: this.store.memoryBytes + this.store.spilledBytes,
-        };
-        if (b.running === 0 && b.queued === 0 && b.storeBytes === 0 && this.tasks.empty && this.actors.count === 0) b.idle = true;
-        return b;
-      },
-      push: (m) => this.send(m),
-      keepalive: () => {
-        if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
-      },
-      now: () => Date.now(),
-    };
-  }
 
   // -- tasks from the coordinator ------------------------------------------
 
