@@ -27,6 +27,8 @@ export interface JobMesh {
   jobEnded(job: JobId): void;
   /** Whether this coordinator holds (or now took) the job's lease. */
   claim(job: JobId): Promise<boolean>;
+  /** Asks Redis now whether this coordinator still holds the job's lease (renewing it if so). */
+  stillOurs(job: JobId): Promise<boolean>;
   /** The coordinators of the mesh (GET /api/coordinators). */
   list(): unknown[];
   /** A node announced copies the directory refused: those of jobs not taken over yet wait for it; returns the stale rest. */
@@ -130,6 +132,18 @@ export class JobManager {
    * ends here without writing a row (as a guest job would), is forgotten, and
    * its driver, if still here, is sent away to resume it where it lives now.
    */
+  /**
+   * Another coordinator refused a task of this job as not run for us: it may
+   * have taken the job over while we were paused past its lease. Whether the
+   * lease is still ours; if not, the job is let go (nothing of it is failed here).
+   */
+  async leaseHeld(jobId: JobId): Promise<boolean> {
+    if (!this.mesh) return true;
+    const ours = await this.mesh.stillOurs(jobId).catch(() => true);
+    if (!ours) this.letGo(jobId, 'another coordinator took its lease');
+    return ours;
+  }
+
   letGo(jobId: JobId, why: string): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running' || job.guest) return;

@@ -68,6 +68,16 @@ export class GuestJobs {
       if (functionIdOf(m.fn) !== m.fn.fnId) return this.refuse(spec.taskId, spec.attempt, `function id ${m.fn.fnId} does not match its source`);
       c.gcs.addFunction({ ...m.fn, ewmaMs: -1, runs: 0 });
     }
+    const own = c.gcs.jobs.get(spec.jobId);
+    if (own && own.state === 'running' && !own.guest && c.jobs.mesh) {
+      // The peer places a task of a job we think we run: it may have taken it over while we were paused
+      // past the lease. Ask the lease; once let go, the task runs here as the peer's guest.
+      void c.jobs.leaseHeld(spec.jobId).then((ours) => {
+        if (ours) this.refuse(spec.taskId, spec.attempt, `job ${spec.jobId} is run by coordinator ${c.meshId}, not by ${this.peer}`);
+        else if (!this.session.closed) this.assign(m);
+      });
+      return;
+    }
     if (!this.guestJob(spec.jobId)) return this.refuse(spec.taskId, spec.attempt, `job ${spec.jobId} is not run for coordinator ${this.peer} here`);
     this.attempts.set(spec.taskId, spec.attempt);
     const existing = c.gcs.tasks.get(spec.taskId);

@@ -195,6 +195,10 @@ export class CoordinatorMesh {
     return true;
   }
 
+  async stillOurs(job: JobId): Promise<boolean> {
+    return (await this.renew([job])).length === 0;
+  }
+
   jobEnded(job: JobId): void {
     void this.registry.release(job).catch(() => {});
   }
