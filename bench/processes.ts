@@ -64,13 +64,15 @@ function installExitHook(): void {
 
 /**
  * Node options for a child, for diagnostics: BENCH_CPU_PROF=<folder> makes
- * every child write a V8 CPU profile there when it stops (--cpu-prof), named
- * after the child (coordinator, node0, ...); BENCH_COORDINATOR_NODE_ARGS (space
+ * every child write V8 CPU profiles there when it stops (--cpu-prof), in a
+ * folder named after the child (coordinator, node0, ...), one file a thread
+ * (CPU.<date>.<time>.<pid>.<tid>.<seq>: tid 0 is the main thread); BENCH_COORDINATOR_NODE_ARGS (space
  * separated) go to the coordinator's node only, e.g. to try V8 flags.
  */
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_CPU_PROF;
-  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${process.pid}-${Date.now()}.cpuprofile`] : [];
+  // A folder per child, V8's own file names (pid.tid): a fixed name made its worker threads (storage, executors) overwrite the main thread's.
+  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}-${process.pid}-${Date.now()}`] : [];
   const extra = name === 'coordinator' ? (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
   return [...prof, ...extra];
 }

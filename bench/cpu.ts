@@ -1,0 +1,30 @@
+// CPU time of processes (Linux /proc), to say what a figure costs each process
+// of a mesh: a run on a shared machine is starvation as often as cost.
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS_PER_S = 100;
+
+/** User + system CPU ms of a process so far (all its threads), or NaN when /proc cannot tell. */
+export function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 14th and 15th.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU ms each named process spends while `run` runs; `self` is this process (process.cpuUsage). */
+export async function cpuDuring(pids: Record<string, number | undefined>, run: () => Promise<void>): Promise<Record<string, number>> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
+  const self0 = process.cpuUsage();
+  await run();
+  const self = process.cpuUsage(self0);
+  const out: Record<string, number> = { driver: (self.user + self.system) / 1000 };
+  for (const [k, p] of Object.entries(pids)) out[k] = cpuMsOf(p) - before[k];
+  return out;
+}
