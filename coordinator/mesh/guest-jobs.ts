@@ -25,17 +25,19 @@ export class GuestJobs {
     private readonly send: (m: Msg) => void,
   ) {}
 
+  /** Tasks placed here and not reported yet, with their job: the link's heartbeat counts them without a walk. */
+  private readonly unreported = new Map<TaskId, JobId>();
+
   /** Tasks of guest jobs not ended (the link's heartbeat says so). */
   running(): number {
-    let n = 0;
-    for (const id of this.jobs) for (const t of this.c.gcs.jobs.get(id)?.tasks ?? []) if (!TERMINAL.has(t.state)) n++;
-    return n;
+    return this.unreported.size;
   }
 
   /** The peer is done with a task's outputs: it will not be placed here again. */
   forget(task: TaskId): void {
     this.attempts.delete(task);
     this.reported.delete(task);
+    this.unreported.delete(task);
   }
 
   private guestJob(id: JobId): JobRecord | null {
@@ -103,6 +105,7 @@ export class GuestJobs {
     if (remote.length) this.send({ t: 'subscribe', ids: remote });
     const err = c.tasks.submit(spec, this.session, null);
     if (err) return this.refuse(spec.taskId, spec.attempt, err);
+    this.unreported.set(spec.taskId, spec.jobId);
     c.dir.subscribe(
       this.session,
       Array.from({ length: spec.numReturns }, (_, i) => returnObjectId(spec.taskId, i)),
@@ -131,6 +134,7 @@ export class GuestJobs {
     const outs = Array.from({ length: spec.numReturns }, (_, i) => this.c.dir.get(returnObjectId(spec.taskId, i)));
     if (outs.some((o) => o?.state === 'pending')) return;
     this.reported.set(spec.taskId, attempt);
+    this.unreported.delete(spec.taskId);
     const failure = outs.find((o) => o?.state === 'failed')?.failure;
     if (t.state !== 'finished' || failure || outs.some((o) => !o)) {
       const f = failure ?? {
@@ -183,6 +187,7 @@ export class GuestJobs {
   /** Guest job `id` ends here (its owner is gone, or we took it over): its tasks stop, its records go. */
   dropJob(id: JobId): void {
     if (!this.jobs.delete(id)) return;
+    for (const [task, job] of this.unreported) if (job === id) this.unreported.delete(task);
     const j = this.c.gcs.jobs.get(id);
     if (!j?.guest) return;
     this.c.endJob(id);
