@@ -258,15 +258,16 @@ export class ActorManager {
   }
 
   /** The job ended: its actors stop and are forgotten, but detached ones, which live on. Returns the ids of those. */
-  endJob(job: JobId): Set<TaskId> {
+  /** `tellNodes` false: the job was let go of (issue 15), its actors live on where they are for the new owner. */
+  endJob(job: JobId, tellNodes = true): Set<TaskId> {
     const kept = new Set<TaskId>();
     for (const a of [...this.table.values()]) {
       if (a.job !== job) continue;
-      if (a.detached && a.state !== 'dead') {
+      if (a.detached && a.state !== 'dead' && tellNodes) {
         kept.add(a.id);
         continue;
       }
-      if (a.state !== 'dead') this.kill(a.id, 'its job ended');
+      if (a.state !== 'dead') this.kill(a.id, tellNodes ? 'its job ended' : 'its job runs at another coordinator now (the actor stays on its node)', tellNodes);
       this.table.delete(a.id);
     }
     return kept;

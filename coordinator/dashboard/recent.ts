@@ -132,13 +132,13 @@ export class EndedRecords {
       return r;
     };
     actors.handlesGone = (id) => keepGone([id], () => handlesGone.call(actors, id));
-    actors.endJob = (job) =>
+    actors.endJob = (job, tellNodes) =>
       keepGone(
         actors
           .list()
           .filter((a) => a.job === job)
           .map((a) => a.id),
-        () => endJob.call(actors, job),
+        () => endJob.call(actors, job, tellNodes),
       );
     return () => {
       gcs.dropTask = dropTask;

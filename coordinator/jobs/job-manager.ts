@@ -31,6 +31,8 @@ export interface JobMesh {
   stillOurs(job: JobId): Promise<boolean>;
   /** The coordinators of the mesh (GET /api/coordinators). */
   list(): unknown[];
+  /** A job let go of: the copies our own nodes hold of it wait (bounded) for a takeover back here, else are freed after the wait. */
+  keepCopies(job: JobId): void;
   /** A node announced copies the directory refused: those of jobs not taken over yet wait for it; returns the stale rest. */
   parkHoldings<H extends { id: ObjectId; size: number; hash: string }>(s: Session, refused: H[]): H[];
 }
@@ -127,12 +129,6 @@ export class JobManager {
   }
 
   /**
-   * Another coordinator of the mesh holds the job's lease now (this one paused
-   * or was cut off past it, issue 15): the job's rows are the new owner's. It
-   * ends here without writing a row (as a guest job would), is forgotten, and
-   * its driver, if still here, is sent away to resume it where it lives now.
-   */
-  /**
    * Another coordinator refused a task of this job as not run for us: it may
    * have taken the job over while we were paused past its lease. Whether the
    * lease is still ours; if not, the job is let go (nothing of it is failed here).
@@ -144,13 +140,32 @@ export class JobManager {
     return ours;
   }
 
+  /**
+   * Another coordinator of the mesh holds the job's lease now (this one paused
+   * or was cut off past it, issue 15): the job's rows are the new owner's. Its
+   * records are forgotten here without ending anything on the nodes (no
+   * cancel, free or actor kill, no row, no job-ended hook): the new owner
+   * decides what runs on. Its driver, if still here, is sent away to resume it
+   * where it lives now.
+   */
   letGo(jobId: JobId, why: string): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running' || job.guest) return;
     const driver = job.driver;
     job.guest = LET_GO;
     this.gcs.event('job-let-go', `job ${jobId}: ${why}; it goes on at the coordinator holding its lease`, { job: jobId });
-    this.end(jobId, why);
+    this.mesh?.keepCopies(jobId);
+    if (job.graceTimer) clearTimeout(job.graceTimer);
+    job.graceTimer = null;
+    job.state = 'finished';
+    job.endedAt = Date.now();
+    job.endReason = why;
+    job.driver = null;
+    this.ends.endJob(jobId, true);
+    this.artifacts.jobEnded(jobId);
+    // Handles the driver left parked: the job's own objects are gone already (detached first); others count down.
+    if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
+    job.parked = null;
     this.gcs.jobs.delete(jobId);
     // 1012 (service restart): the driver reconnects, to the next coordinator of its list first.
     if (driver && !driver.closed) driver.ws.close(1012, 'job moved to another coordinator');

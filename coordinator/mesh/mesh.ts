@@ -66,6 +66,10 @@ export class CoordinatorMesh {
     return this.opts.recoveryGraceMs ?? Math.min(10_000, this.c.jobGraceMs);
   }
 
+  keepCopies(job: JobId): void {
+    this.held.keep(this.guestCopies(job));
+  }
+
   parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {
     return this.held.park(s, refused) as H[];
   }

@@ -65,12 +65,17 @@ export class TaskEnds {
     }
   }
 
-  /** A job ended: its unfinished tasks are cancelled and its objects freed. */
-  endJob(jobId: TaskSpec['jobId']): void {
+  /**
+   * A job ended: its unfinished tasks are cancelled and its objects freed.
+   * `forget` (a job let go of, issue 15: another coordinator holds its lease):
+   * the records go without a word to the nodes (no `cancelTask`, `free` or
+   * `killActor`): what runs and what they hold is the new owner's to use or end.
+   */
+  endJob(jobId: TaskSpec['jobId'], forget = false): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
     // Detached actors live on: their creation tasks, handles and constructor arguments stay (for restarts).
-    const detached = this.actors.endJob(jobId);
+    const detached = this.actors.endJob(jobId, !forget);
     const keep = new Set<ObjectId>();
     for (const id of detached) {
       const spec = this.gcs.tasks.get(id)?.spec;
@@ -79,12 +84,14 @@ export class TaskEnds {
     }
     for (const t of [...job.tasks]) {
       if (detached.has(t.spec.taskId)) continue;
-      if (t.node && !TERMINAL.has(t.state)) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
+      if (t.node && !TERMINAL.has(t.state) && !forget) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
       if (!TERMINAL.has(t.state)) this.tasks.finishFailed(t, cancelledFailure(t));
     }
     for (const id of [...job.objects]) {
       const o = this.dir.get(id);
-      if (o && !keep.has(id)) this.dir.free(o);
+      if (!o || keep.has(id)) continue;
+      if (forget) this.dir.detachCopies(o);
+      this.dir.free(o);
     }
     for (const t of [...job.tasks]) if (!detached.has(t.spec.taskId)) this.tasks.dropLineage(t);
   }

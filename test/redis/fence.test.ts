@@ -117,6 +117,49 @@ describe('fenced writes and moved holdings', () => {
     }
   }, 180_000);
 
+  it('a coordinator that lets a job go leaves its actors alive on its nodes: the counter moves with its node to the new owner and keeps its count', async () => {
+    const token = 'letgo-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'letgo', token), redisCoordinator(redis.url, 'letgo', token)]);
+    // A's node names B next: it moves there when A is gone for good.
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
+    await linked([a, b], token);
+    const toA = await tcpProxy(a.url);
+    proxies.push(toA);
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    class Counter {
+      n = 0;
+      inc(): number {
+        return ++this.n;
+      }
+    }
+    const counter = m.remote(Counter).remote();
+    for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(i);
+
+    // A stops past the lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
+    a.proc.kill('SIGSTOP');
+    stopped.push(a);
+    toA.cut();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    // A wakes, finds the lease gone and lets the job go: its node (still A's) keeps the actor.
+    a.proc.kill('SIGCONT');
+    stopped.splice(0);
+    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    // A goes for good; its node joins B with the actor it kept, and B attaches it.
+    const aEvents = (await getJson<{ kind: string; message: string }[]>(a.url, '/api/events?limit=200', token)) ?? [];
+    await kill(a);
+    try {
+      expect(await m.get(counter.inc.remote(), { timeoutMs: 60_000 })).toBe(4);
+    } catch (e) {
+      const all = (await getJson<{ kind: string; message: string; at?: number; time?: number }[]>(b.url, '/api/events?limit=200', token)) ?? [];
+      console.log(JSON.stringify(all.map((x) => [x.kind, x.message, x.at ?? x.time])).slice(-6000));
+      console.log('A', JSON.stringify(aEvents.map((x) => [x.kind, x.message])).slice(-4000));
+      console.log('NODE', node.out.join('').slice(-3000));
+      throw e;
+    }
+    expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(5);
+  }, 180_000);
+
   it('a node that joins the other coordinator before the driver resumes keeps its objects: nothing is rebuilt from lineage', async () => {
     const token = 'moved-' + Math.random().toString(36).slice(2);
     const bPort = await freePort();
