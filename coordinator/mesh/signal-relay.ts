@@ -3,7 +3,9 @@
 // through both relays. Two things cross the mesh:
 // - holder lookup: B's `locate` of an object whose holder is A (our agent on
 //   A, or A's link here) is asked of A through our agent there, as a node
-//   asks; A names its own holders; B answers its reader with both (bounded wait);
+//   asks; A names its own holders; B answers its reader with both (bounded
+//   wait; at once when a holder is attached here); a driver's locate says so,
+//   and A names it no driver (no driver-to-driver links: the relay, at once);
 // - signals: a signal for a peer attached to A goes over the bus to A, which
 //   delivers it stamped with the sender's peer id, as it would its own
 //   node's. The TCP fast-link offer rides inside the WebRTC offer
@@ -110,11 +112,14 @@ export class SignalRelay implements SignalBridge {
     const answer = (w: Omit<Waiting, 'timer' | 'left'>) =>
       w.asker.send({ t: 'located', x: w.x, peers: [...w.peers].slice(0, MAX_LOCATED), partial: [...w.partial].slice(0, MAX_LOCATED) });
     const base = { asker, x: m.x, peers: new Set(peers), partial: new Set(partial) };
-    if (this.waiting.size >= MAX_PENDING) return answer(base);
+    // A holder attached here answers at once: the other coordinators' holders would only add choices, at a round trip's cost.
+    if (peers.length > 0 || this.waiting.size >= MAX_PENDING) return answer(base);
     const x = this.nextX;
     this.nextX = this.nextX >= 2 ** 31 ? 1 : this.nextX + 1;
     const left = new Set<string>();
-    for (const c of new Set(via)) if (this.ports.askAsNode(c, { t: 'locate', id: m.id, x })) left.add(c);
+    // A driver reading: the other coordinator leaves out its drivers (they refuse a driver's link), so the reader goes to a node or the relay at once.
+    const ask: MsgOf<'locate'> = asker.role === 'driver' || m.asker === 'driver' ? { t: 'locate', id: m.id, x, asker: 'driver' } : { t: 'locate', id: m.id, x };
+    for (const c of new Set(via)) if (this.ports.askAsNode(c, { ...ask })) left.add(c);
     if (left.size === 0) return answer(base);
     this.counters.meshLocates++;
     const w: Waiting = {

@@ -96,18 +96,20 @@ export class Signalling {
     // Holders that are other coordinators: asked for their own holders, unless the asker is one (no loops).
     const via: string[] = [];
     const bridge = this.bridge && !this.bridge.coordinatorOf(s) ? this.bridge : null;
+    // A driver reads (itself, or another coordinator's driver the asker stands for): no driver holders.
+    const driverReads = s.role === 'driver' || m.asker === 'driver';
     if (o && o.state === 'ready' && !o.v) {
       for (const h of o.locations) {
         const id = Signalling.peerId(h);
         const other = bridge && !h.closed ? bridge.coordinatorOf(h) : undefined;
         if (other) via.push(other);
         if (h === s || h.closed || !id || h.peerless) continue;
-        if (s.role === 'driver' && h.role === 'driver') continue;
+        if (driverReads && h.role === 'driver') continue;
         peers.push(id);
       }
     }
     shuffle(peers);
-    const partial = this.swarm && o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id) : [];
+    const partial = this.swarm && o && o.state === 'ready' && !o.v ? this.joinSwarm(s, m.id, driverReads) : [];
     if (via.length) return bridge!.locate(s, m, peers, partial, via);
     s.send({ t: 'located', x: m.x, peers: peers.slice(0, MAX_LOCATED), partial: partial.slice(0, MAX_LOCATED) });
   }
@@ -122,7 +124,7 @@ export class Signalling {
    * order. Members that finished (now holders) are named too: they answer a
    * have map with all chunks, and readers prefer them to the origin.
    */
-  private joinSwarm(s: Session, id: ObjectId): string[] {
+  private joinSwarm(s: Session, id: ObjectId, driverReads: boolean): string[] {
     const now = Date.now();
     if (this.swarms.size > SWARM_SWEEP_AT) this.sweep(now);
     let members = this.swarms.get(id);
@@ -131,7 +133,7 @@ export class Signalling {
     for (const [h, until] of members) {
       const peer = Signalling.peerId(h);
       if (until <= now || h.closed || !peer) members.delete(h);
-      else if (h !== s && !h.peerless && !(s.role === 'driver' && h.role === 'driver')) out.push(peer);
+      else if (h !== s && !h.peerless && !(driverReads && h.role === 'driver')) out.push(peer);
     }
     members.delete(s);
     members.set(s, now + SWARM_TTL_MS);

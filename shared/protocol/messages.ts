@@ -80,8 +80,12 @@ export const messages = {
   subscribe: obj({ t: lit('subscribe'), ids }),
   /** Ask for the bytes of a stored object on transfer `x`. */
   fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
-  /** Which peers hold object `id`; the answer is `located` with the same `x`. */
-  locate: obj({ t: lit('locate'), id: objectId, x: int(0) }),
+  /**
+   * Which peers hold object `id`; the answer is `located` with the same `x`.
+   * `asker` (a coordinator asking for its reader, issue 15): a driver reads,
+   * so driver holders are left out (no driver-to-driver links).
+   */
+  locate: obj({ t: lit('locate'), id: objectId, x: int(0), asker: opt(lit('driver')) }),
   /** Bytes this client received over peer links (checked by hash) since its last report. */
   peerBytes: obj({ t: lit('peerBytes'), n: int(0, 2 ** 42) }),
   /** Holder `peer` sent a chunk of object `id` that does not match its hash (issue 17): for the trust table. */

@@ -4,7 +4,8 @@
 // coordinators' holders no longer than its bound.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { REMOTE_LOCATE_MS, SignalRelay, type MeshPorts } from '../../coordinator/mesh/signal-relay.js';
-import type { Signalling } from '../../coordinator/signal/signal.js';
+import { Signalling } from '../../coordinator/signal/signal.js';
+import type { Gcs } from '../../coordinator/gcs/gcs.js';
 import type { Session } from '../../coordinator/session.js';
 import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
 import type { ObjectId } from '../../shared/ids.js';
@@ -91,14 +92,15 @@ describe('holder lookup across coordinators', () => {
     const asked: [string, MsgOf<'locate'>][] = [];
     const r = relay(new Map(), { askAsNode: (to, m) => (asked.push([to, m]), true) });
     const reader = session('node');
-    r.locate(reader, locate(7), [NODE_B], [], [A, A, B]);
+    r.locate(reader, locate(7), [], ['8'.repeat(16)], [A, A, B]);
     expect(asked.map(([to]) => to)).toEqual([A, B]); // once per coordinator
+    expect(asked[0][1].asker).toBeUndefined(); // a node reads
     const x = asked[0][1].x;
     r.located(A, { t: 'located', x, peers: [NODE_A], partial: ['6'.repeat(16)] });
     expect(reader.got).toHaveLength(0);
     r.located(A, { t: 'located', x, peers: ['7'.repeat(16)] }); // a second answer from A counts for nothing
     r.located(B, { t: 'located', x, peers: [] });
-    expect(reader.got).toEqual([{ t: 'located', x: 7, peers: [NODE_B, NODE_A], partial: ['6'.repeat(16)] }]);
+    expect(reader.got).toEqual([{ t: 'located', x: 7, peers: [NODE_A], partial: ['8'.repeat(16), '6'.repeat(16)] }]);
     expect([r.route(NODE_A), r.route('6'.repeat(16)), r.route('7'.repeat(16))]).toEqual([A, A, undefined]);
   });
 
@@ -106,13 +108,43 @@ describe('holder lookup across coordinators', () => {
     vi.useFakeTimers();
     const r = relay(new Map(), { askAsNode: (to) => to === A });
     const reader = session('node');
-    r.locate(reader, locate(1), [NODE_B], [], [B]);
-    expect(reader.got).toEqual([{ t: 'located', x: 1, peers: [NODE_B], partial: [] }]);
+    r.locate(reader, locate(1), [], [], [B]);
+    expect(reader.got).toEqual([{ t: 'located', x: 1, peers: [], partial: [] }]);
     r.locate(reader, locate(2), [], [], [A]);
     vi.advanceTimersByTime(REMOTE_LOCATE_MS - 1);
     expect(reader.got).toHaveLength(1);
     vi.advanceTimersByTime(1);
     expect(reader.got[1]).toEqual({ t: 'located', x: 2, peers: [], partial: [] });
     expect(r.counters.meshLocatesLate).toBe(1);
+  });
+
+  it('an object with a holder attached here is answered at once: no other coordinator is asked, nothing waits', () => {
+    const asked: string[] = [];
+    const r = relay(new Map(), { askAsNode: (to) => (asked.push(to), true) });
+    const reader = session('node');
+    r.locate(reader, locate(3), [NODE_B], [], [A]);
+    expect(reader.got).toEqual([{ t: 'located', x: 3, peers: [NODE_B], partial: [] }]);
+    expect(asked).toEqual([]);
+    expect(r.counters.meshLocates).toBe(0);
+  });
+
+  it("a driver's locate goes on as a driver's: the other coordinator names no driver holder, a node's and the driver's own are named", () => {
+    const asked: MsgOf<'locate'>[] = [];
+    const r = relay(new Map(), { askAsNode: (_to, m) => (asked.push(m), true) });
+    r.locate(session('driver'), locate(4), [], [], [A]);
+    expect(asked[0]).toMatchObject({ t: 'locate', id: OBJ, asker: 'driver' });
+    // On the other coordinator: its driver holding the object is left out for that asker, its node is not.
+    const holderDriver = session('driver', { jobId: '3'.repeat(16) as never });
+    const holderNode = session('node', { nodeId: NODE_A as never });
+    const link = session('node', { nodeId: '5'.repeat(16) as never });
+    const o = { id: OBJ, state: 'ready', locations: new Set([holderDriver, holderNode]) };
+    const gcs = { objects: new Map([[OBJ, o]]), nodes: new Map(), jobs: new Map() } as unknown as Gcs;
+    const other = new Signalling(gcs, false);
+    other.locate(link, asked[0]);
+    other.locate(link, { t: 'locate', id: OBJ, x: 9 });
+    expect(link.got).toEqual([
+      { t: 'located', x: asked[0].x, peers: [NODE_A], partial: [] },
+      { t: 'located', x: 9, peers: expect.arrayContaining([NODE_A, '3'.repeat(16)]) as string[], partial: [] },
+    ]);
   });
 });
