@@ -9,6 +9,8 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { cleanupProcesses } from './processes.js';
 
 const run = promisify(execFile);
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
@@ -173,4 +175,25 @@ export async function startRedisCluster(n = 3): Promise<RedisCluster> {
     throw e;
   }
   return { url: servers[0].url, servers, destroy };
+}
+
+/**
+ * A redis-server for the test file (started before its tests, destroyed after
+ * them) and the cleanup after each test: `each` first (close meshes, proxies,
+ * in-process coordinators), then every process the helpers spawned is killed.
+ * `redis.server` is set once the file's tests run.
+ */
+export function useRedis(each: () => Promise<void> | void = () => {}): { server: RedisServer } {
+  const redis = {} as { server: RedisServer };
+  beforeAll(async () => {
+    redis.server = await startRedis();
+  }, 60_000);
+  afterAll(async () => {
+    await redis.server?.destroy();
+  });
+  afterEach(async () => {
+    await each();
+    cleanupProcesses();
+  });
+  return redis;
 }

@@ -5,32 +5,24 @@
 // partition); a coordinator SIGKILLed whose node joins the other before the
 // job's driver comes back.
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { useRedis } from '../helpers/redis.js';
+import { edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
 let mesh: Mesh | undefined;
-let redis: RedisServer;
 const proxies: Proxy[] = [];
 const stopped: Coord[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-}, 60_000);
-afterAll(async () => {
-  await redis?.destroy();
-});
-afterEach(async () => {
+const redis = useRedis(async () => {
   for (const c of stopped.splice(0)) c.proc.kill('SIGCONT');
   await mesh?.close().catch(() => {});
   mesh = undefined;
   await Promise.all(proxies.splice(0).map((p) => p.close()));
-  cleanupProcesses();
 });
 
 async function events(url: string, token: string, kind: string): Promise<string[]> {
@@ -65,7 +57,7 @@ async function linked(cs: Coord[], token: string): Promise<void> {
 describe('fenced writes and moved holdings', () => {
   it("a coordinator paused past its job's lease (SIGSTOP) while its driver is cut off: the other takes the job over; resumed, the paused one lets go and writes nothing of it; the results are exact", async () => {
     const token = 'fence-' + Math.random().toString(36).slice(2);
-    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'fence', token), redisCoordinator(redis.url, 'fence', token)]);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'fence', token), redisCoordinator(redis.server.url, 'fence', token)]);
     await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
     await linked([a, b], token);
     const bId = await selfId(b.url, token);
@@ -88,7 +80,7 @@ describe('fenced writes and moved holdings', () => {
     stopped.push(a);
     toA.cut();
     await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
-    const r = new Redis(redis.url);
+    const r = new Redis(redis.server.url);
     try {
       expect(await r.get(`fence:{${job}}:fence`)).toBe(`2:${bId}`);
       a.proc.kill('SIGCONT');
@@ -119,7 +111,7 @@ describe('fenced writes and moved holdings', () => {
 
   it('a coordinator that lets a job go leaves its actors alive on its nodes: the counter moves with its node to the new owner and keeps its count', async () => {
     const token = 'letgo-' + Math.random().toString(36).slice(2);
-    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'letgo', token), redisCoordinator(redis.url, 'letgo', token)]);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'letgo', token), redisCoordinator(redis.server.url, 'letgo', token)]);
     // A's node names B next: it moves there when A is gone for good.
     const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
@@ -164,7 +156,7 @@ describe('fenced writes and moved holdings', () => {
     const token = 'moved-' + Math.random().toString(36).slice(2);
     const bPort = await freePort();
     const bUrl = `http://127.0.0.1:${bPort}`;
-    const a = await redisCoordinator(redis.url, 'moved', token);
+    const a = await redisCoordinator(redis.server.url, 'moved', token);
     // A's only node names B as its next coordinator; B starts later, with no node of its own.
     await edgeNodes(a, token, 1, `${a.url},${bUrl}`);
     // The driver's way to B stays shut until the node has moved.
@@ -182,7 +174,7 @@ describe('fenced writes and moved holdings', () => {
     );
     expect(before.map((s) => Number(s.split(':')[1]))).toEqual([0, 1, 2, 3, 4, 5].map((k) => k * 25_600));
 
-    const b = await redisCoordinator(redis.url, 'moved', token, bPort);
+    const b = await redisCoordinator(redis.server.url, 'moved', token, bPort);
     await linked([a, b], token);
     await kill(a);
     // The node joins B and announces what it holds; B does not run the job yet.

@@ -3,25 +3,17 @@
 // reader's locate reaches A through the mesh, the two nodes' link signals
 // cross the mesh bus, and the map outputs move node to node: neither relay
 // carries them. With peer links off the relays carry them, exactly as well.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, stats } from '../helpers/processes.js';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../helpers/redis.js';
+import { stats } from '../helpers/processes.js';
 import { twoCoordinators } from '../helpers/mesh.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
 let mesh: Mesh | undefined;
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-}, 60_000);
-afterAll(async () => {
-  await redis?.destroy();
-});
-afterEach(async () => {
+const redis = useRedis(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  cleanupProcesses();
 });
 
 const MAPS = 8;
@@ -58,7 +50,7 @@ async function twoWithNodeEnv(prefix: string, token: string, env: Record<string,
   const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    return await twoCoordinators(redis.url, prefix, token);
+    return await twoCoordinators(redis.server.url, prefix, token);
   } finally {
     for (const [k, v] of Object.entries(before)) {
       if (v === undefined) delete process.env[k];

@@ -3,29 +3,21 @@
 // asked, /api/nodes and /api/jobs list every coordinator's rows with their
 // `coordinator`, /api/stats counts the whole mesh, and both dashboards' live
 // documents give the same mesh totals.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, stats, type Coord } from '../helpers/processes.js';
+import { useRedis } from '../helpers/redis.js';
+import { edgeNodes, getJson, stats, type Coord } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import type { CoordinatorRow } from '../helpers/mesh.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { DocTotals } from '../../shared/dashboard.js';
 
-let redis: RedisServer;
 const running: RunningCoordinator[] = [];
 const meshes: Mesh[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-}, 60_000);
-afterAll(async () => {
-  await redis?.destroy();
-});
-afterEach(async () => {
+const redis = useRedis(async () => {
   for (const m of meshes.splice(0)) await m.close().catch(() => {});
-  cleanupProcesses();
   for (const c of running.splice(0)) await c.close().catch(() => {});
 });
 
@@ -45,7 +37,7 @@ async function rows(url: string, path: string, token: string): Promise<{ rows: R
 describe('one view of the whole mesh', () => {
   it("two coordinators, nodes split 1 + 2, a job on each: each one's /api/nodes, /api/jobs and /api/stats show all, and the dashboards' totals agree", async () => {
     const token = 'view-' + Math.random().toString(36).slice(2);
-    const start = () => startCoordinator({ redis: { url: redis.url, prefix: 'view' }, port: 0, token, httpLimits: false });
+    const start = () => startCoordinator({ redis: { url: redis.server.url, prefix: 'view' }, port: 0, token, httpLimits: false });
     const [a, b] = await Promise.all([start(), start()]);
     running.push(a, b);
     const ids = new Map([
@@ -121,10 +113,10 @@ describe('one view of the whole mesh', () => {
 
   it('a coordinator that sends bad questions or answers is ignored, and one that stops answering costs a reader the bounded wait, named in X-Mesh-Missing', async () => {
     const token = 'bad-' + Math.random().toString(36).slice(2);
-    const a = await startCoordinator({ redis: { url: redis.url, prefix: 'bad' }, port: 0, token, httpLimits: false });
+    const a = await startCoordinator({ redis: { url: redis.server.url, prefix: 'bad' }, port: 0, token, httpLimits: false });
     running.push(a);
     await edgeNodes({ url: a.url } as Coord, token, 1);
-    const r = new Redis(redis.url);
+    const r = new Redis(redis.server.url);
     try {
       const fake = 'f'.repeat(16);
       const channel = `bad:mesh:${a.coordinator.meshId}`;
