@@ -6,6 +6,7 @@
 import type { FunctionId } from '../../shared/ids.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { touchNode } from '../scheduler/node-index.js';
+import { busied } from './liveness.js';
 
 /** A task's resources count on its node (+1) or no longer (-1). */
 export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
@@ -17,9 +18,11 @@ export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
 /** A task is placed on the node. */
 export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
-  if (n.saidIdle && n.tasks.size === 0) n.busySince = Date.now();
+  const quiet = n.saidIdle === true && n.tasks.size === 0;
+  if (quiet) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
+  if (quiet) busied(n);
 }
 
 /** A task leaves the node (ended, handed back, moved). */
