@@ -8,6 +8,7 @@ import type { NodeRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { hostKeyHash } from '../actors/handover.js';
 import { Deadlines } from './liveness.js';
+import { NodeChanges } from './changes.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -22,6 +23,8 @@ export class Membership {
   readonly secrets = new Map<NodeId, string>();
   /** Nodes by when they could first be dead: a sweep looks at those due only (issue 14). */
   readonly deadlines: Deadlines;
+  /** Nodes whose record changed, for readers that work on what changed (the dashboard, issue 14). */
+  readonly changes = new NodeChanges();
 
   constructor(
     private readonly gcs: Gcs,
@@ -97,6 +100,7 @@ export class Membership {
     s.nodeId = id;
     this.gcs.nodeTable.set(id, n);
     this.deadlines.watch(n);
+    this.changes.watch(n);
     if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
@@ -109,6 +113,7 @@ export class Membership {
     n.lastSeen = Date.now();
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
     n.saidIdle = m.idle === true;
+    this.changes.mark(n);
     // No longer idle: the short window applies from now, sooner than it was filed for.
     if (wasIdle && !n.saidIdle) this.deadlines.refile(n);
   }
@@ -121,6 +126,7 @@ export class Membership {
   /** A browser node paused, resumed or changed its executor count (issue 3): a paused node offers no CPU. */
   capacity(n: NodeRecord, m: MsgOf<'capacity'>): void {
     n.resources.cpu = m.paused ? 0 : m.cpus;
+    this.changes.mark(n);
     this.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
   }
 
@@ -128,6 +134,7 @@ export class Membership {
   remove(n: NodeRecord, why: string): void {
     if (!this.gcs.nodeTable.delete(n.id)) return;
     this.deadlines.forget(n);
+    this.changes.gone(n);
     if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
