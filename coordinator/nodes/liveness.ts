@@ -19,7 +19,9 @@ export function busied(n: NodeRecord): void {
 }
 
 export class Deadlines {
-  private readonly buckets = new Map<number, Set<NodeRecord>>();
+  /** Nodes by bucket; an entry whose node is filed elsewhere since (slotOf says) is skipped when its bucket comes. */
+  private readonly buckets = new Map<number, NodeRecord[]>();
+  /** Where each watched node is filed now. */
   private readonly slotOf = new Map<NodeRecord, number>();
   /** The first bucket no sweep has taken yet. */
   private next: number;
@@ -56,12 +58,12 @@ export class Deadlines {
    * at it (if that is before `at`, it is filed again and looked at by the next sweep: never later than a walk would).
    */
   file(n: NodeRecord, at: number): void {
-    this.unfile(n);
     const slot = Math.max(this.next, Math.floor(at / this.tickMs));
-    let b = this.buckets.get(slot);
-    if (!b) this.buckets.set(slot, (b = new Set()));
-    b.add(n);
+    if (this.slotOf.get(n) === slot) return;
     this.slotOf.set(n, slot);
+    const b = this.buckets.get(slot);
+    if (b) b.push(n);
+    else this.buckets.set(slot, [n]);
   }
 
   /** `n`'s deadline may have moved earlier: files it there if it is sooner than where it is. */
@@ -89,18 +91,14 @@ export class Deadlines {
     if (!b) return;
     this.buckets.delete(slot);
     for (const n of b) {
+      if (this.slotOf.get(n) !== slot) continue; // filed elsewhere since, or forgotten
       this.slotOf.delete(n);
       out.push(n);
     }
   }
 
+  /** Not filed any more; its old bucket entry is skipped when that bucket comes. */
   private unfile(n: NodeRecord): void {
-    const slot = this.slotOf.get(n);
-    if (slot === undefined) return;
     this.slotOf.delete(n);
-    const b = this.buckets.get(slot);
-    if (!b) return;
-    b.delete(n);
-    if (b.size === 0) this.buckets.delete(slot);
   }
 }
