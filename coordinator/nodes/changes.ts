@@ -7,38 +7,45 @@ import type { NodeRecord } from '../gcs/tables.js';
 /** Which feed a node's changes go to: load.ts marks a node without knowing its membership. */
 const feeds = new WeakMap<NodeRecord, NodeChanges>();
 
-/** `n`'s load, counts or resources changed. */
+/** `n`'s load, counts or resources changed (a read when it is marked already: this runs twice per task). */
 export function nodeChanged(n: NodeRecord): void {
+  if (n.changed === true) return;
   feeds.get(n)?.mark(n);
 }
 
 export class NodeChanges {
-  private dirty = new Set<NodeRecord>();
+  private dirty: NodeRecord[] = [];
 
   /** A node joined: its changes come here (and it counts as changed). */
   watch(n: NodeRecord): void {
     feeds.set(n, this);
-    this.dirty.add(n);
+    this.mark(n);
   }
 
   mark(n: NodeRecord): void {
-    this.dirty.add(n);
+    if (n.changed === true) return;
+    n.changed = true;
+    this.dirty.push(n);
   }
 
   /** A node left: changed once more (the reader sees it gone), then no longer followed. */
   gone(n: NodeRecord): void {
-    this.dirty.add(n);
+    this.mark(n);
     if (feeds.get(n) === this) feeds.delete(n);
   }
 
-  /** The nodes changed since the last take (at most one entry per node, whatever the number of changes). */
+  /** The nodes changed since the last take, each once, whatever the number of its changes. */
   take(): Set<NodeRecord> {
-    const d = this.dirty;
-    this.dirty = new Set();
-    return d;
+    const out = new Set<NodeRecord>();
+    for (const n of this.dirty) {
+      n.changed = false;
+      out.add(n);
+    }
+    this.dirty = [];
+    return out;
   }
 
   get pending(): number {
-    return this.dirty.size;
+    return this.dirty.length;
   }
 }
