@@ -6,7 +6,8 @@
 import { ownId, type TaskId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { actorView, objectView } from '../http/views.js';
-import { viewOf, type TaskView } from './task-history.js';
+import { EndedTasks } from './ended-tasks.js';
+import { viewOf } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;
 export const MAX_EACH = 5000;
@@ -90,7 +91,7 @@ export class Recent<V> {
 }
 
 export class EndedRecords {
-  readonly tasks: Recent<TaskView>;
+  readonly tasks: EndedTasks;
   readonly objects: Recent<ObjectView>;
   readonly actors: Recent<ActorView>;
 
@@ -98,7 +99,7 @@ export class EndedRecords {
     private readonly c: Coordinator,
     keepMs = KEEP_MS,
   ) {
-    this.tasks = new Recent(keepMs);
+    this.tasks = new EndedTasks(keepMs, MAX_EACH);
     this.objects = new Recent(keepMs);
     this.actors = new Recent(keepMs);
   }
@@ -116,7 +117,7 @@ export class EndedRecords {
     /* eslint-enable @typescript-eslint/unbound-method */
     gcs.dropTask = (id) => {
       const t = gcs.tasks.get(id);
-      if (t) this.tasks.add(id, viewOf(t));
+      if (t) this.tasks.add(id, gcs.tasks.seqOf(id), viewOf(t));
       dropTask.call(gcs, id);
     };
     gcs.dropObject = (id) => {

@@ -16,6 +16,7 @@ import { chromeTrace, layoutTimeline } from './trace.js';
 import { actorView, objectView } from './views.js';
 import { httpError } from './errors.js';
 import { schemas, type Query } from './schemas.js';
+import { taskPage } from './task-pages.js';
 import { jobStatus, MAX_LIMIT, meshPage, provideRows, rowsOf } from './mesh-rows.js';
 
 const JOB_ID = /^[0-9a-f]{16}$/;
@@ -164,6 +165,13 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   const taskState = (t: TaskView | TaskRecord): string => (isView(t) ? t.state : t.state === 'queued' && t.infeasible ? 'infeasible' : t.state);
   app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {
     const q = req.query as Query;
+    if (q.after !== undefined) {
+      // Cursor paging from the task table's submit order (issue 14); this coordinator's tasks only.
+      const p = taskPage(gcs.tasks, ended.tasks, q, Math.min(MAX_LIMIT, Number(q.limit ?? 100)));
+      if (p.total !== null) void reply.header('x-total-count', String(p.total));
+      if (p.next !== null) void reply.header('x-next-cursor', String(p.next));
+      return p.rows;
+    }
     const keep =
       q.state || q.node || q.name
         ? (t: TaskView | TaskRecord) =>
@@ -171,7 +179,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
             (!q.node || (isView(t) ? t.node : t.ranOn) === q.node) &&
             (!q.name || (isView(t) ? t.name : t.spec.name).includes(q.name))
         : null;
-    return page(reply, q, tasksOf(q), keep).map((t) => (isView(t) ? t : viewOf(t)));
+    return page(reply, q, tasksOf(q), keep, q.job ? undefined : gcs.tasks.size + ended.tasks.size).map((t) => (isView(t) ? t : viewOf(t)));
   });
 
   app.get('/api/objects', read(schemas.objects), async (req, reply) => {
