@@ -151,6 +151,26 @@ describe('one view of the whole mesh', () => {
       [true, 1],
       [false, 2],
     ]);
+
+    // Both dashboards' node and job tables: the other coordinator's rows, sampled apart into remoteNodes / remoteJobs.
+    const remote = (c: RunningCoordinator, map: 'remoteNodes' | 'remoteJobs') => [
+      ...c.observability.doc.doc.getMap<{ coordinator: string; name: string; cpus?: number; status?: string }>(map).entries(),
+    ];
+    await until(() => remote(a, 'remoteNodes').length === 2 && remote(b, 'remoteNodes').length === 1 && remote(a, 'remoteJobs').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the remote rows in both documents',
+    });
+    for (const [c, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const otherId = ids.get(other.url)!;
+      expect(remote(c, 'remoteNodes').every(([, n]) => n.coordinator === otherId && n.cpus! > 0)).toBe(true);
+      const ownNodes = new Set(c.coordinator.gcs.nodes.keys());
+      expect(remote(c, 'remoteNodes').some(([id]) => ownNodes.has(id as never))).toBe(false);
+      const otherJob = [...jobs].find(([, owner]) => owner === otherId)![0];
+      expect(remote(c, 'remoteJobs').map(([id, j]) => [id, j.coordinator, j.status])).toEqual([[otherJob, otherId, 'running']]);
+    }
   }, 120_000);
 
   it('a coordinator that sends bad questions or answers is ignored, and one that stops answering costs a reader the bounded wait, named in X-Mesh-Missing', async () => {
