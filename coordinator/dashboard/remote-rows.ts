@@ -71,18 +71,15 @@ function others(g: Gathered): ViewRow[] {
 }
 
 export class RemoteRows {
-  readonly nodes: Y.Map<RemoteNode>;
-  readonly jobs: Y.Map<RemoteJob>;
+  /** Made in the document on the first round in a mesh only: alone, the document has no such maps (a reader's copy would not). */
+  private maps: { nodes: Y.Map<RemoteNode>; jobs: Y.Map<RemoteJob> } | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private busy = false;
 
   constructor(
     private readonly c: Coordinator,
     private readonly doc: Y.Doc,
-  ) {
-    this.nodes = doc.getMap('remoteNodes');
-    this.jobs = doc.getMap('remoteJobs');
-  }
+  ) {}
 
   start(everyMs = REMOTE_MS): void {
     this.timer = setInterval(() => void this.sample(), everyMs);
@@ -97,7 +94,7 @@ export class RemoteRows {
   /** One round: ask the others, then one transaction. Alone (no mesh), the maps stay empty. */
   async sample(): Promise<void> {
     const view = meshViewOf(this.c);
-    if (this.busy || (!view && this.nodes.size === 0 && this.jobs.size === 0)) return;
+    if (this.busy || (!view && !this.maps)) return;
     this.busy = true;
     try {
       const [nodes, jobs] = view
@@ -109,9 +106,11 @@ export class RemoteRows {
             .sort((a, b) => num(b.startedAt) - num(a.startedAt))
             .slice(0, MAX_JOBS)
         : [];
+      this.maps ??= { nodes: this.doc.getMap('remoteNodes'), jobs: this.doc.getMap('remoteJobs') };
+      const { nodes: nodeMap, jobs: jobMap } = this.maps;
       this.doc.transact(() => {
-        write(this.nodes, nodeRows, remoteNode);
-        write(this.jobs, jobRows, remoteJob);
+        write(nodeMap, nodeRows, remoteNode);
+        write(jobMap, jobRows, remoteJob);
       });
     } finally {
       this.busy = false;
