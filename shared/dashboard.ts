@@ -47,6 +47,10 @@ export interface JobView {
   result: string;
 }
 
+/** Another coordinator's node or job in a mesh (remoteNodes, remoteJobs of the live document; issue 15). */
+export type RemoteNode = NodeView & { coordinator: string };
+export type RemoteJob = JobView & { coordinator: string };
+
 export interface SeriesPoint {
   t: number;
   tasksPerSec: number;

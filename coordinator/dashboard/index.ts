@@ -5,6 +5,7 @@ import type { Coordinator } from '../coordinator.js';
 import { createAccess, type Access } from '../http/access.js';
 import { registerDashboard } from '../http/dashboard.js';
 import { registerState } from '../http/state.js';
+import { RemoteRows } from './remote-rows.js';
 import { JobRunner, type JobLimits } from '../jobs/runner.js';
 import { ClusterDoc } from './cluster-doc.js';
 import { DashboardHub } from './sync-socket.js';
@@ -42,6 +43,9 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
   registerState(app, { c, access, runner, history, ended });
   registerDashboard(app, hub);
   doc.start(opts.sampleMs);
+  // The other coordinators' nodes and jobs of a mesh (issue 15), beside this one's.
+  const remote = new RemoteRows(c, doc.doc);
+  remote.start();
   return {
     access,
     runner,
@@ -51,6 +55,7 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
     listening: (url) => runner.listening(url),
     close() {
       doc.stop();
+      remote.stop();
       hub.close();
       runner.close();
       detachEnded();

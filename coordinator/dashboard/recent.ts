@@ -9,7 +9,8 @@ import { isPutObject, ownId, taskOfObject, type JobId, type ObjectId, type TaskI
 import type { Coordinator } from '../coordinator.js';
 import type { ObjectRecord } from '../gcs/tables.js';
 import { actorView, objectView } from '../http/views.js';
-import { viewOf, type TaskHistory, type TaskView } from './task-history.js';
+import { EndedTasks } from './ended-tasks.js';
+import { viewOf, type TaskHistory } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;
 export const MAX_EACH = 5000;
@@ -132,7 +133,7 @@ export class Recent<V, S = V> {
 }
 
 export class EndedRecords {
-  readonly tasks: Recent<TaskView>;
+  readonly tasks: EndedTasks;
   readonly objects: Recent<ObjectView, FreedObject>;
   readonly actors: Recent<ActorView>;
 
@@ -142,7 +143,7 @@ export class EndedRecords {
     keepMs = KEEP_MS,
     private readonly history?: TaskHistory,
   ) {
-    this.tasks = new Recent(keepMs);
+    this.tasks = new EndedTasks(keepMs, MAX_EACH);
     this.objects = new Recent(keepMs, MAX_EACH, freedView);
     this.actors = new Recent(keepMs);
   }
@@ -162,7 +163,7 @@ export class EndedRecords {
       const t = gcs.tasks.get(id);
       if (t) {
         const v = viewOf(t);
-        this.tasks.add(id, v);
+        this.tasks.add(id, gcs.tasks.seqOf(id), v);
         this.history?.record(t, v);
       }
       dropTask.call(gcs, id);

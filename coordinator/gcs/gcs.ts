@@ -3,6 +3,7 @@
 import { Packr } from 'msgpackr';
 import { isArtifactObject, type FunctionId, type JobId, type NodeId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { GcsStorage } from './storage.js';
+import { TaskTable, type TaskTableView } from './task-table.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -32,7 +33,7 @@ export class Gcs {
    * reads `nodes` and `tasks`, read-only views (issue 12).
    */
   readonly nodeTable = new Map<NodeId, NodeRecord>();
-  readonly taskTable = new Map<TaskId, TaskRecord>();
+  readonly taskTable = new TaskTable();
   readonly jobs = new Map<JobId, JobRecord>();
   readonly functions = new Map<FunctionId, FunctionRecord>();
   readonly objects = new Map<ObjectId, ObjectRecord>();
@@ -64,7 +65,7 @@ export class Gcs {
     return this.nodeTable;
   }
 
-  get tasks(): ReadonlyMap<TaskId, Readonly<TaskRecord>> {
+  get tasks(): TaskTableView {
     return this.taskTable;
   }
 

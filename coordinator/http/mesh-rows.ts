@@ -7,7 +7,8 @@ import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import { ENDED, type JobRunner, type SubmittedJob } from '../jobs/runner.js';
-import { meshViewOf, mergePages, provideView, type ViewQuery } from '../mesh/mesh-view.js';
+import { MAX_VIEW_ROWS, meshViewOf, mergePages, provideView, type ViewPage, type ViewQuery, type ViewRow } from '../mesh/mesh-view.js';
+import type { Listed, Lists } from './lists.js';
 import type { Query } from './schemas.js';
 
 export const MAX_LIMIT = 1000;
@@ -72,7 +73,7 @@ export function rowsOf(c: Coordinator, runner: JobRunner) {
 }
 
 /** Rows the other coordinators of a mesh ask for (issue 15): our own nodes (not their links to us), our own jobs (not guests). */
-export function provideRows(c: Coordinator, { jobSummary, allJobIds, nodeRow }: Rows): void {
+export function provideRows(c: Coordinator, { jobSummary, allJobIds, nodeRow }: Rows, lists: Lists): void {
   const { gcs } = c;
   provideView(c, 'nodes', (q) => {
     const rows = [];
@@ -91,6 +92,11 @@ export function provideRows(c: Coordinator, { jobSummary, allJobIds, nodeRow }: 
       .filter((j) => (!q.status || j.status === q.status) && (!q.kind || j.kind === q.kind));
     return { total: rows.length, rows: rows.slice(0, q.take) };
   });
+  // Tasks, objects and actors of our own jobs (a guest job's are its owner's to list), live then recently ended.
+  const view = (p: Listed<object>): ViewPage => ({ total: p.total, rows: p.rows as ViewRow[] });
+  provideView(c, 'tasks', (q) => view(lists.tasks(q, 0, q.take)));
+  provideView(c, 'objects', (q) => view(lists.objects(q, 0, q.take)));
+  provideView(c, 'actors', (q) => view(lists.actors(q, 0, q.take)));
 }
 
 /** The whole mesh's page (every coordinator's rows), or null when this coordinator is alone. */
@@ -109,5 +115,7 @@ export async function meshPage(
   const p = mergePages(g, offset, limit, order);
   void reply.header('x-total-count', String(p.total));
   if (g.missing.length) void reply.header('x-mesh-missing', g.missing.join(','));
+  // Each coordinator sends its first MAX_VIEW_ROWS rows at most: a page past them is cut short, and says so (issue 15).
+  if (offset + limit > MAX_VIEW_ROWS && g.pages.some((x) => x.page.total > MAX_VIEW_ROWS)) void reply.header('x-mesh-bound', String(MAX_VIEW_ROWS));
   return p.rows;
 }

@@ -43,7 +43,8 @@ export const schemas = {
       additionalProperties: false,
     },
   },
-  tasks: { querystring: query({ job: text(64), state: text(32), node: text(64), name: text(256) }) },
+  /** `after`: as for nodes; the cursor is a task's submit sequence number. */
+  tasks: { querystring: query({ job: text(64), state: text(32), node: text(64), name: text(256), after: digits }) },
   objects: { querystring: query({ job: text(64), state: text(32), minSize: digits }) },
   actors: { querystring: query({ job: text(64), state: text(32), name: text(256) }) },
   timeline: { querystring: query({ job: text(64), format: { type: 'string', enum: ['bars', 'trace'] } }, ['job']) },

@@ -7,15 +7,16 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { EndedRecords } from '../dashboard/recent.js';
-import { viewOf, type TaskHistory, type TaskView } from '../dashboard/task-history.js';
-import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { TaskHistory } from '../dashboard/task-history.js';
+import type { NodeRecord } from '../gcs/tables.js';
 import { JobError, type JobRunner } from '../jobs/runner.js';
 import type { JobRuntimeEnv } from '../jobs/env.js';
 import type { Access } from './access.js';
 import { chromeTrace, layoutTimeline } from './trace.js';
-import { actorView, objectView } from './views.js';
+import { listsOf, pageOf, type Listed } from './lists.js';
 import { httpError } from './errors.js';
 import { schemas, type Query } from './schemas.js';
+import { taskPage } from './task-pages.js';
 import { jobStatus, MAX_LIMIT, meshPage, provideRows, rowsOf } from './mesh-rows.js';
 
 const JOB_ID = /^[0-9a-f]{16}$/;
@@ -26,18 +27,14 @@ const JOB_ID = /^[0-9a-f]{16}$/;
  * (issue 14: a page of 10,000 nodes costs its page, not the mesh).
  */
 function page<T>(reply: FastifyReply, q: Query, items: Iterable<T>, keep: ((x: T) => boolean) | null = null, size?: number): T[] {
-  const limit = Math.min(MAX_LIMIT, Number(q.limit ?? 100));
-  const offset = Number(q.offset ?? 0);
-  const out: T[] = [];
-  let total = 0;
-  for (const x of items) {
-    if (keep && !keep(x)) continue;
-    if (total >= offset && out.length < limit) out.push(x);
-    total++;
-    if (!keep && size !== undefined && out.length >= limit) break;
-  }
-  void reply.header('x-total-count', String(!keep && size !== undefined ? size : total));
-  return out;
+  return listed(reply, q, (_, offset, limit) => pageOf(items, keep, offset, limit, size));
+}
+
+/** A list's page by `offset` and `limit`, its total in X-Total-Count; rows say their coordinator (null when alone). */
+function listed<T>(reply: FastifyReply, q: Query, list: (q: Query, offset: number, limit: number) => Listed<T>): T[] {
+  const p = list(q, Number(q.offset ?? 0), Math.min(MAX_LIMIT, Number(q.limit ?? 100)));
+  void reply.header('x-total-count', String(p.total));
+  return p.rows;
 }
 
 export interface StateDeps {
@@ -58,7 +55,8 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
   const { jobSummary, allJobIds, nodeRow } = rows;
   const known = (id: string): id is JobId => JOB_ID.test(id) && (gcs.jobs.has(id as JobId) || runner.jobs.has(id as JobId));
 
-  provideRows(c, rows);
+  const lists = listsOf(c, history, ended);
+  provideRows(c, rows, lists);
 
   app.get('/api/nodes', read(schemas.nodes), async (req, reply) => {
     const q = req.query as Query;
@@ -152,46 +150,30 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     return { id, status: jobStatus(gcs.jobs.get(id), runner.jobs.get(id)) };
   });
 
-  // Live tasks are filtered on their records and turned into views only when in the page (no view per task per request).
-  const tasksOf = (q: Query): Iterable<TaskView | TaskRecord> => {
-    if (q.job) return history.tasksOf(q.job as JobId).tasks;
-    return (function* () {
-      yield* gcs.tasks.values();
-      for (const t of ended.tasks.list()) if (!gcs.tasks.has(t.id)) yield t;
-    })();
-  };
-  const isView = (t: TaskView | TaskRecord): t is TaskView => !('spec' in t);
-  const taskState = (t: TaskView | TaskRecord): string => (isView(t) ? t.state : t.state === 'queued' && t.infeasible ? 'infeasible' : t.state);
   app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {
     const q = req.query as Query;
-    const keep =
-      q.state || q.node || q.name
-        ? (t: TaskView | TaskRecord) =>
-            (!q.state || taskState(t) === q.state) &&
-            (!q.node || (isView(t) ? t.node : t.ranOn) === q.node) &&
-            (!q.name || (isView(t) ? t.name : t.spec.name).includes(q.name))
-        : null;
-    return page(reply, q, tasksOf(q), keep).map((t) => (isView(t) ? t : viewOf(t)));
+    if (q.after !== undefined) {
+      // Cursor paging from the task table's submit order (issue 14); this coordinator's tasks only.
+      const p = taskPage(gcs.tasks, ended.tasks, q, Math.min(MAX_LIMIT, Number(q.limit ?? 100)));
+      if (p.total !== null) void reply.header('x-total-count', String(p.total));
+      if (p.next !== null) void reply.header('x-next-cursor', String(p.next));
+      return p.rows.map((t) => ({ ...t, coordinator: c.meshId ?? null }));
+    }
+    // In a mesh: every coordinator's tasks, this one's first.
+    const mesh = await meshPage(c, reply, q, { what: 'tasks', job: q.job, state: q.state, node: q.node, name: q.name });
+    return mesh ?? listed(reply, q, lists.tasks).map((r) => ({ ...r, coordinator: null }));
   });
 
   app.get('/api/objects', read(schemas.objects), async (req, reply) => {
     const q = req.query as Query;
-    const minSize = Number(q.minSize ?? 0) || 0;
-    const all = (function* () {
-      for (const o of gcs.objects.values()) yield objectView(o);
-      for (const o of ended.objects.list()) if (!gcs.objects.has(o.id)) yield o;
-    })();
-    return page(reply, q, all, (o) => (!q.job || o.job === q.job) && (!q.state || o.state === q.state) && o.size >= minSize);
+    const mesh = await meshPage(c, reply, q, { what: 'objects', job: q.job, state: q.state, minSize: q.minSize });
+    return mesh ?? listed(reply, q, lists.objects).map((r) => ({ ...r, coordinator: null }));
   });
 
   app.get('/api/actors', read(schemas.actors), async (req, reply) => {
     const q = req.query as Query;
-    const live = c.actors;
-    const all = (function* () {
-      for (const a of live.list()) yield actorView(a);
-      for (const a of ended.actors.list()) if (!live.has(a.id)) yield a;
-    })();
-    return page(reply, q, all, (a) => (!q.state || a.state === q.state) && (!q.job || a.job === q.job) && (!q.name || (a.name ?? '').includes(q.name)));
+    const mesh = await meshPage(c, reply, q, { what: 'actors', job: q.job, state: q.state, name: q.name });
+    return mesh ?? listed(reply, q, lists.actors).map((r) => ({ ...r, coordinator: null }));
   });
 
   app.get('/api/jobs/:id/graph', read(schemas.job), async (req) => {

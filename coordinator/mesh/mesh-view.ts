@@ -11,13 +11,19 @@
 import type { CoordinatorView } from '../../shared/dashboard.js';
 
 /** What a reader asks every coordinator for. */
-export type ViewWhat = 'nodes' | 'jobs';
+export type ViewWhat = 'nodes' | 'jobs' | 'tasks' | 'objects' | 'actors';
 export interface ViewQuery {
   what: ViewWhat;
   /** The first `take` matching rows (offset + limit of the merged page). */
   take: number;
   kind?: string;
   status?: string;
+  job?: string;
+  state?: string;
+  node?: string;
+  name?: string;
+  /** Digits, as the state API's query has it. */
+  minSize?: string;
 }
 export type ViewRow = Record<string, unknown> & { coordinator?: string };
 export interface ViewPage {
@@ -72,7 +78,10 @@ interface Waiting {
   done: () => void;
 }
 
-const WHATS = new Set<string>(['nodes', 'jobs']);
+const WHATS = new Set<string>(['nodes', 'jobs', 'tasks', 'objects', 'actors']);
+
+/** A filter of a question: absent, or a string no longer than the state API takes. */
+const text = (v: unknown, max: number) => v === undefined || (typeof v === 'string' && v.length <= max);
 
 function isQuery(v: unknown): v is ViewQuery {
   const q = v as ViewQuery;
@@ -82,8 +91,13 @@ function isQuery(v: unknown): v is ViewQuery {
     WHATS.has(q.what) &&
     Number.isInteger(q.take) &&
     q.take >= 0 &&
-    (q.kind === undefined || (typeof q.kind === 'string' && q.kind.length <= 64)) &&
-    (q.status === undefined || (typeof q.status === 'string' && q.status.length <= 64))
+    text(q.kind, 64) &&
+    text(q.status, 64) &&
+    text(q.job, 64) &&
+    text(q.state, 32) &&
+    text(q.node, 64) &&
+    text(q.name, 256) &&
+    (q.minSize === undefined || (typeof q.minSize === 'string' && /^[0-9]{1,15}$/.test(q.minSize)))
   );
 }
 

@@ -70,6 +70,17 @@ export class JoinOrder<E extends Slotted> {
    * page (null at the end). Costs a binary search plus the entries walked.
    */
   after(after: number, limit: number, keep: (e: E) => boolean): { page: E[]; next: number | null } {
+    const { page, through } = this.scan(after, limit, keep, Infinity);
+    return { page, next: through };
+  }
+
+  /**
+   * As `after`, looking at no more than `budget` slots (issue 14: a filtered
+   * page costs at most its budget, however few entries match): `through` is
+   * the seq the walk covered (the page's last when more match, the last slot
+   * looked at when the budget ran out), null when it reached the end.
+   */
+  scan(after: number, limit: number, keep: (e: E) => boolean, budget: number): { page: E[]; through: number | null } {
     let lo = 0;
     let hi = this.seqs.length;
     while (lo < hi) {
@@ -78,13 +89,18 @@ export class JoinOrder<E extends Slotted> {
       else hi = mid;
     }
     const page: E[] = [];
-    for (let i = lo; i < this.order.length; i++) {
+    for (let i = lo, looked = 0; i < this.order.length; i++) {
+      if (looked++ >= budget) return { page, through: this.seqs[i - 1] };
       const e = this.order[i];
       if (!e || !keep(e)) continue;
-      if (page.length === limit) return { page, next: page[page.length - 1].seq };
+      if (page.length === limit) return { page, through: page[page.length - 1].seq };
       page.push(e);
     }
-    return { page, next: null };
+    return { page, through: null };
+  }
+
+  get length(): number {
+    return this.order.length - this.holes;
   }
 
   private compact(): void {

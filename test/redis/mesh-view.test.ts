@@ -26,6 +26,15 @@ interface Row {
   coordinator: string;
   kind?: string;
   status?: string;
+  job?: string;
+  className?: string;
+}
+
+class Counter {
+  n = 0;
+  inc(): number {
+    return ++this.n;
+  }
 }
 
 async function rows(url: string, path: string, token: string): Promise<{ rows: Row[]; total: number; missing: string | null }> {
@@ -68,6 +77,31 @@ describe('one view of the whole mesh', () => {
       expect(await m.get(m.remote((x: number) => x + 1).remote(1))).toBe(2);
       jobs.set(m.jobId, ids.get(c.url)!);
     }
+    // An actor of A's job, on A's nodes.
+    const counter = meshes[0].remote(Counter).remote();
+    for (let i = 1; i <= 2; i++) expect(await meshes[0].get(counter.inc.remote())).toBe(i);
+    const [jobA, jobB] = [meshes[0].jobId, meshes[1].jobId];
+
+    // Tasks, objects and actors: each coordinator's own (a task run for another coordinator is listed by its owner only).
+    for (const c of [a, b]) {
+      const tasks = await rows(c.url, '/api/tasks?limit=1000', token);
+      expect(tasks.missing).toBeNull();
+      expect(new Set(tasks.rows.map((t) => t.id)).size).toBe(tasks.rows.length);
+      expect(tasks.total).toBe(tasks.rows.length);
+      const byJob = (job: string) => tasks.rows.filter((t) => t.job === job);
+      expect(byJob(jobB).map((t) => t.coordinator)).toEqual([ids.get(b.url)]);
+      // The lambda, the actor's creation and its two calls.
+      expect(byJob(jobA).length).toBeGreaterThanOrEqual(4);
+      expect(byJob(jobA).every((t) => t.coordinator === ids.get(a.url))).toBe(true);
+      const ofB = await rows(c.url, `/api/tasks?job=${jobB}`, token);
+      expect(ofB.rows.map((t) => [t.job, t.coordinator])).toEqual([[jobB, ids.get(b.url)]]);
+      const objects = await rows(c.url, `/api/objects?job=${jobB}`, token);
+      expect(objects.rows.length).toBeGreaterThanOrEqual(1);
+      expect(objects.rows.every((o) => o.coordinator === ids.get(b.url) && o.job === jobB)).toBe(true);
+      const actors = await rows(c.url, '/api/actors', token);
+      expect(actors.rows.map((x) => [x.className, x.job, x.coordinator])).toEqual([['Counter', jobA, ids.get(a.url)]]);
+      expect((await rows(c.url, '/api/actors?state=dead', token)).total).toBe(0);
+    }
 
     for (const c of [a, b]) {
       const nodes = await rows(c.url, '/api/nodes', token);
@@ -109,6 +143,26 @@ describe('one view of the whole mesh', () => {
       [true, 1],
       [false, 2],
     ]);
+
+    // Both dashboards' node and job tables: the other coordinator's rows, sampled apart into remoteNodes / remoteJobs.
+    const remote = (c: RunningCoordinator, map: 'remoteNodes' | 'remoteJobs') => [
+      ...c.observability.doc.doc.getMap<{ coordinator: string; name: string; cpus?: number; status?: string }>(map).entries(),
+    ];
+    await until(() => remote(a, 'remoteNodes').length === 2 && remote(b, 'remoteNodes').length === 1 && remote(a, 'remoteJobs').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the remote rows in both documents',
+    });
+    for (const [c, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const otherId = ids.get(other.url)!;
+      expect(remote(c, 'remoteNodes').every(([, n]) => n.coordinator === otherId && n.cpus! > 0)).toBe(true);
+      const ownNodes = new Set(c.coordinator.gcs.nodes.keys());
+      expect(remote(c, 'remoteNodes').some(([id]) => ownNodes.has(id as never))).toBe(false);
+      const otherJob = [...jobs].find(([, owner]) => owner === otherId)![0];
+      expect(remote(c, 'remoteJobs').map(([id, j]) => [id, j.coordinator, j.status])).toEqual([[otherJob, otherId, 'running']]);
+    }
   }, 120_000);
 
   it('a coordinator that sends bad questions or answers is ignored, and one that stops answering costs a reader the bounded wait, named in X-Mesh-Missing', async () => {

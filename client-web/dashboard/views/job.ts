@@ -20,7 +20,8 @@ export function job(ctx: Ctx, root: HTMLElement, id: string, tab: Tab): View {
   let disposed = false;
   let lastFetch = 0;
   let wasEnded = false;
-  const jobOf = () => (ctx.live.doc.getMap('jobs') as Y.Map<JobView>).get(id);
+  // Another coordinator's job (a mesh, issue 15) is in remoteJobs (also when this one runs some of its tasks as a guest).
+  const jobOf = () => (ctx.live.doc.getMap('remoteJobs') as Y.Map<JobView>).get(id) ?? (ctx.live.doc.getMap('jobs') as Y.Map<JobView>).get(id);
 
   const renderTabs = () => {
     const names: [Tab, string][] = [

@@ -2,6 +2,7 @@
 import * as Y from 'yjs';
 import { ago, badge, duration, h, progressBar, progressHead } from '../dom.js';
 import { card, swap, type Ctx, type JobView, type View } from '../context.js';
+import type { RemoteJob } from '../../../shared/dashboard.js';
 
 export function jobs(ctx: Ctx, root: HTMLElement): View {
   const body = h('div');
@@ -14,7 +15,13 @@ export function jobs(ctx: Ctx, root: HTMLElement): View {
     card('Jobs', body),
   );
   const update = () => {
-    const list = [...(ctx.live.doc.getMap('jobs') as Y.Map<JobView>).entries()].sort((a, b) => b[1].startedAt - a[1].startedAt);
+    // This coordinator's jobs and the other coordinators' of a mesh (issue 15), newest first; a job this one runs
+    // tasks of for its owner shows the owner's row.
+    const merged = new Map<string, JobView & { coordinator?: string }>([
+      ...(ctx.live.doc.getMap('jobs') as Y.Map<JobView>).entries(),
+      ...(ctx.live.doc.getMap('remoteJobs') as Y.Map<RemoteJob>).entries(),
+    ]);
+    const list = [...merged].sort((a, b) => b[1].startedAt - a[1].startedAt);
     if (list.length === 0) return swap(body, h('p', { class: 'muted' }, 'No job yet. Submit one from the editor.'));
     swap(
       body,
@@ -44,7 +51,7 @@ export function jobs(ctx: Ctx, root: HTMLElement): View {
                   'th',
                   { scope: 'row' },
                   h('a', { href: `#/jobs/${id}`, 'data-key': `job-${id}` }, j.name),
-                  h('div', { class: 'sub mono' }, `${id} · ${j.kind}`),
+                  h('div', { class: 'sub mono' }, j.coordinator ? `${id} · ${j.kind} · coordinator ${j.coordinator}` : `${id} · ${j.kind}`),
                 ),
                 h('td', {}, badge(j.status)),
                 h(

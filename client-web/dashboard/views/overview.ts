@@ -2,7 +2,7 @@
 import * as Y from 'yjs';
 import { areaChart, stackedBar, type Point } from '../charts.js';
 import { ago, badge, bytes, h, num, time } from '../dom.js';
-import type { DocCounts, DocTotals, EventView, NodeView, SeriesPoint } from '../../../shared/dashboard.js';
+import type { DocCounts, DocTotals, EventView, NodeView, RemoteNode, SeriesPoint } from '../../../shared/dashboard.js';
 import { card, swap, type Ctx, type View } from '../context.js';
 
 export function overview(ctx: Ctx, root: HTMLElement): View {
@@ -13,7 +13,10 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
     const counts = (doc.getMap('meta').get('counts') ?? {}) as Partial<DocCounts>;
     const totals = (doc.getMap('meta').get('totals') ?? {}) as Partial<DocTotals>;
     const series = [...(doc.getMap('series') as Y.Map<SeriesPoint>).values()].sort((a, b) => a.t - b.t);
-    const nodes = [...(doc.getMap('nodes') as Y.Map<NodeView>).entries()].sort((a, b) => a[1].joinedAt - b[1].joinedAt);
+    // This coordinator's nodes, then the other coordinators' of a mesh (issue 15: sampled apart, every 2 s).
+    const own = [...(doc.getMap('nodes') as Y.Map<NodeView>).entries()].sort((a, b) => a[1].joinedAt - b[1].joinedAt);
+    const remote = [...(doc.getMap('remoteNodes') as Y.Map<RemoteNode>).entries()].sort((a, b) => a[1].joinedAt - b[1].joinedAt);
+    const nodes: [string, NodeView & { coordinator?: string }][] = [...own, ...remote];
     const alive = nodes.filter(([, n]) => n.state === 'alive');
     const cores = alive.reduce((a, [, n]) => a + n.cpus, 0);
     const rate = series.at(-1)?.tasksPerSec ?? 0;
@@ -117,7 +120,12 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
                     h(
                       'tr',
                       { class: n.state === 'lost' ? 'lost' : '' },
-                      h('th', { scope: 'row', title: id, class: 'node-name' }, n.name, h('div', { class: 'sub mono' }, id)),
+                      h(
+                        'th',
+                        { scope: 'row', title: id, class: 'node-name' },
+                        n.name,
+                        h('div', { class: 'sub mono' }, n.coordinator ? `${id} · coordinator ${n.coordinator}` : id),
+                      ),
                       h('td', {}, h('span', { class: `kind kind-${n.kind}` }, n.kind === 'browser' ? 'tab' : 'edge')),
                       h('td', {}, badge(n.state)),
                       h('td', { class: 'num' }, n.cpus),

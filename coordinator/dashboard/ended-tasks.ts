@@ -1,0 +1,116 @@
+// Tasks that left the GCS a while ago (recent.ts), kept in two orders: when
+// they left (the oldest go first, past KEEP_MS or MAX_EACH) and when they were
+// submitted (their sequence number in the task table, gcs/task-table.ts). The
+// second lets /api/tasks page live and ended tasks as one list by cursor
+// (issue 14): a task that ends between two pages keeps its place.
+import { ownId } from '../../shared/ids.js';
+import type { TaskView } from './task-history.js';
+
+export interface EndedTask {
+  id: string;
+  /** Submit sequence number (0 when unknown). */
+  seq: number;
+  at: number;
+  v: TaskView;
+  /** Gone: too old, one too many, or a newer entry stands for the id. */
+  out: boolean;
+}
+
+/** Upper bound: the first index whose seq is above `seq`. */
+function above(list: EndedTask[], seq: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class EndedTasks {
+  private readonly byId = new Map<string, EndedTask>();
+  private readonly perJob = new Map<string, number>();
+  /** When they left, oldest at `head`. */
+  private byTime: (EndedTask | undefined)[] = [];
+  private head = 0;
+  /** By submit seq; entries that are `out` stay until half are. */
+  private bySeq: EndedTask[] = [];
+  private outs = 0;
+
+  constructor(
+    private readonly keepMs: number,
+    private readonly max: number,
+  ) {}
+
+  add(id: string, seq: number, v: TaskView, now = Date.now()): void {
+    const old = this.byId.get(id);
+    if (old) this.remove(old);
+    const e: EndedTask = { id: ownId(id), seq, at: now, v, out: false };
+    this.byId.set(e.id, e);
+    this.perJob.set(v.job, (this.perJob.get(v.job) ?? 0) + 1);
+    this.byTime.push(e);
+    // Tasks mostly leave in about the order they came: the place is near the end.
+    this.bySeq.splice(above(this.bySeq, seq), 0, e);
+    this.expire(now);
+  }
+
+  private remove(e: EndedTask): void {
+    e.out = true;
+    this.byId.delete(e.id);
+    const n = (this.perJob.get(e.v.job) ?? 1) - 1;
+    if (n > 0) this.perJob.set(e.v.job, n);
+    else this.perJob.delete(e.v.job);
+    if (++this.outs * 2 > this.bySeq.length && this.bySeq.length > 64) {
+      this.bySeq = this.bySeq.filter((x) => !x.out);
+      this.outs = 0;
+    }
+  }
+
+  /** The oldest go: past keepMs, or beyond max. */
+  private expire(now: number): void {
+    while (this.head < this.byTime.length) {
+      const e = this.byTime[this.head]!;
+      if (!e.out && this.byId.size <= this.max && now - e.at <= this.keepMs) break;
+      if (!e.out) this.remove(e);
+      this.byTime[this.head++] = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > this.byTime.length) {
+      this.byTime = this.byTime.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The ones kept, the most recent first. */
+  list(now = Date.now()): TaskView[] {
+    this.expire(now);
+    const out: TaskView[] = [];
+    for (let i = this.byTime.length - 1; i >= this.head; i--) {
+      const e = this.byTime[i]!;
+      if (!e.out) out.push(e.v);
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  jobSize(job: string): number {
+    return this.perJob.get(job) ?? 0;
+  }
+
+  /** As JoinOrder.scan, by submit seq: the ones after `after` that `keep`, looking at no more than `budget`. */
+  scan(after: number, limit: number, keep: (v: TaskView) => boolean, budget: number, now = Date.now()): { page: EndedTask[]; through: number | null } {
+    this.expire(now);
+    const page: EndedTask[] = [];
+    for (let i = above(this.bySeq, after), looked = 0; i < this.bySeq.length; i++) {
+      if (looked++ >= budget) return { page, through: this.bySeq[i - 1].seq };
+      const e = this.bySeq[i];
+      if (e.out || !keep(e.v)) continue;
+      if (page.length === limit) return { page, through: page[page.length - 1].seq };
+      page.push(e);
+    }
+    return { page, through: null };
+  }
+}

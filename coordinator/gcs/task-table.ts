@@ -1,0 +1,118 @@
+// The task table (issue 14): a map by task id that also keeps its tasks in
+// submit order, over all jobs and per job, each numbered by a submit sequence
+// (1, 2, ...). The state API pages through it from a sequence number (the
+// `after` cursor of /api/tasks) with a binary search, never by a walk from
+// the first task; adding and dropping a task stay O(1) amortised.
+import type { JobId, TaskId } from '../../shared/ids.js';
+import { JoinOrder } from '../scheduler/join-order.js';
+import type { TaskRecord } from './tables.js';
+
+interface Slot {
+  seq: number;
+  slot: number;
+  t: TaskRecord;
+}
+
+interface Entry extends Slot {
+  /** Its place in its job's order. */
+  inJob: Slot;
+}
+
+/** What readers of the table see: a read-only map and the submit-ordered pages. */
+export interface TaskTableView extends ReadonlyMap<TaskId, Readonly<TaskRecord>> {
+  seqOf(id: TaskId): number;
+  jobSize(job: JobId): number;
+  scan(
+    after: number,
+    limit: number,
+    keep: (t: Readonly<TaskRecord>) => boolean,
+    budget: number,
+    job?: JobId,
+  ): { page: { seq: number; t: Readonly<TaskRecord> }[]; through: number | null };
+}
+
+export class TaskTable implements TaskTableView {
+  private readonly byId = new Map<TaskId, Entry>();
+  private readonly order = new JoinOrder<Entry>();
+  private readonly jobs = new Map<JobId, JoinOrder<Slot>>();
+  private nextSeq = 1;
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: TaskId): TaskRecord | undefined {
+    return this.byId.get(id)?.t;
+  }
+
+  has(id: TaskId): boolean {
+    return this.byId.has(id);
+  }
+
+  /** A task on record; one already there keeps its place. */
+  set(id: TaskId, t: TaskRecord): this {
+    const old = this.byId.get(id);
+    if (old) {
+      old.t = old.inJob.t = t;
+      return this;
+    }
+    const seq = this.nextSeq++;
+    const inJob: Slot = { seq, slot: 0, t };
+    const e: Entry = { seq, slot: 0, t, inJob };
+    this.byId.set(id, e);
+    this.order.add(e);
+    let jo = this.jobs.get(t.spec.jobId);
+    if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Slot>()));
+    jo.add(inJob);
+    return this;
+  }
+
+  delete(id: TaskId): boolean {
+    const e = this.byId.get(id);
+    if (!e) return false;
+    this.byId.delete(id);
+    this.order.remove(e);
+    const job = e.t.spec.jobId;
+    const jo = this.jobs.get(job);
+    if (jo) {
+      jo.remove(e.inJob);
+      if (jo.length === 0) this.jobs.delete(job);
+    }
+    return true;
+  }
+
+  /** The task's submit sequence number; 0 when it is not on record. */
+  seqOf(id: TaskId): number {
+    return this.byId.get(id)?.seq ?? 0;
+  }
+
+  jobSize(job: JobId): number {
+    return this.jobs.get(job)?.length ?? 0;
+  }
+
+  /** Tasks submitted after seq `after` (of `job` if given) that `keep`, looking at no more than `budget` (JoinOrder.scan). */
+  scan(after: number, limit: number, keep: (t: TaskRecord) => boolean, budget: number, job?: JobId): { page: Slot[]; through: number | null } {
+    if (job === undefined) return this.order.scan(after, limit, (e) => keep(e.t), budget);
+    return this.jobs.get(job)?.scan(after, limit, (e) => keep(e.t), budget) ?? { page: [], through: null };
+  }
+
+  *entries(): MapIterator<[TaskId, TaskRecord]> {
+    for (const [id, e] of this.byId) yield [id, e.t];
+  }
+
+  keys(): MapIterator<TaskId> {
+    return this.byId.keys();
+  }
+
+  *values(): MapIterator<TaskRecord> {
+    for (const e of this.byId.values()) yield e.t;
+  }
+
+  [Symbol.iterator](): MapIterator<[TaskId, TaskRecord]> {
+    return this.entries();
+  }
+
+  forEach(fn: (t: TaskRecord, id: TaskId, map: ReadonlyMap<TaskId, TaskRecord>) => void): void {
+    for (const [id, e] of this.byId) fn(e.t, id, this);
+  }
+}

@@ -1,0 +1,39 @@
+// A hand-made task record for white-box tests of the coordinator's task table
+// and the state API's task pages: a task of `job` with no arguments, queued
+// unless `o` says otherwise.
+import type { TaskRecord } from '../../coordinator/gcs/tables.js';
+import { childTaskId, functionId, rootTaskId, type JobId } from '../../shared/ids.js';
+import type { TaskSpec } from '../../shared/protocol/task.js';
+
+export function taskRecord(job: JobId, index: number, name: string, o: Partial<TaskRecord> = {}): TaskRecord {
+  const spec: TaskSpec = {
+    taskId: childTaskId(rootTaskId(job), index),
+    jobId: job,
+    parentId: rootTaskId(job),
+    fnId: functionId('task', name),
+    name,
+    args: [],
+    nested: [],
+    numReturns: 1,
+    resources: { cpu: 1 },
+    maxRetries: 0,
+    attempt: 0,
+    timeoutMs: 0,
+    scheduling: { kind: 'default' },
+    actor: undefined,
+  } as unknown as TaskSpec;
+  return {
+    spec,
+    state: 'queued',
+    node: null,
+    missing: 0,
+    liveOutputs: 1,
+    holdsArgs: false,
+    blocked: false,
+    submittedAt: Date.now(),
+    startedAt: 0,
+    endedAt: 0,
+    ranOn: null,
+    ...o,
+  };
+}
