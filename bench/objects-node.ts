@@ -3,8 +3,7 @@
 // of the same bytes in this process), an executor reading an 80 MiB object its
 // node already holds (against the same task with a small argument), and an
 // 80 MiB object between two processes on one host, edge -> edge and driver ->
-// edge (against raw TCP over loopback in this process).
-import { createServer, connect as tcpConnect } from 'node:net';
+// edge (against raw TCP over loopback to a child process, bench/raw-tcp.ts).
 import type { Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { poolStats } from '../shared/bytes.js';
@@ -84,41 +83,6 @@ export async function executorRead(mesh: Mesh, node: NodeId): Promise<number> {
   emit(figure('objects.executorRead.80MiB', big, 'reads/s', small));
   mesh.free([ref]);
   return big;
-}
-
-/** MiB/s of raw TCP over loopback in this process, 80 MiB into a fresh buffer (the baseline of the links). */
-export async function rawTcp(mib: number): Promise<number> {
-  const n = mib * MB;
-  let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
-    const ms = await new Promise<number>((resolve, reject) => {
-      const srv = createServer((s) => {
-        const dst = new Uint8Array(n);
-        let got = 0;
-        const t = performance.now();
-        s.on('data', (d: Buffer) => {
-          dst.set(d, got);
-          got += d.length;
-          if (got >= n) {
-            resolve(performance.now() - t);
-            s.destroy();
-            srv.close();
-          }
-        });
-      });
-      srv.listen(0, '127.0.0.1', () => {
-        const c = tcpConnect((srv.address() as { port: number }).port, '127.0.0.1');
-        const src = new Uint8Array(n).fill(3);
-        c.on('error', reject);
-        c.on('connect', () => {
-          for (let o = 0; o < n; o += 64 * 1024) c.write(src.subarray(o, o + 64 * 1024));
-          c.end();
-        });
-      });
-    });
-    best = Math.min(best, ms);
-  }
-  return (mib / best) * 1000;
 }
 
 /** MiB/s of an 80 MiB object from `from` (an edge node, or this driver) to a task on edge node `to`. */
