@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
+import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
 import { attachSocket } from './fast-socket.js';
 import { TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
 
@@ -88,6 +89,9 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       },
       get transport() {
         return sock ? 'tcp' : 'webrtc';
+      },
+      get chunkBytes() {
+        return sock ? MAX_CHUNK_DATA_BYTES : undefined;
       },
       bufferedNow: () => (sock ? sockRef!.writableLength : inner ? inner.bufferedAmount : 0),
       destroy: () => {
