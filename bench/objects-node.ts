@@ -60,7 +60,38 @@ export async function putFigures(mesh: Mesh): Promise<Record<number, number>> {
     emit(figure(`objects.put.${mib}MiB.firstPut`, (mib * MB) / first / 1e6, 'GB/s', copy));
     out[mib] = gbps;
   }
+  await unfreedPuts(mesh, 80);
   return out;
+}
+
+/**
+ * Puts of new `mib` MiB arrays, 1 s apart, none freed: each needs memory the
+ * pool did not get back (the warm spares of shared/bytes.ts), against a plain
+ * copy into fresh memory in this process (first touches included).
+ */
+async function unfreedPuts(mesh: Mesh, mib: number): Promise<void> {
+  const n = mib * MB;
+  const src = new Uint8Array(n).fill(4);
+  const puts: number[] = [];
+  const copies: number[] = [];
+  const refs = [];
+  for (let r = 0; r < ROUNDS + 1; r++) {
+    const a = new Float32Array(n / 4).fill(r);
+    const t = performance.now();
+    refs.push(mesh.put(a));
+    await mesh.wait([refs[refs.length - 1]]);
+    if (r > 0) puts.push(performance.now() - t); // the first of a size finds no spare
+    const c = performance.now();
+    new Uint8Array(n).set(src);
+    copies.push(performance.now() - c);
+    await sleep(1000);
+  }
+  mesh.free(refs);
+  const median = (xs: number[]) => xs.slice().sort((x, y) => x - y)[xs.length >> 1];
+  const put = n / median(puts) / 1e6;
+  const copy = n / median(copies) / 1e6;
+  log(`put ${mib} MiB, nothing freed, 1 s apart: ${round(put, 2)} GB/s (median of ${puts.length}); plain copy into fresh memory ${round(copy, 2)} GB/s`);
+  emit(figure(`objects.put.${mib}MiB.unfreed`, put, 'GB/s', copy));
 }
 
 /** Reads/s of a task on `node` reading an 80 MiB object made there, against the same task with a small argument. */
