@@ -24,6 +24,7 @@ import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, r
 import { CHROMIUM_FLAGS, openTab } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp } from './raw-tcp.js';
+import { linkPair } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 
 const SIZES = [1, 16, 64];
@@ -139,6 +140,13 @@ async function nodeParts(): Promise<void> {
     phase('80 MiB between two processes on one host');
     const raw = await rawTcp(80, 3);
     const rawFresh = await rawTcp(80, 3, { fresh: true });
+    const link = await linkPair(80, 3);
+    const linkReused = await linkPair(80, 3, true);
+    log(
+      `80 MiB over a fast link alone (two processes, leaves checked, no task): ${round(link, 1)} MiB/s into new memory (ratio ${round(link / rawFresh, 2)} to raw TCP into fresh memory), ${round(linkReused, 1)} MiB/s into reused memory (ratio ${round(linkReused / raw, 2)} to raw TCP into a reused buffer)`,
+    );
+    emit(figure('objects.fastLink.80MiB', link, 'MiB/s', rawFresh));
+    emit(figure('objects.fastLink.80MiB.reused', linkReused, 'MiB/s', raw));
     const ee = await nodeTransfer(mesh, a, b, 80);
     const de = await nodeTransfer(mesh, 'driver', b, 80);
     log(
