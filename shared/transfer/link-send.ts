@@ -28,6 +28,8 @@ export interface LinkFaults {
 export interface SendChannel {
   open(): boolean;
   bufferedAmount(): number;
+  /** Bytes the channel may hold before a sender waits (SEND_HIGH_WATER unless the link says more). */
+  highWater(): number;
   sendRaw(b: Uint8Array): void;
   sendControl(c: Control): void;
   /** Sends one chunk message; false when the link broke doing so. */
@@ -194,7 +196,7 @@ export class Sending {
       this.drainTimer = null;
     }
     while (this.queue.length > 0 && this.ch.open()) {
-      if (this.ch.bufferedAmount() >= SEND_HIGH_WATER) {
+      if (this.ch.bufferedAmount() >= this.ch.highWater()) {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = null;
           this.pump();

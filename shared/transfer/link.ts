@@ -9,7 +9,7 @@ import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving, type FetchOptions } from './link-receive.js';
-import { Sending, type LinkFaults } from './link-send.js';
+import { SEND_HIGH_WATER, Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {
   /** An object held here, to serve: its bytes, or a source that streams it from a lower tier. */
@@ -65,6 +65,7 @@ export class PeerLink {
     this.tx = new Sending({
       open: () => this.state === 'open',
       bufferedAmount: () => raw.bufferedAmount,
+      highWater: () => raw.sendHighWater ?? SEND_HIGH_WATER,
       sendRaw: (b) => this.sendRaw(b),
       sendControl: (c) => this.sendControl(c),
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),

@@ -28,6 +28,12 @@ export interface RawPeer {
    * chunk arrives whole through onData) and its arrival there (`onChunkPlaced`).
    */
   readonly chunkBytes?: number;
+  /**
+   * Bytes a sender may queue on the link before it waits for the drain
+   * (stream links: the queue holds views of the object, not copies, and a
+   * deep one keeps the socket busy while the process waits for the CPU).
+   */
+  readonly sendHighWater?: number;
   placeChunk?: (x: number, o: number, n: number, len: number) => Placement | undefined;
   onChunkPlaced?: (x: number, o: number, n: number, d: Uint8Array) => void;
 }
