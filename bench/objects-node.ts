@@ -3,8 +3,7 @@
 // of the same bytes in this process), an executor reading an 80 MiB object its
 // node already holds (against the same task with a small argument), and an
 // 80 MiB object between two processes on one host, edge -> edge and driver ->
-// edge (against raw TCP over loopback in this process).
-import { createServer, connect as tcpConnect } from 'node:net';
+// edge (against raw TCP over loopback to a child process, bench/raw-tcp.ts).
 import type { Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { poolStats } from '../shared/bytes.js';
@@ -61,7 +60,38 @@ export async function putFigures(mesh: Mesh): Promise<Record<number, number>> {
     emit(figure(`objects.put.${mib}MiB.firstPut`, (mib * MB) / first / 1e6, 'GB/s', copy));
     out[mib] = gbps;
   }
+  await unfreedPuts(mesh, 80);
   return out;
+}
+
+/**
+ * Puts of new `mib` MiB arrays, 1 s apart, none freed: each needs memory the
+ * pool did not get back (the warm spares of shared/bytes.ts), against a plain
+ * copy into fresh memory in this process (first touches included).
+ */
+async function unfreedPuts(mesh: Mesh, mib: number): Promise<void> {
+  const n = mib * MB;
+  const src = new Uint8Array(n).fill(4);
+  const puts: number[] = [];
+  const copies: number[] = [];
+  const refs = [];
+  for (let r = 0; r < ROUNDS + 1; r++) {
+    const a = new Float32Array(n / 4).fill(r);
+    const t = performance.now();
+    refs.push(mesh.put(a));
+    await mesh.wait([refs[refs.length - 1]]);
+    if (r > 0) puts.push(performance.now() - t); // the first of a size finds no spare
+    const c = performance.now();
+    new Uint8Array(n).set(src);
+    copies.push(performance.now() - c);
+    await sleep(1000);
+  }
+  mesh.free(refs);
+  const median = (xs: number[]) => xs.slice().sort((x, y) => x - y)[xs.length >> 1];
+  const put = n / median(puts) / 1e6;
+  const copy = n / median(copies) / 1e6;
+  log(`put ${mib} MiB, nothing freed, 1 s apart: ${round(put, 2)} GB/s (median of ${puts.length}); plain copy into fresh memory ${round(copy, 2)} GB/s`);
+  emit(figure(`objects.put.${mib}MiB.unfreed`, put, 'GB/s', copy));
 }
 
 /** Reads/s of a task on `node` reading an 80 MiB object made there, against the same task with a small argument. */
@@ -84,41 +114,6 @@ export async function executorRead(mesh: Mesh, node: NodeId): Promise<number> {
   emit(figure('objects.executorRead.80MiB', big, 'reads/s', small));
   mesh.free([ref]);
   return big;
-}
-
-/** MiB/s of raw TCP over loopback in this process, 80 MiB into a fresh buffer (the baseline of the links). */
-export async function rawTcp(mib: number): Promise<number> {
-  const n = mib * MB;
-  let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
-    const ms = await new Promise<number>((resolve, reject) => {
-      const srv = createServer((s) => {
-        const dst = new Uint8Array(n);
-        let got = 0;
-        const t = performance.now();
-        s.on('data', (d: Buffer) => {
-          dst.set(d, got);
-          got += d.length;
-          if (got >= n) {
-            resolve(performance.now() - t);
-            s.destroy();
-            srv.close();
-          }
-        });
-      });
-      srv.listen(0, '127.0.0.1', () => {
-        const c = tcpConnect((srv.address() as { port: number }).port, '127.0.0.1');
-        const src = new Uint8Array(n).fill(3);
-        c.on('error', reject);
-        c.on('connect', () => {
-          for (let o = 0; o < n; o += 64 * 1024) c.write(src.subarray(o, o + 64 * 1024));
-          c.end();
-        });
-      });
-    });
-    best = Math.min(best, ms);
-  }
-  return (mib / best) * 1000;
 }
 
 /** MiB/s of an 80 MiB object from `from` (an edge node, or this driver) to a task on edge node `to`. */

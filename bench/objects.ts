@@ -22,7 +22,9 @@ import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
 import { CHROMIUM_FLAGS, openTab } from './tabs.js';
-import { edgeNodeIds, executorRead, nodeTransfer, putFigures, rawTcp } from './objects-node.js';
+import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
+import { rawTcp } from './raw-tcp.js';
+import { linkPair } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 
 const SIZES = [1, 16, 64];
@@ -136,10 +138,21 @@ async function nodeParts(): Promise<void> {
     phase('an executor reading an 80 MiB object on its node');
     await executorRead(mesh, a);
     phase('80 MiB between two processes on one host');
-    const raw = await rawTcp(80);
+    const raw = await rawTcp(80, 3);
+    const rawFresh = await rawTcp(80, 3, { fresh: true });
+    const link = await linkPair(80, 3);
+    const linkReused = await linkPair(80, 3, true);
+    log(
+      `80 MiB over a fast link alone (two processes, leaves checked, no task): ${round(link, 1)} MiB/s into new memory (ratio ${round(link / rawFresh, 2)} to raw TCP into fresh memory), ${round(linkReused, 1)} MiB/s into reused memory (ratio ${round(linkReused / raw, 2)} to raw TCP into a reused buffer)`,
+    );
+    emit(figure('objects.fastLink.80MiB', link, 'MiB/s', rawFresh));
+    emit(figure('objects.fastLink.80MiB.reused', linkReused, 'MiB/s', raw));
     const ee = await nodeTransfer(mesh, a, b, 80);
     const de = await nodeTransfer(mesh, 'driver', b, 80);
-    log(`80 MiB edge -> edge ${round(ee, 1)} MiB/s, driver -> edge ${round(de, 1)} MiB/s; raw TCP loopback in this process ${round(raw, 1)} MiB/s`);
+    log(
+      `80 MiB edge -> edge ${round(ee, 1)} MiB/s, driver -> edge ${round(de, 1)} MiB/s; raw TCP to a child process ${round(raw, 1)} MiB/s into a reused buffer (ratios ${round(ee / raw, 2)}, ${round(de / raw, 2)}), ${round(rawFresh, 1)} MiB/s into fresh memory`,
+    );
+    emit(figure('objects.rawTcpFresh.80MiB', rawFresh, 'MiB/s', raw));
     emit(figure('objects.edgeToEdge.80MiB', ee, 'MiB/s', raw));
     emit(figure('objects.driverToEdge.80MiB', de, 'MiB/s', raw));
   } finally {

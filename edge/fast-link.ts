@@ -17,8 +17,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
+import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
 import { attachSocket } from './fast-socket.js';
 import { TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
+
+/** What a sender queues on a TCP link before it waits: views of the objects it sends, no copies. */
+const FAST_SEND_HIGH_WATER = 16 << 20;
 
 export interface FastOffer {
   port: number;
@@ -88,6 +92,12 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       },
       get transport() {
         return sock ? 'tcp' : 'webrtc';
+      },
+      get chunkBytes() {
+        return sock ? MAX_CHUNK_DATA_BYTES : undefined;
+      },
+      get sendHighWater() {
+        return sock ? FAST_SEND_HIGH_WATER : undefined;
       },
       bufferedNow: () => (sock ? sockRef!.writableLength : inner ? inner.bufferedAmount : 0),
       destroy: () => {

@@ -1,12 +1,69 @@
 // The framing of a fast link (issue 17): after the handshake both sides send
 // frames of a 4-byte little-endian length and a link message
-// (shared/transfer/wire.ts).
+// (shared/transfer/wire.ts). A chunk's data is copied from the socket's
+// buffers straight to where the link wants it (the object's buffer), as it
+// arrives: no frame is assembled first.
 import type { Socket } from 'node:net';
-import type { RawPeer } from '../shared/transfer/raw-peer.js';
-import { LINK_CHUNK_BYTES } from '../shared/transfer/wire.js';
+import type { Placement, RawPeer } from '../shared/transfer/raw-peer.js';
+import { CHUNK_HEADER_BYTES, CHUNK_KIND, MAX_LINK_CHUNK_BYTES, readChunkHeader } from '../shared/transfer/wire.js';
 
-/** Largest frame a peer may send (a chunk plus headroom); more closes the link. */
-const MAX_FRAME = LINK_CHUNK_BYTES + 4096;
+/** Largest frame a peer may send (the largest chunk plus headroom); more closes the link. */
+const MAX_FRAME = MAX_LINK_CHUNK_BYTES + 4096;
+
+/** Bytes received and not yet consumed, as the socket gave them (no joining). */
+class Incoming {
+  private bufs: Buffer[] = [];
+  private off = 0;
+  have = 0;
+
+  push(d: Buffer): void {
+    this.bufs.push(d);
+    this.have += d.length;
+  }
+
+  /** Consumes `n` bytes (n <= have), copying them to `dst` at `at` unless dst is null. */
+  read(dst: Uint8Array | null, at: number, n: number): void {
+    while (n > 0) {
+      const b = this.bufs[0];
+      const k = Math.min(n, b.length - this.off);
+      dst?.set(this.off === 0 && k === b.length ? b : b.subarray(this.off, this.off + k), at);
+      at += k;
+      n -= k;
+      this.have -= k;
+      this.off += k;
+      if (this.off === b.length) {
+        this.bufs.shift();
+        this.off = 0;
+      }
+    }
+  }
+
+  /** The next `n` bytes (n <= have), consumed: a view when they lie in one buffer, else a copy. */
+  take(n: number): Uint8Array {
+    const b = this.bufs[0];
+    if (b.length - this.off >= n) {
+      const v = b.subarray(this.off, this.off + n);
+      this.read(null, 0, n);
+      return v;
+    }
+    const out = Buffer.allocUnsafe(n);
+    this.read(out, 0, n);
+    return out;
+  }
+
+  /** A copy of the next `n` bytes (n <= have), not consumed. */
+  peek(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    for (let i = 0, off = this.off; at < n; i++, off = 0) {
+      const b = this.bufs[i];
+      const k = Math.min(n - at, b.length - off);
+      out.set(b.subarray(off, off + k), at);
+      at += k;
+    }
+    return out;
+  }
+}
 
 /** A RawPeer over a connected, authenticated socket. */
 export function attachSocket(
@@ -15,44 +72,68 @@ export function attachSocket(
   onGone: () => void,
 ): { send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void } {
   s.setNoDelay(true);
-  let bufs: Buffer[] = [];
-  let have = 0;
+  const inc = new Incoming();
   let closed = false;
-  const gone = (why: string) => {
+  /** The chunk whose data is being copied to its place. */
+  let placing: { p: Placement; at: number; x: number; o: number; n: number } | null = null;
+  /** The frame at the head was offered to placeChunk and refused: it arrives whole. */
+  let whole = false;
+  const gone = (why: string, peerFault = false) => {
     if (closed) return;
     closed = true;
     onGone();
     s.destroy();
-    raw.onClose(why);
+    raw.onClose(why, peerFault);
+  };
+  const deliver = (f: () => void): boolean => {
+    try {
+      f();
+    } catch (e) {
+      gone(`error: ${(e as Error).message}`);
+    }
+    return !closed;
   };
   s.on('data', (d: Buffer) => {
-    bufs.push(d);
-    have += d.length;
-    while (have >= 4) {
-      const head = bufs[0].length >= 4 ? bufs[0] : Buffer.concat(bufs);
-      if (head !== bufs[0]) bufs = [head];
+    inc.push(d);
+    while (!closed) {
+      if (placing) {
+        const { p } = placing;
+        const k = Math.min(p.dest.byteLength - placing.at, inc.have);
+        // A transfer that ended meanwhile (failed, cancelled) gets no more bytes: the rest is skipped.
+        inc.read(p.live() ? p.dest : null, placing.at, k);
+        placing.at += k;
+        if (placing.at < p.dest.byteLength) return;
+        const { x, o, n } = placing;
+        placing = null;
+        if (p.live() && !deliver(() => raw.onChunkPlaced!(x, o, n, p.dest))) return;
+        continue;
+      }
+      if (inc.have < 4) return;
+      const head = inc.peek(Math.min(inc.have, 4 + CHUNK_HEADER_BYTES));
       const len = head.readUInt32LE(0);
-      if (len > MAX_FRAME) return gone(`a frame of ${len} bytes from the peer`);
-      if (have < 4 + len) return;
-      let msg: Uint8Array;
-      if (bufs[0].length >= 4 + len) {
-        msg = bufs[0].subarray(4, 4 + len);
-        const rest = bufs[0].subarray(4 + len);
-        if (rest.length) bufs[0] = rest;
-        else bufs.shift();
-      } else {
-        const all = Buffer.concat(bufs);
-        msg = all.subarray(4, 4 + len);
-        const rest = all.subarray(4 + len);
-        bufs = rest.length ? [rest] : [];
+      if (len > MAX_FRAME) return gone(`a frame of ${len} bytes from the peer (at most ${MAX_FRAME})`, true);
+      if (!whole && raw.placeChunk && raw.onChunkPlaced && len > CHUNK_HEADER_BYTES && head.length > 4 && head[4] === CHUNK_KIND) {
+        if (head.length < 4 + CHUNK_HEADER_BYTES) return; // the rest of its header
+        let h: ReturnType<typeof readChunkHeader> = null;
+        try {
+          h = readChunkHeader(head.subarray(4));
+        } catch (e) {
+          return gone(`bad chunk from the peer: ${(e as Error).message}`, true);
+        }
+        const { x, o, n } = h!;
+        const p = raw.placeChunk(x, o, n, len - CHUNK_HEADER_BYTES);
+        if (p) {
+          inc.read(null, 0, 4 + CHUNK_HEADER_BYTES);
+          placing = { p, at: 0, x, o, n };
+          continue;
+        }
+        whole = true;
       }
-      have -= 4 + len;
-      try {
-        raw.onData(msg);
-      } catch (e) {
-        return gone(`error: ${(e as Error).message}`);
-      }
-      if (closed) return;
+      if (inc.have < 4 + len) return;
+      inc.read(null, 0, 4);
+      const msg = inc.take(len);
+      whole = false;
+      if (!deliver(() => raw.onData(msg))) return;
     }
   });
   s.on('drain', () => raw.onDrain());

@@ -6,6 +6,7 @@ import type { ConnectOptions } from '../shared/api/driver.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import type { Mesh } from '../shared/api/mesh.js';
 import { installNodeHasher } from './node-hash.js';
+import { installNodeWarmer } from './node-warm.js';
 import { edgePeers } from './peer-link.js';
 import { esbuildBundler } from './bundler.js';
 import type { EnvBundler } from '../shared/env/env.js';
@@ -21,6 +22,7 @@ export { startEdgeNode, type EdgeNodeOptions } from './node.js';
 
 export async function connect(opts: ConnectOptions): Promise<Mesh> {
   installNodeHasher();
+  installNodeWarmer();
   // A Node driver is a peer too (issue 4): it fetches large results over peer links.
   const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
   return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, bundler: sharedBundler(), ...opts, peers });

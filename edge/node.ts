@@ -12,6 +12,7 @@ import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
+import { installNodeWarmer } from './node-warm.js';
 import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
 import type { EnvCache } from '../shared/node/env-cache.js';
@@ -63,6 +64,7 @@ export class EdgeNode {
 
   static async start(o: EdgeNodeOptions): Promise<EdgeNode> {
     installNodeHasher();
+    installNodeWarmer();
     const n = new EdgeNode(o);
     await n.session();
     void n.supervise();

@@ -10,6 +10,11 @@
 // back to the pool only when its object is freed and no view of it ever left
 // the code that owns it (`expose` marks those that did: decoded in place,
 // posted to an executor, being sent).
+//
+// Where the platform installs a warmer (edge/node-warm.ts), a fresh large
+// buffer also brings a spare of its size into the pool, its pages touched by
+// another thread: the next buffer of that size is warm memory even when no
+// object was freed meanwhile; taking a spare brings the next one.
 
 const sharable =
   typeof SharedArrayBuffer === 'function' && typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
@@ -31,11 +36,61 @@ export function isShared(bytes: ArrayBufferView): boolean {
 }
 
 const pooled = new WeakSet<ArrayBufferLike>();
+/** Spares the warmer touched and nobody has taken yet. */
+const spares = new WeakSet<ArrayBufferLike>();
 const exposed = new WeakSet<ArrayBufferLike>();
 /** Idle buffers, oldest first. */
 let idle: SharedArrayBuffer[] = [];
 let idleBytes = 0;
-export const poolStats = { reused: 0, fresh: 0, recycled: 0 };
+export const poolStats = { reused: 0, fresh: 0, recycled: 0, warmed: 0 };
+
+/** Fresh buffers this large or larger bring a warm spare of their size. */
+const WARM_MIN_BYTES = 8 << 20;
+/** Most bytes of spares being warmed and of idle buffers, past which no spare is warmed. */
+const WARM_IDLE_MAX = 256 << 20;
+/**
+ * Touches every page of a buffer off the caller's thread, without changing
+ * any byte (the buffer may be taken and written while it works).
+ */
+export type Warmer = (buf: SharedArrayBuffer) => Promise<void>;
+let warmer: Warmer | null = null;
+/** Spares being warmed, by size; `taken`: handed out before the warmer finished (it goes on touching pages). */
+const warming = new Map<number, { buf: SharedArrayBuffer; taken: boolean }>();
+let warmingBytes = 0;
+
+/** Installs `w` (null: none); returns the one it replaces. */
+export function setWarmer(w: Warmer | null): Warmer | null {
+  const old = warmer;
+  warmer = w;
+  return old;
+}
+
+/** A spare of `size` bytes, warmed and then idle in the pool. */
+function warmSpare(size: number): void {
+  if (!warmer || warming.has(size) || idleBytes + warmingBytes + size > WARM_IDLE_MAX) return;
+  const w = { buf: new SharedArrayBuffer(size), taken: false };
+  const buf = w.buf;
+  warming.set(size, w);
+  warmingBytes += size;
+  const done = () => {
+    warming.delete(size);
+    warmingBytes -= size;
+  };
+  warmer(buf).then(() => {
+    done();
+    if (w.taken) return warmSpare(size); // the next one
+    pooled.add(buf);
+    spares.add(buf);
+    poolStats.warmed++;
+    idle.push(buf);
+    idleBytes += size;
+    trimIdle();
+  }, done);
+}
+
+function trimIdle(): void {
+  while (idleBytes > POOL_IDLE_MAX && idle.length > 0) idleBytes -= idle.shift()!.byteLength;
+}
 
 /**
  * `n` bytes, shared between threads where the platform allows and `n` is
@@ -54,13 +109,25 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
     idle.splice(best, 1);
     idleBytes -= buf.byteLength;
     poolStats.reused++;
+    // A spare taken: the next one of its size is warmed (a buffer freed and reused brings none).
+    if (spares.delete(buf)) warmSpare(buf.byteLength);
     const out = new Uint8Array(buf, 0, n);
     if (!dirty) out.fill(0);
     return out;
   }
-  const buf = new SharedArrayBuffer(Math.ceil(n / POOL_STEP) * POOL_STEP);
+  const size = Math.ceil(n / POOL_STEP) * POOL_STEP;
+  // A spare still being warmed: its pages are faulted from both ends at once (the warmer works from the last one).
+  const w = warming.get(size);
+  if (w && !w.taken) {
+    w.taken = true;
+    pooled.add(w.buf);
+    poolStats.reused++;
+    return new Uint8Array(w.buf, 0, n); // zeroed: the warmer writes no byte
+  }
+  const buf = new SharedArrayBuffer(size);
   pooled.add(buf);
   poolStats.fresh++;
+  if (size >= WARM_MIN_BYTES) warmSpare(size);
   return new Uint8Array(buf, 0, n);
 }
 
@@ -76,7 +143,7 @@ export function recycle(bytes: Uint8Array): void {
   idle.push(buf as SharedArrayBuffer);
   idleBytes += buf.byteLength;
   poolStats.recycled++;
-  while (idleBytes > POOL_IDLE_MAX && idle.length > 0) idleBytes -= idle.shift()!.byteLength;
+  trimIdle();
 }
 
 /** Drops every idle buffer (tests). */

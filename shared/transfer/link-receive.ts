@@ -5,6 +5,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
+import type { Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunkMatchesAsync, rememberLeaves, rootOf } from '../hash.js';
 
 /**
@@ -42,6 +43,8 @@ export interface ReceiveChannel {
   /** Bytes handed to the channel so far, and of those, bytes that left. */
   queuedBytes(): number;
   drained(): number;
+  /** Object bytes per chunk to ask the holder for (stream links: up to MAX_CHUNK_DATA_BYTES); one leaf when undefined. */
+  chunkBytes(): number | undefined;
   readonly counters: { bytesIn: number };
 }
 
@@ -50,6 +53,8 @@ interface Incoming {
   size: number;
   /** Where the requested range ends (the size, unless a swarm run). */
   to: number;
+  /** Most object bytes per chunk (asked with `c`). */
+  per: number;
   leavesOnly: boolean;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
@@ -96,12 +101,14 @@ export class Receiving {
     const from = into ? (opts.from ?? 0) : 0;
     const to = opts.leavesOnly ? 0 : into ? Math.min(size, opts.to ?? size) : size;
     const given = opts.leaves && opts.leaves.byteLength === chunkCount(size) * LEAF_BYTES ? opts.leaves : null;
+    const per = this.ch.chunkBytes() ?? CHUNK_DATA_BYTES;
     return new Promise((resolve, reject) => {
       const leaves = given ?? (opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null);
       this.incoming.set(x, {
         id,
         size,
         to,
+        per,
         leavesOnly: opts.leavesOnly === true,
         buf: into && (from || to < size || given) ? into : null,
         received: from,
@@ -119,6 +126,7 @@ export class Receiving {
       if (from) req.o = from;
       if (to < size) req.e = to;
       if (leaves && !given) req.h = true;
+      if (per !== CHUNK_DATA_BYTES) req.c = per;
       this.ch.sendControl(req);
     });
   }
@@ -154,10 +162,18 @@ export class Receiving {
     }
   }
 
-  /** The link closed: every transfer fails with `err`. */
-  failAll(err: Error): void {
-    for (const t of this.incoming.values()) t.reject(err);
+  /**
+   * The link closed: every transfer fails with `err`, or, when the peer
+   * broke the protocol, as from a bad holder (what checked out is kept, the
+   * rest comes from another holder).
+   */
+  failAll(err: Error, peerFault = false): void {
+    const all = [...this.incoming.values()];
     this.incoming.clear();
+    for (const t of all) {
+      if (!peerFault) t.reject(err);
+      else t.reject(new BadChunkError(this.ch.peer, err.message, t.buf ? { buf: t.buf, received: t.verified } : null));
+    }
   }
 
   /** The holder cannot serve transfer `x`. */
@@ -194,41 +210,62 @@ export class Receiving {
     }
   }
 
+  /**
+   * Stream links (issue 17): where the data of a chunk whose header just
+   * arrived goes, so the link copies it there as it comes (no frame
+   * assembled, no second copy); undefined when it does not fit (the chunk
+   * then arrives whole and is refused by onChunk). Live only while the
+   * transfer is: bytes of a transfer that failed meanwhile are not written.
+   */
+  place(x: number, o: number, n: number, len: number): Placement | undefined {
+    const t = this.incoming.get(x);
+    if (!t || t.leavesOnly || n !== t.size || o !== t.received || len > t.per || o + len > t.to) return undefined;
+    if (t.leaves && t.leavesGot !== t.leaves.byteLength) return undefined;
+    if (t.buf === null) t.buf = allocBytes(n, true);
+    return { dest: t.buf.subarray(o, o + len), live: () => this.incoming.get(x) === t };
+  }
+
   onChunk(c: Chunk): void {
     this.lastChunkAt = Date.now();
     const t = this.incoming.get(c.x);
     if (!t) return; // cancelled meanwhile
+    const len = c.d.byteLength;
     // One sender, an ordered channel: chunks of a transfer arrive in order.
-    if (c.n !== t.size || c.o !== t.received || c.o + c.d.byteLength > t.to) {
+    if (len > t.per) return this.bad(c.x, t, `chunk ${c.o}+${len} is larger than the ${t.per} bytes asked`, true);
+    if (c.n !== t.size || c.o !== t.received || c.o + len > t.to) {
       this.incoming.delete(c.x);
       this.ch.sendControl({ k: 'cancel', x: c.x });
-      t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.ch.peer}: chunk ${c.o}+${c.d.byteLength} of ${c.n} does not fit`));
+      t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id} from ${this.ch.peer}: chunk ${c.o}+${len} of ${c.n} does not fit`));
       return;
     }
     const checked = t.leaves !== null && t.size > 0;
     if (checked) {
       if (t.leavesGot !== t.leaves!.byteLength) return this.bad(c.x, t, 'a chunk before the leaves', true);
-      if (c.d.byteLength !== Math.min(CHUNK_DATA_BYTES, c.n - c.o)) return this.bad(c.x, t, `chunk at ${c.o} is not one whole leaf`, true);
+      // Whole leaves (the last one of the object may be short).
+      if (len === 0 || (len % CHUNK_DATA_BYTES !== 0 && c.o + len !== c.n)) return this.bad(c.x, t, `chunk at ${c.o} is not whole leaves`, true);
     }
     if (t.buf === null) t.buf = allocBytes(c.n, true);
-    t.buf.set(c.d, c.o);
-    t.received += c.d.byteLength;
+    // A stream link may have put it in place already (place()).
+    if (c.d.buffer !== t.buf.buffer || c.d.byteOffset !== t.buf.byteOffset + c.o) t.buf.set(c.d, c.o);
+    t.received += len;
     t.lastAt = Date.now();
-    this.ch.counters.bytesIn += c.d.byteLength;
+    this.ch.counters.bytesIn += len;
     if (!checked) {
       if (t.received >= t.to) this.finish(c.x, t);
       return;
     }
-    // Each chunk on its own against its leaf (issue 17), in place in the
+    // Each leaf on its own against its hash (issue 17), in place in the
     // buffer (no copy held), off the main thread where the platform hashes so.
     const at = c.o;
-    const piece = t.buf.subarray(at, at + c.d.byteLength);
+    const piece = t.buf.subarray(at, at + len);
     t.checks = t.checks.then(async () => {
-      if (this.incoming.get(c.x) !== t) return;
-      const ok = await chunkMatchesAsync(t.leaves!, at / CHUNK_DATA_BYTES, piece);
-      if (this.incoming.get(c.x) !== t) return;
-      if (!ok) return this.bad(c.x, t, `chunk at ${at} does not match its hash`, true);
-      t.verified = at + piece.byteLength;
+      for (let k = 0; k < len; k += CHUNK_DATA_BYTES) {
+        if (this.incoming.get(c.x) !== t) return;
+        const ok = await chunkMatchesAsync(t.leaves!, (at + k) / CHUNK_DATA_BYTES, piece.subarray(k, k + CHUNK_DATA_BYTES));
+        if (this.incoming.get(c.x) !== t) return;
+        if (!ok) return this.bad(c.x, t, `chunk at ${at + k} does not match its hash`, true);
+        t.verified = Math.min(at + len, at + k + CHUNK_DATA_BYTES);
+      }
       if (t.verified >= t.to) this.finish(c.x, t);
     });
   }

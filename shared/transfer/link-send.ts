@@ -20,12 +20,16 @@ export interface LinkFaults {
   corruptChunks?: number;
   /** Tear the link down once this many bytes of one transfer have been sent. */
   cutAfterBytes?: number;
+  /** Send chunks of this many object bytes, whatever the reader asked for. */
+  chunkBytes?: number;
 }
 
 /** What the sending side needs of its link. */
 export interface SendChannel {
   open(): boolean;
   bufferedAmount(): number;
+  /** Bytes the channel may hold before a sender waits (SEND_HIGH_WATER unless the link says more). */
+  highWater(): number;
   sendRaw(b: Uint8Array): void;
   sendControl(c: Control): void;
   /** Sends one chunk message; false when the link broke doing so. */
@@ -48,6 +52,8 @@ interface Outgoing {
   cursor: SourceCursor;
   /** Where the requested range ends. */
   end: number;
+  /** Object bytes per chunk (what the reader asked for). */
+  per: number;
   /** Where it started, and when (for the log of a cancelled send). */
   from: number;
   at: number;
@@ -67,7 +73,7 @@ export class Sending {
     return this.outgoing.size;
   }
 
-  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean): Promise<void> {
+  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean, per = CHUNK_DATA_BYTES): Promise<void> {
     const ch = this.ch;
     const st = { phase: 'its lookup', at: Date.now() };
     this.starting.set(x, st);
@@ -114,6 +120,7 @@ export class Sending {
       x,
       hold,
       end,
+      per,
       from,
       at: Date.now(),
       cursor: new SourceCursor(
@@ -189,7 +196,7 @@ export class Sending {
       this.drainTimer = null;
     }
     while (this.queue.length > 0 && this.ch.open()) {
-      if (this.ch.bufferedAmount() >= SEND_HIGH_WATER) {
+      if (this.ch.bufferedAmount() >= this.ch.highWater()) {
         this.drainTimer = setTimeout(() => {
           this.drainTimer = null;
           this.pump();
@@ -199,7 +206,7 @@ export class Sending {
       const t = this.queue.shift()!;
       const c = t.cursor;
       const n = c.src.size;
-      let d = c.chunk(Math.min(CHUNK_DATA_BYTES, t.end - c.o));
+      let d = c.chunk(Math.min(this.ch.faults.chunkBytes ?? t.per, t.end - c.o));
       if (d === null) continue; // its window is being read: back in turn once it is
       const end = c.o + d.byteLength;
       const f = this.ch.faults;

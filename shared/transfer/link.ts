@@ -9,7 +9,7 @@ import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving, type FetchOptions } from './link-receive.js';
-import { Sending, type LinkFaults } from './link-send.js';
+import { SEND_HIGH_WATER, Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {
   /** An object held here, to serve: its bytes, or a source that streams it from a lower tier. */
@@ -59,11 +59,13 @@ export class PeerLink {
       sendControl: (c) => this.sendControl(c),
       queuedBytes: () => this.queuedBytes,
       drained: () => this.drained,
+      chunkBytes: () => raw.chunkBytes,
       counters: env.counters,
     });
     this.tx = new Sending({
       open: () => this.state === 'open',
       bufferedAmount: () => raw.bufferedAmount,
+      highWater: () => raw.sendHighWater ?? SEND_HIGH_WATER,
       sendRaw: (b) => this.sendRaw(b),
       sendControl: (c) => this.sendControl(c),
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),
@@ -77,8 +79,14 @@ export class PeerLink {
     });
     raw.onConnect = () => this.markOpen();
     raw.onData = (b) => this.onData(b);
-    raw.onClose = (why) => this.close(why);
+    raw.onClose = (why, peerFault) => this.close(why, peerFault);
     raw.onDrain = () => this.tx.pump();
+    raw.placeChunk = (x, o, n, len) => (this.state === 'closed' ? undefined : this.rx.place(x, o, n, len));
+    raw.onChunkPlaced = (x, o, n, d) => {
+      if (this.state === 'closed') return;
+      this.lastUsed = Date.now();
+      this.rx.onChunk({ x, o, n, d });
+    };
   }
 
   private markOpen(): void {
@@ -115,13 +123,14 @@ export class PeerLink {
     this.rx.checkStalls(now, stallMs);
   }
 
-  close(why: string): void {
+  /** `peerFault`: the peer broke the protocol (a malformed message or frame): its transfers fail as a bad holder's. */
+  close(why: string, peerFault = false): void {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     const err = new TabmeshError('CLOSED', `link to ${this.peer} closed: ${why}`);
     this.openedReject(err);
-    this.rx.failAll(err);
+    this.rx.failAll(err, peerFault);
     this.tx.dropAll();
     this.raw.destroy();
     if (wasOpen) this.env.log(`peer link to ${this.peer} closed: ${why}`);
@@ -162,14 +171,14 @@ export class PeerLink {
     try {
       m = readMessage(b);
     } catch (e) {
-      return this.close(`bad message from the peer: ${(e as Error).message}`);
+      return this.close(`bad message from the peer: ${(e as Error).message}`, true);
     }
     this.lastUsed = Date.now();
     if (m.chunk) return this.rx.onChunk(m.chunk);
     if (m.leaves) return this.rx.onLeaves(m.leaves);
     if (m.have) return this.env.have(this, m.have);
     const c = m.control;
-    if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true);
+    if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c);
     else if (c.k === 'cancel') this.tx.cancel(c.x);
     else this.rx.onFail(c.x, c.reason);
   }

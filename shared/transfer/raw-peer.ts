@@ -17,10 +17,31 @@ export interface RawPeer {
   onSignal: (data: unknown) => void;
   onConnect: () => void;
   onData: (bytes: Uint8Array) => void;
-  /** The channel is gone (closed by either side, or failed); called once. */
-  onClose: (why: string) => void;
+  /** The channel is gone (closed by either side, or failed; `peerFault`: the peer broke the framing); called once. */
+  onClose: (why: string, peerFault?: boolean) => void;
   /** The channel's queue fell below the low-water mark. Not every platform fires it: senders also poll. */
   onDrain: () => void;
+  /**
+   * Stream links (issue 17): object bytes per chunk the link takes (the
+   * reader asks holders for chunks this large), and, set by the link, where a
+   * chunk's data goes once its header is in (`placeChunk`; undefined: the
+   * chunk arrives whole through onData) and its arrival there (`onChunkPlaced`).
+   */
+  readonly chunkBytes?: number;
+  /**
+   * Bytes a sender may queue on the link before it waits for the drain
+   * (stream links: the queue holds views of the object, not copies, and a
+   * deep one keeps the socket busy while the process waits for the CPU).
+   */
+  readonly sendHighWater?: number;
+  placeChunk?: (x: number, o: number, n: number, len: number) => Placement | undefined;
+  onChunkPlaced?: (x: number, o: number, n: number, d: Uint8Array) => void;
+}
+
+/** Where a stream link copies a chunk's data as it arrives; written only while `live()`. */
+export interface Placement {
+  dest: Uint8Array;
+  live: () => boolean;
 }
 
 /** An RTCIceServer (the coordinator hands them out: coordinator/signal/ice.ts). */

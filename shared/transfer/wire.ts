@@ -13,6 +13,11 @@
 // boundary (a run of chunks from one of several holders), and `have`
 // messages (binary) tell the peers fetching one object which chunks this side
 // holds (verified) and which it has asked a full holder for (claims).
+//
+// Fast links (issue 17, fifth session): a reader on a stream link asks with
+// `c`, the bytes per chunk it takes (a whole number of leaves, up to 1 MiB);
+// the holder sends chunks of that many leaves, each still checked leaf by
+// leaf. Without `c` (older readers, data channels) a chunk is one leaf.
 import type { ObjectId } from '../ids.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
@@ -23,12 +28,18 @@ export const CHUNK_HEADER_BYTES = CHUNK_HEADER;
 export const CHUNK_DATA_BYTES = HASH_CHUNK;
 /** Largest message on a link, header included. */
 export const LINK_CHUNK_BYTES = CHUNK_HEADER + CHUNK_DATA_BYTES;
+/** Most object bytes a reader may ask per chunk (`c`): 16 leaves. */
+export const MAX_CHUNK_DATA_BYTES = 16 * CHUNK_DATA_BYTES;
+/** Largest message on a link whose reader asks with `c`, header included. */
+export const MAX_LINK_CHUNK_BYTES = CHUNK_HEADER + MAX_CHUNK_DATA_BYTES;
 const LEAVES_HEADER = 1 + 4 + 4;
 /** Leaves in one leaves message. */
 export const LEAVES_PER_MESSAGE = 2048;
 
 const KIND_CONTROL = 0;
 const KIND_CHUNK = 1;
+/** The first byte of a chunk message. */
+export const CHUNK_KIND = KIND_CHUNK;
 const KIND_LEAVES = 2;
 const KIND_HAVE = 3;
 const HAVE_HEADER = 1 + 20 + 4 + 4;
@@ -50,7 +61,7 @@ export interface Leaves {
 }
 
 export type Control =
-  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean }
+  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number }
   | { k: 'fail'; x: number; reason: string }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
@@ -137,18 +148,23 @@ function writeChunkHeader(out: Uint8Array, x: number, o: number, n: number): voi
   v.setFloat64(13, n, true);
 }
 
+/** The header of a chunk message (its first CHUNK_HEADER_BYTES), or null when `b` is not a chunk; throws on a bad one. */
+export function readChunkHeader(b: Uint8Array): { x: number; o: number; n: number } | null {
+  if (b.byteLength < 1 || b[0] !== KIND_CHUNK) return null;
+  if (b.byteLength < CHUNK_HEADER) throw new Error('short chunk');
+  const v = new DataView(b.buffer, b.byteOffset, CHUNK_HEADER);
+  const x = v.getUint32(1, true);
+  const o = v.getFloat64(5, true);
+  const n = v.getFloat64(13, true);
+  if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0) throw new Error('bad chunk header');
+  return { x, o, n };
+}
+
 /** Decodes one link message; throws on anything malformed (the link is then closed). */
 export function readMessage(b: Uint8Array): LinkMessage {
   if (b.byteLength < 1) throw new Error('empty link message');
-  if (b[0] === KIND_CHUNK) {
-    if (b.byteLength < CHUNK_HEADER) throw new Error('short chunk');
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const x = v.getUint32(1, true);
-    const o = v.getFloat64(5, true);
-    const n = v.getFloat64(13, true);
-    if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0) throw new Error('bad chunk header');
-    return { chunk: { x, o, n, d: b.subarray(CHUNK_HEADER) } };
-  }
+  const head = readChunkHeader(b);
+  if (head) return { chunk: { ...head, d: b.subarray(CHUNK_HEADER) } };
   if (b[0] === KIND_LEAVES) {
     if (b.byteLength < LEAVES_HEADER) throw new Error('short leaves message');
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -165,6 +181,10 @@ export function readMessage(b: Uint8Array): LinkMessage {
     const o = c.o ?? 0;
     if (!Number.isSafeInteger(o) || o < 0 || o % CHUNK_DATA_BYTES !== 0) throw new Error('bad request offset');
     const req: Control = { k: 'req', x: c.x, id: c.id, o, h: c.h === true };
+    if (c.c !== undefined) {
+      if (!Number.isSafeInteger(c.c) || c.c <= 0 || c.c % CHUNK_DATA_BYTES !== 0 || c.c > MAX_CHUNK_DATA_BYTES) throw new Error('bad request chunk size');
+      req.c = c.c;
+    }
     if (c.e !== undefined) {
       if (!Number.isSafeInteger(c.e) || c.e < o) throw new Error('bad request end');
       req.e = c.e;

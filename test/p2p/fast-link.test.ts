@@ -4,9 +4,16 @@
 // the link.
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerLinks } from '../../shared/transfer/links.js';
+import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
+import { ObjectClient } from '../../shared/api/object-client.js';
 import { fastPeerFactory } from '../../edge/fast-link.js';
+import { installNodeHasher } from '../../edge/node-hash.js';
 import { contentHash } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
+import type { Msg } from '../../shared/protocol/messages.js';
+import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
+
+installNodeHasher();
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -23,6 +30,46 @@ function pair(tamper: (data: string) => string = (d) => d) {
   const a: PeerLinks = mk('a', () => b);
   const b: PeerLinks = mk('b', () => a);
   return { a, b, held };
+}
+
+/** Peers on one host by name, each with its own listener-backed link pool; a reader whose fetcher is told `holders` hold the object. */
+function mesh(held: Map<ObjectId, Uint8Array>, holders: string[]) {
+  const pools = new Map<string, PeerLinks>();
+  const mk = (self: string, own: Map<ObjectId, Uint8Array>) => {
+    const p = new PeerLinks({
+      factory: fastPeerFactory(undefined),
+      self: () => self,
+      sendSignal: (peer, data) => setImmediate(() => pools.get(peer)!.onSignal(self, data)),
+      lookup: (id) => Promise.resolve(own.get(id)),
+      connectTimeoutMs: 3000,
+    });
+    pools.set(self, p);
+    stops.push(p);
+    return p;
+  };
+  for (const h of holders) mk(h, held);
+  const links = mk('reader', new Map());
+  const objects = new ObjectClient(
+    (m: Msg) => {
+      if (m.t === 'fetch') throw new Error('the relay was used');
+    },
+    () => 0,
+  );
+  const f: ObjectFetcher = new ObjectFetcher(
+    objects,
+    links,
+    (m) => {
+      if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
+    },
+    { swarmMinBytes: Infinity },
+  );
+  return { pools, links, f };
+}
+
+function sample(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 2654435761) >>> 24;
+  return b;
 }
 
 let stops: PeerLinks[] = [];
@@ -73,5 +120,32 @@ describe('fast links', () => {
     await expect(a.fetch('b', OBJ, 10)).rejects.toThrow();
     expect(dialled).toBe(true);
     expect(b.opened.tcp).toBeUndefined();
+  });
+
+  it('an object moves in chunks of 16 leaves, each leaf checked: a bad byte costs only the leaves from its own on', async () => {
+    const bytes = sample(3 * MAX_CHUNK_DATA_BYTES + 5 * 65536 + 99);
+    const { pools, f } = mesh(new Map([[OBJ, bytes]]), ['liar', 'honest']);
+    const honest = pools.get('honest')!;
+    // The liar's first chunk (1 MiB) has a byte flipped in its middle: in its ninth leaf.
+    pools.get('liar')!.faults.corruptChunks = 1;
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(got.via).toBe('peer');
+    expect(f.badHolders).toEqual(['liar']);
+    expect(pools.get('reader')!.opened.tcp).toBe(2);
+    // What checked out of the bad chunk was kept: the honest holder sent from its ninth leaf on.
+    const kept = 8 * 65536;
+    expect(honest.counters.bytesOut).toBe(bytes.byteLength - kept);
+  });
+
+  it('a holder sending a frame larger than any chunk loses its link; the reader takes the object from another', async () => {
+    const bytes = sample(2 * MAX_CHUNK_DATA_BYTES + 1000);
+    const { pools, f } = mesh(new Map([[OBJ, bytes]]), ['liar', 'honest']);
+    pools.get('liar')!.faults.chunkBytes = 2 * MAX_CHUNK_DATA_BYTES;
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(pools.get('honest')!.counters.bytesOut).toBe(bytes.byteLength);
+    // Named as a bad holder (the coordinator's trust table hears of it).
+    expect(f.badHolders).toEqual(['liar']);
   });
 });

@@ -1,8 +1,12 @@
 // Object memory (issue 17): large bytes are shared between threads and their
 // buffers reused once freed, never while a view of them may be held elsewhere.
 import { describe, expect, it } from 'vitest';
-import { allocBytes, drainPool, expose, forPosting, recycle } from '../../shared/bytes.js';
+import { readFileSync } from 'node:fs';
+import { allocBytes, drainPool, expose, forPosting, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
+import { installNodeWarmer } from '../../edge/node-warm.js';
+
+const rssBytes = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 
 describe('object memory', () => {
   it('a freed buffer nobody else saw is reused, zeroed unless the caller writes it all', () => {
@@ -44,5 +48,47 @@ describe('object memory', () => {
     expect(p.buffer.byteLength).toBe(10);
     const whole = new Uint8Array(10);
     expect(forPosting(whole)).toBe(whole);
+  });
+
+  it('on Node a fresh large buffer brings a spare of its size, its pages touched by another thread, for the next one', async () => {
+    drainPool();
+    installNodeWarmer();
+    try {
+      const size = 24 << 20;
+      const warmed = poolStats.warmed;
+      const rss = rssBytes();
+      const a = allocBytes(size);
+      for (let i = 0; i < 100 && poolStats.warmed === warmed; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(poolStats.warmed).toBe(warmed + 1);
+      // The spare is resident: its pages were touched (a is not: nothing wrote it).
+      expect(rssBytes() - rss).toBeGreaterThan(size * 0.75);
+      // Nothing was freed, yet the next buffer of that size is the warm spare, zeroed.
+      const reused = poolStats.reused;
+      const b = allocBytes(size);
+      expect(poolStats.reused).toBe(reused + 1);
+      expect(b.buffer).not.toBe(a.buffer);
+      let nonZero = 0;
+      for (let i = 0; i < b.length; i += 1000) nonZero += b[i];
+      expect(nonZero).toBe(0);
+      // Taking the spare brings the next one; asked for again at once, the spare being warmed is handed out,
+      // and the warmer, still touching its pages, changes none of the bytes written meanwhile.
+      const c = allocBytes(size);
+      expect(poolStats.reused).toBe(reused + 2);
+      const warmedBefore = poolStats.warmed;
+      c.fill(7);
+      for (let i = 0; i < 200 && poolStats.warmed === warmedBefore; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(poolStats.warmed).toBe(warmedBefore + 1); // the spare after c's
+      let not7 = 0;
+      for (let i = 0; i < c.length; i += 4096) not7 += c[i] === 7 ? 0 : 1;
+      expect(not7).toBe(0);
+      // Small buffers bring none.
+      const w = poolStats.warmed;
+      allocBytes(2 << 20);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(poolStats.warmed).toBe(w);
+    } finally {
+      setWarmer(null);
+      drainPool();
+    }
   });
 });

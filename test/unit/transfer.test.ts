@@ -21,6 +21,8 @@ class FakeNet {
   readonly pools = new Map<string, PeerLinks>();
   private waiting = new Map<string, RawPeer>();
   tamper: Tamper = (_f, _t, m) => m;
+  /** Object bytes per chunk the links take (a stream link's `chunkBytes`); one leaf when undefined. */
+  chunkBytes: number | undefined = undefined;
 
   add(self: string, held: Map<ObjectId, Uint8Array>): PeerLinks {
     const net = this;
@@ -49,6 +51,7 @@ class FakeNet {
             setImmediate(() => to.onData(copy));
           },
           bufferedAmount: 0,
+          chunkBytes: net.chunkBytes,
           destroy() {
             raw.onClose('closed here');
           },
@@ -185,5 +188,31 @@ describe('chunk verification over a fake network', () => {
     const f = reader(net, ['liar']);
     await expect(f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) })).rejects.toThrow('the relay was used');
     expect(f.badHolders).toEqual(['liar']);
+  });
+
+  it('chunks of several leaves are checked leaf by leaf; a chunk larger than the reader asked is refused and the object taken from another', async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 2 * 65536;
+    const bytes = sample(9 * 65536 + 5);
+    const held = new Map([[OBJ, bytes]]);
+    const liar = net.add('liar', held);
+    const honest = net.add('honest', held);
+    liar.faults.chunkBytes = 3 * 65536;
+    const f = reader(net, ['liar', 'honest']);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(honest.counters.bytesOut).toBe(bytes.byteLength);
+    expect(f.badHolders).toEqual(['liar']);
+    // Chunks of two leaves: the third leaf of a chunk corrupted in its middle byte is the one refetched.
+    const net2 = new FakeNet();
+    net2.chunkBytes = 2 * 65536;
+    const liar2 = net2.add('liar', held);
+    const honest2 = net2.add('honest', held);
+    liar2.faults.corruptChunks = 1;
+    const f2 = reader(net2, ['liar', 'honest']);
+    const got2 = await f2.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got2.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(f2.badHolders).toEqual(['liar']);
+    expect(honest2.counters.bytesOut).toBe(bytes.byteLength - 65536);
   });
 });

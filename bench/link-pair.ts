@@ -1,0 +1,81 @@
+// The fast link alone between two processes (issue 17), part of
+// bench:objects: this process and a child (this file run with `holder`)
+// each make a link pool over TCP (signals over IPC); the child holds an
+// object, this process fetches it, leaves checked, into pool memory. No
+// coordinator, task or executor: what the link itself does, to set beside raw
+// TCP (raw-tcp.ts) and beside the task path (objects-node.ts).
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PeerLinks } from '../shared/transfer/links.js';
+import { fastPeerFactory } from '../edge/fast-link.js';
+import { installNodeHasher } from '../edge/node-hash.js';
+import { installNodeWarmer } from '../edge/node-warm.js';
+import { contentHash } from '../shared/hash.js';
+import { allocBytes, recycle } from '../shared/bytes.js';
+import type { ObjectId } from '../shared/ids.js';
+
+const OBJ = 'ab'.repeat(20) as ObjectId;
+
+function pool(self: string, send: (data: string) => void, held?: Uint8Array): PeerLinks {
+  return new PeerLinks({
+    factory: fastPeerFactory(undefined),
+    self: () => self,
+    sendSignal: (_peer, data) => send(data),
+    lookup: (id) => Promise.resolve(id === OBJ ? held : undefined),
+    connectTimeoutMs: 10_000,
+  });
+}
+
+function sample(n: number): Uint8Array {
+  const b = allocBytes(n, true);
+  for (let i = 0; i < n; i++) b[i] = (i * 2654435761) >>> 24;
+  return b;
+}
+
+/**
+ * MiB/s (best of `rounds`) of `mib` MiB over one fast link from a child
+ * process, each fetch checked leaf by leaf; `reuse`: each fetched copy is
+ * given back to the pool (as a node's store could once no executor holds a
+ * view of it), else kept until the end (what a node does today).
+ */
+export async function linkPair(mib: number, rounds: number, reuse = false): Promise<number> {
+  installNodeHasher();
+  installNodeWarmer();
+  const n = mib << 20;
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['holder', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const links = pool('reader', (data) => child.send({ sig: data }));
+  try {
+    const hash = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`link holder exited (${code})`)));
+      child.on('message', (m: { sig?: string; hash?: string }) => {
+        if (m.hash) resolve(m.hash);
+        if (m.sig) links.onSignal('holder', m.sig);
+      });
+    });
+    let best = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const t = performance.now();
+      const got = await links.fetch('holder', OBJ, n, { hash });
+      best = Math.min(best, performance.now() - t);
+      if (got.byteLength !== n) throw new Error(`got ${got.byteLength} bytes`);
+      if (reuse) recycle(got);
+    }
+    if (links.opened.tcp !== 1) throw new Error('the link was not TCP');
+    return (mib / best) * 1000;
+  } finally {
+    links.stop();
+    child.kill();
+  }
+}
+
+if (process.argv[2] === 'holder') {
+  installNodeHasher();
+  const bytes = sample(Number(process.argv[3]));
+  const hash = contentHash(bytes);
+  const links = pool('holder', (data) => process.send!({ sig: data }), bytes);
+  process.on('message', (m: { sig?: string }) => {
+    if (m.sig) links.onSignal('reader', m.sig);
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ hash });
+}

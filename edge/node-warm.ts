@@ -1,0 +1,61 @@
+// Warm spares for the memory pool on Node (issue 17, shared/bytes.ts). On
+// this project's VMs the first touch of fresh memory costs more than the
+// copy into it (80 MiB: 0.4 s on a quiet machine, seconds under load; memory
+// the guest freed goes back to the host), so a put of a new 80 MiB array ran
+// at 0.2 GB/s and a fast link received into fresh memory at a quarter of raw
+// TCP's pace. When the pool hands out a fresh large buffer, it asks for a
+// spare of that size; a worker thread touches the spare's pages (off the
+// caller's thread), then the spare waits in the pool for the next buffer of
+// that size; taking it brings the next spare. A buffer asked for while its
+// spare is still being warmed is that spare: its pages are then faulted from
+// both ends at once. The driver and edge nodes install it, not executors.
+import { Worker } from 'node:worker_threads';
+import { setWarmer } from '../shared/bytes.js';
+
+// CommonJS source, so no file on disk is needed (works from sources and from dist).
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (m) => {
+  // A locked compare-and-swap writes its byte back unchanged: the page is
+  // faulted in for writing, while whoever took the buffer may be writing it.
+  // From the last page down: a taker copying from the first meets it halfway.
+  const a = new Uint8Array(m.buf);
+  for (let i = Math.floor((a.length - 1) / 4096) * 4096; i >= 0; i -= 4096) Atomics.compareExchange(a, i, 0, 0);
+  parentPort.postMessage(m.x);
+});`;
+
+let installed = false;
+
+export function installNodeWarmer(): void {
+  if (installed) return;
+  installed = true;
+  let worker: Worker | null = null;
+  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  let nextX = 1;
+  const start = (): Worker => {
+    if (worker) return worker;
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'tabmesh-warm' });
+    w.on('message', (x: number) => {
+      waiting.get(x)?.resolve();
+      waiting.delete(x);
+      if (waiting.size === 0) w.unref(); // the process may exit while the worker idles
+    });
+    w.on('error', (e) => {
+      worker = null;
+      for (const f of waiting.values()) f.reject(e);
+      waiting.clear();
+    });
+    w.unref();
+    return (worker = w);
+  };
+  setWarmer(
+    (buf) =>
+      new Promise<void>((resolve, reject) => {
+        const w = start();
+        const x = nextX++;
+        waiting.set(x, { resolve, reject });
+        w.ref();
+        w.postMessage({ x, buf });
+      }),
+  );
+}
