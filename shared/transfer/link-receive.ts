@@ -22,6 +22,13 @@ export class BadChunkError extends TabmeshError {
   }
 }
 
+/** A transfer got nothing for the stall time (the peer may be busy or its link frozen, not gone): the swarm asks it again later. */
+export class StalledError extends TabmeshError {
+  constructor(message: string) {
+    super('CLOSED', message);
+  }
+}
+
 export interface FetchOptions {
   /** The object's hash: each chunk is checked against the leaves the holder sends first. */
   hash?: string;
@@ -150,7 +157,7 @@ export class Receiving {
           : this.lastChunkAt
             ? `nothing from the peer for ${now - this.lastChunkAt} ms`
             : 'nothing ever from the peer';
-      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms (${why}; at ${t.received} of ${t.to})`));
+      t.reject(new StalledError(`transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms (${why}; at ${t.received} of ${t.to})`));
     }
   }
 

@@ -5,7 +5,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError } from './link-receive.js';
+import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 
@@ -18,6 +18,13 @@ const CLAIM_MS = 3_000;
 const FLUSH_MS = 10;
 /** How long a reader waits for the have maps of the readers it told before asking full holders. */
 const HEAR_MS = 250;
+/**
+ * A source dropped on a stall (a busy peer, a link frozen for a while) is
+ * asked again after a backoff, doubling from READMIT_MS, at most
+ * READMIT_MAX times; at once when a have message from it arrives.
+ */
+const READMIT_MS = 1_000;
+const READMIT_MAX = 3;
 
 const MISSING = 0;
 const ASKED = 1;
@@ -58,7 +65,19 @@ export class SwarmFetch {
   addSource(peer: string, full: boolean): Source {
     let s = this.sources.get(peer);
     if (!s) {
-      s = { peer, full, has: full ? null : new Uint8Array(this.chunks), claims: new Map(), inflight: 0, dropped: false, told: false, heard: false };
+      s = {
+        peer,
+        full,
+        has: full ? null : new Uint8Array(this.chunks),
+        claims: new Map(),
+        inflight: 0,
+        dropped: false,
+        retryAt: 0,
+        readmits: 0,
+        probation: false,
+        told: false,
+        heard: false,
+      };
       this.sources.set(peer, s);
     }
     return s;
@@ -85,11 +104,13 @@ export class SwarmFetch {
   async run(): Promise<Uint8Array> {
     for (const s of this.sources.values()) if (!s.full) this.tell(s);
     while (this.missing > 0) {
+      this.readmit(Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
+      const waiting = [...this.sources.values()].some((s) => s.dropped && s.retryAt > 0);
       const inflight = [...this.sources.values()].some((s) => s.inflight > 0);
-      if (!live || (!inflight && Date.now() - this.lastProgress > this.swarm.stallMs)) {
+      if ((!live && !waiting) || (!inflight && !waiting && Date.now() - this.lastProgress > this.swarm.stallMs)) {
         throw new TabmeshError('OBJECT_LOST', `swarm fetch of ${this.id} stopped with ${this.missing} of ${this.chunks} chunks missing`);
       }
       await new Promise<void>((go) => {
@@ -119,15 +140,17 @@ export class SwarmFetch {
 
   onHave(peer: string, h: Have): void {
     const s = this.addSource(peer, false);
-    if (s.dropped) return;
+    if (s.dropped && s.retryAt === 0) return;
     if (!s.told) this.tell(s);
     s.heard = true;
     const now = Date.now();
     for (const c of h.have) {
       if (c >= this.chunks || !s.has || s.has[c] === 1) continue;
       s.has[c] = 1;
-      this.holders[c]++;
+      if (!s.dropped) this.holders[c]++;
     }
+    // A source dropped on a stall that speaks again is asked again now.
+    if (s.dropped) s.retryAt = now;
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
     this.wake();
@@ -154,7 +177,7 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        if (s.dropped || s.inflight >= PER_SOURCE) continue;
+        if (s.dropped || s.inflight >= (s.probation ? 1 : PER_SOURCE)) continue;
         const run = this.pick(s);
         if (!run) continue;
         this.request(s, run[0], run[1]);
@@ -235,7 +258,10 @@ export class SwarmFetch {
       .linkTo(s.peer)
       .then((link) => link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to }))
       .then(
-        () => done(to),
+        () => {
+          s.probation = false;
+          done(to);
+        },
         (e: unknown) => {
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
           this.failed(s, e);
@@ -258,13 +284,37 @@ export class SwarmFetch {
     this.scheduleFlush();
   }
 
-  /** A request to `s` failed: it is not asked again for this object (a link that broke or stalled, as on the one-holder path). */
+  /**
+   * A request to `s` failed: it is not asked again for this object (a link
+   * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
+   * again after a backoff (or when it sends a have message), one request at a
+   * time until one succeeds.
+   */
   private failed(s: Source, e: unknown): void {
     if (s.dropped) return;
     s.dropped = true;
+    s.probation = false;
     if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
-    if (e instanceof BadChunkError) this.swarm.report.bad(this.id, s.peer, e.message);
-    else this.swarm.report.dropped?.(this.id, s.peer, (e as Error).message);
+    if (e instanceof BadChunkError) return this.swarm.report.bad(this.id, s.peer, e.message);
+    let again = '';
+    if (e instanceof StalledError && s.readmits < READMIT_MAX) {
+      const wait = READMIT_MS << s.readmits;
+      s.retryAt = Date.now() + wait;
+      again = `; asked again in ${wait} ms or when it speaks`;
+    } else s.retryAt = 0;
+    this.swarm.report.dropped?.(this.id, s.peer, `${(e as Error).message}${again}`);
+  }
+
+  /** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
+  private readmit(now: number): void {
+    for (const s of this.sources.values()) {
+      if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
+      s.dropped = false;
+      s.retryAt = 0;
+      s.readmits++;
+      s.probation = true;
+      if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]++;
+    }
   }
 
   private scheduleFlush(): void {

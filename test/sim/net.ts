@@ -27,6 +27,8 @@ export interface NetFaults {
   latencyMs: [number, number];
   /** Channel bandwidth, bytes per ms. */
   bytesPerMs: number;
+  /** Each peer's upload, shared by all its channels, bytes per ms (default: no limit but the channels'). */
+  uplinkBytesPerMs?: number;
 }
 
 export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
@@ -93,13 +95,20 @@ class FakePeer implements RawPeer {
     const copy = bytes.slice();
     this.bufferedAmount += copy.byteLength;
     const now = Date.now();
-    const arrival = Math.max(this.lastArrival, now + this.net.hop()) + copy.byteLength / this.net.faults.bytesPerMs;
+    const f = this.net.faults;
+    // The peer's upload takes its messages one after another, whichever channel they leave on.
+    const departs = f.uplinkBytesPerMs ? this.net.upload(this.owner, now, copy.byteLength / f.uplinkBytesPerMs) : now;
+    const arrival = Math.max(this.lastArrival, departs + this.net.hop()) + copy.byteLength / f.bytesPerMs;
     this.lastArrival = arrival;
-    this.net.after(arrival - now, () => {
+    const deliver = () => {
+      // A frozen pair of peers: nothing moves either way until it thaws (then in order).
+      const thaw = this.net.frozenUntil(this.owner, to.owner);
+      if (Date.now() < thaw) return this.net.after(thaw - Date.now(), deliver);
       this.bufferedAmount -= copy.byteLength;
       if (!this.closed && this.bufferedAmount < DRAIN_LOW_WATER) this.onDrain();
       if (!to.closed && to.other === this) to.onData(copy);
-    });
+    };
+    this.net.after(arrival - now, deliver);
   }
 
   destroy(): void {
@@ -132,12 +141,32 @@ export class SimNet {
   private readonly inboxes = new Map<string, (from: string, text: string) => void>();
   signalsLost = 0;
   cuts = 0;
+  /** When each peer's upload is next free (faults.uplinkBytesPerMs). */
+  private readonly uplinkFree = new Map<string, number>();
+  /** Pairs of peers whose channels are frozen both ways, until when. */
+  private readonly frozen = new Map<string, number>();
 
   constructor(
     seed: number,
     public faults: NetFaults = CALM,
   ) {
     this.rand = seeded(seed);
+  }
+
+  /** Takes `ms` of `owner`'s upload from `now` on (after what it already sends): when the message has left. */
+  upload(owner: string, now: number, ms: number): number {
+    const done = Math.max(now, this.uplinkFree.get(owner) ?? 0) + ms;
+    this.uplinkFree.set(owner, done);
+    return done;
+  }
+
+  /** Freezes the channels between `a` and `b` both ways for `ms` (as a starved or congested WebRTC association): later, not lost. */
+  freeze(a: string, b: string, ms: number): void {
+    this.frozen.set(pairKey(a, b), Date.now() + ms);
+  }
+
+  frozenUntil(a: string, b: string): number {
+    return this.frozen.get(pairKey(a, b)) ?? 0;
   }
 
   /** A seeded latency of one hop. */
@@ -173,4 +202,8 @@ export class SimNet {
     const deliver = this.inboxes.get(to);
     if (deliver) this.later(() => deliver(from, text));
   }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
 }

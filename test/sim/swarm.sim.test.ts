@@ -12,8 +12,9 @@
 //   SIM_SEED=12 npx vitest run test/sim/swarm.sim.test.ts       replay one seed
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
+import { CALM, SimNet } from './net.js';
 import { seedsToRun } from './seeds.js';
-import { run } from './swarm-run.js';
+import { CHUNK, SwarmSim, run } from './swarm-run.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -86,4 +87,61 @@ describe('rarest first', () => {
       expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
     }
   }, 300_000);
+});
+
+/** An object of `chunks` chunks (the last one short), its bytes from `seed`. */
+function object(chunks: number, seed: number): Uint8Array {
+  const b = new Uint8Array(chunks * CHUNK - 1000);
+  for (let j = 0; j < b.byteLength; j += 61) b[j] = (seed + j) & 255;
+  return b;
+}
+
+/** Runs `f` on the fake clock from 0. */
+async function simulated<T>(f: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ now: 0 });
+  try {
+    return await f();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+describe('swarm protocol', () => {
+  it('a reader keeps the have maps sent to it before its fetch was under way: what another reader holds comes from that reader, not the origin', async () => {
+    await simulated(async () => {
+      const truth = object(32, 1);
+      // b locates first but hears back late; a locates next, so the coordinator lists b to it, and a tells b what it holds meanwhile.
+      const sim = new SwarmSim(new SimNet(1, { ...CALM, bytesPerMs: 20_000 }), truth, { locateDelayMs: (p) => (p === 'b' ? 600 : 0) });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      const b = sim.read(sim.add('b', null), 0);
+      const a = sim.read(sim.add('a', null), 20);
+      await sim.drive();
+      await sim.finish();
+      // a had the whole object before b heard back (600 ms): b took it all from a.
+      expect(a.end).toBeLessThan(600);
+      expect(b.peer.fetcher.swarm!.stats.fromReaders).toBe(truth.byteLength);
+      expect(origin.links.counters.bytesOut / truth.byteLength).toBeLessThan(1.05);
+      expect(sim.relayed).toEqual([]);
+    });
+  });
+
+  it('a source dropped on a stall (its link frozen both ways for 5 s) is asked again once it answers: the read ends over the peer link, not the relay', async () => {
+    await simulated(async () => {
+      const truth = object(64, 2);
+      const net = new SimNet(2, { ...CALM, bytesPerMs: 10_000 });
+      const sim = new SwarmSim(net, truth);
+      sim.add('origin', { bytes: truth, liar: false });
+      const r = sim.read(sim.add('r', null), 0);
+      const dropped: string[] = [];
+      r.peer.fetcher.onEvent = (text) => dropped.push(text);
+      setTimeout(() => net.freeze('origin', 'r', 5_000), 200);
+      await sim.drive();
+      await sim.finish();
+      // Its requests stalled (the sim's link stall is 2 s) and it was asked again until the link thawed.
+      expect(dropped.some((t) => /origin dropped \(.*stalled.*asked again/.test(t))).toBe(true);
+      expect(r.end).toBeGreaterThan(5_200);
+      expect(sim.relayed).toEqual([]);
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+    });
+  });
 });
