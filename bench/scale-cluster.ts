@@ -1,7 +1,7 @@
 // The processes of bench:scale (bench/scale.ts): a coordinator child process
 // and node processes (bench/scale-nodes.ts, 2,500 nodes each), driven over
 // IPC; /api/stats read over HTTP.
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -38,11 +38,28 @@ interface Proc {
   next<T>(): Promise<T>;
 }
 
+/**
+ * Every simulated node is a socket on the coordinator: 20,000 nodes need more descriptors than a usual
+ * `ulimit -n`. Where util-linux's prlimit is there and may raise the limit (root), processes start under
+ * it with FD_LIMIT; else with the limit they inherit (the coordinator then refuses joins past it with
+ * COORDINATOR_FULL, which the join figures show).
+ */
+const FD_LIMIT = 200_000;
+const prlimit = (() => {
+  try {
+    execFileSync('prlimit', [`--nofile=${FD_LIMIT}:${FD_LIMIT}`, 'true'], { stdio: 'ignore' });
+    return ['prlimit', `--nofile=${FD_LIMIT}:${FD_LIMIT}`, process.execPath];
+  } catch {
+    return undefined;
+  }
+})();
+
 function forkProc(file: string, env: Record<string, string>, execArgv: string[] = []): Proc {
+  const node = ['--max-old-space-size=4096', ...execArgv];
   const p = fork(file, [], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: ['--max-old-space-size=4096', ...execArgv],
+    ...(prlimit ? { execPath: prlimit[0], execArgv: [...prlimit.slice(1), ...node] } : { execArgv: node }),
   });
   const waiting: ((m: unknown) => void)[] = [];
   const queued: unknown[] = [];

@@ -135,6 +135,8 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   console.log(`tabmesh coordinator listening on ${c.url}`);
   console.log(`  GCS: ${values.memory ? 'in memory' : values.redis ? `Redis ${redacted(values.redis)}` : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
+  const maxSessions = c.coordinator.limits.limits.maxSessions;
+  if (maxSessions < 10_000) console.log(`  connections: at most ${maxSessions} (open-file limit less a reserve; raise \`ulimit -n\` for more)`);
   console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
   console.log(`  dashboard: ${c.url}/dashboard#token=${encodeURIComponent(token)}`);
   if (joinToken) {

@@ -27,6 +27,7 @@ import type { Managers } from './managers.js';
 import { Tokens } from './auth/tokens.js';
 import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager.js';
 import { LimitKeeper } from './limits/limits.js';
+import { memoryUsage } from './limits/open-files.js';
 import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
@@ -237,7 +238,7 @@ export class Coordinator implements Managers {
 
   /** O(1) in nodes and sessions (issue 14); jobs are walked, not copied (ended ones are capped at MAX_ENDED_JOBS). */
   statsJson(): Record<string, number> {
-    const mem = process.memoryUsage();
+    const mem = memoryUsage();
     let jobs = 0;
     for (const j of this.gcs.jobs.values()) if (j.state === 'running') jobs++;
     const links = this.membership.links;

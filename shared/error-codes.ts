@@ -42,6 +42,7 @@ export const ERRORS = {
   OBJECT_TOO_LARGE: { status: 413, text: 'an object over the size limit' },
   TOO_MANY_TASKS: { status: 429, text: 'too many unfinished tasks in one job' },
   TOO_MANY_CONNECTIONS: { status: 429, text: 'too many connections from one address' },
+  COORDINATOR_FULL: { status: 503, text: 'the coordinator holds as many connections as its open-file limit allows; try another coordinator or later' },
   CONNECTING_TOO_FAST: { status: 429, text: 'too many new connections from one address at once; try again in a moment' },
   // -- warnings (a `warn` message to the job's driver: the work waits, nothing fails) --
   INFEASIBLE: { status: 409, text: 'no node in the mesh has the resources this task needs: it waits for one' },

@@ -8,6 +8,7 @@
 // connections and what each connection may do, not a low count of open ones.
 import type { Msg } from '../../shared/protocol/messages.js';
 import type { Session } from '../session.js';
+import { openFileLimit, sessionBudget } from './open-files.js';
 
 export interface Limits {
   /** Messages a session may send per second on average (all kinds). */
@@ -27,6 +28,8 @@ export interface Limits {
   maxTasksPerJob: number;
   /** Open WebSocket connections from one address (high: thousands of tabs may share a NAT address). */
   connectionsPerAddress: number;
+  /** Open WebSocket connections in all (default: the open-file limit less a reserve, limits/open-files.ts). */
+  maxSessions: number;
   /** New WebSocket connections one address may open per second on average... */
   connectionsPerSecPerAddress: number;
   /** ...and in one burst (a lab of tabs opening at once, a reconnect after a restart). */
@@ -41,6 +44,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxObjectBytes: 2 ** 32,
   maxTasksPerJob: 1_000_000,
   connectionsPerAddress: 20_000,
+  maxSessions: sessionBudget(openFileLimit()),
   // A campus of 10,000 tabs opening (or coming back after a restart) at once fits the burst;
   // sustained, 500 hellos a second is about what one coordinator core takes (issue 14).
   connectionsPerSecPerAddress: 500,
@@ -49,7 +53,7 @@ export const DEFAULT_LIMITS: Limits = {
 
 /** A limit crossed: its stable code and what to tell the connection. */
 export interface Breach {
-  code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS' | 'CONNECTING_TOO_FAST';
+  code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS' | 'CONNECTING_TOO_FAST' | 'COORDINATOR_FULL';
   message: string;
 }
 
@@ -96,6 +100,8 @@ export class LimitKeeper {
   readonly limits: Limits;
   private readonly buckets = new WeakMap<Session, SessionBuckets>();
   private readonly perAddress = new Map<string, number>();
+  /** Sockets open from every address. */
+  private open = 0;
   /** New-connection buckets of addresses seen lately (dropped once full again and no socket is open). */
   private readonly connectRate = new Map<string, Bucket>();
   /** Connections closed for a limit, by code (for /api/stats and tests). */
@@ -110,6 +116,13 @@ export class LimitKeeper {
     const L = this.limits;
     const n = (this.perAddress.get(address) ?? 0) + 1;
     this.perAddress.set(address, n);
+    this.open++;
+    if (this.open > L.maxSessions) {
+      return this.count({
+        code: 'COORDINATOR_FULL',
+        message: `this coordinator holds ${L.maxSessions} connections (its open-file limit less a reserve): raise \`ulimit -n\` or add a coordinator`,
+      });
+    }
     let rate = this.connectRate.get(address);
     if (!rate) this.connectRate.set(address, (rate = new Bucket(L.connectionsPerSecPerAddress, L.connectionsBurstPerAddress, now)));
     if (!rate.take(1, now)) {
@@ -125,6 +138,7 @@ export class LimitKeeper {
   }
 
   closed(address: string, now = Date.now()): void {
+    this.open--;
     const n = (this.perAddress.get(address) ?? 1) - 1;
     if (n <= 0) {
       this.perAddress.delete(address);

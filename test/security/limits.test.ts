@@ -8,6 +8,7 @@ import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
 import { childTaskId, functionId, rootTaskId, putObjectId } from '../../shared/ids.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { LimitKeeper } from '../../coordinator/limits/limits.js';
+import { FD_RESERVE, openFileLimit, sessionBudget } from '../../coordinator/limits/open-files.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 
 describe('limits', () => {
@@ -164,7 +165,8 @@ describe('per-address limits for volunteers behind one NAT address', () => {
   });
 
   it('the defaults let 10,000 tabs behind one address join at once, and a mesh of them all come back after a restart', () => {
-    const k = new LimitKeeper();
+    // The bound on all sessions comes from this process's open-file limit (tested below), not from these defaults.
+    const k = new LimitKeeper({ maxSessions: Infinity });
     expect(k.limits.connectionsPerAddress).toBeGreaterThanOrEqual(10_000);
     let now = 1_000_000;
     // 10,000 tabs within 10 s (the bench's join: about 250 hellos a second): nobody is refused.
@@ -180,6 +182,50 @@ describe('per-address limits for volunteers behind one NAT address', () => {
     let refused = 0;
     for (let i = 0; i < 2000; i++) if (k.opened('10.0.0.1', now + 1000)) refused++;
     expect(refused).toBeGreaterThan(1000);
+  });
+
+  it('the open-file limit bounds all sessions with a reserve kept; past it COORDINATOR_FULL, and closing makes room', () => {
+    const text =
+      'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            20000                20000                files     \n';
+    expect(openFileLimit(text)).toBe(20000);
+    expect(openFileLimit('Max open files            unlimited            unlimited            files\n')).toBeUndefined();
+    expect(sessionBudget(20000)).toBe(20000 - FD_RESERVE);
+    expect(sessionBudget(100)).toBe(64);
+    expect(sessionBudget(undefined)).toBe(Infinity);
+    // This process's own limit is read (Linux), and the default follows it.
+    if (process.platform === 'linux') expect(new LimitKeeper().limits.maxSessions).toBe(sessionBudget(openFileLimit()));
+    const k = new LimitKeeper({ maxSessions: 5 });
+    for (let i = 0; i < 5; i++) expect(k.opened(`10.2.0.${i}`, 0)).toBeNull();
+    expect(k.opened('10.2.0.9', 0)?.code).toBe('COORDINATOR_FULL');
+    k.closed('10.2.0.9', 0); // the refused one
+    expect(k.opened('10.2.0.9', 0)?.code).toBe('COORDINATOR_FULL');
+    k.closed('10.2.0.9', 0);
+    k.closed('10.2.0.0', 0);
+    expect(k.opened('10.2.0.9', 0)).toBeNull();
+    expect(k.breaches.COORDINATOR_FULL).toBe(2);
+  });
+
+  it('a coordinator at its session bound tells the next connection COORDINATOR_FULL and keeps serving', async () => {
+    const c = await startCoordinator({ port: 0, memory: true, token: 't', limits: { maxSessions: 2 } });
+    try {
+      const peers = [await RawPeer.open(c.url), await RawPeer.open(c.url)];
+      const extra = await RawPeer.open(c.url);
+      await extra.closed;
+      expect(extra.error()).toMatchObject({ code: 'COORDINATOR_FULL' });
+      expect(extra.error()?.message).toMatch(/ulimit -n/);
+      expect(peers.every((p) => !p.isClosed)).toBe(true);
+      const stats = (await (await fetch(`${c.url}/api/stats`, { headers: { authorization: 'Bearer t' } })).json()) as { limitBreaches: number };
+      expect(stats.limitBreaches).toBe(1);
+      peers[0].close();
+      await peers[0].closed;
+      const again = await RawPeer.open(c.url);
+      again.send({ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: 't' });
+      expect((await again.welcome()).jobId).toBeTruthy();
+      again.close();
+      peers[1].close();
+    } finally {
+      await c.close();
+    }
   });
 
   describe('over real sockets', () => {
