@@ -12,7 +12,7 @@
 //   SIM_SEED=12 npx vitest run test/sim/swarm.sim.test.ts       replay one seed
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
-import { CALM, SimNet } from './net.js';
+import { CALM, SimNet, type NetFaults } from './net.js';
 import { seedsToRun } from './seeds.js';
 import { CHUNK, SwarmSim, run } from './swarm-run.js';
 
@@ -144,4 +144,29 @@ describe('swarm protocol', () => {
       expect(r.peer.fetcher.fetchedPeer).toBe(1);
     });
   });
+});
+
+describe('wall time', () => {
+  it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
+    /** When the last of 8 readers has the object (simulated ms), and the origin's upload in copies. */
+    const broadcast = (seed: number, swarm: boolean, faults: NetFaults) =>
+      simulated(async () => {
+        const truth = object(128, seed);
+        const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+        const origin = sim.add('origin', { bytes: truth, liar: false });
+        for (let i = 0; i < 8; i++) sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+        await sim.drive();
+        await sim.finish();
+        return { ms: Math.max(...sim.reads.map((r) => r.end)), copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2) };
+      });
+    const uplink: NetFaults = { ...CALM, bytesPerMs: 50_000, uplinkBytesPerMs: 20_000 };
+    const free: NetFaults = { ...CALM, bytesPerMs: 100_000, latencyMs: [10, 30] };
+    for (const seed of [1, 2, 3]) {
+      const fig = { seed, uplink: { swarm: await broadcast(seed, true, uplink), alone: await broadcast(seed, false, uplink) } };
+      const more = { free: { swarm: await broadcast(seed, true, free), alone: await broadcast(seed, false, free) } };
+      console.log(`swarm sim, wall time: ${JSON.stringify({ ...fig, ...more })}`);
+      expect(fig.uplink.swarm.ms).toBeLessThan(fig.uplink.alone.ms / 2);
+      expect(fig.uplink.swarm.copies).toBeLessThanOrEqual(2);
+    }
+  }, 300_000);
 });
