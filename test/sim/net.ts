@@ -43,6 +43,8 @@ class FakePeer implements RawPeer {
   other: FakePeer | null = null;
   closed = false;
   bufferedAmount = 0;
+  /** Until when this channel is frozen both ways (SimNet.freeze). */
+  frozenUntil = 0;
   /** When this direction's last message arrives: deliveries keep their order. */
   private lastArrival = 0;
   onSignal: (data: unknown) => void = () => {};
@@ -78,6 +80,7 @@ class FakePeer implements RawPeer {
       const b = this.other;
       this.net.after(this.net.hop(), () => {
         if (a.closed || b.closed) return;
+        this.net.channels.push(a);
         b.onConnect();
         a.onConnect();
       });
@@ -101,8 +104,8 @@ class FakePeer implements RawPeer {
     const arrival = Math.max(this.lastArrival, departs + this.net.hop()) + copy.byteLength / f.bytesPerMs;
     this.lastArrival = arrival;
     const deliver = () => {
-      // A frozen pair of peers: nothing moves either way until it thaws (then in order).
-      const thaw = this.net.frozenUntil(this.owner, to.owner);
+      // A frozen channel: nothing moves either way until it thaws (then in order).
+      const thaw = Math.max(this.frozenUntil, to.frozenUntil);
       if (Date.now() < thaw) return this.net.after(thaw - Date.now(), deliver);
       this.bufferedAmount -= copy.byteLength;
       if (!this.closed && this.bufferedAmount < DRAIN_LOW_WATER) this.onDrain();
@@ -143,8 +146,8 @@ export class SimNet {
   cuts = 0;
   /** When each peer's upload is next free (faults.uplinkBytesPerMs). */
   private readonly uplinkFree = new Map<string, number>();
-  /** Pairs of peers whose channels are frozen both ways, until when. */
-  private readonly frozen = new Map<string, number>();
+  /** Channels that came up (their initiator's end). */
+  readonly channels: FakePeer[] = [];
 
   constructor(
     seed: number,
@@ -160,13 +163,17 @@ export class SimNet {
     return done;
   }
 
-  /** Freezes the channels between `a` and `b` both ways for `ms` (as a starved or congested WebRTC association): later, not lost. */
+  /**
+   * Freezes the open channels between `a` and `b` both ways for `ms`, as a
+   * stuck WebRTC association: messages are late, not lost. A channel opened
+   * after this is not frozen.
+   */
   freeze(a: string, b: string, ms: number): void {
-    this.frozen.set(pairKey(a, b), Date.now() + ms);
-  }
-
-  frozenUntil(a: string, b: string): number {
-    return this.frozen.get(pairKey(a, b)) ?? 0;
+    for (const c of this.channels) {
+      const o = c.other;
+      if (c.closed || !o || o.closed || !((c.owner === a && o.owner === b) || (c.owner === b && o.owner === a))) continue;
+      c.frozenUntil = o.frozenUntil = Date.now() + ms;
+    }
   }
 
   /** A seeded latency of one hop. */
@@ -202,8 +209,4 @@ export class SimNet {
     const deliver = this.inboxes.get(to);
     if (deliver) this.later(() => deliver(from, text));
   }
-}
-
-function pairKey(a: string, b: string): string {
-  return a < b ? `${a} ${b}` : `${b} ${a}`;
 }

@@ -38,6 +38,8 @@ export interface SimOptions {
   order?: ChunkOrder;
   /** Objects from this size up go by the swarm (default 1: all; Infinity: from one holder, the origin alone). */
   swarmMinBytes?: number;
+  /** How long a link stays open unused (default 5 s). */
+  idleMs?: number;
   /** How long the coordinator takes to answer `peer`'s locate, beyond a hop. */
   locateDelayMs?: (peer: string) => number;
 }
@@ -80,7 +82,7 @@ export class SwarmSim {
       },
       connectTimeoutMs: 300,
       stallMs: 2000,
-      idleMs: 5000,
+      idleMs: this.o.idleMs ?? 5000,
       failedForMs: 1000,
     });
     const objects = {

@@ -146,6 +146,27 @@ describe('swarm protocol', () => {
   });
 });
 
+describe('stuck links', () => {
+  it('a link stuck both ways (for 60 s) is closed once nothing moved for the stall time, and the source asked again over a new link', async () => {
+    await simulated(async () => {
+      const truth = object(64, 3);
+      const net = new SimNet(3, { ...CALM, bytesPerMs: 10_000 });
+      // Links idle a minute before they close, as outside the sim: idleness does not end the stuck one.
+      const sim = new SwarmSim(net, truth, { idleMs: 60_000 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      const r = sim.read(sim.add('r', null), 0);
+      setTimeout(() => net.freeze('origin', 'r', 60_000), 200);
+      await sim.drive(120_000);
+      await sim.finish();
+      // The sim's stall time is 2 s: a new link, not the thaw, ended the read.
+      expect(r.end).toBeLessThan(10_000);
+      expect(sim.relayed).toEqual([]);
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+      expect(origin.links.opened.webrtc).toBeGreaterThanOrEqual(2);
+    });
+  });
+});
+
 describe('wall time', () => {
   it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
     /** When the last of 8 readers has the object (simulated ms), and the origin's upload in copies. */
