@@ -8,16 +8,12 @@ import { chunkCount, rememberLeaves } from '../hash.js';
 import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
+import { ASKED, HELD, MISSING, pick } from './swarm-pick.js';
 
-/** Chunks asked for in one request, and requests in flight per source. */
-const RUN_CHUNKS = 4;
+/** Requests in flight per source. */
 const PER_SOURCE = 4;
-/** A claim older than this no longer keeps a reader from asking a full holder. */
-const CLAIM_MS = 3_000;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-/** How long a reader waits for the have maps of the readers it told before asking full holders. */
-const HEAR_MS = 250;
 /**
  * A source dropped on a stall (a busy peer, a link frozen for a while) is
  * asked again after a backoff, doubling from READMIT_MS, at most
@@ -26,17 +22,13 @@ const HEAR_MS = 250;
 const READMIT_MS = 1_000;
 const READMIT_MAX = 3;
 
-const MISSING = 0;
-const ASKED = 1;
-const HELD = 2;
-
 export class SwarmFetch {
-  private readonly chunks: number;
-  private readonly state: Uint8Array;
+  readonly chunks: number;
+  readonly state: Uint8Array;
   private missing: number;
-  private readonly sources = new Map<string, Source>();
+  readonly sources = new Map<string, Source>();
   /** Per chunk, the readers still asked that hold it (full holders hold every chunk: they do not change the order). */
-  private readonly holders: Uint16Array;
+  readonly holders: Uint16Array;
   private leaves: Uint8Array | null = null;
   private buf: Uint8Array | null = null;
   private readonly outHave: number[] = [];
@@ -44,13 +36,13 @@ export class SwarmFetch {
   private flushTimer: unknown = null;
   private wake: () => void = () => {};
   private lastProgress = Date.now();
-  private readonly started = Date.now();
+  readonly started = Date.now();
   /** Where this reader starts looking for chunks to ask a full holder for. */
-  private readonly spot: number;
+  readonly spot: number;
   private ended = false;
 
   constructor(
-    private readonly swarm: SwarmContext,
+    readonly swarm: SwarmContext,
     private readonly id: ObjectId,
     private readonly size: number,
     private readonly hash: string,
@@ -178,65 +170,12 @@ export class SwarmFetch {
       more = false;
       for (const s of this.sources.values()) {
         if (s.dropped || s.inflight >= (s.probation ? 1 : PER_SOURCE)) continue;
-        const run = this.pick(s);
+        const run = pick(this, s);
         if (!run) continue;
         this.request(s, run[0], run[1]);
         more = true;
       }
     }
-  }
-
-  /** Whether this side may ask `s` for chunk `c` now. */
-  private wants(s: Source, c: number, now: number): boolean {
-    if (this.state[c] !== MISSING) return false;
-    if (!s.full) return s.has![c] === 1;
-    // A full holder: only chunks no other reader holds or has lately claimed.
-    for (const o of this.sources.values()) {
-      if (o === s || o.full || o.dropped) continue;
-      if (o.has![c] === 1) return false;
-      const at = o.claims.get(c);
-      if (at !== undefined && now - at < CLAIM_MS) return false;
-    }
-    return true;
-  }
-
-  /** A run [first, end) of chunks to ask `s` for, or null. */
-  private pick(s: Source): [number, number] | null {
-    const now = Date.now();
-    // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
-    if (s.full && now - this.started < HEAR_MS) {
-      for (const o of this.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
-    }
-    const c = this.swarm.order === 'rarest' ? this.rarest(s, now) : this.firstFrom(this.spot, s, now);
-    if (c < 0) return null;
-    let e = c + 1;
-    while (e < this.chunks && e - c < RUN_CHUNKS && this.wants(s, e, now)) e++;
-    return [c, e];
-  }
-
-  /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
-  private rarest(s: Source, now: number): number {
-    let best = -1;
-    let fewest = Infinity;
-    let ties = 0;
-    for (let c = 0; c < this.chunks; c++) {
-      if (this.holders[c] > fewest || !this.wants(s, c, now)) continue;
-      if (this.holders[c] < fewest) {
-        fewest = this.holders[c];
-        best = c;
-        ties = 1;
-      } else if (this.swarm.rand() * ++ties < 1) best = c;
-    }
-    return best;
-  }
-
-  /** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
-  private firstFrom(spot: number, s: Source, now: number): number {
-    for (let i = 0; i < this.chunks; i++) {
-      const c = (spot + i) % this.chunks;
-      if (this.wants(s, c, now)) return c;
-    }
-    return -1;
   }
 
   private request(s: Source, first: number, end: number): void {
