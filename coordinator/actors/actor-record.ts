@@ -1,6 +1,7 @@
 // An actor's record in the GCS and what the actor manager asks of the task
 // side (the hooks, wired in scheduler/task-wiring.ts).
 import type { Failure } from '../../shared/errors.js';
+import type { Fifo } from '../../shared/fifo.js';
 import type { JobId, TaskId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
@@ -18,7 +19,7 @@ export interface ActorRecord {
   creation: TaskRecord;
   node: NodeRecord | null;
   /** Calls not yet dispatched, per caller, in the order submitted. */
-  callers: Map<TaskId, TaskRecord[]>;
+  callers: Map<TaskId, Fifo<TaskRecord>>;
   /** Calls dispatched and not ended. */
   inflight: Set<TaskRecord>;
   /** The method log: ids of dispatched calls, in order. */

@@ -2,25 +2,23 @@
 // submitted and go to the actor's node once ready and the actor is alive;
 // every dispatched call joins the method log (and, for an actor that may
 // restart, the replay log, holding its arguments: issue 6).
+import { Fifo, keepTail } from '../../shared/fifo.js';
 import type { TaskId } from '../../shared/ids.js';
 import { TERMINAL, type TaskRecord } from '../gcs/tables.js';
 import type { ActorHooks, ActorRecord } from './actor-record.js';
 import { restartable } from './restart.js';
 
-/** Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6). */
-export const LOG_CAP = 10_000;
 /**
- * The log is cut back to LOG_CAP once it is this much over: cutting one entry
- * per call moved the whole 10,000-entry array each time (issue 14: an actor's
- * calls/s fell once it had served 10,000 calls).
+ * Past this many entries the in-memory method log keeps only its tail (checkpoints come with issue 6),
+ * cut in steps (keepTail): cutting one entry per call moved the whole log each time (issue 14).
  */
-const LOG_SLACK = 2_500;
+export const LOG_CAP = 10_000;
 
 /** A submitted call takes its place at the end of its caller's queue. */
 export function queueCall(a: ActorRecord, t: TaskRecord): void {
   const caller = t.spec.parentId;
   let q = a.callers.get(caller);
-  if (!q) a.callers.set(caller, (q = []));
+  if (!q) a.callers.set(caller, (q = new Fifo()));
   q.push(t);
 }
 
@@ -28,8 +26,7 @@ export function queueCall(a: ActorRecord, t: TaskRecord): void {
 export function pump(a: ActorRecord, caller: TaskId, hooks: ActorHooks): void {
   const q = a.callers.get(caller);
   if (!q) return;
-  while (q.length > 0) {
-    const head = q[0];
+  for (let head = q.peek(); head !== undefined; head = q.peek()) {
     if (TERMINAL.has(head.state)) {
       q.shift();
       continue;
@@ -39,7 +36,7 @@ export function pump(a: ActorRecord, caller: TaskId, hooks: ActorHooks): void {
     a.inflight.add(head);
     a.calls++;
     a.log.push(head.spec.taskId);
-    if (a.log.length > LOG_CAP + LOG_SLACK) a.log.splice(0, a.log.length - LOG_CAP);
+    keepTail(a.log, LOG_CAP);
     if (restartable(a)) {
       a.replay.push(head.spec);
       hooks.holdArgs(head.spec, 1);

@@ -1,6 +1,7 @@
 // Restarting an actor (issue 6): within maxRestarts its creation task runs
 // again elsewhere, restoring its last checkpoint, then the calls since then
 // are replayed in order; calls that were running retry within maxTaskRetries.
+import { Fifo } from '../../shared/fifo.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { TaskRecord } from '../gcs/tables.js';
 import { diedFailure, type ActorHooks, type ActorRecord } from './actor-record.js';
@@ -36,7 +37,7 @@ export function restart(a: ActorRecord, why: string, gcs: Gcs, hooks: ActorHooks
   });
   for (const t of again.reverse()) {
     let q = a.callers.get(t.spec.parentId);
-    if (!q) a.callers.set(t.spec.parentId, (q = []));
+    if (!q) a.callers.set(t.spec.parentId, (q = new Fifo()));
     q.unshift(t);
   }
   hooks.release(a.creation);

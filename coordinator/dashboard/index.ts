@@ -8,7 +8,7 @@ import { registerState } from '../http/state.js';
 import { JobRunner, type JobLimits } from '../jobs/runner.js';
 import { ClusterDoc } from './cluster-doc.js';
 import { DashboardHub } from './sync-socket.js';
-import { EndedRecords } from './recent.js';
+import { EndedRecords, KEEP_MS } from './recent.js';
 import { TaskHistory } from './task-history.js';
 
 export interface DashboardOptions {
@@ -33,8 +33,8 @@ export interface Observability {
 export function installObservability(app: FastifyInstance, c: Coordinator, opts: DashboardOptions = {}): Observability {
   const access = createAccess(c, opts.viewerToken);
   const history = new TaskHistory(c.gcs);
-  const detach = history.attach();
-  const ended = new EndedRecords(c);
+  // One tap on the GCS's drops feeds both the ended records and the task history.
+  const ended = new EndedRecords(c, KEEP_MS, history);
   const detachEnded = ended.attach();
   const runner = new JobRunner(c, opts.jobLimits);
   const doc = new ClusterDoc(c, runner, history);
@@ -54,7 +54,6 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
       hub.close();
       runner.close();
       detachEnded();
-      detach();
     },
   };
 }

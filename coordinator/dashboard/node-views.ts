@@ -1,11 +1,14 @@
 // The live document's node views (issue 14): every node up to MAX_NODES,
 // past that the busiest MAX_NODES and totals in meta.nodeSummary; lost nodes
-// stay in view a while (at most MAX_LOST_NODES of them).
+// stay in view a while (at most MAX_LOST_NODES of them). Totals and the
+// ranking follow the nodes that changed (membership's change feed), not a
+// walk of every node: an idle mesh of 10,000 costs nothing to sample.
 import type * as Y from 'yjs';
 import type { NodeView } from '../../shared/dashboard.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { NodeRecord } from '../gcs/tables.js';
+import type { NodeChanges } from '../nodes/changes.js';
 import type { TrustTable } from '../trust/trust.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
 import type { TaskHistory } from './task-history.js';
@@ -20,6 +23,20 @@ function socketBytes(n: NodeRecord): { bytesIn: number; bytesOut: number } {
   return { bytesIn: n.session.bytesIn, bytesOut: n.session.bytesOut };
 }
 
+/** The order of the shown nodes: most tasks in flight, then most done. */
+const score = (n: NodeRecord) => n.inflightTasks * 1e9 + n.tasksDone;
+
+/** What a node adds to the totals, as last counted. */
+interface Counted {
+  cpus: number;
+  running: number;
+  queued: number;
+  inflight: number;
+  browser: number;
+}
+
+const NONE: Counted = { cpus: 0, running: 0, queued: 0, inflight: 0, browser: 0 };
+
 export class NodeViews {
   /** Nodes whose name the task history has (told once per node, not once per sample). */
   private readonly named = new WeakSet<NodeRecord>();
@@ -29,9 +46,24 @@ export class NodeViews {
   private ranked: NodeRecord[] | null = null;
   /** Tasks running and in flight over all nodes, as of the last ranking pass. */
   totals = { running: 0, inflight: 0 };
+  /** Each node's part of the sums, as last counted: a change subtracts it and adds the new one. */
+  private readonly counted = new Map<NodeRecord, Counted>();
+  private readonly sums: Counted = { ...NONE };
+  /** The lowest score among the shown nodes at the last ranking (-Infinity: every node is shown). */
+  private floor = -Infinity;
+  /** The nodes that ranking chose (the samples between drop lost ones from `ranked`, not from this). */
+  private lastTop = new Set<NodeRecord>();
+  /** Nodes looked at by ranking passes (tests: an idle mesh looks at none; a walk looks at all). */
+  visited = 0;
+  walks = 0;
 
   constructor(
-    private readonly c: { readonly gcs: Gcs; readonly trust: TrustTable; readonly dir: ObjectDirectory },
+    private readonly c: {
+      readonly gcs: Gcs;
+      readonly trust: TrustTable;
+      readonly dir: ObjectDirectory;
+      readonly membership: { readonly changes: NodeChanges };
+    },
     private readonly nodes: Y.Map<NodeView>,
     private readonly meta: Y.Map<unknown>,
     private readonly history: TaskHistory,
@@ -40,13 +72,14 @@ export class NodeViews {
   /**
    * Node views (issue 14). Up to MAX_NODES nodes every node has a view; past
    * that, the busiest MAX_NODES (most tasks in flight, then most done) and
-   * the totals in meta.nodeSummary. Ranking is one pass of numbers over the
-   * nodes; views, trust and socket counters are built for the shown ones
-   * only, and byte counters (which move with every heartbeat) refresh once a
-   * second, so a sample rewrites what changed among what is shown. The
-   * ranking pass (and the totals) runs once a second; the samples between
-   * refresh the shown nodes only, so at 10,000 nodes a sample costs what is
-   * shown, not what exists (a node that became the busiest shows within a second).
+   * the totals in meta.nodeSummary. Ranking and totals work on the nodes
+   * that changed since the last pass (`shown`); views, trust and socket
+   * counters are built for the shown ones only, and byte counters (which
+   * move with every heartbeat) refresh once a second, so a sample rewrites
+   * what changed among what is shown. The ranking pass (and the totals) runs
+   * once a second; the samples between refresh the shown nodes only, so at
+   * 10,000 nodes a sample costs what is shown and what changed, not what
+   * exists (a node that became the busiest shows within a second).
    */
   sample(now: number, oneSecond: boolean): void {
     const c = this.c;
@@ -93,42 +126,97 @@ export class NodeViews {
     }
   }
 
-  /** The nodes that get a view, and meta.nodeSummary: one pass over the nodes, reading numbers only. */
+  /**
+   * The nodes that get a view, and meta.nodeSummary, from the nodes that
+   * changed since the last pass: their part of the sums is counted again,
+   * and the ranking is the best of the shown ones and the changed ones. That
+   * is exact while no shown node fell below the last ranking's floor (every
+   * other node was at or below it and has not changed); when one did, or
+   * left, or on the first pass, the ranking walks every node (a busy mesh,
+   * once a second at most, as before).
+   */
   private shown(): NodeRecord[] {
     const c = this.c;
     const all = c.gcs.nodes;
-    const top: NodeRecord[] = [];
-    const score = (n: NodeRecord) => n.inflightTasks * 1e9 + n.tasksDone;
-    let cpus = 0;
-    let running = 0;
-    let queued = 0;
-    let inflight = 0;
-    let browsers = 0;
-    for (const n of all.values()) {
+    const first = this.ranked === null;
+    const changed = c.membership.changes.take();
+    const before = this.lastTop;
+    let walk = first || all.size <= MAX_NODES;
+    if (first) {
+      // Nodes may predate this view (or be hand-made by a test): count every one once.
+      for (const n of all.values()) changed.add(n as NodeRecord);
+    }
+    for (const n of changed) {
+      this.visited++;
+      const alive = all.get(n.id) === n;
+      this.recount(n, alive);
+      if (before.has(n) && (!alive || score(n) < this.floor)) walk = true;
+    }
+    let top: NodeRecord[];
+    if (walk) {
+      this.walks++;
+      this.visited += all.size;
+      top = best(all.values() as Iterable<NodeRecord>, all.size <= MAX_NODES);
+    } else {
+      const candidates = new Set(this.ranked);
+      for (const n of changed) if (all.get(n.id) === n) candidates.add(n);
+      top = best(candidates, false);
+    }
+    this.floor = top.length >= MAX_NODES ? score(top[top.length - 1]) : -Infinity;
+    this.lastTop = new Set(top);
+    const t = this.sums;
+    this.totals = { running: t.running, inflight: t.inflight };
+    const summary = {
+      alive: all.size,
+      browsers: t.browser,
+      edges: all.size - t.browser,
+      cpus: t.cpus,
+      running: t.running,
+      queued: t.queued,
+      inflight: t.inflight,
+      shown: top.length,
+    };
+    if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
+    return top;
+  }
+
+  /** `n`'s part of the sums again (none once it is gone). */
+  private recount(n: NodeRecord, alive: boolean): void {
+    const was = this.counted.get(n) ?? NONE;
+    const now: Counted = alive
+      ? { cpus: n.resources.cpu ?? 0, running: n.load.running, queued: n.load.queued, inflight: n.inflightTasks, browser: n.kind === 'browser' ? 1 : 0 }
+      : NONE;
+    const t = this.sums;
+    t.cpus += now.cpus - was.cpus;
+    t.running += now.running - was.running;
+    t.queued += now.queued - was.queued;
+    t.inflight += now.inflight - was.inflight;
+    t.browser += now.browser - was.browser;
+    if (alive) {
+      this.counted.set(n, now);
       if (!this.named.has(n)) {
         this.named.add(n);
         this.history.noteNode(n.id, n.name);
       }
-      cpus += n.resources.cpu ?? 0;
-      running += n.load.running;
-      queued += n.load.queued;
-      inflight += n.inflightTasks;
-      if (n.kind === 'browser') browsers++;
-      if (all.size <= MAX_NODES) {
-        top.push(n);
-        continue;
-      }
-      // Keep the MAX_NODES best, sorted best first; most nodes fail the first comparison.
-      const s = score(n);
-      if (top.length === MAX_NODES && s <= score(top[MAX_NODES - 1])) continue;
-      let i = top.length;
-      while (i > 0 && score(top[i - 1]) < s) i--;
-      top.splice(i, 0, n);
-      if (top.length > MAX_NODES) top.pop();
-    }
-    this.totals = { running, inflight };
-    const summary = { alive: all.size, browsers, edges: all.size - browsers, cpus, running, queued, inflight, shown: top.length };
-    if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
-    return top;
+    } else this.counted.delete(n);
   }
+}
+
+/** The MAX_NODES best of `nodes` by score, best first (`all`: every one, in their order). */
+function best(nodes: Iterable<NodeRecord>, all: boolean): NodeRecord[] {
+  const top: NodeRecord[] = [];
+  for (const n of nodes) {
+    if (all) {
+      top.push(n);
+      continue;
+    }
+    // Keep the MAX_NODES best, sorted best first; most nodes fail the first comparison.
+    const s = score(n);
+    if (top.length === MAX_NODES && s <= score(top[MAX_NODES - 1])) continue;
+    let i = top.length;
+    while (i > 0 && score(top[i - 1]) < s) i--;
+    top.splice(i, 0, n);
+    if (top.length > MAX_NODES) top.pop();
+  }
+  return top;
 }

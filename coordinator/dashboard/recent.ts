@@ -2,11 +2,14 @@
 // object freed, an actor forgotten when its handles went or its job ended),
 // kept a while with their final state so that the dashboard's tables and the
 // state API still list them instead of losing them the moment a job ends.
-// Bounded by age and count; recording one is a map insert.
-import { ownId, type TaskId } from '../../shared/ids.js';
+// Bounded by age and count; recording one is a map insert. A freed object
+// keeps only what its row cannot derive from its id; the row is built when
+// read (the state API), not for each of the 100,000s freed (issue 14).
+import { isPutObject, ownId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
+import type { ObjectRecord } from '../gcs/tables.js';
 import { actorView, objectView } from '../http/views.js';
-import { viewOf, type TaskView } from './task-history.js';
+import { viewOf, type TaskHistory, type TaskView } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;
 export const MAX_EACH = 5000;
@@ -14,33 +17,72 @@ export const MAX_EACH = 5000;
 export type ObjectView = ReturnType<typeof objectView>;
 export type ActorView = ReturnType<typeof actorView>;
 
-interface Entry<V> {
+/** What a freed object's row needs that its id does not give: its own strings, no bytes, no sessions. */
+export interface FreedObject {
+  id: ObjectId;
+  job: JobId;
+  size: number;
+  inline: boolean;
+  refs: number;
+  error: string | null;
+}
+
+export function freedObject(o: ObjectRecord): FreedObject {
+  return {
+    id: ownId(o.id),
+    job: ownId(o.job),
+    size: o.size,
+    inline: o.v !== null,
+    refs: o.refs,
+    error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
+  };
+}
+
+/** The row of a freed object: objectView(o, true) of the record it was, built when read. */
+export function freedView(f: FreedObject): ObjectView {
+  const put = isPutObject(f.id);
+  return {
+    id: f.id,
+    job: f.job,
+    state: 'freed',
+    size: f.size,
+    inline: f.inline,
+    refs: f.refs,
+    task: put ? null : ownId(taskOfObject(f.id)),
+    put,
+    locations: [],
+    error: f.error,
+  };
+}
+
+interface Entry<S> {
   id: string;
   at: number;
-  v: V;
+  v: S;
   /** Added again since: a newer entry stands for the id. */
   gone: boolean;
 }
 
-/** Views by id, oldest first; past `keepMs` or `max` the oldest go. */
-export class Recent<V> {
-  private readonly items = new Map<string, Entry<V>>();
+/** Views by id, oldest first; past `keepMs` or `max` the oldest go. Kept as `S`, listed as `view(S)`. */
+export class Recent<V, S = V> {
+  private readonly items = new Map<string, Entry<S>>();
   /**
    * Insertion order, oldest at `head`: the oldest leaves by index (taking a
    * map's first key instead walks past every entry deleted before it, issue 14).
    */
-  private order: (Entry<V> | undefined)[] = [];
+  private order: (Entry<S> | undefined)[] = [];
   private head = 0;
 
   constructor(
     private readonly keepMs = KEEP_MS,
     private readonly max = MAX_EACH,
+    private readonly view: (s: S) => V = (s) => s as unknown as V,
   ) {}
 
-  add(id: string, v: V, now = Date.now()): void {
+  add(id: string, v: S, now = Date.now()): void {
     const old = this.items.get(id);
     if (old) old.gone = true;
-    const e: Entry<V> = { id: ownId(id), at: now, v, gone: false };
+    const e: Entry<S> = { id: ownId(id), at: now, v, gone: false };
     this.items.set(e.id, e);
     this.order.push(e);
     while (this.items.size > this.max) this.dropOldest();
@@ -79,7 +121,7 @@ export class Recent<V> {
     const out: V[] = [];
     for (let i = this.order.length - 1; i >= this.head; i--) {
       const e = this.order[i]!;
-      if (!e.gone) out.push(e.v);
+      if (!e.gone) out.push(this.view(e.v));
     }
     return out;
   }
@@ -91,15 +133,17 @@ export class Recent<V> {
 
 export class EndedRecords {
   readonly tasks: Recent<TaskView>;
-  readonly objects: Recent<ObjectView>;
+  readonly objects: Recent<ObjectView, FreedObject>;
   readonly actors: Recent<ActorView>;
 
+  /** `history`: the task history is fed from the same tap, with the same view (one view per dropped task). */
   constructor(
     private readonly c: Coordinator,
     keepMs = KEEP_MS,
+    private readonly history?: TaskHistory,
   ) {
     this.tasks = new Recent(keepMs);
-    this.objects = new Recent(keepMs);
+    this.objects = new Recent(keepMs, MAX_EACH, freedView);
     this.actors = new Recent(keepMs);
   }
 
@@ -116,12 +160,16 @@ export class EndedRecords {
     /* eslint-enable @typescript-eslint/unbound-method */
     gcs.dropTask = (id) => {
       const t = gcs.tasks.get(id);
-      if (t) this.tasks.add(id, viewOf(t));
+      if (t) {
+        const v = viewOf(t);
+        this.tasks.add(id, v);
+        this.history?.record(t, v);
+      }
       dropTask.call(gcs, id);
     };
     gcs.dropObject = (id) => {
       const o = gcs.objects.get(id);
-      if (o) this.objects.add(id, objectView(o, true));
+      if (o) this.objects.add(id, freedObject(o));
       dropObject.call(gcs, id);
     };
     // An actor's record goes in these two; what was there before and is gone after ended.

@@ -85,7 +85,8 @@ export class TaskHistory {
     };
   }
 
-  record(t: TaskRecord): void {
+  /** `v`: the task's view when the caller built one already (dashboard/recent.ts feeds both from one tap). */
+  record(t: TaskRecord, v?: TaskView): void {
     const job = t.spec.jobId;
     let h = this.jobs.get(job);
     if (!h) {
@@ -93,7 +94,7 @@ export class TaskHistory {
       this.jobs.set(job, h);
       if (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value!);
     }
-    if (h.tasks.has(t.spec.taskId) || h.tasks.size < MAX_PER_JOB) h.tasks.set(t.spec.taskId, viewOf(t));
+    if (h.tasks.has(t.spec.taskId) || h.tasks.size < MAX_PER_JOB) h.tasks.set(t.spec.taskId, v ?? viewOf(t));
     else h.omitted++;
   }
 

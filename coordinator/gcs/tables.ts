@@ -83,6 +83,8 @@ export interface NodeRecord {
   saidIdle?: boolean;
   /** When work was placed on it while it was quiet in that way: its short dead window starts no earlier. */
   busySince?: number;
+  /** Marked changed since its reader last took the changes (coordinator/nodes/changes.ts): later marks cost a read. */
+  changed?: boolean;
   /**
    * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
    * it runs tasks placed on it on its own nodes.

@@ -2,6 +2,7 @@
 // editor) run on the coordinator's side as detached drivers, each in its own
 // child process with memory and time limits; they outlive whoever submitted
 // them, and (with the durable GCS) a coordinator restart (issue 11).
+import { keepTail } from '../../shared/fifo.js';
 import type { JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { JobRecords } from './records.js';
@@ -145,7 +146,7 @@ export class JobRunner implements JobHost {
 
   log(job: SubmittedJob, level: LogLine['level'], text: string): void {
     job.log.push({ seq: ++job.logSeq, ts: Date.now(), level, text });
-    if (job.log.length > this.limits.maxLogLines) job.log.splice(0, job.log.length - this.limits.maxLogLines);
+    keepTail(job.log, this.limits.maxLogLines);
     if (!ENDED.has(job.status) && job.id) this.records.saveSoon(job);
     this.onChange(job);
   }

@@ -2,24 +2,29 @@
 // their resources, CPUs held by live actors, tasks done, functions sent. Node
 // membership (membership.ts) and these functions are the only writers of a
 // node record's fields; everyone else reads (issue 12). A change re-files the
-// node in its scheduler's index.
+// node in its scheduler's index and marks it changed (changes.ts).
 import type { FunctionId } from '../../shared/ids.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { touchNode } from '../scheduler/node-index.js';
+import { busied } from './liveness.js';
+import { nodeChanged } from './changes.js';
 
 /** A task's resources count on its node (+1) or no longer (-1). */
 export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
   for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
   n.inflightTasks += sign;
   touchNode(n);
+  nodeChanged(n);
 }
 
 /** A task is placed on the node. */
 export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
-  if (n.saidIdle && n.tasks.size === 0) n.busySince = Date.now();
+  const quiet = n.saidIdle === true && n.tasks.size === 0;
+  if (quiet) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
+  if (quiet) busied(n);
 }
 
 /** A task leaves the node (ended, handed back, moved). */
@@ -33,6 +38,7 @@ export function block(n: NodeRecord, cpu: number, blocked: boolean): void {
   n.inflight.cpu = (n.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
   n.inflightTasks += blocked ? -1 : 1;
   touchNode(n);
+  nodeChanged(n);
 }
 
 /**
@@ -45,10 +51,12 @@ export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign
   // A live actor waits in no queue: counted there, 18 of them filled a 2-CPU node's places (2 × depth 1 + 16) and the next actors never placed.
   n.inflightTasks -= sign;
   touchNode(n);
+  nodeChanged(n);
 }
 
 export function taskDone(n: NodeRecord): void {
   n.tasksDone++;
+  nodeChanged(n);
 }
 
 /** The node has been sent a function's source. */

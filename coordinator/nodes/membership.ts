@@ -1,11 +1,14 @@
 // Node membership: joins, heartbeats and failure detection. A node is dead
-// when its socket closes or it misses heartbeats for `deadAfterMs`.
+// when its socket closes or it misses heartbeats for `deadAfterMs` (the
+// sweep looks at the nodes whose deadline came, liveness.ts).
 import { newNodeId, randomHex, type NodeId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { hostKeyHash } from '../actors/handover.js';
+import { Deadlines } from './liveness.js';
+import { NodeChanges } from './changes.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -18,6 +21,10 @@ export class Membership {
   links = 0;
   /** Session secrets, for a node that reconnects (issue 6). */
   readonly secrets = new Map<NodeId, string>();
+  /** Nodes by when they could first be dead: a sweep looks at those due only (issue 14). */
+  readonly deadlines: Deadlines;
+  /** Nodes whose record changed, for readers that work on what changed (the dashboard, issue 14). */
+  readonly changes = new NodeChanges();
 
   constructor(
     private readonly gcs: Gcs,
@@ -26,7 +33,20 @@ export class Membership {
     readonly deadAfterMs: number,
     /** A node that holds nothing and was given nothing since it said so is dead after this long silent (issue 14). */
     readonly idleDeadAfterMs = deadAfterMs,
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(this.tickMs, Date.now(), (n) => this.deadline(n));
+  }
+
+  /** How often the sweep runs. */
+  get tickMs(): number {
+    return Math.max(100, Math.floor(this.heartbeatMs / 2));
+  }
+
+  /** When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so). */
+  private deadline(n: NodeRecord): number {
+    if (n.saidIdle === true && n.tasks.size === 0) return n.lastSeen + this.idleDeadAfterMs;
+    return Math.max(n.lastSeen, n.busySince ?? 0) + this.deadAfterMs;
+  }
 
   /**
    * The longest a node may stay silent (told in its welcome): two heartbeats, as
@@ -47,7 +67,7 @@ export class Membership {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), Math.max(100, Math.floor(this.heartbeatMs / 2)));
+    this.timer = setInterval(() => this.sweep(), this.tickMs);
     this.timer.unref();
   }
 
@@ -79,6 +99,8 @@ export class Membership {
     };
     s.nodeId = id;
     this.gcs.nodeTable.set(id, n);
+    this.deadlines.watch(n);
+    this.changes.watch(n);
     if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
@@ -87,9 +109,13 @@ export class Membership {
   }
 
   heartbeat(n: NodeRecord, m: MsgOf<'heartbeat'>): void {
+    const wasIdle = n.saidIdle === true;
     n.lastSeen = Date.now();
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
     n.saidIdle = m.idle === true;
+    this.changes.mark(n);
+    // No longer idle: the short window applies from now, sooner than it was filed for.
+    if (wasIdle && !n.saidIdle) this.deadlines.refile(n);
   }
 
   /** Any frame from a node is a sign of life (nodes skip unchanged heartbeats, issue 14). */
@@ -100,12 +126,15 @@ export class Membership {
   /** A browser node paused, resumed or changed its executor count (issue 3): a paused node offers no CPU. */
   capacity(n: NodeRecord, m: MsgOf<'capacity'>): void {
     n.resources.cpu = m.paused ? 0 : m.cpus;
+    this.changes.mark(n);
     this.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
   }
 
   /** Removes a node (socket closed or heartbeats missed). */
   remove(n: NodeRecord, why: string): void {
     if (!this.gcs.nodeTable.delete(n.id)) return;
+    this.deadlines.forget(n);
+    this.changes.gone(n);
     if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });
@@ -114,25 +143,30 @@ export class Membership {
 
   private lastSweep = Date.now();
 
+  /** Looks at the nodes whose deadline came (liveness.ts): dead ones go, the others are filed under their new deadline. */
   private sweep(): void {
     const now = Date.now();
     const gap = now - this.lastSweep;
     this.lastSweep = now;
-    if (gap > 3 * Math.max(100, Math.floor(this.heartbeatMs / 2))) {
+    const due = this.deadlines.due(now);
+    if (gap > 3 * this.tickMs) {
       // Our own event loop stalled (a long GC, a busy embedding process): nodes could
-      // not be heard, which is not their fault. Give them a fresh window.
+      // not be heard, which is not their fault. Give them a fresh window (a walk, on stalls only).
       for (const n of this.gcs.nodeTable.values()) n.lastSeen = Math.max(n.lastSeen, now - this.heartbeatMs);
+      for (const n of due) if (this.gcs.nodeTable.get(n.id) === n) this.deadlines.file(n, Math.max(now + 1, this.deadline(n) + 1));
       return;
     }
-    // Deleting the entry being visited is safe in a Map walk: no copy of 10,000 nodes twice a second.
-    for (const n of this.gcs.nodes.values()) {
-      // Holding nothing and given nothing since it said so: a hang loses nobody's work, so the long window.
+    for (const n of due) {
+      if (this.gcs.nodeTable.get(n.id) !== n) continue;
+      const d = this.deadline(n);
+      if (now <= d) {
+        this.deadlines.file(n, d + 1);
+        continue;
+      }
       const idle = n.saidIdle === true && n.tasks.size === 0;
       const silent = idle ? now - n.lastSeen : now - Math.max(n.lastSeen, n.busySince ?? 0);
-      if (silent > (idle ? this.idleDeadAfterMs : this.deadAfterMs)) {
-        this.remove(n, `no heartbeat for ${silent} ms`);
-        n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
-      }
+      this.remove(n, `no heartbeat for ${silent} ms`);
+      n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
     }
   }
 }

@@ -1,5 +1,6 @@
 // Frames: a msgpack array of messages. Everything a side sends within one
-// event-loop turn leaves in one frame (split when it grows past FRAME_SOFT_MAX).
+// event-loop turn leaves in one frame (split when it grows past FRAME_SOFT_MAX
+// bytes or FRAME_MAX_MSGS messages).
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
 import { MAX_BATCH, messageCheck, type Msg } from './messages.js';
@@ -8,6 +9,14 @@ import { nextTurn } from '../turn.js';
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
 export const FRAME_SOFT_MAX = 1 << 20;
+/**
+ * A frame is closed and sent once it holds this many messages (issue 14): a
+ * frame is decoded and checked in one go, so a driver's turn of 20,000 submits
+ * sent as one frame held the coordinator's loop for one decode of them all
+ * (8,192 submits, 2 MB, ~100 ms under load); its handling is sliced
+ * (coordinator/message-slices.ts), its decoding cannot be.
+ */
+export const FRAME_MAX_MSGS = 1024;
 /** Default hard limit on one incoming frame. */
 export const FRAME_HARD_MAX = 8 << 20;
 
@@ -79,7 +88,7 @@ export class Outbox {
   push(m: Msg): void {
     this.queue.push(m);
     this.bytes += payloadBytes(m);
-    if (this.bytes >= FRAME_SOFT_MAX) this.flush();
+    if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       nextTurn(() => this.flush());

@@ -1,14 +1,17 @@
 // The dashboard's live document stays bounded however large the mesh
 // (issue 14): every node up to MAX_NODES, past that the busiest MAX_NODES
 // and the totals; lost nodes kept a while, a bounded number of them.
-// White-box: a real Coordinator (in-memory GCS) with hand-made node records.
+// Ranking and totals follow the nodes that changed (membership's change
+// feed), so an idle mesh costs no walk.
+// White-box: a real Coordinator (in-memory GCS) with hand-made node records;
+// a test that changes one marks it changed, as load.ts and membership do.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fakeSession, nodeRecord } from '../helpers/node-record.js';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { ClusterDoc } from '../../coordinator/dashboard/cluster-doc.js';
-import { MAX_LOST_NODES, MAX_NODES } from '../../coordinator/dashboard/node-views.js';
+import { MAX_LOST_NODES, MAX_NODES, type NodeViews } from '../../coordinator/dashboard/node-views.js';
 import type { NodeView } from '../../shared/dashboard.js';
 import { JobRunner } from '../../coordinator/jobs/runner.js';
 import { TaskHistory } from '../../coordinator/dashboard/task-history.js';
@@ -19,16 +22,37 @@ afterEach(() => {
   c = null;
 });
 
-function world(): { c: Coordinator; doc: ClusterDoc; add(name: string, inflight?: number, done?: number): NodeRecord } {
+interface World {
+  c: Coordinator;
+  doc: ClusterDoc;
+  add(name: string, inflight?: number, done?: number): NodeRecord;
+  /** `n` changed (what load.ts and membership tell the feed). */
+  set(n: NodeRecord, o: Partial<NodeRecord>): void;
+  /** `n` left (membership.remove). */
+  drop(n: NodeRecord): void;
+}
+
+function world(): World {
   const co = (c = new Coordinator({ storage: new MemoryStorage() }));
   const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs));
   const add = (name: string, inflight = 0, done = 0): NodeRecord => {
     const n = nodeRecord(name, { session: fakeSession(name, { ws: {} }), kind: 'browser', resources: { cpu: 2 }, inflightTasks: inflight, tasksDone: done });
     co.gcs.nodeTable.set(n.id, n);
+    co.membership.changes.watch(n);
     return n;
   };
-  return { c: co, doc, add };
+  const set = (n: NodeRecord, o: Partial<NodeRecord>) => {
+    Object.assign(n, o);
+    co.membership.changes.mark(n);
+  };
+  const drop = (n: NodeRecord) => {
+    co.gcs.nodeTable.delete(n.id);
+    co.membership.changes.gone(n);
+  };
+  return { c: co, doc, add, set, drop };
 }
+
+const viewsOf = (doc: ClusterDoc) => (doc as unknown as { nodeViews: NodeViews }).nodeViews;
 
 const views = (doc: ClusterDoc) => Object.values(doc.nodes.toJSON()) as NodeView[];
 
@@ -67,14 +91,60 @@ describe('the live document at 10,000 nodes', () => {
     w.doc.sample(now);
     const walks = vi.spyOn(w.c.gcs.nodes, 'values');
     const shownNode = nodes.find((n) => w.doc.nodes.has(n.id))!;
-    shownNode.inflightTasks = 4;
+    w.set(shownNode, { inflightTasks: 4 });
     for (let i = 0; i < 4; i++) w.doc.sample((now += 200));
     expect(walks).not.toHaveBeenCalled();
     expect(w.doc.nodes.get(shownNode.id)).toMatchObject({ inflight: 4 });
-    // The next second's pass walks them all once and the totals follow.
+    // The next second's pass counts the changed node again: the totals follow, still no walk.
     w.doc.sample((now += 200));
-    expect(walks).toHaveBeenCalledTimes(1);
+    expect(walks).not.toHaveBeenCalled();
     expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 4 });
+  });
+
+  it('10,000 idle nodes: a minute of samples looks at no node; a ranking from the changed nodes is the one a walk gives', () => {
+    const w = world();
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.add(`n${i}`, 0, i % 1000));
+    let now = Date.now();
+    w.doc.sample(now);
+    const v = viewsOf(w.doc);
+    const walks = vi.spyOn(w.c.gcs.nodes, 'values');
+    const looked = v.visited;
+    for (let i = 0; i < 300; i++) w.doc.sample((now += 200));
+    expect(v.visited).toBe(looked);
+    expect(walks).not.toHaveBeenCalled();
+    // A few nodes change: the pass looks at them only, the shown set and totals are what a walk gives.
+    const busy = [nodes[5], nodes[7777], nodes[9999]];
+    busy.forEach((n, i) => w.set(n, { inflightTasks: 2 + i }));
+    w.set(nodes[42], { tasksDone: 5000 });
+    w.doc.sample((now += 1000));
+    expect(v.visited - looked).toBe(4);
+    expect(walks).not.toHaveBeenCalled();
+    const exact = () =>
+      nodes
+        .filter((n) => w.c.gcs.nodes.has(n.id))
+        .sort((a, b) => b.inflightTasks * 1e9 + b.tasksDone - (a.inflightTasks * 1e9 + a.tasksDone))
+        .slice(0, MAX_NODES)
+        .map((n) => n.inflightTasks * 1e9 + n.tasksDone);
+    const shownScores = () =>
+      views(w.doc)
+        .filter((x) => x.state === 'alive')
+        .map((x) => x.inflight * 1e9 + x.tasksDone)
+        .sort((a, b) => b - a);
+    expect(shownScores()).toEqual(exact());
+    for (const n of busy) expect(w.doc.nodes.has(n.id)).toBe(true);
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 2 + 3 + 4 });
+    // A shown node falls below the others (its tasks ended): the pass walks, and the next best untouched node is shown.
+    w.set(nodes[42], { tasksDone: 0 });
+    busy.forEach((n) => w.set(n, { inflightTasks: 0 }));
+    w.doc.sample((now += 1000));
+    expect(walks).toHaveBeenCalledTimes(1);
+    expect(v.walks).toBe(2); // the first pass's and this one
+    expect(shownScores()).toEqual(exact());
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 0 });
+    // Nodes leave: counted out of the totals at once.
+    for (const n of nodes.slice(0, 10)) w.drop(n);
+    w.doc.sample((now += 1000));
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 9_990, cpus: 2 * 9_990 });
   });
 
   it('a node that becomes busy enters the view; one that leaves is shown lost, and at most MAX_LOST_NODES of those', () => {
@@ -84,13 +154,13 @@ describe('the live document at 10,000 nodes', () => {
     w.doc.sample(now);
     const late = nodes[999];
     expect(w.doc.nodes.has(late.id)).toBe(false); // idle, joined last: not among the shown
-    late.inflightTasks = 5;
+    w.set(late, { inflightTasks: 5 });
     // Ranked again within a second (the pass over every node runs once a second).
     w.doc.sample((now += 1000));
     expect(w.doc.nodes.get(late.id)).toMatchObject({ name: 'n999', inflight: 5, state: 'alive' });
     // 150 shown nodes leave at once: they show as lost at the next sample.
     const leaving = [...w.doc.nodes.keys()].slice(0, 150);
-    for (const id of leaving) w.c.gcs.nodeTable.delete(id as never);
+    for (const id of leaving) w.drop(w.c.gcs.nodes.get(id as never)!);
     w.doc.sample((now += 200));
     const lost = views(w.doc).filter((v) => v.state === 'lost');
     expect(lost.length).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_SOFT_MAX, Outbox } from '../../shared/protocol/frame.js';
+import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -443,6 +443,18 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(got.map((m) => (m as MsgOf<'chunk'>).o)).toEqual(sent.map((m) => (m as MsgOf<'chunk'>).o));
     expect((got[6] as MsgOf<'chunk'>).d[0]).toBe(6);
     for (const f of frames) expect(f.byteLength).toBeLessThan(FRAME_SOFT_MAX + size + 1024);
+  });
+
+  it('a turn of 20,000 submits leaves in frames of at most FRAME_MAX_MSGS messages, in order (issue 14: one frame is decoded in one go)', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    const count = 20_000;
+    for (let i = 0; i < count; i++) out.push({ t: 'submit', spec: { ...spec, taskId: childTaskId(root, i), args: [], nested: [], scheduling: undefined } });
+    await nextTurn();
+    const got = frames.map((f) => decodeFrame(f));
+    expect(got.length).toBe(Math.ceil(count / FRAME_MAX_MSGS));
+    for (const msgs of got) expect(msgs.length).toBeLessThanOrEqual(FRAME_MAX_MSGS);
+    expect(got.flat().map((m) => (m as MsgOf<'submit'>).spec.taskId)).toEqual(Array.from({ length: count }, (_, i) => childTaskId(root, i)));
   });
 
   it('a single message over the soft limit leaves at once, in its own frame', () => {

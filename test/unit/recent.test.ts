@@ -3,8 +3,11 @@
 // oldest go past the count or the age; and ids kept there are their own
 // strings (ownId), equal to the originals.
 import { describe, expect, it } from 'vitest';
-import { Recent } from '../../coordinator/dashboard/recent.js';
-import { ownId } from '../../shared/ids.js';
+import { Recent, freedObject, freedView } from '../../coordinator/dashboard/recent.js';
+import { objectView } from '../../coordinator/http/views.js';
+import type { ObjectRecord } from '../../coordinator/gcs/tables.js';
+import type { Session } from '../../coordinator/session.js';
+import { childTaskId, newJobId, ownId, putObjectId, returnObjectId, rootTaskId } from '../../shared/ids.js';
 
 describe('Recent (ended records)', () => {
   it('lists the most recent first and keeps at most `max`, dropping the oldest', () => {
@@ -44,6 +47,38 @@ describe('Recent (ended records)', () => {
     expect(r.size).toBe(100);
     const got = r.list(20_000);
     expect(got).toEqual(Array.from({ length: 100 }, (_, k) => 19_999 - k));
+  });
+});
+
+describe('a freed object kept compact (EndedRecords.objects)', () => {
+  const job = newJobId();
+  const task = childTaskId(rootTaskId(job), 3);
+  const record = (id: ObjectRecord['id'], more: Partial<ObjectRecord> = {}): ObjectRecord => ({
+    id,
+    job,
+    state: 'ready',
+    size: 42,
+    hash: 'h',
+    v: null,
+    failure: null,
+    locations: new Set([{ nodeId: 'n1' } as unknown as Session]),
+    refs: 0,
+    contains: [],
+    dependents: null,
+    subscribers: null,
+    ...more,
+  });
+
+  it('lists the same row objectView built when it was freed: a task output, a put, an inline value, a failure', () => {
+    const cases = [
+      record(returnObjectId(task, 0)),
+      record(putObjectId(task, 1), { v: new Uint8Array(8), refs: 2 }),
+      record(returnObjectId(task, 1), { state: 'failed', failure: { name: 'TaskError', message: 'boom', code: 'TASK_ERROR' } as ObjectRecord['failure'] }),
+    ];
+    for (const o of cases) expect(freedView(freedObject(o))).toEqual(objectView(o, true));
+    const r = new Recent(60_000, 10, freedView);
+    for (const o of cases) r.add(o.id, freedObject(o), 1);
+    expect(r.list(2)).toEqual(cases.map((o) => objectView(o, true)).reverse());
   });
 });
 

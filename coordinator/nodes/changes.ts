@@ -1,0 +1,51 @@
+// Which nodes changed (issue 14): the writers of node records (load.ts,
+// membership.ts) mark a node here when its load, counts, resources or
+// membership change, so that a reader (the dashboard's node views) works on
+// what changed since it last looked, not on every node of the mesh.
+import type { NodeRecord } from '../gcs/tables.js';
+
+/** Which feed a node's changes go to: load.ts marks a node without knowing its membership. */
+const feeds = new WeakMap<NodeRecord, NodeChanges>();
+
+/** `n`'s load, counts or resources changed (a read when it is marked already: this runs twice per task). */
+export function nodeChanged(n: NodeRecord): void {
+  if (n.changed === true) return;
+  feeds.get(n)?.mark(n);
+}
+
+export class NodeChanges {
+  private dirty: NodeRecord[] = [];
+
+  /** A node joined: its changes come here (and it counts as changed). */
+  watch(n: NodeRecord): void {
+    feeds.set(n, this);
+    this.mark(n);
+  }
+
+  mark(n: NodeRecord): void {
+    if (n.changed === true) return;
+    n.changed = true;
+    this.dirty.push(n);
+  }
+
+  /** A node left: changed once more (the reader sees it gone), then no longer followed. */
+  gone(n: NodeRecord): void {
+    this.mark(n);
+    if (feeds.get(n) === this) feeds.delete(n);
+  }
+
+  /** The nodes changed since the last take, each once, whatever the number of its changes. */
+  take(): Set<NodeRecord> {
+    const out = new Set<NodeRecord>();
+    for (const n of this.dirty) {
+      n.changed = false;
+      out.add(n);
+    }
+    this.dirty = [];
+    return out;
+  }
+
+  get pending(): number {
+    return this.dirty.length;
+  }
+}
