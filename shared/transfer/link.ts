@@ -121,9 +121,9 @@ export class PeerLink {
    * Whether the channel is stuck both ways for `ms` while this side waits
    * for transfers: bytes wait in its queue and none left it, and nothing came
    * from the peer (the reader closes it; the holder hears of that). Seen in
-   * Chromium (test/p2p/memory.test.ts): one association silent for 40 s and
-   * more while the same tabs' other links move data and ICE never gives up on
-   * it. A new link is a new association.
+   * Chromium (test/p2p/memory.test.ts): all of one tab's links, or one pair's,
+   * silent for 40 s and more while other links move data and ICE never gives
+   * up on them. A new link is a new association.
    */
   frozen(now: number, ms: number): boolean {
     return this.rx.size > 0 && this.raw.bufferedAmount > 0 && now - this.rx.drainedSince >= ms && now - this.lastHeard >= ms;

@@ -114,9 +114,9 @@ describe('memory under many concurrent peer fetches', () => {
   // (forced GCs) 3 s apart, so neither heartbeats nor the GCs are the cause; a failure now
   // prints each tab's transfers and last events. Skipped until those stalls are understood.
   // 2026-12-02 14:20-15:10, load 11-18, un-skipped locally with P2P_DEBUG=1 (`trouble`
-  // events): each stall is one pair of tabs (one tab's queue to the other does not drain,
-  // 2.1 MB in the channel; "nothing from the peer" for 10-13 s) while those tabs' other
-  // links move data (the two held-up tabs fetched all 15-16 reads by peer). Such a link
+  // events): once all three links to one tab froze (that tab ran tasks and fetched all by
+  // peer), once two separate pairs of tabs (a queue not draining, 2.1 MB in the channel;
+  // "nothing from the peer" for 10-13 s) while the other links moved data. A frozen link
   // stayed silent through 3 re-admissions of its source (1, 2, 4 s backoff; 40 s and more)
   // and ICE never closed it. Links stuck that way now close and the source is asked again
   // over a new link (test/sim/swarm.sim.test.ts "stuck links"); the last local run still
