@@ -23,6 +23,13 @@ export class BadChunkError extends TabmeshError {
   }
 }
 
+/** A transfer got nothing for the stall time (the peer may be busy or its link frozen, not gone): the swarm asks it again later. */
+export class StalledError extends TabmeshError {
+  constructor(message: string) {
+    super('CLOSED', message);
+  }
+}
+
 export interface FetchOptions {
   /** The object's hash: each chunk is checked against the leaves the holder sends first. */
   hash?: string;
@@ -94,6 +101,11 @@ export class Receiving {
     return this.incoming.size;
   }
 
+  /** When this side's send queue was last seen to drain (checked with the stalls). */
+  get drainedSince(): number {
+    return this.drainedAt;
+  }
+
   /** Asks the other side for object `id` of `size` bytes. */
   fetch(id: ObjectId, size: number, opts: FetchOptions): Promise<Uint8Array> {
     const x = this.nextX++;
@@ -151,14 +163,15 @@ export class Receiving {
         if (now - this.drainedAt < stallMs) continue;
       } else if (now - Math.max(t.lastAt, this.lastChunkAt) < stallMs) continue;
       this.incoming.delete(x);
-      this.ch.sendControl({ k: 'cancel', x });
       const why =
         drained < t.reqAfter
           ? 'its request still queued here'
           : this.lastChunkAt
             ? `nothing from the peer for ${now - this.lastChunkAt} ms`
             : 'nothing ever from the peer';
-      t.reject(new TabmeshError('CLOSED', `transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms (${why}; at ${t.received} of ${t.to})`));
+      // Rejected before the cancel goes: a send that fails closes the link, and the swarm hears of the stall first.
+      t.reject(new StalledError(`transfer of ${t.id} from ${this.ch.peer} stalled for ${stallMs} ms (${why}; at ${t.received} of ${t.to})`));
+      this.ch.sendControl({ k: 'cancel', x });
     }
   }
 

@@ -8,7 +8,7 @@ import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
-import { Receiving, type FetchOptions } from './link-receive.js';
+import { Receiving, StalledError, type FetchOptions } from './link-receive.js';
 import { SEND_HIGH_WATER, Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {
@@ -39,6 +39,8 @@ export class PeerLink {
   private readonly tx: Sending;
   /** Bytes handed to the channel so far; minus its buffered amount, bytes that left. */
   private queuedBytes = 0;
+  /** When a message from the peer last arrived. */
+  private lastHeard = Date.now();
 
   constructor(
     /** The other side's peer id. */
@@ -123,12 +125,30 @@ export class PeerLink {
     this.rx.checkStalls(now, stallMs);
   }
 
-  /** `peerFault`: the peer broke the protocol (a malformed message or frame): its transfers fail as a bad holder's. */
-  close(why: string, peerFault = false): void {
+  /**
+   * Whether the channel is stuck both ways for `ms` while this side waits
+   * for transfers: bytes wait in its queue and none left it, and nothing came
+   * from the peer (the reader closes it; the holder hears of that). Seen in
+   * Chromium (test/p2p/memory.test.ts): all of one tab's links, or one pair's,
+   * silent for 40 s and more while other links move data and ICE never gives
+   * up on them. A new link is a new association.
+   */
+  frozen(now: number, ms: number): boolean {
+    return this.rx.size > 0 && this.raw.bufferedAmount > 0 && now - this.rx.drainedSince >= ms && now - this.lastHeard >= ms;
+  }
+
+  /** Closes a link that is `frozen`: its transfers fail as stalled (a swarm asks their holder again, over a new link). */
+  closeStuck(ms: number): void {
+    this.close(`stuck both ways for ${ms} ms or more (nothing left this side's queue, nothing came)`, false, true);
+  }
+
+  /** `peerFault`: the peer broke the protocol (a malformed message or frame): its transfers fail as a bad holder's. `stalled`: see closeStuck. */
+  close(why: string, peerFault = false, stalled = false): void {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
-    const err = new TabmeshError('CLOSED', `link to ${this.peer} closed: ${why}`);
+    const text = `link to ${this.peer} closed: ${why}`;
+    const err = stalled ? new StalledError(text) : new TabmeshError('CLOSED', text);
     this.openedReject(err);
     this.rx.failAll(err, peerFault);
     this.tx.dropAll();
@@ -167,6 +187,7 @@ export class PeerLink {
     if (this.state === 'closed') return;
     // The other side may see the channel open (and ask) before this side's connect event.
     this.markOpen();
+    this.lastHeard = Date.now();
     let m;
     try {
       m = readMessage(b);

@@ -222,7 +222,9 @@ export class PeerLinks {
   private maintain(): void {
     const now = Date.now();
     for (const l of [...this.links.values()]) {
+      const stuck = l.state === 'open' && l.frozen(now, this.stallMs);
       if (l.state === 'open') l.checkStalls(now, this.stallMs);
+      if (stuck) l.closeStuck(this.stallMs);
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
     }
     for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);

@@ -5,31 +5,30 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError } from './link-receive.js';
+import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
+import { ASKED, HELD, MISSING, pick } from './swarm-pick.js';
 
-/** Chunks asked for in one request, and requests in flight per source. */
-const RUN_CHUNKS = 4;
+/** Requests in flight per source. */
 const PER_SOURCE = 4;
-/** A claim older than this no longer keeps a reader from asking a full holder. */
-const CLAIM_MS = 3_000;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-/** How long a reader waits for the have maps of the readers it told before asking full holders. */
-const HEAR_MS = 250;
-
-const MISSING = 0;
-const ASKED = 1;
-const HELD = 2;
+/**
+ * A source dropped on a stall (a busy peer, a link frozen for a while) is
+ * asked again after a backoff, doubling from READMIT_MS, at most
+ * READMIT_MAX times; at once when a have message from it arrives.
+ */
+const READMIT_MS = 1_000;
+const READMIT_MAX = 3;
 
 export class SwarmFetch {
-  private readonly chunks: number;
-  private readonly state: Uint8Array;
+  readonly chunks: number;
+  readonly state: Uint8Array;
   private missing: number;
-  private readonly sources = new Map<string, Source>();
+  readonly sources = new Map<string, Source>();
   /** Per chunk, the readers still asked that hold it (full holders hold every chunk: they do not change the order). */
-  private readonly holders: Uint16Array;
+  readonly holders: Uint16Array;
   private leaves: Uint8Array | null = null;
   private buf: Uint8Array | null = null;
   private readonly outHave: number[] = [];
@@ -37,13 +36,13 @@ export class SwarmFetch {
   private flushTimer: unknown = null;
   private wake: () => void = () => {};
   private lastProgress = Date.now();
-  private readonly started = Date.now();
+  readonly started = Date.now();
   /** Where this reader starts looking for chunks to ask a full holder for. */
-  private readonly spot: number;
+  readonly spot: number;
   private ended = false;
 
   constructor(
-    private readonly swarm: SwarmContext,
+    readonly swarm: SwarmContext,
     private readonly id: ObjectId,
     private readonly size: number,
     private readonly hash: string,
@@ -58,7 +57,19 @@ export class SwarmFetch {
   addSource(peer: string, full: boolean): Source {
     let s = this.sources.get(peer);
     if (!s) {
-      s = { peer, full, has: full ? null : new Uint8Array(this.chunks), claims: new Map(), inflight: 0, dropped: false, told: false, heard: false };
+      s = {
+        peer,
+        full,
+        has: full ? null : new Uint8Array(this.chunks),
+        claims: new Map(),
+        inflight: 0,
+        dropped: false,
+        retryAt: 0,
+        readmits: 0,
+        probation: false,
+        told: false,
+        heard: false,
+      };
       this.sources.set(peer, s);
     }
     return s;
@@ -85,11 +96,13 @@ export class SwarmFetch {
   async run(): Promise<Uint8Array> {
     for (const s of this.sources.values()) if (!s.full) this.tell(s);
     while (this.missing > 0) {
+      this.readmit(Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
+      const waiting = [...this.sources.values()].some((s) => s.dropped && s.retryAt > 0);
       const inflight = [...this.sources.values()].some((s) => s.inflight > 0);
-      if (!live || (!inflight && Date.now() - this.lastProgress > this.swarm.stallMs)) {
+      if ((!live && !waiting) || (!inflight && !waiting && Date.now() - this.lastProgress > this.swarm.stallMs)) {
         throw new TabmeshError('OBJECT_LOST', `swarm fetch of ${this.id} stopped with ${this.missing} of ${this.chunks} chunks missing`);
       }
       await new Promise<void>((go) => {
@@ -119,15 +132,17 @@ export class SwarmFetch {
 
   onHave(peer: string, h: Have): void {
     const s = this.addSource(peer, false);
-    if (s.dropped) return;
+    if (s.dropped && s.retryAt === 0) return;
     if (!s.told) this.tell(s);
     s.heard = true;
     const now = Date.now();
     for (const c of h.have) {
       if (c >= this.chunks || !s.has || s.has[c] === 1) continue;
       s.has[c] = 1;
-      this.holders[c]++;
+      if (!s.dropped) this.holders[c]++;
     }
+    // A source dropped on a stall that speaks again is asked again now.
+    if (s.dropped) s.retryAt = now;
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
     this.wake();
@@ -154,66 +169,13 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        if (s.dropped || s.inflight >= PER_SOURCE) continue;
-        const run = this.pick(s);
+        if (s.dropped || s.inflight >= (s.probation ? 1 : PER_SOURCE)) continue;
+        const run = pick(this, s);
         if (!run) continue;
         this.request(s, run[0], run[1]);
         more = true;
       }
     }
-  }
-
-  /** Whether this side may ask `s` for chunk `c` now. */
-  private wants(s: Source, c: number, now: number): boolean {
-    if (this.state[c] !== MISSING) return false;
-    if (!s.full) return s.has![c] === 1;
-    // A full holder: only chunks no other reader holds or has lately claimed.
-    for (const o of this.sources.values()) {
-      if (o === s || o.full || o.dropped) continue;
-      if (o.has![c] === 1) return false;
-      const at = o.claims.get(c);
-      if (at !== undefined && now - at < CLAIM_MS) return false;
-    }
-    return true;
-  }
-
-  /** A run [first, end) of chunks to ask `s` for, or null. */
-  private pick(s: Source): [number, number] | null {
-    const now = Date.now();
-    // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
-    if (s.full && now - this.started < HEAR_MS) {
-      for (const o of this.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
-    }
-    const c = this.swarm.order === 'rarest' ? this.rarest(s, now) : this.firstFrom(this.spot, s, now);
-    if (c < 0) return null;
-    let e = c + 1;
-    while (e < this.chunks && e - c < RUN_CHUNKS && this.wants(s, e, now)) e++;
-    return [c, e];
-  }
-
-  /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
-  private rarest(s: Source, now: number): number {
-    let best = -1;
-    let fewest = Infinity;
-    let ties = 0;
-    for (let c = 0; c < this.chunks; c++) {
-      if (this.holders[c] > fewest || !this.wants(s, c, now)) continue;
-      if (this.holders[c] < fewest) {
-        fewest = this.holders[c];
-        best = c;
-        ties = 1;
-      } else if (this.swarm.rand() * ++ties < 1) best = c;
-    }
-    return best;
-  }
-
-  /** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
-  private firstFrom(spot: number, s: Source, now: number): number {
-    for (let i = 0; i < this.chunks; i++) {
-      const c = (spot + i) % this.chunks;
-      if (this.wants(s, c, now)) return c;
-    }
-    return -1;
   }
 
   private request(s: Source, first: number, end: number): void {
@@ -235,7 +197,10 @@ export class SwarmFetch {
       .linkTo(s.peer)
       .then((link) => link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to }))
       .then(
-        () => done(to),
+        () => {
+          s.probation = false;
+          done(to);
+        },
         (e: unknown) => {
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
           this.failed(s, e);
@@ -258,13 +223,37 @@ export class SwarmFetch {
     this.scheduleFlush();
   }
 
-  /** A request to `s` failed: it is not asked again for this object (a link that broke or stalled, as on the one-holder path). */
+  /**
+   * A request to `s` failed: it is not asked again for this object (a link
+   * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
+   * again after a backoff (or when it sends a have message), one request at a
+   * time until one succeeds.
+   */
   private failed(s: Source, e: unknown): void {
     if (s.dropped) return;
     s.dropped = true;
+    s.probation = false;
     if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
-    if (e instanceof BadChunkError) this.swarm.report.bad(this.id, s.peer, e.message);
-    else this.swarm.report.dropped?.(this.id, s.peer, (e as Error).message);
+    if (e instanceof BadChunkError) return this.swarm.report.bad(this.id, s.peer, e.message);
+    let again = '';
+    if (e instanceof StalledError && s.readmits < READMIT_MAX) {
+      const wait = READMIT_MS << s.readmits;
+      s.retryAt = Date.now() + wait;
+      again = `; asked again in ${wait} ms or when it speaks`;
+    } else s.retryAt = 0;
+    this.swarm.report.dropped?.(this.id, s.peer, `${(e as Error).message}${again}`);
+  }
+
+  /** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
+  private readmit(now: number): void {
+    for (const s of this.sources.values()) {
+      if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
+      s.dropped = false;
+      s.retryAt = 0;
+      s.readmits++;
+      s.probation = true;
+      if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]++;
+    }
   }
 
   private scheduleFlush(): void {

@@ -19,7 +19,12 @@ export interface Source {
   has: Uint8Array | null;
   claims: Map<number, number>;
   inflight: number;
+  /** Not asked now: it failed. `retryAt`: when it is asked again (it stalled); 0: not for this object. */
   dropped: boolean;
+  retryAt: number;
+  /** Times it was asked again after a stall; while `probation`, one request at a time until one succeeds. */
+  readmits: number;
+  probation: boolean;
   /** Whether it got this side's full have map (it then gets the changes), and whether it sent one. */
   told: boolean;
   heard: boolean;

@@ -29,11 +29,22 @@ export type { ChunkOrder, SwarmReport } from './swarm-source.js';
 export const SWARM_MIN_BYTES = 1 << 20;
 /** (peer, object) pairs remembered as answered with a whole have map. */
 const ANSWERED_MAX = 4096;
+/** Chunk indices (in have messages) kept for objects not (yet) being fetched here, and for how long. */
+const EARLY_MAX = 1 << 18;
+const EARLY_MS = 30_000;
 
 export class Swarm implements SwarmHooks {
   private readonly active = new Map<ObjectId, SwarmFetch>();
   /** Peers this side told it holds a whole object (once per peer and object). */
   private readonly answered = new Set<string>();
+  /**
+   * Have messages for objects this side is not fetching: a reader others
+   * heard of (the coordinator lists readers as they locate) before its fetch
+   * is under way. Its fetch starts from them: the senders tell it only what
+   * changes after their first map.
+   */
+  private readonly early = new Map<ObjectId, Array<{ peer: string; h: Have; at: number }>>();
+  private earlyCount = 0;
   /** Swarm fetches run, and bytes they got from full holders and from other readers (tests, bench). */
   readonly stats = { fetches: 0, fromFull: 0, fromReaders: 0 };
 
@@ -51,20 +62,41 @@ export class Swarm implements SwarmHooks {
   async fetch(id: ObjectId, size: number, hash: string, full: string[], partial: string[]): Promise<Uint8Array> {
     if (this.active.has(id)) throw new TabmeshError('CLOSED', `object ${id} is already being fetched`);
     this.stats.fetches++;
-    await this.links.reserve(size);
+    // Registered at once: have messages that come while it waits for its buffer and leaves are kept.
     const f = new SwarmFetch(this, id, size, hash);
+    this.active.set(id, f);
+    let reserved = false;
     try {
+      const now = Date.now();
+      for (const e of this.takeEarly(id)) if (now - e.at < EARLY_MS) f.onHave(e.peer, e.h);
+      await this.links.reserve(size);
+      reserved = true;
       // A peer in both lists is a reader that finished: it answers the have map with all chunks.
       for (const p of partial) f.addSource(p, false);
       for (const p of full) f.addSource(p, true);
       await f.getLeaves();
-      this.active.set(id, f);
       return await f.run();
     } finally {
       if (this.active.get(id) === f) this.active.delete(id);
       f.end();
-      this.links.unreserve(size);
+      if (reserved) this.links.unreserve(size);
     }
+  }
+
+  private takeEarly(id: ObjectId): Array<{ peer: string; h: Have; at: number }> {
+    const got = this.early.get(id) ?? [];
+    this.early.delete(id);
+    for (const e of got) this.earlyCount -= weight(e.h);
+    return got;
+  }
+
+  /** Keeps a have message for an object not being fetched here (the oldest objects' go first past EARLY_MAX). */
+  private keepEarly(peer: string, h: Have): void {
+    while (this.earlyCount + weight(h) > EARLY_MAX && this.early.size > 0) this.takeEarly(this.early.keys().next().value!);
+    let list = this.early.get(h.id);
+    if (!list) this.early.set(h.id, (list = []));
+    list.push({ peer, h, at: Date.now() });
+    this.earlyCount += weight(h);
   }
 
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined {
@@ -74,6 +106,7 @@ export class Swarm implements SwarmHooks {
   have(peer: string, h: Have): void {
     const f = this.active.get(h.id);
     if (f) return f.onHave(peer, h);
+    this.keepEarly(peer, h);
     // A reader that already has the whole object answers a new swarm peer once with all of it.
     const key = `${peer} ${h.id}`;
     if (this.answered.has(key)) return;
@@ -88,6 +121,11 @@ export class Swarm implements SwarmHooks {
       () => {},
     );
   }
+}
+
+/** What a kept have message counts against EARLY_MAX. */
+function weight(h: Have): number {
+  return 1 + h.have.length + h.claim.length;
 }
 
 function range(n: number): number[] {

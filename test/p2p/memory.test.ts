@@ -40,7 +40,7 @@ const SAMPLE_EVERY_MS = 100;
 const OBJECT_BYTES = encodeValue(new Uint8Array(MB)).bytes.byteLength;
 
 /** A tab's transfers and last events, for a failure's message. */
-const TAB_STATE = `({ peer: v.node.fetcher.fetchedPeer, relay: v.node.fetcher.fetchedRelay, opened: v.node.links.opened, failures: v.node.links.failures, events: v.events.slice(-12).map((e) => e.text) })`;
+const TAB_STATE = `({ peer: v.node.fetcher.fetchedPeer, relay: v.node.fetcher.fetchedRelay, opened: v.node.links.opened, failures: v.node.links.failures, trouble: v.events.filter((e) => /relay|stall|dropped|cancelled|closed/.test(e.text)).slice(-20).map((e) => e.text), events: v.events.slice(-12).map((e) => e.text) })`;
 
 /**
  * Chromium as launchBrowser starts it, plus `gc()` in pages and an exact
@@ -113,6 +113,14 @@ describe('memory under many concurrent peer fetches', () => {
   // tabs stalled 10 s (a whole link silent) and fell back to the relay, also with samples
   // (forced GCs) 3 s apart, so neither heartbeats nor the GCs are the cause; a failure now
   // prints each tab's transfers and last events. Skipped until those stalls are understood.
+  // 2026-12-02 14:20-15:10, load 11-18, un-skipped locally with P2P_DEBUG=1 (`trouble`
+  // events): once all three links to one tab froze (that tab ran tasks and fetched all by
+  // peer), once two separate pairs of tabs (a queue not draining, 2.1 MB in the channel;
+  // "nothing from the peer" for 10-13 s) while the other links moved data. A frozen link
+  // stayed silent through 3 re-admissions of its source (1, 2, 4 s backoff; 40 s and more)
+  // and ICE never closed it. Links stuck that way now close and the source is asked again
+  // over a new link (test/sim/swarm.sim.test.ts "stuck links"); the last local run still
+  // timed out (a tab's page closed under it), so it stays skipped.
   it.skip('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
     const ids = tabs.map((t) => t.nodeId as NodeId);
     const on = (k: number) => ({ scheduling: { node: ids[k], soft: false } });
@@ -242,7 +250,11 @@ describe('memory under many concurrent peer fetches', () => {
       // copy read back from IndexedDB) would be a whole object.
       expect(after.heap - after.storeBytes - base[k], about).toBeLessThan(OBJECT_BYTES);
     }
-    if (process.env.P2P_DEBUG) for (const f of figures) console.log(JSON.stringify(f));
+    if (process.env.P2P_DEBUG) {
+      for (const f of figures) console.log(JSON.stringify(f));
+      // Transfers that met trouble on the way even though the run passed.
+      for (const t of tabs) console.log(JSON.stringify(await volunteerEval(t.page, TAB_STATE)));
+    }
   }, 60_000);
 });
 

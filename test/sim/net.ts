@@ -27,6 +27,8 @@ export interface NetFaults {
   latencyMs: [number, number];
   /** Channel bandwidth, bytes per ms. */
   bytesPerMs: number;
+  /** Each peer's upload, shared by all its channels, bytes per ms (default: no limit but the channels'). */
+  uplinkBytesPerMs?: number;
 }
 
 export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
@@ -41,6 +43,8 @@ class FakePeer implements RawPeer {
   other: FakePeer | null = null;
   closed = false;
   bufferedAmount = 0;
+  /** Until when this channel is frozen both ways (SimNet.freeze). */
+  frozenUntil = 0;
   /** When this direction's last message arrives: deliveries keep their order. */
   private lastArrival = 0;
   onSignal: (data: unknown) => void = () => {};
@@ -76,6 +80,7 @@ class FakePeer implements RawPeer {
       const b = this.other;
       this.net.after(this.net.hop(), () => {
         if (a.closed || b.closed) return;
+        this.net.channels.push(a);
         b.onConnect();
         a.onConnect();
       });
@@ -93,13 +98,20 @@ class FakePeer implements RawPeer {
     const copy = bytes.slice();
     this.bufferedAmount += copy.byteLength;
     const now = Date.now();
-    const arrival = Math.max(this.lastArrival, now + this.net.hop()) + copy.byteLength / this.net.faults.bytesPerMs;
+    const f = this.net.faults;
+    // The peer's upload takes its messages one after another, whichever channel they leave on.
+    const departs = f.uplinkBytesPerMs ? this.net.upload(this.owner, now, copy.byteLength / f.uplinkBytesPerMs) : now;
+    const arrival = Math.max(this.lastArrival, departs + this.net.hop()) + copy.byteLength / f.bytesPerMs;
     this.lastArrival = arrival;
-    this.net.after(arrival - now, () => {
+    const deliver = () => {
+      // A frozen channel: nothing moves either way until it thaws (then in order).
+      const thaw = Math.max(this.frozenUntil, to.frozenUntil);
+      if (Date.now() < thaw) return this.net.after(thaw - Date.now(), deliver);
       this.bufferedAmount -= copy.byteLength;
       if (!this.closed && this.bufferedAmount < DRAIN_LOW_WATER) this.onDrain();
       if (!to.closed && to.other === this) to.onData(copy);
-    });
+    };
+    this.net.after(arrival - now, deliver);
   }
 
   destroy(): void {
@@ -132,12 +144,36 @@ export class SimNet {
   private readonly inboxes = new Map<string, (from: string, text: string) => void>();
   signalsLost = 0;
   cuts = 0;
+  /** When each peer's upload is next free (faults.uplinkBytesPerMs). */
+  private readonly uplinkFree = new Map<string, number>();
+  /** Channels that came up (their initiator's end). */
+  readonly channels: FakePeer[] = [];
 
   constructor(
     seed: number,
     public faults: NetFaults = CALM,
   ) {
     this.rand = seeded(seed);
+  }
+
+  /** Takes `ms` of `owner`'s upload from `now` on (after what it already sends): when the message has left. */
+  upload(owner: string, now: number, ms: number): number {
+    const done = Math.max(now, this.uplinkFree.get(owner) ?? 0) + ms;
+    this.uplinkFree.set(owner, done);
+    return done;
+  }
+
+  /**
+   * Freezes the open channels between `a` and `b` both ways for `ms`, as a
+   * stuck WebRTC association: messages are late, not lost. A channel opened
+   * after this is not frozen.
+   */
+  freeze(a: string, b: string, ms: number): void {
+    for (const c of this.channels) {
+      const o = c.other;
+      if (c.closed || !o || o.closed || !((c.owner === a && o.owner === b) || (c.owner === b && o.owner === a))) continue;
+      c.frozenUntil = o.frozenUntil = Date.now() + ms;
+    }
   }
 
   /** A seeded latency of one hop. */

@@ -12,15 +12,147 @@ import { PeerLinks } from '../../shared/transfer/links.js';
 import type { ChunkOrder } from '../../shared/transfer/swarm.js';
 import { CALM, SimNet, seeded } from './net.js';
 
-const ID = ('00000001' + 'cd'.repeat(16)) as ObjectId;
-const CHUNK = 64 * 1024;
+export const ID = ('00000001' + 'cd'.repeat(16)) as ObjectId;
+export const CHUNK = 64 * 1024;
 
-interface Peer {
+export interface SimPeer {
   id: string;
   links: PeerLinks;
   fetcher: ObjectFetcher;
   /** Holds the whole object (an origin, or a reader that finished); `liar` serves it altered. */
   holds: { bytes: Uint8Array; liar: boolean } | null;
+}
+
+export interface SimRead {
+  peer: SimPeer;
+  p: Promise<Fetch> | null;
+  done: boolean;
+  /** When it started and ended (simulated ms). */
+  at: number;
+  end: number;
+}
+
+export interface SimOptions {
+  /** The swarm's random source (default the network's). */
+  rand?: () => number;
+  order?: ChunkOrder;
+  /** Objects from this size up go by the swarm (default 1: all; Infinity: from one holder, the origin alone). */
+  swarmMinBytes?: number;
+  /** How long a link stays open unused (default 5 s). */
+  idleMs?: number;
+  /** How long the coordinator takes to answer `peer`'s locate, beyond a hop. */
+  locateDelayMs?: (peer: string) => number;
+}
+
+/**
+ * Peers around one object on the simulated network: each a PeerLinks and an
+ * ObjectFetcher, a coordinator that answers `locate` with the full holders
+ * and the readers that located the object before (its swarm), and a relay.
+ */
+export class SwarmSim {
+  readonly peers: SimPeer[] = [];
+  readonly reads: SimRead[] = [];
+  /** The coordinator's swarm: peers that located the object. */
+  readonly members: string[] = [];
+  readonly relayed: string[] = [];
+  readonly hash: string;
+
+  constructor(
+    readonly net: SimNet,
+    readonly truth: Uint8Array,
+    private readonly o: SimOptions = {},
+  ) {
+    this.hash = contentHash(truth);
+  }
+
+  add(id: string, holds: SimPeer['holds']): SimPeer {
+    const net = this.net;
+    const peer = { id, holds } as SimPeer;
+    peer.links = new PeerLinks({
+      factory: net.factory(id),
+      self: () => id,
+      sendSignal: (to, text) => net.relay(id, to, text),
+      lookup: (oid) => {
+        const h = peer.holds;
+        if (oid !== ID || !h) return Promise.resolve(undefined);
+        if (!h.liar) return Promise.resolve(h.bytes);
+        const lie = h.bytes.slice();
+        lie[lie.byteLength >> 1] ^= 0x5a;
+        return Promise.resolve(lie);
+      },
+      connectTimeoutMs: 300,
+      stallMs: 2000,
+      idleMs: this.o.idleMs ?? 5000,
+      failedForMs: 1000,
+    });
+    const objects = {
+      fetchBytes: () =>
+        new Promise<Uint8Array>((resolve) => {
+          this.relayed.push(id);
+          net.later(() => resolve(this.truth.slice()));
+        }),
+    } as unknown as ObjectClient;
+    const send = (m: Msg) => {
+      if (m.t !== 'locate') return;
+      const full = this.peers.filter((q) => q.id !== id && q.holds).map((q) => q.id);
+      const partial = this.members.filter((q) => q !== id);
+      if (!this.members.includes(id)) this.members.push(id);
+      net.after((this.o.locateDelayMs?.(id) ?? 0) + net.hop(), () => peer.fetcher.onLocated({ t: 'located', x: m.x, peers: full, partial }));
+    };
+    peer.fetcher = new ObjectFetcher(objects, peer.links, send, {
+      swarmMinBytes: this.o.swarmMinBytes ?? 1,
+      rand: this.o.rand ?? net.rand,
+      chunkOrder: this.o.order,
+    });
+    this.peers.push(peer);
+    net.inbox(id, (from, text) => peer.links.onSignal(from, text));
+    return peer;
+  }
+
+  /** `peer` reads the object `atMs` from now; once it has it, it holds it (as a node's store does). */
+  read(peer: SimPeer, atMs: number): SimRead {
+    const read: SimRead = { peer, p: null, done: false, at: 0, end: 0 };
+    this.reads.push(read);
+    setTimeout(() => {
+      read.at = Date.now();
+      read.p = peer.fetcher.fetch(ID, { size: this.truth.byteLength, hash: this.hash });
+      read.p.then(
+        (f) => {
+          read.done = true;
+          read.end = Date.now();
+          peer.holds = { bytes: f.bytes, liar: false };
+        },
+        () => {
+          read.done = true;
+          read.end = Date.now();
+        },
+      );
+    }, atMs);
+    return read;
+  }
+
+  /** Runs the simulated clock until every read ended (`each` before every step); throws past `limitMs`. */
+  async drive(limitMs = 300_000, each: () => void = () => {}): Promise<void> {
+    const limit = Date.now() + limitMs;
+    while (this.reads.some((x) => !x.done)) {
+      if (Date.now() > limit) throw new Error(`${this.reads.filter((x) => !x.done).length} read(s) still pending after ${limitMs / 1000} s of simulated time`);
+      each();
+      await vi.advanceTimersToNextTimerAsync();
+    }
+  }
+
+  /** Checks every read got the object's bytes and no buffer stayed reserved, then stops the peers. */
+  async finish(): Promise<void> {
+    for (const x of this.reads) {
+      const got = await x.p!; // a rejection fails the run: the relay never fails here
+      if (got.bytes.byteLength !== this.truth.byteLength || contentHash(got.bytes) !== this.hash)
+        throw new Error(`${x.peer.id} got the wrong bytes (via ${got.via})`);
+    }
+    for (const p of this.peers) {
+      if ((p.links as unknown as { reserved: number }).reserved !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
+      p.links.stop();
+    }
+  }
 }
 
 export interface Outcome {
@@ -58,104 +190,43 @@ export async function run(seed: number, o: RunOptions = {}): Promise<Outcome> {
   if (o.big) net.faults = { ...CALM, bytesPerMs: 20_000 };
   const truth = new Uint8Array(size);
   for (let j = 0; j < size; j += 61) truth[j] = (seed + j) & 255;
-  const hash = contentHash(truth);
   const readers = pick(2, 8);
   const lyingHolder = r() < 0.3 && !o.clean;
   const lyingReader = r() < 0.3 && !o.clean ? pick(0, readers - 1) : -1;
-  const peers: Peer[] = [];
   // Runs that compare chunk orders draw the swarm's choices apart from the network's, so both orders meet the same network.
-  const swarmRand = seeded(seed * 7919 + 1);
-  const members: string[] = []; // the coordinator's swarm: peers that located the object
-  const relayed: string[] = [];
-  const add = (id: string, holds: Peer['holds']): Peer => {
-    const peer = { id, holds } as Peer;
-    peer.links = new PeerLinks({
-      factory: net.factory(id),
-      self: () => id,
-      sendSignal: (to, text) => net.relay(id, to, text),
-      lookup: (oid) => {
-        const h = peer.holds;
-        if (oid !== ID || !h) return Promise.resolve(undefined);
-        if (!h.liar) return Promise.resolve(h.bytes);
-        const lie = h.bytes.slice();
-        lie[lie.byteLength >> 1] ^= 0x5a;
-        return Promise.resolve(lie);
-      },
-      connectTimeoutMs: 300,
-      stallMs: 2000,
-      idleMs: 5000,
-      failedForMs: 1000,
-    });
-    const objects = {
-      fetchBytes: () =>
-        new Promise<Uint8Array>((resolve) => {
-          relayed.push(id);
-          net.later(() => resolve(truth.slice()));
-        }),
-    } as unknown as ObjectClient;
-    const send = (m: Msg) => {
-      if (m.t !== 'locate') return;
-      const full = peers.filter((q) => q.id !== id && q.holds).map((q) => q.id);
-      const partial = members.filter((q) => q !== id);
-      if (!members.includes(id)) members.push(id);
-      net.later(() => peer.fetcher.onLocated({ t: 'located', x: m.x, peers: full, partial }));
-    };
-    peer.fetcher = new ObjectFetcher(objects, peer.links, send, { swarmMinBytes: 1, rand: o.order ? swarmRand : r, chunkOrder: o.order });
-    peers.push(peer);
-    net.inbox(id, (from, text) => peer.links.onSignal(from, text));
-    return peer;
-  };
-  const origin = add('origin', { bytes: truth, liar: false });
-  const liar = lyingHolder ? add('liar', { bytes: truth, liar: true }) : null;
-  const reads: Array<{ peer: Peer; p: Promise<Fetch> | null; done: boolean }> = [];
+  const sim = new SwarmSim(net, truth, { rand: o.order ? seeded(seed * 7919 + 1) : r, order: o.order });
+  const origin = sim.add('origin', { bytes: truth, liar: false });
+  const liar = lyingHolder ? sim.add('liar', { bytes: truth, liar: true }) : null;
   for (let i = 0; i < readers; i++) {
-    const peer = add(`reader${i}`, null);
+    const peer = sim.add(`reader${i}`, null);
     // A lying reader corrupts chunks it passes on (its own copy is right).
     if (i === lyingReader) peer.links.faults.corruptChunks = pick(1, 4);
-    const read = { peer, p: null as Promise<Fetch> | null, done: false };
-    reads.push(read);
-    setTimeout(
-      () => {
-        read.p = peer.fetcher.fetch(ID, { size, hash });
-        read.p.then(
-          (f) => {
-            read.done = true;
-            peer.holds = { bytes: f.bytes, liar: false };
-          },
-          () => (read.done = true),
-        );
-      },
-      pick(0, o.big ? 2000 : 200),
-    );
+    sim.read(peer, pick(0, o.big ? 2000 : 200));
   }
-  const limit = Date.now() + 300_000;
+  const reads = sim.reads;
   const chunks = Math.ceil(size / CHUNK);
   const spread: number[] = [];
   const fewest: number[] = [];
   let nextSample = Date.now();
-  while (reads.some((x) => !x.done)) {
-    if (Date.now() > limit) throw new Error(`${reads.filter((x) => !x.done).length} read(s) still pending after 300 s of simulated time`);
-    if (Date.now() >= nextSample) {
-      nextSample = Date.now() + SAMPLE_MS;
-      // How many readers hold each chunk (a finished reader holds them all), while some readers still fetch.
-      const counts = Array.from(
-        { length: chunks },
-        (_, c) => reads.filter((x) => x.peer.holds || x.peer.fetcher.swarm!.partial(ID, c * CHUNK, Math.min(size, (c + 1) * CHUNK))).length,
-      );
-      if (counts.some((n) => n > 0) && reads.some((x) => x.p && !x.done)) {
-        spread.push(Math.max(...counts) - Math.min(...counts));
-        fewest.push(Math.min(...counts));
-      }
+  await sim.drive(300_000, () => {
+    if (Date.now() < nextSample) return;
+    nextSample = Date.now() + SAMPLE_MS;
+    // How many readers hold each chunk (a finished reader holds them all), while some readers still fetch.
+    const counts = Array.from(
+      { length: chunks },
+      (_, c) => reads.filter((x) => x.peer.holds || x.peer.fetcher.swarm!.partial(ID, c * CHUNK, Math.min(size, (c + 1) * CHUNK))).length,
+    );
+    if (counts.some((n) => n > 0) && reads.some((x) => x.p && !x.done)) {
+      spread.push(Math.max(...counts) - Math.min(...counts));
+      fewest.push(Math.min(...counts));
     }
-    await vi.advanceTimersToNextTimerAsync();
-  }
+  });
   const liars = new Set([liar?.id, lyingReader >= 0 ? `reader${lyingReader}` : undefined].filter((x) => x !== undefined));
   let fromReaders = 0;
   let mismatches = 0;
   let viaRelay = 0;
+  await sim.finish();
   for (const x of reads) {
-    const got = await x.p!; // a rejection fails the run: the relay never fails here
-    if (got.bytes.byteLength !== size || contentHash(got.bytes) !== hash) throw new Error(`${x.peer.id} got the wrong bytes (via ${got.via})`);
     const f = x.peer.fetcher;
     if (f.badHolders.length !== f.hashMismatches) throw new Error(`${x.peer.id}: ${f.hashMismatches} mismatches, ${f.badHolders.length} reported`);
     for (const b of f.badHolders) if (!liars.has(b)) throw new Error(`${x.peer.id} reported ${b}, which is honest`);
@@ -163,11 +234,7 @@ export async function run(seed: number, o: RunOptions = {}): Promise<Outcome> {
     mismatches += f.hashMismatches;
     viaRelay += f.fetchedRelay;
   }
-  for (const p of peers) {
-    if ((p.links as unknown as { reserved: number }).reserved !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
-    p.links.stop();
-  }
   if (process.env.SIM_DEBUG)
-    console.log(JSON.stringify({ seed, readers, size, out: peers.map((p) => [p.id, p.links.counters.bytesOut, p.fetcher.swarm!.stats]) }));
+    console.log(JSON.stringify({ seed, readers, size, out: sim.peers.map((p) => [p.id, p.links.counters.bytesOut, p.fetcher.swarm!.stats]) }));
   return { spread, fewest, calm, liars: liars.size, size, originOut: origin.links.counters.bytesOut, fromReaders, mismatches, viaRelay };
 }

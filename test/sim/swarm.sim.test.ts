@@ -12,8 +12,9 @@
 //   SIM_SEED=12 npx vitest run test/sim/swarm.sim.test.ts       replay one seed
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
+import { CALM, SimNet, type NetFaults } from './net.js';
 import { seedsToRun } from './seeds.js';
-import { run } from './swarm-run.js';
+import { CHUNK, SwarmSim, run } from './swarm-run.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -84,6 +85,109 @@ describe('rarest first', () => {
       expect(by.rarest.copies).toBeLessThanOrEqual(2);
       expect(mean(by.rarest.spread)).toBeLessThan(mean(by.random.spread));
       expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
+    }
+  }, 300_000);
+});
+
+/** An object of `chunks` chunks (the last one short), its bytes from `seed`. */
+function object(chunks: number, seed: number): Uint8Array {
+  const b = new Uint8Array(chunks * CHUNK - 1000);
+  for (let j = 0; j < b.byteLength; j += 61) b[j] = (seed + j) & 255;
+  return b;
+}
+
+/** Runs `f` on the fake clock from 0. */
+async function simulated<T>(f: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ now: 0 });
+  try {
+    return await f();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+describe('swarm protocol', () => {
+  it('a reader keeps the have maps sent to it before its fetch was under way: what another reader holds comes from that reader, not the origin', async () => {
+    await simulated(async () => {
+      const truth = object(32, 1);
+      // b locates first but hears back late; a locates next, so the coordinator lists b to it, and a tells b what it holds meanwhile.
+      const sim = new SwarmSim(new SimNet(1, { ...CALM, bytesPerMs: 20_000 }), truth, { locateDelayMs: (p) => (p === 'b' ? 600 : 0) });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      const b = sim.read(sim.add('b', null), 0);
+      const a = sim.read(sim.add('a', null), 20);
+      await sim.drive();
+      await sim.finish();
+      // a had the whole object before b heard back (600 ms): b took it all from a.
+      expect(a.end).toBeLessThan(600);
+      expect(b.peer.fetcher.swarm!.stats.fromReaders).toBe(truth.byteLength);
+      expect(origin.links.counters.bytesOut / truth.byteLength).toBeLessThan(1.05);
+      expect(sim.relayed).toEqual([]);
+    });
+  });
+
+  it('a source dropped on a stall (its link frozen both ways for 5 s) is asked again once it answers: the read ends over the peer link, not the relay', async () => {
+    await simulated(async () => {
+      const truth = object(64, 2);
+      const net = new SimNet(2, { ...CALM, bytesPerMs: 10_000 });
+      const sim = new SwarmSim(net, truth);
+      sim.add('origin', { bytes: truth, liar: false });
+      const r = sim.read(sim.add('r', null), 0);
+      const dropped: string[] = [];
+      r.peer.fetcher.onEvent = (text) => dropped.push(text);
+      setTimeout(() => net.freeze('origin', 'r', 5_000), 200);
+      await sim.drive();
+      await sim.finish();
+      // Its requests stalled (the sim's link stall is 2 s) and it was asked again until the link thawed.
+      expect(dropped.some((t) => /origin dropped \(.*stalled.*asked again/.test(t))).toBe(true);
+      expect(r.end).toBeGreaterThan(5_200);
+      expect(sim.relayed).toEqual([]);
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+    });
+  });
+});
+
+describe('stuck links', () => {
+  it('a link stuck both ways (for 60 s) is closed once nothing moved for the stall time, and the source asked again over a new link', async () => {
+    await simulated(async () => {
+      const truth = object(64, 3);
+      const net = new SimNet(3, { ...CALM, bytesPerMs: 10_000 });
+      // Links idle a minute before they close, as outside the sim: idleness does not end the stuck one.
+      const sim = new SwarmSim(net, truth, { idleMs: 60_000 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      const r = sim.read(sim.add('r', null), 0);
+      setTimeout(() => net.freeze('origin', 'r', 60_000), 200);
+      await sim.drive(120_000);
+      await sim.finish();
+      // The sim's stall time is 2 s: a new link, not the thaw, ended the read.
+      expect(r.end).toBeLessThan(10_000);
+      expect(sim.relayed).toEqual([]);
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+      expect(origin.links.opened.webrtc).toBeGreaterThanOrEqual(2);
+    });
+  });
+});
+
+describe('wall time', () => {
+  it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
+    /** When the last of 8 readers has the object (simulated ms), and the origin's upload in copies. */
+    const broadcast = (seed: number, swarm: boolean, faults: NetFaults) =>
+      simulated(async () => {
+        const truth = object(128, seed);
+        const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+        const origin = sim.add('origin', { bytes: truth, liar: false });
+        for (let i = 0; i < 8; i++) sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+        await sim.drive();
+        await sim.finish();
+        return { ms: Math.max(...sim.reads.map((r) => r.end)), copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2) };
+      });
+    const uplink: NetFaults = { ...CALM, bytesPerMs: 50_000, uplinkBytesPerMs: 20_000 };
+    const free: NetFaults = { ...CALM, bytesPerMs: 100_000, latencyMs: [10, 30] };
+    for (const seed of [1, 2, 3]) {
+      const fig = { seed, uplink: { swarm: await broadcast(seed, true, uplink), alone: await broadcast(seed, false, uplink) } };
+      const more = { free: { swarm: await broadcast(seed, true, free), alone: await broadcast(seed, false, free) } };
+      console.log(`swarm sim, wall time: ${JSON.stringify({ ...fig, ...more })}`);
+      expect(fig.uplink.swarm.ms).toBeLessThan(fig.uplink.alone.ms / 2);
+      expect(fig.uplink.swarm.copies).toBeLessThanOrEqual(2);
     }
   }, 300_000);
 });

@@ -1,0 +1,84 @@
+// Which chunks a swarm reader asks a source for (issue 17): of those the
+// source may be asked for, the rarest first (fewest sources hold it; ties at
+// random) or from a random spot on; a full holder only for chunks no other
+// reader holds or has lately claimed, and only once the readers told have
+// answered (or briefly); then a run of up to RUN_CHUNKS from there.
+import type { Source, SwarmContext } from './swarm-source.js';
+
+/** Chunks asked for in one request. */
+const RUN_CHUNKS = 4;
+/** A claim older than this no longer keeps a reader from asking a full holder. */
+const CLAIM_MS = 3_000;
+/** How long a reader waits for the have maps of the readers it told before asking full holders. */
+const HEAR_MS = 250;
+
+/** A chunk's state at a reader. */
+export const MISSING = 0;
+export const ASKED = 1;
+export const HELD = 2;
+
+/** What the choice reads of a SwarmFetch. */
+export interface PickView {
+  readonly chunks: number;
+  readonly state: Uint8Array;
+  /** Per chunk, the readers still asked that hold it. */
+  readonly holders: Uint16Array;
+  readonly sources: Map<string, Source>;
+  readonly started: number;
+  /** Where a reader starts looking in the 'random' order. */
+  readonly spot: number;
+  readonly swarm: SwarmContext;
+}
+
+/** Whether this side may ask `s` for chunk `c` now. */
+function wants(v: PickView, s: Source, c: number, now: number): boolean {
+  if (v.state[c] !== MISSING) return false;
+  if (!s.full) return s.has![c] === 1;
+  // A full holder: only chunks no other reader holds or has lately claimed.
+  for (const o of v.sources.values()) {
+    if (o === s || o.full || o.dropped) continue;
+    if (o.has![c] === 1) return false;
+    const at = o.claims.get(c);
+    if (at !== undefined && now - at < CLAIM_MS) return false;
+  }
+  return true;
+}
+
+/** A run [first, end) of chunks to ask `s` for, or null. */
+export function pick(v: PickView, s: Source): [number, number] | null {
+  const now = Date.now();
+  // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
+  if (s.full && now - v.started < HEAR_MS) {
+    for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
+  }
+  const c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
+  if (c < 0) return null;
+  let e = c + 1;
+  while (e < v.chunks && e - c < RUN_CHUNKS && wants(v, s, e, now)) e++;
+  return [c, e];
+}
+
+/** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
+function rarest(v: PickView, s: Source, now: number): number {
+  let best = -1;
+  let fewest = Infinity;
+  let ties = 0;
+  for (let c = 0; c < v.chunks; c++) {
+    if (v.holders[c] > fewest || !wants(v, s, c, now)) continue;
+    if (v.holders[c] < fewest) {
+      fewest = v.holders[c];
+      best = c;
+      ties = 1;
+    } else if (v.swarm.rand() * ++ties < 1) best = c;
+  }
+  return best;
+}
+
+/** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
+function firstFrom(v: PickView, spot: number, s: Source, now: number): number {
+  for (let i = 0; i < v.chunks; i++) {
+    const c = (spot + i) % v.chunks;
+    if (wants(v, s, c, now)) return c;
+  }
+  return -1;
+}
