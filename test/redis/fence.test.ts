@@ -127,6 +127,10 @@ describe('fenced writes and moved holdings', () => {
     }
     const counter = m.remote(Counter).remote();
     for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(i);
+    // A writes the GCS to Redis in groups (every 20 ms): a stop right after the calls would freeze the
+    // actor's constructor as in flight in Redis, and the new owner would rightly fail it (the window a
+    // coordinator's death may lose, docs/decisions.md). Let those writes land first.
+    await new Promise((r) => setTimeout(r, 1000));
 
     // A stops past the lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
     a.proc.kill('SIGSTOP');
