@@ -4,13 +4,11 @@
 // the link.
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerLinks } from '../../shared/transfer/links.js';
-import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
-import { ObjectClient } from '../../shared/api/object-client.js';
 import { fastPeerFactory } from '../../edge/fast-link.js';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { contentHash } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
-import type { Msg } from '../../shared/protocol/messages.js';
+import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
 import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
 
 installNodeHasher();
@@ -49,27 +47,8 @@ function mesh(held: Map<ObjectId, Uint8Array>, holders: string[]) {
   };
   for (const h of holders) mk(h, held);
   const links = mk('reader', new Map());
-  const objects = new ObjectClient(
-    (m: Msg) => {
-      if (m.t === 'fetch') throw new Error('the relay was used');
-    },
-    () => 0,
-  );
-  const f: ObjectFetcher = new ObjectFetcher(
-    objects,
-    links,
-    (m) => {
-      if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
-    },
-    { swarmMinBytes: Infinity },
-  );
+  const f = peerOnlyReader(links, holders);
   return { pools, links, f };
-}
-
-function sample(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 2654435761) >>> 24;
-  return b;
 }
 
 let stops: PeerLinks[] = [];

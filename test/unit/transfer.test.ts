@@ -6,9 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { PeerLinks } from '../../shared/transfer/links.js';
 import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
-import { ObjectClient } from '../../shared/api/object-client.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
-import type { Msg } from '../../shared/protocol/messages.js';
+import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
 import { contentHash } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 
@@ -80,28 +79,7 @@ class FakeNet {
 
 /** A reader of the object from `holders`; `swarm`: from all of them at once (swarm.ts), else one after another. */
 function reader(net: FakeNet, holders: string[], swarm = false): ObjectFetcher {
-  const links = net.add('reader', new Map());
-  const objects = new ObjectClient(
-    (m: Msg) => {
-      if (m.t === 'fetch') throw new Error('the relay was used');
-    },
-    () => 0,
-  );
-  const f: ObjectFetcher = new ObjectFetcher(
-    objects,
-    links,
-    (m) => {
-      if (m.t === 'locate') setImmediate(() => f.onLocated({ t: 'located', x: m.x, peers: holders }));
-    },
-    { swarmMinBytes: swarm ? 1 : Infinity },
-  );
-  return f;
-}
-
-function sample(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 2654435761) >>> 24;
-  return b;
+  return peerOnlyReader(net.add('reader', new Map()), holders, swarm);
 }
 
 /** Flips a byte in the `nth` chunk message (kind 1) that `liar` sends. */
