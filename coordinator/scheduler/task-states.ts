@@ -10,6 +10,22 @@ import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, ObjectRecord, ReplicaSet, TaskRecord } from '../gcs/tables.js';
 import { addTask } from '../jobs/job-tasks.js';
 
+/** A new record of `spec`: on no node, nothing missing, holding no arguments, not started; `o` sets the rest. */
+export function newTask(spec: TaskSpec, o: Pick<TaskRecord, 'state' | 'liveOutputs'> & Partial<TaskRecord>): TaskRecord {
+  return {
+    spec,
+    node: null,
+    missing: 0,
+    holdsArgs: false,
+    blocked: false,
+    submittedAt: Date.now(),
+    startedAt: 0,
+    endedAt: 0,
+    ranOn: null,
+    ...o,
+  };
+}
+
 /** Waits for placement: in the scheduler's queue, or in its actor's call queue. */
 export function queued(t: TaskRecord): void {
   t.state = 'queued';
@@ -69,20 +85,7 @@ export function verifying(p: TaskRecord, g: ReplicaSet): void {
 
 /** One more replica of the group's primary: the same spec (same ids), queued; it holds no arguments and owns no outputs. */
 export function newReplica(g: ReplicaSet): TaskRecord {
-  return {
-    spec: g.primary.spec,
-    state: 'queued',
-    node: null,
-    missing: 0,
-    liveOutputs: 0,
-    holdsArgs: false,
-    blocked: false,
-    submittedAt: Date.now(),
-    startedAt: 0,
-    endedAt: 0,
-    ranOn: null,
-    replicas: g,
-  };
+  return newTask(g.primary.spec, { state: 'queued', liveOutputs: 0, replicas: g });
 }
 
 /** A replica of `p` was placed on node `n`. */
@@ -126,19 +129,12 @@ export function markInfeasible(t: TaskRecord, why: string | undefined): void {
  */
 export function restoredTask(spec: TaskSpec, submittedAt: number, outputs: (ObjectRecord | undefined)[]): TaskRecord {
   const ended = outputs.every((o) => o && o.state !== 'pending');
-  return {
-    spec: ended || spec.actor ? spec : { ...spec, attempt: spec.attempt + 1 },
+  return newTask(ended || spec.actor ? spec : { ...spec, attempt: spec.attempt + 1 }, {
     state: ended ? (outputs.some((o) => o!.state === 'failed') ? 'failed' : 'finished') : 'waiting-args',
-    node: null,
-    missing: 0,
     liveOutputs: ended ? outputs.filter((o) => o).length : spec.numReturns,
-    holdsArgs: false,
-    blocked: false,
     submittedAt,
-    startedAt: 0,
     endedAt: ended ? Date.now() : 0,
-    ranOn: null,
-  };
+  });
 }
 
 /** A restored task is on record again, in its job (counted there before the restart). */

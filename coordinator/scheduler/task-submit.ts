@@ -11,6 +11,7 @@ import { depsOf } from '../lineage/lineage.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { actorGone, lostFailure } from './task-failures.js';
+import { newTask } from './task-states.js';
 import { addTask } from '../jobs/job-tasks.js';
 
 /** A new task on record, and why it fails at once (a lost or failed argument, a taken actor name), if it does. */
@@ -39,19 +40,8 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   const isCall = spec.actor?.kind === 'call';
   if (!isCall && !gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
   if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
-  const t: TaskRecord = {
-    spec,
-    state: 'waiting-args',
-    node: null,
-    missing: 0,
-    liveOutputs: spec.numReturns,
-    holdsArgs: true,
-    blocked: false,
-    submittedAt: Date.now(),
-    startedAt: 0,
-    endedAt: 0,
-    ranOn: null,
-  };
+  const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
+
   gcs.taskTable.set(spec.taskId, t);
   addTask(job, t);
   gcs.stats.tasksSubmitted++;

@@ -4,6 +4,7 @@
 import type { TaskRecord } from '../../coordinator/gcs/tables.js';
 import { childTaskId, functionId, rootTaskId, type JobId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/task.js';
+import { newTask } from '../../coordinator/scheduler/task-states.js';
 
 export function taskRecord(job: JobId, index: number, name: string, o: Partial<TaskRecord> = {}): TaskRecord {
   const spec: TaskSpec = {
@@ -22,18 +23,5 @@ export function taskRecord(job: JobId, index: number, name: string, o: Partial<T
     scheduling: { kind: 'default' },
     actor: undefined,
   } as unknown as TaskSpec;
-  return {
-    spec,
-    state: 'queued',
-    node: null,
-    missing: 0,
-    liveOutputs: 1,
-    holdsArgs: false,
-    blocked: false,
-    submittedAt: Date.now(),
-    startedAt: 0,
-    endedAt: 0,
-    ranOn: null,
-    ...o,
-  };
+  return newTask(spec, { state: 'queued', liveOutputs: 1, ...o });
 }
