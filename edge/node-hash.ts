@@ -3,7 +3,7 @@
 // worker threads, each taking a run of chunks, without copying them (issue 17).
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { EvalPool } from './eval-pool.js';
 import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, setAsyncLeafHasher, setChunkHasher } from '../shared/hash.js';
 
 /** Below this, the pool's round trip costs more than it saves. */
@@ -36,58 +36,22 @@ export function installNodeHasher(): void {
 }
 
 class HashPool {
-  private workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private nextX = 1;
+  private readonly pool: EvalPool;
 
-  constructor(private readonly size: number) {}
-
-  private start(): Worker[] {
-    if (this.workers.length) return this.workers;
-    for (let i = 0; i < this.size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, name: `tabmesh-hash-${i}` });
-      w.on('message', (x: number) => {
-        const f = this.waiting.get(x);
-        this.waiting.delete(x);
-        f?.resolve();
-        this.holdOpen();
-      });
-      w.on('error', (e) => this.fail(e));
-      w.unref();
-      this.workers.push(w);
-    }
-    return this.workers;
-  }
-
-  /** Workers keep the process alive only while they have work. */
-  private holdOpen(): void {
-    for (const w of this.workers) {
-      if (this.waiting.size > 0) w.ref();
-      else w.unref();
-    }
-  }
-
-  private fail(e: Error): void {
-    const old = this.workers;
-    this.workers = [];
-    for (const w of old) void w.terminate();
-    for (const f of this.waiting.values()) f.reject(e);
-    this.waiting.clear();
+  constructor(size: number) {
+    this.pool = new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
   }
 
   async leaves(bytes: Uint8Array): Promise<Uint8Array> {
     const n = chunkCount(bytes.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
-      const workers = this.start();
-      const per = Math.ceil(n / workers.length);
+      const size = this.pool.size;
+      const per = Math.ceil(n / size);
       const parts: Promise<void>[] = [];
-      for (let k = 0; k < workers.length && k * per < n; k++) {
-        const x = this.nextX++;
-        parts.push(new Promise<void>((resolve, reject) => this.waiting.set(x, { resolve, reject })));
-        workers[k].postMessage({ x, buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: k * per, to: Math.min(n, (k + 1) * per) });
+      for (let k = 0; k < size && k * per < n; k++) {
+        parts.push(this.pool.call(k, { buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: k * per, to: Math.min(n, (k + 1) * per) }));
       }
-      this.holdOpen();
       await Promise.all(parts);
     } catch (e) {
       process.stderr.write(`tabmesh: hash workers failed (${(e as Error).message}); hashing here\n`);

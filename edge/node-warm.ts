@@ -9,10 +9,9 @@
 // that size; taking it brings the next spare. A buffer asked for while its
 // spare is still being warmed is that spare: its pages are then faulted from
 // both ends at once. The driver and edge nodes install it, not executors.
-import { Worker } from 'node:worker_threads';
+import { EvalPool } from './eval-pool.js';
 import { setWarmer } from '../shared/bytes.js';
 
-// CommonJS source, so no file on disk is needed (works from sources and from dist).
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 parentPort.on('message', (m) => {
@@ -29,33 +28,6 @@ let installed = false;
 export function installNodeWarmer(): void {
   if (installed) return;
   installed = true;
-  let worker: Worker | null = null;
-  const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  let nextX = 1;
-  const start = (): Worker => {
-    if (worker) return worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'tabmesh-warm' });
-    w.on('message', (x: number) => {
-      waiting.get(x)?.resolve();
-      waiting.delete(x);
-      if (waiting.size === 0) w.unref(); // the process may exit while the worker idles
-    });
-    w.on('error', (e) => {
-      worker = null;
-      for (const f of waiting.values()) f.reject(e);
-      waiting.clear();
-    });
-    w.unref();
-    return (worker = w);
-  };
-  setWarmer(
-    (buf) =>
-      new Promise<void>((resolve, reject) => {
-        const w = start();
-        const x = nextX++;
-        waiting.set(x, { resolve, reject });
-        w.ref();
-        w.postMessage({ x, buf });
-      }),
-  );
+  const pool = new EvalPool(WORKER_SOURCE, 1, 'tabmesh-warm');
+  setWarmer((buf) => pool.call(0, { buf }));
 }
