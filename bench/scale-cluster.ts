@@ -40,9 +40,10 @@ interface Proc {
 
 /**
  * Every simulated node is a socket on the coordinator: 20,000 nodes need more descriptors than a usual
- * `ulimit -n`. Where util-linux's prlimit is there and may raise the limit (root), processes start under
- * it with FD_LIMIT; else with the limit they inherit (the coordinator then refuses joins past it with
- * COORDINATOR_FULL, which the join figures show).
+ * `ulimit -n`. Where util-linux's prlimit may raise the hard limit (CAP_SYS_RESOURCE: not in this
+ * project's containers, where it fails with EPERM even as root), processes start under it with FD_LIMIT;
+ * else with the limit they inherit, and the coordinator refuses joins past it with COORDINATOR_FULL,
+ * which the join figures show.
  */
 const FD_LIMIT = 200_000;
 const prlimit = (() => {
