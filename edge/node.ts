@@ -13,6 +13,7 @@ import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
 import { installNodeWarmer } from './node-warm.js';
+import { limitPool } from '../shared/bytes.js';
 import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
 import type { EnvCache } from '../shared/node/env-cache.js';
@@ -54,8 +55,11 @@ export class EdgeNode {
     this.left = new Promise((r) => (this.resolveLeft = r));
     this.urls = (Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== '');
     const spillDir = o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`);
+    const memoryBytes = (o.storeMb ?? 512) * 1024 * 1024;
+    // What the memory pool keeps besides live objects is bounded by the store's budget.
+    limitPool(memoryBytes);
     this.store = new ObjectStore({
-      memoryBytes: (o.storeMb ?? 512) * 1024 * 1024,
+      memoryBytes,
       tier: new DiskTier(spillDir),
     });
     // Beside the spill files (the spill tier lists object ids only, so it never sees these).
@@ -83,7 +87,7 @@ export class EdgeNode {
         kind: 'edge',
         name: o.name ?? `${os.hostname()}:${process.pid}`,
         cpus: o.cpus ?? Math.max(1, os.availableParallelism() - 1),
-        storeBytes: (o.storeMb ?? 512) * 1024 * 1024,
+        storeBytes: this.store.memoryBytes,
         resources: o.resources,
         joinToken: o.joinToken,
       },

@@ -23,8 +23,10 @@ const sharable =
 export const SHARE_MIN_BYTES = 64 * 1024;
 /** Buffers this large or larger are pooled, in steps of this size. */
 const POOL_STEP = 1 << 20;
-/** Most idle bytes the pool keeps (oldest go first). */
+/** Most idle bytes the pool keeps (oldest go first), unless `limitPool` lowers it. */
 const POOL_IDLE_MAX = 512 << 20;
+/** An idle buffer nobody took for this long goes back to the system. */
+const POOL_IDLE_MS = 30_000;
 
 /** Whether `allocBytes` hands out shared memory here. */
 export function sharedMemory(): boolean {
@@ -46,8 +48,26 @@ export const poolStats = { reused: 0, fresh: 0, recycled: 0, warmed: 0 };
 
 /** Fresh buffers this large or larger bring a warm spare of their size. */
 const WARM_MIN_BYTES = 8 << 20;
-/** Most bytes of spares being warmed and of idle buffers, past which no spare is warmed. */
+/** Most bytes of spares being warmed and of idle buffers, past which no spare is warmed (unless `limitPool` lowers it). */
 const WARM_IDLE_MAX = 256 << 20;
+let idleMax = POOL_IDLE_MAX;
+let warmMax = WARM_IDLE_MAX;
+/** When each idle buffer went idle. */
+const idleSince = new WeakMap<ArrayBufferLike, number>();
+let expiry: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * Bounds what the pool holds besides live objects by the memory budget of the
+ * node in this process (its object store's memory tier): idle buffers at most
+ * half of it, spares at most a quarter. A node with a small budget gets no
+ * large spares, and the buffer of an object it spilled does not stay resident
+ * as an idle one. The last call wins (one node per process).
+ */
+export function limitPool(budgetBytes: number): void {
+  idleMax = Math.min(POOL_IDLE_MAX, Math.max(0, Math.floor(budgetBytes / 2)));
+  warmMax = Math.min(WARM_IDLE_MAX, Math.max(0, Math.floor(budgetBytes / 4)));
+  trimIdle();
+}
 /**
  * Touches every page of a buffer off the caller's thread, without changing
  * any byte (the buffer may be taken and written while it works).
@@ -67,7 +87,7 @@ export function setWarmer(w: Warmer | null): Warmer | null {
 
 /** A spare of `size` bytes, warmed and then idle in the pool. */
 function warmSpare(size: number): void {
-  if (!warmer || warming.has(size) || idleBytes + warmingBytes + size > WARM_IDLE_MAX) return;
+  if (!warmer || warming.has(size) || idleBytes + warmingBytes + size > warmMax) return;
   const w = { buf: new SharedArrayBuffer(size), taken: false };
   const buf = w.buf;
   warming.set(size, w);
@@ -82,14 +102,36 @@ function warmSpare(size: number): void {
     pooled.add(buf);
     spares.add(buf);
     poolStats.warmed++;
-    idle.push(buf);
-    idleBytes += size;
-    trimIdle();
+    addIdle(buf);
   }, done);
 }
 
+function addIdle(buf: SharedArrayBuffer): void {
+  idle.push(buf);
+  idleBytes += buf.byteLength;
+  idleSince.set(buf, Date.now());
+  trimIdle();
+  if (idle.length > 0 && !expiry) {
+    expiry = setTimeout(expireIdle, POOL_IDLE_MS);
+    (expiry as { unref?: () => void }).unref?.();
+  }
+}
+
 function trimIdle(): void {
-  while (idleBytes > POOL_IDLE_MAX && idle.length > 0) idleBytes -= idle.shift()!.byteLength;
+  while (idleBytes > idleMax && idle.length > 0) idleBytes -= idle.shift()!.byteLength;
+}
+
+/** Idle buffers nobody took for POOL_IDLE_MS go: a burst's memory is not held for good. */
+function expireIdle(): void {
+  expiry = null;
+  const cut = Date.now() - POOL_IDLE_MS;
+  const keep = idle.filter((b) => (idleSince.get(b) ?? 0) > cut);
+  for (const b of idle) if (!keep.includes(b)) idleBytes -= b.byteLength;
+  idle = keep;
+  if (idle.length > 0) {
+    expiry = setTimeout(expireIdle, POOL_IDLE_MS);
+    (expiry as { unref?: () => void }).unref?.();
+  }
 }
 
 /**
@@ -140,16 +182,16 @@ export function expose(bytes: ArrayBufferView): void {
 export function recycle(bytes: Uint8Array): void {
   const buf = bytes.buffer;
   if (!pooled.has(buf) || exposed.has(buf) || idle.includes(buf as SharedArrayBuffer)) return;
-  idle.push(buf as SharedArrayBuffer);
-  idleBytes += buf.byteLength;
   poolStats.recycled++;
-  trimIdle();
+  addIdle(buf as SharedArrayBuffer);
 }
 
 /** Drops every idle buffer (tests). */
 export function drainPool(): void {
   idle = [];
   idleBytes = 0;
+  if (expiry) clearTimeout(expiry);
+  expiry = null;
 }
 
 /** `bytes` in memory of their own that can be put in a transfer list (a copy when they are shared or a view of more). */

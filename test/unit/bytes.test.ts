@@ -1,8 +1,8 @@
 // Object memory (issue 17): large bytes are shared between threads and their
 // buffers reused once freed, never while a view of them may be held elsewhere.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { allocBytes, drainPool, expose, forPosting, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { allocBytes, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { installNodeWarmer } from '../../edge/node-warm.js';
 
@@ -88,6 +88,42 @@ describe('object memory', () => {
       expect(poolStats.warmed).toBe(w);
     } finally {
       setWarmer(null);
+      drainPool();
+    }
+  });
+
+  it("what the pool keeps besides live objects is bounded by the node's memory budget, and idle buffers go after a while", async () => {
+    drainPool();
+    const spares: number[] = [];
+    setWarmer(async (buf) => void spares.push(buf.byteLength));
+    try {
+      // A node with a 16 MiB store: a fresh 24 MiB buffer brings no spare, and once freed it is not kept idle.
+      limitPool(16 << 20);
+      const big = allocBytes(24 << 20);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(spares).toEqual([]);
+      recycle(big);
+      expect(allocBytes(24 << 20).buffer).not.toBe(big.buffer);
+      // Within its budget a 2 MiB buffer is kept (8 MiB idle at most)...
+      vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+      const small = allocBytes(2 << 20);
+      recycle(small);
+      const again = allocBytes(2 << 20);
+      expect(again.buffer).toBe(small.buffer);
+      // ...but not for good: idle 30 s, it goes back to the system.
+      recycle(again);
+      vi.advanceTimersByTime(31_000);
+      expect(allocBytes(2 << 20).buffer).not.toBe(small.buffer);
+      // The default budget (512 MiB store) warms spares of 80 MiB.
+      vi.useRealTimers();
+      limitPool(512 << 20);
+      allocBytes(80 << 20);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(spares).toEqual([80 << 20]);
+    } finally {
+      vi.useRealTimers();
+      setWarmer(null);
+      limitPool(Infinity);
       drainPool();
     }
   });
