@@ -16,6 +16,7 @@ import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
+import { ClassQueue, classKey } from './class-queue.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -25,32 +26,6 @@ const UNKNOWN_DEPTH = 2;
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
-
-class ClassQueue {
-  items: TaskRecord[] = [];
-  head = 0;
-  /** `waiting`: the scheduler's tasks still queued in some queue (its size is queuedCount). */
-  constructor(private readonly waiting: Set<TaskRecord>) {}
-  /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
-  private clearHead(): void {
-    this.waiting.delete(this.items[this.head]);
-    (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
-  }
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  peek(): TaskRecord | undefined {
-    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.clearHead();
-    return this.items[this.head];
-  }
-  shift(): void {
-    this.clearHead();
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
@@ -281,18 +256,6 @@ function policyOf(t: TaskRecord): PlacementPolicy {
   if (s === 'spread') return spreadPolicy;
   if (typeof s === 'object' && s !== null) return affinityPolicy;
   return defaultPolicy;
-}
-
-function classKey(t: TaskRecord): string {
-  const s = t.spec;
-  let key: string = s.fnId;
-  for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
-  const sch = s.scheduling;
-  if (sch === 'spread') key += '|spread';
-  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
-  // A replica that no free node may take must not hold up other tasks of its class.
-  if (t.replicas) key += `|replica=${s.taskId}`;
-  return key;
 }
 
 /**
