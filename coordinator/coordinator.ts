@@ -268,6 +268,7 @@ export class Coordinator implements Managers {
       arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
+      schedulerPacked: this.scheduler.packed,
       flushMaxPerTurn: this.flushes.maxPerTurn,
       flushTurnsCarried: this.flushes.carried,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,

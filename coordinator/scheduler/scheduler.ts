@@ -26,6 +26,13 @@ const UNKNOWN_DEPTH = 2;
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
+/**
+ * Distinct nodes the passes of one turn give work to, at most (issue 14): each
+ * is a frame and a socket write at the end of the turn. Past it, a pass fills
+ * the nodes it already gave work to, up to their pipelining depth (plain tasks
+ * only), or stops until the next turn. Meshes of at most this many nodes never meet it.
+ */
+export const TURN_NODES = 256;
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
@@ -41,6 +48,12 @@ export class Scheduler {
   readonly index = new NodeIndex();
   /** Passes cut short by their budget (for /api/stats and tests). */
   slicedPasses = 0;
+  /** Nodes given work this turn, whose frames are not out yet: more work for them costs no more writes. */
+  private readonly turnNodes = new Set<NodeRecord>();
+  private turnList: NodeRecord[] = [];
+  private packAt = 0;
+  /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
+  packed = 0;
   /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
   readonly rebalancer = new Rebalancer(this.index, (n, count) => this.askBack(n, count));
   /** Asks node `n` to hand back up to `count` tasks it has not started (the coordinator sends `giveBack`). */
@@ -123,7 +136,7 @@ export class Scheduler {
   runPending(): void {
     if (!this.scheduled || this.yielded) return;
     this.scheduled = false;
-    this.run({ tasks: PASS_TASKS, ms: PASS_MS });
+    this.run({ tasks: PASS_TASKS, ms: PASS_MS, nodes: TURN_NODES });
   }
 
   /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */
@@ -144,7 +157,7 @@ export class Scheduler {
    * stopped. Returns false when it stopped at its budget (the rest follows
    * in the next turn), true when every class is placed or blocked.
    */
-  run(budget: { tasks: number; ms: number } = { tasks: Infinity, ms: Infinity }): boolean {
+  run(budget: { tasks: number; ms: number; nodes?: number } = { tasks: Infinity, ms: Infinity }): boolean {
     if (this.classes.size === 0) {
       this.rebalancer.check();
       return true;
@@ -160,7 +173,17 @@ export class Scheduler {
     const from = this.resumeAt === null ? 0 : Math.max(0, keys.indexOf(this.resumeAt));
     this.resumeAt = null;
     const deadline = performance.now() + budget.ms;
+    // A mesh larger than the node budget: a turn writes to at most that many nodes.
+    const nodeCap = this.index.size > (budget.nodes ?? Infinity) ? budget.nodes! : Infinity;
     let placed = 0;
+    // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
+    const cut = (key: string): false => {
+      this.resumeAt = key;
+      this.slicedPasses++;
+      this.yielded = true;
+      this.soon();
+      return false;
+    };
     for (let k = 0; k < keys.length; k++) {
       const key = keys[(from + k) % keys.length];
       const q = this.classes.get(key);
@@ -173,21 +196,21 @@ export class Scheduler {
         }
       }
       for (let t = q.peek(); t; t = q.peek()) {
-        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) {
-          // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
-          this.resumeAt = key;
-          this.slicedPasses++;
-          this.yielded = true;
-          this.soon();
-          return false;
-        }
-        const node = policyOf(t).pick(t, this.ctx);
-        if (!node) {
-          this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
-          break;
+        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) return cut(key);
+        let node: NodeRecord | null;
+        if (this.turnNodes.size >= nodeCap) {
+          node = this.onTurnNodes(t);
+          if (!node) return cut(key);
+        } else {
+          node = policyOf(t).pick(t, this.ctx);
+          if (!node) {
+            this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
+            break;
+          }
         }
         q.shift();
         this.assign(t, node);
+        this.gaveWork(node);
         placed++;
       }
       if (q.size === 0) this.classes.delete(key);
@@ -195,6 +218,45 @@ export class Scheduler {
     // Whatever is still queued fits no node now: nodes with a CPU free may take others' queued tasks.
     this.rebalancer.check();
     return true;
+  }
+
+  /** `n` was given work: the first node of a turn starts the turn's count, which the next turn clears. */
+  private gaveWork(n: NodeRecord): void {
+    if (this.turnNodes.has(n)) return;
+    if (this.turnNodes.size === 0) {
+      setImmediate(() => {
+        this.turnNodes.clear();
+        this.turnList = [];
+        this.packAt = 0;
+      });
+    }
+    this.turnNodes.add(n);
+    this.turnList.push(n);
+  }
+
+  /**
+   * The turn gave work to TURN_NODES nodes already: a node among them for `t`,
+   * or null (the pass waits for the next turn). A plain task goes to the next
+   * of them, round robin, that has room (its depth bounds what it is sent); a
+   * task whose policy names its node (spread, affinity, locality, an actor)
+   * goes there only if that node is among them.
+   */
+  private onTurnNodes(t: TaskRecord): NodeRecord | null {
+    const policy = policyOf(t);
+    if (policy !== defaultPolicy || t.spec.actor || t.replicas || t.spec.args.some((a) => a.r !== undefined)) {
+      const n = policy.pick(t, this.ctx);
+      return n && this.turnNodes.has(n) ? n : null;
+    }
+    const list = this.turnList;
+    for (let i = 0; i < list.length; i++) {
+      const n = list[this.packAt];
+      this.packAt = (this.packAt + 1) % list.length;
+      if (this.index.has(n) && this.fits(n, t)) {
+        this.packed++;
+        return n;
+      }
+    }
+    return null;
   }
 
   private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
