@@ -8,15 +8,14 @@
 // and HTTP, and the pass goes on in the next turn, from the class it left.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
-import { affinityPolicy } from './affinity-policy.js';
 import { defaultPolicy } from './default-policy.js';
-import type { PlacementContext, PlacementPolicy } from './policy.js';
-import { spreadPolicy } from './spread-policy.js';
+import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
+import { feasible, linkMayRun, pinnedToMissingNode, policyOf } from './placement-rules.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -300,31 +299,4 @@ export class Scheduler {
   static touch(n: NodeRecord): void {
     touchNode(n);
   }
-}
-
-function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
-  const s = t?.spec.scheduling;
-  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node)) return null;
-  return s.node;
-}
-
-function feasible(n: NodeRecord, t: TaskRecord): boolean {
-  for (const r in t.spec.resources) if (t.spec.resources[r] > (n.resources[r] ?? 0)) return false;
-  return true;
-}
-
-function policyOf(t: TaskRecord): PlacementPolicy {
-  const s = t.spec.scheduling;
-  if (s === 'spread') return spreadPolicy;
-  if (typeof s === 'object' && s !== null) return affinityPolicy;
-  return defaultPolicy;
-}
-
-/**
- * Another coordinator (coordinator/mesh) runs plain tasks of this one's own
- * jobs: not a job it runs for a third (no loops), not actors (they stay where
- * their calls are routed), not verified replicas (distinct nodes, not coordinators).
- */
-function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
-  return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
 }
