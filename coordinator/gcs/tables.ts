@@ -83,8 +83,6 @@ export interface NodeRecord {
   saidIdle?: boolean;
   /** When work was placed on it while it was quiet in that way: its short dead window starts no earlier. */
   busySince?: number;
-  /** When a task was last placed on it or finished there (Date.now()): a queue that moved lately is draining (rebalance.ts). */
-  movedAt?: number;
   /** Marked changed since its reader last took the changes (coordinator/nodes/changes.ts): later marks cost a read. */
   changed?: boolean;
   /**

@@ -21,9 +21,7 @@ export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
 export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
   const quiet = n.saidIdle === true && n.tasks.size === 0;
-  const now = Date.now();
-  if (quiet) n.busySince = now;
-  n.movedAt = now;
+  if (quiet) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
   if (quiet) busied(n);
@@ -58,7 +56,6 @@ export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign
 
 export function taskDone(n: NodeRecord): void {
   n.tasksDone++;
-  n.movedAt = Date.now();
   nodeChanged(n);
 }
 

@@ -9,10 +9,6 @@
 // re-queues them at the front with the same attempt: nothing ran). The next
 // pass places them on the least loaded nodes, the idle ones. A round costs a
 // constant, whatever the size of the mesh, and rounds are REBALANCE_MS apart.
-// A node whose queue moved within the last round (a task placed there or
-// finished) is not asked: its queue is draining, and what it holds starts
-// before a hand-back could be placed elsewhere. At 10,000 nodes with short
-// tasks, asking those back was a quarter of the job's tasks sent back and forth.
 import type { NodeRecord } from '../gcs/tables.js';
 import { freeCpus, type NodeIndex } from './node-index.js';
 
@@ -31,10 +27,6 @@ export interface RebalanceStats {
 
 export class Rebalancer {
   private last = -Infinity;
-  /** A round that passed over moving nodes asks for another one a round later (nothing else may trigger it). */
-  private later: ReturnType<typeof setTimeout> | null = null;
-  /** Runs a round again (the scheduler: a pass, which ends in check()). */
-  again: () => void = () => {};
   readonly stats: RebalanceStats = { rounds: 0, asked: 0 };
 
   constructor(
@@ -42,8 +34,6 @@ export class Rebalancer {
     private readonly ask: (n: NodeRecord, count: number) => void,
     private readonly random: () => number = Math.random,
     private readonly now: () => number = () => performance.now(),
-    /** The clock of NodeRecord.movedAt. */
-    private readonly wallNow: () => number = Date.now,
   ) {}
 
   /** Called after a pass that left nothing queued: one round, unless one ran less than REBALANCE_MS ago. */
@@ -66,16 +56,10 @@ export class Rebalancer {
     for (const n of idle) want += Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
     if (want === 0) return;
     let asked = false;
-    let deferred = false;
-    const still = this.wallNow() - REBALANCE_MS;
     // The sample is in random order: no node is favoured.
     for (const n of sample) {
       const k = Math.min(want, this.spare(n, level));
       if (k <= 0) continue;
-      if (n.movedAt !== undefined && n.movedAt > still) {
-        deferred = true;
-        continue;
-      }
       this.ask(n, k);
       asked = true;
       this.stats.asked += k;
@@ -83,13 +67,6 @@ export class Rebalancer {
       if (want === 0) break;
     }
     if (asked) this.stats.rounds++;
-    if (deferred && want > 0 && !this.later) {
-      this.later = setTimeout(() => {
-        this.later = null;
-        this.again();
-      }, REBALANCE_MS);
-      this.later.unref?.();
-    }
   }
 
   /**

@@ -66,7 +66,6 @@ export class Scheduler {
     /** A task that can never be placed (pinned to a node that is gone). */
     private readonly unplaceable: (t: TaskRecord, why: string) => void = () => {},
   ) {
-    this.rebalancer.again = () => this.soon();
     this.ctx = {
       gcs,
       index: this.index,

@@ -96,27 +96,6 @@ describe('work stealing: who is asked for what', () => {
     expect(r.rb.stats.rounds).toBe(2);
   });
 
-  it('a node whose queue moved within the last round (a task placed or finished) is not asked: it is draining, and a round comes again later (issue 14)', async () => {
-    const r = new Rig();
-    const now = Date.now();
-    const [moving, stuck] = r.add(node('moving', 1, 9), node('stuck', 1, 9));
-    moving.movedAt = now;
-    stuck.movedAt = now - 10 * REBALANCE_MS;
-    r.add(...Array.from({ length: 5 }, (_, i) => node(`idle${i}`, 1, 0)));
-    let again = 0;
-    r.rb.again = () => again++;
-    r.rb.check();
-    expect([...r.asked.keys()]).toEqual([stuck]);
-    // Nothing else may bring another round: it asks for one itself.
-    await new Promise((res) => setTimeout(res, 2 * REBALANCE_MS));
-    expect(again).toBe(1);
-    // Once its queue has stood still for a round, it is asked too.
-    moving.movedAt = now - 2 * REBALANCE_MS;
-    r.clock += REBALANCE_MS;
-    r.rb.check();
-    expect(r.asked.get(moving)).toBeGreaterThan(0);
-  });
-
   it('the idle walk and the sample stay bounded in a mesh of 20,000 nodes', () => {
     const r = new Rig();
     const nodes = r.add(...Array.from({ length: 20_000 }, (_, i) => node(`n${i}`, 1, i < 1000 ? 0 : 8)));
