@@ -99,12 +99,13 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
     taskId: task,
     attempt: 1,
     ms: 0.25,
+    ex: 3,
     results: [
       { v: new Uint8Array([1]), refs: [] },
       { size: 10_000_000, hash, refs: [o2] },
     ],
   },
-  failed: { t: 'failed', taskId: task, attempt: 0, failure },
+  failed: { t: 'failed', taskId: task, attempt: 0, failure, ms: 1.5, ex: 1 },
   stored: { t: 'stored', id: o1, size: 99, hash },
   dropped: { t: 'dropped', ids: [o1] },
   log: { t: 'log', taskId: task, level: 'warn', text: 'careful: ünïcödé' },
@@ -191,6 +192,8 @@ describe('every message kind', () => {
     expect(messageCheck({ t: 'submit', spec: { ...spec, scheduling: undefined } }, 'm')).toBeNull();
     expect(messageCheck({ t: 'submit', spec: { ...spec, scheduling: 'default' } }, 'm')).toBeNull();
     expect(messageCheck({ t: 'ready', id: o1, size: 3 }, 'm')).toBeNull();
+    expect(messageCheck({ t: 'done', taskId: task, attempt: 0, ms: 0, results: [] }, 'm')).toBeNull();
+    expect(messageCheck({ t: 'failed', taskId: task, attempt: 0, failure }, 'm')).toBeNull();
   });
 
   it('an empty frame is a valid (empty) batch', () => {
@@ -231,7 +234,11 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
       variant('submit', (m) => (m.spec.resources = { cpu: Infinity })),
       /^message\[0\]\.spec\.resources\.cpu: expected a finite number/,
     ],
-    ['a NaN duration', variant('done', (m) => (m.ms = NaN)), /^message\[0\]\.ms: expected a finite number/],
+    ['a NaN duration', variant('done', (m) => (m.ms = NaN)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['a negative run time', variant('done', (m) => (m.ms = -3)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['a run time of more than a year', variant('failed', (m) => (m.ms = 400 * 24 * 3600 * 1000)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['an infinite run time', variant('failed', (m) => (m.ms = Infinity)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['an executor slot past its bound', variant('done', (m) => (m.ex = 4097)), /^message\[0\]\.ex: expected an integer in \[0, 4096\]/],
     ['an unknown kind', { t: 'explode', payload: 1 }, /^message\[0\]\.t: unknown kind "explode"/],
     ['a missing kind', { running: 1 }, /^message\[0\]\.t: unknown kind undefined/],
     ['a kind inherited from Object.prototype', { t: 'toString' }, /^message\[0\]\.t: unknown kind "toString"/],
