@@ -2,11 +2,11 @@
 // frames are msgpack arrays of messages validated at the boundary, and an
 // Outbox sends everything pushed in one event-loop turn as one frame.
 import { Packr } from 'msgpackr';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, Outbox } from '../../shared/protocol/frame.js';
+import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -416,6 +416,42 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(frames).toHaveLength(1);
     expect(out.pending).toBe(0);
     expect(decodeFrame(frames[0]).map((m) => m.t)).toEqual(['heartbeat', 'started', 'done']);
+  });
+
+  it('an idle outbox sends as soon as the pushing code is done (a microtask), not at the end of the turn (issue 14)', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    out.push(examples.heartbeat);
+    out.push(examples.done);
+    expect(frames).toHaveLength(0);
+    await Promise.resolve();
+    expect(decodeFrame(frames[0]).map((m) => m.t)).toEqual(['heartbeat', 'done']);
+  });
+
+  it('a busy outbox (it sent within IDLE_FLUSH_MS) batches until the end of the turn', async () => {
+    const now = vi.spyOn(performance, 'now').mockReturnValue(1000);
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f));
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames).toHaveLength(1); // idle: sent at once
+      now.mockReturnValue(1000 + IDLE_FLUSH_MS / 2);
+      out.push(examples.dropped);
+      await Promise.resolve();
+      out.push(examples.free); // a later microtask of the same turn: the same frame
+      await Promise.resolve();
+      expect(frames).toHaveLength(1);
+      await nextTurn();
+      expect(frames.map((f) => decodeFrame(f).map((m) => m.t))).toEqual([['heartbeat'], ['dropped', 'free']]);
+      // Idle again past IDLE_FLUSH_MS: the next push leaves at once.
+      now.mockReturnValue(1000 + IDLE_FLUSH_MS * 3);
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames).toHaveLength(3);
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it('pushes in the next turn go in the next frame', async () => {
