@@ -21,6 +21,24 @@ export class SessionFlushes implements FlushTurns {
 
   constructor(readonly perTurn = FLUSH_PER_TURN) {}
 
+  /** Idle outboxes let send at once this turn: at most `perTurn` of them, besides the `perTurn` queued ones a turn flushes. */
+  private now = 0;
+  private nowReset = false;
+
+  takeNow(): boolean {
+    if (this.now >= this.perTurn) return false;
+    if (!this.nowReset) {
+      this.nowReset = true;
+      nextTurn(() => {
+        this.now = 0;
+        this.nowReset = false;
+      });
+    }
+    this.now++;
+    if (this.now > this.maxPerTurn) this.maxPerTurn = this.now;
+    return true;
+  }
+
   add(o: Outbox): void {
     this.queue.push(o);
     if (!this.scheduled) {

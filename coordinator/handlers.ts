@@ -191,6 +191,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a failure', m.taskId));
+    if (m.ms !== undefined) c.tasks.ran(t, m.ms, m.ex);
     if (s.meshLink !== undefined && m.failure.code === 'NODE_LOST') {
       // Another coordinator refused it: it may have taken the job over while we were paused past the lease.
       // Ask the lease first; a job let go fails nothing here (its driver goes on at the lease holder).

@@ -46,7 +46,7 @@ export class EndedTasks {
   add(id: string, seq: number, v: TaskView, now = Date.now()): void {
     const old = this.byId.get(id);
     if (old) this.remove(old);
-    const e: EndedTask = { id: ownId(id), seq, at: now, v, out: false };
+    const e: EndedTask = { id: v.id === id ? v.id : ownId(id), seq, at: now, v, out: false }; // the view's id is an owned copy already
     this.byId.set(e.id, e);
     this.perJob.set(v.job, (this.perJob.get(v.job) ?? 0) + 1);
     this.byTime.push(e);

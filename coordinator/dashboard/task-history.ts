@@ -29,6 +29,18 @@ export interface TaskView {
   puts: string[];
 }
 
+/** Owned copies of the strings views repeat (job, parent, function name): one copy each, not one per view. */
+const common = new Map<string, string>();
+function commonCopy<T extends string>(s: T): T {
+  let c = common.get(s);
+  if (c === undefined) {
+    if (common.size >= 4096) common.clear();
+    c = ownId(s);
+    common.set(c, c);
+  }
+  return c as T;
+}
+
 export function viewOf(t: TaskRecord): TaskView {
   const deps: TaskId[] = [];
   const puts: string[] = [];
@@ -40,9 +52,9 @@ export function viewOf(t: TaskRecord): TaskView {
   return {
     // Views outlive their tasks (histories): their strings are their own, not slices of a frame.
     id: ownId(t.spec.taskId),
-    job: ownId(t.spec.jobId),
-    parent: ownId(t.spec.parentId),
-    name: ownId(t.spec.name),
+    job: commonCopy(t.spec.jobId),
+    parent: commonCopy(t.spec.parentId),
+    name: commonCopy(t.spec.name),
     state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
     node: t.ranOn,
     executor: t.executor ?? -1,

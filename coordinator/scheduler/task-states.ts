@@ -94,11 +94,11 @@ export function replicaPlaced(p: TaskRecord, n: NodeId): void {
   p.ranOn = n;
 }
 
-/** A replica of `p` started: the primary runs from the first one. */
-export function replicaStarted(p: TaskRecord): void {
+/** A replica of `p` started at `at`: the primary runs from the first one. */
+export function replicaStarted(p: TaskRecord, at = Date.now()): void {
   if (p.state !== 'assigned' && p.state !== 'queued') return;
   p.state = 'running';
-  p.startedAt = Date.now();
+  p.startedAt = at;
 }
 
 /** A replica answered (finished or failed) or could not run (failed). */

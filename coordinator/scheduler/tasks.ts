@@ -171,13 +171,20 @@ export class TaskManager {
     return t;
   }
 
-  started(t: TaskRecord, executor?: number): void {
-    if (isReplica(t)) this.verifier.started(t);
+  /** The node says the task runs on its executor slot `executor`; it started `agoMs` ago (never before its submission). */
+  started(t: TaskRecord, executor?: number, agoMs = 0): void {
+    const at = agoMs > 0 ? Math.max(t.submittedAt, Date.now() - agoMs) : Date.now();
+    if (isReplica(t)) this.verifier.started(t, at);
     if (t.state === 'assigned') {
       t.state = 'running';
-      t.startedAt = Date.now();
+      t.startedAt = at;
       t.executor = executor;
     }
+  }
+
+  /** A task ended after running `ms`: if still assigned (no `started` for runs under 5 ms, node/start-reports.ts), it ran from `ms` ago. */
+  ran(t: TaskRecord, ms: number, executor?: number): void {
+    if (t.state === 'assigned') this.started(t, executor, ms);
   }
 
   /** A task waiting in get/wait does not use its CPU: others may (no deadlock through nesting). */
@@ -192,6 +199,7 @@ export class TaskManager {
     if (m.results.length !== t.spec.numReturns) return `task ${t.spec.taskId} returned ${m.results.length} values, expected ${t.spec.numReturns}`;
     const f = this.gcs.functions.get(t.spec.fnId);
     if (f) countRun(f, m.ms);
+    this.ran(t, m.ms, m.ex);
     if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
     this.completeDone(t, m, s);
     return null;

@@ -125,8 +125,9 @@ export class Verifier {
     if (n && !g.records.some((o) => o !== r && o.ranOn === n.id)) g.used.delete(n.id);
   }
 
-  started(r: TaskRecord): void {
-    replicaStarted((r.replicas as ReplicaGroup).primary);
+  /** A replica started at `at` (ms since the epoch). */
+  started(r: TaskRecord, at: number): void {
+    replicaStarted((r.replicas as ReplicaGroup).primary, at);
   }
 
   /** The replica of `p` that session `s` runs at `attempt`, if any. */

@@ -97,13 +97,16 @@ export class NodeTasks implements TaskTable {
   end(t: LocalTask, r: { returns?: { bytes: Uint8Array; refs: ObjectId[] }[]; failure?: Failure; ms?: number }): void {
     const n = this.n;
     if (t.state === 'ended') return;
+    // A run not reported `started` (it ended within a few ms): its end says where it ran (start-reports.ts).
+    const quiet = n.starts.settle(t);
+    const ran = quiet?.ex !== undefined ? { ex: quiet.ex } : {};
     if (r.returns && t.spec.actor?.kind === 'create' && t.executor) {
       // The actor is up: it keeps its executor, and its task record serves its calls.
       n.local.keepForActor(t);
       clearTimeout(t.timer);
       n.actors.started(t);
       n.tasksRun++;
-      n.send({ t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: r.ms ?? 0, results: [{ v: r.returns[0].bytes, refs: [] }] });
+      n.send({ t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: r.ms ?? 0, ...ran, results: [{ v: r.returns[0].bytes, refs: [] }] });
       n.onEvent(`actor ${t.spec.name} ${t.spec.taskId.slice(0, 8)} started`);
       return;
     }
@@ -126,9 +129,9 @@ export class NodeTasks implements TaskTable {
         }
       }
       n.tasksRun++;
-      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, results });
+      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results });
     } else {
-      n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure! });
+      n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     }
     n.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     if (t.holds.length) n.send({ t: 'release', ids: t.holds });

@@ -33,6 +33,7 @@ export class CallServer {
         // An actor holds its slot whatever its methods wait for.
         if (!t || t.executor !== ex || n.actors.isHost(t)) return;
         n.local.setBlocked(t, m.blocked);
+        n.starts.reportNow(t); // `started` before `blocked`, as the task's history reads
         n.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: m.blocked });
         return;
       }

@@ -13,6 +13,7 @@ import type { IceConfig } from '../transfer/raw-peer.js';
 import type { EnvCache } from './env-cache.js';
 import type { Executor, LocalScheduler, LocalTask } from './executors.js';
 import type { NodeOptions } from './platform.js';
+import type { StartReports } from './start-reports.js';
 import type { ObjectStore } from './store.js';
 
 /** The node's session with the coordinator, as every part sees it. */
@@ -77,6 +78,7 @@ export interface ActorHostContext extends NodeSession {
 /** What NodeTasks (admission.ts) uses. */
 export interface AdmissionContext extends NodeSession {
   readonly local: LocalScheduler;
+  readonly starts: StartReports;
   readonly actors: ActorTable;
   readonly access: ObjectReader;
   readonly store: ObjectStore;
@@ -90,6 +92,7 @@ export interface AdmissionContext extends NodeSession {
 /** What the executors' call server uses. */
 export interface CallServerContext extends NodeSession {
   readonly local: LocalScheduler;
+  readonly starts: StartReports;
   readonly tasks: TaskTable;
   readonly actors: ActorTable;
   readonly access: ObjectReader;

@@ -23,6 +23,7 @@ import { ObjectStore } from './store.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import { EnvCache } from './env-cache.js';
+import { StartReports } from './start-reports.js';
 import { handlers } from './handlers.js';
 import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, ObjectAccessContext } from './node-context.js';
 import type { NodeOptions, NodePlatform } from './platform.js';
@@ -45,6 +46,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   readonly envCache: EnvCache;
   /** The tasks this node runs, from admission to their end. */
   readonly tasks: NodeTasks = new NodeTasks(this);
+  /** `started` only for tasks that still run after a few ms (start-reports.ts, issue 14). */
+  readonly starts = new StartReports((t) => this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt, ex: t.executor?.index }));
   /** The actors living on this node. */
   readonly actors: ActorHost = new ActorHost(this);
   /** Objects' bytes: stored, inline or fetched. */
@@ -116,7 +119,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       (ex, m) => this.calls.onExecutor(ex, m),
       (ex, why) => this.tasks.onExecutorExit(ex, why),
       (t) => {
-        this.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt, ex: t.executor?.index });
+        this.starts.dispatched(t);
         this.tasks.armTimeout(t);
       },
       Math.max(1, opts.cpus),
@@ -273,6 +276,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     if (this.closed) return;
     this.closed = true;
     this.stopHeartbeat();
+    this.starts.stop();
     this.objects.close(new TabmeshError('CLOSED', why));
     this.links?.stop();
     const kept = dropped && this.keep ? this.actors.handOver() : [];

@@ -16,6 +16,10 @@ export const str = (max = 1 << 20): Check<string> =>
 
 export const num: Check<number> = make((x, p) => (typeof x === 'number' && Number.isFinite(x) ? null : `${p}: expected a finite number`));
 
+/** A finite number in [min, max]. */
+export const numIn = (min: number, max: number): Check<number> =>
+  make((x, p) => (typeof x === 'number' && x >= min && x <= max ? null : `${p}: expected a number in [${min}, ${max}]`));
+
 export const int = (min = 0, max = Number.MAX_SAFE_INTEGER): Check<number> =>
   make((x, p) => (typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max ? null : `${p}: expected an integer in [${min}, ${max}]`));
 

@@ -1,6 +1,6 @@
 // Frames: a msgpack array of messages. Everything a side sends within one
 // event-loop turn leaves in one frame (split when it grows past FRAME_SOFT_MAX
-// bytes or FRAME_MAX_MSGS messages).
+// bytes or FRAME_MAX_MSGS messages); an idle side's within one task.
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
 import { MAX_BATCH, messageCheck, type Msg } from './messages.js';
@@ -17,6 +17,14 @@ export const FRAME_SOFT_MAX = 1 << 20;
  * (coordinator/message-slices.ts), its decoding cannot be.
  */
 export const FRAME_MAX_MSGS = 1024;
+/**
+ * An Outbox that sent nothing for this long is idle: its next frame leaves as
+ * soon as the code that pushed returns (a microtask) rather than at the end of
+ * the event-loop turn, after every other socket and timer callback of it
+ * (issue 14: a sequential task waits for one such turn at each of its hops).
+ * A busy one (frames going out faster) still batches per turn.
+ */
+export const IDLE_FLUSH_MS = 0.25;
 /** Default hard limit on one incoming frame. */
 export const FRAME_HARD_MAX = 8 << 20;
 
@@ -82,6 +90,8 @@ function payloadBytes(m: Msg): number {
 export interface FlushTurns {
   /** `o` has messages waiting: call o.turnFlush() in a coming turn, once. */
   add(o: Outbox): void;
+  /** An idle outbox asks to send as soon as the pushing code is done: allowed while the turn's bound for those is not spent. */
+  takeNow(): boolean;
 }
 
 /** Collects messages and sends them as one frame at the end of the turn. */
@@ -89,9 +99,12 @@ export class Outbox {
   private queue: Msg[] = [];
   private bytes = 0;
   private scheduled = false;
+  private lastSent = -Infinity;
+  private readonly flushLater = () => this.turnFlush();
   /**
    * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
-   * `turns`: flushes it at the end of the turn (default: its own nextTurn).
+   * `turns`: flushes it at the end of the turn (default: its own nextTurn). An idle outbox (nothing sent for
+   * IDLE_FLUSH_MS) sends as soon as the pushing code is done instead (a microtask).
    */
   constructor(
     private readonly sendFrame: (frame: Uint8Array) => void,
@@ -105,8 +118,9 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      if (this.turns) this.turns.add(this);
-      else nextTurn(() => this.turnFlush());
+      if (performance.now() - this.lastSent > IDLE_FLUSH_MS && (!this.turns || this.turns.takeNow())) queueMicrotask(this.flushLater);
+      else if (this.turns) this.turns.add(this);
+      else nextTurn(this.flushLater);
     }
   }
 
@@ -124,6 +138,7 @@ export class Outbox {
     this.bytes = 0;
     const extra = this.riding?.();
     if (extra) q.push(extra);
+    this.lastSent = performance.now();
     this.sendFrame(encodeFrame(q));
   }
 

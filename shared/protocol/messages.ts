@@ -3,7 +3,7 @@
 // array of messages, batched per event-loop turn (see frame.ts). Their common
 // fields are in fields.ts, the task's records in task.ts.
 import { ERROR_CODES } from '../error-codes.js';
-import { arr, bool, either, id, int, lit, num, obj, opt, str, tagged, type Check, type Infer } from './check.js';
+import { arr, bool, either, id, int, lit, numIn, obj, opt, str, tagged, type Check, type Infer } from './check.js';
 import { NODE_ID_BYTES } from '../ids.js';
 import { ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
@@ -11,6 +11,9 @@ import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } f
 export { MAX_BATCH, MAX_LOCATED, MAX_REPLICAS, MAX_RESOURCES, MAX_SIGNAL_CHARS, MAX_VALUE_BYTES, PROTOCOL_VERSION, RELAY_CHUNK_BYTES } from './fields.js';
 export { actorLiveCpu, actorPartCheck, argCheck, envDeclCheck, failureCheck, resultCheck, schedulingCheck, taskSpecCheck } from './task.js';
 export type { ActorPart, Arg, EnvDecl, FunctionSource, Scheduling, TaskResult, TaskSpec } from './task.js';
+
+/** A task's run time in ms, as a node reports it: up to a year (a longer or negative one is a lie). */
+const runMs = numIn(0, 366 * 24 * 3600 * 1000);
 
 /** Actors a node may say it still hosts when it joins (issue 15). */
 const MAX_HOSTED_ACTORS = 10_000;
@@ -105,9 +108,14 @@ export const messages = {
   started: obj({ t: lit('started'), taskId, attempt: int(), ex: opt(int(0, 4096)) }),
   /** A running task waits in get/wait (its CPU is free for others) or resumes. */
   blocked: obj({ t: lit('blocked'), taskId, attempt: int(), blocked: bool }),
-  /** `ms`: how long the task ran, which sets how deep the coordinator fills the node's queue. */
-  done: obj({ t: lit('done'), taskId, attempt: int(), ms: num, results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
-  failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck }),
+  /**
+   * `ms`: how long the task ran, which sets how deep the coordinator fills the node's queue.
+   * `ex`: the executor slot it ran on, when the node sent no `started` for it (it ended within a
+   * few ms, shared/node/start-reports.ts): the coordinator records it as started `ms` ago.
+   */
+  done: obj({ t: lit('done'), taskId, attempt: int(), ms: runMs, ex: opt(int(0, 4096)), results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
+  /** `ms` and `ex`: as in `done`, when the task ran and the node sent no `started` (absent: it never ran, or `started` went out). */
+  failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck, ms: opt(runMs), ex: opt(int(0, 4096)) }),
   /** A node stored an object it was sent (upload target) or fetched. */
   stored: obj({ t: lit('stored'), id: objectId, size: int(0, 2 ** 42), hash: str(64) }),
   /** A node no longer holds these objects. */

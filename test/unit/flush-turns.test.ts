@@ -1,24 +1,59 @@
 // A coordinator's end-of-turn frames go out a slice per turn (issue 14,
 // coordinator/flush-turns.ts): a turn that gave work to 2,000 nodes must not
 // end in 2,000 socket writes at once. Counted per turn, not timed.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SessionFlushes } from '../../coordinator/flush-turns.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-/** `count` outboxes whose frames are recorded as [outbox, messages]. */
-function outboxes(count: number, turns?: SessionFlushes): { boxes: Outbox[]; sent: Array<[number, Msg[]]> } {
+/**
+ * `count` outboxes whose frames are recorded as [outbox, messages]; `busy`: each has just sent a frame (not
+ * recorded), so that what it is given next waits for the end of the turn (the clock stands still in these tests).
+ */
+async function outboxes(count: number, turns?: SessionFlushes, busy = true): Promise<{ boxes: Outbox[]; sent: Array<[number, Msg[]]> }> {
   const sent: Array<[number, Msg[]]> = [];
-  const boxes = Array.from({ length: count }, (_, i) => new Outbox((f) => sent.push([i, decodeFrame(f)]), undefined, turns));
+  let warming = busy;
+  const boxes = Array.from({ length: count }, (_, i) => new Outbox((f) => warming || sent.push([i, decodeFrame(f)]), undefined, turns));
+  if (busy) {
+    for (const b of boxes) {
+      b.push({ t: 'giveBack', n: 0 });
+      b.flush();
+    }
+    // The flushes those pushes asked for find nothing to send.
+    await Promise.resolve();
+    while (turns && turns.size > 0) await turn();
+    await turn();
+    if (turns) turns.maxPerTurn = turns.carried = 0;
+  }
+  warming = false;
   return { boxes, sent };
 }
 
 describe('session flushes: a slice of outboxes per turn', () => {
+  beforeEach(() => {
+    vi.spyOn(performance, 'now').mockReturnValue(1000);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('idle outboxes send as soon as the pushing code is done, at most 256 a turn; the rest wait for their turn', async () => {
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = await outboxes(300, flushes, false);
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    expect(sent).toHaveLength(0);
+    await Promise.resolve();
+    expect(sent).toHaveLength(256);
+    expect(flushes.size).toBe(44);
+    await turn();
+    expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
+  });
+
   it('2,000 outboxes with a message each flush at most 256 a turn, oldest first, all of them in 8 turns', async () => {
     const flushes = new SessionFlushes(256);
-    const { boxes, sent } = outboxes(2000, flushes);
+    const { boxes, sent } = await outboxes(2000, flushes);
     boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
     expect(sent).toHaveLength(0);
     expect(flushes.size).toBe(2000);
@@ -36,7 +71,7 @@ describe('session flushes: a slice of outboxes per turn', () => {
   });
 
   it('without it, every outbox flushes in the same turn (what a 10,000-node pass did)', async () => {
-    const { boxes, sent } = outboxes(2000);
+    const { boxes, sent } = await outboxes(2000);
     boxes.forEach((b) => b.push({ t: 'giveBack', n: 1 }));
     await turn();
     expect(sent).toHaveLength(2000);
@@ -44,7 +79,7 @@ describe('session flushes: a slice of outboxes per turn', () => {
 
   it('an outbox waiting for its turn keeps collecting: one frame, messages in order, and one flush per wait', async () => {
     const flushes = new SessionFlushes(2);
-    const { boxes, sent } = outboxes(5, flushes);
+    const { boxes, sent } = await outboxes(5, flushes);
     for (const b of boxes) b.push({ t: 'giveBack', n: 1 });
     // The last outbox waits two turns; what is pushed meanwhile rides in the same frame.
     await turn();
@@ -66,7 +101,7 @@ describe('session flushes: a slice of outboxes per turn', () => {
 
   it('a frame that fills up goes at once, and its turn finds nothing more to send', async () => {
     const flushes = new SessionFlushes(256);
-    const { boxes, sent } = outboxes(1, flushes);
+    const { boxes, sent } = await outboxes(1, flushes);
     for (let i = 0; i < 1024; i++) boxes[0].push({ t: 'giveBack', n: i + 1 });
     expect(sent).toHaveLength(1);
     expect(sent[0][1]).toHaveLength(1024);

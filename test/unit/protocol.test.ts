@@ -2,11 +2,11 @@
 // frames are msgpack arrays of messages validated at the boundary, and an
 // Outbox sends everything pushed in one event-loop turn as one frame.
 import { Packr } from 'msgpackr';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, Outbox } from '../../shared/protocol/frame.js';
+import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -99,12 +99,13 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
     taskId: task,
     attempt: 1,
     ms: 0.25,
+    ex: 3,
     results: [
       { v: new Uint8Array([1]), refs: [] },
       { size: 10_000_000, hash, refs: [o2] },
     ],
   },
-  failed: { t: 'failed', taskId: task, attempt: 0, failure },
+  failed: { t: 'failed', taskId: task, attempt: 0, failure, ms: 1.5, ex: 1 },
   stored: { t: 'stored', id: o1, size: 99, hash },
   dropped: { t: 'dropped', ids: [o1] },
   log: { t: 'log', taskId: task, level: 'warn', text: 'careful: ünïcödé' },
@@ -191,6 +192,8 @@ describe('every message kind', () => {
     expect(messageCheck({ t: 'submit', spec: { ...spec, scheduling: undefined } }, 'm')).toBeNull();
     expect(messageCheck({ t: 'submit', spec: { ...spec, scheduling: 'default' } }, 'm')).toBeNull();
     expect(messageCheck({ t: 'ready', id: o1, size: 3 }, 'm')).toBeNull();
+    expect(messageCheck({ t: 'done', taskId: task, attempt: 0, ms: 0, results: [] }, 'm')).toBeNull();
+    expect(messageCheck({ t: 'failed', taskId: task, attempt: 0, failure }, 'm')).toBeNull();
   });
 
   it('an empty frame is a valid (empty) batch', () => {
@@ -231,7 +234,11 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
       variant('submit', (m) => (m.spec.resources = { cpu: Infinity })),
       /^message\[0\]\.spec\.resources\.cpu: expected a finite number/,
     ],
-    ['a NaN duration', variant('done', (m) => (m.ms = NaN)), /^message\[0\]\.ms: expected a finite number/],
+    ['a NaN duration', variant('done', (m) => (m.ms = NaN)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['a negative run time', variant('done', (m) => (m.ms = -3)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['a run time of more than a year', variant('failed', (m) => (m.ms = 400 * 24 * 3600 * 1000)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['an infinite run time', variant('failed', (m) => (m.ms = Infinity)), /^message\[0\]\.ms: expected a number in \[0, /],
+    ['an executor slot past its bound', variant('done', (m) => (m.ex = 4097)), /^message\[0\]\.ex: expected an integer in \[0, 4096\]/],
     ['an unknown kind', { t: 'explode', payload: 1 }, /^message\[0\]\.t: unknown kind "explode"/],
     ['a missing kind', { running: 1 }, /^message\[0\]\.t: unknown kind undefined/],
     ['a kind inherited from Object.prototype', { t: 'toString' }, /^message\[0\]\.t: unknown kind "toString"/],
@@ -409,6 +416,42 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(frames).toHaveLength(1);
     expect(out.pending).toBe(0);
     expect(decodeFrame(frames[0]).map((m) => m.t)).toEqual(['heartbeat', 'started', 'done']);
+  });
+
+  it('an idle outbox sends as soon as the pushing code is done (a microtask), not at the end of the turn (issue 14)', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    out.push(examples.heartbeat);
+    out.push(examples.done);
+    expect(frames).toHaveLength(0);
+    await Promise.resolve();
+    expect(decodeFrame(frames[0]).map((m) => m.t)).toEqual(['heartbeat', 'done']);
+  });
+
+  it('a busy outbox (it sent within IDLE_FLUSH_MS) batches until the end of the turn', async () => {
+    const now = vi.spyOn(performance, 'now').mockReturnValue(1000);
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f));
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames).toHaveLength(1); // idle: sent at once
+      now.mockReturnValue(1000 + IDLE_FLUSH_MS / 2);
+      out.push(examples.dropped);
+      await Promise.resolve();
+      out.push(examples.free); // a later microtask of the same turn: the same frame
+      await Promise.resolve();
+      expect(frames).toHaveLength(1);
+      await nextTurn();
+      expect(frames.map((f) => decodeFrame(f).map((m) => m.t))).toEqual([['heartbeat'], ['dropped', 'free']]);
+      // Idle again past IDLE_FLUSH_MS: the next push leaves at once.
+      now.mockReturnValue(1000 + IDLE_FLUSH_MS * 3);
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames).toHaveLength(3);
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it('pushes in the next turn go in the next frame', async () => {
