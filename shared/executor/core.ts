@@ -15,6 +15,9 @@ import { NodeCalls, transferable } from './node-calls.js';
 import { ActorCalls } from './actor-calls.js';
 import { ViewRelease, type Collect } from './view-release.js';
 
+/** Results this large leave their values as garbage worth collecting soon (view-release.ts madeGarbage). */
+const LARGE_GARBAGE_BYTES = 32 << 20;
+
 export class ExecutorCore implements TaskHost {
   private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
   /** Runtime envs (issue 16): artifacts by content hash, loaded once per executor. */
@@ -145,6 +148,9 @@ export class ExecutorCore implements TaskHost {
     const results = this.results;
     this.results = [];
     this.views.tasksEnded();
+    let bytes = 0;
+    for (const r of results) if (r.ok) for (const x of r.returns) bytes += x.bytes.byteLength;
+    if (bytes >= LARGE_GARBAGE_BYTES) this.views.madeGarbage();
     // Results have bytes of their own (encodeValue): moved, not cloned; shared
     // memory (large results on Node) is shared as it is (issue 17).
     this.ep.post({ k: 'done', results }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));

@@ -54,12 +54,21 @@ export class ViewRelease {
     if (this.wanted.size > 0) this.schedule(RECOLLECT_MS);
   }
 
-  private schedule(gapMs: number): void {
-    if (!this.collect || this.wanted.size === 0 || this.timer !== null) return;
+  /**
+   * Tasks just let go of large memory (a large result was encoded: the value it came from is garbage now).
+   * An idle worker would keep it until its next collection, which may not come for minutes: collect soon,
+   * at most once a second.
+   */
+  madeGarbage(): void {
+    this.schedule(RECOLLECT_MS, true);
+  }
+
+  private schedule(gapMs: number, always = false): void {
+    if (!this.collect || (this.wanted.size === 0 && !always) || this.timer !== null) return;
     const wait = Math.max(0, this.lastCollect + gapMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.wanted.size === 0) return;
+      if (this.wanted.size === 0 && !always) return;
       this.lastCollect = performance.now();
       this.collect!();
     }, wait);

@@ -132,3 +132,19 @@ describe('views of object memory lent to executors', () => {
     expect(allocBytes(bytes.byteLength, true).buffer).toBe(bytes.buffer);
   });
 });
+
+describe('an executor that made a large result', () => {
+  it('collects soon after (its value is garbage an idle worker would keep), at most once a second', async () => {
+    const { ViewRelease } = await import('../../shared/executor/view-release.js');
+    let collections = 0;
+    const v = new ViewRelease({ post: () => {} } as never, () => void collections++);
+    v.madeGarbage();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(collections).toBe(1);
+    v.madeGarbage();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(collections).toBe(1); // within a second of the last one: waits
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(collections).toBe(2);
+  });
+});
