@@ -1,19 +1,50 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Integration tests start real coordinators, node processes and browsers, and
+// most of their time is waiting (heartbeats, leases, links, timeouts): on a
+// 2-core machine two files run at once. Files that measure a process's memory
+// or move hundreds of megabytes between real peers run afterwards, one at a
+// time, so that another file's load does not show in what they measure.
+const alone = [
+  'test/p2p/spill-serve.test.ts',
+  'test/p2p/memory.test.ts',
+  'test/p2p/tabs.test.ts',
+  'test/p2p/swarm.test.ts',
+  'test/security/fuzz.test.ts',
+  'test/soak/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration tests start real coordinators, node processes and browsers:
-    // on a 2-core machine they run one file at a time.
-    fileParallelism: false,
     pool: 'forks',
-    typecheck: {
-      enabled: true,
-      only: false,
-      include: ['test/types/**/*.test-d.ts'],
-      tsconfig: './tsconfig.json',
-    },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'paired',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...alone],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+          typecheck: {
+            enabled: true,
+            only: false,
+            include: ['test/types/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: alone,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
