@@ -153,6 +153,40 @@ describe('fenced writes and moved holdings', () => {
     expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(5);
   }, 180_000);
 
+  it('a coordinator that lets a job go and stays: its node cannot bring the actor to the new owner, which declares it dead after its grace; the copy on the node is stopped then', async () => {
+    const token = 'stay-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'stay', token), redisCoordinator(redis.server.url, 'stay', token)]);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
+    await linked([a, b], token);
+    const toA = await tcpProxy(a.url);
+    proxies.push(toA);
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    class Counter {
+      n = 0;
+      inc(): number {
+        return ++this.n;
+      }
+    }
+    const counter = m.remote(Counter).remote();
+    expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(1);
+    a.proc.kill('SIGSTOP');
+    stopped.push(a);
+    toA.cut();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    a.proc.kill('SIGCONT');
+    stopped.splice(0);
+    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    // A stays, and so does its node: the new owner's grace (10 s) passes without the host; then A stops the copy.
+    const stoppedAt = await until(async () => (await events(a.url, token, 'actor-let-go-stopped'))[0], { timeoutMs: 40_000, what: 'A to stop the copy' });
+    expect(stoppedAt).toContain(counter.actorId.slice(0, 12));
+    await until(() => node.out.join('').includes(`actor Counter ${counter.actorId.slice(0, 8)} stopped: killed`), {
+      timeoutMs: 10_000,
+      what: 'the node to stop it',
+    });
+    await expect(m.get(counter.inc.remote(), { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'ACTOR_DIED' });
+  }, 180_000);
+
   it('an actor whose constructor returns while its coordinator is stopped (SIGSTOP), then killed: the new owner finds it on its node instead of failing it, and it keeps its state', async () => {
     const token = 'ctor-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'ctor', token), redisCoordinator(redis.server.url, 'ctor', token)]);
