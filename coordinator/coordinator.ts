@@ -31,6 +31,7 @@ import { memoryUsage } from './limits/open-files.js';
 import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
+import { SessionFlushes } from './flush-turns.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
@@ -59,6 +60,8 @@ export class Coordinator implements Managers {
   readonly maxFrameBytes: number;
   private readonly token: string;
   readonly sessions = new Set<Session>();
+  /** Sessions' end-of-turn frames, a slice per turn (issue 14: a turn's socket writes stay bounded). */
+  readonly flushes = new SessionFlushes();
   /** Security (issue 8): secrets, limits, node trust, and what each node may claim. */
   readonly tokens: Tokens;
   readonly limits: LimitKeeper;
@@ -268,6 +271,9 @@ export class Coordinator implements Managers {
       arrayBuffersBytes: mem.arrayBuffers,
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
+      schedulerPacked: this.scheduler.packed,
+      flushMaxPerTurn: this.flushes.maxPerTurn,
+      flushTurnsCarried: this.flushes.carried,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
     };

@@ -157,6 +157,8 @@ export class Inbox {
     }
     if (!m.node) return { code: 'BAD_MESSAGE', message: 'a node hello needs node info' };
     if (!this.c.tokens.joinOk(m.token)) return { code: 'UNAUTHORIZED', message: 'this mesh is private: a node needs its join token' };
+    const full = this.c.limits.nodeMayJoin();
+    if (full) return full;
     s.role = 'node';
     const n = this.c.membership.join(s, m.node);
     s.send({

@@ -80,7 +80,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
   await app.register(websocket, { options: { maxPayload: coordinator.maxFrameBytes * 2 } });
   app.register(async (scope) => {
     scope.get('/ws', { websocket: true }, (socket, req) => {
-      const s = new Session(socket, req.socket.remoteAddress ?? '?');
+      const s = new Session(socket, req.socket.remoteAddress ?? '?', coordinator.flushes);
       // Per-address connection limit (issue 8): the one over it is told and closed.
       const over = coordinator.limits.opened(s.remoteAddress);
       socket.once('close', () => coordinator.limits.closed(s.remoteAddress));

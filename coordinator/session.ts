@@ -1,7 +1,7 @@
 // One WebSocket connection to the coordinator: a driver or a node. A session
 // holds references (handles) to objects; when it closes they are released.
 import type { WebSocket } from 'ws';
-import { Outbox } from '../shared/protocol/frame.js';
+import { Outbox, type FlushTurns } from '../shared/protocol/frame.js';
 import type { Msg } from '../shared/protocol/messages.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
@@ -30,16 +30,22 @@ export class Session {
   bytesIn = 0;
   bytesOut = 0;
 
+  /** `turns`: the coordinator's end-of-turn flushes, a slice per turn (coordinator/flush-turns.ts); default, its own. */
   constructor(
     readonly ws: WebSocket,
     remoteAddress: string,
+    turns?: FlushTurns,
   ) {
     this.remoteAddress = remoteAddress;
-    this.outbox = new Outbox((frame) => {
-      if (this.closed || ws.readyState !== ws.OPEN) return;
-      this.bytesOut += frame.byteLength;
-      ws.send(frame);
-    });
+    this.outbox = new Outbox(
+      (frame) => {
+        if (this.closed || ws.readyState !== ws.OPEN) return;
+        this.bytesOut += frame.byteLength;
+        ws.send(frame);
+      },
+      undefined,
+      turns,
+    );
   }
 
   send(m: Msg): void {

@@ -1,13 +1,17 @@
 // On Node, content hashes use OpenSSL's SHA-256 (GB/s, not the portable
 // ~100 MB/s), and large objects in shared memory are hashed by a small pool of
 // worker threads, each taking a run of chunks, without copying them (issue 17).
+// The same pool checks the chunks a fast link receives, in place, so the
+// receiving node's main thread only copies bytes off the socket.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { EvalPool } from './eval-pool.js';
-import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, setAsyncLeafHasher, setChunkHasher } from '../shared/hash.js';
+import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, setAsyncLeafHasher, setChunkChecker, setChunkHasher } from '../shared/hash.js';
 
 /** Below this, the pool's round trip costs more than it saves. */
 const POOL_MIN_BYTES = 4 << 20;
+/** Received pieces this large or larger are checked by the pool (a fast link's chunks are 1 MiB). */
+const CHECK_MIN_BYTES = 256 << 10;
 
 // CommonJS source, so the pool needs no file on disk (works from sources and from dist).
 const WORKER_SOURCE = `
@@ -33,10 +37,25 @@ export function installNodeHasher(): void {
   setAsyncLeafHasher((bytes) =>
     bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? pool.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
   );
+  setChunkChecker((leaves, first, piece) =>
+    piece.byteLength >= CHECK_MIN_BYTES ? pool.matching(leaves, first, piece) : Promise.resolve(matchingOf(leafHashes(piece), leaves, first)),
+  );
+}
+
+/** How many leading leaves of `got` equal those of `leaves` from leaf `first` on. */
+function matchingOf(got: Uint8Array, leaves: Uint8Array, first: number): number {
+  const n = got.byteLength / LEAF_BYTES;
+  for (let i = 0; i < n; i++) {
+    const o = (first + i) * LEAF_BYTES;
+    if (o + LEAF_BYTES > leaves.byteLength) return i;
+    for (let k = 0; k < LEAF_BYTES; k++) if (got[i * LEAF_BYTES + k] !== leaves[o + k]) return i;
+  }
+  return n;
 }
 
 class HashPool {
   private readonly pool: EvalPool;
+  private turn = 0;
 
   constructor(size: number) {
     this.pool = new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
@@ -58,5 +77,18 @@ class HashPool {
       return leafHashes(bytes);
     }
     return new Uint8Array(out).slice();
+  }
+
+  /** Leaves of one received piece, by one worker (pieces take turns): how many leading ones match. */
+  async matching(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
+    const n = chunkCount(piece.byteLength);
+    const out = new SharedArrayBuffer(n * LEAF_BYTES);
+    try {
+      const k = this.turn++ % this.pool.size;
+      await this.pool.call(k, { buf: piece.buffer, off: piece.byteOffset, len: piece.byteLength, out, from: 0, to: n });
+    } catch {
+      return matchingOf(leafHashes(piece), leaves, first);
+    }
+    return matchingOf(new Uint8Array(out), leaves, first);
   }
 }

@@ -7,9 +7,11 @@
 // Large shared buffers are also recycled, as Ray's object store reuses its
 // arena: fresh memory costs a page fault per 4 KiB on first touch, which on
 // this project's VMs is ten times the cost of the copy itself. A buffer goes
-// back to the pool only when its object is freed and no view of it ever left
-// the code that owns it (`expose` marks those that did: decoded in place,
-// posted to an executor, being sent).
+// back to the pool only when its object is freed and no view of it may still
+// be read: `expose` marks buffers a view of which left for good (decoded in
+// place, being sent); a view lent to an executor (`lendView`) is counted until
+// the executor says it let it go (`returnView`), and a buffer freed while lent
+// goes back to the pool with the last view (issue 17).
 //
 // Where the platform installs a warmer (edge/node-warm.ts), a fresh large
 // buffer also brings a spare of its size into the pool, its pages touched by
@@ -41,6 +43,12 @@ const pooled = new WeakSet<ArrayBufferLike>();
 /** Spares the warmer touched and nobody has taken yet. */
 const spares = new WeakSet<ArrayBufferLike>();
 const exposed = new WeakSet<ArrayBufferLike>();
+/** Views lent to other threads and not given back yet, per buffer. */
+const lent = new Map<SharedArrayBuffer, number>();
+/** Buffers whose owner freed them while views were lent: idle once the last comes back. */
+const freedWhileLent = new Set<SharedArrayBuffer>();
+/** Who is told when a buffer is freed while views of it are lent (they may ask their holders to let go). */
+const reclaimers = new Set<(buf: SharedArrayBuffer) => void>();
 /** Idle buffers, oldest first. */
 let idle: SharedArrayBuffer[] = [];
 let idleBytes = 0;
@@ -178,12 +186,59 @@ export function expose(bytes: ArrayBufferView): void {
   if (pooled.has(bytes.buffer)) exposed.add(bytes.buffer);
 }
 
-/** The owner is done with `bytes` (its object was freed); the buffer is reused if nothing else can see it. */
+/**
+ * The owner is done with `bytes` (its object was freed); the buffer is reused
+ * if nothing else can see it, or once the views lent of it all came back.
+ */
 export function recycle(bytes: Uint8Array): void {
-  const buf = bytes.buffer;
-  if (!pooled.has(buf) || exposed.has(buf) || idle.includes(buf as SharedArrayBuffer)) return;
+  const buf = bytes.buffer as SharedArrayBuffer;
+  if (!pooled.has(buf) || exposed.has(buf) || bytes.byteOffset !== 0 || idle.includes(buf)) return;
+  if (lent.has(buf)) {
+    if (freedWhileLent.has(buf)) return;
+    freedWhileLent.add(buf);
+    for (const r of reclaimers) r(buf);
+    return;
+  }
   poolStats.recycled++;
-  addIdle(buf as SharedArrayBuffer);
+  addIdle(buf);
+}
+
+/**
+ * A view of `bytes` goes to another thread that will say when it let the view
+ * go (`returnView`): its buffer, counted, or null when the buffer is not
+ * pooled or already exposed for good (the caller exposes it then).
+ */
+export function lendView(bytes: Uint8Array): SharedArrayBuffer | null {
+  const buf = bytes.buffer;
+  if (!pooled.has(buf) || exposed.has(buf)) return null;
+  const b = buf as SharedArrayBuffer;
+  lent.set(b, (lent.get(b) ?? 0) + 1);
+  return b;
+}
+
+/** A view lent of `buf` is gone; the last one brings a buffer freed meanwhile back to the pool. */
+export function returnView(buf: SharedArrayBuffer): void {
+  const n = lent.get(buf);
+  if (n === undefined) return;
+  if (n > 1) {
+    lent.set(buf, n - 1);
+    return;
+  }
+  lent.delete(buf);
+  if (!freedWhileLent.delete(buf)) return;
+  poolStats.recycled++;
+  addIdle(buf);
+}
+
+/** How many views of `bytes`' buffer are lent out (tests, stats). */
+export function viewsLent(bytes: Uint8Array): number {
+  return lent.get(bytes.buffer as SharedArrayBuffer) ?? 0;
+}
+
+/** `f` hears of every buffer freed while views of it are lent; returns the way to stop. */
+export function onReclaim(f: (buf: SharedArrayBuffer) => void): () => void {
+  reclaimers.add(f);
+  return () => reclaimers.delete(f);
 }
 
 /** Drops every idle buffer (tests). */
@@ -200,15 +255,21 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array {
   return bytes.slice();
 }
 
+/** Lends views to one other thread and hears when it let them go (shared/node/view-leases.ts). */
+export interface Lender {
+  /** Counts a view of `bytes` as lent; false when its buffer cannot be lent. */
+  lend(bytes: Uint8Array): boolean;
+}
+
 /**
  * `bytes` as posted to another thread: shared memory as it is (the other
- * thread may keep views of it, so it is never recycled), a view of a larger
- * buffer (an argument inside the frame it came in) copied alone, since
- * posting a view clones its whole buffer.
+ * thread may keep views of it: lent through `lender`, else never recycled),
+ * a view of a larger buffer (an argument inside the frame it came in) copied
+ * alone, since posting a view clones its whole buffer.
  */
-export function forPosting(bytes: Uint8Array, transfer?: ArrayBuffer[]): Uint8Array {
+export function forPosting(bytes: Uint8Array, transfer?: ArrayBuffer[], lender?: Lender): Uint8Array {
   if (isShared(bytes)) {
-    expose(bytes);
+    if (!lender?.lend(bytes)) expose(bytes);
     return bytes;
   }
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;

@@ -56,6 +56,8 @@ export class NodeViews {
   /** Nodes looked at by ranking passes (tests: an idle mesh looks at none; a walk looks at all). */
   visited = 0;
   walks = 0;
+  /** Views built (tests: a sample between seconds builds those of the shown nodes that changed only). */
+  built = 0;
 
   constructor(
     private readonly c: {
@@ -83,13 +85,21 @@ export class NodeViews {
    */
   sample(now: number, oneSecond: boolean): void {
     const c = this.c;
+    // Whether the shown set may have changed (a ranking pass, or a shown node left).
+    let reshown = true;
     if (oneSecond || !this.ranked || c.gcs.nodes.size <= MAX_NODES) this.ranked = this.shown();
-    else this.ranked = this.ranked.filter((n) => c.gcs.nodes.get(n.id) === n);
+    else {
+      const kept = this.ranked.filter((n) => c.gcs.nodes.get(n.id) === n);
+      reshown = kept.length !== this.ranked.length;
+      this.ranked = kept;
+    }
     const shown = this.ranked;
-    const ids = new Set<string>();
     for (const n of shown) {
-      ids.add(n.id);
       const prev = this.nodes.get(n.id);
+      // Between seconds a view is built again only when what it shows of the node's load moved (issue 14:
+      // 200 views rebuilt and compared every 200 ms were most of an idle mesh's dashboard cost).
+      if (!oneSecond && prev && prev.state === 'alive' && unchanged(prev, n)) continue;
+      this.built++;
       const v: NodeView = {
         kind: n.kind,
         name: n.name,
@@ -108,6 +118,15 @@ export class NodeViews {
       };
       setIfChanged(this.nodes, n.id, v);
     }
+    // Views of nodes no longer shown: looked for when the shown set may have changed (every second: lost ones expire).
+    if (reshown) this.dropUnshown(shown, now);
+  }
+
+  /** Views of nodes no longer shown: alive ones go, lost ones stay a while (at most MAX_LOST_NODES). */
+  private dropUnshown(shown: readonly NodeRecord[], now: number): void {
+    const c = this.c;
+    const ids = new Set<string>();
+    for (const n of shown) ids.add(n.id);
     const lost: [string, NodeView][] = [];
     for (const [id, v] of this.nodes) {
       if (ids.has(id)) continue;
@@ -200,6 +219,18 @@ export class NodeViews {
       }
     } else this.counted.delete(n);
   }
+}
+
+/** Whether `v` still shows what `n`'s load and counts are (trust, objects and bytes refresh once a second). */
+function unchanged(v: NodeView, n: NodeRecord): boolean {
+  return (
+    v.inflight === n.inflightTasks &&
+    v.tasksDone === n.tasksDone &&
+    v.running === n.load.running &&
+    v.queued === n.load.queued &&
+    v.storeBytes === n.load.storeBytes &&
+    v.cpus === (n.resources.cpu ?? 0)
+  );
 }
 
 /** The MAX_NODES best of `nodes` by score, best first (`all`: every one, in their order). */

@@ -51,6 +51,13 @@ export const DEFAULT_LIMITS: Limits = {
   connectionsBurstPerAddress: 10_000,
 };
 
+/**
+ * Sessions a full coordinator keeps for drivers and dashboards (an eighth of
+ * the bound, at most this many): a crowd of volunteers that fills it must not
+ * lock out the job that would use them (issue 14, bench:scale at 20,000 nodes).
+ */
+export const DRIVER_ROOM = 16;
+
 /** A limit crossed: its stable code and what to tell the connection. */
 export interface Breach {
   code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS' | 'CONNECTING_TOO_FAST' | 'COORDINATOR_FULL';
@@ -135,6 +142,17 @@ export class LimitKeeper {
       return this.count({ code: 'TOO_MANY_CONNECTIONS', message: `more than ${L.connectionsPerAddress} open connections from ${address}` });
     }
     return null;
+  }
+
+  /** A node's hello: null, or COORDINATOR_FULL when only the room kept for drivers is left. */
+  nodeMayJoin(): Breach | null {
+    const L = this.limits;
+    const room = Math.min(DRIVER_ROOM, Math.floor(L.maxSessions / 8));
+    if (this.open <= L.maxSessions - room) return null;
+    return this.count({
+      code: 'COORDINATOR_FULL',
+      message: `this coordinator holds ${L.maxSessions - room} nodes (its open-file limit less a reserve, and ${room} connections kept for drivers): raise \`ulimit -n\` or add a coordinator`,
+    });
   }
 
   closed(address: string, now = Date.now()): void {

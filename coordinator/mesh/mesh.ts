@@ -168,7 +168,7 @@ export class CoordinatorMesh {
           this.c.onClose(s!, code);
         },
       );
-      s = new Session(sock.asWebSocket(), `coordinator ${from}`);
+      s = new Session(sock.asWebSocket(), `coordinator ${from}`, this.c.flushes);
       s.meshLink = from;
       this.links.set(from, s);
       this.c.sessions.add(s);

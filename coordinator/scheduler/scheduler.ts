@@ -8,14 +8,14 @@
 // and HTTP, and the pass goes on in the next turn, from the class it left.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
-import { affinityPolicy } from './affinity-policy.js';
 import { defaultPolicy } from './default-policy.js';
-import type { PlacementContext, PlacementPolicy } from './policy.js';
-import { spreadPolicy } from './spread-policy.js';
+import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
+import { ClassQueue, classKey } from './class-queue.js';
+import { feasible, linkMayRun, pinnedToMissingNode, policyOf } from './placement-rules.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -25,32 +25,13 @@ const UNKNOWN_DEPTH = 2;
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
-
-class ClassQueue {
-  items: TaskRecord[] = [];
-  head = 0;
-  /** `waiting`: the scheduler's tasks still queued in some queue (its size is queuedCount). */
-  constructor(private readonly waiting: Set<TaskRecord>) {}
-  /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
-  private clearHead(): void {
-    this.waiting.delete(this.items[this.head]);
-    (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
-  }
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  peek(): TaskRecord | undefined {
-    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.clearHead();
-    return this.items[this.head];
-  }
-  shift(): void {
-    this.clearHead();
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-  }
-}
+/**
+ * Distinct nodes the passes of one turn give work to, at most (issue 14): each
+ * is a frame and a socket write at the end of the turn. Past it, a pass fills
+ * the nodes it already gave work to, up to their pipelining depth (plain tasks
+ * only), or stops until the next turn. Meshes of at most this many nodes never meet it.
+ */
+export const TURN_NODES = 256;
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
@@ -66,6 +47,12 @@ export class Scheduler {
   readonly index = new NodeIndex();
   /** Passes cut short by their budget (for /api/stats and tests). */
   slicedPasses = 0;
+  /** Nodes given work this turn, whose frames are not out yet: more work for them costs no more writes. */
+  private readonly turnNodes = new Set<NodeRecord>();
+  private turnList: NodeRecord[] = [];
+  private packAt = 0;
+  /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
+  packed = 0;
   /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
   readonly rebalancer = new Rebalancer(this.index, (n, count) => this.askBack(n, count));
   /** Asks node `n` to hand back up to `count` tasks it has not started (the coordinator sends `giveBack`). */
@@ -148,7 +135,7 @@ export class Scheduler {
   runPending(): void {
     if (!this.scheduled || this.yielded) return;
     this.scheduled = false;
-    this.run({ tasks: PASS_TASKS, ms: PASS_MS });
+    this.run({ tasks: PASS_TASKS, ms: PASS_MS, nodes: TURN_NODES });
   }
 
   /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */
@@ -169,7 +156,7 @@ export class Scheduler {
    * stopped. Returns false when it stopped at its budget (the rest follows
    * in the next turn), true when every class is placed or blocked.
    */
-  run(budget: { tasks: number; ms: number } = { tasks: Infinity, ms: Infinity }): boolean {
+  run(budget: { tasks: number; ms: number; nodes?: number } = { tasks: Infinity, ms: Infinity }): boolean {
     if (this.classes.size === 0) {
       this.rebalancer.check();
       return true;
@@ -185,7 +172,17 @@ export class Scheduler {
     const from = this.resumeAt === null ? 0 : Math.max(0, keys.indexOf(this.resumeAt));
     this.resumeAt = null;
     const deadline = performance.now() + budget.ms;
+    // A mesh larger than the node budget: a turn writes to at most that many nodes.
+    const nodeCap = this.index.size > (budget.nodes ?? Infinity) ? budget.nodes! : Infinity;
     let placed = 0;
+    // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
+    const cut = (key: string): false => {
+      this.resumeAt = key;
+      this.slicedPasses++;
+      this.yielded = true;
+      this.soon();
+      return false;
+    };
     for (let k = 0; k < keys.length; k++) {
       const key = keys[(from + k) % keys.length];
       const q = this.classes.get(key);
@@ -198,21 +195,21 @@ export class Scheduler {
         }
       }
       for (let t = q.peek(); t; t = q.peek()) {
-        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) {
-          // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
-          this.resumeAt = key;
-          this.slicedPasses++;
-          this.yielded = true;
-          this.soon();
-          return false;
-        }
-        const node = policyOf(t).pick(t, this.ctx);
-        if (!node) {
-          this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
-          break;
+        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) return cut(key);
+        let node: NodeRecord | null;
+        if (this.turnNodes.size >= nodeCap) {
+          node = this.onTurnNodes(t);
+          if (!node) return cut(key);
+        } else {
+          node = policyOf(t).pick(t, this.ctx);
+          if (!node) {
+            this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
+            break;
+          }
         }
         q.shift();
         this.assign(t, node);
+        this.gaveWork(node);
         placed++;
       }
       if (q.size === 0) this.classes.delete(key);
@@ -220,6 +217,45 @@ export class Scheduler {
     // Whatever is still queued fits no node now: nodes with a CPU free may take others' queued tasks.
     this.rebalancer.check();
     return true;
+  }
+
+  /** `n` was given work: the first node of a turn starts the turn's count, which the next turn clears. */
+  private gaveWork(n: NodeRecord): void {
+    if (this.turnNodes.has(n)) return;
+    if (this.turnNodes.size === 0) {
+      setImmediate(() => {
+        this.turnNodes.clear();
+        this.turnList = [];
+        this.packAt = 0;
+      });
+    }
+    this.turnNodes.add(n);
+    this.turnList.push(n);
+  }
+
+  /**
+   * The turn gave work to TURN_NODES nodes already: a node among them for `t`,
+   * or null (the pass waits for the next turn). A plain task goes to the next
+   * of them, round robin, that has room (its depth bounds what it is sent); a
+   * task whose policy names its node (spread, affinity, locality, an actor)
+   * goes there only if that node is among them.
+   */
+  private onTurnNodes(t: TaskRecord): NodeRecord | null {
+    const policy = policyOf(t);
+    if (policy !== defaultPolicy || t.spec.actor || t.replicas || t.spec.args.some((a) => a.r !== undefined)) {
+      const n = policy.pick(t, this.ctx);
+      return n && this.turnNodes.has(n) ? n : null;
+    }
+    const list = this.turnList;
+    for (let i = 0; i < list.length; i++) {
+      const n = list[this.packAt];
+      this.packAt = (this.packAt + 1) % list.length;
+      if (this.index.has(n) && this.fits(n, t)) {
+        this.packed++;
+        return n;
+      }
+    }
+    return null;
   }
 
   private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
@@ -263,43 +299,4 @@ export class Scheduler {
   static touch(n: NodeRecord): void {
     touchNode(n);
   }
-}
-
-function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
-  const s = t?.spec.scheduling;
-  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node)) return null;
-  return s.node;
-}
-
-function feasible(n: NodeRecord, t: TaskRecord): boolean {
-  for (const r in t.spec.resources) if (t.spec.resources[r] > (n.resources[r] ?? 0)) return false;
-  return true;
-}
-
-function policyOf(t: TaskRecord): PlacementPolicy {
-  const s = t.spec.scheduling;
-  if (s === 'spread') return spreadPolicy;
-  if (typeof s === 'object' && s !== null) return affinityPolicy;
-  return defaultPolicy;
-}
-
-function classKey(t: TaskRecord): string {
-  const s = t.spec;
-  let key: string = s.fnId;
-  for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
-  const sch = s.scheduling;
-  if (sch === 'spread') key += '|spread';
-  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
-  // A replica that no free node may take must not hold up other tasks of its class.
-  if (t.replicas) key += `|replica=${s.taskId}`;
-  return key;
-}
-
-/**
- * Another coordinator (coordinator/mesh) runs plain tasks of this one's own
- * jobs: not a job it runs for a third (no loops), not actors (they stay where
- * their calls are routed), not verified replicas (distinct nodes, not coordinators).
- */
-function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
-  return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
 }

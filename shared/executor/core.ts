@@ -13,6 +13,7 @@ import { RunningTask } from './running.js';
 import { TaskCore, type TaskHost } from './task-core.js';
 import { NodeCalls, transferable } from './node-calls.js';
 import { ActorCalls } from './actor-calls.js';
+import { ViewRelease, type Collect } from './view-release.js';
 
 export class ExecutorCore implements TaskHost {
   private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
@@ -22,6 +23,8 @@ export class ExecutorCore implements TaskHost {
   /** A task's calls to the node runtime, and their replies. */
   readonly calls: NodeCalls;
   private readonly actorCalls: ActorCalls;
+  /** Shared views the node lent: their leases go back when collected (issue 17). */
+  private readonly views: ViewRelease;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
   get nodeId(): string | null {
     return this.config.nodeId ?? null;
@@ -33,8 +36,11 @@ export class ExecutorCore implements TaskHost {
     private readonly ep: ExecutorEndpoint,
     /** How this platform evaluates an ES module's source (runtime envs, issue 16). */
     loadModule?: ModuleLoader,
+    /** Forces a garbage collection where the platform can (edge/worker.ts): lent views come back sooner. */
+    collect?: Collect,
   ) {
     this.env = new ExecutorEnv(loadModule);
+    this.views = new ViewRelease(ep, collect);
     this.calls = new NodeCalls(ep);
     this.actorCalls = new ActorCalls({
       running: this.running,
@@ -52,13 +58,18 @@ export class ExecutorCore implements TaskHost {
         this.config = m.config;
         return;
       case 'run':
+        this.views.watch(m.lent);
         for (const t of m.tasks) {
           if (t.actor?.kind === 'call') this.actorCalls.enqueue(t);
           else void this.run(t);
         }
         return;
       case 'reply':
+        if (m.ok) this.views.watch(m.lent);
         this.calls.onReply(m);
+        return;
+      case 'reclaim':
+        this.views.reclaim(m.ids);
         return;
       case 'cancel': {
         const r = this.running.get(m.taskId);
@@ -133,6 +144,7 @@ export class ExecutorCore implements TaskHost {
     this.flushScheduled = false;
     const results = this.results;
     this.results = [];
+    this.views.tasksEnded();
     // Results have bytes of their own (encodeValue): moved, not cloned; shared
     // memory (large results on Node) is shared as it is (issue 17).
     this.ep.post({ k: 'done', results }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));

@@ -50,12 +50,17 @@ export interface ExecutorConfig {
   nodeId?: string | null;
 }
 
+/** Shared buffers posted in a message and the lease of each (shared/node/view-leases.ts). */
+export type Lent = { buf: SharedArrayBuffer; id: number }[];
+
 export type ToExecutor =
   | { k: 'config'; config: ExecutorConfig }
-  | { k: 'run'; tasks: RunTask[] }
-  | { k: 'reply'; id: number; ok: true; value: unknown }
+  | { k: 'run'; tasks: RunTask[]; lent?: Lent }
+  | { k: 'reply'; id: number; ok: true; value: unknown; lent?: Lent }
   | { k: 'reply'; id: number; ok: false; error: { code: string; message: string } }
-  | { k: 'cancel'; taskId: TaskId };
+  | { k: 'cancel'; taskId: TaskId }
+  /** Buffers this executor holds these leases of were freed: collect now, so the views nobody holds come back. */
+  | { k: 'reclaim'; ids: number[] };
 
 export type Call =
   | { op: 'fn'; f: FunctionSource }
@@ -79,7 +84,9 @@ export type FromExecutor =
   /** An actor's checkpoint() after call `after`. */
   | { k: 'checkpoint'; actorId: TaskId; after: TaskId; state: Uint8Array }
   /** A browser executor's script loaded and locked down (its later errors are tasks', not a failed start). */
-  | { k: 'up' };
+  | { k: 'up' }
+  /** Leases of shared views this executor let go (its garbage collector found them unreachable). */
+  | { k: 'unlent'; ids: number[] };
 
 /** The worker end of the channel, whatever the platform. */
 export interface ExecutorEndpoint {

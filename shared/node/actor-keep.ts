@@ -21,6 +21,7 @@ export class ActorKeep {
       } catch {
         /* already gone */
       }
+      h.executor?.leases.close();
     }
   }
 }

@@ -4,7 +4,7 @@
 // on the executor's port when it has an answer.
 import type { Fetched } from '../api/core.js';
 import { allUntilFailure, waitFor, withTimeout } from '../api/gather.js';
-import { forPosting } from '../bytes.js';
+import { forPosting, type Lender } from '../bytes.js';
 import { GetTimeoutError, type TabmeshError } from '../errors.js';
 import type { Call, FromExecutor } from '../executor/protocol.js';
 import { contentHash } from '../hash.js';
@@ -55,7 +55,8 @@ export class CallServer {
     p.then(
       (value) => {
         const transfer: ArrayBuffer[] = [];
-        ex.handle.post({ k: 'reply', id, ok: true, value: postable(value, transfer) }, transfer);
+        const v = postable(value, transfer, ex.leases);
+        ex.handle.post({ k: 'reply', id, ok: true, value: v, lent: ex.leases.take() }, transfer);
       },
       (e: Error) => ex.handle.post({ k: 'reply', id, ok: false, error: { code: (e as TabmeshError).code ?? 'ERROR', message: e.message } }),
     );
@@ -132,9 +133,11 @@ export class CallServer {
 }
 
 /** A call's reply as posted to the executor: fetched bytes shared or copied alone (see forPosting), copies moved. */
-function postable(value: unknown, transfer: ArrayBuffer[]): unknown {
+function postable(value: unknown, transfer: ArrayBuffer[], lender: Lender): unknown {
   if (!Array.isArray(value)) return value;
   return value.map((f: unknown) =>
-    f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!, transfer) } : f,
+    f && typeof f === 'object' && (f as Fetched).bytes instanceof Uint8Array
+      ? { ...(f as Fetched), bytes: forPosting((f as Fetched).bytes!, transfer, lender) }
+      : f,
   );
 }

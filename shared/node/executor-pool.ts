@@ -3,6 +3,7 @@
 // pool was made smaller: starting, replacing, resizing and ending them.
 import type { FromExecutor, ToExecutor } from '../executor/protocol.js';
 import type { Executor, ExecutorHandle, LocalTask, SpawnExecutor } from './local-task.js';
+import { ViewLeases } from './view-leases.js';
 
 /** Indices (worker names) of actors' own executors start here. */
 const ACTOR_EXECUTOR_BASE = 1000;
@@ -37,11 +38,13 @@ export class ExecutorPool {
       tasks: new Set(),
       fns: new Set(),
       reserved: 0,
+      leases: new ViewLeases((ids) => ex.handle.post({ k: 'reclaim', ids })),
       route: { message: this.onMessage, exit: this.onExit },
     };
     ex.handle = this.spawn(
       index,
-      (m) => ex.route.message(ex, m),
+      // Leases come back to the pool that lent them, whichever session the executor serves.
+      (m) => (m.k === 'unlent' ? ex.leases.returned(m.ids) : ex.route.message(ex, m)),
       (why) => ex.route.exit(ex, why),
     );
     ex.handle.post(this.configMsg());
@@ -123,6 +126,7 @@ export class ExecutorPool {
     } catch {
       /* already gone */
     }
+    ex.leases.close();
   }
 
   /** A task left `ex`: an actor's own or a retiring executor goes once empty. True when `ex` is one of those. */

@@ -126,12 +126,12 @@ export class LocalScheduler {
         env = f && runEnvOf(this.envOf(f), (ex.envs ??= new Set()));
         ex.fns.add(s.fnId);
       }
-      const r = runTaskOf(t, source, transfer);
+      const r = runTaskOf(t, source, transfer, ex);
       if (env) r.env = env;
       run.push(r);
       this.onDispatch(t);
     }
-    ex.handle.post({ k: 'run', tasks: run }, transfer);
+    ex.handle.post({ k: 'run', tasks: run, lent: ex.leases.take() }, transfer);
   }
 
   /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */
@@ -144,9 +144,9 @@ export class LocalScheduler {
       t.actorCall = true;
       ex.tasks.add(t);
       this.onDispatch(t);
-      run.push(runTaskOf(t, undefined, transfer));
+      run.push(runTaskOf(t, undefined, transfer, ex));
     }
-    ex.handle.post({ k: 'run', tasks: run }, transfer);
+    ex.handle.post({ k: 'run', tasks: run, lent: ex.leases.take() }, transfer);
   }
 
   /** The actor created by `t` lives on: its executor stays taken while it does (if it holds a CPU). */

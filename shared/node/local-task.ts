@@ -4,6 +4,7 @@ import { forPosting } from '../bytes.js';
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
 import type { EnvDecl, TaskSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../ids.js';
+import type { ViewLeases } from './view-leases.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
 export interface ExecutorHandle {
@@ -37,6 +38,8 @@ export interface Executor {
   fns: Set<string>;
   /** Actors living here that hold a CPU: the executor takes no other tasks. */
   reserved: number;
+  /** Views of shared object memory lent to it (issue 17). */
+  leases: ViewLeases;
   /** Runtime env artifacts (by hash) whose bytes this executor was sent (issue 16). */
   envs?: Set<string>;
   /** Where its messages and its exit go: the pool's, moved when a new session adopts an actor's executor (issue 15). */
@@ -65,8 +68,12 @@ export function runEnvOf(env: NodeEnv | undefined, sent: Set<string>): RunEnv | 
   return { decls: env.decls, side: env.side, bytes };
 }
 
-/** What an executor is sent to run `t` (`source` the first time it runs the function); copies of its arguments go in `transfer`. */
-export function runTaskOf(t: LocalTask, source: string | undefined, transfer: ArrayBuffer[]): RunTask {
+/**
+ * What an executor is sent to run `t` (`source` the first time it runs the
+ * function); copies of its arguments go in `transfer`, shared ones are lent
+ * (`ex.leases.take()` names them in the message).
+ */
+export function runTaskOf(t: LocalTask, source: string | undefined, transfer: ArrayBuffer[], ex: Executor): RunTask {
   const s = t.spec;
   return {
     taskId: s.taskId,
@@ -76,7 +83,7 @@ export function runTaskOf(t: LocalTask, source: string | undefined, transfer: Ar
     fnId: s.fnId,
     name: s.name,
     source,
-    args: (t.args as Uint8Array[]).map((a) => forPosting(a, transfer)),
+    args: (t.args as Uint8Array[]).map((a) => forPosting(a, transfer, ex.leases)),
     numReturns: s.numReturns,
     actor: s.actor,
   };

@@ -16,6 +16,7 @@
 // other secondaries (issue 17): when they are not enough, it is not kept.
 // Tier operations are chained per id (spill-tier.ts).
 import type { ObjectId } from '../ids.js';
+import { recycle } from '../bytes.js';
 import { TierOps, type SpillTier } from './spill-tier.js';
 import { StoreLru, type Entry } from './store-lru.js';
 import { spilledSource } from './spilled-source.js';
@@ -193,7 +194,11 @@ export class ObjectStore {
     return e.bytes;
   }
 
-  /** From every tier; a spill in flight is undone once its write finished. */
+  /**
+   * From every tier; a spill in flight is undone once its write finished. The
+   * object is freed: its memory goes back to the pool (shared/bytes.ts) unless
+   * a view of it may still be read elsewhere (then once the last is let go).
+   */
   delete(id: ObjectId): void {
     const e = this.s.entries.get(id);
     if (!e) return;
@@ -213,6 +218,8 @@ export class ObjectStore {
         },
       );
     }
+    // A spill being written still reads the bytes.
+    if (e.bytes && !e.spilling) recycle(e.bytes);
     e.bytes = undefined;
     e.spilling = false;
     e.inTier = false;

@@ -74,15 +74,29 @@ function payloadBytes(m: Msg): number {
   }
 }
 
+/**
+ * Who flushes an outbox at the end of the turn, when not its own setImmediate:
+ * a coordinator flushes its sessions' outboxes a slice per turn
+ * (coordinator/flush-turns.ts), so that a turn's writes stay bounded however many nodes it touched.
+ */
+export interface FlushTurns {
+  /** `o` has messages waiting: call o.turnFlush() in a coming turn, once. */
+  add(o: Outbox): void;
+}
+
 /** Collects messages and sends them as one frame at the end of the turn. */
 export class Outbox {
   private queue: Msg[] = [];
   private bytes = 0;
   private scheduled = false;
-  /** `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts). */
+  /**
+   * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
+   * `turns`: flushes it at the end of the turn (default: its own nextTurn).
+   */
   constructor(
     private readonly sendFrame: (frame: Uint8Array) => void,
     private readonly riding?: () => Msg | null,
+    private readonly turns?: FlushTurns,
   ) {}
 
   push(m: Msg): void {
@@ -91,12 +105,19 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      nextTurn(() => this.flush());
+      if (this.turns) this.turns.add(this);
+      else nextTurn(() => this.turnFlush());
     }
   }
 
-  flush(): void {
+  /** The end-of-turn flush it asked for (once per push that found it unscheduled). */
+  turnFlush(): void {
     this.scheduled = false;
+    this.flush();
+  }
+
+  /** Sends what is queued now (a flush already scheduled still comes, and finds what was pushed since). */
+  flush(): void {
     if (this.queue.length === 0) return;
     const q = this.queue;
     this.queue = [];

@@ -6,7 +6,7 @@ import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
 import type { Placement } from './raw-peer.js';
-import { LEAF_BYTES, chunkCount, chunkMatchesAsync, rememberLeaves, rootOf } from '../hash.js';
+import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
 
 /**
  * A holder sent a chunk (or leaves) that does not match the object's hash
@@ -269,16 +269,15 @@ export class Receiving {
     }
     // Each leaf on its own against its hash (issue 17), in place in the
     // buffer (no copy held), off the main thread where the platform hashes so.
+    // Checks start as chunks arrive (several at once); their outcomes are taken in order.
     const at = c.o;
-    const piece = t.buf.subarray(at, at + len);
+    const leaves = chunkCount(len);
+    const matching = chunksMatchingAsync(t.leaves!, at / CHUNK_DATA_BYTES, t.buf.subarray(at, at + len));
     t.checks = t.checks.then(async () => {
-      for (let k = 0; k < len; k += CHUNK_DATA_BYTES) {
-        if (this.incoming.get(c.x) !== t) return;
-        const ok = await chunkMatchesAsync(t.leaves!, (at + k) / CHUNK_DATA_BYTES, piece.subarray(k, k + CHUNK_DATA_BYTES));
-        if (this.incoming.get(c.x) !== t) return;
-        if (!ok) return this.bad(c.x, t, `chunk at ${at + k} does not match its hash`, true);
-        t.verified = Math.min(at + len, at + k + CHUNK_DATA_BYTES);
-      }
+      const m = await matching;
+      if (this.incoming.get(c.x) !== t) return;
+      t.verified = Math.min(at + len, at + m * CHUNK_DATA_BYTES);
+      if (m < leaves) return this.bad(c.x, t, `chunk at ${at + m * CHUNK_DATA_BYTES} does not match its hash`, true);
       if (t.verified >= t.to) this.finish(c.x, t);
     });
   }

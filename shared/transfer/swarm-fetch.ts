@@ -8,10 +8,18 @@ import { chunkCount, rememberLeaves } from '../hash.js';
 import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
-import { ASKED, HELD, MISSING, pick } from './swarm-pick.js';
+import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
+import type { PeerLink } from './link.js';
 
 /** Requests in flight per source. */
 const PER_SOURCE = 4;
+/**
+ * Over a stream link (TCP between Node peers): a request is a run of one
+ * link chunk (1 MiB), this many in flight. At 4 runs of 4 leaves (1 MiB in
+ * flight) a reader waited a round trip per MiB: a task's 80 MiB argument came
+ * at half the link's pace (issue 17).
+ */
+const STREAM_DEPTH = 8;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
 /**
@@ -63,6 +71,8 @@ export class SwarmFetch {
         has: full ? null : new Uint8Array(this.chunks),
         claims: new Map(),
         inflight: 0,
+        run: RUN_CHUNKS,
+        depth: PER_SOURCE,
         dropped: false,
         retryAt: 0,
         readmits: 0,
@@ -81,6 +91,7 @@ export class SwarmFetch {
     for (const s of order) {
       try {
         const link = await this.swarm.links.linkTo(s.peer);
+        fit(s, link);
         this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true });
         break;
       } catch (e) {
@@ -169,7 +180,7 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        if (s.dropped || s.inflight >= (s.probation ? 1 : PER_SOURCE)) continue;
+        if (s.dropped || s.inflight >= (s.probation ? 1 : s.depth)) continue;
         const run = pick(this, s);
         if (!run) continue;
         this.request(s, run[0], run[1]);
@@ -195,7 +206,10 @@ export class SwarmFetch {
     };
     void this.swarm.links
       .linkTo(s.peer)
-      .then((link) => link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to }))
+      .then((link) => {
+        fit(s, link);
+        return link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to });
+      })
       .then(
         () => {
           s.probation = false;
@@ -275,4 +289,12 @@ export class SwarmFetch {
       if (link?.state === 'open') sendHaves(link, this.id, have, claim);
     }
   }
+}
+
+/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
+function fit(s: Source, link: PeerLink): void {
+  const per = link.raw.chunkBytes ?? 0;
+  if (per <= CHUNK_DATA_BYTES) return;
+  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
+  s.depth = STREAM_DEPTH;
 }

@@ -6,7 +6,7 @@
 import type { Source, SwarmContext } from './swarm-source.js';
 
 /** Chunks asked for in one request. */
-const RUN_CHUNKS = 4;
+export const RUN_CHUNKS = 4;
 /** A claim older than this no longer keeps a reader from asking a full holder. */
 const CLAIM_MS = 3_000;
 /** How long a reader waits for the have maps of the readers it told before asking full holders. */
@@ -54,7 +54,7 @@ export function pick(v: PickView, s: Source): [number, number] | null {
   const c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   let e = c + 1;
-  while (e < v.chunks && e - c < RUN_CHUNKS && wants(v, s, e, now)) e++;
+  while (e < v.chunks && e - c < s.run && wants(v, s, e, now)) e++;
   return [c, e];
 }
 

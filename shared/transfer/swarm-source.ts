@@ -19,6 +19,9 @@ export interface Source {
   has: Uint8Array | null;
   claims: Map<number, number>;
   inflight: number;
+  /** Chunks per request and requests in flight: more over a stream link (fast-link.ts), whose chunks are larger. */
+  run: number;
+  depth: number;
   /** Not asked now: it failed. `retryAt`: when it is asked again (it stalled); 0: not for this object. */
   dropped: boolean;
   retryAt: number;

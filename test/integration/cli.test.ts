@@ -52,7 +52,7 @@ describe('tabmesh CLI', () => {
       expect(r.out, cmd).toContain(`tabmesh ${cmd} `);
       expect(r.out, cmd).not.toContain(cmd === 'submit' ? 'tabmesh node' : 'tabmesh submit');
     }
-  });
+  }, 180_000); // 23 CLI processes one after another: over a minute on a loaded machine
 
   it('`start` runs a coordinator and a local node, prints the URL and a token stored in the data folder', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-cli-'));

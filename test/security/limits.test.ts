@@ -7,7 +7,7 @@ import { HostileNode, RawPeer } from './hostile.js';
 import { PROTOCOL_VERSION, type Msg } from '../../shared/protocol/messages.js';
 import { childTaskId, functionId, rootTaskId, putObjectId } from '../../shared/ids.js';
 import type { Mesh } from '../../shared/api/mesh.js';
-import { LimitKeeper } from '../../coordinator/limits/limits.js';
+import { DRIVER_ROOM, LimitKeeper } from '../../coordinator/limits/limits.js';
 import { FD_RESERVE, openFileLimit, sessionBudget } from '../../coordinator/limits/open-files.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 
@@ -223,6 +223,48 @@ describe('per-address limits for volunteers behind one NAT address', () => {
       expect((await again.welcome()).jobId).toBeTruthy();
       again.close();
       peers[1].close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a coordinator full of nodes keeps room for drivers: the node past its bound less DRIVER_ROOM is refused at hello, a driver gets in', async () => {
+    const k = new LimitKeeper({ maxSessions: 200 });
+    for (let i = 0; i < 200 - DRIVER_ROOM; i++) {
+      expect(k.opened(`10.3.0.${i}`, 0)).toBeNull();
+      expect(k.nodeMayJoin()).toBeNull();
+    }
+    expect(k.opened('10.3.1.0', 0)).toBeNull();
+    expect(k.nodeMayJoin()?.code).toBe('COORDINATOR_FULL');
+    // A small bound keeps an eighth of it.
+    const small = new LimitKeeper({ maxSessions: 16 });
+    for (let i = 0; i < 14; i++) small.opened('10.3.2.1', 0);
+    expect(small.nodeMayJoin()).toBeNull();
+    small.opened('10.3.2.1', 0);
+    expect(small.nodeMayJoin()?.code).toBe('COORDINATOR_FULL');
+
+    const c = await startCoordinator({ port: 0, memory: true, token: 't', limits: { maxSessions: 16 } });
+    try {
+      const node = async (i: number) => {
+        const p = await RawPeer.open(c.url);
+        p.send({ t: 'hello', role: 'node', version: PROTOCOL_VERSION, node: { kind: 'edge', name: `full${i}`, resources: { cpu: 1 }, storeBytes: 0 } });
+        return p;
+      };
+      const nodes: RawPeer[] = [];
+      for (let i = 0; i < 14; i++) {
+        nodes.push(await node(i));
+        expect((await nodes[i].welcome()).nodeId).toBeTruthy();
+      }
+      const extra = await node(14);
+      await extra.closed;
+      expect(extra.error()).toMatchObject({ code: 'COORDINATOR_FULL' });
+      expect(extra.error()?.message).toMatch(/kept for drivers/);
+      const driver = await RawPeer.open(c.url);
+      driver.send({ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: 't' });
+      expect((await driver.welcome()).jobId).toBeTruthy();
+      expect(nodes.every((p) => !p.isClosed)).toBe(true);
+      driver.close();
+      for (const p of nodes) p.close();
     } finally {
       await c.close();
     }

@@ -29,6 +29,8 @@ export interface NetFaults {
   bytesPerMs: number;
   /** Each peer's upload, shared by all its channels, bytes per ms (default: no limit but the channels'). */
   uplinkBytesPerMs?: number;
+  /** Object bytes per chunk, as a stream link (TCP between Node peers) takes them; one leaf when undefined. */
+  chunkBytes?: number;
 }
 
 export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
@@ -52,6 +54,10 @@ class FakePeer implements RawPeer {
   onData: (bytes: Uint8Array) => void = () => {};
   onClose: (why: string) => void = () => {};
   onDrain: () => void = () => {};
+
+  get chunkBytes(): number | undefined {
+    return this.net.faults.chunkBytes;
+  }
 
   constructor(
     private readonly net: SimNet,

@@ -12,6 +12,7 @@
 //   SIM_SEED=12 npx vitest run test/sim/swarm.sim.test.ts       replay one seed
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
+import { setChunkChecker } from '../../shared/hash.js';
 import { CALM, SimNet, type NetFaults } from './net.js';
 import { seedsToRun } from './seeds.js';
 import { CHUNK, SwarmSim, run } from './swarm-run.js';
@@ -168,6 +169,29 @@ describe('stuck links', () => {
 });
 
 describe('wall time', () => {
+  it('one reader, one holder over a stream link (1 MiB chunks, 10 ms hops): the swarm keeps the link as busy as one whole-object request', async () => {
+    const read = (swarm: boolean) =>
+      simulated(async () => {
+        const truth = object(256, 5); // 16 MiB
+        const sim = new SwarmSim(new SimNet(5, { ...CALM, latencyMs: [10, 10], bytesPerMs: 1_000_000, chunkBytes: 16 * CHUNK }), truth, {
+          swarmMinBytes: swarm ? 1 : Infinity,
+        });
+        sim.add('origin', { bytes: truth, liar: false });
+        sim.read(sim.add('reader', null), 0);
+        await sim.drive();
+        await sim.finish();
+        return sim.reads[0].end - sim.reads[0].at;
+      });
+    // Checks by this thread: the hash pool answers in real time, while the simulated clock jumps ahead.
+    const pool = setChunkChecker(null);
+    const swarm = await read(true).finally(() => setChunkChecker(pool));
+    setChunkChecker(null);
+    const alone = await read(false).finally(() => setChunkChecker(pool));
+    console.log(`swarm sim, one reader over a stream link: swarm ${swarm} ms, one request ${alone} ms`);
+    // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip per MiB.
+    expect(swarm).toBeLessThan(alone * 1.5);
+  });
+
   it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
     /** When the last of 8 readers has the object (simulated ms), and the origin's upload in copies. */
     const broadcast = (seed: number, swarm: boolean, faults: NetFaults) =>

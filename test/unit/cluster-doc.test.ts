@@ -101,6 +101,29 @@ describe('the live document at 10,000 nodes', () => {
     expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 4 });
   });
 
+  it('10,000 nodes: a sample between seconds builds the views of the shown nodes that changed only; the sample of each second refreshes all', () => {
+    const w = world();
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.add(`n${i}`, 0, i % 7));
+    let now = Date.now();
+    w.doc.sample(now);
+    const v = viewsOf(w.doc);
+    const built = v.built;
+    expect(built).toBe(MAX_NODES);
+    for (let i = 0; i < 3; i++) w.doc.sample((now += 200));
+    expect(v.built).toBe(built);
+    // Two shown nodes change: the next sample builds their two views, and shows what changed.
+    const shown = nodes.filter((n) => w.doc.nodes.has(n.id));
+    w.set(shown[3], { inflightTasks: 2 });
+    shown[9].load = { ...shown[9].load, running: 1 };
+    w.doc.sample((now += 200));
+    expect(v.built - built).toBe(2);
+    expect(w.doc.nodes.get(shown[3].id)).toMatchObject({ inflight: 2 });
+    expect(w.doc.nodes.get(shown[9].id)).toMatchObject({ running: 1 });
+    // The second's sample builds every shown view again (byte counters, objects, trust move without a load change).
+    w.doc.sample((now += 200));
+    expect(v.built - built).toBe(2 + MAX_NODES);
+  });
+
   it('10,000 idle nodes: a minute of samples looks at no node; a ranking from the changed nodes is the one a walk gives', () => {
     const w = world();
     const nodes = Array.from({ length: 10_000 }, (_, i) => w.add(`n${i}`, 0, i % 1000));

@@ -3,7 +3,18 @@
 // of computing it (sync, sliced, worker threads) gives the same hash.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HASH_CHUNK, LEAF_BYTES, TreeHasher, chunkMatches, contentHash, contentHashAsync, leafHashes, rootOf } from '../../shared/hash.js';
+import {
+  HASH_CHUNK,
+  LEAF_BYTES,
+  TreeHasher,
+  chunkMatches,
+  chunksMatchingAsync,
+  contentHash,
+  contentHashAsync,
+  leafHashes,
+  rootOf,
+  setChunkChecker,
+} from '../../shared/hash.js';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { allocBytes } from '../../shared/bytes.js';
 
@@ -63,6 +74,29 @@ describe('chunk-hash tree', () => {
 });
 
 describe('TreeHasher', () => {
+  it('a received run of chunks is checked in place by the worker pool as by this thread: the leading chunks that match', async () => {
+    installNodeHasher();
+    const n = 20 * HASH_CHUNK + 123;
+    const b = sample(n, 9);
+    const leaves = leafHashes(b);
+    const shared = allocBytes(n);
+    shared.set(b);
+    const piece = shared.subarray(4 * HASH_CHUNK, n); // chunks 4..20, the last one short
+    const pool = setChunkChecker(null);
+    try {
+      for (const checker of [null, pool]) {
+        setChunkChecker(checker);
+        expect(await chunksMatchingAsync(leaves, 4, piece)).toBe(17);
+        shared[9 * HASH_CHUNK + 5] ^= 1; // chunk 9: five chunks of the piece match
+        expect(await chunksMatchingAsync(leaves, 4, piece)).toBe(5);
+        shared[9 * HASH_CHUNK + 5] ^= 1;
+        expect(await chunksMatchingAsync(leaves.subarray(0, 10 * LEAF_BYTES), 4, piece)).toBe(6); // leaves end at chunk 9
+      }
+    } finally {
+      setChunkChecker(pool);
+    }
+  });
+
   it('bytes arriving in pieces of any size hash as the whole', () => {
     const b = sample(3 * HASH_CHUNK + 999, 4);
     for (const piece of [1000, HASH_CHUNK, HASH_CHUNK + 1, 7 * 1024 * 1024]) {

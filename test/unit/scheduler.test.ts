@@ -8,10 +8,12 @@ import type { Session } from '../../coordinator/session.js';
 import { Gcs } from '../../coordinator/gcs/gcs.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
-import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
+import { Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
 import { SATURATED_TASKS_PER_CPU } from '../../coordinator/scheduler/default-policy.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, rootTaskId, type FunctionId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Arg, Scheduling, TaskSpec } from '../../shared/protocol/messages.js';
+import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
+import { SessionFlushes } from '../../coordinator/flush-turns.js';
 
 const KiB = 1024;
 
@@ -39,12 +41,15 @@ class World {
       n.tasks.add(t);
       Scheduler.charge(n, t, 1);
       this.assigned.push({ task: t, node: n });
+      this.onAssign?.(t, n);
     },
     (t, why) => {
       t.state = 'failed';
       this.unplaceable.push({ t, why });
     },
   );
+  /** What the coordinator would send the node (tests of frames per turn). */
+  onAssign?: (t: TaskRecord, n: NodeRecord) => void;
   private nextTask = 0;
   private nextPut = 0;
   readonly fn: FunctionId;
@@ -831,5 +836,69 @@ describe('time-sliced passes (issue 14)', () => {
     // The first class is drained now: the next pass reaches the second.
     expect(w.scheduler.run({ tasks: 1000, ms: Infinity })).toBe(true);
     expect(late.state).toBe('assigned');
+  });
+});
+
+describe('distinct nodes per turn (issue 14): each is a frame and a socket write', () => {
+  /**
+   * Each node's assignments go into an outbox flushed like a coordinator
+   * session's (coordinator/flush-turns.ts); runs the scheduler's turns until
+   * `total` tasks are placed and sent. Answers the frames, as [node, tasks in it].
+   */
+  async function sendAll(w: World, total: number): Promise<{ frames: Array<[NodeRecord, number]>; flushes: SessionFlushes }> {
+    const flushes = new SessionFlushes(TURN_NODES);
+    const frames: Array<[NodeRecord, number]> = [];
+    const boxes = new Map<NodeRecord, Outbox>();
+    w.onAssign = (_t, n) => {
+      let b = boxes.get(n);
+      if (!b) boxes.set(n, (b = new Outbox((f) => frames.push([n, decodeFrame(f).length]), undefined, flushes)));
+      b.push({ t: 'giveBack', n: 1 });
+    };
+    w.scheduler.runPending();
+    for (let i = 0; i < 500 && (w.assigned.length < total || flushes.size > 0); i++) await new Promise((r) => setImmediate(r));
+    return { frames, flushes };
+  }
+
+  it('in a mesh of 10,000 a turn gives work to at most TURN_NODES nodes, the least loaded first, and fills them up to their depth', async () => {
+    const w = new World();
+    const fn = w.addFunction('short()', { ewmaMs: 1, runs: 100 }); // depth 10
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.addNode(`n${i}`, { cpu: 1 }, i < 100 ? 1 : 0));
+    const ts = w.submit(6000, { fn });
+    const { frames, flushes } = await sendAll(w, 6000);
+    expect(w.assigned).toHaveLength(6000);
+    // No turn had more than TURN_NODES outboxes to flush: none was carried to a later turn.
+    expect(flushes.maxPerTurn).toBeLessThanOrEqual(TURN_NODES);
+    expect(flushes.carried).toBe(0);
+    // Frames carry several tasks each: 6,000 tasks in far fewer writes than one per task.
+    expect(frames.reduce((s, [, k]) => s + k, 0)).toBe(6000);
+    expect(frames.length).toBeLessThan(6000 / 3);
+    // The first nodes given work are the least loaded (idle ones, in join order; the first 100 were busy).
+    expect(w.assigned.slice(0, TURN_NODES).map((a) => a.node)).toEqual(nodes.slice(100, 100 + TURN_NODES));
+    // No node past its depth (10 per CPU, plus the one task the busy ones had); tasks in queue order.
+    for (const [i, n] of nodes.entries()) expect(n.inflightTasks).toBeLessThanOrEqual(i < 100 ? 11 : 10);
+    expect(w.assigned.map((a) => a.task)).toEqual(ts);
+    expect(w.scheduler.packed).toBeGreaterThan(0);
+  });
+
+  it('spread is not packed: past TURN_NODES nodes a turn stops, and the next goes on round robin', async () => {
+    const w = new World();
+    Array.from({ length: 2000 }, (_, i) => w.addNode(`n${i}`, { cpu: 1 }));
+    w.submit(1000, { scheduling: 'spread' });
+    const { frames, flushes } = await sendAll(w, 1000);
+    expect(new Set(w.placements()).size).toBe(1000);
+    expect(frames).toHaveLength(1000);
+    expect(flushes.carried).toBe(0);
+    expect(w.scheduler.packed).toBe(0);
+  });
+
+  it('a mesh of TURN_NODES nodes or fewer never meets the bound: least loaded as before', async () => {
+    const w = new World();
+    const fn = w.addFunction('short()', { ewmaMs: 1, runs: 100 });
+    const nodes = Array.from({ length: TURN_NODES }, (_, i) => w.addNode(`n${i}`, { cpu: 1 }));
+    w.submit(3 * TURN_NODES, { fn });
+    await sendAll(w, 3 * TURN_NODES);
+    // Least loaded each time: three rounds over the nodes in join order.
+    expect(w.assigned.map((a) => a.node)).toEqual([...nodes, ...nodes, ...nodes]);
+    expect(w.scheduler.packed).toBe(0);
   });
 });

@@ -1,0 +1,62 @@
+// The coordinator's sessions flush their outboxes here, a slice per turn
+// (issue 14). Each frame sent is a socket write; a scheduler pass that gave
+// work to 2,000 nodes of a 10,000-node mesh ended in 2,000 writes in one
+// check phase (a 741 ms stretch under load). Here at most `perTurn` outboxes
+// flush in one turn, oldest first; the rest go in the next turns, so the loop
+// serves incoming frames and HTTP in between. Order within a session is kept:
+// an outbox holds its messages in order until its turn comes.
+import type { FlushTurns, Outbox } from '../shared/protocol/frame.js';
+import { nextTurn } from '../shared/turn.js';
+
+/** Outboxes flushed in one turn, at most. */
+export const FLUSH_PER_TURN = 256;
+
+export class SessionFlushes implements FlushTurns {
+  private queue: Outbox[] = [];
+  private head = 0;
+  private scheduled = false;
+  /** The most outboxes one turn flushed, and turns that left some for the next (for /api/stats and tests). */
+  maxPerTurn = 0;
+  carried = 0;
+
+  constructor(readonly perTurn = FLUSH_PER_TURN) {}
+
+  add(o: Outbox): void {
+    this.queue.push(o);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      nextTurn(this.drain);
+    }
+  }
+
+  /** Outboxes waiting for their turn. */
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    // Only what was queued before this turn: an outbox added while flushing waits for the next.
+    const end = Math.min(this.queue.length, this.head + this.perTurn);
+    let k = 0;
+    while (this.head < end) {
+      const o = this.queue[this.head];
+      (this.queue as (Outbox | undefined)[])[this.head++] = undefined;
+      k++;
+      o.turnFlush();
+    }
+    if (k > this.maxPerTurn) this.maxPerTurn = k;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    this.carried++;
+    if (this.head > 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.scheduled = true;
+    nextTurn(this.drain);
+  };
+}

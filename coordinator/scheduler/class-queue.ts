@@ -1,0 +1,42 @@
+// The scheduler's queues: one per scheduling class (function, resources,
+// policy), in submit order, with cancelled or placed entries skipped lazily.
+import type { TaskRecord } from '../gcs/tables.js';
+
+export class ClassQueue {
+  items: TaskRecord[] = [];
+  head = 0;
+  /** `waiting`: the scheduler's tasks still queued in some queue (its size is queuedCount). */
+  constructor(private readonly waiting: Set<TaskRecord>) {}
+  /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
+  private clearHead(): void {
+    this.waiting.delete(this.items[this.head]);
+    (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
+  }
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  peek(): TaskRecord | undefined {
+    while (this.head < this.items.length && this.items[this.head].state !== 'queued') this.clearHead();
+    return this.items[this.head];
+  }
+  shift(): void {
+    this.clearHead();
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A task's scheduling class: tasks of one class are placed in order. */
+export function classKey(t: TaskRecord): string {
+  const s = t.spec;
+  let key: string = s.fnId;
+  for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
+  const sch = s.scheduling;
+  if (sch === 'spread') key += '|spread';
+  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
+  // A replica that no free node may take must not hold up other tasks of its class.
+  if (t.replicas) key += `|replica=${s.taskId}`;
+  return key;
+}

@@ -1,0 +1,36 @@
+// Rules the scheduler's passes apply to one task: which policy places it,
+// whether a node could ever run it, whether a hard affinity names a node that
+// is gone, whether another coordinator may run it.
+import type { Gcs } from '../gcs/gcs.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { affinityPolicy } from './affinity-policy.js';
+import { defaultPolicy } from './default-policy.js';
+import type { PlacementPolicy } from './policy.js';
+import { spreadPolicy } from './spread-policy.js';
+
+export function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
+  const s = t?.spec.scheduling;
+  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node)) return null;
+  return s.node;
+}
+
+export function feasible(n: NodeRecord, t: TaskRecord): boolean {
+  for (const r in t.spec.resources) if (t.spec.resources[r] > (n.resources[r] ?? 0)) return false;
+  return true;
+}
+
+export function policyOf(t: TaskRecord): PlacementPolicy {
+  const s = t.spec.scheduling;
+  if (s === 'spread') return spreadPolicy;
+  if (typeof s === 'object' && s !== null) return affinityPolicy;
+  return defaultPolicy;
+}
+
+/**
+ * Another coordinator (coordinator/mesh) runs plain tasks of this one's own
+ * jobs: not a job it runs for a third (no loops), not actors (they stay where
+ * their calls are routed), not verified replicas (distinct nodes, not coordinators).
+ */
+export function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
+  return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
+}

@@ -1,0 +1,134 @@
+// Receiver memory reuse (issue 17): a freed object's buffer goes back to the
+// pool only once every executor it was posted to let its view go; a task that
+// keeps the array keeps its bytes. Real worker_threads executors (edge/worker.ts
+// from dist/: run `npm run build` first), a real store and memory pool.
+import { afterEach, describe, expect, it } from 'vitest';
+import { allocBytes, drainPool, forPosting, viewsLent } from '../../shared/bytes.js';
+import { decodeValue, encodeValue } from '../../shared/codec.js';
+import { childTaskId, newJobId, putObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
+import type { FromExecutor, RunTask } from '../../shared/executor/protocol.js';
+import { ExecutorPool } from '../../shared/node/executor-pool.js';
+import type { Executor } from '../../shared/node/local-task.js';
+import { ObjectStore } from '../../shared/node/store.js';
+import { workerThreadExecutors } from '../../edge/executors.js';
+
+const N = 1 << 20; // 8 MiB of Float64
+const job = newJobId();
+let submitted = 0;
+const waiting = new Map<TaskId, (v: unknown) => void>();
+
+function onMessage(_ex: Executor, m: FromExecutor): void {
+  if (m.k !== 'done') return;
+  for (const r of m.results) {
+    const done = waiting.get(r.taskId);
+    waiting.delete(r.taskId);
+    done?.(r.ok ? decodeValue(r.returns[0].bytes) : new Error(r.failure.message));
+  }
+}
+
+/** Runs `source` on `ex` with these encoded arguments, shared ones lent as the node lends them. */
+function run(ex: Executor, name: string, source: string, args: Uint8Array[] = []): Promise<unknown> {
+  const taskId = childTaskId(rootTaskId(job), submitted++);
+  const transfer: ArrayBuffer[] = [];
+  const t: RunTask = {
+    taskId,
+    jobId: job,
+    attempt: 0,
+    gen: 0,
+    fnId: name,
+    name,
+    source,
+    args: args.map((a) => forPosting(a, transfer, ex.leases)),
+    numReturns: 1,
+  };
+  const out = new Promise<unknown>((resolve) => waiting.set(taskId, resolve));
+  ex.handle.post({ k: 'run', tasks: [t], lent: ex.leases.take() }, transfer);
+  return out;
+}
+
+async function until(what: string, ok: () => boolean, state: () => unknown, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (now ${String(state())})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const KEEP = '(a) => { globalThis.kept = a; return a.length; }';
+const SUM = '(a) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]; return s; }';
+const SUM_KEPT = '() => { const a = globalThis.kept; let s = 0; for (let i = 0; i < a.length; i++) s += a[i]; return s; }';
+const DROP = '() => { globalThis.kept = undefined; return 0; }';
+
+let pool: ExecutorPool | null = null;
+afterEach(() => {
+  pool?.terminateAll();
+  pool = null;
+  drainPool();
+});
+
+function setup(): { ex: readonly Executor[]; store: ObjectStore; bytes: Uint8Array; id: ReturnType<typeof putObjectId> } {
+  drainPool();
+  pool = new ExecutorPool(
+    workerThreadExecutors(),
+    onMessage,
+    () => {},
+    () => ({ k: 'config', config: { inlineMax: 64 * 1024, nodeName: 'leases' } }),
+    2,
+  );
+  const store = new ObjectStore({ memoryBytes: 64 << 20 });
+  const { bytes } = encodeValue(new Float64Array(N).fill(1.5));
+  const id = putObjectId(rootTaskId(job), submitted++);
+  store.put(id, bytes, { hash: 'h', primary: true });
+  return { ex: pool.executors, store, bytes, id };
+}
+
+describe('views of object memory lent to executors', () => {
+  it("a freed object's buffer is reused only after every executor let its view go; a task that keeps the array keeps its bytes", async () => {
+    const { ex, store, bytes, id } = setup();
+    expect(await run(ex[0], 'keep', KEEP, [bytes])).toBe(N);
+    expect(await run(ex[1], 'sum', SUM, [bytes])).toBe(N * 1.5);
+    expect(viewsLent(bytes)).toBeGreaterThanOrEqual(1);
+
+    // Freed: the executor that kept nothing collects and gives its view back; the other still holds one.
+    store.delete(id);
+    await until(
+      'the view nobody holds to come back',
+      () => viewsLent(bytes) === 1,
+      () => `${viewsLent(bytes)} views lent`,
+    );
+    const other = allocBytes(bytes.byteLength, true);
+    expect(other.buffer).not.toBe(bytes.buffer);
+    other.fill(9); // a new object's bytes: they must not land in the kept array
+    await new Promise((r) => setTimeout(r, 300));
+    expect(viewsLent(bytes)).toBe(1);
+    expect(await run(ex[0], 'sumKept', SUM_KEPT)).toBe(N * 1.5);
+
+    // The task lets go: after its next collection the buffer is the pool's again.
+    expect(await run(ex[0], 'drop', DROP)).toBe(0);
+    await until(
+      'the kept view to come back once dropped',
+      () => viewsLent(bytes) === 0,
+      () => `${viewsLent(bytes)} views lent`,
+    );
+    expect(allocBytes(bytes.byteLength, true).buffer).toBe(bytes.buffer);
+  });
+
+  it('an executor that goes gives back every view it held; a buffer still in the store is not reused', async () => {
+    const { ex, store, bytes, id } = setup();
+    expect(await run(ex[0], 'keep', KEEP, [bytes])).toBe(N);
+    expect(viewsLent(bytes)).toBe(1);
+    // Its object is not freed: the view going back does not free the buffer.
+    expect(await run(ex[0], 'drop', DROP)).toBe(0);
+    pool!.restart(ex[0]);
+    expect(viewsLent(bytes)).toBe(0);
+    expect(allocBytes(bytes.byteLength, true).buffer).not.toBe(bytes.buffer);
+    expect(store.getSync(id)![100]).toBe(bytes[100]);
+    // Lent to the new executor, kept, freed, then the executor is replaced: the buffer is the pool's.
+    expect(await run(pool!.executors[0], 'keep', KEEP, [bytes])).toBe(N);
+    store.delete(id);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(viewsLent(bytes)).toBe(1);
+    pool!.restart(pool!.executors[0]);
+    expect(allocBytes(bytes.byteLength, true).buffer).toBe(bytes.buffer);
+  });
+});
