@@ -198,7 +198,7 @@ describe('fenced writes and moved holdings', () => {
       n: number;
       constructor(start: number) {
         // Long enough for the test to stop A after the creation was placed and before it returns.
-        const end = Date.now() + 1500;
+        const end = Date.now() + 3000;
         while (Date.now() < end);
         this.n = start;
       }
@@ -215,6 +215,8 @@ describe('fenced writes and moved holdings', () => {
         everyMs: 5,
         what: 'the placed actor row',
       });
+      // The row goes to Redis from A's writer thread, the assign to the node at the end of A's turn: let that turn end first.
+      await new Promise((r) => setTimeout(r, 500));
       a.proc.kill('SIGSTOP');
       stopped.push(a);
       expect(unpack(placed)).toMatchObject({ id: slow.actorId, placed: true });
