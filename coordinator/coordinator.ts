@@ -131,7 +131,10 @@ export class Coordinator implements Managers {
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
-    this.tasks.onPlaced = (spec, n) => this.honesty.placed(n.session, spec.taskId);
+    this.tasks.onPlaced = (spec, n) => {
+      this.honesty.placed(n.session, spec.taskId);
+      if (spec.actor?.kind === 'create') this.handover.placed(spec.taskId, n);
+    };
     this.relay = new Relay(this.gcs, this.dir);
     this.artifacts = new ArtifactRegistry(this.gcs, this.dir, opts.jobGraceMs ?? 20_000);
     this.jobs = new JobManager(this.gcs, this.dir, this.ends, this.artifacts, opts.jobGraceMs ?? 20_000, () => this.stopped);

@@ -172,7 +172,7 @@ export class Inbox {
       quietMs: this.c.membership.quietMs,
       idleQuietMs: this.c.membership.idleQuietMs,
     });
-    if (m.node.host?.actors.length) this.c.handover.joined(n, m.node.host.actors);
+    if (m.node.host) this.c.handover.joined(n, m.node.host.actors);
     return null;
   }
 

@@ -105,6 +105,7 @@ export class ActorManager {
     a.deathCause = 'its constructor failed';
     this.dead++;
     this.dropName(a);
+    this.gcs.dropActor(a.id, a.job); // its host was on record from placement
   }
 
   /** A dead actor's name is free again; a detached one's name no longer holds it. */

@@ -8,7 +8,10 @@
 // its node again with its state intact, or lost (restarted or dead) if its
 // host never came, and a host's actor nobody claims is stopped on the node.
 import { createHash } from 'node:crypto';
+import { encodeValue } from '../../shared/codec.js';
+import type { Failure } from '../../shared/errors.js';
 import type { TaskId } from '../../shared/ids.js';
+import type { TaskResult, TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { TaskManager } from '../scheduler/tasks.js';
@@ -20,7 +23,24 @@ export interface ActorRow {
   job: string;
   hostKey: string;
   restarts: number;
+  /** Its constructor was sent to that host and had not returned when the row was written. */
+  placed?: boolean;
 }
+
+/** A recovered actor creation whose end nobody can vouch for: whether it ran is unknown, and an actor's state must not see it twice. */
+export function inFlightFailure(spec: TaskSpec, why = ''): Failure {
+  return {
+    code: 'ACTOR_DIED',
+    name: 'ActorDiedError',
+    message: `actor ${spec.actor!.id.slice(0, 12)}: this ${spec.actor!.kind === 'call' ? 'call' : 'constructor'} was in flight when the coordinator running its job stopped${why}`,
+    stack: '',
+    functionName: spec.name,
+    taskId: spec.taskId,
+  };
+}
+
+/** What a node reports when a constructor returns (the executor's `undefined`). */
+const CONSTRUCTED: TaskResult = { v: encodeValue(undefined).bytes, refs: [] };
 
 export function hostKeyHash(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -29,8 +49,8 @@ export function hostKeyHash(key: string): string {
 type Timer = ReturnType<typeof setTimeout>;
 
 export class ActorHandover {
-  /** Actors of recovered jobs waiting for their host: id -> its key hash. */
-  private readonly awaited = new Map<TaskId, { key: string; timer: Timer }>();
+  /** Actors of recovered jobs waiting for their host: id -> its key hash, and the creation when its constructor was in flight. */
+  private readonly awaited = new Map<TaskId, { key: string; timer: Timer; constructing?: TaskRecord }>();
   /** Actors nodes said they host that no job known here has (yet): id -> the node. */
   private readonly claims = new Map<TaskId, { node: NodeRecord; timer: Timer }>();
 
@@ -61,15 +81,48 @@ export class ActorHandover {
     this.awaited.set(id, { key: row.hostKey, timer });
   }
 
+  /**
+   * A recovered job's actor whose constructor was in flight (sent to its host,
+   * its end not on record: the coordinator stopped within a write window, or
+   * before the node's report came). Only the host knows: if it joins saying it
+   * hosts the actor, the constructor ended there and the actor lives on with
+   * its state; if it joins without it, or not within the grace, the creation
+   * fails as before. False when the actor cannot be registered here.
+   */
+  expectConstructor(creation: TaskRecord, row: ActorRow, graceMs: number): boolean {
+    const id = creation.spec.taskId;
+    if (this.actors.has(id) || this.actors.register(creation)) return false;
+    const claim = this.claims.get(id);
+    if (claim) {
+      clearTimeout(claim.timer);
+      this.claims.delete(id);
+      if (this.live(claim.node) && claim.node.hostKey === row.hostKey) {
+        this.constructed(creation, claim.node);
+        return true;
+      }
+    }
+    const timer = setTimeout(() => {
+      if (this.awaited.get(id)?.timer !== timer) return;
+      this.awaited.delete(id);
+      if (this.gcs.tasks.get(id) === creation)
+        this.tasks().finishFailed(creation, inFlightFailure(creation.spec, `, and its node did not join again within ${graceMs} ms`));
+    }, graceMs);
+    timer.unref?.();
+    this.awaited.set(id, { key: row.hostKey, timer, constructing: creation });
+    return true;
+  }
+
   /** A node joined saying it still hosts these actors (from an earlier session of its process). */
   joined(n: NodeRecord, ids: TaskId[]): void {
+    this.missing(n, new Set(ids));
     for (const id of ids) {
       const w = this.awaited.get(id);
       const creation = this.gcs.tasks.get(id);
       if (w && w.key === n.hostKey && creation) {
         clearTimeout(w.timer);
         this.awaited.delete(id);
-        this.attach(creation, n);
+        if (w.constructing) this.constructed(creation, n);
+        else this.attach(creation, n);
         continue;
       }
       // Known here and not waiting for this process: it lives elsewhere, or it died; the node's copy goes.
@@ -88,6 +141,35 @@ export class ActorHandover {
       timer.unref?.();
       this.claims.set(id, { node: n, timer });
     }
+  }
+
+  /** The host joined again without these awaited actors: gone with their executor, or their constructor never ended there. Decided now, not after the grace. */
+  private missing(n: NodeRecord, hosted: ReadonlySet<TaskId>): void {
+    if (!n.hostKey) return;
+    for (const [id, w] of [...this.awaited]) {
+      if (w.key !== n.hostKey || hosted.has(id)) continue;
+      clearTimeout(w.timer);
+      this.awaited.delete(id);
+      const why = `its node ${n.id} joined again without it`;
+      if (!w.constructing) this.actors.unclaimed(id, why);
+      else if (this.gcs.tasks.get(id) === w.constructing) this.tasks().finishFailed(w.constructing, inFlightFailure(w.constructing.spec, `, and ${why}`));
+    }
+  }
+
+  /** Its constructor ended on `n`, which hosts it: as if `n` had reported it to the coordinator that stopped. */
+  private constructed(creation: TaskRecord, n: NodeRecord): void {
+    this.gcs.event(
+      'actor-found',
+      `actor ${creation.spec.name} ${creation.spec.taskId.slice(0, 12)}: its constructor was in flight when the coordinator running its job stopped; node ${n.id} hosts it`,
+      { job: creation.spec.jobId, node: n.id, task: creation.spec.taskId },
+    );
+    this.tasks().constructedOn(creation, n, CONSTRUCTED);
+  }
+
+  /** A creation was sent to node `n` (placed): its host is on record before its constructor can return. */
+  placed(id: TaskId, n: NodeRecord): void {
+    const a = this.actors.get(id);
+    if (a && a.state !== 'dead') this.gcs.persistActor(a.id, a.job, n.hostKey, a.restarts, true);
   }
 
   private attach(creation: TaskRecord, n: NodeRecord): void {

@@ -26,6 +26,7 @@ export interface Observability {
   history: TaskHistory;
   doc: ClusterDoc;
   hub: DashboardHub;
+  remote: RemoteRows;
   /** Called once the server listens: jobs connect back to this URL. */
   listening(url: string): void;
   close(): void;
@@ -43,8 +44,8 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
   registerState(app, { c, access, runner, history, ended });
   registerDashboard(app, hub);
   doc.start(opts.sampleMs);
-  // The other coordinators' nodes and jobs of a mesh (issue 15), beside this one's.
-  const remote = new RemoteRows(c, doc.doc);
+  // The other coordinators' nodes and jobs of a mesh (issue 15), beside this one's: asked only while a dashboard looks.
+  const remote = new RemoteRows(c, doc.doc, () => hub.size > 0);
   remote.start();
   return {
     access,
@@ -52,6 +53,7 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
     history,
     doc,
     hub,
+    remote,
     listening: (url) => runner.listening(url),
     close() {
       doc.stop();

@@ -159,9 +159,11 @@ export class EndedRecords {
     const handlesGone = actors.handlesGone;
     const endJob = actors.endJob;
     /* eslint-enable @typescript-eslint/unbound-method */
+    // A guest job's records (tasks run here for another coordinator, issue 15) are its owner's to list: not kept here.
+    const guest = (job: JobId) => !!gcs.jobs.get(job)?.guest;
     gcs.dropTask = (id) => {
       const t = gcs.tasks.get(id);
-      if (t) {
+      if (t && !guest(t.spec.jobId)) {
         const v = viewOf(t);
         this.tasks.add(id, gcs.tasks.seqOf(id), v);
         this.history?.record(t, v);
@@ -170,7 +172,7 @@ export class EndedRecords {
     };
     gcs.dropObject = (id) => {
       const o = gcs.objects.get(id);
-      if (o) this.objects.add(id, freedObject(o));
+      if (o && !guest(o.job)) this.objects.add(id, freedObject(o));
       dropObject.call(gcs, id);
     };
     // An actor's record goes in these two; what was there before and is gone after ended.

@@ -1,7 +1,9 @@
 // The other coordinators' nodes and jobs in the live document (issue 15): the
 // dashboard's node and job tables show the whole mesh. Asked over the mesh
-// bus (mesh-view.ts) every REMOTE_MS, apart from the sampling of this
-// coordinator's own rows, into maps of their own, bounded like the rest:
+// bus (mesh-view.ts) every REMOTE_MS while a dashboard is connected (nothing
+// else reads them: the state API gathers its own), at once when the first
+// one connects, apart from the sampling of this coordinator's own rows,
+// into maps of their own, bounded like the rest:
 //
 //   remoteNodes  Y.Map  id -> NodeView & { coordinator }   (at most MAX_NODES)
 //   remoteJobs   Y.Map  id -> JobView & { coordinator }    (the MAX_JOBS most recent)
@@ -16,6 +18,8 @@ import { setIfChanged } from './doc-write.js';
 import { MAX_NODES } from './node-views.js';
 
 export const REMOTE_MS = 2000;
+/** How often whether a dashboard looks is checked: a new one gets the rows within it. */
+const WATCH_MS = 250;
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const str = (v: unknown, max = 256): string => (typeof v === 'string' ? v.slice(0, max) : '');
@@ -75,15 +79,29 @@ export class RemoteRows {
   private maps: { nodes: Y.Map<RemoteNode>; jobs: Y.Map<RemoteJob> } | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private busy = false;
+  /** When the last round started; 0 while nobody looks. */
+  private last = 0;
+  /** Rounds asked of the mesh (tests). */
+  rounds = 0;
 
   constructor(
     private readonly c: Coordinator,
     private readonly doc: Y.Doc,
+    /** Whether a dashboard reads the document now. */
+    private readonly watched: () => boolean = () => true,
   ) {}
 
   start(everyMs = REMOTE_MS): void {
-    this.timer = setInterval(() => void this.sample(), everyMs);
+    this.timer = setInterval(() => this.tick(everyMs), Math.min(WATCH_MS, everyMs));
     this.timer.unref();
+  }
+
+  private tick(everyMs: number): void {
+    if (!this.watched()) return void (this.last = 0);
+    const now = Date.now();
+    if (now - this.last < everyMs) return;
+    this.last = now;
+    void this.sample();
   }
 
   stop(): void {
@@ -96,6 +114,7 @@ export class RemoteRows {
     const view = meshViewOf(this.c);
     if (this.busy || (!view && !this.maps)) return;
     this.busy = true;
+    this.rounds++;
     try {
       const [nodes, jobs] = view
         ? await Promise.all([view.gather({ what: 'nodes', take: MAX_NODES }), view.gather({ what: 'jobs', take: MAX_JOBS })])

@@ -145,12 +145,16 @@ export class Gcs {
    * Where a live actor is (issue 15): the hash of its host process's key, so
    * that a coordinator taking the job over attaches it again when that
    * process joins. Hosts without a key (tabs) get no row: their actors die with
-   * the coordinator.
+   * the coordinator. `placed`: its constructor was sent there and has not
+   * returned yet (a takeover asks that host whether it did). Written at once,
+   * not in the next grouped write: actor rows are rare, and a row lost in the
+   * write window made a live actor dead at the new owner.
    */
-  persistActor(id: TaskId, job: JobId, hostKey: string | undefined, restarts: number): void {
+  persistActor(id: TaskId, job: JobId, hostKey: string | undefined, restarts: number, placed = false): void {
     if (!this.storage.durable || this.guest(job)) return;
-    if (hostKey) this.storage.put('actors', id, rowPackr.pack({ id, job, hostKey, restarts }), job);
+    if (hostKey) this.storage.put('actors', id, rowPackr.pack(placed ? { id, job, hostKey, restarts, placed } : { id, job, hostKey, restarts }), job);
     else this.storage.delete('actors', id, job);
+    this.storage.flushSoon?.();
   }
 
   dropActor(id: TaskId, job: JobId): void {

@@ -7,7 +7,7 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
-import type { ActorRow } from '../actors/handover.js';
+import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
@@ -121,6 +121,12 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   for (const o of recovered) for (const id of o.contains) dir.addRef(id);
   report.objects = recovered.length;
 
+  const actorRows = new Map<string, ActorRow>();
+  for (const [key, row] of rows.actors ?? []) {
+    const r = rowPackr.unpack(row) as ActorRow;
+    if (!gcs.jobs.has(r.job as JobId)) storage.delete('actors', key, r.job);
+    else actorRows.set(r.id, r);
+  }
   const runAgain: TaskRecord[] = [];
   for (const [key, row] of rows.tasks) {
     const r = rowPackr.unpack(row) as TaskRow;
@@ -147,14 +153,9 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       // A call (or a constructor) in flight: whether it ran is unknown, and an actor's state must not see it twice.
       restore(gcs, job, t);
       for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1);
-      tasks.finishFailed(t, {
-        code: 'ACTOR_DIED',
-        name: 'ActorDiedError',
-        message: `actor ${spec.actor.id.slice(0, 12)}: this ${spec.actor.kind === 'call' ? 'call' : 'constructor'} was in flight when the coordinator running its job stopped`,
-        stack: '',
-        functionName: spec.name,
-        taskId: spec.taskId,
-      });
+      // A constructor's host is on record (written when it was placed): that host says whether it returned.
+      const host = spec.actor.kind === 'create' ? actorRows.get(spec.taskId) : undefined;
+      if (!host || !c.handover.expectConstructor(t, host, graceMs)) tasks.finishFailed(t, inFlightFailure(spec));
       continue;
     }
     for (let i = 0; i < spec.numReturns; i++) {
@@ -164,7 +165,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     runAgain.push(t);
   }
   for (const t of runAgain) tasks.resume(t);
-  recoverActors(c, rows.actors ?? [], graceMs);
+  recoverActors(c, actorRows.values(), graceMs);
   report.tasksRequeued = runAgain.length;
   keepEndedJobs(c, endedRows);
 
@@ -186,14 +187,9 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
 }
 
 /** Live actors of recovered jobs wait for their nodes to join again (coordinator/actors/handover.ts). */
-function recoverActors(c: Recovering, rows: Iterable<[string, Uint8Array]>, graceMs: number): void {
-  for (const [key, row] of rows) {
-    const r = rowPackr.unpack(row) as ActorRow;
+function recoverActors(c: Recovering, rows: Iterable<ActorRow>, graceMs: number): void {
+  for (const r of rows) {
     const creation = c.gcs.tasks.get(r.id);
-    if (!c.gcs.jobs.has(r.job as JobId)) {
-      c.gcs.storage.delete('actors', key, r.job);
-      continue;
-    }
     if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create') c.handover.expect(creation, r, graceMs);
   }
 }

@@ -164,6 +164,11 @@ export class RedisStorage implements GcsStorage {
     this.drainNotices();
   }
 
+  /** Hands the buffer to the worker now; Redis applies it in the order of all writes (no wait here). */
+  flushSoon(): void {
+    if (!this.closed && this.dead === undefined) this.flushNow();
+  }
+
   /** Flushes, waits for Redis to apply everything, and stops the worker. Idempotent. */
   close(): void {
     if (this.closed) return;

@@ -20,6 +20,12 @@ export interface GcsStorage {
   delete(table: TableName, key: string, group?: string): void;
   /** Writes everything buffered in one transaction. */
   flush(): void;
+  /**
+   * Hands what is buffered to the backend at once, without waiting for it to
+   * apply (a rare row a takeover needs: where an actor's constructor runs,
+   * issue 15). Only a backend that writes from another thread (Redis) has it.
+   */
+  flushSoon?(): void;
   /** Flushes and releases the backend. */
   close(): void;
   /**

@@ -12,6 +12,7 @@ import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { recoverRows } from '../gcs/recovery.js';
+import { stopLetGoActors } from './let-go-actors.js';
 import { Session } from '../session.js';
 import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
@@ -66,8 +67,10 @@ export class CoordinatorMesh {
     return this.opts.recoveryGraceMs ?? Math.min(10_000, this.c.jobGraceMs);
   }
 
+  /** A job let go of: what our nodes hold of it waits for the new owner's grace (copies, and its actors' executors). */
   keepCopies(job: JobId): void {
     this.held.keep(this.guestCopies(job));
+    stopLetGoActors(this.c, job, this.graceMs);
   }
 
   parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {

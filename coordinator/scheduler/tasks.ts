@@ -3,7 +3,7 @@
 // A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
 import type { Failure } from '../../shared/errors.js';
 import { isPutObject, taskOfObject, type TaskId } from '../../shared/ids.js';
-import { actorLiveCpu, type MsgOf, type TaskSpec } from '../../shared/protocol/messages.js';
+import { actorLiveCpu, type MsgOf, type TaskResult, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
@@ -150,6 +150,13 @@ export class TaskManager {
     t.ranOn = n.id;
     nodeLoad.place(n, t);
     nodeLoad.actorHeld(n, actorLiveCpu(t.spec), placeOnlyCpu(t.spec), 1);
+  }
+
+  /** A constructor in flight when its job's coordinator stopped returned on `n`, whose process says it hosts the actor (issue 15): as if `n` had reported it. */
+  constructedOn(t: TaskRecord, n: NodeRecord, result: TaskResult): void {
+    t.state = 'running';
+    this.placeOn(t, n);
+    this.completeDone(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: 0, results: [result] }, n.session);
   }
 
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */

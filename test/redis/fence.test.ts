@@ -14,6 +14,7 @@ import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import { returnObjectId, type TaskId } from '../../shared/ids.js';
 
 let mesh: Mesh | undefined;
 const proxies: Proxy[] = [];
@@ -127,12 +128,8 @@ describe('fenced writes and moved holdings', () => {
     }
     const counter = m.remote(Counter).remote();
     for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(i);
-    // A writes the GCS to Redis in groups (every 20 ms): a stop right after the calls would freeze the
-    // actor's constructor as in flight in Redis, and the new owner would rightly fail it (the window a
-    // coordinator's death may lose, docs/decisions.md). Let those writes land first.
-    await new Promise((r) => setTimeout(r, 1000));
 
-    // A stops past the lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
+    // A stops at once, its last grouped writes maybe not in Redis (its constructor's end may be in flight there: B asks the node). past the lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
     a.proc.kill('SIGSTOP');
     stopped.push(a);
     toA.cut();
@@ -154,6 +151,93 @@ describe('fenced writes and moved holdings', () => {
       throw e;
     }
     expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(5);
+  }, 180_000);
+
+  it('a coordinator that lets a job go and stays: its node cannot bring the actor to the new owner, which declares it dead after its grace; the copy on the node is stopped then', async () => {
+    const token = 'stay-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'stay', token), redisCoordinator(redis.server.url, 'stay', token)]);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
+    await linked([a, b], token);
+    const toA = await tcpProxy(a.url);
+    proxies.push(toA);
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    class Counter {
+      n = 0;
+      inc(): number {
+        return ++this.n;
+      }
+    }
+    const counter = m.remote(Counter).remote();
+    expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(1);
+    a.proc.kill('SIGSTOP');
+    stopped.push(a);
+    toA.cut();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    a.proc.kill('SIGCONT');
+    stopped.splice(0);
+    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    // A stays, and so does its node: the new owner's grace (10 s) passes without the host; then A stops the copy.
+    const stoppedAt = await until(async () => (await events(a.url, token, 'actor-let-go-stopped'))[0], { timeoutMs: 40_000, what: 'A to stop the copy' });
+    expect(stoppedAt).toContain(counter.actorId.slice(0, 12));
+    await until(() => node.out.join('').includes(`actor Counter ${counter.actorId.slice(0, 8)} stopped: killed`), {
+      timeoutMs: 10_000,
+      what: 'the node to stop it',
+    });
+    await expect(m.get(counter.inc.remote(), { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'ACTOR_DIED' });
+  }, 180_000);
+
+  it('an actor whose constructor returns while its coordinator is stopped (SIGSTOP), then killed: the new owner finds it on its node instead of failing it, and it keeps its state', async () => {
+    const token = 'ctor-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'ctor', token), redisCoordinator(redis.server.url, 'ctor', token)]);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
+    await linked([a, b], token);
+    mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    class Slow {
+      n: number;
+      constructor(start: number) {
+        // Long enough for the test to stop A after the creation was placed and before it returns.
+        const end = Date.now() + 3000;
+        while (Date.now() < end);
+        this.n = start;
+      }
+      inc(): number {
+        return ++this.n;
+      }
+    }
+    const slow = m.remote(Slow).remote(40);
+    const r = new Redis(redis.server.url);
+    try {
+      // A wrote where the constructor runs as soon as it placed it; it stops before the constructor returns.
+      const placed = await until(async () => await r.hgetBuffer(`ctor:{${m.jobId}}:actors`, slow.actorId), {
+        timeoutMs: 30_000,
+        everyMs: 5,
+        what: 'the placed actor row',
+      });
+      // The row goes to Redis from A's writer thread, the assign to the node at the end of A's turn: let that turn end first.
+      await new Promise((r) => setTimeout(r, 500));
+      a.proc.kill('SIGSTOP');
+      stopped.push(a);
+      expect(unpack(placed)).toMatchObject({ id: slow.actorId, placed: true });
+      // The node's own word that the constructor returned (its report to A waits in A's socket).
+      await until(() => node.out.join('').includes(`actor Slow ${slow.actorId.slice(0, 8)} started`), {
+        timeoutMs: 30_000,
+        what: 'the constructor to return on the node',
+      });
+      // Redis never heard of its end: the creation's output has no row, the actor row still says placed.
+      expect(await r.hgetBuffer(`ctor:{${m.jobId}}:objects`, returnObjectId(slow.actorId as TaskId, 0))).toBeNull();
+      expect(unpack((await r.hgetBuffer(`ctor:{${m.jobId}}:actors`, slow.actorId))!)).toMatchObject({ placed: true });
+    } finally {
+      r.disconnect();
+    }
+    stopped.splice(0);
+    await kill(a);
+    // The driver and the node move to B; B takes the job over and asks the node, which hosts the actor.
+    expect(await m.get(slow.inc.remote(), { timeoutMs: 60_000 })).toBe(41);
+    expect(await m.get(slow.inc.remote(), { timeoutMs: 30_000 })).toBe(42);
+    expect(await events(b.url, token, 'actor-found')).toEqual([expect.stringMatching(/constructor was in flight .* hosts it/)]);
+    expect(await events(b.url, token, 'actor-restarting')).toEqual([]);
   }, 180_000);
 
   it('a node that joins the other coordinator before the driver resumes keeps its objects: nothing is rebuilt from lineage', async () => {

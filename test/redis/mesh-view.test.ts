@@ -13,6 +13,7 @@ import type { CoordinatorRow } from '../helpers/mesh.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { DocTotals } from '../../shared/dashboard.js';
+import { Replica } from '../../coordinator/dashboard/replica.js';
 
 const running: RunningCoordinator[] = [];
 const meshes: Mesh[] = [];
@@ -144,25 +145,45 @@ describe('one view of the whole mesh', () => {
       [false, 2],
     ]);
 
-    // Both dashboards' node and job tables: the other coordinator's rows, sampled apart into remoteNodes / remoteJobs.
-    const remote = (c: RunningCoordinator, map: 'remoteNodes' | 'remoteJobs') => [
-      ...c.observability.doc.doc.getMap<{ coordinator: string; name: string; cpus?: number; status?: string }>(map).entries(),
-    ];
-    await until(() => remote(a, 'remoteNodes').length === 2 && remote(b, 'remoteNodes').length === 1 && remote(a, 'remoteJobs').length === 1, {
-      timeoutMs: 10_000,
-      what: 'the remote rows in both documents',
-    });
-    for (const [c, other] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      const otherId = ids.get(other.url)!;
-      expect(remote(c, 'remoteNodes').every(([, n]) => n.coordinator === otherId && n.cpus! > 0)).toBe(true);
-      const ownNodes = new Set(c.coordinator.gcs.nodes.keys());
-      expect(remote(c, 'remoteNodes').some(([id]) => ownNodes.has(id as never))).toBe(false);
-      const otherJob = [...jobs].find(([, owner]) => owner === otherId)![0];
-      expect(remote(c, 'remoteJobs').map(([id, j]) => [id, j.coordinator, j.status])).toEqual([[otherJob, otherId, 'running']]);
+    // No dashboard is connected: nobody reads the other coordinator's rows, and none were asked (the totals above came all the same).
+    for (const c of [a, b]) {
+      expect(c.observability.remote.rounds).toBe(0);
+      expect(c.observability.doc.doc.share.has('remoteNodes')).toBe(false);
     }
+    // A dashboard on each: the other coordinator's rows, sampled apart into remoteNodes / remoteJobs, reach it.
+    const dashboards = new Map<RunningCoordinator, Replica>();
+    for (const c of [a, b]) {
+      const r = new Replica(c.url, token);
+      await r.connect();
+      dashboards.set(c, r);
+    }
+    const remote = (c: RunningCoordinator, map: 'remoteNodes' | 'remoteJobs') => [
+      ...dashboards.get(c)!.doc.getMap<{ coordinator: string; name: string; cpus?: number; status?: string }>(map).entries(),
+    ];
+    try {
+      await until(() => remote(a, 'remoteNodes').length === 2 && remote(b, 'remoteNodes').length === 1 && remote(a, 'remoteJobs').length === 1, {
+        timeoutMs: 10_000,
+        what: 'the remote rows in both dashboards',
+      });
+      for (const [c, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const otherId = ids.get(other.url)!;
+        expect(remote(c, 'remoteNodes').every(([, n]) => n.coordinator === otherId && n.cpus! > 0)).toBe(true);
+        const ownNodes = new Set(c.coordinator.gcs.nodes.keys());
+        expect(remote(c, 'remoteNodes').some(([id]) => ownNodes.has(id as never))).toBe(false);
+        const otherJob = [...jobs].find(([, owner]) => owner === otherId)![0];
+        expect(remote(c, 'remoteJobs').map(([id, j]) => [id, j.coordinator, j.status])).toEqual([[otherJob, otherId, 'running']]);
+      }
+    } finally {
+      for (const r of dashboards.values()) await r.close();
+    }
+    // The dashboards gone, the rounds stop.
+    await new Promise((r) => setTimeout(r, 500));
+    const after = a.observability.remote.rounds;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(a.observability.remote.rounds).toBe(after);
   }, 120_000);
 
   it('a coordinator that sends bad questions or answers is ignored, and one that stops answering costs a reader the bounded wait, named in X-Mesh-Missing', async () => {
