@@ -133,9 +133,8 @@ function trimIdle(): void {
 function expireIdle(): void {
   expiry = null;
   const cut = Date.now() - POOL_IDLE_MS;
-  const keep = idle.filter((b) => (idleSince.get(b) ?? 0) > cut);
-  for (const b of idle) if (!keep.includes(b)) idleBytes -= b.byteLength;
-  idle = keep;
+  idle = idle.filter((b) => (idleSince.get(b) ?? 0) > cut);
+  idleBytes = idle.reduce((n, b) => n + b.byteLength, 0);
   if (idle.length > 0) {
     expiry = setTimeout(expireIdle, POOL_IDLE_MS);
     (expiry as { unref?: () => void }).unref?.();

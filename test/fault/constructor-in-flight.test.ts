@@ -6,7 +6,6 @@
 // not after the recovery grace.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -16,6 +15,7 @@ import { encodeValue } from '../../shared/codec.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { until } from '../helpers/poll.js';
+import { freePort } from '../helpers/processes.js';
 import type { TaskId } from '../../shared/ids.js';
 
 class Counter {
@@ -29,14 +29,6 @@ const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A node on a raw socket: says hello as the host `key` of `actors`, beats, and keeps what it is sent. */
 async function scriptedHost(url: string, key: string, actors: TaskId[]): Promise<{ got: Msg[]; send(m: Msg): void }> {

@@ -2,6 +2,7 @@
 // `tabmesh node` processes (the Redis tests SIGKILL them for real).
 // cleanupProcesses() in afterEach kills what is left and removes temp folders.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,4 +87,13 @@ export async function edgeNodes(c: Coord, token: string, n: number, coordinator 
   const started = Array.from({ length: n }, () => run(['node', '--coordinator', coordinator, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]));
   await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= total, { timeoutMs: 30_000, what: `${total} node(s)` });
   return started;
+}
+
+/** A port the system just handed out on 127.0.0.1 and closed again (free unless someone takes it meanwhile). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -4,12 +4,11 @@
 // past its lease while its driver is cut off from it (a GC pause, a
 // partition); a coordinator SIGKILLed whose node joins the other before the
 // job's driver comes back.
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { edgeNodes, freePort, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -36,14 +35,6 @@ async function selfId(url: string, token: string): Promise<string> {
     what: 'the coordinator list',
   });
   return rows.find((r) => r.self)!.id;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function linked(cs: Coord[], token: string): Promise<void> {
@@ -129,7 +120,8 @@ describe('fenced writes and moved holdings', () => {
     const counter = m.remote(Counter).remote();
     for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(i);
 
-    // A stops at once, its last grouped writes maybe not in Redis (its constructor's end may be in flight there: B asks the node). past the lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
+    // A stops at once (its last grouped writes may not be in Redis: B asks the node about the constructor) and stays
+    // stopped past its lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
     a.proc.kill('SIGSTOP');
     stopped.push(a);
     toA.cut();
