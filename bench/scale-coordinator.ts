@@ -3,10 +3,11 @@
 // over the IPC channel that reads this process's CPU time, RSS and worst
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
 
-export type ProbeRequest = { k: 'probe'; reset: boolean };
+/** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
+export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
 export interface Probe {
   cpuUs: number;
   rssBytes: number;
@@ -20,7 +21,18 @@ export interface Probe {
    * time (the process waits for a core); this figure says which it was.
    */
   loopMaxCpuMs: number;
+  /** The longest GC pause since the last reset (ms), its kind (major, minor, incremental, weakcb), and pauses over 50 ms. */
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcOver50: number;
 }
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
 
 async function main(): Promise<void> {
   const token = process.env.SCALE_TOKEN ?? '';
@@ -41,27 +53,53 @@ async function main(): Promise<void> {
   };
   let lastCpu = cpuNow();
   let worstCpu = 0;
-  setInterval(() => {
+  let gcMax = 0;
+  let gcMaxKind = '';
+  let gcOver50 = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration > 50) gcOver50++;
+      if (e.duration <= gcMax) continue;
+      gcMax = e.duration;
+      gcMaxKind = GC_KINDS[(e as unknown as { detail: NodeGCPerformanceDetail }).detail.kind] ?? 'other';
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const tick = () => {
     const c = cpuNow();
     worstCpu = Math.max(worstCpu, c - lastCpu);
     lastCpu = c;
-  }, 10).unref();
+  };
+  let ticks: NodeJS.Timeout | undefined;
   process.on('message', (m: ProbeRequest) => {
     if (m.k !== 'probe') return;
     const cpu = process.cpuUsage();
+    if (m.quiet && ticks) {
+      clearInterval(ticks);
+      ticks = undefined;
+    } else if (!m.quiet && !ticks) {
+      lastCpu = cpuNow();
+      ticks = setInterval(tick, 10).unref();
+    }
     const p: Probe = {
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
       loopMaxMs: eld.max / 1e6,
       loopP99Ms: eld.percentile(99) / 1e6,
       loopMaxCpuMs: worstCpu,
+      gcMaxMs: gcMax,
+      gcMaxKind,
+      gcOver50,
     };
     if (m.reset) {
       eld.reset();
       worstCpu = 0;
+      gcMax = 0;
+      gcMaxKind = '';
+      gcOver50 = 0;
     }
     process.send!(p);
   });
+  ticks = setInterval(tick, 10).unref();
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.send!({ k: 'listening', url: running.url });
 }
