@@ -98,3 +98,47 @@ describe('a session closing with frames still waiting', () => {
     expect(got.filter((m) => m.t === 'sync').length).toBeGreaterThan(0);
   });
 });
+
+describe('one slice a turn for all sessions', () => {
+  it('frames of 100 sessions arriving in one turn are handled a slice in all, not a slice each; the rest waits, in order, served round robin', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const sessions = Array.from({ length: 100 }, () => session(co).s);
+    for (const s of sessions) co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    await turn();
+    const handled: [Session, number][] = [];
+    const table = handlers as unknown as { sync: Handler<'sync'> };
+    const sync = table.sync;
+    vi.spyOn(table, 'sync').mockImplementation((co2, s2, m) => {
+      handled.push([s2, m.x]);
+      return sync(co2, s2, m);
+    });
+    // Every performance.now() is 1 ms later: a 10 ms slice is a few calls, checked every 8 messages.
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const per = 300;
+    const frame = encodeFrame(Array.from({ length: per }, (_, x) => ({ t: 'sync', x }) as Msg));
+    // All in one turn, as when the poll phase reads 100 sockets.
+    for (const s of sessions) co.onFrame(s, frame);
+    // A slice each (the old way) handled at least 8 messages of each frame: 800 or more in this turn.
+    expect(handled.length).toBeLessThanOrEqual(200);
+    let turns = 0;
+    const started = new Set<Session>();
+    let allStartedAt = -1;
+    let firstDoneAt = -1;
+    while (handled.length < sessions.length * per && turns < 100_000) {
+      await turn();
+      turns++;
+      for (const [s] of handled) started.add(s);
+      if (allStartedAt < 0 && started.size === sessions.length) allStartedAt = turns;
+      if (firstDoneAt < 0 && sessions.some((s) => handled.filter(([h]) => h === s).length === per)) firstDoneAt = turns;
+    }
+    expect(handled).toHaveLength(sessions.length * per);
+    // Per session, in order.
+    for (const s of sessions) expect(handled.filter(([h]) => h === s).map(([, x]) => x)).toEqual(Array.from({ length: per }, (_, x) => x));
+    // Round robin: every session had a slice before any was done.
+    expect(allStartedAt).toBeGreaterThan(0);
+    expect(allStartedAt).toBeLessThanOrEqual(firstDoneAt);
+    // Each turn handled one slice: many turns, a bounded number of messages each.
+    expect(turns).toBeGreaterThan((sessions.length * per) / 200);
+  });
+});
