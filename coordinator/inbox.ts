@@ -11,7 +11,7 @@ import { decodeFrame } from '../shared/protocol/frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { handlers, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
-import { frameCount, MESSAGE_SLICE_MS, splitHeavy, TurnBudget } from './message-slices.js';
+import { frameCount, MESSAGE_SLICE_MS, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
 
 export class Inbox {
@@ -183,9 +183,14 @@ export class Inbox {
 
   /** Handles msgs[from..] until `deadline`; returns where it stopped (msgs.length: all done, or the session closed). */
   private handleMessages(s: Session, msgs: Msg[], from: number, deadline: number): number {
+    let since = 0;
     for (let i = from; i < msgs.length; i++) {
-      if (i > from && (i & 7) === 0 && performance.now() > deadline) return i;
+      if (since >= 8) {
+        since = 0;
+        if (performance.now() > deadline) return i;
+      }
       const m = msgs[i];
+      since += weight(m);
       if (s.closed) return msgs.length;
       if (s.role === 'pending') {
         if (m.t !== 'hello') return (void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length);

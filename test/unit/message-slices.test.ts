@@ -142,3 +142,33 @@ describe('one slice a turn for all sessions', () => {
     expect(turns).toBeGreaterThan((sessions.length * per) / 200);
   });
 });
+
+describe('a release of many ids', () => {
+  it('a driver freeing 20,000 refs in one message: each turn frees a slice of them, the clock read after every cut message', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const { s } = session(co);
+    co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    await turn();
+    const perTurn: number[] = [0];
+    const table = handlers as unknown as { release: Handler<'release'> };
+    const release = table.release;
+    vi.spyOn(table, 'release').mockImplementation((co2, s2, m) => {
+      perTurn[perTurn.length - 1] += m.ids.length;
+      return release(co2, s2, m);
+    });
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const count = 20_000;
+    co.onFrame(s, encodeFrame([{ t: 'release', ids: ids(count) }]));
+    let turns = 0;
+    while (perTurn.reduce((a, b) => a + b, 0) < count && turns < 10_000) {
+      perTurn.push(0);
+      await turn();
+      turns++;
+    }
+    expect(perTurn.reduce((a, b) => a + b, 0)).toBe(count);
+    // ~10 clock readings a slice, one after each message of SPLIT_IDS ids; reading every 8 messages freed 8 x 512 between readings.
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(16 * SPLIT_IDS);
+    expect(Math.max(...perTurn)).toBeLessThan(count / 4);
+  });
+});
