@@ -5,6 +5,7 @@
 // event loop queue more than one message.
 import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
+import { setHeapGrowth } from '../cli/heap.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
   // whose defaults would refuse thousands of nodes from one address).
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
+  // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap.ts).
+  setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
   const running = await startCoordinator({
     memory: true,
     port: 0,

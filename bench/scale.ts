@@ -4,6 +4,9 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 npm run bench:scale               # add 20,000 nodes
 //   SCALE_100K=0 npm run bench:scale              # skip the 100,000-task job
+//   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
+//   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
+//   SCALE_HEAP_GROWTH=20 npm run bench:scale      # the coordinator's heap growth as `tabmesh coordinator` sets it
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //
@@ -26,7 +29,8 @@ import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
 import { Cluster } from './scale-cluster.js';
 
-const IDLE_MS = 5000;
+/** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
+const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
 
 interface Run {
   tasks: number;
@@ -237,6 +241,8 @@ runBench(async () => {
   if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
   const jobs = [20_000];
   if (process.env.SCALE_100K !== '0') jobs.push(100_000);
+  // SCALE_JOBS=0: join and idle only (an idle profile).
+  if (process.env.SCALE_JOBS === '0') jobs.length = 0;
   const rows: Row[] = [];
   // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
