@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     port: 0,
     token,
     ...(lift ? { limits: { connectionsPerAddress: 1e9 }, httpLimits: false as const } : {}),
+    // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
+    ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
