@@ -46,10 +46,11 @@ export class Inbox {
       if (n) this.c.membership.seen(n);
     }
     const waiting = this.backlog.get(s);
-    if (s.role !== 'pending' && (waiting || this.turn.spent())) {
+    // A hello is decoded at once in a mesh of coordinators (a driver's takeover starts from it).
+    if ((s.role !== 'pending' || !this.c.jobs.mesh) && (waiting || this.turn.spent())) {
       // This turn's slice is used up, or the session's earlier frames wait: this one waits too, in order,
-      // undecoded (decoding 1,024 messages is milliseconds: 100 nodes' frames in one turn were a stall).
-      // Its messages count against the session's rate limits now.
+      // undecoded (decoding 1,024 messages is milliseconds: 100 nodes' frames in one turn were a stall;
+      // hundreds of nodes joining at once, their hellos). Its messages count against the session's rate limits now.
       const count = frameCount(data);
       if (count !== null) {
         const over = this.c.limits.frame(s, count);

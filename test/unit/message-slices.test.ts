@@ -172,3 +172,23 @@ describe('a release of many ids', () => {
     expect(Math.max(...perTurn)).toBeLessThan(count / 4);
   });
 });
+
+describe('hellos in one turn', () => {
+  it('100 drivers saying hello in one turn: a slice of them is welcomed that turn, the rest in later turns, all of them', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const sessions = Array.from({ length: 100 }, () => session(co));
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    for (const { s } of sessions) co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    const welcomed = () => sessions.filter(({ s }) => s.role === 'driver').length;
+    // Handled at once whatever the turn had spent, all 100 were welcomed in this turn.
+    expect(welcomed()).toBeLessThan(50);
+    let turns = 0;
+    while (welcomed() < sessions.length && turns < 1000) {
+      await turn();
+      turns++;
+    }
+    expect(welcomed()).toBe(sessions.length);
+    expect(sessions.every(({ got }) => got.some((m) => m.t === 'welcome'))).toBe(true);
+  });
+});
