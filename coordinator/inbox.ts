@@ -142,10 +142,15 @@ export class Inbox {
     this.draining = false;
     if (this.stopped()) return;
     const deadline = performance.now() + MESSAGE_SLICE_MS;
+    let first = true;
     for (const s of [...this.backlog.keys()]) {
       const q = this.backlog.get(s);
       if (!q || q.held) continue;
-      if (!this.serve(s, q, deadline)) {
+      // Past the deadline no other session starts (each would decode a frame and handle a few messages).
+      if (!first && performance.now() > deadline) break;
+      const done = this.serve(s, q, deadline, first);
+      first = false;
+      if (!done) {
         this.backlog.delete(s);
         this.backlog.set(s, q);
         break;
@@ -159,9 +164,8 @@ export class Inbox {
     this.c.scheduler.runPending();
   };
 
-  /** Handles a session's waiting frames until `deadline`; true when none is left (the backlog entry is gone). */
-  private serve(s: Session, q: { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number }, deadline: number): boolean {
-    let first = true;
+  /** Handles a session's waiting frames until `deadline` (`first`: the turn's first, which decodes a frame whatever the clock); true when none is left. */
+  private serve(s: Session, q: { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number }, deadline: number, first: boolean): boolean {
     while (q.frames.length > 0) {
       let msgs = q.frames[0];
       if (msgs instanceof Uint8Array) {
@@ -215,7 +219,7 @@ export class Inbox {
     const q = this.backlog.get(s);
     if (!q || this.stopped()) return;
     q.held = false;
-    this.serve(s, q, Infinity);
+    this.serve(s, q, Infinity, true);
     this.c.scheduler.runPending();
   }
 
