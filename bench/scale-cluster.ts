@@ -94,13 +94,15 @@ export class Cluster {
   async start(): Promise<void> {
     // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
     const prof = process.env.SCALE_CPU_PROF;
-    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+    // BENCH_COORDINATOR_NODE_ARGS (space separated): node/V8 flags for the coordinator only, as in bench/processes.ts.
+    const extra = (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, [...extra, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])]);
     const m = await this.coord.next<{ url: string }>();
     this.url = m.url;
   }
 
-  async probe(reset = false): Promise<Probe> {
-    this.coord.p.send({ k: 'probe', reset });
+  async probe(reset = false, quiet = false): Promise<Probe> {
+    this.coord.p.send({ k: 'probe', reset, quiet });
     return this.coord.next<Probe>();
   }
 

@@ -3,10 +3,12 @@
 // over the IPC channel that reads this process's CPU time, RSS and worst
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
+import { setHeapGrowth } from '../cli/heap.js';
 
-export type ProbeRequest = { k: 'probe'; reset: boolean };
+/** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
+export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
 export interface Probe {
   cpuUs: number;
   rssBytes: number;
@@ -20,18 +22,33 @@ export interface Probe {
    * time (the process waits for a core); this figure says which it was.
    */
   loopMaxCpuMs: number;
+  /** The longest GC pause since the last reset (ms), its kind (major, minor, incremental, weakcb), and pauses over 50 ms. */
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcOver50: number;
 }
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
 
 async function main(): Promise<void> {
   const token = process.env.SCALE_TOKEN ?? '';
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
   // whose defaults would refuse thousands of nodes from one address).
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
+  // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap.ts).
+  setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
   const running = await startCoordinator({
     memory: true,
     port: 0,
     token,
     ...(lift ? { limits: { connectionsPerAddress: 1e9 }, httpLimits: false as const } : {}),
+    // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
+    ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
@@ -41,27 +58,53 @@ async function main(): Promise<void> {
   };
   let lastCpu = cpuNow();
   let worstCpu = 0;
-  setInterval(() => {
+  let gcMax = 0;
+  let gcMaxKind = '';
+  let gcOver50 = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration > 50) gcOver50++;
+      if (e.duration <= gcMax) continue;
+      gcMax = e.duration;
+      gcMaxKind = GC_KINDS[(e as unknown as { detail: NodeGCPerformanceDetail }).detail.kind] ?? 'other';
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const tick = () => {
     const c = cpuNow();
     worstCpu = Math.max(worstCpu, c - lastCpu);
     lastCpu = c;
-  }, 10).unref();
+  };
+  let ticks: NodeJS.Timeout | undefined;
   process.on('message', (m: ProbeRequest) => {
     if (m.k !== 'probe') return;
     const cpu = process.cpuUsage();
+    if (m.quiet && ticks) {
+      clearInterval(ticks);
+      ticks = undefined;
+    } else if (!m.quiet && !ticks) {
+      lastCpu = cpuNow();
+      ticks = setInterval(tick, 10).unref();
+    }
     const p: Probe = {
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
       loopMaxMs: eld.max / 1e6,
       loopP99Ms: eld.percentile(99) / 1e6,
       loopMaxCpuMs: worstCpu,
+      gcMaxMs: gcMax,
+      gcMaxKind,
+      gcOver50,
     };
     if (m.reset) {
       eld.reset();
       worstCpu = 0;
+      gcMax = 0;
+      gcMaxKind = '';
+      gcOver50 = 0;
     }
     process.send!(p);
   });
+  ticks = setInterval(tick, 10).unref();
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.send!({ k: 'listening', url: running.url });
 }

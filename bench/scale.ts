@@ -4,6 +4,9 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 npm run bench:scale               # add 20,000 nodes
 //   SCALE_100K=0 npm run bench:scale              # skip the 100,000-task job
+//   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
+//   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
+//   SCALE_HEAP_GROWTH=20 npm run bench:scale      # the coordinator's heap growth as `tabmesh coordinator` sets it
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //
@@ -26,7 +29,8 @@ import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
 import { Cluster } from './scale-cluster.js';
 
-const IDLE_MS = 5000;
+/** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
+const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
 
 interface Run {
   tasks: number;
@@ -37,6 +41,10 @@ interface Run {
   loopMaxMs: number;
   /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
   loopMaxCpuMs: number;
+  /** The longest GC pause in the coordinator (ms) and its kind, and GC pauses over 50 ms. */
+  gcMaxMs: number;
+  gcMaxKind: string;
+  gcOver50: number;
   statsWorstMs: number;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
@@ -77,6 +85,9 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
       loopMaxCpuMs: after.loopMaxCpuMs,
+      gcMaxMs: after.gcMaxMs,
+      gcMaxKind: after.gcMaxKind,
+      gcOver50: after.gcOver50,
       statsWorstMs: statsWorst,
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
@@ -183,7 +194,8 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     // Refused joins (COORDINATOR_FULL past the open-file bound): the jobs run on the nodes that joined.
     if (j.failed > 0) log(`N=${n}: ${j.failed} joins refused; the jobs run on the ${j.joined} nodes that joined`);
     await sleep(2000);
-    const a = await cl.probe(true);
+    // The probe's 10 ms CPU tick is off over the idle window: it would count itself (11-20% of idle samples, session 6).
+    const a = await cl.probe(true, true);
     const t0 = nowMs();
     await sleep(IDLE_MS);
     const b = await cl.probe(true);
@@ -195,7 +207,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU), /api/stats ${round(r.statsWorstMs, 0)} ms; ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms; ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       runs.push(r);
       await sleep(1000);
@@ -229,6 +241,8 @@ runBench(async () => {
   if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
   const jobs = [20_000];
   if (process.env.SCALE_100K !== '0') jobs.push(100_000);
+  // SCALE_JOBS=0: join and idle only (an idle profile).
+  if (process.env.SCALE_JOBS === '0') jobs.length = 0;
   const rows: Row[] = [];
   // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
@@ -250,6 +264,7 @@ runBench(async () => {
       emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
+      emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));

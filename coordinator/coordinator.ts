@@ -274,6 +274,7 @@ export class Coordinator implements Managers {
       schedulerPacked: this.scheduler.packed,
       flushMaxPerTurn: this.flushes.maxPerTurn,
       flushTurnsCarried: this.flushes.carried,
+      flushTurnsTimed: this.flushes.timed,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
     };

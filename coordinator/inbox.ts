@@ -11,7 +11,7 @@ import { decodeFrame } from '../shared/protocol/frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { handlers, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
-import { MESSAGE_SLICE_MS, splitHeavy } from './message-slices.js';
+import { frameCount, MESSAGE_SLICE_MS, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
 
 export class Inbox {
@@ -40,47 +40,70 @@ export class Inbox {
     if (s.closed || this.stopped()) return;
     if (data.byteLength === 0) return this.keepalive(s);
     s.bytesIn += data.byteLength;
+    if (s.nodeId) {
+      // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
+      const n = this.c.gcs.nodes.get(s.nodeId);
+      if (n) this.c.membership.seen(n);
+    }
+    const waiting = this.backlog.get(s);
+    // A hello is decoded at once in a mesh of coordinators (a driver's takeover starts from it).
+    if ((s.role !== 'pending' || !this.c.jobs.mesh) && (waiting || this.turn.spent())) {
+      // This turn's slice is used up, or the session's earlier frames wait: this one waits too, in order,
+      // undecoded (decoding 1,024 messages is milliseconds: 100 nodes' frames in one turn were a stall;
+      // hundreds of nodes joining at once, their hellos). Its messages count against the session's rate limits now.
+      const count = frameCount(data);
+      if (count !== null) {
+        const over = this.c.limits.frame(s, count);
+        if (over) return s.fail(over.code, over.message);
+        if (waiting) waiting.frames.push(data);
+        else this.backlog.set(s, { frames: [data], at: 0 });
+        this.drainSoon();
+        return;
+      }
+    }
+    const msgs = this.decode(s, data, true);
+    if (!msgs) return;
+    const first = msgs[0];
+    if (this.c.jobs.mesh && s.role === 'pending' && first?.t === 'hello' && first.resume && !waiting) {
+      const job = this.c.gcs.jobs.get(first.resume.jobId);
+      if (!job || job.guest) {
+        // A driver of a job this coordinator does not own (its coordinator died): take it over first.
+        this.backlog.set(s, { frames: [msgs], at: 0, held: true });
+        void this.c.jobs.mesh
+          .takeOver(first.resume.jobId)
+          .catch((e: Error) => this.c.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`))
+          .finally(() => this.takenOver(s));
+        return;
+      }
+    }
+    if (waiting) {
+      // Messages of a session are handled in order: behind what is still waiting.
+      waiting.frames.push(msgs);
+      return;
+    }
+    const stop = this.handleMessages(s, msgs, 0, this.turn.deadline());
+    if (stop < msgs.length) {
+      this.backlog.set(s, { frames: [msgs], at: stop });
+      this.drainSoon();
+    }
+    this.c.scheduler.runPending();
+  }
+
+  /** Decodes a frame and checks it against the session's limits (`count`: not counted yet); null when it closed the session. */
+  private decode(s: Session, data: Uint8Array, count: boolean): Msg[] | null {
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.c.maxFrameBytes);
     } catch (e) {
       const err = e as ProtocolError;
       s.fail(err.code ?? 'BAD_FRAME', err.message);
-      return;
+      return null;
     }
-    const over = this.c.limits.frame(s, msgs.length);
-    if (over) return s.fail(over.code, over.message);
-    msgs = splitHeavy(msgs);
-    if (s.nodeId) {
-      // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
-      const n = this.c.gcs.nodes.get(s.nodeId);
-      if (n) this.c.membership.seen(n);
+    if (count) {
+      const over = this.c.limits.frame(s, msgs.length);
+      if (over) return (s.fail(over.code, over.message), null);
     }
-    const first = msgs[0];
-    if (this.c.jobs.mesh && s.role === 'pending' && first?.t === 'hello' && first.resume && !this.backlog.has(s)) {
-      const job = this.c.gcs.jobs.get(first.resume.jobId);
-      if (!job || job.guest) {
-        // A driver of a job this coordinator does not own (its coordinator died): take it over first.
-        this.backlog.set(s, { frames: [msgs], at: 0 });
-        void this.c.jobs.mesh
-          .takeOver(first.resume.jobId)
-          .catch((e: Error) => this.c.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`))
-          .finally(() => this.drainBacklog(s, true));
-        return;
-      }
-    }
-    const waiting = this.backlog.get(s);
-    if (waiting) {
-      // Messages of a session are handled in order: behind what is still waiting.
-      waiting.frames.push(msgs);
-      return;
-    }
-    const stop = this.handleMessages(s, msgs, 0, performance.now() + MESSAGE_SLICE_MS);
-    if (stop < msgs.length) {
-      this.backlog.set(s, { frames: [msgs], at: stop });
-      setImmediate(() => this.drainBacklog(s));
-    }
-    this.c.scheduler.runPending();
+    return splitHeavy(msgs);
   }
 
   /** An empty frame: a node's keepalive (shared/node/heartbeat.ts), nothing to decode; it counts as a message for the rate limit. */
@@ -91,19 +114,88 @@ export class Inbox {
     if (n) this.c.membership.seen(n);
   }
 
+  /** The poll phase's slice of input, shared by all sessions. */
+  private readonly turn = new TurnBudget();
+
   /**
-   * Frames whose handling was cut at MESSAGE_SLICE_MS (issue 14: a driver's
-   * frame of thousands of submits must not stall heartbeats and HTTP): the
-   * rest is handled in later turns, in order, before anything newer from
-   * that session. `at` is where the first frame stopped.
+   * Frames waiting for a later turn, per session (issue 14: a driver's
+   * frame of thousands of submits must not stall heartbeats and HTTP): raw
+   * when they arrived after the turn's slice was spent, decoded when their
+   * handling was cut. `at` is where the first frame stopped; `held`: a
+   * taken-over driver's first frames, waiting for the takeover.
    */
-  private readonly backlog = new Map<Session, { frames: Msg[][]; at: number; closeCode?: number }>();
+  private readonly backlog = new Map<Session, { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number; held?: boolean }>();
+  private draining = false;
+
+  private drainSoon(): void {
+    if (this.draining) return;
+    this.draining = true;
+    setImmediate(this.drain);
+  }
+
+  /**
+   * Waiting frames, one slice a turn for all sessions, round robin: the
+   * session at which a slice ends goes to the back, so the next turn starts
+   * with the one after it.
+   */
+  private readonly drain = (): void => {
+    this.draining = false;
+    if (this.stopped()) return;
+    const deadline = performance.now() + MESSAGE_SLICE_MS;
+    let first = true;
+    for (const s of [...this.backlog.keys()]) {
+      const q = this.backlog.get(s);
+      if (!q || q.held) continue;
+      // Past the deadline no other session starts (each would decode a frame and handle a few messages).
+      if (!first && performance.now() > deadline) break;
+      const done = this.serve(s, q, deadline, first);
+      first = false;
+      if (!done) {
+        this.backlog.delete(s);
+        this.backlog.set(s, q);
+        break;
+      }
+    }
+    for (const q of this.backlog.values()) {
+      if (q.held) continue;
+      this.drainSoon();
+      break;
+    }
+    this.c.scheduler.runPending();
+  };
+
+  /** Handles a session's waiting frames until `deadline` (`first`: the turn's first, which decodes a frame whatever the clock); true when none is left. */
+  private serve(s: Session, q: { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number }, deadline: number, first: boolean): boolean {
+    while (q.frames.length > 0) {
+      let msgs = q.frames[0];
+      if (msgs instanceof Uint8Array) {
+        // A decode is the unit that cannot be cut: none is started past the deadline but the turn's first.
+        if (!first && performance.now() > deadline) return false;
+        const decoded = s.closed ? [] : this.decode(s, msgs, false);
+        q.frames[0] = msgs = decoded ?? [];
+        q.at = 0;
+      }
+      first = false;
+      q.at = this.handleMessages(s, msgs, q.at, deadline);
+      if (q.at < msgs.length) return false;
+      q.frames.shift();
+      q.at = 0;
+    }
+    this.backlog.delete(s);
+    if (q.closeCode !== undefined) this.closed(s, q.closeCode);
+    return true;
+  }
 
   /** Handles msgs[from..] until `deadline`; returns where it stopped (msgs.length: all done, or the session closed). */
   private handleMessages(s: Session, msgs: Msg[], from: number, deadline: number): number {
+    let since = 0;
     for (let i = from; i < msgs.length; i++) {
-      if (i > from && (i & 7) === 0 && performance.now() > deadline) return i;
+      if (since >= 8) {
+        since = 0;
+        if (performance.now() > deadline) return i;
+      }
       const m = msgs[i];
+      since += weight(m);
       if (s.closed) return msgs.length;
       if (s.role === 'pending') {
         if (m.t !== 'hello') return (void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length);
@@ -122,24 +214,12 @@ export class Inbox {
     return msgs.length;
   }
 
-  /** Handles a session's waiting frames, a slice per turn; `all` handles them at once (a taken-over driver's first frames). */
-  private drainBacklog(s: Session, all = false): void {
+  /** A taken-over driver's first frames are handled at once, then the rest of its backlog a slice per turn. */
+  private takenOver(s: Session): void {
     const q = this.backlog.get(s);
     if (!q || this.stopped()) return;
-    const deadline = all ? Infinity : performance.now() + MESSAGE_SLICE_MS;
-    while (q.frames.length > 0) {
-      const msgs = q.frames[0];
-      q.at = this.handleMessages(s, msgs, q.at, deadline);
-      if (q.at < msgs.length) {
-        setImmediate(() => this.drainBacklog(s));
-        this.c.scheduler.runPending();
-        return;
-      }
-      q.frames.shift();
-      q.at = 0;
-    }
-    this.backlog.delete(s);
-    if (q.closeCode !== undefined) this.closed(s, q.closeCode);
+    q.held = false;
+    this.serve(s, q, Infinity, true);
     this.c.scheduler.runPending();
   }
 

@@ -12,7 +12,7 @@ import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
-import { Rebalancer } from './rebalance.js';
+import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, linkMayRun, pinnedToMissingNode, policyOf } from './placement-rules.js';
@@ -54,7 +54,13 @@ export class Scheduler {
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
   packed = 0;
   /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
-  readonly rebalancer = new Rebalancer(this.index, (n, count) => this.askBack(n, count));
+  readonly rebalancer = new Rebalancer(
+    this.index,
+    (n, count) => this.askBack(n, count),
+    Math.random,
+    undefined,
+    (n) => oldestTaskMs(this.gcs, n),
+  );
   /** Asks node `n` to hand back up to `count` tasks it has not started (the coordinator sends `giveBack`). */
   askBack: (n: NodeRecord, count: number) => void = () => {};
   /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy); `nodes` is walked only then. */

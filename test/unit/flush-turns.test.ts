@@ -2,7 +2,7 @@
 // coordinator/flush-turns.ts): a turn that gave work to 2,000 nodes must not
 // end in 2,000 socket writes at once. Counted per turn, not timed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SessionFlushes } from '../../coordinator/flush-turns.js';
+import { FLUSH_MS, SessionFlushes } from '../../coordinator/flush-turns.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 
@@ -110,5 +110,54 @@ describe('session flushes: a slice of outboxes per turn', () => {
     expect(flushes.size).toBe(1);
     await turn();
     expect(sent.map(([, m]) => m.length)).toEqual([1024, 1]);
+  });
+});
+
+describe('session flushes: a time budget too', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it(`when each write takes 1 ms, a turn stops after FLUSH_MS (${FLUSH_MS} ms), not at 256 outboxes; all go out, in order`, async () => {
+    let now = 1000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const flushes = new SessionFlushes(256);
+    const sent: number[] = [];
+    let warming = true;
+    const boxes = Array.from(
+      { length: 600 },
+      (_, i) =>
+        new Outbox(
+          () => {
+            if (warming) return;
+            now += 1;
+            sent.push(i);
+          },
+          undefined,
+          flushes,
+        ),
+    );
+    // Each has just sent a frame: what it is given next waits for its turn.
+    for (const b of boxes) {
+      b.push({ t: 'giveBack', n: 0 });
+      b.flush();
+    }
+    await Promise.resolve();
+    while (flushes.size > 0) await turn();
+    await turn();
+    warming = false;
+    flushes.carried = flushes.timed = 0;
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    const perTurn: number[] = [];
+    while (sent.length < 600 && perTurn.length < 100) {
+      const before = sent.length;
+      await turn();
+      perTurn.push(sent.length - before);
+    }
+    expect(sent).toEqual(boxes.map((_, i) => i));
+    // The clock is read every 16 flushes: 16 writes of 1 ms pass the 8 ms budget.
+    expect(Math.max(...perTurn)).toBe(16);
+    expect(flushes.timed).toBeGreaterThan(0);
+    expect(flushes.carried).toBe(0);
   });
 });

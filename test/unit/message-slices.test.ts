@@ -98,3 +98,127 @@ describe('a session closing with frames still waiting', () => {
     expect(got.filter((m) => m.t === 'sync').length).toBeGreaterThan(0);
   });
 });
+
+describe('one slice a turn for all sessions', () => {
+  it('frames of 100 sessions arriving in one turn are handled a slice in all, not a slice each; the rest waits, in order, served round robin', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const sessions = Array.from({ length: 100 }, () => session(co).s);
+    for (const s of sessions) co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    await turn();
+    const handled: [Session, number][] = [];
+    const table = handlers as unknown as { sync: Handler<'sync'> };
+    const sync = table.sync;
+    vi.spyOn(table, 'sync').mockImplementation((co2, s2, m) => {
+      handled.push([s2, m.x]);
+      return sync(co2, s2, m);
+    });
+    // Every performance.now() is 1 ms later: a 10 ms slice is a few calls, checked every 8 messages.
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const per = 300;
+    const frame = encodeFrame(Array.from({ length: per }, (_, x) => ({ t: 'sync', x }) as Msg));
+    // All in one turn, as when the poll phase reads 100 sockets.
+    for (const s of sessions) co.onFrame(s, frame);
+    // A slice each (the old way) handled at least 8 messages of each frame: 800 or more in this turn.
+    expect(handled.length).toBeLessThanOrEqual(200);
+    let turns = 0;
+    const started = new Set<Session>();
+    let allStartedAt = -1;
+    let firstDoneAt = -1;
+    while (handled.length < sessions.length * per && turns < 100_000) {
+      await turn();
+      turns++;
+      for (const [s] of handled) started.add(s);
+      if (allStartedAt < 0 && started.size === sessions.length) allStartedAt = turns;
+      if (firstDoneAt < 0 && sessions.some((s) => handled.filter(([h]) => h === s).length === per)) firstDoneAt = turns;
+    }
+    expect(handled).toHaveLength(sessions.length * per);
+    // Per session, in order.
+    for (const s of sessions) expect(handled.filter(([h]) => h === s).map(([, x]) => x)).toEqual(Array.from({ length: per }, (_, x) => x));
+    // Round robin: every session had a slice before any was done.
+    expect(allStartedAt).toBeGreaterThan(0);
+    expect(allStartedAt).toBeLessThanOrEqual(firstDoneAt);
+    // Each turn handled one slice: many turns, a bounded number of messages each.
+    expect(turns).toBeGreaterThan((sessions.length * per) / 200);
+  });
+});
+
+describe('a release of many ids', () => {
+  it('a driver freeing 20,000 refs in one message: each turn frees a slice of them, the clock read after every cut message', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const { s } = session(co);
+    co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    await turn();
+    const perTurn: number[] = [0];
+    const table = handlers as unknown as { release: Handler<'release'> };
+    const release = table.release;
+    vi.spyOn(table, 'release').mockImplementation((co2, s2, m) => {
+      perTurn[perTurn.length - 1] += m.ids.length;
+      return release(co2, s2, m);
+    });
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const count = 20_000;
+    co.onFrame(s, encodeFrame([{ t: 'release', ids: ids(count) }]));
+    let turns = 0;
+    while (perTurn.reduce((a, b) => a + b, 0) < count && turns < 10_000) {
+      perTurn.push(0);
+      await turn();
+      turns++;
+    }
+    expect(perTurn.reduce((a, b) => a + b, 0)).toBe(count);
+    // ~10 clock readings a slice, one after each message of SPLIT_IDS ids; reading every 8 messages freed 8 x 512 between readings.
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(16 * SPLIT_IDS);
+    expect(Math.max(...perTurn)).toBeLessThan(count / 4);
+  });
+});
+
+describe('hellos in one turn', () => {
+  it('100 drivers saying hello in one turn: a slice of them is welcomed that turn, the rest in later turns, all of them', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const sessions = Array.from({ length: 100 }, () => session(co));
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    for (const { s } of sessions) co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    const welcomed = () => sessions.filter(({ s }) => s.role === 'driver').length;
+    // Handled at once whatever the turn had spent, all 100 were welcomed in this turn.
+    expect(welcomed()).toBeLessThan(50);
+    let turns = 0;
+    while (welcomed() < sessions.length && turns < 1000) {
+      await turn();
+      turns++;
+    }
+    expect(welcomed()).toBe(sessions.length);
+    expect(sessions.every(({ got }) => got.some((m) => m.t === 'welcome'))).toBe(true);
+  });
+});
+
+describe('a drain past its deadline', () => {
+  it('100 sessions with a short frame waiting each: a turn past its slice starts no other session', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const sessions = Array.from({ length: 100 }, () => session(co).s);
+    for (const s of sessions) co.onFrame(s, encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION }]));
+    for (let i = 0; i < 20 && sessions.some((s) => s.role !== 'driver'); i++) await turn();
+    const perTurn: number[] = [0];
+    const table = handlers as unknown as { sync: Handler<'sync'> };
+    const sync = table.sync;
+    vi.spyOn(table, 'sync').mockImplementation((co2, s2, m) => {
+      perTurn[perTurn.length - 1]++;
+      return sync(co2, s2, m);
+    });
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    const frame = encodeFrame(Array.from({ length: 5 }, (_, x) => ({ t: 'sync', x }) as Msg));
+    for (const s of sessions) co.onFrame(s, frame);
+    let turns = 0;
+    while (perTurn.reduce((a, b) => a + b, 0) < 500 && turns < 1000) {
+      perTurn.push(0);
+      await turn();
+      turns++;
+    }
+    expect(perTurn.reduce((a, b) => a + b, 0)).toBe(500);
+    // A few sessions a turn (a frame of 5 messages needs no clock reading of its own): starting every session past
+    // the deadline handled all the waiting ones in one turn.
+    expect(Math.max(...perTurn.slice(1))).toBeLessThan(100);
+  });
+});

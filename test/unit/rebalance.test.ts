@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeRecord } from '../helpers/node-record.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
-import { REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { ASK_MIN_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
 import { seeded } from '../sim/net.js';
 
 function node(name: string, cpu: number, inflightTasks: number, actorCpu = 0): NodeRecord {
@@ -109,5 +109,49 @@ describe('work stealing: who is asked for what', () => {
     expect(r.total()).toBeGreaterThan(200);
     expect(r.asked.size).toBe(r.total());
     expect(r.asked.size).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe('work stealing: only work worth moving', () => {
+  function rig(taskMs: (n: NodeRecord) => number): Rig & { rb2: Rebalancer } {
+    const r = new Rig() as Rig & { rb2: Rebalancer };
+    r.rb2 = new Rebalancer(
+      r.index,
+      (n, k) => r.asked.set(n, (r.asked.get(n) ?? 0) + k),
+      seeded(7),
+      () => r.clock,
+      taskMs,
+    );
+    return r;
+  }
+
+  it('nodes whose spare tasks are less than ASK_MIN_MS of work are not asked: they run them sooner than they could move', () => {
+    // 9 nodes with 40 empty tasks (10 µs each) on 2 CPUs, one newcomer: 4 spare tasks each are 0.04 ms of work.
+    const r = rig(() => 0.01);
+    r.add(...Array.from({ length: 9 }, (_, i) => node(`b${i}`, 2, 40)));
+    r.add(node('new', 2, 0));
+    r.rb2.check();
+    expect(r.total()).toBe(0);
+  });
+
+  it('the same queues of 5 ms tasks are asked as before; an unmeasured function counts as long', () => {
+    for (const ms of [5, Infinity]) {
+      const r = rig(() => ms);
+      r.add(...Array.from({ length: 9 }, (_, i) => node(`b${i}`, 2, 40)));
+      r.add(node('new', 2, 0));
+      r.rb2.check();
+      expect(r.total()).toBeGreaterThan(0);
+      expect(r.total()).toBeLessThanOrEqual(36);
+    }
+  });
+
+  it(`a node with few spare tasks is asked only when they add up to ASK_MIN_MS (${ASK_MIN_MS} ms)`, () => {
+    const r = rig((n) => (n.name === 'slow' ? ASK_MIN_MS : 0.5));
+    const [slow] = r.add(node('slow', 1, 2));
+    const [fast] = r.add(node('fast', 1, 2));
+    r.add(node('idle', 1, 0));
+    r.rb2.check();
+    expect(r.asked.get(slow)).toBe(1);
+    expect(r.asked.has(fast)).toBe(false);
   });
 });

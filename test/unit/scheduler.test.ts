@@ -2,7 +2,7 @@
 // argument locality, then least load; spread and node-affinity policies; and
 // how deep a node's queue is filled (pipelining) for short functions.
 // White-box: an in-memory Gcs, hand-made records, `run()` called directly.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeSession, nodeRecord } from '../helpers/node-record.js';
 import type { Session } from '../../coordinator/session.js';
 import { Gcs } from '../../coordinator/gcs/gcs.js';
@@ -840,6 +840,14 @@ describe('time-sliced passes (issue 14)', () => {
 });
 
 describe('distinct nodes per turn (issue 14): each is a frame and a socket write', () => {
+  // Counted per turn, not timed: a standing clock, so that neither a pass (PASS_MS) nor a flush turn (FLUSH_MS)
+  // is cut by the machine's load.
+  beforeEach(() => {
+    vi.spyOn(performance, 'now').mockReturnValue(1000);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
   /**
    * Each node's assignments go into an outbox flushed like a coordinator
    * session's (coordinator/flush-turns.ts); runs the scheduler's turns until
