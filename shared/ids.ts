@@ -126,8 +126,10 @@ export function taskOfObject(id: ObjectId): TaskId {
   return id.slice(0, TASK_ID_BYTES * 2) as TaskId;
 }
 
+/** The flag is the index's top bit: its first hex digit is 8-f (ids are lowercase hex). No slice, no parse: asked several times a task (issue 14). */
 export function isPutObject(id: ObjectId): boolean {
-  return (parseInt(id.slice(TASK_ID_BYTES * 2), 16) & PUT_FLAG) !== 0;
+  const c = id.charCodeAt(TASK_ID_BYTES * 2);
+  return c === 0x38 || c === 0x39 || (c >= 0x61 && c <= 0x66);
 }
 
 export function jobOfRootTask(task: TaskId): JobId {
