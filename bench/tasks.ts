@@ -25,6 +25,7 @@ import {
   type Stats,
   runBench,
 } from './harness.js';
+import { cpuDuring } from './cpu.js';
 
 const THROUGHPUT_TASKS = 20_000;
 const THROUGHPUT_ROUNDS = 3;
@@ -65,15 +66,34 @@ function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
  * THROUGHPUT_TASKS tasks at once against the same calls through the piscina
  * pool, THROUGHPUT_ROUNDS interleaved rounds; the best of each.
  */
-async function throughputRounds(c: BenchCluster, m: Mesh, noop: Noop, pool: Piscina, label: string): Promise<{ tm: number; pi: number }> {
+async function throughputRounds(
+  c: BenchCluster,
+  m: Mesh,
+  noop: Noop,
+  pool: Piscina,
+  label: string,
+): Promise<{ tm: number; pi: number; cpu: Record<string, number>; piCpu: number }> {
   let refs: ObjectRef<void>[] = [];
+  // CPU ms of each process a round (issue 14: it holds under load, where the times do not); piscina's is this process's, its workers included.
+  const cpu: Record<string, number>[] = [];
+  const piCpu: number[] = [];
+  const pids = { coordinator: c.coordinator.proc.pid, node: c.nodes[0].proc.pid };
   const times = await interleaved(
     THROUGHPUT_ROUNDS,
     {
       tabmesh: async () => {
-        refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
+        cpu.push(
+          await cpuDuring(pids, async () => {
+            refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
+          }),
+        );
       },
-      piscina: () => piscinaBatch(pool, THROUGHPUT_TASKS),
+      piscina: async () => {
+        const c0 = process.cpuUsage();
+        await piscinaBatch(pool, THROUGHPUT_TASKS);
+        const u = process.cpuUsage(c0);
+        piCpu.push((u.user + u.system) / 1000);
+      },
     },
     {
       // Untimed: free the round's refs and let the coordinator finish
@@ -96,7 +116,17 @@ async function throughputRounds(c: BenchCluster, m: Mesh, noop: Noop, pool: Pisc
   log(
     `${label}best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`,
   );
-  return { tm, pi };
+  const per1000 = (ms: number) => (ms / THROUGHPUT_TASKS) * 1000;
+  const median = (xs: number[]) => percentile(xs, 50);
+  const cpuMed: Record<string, number> = {};
+  for (const k of Object.keys(cpu[0] ?? {})) cpuMed[k] = per1000(median(cpu.map((r) => r[k])));
+  const piMed = per1000(median(piCpu));
+  log(
+    `${label}CPU ms per 1,000 tasks, median of ${cpu.length} rounds: ${Object.entries(cpuMed)
+      .map(([k, v]) => `${k} ${round(v, 1)}`)
+      .join(', ')}; piscina (this process, its workers included) ${round(piMed, 1)}`,
+  );
+  return { tm, pi, cpu: cpuMed, piCpu: piMed };
 }
 
 function describe(xs: number[]): string {
@@ -149,8 +179,10 @@ async function main(): Promise<void> {
     // ------------------------------------------------------------ (a) throughput
     phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, best of ${THROUGHPUT_ROUNDS} interleaved rounds (noisy machine)`);
     {
-      const { tm, pi } = await throughputRounds(cl, m, noop, pool2, '');
+      const { tm, pi, cpu, piCpu } = await throughputRounds(cl, m, noop, pool2, '');
       record(figure('tasks.throughput', tm, 'tasks/s', pi));
+      // Baseline: the CPU piscina spends on the same calls (all of its threads).
+      for (const [k, v] of Object.entries(cpu)) record(figure(`tasks.cpu_ms_per_1000.${k}`, v, 'ms', piCpu));
     }
 
     // ------------------------------------------------------------ (b) latency

@@ -126,8 +126,10 @@ export function taskOfObject(id: ObjectId): TaskId {
   return id.slice(0, TASK_ID_BYTES * 2) as TaskId;
 }
 
+/** The flag is the index's top bit: its first hex digit is 8-f (ids are lowercase hex). No slice, no parse: asked several times a task (issue 14). */
 export function isPutObject(id: ObjectId): boolean {
-  return (parseInt(id.slice(TASK_ID_BYTES * 2), 16) & PUT_FLAG) !== 0;
+  const c = id.charCodeAt(TASK_ID_BYTES * 2);
+  return c === 0x38 || c === 0x39 || (c >= 0x61 && c <= 0x66);
 }
 
 export function jobOfRootTask(task: TaskId): JobId {
@@ -139,8 +141,12 @@ export function functionId(kind: string, source: string): FunctionId {
   return toHex(sha256(new TextEncoder().encode(kind + '\0' + source)).subarray(0, FUNCTION_ID_BYTES)) as FunctionId;
 }
 
+/** The prints of the first return indices: every task makes return 0's id, more than once (issue 14: no new string each time). */
+const SMALL_U32_HEX: string[] = [];
+for (let i = 0; i < 64; i++) SMALL_U32_HEX.push(i.toString(16).padStart(8, '0'));
+
 function u32Hex(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, '0');
+  return SMALL_U32_HEX[n] ?? (n >>> 0).toString(16).padStart(8, '0');
 }
 
 function writeU32(buf: Uint8Array, at: number, n: number): void {

@@ -10,7 +10,7 @@ import type { Coordinator } from '../coordinator.js';
 import type { ObjectRecord } from '../gcs/tables.js';
 import { actorView, objectView } from '../http/views.js';
 import { EndedTasks } from './ended-tasks.js';
-import { viewOf, type TaskHistory } from './task-history.js';
+import { commonCopy, viewOf, type TaskHistory } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;
 export const MAX_EACH = 5000;
@@ -31,7 +31,7 @@ export interface FreedObject {
 export function freedObject(o: ObjectRecord): FreedObject {
   return {
     id: ownId(o.id),
-    job: ownId(o.job),
+    job: commonCopy(o.job),
     size: o.size,
     inline: o.v !== null,
     refs: o.refs,
@@ -81,9 +81,14 @@ export class Recent<V, S = V> {
   ) {}
 
   add(id: string, v: S, now = Date.now()): void {
+    this.addOwned(ownId(id), v, now);
+  }
+
+  /** As add, `id` a string of its own already (not a slice of a frame's): kept as it is. */
+  addOwned(id: string, v: S, now = Date.now()): void {
     const old = this.items.get(id);
     if (old) old.gone = true;
-    const e: Entry<S> = { id: ownId(id), at: now, v, gone: false };
+    const e: Entry<S> = { id, at: now, v, gone: false };
     this.items.set(e.id, e);
     this.order.push(e);
     while (this.items.size > this.max) this.dropOldest();
@@ -172,7 +177,10 @@ export class EndedRecords {
     };
     gcs.dropObject = (id) => {
       const o = gcs.objects.get(id);
-      if (o && !guest(o.job)) this.objects.add(id, freedObject(o));
+      if (o && !guest(o.job)) {
+        const f = freedObject(o);
+        this.objects.addOwned(f.id, f); // its id is the freed object's own copy
+      }
       dropObject.call(gcs, id);
     };
     // An actor's record goes in these two; what was there before and is gone after ended.

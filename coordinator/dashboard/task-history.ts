@@ -31,7 +31,7 @@ export interface TaskView {
 
 /** Owned copies of the strings views repeat (job, parent, function name): one copy each, not one per view. */
 const common = new Map<string, string>();
-function commonCopy<T extends string>(s: T): T {
+export function commonCopy<T extends string>(s: T): T {
   let c = common.get(s);
   if (c === undefined) {
     if (common.size >= 4096) common.clear();
@@ -41,13 +41,21 @@ function commonCopy<T extends string>(s: T): T {
   return c as T;
 }
 
+/** The deps and puts of a view that has none (most): one shared empty list, not two new ones a task. */
+const NONE = Object.freeze([]) as unknown as never[];
+
 export function viewOf(t: TaskRecord): TaskView {
-  const deps: TaskId[] = [];
-  const puts: string[] = [];
+  let deps: TaskId[] = NONE;
+  let puts: string[] = NONE;
   for (const a of t.spec.args) {
     if (a.r === undefined) continue;
-    if (isPutObject(a.r)) puts.push(ownId(a.r));
-    else deps.push(ownId(taskOfObject(a.r)));
+    if (isPutObject(a.r)) {
+      if (puts === NONE) puts = [];
+      puts.push(ownId(a.r));
+    } else {
+      if (deps === NONE) deps = [];
+      deps.push(ownId(taskOfObject(a.r)));
+    }
   }
   return {
     // Views outlive their tasks (histories): their strings are their own, not slices of a frame.

@@ -11,6 +11,9 @@ import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
 import { Subscriptions } from './subscriptions.js';
 
+/** What an object that holds no refs contains: one shared list (contains is replaced, never written to). */
+const NO_CONTAINS = Object.freeze([]) as unknown as ObjectId[];
+
 export interface DirectoryEvents {
   /** The object became ready or failed: wake its dependents. */
   settled(o: ObjectRecord, dependents: TaskRecord[]): void;
@@ -51,7 +54,7 @@ export class ObjectDirectory {
       failure: null,
       locations: new Set(),
       refs,
-      contains: [],
+      contains: NO_CONTAINS,
       dependents: null,
       subscribers: null,
     };

@@ -12,6 +12,7 @@ import { classInstanceIn, compile, explain, show, type Factory, type TaskConsole
 import { RunningTask } from './running.js';
 import { TaskCore, type TaskHost } from './task-core.js';
 import { NodeCalls, transferable } from './node-calls.js';
+import { doneColumns, runsOf } from './columns.js';
 import { ActorCalls } from './actor-calls.js';
 import { ViewRelease, type Collect } from './view-release.js';
 
@@ -61,8 +62,9 @@ export class ExecutorCore implements TaskHost {
         this.config = m.config;
         return;
       case 'run':
+      case 'runs':
         this.views.watch(m.lent);
-        for (const t of m.tasks) {
+        for (const t of m.k === 'run' ? m.tasks : runsOf(m.c)) {
           if (t.actor?.kind === 'call') this.actorCalls.enqueue(t);
           else void this.run(t);
         }
@@ -153,7 +155,7 @@ export class ExecutorCore implements TaskHost {
     if (bytes >= LARGE_GARBAGE_BYTES) this.views.madeGarbage();
     // Results have bytes of their own (encodeValue): moved, not cloned; shared
     // memory (large results on Node) is shared as it is (issue 17).
-    this.ep.post({ k: 'done', results }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));
+    this.ep.post({ k: 'dones', c: doneColumns(results) }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));
   }
 
   private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: Mesh; console: TaskConsole } {

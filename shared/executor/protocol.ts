@@ -39,6 +39,31 @@ export interface RunEnv {
   bytes: { hash: string; bytes: Uint8Array }[];
 }
 
+/** Tasks of one job and one function, none an actor's, as columns (columns.ts makes and reads them). */
+export interface RunColumns {
+  jobId: JobId;
+  fnId: string;
+  name: string;
+  ids: TaskId[];
+  nums: number[];
+  /** Every task's arguments, in task order (nums says how many each has). */
+  args: Uint8Array[];
+  /** [task index, source, env]: the function's first task on this executor. */
+  firsts?: [number, string | undefined, RunEnv | undefined][];
+}
+
+/** Results in the order the tasks ended. */
+export interface DoneColumns {
+  ids: TaskId[];
+  nums: number[];
+  /** Every returned value's bytes, in result order. */
+  bytes: Uint8Array[];
+  /** [index into `bytes`, refs] for the values that hold refs. */
+  refs?: [number, ObjectId[]][];
+  /** [result index, failure] for the failed ones. */
+  failures?: [number, Failure][];
+}
+
 export type RunResult =
   | { taskId: TaskId; attempt: number; ms: number; ok: true; returns: { bytes: Uint8Array; refs: ObjectId[] }[] }
   | { taskId: TaskId; attempt: number; ms: number; ok: false; failure: Failure };
@@ -56,6 +81,8 @@ export type Lent = { buf: SharedArrayBuffer; id: number }[];
 export type ToExecutor =
   | { k: 'config'; config: ExecutorConfig }
   | { k: 'run'; tasks: RunTask[]; lent?: Lent }
+  /** Tasks of one job and function, as columns (columns.ts): most runs go this way. */
+  | { k: 'runs'; c: RunColumns; lent?: Lent }
   | { k: 'reply'; id: number; ok: true; value: unknown; lent?: Lent }
   | { k: 'reply'; id: number; ok: false; error: { code: string; message: string } }
   | { k: 'cancel'; taskId: TaskId }
@@ -77,6 +104,8 @@ export type CallReply = { get: Fetched[]; wait: ObjectId[] };
 
 export type FromExecutor =
   | { k: 'done'; results: RunResult[] }
+  /** Results as columns (columns.ts). */
+  | { k: 'dones'; c: DoneColumns }
   /** `id` 0: no reply wanted. */
   | { k: 'call'; id: number; taskId: TaskId; call: Call }
   | { k: 'block'; taskId: TaskId; blocked: boolean }

@@ -7,6 +7,7 @@ import { allUntilFailure, waitFor, withTimeout } from '../api/gather.js';
 import { forPosting, type Lender } from '../bytes.js';
 import { GetTimeoutError, type TabmeshError } from '../errors.js';
 import type { Call, FromExecutor } from '../executor/protocol.js';
+import { resultsOf } from '../executor/columns.js';
 import { contentHash } from '../hash.js';
 import { returnObjectId, type TaskId } from '../ids.js';
 import type { Executor, LocalTask } from './executors.js';
@@ -19,7 +20,8 @@ export class CallServer {
     const n = this.n;
     switch (m.k) {
       case 'done':
-        for (const r of m.results) {
+      case 'dones':
+        for (const r of m.k === 'done' ? m.results : resultsOf(m.c)) {
           const t = n.tasks.get(r.taskId);
           if (!t || t.executor !== ex || t.spec.attempt !== r.attempt) continue;
           n.local.recordRun(t.spec.fnId, r.ms);

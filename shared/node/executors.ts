@@ -6,6 +6,7 @@ import { actorLiveCpu, type FunctionSource } from '../protocol/messages.js';
 import { runEnvOf, runTaskOf, type Executor, type LocalTask, type NodeEnv, type SpawnExecutor } from './local-task.js';
 import { ReadyQueue } from './ready-queue.js';
 import { ExecutorPool } from './executor-pool.js';
+import { runColumns } from '../executor/columns.js';
 
 export type { Executor, ExecutorHandle, LocalTask, NodeEnv, SpawnExecutor } from './local-task.js';
 
@@ -131,7 +132,9 @@ export class LocalScheduler {
       run.push(r);
       this.onDispatch(t);
     }
-    ex.handle.post({ k: 'run', tasks: run, lent: ex.leases.take() }, transfer);
+    const c = runColumns(run);
+    const lent = ex.leases.take();
+    ex.handle.post(c ? { k: 'runs', c, lent } : { k: 'run', tasks: run, lent }, transfer);
   }
 
   /** Sends an actor's method calls, in order, to the executor that holds the actor (one message for all). */

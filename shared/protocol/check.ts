@@ -70,14 +70,20 @@ type ObjOf<S extends Record<string, Check<unknown>>> = Simplify<{ [K in Exclude<
 
 /** An object of exactly these fields: unknown fields are refused (they would ride along into the GCS). */
 export const obj = <S extends Record<string, Check<any>>>(shape: S): Check<ObjOf<S>> => {
+  // The fields and their checkers as arrays, the known names in a prototype-less table: every
+  // message passes here, and lookups in `shape` by a name that changes at each step cost
+  // ~40% of a submit's check (issue 14).
   const keys = Object.keys(shape);
+  const checks = keys.map((k) => shape[k]);
+  const known: Record<string, true | undefined> = Object.create(null);
+  for (const k of keys) known[k] = true;
   return make((x, p) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) return `${p}: expected an object`;
-    for (const k of keys) {
-      const e = shape[k]((x as Record<string, unknown>)[k], '');
-      if (e) return `${p}.${k}${e}`;
+    for (let i = 0; i < keys.length; i++) {
+      const e = checks[i]((x as Record<string, unknown>)[keys[i]], '');
+      if (e) return `${p}.${keys[i]}${e}`;
     }
-    for (const k in x) if (!Object.hasOwn(shape, k)) return `${p}: unknown field '${k.slice(0, 64)}'`;
+    for (const k in x) if (known[k] !== true) return `${p}: unknown field '${k.slice(0, 64)}'`;
     return null;
   });
 };

@@ -12,6 +12,7 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import type { WebSocketCtor, WebSocketLike } from '../../shared/api/socket.js';
 import { ExecutorCore } from '../../shared/executor/core.js';
 import type { FromExecutor, ToExecutor } from '../../shared/executor/protocol.js';
+import { runsOf } from '../../shared/executor/columns.js';
 import type { SpawnExecutor } from '../../shared/node/executors.js';
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { seeded } from './net.js';
@@ -133,7 +134,8 @@ function inThreadExecutors(sim: SimMesh, name: string): SpawnExecutor {
     });
     return {
       post: (m) => {
-        if (m.k === 'run') for (const t of m.tasks) sim.ran(t.taskId, `${Date.now()} run ${t.name} ${t.taskId}#${t.attempt} on ${name}/${_index}`);
+        if (m.k === 'run' || m.k === 'runs')
+          for (const t of m.k === 'run' ? m.tasks : runsOf(m.c)) sim.ran(t.taskId, `${Date.now()} run ${t.name} ${t.taskId}#${t.attempt} on ${name}/${_index}`);
         const copy = structuredClone(m);
         setTimeout(() => !dead && toCore?.(copy), 0);
       },

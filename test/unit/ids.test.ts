@@ -23,6 +23,7 @@ import {
   taskOfObject,
   toHex,
   type JobId,
+  type ObjectId,
   type TaskId,
 } from '../../shared/ids.js';
 
@@ -172,6 +173,14 @@ describe('object ids: task id + return or put index', () => {
     expect(taskOfObject(o)).toBe(ROOT);
     expect(jobOfRootTask(taskOfObject(o))).toBe(JOB);
     expect(isPutObject(o)).toBe(true);
+  });
+
+  it('the put flag is read from the index alone, at every first hex digit of an index', () => {
+    for (let d = 0; d < 16; d++) {
+      const index = d * 0x10000000 + 0x123456;
+      const o = (task + index.toString(16).padStart(8, '0')) as ObjectId;
+      expect(isPutObject(o)).toBe((index & PUT_FLAG) !== 0);
+    }
   });
 
   it('return i and put i of the same task are different objects', () => {

@@ -252,6 +252,9 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
     ['an unknown policy', variant('submit', (m) => (m.spec.scheduling = 'random')), /^message\[0\]\.spec\.scheduling: expected one of default, spread/],
     ['an unknown failure code', variant('failed', (m) => (m.failure.code = 'OOPS')), /^message\[0\]\.failure\.code: expected one of TASK_ERROR/],
     ['a result with neither value nor size', variant('done', (m) => (m.results = [{ refs: [] }])), /^message\[0\]\.results\[0\]\.v: expected bytes/],
+    ['a field the message does not have', variant('started', (m) => (m.extra = 1)), /^message\[0\]: unknown field 'extra'/],
+    ['a field named like a member of Object.prototype', variant('submit', (m) => (m.spec.constructor = 1)), /^message\[0\]\.spec: unknown field 'constructor'/],
+    ['a hasOwnProperty field', variant('started', (m) => Object.assign(m, { hasOwnProperty: 'x' })), /^message\[0\]: unknown field 'hasOwnProperty'/],
   ];
 
   for (const [what, m, path] of cases) {

@@ -7,6 +7,7 @@ import { allocBytes, drainPool, forPosting, viewsLent } from '../../shared/bytes
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { childTaskId, newJobId, putObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
 import type { FromExecutor, RunTask } from '../../shared/executor/protocol.js';
+import { resultsOf } from '../../shared/executor/columns.js';
 import { ExecutorPool } from '../../shared/node/executor-pool.js';
 import type { Executor } from '../../shared/node/local-task.js';
 import { ObjectStore } from '../../shared/node/store.js';
@@ -18,8 +19,8 @@ let submitted = 0;
 const waiting = new Map<TaskId, (v: unknown) => void>();
 
 function onMessage(_ex: Executor, m: FromExecutor): void {
-  if (m.k !== 'done') return;
-  for (const r of m.results) {
+  if (m.k !== 'done' && m.k !== 'dones') return;
+  for (const r of m.k === 'done' ? m.results : resultsOf(m.c)) {
     const done = waiting.get(r.taskId);
     waiting.delete(r.taskId);
     done?.(r.ok ? decodeValue(r.returns[0].bytes) : new Error(r.failure.message));
