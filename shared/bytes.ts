@@ -148,10 +148,15 @@ function expireIdle(): void {
 export function allocBytes(n: number, dirty = false): Uint8Array {
   if (!sharable || n < SHARE_MIN_BYTES) return new Uint8Array(n);
   if (n < POOL_STEP) return new Uint8Array(new SharedArrayBuffer(n));
+  // The smallest that fits, a freed buffer before a spare: taking a spare warms the next one (a
+  // whole buffer of page faults in the warmer), reusing a freed one costs nothing.
   let best = -1;
   for (let i = 0; i < idle.length; i++) {
     const c = idle[i].byteLength;
-    if (c >= n && c <= n + (n >> 2) + POOL_STEP && (best < 0 || c < idle[best].byteLength)) best = i;
+    if (c < n || c > n + (n >> 2) + POOL_STEP) continue;
+    if (best < 0) best = i;
+    else if (spares.has(idle[best]) !== spares.has(idle[i])) best = spares.has(idle[i]) ? best : i;
+    else if (c < idle[best].byteLength) best = i;
   }
   if (best >= 0) {
     const buf = idle[best];

@@ -92,6 +92,37 @@ describe('object memory', () => {
     }
   });
 
+  it('a freed buffer is reused before a warm spare of its size (taking a spare warms another)', async () => {
+    drainPool();
+    const warmed: number[] = [];
+    setWarmer(async (buf) => void warmed.push(buf.byteLength));
+    try {
+      const size = 16 << 20;
+      const a = allocBytes(size); // fresh: brings a spare, idle before a is freed
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size]);
+      recycle(a);
+      for (let round = 0; round < 3; round++) {
+        const b = allocBytes(size);
+        expect(b.buffer).toBe(a.buffer);
+        recycle(b);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size]); // no spare taken, none warmed again
+      // Once no freed buffer is left, the spare serves, and brings the next.
+      const c = allocBytes(size);
+      expect(c.buffer).toBe(a.buffer);
+      const d = allocBytes(size);
+      expect(d.buffer).not.toBe(a.buffer);
+      expect(d.buffer.byteLength).toBe(size);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size, size]);
+    } finally {
+      setWarmer(null);
+      drainPool();
+    }
+  });
+
   it("what the pool keeps besides live objects is bounded by the node's memory budget, and idle buffers go after a while", async () => {
     drainPool();
     const spares: number[] = [];
