@@ -185,6 +185,38 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
   return new Uint8Array(buf, 0, n);
 }
 
+/**
+ * Issue 17: a large executor result is made in the executor's thread. Its
+ * buffer, let go of there once posted, joins this thread's pool (`adopt`), and
+ * a freed buffer of about its size goes back (`handOver`, then `stock` there)
+ * for the next result: results land in memory already in use, not fresh pages.
+ */
+export function adopt(bytes: Uint8Array): void {
+  const buf = bytes.buffer;
+  if (sharable && buf instanceof SharedArrayBuffer && bytes.byteOffset === 0 && buf.byteLength >= POOL_STEP && !exposed.has(buf)) pooled.add(buf);
+}
+
+/** An idle buffer (a freed one, not a spare) that fits `n` bytes, out of this thread's pool for good; null if none. */
+export function handOver(n: number): SharedArrayBuffer | null {
+  const i = idle.findIndex((b) => b.byteLength >= n && b.byteLength <= n + (n >> 2) + POOL_STEP && !spares.has(b));
+  if (i < 0) return null;
+  const [buf] = idle.splice(i, 1);
+  idleBytes -= buf.byteLength;
+  pooled.delete(buf);
+  return buf;
+}
+
+/** Buffers another thread handed over (nobody else holds them) become idle ones of this thread's pool. */
+export function stock(bufs: unknown): void {
+  if (!Array.isArray(bufs)) return;
+  for (const b of bufs) {
+    // Each post makes a new object of a buffer: one already idle here is not added twice.
+    if (!sharable || !(b instanceof SharedArrayBuffer) || b.byteLength < POOL_STEP || idle.includes(b) || exposed.has(b)) continue;
+    pooled.add(b);
+    addIdle(b);
+  }
+}
+
 /** A view of `bytes` may outlive its owner's copy: never recycle their buffer. */
 export function expose(bytes: ArrayBufferView): void {
   if (pooled.has(bytes.buffer)) exposed.add(bytes.buffer);

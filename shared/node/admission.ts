@@ -3,6 +3,7 @@
 // reported done or failed, cancelled, timed out, handed back when paused, and
 // the one path that settles the tasks of an executor that died or restarted.
 import { failureOf, type Failure } from '../errors.js';
+import { adopt, handOver } from '../bytes.js';
 import { contentHash } from '../hash.js';
 import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
 import type { TaskResult } from '../protocol/messages.js';
@@ -111,6 +112,7 @@ export class NodeTasks implements TaskTable {
       return;
     }
     t.state = 'ended';
+    const ex = t.executor;
     n.local.release(t);
     clearTimeout(t.timer);
     this.tasks.delete(t.spec.taskId);
@@ -125,6 +127,10 @@ export class NodeTasks implements TaskTable {
         } else {
           const hash = contentHash(bytes);
           n.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
+          // Its memory is this node's once freed; a freed buffer of its size goes to the executor for its next result (issue 17).
+          adopt(bytes);
+          const spare = ex ? handOver(bytes.byteLength) : null;
+          if (spare) ex!.handle.post({ k: 'stock', bufs: [spare] });
           results.push({ size: bytes.byteLength, hash, refs });
         }
       }
