@@ -142,9 +142,9 @@ async function nodeParts(): Promise<void> {
     const rawFresh = await rawTcp(80, 3, { fresh: true });
     const link = await linkPair(80, 3);
     const { mibps: linkReused, cpu } = await linkPairCpu(80, 3, true);
-    // CPU per MiB holds under load where wall time does not (the first round, fresh memory, included on both).
+    // CPU per MiB holds under load where wall time does not (rounds after the first, on both).
     log(
-      `CPU ms per MiB, 3 rounds: raw TCP sender ${round(rawCpu.sender, 2)}, sink ${round(rawCpu.sink, 2)}; fast link into reused memory: holder main thread ${round(cpu.holder.main, 2)}, other threads ${round(cpu.holder.others, 2)}; reader main thread ${round(cpu.reader.main, 2)}, other threads (leaf checks, warmer) ${round(cpu.reader.others, 2)}`,
+      `CPU ms per MiB, rounds 2-3: raw TCP sender ${round(rawCpu.sender, 2)}, sink ${round(rawCpu.sink, 2)}; fast link into reused memory: holder main thread ${round(cpu.holder.main, 2)}, other threads ${round(cpu.holder.others, 2)}; reader main thread ${round(cpu.reader.main, 2)}, other threads (leaf checks, warmer) ${round(cpu.reader.others, 2)}`,
     );
     emit(figure('objects.fastLink.80MiB.readerCpuPerMiB', cpu.reader.main + cpu.reader.others, 'ms', rawCpu.sink));
     emit(figure('objects.fastLink.80MiB.holderCpuPerMiB', cpu.holder.main + cpu.holder.others, 'ms', rawCpu.sender));

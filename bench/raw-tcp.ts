@@ -21,7 +21,7 @@ export async function rawTcp(mib: number, rounds: number, opts: { fresh?: boolea
   return (await rawTcpCpu(mib, rounds, opts)).mibps;
 }
 
-/** rawTcp, with the CPU ms per MiB of the sender (this process) and of the sink, over all rounds. */
+/** rawTcp, with the CPU ms per MiB of the sender (this process) and of the sink, over the rounds after the first. */
 export async function rawTcpCpu(
   mib: number,
   rounds: number,
@@ -62,8 +62,11 @@ export async function rawTcpCpu(
         });
       });
       best = Math.min(best, ms);
-      cpu.sender += (all(threadCpuMs(process.pid)) - s0) / (mib * rounds);
-      cpu.sink += (all(threadCpuMs(child.pid!)) - k0) / (mib * rounds);
+      // As linkPairCpu: the first round is not counted when there are others.
+      if (r > 0 || rounds === 1) {
+        cpu.sender += (all(threadCpuMs(process.pid)) - s0) / (mib * Math.max(1, rounds - 1));
+        cpu.sink += (all(threadCpuMs(child.pid!)) - k0) / (mib * Math.max(1, rounds - 1));
+      }
     }
     return { mibps: (mib / best) * 1000, cpu };
   } finally {
