@@ -5,21 +5,11 @@
 // arrives: no frame is assembled first.
 import type { Socket } from 'node:net';
 import type { Placement, RawPeer } from '../shared/transfer/raw-peer.js';
+import { copyInto } from '../shared/bytes.js';
 import { CHUNK_HEADER_BYTES, CHUNK_KIND, MAX_LINK_CHUNK_BYTES, readChunkHeader } from '../shared/transfer/wire.js';
 
 /** Largest frame a peer may send (the largest chunk plus headroom); more closes the link. */
 const MAX_FRAME = MAX_LINK_CHUNK_BYTES + 4096;
-
-/**
- * Copies `src` into `dst` at `at`. Into shared memory, TypedArray.set copies
- * with relaxed atomics, byte by byte when the two sides are not aligned alike
- * (a socket's bytes land anywhere): 6x a plain copy. Buffer.fill with a value
- * as long as the range is one memcpy.
- */
-function copyInto(dst: Uint8Array, at: number, src: Uint8Array): void {
-  if (src.byteLength < 4096 || !(dst.buffer instanceof SharedArrayBuffer)) return dst.set(src, at);
-  Buffer.from(dst.buffer, dst.byteOffset + at, src.byteLength).fill(src);
-}
 
 /** Bytes received and not yet consumed, as the socket gave them (no joining). */
 class Incoming {
