@@ -1,15 +1,15 @@
 // CPU time of processes (Linux /proc), to say what a figure costs each process
 // of a mesh: a run on a shared machine is starvation as often as cost.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const TICKS_PER_S = 100;
 
 /** User + system CPU ms of a process so far (all its threads), or NaN when /proc cannot tell. */
-export function cpuMsOf(pid: number | undefined): number {
+export function cpuMsOf(pid: number | undefined, file = `/proc/${pid}/stat`): number {
   if (pid === undefined) return NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(file, 'latin1');
     // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 14th and 15th.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_S;
@@ -27,4 +27,20 @@ export async function cpuDuring(pids: Record<string, number | undefined>, run: (
   const out: Record<string, number> = { driver: (self.user + self.system) / 1000 };
   for (const [k, p] of Object.entries(pids)) out[k] = cpuMsOf(p) - before[k];
   return out;
+}
+
+/** User + system CPU ms of a process's main thread and of its other threads (worker threads, libuv, V8's helpers), or NaN. */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  let main = NaN;
+  let others = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      if (Number(tid) === pid) main = ms;
+      else if (!Number.isNaN(ms)) others += ms; // a thread that ended meanwhile is not counted
+    }
+  } catch {
+    return { main: NaN, others: NaN };
+  }
+  return { main, others };
 }

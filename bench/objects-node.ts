@@ -127,11 +127,13 @@ export async function nodeTransfer(mesh: Mesh, from: NodeId | 'driver', to: Node
     await mesh.wait([ref]);
     if (!make) await sleep(1500); // hashed and announced (the put itself is ready at once)
     const t = performance.now();
-    const len = await mesh.get(read.remote(ref as never));
+    const out = read.remote(ref as never);
+    const len = await mesh.get(out);
     const ms = performance.now() - t;
     if (len !== mib * MB) throw new Error(`the reader saw ${len} bytes`);
     best = Math.min(best, ms);
-    mesh.free([ref]);
+    // Both: a result whose lineage needs the object keeps it (and its memory on both nodes) alive.
+    mesh.free([ref, out]);
   }
   return (mib / best) * 1000;
 }

@@ -23,8 +23,8 @@ import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
 import { CHROMIUM_FLAGS, openTab } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
-import { rawTcp } from './raw-tcp.js';
-import { linkPair } from './link-pair.js';
+import { rawTcp, rawTcpCpu } from './raw-tcp.js';
+import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 
 const SIZES = [1, 16, 64];
@@ -138,10 +138,16 @@ async function nodeParts(): Promise<void> {
     phase('an executor reading an 80 MiB object on its node');
     await executorRead(mesh, a);
     phase('80 MiB between two processes on one host');
-    const raw = await rawTcp(80, 3);
+    const { mibps: raw, cpu: rawCpu } = await rawTcpCpu(80, 3);
     const rawFresh = await rawTcp(80, 3, { fresh: true });
     const link = await linkPair(80, 3);
-    const linkReused = await linkPair(80, 3, true);
+    const { mibps: linkReused, cpu } = await linkPairCpu(80, 3, true);
+    // CPU per MiB holds under load where wall time does not (rounds after the first, on both).
+    log(
+      `CPU ms per MiB, rounds 2-3: raw TCP sender ${round(rawCpu.sender, 2)}, sink ${round(rawCpu.sink, 2)}; fast link into reused memory: holder main thread ${round(cpu.holder.main, 2)}, other threads ${round(cpu.holder.others, 2)}; reader main thread ${round(cpu.reader.main, 2)}, other threads (leaf checks, warmer) ${round(cpu.reader.others, 2)}`,
+    );
+    emit(figure('objects.fastLink.80MiB.readerCpuPerMiB', cpu.reader.main + cpu.reader.others, 'ms', rawCpu.sink));
+    emit(figure('objects.fastLink.80MiB.holderCpuPerMiB', cpu.holder.main + cpu.holder.others, 'ms', rawCpu.sender));
     log(
       `80 MiB over a fast link alone (two processes, leaves checked, no task): ${round(link, 1)} MiB/s into new memory (ratio ${round(link / rawFresh, 2)} to raw TCP into fresh memory), ${round(linkReused, 1)} MiB/s into reused memory (ratio ${round(linkReused / raw, 2)} to raw TCP into a reused buffer)`,
     );

@@ -7,6 +7,7 @@
 import { fork } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { threadCpuMs } from './cpu.js';
 
 /** Bytes per write: as large as a fast link's frames. */
 const WRITE_BYTES = 4 << 20;
@@ -17,6 +18,15 @@ const WRITE_BYTES = 4 << 20;
  * a new one each time.
  */
 export async function rawTcp(mib: number, rounds: number, opts: { fresh?: boolean; fill?: number } = {}): Promise<number> {
+  return (await rawTcpCpu(mib, rounds, opts)).mibps;
+}
+
+/** rawTcp, with the CPU ms per MiB of the sender (this process) and of the sink, over the rounds after the first. */
+export async function rawTcpCpu(
+  mib: number,
+  rounds: number,
+  opts: { fresh?: boolean; fill?: number } = {},
+): Promise<{ mibps: number; cpu: { sender: number; sink: number } }> {
   const fill = opts.fill ?? 3;
   const child = fork(fileURLToPath(new URL('./tcp-sink.js', import.meta.url)), opts.fresh ? ['fresh'] : [], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   try {
@@ -28,7 +38,11 @@ export async function rawTcp(mib: number, rounds: number, opts: { fresh?: boolea
     const n = mib * (1 << 20);
     const src = new Uint8Array(n).fill(fill);
     let best = Infinity;
+    const cpu = { sender: 0, sink: 0 };
+    const all = (t: { main: number; others: number }) => t.main + t.others;
     for (let r = 0; r < rounds; r++) {
+      const s0 = all(threadCpuMs(process.pid));
+      const k0 = all(threadCpuMs(child.pid!));
       const ms = await new Promise<number>((resolve, reject) => {
         const s = connect(port, '127.0.0.1');
         s.setNoDelay(true);
@@ -48,8 +62,13 @@ export async function rawTcp(mib: number, rounds: number, opts: { fresh?: boolea
         });
       });
       best = Math.min(best, ms);
+      // As linkPairCpu: the first round is not counted when there are others.
+      if (r > 0 || rounds === 1) {
+        cpu.sender += (all(threadCpuMs(process.pid)) - s0) / (mib * Math.max(1, rounds - 1));
+        cpu.sink += (all(threadCpuMs(child.pid!)) - k0) / (mib * Math.max(1, rounds - 1));
+      }
     }
-    return (mib / best) * 1000;
+    return { mibps: (mib / best) * 1000, cpu };
   } finally {
     child.kill();
   }

@@ -5,6 +5,7 @@
 // arrives: no frame is assembled first.
 import type { Socket } from 'node:net';
 import type { Placement, RawPeer } from '../shared/transfer/raw-peer.js';
+import { copyInto } from '../shared/bytes.js';
 import { CHUNK_HEADER_BYTES, CHUNK_KIND, MAX_LINK_CHUNK_BYTES, readChunkHeader } from '../shared/transfer/wire.js';
 
 /** Largest frame a peer may send (the largest chunk plus headroom); more closes the link. */
@@ -26,7 +27,7 @@ class Incoming {
     while (n > 0) {
       const b = this.bufs[0];
       const k = Math.min(n, b.length - this.off);
-      dst?.set(this.off === 0 && k === b.length ? b : b.subarray(this.off, this.off + k), at);
+      if (dst) copyInto(dst, at, this.off === 0 && k === b.length ? b : b.subarray(this.off, this.off + k));
       at += k;
       n -= k;
       this.have -= k;

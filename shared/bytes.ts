@@ -148,10 +148,15 @@ function expireIdle(): void {
 export function allocBytes(n: number, dirty = false): Uint8Array {
   if (!sharable || n < SHARE_MIN_BYTES) return new Uint8Array(n);
   if (n < POOL_STEP) return new Uint8Array(new SharedArrayBuffer(n));
+  // The smallest that fits, a freed buffer before a spare: taking a spare warms the next one (a
+  // whole buffer of page faults in the warmer), reusing a freed one costs nothing.
   let best = -1;
   for (let i = 0; i < idle.length; i++) {
     const c = idle[i].byteLength;
-    if (c >= n && c <= n + (n >> 2) + POOL_STEP && (best < 0 || c < idle[best].byteLength)) best = i;
+    if (c < n || c > n + (n >> 2) + POOL_STEP) continue;
+    if (best < 0) best = i;
+    else if (spares.has(idle[best]) !== spares.has(idle[i])) best = spares.has(idle[i]) ? best : i;
+    else if (c < idle[best].byteLength) best = i;
   }
   if (best >= 0) {
     const buf = idle[best];
@@ -178,6 +183,51 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
   poolStats.fresh++;
   if (size >= WARM_MIN_BYTES) warmSpare(size);
   return new Uint8Array(buf, 0, n);
+}
+
+/**
+ * Issue 17: a large executor result is made in the executor's thread. Its
+ * buffer, let go of there once posted, joins this thread's pool (`adopt`), and
+ * a freed buffer of about its size goes back (`handOver`, then `stock` there)
+ * for the next result: results land in memory already in use, not fresh pages.
+ */
+export function adopt(bytes: Uint8Array): void {
+  const buf = bytes.buffer;
+  if (sharable && buf instanceof SharedArrayBuffer && bytes.byteOffset === 0 && buf.byteLength >= POOL_STEP && !exposed.has(buf)) pooled.add(buf);
+}
+
+/** An idle buffer (a freed one, not a spare) that fits `n` bytes, out of this thread's pool for good; null if none. */
+export function handOver(n: number): SharedArrayBuffer | null {
+  const i = idle.findIndex((b) => b.byteLength >= n && b.byteLength <= n + (n >> 2) + POOL_STEP && !spares.has(b));
+  if (i < 0) return null;
+  const [buf] = idle.splice(i, 1);
+  idleBytes -= buf.byteLength;
+  pooled.delete(buf);
+  return buf;
+}
+
+/** Buffers another thread handed over (nobody else holds them) become idle ones of this thread's pool. */
+export function stock(bufs: unknown): void {
+  if (!Array.isArray(bufs)) return;
+  for (const b of bufs) {
+    // Each post makes a new object of a buffer: one already idle here is not added twice.
+    if (!sharable || !(b instanceof SharedArrayBuffer) || b.byteLength < POOL_STEP || idle.includes(b) || exposed.has(b)) continue;
+    pooled.add(b);
+    addIdle(b);
+  }
+}
+
+/**
+ * `dst.set(src, at)`, but into shared memory by one memcpy where Node's Buffer
+ * is there: TypedArray.set copies into a SharedArrayBuffer with relaxed
+ * atomics, byte by byte when the two sides are not aligned alike (bytes off a
+ * socket or out of a frame land anywhere): 6x a plain copy. Buffer.fill with a
+ * value as long as the range is one memcpy.
+ */
+export function copyInto(dst: Uint8Array, at: number, src: Uint8Array): void {
+  const B = (globalThis as { Buffer?: { from(b: ArrayBufferLike, o: number, n: number): { fill(v: Uint8Array): unknown } } }).Buffer;
+  if (!B || src.byteLength < 4096 || !isShared(dst)) return dst.set(src, at);
+  B.from(dst.buffer, dst.byteOffset + at, src.byteLength).fill(src);
 }
 
 /** A view of `bytes` may outlive its owner's copy: never recycle their buffer. */

@@ -5,7 +5,7 @@ import type { ObjectId } from '../ids.js';
 import type { Failure } from '../errors.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
 import { TabmeshError } from '../errors.js';
-import { allocBytes } from '../bytes.js';
+import { allocBytes, copyInto } from '../bytes.js';
 import { serveOverRelay } from '../transfer/relay-serve.js';
 import type { ObjectSource } from '../transfer/source.js';
 
@@ -143,7 +143,7 @@ export class ObjectClient {
       t.reject(new TabmeshError('BAD_MESSAGE', `transfer of ${t.id}: chunk does not fit the object`));
       return;
     }
-    t.buf.set(m.d, m.o);
+    copyInto(t.buf, m.o, m.d);
     t.received += m.d.byteLength;
     this.bytesIn += m.d.byteLength;
     if (t.received >= m.n) {

@@ -4,6 +4,7 @@
 // executor never mix up whose child tasks are whose.
 import { Mesh } from '../api/mesh.js';
 import { decodeValue, encodeValue, type EncodedValue } from '../codec.js';
+import { stock } from '../bytes.js';
 import { failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { TaskId } from '../ids.js';
 import type { ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
@@ -75,6 +76,9 @@ export class ExecutorCore implements TaskHost {
         return;
       case 'reclaim':
         this.views.reclaim(m.ids);
+        return;
+      case 'stock':
+        stock(m.bufs);
         return;
       case 'cancel': {
         const r = this.running.get(m.taskId);

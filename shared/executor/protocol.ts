@@ -87,7 +87,9 @@ export type ToExecutor =
   | { k: 'reply'; id: number; ok: false; error: { code: string; message: string } }
   | { k: 'cancel'; taskId: TaskId }
   /** Buffers this executor holds these leases of were freed: collect now, so the views nobody holds come back. */
-  | { k: 'reclaim'; ids: number[] };
+  | { k: 'reclaim'; ids: number[] }
+  /** Freed buffers of the node's pool, now this executor's, for its next large results (issue 17). */
+  | { k: 'stock'; bufs: SharedArrayBuffer[] };
 
 export type Call =
   | { op: 'fn'; f: FunctionSource }

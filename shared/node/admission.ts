@@ -3,12 +3,17 @@
 // reported done or failed, cancelled, timed out, handed back when paused, and
 // the one path that settles the tasks of an executor that died or restarted.
 import { failureOf, type Failure } from '../errors.js';
-import { contentHash } from '../hash.js';
+import { adopt, handOver } from '../bytes.js';
+import { contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
 import type { TaskResult } from '../protocol/messages.js';
 import { actorDied } from './actor-host.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
+import type { QuietRun } from './start-reports.js';
+
+/** Results this large or larger are hashed off the main thread (edge/node-hash.ts pools from 4 MiB). */
+const ASYNC_HASH_BYTES = 8 << 20;
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
@@ -111,10 +116,36 @@ export class NodeTasks implements TaskTable {
       return;
     }
     t.state = 'ended';
+    const ex = t.executor;
     n.local.release(t);
     clearTimeout(t.timer);
     this.tasks.delete(t.spec.taskId);
+    const returns = r.returns;
+    // A large result of a plain task is hashed off the main thread (Node's hash pool: an 80 MiB result
+    // was 55-90 ms of this thread, which serves links); its report waits for the hash. Actor calls keep
+    // their order.
+    if (returns && !t.spec.actor && returns.some((x) => x.bytes.byteLength >= ASYNC_HASH_BYTES)) {
+      const large = returns.map((x) => (x.bytes.byteLength > n.inlineMax ? contentHashAsync(x.bytes).then((h) => h.hash) : Promise.resolve(undefined)));
+      void Promise.all(large).then(
+        (hashes) => !n.closed && this.report(t, { ...r, returns }, quiet, ex, hashes),
+        () => !n.closed && this.report(t, { ...r, returns }, quiet, ex, []),
+      );
+      return;
+    }
+    this.report(t, r, quiet, ex, []);
+  }
+
+  /** The end of a task to the coordinator (large results stored here first), then what it held given up. */
+  private report(
+    t: LocalTask,
+    r: { returns?: { bytes: Uint8Array; refs: ObjectId[] }[]; failure?: Failure; ms?: number },
+    quiet: QuietRun | undefined,
+    ex: Executor | null,
+    hashes: (string | undefined)[],
+  ): void {
+    const n = this.n;
     const s = t.spec;
+    const ran = quiet?.ex !== undefined ? { ex: quiet.ex } : {};
     if (r.returns) {
       const results: TaskResult[] = [];
       for (let i = 0; i < r.returns.length; i++) {
@@ -123,8 +154,12 @@ export class NodeTasks implements TaskTable {
           results.push({ v: bytes, refs });
           n.inlineBytes.out += bytes.byteLength;
         } else {
-          const hash = contentHash(bytes);
+          const hash = hashes[i] ?? contentHash(bytes);
           n.store.put(returnObjectId(s.taskId, i), bytes, { hash, primary: true });
+          // Its memory is this node's once freed; a freed buffer of its size goes to the executor for its next result (issue 17).
+          adopt(bytes);
+          const spare = ex ? handOver(bytes.byteLength) : null;
+          if (spare) ex!.handle.post({ k: 'stock', bufs: [spare] });
           results.push({ size: bytes.byteLength, hash, refs });
         }
       }

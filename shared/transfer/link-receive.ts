@@ -3,7 +3,7 @@
 // 17), and their stall clocks.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { allocBytes } from '../bytes.js';
+import { allocBytes, copyInto } from '../bytes.js';
 import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
 import type { Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
@@ -259,7 +259,7 @@ export class Receiving {
     }
     if (t.buf === null) t.buf = allocBytes(c.n, true);
     // A stream link may have put it in place already (place()).
-    if (c.d.buffer !== t.buf.buffer || c.d.byteOffset !== t.buf.byteOffset + c.o) t.buf.set(c.d, c.o);
+    if (c.d.buffer !== t.buf.buffer || c.d.byteOffset !== t.buf.byteOffset + c.o) copyInto(t.buf, c.o, c.d);
     t.received += len;
     t.lastAt = Date.now();
     this.ch.counters.bytesIn += len;

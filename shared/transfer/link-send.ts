@@ -3,7 +3,7 @@
 // the channel's queue is above a high-water mark, so nothing queues without
 // bound.
 import type { ObjectId } from '../ids.js';
-import { expose } from '../bytes.js';
+import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
@@ -46,6 +46,8 @@ export interface SendChannel {
 
 interface Outgoing {
   x: number;
+  /** The buffer sent from, lent while its bytes may still be read (see `letGoWhenSent`); null: exposed for good, or not in memory. */
+  lease: SharedArrayBuffer | null;
   /** What it counts against the serving budget under (the bytes in memory, else itself). */
   hold: object;
   /** The next chunk, read ahead from the tier for a spilled object (source.ts). */
@@ -66,6 +68,9 @@ export class Sending {
   /** Outgoing transfers in turn order. */
   private queue: Outgoing[] = [];
   private drainTimer: unknown = null;
+  /** Buffers sent from, lent until the channel holds no bytes (letGoWhenSent). */
+  private sentFrom: SharedArrayBuffer[] = [];
+  private sentTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly ch: SendChannel) {}
 
@@ -95,29 +100,37 @@ export class Sending {
     if (from > src.size) return this.refuse(x, 'offset past the end');
     const end = Math.min(src.size, to ?? src.size);
     if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return this.refuse(x, 'range end not at a chunk boundary');
-    if (src.bytes) expose(src.bytes); // sent from in place, over time
+    // Sent from in place, over time: the buffer is lent until the channel let go of its bytes
+    // (the store may free the object meanwhile; its buffer is reused after), else exposed for good.
+    const lease = src.bytes ? lendView(src.bytes) : null;
+    if (src.bytes && !lease) expose(src.bytes);
     // Issue 17: a spilled object streams from its tier, holding its read-ahead only.
     const hold: object = src.bytes ?? {};
+    const quit = () => {
+      ch.serving.release(hold);
+      if (lease) returnView(lease); // nothing of it was handed to the channel
+    };
     st.phase = 'the serving budget';
     await ch.serving.acquire(hold, heldWhileServing(src));
-    if (gone()) return ch.serving.release(hold);
+    if (gone()) return quit();
     if (withLeaves) {
       st.phase = 'its leaves';
       let leaves: Uint8Array;
       try {
         leaves = await src.leaves();
       } catch (e) {
-        ch.serving.release(hold);
+        quit();
         if (!gone()) this.refuse(x, `cannot read it: ${(e as Error).message}`);
         return;
       }
-      if (gone()) return ch.serving.release(hold);
+      if (gone()) return quit();
       const per = LEAVES_PER_MESSAGE * LEAF_BYTES;
       for (let o = 0; o < leaves.byteLength; o += per) ch.sendRaw(writeLeaves(x, o / LEAF_BYTES, leaves.subarray(o, o + per)));
     }
     this.starting.delete(x);
     const t: Outgoing = {
       x,
+      lease,
       hold,
       end,
       per,
@@ -175,18 +188,42 @@ export class Sending {
     this.queue = this.queue.filter((q) => q !== t);
   }
 
-  /** The link closed: every send ends. */
+  /** The link closed: every send ends (a closed channel holds no bytes of ours any more). */
   dropAll(): void {
     if (this.drainTimer !== null) clearTimeout(this.drainTimer);
     this.starting.clear();
     for (const t of this.outgoing.values()) this.end(t);
     this.outgoing.clear();
     this.queue = [];
+    this.letGoSent();
   }
 
   private end(t: Outgoing): void {
     t.cursor.close();
     this.ch.serving.release(t.hold);
+    if (t.lease) this.letGoWhenSent(t.lease);
+  }
+
+  /**
+   * A stream link's channel holds views of what it was given until written
+   * (no copy): a buffer sent from goes back once the channel is empty or
+   * closed. (A link kept busy by other sends keeps it longer.)
+   */
+  private letGoWhenSent(buf: SharedArrayBuffer): void {
+    this.sentFrom.push(buf);
+    this.letGoSent();
+  }
+
+  private letGoSent(): void {
+    if (this.sentTimer !== null || this.sentFrom.length === 0) return;
+    if (this.ch.open() && this.ch.bufferedAmount() > 0) {
+      this.sentTimer = setTimeout(() => {
+        this.sentTimer = null;
+        this.letGoSent();
+      }, DRAIN_POLL_MS);
+      return;
+    }
+    for (const b of this.sentFrom.splice(0)) returnView(b);
   }
 
   /** Sends chunks in turn while the channel has room. */

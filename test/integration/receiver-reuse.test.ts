@@ -68,4 +68,37 @@ describe('receiver memory reuse', () => {
     const taken = Array.from({ length: 4 }, () => allocBytes(bytes.byteLength, true).buffer);
     expect(taken).toContain(bytes.buffer);
   });
+
+  it("a freed task result's memory comes back to its node: the executor's next result of that size is made in it", async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tabmesh-reuse-'));
+    cleanups.push(() => rmSync(data, { recursive: true, force: true }));
+    const co = await startCoordinator({ port: 0, dataDir: data, token: 't', httpLimits: false });
+    cleanups.push(() => co.close());
+    const node = await startEdgeNode({ coordinator: co.url, cpus: 1, reconnect: false, spillDir: join(data, 'spill') });
+    cleanups.push(() => node.leave());
+    const m = await connect({ url: co.url, token: 't' });
+    cleanups.push(() => m.close());
+    const store = node.runtime.store;
+    const make = m.remote((n: number, v: number) => new Float64Array(n).fill(v));
+    const sum = m.remote((a: Float64Array) => a.reduce((s, v) => s + v, 0));
+
+    const made = async (v: number) => {
+      const r = make.remote(N, v);
+      await m.wait([r]);
+      return { r, bytes: store.getSync(r.id)! };
+    };
+    const first = await made(1);
+    m.free([first.r]);
+    await until(() => !store.has(first.r.id), { what: 'the node to drop the freed result' });
+    // The next result is made in fresh memory; the node hands the freed buffer to the executor with it...
+    const second = await made(2);
+    m.free([second.r]);
+    await until(() => !store.has(second.r.id), { what: 'the node to drop the second result' });
+    // ...and the one after that is made in it (a buffer posted between threads is a new object each
+    // time: the first result's old view shows the third's bytes), byte for byte right.
+    const third = await made(3);
+    expect(new Float64Array(first.bytes.buffer, 16, 4)).toEqual(new Float64Array([3, 3, 3, 3]));
+    expect(new Float64Array(second.bytes.buffer, 16, 4)).toEqual(new Float64Array([2, 2, 2, 2]));
+    expect(await m.get(sum.remote(third.r))).toBe(N * 3);
+  });
 });

@@ -2,7 +2,7 @@
 // buffers reused once freed, never while a view of them may be held elsewhere.
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { allocBytes, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { allocBytes, copyInto, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { installNodeWarmer } from '../../edge/node-warm.js';
 
@@ -39,6 +39,25 @@ describe('object memory', () => {
     expose(sent);
     recycle(sent);
     expect(allocBytes(2 << 20).buffer).not.toBe(sent.buffer);
+  });
+
+  it('copies into shared memory land byte for byte at any alignment of either side, and nothing outside the range changes', () => {
+    const dst = allocBytes(1 << 20);
+    expect(dst.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const frame = new Uint8Array(70_000);
+    for (let i = 0; i < frame.length; i++) frame[i] = (i * 31 + 7) & 0xff;
+    for (const [from, at, n] of [
+      [3, 5, 65_536],
+      [0, 1, 4096],
+      [1, 0, 10],
+      [4, 12, 60_000],
+    ]) {
+      dst.fill(0xee);
+      copyInto(dst, at, frame.subarray(from, from + n));
+      expect(dst.subarray(at, at + n)).toEqual(frame.subarray(from, from + n));
+      expect(dst[at - 1] ?? 0xee).toBe(0xee);
+      expect(dst[at + n]).toBe(0xee);
+    }
   });
 
   it('a small argument inside a larger frame is posted alone', () => {
@@ -86,6 +105,37 @@ describe('object memory', () => {
       allocBytes(2 << 20);
       await new Promise((r) => setTimeout(r, 200));
       expect(poolStats.warmed).toBe(w);
+    } finally {
+      setWarmer(null);
+      drainPool();
+    }
+  });
+
+  it('a freed buffer is reused before a warm spare of its size (taking a spare warms another)', async () => {
+    drainPool();
+    const warmed: number[] = [];
+    setWarmer(async (buf) => void warmed.push(buf.byteLength));
+    try {
+      const size = 16 << 20;
+      const a = allocBytes(size); // fresh: brings a spare, idle before a is freed
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size]);
+      recycle(a);
+      for (let round = 0; round < 3; round++) {
+        const b = allocBytes(size);
+        expect(b.buffer).toBe(a.buffer);
+        recycle(b);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size]); // no spare taken, none warmed again
+      // Once no freed buffer is left, the spare serves, and brings the next.
+      const c = allocBytes(size);
+      expect(c.buffer).toBe(a.buffer);
+      const d = allocBytes(size);
+      expect(d.buffer).not.toBe(a.buffer);
+      expect(d.buffer.byteLength).toBe(size);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([size, size]);
     } finally {
       setWarmer(null);
       drainPool();

@@ -9,6 +9,7 @@ import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
 import { contentHash } from '../../shared/hash.js';
+import { allocBytes, drainPool, recycle, viewsLent } from '../../shared/bytes.js';
 import type { ObjectId } from '../../shared/ids.js';
 
 const OBJ = 'cd'.repeat(20) as ObjectId;
@@ -22,6 +23,8 @@ class FakeNet {
   tamper: Tamper = (_f, _t, m) => m;
   /** Object bytes per chunk the links take (a stream link's `chunkBytes`); one leaf when undefined. */
   chunkBytes: number | undefined = undefined;
+  /** What every link says its channel still holds (messages are delivered all the same). */
+  buffered = 0;
 
   add(self: string, held: Map<ObjectId, Uint8Array>): PeerLinks {
     const net = this;
@@ -49,7 +52,9 @@ class FakeNet {
             const copy = net.tamper(self, (to as { self?: string }).self ?? '', b.slice());
             setImmediate(() => to.onData(copy));
           },
-          bufferedAmount: 0,
+          get bufferedAmount() {
+            return net.buffered;
+          },
           chunkBytes: net.chunkBytes,
           destroy() {
             raw.onClose('closed here');
@@ -92,6 +97,27 @@ function corruptNthChunk(liar: string, nth: number): Tamper {
 }
 
 describe('chunk verification over a fake network', () => {
+  it("a holder's buffer sent from is reused once freed, but not while the channel may still hold its bytes", async () => {
+    drainPool();
+    const net = new FakeNet();
+    const bytes = allocBytes(4 << 20, true);
+    bytes.set(sample(bytes.byteLength));
+    const hash = contentHash(bytes);
+    net.add('holder', new Map([[OBJ, bytes]]));
+    net.buffered = 1000; // the channel has not written everything yet
+    const f = reader(net, ['holder']);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash });
+    expect(contentHash(got.bytes)).toBe(hash);
+    expect(viewsLent(bytes)).toBe(1);
+    recycle(bytes); // the holder frees the object: its buffer waits for the channel
+    expect(allocBytes(4 << 20).buffer).not.toBe(bytes.buffer);
+    net.buffered = 0;
+    for (let i = 0; i < 100 && viewsLent(bytes) > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(viewsLent(bytes)).toBe(0);
+    expect(allocBytes(4 << 20).buffer).toBe(bytes.buffer);
+    drainPool();
+  });
+
   it('a bad chunk from one holder is taken from another: the good prefix is kept, the liar named', async () => {
     const net = new FakeNet();
     const bytes = sample(20 * 65536 + 123);
