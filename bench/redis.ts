@@ -244,17 +244,21 @@ async function startTwo(url: string, redisPid: number | undefined, pairPrefix: s
   }
 }
 
-const finished = new Map<BenchCluster, number>();
+const seen = new Map<BenchCluster, { finished: number; asked: number }>();
 
-/** How many tasks each coordinator finished since the last call (a task placed across is finished on both). */
+/**
+ * How many tasks each coordinator finished since the last call (a task placed across is finished on both), and
+ * how many tasks each one's rebalancer asked its nodes to hand back.
+ */
 async function finishedByEach(c: Contender): Promise<string> {
-  const counts = [];
+  const out = [];
   for (const cl of [c.cl, c.second!]) {
     const s = await cl.stats();
-    counts.push(s.tasksFinished - (finished.get(cl) ?? 0));
-    finished.set(cl, s.tasksFinished);
+    const last = seen.get(cl) ?? { finished: 0, asked: 0 };
+    out.push({ finished: s.tasksFinished - last.finished, asked: s.rebalanceAsked - last.asked });
+    seen.set(cl, { finished: s.tasksFinished, asked: s.rebalanceAsked });
   }
-  return `; tasks finished by the first ${counts[0]}, by the second ${counts[1]}`;
+  return `; tasks finished by the first ${out[0].finished}, by the second ${out[1].finished}; asked back ${out[0].asked}, ${out[1].asked}`;
 }
 
 /** SIGKILL of the driver's coordinator; how long until a task submitted at that moment has finished through the other. */

@@ -34,3 +34,16 @@ export function policyOf(t: TaskRecord): PlacementPolicy {
 export function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
   return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
 }
+
+/**
+ * Whether an idle node may take tasks others hand back (rebalance.ts): a link
+ * only while this coordinator runs a job of its own (a walk of the jobs, in
+ * rebalance rounds only), since links run no guest tasks.
+ */
+export function takesHandedBack(gcs: Gcs): (n: NodeRecord) => boolean {
+  return (n) => {
+    if (n.link === undefined) return true;
+    for (const j of gcs.jobs.values()) if (j.state === 'running' && !j.guest) return true;
+    return false;
+  };
+}

@@ -6,6 +6,9 @@ import { nodeRecord } from '../helpers/node-record.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
+import type { Gcs } from '../../coordinator/gcs/gcs.js';
+import type { JobRecord } from '../../coordinator/gcs/tables.js';
 import { seeded } from '../sim/net.js';
 
 function node(name: string, cpu: number, inflightTasks: number, actorCpu = 0): NodeRecord {
@@ -109,5 +112,19 @@ describe('work stealing: who is asked for what', () => {
     expect(r.total()).toBeGreaterThan(200);
     expect(r.asked.size).toBe(r.total());
     expect(r.asked.size).toBeLessThanOrEqual(1024);
+  });
+
+  it('another coordinator (a link) idle beside the only node of a coordinator that runs guest tasks only: nothing is asked back; with a job of its own, its link may take tasks', () => {
+    const jobs = new Map<string, Partial<JobRecord>>([['guest', { state: 'running', guest: 'peer' }]]);
+    const r = new Rig();
+    r.rb.canTake = takesHandedBack({ jobs } as unknown as Gcs);
+    const [own] = r.add(node('own', 2, 60), nodeRecord('peer', { resources: { cpu: 2 }, link: 'peer' }));
+    r.rb.check();
+    expect(r.total()).toBe(0);
+    jobs.set('mine', { state: 'running' });
+    r.clock += REBALANCE_MS;
+    r.rb.check();
+    // Level: 60 tasks over 4 CPUs; the link lacks 30.
+    expect(r.asked.get(own)).toBe(30);
   });
 });
