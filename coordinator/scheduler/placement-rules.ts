@@ -37,13 +37,16 @@ export function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
 
 /**
  * Whether an idle node may take tasks others hand back (rebalance.ts): a link
- * only while this coordinator runs a job of its own (a walk of the jobs, in
- * rebalance rounds only), since links run no guest tasks.
+ * only while a job of this coordinator's own has tasks not ended (links run
+ * no guest tasks; a walk of the jobs, in rebalance rounds only).
  */
 export function takesHandedBack(gcs: Gcs): (n: NodeRecord) => boolean {
   return (n) => {
     if (n.link === undefined) return true;
-    for (const j of gcs.jobs.values()) if (j.state === 'running' && !j.guest) return true;
+    for (const j of gcs.jobs.values()) {
+      const c = j.counts;
+      if (j.state === 'running' && !j.guest && c.submitted > c.finished + c.failed + c.cancelled) return true;
+    }
     return false;
   };
 }

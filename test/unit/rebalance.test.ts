@@ -114,14 +114,18 @@ describe('work stealing: who is asked for what', () => {
     expect(r.asked.size).toBeLessThanOrEqual(1024);
   });
 
-  it('another coordinator (a link) idle beside the only node of a coordinator that runs guest tasks only: nothing is asked back; with a job of its own, its link may take tasks', () => {
-    const jobs = new Map<string, Partial<JobRecord>>([['guest', { state: 'running', guest: 'peer' }]]);
+  it('another coordinator (a link) idle beside the only node of a coordinator whose own jobs have nothing left to run: nothing is asked back; once one has, its link may take tasks', () => {
+    const counts = (submitted: number, finished: number) => ({ submitted, finished, failed: 0, cancelled: 0 });
+    const jobs = new Map<string, Partial<JobRecord>>([
+      ['guest', { state: 'running', guest: 'peer', counts: counts(60, 0) }],
+      ['mine, all ended', { state: 'running', counts: counts(5, 5) }],
+    ]);
     const r = new Rig();
     r.rb.canTake = takesHandedBack({ jobs } as unknown as Gcs);
     const [own] = r.add(node('own', 2, 60), nodeRecord('peer', { resources: { cpu: 2 }, link: 'peer' }));
     r.rb.check();
     expect(r.total()).toBe(0);
-    jobs.set('mine', { state: 'running' });
+    jobs.set('mine', { state: 'running', counts: counts(5, 4) });
     r.clock += REBALANCE_MS;
     r.rb.check();
     // Level: 60 tasks over 4 CPUs; the link lacks 30.
