@@ -2,7 +2,9 @@
 // memory GCS, SQLite and Redis, one coordinator and one edge node each; then
 // two coordinators on one Redis (one mesh), each with its own edge node, the
 // driver on the first ('two'), or a driver on each, both jobs placing on both
-// nodes ('two-jobs'), against the one-coordinator Redis mesh; then the time
+// nodes ('two-jobs'), against the one-coordinator Redis mesh; a pair whose
+// first coordinator has no node ('forward': what forwarding every task costs
+// it, against the one coordinator running them on its node); then the time
 // from SIGKILL of the driver's coordinator to its first task finished through
 // the other. Beside each wall-time figure, the capacity its CPU times imply
 // with a core per process (capacity.ts): what two coordinators on machines of
@@ -17,8 +19,8 @@
 // AOF on (appendfsync everysec, the production setting), or REDIS_URL.
 // stdout: one JSON line per figure; stderr: diagnostics.
 // For profiling: BENCH_REDIS_ONLY=redis,two runs only those contenders (the
-// ratios need their baselines: memory for SQLite/Redis, redis for two and
-// two-jobs);
+// ratios need their baselines: memory for SQLite/Redis, redis for two,
+// two-jobs and forward);
 // BENCH_REDIS_ROUNDS=N; BENCH_REDIS_FAILOVER=0 skips the SIGKILL (so that
 // BENCH_CPU_PROF, see processes.ts, gets every coordinator's profile).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,12 +29,12 @@ import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import { cpuDuring } from './cpu.js';
-import { bestCapacity, cpuLine } from './capacity.js';
+import { bestCapacity, cpuLine, perThousand } from './capacity.js';
 import { emit, figure, interleaved, log, makeTempDir, pollStats, round, runBench, sleep, startCluster, type BenchCluster } from './harness.js';
 
 const TASKS = 20_000;
 const ROUNDS = Number(process.env.BENCH_REDIS_ROUNDS ?? 3);
-const ONLY = new Set((process.env.BENCH_REDIS_ONLY ?? 'memory,sqlite,redis,two,two-jobs').split(','));
+const ONLY = new Set((process.env.BENCH_REDIS_ONLY ?? 'memory,sqlite,redis,two,two-jobs,forward').split(','));
 const WARMUP = 2_000;
 const CPUS = 2;
 const TARGET = 0.7;
@@ -147,9 +149,12 @@ async function main(): Promise<void> {
     if (ONLY.has('memory')) all.push(await contender('memory', await startCluster({ nodes: 1, cpus: CPUS }), undefined));
     if (ONLY.has('sqlite')) all.push(await contender('sqlite', await startCluster({ nodes: 1, cpus: CPUS, durable: true }), undefined));
     if (ONLY.has('redis')) all.push(await contender('redis', await startCluster({ nodes: 1, cpus: CPUS, redis: { url: redis.url, prefix } }), rp));
-    if (ONLY.has('two') || ONLY.has('two-jobs')) await startTwo(redis.url, rp, `${prefix}two`, all, extra);
+    // 'two' and 'two-jobs' share one pair of coordinators; 'forward' has a pair of its own (no node on the first).
+    const shared = ['two', 'two-jobs'].filter((n) => ONLY.has(n));
+    if (shared.length) await startTwo(redis.url, rp, `${prefix}two`, 1, shared, all, extra);
+    if (ONLY.has('forward')) await startTwo(redis.url, rp, `${prefix}fwd`, 0, ['forward'], all, extra);
     log(
-      `${all.length} contenders up (1 coordinator + 1 edge node with ${CPUS} executors each; 'two', 'two-jobs': 2 such on one Redis); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`,
+      `${all.length} contenders up (1 coordinator + 1 edge node with ${CPUS} executors each; 'two', 'two-jobs', 'forward': 2 such on one Redis, forward's first without a node); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`,
     );
 
     const times = await interleaved(ROUNDS, Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>, {
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
       },
     });
     report(times, all);
-    const two = all.find((c) => c.name === 'two') ?? all.find((c) => c.name === 'two-jobs');
+    const two = all.find((c) => c.name === 'two') ?? all.find((c) => c.name === 'two-jobs') ?? all.find((c) => c.name === 'forward');
     if (two && process.env.BENCH_REDIS_FAILOVER !== '0') {
       const failover = await failoverMs(two);
       emit(figure('mesh.failover.first-task-ms', failover, 'ms'));
@@ -208,7 +213,18 @@ function report(times: Record<string, number[]>, all: Contender[]): void {
       `one coordinator with one node, a core per process: ${Math.round(oneCap.tasksPerS)} tasks/s (best round; bound: ${oneCap.busiest} ${round(oneCap.msPer1000, 0)} ms per 1,000 tasks)`,
     );
   }
-  for (const c of all.filter((x) => x.second)) {
+  const fwd = all.find((c) => c.name === 'forward');
+  if (fwd && one) {
+    // The least any round cost: the coordinator running every task on its own node, and the one forwarding every task.
+    const least = (c: Contender, k: string) => Math.min(...c.cpu.map((r) => perThousand(r, TASKS)[k] ?? NaN));
+    const [local, forwarded] = [least(one, 'coordinator'), least(fwd, 'coordinator')];
+    emit(figure('mesh.cpu.forwarding-coordinator', forwarded, 'ms per 1,000 tasks', local));
+    log(
+      `forwarding every task to another coordinator costs the driver's coordinator ${round(forwarded, 0)} ms of CPU per 1,000 tasks, ` +
+        `running them on its own node ${round(local, 0)} (${round(forwarded / local, 2)}x; the other coordinator ${round(least(fwd, 'coordinator2'), 0)})`,
+    );
+  }
+  for (const c of all.filter((x) => x.second && x.name !== 'forward')) {
     const wall = best(c.name);
     const cap = bestCapacity(c.cpu, TASKS, c.drivers.length);
     const what = c.drivers.length > 1 ? 'a driver on each (two jobs, each placing on both nodes)' : 'one driver on the first';
@@ -224,21 +240,27 @@ function report(times: Record<string, number[]>, all: Contender[]): void {
 }
 
 /**
- * Two coordinators on one Redis (another prefix: their own mesh), an edge node each: 'two' has one driver on the
- * first; 'two-jobs' one on each (its own drivers, the same four processes).
+ * Two coordinators on one Redis (another prefix: their own mesh), an edge node on the second and `firstNodes` on
+ * the first, for contenders `names`: 'two' has one driver on the first; 'two-jobs' one on each (its own drivers);
+ * 'forward' one on the first, which has no node of its own (every task goes through the second: what forwarding
+ * costs it).
  */
-async function startTwo(url: string, redisPid: number | undefined, pairPrefix: string, all: Contender[], extra: BenchCluster[]): Promise<void> {
+async function startTwo(
+  url: string,
+  redisPid: number | undefined,
+  pairPrefix: string,
+  firstNodes: number,
+  names: string[],
+  all: Contender[],
+  extra: BenchCluster[],
+): Promise<void> {
   const second = await startCluster({ nodes: 1, cpus: CPUS, redis: { url, prefix: pairPrefix } });
   extra.push(second);
-  const first = await startCluster({ nodes: 1, cpus: CPUS, redis: { url, prefix: pairPrefix } });
+  const first = await startCluster({ nodes: firstNodes, cpus: CPUS, redis: { url, prefix: pairPrefix } });
   extra.push(first);
   for (const cl of [first, second]) await pollStats(cl.url, cl.token, (s) => (s.meshLinks ?? 0) >= 1, { timeoutMs: 20_000, everyMs: 100 });
-  for (const [name, both] of [
-    ['two', false],
-    ['two-jobs', true],
-  ] as const) {
-    if (!ONLY.has(name)) continue;
-    const c = await contender(name, first, redisPid, second, both);
+  for (const name of names) {
+    const c = await contender(name, first, redisPid, second, name === 'two-jobs');
     await finishedByEach(c); // the warm-up's
     all.push(c);
   }
