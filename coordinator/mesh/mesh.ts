@@ -98,6 +98,11 @@ export class CoordinatorMesh {
       coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
     });
     c.signalling.bridge = mesh.signals;
+    // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
+    c.tasks.onEnded = (t) => {
+      const guest = c.gcs.jobs.get(t.spec.jobId)?.guest;
+      if (guest !== undefined) mesh.agents.get(guest)?.ended(t);
+    };
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
