@@ -157,13 +157,14 @@ async function main(): Promise<void> {
       `${all.length} contenders up (1 coordinator + 1 edge node with ${CPUS} executors each; 'two', 'two-jobs', 'forward': 2 such on one Redis, forward's first without a node); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`,
     );
 
+    for (const c of all) await countsOfEach(c); // the warm-ups'
     const times = await interleaved(ROUNDS, Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>, {
       after: async (name, r, ms) => {
         const c = all.find((x) => x.name === name)!;
         // Untimed: let the coordinators finish freeing before the next timed round.
         const d = await pollStats(c.cl.url, c.cl.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
         if (c.second) await pollStats(c.second.url, c.second.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
-        const ran = c.second ? await finishedByEach(c) : '';
+        const ran = await countsOfEach(c);
         log(
           `round ${r + 1} ${name}: ${round(ms, 0)} ms = ${Math.round((TASKS / ms) * 1000)} tasks/s (${d.met ? 'drained' : 'NOT drained'} in ${round(d.waitedMs, 0)} ms; load ${loadavg()[0].toFixed(1)})${ran}; ${cpuLine(c.cpu[r], TASKS, c.drivers.length)}`,
         );
@@ -260,27 +261,30 @@ async function startTwo(
   extra.push(first);
   for (const cl of [first, second]) await pollStats(cl.url, cl.token, (s) => (s.meshLinks ?? 0) >= 1, { timeoutMs: 20_000, everyMs: 100 });
   for (const name of names) {
-    const c = await contender(name, first, redisPid, second, name === 'two-jobs');
-    await finishedByEach(c); // the warm-up's
-    all.push(c);
+    all.push(await contender(name, first, redisPid, second, name === 'two-jobs'));
   }
 }
 
-const seen = new Map<BenchCluster, { finished: number; asked: number }>();
+type Counts = { finished: number; asked: number; rows: number };
+const seen = new Map<BenchCluster, Counts>();
 
 /**
- * How many tasks each coordinator finished since the last call (a task placed across is finished on both), and
- * how many tasks each one's rebalancer asked its nodes to hand back.
+ * Since the last call, for each coordinator of `c`: tasks finished (a task placed across is finished on both),
+ * tasks its rebalancer asked its nodes to hand back, and GCS rows it wrote to Redis per task of the round.
  */
-async function finishedByEach(c: Contender): Promise<string> {
-  const out = [];
-  for (const cl of [c.cl, c.second!]) {
+async function countsOfEach(c: Contender): Promise<string> {
+  const out: Counts[] = [];
+  for (const cl of [c.cl, c.second].filter((x) => x !== undefined)) {
     const s = await cl.stats();
-    const last = seen.get(cl) ?? { finished: 0, asked: 0 };
-    out.push({ finished: s.tasksFinished - last.finished, asked: s.rebalanceAsked - last.asked });
-    seen.set(cl, { finished: s.tasksFinished, asked: s.rebalanceAsked });
+    const last = seen.get(cl) ?? { finished: 0, asked: 0, rows: 0 };
+    out.push({ finished: s.tasksFinished - last.finished, asked: s.rebalanceAsked - last.asked, rows: s.gcsRowsWritten - last.rows });
+    seen.set(cl, { finished: s.tasksFinished, asked: s.rebalanceAsked, rows: s.gcsRowsWritten });
   }
-  return `; tasks finished by the first ${out[0].finished}, by the second ${out[1].finished}; asked back ${out[0].asked}, ${out[1].asked}`;
+  const each = (k: keyof Counts, f = (x: number) => String(x)) => out.map((o) => f(o[k])).join(', ');
+  return (
+    `; GCS rows written per task ${each('rows', (x) => String(round(x / TASKS, 2)))}` +
+    (c.second ? `; tasks finished by each coordinator ${each('finished')}; asked back ${each('asked')}` : '')
+  );
 }
 
 /** SIGKILL of the driver's coordinator; how long until a task submitted at that moment has finished through the other. */
