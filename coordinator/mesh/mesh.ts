@@ -99,10 +99,7 @@ export class CoordinatorMesh {
     });
     c.signalling.bridge = mesh.signals;
     // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
-    c.tasks.onEnded = (t) => {
-      const guest = c.gcs.jobs.get(t.spec.jobId)?.guest;
-      if (guest !== undefined) mesh.agents.get(guest)?.ended(t);
-    };
+    c.tasks.onEnded = (t) => void mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.ended(t);
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
