@@ -157,6 +157,7 @@ async function main(): Promise<void> {
       `${all.length} contenders up (1 coordinator + 1 edge node with ${CPUS} executors each; 'two', 'two-jobs', 'forward': 2 such on one Redis, forward's first without a node); ${ROUNDS} interleaved rounds of ${TASKS} empty tasks`,
     );
 
+    probe = new Redis(redis.url);
     for (const c of all) await countsOfEach(c); // the warm-ups'
     const times = await interleaved(ROUNDS, Object.fromEntries(all.map((c) => [c.name, () => batch(c)])) as Record<string, () => Promise<void>>, {
       after: async (name, r, ms) => {
@@ -177,15 +178,14 @@ async function main(): Promise<void> {
       emit(figure('mesh.failover.first-task-ms', failover, 'ms'));
       log(`SIGKILL of the driver's coordinator -> first task finished through the other: ${round(failover, 0)} ms (target < ${TARGET_FAILOVER_MS} ms)`);
     }
-    const probe = new Redis(redis.url);
     const info = await probe.info('commandstats');
     const keys = await probe.dbsize();
-    probe.disconnect();
     const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
     log(
       `Redis after the run: ${keys} keys; calls: hset ${calls('hset')} hdel ${calls('hdel')} multi ${calls('multi')} evalsha ${calls('evalsha')} publish ${calls('publish')} (for ${(ROUNDS * TASKS + WARMUP).toLocaleString('en')} tasks a contender)`,
     );
   } finally {
+    probe?.disconnect();
     for (const c of all) for (const d of c.drivers) await d.mesh.close().catch(() => {});
     for (const cl of new Set([...all.map((c) => c.cl), ...extra])) await cl.stop();
     redis.proc?.kill('SIGTERM');
@@ -267,6 +267,15 @@ async function startTwo(
 
 type Counts = { finished: number; asked: number; rows: number };
 const seen = new Map<BenchCluster, Counts>();
+/** The bench's own Redis client (commandstats), and the PUBLISH count it last saw. */
+let probe: Redis | undefined;
+let published = 0;
+
+/** PUBLISH calls Redis served so far: frames between coordinators (and their idle heartbeats). */
+async function publishes(): Promise<number> {
+  const info = (await probe?.info('commandstats')) ?? '';
+  return Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
 
 /**
  * Since the last call, for each coordinator of `c`: tasks finished (a task placed across is finished on both),
@@ -281,9 +290,14 @@ async function countsOfEach(c: Contender): Promise<string> {
     seen.set(cl, { finished: s.tasksFinished, asked: s.rebalanceAsked, rows: s.gcsRowsWritten });
   }
   const each = (k: keyof Counts, f = (x: number) => String(x)) => out.map((o) => f(o[k])).join(', ');
+  const pub = await publishes();
+  const frames = pub - published;
+  published = pub;
   return (
     `; GCS rows written per task ${each('rows', (x) => String(round(x / TASKS, 2)))}` +
-    (c.second ? `; tasks finished by each coordinator ${each('finished')}; asked back ${each('asked')}` : '')
+    (c.second
+      ? `; tasks finished by each coordinator ${each('finished')}; asked back ${each('asked')}; frames across ${round((frames / TASKS) * 1000, 0)} per 1,000 tasks`
+      : '')
   );
 }
 
