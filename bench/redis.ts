@@ -23,14 +23,13 @@
 // two-jobs and forward);
 // BENCH_REDIS_ROUNDS=N; BENCH_REDIS_FAILOVER=0 skips the SIGKILL (so that
 // BENCH_CPU_PROF, see processes.ts, gets every coordinator's profile).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
 import { cpuDuring } from './cpu.js';
 import { bestCapacity, cpuLine, perThousand } from './capacity.js';
-import { emit, figure, interleaved, log, makeTempDir, pollStats, round, runBench, sleep, startCluster, type BenchCluster } from './harness.js';
+import { ownRedis } from './own-redis.js';
+import { emit, figure, interleaved, log, pollStats, round, runBench, startCluster, type BenchCluster } from './harness.js';
 
 const TASKS = 20_000;
 const ROUNDS = Number(process.env.BENCH_REDIS_ROUNDS ?? 3);
@@ -42,46 +41,6 @@ const TARGET_TWO = 1.6;
 const TARGET_FAILOVER_MS = 2000;
 
 type Noop = { remote(): ObjectRef<void> };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server of our own (AOF, everysec) in a temp folder; killed when the bench exits. */
-async function ownRedis(): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const dir = makeTempDir('tabmesh-bench-redis-');
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  process.on('exit', () => proc.kill('SIGKILL'));
-  const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-  probe.on('error', () => {});
-  for (let i = 0; ; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { url, proc };
-    } catch (e) {
-      if (i > 100) throw new Error(`redis-server did not start on port ${port}: ${(e as Error).message}`);
-      await sleep(100);
-    }
-  }
-}
 
 /** A driver of a contender: its connection and the no-op function it submits. */
 interface Driver {
