@@ -277,6 +277,8 @@ export class Coordinator implements Managers {
       flushTurnsTimed: this.flushes.timed,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
+      gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,
+      gcsRowsWritten: this.gcs.storage.stats?.rowsWritten ?? 0,
     };
   }
 

@@ -36,4 +36,6 @@ export interface GcsStorage {
   fence?(group: string, token: string): void;
   /** Groups whose writes were refused since the last call (another coordinator holds their lease); their later writes are dropped until fenced again. */
   takeFenced?(): string[];
+  /** Batches handed to the backend and rows in them (a row changed twice between flushes counts once): durable backends only. */
+  readonly stats?: { flushes: number; rowsWritten: number };
 }

@@ -8,6 +8,7 @@ import { Outbox, decodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { returnObjectId, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
+import type { TaskRecord } from '../gcs/tables.js';
 import { Session } from '../session.js';
 import { BusSocket } from './bus.js';
 import { GuestJobs } from './guest-jobs.js';
@@ -173,11 +174,9 @@ export class PeerAgent {
     }
   }
 
-  /** What our coordinator tells the link session: subscriptions, relay traffic, output lines. */
+  /** What our coordinator tells the link session: relay traffic, output lines (a guest task's end comes through ended()). */
   local(m: Msg): void {
     switch (m.t) {
-      case 'ready':
-        return this.guests.outputReady(m.id);
       case 'serve':
         // An argument the peer holds: fetch it there on the same transfer number.
         return this.send({ t: 'fetch', id: m.id, x: m.x });
@@ -189,6 +188,11 @@ export class PeerAgent {
       default:
         return;
     }
+  }
+
+  /** A task of one of our guest jobs ended here. */
+  ended(t: TaskRecord): void {
+    this.guests.ended(t);
   }
 
   /** Guest job `id` ends here (we took it over). */

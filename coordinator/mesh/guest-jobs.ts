@@ -103,13 +103,14 @@ export class GuestJobs {
       remote.push(id);
     }
     if (remote.length) this.send({ t: 'subscribe', ids: remote });
-    const err = c.tasks.submit(spec, this.session, null);
-    if (err) return this.refuse(spec.taskId, spec.attempt, err);
+    // Its end is reported from the task manager's onEnded (ended()), not through subscriptions to its outputs:
+    // unreported first, since a task whose argument failed ends inside submit.
     this.unreported.set(spec.taskId, spec.jobId);
-    c.dir.subscribe(
-      this.session,
-      Array.from({ length: spec.numReturns }, (_, i) => returnObjectId(spec.taskId, i)),
-    );
+    const err = c.tasks.submit(spec, this.session, null);
+    if (err) {
+      this.unreported.delete(spec.taskId);
+      return this.refuse(spec.taskId, spec.attempt, err);
+    }
   }
 
   /** An argument the peer holds is ready there: here it is ready too, held by this link. */
@@ -121,10 +122,9 @@ export class GuestJobs {
     else this.c.dir.setReady(o, { size: m.size, hash: m.hash, location: this.session, contains: [] });
   }
 
-  /** One output of a guest task settled: once all have, the peer hears the task's end. */
-  outputReady(id: ObjectId): void {
-    const t = this.c.gcs.tasks.get(taskOfObject(id));
-    if (t && this.jobs.has(t.spec.jobId) && TERMINAL.has(t.state)) this.report(t);
+  /** A task of a guest job ended here (its outputs settled): the peer hears it. */
+  ended(t: TaskRecord): void {
+    if (this.jobs.has(t.spec.jobId)) this.report(t);
   }
 
   private report(t: TaskRecord): void {
@@ -146,6 +146,8 @@ export class GuestJobs {
         taskId: spec.taskId,
       };
       this.send({ t: 'failed', taskId: spec.taskId, attempt, failure: f });
+      // The failure is the owner's now, as inline values are: the records go (they stayed until the job ended).
+      this.releaseLater(outs.filter((o) => o !== undefined).map((o) => o.id));
       return;
     }
     const results: TaskResult[] = outs.map((o) => (o!.v ? { v: o!.v, refs: o!.contains } : { size: o!.size, hash: o!.hash, refs: o!.contains }));
@@ -156,11 +158,14 @@ export class GuestJobs {
     this.send({ t: 'done', taskId: spec.taskId, attempt, ms, results });
     // Values that travelled inline are the owner's now: nothing here serves them, so the task's records go (they
     // stayed until the guest job ended: 20,000 empty tasks left 20,000 records). A retry placed here runs it again.
-    // After this turn: a report runs inside the directory's readiness fan-out of the same objects.
-    if (outs.every((o) => o!.v)) {
-      if (this.released.length === 0) setImmediate(() => this.release());
-      for (const o of outs) this.released.push(o!.id);
-    }
+    if (outs.every((o) => o!.v)) this.releaseLater(outs.map((o) => o!.id));
+  }
+
+  /** After this turn: a report may run inside the directory's fan-out of the same objects. */
+  private releaseLater(ids: ObjectId[]): void {
+    if (ids.length === 0) return;
+    if (this.released.length === 0) setImmediate(() => this.release());
+    for (const id of ids) this.released.push(id);
   }
 
   /** Outputs reported inline, let go of at the end of the turn. */

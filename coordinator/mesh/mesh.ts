@@ -98,6 +98,8 @@ export class CoordinatorMesh {
       coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
     });
     c.signalling.bridge = mesh.signals;
+    // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
+    c.tasks.onEnded = (t) => void mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.ended(t);
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();

@@ -34,3 +34,19 @@ export function policyOf(t: TaskRecord): PlacementPolicy {
 export function linkMayRun(t: TaskRecord, gcs: Gcs): boolean {
   return !t.spec.actor && !t.spec.verify && !t.replicas && !gcs.jobs.get(t.spec.jobId)?.guest;
 }
+
+/**
+ * Whether an idle node may take tasks others hand back (rebalance.ts): a link
+ * only while a job of this coordinator's own has tasks not ended (links run
+ * no guest tasks; a walk of the jobs, in rebalance rounds only).
+ */
+export function takesHandedBack(gcs: Gcs): (n: NodeRecord) => boolean {
+  return (n) => {
+    if (n.link === undefined) return true;
+    for (const j of gcs.jobs.values()) {
+      const c = j.counts;
+      if (j.state === 'running' && !j.guest && c.submitted > c.finished + c.failed + c.cancelled) return true;
+    }
+    return false;
+  };
+}

@@ -37,6 +37,13 @@ export interface RebalanceStats {
 export class Rebalancer {
   private last = -Infinity;
   readonly stats: RebalanceStats = { rounds: 0, asked: 0 };
+  /**
+   * Whether an idle node could take tasks others hand back. Another coordinator
+   * (a link, coordinator/mesh) runs only plain tasks of this one's own jobs: on a
+   * coordinator running only guest tasks, an idle link made its only node hand
+   * back tasks that could go nowhere else (issue 15).
+   */
+  canTake: (n: NodeRecord) => boolean = () => true;
 
   constructor(
     private readonly index: NodeIndex,
@@ -52,7 +59,7 @@ export class Rebalancer {
     const now = this.now();
     if (now - this.last < REBALANCE_MS) return;
     this.last = now;
-    const idle = this.index.idle(IDLE_LIMIT);
+    const idle = this.index.idle(IDLE_LIMIT).filter(this.canTake);
     if (idle.length === 0) return;
     const sample = this.index.sample(SAMPLE, this.random);
     let tasks = 0;

@@ -15,7 +15,7 @@ import { charge } from '../nodes/load.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, linkMayRun, pinnedToMissingNode, policyOf } from './placement-rules.js';
+import { feasible, linkMayRun, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -72,6 +72,7 @@ export class Scheduler {
     /** A task that can never be placed (pinned to a node that is gone). */
     private readonly unplaceable: (t: TaskRecord, why: string) => void = () => {},
   ) {
+    this.rebalancer.canTake = takesHandedBack(gcs);
     this.ctx = {
       gcs,
       index: this.index,

@@ -23,6 +23,8 @@ export class TaskManager {
   private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** A task ended, its outputs settled (coordinator/mesh reports a guest task's end from here, issue 15). */
+  onEnded: (t: TaskRecord) => void = () => {};
   /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
   artifactLost: (o: ObjectRecord, why: string) => boolean = () => false;
 
@@ -217,6 +219,7 @@ export class TaskManager {
     if (t.node) nodeLoad.taskDone(t.node);
     this.end(t, 'finished');
     storeResults(this.dir, t, m, s);
+    this.onEnded(t);
   }
 
   /**
@@ -262,6 +265,7 @@ export class TaskManager {
     const job = failure.code === 'TASK_CANCELLED' ? undefined : this.gcs.jobs.get(t.spec.jobId);
     if (job) noteFailure(job, failure);
     failOutputs(this.dir, t, failure);
+    this.onEnded(t);
   }
 
   private end(t: TaskRecord, state: 'finished' | 'failed' | 'cancelled'): void {

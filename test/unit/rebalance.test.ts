@@ -3,9 +3,11 @@
 // node records, a seeded random generator and a fake clock.
 import { describe, expect, it } from 'vitest';
 import { nodeRecord } from '../helpers/node-record.js';
-import type { NodeRecord } from '../../coordinator/gcs/tables.js';
+import type { JobRecord, NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { ASK_MIN_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
+import type { Gcs } from '../../coordinator/gcs/gcs.js';
 import { seeded } from '../sim/net.js';
 
 function node(name: string, cpu: number, inflightTasks: number, actorCpu = 0): NodeRecord {
@@ -109,6 +111,24 @@ describe('work stealing: who is asked for what', () => {
     expect(r.total()).toBeGreaterThan(200);
     expect(r.asked.size).toBe(r.total());
     expect(r.asked.size).toBeLessThanOrEqual(1024);
+  });
+
+  it('another coordinator (a link) idle beside the only node of a coordinator whose own jobs have nothing left to run: nothing is asked back; once one has, its link may take tasks', () => {
+    const counts = (submitted: number, finished: number) => ({ submitted, finished, failed: 0, cancelled: 0 });
+    const jobs = new Map<string, Partial<JobRecord>>([
+      ['guest', { state: 'running', guest: 'peer', counts: counts(60, 0) }],
+      ['mine, all ended', { state: 'running', counts: counts(5, 5) }],
+    ]);
+    const r = new Rig();
+    r.rb.canTake = takesHandedBack({ jobs } as unknown as Gcs);
+    const [own] = r.add(node('own', 2, 60), nodeRecord('peer', { resources: { cpu: 2 }, link: 'peer' }));
+    r.rb.check();
+    expect(r.total()).toBe(0);
+    jobs.set('mine', { state: 'running', counts: counts(5, 4) });
+    r.clock += REBALANCE_MS;
+    r.rb.check();
+    // Level: 60 tasks over 4 CPUs; the link lacks 30.
+    expect(r.asked.get(own)).toBe(30);
   });
 });
 

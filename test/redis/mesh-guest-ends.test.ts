@@ -1,0 +1,60 @@
+// A task another coordinator runs for a job (a guest task, coordinator/mesh)
+// is reported to the job's coordinator from its end there, not through
+// subscriptions to its outputs (issue 15): results, thrown errors and
+// cancellations all come back, and nothing stays behind on the runner.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { cleanupProcesses, edgeNodes, redisCoordinator, stats } from '../helpers/processes.js';
+import { until } from '../helpers/poll.js';
+import { connect } from '../../edge/index.js';
+import { TaskCancelledError, TaskError } from '../../shared/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+let mesh: Mesh | undefined;
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.destroy();
+});
+afterEach(async () => {
+  await mesh?.close().catch(() => {});
+  mesh = undefined;
+  cleanupProcesses();
+});
+
+describe('guest tasks report their end', () => {
+  it('a coordinator with no node of its own: every task runs on the other; values, a thrown error and a cancel come back, and the other keeps no task', async () => {
+    const token = 'guest-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'guests', token), redisCoordinator(redis.url, 'guests', token)]);
+    await edgeNodes(b, token, 1);
+    for (const c of [a, b]) {
+      await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
+    }
+    mesh = await connect({ url: a.url, token });
+    const m = mesh;
+    const times7 = m.remote((i: number) => i * 7);
+    const boom = m.remote((i: number) => {
+      throw new Error(`boom ${i}`);
+    });
+    const slow = m.remote(() => new Promise((r) => setTimeout(r, 60_000)));
+
+    const refs = Array.from({ length: 300 }, (_, i) => times7.remote(i));
+    expect(await m.get(refs, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 300 }, (_, i) => i * 7));
+    const e = (await m.get(boom.remote(3), { timeoutMs: 30_000 }).catch((x: unknown) => x)) as TaskError;
+    expect(e).toBeInstanceOf(TaskError);
+    expect(e.message).toContain('boom 3');
+    const s = slow.remote();
+    await until(async () => ((await stats(b.url, token))?.tasks ?? 0) > 0, { timeoutMs: 15_000, what: 'the slow task to reach the other coordinator' });
+    m.cancel(s, { force: true });
+    expect(await m.get(s, { timeoutMs: 30_000 }).catch((x: unknown) => x)).toBeInstanceOf(TaskCancelledError);
+
+    // All of it ran on the other coordinator's node, and once freed nothing of it stays there.
+    const sb = (await stats(b.url, token))!;
+    expect(sb.tasksFinished).toBe(300);
+    expect(sb.tasksFailed + sb.tasksCancelled).toBe(2);
+    m.free([...refs, s]);
+    await until(async () => ((await stats(b.url, token))?.tasks ?? -1) === 0, { timeoutMs: 15_000, what: 'the other coordinator to drop its guest tasks' });
+  }, 120_000);
+});
