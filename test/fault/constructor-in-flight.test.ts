@@ -100,7 +100,10 @@ describe('a constructor in flight at a restart', () => {
     // The handler is attached before the host says hello: the creation can fail
     // before the host's welcome arrives, and a rejection with no handler yet is
     // an unhandled rejection (it failed CI once).
-    const failed = expect(call).rejects.toMatchObject({ code: 'ACTOR_DIED', message: expect.stringMatching(/constructor was in flight .* joined again without it/) });
+    const failed = expect(call).rejects.toMatchObject({
+      code: 'ACTOR_DIED',
+      message: expect.stringMatching(/constructor was in flight .* joined again without it/),
+    });
     await scriptedHost(second.url, 'host-key-2', []);
     await failed;
     expect(Date.now() - t0).toBeLessThan(10_000); // the grace is 20 s
