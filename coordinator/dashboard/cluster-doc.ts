@@ -1,7 +1,10 @@
 // The live cluster document dashboards see (issue 7): a Yjs doc the
 // coordinator writes and dashboards only read. It is sampled from the GCS on
 // a timer, never from the task path, and its size is bounded: capped jobs,
-// events and log tails, and throughput as a fixed ring of slots.
+// events and log tails, and throughput as a fixed ring of slots. With no
+// dashboard connected only the throughput ring is kept, once a second (issue
+// 14: a sample at 10,000 nodes was ~17 ms of CPU during a job, for nobody);
+// the first dashboard to connect gets a full sample before its sync.
 //
 //   meta    Y.Map  counters, tasks by state, ring head, node totals (nodeSummary), coordinators of a mesh
 //   nodes   Y.Map  id -> NodeView        (every node up to MAX_NODES; past that the busiest MAX_NODES, issue 14)
@@ -47,12 +50,16 @@ export class ClusterDoc {
   private head = 0;
   private readonly logSent = new Map<JobId, number>();
   private readonly nodeViews: NodeViews;
+  /** Full samples taken, and ticks that kept only the throughput ring (no dashboard connected). */
   samples = 0;
+  unwatchedTicks = 0;
 
   constructor(
     private readonly c: Coordinator,
     private readonly runner: JobRunner,
     history: TaskHistory,
+    /** Whether a dashboard is connected (DashboardHub.size > 0): with none, the timer keeps the throughput ring only. */
+    private readonly watched: () => boolean = () => true,
   ) {
     this.meta = this.doc.getMap('meta');
     this.nodes = this.doc.getMap('nodes');
@@ -67,9 +74,22 @@ export class ClusterDoc {
   }
 
   start(everyMs = SAMPLE_MS): void {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), everyMs);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), everyMs);
     this.timer.unref();
+  }
+
+  /** The timer's turn: a full sample while a dashboard looks; else the throughput ring, once a second. */
+  tick(now = Date.now()): void {
+    if (this.watched()) return this.sample(now);
+    if (now - this.lastSlotAt < 1000) return;
+    this.unwatchedTicks++;
+    // Node totals from the nodes that changed (no ranking, no views): the ring's `running`.
+    this.nodeViews.count();
+    this.doc.transact(() => {
+      this.sampleMeta(now);
+      this.sampleSeries(now);
+    });
   }
 
   stop(): void {
@@ -89,7 +109,7 @@ export class ClusterDoc {
     this.doc.transact(() => {
       this.nodeViews.sample(now, oneSecond);
       this.sampleMeta(now);
-      this.sampleJobs();
+      this.sampleJobs(oneSecond);
       this.sampleActors();
       this.sampleEvents();
       this.sampleLogs();
@@ -138,7 +158,8 @@ export class ClusterDoc {
     }
   }
 
-  private sampleJobs(): void {
+  /** `oneSecond`: running jobs' running tasks are counted again (a walk of each one's tasks: once a second, not every sample). */
+  private sampleJobs(oneSecond: boolean): void {
     const { gcs } = this.c;
     // The most recent MAX_JOBS jobs, by start.
     const ids = new Map<JobId, number>();
@@ -147,7 +168,7 @@ export class ClusterDoc {
     const keep = [...ids].sort((a, b) => b[1] - a[1]).slice(0, MAX_JOBS);
     const keepSet = new Set(keep.map(([id]) => id as string));
     for (const [id] of keep) {
-      const v = jobView(gcs.jobs.get(id), this.runner.jobs.get(id), this.jobs.get(id));
+      const v = jobView(gcs.jobs.get(id), this.runner.jobs.get(id), this.jobs.get(id), oneSecond);
       setIfChanged(this.jobs, id, v);
     }
     for (const id of [...this.jobs.keys()]) if (!keepSet.has(id)) this.jobs.delete(id);

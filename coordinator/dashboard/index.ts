@@ -39,8 +39,13 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
   const ended = new EndedRecords(c, KEEP_MS, history);
   const detachEnded = ended.attach();
   const runner = new JobRunner(c, opts.jobLimits);
-  const doc = new ClusterDoc(c, runner, history);
-  const hub = new DashboardHub(doc.doc, (t) => access.roleOf(t));
+  // Sampled in full only while a dashboard is connected (issue 14); the first to connect gets a sample first.
+  const doc: ClusterDoc = new ClusterDoc(c, runner, history, (): boolean => hub.size > 0);
+  const hub: DashboardHub = new DashboardHub(
+    doc.doc,
+    (t) => access.roleOf(t),
+    () => doc.sample(),
+  );
   registerState(app, { c, access, runner, history, ended });
   registerDashboard(app, hub);
   doc.start(opts.sampleMs);

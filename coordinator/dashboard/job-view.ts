@@ -6,11 +6,14 @@ import type { SubmittedJob } from '../jobs/runner.js';
 
 const RESULT_PREVIEW_CHARS = 2000;
 
-export function jobView(j: JobRecord | undefined, s: SubmittedJob | undefined, prev: JobView | undefined): JobView {
+/** `count`: a running job's running tasks are counted again (a walk of its tasks), else the last view's count is kept. */
+export function jobView(j: JobRecord | undefined, s: SubmittedJob | undefined, prev: JobView | undefined, count = true): JobView {
   let running = prev?.running ?? 0;
   if (j && j.state === 'running') {
-    running = 0;
-    if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running') running++; // as the state API's progress.running
+    if (count || prev === undefined) {
+      running = 0;
+      if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running') running++; // as the state API's progress.running
+    }
   } else running = 0;
   const counts = j?.counts ??
     s?.counts ?? { submitted: prev?.submitted ?? 0, finished: prev?.finished ?? 0, failed: prev?.failed ?? 0, cancelled: prev?.cancelled ?? 0 };

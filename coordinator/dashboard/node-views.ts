@@ -56,6 +56,9 @@ export class NodeViews {
   /** Nodes looked at by ranking passes (tests: an idle mesh looks at none; a walk looks at all). */
   visited = 0;
   walks = 0;
+  /** Whether every node was counted once (the first look), and whether count() took changes since the last ranking. */
+  private countedOnce = false;
+  private countedAlone = false;
   /** Views built (tests: a sample between seconds builds those of the shown nodes that changed only). */
   built = 0;
 
@@ -87,6 +90,8 @@ export class NodeViews {
     const c = this.c;
     // Whether the shown set may have changed (a ranking pass, or a shown node left).
     let reshown = true;
+    // After totals-only counts (no dashboard was connected) a sample is whole: ranking, and every shown view built again.
+    if (this.countedAlone) oneSecond = true;
     if (oneSecond || !this.ranked || c.gcs.nodes.size <= MAX_NODES) this.ranked = this.shown();
     else {
       const kept = this.ranked.filter((n) => c.gcs.nodes.get(n.id) === n);
@@ -157,14 +162,11 @@ export class NodeViews {
   private shown(): NodeRecord[] {
     const c = this.c;
     const all = c.gcs.nodes;
-    const first = this.ranked === null;
-    const changed = c.membership.changes.take();
     const before = this.lastTop;
-    let walk = first || all.size <= MAX_NODES;
-    if (first) {
-      // Nodes may predate this view (or be hand-made by a test): count every one once.
-      for (const n of all.values()) changed.add(n as NodeRecord);
-    }
+    // Nodes counted by count() since the last ranking are not among `changed`: this ranking walks.
+    let walk = this.ranked === null || this.countedAlone || all.size <= MAX_NODES;
+    this.countedAlone = false;
+    const changed = this.takeChanged();
     for (const n of changed) {
       this.visited++;
       const alive = all.get(n.id) === n;
@@ -197,6 +199,31 @@ export class NodeViews {
     };
     if (!same(this.meta.get('nodeSummary') as Plain | undefined, summary)) this.meta.set('nodeSummary', summary);
     return top;
+  }
+
+  /** The nodes changed since the last look (every node at the first: they may predate this view, or be hand-made by a test). */
+  private takeChanged(): Set<NodeRecord> {
+    const changed = this.c.membership.changes.take();
+    if (!this.countedOnce) {
+      this.countedOnce = true;
+      for (const n of this.c.gcs.nodes.values()) changed.add(n as NodeRecord);
+    }
+    return changed;
+  }
+
+  /**
+   * The totals only (`totals`, no ranking, no views, no meta.nodeSummary), from
+   * the nodes that changed: what the cluster document keeps while no dashboard
+   * is connected. The next ranking pass walks every node once.
+   */
+  count(): void {
+    const all = this.c.gcs.nodes;
+    for (const n of this.takeChanged()) {
+      this.visited++;
+      this.recount(n, all.get(n.id) === n);
+    }
+    this.countedAlone = true;
+    this.totals = { running: this.sums.running, inflight: this.sums.inflight };
   }
 
   /** `n`'s part of the sums again (none once it is gone). */

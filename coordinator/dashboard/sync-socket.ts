@@ -40,6 +40,8 @@ export class DashboardHub {
   constructor(
     readonly doc: Y.Doc,
     private readonly roleOf: (token: string) => Role | null,
+    /** A dashboard authenticated while none was connected: the document is brought up to date before its sync (issue 14). */
+    private readonly onWatch: () => void = () => {},
   ) {
     this.awareness = new awarenessProtocol.Awareness(doc);
     // The coordinator itself announces nothing.
@@ -108,6 +110,7 @@ export class DashboardHub {
       if (!role) return void conn.ws.close(CLOSE_UNAUTHORIZED, 'bad token');
       clearTimeout(timer);
       conn.role = role;
+      if (this.conns.size === 0) this.onWatch();
       this.conns.add(conn);
       this.greet(conn);
       return;

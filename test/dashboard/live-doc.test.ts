@@ -29,6 +29,30 @@ describe('the live cluster document', () => {
     await cl?.stop();
   });
 
+  it('with no dashboard connected nothing is sampled but the throughput ring; the first dashboard syncs what happened meanwhile', async () => {
+    const obs = cl.c.observability;
+    expect(obs.hub.size).toBe(0);
+    const samples = obs.doc.samples;
+    const ticks = obs.doc.unwatchedTicks;
+    const id = await submit(cl, `const f = mesh.remote((x) => x + 1); return await mesh.get([1, 2].map((x) => f.remote(x)));`, 'unseen');
+    await ended(cl, id);
+    await cl.until(
+      () => obs.doc.unwatchedTicks >= ticks + 2,
+      20_000,
+      () => `throughput ticks (${obs.doc.unwatchedTicks})`,
+    );
+    expect(obs.doc.samples).toBe(samples);
+    expect(obs.doc.jobs.has(id)).toBe(false);
+    expect(obs.doc.series.size).toBeGreaterThan(0);
+    // Its sync step 2 comes after a whole sample: the job and the node are there at once (no waiting for updates).
+    const a = replica();
+    await a.connect();
+    expect(obs.doc.samples).toBe(samples + 1);
+    expect(a.doc.getMap('jobs').get(id)).toMatchObject({ name: 'unseen', status: 'succeeded', finished: 2 });
+    expect(Object.values(a.doc.getMap('nodes').toJSON())).toEqual([expect.objectContaining({ kind: 'edge', state: 'alive', cpus: 2 })]);
+    await a.close();
+  });
+
   it('a dashboard with a driver or viewer token syncs; a bad token is closed with 4401', async () => {
     const a = replica();
     await a.connect();

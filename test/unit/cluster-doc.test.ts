@@ -32,9 +32,9 @@ interface World {
   drop(n: NodeRecord): void;
 }
 
-function world(): World {
+function world(watched?: () => boolean): World {
   const co = (c = new Coordinator({ storage: new MemoryStorage() }));
-  const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs));
+  const doc = new ClusterDoc(co, new JobRunner(co), new TaskHistory(co.gcs), watched);
   const add = (name: string, inflight = 0, done = 0): NodeRecord => {
     const n = nodeRecord(name, { session: fakeSession(name, { ws: {} }), kind: 'browser', resources: { cpu: 2 }, inflightTasks: inflight, tasksDone: done });
     co.gcs.nodeTable.set(n.id, n);
@@ -189,5 +189,45 @@ describe('the live document at 10,000 nodes', () => {
     expect(lost.length).toBeGreaterThan(0);
     expect(lost.length).toBeLessThanOrEqual(MAX_LOST_NODES);
     expect(w.doc.nodes.size).toBeLessThanOrEqual(MAX_NODES + MAX_LOST_NODES);
+  });
+
+  it('with no dashboard connected, ticks keep the throughput ring and totals from the changed nodes only; the first sample after is whole', () => {
+    let watching = false;
+    const w = world(() => watching);
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.add(`n${i}`, 0, i % 1000));
+    let now = Date.now();
+    const v = viewsOf(w.doc);
+    const built = v.built;
+    w.doc.tick(now);
+    // The first look counts every node once (they predate it); no view, no ranking, no walk.
+    expect(v.visited).toBe(10_000);
+    expect([w.doc.samples, w.doc.unwatchedTicks, v.walks, v.built - built, w.doc.nodes.size]).toEqual([0, 1, 0, 0, 0]);
+    const walks = vi.spyOn(w.c.gcs.nodes, 'values');
+    // A minute of 200 ms ticks: one totals count a second, over the nodes that changed (3 of them, once).
+    nodes[10].load = { running: 2, queued: 0, storeBytes: 0 };
+    w.set(nodes[10], { inflightTasks: 3 });
+    w.set(nodes[20], { inflightTasks: 4 });
+    w.set(nodes[30], { tasksDone: 99_999 });
+    for (let i = 0; i < 300; i++) w.doc.tick((now += 200));
+    expect(v.visited).toBe(10_003);
+    expect(walks).not.toHaveBeenCalled();
+    expect(w.doc.unwatchedTicks).toBe(61);
+    expect([w.doc.samples, v.built - built, w.doc.nodes.size]).toEqual([0, 0, 0]);
+    // The throughput ring and the counts are kept (a dashboard that connects sees the last two minutes).
+    expect(w.doc.series.size).toBe(61);
+    expect(w.doc.meta.get('counts')).toMatchObject({ running: 2, assigned: 7 - 2 });
+    // A dashboard connects: the sample walks once and shows what changed while nobody looked.
+    watching = true;
+    w.doc.tick((now += 200));
+    expect(w.doc.samples).toBe(1);
+    expect(v.walks).toBe(1);
+    for (const n of [nodes[10], nodes[20], nodes[30]]) expect(w.doc.nodes.has(n.id)).toBe(true);
+    expect(w.doc.nodes.size).toBe(MAX_NODES);
+    expect(w.doc.meta.get('nodeSummary')).toMatchObject({ alive: 10_000, inflight: 7, running: 2 });
+    // Then samples follow the change feed again: no walk.
+    w.set(nodes[40], { inflightTasks: 9 });
+    w.doc.tick((now += 1000));
+    expect(v.walks).toBe(1);
+    expect(w.doc.nodes.get(nodes[40].id)).toMatchObject({ inflight: 9 });
   });
 });
