@@ -7,6 +7,7 @@
 // an outbox holds its messages in order until its turn comes.
 import type { FlushTurns, Outbox } from '../shared/protocol/frame.js';
 import { nextTurn } from '../shared/turn.js';
+import { loopBudget } from './loop-budget.js';
 
 /** Outboxes flushed in one turn, at most. */
 export const FLUSH_PER_TURN = 256;
@@ -62,7 +63,8 @@ export class SessionFlushes implements FlushTurns {
     this.scheduled = false;
     // Only what was queued before this turn: an outbox added while flushing waits for the next.
     const end = Math.min(this.queue.length, this.head + this.perTurn);
-    const deadline = performance.now() + FLUSH_MS;
+    // FLUSH_MS, and not past the loop iteration's budget (but its floor: some flush every iteration).
+    const deadline = loopBudget.until(FLUSH_MS);
     let k = 0;
     let timed = false;
     while (this.head < end) {

@@ -1,6 +1,6 @@
 // Sessions' frames: decoded, checked against the session's role and limits,
-// and handed to the message handlers in order. A frame's messages are handled
-// for at most MESSAGE_SLICE_MS per turn (issue 14: a driver's frame of
+// and handed to the message handlers in order. Messages are handled for at
+// most MESSAGE_SLICE_MS per loop iteration, all sessions together (issue 14: a driver's frame of
 // thousands of submits must not stall heartbeats and HTTP); the rest waits
 // for later turns, before anything newer from that session. The first
 // message of a session is its hello: a driver starts or resumes a job, a node joins.
@@ -11,7 +11,7 @@ import { decodeFrame } from '../shared/protocol/frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { handlers, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
-import { frameCount, MESSAGE_SLICE_MS, splitHeavy, TurnBudget, weight } from './message-slices.js';
+import { frameCount, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
 
 export class Inbox {
@@ -141,7 +141,8 @@ export class Inbox {
   private readonly drain = (): void => {
     this.draining = false;
     if (this.stopped()) return;
-    const deadline = performance.now() + MESSAGE_SLICE_MS;
+    // The input slice of this iteration, shared with the poll phase's frames (message-slices.ts TurnBudget).
+    const deadline = this.turn.deadline();
     let first = true;
     for (const s of [...this.backlog.keys()]) {
       const q = this.backlog.get(s);

@@ -5,7 +5,7 @@
 // 100,000 ids (a driver freeing a whole job's results): such messages are cut
 // into messages of SPLIT_IDS ids first, so that a slice can end between them.
 import type { Msg } from '../shared/protocol/messages.js';
-import { nextTurn } from '../shared/turn.js';
+import { loopBudget, type LoopBudget } from './loop-budget.js';
 
 export const MESSAGE_SLICE_MS = 10;
 /** Ids per message past which a per-id message is cut (a free costs 20-50 µs: 128 are a few ms). */
@@ -42,11 +42,13 @@ export function splitHeavy(msgs: Msg[]): Msg[] {
 }
 
 /**
- * One budget of MESSAGE_SLICE_MS for the input handled in the poll phase of a
- * turn, shared by every session (issue 14): a turn in which 100 nodes' frames
- * arrive handles one slice of them, not a slice each (a slice per frame made
- * 100-frame turns of ~1 s). The first caller of a turn sets the deadline; it
- * is let go at the end of the turn.
+ * One budget of MESSAGE_SLICE_MS for the input handled in a loop iteration,
+ * shared by every session and by the poll phase and the drain of waiting
+ * frames (issue 14): an iteration in which 100 nodes' frames arrive handles
+ * one slice of them, not a slice each (a slice per frame made 100-frame turns
+ * of ~1 s), and the drain after them shares that slice. The first caller of an
+ * iteration sets the deadline; the next iteration lets it go. The slice also
+ * ends with the iteration's budget (loop-budget.ts), but gets its floor.
  */
 export class TurnBudget {
   private end = 0;
@@ -54,22 +56,26 @@ export class TurnBudget {
 
   constructor(
     private readonly ms = MESSAGE_SLICE_MS,
-    private readonly later: (fn: () => void) => void = nextTurn,
+    private readonly loop: LoopBudget = loopBudget,
+    private readonly later: (fn: () => void) => void = (fn) => void setTimeout(fn, 0).unref(),
   ) {}
 
-  /** This turn's deadline (performance.now() time). */
+  /** This iteration's input deadline (performance.now() time). */
   deadline(): number {
+    const now = performance.now();
     if (!this.armed) {
       this.armed = true;
-      this.end = performance.now() + this.ms;
+      this.end = now + this.ms;
       this.later(this.reset);
     }
-    return this.end;
+    return Math.min(this.end, this.loop.until(this.end - now, now));
   }
 
-  /** Whether this turn's budget is used up. */
+  /** Whether this iteration's input slice is used up (its own, or the iteration's budget past the floor). */
   spent(): boolean {
-    return this.armed && performance.now() > this.end;
+    if (!this.armed) return false;
+    const now = performance.now();
+    return now > this.end || now > this.loop.iterationEnd + this.loop.floor;
   }
 
   private readonly reset = (): void => {

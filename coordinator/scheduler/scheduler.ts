@@ -12,6 +12,7 @@ import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
+import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
@@ -142,7 +143,8 @@ export class Scheduler {
   runPending(): void {
     if (!this.scheduled || this.yielded) return;
     this.scheduled = false;
-    this.run({ tasks: PASS_TASKS, ms: PASS_MS, nodes: TURN_NODES });
+    const now = performance.now(); // PASS_MS, and not past the loop iteration's budget but its floor (loop-budget.ts)
+    this.run({ tasks: PASS_TASKS, ms: loopBudget.until(PASS_MS, now) - now, nodes: TURN_NODES });
   }
 
   /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */

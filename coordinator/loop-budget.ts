@@ -1,0 +1,56 @@
+// One budget for the work of an event-loop iteration (issue 14: no stall over
+// 50 ms). The coordinator's bounded parts (the input slice of the poll phase
+// and the drain of waiting frames, the scheduler's passes, the outboxes'
+// flush turns) were each bounded alone: 10 + 10 + 8 + 8 ms could run in one
+// iteration, ~36 ms with their overshoots. Each part now also stops at the
+// iteration's end (LOOP_MS after the first part began), but gets LOOP_FLOOR_MS
+// whatever is left, so that every part makes progress in every iteration.
+// The loop is the process's: the budget is one per process (a process may
+// hold several coordinators, in tests and meshes), not one per coordinator.
+
+/** The work of one event-loop iteration, all bounded parts together (ms). */
+export const LOOP_MS = 20;
+/** What a part gets once the iteration's budget is spent (ms). */
+export const LOOP_FLOOR_MS = 2;
+
+export class LoopBudget {
+  private end = 0;
+  private armed = false;
+  /** Iterations with a budget, and parts held to their floor because the iteration's budget was spent (for /api/stats and tests). */
+  iterations = 0;
+  floored = 0;
+
+  constructor(
+    readonly ms = LOOP_MS,
+    readonly floor = LOOP_FLOOR_MS,
+    /**
+     * Runs `fn` at the start of the next iteration: a 0 ms timer fires in the next timers phase, after this
+     * iteration's poll and check phases (setImmediate would run within this iteration's check phase).
+     */
+    private readonly later: (fn: () => void) => void = (fn) => void setTimeout(fn, 0).unref(),
+  ) {}
+
+  /** The deadline (performance.now() time) of a part that may work `ms` alone: never past this iteration's end, but `floor` from now at least. */
+  until(ms: number, now = performance.now()): number {
+    if (!this.armed) {
+      this.armed = true;
+      this.iterations++;
+      this.end = now + this.ms;
+      this.later(this.reset);
+    }
+    if (this.end - now < this.floor && ms > this.floor) this.floored++;
+    return Math.min(now + ms, Math.max(this.end, now + this.floor));
+  }
+
+  /** This iteration's end, or Infinity when no part has begun in it. */
+  get iterationEnd(): number {
+    return this.armed ? this.end : Infinity;
+  }
+
+  private readonly reset = (): void => {
+    this.armed = false;
+  };
+}
+
+/** The process's loop budget. */
+export const loopBudget = new LoopBudget();

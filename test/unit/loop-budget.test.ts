@@ -1,0 +1,86 @@
+// One budget per event-loop iteration (issue 14, coordinator/loop-budget.ts):
+// the input slice and the drain of waiting frames, the scheduler's passes and
+// the flush turns each stop at their own bound and at the iteration's end,
+// past which each still gets its floor. A clock the test moves and an
+// iteration boundary the test calls: deterministic.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LOOP_FLOOR_MS, LOOP_MS, LoopBudget } from '../../coordinator/loop-budget.js';
+import { MESSAGE_SLICE_MS, TurnBudget } from '../../coordinator/message-slices.js';
+import { PASS_MS } from '../../coordinator/scheduler/scheduler.js';
+import { FLUSH_MS } from '../../coordinator/flush-turns.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A loop budget whose iterations end when the test says (`next()`), on a clock the test moves. */
+function iterations() {
+  let now = 1000;
+  vi.spyOn(performance, 'now').mockImplementation(() => now);
+  let boundary: (() => void)[] = [];
+  const later = (fn: () => void) => void boundary.push(fn);
+  const loop = new LoopBudget(LOOP_MS, LOOP_FLOOR_MS, later);
+  return {
+    loop,
+    later,
+    at: () => now,
+    work: (ms: number) => void (now += ms),
+    next: () => {
+      const fns = boundary;
+      boundary = [];
+      for (const f of fns) f();
+    },
+  };
+}
+
+describe('one budget per loop iteration', () => {
+  it('the parts of one iteration share LOOP_MS: each stops at its own bound or at the iteration end, and gets its floor past it', () => {
+    const l = iterations();
+    // The input slice takes its whole bound, then a pass, then the flushes, in one iteration.
+    const t0 = l.at();
+    expect(l.loop.until(MESSAGE_SLICE_MS)).toBe(t0 + MESSAGE_SLICE_MS);
+    l.work(MESSAGE_SLICE_MS);
+    const pass = l.loop.until(PASS_MS);
+    expect(pass).toBe(t0 + Math.min(MESSAGE_SLICE_MS + PASS_MS, LOOP_MS));
+    l.work(pass - l.at());
+    const flush = l.loop.until(FLUSH_MS);
+    expect(flush).toBe(Math.max(t0 + LOOP_MS, l.at() + LOOP_FLOOR_MS));
+    l.work(flush - l.at());
+    // Past the end: a floor each, whatever the part's own bound.
+    expect(l.loop.until(PASS_MS) - l.at()).toBe(LOOP_FLOOR_MS);
+    expect(l.loop.floored).toBeGreaterThan(0);
+    // Alone, each part bounded by itself came to 10 + 8 + 8 = 26 ms; together they stop at LOOP_MS plus a floor.
+    expect(l.at() - t0).toBeLessThanOrEqual(LOOP_MS + LOOP_FLOOR_MS);
+    expect(MESSAGE_SLICE_MS + PASS_MS + FLUSH_MS).toBeGreaterThan(LOOP_MS);
+    // The next iteration starts afresh.
+    l.next();
+    expect(l.loop.until(PASS_MS)).toBe(l.at() + PASS_MS);
+    expect(l.loop.iterations).toBe(2);
+  });
+
+  it('the input slice is one per iteration for the poll phase and the drain together, and ends with the iteration budget', () => {
+    const l = iterations();
+    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop, l.later);
+    const t0 = l.at();
+    // Frames read in the poll phase use 6 ms of the slice...
+    expect(input.deadline()).toBe(t0 + MESSAGE_SLICE_MS);
+    l.work(6);
+    expect(input.spent()).toBe(false);
+    // ...the drain in the check phase of the same iteration has what is left (it had a fresh 10 ms before).
+    expect(input.deadline()).toBe(t0 + MESSAGE_SLICE_MS);
+    l.work(5);
+    expect(input.spent()).toBe(true);
+    // Next iteration: a pass and flushes took the iteration's budget before any frame came: input gets its floor only.
+    l.next();
+    const t1 = l.at();
+    l.loop.until(PASS_MS);
+    l.work(LOOP_MS);
+    expect(input.spent()).toBe(false);
+    expect(input.deadline()).toBe(t1 + LOOP_MS + LOOP_FLOOR_MS);
+    l.work(LOOP_FLOOR_MS + 1);
+    expect(input.spent()).toBe(true);
+    l.next();
+    expect(input.spent()).toBe(false);
+    expect(input.deadline()).toBe(l.at() + MESSAGE_SLICE_MS);
+  });
+});
