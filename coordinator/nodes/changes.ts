@@ -34,13 +34,10 @@ export class NodeChanges {
     if (feeds.get(n) === this) feeds.delete(n);
   }
 
-  /** The nodes changed since the last take, each once, whatever the number of its changes. */
-  take(): Set<NodeRecord> {
-    const out = new Set<NodeRecord>();
-    for (const n of this.dirty) {
-      n.changed = false;
-      out.add(n);
-    }
+  /** The nodes changed since the last take, each once, whatever the number of its changes (the feed's own list: no copy). */
+  take(): NodeRecord[] {
+    const out = this.dirty;
+    for (const n of out) n.changed = false;
     this.dirty = [];
     return out;
   }
