@@ -6,6 +6,7 @@
 import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
+import { loopBudget } from '../coordinator/loop-budget.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -26,6 +27,11 @@ export interface Probe {
   gcMaxMs: number;
   gcMaxKind: string;
   gcOver50: number;
+  /** The longest /api/stats on the server (ms): from its request parsed to its response written (the rest of a client's wait is before the loop read it). */
+  statsServerMaxMs: number;
+  /** Loop iterations with a budget (coordinator/loop-budget.ts), and parts held to their floor because it was spent: totals. */
+  loopIterations: number;
+  loopFloored: number;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -49,6 +55,12 @@ async function main(): Promise<void> {
     ...(lift ? { limits: { connectionsPerAddress: 1e9 }, httpLimits: false as const } : {}),
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
+  });
+  let statsServerMax = 0;
+  running.app.server.on('request', (req: { url?: string }, res: { once(e: 'finish', f: () => void): void }) => {
+    if (!req.url?.startsWith('/api/stats')) return;
+    const t0 = performance.now();
+    res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
@@ -94,8 +106,12 @@ async function main(): Promise<void> {
       gcMaxMs: gcMax,
       gcMaxKind,
       gcOver50,
+      statsServerMaxMs: statsServerMax,
+      loopIterations: loopBudget.iterations,
+      loopFloored: loopBudget.floored,
     };
     if (m.reset) {
+      statsServerMax = 0;
       eld.reset();
       worstCpu = 0;
       gcMax = 0;

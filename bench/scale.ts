@@ -47,6 +47,10 @@ interface Run {
   gcMaxKind: string;
   gcOver50: number;
   statsWorstMs: number;
+  /** The longest /api/stats on the server side; loop iterations with a budget and parts held to its floor (coordinator/loop-budget.ts). */
+  statsServerMs: number;
+  loopIterations: number;
+  loopFloored: number;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
   /** Tasks the rebalancer asked busy nodes to hand back. */
@@ -90,6 +94,9 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       gcMaxKind: after.gcMaxKind,
       gcOver50: after.gcOver50,
       statsWorstMs: statsWorst,
+      statsServerMs: after.statsServerMaxMs,
+      loopIterations: after.loopIterations - before.loopIterations,
+      loopFloored: after.loopFloored - before.loopFloored,
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
@@ -141,7 +148,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms; ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations; ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       runs.push(r);
       await sleep(1000);
