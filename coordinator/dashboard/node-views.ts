@@ -12,9 +12,9 @@ import type { NodeChanges } from '../nodes/changes.js';
 import type { TrustTable } from '../trust/trust.js';
 import { same, setIfChanged, type Plain } from './doc-write.js';
 import type { TaskHistory } from './task-history.js';
+import { best, MAX_NODES, score, unchanged } from './node-rank.js';
 
-/** Node views in the document: a mesh of 10,000 nodes shows totals plus its busiest nodes (issue 14). */
-export const MAX_NODES = 200;
+export { MAX_NODES } from './node-rank.js';
 /** Lost nodes kept in view (for a while, so dashboards see them go). */
 export const MAX_LOST_NODES = 50;
 
@@ -22,9 +22,6 @@ export const MAX_LOST_NODES = 50;
 function socketBytes(n: NodeRecord): { bytesIn: number; bytesOut: number } {
   return { bytesIn: n.session.bytesIn, bytesOut: n.session.bytesOut };
 }
-
-/** The order of the shown nodes: most tasks in flight, then most done. */
-const score = (n: NodeRecord) => n.inflightTasks * 1e9 + n.tasksDone;
 
 /** What a node adds to the totals, as last counted. */
 interface Counted {
@@ -272,35 +269,4 @@ export class NodeViews {
     t.inflight += was.inflight;
     t.browser += was.browser;
   }
-}
-
-/** Whether `v` still shows what `n`'s load and counts are (trust, objects and bytes refresh once a second). */
-function unchanged(v: NodeView, n: NodeRecord): boolean {
-  return (
-    v.inflight === n.inflightTasks &&
-    v.tasksDone === n.tasksDone &&
-    v.running === n.load.running &&
-    v.queued === n.load.queued &&
-    v.storeBytes === n.load.storeBytes &&
-    v.cpus === (n.resources.cpu ?? 0)
-  );
-}
-
-/** The MAX_NODES best of `nodes` by score, best first (`all`: every one, in their order). */
-function best(nodes: Iterable<NodeRecord>, all: boolean): NodeRecord[] {
-  const top: NodeRecord[] = [];
-  for (const n of nodes) {
-    if (all) {
-      top.push(n);
-      continue;
-    }
-    // Keep the MAX_NODES best, sorted best first; most nodes fail the first comparison.
-    const s = score(n);
-    if (top.length === MAX_NODES && s <= score(top[MAX_NODES - 1])) continue;
-    let i = top.length;
-    while (i > 0 && score(top[i - 1]) < s) i--;
-    top.splice(i, 0, n);
-    if (top.length > MAX_NODES) top.pop();
-  }
-  return top;
 }
