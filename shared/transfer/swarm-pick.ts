@@ -51,11 +51,28 @@ export function pick(v: PickView, s: Source): [number, number] | null {
   if (s.full && now - v.started < HEAR_MS) {
     for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
   }
-  const c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
+  let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
+  // On a stream link (runs of one 1 MiB link chunk) with no other reader to
+  // spread over (full holders only), runs keep to blocks of s.run chunks:
+  // picks at random spots cut the object into ever shorter runs (one
+  // fast-link holder got 250 requests for 80 MiB, many of one leaf, each a
+  // round trip) where blocks give 80.
+  let end = v.chunks;
+  if (s.run > RUN_CHUNKS && onlyFull(v)) {
+    const block = c - (c % s.run);
+    while (c > block && wants(v, s, c - 1, now)) c--;
+    end = Math.min(end, block + s.run);
+  }
   let e = c + 1;
-  while (e < v.chunks && e - c < s.run && wants(v, s, e, now)) e++;
+  while (e < end && e - c < s.run && wants(v, s, e, now)) e++;
   return [c, e];
+}
+
+/** Whether every live source holds the whole object (no reader still receiving it to spread asks over). */
+function onlyFull(v: PickView): boolean {
+  for (const o of v.sources.values()) if (!o.full && !o.dropped) return false;
+  return true;
 }
 
 /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
