@@ -103,8 +103,8 @@ export class FrameReader {
   sink: FrameSink | null = null;
   greet: ((b: number) => void) | null = null;
   stopped = false;
-  /** Turns the socket's read buffer to `b` now (onread sockets; false: it cannot, the link must close). */
-  retarget: (b: Uint8Array) => boolean = () => false;
+  /** Turns the socket's read buffer to `b` now (onread sockets; where it cannot, it closes the link: not the peer's fault). */
+  retarget: (b: Uint8Array) => void = () => {};
 
   /** Runs f, a call into the link; false when the link is gone (f threw, or closed it). */
   deliver: (f: () => void) => boolean = () => false;
@@ -222,7 +222,6 @@ export class FrameReader {
   private ended(f: Filling): void {
     if (this.target !== f) return;
     this.target = null;
-    if (!this.retarget(this.scratch.subarray(0, Math.min(SCRATCH_BYTES, f.dest.byteLength - f.at))))
-      this.broken('cannot turn the socket away from a transfer that ended');
+    this.retarget(this.scratch.subarray(0, Math.min(SCRATCH_BYTES, f.dest.byteLength - f.at)));
   }
 }

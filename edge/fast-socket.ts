@@ -43,9 +43,9 @@ export function attachSocket(
   if (dialled) {
     dialled.retarget = (b) => {
       const h = (s as unknown as { _handle?: UserBufferHandle | null })._handle;
-      if (typeof h?.useUserBuffer !== 'function') return false;
-      h.useUserBuffer(b);
-      return true;
+      if (!h) return; // closed: nothing more is read
+      if (typeof h.useUserBuffer === 'function') h.useUserBuffer(b);
+      else gone('this Node cannot turn a socket read away from a transfer that ended');
     };
   } else s.on('data', (d: Buffer) => reader.push(d));
   reader.greet = null;

@@ -113,7 +113,7 @@ describe('fast link frames', () => {
     const s = sinkOf(OBJ);
     const { r, broken } = reader(s.sink);
     const turned: { buf: Uint8Array | null } = { buf: null };
-    r.retarget = (b) => ((turned.buf = b), true);
+    r.retarget = (b) => void (turned.buf = b);
     // Read up to the middle of the first chunk, then the link ends the transfer (a bad leaf, a cancel).
     const first = frame(writeControl({ k: 'cancel', x: 9 })).length + 4 + 21 + 100_000;
     feedOnread(r, stream.subarray(0, first), () => 1);
