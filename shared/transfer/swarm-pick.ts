@@ -9,6 +9,8 @@ import type { Source, SwarmContext } from './swarm-source.js';
 export const RUN_CHUNKS = 4;
 /** A claim older than this no longer keeps a reader from asking a full holder. */
 const CLAIM_MS = 3_000;
+/** Link chunks per request on a stream link with full holders only (fewer round trips). */
+const LONE_RUNS = 4;
 /** How long a reader waits for the have maps of the readers it told before asking full holders. */
 const HEAR_MS = 250;
 
@@ -54,18 +56,20 @@ export function pick(v: PickView, s: Source): [number, number] | null {
   let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
-  // spread over (full holders only), runs keep to blocks of s.run chunks:
-  // picks at random spots cut the object into ever shorter runs (one
+  // spread over (full holders only), runs keep to aligned blocks of 4 link
+  // chunks: picks at random spots cut the object into ever shorter runs (one
   // fast-link holder got 250 requests for 80 MiB, many of one leaf, each a
-  // round trip) where blocks give 80.
+  // round trip) where blocks give 20.
   let end = v.chunks;
+  let span = s.run;
   if (s.run > RUN_CHUNKS && onlyFull(v)) {
-    const block = c - (c % s.run);
+    span = LONE_RUNS * s.run;
+    const block = c - (c % span);
     while (c > block && wants(v, s, c - 1, now)) c--;
-    end = Math.min(end, block + s.run);
+    end = Math.min(end, block + span);
   }
   let e = c + 1;
-  while (e < end && e - c < s.run && wants(v, s, e, now)) e++;
+  while (e < end && e - c < span && wants(v, s, e, now)) e++;
   return [c, e];
 }
 
