@@ -9,6 +9,7 @@ import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
+import { Holders } from './holders.js';
 import { Subscriptions } from './subscriptions.js';
 
 /** What an object that holds no refs contains: one shared list (contains is replaced, never written to). */
@@ -52,7 +53,7 @@ export class ObjectDirectory {
       hash: '',
       v: null,
       failure: null,
-      locations: new Set(),
+      locations: new Holders(),
       refs,
       contains: NO_CONTAINS,
       dependents: null,
