@@ -80,7 +80,7 @@ export class ObjectDirectory {
     if (r.location) this.addLocation(o, r.location);
     // A rebuilt object may already hold what it contains: take the new holds before dropping the old.
     const old = o.contains;
-    o.contains = r.contains;
+    o.contains = r.contains.length > 0 ? r.contains : NO_CONTAINS;
     for (const c of r.contains) this.addRef(c);
     for (const c of old) this.decRef(c);
     this.gcs.persistObject(o);
