@@ -23,6 +23,9 @@ export interface Admitted {
 /** What a spec with no arguments or nested refs holds: shared lists (a spec's lists are replaced, never written to). */
 const NO_ARGS = Object.freeze([]) as unknown as TaskSpec['args'];
 const NO_IDS = Object.freeze([]) as unknown as ObjectId[];
+/** Distinct resource requests shared; past this a spec keeps its own (a hostile driver cannot grow the table). */
+const MAX_SHARED_RESOURCES = 256;
+const sharedResources = new Map<string, Readonly<Record<string, number>>>();
 /** The root task id of the job that submitted last: a driver's tasks share one parent id. */
 let lastRoot = '' as TaskId;
 
@@ -41,8 +44,31 @@ function ownStrings(spec: TaskSpec, job: JobId, fn: FunctionRecord | undefined, 
   }
   spec.parentId = parent ? parent.spec.taskId : spec.parentId === lastRoot ? lastRoot : (lastRoot = ownId(spec.parentId));
   spec.taskId = ownId(spec.taskId);
+  spec.resources = shareResources(spec.resources);
   if (spec.args.length === 0) spec.args = NO_ARGS;
   if (spec.nested.length === 0) spec.nested = NO_IDS;
+}
+
+/** One frozen object for each distinct resource request (`{ cpu: 1 }` for most tasks); a spec's resources are never written to. */
+export function shareResources(res: Record<string, number>): Record<string, number> {
+  let key = '';
+  let n = 0;
+  for (const r in res) {
+    key += `${r}=${res[r]};`;
+    n++;
+  }
+  const s = sharedResources.get(key);
+  if (s) {
+    // Names may hold '=' or ';': the key only finds a candidate, the values decide.
+    let m = 0;
+    for (const r in s) {
+      if (s[r] !== res[r]) return res;
+      m++;
+    }
+    return m === n ? s : res;
+  }
+  if (sharedResources.size < MAX_SHARED_RESOURCES) sharedResources.set(key, Object.freeze({ ...res }));
+  return res;
 }
 
 /**
