@@ -9,7 +9,7 @@ import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
-import { Holders } from './holders.js';
+import { Holders, NO_HOLDERS } from './holders.js';
 import { Subscriptions } from './subscriptions.js';
 
 /** What an object that holds no refs contains: one shared list (contains is replaced, never written to). */
@@ -53,7 +53,7 @@ export class ObjectDirectory {
       hash: '',
       v: null,
       failure: null,
-      locations: new Holders(),
+      locations: NO_HOLDERS,
       refs,
       contains: NO_CONTAINS,
       dependents: null,
@@ -146,6 +146,7 @@ export class ObjectDirectory {
   }
 
   private addLocation(o: ObjectRecord, s: Session): void {
+    if (o.locations === NO_HOLDERS) o.locations = new Holders();
     o.locations.add(s);
     this.copies.add(s, o);
   }

@@ -1,7 +1,8 @@
 // The sessions holding an object's bytes (issue 14): almost always none
 // (inline values) or one (its creator), so the first holder is a field and a
 // Set exists only past one. An empty `new Set()` per object record cost
-// ~250 bytes (the Set and its hash table) of every in-flight task.
+// ~250 bytes (the Set and its hash table) of every in-flight task; a record
+// with none shares NO_HOLDERS.
 import type { Session } from '../session.js';
 
 /** An iterator over nothing, shared: an array iterator once done stays done. */
@@ -59,3 +60,11 @@ export class Holders implements Iterable<Session> {
     return this.one ? [this.one].values() : NONE;
   }
 }
+
+/** No holders, shared by every record that has had none (most: inline values); the directory gives a record its own at its first holder. */
+class NoHolders extends Holders {
+  override add(): this {
+    throw new Error('the shared empty Holders cannot take a holder: the directory gives the record its own first');
+  }
+}
+export const NO_HOLDERS: Holders = new NoHolders();

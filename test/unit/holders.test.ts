@@ -2,7 +2,7 @@
 // holder of the common case, a Set past one; either way it answers as a set
 // of sessions in the order they came.
 import { describe, expect, it } from 'vitest';
-import { Holders } from '../../coordinator/objects/holders.js';
+import { Holders, NO_HOLDERS } from '../../coordinator/objects/holders.js';
 import { fakeSession } from '../helpers/node-record.js';
 
 const [a, b, c] = ['a', 'b', 'c'].map((l) => fakeSession(l));
@@ -55,5 +55,16 @@ describe('Holders', () => {
     }
     expect(seen).toEqual([a, b]);
     expect(h.size).toBe(0);
+  });
+});
+
+describe('NO_HOLDERS', () => {
+  it('is empty, lets deletes and clears pass, and refuses a holder (a record must get its own)', () => {
+    expect(NO_HOLDERS.size).toBe(0);
+    expect([...NO_HOLDERS]).toEqual([]);
+    expect(NO_HOLDERS.delete(a)).toBe(false);
+    NO_HOLDERS.clear();
+    expect(() => NO_HOLDERS.add(a)).toThrow(/its own/);
+    expect(NO_HOLDERS.size).toBe(0);
   });
 });
