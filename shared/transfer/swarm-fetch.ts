@@ -9,27 +9,10 @@ import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import type { PeerLink } from './link.js';
+import { PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit } from './swarm-window.js';
 
-/** Requests in flight per source. */
-const PER_SOURCE = 4;
-/**
- * Over a stream link (TCP between Node peers): a request is a run of one
- * link chunk (1 MiB), this many in flight. At 4 runs of 4 leaves (1 MiB in
- * flight) a reader waited a round trip per MiB: a task's 80 MiB argument came
- * at half the link's pace (issue 17).
- */
-const STREAM_DEPTH = 8;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-/**
- * A source dropped on a stall (a busy peer, a link frozen for a while) is
- * asked again after a backoff, doubling from READMIT_MS, at most
- * READMIT_MAX times; at once when a have message from it arrives.
- */
-const READMIT_MS = 1_000;
-const READMIT_MAX = 3;
-
 export class SwarmFetch {
   readonly chunks: number;
   readonly state: Uint8Array;
@@ -107,7 +90,7 @@ export class SwarmFetch {
   async run(): Promise<Uint8Array> {
     for (const s of this.sources.values()) if (!s.full) this.tell(s);
     while (this.missing > 0) {
-      this.readmit(Date.now());
+      readmit(this, Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
@@ -258,18 +241,6 @@ export class SwarmFetch {
     this.swarm.report.dropped?.(this.id, s.peer, `${(e as Error).message}${again}`);
   }
 
-  /** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
-  private readmit(now: number): void {
-    for (const s of this.sources.values()) {
-      if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
-      s.dropped = false;
-      s.retryAt = 0;
-      s.readmits++;
-      s.probation = true;
-      if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]++;
-    }
-  }
-
   private scheduleFlush(): void {
     if (this.flushTimer !== null || this.ended) return;
     this.flushTimer = setTimeout(() => {
@@ -289,12 +260,4 @@ export class SwarmFetch {
       if (link?.state === 'open') sendHaves(link, this.id, have, claim);
     }
   }
-}
-
-/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
-function fit(s: Source, link: PeerLink): void {
-  const per = link.raw.chunkBytes ?? 0;
-  if (per <= CHUNK_DATA_BYTES) return;
-  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
-  s.depth = STREAM_DEPTH;
 }

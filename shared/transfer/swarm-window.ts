@@ -1,0 +1,44 @@
+// How much a swarm reader asks of each source at once (issue 17): chunks per
+// request and requests in flight, by the link's kind, and sources asked again
+// after a stall.
+import { CHUNK_DATA_BYTES } from './wire.js';
+import { RUN_CHUNKS } from './swarm-pick.js';
+import type { Source } from './swarm-source.js';
+import type { PeerLink } from './link.js';
+
+/** Requests in flight per source. */
+export const PER_SOURCE = 4;
+/**
+ * Over a stream link (TCP between Node peers): a request is a run of one
+ * link chunk (1 MiB), this many in flight. At 4 runs of 4 leaves (1 MiB in
+ * flight) a reader waited a round trip per MiB: a task's 80 MiB argument came
+ * at half the link's pace (issue 17).
+ */
+const STREAM_DEPTH = 8;
+/**
+ * A source dropped on a stall (a busy peer, a link frozen for a while) is
+ * asked again after a backoff, doubling from READMIT_MS, at most
+ * READMIT_MAX times; at once when a have message from it arrives.
+ */
+export const READMIT_MS = 1_000;
+export const READMIT_MAX = 3;
+
+/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
+export function fit(s: Source, link: PeerLink): void {
+  const per = link.raw.chunkBytes ?? 0;
+  if (per <= CHUNK_DATA_BYTES) return;
+  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
+  s.depth = STREAM_DEPTH;
+}
+
+/** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
+export function readmit(f: { sources: Map<string, Source>; chunks: number; holders: Uint16Array }, now: number): void {
+  for (const s of f.sources.values()) {
+    if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
+    s.dropped = false;
+    s.retryAt = 0;
+    s.readmits++;
+    s.probation = true;
+    if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]++;
+  }
+}
