@@ -41,6 +41,8 @@ export interface FetchOptions {
   leaves?: Uint8Array;
   /** Only the leaves (checked against `hash`); the promise resolves with them. */
   leavesOnly?: boolean;
+  /** A range asked with its leaves (`hash`, no `leaves`): told the leaves once they checked out, before the chunks come. */
+  gotLeaves?: (leaves: Uint8Array) => void;
 }
 
 /** What the receiving side needs of its link. */
@@ -63,6 +65,7 @@ interface Incoming {
   /** Most object bytes per chunk (asked with `c`). */
   per: number;
   leavesOnly: boolean;
+  gotLeaves?: (leaves: Uint8Array) => void;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
@@ -122,7 +125,8 @@ export class Receiving {
         to,
         per,
         leavesOnly: opts.leavesOnly === true,
-        buf: into && (from || to < size || given) ? into : null,
+        gotLeaves: opts.gotLeaves,
+        buf: into,
         received: from,
         verified: from,
         checks: Promise.resolve(),
@@ -220,7 +224,7 @@ export class Receiving {
     if (t.leavesOnly) {
       this.incoming.delete(l.x);
       t.resolve(t.leaves);
-    }
+    } else t.gotLeaves?.(t.leaves);
   }
 
   /**

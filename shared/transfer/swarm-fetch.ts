@@ -9,7 +9,7 @@ import { BadChunkError, StalledError } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import { PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit } from './swarm-window.js';
+import { LONE_RUN, PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit } from './swarm-window.js';
 
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
@@ -71,8 +71,17 @@ export class SwarmFetch {
   /** The leaves, from full holders first; each set checked against the hash. */
   async getLeaves(): Promise<void> {
     const order = [...this.sources.values()].sort((a, b) => Number(b.full) - Number(a.full));
+    // No reader to share with: the first run comes with the leaves, one round trip less (a 1 MiB object in one).
+    const lone = order.every((s) => s.full);
+    this.buf = allocBytes(this.size, true);
     for (const s of order) {
       try {
+        if (lone) {
+          // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
+          const first = Math.min(Math.floor(this.spot / LONE_RUN) * LONE_RUN, Math.max(0, this.chunks - LONE_RUN));
+          this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + LONE_RUN), { got, fail }));
+          break;
+        }
         const link = await this.swarm.links.linkTo(s.peer);
         fit(s, link);
         this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true });
@@ -82,7 +91,6 @@ export class SwarmFetch {
       }
     }
     if (!this.leaves) throw new TabmeshError('OBJECT_LOST', `no source gave the leaves of ${this.id}`);
-    this.buf = allocBytes(this.size, true);
     // Readers that ask this one for leaves get these (served from the buffer being filled).
     rememberLeaves(this.buf, this.leaves);
   }
@@ -172,7 +180,8 @@ export class SwarmFetch {
     }
   }
 
-  private request(s: Source, first: number, end: number): void {
+  /** Asks `s` for chunks [first, end); `lead`: with the leaves (checked against the hash), told `got` them or `fail` before. */
+  private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }): void {
     for (let c = first; c < end; c++) this.state[c] = ASKED;
     if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
     this.scheduleFlush();
@@ -187,20 +196,29 @@ export class SwarmFetch {
         } else if (this.state[c] === ASKED) this.state[c] = MISSING;
       }
     };
+    let leavesIn = false;
+    const gotLeaves = (l: Uint8Array) => {
+      leavesIn = true;
+      lead?.got(l);
+    };
     void this.swarm.links
       .linkTo(s.peer)
       .then((link) => {
         fit(s, link);
-        return link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to });
+        const into = this.buf!;
+        return link.fetch(this.id, this.size, lead ? { hash: this.hash, gotLeaves, into, from, to } : { leaves: this.leaves!, into, from, to });
       })
       .then(
         () => {
           s.probation = false;
           done(to);
+          if (lead && !leavesIn) lead.fail(new TabmeshError('OBJECT_LOST', `${s.peer} sent no leaves of ${this.id}`));
         },
         (e: unknown) => {
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
-          this.failed(s, e);
+          // Before the leaves, getLeaves drops the source and tries the next.
+          if (lead && !leavesIn) lead.fail(e);
+          else this.failed(s, e);
         },
       )
       .finally(() => {

@@ -15,6 +15,8 @@ export const PER_SOURCE = 4;
  * at half the link's pace (issue 17).
  */
 const STREAM_DEPTH = 8;
+/** A reader with no other reader to share with asks its first full holder for the leaves and this many chunks at once (1 MiB: swarm-fetch.ts getLeaves). */
+export const LONE_RUN = 16;
 /**
  * A source dropped on a stall (a busy peer, a link frozen for a while) is
  * asked again after a backoff, doubling from READMIT_MS, at most
