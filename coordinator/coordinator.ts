@@ -275,6 +275,7 @@ export class Coordinator implements Managers {
       flushMaxPerTurn: this.flushes.maxPerTurn,
       flushTurnsCarried: this.flushes.carried,
       flushTurnsTimed: this.flushes.timed,
+      framesDeferred: this.inbox.deferred,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
       gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,

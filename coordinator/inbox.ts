@@ -15,6 +15,9 @@ import { frameCount, MESSAGE_SLICE_MS, splitHeavy, TurnBudget, weight } from './
 import type { Session } from './session.js';
 
 export class Inbox {
+  /** Frames that arrived after their turn's slice was spent and waited undecoded for a later turn (`/api/stats` `framesDeferred`). */
+  deferred = 0;
+
   constructor(
     private readonly c: Managers,
     private readonly stopped: () => boolean,
@@ -55,6 +58,7 @@ export class Inbox {
       if (count !== null) {
         const over = this.c.limits.frame(s, count);
         if (over) return s.fail(over.code, over.message);
+        this.deferred++;
         if (waiting) waiting.frames.push(data);
         else this.backlog.set(s, { frames: [data], at: 0 });
         this.drainSoon();

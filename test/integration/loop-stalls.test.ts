@@ -5,8 +5,8 @@
 // coordinator's poll phase reads all 500 frames in one turn. Handled a
 // slice per frame, that turn took every frame's decode and slice (seconds
 // under load); with one slice a turn for all sessions, the rest waits
-// undecoded and is served a slice per turn. A generous bound for a loaded
-// machine; the answers are checked whole and in order.
+// undecoded and is served a slice per turn: the test checks that frames
+// waited (a count, not a timing) and that the answers came whole and in order.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,8 +72,12 @@ describe('no stall when many sessions send at once', () => {
       const end = await done;
       h.disable();
       expect(end).toEqual({ k: 'done', inOrder: true });
-      // Measured at load 8-11: 109-128 ms with one slice a turn, 924 ms with a slice per frame.
-      expect(h.max / 1e6).toBeLessThan(400);
+      // The turn the burst arrived in handled one slice: 500 frames of 1,024 messages cannot be decoded
+      // and handled in MESSAGE_SLICE_MS, so frames waited undecoded for later turns (a slice per frame
+      // deferred none). The loop delay itself is a figure, not asserted (timings hold on no loaded
+      // machine): 109-128 ms at load 8-11 with one slice a turn, 924 ms with a slice per frame.
+      expect(co.coordinator.statsJson().framesDeferred).toBeGreaterThan(0);
+      console.log(`loop-stalls: worst loop delay ${(h.max / 1e6).toFixed(0)} ms, frames deferred ${co.coordinator.statsJson().framesDeferred}`);
     } finally {
       w.postMessage('close');
       await w.terminate();
