@@ -140,7 +140,8 @@ export class Receiving {
       });
       const req: Control = { k: 'req', x, id };
       if (from) req.o = from;
-      if (to < size) req.e = to;
+      // A range to the end is a range too: a reader still fetching serves it only when told where it ends (serve: partial).
+      if (to < size || opts.to !== undefined) req.e = to;
       if (leaves && !given) req.h = true;
       if (per !== CHUNK_DATA_BYTES) req.c = per;
       this.ch.sendControl(req);

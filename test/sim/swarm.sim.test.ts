@@ -58,7 +58,7 @@ describe('swarm broadcast on a simulated network', () => {
 });
 
 describe('rarest first', () => {
-  it('readers ask for the chunks fewest hold first: chunk counts spread less than from a random start, and the origin still uploads at most two copies', async () => {
+  it('readers ask for the chunks fewest hold first: the least-held chunk is held more widely and the origin uploads less than from a random start (at most two copies)', async () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const by = { rarest: { spread: [] as number[], fewest: [] as number[], copies: 0 }, random: { spread: [] as number[], fewest: [] as number[], copies: 0 } };
     for (const seed of seedsToRun(20)) {
@@ -84,7 +84,10 @@ describe('rarest first', () => {
     console.log(`swarm sim, chunk order: ${JSON.stringify({ rarest: f('rarest'), random: f('random') })}`);
     if (by.rarest.spread.length >= 15) {
       expect(by.rarest.copies).toBeLessThanOrEqual(2);
-      expect(mean(by.rarest.spread)).toBeLessThan(mean(by.random.spread));
+      expect(by.rarest.copies).toBeLessThan(by.random.copies);
+      // Since readers serve runs that end at the object's end (session 8; before, every reader that held the last
+      // chunks was dropped as a source), the spread is within noise between the orders (rarest/random at 20, 40, 60
+      // seeds: 0.973/0.960, 0.978/0.975, 0.978/0.982): printed, not asserted.
       expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
     }
   }, 300_000);
@@ -222,9 +225,18 @@ describe('wall time', () => {
         const truth = object(128, seed);
         const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: swarm ? 1 : Infinity });
         const origin = sim.add('origin', { bytes: truth, liar: false });
-        for (let i = 0; i < 8; i++) sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+        const refused: string[] = [];
+        for (let i = 0; i < 8; i++) {
+          const rd = sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+          rd.peer.fetcher.onEvent = (t) => {
+            if (/cannot serve/.test(t)) refused.push(`${rd.peer.id}: ${t}`);
+          };
+        }
         await sim.drive();
         await sim.finish();
+        // A reader asked for a run that ends at the object's end serves it from what it holds (the request names its end):
+        // before, it refused, and every reader dropped it as a source for the object.
+        expect(refused).toEqual([]);
         return { ms: Math.max(...sim.reads.map((r) => r.end)), copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2) };
       });
     const uplink: NetFaults = { ...CALM, bytesPerMs: 50_000, uplinkBytesPerMs: 20_000 };
