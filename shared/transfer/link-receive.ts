@@ -30,6 +30,18 @@ export class StalledError extends TabmeshError {
   }
 }
 
+/** The reader took back a request (`Cancel`): chunks up to `verified` arrived and checked. */
+export class CancelledError extends TabmeshError {
+  constructor(readonly verified: number) {
+    super('CLOSED', 'cancelled by the reader');
+  }
+}
+
+/** Set by `fetch` when given: takes the request back (the holder is told; the promise rejects with CancelledError); returns the bytes verified. */
+export interface Cancel {
+  cancel?: () => number;
+}
+
 export interface FetchOptions {
   /** The object's hash: each chunk is checked against the leaves the holder sends first. */
   hash?: string;
@@ -43,6 +55,7 @@ export interface FetchOptions {
   leavesOnly?: boolean;
   /** A range asked with its leaves (`hash`, no `leaves`): told the leaves once they checked out, before the chunks come. */
   gotLeaves?: (leaves: Uint8Array) => void;
+  cancel?: Cancel;
 }
 
 /** What the receiving side needs of its link. */
@@ -119,6 +132,16 @@ export class Receiving {
     const per = this.ch.chunkBytes() ?? CHUNK_DATA_BYTES;
     return new Promise((resolve, reject) => {
       const leaves = given ?? (opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null);
+      if (opts.cancel) {
+        opts.cancel.cancel = () => {
+          const t = this.incoming.get(x);
+          if (!t) return 0;
+          this.incoming.delete(x);
+          this.ch.sendControl({ k: 'cancel', x });
+          t.reject(new CancelledError(t.verified));
+          return t.verified;
+        };
+      }
       this.incoming.set(x, {
         id,
         size,

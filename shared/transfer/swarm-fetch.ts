@@ -5,11 +5,11 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError, StalledError } from './link-receive.js';
+import { BadChunkError, CancelledError, StalledError, type Cancel } from './link-receive.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import { LONE_RUN, PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit } from './swarm-window.js';
+import { LONE_RUN, PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit, windowOf } from './swarm-window.js';
 
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
@@ -31,6 +31,10 @@ export class SwarmFetch {
   /** Where this reader starts looking for chunks to ask a full holder for. */
   readonly spot: number;
   private ended = false;
+  /** No reader is a source (yet): full holders get a growing window (swarm-window.ts). */
+  private alone = true;
+  /** A lone reader's requests past the first in flight, taken back when another reader shows up. */
+  private readonly extra = new Set<Cancel>();
 
   constructor(
     readonly swarm: SwarmContext,
@@ -54,6 +58,7 @@ export class SwarmFetch {
         has: full ? null : new Uint8Array(this.chunks),
         claims: new Map(),
         inflight: 0,
+        answered: 0,
         run: RUN_CHUNKS,
         depth: PER_SOURCE,
         dropped: false,
@@ -72,7 +77,7 @@ export class SwarmFetch {
   async getLeaves(): Promise<void> {
     const order = [...this.sources.values()].sort((a, b) => Number(b.full) - Number(a.full));
     // No reader to share with: the first run comes with the leaves, one round trip less (a 1 MiB object in one).
-    const lone = order.every((s) => s.full);
+    const lone = (this.alone = order.every((s) => s.full));
     this.buf = allocBytes(this.size, true);
     for (const s of order) {
       try {
@@ -135,6 +140,7 @@ export class SwarmFetch {
   onHave(peer: string, h: Have): void {
     const s = this.addSource(peer, false);
     if (s.dropped && s.retryAt === 0) return;
+    if (this.alone) this.company();
     if (!s.told) this.tell(s);
     s.heard = true;
     const now = Date.now();
@@ -148,6 +154,13 @@ export class SwarmFetch {
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
     this.wake();
+  }
+
+  /** Another reader showed up: the lone window's extra requests are taken back (what arrived and checked stays), before it hears the claims. */
+  private company(): void {
+    this.alone = false;
+    for (const c of [...this.extra]) c.cancel?.();
+    this.extra.clear();
   }
 
   /** Sends `s` this side's whole state (it then gets the changes). */
@@ -171,17 +184,18 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        if (s.dropped || s.inflight >= (s.probation ? 1 : s.depth)) continue;
-        const run = pick(this, s);
+        const w = windowOf(s, this.alone);
+        if (s.dropped || s.inflight >= w.depth) continue;
+        const run = pick(this, s, w.run);
         if (!run) continue;
-        this.request(s, run[0], run[1]);
+        this.request(s, run[0], run[1], undefined, this.alone && s.inflight > 0);
         more = true;
       }
     }
   }
 
   /** Asks `s` for chunks [first, end); `lead`: with the leaves (checked against the hash), told `got` them or `fail` before. */
-  private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }): void {
+  private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }, extra = false): void {
     for (let c = first; c < end; c++) this.state[c] = ASKED;
     if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
     this.scheduleFlush();
@@ -189,13 +203,26 @@ export class SwarmFetch {
     const from = first * CHUNK_DATA_BYTES;
     const to = Math.min(this.size, end * CHUNK_DATA_BYTES);
     // Chunks wholly in [from, upTo) arrived and checked; the rest go back to be asked for again.
-    const done = (upTo: number) => {
+    // (A request taken back set the rest missing when it was; they may be asked again since.)
+    const done = (upTo: number, rest = true) => {
       for (let c = first; c < end; c++) {
         if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) <= upTo) {
           if (this.state[c] !== HELD) this.held(c, s.full);
-        } else if (this.state[c] === ASKED) this.state[c] = MISSING;
+        } else if (rest && this.state[c] === ASKED) this.state[c] = MISSING;
       }
     };
+    // An extra request taken back: its chunks not yet checked are asked for again at once (before any claim of them goes out).
+    const cancel: Cancel | undefined = extra ? {} : undefined;
+    let takenBack = false;
+    const handle: Cancel = {
+      cancel: () => {
+        takenBack = true;
+        const upTo = cancel?.cancel?.() ?? from;
+        for (let c = first; c < end; c++) if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) > upTo && this.state[c] === ASKED) this.state[c] = MISSING;
+        return upTo;
+      },
+    };
+    if (cancel) this.extra.add(handle);
     let leavesIn = false;
     const gotLeaves = (l: Uint8Array) => {
       leavesIn = true;
@@ -204,17 +231,20 @@ export class SwarmFetch {
     void this.swarm.links
       .linkTo(s.peer)
       .then((link) => {
+        if (takenBack) throw new CancelledError(from);
         fit(s, link);
         const into = this.buf!;
-        return link.fetch(this.id, this.size, lead ? { hash: this.hash, gotLeaves, into, from, to } : { leaves: this.leaves!, into, from, to });
+        return link.fetch(this.id, this.size, lead ? { hash: this.hash, gotLeaves, into, from, to } : { leaves: this.leaves!, into, from, to, cancel });
       })
       .then(
         () => {
           s.probation = false;
+          s.answered++;
           done(to);
           if (lead && !leavesIn) lead.fail(new TabmeshError('OBJECT_LOST', `${s.peer} sent no leaves of ${this.id}`));
         },
         (e: unknown) => {
+          if (e instanceof CancelledError) return done(e.verified, false);
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
           // Before the leaves, getLeaves drops the source and tries the next.
           if (lead && !leavesIn) lead.fail(e);
@@ -223,6 +253,7 @@ export class SwarmFetch {
       )
       .finally(() => {
         s.inflight--;
+        this.extra.delete(handle);
         this.wake();
       });
   }

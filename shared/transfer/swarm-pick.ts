@@ -44,8 +44,8 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
   return true;
 }
 
-/** A run [first, end) of chunks to ask `s` for, or null. */
-export function pick(v: PickView, s: Source): [number, number] | null {
+/** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
+export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
   // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
   if (s.full && now - v.started < HEAR_MS) {
@@ -54,7 +54,7 @@ export function pick(v: PickView, s: Source): [number, number] | null {
   const c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   let e = c + 1;
-  while (e < v.chunks && e - c < s.run && wants(v, s, e, now)) e++;
+  while (e < v.chunks && e - c < run && wants(v, s, e, now)) e++;
   return [c, e];
 }
 

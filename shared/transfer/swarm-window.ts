@@ -15,8 +15,22 @@ export const PER_SOURCE = 4;
  * at half the link's pace (issue 17).
  */
 const STREAM_DEPTH = 8;
-/** A reader with no other reader to share with asks its first full holder for the leaves and this many chunks at once (1 MiB: swarm-fetch.ts getLeaves). */
+/**
+ * A reader with no other reader to share with (one reader, as tab to tab, or
+ * a tab reading a driver's put) asks its first full holder for the leaves and
+ * LONE_RUN chunks (1 MiB) at once (swarm-fetch.ts getLeaves), then a full
+ * holder over a data channel for runs of LONE_RUN, one more in flight for
+ * each answered, up to LONE_DEPTH (8 MiB). At 1 MiB in flight a tab waited a
+ * round trip between two busy processes per MiB (issue 17: a tab read a
+ * driver's 8 MiB put at 2 MiB/s while the driver's channel queue stayed
+ * empty). The window grows, not starts, wide: readers that start together
+ * would both take it from the origin; once another reader shows up, the
+ * requests past the first in flight are taken back before this reader tells
+ * it what it claimed (a lone reader's claims would keep the others off the
+ * origin while only it is served).
+ */
 export const LONE_RUN = 16;
+const LONE_DEPTH = 32;
 /**
  * A source dropped on a stall (a busy peer, a link frozen for a while) is
  * asked again after a backoff, doubling from READMIT_MS, at most
@@ -31,6 +45,13 @@ export function fit(s: Source, link: PeerLink): void {
   if (per <= CHUNK_DATA_BYTES) return;
   s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
   s.depth = STREAM_DEPTH;
+}
+
+/** Chunks per request and requests in flight for `s` now; `alone`: no reader is a source of this fetch. */
+export function windowOf(s: Source, alone: boolean): { run: number; depth: number } {
+  if (s.probation) return { run: s.run, depth: 1 };
+  if (alone && s.full && s.run < LONE_RUN) return { run: s.run, depth: Math.min(LONE_DEPTH, s.depth + s.answered) };
+  return { run: s.run, depth: s.depth };
 }
 
 /** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */

@@ -58,7 +58,7 @@ describe('swarm broadcast on a simulated network', () => {
 });
 
 describe('rarest first', () => {
-  it('readers ask for the chunks fewest hold first: the least-held chunk is held more widely and the origin uploads less than from a random start (at most two copies)', async () => {
+  it('readers ask for the chunks fewest hold first: the origin uploads less than from a random start (at most two copies)', async () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const by = { rarest: { spread: [] as number[], fewest: [] as number[], copies: 0 }, random: { spread: [] as number[], fewest: [] as number[], copies: 0 } };
     for (const seed of seedsToRun(20)) {
@@ -86,9 +86,9 @@ describe('rarest first', () => {
       expect(by.rarest.copies).toBeLessThanOrEqual(2);
       expect(by.rarest.copies).toBeLessThan(by.random.copies);
       // Since readers serve runs that end at the object's end (session 8; before, every reader that held the last
-      // chunks was dropped as a source), the spread is within noise between the orders (rarest/random at 20, 40, 60
-      // seeds: 0.973/0.960, 0.978/0.975, 0.978/0.982): printed, not asserted.
-      expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
+      // chunks was dropped as a source), spread and fewest are within noise between the orders (rarest/random at 20,
+      // 40, 60 seeds: spread 0.973/0.960, 0.978/0.975, 0.978/0.982; fewest 1.627/1.619, 1.51/1.491, 1.466/1.445;
+      // with a lone reader's growing window 0.991/0.967, 1.606/1.609): printed, not asserted.
     }
   }, 300_000);
 });
@@ -216,6 +216,26 @@ describe('wall time', () => {
     // Leaves first, then runs: two round trips (+50 ms).
     expect(swarm.ms).toBeLessThan(alone.ms + 25);
     expect(swarm.out).toBe(alone.out);
+  });
+
+  it('one reader, one holder, 16 MiB over a data channel (64 KiB chunks, 25 ms hops, 40 MB/s): the window grows, the channel stays about as busy as with one whole-object request', async () => {
+    const read = (swarm: boolean) =>
+      simulated(async () => {
+        const truth = object(256, 7); // 16 MiB
+        const sim = new SwarmSim(new SimNet(7, { ...CALM, latencyMs: [25, 25], bytesPerMs: 40_000 }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+        sim.add('origin', { bytes: truth, liar: false });
+        sim.read(sim.add('reader', null), 0);
+        await sim.drive();
+        await sim.finish();
+        return sim.reads[0].end - sim.reads[0].at;
+      });
+    const pool = setChunkChecker(null);
+    const swarm = await read(true).finally(() => setChunkChecker(pool));
+    setChunkChecker(null);
+    const alone = await read(false).finally(() => setChunkChecker(pool));
+    console.log(`swarm sim, one reader of 16 MiB over a data channel: swarm ${swarm} ms, one request ${alone} ms`);
+    // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip (50 ms) per MiB: 1,593 ms against 619.
+    expect(swarm).toBeLessThan(alone * 1.3);
   });
 
   it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
