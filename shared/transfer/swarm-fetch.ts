@@ -5,11 +5,11 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError, CancelledError, StalledError, type Cancel } from './link-receive.js';
+import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import { LONE_RUN, PER_SOURCE, READMIT_MAX, READMIT_MS, fit, readmit, windowOf } from './swarm-window.js';
+import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
 
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
@@ -269,25 +269,9 @@ export class SwarmFetch {
     this.scheduleFlush();
   }
 
-  /**
-   * A request to `s` failed: it is not asked again for this object (a link
-   * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
-   * again after a backoff (or when it sends a have message), one request at a
-   * time until one succeeds.
-   */
+  /** A request to `s` failed: dropped for this object, or asked again later if it stalled (swarm-window.ts). */
   private failed(s: Source, e: unknown): void {
-    if (s.dropped) return;
-    s.dropped = true;
-    s.probation = false;
-    if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
-    if (e instanceof BadChunkError) return this.swarm.report.bad(this.id, s.peer, e.message);
-    let again = '';
-    if (e instanceof StalledError && s.readmits < READMIT_MAX) {
-      const wait = READMIT_MS << s.readmits;
-      s.retryAt = Date.now() + wait;
-      again = `; asked again in ${wait} ms or when it speaks`;
-    } else s.retryAt = 0;
-    this.swarm.report.dropped?.(this.id, s.peer, `${(e as Error).message}${again}`);
+    dropSource(this, this.id, s, e);
   }
 
   private scheduleFlush(): void {

@@ -3,7 +3,9 @@
 // after a stall.
 import { CHUNK_DATA_BYTES } from './wire.js';
 import { RUN_CHUNKS } from './swarm-pick.js';
-import type { Source } from './swarm-source.js';
+import type { ObjectId } from '../ids.js';
+import type { Source, SwarmContext } from './swarm-source.js';
+import { BadChunkError, StalledError } from './fetch-errors.js';
 import type { PeerLink } from './link.js';
 
 /** Requests in flight per source. */
@@ -36,8 +38,8 @@ const LONE_DEPTH = 32;
  * asked again after a backoff, doubling from READMIT_MS, at most
  * READMIT_MAX times; at once when a have message from it arrives.
  */
-export const READMIT_MS = 1_000;
-export const READMIT_MAX = 3;
+const READMIT_MS = 1_000;
+const READMIT_MAX = 3;
 
 /** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
 export function fit(s: Source, link: PeerLink): void {
@@ -64,4 +66,25 @@ export function readmit(f: { sources: Map<string, Source>; chunks: number; holde
     s.probation = true;
     if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]++;
   }
+}
+
+/**
+ * A request to `s` failed: it is not asked again for this object (a link
+ * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
+ * again after a backoff (or when it sends a have message), one request at a
+ * time until one succeeds.
+ */
+export function dropSource(f: { swarm: SwarmContext; chunks: number; holders: Uint16Array }, id: ObjectId, s: Source, e: unknown): void {
+  if (s.dropped) return;
+  s.dropped = true;
+  s.probation = false;
+  if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]--;
+  if (e instanceof BadChunkError) return f.swarm.report.bad(id, s.peer, e.message);
+  let again = '';
+  if (e instanceof StalledError && s.readmits < READMIT_MAX) {
+    const wait = READMIT_MS << s.readmits;
+    s.retryAt = Date.now() + wait;
+    again = `; asked again in ${wait} ms or when it speaks`;
+  } else s.retryAt = 0;
+  f.swarm.report.dropped?.(id, s.peer, `${(e as Error).message}${again}`);
 }
