@@ -2,37 +2,45 @@
 // each other over a plain TCP connection when they can, WebRTC otherwise;
 // tabs keep WebRTC.
 //
-// No new coordinator message: the initiator's WebRTC offer (which travels
-// through the coordinator's signalling relay, the coordinator vouching for
-// who sent it) carries `tabmeshFast`: this process's listening port, its
-// addresses, a host key (same host: loopback first) and a one-time token. A
-// Node responder connects and presents the token; the initiator accepts that
-// socket as the link and drops its WebRTC attempt. A tab ignores the field
-// (its WebRTC stack reads only type and sdp) and answers as before; a Node
-// responder that cannot connect in time feeds the offer to WebRTC.
+// No new coordinator message: signals travel through the coordinator's
+// signalling relay, which vouches for who sent them. The initiator's WebRTC
+// offer carries `tabmeshFast: { dial: true }`. A Node responder answers with
+// `tabmeshFast`: its process's listening port, its addresses, a host key
+// (same host: loopback first) and a one-time token; the initiator dials and
+// presents the token, the responder accepts that socket as the link, and both
+// drop their WebRTC attempts. The initiator dials (not the responder) because
+// it is usually the reader, and Node reads straight into the object's memory
+// (`onread`) only on sockets it connects (edge/fast-frames.ts). A tab ignores
+// the field (its WebRTC stack reads only type and sdp) and answers as before.
+// An initiator that cannot connect in time says so (`tabmeshFast: { failed:
+// true }`) and the responder feeds the offer to WebRTC; so does a responder
+// whose token nobody presented in time.
 //
-// On the wire: the responder sends "TMF1" and the 32-character token, the
-// initiator answers one byte (1), then both sides send frames of a 4-byte
+// On the wire: the initiator sends "TMF1" and the 32-character token, the
+// responder answers one byte (1), then both sides send frames of a 4-byte
 // little-endian length and a link message (shared/transfer/wire.ts).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
 import { attachSocket } from './fast-socket.js';
-import { TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
+import type { FrameReader } from './fast-frames.js';
+import { CONNECT_TIMEOUT_MS, TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
 
 /** What a sender queues on a TCP link before it waits: views of the objects it sends, no copies. */
 const FAST_SEND_HIGH_WATER = 16 << 20;
+/** How long a responder waits for the initiator to dial before WebRTC (its dialling gives up after CONNECT_TIMEOUT_MS). */
+const DIAL_WAIT_MS = CONNECT_TIMEOUT_MS + 1000;
 
-export interface FastOffer {
+export interface FastAnswer {
   port: number;
   addrs: string[];
   host: string;
   token: string;
 }
 
-function isFastOffer(v: unknown): v is FastOffer {
-  const f = v as FastOffer;
+function isFastAnswer(v: unknown): v is FastAnswer {
+  const f = v as FastAnswer;
   return (
     typeof f === 'object' &&
     f !== null &&
@@ -48,6 +56,9 @@ function isFastOffer(v: unknown): v is FastOffer {
   );
 }
 
+/** The `tabmeshFast` field of a signal, if it has one. */
+const fastOf = (d: unknown): unknown => (typeof d === 'object' && d !== null ? (d as { tabmeshFast?: unknown }).tabmeshFast : undefined);
+
 /**
  * A PeerFactory that tries a TCP link first and falls back to `webrtc`
  * (undefined where WebRTC does not load: then TCP or nothing). Off with
@@ -56,31 +67,31 @@ function isFastOffer(v: unknown): v is FastOffer {
 export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
   const l = theListener();
   return (initiator, ice) => {
-    // Relay-only links keep both sides' addresses private: no TCP offer, which carries them.
+    // Relay-only links keep both sides' addresses private: no TCP answer, which carries them.
     if (ice?.relayOnly && webrtc) return webrtc(initiator, ice);
     let inner: RawPeer | null = null;
     let sock: ReturnType<typeof attachSocket> | null = null;
     let closed = false;
+    /** The responder's token, while it waits for the initiator to dial. */
     let token = '';
+    let dialWait: NodeJS.Timeout | undefined;
     const pending: unknown[] = [];
     let decided = false;
+    let dialled = false;
     let connected = false;
     const raw: RawPeer & { bufferedNow: () => number; sendv?: (parts: Uint8Array[]) => void } = {
       signal: (d) => {
         if (closed || sock) return;
+        const fast = fastOf(d);
+        if (initiator && fast !== undefined && (d as { type?: unknown }).type === undefined) return dial(fast);
+        if (!initiator && (fast as { failed?: unknown } | undefined)?.failed === true) return useWebrtc();
         if (inner) return inner.signal(d);
         if (initiator) return;
         pending.push(d);
         if (decided) return;
         decided = true;
-        const fast = (d as { tabmeshFast?: unknown }).tabmeshFast;
-        if (!isFastOffer(fast)) return useWebrtc();
-        const addrs = fast.host === l.host ? ['127.0.0.1', ...fast.addrs] : fast.addrs;
-        void connectAny(addrs, fast.port, fast.token).then((s) => {
-          if (closed) return void s?.destroy();
-          if (!s) return useWebrtc();
-          useSocket(s);
-        });
+        if ((fast as { dial?: unknown } | undefined)?.dial !== true) return useWebrtc();
+        void answerFast();
       },
       send: (b) => {
         if (sock) sock.send(b);
@@ -103,7 +114,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       destroy: () => {
         if (closed) return;
         closed = true;
-        if (token) l.forget(token);
+        forgetToken();
         sock?.destroy();
         inner?.destroy();
         raw.onClose('closed here');
@@ -115,7 +126,13 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       onDrain: () => {},
     };
     let sockRef: Socket | null = null;
-    const useSocket = (s: Socket) => {
+    const forgetToken = () => {
+      clearTimeout(dialWait);
+      if (token) l.forget(token);
+      token = '';
+    };
+    const useSocket = (s: Socket, reader?: FrameReader) => {
+      forgetToken();
       if (inner) {
         // The WebRTC attempt is dropped without a word to the link: TCP won.
         const old = inner;
@@ -127,22 +144,27 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         old.destroy();
       }
       sockRef = s;
-      sock = attachSocket(raw, s, () => {
-        closed = true;
-      });
+      sock = attachSocket(
+        raw,
+        s,
+        () => {
+          closed = true;
+        },
+        reader,
+      );
       raw.sendv = (parts) => sock!.sendv(parts);
       connected = true;
       raw.onConnect();
     };
     const useWebrtc = () => {
-      if (closed) return;
+      forgetToken();
+      if (closed || inner || sock) return;
       if (!webrtc) return raw.destroy();
       const p = webrtc(initiator, ice);
       inner = p;
       p.onSignal = (s) => {
-        if (initiator && !token && (s as { type?: string }).type === 'offer') {
-          void offerWithFast(s);
-        } else raw.onSignal(s);
+        if (initiator && (s as { type?: string }).type === 'offer') raw.onSignal({ ...(s as object), tabmeshFast: { dial: true } });
+        else raw.onSignal(s);
       };
       p.onConnect = () => {
         connected = true;
@@ -152,34 +174,52 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       p.onClose = (why) => {
         if (closed) return;
         closed = true;
-        if (token) l.forget(token);
+        forgetToken();
         raw.onClose(why);
       };
       p.onDrain = () => raw.onDrain();
       for (const d of pending.splice(0)) p.signal(d);
     };
-    const offerWithFast = async (offer: unknown) => {
+    /** Responder: listens (once per process) and answers with the port and a token for the initiator to present. */
+    const answerFast = async () => {
       let port: number;
       try {
         port = await l.port();
       } catch {
-        return raw.onSignal(offer);
+        return useWebrtc();
       }
       if (closed) return;
       token = randomBytes(TOKEN_CHARS / 2).toString('hex');
       l.expect(token, (s) => {
-        if (closed || sock || connected) return void s.destroy(); // WebRTC came up first
-
+        if (closed || sock || connected || inner) return void s.destroy(); // gave up waiting: WebRTC meanwhile
         s.write(Buffer.from([1]));
         useSocket(s);
       });
-      const fast: FastOffer = { port, addrs: l.addrs(), host: l.host, token };
-      raw.onSignal({ ...(offer as object), tabmeshFast: fast });
+      dialWait = setTimeout(useWebrtc, DIAL_WAIT_MS);
+      const fast: FastAnswer = { port, addrs: l.addrs(), host: l.host, token };
+      raw.onSignal({ tabmeshFast: fast });
+    };
+    /** Initiator: dials the responder's answer; on failure tells it to go on with WebRTC. */
+    const dial = (fast: unknown) => {
+      if (dialled) return;
+      dialled = true;
+      const failed = () => {
+        if (closed || connected) return;
+        raw.onSignal({ tabmeshFast: { failed: true } });
+        if (!webrtc) raw.destroy();
+      };
+      if (!isFastAnswer(fast)) return failed();
+      const addrs = fast.host === l.host ? ['127.0.0.1', ...fast.addrs] : fast.addrs;
+      void connectAny(addrs, fast.port, fast.token).then((got) => {
+        if (closed || connected) return void got?.s.destroy();
+        if (!got) return failed();
+        useSocket(got.s, got.reader);
+      });
     };
     if (initiator) {
       if (webrtc) useWebrtc();
-      // Without WebRTC the offer carries only the TCP part (a tab cannot answer it).
-      else queueMicrotask(() => void offerWithFast({ type: 'offer', sdp: '' }));
+      // Without WebRTC the offer asks only for the TCP answer (a tab cannot answer it).
+      else queueMicrotask(() => raw.onSignal({ type: 'offer', sdp: '', tabmeshFast: { dial: true } }));
     }
     return raw;
   };

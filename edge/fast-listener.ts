@@ -1,16 +1,17 @@
-// The handshake of a fast link (issue 17): the initiator's process listens
+// The handshake of a fast link (issue 17): the responder's process listens
 // once (one port for all its links) and expects the one-time tokens it put in
-// its offers; the responder connects to the addresses offered and presents
-// "TMF1" and the token; the initiator answers one byte (1).
+// its answers; the initiator connects to the addresses answered and presents
+// "TMF1" and the token; the responder answers one byte (1).
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { FrameReader } from './fast-frames.js';
 
 const MAGIC = Buffer.from('TMF1');
 export const TOKEN_CHARS = 32;
 const HELLO_BYTES = MAGIC.length + TOKEN_CHARS;
 /** How long a responder tries the initiator's addresses before WebRTC. */
-const CONNECT_TIMEOUT_MS = 1500;
+export const CONNECT_TIMEOUT_MS = 1500;
 /** How long an initiator keeps a token for the responder to come. */
 const TOKEN_TTL_MS = 15_000;
 
@@ -97,38 +98,40 @@ export function theListener(): FastListener {
   return listener;
 }
 
-export function connectAny(addrs: string[], port: number, token: string): Promise<Socket | null> {
+/**
+ * Dials the first of `addrs` that answers and presents `token`; the socket
+ * reads through a FrameReader from the start (`onread`: Node gives it only to
+ * sockets it connects), paused after the answer until the link takes it.
+ */
+export function connectAny(addrs: string[], port: number, token: string): Promise<{ s: Socket; reader: FrameReader } | null> {
   return new Promise((resolve) => {
     let i = 0;
     let done = false;
     const deadline = setTimeout(() => finish(null), CONNECT_TIMEOUT_MS);
     let current: Socket | null = null;
-    const finish = (s: Socket | null) => {
+    const finish = (got: { s: Socket; reader: FrameReader } | null) => {
       if (done) return;
       done = true;
       clearTimeout(deadline);
-      if (!s) current?.destroy();
-      resolve(s);
+      if (!got) current?.destroy();
+      resolve(got);
     };
     const next = () => {
       if (done) return;
       if (i >= addrs.length) return finish(null);
-      const s = tcpConnect({ host: addrs[i++], port });
+      const reader = new FrameReader();
+      const s = tcpConnect({ host: addrs[i++], port, onread: { buffer: reader.nextBuffer, callback: reader.onRead } });
       current = s;
       s.once('error', () => next());
       s.once('connect', () => {
         s.setNoDelay(true);
         s.write(Buffer.concat([MAGIC, Buffer.from(token, 'latin1')]));
-        const onData = (d: Buffer) => {
-          s.off('data', onData);
-          if (d[0] !== 1) return void s.destroy();
-          // Held until the link listens (attachSocket resumes it): nothing is lost meanwhile.
-          s.pause();
-          if (d.length > 1) s.unshift(d.subarray(1));
+        // The answer (one byte) comes first; reading then waits for the link (attachSocket resumes it): nothing is lost meanwhile.
+        reader.greet = (b) => {
+          if (b !== 1) return void s.destroy();
           s.removeAllListeners('error');
-          finish(s);
+          finish({ s, reader });
         };
-        s.on('data', onData);
         s.once('close', () => next());
       });
     };

@@ -1,87 +1,30 @@
-// The framing of a fast link (issue 17): after the handshake both sides send
-// frames of a 4-byte little-endian length and a link message
-// (shared/transfer/wire.ts). A chunk's data is copied from the socket's
-// buffers straight to where the link wants it (the object's buffer), as it
-// arrives: no frame is assembled first.
+// A fast link's socket (issue 17): after the handshake both sides send frames
+// of a 4-byte little-endian length and a link message (shared/transfer/wire.ts),
+// read by a FrameReader (edge/fast-frames.ts): straight into the object's
+// buffer on a socket this process dialled, from the socket's buffers on one it
+// accepted.
 import type { Socket } from 'node:net';
-import type { Placement, RawPeer } from '../shared/transfer/raw-peer.js';
-import { copyInto } from '../shared/bytes.js';
-import { CHUNK_HEADER_BYTES, CHUNK_KIND, MAX_LINK_CHUNK_BYTES, readChunkHeader } from '../shared/transfer/wire.js';
+import type { RawPeer } from '../shared/transfer/raw-peer.js';
+import { FrameReader } from './fast-frames.js';
 
-/** Largest frame a peer may send (the largest chunk plus headroom); more closes the link. */
-const MAX_FRAME = MAX_LINK_CHUNK_BYTES + 4096;
-
-/** Bytes received and not yet consumed, as the socket gave them (no joining). */
-class Incoming {
-  private bufs: Buffer[] = [];
-  private off = 0;
-  have = 0;
-
-  push(d: Buffer): void {
-    this.bufs.push(d);
-    this.have += d.length;
-  }
-
-  /** Consumes `n` bytes (n <= have), copying them to `dst` at `at` unless dst is null. */
-  read(dst: Uint8Array | null, at: number, n: number): void {
-    while (n > 0) {
-      const b = this.bufs[0];
-      const k = Math.min(n, b.length - this.off);
-      if (dst) copyInto(dst, at, this.off === 0 && k === b.length ? b : b.subarray(this.off, this.off + k));
-      at += k;
-      n -= k;
-      this.have -= k;
-      this.off += k;
-      if (this.off === b.length) {
-        this.bufs.shift();
-        this.off = 0;
-      }
-    }
-  }
-
-  /** The next `n` bytes (n <= have), consumed: a view when they lie in one buffer, else a copy. */
-  take(n: number): Uint8Array {
-    const b = this.bufs[0];
-    if (b.length - this.off >= n) {
-      const v = b.subarray(this.off, this.off + n);
-      this.read(null, 0, n);
-      return v;
-    }
-    const out = Buffer.allocUnsafe(n);
-    this.read(out, 0, n);
-    return out;
-  }
-
-  /** A copy of the next `n` bytes (n <= have), not consumed. */
-  peek(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    for (let i = 0, off = this.off; at < n; i++, off = 0) {
-      const b = this.bufs[i];
-      const k = Math.min(n - at, b.length - off);
-      out.set(b.subarray(off, off + k), at);
-      at += k;
-    }
-    return out;
-  }
+/** The part of a socket's native handle a reader turns to another buffer (Node's own `onread` uses it). */
+interface UserBufferHandle {
+  useUserBuffer?: (b: Uint8Array) => void;
 }
 
-/** A RawPeer over a connected, authenticated socket. */
+/** A RawPeer over a connected, authenticated socket; `dialled`: the reader the socket was dialled with (onread). */
 export function attachSocket(
   raw: RawPeer & { bufferedNow: () => number },
   s: Socket,
   onGone: () => void,
+  dialled?: FrameReader,
 ): { send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void } {
   s.setNoDelay(true);
-  const inc = new Incoming();
   let closed = false;
-  /** The chunk whose data is being copied to its place. */
-  let placing: { p: Placement; at: number; x: number; o: number; n: number } | null = null;
-  /** The frame at the head was offered to placeChunk and refused: it arrives whole. */
-  let whole = false;
   const gone = (why: string, peerFault = false) => {
     if (closed) return;
     closed = true;
+    reader.stopped = true;
     onGone();
     s.destroy();
     raw.onClose(why, peerFault);
@@ -94,49 +37,19 @@ export function attachSocket(
     }
     return !closed;
   };
-  s.on('data', (d: Buffer) => {
-    inc.push(d);
-    while (!closed) {
-      if (placing) {
-        const { p } = placing;
-        const k = Math.min(p.dest.byteLength - placing.at, inc.have);
-        // A transfer that ended meanwhile (failed, cancelled) gets no more bytes: the rest is skipped.
-        inc.read(p.live() ? p.dest : null, placing.at, k);
-        placing.at += k;
-        if (placing.at < p.dest.byteLength) return;
-        const { x, o, n } = placing;
-        placing = null;
-        if (p.live() && !deliver(() => raw.onChunkPlaced!(x, o, n, p.dest))) return;
-        continue;
-      }
-      if (inc.have < 4) return;
-      const head = inc.peek(Math.min(inc.have, 4 + CHUNK_HEADER_BYTES));
-      const len = head.readUInt32LE(0);
-      if (len > MAX_FRAME) return gone(`a frame of ${len} bytes from the peer (at most ${MAX_FRAME})`, true);
-      if (!whole && raw.placeChunk && raw.onChunkPlaced && len > CHUNK_HEADER_BYTES && head.length > 4 && head[4] === CHUNK_KIND) {
-        if (head.length < 4 + CHUNK_HEADER_BYTES) return; // the rest of its header
-        let h: ReturnType<typeof readChunkHeader> = null;
-        try {
-          h = readChunkHeader(head.subarray(4));
-        } catch (e) {
-          return gone(`bad chunk from the peer: ${(e as Error).message}`, true);
-        }
-        const { x, o, n } = h!;
-        const p = raw.placeChunk(x, o, n, len - CHUNK_HEADER_BYTES);
-        if (p) {
-          inc.read(null, 0, 4 + CHUNK_HEADER_BYTES);
-          placing = { p, at: 0, x, o, n };
-          continue;
-        }
-        whole = true;
-      }
-      if (inc.have < 4 + len) return;
-      inc.read(null, 0, 4);
-      const msg = inc.take(len);
-      whole = false;
-      if (!deliver(() => raw.onData(msg))) return;
-    }
-  });
+  const reader = dialled ?? new FrameReader();
+  reader.deliver = deliver;
+  reader.broken = (why) => gone(why, true);
+  if (dialled) {
+    dialled.retarget = (b) => {
+      const h = (s as unknown as { _handle?: UserBufferHandle | null })._handle;
+      if (!h) return; // closed: nothing more is read
+      if (typeof h.useUserBuffer === 'function') h.useUserBuffer(b);
+      else gone('this Node cannot turn a socket read away from a transfer that ended');
+    };
+  } else s.on('data', (d: Buffer) => reader.push(d));
+  reader.greet = null;
+  reader.sink = raw;
   s.on('drain', () => raw.onDrain());
   s.resume();
   s.on('close', () => gone('closed by the other side'));
@@ -162,6 +75,7 @@ export function attachSocket(
     destroy: () => {
       if (closed) return;
       closed = true;
+      reader.stopped = true;
       onGone();
       s.destroy();
     },

@@ -18,14 +18,26 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 parentPort.on('message', (m) => {
-  const b = new Uint8Array(m.buf, m.off, m.len);
-  const out = new Uint8Array(m.out);
-  for (let i = m.from; i < m.to; i++) {
-    const s = i * ${HASH_CHUNK};
-    out.set(createHash('sha256').update(b.subarray(s, Math.min(m.len, s + ${HASH_CHUNK}))).digest(), i * ${LEAF_BYTES});
+  for (const it of m.items) {
+    const b = new Uint8Array(it.buf, it.off, it.len);
+    const out = new Uint8Array(it.out);
+    for (let i = it.from; i < it.to; i++) {
+      const s = i * ${HASH_CHUNK};
+      out.set(createHash('sha256').update(b.subarray(s, Math.min(it.len, s + ${HASH_CHUNK}))).digest(), i * ${LEAF_BYTES});
+    }
   }
   parentPort.postMessage(m.x);
 });`;
+
+/** Posts to the hash pool's threads (each wakes one), and the received pieces they carried to check. */
+export const hashPoolStats = { posts: 0, pieces: 0 };
+
+/** A received piece waiting to be checked, and where its leaves go. */
+interface Check {
+  piece: Uint8Array;
+  out: SharedArrayBuffer;
+  done: (e?: Error) => void;
+}
 
 let installed = false;
 
@@ -69,7 +81,9 @@ class HashPool {
       const per = Math.ceil(n / size);
       const parts: Promise<void>[] = [];
       for (let k = 0; k < size && k * per < n; k++) {
-        parts.push(this.pool.call(k, { buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: k * per, to: Math.min(n, (k + 1) * per) }));
+        const item = { buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: k * per, to: Math.min(n, (k + 1) * per) };
+        hashPoolStats.posts++;
+        parts.push(this.pool.call(k, { items: [item] }));
       }
       await Promise.all(parts);
     } catch (e) {
@@ -79,16 +93,66 @@ class HashPool {
     return new Uint8Array(out).slice();
   }
 
-  /** Leaves of one received piece, by one worker (pieces take turns): how many leading ones match. */
+  /**
+   * Leaves of one received piece (a fast link's chunk), by one worker: how
+   * many leading ones match. A worker has one post out at a time; pieces
+   * arriving meanwhile go together in its next (a wake-up per post, not per
+   * piece: each cost the receiving main thread a postMessage and a preemption).
+   */
   async matching(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
     const n = chunkCount(piece.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
-      const k = this.turn++ % this.pool.size;
-      await this.pool.call(k, { buf: piece.buffer, off: piece.byteOffset, len: piece.byteLength, out, from: 0, to: n });
+      await new Promise<void>((resolve, reject) => {
+        const k = this.pickWorker();
+        this.queued[k].push({ piece, out, done: (e) => (e ? reject(e) : resolve()) });
+        if (!this.busy[k]) this.post(k);
+      });
     } catch {
       return matchingOf(leafHashes(piece), leaves, first);
     }
     return matchingOf(new Uint8Array(out), leaves, first);
+  }
+
+  private readonly queued: Check[][] = [];
+  private readonly busy: boolean[] = [];
+
+  /** An idle worker (taking turns), else the one with the fewest pieces waiting. */
+  private pickWorker(): number {
+    const size = this.pool.size;
+    for (let i = 0; i < size; i++) {
+      const k = this.turn++ % size;
+      this.queued[k] ??= [];
+      if (!this.busy[k]) return k;
+    }
+    let best = 0;
+    for (let k = 1; k < size; k++) if (this.queued[k].length < this.queued[best].length) best = k;
+    return best;
+  }
+
+  private post(k: number): void {
+    const batch = this.queued[k].splice(0);
+    this.busy[k] = batch.length > 0;
+    if (!batch.length) return;
+    hashPoolStats.posts++;
+    hashPoolStats.pieces += batch.length;
+    const items = batch.map((c) => ({
+      buf: c.piece.buffer,
+      off: c.piece.byteOffset,
+      len: c.piece.byteLength,
+      out: c.out,
+      from: 0,
+      to: chunkCount(c.piece.byteLength),
+    }));
+    this.pool.call(k, { items }).then(
+      () => {
+        for (const c of batch) c.done();
+        this.post(k);
+      },
+      (e: Error) => {
+        for (const c of batch) c.done(e);
+        this.post(k);
+      },
+    );
   }
 }

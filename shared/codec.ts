@@ -9,7 +9,7 @@ import { ActorHandleCore, makeActorHandle, type MethodDefaults } from './api/act
 import type { ObjectId } from './ids.js';
 import { ShippedRemote, type RemoteFactory } from './api/shipped.js';
 import { TabmeshError } from './errors.js';
-import { allocBytes, expose, isShared, SHARE_MIN_BYTES } from './bytes.js';
+import { allocBytes, copyInto, expose, isShared, SHARE_MIN_BYTES } from './bytes.js';
 
 export interface EncodedValue {
   bytes: Uint8Array;
@@ -194,7 +194,7 @@ function encodeRaw(v: ArrayBuffer | ArrayBufferView, kind: number): Uint8Array {
   out[0] = RAW_MARK;
   out[1] = RAW_TAG;
   out[2] = kind;
-  out.set(src, RAW_HEADER);
+  copyInto(out, RAW_HEADER, src);
   return out;
 }
 
@@ -245,7 +245,7 @@ export function encodeValue(value: unknown): EncodedValue {
     let own: Uint8Array;
     if (bytes.byteLength >= SHARE_MIN_BYTES) {
       own = allocBytes(bytes.byteLength, true);
-      own.set(bytes);
+      copyInto(own, 0, bytes);
     } else own = bytes.slice();
     return { bytes: own, refs: [...refs] };
   } finally {

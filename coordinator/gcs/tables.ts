@@ -3,6 +3,7 @@
 import type { Failure } from '../../shared/errors.js';
 import type { FunctionId, JobId, NodeId, ObjectId } from '../../shared/ids.js';
 import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js';
+import type { Holders } from '../objects/holders.js';
 import type { Session } from '../session.js';
 
 export type TaskState = 'waiting-args' | 'queued' | 'assigned' | 'running' | 'finished' | 'failed' | 'cancelled';
@@ -53,7 +54,7 @@ export interface ObjectRecord {
   v: Uint8Array | null;
   failure: Failure | null;
   /** Sessions (nodes, or the driver that put it) holding the bytes. */
-  locations: Set<Session>;
+  locations: Holders;
   /** Handles + pending tasks + containing objects that refer to it. */
   refs: number;
   /** Refs found inside its value: held while it lives. */

@@ -7,15 +7,12 @@ import type { JobId, TaskId } from '../../shared/ids.js';
 import { JoinOrder } from '../scheduler/join-order.js';
 import type { TaskRecord } from './tables.js';
 
-interface Slot {
+/** A task's places: in the submit order of all tasks and of its job (one object for both, issue 14). */
+interface Entry {
   seq: number;
   slot: number;
+  jobSlot: number;
   t: TaskRecord;
-}
-
-interface Entry extends Slot {
-  /** Its place in its job's order. */
-  inJob: Slot;
 }
 
 /** What readers of the table see: a read-only map and the submit-ordered pages. */
@@ -34,7 +31,7 @@ export interface TaskTableView extends ReadonlyMap<TaskId, Readonly<TaskRecord>>
 export class TaskTable implements TaskTableView {
   private readonly byId = new Map<TaskId, Entry>();
   private readonly order = new JoinOrder<Entry>();
-  private readonly jobs = new Map<JobId, JoinOrder<Slot>>();
+  private readonly jobs = new Map<JobId, JoinOrder<Entry, 'jobSlot'>>();
   private nextSeq = 1;
 
   get size(): number {
@@ -53,17 +50,15 @@ export class TaskTable implements TaskTableView {
   set(id: TaskId, t: TaskRecord): this {
     const old = this.byId.get(id);
     if (old) {
-      old.t = old.inJob.t = t;
+      old.t = t;
       return this;
     }
-    const seq = this.nextSeq++;
-    const inJob: Slot = { seq, slot: 0, t };
-    const e: Entry = { seq, slot: 0, t, inJob };
+    const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t };
     this.byId.set(id, e);
     this.order.add(e);
     let jo = this.jobs.get(t.spec.jobId);
-    if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Slot>()));
-    jo.add(inJob);
+    if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Entry, 'jobSlot'>('jobSlot')));
+    jo.add(e);
     return this;
   }
 
@@ -75,7 +70,7 @@ export class TaskTable implements TaskTableView {
     const job = e.t.spec.jobId;
     const jo = this.jobs.get(job);
     if (jo) {
-      jo.remove(e.inJob);
+      jo.remove(e);
       if (jo.length === 0) this.jobs.delete(job);
     }
     return true;
@@ -91,7 +86,7 @@ export class TaskTable implements TaskTableView {
   }
 
   /** Tasks submitted after seq `after` (of `job` if given) that `keep`, looking at no more than `budget` (JoinOrder.scan). */
-  scan(after: number, limit: number, keep: (t: TaskRecord) => boolean, budget: number, job?: JobId): { page: Slot[]; through: number | null } {
+  scan(after: number, limit: number, keep: (t: TaskRecord) => boolean, budget: number, job?: JobId): { page: Entry[]; through: number | null } {
     if (job === undefined) return this.order.scan(after, limit, (e) => keep(e.t), budget);
     return this.jobs.get(job)?.scan(after, limit, (e) => keep(e.t), budget) ?? { page: [], through: null };
   }

@@ -9,6 +9,7 @@ import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
+import { Holders, NO_HOLDERS } from './holders.js';
 import { Subscriptions } from './subscriptions.js';
 
 /** What an object that holds no refs contains: one shared list (contains is replaced, never written to). */
@@ -52,7 +53,7 @@ export class ObjectDirectory {
       hash: '',
       v: null,
       failure: null,
-      locations: new Set(),
+      locations: NO_HOLDERS,
       refs,
       contains: NO_CONTAINS,
       dependents: null,
@@ -79,7 +80,7 @@ export class ObjectDirectory {
     if (r.location) this.addLocation(o, r.location);
     // A rebuilt object may already hold what it contains: take the new holds before dropping the old.
     const old = o.contains;
-    o.contains = r.contains;
+    o.contains = r.contains.length > 0 ? r.contains : NO_CONTAINS;
     for (const c of r.contains) this.addRef(c);
     for (const c of old) this.decRef(c);
     this.gcs.persistObject(o);
@@ -145,6 +146,7 @@ export class ObjectDirectory {
   }
 
   private addLocation(o: ObjectRecord, s: Session): void {
+    if (o.locations === NO_HOLDERS) o.locations = new Holders();
     o.locations.add(s);
     this.copies.add(s, o);
   }

@@ -4,30 +4,41 @@
 // draws from it at random; the state API pages through it from a join
 // sequence number (`after`), found by binary search, not by a walk.
 
-interface Slotted {
+/** Which field of an entry holds its place in an order: an entry may be in two (the task table's: all tasks, its job's). */
+export type SlotKey = 'slot' | 'jobSlot';
+
+type Slotted<K extends SlotKey> = {
   /** Join sequence number: increasing in join order. */
   seq: number;
+} & {
   /** Where it is in the array (kept by this class). */
-  slot: number;
-}
+  [k in K]: number;
+};
 
-export class JoinOrder<E extends Slotted> {
+export class JoinOrder<E extends Slotted<K>, K extends SlotKey = 'slot'> {
   private order: (E | null)[] = [];
   /** The seq of each slot, kept when its entry leaves (a hole): binary search needs every slot's. */
   private seqs: number[] = [];
   private holes = 0;
   private cursor = 0;
 
+  constructor(private readonly key: K = 'slot' as K) {}
+
   add(e: E): void {
-    e.slot = this.order.length;
+    this.setSlot(e, this.order.length);
     this.order.push(e);
     this.seqs.push(e.seq);
   }
 
   remove(e: E): void {
-    if (this.order[e.slot] !== e) return;
-    this.order[e.slot] = null;
+    const at = e[this.key] as number;
+    if (this.order[at] !== e) return;
+    this.order[at] = null;
     if (++this.holes * 2 > this.order.length && this.order.length > 64) this.compact();
+  }
+
+  private setSlot(e: E, at: number): void {
+    (e as Record<K, number>)[this.key] = at;
   }
 
   /** Every entry in join order (a copy). */
@@ -110,7 +121,7 @@ export class JoinOrder<E extends Slotted> {
       const e = this.order[i];
       if (i === this.cursor) cursor = live.length;
       if (e) {
-        e.slot = live.length;
+        this.setSlot(e, live.length);
         live.push(e);
       }
     }

@@ -59,6 +59,22 @@ function shapeKey(resources: Record<string, number>): string {
   return parts.join(',');
 }
 
+/**
+ * Whether `resources` files under the shape holding `shape` (what comparing
+ * shapeKeys says, without building one: a node's load changes twice a task).
+ */
+function sameShape(resources: Record<string, number>, shape: Record<string, number>): boolean {
+  let left = 0;
+  for (const r in shape) if (shape[r] > 0) left++;
+  for (const r in resources) {
+    const v = resources[r];
+    if (!(v > 0)) continue;
+    if (shape[r] !== v) return false;
+    left--;
+  }
+  return left === 0;
+}
+
 function before(a: Entry, b: Entry): boolean {
   return a.key < b.key || (a.key === b.key && a.seq < b.seq);
 }
@@ -131,7 +147,7 @@ export class NodeIndex {
   touch(n: NodeRecord): void {
     const e = this.entries.get(n);
     if (!e) return;
-    if (shapeKey(n.resources) !== e.shape.key) {
+    if (!sameShape(n.resources, e.shape.resources)) {
       this.unfile(e);
       e.shape = this.shapeFor(n.resources);
       e.pos = e.shape.heap.length;

@@ -2,11 +2,11 @@
 // record, its outputs and its references to its arguments, before the task
 // manager routes it (tasks.ts: run here, verify, queue, or fail at once).
 import type { Failure } from '../../shared/errors.js';
-import { returnObjectId, type ObjectId } from '../../shared/ids.js';
+import { ownId, returnObjectId, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { FunctionRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import { depsOf } from '../lineage/lineage.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
@@ -18,6 +18,57 @@ import { addTask } from '../jobs/job-tasks.js';
 export interface Admitted {
   task: TaskRecord;
   failure: Failure | null;
+}
+
+/** What a spec with no arguments or nested refs holds: shared lists (a spec's lists are replaced, never written to). */
+const NO_ARGS = Object.freeze([]) as unknown as TaskSpec['args'];
+const NO_IDS = Object.freeze([]) as unknown as ObjectId[];
+/** Distinct resource requests shared; past this a spec keeps its own (a hostile driver cannot grow the table). */
+const MAX_SHARED_RESOURCES = 256;
+const sharedResources = new Map<string, Readonly<Record<string, number>>>();
+/** The root task id of the job that submitted last: a driver's tasks share one parent id. */
+let lastRoot = '' as TaskId;
+
+/**
+ * A spec kept on record shares no memory with the frame it came in (issue 14).
+ * The decoder hands out ids as slices of one string per run of a frame's
+ * strings (~8 KB for ~20 submits): each task on record kept ~350 B of frame
+ * alive. The job's, the function's and the parent task's own strings are
+ * shared; the task id is copied; empty lists are shared.
+ */
+function ownStrings(spec: TaskSpec, job: JobId, fn: FunctionRecord | undefined, parent: TaskRecord | undefined): void {
+  spec.jobId = job;
+  if (fn && fn.fnId === spec.fnId) {
+    spec.fnId = fn.fnId;
+    if (fn.name === spec.name) spec.name = fn.name;
+  }
+  spec.parentId = parent ? parent.spec.taskId : spec.parentId === lastRoot ? lastRoot : (lastRoot = ownId(spec.parentId));
+  spec.taskId = ownId(spec.taskId);
+  spec.resources = shareResources(spec.resources);
+  if (spec.args.length === 0) spec.args = NO_ARGS;
+  if (spec.nested.length === 0) spec.nested = NO_IDS;
+}
+
+/** One frozen object for each distinct resource request (`{ cpu: 1 }` for most tasks); a spec's resources are never written to. */
+export function shareResources(res: Record<string, number>): Record<string, number> {
+  let key = '';
+  let n = 0;
+  for (const r in res) {
+    key += `${r}=${res[r]};`;
+    n++;
+  }
+  const s = sharedResources.get(key);
+  if (s) {
+    // Names may hold '=' or ';': the key only finds a candidate, the values decide.
+    let m = 0;
+    for (const r in s) {
+      if (s[r] !== res[r]) return res;
+      m++;
+    }
+    return m === n ? s : res;
+  }
+  if (sharedResources.size < MAX_SHARED_RESOURCES) sharedResources.set(key, Object.freeze({ ...res }));
+  return res;
 }
 
 /**
@@ -38,8 +89,10 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   const job = gcs.jobs.get(spec.jobId);
   if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
   const isCall = spec.actor?.kind === 'call';
-  if (!isCall && !gcs.functions.has(spec.fnId)) return `function ${spec.fnId} is not registered (send its source first)`;
+  const fn = gcs.functions.get(spec.fnId);
+  if (!isCall && !fn) return `function ${spec.fnId} is not registered (send its source first)`;
   if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
+  ownStrings(spec, job.id, fn, gcs.tasks.get(spec.parentId));
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
 
   gcs.taskTable.set(spec.taskId, t);

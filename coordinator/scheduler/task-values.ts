@@ -5,6 +5,7 @@ import { returnObjectId, type ObjectId } from '../../shared/ids.js';
 import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
 import type { FunctionRecord, TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
+import { sharedValue } from '../objects/small-values.js';
 import type { Session } from '../session.js';
 
 const EWMA_ALPHA = 0.2;
@@ -36,7 +37,7 @@ export function storeResults(dir: ObjectDirectory, t: TaskRecord, m: MsgOf<'done
       if (!r.v) s.send({ t: 'free', ids: [id] }); // freed meanwhile: the node may drop it
       continue;
     }
-    if (r.v) dir.setReady(o, { v: r.v, size: r.v.byteLength, contains: r.refs });
+    if (r.v) dir.setReady(o, { v: sharedValue(r.v), size: r.v.byteLength, contains: r.refs });
     else dir.setReady(o, { size: r.size, hash: r.hash, location: s, contains: r.refs });
   }
 }

@@ -37,11 +37,12 @@ import type {
 } from './types.js';
 
 export class Mesh implements ActorCaller {
-  private readonly handles: HandleTable;
-  private readonly registered = new Set<string>();
+  // Made at first use (issue 14): an executor builds a Mesh per task, and most tasks never call into it.
+  private handleTable: HandleTable | null = null;
+  private registeredFns: Set<string> | null = null;
   private closed = false;
   /** Runtime envs (issue 16): declared by drivers; tasks inherit their function's. */
-  private readonly envs: MeshEnvs;
+  private meshEnvs: MeshEnvs | null = null;
 
   constructor(
     readonly core: MeshCore,
@@ -49,8 +50,18 @@ export class Mesh implements ActorCaller {
     private readonly defaults: RemoteOptions = {},
   ) {
     if (defaults.verify) validateOptions(defaults);
-    this.handles = new HandleTable(core, () => this.closed);
-    this.envs = new MeshEnvs(core);
+  }
+
+  private get handles(): HandleTable {
+    return (this.handleTable ??= new HandleTable(this.core, () => this.closed));
+  }
+
+  private get registered(): Set<string> {
+    return (this.registeredFns ??= new Set());
+  }
+
+  private get envs(): MeshEnvs {
+    return (this.meshEnvs ??= new MeshEnvs(this.core));
   }
 
   get jobId(): string {

@@ -9,7 +9,7 @@ import { failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { TaskId } from '../ids.js';
 import type { ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
-import { classInstanceIn, compile, explain, show, type Factory, type TaskConsole } from './task-code.js';
+import { classInstanceIn, compile, explain, TaskLog, type Factory, type TaskConsole } from './task-code.js';
 import { RunningTask } from './running.js';
 import { TaskCore, type TaskHost } from './task-core.js';
 import { NodeCalls, transferable } from './node-calls.js';
@@ -213,10 +213,6 @@ export class ExecutorCore implements TaskHost {
   }
 
   private consoleFor(t: RunTask): TaskConsole {
-    const out =
-      (level: 'log' | 'warn' | 'error') =>
-      (...a: unknown[]) =>
-        this.ep.post({ k: 'log', taskId: t.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
-    return { log: out('log'), info: out('log'), debug: out('log'), warn: out('warn'), error: out('error') };
+    return new TaskLog(this.ep, t.taskId);
   }
 }

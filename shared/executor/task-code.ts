@@ -5,6 +5,8 @@ import type { Mesh } from '../api/mesh.js';
 import { ObjectRef } from '../api/ref.js';
 import { ActorHandleCore } from '../api/actor.js';
 import { ClosureVariableError } from '../errors.js';
+import type { TaskId } from '../ids.js';
+import type { ExecutorEndpoint } from './protocol.js';
 
 export type Factory = (mesh: Mesh, console: TaskConsole) => (...args: unknown[]) => unknown;
 
@@ -14,6 +16,44 @@ export interface TaskConsole {
   warn(...a: unknown[]): void;
   error(...a: unknown[]): void;
   debug(...a: unknown[]): void;
+}
+
+type Print = (...a: unknown[]) => void;
+
+/**
+ * A task's `console` (issue 14): one object a task, each method made at its
+ * first use (most tasks print nothing). The methods are closures, so that
+ * they work unbound (`xs.forEach(console.log)`); info and debug are log.
+ */
+export class TaskLog implements TaskConsole {
+  private logFn: Print | null = null;
+  private warnFn: Print | null = null;
+  private errorFn: Print | null = null;
+
+  constructor(
+    private readonly ep: ExecutorEndpoint,
+    private readonly taskId: TaskId,
+  ) {}
+
+  get log(): Print {
+    return (this.logFn ??= this.out('log'));
+  }
+  get info(): Print {
+    return this.log;
+  }
+  get debug(): Print {
+    return this.log;
+  }
+  get warn(): Print {
+    return (this.warnFn ??= this.out('warn'));
+  }
+  get error(): Print {
+    return (this.errorFn ??= this.out('error'));
+  }
+
+  private out(level: 'log' | 'warn' | 'error'): Print {
+    return (...a: unknown[]) => this.ep.post({ k: 'log', taskId: this.taskId, level, text: a.map(show).join(' ').slice(0, 16000) });
+  }
 }
 
 /** Globals a ReferenceError may name without the function being at fault. */

@@ -5,7 +5,7 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, copyInto } from '../bytes.js';
 import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
-import type { Placement } from './raw-peer.js';
+import { PlacedMap, type Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
 import { BadChunkError, CancelledError, StalledError, type FetchOptions } from './fetch-errors.js';
 
@@ -47,10 +47,13 @@ interface Incoming {
   reqAfter: number;
   resolve: (b: Uint8Array) => void;
   reject: (e: Error) => void;
+  /** The chunk a stream link is putting in place (place()). */
+  placed?: Placement;
 }
 
 export class Receiving {
-  private readonly incoming = new Map<number, Incoming>();
+  /** Ending a transfer tells a stream link reading its chunk in place (PlacedMap). */
+  private readonly incoming = new PlacedMap<number, Incoming>();
   private nextX = 1;
   /**
    * When a chunk of any transfer last arrived. The holder's chunks queue in
@@ -214,7 +217,8 @@ export class Receiving {
     if (!t || t.leavesOnly || n !== t.size || o !== t.received || len > t.per || o + len > t.to) return undefined;
     if (t.leaves && t.leavesGot !== t.leaves.byteLength) return undefined;
     if (t.buf === null) t.buf = allocBytes(n, true);
-    return { dest: t.buf.subarray(o, o + len), live: () => this.incoming.get(x) === t };
+    t.placed = { dest: t.buf.subarray(o, o + len), live: () => this.incoming.get(x) === t };
+    return t.placed;
   }
 
   onChunk(c: Chunk): void {

@@ -9,6 +9,8 @@ import type { Source, SwarmContext } from './swarm-source.js';
 export const RUN_CHUNKS = 4;
 /** A claim older than this no longer keeps a reader from asking a full holder. */
 const CLAIM_MS = 3_000;
+/** Link chunks per request on a stream link with full holders only (fewer round trips). */
+const LONE_RUNS = 4;
 /** How long a reader waits for the have maps of the readers it told before asking full holders. */
 const HEAR_MS = 250;
 
@@ -51,11 +53,30 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   if (s.full && now - v.started < HEAR_MS) {
     for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
   }
-  const c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
+  let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
+  // On a stream link (runs of one 1 MiB link chunk) with no other reader to
+  // spread over (full holders only), runs keep to aligned blocks of 4 link
+  // chunks: picks at random spots cut the object into ever shorter runs (one
+  // fast-link holder got 250 requests for 80 MiB, many of one leaf, each a
+  // round trip) where blocks give 20.
+  let end = v.chunks;
+  let span = run;
+  if (run > RUN_CHUNKS && onlyFull(v)) {
+    span = LONE_RUNS * run;
+    const block = c - (c % span);
+    while (c > block && wants(v, s, c - 1, now)) c--;
+    end = Math.min(end, block + span);
+  }
   let e = c + 1;
-  while (e < v.chunks && e - c < run && wants(v, s, e, now)) e++;
+  while (e < end && e - c < span && wants(v, s, e, now)) e++;
   return [c, e];
+}
+
+/** Whether every live source holds the whole object (no reader still receiving it to spread asks over). */
+function onlyFull(v: PickView): boolean {
+  for (const o of v.sources.values()) if (!o.full && !o.dropped) return false;
+  return true;
 }
 
 /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */

@@ -1,7 +1,7 @@
 // Fast links between Node peers (issue 17): two peers' link pools, signalling
-// through a stand-in for the coordinator's relay, real TCP sockets. The offer
-// carries the TCP address and a one-time token; only the token's holder gets
-// the link.
+// through a stand-in for the coordinator's relay, real TCP sockets. The answer
+// carries the TCP address and a one-time token; the initiator dials, and only
+// the token's holder gets the link.
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerLinks } from '../../shared/transfer/links.js';
 import { fastPeerFactory } from '../../edge/fast-link.js';
@@ -9,7 +9,11 @@ import { installNodeHasher } from '../../edge/node-hash.js';
 import { contentHash } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
-import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
+import { MAX_CHUNK_DATA_BYTES, chunkHeader, readMessage, writeControl } from '../../shared/transfer/wire.js';
+import { FrameReader, readStats } from '../../edge/fast-frames.js';
+import { attachSocket } from '../../edge/fast-socket.js';
+import type { Placement, RawPeer } from '../../shared/transfer/raw-peer.js';
+import { connect, createServer, type AddressInfo } from 'node:net';
 
 installNodeHasher();
 
@@ -64,18 +68,21 @@ describe('fast links', () => {
     const bytes = new Uint8Array(5 * 1024 * 1024 + 17);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
     held.set(OBJ, bytes);
+    const direct = readStats.direct;
     const got = await a.fetch('b', OBJ, bytes.byteLength);
     expect(contentHash(got)).toBe(contentHash(bytes));
     expect(a.opened.tcp).toBe(1);
     expect(b.opened.tcp).toBe(1);
+    // The reader dialled: the object's bytes went from the socket straight into their place (onread).
+    expect(readStats.direct - direct).toBeGreaterThanOrEqual(bytes.byteLength - 64);
     // The open link serves again without a new connection.
     await a.fetch('b', OBJ, bytes.byteLength);
     expect(a.opened.tcp).toBe(1);
   });
 
   it('a connection presenting another token gets no link', async () => {
-    // The responder is handed a wrong token: the initiator refuses its socket,
-    // the responder has no WebRTC to fall back to, and no link comes up.
+    // The initiator is handed a wrong token: the responder refuses its socket,
+    // neither side has WebRTC to fall back to, and no link comes up.
     const { a, b, held } = pair((data) => data.replace(/"token":"[0-9a-f]{32}"/, `"token":"${'0'.repeat(32)}"`));
     stops.push(a, b);
     held.set(OBJ, new Uint8Array(10));
@@ -84,11 +91,11 @@ describe('fast links', () => {
     expect(b.opened.tcp).toBeUndefined();
   });
 
-  it('an offer whose TCP part is malformed is not dialled', async () => {
+  it('an answer whose TCP part is malformed is not dialled', async () => {
     let dialled = false;
     const { a, b, held } = pair((data) => {
       const m = JSON.parse(data) as { s: { tabmeshFast?: { port: number; addrs: string[] } } };
-      if (m.s.tabmeshFast) {
+      if (m.s.tabmeshFast?.port) {
         m.s.tabmeshFast.addrs = ['not an address; rm -rf /'];
         dialled = true;
       }
@@ -126,5 +133,52 @@ describe('fast links', () => {
     expect(pools.get('honest')!.counters.bytesOut).toBe(bytes.byteLength);
     // Named as a bad holder (the coordinator's trust table hears of it).
     expect(f.badHolders).toEqual(['liar']);
+  });
+
+  it('a transfer that ends while its chunk is being read into place: the socket reads the rest elsewhere', async () => {
+    const size = MAX_CHUNK_DATA_BYTES;
+    const part = 100_000;
+    const data = sample(size);
+    let peer: import('node:net').Socket | null = null;
+    const srv = createServer((c) => {
+      peer = c;
+      const h = Buffer.alloc(4);
+      h.writeUInt32LE(21 + size, 0);
+      c.write(Buffer.concat([h, chunkHeader(1, 0, size), data.subarray(0, part)]));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const obj = new Uint8Array(new SharedArrayBuffer(size));
+    let live = true;
+    let placement: Placement | null = null;
+    const got: string[] = [];
+    const reader = new FrameReader();
+    const s = connect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, onread: { buffer: reader.nextBuffer, callback: reader.onRead } });
+    const raw = {
+      bufferedNow: () => 0,
+      onData: (b: Uint8Array) => got.push(readMessage(b).control?.k ?? '?'),
+      placeChunk: () => (live ? (placement = { dest: obj, live: () => live }) : undefined),
+      onChunkPlaced: () => got.push('placed'),
+      onClose: () => {},
+      onDrain: () => {},
+    } as unknown as RawPeer & { bufferedNow: () => number };
+    await new Promise((r) => s.once('connect', r));
+    const link = attachSocket(raw, s, () => {}, reader);
+    try {
+      for (let i = 0; i < 200 && obj[part - 1] !== data[part - 1]; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(Buffer.from(obj.subarray(0, part)).equals(Buffer.from(data.subarray(0, part)))).toBe(true);
+      // The link ends the transfer (a bad leaf, a cancel): the socket's next read was aimed at obj.
+      live = false;
+      placement!.onEnd!();
+      const h = Buffer.alloc(4);
+      const ctl = writeControl({ k: 'cancel', x: 1 });
+      h.writeUInt32LE(ctl.byteLength, 0);
+      peer!.write(Buffer.concat([data.subarray(part), h, ctl]));
+      for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(got).toEqual(['cancel']);
+      expect(obj.subarray(part).every((b) => b === 0)).toBe(true);
+    } finally {
+      link.destroy();
+      srv.close();
+    }
   });
 });

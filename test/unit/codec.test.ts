@@ -586,6 +586,19 @@ describe('raw values', () => {
     }
   });
 
+  it('large values at any byte offset are copied into shared memory byte for byte (copyInto)', () => {
+    for (const off of [0, 1, 3, 5]) {
+      const whole = new Uint8Array(300_000 + off);
+      for (let i = 0; i < whole.length; i++) whole[i] = (i * 2654435761) >>> 24;
+      const src = whole.subarray(off);
+      const raw = encodeValue(src);
+      expect(Buffer.from(raw.bytes.subarray(8)).equals(Buffer.from(src))).toBe(true);
+      const packed = encodeValue({ a: src, s: 'x' });
+      const back = decodeValue(packed.bytes) as { a: Uint8Array };
+      expect(Buffer.from(back.a).equals(Buffer.from(src))).toBe(true);
+    }
+  });
+
   it('NaN payloads and -0 in float arrays keep their exact bits', () => {
     const bits = new Uint32Array([0x7fc00001, 0xffffffff, 0x80000000, 0x7f800000]);
     const r = roundTrip(new Float32Array(bits.buffer));

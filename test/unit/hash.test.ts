@@ -15,7 +15,7 @@ import {
   rootOf,
   setChunkChecker,
 } from '../../shared/hash.js';
-import { installNodeHasher } from '../../edge/node-hash.js';
+import { hashPoolStats, installNodeHasher } from '../../edge/node-hash.js';
 import { allocBytes } from '../../shared/bytes.js';
 
 function sample(n: number, seed: number): Uint8Array {
@@ -70,6 +70,26 @@ describe('chunk-hash tree', () => {
     expect(pooled.hash).toBe(portable);
     expect(pooled.leaves.byteLength).toBe(Math.ceil(b.byteLength / HASH_CHUNK) * LEAF_BYTES);
     expect(rootOf(pooled.leaves)).toBe(portable);
+  });
+});
+
+describe('checks of received pieces in the hash pool', () => {
+  it('pieces arriving while the workers are busy go together in their next post; each is checked on its own', async () => {
+    installNodeHasher();
+    const per = 1 << 20;
+    const obj = allocBytes(20 * per);
+    obj.set(sample(obj.byteLength, 5));
+    const leaves = leafHashes(obj);
+    obj[7 * per + 9 * HASH_CHUNK + 1] ^= 1; // the tenth leaf of the eighth piece
+    const posts = hashPoolStats.posts;
+    const pieces = hashPoolStats.pieces;
+    const got = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => chunksMatchingAsync(leaves, (i * per) / HASH_CHUNK, obj.subarray(i * per, (i + 1) * per))),
+    );
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => (i === 7 ? 9 : 16)));
+    expect(hashPoolStats.pieces - pieces).toBe(20);
+    // One post per idle worker at first, then batches: far fewer than one a piece.
+    expect(hashPoolStats.posts - posts).toBeLessThanOrEqual(10);
   });
 });
 

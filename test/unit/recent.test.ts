@@ -3,6 +3,7 @@
 // oldest go past the count or the age; and ids kept there are their own
 // strings (ownId), equal to the originals.
 import { describe, expect, it } from 'vitest';
+import { Holders } from '../../coordinator/objects/holders.js';
 import { Recent, freedObject, freedView } from '../../coordinator/dashboard/recent.js';
 import { objectView } from '../../coordinator/http/views.js';
 import type { ObjectRecord } from '../../coordinator/gcs/tables.js';
@@ -61,7 +62,7 @@ describe('a freed object kept compact (EndedRecords.objects)', () => {
     hash: 'h',
     v: null,
     failure: null,
-    locations: new Set([{ nodeId: 'n1' } as unknown as Session]),
+    locations: new Holders([{ nodeId: 'n1' } as unknown as Session]),
     refs: 0,
     contains: [],
     dependents: null,

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeSession, nodeRecord } from '../helpers/node-record.js';
 import type { Session } from '../../coordinator/session.js';
 import { Gcs } from '../../coordinator/gcs/gcs.js';
+import { Holders } from '../../coordinator/objects/holders.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
@@ -91,7 +92,7 @@ class World {
       hash: '00'.repeat(32),
       v: null,
       failure: null,
-      locations: new Set(holders),
+      locations: new Holders(holders),
       refs: 1,
       contains: [],
       dependents: null,

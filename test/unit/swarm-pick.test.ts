@@ -1,0 +1,57 @@
+// Which runs a swarm reader asks for (issue 17, shared/transfer/swarm-pick.ts):
+// with one full holder over a stream link and no other reader, random picks
+// must not cut the object into short runs (each a request and a round trip).
+import { describe, expect, it } from 'vitest';
+import { ASKED, MISSING, pick, type PickView } from '../../shared/transfer/swarm-pick.js';
+import type { Source, SwarmContext } from '../../shared/transfer/swarm-source.js';
+
+function source(run: number): Source {
+  return {
+    peer: 'holder',
+    full: true,
+    has: null,
+    claims: new Map(),
+    inflight: 0,
+    answered: 0,
+    run,
+    depth: 8,
+    dropped: false,
+    retryAt: 0,
+    readmits: 0,
+    probation: false,
+    told: false,
+    heard: false,
+  };
+}
+
+function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random'): PickView {
+  let x = seed;
+  const rand = () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  return {
+    chunks,
+    state: new Uint8Array(chunks).fill(MISSING),
+    holders: new Uint16Array(chunks).fill(1),
+    sources: new Map([[s.peer, s]]),
+    started: 0,
+    spot: Math.floor(rand() * chunks),
+    swarm: { rand, order } as unknown as SwarmContext,
+  };
+}
+
+describe('swarm picks', () => {
+  for (const order of ['rarest', 'random'] as const)
+    it(`one full holder over a stream link (${order}): the object goes in whole blocks of 4 link chunks, one request each`, () => {
+      for (const seed of [1, 2, 3]) {
+        const s = source(16);
+        const v = view(1280 + 5, s, seed, order); // 80 MiB and 5 leaves
+        const runs: [number, number][] = [];
+        for (let r = pick(v, s); r; r = pick(v, s)) {
+          runs.push(r);
+          v.state.fill(ASKED, r[0], r[1]);
+        }
+        expect(v.state.every((c) => c === ASKED)).toBe(true);
+        expect(runs.length).toBe(21);
+        for (const [a, b] of runs) expect(a % 64 === 0 && (b - a === 64 || b === 1285)).toBe(true);
+      }
+    });
+});
