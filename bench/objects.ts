@@ -8,10 +8,11 @@
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
-// the origin.
+// the origin. Then the parameter server of test/integration/actors.test.ts
+// on two tabs against two edge nodes (objects-paramserver.ts).
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
-//   ... -- --only=node | --only=tabs | --only=broadcast     (one part)
+//   ... -- --only=node | tabs | broadcast | paramserver     (one part)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-n
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
+import { paramServerParts } from './objects-paramserver.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -41,7 +43,7 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { pa
     await mesh.wait([ref]);
     const ms = (await v(
       reader.page,
-      `const t = performance.now(); const f = await v.node.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`,
+      `const t = performance.now(); const f = await v.node.access.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`,
     )) as number;
     best = Math.min(best, ms);
     mesh.free([ref]);
@@ -205,6 +207,7 @@ async function broadcastParts(): Promise<void> {
 
 async function main(): Promise<void> {
   if (only === 'broadcast') return broadcastParts();
+  if (only === 'paramserver') return paramServerParts();
   if (only !== 'tabs') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
@@ -256,6 +259,7 @@ async function main(): Promise<void> {
     await cl?.stop();
   }
   if (only !== 'tabs') await broadcastParts();
+  if (only !== 'tabs') await paramServerParts();
   phase('done');
 }
 

@@ -11,7 +11,7 @@ import { contentHashAsync } from '../hash.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
 import type { ObjectClient, ReadyInfo } from '../api/object-client.js';
 import type { PeerLinks } from './links.js';
-import { BadChunkError } from './link-receive.js';
+import { BadChunkError } from './fetch-errors.js';
 import { SWARM_MIN_BYTES, Swarm, type ChunkOrder } from './swarm.js';
 
 /** Peer attempts per object before the relay (hash mismatches count). */

@@ -7,41 +7,7 @@ import { allocBytes, copyInto } from '../bytes.js';
 import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
 import { PlacedMap, type Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
-
-/**
- * A holder sent a chunk (or leaves) that does not match the object's hash
- * (issue 17). What arrived before it checked out: `partial` holds it, for the
- * rest to come from another holder.
- */
-export class BadChunkError extends TabmeshError {
-  constructor(
-    readonly peer: string,
-    message: string,
-    readonly partial: { buf: Uint8Array; received: number } | null,
-  ) {
-    super('OBJECT_LOST', message);
-  }
-}
-
-/** A transfer got nothing for the stall time (the peer may be busy or its link frozen, not gone): the swarm asks it again later. */
-export class StalledError extends TabmeshError {
-  constructor(message: string) {
-    super('CLOSED', message);
-  }
-}
-
-export interface FetchOptions {
-  /** The object's hash: each chunk is checked against the leaves the holder sends first. */
-  hash?: string;
-  /** Resume: bytes [0, from) are already in `into` (a chunk boundary). */
-  from?: number;
-  into?: Uint8Array;
-  /** Swarm runs (swarm.ts): only bytes [from, to) into `into`, checked against these leaves (already checked against the hash). */
-  to?: number;
-  leaves?: Uint8Array;
-  /** Only the leaves (checked against `hash`); the promise resolves with them. */
-  leavesOnly?: boolean;
-}
+import { BadChunkError, CancelledError, StalledError, type FetchOptions } from './fetch-errors.js';
 
 /** What the receiving side needs of its link. */
 export interface ReceiveChannel {
@@ -63,6 +29,7 @@ interface Incoming {
   /** Most object bytes per chunk (asked with `c`). */
   per: number;
   leavesOnly: boolean;
+  gotLeaves?: (leaves: Uint8Array) => void;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
@@ -119,13 +86,24 @@ export class Receiving {
     const per = this.ch.chunkBytes() ?? CHUNK_DATA_BYTES;
     return new Promise((resolve, reject) => {
       const leaves = given ?? (opts.hash ? new Uint8Array(chunkCount(size) * LEAF_BYTES) : null);
+      if (opts.cancel) {
+        opts.cancel.cancel = () => {
+          const t = this.incoming.get(x);
+          if (!t) return 0;
+          this.incoming.delete(x);
+          this.ch.sendControl({ k: 'cancel', x });
+          t.reject(new CancelledError(t.verified));
+          return t.verified;
+        };
+      }
       this.incoming.set(x, {
         id,
         size,
         to,
         per,
         leavesOnly: opts.leavesOnly === true,
-        buf: into && (from || to < size || given) ? into : null,
+        gotLeaves: opts.gotLeaves,
+        buf: into,
         received: from,
         verified: from,
         checks: Promise.resolve(),
@@ -139,7 +117,8 @@ export class Receiving {
       });
       const req: Control = { k: 'req', x, id };
       if (from) req.o = from;
-      if (to < size) req.e = to;
+      // A range to the end is a range too: a reader still fetching serves it only when told where it ends (serve: partial).
+      if (to < size || opts.to !== undefined) req.e = to;
       if (leaves && !given) req.h = true;
       if (per !== CHUNK_DATA_BYTES) req.c = per;
       this.ch.sendControl(req);
@@ -223,7 +202,7 @@ export class Receiving {
     if (t.leavesOnly) {
       this.incoming.delete(l.x);
       t.resolve(t.leaves);
-    }
+    } else t.gotLeaves?.(t.leaves);
   }
 
   /**

@@ -8,7 +8,8 @@ import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
-import { Receiving, StalledError, type FetchOptions } from './link-receive.js';
+import { Receiving } from './link-receive.js';
+import { StalledError, type FetchOptions } from './fetch-errors.js';
 import { SEND_HIGH_WATER, Sending, type LinkFaults } from './link-send.js';
 
 export interface LinkEnv {

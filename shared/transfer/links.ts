@@ -5,7 +5,7 @@
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { PeerLink, type LinkEnv } from './link.js';
-import type { FetchOptions } from './link-receive.js';
+import type { FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Have } from './wire.js';

@@ -5,31 +5,14 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError, StalledError } from './link-receive.js';
+import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import type { PeerLink } from './link.js';
+import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
 
-/** Requests in flight per source. */
-const PER_SOURCE = 4;
-/**
- * Over a stream link (TCP between Node peers): a request is a run of one
- * link chunk (1 MiB), this many in flight. At 4 runs of 4 leaves (1 MiB in
- * flight) a reader waited a round trip per MiB: a task's 80 MiB argument came
- * at half the link's pace (issue 17).
- */
-const STREAM_DEPTH = 8;
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-/**
- * A source dropped on a stall (a busy peer, a link frozen for a while) is
- * asked again after a backoff, doubling from READMIT_MS, at most
- * READMIT_MAX times; at once when a have message from it arrives.
- */
-const READMIT_MS = 1_000;
-const READMIT_MAX = 3;
-
 export class SwarmFetch {
   readonly chunks: number;
   readonly state: Uint8Array;
@@ -48,6 +31,10 @@ export class SwarmFetch {
   /** Where this reader starts looking for chunks to ask a full holder for. */
   readonly spot: number;
   private ended = false;
+  /** No reader is a source (yet): full holders get a growing window (swarm-window.ts). */
+  private alone = true;
+  /** A lone reader's requests past the first in flight, taken back when another reader shows up. */
+  private readonly extra = new Set<Cancel>();
 
   constructor(
     readonly swarm: SwarmContext,
@@ -71,6 +58,7 @@ export class SwarmFetch {
         has: full ? null : new Uint8Array(this.chunks),
         claims: new Map(),
         inflight: 0,
+        answered: 0,
         run: RUN_CHUNKS,
         depth: PER_SOURCE,
         dropped: false,
@@ -88,8 +76,17 @@ export class SwarmFetch {
   /** The leaves, from full holders first; each set checked against the hash. */
   async getLeaves(): Promise<void> {
     const order = [...this.sources.values()].sort((a, b) => Number(b.full) - Number(a.full));
+    // No reader to share with: the first run comes with the leaves, one round trip less (a 1 MiB object in one).
+    const lone = (this.alone = order.every((s) => s.full));
+    this.buf = allocBytes(this.size, true);
     for (const s of order) {
       try {
+        if (lone) {
+          // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
+          const first = Math.min(Math.floor(this.spot / LONE_RUN) * LONE_RUN, Math.max(0, this.chunks - LONE_RUN));
+          this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + LONE_RUN), { got, fail }));
+          break;
+        }
         const link = await this.swarm.links.linkTo(s.peer);
         fit(s, link);
         this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true });
@@ -99,7 +96,6 @@ export class SwarmFetch {
       }
     }
     if (!this.leaves) throw new TabmeshError('OBJECT_LOST', `no source gave the leaves of ${this.id}`);
-    this.buf = allocBytes(this.size, true);
     // Readers that ask this one for leaves get these (served from the buffer being filled).
     rememberLeaves(this.buf, this.leaves);
   }
@@ -107,7 +103,7 @@ export class SwarmFetch {
   async run(): Promise<Uint8Array> {
     for (const s of this.sources.values()) if (!s.full) this.tell(s);
     while (this.missing > 0) {
-      this.readmit(Date.now());
+      readmit(this, Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
@@ -144,6 +140,7 @@ export class SwarmFetch {
   onHave(peer: string, h: Have): void {
     const s = this.addSource(peer, false);
     if (s.dropped && s.retryAt === 0) return;
+    if (this.alone) this.company();
     if (!s.told) this.tell(s);
     s.heard = true;
     const now = Date.now();
@@ -157,6 +154,13 @@ export class SwarmFetch {
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
     this.wake();
+  }
+
+  /** Another reader showed up: the lone window's extra requests are taken back (what arrived and checked stays), before it hears the claims. */
+  private company(): void {
+    this.alone = false;
+    for (const c of [...this.extra]) c.cancel?.();
+    this.extra.clear();
   }
 
   /** Sends `s` this side's whole state (it then gets the changes). */
@@ -180,16 +184,18 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        if (s.dropped || s.inflight >= (s.probation ? 1 : s.depth)) continue;
-        const run = pick(this, s);
+        const w = windowOf(s, this.alone);
+        if (s.dropped || s.inflight >= w.depth) continue;
+        const run = pick(this, s, w.run);
         if (!run) continue;
-        this.request(s, run[0], run[1]);
+        this.request(s, run[0], run[1], undefined, this.alone && s.inflight > 0);
         more = true;
       }
     }
   }
 
-  private request(s: Source, first: number, end: number): void {
+  /** Asks `s` for chunks [first, end); `lead`: with the leaves (checked against the hash), told `got` them or `fail` before. */
+  private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }, extra = false): void {
     for (let c = first; c < end; c++) this.state[c] = ASKED;
     if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
     this.scheduleFlush();
@@ -197,31 +203,57 @@ export class SwarmFetch {
     const from = first * CHUNK_DATA_BYTES;
     const to = Math.min(this.size, end * CHUNK_DATA_BYTES);
     // Chunks wholly in [from, upTo) arrived and checked; the rest go back to be asked for again.
-    const done = (upTo: number) => {
+    // (A request taken back set the rest missing when it was; they may be asked again since.)
+    const done = (upTo: number, rest = true) => {
       for (let c = first; c < end; c++) {
         if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) <= upTo) {
           if (this.state[c] !== HELD) this.held(c, s.full);
-        } else if (this.state[c] === ASKED) this.state[c] = MISSING;
+        } else if (rest && this.state[c] === ASKED) this.state[c] = MISSING;
       }
+    };
+    // An extra request taken back: its chunks not yet checked are asked for again at once (before any claim of them goes out).
+    const cancel: Cancel | undefined = extra ? {} : undefined;
+    let takenBack = false;
+    const handle: Cancel = {
+      cancel: () => {
+        takenBack = true;
+        const upTo = cancel?.cancel?.() ?? from;
+        for (let c = first; c < end; c++) if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) > upTo && this.state[c] === ASKED) this.state[c] = MISSING;
+        return upTo;
+      },
+    };
+    if (cancel) this.extra.add(handle);
+    let leavesIn = false;
+    const gotLeaves = (l: Uint8Array) => {
+      leavesIn = true;
+      lead?.got(l);
     };
     void this.swarm.links
       .linkTo(s.peer)
       .then((link) => {
+        if (takenBack) throw new CancelledError(from);
         fit(s, link);
-        return link.fetch(this.id, this.size, { leaves: this.leaves!, into: this.buf!, from, to });
+        const into = this.buf!;
+        return link.fetch(this.id, this.size, lead ? { hash: this.hash, gotLeaves, into, from, to } : { leaves: this.leaves!, into, from, to, cancel });
       })
       .then(
         () => {
           s.probation = false;
+          s.answered++;
           done(to);
+          if (lead && !leavesIn) lead.fail(new TabmeshError('OBJECT_LOST', `${s.peer} sent no leaves of ${this.id}`));
         },
         (e: unknown) => {
+          if (e instanceof CancelledError) return done(e.verified, false);
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
-          this.failed(s, e);
+          // Before the leaves, getLeaves drops the source and tries the next.
+          if (lead && !leavesIn) lead.fail(e);
+          else this.failed(s, e);
         },
       )
       .finally(() => {
         s.inflight--;
+        this.extra.delete(handle);
         this.wake();
       });
   }
@@ -237,37 +269,9 @@ export class SwarmFetch {
     this.scheduleFlush();
   }
 
-  /**
-   * A request to `s` failed: it is not asked again for this object (a link
-   * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
-   * again after a backoff (or when it sends a have message), one request at a
-   * time until one succeeds.
-   */
+  /** A request to `s` failed: dropped for this object, or asked again later if it stalled (swarm-window.ts). */
   private failed(s: Source, e: unknown): void {
-    if (s.dropped) return;
-    s.dropped = true;
-    s.probation = false;
-    if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]--;
-    if (e instanceof BadChunkError) return this.swarm.report.bad(this.id, s.peer, e.message);
-    let again = '';
-    if (e instanceof StalledError && s.readmits < READMIT_MAX) {
-      const wait = READMIT_MS << s.readmits;
-      s.retryAt = Date.now() + wait;
-      again = `; asked again in ${wait} ms or when it speaks`;
-    } else s.retryAt = 0;
-    this.swarm.report.dropped?.(this.id, s.peer, `${(e as Error).message}${again}`);
-  }
-
-  /** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
-  private readmit(now: number): void {
-    for (const s of this.sources.values()) {
-      if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
-      s.dropped = false;
-      s.retryAt = 0;
-      s.readmits++;
-      s.probation = true;
-      if (s.has) for (let c = 0; c < this.chunks; c++) if (s.has[c] === 1) this.holders[c]++;
-    }
+    dropSource(this, this.id, s, e);
   }
 
   private scheduleFlush(): void {
@@ -289,12 +293,4 @@ export class SwarmFetch {
       if (link?.state === 'open') sendHaves(link, this.id, have, claim);
     }
   }
-}
-
-/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
-function fit(s: Source, link: PeerLink): void {
-  const per = link.raw.chunkBytes ?? 0;
-  if (per <= CHUNK_DATA_BYTES) return;
-  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
-  s.depth = STREAM_DEPTH;
 }

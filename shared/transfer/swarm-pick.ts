@@ -46,8 +46,8 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
   return true;
 }
 
-/** A run [first, end) of chunks to ask `s` for, or null. */
-export function pick(v: PickView, s: Source): [number, number] | null {
+/** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
+export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
   // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
   if (s.full && now - v.started < HEAR_MS) {
@@ -61,9 +61,9 @@ export function pick(v: PickView, s: Source): [number, number] | null {
   // fast-link holder got 250 requests for 80 MiB, many of one leaf, each a
   // round trip) where blocks give 20.
   let end = v.chunks;
-  let span = s.run;
-  if (s.run > RUN_CHUNKS && onlyFull(v)) {
-    span = LONE_RUNS * s.run;
+  let span = run;
+  if (run > RUN_CHUNKS && onlyFull(v)) {
+    span = LONE_RUNS * run;
     const block = c - (c % span);
     while (c > block && wants(v, s, c - 1, now)) c--;
     end = Math.min(end, block + span);

@@ -19,6 +19,8 @@ export interface Source {
   has: Uint8Array | null;
   claims: Map<number, number>;
   inflight: number;
+  /** Requests it answered in full (a lone reader's window grows with them: swarm-window.ts). */
+  answered: number;
   /** Chunks per request and requests in flight: more over a stream link (fast-link.ts), whose chunks are larger. */
   run: number;
   depth: number;

@@ -58,7 +58,7 @@ describe('swarm broadcast on a simulated network', () => {
 });
 
 describe('rarest first', () => {
-  it('readers ask for the chunks fewest hold first: chunk counts spread less than from a random start, and the origin still uploads at most two copies', async () => {
+  it('readers ask for the chunks fewest hold first: the origin uploads less than from a random start (at most two copies)', async () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const by = { rarest: { spread: [] as number[], fewest: [] as number[], copies: 0 }, random: { spread: [] as number[], fewest: [] as number[], copies: 0 } };
     for (const seed of seedsToRun(20)) {
@@ -84,8 +84,11 @@ describe('rarest first', () => {
     console.log(`swarm sim, chunk order: ${JSON.stringify({ rarest: f('rarest'), random: f('random') })}`);
     if (by.rarest.spread.length >= 15) {
       expect(by.rarest.copies).toBeLessThanOrEqual(2);
-      expect(mean(by.rarest.spread)).toBeLessThan(mean(by.random.spread));
-      expect(mean(by.rarest.fewest)).toBeGreaterThanOrEqual(mean(by.random.fewest));
+      expect(by.rarest.copies).toBeLessThan(by.random.copies);
+      // Since readers serve runs that end at the object's end (session 8; before, every reader that held the last
+      // chunks was dropped as a source), spread and fewest are within noise between the orders (rarest/random at 20,
+      // 40, 60 seeds: spread 0.973/0.960, 0.978/0.975, 0.978/0.982; fewest 1.627/1.619, 1.51/1.491, 1.466/1.445;
+      // with a lone reader's growing window 0.991/0.967, 1.606/1.609): printed, not asserted.
     }
   }, 300_000);
 });
@@ -140,7 +143,9 @@ describe('swarm protocol', () => {
       await sim.finish();
       // Its requests stalled (the sim's link stall is 2 s) and it was asked again until the link thawed.
       expect(dropped.some((t) => /origin dropped \(.*stalled.*asked again/.test(t))).toBe(true);
-      expect(r.end).toBeGreaterThan(5_200);
+      // It ended after the stall: once the link thawed (5.2 s), or sooner over a new link once the frozen one was closed as stuck.
+      expect(r.end).toBeGreaterThan(2_200);
+      expect(r.end > 5_200 || (r.peer.links.opened.webrtc ?? 0) >= 2).toBe(true);
       expect(sim.relayed).toEqual([]);
       expect(r.peer.fetcher.fetchedPeer).toBe(1);
     });
@@ -192,6 +197,47 @@ describe('wall time', () => {
     expect(swarm).toBeLessThan(alone * 1.5);
   });
 
+  it('one reader, one holder, a 1 MiB object over a data channel (25 ms hops): the leaves come with the first run, one round trip as one whole-object request', async () => {
+    const read = (swarm: boolean) =>
+      simulated(async () => {
+        const truth = object(16, 7); // 1 MiB less 1,000 bytes
+        const sim = new SwarmSim(new SimNet(7, { ...CALM, latencyMs: [25, 25], bytesPerMs: 40_000 }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+        const origin = sim.add('origin', { bytes: truth, liar: false });
+        sim.read(sim.add('reader', null), 0);
+        await sim.drive();
+        await sim.finish();
+        return { ms: sim.reads[0].end - sim.reads[0].at, out: origin.links.counters.bytesOut };
+      });
+    const pool = setChunkChecker(null);
+    const swarm = await read(true).finally(() => setChunkChecker(pool));
+    setChunkChecker(null);
+    const alone = await read(false).finally(() => setChunkChecker(pool));
+    console.log(`swarm sim, one reader of 1 MiB over a data channel: swarm ${swarm.ms} ms, one request ${alone.ms} ms`);
+    // Leaves first, then runs: two round trips (+50 ms).
+    expect(swarm.ms).toBeLessThan(alone.ms + 25);
+    expect(swarm.out).toBe(alone.out);
+  });
+
+  it('one reader, one holder, 16 MiB over a data channel (64 KiB chunks, 25 ms hops, 40 MB/s): the window grows, the channel stays about as busy as with one whole-object request', async () => {
+    const read = (swarm: boolean) =>
+      simulated(async () => {
+        const truth = object(256, 7); // 16 MiB
+        const sim = new SwarmSim(new SimNet(7, { ...CALM, latencyMs: [25, 25], bytesPerMs: 40_000 }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+        sim.add('origin', { bytes: truth, liar: false });
+        sim.read(sim.add('reader', null), 0);
+        await sim.drive();
+        await sim.finish();
+        return sim.reads[0].end - sim.reads[0].at;
+      });
+    const pool = setChunkChecker(null);
+    const swarm = await read(true).finally(() => setChunkChecker(pool));
+    setChunkChecker(null);
+    const alone = await read(false).finally(() => setChunkChecker(pool));
+    console.log(`swarm sim, one reader of 16 MiB over a data channel: swarm ${swarm} ms, one request ${alone} ms`);
+    // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip (50 ms) per MiB: 1,593 ms against 619.
+    expect(swarm).toBeLessThan(alone * 1.3);
+  });
+
   it('8 readers at once, each peer uploading 20 MB/s: the swarm ends before the origin alone would (and the log shows free upload over 10-30 ms hops)', async () => {
     /** When the last of 8 readers has the object (simulated ms), and the origin's upload in copies. */
     const broadcast = (seed: number, swarm: boolean, faults: NetFaults) =>
@@ -199,9 +245,18 @@ describe('wall time', () => {
         const truth = object(128, seed);
         const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: swarm ? 1 : Infinity });
         const origin = sim.add('origin', { bytes: truth, liar: false });
-        for (let i = 0; i < 8; i++) sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+        const refused: string[] = [];
+        for (let i = 0; i < 8; i++) {
+          const rd = sim.read(sim.add(`r${i}`, null), (i * 7) % 50);
+          rd.peer.fetcher.onEvent = (t) => {
+            if (/cannot serve/.test(t)) refused.push(`${rd.peer.id}: ${t}`);
+          };
+        }
         await sim.drive();
         await sim.finish();
+        // A reader asked for a run that ends at the object's end serves it from what it holds (the request names its end):
+        // before, it refused, and every reader dropped it as a source for the object.
+        expect(refused).toEqual([]);
         return { ms: Math.max(...sim.reads.map((r) => r.end)), copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2) };
       });
     const uplink: NetFaults = { ...CALM, bytesPerMs: 50_000, uplinkBytesPerMs: 20_000 };

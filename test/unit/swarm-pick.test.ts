@@ -12,6 +12,7 @@ function source(run: number): Source {
     has: null,
     claims: new Map(),
     inflight: 0,
+    answered: 0,
     run,
     depth: 8,
     dropped: false,

@@ -1,0 +1,90 @@
+// How much a swarm reader asks of each source at once (issue 17): chunks per
+// request and requests in flight, by the link's kind, and sources asked again
+// after a stall.
+import { CHUNK_DATA_BYTES } from './wire.js';
+import { RUN_CHUNKS } from './swarm-pick.js';
+import type { ObjectId } from '../ids.js';
+import type { Source, SwarmContext } from './swarm-source.js';
+import { BadChunkError, StalledError } from './fetch-errors.js';
+import type { PeerLink } from './link.js';
+
+/** Requests in flight per source. */
+export const PER_SOURCE = 4;
+/**
+ * Over a stream link (TCP between Node peers): a request is a run of one
+ * link chunk (1 MiB), this many in flight. At 4 runs of 4 leaves (1 MiB in
+ * flight) a reader waited a round trip per MiB: a task's 80 MiB argument came
+ * at half the link's pace (issue 17).
+ */
+const STREAM_DEPTH = 8;
+/**
+ * A reader with no other reader to share with (one reader, as tab to tab, or
+ * a tab reading a driver's put) asks its first full holder for the leaves and
+ * LONE_RUN chunks (1 MiB) at once (swarm-fetch.ts getLeaves), then a full
+ * holder over a data channel for runs of LONE_RUN, one more in flight for
+ * each answered, up to LONE_DEPTH (8 MiB). At 1 MiB in flight a tab waited a
+ * round trip between two busy processes per MiB (issue 17: a tab read a
+ * driver's 8 MiB put at 2 MiB/s while the driver's channel queue stayed
+ * empty). The window grows, not starts, wide: readers that start together
+ * would both take it from the origin; once another reader shows up, the
+ * requests past the first in flight are taken back before this reader tells
+ * it what it claimed (a lone reader's claims would keep the others off the
+ * origin while only it is served).
+ */
+export const LONE_RUN = 16;
+const LONE_DEPTH = 32;
+/**
+ * A source dropped on a stall (a busy peer, a link frozen for a while) is
+ * asked again after a backoff, doubling from READMIT_MS, at most
+ * READMIT_MAX times; at once when a have message from it arrives.
+ */
+const READMIT_MS = 1_000;
+const READMIT_MAX = 3;
+
+/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
+export function fit(s: Source, link: PeerLink): void {
+  const per = link.raw.chunkBytes ?? 0;
+  if (per <= CHUNK_DATA_BYTES) return;
+  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
+  s.depth = STREAM_DEPTH;
+}
+
+/** Chunks per request and requests in flight for `s` now; `alone`: no reader is a source of this fetch. */
+export function windowOf(s: Source, alone: boolean): { run: number; depth: number } {
+  if (s.probation) return { run: s.run, depth: 1 };
+  if (alone && s.full && s.run < LONE_RUN) return { run: s.run, depth: Math.min(LONE_DEPTH, s.depth + s.answered) };
+  return { run: s.run, depth: s.depth };
+}
+
+/** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
+export function readmit(f: { sources: Map<string, Source>; chunks: number; holders: Uint16Array }, now: number): void {
+  for (const s of f.sources.values()) {
+    if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
+    s.dropped = false;
+    s.retryAt = 0;
+    s.readmits++;
+    s.probation = true;
+    if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]++;
+  }
+}
+
+/**
+ * A request to `s` failed: it is not asked again for this object (a link
+ * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
+ * again after a backoff (or when it sends a have message), one request at a
+ * time until one succeeds.
+ */
+export function dropSource(f: { swarm: SwarmContext; chunks: number; holders: Uint16Array }, id: ObjectId, s: Source, e: unknown): void {
+  if (s.dropped) return;
+  s.dropped = true;
+  s.probation = false;
+  if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]--;
+  if (e instanceof BadChunkError) return f.swarm.report.bad(id, s.peer, e.message);
+  let again = '';
+  if (e instanceof StalledError && s.readmits < READMIT_MAX) {
+    const wait = READMIT_MS << s.readmits;
+    s.retryAt = Date.now() + wait;
+    again = `; asked again in ${wait} ms or when it speaks`;
+  } else s.retryAt = 0;
+  f.swarm.report.dropped?.(id, s.peer, `${(e as Error).message}${again}`);
+}
