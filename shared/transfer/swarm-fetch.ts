@@ -7,7 +7,7 @@ import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
 import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
-import { sendHaves, type Source, type SwarmContext } from './swarm-source.js';
+import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
 import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
 
@@ -52,22 +52,7 @@ export class SwarmFetch {
   addSource(peer: string, full: boolean): Source {
     let s = this.sources.get(peer);
     if (!s) {
-      s = {
-        peer,
-        full,
-        has: full ? null : new Uint8Array(this.chunks),
-        claims: new Map(),
-        inflight: 0,
-        answered: 0,
-        run: RUN_CHUNKS,
-        depth: PER_SOURCE,
-        dropped: false,
-        retryAt: 0,
-        readmits: 0,
-        probation: false,
-        told: false,
-        heard: false,
-      };
+      s = newSource(peer, full, this.chunks, RUN_CHUNKS, PER_SOURCE);
       this.sources.set(peer, s);
     }
     return s;

@@ -60,3 +60,23 @@ export function sendHaves(link: { sendHave(h: Have): void }, id: ObjectId, have:
     link.sendHave({ id, have: h, claim: c });
   } while (i < have.length || j < claim.length);
 }
+
+/** A source not asked yet: `run` chunks a request, `depth` requests in flight; a reader's chunk map starts empty. */
+export function newSource(peer: string, full: boolean, chunks: number, run: number, depth: number): Source {
+  return {
+    peer,
+    full,
+    has: full ? null : new Uint8Array(chunks),
+    claims: new Map(),
+    inflight: 0,
+    answered: 0,
+    run,
+    depth,
+    dropped: false,
+    retryAt: 0,
+    readmits: 0,
+    probation: false,
+    told: false,
+    heard: false,
+  };
+}

@@ -20,17 +20,22 @@ afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
 });
 
+/** A coordinator, one edge node with one executor, and a driver. */
+async function oneNode() {
+  const data = mkdtempSync(join(tmpdir(), 'tabmesh-reuse-'));
+  cleanups.push(() => rmSync(data, { recursive: true, force: true }));
+  const co = await startCoordinator({ port: 0, dataDir: data, token: 't', httpLimits: false });
+  cleanups.push(() => co.close());
+  const node = await startEdgeNode({ coordinator: co.url, cpus: 1, reconnect: false, spillDir: join(data, 'spill') });
+  cleanups.push(() => node.leave());
+  const m = await connect({ url: co.url, token: 't' });
+  cleanups.push(() => m.close());
+  return { m, store: node.runtime.store };
+}
+
 describe('receiver memory reuse', () => {
   it("a node's copy of a freed object goes back to its pool once its executor let the view go; a task that keeps the array keeps its bytes", async () => {
-    const data = mkdtempSync(join(tmpdir(), 'tabmesh-reuse-'));
-    cleanups.push(() => rmSync(data, { recursive: true, force: true }));
-    const co = await startCoordinator({ port: 0, dataDir: data, token: 't', httpLimits: false });
-    cleanups.push(() => co.close());
-    const node = await startEdgeNode({ coordinator: co.url, cpus: 1, reconnect: false, spillDir: join(data, 'spill') });
-    cleanups.push(() => node.leave());
-    const m = await connect({ url: co.url, token: 't' });
-    cleanups.push(() => m.close());
-    const store = node.runtime.store;
+    const { m, store } = await oneNode();
 
     const keep = m.remote((a: Float64Array) => {
       (globalThis as { kept?: Float64Array }).kept = a;
@@ -70,15 +75,7 @@ describe('receiver memory reuse', () => {
   });
 
   it("a freed task result's memory comes back to its node: the executor's next result of that size is made in it", async () => {
-    const data = mkdtempSync(join(tmpdir(), 'tabmesh-reuse-'));
-    cleanups.push(() => rmSync(data, { recursive: true, force: true }));
-    const co = await startCoordinator({ port: 0, dataDir: data, token: 't', httpLimits: false });
-    cleanups.push(() => co.close());
-    const node = await startEdgeNode({ coordinator: co.url, cpus: 1, reconnect: false, spillDir: join(data, 'spill') });
-    cleanups.push(() => node.leave());
-    const m = await connect({ url: co.url, token: 't' });
-    cleanups.push(() => m.close());
-    const store = node.runtime.store;
+    const { m, store } = await oneNode();
     const make = m.remote((n: number, v: number) => new Float64Array(n).fill(v));
     const sum = m.remote((a: Float64Array) => a.reduce((s, v) => s + v, 0));
 

@@ -23,6 +23,15 @@ afterEach(() => {
 
 installNodeHasher();
 
+/** `read` with the swarm, then as one whole-object request; chunks checked by this thread (the hash pool answers in real time, while the simulated clock jumps ahead). */
+async function swarmThenAlone<T>(read: (swarm: boolean) => Promise<T>): Promise<[T, T]> {
+  const pool = setChunkChecker(null);
+  const swarm = await read(true).finally(() => setChunkChecker(pool));
+  setChunkChecker(null);
+  const alone = await read(false).finally(() => setChunkChecker(pool));
+  return [swarm, alone];
+}
+
 describe('swarm broadcast on a simulated network', () => {
   it('seeded runs: every reader gets the right bytes, liars are caught and reported, the origin uploads about one copy', async () => {
     const t = { runs: 0, calmClean: 0, calmSize: 0, calmOriginOut: 0, fromReaders: 0, mismatches: 0, viaRelay: 0, worstOriginCopies: 0 };
@@ -187,11 +196,7 @@ describe('wall time', () => {
         await sim.finish();
         return sim.reads[0].end - sim.reads[0].at;
       });
-    // Checks by this thread: the hash pool answers in real time, while the simulated clock jumps ahead.
-    const pool = setChunkChecker(null);
-    const swarm = await read(true).finally(() => setChunkChecker(pool));
-    setChunkChecker(null);
-    const alone = await read(false).finally(() => setChunkChecker(pool));
+    const [swarm, alone] = await swarmThenAlone(read);
     console.log(`swarm sim, one reader over a stream link: swarm ${swarm} ms, one request ${alone} ms`);
     // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip per MiB.
     expect(swarm).toBeLessThan(alone * 1.5);
@@ -208,10 +213,7 @@ describe('wall time', () => {
         await sim.finish();
         return { ms: sim.reads[0].end - sim.reads[0].at, out: origin.links.counters.bytesOut };
       });
-    const pool = setChunkChecker(null);
-    const swarm = await read(true).finally(() => setChunkChecker(pool));
-    setChunkChecker(null);
-    const alone = await read(false).finally(() => setChunkChecker(pool));
+    const [swarm, alone] = await swarmThenAlone(read);
     console.log(`swarm sim, one reader of 1 MiB over a data channel: swarm ${swarm.ms} ms, one request ${alone.ms} ms`);
     // Leaves first, then runs: two round trips (+50 ms).
     expect(swarm.ms).toBeLessThan(alone.ms + 25);
@@ -229,10 +231,7 @@ describe('wall time', () => {
         await sim.finish();
         return sim.reads[0].end - sim.reads[0].at;
       });
-    const pool = setChunkChecker(null);
-    const swarm = await read(true).finally(() => setChunkChecker(pool));
-    setChunkChecker(null);
-    const alone = await read(false).finally(() => setChunkChecker(pool));
+    const [swarm, alone] = await swarmThenAlone(read);
     console.log(`swarm sim, one reader of 16 MiB over a data channel: swarm ${swarm} ms, one request ${alone} ms`);
     // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip (50 ms) per MiB: 1,593 ms against 619.
     expect(swarm).toBeLessThan(alone * 1.3);

@@ -3,25 +3,10 @@
 // must not cut the object into short runs (each a request and a round trip).
 import { describe, expect, it } from 'vitest';
 import { ASKED, MISSING, pick, type PickView } from '../../shared/transfer/swarm-pick.js';
-import type { Source, SwarmContext } from '../../shared/transfer/swarm-source.js';
+import { newSource, type Source, type SwarmContext } from '../../shared/transfer/swarm-source.js';
 
 function source(run: number): Source {
-  return {
-    peer: 'holder',
-    full: true,
-    has: null,
-    claims: new Map(),
-    inflight: 0,
-    answered: 0,
-    run,
-    depth: 8,
-    dropped: false,
-    retryAt: 0,
-    readmits: 0,
-    probation: false,
-    told: false,
-    heard: false,
-  };
+  return newSource('holder', true, 0, run, 8);
 }
 
 function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random'): PickView {
