@@ -5,6 +5,7 @@ import { Outbox, type FlushTurns } from '../shared/protocol/frame.js';
 import type { Msg } from '../shared/protocol/messages.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
+import { idShard, ShardedMap } from './id-shards.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
@@ -22,7 +23,7 @@ export class Session {
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
   /** How many handles this session holds to each object. */
-  readonly held = new Map<ObjectId, number>();
+  readonly held: Map<ObjectId, number> = new ShardedMap<ObjectId, number>(idShard);
   readonly outbox: Outbox;
   closed = false;
   readonly remoteAddress: string;

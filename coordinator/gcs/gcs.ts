@@ -5,6 +5,7 @@ import { isArtifactObject, type FunctionId, type JobId, type NodeId, type Object
 import type { GcsStorage } from './storage.js';
 import { TaskTable, type TaskTableView } from './task-table.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
+import { idShard, ShardedMap } from '../id-shards.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -36,7 +37,7 @@ export class Gcs {
   readonly taskTable = new TaskTable();
   readonly jobs = new Map<JobId, JobRecord>();
   readonly functions = new Map<FunctionId, FunctionRecord>();
-  readonly objects = new Map<ObjectId, ObjectRecord>();
+  readonly objects: Map<ObjectId, ObjectRecord> = new ShardedMap<ObjectId, ObjectRecord>(idShard);
   readonly events: EventRecord[] = [];
   private eventSeq = 0;
   /**

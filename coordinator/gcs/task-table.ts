@@ -6,6 +6,7 @@
 import type { JobId, TaskId } from '../../shared/ids.js';
 import { JoinOrder } from '../scheduler/join-order.js';
 import type { TaskRecord } from './tables.js';
+import { idShard, ShardedMap } from '../id-shards.js';
 
 /** A task's places: in the submit order of all tasks and of its job (one object for both, issue 14). */
 interface Entry {
@@ -29,7 +30,7 @@ export interface TaskTableView extends ReadonlyMap<TaskId, Readonly<TaskRecord>>
 }
 
 export class TaskTable implements TaskTableView {
-  private readonly byId = new Map<TaskId, Entry>();
+  private readonly byId = new ShardedMap<TaskId, Entry>(idShard);
   private readonly order = new JoinOrder<Entry>();
   private readonly jobs = new Map<JobId, JoinOrder<Entry, 'jobSlot'>>();
   private nextSeq = 1;

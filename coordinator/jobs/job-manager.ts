@@ -6,11 +6,12 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sameSecret } from '../auth/tokens.js';
 import type { Gcs } from '../gcs/gcs.js';
-import { MAX_ENDED_JOBS, type JobRecord } from '../gcs/tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ArtifactRegistry } from '../objects/artifacts.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { TaskEnds } from '../scheduler/task-ends.js';
 import type { Session } from '../session.js';
+import { idShard, ShardedSet, taskShard } from '../id-shards.js';
 
 /** A one-time credential for a detached job's driver (coordinator/jobs). */
 export interface JobCredential {
@@ -82,8 +83,8 @@ export class JobManager {
       driver: s,
       startedAt: Date.now(),
       endedAt: 0,
-      tasks: new Set(),
-      objects: new Set(),
+      tasks: new ShardedSet<TaskRecord>(taskShard),
+      objects: new ShardedSet<ObjectId>(idShard),
       counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
       secret: randomHex(24),
       parked: null,
@@ -178,8 +179,8 @@ export class JobManager {
       state: 'running',
       driver: null,
       endedAt: 0,
-      tasks: new Set(),
-      objects: new Set(),
+      tasks: new ShardedSet<TaskRecord>(taskShard),
+      objects: new ShardedSet<ObjectId>(idShard),
       parked: null,
       graceTimer: null,
     };

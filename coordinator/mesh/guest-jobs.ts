@@ -9,6 +9,7 @@ import { randomHex, returnObjectId, taskOfObject, type JobId, type ObjectId, typ
 import { TERMINAL, type JobRecord, type TaskRecord } from '../gcs/tables.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Session } from '../session.js';
+import { idShard, ShardedSet, taskShard } from '../id-shards.js';
 
 export class GuestJobs {
   /** Guest jobs: the peer's jobs we run tasks of. */
@@ -50,8 +51,8 @@ export class GuestJobs {
       driver: this.session,
       startedAt: Date.now(),
       endedAt: 0,
-      tasks: new Set(),
-      objects: new Set(),
+      tasks: new ShardedSet<TaskRecord>(taskShard),
+      objects: new ShardedSet<ObjectId>(idShard),
       counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
       secret: randomHex(24),
       parked: null,

@@ -17,6 +17,7 @@ import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, linkMayRun, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { ShardedSet, taskShard } from '../id-shards.js';
 
 /** How much work (ms) to keep queued per CPU on a node. */
 const PIPELINE_MS = 10;
@@ -37,7 +38,7 @@ export const TURN_NODES = 256;
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
   /** Tasks in some class queue still in state 'queued' (a set: a task enqueued twice counts once). */
-  private readonly waiting = new Set<TaskRecord>();
+  private readonly waiting: Set<TaskRecord> = new ShardedSet<TaskRecord>(taskShard);
   private scheduled = false;
   /** A pass stopped at its budget: the rest waits for the next turn (frames arriving meanwhile do not resume it). */
   private yielded = false;
