@@ -5,6 +5,8 @@
 // iteration, ~36 ms with their overshoots. Each part now also stops at the
 // iteration's end (LOOP_MS after the first part began), but gets LOOP_FLOOR_MS
 // whatever is left, so that every part makes progress in every iteration.
+// A part shared by several callers (the input slice) is a LoopPart, reset at
+// the same boundary: one 0 ms timer an iteration.
 // The loop is the process's: the budget is one per process (a process may
 // hold several coordinators, in tests and meshes), not one per coordinator.
 
@@ -47,9 +49,51 @@ export class LoopBudget {
     return this.armed ? this.end : Infinity;
   }
 
+  /** Whether a part has begun in this iteration (its number is then `iterations`). */
+  get inIteration(): boolean {
+    return this.armed;
+  }
+
   private readonly reset = (): void => {
     this.armed = false;
   };
+}
+
+/**
+ * A part with a bound of its own per iteration that several callers share
+ * (the input slice: frames read in the poll phase and the drain of waiting
+ * frames in the check phase). Its bound is counted from its first use in an
+ * iteration and ends with the iteration: the loop budget's boundary resets it,
+ * so that an iteration has one boundary timer, not one per part.
+ */
+export class LoopPart {
+  private end = 0;
+  /** The loop iteration whose bound `end` is. */
+  private iteration = -1;
+
+  constructor(
+    readonly ms: number,
+    private readonly loop: LoopBudget = loopBudget,
+  ) {}
+
+  /** This iteration's deadline for the part (performance.now() time): its own bound, the iteration's end, or its floor. */
+  deadline(): number {
+    const now = performance.now();
+    const until = this.loop.until(this.ms, now);
+    if (this.iteration !== this.loop.iterations) {
+      this.iteration = this.loop.iterations;
+      this.end = now + this.ms;
+      return until;
+    }
+    return Math.min(this.end, this.loop.until(this.end - now, now));
+  }
+
+  /** Whether the part's bound in this iteration is used up (its own, or the iteration's budget past the floor). */
+  spent(): boolean {
+    if (!this.loop.inIteration || this.iteration !== this.loop.iterations) return false;
+    const now = performance.now();
+    return now > this.end || now > this.loop.iterationEnd + this.loop.floor;
+  }
 }
 
 /** The process's loop budget. */

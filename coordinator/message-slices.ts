@@ -5,7 +5,7 @@
 // 100,000 ids (a driver freeing a whole job's results): such messages are cut
 // into messages of SPLIT_IDS ids first, so that a slice can end between them.
 import type { Msg } from '../shared/protocol/messages.js';
-import { loopBudget, type LoopBudget } from './loop-budget.js';
+import { loopBudget, LoopPart, type LoopBudget } from './loop-budget.js';
 
 export const MESSAGE_SLICE_MS = 10;
 /** Ids per message past which a per-id message is cut (a free costs 20-50 µs: 128 are a few ms). */
@@ -46,41 +46,14 @@ export function splitHeavy(msgs: Msg[]): Msg[] {
  * shared by every session and by the poll phase and the drain of waiting
  * frames (issue 14): an iteration in which 100 nodes' frames arrive handles
  * one slice of them, not a slice each (a slice per frame made 100-frame turns
- * of ~1 s), and the drain after them shares that slice. The first caller of an
- * iteration sets the deadline; the next iteration lets it go. The slice also
- * ends with the iteration's budget (loop-budget.ts), but gets its floor.
+ * of ~1 s), and the drain after them shares that slice. A part of the
+ * iteration's budget (loop-budget.ts): it also ends with the iteration, but
+ * gets its floor, and the iteration's boundary resets it.
  */
-export class TurnBudget {
-  private end = 0;
-  private armed = false;
-
-  constructor(
-    private readonly ms = MESSAGE_SLICE_MS,
-    private readonly loop: LoopBudget = loopBudget,
-    private readonly later: (fn: () => void) => void = (fn) => void setTimeout(fn, 0).unref(),
-  ) {}
-
-  /** This iteration's input deadline (performance.now() time). */
-  deadline(): number {
-    const now = performance.now();
-    if (!this.armed) {
-      this.armed = true;
-      this.end = now + this.ms;
-      this.later(this.reset);
-    }
-    return Math.min(this.end, this.loop.until(this.end - now, now));
+export class TurnBudget extends LoopPart {
+  constructor(ms = MESSAGE_SLICE_MS, loop: LoopBudget = loopBudget) {
+    super(ms, loop);
   }
-
-  /** Whether this iteration's input slice is used up (its own, or the iteration's budget past the floor). */
-  spent(): boolean {
-    if (!this.armed) return false;
-    const now = performance.now();
-    return now > this.end || now > this.loop.iterationEnd + this.loop.floor;
-  }
-
-  private readonly reset = (): void => {
-    this.armed = false;
-  };
 }
 
 /**

@@ -25,6 +25,8 @@ function iterations() {
     later,
     at: () => now,
     work: (ms: number) => void (now += ms),
+    /** Boundary callbacks waiting for the iteration's end (the coordinator's: 0 ms timers). */
+    boundaries: () => boundary.length,
     next: () => {
       const fns = boundary;
       boundary = [];
@@ -60,7 +62,7 @@ describe('one budget per loop iteration', () => {
 
   it('the input slice is one per iteration for the poll phase and the drain together, and ends with the iteration budget', () => {
     const l = iterations();
-    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop, l.later);
+    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop);
     const t0 = l.at();
     // Frames read in the poll phase use 6 ms of the slice...
     expect(input.deadline()).toBe(t0 + MESSAGE_SLICE_MS);
@@ -82,5 +84,22 @@ describe('one budget per loop iteration', () => {
     l.next();
     expect(input.spent()).toBe(false);
     expect(input.deadline()).toBe(l.at() + MESSAGE_SLICE_MS);
+  });
+
+  it('an iteration has one boundary timer: the input slice is a part of the loop budget, reset with it', () => {
+    const l = iterations();
+    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop);
+    input.deadline();
+    l.work(3);
+    l.loop.until(PASS_MS);
+    l.work(3);
+    l.loop.until(FLUSH_MS);
+    input.deadline();
+    // Before, the input slice had a 0 ms timer of its own beside the loop budget's: two a busy iteration.
+    expect(l.boundaries()).toBe(1);
+    l.next();
+    expect(input.spent()).toBe(false);
+    expect(input.deadline()).toBe(l.at() + MESSAGE_SLICE_MS);
+    expect(l.boundaries()).toBe(1);
   });
 });
