@@ -17,6 +17,11 @@
 //   nothing loses nobody's work, and the coordinator measures a node it gives
 //   work to from that moment with the short window (coordinator/nodes).
 //   10,000 idle tabs thus cost 1,000 keepalives a second, not 5,000.
+// - the ticks fall on a BEAT_GRID_MS grid of the wall clock (everyOnGrid), each
+//   node keeping its own phase in the period: keepalives of thousands of idle
+//   nodes reach the coordinator in groups, which a socket wakeup reads
+//   together (a spread keepalive cost 52-60 µs of its CPU, grouped 29-32 µs,
+//   session 8's micro-bench). Ticks stay `ms` apart: silences are unchanged.
 import type { Msg, MsgOf } from '../protocol/messages.js';
 
 export type Beat = MsgOf<'heartbeat'>;
@@ -125,4 +130,29 @@ export function heartbeatIo(n: BeatSource, keepalive: () => void): HeartbeatIo {
     keepalive,
     now: () => Date.now(),
   };
+}
+
+/** The grid of the wall clock (ms) that nodes' heartbeat ticks fall on. */
+export const BEAT_GRID_MS = 100;
+
+/**
+ * Calls `fn` every `ms` (a multiple of `grid`), each call at a multiple of
+ * `grid` of `now()`: the first at the first grid point `ms` from now, the next
+ * ones `ms` apart from it, not from when the last one ran (no drift). A tick
+ * run late (the process was busy or asleep) is followed by one a period
+ * later, on the grid: missed ticks are not run in a burst. Returns a stop.
+ */
+export function everyOnGrid(ms: number, fn: () => void, grid = BEAT_GRID_MS, now: () => number = () => Date.now()): () => void {
+  const period = Math.max(grid, Math.round(ms / grid) * grid);
+  let next = Math.ceil((now() + period) / grid) * grid;
+  let timer: ReturnType<typeof setTimeout>;
+  const run = () => {
+    const t = now();
+    // More than a grid step late (a busy or sleeping process): the next tick a period from now, on the grid.
+    next = t - next > grid ? Math.ceil((t + period) / grid) * grid : next + period;
+    timer = setTimeout(run, next - t);
+    fn();
+  };
+  timer = setTimeout(run, next - now());
+  return () => clearTimeout(timer);
 }

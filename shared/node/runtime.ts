@@ -13,7 +13,7 @@ import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
-import { Heartbeat, heartbeatIo } from './heartbeat.js';
+import { everyOnGrid, Heartbeat, heartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
 import { NodeTasks } from './admission.js';
 import { CallServer } from './call-server.js';
@@ -136,12 +136,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     for (const host of this.keep?.actors.splice(0) ?? []) this.actors.adopt(host);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
-    const every =
-      platform.every ??
-      ((ms: number, fn: () => void) => {
-        const h = setInterval(fn, ms);
-        return () => clearInterval(h);
-      });
+    // Heartbeat ticks on the wall clock's grid (heartbeat.ts: idle nodes' keepalives arrive grouped).
+    const every = platform.every ?? ((ms: number, fn: () => void) => everyOnGrid(ms, fn));
     let closedResolve!: (why: string) => void;
     this.closedPromise = new Promise((r) => (closedResolve = r));
     this.ready = new Promise((resolve, reject) => {

@@ -2,8 +2,8 @@
 // deltas that ride along in frames the node sends anyway; an idle node sends
 // an empty keepalive frame every quietMs; no node is ever silent longer than
 // quietMs, which keeps failure detection as it was.
-import { describe, expect, it } from 'vitest';
-import { Heartbeat, type Beat } from '../../shared/node/heartbeat.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BEAT_GRID_MS, everyOnGrid, Heartbeat, type Beat } from '../../shared/node/heartbeat.js';
 
 const TICK = 1000;
 const QUIET = 2000;
@@ -126,5 +126,63 @@ describe('heartbeats at 10,000 nodes', () => {
     expect(n.frames.some((f) => f.msgs[0] === 'keepalive')).toBe(false);
     expect(n.frames.length).toBeGreaterThanOrEqual(9);
     expect(n.longestSilence()).toBeLessThanOrEqual(2 * TICK);
+  });
+});
+
+describe('heartbeat ticks on the wall clock grid', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('200 idle nodes that joined at random moments keepalive on 100 ms grid points only, each every quietMs, 1,000 ms ticks apart', () => {
+    vi.useFakeTimers({ now: 1_700_000_000_037 });
+    let seed = 11;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const sent: { node: number; at: number }[] = [];
+    const stops: (() => void)[] = [];
+    const joinAt: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      vi.advanceTimersByTime(Math.floor(random() * 37));
+      joinAt.push(Date.now());
+      const hb = new Heartbeat(
+        {
+          load: () => ({ t: 'heartbeat', running: 0, queued: 0, storeBytes: 0, idle: true }),
+          push: () => {},
+          keepalive: () => void sent.push({ node: i, at: Date.now() }),
+          now: () => Date.now(),
+        },
+        TICK,
+        QUIET,
+      );
+      stops.push(everyOnGrid(TICK, () => hb.tick()));
+    }
+    vi.advanceTimersByTime(60_000);
+    for (const stop of stops) stop();
+    expect(sent.length).toBeGreaterThan(200 * 25);
+    // Every keepalive leaves on the grid: the coordinator gets them in 10 groups a second, not 200 wakeups.
+    expect(sent.filter((k) => k.at % BEAT_GRID_MS !== 0)).toEqual([]);
+    expect(new Set(sent.map((k) => k.at % 1000)).size).toBeLessThanOrEqual(1000 / BEAT_GRID_MS);
+    // Each node: QUIET apart, and its first within QUIET + a grid step of its join (silences as before).
+    for (let i = 0; i < 200; i++) {
+      const mine = sent.filter((k) => k.node === i).map((k) => k.at);
+      expect(mine[0] - joinAt[i]).toBeLessThanOrEqual(QUIET + BEAT_GRID_MS);
+      for (let j = 1; j < mine.length; j++) expect(mine[j] - mine[j - 1]).toBe(QUIET);
+    }
+  });
+
+  it('a tick the process was too busy for is skipped, not run late in a burst; the next ones stay on the grid', () => {
+    vi.useFakeTimers({ now: 5_000_042 });
+    const at: number[] = [];
+    const stop = everyOnGrid(1000, () => at.push(Date.now()));
+    vi.advanceTimersByTime(2500);
+    // The clock moves 3.7 s while no timer runs (a busy or sleeping process).
+    vi.setSystemTime(Date.now() + 3700);
+    vi.advanceTimersByTime(4000);
+    stop();
+    vi.advanceTimersByTime(5000);
+    expect(at.every((t) => t % BEAT_GRID_MS === 0)).toBe(true);
+    expect(at.slice(0, 2)).toEqual([5_001_100, 5_002_100]);
+    for (let j = 1; j < at.length; j++) expect(at[j] - at[j - 1]).toBeGreaterThanOrEqual(1000);
+    expect(at.length).toBeLessThanOrEqual(7);
   });
 });
