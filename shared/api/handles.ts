@@ -5,6 +5,9 @@ import type { ObjectId } from '../ids.js';
 import type { MeshCore } from './core.js';
 import { ObjectRef } from './ref.js';
 
+/** Ids per release message when handles are freed together (coordinator/message-slices.ts SPLIT_IDS). */
+export const RELEASE_IDS = 128;
+
 interface RefEntry {
   count: number;
 }
@@ -35,18 +38,27 @@ export class HandleTable {
     return ref;
   }
 
-  /** Gives up these handles now instead of when they are garbage-collected. */
+  /** Gives up these handles now instead of when they are garbage-collected: the ids whose last handle went leave in one message (issue 14). */
   free(refs: readonly ObjectRef[]): void {
+    const gone: ObjectId[] = [];
     for (const r of refs) {
-      if (this.finalizer?.unregister(r)) this.drop(r.id);
+      if (this.finalizer?.unregister(r) && this.last(r.id)) gone.push(r.id);
     }
+    if (this.closed()) return;
+    // Releases of 128 ids, not a release per id (100,000 messages at a job's end): the size the coordinator handles between clock readings.
+    for (let i = 0; i < gone.length; i += RELEASE_IDS) this.core.release(gone.slice(i, i + RELEASE_IDS));
   }
 
   private drop(id: ObjectId): void {
+    if (this.last(id) && !this.closed()) this.core.release([id]);
+  }
+
+  /** One handle of `id` fewer: true when it was the last. */
+  private last(id: ObjectId): boolean {
     const e = this.handles.get(id);
-    if (!e) return;
-    if (--e.count > 0) return;
+    if (!e) return false;
+    if (--e.count > 0) return false;
     this.handles.delete(id);
-    if (!this.closed()) this.core.release([id]);
+    return true;
   }
 }

@@ -72,6 +72,10 @@ function payloadBytes(m: Msg): number {
     }
     case 'fn':
       return 128 + m.f.source.length * 3; // UTF-16 units to at most 3 UTF-8 bytes each
+    case 'release':
+    case 'borrow':
+    case 'dropped':
+      return 64 + m.ids.length * 44; // an object id: 40 hex characters and its string header
     case 'done': {
       let n = 64;
       for (const r of m.results) n += r.v ? r.v.byteLength : 64;

@@ -503,6 +503,16 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(got.flat().map((m) => (m as MsgOf<'submit'>).spec.taskId)).toEqual(Array.from({ length: count }, (_, i) => childTaskId(root, i)));
   });
 
+  it('releases of 128 ids each leave in frames near the soft limit, not 1,024 of them in one frame of 5 MB', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    const ids = Array.from({ length: 128 }, (_, i) => returnObjectId(childTaskId(root, i), 0));
+    for (let i = 0; i < 800; i++) out.push({ t: 'release', ids });
+    await nextTurn();
+    expect(frames.map((f) => decodeFrame(f).length).reduce((a, b) => a + b)).toBe(800);
+    for (const f of frames) expect(f.byteLength).toBeLessThan(FRAME_SOFT_MAX + 8192);
+  });
+
   it('a single message over the soft limit leaves at once, in its own frame', () => {
     const frames: Uint8Array[] = [];
     const out = new Outbox((f) => frames.push(f));
