@@ -32,6 +32,10 @@ export interface Probe {
   /** Loop iterations with a budget (coordinator/loop-budget.ts), and parts held to their floor because it was spent: totals. */
   loopIterations: number;
   loopFloored: number;
+  /** Budgeted iterations over 50 ms, the longest (ms), and their time by part (coordinator/loop-budget.ts): totals. */
+  loopLong: number;
+  loopLongestMs: number;
+  loopLongByPart: Record<string, number>;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -109,8 +113,12 @@ async function main(): Promise<void> {
       statsServerMaxMs: statsServerMax,
       loopIterations: loopBudget.iterations,
       loopFloored: loopBudget.floored,
+      loopLong: loopBudget.long,
+      loopLongestMs: loopBudget.longest,
+      loopLongByPart: { ...loopBudget.longByPart },
     };
     if (m.reset) {
+      loopBudget.longest = 0;
       statsServerMax = 0;
       eld.reset();
       worstCpu = 0;

@@ -51,6 +51,10 @@ interface Run {
   statsServerMs: number;
   loopIterations: number;
   loopFloored: number;
+  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by part). */
+  loopLong: number;
+  loopLongestMs: number;
+  loopLongByPart: Record<string, number>;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
   /** Tasks the rebalancer asked busy nodes to hand back. */
@@ -97,6 +101,9 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       statsServerMs: after.statsServerMaxMs,
       loopIterations: after.loopIterations - before.loopIterations,
       loopFloored: after.loopFloored - before.loopFloored,
+      loopLong: after.loopLong - before.loopLong,
+      loopLongestMs: after.loopLongestMs,
+      loopLongByPart: Object.fromEntries(Object.entries(after.loopLongByPart).map(([k, v]) => [k, v - (before.loopLongByPart[k] ?? 0)])),
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
@@ -148,7 +155,11 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations; ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part: ${Object.entries(
+          r.loopLongByPart,
+        )
+          .map(([k, v]) => `${k} ${round(v, 0)}`)
+          .join(', ')}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       runs.push(r);
       await sleep(1000);

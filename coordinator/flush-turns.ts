@@ -64,7 +64,7 @@ export class SessionFlushes implements FlushTurns {
     // Only what was queued before this turn: an outbox added while flushing waits for the next.
     const end = Math.min(this.queue.length, this.head + this.perTurn);
     // FLUSH_MS, and not past the loop iteration's budget (but its floor: some flush every iteration).
-    const deadline = loopBudget.until(FLUSH_MS);
+    const deadline = loopBudget.until(FLUSH_MS, performance.now(), 'flush');
     let k = 0;
     let timed = false;
     while (this.head < end) {

@@ -15,12 +15,30 @@ export const LOOP_MS = 20;
 /** What a part gets once the iteration's budget is spent (ms). */
 export const LOOP_FLOOR_MS = 2;
 
+/** The bounded parts of an iteration. */
+export type LoopPartName = 'input' | 'pass' | 'flush';
+const PART_NAMES = ['input', 'pass', 'flush'] as const;
+/** An iteration longer than this (from its first part to its boundary) is counted as long, with its time by part. */
+export const LONG_ITERATION_MS = 50;
+
 export class LoopBudget {
   private end = 0;
   private armed = false;
   /** Iterations with a budget, and parts held to their floor because the iteration's budget was spent (for /api/stats and tests). */
   iterations = 0;
   floored = 0;
+  /**
+   * Iterations over LONG_ITERATION_MS, the longest (ms), and the time of those iterations by part: from a
+   * part's start to the next part's start (the last part's, to the boundary), so whatever runs between two
+   * parts (socket reads, GC, timers) counts with the one before (for bench:scale: where a long iteration went).
+   */
+  long = 0;
+  longest = 0;
+  readonly longByPart: Record<LoopPartName, number> = { input: 0, pass: 0, flush: 0 };
+  private start = 0;
+  private lastAt = 0;
+  private lastPart: LoopPartName = 'pass';
+  private readonly spent: Record<LoopPartName, number> = { input: 0, pass: 0, flush: 0 };
 
   constructor(
     readonly ms = LOOP_MS,
@@ -33,13 +51,17 @@ export class LoopBudget {
   ) {}
 
   /** The deadline (performance.now() time) of a part that may work `ms` alone: never past this iteration's end, but `floor` from now at least. */
-  until(ms: number, now = performance.now()): number {
+  until(ms: number, now = performance.now(), part: LoopPartName = 'pass'): number {
     if (!this.armed) {
       this.armed = true;
       this.iterations++;
       this.end = now + this.ms;
       this.later(this.reset);
-    }
+      this.start = now;
+      for (const k of PART_NAMES) this.spent[k] = 0;
+    } else this.spent[this.lastPart] += now - this.lastAt;
+    this.lastAt = now;
+    this.lastPart = part;
     if (this.end - now < this.floor && ms > this.floor) this.floored++;
     return Math.min(now + ms, Math.max(this.end, now + this.floor));
   }
@@ -56,6 +78,13 @@ export class LoopBudget {
 
   private readonly reset = (): void => {
     this.armed = false;
+    const now = performance.now();
+    this.spent[this.lastPart] += now - this.lastAt;
+    const length = now - this.start;
+    if (length > this.longest) this.longest = length;
+    if (length <= LONG_ITERATION_MS) return;
+    this.long++;
+    for (const k of PART_NAMES) this.longByPart[k] += this.spent[k];
   };
 }
 
@@ -74,18 +103,19 @@ export class LoopPart {
   constructor(
     readonly ms: number,
     private readonly loop: LoopBudget = loopBudget,
+    private readonly name: LoopPartName = 'input',
   ) {}
 
   /** This iteration's deadline for the part (performance.now() time): its own bound, the iteration's end, or its floor. */
   deadline(): number {
     const now = performance.now();
-    const until = this.loop.until(this.ms, now);
+    const until = this.loop.until(this.ms, now, this.name);
     if (this.iteration !== this.loop.iterations) {
       this.iteration = this.loop.iterations;
       this.end = now + this.ms;
       return until;
     }
-    return Math.min(this.end, this.loop.until(this.end - now, now));
+    return Math.min(this.end, this.loop.until(this.end - now, now, this.name));
   }
 
   /** Whether the part's bound in this iteration is used up (its own, or the iteration's budget past the floor). */

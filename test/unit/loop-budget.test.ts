@@ -102,4 +102,33 @@ describe('one budget per loop iteration', () => {
     expect(input.deadline()).toBe(l.at() + MESSAGE_SLICE_MS);
     expect(l.boundaries()).toBe(1);
   });
+
+  it('an iteration over LONG_ITERATION_MS is counted, with its time by part (to the next part or the boundary)', () => {
+    const l = iterations();
+    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop);
+    // A short iteration: counted in `longest` only.
+    input.deadline();
+    l.work(5);
+    l.next();
+    expect(l.loop.long).toBe(0);
+    expect(l.loop.longest).toBe(5);
+    // A long one: the input slice's decode ran 12 ms, a pass 30 (a rehash in it, say), flushes 15, then 3 ms to the boundary (the flush's).
+    input.deadline();
+    l.work(12);
+    l.loop.until(PASS_MS, performance.now(), 'pass');
+    l.work(30);
+    l.loop.until(FLUSH_MS, performance.now(), 'flush');
+    l.work(15);
+    l.work(3);
+    l.next();
+    expect(l.loop.long).toBe(1);
+    expect(l.loop.longest).toBe(60);
+    expect(l.loop.longByPart).toEqual({ input: 12, pass: 30, flush: 18 });
+    // The next short iteration adds nothing to the long ones' parts.
+    l.loop.until(FLUSH_MS, performance.now(), 'flush');
+    l.work(4);
+    l.next();
+    expect(l.loop.long).toBe(1);
+    expect(l.loop.longByPart.flush).toBe(18);
+  });
 });
