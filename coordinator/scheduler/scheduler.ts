@@ -16,13 +16,9 @@ import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, linkMayRun, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { depth, fits } from './room.js';
 
-/** How much work (ms) to keep queued per CPU on a node. */
-const PIPELINE_MS = 10;
-const MAX_DEPTH = 64;
-/** Depth for a function not yet measured. */
-const UNKNOWN_DEPTH = 2;
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
@@ -271,32 +267,11 @@ export class Scheduler {
 
   /** Tasks per CPU a node may hold for this function. */
   depth(t: TaskRecord): number {
-    const f = this.gcs.functions.get(t.spec.fnId);
-    if (!f || f.runs < 3) return UNKNOWN_DEPTH;
-    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(PIPELINE_MS / Math.max(f.ewmaMs, 0.005))));
+    return depth(this.gcs, t);
   }
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
-    if (t.replicas?.used.has(n.id)) return false;
-    if (n.link !== undefined && !linkMayRun(t, this.gcs)) return false;
-    const req = t.spec.resources;
-    const cpus = n.resources.cpu ?? 0;
-    const depth = this.depth(t);
-    for (const r in req) {
-      const want = req[r];
-      if (want === 0) continue;
-      const have = n.resources[r] ?? 0;
-      if (want > have) return false;
-      if (r === 'cpu') {
-        // Live actors hold their CPUs outright; only the rest is pipelined.
-        const free = cpus - n.actorCpu;
-        if (t.spec.actor?.kind === 'create') {
-          if ((n.inflight.cpu ?? 0) + want > cpus) return false; // an actor needs a CPU of its own now
-        } else if ((n.inflight.cpu ?? 0) - n.actorCpu + want > free * depth) return false;
-      } else if ((n.inflight[r] ?? 0) + want > have) return false;
-    }
-    // Zero-CPU tasks still take a place in the node's queue.
-    return n.inflightTasks < Math.max(1, cpus) * depth + 16;
+    return fits(this.gcs, n, t);
   }
 
   /** A task's resources count on its node (+1) or no longer (-1): nodes/load.ts writes node records. */
