@@ -5,6 +5,7 @@ import { Outbox, type FlushTurns } from '../shared/protocol/frame.js';
 import type { Msg } from '../shared/protocol/messages.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
+import { traffic } from './traffic.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
@@ -41,6 +42,7 @@ export class Session {
       (frame) => {
         if (this.closed || ws.readyState !== ws.OPEN) return;
         this.bytesOut += frame.byteLength;
+        traffic.frameOut(this.role === 'node');
         ws.send(frame);
       },
       undefined,
@@ -49,7 +51,9 @@ export class Session {
   }
 
   send(m: Msg): void {
-    if (!this.closed) this.outbox.push(m);
+    if (this.closed) return;
+    traffic.msgOut(m.t);
+    this.outbox.push(m);
   }
 
   /** A short name for logs and events. */

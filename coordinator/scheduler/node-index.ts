@@ -10,6 +10,7 @@
 import type { Session } from '../session.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { JoinOrder } from './join-order.js';
+import { traffic } from '../traffic.js';
 
 /**
  * How many of a shape's least loaded nodes a placement tries before it
@@ -154,8 +155,11 @@ export class NodeIndex {
       e.shape.heap.push(e);
     }
     e.key = indexLoad(n);
+    const was = e.pos;
     this.up(e.shape.heap, e.pos);
     this.down(e.shape.heap, e.pos);
+    traffic.refiled++;
+    if (e.pos !== was) traffic.moved++;
   }
 
   /** Whether some node of the mesh offers enough of every resource `t` asks for (ignores what is in use). */

@@ -18,6 +18,7 @@ import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
+import { traffic } from '../traffic.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
@@ -236,6 +237,7 @@ export class Scheduler {
     }
     this.turnNodes.add(n);
     this.turnList.push(n);
+    traffic.nodeTurns++;
   }
 
   /**
