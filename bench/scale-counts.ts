@@ -16,6 +16,8 @@ export interface Counts {
   nodeTurns: number;
   refiled: number;
   moved: number;
+  /** Share of tasks placed on a node the scheduler was filling (coordinator/scheduler/packing.ts). */
+  filled: number;
   /** Tasks per node frame, out (assignments) and in (results). */
   tasksPerFrameOut: number;
   tasksPerFrameIn: number;
@@ -41,6 +43,7 @@ export function counts(s0: Record<string, number>, s1: Record<string, number>, t
     nodeTurns: d('traffic.nodeTurns'),
     refiled: d('traffic.refiled'),
     moved: d('traffic.moved'),
+    filled: d('schedulerFilled'),
     tasksPerFrameOut: nodeFramesOut > 0 ? 1 / nodeFramesOut : 0,
     tasksPerFrameIn: nodeFramesIn > 0 ? 1 / nodeFramesIn : 0,
   };
@@ -55,6 +58,6 @@ const kinds = (m: Record<string, number>) =>
 export function countsLine(c: Counts): string {
   return (
     `per task: node frames in ${round(c.nodeFramesIn, 3)} (${round(c.tasksPerFrameIn, 1)} tasks a frame), out ${round(c.nodeFramesOut, 3)} (${round(c.tasksPerFrameOut, 1)} tasks a frame); ` +
-    `messages in: ${kinds(c.msgsIn)}; out: ${kinds(c.msgsOut)}; nodes given work a turn ${round(c.nodeTurns, 3)}, index re-filings ${round(c.refiled, 2)} (moved ${round(c.moved, 2)})`
+    `messages in: ${kinds(c.msgsIn)}; out: ${kinds(c.msgsOut)}; nodes given work a turn ${round(c.nodeTurns, 3)}, index re-filings ${round(c.refiled, 2)} (moved ${round(c.moved, 2)}); ${round(c.filled * 100, 1)}% placed by packing`
   );
 }

@@ -274,6 +274,7 @@ export class Coordinator implements Managers {
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
       schedulerPacked: this.scheduler.packed,
+      schedulerFilled: this.scheduler.packing.filled,
       flushMaxPerTurn: this.flushes.maxPerTurn,
       flushTurnsCarried: this.flushes.carried,
       flushTurnsTimed: this.flushes.timed,

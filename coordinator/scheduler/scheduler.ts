@@ -8,7 +8,6 @@
 // and HTTP, and the pass goes on in the next turn, from the class it left.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
-import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
@@ -18,6 +17,7 @@ import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
+import { packable, Packing } from './packing.js';
 import { traffic } from '../traffic.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
@@ -51,6 +51,13 @@ export class Scheduler {
   private packAt = 0;
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
   packed = 0;
+  /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
+  readonly packing = new Packing(
+    () => this.index.size,
+    (n) => this.index.has(n),
+    (n, t) => this.fits(n, t),
+    (t) => this.depth(t),
+  );
   /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
   readonly rebalancer = new Rebalancer(
     this.index,
@@ -92,6 +99,7 @@ export class Scheduler {
 
   removeNode(n: NodeRecord): void {
     this.index.remove(n);
+    this.packing.removed(n);
   }
 
   /** Makes the index hold exactly `nodes` (tests and tools; membership calls addNode/removeNode). */
@@ -207,11 +215,14 @@ export class Scheduler {
           node = this.onTurnNodes(t);
           if (!node) return cut(key);
         } else {
-          node = policyOf(t).pick(t, this.ctx);
+          // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
+          const plain = packable(t);
+          node = (plain ? this.packing.pick(t) : null) ?? policyOf(t).pick(t, this.ctx);
           if (!node) {
             this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
             break;
           }
+          if (plain) this.packing.chose(node);
         }
         q.shift();
         this.assign(t, node);
@@ -248,9 +259,8 @@ export class Scheduler {
    * goes there only if that node is among them.
    */
   private onTurnNodes(t: TaskRecord): NodeRecord | null {
-    const policy = policyOf(t);
-    if (policy !== defaultPolicy || t.spec.actor || t.replicas || t.spec.args.some((a) => a.r !== undefined)) {
-      const n = policy.pick(t, this.ctx);
+    if (!packable(t)) {
+      const n = policyOf(t).pick(t, this.ctx);
       return n && this.turnNodes.has(n) ? n : null;
     }
     const list = this.turnList;

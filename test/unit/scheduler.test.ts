@@ -881,8 +881,13 @@ describe('distinct nodes per turn (issue 14): each is a frame and a socket write
     // Frames carry several tasks each: 6,000 tasks in far fewer writes than one per task.
     expect(frames.reduce((s, [, k]) => s + k, 0)).toBe(6000);
     expect(frames.length).toBeLessThan(6000 / 3);
-    // The first nodes given work are the least loaded (idle ones, in join order; the first 100 were busy).
-    expect(w.assigned.slice(0, TURN_NODES).map((a) => a.node)).toEqual(nodes.slice(100, 100 + TURN_NODES));
+    // The first nodes given work are the least loaded (idle ones, in join order; the first 100 were busy), each
+    // filled to half its depth (5 tasks) before the next is touched (packing.ts); the turn's TURN_NODES-th node
+    // starts the packing of those nodes up to their depth.
+    const half = 5;
+    const first = w.assigned.slice(0, half * (TURN_NODES - 1)).map((a) => a.node.name);
+    expect(first).toEqual(nodes.slice(100, 99 + TURN_NODES).flatMap((n) => Array<string>(half).fill(n.name)));
+    expect(new Set(w.assigned.slice(0, 2000).map((a) => a.node))).toEqual(new Set(nodes.slice(100, 100 + TURN_NODES)));
     // No node past its depth (10 per CPU, plus the one task the busy ones had); tasks in queue order.
     for (const [i, n] of nodes.entries()) expect(n.inflightTasks).toBeLessThanOrEqual(i < 100 ? 11 : 10);
     expect(w.assigned.map((a) => a.task)).toEqual(ts);
