@@ -5,8 +5,9 @@
 import { round } from './harness.js';
 
 export interface Counts {
-  /** Per task: frames from nodes and to nodes. */
+  /** Per task: frames from nodes (keepalives apart: idle nodes send them whatever the job) and to nodes. */
   nodeFramesIn: number;
+  keepalivesIn: number;
   nodeFramesOut: number;
   nodeFrames: number;
   /** Per task: messages by kind (the kinds a job moves). */
@@ -36,6 +37,7 @@ export function counts(s0: Record<string, number>, s1: Record<string, number>, t
   const nodeFramesOut = d('traffic.nodeFramesOut');
   return {
     nodeFramesIn,
+    keepalivesIn: d('traffic.keepalivesIn'),
     nodeFramesOut,
     nodeFrames: nodeFramesIn + nodeFramesOut,
     msgsIn,
@@ -57,7 +59,7 @@ const kinds = (m: Record<string, number>) =>
 
 export function countsLine(c: Counts): string {
   return (
-    `per task: node frames in ${round(c.nodeFramesIn, 3)} (${round(c.tasksPerFrameIn, 1)} tasks a frame), out ${round(c.nodeFramesOut, 3)} (${round(c.tasksPerFrameOut, 1)} tasks a frame); ` +
+    `per task: node frames in ${round(c.nodeFramesIn, 3)} (${round(c.tasksPerFrameIn, 1)} tasks a frame; and keepalives ${round(c.keepalivesIn, 3)}), out ${round(c.nodeFramesOut, 3)} (${round(c.tasksPerFrameOut, 1)} tasks a frame); ` +
     `messages in: ${kinds(c.msgsIn)}; out: ${kinds(c.msgsOut)}; nodes given work a turn ${round(c.nodeTurns, 3)}, index re-filings ${round(c.refiled, 2)} (moved ${round(c.moved, 2)}); ${round(c.filled * 100, 1)}% placed by packing`
   );
 }

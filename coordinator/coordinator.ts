@@ -177,7 +177,7 @@ export class Coordinator implements Managers {
 
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
-    traffic.frameIn(s.role === 'node');
+    traffic.frameIn(s.role === 'node', data.byteLength === 0);
     this.inbox.frame(s, data);
   }
 

@@ -6,8 +6,9 @@
 import type { MessageKind } from '../shared/protocol/messages.js';
 
 export class Traffic {
-  /** Frames from nodes and from others (drivers, pending sessions). */
+  /** Frames from nodes (keepalives, empty frames, apart) and from others (drivers, pending sessions). */
   nodeFramesIn = 0;
+  keepalivesIn = 0;
   framesIn = 0;
   nodeFramesOut = 0;
   framesOut = 0;
@@ -20,8 +21,9 @@ export class Traffic {
   refiled = 0;
   moved = 0;
 
-  frameIn(node: boolean): void {
-    if (node) this.nodeFramesIn++;
+  frameIn(node: boolean, empty: boolean): void {
+    if (empty) this.keepalivesIn++;
+    else if (node) this.nodeFramesIn++;
     else this.framesIn++;
   }
 
@@ -42,6 +44,7 @@ export class Traffic {
   json(): Record<string, number> {
     const out: Record<string, number> = {
       'traffic.nodeFramesIn': this.nodeFramesIn,
+      'traffic.keepalivesIn': this.keepalivesIn,
       'traffic.framesIn': this.framesIn,
       'traffic.nodeFramesOut': this.nodeFramesOut,
       'traffic.framesOut': this.framesOut,
