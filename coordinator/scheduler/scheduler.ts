@@ -17,7 +17,7 @@ import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
-import { packable, Packing } from './packing.js';
+import { belowThreshold, packable, Packing } from './packing.js';
 import { traffic } from '../traffic.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
@@ -254,7 +254,9 @@ export class Scheduler {
   /**
    * The turn gave work to TURN_NODES nodes already: a node among them for `t`,
    * or null (the pass waits for the next turn). A plain task goes to the next
-   * of them, round robin, that has room (its depth bounds what it is sent); a
+   * of them, round robin, that is below the packing threshold (packing.ts: half
+   * what its depth allows, so an unmeasured or long task is not doubled up on
+   * a node while others idle); a
    * task whose policy names its node (spread, affinity, locality, an actor)
    * goes there only if that node is among them.
    */
@@ -267,7 +269,7 @@ export class Scheduler {
     for (let i = 0; i < list.length; i++) {
       const n = list[this.packAt];
       this.packAt = (this.packAt + 1) % list.length;
-      if (this.index.has(n) && this.fits(n, t)) {
+      if (this.index.has(n) && belowThreshold(n, this.depth(t)) && this.fits(n, t)) {
         this.packed++;
         return n;
       }
