@@ -29,6 +29,7 @@ import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
 import { Cluster } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
+import { counts, countsLine, type Counts } from './scale-counts.js';
 
 /** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
 const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
@@ -61,6 +62,8 @@ interface Run {
   askedBack: number;
   /** The most outboxes flushed in one turn (coordinator/flush-turns.ts), over the coordinator's life. */
   flushMax: number;
+  /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
+  counts: Counts;
 }
 
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
@@ -107,6 +110,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
+      counts: counts(s0, s1, count),
     };
   } finally {
     await mesh.close();
@@ -161,6 +165,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
           .map(([k, v]) => `${k} ${round(v, 0)}`)
           .join(', ')}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
+      log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
       await sleep(1000);
     }
@@ -220,6 +225,8 @@ runBench(async () => {
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
+      emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
+      emit(figure(`${k}.nodes_touched_per_task`, run.counts.nodeTurns, 'nodes', br?.counts.nodeTurns ?? null));
     });
     if (r.churn) {
       const c = r.churn;

@@ -33,6 +33,7 @@ import { Honesty } from './trust/honesty.js';
 import { LoopWatch } from './nodes/loop-watch.js';
 import { SessionFlushes } from './flush-turns.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
+import { traffic } from './traffic.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
 
@@ -176,6 +177,7 @@ export class Coordinator implements Managers {
 
   /** A frame arrived on a session. Bad frames close that session only. */
   onFrame(s: Session, data: Uint8Array): void {
+    traffic.frameIn(s.role === 'node', data.byteLength === 0);
     this.inbox.frame(s, data);
   }
 
@@ -272,6 +274,7 @@ export class Coordinator implements Managers {
       loopDelayMaxMs: this.loop.maxMs(),
       schedulerSlicedPasses: this.scheduler.slicedPasses,
       schedulerPacked: this.scheduler.packed,
+      schedulerFilled: this.scheduler.packing.filled,
       flushMaxPerTurn: this.flushes.maxPerTurn,
       flushTurnsCarried: this.flushes.carried,
       flushTurnsTimed: this.flushes.timed,
@@ -280,6 +283,7 @@ export class Coordinator implements Managers {
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
       gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,
       gcsRowsWritten: this.gcs.storage.stats?.rowsWritten ?? 0,
+      ...traffic.json(),
     };
   }
 

@@ -13,6 +13,7 @@ import { handlers, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
 import { frameCount, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
+import { traffic } from './traffic.js';
 
 export class Inbox {
   /** Frames that arrived after their turn's slice was spent and waited undecoded for a later turn (`/api/stats` `framesDeferred`). */
@@ -212,6 +213,7 @@ export class Inbox {
       if (!allowed.has(m.t)) return (void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length);
       const breach = this.c.limits.message(s, m);
       if (breach) return (void s.fail(breach.code, breach.message), msgs.length);
+      traffic.msgIn(m.t);
       const h = handlers[m.t] as Handler<typeof m.t> | null;
       const err = h?.(this.c, s, m);
       if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });

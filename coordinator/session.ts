@@ -6,6 +6,7 @@ import type { Msg } from '../shared/protocol/messages.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 import { idShard, ShardedMap } from './id-shards.js';
+import { traffic } from './traffic.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
@@ -42,6 +43,7 @@ export class Session {
       (frame) => {
         if (this.closed || ws.readyState !== ws.OPEN) return;
         this.bytesOut += frame.byteLength;
+        traffic.frameOut(this.role === 'node');
         ws.send(frame);
       },
       undefined,
@@ -50,7 +52,9 @@ export class Session {
   }
 
   send(m: Msg): void {
-    if (!this.closed) this.outbox.push(m);
+    if (this.closed) return;
+    traffic.msgOut(m.t);
+    this.outbox.push(m);
   }
 
   /** A short name for logs and events. */

@@ -10,6 +10,8 @@
 import type { Session } from '../session.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { JoinOrder } from './join-order.js';
+import { before, down, sameShape, shapeFits, shapeKey, up, type Entry, type Shape } from './shape-heap.js';
+import { traffic } from '../traffic.js';
 
 /**
  * How many of a shape's least loaded nodes a placement tries before it
@@ -20,25 +22,6 @@ export const CANDIDATES = 32;
 export const EXACT_BELOW = 256;
 /** Spread tries this many nodes past its cursor before it takes the least loaded node with room. */
 export const SPREAD_SCAN = 64;
-
-interface Entry {
-  node: NodeRecord;
-  /** Join order: ties in load go to the node that joined first. */
-  seq: number;
-  shape: Shape;
-  /** Position in its shape's heap. */
-  pos: number;
-  /** The load it is filed under. */
-  key: number;
-  /** Position in join order (for spread). */
-  slot: number;
-}
-
-interface Shape {
-  key: string;
-  resources: Record<string, number>;
-  heap: Entry[];
-}
 
 /** CPUs of a node that live actors do not hold. */
 export function freeCpus(n: NodeRecord): number {
@@ -51,32 +34,6 @@ export function indexLoad(n: NodeRecord): number {
   const free = freeCpus(n);
   if (cpus > 0 && free === 0) return 1e9 + n.inflightTasks;
   return n.inflightTasks / Math.max(1, free);
-}
-
-function shapeKey(resources: Record<string, number>): string {
-  const parts: string[] = [];
-  for (const r of Object.keys(resources).sort()) if (resources[r] > 0) parts.push(`${r}=${resources[r]}`);
-  return parts.join(',');
-}
-
-/**
- * Whether `resources` files under the shape holding `shape` (what comparing
- * shapeKeys says, without building one: a node's load changes twice a task).
- */
-function sameShape(resources: Record<string, number>, shape: Record<string, number>): boolean {
-  let left = 0;
-  for (const r in shape) if (shape[r] > 0) left++;
-  for (const r in resources) {
-    const v = resources[r];
-    if (!(v > 0)) continue;
-    if (shape[r] !== v) return false;
-    left--;
-  }
-  return left === 0;
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.key < b.key || (a.key === b.key && a.seq < b.seq);
 }
 
 /** Nodes that know which index files them: Scheduler.charge and setBlocked touch a node without knowing its scheduler. */
@@ -128,7 +85,7 @@ export class NodeIndex {
     this.order.add(e);
     this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 0) + 1);
     shape.heap.push(e);
-    this.up(shape.heap, e.pos);
+    up(shape.heap, e.pos);
     owners.set(n, this);
   }
 
@@ -154,8 +111,11 @@ export class NodeIndex {
       e.shape.heap.push(e);
     }
     e.key = indexLoad(n);
-    this.up(e.shape.heap, e.pos);
-    this.down(e.shape.heap, e.pos);
+    const was = e.pos;
+    up(e.shape.heap, e.pos);
+    down(e.shape.heap, e.pos);
+    traffic.refiled++;
+    if (e.pos !== was) traffic.moved++;
   }
 
   /** Whether some node of the mesh offers enough of every resource `t` asks for (ignores what is in use). */
@@ -264,8 +224,8 @@ export class NodeIndex {
     if (last !== e) {
       heap[e.pos] = last;
       last.pos = e.pos;
-      this.up(heap, last.pos);
-      this.down(heap, last.pos);
+      up(heap, last.pos);
+      down(heap, last.pos);
     }
     if (heap.length === 0) {
       this.shapes.delete(e.shape.key);
@@ -277,40 +237,4 @@ export class NodeIndex {
     this.maxOf.clear();
     for (const s of this.shapes.values()) for (const r in s.resources) if (s.resources[r] > (this.maxOf.get(r) ?? 0)) this.maxOf.set(r, s.resources[r]);
   }
-
-  private up(heap: Entry[], pos: number): void {
-    const e = heap[pos];
-    while (pos > 0) {
-      const p = (pos - 1) >> 1;
-      if (!before(e, heap[p])) break;
-      heap[pos] = heap[p];
-      heap[pos].pos = pos;
-      pos = p;
-    }
-    heap[pos] = e;
-    e.pos = pos;
-  }
-
-  private down(heap: Entry[], pos: number): void {
-    const e = heap[pos];
-    const n = heap.length;
-    for (;;) {
-      const l = 2 * pos + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && before(heap[r], heap[l]) ? r : l;
-      if (!before(heap[c], e)) break;
-      heap[pos] = heap[c];
-      heap[pos].pos = pos;
-      pos = c;
-    }
-    heap[pos] = e;
-    e.pos = pos;
-  }
-}
-
-function shapeFits(s: Shape, t: TaskRecord): boolean {
-  const req = t.spec.resources;
-  for (const r in req) if (req[r] > 0 && req[r] > (s.resources[r] ?? 0)) return false;
-  return true;
 }

@@ -8,7 +8,6 @@
 // and HTTP, and the pass goes on in the next turn, from the class it left.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
-import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
@@ -16,14 +15,12 @@ import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, linkMayRun, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { ShardedSet, taskShard } from '../id-shards.js';
+import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { depth, fits } from './room.js';
+import { belowThreshold, packable, Packing } from './packing.js';
+import { traffic } from '../traffic.js';
 
-/** How much work (ms) to keep queued per CPU on a node. */
-const PIPELINE_MS = 10;
-const MAX_DEPTH = 64;
-/** Depth for a function not yet measured. */
-const UNKNOWN_DEPTH = 2;
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
@@ -55,6 +52,13 @@ export class Scheduler {
   private packAt = 0;
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
   packed = 0;
+  /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
+  readonly packing = new Packing(
+    () => this.index.size,
+    (n) => this.index.has(n),
+    (n, t) => this.fits(n, t),
+    (t) => this.depth(t),
+  );
   /** Work stealing for nodes that joined or went idle while others hold queues (rebalance.ts). */
   readonly rebalancer = new Rebalancer(
     this.index,
@@ -96,6 +100,7 @@ export class Scheduler {
 
   removeNode(n: NodeRecord): void {
     this.index.remove(n);
+    this.packing.removed(n);
   }
 
   /** Makes the index hold exactly `nodes` (tests and tools; membership calls addNode/removeNode). */
@@ -211,11 +216,14 @@ export class Scheduler {
           node = this.onTurnNodes(t);
           if (!node) return cut(key);
         } else {
-          node = policyOf(t).pick(t, this.ctx);
+          // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
+          const plain = packable(t);
+          node = (plain ? this.packing.pick(t) : null) ?? policyOf(t).pick(t, this.ctx);
           if (!node) {
             this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
             break;
           }
+          if (plain) this.packing.chose(node);
         }
         q.shift();
         this.assign(t, node);
@@ -241,26 +249,28 @@ export class Scheduler {
     }
     this.turnNodes.add(n);
     this.turnList.push(n);
+    traffic.nodeTurns++;
   }
 
   /**
    * The turn gave work to TURN_NODES nodes already: a node among them for `t`,
    * or null (the pass waits for the next turn). A plain task goes to the next
-   * of them, round robin, that has room (its depth bounds what it is sent); a
+   * of them, round robin, that is below the packing threshold (packing.ts: half
+   * what its depth allows, so an unmeasured or long task is not doubled up on
+   * a node while others idle); a
    * task whose policy names its node (spread, affinity, locality, an actor)
    * goes there only if that node is among them.
    */
   private onTurnNodes(t: TaskRecord): NodeRecord | null {
-    const policy = policyOf(t);
-    if (policy !== defaultPolicy || t.spec.actor || t.replicas || t.spec.args.some((a) => a.r !== undefined)) {
-      const n = policy.pick(t, this.ctx);
+    if (!packable(t)) {
+      const n = policyOf(t).pick(t, this.ctx);
       return n && this.turnNodes.has(n) ? n : null;
     }
     const list = this.turnList;
     for (let i = 0; i < list.length; i++) {
       const n = list[this.packAt];
       this.packAt = (this.packAt + 1) % list.length;
-      if (this.index.has(n) && this.fits(n, t)) {
+      if (this.index.has(n) && belowThreshold(n, this.depth(t)) && this.fits(n, t)) {
         this.packed++;
         return n;
       }
@@ -272,32 +282,11 @@ export class Scheduler {
 
   /** Tasks per CPU a node may hold for this function. */
   depth(t: TaskRecord): number {
-    const f = this.gcs.functions.get(t.spec.fnId);
-    if (!f || f.runs < 3) return UNKNOWN_DEPTH;
-    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(PIPELINE_MS / Math.max(f.ewmaMs, 0.005))));
+    return depth(this.gcs, t);
   }
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
-    if (t.replicas?.used.has(n.id)) return false;
-    if (n.link !== undefined && !linkMayRun(t, this.gcs)) return false;
-    const req = t.spec.resources;
-    const cpus = n.resources.cpu ?? 0;
-    const depth = this.depth(t);
-    for (const r in req) {
-      const want = req[r];
-      if (want === 0) continue;
-      const have = n.resources[r] ?? 0;
-      if (want > have) return false;
-      if (r === 'cpu') {
-        // Live actors hold their CPUs outright; only the rest is pipelined.
-        const free = cpus - n.actorCpu;
-        if (t.spec.actor?.kind === 'create') {
-          if ((n.inflight.cpu ?? 0) + want > cpus) return false; // an actor needs a CPU of its own now
-        } else if ((n.inflight.cpu ?? 0) - n.actorCpu + want > free * depth) return false;
-      } else if ((n.inflight[r] ?? 0) + want > have) return false;
-    }
-    // Zero-CPU tasks still take a place in the node's queue.
-    return n.inflightTasks < Math.max(1, cpus) * depth + 16;
+    return fits(this.gcs, n, t);
   }
 
   /** A task's resources count on its node (+1) or no longer (-1): nodes/load.ts writes node records. */
