@@ -1,9 +1,12 @@
-// The page side of bench/channel.ts: one plain RTCPeerConnection with one data
-// channel (no simple-peer), as a script that runs the same in a Chromium page
-// and in Node over @roamhq/wrtc (`globalThis.RTCPeerConnection` set first).
+// A plain data channel for bench/channel.ts and bench:objects' raw baseline:
+// one RTCPeerConnection with one data channel (no simple-peer), as a script
+// that runs the same in a Chromium page and in Node over @roamhq/wrtc
+// (`globalThis.RTCPeerConnection` set first), and the bench's side of it.
 // Non-trickle signalling (the whole SDP once gathering ends); the receiver
 // asks for N bytes and times their arrival; the sender paces on a timer poll
 // or on 'bufferedamountlow'.
+
+import type { Page } from 'playwright-core';
 
 /** How a sender waits on a full channel. */
 export type Pacing = 'timer' | 'event';
@@ -92,3 +95,28 @@ export const peerScript = (name = '__ch'): string => `((name) => {
     ch.dc.send(JSON.stringify({ n, cfg }));
   });
 })('${name}')`;
+
+/** One end of a channel: a page, or this process over wrtc. */
+export interface End {
+  run(expr: string): Promise<unknown>;
+}
+
+export const pageEnd = (page: Page): End => ({ run: (expr) => page.evaluate(expr) });
+
+export async function nodeEnd(): Promise<End> {
+  const mod = (await import('@roamhq/wrtc')) as { default?: { RTCPeerConnection: unknown }; RTCPeerConnection?: unknown };
+  (globalThis as Record<string, unknown>).RTCPeerConnection = (mod.default ?? mod).RTCPeerConnection;
+  const run = (expr: string): Promise<unknown> => Promise.resolve((0, eval)(expr));
+  return { run };
+}
+
+/** Connects `a` (offers) to `b`; returns what each side reports (SCTP max message size, visibility). */
+export async function connectPair(a: End, b: End, ordered: boolean, video = false, ch = '__ch'): Promise<string> {
+  for (const e of [a, b]) await e.run(peerScript(ch));
+  const offer = (await a.run(`${ch}.offer(${ordered}, ${video})`)) as string;
+  const answer = (await b.run(`${ch}.answer(${JSON.stringify(offer)})`)) as string;
+  await a.run(`${ch}.accept(${JSON.stringify(answer)})`);
+  await Promise.all([a.run(`${ch}.open`), b.run(`${ch}.open`)]);
+  const [ia, ib] = (await Promise.all([a.run(`${ch}.info()`), b.run(`${ch}.info()`)])) as { maxMessageSize: number; visibility: string }[];
+  return `sender ${ia.visibility}, reader ${ib.visibility}, max message ${ia.maxMessageSize}/${ib.maxMessageSize}`;
+}

@@ -8,46 +8,20 @@
 //   npm run build && sh scripts/in-netns.sh node dist/bench/channel.js [--mib=16]
 //
 // stdout: one JSON line per case (MiB/s, ratio to the base); stderr: the table.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { emit, figure, log, round, runBench } from './harness.js';
 import { CHROMIUM_FLAGS } from './tabs.js';
 import { cpuMsOf } from './cpu.js';
-import { readdirSync, readFileSync } from 'node:fs';
-import { peerScript, type ChannelCase } from './channel-peer.js';
+import { connectPair, nodeEnd, pageEnd, type ChannelCase, type End } from './channel-peer.js';
 
 const MIB = Number(process.argv.find((a) => a.startsWith('--mib='))?.slice(6) ?? 16);
 const ROUNDS = 2;
 /** `--only=word`: only the cases whose name holds it (diagnosis). */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const BASE: ChannelCase = { msg: 64 << 10, pacing: 'timer', ordered: true, highWater: 2 << 20, low: 512 << 10 };
-
-/** One end of a channel: a page, or this process over wrtc. */
-interface End {
-  run(expr: string): Promise<unknown>;
-}
-
-const pageEnd = (page: Page): End => ({ run: (expr) => page.evaluate(expr) });
-
-async function nodeEnd(): Promise<End> {
-  const mod = (await import('@roamhq/wrtc')) as { default?: { RTCPeerConnection: unknown }; RTCPeerConnection?: unknown };
-  (globalThis as Record<string, unknown>).RTCPeerConnection = (mod.default ?? mod).RTCPeerConnection;
-  const run = (expr: string): Promise<unknown> => Promise.resolve((0, eval)(expr));
-  return { run };
-}
-
-/** Connects `a` (offers) to `b`; returns what each side reports (SCTP max message size, visibility). */
-async function connectPair(a: End, b: End, ordered: boolean, video = false, ch = '__ch'): Promise<string> {
-  for (const e of [a, b]) await e.run(peerScript(ch));
-  const offer = (await a.run(`${ch}.offer(${ordered}, ${video})`)) as string;
-  const answer = (await b.run(`${ch}.answer(${JSON.stringify(offer)})`)) as string;
-  await a.run(`${ch}.accept(${JSON.stringify(answer)})`);
-  await Promise.all([a.run(`${ch}.open`), b.run(`${ch}.open`)]);
-  const [ia, ib] = (await Promise.all([a.run(`${ch}.info()`), b.run(`${ch}.info()`)])) as { maxMessageSize: number; visibility: string }[];
-  return `sender ${ia.visibility}, reader ${ib.visibility}, max message ${ia.maxMessageSize}/${ib.maxMessageSize}`;
-}
 
 /** MiB/s from `a` to `b` (b asks, a sends), best of ROUNDS; closes both. */
 async function measure(a: End, b: End, c: ChannelCase): Promise<{ mibps: number; info: string }> {
