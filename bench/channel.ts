@@ -159,15 +159,15 @@ async function main(): Promise<void> {
       await row('two peer connections at once', () => measureMany(A, B, BASE, 2));
       await row('four peer connections at once', () => measureMany(A, B, BASE, 4));
       await row('high water 16 MiB', () => measure(A, B, { ...BASE, highWater: 16 << 20 }));
-      // The sender's page hidden: another page of its process brought to the front.
+      // Another page of the sender's process brought to the front (headless Chromium still shows it 'visible').
       const cover = await t.x.ctx.newPage();
       await cover.bringToFront();
-      await row('sender hidden, timer', () => measure(A, B, BASE));
-      await row("sender hidden, 'bufferedamountlow'", () => measure(A, B, { ...BASE, pacing: 'event' }));
+      await row('sender behind another page, timer', () => measure(A, B, BASE));
+      await row("sender behind another page, 'bufferedamountlow'", () => measure(A, B, { ...BASE, pacing: 'event' }));
       await t.pa.bringToFront();
       const coverB = await t.y.ctx.newPage();
       await coverB.bringToFront();
-      await row('reader hidden, timer', () => measure(A, B, BASE));
+      await row('reader behind another page, timer', () => measure(A, B, BASE));
       const w = await nodeEnd();
       await t.pb.bringToFront();
       await row('node (wrtc) -> tab, timer', () => measure(w, B, BASE));
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     try {
       const cover = await t.x.ctx.newPage();
       await cover.bringToFront();
-      await row('sender hidden, timer, throttling off (diag.)', () => measure(pageEnd(t.pa), pageEnd(t.pb), BASE));
+      await row('sender behind another page, throttling off (diag.)', () => measure(pageEnd(t.pa), pageEnd(t.pb), BASE));
     } finally {
       await t.close();
     }
