@@ -113,12 +113,9 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
     const p = new SimplePeer({ initiator, trickle: true, config, channelConfig: { ordered: true }, ...extra });
     let closed = false;
-    // Browsers fire 'bufferedamountlow' (the factory says so); elsewhere it is trusted once seen.
-    let drainEvents = opts.drainEvents === true;
     const raw: RawPeer = {
-      get drainEvents() {
-        return drainEvents;
-      },
+      // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
+      drainEvents: opts.drainEvents === true,
       signal: (d) => {
         if (!closed) p.signal(d);
       },
@@ -144,7 +141,6 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
       if (p._channel) p._channel.bufferedAmountLowThreshold = DRAIN_LOW_WATER;
       const low = p._onChannelBufferedAmountLow?.bind(p);
       p._onChannelBufferedAmountLow = () => {
-        drainEvents = true;
         low?.();
         raw.onDrain();
       };
