@@ -16,6 +16,7 @@ import { emit, figure, log, round, runBench } from './harness.js';
 import { CHROMIUM_FLAGS } from './tabs.js';
 import { cpuMsOf } from './cpu.js';
 import { connectPair, nodeEnd, pageEnd, type ChannelCase, type End } from './channel-peer.js';
+import { wsThroughput } from './channel-ws.js';
 
 const MIB = Number(process.argv.find((a) => a.startsWith('--mib='))?.slice(6) ?? 16);
 const ROUNDS = 2;
@@ -174,6 +175,15 @@ async function main(): Promise<void> {
       await row("node (wrtc) -> tab, 'bufferedamountlow'", () => measure(w, B, { ...BASE, pacing: 'event' }));
       await row('tab -> node (wrtc), timer', () => measure(B, w, BASE));
       await row("tab -> node (wrtc), 'bufferedamountlow'", () => measure(B, w, { ...BASE, pacing: 'event' }));
+      // Not a data channel: the same bytes over a WebSocket on loopback, with Chromium's CPU per MiB.
+      for (const dir of ['tab->node', 'node->tab'] as const) {
+        await row(`${dir.replace('node', 'node (ws)')} over a WebSocket`, async () => {
+          const pids = chromiumPids();
+          const c0 = chromiumCpuMs(pids);
+          const mibps = await wsThroughput(t.pb, MIB, dir, ROUNDS);
+          return { mibps, info: `Chromium CPU ${round((chromiumCpuMs(pids) - c0) / (MIB * ROUNDS), 1)} ms/MiB` };
+        });
+      }
     } finally {
       await t.close();
     }
