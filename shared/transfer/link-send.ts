@@ -36,7 +36,7 @@ export interface SendChannel {
   bufferedAmount(): number;
   /** Bytes the channel may hold before a sender waits (SEND_HIGH_WATER unless the link says more). */
   highWater(): number;
-  /** Whether the channel calls `Sending.pump` when its queue falls below its low-water mark (else the sender polls). */
+  /** Whether the channel calls `Sending.drained` each time its queue falls below its low-water mark (else the sender polls). */
   drainEvents(): boolean;
   sendRaw(b: Uint8Array): void;
   sendControl(c: Control): void;
