@@ -1,5 +1,5 @@
 // bench:objects, parameter-server section (issue 17): the workload of
-// test/integration/actors.test.ts (an actor holds 1 MiB of weights; each round
+// test/integration/actors.test.ts (shared/examples/paramserver.ts: an actor holds 1 MiB of weights; each round
 // 8 tasks pull them and the driver pushes their 8 gradients back: 16 MiB of
 // peer bytes a round, none relayed) on two volunteer tabs in one Chromium
 // process, against the same on two edge nodes (the baseline), each on its own
@@ -9,44 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
-import { emit, figure, log, nowMs, percentile, round, startCluster } from './harness.js';
+import { emit, figure, log, percentile, round, startCluster } from './harness.js';
+import { runParamServer } from '../shared/examples/paramserver.js';
 import { CHROMIUM_FLAGS, openTab } from './tabs.js';
 
-const DIM = 131_072; // 1 MiB of Float64
 const ROUNDS = 12;
-const WORKERS = 8;
-
-class ParameterServer {
-  w: Float64Array;
-  constructor(dim: number) {
-    this.w = new Float64Array(dim);
-  }
-  pull(): Float64Array {
-    return this.w;
-  }
-  push(grads: Float64Array[]): number {
-    for (const g of grads) for (let i = 0; i < g.length; i++) this.w[i] -= 0.01 * g[i];
-    return this.w[0];
-  }
-}
 
 /** Round times (ms) of the parameter server on whatever nodes `mesh`'s cluster has. */
 export async function paramServerRounds(mesh: Mesh, rounds = ROUNDS): Promise<number[]> {
-  const grad = mesh.remote(function grad(w: Float64Array, worker: number, round: number) {
-    const g = new Float64Array(w.length);
-    for (let i = 0; i < w.length; i++) g[i] = w[i] * 0.5 + ((worker + 1) * (round + 1) * ((i % 7) - 3)) / 100;
-    return g;
-  });
-  const ps = mesh.remote(ParameterServer).remote(DIM);
-  const out: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t = nowMs();
-    const w = ps.pull.remote();
-    const grads = Array.from({ length: WORKERS }, (_, k) => grad.remote(w, k, r));
-    await mesh.get(ps.push.remote(await mesh.get(grads)));
-    out.push(nowMs() - t);
-  }
-  return out;
+  return (await runParamServer(mesh, rounds)).roundMs;
 }
 
 async function onEdges(): Promise<number[]> {

@@ -3,8 +3,8 @@
 // MiB object on its node; 80 MiB edge -> edge and driver -> edge. Then
 // between two headless Chromium tabs: tabmesh transfer throughput (a tab resolving an object another tab
 // holds: locate, peer link, hash check, store) for 1, 16 and 64 MiB, against
-// a raw simple-peer data channel between the same two tabs sending the same
-// bytes (the baseline); the same transfer through the coordinator's relay
+// a raw data channel between the same two tabs sending the same bytes (the
+// baseline: plain RTCPeerConnection, bench/channel-peer.ts); the same transfer through the coordinator's relay
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
@@ -28,9 +28,11 @@ import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
+import { connectPair, pageEnd, type ChannelCase } from './channel-peer.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
+const RAW_CASE: ChannelCase = { msg: 64 << 10, pacing: 'event', ordered: true, highWater: 2 << 20, low: 512 << 10 };
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
 const v = (page: Page, expr: string) => page.evaluate(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
 
@@ -51,58 +53,18 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { pa
   return (mib / best) * 1000;
 }
 
-/** MiB/s of a raw simple-peer data channel from tab `a` to tab `b` (64 KiB messages, 2 MiB high water), best of ROUNDS. */
+/**
+ * The raw baseline: MiB/s of a plain data channel from tab `a` to tab `b`
+ * (bench/channel-peer.ts: no simple-peer; 64 KiB messages, a 2 MiB queue
+ * refilled on 'bufferedamountlow' as tabmesh's sender does; bench/channel.ts
+ * found no setting of these that goes faster), best of ROUNDS.
+ */
 async function rawThroughput(a: Page, b: Page, mib: number): Promise<number> {
-  const bundle = join(process.cwd(), 'node_modules/simple-peer/simplepeer.min.js');
-  for (const p of [a, b]) await p.addScriptTag({ path: bundle });
-  const setup = (initiator: boolean) => `
-    const p = new SimplePeer({ initiator: ${initiator}, trickle: true, config: { iceServers: [] } });
-    window.__raw = { p, out: [], got: 0, want: 0, done: null };
-    p.on('signal', (s) => window.__raw.out.push(JSON.stringify(s)));
-    p.on('data', (d) => {
-      const r = window.__raw;
-      if (d.length === 2) return r.send(d[0] * 256 + d[1]);
-      r.got += d.length;
-      if (r.got >= r.want && r.done) { const f = r.done; r.done = null; f(performance.now()); }
-    });
-    window.__raw.connected = new Promise((res) => p.on('connect', res));
-    window.__raw.send = async (mib) => {
-      const ch = p._channel; const chunk = new Uint8Array(65536 - 21); let sent = 0; const n = mib * 1048576;
-      while (sent < n) {
-        while (ch.bufferedAmount > 2 * 1048576) await new Promise((r) => setTimeout(r, 2));
-        const d = chunk.subarray(0, Math.min(chunk.length, n - sent)); p.send(d); sent += d.length;
-      }
-    };`;
-  await a.evaluate(setup(true));
-  await b.evaluate(setup(false));
-  // Signalling through this process.
-  let open = false;
-  const pump = async () => {
-    while (!open) {
-      for (const [from, to] of [
-        [a, b],
-        [b, a],
-      ] as const) {
-        const sigs = (await from.evaluate('window.__raw.out.splice(0)')) as string[];
-        for (const s of sigs) await to.evaluate(`window.__raw.p.signal(${s})`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  const pumping = pump();
-  await Promise.all([a.evaluate('window.__raw.connected'), b.evaluate('window.__raw.connected')]);
-  open = true;
-  await pumping;
+  const [A, B] = [pageEnd(a), pageEnd(b)];
+  await connectPair(A, B, true, false, '__raw');
   let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
-    const ms = (await b.evaluate(`new Promise((resolve) => {
-      const r = window.__raw; r.got = 0; r.want = ${mib} * 1048576;
-      const t = performance.now(); r.done = (end) => resolve(end - t);
-      r.p.send(new Uint8Array([${mib >> 8}, ${mib & 255}]));
-    })`)) as number;
-    best = Math.min(best, ms);
-  }
-  for (const p of [a, b]) await p.evaluate('window.__raw.p.destroy()');
+  for (let r = 0; r < ROUNDS; r++) best = Math.min(best, ((await B.run(`__raw.read(${mib * MB}, ${JSON.stringify(RAW_CASE)})`)) as { ms: number }).ms);
+  for (const e of [A, B]) await e.run('__raw.pc.close()');
   return (mib / best) * 1000;
 }
 

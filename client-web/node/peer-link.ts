@@ -7,5 +7,6 @@ import { simplePeerFactory, type PeerFactory } from '../../shared/transfer/raw-p
 export function browserPeers(): PeerFactory | undefined {
   if (typeof RTCPeerConnection === 'undefined') return undefined;
   if (new URLSearchParams(globalThis.location?.search ?? '').get('peers') === '0') return undefined;
-  return simplePeerFactory(SimplePeer);
+  // Every browser's data channel fires 'bufferedamountlow': a sender waits for it, not on a timer (a hidden tab's fire once a second).
+  return simplePeerFactory(SimplePeer, {}, { drainEvents: true });
 }

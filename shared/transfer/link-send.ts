@@ -13,6 +13,12 @@ import { LEAF_BYTES } from '../hash.js';
 export const SEND_HIGH_WATER = 2 << 20;
 /** How often a waiting sender looks again where the platform fires no drain event. */
 const DRAIN_POLL_MS = 2;
+/**
+ * Where it does (a data channel's 'bufferedamountlow'), the sender waits for
+ * it and looks again after this only as a safety net: a hidden tab's timers
+ * fire at most once a second, its events at once (issue 17).
+ */
+const DRAIN_FALLBACK_MS = 250;
 
 /** Test-only faults, set on the serving side (issue 4's "fault hook"). */
 export interface LinkFaults {
@@ -30,6 +36,8 @@ export interface SendChannel {
   bufferedAmount(): number;
   /** Bytes the channel may hold before a sender waits (SEND_HIGH_WATER unless the link says more). */
   highWater(): number;
+  /** Whether the channel calls `Sending.drained` each time its queue falls below its low-water mark (else the sender polls). */
+  drainEvents(): boolean;
   sendRaw(b: Uint8Array): void;
   sendControl(c: Control): void;
   /** Sends one chunk message; false when the link broke doing so. */
@@ -40,8 +48,14 @@ export interface SendChannel {
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
   readonly faults: LinkFaults;
-  readonly counters: { bytesOut: number };
+  readonly counters: { bytesOut: number; sendWakes: SendWakes };
   log(text: string): void;
+}
+
+/** What woke a sender that waited on a full channel: the drain event, or its timer. */
+export interface SendWakes {
+  drain: number;
+  timer: number;
 }
 
 interface Outgoing {
@@ -226,6 +240,12 @@ export class Sending {
     for (const b of this.sentFrom.splice(0)) returnView(b);
   }
 
+  /** The channel's queue fell below its low-water mark. */
+  drained(): void {
+    if (this.drainTimer !== null) this.ch.counters.sendWakes.drain++;
+    this.pump();
+  }
+
   /** Sends chunks in turn while the channel has room. */
   pump(): void {
     if (this.drainTimer !== null) {
@@ -234,10 +254,14 @@ export class Sending {
     }
     while (this.queue.length > 0 && this.ch.open()) {
       if (this.ch.bufferedAmount() >= this.ch.highWater()) {
-        this.drainTimer = setTimeout(() => {
-          this.drainTimer = null;
-          this.pump();
-        }, DRAIN_POLL_MS);
+        this.drainTimer = setTimeout(
+          () => {
+            this.drainTimer = null;
+            this.ch.counters.sendWakes.timer++;
+            this.pump();
+          },
+          this.ch.drainEvents() ? DRAIN_FALLBACK_MS : DRAIN_POLL_MS,
+        );
         return;
       }
       const t = this.queue.shift()!;

@@ -10,7 +10,7 @@ import type { ObjectSource } from './source.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving } from './link-receive.js';
 import { StalledError, type FetchOptions } from './fetch-errors.js';
-import { SEND_HIGH_WATER, Sending, type LinkFaults } from './link-send.js';
+import { SEND_HIGH_WATER, Sending, type LinkFaults, type SendWakes } from './link-send.js';
 
 export interface LinkEnv {
   /** An object held here, to serve: its bytes, or a source that streams it from a lower tier. */
@@ -22,7 +22,7 @@ export interface LinkEnv {
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   faults: LinkFaults;
-  counters: { bytesIn: number; bytesOut: number };
+  counters: { bytesIn: number; bytesOut: number; sendWakes: SendWakes };
   /** The link closed: the pool forgets it. */
   closed(link: PeerLink, why: string): void;
   log(text: string): void;
@@ -69,6 +69,7 @@ export class PeerLink {
       open: () => this.state === 'open',
       bufferedAmount: () => raw.bufferedAmount,
       highWater: () => raw.sendHighWater ?? SEND_HIGH_WATER,
+      drainEvents: () => raw.drainEvents === true,
       sendRaw: (b) => this.sendRaw(b),
       sendControl: (c) => this.sendControl(c),
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),
@@ -83,7 +84,7 @@ export class PeerLink {
     raw.onConnect = () => this.markOpen();
     raw.onData = (b) => this.onData(b);
     raw.onClose = (why, peerFault) => this.close(why, peerFault);
-    raw.onDrain = () => this.tx.pump();
+    raw.onDrain = () => this.tx.drained();
     raw.placeChunk = (x, o, n, len) => (this.state === 'closed' ? undefined : this.rx.place(x, o, n, len));
     raw.onChunkPlaced = (x, o, n, d) => {
       if (this.state === 'closed') return;

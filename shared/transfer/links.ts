@@ -46,7 +46,7 @@ export interface SwarmHooks {
 export class PeerLinks {
   readonly links = new Map<string, PeerLink>();
   private readonly failedUntil = new Map<string, number>();
-  readonly counters = { bytesIn: 0, bytesOut: 0 };
+  readonly counters = { bytesIn: 0, bytesOut: 0, sendWakes: { drain: 0, timer: 0 } };
   /** Test-only faults: see LinkFaults. */
   readonly faults: LinkFaults = {};
   /** Links that came up, by what carries them (raw.transport; 'webrtc' where the factory does not say). */

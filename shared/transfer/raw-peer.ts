@@ -21,6 +21,8 @@ export interface RawPeer {
   onClose: (why: string, peerFault?: boolean) => void;
   /** The channel's queue fell below the low-water mark. Not every platform fires it: senders also poll. */
   onDrain: () => void;
+  /** Whether onDrain fires each time the queue falls below the low-water mark: a waiting sender then needs no short timer. */
+  readonly drainEvents?: boolean;
   /**
    * Stream links (issue 17): object bytes per chunk the link takes (the
    * reader asks holders for chunks this large), and, set by the link, where a
@@ -104,13 +106,16 @@ export const DRAIN_LOW_WATER = 512 * 1024;
 /**
  * A PeerFactory over simple-peer, with the ICE servers the coordinator handed
  * out (issue 17: STUN and TURN for peers across NATs), else host candidates only.
+ * `drainEvents`: the platform's data channel fires 'bufferedamountlow' (browsers do).
  */
-export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<string, unknown> = {}): PeerFactory {
+export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<string, unknown> = {}, opts: { drainEvents?: boolean } = {}): PeerFactory {
   return (initiator, ice) => {
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
     const p = new SimplePeer({ initiator, trickle: true, config, channelConfig: { ordered: true }, ...extra });
     let closed = false;
     const raw: RawPeer = {
+      // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
+      drainEvents: opts.drainEvents === true,
       signal: (d) => {
         if (!closed) p.signal(d);
       },

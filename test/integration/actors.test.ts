@@ -5,6 +5,7 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { openVolunteer } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { ActorDiedError, TaskError, type ActorHandle, type ObjectRef } from '../../shared/index.js';
+import { PS_DIM, paramServerLocal, runParamServer } from '../../shared/examples/paramserver.js';
 
 declare const mesh: Mesh; // inside tasks
 
@@ -88,44 +89,9 @@ describe.each(SETUPS)('actors on %s', (_, setup) => {
   });
 
   it('a parameter server: 8 workers pull weights, push gradients for 20 rounds; the result equals a single-process run', async () => {
-    const DIM = 131_072; // 1 MB of Float64
-    class ParameterServer {
-      w: Float64Array;
-      constructor(dim: number) {
-        this.w = new Float64Array(dim);
-      }
-      pull(): Float64Array {
-        return this.w;
-      }
-      push(grads: Float64Array[]): number {
-        for (const g of grads) for (let i = 0; i < g.length; i++) this.w[i] -= 0.01 * g[i];
-        return this.w[0];
-      }
-    }
-    const grad = m.remote((w: Float64Array, worker: number, round: number) => {
-      const g = new Float64Array(w.length);
-      for (let i = 0; i < w.length; i++) g[i] = w[i] * 0.5 + ((worker + 1) * (round + 1) * ((i % 7) - 3)) / 100;
-      return g;
-    });
-    const ps = m.remote(ParameterServer).remote(DIM);
-    for (let round = 0; round < 20; round++) {
-      const w = ps.pull.remote();
-      const grads = Array.from({ length: 8 }, (_, k) => grad.remote(w, k, round));
-      await m.get(ps.push.remote(await m.get(grads)));
-    }
-    const final = await m.get(ps.pull.remote());
-    // The same arithmetic in one process.
-    const w = new Float64Array(DIM);
-    for (let round = 0; round < 20; round++) {
-      const gs: Float64Array[] = [];
-      for (let k = 0; k < 8; k++) {
-        const g = new Float64Array(DIM);
-        for (let i = 0; i < DIM; i++) g[i] = w[i] * 0.5 + ((k + 1) * (round + 1) * ((i % 7) - 3)) / 100;
-        gs.push(g);
-      }
-      for (const g of gs) for (let i = 0; i < DIM; i++) w[i] -= 0.01 * g[i];
-    }
-    expect(final.length).toBe(DIM);
+    const { final } = await runParamServer(m, 20);
+    const w = paramServerLocal(20);
+    expect(final.length).toBe(PS_DIM);
     expect(Array.from(final)).toEqual(Array.from(w));
   }, 180_000);
 
