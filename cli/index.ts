@@ -144,12 +144,13 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     console.log(`  volunteer page: ${c.url}/?join=${encodeURIComponent(joinToken)}`);
   }
   const { gcs } = c.coordinator;
-  const stopCompacting = compactAfterBursts({
+  const compactor = compactAfterBursts({
     ended: () => gcs.stats.tasksFinished + gcs.stats.tasksFailed + gcs.stats.tasksCancelled,
     live: () => gcs.tasks.size,
   });
+  c.coordinator.addStats(() => compactor.stats());
   const stop = async () => {
-    stopCompacting();
+    compactor.stop();
     await c.close();
     process.exit(0);
   };
