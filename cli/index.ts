@@ -19,7 +19,7 @@ const COMMANDS: Record<string, string> = {
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
-                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 20; 0 = V8's own))
+                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
