@@ -71,11 +71,11 @@ export interface Compactor {
  * near empty and no task ended since the last check), runs full GCs
  * COMPACT_GAP_MS apart until the heap is compact (`settled`: V8 shrank the
  * young generation back to its start size), at most COMPACT_COLLECTIONS; a
- * task ending meanwhile stops them. After 100,000 freed tasks V8 kept a young
+ * task ending or new tasks in the table meanwhile stop them. After 100,000 freed tasks V8 kept a young
  * generation at its 32 MB peak and the old generation's emptied pages: one
  * forced GC freed garbage and, once its background threads ran, the old
  * pages; V8 shrinks the young generation only at a GC that sees a low
- * allocation rate over the last seconds (measured: 3.5-4 s after the drain
+ * allocation rate over the last seconds (measured: 3.5-6 s after the drain
  * with GCs 250 ms apart; 30 GCs 40 ms apart did not shrink it). Each pause
  * (1-20 ms measured) falls where nothing waits for the coordinator.
  */
@@ -99,7 +99,7 @@ export function compactAfterBursts(
     let gcs = 0;
     const step = () => {
       series = null;
-      if (counts.ended() !== ended) {
+      if (counts.ended() !== ended || counts.live() > IDLE_TASKS) {
         st.heapCompactionsStopped++;
         return;
       }

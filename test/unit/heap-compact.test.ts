@@ -68,17 +68,25 @@ describe('compactAfterBursts', () => {
     vi.advanceTimersByTime(20_000);
     expect(collect).toHaveBeenCalledTimes(2);
     expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 1 });
+    // A series that new tasks in the table stop before any of them ended.
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(2 * COMPACT_CHECK_MS);
+    expect(collect).toHaveBeenCalledTimes(3);
+    live = 500;
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(collect).toHaveBeenCalledTimes(3);
+    expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 2 });
     // A next burst while one task stays in the table (a long one): nothing until it leaves.
     ended += COMPACT_AFTER_TASKS;
     live = 100;
     vi.advanceTimersByTime(5000);
-    expect(collect).toHaveBeenCalledTimes(2);
+    expect(collect).toHaveBeenCalledTimes(3);
     live = 0;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(collect).toHaveBeenCalledTimes(4);
     c.stop();
     vi.advanceTimersByTime(20_000);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(collect).toHaveBeenCalledTimes(4);
   });
 
   it('runs V8’s real collection in this process and reads its young generation', () => {
