@@ -19,7 +19,7 @@ const COMMANDS: Record<string, string> = {
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
-                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 20; 0 = V8's own))
+                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
@@ -144,12 +144,13 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     console.log(`  volunteer page: ${c.url}/?join=${encodeURIComponent(joinToken)}`);
   }
   const { gcs } = c.coordinator;
-  const stopCompacting = compactAfterBursts({
+  const compactor = compactAfterBursts({
     ended: () => gcs.stats.tasksFinished + gcs.stats.tasksFailed + gcs.stats.tasksCancelled,
     live: () => gcs.tasks.size,
   });
+  c.coordinator.addStats(() => compactor.stats());
   const stop = async () => {
-    stopCompacting();
+    compactor.stop();
     await c.close();
     process.exit(0);
   };

@@ -244,6 +244,13 @@ export class Coordinator implements Managers {
     return this.gcs.nodes.get(id);
   }
 
+  private readonly moreStats: (() => Record<string, number>)[] = [];
+
+  /** Adds counters of the process around the coordinator (the CLI's heap compactions) to /api/stats. */
+  addStats(f: () => Record<string, number>): void {
+    this.moreStats.push(f);
+  }
+
   /** O(1) in nodes and sessions (issue 14); jobs are walked, not copied (ended ones are capped at MAX_ENDED_JOBS). */
   statsJson(): Record<string, number> {
     const mem = memoryUsage();
@@ -284,6 +291,7 @@ export class Coordinator implements Managers {
       gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,
       gcsRowsWritten: this.gcs.storage.stats?.rowsWritten ?? 0,
       ...traffic.json(),
+      ...this.moreStats.reduce<Record<string, number>>((all, f) => Object.assign(all, f()), {}),
     };
   }
 

@@ -5,6 +5,7 @@
 // cancelled, its job ended) is told apart from a made-up one.
 import { ownId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Session } from '../session.js';
+import { KeyRing } from './key-ring.js';
 
 /** Remembered per session; the oldest are forgotten first (and then get the benefit of the doubt). */
 export const REMEMBER = 50_000;
@@ -39,7 +40,8 @@ export function taskKey(id: TaskId): number {
 }
 
 interface Memory {
-  tasks: Recent<number>;
+  /** Task keys (taskKey) placed on the session's node. */
+  tasks: KeyRing;
   asked: Recent<ObjectId>;
   /** Nodes this session reported as sending bad chunks. */
   accused: Set<string>;
@@ -50,7 +52,7 @@ export class Honesty {
 
   private of(s: Session): Memory {
     let m = this.memory.get(s);
-    if (!m) this.memory.set(s, (m = { tasks: new Recent(), asked: new Recent(), accused: new Set() }));
+    if (!m) this.memory.set(s, (m = { tasks: new KeyRing(REMEMBER), asked: new Recent(), accused: new Set() }));
     return m;
   }
 
@@ -68,7 +70,7 @@ export class Honesty {
   /** Whether a report about `task` from `s` can be a late one rather than a lie. */
   mayReport(s: Session, task: TaskId): boolean {
     const m = this.of(s).tasks;
-    return m.has(taskKey(task)) || m.full;
+    return m.has(taskKey(task)) || m.size >= REMEMBER;
   }
 
   /**

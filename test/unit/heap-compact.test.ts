@@ -1,47 +1,55 @@
 // The CLI coordinator gives its heap back once a burst of tasks is over
 // (cli/heap.ts compactAfterBursts): when at least 10,000 tasks ended, none
-// ended since the last check and the task table is near empty, a full GC at
-// each of the next quiet checks, a bounded number; none while a burst runs,
-// after a small one, or again for the same burst; new work stops them.
+// ended since the last check and the task table is near empty, full GCs
+// COMPACT_GAP_MS apart until the heap is compact (or a bounded number), then
+// counted in its stats; none while a burst runs, after a small one, or again
+// for the same burst; new work stops them.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMPACT_AFTER_TASKS, COMPACT_COLLECTIONS, compactAfterBursts } from '../../cli/heap.js';
+import { COMPACT_AFTER_TASKS, COMPACT_CHECK_MS, COMPACT_COLLECTIONS, COMPACT_GAP_MS, compactAfterBursts } from '../../cli/heap.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
 describe('compactAfterBursts', () => {
-  it('collects at the quiet checks after a burst, a bounded number of times, once per burst', () => {
+  it('collects once a burst is over until the heap is compact, counts it, once per burst', () => {
     vi.useFakeTimers();
     let ended = 500;
     let live = 0;
     const collect = vi.fn();
-    const stop = compactAfterBursts({ ended: () => ended, live: () => live }, 1000, collect);
+    let compactAfter = 3; // the heap is compact after this many collections
+    const c = compactAfterBursts({ ended: () => ended, live: () => live }, COMPACT_CHECK_MS, collect, () => collect.mock.calls.length >= compactAfter);
     // A burst: tasks end at every check, thousands in flight.
     live = 20_000;
     for (let i = 0; i < 12; i++) {
       ended += 1000;
-      vi.advanceTimersByTime(1000);
+      vi.advanceTimersByTime(COMPACT_CHECK_MS);
     }
     expect(collect).not.toHaveBeenCalled();
     // Over: nothing in flight, no task ended since the last check.
     live = 3;
-    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(COMPACT_CHECK_MS);
     expect(collect).toHaveBeenCalledTimes(1);
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(2 * COMPACT_GAP_MS);
+    expect(collect).toHaveBeenCalledTimes(3);
+    expect(c.stats()).toMatchObject({ heapCompactions: 1, heapCompactionGcs: 3, heapCompactionsStopped: 0 });
     vi.advanceTimersByTime(60_000);
-    expect(collect).toHaveBeenCalledTimes(COMPACT_COLLECTIONS);
+    expect(collect).toHaveBeenCalledTimes(3);
     // A small burst after it: no collection.
     ended += COMPACT_AFTER_TASKS - 1;
     vi.advanceTimersByTime(3000);
-    expect(collect).toHaveBeenCalledTimes(COMPACT_COLLECTIONS);
-    // One more task makes it a burst's worth.
+    expect(collect).toHaveBeenCalledTimes(3);
+    // One more task makes it a burst's worth; a heap that never looks compact gets COMPACT_COLLECTIONS.
+    compactAfter = Infinity;
     ended += 1;
-    vi.advanceTimersByTime(30_000);
-    expect(collect).toHaveBeenCalledTimes(2 * COMPACT_COLLECTIONS);
-    stop();
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenCalledTimes(3 + COMPACT_COLLECTIONS);
+    expect(c.stats()).toMatchObject({ heapCompactions: 2, heapCompactionGcs: COMPACT_COLLECTIONS });
+    c.stop();
     ended += 2 * COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(30_000);
-    expect(collect).toHaveBeenCalledTimes(2 * COMPACT_COLLECTIONS);
+    expect(collect).toHaveBeenCalledTimes(3 + COMPACT_COLLECTIONS);
   });
 
   it('new work stops the collections; a long task in the table holds them back', () => {
@@ -49,34 +57,49 @@ describe('compactAfterBursts', () => {
     let ended = 0;
     let live = 0;
     const collect = vi.fn();
-    const stop = compactAfterBursts({ ended: () => ended, live: () => live }, 1000, collect);
+    const c = compactAfterBursts({ ended: () => ended, live: () => live }, COMPACT_CHECK_MS, collect, () => false);
     ended = 50_000;
-    vi.advanceTimersByTime(1000);
-    vi.advanceTimersByTime(2000);
+    vi.advanceTimersByTime(COMPACT_CHECK_MS);
+    vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS);
     expect(collect).toHaveBeenCalledTimes(2);
     // Work again: the rest of the series is dropped, not resumed once it is quiet.
     ended += 10;
-    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
     vi.advanceTimersByTime(20_000);
     expect(collect).toHaveBeenCalledTimes(2);
+    expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 1 });
+    // A series that new tasks in the table stop before any of them ended.
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(2 * COMPACT_CHECK_MS);
+    expect(collect).toHaveBeenCalledTimes(3);
+    live = 500;
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(collect).toHaveBeenCalledTimes(3);
+    expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 2 });
     // A next burst while one task stays in the table (a long one): nothing until it leaves.
     ended += COMPACT_AFTER_TASKS;
     live = 100;
     vi.advanceTimersByTime(5000);
-    expect(collect).toHaveBeenCalledTimes(2);
-    live = 0;
-    vi.advanceTimersByTime(1000);
     expect(collect).toHaveBeenCalledTimes(3);
-    stop();
+    live = 0;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS);
+    expect(collect).toHaveBeenCalledTimes(4);
+    c.stop();
+    vi.advanceTimersByTime(20_000);
+    expect(collect).toHaveBeenCalledTimes(4);
   });
 
-  it('runs V8’s real collection in this process', () => {
+  it('runs V8’s real collection in this process and reads its young generation', () => {
     vi.useFakeTimers();
     let ended = 0;
-    const stop = compactAfterBursts({ ended: () => ended, live: () => 0 }, 1000);
+    const c = compactAfterBursts({ ended: () => ended, live: () => 0 });
     ended = COMPACT_AFTER_TASKS;
-    vi.advanceTimersByTime(1000);
-    expect(() => vi.advanceTimersByTime(1000)).not.toThrow();
-    stop();
+    vi.advanceTimersByTime(COMPACT_CHECK_MS);
+    expect(() => vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_COLLECTIONS * COMPACT_GAP_MS)).not.toThrow();
+    const s = c.stats();
+    expect(s.heapCompactions).toBe(1);
+    expect(s.heapCompactionGcs).toBeGreaterThanOrEqual(1);
+    expect(s.heapCompactionGcs).toBeLessThanOrEqual(COMPACT_COLLECTIONS);
+    c.stop();
   });
 });
