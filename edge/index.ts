@@ -1,8 +1,9 @@
 // The package's Node entry: the driver API with the `ws` WebSocket, plus the
 // edge node and coordinator for embedding.
-import { NodeWebSocket } from './ws-client.js';
+import WebSocket from 'ws';
 import { connect as connectShared } from '../shared/index.js';
 import type { ConnectOptions } from '../shared/api/driver.js';
+import type { WebSocketCtor } from '../shared/api/socket.js';
 import type { Mesh } from '../shared/api/mesh.js';
 import { installNodeHasher } from './node-hash.js';
 import { installNodeWarmer } from './node-warm.js';
@@ -24,5 +25,5 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
   installNodeWarmer();
   // A Node driver is a peer too (issue 4): it fetches large results over peer links.
   const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
-  return connectShared({ WebSocket: NodeWebSocket, bundler: sharedBundler(), ...opts, peers });
+  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, bundler: sharedBundler(), ...opts, peers });
 }

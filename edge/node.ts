@@ -4,10 +4,11 @@
 // with capped exponential backoff, and announces the objects it still holds.
 import os from 'node:os';
 import { join } from 'node:path';
-import { NodeWebSocket } from './ws-client.js';
+import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { BACKOFF, sleepBackoff } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
+import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
@@ -91,7 +92,7 @@ export class EdgeNode {
         joinToken: o.joinToken,
       },
       {
-        WebSocket: NodeWebSocket,
+        WebSocket: WebSocket as unknown as WebSocketCtor,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
         peers: await edgePeers(),
