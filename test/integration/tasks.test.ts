@@ -147,9 +147,12 @@ describe('tasks on one edge node', () => {
         5000,
         () => `slow task is ${record(s)?.state}`,
       );
+      // Seen running before it ended: its start was stamped by then, its end after (no timing bound: a starved node may send `started` late).
+      const seenRunning = Date.now();
       expect(how.get(record(s).spec.taskId)).toBe('frame');
       expect(await m.get(s)).toBe('late');
-      expect(record(s).endedAt - record(s).startedAt).toBeGreaterThanOrEqual(300);
+      expect(record(s).startedAt).toBeLessThanOrEqual(seenRunning);
+      expect(record(s).endedAt).toBeGreaterThanOrEqual(seenRunning);
       m.free([...refs, s]);
     } finally {
       tm.started = started;
