@@ -7,21 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { FrameReader, MAX_FRAME, type FrameSink } from '../../edge/fast-frames.js';
 import type { Placement } from '../../shared/transfer/raw-peer.js';
 import { readMessage, writeChunk, writeControl } from '../../shared/transfer/wire.js';
+import { seeded as rng } from '../sim/net.js';
 
 function frame(msg: Uint8Array): Buffer {
   const h = Buffer.alloc(4);
   h.writeUInt32LE(msg.byteLength, 0);
   return Buffer.concat([h, msg]);
-}
-
-/** A seeded generator (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A link's side: where chunks of transfer 1 go (one object), what else arrived. */

@@ -8,18 +8,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { idShard, SHARDS, ShardedMap, ShardedSet, SPLIT, taskShard } from '../../coordinator/id-shards.js';
 import { putObjectId, returnObjectId, type TaskId } from '../../shared/ids.js';
+import { seeded as rng } from '../sim/net.js';
 
 const taskId = (i: number) => createHash('sha256').update(`task ${i}`).digest('hex').slice(0, 32) as TaskId;
-
-/** A seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('sharded id collections', () => {
   it('a job of 30,000 tasks: the map answers as a Map through growth past the split and back down to empty', () => {

@@ -2,6 +2,7 @@
 // given, in typed arrays; checked against a Set and an array doing the same.
 import { describe, expect, it } from 'vitest';
 import { KeyRing } from '../../coordinator/trust/key-ring.js';
+import { seeded as rng } from '../sim/net.js';
 
 /** The reference: a Set of the last `max` distinct keys added. */
 function model(max: number) {
@@ -15,16 +16,6 @@ function model(max: number) {
       order.push(k);
       set.add(k);
     },
-  };
-}
-
-/** A seeded generator (mulberry32), so a failure repeats. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
