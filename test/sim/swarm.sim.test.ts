@@ -182,38 +182,33 @@ describe('stuck links', () => {
   });
 });
 
+/** One reader and the origin alone on a simulated link, with the swarm, then as one whole-object request: its time (ms) and the origin's bytes out. */
+function loneRead(chunks: number, seed: number, net: Partial<NetFaults>): Promise<[{ ms: number; out: number }, { ms: number; out: number }]> {
+  return swarmThenAlone((swarm) =>
+    simulated(async () => {
+      const truth = object(chunks, seed);
+      const sim = new SwarmSim(new SimNet(seed, { ...CALM, ...net }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      sim.read(sim.add('reader', null), 0);
+      await sim.drive();
+      await sim.finish();
+      return { ms: sim.reads[0].end - sim.reads[0].at, out: origin.links.counters.bytesOut };
+    }),
+  );
+}
+
 describe('wall time', () => {
   it('one reader, one holder over a stream link (1 MiB chunks, 10 ms hops): the swarm keeps the link as busy as one whole-object request', async () => {
-    const read = (swarm: boolean) =>
-      simulated(async () => {
-        const truth = object(256, 5); // 16 MiB
-        const sim = new SwarmSim(new SimNet(5, { ...CALM, latencyMs: [10, 10], bytesPerMs: 1_000_000, chunkBytes: 16 * CHUNK }), truth, {
-          swarmMinBytes: swarm ? 1 : Infinity,
-        });
-        sim.add('origin', { bytes: truth, liar: false });
-        sim.read(sim.add('reader', null), 0);
-        await sim.drive();
-        await sim.finish();
-        return sim.reads[0].end - sim.reads[0].at;
-      });
-    const [swarm, alone] = await swarmThenAlone(read);
+    // 16 MiB
+    const [{ ms: swarm }, { ms: alone }] = await loneRead(256, 5, { latencyMs: [10, 10], bytesPerMs: 1_000_000, chunkBytes: 16 * CHUNK });
     console.log(`swarm sim, one reader over a stream link: swarm ${swarm} ms, one request ${alone} ms`);
     // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip per MiB.
     expect(swarm).toBeLessThan(alone * 1.5);
   });
 
   it('one reader, one holder, a 1 MiB object over a data channel (25 ms hops): the leaves come with the first run, one round trip as one whole-object request', async () => {
-    const read = (swarm: boolean) =>
-      simulated(async () => {
-        const truth = object(16, 7); // 1 MiB less 1,000 bytes
-        const sim = new SwarmSim(new SimNet(7, { ...CALM, latencyMs: [25, 25], bytesPerMs: 40_000 }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
-        const origin = sim.add('origin', { bytes: truth, liar: false });
-        sim.read(sim.add('reader', null), 0);
-        await sim.drive();
-        await sim.finish();
-        return { ms: sim.reads[0].end - sim.reads[0].at, out: origin.links.counters.bytesOut };
-      });
-    const [swarm, alone] = await swarmThenAlone(read);
+    // 1 MiB less 1,000 bytes
+    const [swarm, alone] = await loneRead(16, 7, { latencyMs: [25, 25], bytesPerMs: 40_000 });
     console.log(`swarm sim, one reader of 1 MiB over a data channel: swarm ${swarm.ms} ms, one request ${alone.ms} ms`);
     // Leaves first, then runs: two round trips (+50 ms).
     expect(swarm.ms).toBeLessThan(alone.ms + 25);
@@ -221,17 +216,8 @@ describe('wall time', () => {
   });
 
   it('one reader, one holder, 16 MiB over a data channel (64 KiB chunks, 25 ms hops, 40 MB/s): the window grows, the channel stays about as busy as with one whole-object request', async () => {
-    const read = (swarm: boolean) =>
-      simulated(async () => {
-        const truth = object(256, 7); // 16 MiB
-        const sim = new SwarmSim(new SimNet(7, { ...CALM, latencyMs: [25, 25], bytesPerMs: 40_000 }), truth, { swarmMinBytes: swarm ? 1 : Infinity });
-        sim.add('origin', { bytes: truth, liar: false });
-        sim.read(sim.add('reader', null), 0);
-        await sim.drive();
-        await sim.finish();
-        return sim.reads[0].end - sim.reads[0].at;
-      });
-    const [swarm, alone] = await swarmThenAlone(read);
+    // 16 MiB
+    const [{ ms: swarm }, { ms: alone }] = await loneRead(256, 7, { latencyMs: [25, 25], bytesPerMs: 40_000 });
     console.log(`swarm sim, one reader of 16 MiB over a data channel: swarm ${swarm} ms, one request ${alone} ms`);
     // At 1 MiB in flight (4 runs of 4 leaves) the swarm waited a round trip (50 ms) per MiB: 1,593 ms against 619.
     expect(swarm).toBeLessThan(alone * 1.3);
