@@ -60,7 +60,10 @@ export class ViewRelease {
 
   /** A batch of tasks ended: views they held may be gone now. */
   tasksEnded(): void {
-    if (this.wanted.size > 0) this.schedule(RECOLLECT_MS);
+    if (this.wanted.size === 0) return;
+    // Tasks ran: views may have been let go (or one collection missed one): look at 1, 2, 4 s again.
+    this.backoff = RECOLLECT_MS;
+    this.schedule(RECOLLECT_MS);
   }
 
   /**

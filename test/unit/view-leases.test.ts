@@ -151,7 +151,7 @@ describe('an executor that made a large result', () => {
 });
 
 describe('a lease the node asked back and still held', () => {
-  it('is collected for again on its own, less and less often, with no task ending; a task ending brings it forward', async () => {
+  it('is collected for again on its own, less and less often, with no task ending; a task ending brings it forward and starts the gaps over', async () => {
     const { ViewRelease } = await import('../../shared/executor/view-release.js');
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
@@ -167,9 +167,11 @@ describe('a lease the node asked back and still held', () => {
       const gaps = at.slice(1).map((t, i) => t - at[i]);
       expect(Math.max(...gaps)).toBe(60_000); // the gap stops growing at a minute
       const n = at.length;
-      v.tasksEnded(); // a task ended: the next look is a second after the last, not a minute
-      await vi.advanceTimersByTimeAsync(1000);
-      expect(at.length).toBe(n + 1);
+      const ended = performance.now();
+      v.tasksEnded(); // a task ended: the next look within a second, not a minute, then 1, 2, 4 s apart again
+      await vi.advanceTimersByTimeAsync(8000);
+      expect(at[n] - ended).toBeLessThanOrEqual(1000);
+      expect(at.slice(n + 1, n + 4).map((t, i) => Math.round(t - at[n + i]))).toEqual([1000, 2000, 4000]);
       expect(buf.byteLength).toBe(8);
     } finally {
       vi.useRealTimers();
