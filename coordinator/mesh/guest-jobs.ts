@@ -196,6 +196,10 @@ export class GuestJobs {
     for (const [task, job] of this.unreported) if (job === id) this.unreported.delete(task);
     const j = this.c.gcs.jobs.get(id);
     if (!j?.guest) return;
+    // The link's handles and reports go with the records (endJob frees them whatever their count). Left behind, a later
+    // release (the agent's close) counted down records made again under the same ids: a takeover reads the rows back.
+    for (const oid of j.objects) this.session.held.delete(oid);
+    for (const t of j.tasks) this.forget(t.spec.taskId);
     this.c.endJob(id);
     this.c.gcs.jobs.delete(id);
   }
