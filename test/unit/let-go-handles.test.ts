@@ -20,11 +20,18 @@ import { functionIdOf } from '../../shared/env/declare.js';
 import { childTaskId, newJobId, returnObjectId, rootTaskId, type JobId } from '../../shared/ids.js';
 import type { Msg, TaskSpec } from '../../shared/protocol/messages.js';
 
-let c: Coordinator | null = null;
-afterEach(() => {
-  c?.close();
-  c = null;
+const made: Coordinator[] = [];
+afterEach(async () => {
+  await new Promise((r) => setImmediate(r)); // releases a report left for the end of the turn
+  for (const co of made.splice(0)) co.close();
 });
+
+function coordinator(): Coordinator {
+  const co = new Coordinator({ storage: new MemoryStorage() });
+  made.push(co);
+  co.gcs.addFunction({ ...fn, fnId, ewmaMs: -1, runs: 0 });
+  return co;
+}
 
 function session(label: string, sent: Msg[] = []): Session {
   const s = new Session(
@@ -62,8 +69,7 @@ function spec(job: JobId, i: number): TaskSpec {
 
 /** A coordinator running job `job` for its driver, 3 tasks submitted (no node: they stay queued). */
 function owning() {
-  const co = (c = new Coordinator({ storage: new MemoryStorage() }));
-  co.gcs.addFunction({ ...fn, fnId, ewmaMs: -1, runs: 0 });
+  const co = coordinator();
   const driver = session('driver');
   co.sessions.add(driver);
   const job = co.jobs.start(driver, undefined, undefined, undefined);
@@ -106,8 +112,7 @@ describe('handles of a job let go of', () => {
   });
 
   it("a guest job's link handles go with it at a takeover: the agent's close later does not free the new owner's object its driver holds", async () => {
-    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
-    co.gcs.addFunction({ ...fn, fnId, ewmaMs: -1, runs: 0 });
+    const co = coordinator();
     const job = newJobId();
     const s = spec(job, 0);
     const out = returnObjectId(s.taskId, 0);
@@ -144,5 +149,33 @@ describe('handles of a job let go of', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(co.dir.get(out)?.refs).toBe(1);
     expect(driver.held.get(out)).toBe(1);
+  });
+});
+
+describe('a result a peer coordinator did not keep', () => {
+  it("the runner reports a finished task whose output record went as its node's loss (NODE_LOST), not as the object's; the owner runs it again, within maxRetries", () => {
+    // The runner: some release took its output while it ran (the bug above); it ends with nothing to send.
+    const co = coordinator();
+    const job = newJobId();
+    const s = spec(job, 0);
+    const { link, guests, sent } = guestLink(co, 'peer-a');
+    guests.assign({ t: 'assign', spec: structuredClone(s), inline: [] });
+    co.dir.unhold(link, returnObjectId(s.taskId, 0));
+    finish(co, s, 2);
+    const [report] = sent.filter((m) => m.t === 'done' || m.t === 'failed');
+    expect(report).toMatchObject({ t: 'failed', taskId: s.taskId, attempt: 0, failure: { code: 'NODE_LOST' } });
+    if (report.t !== 'failed') throw new Error('unreachable');
+
+    // The owner: the task goes back to the queue as its next attempt, its output still pending; past maxRetries it fails.
+    const { co: owner, driver, specs } = owning();
+    const t = owner.gcs.tasks.get(specs[0].taskId)!;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      owner.tasks.reportedFailed(t, report.failure);
+      expect([t.state, t.spec.attempt]).toEqual(['queued', attempt]);
+    }
+    owner.tasks.reportedFailed(t, report.failure);
+    expect(t.state).toBe('failed');
+    expect(owner.dir.get(returnObjectId(specs[0].taskId, 0))?.failure?.code).toBe('NODE_LOST');
+    expect(driver.held.size).toBe(3);
   });
 });
