@@ -153,6 +153,13 @@ export class JobManager {
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running' || job.guest) return;
     const driver = job.driver;
+    const open = driver !== null && !driver.closed;
+    if (driver) {
+      // Its driver is done here, as after Session.fail: nothing more goes to it (the job's objects freed below are not
+      // "freed" to a driver that resumes them elsewhere) and its frames still waiting in the inbox are not handled.
+      driver.outbox.flush();
+      driver.closed = true;
+    }
     job.guest = LET_GO;
     this.gcs.event('job-let-go', `job ${jobId}: ${why}; it goes on at the coordinator holding its lease`, { job: jobId });
     this.mesh?.keepCopies(jobId);
@@ -167,9 +174,16 @@ export class JobManager {
     // Handles the driver left parked: the job's own objects are gone already (detached first); others count down.
     if (job.parked) for (const [id, n] of job.parked) this.dir.decRef(id, n);
     job.parked = null;
+    // So do the handles of a driver still here. Left on its session, they were released when its close was handled,
+    // by id: onto the new owner's guest records of the same tasks if it had placed them here by then (their outputs
+    // freed as they ended, reported OBJECT_LOST; test/unit/let-go-handles.test.ts).
+    if (driver) {
+      for (const [id, n] of driver.held) this.dir.decRef(id, n);
+      driver.held.clear();
+    }
     this.gcs.jobs.delete(jobId);
     // 1012 (service restart): the driver reconnects, to the next coordinator of its list first.
-    if (driver && !driver.closed) driver.ws.close(1012, 'job moved to another coordinator');
+    if (open) driver.ws.close(1012, 'job moved to another coordinator');
   }
 
   /** A running job read back after a restart: it waits for its driver to resume it. */

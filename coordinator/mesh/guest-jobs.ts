@@ -10,6 +10,7 @@ import { TERMINAL, type JobRecord, type TaskRecord } from '../gcs/tables.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Session } from '../session.js';
 import { idShard, ShardedSet, taskShard } from '../id-shards.js';
+import { nodeLostFailure } from '../scheduler/task-failures.js';
 
 export class GuestJobs {
   /** Guest jobs: the peer's jobs we run tasks of. */
@@ -138,14 +139,9 @@ export class GuestJobs {
     this.unreported.delete(spec.taskId);
     const failure = outs.find((o) => o?.state === 'failed')?.failure;
     if (t.state !== 'finished' || failure || outs.some((o) => !o)) {
-      const f = failure ?? {
-        code: 'OBJECT_LOST' as const,
-        name: 'ObjectLostError',
-        message: `task ${spec.name} ${t.state}`,
-        stack: '',
-        functionName: spec.name,
-        taskId: spec.taskId,
-      };
+      // No value and no failure of its own to give (its outputs' records went here): not the object's loss but this
+      // node's, as the owner sees it. It has the task's lineage and runs it again (a next attempt, within maxRetries).
+      const f = failure ?? nodeLostFailure(spec, `coordinator ${this.c.meshId} kept no result of task ${spec.name} (${t.state} here)`);
       this.send({ t: 'failed', taskId: spec.taskId, attempt, failure: f });
       // The failure is the owner's now, as inline values are: the records go (they stayed until the job ended).
       this.releaseLater(outs.filter((o) => o !== undefined).map((o) => o.id));
@@ -196,6 +192,10 @@ export class GuestJobs {
     for (const [task, job] of this.unreported) if (job === id) this.unreported.delete(task);
     const j = this.c.gcs.jobs.get(id);
     if (!j?.guest) return;
+    // The link's handles and reports go with the records (endJob frees them whatever their count). Left behind, a later
+    // release (the agent's close) counted down records made again under the same ids: a takeover reads the rows back.
+    for (const oid of j.objects) this.session.held.delete(oid);
+    for (const t of j.tasks) this.forget(t.spec.taskId);
     this.c.endJob(id);
     this.c.gcs.jobs.delete(id);
   }

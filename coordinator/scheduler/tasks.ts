@@ -238,14 +238,15 @@ export class TaskManager {
       }
       return this.finishFailed(t, failure);
     }
-    const retry = (failure.code === 'TASK_ERROR' && s.retryExceptions) || failure.code === 'WORKER_CRASHED';
+    // NODE_LOST comes from a coordinator of the mesh that could not run it or kept no result (coordinator/mesh): as a lost node's.
+    const retry = (failure.code === 'TASK_ERROR' && s.retryExceptions) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
     if (retry && s.attempt < s.maxRetries && !s.actor) {
       this.unplace(t);
       t.spec = retried(s);
       this.gcs.stats.tasksRetried++;
       this.gcs.event(
         'task-retried',
-        `task ${s.name} threw ${failure.name}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`,
+        `task ${s.name} ${failure.code === 'NODE_LOST' ? 'was lost' : `threw ${failure.name}`}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`,
         {
           task: s.taskId,
           job: s.jobId,

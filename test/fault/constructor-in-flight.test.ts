@@ -96,7 +96,6 @@ describe('a constructor in flight at a restart', () => {
   it('its host joins without the actor: the constructor did not return there, and the creation fails at once, not after the grace', async () => {
     const { m, counter, second } = await placedThenRestarted('host-key-2');
     const call = m.get(counter.inc.remote(), { timeoutMs: 30_000 });
-    const t0 = Date.now();
     // The handler is attached before the host says hello: the creation can fail
     // before the host's welcome arrives, and a rejection with no handler yet is
     // an unhandled rejection (it failed CI once).
@@ -105,7 +104,8 @@ describe('a constructor in flight at a restart', () => {
       message: expect.stringMatching(/constructor was in flight .* joined again without it/),
     });
     await scriptedHost(second.url, 'host-key-2', []);
+    // Decided at the join, not after the 20 s grace: the message says which (the grace's says "did not join again within").
+    // No wall-clock bound: a loaded machine can take seconds to start the host.
     await failed;
-    expect(Date.now() - t0).toBeLessThan(10_000); // the grace is 20 s
   }, 60_000);
 });

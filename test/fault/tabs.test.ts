@@ -11,8 +11,11 @@ import { CheckpointedCounter } from '../helpers/counters.js';
 let cl: Cluster | undefined;
 let browsers: TestBrowser[] = [];
 afterEach(async () => {
+  const t0 = Date.now();
   await cl?.stop();
+  const stopped = Date.now();
   await Promise.all(browsers.map((b) => b.close()));
+  console.log(`teardown: cluster stopped in ${((stopped - t0) / 1000).toFixed(1)} s, browsers closed in ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
   cl = undefined;
   browsers = [];
 });
@@ -26,10 +29,16 @@ async function tabs(n: number): Promise<VolunteerTab[]> {
 
 describe('volunteer tabs closing mid-job', () => {
   it('MapReduce word count over 64 chunks on 4 tabs: two tabs close (one with the only copies of map outputs); the counts are exact', async () => {
+    // Where its minute goes in CI (printed at the end): time to each phase from the start.
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (what: string) => phases.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const text = makeChunks();
     const expected = countLocally(text);
+    phase('64 MiB of text made and counted here');
     cl = await Cluster.start({ nodes: 0 });
     const t = await tabs(4);
+    phase('4 tabs up');
     const m = await cl.driver();
     const c = cl.c.coordinator;
     const chunks = text.map((x) => m.put(x));
@@ -51,6 +60,7 @@ describe('volunteer tabs closing mid-job', () => {
     );
     const mapsLeft = [...c.gcs.tasks.values()].filter((x) => x.spec.name === 'mapChunk' && x.state !== 'finished').length;
     expect(mapsLeft).toBeGreaterThan(0);
+    phase(`a sole holder found (${mapsLeft} maps left)`);
     await first!.page.close();
     // Second victim: after the reduces started reading.
     await cl.until(
@@ -60,8 +70,11 @@ describe('volunteer tabs closing mid-job', () => {
       120_000,
       () => 'reduces to start',
     );
+    phase('reduces started');
     await t.find((x) => x !== first)!.page.close();
     const parts = await m.get(reduces, { timeoutMs: 180_000 });
+    phase(`all reduces back (${c.gcs.stats.tasksRetried} retried, ${c.gcs.stats.tasksRebuilt} rebuilt)`);
+    console.log(`mapreduce on tabs: ${phases.join('; ')}`);
     const got = new Map<string, number>();
     for (const p of parts) for (const [w, n] of p) got.set(w, (got.get(w) ?? 0) + n);
     expect(got.size).toBe(expected.size);

@@ -71,9 +71,8 @@ describe('tasks on one edge node', () => {
     const { ready, pending } = await m.wait(refs, { numReturns: 2 });
     expect(ready.map((r) => r.id)).toEqual([refs[0].id, refs[1].id]);
     expect(pending.map((r) => r.id)).toEqual([refs[2].id, refs[3].id]);
-    const t0 = Date.now();
+    // The timeout ends the wait, not the 3 s tasks (those would come back ready): counts, no wall-clock bound.
     const w = await m.wait(refs.slice(2), { numReturns: 2, timeoutMs: 200 });
-    expect(Date.now() - t0).toBeLessThan(2500);
     expect(w.ready).toHaveLength(0);
     expect(w.pending).toHaveLength(2);
     for (const r of refs.slice(2)) m.cancel(r, { force: true });

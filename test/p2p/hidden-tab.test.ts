@@ -96,7 +96,8 @@ describe('a transfer from a hidden tab', () => {
     // 16 MiB in one request through a 2 MiB queue refilled below 512 KiB: several drains, each an event.
     expect(fromHidden.drain).toBeGreaterThanOrEqual(4);
     // The safety net fires only where the channel took over 1 s (clamped) to drain: fewer than the events, even under load.
+    // The pace is told by these counts (with the event unwired: 0 drain, 8 timer wakes), not by a wall-clock ratio of two
+    // reads taken seconds apart on a shared machine (their times are printed above).
     expect(fromHidden.timer).toBeLessThanOrEqual(fromHidden.drain);
-    expect(fromHidden.ms).toBeLessThan(2 * fromShown.ms + 2000);
   }, 120_000);
 });

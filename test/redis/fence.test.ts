@@ -81,7 +81,21 @@ describe('fenced writes and moved holdings', () => {
       const letGo = await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
       expect(letGo).toMatch(/another coordinator took its lease/);
       console.log(`A: ${letGo}`);
-      expect(await all).toEqual(Array.from({ length: 600 }, (_, i) => i * 5 + 2));
+      const got = await all.catch(async (e: unknown) => {
+        // The interleaving, for a flake: both coordinators' events around the takeover.
+        for (const [name, c] of [
+          ['A', a],
+          ['B', b],
+        ] as const) {
+          const ev = (await getJson<{ kind: string; message: string; ts: number }[]>(c.url, '/api/events', token)) ?? [];
+          console.log(
+            name,
+            JSON.stringify(ev.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.ts % 100_000, x.kind, x.message])).slice(-12_000),
+          );
+        }
+        throw e;
+      });
+      expect(got).toEqual(Array.from({ length: 600 }, (_, i) => i * 5 + 2));
       // The job is B's: A holds no lease on it and lists no job of its own.
       expect(await r.get(`fence:{${job}}:lease`)).toBe(bId);
       expect((await getJson<{ self: boolean; jobs: number }[]>(a.url, '/api/coordinators', token))!.find((c) => c.self)!.jobs).toBe(0);
