@@ -32,7 +32,7 @@ export interface Probe {
   /** Loop iterations with a budget (coordinator/loop-budget.ts), and parts held to their floor because it was spent: totals. */
   loopIterations: number;
   loopFloored: number;
-  /** Budgeted iterations over 50 ms, the longest (ms), and their time by part (coordinator/loop-budget.ts): totals. */
+  /** Budgeted iterations over 50 ms, the longest (ms), and their time by column (coordinator/loop-budget.ts LoopColumn): totals. */
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
@@ -79,6 +79,8 @@ async function main(): Promise<void> {
   let gcOver50 = 0;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
+      // The loop budget moves a pause out of the column of a long iteration it fell in (its own column: gc).
+      loopBudget.gcPause(e.startTime, e.duration);
       if (e.duration > 50) gcOver50++;
       if (e.duration <= gcMax) continue;
       gcMax = e.duration;

@@ -78,6 +78,7 @@ export class SessionFlushes implements FlushTurns {
       }
     }
     if (k > this.maxPerTurn) this.maxPerTurn = k;
+    loopBudget.done();
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
