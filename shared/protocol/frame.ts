@@ -94,8 +94,11 @@ function payloadBytes(m: Msg): number {
 export interface FlushTurns {
   /** `o` has messages waiting: call o.turnFlush() in a coming turn, once. */
   add(o: Outbox): void;
-  /** An idle outbox asks to send as soon as the pushing code is done: allowed while the turn's bound for those is not spent. */
-  takeNow(): boolean;
+  /**
+   * An idle outbox asks to send as soon as the pushing code is done: allowed while the turn's bound for those is
+   * not spent; then the turns call o.turnFlush() in a microtask (all of a turn's in one), else false.
+   */
+  now(o: Outbox): boolean;
 }
 
 /** Collects messages and sends them as one frame at the end of the turn. */
@@ -122,9 +125,9 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      if (performance.now() - this.lastSent > IDLE_FLUSH_MS && (!this.turns || this.turns.takeNow())) queueMicrotask(this.flushLater);
-      else if (this.turns) this.turns.add(this);
-      else nextTurn(this.flushLater);
+      const idle = performance.now() - this.lastSent > IDLE_FLUSH_MS;
+      if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
+      else if (!idle || !this.turns.now(this)) this.turns.add(this);
     }
   }
 

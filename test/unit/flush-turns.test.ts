@@ -3,6 +3,7 @@
 // end in 2,000 socket writes at once. Counted per turn, not timed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FLUSH_MS, SessionFlushes } from '../../coordinator/flush-turns.js';
+import { loopBudget } from '../../coordinator/loop-budget.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 
@@ -49,6 +50,18 @@ describe('session flushes: a slice of outboxes per turn', () => {
     expect(flushes.size).toBe(44);
     await turn();
     expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
+  });
+
+  it("the idle outboxes of one callback flush in one microtask, counted as the loop budget's flush part (not as time between parts)", async () => {
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = await outboxes(100, flushes, false);
+    const enter = vi.spyOn(loopBudget, 'enter');
+    const done = vi.spyOn(loopBudget, 'done');
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    await Promise.resolve();
+    expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
+    expect(enter.mock.calls).toEqual([['flush']]);
+    expect(done).toHaveBeenCalledTimes(1);
   });
 
   it('2,000 outboxes with a message each flush at most 256 a turn, oldest first, all of them in 8 turns', async () => {
