@@ -36,6 +36,9 @@ export interface Probe {
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
+  /** Iterations over 50 ms of process CPU (GC threads included), and their CPU by column: totals. */
+  loopCpuLong: number;
+  loopCpuLongByPart: Record<string, number>;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -66,6 +69,11 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
+  // Long iterations by CPU too: a getrusage at each part's start and end (bench only).
+  loopBudget.cpuClock = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpuNow = () => {
@@ -118,6 +126,8 @@ async function main(): Promise<void> {
       loopLong: loopBudget.long,
       loopLongestMs: loopBudget.longest,
       loopLongByPart: { ...loopBudget.longByPart },
+      loopCpuLong: loopBudget.cpuLong,
+      loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
     };
     if (m.reset) {
       loopBudget.longest = 0;

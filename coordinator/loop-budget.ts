@@ -71,6 +71,16 @@ export class LoopBudget {
   private n = 0;
   private open = -1;
   private readonly kept: LongIteration[] = [];
+  /**
+   * Process CPU time (ms), when set (bench:scale's coordinator): iterations are also counted long by their CPU,
+   * with their CPU by column (GC in the column it ran in, idle costs none), a figure a loaded machine does not inflate.
+   */
+  cpuClock: (() => number) | null = null;
+  cpuLong = 0;
+  readonly cpuLongByPart: Record<Exclude<LoopColumn, 'gc'>, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0 };
+  private readonly cpuAt = new Float64Array(2 * MAX_SEGMENTS);
+  private cpuStart = 0;
+  private cpuAtBoundary = 0;
   /** GC pauses reported while their iteration runs: [start, duration] pairs, matched at its boundary. */
   private pending: number[] = [];
 
@@ -102,6 +112,7 @@ export class LoopBudget {
     this.open = k;
     this.part[this.n] = k;
     this.at[2 * this.n] = now;
+    if (this.cpuClock) this.cpuAt[2 * this.n] = this.cpuClock();
   }
 
   /** The running part ends now: what follows until the next part is `between` (socket reads, timers, GC). */
@@ -111,6 +122,7 @@ export class LoopBudget {
 
   private close(now: number): void {
     this.at[2 * this.n + 1] = now;
+    if (this.cpuClock) this.cpuAt[2 * this.n + 1] = this.cpuClock();
     this.n++;
     this.open = -1;
   }
@@ -122,8 +134,12 @@ export class LoopBudget {
     this.later(this.reset);
     this.start = now;
     this.idleAtStart = this.idle();
-    // The loop's work since the previous boundary, when the loop came here from it (a part-less iteration in between adds its work).
-    this.before = this.boundary > 0 ? Math.max(0, now - this.boundary - (this.idleAtStart - this.idleAtBoundary)) : 0;
+    this.cpuStart = this.cpuClock?.() ?? 0;
+    // The loop's work since the previous boundary, when it came here from there without waiting for input (else
+    // the iteration began at an unknown moment of its poll phase: nothing counts before its first part).
+    const fromBoundary = this.boundary > 0 && this.idleAtStart - this.idleAtBoundary < 1;
+    this.before = fromBoundary ? now - this.boundary - (this.idleAtStart - this.idleAtBoundary) : 0;
+    if (!fromBoundary) this.cpuAtBoundary = this.cpuStart;
     this.n = 0;
     this.open = -1;
   }
@@ -168,15 +184,33 @@ export class LoopBudget {
     return this.armed;
   }
 
+  /** An iteration's CPU, from its previous boundary (when counted `before`) to this one: long past LONG_ITERATION_MS. */
+  private cpuIteration(): void {
+    const cpu = this.cpuClock!();
+    const before = this.cpuStart - this.cpuAtBoundary;
+    this.cpuAtBoundary = cpu;
+    if (before + cpu - this.cpuStart <= LONG_ITERATION_MS) return;
+    this.cpuLong++;
+    let parts = 0;
+    for (let i = 0; i < this.n; i++) {
+      const d = this.cpuAt[2 * i + 1] - this.cpuAt[2 * i];
+      this.cpuLongByPart[PART_NAMES[this.part[i]]] += d;
+      parts += d;
+    }
+    this.cpuLongByPart.before += before;
+    this.cpuLongByPart.between += Math.max(0, cpu - this.cpuStart - parts);
+  }
+
   private readonly reset = (): void => {
     this.armed = false;
     const now = performance.now();
     if (this.open >= 0) this.close(now);
     const idle = this.idle();
     const idleIn = idle - this.idleAtStart;
-    const from = this.boundary > 0 ? this.boundary : this.start;
+    const from = this.start - this.before;
     this.boundary = now;
     this.idleAtBoundary = idle;
+    if (this.cpuClock) this.cpuIteration();
     const length = this.before + now - this.start - idleIn;
     if (length > this.longest) this.longest = length;
     const pending = this.pending;
