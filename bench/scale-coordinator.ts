@@ -39,6 +39,9 @@ export interface Probe {
   /** Iterations over 50 ms of process CPU (GC threads included), and their CPU by column: totals. */
   loopCpuLong: number;
   loopCpuLongByPart: Record<string, number>;
+  /** The iteration of most CPU since the last reset, and its CPU by column. */
+  loopCpuLongestMs: number;
+  loopCpuLongestByPart: Record<string, number>;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -128,9 +131,12 @@ async function main(): Promise<void> {
       loopLongByPart: { ...loopBudget.longByPart },
       loopCpuLong: loopBudget.cpuLong,
       loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
+      loopCpuLongestMs: loopBudget.cpuLongest,
+      loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
     };
     if (m.reset) {
       loopBudget.longest = 0;
+      loopBudget.cpuLongest = 0;
       statsServerMax = 0;
       eld.reset();
       worstCpu = 0;

@@ -59,6 +59,8 @@ interface Run {
   /** Iterations over 50 ms of CPU and their CPU by column (what a loaded machine does not inflate). */
   loopCpuLong: number;
   loopCpuLongByPart: Record<string, number>;
+  loopCpuLongestMs: number;
+  loopCpuLongestByPart: Record<string, number>;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
   /** Tasks the rebalancer asked busy nodes to hand back. */
@@ -120,6 +122,8 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       loopLongByPart: byColumn(after.loopLongByPart, before.loopLongByPart),
       loopCpuLong: after.loopCpuLong - before.loopCpuLong,
       loopCpuLongByPart: byColumn(after.loopCpuLongByPart, before.loopCpuLongByPart),
+      loopCpuLongestMs: after.loopCpuLongestMs,
+      loopCpuLongestByPart: after.loopCpuLongestByPart,
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
@@ -172,7 +176,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}; ${r.loopCpuLong} over 50 ms CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}; ${r.loopCpuLong} over 50 ms CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
@@ -233,6 +237,7 @@ runBench(async () => {
       emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
       emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
       emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
+      emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));

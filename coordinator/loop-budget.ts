@@ -28,6 +28,7 @@ const PART_NAMES = ['input', 'pass', 'flush'] as const;
  * taken out of the column they fell in. Time the loop waited in its poll phase (idle) counts nowhere.
  */
 export type LoopColumn = 'before' | LoopPartName | 'between' | 'gc';
+const COLUMNS_CPU = ['before', ...PART_NAMES, 'between'] as const;
 /** An iteration longer than this (its active time: `before`, then its first part to its boundary) is counted as long, with its time by column. */
 export const LONG_ITERATION_MS = 50;
 /** Part stamps kept for one iteration (a 10,000-node iteration reads hundreds of frames): past it, parts count as `between`. */
@@ -78,6 +79,9 @@ export class LoopBudget {
   cpuClock: (() => number) | null = null;
   cpuLong = 0;
   readonly cpuLongByPart: Record<Exclude<LoopColumn, 'gc'>, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0 };
+  /** The iteration of most CPU (ms), and its CPU by column (cleared with cpuLongest = 0). */
+  cpuLongest = 0;
+  cpuLongestByPart: Record<Exclude<LoopColumn, 'gc'>, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0 };
   private readonly cpuAt = new Float64Array(2 * MAX_SEGMENTS);
   private cpuStart = 0;
   private cpuAtBoundary = 0;
@@ -189,16 +193,23 @@ export class LoopBudget {
     const cpu = this.cpuClock!();
     const before = this.cpuStart - this.cpuAtBoundary;
     this.cpuAtBoundary = cpu;
-    if (before + cpu - this.cpuStart <= LONG_ITERATION_MS) return;
-    this.cpuLong++;
+    const total = before + cpu - this.cpuStart;
+    if (total <= LONG_ITERATION_MS && total <= this.cpuLongest) return;
+    const by = { before, input: 0, pass: 0, flush: 0, between: 0 };
     let parts = 0;
     for (let i = 0; i < this.n; i++) {
       const d = this.cpuAt[2 * i + 1] - this.cpuAt[2 * i];
-      this.cpuLongByPart[PART_NAMES[this.part[i]]] += d;
+      by[PART_NAMES[this.part[i]]] += d;
       parts += d;
     }
-    this.cpuLongByPart.before += before;
-    this.cpuLongByPart.between += Math.max(0, cpu - this.cpuStart - parts);
+    by.between = Math.max(0, cpu - this.cpuStart - parts);
+    if (total > this.cpuLongest) {
+      this.cpuLongest = total;
+      this.cpuLongestByPart = by;
+    }
+    if (total <= LONG_ITERATION_MS) return;
+    this.cpuLong++;
+    for (const k of COLUMNS_CPU) this.cpuLongByPart[k] += by[k];
   }
 
   private readonly reset = (): void => {

@@ -178,6 +178,8 @@ describe('one budget per loop iteration', () => {
     // By CPU (the 1 ms wait is none; GC stays in its column): the same iteration, long.
     expect(l.loop.cpuLong).toBe(1);
     expect(l.loop.cpuLongByPart).toEqual({ before: 7, input: 12, pass: 25, flush: 5, between: 10 });
+    expect(l.loop.cpuLongest).toBe(59);
+    expect(l.loop.cpuLongestByPart).toEqual(l.loop.cpuLongByPart);
     // A pause reported after its iteration's boundary is moved too: 20 ms of ws parsing with a 15 ms scavenge in it.
     l.loop.until(FLUSH_MS, performance.now(), 'flush');
     l.work(40);
