@@ -32,10 +32,16 @@ export interface Probe {
   /** Loop iterations with a budget (coordinator/loop-budget.ts), and parts held to their floor because it was spent: totals. */
   loopIterations: number;
   loopFloored: number;
-  /** Budgeted iterations over 50 ms, the longest (ms), and their time by part (coordinator/loop-budget.ts): totals. */
+  /** Budgeted iterations over 50 ms, the longest (ms), and their time by column (coordinator/loop-budget.ts LoopColumn): totals. */
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
+  /** Iterations over 50 ms of process CPU (GC threads included), and their CPU by column: totals. */
+  loopCpuLong: number;
+  loopCpuLongByPart: Record<string, number>;
+  /** The iteration of most CPU since the last reset, and its CPU by column. */
+  loopCpuLongestMs: number;
+  loopCpuLongestByPart: Record<string, number>;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -66,6 +72,11 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
+  // Long iterations by CPU too: a getrusage at each part's start and end (bench only).
+  loopBudget.cpuClock = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpuNow = () => {
@@ -79,6 +90,8 @@ async function main(): Promise<void> {
   let gcOver50 = 0;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
+      // The loop budget moves a pause out of the column of a long iteration it fell in (its own column: gc).
+      loopBudget.gcPause(e.startTime, e.duration);
       if (e.duration > 50) gcOver50++;
       if (e.duration <= gcMax) continue;
       gcMax = e.duration;
@@ -116,9 +129,14 @@ async function main(): Promise<void> {
       loopLong: loopBudget.long,
       loopLongestMs: loopBudget.longest,
       loopLongByPart: { ...loopBudget.longByPart },
+      loopCpuLong: loopBudget.cpuLong,
+      loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
+      loopCpuLongestMs: loopBudget.cpuLongest,
+      loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
     };
     if (m.reset) {
       loopBudget.longest = 0;
+      loopBudget.cpuLongest = 0;
       statsServerMax = 0;
       eld.reset();
       worstCpu = 0;

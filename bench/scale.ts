@@ -52,10 +52,15 @@ interface Run {
   statsServerMs: number;
   loopIterations: number;
   loopFloored: number;
-  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by part). */
+  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by column: parts, before the first, between them, GC). */
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
+  /** Iterations over 50 ms of CPU and their CPU by column (what a loaded machine does not inflate). */
+  loopCpuLong: number;
+  loopCpuLongByPart: Record<string, number>;
+  loopCpuLongestMs: number;
+  loopCpuLongestByPart: Record<string, number>;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
   /** Tasks the rebalancer asked busy nodes to hand back. */
@@ -65,6 +70,14 @@ interface Run {
   /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
   counts: Counts;
 }
+
+/** Totals by column between two probes. */
+const byColumn = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
+const columns = (c: Record<string, number>): string =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${round(v, 0)}`)
+    .join(', ');
 
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
 async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Promise<Run> {
@@ -106,7 +119,11 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       loopFloored: after.loopFloored - before.loopFloored,
       loopLong: after.loopLong - before.loopLong,
       loopLongestMs: after.loopLongestMs,
-      loopLongByPart: Object.fromEntries(Object.entries(after.loopLongByPart).map(([k, v]) => [k, v - (before.loopLongByPart[k] ?? 0)])),
+      loopLongByPart: byColumn(after.loopLongByPart, before.loopLongByPart),
+      loopCpuLong: after.loopCpuLong - before.loopCpuLong,
+      loopCpuLongByPart: byColumn(after.loopCpuLongByPart, before.loopCpuLongByPart),
+      loopCpuLongestMs: after.loopCpuLongestMs,
+      loopCpuLongestByPart: after.loopCpuLongestByPart,
       packed: s1.schedulerPacked - s0.schedulerPacked,
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
@@ -159,11 +176,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part: ${Object.entries(
-          r.loopLongByPart,
-        )
-          .map(([k, v]) => `${k} ${round(v, 0)}`)
-          .join(', ')}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}; ${r.loopCpuLong} over 50 ms CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
@@ -222,6 +235,9 @@ runBench(async () => {
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
+      emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
+      emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
+      emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));

@@ -29,22 +29,34 @@ export class SessionFlushes implements FlushTurns {
   constructor(readonly perTurn = FLUSH_PER_TURN) {}
 
   /** Idle outboxes let send at once this turn: at most `perTurn` of them, besides the `perTurn` queued ones a turn flushes. */
-  private now = 0;
+  private nowCount = 0;
   private nowReset = false;
+  /** Those waiting for the microtask that flushes them. */
+  private nowQueue: Outbox[] = [];
 
-  takeNow(): boolean {
-    if (this.now >= this.perTurn) return false;
+  now(o: Outbox): boolean {
+    if (this.nowCount >= this.perTurn) return false;
     if (!this.nowReset) {
       this.nowReset = true;
       nextTurn(() => {
-        this.now = 0;
+        this.nowCount = 0;
         this.nowReset = false;
       });
     }
-    this.now++;
-    if (this.now > this.maxPerTurn) this.maxPerTurn = this.now;
+    this.nowCount++;
+    if (this.nowCount > this.maxPerTurn) this.maxPerTurn = this.nowCount;
+    if (this.nowQueue.push(o) === 1) queueMicrotask(this.flushNow);
     return true;
   }
+
+  /** The idle outboxes' microtask: one for those of a callback, a flush part of the loop budget (its long iterations by part). */
+  private readonly flushNow = (): void => {
+    loopBudget.enter('flush');
+    const q = this.nowQueue;
+    this.nowQueue = [];
+    for (const o of q) o.turnFlush();
+    loopBudget.done();
+  };
 
   add(o: Outbox): void {
     this.queue.push(o);
@@ -78,6 +90,7 @@ export class SessionFlushes implements FlushTurns {
       }
     }
     if (k > this.maxPerTurn) this.maxPerTurn = k;
+    loopBudget.done();
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;

@@ -10,6 +10,8 @@
 // The loop is the process's: the budget is one per process (a process may
 // hold several coordinators, in tests and meshes), not one per coordinator.
 
+import { performance as nodePerformance } from 'node:perf_hooks';
+
 /** The work of one event-loop iteration, all bounded parts together (ms). */
 export const LOOP_MS = 20;
 /** What a part gets once the iteration's budget is spent (ms). */
@@ -18,8 +20,35 @@ export const LOOP_FLOOR_MS = 2;
 /** The bounded parts of an iteration. */
 export type LoopPartName = 'input' | 'pass' | 'flush';
 const PART_NAMES = ['input', 'pass', 'flush'] as const;
-/** An iteration longer than this (from its first part to its boundary) is counted as long, with its time by part. */
+/**
+ * Where a long iteration's time went: its parts, from each part's start to its end; `before`, the loop's work
+ * between the previous iteration's boundary and the first part (timers, socket reads and HTTP before the first
+ * frame); `between`, the work after a part's end and before the next part or the boundary (socket reads and ws
+ * parsing between frames, timers, immediates that are no part); `gc`, the GC pauses reported to gcPause(),
+ * taken out of the column they fell in. Time the loop waited in its poll phase (idle) counts nowhere.
+ */
+export type LoopColumn = 'before' | LoopPartName | 'between' | 'gc';
+const COLUMNS_CPU = ['before', ...PART_NAMES, 'between'] as const;
+/** An iteration longer than this (its active time: `before`, then its first part to its boundary) is counted as long, with its time by column. */
 export const LONG_ITERATION_MS = 50;
+/** Part stamps kept for one iteration (a 10,000-node iteration reads hundreds of frames): past it, parts count as `between`. */
+const MAX_SEGMENTS = 1024;
+/** Long iterations kept for the GC pauses reported after them. */
+const LONG_KEPT = 8;
+
+/** A long iteration's stamps, kept until its GC pauses are known. */
+interface LongIteration {
+  from: number;
+  start: number;
+  to: number;
+  /** Part segments: [start, end] pairs, and their part (an index in PART_NAMES). */
+  at: Float64Array;
+  part: Uint8Array;
+  n: number;
+}
+
+/** The loop's idle time so far (ms): the time it waited in the poll phase (libuv's idle-time metric). */
+const loopIdle = (): number => nodePerformance.nodeTiming.idleTime;
 
 export class LoopBudget {
   private end = 0;
@@ -27,18 +56,37 @@ export class LoopBudget {
   /** Iterations with a budget, and parts held to their floor because the iteration's budget was spent (for /api/stats and tests). */
   iterations = 0;
   floored = 0;
-  /**
-   * Iterations over LONG_ITERATION_MS, the longest (ms), and the time of those iterations by part: from a
-   * part's start to the next part's start (the last part's, to the boundary), so whatever runs between two
-   * parts (socket reads, GC, timers) counts with the one before (for bench:scale: where a long iteration went).
-   */
+  /** Iterations over LONG_ITERATION_MS, the longest (ms, active time), and the time of those iterations by column (for bench:scale: where a long iteration went). */
   long = 0;
   longest = 0;
-  readonly longByPart: Record<LoopPartName, number> = { input: 0, pass: 0, flush: 0 };
+  readonly longByPart: Record<LoopColumn, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0, gc: 0 };
   private start = 0;
-  private lastAt = 0;
-  private lastPart: LoopPartName = 'pass';
-  private readonly spent: Record<LoopPartName, number> = { input: 0, pass: 0, flush: 0 };
+  private idleAtStart = 0;
+  /** The previous iteration's boundary (performance.now() time, 0: none yet) and the loop's idle time then. */
+  private boundary = 0;
+  private idleAtBoundary = 0;
+  private before = 0;
+  /** This iteration's part segments; `open`: the part running now (-1: none), whose segment is the n-th. */
+  private readonly at = new Float64Array(2 * MAX_SEGMENTS);
+  private readonly part = new Uint8Array(MAX_SEGMENTS);
+  private n = 0;
+  private open = -1;
+  private readonly kept: LongIteration[] = [];
+  /**
+   * Process CPU time (ms), when set (bench:scale's coordinator): iterations are also counted long by their CPU,
+   * with their CPU by column (GC in the column it ran in, idle costs none), a figure a loaded machine does not inflate.
+   */
+  cpuClock: (() => number) | null = null;
+  cpuLong = 0;
+  readonly cpuLongByPart: Record<Exclude<LoopColumn, 'gc'>, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0 };
+  /** The iteration of most CPU (ms), and its CPU by column (cleared with cpuLongest = 0). */
+  cpuLongest = 0;
+  cpuLongestByPart: Record<Exclude<LoopColumn, 'gc'>, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0 };
+  private readonly cpuAt = new Float64Array(2 * MAX_SEGMENTS);
+  private cpuStart = 0;
+  private cpuAtBoundary = 0;
+  /** GC pauses reported while their iteration runs: [start, duration] pairs, matched at its boundary. */
+  private pending: number[] = [];
 
   constructor(
     readonly ms = LOOP_MS,
@@ -48,22 +96,86 @@ export class LoopBudget {
      * iteration's poll and check phases (setImmediate would run within this iteration's check phase).
      */
     private readonly later: (fn: () => void) => void = (fn) => void setTimeout(fn, 0).unref(),
+    private readonly idle: () => number = loopIdle,
   ) {}
 
   /** The deadline (performance.now() time) of a part that may work `ms` alone: never past this iteration's end, but `floor` from now at least. */
   until(ms: number, now = performance.now(), part: LoopPartName = 'pass'): number {
-    if (!this.armed) {
-      this.armed = true;
-      this.iterations++;
-      this.end = now + this.ms;
-      this.later(this.reset);
-      this.start = now;
-      for (const k of PART_NAMES) this.spent[k] = 0;
-    } else this.spent[this.lastPart] += now - this.lastAt;
-    this.lastAt = now;
-    this.lastPart = part;
+    this.enter(part, now);
     if (this.end - now < this.floor && ms > this.floor) this.floored++;
     return Math.min(now + ms, Math.max(this.end, now + this.floor));
+  }
+
+  /** A part starts (or goes on) now: the iteration's first part arms the budget; another part running ends here. */
+  enter(part: LoopPartName, now = performance.now()): void {
+    if (!this.armed) this.arm(now);
+    const k = PART_NAMES.indexOf(part);
+    if (this.open === k) return;
+    if (this.open >= 0) this.close(now);
+    if (this.n === MAX_SEGMENTS) return;
+    this.open = k;
+    this.part[this.n] = k;
+    this.at[2 * this.n] = now;
+    if (this.cpuClock) this.cpuAt[2 * this.n] = this.cpuClock();
+  }
+
+  /** The running part ends now: what follows until the next part is `between` (socket reads, timers, GC). */
+  done(now = performance.now()): void {
+    if (this.open >= 0) this.close(now);
+  }
+
+  private close(now: number): void {
+    this.at[2 * this.n + 1] = now;
+    if (this.cpuClock) this.cpuAt[2 * this.n + 1] = this.cpuClock();
+    this.n++;
+    this.open = -1;
+  }
+
+  private arm(now: number): void {
+    this.armed = true;
+    this.iterations++;
+    this.end = now + this.ms;
+    this.later(this.reset);
+    this.start = now;
+    this.idleAtStart = this.idle();
+    this.cpuStart = this.cpuClock?.() ?? 0;
+    // The loop's work since the previous boundary, when it came here from there without waiting for input (else
+    // the iteration began at an unknown moment of its poll phase: nothing counts before its first part).
+    const fromBoundary = this.boundary > 0 && this.idleAtStart - this.idleAtBoundary < 1;
+    this.before = fromBoundary ? now - this.boundary - (this.idleAtStart - this.idleAtBoundary) : 0;
+    if (!fromBoundary) this.cpuAtBoundary = this.cpuStart;
+    this.n = 0;
+    this.open = -1;
+  }
+
+  /** A GC pause (a PerformanceObserver 'gc' entry: startTime, duration): taken out of the long iteration's column it fell in. */
+  gcPause(start: number, duration: number): void {
+    for (const it of this.kept) if (start >= it.from && start < it.to) return this.moveGc(it, start, duration);
+    if (this.pending.length < 512) this.pending.push(start, duration);
+  }
+
+  /** Moves a pause's time from the column it began in (up to that column's stretch's end) to `gc`. */
+  private moveGc(it: LongIteration, start: number, duration: number): void {
+    let from: LoopColumn = 'between';
+    let until = it.to;
+    if (start < it.start) {
+      from = 'before';
+      until = it.start;
+    } else
+      for (let i = 0; i < it.n; i++) {
+        if (start < it.at[2 * i]) {
+          until = it.at[2 * i];
+          break;
+        }
+        if (start < it.at[2 * i + 1]) {
+          from = PART_NAMES[it.part[i]];
+          until = it.at[2 * i + 1];
+          break;
+        }
+      }
+    const d = Math.max(0, Math.min(duration, until - start, this.longByPart[from]));
+    this.longByPart[from] -= d;
+    this.longByPart.gc += d;
   }
 
   /** This iteration's end, or Infinity when no part has begun in it. */
@@ -76,15 +188,57 @@ export class LoopBudget {
     return this.armed;
   }
 
+  /** An iteration's CPU, from its previous boundary (when counted `before`) to this one: long past LONG_ITERATION_MS. */
+  private cpuIteration(): void {
+    const cpu = this.cpuClock!();
+    const before = this.cpuStart - this.cpuAtBoundary;
+    this.cpuAtBoundary = cpu;
+    const total = before + cpu - this.cpuStart;
+    if (total <= LONG_ITERATION_MS && total <= this.cpuLongest) return;
+    const by = { before, input: 0, pass: 0, flush: 0, between: 0 };
+    let parts = 0;
+    for (let i = 0; i < this.n; i++) {
+      const d = this.cpuAt[2 * i + 1] - this.cpuAt[2 * i];
+      by[PART_NAMES[this.part[i]]] += d;
+      parts += d;
+    }
+    by.between = Math.max(0, cpu - this.cpuStart - parts);
+    if (total > this.cpuLongest) {
+      this.cpuLongest = total;
+      this.cpuLongestByPart = by;
+    }
+    if (total <= LONG_ITERATION_MS) return;
+    this.cpuLong++;
+    for (const k of COLUMNS_CPU) this.cpuLongByPart[k] += by[k];
+  }
+
   private readonly reset = (): void => {
     this.armed = false;
     const now = performance.now();
-    this.spent[this.lastPart] += now - this.lastAt;
-    const length = now - this.start;
+    if (this.open >= 0) this.close(now);
+    const idle = this.idle();
+    const idleIn = idle - this.idleAtStart;
+    const from = this.start - this.before;
+    this.boundary = now;
+    this.idleAtBoundary = idle;
+    if (this.cpuClock) this.cpuIteration();
+    const length = this.before + now - this.start - idleIn;
     if (length > this.longest) this.longest = length;
+    const pending = this.pending;
+    this.pending = [];
     if (length <= LONG_ITERATION_MS) return;
     this.long++;
-    for (const k of PART_NAMES) this.longByPart[k] += this.spent[k];
+    let parts = 0;
+    for (let i = 0; i < this.n; i++) {
+      const d = this.at[2 * i + 1] - this.at[2 * i];
+      this.longByPart[PART_NAMES[this.part[i]]] += d;
+      parts += d;
+    }
+    this.longByPart.before += this.before;
+    this.longByPart.between += Math.max(0, now - this.start - idleIn - parts);
+    const it: LongIteration = { from, start: this.start, to: now, at: this.at.slice(0, 2 * this.n), part: this.part.slice(0, this.n), n: this.n };
+    if (this.kept.push(it) > LONG_KEPT) this.kept.shift();
+    for (let i = 0; i < pending.length; i += 2) if (pending[i] >= from && pending[i] < now) this.moveGc(it, pending[i], pending[i + 1]);
   };
 }
 
@@ -116,6 +270,16 @@ export class LoopPart {
       return until;
     }
     return Math.min(this.end, this.loop.until(this.end - now, now, this.name));
+  }
+
+  /** The part starts (or goes on) now, before its deadline is asked: what it does before that (a frame's decode) counts as the part. */
+  enter(): void {
+    this.loop.enter(this.name);
+  }
+
+  /** The part ends now (loop-budget.ts `done`). */
+  leave(): void {
+    this.loop.done();
   }
 
   /** Whether the part's bound in this iteration is used up (its own, or the iteration's budget past the floor). */

@@ -151,6 +151,7 @@ export class Scheduler {
     this.scheduled = false;
     const now = performance.now(); // PASS_MS, and not past the loop iteration's budget but its floor (loop-budget.ts)
     this.run({ tasks: PASS_TASKS, ms: loopBudget.until(PASS_MS, now) - now, nodes: TURN_NODES });
+    loopBudget.done();
   }
 
   /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */

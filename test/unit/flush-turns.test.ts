@@ -3,7 +3,8 @@
 // end in 2,000 socket writes at once. Counted per turn, not timed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FLUSH_MS, SessionFlushes } from '../../coordinator/flush-turns.js';
-import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
+import { loopBudget } from '../../coordinator/loop-budget.js';
+import { decodeFrame, FRAME_MAX_MSGS, Outbox } from '../../shared/protocol/frame.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -49,6 +50,18 @@ describe('session flushes: a slice of outboxes per turn', () => {
     expect(flushes.size).toBe(44);
     await turn();
     expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
+  });
+
+  it("the idle outboxes of one callback flush in one microtask, counted as the loop budget's flush part (not as time between parts)", async () => {
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = await outboxes(100, flushes, false);
+    const enter = vi.spyOn(loopBudget, 'enter');
+    const done = vi.spyOn(loopBudget, 'done');
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    await Promise.resolve();
+    expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
+    expect(enter.mock.calls).toEqual([['flush']]);
+    expect(done).toHaveBeenCalledTimes(1);
   });
 
   it('2,000 outboxes with a message each flush at most 256 a turn, oldest first, all of them in 8 turns', async () => {
@@ -102,14 +115,14 @@ describe('session flushes: a slice of outboxes per turn', () => {
   it('a frame that fills up goes at once, and its turn finds nothing more to send', async () => {
     const flushes = new SessionFlushes(256);
     const { boxes, sent } = await outboxes(1, flushes);
-    for (let i = 0; i < 1024; i++) boxes[0].push({ t: 'giveBack', n: i + 1 });
+    for (let i = 0; i < FRAME_MAX_MSGS; i++) boxes[0].push({ t: 'giveBack', n: i + 1 });
     expect(sent).toHaveLength(1);
-    expect(sent[0][1]).toHaveLength(1024);
+    expect(sent[0][1]).toHaveLength(FRAME_MAX_MSGS);
     boxes[0].push({ t: 'giveBack', n: 5000 });
     // Still one place in the queue: the turn it had asked for carries the message pushed after the full frame.
     expect(flushes.size).toBe(1);
     await turn();
-    expect(sent.map(([, m]) => m.length)).toEqual([1024, 1]);
+    expect(sent.map(([, m]) => m.length)).toEqual([FRAME_MAX_MSGS, 1]);
   });
 });
 

@@ -17,14 +17,20 @@ afterEach(() => {
 function iterations() {
   let now = 1000;
   vi.spyOn(performance, 'now').mockImplementation(() => now);
+  let idle = 0;
+  let cpu = 0;
   let boundary: (() => void)[] = [];
   const later = (fn: () => void) => void boundary.push(fn);
-  const loop = new LoopBudget(LOOP_MS, LOOP_FLOOR_MS, later);
+  const loop = new LoopBudget(LOOP_MS, LOOP_FLOOR_MS, later, () => idle);
   return {
     loop,
     later,
     at: () => now,
-    work: (ms: number) => void (now += ms),
+    work: (ms: number) => void ((now += ms), (cpu += ms)),
+    /** The process's CPU clock (it runs with work(), not with wait()). */
+    cpu: () => cpu,
+    /** The loop waits in its poll phase (libuv's idle time grows with the clock). */
+    wait: (ms: number) => void ((now += ms), (idle += ms)),
     /** Boundary callbacks waiting for the iteration's end (the coordinator's: 0 ms timers). */
     boundaries: () => boundary.length,
     next: () => {
@@ -123,12 +129,79 @@ describe('one budget per loop iteration', () => {
     l.next();
     expect(l.loop.long).toBe(1);
     expect(l.loop.longest).toBe(60);
-    expect(l.loop.longByPart).toEqual({ input: 12, pass: 30, flush: 18 });
+    // No part said where it ended: each runs to the next part's start, the last to the boundary.
+    expect(l.loop.longByPart).toEqual({ before: 0, input: 12, pass: 30, flush: 18, between: 0, gc: 0 });
     // The next short iteration adds nothing to the long ones' parts.
     l.loop.until(FLUSH_MS, performance.now(), 'flush');
     l.work(4);
     l.next();
     expect(l.loop.long).toBe(1);
     expect(l.loop.longByPart.flush).toBe(18);
+  });
+
+  it('a long iteration by column: parts from start to end, the work before the first part and between parts, GC pauses out of the column they fell in, idle nowhere', () => {
+    const l = iterations();
+    l.loop.cpuClock = l.cpu;
+    const input = new TurnBudget(MESSAGE_SLICE_MS, l.loop);
+    // A short iteration sets the boundary the next one's `before` counts from.
+    input.enter();
+    l.work(1);
+    input.leave();
+    l.next();
+    // Timers and socket reads take 7 ms before the first frame (the loop polled for 0.5 ms: it did not wait for input).
+    l.wait(0.5);
+    l.work(7);
+    // A frame: 9 ms of decode and handlers (a 4 ms scavenge in them), then 6 ms of ws parsing before the next frame.
+    input.enter();
+    const gcAt = l.at() + 2;
+    l.work(9);
+    input.leave();
+    l.work(6);
+    input.enter();
+    l.work(3);
+    // Its pass runs 25 ms from the frame (input ends there), then ends; 4 ms of other immediates follow.
+    l.loop.until(PASS_MS, performance.now(), 'pass');
+    l.work(25);
+    l.loop.done();
+    l.work(4);
+    // The flushes take 5 ms; then the loop waits 1 ms in poll before the boundary timer (0 ms timers wait a millisecond).
+    l.loop.until(FLUSH_MS, performance.now(), 'flush');
+    l.work(5);
+    l.loop.done();
+    l.wait(1);
+    // The GC entry arrives during the iteration (perf_hooks delivers it in a later phase): matched at the boundary.
+    l.loop.gcPause(gcAt, 4);
+    l.next();
+    expect(l.loop.long).toBe(1);
+    expect(l.loop.longest).toBe(7 + 9 + 6 + 3 + 25 + 4 + 5);
+    expect(l.loop.longByPart).toEqual({ before: 7, input: 12 - 4, pass: 25, flush: 5, between: 6 + 4, gc: 4 });
+    // By CPU (the 1 ms wait is none; GC stays in its column): the same iteration, long.
+    expect(l.loop.cpuLong).toBe(1);
+    expect(l.loop.cpuLongByPart).toEqual({ before: 7, input: 12, pass: 25, flush: 5, between: 10 });
+    expect(l.loop.cpuLongest).toBe(59);
+    expect(l.loop.cpuLongestByPart).toEqual(l.loop.cpuLongByPart);
+    // A pause reported after its iteration's boundary is moved too: 20 ms of ws parsing with a 15 ms scavenge in it.
+    l.loop.until(FLUSH_MS, performance.now(), 'flush');
+    l.work(40);
+    l.loop.done();
+    const late = l.at() + 1;
+    l.work(20);
+    l.next();
+    expect(l.loop.longByPart.between).toBe(10 + 20);
+    l.loop.gcPause(late, 15);
+    expect(l.loop.longByPart).toEqual({ before: 7, input: 8, pass: 25, flush: 45, between: 15, gc: 19 });
+    // A pause in no long iteration changes nothing.
+    l.loop.gcPause(l.at() - 5000, 100);
+    expect(l.loop.longByPart.gc).toBe(19);
+    // After the loop waited for input, the iteration's start is not known: nothing counts before its first part.
+    l.wait(30);
+    l.work(45);
+    l.loop.until(PASS_MS, performance.now(), 'pass');
+    l.work(10);
+    l.next();
+    expect(l.loop.long).toBe(2);
+    expect(l.loop.cpuLong).toBe(2);
+    expect(l.loop.longByPart.before).toBe(7);
+    expect(l.loop.cpuLongByPart.before).toBe(7);
   });
 });
