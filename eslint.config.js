@@ -30,6 +30,7 @@ export default tseslint.config(
     files: [
       'shared/api/types.ts',
       'shared/api/mesh.ts',
+      'shared/api/mesh-base.ts',
       'shared/api/options.ts',
       'shared/api/actor.ts',
       'shared/protocol/check.ts',

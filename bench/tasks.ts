@@ -6,6 +6,7 @@
 // processes; this process is the driver. Baselines are the same calls of an
 // empty function through a piscina pool (worker_threads in this process).
 // stdout: one JSON line per figure; stderr: diagnostics.
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
@@ -106,7 +107,9 @@ async function throughputRounds(
           const d = await drained(c);
           extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB)`;
         }
-        log(`${label}round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra}`);
+        log(
+          `${label}round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra} (load ${loadavg()[0].toFixed(1)})`,
+        );
       },
     },
   );
@@ -135,7 +138,8 @@ function describe(xs: number[]): string {
 
 async function main(): Promise<void> {
   const t0 = nowMs();
-  const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
+  // The 1-minute load average beside each phase: on a shared machine a figure is starvation as often as cost.
+  const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s, load ${loadavg()[0].toFixed(1)})`);
   // Printed as soon as measured, so a later failure still leaves the earlier figures.
   const record = (f: Figure) => emit(f);
   let cl: BenchCluster | null = null;

@@ -100,8 +100,7 @@ export class Gcs {
   }
 
   dropTask(id: TaskId): void {
-    const job = this.tasks.get(id)?.spec.jobId;
-    this.taskTable.delete(id);
+    const job = this.taskTable.take(id)?.spec.jobId;
     if (this.storage.durable && !this.guest(job)) this.storage.delete('tasks', id, job);
   }
 

@@ -54,6 +54,11 @@ export class TaskTable implements TaskTableView {
       old.t = t;
       return this;
     }
+    return this.add(id, t);
+  }
+
+  /** A task not on record yet (the caller looked: admit), without a second look. */
+  add(id: TaskId, t: TaskRecord): this {
     const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t };
     this.byId.set(id, e);
     this.order.add(e);
@@ -64,8 +69,13 @@ export class TaskTable implements TaskTableView {
   }
 
   delete(id: TaskId): boolean {
+    return this.take(id) !== undefined;
+  }
+
+  /** Drops a task from the table and returns its record (undefined: not on record). */
+  take(id: TaskId): TaskRecord | undefined {
     const e = this.byId.get(id);
-    if (!e) return false;
+    if (!e) return undefined;
     this.byId.delete(id);
     this.order.remove(e);
     const job = e.t.spec.jobId;
@@ -74,7 +84,7 @@ export class TaskTable implements TaskTableView {
       jo.remove(e);
       if (jo.length === 0) this.jobs.delete(job);
     }
-    return true;
+    return e.t;
   }
 
   /** The task's submit sequence number; 0 when it is not on record. */

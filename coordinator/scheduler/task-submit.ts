@@ -95,7 +95,7 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   ownStrings(spec, job.id, fn, gcs.tasks.get(spec.parentId));
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
 
-  gcs.taskTable.set(spec.taskId, t);
+  gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
   addTask(job, t);
   gcs.stats.tasksSubmitted++;
   gcs.persistTask(t);

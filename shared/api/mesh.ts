@@ -11,9 +11,10 @@ import { ObjectRef } from './ref.js';
 import { ActorHandleCore, makeActorHandle, type ActorCaller, type MethodDefaults, type MethodOptions } from './actor.js';
 import { MeshEnvs } from './mesh-env.js';
 import { shippable, type RemoteFactory } from './shipped.js';
-import { RuntimeEnvError, type EnvBundler, type ResolvedEnv } from '../env/env.js';
-import { checkNamespace, checkWaitOptions, checkWaitRefs, DEFAULTS, functionSource, sumOf, validateActorOptions, validateOptions } from './options.js';
+import type { EnvBundler, ResolvedEnv } from '../env/env.js';
+import { checkNamespace, checkWaitOptions, checkWaitRefs, DEFAULTS, functionSource, validateActorOptions, validateOptions } from './options.js';
 import { HandleTable } from './handles.js';
+import { MeshBase } from './mesh-base.js';
 import { taskSpecOf } from './task-spec.js';
 import type {
   ActorClass,
@@ -29,26 +30,24 @@ import type {
   MultiReturnFunction,
   RemoteFunction,
   RemoteOptions,
-  NodeInfo,
-  RuntimeContext,
   ValuesOf,
   WaitOptions,
   WaitResult,
 } from './types.js';
 
-export class Mesh implements ActorCaller {
+export class Mesh extends MeshBase implements ActorCaller {
   // Made at first use (issue 14): an executor builds a Mesh per task, and most tasks never call into it.
   private handleTable: HandleTable | null = null;
   private registeredFns: Set<string> | null = null;
-  private closed = false;
   /** Runtime envs (issue 16): declared by drivers; tasks inherit their function's. */
   private meshEnvs: MeshEnvs | null = null;
 
   constructor(
-    readonly core: MeshCore,
+    core: MeshCore,
     /** Options every task of this mesh starts from (the job's `verify`, issue 8). */
     private readonly defaults: RemoteOptions = {},
   ) {
+    super(core);
     if (defaults.verify) validateOptions(defaults);
   }
 
@@ -64,25 +63,9 @@ export class Mesh implements ActorCaller {
     return (this.meshEnvs ??= new MeshEnvs(this.core));
   }
 
-  get jobId(): string {
-    return this.core.jobId;
-  }
-
   /** Called by connect(): the job's runtime env (already resolved) and the platform's bundler. */
   useRuntimeEnv(bundler: EnvBundler | undefined, job: ResolvedEnv | undefined): void {
     this.envs.use(bundler, job);
-  }
-
-  /** Inside a task: the module `name` of its runtime env (its namespace; loaded once per executor). */
-  import<T = any>(name: string): Promise<T> {
-    if (!this.core.importModule) return Promise.reject(new RuntimeEnvError('NOT_SUPPORTED', `mesh.import('${name}') works inside tasks only`));
-    return this.core.importModule(name) as Promise<T>;
-  }
-
-  /** Inside a task: the WebAssembly binary `name` of its runtime env, compiled once per executor. */
-  wasm(name: string): Promise<WebAssembly.Module> {
-    if (!this.core.wasmModule) return Promise.reject(new RuntimeEnvError('NOT_SUPPORTED', `mesh.wasm('${name}') works inside tasks only`));
-    return this.core.wasmModule(name);
   }
 
   /** Declares a remote function. Its source ships to the nodes; it must not read outer variables. */
@@ -153,38 +136,6 @@ export class Mesh implements ActorCaller {
     const info = await this.core.getActor(name, options.namespace);
     const ref = this.track(returnObjectId(info.id as TaskSpec['taskId'], 0), true);
     return this.handle(info.id, info.className, ref) as unknown as ActorHandle<T>;
-  }
-
-  /** Names of the live named actors in this job's namespace; with allNamespaces, every one with its namespace (Ray's list_named_actors). */
-  listNamedActors(): Promise<string[]>;
-  listNamedActors(options: { allNamespaces: true }): Promise<{ name: string; namespace: string }[]>;
-  async listNamedActors(options: { allNamespaces?: boolean } = {}): Promise<string[] | { name: string; namespace: string }[]> {
-    this.assertOpen();
-    const { actors = [] } = await this.core.ask('namedActors', { all: !!options.allNamespaces });
-    return options.allNamespaces ? actors : actors.map((a) => a.name);
-  }
-
-  /** The mesh's live nodes: id, name, kind, resources, and what is free of them now (Ray's ray.nodes()). */
-  async nodes(): Promise<NodeInfo[]> {
-    this.assertOpen();
-    const { nodes = [] } = await this.core.ask('nodes');
-    return nodes.map((n) => ({ nodeId: n.nodeId, name: n.name, kind: n.kind, alive: n.alive, resources: n.resources, available: n.available }));
-  }
-
-  /** Every resource of the live nodes, summed (Ray's cluster_resources(); CPUs are `cpu`). */
-  async clusterResources(): Promise<Record<string, number>> {
-    return sumOf((await this.nodes()).map((n) => n.resources));
-  }
-
-  /** What is free now of every resource, summed over the live nodes (Ray's available_resources()). */
-  async availableResources(): Promise<Record<string, number>> {
-    return sumOf((await this.nodes()).map((n) => n.available));
-  }
-
-  /** Where the calling code runs: job, task, node, actor and attempt (Ray's get_runtime_context()). */
-  runtimeContext(): RuntimeContext {
-    this.assertOpen();
-    return this.core.context();
   }
 
   /** Stops an actor: its slot is freed, pending and later calls fail with ActorDiedError. */
@@ -314,9 +265,5 @@ export class Mesh implements ActorCaller {
 
   private track(id: ObjectId, created: boolean): ObjectRef {
     return this.handles.track(id, created);
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new TabmeshError('CLOSED', 'this mesh connection is closed');
   }
 }

@@ -9,7 +9,7 @@ import { failureOf, TabmeshError, TaskCancelledError } from '../errors.js';
 import type { TaskId } from '../ids.js';
 import type { ExecutorConfig, ExecutorEndpoint, RunResult, RunTask, ToExecutor } from './protocol.js';
 import { ExecutorEnv, type FunctionEnv, type ModuleLoader } from './env.js';
-import { classInstanceIn, compile, explain, TaskLog, type Factory, type TaskConsole } from './task-code.js';
+import { classInstanceIn, compile, explain, ownsNothing, TaskLog, type Factory, type TaskConsole } from './task-code.js';
 import { RunningTask } from './running.js';
 import { TaskCore, type TaskHost } from './task-core.js';
 import { NodeCalls, transferable } from './node-calls.js';
@@ -21,7 +21,11 @@ import { ViewRelease, type Collect } from './view-release.js';
 const LARGE_GARBAGE_BYTES = 32 << 20;
 
 export class ExecutorCore implements TaskHost {
-  private readonly fns = new Map<string, { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv }>();
+  /** `shared`: the function itself when its source names neither `mesh` nor `console` (task-code.ts ownsNothing): made once, not per task. */
+  private readonly fns = new Map<
+    string,
+    { name: string; factory: Factory; source: string; warned: boolean; env?: FunctionEnv; shared?: (...args: unknown[]) => unknown }
+  >();
   /** Runtime envs (issue 16): artifacts by content hash, loaded once per executor. */
   readonly env: ExecutorEnv;
   private readonly running = new Map<TaskId, RunningTask>();
@@ -97,7 +101,7 @@ export class ExecutorCore implements TaskHost {
     let result: RunResult;
     try {
       const { fn, mesh, console } = this.instantiate(t, r);
-      const args = t.args.map((a) => decodeValue(a, undefined, mesh.actorFactory, mesh.remoteFactory));
+      const args = t.args.length === 0 ? t.args : t.args.map((a) => decodeValue(a, undefined, mesh().actorFactory, mesh().remoteFactory));
       let value: unknown;
       if (t.actor?.kind === 'create') {
         // The instance lives here for the actor's life; the creation's output says it is up.
@@ -106,7 +110,7 @@ export class ExecutorCore implements TaskHost {
           // A restart: back to the last checkpoint; the calls since are replayed next.
           const r = (instance.restore as (s: unknown) => unknown).call(
             instance,
-            decodeValue(t.actor.restore, undefined, mesh.actorFactory, mesh.remoteFactory),
+            decodeValue(t.actor.restore, undefined, mesh().actorFactory, mesh().remoteFactory),
           );
           if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') await (r as PromiseLike<unknown>);
         }
@@ -114,8 +118,8 @@ export class ExecutorCore implements TaskHost {
         this.actorCalls.actors.set(t.taskId, {
           id: t.taskId,
           instance,
-          mesh,
-          console,
+          mesh: mesh(),
+          console: console(),
           queue: [],
           running: 0,
           maxConcurrency: t.actor.maxConcurrency ?? 1,
@@ -162,18 +166,28 @@ export class ExecutorCore implements TaskHost {
     this.ep.post({ k: 'dones', c: doneColumns(results) }, transferable(results.flatMap((r) => (r.ok ? r.returns.map((x) => x.bytes) : []))));
   }
 
-  private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: Mesh; console: TaskConsole } {
+  /**
+   * The task's function, and its `mesh` and `console` made at first use. A
+   * function whose source names neither is made once per executor (issue 14):
+   * a task that could not reach them needs no Mesh, TaskCore, TaskLog or run
+   * of its factory; an actor's creation keeps its own (its calls use them).
+   */
+  private instantiate(t: RunTask, r: RunningTask): { fn: (...args: unknown[]) => unknown; mesh: () => Mesh; console: () => TaskConsole } {
     let f = this.fns.get(t.fnId);
     if (!f) {
       if (t.source === undefined) throw new TabmeshError('BAD_MESSAGE', `executor has no source for function ${t.name}`);
       f = { name: t.name, factory: compile(t.name, t.source), source: t.source, warned: false, env: t.env ? this.env.accept(t.env) : undefined };
       this.fns.set(t.fnId, f);
     }
-    const mesh = new Mesh(new TaskCore(this, r, this.config.inlineMax, f.env));
-    const console = this.consoleFor(t);
-    const fn = f.factory(mesh, console);
+    let mesh: Mesh | null = null;
+    let console: TaskConsole | null = null;
+    const meshOf = () => (mesh ??= new Mesh(new TaskCore(this, r, this.config.inlineMax, f.env)));
+    const consoleOf = () => (console ??= this.consoleFor(t));
+    if (f.shared && t.actor === undefined) return { fn: f.shared, mesh: meshOf, console: consoleOf };
+    const fn = f.factory(meshOf(), consoleOf());
     if (typeof fn !== 'function') throw new TabmeshError('BAD_ARGUMENT', `the source of ${t.name} does not evaluate to a function`);
-    return { fn: fn, mesh, console };
+    if (f.shared === undefined && t.actor === undefined && ownsNothing(f.source)) f.shared = fn;
+    return { fn, mesh: meshOf, console: consoleOf };
   }
 
   private encodeReturns(t: RunTask, value: unknown): EncodedValue[] {

@@ -67,6 +67,16 @@ export function compile(name: string, source: string): Factory {
   return new Function('mesh', 'console', `const __name = (f) => f;\nreturn (${source}\n);\n//# sourceURL=tabmesh-task:${encodeURIComponent(name)}`) as Factory;
 }
 
+/**
+ * Whether a function compiled from `source` cannot reach the task's `mesh` or
+ * `console`: its source names neither, nor `arguments` (a top-level arrow
+ * function's is the factory's) nor `eval` (a direct eval sees the factory's
+ * scope). Conservative: a name inside a string or comment counts too.
+ */
+export function ownsNothing(source: string): boolean {
+  return !/(^|[^\w$])(mesh|console|arguments|eval)(?![\w$])/.test(source);
+}
+
 /** Turns a ReferenceError for a name the function does not have into an error that says so (and whether it was called). */
 export function explain(e: unknown, fnName: string, source = ''): unknown {
   if (e instanceof ReferenceError) {

@@ -143,3 +143,18 @@ describe('taskPage', () => {
     expect(pages).toBeLessThanOrEqual(21);
   });
 });
+
+describe('TaskTable add and take', () => {
+  it('add places a new task as set does; take returns the record it drops, and the job order forgets it', () => {
+    const table = new TaskTable();
+    const job = newJobId();
+    const ts = Array.from({ length: 5 }, (_, i) => taskRecord(job, i, `t${i}`));
+    ts.forEach((t, i) => (i % 2 ? table.add(t.spec.taskId, t) : table.set(t.spec.taskId, t)));
+    expect(ts.map((t) => table.seqOf(t.spec.taskId))).toEqual([1, 2, 3, 4, 5]);
+    expect(table.take(ts[2].spec.taskId)).toBe(ts[2]);
+    expect(table.take(ts[2].spec.taskId)).toBeUndefined();
+    expect(table.delete(ts[0].spec.taskId)).toBe(true);
+    expect([table.size, table.jobSize(job), table.has(ts[2].spec.taskId)]).toEqual([3, 3, false]);
+    expect(table.scan(0, 10, () => true, 100, job).page.map((e) => e.seq)).toEqual([2, 4, 5]);
+  });
+});
