@@ -95,4 +95,15 @@ describe('links between a tab and an edge node over a WebSocket', () => {
       await volunteerEval(tab.page, '(WebSocket.prototype.send = window.__wsSend, true)');
     }
   }, 120_000);
+
+  it('a tab sending a bad chunk over the WebSocket is caught by the leaf check and reported to the trust table', async () => {
+    await volunteerEval(tab.page, '(v.node.links.closeAll(), v.node.links.faults.corruptChunks = 1, true)');
+    const d = await move(tab.nodeId, edge, 4 * MB, 11);
+    // The edge node read over a new WebSocket link, refused the bad chunk and, with no other holder, took the rest through the relay.
+    expect(await opened()).toEqual({ ws: 3, webrtc: 1 });
+    expect(d.relayed).toBeGreaterThan(0);
+    const trust = cl.c.coordinator.trust.view(tab.nodeId as NodeId);
+    expect(trust.offences).toBe(1);
+    expect(trust.recent.at(-1)).toMatch(/does not match its hash/);
+  }, 120_000);
 });
