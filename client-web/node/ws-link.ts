@@ -22,12 +22,6 @@ const PATH = '/tabmesh-link';
 const DIAL_MS = 2000;
 /** How long a responder waits for the Node initiator's answer before WebRTC. */
 const ASK_MS = 3000;
-/**
- * What a sender queues on the socket before it waits: the browser copies
- * each message at send(), and fires no event as its queue empties, so the
- * sender polls (2 ms; a hidden tab's timers wake at most once a second).
- */
-const WS_SEND_HIGH_WATER = 16 << 20;
 
 interface WsAnswer {
   addrs: string[];
@@ -145,11 +139,11 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       get transport() {
         return ws ? 'ws' : 'webrtc';
       },
+      // Chunks of 1 MiB from the Node peer; this tab sends one-leaf chunks (a Node reader asks for no more): Chromium's
+      // WebSocket.send holds the main thread 2-3x longer per MiB for 1 MiB messages than for 64 KiB ones. The sender
+      // polls the queue (2 ms; no drain event) and stops at the default 2 MiB, so one pump never holds the thread long.
       get chunkBytes() {
         return ws ? MAX_CHUNK_DATA_BYTES : undefined;
-      },
-      get sendHighWater() {
-        return ws ? WS_SEND_HIGH_WATER : undefined;
       },
       destroy: () => {
         if (closed) return;
