@@ -15,6 +15,8 @@ export type Collect = () => void;
 const UNLENT_BATCH = 4096;
 /** Least time between two collections for leases still wanted after one. */
 const RECOLLECT_MS = 1000;
+/** Longest gap between collections while leases the node asked back are still held. */
+const RECOLLECT_MAX_MS = 60_000;
 
 export class ViewRelease {
   private readonly registry = new FinalizationRegistry<number>((id) => this.gone(id));
@@ -24,8 +26,14 @@ export class ViewRelease {
   private readonly wanted = new Set<number>();
   private ids: number[] = [];
   private flushing = false;
-  private timer: unknown = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the pending collection runs (performance.now()). */
+  private timerAt = Infinity;
+  /** The pending collection runs even with no lease wanted (madeGarbage). */
+  private pendingAlways = false;
   private lastCollect = -Infinity;
+  /** Gap before the next collection of its own while leases are still wanted. */
+  private backoff = RECOLLECT_MS;
 
   constructor(
     private readonly ep: ExecutorEndpoint,
@@ -46,6 +54,7 @@ export class ViewRelease {
   reclaim(ids: unknown): void {
     if (!Array.isArray(ids)) return;
     for (const id of ids) if (this.live.has(id as number)) this.wanted.add(id as number);
+    this.backoff = RECOLLECT_MS;
     this.schedule(0);
   }
 
@@ -63,20 +72,39 @@ export class ViewRelease {
     this.schedule(RECOLLECT_MS, true);
   }
 
+  /** A collection at least `gapMs` after the last one; an earlier pending one stands, a later one is brought forward. */
   private schedule(gapMs: number, always = false): void {
-    if (!this.collect || (this.wanted.size === 0 && !always) || this.timer !== null) return;
-    const wait = Math.max(0, this.lastCollect + gapMs - performance.now());
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.wanted.size === 0 && !always) return;
-      this.lastCollect = performance.now();
-      this.collect!();
-    }, wait);
+    if (!this.collect || (this.wanted.size === 0 && !always)) return;
+    if (always) this.pendingAlways = true;
+    const now = performance.now();
+    const at = Math.max(now, this.lastCollect + gapMs);
+    if (this.timer !== null) {
+      if (at >= this.timerAt) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), at - now);
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const always = this.pendingAlways;
+    this.pendingAlways = false;
+    if (this.wanted.size === 0 && !always) return;
+    this.lastCollect = performance.now();
+    this.collect!();
+    // Finalizers run after this turn: the follow-up finds nothing to do when every wanted lease came back.
+    if (this.wanted.size > 0) {
+      this.schedule(this.backoff);
+      this.backoff = Math.min(this.backoff * 2, RECOLLECT_MAX_MS);
+    }
   }
 
   private gone(id: number): void {
     this.live.delete(id);
     this.wanted.delete(id);
+    if (this.wanted.size === 0) this.backoff = RECOLLECT_MS;
     this.ids.push(id);
     if (this.flushing) return;
     this.flushing = true;

@@ -2,7 +2,7 @@
 // pool only once every executor it was posted to let its view go; a task that
 // keeps the array keeps its bytes. Real worker_threads executors (edge/worker.ts
 // from dist/: run `npm run build` first), a real store and memory pool.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { allocBytes, drainPool, forPosting, viewsLent } from '../../shared/bytes.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { childTaskId, newJobId, putObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
@@ -147,5 +147,32 @@ describe('an executor that made a large result', () => {
     expect(collections).toBe(1); // within a second of the last one: waits
     await new Promise((r) => setTimeout(r, 1000));
     expect(collections).toBe(2);
+  });
+});
+
+describe('a lease the node asked back and still held', () => {
+  it('is collected for again on its own, less and less often, with no task ending; a task ending brings it forward', async () => {
+    const { ViewRelease } = await import('../../shared/executor/view-release.js');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const at: number[] = [];
+      const v = new ViewRelease({ post: () => {} } as never, () => void at.push(performance.now()));
+      const buf = new SharedArrayBuffer(8); // held here: its lease never comes back
+      v.watch([{ id: 7, buf }]);
+      v.reclaim([7]);
+      await vi.advanceTimersByTimeAsync(10_000);
+      // At once, then 1 s, 2 s, 4 s apart.
+      expect(at.map((t) => Math.round(t - at[0]))).toEqual([0, 1000, 3000, 7000]);
+      await vi.advanceTimersByTimeAsync(300_000);
+      const gaps = at.slice(1).map((t, i) => t - at[i]);
+      expect(Math.max(...gaps)).toBe(60_000); // the gap stops growing at a minute
+      const n = at.length;
+      v.tasksEnded(); // a task ended: the next look is a second after the last, not a minute
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(at.length).toBe(n + 1);
+      expect(buf.byteLength).toBe(8);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
