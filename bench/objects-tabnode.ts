@@ -47,7 +47,7 @@ async function measure(mib: number, edgePid: number | undefined, once: (r: numbe
 }
 
 export async function tabNodeParts(): Promise<void> {
-  const cl = await startCluster({ nodes: 1, cpus: 1, verbose: process.env.TABNODE_VERBOSE === "1" });
+  const cl = await startCluster({ nodes: 1, cpus: 1, verbose: process.env.TABNODE_VERBOSE === '1' });
   const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
   let ctx: BrowserContext | null = null;
   let mesh: Mesh | null = null;
