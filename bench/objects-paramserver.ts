@@ -43,7 +43,10 @@ async function onTabs(query = ''): Promise<number[]> {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
     for (let i = 0; i < 2; i++) await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`);
     mesh = await connect({ url: cl.url, token: cl.token });
-    return await paramServerRounds(mesh);
+    const rounds = await paramServerRounds(mesh);
+    const links = await Promise.all(ctx.pages().map((p) => p.evaluate('JSON.stringify(window.tabmeshVolunteer?.node.links.opened ?? null)')));
+    log(`tabs${query} links opened: ${links.join(' ')}`);
+    return rounds;
   } finally {
     await mesh?.close().catch(() => {});
     await ctx?.close().catch(() => {});
