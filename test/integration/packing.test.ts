@@ -77,12 +77,20 @@ describe(`packing in a mesh of ${NODES} nodes (real coordinator, real sockets)`,
   }, 120_000);
 
   it('a burst of long tasks (one per node) reaches every node', async () => {
+    // The tasks end only once all are placed (executors run in this thread: they see this gate), so that on a
+    // loaded machine no node is free again, and no run measured, before the driver has sent the last one.
+    let open!: () => void;
+    (globalThis as { packingGate?: Promise<void> }).packingGate = new Promise<void>((r) => (open = r));
     const slow = mesh.remote(async (i: number) => {
-      await new Promise((r) => setTimeout(r, 300));
+      await (globalThis as unknown as { packingGate: Promise<void> }).packingGate;
       return i;
     });
     const done0 = new Map([...c.coordinator.gcs.nodes.values()].map((n) => [n.id, n.tasksDone]));
-    const out = await mesh.get(Array.from({ length: NODES }, (_, i) => slow.remote(i)));
+    const refs = Array.from({ length: NODES }, (_, i) => slow.remote(i));
+    const inflight = () => [...c.coordinator.gcs.nodes.values()].reduce((a, n) => a + n.inflightTasks, 0);
+    while (inflight() < NODES) await new Promise((r) => setTimeout(r, 20));
+    open();
+    const out = await mesh.get(refs);
     expect(out).toEqual(Array.from({ length: NODES }, (_, i) => i));
     const ran = [...c.coordinator.gcs.nodes.values()].filter((n) => n.tasksDone > (done0.get(n.id) ?? 0));
     expect(ran).toHaveLength(NODES);
