@@ -5,7 +5,8 @@
 // tab -> edge: a task on the edge node reads an object the tab made (the
 // task's own cost is small beside 16 MiB). Each row also prints the CPU ms
 // per MiB of Chromium (all its processes) and of the edge node's process:
-// CPU holds under load where MiB/s do not.
+// CPU holds under load where MiB/s do not. TABNODE_VERBOSE=1 prints the
+// coordinator's and the edge node's output (link events: "open over ws").
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
