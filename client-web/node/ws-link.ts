@@ -13,8 +13,9 @@
 // the byte 1; if nothing answers in time it says `{ failed: true }` and the
 // WebRTC attempt goes on. A page served over https cannot open ws:// (mixed
 // content) and keeps WebRTC; `?wslinks=0` turns the WebSocket off.
-import type { PeerFactory, RawPeer } from '../../shared/transfer/raw-peer.js';
+import { DRAIN_LOW_WATER, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
+import { workerEvery } from './ticker.js';
 
 const MAGIC = 'TMW1';
 const PATH = '/tabmesh-link';
@@ -22,6 +23,33 @@ const PATH = '/tabmesh-link';
 const DIAL_MS = 2000;
 /** How long a responder waits for the Node initiator's answer before WebRTC. */
 const ASK_MS = 3000;
+
+/**
+ * A browser's WebSocket fires no event as its queue empties, and a hidden
+ * page's timers fire at most once a second: a sender waiting on a full
+ * socket would send 2 MiB a second. Sockets with a waiting sender are looked
+ * at every DRAIN_TICK_MS from a worker's timer (ticker.ts: not throttled),
+ * which stops after IDLE_TICKS looks with nothing waiting.
+ */
+const DRAIN_TICK_MS = 5;
+const IDLE_TICKS = 200;
+const draining = new Set<() => boolean>();
+let stopTicks: (() => void) | null = null;
+let idleTicks = 0;
+
+/** Calls `check` on each tick until it returns true. */
+function untilDrained(check: () => boolean): void {
+  draining.add(check);
+  idleTicks = 0;
+  stopTicks ??= workerEvery(DRAIN_TICK_MS, () => {
+    for (const c of [...draining]) if (c()) draining.delete(c);
+    if (draining.size > 0) idleTicks = 0;
+    else if (++idleTicks >= IDLE_TICKS) {
+      stopTicks?.();
+      stopTicks = null;
+    }
+  });
+}
 
 interface WsAnswer {
   addrs: string[];
@@ -110,6 +138,8 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
     let asked = false;
     let dialled = false;
     let askWait: ReturnType<typeof setTimeout> | undefined;
+    /** A drain check is registered for the socket's queue (untilDrained). */
+    let watching = false;
     const pending: unknown[] = [];
     const raw: RawPeer = {
       signal: (d) => {
@@ -126,22 +156,33 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
         askWait = setTimeout(useWebrtc, ASK_MS);
       },
       send: (b) => {
-        if (ws) ws.send(b);
-        else if (inner) inner.send(b);
+        if (ws) {
+          ws.send(b);
+          if (!watching && ws.bufferedAmount >= DRAIN_LOW_WATER) {
+            watching = true;
+            const s = ws;
+            untilDrained(() => {
+              if (closed || s.bufferedAmount >= DRAIN_LOW_WATER) return closed;
+              watching = false;
+              raw.onDrain();
+              return true;
+            });
+          }
+        } else if (inner) inner.send(b);
         else throw new Error('not connected');
       },
       get bufferedAmount() {
         return ws ? ws.bufferedAmount : inner ? inner.bufferedAmount : 0;
       },
       get drainEvents() {
-        return ws ? false : inner?.drainEvents;
+        return ws ? true : inner?.drainEvents;
       },
       get transport() {
         return ws ? 'ws' : 'webrtc';
       },
       // Chunks of 1 MiB from the Node peer; this tab sends one-leaf chunks (a Node reader asks for no more): Chromium's
       // WebSocket.send holds the main thread 2-3x longer per MiB for 1 MiB messages than for 64 KiB ones. The sender
-      // polls the queue (2 ms; no drain event) and stops at the default 2 MiB, so one pump never holds the thread long.
+      // stops at the default 2 MiB (one pump never holds the thread long) and is woken by untilDrained.
       get chunkBytes() {
         return ws ? MAX_CHUNK_DATA_BYTES : undefined;
       },

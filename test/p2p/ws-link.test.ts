@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { HIDDEN, joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 
@@ -105,5 +105,25 @@ describe('links between a tab and an edge node over a WebSocket', () => {
     const trust = cl.c.coordinator.trust.view(tab.nodeId as NodeId);
     expect(trust.offences).toBe(1);
     expect(trust.recent.at(-1)).toMatch(/does not match its hash/);
+  }, 120_000);
+
+  it('a hidden tab serves over the WebSocket at its pace: its sender is woken by the drain ticker, not its clamped timer', async () => {
+    // Chromium fires a hidden page's timers at most once a second (emulated: headless pages are always shown).
+    const page = await b.newPage();
+    await page.addInitScript(HIDDEN);
+    await page.goto(`${cl.url}/?cpuShare=1&cpus=1&memoryMb=256`);
+    const hidden = { page, nodeId: await joined(cl, page) };
+    const wakes = () => volunteerEval<{ drain: number; timer: number }>(page, '({ ...v.node.links.counters.sendWakes })');
+    const before = await wakes();
+    const d = await move(hidden.nodeId, edge, 16 * MB, 13);
+    const after = await wakes();
+    const drain = after.drain - before.drain;
+    const timer = after.timer - before.timer;
+    console.log(`16 MiB from a hidden tab over ws: sender woken ${drain}x by the drain ticker, ${timer}x by its timer`);
+    expect(await volunteerEval(page, '({ ...v.node.links.opened })')).toEqual({ ws: 1 });
+    expect(d.peer).toBeGreaterThanOrEqual(16 * MB);
+    // 16 MiB through a 2 MiB queue refilled below 512 KiB: several waits, each ended by the ticker (without it: none).
+    expect(drain).toBeGreaterThanOrEqual(2);
+    expect(timer).toBeLessThanOrEqual(drain);
   }, 120_000);
 });
