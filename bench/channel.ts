@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { emit, figure, log, round, runBench } from './harness.js';
 import { CHROMIUM_FLAGS } from './tabs.js';
-import { cpuMsOf } from './cpu.js';
+import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
 import { connectPair, nodeEnd, pageEnd, type ChannelCase, type End } from './channel-peer.js';
 import { wsThroughput } from './channel-ws.js';
 
@@ -57,27 +57,6 @@ async function measure(a: End, b: End, c: ChannelCase): Promise<{ mibps: number;
     info: `${info}; ${best.stalls} gaps >= 100 ms, ${round(best.stalledMs)} ms of ${round(best.ms)}; ICE RTT after ${rtt} ms; Chromium CPU ${round(cpuPerMib, 1)} ms/MiB, idle ${round(idle)} ms/s${missed ? `; sender waited out 'bufferedamountlow' ${missed} times (1 s each)` : ''}`,
   };
 }
-
-/** Chromium processes of this bench (a descendant of a browser started with one of our profiles). */
-function chromiumPids(): number[] {
-  const parent = new Map<number, number>();
-  const ours = new Set<number>();
-  for (const d of readdirSync('/proc')) {
-    const pid = Number(d);
-    if (!pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabmesh-bench-chromium-')) ours.add(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const isOurs = (p: number | undefined): boolean => p !== undefined && p > 1 && (ours.has(p) || isOurs(parent.get(p)));
-  return [...parent.keys()].filter((p) => isOurs(p));
-}
-
-const chromiumCpuMs = (pids: number[]): number => pids.reduce((a, p) => a + (cpuMsOf(p) || 0), 0);
 
 /** CPU ms by process type and thread name ("renderer/WebRTC_Network"), to say where a transfer's CPU goes. */
 function threadsCpu(pids: number[]): Map<string, number> {

@@ -44,3 +44,25 @@ export function threadCpuMs(pid: number): { main: number; others: number } {
   }
   return { main, others };
 }
+
+/** Chromium processes of this bench (a descendant of a browser started with one of our profiles). */
+export function chromiumPids(): number[] {
+  const parent = new Map<number, number>();
+  const ours = new Set<number>();
+  for (const d of readdirSync('/proc')) {
+    const pid = Number(d);
+    if (!pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabmesh-bench-chromium-')) ours.add(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const isOurs = (p: number | undefined): boolean => p !== undefined && p > 1 && (ours.has(p) || isOurs(parent.get(p)));
+  return [...parent.keys()].filter((p) => isOurs(p));
+}
+
+/** CPU ms of `pids` so far (processes gone meanwhile count 0). */
+export const chromiumCpuMs = (pids: number[]): number => pids.reduce((a, p) => a + (cpuMsOf(p) || 0), 0);

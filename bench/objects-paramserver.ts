@@ -4,6 +4,8 @@
 // peer bytes a round, none relayed) on two volunteer tabs in one Chromium
 // process, against the same on two edge nodes (the baseline), each on its own
 // cluster, in the same run. Figures: the median round (ms), and the worst.
+// The tabs reach the Node driver over WebSocket links (issue 17, tenth
+// session); a third run with `?wslinks=0` (WebRTC) is their baseline.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,16 +33,20 @@ async function onEdges(): Promise<number[]> {
   }
 }
 
-async function onTabs(): Promise<number[]> {
+/** `query`: more of the volunteer page's URL (`&wslinks=0`: WebRTC links to the driver). */
+async function onTabs(query = ''): Promise<number[]> {
   const cl = await startCluster({ nodes: 0 });
   const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
   let ctx: BrowserContext | null = null;
   let mesh: Mesh | null = null;
   try {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
-    for (let i = 0; i < 2; i++) await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}`);
+    for (let i = 0; i < 2; i++) await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`);
     mesh = await connect({ url: cl.url, token: cl.token });
-    return await paramServerRounds(mesh);
+    const rounds = await paramServerRounds(mesh);
+    const links = await Promise.all(ctx.pages().map((p) => p.evaluate('JSON.stringify(window.tabmeshVolunteer?.node.links.opened ?? null)')));
+    log(`tabs${query} links opened: ${links.join(' ')}`);
+    return rounds;
   } finally {
     await mesh?.close().catch(() => {});
     await ctx?.close().catch(() => {});
@@ -53,7 +59,10 @@ async function onTabs(): Promise<number[]> {
 export async function paramServerParts(): Promise<void> {
   const edge = await onEdges();
   const tabs = await onTabs();
-  log(`parameter server rounds (ms): tabs ${tabs.map((x) => round(x, 0)).join(' ')}; edge nodes ${edge.map((x) => round(x, 0)).join(' ')}`);
+  const rtc = await onTabs('&wslinks=0');
+  const show = (xs: number[]) => xs.map((x) => round(x, 0)).join(' ');
+  log(`parameter server rounds (ms): tabs ${show(tabs)}; tabs over WebRTC ${show(rtc)}; edge nodes ${show(edge)}`);
   emit(figure('objects.paramServer.round.median', percentile(tabs, 50), 'ms', percentile(edge, 50)));
   emit(figure('objects.paramServer.round.worst', Math.max(...tabs), 'ms', Math.max(...edge)));
+  emit(figure('objects.paramServer.tabs.median.wsVsWebrtc', percentile(tabs, 50), 'ms', percentile(rtc, 50)));
 }

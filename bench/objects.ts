@@ -9,10 +9,12 @@
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
 // the origin. Then the parameter server of test/integration/actors.test.ts
-// on two tabs against two edge nodes (objects-paramserver.ts).
+// on two tabs against two edge nodes (objects-paramserver.ts). And edge ->
+// tab, tab -> edge over the tab's WebSocket link against WebRTC
+// (objects-tabnode.ts).
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
-//   ... -- --only=node | tabs | broadcast | paramserver     (one part)
+//   ... -- --only=node | tabs | broadcast | paramserver | tabnode     (one part)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
+import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import { connectPair, pageEnd, type ChannelCase } from './channel-peer.js';
 
 const SIZES = [1, 16, 64];
@@ -43,10 +46,7 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { pa
   for (let r = 0; r < ROUNDS; r++) {
     const ref = make.remote(mib * MB, r + 1);
     await mesh.wait([ref]);
-    const ms = (await v(
-      reader.page,
-      `const t = performance.now(); const f = await v.node.access.resolve('${ref.id}'); if (!f.bytes || f.bytes.length < ${mib * MB}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length)); return performance.now() - t;`,
-    )) as number;
+    const ms = await resolveInTab(reader.page, ref.id, mib * MB);
     best = Math.min(best, ms);
     mesh.free([ref]);
   }
@@ -170,6 +170,7 @@ async function broadcastParts(): Promise<void> {
 async function main(): Promise<void> {
   if (only === 'broadcast') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
+  if (only === 'tabnode') return tabNodeParts();
   if (only !== 'tabs') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
@@ -222,6 +223,10 @@ async function main(): Promise<void> {
   }
   if (only !== 'tabs') await broadcastParts();
   if (only !== 'tabs') await paramServerParts();
+  if (only !== 'tabs') {
+    phase('edge -> tab and tab -> edge: WebSocket link against WebRTC');
+    await tabNodeParts();
+  }
   phase('done');
 }
 

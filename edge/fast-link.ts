@@ -19,13 +19,19 @@
 // On the wire: the initiator sends "TMF1" and the 32-character token, the
 // responder answers one byte (1), then both sides send frames of a 4-byte
 // little-endian length and a link message (shared/transfer/wire.ts).
+//
+// Tabs (tenth session, fast-ws.ts and client-web/node/ws-link.ts): a tab's
+// offer says `{ dial: true, ws: true }`; the answer then also carries `ws`,
+// the port of this process's WebSocket listener, and the tab dials that with
+// the token. A tab answering this side's offer asks for the same answer
+// (`{ dial: true }` without a type) before it answers over WebRTC.
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
 import { attachSocket } from './fast-socket.js';
 import type { FrameReader } from './fast-frames.js';
-import { CONNECT_TIMEOUT_MS, TOKEN_CHARS, connectAny, theListener } from './fast-listener.js';
+import { CONNECT_TIMEOUT_MS, TOKEN_CHARS, connectAny, theListener, type FastConn } from './fast-listener.js';
+import { attachWs } from './fast-ws.js';
 
 /** What a sender queues on a TCP link before it waits: views of the objects it sends, no copies. */
 const FAST_SEND_HIGH_WATER = 16 << 20;
@@ -37,6 +43,8 @@ export interface FastAnswer {
   addrs: string[];
   host: string;
   token: string;
+  /** The WebSocket port, for a tab (fast-ws.ts). */
+  ws?: number;
 }
 
 function isFastAnswer(v: unknown): v is FastAnswer {
@@ -52,7 +60,8 @@ function isFastAnswer(v: unknown): v is FastAnswer {
     /^[0-9a-f]{32}$/.test(f.token) &&
     Array.isArray(f.addrs) &&
     f.addrs.length <= 8 &&
-    f.addrs.every((a) => typeof a === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(a))
+    f.addrs.every((a) => typeof a === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(a)) &&
+    (f.ws === undefined || (Number.isInteger(f.ws) && f.ws > 0 && f.ws < 65536))
   );
 }
 
@@ -70,7 +79,9 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     // Relay-only links keep both sides' addresses private: no TCP answer, which carries them.
     if (ice?.relayOnly && webrtc) return webrtc(initiator, ice);
     let inner: RawPeer | null = null;
-    let sock: ReturnType<typeof attachSocket> | null = null;
+    /** The TCP socket or tab's WebSocket this link runs over, once one presented the token. */
+    let sock: { kind: 'tcp' | 'ws'; send: (b: Uint8Array) => void; sendv: (parts: Uint8Array[]) => void; destroy: () => void; buffered: () => number } | null =
+      null;
     let closed = false;
     /** The responder's token, while it waits for the initiator to dial. */
     let token = '';
@@ -82,16 +93,21 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     const raw: RawPeer & { bufferedNow: () => number; sendv?: (parts: Uint8Array[]) => void } = {
       signal: (d) => {
         if (closed || sock) return;
-        const fast = fastOf(d);
-        if (initiator && fast !== undefined && (d as { type?: unknown }).type === undefined) return dial(fast);
-        if (!initiator && (fast as { failed?: unknown } | undefined)?.failed === true) return useWebrtc();
+        const fast = fastOf(d) as { dial?: unknown; failed?: unknown; ws?: unknown } | undefined;
+        if (initiator && fast !== undefined && (d as { type?: unknown }).type === undefined) {
+          // A tab answering this side's offer asks for a WebSocket to dial; one that could not dial it says so (WebRTC goes on).
+          if (fast.failed === true) return webrtc ? forgetToken() : raw.destroy();
+          if (fast.dial === true) return void answerFast(true);
+          return dial(fast);
+        }
+        if (!initiator && fast?.failed === true) return useWebrtc();
         if (inner) return inner.signal(d);
         if (initiator) return;
         pending.push(d);
         if (decided) return;
         decided = true;
-        if ((fast as { dial?: unknown } | undefined)?.dial !== true) return useWebrtc();
-        void answerFast();
+        if (fast?.dial !== true) return useWebrtc();
+        void answerFast(fast.ws === true);
       },
       send: (b) => {
         if (sock) sock.send(b);
@@ -102,15 +118,17 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         return raw.bufferedNow();
       },
       get transport() {
-        return sock ? 'tcp' : 'webrtc';
+        return sock ? sock.kind : 'webrtc';
       },
+      // A tab's WebSocket.send blocks its main thread ~60 ms per MiB in 64 KiB messages and 2-3x that in 1 MiB ones
+      // (bench/tmp runs, session 10): a reader here asks a tab for one-leaf chunks; a tab asks this side for 1 MiB ones.
       get chunkBytes() {
-        return sock ? MAX_CHUNK_DATA_BYTES : undefined;
+        return sock?.kind === 'tcp' ? MAX_CHUNK_DATA_BYTES : undefined;
       },
       get sendHighWater() {
         return sock ? FAST_SEND_HIGH_WATER : undefined;
       },
-      bufferedNow: () => (sock ? sockRef!.writableLength : inner ? inner.bufferedAmount : 0),
+      bufferedNow: () => (sock ? sock.buffered() : inner ? inner.bufferedAmount : 0),
       destroy: () => {
         if (closed) return;
         closed = true;
@@ -125,13 +143,12 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       onClose: () => {},
       onDrain: () => {},
     };
-    let sockRef: Socket | null = null;
     const forgetToken = () => {
       clearTimeout(dialWait);
       if (token) l.forget(token);
       token = '';
     };
-    const useSocket = (s: Socket, reader?: FrameReader) => {
+    const useSocket = (c: FastConn, reader?: FrameReader) => {
       forgetToken();
       if (inner) {
         // The WebRTC attempt is dropped without a word to the link: TCP won.
@@ -143,15 +160,14 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         old.onSignal = () => {};
         old.destroy();
       }
-      sockRef = s;
-      sock = attachSocket(
-        raw,
-        s,
-        () => {
-          closed = true;
-        },
-        reader,
-      );
+      const gone = () => {
+        closed = true;
+      };
+      if (c.kind === 'ws') sock = { kind: 'ws', ...attachWs(raw, c.ws, gone) };
+      else {
+        const s = c.s;
+        sock = { kind: 'tcp', ...attachSocket(raw, s, gone, reader), buffered: () => s.writableLength };
+      }
       raw.sendv = (parts) => sock!.sendv(parts);
       connected = true;
       raw.onConnect();
@@ -180,23 +196,31 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       p.onDrain = () => raw.onDrain();
       for (const d of pending.splice(0)) p.signal(d);
     };
-    /** Responder: listens (once per process) and answers with the port and a token for the initiator to present. */
-    const answerFast = async () => {
+    /**
+     * Listens (once per process) and answers with the port and a token for
+     * the other side to present: a Node initiator over TCP, a tab (`forTab`)
+     * over a WebSocket, whether it made the offer or answers this side's.
+     */
+    const answerFast = async (forTab: boolean) => {
+      if (token) return;
       let port: number;
+      let ws: number | undefined;
       try {
         port = await l.port();
+        if (forTab) ws = await l.ws.port();
       } catch {
         return useWebrtc();
       }
-      if (closed) return;
+      if (closed || sock || connected || token) return;
       token = randomBytes(TOKEN_CHARS / 2).toString('hex');
-      l.expect(token, (s) => {
-        if (closed || sock || connected || inner) return void s.destroy(); // gave up waiting: WebRTC meanwhile
-        s.write(Buffer.from([1]));
-        useSocket(s);
+      l.expect(token, (c) => {
+        // Gave up waiting (WebRTC meanwhile): an initiator's own WebRTC attempt goes on beside the token until a socket comes.
+        if (closed || sock || connected || (inner && !initiator)) return void (c.kind === 'tcp' ? c.s.destroy() : c.ws.terminate());
+        if (c.kind === 'tcp') c.s.write(Buffer.from([1]));
+        useSocket(c);
       });
       dialWait = setTimeout(useWebrtc, DIAL_WAIT_MS);
-      const fast: FastAnswer = { port, addrs: l.addrs(), host: l.host, token };
+      const fast: FastAnswer = { port, addrs: l.addrs(), host: l.host, token, ...(ws ? { ws } : {}) };
       raw.onSignal({ tabmeshFast: fast });
     };
     /** Initiator: dials the responder's answer; on failure tells it to go on with WebRTC. */
@@ -213,7 +237,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       void connectAny(addrs, fast.port, fast.token).then((got) => {
         if (closed || connected) return void got?.s.destroy();
         if (!got) return failed();
-        useSocket(got.s, got.reader);
+        useSocket({ kind: 'tcp', s: got.s }, got.reader);
       });
     };
     if (initiator) {

@@ -1,11 +1,14 @@
 // The handshake of a fast link (issue 17): the responder's process listens
 // once (one port for all its links) and expects the one-time tokens it put in
 // its answers; the initiator connects to the addresses answered and presents
-// "TMF1" and the token; the responder answers one byte (1).
+// "TMF1" and the token; the responder answers one byte (1). Tabs present the
+// same tokens over a WebSocket, on a port of their own (fast-ws.ts).
+import type { WebSocket } from 'ws';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { FrameReader } from './fast-frames.js';
+import { WsListener } from './fast-ws.js';
 
 const MAGIC = Buffer.from('TMF1');
 export const TOKEN_CHARS = 32;
@@ -25,14 +28,30 @@ function hostKey(): string {
   return `${hostname()}/${boot}`;
 }
 
+/** A connection that presented a token: a Node peer's TCP socket, or a tab's WebSocket. */
+export type FastConn = { kind: 'tcp'; s: Socket } | { kind: 'ws'; ws: WebSocket };
+
 /** This process's listener: sockets presenting a token go to the link that issued it. */
 export class FastListener {
   private server: Server | null = null;
   private ready: Promise<number> | null = null;
-  private readonly expecting = new Map<string, { accept: (s: Socket) => void; timer: NodeJS.Timeout }>();
+  private readonly expecting = new Map<string, { accept: (c: FastConn) => void; timer: NodeJS.Timeout }>();
   readonly host = hostKey();
+  /** The port tabs dial (fast-ws.ts). */
+  readonly ws: WsListener;
 
-  constructor(private readonly bindHost: string) {}
+  constructor(private readonly bindHost: string) {
+    this.ws = new WsListener(
+      bindHost,
+      (token) => {
+        const e = this.expecting.get(token);
+        if (!e) return undefined;
+        this.forget(token);
+        return (ws) => e.accept({ kind: 'ws', ws });
+      },
+      TOKEN_CHARS,
+    );
+  }
 
   port(): Promise<number> {
     this.ready ??= new Promise((resolve, reject) => {
@@ -55,7 +74,7 @@ export class FastListener {
     return out.slice(0, 8);
   }
 
-  expect(token: string, accept: (s: Socket) => void): void {
+  expect(token: string, accept: (c: FastConn) => void): void {
     const timer = setTimeout(() => this.expecting.delete(token), TOKEN_TTL_MS);
     timer.unref();
     this.expecting.set(token, { accept, timer });
@@ -80,7 +99,7 @@ export class FastListener {
       const e = got.subarray(0, MAGIC.length).equals(MAGIC) ? this.expecting.get(token) : undefined;
       if (!e || got.length > HELLO_BYTES) return void s.destroy(); // unknown token, or talking before the answer
       this.forget(token);
-      e.accept(s);
+      e.accept({ kind: 'tcp', s });
     };
     s.on('data', onData);
     s.on('error', () => s.destroy());
@@ -88,6 +107,7 @@ export class FastListener {
 
   close(): void {
     this.server?.close();
+    this.ws.close();
   }
 }
 

@@ -29,7 +29,12 @@ const TYPES: Record<string, string> = {
  */
 export const EXECUTOR_CSP = "default-src 'none'; script-src 'unsafe-eval' 'wasm-unsafe-eval' blob:; connect-src 'none'; worker-src 'none'; base-uri 'none'";
 
-/** A page of ours: its own scripts, styles and socket; the ticker worker is a blob. */
+/**
+ * A page of ours: its own scripts, styles and socket; the ticker worker is a
+ * blob. `ws:`: a volunteer tab dials Node peers' WebSocket links (issue 17,
+ * client-web/node/ws-link.ts), at addresses the coordinator's relay handed it;
+ * only the page's own scripts run here (task code runs under EXECUTOR_CSP).
+ */
 function pageCsp(req: FastifyRequest, frameAncestors: string): string {
   const host = req.headers.host ?? '';
   return [
@@ -37,7 +42,7 @@ function pageCsp(req: FastifyRequest, frameAncestors: string): string {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ws://${host} wss://${host}`,
+    `connect-src 'self' ws://${host} wss://${host} ws:`,
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",

@@ -43,3 +43,12 @@ export function tasksDone(cl: Cluster): Map<string, number> {
 export function volunteerEval<T>(page: Page, expr: string): Promise<T> {
   return page.evaluate(`(() => { const v = window.tabmeshVolunteer; return ${expr}; })()`) as Promise<T>;
 }
+
+/** What Chromium does to a background tab's timers, and what the page then sees. */
+export const HIDDEN = `(() => {
+  const st = window.setTimeout.bind(window), si = window.setInterval.bind(window);
+  window.setTimeout = (f, ms, ...a) => st(f, Math.max(Number(ms) || 0, 1000), ...a);
+  window.setInterval = (f, ms, ...a) => si(f, Math.max(Number(ms) || 0, 1000), ...a);
+  Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+  Object.defineProperty(document, 'hidden', { get: () => true });
+})()`;

@@ -14,6 +14,9 @@ import { FrameReader, readStats } from '../../edge/fast-frames.js';
 import { attachSocket } from '../../edge/fast-socket.js';
 import type { Placement, RawPeer } from '../../shared/transfer/raw-peer.js';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { WebSocket } from 'ws';
+import { theListener } from '../../edge/fast-listener.js';
+import { WS_MAGIC, WS_PATH, WS_REFUSED } from '../../edge/fast-ws.js';
 
 installNodeHasher();
 
@@ -179,6 +182,42 @@ describe('fast links', () => {
     } finally {
       link.destroy();
       srv.close();
+    }
+  });
+
+  it("a tab's WebSocket gets its link only with a token the process issued: any other hello is closed with 4001", async () => {
+    const l = theListener();
+    const port = await l.ws.port();
+    /** Opens a socket, says `hello`, and resolves with the first thing that happens: a message, or the close code. */
+    const attempt = (hello: string) =>
+      new Promise<{ message?: Buffer; code?: number; ws: WebSocket }>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+        ws.once('open', () => ws.send(hello));
+        ws.once('message', (d: Buffer) => resolve({ message: d, ws }));
+        ws.once('close', (code) => resolve({ code, ws }));
+        ws.once('error', reject);
+      });
+    const refused = l.ws.refused;
+    const token = 'c'.repeat(32);
+    const accepted: WebSocket[] = [];
+    l.expect(token, (c) => {
+      if (c.kind === 'ws') accepted.push(c.ws);
+    });
+    try {
+      expect((await attempt(WS_MAGIC + 'd'.repeat(32))).code).toBe(WS_REFUSED);
+      expect((await attempt('TMF1' + token)).code).toBe(WS_REFUSED);
+      expect((await attempt(WS_MAGIC + token + 'x')).code).toBe(WS_REFUSED);
+      expect(l.ws.refused - refused).toBe(3);
+      expect(accepted).toEqual([]);
+      const ok = await attempt(WS_MAGIC + token);
+      expect([...ok.message!]).toEqual([1]);
+      expect(accepted.length).toBe(1);
+      // One-time: the same token again is refused.
+      expect((await attempt(WS_MAGIC + token)).code).toBe(WS_REFUSED);
+      ok.ws.close();
+    } finally {
+      l.forget(token);
+      for (const ws of accepted) ws.terminate();
     }
   });
 });

@@ -9,21 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { HIDDEN, joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 
 const MB = 2 ** 20;
 const SIZE = 16 * MB;
-
-/** What Chromium does to a background tab's timers, and what the page then sees. */
-const HIDDEN = `(() => {
-  const st = window.setTimeout.bind(window), si = window.setInterval.bind(window);
-  window.setTimeout = (f, ms, ...a) => st(f, Math.max(Number(ms) || 0, 1000), ...a);
-  window.setInterval = (f, ms, ...a) => si(f, Math.max(Number(ms) || 0, 1000), ...a);
-  Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
-  Object.defineProperty(document, 'hidden', { get: () => true });
-})()`;
 
 describe('a transfer from a hidden tab', () => {
   let cl: Cluster;
