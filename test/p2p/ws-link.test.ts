@@ -122,8 +122,9 @@ describe('links between a tab and an edge node over a WebSocket', () => {
     console.log(`16 MiB from a hidden tab over ws: sender woken ${drain}x by the drain ticker, ${timer}x by its timer`);
     expect(await volunteerEval(page, '({ ...v.node.links.opened })')).toEqual({ ws: 1 });
     expect(d.peer).toBeGreaterThanOrEqual(16 * MB);
-    // 16 MiB through a 2 MiB queue refilled below 512 KiB: several waits, each ended by the ticker (without it: none).
-    expect(drain).toBeGreaterThanOrEqual(2);
-    expect(timer).toBeLessThanOrEqual(drain);
+    // 16 MiB through a 2 MiB queue refilled below 512 KiB: the sender waits (how often depends on the reader's
+    // pace: once at load 20 in CI), and the ticker ends its waits (without it: none; the clamped timer would).
+    // (The clamped timer may end a wait too when the machine holds the tab past a second: not counted against.)
+    expect(drain).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
