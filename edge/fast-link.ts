@@ -26,7 +26,7 @@
 // the token. A tab answering this side's offer asks for the same answer
 // (`{ dial: true }` without a type) before it answers over WebRTC.
 import { randomBytes } from 'node:crypto';
-import type { PeerFactory, RawPeer } from '../shared/transfer/raw-peer.js';
+import { isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
 import { attachSocket } from './fast-socket.js';
 import type { FrameReader } from './fast-frames.js';
@@ -48,21 +48,8 @@ export interface FastAnswer {
 }
 
 function isFastAnswer(v: unknown): v is FastAnswer {
-  const f = v as FastAnswer;
-  return (
-    typeof f === 'object' &&
-    f !== null &&
-    Number.isInteger(f.port) &&
-    f.port > 0 &&
-    f.port < 65536 &&
-    typeof f.host === 'string' &&
-    typeof f.token === 'string' &&
-    /^[0-9a-f]{32}$/.test(f.token) &&
-    Array.isArray(f.addrs) &&
-    f.addrs.length <= 8 &&
-    f.addrs.every((a) => typeof a === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(a)) &&
-    (f.ws === undefined || (Number.isInteger(f.ws) && f.ws > 0 && f.ws < 65536))
-  );
+  const f = v as Partial<FastAnswer>;
+  return isDialAnswer(v) && isPort(f.port) && typeof f.host === 'string' && (f.ws === undefined || isPort(f.ws));
 }
 
 /** The `tabmeshFast` field of a signal, if it has one. */
@@ -137,11 +124,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         inner?.destroy();
         raw.onClose('closed here');
       },
-      onSignal: () => {},
-      onConnect: () => {},
-      onData: () => {},
-      onClose: () => {},
-      onDrain: () => {},
+      ...unhandled(),
     };
     const forgetToken = () => {
       clearTimeout(dialWait);

@@ -13,7 +13,7 @@
 // the byte 1; if nothing answers in time it says `{ failed: true }` and the
 // WebRTC attempt goes on. A page served over https cannot open ws:// (mixed
 // content) and keeps WebRTC; `?wslinks=0` turns the WebSocket off.
-import { DRAIN_LOW_WATER, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
+import { DRAIN_LOW_WATER, isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
 import { workerEvery } from './ticker.js';
 
@@ -58,19 +58,7 @@ interface WsAnswer {
 }
 
 function isWsAnswer(v: unknown): v is WsAnswer {
-  const f = v as WsAnswer;
-  return (
-    typeof f === 'object' &&
-    f !== null &&
-    Number.isInteger(f.ws) &&
-    f.ws > 0 &&
-    f.ws < 65536 &&
-    typeof f.token === 'string' &&
-    /^[0-9a-f]{32}$/.test(f.token) &&
-    Array.isArray(f.addrs) &&
-    f.addrs.length <= 8 &&
-    f.addrs.every((a) => typeof a === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(a))
-  );
+  return isDialAnswer(v) && isPort((v as Partial<WsAnswer>).ws);
 }
 
 const fastOf = (d: unknown) =>
@@ -194,11 +182,7 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
         inner?.destroy();
         raw.onClose('closed here');
       },
-      onSignal: () => {},
-      onConnect: () => {},
-      onData: () => {},
-      onClose: () => {},
-      onDrain: () => {},
+      ...unhandled(),
     };
     const gone = (why: string, peerFault = false) => {
       if (closed) return;

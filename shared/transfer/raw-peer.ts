@@ -129,11 +129,7 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
         p.destroy();
         raw.onClose('closed here');
       },
-      onSignal: () => {},
-      onConnect: () => {},
-      onData: () => {},
-      onClose: () => {},
-      onDrain: () => {},
+      ...unhandled(),
     };
     p.on('signal', (d) => raw.onSignal(d));
     p.on('connect', () => {
@@ -159,4 +155,29 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
     });
     return raw;
   };
+}
+
+/** A TCP/WebSocket port number from a peer's answer. */
+export const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;
+
+/**
+ * What every fast or WebSocket link answer carries, checked (it comes from another peer through the relay):
+ * a one-time token of 32 hex characters and at most 8 dotted-quad addresses to dial.
+ */
+export function isDialAnswer(f: unknown): f is { token: string; addrs: string[] } {
+  const a = f as { token?: unknown; addrs?: unknown };
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.token === 'string' &&
+    /^[0-9a-f]{32}$/.test(a.token) &&
+    Array.isArray(a.addrs) &&
+    a.addrs.length <= 8 &&
+    a.addrs.every((x) => typeof x === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(x))
+  );
+}
+
+/** A RawPeer's handlers before its link sets them: nothing listens yet. */
+export function unhandled(): Pick<RawPeer, 'onSignal' | 'onConnect' | 'onData' | 'onClose' | 'onDrain'> {
+  return { onSignal: () => {}, onConnect: () => {}, onData: () => {}, onClose: () => {}, onDrain: () => {} };
 }
