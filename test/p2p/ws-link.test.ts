@@ -122,9 +122,10 @@ describe('links between a tab and an edge node over a WebSocket', () => {
     console.log(`16 MiB from a hidden tab over ws: sender woken ${drain}x by the drain ticker, ${timer}x by its timer`);
     expect(await volunteerEval(page, '({ ...v.node.links.opened })')).toEqual({ ws: 1 });
     expect(d.peer).toBeGreaterThanOrEqual(16 * MB);
-    // 16 MiB through a 2 MiB queue refilled below 512 KiB: the sender waits (how often depends on the reader's
-    // pace: once at load 20 in CI), and the ticker ends its waits (without it: none; the clamped timer would).
-    // (The clamped timer may end a wait too when the machine holds the tab past a second: not counted against.)
-    expect(drain).toBeGreaterThanOrEqual(1);
+    // 16 MiB through a 2 MiB queue refilled below 512 KiB: the sender waits when the reader is slower than the tab
+    // (how often depends on the two paces: once at load 20 in CI, not at all once at load 19 where the starved tab
+    // never got 2 MiB ahead), and the ticker ends its waits (without it: none; the clamped timer would). The clamped
+    // timer may end a wait too when the machine holds the tab past a second: not counted against.
+    if (drain + timer > 0) expect(drain).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
