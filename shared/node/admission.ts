@@ -42,7 +42,7 @@ export class NodeTasks implements TaskTable {
     const n = this.n;
     const had = this.tasks.get(spec.taskId);
     if (had && !this.supersede(had, spec)) return;
-    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null };
+    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null, calledOut: false };
     this.tasks.set(spec.taskId, t);
     if (spec.actor?.kind === 'call' && !n.actors.addCall(spec.actor.id, t)) {
       return this.end(t, { failure: actorDied(spec, 'the actor does not live on this node') });
