@@ -1,10 +1,11 @@
 // Child processes of a bench (the `tabmesh` CLI, so their RSS is their own):
-// spawned, watched for a line, stopped; temp dirs; all killed when the bench exits.
+// spawned, watched for a line, stopped; temp dirs; all killed when the bench
+// exits or is interrupted, and ending by themselves when it is killed outright.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { log } from './figures.js';
 
 /** The repository root (this file runs as dist/bench/processes.js, or from source in tests). */
@@ -24,7 +25,8 @@ export interface Child {
   kill(): Promise<void>;
 }
 
-const children = new Set<Child>();
+/** Children alive, killed when the bench exits: spawnCli's and those a bench forks itself (`ownChild`). */
+const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 let exitHookInstalled = false;
 
@@ -45,7 +47,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const d of tempDirs) {
       try {
         rmSync(d, { recursive: true, force: true });
@@ -61,6 +63,44 @@ function installExitHook(): void {
     });
   }
 }
+
+/** A child the bench started: killed if the bench exits or is interrupted first (SIGINT, SIGTERM). */
+export function ownChild(proc: ChildProcess): void {
+  installExitHook();
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+}
+
+/** How often a child without an IPC channel looks whether its parent is still the one that started it. */
+const PARENT_WATCH_MS = 500;
+/** The bench's pid, in its CLI children's environment: one orphaned before it looked still knows its parent. */
+export const PARENT_ENV = 'TABMESH_BENCH_PARENT';
+
+/**
+ * In a bench's child: ends it (`onEnd`) when the bench is gone, even a bench
+ * killed with SIGKILL, whose handlers never run, and one gone before this
+ * child got here. A forked child hears its IPC channel close; another sees
+ * itself handed to a new parent.
+ */
+export function endWithParent(onEnd: () => void = () => process.exit(0)): void {
+  if (process.channel || process.send) {
+    if (!process.connected) return onEnd();
+    process.once('disconnect', onEnd);
+    return;
+  }
+  const parent = Number(process.env[PARENT_ENV]) || process.ppid;
+  const gone = () => process.ppid !== parent;
+  if (gone()) return onEnd();
+  const watch = setInterval(() => {
+    if (!gone()) return;
+    clearInterval(watch);
+    onEnd();
+  }, PARENT_WATCH_MS);
+  watch.unref();
+}
+
+/** Preloaded into CLI children (`node --import`): they call endWithParent themselves (dist/bench/with-parent.js). */
+const WITH_PARENT = fileURLToPath(new URL('./with-parent.js', import.meta.url));
 
 /**
  * Node options for a child, for diagnostics: BENCH_CPU_PROF=<folder> makes
@@ -79,8 +119,12 @@ function profileArgs(name: string): string[] {
 
 /** Starts `node bin/tabmesh.js ...args` as a child process. */
 export function spawnCli(name: string, args: string[], opts: { quiet?: boolean } = {}): Child {
-  installExitHook();
-  const proc = spawn(process.execPath, [...profileArgs(name), CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const watch = existsSync(WITH_PARENT) ? ['--import', pathToFileURL(WITH_PARENT).href] : [];
+  const proc = spawn(process.execPath, [...watch, ...profileArgs(name), CLI, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [PARENT_ENV]: String(process.pid) },
+  });
   const output: string[] = [];
   const keep = (d: Buffer) => {
     const s = String(d);
@@ -105,7 +149,6 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
         await exited;
         clearTimeout(t);
       }
-      children.delete(child);
     },
     kill: async () => {
       stopping = true;
@@ -113,10 +156,9 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
         proc.kill('SIGKILL');
         await exited;
       }
-      children.delete(child);
     },
   };
-  children.add(child);
+  ownChild(proc);
   proc.once('exit', (code, signal) => {
     if (!stopping) log(`UNEXPECTED: ${name} (pid ${proc.pid}) exited: code ${code} signal ${signal}; last output:\n${output.join('').slice(-4000)}`);
   });

@@ -5,7 +5,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { nowMs, sleep } from './harness.js';
+import { nowMs, ownChild, sleep } from './harness.js';
 import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
 
@@ -62,6 +62,8 @@ function forkProc(file: string, env: Record<string, string>, execArgv: string[] 
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     ...(prlimit ? { execPath: prlimit[0], execArgv: [...prlimit.slice(1), ...node] } : { execArgv: node }),
   });
+  // Killed if the bench exits or is interrupted first; it ends by itself if the bench is killed outright (endWithParent).
+  ownChild(p);
   const waiting: ((m: unknown) => void)[] = [];
   const queued: unknown[] = [];
   p.on('message', (m) => {

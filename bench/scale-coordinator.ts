@@ -7,6 +7,7 @@ import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerfo
 import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
+import { endWithParent } from './processes.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -52,6 +53,8 @@ const GC_KINDS: Record<number, string> = {
 };
 
 async function main(): Promise<void> {
+  // Its GCS is in memory: nothing to close when the bench is gone (killed outright, its handlers never ran).
+  endWithParent();
   const token = process.env.SCALE_TOKEN ?? '';
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
   // whose defaults would refuse thousands of nodes from one address).

@@ -9,6 +9,7 @@ import type { SpawnExecutor } from '../shared/node/executors.js';
 import type { ToExecutor } from '../shared/executor/protocol.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { installNodeHasher } from '../edge/node-hash.js';
+import { endWithParent } from './processes.js';
 
 export type NodesRequest = { k: 'join'; count: number; concurrency: number } | { k: 'leave'; count: number } | { k: 'count' };
 
@@ -101,6 +102,8 @@ async function leave(count: number): Promise<NodesReport> {
 }
 
 installNodeHasher();
+// Gone with the bench, even one killed outright (its handlers never ran).
+endWithParent();
 // A clean exit on SIGTERM, so that --cpu-prof (SCALE_CPU_PROF) writes its profile.
 process.on('SIGTERM', () => process.exit(0));
 process.on('message', (m: NodesRequest) => {

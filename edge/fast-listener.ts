@@ -9,6 +9,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { FrameReader } from './fast-frames.js';
 import { WsListener } from './fast-ws.js';
+import { PendingHellos, type PendingLimits } from './pending-hellos.js';
 
 const MAGIC = Buffer.from('TMF1');
 export const TOKEN_CHARS = 32;
@@ -39,8 +40,14 @@ export class FastListener {
   readonly host = hostKey();
   /** The port tabs dial (fast-ws.ts). */
   readonly ws: WsListener;
+  /** Sockets of both ports that have not said hello yet, bounded. */
+  readonly pending: PendingHellos;
 
-  constructor(private readonly bindHost: string) {
+  constructor(
+    private readonly bindHost: string,
+    limits?: PendingLimits,
+  ) {
+    this.pending = new PendingHellos(limits);
     this.ws = new WsListener(
       bindHost,
       (token) => {
@@ -50,6 +57,7 @@ export class FastListener {
         return (ws) => e.accept({ kind: 'ws', ws });
       },
       TOKEN_CHARS,
+      this.pending,
     );
   }
 
@@ -87,13 +95,15 @@ export class FastListener {
   }
 
   private onSocket(s: Socket): void {
+    const done = this.pending.admit(s.remoteAddress, () => s.destroy());
+    if (!done) return void s.destroy();
     s.setNoDelay(true);
+    s.once('close', done);
     let got = Buffer.alloc(0);
-    const timer = setTimeout(() => s.destroy(), CONNECT_TIMEOUT_MS * 2);
     const onData = (d: Buffer) => {
       got = Buffer.concat([got, d]);
       if (got.length < HELLO_BYTES) return;
-      clearTimeout(timer);
+      done();
       s.off('data', onData);
       const token = got.subarray(MAGIC.length, HELLO_BYTES).toString('latin1');
       const e = got.subarray(0, MAGIC.length).equals(MAGIC) ? this.expecting.get(token) : undefined;

@@ -14,13 +14,12 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import type { RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_LINK_CHUNK_BYTES } from '../shared/transfer/wire.js';
+import type { PendingHellos } from './pending-hellos.js';
 
 export const WS_MAGIC = 'TMW1';
 export const WS_PATH = '/tabmesh-link';
 /** The close code of a socket whose hello presented no token this process expects. */
 export const WS_REFUSED = 4001;
-/** How long a new socket may take to present its token. */
-const HELLO_MS = 3000;
 
 /** Where a token's link goes: the WebSocket that presented it, or undefined when no link expects it. */
 export type TakeToken = (token: string) => ((ws: WebSocket) => void) | undefined;
@@ -36,6 +35,8 @@ export class WsListener {
     private readonly bindHost: string,
     private readonly take: TakeToken,
     private readonly tokenChars: number,
+    /** Sockets waiting for their hello: bounded with the TCP port's (fast-listener.ts). */
+    private readonly pending: PendingHellos,
   ) {}
 
   port(): Promise<number> {
@@ -47,17 +48,19 @@ export class WsListener {
         (wss as unknown as { _server?: { unref(): void } })._server?.unref();
         resolve((wss.address() as { port: number }).port);
       });
-      wss.on('connection', (ws) => this.hello(ws));
+      wss.on('connection', (ws, req) => this.hello(ws, req.socket.remoteAddress));
       this.server = wss;
     });
     return this.ready;
   }
 
-  private hello(ws: WebSocket): void {
-    const timer = setTimeout(() => ws.terminate(), HELLO_MS);
+  private hello(ws: WebSocket, address: string | undefined): void {
+    const done = this.pending.admit(address, () => ws.terminate());
+    if (!done) return void ws.terminate();
     ws.on('error', () => ws.terminate());
+    ws.once('close', done);
     ws.once('message', (d: RawData, isBinary: boolean) => {
-      clearTimeout(timer);
+      done();
       const text = isBinary || Array.isArray(d) ? '' : Buffer.from(d as Buffer).toString('latin1');
       const ok = text.length === WS_MAGIC.length + this.tokenChars && text.startsWith(WS_MAGIC);
       const accept = ok ? this.take(text.slice(WS_MAGIC.length)) : undefined;

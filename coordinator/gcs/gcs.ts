@@ -74,10 +74,7 @@ export class Gcs {
     readonly storage: GcsStorage,
     private readonly maxEvents = 5000,
   ) {
-    for (const [, row] of storage.load('functions')) {
-      const f = rowPackr.unpack(row) as FunctionRecord;
-      this.functions.set(f.fnId, { ...f, ewmaMs: f.ewmaMs ?? -1, runs: f.runs ?? 0 });
-    }
+    this.functionsRead(Array.from(storage.load('functions'), ([, row]) => row));
     for (const [key, row] of storage.load('events')) {
       const e = rowPackr.unpack(row) as EventRecord;
       this.events.push(e);
@@ -86,6 +83,14 @@ export class Gcs {
     }
     // Rows of several coordinators (a mesh) number their events each: time orders them.
     this.events.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  }
+
+  /** Function rows read from storage (at start; a mesh coordinator's takeover reads those registered since). */
+  functionsRead(rows: Iterable<Uint8Array>): void {
+    for (const row of rows) {
+      const f = rowPackr.unpack(row) as FunctionRecord;
+      this.functions.set(f.fnId, { ...f, ewmaMs: f.ewmaMs ?? -1, runs: f.runs ?? 0 });
+    }
   }
 
   addFunction(f: FunctionRecord): void {

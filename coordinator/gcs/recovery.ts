@@ -76,6 +76,13 @@ export interface JobRows {
 }
 
 /** Recovers running jobs from their rows (see recover). */
+/** The functions a job's task rows name (a coordinator of a mesh reads those it lacks before it takes the job over). */
+export function functionsOf(rows: JobRows): Set<TaskSpec['fnId']> {
+  const ids = new Set<TaskSpec['fnId']>();
+  for (const [, row] of rows.tasks) ids.add((rowPackr.unpack(row) as TaskRow).spec.fnId);
+  return ids;
+}
+
 export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;

@@ -11,7 +11,7 @@ import { randomHex, type JobId } from '../../shared/ids.js';
 import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
-import { recoverRows } from '../gcs/recovery.js';
+import { functionsOf, recoverRows } from '../gcs/recovery.js';
 import { stopLetGoActors } from './let-go-actors.js';
 import { Session } from '../session.js';
 import { bearer, unauthorized } from '../http/access.js';
@@ -226,6 +226,10 @@ export class CoordinatorMesh {
     this.held.keep(this.guestCopies(job));
     for (const a of this.agents.values()) a.dropJob(job);
     const rows = await this.registry.loadJob(job);
+    // The function table is read once at start: functions registered at other coordinators since come with their job
+    // (its tasks placed here without them crashed the scheduler's assign).
+    const missing = [...functionsOf(rows)].filter((id) => !c.gcs.functions.has(id));
+    if (missing.length) c.gcs.functionsRead(await this.registry.loadFunctions(missing));
     if (c.gcs.jobs.has(job) || this.closed) return;
     const r = recoverRows(c, rows, this.graceMs);
     if (r.jobs === 0) return void this.registry.release(job);

@@ -5,7 +5,7 @@
 // killed coordinator's jobs are free for another within LEASE_MS.
 import { Cluster, type Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { fenceKey, hashKey } from '../gcs/redis-wire.js';
+import { fenceKey, hashKey, NO_GROUP } from '../gcs/redis-wire.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -172,6 +172,12 @@ export class MeshRegistry {
       }),
     );
     return out;
+  }
+
+  /** The stored rows of functions `ids` (those Redis has). */
+  async loadFunctions(ids: string[]): Promise<Uint8Array[]> {
+    const rows = await this.client.hmgetBuffer(hashKey(this.prefix, NO_GROUP, 'functions'), ...ids);
+    return rows.flatMap((r) => (r ? [new Uint8Array(r)] : []));
   }
 
   /** The stored rows of one job's tables (one slot: the job's hash tag). */

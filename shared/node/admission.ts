@@ -40,8 +40,9 @@ export class NodeTasks implements TaskTable {
   /** Takes a task to run here: resolves its ref arguments, then queues it. */
   admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void {
     const n = this.n;
-    if (this.tasks.has(spec.taskId)) return;
-    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null };
+    const had = this.tasks.get(spec.taskId);
+    if (had && !this.supersede(had, spec)) return;
+    const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null, calledOut: false };
     this.tasks.set(spec.taskId, t);
     if (spec.actor?.kind === 'call' && !n.actors.addCall(spec.actor.id, t)) {
       return this.end(t, { failure: actorDied(spec, 'the actor does not live on this node') });
@@ -89,6 +90,40 @@ export class NodeTasks implements TaskTable {
       );
     }
     if (t.missing === 0) this.argsReady(t);
+  }
+
+  /**
+   * The task is assigned here again at a higher attempt while this node still
+   * holds it: a coordinator let its job go without cancelling it here, and the
+   * new owner placed it here again (issue 15). The owner waits for the new
+   * attempt only; dropping the assign left it assigned there for ever. Ids are
+   * deterministic, so a run that has not started (or one that never called
+   * out: no child, put, get or ask under the old owner) makes what the new
+   * attempt would: it is kept and reported under that attempt. Any other run
+   * starts again under it (Ray runs a task at least once). An actor's tasks
+   * are never run twice. True: admit `spec` as a new task.
+   */
+  private supersede(t: LocalTask, spec: LocalTask['spec']): boolean {
+    if (spec.attempt <= t.spec.attempt || spec.actor || t.spec.actor) return false;
+    const n = this.n;
+    if (t.state === 'resolving' || t.state === 'ready') {
+      n.local.remove(t);
+      t.state = 'ended'; // its argument fetches in flight see it and stop
+      this.tasks.delete(t.spec.taskId);
+      return true;
+    }
+    if (t.state !== 'running' || !t.executor) return false;
+    const was = t.spec.attempt;
+    const same = !t.calledOut && (spec.gen ?? 0) === (t.spec.gen ?? 0);
+    t.spec = spec;
+    if (same) {
+      t.runAttempt ??= was;
+      n.starts.reassigned(t);
+      n.onEvent(`task ${spec.name} ${spec.taskId.slice(0, 8)} assigned again as attempt ${spec.attempt}: its run of attempt ${was} goes on for it`);
+    } else {
+      this.killExecutor(t.executor, t, 'again', `task ${spec.name} ${spec.taskId.slice(0, 8)} runs again as attempt ${spec.attempt}`);
+    }
+    return false;
   }
 
   private argsReady(t: LocalTask): void {
@@ -183,7 +218,7 @@ export class NodeTasks implements TaskTable {
       this.n.local.remove(t);
       this.end(t, { failure });
     } else if (t.state === 'running') {
-      if (force) this.killExecutor(t.executor!, t, failure);
+      if (force) this.killExecutor(t.executor!, t, failure, failure.message);
       else t.executor!.handle.post({ k: 'cancel', taskId });
     }
   }
@@ -193,18 +228,19 @@ export class NodeTasks implements TaskTable {
     if (t.spec.timeoutMs <= 0) return;
     t.timer = setTimeout(() => {
       if (t.state !== 'running' || !t.executor) return;
-      this.killExecutor(t.executor, t, {
+      const failure: Failure = {
         ...failureOf('TASK_TIMEOUT', t.spec.taskId, t.spec.name, new Error(`task ${t.spec.name} ran longer than its timeoutMs of ${t.spec.timeoutMs} ms`)),
         name: 'TaskTimeoutError',
-      });
+      };
+      this.killExecutor(t.executor, t, failure, failure.message);
     }, t.spec.timeoutMs);
   }
 
-  /** Terminates an executor: `target` fails, the other tasks on it run again. */
-  private killExecutor(ex: Executor, target: LocalTask, failure: Failure): void {
-    const cause = `its executor was restarted: ${failure.message}`;
-    this.rehome(ex, cause, (o) => (o === target ? failure : o.actorCall ? actorDied(o.spec, cause) : 'again'));
-    this.n.onEvent(`executor ${ex.index} restarted: ${failure.message}`);
+  /** Terminates an executor (`why`): `target` ends as `fate` says, the other tasks on it run again. */
+  private killExecutor(ex: Executor, target: LocalTask, fate: Fate, why: string): void {
+    const cause = `its executor was restarted: ${why}`;
+    this.rehome(ex, cause, (o) => (o === target ? fate : o.actorCall ? actorDied(o.spec, cause) : 'again'));
+    this.n.onEvent(`executor ${ex.index} restarted: ${why}`);
   }
 
   /** An executor died (the worker crashed or exited): a system failure, retried by the coordinator within maxRetries. */

@@ -23,7 +23,7 @@ export class CallServer {
       case 'dones':
         for (const r of m.k === 'done' ? m.results : resultsOf(m.c)) {
           const t = n.tasks.get(r.taskId);
-          if (!t || t.executor !== ex || t.spec.attempt !== r.attempt) continue;
+          if (!t || t.executor !== ex || (t.spec.attempt !== r.attempt && t.runAttempt !== r.attempt)) continue;
           n.local.recordRun(t.spec.fnId, r.ms);
           if (r.ok) n.tasks.end(t, { returns: r.returns, ms: r.ms });
           else n.tasks.end(t, { failure: r.failure, ms: r.ms });
@@ -67,6 +67,7 @@ export class CallServer {
 
   private onCall(ex: Executor, t: LocalTask, id: number, c: Call): void {
     const n = this.n;
+    if (c.op !== 'fn') t.calledOut = true;
     switch (c.op) {
       case 'fn':
         n.fns.set(c.f.fnId, c.f);

@@ -40,6 +40,11 @@ export class StartReports {
     if (this.quiet.delete(t)) this.report(t);
   }
 
+  /** `t` runs on under a new attempt: `started` again, unless its first report (which reads the spec then) is still due. */
+  reassigned(t: LocalTask): void {
+    if (!this.quiet.has(t)) this.report(t);
+  }
+
   /**
    * `t` ends (or leaves its executor): the run it had not reported, if any,
    * for its `done` or `failed` to carry. Undefined when `started` went out

@@ -115,6 +115,39 @@ describe('fenced writes and moved holdings', () => {
     }
   }, 180_000);
 
+  it("tasks running on the paused coordinator's node past the pause: the new owner places them there again as their next attempt, and the node reports under it (no hang)", async () => {
+    const token = 'again-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'again', token), redisCoordinator(redis.server.url, 'again', token)]);
+    // Only A has a node (2 CPUs): once B owns the job, it places the job's tasks there through A. B never saw the job's
+    // function: it reads it from Redis with the job's rows (its first placement crashed on it).
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
+    await linked([a, b], token);
+    const toA = await tcpProxy(a.url);
+    proxies.push(toA);
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    const m = mesh;
+    const slow = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 15_000));
+      return i * 3;
+    });
+    const all = m.get([slow.remote(1), slow.remote(2)], { timeoutMs: 60_000 });
+    await until(async () => (await getJson<unknown[]>(a.url, '/api/tasks?state=running&after=0', token))?.length === 2, {
+      timeoutMs: 30_000,
+      what: "both tasks to run on A's node",
+    });
+    a.proc.kill('SIGSTOP');
+    stopped.push(a);
+    toA.cut();
+    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    a.proc.kill('SIGCONT');
+    stopped.splice(0);
+    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    // The runs on the node went on through the let-go; B's next attempts reach the node while they run. Dropped there, the
+    // node reported the old attempts, which nobody waits for: the driver waited out its timeout.
+    expect(await all).toEqual([3, 6]);
+    expect(node.out.join('')).toMatch(/assigned again as attempt 1: its run of attempt 0 goes on for it/);
+  }, 180_000);
+
   it('a coordinator that lets a job go leaves its actors alive on its nodes: the counter moves with its node to the new owner and keeps its count', async () => {
     const token = 'letgo-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'letgo', token), redisCoordinator(redis.server.url, 'letgo', token)]);
