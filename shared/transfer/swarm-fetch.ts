@@ -27,7 +27,6 @@ export class SwarmFetch {
   private flushTimer: unknown = null;
   private wake: () => void = () => {};
   private lastProgress = Date.now();
-  readonly started = Date.now();
   /** Where this reader starts looking for chunks to ask a full holder for. */
   readonly spot: number;
   private ended = false;
@@ -158,7 +157,10 @@ export class SwarmFetch {
       else if (this.state[c] === ASKED) claim.push(c);
     }
     void this.swarm.links.linkTo(s.peer).then(
-      (link) => sendHaves(link, this.id, have, claim),
+      (link) => {
+        sendHaves(link, this.id, have, claim);
+        s.toldAt = Date.now();
+      },
       (e: unknown) => this.failed(s, e),
     );
   }

@@ -138,6 +138,25 @@ describe('swarm protocol', () => {
     });
   });
 
+  it('links between readers that come up late (1 s) while the origin is fast: a reader asks the origin nothing before it heard the readers it knows of', async () => {
+    await simulated(async () => {
+      const truth = object(128, 4);
+      // Busy reader processes: signals between readers take a second, so their links come up long after the origin's
+      // (session 11: edge readers whose TCP links took 0.7-2.3 s each took most of a tab's object from it over a WebSocket).
+      const net = new SimNet(4, { ...CALM, uplinkBytesPerMs: 20_000 });
+      const sim = new SwarmSim(net, truth, { signalDelayMs: (a, b) => (a !== 'origin' && b !== 'origin' ? 1_000 : 0), connectTimeoutMs: 5_000 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      for (let i = 0; i < 3; i++) sim.read(sim.add(`r${i}`, null), i * 10);
+      await sim.drive();
+      await sim.finish();
+      const copies = origin.links.counters.bytesOut / truth.byteLength;
+      console.log(`swarm sim, late reader links: origin ${copies.toFixed(2)} copies, last reader at ${Math.max(...sim.reads.map((r) => r.end))} ms`);
+      // Before (a reader waited 250 ms from its start for the readers it told, then asked the origin rarest first): 2.6 copies.
+      expect(copies).toBeLessThan(1.3);
+      expect(sim.relayed).toEqual([]);
+    });
+  });
+
   it('a source dropped on a stall (its link frozen both ways for 5 s) is asked again once it answers: the read ends over the peer link, not the relay', async () => {
     await simulated(async () => {
       const truth = object(64, 2);

@@ -17,7 +17,6 @@ function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random
     state: new Uint8Array(chunks).fill(MISSING),
     holders: new Uint16Array(chunks).fill(1),
     sources: new Map([[s.peer, s]]),
-    started: 0,
     spot: Math.floor(rand() * chunks),
     swarm: { rand, order } as unknown as SwarmContext,
   };
