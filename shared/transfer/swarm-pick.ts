@@ -9,6 +9,13 @@ import type { Source, SwarmContext } from './swarm-source.js';
 export const RUN_CHUNKS = 4;
 /** A claim older than this no longer keeps a reader from asking a full holder. */
 const CLAIM_MS = 3_000;
+/**
+ * A reader claims again, every this often, the chunks it still waits for from
+ * a full holder: a run asked over a deep window (a tab's WebSocket link to a
+ * Node peer: 8 MiB in flight at a few MiB/s under load) may take longer than
+ * CLAIM_MS, and the others then asked the origin for it too (session 11).
+ */
+export const CLAIM_RENEW_MS = CLAIM_MS / 3;
 /** Link chunks per request on a stream link with full holders only (fewer round trips). */
 const LONE_RUNS = 4;
 /**

@@ -46,6 +46,8 @@ export interface SimOptions {
   signalDelayMs?: (from: string, to: string) => number;
   /** How long a link may take to open (default 300 ms). */
   connectTimeoutMs?: number;
+  /** How long a transfer may go without a byte before it stalls (default 2 s; outside the sim 10 s). */
+  stallMs?: number;
 }
 
 /**
@@ -85,7 +87,7 @@ export class SwarmSim {
         return Promise.resolve(lie);
       },
       connectTimeoutMs: this.o.connectTimeoutMs ?? 300,
-      stallMs: 2000,
+      stallMs: this.o.stallMs ?? 2000,
       idleMs: this.o.idleMs ?? 5000,
       failedForMs: 1000,
     });
