@@ -8,7 +8,8 @@
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
-// the origin. Then the parameter server of test/integration/actors.test.ts
+// the origin, and with the tabs on WebRTC links to Node peers (?wslinks=0)
+// against WebSocket ones, with the CPU each process spent. Then the parameter server of test/integration/actors.test.ts
 // on two tabs against two edge nodes (objects-paramserver.ts). And edge ->
 // tab, tab -> edge over the tab's WebSocket link against WebRTC
 // (objects-tabnode.ts).
