@@ -33,7 +33,7 @@ import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcas
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import { connectPair, pageEnd, type ChannelCase } from './channel-peer.js';
-import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
+import { chromiumPids, cpuMsOf } from './cpu.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -155,14 +155,20 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
     for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}${wsLinks ? '' : '&wslinks=0'}`));
     mesh = await connect({ url: cl.url, token: cl.token });
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
+    // Chromium by process: one that ends during the broadcast (NaN after) is left out, not counted as a negative.
     const chromiumProcs = chromiumPids();
     const cpuMs = () => ({
-      chromium: chromiumCpuMs(chromiumProcs),
+      ...Object.fromEntries(chromiumProcs.map((p) => [`chromium ${p}`, cpuMsOf(p)])),
       edges: cl.nodes.reduce((a, n) => a + (cpuMsOf(n.proc.pid) || 0), 0),
       coordinator: cpuMsOf(cl.coordinator.proc.pid),
       driver: ((u) => (u.user + u.system) / 1000)(process.cpuUsage()),
     });
     const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5, cpuMs);
+    const perProc = Object.entries(r.cpu).filter(([k]) => k.startsWith('chromium '));
+    const gone = perProc.filter(([, v]) => !Number.isFinite(v)).length;
+    for (const [k] of perProc) delete r.cpu[k];
+    r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
+    if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
     const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${round(v)}`);
     log(
       `broadcast (${how}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies; CPU ms ${cpu.join(', ')}; load ${loadavg()
