@@ -3,7 +3,9 @@
 // edge nodes). Figures: total time, and bytes the origin (the driver) uploaded
 // divided by the object's size, against the same broadcast with the
 // coordinator's swarm membership off (`--no-swarm`: every reader hears of the
-// origin only and takes the whole object from it), run in the same bench.
+// origin only and takes the whole object from it), run in the same bench; and
+// the swarm with the tabs on WebRTC links to Node peers (`?wslinks=0`)
+// against their default WebSocket links, with the CPU every process spent.
 import type { Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import type { PeerLinks } from '../shared/transfer/links.js';
@@ -15,6 +17,8 @@ export interface Broadcast {
   ms: number;
   /** Bytes the origin uploaded over peer links, in copies of the object. */
   originCopies: number;
+  /** CPU ms the mesh's processes spent while the readers read (`cpuMs` of broadcastOnce). */
+  cpu: Record<string, number>;
 }
 
 /** The driver's bytes sent over its peer links. */
@@ -24,8 +28,8 @@ function driverBytesOut(mesh: Mesh): number {
   return links.counters.bytesOut;
 }
 
-/** Puts one object from the driver and has a task on each of `readers` read it, all at once. */
-export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number): Promise<Broadcast> {
+/** Puts one object from the driver and has a task on each of `readers` read it, all at once; `cpuMs`: CPU ms so far, by process. */
+export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number, cpuMs: () => Record<string, number>): Promise<Broadcast> {
   const n = BROADCAST_MIB * MB;
   const bytes = new Uint8Array(n);
   for (let i = 0; i < n; i += 4093) bytes[i] = (i * seed) & 255;
@@ -39,11 +43,14 @@ export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number)
   let want = 0;
   for (let i = 0; i < n; i += 4093) want = (want + ((i * seed) & 255)) % 1_000_000_007;
   const before = driverBytesOut(mesh);
+  const cpu0 = cpuMs();
   const t0 = nowMs();
   const got = await mesh.get(readers.map((r) => sum.options({ scheduling: { node: r as NodeId, soft: false } }).remote(obj)));
   const ms = nowMs() - t0;
+  const cpu = cpuMs();
+  for (const k of Object.keys(cpu)) cpu[k] -= cpu0[k];
   for (const g of got) if (g[0] !== n || g[1] !== want) throw new Error(`a reader got other bytes: ${JSON.stringify(g)}`);
   const originCopies = (driverBytesOut(mesh) - before) / n;
   mesh.free([obj]);
-  return { ms, originCopies };
+  return { ms, originCopies, cpu };
 }

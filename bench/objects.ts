@@ -8,7 +8,8 @@
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
-// the origin. Then the parameter server of test/integration/actors.test.ts
+// the origin, and with the tabs on WebRTC links to Node peers (?wslinks=0)
+// against WebSocket ones, with the CPU each process spent. Then the parameter server of test/integration/actors.test.ts
 // on two tabs against two edge nodes (objects-paramserver.ts). And edge ->
 // tab, tab -> edge over the tab's WebSocket link against WebRTC
 // (objects-tabnode.ts).
@@ -18,7 +19,7 @@
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
@@ -32,6 +33,7 @@ import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcas
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import { connectPair, pageEnd, type ChannelCase } from './channel-peer.js';
+import { chromiumPids, cpuMsOf } from './cpu.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -131,9 +133,13 @@ async function nodeParts(): Promise<void> {
   }
 }
 
-/** One 64 MiB broadcast to 4 tabs (two Chromium processes) and 4 edge nodes, on a fresh cluster; `swarm` off: all from the origin. */
-async function broadcastPart(swarm: boolean): Promise<Broadcast> {
-  phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}`);
+/**
+ * One 64 MiB broadcast to 4 tabs (two Chromium processes) and 4 edge nodes, on a fresh cluster; `swarm` off: all
+ * from the origin; `wsLinks` off: the tabs reach Node peers over WebRTC (`?wslinks=0`).
+ */
+async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast> {
+  const how = `${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}, tabs on ${wsLinks ? 'WebSocket' : 'WebRTC'} links to Node peers`;
+  phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${how}`);
   const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: swarm ? [] : ['--no-swarm'] });
   const ctxs: BrowserContext[] = [];
   const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
@@ -146,11 +152,29 @@ async function broadcastPart(swarm: boolean): Promise<Broadcast> {
       );
     }
     const tabs = [];
-    for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}`));
+    for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}${wsLinks ? '' : '&wslinks=0'}`));
     mesh = await connect({ url: cl.url, token: cl.token });
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
-    const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5);
-    log(`broadcast (${swarm ? 'swarm' : 'from the origin'}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies`);
+    // Chromium by process: one that ends during the broadcast (NaN after) is left out, not counted as a negative.
+    const chromiumProcs = chromiumPids();
+    const cpuMs = () => ({
+      ...Object.fromEntries(chromiumProcs.map((p) => [`chromium ${p}`, cpuMsOf(p)])),
+      edges: cl.nodes.reduce((a, n) => a + (cpuMsOf(n.proc.pid) || 0), 0),
+      coordinator: cpuMsOf(cl.coordinator.proc.pid),
+      driver: ((u) => (u.user + u.system) / 1000)(process.cpuUsage()),
+    });
+    const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5, cpuMs);
+    const perProc = Object.entries(r.cpu).filter(([k]) => k.startsWith('chromium '));
+    const gone = perProc.filter(([, v]) => !Number.isFinite(v)).length;
+    for (const [k] of perProc) delete r.cpu[k];
+    r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
+    if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
+    const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${round(v)}`);
+    log(
+      `broadcast (${how}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies; CPU ms ${cpu.join(', ')}; load ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
     return r;
   } finally {
     await mesh?.close().catch(() => {});
@@ -160,11 +184,20 @@ async function broadcastPart(swarm: boolean): Promise<Broadcast> {
   }
 }
 
+/** CPU ms of a broadcast, all processes. */
+const cpuTotal = (b: Broadcast): number => Object.values(b.cpu).reduce((a, v) => a + v, 0);
+
 async function broadcastParts(): Promise<void> {
   const base = await broadcastPart(false);
   const ours = await broadcastPart(true);
+  const rtc = await broadcastPart(true, false);
   emit(figure(`objects.broadcast.${BROADCAST_MIB}MiB.8readers`, ours.ms, 'ms', base.ms));
   emit(figure('objects.broadcast.originCopies', ours.originCopies, 'copies', base.originCopies));
+  emit(figure('objects.broadcast.cpu', cpuTotal(ours), 'ms', cpuTotal(base)));
+  // The tabs' WebSocket links to Node peers against WebRTC ones (issue 17, session 11).
+  emit(figure(`objects.broadcast.${BROADCAST_MIB}MiB.8readers.wsVsWebrtc`, ours.ms, 'ms', rtc.ms));
+  emit(figure('objects.broadcast.originCopies.wsVsWebrtc', ours.originCopies, 'copies', rtc.originCopies));
+  emit(figure('objects.broadcast.cpu.wsVsWebrtc', cpuTotal(ours), 'ms', cpuTotal(rtc)));
 }
 
 async function main(): Promise<void> {

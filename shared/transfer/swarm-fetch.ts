@@ -8,7 +8,7 @@ import { chunkCount, rememberLeaves } from '../hash.js';
 import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
-import { ASKED, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
+import { ASKED, CLAIM_RENEW_MS, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
 import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
 
 /** How often have messages go out, batched. */
@@ -24,10 +24,12 @@ export class SwarmFetch {
   private buf: Uint8Array | null = null;
   private readonly outHave: number[] = [];
   private readonly outClaim: number[] = [];
+  /** Per chunk asked of a full holder, when this side last claimed it (0: not asked of one); renewed while it waits. */
+  private readonly claimedAt: Float64Array;
+  private nextRenew = 0;
   private flushTimer: unknown = null;
   private wake: () => void = () => {};
   private lastProgress = Date.now();
-  readonly started = Date.now();
   /** Where this reader starts looking for chunks to ask a full holder for. */
   readonly spot: number;
   private ended = false;
@@ -45,6 +47,7 @@ export class SwarmFetch {
     this.chunks = chunkCount(size);
     this.state = new Uint8Array(this.chunks);
     this.holders = new Uint16Array(this.chunks);
+    this.claimedAt = new Float64Array(this.chunks);
     this.missing = this.chunks;
     this.spot = Math.floor(swarm.rand() * this.chunks);
   }
@@ -89,6 +92,7 @@ export class SwarmFetch {
     for (const s of this.sources.values()) if (!s.full) this.tell(s);
     while (this.missing > 0) {
       readmit(this, Date.now());
+      this.renewClaims(Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
@@ -158,7 +162,10 @@ export class SwarmFetch {
       else if (this.state[c] === ASKED) claim.push(c);
     }
     void this.swarm.links.linkTo(s.peer).then(
-      (link) => sendHaves(link, this.id, have, claim),
+      (link) => {
+        sendHaves(link, this.id, have, claim);
+        s.toldAt = Date.now();
+      },
       (e: unknown) => this.failed(s, e),
     );
   }
@@ -173,7 +180,9 @@ export class SwarmFetch {
         if (s.dropped || s.inflight >= w.depth) continue;
         const run = pick(this, s, w.run);
         if (!run) continue;
-        this.request(s, run[0], run[1], undefined, this.alone && s.inflight > 0);
+        // Only the growing window (swarm-window.ts) is taken back when another reader shows up: a stream link's fixed
+        // one was queued at its holder (up to 16 MiB) and would be sent again (sim, session 11: 1.7 copies against 1.0).
+        this.request(s, run[0], run[1], undefined, this.alone && s.inflight > 0 && s.run < LONE_RUN);
         more = true;
       }
     }
@@ -181,7 +190,11 @@ export class SwarmFetch {
 
   /** Asks `s` for chunks [first, end); `lead`: with the leaves (checked against the hash), told `got` them or `fail` before. */
   private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }, extra = false): void {
-    for (let c = first; c < end; c++) this.state[c] = ASKED;
+    const at = s.full ? Date.now() : 0;
+    for (let c = first; c < end; c++) {
+      this.state[c] = ASKED;
+      this.claimedAt[c] = at;
+    }
     if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
     this.scheduleFlush();
     s.inflight++;
@@ -241,6 +254,19 @@ export class SwarmFetch {
         this.extra.delete(handle);
         this.wake();
       });
+  }
+
+  /** Claims again the chunks still awaited from full holders that were last claimed CLAIM_RENEW_MS ago or more. */
+  private renewClaims(now: number): void {
+    if (now < this.nextRenew) return;
+    this.nextRenew = now + CLAIM_RENEW_MS;
+    const before = this.outClaim.length;
+    for (let c = 0; c < this.chunks; c++) {
+      if (this.state[c] !== ASKED || this.claimedAt[c] === 0 || now - this.claimedAt[c] < CLAIM_RENEW_MS) continue;
+      this.claimedAt[c] = now;
+      this.outClaim.push(c);
+    }
+    if (this.outClaim.length > before) this.scheduleFlush();
   }
 
   private held(c: number, fromFull: boolean): void {

@@ -2,17 +2,30 @@
 // source may be asked for, the rarest first (fewest sources hold it; ties at
 // random) or from a random spot on; a full holder only for chunks no other
 // reader holds or has lately claimed, and only once the readers told have
-// answered (or briefly); then a run of up to RUN_CHUNKS from there.
+// answered; then a run of up to RUN_CHUNKS from there.
 import type { Source, SwarmContext } from './swarm-source.js';
 
 /** Chunks asked for in one request. */
 export const RUN_CHUNKS = 4;
 /** A claim older than this no longer keeps a reader from asking a full holder. */
 const CLAIM_MS = 3_000;
+/**
+ * A reader claims again, every this often, the chunks it still waits for from
+ * a full holder: a run asked over a deep window (a tab's WebSocket link to a
+ * Node peer: 8 MiB in flight at a few MiB/s under load) may take longer than
+ * CLAIM_MS, and the others then asked the origin for it too (session 11).
+ */
+export const CLAIM_RENEW_MS = CLAIM_MS / 3;
 /** Link chunks per request on a stream link with full holders only (fewer round trips). */
 const LONE_RUNS = 4;
-/** How long a reader waits for the have maps of the readers it told before asking full holders. */
-const HEAR_MS = 250;
+/**
+ * How long after its have map went out a reader waits for a told reader's
+ * answer (every swarm peer answers, with an empty map if it holds nothing:
+ * swarm.ts) before asking full holders without it. Until the map went out
+ * (the link is still opening) it waits: at most the link's connect timeout,
+ * then the link failed and that reader is dropped.
+ */
+const HEAR_MS = 1_000;
 
 /** A chunk's state at a reader. */
 export const MISSING = 0;
@@ -26,7 +39,6 @@ export interface PickView {
   /** Per chunk, the readers still asked that hold it. */
   readonly holders: Uint16Array;
   readonly sources: Map<string, Source>;
-  readonly started: number;
   /** Where a reader starts looking in the 'random' order. */
   readonly spot: number;
   readonly swarm: SwarmContext;
@@ -49,10 +61,8 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
 /** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
 export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
-  // Full holders wait until the readers told have answered (what they hold is not asked of the origin), or briefly.
-  if (s.full && now - v.started < HEAR_MS) {
-    for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard) return null;
-  }
+  // Full holders wait until the readers told have answered: what they hold or claimed is not asked of the origin.
+  if (s.full && unheard(v, now)) return null;
   let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
@@ -71,6 +81,18 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   let e = c + 1;
   while (e < end && e - c < span && wants(v, s, e, now)) e++;
   return [c, e];
+}
+
+/**
+ * Whether a reader this side told of its chunks has not answered yet, and may
+ * still: its link is opening (the map not sent) or the map went out less than
+ * HEAR_MS ago. A wait from the fetch's start instead (250 ms) let readers
+ * whose links took 0.7-2.3 s to open under load (busy edge processes) take a
+ * tab's object from it over a WebSocket two or three times (session 11).
+ */
+function unheard(v: PickView, now: number): boolean {
+  for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard && (o.toldAt === 0 || now - o.toldAt < HEAR_MS)) return true;
+  return false;
 }
 
 /** Whether every live source holds the whole object (no reader still receiving it to spread asks over). */

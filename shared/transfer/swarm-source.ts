@@ -33,6 +33,8 @@ export interface Source {
   /** Whether it got this side's full have map (it then gets the changes), and whether it sent one. */
   told: boolean;
   heard: boolean;
+  /** When the full have map went out to it (its link open); 0 before. */
+  toldAt: number;
 }
 
 /** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
@@ -78,5 +80,6 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     probation: false,
     told: false,
     heard: false,
+    toldAt: 0,
   };
 }

@@ -53,6 +53,10 @@ export function fit(s: Source, link: PeerLink): void {
 export function windowOf(s: Source, alone: boolean): { run: number; depth: number } {
   if (s.probation) return { run: s.run, depth: 1 };
   if (alone && s.full && s.run < LONE_RUN) return { run: s.run, depth: Math.min(LONE_DEPTH, s.depth + s.answered) };
+  // With other readers to share with, a full holder over a stream link gets PER_SOURCE runs in flight, not
+  // STREAM_DEPTH: readers that pick at once (as they hear each other) overlap by what each asks then, and 8 runs of
+  // 1 MiB covered a 8 MiB object whole (sim, session 11: the origin sent 2.1 copies at 8, 1.7 at 4, to 3 readers).
+  if (!alone && s.full && s.depth > PER_SOURCE) return { run: s.run, depth: PER_SOURCE };
   return { run: s.run, depth: s.depth };
 }
 

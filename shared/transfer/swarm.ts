@@ -112,11 +112,13 @@ export class Swarm implements SwarmHooks {
     if (this.answered.has(key)) return;
     if (this.answered.size >= ANSWERED_MAX) this.answered.clear();
     this.answered.add(key);
+    // One that holds none of it answers with an empty map: the asker need not wait for it to ask full holders
+    // (swarm-pick.ts); if it starts fetching the object, it tells the asker its state then (takeEarly).
     void this.links.lookup(h.id).then(
       (held) => {
         const link = this.links.links.get(peer);
         const size = held instanceof Uint8Array ? held.byteLength : held?.size;
-        if (size !== undefined && link?.state === 'open') sendHaves(link, h.id, range(chunkCount(size)), []);
+        if (link?.state === 'open') sendHaves(link, h.id, size === undefined ? [] : range(chunkCount(size)), []);
       },
       () => {},
     );

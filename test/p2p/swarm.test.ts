@@ -26,10 +26,8 @@ describe('swarm broadcast between tabs and edge nodes', () => {
     cl = await Cluster.start({ nodes: 3, cpus: 1 });
     edges = [...cl.c.coordinator.gcs.nodes.keys()];
     b = await launchBrowser();
-    // WebRTC links (`wslinks: 0`): with WebSocket links to the edge readers the origin tab uploaded 2.09 copies in one
-    // of three CI runs (session 10; the swarm window does not yet fit a ws link): an open regression of issue 17.
-    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256, wslinks: 0 });
-    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256, wslinks: 0 });
+    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
+    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
     mesh = await cl.driver();
   }, 90_000);
   afterAll(async () => {

@@ -42,6 +42,12 @@ export interface SimOptions {
   idleMs?: number;
   /** How long the coordinator takes to answer `peer`'s locate, beyond a hop. */
   locateDelayMs?: (peer: string) => number;
+  /** How long a signal from `from` to `to` takes beyond a hop (busy processes: their links come up late). */
+  signalDelayMs?: (from: string, to: string) => number;
+  /** How long a link may take to open (default 300 ms). */
+  connectTimeoutMs?: number;
+  /** How long a transfer may go without a byte before it stalls (default 2 s; outside the sim 10 s). */
+  stallMs?: number;
 }
 
 /**
@@ -71,7 +77,7 @@ export class SwarmSim {
     peer.links = new PeerLinks({
       factory: net.factory(id),
       self: () => id,
-      sendSignal: (to, text) => net.relay(id, to, text),
+      sendSignal: (to, text) => net.after(this.o.signalDelayMs?.(id, to) ?? 0, () => net.relay(id, to, text)),
       lookup: (oid) => {
         const h = peer.holds;
         if (oid !== ID || !h) return Promise.resolve(undefined);
@@ -80,8 +86,8 @@ export class SwarmSim {
         lie[lie.byteLength >> 1] ^= 0x5a;
         return Promise.resolve(lie);
       },
-      connectTimeoutMs: 300,
-      stallMs: 2000,
+      connectTimeoutMs: this.o.connectTimeoutMs ?? 300,
+      stallMs: this.o.stallMs ?? 2000,
       idleMs: this.o.idleMs ?? 5000,
       failedForMs: 1000,
     });

@@ -1,7 +1,8 @@
 // Which runs a swarm reader asks for (issue 17, shared/transfer/swarm-pick.ts):
 // with one full holder over a stream link and no other reader, random picks
-// must not cut the object into short runs (each a request and a round trip).
-import { describe, expect, it } from 'vitest';
+// must not cut the object into short runs (each a request and a round trip);
+// a full holder is asked nothing while a reader told has not answered.
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ASKED, MISSING, pick, type PickView } from '../../shared/transfer/swarm-pick.js';
 import { newSource, type Source, type SwarmContext } from '../../shared/transfer/swarm-source.js';
 
@@ -17,7 +18,6 @@ function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random
     state: new Uint8Array(chunks).fill(MISSING),
     holders: new Uint16Array(chunks).fill(1),
     sources: new Map([[s.peer, s]]),
-    started: 0,
     spot: Math.floor(rand() * chunks),
     swarm: { rand, order } as unknown as SwarmContext,
   };
@@ -39,4 +39,37 @@ describe('swarm picks', () => {
         for (const [a, b] of runs) expect(a % 64 === 0 && (b - a === 64 || b === 1285)).toBe(true);
       }
     });
+});
+
+describe('waiting for the readers told', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a full holder is asked nothing while the link to a told reader opens (however long), then not until 1 s after the map went out or it answers', () => {
+    vi.useFakeTimers({ now: 100_000 });
+    const full = source(4);
+    const v = view(64, full, 1, 'rarest');
+    const reader = newSource('reader', false, 64, 4, 4);
+    v.sources.set(reader.peer, reader);
+    reader.told = true;
+    // Its link still opening, 4 s after this fetch started (the old wait ended 250 ms from the start).
+    vi.advanceTimersByTime(4_000);
+    expect(pick(v, full)).toBeNull();
+    // The map went out: still nothing for a second, unless it answers.
+    reader.toldAt = Date.now();
+    vi.advanceTimersByTime(900);
+    expect(pick(v, full)).toBeNull();
+    reader.heard = true;
+    expect(pick(v, full)).not.toBeNull();
+    // A reader that never answers holds the full holder back for 1 s after its map went out.
+    reader.heard = false;
+    vi.advanceTimersByTime(100);
+    expect(pick(v, full)).not.toBeNull();
+    // A dropped reader (its link failed) holds nothing back.
+    reader.toldAt = 0;
+    expect(pick(v, full)).toBeNull();
+    reader.dropped = true;
+    expect(pick(v, full)).not.toBeNull();
+  });
 });
