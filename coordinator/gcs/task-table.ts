@@ -14,6 +14,8 @@ interface Entry {
   slot: number;
   jobSlot: number;
   t: TaskRecord;
+  /** Its job's order: a take finds it without a lookup. */
+  jo: JoinOrder<Entry, 'jobSlot'>;
 }
 
 /** What readers of the table see: a read-only map and the submit-ordered pages. */
@@ -59,11 +61,11 @@ export class TaskTable implements TaskTableView {
 
   /** A task not on record yet (the caller looked: admit), without a second look. */
   add(id: TaskId, t: TaskRecord): this {
-    const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t };
-    this.byId.set(id, e);
-    this.order.add(e);
     let jo = this.jobs.get(t.spec.jobId);
     if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Entry, 'jobSlot'>('jobSlot')));
+    const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t, jo };
+    this.byId.set(id, e);
+    this.order.add(e);
     jo.add(e);
     return this;
   }
@@ -72,19 +74,15 @@ export class TaskTable implements TaskTableView {
     return this.take(id) !== undefined;
   }
 
-  /** Drops a task from the table and returns its record (undefined: not on record). */
-  take(id: TaskId): TaskRecord | undefined {
+  /** Drops a task from the table and returns its record and submit sequence number (undefined: not on record). */
+  take(id: TaskId): Readonly<{ t: TaskRecord; seq: number }> | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;
     this.byId.delete(id);
     this.order.remove(e);
-    const job = e.t.spec.jobId;
-    const jo = this.jobs.get(job);
-    if (jo) {
-      jo.remove(e);
-      if (jo.length === 0) this.jobs.delete(job);
-    }
-    return e.t;
+    e.jo.remove(e);
+    if (e.jo.length === 0) this.jobs.delete(e.t.spec.jobId); // emptied: the map's own (a new one is made only when none is there)
+    return e;
   }
 
   /** The task's submit sequence number; 0 when it is not on record. */

@@ -253,9 +253,8 @@ export class ObjectDirectory {
 
   /** Frees an object: its copies, what it contains, and (through `freed`) its lineage. */
   free(o: ObjectRecord): void {
-    if (!this.gcs.objects.has(o.id)) return;
-    this.gcs.dropObject(o.id);
     const job = this.gcs.jobs.get(o.job);
+    if (!this.gcs.dropObject(o, job)) return;
     if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) {
