@@ -5,7 +5,7 @@ import type { Failure } from '../../shared/errors.js';
 import type { JobId, ObjectId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { JobRecord, ObjectRecord, TaskPlace, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
@@ -45,9 +45,10 @@ export class ObjectDirectory {
 
   /**
    * A new object record; `refs` counts the holders it starts with; `ofJob`: false, it does not end with its job
-   * (artifacts); its job's record, when the caller has looked it up already (admit).
+   * (artifacts); its job's record, when the caller has looked it up already (admit). `creator`: where the task
+   * whose output it is is on record (admit).
    */
-  create(id: ObjectId, job: JobId, refs: number, ofJob: boolean | JobRecord = true): ObjectRecord {
+  create(id: ObjectId, job: JobId, refs: number, ofJob: boolean | JobRecord = true, creator: TaskPlace | null = null): ObjectRecord {
     const o: ObjectRecord = {
       id,
       job,
@@ -61,6 +62,7 @@ export class ObjectDirectory {
       contains: NO_CONTAINS,
       dependents: null,
       subscribers: null,
+      creator,
     };
     this.gcs.objects.set(id, o);
     const j = ofJob === true ? this.gcs.jobs.get(job) : ofJob || undefined;

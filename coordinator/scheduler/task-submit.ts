@@ -102,12 +102,12 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   ownStrings(spec, job.id, fn, spec.parentId === lastRoot ? undefined : gcs.tasks.get(spec.parentId));
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
 
-  gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
+  const place = gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
   addTask(job, t);
   gcs.stats.tasksSubmitted++;
   gcs.persistTask(t);
   for (let i = 0; i < spec.numReturns; i++) {
-    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job);
+    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job, place);
     dir.hold(from, o.id);
   }
   let failedArg: ObjectRecord | null = null;

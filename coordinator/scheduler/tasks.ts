@@ -313,7 +313,7 @@ export class TaskManager {
   /** One of a task's outputs was freed. */
   outputFreed(o: ObjectRecord): void {
     if (isPutObject(o.id)) return;
-    const t = this.gcs.taskTable.get(taskOfObject(o.id));
+    const t = o.creator ? this.gcs.taskTable.at(o.creator) : this.gcs.taskTable.get(taskOfObject(o.id));
     if (!t) return;
     if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
     if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.lineage.drop(t);

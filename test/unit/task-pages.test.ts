@@ -159,6 +159,15 @@ describe('TaskTable add and take', () => {
     expect(table.scan(0, 10, () => true, 100, job).page.map((e) => e.seq)).toEqual([2, 4, 5]);
     for (const i of [1, 3, 4]) table.take(ts[i].spec.taskId);
     expect([table.size, table.jobSize(job)]).toEqual([0, 0]);
+    // A place finds its record while it is on record, and what is on record under its id after.
+    const place = table.add(ts[3].spec.taskId, ts[3]);
+    expect(table.at(place)).toBe(ts[3]);
+    table.take(ts[3].spec.taskId);
+    expect(table.at(place)).toBeUndefined();
+    const again = taskRecord(job, 3, 't3 again');
+    table.add(ts[3].spec.taskId, again);
+    expect(table.at(place)).toBe(again);
+    table.take(ts[3].spec.taskId);
     // The job comes back with a task: a new order of its own, nothing of the old one's.
     table.add(ts[1].spec.taskId, ts[1]);
     expect(table.scan(0, 10, () => true, 100, job).page.map((e) => e.t)).toEqual([ts[1]]);
