@@ -68,14 +68,15 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (spec.attempt !== 0) return 'a new task starts at attempt 0';
     if (!mayActFor(c, s, spec.parentId)) return `task ${spec.taskId}: parent ${spec.parentId} is not yours`;
     if (s.role === 'driver' && spec.jobId !== s.jobId) return `task ${spec.taskId} is not of your job`;
-    const job = c.gcs.jobs.get(spec.jobId);
-    if (job && !c.gcs.tasks.has(spec.taskId)) {
-      const k = job.counts;
+    // Looked up once, here and for admit (task-submit.ts).
+    const looked = { job: c.gcs.jobs.get(spec.jobId), existing: c.gcs.tasks.get(spec.taskId) };
+    if (looked.job && !looked.existing) {
+      const k = looked.job.counts;
       const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);
       if (over) return void s.fail(over.code, over.message);
     }
     const local = m.local ? (nodeOf(c, s) ?? null) : null;
-    return c.tasks.submit(spec, s, local);
+    return c.tasks.submit(spec, s, local, looked);
   },
   put: (c, s, m) => {
     if (isArtifactObject(m.id) && c.artifacts.has(m.id)) return c.artifacts.put(s, m);

@@ -153,35 +153,26 @@ export class EndedRecords {
     this.actors = new Recent(keepMs);
   }
 
-  /** Taps the moments records leave their tables (as TaskHistory does); returns the undo. */
+  /** Listens to the moments records leave their tables (the GCS's drop listener; actors by a tap); returns the undo. */
   attach(): () => void {
     const { gcs } = this.c;
     const actors = this.c.actors;
     // The originals, called with their `this` below (.call): these methods are wrapped, not detached.
     /* eslint-disable @typescript-eslint/unbound-method */
-    const dropTask = gcs.dropTask;
-    const dropObject = gcs.dropObject;
     const handlesGone = actors.handlesGone;
     const endJob = actors.endJob;
     /* eslint-enable @typescript-eslint/unbound-method */
-    // A guest job's records (tasks run here for another coordinator, issue 15) are its owner's to list: not kept here.
-    const guest = (job: JobId) => !!gcs.jobs.get(job)?.guest;
-    gcs.dropTask = (id) => {
-      const t = gcs.tasks.get(id);
-      if (t && !guest(t.spec.jobId)) {
+    // A guest job's records (tasks run here for another coordinator, issue 15) are its owner's to list: the GCS tells none.
+    gcs.dropListener = {
+      task: (t, seq) => {
         const v = viewOf(t);
-        this.tasks.add(id, gcs.tasks.seqOf(id), v);
+        this.tasks.add(t.spec.taskId, seq, v);
         this.history?.record(t, v);
-      }
-      dropTask.call(gcs, id);
-    };
-    gcs.dropObject = (id) => {
-      const o = gcs.objects.get(id);
-      if (o && !guest(o.job)) {
+      },
+      object: (o) => {
         const f = freedObject(o);
         this.objects.addOwned(f.id, f); // its id is the freed object's own copy
-      }
-      dropObject.call(gcs, id);
+      },
     };
     // An actor's record goes in these two; what was there before and is gone after ended.
     const keepGone = <R>(ids: TaskId[], run: () => R): R => {
@@ -200,8 +191,7 @@ export class EndedRecords {
         () => endJob.call(actors, job, tellNodes),
       );
     return () => {
-      gcs.dropTask = dropTask;
-      gcs.dropObject = dropObject;
+      gcs.dropListener = null;
       actors.handlesGone = handlesGone;
       actors.endJob = endJob;
     };

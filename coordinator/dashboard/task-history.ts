@@ -87,25 +87,7 @@ export class TaskHistory {
 
   constructor(private readonly gcs: Gcs) {}
 
-  /**
-   * Taps the GCS's lineage drop: the one moment a task leaves the tables.
-   * One map lookup and, for the first tasks of a job, one small record.
-   */
-  attach(): () => void {
-    const gcs = this.gcs;
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped, and called with its `this`
-    const drop = gcs.dropTask;
-    gcs.dropTask = (id: TaskId) => {
-      const t = gcs.tasks.get(id);
-      if (t) this.record(t);
-      drop.call(gcs, id);
-    };
-    return () => {
-      gcs.dropTask = drop;
-    };
-  }
-
-  /** `v`: the task's view when the caller built one already (dashboard/recent.ts feeds both from one tap). */
+  /** A task left the GCS (its lineage dropped; dashboard/recent.ts feeds this from the GCS's drop listener). `v`: its view when the caller built one already. */
   record(t: TaskRecord, v?: TaskView): void {
     const job = t.spec.jobId;
     let h = this.jobs.get(job);

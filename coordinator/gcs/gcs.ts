@@ -27,6 +27,17 @@ export interface Stats {
   artifactUploads: number;
 }
 
+/**
+ * Told as a task or an object leaves its table, with its record and its job's
+ * (the dashboard keeps the ended ones, dashboard/recent.ts): a listener, not a
+ * wrapper that looks the record up again (issue 14).
+ */
+export interface DropListener {
+  /** `seq`: the task's submit sequence number (task-table.ts). */
+  task(t: TaskRecord, seq: number, job: JobRecord | undefined): void;
+  object(o: ObjectRecord, job: JobRecord | undefined): void;
+}
+
 export class Gcs {
   /**
    * The nodes and tasks tables, for their owners only (nodes/ and the task
@@ -39,6 +50,8 @@ export class Gcs {
   readonly functions = new Map<FunctionId, FunctionRecord>();
   readonly objects: Map<ObjectId, ObjectRecord> = new ShardedMap<ObjectId, ObjectRecord>(idShard);
   readonly events: EventRecord[] = [];
+  /** Who is told of each drop (one listener: the dashboard's, dashboard/index.ts). */
+  dropListener: DropListener | null = null;
   private eventSeq = 0;
   /**
    * What starts the key of each event row this GCS writes: a coordinator of a
@@ -104,9 +117,14 @@ export class Gcs {
     this.storage.put('tasks', t.spec.taskId, rowPackr.pack({ spec: t.spec, state: t.state, submittedAt: t.submittedAt, endedAt: t.endedAt }), t.spec.jobId);
   }
 
-  dropTask(id: TaskId): void {
-    const job = this.taskTable.take(id)?.spec.jobId;
-    if (this.storage.durable && !this.guest(job)) this.storage.delete('tasks', id, job);
+  /** Takes a task out of its table; `job`: its job's record, which the caller has looked up already (undefined: gone). */
+  dropTask(id: TaskId, job: JobRecord | undefined): void {
+    const e = this.taskTable.take(id);
+    if (!e) return;
+    if (!job?.guest) {
+      this.dropListener?.task(e.t, e.seq, job);
+      if (this.storage.durable) this.storage.delete('tasks', id, e.t.spec.jobId);
+    }
   }
 
   persistObject(o: ObjectRecord): void {
@@ -120,10 +138,14 @@ export class Gcs {
     );
   }
 
-  dropObject(id: ObjectId): void {
-    const job = this.objects.get(id)?.job;
-    this.objects.delete(id);
-    if (this.storage.durable && !this.guest(job)) this.storage.delete('objects', id, job);
+  /** Takes an object out of its table; false when it was not there. `job`: its job's record, looked up by the caller. */
+  dropObject(o: ObjectRecord, job: JobRecord | undefined): boolean {
+    if (!this.objects.delete(o.id)) return false;
+    if (!job?.guest) {
+      this.dropListener?.object(o, job);
+      if (this.storage.durable) this.storage.delete('objects', o.id, o.job);
+    }
+    return true;
   }
 
   persistJob(j: JobRecord): void {

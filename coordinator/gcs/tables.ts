@@ -36,6 +36,11 @@ export interface TaskRecord {
   infeasible?: string;
 }
 
+/** Where a task is on record (gcs/task-table.ts): what holds it (an output's record, its creator) reaches it without a lookup by id (issue 14). */
+export interface TaskPlace {
+  readonly t: TaskRecord;
+}
+
 /** The replicas of one verified task: they run on distinct nodes (`used`). */
 export interface ReplicaSet {
   readonly primary: TaskRecord;
@@ -61,6 +66,8 @@ export interface ObjectRecord {
   contains: ObjectId[];
   /** Tasks waiting for it to be ready. */
   dependents: TaskRecord[] | null;
+  /** A task's output: where its creating task is on record (admit), so that freeing it finds the task without a lookup; else null. */
+  creator: TaskPlace | null;
   subscribers: Set<Session> | null;
 }
 

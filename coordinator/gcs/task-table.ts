@@ -5,15 +5,19 @@
 // the first task; adding and dropping a task stay O(1) amortised.
 import type { JobId, TaskId } from '../../shared/ids.js';
 import { JoinOrder } from '../scheduler/join-order.js';
-import type { TaskRecord } from './tables.js';
+import type { TaskPlace, TaskRecord } from './tables.js';
 import { idShard, ShardedMap } from '../id-shards.js';
 
 /** A task's places: in the submit order of all tasks and of its job (one object for both, issue 14). */
-interface Entry {
+interface Entry extends TaskPlace {
   seq: number;
   slot: number;
   jobSlot: number;
   t: TaskRecord;
+  /** Its job's order: a take finds it without a lookup. */
+  jo: JoinOrder<Entry, 'jobSlot'>;
+  /** Taken out of the table. */
+  out: boolean;
 }
 
 /** What readers of the table see: a read-only map and the submit-ordered pages. */
@@ -54,37 +58,41 @@ export class TaskTable implements TaskTableView {
       old.t = t;
       return this;
     }
-    return this.add(id, t);
+    this.add(id, t);
+    return this;
   }
 
-  /** A task not on record yet (the caller looked: admit), without a second look. */
-  add(id: TaskId, t: TaskRecord): this {
-    const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t };
-    this.byId.set(id, e);
-    this.order.add(e);
+  /** A task not on record yet (the caller looked: admit), without a second look; returns its place. */
+  add(id: TaskId, t: TaskRecord): TaskPlace {
     let jo = this.jobs.get(t.spec.jobId);
     if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Entry, 'jobSlot'>('jobSlot')));
+    const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t, jo, out: false };
+    this.byId.set(id, e);
+    this.order.add(e);
     jo.add(e);
-    return this;
+    return e;
+  }
+
+  /** The record on record under the task id of `place`: its own while it is there (no lookup), else whatever is. */
+  at(place: TaskPlace): TaskRecord | undefined {
+    const e = place as Entry;
+    return e.out ? this.get(e.t.spec.taskId) : e.t;
   }
 
   delete(id: TaskId): boolean {
     return this.take(id) !== undefined;
   }
 
-  /** Drops a task from the table and returns its record (undefined: not on record). */
-  take(id: TaskId): TaskRecord | undefined {
+  /** Drops a task from the table and returns its record and submit sequence number (undefined: not on record). */
+  take(id: TaskId): Readonly<{ t: TaskRecord; seq: number }> | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;
     this.byId.delete(id);
+    e.out = true;
     this.order.remove(e);
-    const job = e.t.spec.jobId;
-    const jo = this.jobs.get(job);
-    if (jo) {
-      jo.remove(e);
-      if (jo.length === 0) this.jobs.delete(job);
-    }
-    return e.t;
+    e.jo.remove(e);
+    if (e.jo.length === 0) this.jobs.delete(e.t.spec.jobId); // emptied: the map's own (a new one is made only when none is there)
+    return e;
   }
 
   /** The task's submit sequence number; 0 when it is not on record. */

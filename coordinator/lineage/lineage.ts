@@ -53,8 +53,8 @@ export class Lineage {
   /** Forgets a task whose outputs are all gone (or whose job ended): its arguments are released. */
   drop(t: TaskRecord): void {
     this.release(t);
-    this.gcs.dropTask(t.spec.taskId);
     const job = this.gcs.jobs.get(t.spec.jobId);
+    this.gcs.dropTask(t.spec.taskId, job);
     if (job) forgetTask(job, t);
   }
 

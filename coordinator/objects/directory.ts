@@ -5,7 +5,7 @@ import type { Failure } from '../../shared/errors.js';
 import type { JobId, ObjectId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { JobRecord, ObjectRecord, TaskPlace, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { addObject, forgetObject } from '../jobs/job-tasks.js';
 import { BySession } from './by-session.js';
@@ -43,8 +43,12 @@ export class ObjectDirectory {
     return this.gcs.objects.get(id);
   }
 
-  /** A new object record; `refs` counts the holders it starts with; `ofJob: false`: it does not end with its job (artifacts). */
-  create(id: ObjectId, job: JobId, refs: number, ofJob = true): ObjectRecord {
+  /**
+   * A new object record; `refs` counts the holders it starts with; `ofJob`: false, it does not end with its job
+   * (artifacts); its job's record, when the caller has looked it up already (admit). `creator`: where the task
+   * whose output it is is on record (admit).
+   */
+  create(id: ObjectId, job: JobId, refs: number, ofJob: boolean | JobRecord = true, creator: TaskPlace | null = null): ObjectRecord {
     const o: ObjectRecord = {
       id,
       job,
@@ -58,9 +62,10 @@ export class ObjectDirectory {
       contains: NO_CONTAINS,
       dependents: null,
       subscribers: null,
+      creator,
     };
     this.gcs.objects.set(id, o);
-    const j = ofJob ? this.gcs.jobs.get(job) : undefined;
+    const j = ofJob === true ? this.gcs.jobs.get(job) : ofJob || undefined;
     if (j) addObject(j, id);
     this.gcs.stats.objectsCreated++;
     return o;
@@ -253,9 +258,8 @@ export class ObjectDirectory {
 
   /** Frees an object: its copies, what it contains, and (through `freed`) its lineage. */
   free(o: ObjectRecord): void {
-    if (!this.gcs.objects.has(o.id)) return;
-    this.gcs.dropObject(o.id);
     const job = this.gcs.jobs.get(o.job);
+    if (!this.gcs.dropObject(o, job)) return;
     if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) {

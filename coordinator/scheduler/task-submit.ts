@@ -6,13 +6,19 @@ import { ownId, returnObjectId, type JobId, type ObjectId, type TaskId } from '.
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { FunctionRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
+import type { FunctionRecord, JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import { depsOf } from '../lineage/lineage.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import { actorGone, lostFailure } from './task-failures.js';
 import { newTask } from './task-states.js';
 import { addTask } from '../jobs/job-tasks.js';
+
+/** What the submit handler has looked up already (handlers.ts: its limit check needs both): admit does not look again. */
+export interface Looked {
+  job: JobRecord | undefined;
+  existing: Readonly<TaskRecord> | undefined;
+}
 
 /** A new task on record, and why it fails at once (a lost or failed argument, a taken actor name), if it does. */
 export interface Admitted {
@@ -76,8 +82,8 @@ export function shareResources(res: Record<string, number>): Record<string, numb
  * task is on record already (a re-run parent or a resumed driver submits the
  * same ids again); an error text when the submission is refused.
  */
-export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec: TaskSpec, from: Session): Admitted | string | null {
-  const existing = gcs.tasks.get(spec.taskId);
+export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec: TaskSpec, from: Session, looked?: Looked): Admitted | string | null {
+  const existing = looked ? looked.existing : gcs.tasks.get(spec.taskId);
   if (existing) {
     // A re-run parent (or a resumed driver) re-submits the same ids: the task stands; its submitter holds its outputs once.
     for (let i = 0; i < spec.numReturns; i++) {
@@ -86,21 +92,22 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
     }
     return null;
   }
-  const job = gcs.jobs.get(spec.jobId);
+  const job = looked ? looked.job : gcs.jobs.get(spec.jobId);
   if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
   const isCall = spec.actor?.kind === 'call';
   const fn = gcs.functions.get(spec.fnId);
   if (!isCall && !fn) return `function ${spec.fnId} is not registered (send its source first)`;
   if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
-  ownStrings(spec, job.id, fn, gcs.tasks.get(spec.parentId));
+  // A driver's tasks have its job's root id for parent, never a task on record: not looked up (the parent only shares its id string).
+  ownStrings(spec, job.id, fn, spec.parentId === lastRoot ? undefined : gcs.tasks.get(spec.parentId));
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
 
-  gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
+  const place = gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
   addTask(job, t);
   gcs.stats.tasksSubmitted++;
   gcs.persistTask(t);
   for (let i = 0; i < spec.numReturns; i++) {
-    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0);
+    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job, place);
     dir.hold(from, o.id);
   }
   let failedArg: ObjectRecord | null = null;

@@ -14,7 +14,7 @@ import { ActorManager } from '../actors/actors.js';
 import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
 import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
-import { admit } from './task-submit.js';
+import { admit, type Looked } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 import { countEnd, noteFailure } from '../jobs/job-tasks.js';
 
@@ -44,8 +44,8 @@ export class TaskManager {
    * the node already runs it (bottom-up scheduling) and it is recorded as assigned there.
    * Returns an error text when the submission is refused.
    */
-  submit(spec: TaskSpec, from: Session, localNode: NodeRecord | null): string | null {
-    const r = admit(this.gcs, this.dir, this.actors, spec, from);
+  submit(spec: TaskSpec, from: Session, localNode: NodeRecord | null, looked?: Looked): string | null {
+    const r = admit(this.gcs, this.dir, this.actors, spec, from, looked);
     if (typeof r === 'string' || r === null) return r;
     const t = r.task;
     if (r.failure) {
@@ -313,7 +313,7 @@ export class TaskManager {
   /** One of a task's outputs was freed. */
   outputFreed(o: ObjectRecord): void {
     if (isPutObject(o.id)) return;
-    const t = this.gcs.taskTable.get(taskOfObject(o.id));
+    const t = o.creator ? this.gcs.taskTable.at(o.creator) : this.gcs.taskTable.get(taskOfObject(o.id));
     if (!t) return;
     if (t.spec.actor?.kind === 'create') this.actors.handlesGone(t.spec.taskId);
     if (--t.liveOutputs <= 0 && TERMINAL.has(t.state)) this.lineage.drop(t);

@@ -31,8 +31,9 @@ export class ResumeState {
   released(id: ObjectId): void {
     this.held.delete(id);
     this.smallPuts.delete(id);
-    const spec = this.specs.get(taskOfObject(id));
-    if (spec && --spec.live <= 0) this.specs.delete(taskOfObject(id));
+    const task = taskOfObject(id);
+    const spec = this.specs.get(task);
+    if (spec && --spec.live <= 0) this.specs.delete(task);
   }
 
   /** After a resume: functions, puts, unfinished submissions and subscriptions, again (the coordinator dedups). */

@@ -218,9 +218,10 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt }] });
       return;
     }
-    const inline = new Map<ObjectId, Uint8Array>();
+    // Most assigns carry no inline values: no map for them.
+    let inline: Map<ObjectId, Uint8Array> | undefined;
     for (const x of m.inline) {
-      inline.set(x.id, x.v);
+      (inline ??= new Map()).set(x.id, x.v);
       this.inlineBytes.in += x.v.byteLength;
     }
     for (const a of m.spec.args) if (a.v) this.inlineBytes.in += a.v.byteLength;

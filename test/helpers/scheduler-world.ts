@@ -90,6 +90,7 @@ export class World {
       contains: [],
       dependents: null,
       subscribers: null,
+      creator: null,
     };
     this.gcs.objects.set(id, o);
     return id;

@@ -1,8 +1,11 @@
 // Identities (ARCHITECTURE.md "Identities"): ids are fixed-size hex prints,
 // derived deterministically from their parents so that re-running a task
 // re-creates the same child task ids and object ids.
+import { sha256 } from '@noble/hashes/sha2';
 import { describe, expect, it } from 'vitest';
+import { installNodeHasher } from '../../edge/node-hash.js';
 import {
+  artifactObjectId,
   childTaskId,
   fromHex,
   FUNCTION_ID_BYTES,
@@ -19,6 +22,7 @@ import {
   putObjectId,
   returnObjectId,
   rootTaskId,
+  setIdHasher,
   TASK_ID_BYTES,
   taskOfObject,
   toHex,
@@ -213,5 +217,19 @@ describe('function ids: hash(kind, source)', () => {
   it('unicode sources hash by their UTF-8 bytes', () => {
     expect(functionId('function', '() => "é"')).not.toBe(functionId('function', '() => "e\u0301"'));
     expect(isHexId(functionId('function', '() => "😀"'), FUNCTION_ID_BYTES)).toBe(true);
+  });
+});
+
+describe('ids hashed on Node', () => {
+  it("Node's SHA-256 (OpenSSL, edge/node-hash.ts) derives the same ids as the portable one browsers use", () => {
+    const derive = () => [childTaskId(ROOT, 0), childTaskId(childTaskId(ROOT, 1), 2, 3), functionId('function', 'x => x'), artifactObjectId('ab'.repeat(32))];
+    setIdHasher(sha256);
+    const portable = derive();
+    let calls = 0;
+    setIdHasher((b) => (calls++, sha256(b)));
+    derive();
+    expect(calls).toBe(5); // every id above goes through the installed hasher
+    installNodeHasher();
+    expect(derive()).toEqual(portable);
   });
 });

@@ -67,6 +67,7 @@ describe('a freed object kept compact (EndedRecords.objects)', () => {
     contains: [],
     dependents: null,
     subscribers: null,
+    creator: null,
     ...more,
   });
 

@@ -69,7 +69,7 @@ describe('/api/tasks by cursor', () => {
     const [a, b] = [newJobId(), newJobId()];
     const tasks = Array.from({ length: 250 }, (_, i) => submit(r, i % 2 ? b : a, i, `t${i}`));
     // Every fifth leaves the GCS (its lineage dropped): listed from the ended records, at its place.
-    for (const t of tasks.filter((_, i) => i % 5 === 0)) r.coordinator.gcs.dropTask(t.spec.taskId);
+    for (const t of tasks.filter((_, i) => i % 5 === 0)) r.coordinator.gcs.dropTask(t.spec.taskId, r.coordinator.gcs.jobs.get(t.spec.jobId));
     expect(r.coordinator.gcs.tasks.size).toBe(200);
     const walks = spyWalks();
     const first = await get(r, '/api/tasks?after=0&limit=40');
@@ -94,10 +94,10 @@ describe('/api/tasks by cursor', () => {
     const { names } = await all(r, 'limit=30', (page) => {
       if (page === 1) {
         // Some of the first page and some not reached yet end; newcomers come.
-        for (const t of tasks.slice(10, 60)) r.coordinator.gcs.dropTask(t.spec.taskId);
+        for (const t of tasks.slice(10, 60)) r.coordinator.gcs.dropTask(t.spec.taskId, r.coordinator.gcs.jobs.get(t.spec.jobId));
         for (let i = 0; i < 5; i++, late++) submit(r, job, late, `t${late}`);
       }
-      if (page === 2) for (const t of tasks.slice(60, 95)) r.coordinator.gcs.dropTask(t.spec.taskId);
+      if (page === 2) for (const t of tasks.slice(60, 95)) r.coordinator.gcs.dropTask(t.spec.taskId, r.coordinator.gcs.jobs.get(t.spec.jobId));
     });
     expect(names).toEqual(Array.from({ length: 105 }, (_, i) => `t${i}`));
   });
@@ -145,16 +145,31 @@ describe('taskPage', () => {
 });
 
 describe('TaskTable add and take', () => {
-  it('add places a new task as set does; take returns the record it drops, and the job order forgets it', () => {
+  it('add places a new task as set does; take returns the record it drops with its submit seq, and the job order forgets it; the last of a job takes the order of its job', () => {
     const table = new TaskTable();
     const job = newJobId();
     const ts = Array.from({ length: 5 }, (_, i) => taskRecord(job, i, `t${i}`));
     ts.forEach((t, i) => (i % 2 ? table.add(t.spec.taskId, t) : table.set(t.spec.taskId, t)));
     expect(ts.map((t) => table.seqOf(t.spec.taskId))).toEqual([1, 2, 3, 4, 5]);
-    expect(table.take(ts[2].spec.taskId)).toBe(ts[2]);
+    const taken = table.take(ts[2].spec.taskId);
+    expect([taken?.t, taken?.seq]).toEqual([ts[2], 3]);
     expect(table.take(ts[2].spec.taskId)).toBeUndefined();
     expect(table.delete(ts[0].spec.taskId)).toBe(true);
     expect([table.size, table.jobSize(job), table.has(ts[2].spec.taskId)]).toEqual([3, 3, false]);
     expect(table.scan(0, 10, () => true, 100, job).page.map((e) => e.seq)).toEqual([2, 4, 5]);
+    for (const i of [1, 3, 4]) table.take(ts[i].spec.taskId);
+    expect([table.size, table.jobSize(job)]).toEqual([0, 0]);
+    // A place finds its record while it is on record, and what is on record under its id after.
+    const place = table.add(ts[3].spec.taskId, ts[3]);
+    expect(table.at(place)).toBe(ts[3]);
+    table.take(ts[3].spec.taskId);
+    expect(table.at(place)).toBeUndefined();
+    const again = taskRecord(job, 3, 't3 again');
+    table.add(ts[3].spec.taskId, again);
+    expect(table.at(place)).toBe(again);
+    table.take(ts[3].spec.taskId);
+    // The job comes back with a task: a new order of its own, nothing of the old one's.
+    table.add(ts[1].spec.taskId, ts[1]);
+    expect(table.scan(0, 10, () => true, 100, job).page.map((e) => e.t)).toEqual([ts[1]]);
   });
 });
