@@ -37,6 +37,21 @@ async function selfId(url: string, token: string): Promise<string> {
   return rows.find((r) => r.self)!.id;
 }
 
+/** A stops (SIGSTOP) and the driver's path to it is cut, until B has taken the job over. */
+async function pauseTillTakenOver(a: Coord, b: Coord, toA: Proxy, token: string): Promise<void> {
+  a.proc.kill('SIGSTOP');
+  stopped.push(a);
+  toA.cut();
+  await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+}
+
+/** A resumes (SIGCONT) and finds its lease gone: its job-let-go event. */
+async function resumeTillLetGo(a: Coord, token: string): Promise<string> {
+  a.proc.kill('SIGCONT');
+  stopped.splice(0);
+  return until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+}
+
 async function linked(cs: Coord[], token: string): Promise<void> {
   for (const c of cs) {
     await until(async () => ((await getJson<unknown[]>(c.url, '/api/coordinators', token))?.length ?? 0) === cs.length, {
@@ -68,17 +83,12 @@ describe('fenced writes and moved holdings', () => {
     await until(async () => ((await stats(a.url, token))?.tasksFinished ?? 0) >= 100, { timeoutMs: 60_000, what: 'the job to be under way on A' });
 
     // A stops (its node goes on running what it was given), and the driver loses its path to A.
-    a.proc.kill('SIGSTOP');
-    stopped.push(a);
-    toA.cut();
-    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    await pauseTillTakenOver(a, b, toA, token);
     const r = new Redis(redis.server.url);
     try {
       expect(await r.get(`fence:{${job}}:fence`)).toBe(`2:${bId}`);
-      a.proc.kill('SIGCONT');
-      stopped.splice(0);
       // A wakes with the job's rows still buffered and its node's reports queued: Redis refuses what it writes, or its lease renewal fails first.
-      const letGo = await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+      const letGo = await resumeTillLetGo(a, token);
       expect(letGo).toMatch(/another coordinator took its lease/);
       console.log(`A: ${letGo}`);
       const got = await all.catch(async (e: unknown) => {
@@ -135,13 +145,8 @@ describe('fenced writes and moved holdings', () => {
       timeoutMs: 30_000,
       what: "both tasks to run on A's node",
     });
-    a.proc.kill('SIGSTOP');
-    stopped.push(a);
-    toA.cut();
-    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
-    a.proc.kill('SIGCONT');
-    stopped.splice(0);
-    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    await pauseTillTakenOver(a, b, toA, token);
+    await resumeTillLetGo(a, token);
     // The runs on the node went on through the let-go; B's next attempts reach the node while they run. Dropped there, the
     // node reported the old attempts, which nobody waits for: the driver waited out its timeout.
     expect(await all).toEqual([3, 6]);
@@ -169,14 +174,9 @@ describe('fenced writes and moved holdings', () => {
 
     // A stops at once (its last grouped writes may not be in Redis: B asks the node about the constructor) and stays
     // stopped past its lease while the driver's path to it is cut: B takes the job over; the actor waits for its node.
-    a.proc.kill('SIGSTOP');
-    stopped.push(a);
-    toA.cut();
-    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
+    await pauseTillTakenOver(a, b, toA, token);
     // A wakes, finds the lease gone and lets the job go: its node (still A's) keeps the actor.
-    a.proc.kill('SIGCONT');
-    stopped.splice(0);
-    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    await resumeTillLetGo(a, token);
     // A goes for good; its node joins B with the actor it kept, and B attaches it.
     const aEvents = (await getJson<{ kind: string; message: string }[]>(a.url, '/api/events?limit=200', token)) ?? [];
     await kill(a);
@@ -209,13 +209,8 @@ describe('fenced writes and moved holdings', () => {
     }
     const counter = m.remote(Counter).remote();
     expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(1);
-    a.proc.kill('SIGSTOP');
-    stopped.push(a);
-    toA.cut();
-    await until(async () => (await events(b.url, token, 'job-taken-over')).length === 1, { timeoutMs: 30_000, what: 'B to take the job over' });
-    a.proc.kill('SIGCONT');
-    stopped.splice(0);
-    await until(async () => (await events(a.url, token, 'job-let-go'))[0], { timeoutMs: 30_000, what: 'A to let go of the job' });
+    await pauseTillTakenOver(a, b, toA, token);
+    await resumeTillLetGo(a, token);
     // A stays, and so does its node: the new owner's grace (10 s) passes without the host; then A stops the copy.
     const stoppedAt = await until(async () => (await events(a.url, token, 'actor-let-go-stopped'))[0], { timeoutMs: 40_000, what: 'A to stop the copy' });
     expect(stoppedAt).toContain(counter.actorId.slice(0, 12));
