@@ -4,16 +4,13 @@
 // the one path that settles the tasks of an executor that died or restarted.
 import { failureOf, type Failure } from '../errors.js';
 import { adopt, handOver } from '../bytes.js';
-import { contentHash, contentHashAsync } from '../hash.js';
+import { asyncHashFrom, contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
 import type { TaskResult } from '../protocol/messages.js';
 import { actorDied } from './actor-host.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
 import type { QuietRun } from './start-reports.js';
-
-/** Results this large or larger are hashed off the main thread (edge/node-hash.ts pools from 4 MiB). */
-const ASYNC_HASH_BYTES = 8 << 20;
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
@@ -122,9 +119,10 @@ export class NodeTasks implements TaskTable {
     this.tasks.delete(t.spec.taskId);
     const returns = r.returns;
     // A large result of a plain task is hashed off the main thread (Node's hash pool: an 80 MiB result
-    // was 55-90 ms of this thread, which serves links); its report waits for the hash. Actor calls keep
-    // their order.
-    if (returns && !t.spec.actor && returns.some((x) => x.bytes.byteLength >= ASYNC_HASH_BYTES)) {
+    // was 55-90 ms of this thread, which serves links; browsers: WebCrypto, from any stored size, see
+    // asyncHashFrom); its report waits for the hash. Actor calls keep their order.
+    const asyncFrom = Math.max(asyncHashFrom(), n.inlineMax + 1);
+    if (returns && !t.spec.actor && returns.some((x) => x.bytes.byteLength >= asyncFrom)) {
       const large = returns.map((x) => (x.bytes.byteLength > n.inlineMax ? contentHashAsync(x.bytes).then((h) => h.hash) : Promise.resolve(undefined)));
       void Promise.all(large).then(
         (hashes) => !n.closed && this.report(t, { ...r, returns }, quiet, ex, hashes),
