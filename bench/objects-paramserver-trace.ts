@@ -4,7 +4,11 @@
 // driver, the coordinator and every Chromium thread (grouped by process type
 // and thread name), the object bytes each tab moved, and the tabs' main-thread
 // JavaScript by self time (CDP profiler). CPU holds under load where round
-// times do not. Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...]
+// times do not. `--bare`: the tabs in Chromium processes no DevTools client is
+// attached to (Playwright's own Network domain reports every WebSocket frame,
+// base64, to its client): CPU only.
+// Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--bare | --no-profile]
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +16,8 @@ import { chromium, type BrowserContext, type CDPSession } from 'playwright-core'
 import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster } from './harness.js';
 import { paramServerRounds } from './objects-paramserver.js';
-import { CHROMIUM_FLAGS, openTab } from './tabs.js';
+import { CHROMIUM_FLAGS, nodesOf, openTab } from './tabs.js';
+import { sleep } from './figures.js';
 import { chromiumPids, cpuMsOf } from './cpu.js';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -57,15 +62,72 @@ function selfTimes(p: { nodes: ProfileNode[]; startTime: number; endTime: number
   return [...by].sort((a, b) => b[1] - a[1]).slice(0, top);
 }
 
+/** Round times and CPU per round with the tabs in Chromium processes under no DevTools client. */
+async function bare(rounds: number, query: string): Promise<void> {
+  const cl = await startCluster({ nodes: 0 });
+  const procs: ChildProcess[] = [];
+  const profiles: string[] = [];
+  let mesh: Mesh | null = null;
+  try {
+    // headless Chromium opens one page of its command line: a process a tab.
+    for (let i = 0; i < 2; i++) {
+      const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
+      profiles.push(profile);
+      const url = `${cl.url}/?cpus=2&cpuShare=1&name=ps${i}${query}`;
+      procs.push(spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, url], { stdio: 'ignore' }));
+    }
+    for (let t = 0; (await nodesOf(cl)).length < 2; t++) {
+      if (t > 300) throw new Error('the tabs did not join');
+      await sleep(100);
+    }
+    mesh = await connect({ url: cl.url, token: cl.token });
+    await paramServerRounds(mesh, 1);
+    const pids = chromiumPids();
+    const t0 = threadsCpu(pids);
+    const coord0 = cpuMsOf(cl.coordinator.proc.pid);
+    const self0 = process.cpuUsage();
+    const ms = await paramServerRounds(mesh, rounds);
+    report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+  } finally {
+    await mesh?.close().catch(() => {});
+    for (const p of procs) p.kill();
+    await sleep(500);
+    for (const p of profiles) rmSync(p, { recursive: true, force: true });
+    await cl.stop();
+  }
+}
+
+function report(rounds: number, query: string, ms: number[], self: NodeJS.CpuUsage, coord: number, t0: Map<string, number>, t1: Map<string, number>): void {
+  const per = (x: number) => round(x / rounds, 1);
+  log(
+    `load ${readFileSync('/proc/loadavg', 'latin1').trim()}; query "${query}"; ${rounds} rounds, median ${round(percentile(ms, 50), 0)} ms: ${ms.map((x) => round(x, 0)).join(' ')}`,
+  );
+  log(`CPU ms per round: driver ${per((self.user + self.system) / 1000)}, coordinator ${per(coord)}`);
+  let chromiumTotal = 0;
+  const rows = [...t1].map(([k, v]) => [k, v - (t0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+  for (const [, v] of rows) chromiumTotal += v;
+  log(`Chromium ${per(chromiumTotal)} CPU ms per round; by thread:`);
+  for (const [k, v] of rows.sort((a, b) => b[1] - a[1]).slice(0, 16)) log(`  ${k}: ${per(v)}`);
+}
+
 async function main(): Promise<void> {
   const rounds = Number(arg('rounds') ?? 12);
   const query = arg('query') ?? '';
+  if (process.argv.includes('--bare')) return bare(rounds, query);
   const cl = await startCluster({ nodes: 0 });
   const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
   let ctx: BrowserContext | null = null;
   let mesh: Mesh | null = null;
   try {
     ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
+    // What Playwright's DevTools client is sent of the tabs' WebSocket frames (its Network domain is always on).
+    let framed = 0;
+    ctx.on('page', (page) =>
+      page.on('websocket', (w) => {
+        w.on('framereceived', (f) => (framed += f.payload.length));
+        w.on('framesent', (f) => (framed += f.payload.length));
+      }),
+    );
     const tabs: Awaited<ReturnType<typeof openTab>>[] = [];
     for (let i = 0; i < 2; i++) tabs.push(await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`));
     mesh = await connect({ url: cl.url, token: cl.token });
@@ -76,7 +138,7 @@ async function main(): Promise<void> {
         tabs.map((t) => t.page.evaluate('({ ...window.tabmeshVolunteer.node.links.counters, opened: window.tabmeshVolunteer.node.links.opened })')),
       ) as Promise<{ bytesIn: number; bytesOut: number; opened: Record<string, number> }[]>;
     const cdp: CDPSession[] = [];
-    for (const t of tabs) {
+    for (const t of process.argv.includes('--no-profile') ? [] : tabs) {
       const s = await ctx.newCDPSession(t.page);
       await s.send('Profiler.enable');
       await s.send('Profiler.setSamplingInterval', { interval: 500 });
@@ -88,21 +150,15 @@ async function main(): Promise<void> {
     const t0 = threadsCpu(pids);
     const coord0 = cpuMsOf(cl.coordinator.proc.pid);
     const self0 = process.cpuUsage();
+    const framed0 = framed;
     const ms = await paramServerRounds(mesh, rounds);
     const self = process.cpuUsage(self0);
     const coord = cpuMsOf(cl.coordinator.proc.pid) - coord0;
     const t1 = threadsCpu(pids);
     const c1 = await counters();
+    report(rounds, query, ms, self, coord, t0, t1);
     const per = (x: number) => round(x / rounds, 1);
-    log(
-      `load ${readFileSync('/proc/loadavg', 'latin1').trim()}; query "${query}"; ${rounds} rounds, median ${round(percentile(ms, 50), 0)} ms: ${ms.map((x) => round(x, 0)).join(' ')}`,
-    );
-    log(`CPU ms per round: driver ${per((self.user + self.system) / 1000)}, coordinator ${per(coord)}`);
-    let chromiumTotal = 0;
-    const rows = [...t1].map(([k, v]) => [k, v - (t0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
-    for (const [, v] of rows) chromiumTotal += v;
-    log(`Chromium ${per(chromiumTotal)} CPU ms per round; by thread:`);
-    for (const [k, v] of rows.sort((a, b) => b[1] - a[1]).slice(0, 16)) log(`  ${k}: ${per(v)}`);
+    log(`Playwright got ${round((framed - framed0) / rounds / 2 ** 20, 2)} MiB of WebSocket frame payloads per round`);
     c1.forEach((c, i) =>
       log(
         `tab ${i}: in ${round((c.bytesIn - c0[i].bytesIn) / rounds / 2 ** 20, 2)} MiB, out ${round((c.bytesOut - c0[i].bytesOut) / rounds / 2 ** 20, 2)} MiB per round; links opened ${JSON.stringify(c.opened)}`,
