@@ -8,7 +8,6 @@
 // attached to (Playwright's own Network domain reports every WebSocket frame,
 // base64, to its client): CPU only.
 // Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--bare | --no-profile]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +15,7 @@ import { chromium, type BrowserContext, type CDPSession } from 'playwright-core'
 import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster } from './harness.js';
 import { paramServerRounds } from './objects-paramserver.js';
-import { CHROMIUM_FLAGS, nodesOf, openTab } from './tabs.js';
-import { sleep } from './figures.js';
+import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
 import { chromiumPids, cpuMsOf } from './cpu.js';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -65,21 +63,13 @@ function selfTimes(p: { nodes: ProfileNode[]; startTime: number; endTime: number
 /** Round times and CPU per round with the tabs in Chromium processes under no DevTools client. */
 async function bare(rounds: number, query: string): Promise<void> {
   const cl = await startCluster({ nodes: 0 });
-  const procs: ChildProcess[] = [];
-  const profiles: string[] = [];
+  let tabs: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
   try {
-    // headless Chromium opens one page of its command line: a process a tab.
-    for (let i = 0; i < 2; i++) {
-      const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
-      profiles.push(profile);
-      const url = `${cl.url}/?cpus=2&cpuShare=1&name=ps${i}${query}`;
-      procs.push(spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, url], { stdio: 'ignore' }));
-    }
-    for (let t = 0; (await nodesOf(cl)).length < 2; t++) {
-      if (t > 300) throw new Error('the tabs did not join');
-      await sleep(100);
-    }
+    tabs = await openBareTabs(
+      cl,
+      [0, 1].map((i) => `cpus=2&cpuShare=1&name=ps${i}${query}`),
+    );
     mesh = await connect({ url: cl.url, token: cl.token });
     await paramServerRounds(mesh, 1);
     const pids = chromiumPids();
@@ -90,9 +80,7 @@ async function bare(rounds: number, query: string): Promise<void> {
     report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
   } finally {
     await mesh?.close().catch(() => {});
-    for (const p of procs) p.kill();
-    await sleep(500);
-    for (const p of profiles) rmSync(p, { recursive: true, force: true });
+    await tabs?.close();
     await cl.stop();
   }
 }

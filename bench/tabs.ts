@@ -1,6 +1,10 @@
 // Volunteer tabs in the benches: Chromium's flags, the coordinator's node
 // list, and a tab opened on the volunteer page until the coordinator has it
 // (the benches' twin of test/browser/volunteers.ts, against a child-process coordinator).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { BenchCluster } from './cluster.js';
 import { log, sleep } from './figures.js';
@@ -33,4 +37,34 @@ export async function openTab(ctx: BrowserContext, cl: BenchCluster, query: stri
     if (Date.now() > end) throw new Error(`a tab (${query}) did not join within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/**
+ * Volunteer tabs in Chromium processes no DevTools client is attached to, one
+ * a process (headless Chromium opens one page of its command line), joined.
+ * Playwright keeps the DevTools Network domain on, which copies every
+ * WebSocket frame, base64, to its client: a parameter-server round on
+ * WebSocket links cost Chromium 690-850 ms of CPU under it and 229-268 bare
+ * (issue 17, session 11). WebRTC messages are not reported there. For figures
+ * of WebSocket links; the pages cannot be scripted.
+ */
+export async function openBareTabs(cl: BenchCluster, queries: string[], timeoutMs = 30_000): Promise<{ close(): Promise<void> }> {
+  const before = (await nodesOf(cl)).length;
+  const profiles = queries.map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  const procs = queries.map((q, i) =>
+    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], { stdio: 'ignore' }),
+  );
+  const close = async () => {
+    await Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : void p.once('exit', () => r()).kill()))));
+    for (const d of profiles) rmSync(d, { recursive: true, force: true });
+  };
+  const end = Date.now() + timeoutMs;
+  while ((await nodesOf(cl)).length < before + queries.length) {
+    if (Date.now() > end) {
+      await close();
+      throw new Error(`${queries.length} bare tabs did not join within ${timeoutMs} ms`);
+    }
+    await sleep(100);
+  }
+  return { close };
 }
