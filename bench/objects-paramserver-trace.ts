@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster } from './harness.js';
 import { paramServerRounds } from './objects-paramserver.js';
@@ -60,24 +61,62 @@ function selfTimes(p: { nodes: ProfileNode[]; startTime: number; endTime: number
   return [...by].sort((a, b) => b[1] - a[1]).slice(0, top);
 }
 
-/** Round times and CPU per round with the tabs in Chromium processes under no DevTools client. */
+type Profile = Parameters<typeof selfTimes>[0];
+
+/** Starts the CPU profiler of the page of the Chromium whose profile folder is `dir`; the returned function stops it. */
+async function startProfiler(dir: string): Promise<() => Promise<Profile>> {
+  const port = readFileSync(join(dir, 'DevToolsActivePort'), 'latin1').split('\n')[0];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(targets.find((x) => x.type === 'page')!.webSocketDebuggerUrl);
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  let next = 1;
+  const waiting = new Map<number, (v: unknown) => void>();
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as { id?: number; result?: unknown };
+    if (m.id) waiting.get(m.id)?.(m.result);
+  });
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((r) => {
+      const id = next++;
+      waiting.set(id, r);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 500 });
+  await send('Profiler.start');
+  return async () => {
+    const { profile } = (await send('Profiler.stop')) as { profile: Profile };
+    ws.close();
+    return profile;
+  };
+}
+
+/** Round times and CPU per round with the tabs in Chromium processes under no DevTools client (but the profiler's). */
 async function bare(rounds: number, query: string): Promise<void> {
   const cl = await startCluster({ nodes: 0 });
   let tabs: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
   try {
-    tabs = await openBareTabs(
+    const t = await openBareTabs(
       cl,
       [0, 1].map((i) => `cpus=2&cpuShare=1&name=ps${i}${query}`),
+      { debugPort: true },
     );
+    tabs = t;
     mesh = await connect({ url: cl.url, token: cl.token });
     await paramServerRounds(mesh, 1);
+    // The CPU profiler only (no Network domain), over a DevTools socket of this process's own.
+    const profilers = await Promise.all(t.profiles.map((d) => startProfiler(d)));
     const pids = chromiumPids();
     const t0 = threadsCpu(pids);
     const coord0 = cpuMsOf(cl.coordinator.proc.pid);
     const self0 = process.cpuUsage();
     const ms = await paramServerRounds(mesh, rounds);
     report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+    for (let i = 0; i < profilers.length; i++) {
+      log(`tab ${i} main thread, self ms per round:`);
+      for (const [k, v] of selfTimes(await profilers[i](), 14)) log(`  ${round(v / rounds, 1)}  ${k}`);
+    }
   } finally {
     await mesh?.close().catch(() => {});
     await tabs?.close();

@@ -48,11 +48,18 @@ export async function openTab(ctx: BrowserContext, cl: BenchCluster, query: stri
  * (issue 17, session 11). WebRTC messages are not reported there. For figures
  * of WebSocket links; the pages cannot be scripted.
  */
-export async function openBareTabs(cl: BenchCluster, queries: string[], timeoutMs = 30_000): Promise<{ close(): Promise<void> }> {
+export async function openBareTabs(
+  cl: BenchCluster,
+  queries: string[],
+  opts: { debugPort?: boolean; timeoutMs?: number } = {},
+): Promise<{ close(): Promise<void>; profiles: string[] }> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const before = (await nodesOf(cl)).length;
   const profiles = queries.map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  // `debugPort`: a DevTools port (its number in the profile's DevToolsActivePort) for a client of the caller's own.
+  const extra = opts.debugPort ? ['--remote-debugging-port=0'] : [];
   const procs = queries.map((q, i) =>
-    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], { stdio: 'ignore' }),
+    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, ...extra, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], { stdio: 'ignore' }),
   );
   const close = async () => {
     await Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : void p.once('exit', () => r()).kill()))));
@@ -66,5 +73,5 @@ export async function openBareTabs(cl: BenchCluster, queries: string[], timeoutM
     }
     await sleep(100);
   }
-  return { close };
+  return { close, profiles };
 }
