@@ -1,7 +1,8 @@
 // Issue 17, session 11: a tab hashes the large results of its tasks with
 // WebCrypto (native, off the page's main thread), not with the portable
 // JavaScript SHA-256 on that thread: a parameter-server round spent 138 ms of
-// a tab's main thread hashing its eight 1 MiB gradients there. The page's
+// a tab's main thread hashing its eight 1 MiB gradients there; an actor's
+// results too, its calls still reported in their order. The page's
 // crypto.subtle.digest is wrapped before the volunteer page loads, to count
 // what goes through it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,31 @@ describe("a tab's task results", () => {
     got.forEach((x, j) => {
       expect(x.length).toBe(MB);
       for (let i = 0; i < MB; i += 4093) expect(x[i]).toBe((i * (j + 1) + (i >> 12)) & 255);
+    });
+  });
+
+  it("an actor's 1 MiB results are hashed by WebCrypto too; its calls end in order, large and small alike", async () => {
+    class Weights {
+      calls = 0;
+      big(k: number) {
+        this.calls++;
+        return new Uint8Array(2 ** 20).fill(k);
+      }
+      small() {
+        return ++this.calls;
+      }
+    }
+    const w = mesh.remote(Weights, { scheduling: { node: tab, soft: false } }).remote();
+    const before = (await page.evaluate('window.__digested')) as number;
+    const refs = [w.big.remote(1), w.small.remote(), w.big.remote(2), w.small.remote(), w.big.remote(3), w.small.remote()];
+    const got = await mesh.get(refs as never[]);
+    const digested = ((await page.evaluate('window.__digested')) as number) - before;
+    expect(digested).toBeGreaterThanOrEqual(3 * MB);
+    expect([2, 4, 6].map((i) => got[i - 1])).toEqual([2, 4, 6]);
+    [0, 2, 4].forEach((i, k) => {
+      const x = got[i] as Uint8Array;
+      expect(x.length).toBe(MB);
+      expect(x[0] === k + 1 && x[MB - 1] === k + 1).toBe(true);
     });
   });
 });
