@@ -63,7 +63,8 @@ export async function openBareTabs(
   );
   const close = async () => {
     await Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : void p.once('exit', () => r()).kill()))));
-    for (const d of profiles) rmSync(d, { recursive: true, force: true });
+    // Chromium's helpers may still be writing there as the browser exits.
+    for (const d of profiles) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const end = Date.now() + timeoutMs;
   while ((await nodesOf(cl)).length < before + queries.length) {
