@@ -59,12 +59,31 @@ export async function openBareTabs(
   // `debugPort`: a DevTools port (its number in the profile's DevToolsActivePort) for a client of the caller's own.
   const extra = opts.debugPort ? ['--remote-debugging-port=0'] : [];
   const procs = queries.map((q, i) =>
-    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, ...extra, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], { stdio: 'ignore' }),
+    // Its own process group: closing ends the browser and its helpers together.
+    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, ...extra, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], {
+      stdio: 'ignore',
+      detached: true,
+    }),
   );
+  const groupAlive = (pid: number) => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const close = async () => {
-    await Promise.all(procs.map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : void p.once('exit', () => r()).kill()))));
-    // Chromium's helpers may still be writing there as the browser exits.
-    for (const d of profiles) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    for (const p of procs) if (p.pid !== undefined && groupAlive(p.pid)) process.kill(-p.pid, 'SIGTERM');
+    // Helpers write into the profile until they are gone.
+    for (let t = 0; t < 50 && procs.some((p) => p.pid !== undefined && groupAlive(p.pid)); t++) await sleep(100);
+    for (const d of profiles) {
+      try {
+        rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch (e) {
+        log(`left ${d}: ${(e as Error).message}`);
+      }
+    }
   };
   const end = Date.now() + timeoutMs;
   while ((await nodesOf(cl)).length < before + queries.length) {
