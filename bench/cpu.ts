@@ -45,7 +45,7 @@ export function threadCpuMs(pid: number): { main: number; others: number } {
   return { main, others };
 }
 
-/** Chromium processes of this bench (a descendant of a browser started with one of our profiles). */
+/** Chromium processes of this bench (a descendant of a browser started with one of our profiles, and of this process). */
 export function chromiumPids(): number[] {
   const parent = new Map<number, number>();
   const ours = new Set<number>();
@@ -61,7 +61,9 @@ export function chromiumPids(): number[] {
     }
   }
   const isOurs = (p: number | undefined): boolean => p !== undefined && p > 1 && (ours.has(p) || isOurs(parent.get(p)));
-  return [...parent.keys()].filter((p) => isOurs(p));
+  // Only this process's own: other runs on the machine (other engineers' benches) use the same profile prefix.
+  const mine = (p: number | undefined): boolean => p !== undefined && p > 1 && (p === process.pid || mine(parent.get(p)));
+  return [...parent.keys()].filter((p) => isOurs(p) && mine(p));
 }
 
 /** CPU ms of `pids` so far (processes gone meanwhile count 0). */

@@ -1,19 +1,15 @@
 // bench:objects, parameter-server section (issue 17): the workload of
 // test/integration/actors.test.ts (shared/examples/paramserver.ts: an actor holds 1 MiB of weights; each round
 // 8 tasks pull them and the driver pushes their 8 gradients back: 16 MiB of
-// peer bytes a round, none relayed) on two volunteer tabs in one Chromium
-// process, against the same on two edge nodes (the baseline), each on its own
+// peer bytes a round, none relayed) on two volunteer tabs (a Chromium process
+// each, no DevTools client), against the same on two edge nodes (the baseline), each on its own
 // cluster, in the same run. Figures: the median round (ms), and the worst.
 // The tabs reach the Node driver over WebSocket links (issue 17, tenth
 // session); a third run with `?wslinks=0` (WebRTC) is their baseline.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import { emit, figure, log, percentile, round, startCluster } from './harness.js';
 import { runParamServer } from '../shared/examples/paramserver.js';
-import { CHROMIUM_FLAGS, openTab } from './tabs.js';
+import { openBareTabs } from './tabs.js';
 
 const ROUNDS = 12;
 
@@ -33,24 +29,24 @@ async function onEdges(): Promise<number[]> {
   }
 }
 
-/** `query`: more of the volunteer page's URL (`&wslinks=0`: WebRTC links to the driver). */
+/**
+ * `query`: more of the volunteer page's URL (`&wslinks=0`: WebRTC links to the driver). The tabs run in
+ * Chromium processes under no DevTools client (openBareTabs: Playwright's reports every WebSocket frame).
+ */
 async function onTabs(query = ''): Promise<number[]> {
   const cl = await startCluster({ nodes: 0 });
-  const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
-  let ctx: BrowserContext | null = null;
+  let tabs: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
   try {
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
-    for (let i = 0; i < 2; i++) await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`);
+    tabs = await openBareTabs(
+      cl,
+      [0, 1].map((i) => `cpus=2&cpuShare=1&name=ps${i}${query}`),
+    );
     mesh = await connect({ url: cl.url, token: cl.token });
-    const rounds = await paramServerRounds(mesh);
-    const links = await Promise.all(ctx.pages().map((p) => p.evaluate('JSON.stringify(window.tabmeshVolunteer?.node.links.opened ?? null)')));
-    log(`tabs${query} links opened: ${links.join(' ')}`);
-    return rounds;
+    return await paramServerRounds(mesh);
   } finally {
     await mesh?.close().catch(() => {});
-    await ctx?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
+    await tabs?.close();
     await cl.stop();
   }
 }

@@ -1,20 +1,19 @@
 // bench:objects, tab <-> Node rows (issue 17, tenth session): an edge node
-// and two tabs in one Chromium process, one dialling Node peers over a
-// WebSocket (the default), one with `?wslinks=0` (WebRTC, the baseline), in
-// the same run. Edge -> tab: the tab resolves an object the edge node made;
-// tab -> edge: a task on the edge node reads an object the tab made (the
-// task's own cost is small beside 16 MiB). Each row also prints the CPU ms
-// per MiB of Chromium (all its processes) and of the edge node's process:
-// CPU holds under load where MiB/s do not. TABNODE_VERBOSE=1 prints the
-// coordinator's and the edge node's output (link events: "open over ws").
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+// and two tabs, one dialling Node peers over a WebSocket (the default), one
+// with `?wslinks=0` (WebRTC, the baseline), in the same run. Edge -> tab: a
+// task on the tab reads an object the edge node made; tab -> edge: a task on
+// the edge node reads an object the tab made (the task's own cost is small
+// beside 16 MiB). Each row also prints the CPU ms per MiB of Chromium (all its
+// processes) and of the edge node's process: CPU holds under load where MiB/s
+// do not. The tabs run in Chromium processes under no DevTools client (session
+// 11, bench/tabs.ts openBareTabs): under Playwright every WebSocket frame is
+// copied to its client, and data-channel messages are not. TABNODE_VERBOSE=1
+// prints the coordinator's and the edge node's output (link events: "open over ws").
+import type { Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
-import { emit, figure, log, MB, round, startCluster } from './harness.js';
-import { CHROMIUM_FLAGS, openTab } from './tabs.js';
+import { emit, figure, log, MB, round, startCluster, type BenchCluster } from './harness.js';
+import { nodesOf, openBareTabs } from './tabs.js';
 import { edgeNodeIds } from './objects-node.js';
 import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
 
@@ -47,49 +46,48 @@ async function measure(mib: number, edgePid: number | undefined, once: (r: numbe
   return { mibps: (mib / best) * 1000, chromium: (chromiumCpuMs(pids) - c0) / (mib * ROUNDS), edge: (cpuMsOf(edgePid) - e0) / (mib * ROUNDS) };
 }
 
+/** The tab (node id) a bare Chromium process opened with `query` joined as. */
+async function bareTab(cl: BenchCluster, query: string): Promise<{ id: string; close(): Promise<void> }> {
+  const before = new Set((await nodesOf(cl)).map((n) => n.id));
+  const t = await openBareTabs(cl, [query]);
+  return { id: (await nodesOf(cl)).find((n) => !before.has(n.id))!.id, close: t.close };
+}
+
 export async function tabNodeParts(): Promise<void> {
   const cl = await startCluster({ nodes: 1, cpus: 1, verbose: process.env.TABNODE_VERBOSE === '1' });
-  const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
-  let ctx: BrowserContext | null = null;
+  const tabs: { id: string; close(): Promise<void> }[] = [];
   let mesh: Mesh | null = null;
   try {
     const [edge] = await edgeNodeIds(cl.url, cl.token);
     const edgePid = cl.nodes[0].proc.pid;
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
-    const ws = await openTab(ctx, cl, 'cpus=1&cpuShare=1&memoryMb=1024&name=ws');
-    const rtc = await openTab(ctx, cl, 'cpus=1&cpuShare=1&memoryMb=1024&name=rtc&wslinks=0');
+    // Tabs under no DevTools client (openBareTabs: Playwright's copies every WebSocket frame to itself, not data-channel messages).
+    const ws = await bareTab(cl, 'cpus=1&cpuShare=1&memoryMb=1024&name=ws');
+    tabs.push(ws);
+    const rtc = await bareTab(cl, 'cpus=1&cpuShare=1&memoryMb=1024&name=rtc&wslinks=0');
+    tabs.push(rtc);
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
     const on = (node: string) => ({ scheduling: { node: node as NodeId, soft: false } });
     const make = (node: string) => mesh!.remote((n: number, k: number) => new Uint8Array(n).fill(k), on(node));
-    const len = mesh.remote((x: Uint8Array) => x.length, on(edge));
-    const edgeToTab = (tab: { page: Page }, mib: number) =>
+    const lenOn = (node: string) => mesh!.remote((x: Uint8Array) => x.length, on(node));
+    /** Milliseconds a task on `to` takes to read an object of `mib` MiB made on `from` (made and ready first). */
+    const read = (from: string, to: string, mib: number) =>
       measure(mib, edgePid, async (r) => {
-        const ref = make(edge).remote(mib * MB, r + 1);
-        await mesh!.wait([ref]);
-        const ms = await resolveInTab(tab.page, ref.id, mib * MB);
-        mesh!.free([ref]);
-        return ms;
-      });
-    const tabToEdge = (tab: { page: Page; id: string }, mib: number) =>
-      measure(mib, edgePid, async (r) => {
-        const ref = make(tab.id).remote(mib * MB, r + 1);
+        const ref = make(from).remote(mib * MB, r + 1);
         await mesh!.wait([ref]);
         const t = performance.now();
-        const read = len.remote(ref);
-        if ((await mesh!.get(read)) !== mib * MB) throw new Error('bad length');
+        const got = lenOn(to).remote(ref);
+        if ((await mesh!.get(got)) !== mib * MB) throw new Error('bad length');
         const ms = performance.now() - t;
-        mesh!.free([ref, read]);
+        mesh!.free([ref, got]);
         return ms;
       });
     for (const mib of SIZES) {
       for (const [dir, run] of [
-        ['edgeToTab', edgeToTab],
-        ['tabToEdge', tabToEdge],
+        ['edgeToTab', (tab: string) => read(edge, tab, mib)],
+        ['tabToEdge', (tab: string) => read(tab, edge, mib)],
       ] as const) {
-        await ws.page.bringToFront();
-        const a = await run(ws, mib);
-        await rtc.page.bringToFront();
-        const b = await run(rtc, mib);
+        const a = await run(ws.id);
+        const b = await run(rtc.id);
         const at = `${dir}.${mib}MiB`;
         log(
           `${mib} MiB ${dir}: WebSocket ${round(a.mibps, 1)} MiB/s (Chromium ${round(a.chromium, 1)}, edge ${round(a.edge, 1)} CPU ms/MiB), WebRTC ${round(b.mibps, 1)} MiB/s (Chromium ${round(b.chromium, 1)}, edge ${round(b.edge, 1)} ms/MiB)`,
@@ -99,12 +97,9 @@ export async function tabNodeParts(): Promise<void> {
         emit(figure(`objects.${at}.edgeCpuPerMiB`, a.edge, 'ms', b.edge));
       }
     }
-    const links = await Promise.all([ws, rtc].map((t) => t.page.evaluate('({ ...window.tabmeshVolunteer.node.links.opened })')));
-    log(`links opened: tab "ws" ${JSON.stringify(links[0])}, tab "rtc" ${JSON.stringify(links[1])}`);
   } finally {
     await mesh?.close().catch(() => {});
-    await ctx?.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
+    for (const t of tabs) await t.close();
     await cl.stop();
   }
 }

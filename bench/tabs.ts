@@ -1,6 +1,10 @@
 // Volunteer tabs in the benches: Chromium's flags, the coordinator's node
 // list, and a tab opened on the volunteer page until the coordinator has it
 // (the benches' twin of test/browser/volunteers.ts, against a child-process coordinator).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { BenchCluster } from './cluster.js';
 import { log, sleep } from './figures.js';
@@ -33,4 +37,61 @@ export async function openTab(ctx: BrowserContext, cl: BenchCluster, query: stri
     if (Date.now() > end) throw new Error(`a tab (${query}) did not join within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/**
+ * Volunteer tabs in Chromium processes no DevTools client is attached to, one
+ * a process (headless Chromium opens one page of its command line), joined.
+ * Playwright keeps the DevTools Network domain on, which copies every
+ * WebSocket frame, base64, to its client: a parameter-server round on
+ * WebSocket links cost Chromium 690-850 ms of CPU under it and 229-268 bare
+ * (issue 17, session 11). WebRTC messages are not reported there. For figures
+ * of WebSocket links; the pages cannot be scripted.
+ */
+export async function openBareTabs(
+  cl: BenchCluster,
+  queries: string[],
+  opts: { debugPort?: boolean; timeoutMs?: number } = {},
+): Promise<{ close(): Promise<void>; profiles: string[] }> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const before = (await nodesOf(cl)).length;
+  const profiles = queries.map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  // `debugPort`: a DevTools port (its number in the profile's DevToolsActivePort) for a client of the caller's own.
+  const extra = opts.debugPort ? ['--remote-debugging-port=0'] : [];
+  const procs = queries.map((q, i) =>
+    // Its own process group: closing ends the browser and its helpers together.
+    spawn('/usr/bin/chromium', ['--headless', ...CHROMIUM_FLAGS, ...extra, `--user-data-dir=${profiles[i]}`, `${cl.url}/?${q}`], {
+      stdio: 'ignore',
+      detached: true,
+    }),
+  );
+  const groupAlive = (pid: number) => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const close = async () => {
+    for (const p of procs) if (p.pid !== undefined && groupAlive(p.pid)) process.kill(-p.pid, 'SIGTERM');
+    // Helpers write into the profile until they are gone.
+    for (let t = 0; t < 50 && procs.some((p) => p.pid !== undefined && groupAlive(p.pid)); t++) await sleep(100);
+    for (const d of profiles) {
+      try {
+        rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch (e) {
+        log(`left ${d}: ${(e as Error).message}`);
+      }
+    }
+  };
+  const end = Date.now() + timeoutMs;
+  while ((await nodesOf(cl)).length < before + queries.length) {
+    if (Date.now() > end) {
+      await close();
+      throw new Error(`${queries.length} bare tabs did not join within ${timeoutMs} ms`);
+    }
+    await sleep(100);
+  }
+  return { close, profiles };
 }

@@ -31,6 +31,20 @@ const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
 let chunkHasher: ChunkHasher = defaultChunkHasher;
 let asyncLeaves: AsyncLeafHasher = (bytes) => (subtle && !shared(bytes) ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
 
+/** Where the synchronous hasher is native (Node's OpenSSL, GB/s), a thread hop costs more than hashing smaller objects. */
+const NATIVE_ASYNC_HASH_BYTES = 8 << 20;
+
+/**
+ * The size from which a node hashes an object it made (a task's result) off
+ * its main thread: 8 MiB where a native synchronous hasher is installed, any
+ * size where that hasher is the portable JavaScript SHA-256 (browsers: a tab's
+ * main thread spent 17 ms per MiB in it, 8 MiB a parameter-server round;
+ * WebCrypto hashes natively, off that thread). Issue 17, session 11.
+ */
+export function asyncHashFrom(): number {
+  return chunkHasher === defaultChunkHasher ? 0 : NATIVE_ASYNC_HASH_BYTES;
+}
+
 export function setChunkHasher(h: ChunkHasher): void {
   chunkHasher = h;
 }
@@ -163,10 +177,12 @@ async function subtleLeaves(sc: Digester, bytes: Uint8Array): Promise<Uint8Array
  */
 export async function chunksMatchingAsync(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
   if (chunkChecker && shared(piece)) return chunkChecker(leaves, first, piece);
-  let n = 0;
-  for (let k = 0; k < piece.byteLength; k += HASH_CHUNK, n++) {
-    if (!(await chunkMatchesAsync(leaves, first + n, piece.subarray(k, k + HASH_CHUNK)))) return n;
-  }
+  // All digests at once (WebCrypto runs them on its own threads): one after another, a 1 MiB chunk waited
+  // out 16 hops there and back before the next was looked at.
+  const n = chunkCount(piece.byteLength);
+  const each: Promise<boolean>[] = [];
+  for (let k = 0; k < n; k++) each.push(chunkMatchesAsync(leaves, first + k, piece.subarray(k * HASH_CHUNK, (k + 1) * HASH_CHUNK)));
+  for (let k = 0; k < n; k++) if (!(await each[k])) return k;
   return n;
 }
 

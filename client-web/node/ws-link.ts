@@ -11,8 +11,10 @@
 // listens) the tab holds the offer and asks for that answer. Either way the
 // tab dials `ws://addr:port/tabmesh-link`, presents the token and waits for
 // the byte 1; if nothing answers in time it says `{ failed: true }` and the
-// WebRTC attempt goes on. A page served over https cannot open ws:// (mixed
-// content) and keeps WebRTC; `?wslinks=0` turns the WebSocket off.
+// WebRTC attempt goes on. A page served over https keeps WebRTC from its
+// first offer (ws:// to a peer's address is mixed content; Node peers have no
+// certificates for wss; test/p2p/ws-link.test.ts); `?wslinks=0` turns the
+// WebSocket off.
 import { DRAIN_LOW_WATER, isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
 import { workerEvery } from './ticker.js';

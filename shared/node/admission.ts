@@ -4,7 +4,7 @@
 // the one path that settles the tasks of an executor that died or restarted.
 import { failureOf, type Failure } from '../errors.js';
 import { adopt, handOver } from '../bytes.js';
-import { contentHash, contentHashAsync } from '../hash.js';
+import { asyncHashFrom, contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
 import type { TaskResult } from '../protocol/messages.js';
 import { actorDied } from './actor-host.js';
@@ -12,14 +12,13 @@ import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
 import type { QuietRun } from './start-reports.js';
 
-/** Results this large or larger are hashed off the main thread (edge/node-hash.ts pools from 4 MiB). */
-const ASYNC_HASH_BYTES = 8 << 20;
-
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
 
 export class NodeTasks implements TaskTable {
   private readonly tasks = new Map<TaskId, LocalTask>();
+  /** By actor: the report of its last call still waiting for its hash (or for the call before it). */
+  private readonly actorReports = new Map<string, Promise<void>>();
 
   constructor(private readonly n: AdmissionContext) {}
 
@@ -156,18 +155,26 @@ export class NodeTasks implements TaskTable {
     clearTimeout(t.timer);
     this.tasks.delete(t.spec.taskId);
     const returns = r.returns;
-    // A large result of a plain task is hashed off the main thread (Node's hash pool: an 80 MiB result
-    // was 55-90 ms of this thread, which serves links); its report waits for the hash. Actor calls keep
-    // their order.
-    if (returns && !t.spec.actor && returns.some((x) => x.bytes.byteLength >= ASYNC_HASH_BYTES)) {
-      const large = returns.map((x) => (x.bytes.byteLength > n.inlineMax ? contentHashAsync(x.bytes).then((h) => h.hash) : Promise.resolve(undefined)));
-      void Promise.all(large).then(
-        (hashes) => !n.closed && this.report(t, { ...r, returns }, quiet, ex, hashes),
-        () => !n.closed && this.report(t, { ...r, returns }, quiet, ex, []),
-      );
-      return;
-    }
-    this.report(t, r, quiet, ex, []);
+    // A large result is hashed off the main thread (Node's hash pool: an 80 MiB result was 55-90 ms of
+    // this thread, which serves links; browsers: WebCrypto, from any stored size, see asyncHashFrom); its
+    // report waits for the hash. An actor's calls are reported in their order: one waits for the one before.
+    const asyncFrom = Math.max(asyncHashFrom(), n.inlineMax + 1);
+    const large = returns !== undefined && returns.some((x) => x.bytes.byteLength >= asyncFrom);
+    const actor = t.spec.actor?.id;
+    const before = actor === undefined ? undefined : this.actorReports.get(actor);
+    if (!large && !before) return this.report(t, r, quiet, ex, []);
+    const hashes = large
+      ? Promise.all(returns.map((x) => (x.bytes.byteLength > n.inlineMax ? contentHashAsync(x.bytes).then((h) => h.hash) : Promise.resolve(undefined))))
+      : Promise.resolve([]);
+    const reported = Promise.all([hashes, before ?? Promise.resolve()]).then(
+      ([h]) => void (!n.closed && this.report(t, r, quiet, ex, h)),
+      () => void (!n.closed && this.report(t, r, quiet, ex, [])),
+    );
+    if (actor === undefined) return;
+    this.actorReports.set(actor, reported);
+    void reported.then(() => {
+      if (this.actorReports.get(actor) === reported) this.actorReports.delete(actor);
+    });
   }
 
   /** The end of a task to the coordinator (large results stored here first), then what it held given up. */

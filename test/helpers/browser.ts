@@ -21,12 +21,14 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/** `ignoreHTTPSErrors`: pages served over https with a test's self-signed certificate load. */
+export async function launchBrowser(opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'tabmesh-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_FLAGS,
+    ignoreHTTPSErrors: opts.ignoreHTTPSErrors === true,
   });
   return {
     context,

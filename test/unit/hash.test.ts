@@ -7,6 +7,7 @@ import {
   HASH_CHUNK,
   LEAF_BYTES,
   TreeHasher,
+  asyncHashFrom,
   chunkMatches,
   chunksMatchingAsync,
   contentHash,
@@ -60,7 +61,10 @@ describe('chunk-hash tree', () => {
     const b = sample(9 * (1 << 20) + 3, 3);
     const portable = contentHash(b);
     const sliced = await contentHashAsync(b);
+    // The portable hasher is JavaScript on the caller's thread: every stored result goes async (WebCrypto in tabs).
+    expect(asyncHashFrom()).toBe(0);
     installNodeHasher();
+    expect(asyncHashFrom()).toBe(8 << 20);
     expect(contentHash(b)).toBe(portable);
     expect(sliced.hash).toBe(portable);
     const shared = allocBytes(b.byteLength);

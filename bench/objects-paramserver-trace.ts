@@ -1,0 +1,213 @@
+// Where a parameter-server round on tabs goes (issue 17, session 11): the
+// workload of objects-paramserver.ts on two tabs (WebSocket links to the Node
+// driver, or `--query=&wslinks=0` for WebRTC), with CPU ms per round of the
+// driver, the coordinator and every Chromium thread (grouped by process type
+// and thread name), the object bytes each tab moved, and the tabs' main-thread
+// JavaScript by self time (CDP profiler). CPU holds under load where round
+// times do not. `--bare`: the tabs in Chromium processes no DevTools client is
+// attached to (Playwright's own Network domain reports every WebSocket frame,
+// base64, to its client): CPU only.
+// Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--bare | --no-profile]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { connect, type Mesh } from '../edge/index.js';
+import { log, percentile, round, startCluster } from './harness.js';
+import { paramServerRounds } from './objects-paramserver.js';
+import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
+import { chromiumPids, cpuMsOf } from './cpu.js';
+
+const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+
+/** CPU ms so far of every thread of `pids`, keyed "process type/thread name". */
+function threadsCpu(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    let kind = 'browser';
+    try {
+      kind = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? 'browser';
+      if (kind === 'utility') kind = /--utility-sub-type=([\w.]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? kind;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim().replace(/\d+$/, 'N');
+        const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+        const k = `${kind}/${name}`;
+        if (!Number.isNaN(ms)) out.set(k, (out.get(k) ?? 0) + ms);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Self ms by function of a CDP profile, the `top` largest. */
+function selfTimes(p: { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[] }, top: number): [string, number][] {
+  const n = p.samples?.length ?? 0;
+  const perSample = n ? (p.endTime - p.startTime) / 1000 / n : 0;
+  const by = new Map<string, number>();
+  for (const node of p.nodes) {
+    const f = node.callFrame;
+    const k = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    by.set(k, (by.get(k) ?? 0) + (node.hitCount ?? 0) * perSample);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
+
+type Profile = Parameters<typeof selfTimes>[0];
+
+/** Starts the CPU profiler of the page of the Chromium whose profile folder is `dir`; the returned function stops it. */
+async function startProfiler(dir: string): Promise<() => Promise<Profile>> {
+  const port = readFileSync(join(dir, 'DevToolsActivePort'), 'latin1').split('\n')[0];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(targets.find((x) => x.type === 'page')!.webSocketDebuggerUrl);
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  let next = 1;
+  const waiting = new Map<number, (v: unknown) => void>();
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as { id?: number; result?: unknown };
+    if (m.id) waiting.get(m.id)?.(m.result);
+  });
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((r) => {
+      const id = next++;
+      waiting.set(id, r);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 500 });
+  await send('Profiler.start');
+  return async () => {
+    const { profile } = (await send('Profiler.stop')) as { profile: Profile };
+    ws.close();
+    return profile;
+  };
+}
+
+/** Round times and CPU per round with the tabs in Chromium processes under no DevTools client (but the profiler's). */
+async function bare(rounds: number, query: string): Promise<void> {
+  const cl = await startCluster({ nodes: 0 });
+  let tabs: { close(): Promise<void> } | null = null;
+  let mesh: Mesh | null = null;
+  try {
+    const t = await openBareTabs(
+      cl,
+      [0, 1].map((i) => `cpus=2&cpuShare=1&name=ps${i}${query}`),
+      { debugPort: true },
+    );
+    tabs = t;
+    mesh = await connect({ url: cl.url, token: cl.token });
+    await paramServerRounds(mesh, 1);
+    // The CPU profiler only (no Network domain), over a DevTools socket of this process's own.
+    const profilers = await Promise.all(t.profiles.map((d) => startProfiler(d)));
+    const pids = chromiumPids();
+    const t0 = threadsCpu(pids);
+    const coord0 = cpuMsOf(cl.coordinator.proc.pid);
+    const self0 = process.cpuUsage();
+    const ms = await paramServerRounds(mesh, rounds);
+    report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+    for (let i = 0; i < profilers.length; i++) {
+      log(`tab ${i} main thread, self ms per round:`);
+      for (const [k, v] of selfTimes(await profilers[i](), 14)) log(`  ${round(v / rounds, 1)}  ${k}`);
+    }
+  } finally {
+    await mesh?.close().catch(() => {});
+    await tabs?.close();
+    await cl.stop();
+  }
+}
+
+function report(rounds: number, query: string, ms: number[], self: NodeJS.CpuUsage, coord: number, t0: Map<string, number>, t1: Map<string, number>): void {
+  const per = (x: number) => round(x / rounds, 1);
+  log(
+    `load ${readFileSync('/proc/loadavg', 'latin1').trim()}; query "${query}"; ${rounds} rounds, median ${round(percentile(ms, 50), 0)} ms: ${ms.map((x) => round(x, 0)).join(' ')}`,
+  );
+  log(`CPU ms per round: driver ${per((self.user + self.system) / 1000)}, coordinator ${per(coord)}`);
+  let chromiumTotal = 0;
+  const rows = [...t1].map(([k, v]) => [k, v - (t0.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+  for (const [, v] of rows) chromiumTotal += v;
+  log(`Chromium ${per(chromiumTotal)} CPU ms per round; by thread:`);
+  for (const [k, v] of rows.sort((a, b) => b[1] - a[1]).slice(0, 16)) log(`  ${k}: ${per(v)}`);
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(arg('rounds') ?? 12);
+  const query = arg('query') ?? '';
+  if (process.argv.includes('--bare')) return bare(rounds, query);
+  const cl = await startCluster({ nodes: 0 });
+  const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
+  let ctx: BrowserContext | null = null;
+  let mesh: Mesh | null = null;
+  try {
+    ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true });
+    // What Playwright's DevTools client is sent of the tabs' WebSocket frames (its Network domain is always on).
+    let framed = 0;
+    ctx.on('page', (page) =>
+      page.on('websocket', (w) => {
+        w.on('framereceived', (f) => (framed += f.payload.length));
+        w.on('framesent', (f) => (framed += f.payload.length));
+      }),
+    );
+    const tabs: Awaited<ReturnType<typeof openTab>>[] = [];
+    for (let i = 0; i < 2; i++) tabs.push(await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`));
+    mesh = await connect({ url: cl.url, token: cl.token });
+    // One warm-up round: links open, functions load.
+    await paramServerRounds(mesh, 1);
+    const counters = () =>
+      Promise.all(
+        tabs.map((t) => t.page.evaluate('({ ...window.tabmeshVolunteer.node.links.counters, opened: window.tabmeshVolunteer.node.links.opened })')),
+      ) as Promise<{ bytesIn: number; bytesOut: number; opened: Record<string, number> }[]>;
+    const cdp: CDPSession[] = [];
+    for (const t of process.argv.includes('--no-profile') ? [] : tabs) {
+      const s = await ctx.newCDPSession(t.page);
+      await s.send('Profiler.enable');
+      await s.send('Profiler.setSamplingInterval', { interval: 500 });
+      await s.send('Profiler.start');
+      cdp.push(s);
+    }
+    const pids = chromiumPids();
+    const c0 = await counters();
+    const t0 = threadsCpu(pids);
+    const coord0 = cpuMsOf(cl.coordinator.proc.pid);
+    const self0 = process.cpuUsage();
+    const framed0 = framed;
+    const ms = await paramServerRounds(mesh, rounds);
+    const self = process.cpuUsage(self0);
+    const coord = cpuMsOf(cl.coordinator.proc.pid) - coord0;
+    const t1 = threadsCpu(pids);
+    const c1 = await counters();
+    report(rounds, query, ms, self, coord, t0, t1);
+    const per = (x: number) => round(x / rounds, 1);
+    log(`Playwright got ${round((framed - framed0) / rounds / 2 ** 20, 2)} MiB of WebSocket frame payloads per round`);
+    c1.forEach((c, i) =>
+      log(
+        `tab ${i}: in ${round((c.bytesIn - c0[i].bytesIn) / rounds / 2 ** 20, 2)} MiB, out ${round((c.bytesOut - c0[i].bytesOut) / rounds / 2 ** 20, 2)} MiB per round; links opened ${JSON.stringify(c.opened)}`,
+      ),
+    );
+    for (let i = 0; i < cdp.length; i++) {
+      const { profile: p } = (await cdp[i].send('Profiler.stop')) as { profile: Parameters<typeof selfTimes>[0] };
+      log(`tab ${i} main thread, self ms per round:`);
+      for (const [k, v] of selfTimes(p, 14)) log(`  ${per(v)}  ${k}`);
+    }
+  } finally {
+    await mesh?.close().catch(() => {});
+    await ctx?.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+    await cl.stop();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
