@@ -91,13 +91,16 @@ describe('function rows in Redis', () => {
       const expected = new Map(live.map((l) => [l.job, l.tags]));
       await rowsAre(r, prefix, expected, "the live jobs' function rows only");
 
-      // The coordinator stops and another starts on its port: it reads no function. The live drivers resume their
-      // jobs there; it reads each job's functions as it takes the job over (the ended jobs' it never sees), and runs them.
+      // A coordinator that starts reads no function (one on its own port: no driver reaches it).
+      const c = await startCoordinator(opts);
+      expect(c.coordinator.gcs.functions.size).toBe(0);
+      await c.close();
+      // The first stops and another starts on its port. The live drivers resume their jobs there: it reads each
+      // job's functions as it takes the job over (the ended jobs' it never sees), and runs them.
       const port = Number(new URL(a.url).port);
       await a.close();
       const b = await startCoordinator({ ...opts, port });
       coordinators.push(b);
-      expect(b.coordinator.gcs.functions.size).toBe(0);
       const gcs = b.coordinator.gcs;
       await until(() => live.every((l) => gcs.jobs.get(l.job as never)?.state === 'running'), { timeoutMs: 60_000, what: 'the live jobs to resume' });
       const names = () => [...gcs.functions.values()].map((f) => /return "([^"]+)"/.exec(f.source)?.[1] ?? '?').sort();
