@@ -12,7 +12,7 @@ import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { functionsOf, recoverRows } from '../gcs/recovery.js';
-import { stopLetGoActors } from './let-go-actors.js';
+import { stopLetGoActors, stopLetGoRuns } from './let-go-actors.js';
 import { Session } from '../session.js';
 import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
@@ -71,6 +71,7 @@ export class CoordinatorMesh {
   keepCopies(job: JobId): void {
     this.held.keep(this.guestCopies(job));
     stopLetGoActors(this.c, job, this.graceMs);
+    stopLetGoRuns(this.c, job, this.graceMs);
   }
 
   parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {
