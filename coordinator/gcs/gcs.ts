@@ -6,6 +6,7 @@ import type { GcsStorage } from './storage.js';
 import { TaskTable, type TaskTableView } from './task-table.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
 import { idShard, ShardedMap } from '../id-shards.js';
+import { takeFunctions, usesFunction } from '../jobs/job-tasks.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -111,8 +112,7 @@ export class Gcs {
    * end takes another's.
    */
   jobUses(job: JobRecord, f: FunctionRecord): void {
-    if (job.fnRows?.has(f.fnId) || !this.storage.durable || job.guest) return;
-    (job.fnRows ??= new Set()).add(f.fnId);
+    if (!this.storage.durable || job.guest || !usesFunction(job, f.fnId)) return;
     this.storage.put(
       'functions',
       functionKey(job.id, f.fnId),
@@ -123,9 +123,8 @@ export class Gcs {
 
   /** The job ended: its function rows go (those of other jobs stay, even of the same functions). */
   dropJobFunctions(job: JobRecord): void {
-    if (!job.fnRows || job.guest) return;
-    for (const fn of job.fnRows) this.storage.delete('functions', functionKey(job.id, fn), job.id);
-    job.fnRows = undefined;
+    if (job.guest) return;
+    for (const fn of takeFunctions(job)) this.storage.delete('functions', functionKey(job.id, fn), job.id);
   }
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */

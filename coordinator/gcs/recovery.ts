@@ -9,6 +9,7 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
+import { usesFunction } from '../jobs/job-tasks.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
@@ -228,7 +229,7 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
       continue;
     }
     gcs.functionsRead([row]);
-    (job.fnRows ??= new Set()).add(key.slice(dot + 1) as FunctionId);
+    usesFunction(job, key.slice(dot + 1) as FunctionId);
   }
 }
 
