@@ -6,8 +6,14 @@ import type { GcsStorage } from './storage.js';
 import { TaskTable, type TaskTableView } from './task-table.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
 import { idShard, ShardedMap } from '../id-shards.js';
+import { takeFunctions, usesFunction } from '../jobs/job-tasks.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** A function row's key: the job that uses it, then the function (unique in a backend without groups too). */
+export function functionKey(job: JobId, fn: FunctionId): string {
+  return `${job}.${fn}`;
+}
 
 export interface Stats {
   tasksSubmitted: number;
@@ -87,7 +93,7 @@ export class Gcs {
     readonly storage: GcsStorage,
     private readonly maxEvents = 5000,
   ) {
-    this.functionsRead(Array.from(storage.load('functions'), ([, row]) => row));
+    // Function rows are read with their jobs (recovery.ts): only those of jobs that still run.
     for (const [key, row] of storage.load('events')) {
       const e = rowPackr.unpack(row) as EventRecord;
       this.events.push(e);
@@ -98,17 +104,40 @@ export class Gcs {
     this.events.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   }
 
-  /** Function rows read from storage (at start; a mesh coordinator's takeover reads those registered since). */
+  /** Function rows read from storage (at a restart, or a mesh coordinator's takeover of a job); known functions keep their run times. */
   functionsRead(rows: Iterable<Uint8Array>): void {
     for (const row of rows) {
       const f = rowPackr.unpack(row) as FunctionRecord;
-      this.functions.set(f.fnId, { ...f, ewmaMs: f.ewmaMs ?? -1, runs: f.runs ?? 0 });
+      if (!this.functions.has(f.fnId)) this.functions.set(f.fnId, { ...f, ewmaMs: -1, runs: 0 });
     }
   }
 
+  /** In memory only: a function's row is written for each job that submits a task of it (jobUses). */
   addFunction(f: FunctionRecord): void {
     this.functions.set(f.fnId, f);
-    this.storage.put('functions', f.fnId, rowPackr.pack({ fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env }));
+  }
+
+  /**
+   * A task of `job` names function `f` (issue 15, session 11): the job's own
+   * row of it, in the job's group, is written the first time. A job's rows go
+   * when it ends (dropJobFunctions), so the table holds the live jobs'
+   * functions only; a function shared by jobs has a row in each, and no job's
+   * end takes another's.
+   */
+  jobUses(job: JobRecord, f: FunctionRecord): void {
+    if (!this.storage.durable || job.guest || !usesFunction(job, f.fnId)) return;
+    this.storage.put(
+      'functions',
+      functionKey(job.id, f.fnId),
+      rowPackr.pack({ fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env }),
+      job.id,
+    );
+  }
+
+  /** The job ended: its function rows go (those of other jobs stay, even of the same functions). */
+  dropJobFunctions(job: JobRecord): void {
+    if (job.guest) return;
+    for (const fn of takeFunctions(job)) this.storage.delete('functions', functionKey(job.id, fn), job.id);
   }
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */

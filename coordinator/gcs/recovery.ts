@@ -4,11 +4,12 @@
 // wait for their nodes to announce them, and are rebuilt from lineage if none does.
 import { Packr } from 'msgpackr';
 import type { Failure } from '../../shared/errors.js';
-import { returnObjectId, type JobId, type ObjectId } from '../../shared/ids.js';
+import { returnObjectId, type FunctionId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
+import { usesFunction } from '../jobs/job-tasks.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
@@ -61,7 +62,13 @@ export function recover(c: Recovering, graceMs: number): RecoveryReport {
   if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
   return recoverRows(
     c,
-    { jobs: storage.load('jobs'), objects: storage.load('objects'), tasks: storage.load('tasks'), actors: storage.load('actors') },
+    {
+      jobs: storage.load('jobs'),
+      objects: storage.load('objects'),
+      tasks: storage.load('tasks'),
+      actors: storage.load('actors'),
+      functions: storage.load('functions'),
+    },
     graceMs,
   );
 }
@@ -73,6 +80,8 @@ export interface JobRows {
   tasks: Iterable<[string, Uint8Array]>;
   /** Where live actors are (issue 15). */
   actors?: Iterable<[string, Uint8Array]>;
+  /** The jobs' functions (issue 15, session 11: keyed job.function, see Gcs.jobUses). */
+  functions?: Iterable<[string, Uint8Array]>;
 }
 
 /** Recovers running jobs from their rows (see recover). */
@@ -105,6 +114,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret });
     report.jobs++;
   }
+
+  readFunctions(c, rows.functions ?? []);
 
   const recovered: ObjectRecord[] = [];
   for (const [key, row] of rows.objects) {
@@ -143,6 +154,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       storage.delete('tasks', key, spec.jobId);
       continue;
     }
+    const fn = gcs.functions.get(spec.fnId);
+    if (fn) gcs.jobUses(job, fn); // a row written under no job (before session 11) moves to its job
     const outputs = Array.from({ length: spec.numReturns }, (_, i) => dir.get(returnObjectId(spec.taskId, i)));
     // Ended (no output pending), or it runs again as its next attempt (an actor's is failed instead).
     const t = restoredTask(spec, r.submittedAt, outputs);
@@ -191,6 +204,33 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     `recovered ${report.jobs} running job(s), ${report.tasksRequeued} unfinished task(s) to run again, ${report.tasksFinished} finished, ${report.objects} object(s)`,
   );
   return report;
+}
+
+/**
+ * Function rows of running jobs are read back (those already known keep their
+ * run times) and stay the job's; rows of jobs that ended or are gone are
+ * deleted. A row of no job (written before session 11) is read and deleted:
+ * its running jobs' tasks write it again under them.
+ */
+function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): void {
+  const { gcs } = c;
+  for (const [key, row] of rows) {
+    const dot = key.indexOf('.');
+    if (dot < 0) {
+      gcs.functionsRead([row]);
+      gcs.storage.delete('functions', key);
+      continue;
+    }
+    const jobId = key.slice(0, dot) as JobId;
+    const job = gcs.jobs.get(jobId);
+    if (job?.guest) continue; // another coordinator's job: its rows are not ours to delete
+    if (!job || job.state !== 'running') {
+      gcs.storage.delete('functions', key, jobId);
+      continue;
+    }
+    gcs.functionsRead([row]);
+    usesFunction(job, key.slice(dot + 1) as FunctionId);
+  }
 }
 
 /** Live actors of recovered jobs wait for their nodes to join again (coordinator/actors/handover.ts). */

@@ -140,6 +140,8 @@ export interface JobRecord {
   firstError?: { name: string; message: string; functionName: string } | null;
   /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
   endReason?: string;
+  /** Functions this job's row was written (or read back) for: they go with the job (Gcs.jobUses). */
+  fnRows?: Set<FunctionId>;
 }
 
 export interface FunctionRecord extends FunctionSource {

@@ -240,6 +240,7 @@ export class JobManager {
     this.ends.endJob(jobId);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
+    this.gcs.dropJobFunctions(job);
     this.onEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
       job: jobId,

@@ -5,7 +5,7 @@
 // manager depends on the task and object managers, so they cannot call it back
 // without an import circle.
 import type { Failure } from '../../shared/errors.js';
-import type { ObjectId } from '../../shared/ids.js';
+import type { FunctionId, ObjectId } from '../../shared/ids.js';
 import type { JobRecord, TaskRecord } from '../gcs/tables.js';
 
 /** A task joins its job: newly submitted (counted), or read back after a restart (`counted`: it was before). */
@@ -41,4 +41,18 @@ export function addObject(job: JobRecord, id: ObjectId): void {
 
 export function forgetObject(job: JobRecord, id: ObjectId): void {
   job.objects.delete(id);
+}
+
+/** A task of the job names function `fn` (or its row was read back): whether that is new for the job (its row is to write). */
+export function usesFunction(job: JobRecord, fn: FunctionId): boolean {
+  if (job.fnRows?.has(fn)) return false;
+  (job.fnRows ??= new Set()).add(fn);
+  return true;
+}
+
+/** The functions the job has rows of, forgotten by the job (their rows go with it). */
+export function takeFunctions(job: JobRecord): Iterable<FunctionId> {
+  const fns = job.fnRows ?? [];
+  job.fnRows = undefined;
+  return fns;
 }

@@ -124,9 +124,12 @@ export class GuestJobs {
     else this.c.dir.setReady(o, { size: m.size, hash: m.hash, location: this.session, contains: [] });
   }
 
-  /** A task of a guest job ended here (its outputs settled): the peer hears it. */
+  /**
+   * A task the peer placed here ended (its outputs settled): the peer hears it. Not a task a guest task submitted
+   * (its child, ours to run): the peer never placed it, and took its report for a lie (the link was distrusted).
+   */
   ended(t: TaskRecord): void {
-    if (this.jobs.has(t.spec.jobId)) this.report(t);
+    if (this.jobs.has(t.spec.jobId) && this.attempts.has(t.spec.taskId)) this.report(t);
   }
 
   private report(t: TaskRecord): void {

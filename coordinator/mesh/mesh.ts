@@ -12,7 +12,7 @@ import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { functionsOf, recoverRows } from '../gcs/recovery.js';
-import { stopLetGoActors } from './let-go-actors.js';
+import { stopLetGoActors, stopLetGoRuns } from './let-go-actors.js';
 import { Session } from '../session.js';
 import { bearer, unauthorized } from '../http/access.js';
 import { BusSocket, MeshBus } from './bus.js';
@@ -71,6 +71,7 @@ export class CoordinatorMesh {
   keepCopies(job: JobId): void {
     this.held.keep(this.guestCopies(job));
     stopLetGoActors(this.c, job, this.graceMs);
+    stopLetGoRuns(this.c, job, this.graceMs);
   }
 
   parkHoldings<H extends Holding>(s: Session, refused: H[]): H[] {
@@ -226,8 +227,9 @@ export class CoordinatorMesh {
     this.held.keep(this.guestCopies(job));
     for (const a of this.agents.values()) a.dropJob(job);
     const rows = await this.registry.loadJob(job);
-    // The function table is read once at start: functions registered at other coordinators since come with their job
-    // (its tasks placed here without them crashed the scheduler's assign).
+    // Only the job's functions are read: its own rows (recoverRows reads them), else rows written under no job by a
+    // coordinator older than session 11 (its tasks placed here without them crashed the scheduler's assign).
+    c.gcs.functionsRead(rows.functions.map(([, row]) => row));
     const missing = [...functionsOf(rows)].filter((id) => !c.gcs.functions.has(id));
     if (missing.length) c.gcs.functionsRead(await this.registry.loadFunctions(missing));
     if (c.gcs.jobs.has(job) || this.closed) return;

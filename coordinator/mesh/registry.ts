@@ -174,21 +174,25 @@ export class MeshRegistry {
     return out;
   }
 
-  /** The stored rows of functions `ids` (those Redis has). */
+  /** The stored rows of functions `ids` written under no job (before session 11; a job's own are read with it). */
   async loadFunctions(ids: string[]): Promise<Uint8Array[]> {
     const rows = await this.client.hmgetBuffer(hashKey(this.prefix, NO_GROUP, 'functions'), ...ids);
     return rows.flatMap((r) => (r ? [new Uint8Array(r)] : []));
   }
 
   /** The stored rows of one job's tables (one slot: the job's hash tag). */
-  async loadJob(
-    job: string,
-  ): Promise<{ jobs: [string, Uint8Array][]; objects: [string, Uint8Array][]; tasks: [string, Uint8Array][]; actors: [string, Uint8Array][] }> {
+  async loadJob(job: string): Promise<{
+    jobs: [string, Uint8Array][];
+    objects: [string, Uint8Array][];
+    tasks: [string, Uint8Array][];
+    actors: [string, Uint8Array][];
+    functions: [string, Uint8Array][];
+  }> {
     const read = async (table: string): Promise<[string, Uint8Array][]> => {
       const h = await this.client.hgetallBuffer(hashKey(this.prefix, job, table));
       return Object.keys(h).map((k) => [k, new Uint8Array(h[k])]);
     };
-    const [jobs, objects, tasks, actors] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors')]);
-    return { jobs, objects, tasks, actors };
+    const [jobs, objects, tasks, actors, functions] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors'), read('functions')]);
+    return { jobs, objects, tasks, actors, functions };
   }
 }

@@ -98,6 +98,7 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   const fn = gcs.functions.get(spec.fnId);
   if (!isCall && !fn) return `function ${spec.fnId} is not registered (send its source first)`;
   if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
+  if (fn) gcs.jobUses(job, fn);
   // A driver's tasks have its job's root id for parent, never a task on record: not looked up (the parent only shares its id string).
   ownStrings(spec, job.id, fn, spec.parentId === lastRoot ? undefined : gcs.tasks.get(spec.parentId));
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });

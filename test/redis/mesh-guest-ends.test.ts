@@ -57,4 +57,27 @@ describe('guest tasks report their end', () => {
     m.free([...refs, s]);
     await until(async () => ((await stats(b.url, token))?.tasks ?? -1) === 0, { timeoutMs: 15_000, what: 'the other coordinator to drop its guest tasks' });
   }, 120_000);
+
+  it("a guest task's children are the runner's guest tasks: submitted to the coordinator running it, run on its nodes, never seen by the owner", async () => {
+    const token = 'nested-' + Math.random().toString(36).slice(2);
+    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'nested', token), redisCoordinator(redis.url, 'nested', token)]);
+    await edgeNodes(b, token, 1);
+    for (const c of [a, b]) {
+      await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
+    }
+    const m = (mesh = await connect({ url: a.url, token }));
+    const fib = m.remote(async function fib(n: number): Promise<number> {
+      if (n < 2) return n;
+      // `mesh` in a task is the executor's own (a global there), not this file's driver.
+      const f = mesh!.remote(fib);
+      const [x, y] = await mesh!.get([f.remote(n - 1), f.remote(n - 2)]);
+      return x + y;
+    });
+    expect(await m.get(fib.remote(8), { timeoutMs: 60_000 })).toBe(21);
+    // fib(8) is 67 calls: the owner placed the first on the other, which ran it and its 66 descendants.
+    const sa = (await stats(a.url, token))!;
+    const sb = (await stats(b.url, token))!;
+    expect([sa.tasksSubmitted, sa.tasksFinished]).toEqual([1, 1]);
+    expect([sb.tasksSubmitted, sb.tasksFinished]).toEqual([67, 67]);
+  }, 120_000);
 });

@@ -15,6 +15,10 @@ import { BusSocket } from '../../coordinator/mesh/bus.js';
 import { GuestJobs } from '../../coordinator/mesh/guest-jobs.js';
 import { PeerAgent } from '../../coordinator/mesh/agent.js';
 import { recoverRows } from '../../coordinator/gcs/recovery.js';
+import { stopLetGoRuns } from '../../coordinator/mesh/let-go-actors.js';
+import type { JobMesh } from '../../coordinator/jobs/job-manager.js';
+import { nodeRecord } from '../helpers/node-record.js';
+import { until } from '../helpers/poll.js';
 import { encodeFrame } from '../../shared/protocol/frame.js';
 import { functionIdOf } from '../../shared/env/declare.js';
 import { childTaskId, newJobId, returnObjectId, rootTaskId, type JobId } from '../../shared/ids.js';
@@ -177,5 +181,26 @@ describe('a result a peer coordinator did not keep', () => {
     expect(t.state).toBe('failed');
     expect(owner.dir.get(returnObjectId(specs[0].taskId, 0))?.failure?.code).toBe('NODE_LOST');
     expect(driver.held.size).toBe(3);
+  });
+});
+
+describe('runs of a job let go of', () => {
+  it("once the new owner's grace has passed, the runs our node holds that it did not place here again are cancelled (not the one it did)", async () => {
+    const { co, job, specs } = owning();
+    const toNode: Msg[] = [];
+    const n = nodeRecord('n', { session: session('node', toNode), resources: { cpu: 4 } });
+    co.gcs.nodeTable.set(n.id, n);
+    co.scheduler.addNode(n);
+    await until(() => specs.every((s) => co.gcs.tasks.get(s.taskId)?.node === n), { timeoutMs: 5000, what: 'the 3 tasks on the node' });
+    // As coordinator/mesh wires it (its recovery grace: 20 ms here).
+    co.jobs.mesh = { keepCopies: (j: JobId) => stopLetGoRuns(co, j, 20), jobEnded: () => {} } as unknown as JobMesh;
+    co.jobs.letGo(job, 'another coordinator took its lease');
+    // The new owner places the first task on the same node again (through us, its next attempt); the others elsewhere.
+    const { guests } = guestLink(co, 'peer-b');
+    guests.assign({ t: 'assign', spec: { ...structuredClone(specs[0]), attempt: 1 }, inline: [] });
+    await until(() => co.gcs.tasks.get(specs[0].taskId)?.node === n, { timeoutMs: 5000, what: 'the new attempt on the node' });
+    await until(() => co.gcs.events.some((e) => e.kind === 'runs-let-go-cancelled'), { timeoutMs: 10_000, what: 'the stale runs to be cancelled' });
+    const cancels = toNode.filter((m) => m.t === 'cancelTask');
+    expect(cancels).toEqual([specs[1], specs[2]].map((s) => ({ t: 'cancelTask', taskId: s.taskId, force: false })));
   });
 });
