@@ -8,13 +8,13 @@
 //   npm run build && sh scripts/in-netns.sh node dist/bench/channel.js [--mib=16]
 //
 // stdout: one JSON line per case (MiB/s, ratio to the base); stderr: the table.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { emit, figure, log, round, runBench } from './harness.js';
 import { CHROMIUM_FLAGS } from './tabs.js';
-import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
+import { chromiumCpuMs, chromiumPids, threadsCpu } from './cpu.js';
 import { connectPair, nodeEnd, pageEnd, type ChannelCase, type End } from './channel-peer.js';
 import { wsThroughput } from './channel-ws.js';
 
@@ -56,28 +56,6 @@ async function measure(a: End, b: End, c: ChannelCase): Promise<{ mibps: number;
     mibps: (MIB / best.ms) * 1000,
     info: `${info}; ${best.stalls} gaps >= 100 ms, ${round(best.stalledMs)} ms of ${round(best.ms)}; ICE RTT after ${rtt} ms; Chromium CPU ${round(cpuPerMib, 1)} ms/MiB, idle ${round(idle)} ms/s${missed ? `; sender waited out 'bufferedamountlow' ${missed} times (1 s each)` : ''}`,
   };
-}
-
-/** CPU ms by process type and thread name ("renderer/WebRTC_Network"), to say where a transfer's CPU goes. */
-function threadsCpu(pids: number[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of pids) {
-    let kind = 'browser';
-    try {
-      kind = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? 'browser';
-      if (kind === 'utility') kind = /--utility-sub-type=([a-zA-Z.]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? kind;
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1')
-          .trim()
-          .replace(/[0-9]+$/, '');
-        const k = `${kind}/${name}`;
-        out.set(k, (out.get(k) ?? 0) + (cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`) || 0));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 const PROFILE = process.argv.includes('--threads');

@@ -68,3 +68,28 @@ export function chromiumPids(): number[] {
 
 /** CPU ms of `pids` so far (processes gone meanwhile count 0). */
 export const chromiumCpuMs = (pids: number[]): number => pids.reduce((a, p) => a + (cpuMsOf(p) || 0), 0);
+
+/**
+ * CPU ms so far of every thread of `pids`, keyed "process type/thread name"
+ * ("renderer/WebRTC_Network"; numbered threads of one kind summed as "…N"): where
+ * a transfer's CPU goes in Chromium.
+ */
+export function threadsCpu(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      let kind = /--type=([a-z-]+)/.exec(cmdline)?.[1] ?? 'browser';
+      if (kind === 'utility') kind = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1] ?? kind;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim().replace(/\d+$/, 'N');
+        const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+        const k = `${kind}/${name}`;
+        if (!Number.isNaN(ms)) out.set(k, (out.get(k) ?? 0) + ms);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}

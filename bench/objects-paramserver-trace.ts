@@ -8,7 +8,7 @@
 // attached to (Playwright's own Network domain reports every WebSocket frame,
 // base64, to its client): CPU only.
 // Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--bare | --no-profile]
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
@@ -17,30 +17,9 @@ import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster } from './harness.js';
 import { paramServerRounds } from './objects-paramserver.js';
 import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
-import { chromiumPids, cpuMsOf } from './cpu.js';
+import { chromiumPids, cpuMsOf, threadsCpu } from './cpu.js';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
-
-/** CPU ms so far of every thread of `pids`, keyed "process type/thread name". */
-function threadsCpu(pids: number[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of pids) {
-    let kind = 'browser';
-    try {
-      kind = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? 'browser';
-      if (kind === 'utility') kind = /--utility-sub-type=([\w.]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? kind;
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim().replace(/\d+$/, 'N');
-        const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
-        const k = `${kind}/${name}`;
-        if (!Number.isNaN(ms)) out.set(k, (out.get(k) ?? 0) + ms);
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 interface ProfileNode {
   id: number;
