@@ -3,28 +3,20 @@
 // and the job's rows go when it ends. Many jobs with distinct functions come
 // and go: the rows left are the live jobs' functions; a coordinator that
 // starts reads none, and one taking a job over reads that job's only.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes } from '../helpers/processes.js';
+import { useRedis } from '../helpers/redis.js';
+import { edgeNodes } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
-let redis: RedisServer;
 const meshes: Mesh[] = [];
 const coordinators: RunningCoordinator[] = [];
-beforeAll(async () => {
-  redis = await startRedis();
-}, 60_000);
-afterAll(async () => {
-  await redis?.destroy();
-});
-afterEach(async () => {
+const redis = useRedis(async () => {
   await Promise.all(meshes.splice(0).map((m) => m.close().catch(() => {})));
-  cleanupProcesses();
   await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
 });
 
@@ -65,11 +57,11 @@ describe('function rows in Redis', () => {
   it("20 jobs with distinct functions come and go: the rows left are the 3 live jobs' functions; a coordinator taking a live job over reads that job's only", async () => {
     const token = 'fn-' + Math.random().toString(36).slice(2);
     const prefix = 'fnrows';
-    const opts = { redis: { url: redis.url, prefix }, port: 0, token, httpLimits: false as const };
+    const opts = { redis: { url: redis.server.url, prefix }, port: 0, token, httpLimits: false as const };
     const a = await startCoordinator(opts);
     coordinators.push(a);
     await edgeNodes({ url: a.url } as never, token, 1);
-    const r = new Redis(redis.url);
+    const r = new Redis(redis.server.url);
     try {
       // A function every job uses: a row in each job's hash, and one job's end does not take the others'.
       const shared = (m: Mesh) => tagged(m, 'shared');
