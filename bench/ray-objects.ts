@@ -38,25 +38,35 @@ function rayPython(): string | null {
   return null;
 }
 
+function runRay(py: string): { put: number; reads: number } {
+  const r = spawnSync(py, ['-c', RAY_SCRIPT], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`ray failed: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { put: number; reads: number };
+}
+
 async function main(): Promise<void> {
   const py = rayPython();
   if (!py) {
     log('skipped: no Python with ray and numpy (set RAY_PYTHON, or make .venv-ray with `pip install ray numpy`)');
     return;
   }
-  const r = spawnSync(py, ['-c', RAY_SCRIPT], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`ray failed: ${r.stderr.slice(-2000)}`);
-  const ray = JSON.parse(r.stdout.trim().split('\n').pop()!) as { put: number; reads: number };
+  // Ray runs before and after tabmesh and keeps its better figure of the two:
+  // on a shared machine one run of either can fall into a busy minute.
+  const before = runRay(py);
   const cl = await startCluster({ nodes: 1, cpus: 2 });
   const mesh = await connect({ url: cl.url, token: cl.token });
   try {
     const [node] = await edgeNodeIds(cl.url, cl.token);
     const put = (await putFigures(mesh))[80];
     const reads = await executorRead(mesh, node);
+    const after = runRay(py);
+    log(`Ray runs: put ${before.put.toFixed(2)} / ${after.put.toFixed(2)} GB/s, reads ${before.reads.toFixed(1)} / ${after.reads.toFixed(1)}/s`);
+    const ray = { put: Math.max(before.put, after.put), reads: Math.max(before.reads, after.reads) };
     log(
-      `put 80 MiB: tabmesh ${put.toFixed(2)} GB/s, Ray ${ray.put.toFixed(2)}; node-local 80 MiB reads: tabmesh ${reads.toFixed(1)}/s, Ray ${ray.reads.toFixed(1)}/s`,
+      `put 80 MiB: tabmesh ${put.reused.toFixed(2)} GB/s reusing freed memory, ${put.first.toFixed(2)} into fresh memory, Ray ${ray.put.toFixed(2)}; node-local 80 MiB reads: tabmesh ${reads.toFixed(1)}/s, Ray ${ray.reads.toFixed(1)}/s`,
     );
-    emit(figure('ray.put.80MiB', put, 'GB/s', ray.put));
+    emit(figure('ray.put.80MiB', put.reused, 'GB/s', ray.put));
+    emit(figure('ray.put.80MiB.firstPut', put.first, 'GB/s', ray.put));
     emit(figure('ray.taskRead.80MiB', reads, 'reads/s', ray.reads));
   } finally {
     await mesh.close().catch(() => {});
