@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { connect, type Mesh } from '../edge/index.js';
-import { log, percentile, round, startCluster } from './harness.js';
-import { paramServerRounds } from './objects-paramserver.js';
+import { log, percentile, round, startCluster, type BenchCluster } from './harness.js';
+import { lastEventSeq, paramServerRounds, placedSince } from './objects-paramserver.js';
 import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
 import { chromiumPids, cpuMsOf, threadsCpu } from './cpu.js';
 
@@ -86,12 +86,14 @@ async function bare(rounds: number, query: string): Promise<void> {
     await paramServerRounds(mesh, 1);
     // The CPU profiler only (no Network domain), over a DevTools socket of this process's own.
     const profilers = await Promise.all(t.profiles.map((d) => startProfiler(d)));
+    const since = await lastEventSeq(cl);
     const pids = chromiumPids();
     const t0 = threadsCpu(pids);
     const coord0 = cpuMsOf(cl.coordinator.proc.pid);
     const self0 = process.cpuUsage();
     const ms = await paramServerRounds(mesh, rounds);
     report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+    await logPlaced(cl, since);
     for (let i = 0; i < profilers.length; i++) {
       log(`tab ${i} main thread, self ms per round:`);
       for (const [k, v] of selfTimes(await profilers[i](), 14)) log(`  ${round(v / rounds, 1)}  ${k}`);
@@ -101,6 +103,12 @@ async function bare(rounds: number, query: string): Promise<void> {
     await tabs?.close();
     await cl.stop();
   }
+}
+
+/** Which tab ran the rounds' gradient tasks (issue 17: all on the actor's tab before spillback). */
+async function logPlaced(cl: BenchCluster, since: number): Promise<void> {
+  const p = await placedSince(cl, since);
+  log(`gradient tasks by node ${JSON.stringify(p.byNode)}, ${p.moved} moved off their argument's holder`);
 }
 
 function report(rounds: number, query: string, ms: number[], self: NodeJS.CpuUsage, coord: number, t0: Map<string, number>, t1: Map<string, number>): void {
@@ -151,6 +159,7 @@ async function main(): Promise<void> {
       await s.send('Profiler.start');
       cdp.push(s);
     }
+    const since = await lastEventSeq(cl);
     const pids = chromiumPids();
     const c0 = await counters();
     const t0 = threadsCpu(pids);
@@ -163,6 +172,7 @@ async function main(): Promise<void> {
     const t1 = threadsCpu(pids);
     const c1 = await counters();
     report(rounds, query, ms, self, coord, t0, t1);
+    await logPlaced(cl, since);
     const per = (x: number) => round(x / rounds, 1);
     log(`Playwright got ${round((framed - framed0) / rounds / 2 ** 20, 2)} MiB of WebSocket frame payloads per round`);
     c1.forEach((c, i) =>
