@@ -4,7 +4,8 @@
 // holding most of them, past its pipelining depth, unless that node is
 // saturated (issue 4), or unless it is busy while another node is less so and
 // moving the bytes costs less than the wait (issue 17, spillback: Ray prefers
-// *available* nodes that hold the arguments); the event log says which.
+// *available* nodes that hold the arguments, docs "Locality-Aware
+// Scheduling"); the event log says which.
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { indexLoad } from './node-index.js';
 import { loadOf, type PlacementContext, type PlacementPolicy } from './policy.js';
@@ -13,10 +14,13 @@ import { loadOf, type PlacementContext, type PlacementPolicy } from './policy.js
 const LOCALITY_MIN_BYTES = 64 * 1024;
 /** A holder with this many tasks per CPU queued or running is saturated: the task goes elsewhere. */
 export const SATURATED_TASKS_PER_CPU = 16;
-/** Up to this many bytes to move, a busy holder loses the task to a node with fewer tasks ahead per CPU (spillback). */
-export const SPILL_MAX_BYTES = 4 * 1024 * 1024;
-/** What moving argument bytes is assumed to cost, past SPILL_MAX_BYTES: 10 MiB/s (tab to tab over WebRTC here: 5-12). */
+/**
+ * Moving argument bytes is assumed to cost 10 MiB/s: a tab reads another tab over a WebRTC data channel at 5-12
+ * MiB/s here, and Chromium spends 340-520 ms of CPU a MiB doing it (README, "Why a data channel is slow here").
+ */
 export const SPILL_BYTES_PER_MS = (10 * 1024 * 1024) / 1000;
+/** A function not measured yet (its wait unknown, perhaps long: Ray's case) leaves a busy holder for up to this many bytes to move. */
+export const SPILL_MAX_BYTES = 4 * 1024 * 1024;
 
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
@@ -50,7 +54,8 @@ export const defaultPolicy: PlacementPolicy = {
     // No holder: the least loaded node with room.
     if (!holder) return best ?? ctx.index.leastLoaded(task, (n) => ctx.fits(n, task));
     // Queue on the holder rather than move its bytes, unless it is saturated.
-    if (bestBytes < holderBytes && !saturated(holder, task, ctx)) {
+    const pastDepth = bestBytes < holderBytes && !saturated(holder, task, ctx);
+    if (pastDepth) {
       best = holder;
       bestBytes = holderBytes;
     }
@@ -58,12 +63,16 @@ export const defaultPolicy: PlacementPolicy = {
     const ahead = best ? waves(best) : 0;
     const other = !best || ahead > 0 ? ctx.index.leastLoaded(task, (n) => ctx.fits(n, task)) : null;
     if (other && other !== best) {
-      const otherBytes = held?.get(other) ?? 0;
-      if (!best || worthMoving(task, ahead - waves(other), bestBytes - otherBytes, ctx)) {
+      if (!best || worthMoving(task, ahead - waves(other), bestBytes - (held?.get(other) ?? 0), ctx)) {
         if (best) logLocality(task, other, 'busy', best, bestBytes, ctx);
         else logLocality(task, other, 'saturated', holder, holderBytes, ctx);
         return other;
       }
+    } else if (pastDepth && !other) {
+      // No node has room: rather than queue past the holder's depth, wait here for the first free slot, when the
+      // wait it saves on the least loaded node is worth the move (the next pass places it).
+      const next = ctx.index.leastLoaded(task, (n) => ctx.feasible(n, task));
+      if (next && next !== holder && worthMoving(task, ahead - waves(next), holderBytes - (held?.get(next) ?? 0), ctx)) return null;
     }
     if (best) logLocality(task, best, bestBytes >= holderBytes ? 'local' : 'saturated', holder, holderBytes, ctx);
     return best;
@@ -76,15 +85,15 @@ function waves(n: NodeRecord): number {
 }
 
 /**
- * Whether running `task` `fewer` waves sooner elsewhere is worth moving `bytes` of its arguments there:
- * always when it is sooner and the bytes are few (SPILL_MAX_BYTES), else when the function's measured run
- * time over those waves exceeds the transfer at SPILL_BYTES_PER_MS.
+ * Whether running `task` `fewer` waves sooner elsewhere is worth moving `bytes` of its arguments there: when its
+ * function's measured run time over those waves exceeds the transfer at SPILL_BYTES_PER_MS; for a function not
+ * measured yet, when the bytes are few (SPILL_MAX_BYTES).
  */
 function worthMoving(task: TaskRecord, fewer: number, bytes: number, ctx: PlacementContext): boolean {
   if (fewer <= 0) return false;
-  if (bytes <= SPILL_MAX_BYTES) return true;
   const f = ctx.gcs.functions.get(task.spec.fnId);
-  return f !== undefined && f.runs >= 3 && fewer * f.ewmaMs > bytes / SPILL_BYTES_PER_MS;
+  if (f && f.runs >= 3) return fewer * f.ewmaMs > bytes / SPILL_BYTES_PER_MS;
+  return bytes <= SPILL_MAX_BYTES;
 }
 
 /** Less loaded, or as loaded and joined first. */

@@ -182,8 +182,9 @@ describe('locality: a large argument pulls its task to the node that holds it', 
 });
 
 // Issue 17: Ray prefers *available* nodes that hold a task's arguments; a holder
-// that is busy while another node has a CPU free loses the task (spillback)
-// when moving the bytes costs less than the wait.
+// that is busy while another node has fewer tasks ahead loses the task
+// (spillback) when moving the bytes costs less than the wait: the function's
+// measured run time, or for a function not measured yet, at most 4 MiB to move.
 describe('spillback: a busy holder does not keep every task while another node idles', () => {
   it('8 tasks with a 1 MiB argument on A (2 CPUs), B (2 CPUs) idle: both nodes run 4', () => {
     const w = new World();
@@ -201,13 +202,28 @@ describe('spillback: a busy holder does not keep every task while another node i
     for (const e of moved) expect(e.message).toMatch(/is busy/);
   });
 
-  it('the same with a measured function 8 deep: spread by tasks ahead, not filled to the depth first', () => {
+  it('a measured function of 1 ms: its 1 MiB does not move, the wait is shorter than the move', () => {
     const w = new World();
-    const fn = w.addFunction('function grad(w) { return w; }', { ewmaMs: 1, runs: 10 }); // depth 10 per CPU
+    const fn = w.addFunction('function grad(w) { return w; }', { ewmaMs: 1, runs: 10 });
+    const a = w.addNode('A', { cpu: 2 });
+    w.addNode('B', { cpu: 2 });
+    w.submit(8, { fn, args: [{ r: w.addObject(1 * MiB, a.session) }] });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(8);
+  });
+
+  it('a measured function of 200 ms (1 per CPU): B takes what A cannot run at once, the rest waits for a free CPU', () => {
+    const w = new World();
+    const fn = w.addFunction('function grad(w) { return w; }', { ewmaMs: 200, runs: 10 });
     const a = w.addNode('A', { cpu: 2 });
     const b = w.addNode('B', { cpu: 2 });
-    const weights = w.addObject(1 * MiB, a.session);
-    w.submit(8, { fn, args: [{ r: weights }] });
+    const ts = w.submit(8, { fn, args: [{ r: w.addObject(1 * MiB, a.session) }] });
+    w.scheduler.run();
+    // A's own CPUs, B's, then one more on each (a wave ahead on both); not 16 per CPU queued on A.
+    expect(w.placements()).toEqual(['A', 'A', 'B', 'B', 'A', 'A']);
+    expect(w.scheduler.queuedCount).toBe(2);
+    // B's CPUs free first: the waiting tasks go there.
+    for (const t of ts.filter((x) => x.node === b)) w.finish(t);
     w.scheduler.run();
     expect([w.countOn(a), w.countOn(b)]).toEqual([4, 4]);
   });
@@ -224,7 +240,7 @@ describe('spillback: a busy holder does not keep every task while another node i
     expect(w.gcs.events.filter((e) => e.kind === 'placed-remote')).toHaveLength(0);
   });
 
-  it('just over the byte threshold stays; at it, the task moves', () => {
+  it('a function not measured yet: just over the byte threshold stays; at it, the task moves', () => {
     for (const [size, onB] of [
       [SPILL_MAX_BYTES + 1, 0],
       [SPILL_MAX_BYTES, 1],
@@ -641,6 +657,7 @@ function scanPick(w: World, t: TaskRecord): NodeRecord | null {
       bestLoad = load;
     }
   }
+  let pastDepth = false;
   if (holder && bestBytes < holderBytes) {
     // Saturated: a resource other than CPU is taken, or its queue is SATURATED_TASKS_PER_CPU deep.
     const otherThanCpu = Object.entries(t.spec.resources).some(([r, v]) => r !== 'cpu' && v > 0);
@@ -648,18 +665,30 @@ function scanPick(w: World, t: TaskRecord): NodeRecord | null {
     if (!saturated) {
       best = holder;
       bestBytes = holderBytes;
+      pastDepth = true;
     }
   }
   // Spillback (issue 17): the holder it would queue on has a wave of tasks ahead per CPU, the least loaded
-  // node with room fewer, and what must move is at most SPILL_MAX_BYTES (this test's objects are smaller).
+  // node with room fewer, and what must move is at most SPILL_MAX_BYTES (the function is not measured; this
+  // test's objects are smaller). With no node with room, it waits rather than queue past the holder's depth.
   if (holder) {
-    const waves = (n: NodeRecord) => Math.floor(n.inflightTasks / Math.max(1, n.resources.cpu ?? 1));
-    let least: NodeRecord | null = null;
-    for (const n of w.scheduler.nodeList) if (w.scheduler.fits(n, t) && (!least || loadOf(n) < loadOf(least))) least = n;
+    const waves = (n: NodeRecord) => Math.floor(loadOf(n));
+    const feasible = (n: NodeRecord) => Object.entries(t.spec.resources).every(([r, v]) => v <= (n.resources[r] ?? 0));
+    const leastOf = (ok: (n: NodeRecord) => boolean) => {
+      let least: NodeRecord | null = null;
+      for (const n of w.scheduler.nodeList) if (ok(n) && (!least || loadOf(n) < loadOf(least))) least = n;
+      return least;
+    };
     const bytesOn = (n: NodeRecord) =>
       t.spec.args.reduce((sum, a) => sum + (a.r !== undefined && w.gcs.objects.get(a.r)?.locations.has(n.session) ? w.gcs.objects.get(a.r)!.size : 0), 0);
+    const least = leastOf((n) => w.scheduler.fits(n, t));
     if (!best) best = least;
-    else if (least && waves(least) < waves(best) && bestBytes - bytesOn(least) <= SPILL_MAX_BYTES) best = least;
+    else if (least && least !== best) {
+      if (waves(least) < waves(best) && bestBytes - bytesOn(least) <= SPILL_MAX_BYTES) best = least;
+    } else if (pastDepth && !least) {
+      const next = leastOf(feasible);
+      if (next && next !== holder && waves(next) < waves(holder) && holderBytes - bytesOn(next) <= SPILL_MAX_BYTES) best = null;
+    }
   }
   return best;
 }
