@@ -15,9 +15,9 @@ import { openBareTabs } from './tabs.js';
 
 const ROUNDS = 12;
 
-/** Round times (ms) of the parameter server on whatever nodes `mesh`'s cluster has. */
-export async function paramServerRounds(mesh: Mesh, rounds = ROUNDS): Promise<number[]> {
-  return (await runParamServer(mesh, rounds)).roundMs;
+/** Round times (ms) of the parameter server on whatever nodes `mesh`'s cluster has (`work`: runParamServer's). */
+export async function paramServerRounds(mesh: Mesh, rounds = ROUNDS, work = 1): Promise<number[]> {
+  return (await runParamServer(mesh, rounds, undefined, work)).roundMs;
 }
 
 /**
