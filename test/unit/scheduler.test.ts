@@ -293,6 +293,20 @@ describe('spillback: a busy holder does not keep every task while another node i
     expect(w.gcs.events.at(-1)?.kind).toBe('placed-local');
   });
 
+  it('in a mesh of 10,000 nodes the spill looks at the holder and the top of the index, not at every node (issue 14)', () => {
+    const w = new World();
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.addNode(`n${i}`, { cpu: 2 }, 2));
+    const idle = nodes[7777];
+    Scheduler.charge(idle, w.task(), -1);
+    Scheduler.charge(idle, w.task(), -1);
+    const weights = w.addObject(1 * MiB, nodes[12].session);
+    const fits = vi.spyOn(w.scheduler, 'fits');
+    w.submit(1, { args: [{ r: weights }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['n7777']);
+    expect(fits.mock.calls.length).toBeLessThanOrEqual(4);
+  });
+
   it('affinity and spread ignore it: hard and soft affinity to the busy holder stay there, spread keeps its turn', () => {
     const w = new World();
     const a = w.addNode('A', { cpu: 2 }, 2);
