@@ -9,11 +9,16 @@ import { makeTempDir, removeTempDir, spawnCli, waitForLine, type Child } from '.
 
 export type Stats = Record<string, number>;
 
+/** GET `path` (the state API: /api/stats, /api/events?...) of a coordinator. */
+export async function fetchApi<T>(url: string, token: string, path: string): Promise<T> {
+  const res = await coordinatorFetch(new URL(path, url).href, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
 /** GET /api/stats of a coordinator. */
-export async function fetchStats(url: string, token: string): Promise<Stats> {
-  const res = await coordinatorFetch(new URL('/api/stats', url).href, { headers: { authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`GET /api/stats: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Stats;
+export function fetchStats(url: string, token: string): Promise<Stats> {
+  return fetchApi<Stats>(url, token, '/api/stats');
 }
 
 /**

@@ -6,16 +6,17 @@
 // JavaScript by self time (CDP profiler). CPU holds under load where round
 // times do not. `--bare`: the tabs in Chromium processes no DevTools client is
 // attached to (Playwright's own Network domain reports every WebSocket frame,
-// base64, to its client): CPU only.
-// Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--bare | --no-profile]
+// base64, to its client): CPU only. `--work=N`: each gradient computed N times
+// (a task whose run time weighs against moving the weights: issue 17's spillback).
+// Run: node dist/bench/objects-paramserver-trace.js [--rounds=N] [--query=...] [--work=N] [--bare | --no-profile]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { connect, type Mesh } from '../edge/index.js';
-import { log, percentile, round, startCluster } from './harness.js';
-import { paramServerRounds } from './objects-paramserver.js';
+import { log, percentile, round, startCluster, type BenchCluster } from './harness.js';
+import { lastEventSeq, paramServerRounds, placedSince } from './objects-paramserver.js';
 import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
 import { chromiumPids, cpuMsOf, threadsCpu } from './cpu.js';
 
@@ -71,7 +72,7 @@ async function startProfiler(dir: string): Promise<() => Promise<Profile>> {
 }
 
 /** Round times and CPU per round with the tabs in Chromium processes under no DevTools client (but the profiler's). */
-async function bare(rounds: number, query: string): Promise<void> {
+async function bare(rounds: number, query: string, work: number): Promise<void> {
   const cl = await startCluster({ nodes: 0 });
   let tabs: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
@@ -83,15 +84,17 @@ async function bare(rounds: number, query: string): Promise<void> {
     );
     tabs = t;
     mesh = await connect({ url: cl.url, token: cl.token });
-    await paramServerRounds(mesh, 1);
+    await paramServerRounds(mesh, 1, work);
     // The CPU profiler only (no Network domain), over a DevTools socket of this process's own.
     const profilers = await Promise.all(t.profiles.map((d) => startProfiler(d)));
+    const since = await lastEventSeq(cl);
     const pids = chromiumPids();
     const t0 = threadsCpu(pids);
     const coord0 = cpuMsOf(cl.coordinator.proc.pid);
     const self0 = process.cpuUsage();
-    const ms = await paramServerRounds(mesh, rounds);
-    report(rounds, query + ' (bare)', ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+    const ms = await paramServerRounds(mesh, rounds, work);
+    report(rounds, `${query} (bare, work ${work})`, ms, process.cpuUsage(self0), cpuMsOf(cl.coordinator.proc.pid) - coord0, t0, threadsCpu(pids));
+    await logPlaced(cl, since);
     for (let i = 0; i < profilers.length; i++) {
       log(`tab ${i} main thread, self ms per round:`);
       for (const [k, v] of selfTimes(await profilers[i](), 14)) log(`  ${round(v / rounds, 1)}  ${k}`);
@@ -101,6 +104,12 @@ async function bare(rounds: number, query: string): Promise<void> {
     await tabs?.close();
     await cl.stop();
   }
+}
+
+/** Which tab ran the rounds' gradient tasks (issue 17: all on the actor's tab before spillback). */
+async function logPlaced(cl: BenchCluster, since: number): Promise<void> {
+  const p = await placedSince(cl, since);
+  log(`gradient tasks by node ${JSON.stringify(p.byNode)}, ${p.moved} moved off their argument's holder`);
 }
 
 function report(rounds: number, query: string, ms: number[], self: NodeJS.CpuUsage, coord: number, t0: Map<string, number>, t1: Map<string, number>): void {
@@ -119,7 +128,8 @@ function report(rounds: number, query: string, ms: number[], self: NodeJS.CpuUsa
 async function main(): Promise<void> {
   const rounds = Number(arg('rounds') ?? 12);
   const query = arg('query') ?? '';
-  if (process.argv.includes('--bare')) return bare(rounds, query);
+  const work = Number(arg('work') ?? 1);
+  if (process.argv.includes('--bare')) return bare(rounds, query, work);
   const cl = await startCluster({ nodes: 0 });
   const profile = mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-'));
   let ctx: BrowserContext | null = null;
@@ -138,7 +148,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 2; i++) tabs.push(await openTab(ctx, cl, `cpus=2&cpuShare=1&name=ps${i}${query}`));
     mesh = await connect({ url: cl.url, token: cl.token });
     // One warm-up round: links open, functions load.
-    await paramServerRounds(mesh, 1);
+    await paramServerRounds(mesh, 1, work);
     const counters = () =>
       Promise.all(
         tabs.map((t) => t.page.evaluate('({ ...window.tabmeshVolunteer.node.links.counters, opened: window.tabmeshVolunteer.node.links.opened })')),
@@ -151,18 +161,20 @@ async function main(): Promise<void> {
       await s.send('Profiler.start');
       cdp.push(s);
     }
+    const since = await lastEventSeq(cl);
     const pids = chromiumPids();
     const c0 = await counters();
     const t0 = threadsCpu(pids);
     const coord0 = cpuMsOf(cl.coordinator.proc.pid);
     const self0 = process.cpuUsage();
     const framed0 = framed;
-    const ms = await paramServerRounds(mesh, rounds);
+    const ms = await paramServerRounds(mesh, rounds, work);
     const self = process.cpuUsage(self0);
     const coord = cpuMsOf(cl.coordinator.proc.pid) - coord0;
     const t1 = threadsCpu(pids);
     const c1 = await counters();
     report(rounds, query, ms, self, coord, t0, t1);
+    await logPlaced(cl, since);
     const per = (x: number) => round(x / rounds, 1);
     log(`Playwright got ${round((framed - framed0) / rounds / 2 ** 20, 2)} MiB of WebSocket frame payloads per round`);
     c1.forEach((c, i) =>

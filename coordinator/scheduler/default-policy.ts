@@ -2,14 +2,25 @@
 // resources first, then the most argument bytes already on the node, then
 // the least loaded node. A task whose arguments are large queues on the node
 // holding most of them, past its pipelining depth, unless that node is
-// saturated (issue 4); the event log says which.
+// saturated (issue 4), or unless it is busy while another node is less so and
+// moving the bytes costs less than the wait (issue 17, spillback: Ray prefers
+// *available* nodes that hold the arguments, docs "Locality-Aware
+// Scheduling"); the event log says which.
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { indexLoad } from './node-index.js';
 import { loadOf, type PlacementContext, type PlacementPolicy } from './policy.js';
 
 /** Below this, argument bytes do not pull a task to a node: moving them is cheap. */
 const LOCALITY_MIN_BYTES = 64 * 1024;
 /** A holder with this many tasks per CPU queued or running is saturated: the task goes elsewhere. */
 export const SATURATED_TASKS_PER_CPU = 16;
+/**
+ * Moving argument bytes is assumed to cost 10 MiB/s: a tab reads another tab over a WebRTC data channel at 5-12
+ * MiB/s here, and Chromium spends 340-520 ms of CPU a MiB doing it (README, "Why a data channel is slow here").
+ */
+export const SPILL_BYTES_PER_MS = (10 * 1024 * 1024) / 1000;
+/** A function not measured yet (its wait unknown, perhaps long: Ray's case) leaves a busy holder for up to this many bytes to move. */
+export const SPILL_MAX_BYTES = 4 * 1024 * 1024;
 
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
@@ -40,17 +51,50 @@ export const defaultPolicy: PlacementPolicy = {
         }
       }
     }
-    // No holder with room: the least loaded node with room.
-    best ??= ctx.index.leastLoaded(task, (n) => ctx.fits(n, task));
+    // No holder: the least loaded node with room.
+    if (!holder) return best ?? ctx.index.leastLoaded(task, (n) => ctx.fits(n, task));
     // Queue on the holder rather than move its bytes, unless it is saturated.
-    if (holder && bestBytes < holderBytes && !saturated(holder, task, ctx)) {
+    const pastDepth = bestBytes < holderBytes && !saturated(holder, task, ctx);
+    if (pastDepth) {
       best = holder;
       bestBytes = holderBytes;
     }
-    if (best && holder) logLocality(task, best, bestBytes >= holderBytes, holder, holderBytes, ctx);
+    // Busy there: the least loaded node with room may take it instead (spillback), when moving the bytes is worth it.
+    const ahead = best ? waves(best) : 0;
+    const other = !best || ahead > 0 ? ctx.index.leastLoaded(task, (n) => ctx.fits(n, task)) : null;
+    if (other && other !== best) {
+      if (!best || worthMoving(task, ahead - waves(other), bestBytes - (held?.get(other) ?? 0), ctx)) {
+        if (best) logLocality(task, other, 'busy', best, bestBytes, ctx);
+        else logLocality(task, other, 'saturated', holder, holderBytes, ctx);
+        return other;
+      }
+    } else if (pastDepth && !other) {
+      // No node has room: rather than queue past the holder's depth, wait here for the first free slot, when the
+      // wait it saves on the least loaded node is worth the move (the next pass places it).
+      const next = ctx.index.leastLoaded(task, (n) => ctx.feasible(n, task));
+      if (next && next !== holder && worthMoving(task, ahead - waves(next), holderBytes - (held?.get(next) ?? 0), ctx)) return null;
+    }
+    if (best) logLocality(task, best, bestBytes >= holderBytes ? 'local' : 'saturated', holder, holderBytes, ctx);
     return best;
   },
 };
+
+/** Tasks ahead of a new one on `n`, in runs of its free CPUs: 0 when a CPU is free now. */
+function waves(n: NodeRecord): number {
+  return Math.floor(indexLoad(n));
+}
+
+/**
+ * Whether running `task` `fewer` waves sooner elsewhere is worth moving `bytes` of its arguments there: when its
+ * function's measured run time over those waves exceeds the transfer at SPILL_BYTES_PER_MS; for a function not
+ * measured yet, when the bytes are few (SPILL_MAX_BYTES).
+ */
+function worthMoving(task: TaskRecord, fewer: number, bytes: number, ctx: PlacementContext): boolean {
+  if (fewer <= 0) return false;
+  const f = ctx.gcs.functions.get(task.spec.fnId);
+  if (f && f.runs >= 3) return fewer * f.ewmaMs > bytes / SPILL_BYTES_PER_MS;
+  return bytes <= SPILL_MAX_BYTES;
+}
 
 /** Less loaded, or as loaded and joined first. */
 function earlier(n: NodeRecord, load: number, than: NodeRecord | null, thanLoad: number, ctx: PlacementContext): boolean {
@@ -58,23 +102,19 @@ function earlier(n: NodeRecord, load: number, than: NodeRecord | null, thanLoad:
   return load < thanLoad || (load === thanLoad && ctx.index.seqOf(n) < ctx.index.seqOf(than));
 }
 
-/** The event log says where a task with large arguments went and why (issue 4). */
-function logLocality(task: TaskRecord, chosen: NodeRecord, local: boolean, holder: NodeRecord, holderBytes: number, ctx: PlacementContext): void {
+/**
+ * The event log says where a task with large arguments went and why (issues 4 and 17): on `from`, which holds
+ * `bytes` of them, or away from it because it is saturated, or because it is busy and another node less so.
+ */
+function logLocality(task: TaskRecord, chosen: NodeRecord, why: 'local' | 'saturated' | 'busy', from: NodeRecord, bytes: number, ctx: PlacementContext): void {
   const t = task.spec.taskId;
   const refs = { task: t, node: chosen.id, job: task.spec.jobId };
-  if (local) {
-    ctx.gcs.event(
-      'placed-local',
-      `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}, which holds ${holderBytes} bytes of its arguments`,
-      refs,
-    );
-  } else {
-    ctx.gcs.event(
-      'placed-remote',
-      `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}: node ${holder.id}, which holds ${holderBytes} bytes of its arguments, is saturated (${holder.inflightTasks} tasks on ${holder.resources.cpu ?? 0} cpu)`,
-      refs,
-    );
-  }
+  const what = `task ${task.spec.name} ${t.slice(0, 12)} placed on node ${chosen.id}`;
+  const holds = `node ${from.id}, which holds ${bytes} bytes of its arguments`;
+  const tasks = (n: NodeRecord) => `${n.inflightTasks} tasks on ${n.resources.cpu ?? 0} cpu`;
+  if (why === 'local') ctx.gcs.event('placed-local', `${what}, which holds ${bytes} bytes of its arguments`, refs);
+  else if (why === 'saturated') ctx.gcs.event('placed-remote', `${what}: ${holds}, is saturated (${tasks(from)})`, refs);
+  else ctx.gcs.event('placed-remote', `${what} (${tasks(chosen)}): ${holds}, is busy (${tasks(from)}); moving them costs less than the wait`, refs);
 }
 
 /**

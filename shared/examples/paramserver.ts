@@ -23,22 +23,25 @@ export class ParameterServer {
   }
 }
 
-/** Worker `worker`'s gradient in round `round` (shipped as a task: reads nothing outside). */
-export function gradient(w: Float64Array, worker: number, round: number): Float64Array {
+/**
+ * Worker `worker`'s gradient in round `round` (shipped as a task: reads nothing outside). `work` computes it that
+ * many times (the same result), for a gradient whose run time matters beside moving the weights (bench, issue 17).
+ */
+export function gradient(w: Float64Array, worker: number, round: number, work = 1): Float64Array {
   const g = new Float64Array(w.length);
-  for (let i = 0; i < w.length; i++) g[i] = w[i] * 0.5 + ((worker + 1) * (round + 1) * ((i % 7) - 3)) / 100;
+  for (let k = 0; k < work; k++) for (let i = 0; i < w.length; i++) g[i] = w[i] * 0.5 + ((worker + 1) * (round + 1) * ((i % 7) - 3)) / 100;
   return g;
 }
 
-/** Runs `rounds` rounds on `mesh`; the time of each round (ms) and the final weights. */
-export async function runParamServer(mesh: Mesh, rounds: number, dim = PS_DIM): Promise<{ roundMs: number[]; final: Float64Array }> {
+/** Runs `rounds` rounds on `mesh` (each gradient computed `work` times); the time of each round (ms) and the final weights. */
+export async function runParamServer(mesh: Mesh, rounds: number, dim = PS_DIM, work = 1): Promise<{ roundMs: number[]; final: Float64Array }> {
   const grad = mesh.remote(gradient);
   const ps = mesh.remote(ParameterServer).remote(dim);
   const roundMs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t = performance.now();
     const w = ps.pull.remote();
-    const grads = Array.from({ length: PS_WORKERS }, (_, k) => grad.remote(w, k, r));
+    const grads = Array.from({ length: PS_WORKERS }, (_, k) => grad.remote(w, k, r, work));
     await mesh.get(ps.push.remote(await mesh.get(grads)));
     roundMs.push(performance.now() - t);
   }

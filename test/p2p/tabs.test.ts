@@ -123,9 +123,9 @@ describe('peer links between tabs and edge nodes', () => {
       const taskId = refs[i].id.slice(0, 32);
       const e = byTask.get(taskId);
       expect(e, `event for task ${i}`).toBeDefined();
-      // On its object's holder, unless the log says the holder was saturated.
+      // On its object's holder, unless the log says the holder was saturated, or busy while another node was not (issue 17).
       if (e!.kind === 'placed-local') expect(e!.node).toBe(holderOf.get(objs[i % 4].id));
-      else expect(e!.message).toMatch(/saturated/);
+      else expect(e!.message).toMatch(/saturated|is busy/);
     }
     expect(placed.filter((e) => e.kind === 'placed-local').length).toBeGreaterThanOrEqual(30);
   }, 120_000);

@@ -7,13 +7,14 @@ import { fakeSession } from '../helpers/node-record.js';
 import { World } from '../helpers/scheduler-world.js';
 import type { NodeRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
-import { SATURATED_TASKS_PER_CPU } from '../../coordinator/scheduler/default-policy.js';
+import { SATURATED_TASKS_PER_CPU, SPILL_BYTES_PER_MS, SPILL_MAX_BYTES } from '../../coordinator/scheduler/default-policy.js';
 import { newNodeId } from '../../shared/ids.js';
 import type { Arg } from '../../shared/protocol/messages.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
 import { SessionFlushes } from '../../coordinator/flush-turns.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 
 describe('feasibility: a task only goes where its resources exist', () => {
   it('a task needing a GPU goes to the GPU node, never to an idle node without one', () => {
@@ -90,11 +91,11 @@ describe('locality: a large argument pulls its task to the node that holds it', 
     expect(w.countOn(a)).toBe(0);
   });
 
-  it('a task whose argument is on B queues on B past its pipelining depth rather than move the bytes (issue 4)', () => {
+  it('a task whose 64 MiB argument is on B queues on B past its pipelining depth rather than move the bytes (issue 4)', () => {
     const w = new World();
     w.addNode('A', { cpu: 4 });
     const b = w.addNode('B', { cpu: 1 }, 2); // unknown function: 2 tasks per CPU, full
-    const big = w.addObject(1024 * KiB, b.session);
+    const big = w.addObject(64 * MiB, b.session);
     w.submit(1, { args: [{ r: big }] });
     w.scheduler.run();
     expect(w.placements()).toEqual(['B']);
@@ -177,6 +178,150 @@ describe('locality: a large argument pulls its task to the node that holds it', 
     w.submit(1, { args: [{ r: big }] });
     w.scheduler.run();
     expect(w.placements()).toEqual(['B']);
+  });
+});
+
+// Issue 17: Ray prefers *available* nodes that hold a task's arguments; a holder
+// that is busy while another node has fewer tasks ahead loses the task
+// (spillback) when moving the bytes costs less than the wait: the function's
+// measured run time, or for a function not measured yet, at most 4 MiB to move.
+describe('spillback: a busy holder does not keep every task while another node idles', () => {
+  it('8 tasks with a 1 MiB argument on A (2 CPUs), B (2 CPUs) idle: both nodes run 4', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 2 });
+    const b = w.addNode('B', { cpu: 2 });
+    const weights = w.addObject(1 * MiB, a.session);
+    w.submit(8, { args: [{ r: weights }] });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(4);
+    expect(w.countOn(b)).toBe(4);
+    // A first while it has a CPU free, then B while it has fewer tasks ahead.
+    expect(w.placements()).toEqual(['A', 'A', 'B', 'B', 'A', 'A', 'B', 'B']);
+    const moved = w.gcs.events.filter((e) => e.kind === 'placed-remote');
+    expect(moved).toHaveLength(4);
+    for (const e of moved) expect(e.message).toMatch(/is busy/);
+  });
+
+  it('a measured function of 1 ms: its 1 MiB does not move, the wait is shorter than the move', () => {
+    const w = new World();
+    const fn = w.addFunction('function grad(w) { return w; }', { ewmaMs: 1, runs: 10 });
+    const a = w.addNode('A', { cpu: 2 });
+    w.addNode('B', { cpu: 2 });
+    w.submit(8, { fn, args: [{ r: w.addObject(1 * MiB, a.session) }] });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(8);
+  });
+
+  it('a measured function of 200 ms (1 per CPU): B takes what A cannot run at once, the rest waits for a free CPU', () => {
+    const w = new World();
+    const fn = w.addFunction('function grad(w) { return w; }', { ewmaMs: 200, runs: 10 });
+    const a = w.addNode('A', { cpu: 2 });
+    const b = w.addNode('B', { cpu: 2 });
+    const ts = w.submit(8, { fn, args: [{ r: w.addObject(1 * MiB, a.session) }] });
+    w.scheduler.run();
+    // A's own CPUs, B's, then one more on each (a wave ahead on both); not 16 per CPU queued on A.
+    expect(w.placements()).toEqual(['A', 'A', 'B', 'B', 'A', 'A']);
+    expect(w.scheduler.queuedCount).toBe(2);
+    // B's CPUs free first: the waiting tasks go there.
+    for (const t of ts.filter((x) => x.node === b)) w.finish(t);
+    w.scheduler.run();
+    expect([w.countOn(a), w.countOn(b)]).toEqual([4, 4]);
+  });
+
+  it('a 100 MiB argument on A stays there, queued past its depth, although B is idle', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 2 });
+    const b = w.addNode('B', { cpu: 2 });
+    const big = w.addObject(100 * MiB, a.session);
+    w.submit(8, { args: [{ r: big }] });
+    w.scheduler.run();
+    expect(w.countOn(a)).toBe(8);
+    expect(w.countOn(b)).toBe(0);
+    expect(w.gcs.events.filter((e) => e.kind === 'placed-remote')).toHaveLength(0);
+  });
+
+  it('a function not measured yet: just over the byte threshold stays; at it, the task moves', () => {
+    for (const [size, onB] of [
+      [SPILL_MAX_BYTES + 1, 0],
+      [SPILL_MAX_BYTES, 1],
+    ]) {
+      const w = new World();
+      const a = w.addNode('A', { cpu: 1 }, 1);
+      const b = w.addNode('B', { cpu: 1 });
+      w.submit(1, { args: [{ r: w.addObject(size, a.session) }] });
+      w.scheduler.run();
+      expect(w.countOn(b), `${size} bytes`).toBe(onB);
+    }
+  });
+
+  it('a large argument moves when the measured wait on its busy holder is longer than the transfer', () => {
+    const size = 100 * MiB;
+    const transferMs = size / SPILL_BYTES_PER_MS;
+    for (const [ewmaMs, onB] of [
+      [transferMs / 2 - 1, 0], // two tasks ahead per CPU: a wait shorter than the transfer
+      [transferMs / 2 + 1, 1],
+    ]) {
+      const w = new World();
+      const fn = w.addFunction(`function long${ewmaMs}(x) { return x; }`, { ewmaMs, runs: 5 });
+      const a = w.addNode('A', { cpu: 1 }, 2);
+      const b = w.addNode('B', { cpu: 1 });
+      w.submit(1, { fn, args: [{ r: w.addObject(size, a.session) }] });
+      w.scheduler.run();
+      expect(w.countOn(b), `${ewmaMs} ms a task`).toBe(onB);
+    }
+  });
+
+  it('bytes the other node already holds count: only the rest must move', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 1 }, 1);
+    const b = w.addNode('B', { cpu: 1 });
+    const onBoth = w.addObject(30 * MiB, a.session, b.session);
+    const onA = w.addObject(2 * MiB, a.session);
+    w.submit(1, { args: [{ r: onBoth }, { r: onA }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['B']);
+  });
+
+  it('no node with fewer tasks ahead: the task queues on its holder', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 2 }, 2);
+    w.addNode('B', { cpu: 2 }, 3);
+    const weights = w.addObject(1 * MiB, a.session);
+    w.submit(1, { args: [{ r: weights }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A']);
+    expect(w.gcs.events.at(-1)?.kind).toBe('placed-local');
+  });
+
+  it('in a mesh of 10,000 nodes the spill looks at the holder and the top of the index, not at every node (issue 14)', () => {
+    const w = new World();
+    const nodes = Array.from({ length: 10_000 }, (_, i) => w.addNode(`n${i}`, { cpu: 2 }, 2));
+    const idle = nodes[7777];
+    Scheduler.charge(idle, w.task(), -1);
+    Scheduler.charge(idle, w.task(), -1);
+    const weights = w.addObject(1 * MiB, nodes[12].session);
+    const fits = vi.spyOn(w.scheduler, 'fits');
+    w.submit(1, { args: [{ r: weights }] });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['n7777']);
+    expect(fits.mock.calls.length).toBeLessThanOrEqual(4);
+  });
+
+  it('affinity and spread ignore it: hard and soft affinity to the busy holder stay there, spread keeps its turn', () => {
+    const w = new World();
+    const a = w.addNode('A', { cpu: 2 }, 2);
+    w.addNode('B', { cpu: 2 });
+    const weights = w.addObject(1 * MiB, a.session);
+    w.submit(1, { args: [{ r: weights }], scheduling: { node: a.id, soft: false } });
+    w.submit(1, { args: [{ r: weights }], scheduling: { node: a.id, soft: true } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A', 'A']);
+    const s = new World();
+    const sa = s.addNode('A', { cpu: 2 }, 2);
+    s.addNode('B', { cpu: 2 });
+    s.submit(4, { args: [{ r: s.addObject(1 * MiB, sa.session) }], scheduling: 'spread' });
+    s.scheduler.run();
+    expect(s.placements()).toEqual(['A', 'B', 'A', 'B']);
   });
 });
 
@@ -526,13 +671,44 @@ function scanPick(w: World, t: TaskRecord): NodeRecord | null {
       bestLoad = load;
     }
   }
+  let pastDepth = false;
   if (holder && bestBytes < holderBytes) {
     // Saturated: a resource other than CPU is taken, or its queue is SATURATED_TASKS_PER_CPU deep.
     const otherThanCpu = Object.entries(t.spec.resources).some(([r, v]) => r !== 'cpu' && v > 0);
     const saturated = otherThanCpu ? !w.scheduler.fits(holder, t) : holder.inflightTasks >= Math.max(1, holder.resources.cpu ?? 0) * SATURATED_TASKS_PER_CPU;
-    if (!saturated) best = holder;
+    if (!saturated) {
+      best = holder;
+      bestBytes = holderBytes;
+      pastDepth = true;
+    }
+  }
+  // Spillback (issue 17): the holder it would queue on has a wave of tasks ahead per CPU, the least loaded
+  // node with room fewer, and what must move is at most SPILL_MAX_BYTES (the function is not measured; this
+  // test's objects are smaller). With no node with room, it waits rather than queue past the holder's depth.
+  if (holder) {
+    const waves = (n: NodeRecord) => Math.floor(loadOf(n));
+    const feasible = (n: NodeRecord) => Object.entries(t.spec.resources).every(([r, v]) => v <= (n.resources[r] ?? 0));
+    const leastOf = (ok: (n: NodeRecord) => boolean) => {
+      let least: NodeRecord | null = null;
+      for (const n of w.scheduler.nodeList) if (ok(n) && (!least || loadOf(n) < loadOf(least))) least = n;
+      return least;
+    };
+    const bytesOn = (n: NodeRecord) =>
+      t.spec.args.reduce((sum, a) => sum + (a.r !== undefined && w.gcs.objects.get(a.r)?.locations.has(n.session) ? w.gcs.objects.get(a.r)!.size : 0), 0);
+    const least = leastOf((n) => w.scheduler.fits(n, t));
+    if (!best) best = least;
+    else if (least && least !== best) {
+      if (waves(least) < waves(best) && bestBytes - bytesOn(least) <= SPILL_MAX_BYTES) best = least;
+    } else if (pastDepth && !least) {
+      const next = leastOf(feasible);
+      if (next && next !== holder && waves(next) < waves(holder) && holderBytes - bytesOn(next) <= SPILL_MAX_BYTES) best = null;
+    }
   }
   return best;
+}
+
+function loadOf(n: NodeRecord): number {
+  return n.inflightTasks / Math.max(1, n.resources.cpu ?? 1);
 }
 
 /** A small seeded generator (mulberry32), so that a failure can be replayed. */
