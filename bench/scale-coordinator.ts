@@ -8,6 +8,7 @@ import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
+import { stallProbe, type StallReport } from '../coordinator/stall-probe.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -43,6 +44,8 @@ export interface Probe {
   /** The iteration of most CPU since the last reset, and its CPU by column. */
   loopCpuLongestMs: number;
   loopCpuLongestByPart: Record<string, number>;
+  /** SCALE_STALLS=1: the longest synchronous sections and the turn of most CPU since the last reset (coordinator/stall-probe.ts). */
+  stalls?: StallReport;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -76,6 +79,8 @@ async function main(): Promise<void> {
     res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
   // Long iterations by CPU too: a getrusage at each part's start and end (bench only).
+  // SCALE_STALLS=1: every callback of the loop timed and named (a few percent of CPU: not for the CPU-per-task figures).
+  if (process.env.SCALE_STALLS === '1') stallProbe.start();
   loopBudget.cpuClock = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
       loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
       loopCpuLongestMs: loopBudget.cpuLongest,
       loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
+      ...(process.env.SCALE_STALLS === '1' ? { stalls: stallProbe.report(m.reset) } : {}),
     };
     if (m.reset) {
       loopBudget.longest = 0;

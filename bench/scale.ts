@@ -30,6 +30,7 @@ import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.
 import { Cluster } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine, type Counts } from './scale-counts.js';
+import type { Probe } from './scale-coordinator.js';
 
 /** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
 const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
@@ -79,6 +80,24 @@ const columns = (c: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${round(v, 0)}`)
     .join(', ');
 
+/** SCALE_STALLS=1: the longest sections by CPU since the probe before (what ran, what it did) and the turn of most CPU. */
+function logStalls(what: string, p: Probe): void {
+  const st = p.stalls;
+  if (!st) return;
+  const kinds = (k: Record<string, number>) =>
+    Object.entries(k)
+      .map(([n, v]) => `${n} ${v}`)
+      .join(' ');
+  const top = st.top.map(
+    (s) =>
+      `${round(s.cpuMs, 1)} ms CPU (${round(s.wallMs, 0)} wall, gc ${round(s.gcMs, 0)}) ${s.what}: frames in ${s.counts.framesIn} (+${s.counts.keepalivesIn} keepalives), msgs ${s.counts.msgsIn} [${kinds(s.kinds)}], frames out ${s.counts.framesOut}, assigned ${s.counts.assigned}, nodes given work ${s.counts.nodeTurns}`,
+  );
+  const w = st.worstTurn;
+  const turn = w ? `${round(w.cpuMs, 1)} ms CPU (${round(w.wallMs, 0)} wall) in ${w.sections} sections: ${w.by.map((g) => `${g.what} x${g.n} ${round(g.cpuMs, 1)} ms`).join('; ')}` : 'none';
+  log(`${what}: ${st.sections} sections in ${st.turns} turns, ${st.turnsOver50} turns over 50 ms CPU; the turn of most CPU: ${turn}`);
+  for (const t of top) log(`${what}:   ${t}`);
+}
+
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
 async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Promise<Run> {
   const mesh = await connect({ url: cl.url, token: cl.token });
@@ -100,6 +119,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
+    logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
     const s1 = await cl.stats();
     mesh.free(refs);
@@ -140,12 +160,24 @@ interface Row {
   joined: number;
   failed: number;
   idleCpuPct: number;
+  /** Idle CPU again after the jobs (none without jobs). */
+  idleAfterPct?: number;
   idleRssMb: number;
   idleLoopMaxMs: number;
   /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
   joinLoopMaxCpuMs: number;
   runs: Run[];
   churn?: Churn;
+}
+
+/** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
+async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe }> {
+  const a = await cl.probe(true, true);
+  const t0 = nowMs();
+  await sleep(IDLE_MS);
+  const b = await cl.probe(true);
+  logStalls(what, b);
+  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100, probe: b };
 }
 
 async function measure(n: number, jobs: number[], withChurn: boolean): Promise<Row> {
@@ -156,6 +188,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     await cl.probe(true);
     const j = await cl.join(n);
     const joinProbe = await cl.probe(true);
+    logStalls(`N=${n}: join`, joinProbe);
     log(
       `N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms; worst loop delay ${round(joinProbe.loopMaxMs, 0)} ms, worst turn ${round(joinProbe.loopMaxCpuMs, 1)} ms CPU`,
       j.errors.slice(0, 3),
@@ -163,12 +196,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     // Refused joins (COORDINATOR_FULL past the open-file bound): the jobs run on the nodes that joined.
     if (j.failed > 0) log(`N=${n}: ${j.failed} joins refused; the jobs run on the ${j.joined} nodes that joined`);
     await sleep(2000);
-    // The probe's 10 ms CPU tick is off over the idle window: it would count itself (11-20% of idle samples, session 6).
-    const a = await cl.probe(true, true);
-    const t0 = nowMs();
-    await sleep(IDLE_MS);
-    const b = await cl.probe(true);
-    const idleCpuPct = ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100;
+    const { pct: idleCpuPct, probe: b } = await idleWindow(cl, `N=${n}: idle`);
     log(
       `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
     );
@@ -181,6 +209,14 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
       await sleep(1000);
+    }
+    // Idle again once the jobs are done and freed (issue 14: idle CPU read higher in runs with jobs before it).
+    let idleAfterPct: number | undefined;
+    if (runs.length > 0) {
+      await sleep(2000);
+      const after = await idleWindow(cl, `N=${n}: idle after the jobs`);
+      idleAfterPct = after.pct;
+      log(`N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB`);
     }
     let ch: Churn | undefined;
     if (withChurn) {
@@ -195,6 +231,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
       joined: j.joined,
       failed: j.failed,
       idleCpuPct,
+      idleAfterPct,
       idleRssMb: b.rssBytes / MB,
       idleLoopMaxMs: b.loopMaxMs,
       joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
@@ -225,6 +262,7 @@ runBench(async () => {
     emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
     emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
     emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
+    if (r.idleAfterPct !== undefined) emit(figure(`scale.n${r.n}.idle_cpu_after_jobs`, r.idleAfterPct, '%', r.idleCpuPct));
     emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
     r.runs.forEach((run, i) => {
       const br = b?.runs[i] ?? null;
