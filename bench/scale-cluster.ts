@@ -184,6 +184,17 @@ export class Cluster {
     return false;
   }
 
+  /** Waits until the coordinator holds at most `tasks` tasks and `objects` objects; returns false after `ms`. */
+  async settled(tasks: number, objects: number, ms: number): Promise<boolean> {
+    const end = nowMs() + ms;
+    while (nowMs() < end) {
+      const s = await this.stats().catch(() => null);
+      if (s && s.tasks <= tasks && s.objects <= objects) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
   async stats(): Promise<Record<string, number>> {
     const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok) throw new Error(`/api/stats: ${res.status}`);

@@ -8,7 +8,7 @@ import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
-import { stallProbe, type StallReport } from '../coordinator/stall-probe.js';
+import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -38,7 +38,7 @@ export interface Probe {
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
-  /** Iterations over 50 ms of process CPU (GC threads included), and their CPU by column: totals. */
+  /** SCALE_STALLS=1: iterations over 50 ms of the loop thread's CPU, and their CPU by column: totals (zero otherwise). */
   loopCpuLong: number;
   loopCpuLongByPart: Record<string, number>;
   /** The iteration of most CPU since the last reset, and its CPU by column. */
@@ -79,12 +79,13 @@ async function main(): Promise<void> {
     res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
   // Long iterations by CPU too: a getrusage at each part's start and end (bench only).
-  // SCALE_STALLS=1: every callback of the loop timed and named (a few percent of CPU: not for the CPU-per-task figures).
-  if (process.env.SCALE_STALLS === '1') stallProbe.start();
-  loopBudget.cpuClock = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
+  // SCALE_STALLS=1: every callback of the loop timed and named, and the loop budget's parts by CPU (a clock read
+  // at every part's start and end: 14% of the coordinator's CPU in a profile at 100 nodes, so not in the runs
+  // whose CPU per task counts).
+  if (process.env.SCALE_STALLS === '1') {
+    stallProbe.start();
+    loopBudget.cpuClock = threadCpuMs;
+  }
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpuNow = () => {

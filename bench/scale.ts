@@ -32,11 +32,19 @@ import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine, type Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
 
+/** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
+const STALLS = process.env.SCALE_STALLS === '1';
+/** How long a job's results may take to be freed before the bench goes on (ms). */
+const FREE_WAIT_MS = 120_000;
 /** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
 const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
 
 interface Run {
   tasks: number;
+  /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
+  freeMs: number;
+  freeCpuUsPerTask: number;
+  freeLoopMaxMs: number;
   tasksPerSec: number;
   cpuUsPerTask: number;
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
@@ -122,8 +130,21 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
     const s1 = await cl.stats();
+    // The results freed: until the coordinator holds no more tasks and objects than before the job (the driver's
+    // releases are handled a slice per turn), with its CPU and loop over that time; the idle window comes after.
+    const f0 = nowMs();
     mesh.free(refs);
+    const freed = await cl.settled(s0.tasks, s0.objects, FREE_WAIT_MS);
+    const freeMs = nowMs() - f0;
+    const afterFree = await cl.probe(true);
+    logStalls(`${count} tasks, their free`, afterFree);
+    log(
+      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, longest GC ${round(afterFree.gcMaxMs, 1)} ms ${afterFree.gcMaxKind}`,
+    );
     return {
+      freeMs,
+      freeCpuUsPerTask: (afterFree.cpuUs - after.cpuUs) / count,
+      freeLoopMaxMs: afterFree.loopMaxMs,
       tasks: count,
       tasksPerSec: (count / ms) * 1000,
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
@@ -204,7 +225,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}; ${r.loopCpuLong} over 50 ms CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
@@ -274,9 +295,14 @@ runBench(async () => {
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
       emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
-      emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
-      emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
+      if (STALLS) {
+        emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
+        emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
+      }
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
+      emit(figure(`${k}.free_ms`, run.freeMs, 'ms'));
+      emit(figure(`${k}.free_cpu_per_task`, run.freeCpuUsPerTask, 'µs', br?.freeCpuUsPerTask ?? null));
+      emit(figure(`${k}.free_loop_delay_max`, run.freeLoopMaxMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
       emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
