@@ -27,7 +27,7 @@
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
-import { Cluster } from './scale-cluster.js';
+import { Cluster, NODES_NICE } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine, type Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
@@ -101,7 +101,9 @@ function logStalls(what: string, p: Probe): void {
       `${round(s.cpuMs, 1)} ms CPU (${round(s.wallMs, 0)} wall, gc ${round(s.gcMs, 0)}) ${s.what}: frames in ${s.counts.framesIn} (+${s.counts.keepalivesIn} keepalives), msgs ${s.counts.msgsIn} [${kinds(s.kinds)}], frames out ${s.counts.framesOut}, assigned ${s.counts.assigned}, nodes given work ${s.counts.nodeTurns}`,
   );
   const w = st.worstTurn;
-  const turn = w ? `${round(w.cpuMs, 1)} ms CPU (${round(w.wallMs, 0)} wall) in ${w.sections} sections: ${w.by.map((g) => `${g.what} x${g.n} ${round(g.cpuMs, 1)} ms`).join('; ')}` : 'none';
+  const turn = w
+    ? `${round(w.cpuMs, 1)} ms CPU (${round(w.wallMs, 0)} wall) in ${w.sections} sections: ${w.by.map((g) => `${g.what} x${g.n} ${round(g.cpuMs, 1)} ms`).join('; ')}`
+    : 'none';
   log(`${what}: ${st.sections} sections in ${st.turns} turns, ${st.turnsOver50} turns over 50 ms CPU; the turn of most CPU: ${turn}`);
   for (const t of top) log(`${what}:   ${t}`);
 }
@@ -193,12 +195,18 @@ interface Row {
 
 /** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
 async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe }> {
+  const s0 = await cl.stats();
   const a = await cl.probe(true, true);
   const t0 = nowMs();
   await sleep(IDLE_MS);
   const b = await cl.probe(true);
+  const ms = nowMs() - t0;
+  const s1 = await cl.stats();
   logStalls(what, b);
-  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100, probe: b };
+  // What came in meanwhile: idle nodes' keepalives, and frames (heartbeats of nodes not idle).
+  const perS = (k: string) => round(((s1[k] ?? 0) - (s0[k] ?? 0)) / (ms / 1000), 0);
+  log(`${what}: ${perS('traffic.keepalivesIn')} keepalives/s, ${perS('traffic.nodeFramesIn')} node frames/s, ${perS('traffic.in.heartbeat')} heartbeats/s`);
+  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / ms) * 100, probe: b };
 }
 
 async function measure(n: number, jobs: number[], withChurn: boolean): Promise<Row> {
@@ -266,6 +274,9 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
 
 runBench(async () => {
   const sizes = (process.env.SCALE_NODES ?? '100,1000,10000').split(',').map(Number);
+  log(
+    `node processes at nice ${NODES_NICE} (SCALE_NODES_NICE)${STALLS ? '; SCALE_STALLS=1: the probe costs CPU, do not read CPU per task from this run' : ''}`,
+  );
   if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
   const jobs = [20_000];
   if (process.env.SCALE_100K !== '0') jobs.push(100_000);
