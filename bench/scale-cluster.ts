@@ -12,12 +12,13 @@ import type { NodesReport, NodesRequest } from './scale-nodes.js';
 
 const NODES_PER_PROCESS = 2500;
 /**
- * The node processes' niceness (SCALE_NODES_NICE, 10 by default; 0: as the coordinator): on 2 cores the
- * simulated nodes compete with the coordinator, and its loop delay then counts their turns on the CPU. Niced,
- * the kernel runs the coordinator first when both want a core (weight 1024 against 110), so that the delay
- * measured is more the coordinator's own. Baseline and large N run the same way.
+ * The node processes' niceness (SCALE_NODES_NICE; 0, the default: as the coordinator). On 2 cores the simulated
+ * nodes compete with the coordinator, and its loop delay then counts their turns on the CPU; at nice 10 the kernel
+ * runs the coordinator first when both want a core (weight 1024 against 110). For a quiet machine only, with
+ * baseline and large N alike: where other processes load the machine (load 18, session 12), niced nodes got so
+ * little CPU that 658 of 10,000 missed their heartbeats and were declared dead in a 20,000-task job.
  */
-export const NODES_NICE = Number(process.env.SCALE_NODES_NICE ?? 10);
+export const NODES_NICE = Number(process.env.SCALE_NODES_NICE ?? 0);
 const JOIN_CONCURRENCY = 64;
 
 /** The /api/stats poller's thread (CommonJS, as eval workers are). */
