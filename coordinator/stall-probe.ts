@@ -27,7 +27,7 @@ const COUNTS = ['framesIn', 'keepalivesIn', 'msgsIn', 'framesOut', 'assigned', '
 type CountName = (typeof COUNTS)[number];
 
 export interface Section {
-  /** What ran: `timer <fn>`, `immediate <fn>`, or the handle's kind (`TCP`, `HTTPINCOMINGMESSAGE`...). */
+  /** What ran: `callback <fn>` (a timer's or an immediate's: its name, else its first characters), or the resource's class (`TCP`, `HTTPServerAsyncResource`...). */
   what: string;
   cpuMs: number;
   wallMs: number;
