@@ -8,6 +8,7 @@ import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
+import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -37,12 +38,14 @@ export interface Probe {
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
-  /** Iterations over 50 ms of process CPU (GC threads included), and their CPU by column: totals. */
+  /** SCALE_STALLS=1: iterations over 50 ms of the loop thread's CPU, and their CPU by column: totals (zero otherwise). */
   loopCpuLong: number;
   loopCpuLongByPart: Record<string, number>;
   /** The iteration of most CPU since the last reset, and its CPU by column. */
   loopCpuLongestMs: number;
   loopCpuLongestByPart: Record<string, number>;
+  /** SCALE_STALLS=1: the longest synchronous sections and the turn of most CPU since the last reset (coordinator/stall-probe.ts). */
+  stalls?: StallReport;
 }
 
 const GC_KINDS: Record<number, string> = {
@@ -76,10 +79,13 @@ async function main(): Promise<void> {
     res.once('finish', () => (statsServerMax = Math.max(statsServerMax, performance.now() - t0)));
   });
   // Long iterations by CPU too: a getrusage at each part's start and end (bench only).
-  loopBudget.cpuClock = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
+  // SCALE_STALLS=1: every callback of the loop timed and named, and the loop budget's parts by CPU (a clock read
+  // at every part's start and end: 14% of the coordinator's CPU in a profile at 100 nodes, so not in the runs
+  // whose CPU per task counts).
+  if (process.env.SCALE_STALLS === '1') {
+    stallProbe.start();
+    loopBudget.cpuClock = threadCpuMs;
+  }
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   const cpuNow = () => {
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
       loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
       loopCpuLongestMs: loopBudget.cpuLongest,
       loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
+      ...(process.env.SCALE_STALLS === '1' ? { stalls: stallProbe.report(m.reset) } : {}),
     };
     if (m.reset) {
       loopBudget.longest = 0;

@@ -27,15 +27,29 @@
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { connect, type ObjectRef } from '../edge/index.js';
 import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
-import { Cluster } from './scale-cluster.js';
+import { Cluster, NODES_NICE } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine, type Counts } from './scale-counts.js';
+import type { Probe } from './scale-coordinator.js';
 
-/** The idle window (SCALE_IDLE_MS: longer for a steadier idle CPU figure). */
-const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? 5000);
+/** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
+const STALLS = process.env.SCALE_STALLS === '1';
+/** How long a job's results may take to be freed before the bench goes on (ms). */
+const FREE_WAIT_MS = 120_000;
+/**
+ * The idle window (SCALE_IDLE_MS): by default one period of idle nodes' keepalives (a third of the idle dead
+ * window, 30 s unless SCALE_IDLE_DEAD_MS), so that each idle node's keepalive counts once whatever its phase.
+ * The nodes of a job go idle together at its end: a 5 s window after it read 1,366-1,511 keepalives a second
+ * against 975 before the jobs (session 12), an idle CPU of 4.9-5.2% against 2.7-3.3%.
+ */
+const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? Number(process.env.SCALE_IDLE_DEAD_MS ?? 30_000) / 3);
 
 interface Run {
   tasks: number;
+  /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
+  freeMs: number;
+  freeCpuUsPerTask: number;
+  freeLoopMaxMs: number;
   tasksPerSec: number;
   cpuUsPerTask: number;
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
@@ -79,6 +93,26 @@ const columns = (c: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${round(v, 0)}`)
     .join(', ');
 
+/** SCALE_STALLS=1: the longest sections by CPU since the probe before (what ran, what it did) and the turn of most CPU. */
+function logStalls(what: string, p: Probe): void {
+  const st = p.stalls;
+  if (!st) return;
+  const kinds = (k: Record<string, number>) =>
+    Object.entries(k)
+      .map(([n, v]) => `${n} ${v}`)
+      .join(' ');
+  const top = st.top.map(
+    (s) =>
+      `${round(s.cpuMs, 1)} ms CPU (${round(s.wallMs, 0)} wall, gc ${round(s.gcMs, 0)}) ${s.what}: frames in ${s.counts.framesIn} (+${s.counts.keepalivesIn} keepalives), msgs ${s.counts.msgsIn} [${kinds(s.kinds)}], frames out ${s.counts.framesOut}, assigned ${s.counts.assigned}, nodes given work ${s.counts.nodeTurns}`,
+  );
+  const w = st.worstTurn;
+  const turn = w
+    ? `${round(w.cpuMs, 1)} ms CPU (${round(w.wallMs, 0)} wall) in ${w.sections} sections: ${w.by.map((g) => `${g.what} x${g.n} ${round(g.cpuMs, 1)} ms`).join('; ')}`
+    : 'none';
+  log(`${what}: ${st.sections} sections in ${st.turns} turns, ${st.turnsOver50} turns over 50 ms CPU; the turn of most CPU: ${turn}`);
+  for (const t of top) log(`${what}:   ${t}`);
+}
+
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
 async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Promise<Run> {
   const mesh = await connect({ url: cl.url, token: cl.token });
@@ -100,10 +134,24 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
+    logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
     const s1 = await cl.stats();
+    // The results freed: until the coordinator holds no more tasks and objects than before the job (the driver's
+    // releases are handled a slice per turn), with its CPU and loop over that time; the idle window comes after.
+    const f0 = nowMs();
     mesh.free(refs);
+    const freed = await cl.settled(s0.tasks, s0.objects, FREE_WAIT_MS);
+    const freeMs = nowMs() - f0;
+    const afterFree = await cl.probe(true);
+    logStalls(`${count} tasks, their free`, afterFree);
+    log(
+      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, longest GC ${round(afterFree.gcMaxMs, 1)} ms ${afterFree.gcMaxKind}`,
+    );
     return {
+      freeMs,
+      freeCpuUsPerTask: (afterFree.cpuUs - after.cpuUs) / count,
+      freeLoopMaxMs: afterFree.loopMaxMs,
       tasks: count,
       tasksPerSec: (count / ms) * 1000,
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
@@ -140,12 +188,30 @@ interface Row {
   joined: number;
   failed: number;
   idleCpuPct: number;
+  /** Idle CPU again after the jobs (none without jobs). */
+  idleAfterPct?: number;
   idleRssMb: number;
   idleLoopMaxMs: number;
   /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
   joinLoopMaxCpuMs: number;
   runs: Run[];
   churn?: Churn;
+}
+
+/** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
+async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe }> {
+  const s0 = await cl.stats();
+  const a = await cl.probe(true, true);
+  const t0 = nowMs();
+  await sleep(IDLE_MS);
+  const b = await cl.probe(true);
+  const ms = nowMs() - t0;
+  const s1 = await cl.stats();
+  logStalls(what, b);
+  // What came in meanwhile: idle nodes' keepalives, and frames (heartbeats of nodes not idle).
+  const perS = (k: string) => round(((s1[k] ?? 0) - (s0[k] ?? 0)) / (ms / 1000), 0);
+  log(`${what}: ${perS('traffic.keepalivesIn')} keepalives/s, ${perS('traffic.nodeFramesIn')} node frames/s, ${perS('traffic.in.heartbeat')} heartbeats/s`);
+  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / ms) * 100, probe: b };
 }
 
 async function measure(n: number, jobs: number[], withChurn: boolean): Promise<Row> {
@@ -156,6 +222,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     await cl.probe(true);
     const j = await cl.join(n);
     const joinProbe = await cl.probe(true);
+    logStalls(`N=${n}: join`, joinProbe);
     log(
       `N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms; worst loop delay ${round(joinProbe.loopMaxMs, 0)} ms, worst turn ${round(joinProbe.loopMaxCpuMs, 1)} ms CPU`,
       j.errors.slice(0, 3),
@@ -163,12 +230,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     // Refused joins (COORDINATOR_FULL past the open-file bound): the jobs run on the nodes that joined.
     if (j.failed > 0) log(`N=${n}: ${j.failed} joins refused; the jobs run on the ${j.joined} nodes that joined`);
     await sleep(2000);
-    // The probe's 10 ms CPU tick is off over the idle window: it would count itself (11-20% of idle samples, session 6).
-    const a = await cl.probe(true, true);
-    const t0 = nowMs();
-    await sleep(IDLE_MS);
-    const b = await cl.probe(true);
-    const idleCpuPct = ((b.cpuUs - a.cpuUs) / 1000 / (nowMs() - t0)) * 100;
+    const { pct: idleCpuPct, probe: b } = await idleWindow(cl, `N=${n}: idle`);
     log(
       `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
     );
@@ -176,11 +238,19 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}; ${r.loopCpuLong} over 50 ms CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
       runs.push(r);
       await sleep(1000);
+    }
+    // Idle again once the jobs are done and freed (issue 14: idle CPU read higher in runs with jobs before it).
+    let idleAfterPct: number | undefined;
+    if (runs.length > 0) {
+      await sleep(2000);
+      const after = await idleWindow(cl, `N=${n}: idle after the jobs`);
+      idleAfterPct = after.pct;
+      log(`N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB`);
     }
     let ch: Churn | undefined;
     if (withChurn) {
@@ -195,6 +265,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
       joined: j.joined,
       failed: j.failed,
       idleCpuPct,
+      idleAfterPct,
       idleRssMb: b.rssBytes / MB,
       idleLoopMaxMs: b.loopMaxMs,
       joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
@@ -208,6 +279,9 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
 
 runBench(async () => {
   const sizes = (process.env.SCALE_NODES ?? '100,1000,10000').split(',').map(Number);
+  log(
+    `node processes at nice ${NODES_NICE} (SCALE_NODES_NICE)${STALLS ? '; SCALE_STALLS=1: the probe costs CPU, do not read CPU per task from this run' : ''}`,
+  );
   if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
   const jobs = [20_000];
   if (process.env.SCALE_100K !== '0') jobs.push(100_000);
@@ -225,6 +299,7 @@ runBench(async () => {
     emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
     emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
     emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
+    if (r.idleAfterPct !== undefined) emit(figure(`scale.n${r.n}.idle_cpu_after_jobs`, r.idleAfterPct, '%', r.idleCpuPct));
     emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
     r.runs.forEach((run, i) => {
       const br = b?.runs[i] ?? null;
@@ -236,9 +311,14 @@ runBench(async () => {
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
       emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
-      emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
-      emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
+      if (STALLS) {
+        emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
+        emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
+      }
       emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
+      emit(figure(`${k}.free_ms`, run.freeMs, 'ms'));
+      emit(figure(`${k}.free_cpu_per_task`, run.freeCpuUsPerTask, 'µs', br?.freeCpuUsPerTask ?? null));
+      emit(figure(`${k}.free_loop_delay_max`, run.freeLoopMaxMs, 'ms'));
       emit(figure(`${k}.packed`, run.packed, 'tasks'));
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
       emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));

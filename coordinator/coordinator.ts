@@ -185,7 +185,13 @@ export class Coordinator implements Managers {
   onClose(s: Session, code = 1006): void {
     if (this.stopped || !this.sessions.has(s)) return;
     // What it sent before closing counts: its waiting frames are handled first (in later turns; then this runs again).
-    if (this.inbox.closing(s, code)) return;
+    if (this.inbox.closing(s, code)) {
+      // Its socket is gone: nothing new is placed on a node meanwhile (its frames' `done`s make it look free; under
+      // churn at 10,000 nodes, tasks placed on nodes that had left were lost again and again, past their retries).
+      const n = s.role === 'node' && s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
+      if (n) this.scheduler.removeNode(n);
+      return;
+    }
     if (!this.sessions.delete(s)) return;
     this.jobs.drivers.delete(s);
     const job = s.role === 'driver' && s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;

@@ -73,8 +73,9 @@ export class LoopBudget {
   private open = -1;
   private readonly kept: LongIteration[] = [];
   /**
-   * Process CPU time (ms), when set (bench:scale's coordinator): iterations are also counted long by their CPU,
-   * with their CPU by column (GC in the column it ran in, idle costs none), a figure a loaded machine does not inflate.
+   * A CPU clock (ms), when set (bench:scale's coordinator with SCALE_STALLS=1: the loop thread's): iterations are also
+   * counted long by their CPU, with their CPU by column (GC in the column it ran in, idle costs none), a figure a
+   * loaded machine does not inflate. Read at every part's start and end: not free.
    */
   cpuClock: (() => number) | null = null;
   cpuLong = 0;

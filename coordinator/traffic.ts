@@ -11,7 +11,7 @@ import { messages, type MessageKind } from '../shared/protocol/messages.js';
  * from the decoder, and an object's keyed read of one cost more than both Map
  * operations (42 vs 26 ns a message, micro-bench over msgpackr-decoded kinds).
  */
-const KINDS = Object.keys(messages) as MessageKind[];
+export const KINDS = Object.keys(messages) as MessageKind[];
 const SLOT = new Map<MessageKind, number>(KINDS.map((k, i) => [k, i]));
 
 export class Traffic {
@@ -43,6 +43,20 @@ export class Traffic {
 
   msgIn(k: MessageKind): void {
     this.msgsIn[SLOT.get(k)!]++;
+    this.msgsInAll++;
+  }
+
+  /** Messages in, all kinds (coordinator/stall-probe.ts reads it a callback). */
+  msgsInAll = 0;
+
+  /** Messages of a kind sent so far. */
+  outOf(k: MessageKind): number {
+    return this.msgsOut[SLOT.get(k)!];
+  }
+
+  /** Copies the messages in by kind (KINDS order) into `to`. */
+  copyIn(to: Float64Array): void {
+    to.set(this.msgsIn);
   }
 
   msgOut(k: MessageKind): void {

@@ -99,6 +99,37 @@ describe('a session closing with frames still waiting', () => {
   });
 });
 
+describe('a node closing with frames still waiting', () => {
+  it('leaves the scheduler at once: nothing new is placed on it while its last frames are handled, then it is gone', async () => {
+    const co = (c = new Coordinator({ storage: new MemoryStorage() }));
+    const { s } = session(co);
+    co.onFrame(
+      s,
+      encodeFrame([{ t: 'hello', role: 'node', version: PROTOCOL_VERSION, node: { kind: 'edge', name: 'n', resources: { cpu: 1 }, storeBytes: 1 << 20 } }]),
+    );
+    await turn();
+    const n = co.gcs.nodes.get(s.nodeId!)!;
+    expect(co.scheduler.index.has(n)).toBe(true);
+    let now = 1e6;
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1));
+    co.onFrame(s, encodeFrame(Array.from({ length: 2000 }, (_, i) => ({ t: 'heartbeat', running: 0, queued: i % 3, storeBytes: 0 }) as Msg)));
+    co.onClose(s, 1006);
+    // Still a member while its frames are handled, but no longer a place for tasks.
+    expect(co.sessions.has(s)).toBe(true);
+    expect(co.gcs.nodes.get(n.id)).toBe(n);
+    expect(co.scheduler.index.has(n)).toBe(false);
+    let turns = 0;
+    while (co.sessions.has(s) && turns < 10_000) {
+      await turn();
+      // Its heartbeats re-file nothing: it stays out.
+      expect(co.scheduler.index.has(n)).toBe(false);
+      turns++;
+    }
+    expect(turns).toBeGreaterThan(1);
+    expect(co.gcs.nodes.get(n.id)).toBeUndefined();
+  });
+});
+
 describe('one slice a turn for all sessions', () => {
   it('frames of 100 sessions arriving in one turn are handled a slice in all, not a slice each; the rest waits, in order, served round robin', async () => {
     const co = (c = new Coordinator({ storage: new MemoryStorage() }));
