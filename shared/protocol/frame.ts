@@ -3,7 +3,7 @@
 // bytes or FRAME_MAX_MSGS messages); an idle side's within one task.
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
-import { MAX_BATCH, messageCheck, type Msg } from './messages.js';
+import { MAX_BATCH, messageCheck, type Msg, type MsgOf } from './messages.js';
 import { nextTurn } from '../turn.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
@@ -26,6 +26,14 @@ export const FRAME_MAX_MSGS = 256;
  * A busy one (frames going out faster) still batches per turn.
  */
 export const IDLE_FLUSH_MS = 0.25;
+/**
+ * Consecutive subscribes queued in one frame travel as one message of up to
+ * this many ids (issue 14): a driver's get of 20,000 refs was 20,000 messages
+ * of one id, each decoded, checked and dispatched on the coordinator. Equal to
+ * the coordinator's SPLIT_IDS (coordinator/message-slices.ts), which cuts
+ * longer per-id messages anyway.
+ */
+export const MERGE_IDS = 128;
 /** Default hard limit on one incoming frame. */
 export const FRAME_HARD_MAX = 8 << 20;
 
@@ -53,6 +61,9 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
   return raw as Msg[];
 }
 
+/** An object id in a frame: 40 hex characters and its string header. */
+const ID_BYTES_EST = 44;
+
 function payloadBytes(m: Msg): number {
   switch (m.t) {
     case 'chunk':
@@ -76,7 +87,8 @@ function payloadBytes(m: Msg): number {
     case 'release':
     case 'borrow':
     case 'dropped':
-      return 64 + m.ids.length * 44; // an object id: 40 hex characters and its string header
+    case 'subscribe':
+      return 64 + m.ids.length * ID_BYTES_EST;
     case 'done': {
       let n = 64;
       for (const r of m.results) n += r.v ? r.v.byteLength : 64;
@@ -108,6 +120,8 @@ export class Outbox {
   private bytes = 0;
   private scheduled = false;
   private lastSent = -Infinity;
+  /** The subscribe this outbox made by merging (its own ids array), while it is the last message queued. */
+  private merged: MsgOf<'subscribe'> | null = null;
   private readonly flushLater = () => this.turnFlush();
   /**
    * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
@@ -121,6 +135,7 @@ export class Outbox {
   ) {}
 
   push(m: Msg): void {
+    if (m.t === 'subscribe' && this.mergeSubscribe(m)) return;
     this.queue.push(m);
     this.bytes += payloadBytes(m);
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
@@ -130,6 +145,27 @@ export class Outbox {
       if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
       else if (!idle || !this.turns.now(this)) this.turns.add(this);
     }
+  }
+
+  /**
+   * Adds a subscribe's ids to the subscribe queued right before it (nothing
+   * between them: the ids are handled in the same order), up to MERGE_IDS.
+   * The first merge copies the queued message: a caller's ids array is never written to.
+   */
+  private mergeSubscribe(m: MsgOf<'subscribe'>): boolean {
+    const n = this.queue.length;
+    const last = n > 0 ? this.queue[n - 1] : undefined;
+    if (last?.t !== 'subscribe' || last.ids.length + m.ids.length > MERGE_IDS) return false;
+    let into = this.merged;
+    if (last !== into) {
+      into = this.merged = { t: 'subscribe', ids: last.ids.slice() };
+      this.queue[n - 1] = into;
+    }
+    for (const id of m.ids) into.ids.push(id);
+    this.bytes += m.ids.length * ID_BYTES_EST;
+    // Its flush is scheduled (the queue was not empty); only the size bound is new.
+    if (this.bytes >= FRAME_SOFT_MAX) this.flush();
+    return true;
   }
 
   /** The end-of-turn flush it asked for (once per push that found it unscheduled). */
@@ -144,6 +180,7 @@ export class Outbox {
     const q = this.queue;
     this.queue = [];
     this.bytes = 0;
+    this.merged = null;
     const extra = this.riding?.();
     if (extra) q.push(extra);
     this.lastSent = performance.now();

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, Outbox } from '../../shared/protocol/frame.js';
+import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, MERGE_IDS, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -501,6 +501,35 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(got.length).toBe(Math.ceil(count / FRAME_MAX_MSGS));
     for (const msgs of got) expect(msgs.length).toBeLessThanOrEqual(FRAME_MAX_MSGS);
     expect(got.flat().map((m) => (m as MsgOf<'submit'>).spec.taskId)).toEqual(Array.from({ length: count }, (_, i) => childTaskId(root, i)));
+  });
+
+  it('consecutive subscribes travel as one message of up to MERGE_IDS ids, in order; anything between them keeps them apart (issue 14)', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    const ids = Array.from({ length: 300 }, (_, i) => returnObjectId(childTaskId(root, i), 0));
+    const given = ids.slice(0, 2);
+    out.push({ t: 'subscribe', ids: given });
+    for (const id of ids.slice(2, 299)) out.push({ t: 'subscribe', ids: [id] });
+    out.push(examples.heartbeat);
+    out.push({ t: 'subscribe', ids: [ids[299]] });
+    expect(out.pending).toBe(5);
+    await nextTurn();
+    const got = frames.flatMap((f) => decodeFrame(f));
+    expect(got.map((m) => m.t)).toEqual(['subscribe', 'subscribe', 'subscribe', 'heartbeat', 'subscribe']);
+    expect(got.map((m) => ('ids' in m ? m.ids.length : 0))).toEqual([MERGE_IDS, MERGE_IDS, 299 - 2 * MERGE_IDS, 0, 1]);
+    expect(got.flatMap((m) => (m.t === 'subscribe' ? m.ids : []))).toEqual(ids);
+    // The caller's array was copied, not written to.
+    expect(given).toEqual(ids.slice(0, 2));
+  });
+
+  it('a subscribe is not merged into one already sent', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    out.push({ t: 'subscribe', ids: [returnObjectId(childTaskId(root, 1), 0)] });
+    out.flush();
+    out.push({ t: 'subscribe', ids: [returnObjectId(childTaskId(root, 2), 0)] });
+    await nextTurn();
+    expect(frames.map((f) => decodeFrame(f).map((m) => ('ids' in m ? m.ids.length : 0)))).toEqual([[1], [1]]);
   });
 
   it('releases of 128 ids each leave in frames near the soft limit, not 1,024 of them in one frame of 5 MB', async () => {
