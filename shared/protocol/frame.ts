@@ -5,6 +5,7 @@ import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
 import { MAX_BATCH, messageCheck, type Msg, type MsgOf } from './messages.js';
 import { nextTurn } from '../turn.js';
+import { decodeRecordsFrame, encodeRecordsFrame, RECORDS_MARK, worthRecords } from './frame-records.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
@@ -37,8 +38,9 @@ export const MERGE_IDS = 128;
 /** Default hard limit on one incoming frame. */
 export const FRAME_HARD_MAX = 8 << 20;
 
-export function encodeFrame(msgs: Msg[]): Uint8Array {
-  return framePackr.pack(msgs);
+/** `records`: a frame to the coordinator, its hot messages as records of a fixed table if it holds any (frame-records.ts). */
+export function encodeFrame(msgs: Msg[], records = false): Uint8Array {
+  return records && worthRecords(msgs) ? encodeRecordsFrame(msgs) : framePackr.pack(msgs);
 }
 
 /** Decodes and validates a frame; throws ProtocolError naming what is wrong. */
@@ -48,7 +50,7 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
   }
   let raw: unknown;
   try {
-    raw = framePackr.unpack(data);
+    raw = data[0] === RECORDS_MARK ? decodeRecordsFrame(data) : framePackr.unpack(data);
   } catch (e) {
     throw new ProtocolError('BAD_FRAME', `frame is not valid msgpack: ${(e as Error).message}`);
   }
@@ -132,6 +134,8 @@ export class Outbox {
     private readonly sendFrame: (frame: Uint8Array) => void,
     private readonly riding?: () => Msg | null,
     private readonly turns?: FlushTurns,
+    /** Frames to the coordinator: hot messages as records of a fixed table (frame-records.ts). */
+    private readonly records = false,
   ) {}
 
   push(m: Msg): void {
@@ -184,7 +188,7 @@ export class Outbox {
     const extra = this.riding?.();
     if (extra) q.push(extra);
     this.lastSent = performance.now();
-    this.sendFrame(encodeFrame(q));
+    this.sendFrame(encodeFrame(q, this.records));
   }
 
   get pending(): number {

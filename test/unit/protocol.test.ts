@@ -6,6 +6,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
+import { RECORDS_MARK } from '../../shared/protocol/frame-records.js';
+import { frameCount } from '../../coordinator/message-slices.js';
 import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, MERGE_IDS, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
@@ -178,6 +180,38 @@ describe('every message kind', () => {
       expect(plain(back[0])).toEqual(plain(m));
     });
   }
+
+  for (const k of kinds) {
+    it(`a valid '${k}' survives a frame of records to the coordinator`, () => {
+      const back = decodeFrame(encodeFrame([examples[k], examples.submit], true));
+      expect(plain(back)).toEqual(plain([examples[k], examples.submit]));
+    });
+  }
+
+  it('frames to the coordinator holding a submit or a done go as records: marked, smaller, read back the same (issue 14)', () => {
+    const batch: Msg[] = Array.from({ length: 256 }, (_, i) => ({
+      t: 'submit',
+      spec: { ...spec, actor: undefined, retryExceptions: undefined, verify: undefined, taskId: childTaskId(root, i), attempt: i },
+    }));
+    batch.push(examples.done, { ...examples.done, ex: 3 }, { t: 'submit', spec: { ...spec, resources: { cpu: 1, gpu: 2 } }, local: true });
+    const records = encodeFrame(batch, true);
+    const maps = encodeFrame(batch);
+    expect(records[0]).toBe(RECORDS_MARK);
+    expect(maps[0]).not.toBe(RECORDS_MARK);
+    // A spec's keys as taskSpecOf lists them: the table's record, no key name sent (ids are most of the rest).
+    expect(records.byteLength).toBeLessThan(maps.byteLength * 0.75);
+    expect(plain(decodeFrame(records))).toEqual(plain(batch));
+    expect(frameCount(records)).toBe(batch.length);
+    // A frame with neither stays maps.
+    expect(encodeFrame([examples.heartbeat, examples.release], true)[0]).not.toBe(RECORDS_MARK);
+  });
+
+  it('the small integers of a plain frame are integers, never taken for record numbers', () => {
+    // msgpack writes 64..127 as one byte, the numbers records use: only a marked frame is read with the table.
+    const m: MsgOf<'heartbeat'> = { t: 'heartbeat', running: 64, queued: 65, storeBytes: 72 };
+    expect(decodeFrame(rawFrame([m]))).toEqual([m]);
+    expect(decodeFrame(encodeFrame([m, examples.done], true))[0]).toEqual(m);
+  });
 
   it('all kinds travel together in one frame, in order', () => {
     const all = kinds.map((k) => examples[k]) as Msg[];
