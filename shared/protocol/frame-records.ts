@@ -56,9 +56,19 @@ function recordShape(o: Record<string, unknown>): boolean {
   return (o.taskId !== undefined && o.fnId !== undefined) || o.refs !== undefined || o.v !== undefined || o.r !== undefined;
 }
 
+/**
+ * The table as msgpackr wants it. Each list is marked shared: a frame may
+ * define a record of its own under a table number (any peer can send one), and
+ * msgpackr puts back only shared lists after reading that frame; unmarked, one
+ * such frame changed the table for every later frame of every session.
+ */
+function table(): string[][] {
+  return SHAPES.map((k) => Object.assign(k.slice(), { isShared: true }));
+}
+
 function packr(useRecords: ((o: Record<string, unknown>) => boolean) | undefined): Packr {
   return new Packr({
-    structures: SHAPES.map((k) => k.slice()),
+    structures: table(),
     maxSharedStructures: SHAPES.length,
     ...(useRecords ? { useRecords } : {}),
     mapsAsObjects: true,

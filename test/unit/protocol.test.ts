@@ -206,6 +206,18 @@ describe('every message kind', () => {
     expect(encodeFrame([examples.heartbeat, examples.release], true)[0]).not.toBe(RECORDS_MARK);
   });
 
+  it('a frame that redefines a record number of the table changes nothing for the next frames (any peer can send one)', () => {
+    const sent: Msg[] = [{ t: 'submit', spec }, examples.done]; // the table's first record: t, spec
+    const good = encodeFrame(sent, true);
+    const keys = rawPackr.pack(['x']);
+    // RECORDS_MARK, an array of one, then a record defined in the frame (msgpackr's 'r' extension) under the table's first number.
+    const redefine = new Uint8Array([RECORDS_MARK, 0x91, 0xd4, 0x72, 0x40, ...keys, 0x01]);
+    for (const evil of [redefine, redefine.subarray(0, redefine.length - 1)]) {
+      expect(() => decodeFrame(evil)).toThrow(ProtocolError);
+      expect(plain(decodeFrame(good))).toEqual(plain(sent));
+    }
+  });
+
   it('the small integers of a plain frame are integers, never taken for record numbers', () => {
     // msgpack writes 64..127 as one byte, the numbers records use: only a marked frame is read with the table.
     const m: MsgOf<'heartbeat'> = { t: 'heartbeat', running: 64, queued: 65, storeBytes: 72 };
