@@ -13,15 +13,22 @@
 export const SPLIT = 2048;
 export const SHARDS = 64;
 
-/** A shard number (0..SHARDS-1) from an id (a put id shares its task's prefix, a return id its index with its task's other outputs). */
+/** A hex digit's value (0-9, a-f: 0..15); another character gives some number, the same each time. */
+const hexValue = (c: number): number => (c & 15) + 9 * (c >> 6);
+
+/**
+ * A shard number (0..SHARDS-1) from an id: its first byte (random: a task id
+ * is a hash, and every object id starts with its task's) xor its last byte (a
+ * return's or a put's index, so one task's outputs spread too). Two bytes of
+ * hex, no multiply: ~2x faster than the FNV over eight characters it replaced
+ * (issue 14, session 12), with the same spread (test/unit/id-shards.test.ts).
+ */
 export function idShard(id: string): number {
   const n = id.length;
-  if (n === 0) return 0;
-  // FNV-1a over the first four and the last four characters (ids are hex: a put id's index is its last ones).
-  let h = 0x811c9dc5;
-  for (let i = 0; i < 4 && i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  for (let i = Math.max(0, n - 4); i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 15)) & (SHARDS - 1);
+  if (n < 2) return n === 0 ? 0 : id.charCodeAt(0) & (SHARDS - 1);
+  const first = (hexValue(id.charCodeAt(0)) << 4) | hexValue(id.charCodeAt(1));
+  const last = (hexValue(id.charCodeAt(n - 2)) << 4) | hexValue(id.charCodeAt(n - 1));
+  return (first ^ last) & (SHARDS - 1);
 }
 
 /** A Map whose growth and shrinking rehash one shard at a time once it passes SPLIT entries. */

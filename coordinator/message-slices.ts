@@ -6,6 +6,7 @@
 // into messages of SPLIT_IDS ids first, so that a slice can end between them.
 import type { Msg } from '../shared/protocol/messages.js';
 import { loopBudget, LoopPart, type LoopBudget } from './loop-budget.js';
+import { RECORDS_MARK } from '../shared/protocol/frame-records.js';
 
 export const MESSAGE_SLICE_MS = 10;
 /** Ids per message past which a per-id message is cut (a free costs 20-50 µs: 128 are a few ms). */
@@ -63,9 +64,11 @@ export class TurnBudget extends LoopPart {
  * A frame that waits for a later turn is counted against the session's rate limits when it arrives.
  */
 export function frameCount(data: Uint8Array): number | null {
-  const b = data[0];
+  // A frame of records (shared/protocol/frame-records.ts) has its array header after the mark.
+  const at = data[0] === RECORDS_MARK ? 1 : 0;
+  const b = data[at];
   if (b >= 0x90 && b <= 0x9f) return b & 0x0f;
-  if (b === 0xdc && data.byteLength >= 3) return (data[1] << 8) | data[2];
-  if (b === 0xdd && data.byteLength >= 5) return ((data[1] << 24) >>> 0) + ((data[2] << 16) | (data[3] << 8) | data[4]);
+  if (b === 0xdc && data.byteLength >= at + 3) return (data[at + 1] << 8) | data[at + 2];
+  if (b === 0xdd && data.byteLength >= at + 5) return ((data[at + 1] << 24) >>> 0) + ((data[at + 2] << 16) | (data[at + 3] << 8) | data[at + 4]);
   return null;
 }

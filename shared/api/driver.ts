@@ -79,7 +79,7 @@ export class DriverCore implements MeshCore, DriverContext {
         this.links?.stop();
       },
     });
-    this.outbox = new Outbox((frame) => this.link.send(frame));
+    this.outbox = new Outbox((frame) => this.link.send(frame), undefined, undefined, true);
     this.objects = new ObjectClient(
       (m) => this.push(m),
       () => this.link.bufferedAmount,

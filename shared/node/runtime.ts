@@ -89,6 +89,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         this.heartbeat?.framed();
       },
       () => this.heartbeat?.riding() ?? null,
+      undefined,
+      true,
     );
     this.objects = new ObjectClient(
       (m) => this.outbox.push(m),

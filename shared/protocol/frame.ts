@@ -3,8 +3,9 @@
 // bytes or FRAME_MAX_MSGS messages); an idle side's within one task.
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
-import { MAX_BATCH, messageCheck, type Msg } from './messages.js';
+import { MAX_BATCH, messageCheck, type Msg, type MsgOf } from './messages.js';
 import { nextTurn } from '../turn.js';
+import { decodeRecordsFrame, encodeRecordsFrame, RECORDS_MARK, worthRecords } from './frame-records.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
@@ -26,11 +27,20 @@ export const FRAME_MAX_MSGS = 256;
  * A busy one (frames going out faster) still batches per turn.
  */
 export const IDLE_FLUSH_MS = 0.25;
+/**
+ * Consecutive subscribes queued in one frame travel as one message of up to
+ * this many ids (issue 14): a driver's get of 20,000 refs was 20,000 messages
+ * of one id, each decoded, checked and dispatched on the coordinator. Equal to
+ * the coordinator's SPLIT_IDS (coordinator/message-slices.ts), which cuts
+ * longer per-id messages anyway.
+ */
+export const MERGE_IDS = 128;
 /** Default hard limit on one incoming frame. */
 export const FRAME_HARD_MAX = 8 << 20;
 
-export function encodeFrame(msgs: Msg[]): Uint8Array {
-  return framePackr.pack(msgs);
+/** `records`: a frame to the coordinator, its hot messages as records of a fixed table if it holds any (frame-records.ts). */
+export function encodeFrame(msgs: Msg[], records = false): Uint8Array {
+  return records && worthRecords(msgs) ? encodeRecordsFrame(msgs) : framePackr.pack(msgs);
 }
 
 /** Decodes and validates a frame; throws ProtocolError naming what is wrong. */
@@ -40,7 +50,7 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
   }
   let raw: unknown;
   try {
-    raw = framePackr.unpack(data);
+    raw = data[0] === RECORDS_MARK ? decodeRecordsFrame(data) : framePackr.unpack(data);
   } catch (e) {
     throw new ProtocolError('BAD_FRAME', `frame is not valid msgpack: ${(e as Error).message}`);
   }
@@ -52,6 +62,9 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] 
   }
   return raw as Msg[];
 }
+
+/** An object id in a frame: 40 hex characters and its string header. */
+const ID_BYTES_EST = 44;
 
 function payloadBytes(m: Msg): number {
   switch (m.t) {
@@ -76,7 +89,8 @@ function payloadBytes(m: Msg): number {
     case 'release':
     case 'borrow':
     case 'dropped':
-      return 64 + m.ids.length * 44; // an object id: 40 hex characters and its string header
+    case 'subscribe':
+      return 64 + m.ids.length * ID_BYTES_EST;
     case 'done': {
       let n = 64;
       for (const r of m.results) n += r.v ? r.v.byteLength : 64;
@@ -108,6 +122,8 @@ export class Outbox {
   private bytes = 0;
   private scheduled = false;
   private lastSent = -Infinity;
+  /** The subscribe this outbox made by merging (its own ids array), while it is the last message queued. */
+  private merged: MsgOf<'subscribe'> | null = null;
   private readonly flushLater = () => this.turnFlush();
   /**
    * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
@@ -118,9 +134,12 @@ export class Outbox {
     private readonly sendFrame: (frame: Uint8Array) => void,
     private readonly riding?: () => Msg | null,
     private readonly turns?: FlushTurns,
+    /** Frames to the coordinator: hot messages as records of a fixed table (frame-records.ts). */
+    private readonly records = false,
   ) {}
 
   push(m: Msg): void {
+    if (m.t === 'subscribe' && this.mergeSubscribe(m)) return;
     this.queue.push(m);
     this.bytes += payloadBytes(m);
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
@@ -130,6 +149,27 @@ export class Outbox {
       if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
       else if (!idle || !this.turns.now(this)) this.turns.add(this);
     }
+  }
+
+  /**
+   * Adds a subscribe's ids to the subscribe queued right before it (nothing
+   * between them: the ids are handled in the same order), up to MERGE_IDS.
+   * The first merge copies the queued message: a caller's ids array is never written to.
+   */
+  private mergeSubscribe(m: MsgOf<'subscribe'>): boolean {
+    const n = this.queue.length;
+    const last = n > 0 ? this.queue[n - 1] : undefined;
+    if (last?.t !== 'subscribe' || last.ids.length + m.ids.length > MERGE_IDS) return false;
+    let into = this.merged;
+    if (last !== into) {
+      into = this.merged = { t: 'subscribe', ids: last.ids.slice() };
+      this.queue[n - 1] = into;
+    }
+    for (const id of m.ids) into.ids.push(id);
+    this.bytes += m.ids.length * ID_BYTES_EST;
+    // Its flush is scheduled (the queue was not empty); only the size bound is new.
+    if (this.bytes >= FRAME_SOFT_MAX) this.flush();
+    return true;
   }
 
   /** The end-of-turn flush it asked for (once per push that found it unscheduled). */
@@ -144,10 +184,11 @@ export class Outbox {
     const q = this.queue;
     this.queue = [];
     this.bytes = 0;
+    this.merged = null;
     const extra = this.riding?.();
     if (extra) q.push(extra);
     this.lastSent = performance.now();
-    this.sendFrame(encodeFrame(q));
+    this.sendFrame(encodeFrame(q, this.records));
   }
 
   get pending(): number {

@@ -6,7 +6,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../shared/errors.js';
 import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, Outbox } from '../../shared/protocol/frame.js';
+import { RECORDS_MARK } from '../../shared/protocol/frame-records.js';
+import { frameCount } from '../../coordinator/message-slices.js';
+import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, MERGE_IDS, Outbox } from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -178,6 +180,50 @@ describe('every message kind', () => {
       expect(plain(back[0])).toEqual(plain(m));
     });
   }
+
+  for (const k of kinds) {
+    it(`a valid '${k}' survives a frame of records to the coordinator`, () => {
+      const back = decodeFrame(encodeFrame([examples[k], examples.submit], true));
+      expect(plain(back)).toEqual(plain([examples[k], examples.submit]));
+    });
+  }
+
+  it('frames to the coordinator holding a submit or a done go as records: marked, smaller, read back the same (issue 14)', () => {
+    const batch: Msg[] = Array.from({ length: 256 }, (_, i) => ({
+      t: 'submit',
+      spec: { ...spec, actor: undefined, retryExceptions: undefined, verify: undefined, taskId: childTaskId(root, i), attempt: i },
+    }));
+    batch.push(examples.done, { ...examples.done, ex: 3 }, { t: 'submit', spec: { ...spec, resources: { cpu: 1, gpu: 2 } }, local: true });
+    const records = encodeFrame(batch, true);
+    const maps = encodeFrame(batch);
+    expect(records[0]).toBe(RECORDS_MARK);
+    expect(maps[0]).not.toBe(RECORDS_MARK);
+    // A spec's keys as taskSpecOf lists them: the table's record, no key name sent (ids are most of the rest).
+    expect(records.byteLength).toBeLessThan(maps.byteLength * 0.75);
+    expect(plain(decodeFrame(records))).toEqual(plain(batch));
+    expect(frameCount(records)).toBe(batch.length);
+    // A frame with neither stays maps.
+    expect(encodeFrame([examples.heartbeat, examples.release], true)[0]).not.toBe(RECORDS_MARK);
+  });
+
+  it('a frame that redefines a record number of the table changes nothing for the next frames (any peer can send one)', () => {
+    const sent: Msg[] = [{ t: 'submit', spec }, examples.done]; // the table's first record: t, spec
+    const good = encodeFrame(sent, true);
+    const keys = rawPackr.pack(['x']);
+    // RECORDS_MARK, an array of one, then a record defined in the frame (msgpackr's 'r' extension) under the table's first number.
+    const redefine = new Uint8Array([RECORDS_MARK, 0x91, 0xd4, 0x72, 0x40, ...keys, 0x01]);
+    for (const evil of [redefine, redefine.subarray(0, redefine.length - 1)]) {
+      expect(() => decodeFrame(evil)).toThrow(ProtocolError);
+      expect(plain(decodeFrame(good))).toEqual(plain(sent));
+    }
+  });
+
+  it('the small integers of a plain frame are integers, never taken for record numbers', () => {
+    // msgpack writes 64..127 as one byte, the numbers records use: only a marked frame is read with the table.
+    const m: MsgOf<'heartbeat'> = { t: 'heartbeat', running: 64, queued: 65, storeBytes: 72 };
+    expect(decodeFrame(rawFrame([m]))).toEqual([m]);
+    expect(decodeFrame(encodeFrame([m, examples.done], true))[0]).toEqual(m);
+  });
 
   it('all kinds travel together in one frame, in order', () => {
     const all = kinds.map((k) => examples[k]) as Msg[];
@@ -501,6 +547,35 @@ describe('Outbox: one frame per event-loop turn', () => {
     expect(got.length).toBe(Math.ceil(count / FRAME_MAX_MSGS));
     for (const msgs of got) expect(msgs.length).toBeLessThanOrEqual(FRAME_MAX_MSGS);
     expect(got.flat().map((m) => (m as MsgOf<'submit'>).spec.taskId)).toEqual(Array.from({ length: count }, (_, i) => childTaskId(root, i)));
+  });
+
+  it('consecutive subscribes travel as one message of up to MERGE_IDS ids, in order; anything between them keeps them apart (issue 14)', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    const ids = Array.from({ length: 300 }, (_, i) => returnObjectId(childTaskId(root, i), 0));
+    const given = ids.slice(0, 2);
+    out.push({ t: 'subscribe', ids: given });
+    for (const id of ids.slice(2, 299)) out.push({ t: 'subscribe', ids: [id] });
+    out.push(examples.heartbeat);
+    out.push({ t: 'subscribe', ids: [ids[299]] });
+    expect(out.pending).toBe(5);
+    await nextTurn();
+    const got = frames.flatMap((f) => decodeFrame(f));
+    expect(got.map((m) => m.t)).toEqual(['subscribe', 'subscribe', 'subscribe', 'heartbeat', 'subscribe']);
+    expect(got.map((m) => ('ids' in m ? m.ids.length : 0))).toEqual([MERGE_IDS, MERGE_IDS, 299 - 2 * MERGE_IDS, 0, 1]);
+    expect(got.flatMap((m) => (m.t === 'subscribe' ? m.ids : []))).toEqual(ids);
+    // The caller's array was copied, not written to.
+    expect(given).toEqual(ids.slice(0, 2));
+  });
+
+  it('a subscribe is not merged into one already sent', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    out.push({ t: 'subscribe', ids: [returnObjectId(childTaskId(root, 1), 0)] });
+    out.flush();
+    out.push({ t: 'subscribe', ids: [returnObjectId(childTaskId(root, 2), 0)] });
+    await nextTurn();
+    expect(frames.map((f) => decodeFrame(f).map((m) => ('ids' in m ? m.ids.length : 0)))).toEqual([[1], [1]]);
   });
 
   it('releases of 128 ids each leave in frames near the soft limit, not 1,024 of them in one frame of 5 MB', async () => {
