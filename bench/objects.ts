@@ -16,6 +16,7 @@
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
 //   ... -- --only=node | tabs | broadcast | paramserver | tabnode     (one part)
+//   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
-import { CHROMIUM_FLAGS, openTab } from './tabs.js';
+import { CHROMIUM_FLAGS, nodesOf, openBareTabs, openTab } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
@@ -134,25 +135,25 @@ async function nodeParts(): Promise<void> {
 }
 
 /**
- * One 64 MiB broadcast to 4 tabs (two Chromium processes) and 4 edge nodes, on a fresh cluster; `swarm` off: all
- * from the origin; `wsLinks` off: the tabs reach Node peers over WebRTC (`?wslinks=0`).
+ * One 64 MiB broadcast to 4 tabs and 4 edge nodes, on a fresh cluster; `swarm` off: all from the origin; `wsLinks`
+ * off: the tabs reach Node peers over WebRTC (`?wslinks=0`). The tabs run bare (openBareTabs: a Chromium process
+ * each, no DevTools client; under Playwright, until session 11, two processes of two tabs, every WebSocket frame
+ * copied to the client); the tasks pinned to them read the object.
  */
 async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast> {
   const how = `${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}, tabs on ${wsLinks ? 'WebSocket' : 'WebRTC'} links to Node peers`;
   phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${how}`);
   const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: swarm ? [] : ['--no-swarm'] });
-  const ctxs: BrowserContext[] = [];
-  const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  let bare: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
   try {
     const edges = await edgeNodeIds(cl.url, cl.token);
-    for (const profile of profiles) {
-      ctxs.push(
-        await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
-      );
-    }
-    const tabs = [];
-    for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}${wsLinks ? '' : '&wslinks=0'}`));
+    const before = new Set((await nodesOf(cl)).map((n) => n.id));
+    bare = await openBareTabs(
+      cl,
+      [0, 1, 2, 3].map((i) => `name=r${i}${wsLinks ? '' : '&wslinks=0'}`),
+    );
+    const tabs = (await nodesOf(cl)).filter((n) => !before.has(n.id));
     mesh = await connect({ url: cl.url, token: cl.token });
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
     // Chromium by process: one that ends during the broadcast (NaN after) is left out, not counted as a negative.
@@ -178,8 +179,7 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
     return r;
   } finally {
     await mesh?.close().catch(() => {});
-    for (const ctx of ctxs) await ctx.close().catch(() => {});
-    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await bare?.close();
     await cl.stop();
   }
 }
@@ -188,6 +188,8 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
 const cpuTotal = (b: Broadcast): number => Object.values(b.cpu).reduce((a, v) => a + v, 0);
 
 async function broadcastParts(): Promise<void> {
+  // --only=broadcast-swarm: the swarm over WebSocket links alone (runs alternated with another build's, issue 17).
+  if (only === 'broadcast-swarm') return void (await broadcastPart(true));
   const base = await broadcastPart(false);
   const ours = await broadcastPart(true);
   const rtc = await broadcastPart(true, false);
@@ -201,7 +203,7 @@ async function broadcastParts(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (only === 'broadcast') return broadcastParts();
+  if (only === 'broadcast' || only === 'broadcast-swarm') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
   if (only !== 'tabs') await nodeParts();
