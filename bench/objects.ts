@@ -32,7 +32,7 @@ import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcas
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import { connectPair, type ChannelCase, type End } from './channel-peer.js';
-import { chromiumPids, cpuMsOf } from './cpu.js';
+import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -234,18 +234,26 @@ async function main(): Promise<void> {
       }),
     );
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
+    const pids = chromiumPids();
 
     for (const mib of SIZES) {
       phase(`${mib} MiB: tabmesh peer link, raw data channel, relay`);
-      const ours = await objectThroughput(mesh, a, b, mib);
-      const raw = await rawThroughput(a.end, b.end, mib);
+      // Chromium's CPU per MiB moved (every tab's process, ROUNDS moves each; the holder's task making the object included).
+      const perMiB = async (move: () => Promise<number>) => {
+        const c0 = chromiumCpuMs(pids);
+        const mibps = await move();
+        return { mibps, cpu: (chromiumCpuMs(pids) - c0) / (mib * ROUNDS) };
+      };
+      const { mibps: ours, cpu: oursCpu } = await perMiB(() => objectThroughput(mesh!, a, b, mib));
+      const { mibps: raw, cpu: rawCpu } = await perMiB(() => rawThroughput(a.end, b.end, mib));
       const relay = await objectThroughput(mesh, c, d, mib);
       log(
-        `${mib} MiB: tabmesh ${round(ours, 1)} MiB/s, raw channel ${round(raw, 1)} MiB/s (ratio ${round(ours / raw, 2)}), relay ${round(relay, 1)} MiB/s; load ${loadavg()
+        `${mib} MiB: tabmesh ${round(ours, 1)} MiB/s (Chromium ${round(oursCpu, 1)} CPU ms/MiB), raw channel ${round(raw, 1)} MiB/s (${round(rawCpu, 1)} ms/MiB; ratios ${round(ours / raw, 2)}, CPU ${round(oursCpu / rawCpu, 2)}), relay ${round(relay, 1)} MiB/s; load ${loadavg()
           .map((x) => x.toFixed(1))
           .join(' ')}`,
       );
       emit(figure(`objects.peer.${mib}MiB`, ours, 'MiB/s', raw));
+      emit(figure(`objects.peer.${mib}MiB.chromiumCpuPerMiB`, oursCpu, 'ms', rawCpu));
       emit(figure(`objects.relay.${mib}MiB`, relay, 'MiB/s', raw));
     }
     phase('time to first byte of a 1 KiB object');
