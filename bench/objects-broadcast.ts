@@ -1,5 +1,5 @@
 // bench:objects, broadcast section (issue 17): one 64 MiB object a driver put,
-// read at once by tasks on 8 readers (4 tabs in two Chromium processes and 4
+// read at once by tasks on 8 readers (4 bare tabs, a Chromium process each, and 4
 // edge nodes). Figures: total time, and bytes the origin (the driver) uploaded
 // divided by the object's size, against the same broadcast with the
 // coordinator's swarm membership off (`--no-swarm`: every reader hears of the

@@ -13,11 +13,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type CDPSession } from 'playwright-core';
-import { WebSocket } from 'ws';
 import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster, type BenchCluster } from './harness.js';
 import { lastEventSeq, paramServerRounds, placedSince } from './objects-paramserver.js';
-import { CHROMIUM_FLAGS, openBareTabs, openTab } from './tabs.js';
+import { CHROMIUM_FLAGS, cdpSession, openBareTabs, openTab } from './tabs.js';
 import { chromiumPids, cpuMsOf, threadsCpu } from './cpu.js';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
@@ -45,28 +44,13 @@ type Profile = Parameters<typeof selfTimes>[0];
 
 /** Starts the CPU profiler of the page of the Chromium whose profile folder is `dir`; the returned function stops it. */
 async function startProfiler(dir: string): Promise<() => Promise<Profile>> {
-  const port = readFileSync(join(dir, 'DevToolsActivePort'), 'latin1').split('\n')[0];
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
-  const ws = new WebSocket(targets.find((x) => x.type === 'page')!.webSocketDebuggerUrl);
-  await new Promise((r, j) => ws.once('open', r).once('error', j));
-  let next = 1;
-  const waiting = new Map<number, (v: unknown) => void>();
-  ws.on('message', (d: Buffer) => {
-    const m = JSON.parse(d.toString()) as { id?: number; result?: unknown };
-    if (m.id) waiting.get(m.id)?.(m.result);
-  });
-  const send = (method: string, params: object = {}) =>
-    new Promise<unknown>((r) => {
-      const id = next++;
-      waiting.set(id, r);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await send('Profiler.enable');
-  await send('Profiler.setSamplingInterval', { interval: 500 });
-  await send('Profiler.start');
+  const s = await cdpSession(dir);
+  await s.send('Profiler.enable');
+  await s.send('Profiler.setSamplingInterval', { interval: 500 });
+  await s.send('Profiler.start');
   return async () => {
-    const { profile } = (await send('Profiler.stop')) as { profile: Profile };
-    ws.close();
+    const { profile } = (await s.send('Profiler.stop')) as { profile: Profile };
+    s.close();
     return profile;
   };
 }

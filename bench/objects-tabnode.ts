@@ -9,7 +9,7 @@
 // 11, bench/tabs.ts openBareTabs): under Playwright every WebSocket frame is
 // copied to its client, and data-channel messages are not. TABNODE_VERBOSE=1
 // prints the coordinator's and the edge node's output (link events: "open over ws").
-import type { Page } from 'playwright-core';
+import type { End } from './channel-peer.js';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, round, startCluster, type BenchCluster } from './harness.js';
@@ -20,9 +20,9 @@ import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
 const SIZES = [16, 64];
 const ROUNDS = 3;
 
-/** Milliseconds `page`'s volunteer node takes to resolve object `id` (at least `n` bytes). */
-export async function resolveInTab(page: Page, id: string, n: number): Promise<number> {
-  return (await page.evaluate(
+/** Milliseconds the volunteer node of the tab `tab` reaches takes to resolve object `id` (at least `n` bytes). */
+export async function resolveInTab(tab: End, id: string, n: number): Promise<number> {
+  return (await tab.run(
     `(async () => { const v = window.tabmeshVolunteer; const t = performance.now(); const f = await v.node.access.resolve('${id}');
       if (!f.bytes || f.bytes.length < ${n}) throw new Error('bad object: ' + JSON.stringify(f.failure ?? f.bytes.length));
       return performance.now() - t; })()`,

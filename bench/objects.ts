@@ -1,7 +1,8 @@
 // Object plane benchmark (issues 4 and 17). First between Node processes
 // (bench/objects-node.ts): put of 1, 16, 80 MiB; an executor reading an 80
 // MiB object on its node; 80 MiB edge -> edge and driver -> edge. Then
-// between two headless Chromium tabs: tabmesh transfer throughput (a tab resolving an object another tab
+// between two bare Chromium tabs (a process each, scripted through a DevTools
+// client of our own with no Network domain: bench/tabs.ts): tabmesh transfer throughput (a tab resolving an object another tab
 // holds: locate, peer link, hash check, store) for 1, 16 and 64 MiB, against
 // a raw data channel between the same two tabs sending the same bytes (the
 // baseline: plain RTCPeerConnection, bench/channel-peer.ts); the same transfer through the coordinator's relay
@@ -16,39 +17,43 @@
 //
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
 //   ... -- --only=node | tabs | broadcast | paramserver | tabnode     (one part)
+//   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { loadavg } from 'node:os';
 import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { emit, figure, log, MB, nowMs, round, startCluster, type BenchCluster, runBench } from './harness.js';
-import { CHROMIUM_FLAGS, openTab } from './tabs.js';
+import { cdpSession, evaluateIn, nodesOf, openBareTabs, type CdpSession } from './tabs.js';
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
-import { connectPair, pageEnd, type ChannelCase } from './channel-peer.js';
-import { chromiumPids, cpuMsOf } from './cpu.js';
+import { connectPair, type ChannelCase, type End } from './channel-peer.js';
+import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
 const RAW_CASE: ChannelCase = { msg: 64 << 10, pacing: 'event', ordered: true, highWater: 2 << 20, low: 512 << 10 };
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
-const v = (page: Page, expr: string) => page.evaluate(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
+const v = (tab: End, expr: string) => tab.run(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
+
+/** A bare tab (a Chromium process, no DevTools client but our own: bench/tabs.ts cdpSession) and its node id. */
+interface Tab {
+  id: string;
+  end: End;
+}
 
 /** MiB/s of `reader` resolving objects of `mib` MiB made on `holder`, best of ROUNDS. */
-async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { page: Page }, mib: number): Promise<number> {
+async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: Tab, mib: number): Promise<number> {
   const make = mesh.remote((n: number, k: number) => new Uint8Array(n).fill(k), { scheduling: { node: holder.id as NodeId, soft: false } });
   let best = Infinity;
   for (let r = 0; r < ROUNDS; r++) {
     const ref = make.remote(mib * MB, r + 1);
     await mesh.wait([ref]);
-    const ms = await resolveInTab(reader.page, ref.id, mib * MB);
+    const ms = await resolveInTab(reader.end, ref.id, mib * MB);
     best = Math.min(best, ms);
     mesh.free([ref]);
   }
@@ -61,8 +66,7 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: { pa
  * refilled on 'bufferedamountlow' as tabmesh's sender does; bench/channel.ts
  * found no setting of these that goes faster), best of ROUNDS.
  */
-async function rawThroughput(a: Page, b: Page, mib: number): Promise<number> {
-  const [A, B] = [pageEnd(a), pageEnd(b)];
+async function rawThroughput(A: End, B: End, mib: number): Promise<number> {
   await connectPair(A, B, true, false, '__raw');
   let best = Infinity;
   for (let r = 0; r < ROUNDS; r++) best = Math.min(best, ((await B.run(`__raw.read(${mib * MB}, ${JSON.stringify(RAW_CASE)})`)) as { ms: number }).ms);
@@ -71,15 +75,15 @@ async function rawThroughput(a: Page, b: Page, mib: number): Promise<number> {
 }
 
 /** Time to first byte (ms) of a 1 KiB object over a new link, then over the open one. */
-async function ttfb(a: { page: Page; id: string }, b: { page: Page }): Promise<{ fresh: number; open: number }> {
+async function ttfb(a: Tab, b: Tab): Promise<{ fresh: number; open: number }> {
   const out = { fresh: Infinity, open: Infinity };
   for (let r = 0; r < ROUNDS; r++) {
     const id = (r + 1).toString(16).padStart(40, 'e');
-    await v(a.page, `v.node.links.closeAll(); v.node.store.put('${id}', new Uint8Array(1024).fill(5), { hash: '', primary: true });`);
-    await v(b.page, `v.node.links.closeAll();`);
+    await v(a.end, `v.node.links.closeAll(); v.node.store.put('${id}', new Uint8Array(1024).fill(5), { hash: '', primary: true });`);
+    await v(b.end, `v.node.links.closeAll();`);
     await new Promise((res) => setTimeout(res, 200));
     const [fresh, open] = (await v(
-      b.page,
+      b.end,
       `const t0 = performance.now(); await v.node.links.fetch('${a.id}', '${id}', 1024); const t1 = performance.now();
        await v.node.links.fetch('${a.id}', '${id}', 1024); return [t1 - t0, performance.now() - t1];`,
     )) as [number, number];
@@ -134,25 +138,25 @@ async function nodeParts(): Promise<void> {
 }
 
 /**
- * One 64 MiB broadcast to 4 tabs (two Chromium processes) and 4 edge nodes, on a fresh cluster; `swarm` off: all
- * from the origin; `wsLinks` off: the tabs reach Node peers over WebRTC (`?wslinks=0`).
+ * One 64 MiB broadcast to 4 tabs and 4 edge nodes, on a fresh cluster; `swarm` off: all from the origin; `wsLinks`
+ * off: the tabs reach Node peers over WebRTC (`?wslinks=0`). The tabs run bare (openBareTabs: a Chromium process
+ * each, no DevTools client; under Playwright, until session 11, two processes of two tabs, every WebSocket frame
+ * copied to the client); the tasks pinned to them read the object.
  */
 async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast> {
   const how = `${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}, tabs on ${wsLinks ? 'WebSocket' : 'WebRTC'} links to Node peers`;
   phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${how}`);
   const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: swarm ? [] : ['--no-swarm'] });
-  const ctxs: BrowserContext[] = [];
-  const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  let bare: { close(): Promise<void> } | null = null;
   let mesh: Mesh | null = null;
   try {
     const edges = await edgeNodeIds(cl.url, cl.token);
-    for (const profile of profiles) {
-      ctxs.push(
-        await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
-      );
-    }
-    const tabs = [];
-    for (let i = 0; i < 4; i++) tabs.push(await openTab(ctxs[i % 2], cl, `name=r${i}${wsLinks ? '' : '&wslinks=0'}`));
+    const before = new Set((await nodesOf(cl)).map((n) => n.id));
+    bare = await openBareTabs(
+      cl,
+      [0, 1, 2, 3].map((i) => `name=r${i}${wsLinks ? '' : '&wslinks=0'}`),
+    );
+    const tabs = (await nodesOf(cl)).filter((n) => !before.has(n.id));
     mesh = await connect({ url: cl.url, token: cl.token });
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
     // Chromium by process: one that ends during the broadcast (NaN after) is left out, not counted as a negative.
@@ -178,8 +182,7 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
     return r;
   } finally {
     await mesh?.close().catch(() => {});
-    for (const ctx of ctxs) await ctx.close().catch(() => {});
-    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await bare?.close();
     await cl.stop();
   }
 }
@@ -188,6 +191,8 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
 const cpuTotal = (b: Broadcast): number => Object.values(b.cpu).reduce((a, v) => a + v, 0);
 
 async function broadcastParts(): Promise<void> {
+  // --only=broadcast-swarm: the swarm over WebSocket links alone (runs alternated with another build's, issue 17).
+  if (only === 'broadcast-swarm') return void (await broadcastPart(true));
   const base = await broadcastPart(false);
   const ours = await broadcastPart(true);
   const rtc = await broadcastPart(true, false);
@@ -201,57 +206,68 @@ async function broadcastParts(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (only === 'broadcast') return broadcastParts();
+  if (only === 'broadcast' || only === 'broadcast-swarm') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
   if (only !== 'tabs') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
   let mesh: Mesh | null = null;
-  const ctxs: BrowserContext[] = [];
-  const profiles = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tabmesh-bench-chromium-')));
+  let bare: { close(): Promise<void> } | null = null;
+  const sessions: CdpSession[] = [];
   try {
-    // Two Chromium processes, each with a tab of each pair; the pair measured is brought to the front.
-    phase('start: coordinator, two Chromium processes with two tabs each (one pair with peer links, one without)');
+    // Bare tabs (a Chromium process each, scripted through a DevTools client of our own with no Network domain; under
+    // Playwright until session 11: two processes of two tabs), one pair with peer links, one without.
+    phase('start: coordinator, four bare tabs (one pair with peer links, one without)');
     cl = await startCluster({ nodes: 0 });
-    for (const profile of profiles) {
-      ctxs.push(
-        await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, bypassCSP: true }),
-      );
-    }
-    const a = await openTab(ctxs[0], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=a`);
-    const b = await openTab(ctxs[1], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=b`);
-    const c = await openTab(ctxs[0], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=c&peers=0`);
-    const d = await openTab(ctxs[1], cl, `cpus=1&cpuShare=1&memoryMb=1024&name=d&peers=0`);
-    const front = async (...tabs: { page: Page }[]) => {
-      for (const t of tabs) await t.page.bringToFront();
-    };
+    const t = await openBareTabs(
+      cl,
+      ['a', 'b', 'c&peers=0', 'd&peers=0'].map((n) => `cpus=1&cpuShare=1&memoryMb=1024&name=${n}`),
+      { debugPort: true },
+    );
+    bare = t;
+    for (const dir of t.profiles) sessions.push(await cdpSession(dir));
+    const [a, b, c, d] = await Promise.all(
+      sessions.map(async (s): Promise<Tab> => {
+        const end: End = { run: (expr) => evaluateIn(s, expr) };
+        return { id: (await end.run('document.body.dataset.nodeId')) as string, end };
+      }),
+    );
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
+    const pids = chromiumPids();
 
     for (const mib of SIZES) {
       phase(`${mib} MiB: tabmesh peer link, raw data channel, relay`);
-      await front(a, b);
-      const ours = await objectThroughput(mesh, a, b, mib);
-      const raw = await rawThroughput(a.page, b.page, mib);
-      await front(c, d);
+      // Chromium's CPU per MiB moved (every tab's process, ROUNDS moves each; the holder's task making the object included).
+      const perMiB = async (move: () => Promise<number>) => {
+        const c0 = chromiumCpuMs(pids);
+        const mibps = await move();
+        return { mibps, cpu: (chromiumCpuMs(pids) - c0) / (mib * ROUNDS) };
+      };
+      const { mibps: ours, cpu: oursCpu } = await perMiB(() => objectThroughput(mesh!, a, b, mib));
+      const { mibps: raw, cpu: rawCpu } = await perMiB(() => rawThroughput(a.end, b.end, mib));
       const relay = await objectThroughput(mesh, c, d, mib);
-      log(`${mib} MiB: tabmesh ${round(ours, 1)} MiB/s, raw channel ${round(raw, 1)} MiB/s, relay ${round(relay, 1)} MiB/s`);
+      log(
+        `${mib} MiB: tabmesh ${round(ours, 1)} MiB/s (Chromium ${round(oursCpu, 1)} CPU ms/MiB), raw channel ${round(raw, 1)} MiB/s (${round(rawCpu, 1)} ms/MiB; ratios ${round(ours / raw, 2)}, CPU ${round(oursCpu / rawCpu, 2)}), relay ${round(relay, 1)} MiB/s; load ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}`,
+      );
       emit(figure(`objects.peer.${mib}MiB`, ours, 'MiB/s', raw));
+      emit(figure(`objects.peer.${mib}MiB.chromiumCpuPerMiB`, oursCpu, 'ms', rawCpu));
       emit(figure(`objects.relay.${mib}MiB`, relay, 'MiB/s', raw));
     }
     phase('time to first byte of a 1 KiB object');
-    await front(a, b);
-    const t = await ttfb(a, b);
-    emit(figure('objects.ttfb.newLink', t.fresh, 'ms', null));
-    emit(figure('objects.ttfb.openLink', t.open, 'ms', t.fresh));
-    const s = await fetch(new URL('/api/stats', cl.url), { headers: { authorization: `Bearer ${cl.token}` } }).then(
+    const tt = await ttfb(a, b);
+    emit(figure('objects.ttfb.newLink', tt.fresh, 'ms', null));
+    emit(figure('objects.ttfb.openLink', tt.open, 'ms', tt.fresh));
+    const st = await fetch(new URL('/api/stats', cl.url), { headers: { authorization: `Bearer ${cl.token}` } }).then(
       (r) => r.json() as Promise<Record<string, number>>,
     );
-    log(`stats: bytesPeer ${s.bytesPeer}, bytesRelayed ${s.bytesRelayed}`);
+    log(`stats: bytesPeer ${st.bytesPeer}, bytesRelayed ${st.bytesRelayed}`);
   } finally {
+    for (const s of sessions) s.close();
     await mesh?.close().catch(() => {});
-    for (const ctx of ctxs) await ctx.close().catch(() => {});
-    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await bare?.close();
     await cl?.stop();
   }
   if (only !== 'tabs') await broadcastParts();

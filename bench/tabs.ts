@@ -2,10 +2,11 @@
 // list, and a tab opened on the volunteer page until the coordinator has it
 // (the benches' twin of test/browser/volunteers.ts, against a child-process coordinator).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import type { BenchCluster } from './cluster.js';
 import { log, sleep } from './figures.js';
 
@@ -94,4 +95,51 @@ export async function openBareTabs(
     await sleep(100);
   }
   return { close, profiles };
+}
+
+/** A DevTools client of our own on a bare tab. */
+export interface CdpSession {
+  send(method: string, params?: object): Promise<unknown>;
+  close(): void;
+}
+
+/**
+ * Attaches to the page of the bare tab whose Chromium profile is `dir`
+ * (openBareTabs with `debugPort`). Only the domains the caller enables are on
+ * (never Network: no WebSocket frame is copied to this client).
+ */
+export async function cdpSession(dir: string): Promise<CdpSession> {
+  const port = readFileSync(join(dir, 'DevToolsActivePort'), 'latin1').split('\n')[0];
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(targets.find((x) => x.type === 'page')!.webSocketDebuggerUrl);
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  let next = 1;
+  const waiting = new Map<number, { ok: (v: unknown) => void; fail: (e: Error) => void }>();
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as { id?: number; result?: unknown; error?: { message: string } };
+    const w = m.id ? waiting.get(m.id) : undefined;
+    if (!w) return;
+    waiting.delete(m.id!);
+    if (m.error) w.fail(new Error(m.error.message));
+    else w.ok(m.result);
+  });
+  return {
+    send: (method, params = {}) =>
+      new Promise<unknown>((ok, fail) => {
+        const id = next++;
+        waiting.set(id, { ok, fail });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** Evaluates `expr` in a bare tab's page (awaiting a promise), its value by JSON; throws what the page threw. */
+export async function evaluateIn(s: CdpSession, expr: string): Promise<unknown> {
+  const r = (await s.send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true })) as {
+    result: { value?: unknown };
+    exceptionDetails?: { text: string; exception?: { description?: string } };
+  };
+  if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
+  return r.result.value;
 }

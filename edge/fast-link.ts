@@ -101,6 +101,8 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         else if (inner) inner.send(b);
         else throw new Error('not connected');
       },
+      // A socket has one stream: its small messages go in order with the chunks.
+      sendSmall: (b) => !sock && inner !== null && inner.sendSmall?.(b) === true,
       get bufferedAmount() {
         return raw.bufferedNow();
       },

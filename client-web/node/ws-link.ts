@@ -161,6 +161,8 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
         } else if (inner) inner.send(b);
         else throw new Error('not connected');
       },
+      // A WebSocket has one stream: its small messages go in order with the chunks.
+      sendSmall: (b) => !ws && inner !== null && inner.sendSmall?.(b) === true,
       get bufferedAmount() {
         return ws ? ws.bufferedAmount : inner ? inner.bufferedAmount : 0;
       },

@@ -60,6 +60,7 @@ export interface SendWakes {
 
 interface Outgoing {
   x: number;
+  id: ObjectId;
   /** The buffer sent from, lent while its bytes may still be read (see `letGoWhenSent`); null: exposed for good, or not in memory. */
   lease: SharedArrayBuffer | null;
   /** What it counts against the serving budget under (the bytes in memory, else itself). */
@@ -144,6 +145,7 @@ export class Sending {
     this.starting.delete(x);
     const t: Outgoing = {
       x,
+      id,
       lease,
       hold,
       end,
@@ -246,6 +248,22 @@ export class Sending {
     this.pump();
   }
 
+  /**
+   * Puts `t` back in turn after one of its chunks: behind the transfers of
+   * other objects, but ahead of its own object's later ones (a swarm reader's
+   * runs): those go one after the other, so each run ends early and the
+   * reader tells the others it holds it, and a run taken back was not begun.
+   */
+  private again(t: Outgoing): void {
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) {
+      if (q[i].id !== t.id) continue;
+      q.splice(i, 0, t);
+      return;
+    }
+    q.push(t);
+  }
+
   /** Sends chunks in turn while the channel has room. */
   pump(): void {
     if (this.drainTimer !== null) {
@@ -283,7 +301,7 @@ export class Sending {
         f.cutAfterBytes = undefined;
         return this.ch.close('cut by a test fault');
       }
-      if (c.o < t.end) this.queue.push(t);
+      if (c.o < t.end) this.again(t);
       else {
         this.outgoing.delete(t.x);
         this.end(t);

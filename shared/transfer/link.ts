@@ -22,7 +22,8 @@ export interface LinkEnv {
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   faults: LinkFaults;
-  counters: { bytesIn: number; bytesOut: number; sendWakes: SendWakes };
+  /** `laneMessages`: small messages sent on a link's lane (raw-peer.ts). */
+  counters: { bytesIn: number; bytesOut: number; laneMessages: number; sendWakes: SendWakes };
   /** The link closed: the pool forgets it. */
   closed(link: PeerLink, why: string): void;
   log(text: string): void;
@@ -114,7 +115,7 @@ export class PeerLink {
 
   /** Tells the peer which chunks of an object this side holds and has claimed (swarm.ts). */
   sendHave(h: Have): void {
-    if (this.state === 'open') this.sendRaw(writeHave(h));
+    if (this.state === 'open') this.sendSmall(writeHave(h));
   }
 
   /** Bytes of this side's sends that left its queue. */
@@ -168,8 +169,21 @@ export class PeerLink {
     }
   }
 
+  /** A have map or control message: on the lane where the link has one (raw-peer.ts), else behind the chunks. */
+  private sendSmall(b: Uint8Array): void {
+    try {
+      if (this.raw.sendSmall?.(b)) {
+        this.env.counters.laneMessages++;
+        return;
+      }
+    } catch (e) {
+      return this.close(`send failed: ${(e as Error).message}`);
+    }
+    this.sendRaw(b);
+  }
+
   private sendControl(c: Control): void {
-    this.sendRaw(writeControl(c));
+    this.sendSmall(writeControl(c));
   }
 
   private sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean {

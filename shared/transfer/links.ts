@@ -36,6 +36,8 @@ export interface PeerLinksOptions {
 }
 
 export const DEFAULT_MAX_LINKS = 32;
+/** Peers whose last signal is remembered (a bound on what peers can make this side keep). */
+const SIGNALLED_MAX = 4096;
 
 /** The swarm's side of the pool (swarm.ts): objects being fetched, served by chunk runs, and their peers' have messages. */
 export interface SwarmHooks {
@@ -46,7 +48,9 @@ export interface SwarmHooks {
 export class PeerLinks {
   readonly links = new Map<string, PeerLink>();
   private readonly failedUntil = new Map<string, number>();
-  readonly counters = { bytesIn: 0, bytesOut: 0, sendWakes: { drain: 0, timer: 0 } };
+  /** When a signal last came from each peer (signalledAt). */
+  private readonly lastSignal = new Map<string, number>();
+  readonly counters = { bytesIn: 0, bytesOut: 0, laneMessages: 0, sendWakes: { drain: 0, timer: 0 } };
   /** Test-only faults: see LinkFaults. */
   readonly faults: LinkFaults = {};
   /** Links that came up, by what carries them (raw.transport; 'webrtc' where the factory does not say). */
@@ -177,9 +181,19 @@ export class PeerLinks {
     return link;
   }
 
+  /**
+   * When a signal from `peer` last came (the coordinator's relay vouches for
+   * the sender): a dial it answers, or its own, shows it is there (swarm-pick.ts).
+   */
+  signalledAt(peer: string): number {
+    return this.lastSignal.get(peer) ?? 0;
+  }
+
   /** A signal from `peer`, relayed by the coordinator (which vouches for who sent it). */
   onSignal(peer: string, text: string): void {
     if (this.stopped) return;
+    if (this.lastSignal.size >= SIGNALLED_MAX && !this.lastSignal.has(peer)) this.lastSignal.clear();
+    this.lastSignal.set(peer, Date.now());
     let g: unknown, s: unknown;
     try {
       ({ g, s } = JSON.parse(text) as { g: unknown; s: unknown });

@@ -9,6 +9,13 @@ export interface RawPeer {
   send(bytes: Uint8Array): void;
   /** What carries it ('tcp', 'webrtc'), where a factory can tell. */
   readonly transport?: string;
+  /**
+   * Sends a small message (a have map, a request, a cancel) on the link's lane:
+   * a second data channel beside the one that carries chunks, so it does not
+   * wait behind the chunks queued there (up to 2 MiB). False when there is no
+   * lane, or not yet: the caller sends on the main channel.
+   */
+  sendSmall?(bytes: Uint8Array): boolean;
   /** Sends the parts as one message without joining them first (stream links: no copy). */
   sendv?(parts: Uint8Array[]): void;
   /** Bytes queued on the channel and not yet handed to the network. */
@@ -90,6 +97,7 @@ export type PeerFactory = (initiator: boolean, ice?: IceConfig) => RawPeer;
 
 /** The part of simple-peer 9's instance this adapter uses. */
 interface SimplePeerLike {
+  _pc?: { createDataChannel(label: string, init: Record<string, unknown>): LaneChannel } | null;
   signal(data: unknown): void;
   send(data: Uint8Array): void;
   destroy(): void;
@@ -103,6 +111,71 @@ type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;
 
+/** The part of an RTCDataChannel the lane uses. */
+interface LaneChannel {
+  binaryType: string;
+  readonly readyState: string;
+  send(data: Uint8Array): void;
+  close(): void;
+  onopen: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+
+/**
+ * The lane (issue 17, session 12): a second data channel on the same
+ * connection, negotiated (both sides make it with this id, no signalling), for
+ * small messages. SCTP takes messages of its streams in turn, so a have map
+ * goes out after at most one 64 KiB chunk, not after the 2 MiB queued on the
+ * main channel. Each side's first message on it is LANE_HELLO; a side sends on
+ * it only once it heard the other's (a peer without a lane never answers: its
+ * small messages and ours stay on the main channel).
+ */
+const LANE_ID = 1000;
+const LANE_HELLO = 0xff;
+
+/** Opens the lane of `p`, or null where the platform cannot (its small messages then go on the main channel). */
+function openLane(p: SimplePeerLike, raw: RawPeer, gone: () => boolean): { send(b: Uint8Array): boolean; close(): void } | null {
+  let ch: LaneChannel;
+  try {
+    if (!p._pc) return null;
+    ch = p._pc.createDataChannel('tabmesh-lane', { negotiated: true, id: LANE_ID, ordered: true });
+  } catch {
+    return null;
+  }
+  let heard = false;
+  ch.binaryType = 'arraybuffer';
+  ch.onopen = () => {
+    try {
+      ch.send(Uint8Array.of(LANE_HELLO));
+    } catch {
+      // closing: the main channel says so
+    }
+  };
+  ch.onmessage = (ev) => {
+    if (gone()) return;
+    const b = ev.data instanceof ArrayBuffer ? new Uint8Array(ev.data) : ev.data instanceof Uint8Array ? ev.data : null;
+    if (!b) return raw.onClose('a text message on the lane', true);
+    if (heard) return raw.onData(b);
+    if (b.byteLength !== 1 || b[0] !== LANE_HELLO) return raw.onClose('the lane did not open with its hello', true);
+    heard = true;
+  };
+  return {
+    send: (b) => {
+      if (!heard || ch.readyState !== 'open') return false;
+      ch.send(b);
+      return true;
+    },
+    close: () => {
+      ch.onopen = ch.onmessage = null;
+      try {
+        ch.close();
+      } catch {
+        // already closed with its connection
+      }
+    },
+  };
+}
+
 /**
  * A PeerFactory over simple-peer, with the ICE servers the coordinator handed
  * out (issue 17: STUN and TURN for peers across NATs), else host candidates only.
@@ -113,6 +186,7 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
     const p = new SimplePeer({ initiator, trickle: true, config, channelConfig: { ordered: true }, ...extra });
     let closed = false;
+    let lane: ReturnType<typeof openLane> = null;
     const raw: RawPeer = {
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
@@ -120,17 +194,21 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
         if (!closed) p.signal(d);
       },
       send: (b) => p.send(b),
+      sendSmall: (b) => lane !== null && lane.send(b),
       get bufferedAmount() {
         return p.bufferSize;
       },
       destroy: () => {
         if (closed) return;
         closed = true;
+        lane?.close();
         p.destroy();
         raw.onClose('closed here');
       },
       ...unhandled(),
     };
+    // Made before the offer and answer, on both sides: it opens with the connection.
+    lane = openLane(p, raw, () => closed);
     p.on('signal', (d) => raw.onSignal(d));
     p.on('connect', () => {
       // simple-peer sets a 64 KiB threshold for its stream API; we queue more.
@@ -146,6 +224,7 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
     const gone = (why: string) => {
       if (closed) return;
       closed = true;
+      lane?.close();
       raw.onClose(why);
     };
     p.on('close', () => gone('closed by the other side'));

@@ -22,10 +22,18 @@ const LONE_RUNS = 4;
  * How long after its have map went out a reader waits for a told reader's
  * answer (every swarm peer answers, with an empty map if it holds nothing:
  * swarm.ts) before asking full holders without it. Until the map went out
- * (the link is still opening) it waits: at most the link's connect timeout,
- * then the link failed and that reader is dropped.
+ * (the link is still opening) it waits while the told reader shows it is
+ * there (unheard): at most the link's connect timeout, then the link failed
+ * and that reader is dropped; and SILENT_DIAL_MS for one that sent no signal.
  */
 const HEAR_MS = 1_000;
+/**
+ * How long a reader waits for a told reader from which no signal came since
+ * (its dial unanswered, no dial of its own): half the link's connect timeout.
+ * A reader whose signals take a second each way (the sim's late links) answers
+ * a dial after 2 s and some; at 2 s the origin sent 1.23 copies there, not 1.
+ */
+const SILENT_DIAL_MS = 2_500;
 
 /** A chunk's state at a reader. */
 export const MISSING = 0;
@@ -85,13 +93,20 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
 
 /**
  * Whether a reader this side told of its chunks has not answered yet, and may
- * still: its link is opening (the map not sent) or the map went out less than
- * HEAR_MS ago. A wait from the fetch's start instead (250 ms) let readers
- * whose links took 0.7-2.3 s to open under load (busy edge processes) take a
- * tab's object from it over a WebSocket two or three times (session 11).
+ * still: the map went out less than HEAR_MS ago, or its link is opening and
+ * the reader is there: a signal came from it since this side began to tell it
+ * (it answered the dial, or dialled itself), or SILENT_DIAL_MS have not passed.
+ * A wait from the fetch's start instead (250 ms) let readers whose links took
+ * 0.7-2.3 s to open under load (busy edge processes) take a tab's object from
+ * it over a WebSocket two or three times (session 11); a wait for any link
+ * still opening held every reader off the origin for the link's connect
+ * timeout (5 s) when a listed reader was gone (session 12).
  */
 function unheard(v: PickView, now: number): boolean {
-  for (const o of v.sources.values()) if (!o.full && !o.dropped && o.told && !o.heard && (o.toldAt === 0 || now - o.toldAt < HEAR_MS)) return true;
+  for (const o of v.sources.values()) {
+    if (o.full || o.dropped || !o.told || o.heard) continue;
+    if (o.toldAt > 0 ? now - o.toldAt < HEAR_MS : now - o.tellAt < SILENT_DIAL_MS || v.swarm.links.signalledAt(o.peer) >= o.tellAt) return true;
+  }
   return false;
 }
 

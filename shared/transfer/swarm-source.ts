@@ -33,8 +33,9 @@ export interface Source {
   /** Whether it got this side's full have map (it then gets the changes), and whether it sent one. */
   told: boolean;
   heard: boolean;
-  /** When the full have map went out to it (its link open); 0 before. */
+  /** When the full have map went out to it (its link open); 0 before. `tellAt`: when this side began to tell it (its link opening). */
   toldAt: number;
+  tellAt: number;
 }
 
 /** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
@@ -47,7 +48,7 @@ export interface SwarmContext {
   readonly rand: () => number;
   readonly stallMs: number;
   readonly order: ChunkOrder;
-  readonly stats: { fetches: number; fromFull: number; fromReaders: number };
+  readonly stats: { fetches: number; fromFull: number; fromReaders: number; askedOfFull: number };
 }
 
 /** Sends `have` and `claim` in messages of at most HAVE_PER_MESSAGE indices. */
@@ -81,5 +82,6 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     told: false,
     heard: false,
     toldAt: 0,
+    tellAt: 0,
   };
 }

@@ -45,8 +45,8 @@ export class Swarm implements SwarmHooks {
    */
   private readonly early = new Map<ObjectId, Array<{ peer: string; h: Have; at: number }>>();
   private earlyCount = 0;
-  /** Swarm fetches run, and bytes they got from full holders and from other readers (tests, bench). */
-  readonly stats = { fetches: 0, fromFull: 0, fromReaders: 0 };
+  /** Swarm fetches run, bytes they got from full holders and from other readers, and chunks asked of full holders (a chunk asked again counts again) (tests, bench). */
+  readonly stats = { fetches: 0, fromFull: 0, fromReaders: 0, askedOfFull: 0 };
 
   constructor(
     readonly links: PeerLinks,

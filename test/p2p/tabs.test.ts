@@ -65,6 +65,8 @@ describe('peer links between tabs and edge nodes', () => {
     expect(await volunteerEval<number>(tabA.page, 'v.stats().bytesOut')).toBeGreaterThanOrEqual(64 * MB);
     expect(await volunteerEval<number>(tabB.page, 'v.stats().bytesIn')).toBeGreaterThanOrEqual(64 * MB);
     expect(await tabB.page.textContent('#s-net-sub')).toMatch(/in/);
+    // The reader's requests went on the link's lane (a second data channel), not behind the chunks.
+    expect(await volunteerEval<number>(tabB.page, 'v.node.links.counters.laneMessages')).toBeGreaterThan(0);
   }, 120_000);
 
   it('edge → tab and tab → edge move 64 MB peer-to-peer too', async () => {

@@ -31,6 +31,12 @@ export interface NetFaults {
   uplinkBytesPerMs?: number;
   /** Object bytes per chunk, as a stream link (TCP between Node peers) takes them; one leaf when undefined. */
   chunkBytes?: number;
+  /**
+   * Links have a lane for small messages (raw-peer.ts): they go ahead of the
+   * chunks queued on the channel and in the peer's upload (SCTP takes its
+   * streams' messages in turn; a have map is small beside a chunk).
+   */
+  lane?: boolean;
 }
 
 export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
@@ -47,8 +53,9 @@ class FakePeer implements RawPeer {
   bufferedAmount = 0;
   /** Until when this channel is frozen both ways (SimNet.freeze). */
   frozenUntil = 0;
-  /** When this direction's last message arrives: deliveries keep their order. */
+  /** When this direction's last message arrives: deliveries keep their order (the lane's apart). */
   private lastArrival = 0;
+  private laneArrival = 0;
   onSignal: (data: unknown) => void = () => {};
   onConnect: () => void = () => {};
   onData: (bytes: Uint8Array) => void = () => {};
@@ -93,7 +100,24 @@ class FakePeer implements RawPeer {
     }
   }
 
-  send(bytes: Uint8Array): void {
+  sendSmall(bytes: Uint8Array): boolean {
+    if (!this.net.faults.lane) return false;
+    const to = this.open();
+    const copy = bytes.slice();
+    const now = Date.now();
+    const arrival = Math.max(this.laneArrival, now + this.net.hop()) + copy.byteLength / this.net.faults.bytesPerMs;
+    this.laneArrival = arrival;
+    const deliver = () => {
+      const thaw = Math.max(this.frozenUntil, to.frozenUntil);
+      if (Date.now() < thaw) return this.net.after(thaw - Date.now(), deliver);
+      if (!to.closed && to.other === this) to.onData(copy);
+    };
+    this.net.after(arrival - now, deliver);
+    return true;
+  }
+
+  /** The other end, for a message about to be sent (it may cut the link, as the seed says). */
+  private open(): FakePeer {
     if (this.closed) throw new Error('channel closed');
     const to = this.other;
     if (!to || to.closed) throw new Error('channel not open');
@@ -101,6 +125,11 @@ class FakePeer implements RawPeer {
       this.net.cuts++;
       this.net.later(() => this.cut('cut by the simulated network'));
     }
+    return to;
+  }
+
+  send(bytes: Uint8Array): void {
+    const to = this.open();
     const copy = bytes.slice();
     this.bufferedAmount += copy.byteLength;
     const now = Date.now();

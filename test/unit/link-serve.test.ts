@@ -49,7 +49,7 @@ function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
     have: () => {},
     serving,
     faults: {},
-    counters: { bytesIn: 0, bytesOut: 0, sendWakes: { drain: 0, timer: 0 } },
+    counters: { bytesIn: 0, bytesOut: 0, laneMessages: 0, sendWakes: { drain: 0, timer: 0 } },
     closed: () => {},
     log: () => {},
   };

@@ -46,16 +46,31 @@ describe('waiting for the readers told', () => {
     vi.useRealTimers();
   });
 
-  it('a full holder is asked nothing while the link to a told reader opens (however long), then not until 1 s after the map went out or it answers', () => {
+  it('a full holder is asked nothing while the link to a told reader that is there opens (however long), 2.5 s for a silent one, then not until 1 s after the map went out or it answers', () => {
     vi.useFakeTimers({ now: 100_000 });
     const full = source(4);
     const v = view(64, full, 1, 'rarest');
+    // When a signal last came from each peer (PeerLinks.signalledAt).
+    const signals = new Map<string, number>();
+    (v.swarm as unknown as { links: unknown }).links = { signalledAt: (p: string) => signals.get(p) ?? 0 };
     const reader = newSource('reader', false, 64, 4, 4);
     v.sources.set(reader.peer, reader);
     reader.told = true;
-    // Its link still opening, 4 s after this fetch started (the old wait ended 250 ms from the start).
-    vi.advanceTimersByTime(4_000);
+    reader.tellAt = Date.now();
+    // No signal from it since: waited for 2.5 s, not the link's connect timeout (5 s).
+    vi.advanceTimersByTime(2_400);
     expect(pick(v, full)).toBeNull();
+    vi.advanceTimersByTime(100);
+    expect(pick(v, full)).not.toBeNull();
+    // It answered the dial (or dialled): its link still opening, 4 s after the tell (the old wait ended 250 ms from the start).
+    signals.set('reader', Date.now());
+    vi.advanceTimersByTime(1_500);
+    expect(pick(v, full)).toBeNull();
+    // A signal from before the tell shows nothing about this dial.
+    reader.tellAt = Date.now();
+    vi.advanceTimersByTime(2_500);
+    expect(pick(v, full)).not.toBeNull();
+    signals.set('reader', Date.now());
     // The map went out: still nothing for a second, unless it answers.
     reader.toldAt = Date.now();
     vi.advanceTimersByTime(900);
