@@ -1,7 +1,8 @@
 // Memory for object bytes (issue 17). Where threads can share memory (Node's
-// worker_threads; browsers only when cross-origin isolated, which tabmesh
-// pages are not), large object bytes live in a SharedArrayBuffer: posting them
-// to an executor then shares them instead of copying. Elsewhere, plain memory.
+// worker_threads; browsers when the page is cross-origin isolated, as the
+// volunteer page is, and the embed frame inside other sites' pages is not),
+// large object bytes live in a SharedArrayBuffer: posting them to an executor
+// then shares them instead of copying. Elsewhere, plain memory.
 // Objects are immutable, so sharing is safe as long as nobody writes to them.
 //
 // Large shared buffers are also recycled, as Ray's object store reuses its
@@ -18,8 +19,11 @@
 // another thread: the next buffer of that size is warm memory even when no
 // object was freed meanwhile; taking a spare brings the next one.
 
+/** Asked of the context at runtime, never assumed: a page is isolated only when its headers and its embedders' allow it. */
 const sharable =
-  typeof SharedArrayBuffer === 'function' && typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  typeof SharedArrayBuffer === 'function' &&
+  (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ||
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true);
 
 /** Below this, plain memory: small values are cheaper to copy than to share. */
 export const SHARE_MIN_BYTES = 64 * 1024;
