@@ -88,4 +88,31 @@ describe("a tab's task results", () => {
       expect(x[0] === k + 1 && x[MB - 1] === k + 1).toBe(true);
     });
   });
+
+  it("a task's 1 MiB puts are hashed by WebCrypto too (issue 17, session 12); what the task sends next waits for them", async () => {
+    const pinned = { scheduling: { node: tab, soft: false } };
+    const producer = mesh.remote(async function producer(k: number) {
+      const a = new Uint8Array(2 ** 20).fill(k);
+      const b = new Uint8Array(2 ** 20).fill(k + 1);
+      const ra = mesh.put(a);
+      const rb = mesh.put(b);
+      // A child given the put's ref at once: the coordinator must know of the put before it.
+      const child = mesh
+        .remote(function sum(x: Uint8Array) {
+          let s = 0;
+          for (let i = 0; i < x.length; i++) s += x[i];
+          return s;
+        })
+        .remote(ra);
+      return { ra, rb, s: await mesh.get(child) };
+    }, pinned);
+    const before = (await page.evaluate('window.__digested')) as number;
+    const got = await mesh.get(producer.remote(5));
+    const digested = ((await page.evaluate('window.__digested')) as number) - before;
+    expect(digested).toBeGreaterThanOrEqual(2 * MB);
+    expect(got.s).toBe(5 * MB);
+    const [a, b] = await mesh.get([got.ra, got.rb]);
+    expect(a.length === MB && a.every((v) => v === 5)).toBe(true);
+    expect(b.length === MB && b.every((v) => v === 6)).toBe(true);
+  });
 });
