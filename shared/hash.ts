@@ -29,10 +29,20 @@ const subtle: Digester | undefined = (globalThis as { crypto?: { subtle?: Digest
 const shared = (b: Uint8Array) => typeof SharedArrayBuffer === 'function' && b.buffer instanceof SharedArrayBuffer;
 /**
  * WebCrypto takes no view of shared memory (a cross-origin isolated tab's
- * objects, issue 17): such a chunk is copied out first, one memcpy of 64 KiB,
- * against ~17 ms per MiB of the JavaScript SHA-256 on the caller's thread.
+ * objects, issue 17): such a chunk is copied out first into one reused buffer
+ * (digest copies its input before it returns, as the spec says), against
+ * ~17 ms per MiB of the JavaScript SHA-256 on the caller's thread. A fresh
+ * slice per chunk was 0.7-2 ms per MiB of a tab's main thread (a
+ * parameter-server round, bench/objects-paramserver-trace.ts).
  */
-const digestable = (c: Uint8Array) => (shared(c) ? c.slice() : c) as Uint8Array<ArrayBuffer>;
+let digestScratch = new Uint8Array(0);
+function digestable(c: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (!shared(c)) return c as Uint8Array<ArrayBuffer>;
+  if (digestScratch.byteLength < c.byteLength) digestScratch = new Uint8Array(Math.max(c.byteLength, HASH_CHUNK));
+  const out = digestScratch.subarray(0, c.byteLength);
+  out.set(c);
+  return out;
+}
 const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
 let chunkHasher: ChunkHasher = defaultChunkHasher;
 let asyncLeaves: AsyncLeafHasher = (bytes) => (subtle ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
