@@ -45,7 +45,9 @@ function digestable(c: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
 let chunkHasher: ChunkHasher = defaultChunkHasher;
-let asyncLeaves: AsyncLeafHasher = (bytes) => (subtle ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
+/** Leaves off the caller's path without a platform pool: WebCrypto where there is one, else sliced between macrotasks. */
+export const portableAsyncLeaves: AsyncLeafHasher = (bytes) => (subtle ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
+let asyncLeaves: AsyncLeafHasher = portableAsyncLeaves;
 
 /** Where the synchronous hasher is native (Node's OpenSSL, GB/s), a thread hop costs more than hashing smaller objects. */
 const NATIVE_ASYNC_HASH_BYTES = 8 << 20;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { openVolunteer, volunteerEval, type VolunteerTab } from './volunteers.js';
+import { COUNT_DIGESTS, joined, volunteerEval, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 
@@ -21,7 +21,10 @@ describe('a cross-origin isolated volunteer tab', () => {
   beforeAll(async () => {
     cl = await Cluster.start({ nodes: 0 });
     b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 1 });
+    const page = await b.newPage();
+    await page.addInitScript(COUNT_DIGESTS);
+    await page.goto(`${cl.url}/?cpuShare=1&cpus=1`);
+    tab = { page, nodeId: await joined(cl, page) };
     mesh = await cl.driver();
   }, 60_000);
   afterAll(async () => {
@@ -71,8 +74,14 @@ describe('a cross-origin isolated volunteer tab', () => {
     // The tab's copy is the shared memory the executor read.
     expect(await volunteerEval<boolean>(tab.page, `v.node.store.getSync(${JSON.stringify(ref.id)}).buffer instanceof SharedArrayBuffer`)).toBe(true);
 
+    const digested = () => tab.page.evaluate('[window.__digested, window.tabmeshVolunteer.hasher.bytes]') as Promise<[number, number]>;
+    const [main0, worker0] = await digested();
     const scaled = scale.remote(ref, 3);
     const got = await mesh.get(scaled);
+    // Its 2 MiB result, shared memory, was hashed by the tab's hasher worker in place: none of it on the page's main thread.
+    const [main1, worker1] = await digested();
+    expect(worker1 - worker0).toBeGreaterThanOrEqual(4 * N);
+    expect(main1 - main0).toBeLessThan(4 * N);
     expect(got.length).toBe(N);
     for (let i = 0; i < N; i++) if (got[i] !== x[i] * 3) throw new Error(`element ${i}: ${got[i]}, not ${x[i] * 3}`);
     // Made in the executor's shared memory, posted as it is: the tab stores that buffer.
