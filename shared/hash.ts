@@ -162,6 +162,17 @@ export function leavesOf(bytes: Uint8Array): Promise<Uint8Array> {
   return p;
 }
 
+/** How many leading leaves of `got` equal those of `leaves` from leaf `first` on. */
+export function leavesMatching(got: Uint8Array, leaves: Uint8Array, first: number): number {
+  const n = got.byteLength / LEAF_BYTES;
+  for (let i = 0; i < n; i++) {
+    const o = (first + i) * LEAF_BYTES;
+    if (o + LEAF_BYTES > leaves.byteLength) return i;
+    for (let k = 0; k < LEAF_BYTES; k++) if (got[i * LEAF_BYTES + k] !== leaves[o + k]) return i;
+  }
+  return n;
+}
+
 /** Whether `chunk` (chunk `i` of an object) matches its leaf in `leaves`. */
 export function chunkMatches(leaves: Uint8Array, i: number, chunk: Uint8Array): boolean {
   const h = chunkHasher(chunk);

@@ -6,7 +6,7 @@
 // worker like ticker.ts (the page's CSP allows blob: workers, and a blob
 // worker shares the page's cross-origin isolation).
 import { isShared } from '../../shared/bytes.js';
-import { HASH_CHUNK, LEAF_BYTES, portableAsyncLeaves, setAsyncLeafHasher, setChunkChecker } from '../../shared/hash.js';
+import { HASH_CHUNK, LEAF_BYTES, leavesMatching, portableAsyncLeaves, setAsyncLeafHasher, setChunkChecker } from '../../shared/hash.js';
 
 /** Chunks digested at once (each digest holds a copy of its chunk until it is done). */
 const BATCH = 16;
@@ -85,14 +85,5 @@ export function installTabHasher(): void {
       worker.postMessage({ id, bytes });
     });
   setAsyncLeafHasher((bytes) => (isShared(bytes) ? leaves(bytes) : portableAsyncLeaves(bytes)));
-  setChunkChecker(async (want, first, piece) => {
-    const got = await leaves(piece);
-    const n = got.byteLength / LEAF_BYTES;
-    for (let k = 0; k < n; k++) {
-      const o = (first + k) * LEAF_BYTES;
-      if (o + LEAF_BYTES > want.byteLength) return k;
-      for (let b = 0; b < LEAF_BYTES; b++) if (got[k * LEAF_BYTES + b] !== want[o + b]) return k;
-    }
-    return n;
-  });
+  setChunkChecker(async (want, first, piece) => leavesMatching(await leaves(piece), want, first));
 }
