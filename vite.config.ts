@@ -33,9 +33,18 @@ function standaloneScripts(scripts: typeof standalone): Plugin {
   };
 }
 
+/**
+ * `vite` / `vite preview` serve the pages as the coordinator serves the
+ * volunteer page (coordinator/http/static.ts): cross-origin isolated, so a
+ * page tried there has SharedArrayBuffer as it will in production (issue 17).
+ */
+const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   base: '/lib/',
   plugins: [standaloneScripts(standalone)],
+  server: { headers: isolated },
+  preview: { headers: isolated },
   build: {
     outDir: 'dist/browser',
     emptyOutDir: true,

@@ -7,7 +7,7 @@ import { createHash, hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { EvalPool } from './eval-pool.js';
 import { setIdHasher } from '../shared/ids.js';
-import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, setAsyncLeafHasher, setChunkChecker, setChunkHasher } from '../shared/hash.js';
+import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, leavesMatching, setAsyncLeafHasher, setChunkChecker, setChunkHasher } from '../shared/hash.js';
 
 /** Below this, the pool's round trip costs more than it saves. */
 const POOL_MIN_BYTES = 4 << 20;
@@ -54,19 +54,8 @@ export function installNodeHasher(): void {
     bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? pool.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
   );
   setChunkChecker((leaves, first, piece) =>
-    piece.byteLength >= CHECK_MIN_BYTES ? pool.matching(leaves, first, piece) : Promise.resolve(matchingOf(leafHashes(piece), leaves, first)),
+    piece.byteLength >= CHECK_MIN_BYTES ? pool.matching(leaves, first, piece) : Promise.resolve(leavesMatching(leafHashes(piece), leaves, first)),
   );
-}
-
-/** How many leading leaves of `got` equal those of `leaves` from leaf `first` on. */
-function matchingOf(got: Uint8Array, leaves: Uint8Array, first: number): number {
-  const n = got.byteLength / LEAF_BYTES;
-  for (let i = 0; i < n; i++) {
-    const o = (first + i) * LEAF_BYTES;
-    if (o + LEAF_BYTES > leaves.byteLength) return i;
-    for (let k = 0; k < LEAF_BYTES; k++) if (got[i * LEAF_BYTES + k] !== leaves[o + k]) return i;
-  }
-  return n;
 }
 
 class HashPool {
@@ -113,9 +102,9 @@ class HashPool {
         if (!this.busy[k]) this.post(k);
       });
     } catch {
-      return matchingOf(leafHashes(piece), leaves, first);
+      return leavesMatching(leafHashes(piece), leaves, first);
     }
-    return matchingOf(new Uint8Array(out), leaves, first);
+    return leavesMatching(new Uint8Array(out), leaves, first);
   }
 
   private readonly queued: Check[][] = [];

@@ -27,9 +27,27 @@ interface Digester {
 }
 const subtle: Digester | undefined = (globalThis as { crypto?: { subtle?: Digester } }).crypto?.subtle;
 const shared = (b: Uint8Array) => typeof SharedArrayBuffer === 'function' && b.buffer instanceof SharedArrayBuffer;
+/**
+ * WebCrypto takes no view of shared memory (a cross-origin isolated tab's
+ * objects, issue 17): such a chunk is copied out first into one reused buffer
+ * (digest copies its input before it returns, as the spec says), against
+ * ~17 ms per MiB of the JavaScript SHA-256 on the caller's thread. A fresh
+ * slice per chunk was 0.7-2 ms per MiB of a tab's main thread (a
+ * parameter-server round, bench/objects-paramserver-trace.ts).
+ */
+let digestScratch = new Uint8Array(0);
+function digestable(c: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (!shared(c)) return c as Uint8Array<ArrayBuffer>;
+  if (digestScratch.byteLength < c.byteLength) digestScratch = new Uint8Array(Math.max(c.byteLength, HASH_CHUNK));
+  const out = digestScratch.subarray(0, c.byteLength);
+  out.set(c);
+  return out;
+}
 const defaultChunkHasher: ChunkHasher = (c) => sha256(c);
 let chunkHasher: ChunkHasher = defaultChunkHasher;
-let asyncLeaves: AsyncLeafHasher = (bytes) => (subtle && !shared(bytes) ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
+/** Leaves off the caller's path without a platform pool: WebCrypto where there is one, else sliced between macrotasks. */
+export const portableAsyncLeaves: AsyncLeafHasher = (bytes) => (subtle ? subtleLeaves(subtle, bytes) : slicedLeaves(bytes));
+let asyncLeaves: AsyncLeafHasher = portableAsyncLeaves;
 
 /** Where the synchronous hasher is native (Node's OpenSSL, GB/s), a thread hop costs more than hashing smaller objects. */
 const NATIVE_ASYNC_HASH_BYTES = 8 << 20;
@@ -144,6 +162,17 @@ export function leavesOf(bytes: Uint8Array): Promise<Uint8Array> {
   return p;
 }
 
+/** How many leading leaves of `got` equal those of `leaves` from leaf `first` on. */
+export function leavesMatching(got: Uint8Array, leaves: Uint8Array, first: number): number {
+  const n = got.byteLength / LEAF_BYTES;
+  for (let i = 0; i < n; i++) {
+    const o = (first + i) * LEAF_BYTES;
+    if (o + LEAF_BYTES > leaves.byteLength) return i;
+    for (let k = 0; k < LEAF_BYTES; k++) if (got[i * LEAF_BYTES + k] !== leaves[o + k]) return i;
+  }
+  return n;
+}
+
 /** Whether `chunk` (chunk `i` of an object) matches its leaf in `leaves`. */
 export function chunkMatches(leaves: Uint8Array, i: number, chunk: Uint8Array): boolean {
   const h = chunkHasher(chunk);
@@ -160,8 +189,7 @@ async function subtleLeaves(sc: Digester, bytes: Uint8Array): Promise<Uint8Array
   const perSlice = (1 << 20) / HASH_CHUNK;
   for (let i = 0; i < n; i += perSlice) {
     const digests = [];
-    for (let j = i; j < Math.min(n, i + perSlice); j++)
-      digests.push(sc.digest('SHA-256', bytes.subarray(j * HASH_CHUNK, (j + 1) * HASH_CHUNK) as Uint8Array<ArrayBuffer>));
+    for (let j = i; j < Math.min(n, i + perSlice); j++) digests.push(sc.digest('SHA-256', digestable(bytes.subarray(j * HASH_CHUNK, (j + 1) * HASH_CHUNK))));
     const done = await Promise.all(digests);
     done.forEach((d, k) => out.set(new Uint8Array(d), (i + k) * LEAF_BYTES));
   }
@@ -188,12 +216,12 @@ export async function chunksMatchingAsync(leaves: Uint8Array, first: number, pie
 
 /** Whether chunk `i` matches its leaf, off the caller's thread where the platform can. */
 export async function chunkMatchesAsync(leaves: Uint8Array, i: number, chunk: Uint8Array): Promise<boolean> {
-  if (!subtle || chunkHasher !== defaultChunkHasher || shared(chunk)) {
+  if (!subtle || chunkHasher !== defaultChunkHasher) {
     return chunkMatches(leaves, i, chunk);
   }
   const o = i * LEAF_BYTES;
   if (o + LEAF_BYTES > leaves.byteLength) return false;
-  const h = new Uint8Array(await subtle.digest('SHA-256', chunk as Uint8Array<ArrayBuffer>));
+  const h = new Uint8Array(await subtle.digest('SHA-256', digestable(chunk)));
   for (let k = 0; k < LEAF_BYTES; k++) if (h[k] !== leaves[o + k]) return false;
   return true;
 }

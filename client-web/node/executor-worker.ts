@@ -1,6 +1,7 @@
 // A browser executor: a dedicated Web Worker running the shared executor core
 // (the browser twin of edge/worker.ts). It takes its port from the first
 // message, then locks its scope down before any task code can load.
+import { isShared } from '../../shared/bytes.js';
 import { ExecutorCore } from '../../shared/executor/core.js';
 import type { FromExecutor, ToExecutor } from '../../shared/executor/protocol.js';
 import type { ExecutorInit } from './executor-api.js';
@@ -12,7 +13,9 @@ import { lockDown } from './sandbox.js';
  * runs in this scope, under the same lockDown as task code.
  */
 async function loadModule(bytes: Uint8Array): Promise<unknown> {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'text/javascript' }));
+  // A Blob takes no view of shared memory (an isolated tab's objects, issue 17): a copy, which it makes anyway.
+  const own = isShared(bytes) ? bytes.slice() : bytes;
+  const url = URL.createObjectURL(new Blob([own as Uint8Array<ArrayBuffer>], { type: 'text/javascript' }));
   try {
     return await import(/* @vite-ignore */ url);
   } finally {

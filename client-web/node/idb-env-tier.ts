@@ -6,6 +6,7 @@
 // pruning (tabs of one origin may race on it: it is a hint, checked on use).
 import { clear, createStore, del, get, set, update, type UseStore } from 'idb-keyval';
 import type { EnvTier } from '../../shared/node/env-cache.js';
+import { ownBuffer } from '../../shared/bytes.js';
 
 export const ENV_DB = 'tabmesh-env';
 const INDEX = '~index';
@@ -28,7 +29,8 @@ export class IdbEnvTier implements EnvTier {
 
   async put(hash: string, bytes: Uint8Array): Promise<void> {
     // A view into a larger buffer would store the whole buffer.
-    await set(hash, bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(), this.db);
+    // Its own bytes: a view would store the whole buffer, shared memory (an isolated tab's) cannot be stored.
+    await set(hash, ownBuffer(bytes), this.db);
     await this.note(hash, bytes.byteLength);
   }
 

@@ -10,6 +10,7 @@
 import { clear, createStore, del, delMany, get, getMany, keys, set, setMany, type UseStore } from 'idb-keyval';
 import type { ObjectId } from '../../shared/ids.js';
 import { isHexId, OBJECT_ID_BYTES } from '../../shared/ids.js';
+import { allocBytes, ownBuffer } from '../../shared/bytes.js';
 import type { SpillTier } from '../../shared/node/store.js';
 import { STREAM_WINDOW } from '../../shared/transfer/source.js';
 
@@ -66,9 +67,8 @@ export class IdbTier implements SpillTier {
       throw new DOMException(`the IndexedDB budget of ${this.budget} bytes is full`, 'QuotaExceededError');
     }
     if (bytes.byteLength <= PIECE_BYTES) {
-      // A view into a larger buffer would store the whole buffer.
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-      await set(id, own, this.db);
+      // A view into a larger buffer would store the whole buffer; shared memory cannot be stored (a copy of either).
+      await set(id, ownBuffer(bytes), this.db);
     } else {
       const pieces = Math.ceil(bytes.byteLength / PIECE_BYTES);
       for (let k = 0; k < pieces; k += PIECES_PER_WRITE) {
@@ -86,7 +86,8 @@ export class IdbTier implements SpillTier {
     let bytes: Uint8Array | undefined;
     if (v instanceof Uint8Array) bytes = v;
     else if (isPieced(v)) {
-      bytes = new Uint8Array(v.size);
+      // Shared memory where the tab is cross-origin isolated: executors then read it without a copy.
+      bytes = allocBytes(v.size, true);
       const all = await getMany<Uint8Array>(
         Array.from({ length: v.pieces }, (_, k) => pieceKey(id, k)),
         this.db,

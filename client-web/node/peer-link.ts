@@ -10,5 +10,6 @@ export function browserPeers(): PeerFactory | undefined {
   if (typeof RTCPeerConnection === 'undefined') return undefined;
   if (new URLSearchParams(globalThis.location?.search ?? '').get('peers') === '0') return undefined;
   // Every browser's data channel fires 'bufferedamountlow': a sender waits for it, not on a timer (a hidden tab's fire once a second).
-  return wsPeerFactory(simplePeerFactory(SimplePeer, {}, { drainEvents: true }));
+  // simple-peer's send is the channel's, which copies the bytes before it returns (Blink).
+  return wsPeerFactory(simplePeerFactory(SimplePeer, {}, { drainEvents: true, sendCopies: true }));
 }

@@ -10,6 +10,7 @@ import { IdbTier } from './idb-tier.js';
 import { saveSettings, type VolunteerSettings } from './settings.js';
 import { claimStore, type StoreClaim } from './store-identity.js';
 import { workerEvery } from './ticker.js';
+import { installTabHasher, tabHasherStats } from './hash-worker.js';
 import { browserPeers } from './peer-link.js';
 import { IdbEnvTier } from './idb-env-tier.js';
 import type { EnvCache } from '../../shared/node/env-cache.js';
@@ -55,6 +56,8 @@ const MAX_EVENTS = 100;
 export class Volunteer {
   state: VolunteerState = 'starting';
   node: NodeRuntime | null = null;
+  /** What the hasher worker of an isolated tab hashed (hash-worker.ts). */
+  readonly hasher = tabHasherStats;
   readonly events: VolunteerEvent[] = [];
   readonly settings: VolunteerSettings;
   private claim: StoreClaim | null = null;
@@ -121,6 +124,7 @@ export class Volunteer {
     this.state = this.attempt === 0 ? 'connecting' : 'reconnecting';
     this.changed();
     const s = this.settings;
+    installTabHasher(); // once, where the page is cross-origin isolated
     const node = new NodeRuntime(
       {
         url: this.opts.url,

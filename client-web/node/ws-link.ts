@@ -169,6 +169,10 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       get drainEvents() {
         return ws ? true : inner?.drainEvents;
       },
+      // Blink's WebSocket.send copies the bytes before it returns (into its queue or the network pipe).
+      get sendCopies() {
+        return ws ? true : inner?.sendCopies;
+      },
       get transport() {
         return ws ? 'ws' : 'webrtc';
       },

@@ -51,6 +51,19 @@ function pageCsp(req: FastifyRequest, frameAncestors: string): string {
   ].join('; ');
 }
 
+/**
+ * Cross-origin isolation (issue 17, session 12): the volunteer page and the
+ * executor worker it starts are served COOP same-origin + COEP require-corp,
+ * so the tab is `crossOriginIsolated` and its object bytes live in
+ * SharedArrayBuffer that executors read without a copy (shared/bytes.ts checks
+ * `crossOriginIsolated` at runtime). require-corp, not credentialless: the page
+ * loads nothing cross-origin, and every browser with COEP knows require-corp.
+ * A dedicated worker under an isolated page must carry a compatible COEP
+ * itself, else it fails to load. The embed frame keeps neither: it lives in
+ * other sites' pages (not isolated) and works with one copy per executor read.
+ */
+const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 /** The package root, whether running from dist/ or from sources. */
 function packageRoot(): string {
   let dir = fileURLToPath(new URL('.', import.meta.url));
@@ -96,14 +109,14 @@ export function registerStatic(app: FastifyInstance): void {
   const volunteer = file(join(browser, 'client-web/volunteer/index.html'), (req) => ({
     'content-security-policy': pageCsp(req, "'none'"),
     'x-frame-options': 'DENY',
-    'cross-origin-opener-policy': 'same-origin',
+    ...ISOLATED,
     'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
   }));
   app.get('/', volunteer);
   app.get('/index.html', volunteer);
   app.get(
     '/executor.js',
-    file(join(browser, 'executor.js'), () => ({ 'content-security-policy': EXECUTOR_CSP })),
+    file(join(browser, 'executor.js'), () => ({ 'content-security-policy': EXECUTOR_CSP, ...ISOLATED })),
   );
   // Loaded by other sites' pages: any origin may embed the script and the badge.
   app.get(
@@ -121,7 +134,7 @@ export function registerStatic(app: FastifyInstance): void {
     '/lib/*',
     folder(browser, (req, rel) => ({
       ...(rel.startsWith('assets/') ? { 'cache-control': 'public, max-age=31536000, immutable' } : {}),
-      ...(rel === 'executor.js' ? { 'content-security-policy': EXECUTOR_CSP } : {}),
+      ...(rel === 'executor.js' ? { 'content-security-policy': EXECUTOR_CSP, ...ISOLATED } : {}),
       ...(rel.endsWith('.html') ? { 'content-security-policy': pageCsp(req, "'self'") } : {}),
       // The badge's assets load inside other sites' pages.
       'cross-origin-resource-policy': 'cross-origin',

@@ -8,13 +8,59 @@ import { forPosting, type Lender } from '../bytes.js';
 import { GetTimeoutError, type TabmeshError } from '../errors.js';
 import type { Call, FromExecutor } from '../executor/protocol.js';
 import { resultsOf } from '../executor/columns.js';
-import { contentHash } from '../hash.js';
+import { asyncHashFrom, contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type TaskId } from '../ids.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { CallServerContext } from './node-context.js';
 
 export class CallServer {
+  /**
+   * Issue 17, session 12: a large put is hashed off this thread (asyncHashFrom:
+   * any size in a tab, whose synchronous hasher is JavaScript; 8 MiB on Node),
+   * and what its task says next (calls, its end) waits behind it, so the
+   * coordinator hears of the put before any use of it. By actor for actors'
+   * calls, whose ends are reported in order; by task otherwise.
+   */
+  private readonly gates = new Map<string, Promise<void>>();
+
   constructor(private readonly n: CallServerContext) {}
+
+  /** Holds the task's later steps until `p` settles. */
+  private hold(t: LocalTask, p: Promise<void>): void {
+    const key = t.spec.actor?.id ?? t.spec.taskId;
+    const next = p.catch(() => {});
+    this.gates.set(key, next);
+    void next.then(() => {
+      if (this.gates.get(key) === next) this.gates.delete(key);
+    });
+  }
+
+  /** Runs `step` once what the task's gate holds is done; false (nothing done) when it holds nothing. */
+  private afterGate(t: LocalTask, step: () => Promise<void> | void): boolean {
+    if (this.gates.size === 0) return false;
+    const gate = this.gates.get(t.spec.actor?.id ?? t.spec.taskId);
+    if (!gate) return false;
+    this.hold(
+      t,
+      gate.then(() => step()),
+    );
+    return true;
+  }
+
+  /** A run's end as its executor told it; nothing if the task is not that run's any more. */
+  private endRun(ex: Executor, t: LocalTask, r: ReturnType<typeof resultsOf>[number]): void {
+    const n = this.n;
+    if (n.tasks.get(r.taskId) !== t || t.executor !== ex || t.state === 'ended' || (t.spec.attempt !== r.attempt && t.runAttempt !== r.attempt)) return;
+    n.local.recordRun(t.spec.fnId, r.ms);
+    if (r.ok) n.tasks.end(t, { returns: r.returns, ms: r.ms });
+    else n.tasks.end(t, { failure: r.failure, ms: r.ms });
+  }
+
+  /** A task's call, unless the task ended or left `ex` meanwhile. */
+  private callOf(ex: Executor, t: LocalTask, m: Extract<FromExecutor, { k: 'call' }>): Promise<void> | undefined {
+    if (this.n.closed || this.n.tasks.get(m.taskId) !== t || t.executor !== ex || t.state === 'ended') return undefined;
+    return this.onCall(ex, t, m.id, m.call);
+  }
 
   onExecutor(ex: Executor, m: FromExecutor): void {
     const n = this.n;
@@ -24,9 +70,12 @@ export class CallServer {
         for (const r of m.k === 'done' ? m.results : resultsOf(m.c)) {
           const t = n.tasks.get(r.taskId);
           if (!t || t.executor !== ex || (t.spec.attempt !== r.attempt && t.runAttempt !== r.attempt)) continue;
-          n.local.recordRun(t.spec.fnId, r.ms);
-          if (r.ok) n.tasks.end(t, { returns: r.returns, ms: r.ms });
-          else n.tasks.end(t, { failure: r.failure, ms: r.ms });
+          const later = this.afterGate(t, () => {
+            if (n.closed) return;
+            this.endRun(ex, t, r);
+            n.local.pump();
+          });
+          if (!later) this.endRun(ex, t, r);
         }
         n.local.pump();
         return;
@@ -48,7 +97,9 @@ export class CallServer {
       case 'call': {
         const t = n.tasks.get(m.taskId);
         if (!t || t.executor !== ex) return;
-        this.onCall(ex, t, m.id, m.call);
+        if (this.afterGate(t, () => this.callOf(ex, t, m))) return;
+        const p = this.onCall(ex, t, m.id, m.call);
+        if (p) this.hold(t, p);
         return;
       }
     }
@@ -65,7 +116,16 @@ export class CallServer {
     );
   }
 
-  private onCall(ex: Executor, t: LocalTask, id: number, c: Call): void {
+  /** A put's bytes held here as a primary copy, and the coordinator told; not once its task ended (killed while hashing: its end released the put). */
+  private stored(t: LocalTask, c: Extract<Call, { op: 'put' }>, hash: string): void {
+    const n = this.n;
+    if (n.closed || t.state === 'ended') return;
+    n.store.put(c.id, c.bytes, { hash, primary: true });
+    n.send({ t: 'put', id: c.id, size: c.bytes.byteLength, hash, refs: c.refs });
+  }
+
+  /** A task's call; a promise when what the task says next must wait for it (a put being hashed). */
+  private onCall(ex: Executor, t: LocalTask, id: number, c: Call): Promise<void> | undefined {
     const n = this.n;
     if (c.op !== 'fn') t.calledOut = true;
     switch (c.op) {
@@ -96,11 +156,12 @@ export class CallServer {
         if (size <= n.inlineMax) {
           n.inlineBytes.out += size;
           n.send({ t: 'put', id: c.id, v: c.bytes, size, refs: c.refs });
-        } else {
-          const hash = contentHash(c.bytes);
-          n.store.put(c.id, c.bytes, { hash, primary: true });
-          n.send({ t: 'put', id: c.id, size, hash, refs: c.refs });
-        }
+        } else if (size >= asyncHashFrom()) {
+          return contentHashAsync(c.bytes).then(
+            (h) => this.stored(t, c, h.hash),
+            () => this.stored(t, c, contentHash(c.bytes)),
+          );
+        } else this.stored(t, c, contentHash(c.bytes));
         return;
       }
       case 'get': {

@@ -4,7 +4,7 @@
 import type { Fetched } from '../api/core.js';
 import { BACKOFF, sleepBackoff } from '../backoff.js';
 import { failureOf } from '../errors.js';
-import { contentHash } from '../hash.js';
+import { contentHashAsync } from '../hash.js';
 import { artifactObjectId, type ObjectId } from '../ids.js';
 import type { MsgOf } from '../protocol/messages.js';
 import type { SpillTier } from './store.js';
@@ -96,7 +96,10 @@ export class ObjectAccess implements ObjectReader {
       if (n.store.has(id)) continue;
       const v = await tier.get(id).catch(() => undefined);
       if (!v) continue;
-      const hash = contentHash(v);
+      // Off this thread (issue 17, session 12): WebCrypto in a tab, the hash pool on Node; the tab's JavaScript SHA-256 took 17 ms per MiB.
+      const { hash } = await contentHashAsync(v);
+      if (n.closed) return;
+      if (n.store.has(id)) continue; // it came back meanwhile (a task's result, a fetch)
       n.store.put(id, v, { hash, primary: true });
       await n.store.idle(); // one object in memory at a time
       batch.push({ id, size: v.byteLength, hash });

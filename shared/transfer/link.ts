@@ -7,7 +7,7 @@ import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
-import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeControl, writeHave, type Control, type Have } from './wire.js';
+import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeChunkReused, writeControl, writeHave, type Control, type Have } from './wire.js';
 import { Receiving } from './link-receive.js';
 import { StalledError, type FetchOptions } from './fetch-errors.js';
 import { SEND_HIGH_WATER, Sending, type LinkFaults, type SendWakes } from './link-send.js';
@@ -189,7 +189,7 @@ export class PeerLink {
   private sendChunk(x: number, o: number, n: number, d: Uint8Array): boolean {
     try {
       if (this.raw.sendv) this.raw.sendv([chunkHeader(x, o, n), d]);
-      else this.raw.send(writeChunk(x, o, n, d));
+      else this.raw.send(this.raw.sendCopies ? writeChunkReused(x, o, n, d) : writeChunk(x, o, n, d));
       this.queuedBytes += CHUNK_HEADER_BYTES + d.byteLength;
     } catch (e) {
       this.close(`send failed: ${(e as Error).message}`);

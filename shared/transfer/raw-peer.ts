@@ -16,6 +16,11 @@ export interface RawPeer {
    * lane, or not yet: the caller sends on the main channel.
    */
   sendSmall?(bytes: Uint8Array): boolean;
+  /**
+   * send() copies the bytes before it returns (browsers' WebSocket and data
+   * channel do): the caller may reuse its buffer at once (issue 17).
+   */
+  readonly sendCopies?: boolean;
   /** Sends the parts as one message without joining them first (stream links: no copy). */
   sendv?(parts: Uint8Array[]): void;
   /** Bytes queued on the channel and not yet handed to the network. */
@@ -180,8 +185,13 @@ function openLane(p: SimplePeerLike, raw: RawPeer, gone: () => boolean): { send(
  * A PeerFactory over simple-peer, with the ICE servers the coordinator handed
  * out (issue 17: STUN and TURN for peers across NATs), else host candidates only.
  * `drainEvents`: the platform's data channel fires 'bufferedamountlow' (browsers do).
+ * `sendCopies`: its send copies the bytes before it returns (browsers': Blink's RTCDataChannel.send).
  */
-export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<string, unknown> = {}, opts: { drainEvents?: boolean } = {}): PeerFactory {
+export function simplePeerFactory(
+  SimplePeer: SimplePeerCtor,
+  extra: Record<string, unknown> = {},
+  opts: { drainEvents?: boolean; sendCopies?: boolean } = {},
+): PeerFactory {
   return (initiator, ice) => {
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
     const p = new SimplePeer({ initiator, trickle: true, config, channelConfig: { ordered: true }, ...extra });
@@ -190,6 +200,7 @@ export function simplePeerFactory(SimplePeer: SimplePeerCtor, extra: Record<stri
     const raw: RawPeer = {
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
+      sendCopies: opts.sendCopies === true,
       signal: (d) => {
         if (!closed) p.signal(d);
       },

@@ -133,6 +133,26 @@ export function writeChunk(x: number, o: number, n: number, d: Uint8Array): Uint
   return out;
 }
 
+let reused = new Uint8Array(0);
+
+/**
+ * `writeChunk` into one buffer that every call reuses (valid until the next
+ * call), for channels whose send copies the bytes before it returns (a
+ * browser's WebSocket and data channel: RawPeer.sendCopies). Issue 17,
+ * session 12: no fresh, zeroed 64 KiB a chunk on a tab's main thread. The
+ * data lands aligned as it is in `d`: a copy out of shared memory (an
+ * isolated tab's objects) is word by word only then.
+ */
+export function writeChunkReused(x: number, o: number, n: number, d: Uint8Array): Uint8Array {
+  const len = CHUNK_HEADER + d.byteLength;
+  if (reused.byteLength < len + 8) reused = new Uint8Array(Math.max(len, LINK_CHUNK_BYTES) + 8);
+  const k = (((d.byteOffset - CHUNK_HEADER) % 8) + 8) % 8;
+  const out = reused.subarray(k, k + len);
+  writeChunkHeader(out, x, o, n);
+  out.set(d, CHUNK_HEADER);
+  return out;
+}
+
 /** The header of a chunk message alone, for links that send it and the data as parts. */
 export function chunkHeader(x: number, o: number, n: number): Uint8Array {
   const out = new Uint8Array(CHUNK_HEADER);

@@ -8,6 +8,7 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, tasksDone } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { NodeId } from '../../shared/ids.js';
 
 describe('embed.js on another origin', () => {
   let cl: Cluster;
@@ -91,6 +92,47 @@ describe('embed.js on another origin', () => {
       30_000,
       () => 'the embedded node to join after consent',
     );
+    await page.close();
+  }, 60_000);
+
+  it('on a page that is not cross-origin isolated, tasks read and make objects byte for byte, one copy per read (issue 17)', async () => {
+    const seen = new Set(embedNodes().map((n) => n.id));
+    const page = await b.newPage();
+    await page.goto(hostUrl + '/');
+    await cl.until(
+      () => embedNodes().some((n) => !seen.has(n.id)),
+      30_000,
+      () => 'the embedded node to join',
+    );
+    const node = embedNodes().find((n) => !seen.has(n.id))!;
+    // The host page sends no COOP/COEP: neither it nor the badge's frame is isolated.
+    expect(await page.evaluate('crossOriginIsolated')).toBe(false);
+    const frame = page.frames().find((f) => f.url().includes('/embed/frame.html'))!;
+    expect(await frame.evaluate('crossOriginIsolated')).toBe(false);
+
+    const N = 3 * 2 ** 20 + 5;
+    const x = new Uint8Array(N);
+    for (let i = 0; i < N; i++) x[i] = (i * 7 + (i >> 10)) & 255;
+    const pinned = { scheduling: { node: node.id as NodeId, soft: false } };
+    const read = mesh.remote(function read(a: Uint8Array) {
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s = (s * 31 + a[i]) % 1_000_000_007;
+      // No shared memory here: the executor got a copy of the object's bytes (a few bytes of header before the array), no more.
+      const shared = typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer;
+      return { s, n: a.length, own: !shared && a.buffer.byteLength - a.length < 64 };
+    }, pinned);
+    const flip = mesh.remote(function flip(a: Uint8Array) {
+      const out = new Uint8Array(a.length);
+      for (let i = 0; i < a.length; i++) out[i] = 255 - a[i];
+      return out;
+    }, pinned);
+    let s = 0;
+    for (let i = 0; i < N; i++) s = (s * 31 + x[i]) % 1_000_000_007;
+    const ref = mesh.put(x);
+    expect(await mesh.get(read.remote(ref))).toEqual({ s, n: N, own: true });
+    const got = await mesh.get(flip.remote(ref));
+    expect(got.length).toBe(N);
+    for (let i = 0; i < N; i++) if (got[i] !== 255 - x[i]) throw new Error(`byte ${i}: ${got[i]}, not ${255 - x[i]}`);
     await page.close();
   }, 60_000);
 });

@@ -52,3 +52,11 @@ export const HIDDEN = `(() => {
   Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
   Object.defineProperty(document, 'hidden', { get: () => true });
 })()`;
+
+/** Wraps the page's crypto.subtle.digest before the page loads: window.__digested counts the bytes digested on its main thread. */
+export const COUNT_DIGESTS = `(() => {
+  const s = crypto.subtle;
+  const digest = s.digest.bind(s);
+  window.__digested = 0;
+  s.digest = (alg, data) => { window.__digested += data.byteLength; return digest(alg, data); };
+})()`;

@@ -97,15 +97,26 @@ describe('roles and tokens', () => {
     const err = await cl.c.app.inject({ method: 'GET', url: '/api/nodes' });
     expect(err.headers['x-content-type-options']).toBe('nosniff');
     const page = await cl.c.app.inject({ method: 'GET', url: '/' });
-    if (page.statusCode === 200) expect(String(page.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+    if (page.statusCode === 200) {
+      expect(String(page.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+      // Cross-origin isolated (issue 17): object bytes in SharedArrayBuffer, read by executors without a copy.
+      expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(page.headers['cross-origin-embedder-policy']).toBe('require-corp');
+    }
     const frame = await cl.c.app.inject({ method: 'GET', url: '/embed/frame.html' });
     if (frame.statusCode === 200) {
       expect(String(frame.headers['content-security-policy'])).toContain('frame-ancestors *');
       expect(frame.headers['x-frame-options']).toBeUndefined();
       expect(frame.headers['x-content-type-options']).toBe('nosniff');
+      // Other sites' pages frame it: it must not demand what they do not send.
+      expect(frame.headers['cross-origin-embedder-policy']).toBeUndefined();
     }
     const exec = await cl.c.app.inject({ method: 'GET', url: '/executor.js' });
-    if (exec.statusCode === 200) expect(String(exec.headers['content-security-policy'])).toContain("connect-src 'none'");
+    if (exec.statusCode === 200) {
+      expect(String(exec.headers['content-security-policy'])).toContain("connect-src 'none'");
+      // A worker of an isolated page loads only with a compatible embedder policy of its own.
+      expect(exec.headers['cross-origin-embedder-policy']).toBe('require-corp');
+    }
   });
 });
 

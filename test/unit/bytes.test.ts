@@ -41,22 +41,34 @@ describe('object memory', () => {
     expect(allocBytes(2 << 20).buffer).not.toBe(sent.buffer);
   });
 
-  it('copies into shared memory land byte for byte at any alignment of either side, and nothing outside the range changes', () => {
+  it('copies into shared memory land byte for byte at any alignment of either side, and nothing outside the range changes (with Buffer, and without: browsers)', () => {
     const dst = allocBytes(1 << 20);
     expect(dst.buffer).toBeInstanceOf(SharedArrayBuffer);
-    const frame = new Uint8Array(70_000);
+    const frame = new Uint8Array(300_000);
     for (let i = 0; i < frame.length; i++) frame[i] = (i * 31 + 7) & 0xff;
-    for (const [from, at, n] of [
-      [3, 5, 65_536],
-      [0, 1, 4096],
-      [1, 0, 10],
-      [4, 12, 60_000],
-    ]) {
-      dst.fill(0xee);
-      copyInto(dst, at, frame.subarray(from, from + n));
-      expect(dst.subarray(at, at + n)).toEqual(frame.subarray(from, from + n));
-      expect(dst[at - 1] ?? 0xee).toBe(0xee);
-      expect(dst[at + n]).toBe(0xee);
+    const g = globalThis as { Buffer?: unknown };
+    const B = g.Buffer;
+    try {
+      for (const withBuffer of [true, false]) {
+        g.Buffer = withBuffer ? B : undefined;
+        for (const [from, at, n] of [
+          [3, 5, 65_536],
+          [0, 1, 4096],
+          [1, 0, 10],
+          [4, 12, 60_000],
+          [21, 65_536, 200_000],
+          [5, 3, 131_072 + 7],
+          [8, 16, 100_000],
+        ]) {
+          dst.fill(0xee);
+          copyInto(dst, at, frame.subarray(from, from + n));
+          expect(dst.subarray(at, at + n)).toEqual(frame.subarray(from, from + n));
+          expect(dst[at - 1] ?? 0xee).toBe(0xee);
+          expect(dst[at + n]).toBe(0xee);
+        }
+      }
+    } finally {
+      g.Buffer = B;
     }
   });
 

@@ -61,6 +61,14 @@ describe('chunk-hash tree', () => {
     const b = sample(9 * (1 << 20) + 3, 3);
     const portable = contentHash(b);
     const sliced = await contentHashAsync(b);
+    // Shared memory through WebCrypto (a cross-origin isolated tab): each chunk copied into one reused buffer first.
+    const sharedBytes = allocBytes(b.byteLength);
+    sharedBytes.set(b);
+    expect((await contentHashAsync(sharedBytes)).hash).toBe(portable);
+    const bad = allocBytes(3 * HASH_CHUNK);
+    bad.set(b.subarray(0, 3 * HASH_CHUNK));
+    bad[HASH_CHUNK + 5] ^= 1;
+    expect(await chunksMatchingAsync(leafHashes(b), 0, bad)).toBe(1);
     // The portable hasher is JavaScript on the caller's thread: every stored result goes async (WebCrypto in tabs).
     expect(asyncHashFrom()).toBe(0);
     installNodeHasher();
