@@ -1,5 +1,7 @@
 // Node affinity: run on the named node; when `soft`, anywhere else if that
-// node is gone or cannot run it at all.
+// node is gone or cannot run it at all. A node whose socket closed is out of
+// the index while its last frames are handled (coordinator.ts onClose): it
+// takes nothing new, a hard affinity waits until it is gone (and fails then).
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { defaultPolicy } from './default-policy.js';
 import type { PlacementContext, PlacementPolicy } from './policy.js';
@@ -10,7 +12,7 @@ export const affinityPolicy: PlacementPolicy = {
     const s = task.spec.scheduling;
     if (typeof s !== 'object' || s === null) return defaultPolicy.pick(task, ctx);
     const node = ctx.gcs.nodes.get(s.node);
-    if (node && ctx.feasible(node, task)) return ctx.fits(node, task) ? node : null;
+    if (node && ctx.index.has(node) && ctx.feasible(node, task)) return ctx.fits(node, task) ? node : null;
     return s.soft ? defaultPolicy.pick(task, ctx) : null;
   },
 };

@@ -539,6 +539,20 @@ describe('node affinity', () => {
     expect(hard.state).toBe('queued');
   });
 
+  it('affinity to a node whose socket closed (still a member, out of the index): hard waits, soft runs elsewhere', () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 }, 3);
+    const b = w.addNode('B', { cpu: 4 });
+    w.scheduler.removeNode(b); // coordinator.ts onClose: its last frames are still being handled
+    const [soft] = w.submit(1, { scheduling: { node: b.id, soft: true } });
+    const [hard] = w.submit(1, { scheduling: { node: b.id, soft: false } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A']);
+    expect(soft.state).toBe('assigned');
+    expect(hard.state).toBe('queued');
+    expect(w.countOn(b)).toBe(0);
+  });
+
   it('affinity to a node that is merely full waits for it, soft or hard', () => {
     const w = new World();
     w.addNode('A', { cpu: 4 });
