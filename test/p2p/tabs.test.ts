@@ -6,6 +6,7 @@ import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
+import { moveBytes } from './move-bytes.js';
 
 const MB = 2 ** 20;
 
@@ -30,31 +31,13 @@ describe('peer links between tabs and edge nodes', () => {
     await b?.close();
   });
 
-  const stats = () => cl.c.coordinator.gcs.stats;
   const on = (node: string) => ({ scheduling: { node: node as NodeId, soft: false } });
 
-  /** Makes an object of `n` bytes on `from`, reads it in a task on `to`: [length, checksum] and the counters' growth. */
+  /** moveBytes, and with P2P_DEBUG both tabs' event logs after it. */
   async function move(from: string, to: string, n: number, seed: number) {
-    const make = mesh.remote(function make(n: number, seed: number) {
-      const x = new Uint8Array(n);
-      for (let i = 0; i < n; i += 997) x[i] = (i * seed) & 255;
-      return x;
-    }, on(from));
-    const sum = mesh.remote(function sum(x: Uint8Array) {
-      let s = 0;
-      for (let i = 0; i < x.length; i += 997) s = (s + x[i] * (i + 1)) % 1_000_000_007;
-      return [x.length, s];
-    }, on(to));
-    const obj = make.remote(n, seed);
-    await mesh.wait([obj]);
-    const relayed = stats().bytesRelayed;
-    const peer = stats().bytesPeer;
-    const got = await mesh.get(sum.remote(obj));
-    let s = 0;
-    for (let i = 0; i < n; i += 997) s = (s + ((i * seed) & 255) * (i + 1)) % 1_000_000_007;
-    expect(got).toEqual([n, s]);
+    const d = await moveBytes(cl, mesh, from, to, n, seed);
     if (process.env.P2P_DEBUG) for (const t of [tabA, tabB]) console.log(await volunteerEval(t.page, 'v.events.map(e => e.text).join("\\n")'));
-    return { relayed: stats().bytesRelayed - relayed, peer: stats().bytesPeer - peer };
+    return d;
   }
 
   it('a 64 MB object made in tab A and read by a task in tab B moves peer-to-peer', async () => {
