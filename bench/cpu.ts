@@ -18,15 +18,26 @@ export function cpuMsOf(pid: number | undefined, file = `/proc/${pid}/stat`): nu
   }
 }
 
-/** CPU ms each named process spends while `run` runs; `self` is this process (process.cpuUsage). */
-export async function cpuDuring(pids: Record<string, number | undefined>, run: () => Promise<void>): Promise<Record<string, number>> {
+/**
+ * Starts counting: the returned function gives the CPU ms each named process
+ * spent since, and `driver`, this process's (process.cpuUsage, its worker threads included).
+ */
+export function cpuSince(pids: Record<string, number | undefined>): () => Record<string, number> {
   const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
   const self0 = process.cpuUsage();
+  return () => {
+    const self = process.cpuUsage(self0);
+    const out: Record<string, number> = { driver: (self.user + self.system) / 1000 };
+    for (const [k, p] of Object.entries(pids)) out[k] = cpuMsOf(p) - before[k];
+    return out;
+  };
+}
+
+/** CPU ms each named process spends while `run` runs; `driver` is this process (process.cpuUsage). */
+export async function cpuDuring(pids: Record<string, number | undefined>, run: () => Promise<void>): Promise<Record<string, number>> {
+  const spent = cpuSince(pids);
   await run();
-  const self = process.cpuUsage(self0);
-  const out: Record<string, number> = { driver: (self.user + self.system) / 1000 };
-  for (const [k, p] of Object.entries(pids)) out[k] = cpuMsOf(p) - before[k];
-  return out;
+  return spent();
 }
 
 /** User + system CPU ms of a process's main thread and of its other threads (worker threads, libuv, V8's helpers), or NaN. */
@@ -45,25 +56,55 @@ export function threadCpuMs(pid: number): { main: number; others: number } {
   return { main, others };
 }
 
-/** Chromium processes of this bench (a descendant of a browser started with one of our profiles, and of this process). */
-export function chromiumPids(): number[] {
+/** Every process's parent (/proc), and those whose command line holds `marker`. */
+function processParents(marker?: string): { parent: Map<number, number>; marked: Set<number> } {
   const parent = new Map<number, number>();
-  const ours = new Set<number>();
+  const marked = new Set<number>();
   for (const d of readdirSync('/proc')) {
     const pid = Number(d);
     if (!pid) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabmesh-bench-chromium-')) ours.add(pid);
+      if (marker && readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(marker)) marked.add(pid);
     } catch {
       // gone meanwhile
     }
   }
+  return { parent, marked };
+}
+
+/** Whether `p` is `root` or one of its descendants. */
+function under(parent: ReadonlyMap<number, number>, root: number, p: number | undefined): boolean {
+  for (; p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
+  return false;
+}
+
+/** Chromium processes of this bench (a descendant of a browser started with one of our profiles, and of this process). */
+export function chromiumPids(): number[] {
+  const { parent, marked: ours } = processParents('tabmesh-bench-chromium-');
   const isOurs = (p: number | undefined): boolean => p !== undefined && p > 1 && (ours.has(p) || isOurs(parent.get(p)));
   // Only this process's own: other runs on the machine (other engineers' benches) use the same profile prefix.
-  const mine = (p: number | undefined): boolean => p !== undefined && p > 1 && (p === process.pid || mine(parent.get(p)));
-  return [...parent.keys()].filter((p) => isOurs(p) && mine(p));
+  return [...parent.keys()].filter((p) => isOurs(p) && under(parent, process.pid, p));
+}
+
+/** CPU ms so far of each process in the tree under `root` (itself included), by pid: Ray's driver, its GCS, raylet and workers. */
+export function treeCpuMs(root: number): Map<number, number> {
+  const { parent } = processParents();
+  const out = new Map<number, number>();
+  for (const p of parent.keys()) {
+    if (!under(parent, root, p)) continue;
+    const ms = cpuMsOf(p);
+    if (!Number.isNaN(ms)) out.set(p, ms);
+  }
+  return out;
+}
+
+/** CPU ms the tree under `root` spent between two `treeCpuMs` readings (a process that started meanwhile from 0; one that ended is lost). */
+export function treeCpuSpent(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let ms = 0;
+  for (const [p, v] of after) ms += v - (before.get(p) ?? 0);
+  return ms;
 }
 
 /** CPU ms of `pids` so far (processes gone meanwhile count 0). */

@@ -43,6 +43,20 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, rank - 1))];
 }
 
+export function median(xs: readonly number[]): number {
+  return percentile(xs, 50);
+}
+
+/**
+ * A figure from paired rounds (round i of the contender ran next to round i of
+ * its baseline): the medians of each, and the median of the per-round ratios,
+ * which a load that changes between rounds moves less than a ratio of bests.
+ */
+export function pairedFigure(bench: string, values: readonly number[], baselines: readonly number[], unit: string): Figure {
+  const ratios = values.map((v, i) => v / baselines[i]).filter(Number.isFinite);
+  return { ...figure(bench, median(values), unit, median(baselines)), ratio: ratios.length ? round(median(ratios), 4) : null };
+}
+
 export function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -64,8 +78,9 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /**
- * Runs each contender `rounds` times, interleaved (A B A B ...), and returns
- * every contender's durations in ms. On a noisy machine, take the best.
+ * Runs each contender `rounds` times, interleaved (A B A B ...; with
+ * `alternate`, A B B A A B ...: neither always runs first after a cleanup), and
+ * returns every contender's durations in ms, by round.
  */
 export async function interleaved<K extends string>(
   rounds: number,
@@ -73,12 +88,13 @@ export async function interleaved<K extends string>(
   opts: {
     /** Called after each timed run, untimed: cleanup, waiting for a quiet system... */
     after?: (name: K, round: number, ms: number) => Promise<void> | void;
+    alternate?: boolean;
   } = {},
 ): Promise<Record<K, number[]>> {
   const names = Object.keys(contenders) as K[];
   const out = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   for (let r = 0; r < rounds; r++) {
-    for (const n of names) {
+    for (const n of opts.alternate && r % 2 === 1 ? [...names].reverse() : names) {
       const ms = await timeMs(contenders[n]);
       out[n].push(ms);
       await opts.after?.(n, r, ms);

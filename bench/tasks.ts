@@ -16,7 +16,9 @@ import {
   figure,
   interleaved,
   log,
+  median,
   nowMs,
+  pairedFigure,
   percentile,
   pollStats,
   round,
@@ -26,11 +28,19 @@ import {
   type Stats,
   runBench,
 } from './harness.js';
-import { cpuDuring } from './cpu.js';
+import { cpuSince } from './cpu.js';
 
 const THROUGHPUT_TASKS = 20_000;
-const THROUGHPUT_ROUNDS = 3;
+/** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. */
+const THROUGHPUT_ROUNDS = 9;
+const DURABLE_ROUNDS = 5;
 const WARMUP_TASKS = 2_000;
+/**
+ * Untimed full-size batches first: in a run with a warm-up of 2,000 tasks the
+ * rounds' ratio climbed 0.36 -> 0.94 over 9 rounds (the processes' JIT and
+ * heaps settling), so the median said how many rounds there were.
+ */
+const WARMUP_BATCHES = 3;
 const LATENCY_TASKS = 2_000;
 const LATENCY_BLOCK = 250; // tabmesh and piscina alternate in blocks of this many calls
 const MEMORY_TASKS = 100_000;
@@ -63,9 +73,21 @@ function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
   return Promise.all(ps);
 }
 
+/** The processes of the mesh, by name, whose CPU a round counts (this process, the driver, is counted as `driver`). */
+function meshPids(c: BenchCluster): Record<string, number | undefined> {
+  return { coordinator: c.coordinator.proc.pid, node: c.nodes[0].proc.pid };
+}
+
+const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
 /**
  * THROUGHPUT_TASKS tasks at once against the same calls through the piscina
- * pool, THROUGHPUT_ROUNDS interleaved rounds; the best of each.
+ * pool, `rounds` interleaved rounds in alternating order (issue 14, session
+ * 13). The verdicts are medians of per-round ratios, not bests: on a shared
+ * 2-core machine a load that changes between rounds moves both contenders of a
+ * round alike. CPU: every process of the mesh (driver, coordinator, node with
+ * its executors) from the first submit until the coordinator has freed the
+ * round's tasks, against this process with piscina's workers for the same calls.
  */
 async function throughputRounds(
   c: BenchCluster,
@@ -73,63 +95,78 @@ async function throughputRounds(
   noop: Noop,
   pool: Piscina,
   label: string,
-): Promise<{ tm: number; pi: number; cpu: Record<string, number>; piCpu: number }> {
+  rounds: number,
+): Promise<{ tm: number[]; pi: number[]; cpu: Record<string, number>[]; piCpu: number[] }> {
   let refs: ObjectRef<void>[] = [];
-  // CPU ms of each process a round (issue 14: it holds under load, where the times do not); piscina's is this process's, its workers included.
   const cpu: Record<string, number>[] = [];
   const piCpu: number[] = [];
-  const pids = { coordinator: c.coordinator.proc.pid, node: c.nodes[0].proc.pid };
+  let spent: () => Record<string, number> = () => ({});
   const times = await interleaved(
-    THROUGHPUT_ROUNDS,
+    rounds,
     {
       tabmesh: async () => {
-        cpu.push(
-          await cpuDuring(pids, async () => {
-            refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
-          }),
-        );
+        spent = cpuSince(meshPids(c));
+        refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
       },
       piscina: async () => {
-        const c0 = process.cpuUsage();
+        spent = cpuSince({});
         await piscinaBatch(pool, THROUGHPUT_TASKS);
-        const u = process.cpuUsage(c0);
-        piCpu.push((u.user + u.system) / 1000);
+        piCpu.push(spent().driver);
       },
     },
     {
-      // Untimed: free the round's refs and let the coordinator finish
-      // freeing, so that work does not land in the next timed round.
+      alternate: true,
+      // Untimed: free the round's refs and let the coordinator finish freeing,
+      // so that work does not land in the next timed round (its CPU counts in this one).
       after: async (name, r, ms) => {
         let extra = '';
         if (name === 'tabmesh') {
           m.free(refs);
           refs = [];
           const d = await drained(c);
-          extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB)`;
-        }
+          cpu.push(spent());
+          extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB); CPU ms ${fmtCpu(cpu[r])}`;
+        } else extra = `; CPU ms ${round(piCpu[r], 0)}`;
         log(
           `${label}round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra} (load ${loadavg()[0].toFixed(1)})`,
         );
       },
     },
   );
-  const best = (xs: number[]) => (THROUGHPUT_TASKS / Math.min(...xs)) * 1000;
-  const tm = best(times.tabmesh);
-  const pi = best(times.piscina);
+  const perS = (ms: number) => (THROUGHPUT_TASKS / ms) * 1000;
+  const tm = times.tabmesh.map(perS);
+  const pi = times.piscina.map(perS);
+  const ratios = tm.map((x, i) => x / pi[i]);
+  const cpuRatios = cpu.map((x, i) => sum(x) / piCpu[i]);
   log(
-    `${label}best tabmesh ${Math.round(tm)} tasks/s, best piscina ${Math.round(pi)} tasks/s (rounds ms: tabmesh ${times.tabmesh.map((x) => round(x, 0))}, piscina ${times.piscina.map((x) => round(x, 0))})`,
+    `${label}tasks/s by round: tabmesh ${tm.map((x) => Math.round(x))}, piscina ${pi.map((x) => Math.round(x))}; ` +
+      `ratios ${ratios.map((x) => round(x, 2))} (median ${round(median(ratios), 2)}, best-of ratio ${round(Math.max(...tm) / Math.max(...pi), 2)}); ` +
+      `CPU ratios ${cpuRatios.map((x) => round(x, 2))} (median ${round(median(cpuRatios), 2)})`,
   );
-  const per1000 = (ms: number) => (ms / THROUGHPUT_TASKS) * 1000;
-  const median = (xs: number[]) => percentile(xs, 50);
-  const cpuMed: Record<string, number> = {};
-  for (const k of Object.keys(cpu[0] ?? {})) cpuMed[k] = per1000(median(cpu.map((r) => r[k])));
-  const piMed = per1000(median(piCpu));
-  log(
-    `${label}CPU ms per 1,000 tasks, median of ${cpu.length} rounds: ${Object.entries(cpuMed)
-      .map(([k, v]) => `${k} ${round(v, 1)}`)
-      .join(', ')}; piscina (this process, its workers included) ${round(piMed, 1)}`,
-  );
-  return { tm, pi, cpu: cpuMed, piCpu: piMed };
+  return { tm, pi, cpu, piCpu };
+}
+
+const per1000 = (ms: number) => (ms / THROUGHPUT_TASKS) * 1000;
+
+function fmtCpu(r: Record<string, number>): string {
+  return `${Object.entries(r)
+    .map(([k, v]) => `${k} ${round(v, 0)}`)
+    .join(', ')}, total ${round(sum(r), 0)}`;
+}
+
+/** The throughput and CPU figures of `throughputRounds`, named `prefix` and `cpuPrefix`.total (and by process with `byProcess`). */
+function throughputFigures(prefix: string, cpuPrefix: string, r: Awaited<ReturnType<typeof throughputRounds>>, byProcess: boolean): Figure[] {
+  const piPer1000 = r.piCpu.map(per1000);
+  const cpuFigure = (name: string, of: (x: Record<string, number>) => number) =>
+    pairedFigure(
+      `${cpuPrefix}.${name}`,
+      r.cpu.map((x) => per1000(of(x))),
+      piPer1000,
+      'ms',
+    );
+  const out = [pairedFigure(prefix, r.tm, r.pi, 'tasks/s'), cpuFigure('total', sum)];
+  if (byProcess) for (const k of Object.keys(r.cpu[0] ?? {})) out.push(cpuFigure(k, (x) => x[k]));
+  return out;
 }
 
 function describe(xs: number[]): string {
@@ -158,12 +195,14 @@ async function main(): Promise<void> {
     const noop = m.remote(function noop() {}) as Noop;
 
     // ------------------------------------------------------------ warm-up
-    phase(`warm-up: ${WARMUP_TASKS} tasks each (tabmesh batch + sequential, piscina)`);
+    phase(`warm-up: ${WARMUP_BATCHES} batches of ${THROUGHPUT_TASKS} and 200 sequential tasks each (tabmesh, piscina)`);
     {
       let t = nowMs();
-      const refs = await tabmeshBatch(m, noop, WARMUP_TASKS);
-      m.free(refs);
-      log(`tabmesh warm-up batch ${round(nowMs() - t)} ms`);
+      for (let i = 0; i < WARMUP_BATCHES; i++) {
+        m.free(await tabmeshBatch(m, noop, THROUGHPUT_TASKS));
+        await drained(cl);
+      }
+      log(`tabmesh warm-up ${WARMUP_BATCHES} batches of ${THROUGHPUT_TASKS}: ${round(nowMs() - t)} ms`);
       t = nowMs();
       for (let i = 0; i < 200; i++) {
         const r = noop.remote();
@@ -172,7 +211,7 @@ async function main(): Promise<void> {
       }
       log(`tabmesh warm-up 200 sequential ${round(nowMs() - t)} ms`);
       t = nowMs();
-      await piscinaBatch(pool2, WARMUP_TASKS);
+      for (let i = 0; i < WARMUP_BATCHES; i++) await piscinaBatch(pool2, THROUGHPUT_TASKS);
       for (let i = 0; i < 200; i++) await pool1.run(null);
       await piscinaBatch(pool1, WARMUP_TASKS);
       log(`piscina warm-up ${round(nowMs() - t)} ms`);
@@ -181,13 +220,9 @@ async function main(): Promise<void> {
     }
 
     // ------------------------------------------------------------ (a) throughput
-    phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, best of ${THROUGHPUT_ROUNDS} interleaved rounds (noisy machine)`);
-    {
-      const { tm, pi, cpu, piCpu } = await throughputRounds(cl, m, noop, pool2, '');
-      record(figure('tasks.throughput', tm, 'tasks/s', pi));
-      // Baseline: the CPU piscina spends on the same calls (all of its threads).
-      for (const [k, v] of Object.entries(cpu)) record(figure(`tasks.cpu_ms_per_1000.${k}`, v, 'ms', piCpu));
-    }
+    phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, ${THROUGHPUT_ROUNDS} interleaved rounds each, medians of per-round ratios (noisy machine)`);
+    const a = await throughputRounds(cl, m, noop, pool2, '', THROUGHPUT_ROUNDS);
+    for (const f of throughputFigures('tasks.throughput', 'tasks.cpu_ms_per_1000', a, true)) record(f);
 
     // ------------------------------------------------------------ (b) latency
     phase(`(b) latency: ${LATENCY_TASKS} sequential round trips each, alternating blocks of ${LATENCY_BLOCK}`);
@@ -259,7 +294,7 @@ async function main(): Promise<void> {
     }
 
     // ------------------------------------------------------------ (d) durable GCS
-    phase(`(d) throughput with the durable (SQLite) GCS, the default of npm start: ${THROUGHPUT_TASKS} tasks, best of ${THROUGHPUT_ROUNDS}`);
+    phase(`(d) throughput with the durable (SQLite) GCS, the default of npm start: ${THROUGHPUT_TASKS} tasks, ${DURABLE_ROUNDS} interleaved rounds each`);
     {
       await mesh.close();
       await cl.stop();
@@ -270,8 +305,8 @@ async function main(): Promise<void> {
       const c = cl;
       const noop = m.remote(function noop() {}) as Noop;
       m.free(await tabmeshBatch(m, noop, WARMUP_TASKS));
-      const { tm, pi } = await throughputRounds(c, m, noop, pool2, 'durable ');
-      record(figure('tasks.throughput.durable_gcs', tm, 'tasks/s', pi));
+      const d = await throughputRounds(c, m, noop, pool2, 'durable ', DURABLE_ROUNDS);
+      for (const f of throughputFigures('tasks.throughput.durable_gcs', 'tasks.durable_gcs.cpu_ms_per_1000', d, false)) record(f);
     }
 
     phase('done');
