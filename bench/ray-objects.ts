@@ -6,10 +6,9 @@
 //
 //   npm run build && node dist/bench/ray-objects.js
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect } from '../edge/index.js';
-import { emit, figure, log, ROOT, runBench, startCluster } from './harness.js';
+import { emit, figure, log, runBench, startCluster } from './harness.js';
+import { noRay, rayPython } from './ray.js';
 import { edgeNodeIds, executorRead, putFigures } from './objects-node.js';
 
 const RAY_SCRIPT = `
@@ -28,16 +27,6 @@ t = time.perf_counter(); ray.get([read.remote(ref) for _ in range(20)]); reads =
 print(json.dumps({"put": put, "reads": reads}))
 `;
 
-function rayPython(): string | null {
-  const candidates = [process.env.RAY_PYTHON, join(ROOT, '.venv-ray/bin/python')].filter((p): p is string => !!p);
-  for (const py of candidates) {
-    if (!existsSync(py)) continue;
-    const r = spawnSync(py, ['-c', 'import ray, numpy'], { encoding: 'utf8' });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
 function runRay(py: string): { put: number; reads: number } {
   const r = spawnSync(py, ['-c', RAY_SCRIPT], { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`ray failed: ${r.stderr.slice(-2000)}`);
@@ -45,11 +34,8 @@ function runRay(py: string): { put: number; reads: number } {
 }
 
 async function main(): Promise<void> {
-  const py = rayPython();
-  if (!py) {
-    log('skipped: no Python with ray and numpy (set RAY_PYTHON, or make .venv-ray with `pip install ray numpy`)');
-    return;
-  }
+  const py = rayPython('ray, numpy');
+  if (!py) return log(noRay('ray, numpy'));
   // Ray runs before and after tabmesh and keeps its better figure of the two:
   // on a shared machine one run of either can fall into a busy minute.
   const before = runRay(py);
