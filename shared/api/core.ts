@@ -6,6 +6,7 @@ import type { EncodedValue } from '../codec.js';
 import type { Failure } from '../errors.js';
 import type { EnvDecl, FunctionSource, MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { RuntimeContext } from './types.js';
+import type { HeldObjects } from './held-objects.js';
 
 /** The coordinator's answer to a cluster question: its nodes, or its named actors. */
 export type ClusterInfo = Pick<MsgOf<'info'>, 'nodes' | 'actors'>;
@@ -23,8 +24,8 @@ export interface MeshCore {
   context(): RuntimeContext;
   /** Largest value passed inline in a task spec. */
   readonly inlineMax: number;
-  /** Whether handles are tracked with a FinalizationRegistry (drivers) or released at task end (tasks). */
-  readonly tracksHandles: boolean;
+  /** A driver's records of the objects it holds, where its handles are counted (tracked with a FinalizationRegistry); null in a task, whose handles are released at task end. */
+  readonly held: HeldObjects | null;
   nextSubmitIndex(): number;
   nextPutIndex(): number;
   registerFunction(f: FunctionSource): void;

@@ -24,6 +24,7 @@ import type { ConnectOptions } from './connect-options.js';
 import { handlers, type DriverContext } from './driver-handlers.js';
 import { CoordinatorLink } from './driver-link.js';
 import { ResumeState } from './driver-resume.js';
+import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
 
 export type { ConnectOptions } from './connect-options.js';
@@ -39,7 +40,8 @@ export class DriverCore implements MeshCore, DriverContext {
   /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
   /** The ICE servers for new peer links: from the welcome, refreshed by `ice` messages before TURN credentials expire. */
   ice: IceConfig | undefined;
-  readonly tracksHandles = true;
+  /** What this driver holds, one record an object: handles, submissions and puts to send again on a resume, readiness. */
+  readonly held = new HeldObjects();
   readonly objects: ObjectClient;
   links: PeerLinks | null = null;
   fetcher: ObjectFetcher;
@@ -58,7 +60,7 @@ export class DriverCore implements MeshCore, DriverContext {
 
   private readonly link: CoordinatorLink;
   /** What the driver must tell a coordinator again when it resumes its job. */
-  private readonly resume = new ResumeState();
+  private readonly resume = new ResumeState(this.held);
   /** Questions to the coordinator (named actors, cluster info) waiting for their answers. */
   readonly questions = new DriverQuestions((m) => this.push(m));
   /** Artifacts this driver put because the mesh held no copy. */
@@ -83,6 +85,7 @@ export class DriverCore implements MeshCore, DriverContext {
     this.objects = new ObjectClient(
       (m) => this.push(m),
       () => this.link.bufferedAmount,
+      this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
   }
@@ -171,15 +174,14 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   submit(spec: TaskSpec): void {
-    this.resume.submitted(spec);
+    this.held.submitted(spec);
     this.push({ t: 'submit', spec });
   }
 
   put(id: ObjectId, value: EncodedValue): void {
     const size = value.bytes.byteLength;
-    this.resume.held.add(id);
     if (size <= this.inlineMax) {
-      this.resume.smallPuts.set(id, { v: value.bytes, refs: value.refs });
+      this.held.put(id, { v: value.bytes, refs: value.refs });
       this.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
       this.objects.setReady(id, { v: value.bytes, size });
       return;
@@ -188,6 +190,7 @@ export class DriverCore implements MeshCore, DriverContext {
     // worker threads on Node), and what this driver sends meanwhile waits
     // behind it, in order (issue 17).
     const meta = { hash: '', refs: value.refs };
+    this.held.put(id, null);
     this.ownLarge.set(id, value.bytes);
     this.resume.largeMeta.set(id, meta);
     this.objects.setReady(id, { size });
@@ -258,7 +261,7 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   borrow(ids: ObjectId[]): void {
-    for (const id of ids) this.resume.held.add(id);
+    this.held.borrowed(ids);
     this.push({ t: 'borrow', ids });
   }
 
@@ -287,10 +290,7 @@ export class DriverCore implements MeshCore, DriverContext {
 
   release(ids: ObjectId[]): void {
     // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
-    for (const id of ids) {
-      this.objects.forget(id);
-      this.resume.released(id);
-    }
+    for (const id of ids) this.held.released(id);
     this.push({ t: 'release', ids });
   }
 

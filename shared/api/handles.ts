@@ -1,19 +1,17 @@
-// A driver's handles on objects: counted per id, released to the GCS when the
-// last one is garbage-collected or freed (tasks release theirs at task end, so
-// their cores track none).
+// A driver's handles on objects: counted per id in the driver's records of
+// what it holds (held-objects.ts), released to the GCS when the last one is
+// garbage-collected or freed (tasks release theirs at task end, so their cores
+// track none).
 import type { ObjectId } from '../ids.js';
 import type { MeshCore } from './core.js';
+import type { HeldObjects } from './held-objects.js';
 import { ObjectRef } from './ref.js';
 
 /** Ids per release message when handles are freed together (coordinator/message-slices.ts SPLIT_IDS). */
 export const RELEASE_IDS = 128;
 
-interface RefEntry {
-  count: number;
-}
-
 export class HandleTable {
-  private readonly handles = new Map<ObjectId, RefEntry>();
+  private readonly held: HeldObjects | null;
   private readonly finalizer: FinalizationRegistry<ObjectId> | null;
 
   constructor(
@@ -21,20 +19,16 @@ export class HandleTable {
     /** Once the mesh is closed, dropped handles are not reported (the job's end frees them). */
     private readonly closed: () => boolean,
   ) {
-    this.finalizer = core.tracksHandles ? new FinalizationRegistry((id) => this.drop(id)) : null;
+    this.held = core.held;
+    this.finalizer = this.held ? new FinalizationRegistry((id) => this.drop(id)) : null;
   }
 
   /** Counts a handle; the first one of an id someone else made is borrowed from the GCS. */
   track(id: ObjectId, created: boolean): ObjectRef {
     const ref = new ObjectRef(id);
-    if (!this.finalizer) return ref;
-    const e = this.handles.get(id);
-    if (e) e.count++;
-    else {
-      this.handles.set(id, { count: 1 });
-      if (!created) this.core.borrow([id]);
-    }
-    this.finalizer.register(ref, id, ref);
+    if (!this.held) return ref;
+    if (this.held.hold(id) && !created) this.core.borrow([id]);
+    this.finalizer!.register(ref, id, ref);
     return ref;
   }
 
@@ -55,10 +49,6 @@ export class HandleTable {
 
   /** One handle of `id` fewer: true when it was the last. */
   private last(id: ObjectId): boolean {
-    const e = this.handles.get(id);
-    if (!e) return false;
-    if (--e.count > 0) return false;
-    this.handles.delete(id);
-    return true;
+    return this.held!.unhold(id);
   }
 }

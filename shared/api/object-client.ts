@@ -18,9 +18,40 @@ export interface ReadyInfo {
   failure?: Failure;
 }
 
-interface Subscription {
-  info?: ReadyInfo;
-  waiters: Array<(info: ReadyInfo) => void>;
+/** What a client knows of an object's readiness. */
+export interface Subscription {
+  info: ReadyInfo | undefined;
+  /** Who waits for it to be ready (null: nobody yet). */
+  waiters: Array<(info: ReadyInfo) => void> | null;
+  /** A subscribe for it went to the coordinator (and is sent again after a reconnect while someone waits). */
+  asked: boolean;
+}
+
+/**
+ * Where a client keeps its subscriptions: its own map (nodes), or a driver's
+ * records of the objects it holds (held-objects.ts), one record an object.
+ */
+export interface SubscriptionTable {
+  get(id: ObjectId): Subscription | undefined;
+  /** Its subscription, made (not asked, not ready) if there was none. */
+  open(id: ObjectId): Subscription;
+  entries(): IterableIterator<[ObjectId, Subscription]>;
+}
+
+/** A node's subscriptions. */
+export class OwnSubscriptions implements SubscriptionTable {
+  private readonly subs = new Map<ObjectId, Subscription>();
+  get(id: ObjectId): Subscription | undefined {
+    return this.subs.get(id);
+  }
+  open(id: ObjectId): Subscription {
+    let s = this.subs.get(id);
+    if (!s) this.subs.set(id, (s = { info: undefined, waiters: null, asked: false }));
+    return s;
+  }
+  entries(): IterableIterator<[ObjectId, Subscription]> {
+    return this.subs.entries();
+  }
 }
 
 interface Incoming {
@@ -35,7 +66,6 @@ interface Incoming {
 const SEND_HIGH_WATER = 4 << 20;
 
 export class ObjectClient {
-  private subs = new Map<ObjectId, Subscription>();
   private incoming = new Map<number, Incoming>();
   private nextX = 1;
   private nextSync = 1;
@@ -48,20 +78,19 @@ export class ObjectClient {
   constructor(
     private readonly send: (m: Msg) => void,
     private readonly bufferedAmount: () => number,
+    private readonly subs: SubscriptionTable = new OwnSubscriptions(),
   ) {}
 
   /** Resolves when the coordinator says the object is ready (or failed). */
   whenReady(id: ObjectId): Promise<ReadyInfo> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    let s = this.subs.get(id);
-    if (s?.info) return Promise.resolve(s.info);
-    if (!s) {
-      s = { waiters: [] };
-      this.subs.set(id, s);
+    const s = this.subs.open(id);
+    if (s.info) return Promise.resolve(s.info);
+    if (!s.asked) {
+      s.asked = true;
       this.send({ t: 'subscribe', ids: [id] });
     }
-    const sub = s;
-    return new Promise((resolve) => sub.waiters.push(resolve));
+    return new Promise((resolve) => (s.waiters ??= []).push(resolve));
   }
 
   /**
@@ -90,21 +119,16 @@ export class ObjectClient {
 
   /** Marks an object as ready locally (an own put): no subscription needed. */
   setReady(id: ObjectId, info: ReadyInfo): void {
-    const s = this.subs.get(id);
-    if (s) this.resolveSub(s, info);
-    else this.subs.set(id, { info, waiters: [] });
+    this.resolveSub(this.subs.open(id), info);
   }
 
   /** Forgets that an object was ready (a transfer of it failed): the next whenReady asks the GCS again. */
   invalidate(id: ObjectId): void {
     const s = this.subs.get(id);
-    if (s && s.info) this.subs.delete(id);
-  }
-
-  /** Forgets what is known of an object (its handle was released). */
-  forget(id: ObjectId): void {
-    const s = this.subs.get(id);
-    if (s && s.waiters.length === 0) this.subs.delete(id);
+    if (s?.info) {
+      s.info = undefined;
+      s.asked = false;
+    }
   }
 
   onReady(m: MsgOf<'ready'>): void {
@@ -120,7 +144,8 @@ export class ObjectClient {
   private resolveSub(s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;
-    s.waiters = [];
+    if (w === null) return;
+    s.waiters = null;
     for (const f of w) f(info);
   }
 
@@ -199,7 +224,7 @@ export class ObjectClient {
   /** Ids with someone waiting: subscribed again after a reconnect. */
   waitingIds(): ObjectId[] {
     const out: ObjectId[] = [];
-    for (const [id, s] of this.subs) if (!s.info && s.waiters.length) out.push(id);
+    for (const [id, s] of this.subs.entries()) if (!s.info && s.waiters?.length) out.push(id);
     return out;
   }
 }

@@ -23,7 +23,7 @@ export interface TaskHost {
 export class TaskCore implements MeshCore {
   readonly jobId: JobId;
   readonly parentTask: TaskId;
-  readonly tracksHandles = false;
+  readonly held = null;
   constructor(
     private readonly ex: TaskHost,
     private readonly r: RunningTask,

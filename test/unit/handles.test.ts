@@ -4,6 +4,7 @@
 // job). A fake core (one box): it records what the table asks of the GCS.
 import { describe, expect, it } from 'vitest';
 import { HandleTable, RELEASE_IDS } from '../../shared/api/handles.js';
+import { HeldObjects } from '../../shared/api/held-objects.js';
 import type { MeshCore } from '../../shared/api/core.js';
 import { childTaskId, returnObjectId, rootTaskId, newJobId, type ObjectId } from '../../shared/ids.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
@@ -13,7 +14,7 @@ function table() {
   const borrowed: ObjectId[][] = [];
   let closed = false;
   const core = {
-    tracksHandles: true,
+    held: new HeldObjects(),
     release: (ids: ObjectId[]) => released.push(ids),
     borrow: (ids: ObjectId[]) => borrowed.push(ids),
   } as unknown as MeshCore;
