@@ -11,24 +11,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
-import { connect, type Mesh, type ObjectRef } from '../edge/index.js';
-import {
-  emit,
-  figure,
-  log,
-  median,
-  nowMs,
-  ownChild,
-  pairedFigure,
-  percentile,
-  pollStats,
-  round,
-  runBench,
-  startCluster,
-  type BenchCluster,
-} from './harness.js';
+import { connect, type Mesh } from '../edge/index.js';
+import { emit, figure, log, median, nowMs, ownChild, pairedFigure, percentile, round, runBench, startCluster } from './harness.js';
 import { cpuSince, treeCpuMs, treeCpuSpent } from './cpu.js';
 import { noRay, rayPython } from './ray.js';
+import { cpuTotal, drained, emptyBatch, meshPids, roundTrips, type Noop } from './empty-tasks.js';
 
 const BATCH_TASKS = 10_000;
 const BATCH_ROUNDS = 5;
@@ -89,12 +76,6 @@ async function startRay(py: string): Promise<RaySide> {
   };
 }
 
-type Noop = { remote(): ObjectRef<void> };
-
-/** The mesh's processes, this one (the driver) counted as `driver` by cpuSince. */
-const meshPids = (cl: BenchCluster) => ({ coordinator: cl.coordinator.proc.pid, node: cl.nodes[0].proc.pid });
-const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-
 async function main(): Promise<void> {
   const py = rayPython();
   if (!py) return log(noRay('ray'));
@@ -105,15 +86,8 @@ async function main(): Promise<void> {
   try {
     const m = (mesh = await connect({ url: cl.url, token: cl.token }));
     const noop = m.remote(function noop() {}) as Noop;
-    const warm: ObjectRef<void>[] = [];
-    for (let i = 0; i < 2000; i++) warm.push(noop.remote());
-    await m.get(warm);
-    m.free(warm);
-    for (let i = 0; i < 200; i++) {
-      const r = noop.remote();
-      await m.get(r);
-      m.free(r);
-    }
+    m.free(await emptyBatch(m, noop, 2000));
+    await roundTrips(m, noop, 200, []);
 
     // ------------------------------------------------ sequential round trips
     log(`sequential: ${SEQ_TASKS} round trips each, alternating blocks of ${SEQ_BLOCK}`);
@@ -123,14 +97,8 @@ async function main(): Promise<void> {
     let raySeqCpu = 0;
     for (let done = 0; done < SEQ_TASKS; done += SEQ_BLOCK) {
       const spent = cpuSince(meshPids(cl));
-      for (let i = 0; i < SEQ_BLOCK; i++) {
-        const t = nowMs();
-        const r = noop.remote();
-        await m.get(r);
-        tmLat.push(nowMs() - t);
-        m.free(r);
-      }
-      tmSeqCpu += total(spent());
+      await roundTrips(m, noop, SEQ_BLOCK, tmLat);
+      tmSeqCpu += cpuTotal(spent());
       const { answer, cpuMs } = await ray.ask<{ lat: number[] }>(`seq ${SEQ_BLOCK}`);
       rayLat.push(...answer.lat);
       raySeqCpu += cpuMs;
@@ -156,15 +124,13 @@ async function main(): Promise<void> {
       const runTabmesh = async () => {
         const spent = cpuSince(meshPids(cl));
         const t = nowMs();
-        const refs: ObjectRef<void>[] = [];
-        for (let i = 0; i < BATCH_TASKS; i++) refs.push(noop.remote());
-        await m.get(refs);
+        const refs = await emptyBatch(m, noop, BATCH_TASKS);
         tm.push(perS(nowMs() - t));
         m.free(refs);
         // Its CPU counts until the coordinator has freed the round's tasks (Ray's driver frees its refs within its round).
-        const d = await pollStats(cl.url, cl.token, (s) => s.tasks <= 10 && s.objects <= 10, { timeoutMs: 30_000, everyMs: 50 });
+        const d = await drained(cl);
         if (!d.met) log(`WARNING: the coordinator still holds ${d.stats.tasks} tasks, ${d.stats.objects} objects`);
-        tmCpu.push(per1000(total(spent())));
+        tmCpu.push(per1000(cpuTotal(spent())));
       };
       const runRay = async () => {
         const { answer, cpuMs } = await ray.ask<{ ms: number }>(`batch ${BATCH_TASKS}`);

@@ -25,10 +25,10 @@ import {
   startCluster,
   type BenchCluster,
   type Figure,
-  type Stats,
   runBench,
 } from './harness.js';
 import { cpuSince } from './cpu.js';
+import { cpuTotal, drained, emptyBatch, meshPids, roundTrips, type Noop } from './empty-tasks.js';
 
 const THROUGHPUT_TASKS = 20_000;
 /** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. */
@@ -48,37 +48,14 @@ const MEMORY_BATCH = 10_000;
 const CPUS = 2;
 /** How long (c') waits for the coordinator to report the compaction of its heap (it takes 3-5 s: cli/heap.ts). */
 const COMPACT_TIMEOUT_MS = 30_000;
-/** "Near 0" for the coordinator's task and object tables after everything was freed. */
-const NEAR_ZERO = 10;
 
 const WORKER_FILE = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
-
-type Noop = { remote(): ObjectRef<void> };
-
-/** Waits until the coordinator has let go of (almost) every task and object. */
-async function drained(cl: BenchCluster, timeoutMs = 30_000): Promise<{ stats: Stats; met: boolean; waitedMs: number }> {
-  return pollStats(cl.url, cl.token, (s) => s.tasks <= NEAR_ZERO && s.objects <= NEAR_ZERO, { timeoutMs, everyMs: 50 });
-}
-
-async function tabmeshBatch(mesh: Mesh, noop: Noop, n: number): Promise<ObjectRef<void>[]> {
-  const refs: ObjectRef<void>[] = [];
-  for (let i = 0; i < n; i++) refs.push(noop.remote());
-  await mesh.get(refs);
-  return refs;
-}
 
 function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
   const ps: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) ps.push(pool.run(null));
   return Promise.all(ps);
 }
-
-/** The processes of the mesh, by name, whose CPU a round counts (this process, the driver, is counted as `driver`). */
-function meshPids(c: BenchCluster): Record<string, number | undefined> {
-  return { coordinator: c.coordinator.proc.pid, node: c.nodes[0].proc.pid };
-}
-
-const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 /**
  * THROUGHPUT_TASKS tasks at once against the same calls through the piscina
@@ -106,7 +83,7 @@ async function throughputRounds(
     {
       tabmesh: async () => {
         spent = cpuSince(meshPids(c));
-        refs = await tabmeshBatch(m, noop, THROUGHPUT_TASKS);
+        refs = await emptyBatch(m, noop, THROUGHPUT_TASKS);
       },
       piscina: async () => {
         spent = cpuSince({});
@@ -137,7 +114,7 @@ async function throughputRounds(
   const tm = times.tabmesh.map(perS);
   const pi = times.piscina.map(perS);
   const ratios = tm.map((x, i) => x / pi[i]);
-  const cpuRatios = cpu.map((x, i) => sum(x) / piCpu[i]);
+  const cpuRatios = cpu.map((x, i) => cpuTotal(x) / piCpu[i]);
   log(
     `${label}tasks/s by round: tabmesh ${tm.map((x) => Math.round(x))}, piscina ${pi.map((x) => Math.round(x))}; ` +
       `ratios ${ratios.map((x) => round(x, 2))} (median ${round(median(ratios), 2)}, best-of ratio ${round(Math.max(...tm) / Math.max(...pi), 2)}); ` +
@@ -151,7 +128,7 @@ const per1000 = (ms: number) => (ms / THROUGHPUT_TASKS) * 1000;
 function fmtCpu(r: Record<string, number>): string {
   return `${Object.entries(r)
     .map(([k, v]) => `${k} ${round(v, 0)}`)
-    .join(', ')}, total ${round(sum(r), 0)}`;
+    .join(', ')}, total ${round(cpuTotal(r), 0)}`;
 }
 
 /** The throughput and CPU figures of `throughputRounds`, named `prefix` and `cpuPrefix`.total (and by process with `byProcess`). */
@@ -164,7 +141,7 @@ function throughputFigures(prefix: string, cpuPrefix: string, r: Awaited<ReturnT
       piPer1000,
       'ms',
     );
-  const out = [pairedFigure(prefix, r.tm, r.pi, 'tasks/s'), cpuFigure('total', sum)];
+  const out = [pairedFigure(prefix, r.tm, r.pi, 'tasks/s'), cpuFigure('total', cpuTotal)];
   if (byProcess) for (const k of Object.keys(r.cpu[0] ?? {})) out.push(cpuFigure(k, (x) => x[k]));
   return out;
 }
@@ -199,7 +176,7 @@ async function main(): Promise<void> {
     {
       let t = nowMs();
       for (let i = 0; i < WARMUP_BATCHES; i++) {
-        m.free(await tabmeshBatch(m, noop, THROUGHPUT_TASKS));
+        m.free(await emptyBatch(m, noop, THROUGHPUT_TASKS));
         await drained(cl);
       }
       log(`tabmesh warm-up ${WARMUP_BATCHES} batches of ${THROUGHPUT_TASKS}: ${round(nowMs() - t)} ms`);
@@ -231,13 +208,7 @@ async function main(): Promise<void> {
       const piLat: number[] = [];
       for (let done = 0; done < LATENCY_TASKS; done += LATENCY_BLOCK) {
         const n = Math.min(LATENCY_BLOCK, LATENCY_TASKS - done);
-        for (let i = 0; i < n; i++) {
-          const t = nowMs();
-          const r = noop.remote();
-          await m.get(r);
-          tmLat.push(nowMs() - t);
-          m.free(r);
-        }
+        await roundTrips(m, noop, n, tmLat);
         for (let i = 0; i < n; i++) {
           const t = nowMs();
           await pool1.run(null);
@@ -260,7 +231,7 @@ async function main(): Promise<void> {
       let peakRss = before.rssBytes;
       for (let done = 0; done < MEMORY_TASKS; done += MEMORY_BATCH) {
         const t = nowMs();
-        const refs = await tabmeshBatch(m, noop, MEMORY_BATCH);
+        const refs = await emptyBatch(m, noop, MEMORY_BATCH);
         m.free(refs);
         const s = await cl.stats();
         peakRss = Math.max(peakRss, s.rssBytes);
@@ -270,7 +241,7 @@ async function main(): Promise<void> {
         );
       }
       const d = await drained(cl);
-      if (!d.met) log(`WARNING: tasks/objects did not drop to <= ${NEAR_ZERO} within ${round(d.waitedMs, 0)} ms`);
+      if (!d.met) log(`WARNING: tasks/objects did not drop to near 0 within ${round(d.waitedMs, 0)} ms`);
       log(`after ${MEMORY_TASKS} tasks (drained: ${d.met} after ${round(d.waitedMs, 0)} ms), coordinator stats:`, d.stats);
       const drainMb = d.stats.rssBytes / MB;
       log(`coordinator rss at the drain ${round(drainMb, 1)} MB (peak sampled between batches ${round(peakRss / MB, 1)} MB): pages V8 has not given back yet`);
@@ -304,7 +275,7 @@ async function main(): Promise<void> {
       const m = mesh;
       const c = cl;
       const noop = m.remote(function noop() {}) as Noop;
-      m.free(await tabmeshBatch(m, noop, WARMUP_TASKS));
+      m.free(await emptyBatch(m, noop, WARMUP_TASKS));
       const d = await throughputRounds(c, m, noop, pool2, 'durable ', DURABLE_ROUNDS);
       for (const f of throughputFigures('tasks.throughput.durable_gcs', 'tasks.durable_gcs.cpu_ms_per_1000', d, false)) record(f);
     }
