@@ -244,6 +244,8 @@ export class Inbox {
   private hello(s: Session, m: MsgOf<'hello'>): { code: ErrorCode; message: string } | null {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
     s.peerless = m.peers === false;
+    // Its assigns and readies as records (a Node client; tabs never say it: their CSP refuses the readers).
+    if (m.records) s.outbox.records = true;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.c.jobs.credentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);

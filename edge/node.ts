@@ -93,6 +93,7 @@ export class EdgeNode {
       },
       {
         WebSocket: WebSocket as unknown as WebSocketCtor,
+        readsRecords: true,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
         peers: await edgePeers(),

@@ -42,4 +42,6 @@ export interface ConnectOptions {
   bundler?: EnvBundler;
   /** Ray's namespace: where this job's actor names live and are looked up (default: the mesh's shared namespace ''). */
   namespace?: string;
+  /** The coordinator's frames come as records (frame-records.ts): the Node entry passes true; a page's CSP refuses their readers. */
+  records?: boolean;
 }

@@ -125,7 +125,10 @@ export class CoordinatorLink {
       const r = this.owner.resume();
       const resume = r ? { jobId: r.jobId, secret: this.secret, held: r.held } : undefined;
       const peers = this.owner.peers() ? undefined : false;
-      ws.send(encodeFrame([{ t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers, namespace: this.opts.namespace }]));
+      // `records` said only when true: a coordinator before it refuses an unknown field, even an undefined one.
+      const hello: MsgOf<'hello'> = { t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers, namespace: this.opts.namespace };
+      if (this.opts.records) hello.records = true;
+      ws.send(encodeFrame([hello]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).
     let detail = '';

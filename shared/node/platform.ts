@@ -32,6 +32,8 @@ export interface NodePlatform {
    * its hello. Without it, actors die with their session.
    */
   keep?: ActorKeep;
+  /** The platform may compile record readers (Node; a page's CSP refuses `new Function`): the coordinator's frames come as records. */
+  readsRecords?: boolean;
 }
 
 export interface NodeOptions {

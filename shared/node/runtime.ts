@@ -156,6 +156,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
             storeBytes: opts.storeBytes,
             host: this.keep ? { key: this.keep.key, actors: this.actors.hosted() } : undefined,
           },
+          // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
+          ...(platform.readsRecords ? { records: true } : {}),
         });
         this.outbox.flush();
       };

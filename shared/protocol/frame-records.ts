@@ -6,7 +6,8 @@
 // reader compiled) per frame: unpacking 256 submits took 78 instead of 411 µs
 // (micro-bench), frames are 45% smaller. Only frames decoded on Node use them:
 // a compiled record reader is `new Function`, which a page's CSP refuses, so
-// what the coordinator sends stays plain maps. A frame of records starts with
+// the coordinator sends records (assign, ready) only to clients that say
+// `records` in their hello (Node drivers and edge nodes), maps to tabs. A frame of records starts with
 // RECORDS_MARK (0xc1, the one byte msgpack never uses): a decoder without the
 // table (an older coordinator) refuses it as invalid msgpack, and a plain
 // frame's small integers are never taken for record numbers.
@@ -47,12 +48,22 @@ const SHAPES: readonly (readonly string[])[] = [
   ['t', 'taskId', 'attempt', 'ms', 'ex', 'results'],
   ['v', 'refs'],
   ['size', 'hash', 'refs'],
+  // To Node clients that said `records` in their hello (session 13): assign
+  // (coordinator/scheduler/tasks.ts), its inline argument values, ready
+  // (coordinator/objects/subscriptions.ts). Appended: the numbers above keep their meaning.
+  ['t', 'spec', 'inline', 'fn'],
+  ['id', 'v'],
+  ['t', 'id', 'size', 'v', 'failure'],
+  ['t', 'id', 'size', 'v', 'failure', 'hash'],
 ];
+
+/** The messages a frame of records is for: the hot ones, each way. */
+const hot = (t: unknown): boolean => t === 'submit' || t === 'done' || t === 'assign' || t === 'ready';
 
 /** Whether an object of a frame goes as a record: the hot messages and their parts (a few property reads, no key list). */
 function recordShape(o: Record<string, unknown>): boolean {
   const t = o.t;
-  if (t !== undefined) return t === 'submit' || t === 'done';
+  if (t !== undefined) return hot(t);
   return (o.taskId !== undefined && o.fnId !== undefined) || o.refs !== undefined || o.v !== undefined || o.r !== undefined;
 }
 
@@ -79,12 +90,9 @@ function packr(useRecords: ((o: Record<string, unknown>) => boolean) | undefined
 const encoder = packr(recordShape);
 const decoder = packr(undefined);
 
-/** Whether a frame of these messages is worth records: it holds a submit or a done (others decode a little slower with the table). */
+/** Whether a frame of these messages is worth records: it holds a submit, done, assign or ready (others decode a little slower with the table). */
 export function worthRecords(msgs: readonly { t: string }[]): boolean {
-  for (let i = 0; i < msgs.length; i++) {
-    const t = msgs[i].t;
-    if (t === 'submit' || t === 'done') return true;
-  }
+  for (let i = 0; i < msgs.length; i++) if (hot(msgs[i].t)) return true;
   return false;
 }
 

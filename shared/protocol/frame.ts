@@ -134,8 +134,8 @@ export class Outbox {
     private readonly sendFrame: (frame: Uint8Array) => void,
     private readonly riding?: () => Msg | null,
     private readonly turns?: FlushTurns,
-    /** Frames to the coordinator: hot messages as records of a fixed table (frame-records.ts). */
-    private readonly records = false,
+    /** Hot messages as records of a fixed table (frame-records.ts): frames to the coordinator, and its frames to clients that read them. */
+    public records = false,
   ) {}
 
   push(m: Msg): void {

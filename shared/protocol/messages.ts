@@ -72,6 +72,8 @@ export const messages = {
     peers: opt(bool),
     /** A driver's namespace for actor names (unset: the mesh's default namespace ''). */
     namespace: opt(str(256)),
+    /** This client reads frames of records (frame-records.ts): a Node client; a tab's CSP refuses their compiled readers. */
+    records: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),

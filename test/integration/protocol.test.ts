@@ -4,7 +4,10 @@ import WebSocket from 'ws';
 import { Packr } from 'msgpackr';
 import { Cluster } from '../helpers/cluster.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
-import type { Msg } from '../../shared/protocol/messages.js';
+import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
+import { RECORDS_MARK } from '../../shared/protocol/frame-records.js';
+import { newJobId, putObjectId, rootTaskId } from '../../shared/ids.js';
+import { until } from '../helpers/poll.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { connect } from '../../edge/index.js';
 
@@ -118,5 +121,51 @@ describe('protocol boundary', () => {
     s.ws.send(encodeFrame([{ t: 'done', taskId: '0'.repeat(32), attempt: 0, ms: 1, results: [] } as unknown as Msg]));
     await s.closed;
     expect(s.msgs.find((x) => x.t === 'error')).toMatchObject({ code: 'BAD_MESSAGE' });
+  });
+
+  it('a client that says records in its hello gets readies as records, one that does not gets maps (session 13)', async () => {
+    const firstBytes = async (records: boolean) => {
+      const ws = new WebSocket(cl.url.replace('http', 'ws') + '/ws');
+      const frames: Uint8Array[] = [];
+      ws.on('message', (d: Buffer) => frames.push(new Uint8Array(d)));
+      await new Promise((r, j) => {
+        ws.once('open', r);
+        ws.once('error', j);
+      });
+      const hello: Msg = { t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: cl.token };
+      if (records) hello.records = true;
+      ws.send(encodeFrame([hello]));
+      // A small put, then a subscribe to it: the answer is a ready at once.
+      const unknown = putObjectId(rootTaskId(newJobId()), 0);
+      const welcome = await until(() =>
+        frames
+          .map((f) => decodeFrame(f))
+          .flat()
+          .find((x) => x.t === 'welcome'),
+      );
+      const own = putObjectId(rootTaskId((welcome as MsgOf<'welcome'>).jobId!), 0);
+      ws.send(
+        encodeFrame([
+          { t: 'put', id: own, v: new Uint8Array([0xc3]), size: 1, refs: [] },
+          { t: 'subscribe', ids: [own, unknown] },
+        ]),
+      );
+      const readies = await until(() => {
+        const f = frames.find((x) => decodeFrame(x).some((m) => m.t === 'ready'));
+        return f && { first: f[0], msgs: decodeFrame(f).filter((m): m is MsgOf<'ready'> => m.t === 'ready') };
+      });
+      ws.close();
+      return readies;
+    };
+    const withRecords = await firstBytes(true);
+    expect(withRecords.first).toBe(RECORDS_MARK);
+    const maps = await firstBytes(false);
+    expect(maps.first).not.toBe(RECORDS_MARK);
+    // The same answers either way: the put's bytes, and an unknown id lost.
+    for (const r of [withRecords, maps]) {
+      expect(r.msgs[0]).toMatchObject({ t: 'ready', size: 1, v: new Uint8Array([0xc3]) });
+      expect(r.msgs[1]).toMatchObject({ t: 'ready', failure: { code: 'OBJECT_LOST' } });
+    }
+    await stillServes();
   });
 });

@@ -206,6 +206,24 @@ describe('every message kind', () => {
     expect(encodeFrame([examples.heartbeat, examples.release], true)[0]).not.toBe(RECORDS_MARK);
   });
 
+  it("the coordinator's assigns and readies, as it builds them, are records of the table: no key name in the frame (session 13)", () => {
+    const plainSpec = { ...spec, actor: undefined, retryExceptions: undefined, verify: undefined };
+    const batch: Msg[] = [];
+    for (let i = 0; i < 128; i++) {
+      // coordinator/scheduler/tasks.ts and objects/subscriptions.ts, in their key order.
+      batch.push({ t: 'assign', spec: { ...plainSpec, taskId: childTaskId(root, i) }, inline: [{ id: o2, v: new Uint8Array([i]) }], fn: undefined });
+      batch.push({ t: 'ready', id: returnObjectId(childTaskId(root, i), 0), size: 1, v: new Uint8Array([0xc0]), failure: undefined });
+    }
+    batch.push({ t: 'ready', id: o1, size: 10, v: undefined, failure: undefined, hash });
+    const records = encodeFrame(batch, true);
+    const maps = encodeFrame(batch);
+    expect(records[0]).toBe(RECORDS_MARK);
+    expect(records.byteLength).toBeLessThan(maps.byteLength * 0.75);
+    const text = new TextDecoder('latin1').decode(records);
+    for (const key of ['inline', 'failure', 'numReturns', 'size']) expect(text).not.toContain(key);
+    expect(plain(decodeFrame(records))).toEqual(plain(batch));
+  });
+
   it('a frame that redefines a record number of the table changes nothing for the next frames (any peer can send one)', () => {
     const sent: Msg[] = [{ t: 'submit', spec }, examples.done]; // the table's first record: t, spec
     const good = encodeFrame(sent, true);
