@@ -126,7 +126,15 @@ export class CoordinatorLink {
       const resume = r ? { jobId: r.jobId, secret: this.secret, held: r.held } : undefined;
       const peers = this.owner.peers() ? undefined : false;
       // `records` said only when true: a coordinator before it refuses an unknown field, even an undefined one.
-      const hello: MsgOf<'hello'> = { t: 'hello', role: 'driver', version: PROTOCOL_VERSION, token: this.opts.token, resume, peers, namespace: this.opts.namespace };
+      const hello: MsgOf<'hello'> = {
+        t: 'hello',
+        role: 'driver',
+        version: PROTOCOL_VERSION,
+        token: this.opts.token,
+        resume,
+        peers,
+        namespace: this.opts.namespace,
+      };
       if (this.opts.records) hello.records = true;
       ws.send(encodeFrame([hello]));
     };
