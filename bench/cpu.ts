@@ -45,8 +45,12 @@ export function threadCpuMs(pid: number): { main: number; others: number } {
   return { main, others };
 }
 
-/** Chromium processes of this bench (a descendant of a browser started with one of our profiles, and of this process). */
-export function chromiumPids(): number[] {
+/**
+ * Chromium processes of this bench (a descendant of a browser started with one
+ * of our profiles, and of this process); `profile`: of the browser started
+ * with that profile folder only (one bare tab's processes).
+ */
+export function chromiumPids(profile = 'tabmesh-bench-chromium-'): number[] {
   const parent = new Map<number, number>();
   const ours = new Set<number>();
   for (const d of readdirSync('/proc')) {
@@ -55,7 +59,7 @@ export function chromiumPids(): number[] {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('tabmesh-bench-chromium-')) ours.add(pid);
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(profile)) ours.add(pid);
     } catch {
       // gone meanwhile
     }
