@@ -4,7 +4,8 @@
 // aligned as in the object (a copy out of shared memory is word by word only then).
 import { describe, expect, it } from 'vitest';
 import { allocBytes } from '../../shared/bytes.js';
-import { CHUNK_HEADER_BYTES, readMessage, writeChunk, writeChunkReused } from '../../shared/transfer/wire.js';
+import { CHUNK_DATA_BYTES, CHUNK_HEADER_BYTES, readMessage, writeChunk, writeChunkReused } from '../../shared/transfer/wire.js';
+import { channelChunkBytes } from '../../shared/transfer/raw-peer.js';
 
 describe('chunk messages in a reused buffer', () => {
   it('say what a fresh message says, for shared and plain data at any offset; the buffer is the same each time', () => {
@@ -30,5 +31,18 @@ describe('chunk messages in a reused buffer', () => {
     }
     // Grown once for the 1 MiB chunk, else one buffer.
     expect(buffers.size).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("chunks on a browser's data channel (issue 17, session 13)", () => {
+  it("take as many whole leaves as the peer's largest message holds with the header, at most 4", () => {
+    expect(channelChunkBytes(262_144)).toBe(3 * CHUNK_DATA_BYTES); // Chromium: 256 KiB, the header leaves room for 3
+    expect(channelChunkBytes(2 * CHUNK_DATA_BYTES + CHUNK_HEADER_BYTES)).toBe(2 * CHUNK_DATA_BYTES);
+    expect(channelChunkBytes(2 * CHUNK_DATA_BYTES + CHUNK_HEADER_BYTES - 1)).toBeUndefined(); // one leaf a message
+    expect(channelChunkBytes(65_536)).toBeUndefined();
+    expect(channelChunkBytes(1 << 30)).toBe(4 * CHUNK_DATA_BYTES); // Firefox
+    expect(channelChunkBytes(Infinity)).toBe(4 * CHUNK_DATA_BYTES);
+    expect(channelChunkBytes(undefined)).toBeUndefined();
+    expect(channelChunkBytes(NaN)).toBeUndefined();
   });
 });
