@@ -83,6 +83,7 @@ export class PeerLink {
       bufferedAmount: () => raw.bufferedAmount,
       highWater: () => raw.sendHighWater ?? SEND_HIGH_WATER,
       drainEvents: () => raw.drainEvents === true,
+      sendCopies: () => raw.sendCopies === true && !raw.sendv,
       sendRaw: (b) => this.sendRaw(b),
       sendControl: (c) => this.sendControl(c),
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),

@@ -26,6 +26,8 @@ class FakeNet {
   chunkBytes: number | undefined = undefined;
   /** What every link says its channel still holds (messages are delivered all the same). */
   buffered = 0;
+  /** Whether the links say their send copies (a browser's channel; `send` here copies either way). */
+  sendCopies = false;
   /** What the pools logged (link closes and why), as "peer: text". */
   readonly logs: string[] = [];
 
@@ -58,6 +60,7 @@ class FakeNet {
           get bufferedAmount() {
             return net.buffered;
           },
+          sendCopies: net.sendCopies,
           chunkBytes: net.chunkBytes,
           destroy() {
             raw.onClose('closed here');
@@ -118,6 +121,24 @@ describe('chunk verification over a fake network', () => {
     net.buffered = 0;
     for (let i = 0; i < 100 && viewsLent(bytes) > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(viewsLent(bytes)).toBe(0);
+    expect(allocBytes(4 << 20).buffer).toBe(bytes.buffer);
+    drainPool();
+  });
+
+  it("a holder's buffer sent from over a channel whose send copies is lent no longer than the transfer, however full the channel", async () => {
+    drainPool();
+    const net = new FakeNet();
+    net.sendCopies = true;
+    const bytes = allocBytes(4 << 20, true);
+    bytes.set(sample(bytes.byteLength));
+    const hash = contentHash(bytes);
+    net.add('holder', new Map([[OBJ, bytes]]));
+    net.buffered = 1000; // the channel never empties (a busy link)
+    const f = reader(net, ['holder'], true); // in runs: each run's end gives its lease back
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash });
+    expect(contentHash(got.bytes)).toBe(hash);
+    expect(viewsLent(bytes)).toBe(0);
+    recycle(bytes);
     expect(allocBytes(4 << 20).buffer).toBe(bytes.buffer);
     drainPool();
   });
