@@ -80,9 +80,13 @@ function under(parent: ReadonlyMap<number, number>, root: number, p: number | un
   return false;
 }
 
-/** Chromium processes of this bench (a descendant of a browser started with one of our profiles, and of this process). */
-export function chromiumPids(): number[] {
-  const { parent, marked: ours } = processParents('tabmesh-bench-chromium-');
+/**
+ * Chromium processes of this bench (a descendant of a browser started with one
+ * of our profiles, and of this process); `profile`: of the browser started
+ * with that profile folder only (one bare tab's processes).
+ */
+export function chromiumPids(profile = 'tabmesh-bench-chromium-'): number[] {
+  const { parent, marked: ours } = processParents(profile);
   const isOurs = (p: number | undefined): boolean => p !== undefined && p > 1 && (ours.has(p) || isOurs(parent.get(p)));
   // Only this process's own: other runs on the machine (other engineers' benches) use the same profile prefix.
   return [...parent.keys()].filter((p) => isOurs(p) && under(parent, process.pid, p));

@@ -16,44 +16,10 @@ import { chromium, type BrowserContext, type CDPSession } from 'playwright-core'
 import { connect, type Mesh } from '../edge/index.js';
 import { log, percentile, round, startCluster, type BenchCluster } from './harness.js';
 import { lastEventSeq, paramServerRounds, placedSince } from './objects-paramserver.js';
-import { CHROMIUM_FLAGS, cdpSession, openBareTabs, openTab } from './tabs.js';
+import { CHROMIUM_FLAGS, openBareTabs, openTab, selfTimes, startProfiler } from './tabs.js';
 import { chromiumPids, cpuMsOf, threadsCpu } from './cpu.js';
 
 const arg = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-
-/** Self ms by function of a CDP profile, the `top` largest. */
-function selfTimes(p: { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[] }, top: number): [string, number][] {
-  const n = p.samples?.length ?? 0;
-  const perSample = n ? (p.endTime - p.startTime) / 1000 / n : 0;
-  const by = new Map<string, number>();
-  for (const node of p.nodes) {
-    const f = node.callFrame;
-    const k = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
-    by.set(k, (by.get(k) ?? 0) + (node.hitCount ?? 0) * perSample);
-  }
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, top);
-}
-
-type Profile = Parameters<typeof selfTimes>[0];
-
-/** Starts the CPU profiler of the page of the Chromium whose profile folder is `dir`; the returned function stops it. */
-async function startProfiler(dir: string): Promise<() => Promise<Profile>> {
-  const s = await cdpSession(dir);
-  await s.send('Profiler.enable');
-  await s.send('Profiler.setSamplingInterval', { interval: 500 });
-  await s.send('Profiler.start');
-  return async () => {
-    const { profile } = (await s.send('Profiler.stop')) as { profile: Profile };
-    s.close();
-    return profile;
-  };
-}
 
 /** Round times and CPU per round with the tabs in Chromium processes under no DevTools client (but the profiler's). */
 async function bare(rounds: number, query: string, work: number): Promise<void> {

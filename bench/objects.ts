@@ -5,7 +5,8 @@
 // client of our own with no Network domain: bench/tabs.ts): tabmesh transfer throughput (a tab resolving an object another tab
 // holds: locate, peer link, hash check, store) for 1, 16 and 64 MiB, against
 // a raw data channel between the same two tabs sending the same bytes (the
-// baseline: plain RTCPeerConnection, bench/channel-peer.ts); the same transfer through the coordinator's relay
+// baseline: plain RTCPeerConnection, bench/channel-peer.ts), alternated round
+// by round, medians, CPU per MiB of each side (objects-tabtab.ts); the same transfer through the coordinator's relay
 // (two tabs with ?peers=0); and time to first byte of a 1 KiB object over a
 // new link and over an open one. Last, broadcast (objects-broadcast.ts): one
 // 64 MiB object to 4 tabs and 4 edge nodes at once, swarm against all from
@@ -18,6 +19,7 @@
 //   npm run build && npm run bench:objects      (inside ../shared/netns-run)
 //   ... -- --only=node | tabs | broadcast | paramserver | tabnode     (one part)
 //   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
+//   ... -- --only=tabtab [--mib=64] [--rounds=5]     (tab -> tab against the raw channel alone: objects-tabtab.ts)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { loadavg } from 'node:os';
@@ -31,12 +33,12 @@ import { linkPair, linkPairCpu } from './link-pair.js';
 import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
-import { connectPair, type ChannelCase, type End } from './channel-peer.js';
-import { chromiumCpuMs, chromiumPids, cpuMsOf } from './cpu.js';
+import type { End } from './channel-peer.js';
+import { chromiumPids, cpuMsOf } from './cpu.js';
+import { tabToTab, type TabSide } from './objects-tabtab.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
-const RAW_CASE: ChannelCase = { msg: 64 << 10, pacing: 'event', ordered: true, highWater: 2 << 20, low: 512 << 10 };
 /** As test/helpers/browser.ts: what Chromium needs on this machine. */
 const v = (tab: End, expr: string) => tab.run(`(async () => { const v = window.tabmeshVolunteer; ${expr} })()`);
 
@@ -60,20 +62,6 @@ async function objectThroughput(mesh: Mesh, holder: { id: string }, reader: Tab,
   return (mib / best) * 1000;
 }
 
-/**
- * The raw baseline: MiB/s of a plain data channel from tab `a` to tab `b`
- * (bench/channel-peer.ts: no simple-peer; 64 KiB messages, a 2 MiB queue
- * refilled on 'bufferedamountlow' as tabmesh's sender does; bench/channel.ts
- * found no setting of these that goes faster), best of ROUNDS.
- */
-async function rawThroughput(A: End, B: End, mib: number): Promise<number> {
-  await connectPair(A, B, true, false, '__raw');
-  let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) best = Math.min(best, ((await B.run(`__raw.read(${mib * MB}, ${JSON.stringify(RAW_CASE)})`)) as { ms: number }).ms);
-  for (const e of [A, B]) await e.run('__raw.pc.close()');
-  return (mib / best) * 1000;
-}
-
 /** Time to first byte (ms) of a 1 KiB object over a new link, then over the open one. */
 async function ttfb(a: Tab, b: Tab): Promise<{ fresh: number; open: number }> {
   const out = { fresh: Infinity, open: Infinity };
@@ -94,6 +82,9 @@ async function ttfb(a: Tab, b: Tab): Promise<{ fresh: number; open: number }> {
 }
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+/** `--rounds=N`: tab -> tab rounds per size (each a tabmesh move and a raw channel's); `--mib=N` with --only=tabtab: that size alone. */
+const TABTAB_ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 5);
+const onlyMib = only === 'tabtab' ? Number(process.argv.find((a) => a.startsWith('--mib='))?.slice(6) ?? 64) : 0;
 const t0 = nowMs();
 const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
 
@@ -209,7 +200,7 @@ async function main(): Promise<void> {
   if (only === 'broadcast' || only === 'broadcast-swarm') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
-  if (only !== 'tabs') await nodeParts();
+  if (only !== 'tabs' && only !== 'tabtab') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
   let mesh: Mesh | null = null;
@@ -222,40 +213,37 @@ async function main(): Promise<void> {
     cl = await startCluster({ nodes: 0 });
     const t = await openBareTabs(
       cl,
-      ['a', 'b', 'c&peers=0', 'd&peers=0'].map((n) => `cpus=1&cpuShare=1&memoryMb=1024&name=${n}`),
+      (only === 'tabtab' ? ['a', 'b'] : ['a', 'b', 'c&peers=0', 'd&peers=0']).map((n) => `cpus=1&cpuShare=1&memoryMb=1024&name=${n}`),
       { debugPort: true },
     );
     bare = t;
     for (const dir of t.profiles) sessions.push(await cdpSession(dir));
     const [a, b, c, d] = await Promise.all(
-      sessions.map(async (s): Promise<Tab> => {
+      sessions.map(async (s, i): Promise<TabSide> => {
         const end: End = { run: (expr) => evaluateIn(s, expr) };
-        return { id: (await end.run('document.body.dataset.nodeId')) as string, end };
+        return { id: (await end.run('document.body.dataset.nodeId')) as string, end, pids: chromiumPids(t.profiles[i]), dir: t.profiles[i] };
       }),
     );
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
-    const pids = chromiumPids();
 
-    for (const mib of SIZES) {
-      phase(`${mib} MiB: tabmesh peer link, raw data channel, relay`);
-      // Chromium's CPU per MiB moved (every tab's process, ROUNDS moves each; the holder's task making the object included).
-      const perMiB = async (move: () => Promise<number>) => {
-        const c0 = chromiumCpuMs(pids);
-        const mibps = await move();
-        return { mibps, cpu: (chromiumCpuMs(pids) - c0) / (mib * ROUNDS) };
-      };
-      const { mibps: ours, cpu: oursCpu } = await perMiB(() => objectThroughput(mesh!, a, b, mib));
-      const { mibps: raw, cpu: rawCpu } = await perMiB(() => rawThroughput(a.end, b.end, mib));
-      const relay = await objectThroughput(mesh, c, d, mib);
+    for (const mib of onlyMib ? [onlyMib] : SIZES) {
+      phase(`${mib} MiB: tabmesh peer link against a raw data channel, alternated (${TABTAB_ROUNDS} rounds)`);
+      const tt = await tabToTab(mesh, a, b, mib, TABTAB_ROUNDS);
       log(
-        `${mib} MiB: tabmesh ${round(ours, 1)} MiB/s (Chromium ${round(oursCpu, 1)} CPU ms/MiB), raw channel ${round(raw, 1)} MiB/s (${round(rawCpu, 1)} ms/MiB; ratios ${round(ours / raw, 2)}, CPU ${round(oursCpu / rawCpu, 2)}), relay ${round(relay, 1)} MiB/s; load ${loadavg()
+        `${mib} MiB tab -> tab, medians: tabmesh ${round(tt.ours.mibps, 1)} MiB/s (CPU ms/MiB holder ${round(tt.ours.holder, 1)}, reader ${round(tt.ours.reader, 1)}), raw channel ${round(tt.raw.mibps, 1)} MiB/s (${round(tt.raw.holder, 1)}, ${round(tt.raw.reader, 1)}); ratio ${round(tt.ratio, 2)} (rounds ${tt.ratios.map((x) => round(x, 2)).join(' ')}), CPU ${round(tt.cpuRatio, 2)}; load ${loadavg()
           .map((x) => x.toFixed(1))
           .join(' ')}`,
       );
-      emit(figure(`objects.peer.${mib}MiB`, ours, 'MiB/s', raw));
-      emit(figure(`objects.peer.${mib}MiB.chromiumCpuPerMiB`, oursCpu, 'ms', rawCpu));
-      emit(figure(`objects.relay.${mib}MiB`, relay, 'MiB/s', raw));
+      emit(figure(`objects.peer.${mib}MiB`, tt.ours.mibps, 'MiB/s', tt.raw.mibps));
+      emit(figure(`objects.peer.${mib}MiB.ratio`, tt.ratio, 'x', null));
+      emit(figure(`objects.peer.${mib}MiB.holderCpuPerMiB`, tt.ours.holder, 'ms', tt.raw.holder));
+      emit(figure(`objects.peer.${mib}MiB.readerCpuPerMiB`, tt.ours.reader, 'ms', tt.raw.reader));
+      if (only === 'tabtab') continue;
+      const relay = await objectThroughput(mesh, c, d, mib);
+      log(`${mib} MiB relay ${round(relay, 1)} MiB/s`);
+      emit(figure(`objects.relay.${mib}MiB`, relay, 'MiB/s', tt.raw.mibps));
     }
+    if (only === 'tabtab') return;
     phase('time to first byte of a 1 KiB object');
     const tt = await ttfb(a, b);
     emit(figure('objects.ttfb.newLink', tt.fresh, 'ms', null));

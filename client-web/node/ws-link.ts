@@ -180,7 +180,7 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       // WebSocket.send holds the main thread 2-3x longer per MiB for 1 MiB messages than for 64 KiB ones. The sender
       // stops at the default 2 MiB (one pump never holds the thread long) and is woken by untilDrained.
       get chunkBytes() {
-        return ws ? MAX_CHUNK_DATA_BYTES : undefined;
+        return ws ? MAX_CHUNK_DATA_BYTES : inner?.chunkBytes;
       },
       destroy: () => {
         if (closed) return;

@@ -4,7 +4,7 @@
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes, copyInto } from '../bytes.js';
-import { CHUNK_DATA_BYTES, type Chunk, type Control, type Leaves } from './wire.js';
+import { CHUNK_DATA_BYTES, WIRE_VERSION, type Chunk, type Control, type Leaves } from './wire.js';
 import { PlacedMap, type Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
 import { BadChunkError, CancelledError, StalledError, type FetchOptions } from './fetch-errors.js';
@@ -115,7 +115,7 @@ export class Receiving {
         resolve,
         reject,
       });
-      const req: Control = { k: 'req', x, id };
+      const req: Control = { k: 'req', x, id, v: WIRE_VERSION };
       if (from) req.o = from;
       // A range to the end is a range too: a reader still fetching serves it only when told where it ends (serve: partial).
       if (to < size || opts.to !== undefined) req.e = to;

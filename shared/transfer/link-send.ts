@@ -38,6 +38,8 @@ export interface SendChannel {
   highWater(): number;
   /** Whether the channel calls `Sending.drained` each time its queue falls below its low-water mark (else the sender polls). */
   drainEvents(): boolean;
+  /** Whether the channel's send copied the bytes before it returned (RawPeer.sendCopies): it holds no view of a buffer sent from. */
+  sendCopies(): boolean;
   sendRaw(b: Uint8Array): void;
   sendControl(c: Control): void;
   /** Sends one chunk message; false when the link broke doing so. */
@@ -217,7 +219,11 @@ export class Sending {
   private end(t: Outgoing): void {
     t.cursor.close();
     this.ch.serving.release(t.hold);
-    if (t.lease) this.letGoWhenSent(t.lease);
+    if (!t.lease) return;
+    // A copying channel (a browser's) holds none of it: back at once. Waiting for its queue to empty polled
+    // every 2 ms for as long as a busy link stayed busy (each swarm run's end started it: issue 17, session 13).
+    if (this.ch.sendCopies()) returnView(t.lease);
+    else this.letGoWhenSent(t.lease);
   }
 
   /**

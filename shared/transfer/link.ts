@@ -7,7 +7,19 @@ import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
-import { CHUNK_HEADER_BYTES, chunkHeader, readMessage, writeChunk, writeChunkReused, writeControl, writeHave, type Control, type Have } from './wire.js';
+import {
+  CHUNK_HEADER_BYTES,
+  WIRE_VERSION,
+  WireVersionError,
+  chunkHeader,
+  readMessage,
+  writeChunk,
+  writeChunkReused,
+  writeControl,
+  writeHave,
+  type Control,
+  type Have,
+} from './wire.js';
 import { Receiving } from './link-receive.js';
 import { StalledError, type FetchOptions } from './fetch-errors.js';
 import { SEND_HIGH_WATER, Sending, type LinkFaults, type SendWakes } from './link-send.js';
@@ -71,6 +83,7 @@ export class PeerLink {
       bufferedAmount: () => raw.bufferedAmount,
       highWater: () => raw.sendHighWater ?? SEND_HIGH_WATER,
       drainEvents: () => raw.drainEvents === true,
+      sendCopies: () => raw.sendCopies === true && !raw.sendv,
       sendRaw: (b) => this.sendRaw(b),
       sendControl: (c) => this.sendControl(c),
       sendChunk: (x, o, n, d) => this.sendChunk(x, o, n, d),
@@ -208,6 +221,8 @@ export class PeerLink {
     try {
       m = readMessage(b);
     } catch (e) {
+      // A peer of another build is not a bad holder: its transfers fail as on a closed link (the reader goes elsewhere).
+      if (e instanceof WireVersionError) return this.close(e.message);
       return this.close(`bad message from the peer: ${(e as Error).message}`, true);
     }
     this.lastUsed = Date.now();
@@ -215,8 +230,12 @@ export class PeerLink {
     if (m.leaves) return this.rx.onLeaves(m.leaves);
     if (m.have) return this.env.have(this, m.have);
     const c = m.control;
-    if (c.k === 'req') void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c);
-    else if (c.k === 'cancel') this.tx.cancel(c.x);
+    if (c.k === 'req') {
+      // A reader of another build could not read our chunks: told so, it takes the object from elsewhere.
+      if (c.v !== WIRE_VERSION)
+        return this.sendControl({ k: 'fail', x: c.x, reason: `link wire ${c.v ?? 1} asked, this holder speaks wire ${WIRE_VERSION} (another build)` });
+      void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c);
+    } else if (c.k === 'cancel') this.tx.cancel(c.x);
     else this.rx.onFail(c.x, c.reason);
   }
 }

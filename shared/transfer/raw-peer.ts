@@ -2,6 +2,7 @@
 // through small interfaces"): one WebRTC data channel to one other peer.
 // Browsers back it with simple-peer's browser bundle, edge nodes and Node
 // drivers with simple-peer over @roamhq/wrtc; tests can back it with a fake.
+import { CHUNK_DATA_BYTES, CHUNK_HEADER_BYTES } from './wire.js';
 
 export interface RawPeer {
   /** Feeds a signal (offer, answer, candidate) from the other side. */
@@ -36,8 +37,10 @@ export interface RawPeer {
   /** Whether onDrain fires each time the queue falls below the low-water mark: a waiting sender then needs no short timer. */
   readonly drainEvents?: boolean;
   /**
-   * Stream links (issue 17): object bytes per chunk the link takes (the
-   * reader asks holders for chunks this large), and, set by the link, where a
+   * Stream links (issue 17), and browsers' data channels (whole leaves that
+   * fit the peer's largest message: `channelChunkBytes`): object bytes per
+   * chunk the link takes (the reader asks holders for chunks this large),
+   * and, set by the link, where a
    * chunk's data goes once its header is in (`placeChunk`; undefined: the
    * chunk arrives whole through onData) and its arrival there (`onChunkPlaced`).
    */
@@ -102,7 +105,7 @@ export type PeerFactory = (initiator: boolean, ice?: IceConfig) => RawPeer;
 
 /** The part of simple-peer 9's instance this adapter uses. */
 interface SimplePeerLike {
-  _pc?: { createDataChannel(label: string, init: Record<string, unknown>): LaneChannel } | null;
+  _pc?: { createDataChannel(label: string, init: Record<string, unknown>): LaneChannel; readonly sctp?: { readonly maxMessageSize: number } | null } | null;
   signal(data: unknown): void;
   send(data: Uint8Array): void;
   destroy(): void;
@@ -115,6 +118,21 @@ type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;
+
+/** Most leaves per chunk message on a data channel (`largeMessages`). */
+const CHANNEL_LEAVES_MAX = 4;
+
+/**
+ * Object bytes per chunk on a data channel whose peer takes messages of up to
+ * `max` bytes (RTCSctpTransport.maxMessageSize; Chromium: 256 KiB, so 3
+ * leaves with the header): whole leaves, at most CHANNEL_LEAVES_MAX;
+ * undefined (one leaf a message) when fewer than two fit or it is not known.
+ */
+export function channelChunkBytes(max: number | undefined): number | undefined {
+  if (typeof max !== 'number' || !(max > 0)) return undefined;
+  const leaves = Math.min(CHANNEL_LEAVES_MAX, Math.floor((max - CHUNK_HEADER_BYTES) / CHUNK_DATA_BYTES));
+  return leaves >= 2 ? leaves * CHUNK_DATA_BYTES : undefined;
+}
 
 /** The part of an RTCDataChannel the lane uses. */
 interface LaneChannel {
@@ -186,11 +204,12 @@ function openLane(p: SimplePeerLike, raw: RawPeer, gone: () => boolean): { send(
  * out (issue 17: STUN and TURN for peers across NATs), else host candidates only.
  * `drainEvents`: the platform's data channel fires 'bufferedamountlow' (browsers do).
  * `sendCopies`: its send copies the bytes before it returns (browsers': Blink's RTCDataChannel.send).
+ * `largeMessages`: chunks of several leaves where the peer's SCTP takes them (browsers; @roamhq/wrtc unmeasured).
  */
 export function simplePeerFactory(
   SimplePeer: SimplePeerCtor,
   extra: Record<string, unknown> = {},
-  opts: { drainEvents?: boolean; sendCopies?: boolean } = {},
+  opts: { drainEvents?: boolean; sendCopies?: boolean; largeMessages?: boolean } = {},
 ): PeerFactory {
   return (initiator, ice) => {
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
@@ -206,6 +225,10 @@ export function simplePeerFactory(
       },
       send: (b) => p.send(b),
       sendSmall: (b) => lane !== null && lane.send(b),
+      // Asked when a transfer starts (the channel is open): the peer's SCTP says what it takes.
+      get chunkBytes() {
+        return opts.largeMessages ? channelChunkBytes(p._pc?.sctp?.maxMessageSize) : undefined;
+      },
       get bufferedAmount() {
         return p.bufferSize;
       },

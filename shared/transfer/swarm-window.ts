@@ -41,10 +41,14 @@ const LONE_DEPTH = 32;
 const READMIT_MS = 1_000;
 const READMIT_MAX = 3;
 
-/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
+/**
+ * Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. A data
+ * channel's chunks of a few leaves (a tab's: raw-peer.ts channelChunkBytes) are smaller than a run: its
+ * runs and window stay a data channel's.
+ */
 export function fit(s: Source, link: PeerLink): void {
   const per = link.raw.chunkBytes ?? 0;
-  if (per <= CHUNK_DATA_BYTES) return;
+  if (per < RUN_CHUNKS * CHUNK_DATA_BYTES) return;
   s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
   s.depth = STREAM_DEPTH;
 }

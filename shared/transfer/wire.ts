@@ -18,10 +18,27 @@
 // `c`, the bytes per chunk it takes (a whole number of leaves, up to 1 MiB);
 // the holder sends chunks of that many leaves, each still checked leaf by
 // leaf. Without `c` (older readers, data channels) a chunk is one leaf.
+//
+// Wire 2 (issue 17, session 13): a chunk's header is 24 bytes (its kind, three
+// zero bytes, then the transfer, offset and size, each at its own alignment),
+// so a chunk's data starts 8-aligned in the message a channel delivers, as it
+// sits in the object: the receiver's copy into shared memory is word by word
+// in one pass (21 bytes made it byte by byte, or two passes through a scratch).
+// Every peer of one mesh runs one build: a reader says its wire in each
+// request (`v`), a holder refuses a request of another wire with `fail` (the
+// reader takes the object from elsewhere, and does not count the holder a
+// liar), and a reader that gets a chunk of the 21-byte header closes the link
+// as a peer of another build (WireVersionError), not as a bad holder.
 import type { ObjectId } from '../ids.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
-const CHUNK_HEADER = 1 + 4 + 8 + 8;
+/** The link wire this build speaks. */
+export const WIRE_VERSION = 2;
+
+/** A message of another build's link wire: the link closes, nobody is blamed. */
+export class WireVersionError extends Error {}
+
+const CHUNK_HEADER = 24;
 /** Bytes of a chunk message before its data. */
 export const CHUNK_HEADER_BYTES = CHUNK_HEADER;
 /** Object bytes in one chunk: one leaf's worth. */
@@ -37,7 +54,9 @@ const LEAVES_HEADER = 1 + 4 + 4;
 export const LEAVES_PER_MESSAGE = 2048;
 
 const KIND_CONTROL = 0;
-const KIND_CHUNK = 1;
+/** A chunk of wire 1 (a 21-byte header): refused. */
+const KIND_CHUNK_V1 = 1;
+const KIND_CHUNK = 4;
 /** The first byte of a chunk message. */
 export const CHUNK_KIND = KIND_CHUNK;
 const KIND_LEAVES = 2;
@@ -61,7 +80,8 @@ export interface Leaves {
 }
 
 export type Control =
-  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number }
+  /** `v`: the reader's wire (WIRE_VERSION; absent: wire 1). */
+  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number; v?: number }
   | { k: 'fail'; x: number; reason: string }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
@@ -163,19 +183,24 @@ export function chunkHeader(x: number, o: number, n: number): Uint8Array {
 function writeChunkHeader(out: Uint8Array, x: number, o: number, n: number): void {
   const v = new DataView(out.buffer, out.byteOffset, CHUNK_HEADER);
   out[0] = KIND_CHUNK;
-  v.setUint32(1, x, true);
-  v.setFloat64(5, o, true);
-  v.setFloat64(13, n, true);
+  out[1] = out[2] = out[3] = 0;
+  v.setUint32(4, x, true);
+  v.setFloat64(8, o, true);
+  v.setFloat64(16, n, true);
 }
 
 /** The header of a chunk message (its first CHUNK_HEADER_BYTES), or null when `b` is not a chunk; throws on a bad one. */
 export function readChunkHeader(b: Uint8Array): { x: number; o: number; n: number } | null {
-  if (b.byteLength < 1 || b[0] !== KIND_CHUNK) return null;
+  if (b.byteLength < 1 || b[0] !== KIND_CHUNK) {
+    if (b[0] === KIND_CHUNK_V1)
+      throw new WireVersionError(`a chunk of link wire 1 (a 21-byte header; this build speaks wire ${WIRE_VERSION}): the peer runs an older build`);
+    return null;
+  }
   if (b.byteLength < CHUNK_HEADER) throw new Error('short chunk');
   const v = new DataView(b.buffer, b.byteOffset, CHUNK_HEADER);
-  const x = v.getUint32(1, true);
-  const o = v.getFloat64(5, true);
-  const n = v.getFloat64(13, true);
+  const x = v.getUint32(4, true);
+  const o = v.getFloat64(8, true);
+  const n = v.getFloat64(16, true);
   if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0) throw new Error('bad chunk header');
   return { x, o, n };
 }
@@ -208,6 +233,10 @@ export function readMessage(b: Uint8Array): LinkMessage {
     if (c.e !== undefined) {
       if (!Number.isSafeInteger(c.e) || c.e < o) throw new Error('bad request end');
       req.e = c.e;
+    }
+    if (c.v !== undefined) {
+      if (!Number.isSafeInteger(c.v) || c.v < 1) throw new Error('bad request wire version');
+      req.v = c.v;
     }
     return { control: req };
   }

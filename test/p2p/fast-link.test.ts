@@ -9,7 +9,7 @@ import { installNodeHasher } from '../../edge/node-hash.js';
 import { contentHash } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
-import { MAX_CHUNK_DATA_BYTES, chunkHeader, readMessage, writeControl } from '../../shared/transfer/wire.js';
+import { CHUNK_HEADER_BYTES, MAX_CHUNK_DATA_BYTES, chunkHeader, readMessage, writeControl } from '../../shared/transfer/wire.js';
 import { FrameReader, readStats } from '../../edge/fast-frames.js';
 import { attachSocket } from '../../edge/fast-socket.js';
 import type { Placement, RawPeer } from '../../shared/transfer/raw-peer.js';
@@ -146,7 +146,7 @@ describe('fast links', () => {
     const srv = createServer((c) => {
       peer = c;
       const h = Buffer.alloc(4);
-      h.writeUInt32LE(21 + size, 0);
+      h.writeUInt32LE(CHUNK_HEADER_BYTES + size, 0);
       c.write(Buffer.concat([h, chunkHeader(1, 0, size), data.subarray(0, part)]));
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

@@ -4,7 +4,8 @@
 // aligned as in the object (a copy out of shared memory is word by word only then).
 import { describe, expect, it } from 'vitest';
 import { allocBytes } from '../../shared/bytes.js';
-import { CHUNK_HEADER_BYTES, readMessage, writeChunk, writeChunkReused } from '../../shared/transfer/wire.js';
+import { CHUNK_DATA_BYTES, CHUNK_HEADER_BYTES, readMessage, writeChunk, writeChunkReused } from '../../shared/transfer/wire.js';
+import { channelChunkBytes } from '../../shared/transfer/raw-peer.js';
 
 describe('chunk messages in a reused buffer', () => {
   it('say what a fresh message says, for shared and plain data at any offset; the buffer is the same each time', () => {
@@ -22,7 +23,8 @@ describe('chunk messages in a reused buffer', () => {
       ]) {
         const d = src.subarray(at, at + len);
         const msg = writeChunkReused(4, at, src.length, d);
-        expect(msg).toEqual(writeChunk(4, at, src.length, d));
+        // Buffer.equals: toEqual walks a typed array element by element (a minute for these under load).
+        expect(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength).equals(writeChunk(4, at, src.length, d))).toBe(true);
         expect((msg.byteOffset + CHUNK_HEADER_BYTES) % 8).toBe(d.byteOffset % 8);
         expect(readMessage(msg).chunk).toMatchObject({ x: 4, o: at, n: src.length });
         buffers.add(msg.buffer);
@@ -30,5 +32,18 @@ describe('chunk messages in a reused buffer', () => {
     }
     // Grown once for the 1 MiB chunk, else one buffer.
     expect(buffers.size).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("chunks on a browser's data channel (issue 17, session 13)", () => {
+  it("take as many whole leaves as the peer's largest message holds with the header, at most 4", () => {
+    expect(channelChunkBytes(262_144)).toBe(3 * CHUNK_DATA_BYTES); // Chromium: 256 KiB, the header leaves room for 3
+    expect(channelChunkBytes(2 * CHUNK_DATA_BYTES + CHUNK_HEADER_BYTES)).toBe(2 * CHUNK_DATA_BYTES);
+    expect(channelChunkBytes(2 * CHUNK_DATA_BYTES + CHUNK_HEADER_BYTES - 1)).toBeUndefined(); // one leaf a message
+    expect(channelChunkBytes(65_536)).toBeUndefined();
+    expect(channelChunkBytes(1 << 30)).toBe(4 * CHUNK_DATA_BYTES); // Firefox
+    expect(channelChunkBytes(Infinity)).toBe(4 * CHUNK_DATA_BYTES);
+    expect(channelChunkBytes(undefined)).toBeUndefined();
+    expect(channelChunkBytes(NaN)).toBeUndefined();
   });
 });

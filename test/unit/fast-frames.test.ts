@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameReader, MAX_FRAME, type FrameSink } from '../../edge/fast-frames.js';
 import type { Placement } from '../../shared/transfer/raw-peer.js';
-import { readMessage, writeChunk, writeControl } from '../../shared/transfer/wire.js';
+import { CHUNK_HEADER_BYTES, readMessage, writeChunk, writeControl } from '../../shared/transfer/wire.js';
 import { seeded as rng } from '../sim/net.js';
 
 function frame(msg: Uint8Array): Buffer {
@@ -106,7 +106,7 @@ describe('fast link frames', () => {
     const turned: { buf: Uint8Array | null } = { buf: null };
     r.retarget = (b) => void (turned.buf = b);
     // Read up to the middle of the first chunk, then the link ends the transfer (a bad leaf, a cancel).
-    const first = frame(writeControl({ k: 'cancel', x: 9 })).length + 4 + 21 + 100_000;
+    const first = frame(writeControl({ k: 'cancel', x: 9 })).length + 4 + CHUNK_HEADER_BYTES + 100_000;
     feedOnread(r, stream.subarray(0, first), () => 1);
     const window = r.nextBuffer();
     expect(window.buffer).toBe(s.obj.buffer); // aimed at the object

@@ -11,6 +11,7 @@ import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
 import { contentHash } from '../../shared/hash.js';
 import { allocBytes, drainPool, recycle, viewsLent } from '../../shared/bytes.js';
 import type { ObjectId } from '../../shared/ids.js';
+import { CHUNK_HEADER_BYTES, CHUNK_KIND, readChunkHeader } from '../../shared/transfer/wire.js';
 
 const OBJ = 'cd'.repeat(20) as ObjectId;
 
@@ -25,6 +26,10 @@ class FakeNet {
   chunkBytes: number | undefined = undefined;
   /** What every link says its channel still holds (messages are delivered all the same). */
   buffered = 0;
+  /** Whether the links say their send copies (a browser's channel; `send` here copies either way). */
+  sendCopies = false;
+  /** What the pools logged (link closes and why), as "peer: text". */
+  readonly logs: string[] = [];
 
   add(self: string, held: Map<ObjectId, Uint8Array>): PeerLinks {
     const net = this;
@@ -55,6 +60,7 @@ class FakeNet {
           get bufferedAmount() {
             return net.buffered;
           },
+          sendCopies: net.sendCopies,
           chunkBytes: net.chunkBytes,
           destroy() {
             raw.onClose('closed here');
@@ -76,6 +82,7 @@ class FakeNet {
       self: () => self,
       sendSignal: (peer, data) => setImmediate(() => net.pools.get(peer)!.onSignal(self, data)),
       lookup: (id) => Promise.resolve(held.get(id)),
+      log: (text) => net.logs.push(`${self}: ${text}`),
     });
     this.pools.set(self, pool);
     return pool;
@@ -87,11 +94,11 @@ function reader(net: FakeNet, holders: string[], swarm = false): ObjectFetcher {
   return peerOnlyReader(net.add('reader', new Map()), holders, swarm);
 }
 
-/** Flips a byte in the `nth` chunk message (kind 1) that `liar` sends. */
+/** Flips a byte in the `nth` chunk message that `liar` sends. */
 function corruptNthChunk(liar: string, nth: number): Tamper {
   let seen = 0;
   return (from, _to, m) => {
-    if (from === liar && m[0] === 1 && ++seen === nth) m[m.length - 1] ^= 0x5a;
+    if (from === liar && m[0] === CHUNK_KIND && ++seen === nth) m[m.length - 1] ^= 0x5a;
     return m;
   };
 }
@@ -114,6 +121,24 @@ describe('chunk verification over a fake network', () => {
     net.buffered = 0;
     for (let i = 0; i < 100 && viewsLent(bytes) > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(viewsLent(bytes)).toBe(0);
+    expect(allocBytes(4 << 20).buffer).toBe(bytes.buffer);
+    drainPool();
+  });
+
+  it("a holder's buffer sent from over a channel whose send copies is lent no longer than the transfer, however full the channel", async () => {
+    drainPool();
+    const net = new FakeNet();
+    net.sendCopies = true;
+    const bytes = allocBytes(4 << 20, true);
+    bytes.set(sample(bytes.byteLength));
+    const hash = contentHash(bytes);
+    net.add('holder', new Map([[OBJ, bytes]]));
+    net.buffered = 1000; // the channel never empties (a busy link)
+    const f = reader(net, ['holder'], true); // in runs: each run's end gives its lease back
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash });
+    expect(contentHash(got.bytes)).toBe(hash);
+    expect(viewsLent(bytes)).toBe(0);
+    recycle(bytes);
     expect(allocBytes(4 << 20).buffer).toBe(bytes.buffer);
     drainPool();
   });
@@ -218,5 +243,69 @@ describe('chunk verification over a fake network', () => {
     expect(Buffer.from(got2.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect(f2.badHolders).toEqual(['liar']);
     expect(honest2.counters.bytesOut).toBe(bytes.byteLength - 65536);
+  });
+});
+
+/** `holder`'s chunk messages as a build of wire 1 sends them: kind 1, then transfer, offset and size in 20 bytes (a 21-byte header). */
+function asWire1(holder: string): Tamper {
+  return (from, _to, m) => {
+    const h = from === holder ? readChunkHeader(m) : null;
+    if (!h) return m;
+    const old = new Uint8Array(21 + m.byteLength - CHUNK_HEADER_BYTES);
+    const v = new DataView(old.buffer);
+    old[0] = 1;
+    v.setUint32(1, h.x, true);
+    v.setFloat64(5, h.o, true);
+    v.setFloat64(13, h.n, true);
+    old.set(m.subarray(CHUNK_HEADER_BYTES), 21);
+    return old;
+  };
+}
+
+describe('peers of another build (link wire 2: a 24-byte chunk header, issue 17 session 13)', () => {
+  it('chunks of the 21-byte header are refused: the link closes naming the older build, no liar is named, another holder serves the object byte for byte', async () => {
+    const net = new FakeNet();
+    const bytes = sample(12 * 65536 + 777);
+    const held = new Map([[OBJ, bytes]]);
+    net.add('old', held);
+    const current = net.add('current', held);
+    net.tamper = asWire1('old');
+    const f = reader(net, ['old', 'current'], true);
+    const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(got.via).toBe('peer');
+    expect(f.badHolders).toEqual([]);
+    expect(current.counters.bytesOut).toBeGreaterThan(0);
+    expect(net.logs.some((l) => l.startsWith('reader: peer link to old closed: a chunk of link wire 1'))).toBe(true);
+  });
+
+  it('a lone holder of the older build: the transfer fails as on a closed link (the relay is next), not as from a liar', async () => {
+    const net = new FakeNet();
+    const bytes = sample(3 * 65536);
+    net.add('old', new Map([[OBJ, bytes]]));
+    net.tamper = asWire1('old');
+    const f = reader(net, ['old']);
+    await expect(f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) })).rejects.toThrow('the relay was used');
+    expect(f.badHolders).toEqual([]);
+  });
+
+  it('a reader of the older build (no wire in its request) is told so and sent no chunk', async () => {
+    const net = new FakeNet();
+    const bytes = sample(3 * 65536);
+    const holder = net.add('holder', new Map([[OBJ, bytes]]));
+    const fails: string[] = [];
+    net.tamper = (from, _to, m) => {
+      if (m[0] !== 0) return m;
+      const c = JSON.parse(new TextDecoder().decode(m.subarray(1))) as { k: string; v?: number; reason?: string };
+      if (from === 'holder' && c.k === 'fail') fails.push(c.reason!);
+      if (from !== 'reader' || c.k !== 'req') return m;
+      delete c.v; // as a build of wire 1 asks
+      return Uint8Array.of(0, ...new TextEncoder().encode(JSON.stringify(c)));
+    };
+    const f = reader(net, ['holder']);
+    await expect(f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) })).rejects.toThrow('the relay was used');
+    expect(fails).toEqual(['link wire 1 asked, this holder speaks wire 2 (another build)']);
+    expect(holder.counters.bytesOut).toBe(0);
+    expect(f.badHolders).toEqual([]);
   });
 });
