@@ -299,6 +299,7 @@ export class SwarmFetch {
   /** A request to `s` failed: dropped for this object, or asked again later if it stalled (swarm-window.ts). */
   private failed(s: Source, e: unknown): void {
     dropSource(this, this.id, s, e);
+    this.wake(); // a told reader that cannot be reached no longer holds the others back (swarm-pick.ts unheard)
   }
 
   private scheduleFlush(): void {

@@ -235,13 +235,15 @@ export class SimNet {
     this.inboxes.set(peer, deliver);
   }
 
-  /** The relay: forwards a signal after a hop, or loses it. */
-  relay(from: string, to: string, text: string): void {
+  /** The relay: forwards a signal after a hop, or loses it; false when `to` is no peer it knows (it left). */
+  relay(from: string, to: string, text: string): boolean {
+    const deliver = this.inboxes.get(to);
+    if (!deliver) return false;
     if (this.rand() < this.faults.signalLoss) {
       this.signalsLost++;
-      return;
+      return true;
     }
-    const deliver = this.inboxes.get(to);
-    if (deliver) this.later(() => deliver(from, text));
+    this.later(() => deliver(from, text));
+    return true;
   }
 }

@@ -209,9 +209,9 @@ describe('swarm protocol', () => {
   it("a listed reader whose link never opens (it is gone: no signal comes back) holds a reader off the origin for SILENT_DIAL_MS (2.5 s), not the link's connect timeout (5 s)", async () => {
     await simulated(async () => {
       const truth = object(16, 6);
-      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000 });
+      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000, tellUnreachable: false });
       sim.add('origin', { bytes: truth, liar: false });
-      // The coordinator lists it (it located the object), but its process is gone: signals to it go nowhere.
+      // The coordinator lists it (it located the object), but its process is gone and its socket not yet closed: signals to it go nowhere.
       sim.members.push('gone');
       const r = sim.read(sim.add('r', null), 0);
       await sim.drive();
@@ -222,6 +222,38 @@ describe('swarm protocol', () => {
       await sim.finish();
       expect(r.peer.fetcher.fetchedPeer).toBe(1);
       expect(sim.relayed).toEqual([]);
+    });
+  });
+
+  it('a listed reader that left: the coordinator refuses the signal to it (unreachable), the reader drops it and takes the object from the origin without waiting for it', async () => {
+    await simulated(async () => {
+      const truth = object(16, 6);
+      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      sim.members.push('gone'); // listed (it located the object), but no session is left to signal
+      const r = sim.read(sim.add('r', null), 0);
+      const events: string[] = [];
+      r.peer.fetcher.onEvent = (text) => events.push(text);
+      // Chunks the reader had asked of the origin when the refusal came: none (it waited for the told reader).
+      let askedAtRefusal = -1;
+      const unreachable = r.peer.links.unreachable.bind(r.peer.links);
+      r.peer.links.unreachable = (peer) => {
+        if (askedAtRefusal < 0) askedAtRefusal = r.peer.fetcher.swarm!.stats.askedOfFull;
+        unreachable(peer);
+      };
+      await sim.drive();
+      expect(r.peer.links.counters.unreachable).toBeGreaterThanOrEqual(1);
+      // Its link failed on the refusal (not on the 5 s connect timeout, which the sim never reached) and it was dropped, by name.
+      expect(r.peer.links.failures).toBe(1);
+      expect(r.peer.links.usable('gone')).toBe(false);
+      expect(events.filter((t) => /gone dropped \(.*the peer left/.test(t))).toHaveLength(1);
+      expect(askedAtRefusal).toBe(0);
+      await sim.finish();
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+      expect(origin.links.counters.bytesOut).toBeGreaterThanOrEqual(truth.byteLength);
+      expect(sim.relayed).toEqual([]);
+      // Without the refusal the same read waits SILENT_DIAL_MS (2.5 s, the case above); with it, it ends long before.
+      expect(r.end).toBeLessThan(1_000);
     });
   });
 
