@@ -41,8 +41,9 @@ const LONE_DEPTH = 32;
 const READMIT_MS = 1_000;
 const READMIT_MAX = 3;
 
-/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. */
+/** Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight; and whether it is a Node source. */
 export function fit(s: Source, link: PeerLink): void {
+  s.node = link.raw.remoteNode === true;
   const per = link.raw.chunkBytes ?? 0;
   if (per <= CHUNK_DATA_BYTES) return;
   s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));

@@ -374,3 +374,80 @@ describe('wall time', () => {
     }
   }, 300_000);
 });
+
+describe('a Node source first (swarm-policy.ts)', () => {
+  type Mode = 'policy' | 'swarm' | 'alone';
+  /**
+   * 8 MiB from `origin` to 4 edge nodes and 4 tabs at once, as bench:objects broadcast: links touching a Node
+   * process (the origin when `nodeOrigin`, the edges) carry 30 MB/s, tab to tab 5 MB/s, and each peer uploads
+   * 10 MB/s but a Node origin `nodeUp`. Modes: the policy, the swarm from the start (preferNode off), the origin alone.
+   */
+  const broadcast = (seed: number, mode: Mode, nodeOrigin: boolean, nodeUp: number) =>
+    simulated(async () => {
+      const truth = object(128, seed);
+      const edges = ['e0', 'e1', 'e2', 'e3'];
+      const faults: NetFaults = {
+        ...CALM,
+        bytesPerMs: 5_000,
+        uplinkBytesPerMs: 10_000,
+        nodes: { ids: nodeOrigin ? ['origin', ...edges] : edges, bytesPerMs: 30_000 },
+      };
+      if (nodeOrigin) faults.nodes!.uplinkBytesPerMs = nodeUp;
+      const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: mode === 'alone' ? Infinity : 1 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      for (const [i, id] of [...edges, 't0', 't1', 't2', 't3'].entries()) {
+        const p = sim.add(id, null);
+        p.fetcher.swarm!.preferNode = mode === 'policy';
+        sim.read(p, (i * 7) % 50);
+      }
+      await sim.drive();
+      await sim.finish();
+      const stats = sim.reads.map((r) => r.peer.fetcher.swarm!.stats);
+      return {
+        ms: Math.max(...sim.reads.map((r) => r.end)),
+        copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2),
+        nodeFirst: stats.reduce((n, s) => n + s.nodeFirst, 0),
+        turned: stats.reduce((n, s) => n + s.turned, 0),
+        fromReaders: stats.reduce((n, s) => n + s.fromReaders, 0),
+      };
+    }, true);
+
+  it('a Node origin that keeps up (240 MB/s): every reader takes it all from the origin, none over tab links; done in about the time of the origin alone, before the swarm', async () => {
+    for (const seed of [1, 2, 3]) {
+      const fig = {
+        policy: await broadcast(seed, 'policy', true, 240_000),
+        swarm: await broadcast(seed, 'swarm', true, 240_000),
+        alone: await broadcast(seed, 'alone', true, 240_000),
+      };
+      console.log(`swarm sim, Node origin keeping up: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.policy.nodeFirst).toBe(8);
+      expect(fig.policy.turned).toBe(0);
+      expect(fig.policy.fromReaders).toBe(0);
+      expect(fig.policy.copies).toBeGreaterThanOrEqual(8);
+      expect(fig.swarm.copies).toBeLessThan(3);
+      expect(fig.policy.ms).toBeLessThan(fig.swarm.ms);
+      expect(fig.policy.ms).toBeLessThan(fig.alone.ms * 1.3);
+    }
+  }, 300_000);
+
+  it('a Node origin that is the limit (8 MB/s for 8 readers): the readers turn to the swarm, the origin sends far less than 8 copies, sooner than alone', async () => {
+    for (const seed of [1, 2]) {
+      const fig = { policy: await broadcast(seed, 'policy', true, 8_000), alone: await broadcast(seed, 'alone', true, 8_000) };
+      console.log(`swarm sim, Node origin at its limit: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.policy.nodeFirst).toBe(8);
+      expect(fig.policy.turned).toBeGreaterThanOrEqual(6);
+      expect(fig.policy.copies).toBeLessThanOrEqual(3);
+      expect(fig.policy.ms).toBeLessThan(fig.alone.ms);
+    }
+  }, 300_000);
+
+  it('a tab origin: no reader keeps to it (it is no Node source), the swarm starts at once and the origin sends at most 2 copies', async () => {
+    for (const seed of [1, 2, 3]) {
+      const fig = await broadcast(seed, 'policy', false, 0);
+      console.log(`swarm sim, tab origin: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.nodeFirst).toBe(0);
+      expect(fig.copies).toBeLessThanOrEqual(2);
+      expect(fig.fromReaders).toBeGreaterThan(0);
+    }
+  }, 300_000);
+});
