@@ -51,6 +51,9 @@ describe('a signal to a peer that left', () => {
     const events: string[] = [];
     core.fetcher.onEvent = (t) => events.push(t);
     const refusedBefore = cl.c.coordinator.signalling.refused;
+    // The holder is an edge node over TCP, which a reader keeps to (swarm-policy.ts) without telling other readers:
+    // here the reader swarms, as with a tab origin, so it tells the leaver.
+    core.fetcher.swarm!.preferNode = false;
     // The coordinator's list named the leaver as a reader of it a moment ago (it located the object, then went).
     const bytes = await core.fetcher.swarm!.fetch(id, o.size, o.hash, [holder], [goneId]);
     // The stored object (a small kind header and the bytes), each chunk checked against its hash on arrival.
