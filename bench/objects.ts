@@ -200,10 +200,13 @@ async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false):
     for (const [k] of perProc) delete r.cpu[k];
     r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
     if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
-    // Which tabs kept to the Node origin, which turned to the swarm (swarm-policy.ts), and what came from other readers.
+    // Which tabs kept to the Node origin, which turned to the swarm (swarm-policy.ts), what came from other readers, and
+    // the links they opened by kind (a tab whose link to the origin is WebRTC does not see it as a Node source).
     const stats = await Promise.all(
       readerSessions.map((s) =>
-        evaluateIn(s, 'JSON.stringify(window.tabmeshVolunteer.node.fetcher.swarm?.stats ?? null)').catch((e: Error) => `(${e.message})`),
+        evaluateIn(s, 'JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened })').catch(
+          (e: Error) => `(${e.message})`,
+        ),
       ),
     );
     log(`tabs' swarm stats: ${stats.join(' ')}`);
