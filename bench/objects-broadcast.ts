@@ -6,6 +6,9 @@
 // origin only and takes the whole object from it), run in the same bench; and
 // the swarm with the tabs on WebRTC links to Node peers (`?wslinks=0`)
 // against their default WebSocket links, with the CPU every process spent.
+// Session 13: the same with a tab as the origin (a fifth bare tab makes the
+// object): a Node origin keeps up, and readers keep to it (swarm-policy.ts);
+// a tab's upload is the limit, and the swarm keeps it under two copies.
 import type { Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import type { PeerLinks } from '../shared/transfer/links.js';
@@ -28,13 +31,36 @@ function driverBytesOut(mesh: Mesh): number {
   return links.counters.bytesOut;
 }
 
-/** Puts one object from the driver and has a task on each of `readers` read it, all at once; `cpuMs`: CPU ms so far, by process. */
-export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number, cpuMs: () => Record<string, number>): Promise<Broadcast> {
+/** A tab that makes the object (instead of the driver's put), and its bytes sent over peer links so far. */
+export interface TabOrigin {
+  node: string;
+  bytesOut(): Promise<number>;
+}
+
+/**
+ * Puts one object from the driver (or has a task on `tab` make it) and has a task on each of `readers` read it, all
+ * at once; `cpuMs`: CPU ms so far, by process.
+ */
+export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number, cpuMs: () => Record<string, number>, tab?: TabOrigin): Promise<Broadcast> {
   const n = BROADCAST_MIB * MB;
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i += 4093) bytes[i] = (i * seed) & 255;
-  const obj = mesh.put(bytes);
+  let obj;
+  if (tab) {
+    const make = mesh.remote(
+      function make(n: number, seed: number) {
+        const x = new Uint8Array(n);
+        for (let i = 0; i < n; i += 4093) x[i] = (i * seed) & 255;
+        return x;
+      },
+      { scheduling: { node: tab.node as NodeId, soft: false } },
+    );
+    obj = make.remote(n, seed);
+  } else {
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i += 4093) bytes[i] = (i * seed) & 255;
+    obj = mesh.put(bytes);
+  }
   await mesh.wait([obj]);
+  const originOut = () => (tab ? tab.bytesOut() : Promise.resolve(driverBytesOut(mesh)));
   const sum = mesh.remote(function sum(x: Uint8Array) {
     let s = 0;
     for (let i = 0; i < x.length; i += 4093) s = (s + x[i]) % 1_000_000_007;
@@ -42,7 +68,7 @@ export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number,
   });
   let want = 0;
   for (let i = 0; i < n; i += 4093) want = (want + ((i * seed) & 255)) % 1_000_000_007;
-  const before = driverBytesOut(mesh);
+  const before = await originOut();
   const cpu0 = cpuMs();
   const t0 = nowMs();
   const got = await mesh.get(readers.map((r) => sum.options({ scheduling: { node: r as NodeId, soft: false } }).remote(obj)));
@@ -50,7 +76,7 @@ export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number,
   const cpu = cpuMs();
   for (const k of Object.keys(cpu)) cpu[k] -= cpu0[k];
   for (const g of got) if (g[0] !== n || g[1] !== want) throw new Error(`a reader got other bytes: ${JSON.stringify(g)}`);
-  const originCopies = (driverBytesOut(mesh) - before) / n;
+  const originCopies = ((await originOut()) - before) / n;
   mesh.free([obj]);
   return { ms, originCopies, cpu };
 }

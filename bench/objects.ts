@@ -20,6 +20,7 @@
 //   ... -- --only=node | tabs | broadcast | paramserver | tabnode     (one part)
 //   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
 //   ... -- --only=tabtab [--mib=64] [--rounds=5]     (tab -> tab against the raw channel alone: objects-tabtab.ts)
+//   ... -- --only=broadcast-tab       (a tab the broadcast's origin: without the swarm, then with it)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { loadavg } from 'node:os';
@@ -30,11 +31,12 @@ import { cdpSession, evaluateIn, nodesOf, openBareTabs, type CdpSession } from '
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
-import { BROADCAST_MIB, broadcastOnce, type Broadcast } from './objects-broadcast.js';
+import { BROADCAST_MIB, broadcastOnce, type Broadcast, type TabOrigin } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import type { End } from './channel-peer.js';
 import { chromiumPids, cpuMsOf } from './cpu.js';
+import { fetchApi } from './cluster.js';
 import { tabToTab, type TabSide } from './objects-tabtab.js';
 
 const SIZES = [1, 16, 64];
@@ -134,19 +136,39 @@ async function nodeParts(): Promise<void> {
  * each, no DevTools client; under Playwright, until session 11, two processes of two tabs, every WebSocket frame
  * copied to the client); the tasks pinned to them read the object.
  */
-async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast> {
-  const how = `${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}, tabs on ${wsLinks ? 'WebSocket' : 'WebRTC'} links to Node peers`;
+async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false): Promise<Broadcast> {
+  const how = `${swarm ? 'swarm' : 'all from the origin (--no-swarm)'}, tabs on ${wsLinks ? 'WebSocket' : 'WebRTC'} links to Node peers${tabOrigin ? ', a tab the origin' : ''}`;
   phase(`broadcast of ${BROADCAST_MIB} MiB to 8 readers, ${how}`);
-  const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: swarm ? [] : ['--no-swarm'] });
+  // Starting 4-5 Chromium processes at load 27-40 kept an edge node silent past the default 5 s (session 13: "no
+  // heartbeat for 5083 ms", then its pinned task "not in the mesh"): this bench's nodes get 30 s.
+  const cl = await startCluster({ nodes: 4, cpus: 1, coordinatorArgs: ['--dead-after-ms', '30000', ...(swarm ? [] : ['--no-swarm'])] });
   let bare: { close(): Promise<void> } | null = null;
+  let originTab: { close(): Promise<void> } | null = null;
+  let session: CdpSession | null = null;
+  const readerSessions: CdpSession[] = [];
   let mesh: Mesh | null = null;
   try {
     const edges = await edgeNodeIds(cl.url, cl.token);
+    let tab: TabOrigin | undefined;
+    if (tabOrigin) {
+      // A fifth bare tab, with a DevTools client of our own (Runtime only) to read its bytes sent.
+      const known = new Set((await nodesOf(cl)).map((n) => n.id));
+      const t = await openBareTabs(cl, [`name=origin${wsLinks ? '' : '&wslinks=0'}`], { debugPort: true });
+      originTab = t;
+      session = await cdpSession(t.profiles[0]);
+      const s = session;
+      const node = (await nodesOf(cl)).find((n) => !known.has(n.id))!.id;
+      tab = { node, bytesOut: async () => (await evaluateIn(s, 'window.tabmeshVolunteer.node.links.counters.bytesOut')) as number };
+    }
     const before = new Set((await nodesOf(cl)).map((n) => n.id));
-    bare = await openBareTabs(
+    // DevTools ports of our own (Runtime only, no Network domain): each tab's swarm stats after the broadcast.
+    const readerTabs = await openBareTabs(
       cl,
       [0, 1, 2, 3].map((i) => `name=r${i}${wsLinks ? '' : '&wslinks=0'}`),
+      { debugPort: true },
     );
+    bare = readerTabs;
+    for (const dir of readerTabs.profiles) readerSessions.push(await cdpSession(dir));
     const tabs = (await nodesOf(cl)).filter((n) => !before.has(n.id));
     mesh = await connect({ url: cl.url, token: cl.token });
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
@@ -158,12 +180,27 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
       coordinator: cpuMsOf(cl.coordinator.proc.pid),
       driver: ((u) => (u.user + u.system) / 1000)(process.cpuUsage()),
     });
-    const r = await broadcastOnce(mesh, [...tabs.map((t) => t.id), ...edges], swarm ? 3 : 5, cpuMs);
+    const readers = [...tabs.map((t) => t.id), ...edges];
+    await stillInMesh(cl, readers, 'before the broadcast');
+    const r = await broadcastOnce(mesh, readers, swarm ? 3 : 5, cpuMs, tab).catch(async (e: Error) => {
+      await stillInMesh(cl, readers, `after "${e.message.slice(0, 200)}"`);
+      throw e;
+    });
     const perProc = Object.entries(r.cpu).filter(([k]) => k.startsWith('chromium '));
     const gone = perProc.filter(([, v]) => !Number.isFinite(v)).length;
     for (const [k] of perProc) delete r.cpu[k];
     r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
     if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
+    // Which tabs kept to the Node origin, which turned to the swarm (swarm-policy.ts), what came from other readers, and
+    // the links they opened by kind (a tab whose link to the origin is WebRTC does not see it as a Node source).
+    const stats = await Promise.all(
+      readerSessions.map((s) =>
+        evaluateIn(s, 'JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened })').catch(
+          (e: Error) => `(${e.message})`,
+        ),
+      ),
+    );
+    log(`tabs' swarm stats: ${stats.join(' ')}`);
     const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${round(v)}`);
     log(
       `broadcast (${how}): ${round(r.ms)} ms, origin uploaded ${round(r.originCopies, 2)} copies; CPU ms ${cpu.join(', ')}; load ${loadavg()
@@ -172,18 +209,38 @@ async function broadcastPart(swarm: boolean, wsLinks = true): Promise<Broadcast>
     );
     return r;
   } finally {
+    session?.close();
+    for (const s of readerSessions) s.close();
     await mesh?.close().catch(() => {});
     await bare?.close();
+    await originTab?.close();
     await cl.stop();
   }
+}
+
+/**
+ * Session 12 lost a tab before its tasks were pinned ("not in the mesh", load 27): a tab counts as joined once the
+ * coordinator lists it (openBareTabs), with its record made at its hello, so the count has no race; it left later.
+ * Why (its socket closed: the process ended; or it missed heartbeats) is in the coordinator's event log: printed
+ * when a reader is missing. Session 13 saw both: an edge node "lost: no heartbeat for 5083 ms" (twice, load 30-40)
+ * and one that ended on SIGSEGV (tabs on WebRTC links to it).
+ */
+async function stillInMesh(cl: BenchCluster, readers: string[], when: string): Promise<void> {
+  const live = new Set((await nodesOf(cl)).map((n) => n.id));
+  const gone = readers.filter((r) => !live.has(r));
+  if (gone.length === 0) return;
+  const events = await fetchApi<{ kind: string; message: string }[]>(cl.url, cl.token, '/api/events?kind=node-lost').catch(() => []);
+  log(`${when}: reader(s) ${gone.join(' ')} no longer in the mesh; node-lost events: ${JSON.stringify(events.map((e) => e.message))}`);
 }
 
 /** CPU ms of a broadcast, all processes. */
 const cpuTotal = (b: Broadcast): number => Object.values(b.cpu).reduce((a, v) => a + v, 0);
 
 async function broadcastParts(): Promise<void> {
-  // --only=broadcast-swarm: the swarm over WebSocket links alone (runs alternated with another build's, issue 17).
+  // --only=broadcast-swarm: the swarm over WebSocket links alone (runs alternated with another build's, issue 17);
+  // --only=broadcast-tab: a tab the origin, without the swarm and with it (session 13).
   if (only === 'broadcast-swarm') return void (await broadcastPart(true));
+  if (only === 'broadcast-tab') return void (await broadcastTabParts());
   const base = await broadcastPart(false);
   const ours = await broadcastPart(true);
   const rtc = await broadcastPart(true, false);
@@ -194,10 +251,20 @@ async function broadcastParts(): Promise<void> {
   emit(figure(`objects.broadcast.${BROADCAST_MIB}MiB.8readers.wsVsWebrtc`, ours.ms, 'ms', rtc.ms));
   emit(figure('objects.broadcast.originCopies.wsVsWebrtc', ours.originCopies, 'copies', rtc.originCopies));
   emit(figure('objects.broadcast.cpu.wsVsWebrtc', cpuTotal(ours), 'ms', cpuTotal(rtc)));
+  await broadcastTabParts();
+}
+
+/** A tab the origin (session 13): its upload is the limit; the swarm against all from the origin. */
+async function broadcastTabParts(): Promise<void> {
+  const base = await broadcastPart(false, true, true);
+  const ours = await broadcastPart(true, true, true);
+  emit(figure(`objects.broadcast.tabOrigin.${BROADCAST_MIB}MiB.8readers`, ours.ms, 'ms', base.ms));
+  emit(figure('objects.broadcast.tabOrigin.originCopies', ours.originCopies, 'copies', base.originCopies));
+  emit(figure('objects.broadcast.tabOrigin.cpu', cpuTotal(ours), 'ms', cpuTotal(base)));
 }
 
 async function main(): Promise<void> {
-  if (only === 'broadcast' || only === 'broadcast-swarm') return broadcastParts();
+  if (only === 'broadcast' || only === 'broadcast-swarm' || only === 'broadcast-tab') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
   if (only !== 'tabs' && only !== 'tabtab') await nodeParts();

@@ -13,13 +13,14 @@ import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 const COMMANDS: Record<string, string> = {
   coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
-                 [--heap-growth PERCENT]
+                 [--heap-growth PERCENT] [--dead-after-ms MS]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
-                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own))
+                  --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
+                  --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
@@ -58,6 +59,7 @@ const coordinatorOptions = {
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
   'heap-growth': { type: 'string' },
+  'dead-after-ms': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
 } as const;
@@ -128,6 +130,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     watchTokens,
     ice,
     swarm: !values['no-swarm'],
+    deadAfterMs: int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage),
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;

@@ -53,6 +53,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   free: null,
   serve: null,
   located: null,
+  unreachable: null,
   ready: null,
   output: null,
   info: null,

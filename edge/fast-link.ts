@@ -109,6 +109,10 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       get transport() {
         return sock ? sock.kind : 'webrtc';
       },
+      // Over 'ws' the other end is a tab that dialled this process.
+      get remoteNode() {
+        return sock?.kind === 'tcp';
+      },
       // A tab's WebSocket.send blocks its main thread ~60 ms per MiB in 64 KiB messages and 2-3x that in 1 MiB ones
       // (bench/tmp runs, session 10): a reader here asks a tab for one-leaf chunks; a tab asks this side for 1 MiB ones.
       get chunkBytes() {

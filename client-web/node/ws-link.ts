@@ -176,6 +176,9 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       get transport() {
         return ws ? 'ws' : 'webrtc';
       },
+      get remoteNode() {
+        return ws !== null;
+      },
       // Chunks of 1 MiB from the Node peer; this tab sends one-leaf chunks (a Node reader asks for no more): Chromium's
       // WebSocket.send holds the main thread 2-3x longer per MiB for 1 MiB messages than for 64 KiB ones. The sender
       // stops at the default 2 MiB (one pump never holds the thread long) and is woken by untilDrained.

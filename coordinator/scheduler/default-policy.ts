@@ -9,18 +9,18 @@
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { indexLoad } from './node-index.js';
 import { loadOf, type PlacementContext, type PlacementPolicy } from './policy.js';
+import { moveMs } from './link-cost.js';
 
 /** Below this, argument bytes do not pull a task to a node: moving them is cheap. */
 const LOCALITY_MIN_BYTES = 64 * 1024;
 /** A holder with this many tasks per CPU queued or running is saturated: the task goes elsewhere. */
 export const SATURATED_TASKS_PER_CPU = 16;
 /**
- * Moving argument bytes is assumed to cost 10 MiB/s: a tab reads another tab over a WebRTC data channel at 5-12
- * MiB/s here, and Chromium spends 340-520 ms of CPU a MiB doing it (README, "Why a data channel is slow here").
+ * A function not measured yet (its wait unknown, perhaps long: Ray's case) leaves a busy holder when moving its
+ * bytes takes up to this long at the link's rate (link-cost.ts): 4 MiB between tabs' old 10 MiB/s, 2 MiB over
+ * WebRTC at 5, 40 MiB between edge nodes.
  */
-export const SPILL_BYTES_PER_MS = (10 * 1024 * 1024) / 1000;
-/** A function not measured yet (its wait unknown, perhaps long: Ray's case) leaves a busy holder for up to this many bytes to move. */
-export const SPILL_MAX_BYTES = 4 * 1024 * 1024;
+export const SPILL_MAX_MS = 400;
 
 export const defaultPolicy: PlacementPolicy = {
   name: 'default',
@@ -63,7 +63,7 @@ export const defaultPolicy: PlacementPolicy = {
     const ahead = best ? waves(best) : 0;
     const other = !best || ahead > 0 ? ctx.index.leastLoaded(task, (n) => ctx.fits(n, task)) : null;
     if (other && other !== best) {
-      if (!best || worthMoving(task, ahead - waves(other), bestBytes - (held?.get(other) ?? 0), ctx)) {
+      if (!best || worthMoving(task, ahead - waves(other), moveMs(best, other, bestBytes - (held?.get(other) ?? 0)), ctx)) {
         if (best) logLocality(task, other, 'busy', best, bestBytes, ctx);
         else logLocality(task, other, 'saturated', holder, holderBytes, ctx);
         return other;
@@ -72,7 +72,7 @@ export const defaultPolicy: PlacementPolicy = {
       // No node has room: rather than queue past the holder's depth, wait here for the first free slot, when the
       // wait it saves on the least loaded node is worth the move (the next pass places it).
       const next = ctx.index.leastLoaded(task, (n) => ctx.feasible(n, task));
-      if (next && next !== holder && worthMoving(task, ahead - waves(next), holderBytes - (held?.get(next) ?? 0), ctx)) return null;
+      if (next && next !== holder && worthMoving(task, ahead - waves(next), moveMs(holder, next, holderBytes - (held?.get(next) ?? 0)), ctx)) return null;
     }
     if (best) logLocality(task, best, bestBytes >= holderBytes ? 'local' : 'saturated', holder, holderBytes, ctx);
     return best;
@@ -85,15 +85,15 @@ function waves(n: NodeRecord): number {
 }
 
 /**
- * Whether running `task` `fewer` waves sooner elsewhere is worth moving `bytes` of its arguments there: when its
- * function's measured run time over those waves exceeds the transfer at SPILL_BYTES_PER_MS; for a function not
- * measured yet, when the bytes are few (SPILL_MAX_BYTES).
+ * Whether running `task` `fewer` waves sooner elsewhere is worth moving its missing argument bytes there, which
+ * takes `ms` over the link between the two nodes: when its function's measured run time over those waves exceeds
+ * that; for a function not measured yet, when the move is short (SPILL_MAX_MS).
  */
-function worthMoving(task: TaskRecord, fewer: number, bytes: number, ctx: PlacementContext): boolean {
+function worthMoving(task: TaskRecord, fewer: number, ms: number, ctx: PlacementContext): boolean {
   if (fewer <= 0) return false;
   const f = ctx.gcs.functions.get(task.spec.fnId);
-  if (f && f.runs >= 3) return fewer * f.ewmaMs > bytes / SPILL_BYTES_PER_MS;
-  return bytes <= SPILL_MAX_BYTES;
+  if (f && f.runs >= 3) return fewer * f.ewmaMs > ms;
+  return ms <= SPILL_MAX_MS;
 }
 
 /** Less loaded, or as loaded and joined first. */

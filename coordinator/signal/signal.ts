@@ -79,7 +79,9 @@ export class Signalling {
     }
     if (!self || !to || to.closed || to === from || to.peerless) {
       this.refused++;
-      return null; // the peer left: the sender's link attempt times out and it uses the relay
+      // The peer left (or takes no links): the sender hears so and gives up on the link now, not at its timeout.
+      if (self) from.send({ t: 'unreachable', peer: m.peer });
+      return null;
     }
     if (from.role === 'driver' && to.role === 'driver') {
       this.refused++;

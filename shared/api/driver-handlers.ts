@@ -34,6 +34,7 @@ export const handlers: Handlers<DriverContext> = {
   xferFail: (c, m) => c.objects.onXferFail(m),
   signal: (c, m) => c.links?.onSignal(m.peer, m.data),
   located: (c, m) => c.fetcher.onLocated(m),
+  unreachable: (c, m) => c.links?.unreachable(m.peer),
   locate: null,
   peerBytes: null,
   badHolder: null,

@@ -24,6 +24,7 @@ export const handlers: NodeHandlers = {
   xferFail: (n, m) => n.objects.onXferFail(m),
   signal: (n, m) => n.links?.onSignal(m.peer, m.data),
   located: (n, m) => n.fetcher.onLocated(m),
+  unreachable: (n, m) => n.links?.unreachable(m.peer),
   locate: null,
   peerBytes: null,
   badHolder: null,

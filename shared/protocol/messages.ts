@@ -191,6 +191,11 @@ export const messages = {
    * Peers holding the object asked for by `locate` `x`, other than the asker;
    * `partial`: peers that asked for it lately and may hold some of its chunks (swarm broadcast, issue 17).
    */
+  /**
+   * A signal to `peer` was not delivered: that peer left (or never was) (issue 17).
+   * A link to it cannot open; the sender gives up on it at once instead of at its connect timeout.
+   */
+  unreachable: obj({ t: lit('unreachable'), peer: id<string>(NODE_ID_BYTES) }),
   located: obj({ t: lit('located'), x: int(0), peers: arr(id<string>(NODE_ID_BYTES), MAX_LOCATED), partial: opt(arr(id<string>(NODE_ID_BYTES), MAX_LOCATED)) }),
   /** Object `id` is ready: its value when small, its size when stored, or its failure. */
   ready: obj({

@@ -50,7 +50,8 @@ export class PeerLinks {
   private readonly failedUntil = new Map<string, number>();
   /** When a signal last came from each peer (signalledAt). */
   private readonly lastSignal = new Map<string, number>();
-  readonly counters = { bytesIn: 0, bytesOut: 0, laneMessages: 0, sendWakes: { drain: 0, timer: 0 } };
+  /** `unreachable`: signals the coordinator could not deliver (the peer left). */
+  readonly counters = { bytesIn: 0, bytesOut: 0, laneMessages: 0, unreachable: 0, sendWakes: { drain: 0, timer: 0 } };
   /** Test-only faults: see LinkFaults. */
   readonly faults: LinkFaults = {};
   /** Links that came up, by what carries them (raw.transport; 'webrtc' where the factory does not say). */
@@ -221,6 +222,22 @@ export class PeerLinks {
       () => clearTimeout(timer),
     );
     link.raw.signal(s);
+  }
+
+  /**
+   * The coordinator could not deliver a signal to `peer`: it left. A link to it
+   * still opening fails now, not at the connect timeout, and it is not tried
+   * again for a while; its waiters (a swarm read's tell, a fetch) go elsewhere.
+   * An open link is left alone: it may outlive the peer's coordinator session.
+   */
+  unreachable(peer: string): void {
+    if (this.stopped) return;
+    this.counters.unreachable++;
+    const link = this.links.get(peer);
+    if (!link || link.state !== 'connecting') return;
+    this.failedUntil.set(peer, Date.now() + this.failedForMs);
+    this.failures++;
+    link.close('the peer left (the coordinator could not signal it)');
   }
 
   /** Keeps the pool within its cap: closes the least recently used idle links. */

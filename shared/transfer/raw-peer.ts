@@ -11,6 +11,12 @@ export interface RawPeer {
   /** What carries it ('tcp', 'webrtc'), where a factory can tell. */
   readonly transport?: string;
   /**
+   * The other end is a Node process (an edge node or a driver) over a stream
+   * link: TCP between Node peers, a tab's WebSocket to one. A swarm reader
+   * takes what it can from such a source before tab peers (swarm-policy.ts).
+   */
+  readonly remoteNode?: boolean;
+  /**
    * Sends a small message (a have map, a request, a cancel) on the link's lane:
    * a second data channel beside the one that carries chunks, so it does not
    * wait behind the chunks queued there (up to 2 MiB). False when there is no

@@ -11,6 +11,7 @@ import { SEND_HIGH_WATER } from './link-send.js';
 import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, CLAIM_RENEW_MS, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
 import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
+import { answered, busyFrom, nodeFirst } from './swarm-policy.js';
 
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
@@ -38,6 +39,8 @@ export class SwarmFetch {
   private alone = true;
   /** A lone reader's requests past the first in flight, taken back when another reader shows up. */
   private readonly extra = new Map<Cancel, number>();
+  /** Keeping to Node sources while a Node full holder keeps up (swarm-policy.ts); once off, off for this fetch. */
+  nodeFirst = false;
 
   constructor(
     readonly swarm: SwarmContext,
@@ -90,10 +93,13 @@ export class SwarmFetch {
   }
 
   async run(): Promise<Uint8Array> {
-    for (const s of this.sources.values()) if (!s.full) this.tell(s);
+    this.nodeFirst = this.swarm.preferNode && nodeFirst(this.sources.values(), Date.now());
+    if (this.nodeFirst) this.swarm.stats.nodeFirst++;
+    else this.tellReaders();
     while (this.missing > 0) {
       readmit(this, Date.now());
       this.renewClaims(Date.now());
+      this.keepToNode(Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
@@ -112,6 +118,19 @@ export class SwarmFetch {
     }
     this.flush();
     return this.buf!;
+  }
+
+  /** The Node full holder no longer keeps up (or failed): the rest comes from the swarm. */
+  private keepToNode(now: number): void {
+    if (!this.nodeFirst || nodeFirst(this.sources.values(), now)) return;
+    this.nodeFirst = false;
+    this.swarm.stats.turned++;
+    this.tellReaders();
+  }
+
+  /** Tells every reader known of this side's chunks (they then tell theirs). */
+  private tellReaders(): void {
+    for (const s of this.sources.values()) if (!s.full && !s.told && !s.dropped) this.tell(s);
   }
 
   end(): void {
@@ -189,7 +208,8 @@ export class SwarmFetch {
     for (let more = true; more;) {
       more = false;
       for (const s of this.sources.values()) {
-        const w = windowOf(s, this.alone);
+        // A Node full holder kept to gets a lone reader's window: no reader shares its chunks.
+        const w = windowOf(s, this.alone || (this.nodeFirst && s.full));
         if (s.dropped || s.inflight >= w.depth) continue;
         const run = pick(this, s, w.run);
         if (!run) continue;
@@ -213,7 +233,9 @@ export class SwarmFetch {
     }
     if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
     this.scheduleFlush();
+    busyFrom(s, Date.now());
     s.inflight++;
+    let got = 0;
     const from = first * CHUNK_DATA_BYTES;
     const to = Math.min(this.size, end * CHUNK_DATA_BYTES);
     // Chunks wholly in [from, upTo) arrived and checked; the rest go back to be asked for again.
@@ -254,11 +276,15 @@ export class SwarmFetch {
         () => {
           s.probation = false;
           s.answered++;
+          got = to - from;
           done(to);
           if (lead && !leavesIn) lead.fail(new TabmeshError('OBJECT_LOST', `${s.peer} sent no leaves of ${this.id}`));
         },
         (e: unknown) => {
-          if (e instanceof CancelledError) return done(e.verified, false);
+          if (e instanceof CancelledError) {
+            got = Math.max(0, e.verified - from);
+            return done(e.verified, false);
+          }
           done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
           // Before the leaves, getLeaves drops the source and tries the next.
           if (lead && !leavesIn) lead.fail(e);
@@ -267,6 +293,7 @@ export class SwarmFetch {
       )
       .finally(() => {
         s.inflight--;
+        answered(s, got, Date.now());
         this.extra.delete(handle);
         this.wake();
       });
@@ -299,6 +326,7 @@ export class SwarmFetch {
   /** A request to `s` failed: dropped for this object, or asked again later if it stalled (swarm-window.ts). */
   private failed(s: Source, e: unknown): void {
     dropSource(this, this.id, s, e);
+    this.wake(); // a told reader that cannot be reached no longer holds the others back (swarm-pick.ts unheard)
   }
 
   private scheduleFlush(): void {

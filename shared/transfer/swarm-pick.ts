@@ -50,12 +50,15 @@ export interface PickView {
   /** Where a reader starts looking in the 'random' order. */
   readonly spot: number;
   readonly swarm: SwarmContext;
+  /** The reader keeps to Node sources (swarm-policy.ts): a Node full holder is asked for any chunk it lacks. */
+  readonly nodeFirst: boolean;
 }
 
 /** Whether this side may ask `s` for chunk `c` now. */
 function wants(v: PickView, s: Source, c: number, now: number): boolean {
   if (v.state[c] !== MISSING) return false;
   if (!s.full) return s.has![c] === 1;
+  if (v.nodeFirst) return true; // only Node sources are asked then (pick)
   // A full holder: only chunks no other reader holds or has lately claimed.
   for (const o of v.sources.values()) {
     if (o === s || o.full || o.dropped) continue;
@@ -69,8 +72,10 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
 /** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
 export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
+  // Keeping to Node sources: no other is asked, and a Node full holder need not wait for readers (none is told).
+  if (v.nodeFirst && !s.node) return null;
   // Full holders wait until the readers told have answered: what they hold or claimed is not asked of the origin.
-  if (s.full && unheard(v, now)) return null;
+  if (s.full && !v.nodeFirst && unheard(v, now)) return null;
   let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
@@ -80,7 +85,7 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   // round trip) where blocks give 20.
   let end = v.chunks;
   let span = run;
-  if (run > RUN_CHUNKS && onlyFull(v)) {
+  if (run > RUN_CHUNKS && (v.nodeFirst || onlyFull(v))) {
     span = LONE_RUNS * run;
     const block = c - (c % span);
     while (c > block && wants(v, s, c - 1, now)) c--;

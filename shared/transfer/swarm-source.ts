@@ -36,10 +36,30 @@ export interface Source {
   /** When the full have map went out to it (its link open); 0 before. `tellAt`: when this side began to tell it (its link opening). */
   toldAt: number;
   tellAt: number;
+  /** A Node process over a stream link (RawPeer.remoteNode), known once a link to it is open (swarm-policy.ts). */
+  node: boolean;
+  /** Bytes it answered, and how long requests to it were in flight (ms; since `busySince` while some are): its rate here. */
+  got: number;
+  busyMs: number;
+  busySince: number;
 }
 
 /** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
 export type ChunkOrder = 'rarest' | 'random';
+
+/**
+ * Swarm fetches run; bytes they got from full holders and from other readers; chunks asked of full holders (a
+ * chunk asked again counts again); fetches that began on a Node source alone (`nodeFirst`), and those of them that
+ * turned to the readers when it could not keep up (`turned`) (tests, bench).
+ */
+export interface SwarmStats {
+  fetches: number;
+  fromFull: number;
+  fromReaders: number;
+  askedOfFull: number;
+  nodeFirst: number;
+  turned: number;
+}
 
 /** What a SwarmFetch uses of its Swarm. */
 export interface SwarmContext {
@@ -48,7 +68,9 @@ export interface SwarmContext {
   readonly rand: () => number;
   readonly stallMs: number;
   readonly order: ChunkOrder;
-  readonly stats: { fetches: number; fromFull: number; fromReaders: number; askedOfFull: number };
+  /** A reader keeps to a Node source while it keeps up (swarm-policy.ts); off: the swarm from the start (A/B). */
+  readonly preferNode: boolean;
+  readonly stats: SwarmStats;
 }
 
 /** Sends `have` and `claim` in messages of at most HAVE_PER_MESSAGE indices. */
@@ -83,5 +105,9 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     heard: false,
     toldAt: 0,
     tellAt: 0,
+    node: false,
+    got: 0,
+    busyMs: 0,
+    busySince: 0,
   };
 }

@@ -45,8 +45,10 @@ const READMIT_MAX = 3;
  * Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. A data
  * channel's chunks of a few leaves (a tab's: raw-peer.ts channelChunkBytes) are smaller than a run: its
  * runs and window stay a data channel's.
+ * Also marks whether `s` is a Node source.
  */
 export function fit(s: Source, link: PeerLink): void {
+  s.node = link.raw.remoteNode === true;
   const per = link.raw.chunkBytes ?? 0;
   if (per < RUN_CHUNKS * CHUNK_DATA_BYTES) return;
   s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));

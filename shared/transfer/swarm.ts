@@ -21,7 +21,7 @@ import { chunkCount } from '../hash.js';
 import type { PeerLinks, SwarmHooks } from './links.js';
 import type { Have } from './wire.js';
 import { SwarmFetch } from './swarm-fetch.js';
-import { sendHaves, type ChunkOrder, type SwarmReport } from './swarm-source.js';
+import { sendHaves, type ChunkOrder, type SwarmReport, type SwarmStats } from './swarm-source.js';
 
 export type { ChunkOrder, SwarmReport } from './swarm-source.js';
 
@@ -45,8 +45,9 @@ export class Swarm implements SwarmHooks {
    */
   private readonly early = new Map<ObjectId, Array<{ peer: string; h: Have; at: number }>>();
   private earlyCount = 0;
-  /** Swarm fetches run, bytes they got from full holders and from other readers, and chunks asked of full holders (a chunk asked again counts again) (tests, bench). */
-  readonly stats = { fetches: 0, fromFull: 0, fromReaders: 0, askedOfFull: 0 };
+  readonly stats: SwarmStats = { fetches: 0, fromFull: 0, fromReaders: 0, askedOfFull: 0, nodeFirst: 0, turned: 0 };
+  /** A reader keeps to a Node source while it keeps up (swarm-policy.ts); false: the swarm from the start (tests and benches compare). */
+  preferNode = true;
 
   constructor(
     readonly links: PeerLinks,

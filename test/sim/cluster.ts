@@ -197,10 +197,10 @@ export class SimMesh {
     } as unknown as WebSocketCtor;
   }
 
-  /** Starts a node with `cpus` in-thread executors; resolves once it is welcomed. */
-  async addNode(cpus: number, name = `node${this.nodes.length}`): Promise<SimNode> {
+  /** Starts a node with `cpus` in-thread executors; resolves once it is welcomed. `kind`: what it says it is (a tab: 'browser'). */
+  async addNode(cpus: number, name = `node${this.nodes.length}`, kind: 'edge' | 'browser' = 'edge'): Promise<SimNode> {
     const runtime = new NodeRuntime(
-      { url: 'http://sim', kind: 'edge', name, cpus, storeBytes: 64 << 20 },
+      { url: 'http://sim', kind, name, cpus, storeBytes: 64 << 20 },
       { WebSocket: this.socketClass(name), spawnExecutor: inThreadExecutors(this, name) },
     );
     const socket = this.lastSocket!;

@@ -37,6 +37,12 @@ export interface NetFaults {
    * streams' messages in turn; a have map is small beside a chunk).
    */
   lane?: boolean;
+  /**
+   * Peers that are Node processes (issue 17, session 13): their links are
+   * stream links (RawPeer.remoteNode, as TCP or a tab's WebSocket) at
+   * `bytesPerMs`, and their upload is `uplinkBytesPerMs` (default: as others').
+   */
+  nodes?: { ids: string[]; bytesPerMs: number; uplinkBytesPerMs?: number };
 }
 
 export const CALM: NetFaults = { signalLoss: 0, cutPerMessage: 0, latencyMs: [1, 5], bytesPerMs: 50_000 };
@@ -64,6 +70,10 @@ class FakePeer implements RawPeer {
 
   get chunkBytes(): number | undefined {
     return this.net.faults.chunkBytes;
+  }
+
+  get remoteNode(): boolean {
+    return this.other !== null && this.net.isNode(this.other.owner);
   }
 
   constructor(
@@ -135,8 +145,10 @@ class FakePeer implements RawPeer {
     const now = Date.now();
     const f = this.net.faults;
     // The peer's upload takes its messages one after another, whichever channel they leave on.
-    const departs = f.uplinkBytesPerMs ? this.net.upload(this.owner, now, copy.byteLength / f.uplinkBytesPerMs) : now;
-    const arrival = Math.max(this.lastArrival, departs + this.net.hop()) + copy.byteLength / f.bytesPerMs;
+    const uplink = this.net.uplinkOf(this.owner);
+    const departs = uplink ? this.net.upload(this.owner, now, copy.byteLength / uplink) : now;
+    const rate = this.net.isNode(this.owner) || this.net.isNode(to.owner) ? f.nodes!.bytesPerMs : f.bytesPerMs;
+    const arrival = Math.max(this.lastArrival, departs + this.net.hop()) + copy.byteLength / rate;
     this.lastArrival = arrival;
     const deliver = () => {
       // A frozen channel: nothing moves either way until it thaws (then in order).
@@ -191,6 +203,17 @@ export class SimNet {
     this.rand = seeded(seed);
   }
 
+  /** Whether `peer` is a Node process (faults.nodes). */
+  isNode(peer: string): boolean {
+    return this.faults.nodes?.ids.includes(peer) ?? false;
+  }
+
+  /** `owner`'s upload, bytes per ms (undefined: no limit but its channels'). */
+  uplinkOf(owner: string): number | undefined {
+    const n = this.faults.nodes;
+    return n?.uplinkBytesPerMs !== undefined && n.ids.includes(owner) ? n.uplinkBytesPerMs : this.faults.uplinkBytesPerMs;
+  }
+
   /** Takes `ms` of `owner`'s upload from `now` on (after what it already sends): when the message has left. */
   upload(owner: string, now: number, ms: number): number {
     const done = Math.max(now, this.uplinkFree.get(owner) ?? 0) + ms;
@@ -235,13 +258,15 @@ export class SimNet {
     this.inboxes.set(peer, deliver);
   }
 
-  /** The relay: forwards a signal after a hop, or loses it. */
-  relay(from: string, to: string, text: string): void {
+  /** The relay: forwards a signal after a hop, or loses it; false when `to` is no peer it knows (it left). */
+  relay(from: string, to: string, text: string): boolean {
+    const deliver = this.inboxes.get(to);
+    if (!deliver) return false;
     if (this.rand() < this.faults.signalLoss) {
       this.signalsLost++;
-      return;
+      return true;
     }
-    const deliver = this.inboxes.get(to);
-    if (deliver) this.later(() => deliver(from, text));
+    this.later(() => deliver(from, text));
+    return true;
   }
 }

@@ -48,6 +48,12 @@ export interface SimOptions {
   connectTimeoutMs?: number;
   /** How long a transfer may go without a byte before it stalls (default 2 s; outside the sim 10 s). */
   stallMs?: number;
+  /**
+   * Whether the coordinator tells a sender that a signal's target is no peer it
+   * knows (`unreachable`, as coordinator/signal does; default true). False: the
+   * target's process is gone but its socket not yet closed, so signals vanish.
+   */
+  tellUnreachable?: boolean;
 }
 
 /**
@@ -77,7 +83,10 @@ export class SwarmSim {
     peer.links = new PeerLinks({
       factory: net.factory(id),
       self: () => id,
-      sendSignal: (to, text) => net.after(this.o.signalDelayMs?.(id, to) ?? 0, () => net.relay(id, to, text)),
+      sendSignal: (to, text) =>
+        net.after(this.o.signalDelayMs?.(id, to) ?? 0, () => {
+          if (!net.relay(id, to, text) && this.o.tellUnreachable !== false) net.later(() => peer.links.unreachable(to));
+        }),
       lookup: (oid) => {
         const h = peer.holds;
         if (oid !== ID || !h) return Promise.resolve(undefined);

@@ -209,9 +209,9 @@ describe('swarm protocol', () => {
   it("a listed reader whose link never opens (it is gone: no signal comes back) holds a reader off the origin for SILENT_DIAL_MS (2.5 s), not the link's connect timeout (5 s)", async () => {
     await simulated(async () => {
       const truth = object(16, 6);
-      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000 });
+      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000, tellUnreachable: false });
       sim.add('origin', { bytes: truth, liar: false });
-      // The coordinator lists it (it located the object), but its process is gone: signals to it go nowhere.
+      // The coordinator lists it (it located the object), but its process is gone and its socket not yet closed: signals to it go nowhere.
       sim.members.push('gone');
       const r = sim.read(sim.add('r', null), 0);
       await sim.drive();
@@ -222,6 +222,38 @@ describe('swarm protocol', () => {
       await sim.finish();
       expect(r.peer.fetcher.fetchedPeer).toBe(1);
       expect(sim.relayed).toEqual([]);
+    });
+  });
+
+  it('a listed reader that left: the coordinator refuses the signal to it (unreachable), the reader drops it and takes the object from the origin without waiting for it', async () => {
+    await simulated(async () => {
+      const truth = object(16, 6);
+      const sim = new SwarmSim(new SimNet(6, CALM), truth, { connectTimeoutMs: 5_000 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      sim.members.push('gone'); // listed (it located the object), but no session is left to signal
+      const r = sim.read(sim.add('r', null), 0);
+      const events: string[] = [];
+      r.peer.fetcher.onEvent = (text) => events.push(text);
+      // Chunks the reader had asked of the origin when the refusal came: none (it waited for the told reader).
+      let askedAtRefusal = -1;
+      const unreachable = r.peer.links.unreachable.bind(r.peer.links);
+      r.peer.links.unreachable = (peer) => {
+        if (askedAtRefusal < 0) askedAtRefusal = r.peer.fetcher.swarm!.stats.askedOfFull;
+        unreachable(peer);
+      };
+      await sim.drive();
+      expect(r.peer.links.counters.unreachable).toBeGreaterThanOrEqual(1);
+      // Its link failed on the refusal (not on the 5 s connect timeout, which the sim never reached) and it was dropped, by name.
+      expect(r.peer.links.failures).toBe(1);
+      expect(r.peer.links.usable('gone')).toBe(false);
+      expect(events.filter((t) => /gone dropped \(.*the peer left/.test(t))).toHaveLength(1);
+      expect(askedAtRefusal).toBe(0);
+      await sim.finish();
+      expect(r.peer.fetcher.fetchedPeer).toBe(1);
+      expect(origin.links.counters.bytesOut).toBeGreaterThanOrEqual(truth.byteLength);
+      expect(sim.relayed).toEqual([]);
+      // Without the refusal the same read waits SILENT_DIAL_MS (2.5 s, the case above); with it, it ends long before.
+      expect(r.end).toBeLessThan(1_000);
     });
   });
 
@@ -339,6 +371,83 @@ describe('wall time', () => {
       console.log(`swarm sim, wall time: ${JSON.stringify({ ...fig, ...more })}`);
       expect(fig.uplink.swarm.ms).toBeLessThan(fig.uplink.alone.ms / 2);
       expect(fig.uplink.swarm.copies).toBeLessThanOrEqual(2);
+    }
+  }, 300_000);
+});
+
+describe('a Node source first (swarm-policy.ts)', () => {
+  type Mode = 'policy' | 'swarm' | 'alone';
+  /**
+   * 8 MiB from `origin` to 4 edge nodes and 4 tabs at once, as bench:objects broadcast: links touching a Node
+   * process (the origin when `nodeOrigin`, the edges) carry 30 MB/s, tab to tab 5 MB/s, and each peer uploads
+   * 10 MB/s but a Node origin `nodeUp`. Modes: the policy, the swarm from the start (preferNode off), the origin alone.
+   */
+  const broadcast = (seed: number, mode: Mode, nodeOrigin: boolean, nodeUp: number) =>
+    simulated(async () => {
+      const truth = object(128, seed);
+      const edges = ['e0', 'e1', 'e2', 'e3'];
+      const faults: NetFaults = {
+        ...CALM,
+        bytesPerMs: 5_000,
+        uplinkBytesPerMs: 10_000,
+        nodes: { ids: nodeOrigin ? ['origin', ...edges] : edges, bytesPerMs: 30_000 },
+      };
+      if (nodeOrigin) faults.nodes!.uplinkBytesPerMs = nodeUp;
+      const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: mode === 'alone' ? Infinity : 1 });
+      const origin = sim.add('origin', { bytes: truth, liar: false });
+      for (const [i, id] of [...edges, 't0', 't1', 't2', 't3'].entries()) {
+        const p = sim.add(id, null);
+        p.fetcher.swarm!.preferNode = mode === 'policy';
+        sim.read(p, (i * 7) % 50);
+      }
+      await sim.drive();
+      await sim.finish();
+      const stats = sim.reads.map((r) => r.peer.fetcher.swarm!.stats);
+      return {
+        ms: Math.max(...sim.reads.map((r) => r.end)),
+        copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2),
+        nodeFirst: stats.reduce((n, s) => n + s.nodeFirst, 0),
+        turned: stats.reduce((n, s) => n + s.turned, 0),
+        fromReaders: stats.reduce((n, s) => n + s.fromReaders, 0),
+      };
+    }, true);
+
+  it('a Node origin that keeps up (240 MB/s): every reader takes it all from the origin, none over tab links; done in about the time of the origin alone, before the swarm', async () => {
+    for (const seed of [1, 2, 3]) {
+      const fig = {
+        policy: await broadcast(seed, 'policy', true, 240_000),
+        swarm: await broadcast(seed, 'swarm', true, 240_000),
+        alone: await broadcast(seed, 'alone', true, 240_000),
+      };
+      console.log(`swarm sim, Node origin keeping up: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.policy.nodeFirst).toBe(8);
+      expect(fig.policy.turned).toBe(0);
+      expect(fig.policy.fromReaders).toBe(0);
+      expect(fig.policy.copies).toBeGreaterThanOrEqual(8);
+      expect(fig.swarm.copies).toBeLessThan(3);
+      expect(fig.policy.ms).toBeLessThan(fig.swarm.ms);
+      expect(fig.policy.ms).toBeLessThan(fig.alone.ms * 1.3);
+    }
+  }, 300_000);
+
+  it('a Node origin that is the limit (8 MB/s for 8 readers): the readers turn to the swarm, the origin sends far less than 8 copies, sooner than alone', async () => {
+    for (const seed of [1, 2]) {
+      const fig = { policy: await broadcast(seed, 'policy', true, 8_000), alone: await broadcast(seed, 'alone', true, 8_000) };
+      console.log(`swarm sim, Node origin at its limit: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.policy.nodeFirst).toBe(8);
+      expect(fig.policy.turned).toBeGreaterThanOrEqual(6);
+      expect(fig.policy.copies).toBeLessThanOrEqual(3);
+      expect(fig.policy.ms).toBeLessThan(fig.alone.ms);
+    }
+  }, 300_000);
+
+  it('a tab origin: no reader keeps to it (it is no Node source), the swarm starts at once and the origin sends at most 2 copies', async () => {
+    for (const seed of [1, 2, 3]) {
+      const fig = await broadcast(seed, 'policy', false, 0);
+      console.log(`swarm sim, tab origin: ${JSON.stringify({ seed, ...fig })}`);
+      expect(fig.nodeFirst).toBe(0);
+      expect(fig.copies).toBeLessThanOrEqual(2);
+      expect(fig.fromReaders).toBeGreaterThan(0);
     }
   }, 300_000);
 });

@@ -77,6 +77,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   signal: { t: 'signal', peer: node, data: '{"g":"ab","s":{"type":"offer","sdp":"v=0"}}' },
   locate: { t: 'locate', id: o1, x: 4 },
   located: { t: 'located', x: 4, peers: [node, job] },
+  unreachable: { t: 'unreachable', peer: node },
   peerBytes: { t: 'peerBytes', n: 64 << 20 },
   badHolder: { t: 'badHolder', id: o1, peer: node },
   borrow: { t: 'borrow', ids: [o1] },
@@ -276,6 +277,7 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
     ['a non-hex id', variant('fetch', (m) => (m.id = 'z'.repeat(40))), /^message\[0\]\.id: expected a 20-byte hex id/],
     ['an id of the wrong size', variant('fetch', (m) => (m.id = task)), /^message\[0\]\.id: expected a 20-byte hex id/],
     ['a bad id inside a list', variant('release', (m) => (m.ids = [o1, 'nope'])), /^message\[0\]\.ids\[1\]: expected a 20-byte hex id/],
+    ['an unreachable peer that is no peer id', variant('unreachable', (m) => (m.peer = 'x'.repeat(16))), /^message\[0\]\.peer/],
     [
       'bytes over the value limit',
       variant('chunk', (m) => (m.d = new Uint8Array(MAX_VALUE_BYTES + 1))),

@@ -7,7 +7,8 @@ import { fakeSession } from '../helpers/node-record.js';
 import { World } from '../helpers/scheduler-world.js';
 import type { NodeRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
-import { SATURATED_TASKS_PER_CPU, SPILL_BYTES_PER_MS, SPILL_MAX_BYTES } from '../../coordinator/scheduler/default-policy.js';
+import { SATURATED_TASKS_PER_CPU, SPILL_MAX_MS } from '../../coordinator/scheduler/default-policy.js';
+import { LINK_BYTES_PER_MS } from '../../shared/transfer/link-rates.js';
 import { newNodeId } from '../../shared/ids.js';
 import type { Arg } from '../../shared/protocol/messages.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
@@ -240,23 +241,55 @@ describe('spillback: a busy holder does not keep every task while another node i
     expect(w.gcs.events.filter((e) => e.kind === 'placed-remote')).toHaveLength(0);
   });
 
-  it('a function not measured yet: just over the byte threshold stays; at it, the task moves', () => {
-    for (const [size, onB] of [
-      [SPILL_MAX_BYTES + 1, 0],
-      [SPILL_MAX_BYTES, 1],
-    ]) {
+  it('a function not measured yet: a move just over SPILL_MAX_MS at the rate of the link kind stays, one at it goes (edge-edge TCP, tab-edge WebSocket, tab-tab WebRTC, relay)', () => {
+    const cases: Array<[NodeRecord['kind'], NodeRecord['kind'], boolean, keyof typeof LINK_BYTES_PER_MS]> = [
+      ['edge', 'edge', false, 'tcp'],
+      ['browser', 'edge', false, 'ws'],
+      ['edge', 'browser', false, 'ws'],
+      ['browser', 'browser', false, 'webrtc'],
+      ['edge', 'edge', true, 'relay'],
+    ];
+    for (const [from, to, peerless, kind] of cases) {
+      const max = Math.floor(SPILL_MAX_MS * LINK_BYTES_PER_MS[kind]);
+      for (const [size, onB] of [
+        [max + 1, 0],
+        [max, 1],
+      ]) {
+        const w = new World();
+        const a = w.addNode('A', { cpu: 1 }, 1);
+        const b = w.addNode('B', { cpu: 1 });
+        a.kind = from;
+        b.kind = to;
+        (b.session as { peerless: boolean }).peerless = peerless;
+        w.submit(1, { args: [{ r: w.addObject(size, a.session) }] });
+        w.scheduler.run();
+        expect(w.countOn(b), `${from} -> ${to}${peerless ? ' (relay)' : ''}: ${size} bytes`).toBe(onB);
+      }
+    }
+    // Between tabs the same 4 MiB stays that moves between edge nodes.
+    expect(Math.floor(SPILL_MAX_MS * LINK_BYTES_PER_MS.webrtc)).toBeLessThan(4 * MiB);
+    expect(Math.floor(SPILL_MAX_MS * LINK_BYTES_PER_MS.tcp)).toBeGreaterThan(4 * MiB);
+  });
+
+  it('a measured function of 100 ms reading 1 MiB: it moves between edge nodes (10 ms over TCP), not between tabs (200 ms over WebRTC)', () => {
+    for (const [kind, onB] of [
+      ['edge', 1],
+      ['browser', 0],
+    ] as const) {
       const w = new World();
+      const fn = w.addFunction('function grad100(w) { return w; }', { ewmaMs: 100, runs: 10 });
       const a = w.addNode('A', { cpu: 1 }, 1);
       const b = w.addNode('B', { cpu: 1 });
-      w.submit(1, { args: [{ r: w.addObject(size, a.session) }] });
+      a.kind = b.kind = kind;
+      w.submit(1, { fn, args: [{ r: w.addObject(1 * MiB, a.session) }] });
       w.scheduler.run();
-      expect(w.countOn(b), `${size} bytes`).toBe(onB);
+      expect(w.countOn(b), kind).toBe(onB);
     }
   });
 
   it('a large argument moves when the measured wait on its busy holder is longer than the transfer', () => {
     const size = 100 * MiB;
-    const transferMs = size / SPILL_BYTES_PER_MS;
+    const transferMs = size / LINK_BYTES_PER_MS.tcp;
     for (const [ewmaMs, onB] of [
       [transferMs / 2 - 1, 0], // two tasks ahead per CPU: a wait shorter than the transfer
       [transferMs / 2 + 1, 1],
@@ -697,8 +730,8 @@ function scanPick(w: World, t: TaskRecord): NodeRecord | null {
     }
   }
   // Spillback (issue 17): the holder it would queue on has a wave of tasks ahead per CPU, the least loaded
-  // node with room fewer, and what must move is at most SPILL_MAX_BYTES (the function is not measured; this
-  // test's objects are smaller). With no node with room, it waits rather than queue past the holder's depth.
+  // node with room fewer, and what must move takes at most SPILL_MAX_MS between edge nodes (the function is not
+  // measured; this test's objects are smaller). With no node with room, it waits rather than queue past the holder's depth.
   if (holder) {
     const waves = (n: NodeRecord) => Math.floor(loadOf(n));
     const feasible = (n: NodeRecord) => Object.entries(t.spec.resources).every(([r, v]) => v <= (n.resources[r] ?? 0));
@@ -712,10 +745,10 @@ function scanPick(w: World, t: TaskRecord): NodeRecord | null {
     const least = leastOf((n) => w.scheduler.fits(n, t));
     if (!best) best = least;
     else if (least && least !== best) {
-      if (waves(least) < waves(best) && bestBytes - bytesOn(least) <= SPILL_MAX_BYTES) best = least;
+      if (waves(least) < waves(best) && (bestBytes - bytesOn(least)) / LINK_BYTES_PER_MS.tcp <= SPILL_MAX_MS) best = least;
     } else if (pastDepth && !least) {
       const next = leastOf(feasible);
-      if (next && next !== holder && waves(next) < waves(holder) && holderBytes - bytesOn(next) <= SPILL_MAX_BYTES) best = null;
+      if (next && next !== holder && waves(next) < waves(holder) && (holderBytes - bytesOn(next)) / LINK_BYTES_PER_MS.tcp <= SPILL_MAX_MS) best = null;
     }
   }
   return best;

@@ -148,3 +148,27 @@ describe('holder lookup across coordinators', () => {
     ]);
   });
 });
+
+describe('signals to a peer that left (issue 17)', () => {
+  it('the sender is told the target is unreachable; a signal to a live node is delivered and tells nothing', () => {
+    const live = session('node', { nodeId: NODE_A } as Partial<Session>);
+    const gone = session('node', { nodeId: NODE_B, closed: true } as Partial<Session>);
+    const sender = session('node', { nodeId: '6'.repeat(16) } as Partial<Session>);
+    const nodes = new Map([
+      [NODE_A, { session: live }],
+      [NODE_B, { session: gone }],
+    ]);
+    const s = new Signalling({ nodes, jobs: new Map() } as unknown as Gcs);
+    expect(s.relay(sender, { t: 'signal', peer: NODE_A, data: 'offer' })).toBeNull();
+    expect(live.got).toEqual([{ t: 'signal', peer: '6'.repeat(16), data: 'offer' }]);
+    // Closed (its socket went), and never known at all: each signal is refused and said so.
+    s.relay(sender, { t: 'signal', peer: NODE_B, data: 'offer' });
+    s.relay(sender, { t: 'signal', peer: '7'.repeat(16), data: 'candidate' });
+    expect(sender.got).toEqual([
+      { t: 'unreachable', peer: NODE_B },
+      { t: 'unreachable', peer: '7'.repeat(16) },
+    ]);
+    expect(s.refused).toBe(2);
+    expect(gone.got).toEqual([]);
+  });
+});

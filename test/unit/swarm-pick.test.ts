@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ASKED, MISSING, pick, type PickView } from '../../shared/transfer/swarm-pick.js';
 import { newSource, type Source, type SwarmContext } from '../../shared/transfer/swarm-source.js';
+import { NODE_LIMIT_BYTES_PER_MS, answered, atLimit, busyFrom, nodeFirst } from '../../shared/transfer/swarm-policy.js';
 
 function source(run: number): Source {
   return newSource('holder', true, 0, run, 8);
@@ -20,6 +21,7 @@ function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random
     sources: new Map([[s.peer, s]]),
     spot: Math.floor(rand() * chunks),
     swarm: { rand, order } as unknown as SwarmContext,
+    nodeFirst: false,
   };
 }
 
@@ -86,5 +88,66 @@ describe('waiting for the readers told', () => {
     expect(pick(v, full)).toBeNull();
     reader.dropped = true;
     expect(pick(v, full)).not.toBeNull();
+  });
+});
+
+describe('a Node source first (swarm-policy.ts)', () => {
+  it('while kept to, a Node full holder is asked for chunks another reader claimed, with no wait for the readers; a tab reader is asked nothing', () => {
+    const full = source(4);
+    full.node = true;
+    const reader = newSource('tab', false, 16, 4, 4);
+    reader.has!.fill(1);
+    reader.claims.set(0, Date.now());
+    reader.told = true;
+    reader.tellAt = Date.now(); // unheard: the swarm would wait for it
+    const v = { ...view(16, full, 1, 'random'), spot: 0 };
+    v.sources.set(reader.peer, reader);
+    v.holders.fill(0);
+    // The swarm: the origin waits for the told reader, then gets only what no reader holds or claimed (nothing here).
+    (v.swarm as unknown as { links: unknown }).links = { signalledAt: () => 0 };
+    expect(pick(v, full)).toBeNull();
+    expect(pick(v, reader)).not.toBeNull();
+    const kept = { ...v, nodeFirst: true };
+    expect(pick(kept, full)).toEqual([0, 4]);
+    expect(pick(kept, reader)).toBeNull();
+    // A reader that is a Node source (an edge node over TCP) is still asked for what it holds.
+    reader.node = true;
+    expect(pick(kept, reader)).not.toBeNull();
+  });
+
+  it('a Node full holder is the limit once it gives less than a tab link would add, judged after 2 MiB or 500 ms in flight', () => {
+    const s = source(16);
+    s.node = true;
+    let now = 1_000;
+    const step = (bytes: number, ms: number) => {
+      busyFrom(s, now);
+      s.inflight++;
+      now += ms;
+      s.inflight--;
+      answered(s, bytes, now);
+    };
+    step(1 << 20, 380); // 1 MiB in 380 ms: below the rate, but not judged yet
+    expect(atLimit(s, now)).toBe(false);
+    expect(nodeFirst([s], now)).toBe(true);
+    step(1 << 20, 10); // 2 MiB in 390 ms: 5.4 KB/ms, above a WebRTC link's 5 MiB/s
+    expect(2 * (1 << 20)).toBeGreaterThanOrEqual(NODE_LIMIT_BYTES_PER_MS * 390);
+    expect(atLimit(s, now)).toBe(false);
+    step(1 << 20, 600); // 3 MiB in 990 ms: 3.2 KB/ms, below
+    expect(atLimit(s, now)).toBe(true);
+    expect(nodeFirst([s], now)).toBe(false);
+    // Time between spells (nothing asked) does not count against it; a request in flight does.
+    const t = source(16);
+    t.node = true;
+    busyFrom(t, 0);
+    t.inflight++;
+    expect(atLimit(t, 499)).toBe(false);
+    expect(atLimit(t, 600)).toBe(true);
+    // A tab full holder (not a Node source), or a dropped one, keeps no reader off the swarm.
+    const tab = source(16);
+    expect(nodeFirst([tab], now)).toBe(false);
+    const gone = source(16);
+    gone.node = true;
+    gone.dropped = true;
+    expect(nodeFirst([gone], now)).toBe(false);
   });
 });
