@@ -3,12 +3,13 @@
 // over the IPC channel that reads this process's CPU time, RSS and worst
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
-import { constants, monitorEventLoopDelay, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
 import { setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
+import { GcTally, gcKind, type GcSummary } from './scale-gc.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -25,10 +26,8 @@ export interface Probe {
    * time (the process waits for a core); this figure says which it was.
    */
   loopMaxCpuMs: number;
-  /** The longest GC pause since the last reset (ms), its kind (major, minor, incremental, weakcb), and pauses over 50 ms. */
-  gcMaxMs: number;
-  gcMaxKind: string;
-  gcOver50: number;
+  /** GC pauses since the last reset: by kind (minor: scavenges, major: mark-compacts), their total, distribution and the longest (bench/scale-gc.ts). */
+  gc: GcSummary;
   /** The longest /api/stats on the server (ms): from its request parsed to its response written (the rest of a client's wait is before the loop read it). */
   statsServerMaxMs: number;
   /** Loop iterations with a budget (coordinator/loop-budget.ts), and parts held to their floor because it was spent: totals. */
@@ -38,6 +37,8 @@ export interface Probe {
   loopLong: number;
   loopLongestMs: number;
   loopLongByPart: Record<string, number>;
+  /** Budgeted iterations over 50 ms with a GC pause in them: total. */
+  loopLongWithGc: number;
   /** SCALE_STALLS=1: iterations over 50 ms of the loop thread's CPU, and their CPU by column: totals (zero otherwise). */
   loopCpuLong: number;
   loopCpuLongByPart: Record<string, number>;
@@ -47,13 +48,6 @@ export interface Probe {
   /** SCALE_STALLS=1: the longest synchronous sections and the turn of most CPU since the last reset (coordinator/stall-probe.ts). */
   stalls?: StallReport;
 }
-
-const GC_KINDS: Record<number, string> = {
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
-  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
-  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
-};
 
 async function main(): Promise<void> {
   // Its GCS is in memory: nothing to close when the bench is gone (killed outright, its handlers never ran).
@@ -94,17 +88,12 @@ async function main(): Promise<void> {
   };
   let lastCpu = cpuNow();
   let worstCpu = 0;
-  let gcMax = 0;
-  let gcMaxKind = '';
-  let gcOver50 = 0;
+  const gc = new GcTally();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       // The loop budget moves a pause out of the column of a long iteration it fell in (its own column: gc).
       loopBudget.gcPause(e.startTime, e.duration);
-      if (e.duration > 50) gcOver50++;
-      if (e.duration <= gcMax) continue;
-      gcMax = e.duration;
-      gcMaxKind = GC_KINDS[(e as unknown as { detail: NodeGCPerformanceDetail }).detail.kind] ?? 'other';
+      gc.add(gcKind(e), e.duration);
     }
   }).observe({ entryTypes: ['gc'] });
   const tick = () => {
@@ -129,15 +118,14 @@ async function main(): Promise<void> {
       loopMaxMs: eld.max / 1e6,
       loopP99Ms: eld.percentile(99) / 1e6,
       loopMaxCpuMs: worstCpu,
-      gcMaxMs: gcMax,
-      gcMaxKind,
-      gcOver50,
+      gc: gc.summary(),
       statsServerMaxMs: statsServerMax,
       loopIterations: loopBudget.iterations,
       loopFloored: loopBudget.floored,
       loopLong: loopBudget.long,
       loopLongestMs: loopBudget.longest,
       loopLongByPart: { ...loopBudget.longByPart },
+      loopLongWithGc: loopBudget.longWithGc,
       loopCpuLong: loopBudget.cpuLong,
       loopCpuLongByPart: { ...loopBudget.cpuLongByPart },
       loopCpuLongestMs: loopBudget.cpuLongest,
@@ -150,9 +138,7 @@ async function main(): Promise<void> {
       statsServerMax = 0;
       eld.reset();
       worstCpu = 0;
-      gcMax = 0;
-      gcMaxKind = '';
-      gcOver50 = 0;
+      gc.reset();
     }
     process.send!(p);
   });

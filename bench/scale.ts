@@ -26,11 +26,13 @@
 // of them drop and return (time until the coordinator counts them all again).
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { connect, type ObjectRef } from '../edge/index.js';
-import { emit, figure, log, nowMs, runBench, sleep, round, MB } from './harness.js';
+import { log, nowMs, runBench, sleep, round, MB } from './harness.js';
 import { Cluster, NODES_NICE } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
-import { counts, countsLine, type Counts } from './scale-counts.js';
+import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
+import { gcLine } from './scale-gc.js';
+import { report, type Row, type Run } from './scale-report.js';
 
 /** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
 const STALLS = process.env.SCALE_STALLS === '1';
@@ -43,47 +45,6 @@ const FREE_WAIT_MS = 120_000;
  * against 975 before the jobs (session 12), an idle CPU of 4.9-5.2% against 2.7-3.3%.
  */
 const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? Number(process.env.SCALE_IDLE_DEAD_MS ?? 30_000) / 3);
-
-interface Run {
-  tasks: number;
-  /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
-  freeMs: number;
-  freeCpuUsPerTask: number;
-  freeLoopMaxMs: number;
-  tasksPerSec: number;
-  cpuUsPerTask: number;
-  /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
-  cpuUsPerTaskNet: number;
-  loopMaxMs: number;
-  /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
-  loopMaxCpuMs: number;
-  /** The longest GC pause in the coordinator (ms) and its kind, and GC pauses over 50 ms. */
-  gcMaxMs: number;
-  gcMaxKind: string;
-  gcOver50: number;
-  statsWorstMs: number;
-  /** The longest /api/stats on the server side; loop iterations with a budget and parts held to its floor (coordinator/loop-budget.ts). */
-  statsServerMs: number;
-  loopIterations: number;
-  loopFloored: number;
-  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by column: parts, before the first, between them, GC). */
-  loopLong: number;
-  loopLongestMs: number;
-  loopLongByPart: Record<string, number>;
-  /** Iterations over 50 ms of CPU and their CPU by column (what a loaded machine does not inflate). */
-  loopCpuLong: number;
-  loopCpuLongByPart: Record<string, number>;
-  loopCpuLongestMs: number;
-  loopCpuLongestByPart: Record<string, number>;
-  /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
-  packed: number;
-  /** Tasks the rebalancer asked busy nodes to hand back. */
-  askedBack: number;
-  /** The most outboxes flushed in one turn (coordinator/flush-turns.ts), over the coordinator's life. */
-  flushMax: number;
-  /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
-  counts: Counts;
-}
 
 /** Totals by column between two probes. */
 const byColumn = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
@@ -146,7 +107,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     const afterFree = await cl.probe(true);
     logStalls(`${count} tasks, their free`, afterFree);
     log(
-      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, longest GC ${round(afterFree.gcMaxMs, 1)} ms ${afterFree.gcMaxKind}`,
+      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, RSS ${round(afterFree.rssBytes / MB, 0)} MB; GC: ${gcLine(afterFree.gc)}`,
     );
     return {
       freeMs,
@@ -158,9 +119,8 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
       loopMaxCpuMs: after.loopMaxCpuMs,
-      gcMaxMs: after.gcMaxMs,
-      gcMaxKind: after.gcMaxKind,
-      gcOver50: after.gcOver50,
+      gc: after.gc,
+      rssAfterMb: afterFree.rssBytes / MB,
       statsWorstMs: statsWorst,
       statsServerMs: after.statsServerMaxMs,
       loopIterations: after.loopIterations - before.loopIterations,
@@ -168,6 +128,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
       loopLong: after.loopLong - before.loopLong,
       loopLongestMs: after.loopLongestMs,
       loopLongByPart: byColumn(after.loopLongByPart, before.loopLongByPart),
+      loopLongWithGc: after.loopLongWithGc - before.loopLongWithGc,
       loopCpuLong: after.loopCpuLong - before.loopCpuLong,
       loopCpuLongByPart: byColumn(after.loopCpuLongByPart, before.loopCpuLongByPart),
       loopCpuLongestMs: after.loopCpuLongestMs,
@@ -180,22 +141,6 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
   } finally {
     await mesh.close();
   }
-}
-
-interface Row {
-  n: number;
-  joinMs: number;
-  joined: number;
-  failed: number;
-  idleCpuPct: number;
-  /** Idle CPU again after the jobs (none without jobs). */
-  idleAfterPct?: number;
-  idleRssMb: number;
-  idleLoopMaxMs: number;
-  /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
-  joinLoopMaxCpuMs: number;
-  runs: Run[];
-  churn?: Churn;
 }
 
 /** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
@@ -238,18 +183,21 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     for (const count of jobs) {
       const r = await runJob(cl, count, idleCpuPct / 100);
       log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gcMaxMs, 1)} ms ${r.gcMaxKind}, ${r.gcOver50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
+      log(`N=${n}: ${count} tasks: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
       runs.push(r);
       await sleep(1000);
     }
     // Idle again once the jobs are done and freed (issue 14: idle CPU read higher in runs with jobs before it).
     let idleAfterPct: number | undefined;
+    let idleAfterRssMb: number | undefined;
     if (runs.length > 0) {
       await sleep(2000);
       const after = await idleWindow(cl, `N=${n}: idle after the jobs`);
       idleAfterPct = after.pct;
+      idleAfterRssMb = after.probe.rssBytes / MB;
       log(`N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB`);
     }
     let ch: Churn | undefined;
@@ -266,6 +214,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
       failed: j.failed,
       idleCpuPct,
       idleAfterPct,
+      idleAfterRssMb,
       idleRssMb: b.rssBytes / MB,
       idleLoopMaxMs: b.loopMaxMs,
       joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
@@ -291,65 +240,5 @@ runBench(async () => {
   // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
   for (const n of sizes) rows.push(await measure(n, jobs, n === churnAt));
-  const base = rows[0];
-  for (const r of rows) {
-    const b = r === base ? null : base;
-    emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
-    emit(figure(`scale.n${r.n}.joined`, r.joined, 'nodes'));
-    emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
-    emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
-    emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
-    if (r.idleAfterPct !== undefined) emit(figure(`scale.n${r.n}.idle_cpu_after_jobs`, r.idleAfterPct, '%', r.idleCpuPct));
-    emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
-    r.runs.forEach((run, i) => {
-      const br = b?.runs[i] ?? null;
-      const k = `scale.n${r.n}.tasks${run.tasks}`;
-      emit(figure(`${k}.tasks_per_s`, run.tasksPerSec, 'tasks/s', br?.tasksPerSec ?? null));
-      emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
-      emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
-      emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
-      emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
-      emit(figure(`${k}.gc_pause_max`, run.gcMaxMs, 'ms'));
-      emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
-      if (STALLS) {
-        emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
-        emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
-      }
-      emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
-      emit(figure(`${k}.free_ms`, run.freeMs, 'ms'));
-      emit(figure(`${k}.free_cpu_per_task`, run.freeCpuUsPerTask, 'µs', br?.freeCpuUsPerTask ?? null));
-      emit(figure(`${k}.free_loop_delay_max`, run.freeLoopMaxMs, 'ms'));
-      emit(figure(`${k}.packed`, run.packed, 'tasks'));
-      emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
-      emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
-      emit(figure(`${k}.nodes_touched_per_task`, run.counts.nodeTurns, 'nodes', br?.counts.nodeTurns ?? null));
-    });
-    if (r.churn) {
-      const c = r.churn;
-      emit(figure(`scale.n${r.n}.churn.job_ms`, c.ms, 'ms'));
-      emit(figure(`scale.n${r.n}.churn.exact`, c.exact && c.afterExact ? 1 : 0, 'bool'));
-      emit(figure(`scale.n${r.n}.churn.stolen`, c.stolen, 'tasks'));
-      emit(figure(`scale.n${r.n}.churn.all_back_ms`, c.backMs, 'ms'));
-      emit(figure(`scale.n${r.n}.churn.join_failed`, c.joinFailed + c.backFailed, 'nodes'));
-    }
-  }
-  const lines = [
-    '| nodes | joined | join | refused | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of rows) {
-    for (const run of r.runs) {
-      lines.push(
-        `| ${r.n} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms |`,
-      );
-    }
-  }
-  for (const r of rows) {
-    const c = r.churn;
-    if (!c) continue;
-    lines.push(
-      `churn at ${r.n} nodes: ${c.tasks} tasks with 10% leaving and 10% joining: ${round(c.ms / 1000, 1)} s, exact ${c.exact}, ${c.retried} retried, ${c.stolen} stolen for idle nodes, ${c.joinFailed} newcomers refused; all ${c.dropped} dropped: ${c.dropped - c.backFailed} back in ${round(c.backMs / 1000, 1)} s (${c.backFailed} refused), next job exact ${c.afterExact}`,
-    );
-  }
-  process.stderr.write(lines.join('\n') + '\n');
+  report(rows, STALLS);
 });

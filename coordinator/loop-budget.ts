@@ -45,6 +45,8 @@ interface LongIteration {
   at: Float64Array;
   part: Uint8Array;
   n: number;
+  /** A GC pause fell in it (counted once in `longWithGc`). */
+  gc: boolean;
 }
 
 /** The loop's idle time so far (ms): the time it waited in the poll phase (libuv's idle-time metric). */
@@ -60,6 +62,8 @@ export class LoopBudget {
   long = 0;
   longest = 0;
   readonly longByPart: Record<LoopColumn, number> = { before: 0, input: 0, pass: 0, flush: 0, between: 0, gc: 0 };
+  /** Long iterations with at least one GC pause reported in them (bench:scale: how many of the stalls a GC was part of). */
+  longWithGc = 0;
   private start = 0;
   private idleAtStart = 0;
   /** The previous iteration's boundary (performance.now() time, 0: none yet) and the loop's idle time then. */
@@ -157,6 +161,10 @@ export class LoopBudget {
 
   /** Moves a pause's time from the column it began in (up to that column's stretch's end) to `gc`. */
   private moveGc(it: LongIteration, start: number, duration: number): void {
+    if (!it.gc) {
+      it.gc = true;
+      this.longWithGc++;
+    }
     let from: LoopColumn = 'between';
     let until = it.to;
     if (start < it.start) {
@@ -237,7 +245,7 @@ export class LoopBudget {
     }
     this.longByPart.before += this.before;
     this.longByPart.between += Math.max(0, now - this.start - idleIn - parts);
-    const it: LongIteration = { from, start: this.start, to: now, at: this.at.slice(0, 2 * this.n), part: this.part.slice(0, this.n), n: this.n };
+    const it: LongIteration = { from, start: this.start, to: now, at: this.at.slice(0, 2 * this.n), part: this.part.slice(0, this.n), n: this.n, gc: false };
     if (this.kept.push(it) > LONG_KEPT) this.kept.shift();
     for (let i = 0; i < pending.length; i += 2) if (pending[i] >= from && pending[i] < now) this.moveGc(it, pending[i], pending[i + 1]);
   };

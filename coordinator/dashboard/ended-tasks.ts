@@ -34,7 +34,11 @@ export class EndedTasks {
   /** When they left, oldest at `head`. */
   private byTime: (EndedTask | undefined)[] = [];
   private head = 0;
-  /** By submit seq; entries that are `out` stay until half are. */
+  /**
+   * By submit seq; entries that are `out` stay until a quarter are (each holds its view: at a half, 5,000 kept tasks
+   * held up to 5,000 more views, ~1.5 MB of a coordinator's heap after 100,000 tasks, session 13). A filter over the
+   * list every quarter of its length: four entries looked at per removal.
+   */
   private bySeq: EndedTask[] = [];
   private outs = 0;
 
@@ -61,7 +65,7 @@ export class EndedTasks {
     const n = (this.perJob.get(e.v.job) ?? 1) - 1;
     if (n > 0) this.perJob.set(e.v.job, n);
     else this.perJob.delete(e.v.job);
-    if (++this.outs * 2 > this.bySeq.length && this.bySeq.length > 64) {
+    if (++this.outs * 4 > this.bySeq.length && this.bySeq.length > 64) {
       this.bySeq = this.bySeq.filter((x) => !x.out);
       this.outs = 0;
     }

@@ -175,6 +175,7 @@ describe('one budget per loop iteration', () => {
     expect(l.loop.long).toBe(1);
     expect(l.loop.longest).toBe(7 + 9 + 6 + 3 + 25 + 4 + 5);
     expect(l.loop.longByPart).toEqual({ before: 7, input: 12 - 4, pass: 25, flush: 5, between: 6 + 4, gc: 4 });
+    expect(l.loop.longWithGc).toBe(1);
     // By CPU (the 1 ms wait is none; GC stays in its column): the same iteration, long.
     expect(l.loop.cpuLong).toBe(1);
     expect(l.loop.cpuLongByPart).toEqual({ before: 7, input: 12, pass: 25, flush: 5, between: 10 });
@@ -190,9 +191,15 @@ describe('one budget per loop iteration', () => {
     expect(l.loop.longByPart.between).toBe(10 + 20);
     l.loop.gcPause(late, 15);
     expect(l.loop.longByPart).toEqual({ before: 7, input: 8, pass: 25, flush: 45, between: 15, gc: 19 });
+    expect(l.loop.longWithGc).toBe(2);
+    // A second pause in an iteration that had one: its time moves, the iteration counts once.
+    l.loop.gcPause(late + 16, 2);
+    expect(l.loop.longByPart.gc).toBe(21);
+    expect(l.loop.longWithGc).toBe(2);
     // A pause in no long iteration changes nothing.
     l.loop.gcPause(l.at() - 5000, 100);
-    expect(l.loop.longByPart.gc).toBe(19);
+    expect(l.loop.longByPart.gc).toBe(21);
+    expect(l.loop.longWithGc).toBe(2);
     // After the loop waited for input, the iteration's start is not known: nothing counts before its first part.
     l.wait(30);
     l.work(45);

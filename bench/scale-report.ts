@@ -1,0 +1,139 @@
+// bench:scale's results (issue 14): what one size and one job measured, and
+// the report of a run: one JSON figure a line on stdout (ratios against the
+// smallest N of the run), and a table on stderr.
+import { emit, figure, round } from './harness.js';
+import type { Churn } from './scale-churn.js';
+import type { Counts } from './scale-counts.js';
+import type { GcSummary } from './scale-gc.js';
+
+export interface Run {
+  tasks: number;
+  /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
+  freeMs: number;
+  freeCpuUsPerTask: number;
+  freeLoopMaxMs: number;
+  tasksPerSec: number;
+  cpuUsPerTask: number;
+  /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
+  cpuUsPerTaskNet: number;
+  loopMaxMs: number;
+  /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
+  loopMaxCpuMs: number;
+  /** The coordinator's GC pauses while the job ran: by kind, total, distribution, longest (bench/scale-gc.ts). */
+  gc: GcSummary;
+  /** The coordinator's RSS once the job's results were freed (MB). */
+  rssAfterMb: number;
+  statsWorstMs: number;
+  /** The longest /api/stats on the server side; loop iterations with a budget and parts held to its floor (coordinator/loop-budget.ts). */
+  statsServerMs: number;
+  loopIterations: number;
+  loopFloored: number;
+  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by column: parts, before the first, between them, GC). */
+  loopLong: number;
+  loopLongestMs: number;
+  loopLongByPart: Record<string, number>;
+  /** Of those, the iterations with a GC pause in them. */
+  loopLongWithGc: number;
+  /** Iterations over 50 ms of CPU and their CPU by column (what a loaded machine does not inflate). */
+  loopCpuLong: number;
+  loopCpuLongByPart: Record<string, number>;
+  loopCpuLongestMs: number;
+  loopCpuLongestByPart: Record<string, number>;
+  /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
+  packed: number;
+  /** Tasks the rebalancer asked busy nodes to hand back. */
+  askedBack: number;
+  /** The most outboxes flushed in one turn (coordinator/flush-turns.ts), over the coordinator's life. */
+  flushMax: number;
+  /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
+  counts: Counts;
+}
+
+export interface Row {
+  n: number;
+  joinMs: number;
+  joined: number;
+  failed: number;
+  idleCpuPct: number;
+  /** Idle CPU again after the jobs (none without jobs). */
+  idleAfterPct?: number;
+  /** RSS at the end of the idle window after the jobs (MB). */
+  idleAfterRssMb?: number;
+  idleRssMb: number;
+  idleLoopMaxMs: number;
+  /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
+  joinLoopMaxCpuMs: number;
+  runs: Run[];
+  churn?: Churn;
+}
+
+/** Every figure of the run on stdout, and the table on stderr; `stalls`: the run had SCALE_STALLS=1 (iterations by CPU). */
+export function report(rows: Row[], stalls: boolean): void {
+  const base = rows[0];
+  for (const r of rows) {
+    const b = r === base ? null : base;
+    emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
+    emit(figure(`scale.n${r.n}.joined`, r.joined, 'nodes'));
+    emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
+    emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
+    emit(figure(`scale.n${r.n}.idle_cpu`, r.idleCpuPct, '%', b?.idleCpuPct ?? null));
+    if (r.idleAfterPct !== undefined) emit(figure(`scale.n${r.n}.idle_cpu_after_jobs`, r.idleAfterPct, '%', r.idleCpuPct));
+    if (r.idleAfterRssMb !== undefined) emit(figure(`scale.n${r.n}.idle_rss_after_jobs`, r.idleAfterRssMb, 'MB', r.idleRssMb));
+    emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
+    r.runs.forEach((run, i) => {
+      const br = b?.runs[i] ?? null;
+      const k = `scale.n${r.n}.tasks${run.tasks}`;
+      emit(figure(`${k}.tasks_per_s`, run.tasksPerSec, 'tasks/s', br?.tasksPerSec ?? null));
+      emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
+      emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
+      emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
+      emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
+      emit(figure(`${k}.gc_pause_max`, run.gc.max, 'ms'));
+      emit(figure(`${k}.gc_ms_per_1k_tasks`, (run.gc.ms / run.tasks) * 1000, 'ms', br ? (br.gc.ms / br.tasks) * 1000 : null));
+      emit(figure(`${k}.gc_scavenges`, run.gc.byKind.minor?.n ?? 0, 'pauses'));
+      emit(figure(`${k}.gc_mark_compacts`, run.gc.byKind.major?.n ?? 0, 'pauses'));
+      emit(figure(`${k}.loop_long_with_gc`, run.loopLongWithGc, 'iterations'));
+      emit(figure(`${k}.rss_after_free`, run.rssAfterMb, 'MB', br?.rssAfterMb ?? null));
+      emit(figure(`${k}.loop_long_iterations`, run.loopLong, 'iterations'));
+      if (stalls) {
+        emit(figure(`${k}.loop_cpu_long_iterations`, run.loopCpuLong, 'iterations'));
+        emit(figure(`${k}.loop_iteration_cpu_max`, run.loopCpuLongestMs, 'ms'));
+      }
+      emit(figure(`${k}.stats_latency_max`, run.statsWorstMs, 'ms'));
+      emit(figure(`${k}.free_ms`, run.freeMs, 'ms'));
+      emit(figure(`${k}.free_cpu_per_task`, run.freeCpuUsPerTask, 'µs', br?.freeCpuUsPerTask ?? null));
+      emit(figure(`${k}.free_loop_delay_max`, run.freeLoopMaxMs, 'ms'));
+      emit(figure(`${k}.packed`, run.packed, 'tasks'));
+      emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
+      emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
+      emit(figure(`${k}.nodes_touched_per_task`, run.counts.nodeTurns, 'nodes', br?.counts.nodeTurns ?? null));
+    });
+    if (r.churn) {
+      const c = r.churn;
+      emit(figure(`scale.n${r.n}.churn.job_ms`, c.ms, 'ms'));
+      emit(figure(`scale.n${r.n}.churn.exact`, c.exact && c.afterExact ? 1 : 0, 'bool'));
+      emit(figure(`scale.n${r.n}.churn.stolen`, c.stolen, 'tasks'));
+      emit(figure(`scale.n${r.n}.churn.all_back_ms`, c.backMs, 'ms'));
+      emit(figure(`scale.n${r.n}.churn.join_failed`, c.joinFailed + c.backFailed, 'nodes'));
+    }
+  }
+  const lines = [
+    '| nodes | joined | join | refused | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    for (const run of r.runs) {
+      lines.push(
+        `| ${r.n} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms |`,
+      );
+    }
+  }
+  for (const r of rows) {
+    const c = r.churn;
+    if (!c) continue;
+    lines.push(
+      `churn at ${r.n} nodes: ${c.tasks} tasks with 10% leaving and 10% joining: ${round(c.ms / 1000, 1)} s, exact ${c.exact}, ${c.retried} retried, ${c.stolen} stolen for idle nodes, ${c.joinFailed} newcomers refused; all ${c.dropped} dropped: ${c.dropped - c.backFailed} back in ${round(c.backMs / 1000, 1)} s (${c.backFailed} refused), next job exact ${c.afterExact}`,
+    );
+  }
+  process.stderr.write(lines.join('\n') + '\n');
+}

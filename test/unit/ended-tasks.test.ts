@@ -1,0 +1,42 @@
+// The dashboard's ended tasks (coordinator/dashboard/ended-tasks.ts, issue 14):
+// entries that went out (one too many, too old) leave the by-seq list in
+// batches; between batches they hold their views. Bounded to a quarter of the
+// list, a scan of every kept task looks at no more than 4/3 of them.
+import { describe, expect, it } from 'vitest';
+import { EndedTasks } from '../../coordinator/dashboard/ended-tasks.js';
+import type { TaskView } from '../../coordinator/dashboard/task-history.js';
+
+const view = (i: number): TaskView =>
+  ({
+    id: `t${i}`,
+    job: 'j1',
+    parent: 'j1',
+    name: 'noop',
+    state: 'finished',
+    node: null,
+    executor: -1,
+    attempt: 0,
+    submittedAt: 0,
+    startedAt: 0,
+    endedAt: 0,
+    deps: [],
+    puts: [],
+  }) as unknown as TaskView;
+
+describe('ended tasks kept for the dashboard and /api/tasks', () => {
+  it('100,000 tasks through a table of 5,000: entries gone out never pass a quarter of the list', () => {
+    const max = 5000;
+    const ended = new EndedTasks(3_600_000, max);
+    const now = 1_000_000;
+    for (let i = 1; i <= 100_000; i++) {
+      ended.add(`t${i}`, i, view(i), now);
+      if (i < max || i % 97 !== 0) continue;
+      expect(ended.size).toBe(max);
+      // Every kept task in one scan, with a budget of 4/3 of them: the entries out in between fit in it.
+      const all = ended.scan(0, Infinity, () => true, Math.ceil((max * 4) / 3) + 1, now);
+      expect(all.through).toBeNull();
+      expect(all.page.length).toBe(max);
+      expect(all.page[0].seq).toBe(i - max + 1);
+    }
+  });
+});
