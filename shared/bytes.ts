@@ -14,10 +14,11 @@
 // the executor says it let it go (`returnView`), and a buffer freed while lent
 // goes back to the pool with the last view (issue 17).
 //
-// Where the platform installs a warmer (edge/node-warm.ts), a fresh large
-// buffer also brings a spare of its size into the pool, its pages touched by
-// another thread: the next buffer of that size is warm memory even when no
-// object was freed meanwhile; taking a spare brings the next one.
+// Where the platform installs a warmer (edge/node-warm.ts), another thread
+// touches a fresh large buffer's pages from its end while its taker writes it
+// from the start, and then brings a spare of its size into the pool: the next
+// buffer of that size is warm memory even when no object was freed meanwhile;
+// taking a spare brings the next one.
 
 /** Asked of the context at runtime, never assumed: a page is isolated only when its headers and its embedders' allow it. */
 const sharable =
@@ -97,16 +98,24 @@ export function setWarmer(w: Warmer | null): Warmer | null {
   return old;
 }
 
-/** A spare of `size` bytes, warmed and then idle in the pool. */
-function warmSpare(size: number): void {
-  if (!warmer || warming.has(size) || idleBytes + warmingBytes + size > warmMax) return;
-  const w = { buf: new SharedArrayBuffer(size), taken: false };
+/**
+ * A spare of `size` bytes, warmed and then idle in the pool; or, given `fresh`
+ * (a fresh buffer just handed out, its taker writing it from the first page),
+ * that buffer's pages touched from the last one down: the two threads share
+ * its page faults, and the spare is warmed after it (not beside it: two
+ * buffers faulted at once cost a put into fresh memory 3x, issue 17).
+ */
+function warmSpare(size: number, fresh?: SharedArrayBuffer): void {
+  if (!warmer || warming.has(size) || (!fresh && idleBytes + warmingBytes + size > warmMax)) return;
+  const w = { buf: fresh ?? new SharedArrayBuffer(size), taken: fresh !== undefined };
   const buf = w.buf;
+  // A fresh buffer is the taker's memory, not a spare's: it counts against no budget.
+  const extra = fresh ? 0 : size;
   warming.set(size, w);
-  warmingBytes += size;
+  warmingBytes += extra;
   const done = () => {
     warming.delete(size);
-    warmingBytes -= size;
+    warmingBytes -= extra;
   };
   warmer(buf).then(() => {
     done();
@@ -185,7 +194,7 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
   const buf = new SharedArrayBuffer(size);
   pooled.add(buf);
   poolStats.fresh++;
-  if (size >= WARM_MIN_BYTES) warmSpare(size);
+  if (size >= WARM_MIN_BYTES) warmSpare(size, buf);
   return new Uint8Array(buf, 0, n);
 }
 
