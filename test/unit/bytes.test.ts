@@ -2,7 +2,8 @@
 // buffers reused once freed, never while a view of them may be held elsewhere.
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { allocBytes, copyInto, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { allocBytes, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { copyInto } from '../../shared/shared-memory.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { installNodeWarmer } from '../../edge/node-warm.js';
 
