@@ -2,7 +2,7 @@
 // length and a link message (shared/transfer/wire.ts). A chunk's data goes
 // straight to where the link wants it (the object's buffer) as it arrives: no
 // frame is assembled first.
-import { copyInto } from '../shared/bytes.js';
+import { copyInto } from '../shared/shared-memory.js';
 import type { RawPeer } from '../shared/transfer/raw-peer.js';
 import { CHUNK_HEADER_BYTES, CHUNK_KIND, MAX_LINK_CHUNK_BYTES, readChunkHeader } from '../shared/transfer/wire.js';
 

@@ -3,12 +3,13 @@
 // copy into it (80 MiB: 0.4 s on a quiet machine, seconds under load; memory
 // the guest freed goes back to the host), so a put of a new 80 MiB array ran
 // at 0.2 GB/s and a fast link received into fresh memory at a quarter of raw
-// TCP's pace. When the pool hands out a fresh large buffer, it asks for a
-// spare of that size; a worker thread touches the spare's pages (off the
-// caller's thread), then the spare waits in the pool for the next buffer of
-// that size; taking it brings the next spare. A buffer asked for while its
-// spare is still being warmed is that spare: its pages are then faulted from
-// both ends at once. The driver and edge nodes install it, not executors.
+// TCP's pace. When the pool hands out a fresh large buffer, a worker thread
+// touches its pages from the last one down while the caller writes it from
+// the first (the two share its page faults), then touches a spare of that
+// size, which waits in the pool for the next buffer of that size; taking it
+// brings the next spare. A buffer asked for while its spare is still being
+// warmed is that spare, faulted from both ends at once likewise. The driver
+// and edge nodes install it, not executors.
 import { EvalPool } from './eval-pool.js';
 import { setWarmer } from '../shared/bytes.js';
 

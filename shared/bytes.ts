@@ -1,47 +1,29 @@
-// Memory for object bytes (issue 17). Where threads can share memory (Node's
-// worker_threads; browsers when the page is cross-origin isolated, as the
-// volunteer page is, and the embed frame inside other sites' pages is not),
-// large object bytes live in a SharedArrayBuffer: posting them to an executor
-// then shares them instead of copying. Elsewhere, plain memory.
-// Objects are immutable, so sharing is safe as long as nobody writes to them.
+// The pool of object memory (issue 17). Large object bytes live in shared
+// memory where threads can share it (shared/shared-memory.ts), and their
+// buffers are recycled, as Ray's object store reuses its arena: fresh memory
+// costs a page fault per 4 KiB on first touch, which on this project's VMs is
+// ten times the cost of the copy itself. A buffer goes back to the pool only
+// when its object is freed and no view of it may still be read: `expose`
+// marks buffers a view of which left for good (decoded in place, being sent);
+// a view lent to an executor (`lendView`) is counted until the executor says
+// it let it go (`returnView`), and a buffer freed while lent goes back to the
+// pool with the last view.
 //
-// Large shared buffers are also recycled, as Ray's object store reuses its
-// arena: fresh memory costs a page fault per 4 KiB on first touch, which on
-// this project's VMs is ten times the cost of the copy itself. A buffer goes
-// back to the pool only when its object is freed and no view of it may still
-// be read: `expose` marks buffers a view of which left for good (decoded in
-// place, being sent); a view lent to an executor (`lendView`) is counted until
-// the executor says it let it go (`returnView`), and a buffer freed while lent
-// goes back to the pool with the last view (issue 17).
-//
-// Where the platform installs a warmer (edge/node-warm.ts), a fresh large
-// buffer also brings a spare of its size into the pool, its pages touched by
-// another thread: the next buffer of that size is warm memory even when no
-// object was freed meanwhile; taking a spare brings the next one.
+// Where the platform installs a warmer (edge/node-warm.ts), another thread
+// touches a fresh large buffer's pages from its end while its taker writes it
+// from the start, and then brings a spare of its size into the pool: the next
+// buffer of that size is warm memory even when no object was freed meanwhile;
+// taking a spare brings the next one.
+import { isShared, SHARE_MIN_BYTES, sharedMemory } from './shared-memory.js';
 
-/** Asked of the context at runtime, never assumed: a page is isolated only when its headers and its embedders' allow it. */
-const sharable =
-  typeof SharedArrayBuffer === 'function' &&
-  (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ||
-    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true);
+const sharable = sharedMemory();
 
-/** Below this, plain memory: small values are cheaper to copy than to share. */
-export const SHARE_MIN_BYTES = 64 * 1024;
 /** Buffers this large or larger are pooled, in steps of this size. */
 const POOL_STEP = 1 << 20;
 /** Most idle bytes the pool keeps (oldest go first), unless `limitPool` lowers it. */
 const POOL_IDLE_MAX = 512 << 20;
 /** An idle buffer nobody took for this long goes back to the system. */
 const POOL_IDLE_MS = 30_000;
-
-/** Whether `allocBytes` hands out shared memory here. */
-export function sharedMemory(): boolean {
-  return sharable;
-}
-
-export function isShared(bytes: ArrayBufferView): boolean {
-  return typeof SharedArrayBuffer === 'function' && bytes.buffer instanceof SharedArrayBuffer;
-}
 
 const pooled = new WeakSet<ArrayBufferLike>();
 /** Spares the warmer touched and nobody has taken yet. */
@@ -97,16 +79,24 @@ export function setWarmer(w: Warmer | null): Warmer | null {
   return old;
 }
 
-/** A spare of `size` bytes, warmed and then idle in the pool. */
-function warmSpare(size: number): void {
-  if (!warmer || warming.has(size) || idleBytes + warmingBytes + size > warmMax) return;
-  const w = { buf: new SharedArrayBuffer(size), taken: false };
+/**
+ * A spare of `size` bytes, warmed and then idle in the pool; or, given `fresh`
+ * (a fresh buffer just handed out, its taker writing it from the first page),
+ * that buffer's pages touched from the last one down: the two threads share
+ * its page faults, and the spare is warmed after it (not beside it: two
+ * buffers faulted at once cost a put into fresh memory 3x, issue 17).
+ */
+function warmSpare(size: number, fresh?: SharedArrayBuffer): void {
+  if (!warmer || warming.has(size) || (!fresh && idleBytes + warmingBytes + size > warmMax)) return;
+  const w = { buf: fresh ?? new SharedArrayBuffer(size), taken: fresh !== undefined };
   const buf = w.buf;
+  // A fresh buffer is the taker's memory, not a spare's: it counts against no budget.
+  const extra = fresh ? 0 : size;
   warming.set(size, w);
-  warmingBytes += size;
+  warmingBytes += extra;
   const done = () => {
     warming.delete(size);
-    warmingBytes -= size;
+    warmingBytes -= extra;
   };
   warmer(buf).then(() => {
     done();
@@ -185,7 +175,7 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
   const buf = new SharedArrayBuffer(size);
   pooled.add(buf);
   poolStats.fresh++;
-  if (size >= WARM_MIN_BYTES) warmSpare(size);
+  if (size >= WARM_MIN_BYTES) warmSpare(size, buf);
   return new Uint8Array(buf, 0, n);
 }
 
@@ -218,38 +208,6 @@ export function stock(bufs: unknown): void {
     if (!sharable || !(b instanceof SharedArrayBuffer) || b.byteLength < POOL_STEP || idle.includes(b) || exposed.has(b)) continue;
     pooled.add(b);
     addIdle(b);
-  }
-}
-
-/** Bytes per step of an unaligned copy into shared memory where there is no Buffer (browsers). */
-const ALIGN_STEP = 64 * 1024;
-let alignScratch: Uint8Array | null = null;
-
-/**
- * `dst.set(src, at)`, but into shared memory by one memcpy where Node's Buffer
- * is there: TypedArray.set copies into a SharedArrayBuffer with relaxed
- * atomics, byte by byte when the two sides are not aligned alike (bytes off a
- * socket or out of a frame land anywhere): 6x a plain copy. Buffer.fill with a
- * value as long as the range is one memcpy. Browsers (a cross-origin isolated
- * tab, issue 17) have no Buffer: unaligned bytes go through an aligned copy
- * first, 64 KiB at a time (V8 here: 0.10 ms per MiB against 0.43-0.62).
- */
-export function copyInto(dst: Uint8Array, at: number, src: Uint8Array): void {
-  if (src.byteLength < 4096 || !isShared(dst)) return dst.set(src, at);
-  const B = (globalThis as { Buffer?: { from(b: ArrayBufferLike, o: number, n: number): { fill(v: Uint8Array): unknown } } }).Buffer;
-  if (B) {
-    B.from(dst.buffer, dst.byteOffset + at, src.byteLength).fill(src);
-    return;
-  }
-  if (((dst.byteOffset + at) ^ src.byteOffset) % 8 === 0) return dst.set(src, at);
-  alignScratch ??= new Uint8Array(ALIGN_STEP + 8);
-  for (let o = 0; o < src.byteLength; o += ALIGN_STEP) {
-    const part = src.subarray(o, o + ALIGN_STEP);
-    // The scratch view starts where the destination does, modulo 8: the second copy is word by word.
-    const k = (dst.byteOffset + at + o) % 8;
-    const via = alignScratch.subarray(k, k + part.byteLength);
-    via.set(part);
-    dst.set(via, at + o);
   }
 }
 
@@ -319,12 +277,6 @@ export function drainPool(): void {
   idleBytes = 0;
   if (expiry) clearTimeout(expiry);
   expiry = null;
-}
-
-/** `bytes` in memory of their own that can be put in a transfer list (a copy when they are shared or a view of more). */
-export function ownBuffer(bytes: Uint8Array): Uint8Array {
-  if (!isShared(bytes) && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
-  return bytes.slice();
 }
 
 /** Lends views to one other thread and hears when it let them go (shared/node/view-leases.ts). */

@@ -9,7 +9,8 @@ import { ActorHandleCore, makeActorHandle, type MethodDefaults } from './api/act
 import type { ObjectId } from './ids.js';
 import { ShippedRemote, type RemoteFactory } from './api/shipped.js';
 import { TabmeshError } from './errors.js';
-import { allocBytes, copyInto, expose, isShared, SHARE_MIN_BYTES } from './bytes.js';
+import { allocBytes, expose } from './bytes.js';
+import { copyInto, isShared, SHARE_MIN_BYTES } from './shared-memory.js';
 
 export interface EncodedValue {
   bytes: Uint8Array;

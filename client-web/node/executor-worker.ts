@@ -1,7 +1,7 @@
 // A browser executor: a dedicated Web Worker running the shared executor core
 // (the browser twin of edge/worker.ts). It takes its port from the first
 // message, then locks its scope down before any task code can load.
-import { isShared } from '../../shared/bytes.js';
+import { isShared } from '../../shared/shared-memory.js';
 import { ExecutorCore } from '../../shared/executor/core.js';
 import type { FromExecutor, ToExecutor } from '../../shared/executor/protocol.js';
 import type { ExecutorInit } from './executor-api.js';

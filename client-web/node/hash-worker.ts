@@ -5,7 +5,7 @@
 // parameter-server round). The twin of edge/node-hash.ts's pool; a blob
 // worker like ticker.ts (the page's CSP allows blob: workers, and a blob
 // worker shares the page's cross-origin isolation).
-import { isShared } from '../../shared/bytes.js';
+import { isShared } from '../../shared/shared-memory.js';
 import { HASH_CHUNK, LEAF_BYTES, leavesMatching, portableAsyncLeaves, setAsyncLeafHasher, setChunkChecker } from '../../shared/hash.js';
 
 /** Chunks digested at once (each digest holds a copy of its chunk until it is done). */

@@ -6,7 +6,7 @@
 // pruning (tabs of one origin may race on it: it is a hint, checked on use).
 import { clear, createStore, del, get, set, update, type UseStore } from 'idb-keyval';
 import type { EnvTier } from '../../shared/node/env-cache.js';
-import { ownBuffer } from '../../shared/bytes.js';
+import { ownBuffer } from '../../shared/shared-memory.js';
 
 export const ENV_DB = 'tabmesh-env';
 const INDEX = '~index';

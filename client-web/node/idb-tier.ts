@@ -10,7 +10,8 @@
 import { clear, createStore, del, delMany, get, getMany, keys, set, setMany, type UseStore } from 'idb-keyval';
 import type { ObjectId } from '../../shared/ids.js';
 import { isHexId, OBJECT_ID_BYTES } from '../../shared/ids.js';
-import { allocBytes, ownBuffer } from '../../shared/bytes.js';
+import { allocBytes } from '../../shared/bytes.js';
+import { ownBuffer } from '../../shared/shared-memory.js';
 import type { SpillTier } from '../../shared/node/store.js';
 import { STREAM_WINDOW } from '../../shared/transfer/source.js';
 

@@ -55,7 +55,7 @@ function pageCsp(req: FastifyRequest, frameAncestors: string): string {
  * Cross-origin isolation (issue 17, session 12): the volunteer page and the
  * executor worker it starts are served COOP same-origin + COEP require-corp,
  * so the tab is `crossOriginIsolated` and its object bytes live in
- * SharedArrayBuffer that executors read without a copy (shared/bytes.ts checks
+ * SharedArrayBuffer that executors read without a copy (shared/shared-memory.ts checks
  * `crossOriginIsolated` at runtime). require-corp, not credentialless: the page
  * loads nothing cross-origin, and every browser with COEP knows require-corp.
  * A dedicated worker under an isolated page must carry a compatible COEP

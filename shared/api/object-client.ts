@@ -5,7 +5,8 @@ import type { ObjectId } from '../ids.js';
 import type { Failure } from '../errors.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
 import { TabmeshError } from '../errors.js';
-import { allocBytes, copyInto } from '../bytes.js';
+import { allocBytes } from '../bytes.js';
+import { copyInto } from '../shared-memory.js';
 import { serveOverRelay } from '../transfer/relay-serve.js';
 import type { ObjectSource } from '../transfer/source.js';
 

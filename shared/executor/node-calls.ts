@@ -1,7 +1,7 @@
 // A task's calls to its node runtime (submit, put, get, wait, ...) over the
 // executor endpoint, matched to their replies by id; a cancelled task's calls
 // under way reject.
-import { isShared } from '../bytes.js';
+import { isShared } from '../shared-memory.js';
 import { errorFromCode, TaskCancelledError } from '../errors.js';
 import type { TaskId } from '../ids.js';
 import type { Call, ExecutorEndpoint, ToExecutor } from './protocol.js';

@@ -3,7 +3,8 @@
 // 17), and their stall clocks.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import { allocBytes, copyInto } from '../bytes.js';
+import { allocBytes } from '../bytes.js';
+import { copyInto } from '../shared-memory.js';
 import { CHUNK_DATA_BYTES, WIRE_VERSION, type Chunk, type Control, type Leaves } from './wire.js';
 import { PlacedMap, type Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';

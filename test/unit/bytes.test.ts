@@ -2,7 +2,8 @@
 // buffers reused once freed, never while a view of them may be held elsewhere.
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { allocBytes, copyInto, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { allocBytes, drainPool, expose, forPosting, limitPool, poolStats, recycle, setWarmer } from '../../shared/bytes.js';
+import { copyInto } from '../../shared/shared-memory.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { installNodeWarmer } from '../../edge/node-warm.js';
 
@@ -81,7 +82,7 @@ describe('object memory', () => {
     expect(forPosting(whole)).toBe(whole);
   });
 
-  it('on Node a fresh large buffer brings a spare of its size, its pages touched by another thread, for the next one', async () => {
+  it('on Node a fresh large buffer is touched from its end by another thread while it is written, then brings a warm spare of its size', async () => {
     drainPool();
     installNodeWarmer();
     try {
@@ -89,10 +90,15 @@ describe('object memory', () => {
       const warmed = poolStats.warmed;
       const rss = rssBytes();
       const a = allocBytes(size);
+      // The taker writes from the first page while the warmer touches a's pages from the last (no byte changed).
+      a.fill(9, 0, size >> 1);
       for (let i = 0; i < 100 && poolStats.warmed === warmed; i++) await new Promise((r) => setTimeout(r, 50));
       expect(poolStats.warmed).toBe(warmed + 1);
-      // The spare is resident: its pages were touched (a is not: nothing wrote it).
-      expect(rssBytes() - rss).toBeGreaterThan(size * 0.75);
+      // a and then the spare are resident: the pages of both were touched (a's back half by the warmer alone).
+      expect(rssBytes() - rss).toBeGreaterThan(size * 1.75);
+      let bad = 0;
+      for (let i = 0; i < size; i += 4096) bad += a[i] === (i < size >> 1 ? 9 : 0) ? 0 : 1;
+      expect(bad).toBe(0);
       // Nothing was freed, yet the next buffer of that size is the warm spare, zeroed.
       const reused = poolStats.reused;
       const b = allocBytes(size);
@@ -125,13 +131,16 @@ describe('object memory', () => {
 
   it('a freed buffer is reused before a warm spare of its size (taking a spare warms another)', async () => {
     drainPool();
-    const warmed: number[] = [];
-    setWarmer(async (buf) => void warmed.push(buf.byteLength));
+    const warmed: SharedArrayBuffer[] = [];
+    setWarmer(async (buf) => void warmed.push(buf));
     try {
       const size = 16 << 20;
-      const a = allocBytes(size); // fresh: brings a spare, idle before a is freed
+      // Fresh: its own pages are touched by the warmer first, then it brings a spare, idle before a is freed.
+      const a = allocBytes(size);
       await new Promise((r) => setTimeout(r, 20));
-      expect(warmed).toEqual([size]);
+      expect(warmed.map((b) => b.byteLength)).toEqual([size, size]);
+      expect(warmed[0]).toBe(a.buffer);
+      expect(warmed[1]).not.toBe(a.buffer);
       recycle(a);
       for (let round = 0; round < 3; round++) {
         const b = allocBytes(size);
@@ -139,15 +148,16 @@ describe('object memory', () => {
         recycle(b);
       }
       await new Promise((r) => setTimeout(r, 20));
-      expect(warmed).toEqual([size]); // no spare taken, none warmed again
+      expect(warmed.length).toBe(2); // no spare taken, none warmed again
       // Once no freed buffer is left, the spare serves, and brings the next.
       const c = allocBytes(size);
       expect(c.buffer).toBe(a.buffer);
       const d = allocBytes(size);
       expect(d.buffer).not.toBe(a.buffer);
       expect(d.buffer.byteLength).toBe(size);
+      expect(d.buffer).toBe(warmed[1]);
       await new Promise((r) => setTimeout(r, 20));
-      expect(warmed).toEqual([size, size]);
+      expect(warmed.length).toBe(3);
     } finally {
       setWarmer(null);
       drainPool();
@@ -156,16 +166,20 @@ describe('object memory', () => {
 
   it("what the pool keeps besides live objects is bounded by the node's memory budget, and idle buffers go after a while", async () => {
     drainPool();
-    const spares: number[] = [];
-    setWarmer(async (buf) => void spares.push(buf.byteLength));
+    const warmed: SharedArrayBuffer[] = [];
+    setWarmer(async (buf) => void warmed.push(buf));
     try {
-      // A node with a 16 MiB store: a fresh 24 MiB buffer brings no spare, and once freed it is not kept idle.
+      // A node with a 16 MiB store: a fresh 24 MiB buffer brings no spare (only its own pages are
+      // touched), and once freed it is not kept idle.
       limitPool(16 << 20);
       const big = allocBytes(24 << 20);
       await new Promise((r) => setTimeout(r, 20));
-      expect(spares).toEqual([]);
+      expect(warmed).toEqual([big.buffer]);
       recycle(big);
-      expect(allocBytes(24 << 20).buffer).not.toBe(big.buffer);
+      const next = allocBytes(24 << 20);
+      expect(next.buffer).not.toBe(big.buffer);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warmed).toEqual([big.buffer, next.buffer]);
       // Within its budget a 2 MiB buffer is kept (8 MiB idle at most)...
       vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
       const small = allocBytes(2 << 20);
@@ -179,9 +193,10 @@ describe('object memory', () => {
       // The default budget (512 MiB store) warms spares of 80 MiB.
       vi.useRealTimers();
       limitPool(512 << 20);
-      allocBytes(80 << 20);
+      const large = allocBytes(80 << 20);
       await new Promise((r) => setTimeout(r, 20));
-      expect(spares).toEqual([80 << 20]);
+      expect(warmed.slice(2).map((b) => b.byteLength)).toEqual([80 << 20, 80 << 20]);
+      expect(warmed[2]).toBe(large.buffer);
     } finally {
       vi.useRealTimers();
       setWarmer(null);
