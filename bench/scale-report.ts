@@ -4,9 +4,26 @@
 import { emit, figure, round } from './harness.js';
 import type { Churn } from './scale-churn.js';
 import type { Counts } from './scale-counts.js';
-import type { GcSummary } from './scale-gc.js';
+import type { Probe } from './scale-coordinator.js';
 
-export interface Run {
+/** The coordinator's loop and GC figures of a job, as its probe reports them (bench/scale-coordinator.ts). */
+type LoopFigures = Pick<
+  Probe,
+  | 'loopMaxCpuMs'
+  | 'gc'
+  | 'loopIterations'
+  | 'loopFloored'
+  | 'loopLong'
+  | 'loopLongestMs'
+  | 'loopLongByPart'
+  | 'loopLongWithGc'
+  | 'loopCpuLong'
+  | 'loopCpuLongByPart'
+  | 'loopCpuLongestMs'
+  | 'loopCpuLongestByPart'
+>;
+
+export interface Run extends LoopFigures {
   tasks: number;
   /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
   freeMs: number;
@@ -17,28 +34,11 @@ export interface Run {
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
   cpuUsPerTaskNet: number;
   loopMaxMs: number;
-  /** The most CPU one turn of the coordinator's loop took (a stall, whatever the machine's load). */
-  loopMaxCpuMs: number;
-  /** The coordinator's GC pauses while the job ran: by kind, total, distribution, longest (bench/scale-gc.ts). */
-  gc: GcSummary;
   /** The coordinator's RSS once the job's results were freed (MB). */
   rssAfterMb: number;
   statsWorstMs: number;
-  /** The longest /api/stats on the server side; loop iterations with a budget and parts held to its floor (coordinator/loop-budget.ts). */
+  /** The longest /api/stats on the server side (the probe's statsServerMaxMs). */
   statsServerMs: number;
-  loopIterations: number;
-  loopFloored: number;
-  /** Budgeted iterations over 50 ms in the run, the longest, and where their time went (ms by column: parts, before the first, between them, GC). */
-  loopLong: number;
-  loopLongestMs: number;
-  loopLongByPart: Record<string, number>;
-  /** Of those, the iterations with a GC pause in them. */
-  loopLongWithGc: number;
-  /** Iterations over 50 ms of CPU and their CPU by column (what a loaded machine does not inflate). */
-  loopCpuLong: number;
-  loopCpuLongByPart: Record<string, number>;
-  loopCpuLongestMs: number;
-  loopCpuLongestByPart: Record<string, number>;
   /** Tasks placed on a node already given work in that turn (scheduler TURN_NODES). */
   packed: number;
   /** Tasks the rebalancer asked busy nodes to hand back. */
