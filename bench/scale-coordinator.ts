@@ -5,7 +5,7 @@
 // event loop queue more than one message.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { startCoordinator } from '../coordinator/server.js';
-import { setHeapGrowth } from '../cli/heap.js';
+import { compactAfterBursts, gcsTaskCounts, setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
@@ -66,6 +66,9 @@ async function main(): Promise<void> {
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });
+  // SCALE_COMPACT=1: the heap compaction after each burst that `tabmesh coordinator` runs (cli/heap.ts):
+  // its full GCs fall in the idle windows and the next job's GC figures; what it did goes to stderr at each probe.
+  const compactor = process.env.SCALE_COMPACT === '1' ? compactAfterBursts(gcsTaskCounts(running.coordinator.gcs)) : null;
   let statsServerMax = 0;
   running.app.server.on('request', (req: { url?: string }, res: { once(e: 'finish', f: () => void): void }) => {
     if (!req.url?.startsWith('/api/stats')) return;
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
   let ticks: NodeJS.Timeout | undefined;
   process.on('message', (m: ProbeRequest) => {
     if (m.k !== 'probe') return;
+    if (compactor) console.error(`[coordinator] heap compaction so far: ${JSON.stringify(compactor.stats())}`);
     const cpu = process.cpuUsage();
     if (m.quiet && ticks) {
       clearInterval(ticks);

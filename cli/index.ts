@@ -7,7 +7,7 @@ import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
-import { compactAfterBursts, DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth } from './heap.js';
+import { compactAfterBursts, DEFAULT_HEAP_GROWTH_PERCENT, gcsTaskCounts, setHeapGrowth } from './heap.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
@@ -146,11 +146,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     console.log(`  private mesh: nodes need the join token ${joinToken}`);
     console.log(`  volunteer page: ${c.url}/?join=${encodeURIComponent(joinToken)}`);
   }
-  const { gcs } = c.coordinator;
-  const compactor = compactAfterBursts({
-    ended: () => gcs.stats.tasksFinished + gcs.stats.tasksFailed + gcs.stats.tasksCancelled,
-    live: () => gcs.tasks.size,
-  });
+  const compactor = compactAfterBursts(gcsTaskCounts(c.coordinator.gcs));
   c.coordinator.addStats(() => compactor.stats());
   const stop = async () => {
     compactor.stop();

@@ -6,7 +6,7 @@
 // a burst runs, after a small one, or again for the same burst; new work stops
 // them (and the compacting one with them).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMPACT_AFTER_TASKS, COMPACT_CHECK_MS, COMPACT_COLLECTIONS, COMPACT_GAP_MS, compactAfterBursts } from '../../cli/heap.js';
+import { COMPACT_AFTER_TASKS, COMPACT_CHECK_MS, COMPACT_COLLECTIONS, COMPACT_GAP_MS, COMPACT_MAX_PAUSE_MS, compactAfterBursts } from '../../cli/heap.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -93,6 +93,51 @@ describe('compactAfterBursts', () => {
     c.stop();
     vi.advanceTimersByTime(20_000);
     expect(collect).toHaveBeenCalledTimes(4);
+  });
+
+  it('a full GC that holds the loop over COMPACT_MAX_PAUSE_MS ends the series; the compacting one only after a short last one', () => {
+    vi.useFakeTimers();
+    let now = 0;
+    let ended = 0;
+    let pauseMs = COMPACT_MAX_PAUSE_MS + 10; // a large heap: every full GC this long
+    const collect = vi.fn(() => {
+      now += pauseMs;
+    });
+    const c = compactAfterBursts(
+      { ended: () => ended, live: () => 0 },
+      COMPACT_CHECK_MS,
+      collect,
+      () => false,
+      COMPACT_GAP_MS,
+      () => now,
+    );
+    ended = COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS);
+    vi.advanceTimersByTime(20_000);
+    // One GC, then nothing more: neither the other COMPACT_COLLECTIONS - 1 nor the compacting one.
+    expect(collect.mock.calls.map((a) => a[0])).toEqual([false]);
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 0, heapCompactionGcs: 1, heapCompactionMaxGcMs: pauseMs });
+    // Full GCs under the bound but the last over half of it: the whole series, without the compacting GC.
+    pauseMs = COMPACT_MAX_PAUSE_MS / 2 + 5;
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenCalledTimes(1 + COMPACT_COLLECTIONS);
+    expect(collect.mock.calls.some((a) => a[0] === true)).toBe(false);
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 1, heapCompactionLastGcMs: 0 });
+    // A long first one (the garbage), short ones after it: the series, then the compacting GC.
+    pauseMs = COMPACT_MAX_PAUSE_MS - 5;
+    collect.mockImplementationOnce(() => (now += pauseMs)).mockImplementation(() => (now += 5));
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenLastCalledWith(true);
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 2, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: pauseMs });
+    // Short ones: the series, then the compacting GC.
+    pauseMs = 5;
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenLastCalledWith(true);
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 3, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: 5 });
+    c.stop();
   });
 
   it('runs V8’s real collection in this process and reads its young generation', () => {
