@@ -100,7 +100,7 @@ describe('compactAfterBursts', () => {
     let now = 0;
     let ended = 0;
     let pauseMs = COMPACT_MAX_PAUSE_MS + 10; // a large heap: every full GC this long
-    const collect = vi.fn(() => {
+    const collect = vi.fn((_compact: boolean) => {
       now += pauseMs;
     });
     const c = compactAfterBursts(
