@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { nowMs, ownChild, sleep } from './harness.js';
 import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
+import type { ProfileRequest } from './scale-profile.js';
 
 const NODES_PER_PROCESS = 2500;
 /**
@@ -115,6 +116,12 @@ export class Cluster {
   async probe(reset = false, quiet = false): Promise<Probe> {
     this.coord.p.send({ k: 'probe', reset, quiet });
     return this.coord.next<Probe>();
+  }
+
+  /** SCALE_PROFILE: starts the coordinator's profiles of a job (`name`), or ends them (none) and answers the files written. */
+  async profile(name?: string): Promise<string[]> {
+    this.coord.p.send({ k: 'profile', name } satisfies ProfileRequest);
+    return (await this.coord.next<{ files: string[] }>()).files;
   }
 
   /** Starts node processes and joins `n` nodes, spread over them. */

@@ -10,6 +10,7 @@ import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
 import { GcTally, gcKind, type GcSummary } from './scale-gc.js';
+import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
@@ -105,7 +106,14 @@ async function main(): Promise<void> {
     lastCpu = c;
   };
   let ticks: NodeJS.Timeout | undefined;
-  process.on('message', (m: ProbeRequest) => {
+  // SCALE_PROFILE=<folder>: a CPU and a sampling heap profile of each job (bench/scale-profile.ts).
+  const profiler = process.env.SCALE_PROFILE ? new JobProfiler(process.env.SCALE_PROFILE) : null;
+  process.on('message', (m: ProbeRequest | ProfileRequest) => {
+    if (m.k === 'profile') {
+      if (!profiler) return void process.send!({ k: 'profiled', files: [] });
+      const done = m.name === undefined ? profiler.stop() : profiler.start(m.name).then(() => []);
+      return void done.then((files) => process.send!({ k: 'profiled', files }));
+    }
     if (m.k !== 'probe') return;
     if (compactor) console.error(`[coordinator] heap compaction so far: ${JSON.stringify(compactor.stats())}`);
     const cpu = process.cpuUsage();

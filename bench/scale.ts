@@ -9,6 +9,7 @@
 //   SCALE_HEAP_GROWTH=20 npm run bench:scale      # the coordinator's heap growth as `tabmesh coordinator` sets it
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
+//   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -36,6 +37,8 @@ import { report, type Row, type Run } from './scale-report.js';
 
 /** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
 const STALLS = process.env.SCALE_STALLS === '1';
+/** SCALE_PROFILE=<folder>: the coordinator's profiles of each job (bench/scale-profile.ts); its CPU figures then include the profilers'. */
+const PROFILE = Boolean(process.env.SCALE_PROFILE);
 /** How long a job's results may take to be freed before the bench goes on (ms). */
 const FREE_WAIT_MS = 120_000;
 /**
@@ -75,7 +78,7 @@ function logStalls(what: string, p: Probe): void {
 }
 
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
-async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Promise<Run> {
+async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: number): Promise<Run> {
   const mesh = await connect({ url: cl.url, token: cl.token });
   try {
     const noop = mesh.remote(function noop() {}) as unknown as { remote(): ObjectRef<void> };
@@ -88,6 +91,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
     const poller = cl.statsPoller();
     const s0 = await cl.stats();
+    if (PROFILE) await cl.profile(`coordinator-n${n}-${count}`);
     const before = await cl.probe(true);
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
@@ -95,6 +99,7 @@ async function runJob(cl: Cluster, count: number, idleCpuFraction: number): Prom
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
+    if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
     const s1 = await cl.stats();
@@ -181,7 +186,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     );
     const runs: Run[] = [];
     for (const count of jobs) {
-      const r = await runJob(cl, count, idleCpuPct / 100);
+      const r = await runJob(cl, n, count, idleCpuPct / 100);
       log(
         `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
