@@ -33,7 +33,7 @@ export const defaultPolicy: PlacementPolicy = {
     let holderBytes = 0;
     let holderLoad = Infinity;
     // Holders come from the object directory (the argument's locations), not from a scan of the nodes.
-    const held = task.spec.args.some((a) => a.r !== undefined) ? argBytesByNode(task, ctx) : null;
+    const held = hasRefArg(task) ? argBytesByNode(task, ctx) : null;
     if (held) {
       for (const [n, bytes] of held) {
         if (bytes < LOCALITY_MIN_BYTES) continue;
@@ -127,10 +127,19 @@ function saturated(n: NodeRecord, task: TaskRecord, ctx: PlacementContext): bool
   return n.inflightTasks >= Math.max(1, n.resources.cpu ?? 0) * SATURATED_TASKS_PER_CPU;
 }
 
+/** Whether the task has a ref argument; by index: most tasks' args are the shared frozen empty list, which V8's `some` and `for...of` walk slowly (lineage.ts depsOf). */
+function hasRefArg(task: TaskRecord): boolean {
+  const args = task.spec.args;
+  for (let i = 0; i < args.length; i++) if (args[i].r !== undefined) return true;
+  return false;
+}
+
 /** Bytes of the task's ref arguments each node holds, from the objects' locations. */
 export function argBytesByNode(task: TaskRecord, ctx: PlacementContext): Map<NodeRecord, number> {
   const out = new Map<NodeRecord, number>();
-  for (const a of task.spec.args) {
+  const args = task.spec.args;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
     if (a.r === undefined) continue;
     const o = ctx.gcs.objects.get(a.r);
     if (!o || o.size === 0) continue;

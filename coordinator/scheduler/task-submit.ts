@@ -117,7 +117,10 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
   if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) dir.addRef(ActorManager.creationObject(spec.taskId));
   if (isCall) actors.enqueueCall(t);
-  for (const id of depsOf(spec)) {
+  // By index: the lists are often the shared frozen empties, which `for...of` walks slowly (lineage.ts depsOf).
+  const deps = depsOf(spec);
+  for (let i = 0; i < deps.length; i++) {
+    const id = deps[i];
     const o = dir.get(id);
     if (!o) {
       lostArg ??= id;
@@ -129,7 +132,7 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
       dir.awaitedBy(o, t);
     } else if (o.state === 'failed') failedArg ??= o;
   }
-  for (const id of spec.nested) dir.addRef(id);
+  for (let i = 0; i < spec.nested.length; i++) dir.addRef(spec.nested[i]);
   const failure =
     nameTaken ??
     (lostArg
