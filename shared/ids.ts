@@ -56,8 +56,15 @@ export function newNodeId(): NodeId {
 
 /** The task id a driver submits from: its job id, zero-padded. */
 export function rootTaskId(job: JobId): TaskId {
-  return (job + '0'.repeat((TASK_ID_BYTES - JOB_ID_BYTES) * 2)) as TaskId;
+  // The last job's, kept: the coordinator asks at every submit of a driver (issue 14: a string built a task).
+  if (job !== rootOf) {
+    rootId = (job + '0'.repeat((TASK_ID_BYTES - JOB_ID_BYTES) * 2)) as TaskId;
+    rootOf = job;
+  }
+  return rootId;
 }
+let rootOf: JobId | undefined;
+let rootId: TaskId;
 
 /** SHA-256 for ids: the portable one, or the platform's (edge/node-hash.ts: OpenSSL's one-shot digest, ~1.4 against ~2.5 µs a task id). */
 let idSha256: (bytes: Uint8Array) => Uint8Array = sha256;

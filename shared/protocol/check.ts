@@ -53,9 +53,12 @@ export const arr = <T>(c: Check<T>, max: number): Check<T[]> =>
 export const dict = <T>(c: Check<T>, maxKeys: number): Check<Record<string, T>> =>
   make((x, p) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) return `${p}: expected an object`;
-    const keys = Object.keys(x);
-    if (keys.length > maxKeys) return `${p}: more than ${maxKeys} keys`;
-    for (const k of keys) {
+    // Own keys walked twice rather than listed: a submit's resources pass here (issue 14: Object.keys was an array a task).
+    let n = 0;
+    for (const k in x) if (Object.hasOwn(x, k)) n++;
+    if (n > maxKeys) return `${p}: more than ${maxKeys} keys`;
+    for (const k in x) {
+      if (!Object.hasOwn(x, k)) continue;
       if (k.length > 128) return `${p}: key longer than 128`;
       const e = c((x as Record<string, unknown>)[k], '');
       if (e) return `${p}.${k}${e}`;
