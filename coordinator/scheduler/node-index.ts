@@ -153,18 +153,26 @@ export class NodeIndex {
    */
   idle(limit: number): NodeRecord[] {
     const out: NodeRecord[] = [];
+    // Heap positions to visit: one array for the walk, no pair of children allocated a node (issue 14, session 14).
+    const stack = this.walk;
     for (const s of this.shapes.values()) {
-      const stack = s.heap.length ? [0] : [];
+      const heap = s.heap;
+      stack.length = 0;
+      if (heap.length) stack.push(0);
       while (stack.length && out.length < limit) {
-        const e = s.heap[stack.pop()!];
+        const e = heap[stack.pop()!];
         // A heap's children are at least as loaded: below a busy entry, every node is busy.
         if (e.key >= 1) continue;
         if (freeCpus(e.node) > e.node.inflightTasks) out.push(e.node);
-        for (const c of [2 * e.pos + 1, 2 * e.pos + 2]) if (c < s.heap.length) stack.push(c);
+        const c = 2 * e.pos + 1;
+        if (c < heap.length) stack.push(c);
+        if (c + 1 < heap.length) stack.push(c + 1);
       }
     }
+    stack.length = 0;
     return out;
   }
+  private readonly walk: number[] = [];
 
   /** How many nodes of each kind (edge, browser) are in the index: the state API's totals without a walk. */
   readonly kinds = new Map<string, number>();
@@ -180,10 +188,15 @@ export class NodeIndex {
     return { nodes: page.map((e) => e.node), next };
   }
 
-  /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan. */
-  sample(k: number, random: () => number): NodeRecord[] {
-    return this.order.sample(k, random).map((e) => e.node);
+  /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan; into `out` (emptied first). */
+  sample(k: number, random: () => number, out: NodeRecord[] = []): NodeRecord[] {
+    const drawn = this.order.sample(k, random, this.drawn);
+    out.length = drawn.length;
+    for (let i = 0; i < drawn.length; i++) out[i] = drawn[i].node;
+    drawn.length = 0;
+    return out;
   }
+  private readonly drawn: Entry[] = [];
 
   /** Best-first walk of a shape's heap: the first entry in load order that fits. */
   private firstFitting(s: Shape, fits: (n: NodeRecord) => boolean, bound: Entry | null): Entry | null {

@@ -61,7 +61,7 @@ export class Rebalancer {
     this.last = now;
     const idle = this.index.idle(IDLE_LIMIT).filter(this.canTake);
     if (idle.length === 0) return;
-    const sample = this.index.sample(SAMPLE, this.random);
+    const sample = this.index.sample(SAMPLE, this.random, this.sampled);
     let tasks = 0;
     let cpus = 0;
     for (const n of sample) {
@@ -72,7 +72,7 @@ export class Rebalancer {
     const level = cpus > 0 ? tasks / cpus : 0;
     let want = 0;
     for (const n of idle) want += Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
-    if (want === 0) return;
+    if (want === 0) return void (sample.length = 0);
     let asked = false;
     // The sample is in random order: no node is favoured.
     for (const n of sample) {
@@ -86,7 +86,10 @@ export class Rebalancer {
       if (want === 0) break;
     }
     if (asked) this.stats.rounds++;
+    sample.length = 0;
   }
+  /** The round's sample, one array for every round (it holds up to SAMPLE nodes). */
+  private readonly sampled: NodeRecord[] = [];
 
   /**
    * Tasks a node holds past the level, never those its free CPUs run now.
