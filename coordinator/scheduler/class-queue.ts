@@ -28,9 +28,20 @@ export class ClassQueue {
   }
 }
 
+/**
+ * The last plain class's key, by its function id and resources object (a spec's resources are never written to,
+ * and admit shares one object per request): a job's tasks come in runs of one function, and the key, built
+ * by concatenation, was a new string of ~60 characters a task, flattened again by each Map lookup (issue 14, session 14).
+ */
+let lastFn: string | undefined;
+let lastResources: object | undefined;
+let lastKey = '';
+
 /** A task's scheduling class: tasks of one class are placed in order. */
 export function classKey(t: TaskRecord): string {
   const s = t.spec;
+  const plain = s.scheduling === undefined && !t.replicas;
+  if (plain && s.fnId === lastFn && s.resources === lastResources) return lastKey;
   let key: string = s.fnId;
   for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
   const sch = s.scheduling;
@@ -38,5 +49,10 @@ export function classKey(t: TaskRecord): string {
   else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
   // A replica that no free node may take must not hold up other tasks of its class.
   if (t.replicas) key += `|replica=${s.taskId}`;
+  if (plain) {
+    lastFn = s.fnId;
+    lastResources = s.resources;
+    lastKey = key;
+  }
   return key;
 }
