@@ -453,6 +453,10 @@ describe('checker toolkit', () => {
     expect(arr(num, 2)([1, 2, 3], 'p')).toBe('p: 3 items, more than 2');
     expect(dict(num, 2)({ a: 1, b: 'x' }, 'p')).toBe('p.b: expected a finite number');
     expect(dict(num, 2)([1], 'p')).toBe('p: expected an object');
+    // Own keys only are counted and checked (the dict walks them with for-in, issue 14).
+    expect(dict(num, 2)({ a: 1, b: 2, c: 3 }, 'p')).toBe('p: more than 2 keys');
+    expect(dict(num, 2)({ a: 1, ['k'.repeat(129)]: 2 }, 'p')).toBe('p: key longer than 128');
+    expect(dict(num, 2)(Object.assign(Object.create({ inherited: 'x', more: 1 }) as object, { a: 1, b: 2 }), 'p')).toBeNull();
     expect(obj({ a: num })(new Uint8Array(1), 'p')).toBe('p: expected an object');
     expect(obj({ a: num })({}, 'p')).toBe('p.a: expected a finite number');
     const t = tagged('k', { x: obj({ k: lit('x'), n: num }) });

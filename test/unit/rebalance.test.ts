@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeRecord } from '../helpers/node-record.js';
 import type { JobRecord, NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
+import { JoinOrder } from '../../coordinator/scheduler/join-order.js';
 import { ASK_MIN_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
 import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
 import type { Gcs } from '../../coordinator/gcs/gcs.js';
@@ -111,6 +112,45 @@ describe('work stealing: who is asked for what', () => {
     expect(r.total()).toBeGreaterThan(200);
     expect(r.asked.size).toBe(r.total());
     expect(r.asked.size).toBeLessThanOrEqual(1024);
+  });
+
+  it('the sample draws what a sample into a Set drew, from the same random numbers, into one array reused; the idle walk finds every idle node, again and again', () => {
+    const order = new JoinOrder<{ seq: number; slot: number }>();
+    const entries = Array.from({ length: 3000 }, (_, i) => ({ seq: i, slot: 0 }));
+    for (const e of entries) order.add(e);
+    // Holes where entries left (fewer than half: no compaction).
+    for (let i = 0; i < 3000; i += 3) order.remove(entries[i]);
+    // The sample before session 14 (issue 14): a Set of what was drawn, then an array of it.
+    const before = (k: number, random: () => number) => {
+      const out = new Set<{ seq: number }>();
+      for (let i = 0; i < k * 2 && out.size < k; i++) {
+        const e = entries[Math.floor(random() * 3000)];
+        if (e.seq % 3 !== 0) out.add(e);
+      }
+      return [...out];
+    };
+    const out: { seq: number; slot: number }[] = [];
+    for (const [k, seed] of [
+      [1024, 1],
+      [1024, 2],
+      [10, 3],
+      [2500, 4],
+      [1024, 5],
+    ]) {
+      const got = order.sample(k, seeded(seed), out);
+      expect(got).toBe(out);
+      expect(got).toEqual(before(k, seeded(seed)));
+      expect(new Set(got).size).toBe(got.length);
+    }
+    const r = new Rig();
+    const nodes = r.add(...Array.from({ length: 2000 }, (_, i) => node(`n${i}`, 1 + (i % 3), (i * 7919) % 5)));
+    const idle = nodes.filter((n) => n.resources.cpu! > n.inflightTasks);
+    expect(new Set(r.index.idle(10_000))).toEqual(new Set(idle));
+    expect(new Set(r.index.idle(10_000))).toEqual(new Set(idle));
+    const first = r.index.idle(100);
+    expect(first).toHaveLength(100);
+    expect(r.index.idle(100)).toEqual(first);
+    expect(first.every((n) => idle.includes(n))).toBe(true);
   });
 
   it('another coordinator (a link) idle beside the only node of a coordinator whose own jobs have nothing left to run: nothing is asked back; once one has, its link may take tasks', () => {
