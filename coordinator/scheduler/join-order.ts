@@ -64,30 +64,38 @@ export class JoinOrder<E extends Slotted<K>, K extends SlotKey = 'slot'> {
     return null;
   }
 
+  /** Up to `k` distinct entries drawn at random (`random` in [0, 1)), in the order drawn (a new array: tests and tools). */
+  sample(k: number, random: () => number): E[] {
+    const out: E[] = [];
+    this.sampleInto(k, random, out);
+    return out;
+  }
+
   /**
-   * Up to `k` distinct entries drawn at random (`random` in [0, 1)), into `out` (emptied first), in the order
-   * drawn. A slot drawn twice counts once: slots drawn this time carry this sample's stamp, so that a sample of
-   * 1,024 (the rebalancer's, every 100 ms of a job at 10,000 nodes) allocates nothing (issue 14, session 14:
-   * its Set and arrays were 35-105 bytes a task of such a job).
+   * As `sample`, into `out` from its start; answers how many. A slot drawn twice counts once: slots drawn this
+   * time carry this sample's stamp, so that the rebalancer's sample of 1,024 every 100 ms of a job allocates
+   * nothing (issue 14, session 14: its Set and arrays were 35-105 bytes a task of a job at 10,000 nodes). The
+   * caller empties what it read by writing null over it: setting an array's length to 0 gives V8's backing store
+   * away, and the next sample would allocate it again.
    */
-  sample(k: number, random: () => number, out: E[] = []): E[] {
-    out.length = 0;
+  sampleInto(k: number, random: () => number, out: (E | null)[]): number {
     const len = this.order.length;
-    if (len === 0) return out;
+    if (len === 0) return 0;
     if (this.drawn.length < len) this.drawn = new Uint32Array(Math.max(len, this.drawn.length * 2));
     if (++this.stamp === 0xffffffff) {
       this.drawn.fill(0);
       this.stamp = 1;
     }
-    for (let i = 0; i < k * 2 && out.length < k; i++) {
+    let n = 0;
+    for (let i = 0; i < k * 2 && n < k; i++) {
       const at = Math.floor(random() * len);
       const e = this.order[at];
       if (e && this.drawn[at] !== this.stamp) {
         this.drawn[at] = this.stamp;
-        out.push(e);
+        out[n++] = e;
       }
     }
-    return out;
+    return n;
   }
   /** Per slot, the stamp of the last sample that drew it. */
   private drawn = new Uint32Array(0);

@@ -188,15 +188,24 @@ export class NodeIndex {
     return { nodes: page.map((e) => e.node), next };
   }
 
-  /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan; into `out` (emptied first). */
-  sample(k: number, random: () => number, out: NodeRecord[] = []): NodeRecord[] {
-    const drawn = this.order.sample(k, random, this.drawn);
-    out.length = drawn.length;
-    for (let i = 0; i < drawn.length; i++) out[i] = drawn[i].node;
-    drawn.length = 0;
+  /** Up to `k` nodes drawn at random (`random` in [0, 1)), for sampling load without a scan (a new array: tests and tools). */
+  sample(k: number, random: () => number): NodeRecord[] {
+    const out: NodeRecord[] = [];
+    this.sampleInto(k, random, out);
     return out;
   }
-  private readonly drawn: Entry[] = [];
+
+  /** As `sample`, into `out` from its start, allocating nothing (join-order.ts sampleInto); answers how many. */
+  sampleInto(k: number, random: () => number, out: (NodeRecord | null)[]): number {
+    const drawn = this.drawn;
+    const n = this.order.sampleInto(k, random, drawn);
+    for (let i = 0; i < n; i++) {
+      out[i] = drawn[i]!.node;
+      drawn[i] = null;
+    }
+    return n;
+  }
+  private readonly drawn: (Entry | null)[] = [];
 
   /** Best-first walk of a shape's heap: the first entry in load order that fits. */
   private firstFitting(s: Shape, fits: (n: NodeRecord) => boolean, bound: Entry | null): Entry | null {

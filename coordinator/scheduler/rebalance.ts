@@ -61,10 +61,24 @@ export class Rebalancer {
     this.last = now;
     const idle = this.index.idle(IDLE_LIMIT).filter(this.canTake);
     if (idle.length === 0) return;
-    const sample = this.index.sample(SAMPLE, this.random, this.sampled);
+    const sample = this.sampled;
+    const count = this.index.sampleInto(SAMPLE, this.random, sample);
+    try {
+      this.askFor(idle, sample, count);
+    } finally {
+      // No node is kept past its round (one that left would stay reachable from here).
+      sample.fill(null, 0, count);
+    }
+  }
+  /** The round's sample, one array for every round (join-order.ts sampleInto). */
+  private readonly sampled: (NodeRecord | null)[] = [];
+
+  /** Asks the first `count` nodes of `sample` for what they hold past the sample's level, up to what the `idle` nodes lack. */
+  private askFor(idle: NodeRecord[], sample: readonly (NodeRecord | null)[], count: number): void {
     let tasks = 0;
     let cpus = 0;
-    for (const n of sample) {
+    for (let i = 0; i < count; i++) {
+      const n = sample[i]!;
       tasks += n.inflightTasks;
       cpus += freeCpus(n);
     }
@@ -72,10 +86,11 @@ export class Rebalancer {
     const level = cpus > 0 ? tasks / cpus : 0;
     let want = 0;
     for (const n of idle) want += Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
-    if (want === 0) return void (sample.length = 0);
+    if (want === 0) return;
     let asked = false;
     // The sample is in random order: no node is favoured.
-    for (const n of sample) {
+    for (let i = 0; i < count; i++) {
+      const n = sample[i]!;
       const spare = this.spare(n, level);
       if (spare <= 0 || spare * this.taskMs(n) < ASK_MIN_MS) continue;
       const k = Math.min(want, spare);
@@ -86,10 +101,7 @@ export class Rebalancer {
       if (want === 0) break;
     }
     if (asked) this.stats.rounds++;
-    sample.length = 0;
   }
-  /** The round's sample, one array for every round (it holds up to SAMPLE nodes). */
-  private readonly sampled: NodeRecord[] = [];
 
   /**
    * Tasks a node holds past the level, never those its free CPUs run now.
