@@ -67,9 +67,10 @@ async function main(): Promise<void> {
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });
-  // SCALE_COMPACT=1: the heap compaction after each burst that `tabmesh coordinator` runs (cli/heap.ts):
+  // The heap compaction after each burst that `tabmesh coordinator` and `npm start` run (cli/heap.ts), unless
+  // SCALE_COMPACT=0 (issue 14, session 14: the bench measures what users run; before, opt-in with SCALE_COMPACT=1):
   // its full GCs fall in the idle windows and the next job's GC figures; what it did goes to stderr at each probe.
-  const compactor = process.env.SCALE_COMPACT === '1' ? compactAfterBursts(gcsTaskCounts(running.coordinator.gcs)) : null;
+  const compactor = process.env.SCALE_COMPACT !== '0' ? compactAfterBursts(gcsTaskCounts(running.coordinator.gcs)) : null;
   let statsServerMax = 0;
   running.app.server.on('request', (req: { url?: string }, res: { once(e: 'finish', f: () => void): void }) => {
     if (!req.url?.startsWith('/api/stats')) return;

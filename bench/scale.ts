@@ -6,7 +6,8 @@
 //   SCALE_100K=0 npm run bench:scale              # skip the 100,000-task job
 //   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
 //   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
-//   SCALE_HEAP_GROWTH=20 npm run bench:scale      # the coordinator's heap growth as `tabmesh coordinator` sets it
+//   SCALE_HEAP_GROWTH=100 npm run bench:scale     # the coordinator's heap growth as `tabmesh coordinator` sets it
+//   SCALE_COMPACT=0 npm run bench:scale           # without the CLI's heap compaction after each burst (on by default)
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
