@@ -128,7 +128,7 @@ function saturated(n: NodeRecord, task: TaskRecord, ctx: PlacementContext): bool
 }
 
 /** Whether the task has a ref argument; by index: most tasks' args are the shared frozen empty list, which V8's `some` and `for...of` walk slowly (lineage.ts depsOf). */
-function hasRefArg(task: TaskRecord): boolean {
+export function hasRefArg(task: TaskRecord): boolean {
   const args = task.spec.args;
   for (let i = 0; i < args.length; i++) if (args[i].r !== undefined) return true;
   return false;

@@ -12,7 +12,7 @@
 // few nodes anyway (scheduler.ts TURN_NODES) and placement stays the exact
 // least loaded node (node-index.ts EXACT_BELOW).
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
-import { defaultPolicy } from './default-policy.js';
+import { defaultPolicy, hasRefArg } from './default-policy.js';
 import { freeCpus } from './node-index.js';
 import { policyOf } from './placement-rules.js';
 
@@ -27,7 +27,7 @@ export const PACK_ABOVE = 256;
  * (locality), actors and verified replicas are placed by their own rules.
  */
 export function packable(t: TaskRecord): boolean {
-  return policyOf(t) === defaultPolicy && !t.spec.actor && !t.replicas && !t.spec.args.some((a) => a.r !== undefined);
+  return policyOf(t) === defaultPolicy && !t.spec.actor && !t.replicas && !hasRefArg(t);
 }
 
 /** Whether `n` is below the threshold for a task of depth `depth` (tasks per CPU). */
