@@ -55,6 +55,11 @@ export class HeldObjects implements SubscriptionTable {
     return this.records.entries();
   }
 
+  /** Its readiness reached its waiters: a record whose handles all went meanwhile (see `released`) goes now. */
+  settled(id: ObjectId, r: HeldObject): void {
+    if (r.count === 0 && !r.told && r.task === null && r.small === null) this.records.delete(id);
+  }
+
   /** Its outputs' records, before their handles are counted (the Mesh tracks them next). */
   submitted(spec: TaskSpec): void {
     const n = spec.numReturns;

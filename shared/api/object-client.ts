@@ -37,11 +37,26 @@ export interface SubscriptionTable {
   /** Its subscription, made (not asked, not ready) if there was none. */
   open(id: ObjectId): Subscription;
   entries(): IterableIterator<[ObjectId, Subscription]>;
+  /** Its readiness reached everyone who waited: kept (a driver's record of what it holds) or forgotten. */
+  settled(id: ObjectId, s: Subscription): void;
+  readonly size: number;
 }
 
-/** A node's subscriptions. */
+/**
+ * A node's subscriptions, while someone waits (issue 14, session 14): a
+ * readiness delivered is forgotten, as the coordinator forgets a subscriber
+ * once it sent `ready`. The bytes then live in the store (or went to the task
+ * that asked); a later reader asks again. Before, a node kept every object it
+ * ever awaited, inline values included.
+ */
 export class OwnSubscriptions implements SubscriptionTable {
   private readonly subs = new Map<ObjectId, Subscription>();
+  get size(): number {
+    return this.subs.size;
+  }
+  settled(id: ObjectId): void {
+    this.subs.delete(id);
+  }
   get(id: ObjectId): Subscription | undefined {
     return this.subs.get(id);
   }
@@ -120,7 +135,12 @@ export class ObjectClient {
 
   /** Marks an object as ready locally (an own put): no subscription needed. */
   setReady(id: ObjectId, info: ReadyInfo): void {
-    this.resolveSub(this.subs.open(id), info);
+    this.resolveSub(id, this.subs.open(id), info);
+  }
+
+  /** Objects this client keeps a subscription (or a driver's record) of. */
+  get subscriptions(): number {
+    return this.subs.size;
   }
 
   /** Forgets that an object was ready (a transfer of it failed): the next whenReady asks the GCS again. */
@@ -138,16 +158,16 @@ export class ObjectClient {
     if (m.hash) info.hash = m.hash;
     if (m.failure) info.failure = m.failure;
     const s = this.subs.get(m.id);
-    if (!s) return; // released meanwhile
-    this.resolveSub(s, info);
+    if (!s) return; // released (or delivered and forgotten) meanwhile
+    this.resolveSub(m.id, s, info);
   }
 
-  private resolveSub(s: Subscription, info: ReadyInfo): void {
+  private resolveSub(id: ObjectId, s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;
-    if (w === null) return;
     s.waiters = null;
-    for (const f of w) f(info);
+    this.subs.settled(id, s);
+    if (w !== null) for (const f of w) f(info);
   }
 
   /** Fetches the bytes of a stored object through the coordinator's relay. */

@@ -165,6 +165,8 @@ describe("a driver's records of what it holds", () => {
     d.objects.onReady(ready(ref.id) as Extract<Msg, { t: 'ready' }>);
     expect((await got).size).toBe(1);
     expect(d.objects.waitingIds()).toEqual([]);
+    // Delivered, and no handle left: the record goes (it stayed for the driver's life before, session 14).
+    expect(d.held.size).toBe(0);
   });
 
   it('a failed transfer forgets readiness: the next get subscribes again', () => {

@@ -1,0 +1,55 @@
+// What a long-running mesh keeps (issue 14, session 14): per-task and
+// per-object state on the node, the driver and the coordinator goes with its
+// task, object or job. A real coordinator, real sockets, a real NodeRuntime
+// whose executors run in this thread. Counts of entries, not timings.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import type { ObjectRef } from '../../shared/api/ref.js';
+import type { WebSocketCtor } from '../../shared/api/socket.js';
+import { NodeRuntime } from '../../shared/node/runtime.js';
+import { inThread } from '../helpers/in-thread.js';
+
+const token = 'long-run-' + Math.random().toString(36).slice(2);
+let c: RunningCoordinator;
+let node: NodeRuntime;
+
+beforeAll(async () => {
+  c = await startCoordinator({ port: 0, memory: true, token });
+  node = new NodeRuntime(
+    { url: c.url, kind: 'edge', name: 'long-run', cpus: 2, storeBytes: 64 << 20 },
+    { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: inThread },
+  );
+  await node.ready;
+}, 60_000);
+
+afterAll(async () => {
+  await node?.close();
+  await c?.close();
+});
+
+describe('a node keeps no readiness of the objects its tasks awaited', () => {
+  it('300 tasks each get and wait on a small object, 20 read a large one: no subscription left on the node', async () => {
+    const mesh: Mesh = await connect({ url: c.url, token });
+    try {
+      const reader = mesh.remote(async (box: [ObjectRef<number>]) => {
+        await mesh.wait([box[0]]);
+        return (await mesh.get(box[0])) + 1;
+      });
+      const size = mesh.remote((b: Uint8Array) => b.byteLength);
+      const small = Array.from({ length: 300 }, (_, i) => mesh.put(i));
+      expect(await mesh.get(small.map((r) => reader.remote([r])))).toEqual(small.map((_, i) => i + 1));
+      // Over the inline threshold: the node subscribes, then fetches the bytes through the relay.
+      const large = Array.from({ length: 20 }, (_, i) => mesh.put(new Uint8Array(100_000 + i)));
+      expect(await mesh.get(large.map((r) => size.remote(r)))).toEqual(large.map((_, i) => 100_000 + i));
+      // Every object awaited was delivered: nothing waits, nothing is kept (it was 320 entries before).
+      expect(node.objects.waitingIds()).toEqual([]);
+      expect(node.objects.subscriptions).toBe(0);
+      mesh.free([...small, ...large]);
+    } finally {
+      await mesh.close();
+    }
+  }, 120_000);
+});
