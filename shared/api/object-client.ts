@@ -86,6 +86,8 @@ export class ObjectClient {
   private nextX = 1;
   private nextSync = 1;
   private readonly syncs = new Map<number, () => void>();
+  /** Barriers that count only when echoed (see `onReceipt`): dropped with the connection, never passed. */
+  private readonly receipts = new Map<number, () => void>();
   private closedWith: Error | null = null;
   /** Bytes received through the relay (for stats). */
   bytesIn = 0;
@@ -122,10 +124,28 @@ export class ObjectClient {
     });
   }
 
+  /**
+   * Calls `received` once the coordinator has handled everything sent before
+   * (the echo of a barrier); never if the connection goes first.
+   */
+  onReceipt(received: () => void): void {
+    if (this.closedWith) return;
+    const x = this.nextSync++;
+    this.receipts.set(x, received);
+    this.send({ t: 'sync', x });
+  }
+
   onSync(x: number): void {
     const f = this.syncs.get(x);
-    this.syncs.delete(x);
-    f?.();
+    if (f) {
+      this.syncs.delete(x);
+      return f();
+    }
+    const r = this.receipts.get(x);
+    if (r) {
+      this.receipts.delete(x);
+      r();
+    }
   }
 
   /** What is known of an object without asking. */
@@ -239,6 +259,7 @@ export class ObjectClient {
   private releaseSyncs(): void {
     const all = [...this.syncs.values()];
     this.syncs.clear();
+    this.receipts.clear();
     for (const f of all) f();
   }
 

@@ -9,8 +9,10 @@ import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
 import type { WebSocketCtor } from '../../shared/api/socket.js';
+import type { DriverCore } from '../../shared/api/driver.js';
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { inThread } from '../helpers/in-thread.js';
+import { until } from '../helpers/poll.js';
 
 const token = 'long-run-' + Math.random().toString(36).slice(2);
 let c: RunningCoordinator;
@@ -48,6 +50,37 @@ describe('a node keeps no readiness of the objects its tasks awaited', () => {
       expect(node.objects.waitingIds()).toEqual([]);
       expect(node.objects.subscriptions).toBe(0);
       mesh.free([...small, ...large]);
+    } finally {
+      await mesh.close();
+    }
+  }, 120_000);
+});
+
+describe('a driver keeps its submissions without outputs until the coordinator has them', () => {
+  it('200 tasks without outputs ran; the connection drops; the resumed driver sends none again and none runs twice', async () => {
+    const mesh: Mesh = await connect({ url: c.url, token });
+    const runs = globalThis as unknown as { zeroRuns: number };
+    runs.zeroRuns = 0;
+    try {
+      const bump = mesh.remote(
+        () => {
+          (globalThis as unknown as { zeroRuns: number }).zeroRuns++;
+        },
+        { numReturns: 0 },
+      );
+      const one = mesh.remote((i: number) => i);
+      for (let i = 0; i < 200; i++) bump.remote();
+      await until(() => runs.zeroRuns === 200, { what: () => `200 runs, ${runs.zeroRuns} so far` });
+      const held = (mesh.core as DriverCore).held;
+      // Kept for the job's life before (200 here).
+      await until(() => held.unreceived === 0, { what: () => `the coordinator's receipt, ${held.unreceived} kept` });
+      const driver = [...c.coordinator.sessions].find((s) => s.role === 'driver' && s.jobId === mesh.jobId)!;
+      const submitted = c.coordinator.gcs.stats.tasksSubmitted;
+      driver.ws.terminate();
+      // Resumed: the replay goes before this task, on the same connection.
+      expect(await mesh.get(one.remote(7))).toBe(7);
+      expect(c.coordinator.gcs.stats.tasksSubmitted - submitted).toBe(1);
+      expect(runs.zeroRuns).toBe(200);
     } finally {
       await mesh.close();
     }
