@@ -86,3 +86,23 @@ describe('a driver keeps its submissions without outputs until the coordinator h
     }
   }, 120_000);
 });
+
+describe("the coordinator's functions go with the jobs that use them", () => {
+  it('a function used by one job leaves the table at its end; one used by two stays until the second ends', async () => {
+    const fns = c.coordinator.gcs.functions;
+    const before = fns.size;
+    const a = await connect({ url: c.url, token });
+    const b = await connect({ url: c.url, token });
+    const shared = (x: number) => x * 2;
+    const own = (x: number) => x * 3;
+    expect(await a.get([a.remote(shared).remote(1), a.remote(own).remote(1)])).toEqual([2, 3]);
+    expect(await b.get(b.remote(shared).remote(2))).toBe(4);
+    expect(fns.size).toBe(before + 2);
+    await a.close();
+    // The job ends when its driver says goodbye; only the function no other job uses goes (both stayed for good before).
+    await until(() => fns.size === before + 1, { what: () => `${fns.size - before} functions left` });
+    expect(await b.get(b.remote(shared).remote(3))).toBe(6);
+    await b.close();
+    await until(() => fns.size === before, { what: () => `${fns.size - before} functions left` });
+  }, 60_000);
+});
