@@ -95,10 +95,12 @@ describe('compactAfterBursts', () => {
     expect(collect).toHaveBeenCalledTimes(4);
   });
 
-  it('a full GC that holds the loop over COMPACT_MAX_PAUSE_MS ends the series; the compacting one only after a short last one', () => {
+  it('a full GC that holds the loop over COMPACT_MAX_PAUSE_MS ends the series, and no series runs while the heap is that large; the compacting one only after a short last one', () => {
     vi.useFakeTimers();
     let now = 0;
     let ended = 0;
+    const MB = 1 << 20;
+    let heap = 400 * MB;
     let pauseMs = COMPACT_MAX_PAUSE_MS + 10; // a large heap: every full GC this long
     const collect = vi.fn((_compact: boolean) => {
       now += pauseMs;
@@ -110,6 +112,7 @@ describe('compactAfterBursts', () => {
       () => false,
       COMPACT_GAP_MS,
       () => now,
+      () => heap,
     );
     ended = COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
@@ -117,7 +120,15 @@ describe('compactAfterBursts', () => {
     // One GC, then nothing more: neither the other COMPACT_COLLECTIONS - 1 nor the compacting one.
     expect(collect.mock.calls.map((a) => a[0])).toEqual([false]);
     expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 0, heapCompactionGcs: 1, heapCompactionMaxGcMs: pauseMs });
-    // Full GCs under the bound but the last over half of it: the whole series, without the compacting GC.
+    expect(c.stats().heapCompactionMsPerMb).toBeCloseTo(pauseMs / 400, 3);
+    // The next burst on a heap as large: at the rate measured its first GC would stall the loop as long: no series (it ran one a burst before).
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    expect(c.stats()).toMatchObject({ heapCompactionsSkipped: 1, heapCompactionsCut: 1 });
+    // Half the heap (nodes left): 30 ms expected, the series runs. Full GCs under the bound but the last over half of it:
+    // the whole series, without the compacting GC.
+    heap = 200 * MB;
     pauseMs = COMPACT_MAX_PAUSE_MS / 2 + 5;
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(60_000);
