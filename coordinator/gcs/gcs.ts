@@ -149,8 +149,8 @@ export class Gcs {
    * The job ended: its function rows go (those of other jobs stay, even of the
    * same functions), and a function no running job uses leaves the table
    * (issue 14, session 14: it was kept for the coordinator's life). Those of
-   * its tasks still on record stay: a detached actor's constructor, run again
-   * at a restart.
+   * its tasks still on record stay for good: a detached actor's constructor,
+   * run again at a restart.
    */
   dropJobFunctions(job: JobRecord): void {
     const rows = this.storage.durable && !job.guest;
@@ -159,7 +159,10 @@ export class Gcs {
     for (const fn of takeFunctions(job)) {
       if (rows) this.storage.delete('functions', functionKey(job.id, fn), job.id);
       const f = this.functions.get(fn);
-      if (f && --f.jobs <= 0 && !kept?.has(fn)) this.functions.delete(fn);
+      if (!f || --f.jobs > 0) continue;
+      // A task of the ended job still on record holds it for good, as a job would (no other job's end may take it).
+      if (kept?.has(fn)) f.jobs = 1;
+      else this.functions.delete(fn);
     }
   }
 
