@@ -45,6 +45,8 @@ export const COMPACT_COLLECTIONS = 40;
  * cost) took at most half of it.
  */
 export const COMPACT_MAX_PAUSE_MS = 50;
+/** At most this many bursts in a row go without a series because their heap's first GC would be too long (then one measures again). */
+export const COMPACT_SKIPS_IN_A_ROW = 7;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 /** The young generation is back to its start size when its semi-spaces take at most this much (V8 starts at 1 MiB). */
@@ -130,6 +132,8 @@ export function compactAfterBursts(
   };
   /** The lowest full-GC pause per byte of heap measured so far, 0 before any (a loaded machine only makes it longer). */
   let msPerByte = 0;
+  /** Bursts in a row after which no series ran. */
+  let skipped = 0;
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -189,8 +193,12 @@ export function compactAfterBursts(
     if (ended - compactedAt >= COMPACT_AFTER_TASKS) {
       compactedAt = ended;
       // Even at the best rate seen, the first GC would stall the loop (10,000 nodes' sessions): keep what there is.
-      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS) st.heapCompactionsSkipped++;
-      else compact(ended);
+      // Every COMPACT_SKIPS_IN_A_ROW-th such burst runs anyway: a rate measured on a loaded machine must not skip them for good.
+      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS && ++skipped % (COMPACT_SKIPS_IN_A_ROW + 1) !== 0) st.heapCompactionsSkipped++;
+      else {
+        skipped = 0;
+        compact(ended);
+      }
     }
   }, everyMs);
   timer.unref();
