@@ -1,7 +1,7 @@
 // V8 heap of the coordinator process (issue 14; docs/decisions.md "The
 // coordinator's heap grows by a bounded step" and "The coordinator gives its
 // heap back once a burst of tasks is over").
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
@@ -45,6 +45,8 @@ export const COMPACT_COLLECTIONS = 40;
  * cost) took at most half of it.
  */
 export const COMPACT_MAX_PAUSE_MS = 50;
+/** At most this many bursts in a row go without a series because their heap's first GC would be too long (then one measures again). */
+export const COMPACT_SKIPS_IN_A_ROW = 7;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 /** The young generation is back to its start size when its semi-spaces take at most this much (V8 starts at 1 MiB). */
@@ -81,6 +83,10 @@ export type CompactionStats = {
   heapCompactionMs: number;
   /** The pause of its last GC, the one that moves every live object of the old generation into as few pages as it fills (ms). */
   heapCompactionLastGcMs: number;
+  /** Bursts after which no series ran: at the lowest pause per MB seen, a full GC of the heap would hold the loop over COMPACT_MAX_PAUSE_MS. */
+  heapCompactionsSkipped: number;
+  /** The lowest pause of a full GC per MB of heap it started from, of those the series ran (ms; 0: none yet). */
+  heapCompactionMsPerMb: number;
 };
 
 export interface Compactor {
@@ -109,6 +115,7 @@ export function compactAfterBursts(
   settled: () => boolean = youngSettled,
   gapMs = COMPACT_GAP_MS,
   clock: () => number = () => performance.now(),
+  heapBytes: () => number = () => getHeapStatistics().used_heap_size,
 ): Compactor {
   let compactedAt = counts.ended();
   let last = compactedAt;
@@ -120,7 +127,13 @@ export function compactAfterBursts(
     heapCompactionGcs: 0,
     heapCompactionMs: 0,
     heapCompactionLastGcMs: 0,
+    heapCompactionsSkipped: 0,
+    heapCompactionMsPerMb: 0,
   };
+  /** The lowest full-GC pause per byte of heap measured so far, 0 before any (a loaded machine only makes it longer). */
+  let msPerByte = 0;
+  /** Bursts in a row after which no series ran. */
+  let skipped = 0;
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -138,10 +151,15 @@ export function compactAfterBursts(
         st.heapCompactionsStopped++;
         return;
       }
+      const bytes = heapBytes();
       const p0 = clock();
       collect(false);
       gcs++;
       lastPause = ms(p0);
+      if (bytes > 0 && lastPause > 0 && (msPerByte === 0 || lastPause / bytes < msPerByte)) {
+        msPerByte = lastPause / bytes;
+        st.heapCompactionMsPerMb = Math.round(msPerByte * (1 << 20) * 1000) / 1000;
+      }
       maxPause = Math.max(maxPause, lastPause);
       st.heapCompactionMaxGcMs = maxPause;
       if (maxPause > COMPACT_MAX_PAUSE_MS) {
@@ -174,7 +192,13 @@ export function compactAfterBursts(
     if (!quiet || series) return;
     if (ended - compactedAt >= COMPACT_AFTER_TASKS) {
       compactedAt = ended;
-      compact(ended);
+      // Even at the best rate seen, the first GC would stall the loop (10,000 nodes' sessions): keep what there is.
+      // Every COMPACT_SKIPS_IN_A_ROW-th such burst runs anyway: a rate measured on a loaded machine must not skip them for good.
+      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS && ++skipped % (COMPACT_SKIPS_IN_A_ROW + 1) !== 0) st.heapCompactionsSkipped++;
+      else {
+        skipped = 0;
+        compact(ended);
+      }
     }
   }, everyMs);
   timer.unref();

@@ -60,9 +60,12 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   error: (c, s, m) => {
     c.gcs.event('client-error', `${s.label} reported ${m.code}: ${m.message}`);
   },
-  fn: (c, _s, m) => {
+  fn: (c, s, m) => {
     if (functionIdOf(m.f) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
-    if (!c.gcs.functions.has(m.f.fnId)) c.gcs.addFunction({ ...m.f, ewmaMs: -1, runs: 0 });
+    const f = c.gcs.functions.get(m.f.fnId) ?? c.gcs.addFunction(m.f);
+    // A driver's function is its job's from now on (it leaves with the job's end, even if no task named it).
+    const job = s.jobId ? c.gcs.jobs.get(s.jobId) : undefined;
+    if (job?.state === 'running') c.gcs.jobUses(job, f);
   },
   submit: (c, s, m) => {
     const spec = m.spec;

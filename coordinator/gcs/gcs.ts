@@ -5,6 +5,7 @@ import { isArtifactObject, type FunctionId, type JobId, type NodeId, type Object
 import type { GcsStorage } from './storage.js';
 import { TaskTable, type TaskTableView } from './task-table.js';
 import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, TaskRecord } from './tables.js';
+import type { FunctionSource } from '../../shared/protocol/messages.js';
 import { idShard, ShardedMap } from '../id-shards.js';
 import { takeFunctions, usesFunction } from '../jobs/job-tasks.js';
 
@@ -107,14 +108,16 @@ export class Gcs {
   /** Function rows read from storage (at a restart, or a mesh coordinator's takeover of a job); known functions keep their run times. */
   functionsRead(rows: Iterable<Uint8Array>): void {
     for (const row of rows) {
-      const f = rowPackr.unpack(row) as FunctionRecord;
-      if (!this.functions.has(f.fnId)) this.functions.set(f.fnId, { ...f, ewmaMs: -1, runs: 0 });
+      const f = rowPackr.unpack(row) as FunctionSource;
+      if (!this.functions.has(f.fnId)) this.addFunction(f);
     }
   }
 
-  /** In memory only: a function's row is written for each job that submits a task of it (jobUses). */
-  addFunction(f: FunctionRecord): void {
+  /** In memory only: a function's row is written for each job that uses it (jobUses). */
+  addFunction(src: FunctionSource): FunctionRecord {
+    const f: FunctionRecord = { fnId: src.fnId, kind: src.kind, name: src.name, source: src.source, env: src.env, ewmaMs: -1, runs: 0, jobs: 0 };
     this.functions.set(f.fnId, f);
+    return f;
   }
 
   /**
@@ -125,7 +128,9 @@ export class Gcs {
    * end takes another's.
    */
   jobUses(job: JobRecord, f: FunctionRecord): void {
-    if (!this.storage.durable || job.guest || !usesFunction(job, f.fnId)) return;
+    if (!usesFunction(job, f.fnId)) return;
+    f.jobs++;
+    if (!this.storage.durable || job.guest) return;
     this.storage.put(
       'functions',
       functionKey(job.id, f.fnId),
@@ -134,10 +139,31 @@ export class Gcs {
     );
   }
 
-  /** The job ended: its function rows go (those of other jobs stay, even of the same functions). */
+  /** A function row of `job` was read back (recovery): the job uses it, as if it had named it here. */
+  functionRowRead(job: JobRecord, fn: FunctionId): void {
+    const f = this.functions.get(fn);
+    if (usesFunction(job, fn) && f) f.jobs++;
+  }
+
+  /**
+   * The job ended: its function rows go (those of other jobs stay, even of the
+   * same functions), and a function no running job uses leaves the table
+   * (issue 14, session 14: it was kept for the coordinator's life). Those of
+   * its tasks still on record stay for good: a detached actor's constructor,
+   * run again at a restart.
+   */
   dropJobFunctions(job: JobRecord): void {
-    if (job.guest) return;
-    for (const fn of takeFunctions(job)) this.storage.delete('functions', functionKey(job.id, fn), job.id);
+    const rows = this.storage.durable && !job.guest;
+    let kept: Set<FunctionId> | undefined;
+    for (const t of job.tasks) (kept ??= new Set()).add(t.spec.fnId);
+    for (const fn of takeFunctions(job)) {
+      if (rows) this.storage.delete('functions', functionKey(job.id, fn), job.id);
+      const f = this.functions.get(fn);
+      if (!f || --f.jobs > 0) continue;
+      // A task of the ended job still on record holds it for good, as a job would (no other job's end may take it).
+      if (kept?.has(fn)) f.jobs = 1;
+      else this.functions.delete(fn);
+    }
   }
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */

@@ -9,7 +9,6 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
-import { usesFunction } from '../jobs/job-tasks.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
@@ -229,7 +228,7 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
       continue;
     }
     gcs.functionsRead([row]);
-    usesFunction(job, key.slice(dot + 1) as FunctionId);
+    gcs.functionRowRead(job, key.slice(dot + 1) as FunctionId);
   }
 }
 

@@ -140,7 +140,7 @@ export interface JobRecord {
   firstError?: { name: string; message: string; functionName: string } | null;
   /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
   endReason?: string;
-  /** Functions this job's row was written (or read back) for: they go with the job (Gcs.jobUses). */
+  /** Functions this job uses (its tasks or its driver named them), with their rows where durable: they go with the job (Gcs.jobUses). */
   fnRows?: Set<FunctionId>;
 }
 
@@ -148,6 +148,8 @@ export interface FunctionRecord extends FunctionSource {
   /** EWMA of run time in ms, reported by nodes. */
   ewmaMs: number;
   runs: number;
+  /** Jobs that use it (JobRecord.fnRows): it leaves the table when the last of them ends (Gcs.dropJobFunctions). */
+  jobs: number;
 }
 
 export interface EventRecord {

@@ -70,7 +70,7 @@ export class GuestJobs {
     const spec = m.spec;
     if (m.fn && !c.gcs.functions.has(m.fn.fnId)) {
       if (functionIdOf(m.fn) !== m.fn.fnId) return this.refuse(spec.taskId, spec.attempt, `function id ${m.fn.fnId} does not match its source`);
-      c.gcs.addFunction({ ...m.fn, ewmaMs: -1, runs: 0 });
+      c.gcs.addFunction(m.fn);
     }
     const own = c.gcs.jobs.get(spec.jobId);
     if (own && own.state === 'running' && !own.guest && c.jobs.mesh) {

@@ -52,6 +52,8 @@ export class DriverCore implements MeshCore, DriverContext {
   private readonly gate = new HashGate((m) => this.outbox.push(m));
   private submitIndex = 0;
   private putIndex = 0;
+  /** A barrier for this turn's submissions without outputs is on its way (askReceipt). */
+  private receiptAsked = false;
   /** Prints tasks' console output, a line many tasks print alike only once per window. */
   readonly output = new OutputDeduper();
   onLog: (m: MsgOf<'output'>) => void = (m) => this.output.push(m);
@@ -95,7 +97,10 @@ export class DriverCore implements MeshCore, DriverContext {
     this.parentTask = rootTaskId(this.jobId);
     this.inlineMax = m.inlineMax;
     this.ice = m.ice;
-    if (resumed) this.resume.replay((x) => this.outbox.push(x), this.objects, this.ownLarge);
+    if (resumed) {
+      this.resume.replay((x) => this.outbox.push(x), this.objects, this.ownLarge);
+      this.askReceipt();
+    }
   }
 
   private usePeers(factory: PeerFactory): void {
@@ -176,6 +181,18 @@ export class DriverCore implements MeshCore, DriverContext {
   submit(spec: TaskSpec): void {
     this.held.submitted(spec);
     this.push({ t: 'submit', spec });
+    if (spec.numReturns === 0) this.askReceipt();
+  }
+
+  /** A barrier behind this turn's submissions without outputs: once echoed, a resume need not send them (HeldObjects.noOutputs). */
+  private askReceipt(): void {
+    if (this.receiptAsked) return;
+    this.receiptAsked = true;
+    queueMicrotask(() => {
+      this.receiptAsked = false;
+      const mark = this.held.unreceivedMark();
+      if (mark >= 0) this.objects.onReceipt(() => this.held.received(mark));
+    });
   }
 
   put(id: ObjectId, value: EncodedValue): void {

@@ -34,8 +34,17 @@ class HeldObject implements Subscription {
 
 export class HeldObjects implements SubscriptionTable {
   private readonly records = new Map<ObjectId, HeldObject>();
-  /** Submissions without outputs: none of their handles can tell when they are done, so a resume sends them again. */
+  /**
+   * Submissions without outputs that the coordinator may not have yet: no
+   * handle tells when they end, so each is kept until the coordinator has
+   * handled it (`received`), and a resume sends those again (issue 14, session
+   * 14). Before, they were kept for the job's life, and every resume ran again
+   * those that had ended (their records go when they end).
+   */
   private readonly noOutputs: TaskSpec[] = [];
+  /** How many went into and out of `noOutputs` since the start. */
+  private noOutputsIn = 0;
+  private noOutputsOut = 0;
 
   get size(): number {
     return this.records.size;
@@ -55,11 +64,17 @@ export class HeldObjects implements SubscriptionTable {
     return this.records.entries();
   }
 
+  /** Its readiness reached its waiters: a record whose handles all went meanwhile (see `released`) goes now. */
+  settled(id: ObjectId, r: HeldObject): void {
+    if (r.count === 0 && !r.told && r.task === null && r.small === null) this.records.delete(id);
+  }
+
   /** Its outputs' records, before their handles are counted (the Mesh tracks them next). */
   submitted(spec: TaskSpec): void {
     const n = spec.numReturns;
     if (n === 0) {
       this.noOutputs.push(spec);
+      this.noOutputsIn++;
       return;
     }
     const task: Submission = { spec, live: n };
@@ -115,6 +130,24 @@ export class HeldObjects implements SubscriptionTable {
       if (r.told) out.push(id);
     }
     return out;
+  }
+
+  /** Where the submissions without outputs stand now: a mark for `received`; -1 when none waits. */
+  unreceivedMark(): number {
+    return this.noOutputs.length ? this.noOutputsIn : -1;
+  }
+
+  /** The coordinator has handled everything sent before `mark` was taken: those submissions without outputs are its. */
+  received(mark: number): void {
+    const n = mark - this.noOutputsOut;
+    if (n <= 0) return;
+    this.noOutputs.splice(0, n);
+    this.noOutputsOut = mark;
+  }
+
+  /** Submissions without outputs not yet known to be the coordinator's. */
+  get unreceived(): number {
+    return this.noOutputs.length;
   }
 
   /** The small puts still held, to put again on a resume. */

@@ -37,11 +37,26 @@ export interface SubscriptionTable {
   /** Its subscription, made (not asked, not ready) if there was none. */
   open(id: ObjectId): Subscription;
   entries(): IterableIterator<[ObjectId, Subscription]>;
+  /** Its readiness reached everyone who waited: kept (a driver's record of what it holds) or forgotten. */
+  settled(id: ObjectId, s: Subscription): void;
+  readonly size: number;
 }
 
-/** A node's subscriptions. */
+/**
+ * A node's subscriptions, while someone waits (issue 14, session 14): a
+ * readiness delivered is forgotten, as the coordinator forgets a subscriber
+ * once it sent `ready`. The bytes then live in the store (or went to the task
+ * that asked); a later reader asks again. Before, a node kept every object it
+ * ever awaited, inline values included.
+ */
 export class OwnSubscriptions implements SubscriptionTable {
   private readonly subs = new Map<ObjectId, Subscription>();
+  get size(): number {
+    return this.subs.size;
+  }
+  settled(id: ObjectId): void {
+    this.subs.delete(id);
+  }
   get(id: ObjectId): Subscription | undefined {
     return this.subs.get(id);
   }
@@ -71,6 +86,8 @@ export class ObjectClient {
   private nextX = 1;
   private nextSync = 1;
   private readonly syncs = new Map<number, () => void>();
+  /** Barriers that count only when echoed (see `onReceipt`): dropped with the connection, never passed. */
+  private readonly receipts = new Map<number, () => void>();
   private closedWith: Error | null = null;
   /** Bytes received through the relay (for stats). */
   bytesIn = 0;
@@ -107,10 +124,28 @@ export class ObjectClient {
     });
   }
 
+  /**
+   * Calls `received` once the coordinator has handled everything sent before
+   * (the echo of a barrier); never if the connection goes first.
+   */
+  onReceipt(received: () => void): void {
+    if (this.closedWith) return;
+    const x = this.nextSync++;
+    this.receipts.set(x, received);
+    this.send({ t: 'sync', x });
+  }
+
   onSync(x: number): void {
     const f = this.syncs.get(x);
-    this.syncs.delete(x);
-    f?.();
+    if (f) {
+      this.syncs.delete(x);
+      return f();
+    }
+    const r = this.receipts.get(x);
+    if (r) {
+      this.receipts.delete(x);
+      r();
+    }
   }
 
   /** What is known of an object without asking. */
@@ -120,7 +155,12 @@ export class ObjectClient {
 
   /** Marks an object as ready locally (an own put): no subscription needed. */
   setReady(id: ObjectId, info: ReadyInfo): void {
-    this.resolveSub(this.subs.open(id), info);
+    this.resolveSub(id, this.subs.open(id), info);
+  }
+
+  /** Objects this client keeps a subscription (or a driver's record) of. */
+  get subscriptions(): number {
+    return this.subs.size;
   }
 
   /** Forgets that an object was ready (a transfer of it failed): the next whenReady asks the GCS again. */
@@ -138,16 +178,16 @@ export class ObjectClient {
     if (m.hash) info.hash = m.hash;
     if (m.failure) info.failure = m.failure;
     const s = this.subs.get(m.id);
-    if (!s) return; // released meanwhile
-    this.resolveSub(s, info);
+    if (!s) return; // released (or delivered and forgotten) meanwhile
+    this.resolveSub(m.id, s, info);
   }
 
-  private resolveSub(s: Subscription, info: ReadyInfo): void {
+  private resolveSub(id: ObjectId, s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;
-    if (w === null) return;
     s.waiters = null;
-    for (const f of w) f(info);
+    this.subs.settled(id, s);
+    if (w !== null) for (const f of w) f(info);
   }
 
   /** Fetches the bytes of a stored object through the coordinator's relay. */
@@ -219,6 +259,7 @@ export class ObjectClient {
   private releaseSyncs(): void {
     const all = [...this.syncs.values()];
     this.syncs.clear();
+    this.receipts.clear();
     for (const f of all) f();
   }
 

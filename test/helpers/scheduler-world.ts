@@ -6,7 +6,7 @@ import type { Session } from '../../coordinator/session.js';
 import { Gcs } from '../../coordinator/gcs/gcs.js';
 import { Holders } from '../../coordinator/objects/holders.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
-import type { FunctionRecord, NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
+import type { NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
 import { childTaskId, functionId, newJobId, putObjectId, rootTaskId, type FunctionId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Arg, Scheduling, TaskSpec } from '../../shared/protocol/messages.js';
@@ -54,8 +54,9 @@ export class World {
 
   addFunction(source: string, timing?: { ewmaMs: number; runs: number }): FunctionId {
     const fnId = functionId('function', source);
-    const f: FunctionRecord = { fnId, kind: 'function', name: 'work', source, ewmaMs: timing?.ewmaMs ?? -1, runs: timing?.runs ?? 0 };
-    this.gcs.addFunction(f);
+    const f = this.gcs.addFunction({ fnId, kind: 'function', name: 'work', source });
+    f.ewmaMs = timing?.ewmaMs ?? -1;
+    f.runs = timing?.runs ?? 0;
     return fnId;
   }
 

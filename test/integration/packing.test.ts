@@ -9,20 +9,12 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/ser
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { WebSocketCtor } from '../../shared/api/socket.js';
-import { ExecutorCore } from '../../shared/executor/core.js';
-import type { ToExecutor } from '../../shared/executor/protocol.js';
-import type { SpawnExecutor } from '../../shared/node/executors.js';
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { PACK_ABOVE } from '../../coordinator/scheduler/packing.js';
+import { inThread } from '../helpers/in-thread.js';
 
 const NODES = PACK_ABOVE + 44;
 const token = 'packing-' + Math.random().toString(36).slice(2);
-
-const inThread: SpawnExecutor = (_index, onMessage) => {
-  let toCore: (m: ToExecutor) => void = () => {};
-  new ExecutorCore({ post: (m) => queueMicrotask(() => onMessage(m)), onMessage: (h) => (toCore = h) });
-  return { post: (m) => queueMicrotask(() => toCore(m)), terminate: () => (toCore = () => {}) };
-};
 
 let c: RunningCoordinator;
 let mesh: Mesh;

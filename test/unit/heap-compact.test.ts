@@ -6,7 +6,15 @@
 // a burst runs, after a small one, or again for the same burst; new work stops
 // them (and the compacting one with them).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMPACT_AFTER_TASKS, COMPACT_CHECK_MS, COMPACT_COLLECTIONS, COMPACT_GAP_MS, COMPACT_MAX_PAUSE_MS, compactAfterBursts } from '../../cli/heap.js';
+import {
+  COMPACT_AFTER_TASKS,
+  COMPACT_CHECK_MS,
+  COMPACT_COLLECTIONS,
+  COMPACT_GAP_MS,
+  COMPACT_MAX_PAUSE_MS,
+  COMPACT_SKIPS_IN_A_ROW,
+  compactAfterBursts,
+} from '../../cli/heap.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -95,10 +103,12 @@ describe('compactAfterBursts', () => {
     expect(collect).toHaveBeenCalledTimes(4);
   });
 
-  it('a full GC that holds the loop over COMPACT_MAX_PAUSE_MS ends the series; the compacting one only after a short last one', () => {
+  it('a full GC that holds the loop over COMPACT_MAX_PAUSE_MS ends the series, and no series runs while the heap is that large; the compacting one only after a short last one', () => {
     vi.useFakeTimers();
     let now = 0;
     let ended = 0;
+    const MB = 1 << 20;
+    let heap = 400 * MB;
     let pauseMs = COMPACT_MAX_PAUSE_MS + 10; // a large heap: every full GC this long
     const collect = vi.fn((_compact: boolean) => {
       now += pauseMs;
@@ -110,6 +120,7 @@ describe('compactAfterBursts', () => {
       () => false,
       COMPACT_GAP_MS,
       () => now,
+      () => heap,
     );
     ended = COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
@@ -117,26 +128,46 @@ describe('compactAfterBursts', () => {
     // One GC, then nothing more: neither the other COMPACT_COLLECTIONS - 1 nor the compacting one.
     expect(collect.mock.calls.map((a) => a[0])).toEqual([false]);
     expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 0, heapCompactionGcs: 1, heapCompactionMaxGcMs: pauseMs });
-    // Full GCs under the bound but the last over half of it: the whole series, without the compacting GC.
+    expect(c.stats().heapCompactionMsPerMb).toBeCloseTo(pauseMs / 400, 3);
+    // The next burst on a heap as large: at the rate measured its first GC would stall the loop as long: no series (it ran one a burst before).
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    expect(c.stats()).toMatchObject({ heapCompactionsSkipped: 1, heapCompactionsCut: 1 });
+    // So for COMPACT_SKIPS_IN_A_ROW bursts in a row; the next one measures again (its first GC, cut again here).
+    for (let i = 1; i < COMPACT_SKIPS_IN_A_ROW; i++) {
+      ended += COMPACT_AFTER_TASKS;
+      vi.advanceTimersByTime(60_000);
+    }
+    expect(collect).toHaveBeenCalledTimes(1);
+    expect(c.stats().heapCompactionsSkipped).toBe(COMPACT_SKIPS_IN_A_ROW);
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(60_000);
+    expect(collect).toHaveBeenCalledTimes(2);
+    expect(c.stats()).toMatchObject({ heapCompactionsSkipped: COMPACT_SKIPS_IN_A_ROW, heapCompactionsCut: 2 });
+    collect.mockClear();
+    // Half the heap (nodes left): 30 ms expected, the series runs. Full GCs under the bound but the last over half of it:
+    // the whole series, without the compacting GC.
+    heap = 200 * MB;
     pauseMs = COMPACT_MAX_PAUSE_MS / 2 + 5;
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(60_000);
-    expect(collect).toHaveBeenCalledTimes(1 + COMPACT_COLLECTIONS);
+    expect(collect).toHaveBeenCalledTimes(COMPACT_COLLECTIONS);
     expect(collect.mock.calls.some((a) => a[0] === true)).toBe(false);
-    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 1, heapCompactionLastGcMs: 0 });
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 2, heapCompactions: 1, heapCompactionLastGcMs: 0 });
     // A long first one (the garbage), short ones after it: the series, then the compacting GC.
     pauseMs = COMPACT_MAX_PAUSE_MS - 5;
     collect.mockImplementationOnce(() => (now += pauseMs)).mockImplementation(() => (now += 5));
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(60_000);
     expect(collect).toHaveBeenLastCalledWith(true);
-    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 2, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: pauseMs });
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 2, heapCompactions: 2, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: pauseMs });
     // Short ones: the series, then the compacting GC.
     pauseMs = 5;
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(60_000);
     expect(collect).toHaveBeenLastCalledWith(true);
-    expect(c.stats()).toMatchObject({ heapCompactionsCut: 1, heapCompactions: 3, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: 5 });
+    expect(c.stats()).toMatchObject({ heapCompactionsCut: 2, heapCompactions: 3, heapCompactionLastGcMs: 5, heapCompactionMaxGcMs: 5 });
     c.stop();
   });
 

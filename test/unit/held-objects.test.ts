@@ -120,6 +120,30 @@ describe("a driver's records of what it holds", () => {
     expect(submits.map((m) => m.spec.taskId)).toEqual([plain.taskId, none.taskId]);
   });
 
+  it('a task without outputs is sent again until the echo of a barrier sent after it; a barrier lost with the connection keeps it', () => {
+    const d = driver();
+    const a = spec(0);
+    const b = spec(0);
+    d.submit(a);
+    const lost = d.held.unreceivedMark();
+    d.objects.onReceipt(() => d.held.received(lost));
+    d.objects.failTransfers(new Error('connection lost')); // its echo never comes
+    d.submit(b);
+    const submits = () =>
+      d
+        .replay()
+        .filter((m): m is Extract<Msg, { t: 'submit' }> => m.t === 'submit')
+        .map((m) => m.spec.taskId);
+    expect(submits()).toEqual([a.taskId, b.taskId]);
+    const mark = d.held.unreceivedMark();
+    d.objects.onReceipt(() => d.held.received(mark));
+    const sync = d.sent.filter((m): m is Extract<Msg, { t: 'sync' }> => m.t === 'sync').at(-1)!;
+    d.objects.onSync(sync.x);
+    expect(submits()).toEqual([]);
+    expect(d.held.unreceived).toBe(0);
+    expect(d.held.unreceivedMark()).toBe(-1);
+  });
+
   it('a small put is put again on a resume while held, and not once released', () => {
     const d = driver();
     const id = putObjectId(root, 0);
@@ -165,6 +189,8 @@ describe("a driver's records of what it holds", () => {
     d.objects.onReady(ready(ref.id) as Extract<Msg, { t: 'ready' }>);
     expect((await got).size).toBe(1);
     expect(d.objects.waitingIds()).toEqual([]);
+    // Delivered, and no handle left: the record goes (it stayed for the driver's life before, session 14).
+    expect(d.held.size).toBe(0);
   });
 
   it('a failed transfer forgets readiness: the next get subscribes again', () => {

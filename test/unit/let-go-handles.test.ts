@@ -33,7 +33,7 @@ afterEach(async () => {
 function coordinator(): Coordinator {
   const co = new Coordinator({ storage: new MemoryStorage() });
   made.push(co);
-  co.gcs.addFunction({ ...fn, fnId, ewmaMs: -1, runs: 0 });
+  co.gcs.addFunction({ ...fn, fnId });
   return co;
 }
 
