@@ -44,14 +44,20 @@ const READMIT_MAX = 3;
 /**
  * Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. A data
  * channel's chunks of a few leaves (a tab's: raw-peer.ts channelChunkBytes) are smaller than a run: its
- * runs and window stay a data channel's.
+ * window stays a data channel's, its runs whole messages (Chromium's 3 leaves: runs of 3, which went as
+ * 3 + 1 leaves at RUN_CHUNKS; issue 17, session 14).
  * Also marks whether `s` is a Node source.
  */
 export function fit(s: Source, link: PeerLink): void {
   s.node = link.raw.remoteNode === true;
-  const per = link.raw.chunkBytes ?? 0;
-  if (per < RUN_CHUNKS * CHUNK_DATA_BYTES) return;
-  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
+  const leaves = Math.floor((link.raw.chunkBytes ?? 0) / CHUNK_DATA_BYTES);
+  if (leaves < RUN_CHUNKS) {
+    if (leaves < 2) return;
+    s.run = leaves * Math.max(1, Math.floor(RUN_CHUNKS / leaves));
+    s.aligned = true;
+    return;
+  }
+  s.run = leaves;
   s.depth = STREAM_DEPTH;
 }
 

@@ -8,10 +8,11 @@ import { PeerLinks } from '../../shared/transfer/links.js';
 import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
-import { contentHash } from '../../shared/hash.js';
+import { contentHash, leafHashes, leavesMatching, setChunkChecker } from '../../shared/hash.js';
 import { allocBytes, drainPool, recycle, viewsLent } from '../../shared/bytes.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { CHUNK_HEADER_BYTES, CHUNK_KIND, readChunkHeader } from '../../shared/transfer/wire.js';
+import { CHECK_BYTES } from '../../shared/transfer/link-receive.js';
 
 const OBJ = 'cd'.repeat(20) as ObjectId;
 
@@ -243,6 +244,79 @@ describe('chunk verification over a fake network', () => {
     expect(Buffer.from(got2.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect(f2.badHolders).toEqual(['liar']);
     expect(honest2.counters.bytesOut).toBe(bytes.byteLength - 65536);
+  });
+});
+
+/** Runs `body` with a chunk checker that records the leaves of each check (then the one before is back). */
+async function countingChecks<T>(body: (checks: number[]) => Promise<T>): Promise<T> {
+  const checks: number[] = [];
+  const before = setChunkChecker((want, first, piece) => {
+    checks.push(Math.ceil(piece.byteLength / 65536));
+    return Promise.resolve(leavesMatching(leafHashes(piece), want, first));
+  });
+  try {
+    return await body(checks);
+  } finally {
+    setChunkChecker(before);
+  }
+}
+
+/** Counts the requests (`req`) `from` sends, and their ranges' leaves. */
+function countRequests(from: string, into: number[]): Tamper {
+  return (f, _to, m) => {
+    if (f === from && m[0] === 0) {
+      const c = JSON.parse(new TextDecoder().decode(m.subarray(1))) as { k: string; o?: number; e?: number };
+      if (c.k === 'req' && c.e !== undefined) into.push(Math.ceil((c.e - (c.o ?? 0)) / 65536));
+    }
+    return m;
+  };
+}
+
+describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issue 17, session 14)", () => {
+  it('a whole-object transfer is checked a few MiB-sized pieces at a time, not a message at a time', async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 3 * 65536;
+    const bytes = sample(40 * 65536 + 7); // 41 leaves: 14 messages
+    net.add('holder', new Map([[OBJ, bytes]]));
+    const f = reader(net, ['holder']);
+    const checks = await countingChecks(async (checks) => {
+      const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+      expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+      return checks;
+    });
+    // Every CHECK_BYTES (16 leaves) or more, then the rest: 18 + 18 + 5 leaves in 3 checks, not 14.
+    expect(CHECK_BYTES).toBe(16 * 65536);
+    expect(checks).toEqual([18, 18, 5]);
+  });
+
+  it("a swarm reader's runs are whole messages, each checked at once: no lone 1-leaf message, a check a run", async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 3 * 65536;
+    const bytes = sample(64 * 65536);
+    net.add('holder', new Map([[OBJ, bytes]]));
+    const runs: number[] = [];
+    net.tamper = countRequests('reader', runs);
+    let chunks = 0;
+    const count = net.tamper;
+    net.tamper = (from, to, m) => {
+      if (from === 'holder' && m[0] === CHUNK_KIND) chunks++;
+      return count(from, to, m);
+    };
+    const f = reader(net, ['holder'], true);
+    const checks = await countingChecks(async (checks) => {
+      const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+      expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+      return checks;
+    });
+    // The first run comes with the leaves (16: 5 messages of 3 and one of 1); every later run is 3 leaves, one message.
+    // The first run comes with the leaves (16 from a multiple of 16: 5 messages of 3 and one of 1); every later run is
+    // a block of 3 leaves aligned in the object (one message), but where it meets the first run or the object's end.
+    expect(runs[0]).toBe(16);
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(64);
+    expect(runs.slice(1).filter((n) => n !== 3).length).toBeLessThanOrEqual(3);
+    expect(chunks).toBe(runs.reduce((a, n) => a + Math.ceil(n / 3), 0));
+    // One check a run.
+    expect(checks.length).toBe(runs.length);
   });
 });
 
