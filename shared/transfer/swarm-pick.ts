@@ -87,7 +87,7 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   // rarest first with ties at random cut a lone reader's runs of 3 leaves into 1, 2 and 3 (issue 17, session 14).
   let end = v.chunks;
   let span = run;
-  if (run > RUN_CHUNKS && (v.nodeFirst || onlyFull(v))) span = LONE_RUNS * run;
+  if (run > RUN_CHUNKS && !s.aligned && (v.nodeFirst || onlyFull(v))) span = LONE_RUNS * run;
   if (span !== run || s.aligned) {
     const block = c - (c % span);
     while (c > block && wants(v, s, c - 1, now)) c--;
