@@ -74,11 +74,13 @@ export class SwarmFetch {
     for (const s of order) {
       try {
         if (lone) {
-          // The link first: its messages shape the run (whole messages, aligned as the later ones: swarm-window.ts loneRun).
-          fit(s, await this.swarm.links.linkTo(s.peer));
+          // An open link's messages shape the run (whole messages, aligned as the later ones: swarm-window.ts loneRun).
+          const open = this.swarm.links.links.get(s.peer);
+          if (open?.state === 'open') fit(s, open);
           const run = loneRun(s);
           // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
-          const first = Math.floor(Math.min(this.spot, Math.max(0, this.chunks - run)) / run) * run;
+          const last = Math.max(0, this.chunks - run);
+          const first = s.aligned ? Math.floor(Math.min(this.spot, last) / run) * run : Math.min(Math.floor(this.spot / run) * run, last);
           this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + run), { got, fail }));
           break;
         }
