@@ -35,7 +35,12 @@ interface Move {
   ms: number;
   holder: number;
   reader: number;
+  /** Requests to the reader's hasher worker (tabmesh's moves). */
+  checks?: number;
 }
+
+/** Requests the tab's hasher worker got so far (hash-worker.ts). */
+const hasherRequests = async (t: TabSide) => (await t.end.run('window.tabmeshVolunteer.hasher.requests')) as number;
 
 export interface TabTab {
   /** Medians over the rounds: MiB/s, CPU ms per MiB of the holder's and the reader's processes. */
@@ -104,13 +109,15 @@ export async function tabToTab(mesh: Mesh, a: TabSide, b: TabSide, mib: number, 
       const ref = make.remote(mib * MB, r + 1);
       await mesh.wait([ref]);
       const stops = process.env.TABTAB_PROFILE === '1' ? await Promise.all([a.dir, b.dir].map((d) => startProfiler(d))) : [];
+      const asked = await hasherRequests(b);
       got.ours.push(await measured(a, b, mib, th.ours, () => resolveInTab(b.end, ref.id, mib * MB)));
+      got.ours[r].checks = (await hasherRequests(b)) - asked;
       if (stops.length) profiled.push(await Promise.all(stops.map((s) => s())));
       mesh.free([ref]);
       got.raw.push(await measured(a, b, mib, th.raw, raw));
       const [o, w] = [got.ours[r], got.raw[r]];
       log(
-        `  ${mib} MiB round ${r + 1}: tabmesh ${round(o.ms)} ms (CPU ms/MiB holder ${round(o.holder, 1)}, reader ${round(o.reader, 1)}), raw ${round(w.ms)} ms (${round(w.holder, 1)}, ${round(w.reader, 1)}); load ${load()}`,
+        `  ${mib} MiB round ${r + 1}: tabmesh ${round(o.ms)} ms (CPU ms/MiB holder ${round(o.holder, 1)}, reader ${round(o.reader, 1)}; reader's hasher requests ${o.checks}), raw ${round(w.ms)} ms (${round(w.holder, 1)}, ${round(w.reader, 1)}); load ${load()}`,
       );
     }
     for (const [i, side] of ['holder', 'reader'].entries()) {

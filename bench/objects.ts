@@ -21,6 +21,7 @@
 //   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
 //   ... -- --only=tabtab [--mib=64] [--rounds=5]     (tab -> tab against the raw channel alone: objects-tabtab.ts)
 //   ... -- --only=broadcast-tab       (a tab the broadcast's origin: without the swarm, then with it)
+//   ... -- --only=tabput [--rounds=5]  (a tab's put of 80 MiB into fresh memory against plain copies: objects-tabput.ts)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { loadavg } from 'node:os';
@@ -38,6 +39,7 @@ import type { End } from './channel-peer.js';
 import { chromiumPids, cpuMsOf } from './cpu.js';
 import { fetchApi } from './cluster.js';
 import { tabToTab, type TabSide } from './objects-tabtab.js';
+import { tabPuts } from './objects-tabput.js';
 
 const SIZES = [1, 16, 64];
 const ROUNDS = 3;
@@ -267,7 +269,7 @@ async function main(): Promise<void> {
   if (only === 'broadcast' || only === 'broadcast-swarm' || only === 'broadcast-tab') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
-  if (only !== 'tabs' && only !== 'tabtab') await nodeParts();
+  if (only !== 'tabs' && only !== 'tabtab' && only !== 'tabput') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;
   let mesh: Mesh | null = null;
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
     cl = await startCluster({ nodes: 0 });
     const t = await openBareTabs(
       cl,
-      (only === 'tabtab' ? ['a', 'b'] : ['a', 'b', 'c&peers=0', 'd&peers=0']).map((n) => `cpus=1&cpuShare=1&memoryMb=1024&name=${n}`),
+      (only === 'tabtab' || only === 'tabput' ? ['a', 'b'] : ['a', 'b', 'c&peers=0', 'd&peers=0']).map((n) => `cpus=1&cpuShare=1&memoryMb=1024&name=${n}`),
       { debugPort: true },
     );
     bare = t;
@@ -292,6 +294,11 @@ async function main(): Promise<void> {
       }),
     );
     mesh = await connect({ url: cl.url, token: cl.token, peers: false });
+    if (only !== 'tabtab') {
+      phase(`a tab's put of 80 MiB into fresh memory against plain copies (${TABTAB_ROUNDS} rounds)`);
+      await tabPuts(mesh, a, 80, TABTAB_ROUNDS);
+      if (only === 'tabput') return;
+    }
 
     for (const mib of onlyMib ? [onlyMib] : SIZES) {
       phase(`${mib} MiB: tabmesh peer link against a raw data channel, alternated (${TABTAB_ROUNDS} rounds)`);

@@ -119,6 +119,9 @@ interface SimplePeerLike {
   readonly bufferSize: number;
   _channel?: { bufferedAmountLowThreshold: number } | null;
   _onChannelBufferedAmountLow?: () => void;
+  /** The data channel's message handler (simple-peer's channel.onmessage calls it by name): see simplePeerFactory. */
+  _onChannelMessage?: (ev: { data: unknown }) => void;
+  readonly destroyed?: boolean;
 }
 type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 
@@ -260,7 +263,16 @@ export function simplePeerFactory(
       };
       raw.onConnect();
     });
-    p.on('data', (d: Uint8Array) => raw.onData(d));
+    // Messages go to the link straight from the channel's event (issue 17, session 14): simple-peer made each a
+    // Buffer and pushed it through its readable stream to a 'data' event (per 192 KiB message on a tab's main thread).
+    p._onChannelMessage = (ev) => {
+      if (closed || p.destroyed) return;
+      const d = ev.data;
+      if (d instanceof ArrayBuffer) return raw.onData(new Uint8Array(d));
+      if (ArrayBuffer.isView(d)) return raw.onData(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      raw.onClose('a text message on the data channel', true);
+      p.destroy();
+    };
     const gone = (why: string) => {
       if (closed) return;
       closed = true;

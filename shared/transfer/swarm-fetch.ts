@@ -10,7 +10,7 @@ import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { SEND_HIGH_WATER } from './link-send.js';
 import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, CLAIM_RENEW_MS, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
-import { LONE_RUN, PER_SOURCE, dropSource, fit, readmit, windowOf } from './swarm-window.js';
+import { LONE_RUN, PER_SOURCE, dropSource, fit, loneRun, readmit, windowOf } from './swarm-window.js';
 import { answered, busyFrom, nodeFirst } from './swarm-policy.js';
 
 /** How often have messages go out, batched. */
@@ -74,9 +74,14 @@ export class SwarmFetch {
     for (const s of order) {
       try {
         if (lone) {
+          // An open link's messages shape the run (whole messages, aligned as the later ones: swarm-window.ts loneRun).
+          const open = this.swarm.links.links.get(s.peer);
+          if (open?.state === 'open') fit(s, open);
+          const run = loneRun(s);
           // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
-          const first = Math.min(Math.floor(this.spot / LONE_RUN) * LONE_RUN, Math.max(0, this.chunks - LONE_RUN));
-          this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + LONE_RUN), { got, fail }));
+          const last = Math.max(0, this.chunks - run);
+          const first = s.aligned ? Math.floor(Math.min(this.spot, last) / run) * run : Math.min(Math.floor(this.spot / run) * run, last);
+          this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + run), { got, fail }));
           break;
         }
         const link = await this.swarm.links.linkTo(s.peer);

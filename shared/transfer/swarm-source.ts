@@ -24,6 +24,11 @@ export interface Source {
   /** Chunks per request and requests in flight: more over a stream link (fast-link.ts), whose chunks are larger. */
   run: number;
   depth: number;
+  /**
+   * Runs keep to blocks of `run` chunks aligned in the object: its link's messages carry several leaves and a
+   * run is whole messages (swarm-window.ts fit); runs cut short by chunks asked elsewhere would end in a short one.
+   */
+  aligned: boolean;
   /** Not asked now: it failed. `retryAt`: when it is asked again (it stalled); 0: not for this object. */
   dropped: boolean;
   retryAt: number;
@@ -97,6 +102,7 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     answered: 0,
     run,
     depth,
+    aligned: false,
     dropped: false,
     retryAt: 0,
     readmits: 0,

@@ -44,21 +44,42 @@ const READMIT_MAX = 3;
 /**
  * Runs and depth for the link to `s`: a stream link's chunk per request, STREAM_DEPTH in flight. A data
  * channel's chunks of a few leaves (a tab's: raw-peer.ts channelChunkBytes) are smaller than a run: its
- * runs and window stay a data channel's.
+ * window stays a data channel's, its runs whole messages (Chromium's 3 leaves: runs of 3, which went as
+ * 3 + 1 leaves at RUN_CHUNKS; issue 17, session 14).
  * Also marks whether `s` is a Node source.
  */
 export function fit(s: Source, link: PeerLink): void {
   s.node = link.raw.remoteNode === true;
-  const per = link.raw.chunkBytes ?? 0;
-  if (per < RUN_CHUNKS * CHUNK_DATA_BYTES) return;
-  s.run = Math.max(RUN_CHUNKS, Math.floor(per / CHUNK_DATA_BYTES));
+  const leaves = Math.floor((link.raw.chunkBytes ?? 0) / CHUNK_DATA_BYTES);
+  if (leaves < RUN_CHUNKS) {
+    if (leaves < 2) return;
+    s.run = leaves * Math.max(1, Math.floor(RUN_CHUNKS / leaves));
+    s.aligned = true;
+    return;
+  }
+  s.run = leaves;
   s.depth = STREAM_DEPTH;
+}
+
+/**
+ * A lone reader's first run (with the leaves), and every run from a full holder over a data channel whose
+ * messages carry several leaves (`aligned`): LONE_RUN leaves, there whole messages (Chromium's 3: 18). Runs of 3
+ * cost the reader's main thread a request sent and a hasher request each (the page's calls, a few hundred µs
+ * each under load: 342 of each for 64 MiB). Issue 17, session 14.
+ */
+export function loneRun(s: Source): number {
+  return s.aligned ? s.run * Math.ceil(LONE_RUN / s.run) : LONE_RUN;
 }
 
 /** Chunks per request and requests in flight for `s` now; `alone`: no reader is a source of this fetch. */
 export function windowOf(s: Source, alone: boolean): { run: number; depth: number } {
   if (s.probation) return { run: s.run, depth: 1 };
-  if (alone && s.full && s.run < LONE_RUN) return { run: s.run, depth: Math.min(LONE_DEPTH, s.depth + s.answered) };
+  if (alone && s.full && s.run < LONE_RUN) {
+    // The window in chunks as with runs of RUN_CHUNKS: PER_SOURCE of them at first, growing to LONE_DEPTH (8 MiB).
+    const run = s.aligned ? loneRun(s) : s.run;
+    const start = Math.max(1, Math.floor((s.depth * RUN_CHUNKS) / run));
+    return { run, depth: Math.min(Math.max(1, Math.floor((LONE_DEPTH * RUN_CHUNKS) / run)), start + s.answered) };
+  }
   // With other readers to share with, a full holder over a stream link gets PER_SOURCE runs in flight, not
   // STREAM_DEPTH: readers that pick at once (as they hear each other) overlap by what each asks then, and 8 runs of
   // 1 MiB covered a 8 MiB object whole (sim, session 11: the origin sent 2.1 copies at 8, 1.7 at 4, to 3 readers).

@@ -50,12 +50,13 @@ describe('peer links between tabs and edge nodes', () => {
     expect(await tabB.page.textContent('#s-net-sub')).toMatch(/in/);
     // The reader's requests went on the link's lane (a second data channel), not behind the chunks.
     expect(await volunteerEval<number>(tabB.page, 'v.node.links.counters.laneMessages')).toBeGreaterThan(0);
-    // Its chunks were checked in its hasher worker a chunk a request, the buffer posted to the worker once, not with
-    // each; chunks of up to 3 leaves (Chromium's 256 KiB SCTP messages), so fewer requests than leaves (issue 17, session 13).
+    // Its chunks were checked in its hasher worker, the buffer posted to the worker once, not with each; chunks of 3
+    // leaves (Chromium's 256 KiB SCTP messages) in runs of 18 (16 the first, asked as the link opened), a request a run
+    // (issue 17, session 14: 549-565 requests for 64 MiB before, a request a message and runs cut short).
     const h = await volunteerEval<{ bytes: number; requests: number; buffersSent: number }>(tabB.page, 'v.hasher');
     expect(h.bytes).toBeGreaterThanOrEqual(64 * MB);
-    expect(h.requests).toBeGreaterThanOrEqual(1024 / 3);
-    expect(h.requests).toBeLessThan(1024);
+    expect(h.requests).toBeGreaterThanOrEqual(Math.floor(1024 / 18));
+    expect(h.requests).toBeLessThanOrEqual(1024 / 16 + 4);
     expect(h.buffersSent).toBeLessThanOrEqual(4);
   }, 120_000);
 

@@ -8,12 +8,14 @@ import { PeerLinks } from '../../shared/transfer/links.js';
 import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
-import { contentHash } from '../../shared/hash.js';
+import { contentHash, leafHashes, leavesMatching, setChunkChecker } from '../../shared/hash.js';
 import { allocBytes, drainPool, recycle, viewsLent } from '../../shared/bytes.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { CHUNK_HEADER_BYTES, CHUNK_KIND, readChunkHeader } from '../../shared/transfer/wire.js';
+import { CHECK_BYTES } from '../../shared/transfer/link-receive.js';
 
 const OBJ = 'cd'.repeat(20) as ObjectId;
+const OBJ2 = 'ce'.repeat(20) as ObjectId;
 
 type Tamper = (from: string, to: string, msg: Uint8Array) => Uint8Array;
 
@@ -243,6 +245,86 @@ describe('chunk verification over a fake network', () => {
     expect(Buffer.from(got2.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect(f2.badHolders).toEqual(['liar']);
     expect(honest2.counters.bytesOut).toBe(bytes.byteLength - 65536);
+  });
+});
+
+/** Runs `body` with a chunk checker that records the leaves of each check (then the one before is back). */
+async function countingChecks<T>(body: (checks: number[]) => Promise<T>): Promise<T> {
+  const checks: number[] = [];
+  const before = setChunkChecker((want, first, piece) => {
+    checks.push(Math.ceil(piece.byteLength / 65536));
+    return Promise.resolve(leavesMatching(leafHashes(piece), want, first));
+  });
+  try {
+    return await body(checks);
+  } finally {
+    setChunkChecker(before);
+  }
+}
+
+/** Counts the requests (`req`) `from` sends, and their ranges' leaves. */
+function countRequests(from: string, into: number[]): Tamper {
+  return (f, _to, m) => {
+    if (f === from && m[0] === 0) {
+      const c = JSON.parse(new TextDecoder().decode(m.subarray(1))) as { k: string; o?: number; e?: number };
+      if (c.k === 'req' && c.e !== undefined) into.push(Math.ceil((c.e - (c.o ?? 0)) / 65536));
+    }
+    return m;
+  };
+}
+
+describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issue 17, session 14)", () => {
+  it('a whole-object transfer is checked a few MiB-sized pieces at a time, not a message at a time', async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 3 * 65536;
+    const bytes = sample(40 * 65536 + 7); // 41 leaves: 14 messages
+    net.add('holder', new Map([[OBJ, bytes]]));
+    const f = reader(net, ['holder']);
+    const checks = await countingChecks(async (checks) => {
+      const got = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+      expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+      return checks;
+    });
+    // Every CHECK_BYTES (16 leaves) or more, then the rest: 18 + 18 + 5 leaves in 3 checks, not 14.
+    expect(CHECK_BYTES).toBe(16 * 65536);
+    expect(checks).toEqual([18, 18, 5]);
+  });
+
+  it("a lone swarm reader's runs are whole messages of about 1 MiB, each checked at once: no lone 1-leaf message but the object's last, a check a run", async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 3 * 65536;
+    const bytes = sample(64 * 65536);
+    net.add(
+      'holder',
+      new Map([
+        [OBJ, bytes],
+        [OBJ2, bytes],
+      ]),
+    );
+    const runs: number[] = [];
+    net.tamper = countRequests('reader', runs);
+    let chunks = 0;
+    const count = net.tamper;
+    net.tamper = (from, to, m) => {
+      if (from === 'holder' && m[0] === CHUNK_KIND) chunks++;
+      return count(from, to, m);
+    };
+    const f = reader(net, ['holder'], true);
+    // The first fetch opens the link: its first run is asked before the link's messages are known (16 leaves).
+    const first = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(first.bytes).equals(Buffer.from(bytes))).toBe(true);
+    runs.length = 0;
+    chunks = 0;
+    const checks = await countingChecks(async (checks) => {
+      const got = await f.fetch(OBJ2, { size: bytes.byteLength, hash: contentHash(bytes) });
+      expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+      return checks;
+    });
+    // Over the open link: runs of 18 leaves (6 messages of 3) in aligned blocks, the first with the leaves; the last
+    // ends with the object (10 leaves: 3 + 3 + 3 + 1). One check a run.
+    expect(runs.slice().sort((a, b) => a - b)).toEqual([10, 18, 18, 18]);
+    expect(chunks).toBe(6 + 6 + 6 + 4);
+    expect(checks.length).toBe(runs.length);
   });
 });
 
