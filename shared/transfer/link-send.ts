@@ -5,6 +5,7 @@
 import type { ObjectId } from '../ids.js';
 import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
+import type { FanWord } from './fan-out.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
 import { LEAF_BYTES } from '../hash.js';
@@ -49,6 +50,8 @@ export interface SendChannel {
   /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
+  /** The holder's word to this link's reader of `id` (fan-out.ts); 0: it says none. */
+  fanWord(id: ObjectId): FanWord | 0;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number; sendWakes: SendWakes };
   log(text: string): void;
@@ -95,7 +98,8 @@ export class Sending {
     return this.outgoing.size;
   }
 
-  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean, per = CHUNK_DATA_BYTES): Promise<void> {
+  /** Serves transfer `x`; `fan`: the reader acts on the holder's word (fan-out.ts), said when this side holds the whole object. */
+  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean, per = CHUNK_DATA_BYTES, fan = false): Promise<void> {
     const ch = this.ch;
     const st = { phase: 'its lookup', at: Date.now() };
     this.starting.set(x, st);
@@ -108,6 +112,9 @@ export class Sending {
     } catch {
       src = undefined;
     }
+    // Said before the bytes (and the budget's wait): a reader told to swarm asks for no more.
+    const m = src && fan && !gone() ? ch.fanWord(id) : 0;
+    if (m) ch.sendControl({ k: 'fan', x, m });
     if (!src && to !== undefined) {
       const partial = ch.partial(id, from, to);
       if (partial) src = memorySource(partial);

@@ -10,6 +10,7 @@ import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Have } from './wire.js';
 import { ServingBudget } from './serving.js';
+import { FanOut } from './fan-out.js';
 import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
@@ -72,6 +73,8 @@ export class PeerLinks {
   readonly incomingBytes: number;
   private readonly failedForMs: number;
   readonly serving: ServingBudget;
+  /** Readers this node streams whole copies to, per object (fan-out.ts). */
+  readonly fan = new FanOut();
   swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -88,6 +91,7 @@ export class PeerLinks {
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
       have: (link, h) => this.swarm?.have(link.peer, h),
       serving: this.serving,
+      fan: this.fan,
       faults: this.faults,
       counters: this.counters,
       closed: (link, why) => {
@@ -259,6 +263,7 @@ export class PeerLinks {
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
     }
     for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);
+    this.fan.prune(now);
     this.evict(null);
   }
 

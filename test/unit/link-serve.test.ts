@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
+import { FanOut } from '../../shared/transfer/fan-out.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { ObjectStore } from '../../shared/node/store.js';
@@ -48,6 +49,7 @@ function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
     partial: () => undefined,
     have: () => {},
     serving,
+    fan: new FanOut(),
     faults: {},
     counters: { bytesIn: 0, bytesOut: 0, laneMessages: 0, sendWakes: { drain: 0, timer: 0 } },
     closed: () => {},
