@@ -6,6 +6,7 @@ import type { ObjectId } from '../ids.js';
 import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
 import type { FanWord } from './fan-out.js';
+import type { UploadCap } from './upload-cap.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
 import { LEAF_BYTES } from '../hash.js';
@@ -50,6 +51,8 @@ export interface SendChannel {
   /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
+  /** The node's cap on its upload (upload-cap.ts), shared by its links; null: none. */
+  readonly upload: UploadCap | null;
   /** The holder's word to this link's reader of `id` (fan-out.ts); 0: it says none. */
   fanWord(id: ObjectId): FanWord | 0;
   readonly faults: LinkFaults;
@@ -295,6 +298,15 @@ export class Sending {
         );
         return;
       }
+      const cap = this.ch.upload;
+      const wait = cap ? cap.wait(Date.now()) : 0;
+      if (wait > 0) {
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = null;
+          this.pump();
+        }, Math.ceil(wait));
+        return;
+      }
       const t = this.queue.shift()!;
       const c = t.cursor;
       const n = c.src.size;
@@ -309,6 +321,7 @@ export class Sending {
       }
       if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
+      cap?.spent(d.byteLength, Date.now());
       c.o = end;
       if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < t.end) {
         f.cutAfterBytes = undefined;

@@ -7,6 +7,7 @@ import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
 import type { FanOut } from './fan-out.js';
+import type { UploadCap } from './upload-cap.js';
 import type { ObjectSource } from './source.js';
 import {
   CHUNK_HEADER_BYTES,
@@ -36,6 +37,8 @@ export interface LinkEnv {
   serving: ServingBudget;
   /** Which readers of an object this node streams whole copies to (shared by its links). */
   fan: FanOut;
+  /** The node's cap on its upload (shared by its links); null: none. */
+  upload: UploadCap | null;
   faults: LinkFaults;
   /** `laneMessages`: small messages sent on a link's lane (raw-peer.ts). */
   counters: { bytesIn: number; bytesOut: number; laneMessages: number; sendWakes: SendWakes };
@@ -94,6 +97,7 @@ export class PeerLink {
       lookup: (id) => env.lookup(id),
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
+      upload: env.upload,
       fanWord: (id) => env.fan.word(id, peer, raw.remoteNode === true, Date.now()),
       faults: env.faults,
       counters: env.counters,

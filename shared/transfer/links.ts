@@ -11,6 +11,7 @@ import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Have } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
+import { uploadCapOf, type UploadCap } from './upload-cap.js';
 import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
@@ -34,6 +35,8 @@ export interface PeerLinksOptions {
   failedForMs?: number;
   /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
   servingBytes?: number;
+  /** This node's cap on its upload over peer links, MiB/s (upload-cap.ts); none by default. */
+  maxUploadMiBps?: number;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -75,6 +78,7 @@ export class PeerLinks {
   readonly serving: ServingBudget;
   /** Readers this node streams whole copies to, per object (fan-out.ts). */
   readonly fan = new FanOut();
+  readonly upload: UploadCap | null;
   swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -85,6 +89,7 @@ export class PeerLinks {
     this.incomingBytes = o.incomingBytes ?? 32 << 20;
     this.failedForMs = o.failedForMs ?? 30_000;
     this.serving = new ServingBudget(o.servingBytes ?? 256 << 20);
+    this.upload = uploadCapOf(o.maxUploadMiBps);
     const log = o.log ?? (() => {});
     this.env = {
       lookup: (id) => o.lookup(id),
@@ -92,6 +97,7 @@ export class PeerLinks {
       have: (link, h) => this.swarm?.have(link.peer, h),
       serving: this.serving,
       fan: this.fan,
+      upload: this.upload,
       faults: this.faults,
       counters: this.counters,
       closed: (link, why) => {
