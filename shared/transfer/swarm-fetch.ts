@@ -123,7 +123,9 @@ export class SwarmFetch implements RequestHost {
       });
     }
     this.flush();
-    for (const s of this.sources.values()) if (s.got > 0) this.swarm.stats.lastFrom[s.peer] = s.got;
+    const from: Record<string, number> = {};
+    for (const s of this.sources.values()) if (s.got > 0) from[s.peer] = s.got;
+    this.swarm.stats.lastFrom = from;
     return this.buf!;
   }
 
