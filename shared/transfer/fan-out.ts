@@ -22,17 +22,25 @@ export type FanWord = typeof FAN_STREAM | typeof FAN_SWARM;
 
 /** Readers of one object a holder streams whole copies to at once. */
 export const FAN_STREAMS = 2;
-/** A reader that asked nothing of an object for this long is no longer one of its readers here. */
+/**
+ * A reader that asked nothing of an object and was sent none of it for this
+ * long is no longer one of its readers here. (Counted from requests alone, a
+ * streamed reader with 8 MiB asked went quiet for seconds at load 30, and the
+ * holder streamed to others too: bench, session 14.)
+ */
 const FAN_IDLE_MS = 2_000;
 /** Readers remembered over all objects (a bound on what peers can make a holder keep). */
 const FAN_MAX = 4096;
 
-interface FanReader {
+/** One reader of one object here. */
+export interface FanReader {
   /** A Node process over a stream link (RawPeer.remoteNode): a relay. */
   node: boolean;
-  /** When it first asked (for its rank), and last. */
+  /** When it first asked (for its rank), and when it last asked or was sent a chunk (a sender sets it: link-send.ts). */
   since: number;
   lastAt: number;
+  /** The word it was last told. */
+  word: FanWord;
 }
 
 export class FanOut {
@@ -52,7 +60,12 @@ export class FanOut {
    * hears FAN_SWARM with its next request.
    */
   word(id: ObjectId, peer: string, node: boolean, now: number): FanWord | 0 {
-    if (!this.speaks) return 0;
+    return this.reader(id, peer, node, now)?.word ?? 0;
+  }
+
+  /** `peer` asks for `id`: its entry with the word it is told now (see word); null when this holder says none. */
+  reader(id: ObjectId, peer: string, node: boolean, now: number): FanReader | null {
+    if (!this.speaks) return null;
     let readers = this.byObject.get(id);
     if (!readers) {
       if (this.count >= FAN_MAX) this.prune(now);
@@ -61,7 +74,7 @@ export class FanOut {
     let me = readers.get(peer);
     if (!me) {
       if (this.count >= FAN_MAX) this.prune(now);
-      readers.set(peer, (me = { node, since: now, lastAt: now }));
+      readers.set(peer, (me = { node, since: now, lastAt: now, word: FAN_STREAM }));
       this.count++;
     }
     me.lastAt = now;
@@ -70,12 +83,10 @@ export class FanOut {
       if (r === me || now - r.lastAt >= FAN_IDLE_MS) continue;
       if ((r.node && !me.node) || (r.node === me.node && r.since < me.since)) ahead++;
     }
-    if (ahead < this.streams) {
-      this.said.stream++;
-      return FAN_STREAM;
-    }
-    this.said.swarm++;
-    return FAN_SWARM;
+    me.word = ahead < this.streams ? FAN_STREAM : FAN_SWARM;
+    if (me.word === FAN_STREAM) this.said.stream++;
+    else this.said.swarm++;
+    return me;
   }
 
   /** Forgets readers idle for FAN_IDLE_MS (and, past FAN_MAX, every reader: the words start over). */

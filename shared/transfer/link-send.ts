@@ -5,7 +5,7 @@
 import type { ObjectId } from '../ids.js';
 import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
-import type { FanWord } from './fan-out.js';
+import type { FanReader } from './fan-out.js';
 import type { UploadCap } from './upload-cap.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
@@ -53,8 +53,8 @@ export interface SendChannel {
   readonly serving: ServingBudget;
   /** The node's cap on its upload (upload-cap.ts), shared by its links; null: none. */
   readonly upload: UploadCap | null;
-  /** The holder's word to this link's reader of `id` (fan-out.ts); 0: it says none. */
-  fanWord(id: ObjectId): FanWord | 0;
+  /** This link's reader of `id` with the holder's word to it (fan-out.ts); null: it says none. */
+  fanReader(id: ObjectId): FanReader | null;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number; sendWakes: SendWakes };
   log(text: string): void;
@@ -82,6 +82,8 @@ interface Outgoing {
   /** Where it started, and when (for the log of a cancelled send). */
   from: number;
   at: number;
+  /** Its reader at the holder's fan-out (asked with `f`), kept live while chunks go (fan-out.ts). */
+  fan: FanReader | null;
 }
 
 export class Sending {
@@ -116,8 +118,8 @@ export class Sending {
       src = undefined;
     }
     // Said before the bytes (and the budget's wait): a reader told to swarm asks for no more.
-    const m = src && fan && !gone() ? ch.fanWord(id) : 0;
-    if (m) ch.sendControl({ k: 'fan', x, m });
+    const reader = src && fan && !gone() ? ch.fanReader(id) : null;
+    if (reader) ch.sendControl({ k: 'fan', x, m: reader.word });
     if (!src && to !== undefined) {
       const partial = ch.partial(id, from, to);
       if (partial) src = memorySource(partial);
@@ -164,6 +166,7 @@ export class Sending {
       per,
       from,
       at: Date.now(),
+      fan: reader,
       cursor: new SourceCursor(
         src,
         from,
@@ -321,7 +324,11 @@ export class Sending {
       }
       if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
-      cap?.spent(d.byteLength, Date.now());
+      if (cap || t.fan) {
+        const now = Date.now();
+        cap?.spent(d.byteLength, now);
+        if (t.fan) t.fan.lastAt = now;
+      }
       c.o = end;
       if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < t.end) {
         f.cutAfterBytes = undefined;

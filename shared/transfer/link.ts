@@ -98,7 +98,7 @@ export class PeerLink {
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
       upload: env.upload,
-      fanWord: (id) => env.fan.word(id, peer, raw.remoteNode === true, Date.now()),
+      fanReader: (id) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now()),
       faults: env.faults,
       counters: env.counters,
       log: (text) => env.log(`peer link to ${peer}: ${text}`),
