@@ -46,8 +46,8 @@ export interface FanReader {
 export class FanOut {
   private readonly byObject = new Map<ObjectId, Map<string, FanReader>>();
   private count = 0;
-  /** Words said, by kind (tests, bench). */
-  readonly said = { stream: 0, swarm: 0 };
+  /** Words said, by kind, and FAN_STREAM said to Node readers (tests, bench). */
+  readonly said = { stream: 0, swarm: 0, streamToNodes: 0 };
   /** False: this holder says no word (as an older build; readers judge by their rate: tests and benches compare). */
   speaks = true;
 
@@ -84,8 +84,10 @@ export class FanOut {
       if ((r.node && !me.node) || (r.node === me.node && r.since < me.since)) ahead++;
     }
     me.word = ahead < this.streams ? FAN_STREAM : FAN_SWARM;
-    if (me.word === FAN_STREAM) this.said.stream++;
-    else this.said.swarm++;
+    if (me.word === FAN_STREAM) {
+      this.said.stream++;
+      if (me.node) this.said.streamToNodes++;
+    } else this.said.swarm++;
     return me;
   }
 

@@ -34,7 +34,7 @@ describe('a Node origin streams to two readers, the rest swarm (fan-out.ts)', ()
   });
 
   /** A driver puts SIZE bytes; a task on each edge node reads them at once. What the driver uploaded, and its words. */
-  async function broadcast(mesh: Mesh): Promise<{ copies: number; said: { stream: number; swarm: number }; fromEdges: number[] }> {
+  async function broadcast(mesh: Mesh): Promise<{ copies: number; said: { stream: number; swarm: number; streamToNodes: number }; fromEdges: number[] }> {
     const edges = [...cl.c.coordinator.gcs.nodes.keys()];
     const bytes = new Uint8Array(SIZE);
     for (let i = 0; i < SIZE; i += 997) bytes[i] = (i * 13) & 255;
@@ -63,6 +63,7 @@ describe('a Node origin streams to two readers, the rest swarm (fan-out.ts)', ()
     const r = await broadcast(mesh);
     if (process.env.P2P_DEBUG) console.log(`fan-out: ${JSON.stringify(r)}`);
     expect(r.said.stream).toBeGreaterThanOrEqual(FAN_STREAMS);
+    expect(r.said.streamToNodes).toBe(r.said.stream); // edge readers over TCP: Node peers
     expect(r.said.swarm).toBeGreaterThanOrEqual(4 - FAN_STREAMS);
     // Readers told to swarm took their bytes from the edges streamed to.
     expect(r.fromEdges.filter((n) => n >= SIZE / 2).length).toBeGreaterThanOrEqual(4 - FAN_STREAMS);
@@ -86,7 +87,7 @@ describe('a Node origin streams to two readers, the rest swarm (fan-out.ts)', ()
     (mesh.core as unknown as { links: PeerLinks }).links.fan.speaks = false;
     const r = await broadcast(mesh);
     if (process.env.P2P_DEBUG) console.log(`no word: ${JSON.stringify(r)}`);
-    expect(r.said).toEqual({ stream: 0, swarm: 0 });
+    expect(r.said).toEqual({ stream: 0, swarm: 0, streamToNodes: 0 });
     expect(r.copies).toBeGreaterThan(2.5);
     await mesh.close();
   }, 120_000);

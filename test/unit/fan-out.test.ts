@@ -24,7 +24,7 @@ describe("a holder's word to the readers of one object", () => {
     expect(fan.word(OBJ, 'r0', false, 1010)).toBe(FAN_STREAM);
     expect(fan.word(OBJ, 'r3', false, 1010)).toBe(FAN_SWARM);
     expect(fan.word(OTHER, 'r3', false, 1010)).toBe(FAN_STREAM);
-    expect(fan.said).toEqual({ stream: 4, swarm: 3 });
+    expect(fan.said).toEqual({ stream: 4, swarm: 3, streamToNodes: 0 });
     expect(FAN_STREAMS).toBe(2);
   });
 
