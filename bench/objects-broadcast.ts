@@ -80,3 +80,32 @@ export async function broadcastOnce(mesh: Mesh, readers: string[], seed: number,
   mesh.free([obj]);
   return { ms, originCopies, cpu };
 }
+
+/** MiB a reader took from the origin, from edge nodes and from tabs (session 14: the holder decides, fan-out.ts). */
+export interface ReaderSources {
+  reader: string;
+  origin: number;
+  edges: number;
+  tabs: number;
+}
+
+/** Sorts a swarm read's bytes by source (`lastFrom` of its stats) into the origin, edge nodes and the rest (tabs). */
+export function readerSources(reader: string, from: Record<string, number>, origin: string, edges: ReadonlySet<string>): ReaderSources {
+  const r = { reader, origin: 0, edges: 0, tabs: 0 };
+  for (const [peer, n] of Object.entries(from)) {
+    const mib = n / MB;
+    if (peer === origin) r.origin += mib;
+    else if (edges.has(peer)) r.edges += mib;
+    else r.tabs += mib;
+  }
+  return r;
+}
+
+/** An edge node's id and the sources of its last swarm read, from its log (fetcher.ts: "bytes by source"). */
+export function edgeSwarmLog(output: string[]): { node: string; from: Record<string, number> } | null {
+  const text = output.join('');
+  const node = /tabmesh node (\S+) joined/.exec(text)?.[1];
+  const all = [...text.matchAll(/swarm fetch of \S+: bytes by source (\{[^\n]*\})/g)];
+  if (!node || all.length === 0) return null;
+  return { node, from: JSON.parse(all[all.length - 1][1]) as Record<string, number> };
+}

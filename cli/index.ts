@@ -22,7 +22,7 @@ const COMMANDS: Record<string, string> = {
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
                   --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more))
 ${ICE_USAGE}`,
-  node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON]`,
+  node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)`,
   submit: SUBMIT_USAGE,
@@ -193,11 +193,16 @@ async function runNode(args: string[]): Promise<void> {
       name: { type: 'string' },
       'join-token': { type: 'string' },
       resources: { type: 'string' },
+      'max-upload-mibps': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   if (!values.coordinator) usage('--coordinator URL is required');
+  const upload = values['max-upload-mibps'];
+  const maxUploadMiBps = upload === undefined ? undefined : Number(upload);
+  if (maxUploadMiBps !== undefined && !(Number.isFinite(maxUploadMiBps) && maxUploadMiBps > 0 && maxUploadMiBps <= 1 << 20))
+    usage('--max-upload-mibps must be a number of MiB/s in (0, 1048576]');
   const resources = values.resources === undefined ? undefined : customResources(values.resources, usage);
   // Several coordinators of one mesh (issue 15): URL1,URL2,... (the node joins another when its own goes).
   const bases = values.coordinator.split(',').map((u) => coordinatorFlag(u.trim(), usage).base);
@@ -209,6 +214,7 @@ async function runNode(args: string[]): Promise<void> {
     name: values.name,
     joinToken: values['join-token'],
     resources,
+    maxUploadMiBps,
   };
   let base = bases[0];
   for (let i = 0; ; i++) {

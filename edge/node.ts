@@ -32,6 +32,8 @@ export interface EdgeNodeOptions {
   envCacheMb?: number;
   /** Join again after a dropped connection (default true). */
   reconnect?: boolean;
+  /** Cap on what this node uploads over peer links, MiB/s (issue 17). Default: none. */
+  maxUploadMiBps?: number;
 }
 
 /** An edge node across its sessions: `runtime` is the current one. */
@@ -90,6 +92,7 @@ export class EdgeNode {
         storeBytes: this.store.memoryBytes,
         resources: o.resources,
         joinToken: o.joinToken,
+        maxUploadMiBps: o.maxUploadMiBps,
       },
       {
         WebSocket: WebSocket as unknown as WebSocketCtor,

@@ -31,6 +31,12 @@ export interface ConnectOptions {
    * (`false` turns it off); without one, objects move through the relay.
    */
   peers?: PeerFactory | false;
+  /**
+   * Caps what this driver uploads over peer links (its puts served to
+   * readers), in MiB/s, across all its links (issue 17). Its readers then
+   * take the rest from each other. Default: no cap.
+   */
+  maxUploadMiBps?: number;
   /** Verified execution for every task of this job (issue 8); a task's own `verify` wins. */
   verify?: VerifyOptions;
   /** Why work waits (a task no node can run; actors holding every CPU); by default printed with console.warn. */

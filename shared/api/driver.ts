@@ -103,8 +103,9 @@ export class DriverCore implements MeshCore, DriverContext {
     }
   }
 
-  private usePeers(factory: PeerFactory): void {
+  private usePeers(factory: PeerFactory, maxUploadMiBps: number | undefined): void {
     this.links = new PeerLinks({
+      maxUploadMiBps,
       factory,
       self: () => this.jobId ?? null,
       ice: () => this.ice,
@@ -136,7 +137,7 @@ export class DriverCore implements MeshCore, DriverContext {
     const core = new DriverCore(opts);
     if (opts.onOutput) core.onLog = opts.onOutput;
     if (opts.onWarning) core.onWarning = opts.onWarning;
-    if (opts.peers) core.usePeers(opts.peers);
+    if (opts.peers) core.usePeers(opts.peers, opts.maxUploadMiBps);
     return core.link.start().then(() => core);
   }
 

@@ -51,4 +51,6 @@ export interface NodeOptions {
   paused?: boolean;
   /** Fraction of the time executors may work, (0, 1]. Default 1. */
   cpuShare?: number;
+  /** Cap on what this node uploads over peer links, MiB/s (issue 17; upload-cap.ts). Default: none. */
+  maxUploadMiBps?: number;
 }

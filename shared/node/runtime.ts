@@ -111,6 +111,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           sendSignal: (peer, data) => this.send({ t: 'signal', peer, data }),
           lookup: (id) => this.store.source(id),
           log: (text) => this.onEvent(text),
+          maxUploadMiBps: opts.maxUploadMiBps,
         })
       : null;
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.send(m));

@@ -1,6 +1,7 @@
 // What a peer link's fetch is asked with (FetchOptions) and how it fails
 // (issue 17): a lying holder, a stall, a request the reader took back.
 import { TabmeshError } from '../errors.js';
+import type { FanWord } from './fan-out.js';
 
 /**
  * A holder sent a chunk (or leaves) that does not match the object's hash
@@ -49,5 +50,7 @@ export interface FetchOptions {
   leavesOnly?: boolean;
   /** A range asked with its leaves (`hash`, no `leaves`): told the leaves once they checked out, before the chunks come. */
   gotLeaves?: (leaves: Uint8Array) => void;
+  /** The reader acts on the holder's word (fan-out.ts): asked with `f`, told it here. */
+  onFan?: (m: FanWord) => void;
   cancel?: Cancel;
 }

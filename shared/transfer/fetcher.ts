@@ -121,6 +121,8 @@ export class ObjectFetcher {
       if (this.swarm && info.hash && info.size >= (this.opts.swarmMinBytes ?? SWARM_MIN_BYTES) && peers.length + partial.length > 0) {
         try {
           const bytes = await this.swarm.fetch(id, info.size, info.hash, peers, partial);
+          // Where its bytes came from (bench:objects broadcast reads it from the nodes' logs).
+          this.onEvent(`swarm fetch of ${id.slice(0, 12)}: bytes by source ${JSON.stringify(this.swarm.stats.lastFrom)}`);
           this.fetchedPeer++;
           this.send({ t: 'peerBytes', n: bytes.byteLength });
           return { bytes, hash: info.hash, via: 'peer' };

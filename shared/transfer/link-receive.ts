@@ -6,6 +6,7 @@ import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { copyInto } from '../shared-memory.js';
 import { CHUNK_DATA_BYTES, WIRE_VERSION, type Chunk, type Control, type Leaves } from './wire.js';
+import type { FanWord } from './fan-out.js';
 import { PlacedMap, type Placement } from './raw-peer.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
 import { BadChunkError, CancelledError, StalledError, type FetchOptions } from './fetch-errors.js';
@@ -31,6 +32,8 @@ interface Incoming {
   per: number;
   leavesOnly: boolean;
   gotLeaves?: (leaves: Uint8Array) => void;
+  /** The holder's word on it (asked with `f`). */
+  onFan?: (m: FanWord) => void;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
@@ -116,6 +119,7 @@ export class Receiving {
         per,
         leavesOnly: opts.leavesOnly === true,
         gotLeaves: opts.gotLeaves,
+        onFan: opts.onFan,
         buf: into,
         received: from,
         verified: from,
@@ -135,6 +139,7 @@ export class Receiving {
       if (to < size || opts.to !== undefined) req.e = to;
       if (leaves && !given) req.h = true;
       if (per !== CHUNK_DATA_BYTES) req.c = per;
+      if (opts.onFan) req.f = true;
       this.ch.sendControl(req);
     });
   }
@@ -191,6 +196,11 @@ export class Receiving {
     if (!t) return;
     this.incoming.delete(x);
     t.reject(new TabmeshError('OBJECT_LOST', `${this.ch.peer} cannot serve ${t.id}: ${reason}`));
+  }
+
+  /** The holder's word on transfer `x` (fan-out.ts); none asked: ignored. */
+  onFan(x: number, m: FanWord): void {
+    this.incoming.get(x)?.onFan?.(m);
   }
 
   /** Ends transfer `x` with a holder at fault. */

@@ -5,6 +5,8 @@
 import type { ObjectId } from '../ids.js';
 import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
+import type { FanReader } from './fan-out.js';
+import type { UploadCap } from './upload-cap.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
 import { LEAF_BYTES } from '../hash.js';
@@ -49,6 +51,10 @@ export interface SendChannel {
   /** A reader still fetching `id` (swarm.ts): its buffer when chunks [from, end) are all in and checked. */
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   readonly serving: ServingBudget;
+  /** The node's cap on its upload (upload-cap.ts), shared by its links; null: none. */
+  readonly upload: UploadCap | null;
+  /** This link's reader of `id` with the holder's word to it (fan-out.ts); null: it says none. */
+  fanReader(id: ObjectId): FanReader | null;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number; sendWakes: SendWakes };
   log(text: string): void;
@@ -76,6 +82,8 @@ interface Outgoing {
   /** Where it started, and when (for the log of a cancelled send). */
   from: number;
   at: number;
+  /** Its reader at the holder's fan-out (asked with `f`), kept live while chunks go (fan-out.ts). */
+  fan: FanReader | null;
 }
 
 export class Sending {
@@ -95,7 +103,8 @@ export class Sending {
     return this.outgoing.size;
   }
 
-  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean, per = CHUNK_DATA_BYTES): Promise<void> {
+  /** Serves transfer `x`; `fan`: the reader acts on the holder's word (fan-out.ts), said when this side holds the whole object. */
+  async serve(x: number, id: ObjectId, from: number, to: number | undefined, withLeaves: boolean, per = CHUNK_DATA_BYTES, fan = false): Promise<void> {
     const ch = this.ch;
     const st = { phase: 'its lookup', at: Date.now() };
     this.starting.set(x, st);
@@ -108,6 +117,9 @@ export class Sending {
     } catch {
       src = undefined;
     }
+    // Said before the bytes (and the budget's wait): a reader told to swarm asks for no more.
+    const reader = src && fan && !gone() ? ch.fanReader(id) : null;
+    if (reader) ch.sendControl({ k: 'fan', x, m: reader.word });
     if (!src && to !== undefined) {
       const partial = ch.partial(id, from, to);
       if (partial) src = memorySource(partial);
@@ -154,6 +166,7 @@ export class Sending {
       per,
       from,
       at: Date.now(),
+      fan: reader,
       cursor: new SourceCursor(
         src,
         from,
@@ -288,6 +301,15 @@ export class Sending {
         );
         return;
       }
+      const cap = this.ch.upload;
+      const wait = cap ? cap.wait(Date.now()) : 0;
+      if (wait > 0) {
+        this.drainTimer = setTimeout(() => {
+          this.drainTimer = null;
+          this.pump();
+        }, Math.ceil(wait));
+        return;
+      }
       const t = this.queue.shift()!;
       const c = t.cursor;
       const n = c.src.size;
@@ -302,6 +324,11 @@ export class Sending {
       }
       if (!this.ch.sendChunk(t.x, c.o, n, d)) return;
       this.ch.counters.bytesOut += d.byteLength;
+      if (cap || t.fan) {
+        const now = Date.now();
+        cap?.spent(d.byteLength, now);
+        if (t.fan) t.fan.lastAt = now;
+      }
       c.o = end;
       if (f.cutAfterBytes !== undefined && c.o >= f.cutAfterBytes && c.o < t.end) {
         f.cutAfterBytes = undefined;

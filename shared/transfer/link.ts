@@ -6,6 +6,8 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import type { RawPeer } from './raw-peer.js';
 import type { ServingBudget } from './serving.js';
+import type { FanOut } from './fan-out.js';
+import type { UploadCap } from './upload-cap.js';
 import type { ObjectSource } from './source.js';
 import {
   CHUNK_HEADER_BYTES,
@@ -33,6 +35,10 @@ export interface LinkEnv {
   have(link: PeerLink, h: Have): void;
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
+  /** Which readers of an object this node streams whole copies to (shared by its links). */
+  fan: FanOut;
+  /** The node's cap on its upload (shared by its links); null: none. */
+  upload: UploadCap | null;
   faults: LinkFaults;
   /** `laneMessages`: small messages sent on a link's lane (raw-peer.ts). */
   counters: { bytesIn: number; bytesOut: number; laneMessages: number; sendWakes: SendWakes };
@@ -91,6 +97,8 @@ export class PeerLink {
       lookup: (id) => env.lookup(id),
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
+      upload: env.upload,
+      fanReader: (id) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now()),
       faults: env.faults,
       counters: env.counters,
       log: (text) => env.log(`peer link to ${peer}: ${text}`),
@@ -234,8 +242,9 @@ export class PeerLink {
       // A reader of another build could not read our chunks: told so, it takes the object from elsewhere.
       if (c.v !== WIRE_VERSION)
         return this.sendControl({ k: 'fail', x: c.x, reason: `link wire ${c.v ?? 1} asked, this holder speaks wire ${WIRE_VERSION} (another build)` });
-      void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c);
+      void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c, c.f === true);
     } else if (c.k === 'cancel') this.tx.cancel(c.x);
+    else if (c.k === 'fan') this.rx.onFan(c.x, c.m);
     else this.rx.onFail(c.x, c.reason);
   }
 }

@@ -10,6 +10,8 @@ import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Have } from './wire.js';
 import { ServingBudget } from './serving.js';
+import { FanOut } from './fan-out.js';
+import { uploadCapOf, type UploadCap } from './upload-cap.js';
 import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
@@ -33,6 +35,8 @@ export interface PeerLinksOptions {
   failedForMs?: number;
   /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
   servingBytes?: number;
+  /** This node's cap on its upload over peer links, MiB/s (upload-cap.ts); none by default. */
+  maxUploadMiBps?: number;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -72,6 +76,9 @@ export class PeerLinks {
   readonly incomingBytes: number;
   private readonly failedForMs: number;
   readonly serving: ServingBudget;
+  /** Readers this node streams whole copies to, per object (fan-out.ts). */
+  readonly fan = new FanOut();
+  readonly upload: UploadCap | null;
   swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -82,12 +89,15 @@ export class PeerLinks {
     this.incomingBytes = o.incomingBytes ?? 32 << 20;
     this.failedForMs = o.failedForMs ?? 30_000;
     this.serving = new ServingBudget(o.servingBytes ?? 256 << 20);
+    this.upload = uploadCapOf(o.maxUploadMiBps);
     const log = o.log ?? (() => {});
     this.env = {
       lookup: (id) => o.lookup(id),
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
       have: (link, h) => this.swarm?.have(link.peer, h),
       serving: this.serving,
+      fan: this.fan,
+      upload: this.upload,
       faults: this.faults,
       counters: this.counters,
       closed: (link, why) => {
@@ -259,6 +269,7 @@ export class PeerLinks {
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
     }
     for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);
+    this.fan.prune(now);
     this.evict(null);
   }
 

@@ -5,48 +5,52 @@ import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { chunkCount, rememberLeaves } from '../hash.js';
-import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
+import type { Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { SEND_HIGH_WATER } from './link-send.js';
+import { FAN_SWARM, type FanWord } from './fan-out.js';
 import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
-import { ASKED, CLAIM_RENEW_MS, HELD, MISSING, RUN_CHUNKS, pick } from './swarm-pick.js';
+import { ASKED, CLAIM_RENEW_MS, HELD, RUN_CHUNKS, pick } from './swarm-pick.js';
 import { LONE_RUN, PER_SOURCE, dropSource, fit, loneRun, readmit, windowOf } from './swarm-window.js';
-import { answered, busyFrom, nodeFirst } from './swarm-policy.js';
+import { nodeFirst, streamedTo } from './swarm-policy.js';
+import { ask, takeBack, type Lead, type RequestHost } from './swarm-request.js';
 
 /** How often have messages go out, batched. */
 const FLUSH_MS = 10;
-export class SwarmFetch {
+export class SwarmFetch implements RequestHost {
   readonly chunks: number;
   readonly state: Uint8Array;
   private missing: number;
   readonly sources = new Map<string, Source>();
   /** Per chunk, the readers still asked that hold it (full holders hold every chunk: they do not change the order). */
   readonly holders: Uint16Array;
-  private leaves: Uint8Array | null = null;
-  private buf: Uint8Array | null = null;
+  leaves: Uint8Array | null = null;
+  buf: Uint8Array | null = null;
   private readonly outHave: number[] = [];
   private readonly outClaim: number[] = [];
   /** Per chunk asked of a full holder, when this side last claimed it (0: not asked of one); renewed while it waits. */
-  private readonly claimedAt: Float64Array;
+  readonly claimedAt: Float64Array;
   private nextRenew = 0;
   private flushTimer: unknown = null;
-  private wake: () => void = () => {};
+  private waker: () => void = () => {};
   private lastProgress = Date.now();
   /** Where this reader starts looking for chunks to ask a full holder for. */
   readonly spot: number;
   private ended = false;
   /** No reader is a source (yet): full holders get a growing window (swarm-window.ts). */
   private alone = true;
-  /** A lone reader's requests past the first in flight, taken back when another reader shows up. */
-  private readonly extra = new Map<Cancel, number>();
+  /** Requests to full holders that may be taken back (swarm-request.ts). */
+  readonly toFull = new Map<Cancel, { bytes: number; s: Source; extra: boolean }>();
   /** Keeping to Node sources while a Node full holder keeps up (swarm-policy.ts); once off, off for this fetch. */
   nodeFirst = false;
+  /** Kept to because a holder streams to it (FAN_STREAM): the readers are told, every missing chunk claimed. */
+  private streaming = false;
 
   constructor(
     readonly swarm: SwarmContext,
-    private readonly id: ObjectId,
-    private readonly size: number,
-    private readonly hash: string,
+    readonly id: ObjectId,
+    readonly size: number,
+    readonly hash: string,
   ) {
     this.chunks = chunkCount(size);
     this.state = new Uint8Array(this.chunks);
@@ -81,12 +85,14 @@ export class SwarmFetch {
           // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
           const last = Math.max(0, this.chunks - run);
           const first = s.aligned ? Math.floor(Math.min(this.spot, last) / run) * run : Math.min(Math.floor(this.spot / run) * run, last);
-          this.leaves = await new Promise<Uint8Array>((got, fail) => this.request(s, first, Math.min(this.chunks, first + run), { got, fail }));
+          this.leaves = await new Promise<Uint8Array>((got, fail: Lead['fail']) => ask(this, s, first, Math.min(this.chunks, first + run), { got, fail }));
           break;
         }
         const link = await this.swarm.links.linkTo(s.peer);
         fit(s, link);
-        this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true });
+        // A full holder's word comes before its leaves: the fetch starts as it says.
+        const onFan = s.full ? (m: FanWord) => this.heard(s, m) : undefined;
+        this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true, onFan });
         break;
       } catch (e) {
         this.failed(s, e);
@@ -103,8 +109,8 @@ export class SwarmFetch {
     else this.tellReaders();
     while (this.missing > 0) {
       readmit(this, Date.now());
-      this.renewClaims(Date.now());
       this.keepToNode(Date.now());
+      this.renewClaims(Date.now());
       this.schedule();
       if (this.missing === 0) break;
       const live = [...this.sources.values()].some((s) => !s.dropped);
@@ -115,22 +121,52 @@ export class SwarmFetch {
       }
       await new Promise<void>((go) => {
         const t = setTimeout(go, 100);
-        this.wake = () => {
+        this.waker = () => {
           clearTimeout(t);
           go();
         };
       });
     }
     this.flush();
+    const from: Record<string, number> = {};
+    for (const s of this.sources.values()) if (s.got > 0) from[s.peer] = s.got;
+    this.swarm.stats.lastFrom = from;
     return this.buf!;
   }
 
-  /** The Node full holder no longer keeps up (or failed): the rest comes from the swarm. */
+  /**
+   * The Node full holder no longer keeps up, failed, or said to take from the
+   * swarm: the rest comes from the swarm (what was asked of it past what its
+   * channel holds is taken back). While a holder streams to this reader, it
+   * tells the readers and claims every chunk it lacks (renewClaims).
+   */
   private keepToNode(now: number): void {
-    if (!this.nodeFirst || nodeFirst(this.sources.values(), now)) return;
+    if (!this.nodeFirst) return;
+    if (nodeFirst(this.sources.values(), now)) {
+      if (this.streaming || !streamedTo(this.sources.values())) return;
+      this.streaming = true;
+      this.swarm.stats.streamed++;
+      this.nextRenew = 0;
+      this.tellReaders();
+      return;
+    }
     this.nodeFirst = false;
+    this.streaming = false;
     this.swarm.stats.turned++;
+    takeBack(this, SEND_HIGH_WATER, (r) => r.s.word === FAN_SWARM);
     this.tellReaders();
+  }
+
+  /** A full holder's word (fan-out.ts): acted on at the next round. */
+  heard(s: Source, m: FanWord): void {
+    if (s.word === m) return;
+    if (m === FAN_SWARM) this.swarm.stats.fanned++;
+    s.word = m;
+    this.wake();
+  }
+
+  wake(): void {
+    this.waker();
   }
 
   /** Tells every reader known of this side's chunks (they then tell theirs). */
@@ -180,12 +216,8 @@ export class SwarmFetch {
    */
   private company(): void {
     this.alone = false;
-    let kept = 0;
-    for (const [c, bytes] of this.extra) {
-      kept += bytes;
-      if (kept > SEND_HIGH_WATER) c.cancel?.();
-    }
-    this.extra.clear();
+    takeBack(this, SEND_HIGH_WATER, (r) => r.extra);
+    for (const r of this.toFull.values()) r.extra = false;
   }
 
   /** Sends `s` this side's whole state (it then gets the changes). */
@@ -196,10 +228,11 @@ export class SwarmFetch {
     const claim: number[] = [];
     for (let c = 0; c < this.chunks; c++) {
       if (this.state[c] === HELD) have.push(c);
-      else if (this.state[c] === ASKED) claim.push(c);
+      else if (this.state[c] === ASKED || this.streaming) claim.push(c);
     }
     void this.swarm.links.linkTo(s.peer).then(
       (link) => {
+        s.node = link.raw.remoteNode === true; // a Node reader may be asked while keeping to Node sources
         sendHaves(link, this.id, have, claim);
         s.toldAt = Date.now();
       },
@@ -220,7 +253,7 @@ export class SwarmFetch {
         if (!run) continue;
         // Only the growing window (swarm-window.ts) is taken back when another reader shows up: a stream link's fixed
         // one was queued at its holder (up to 16 MiB) and would be sent again (sim, session 11: 1.7 copies against 1.0).
-        this.request(s, run[0], run[1], undefined, this.alone && s.inflight > 0 && s.run < LONE_RUN);
+        ask(this, s, run[0], run[1], undefined, this.alone && s.inflight > 0 && s.run < LONE_RUN);
         more = true;
       }
     }
@@ -228,88 +261,20 @@ export class SwarmFetch {
     if (this.outClaim.length > 0 && !this.alone) this.flush();
   }
 
-  /** Asks `s` for chunks [first, end); `lead`: with the leaves (checked against the hash), told `got` them or `fail` before. */
-  private request(s: Source, first: number, end: number, lead?: { got: (l: Uint8Array) => void; fail: (e: unknown) => void }, extra = false): void {
-    const at = s.full ? Date.now() : 0;
-    if (s.full) this.swarm.stats.askedOfFull += end - first;
-    for (let c = first; c < end; c++) {
-      this.state[c] = ASKED;
-      this.claimedAt[c] = at;
-    }
-    if (s.full) for (let c = first; c < end; c++) this.outClaim.push(c);
-    this.scheduleFlush();
-    busyFrom(s, Date.now());
-    s.inflight++;
-    let got = 0;
-    const from = first * CHUNK_DATA_BYTES;
-    const to = Math.min(this.size, end * CHUNK_DATA_BYTES);
-    // Chunks wholly in [from, upTo) arrived and checked; the rest go back to be asked for again.
-    // (A request taken back set the rest missing when it was; they may be asked again since.)
-    const done = (upTo: number, rest = true) => {
-      for (let c = first; c < end; c++) {
-        if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) <= upTo) {
-          if (this.state[c] !== HELD) this.held(c, s.full);
-        } else if (rest && this.state[c] === ASKED) this.state[c] = MISSING;
-      }
-    };
-    // An extra request taken back: its chunks not yet checked are asked for again at once (before any claim of them goes out).
-    const cancel: Cancel | undefined = extra ? {} : undefined;
-    let takenBack = false;
-    const handle: Cancel = {
-      cancel: () => {
-        takenBack = true;
-        const upTo = cancel?.cancel?.() ?? from;
-        for (let c = first; c < end; c++) if (Math.min(this.size, (c + 1) * CHUNK_DATA_BYTES) > upTo && this.state[c] === ASKED) this.state[c] = MISSING;
-        return upTo;
-      },
-    };
-    if (cancel) this.extra.set(handle, to - from);
-    let leavesIn = false;
-    const gotLeaves = (l: Uint8Array) => {
-      leavesIn = true;
-      lead?.got(l);
-    };
-    void this.swarm.links
-      .linkTo(s.peer)
-      .then((link) => {
-        if (takenBack) throw new CancelledError(from);
-        fit(s, link);
-        const into = this.buf!;
-        return link.fetch(this.id, this.size, lead ? { hash: this.hash, gotLeaves, into, from, to } : { leaves: this.leaves!, into, from, to, cancel });
-      })
-      .then(
-        () => {
-          s.probation = false;
-          s.answered++;
-          got = to - from;
-          done(to);
-          if (lead && !leavesIn) lead.fail(new TabmeshError('OBJECT_LOST', `${s.peer} sent no leaves of ${this.id}`));
-        },
-        (e: unknown) => {
-          if (e instanceof CancelledError) {
-            got = Math.max(0, e.verified - from);
-            return done(e.verified, false);
-          }
-          done(e instanceof BadChunkError && e.partial ? e.partial.received : from);
-          // Before the leaves, getLeaves drops the source and tries the next.
-          if (lead && !leavesIn) lead.fail(e);
-          else this.failed(s, e);
-        },
-      )
-      .finally(() => {
-        s.inflight--;
-        answered(s, got, Date.now());
-        this.extra.delete(handle);
-        this.wake();
-      });
-  }
-
-  /** Claims again the chunks still awaited from full holders that were last claimed CLAIM_RENEW_MS ago or more. */
+  /**
+   * Claims again the chunks still awaited from full holders that were last
+   * claimed CLAIM_RENEW_MS ago or more; while a holder streams to this reader,
+   * every chunk it lacks (it will have them from the holder).
+   */
   private renewClaims(now: number): void {
     if (now < this.nextRenew) return;
     this.nextRenew = now + CLAIM_RENEW_MS;
     const before = this.outClaim.length;
     for (let c = 0; c < this.chunks; c++) {
+      if (this.streaming && this.state[c] !== HELD) {
+        this.outClaim.push(c);
+        continue;
+      }
       if (this.state[c] !== ASKED || this.claimedAt[c] === 0 || now - this.claimedAt[c] < CLAIM_RENEW_MS) continue;
       this.claimedAt[c] = now;
       this.outClaim.push(c);
@@ -317,7 +282,16 @@ export class SwarmFetch {
     if (this.outClaim.length > before) this.scheduleFlush();
   }
 
-  private held(c: number, fromFull: boolean): void {
+  claimsRuns(): boolean {
+    return !this.streaming;
+  }
+
+  claim(c: number): void {
+    this.outClaim.push(c);
+    this.scheduleFlush();
+  }
+
+  held(c: number, fromFull: boolean): void {
     this.state[c] = HELD;
     this.missing--;
     const n = c === this.chunks - 1 ? this.size - c * CHUNK_DATA_BYTES : CHUNK_DATA_BYTES;
@@ -329,7 +303,7 @@ export class SwarmFetch {
   }
 
   /** A request to `s` failed: dropped for this object, or asked again later if it stalled (swarm-window.ts). */
-  private failed(s: Source, e: unknown): void {
+  failed(s: Source, e: unknown): void {
     dropSource(this, this.id, s, e);
     this.wake(); // a told reader that cannot be reached no longer holds the others back (swarm-pick.ts unheard)
   }

@@ -57,7 +57,9 @@ export interface PickView {
 /** Whether this side may ask `s` for chunk `c` now. */
 function wants(v: PickView, s: Source, c: number, now: number): boolean {
   if (v.state[c] !== MISSING) return false;
-  if (!s.full) return s.has![c] === 1;
+  // A reader that is no Node process (a tab over WebRTC: 5x the CPU of a Node peer's link, session 12) only for
+  // chunks no Node reader holds: the swarm's bytes go origin -> edges -> tabs (session 14, fan-out.ts).
+  if (!s.full) return s.has![c] === 1 && (s.node || !v.swarm.preferNode || !nodeHolds(v, c));
   if (v.nodeFirst) return true; // only Node sources are asked then (pick)
   // A full holder: only chunks no other reader holds or has lately claimed.
   for (const o of v.sources.values()) {
@@ -114,6 +116,12 @@ function unheard(v: PickView, now: number): boolean {
     if (o.full || o.dropped || !o.told || o.heard) continue;
     if (o.toldAt > 0 ? now - o.toldAt < HEAR_MS : now - o.tellAt < SILENT_DIAL_MS || v.swarm.links.signalledAt(o.peer) >= o.tellAt) return true;
   }
+  return false;
+}
+
+/** Whether a live Node reader (over a stream link) holds chunk `c`. */
+function nodeHolds(v: PickView, c: number): boolean {
+  for (const o of v.sources.values()) if (!o.full && o.node && !o.dropped && o.has![c] === 1) return true;
   return false;
 }
 

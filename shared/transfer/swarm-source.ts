@@ -3,6 +3,7 @@
 import type { ObjectId } from '../ids.js';
 import type { PeerLinks } from './links.js';
 import { HAVE_PER_MESSAGE, type Have } from './wire.js';
+import type { FanWord } from './fan-out.js';
 
 export interface SwarmReport {
   /** `peer` sent a chunk (or leaves) of `id` not matching its hash. */
@@ -47,6 +48,8 @@ export interface Source {
   got: number;
   busyMs: number;
   busySince: number;
+  /** A full holder's last word on this fetch (fan-out.ts); 0: none said (an older holder, or not yet). */
+  word: FanWord | 0;
 }
 
 /** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
@@ -55,7 +58,9 @@ export type ChunkOrder = 'rarest' | 'random';
 /**
  * Swarm fetches run; bytes they got from full holders and from other readers; chunks asked of full holders (a
  * chunk asked again counts again); fetches that began on a Node source alone (`nodeFirst`), and those of them that
- * turned to the readers when it could not keep up (`turned`) (tests, bench).
+ * turned to the readers when it could not keep up or its holder said so (`turned`); fetches a full holder told to
+ * take from the swarm (`fanned`: fan-out.ts) and told it streams to (`streamed`); the bytes each source gave the
+ * last fetch (`lastFrom`, by peer: the bench's per-reader sources) (tests, bench).
  */
 export interface SwarmStats {
   fetches: number;
@@ -64,6 +69,9 @@ export interface SwarmStats {
   askedOfFull: number;
   nodeFirst: number;
   turned: number;
+  fanned: number;
+  streamed: number;
+  lastFrom: Record<string, number>;
 }
 
 /** What a SwarmFetch uses of its Swarm. */
@@ -115,5 +123,6 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     got: 0,
     busyMs: 0,
     busySince: 0,
+    word: 0,
   };
 }

@@ -29,7 +29,14 @@
 // reader takes the object from elsewhere, and does not count the holder a
 // liar), and a reader that gets a chunk of the 21-byte header closes the link
 // as a peer of another build (WireVersionError), not as a bad holder.
+//
+// The holder's word (issue 17, session 14, fan-out.ts): a reader that acts on
+// it asks with `f`; a full holder answers such a request `fan` with `m`, its
+// word (stream the whole object from it, or take it from the swarm), before
+// the request's bytes. Older holders ignore `f`; older readers never ask it,
+// so never get a `fan`: the wire stays 2 both ways.
 import type { ObjectId } from '../ids.js';
+import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 
 /** The link wire this build speaks. */
@@ -81,8 +88,10 @@ export interface Leaves {
 
 export type Control =
   /** `v`: the reader's wire (WIRE_VERSION; absent: wire 1). */
-  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number; v?: number }
+  | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number; v?: number; f?: boolean }
   | { k: 'fail'; x: number; reason: string }
+  /** The holder's word on transfer `x` (fan-out.ts), to a reader that asked with `f`. */
+  | { k: 'fan'; x: number; m: FanWord }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
 
@@ -238,9 +247,11 @@ export function readMessage(b: Uint8Array): LinkMessage {
       if (!Number.isSafeInteger(c.v) || c.v < 1) throw new Error('bad request wire version');
       req.v = c.v;
     }
+    if (c.f === true) req.f = true;
     return { control: req };
   }
   if (c.k === 'fail' && typeof c.reason === 'string') return { control: { k: 'fail', x: c.x, reason: c.reason.slice(0, 1024) } };
   if (c.k === 'cancel') return { control: { k: 'cancel', x: c.x } };
+  if (c.k === 'fan' && (c.m === FAN_STREAM || c.m === FAN_SWARM)) return { control: { k: 'fan', x: c.x, m: c.m } };
   throw new Error('bad control message');
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { ConnectOptions } from '../../shared/api/driver.js';
 import { until } from './poll.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -51,6 +52,8 @@ export class Cluster {
       spillDir?: string;
       envCacheMb?: number;
       resources?: Record<string, number>;
+      /** `--max-upload-mibps` (issue 17). */
+      maxUploadMiBps?: number;
       /** Node.js flags (before the CLI), and environment variables added to the test's. */
       nodeArgs?: string[];
       env?: Record<string, string>;
@@ -64,6 +67,7 @@ export class Cluster {
     if (o.envCacheMb) args.push('--env-cache-mb', String(o.envCacheMb));
     if (o.name) args.push('--name', o.name);
     if (o.resources) args.push('--resources', JSON.stringify(o.resources));
+    if (o.maxUploadMiBps !== undefined) args.push('--max-upload-mibps', String(o.maxUploadMiBps));
     const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: o.env ? { ...process.env, ...o.env } : process.env,
@@ -91,8 +95,8 @@ export class Cluster {
     return ep;
   }
 
-  async driver(): Promise<Mesh> {
-    const m = await connect({ url: this.url, token: this.token });
+  async driver(more: Partial<ConnectOptions> = {}): Promise<Mesh> {
+    const m = await connect({ ...more, url: this.url, token: this.token });
     this.meshes.push(m);
     return m;
   }

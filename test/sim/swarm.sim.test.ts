@@ -16,6 +16,7 @@ import { setChunkChecker } from '../../shared/hash.js';
 import { CALM, SimNet, type NetFaults } from './net.js';
 import { seedsToRun } from './seeds.js';
 import { CHUNK, SwarmSim, run } from './swarm-run.js';
+import { FAN_STREAMS } from '../../shared/transfer/fan-out.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -375,12 +376,13 @@ describe('wall time', () => {
   }, 300_000);
 });
 
-describe('a Node source first (swarm-policy.ts)', () => {
-  type Mode = 'policy' | 'swarm' | 'alone';
+describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)', () => {
+  type Mode = 'policy' | 'rate' | 'swarm' | 'alone';
   /**
    * 8 MiB from `origin` to 4 edge nodes and 4 tabs at once, as bench:objects broadcast: links touching a Node
    * process (the origin when `nodeOrigin`, the edges) carry 30 MB/s, tab to tab 5 MB/s, and each peer uploads
-   * 10 MB/s but a Node origin `nodeUp`. Modes: the policy, the swarm from the start (preferNode off), the origin alone.
+   * 10 MB/s but a Node origin `nodeUp`. Modes: the policy (the holder's word first), the readers' rate alone (the
+   * holder says no word: session 13), the swarm from the start (preferNode off), the origin alone.
    */
   const broadcast = (seed: number, mode: Mode, nodeOrigin: boolean, nodeUp: number) =>
     simulated(async () => {
@@ -395,49 +397,65 @@ describe('a Node source first (swarm-policy.ts)', () => {
       if (nodeOrigin) faults.nodes!.uplinkBytesPerMs = nodeUp;
       const sim = new SwarmSim(new SimNet(seed, faults), truth, { swarmMinBytes: mode === 'alone' ? Infinity : 1 });
       const origin = sim.add('origin', { bytes: truth, liar: false });
+      origin.links.fan.speaks = mode !== 'rate';
       for (const [i, id] of [...edges, 't0', 't1', 't2', 't3'].entries()) {
         const p = sim.add(id, null);
-        p.fetcher.swarm!.preferNode = mode === 'policy';
+        p.fetcher.swarm!.preferNode = mode === 'policy' || mode === 'rate';
         sim.read(p, (i * 7) % 50);
       }
       await sim.drive();
       await sim.finish();
       const stats = sim.reads.map((r) => r.peer.fetcher.swarm!.stats);
+      const sum = (k: 'nodeFirst' | 'turned' | 'fromReaders' | 'fanned' | 'streamed') => stats.reduce((n, s) => n + s[k], 0);
       return {
         ms: Math.max(...sim.reads.map((r) => r.end)),
         copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2),
-        nodeFirst: stats.reduce((n, s) => n + s.nodeFirst, 0),
-        turned: stats.reduce((n, s) => n + s.turned, 0),
-        fromReaders: stats.reduce((n, s) => n + s.fromReaders, 0),
+        nodeFirst: sum('nodeFirst'),
+        turned: sum('turned'),
+        fromReaders: sum('fromReaders'),
+        fanned: sum('fanned'),
+        streamed: sum('streamed'),
+        /** Readers the origin streamed to that are edges (Node relays are streamed to first). */
+        edgesStreamed: sim.reads.filter((r) => r.peer.id.startsWith('e') && r.peer.fetcher.swarm!.stats.streamed > 0).length,
       };
     }, true);
 
-  it('a Node origin that keeps up (240 MB/s): every reader takes it all from the origin, none over tab links; done in about the time of the origin alone, before the swarm', async () => {
+  it('a Node origin that keeps up (240 MB/s): it streams whole copies to 2 edges and tells the rest to swarm; at most 2 copies, in about the time of the origin alone (which sends 8)', async () => {
     for (const seed of [1, 2, 3]) {
       const fig = {
         policy: await broadcast(seed, 'policy', true, 240_000),
+        rate: await broadcast(seed, 'rate', true, 240_000),
         swarm: await broadcast(seed, 'swarm', true, 240_000),
         alone: await broadcast(seed, 'alone', true, 240_000),
       };
       console.log(`swarm sim, Node origin keeping up: ${JSON.stringify({ seed, ...fig })}`);
-      expect(fig.policy.nodeFirst).toBe(8);
-      expect(fig.policy.turned).toBe(0);
-      expect(fig.policy.fromReaders).toBe(0);
-      expect(fig.policy.copies).toBeGreaterThanOrEqual(8);
-      expect(fig.swarm.copies).toBeLessThan(3);
-      expect(fig.policy.ms).toBeLessThan(fig.swarm.ms);
+      expect(fig.policy.streamed).toBe(FAN_STREAMS);
+      expect(fig.policy.edgesStreamed).toBe(FAN_STREAMS);
+      expect(fig.policy.fanned).toBe(8 - FAN_STREAMS);
+      expect(fig.policy.copies).toBeLessThanOrEqual(2);
       expect(fig.policy.ms).toBeLessThan(fig.alone.ms * 1.3);
+      expect(fig.policy.ms).toBeLessThan(fig.swarm.ms);
+      // Without the holder's word every reader keeps to the origin (session 13's policy): 8 copies.
+      expect(fig.rate.nodeFirst).toBe(8);
+      expect(fig.rate.turned).toBe(0);
+      expect(fig.rate.fromReaders).toBe(0);
+      expect(fig.rate.copies).toBeGreaterThanOrEqual(8);
     }
   }, 300_000);
 
-  it('a Node origin that is the limit (8 MB/s for 8 readers): the readers turn to the swarm, the origin sends far less than 8 copies, sooner than alone', async () => {
+  it('a Node origin that is the limit (8 MB/s for 8 readers): at most 2 copies, sooner than alone; the readers alone (no word) turn late and send more', async () => {
     for (const seed of [1, 2]) {
-      const fig = { policy: await broadcast(seed, 'policy', true, 8_000), alone: await broadcast(seed, 'alone', true, 8_000) };
+      const fig = {
+        policy: await broadcast(seed, 'policy', true, 8_000),
+        rate: await broadcast(seed, 'rate', true, 8_000),
+        alone: await broadcast(seed, 'alone', true, 8_000),
+      };
       console.log(`swarm sim, Node origin at its limit: ${JSON.stringify({ seed, ...fig })}`);
-      expect(fig.policy.nodeFirst).toBe(8);
-      expect(fig.policy.turned).toBeGreaterThanOrEqual(6);
-      expect(fig.policy.copies).toBeLessThanOrEqual(3);
+      expect(fig.policy.fanned).toBe(8 - FAN_STREAMS);
+      expect(fig.policy.copies).toBeLessThanOrEqual(2);
       expect(fig.policy.ms).toBeLessThan(fig.alone.ms);
+      expect(fig.rate.turned).toBeGreaterThanOrEqual(6);
+      expect(fig.rate.copies).toBeGreaterThan(fig.policy.copies);
     }
   }, 300_000);
 

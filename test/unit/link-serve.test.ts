@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
+import { FAN_STREAM, FAN_SWARM, FanOut, type FanWord } from '../../shared/transfer/fan-out.js';
+import { UploadCap } from '../../shared/transfer/upload-cap.js';
+import { readMessage } from '../../shared/transfer/wire.js';
 import { contentHash, setAsyncLeafHasher, leafHashes } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import { ObjectStore } from '../../shared/node/store.js';
@@ -42,12 +45,15 @@ function rawEnd(): RawPeer & { queue: Uint8Array[]; other: (RawPeer & { queue: U
 
 type Held = Map<ObjectId, Uint8Array> | LinkEnv['lookup'];
 
-function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
+function env(held: Held, serving = new ServingBudget(256 << 20), more: Partial<LinkEnv> = {}): LinkEnv {
   return {
+    ...more,
     lookup: typeof held === 'function' ? held : (id) => Promise.resolve(held.get(id)),
     partial: () => undefined,
     have: () => {},
     serving,
+    fan: more.fan ?? new FanOut(),
+    upload: more.upload ?? null,
     faults: {},
     counters: { bytesIn: 0, bytesOut: 0, laneMessages: 0, sendWakes: { drain: 0, timer: 0 } },
     closed: () => {},
@@ -55,12 +61,12 @@ function env(held: Held, serving = new ServingBudget(256 << 20)): LinkEnv {
   };
 }
 
-function pair(aHeld: Held, bHeld: Held, aServing?: ServingBudget) {
+function pair(aHeld: Held, bHeld: Held, aServing?: ServingBudget, aMore?: Partial<LinkEnv>) {
   const ra = rawEnd();
   const rb = rawEnd();
   ra.other = rb;
   rb.other = ra;
-  const a = new PeerLink('b', 'g', true, ra, env(aHeld, aServing));
+  const a = new PeerLink('b', 'g', true, ra, env(aHeld, aServing, aMore));
   const b = new PeerLink('a', 'g', false, rb, env(bHeld));
   ra.onConnect();
   rb.onConnect();
@@ -267,5 +273,57 @@ describe('a peer link under load', () => {
     await expect(got).rejects.toThrow(/cannot serve .*no longer in the tier/);
     expect(serving.servingBytes).toBe(0);
     a.close('done');
+  });
+});
+
+describe("a holder's word and its upload cap on one link (issue 17, session 14)", () => {
+  it("a full holder answers a request asked with `f` with its word, before the request's bytes; a request without `f` gets none", async () => {
+    const bytes = new Uint8Array(256 * 1024).fill(9);
+    const fan = new FanOut(0); // streams to nobody: every reader hears FAN_SWARM
+    const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map(), undefined, { fan });
+    const words: FanWord[] = [];
+    const first = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes), onFan: (m) => words.push(m) });
+    rb.deliver();
+    await turn();
+    await turn();
+    const kinds = ra.queue.map((m) => readMessage(m));
+    expect(kinds[0].control).toMatchObject({ k: 'fan', m: FAN_SWARM });
+    expect(kinds.slice(1).some((m) => m.control)).toBe(false);
+    for (let i = 0; i < 20 && ra.queue.length; i++) {
+      ra.deliver();
+      await turn();
+    }
+    await first;
+    expect(words).toEqual([FAN_SWARM]);
+    // Without `f` (an older reader): no word, the bytes alike.
+    const second = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
+    rb.deliver();
+    await turn();
+    await turn();
+    expect(ra.queue.some((m) => readMessage(m).control?.k === 'fan')).toBe(false);
+    for (let i = 0; i < 20 && ra.queue.length; i++) {
+      ra.deliver();
+      await turn();
+    }
+    expect((await second).every((x) => x === 9)).toBe(true);
+    expect(fan.said).toEqual({ stream: 0, swarm: 1, streamToNodes: 0 });
+    expect(FAN_STREAM).not.toBe(FAN_SWARM);
+  });
+
+  it('a capped holder hands its channel no more than the cap lets through: at 1 MiB/s, one burst, then nothing until the clock moves', async () => {
+    const bytes = new Uint8Array(1 << 20).fill(4);
+    const cap = new UploadCap(1);
+    const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map(), undefined, { upload: cap });
+    const got = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
+    rb.deliver();
+    await turn();
+    await turn();
+    const chunks = () => ra.queue.filter((m) => readMessage(m).chunk).length;
+    // The first chunk goes at once (a 20 ms burst); the next waits its 62.5 ms, though the channel has room.
+    expect(chunks()).toBe(1);
+    await turn();
+    expect(chunks()).toBe(1);
+    b.close('done');
+    await got.catch(() => {});
   });
 });

@@ -1,0 +1,109 @@
+// The holder decides (issue 17, session 14): a full holder serving one object
+// to many readers at once streams whole copies to a few of them and tells the
+// rest to take it from the swarm. Each reader's judgement of its own rate
+// (swarm-policy.ts) misfired under load: a starved reader turned though the
+// origin was not the limit, and a reader cannot tell its own slowness from
+// the origin's. The holder sees every link it serves on: it keeps a whole
+// stream going to at most FAN_STREAMS readers of an object (Node peers over a
+// stream link first: they relay onward over TCP and to tabs over WebSocket)
+// and answers the others' requests with FAN_SWARM. Readers that keep to it
+// claim what they lack, so the swarm takes it from them, not from the origin:
+// the origin uploads about FAN_STREAMS copies (bench:objects broadcast).
+//
+// On the wire: a request says `f` (it acts on the word); the holder answers
+// `{ k: 'fan', x, m }` before the request's first bytes, on the link's lane.
+import type { ObjectId } from '../ids.js';
+
+/** The holder's word to a reader: it streams the whole object to it. */
+export const FAN_STREAM = 1;
+/** The holder's word: it streams to others; take the chunks from the readers (ask it only for what none holds). */
+export const FAN_SWARM = 2;
+export type FanWord = typeof FAN_STREAM | typeof FAN_SWARM;
+
+/** Readers of one object a holder streams whole copies to at once. */
+export const FAN_STREAMS = 2;
+/**
+ * A reader that asked nothing of an object and was sent none of it for this
+ * long is no longer one of its readers here. (Counted from requests alone, a
+ * streamed reader with 8 MiB asked went quiet for seconds at load 30, and the
+ * holder streamed to others too: bench, session 14.)
+ */
+const FAN_IDLE_MS = 2_000;
+/** Readers remembered over all objects (a bound on what peers can make a holder keep). */
+const FAN_MAX = 4096;
+
+/** One reader of one object here. */
+export interface FanReader {
+  /** A Node process over a stream link (RawPeer.remoteNode): a relay. */
+  node: boolean;
+  /** When it first asked (for its rank), and when it last asked or was sent a chunk (a sender sets it: link-send.ts). */
+  since: number;
+  lastAt: number;
+  /** The word it was last told. */
+  word: FanWord;
+}
+
+export class FanOut {
+  private readonly byObject = new Map<ObjectId, Map<string, FanReader>>();
+  private count = 0;
+  /** Words said, by kind, and FAN_STREAM said to Node readers (tests, bench). */
+  readonly said = { stream: 0, swarm: 0, streamToNodes: 0 };
+  /** False: this holder says no word (as an older build; readers judge by their rate: tests and benches compare). */
+  speaks = true;
+
+  constructor(readonly streams = FAN_STREAMS) {}
+
+  /**
+   * The word for `peer`'s request of `id`: FAN_STREAM while it ranks among the
+   * first `streams` readers of `id` here (Node peers first, then by when they
+   * first asked), else FAN_SWARM. A reader outranked later (a Node peer came)
+   * hears FAN_SWARM with its next request.
+   */
+  word(id: ObjectId, peer: string, node: boolean, now: number): FanWord | 0 {
+    return this.reader(id, peer, node, now)?.word ?? 0;
+  }
+
+  /** `peer` asks for `id`: its entry with the word it is told now (see word); null when this holder says none. */
+  reader(id: ObjectId, peer: string, node: boolean, now: number): FanReader | null {
+    if (!this.speaks) return null;
+    let readers = this.byObject.get(id);
+    if (!readers) {
+      if (this.count >= FAN_MAX) this.prune(now);
+      this.byObject.set(id, (readers = new Map<string, FanReader>()));
+    }
+    let me = readers.get(peer);
+    if (!me) {
+      if (this.count >= FAN_MAX) this.prune(now);
+      readers.set(peer, (me = { node, since: now, lastAt: now, word: FAN_STREAM }));
+      this.count++;
+    }
+    me.lastAt = now;
+    let ahead = 0;
+    for (const r of readers.values()) {
+      if (r === me || now - r.lastAt >= FAN_IDLE_MS) continue;
+      if ((r.node && !me.node) || (r.node === me.node && r.since < me.since)) ahead++;
+    }
+    me.word = ahead < this.streams ? FAN_STREAM : FAN_SWARM;
+    if (me.word === FAN_STREAM) {
+      this.said.stream++;
+      if (me.node) this.said.streamToNodes++;
+    } else this.said.swarm++;
+    return me;
+  }
+
+  /** Forgets readers idle for FAN_IDLE_MS (and, past FAN_MAX, every reader: the words start over). */
+  prune(now: number): void {
+    for (const [id, readers] of this.byObject) {
+      for (const [peer, r] of readers) {
+        if (now - r.lastAt < FAN_IDLE_MS) continue;
+        readers.delete(peer);
+        this.count--;
+      }
+      if (readers.size === 0) this.byObject.delete(id);
+    }
+    if (this.count >= FAN_MAX) {
+      this.byObject.clear();
+      this.count = 0;
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// The holder decides (issue 17, session 14): its word to each reader of an
+// object (fan-out.ts), the word on the wire and its validation, a reader's
+// policy when a holder lies about its load, and a node's upload cap.
+import { describe, expect, it } from 'vitest';
+import type { ObjectId } from '../../shared/ids.js';
+import { FAN_STREAM, FAN_STREAMS, FAN_SWARM, FanOut } from '../../shared/transfer/fan-out.js';
+import { readMessage, writeControl, type Control } from '../../shared/transfer/wire.js';
+import { newSource } from '../../shared/transfer/swarm-source.js';
+import { keepsUp, nodeFirst, streamedTo } from '../../shared/transfer/swarm-policy.js';
+import { UploadCap, uploadCapOf } from '../../shared/transfer/upload-cap.js';
+
+const OBJ = 'ab'.repeat(20) as ObjectId;
+const OTHER = 'cd'.repeat(20) as ObjectId;
+
+/** A control message as a peer might send it, any fields. */
+const raw = (c: Record<string, unknown>) => writeControl(c as unknown as Control);
+
+describe("a holder's word to the readers of one object", () => {
+  it('streams to the first FAN_STREAMS readers, tells the rest to swarm; per object', () => {
+    const fan = new FanOut();
+    const words = ['r0', 'r1', 'r2', 'r3'].map((p, i) => fan.word(OBJ, p, false, 1000 + i));
+    expect(words).toEqual([FAN_STREAM, FAN_STREAM, FAN_SWARM, FAN_SWARM]);
+    // Asked again, each keeps its word; another object has its own readers.
+    expect(fan.word(OBJ, 'r0', false, 1010)).toBe(FAN_STREAM);
+    expect(fan.word(OBJ, 'r3', false, 1010)).toBe(FAN_SWARM);
+    expect(fan.word(OTHER, 'r3', false, 1010)).toBe(FAN_STREAM);
+    expect(fan.said).toEqual({ stream: 4, swarm: 3, streamToNodes: 0 });
+    expect(FAN_STREAMS).toBe(2);
+  });
+
+  it('a Node peer over a stream link (a relay) outranks tabs: a tab streamed to hears FAN_SWARM with its next request', () => {
+    const fan = new FanOut();
+    expect(fan.word(OBJ, 'tab0', false, 0)).toBe(FAN_STREAM);
+    expect(fan.word(OBJ, 'tab1', false, 1)).toBe(FAN_STREAM);
+    expect(fan.word(OBJ, 'edge0', true, 2)).toBe(FAN_STREAM);
+    expect(fan.word(OBJ, 'edge1', true, 3)).toBe(FAN_STREAM);
+    expect(fan.word(OBJ, 'tab0', false, 4)).toBe(FAN_SWARM);
+    expect(fan.word(OBJ, 'tab1', false, 5)).toBe(FAN_SWARM);
+  });
+
+  it('a reader that stopped asking (2 s) frees its place; pruned readers are forgotten', () => {
+    const fan = new FanOut();
+    fan.word(OBJ, 'r0', false, 0);
+    fan.word(OBJ, 'r1', false, 0);
+    expect(fan.word(OBJ, 'r2', false, 100)).toBe(FAN_SWARM);
+    expect(fan.word(OBJ, 'r2', false, 2500)).toBe(FAN_STREAM);
+    fan.prune(10_000);
+    expect((fan as unknown as { count: number }).count).toBe(0);
+  });
+
+  it('a holder that says no word (an older build, or turned off) says 0', () => {
+    const fan = new FanOut();
+    fan.speaks = false;
+    expect(fan.word(OBJ, 'r0', true, 0)).toBe(0);
+  });
+});
+
+describe('the word on the wire', () => {
+  it('a request carries `f` only as true; a `fan` control carries a known word or the message is refused', () => {
+    expect(readMessage(raw({ k: 'req', x: 1, id: OBJ, v: 2, f: true })).control).toMatchObject({ k: 'req', f: true });
+    expect(readMessage(raw({ k: 'req', x: 1, id: OBJ, v: 2, f: 'yes' })).control).not.toHaveProperty('f');
+    expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_SWARM })).control).toEqual({ k: 'fan', x: 3, m: FAN_SWARM });
+    expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_STREAM, extra: 'dropped' })).control).toEqual({ k: 'fan', x: 3, m: FAN_STREAM });
+    for (const bad of [
+      { k: 'fan', x: 3 },
+      { k: 'fan', x: 3, m: 0 },
+      { k: 'fan', x: 3, m: 3 },
+      { k: 'fan', x: 3, m: '1' },
+      { k: 'fan', x: -1, m: 1 },
+    ])
+      expect(() => readMessage(raw(bad))).toThrow(/bad control message/);
+  });
+});
+
+describe("a reader's policy under a holder's word (swarm-policy.ts)", () => {
+  const holder = (word: 0 | 1 | 2, got: number, busyMs: number) => {
+    const s = newSource('origin', true, 16, 4, 4);
+    Object.assign(s, { node: true, word, got, busyMs });
+    return s;
+  };
+  const MiB = 1 << 20;
+
+  it('FAN_SWARM turns at once; FAN_STREAM keeps a reader that gets 2 MiB/s (its own guess would turn below 5)', () => {
+    expect(keepsUp(holder(FAN_SWARM, 0, 0), 0)).toBe(false);
+    expect(keepsUp(holder(FAN_STREAM, 4 * MiB, 2000), 0)).toBe(true);
+    expect(keepsUp(holder(0, 4 * MiB, 2000), 0)).toBe(false);
+    expect(nodeFirst([holder(FAN_STREAM, 4 * MiB, 2000)], 0)).toBe(true);
+    expect(streamedTo([holder(FAN_STREAM, 0, 0)])).toBe(true);
+    expect(streamedTo([holder(0, 0, 0)])).toBe(false);
+  });
+
+  it('a holder that says FAN_STREAM but trickles (0.25 MiB/s) is left: a lie about its load cannot hold a reader', () => {
+    expect(keepsUp(holder(FAN_STREAM, MiB / 2, 2000), 0)).toBe(false);
+    expect(nodeFirst([holder(FAN_STREAM, MiB / 2, 2000)], 0)).toBe(false);
+    // A dropped holder (it stalled) is no reason to keep to Node sources, whatever it said.
+    const gone = holder(FAN_STREAM, 4 * MiB, 100);
+    gone.dropped = true;
+    expect(nodeFirst([gone], 0)).toBe(false);
+  });
+});
+
+describe("a node's upload cap", () => {
+  it('paces sends at the rate after a burst of 20 ms; bad caps are refused', () => {
+    const cap = new UploadCap(1); // 1 MiB/s: 1048.576 bytes per ms
+    expect(cap.wait(1000)).toBe(0);
+    cap.spent(64 * 1024, 1000); // 62.5 ms worth
+    expect(cap.wait(1000)).toBeCloseTo(62.5 - 20, 1); // the burst paid 20 ms of it
+    expect(cap.wait(1100)).toBe(0);
+    cap.spent(1024, 5000); // after an idle spell, no credit beyond the burst
+    expect(cap.wait(5000)).toBe(0);
+    expect(uploadCapOf(undefined)).toBeNull();
+    for (const bad of [0, -1, NaN, Infinity, '5']) expect(() => uploadCapOf(bad)).toThrow(/upload cap|must be a number/);
+  });
+});
