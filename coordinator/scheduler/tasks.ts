@@ -17,6 +17,7 @@ import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
 import { admit, type Looked } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 import { countEnd, noteFailure } from '../jobs/job-tasks.js';
+import { shortcutTag } from './shortcuts.js';
 
 export class TaskManager {
   /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
@@ -122,7 +123,9 @@ export class TaskManager {
       fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env };
       nodeLoad.sentFunction(n, t.spec.fnId);
     }
-    n.session.send({ t: 'assign', spec: t.spec, inline, fn });
+    const sc = shortcutTag(this.gcs, t, n);
+    // `sc` only when there is one: a node that did not say `shortcut` refuses the field.
+    n.session.send(sc === undefined ? { t: 'assign', spec: t.spec, inline, fn } : { t: 'assign', spec: t.spec, inline, fn, sc });
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {

@@ -142,6 +142,18 @@ export class ObjectClient {
     this.resolveSub(s, info);
   }
 
+  /**
+   * A small value a node sent straight here (api/driver-shortcuts.ts, checked
+   * there): ready now, if it is held and not known yet (true). The
+   * coordinator's `ready` for it follows and says the same.
+   */
+  onShortcut(id: ObjectId, v: Uint8Array): boolean {
+    const s = this.subs.get(id);
+    if (!s || s.info) return false;
+    this.resolveSub(s, { v, size: v.byteLength });
+    return true;
+  }
+
   private resolveSub(s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;

@@ -7,6 +7,7 @@ import { arr, bool, either, id, int, lit, numIn, obj, opt, str, tagged, type Che
 import { NODE_ID_BYTES } from '../ids.js';
 import { ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
+import { TAG_BYTES } from './shortcut.js';
 
 export { MAX_BATCH, MAX_LOCATED, MAX_REPLICAS, MAX_RESOURCES, MAX_SIGNAL_CHARS, MAX_VALUE_BYTES, PROTOCOL_VERSION, RELAY_CHUNK_BYTES } from './fields.js';
 export { actorLiveCpu, actorPartCheck, argCheck, envDeclCheck, failureCheck, resultCheck, schedulingCheck, taskSpecCheck } from './task.js';
@@ -74,6 +75,11 @@ export const messages = {
     namespace: opt(str(256)),
     /** This client reads frames of records (frame-records.ts): a Node client; a tab's CSP refuses their compiled readers. */
     records: opt(bool),
+    /**
+     * Result shortcuts (shortcut.ts, issue 14): a driver takes small results from the nodes that ran its tasks,
+     * a node sends them where the assign carries a tag. Said only when true (an older coordinator refuses unknown fields).
+     */
+    shortcut: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
@@ -166,6 +172,8 @@ export const messages = {
     /** Values of small ref arguments, so that the node need not fetch them. */
     inline: arr(obj({ id: objectId, v: value }), MAX_ARGS),
     fn: opt(fnSource),
+    /** The coordinator's tag for a result shortcut to the task's driver (shortcut.ts): only to nodes that said `shortcut`. */
+    sc: opt(id<string>(TAG_BYTES)),
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
   /**

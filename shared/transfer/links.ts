@@ -8,7 +8,7 @@ import { PeerLink, type LinkEnv } from './link.js';
 import type { FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
-import type { Have } from './wire.js';
+import type { Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import type { ObjectSource } from './source.js';
 
@@ -33,6 +33,8 @@ export interface PeerLinksOptions {
   failedForMs?: number;
   /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
   servingBytes?: number;
+  /** A task's result sent by `peer` (a driver's; unset: ignored). */
+  result?: (peer: string, r: Shortcut) => void;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -87,6 +89,7 @@ export class PeerLinks {
       lookup: (id) => o.lookup(id),
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
       have: (link, h) => this.swarm?.have(link.peer, h),
+      result: (link, r) => o.result?.(link.peer, r),
       serving: this.serving,
       faults: this.faults,
       counters: this.counters,
@@ -108,6 +111,20 @@ export class PeerLinks {
   /** Whether an open link to `peer` exists (readers prefer such holders). */
   isOpen(peer: string): boolean {
     return this.links.get(peer)?.state === 'open';
+  }
+
+  /**
+   * Sends a task's result to `peer` when a link to it is open (true), else
+   * starts opening one for the next (false): a shortcut never waits for a link.
+   */
+  sendShortcut(peer: string, b: () => Uint8Array): boolean {
+    const link = this.links.get(peer);
+    if (link?.state === 'open') {
+      link.sendShortcut(b());
+      return true;
+    }
+    if (!link && this.usable(peer) && this.o.self() !== null) void this.linkTo(peer).catch(() => {});
+    return false;
   }
 
   /** Whether a link to `peer` is worth trying now. */
