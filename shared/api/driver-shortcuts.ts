@@ -27,15 +27,24 @@ export class DriverShortcuts {
   onResult(peer: string, r: Shortcut): void {
     const key = this.key;
     // A task's first return only (the one a node sends), of a size that travels inline.
-    if (!key || isPutObject(r.id) || !r.id.endsWith('00000000') || r.v.byteLength > this.inlineMax()) {
+    if (
+      !key ||
+      isPutObject(r.id) ||
+      !r.id.endsWith('00000000') ||
+      r.v.byteLength > this.inlineMax() ||
+      !key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId)
+    ) {
       this.counts.refused++;
-      return;
-    }
-    if (!key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId)) {
-      this.counts.refused++;
+      // The coordinator may have left its `ready` to this shortcut (the node's `done` said it went): asked again.
+      this.objects.reask(r.id);
       return;
     }
     if (this.objects.onShortcut(r.id, r.v.slice())) this.counts.taken++;
     else this.counts.late++;
+  }
+
+  /** A link closed: a shortcut it carried may be lost, so what is still waited on is asked of the coordinator again (once any came). */
+  linkClosed(): void {
+    if (this.counts.taken + this.counts.late + this.counts.refused > 0) this.objects.reask();
   }
 }

@@ -111,6 +111,7 @@ export class DriverCore implements MeshCore, DriverContext {
       sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
       lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
       result: (peer, r) => this.shortcuts.onResult(peer, r),
+      linkClosed: () => this.shortcuts.linkClosed(),
     });
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }

@@ -154,6 +154,21 @@ export class ObjectClient {
     return true;
   }
 
+  /**
+   * Asks the coordinator again for objects whose readiness it was told went
+   * here straight (a `done` with `sc`) and that did not come (the shortcut was
+   * refused, or the link carrying it closed): `id`, or every one still waited on.
+   */
+  reask(id?: ObjectId): void {
+    if (id !== undefined) {
+      const s = this.subs.get(id);
+      if (s && !s.info && s.asked) this.send({ t: 'subscribe', ids: [id] });
+      return;
+    }
+    const ids = this.waitingIds();
+    if (ids.length) this.send({ t: 'subscribe', ids });
+  }
+
   private resolveSub(s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;

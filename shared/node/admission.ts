@@ -210,8 +210,10 @@ export class NodeTasks implements TaskTable {
         }
       }
       n.tasksRun++;
-      if (t.sc !== undefined && this.shortcut(t, results)) return n.afterShortcut!();
-      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results });
+      if (t.sc !== undefined && this.shortcut(t, results)) {
+        if (n.afterShortcut) return n.afterShortcut();
+        n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, sc: true });
+      } else n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results });
     } else {
       n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     }
@@ -222,8 +224,8 @@ export class NodeTasks implements TaskTable {
   /**
    * A tagged task's single small result, with no refs inside, goes straight to
    * its driver ahead of the `done` (shared/protocol/shortcut.ts) when a link to
-   * the driver is open; else one starts opening for the next. True: the test
-   * hook `afterShortcut` takes the place of the `done`.
+   * the driver is open; else one starts opening for the next. True: it went
+   * (the `done` says so, and the coordinator sends the driver no `ready`).
    */
   private shortcut(t: LocalTask, results: TaskResult[]): boolean {
     const n = this.n;
@@ -236,7 +238,7 @@ export class NodeTasks implements TaskTable {
       return false;
     }
     n.shortcuts.sent++;
-    return n.afterShortcut !== undefined;
+    return true;
   }
 
   cancel(taskId: TaskId, force: boolean): void {

@@ -121,7 +121,16 @@ export const messages = {
    * `ex`: the executor slot it ran on, when the node sent no `started` for it (it ended within a
    * few ms, shared/node/start-reports.ts): the coordinator records it as started `ms` ago.
    */
-  done: obj({ t: lit('done'), taskId, attempt: int(), ms: runMs, ex: opt(int(0, 4096)), results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
+  /** `sc`: the result went straight to the driver (shortcut.ts): the coordinator sends it no `ready` for it. Only after an assign's tag. */
+  done: obj({
+    t: lit('done'),
+    taskId,
+    attempt: int(),
+    ms: runMs,
+    ex: opt(int(0, 4096)),
+    results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS),
+    sc: opt(bool),
+  }),
   /** `ms` and `ex`: as in `done`, when the task ran and the node sent no `started` (absent: it never ran, or `started` went out). */
   failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck, ms: opt(runMs), ex: opt(int(0, 4096)) }),
   /** A node stored an object it was sent (upload target) or fetched. */

@@ -35,6 +35,8 @@ export interface PeerLinksOptions {
   servingBytes?: number;
   /** A task's result sent by `peer` (a driver's; unset: ignored). */
   result?: (peer: string, r: Shortcut) => void;
+  /** A link closed (what it carried in flight is lost). */
+  linkClosed?: (peer: string) => void;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -96,6 +98,7 @@ export class PeerLinks {
       closed: (link, why) => {
         if (this.links.get(link.peer) === link) this.links.delete(link.peer);
         if (why.startsWith('error') || why.startsWith('send failed')) this.failures++;
+        o.linkClosed?.(link.peer);
       },
       log,
     };
