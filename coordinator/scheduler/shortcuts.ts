@@ -17,12 +17,13 @@ const keys = new WeakMap<JobRecord, ShortcutKey>();
 /** The tag for task `t` assigned to node `n`, or undefined when its result goes through the coordinator only. */
 export function shortcutTag(gcs: Gcs, t: TaskRecord, n: NodeRecord): string | undefined {
   if (!n.session.shortcut || t.spec.verify || t.spec.actor || t.replicas) return undefined;
-  // The driver's own tasks: a nested task's result is its parent's, on a node.
-  if (t.spec.parentId !== rootTaskId(t.spec.jobId)) return undefined;
   const job = gcs.jobs.get(t.spec.jobId);
   if (!job || job.guest || !job.driver?.shortcut || job.driver.closed) return undefined;
   const c = job.counts;
+  // A batch's assigns stop here, before anything is built.
   if (c.submitted - c.finished - c.failed - c.cancelled > SHORTCUT_MAX_IN_FLIGHT) return undefined;
+  // The driver's own tasks: a nested task's result is its parent's, on a node.
+  if (t.spec.parentId !== rootTaskId(t.spec.jobId)) return undefined;
   let key = keys.get(job);
   if (!key) keys.set(job, (key = new ShortcutKey(job.secret)));
   if (!key.ok) return undefined;
