@@ -117,12 +117,14 @@ export class PeerLinks {
   }
 
   /**
-   * Sends a task's result to `peer` when a link to it is open (true), else
-   * starts opening one for the next (false): a shortcut never waits for a link.
+   * Sends a task's result to `peer` when a TCP link to it is open (true), else
+   * starts opening one for the next (false): a shortcut never waits for a link,
+   * and does not take a WebRTC one (a data channel's hop is no shorter than the coordinator's).
    */
   sendShortcut(peer: string, b: () => Uint8Array): boolean {
     const link = this.links.get(peer);
     if (link?.state === 'open') {
+      if (link.raw.transport !== 'tcp') return false;
       link.sendShortcut(b());
       return true;
     }

@@ -116,6 +116,22 @@ describe('result shortcuts', () => {
     expect(coreOf(m).shortcuts.counts.taken).toBe(0);
   });
 
+  it('a node whose link to the driver is WebRTC (no fast link) sends no shortcut: its results come in readies', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver();
+    await cl.addNode({ cpus: 1, env: { TABMESH_FAST_LINKS: '0' } });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await sequential(m, 3);
+    await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 15_000, what: 'the WebRTC link from the node' });
+    expect(coreOf(m).links?.links.get(node)?.raw.transport).toBe('webrtc');
+    const tags = traffic.shortcutTags;
+    const readies = traffic.outOf('ready');
+    await sequential(m, 20, 3);
+    expect(traffic.shortcutTags - tags).toBe(20);
+    expect(coreOf(m).shortcuts.counts.taken).toBe(0);
+    expect(traffic.outOf('ready') - readies).toBe(20);
+  });
+
   it('a node killed between its shortcut and its done: the driver keeps the value, the coordinator runs the task again elsewhere', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver();
