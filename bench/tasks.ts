@@ -216,6 +216,8 @@ async function main(): Promise<void> {
         }
       }
       log(`tabmesh latency ms: ${describe(tmLat)}`);
+      // Result shortcuts (docs/decisions.md "A small result goes straight to its driver"): taken, late, refused so far.
+      log(`result shortcuts: ${JSON.stringify((m.core as { shortcuts?: { counts: unknown } }).shortcuts?.counts ?? null)}`);
       log(`piscina latency ms: ${describe(piLat)}`);
       record(figure('tasks.latency.p50', percentile(tmLat, 50), 'ms', percentile(piLat, 50)));
       record(figure('tasks.latency.p99', percentile(tmLat, 99), 'ms', percentile(piLat, 99)));

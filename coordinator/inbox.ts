@@ -246,6 +246,7 @@ export class Inbox {
     s.peerless = m.peers === false;
     // Its assigns and readies as records (a Node client; tabs never say it: their CSP refuses the readers).
     if (m.records) s.outbox.records = true;
+    s.shortcut = m.shortcut === true && !s.peerless;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.c.jobs.credentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);

@@ -19,6 +19,8 @@ export class Session {
   jobId: JobId | null = null;
   /** Said in its hello: it takes no peer links (its objects are read through the relay). */
   peerless = false;
+  /** Said in its hello: a driver takes result shortcuts, a node sends them (shared/protocol/shortcut.ts). */
+  shortcut = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
   /** A node's id (set when a node joins). */

@@ -29,6 +29,8 @@ export class Traffic {
   /** Node index re-filings (a node's load or shape changed), and those that moved it in its heap. */
   refiled = 0;
   moved = 0;
+  /** Assigns that carried a result shortcut's tag (scheduler/shortcuts.ts). */
+  shortcutTags = 0;
 
   frameIn(node: boolean, empty: boolean): void {
     if (empty) this.keepalivesIn++;
@@ -74,6 +76,7 @@ export class Traffic {
       'traffic.nodeTurns': this.nodeTurns,
       'traffic.refiled': this.refiled,
       'traffic.moved': this.moved,
+      'traffic.shortcutTags': this.shortcutTags,
     };
     // Kinds seen at least once, as before.
     KINDS.forEach((k, i) => {

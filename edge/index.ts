@@ -25,5 +25,12 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
   installNodeWarmer();
   // A Node driver is a peer too (issue 4): it fetches large results over peer links.
   const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
-  return connectShared({ WebSocket: WebSocket as unknown as WebSocketCtor, bundler: sharedBundler(), records: true, ...opts, peers });
+  return connectShared({
+    WebSocket: WebSocket as unknown as WebSocketCtor,
+    bundler: sharedBundler(),
+    records: true,
+    shortcut: process.env.TABMESH_SHORTCUTS !== '0',
+    ...opts,
+    peers,
+  });
 }

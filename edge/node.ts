@@ -97,6 +97,9 @@ export class EdgeNode {
       {
         WebSocket: WebSocket as unknown as WebSocketCtor,
         readsRecords: true,
+        // Result shortcuts to drivers (shared/protocol/shortcut.ts); off with TABMESH_SHORTCUTS=0.
+        shortcuts: process.env.TABMESH_SHORTCUTS !== '0',
+        afterShortcut: process.env.TABMESH_TEST_DIE_AFTER_SHORTCUT === '1' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
         peers: await edgePeers(),

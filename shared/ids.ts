@@ -73,6 +73,11 @@ export function setIdHasher(h: (bytes: Uint8Array) => Uint8Array): void {
   idSha256 = h;
 }
 
+/** SHA-256 of `bytes` with the ids' hasher (the platform's where one is installed). */
+export function idDigest(bytes: Uint8Array): Uint8Array {
+  return idSha256(bytes);
+}
+
 const scratch = new Uint8Array(TASK_ID_BYTES + 4);
 const scratchGen = new Uint8Array(TASK_ID_BYTES + 8);
 const parentBytes = new Uint8Array(TASK_ID_BYTES);

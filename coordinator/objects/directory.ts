@@ -217,6 +217,12 @@ export class ObjectDirectory {
     this.subs.subscribe(s, ids);
   }
 
+  /** `s` was told of object `id` by other means (a node's result shortcut): no `ready` to it. */
+  answered(id: ObjectId, s: Session): void {
+    const o = this.gcs.objects.get(id);
+    if (o) this.subs.answered(o, s);
+  }
+
   addRef(id: ObjectId, n = 1): void {
     const o = this.gcs.objects.get(id);
     if (o) o.refs += n;

@@ -57,6 +57,13 @@ export class Subscriptions {
     o.subscribers = null;
   }
 
+  /** `s` no longer waits on `o`: it was told by other means (a result shortcut, shared/protocol/shortcut.ts). */
+  answered(o: ObjectRecord, s: Session): void {
+    if (!o.subscribers?.delete(s)) return;
+    this.waits.delete(s, o);
+    if (o.subscribers.size === 0) o.subscribers = null;
+  }
+
   /** A closing session waits on nothing. */
   dropSession(s: Session): void {
     for (const o of this.waits.take(s)) if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;

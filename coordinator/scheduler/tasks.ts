@@ -2,7 +2,7 @@
 // waiting-args -> queued -> assigned -> running -> finished | failed | cancelled.
 // A lost node sends its tasks back to queued (attempt + 1, up to maxRetries).
 import type { Failure } from '../../shared/errors.js';
-import { isPutObject, taskOfObject, type TaskId } from '../../shared/ids.js';
+import { isPutObject, returnObjectId, taskOfObject, type TaskId } from '../../shared/ids.js';
 import { actorLiveCpu, type MsgOf, type TaskResult, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
@@ -17,6 +17,7 @@ import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
 import { admit, type Looked } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 import { countEnd, noteFailure } from '../jobs/job-tasks.js';
+import { shortcutTag } from './shortcuts.js';
 
 export class TaskManager {
   /** The lineage of finished tasks, and rebuilding lost objects from it (issue 6). */
@@ -122,7 +123,9 @@ export class TaskManager {
       fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env };
       nodeLoad.sentFunction(n, t.spec.fnId);
     }
-    n.session.send({ t: 'assign', spec: t.spec, inline, fn });
+    const sc = shortcutTag(this.gcs, t, n);
+    // `sc` only when there is one: a node that did not say `shortcut` refuses the field.
+    n.session.send(sc === undefined ? { t: 'assign', spec: t.spec, inline, fn } : { t: 'assign', spec: t.spec, inline, fn, sc });
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {
@@ -210,6 +213,11 @@ export class TaskManager {
     if (f) countRun(f, m.ms);
     this.ran(t, m.ms, m.ex);
     if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
+    // Its result went straight to the driver (scheduler/shortcuts.ts): the driver is not sent it again.
+    if (m.sc && !t.spec.verify && !t.spec.actor) {
+      const d = this.gcs.jobs.get(t.spec.jobId)?.driver;
+      if (d) this.dir.answered(returnObjectId(t.spec.taskId, 0), d);
+    }
     this.completeDone(t, m, s);
     return null;
   }

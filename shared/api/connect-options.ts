@@ -50,4 +50,6 @@ export interface ConnectOptions {
   namespace?: string;
   /** The coordinator's frames come as records (frame-records.ts): the Node entry passes true; a page's CSP refuses their readers. */
   records?: boolean;
+  /** Take small results straight from the nodes that ran them (shared/protocol/shortcut.ts): the Node entry passes true (with peer links). */
+  shortcut?: boolean;
 }

@@ -37,6 +37,10 @@ export class CoordinatorLink {
   closing = false;
   private ws: WebSocketLike;
   private secret = '';
+  /** The job's secret from the welcome (result shortcuts' tags are made with it). */
+  get jobSecret(): string {
+    return this.secret;
+  }
   /** The coordinators this driver may use (one mesh), and which one it uses now. */
   urls: string[] = [];
   urlAt = 0;
@@ -136,6 +140,7 @@ export class CoordinatorLink {
         namespace: this.opts.namespace,
       };
       if (this.opts.records) hello.records = true;
+      if (this.opts.shortcut && this.owner.peers()) hello.shortcut = true;
       ws.send(encodeFrame([hello]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).

@@ -26,6 +26,7 @@ import { CoordinatorLink } from './driver-link.js';
 import { ResumeState } from './driver-resume.js';
 import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
+import { DriverShortcuts } from './driver-shortcuts.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
@@ -43,6 +44,8 @@ export class DriverCore implements MeshCore, DriverContext {
   /** What this driver holds, one record an object: handles, submissions and puts to send again on a resume, readiness. */
   readonly held = new HeldObjects();
   readonly objects: ObjectClient;
+  /** Small results taken straight from nodes (driver-shortcuts.ts). */
+  readonly shortcuts: DriverShortcuts;
   links: PeerLinks | null = null;
   fetcher: ObjectFetcher;
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
@@ -90,6 +93,7 @@ export class DriverCore implements MeshCore, DriverContext {
       this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
+    this.shortcuts = new DriverShortcuts(this.objects, () => this.inlineMax);
   }
 
   private welcomed(m: MsgOf<'welcome'>, resumed: boolean): void {
@@ -97,6 +101,7 @@ export class DriverCore implements MeshCore, DriverContext {
     this.parentTask = rootTaskId(this.jobId);
     this.inlineMax = m.inlineMax;
     this.ice = m.ice;
+    this.shortcuts.welcomed(this.link.jobSecret);
     if (resumed) {
       this.resume.replay((x) => this.outbox.push(x), this.objects, this.ownLarge);
       this.askReceipt();
@@ -111,6 +116,8 @@ export class DriverCore implements MeshCore, DriverContext {
       ice: () => this.ice,
       sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
       lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
+      result: (peer, r) => this.shortcuts.onResult(peer, r),
+      linkClosed: () => this.shortcuts.linkClosed(),
     });
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }

@@ -182,6 +182,33 @@ export class ObjectClient {
     this.resolveSub(m.id, s, info);
   }
 
+  /**
+   * A small value a node sent straight here (api/driver-shortcuts.ts, checked
+   * there): ready now, if it is held and not known yet (true). The
+   * coordinator's `ready` for it follows and says the same.
+   */
+  onShortcut(id: ObjectId, v: Uint8Array): boolean {
+    const s = this.subs.get(id);
+    if (!s || s.info) return false;
+    this.resolveSub(id, s, { v, size: v.byteLength });
+    return true;
+  }
+
+  /**
+   * Asks the coordinator again for objects whose readiness it was told went
+   * here straight (a `done` with `sc`) and that did not come (the shortcut was
+   * refused, or the link carrying it closed): `id`, or every one still waited on.
+   */
+  reask(id?: ObjectId): void {
+    if (id !== undefined) {
+      const s = this.subs.get(id);
+      if (s && !s.info && s.asked) this.send({ t: 'subscribe', ids: [id] });
+      return;
+    }
+    const ids = this.waitingIds();
+    if (ids.length) this.send({ t: 'subscribe', ids });
+  }
+
   private resolveSub(id: ObjectId, s: Subscription, info: ReadyInfo): void {
     s.info = info;
     const w = s.waiters;

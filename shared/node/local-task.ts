@@ -31,6 +31,8 @@ export interface LocalTask {
   calledOut?: boolean;
   /** The attempt its executor runs it under, when a higher one was assigned while it ran and the run was kept (admission.ts). */
   runAttempt?: number;
+  /** The coordinator's tag for sending its result straight to the driver (shared/protocol/shortcut.ts), for `spec.attempt`. */
+  sc?: string;
 }
 
 export interface Executor {

@@ -41,7 +41,8 @@ export interface TaskTable {
   get(id: TaskId): LocalTask | undefined;
   forget(id: TaskId): void;
   adopt(host: LocalTask): void;
-  admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>): void;
+  /** `sc`: the coordinator's tag for a result shortcut to the driver (shared/protocol/shortcut.ts). */
+  admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>, sc?: string): void;
   end(t: LocalTask, r: TaskEnd): void;
   cancel(taskId: TaskId, force: boolean): void;
   /** The tasks of an executor that went: each ends with its fate's failure, or runs again ('again'). */
@@ -86,6 +87,11 @@ export interface AdmissionContext extends NodeSession {
   readonly fns: ReadonlyMap<string, FunctionSource>;
   readonly opts: Pick<NodeOptions, 'kind'>;
   tasksRun: number;
+  /** Where results go straight to drivers (shortcut.ts); null: no peer links. */
+  readonly links: PeerLinks | null;
+  readonly shortcuts: { sent: number; missed: number };
+  /** Tests: called in place of a shortcut task's `done` (platform.ts). */
+  readonly afterShortcut?: () => void;
   onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
 }
 

@@ -34,6 +34,14 @@ export interface NodePlatform {
   keep?: ActorKeep;
   /** The platform may compile record readers (Node; a page's CSP refuses `new Function`): the coordinator's frames come as records. */
   readsRecords?: boolean;
+  /**
+   * Sends small results of plain tasks straight to their drivers where the
+   * coordinator tags the assign (shared/protocol/shortcut.ts): Node, whose
+   * links to Node drivers are TCP. `afterShortcut` (tests): called in place
+   * of the `done` once a shortcut went, to die between the two.
+   */
+  shortcuts?: boolean;
+  afterShortcut?: () => void;
 }
 
 export interface NodeOptions {

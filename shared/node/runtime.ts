@@ -63,6 +63,9 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   /** Set once the session ended (closed by either side): nothing is sent any more. */
   closed = false;
   tasksRun = 0;
+  /** Results sent straight to their drivers (shared/protocol/shortcut.ts), and tagged ones that went through the coordinator only (no link open yet). */
+  readonly shortcuts = { sent: 0, missed: 0 };
+  readonly afterShortcut: (() => void) | undefined;
   /** Object bytes that came and went inside coordinator messages (small arguments, results and puts); links and the relay count theirs. */
   readonly inlineBytes = { in: 0, out: 0 };
   /** Takes no new tasks (issue 3): see setPaused. */
@@ -136,6 +139,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     const side = opts.kind === 'browser' ? 'b' : 'e';
     this.local.envOf = (f) => (f.env ? { decls: f.env, side, bytes: (h) => this.envCache.bytes(h) } : undefined);
     this.keep = platform.keep;
+    this.afterShortcut = platform.afterShortcut;
     for (const host of this.keep?.actors.splice(0) ?? []) this.actors.adopt(host);
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
@@ -159,6 +163,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           },
           // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
           ...(platform.readsRecords ? { records: true } : {}),
+          ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
         });
         this.outbox.flush();
       };
@@ -230,7 +235,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       this.inlineBytes.in += x.v.byteLength;
     }
     for (const a of m.spec.args) if (a.v) this.inlineBytes.in += a.v.byteLength;
-    this.tasks.admit(m.spec, inline);
+    this.tasks.admit(m.spec, inline, m.sc);
   }
 
   // -- a volunteer's controls (issue 3) -----------------------------------------

@@ -55,6 +55,10 @@ const SHAPES: readonly (readonly string[])[] = [
   ['id', 'v'],
   ['t', 'id', 'size', 'v', 'failure'],
   ['t', 'id', 'size', 'v', 'failure', 'hash'],
+  // An assign with a result shortcut's tag (shortcut.ts, session 14).
+  ['t', 'spec', 'inline', 'fn', 'sc'],
+  ['t', 'taskId', 'attempt', 'ms', 'results', 'sc'],
+  ['t', 'taskId', 'attempt', 'ms', 'ex', 'results', 'sc'],
 ];
 
 /** The messages a frame of records is for: the hot ones, each way. */

@@ -7,6 +7,7 @@ import { arr, bool, either, id, int, lit, numIn, obj, opt, str, tagged, type Che
 import { NODE_ID_BYTES } from '../ids.js';
 import { ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
+import { TAG_BYTES } from './shortcut.js';
 
 export { MAX_BATCH, MAX_LOCATED, MAX_REPLICAS, MAX_RESOURCES, MAX_SIGNAL_CHARS, MAX_VALUE_BYTES, PROTOCOL_VERSION, RELAY_CHUNK_BYTES } from './fields.js';
 export { actorLiveCpu, actorPartCheck, argCheck, envDeclCheck, failureCheck, resultCheck, schedulingCheck, taskSpecCheck } from './task.js';
@@ -74,6 +75,11 @@ export const messages = {
     namespace: opt(str(256)),
     /** This client reads frames of records (frame-records.ts): a Node client; a tab's CSP refuses their compiled readers. */
     records: opt(bool),
+    /**
+     * Result shortcuts (shortcut.ts, issue 14): a driver takes small results from the nodes that ran its tasks,
+     * a node sends them where the assign carries a tag. Said only when true (an older coordinator refuses unknown fields).
+     */
+    shortcut: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
@@ -115,7 +121,16 @@ export const messages = {
    * `ex`: the executor slot it ran on, when the node sent no `started` for it (it ended within a
    * few ms, shared/node/start-reports.ts): the coordinator records it as started `ms` ago.
    */
-  done: obj({ t: lit('done'), taskId, attempt: int(), ms: runMs, ex: opt(int(0, 4096)), results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS) }),
+  /** `sc`: the result went straight to the driver (shortcut.ts): the coordinator sends it no `ready` for it. Only after an assign's tag. */
+  done: obj({
+    t: lit('done'),
+    taskId,
+    attempt: int(),
+    ms: runMs,
+    ex: opt(int(0, 4096)),
+    results: arr(resultCheck as Check<TaskResult>, MAX_RETURNS),
+    sc: opt(bool),
+  }),
   /** `ms` and `ex`: as in `done`, when the task ran and the node sent no `started` (absent: it never ran, or `started` went out). */
   failed: obj({ t: lit('failed'), taskId, attempt: int(), failure: failureCheck, ms: opt(runMs), ex: opt(int(0, 4096)) }),
   /** A node stored an object it was sent (upload target) or fetched. */
@@ -166,6 +181,8 @@ export const messages = {
     /** Values of small ref arguments, so that the node need not fetch them. */
     inline: arr(obj({ id: objectId, v: value }), MAX_ARGS),
     fn: opt(fnSource),
+    /** The coordinator's tag for a result shortcut to the task's driver (shortcut.ts): only to nodes that said `shortcut`. */
+    sc: opt(id<string>(TAG_BYTES)),
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
   /**

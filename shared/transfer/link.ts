@@ -21,6 +21,7 @@ import {
   writeHave,
   type Control,
   type Have,
+  type Shortcut,
 } from './wire.js';
 import { Receiving } from './link-receive.js';
 import { StalledError, type FetchOptions } from './fetch-errors.js';
@@ -33,6 +34,8 @@ export interface LinkEnv {
   partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
   /** The peer's chunk availability for an object (swarm.ts). */
   have(link: PeerLink, h: Have): void;
+  /** A task's result the peer sent (shared/protocol/shortcut.ts): a driver's; nodes ignore it. */
+  result?(link: PeerLink, r: Shortcut): void;
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   /** Which readers of an object this node streams whole copies to (shared by its links). */
@@ -139,6 +142,13 @@ export class PeerLink {
     if (this.state === 'open') this.sendSmall(writeHave(h));
   }
 
+  /** Sends a message of `writeShortcut` (a task's small result) ahead of any chunks. */
+  sendShortcut(b: Uint8Array): void {
+    if (this.state !== 'open') return;
+    this.lastUsed = Date.now();
+    this.sendSmall(b);
+  }
+
   /** Bytes of this side's sends that left its queue. */
   get drained(): number {
     return this.queuedBytes - this.raw.bufferedAmount;
@@ -237,6 +247,7 @@ export class PeerLink {
     if (m.chunk) return this.rx.onChunk(m.chunk);
     if (m.leaves) return this.rx.onLeaves(m.leaves);
     if (m.have) return this.env.have(this, m.have);
+    if (m.result) return this.env.result?.(this, m.result);
     const c = m.control;
     if (c.k === 'req') {
       // A reader of another build could not read our chunks: told so, it takes the object from elsewhere.

@@ -8,7 +8,7 @@ import { PeerLink, type LinkEnv } from './link.js';
 import type { FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
-import type { Have } from './wire.js';
+import type { Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
 import { uploadCapOf, type UploadCap } from './upload-cap.js';
@@ -37,6 +37,10 @@ export interface PeerLinksOptions {
   servingBytes?: number;
   /** This node's cap on its upload over peer links, MiB/s (upload-cap.ts); none by default. */
   maxUploadMiBps?: number;
+  /** A task's result sent by `peer` (a driver's; unset: ignored). */
+  result?: (peer: string, r: Shortcut) => void;
+  /** A link closed (what it carried in flight is lost). */
+  linkClosed?: (peer: string) => void;
 }
 
 export const DEFAULT_MAX_LINKS = 32;
@@ -95,6 +99,7 @@ export class PeerLinks {
       lookup: (id) => o.lookup(id),
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
       have: (link, h) => this.swarm?.have(link.peer, h),
+      result: (link, r) => o.result?.(link.peer, r),
       serving: this.serving,
       fan: this.fan,
       upload: this.upload,
@@ -103,6 +108,7 @@ export class PeerLinks {
       closed: (link, why) => {
         if (this.links.get(link.peer) === link) this.links.delete(link.peer);
         if (why.startsWith('error') || why.startsWith('send failed')) this.failures++;
+        o.linkClosed?.(link.peer);
       },
       log,
     };
@@ -118,6 +124,22 @@ export class PeerLinks {
   /** Whether an open link to `peer` exists (readers prefer such holders). */
   isOpen(peer: string): boolean {
     return this.links.get(peer)?.state === 'open';
+  }
+
+  /**
+   * Sends a task's result to `peer` when a TCP link to it is open (true), else
+   * starts opening one for the next (false): a shortcut never waits for a link,
+   * and does not take a WebRTC one (a data channel's hop is no shorter than the coordinator's).
+   */
+  sendShortcut(peer: string, b: () => Uint8Array): boolean {
+    const link = this.links.get(peer);
+    if (link?.state === 'open') {
+      if (link.raw.transport !== 'tcp') return false;
+      link.sendShortcut(b());
+      return true;
+    }
+    if (!link && this.usable(peer) && this.o.self() !== null) void this.linkTo(peer).catch(() => {});
+    return false;
   }
 
   /** Whether a link to `peer` is worth trying now. */

@@ -35,9 +35,10 @@
 // word (stream the whole object from it, or take it from the swarm), before
 // the request's bytes. Older holders ignore `f`; older readers never ask it,
 // so never get a `fan`: the wire stays 2 both ways.
-import type { ObjectId } from '../ids.js';
+import { toHex, type ObjectId } from '../ids.js';
 import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
+import { TAG_BYTES } from '../protocol/shortcut.js';
 
 /** The link wire this build speaks. */
 export const WIRE_VERSION = 2;
@@ -68,6 +69,10 @@ const KIND_CHUNK = 4;
 export const CHUNK_KIND = KIND_CHUNK;
 const KIND_LEAVES = 2;
 const KIND_HAVE = 3;
+/** A small task result for the driver (issue 14, session 14; shared/protocol/shortcut.ts). */
+const KIND_RESULT = 5;
+/** Kind, three zero bytes, the object id, the attempt, the tag; then the value. */
+const RESULT_HEADER = 4 + 20 + 4 + TAG_BYTES;
 const HAVE_HEADER = 1 + 20 + 4 + 4;
 /** Chunk indices in one have message (both lists together). */
 export const HAVE_PER_MESSAGE = 16_384;
@@ -103,11 +108,40 @@ export interface Chunk {
   d: Uint8Array;
 }
 
+/** A task's small result, sent by the node that ran it to its driver, with the coordinator's tag for that run. */
+export interface Shortcut {
+  id: ObjectId;
+  attempt: number;
+  tag: Uint8Array;
+  v: Uint8Array;
+}
+
 export type LinkMessage =
-  | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined }
-  | { chunk: Chunk; control?: undefined; leaves?: undefined; have?: undefined }
-  | { leaves: Leaves; control?: undefined; chunk?: undefined; have?: undefined }
-  | { have: Have; control?: undefined; chunk?: undefined; leaves?: undefined };
+  | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined }
+  | { chunk: Chunk; control?: undefined; leaves?: undefined; have?: undefined; result?: undefined }
+  | { leaves: Leaves; control?: undefined; chunk?: undefined; have?: undefined; result?: undefined }
+  | { have: Have; control?: undefined; chunk?: undefined; leaves?: undefined; result?: undefined }
+  | { result: Shortcut; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined };
+
+export function writeShortcut(id: ObjectId, attempt: number, tagHex: string, v: Uint8Array): Uint8Array {
+  const out = new Uint8Array(RESULT_HEADER + v.byteLength);
+  out[0] = KIND_RESULT;
+  for (let i = 0; i < 20; i++) out[4 + i] = parseInt(id.substr(2 * i, 2), 16);
+  new DataView(out.buffer).setUint32(24, attempt >>> 0, true);
+  for (let i = 0; i < TAG_BYTES; i++) out[28 + i] = parseInt(tagHex.substr(2 * i, 2), 16);
+  out.set(v, RESULT_HEADER);
+  return out;
+}
+
+function readShortcut(b: Uint8Array): Shortcut {
+  if (b.byteLength < RESULT_HEADER) throw new Error('short result message');
+  return {
+    id: toHex(b.subarray(4, 24)) as ObjectId,
+    attempt: new DataView(b.buffer, b.byteOffset + 24, 4).getUint32(0, true),
+    tag: b.subarray(28, RESULT_HEADER),
+    v: b.subarray(RESULT_HEADER),
+  };
+}
 
 export function writeHave(h: Have): Uint8Array {
   const out = new Uint8Array(HAVE_HEADER + 4 * (h.have.length + h.claim.length));
@@ -227,6 +261,7 @@ export function readMessage(b: Uint8Array): LinkMessage {
     return { leaves: { x: v.getUint32(1, true), i: v.getUint32(5, true), d } };
   }
   if (b[0] === KIND_HAVE) return { have: readHave(b) };
+  if (b[0] === KIND_RESULT) return { result: readShortcut(b) };
   if (b[0] !== KIND_CONTROL) throw new Error(`unknown link message kind ${b[0]}`);
   if (b.byteLength > 4096) throw new Error('control message too long');
   const c = JSON.parse(dec.decode(b.subarray(1))) as Control;

@@ -1,0 +1,32 @@
+// Result shortcuts (issue 14, session 14; shared/protocol/shortcut.ts): the
+// tag an assign carries when the node may send the task's small result
+// straight to its driver. Plain tasks only: a verified task's result counts
+// only once its quorum agrees (coordinator/verify), an actor call's order is
+// its actor's. Only tasks the driver submitted (a nested task's result is its
+// parent's), while the job waits on few tasks (SHORTCUT_MAX_IN_FLIGHT), and
+// only between a node and a driver that both said `shortcut`.
+import { rootTaskId, toHex } from '../../shared/ids.js';
+import { SHORTCUT_MAX_IN_FLIGHT, ShortcutKey } from '../../shared/protocol/shortcut.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { traffic } from '../traffic.js';
+
+/** Each running job's key, parsed once from its secret (not a field of the job's record: job-manager.ts owns those). */
+const keys = new WeakMap<JobRecord, ShortcutKey>();
+
+/** The tag for task `t` assigned to node `n`, or undefined when its result goes through the coordinator only. */
+export function shortcutTag(gcs: Gcs, t: TaskRecord, n: NodeRecord): string | undefined {
+  if (!n.session.shortcut || t.spec.verify || t.spec.actor || t.replicas) return undefined;
+  const job = gcs.jobs.get(t.spec.jobId);
+  if (!job || job.guest || !job.driver?.shortcut || job.driver.closed) return undefined;
+  const c = job.counts;
+  // A batch's assigns stop here, before anything is built.
+  if (c.submitted - c.finished - c.failed - c.cancelled > SHORTCUT_MAX_IN_FLIGHT) return undefined;
+  // The driver's own tasks: a nested task's result is its parent's, on a node.
+  if (t.spec.parentId !== rootTaskId(t.spec.jobId)) return undefined;
+  let key = keys.get(job);
+  if (!key) keys.set(job, (key = new ShortcutKey(job.secret)));
+  if (!key.ok) return undefined;
+  traffic.shortcutTags++;
+  return toHex(key.tag(t.spec.taskId, t.spec.attempt, n.id));
+}
