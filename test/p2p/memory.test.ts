@@ -121,6 +121,12 @@ describe('memory under many concurrent peer fetches', () => {
   // and ICE never closed it. Links stuck that way now close and the source is asked again
   // over a new link (test/sim/swarm.sim.test.ts "stuck links"); the last local run still
   // timed out (a tab's page closed under it), so it stays skipped.
+  // 2026-12-03 (session 14), un-skipped locally at load 4-20: 24 of 28 runs passed; the 4
+  // failures were 2-3 of 50 reads relayed after whole tab-to-tab associations froze in both
+  // directions (a sender's queue at 2 MiB in the channel not draining, its requests behind
+  // it, "nothing from the peer" for 10 s) while each tab's other links moved data; the
+  // namespace's UDP counters showed no receive-buffer drops (RcvbufErrors 0), so no packet
+  // was lost in the kernel. A count that differs now prints every tab's trouble events.
   it.skip('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
     const ids = tabs.map((t) => t.nodeId as NodeId);
     const on = (k: number) => ({ scheduling: { node: ids[k], soft: false } });
@@ -196,7 +202,9 @@ describe('memory under many concurrent peer fetches', () => {
     // The right bytes, every one of them moved tab to tab.
     expect(await results).toEqual(reads.map((r) => checksum(fill(MB, r.o.seed))));
     const fetchedAfter = await fetchedPeer();
-    expect(fetchedAfter.map((n, k) => n - fetchedBefore[k])).toEqual(perTab);
+    const troubles = async () => JSON.stringify(await Promise.all(tabs.map((t) => volunteerEval(t.page, TAB_STATE))));
+    const moved = fetchedAfter.map((n, k) => n - fetchedBefore[k]);
+    expect(moved, moved.some((n, k) => n !== perTab[k]) ? await troubles() : '').toEqual(perTab);
     expect(cl.c.coordinator.gcs.stats.bytesRelayed - relayedBefore).toBeLessThan(OBJECT_BYTES);
 
     const budget = BUDGET_MB * MB;
