@@ -147,7 +147,7 @@ export interface LinkStats {
 }
 
 /** What getStats says of a connection's selected pair, transport and channels. */
-async function statsOf(pc: { getStats(): Promise<Map<string, Record<string, unknown>>> }, buffered: number): Promise<LinkStats> {
+export async function statsOf(pc: { getStats(): Promise<Map<string, Record<string, unknown>>> }, buffered: number): Promise<LinkStats> {
   const out: LinkStats = { channels: [], buffered };
   const report = await pc.getStats();
   let pairId: unknown;
