@@ -166,6 +166,7 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       get bufferedAmount() {
         return ws ? ws.bufferedAmount : inner ? inner.bufferedAmount : 0;
       },
+      stats: () => (!ws && inner?.stats ? inner.stats() : Promise.reject(new Error(ws ? 'a WebSocket link' : 'no connection'))),
       get drainEvents() {
         return ws ? true : inner?.drainEvents;
       },

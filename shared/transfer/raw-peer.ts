@@ -32,6 +32,8 @@ export interface RawPeer {
   sendv?(parts: Uint8Array[]): void;
   /** Bytes queued on the channel and not yet handed to the network. */
   readonly bufferedAmount: number;
+  /** The transport's own counters, for diagnostics (WebRTC: getStats' candidate pair, transport and data channels). */
+  stats?(): Promise<LinkStats>;
   destroy(): void;
   onSignal: (data: unknown) => void;
   onConnect: () => void;
@@ -111,7 +113,11 @@ export type PeerFactory = (initiator: boolean, ice?: IceConfig) => RawPeer;
 
 /** The part of simple-peer 9's instance this adapter uses. */
 interface SimplePeerLike {
-  _pc?: { createDataChannel(label: string, init: Record<string, unknown>): LaneChannel; readonly sctp?: { readonly maxMessageSize: number } | null } | null;
+  _pc?: {
+    createDataChannel(label: string, init: Record<string, unknown>): LaneChannel;
+    getStats(): Promise<Map<string, Record<string, unknown>>>;
+    readonly sctp?: { readonly maxMessageSize: number } | null;
+  } | null;
   signal(data: unknown): void;
   send(data: Uint8Array): void;
   destroy(): void;
@@ -124,6 +130,68 @@ interface SimplePeerLike {
   readonly destroyed?: boolean;
 }
 type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
+
+/** A WebRTC link's counters (RTCStatsReport, the parts that tell whether packets move). */
+export interface LinkStats {
+  pair?: {
+    state: unknown;
+    bytesSent: unknown;
+    bytesReceived: unknown;
+    packetsSent?: unknown;
+    packetsReceived?: unknown;
+    rtt?: unknown;
+    requestsSent?: unknown;
+    responsesReceived?: unknown;
+    consentRequestsSent?: unknown;
+  };
+  transport?: { dtlsState: unknown; iceState: unknown; bytesSent: unknown; bytesReceived: unknown; packetsSent?: unknown; packetsReceived?: unknown };
+  channels: { label: unknown; state: unknown; messagesSent: unknown; messagesReceived: unknown; bytesSent: unknown; bytesReceived: unknown }[];
+  buffered: number;
+}
+
+/** What getStats says of a connection's selected pair, transport and channels. */
+export async function statsOf(pc: { getStats(): Promise<Map<string, Record<string, unknown>>> }, buffered: number): Promise<LinkStats> {
+  const out: LinkStats = { channels: [], buffered };
+  const report = await pc.getStats();
+  let pairId: unknown;
+  for (const r of report.values()) {
+    if (r.type === 'transport') {
+      pairId = r.selectedCandidatePairId;
+      out.transport = {
+        dtlsState: r.dtlsState,
+        iceState: r.iceState,
+        bytesSent: r.bytesSent,
+        bytesReceived: r.bytesReceived,
+        packetsSent: r.packetsSent,
+        packetsReceived: r.packetsReceived,
+      };
+    } else if (r.type === 'data-channel') {
+      out.channels.push({
+        label: r.label,
+        state: r.state,
+        messagesSent: r.messagesSent,
+        messagesReceived: r.messagesReceived,
+        bytesSent: r.bytesSent,
+        bytesReceived: r.bytesReceived,
+      });
+    }
+  }
+  const pair = typeof pairId === 'string' ? report.get(pairId) : undefined;
+  if (pair) {
+    out.pair = {
+      state: pair.state,
+      bytesSent: pair.bytesSent,
+      bytesReceived: pair.bytesReceived,
+      packetsSent: pair.packetsSent,
+      packetsReceived: pair.packetsReceived,
+      rtt: pair.currentRoundTripTime,
+      requestsSent: pair.requestsSent,
+      responsesReceived: pair.responsesReceived,
+      consentRequestsSent: pair.consentRequestsSent,
+    };
+  }
+  return out;
+}
 
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;
@@ -241,6 +309,7 @@ export function simplePeerFactory(
       get bufferedAmount() {
         return p.bufferSize;
       },
+      stats: () => (p._pc ? statsOf(p._pc, p.bufferSize) : Promise.reject(new Error('no connection'))),
       destroy: () => {
         if (closed) return;
         closed = true;

@@ -121,6 +121,18 @@ describe('memory under many concurrent peer fetches', () => {
   // and ICE never closed it. Links stuck that way now close and the source is asked again
   // over a new link (test/sim/swarm.sim.test.ts "stuck links"); the last local run still
   // timed out (a tab's page closed under it), so it stays skipped.
+  // 2026-12-03 (session 14), un-skipped locally at load 4-36: 48 of 54 runs passed; each of the 6
+  // failures was 2-4 of 50 reads relayed after tab-to-tab associations froze. Each link's
+  // getStats every second (raw-peer.ts `stats`) shows where: in one run the three senders
+  // into one tab each stopped at ~2.3 MB sent (candidate pair packetsSent frozen, ~2.2 MB left
+  // in the channel, its lane's messages queued behind too) while that tab had received every
+  // packet they sent (its packetsReceived equal to their packetsSent) and delivered every
+  // message it got; ICE consent checks and DTLS stayed fine, and the namespace's UDP counters
+  // showed no receive-buffer drops. So no packet is lost: the senders' SCTP (Chromium's dcsctp)
+  // waits, as for a zero receive window whose reopening it does not hear until a backed-off
+  // probe (one froze 14 s and went on by itself; the other was closed as stuck at 10 s).
+  // Next: lower what one association carries at once below that window, or close a link whose
+  // pair sent no packet for a few seconds with bytes queued (stats), and see the failures go.
   it.skip('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
     const ids = tabs.map((t) => t.nodeId as NodeId);
     const on = (k: number) => ({ scheduling: { node: ids[k], soft: false } });
@@ -167,6 +179,16 @@ describe('memory under many concurrent peer fetches', () => {
     const fetchedBefore = await fetchedPeer();
 
     let finished = false;
+    // Each link's transport counters every second while the reads run (printed when a count differs).
+    const LINK_STATS = `Promise.all([...v.node.links.links].map(async ([peer, l]) => [peer.slice(0, 16), l.raw.stats ? await l.raw.stats().catch((e) => e.message) : null]))`;
+    const history: unknown[] = [];
+    const watching = (async () => {
+      const t0 = Date.now();
+      while (!finished) {
+        history.push({ ms: Date.now() - t0, links: await Promise.all(tabs.map((t) => volunteerEval(t.page, LINK_STATS).catch((e: Error) => e.message))) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
     const results = mesh
       .get(
         reads.map((r) => sum.options(on(r.reader)).remote(r.o.ref)),
@@ -196,7 +218,13 @@ describe('memory under many concurrent peer fetches', () => {
     // The right bytes, every one of them moved tab to tab.
     expect(await results).toEqual(reads.map((r) => checksum(fill(MB, r.o.seed))));
     const fetchedAfter = await fetchedPeer();
-    expect(fetchedAfter.map((n, k) => n - fetchedBefore[k])).toEqual(perTab);
+    await watching;
+    const troubles = async () => {
+      const states = await Promise.all(tabs.map((t) => volunteerEval(t.page, TAB_STATE)));
+      return JSON.stringify({ ids: tabs.map((t) => t.nodeId), states, history });
+    };
+    const moved = fetchedAfter.map((n, k) => n - fetchedBefore[k]);
+    expect(moved, moved.some((n, k) => n !== perTab[k]) ? await troubles() : '').toEqual(perTab);
     expect(cl.c.coordinator.gcs.stats.bytesRelayed - relayedBefore).toBeLessThan(OBJECT_BYTES);
 
     const budget = BUDGET_MB * MB;
