@@ -18,6 +18,7 @@ const alone = [
   'test/p2p/memory.test.ts',
   'test/p2p/tabs.test.ts',
   'test/p2p/swarm.test.ts',
+  'test/p2p/fan-out.test.ts',
   'test/security/fuzz.test.ts',
   'test/soak/**/*.test.ts',
 ];
