@@ -109,3 +109,25 @@ export function edgeSwarmLog(output: string[]): { node: string; from: Record<str
   if (!node || all.length === 0) return null;
   return { node, from: JSON.parse(all[all.length - 1][1]) as Record<string, number> };
 }
+
+/** Every reader's sources: tabs' from their swarm stats' `lastFrom` (JSON text, one per tab), edges' from their logs. */
+export function allReaderSources(
+  tabStats: unknown[],
+  tabIds: (string | undefined)[],
+  edgeOutputs: string[][],
+  origin: string,
+  edges: Iterable<string>,
+): ReaderSources[] {
+  const edgeSet = new Set(edges);
+  const lastFrom = (text: unknown): Record<string, number> => {
+    try {
+      return (JSON.parse(String(text)) as { lastFrom?: Record<string, number> }).lastFrom ?? {};
+    } catch {
+      return {};
+    }
+  };
+  return [
+    ...tabStats.map((text, i) => readerSources(tabIds[i] ?? `tab${i}`, lastFrom(text), origin, edgeSet)),
+    ...edgeOutputs.map(edgeSwarmLog).flatMap((e) => (e ? [readerSources(e.node, e.from, origin, edgeSet)] : [])),
+  ];
+}

@@ -32,7 +32,7 @@ import { cdpSession, evaluateIn, nodesOf, openBareTabs, type CdpSession } from '
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
-import { BROADCAST_MIB, broadcastOnce, edgeSwarmLog, readerSources, type Broadcast, type TabOrigin } from './objects-broadcast.js';
+import { BROADCAST_MIB, allReaderSources, broadcastOnce, type Broadcast, type TabOrigin } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import type { End } from './channel-peer.js';
@@ -204,21 +204,13 @@ async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false):
     );
     log(`tabs' swarm stats: ${stats.join(' ')}`);
     // Per reader, MiB from the origin, from edge nodes, from tabs (tabs' from their stats, edges' from their logs).
-    const originId = tab ? tab.node : mesh.jobId;
-    const edgeSet = new Set(edges);
-    const sources = [
-      ...stats.map((text, i) => {
-        const from = ((): Record<string, number> => {
-          try {
-            return (JSON.parse(String(text)) as { lastFrom?: Record<string, number> }).lastFrom ?? {};
-          } catch {
-            return {};
-          }
-        })();
-        return readerSources(tabs[i]?.id ?? `tab${i}`, from, originId, edgeSet);
-      }),
-      ...cl.nodes.map((n) => edgeSwarmLog(n.output)).flatMap((e) => (e ? [readerSources(e.node, e.from, originId, edgeSet)] : [])),
-    ];
+    const sources = allReaderSources(
+      stats,
+      tabs.map((t) => t.id),
+      cl.nodes.map((n) => n.output),
+      tab ? tab.node : mesh.jobId,
+      edges,
+    );
     const said = (mesh.core as unknown as { links: { fan: { said: unknown } } | null }).links?.fan.said;
     log(
       `per reader, MiB from origin/edges/tabs: ${sources.map((r) => `${r.reader.slice(0, 8)} ${round(r.origin, 1)}/${round(r.edges, 1)}/${round(r.tabs, 1)}`).join(', ')}${tab ? '' : `; the driver's words ${JSON.stringify(said)}`}`,

@@ -30,8 +30,13 @@ export function toHex(bytes: Uint8Array): string {
 
 export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  hexInto(out, 0, hex, out.length);
   return out;
+}
+
+/** Writes the first `bytes` bytes of `hex` into `out` at `at` (no allocation). */
+export function hexInto(out: Uint8Array, at: number, hex: string, bytes: number): void {
+  for (let i = 0; i < bytes; i++) out[at + i] = parseInt(hex.substr(i * 2, 2), 16);
 }
 
 const HEX_RE: Record<number, RegExp> = {};
@@ -93,7 +98,7 @@ export function childTaskId(parent: TaskId, index: number, gen = 0): TaskId {
   const buf = gen === 0 ? scratch : scratchGen;
   // A driver (or a task) submits many children of one parent in a row: its bytes are parsed once.
   if (parent !== lastParent) {
-    for (let i = 0; i < TASK_ID_BYTES; i++) parentBytes[i] = parseInt(parent.substr(i * 2, 2), 16);
+    hexInto(parentBytes, 0, parent, TASK_ID_BYTES);
     lastParent = parent;
   }
   buf.set(parentBytes);

@@ -2,7 +2,8 @@
 // shared/protocol/shortcut.ts): a node that ran one of this job's tasks sends
 // its small result over their peer link; `get` resolves from it when the tag
 // proves that the coordinator assigned that task, under that attempt, to that
-// node. The coordinator's `ready` still comes, and changes nothing then.
+// node. The node's `done` says the result went, so the coordinator sends no
+// `ready` for it: a refused shortcut, or a link that closes, asks again.
 import { isPutObject, taskOfObject, type NodeId } from '../ids.js';
 import { ShortcutKey } from '../protocol/shortcut.js';
 import type { Shortcut } from '../transfer/wire.js';

@@ -42,9 +42,8 @@ export class HeldObjects implements SubscriptionTable {
    * those that had ended (their records go when they end).
    */
   private readonly noOutputs: TaskSpec[] = [];
-  /** How many went into and out of `noOutputs` since the start. */
+  /** How many went into `noOutputs` since the start (those out of it are the first `noOutputsIn - noOutputs.length`). */
   private noOutputsIn = 0;
-  private noOutputsOut = 0;
 
   get size(): number {
     return this.records.size;
@@ -139,10 +138,8 @@ export class HeldObjects implements SubscriptionTable {
 
   /** The coordinator has handled everything sent before `mark` was taken: those submissions without outputs are its. */
   received(mark: number): void {
-    const n = mark - this.noOutputsOut;
-    if (n <= 0) return;
-    this.noOutputs.splice(0, n);
-    this.noOutputsOut = mark;
+    const n = mark - (this.noOutputsIn - this.noOutputs.length);
+    if (n > 0) this.noOutputs.splice(0, n);
   }
 
   /** Submissions without outputs not yet known to be the coordinator's. */

@@ -185,7 +185,7 @@ export class ObjectClient {
   /**
    * A small value a node sent straight here (api/driver-shortcuts.ts, checked
    * there): ready now, if it is held and not known yet (true). The
-   * coordinator's `ready` for it follows and says the same.
+   * coordinator sends no `ready` for it (the node's `done` said it went).
    */
   onShortcut(id: ObjectId, v: Uint8Array): boolean {
     const s = this.subs.get(id);

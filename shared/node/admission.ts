@@ -11,7 +11,7 @@ import { actorDied } from './actor-host.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
 import type { QuietRun } from './start-reports.js';
-import { writeShortcut } from '../transfer/wire.js';
+import { sendShortcut } from './result-shortcut.js';
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
@@ -210,35 +210,14 @@ export class NodeTasks implements TaskTable {
         }
       }
       n.tasksRun++;
-      if (t.sc !== undefined && this.shortcut(t, results)) {
-        if (n.afterShortcut) return n.afterShortcut();
-        n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, sc: true });
-      } else n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results });
+      const sc = sendShortcut(n, t, results);
+      if (sc && n.afterShortcut) return n.afterShortcut();
+      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) });
     } else {
       n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     }
     n.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     if (t.holds.length) n.send({ t: 'release', ids: t.holds });
-  }
-
-  /**
-   * A tagged task's single small result, with no refs inside, goes straight to
-   * its driver ahead of the `done` (shared/protocol/shortcut.ts) when a link to
-   * the driver is open; else one starts opening for the next. True: it went
-   * (the `done` says so, and the coordinator sends the driver no `ready`).
-   */
-  private shortcut(t: LocalTask, results: TaskResult[]): boolean {
-    const n = this.n;
-    const r = results.length === 1 ? results[0] : undefined;
-    if (!r?.v || r.refs.length !== 0 || !n.links || n.closed) return false;
-    const s = t.spec;
-    const v = r.v;
-    if (!n.links.sendShortcut(s.jobId, () => writeShortcut(returnObjectId(s.taskId, 0), s.attempt, t.sc!, v))) {
-      n.shortcuts.missed++;
-      return false;
-    }
-    n.shortcuts.sent++;
-    return true;
   }
 
   cancel(taskId: TaskId, force: boolean): void {

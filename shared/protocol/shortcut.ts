@@ -1,13 +1,13 @@
 // Result shortcuts (issue 14, session 14): a node sends a small result of a
 // plain task straight to the task's driver over their peer link, beside its
 // `done` to the coordinator, and the driver's `get` resolves from it. The
-// coordinator stays the authority (its record, lineage and `ready` are
-// unchanged); it grants each shortcut in the assign with a tag that only it
+// coordinator stays the authority (its record and lineage are unchanged; the
+// `done` says the result went, so it sends the driver no `ready`); it grants each shortcut in the assign with a tag that only it
 // and the job's driver can make: the first TAG_BYTES of SHA-256(job secret,
 // task id, attempt, node id), all of fixed length. The driver recomputes it
 // with the link's peer (the signalling relay vouched for it), so a node can
 // shortcut only a task the coordinator assigned to it, under that attempt.
-import { fromHex, idDigest, NODE_ID_BYTES, TASK_ID_BYTES, type NodeId, type TaskId } from '../ids.js';
+import { fromHex, hexInto, idDigest, NODE_ID_BYTES, TASK_ID_BYTES, type NodeId, type TaskId } from '../ids.js';
 
 /** Bytes of a shortcut tag (hex in the assign, binary on the link). */
 export const TAG_BYTES = 16;
@@ -50,8 +50,4 @@ export class ShortcutKey {
     for (let i = 0; i < TAG_BYTES; i++) diff |= want[i] ^ tag[i];
     return diff === 0;
   }
-}
-
-function hexInto(out: Uint8Array, at: number, hex: string, bytes: number): void {
-  for (let i = 0; i < bytes; i++) out[at + i] = parseInt(hex.substr(i * 2, 2), 16);
 }

@@ -3,6 +3,7 @@
 // Browsers back it with simple-peer's browser bundle, edge nodes and Node
 // drivers with simple-peer over @roamhq/wrtc; tests can back it with a fake.
 import { CHUNK_DATA_BYTES, CHUNK_HEADER_BYTES } from './wire.js';
+import { statsOf, type LinkStats } from './link-stats.js';
 
 export interface RawPeer {
   /** Feeds a signal (offer, answer, candidate) from the other side. */
@@ -130,68 +131,6 @@ interface SimplePeerLike {
   readonly destroyed?: boolean;
 }
 type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
-
-/** A WebRTC link's counters (RTCStatsReport, the parts that tell whether packets move). */
-export interface LinkStats {
-  pair?: {
-    state: unknown;
-    bytesSent: unknown;
-    bytesReceived: unknown;
-    packetsSent?: unknown;
-    packetsReceived?: unknown;
-    rtt?: unknown;
-    requestsSent?: unknown;
-    responsesReceived?: unknown;
-    consentRequestsSent?: unknown;
-  };
-  transport?: { dtlsState: unknown; iceState: unknown; bytesSent: unknown; bytesReceived: unknown; packetsSent?: unknown; packetsReceived?: unknown };
-  channels: { label: unknown; state: unknown; messagesSent: unknown; messagesReceived: unknown; bytesSent: unknown; bytesReceived: unknown }[];
-  buffered: number;
-}
-
-/** What getStats says of a connection's selected pair, transport and channels. */
-export async function statsOf(pc: { getStats(): Promise<Map<string, Record<string, unknown>>> }, buffered: number): Promise<LinkStats> {
-  const out: LinkStats = { channels: [], buffered };
-  const report = await pc.getStats();
-  let pairId: unknown;
-  for (const r of report.values()) {
-    if (r.type === 'transport') {
-      pairId = r.selectedCandidatePairId;
-      out.transport = {
-        dtlsState: r.dtlsState,
-        iceState: r.iceState,
-        bytesSent: r.bytesSent,
-        bytesReceived: r.bytesReceived,
-        packetsSent: r.packetsSent,
-        packetsReceived: r.packetsReceived,
-      };
-    } else if (r.type === 'data-channel') {
-      out.channels.push({
-        label: r.label,
-        state: r.state,
-        messagesSent: r.messagesSent,
-        messagesReceived: r.messagesReceived,
-        bytesSent: r.bytesSent,
-        bytesReceived: r.bytesReceived,
-      });
-    }
-  }
-  const pair = typeof pairId === 'string' ? report.get(pairId) : undefined;
-  if (pair) {
-    out.pair = {
-      state: pair.state,
-      bytesSent: pair.bytesSent,
-      bytesReceived: pair.bytesReceived,
-      packetsSent: pair.packetsSent,
-      packetsReceived: pair.packetsReceived,
-      rtt: pair.currentRoundTripTime,
-      requestsSent: pair.requestsSent,
-      responsesReceived: pair.responsesReceived,
-      consentRequestsSent: pair.consentRequestsSent,
-    };
-  }
-  return out;
-}
 
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;

@@ -35,7 +35,7 @@
 // word (stream the whole object from it, or take it from the swarm), before
 // the request's bytes. Older holders ignore `f`; older readers never ask it,
 // so never get a `fan`: the wire stays 2 both ways.
-import { toHex, type ObjectId } from '../ids.js';
+import { hexInto, toHex, type ObjectId } from '../ids.js';
 import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 import { TAG_BYTES } from '../protocol/shortcut.js';
@@ -126,9 +126,9 @@ export type LinkMessage =
 export function writeShortcut(id: ObjectId, attempt: number, tagHex: string, v: Uint8Array): Uint8Array {
   const out = new Uint8Array(RESULT_HEADER + v.byteLength);
   out[0] = KIND_RESULT;
-  for (let i = 0; i < 20; i++) out[4 + i] = parseInt(id.substr(2 * i, 2), 16);
+  hexInto(out, 4, id, 20);
   new DataView(out.buffer).setUint32(24, attempt >>> 0, true);
-  for (let i = 0; i < TAG_BYTES; i++) out[28 + i] = parseInt(tagHex.substr(2 * i, 2), 16);
+  hexInto(out, 28, tagHex, TAG_BYTES);
   out.set(v, RESULT_HEADER);
   return out;
 }
@@ -147,7 +147,7 @@ export function writeHave(h: Have): Uint8Array {
   const out = new Uint8Array(HAVE_HEADER + 4 * (h.have.length + h.claim.length));
   const v = new DataView(out.buffer);
   out[0] = KIND_HAVE;
-  for (let i = 0; i < 20; i++) out[1 + i] = parseInt(h.id.slice(2 * i, 2 * i + 2), 16);
+  hexInto(out, 1, h.id, 20);
   v.setUint32(21, h.have.length, true);
   v.setUint32(25, h.claim.length, true);
   let o = HAVE_HEADER;

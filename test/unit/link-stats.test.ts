@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statsOf } from '../../shared/transfer/raw-peer.js';
+import { statsOf } from '../../shared/transfer/link-stats.js';
 
 /** A stats report as RTCPeerConnection.getStats gives it: a map of id to record. */
 function report(entries: Record<string, unknown>[]): { getStats(): Promise<Map<string, Record<string, unknown>>> } {
