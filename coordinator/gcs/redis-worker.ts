@@ -7,23 +7,15 @@
 import { workerData } from 'node:worker_threads';
 import { Cluster, type Redis } from 'ioredis';
 import { connectRedis, type RedisConnection } from './redis-connect.js';
-import { fenceKey, hashKey, SLOT, STATE, type FromWorker, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+import { fenceKey, hashKey, SLOT, STATE, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
+import { WorkerSide } from './worker-wire.js';
 import { defineFencedWrite, fencedWrite, type TableChanges } from './redis-fence.js';
 
 const init = workerData as WorkerInit;
-const shared = new Int32Array(init.shared);
+const side = new WorkerSide(init.shared, init.port);
 const port = init.port;
-
-function post(m: FromWorker): void {
-  port.postMessage(m);
-  Atomics.add(shared, SLOT.posted, 1);
-  Atomics.notify(shared, SLOT.posted);
-}
-
-function setState(s: number): void {
-  Atomics.store(shared, SLOT.state, s);
-  Atomics.notify(shared, SLOT.state);
-}
+const post = side.post.bind(side);
+const setState = (s: number): void => side.set(SLOT.state, s);
 
 type Client = Redis | Cluster;
 
@@ -113,10 +105,7 @@ async function main(): Promise<void> {
     switch (m.op) {
       case 'write': {
         const w = write(client, m).catch((err: Error) => post({ op: 'write-failed', seq: m.seq, message: err.message }));
-        tail = Promise.all([tail, w]).then(() => {
-          Atomics.store(shared, SLOT.acked, m.seq);
-          Atomics.notify(shared, SLOT.acked);
-        });
+        tail = Promise.all([tail, w]).then(() => side.set(SLOT.acked, m.seq));
         return;
       }
       case 'load':
@@ -125,6 +114,9 @@ async function main(): Promise<void> {
           (rows) => post({ op: 'loaded', id: m.id, rows }),
           (err: Error) => post({ op: 'load-failed', id: m.id, message: err.message }),
         );
+        return;
+      case 'compact':
+        post({ op: 'load-failed', id: m.id, message: 'Redis keeps no log to compact' });
         return;
       case 'close':
         void tail

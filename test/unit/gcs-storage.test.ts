@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { SqliteStorage } from '../../coordinator/gcs/sqlite-storage.js';
@@ -220,6 +223,71 @@ describe('SqliteStorage', () => {
     const second = track(new SqliteStorage(file()));
     expect(rows(second, 'tasks')).toEqual({ 'flushed-1': 'a', 'flushed-2': 'b' });
     expect(second.stats.flushes).toBe(0);
+  });
+
+  // Issue 14, session 15: the writes run in a worker thread (sqlite-worker.ts).
+  it('reports a write SQLite refused on the next call, and writes it, before anything newer, once SQLite takes it', () => {
+    const f = file();
+    const s = track(new SqliteStorage(f, { flushIntervalMs: 60_000 }));
+    s.put('kv', 'first', bytes('1'));
+    s.flush();
+    // Another connection takes the log away: the worker's next INSERT fails.
+    const other = new Database(f);
+    other.exec('ALTER TABLE log RENAME TO hidden');
+    s.put('kv', 'second', bytes('2'));
+    expect(() => s.flush()).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE', message: expect.stringMatching(/refused a write: .*log/) }));
+    s.delete('kv', 'first');
+    expect(() => s.flush()).toThrow(expect.objectContaining({ code: 'GCS_UNAVAILABLE' })); // still refused: both batches kept, in order
+    other.exec('ALTER TABLE hidden RENAME TO log');
+    other.close();
+    s.put('kv', 'third', bytes('3'));
+    s.flush(); // the refused batches go first, then this one
+    expect(rows(s, 'kv')).toEqual({ second: '2', third: '3' });
+  });
+
+  it('close hands over and writes everything buffered, several batches in flight', () => {
+    const f = file();
+    const s = new SqliteStorage(f, { flushIntervalMs: 60_000, maxBuffered: 1000 });
+    for (let i = 0; i < 10_500; i++) s.put('tasks', `t${i}`, bytes(`v${i}`));
+    expect(s.stats.flushes).toBe(10); // handed over without waiting; the last 500 still buffered
+    s.close();
+    const again = track(new SqliteStorage(f));
+    const live = rows(again, 'tasks');
+    expect(Object.keys(live)).toHaveLength(10_500);
+    expect(live.t10499).toBe('v10499');
+  });
+
+  it('a process killed with SIGKILL keeps what it flushed and loses only its unflushed tail', async () => {
+    const f = file();
+    const module = pathToFileURL(join(process.cwd(), 'dist/coordinator/gcs/sqlite-storage.js')).href;
+    const script = `
+      const { SqliteStorage } = await import(${JSON.stringify(module)});
+      const s = new SqliteStorage(${JSON.stringify(f)}, { flushIntervalMs: 60_000 });
+      for (let i = 0; i < 5000; i++) s.put('tasks', 'kept' + i, new TextEncoder().encode('v' + i));
+      s.flush();
+      s.put('tasks', 'tail', new TextEncoder().encode('lost'));
+      s.delete('tasks', 'kept0');
+      process.stdout.write('flushed\\n');
+      setInterval(() => {}, 1000);
+    `;
+    // A file, not `-e`: a worker thread inherits `--input-type`, which it refuses.
+    const scriptFile = join(dir, 'writer.mjs');
+    writeFileSync(scriptFile, script);
+    const child = spawn(process.execPath, [scriptFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('flushed') && resolve());
+        child.once('exit', (code) => reject(new Error(`the child exited (${code}) before it flushed`)));
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await new Promise((r) => child.once('exit', r));
+    const after = track(new SqliteStorage(f));
+    const live = rows(after, 'tasks');
+    expect(Object.keys(live)).toHaveLength(5000);
+    expect(live.kept0).toBe('v0');
+    expect(live.tail).toBeUndefined();
   });
 
   it('rejects bad options', () => {
