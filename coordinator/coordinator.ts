@@ -1,5 +1,6 @@
 // The control plane: GCS tables, the object directory, the task manager and
 // scheduler, membership and the relay, driven by the messages of sessions.
+import { forgetFunctions } from './nodes/load.js';
 import { IceServers } from './signal/ice.js';
 import { IceRefresh } from './signal/ice-refresh.js';
 import { isPutObject, type NodeId } from '../shared/ids.js';
@@ -139,6 +140,7 @@ export class Coordinator implements Managers {
     this.relay = new Relay(this.gcs, this.dir);
     this.artifacts = new ArtifactRegistry(this.gcs, this.dir, opts.jobGraceMs ?? 20_000);
     this.jobs = new JobManager(this.gcs, this.dir, this.ends, this.artifacts, opts.jobGraceMs ?? 20_000, () => this.stopped);
+    this.jobs.forgetFunctions = (fns) => forgetFunctions(this.gcs.nodes.values(), fns);
     this.tasks.artifactLost = (o, why) => this.artifacts.lost(o, why);
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.

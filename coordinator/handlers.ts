@@ -6,6 +6,7 @@ import { isArtifactObject, isPutObject, rootTaskId, taskOfObject } from '../shar
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
+import { sentFunction } from './nodes/load.js';
 import { ActorManager } from './actors/actors.js';
 import type { Managers } from './managers.js';
 import type { Session } from './session.js';
@@ -51,6 +52,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   cancelTask: null,
   giveBack: null,
   free: null,
+  forget: null,
   serve: null,
   located: null,
   unreachable: null,
@@ -63,6 +65,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   fn: (c, s, m) => {
     if (functionIdOf(m.f) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
     const f = c.gcs.functions.get(m.f.fnId) ?? c.gcs.addFunction(m.f);
+    // A node's task announced it: the node has its source (and is told to forget it with its jobs).
+    const n = s.role === 'node' && s.nodeId ? c.gcs.nodes.get(s.nodeId) : undefined;
+    if (n) sentFunction(n, f.fnId);
     // A driver's function is its job's from now on (it leaves with the job's end, even if no task named it).
     const job = s.jobId ? c.gcs.jobs.get(s.jobId) : undefined;
     if (job?.state === 'running') c.gcs.jobUses(job, f);

@@ -150,9 +150,11 @@ export class Gcs {
    * same functions), and a function no running job uses leaves the table
    * (issue 14, session 14: it was kept for the coordinator's life). Those of
    * its tasks still on record stay for good: a detached actor's constructor,
-   * run again at a restart.
+   * run again at a restart. Returns the functions that left the table (nodes
+   * forget them too).
    */
-  dropJobFunctions(job: JobRecord): void {
+  dropJobFunctions(job: JobRecord): FunctionId[] {
+    const dropped: FunctionId[] = [];
     const rows = this.storage.durable && !job.guest;
     let kept: Set<FunctionId> | undefined;
     for (const t of job.tasks) (kept ??= new Set()).add(t.spec.fnId);
@@ -162,8 +164,12 @@ export class Gcs {
       if (!f || --f.jobs > 0) continue;
       // A task of the ended job still on record holds it for good, as a job would (no other job's end may take it).
       if (kept?.has(fn)) f.jobs = 1;
-      else this.functions.delete(fn);
+      else {
+        this.functions.delete(fn);
+        dropped.push(fn);
+      }
     }
+    return dropped;
   }
 
   /** Lineage: a task's spec is durable before its outputs count as durable. */

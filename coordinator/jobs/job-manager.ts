@@ -1,7 +1,7 @@
 // The jobs table's manager (Ray's GcsJobManager): a driver session starts a
 // job, a dropped driver detaches from it and may resume within the grace
 // period, and a job ends once. Only this manager writes job records.
-import { newJobId, randomHex, type JobId, type ObjectId } from '../../shared/ids.js';
+import { newJobId, randomHex, type FunctionId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sameSecret } from '../auth/tokens.js';
@@ -53,6 +53,8 @@ export class JobManager {
   readonly drivers = new Set<Session>();
   /** Called once a job ends (its counts are final); the job runner keeps them with its record. */
   onEnded: (job: JobRecord) => void = () => {};
+  /** Functions that left the GCS with an ended job: the nodes holding them are told to forget them. */
+  forgetFunctions: (fns: FunctionId[]) => void = () => {};
   /** The other coordinators on the same Redis, when there are (coordinator/mesh). */
   mesh: JobMesh | undefined;
 
@@ -240,7 +242,8 @@ export class JobManager {
     this.ends.endJob(jobId);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
-    this.gcs.dropJobFunctions(job);
+    const dropped = this.gcs.dropJobFunctions(job);
+    if (dropped.length > 0) this.forgetFunctions(dropped);
     this.onEnded(job);
     this.gcs.event('job-ended', `job ${jobId} ended: ${job.counts.finished} finished, ${job.counts.failed} failed, ${job.counts.cancelled} cancelled`, {
       job: jobId,

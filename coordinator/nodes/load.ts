@@ -4,6 +4,7 @@
 // node record's fields; everyone else reads (issue 12). A change re-files the
 // node in its scheduler's index and marks it changed (changes.ts).
 import type { FunctionId } from '../../shared/ids.js';
+import { MAX_IDS } from '../../shared/protocol/fields.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { touchNode } from '../scheduler/node-index.js';
 import { busied } from './liveness.js';
@@ -62,4 +63,18 @@ export function taskDone(n: NodeRecord): void {
 /** The node has been sent a function's source. */
 export function sentFunction(n: NodeRecord, fn: FunctionId): void {
   n.functions.add(fn);
+}
+
+/**
+ * Functions that left the GCS (no running job uses them, issue 14): each node
+ * that was sent one is told to forget it and counts as not having it, so a
+ * later task of it carries it again.
+ */
+export function forgetFunctions(nodes: Iterable<NodeRecord>, fns: readonly FunctionId[]): void {
+  for (const n of nodes) {
+    let told: FunctionId[] | undefined;
+    for (const fn of fns) if (n.functions.delete(fn)) (told ??= []).push(fn);
+    if (!told) continue;
+    for (let i = 0; i < told.length; i += MAX_IDS) n.session.send({ t: 'forget', fns: told.slice(i, i + MAX_IDS) });
+  }
 }

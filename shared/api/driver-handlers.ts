@@ -49,6 +49,7 @@ export const handlers: Handlers<DriverContext> = {
   ask: null,
   // The GCS freed these: the bytes of our large puts among them can go.
   free: (c, m) => c.freed(m.ids),
+  forget: null,
   killActor: null,
   getActor: null,
   actorCheckpoint: null,

@@ -84,6 +84,9 @@ export class ExecutorCore implements TaskHost {
       case 'stock':
         stock(m.bufs);
         return;
+      case 'forget':
+        for (const fn of m.fns) this.fns.delete(fn);
+        return;
       case 'cancel': {
         const r = this.running.get(m.taskId);
         if (!r) return;

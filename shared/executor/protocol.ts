@@ -89,7 +89,9 @@ export type ToExecutor =
   /** Buffers this executor holds these leases of were freed: collect now, so the views nobody holds come back. */
   | { k: 'reclaim'; ids: number[] }
   /** Freed buffers of the node's pool, now this executor's, for its next large results (issue 17). */
-  | { k: 'stock'; bufs: SharedArrayBuffer[] };
+  | { k: 'stock'; bufs: SharedArrayBuffer[] }
+  /** Functions of ended jobs (the coordinator's `forget`): drop their compiled factories. */
+  | { k: 'forget'; fns: string[] };
 
 export type Call =
   | { op: 'fn'; f: FunctionSource }

@@ -38,6 +38,14 @@ export class LocalScheduler {
     return this.pool.executors;
   }
 
+  /** Functions of ended jobs leave every executor that was sent them (a running task keeps its own reference). */
+  forget(fns: readonly string[]): void {
+    for (const ex of this.pool.all()) {
+      const had = fns.filter((fn) => ex.fns.delete(fn));
+      if (had.length > 0) ex.handle.post({ k: 'forget', fns: had }, []);
+    }
+  }
+
   /** Whether `ex` is one of this pool's live executors (not one replaced or retired). */
   owns(ex: Executor): boolean {
     return this.pool.owns(ex);

@@ -129,4 +129,6 @@ export interface NodeHandlerContext {
   ice: IceConfig | undefined;
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
+  /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */
+  forgetFunctions(fns: readonly string[]): void;
 }

@@ -221,6 +221,15 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
 
   // -- tasks from the coordinator ------------------------------------------
 
+  forgetFunctions(fns: readonly string[]): void {
+    for (const fn of fns) {
+      this.fns.delete(fn);
+      // Announced again if a task of a later job submits it: the coordinator dropped it too.
+      this.fnsAnnounced.delete(fn);
+    }
+    this.local.forget(fns);
+  }
+
   onAssign(m: MsgOf<'assign'>): void {
     if (m.fn) this.fns.set(m.fn.fnId, m.fn);
     if (this.paused && !('actor' in m.spec && m.spec.actor)) {

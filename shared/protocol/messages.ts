@@ -5,7 +5,7 @@
 import { ERROR_CODES } from '../error-codes.js';
 import { arr, bool, either, id, int, lit, numIn, obj, opt, str, tagged, type Check, type Infer } from './check.js';
 import { NODE_ID_BYTES } from '../ids.js';
-import { ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
+import { fnId, ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
 import { TAG_BYTES } from './shortcut.js';
 
@@ -200,6 +200,8 @@ export const messages = {
     actors: opt(arr(obj({ name: str(256), namespace: str(256) }), MAX_IDS)),
   }),
   free: obj({ t: lit('free'), ids }),
+  /** Functions no running job uses any more (their jobs ended, issue 14): drop their sources; a later task of one brings it again. */
+  forget: obj({ t: lit('forget'), fns: arr(fnId, MAX_IDS) }),
   /** Put the artifact of this content hash (its id is artifactObjectId(hash)): no copy is left in the mesh. */
   upload: obj({ t: lit('upload'), hash: str(64) }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */

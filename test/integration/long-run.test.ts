@@ -14,6 +14,8 @@ import { NodeRuntime } from '../../shared/node/runtime.js';
 import { inThread } from '../helpers/in-thread.js';
 import { until } from '../helpers/poll.js';
 
+declare const mesh: Mesh; // inside tasks
+
 const token = 'long-run-' + Math.random().toString(36).slice(2);
 let c: RunningCoordinator;
 let node: NodeRuntime;
@@ -105,4 +107,36 @@ describe("the coordinator's functions go with the jobs that use them", () => {
     await b.close();
     await until(() => fns.size === before, { what: () => `${fns.size - before} functions left` });
   }, 60_000);
+});
+
+describe('a node forgets the functions of ended jobs (issue 14, session 15)', () => {
+  it('after 5 jobs end, the node, its executors and its coordinator record hold none of their functions; a later job ships one again', async () => {
+    const record = () => c.coordinator.gcs.nodes.get(node.nodeId!)!;
+    const bodies = [(x: number) => x + 1, (x: number) => x + 2, (x: number) => x + 3, (x: number) => x + 4, (x: number) => x + 5];
+    const held = () => [...node.fns.keys()];
+    const before = new Set(held());
+    const ids = new Set<string>();
+    for (const [i, body] of bodies.entries()) {
+      const m = await connect({ url: c.url, token });
+      const f = m.remote(body);
+      // A nested submit too: that function reaches the coordinator from the node (its `fn`), not from the driver.
+      const outer = m.remote(async (x: number) => mesh.get(mesh.remote((y: number) => y * 10).remote(x)));
+      expect(await m.get([f.remote(i), outer.remote(i)])).toEqual([i + i + 1, i * 10]);
+      for (const id of held()) if (!before.has(id)) ids.add(id);
+      await m.close();
+    }
+    expect(ids.size).toBe(7); // 5 own functions, the shared outer and its nested one
+    // Each job's end tells the node; the last one leaves nothing of theirs.
+    await until(() => held().every((id) => !ids.has(id)), { what: () => `the node holds ${held().filter((id) => ids.has(id)).length} of them` });
+    for (const ex of node.local.executors) expect([...ex.fns].filter((id) => ids.has(id))).toEqual([]);
+    expect([...record().functions].filter((id) => ids.has(id))).toEqual([]);
+    // A later job of the same function: shipped again with its task.
+    const m = await connect({ url: c.url, token });
+    try {
+      expect(await m.get(m.remote(bodies[0]).remote(41))).toBe(42);
+      expect(await m.get(m.remote(async (x: number) => mesh.get(mesh.remote((y: number) => y * 10).remote(x))).remote(2))).toBe(20);
+    } finally {
+      await m.close();
+    }
+  }, 120_000);
 });

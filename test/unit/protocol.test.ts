@@ -128,6 +128,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   },
   cancelTask: { t: 'cancelTask', taskId: task, force: true },
   free: { t: 'free', ids: [o1] },
+  forget: { t: 'forget', fns: [fnId] },
   upload: { t: 'upload', hash },
   serve: { t: 'serve', id: o1, x: 12 },
   ready: { t: 'ready', id: o1, v: undefined, size: 0, hash: undefined, failure },
