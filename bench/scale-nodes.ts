@@ -21,6 +21,8 @@ export interface NodesReport {
   dropped: number;
   alive: number;
   errors: string[];
+  /** Join attempts that failed (then tried again, or given up after JOIN_ATTEMPTS), by why, since the process started. */
+  refusals: Record<string, number>;
   ms: number;
 }
 
@@ -40,6 +42,7 @@ const alive = new Set<NodeRuntime>();
 const leaving = new WeakSet<NodeRuntime>();
 let seq = 0;
 let dropped = 0;
+const refusals: Record<string, number> = {};
 const spawn = inThreadExecutors();
 
 /** Joins one node; a refused or dropped attempt is tried again after a jittered backoff, like a volunteer's tab. */
@@ -63,7 +66,9 @@ async function tryJoin(errors: string[]): Promise<boolean> {
   try {
     await rt.ready;
   } catch (e) {
-    if (errors.length < 5) errors.push((e as Error).message);
+    const why = (e as Error).message;
+    if (errors.length < 5) errors.push(why);
+    refusals[why] = (refusals[why] ?? 0) + 1;
     return false;
   }
   alive.add(rt);
@@ -90,7 +95,7 @@ async function join(count: number, concurrency: number): Promise<NodesReport> {
     }),
   );
   if (retries) errors.push(`${retries} join attempts were refused or dropped and tried again`);
-  return { k: 'report', joined, failed, dropped, alive: alive.size, errors, ms: performance.now() - t0 };
+  return { k: 'report', joined, failed, dropped, alive: alive.size, errors, refusals, ms: performance.now() - t0 };
 }
 
 async function leave(count: number): Promise<NodesReport> {
@@ -98,7 +103,7 @@ async function leave(count: number): Promise<NodesReport> {
   const go = [...alive].slice(0, count);
   for (const rt of go) leaving.add(rt);
   await Promise.all(go.map((rt) => rt.close()));
-  return { k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: performance.now() - t0 };
+  return { k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], refusals, ms: performance.now() - t0 };
 }
 
 installNodeHasher();
@@ -110,6 +115,6 @@ process.on('message', (m: NodesRequest) => {
   const reply = (r: NodesReport) => process.send!(r);
   if (m.k === 'join') void join(m.count, m.concurrency).then(reply);
   else if (m.k === 'leave') void leave(m.count).then(reply);
-  else reply({ k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: 0 });
+  else reply({ k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], refusals, ms: 0 });
 });
 process.send!({ k: 'up' });
