@@ -10,6 +10,7 @@ import type { ToExecutor } from '../shared/executor/protocol.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { endWithParent } from './processes.js';
+import { BACKOFF, rejoinDelay, retryHint } from '../shared/backoff.js';
 
 export type NodesRequest = { k: 'join'; count: number; concurrency: number } | { k: 'leave'; count: number } | { k: 'count' };
 
@@ -47,18 +48,26 @@ const spawn = inThreadExecutors();
 
 /** Joins one node; a refused or dropped attempt is tried again after a jittered backoff, like a volunteer's tab. */
 async function joinOne(errors: string[]): Promise<boolean> {
-  for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** attempt)));
-    if (await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : [])) return true;
+  let why = '';
+  for (let attempt = 0, hinted = 0; attempt < JOIN_ATTEMPTS; attempt++) {
+    // The edge node's wait (edge/node.ts): the coordinator's retry hint when refused with one, else the backoff.
+    if (attempt > 0) await new Promise((r) => setTimeout(r, rejoinDelay(BACKOFF.nodeRejoin, attempt, why)));
+    const r = await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : []);
+    if (r === true) return true;
+    why = r;
     retries++;
+    // A refusal that gave a slot does not use up an attempt (a storm past the burst waits its turn), up to a bound.
+    if (retryHint(why) !== undefined && ++hinted < HINTED_ATTEMPTS) attempt--;
   }
   return false;
 }
 
 const JOIN_ATTEMPTS = 8;
+const HINTED_ATTEMPTS = 100;
 let retries = 0;
 
-async function tryJoin(errors: string[]): Promise<boolean> {
+/** True when joined, else why not. */
+async function tryJoin(errors: string[]): Promise<true | string> {
   const rt = new NodeRuntime(
     { url, kind: 'edge', name: `sim-${tag}-${seq++}`, cpus, storeBytes: 16 * 1024 * 1024 },
     { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn },
@@ -68,8 +77,10 @@ async function tryJoin(errors: string[]): Promise<boolean> {
   } catch (e) {
     const why = (e as Error).message;
     if (errors.length < 5) errors.push(why);
-    refusals[why] = (refusals[why] ?? 0) + 1;
-    return false;
+    // By why, a retry hint's number left out (one line per code, not per slot).
+    const kind = why.replace(/ retry=\d+ms/, ' retry=…');
+    refusals[kind] = (refusals[kind] ?? 0) + 1;
+    return why;
   }
   alive.add(rt);
   void rt.closedPromise.then(() => {
