@@ -170,6 +170,19 @@ export class Cluster {
     await this.each(n, (count) => ({ k: 'leave', count }));
   }
 
+  /** The node processes' own count: nodes connected, dropped without being asked to leave, and failed join attempts by why. */
+  async census(): Promise<{ alive: number; dropped: number; refusals: Record<string, number> }> {
+    const reports = await Promise.all(
+      this.nodes.map((p) => {
+        p.p.send({ k: 'count' } satisfies NodesRequest);
+        return p.next<NodesReport>();
+      }),
+    );
+    const refusals: Record<string, number> = {};
+    for (const r of reports) for (const [why, n] of Object.entries(r.refusals)) refusals[why] = (refusals[why] ?? 0) + n;
+    return { alive: reports.reduce((a, r) => a + r.alive, 0), dropped: reports.reduce((a, r) => a + r.dropped, 0), refusals };
+  }
+
   /** Closes every node's connection in every node process. */
   async leaveAll(): Promise<void> {
     await Promise.all(
@@ -188,17 +201,6 @@ export class Cluster {
         return p.next<NodesReport>();
       }),
     );
-  }
-
-  /** Waits until the coordinator counts `n` nodes; returns false after `ms`. */
-  async nodesAre(n: number, ms: number): Promise<boolean> {
-    const end = nowMs() + ms;
-    while (nowMs() < end) {
-      const s = await this.stats().catch(() => null);
-      if (s && s.nodes === n) return true;
-      await sleep(100);
-    }
-    return false;
   }
 
   /** Waits until the coordinator holds at most `tasks` tasks and `objects` objects; returns false after `ms`. */

@@ -64,6 +64,15 @@ async function main(): Promise<void> {
     port: 0,
     token,
     ...(lift ? { limits: { connectionsPerAddress: 1e9 }, httpLimits: false as const } : {}),
+    // SCALE_CONNECT_RATE / SCALE_CONNECT_BURST: the per-address rate of new connections (a reconnect storm past the burst).
+    ...(process.env.SCALE_CONNECT_RATE || process.env.SCALE_CONNECT_BURST
+      ? {
+          limits: {
+            ...(process.env.SCALE_CONNECT_RATE ? { connectionsPerSecPerAddress: Number(process.env.SCALE_CONNECT_RATE) } : {}),
+            ...(process.env.SCALE_CONNECT_BURST ? { connectionsBurstPerAddress: Number(process.env.SCALE_CONNECT_BURST) } : {}),
+          },
+        }
+      : {}),
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });

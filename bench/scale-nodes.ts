@@ -10,6 +10,7 @@ import type { ToExecutor } from '../shared/executor/protocol.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { endWithParent } from './processes.js';
+import { BACKOFF, rejoinDelay, retryHint } from '../shared/backoff.js';
 
 export type NodesRequest = { k: 'join'; count: number; concurrency: number } | { k: 'leave'; count: number } | { k: 'count' };
 
@@ -21,6 +22,8 @@ export interface NodesReport {
   dropped: number;
   alive: number;
   errors: string[];
+  /** Join attempts that failed (then tried again, or given up after JOIN_ATTEMPTS), by why, since the process started. */
+  refusals: Record<string, number>;
   ms: number;
 }
 
@@ -40,22 +43,31 @@ const alive = new Set<NodeRuntime>();
 const leaving = new WeakSet<NodeRuntime>();
 let seq = 0;
 let dropped = 0;
+const refusals: Record<string, number> = {};
 const spawn = inThreadExecutors();
 
 /** Joins one node; a refused or dropped attempt is tried again after a jittered backoff, like a volunteer's tab. */
 async function joinOne(errors: string[]): Promise<boolean> {
-  for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** attempt)));
-    if (await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : [])) return true;
+  let why = '';
+  for (let attempt = 0, hinted = 0; attempt < JOIN_ATTEMPTS; attempt++) {
+    // The edge node's wait (edge/node.ts): the coordinator's retry hint when refused with one, else the backoff.
+    if (attempt > 0) await new Promise((r) => setTimeout(r, rejoinDelay(BACKOFF.nodeRejoin, attempt, why)));
+    const r = await tryJoin(attempt === JOIN_ATTEMPTS - 1 ? errors : []);
+    if (r === true) return true;
+    why = r;
     retries++;
+    // A refusal that gave a slot does not use up an attempt (a storm past the burst waits its turn), up to a bound.
+    if (retryHint(why) !== undefined && ++hinted < HINTED_ATTEMPTS) attempt--;
   }
   return false;
 }
 
 const JOIN_ATTEMPTS = 8;
+const HINTED_ATTEMPTS = 100;
 let retries = 0;
 
-async function tryJoin(errors: string[]): Promise<boolean> {
+/** True when joined, else why not. */
+async function tryJoin(errors: string[]): Promise<true | string> {
   const rt = new NodeRuntime(
     { url, kind: 'edge', name: `sim-${tag}-${seq++}`, cpus, storeBytes: 16 * 1024 * 1024 },
     { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn },
@@ -63,8 +75,12 @@ async function tryJoin(errors: string[]): Promise<boolean> {
   try {
     await rt.ready;
   } catch (e) {
-    if (errors.length < 5) errors.push((e as Error).message);
-    return false;
+    const why = (e as Error).message;
+    if (errors.length < 5) errors.push(why);
+    // By why, a retry hint's number left out (one line per code, not per slot).
+    const kind = why.replace(/ retry=\d+ms/, ' retry=…');
+    refusals[kind] = (refusals[kind] ?? 0) + 1;
+    return why;
   }
   alive.add(rt);
   void rt.closedPromise.then(() => {
@@ -90,7 +106,7 @@ async function join(count: number, concurrency: number): Promise<NodesReport> {
     }),
   );
   if (retries) errors.push(`${retries} join attempts were refused or dropped and tried again`);
-  return { k: 'report', joined, failed, dropped, alive: alive.size, errors, ms: performance.now() - t0 };
+  return { k: 'report', joined, failed, dropped, alive: alive.size, errors, refusals, ms: performance.now() - t0 };
 }
 
 async function leave(count: number): Promise<NodesReport> {
@@ -98,7 +114,7 @@ async function leave(count: number): Promise<NodesReport> {
   const go = [...alive].slice(0, count);
   for (const rt of go) leaving.add(rt);
   await Promise.all(go.map((rt) => rt.close()));
-  return { k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: performance.now() - t0 };
+  return { k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], refusals, ms: performance.now() - t0 };
 }
 
 installNodeHasher();
@@ -110,6 +126,6 @@ process.on('message', (m: NodesRequest) => {
   const reply = (r: NodesReport) => process.send!(r);
   if (m.k === 'join') void join(m.count, m.concurrency).then(reply);
   else if (m.k === 'leave') void leave(m.count).then(reply);
-  else reply({ k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], ms: 0 });
+  else reply({ k: 'report', joined: 0, failed: 0, dropped, alive: alive.size, errors: [], refusals, ms: 0 });
 });
 process.send!({ k: 'up' });

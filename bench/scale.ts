@@ -212,6 +212,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
       log(
         `N=${n}: churn: ${ch.tasks} tasks in ${round(ch.ms / 1000, 1)} s, exact ${ch.exact}, ${ch.retried} retried, ${ch.stolen} stolen, ${ch.joinFailed} newcomers refused; ${ch.dropped} dropped, ${ch.dropped - ch.backFailed} back in ${round(ch.backMs / 1000, 1)} s (${ch.backFailed} refused), then exact ${ch.afterExact}`,
       );
+      const st = ch.storm;
+      log(
+        `N=${n}: churn: the return: joins ended after ${round(st.joinedMs / 1000, 1)} s${st.timedOut ? ', the count never matched (timed out)' : ''}; ${st.joinsPerSecMin}-${st.joinsPerSecMax} joins a second over ${st.seconds} samples; ${st.dropped} dropped meanwhile (${st.lostSilent} declared silent); breaches ${JSON.stringify(st.breaches)}; failed attempts ${JSON.stringify(st.refusals)}`,
+      );
     }
     return {
       n,

@@ -280,6 +280,9 @@ export class Coordinator implements Managers {
       actorsAlive: this.actors.alive,
       ...this.verifier.stats,
       limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
+      // By code too (CONNECTING_TOO_FAST, COORDINATOR_FULL, ...): what a storm of joins met.
+      ...Object.fromEntries(Object.entries(this.limits.breaches).map(([code, n]) => [`limit_${code}`, n])),
+      ...this.membership.counts,
       actorsDead: this.actors.dead,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,

@@ -65,13 +65,14 @@ export class Session {
   }
 
   /** Sends an error and closes this connection only. */
-  fail(code: ErrorCode, message: string): void {
+  /** Tells the peer why and closes; `reason`: the close frame's (default the code; a refused connection's retry hint, shared/backoff.ts). */
+  fail(code: ErrorCode, message: string, reason: string = code): void {
     if (this.closed) return;
     this.outbox.push({ t: 'error', code, message });
     this.outbox.flush();
     this.closed = true;
     try {
-      this.ws.close(1008, code);
+      this.ws.close(1008, reason);
     } catch {
       this.ws.terminate();
     }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
-import { BACKOFF, sleepBackoff } from '../shared/backoff.js';
+import { BACKOFF, joinAgain } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { DiskTier } from './disk-tier.js';
@@ -123,21 +123,21 @@ export class EdgeNode {
         return this.resolveLeft(why);
       }
       this.onEvent(`${why}; joining again`);
-      for (let attempt = 0; ; attempt++) {
-        await sleepBackoff(BACKOFF.nodeRejoin, attempt);
-        if (this.leaving) {
-          this.keep.drop();
-          return this.resolveLeft('left');
-        }
-        this.urlAt = (this.urlAt + 1) % this.urls.length; // its coordinator may be gone: the next one of the mesh first
-        try {
-          await this.session();
-          this.onEvent(`joined again as node ${this.runtime.nodeId}`);
-          break;
-        } catch {
-          /* not up yet: try again */
-        }
+      // A refusal that says when to come back is followed (a storm admitted at the coordinator's rate), else backoff.
+      const back = await joinAgain(
+        () => {
+          this.urlAt = (this.urlAt + 1) % this.urls.length; // its coordinator may be gone: the next one of the mesh first
+          return this.session();
+        },
+        BACKOFF.nodeRejoin,
+        why,
+        () => this.leaving,
+      );
+      if (!back) {
+        this.keep.drop();
+        return this.resolveLeft('left');
       }
+      this.onEvent(`joined again as node ${this.runtime.nodeId}`);
     }
   }
 

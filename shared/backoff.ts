@@ -40,3 +40,51 @@ export const BACKOFF = {
   /** A reader asking again for an object whose holder went away. */
   refetch: { baseMs: 50, maxMs: 1000 },
 } as const satisfies Record<string, Backoff>;
+
+/**
+ * A refused connection's close reason that says when to come back
+ * (coordinator/limits: CONNECTING_TOO_FAST gives each refused connection its
+ * own slot at the address's rate, issue 14). Close reasons reach browsers too.
+ */
+export function retryReason(code: string, ms: number): string {
+  return `${code} retry=${Math.max(0, Math.round(ms))}ms`;
+}
+
+/** The longest wait a coordinator's hint may ask for: a hint is input from outside. */
+export const MAX_RETRY_HINT_MS = 10 * 60_000;
+
+/** The wait a close reason (or an error message holding it) asks for (retryReason), or undefined. */
+export function retryHint(why: string): number | undefined {
+  const m = /\bretry=(\d{1,9})ms\b/.exec(why);
+  return m ? Math.min(MAX_RETRY_HINT_MS, Number(m[1])) : undefined;
+}
+
+/**
+ * How long to wait before attempt `attempt + 1` of a join that failed saying
+ * `why`: the coordinator's hint when it gave one (a few ms of jitter on top:
+ * the slots are spread already), else the capped full-jitter backoff. Every
+ * rejoin loop (edge nodes, tabs, bench:scale's nodes) waits this.
+ */
+export function rejoinDelay(b: Backoff, attempt: number, why: string): number {
+  const hint = retryHint(why);
+  if (hint === undefined) return backoffDelay(b, attempt);
+  return hint + Math.floor((b.random ?? Math.random)() * 20);
+}
+
+/**
+ * Joins again until `attempt` succeeds (true), waiting rejoinDelay before each
+ * try, or until `stopped()` says to give up (false). `why`: what ended the
+ * last session. Edge nodes run their reconnects through it (edge/node.ts).
+ */
+export async function joinAgain(attempt: () => Promise<unknown>, b: Backoff, why: string, stopped: () => boolean): Promise<boolean> {
+  for (let n = 0; ; n++) {
+    await new Promise((r) => setTimeout(r, rejoinDelay(b, n, why)));
+    if (stopped()) return false;
+    try {
+      await attempt();
+      return true;
+    } catch (e) {
+      why = (e as Error).message; // not up yet, or refused: try again
+    }
+  }
+}

@@ -3,7 +3,7 @@
 // adapters (Web Worker executors, the IndexedDB tier, a worker ticker), keeps
 // the volunteer's choices, and reconnects with capped exponential backoff.
 import { NodeRuntime } from '../../shared/node/runtime.js';
-import { BACKOFF, backoffDelay } from '../../shared/backoff.js';
+import { BACKOFF, rejoinDelay } from '../../shared/backoff.js';
 import type { ObjectStoreStats } from '../../shared/node/store.js';
 import { webWorkerExecutors } from './executors.js';
 import { IdbTier } from './idb-tier.js';
@@ -166,7 +166,8 @@ export class Volunteer {
       this.before.bytesIn += st.bytesIn;
       this.before.bytesOut += st.bytesOut;
       if (this.state === 'left') return;
-      const delay = backoffDelay(BACKOFF.tabRejoin, this.attempt);
+      // A refusal that says when to come back (CONNECTING_TOO_FAST) is followed: a storm is admitted at the coordinator's rate.
+      const delay = rejoinDelay(BACKOFF.tabRejoin, this.attempt, why);
       this.attempt++;
       this.state = 'reconnecting';
       this.log(`${why}; trying again in ${(delay / 1000).toFixed(1)} s`);

@@ -62,6 +62,8 @@ export const DRIVER_ROOM = 16;
 export interface Breach {
   code: 'RATE_LIMITED' | 'SIGNAL_FLOOD' | 'OBJECT_TOO_LARGE' | 'TOO_MANY_TASKS' | 'TOO_MANY_CONNECTIONS' | 'CONNECTING_TOO_FAST' | 'COORDINATOR_FULL';
   message: string;
+  /** When to come back (CONNECTING_TOO_FAST): the refused connection's own slot at the address's rate (shared/backoff.ts retryHint). */
+  retryAfterMs?: number;
 }
 
 /** A token bucket: `rate` tokens a second, at most `burst` saved up. */
@@ -83,6 +85,24 @@ export class Bucket {
     this.tokens -= n;
     return true;
   }
+
+  /**
+   * A caller refused now reserves the next token nobody reserved yet: how long
+   * until it (issue 14: a reconnect storm past the burst is admitted at `rate`,
+   * each refused connection told its own slot, rather than all of them retrying
+   * on their own schedules and being refused again, each refusal a WebSocket
+   * upgrade for nothing). Slots left unused lapse as the clock passes them.
+   */
+  reserve(now = Date.now()): number {
+    this.refill(now);
+    const step = 1000 / this.rate;
+    // The next token's time, or the slot after the last one promised if that is later.
+    const next = now + Math.max(0, 1 - this.tokens) * step;
+    this.slotAt = Math.max(next, this.slotAt + step);
+    return Math.ceil(this.slotAt - now);
+  }
+
+  private slotAt = -Infinity;
 
   /** Whether it has saved up its whole burst again. */
   full(now = Date.now()): boolean {
@@ -133,9 +153,11 @@ export class LimitKeeper {
     let rate = this.connectRate.get(address);
     if (!rate) this.connectRate.set(address, (rate = new Bucket(L.connectionsPerSecPerAddress, L.connectionsBurstPerAddress, now)));
     if (!rate.take(1, now)) {
+      const retryAfterMs = rate.reserve(now);
       return this.count({
         code: 'CONNECTING_TOO_FAST',
-        message: `more than ${L.connectionsPerSecPerAddress} new connections per second (bursts of ${L.connectionsBurstPerAddress}) from ${address}; try again later`,
+        message: `more than ${L.connectionsPerSecPerAddress} new connections per second (bursts of ${L.connectionsBurstPerAddress}) from ${address}; try again in ${retryAfterMs} ms`,
+        retryAfterMs,
       });
     }
     if (n > L.connectionsPerAddress) {

@@ -25,6 +25,8 @@ export class Membership {
   readonly deadlines: Deadlines;
   /** Nodes whose record changed, for readers that work on what changed (the dashboard, issue 14). */
   readonly changes = new NodeChanges();
+  /** Nodes joined, and lost by cause, since the start (`/api/stats`: a reconnect storm read in counts, issue 14). */
+  readonly counts = { nodesJoined: 0, nodesLostClosed: 0, nodesLostSilent: 0 };
 
   constructor(
     private readonly gcs: Gcs,
@@ -103,6 +105,7 @@ export class Membership {
     this.changes.watch(n);
     if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
+    this.counts.nodesJoined++;
     this.gcs.event('node-joined', `${info.kind} node ${id} (${info.name}) joined with ${resources.cpu} cpu`, { node: id });
     this.on.joined(n);
     return n;
@@ -130,9 +133,11 @@ export class Membership {
     this.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
   }
 
-  /** Removes a node (socket closed or heartbeats missed). */
-  remove(n: NodeRecord, why: string): void {
+  /** Removes a node (socket closed, or `silent`: heartbeats missed). */
+  remove(n: NodeRecord, why: string, silent = false): void {
     if (!this.gcs.nodeTable.delete(n.id)) return;
+    if (silent) this.counts.nodesLostSilent++;
+    else this.counts.nodesLostClosed++;
     this.deadlines.forget(n);
     this.changes.gone(n);
     if (n.link !== undefined) this.links--;
@@ -165,7 +170,7 @@ export class Membership {
       }
       const idle = n.saidIdle === true && n.tasks.size === 0;
       const silent = idle ? now - n.lastSeen : now - Math.max(n.lastSeen, n.busySince ?? 0);
-      this.remove(n, `no heartbeat for ${silent} ms`);
+      this.remove(n, `no heartbeat for ${silent} ms`, true);
       n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
     }
   }

@@ -10,6 +10,7 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import { DRIVER_ROOM, LimitKeeper } from '../../coordinator/limits/limits.js';
 import { FD_RESERVE, openFileLimit, sessionBudget } from '../../coordinator/limits/open-files.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { BACKOFF, rejoinDelay, retryReason } from '../../shared/backoff.js';
 
 describe('limits', () => {
   let cl: Cluster;
@@ -182,6 +183,45 @@ describe('per-address limits for volunteers behind one NAT address', () => {
     let refused = 0;
     for (let i = 0; i < 2000; i++) if (k.opened('10.0.0.1', now + 1000)) refused++;
     expect(refused).toBeGreaterThan(1000);
+  });
+
+  it('a reconnect storm past the burst is admitted at the configured rate: each refused connection is told its slot and comes back once', () => {
+    // 1,000 nodes behind one address come back at once to a coordinator allowing bursts of 100 and 100 a second.
+    const rate = 100;
+    const burst = 100;
+    const k = new LimitKeeper({ connectionsPerSecPerAddress: rate, connectionsBurstPerAddress: burst, maxSessions: Infinity });
+    const t0 = 1_000_000;
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    // Each node's next attempt (a simulated clock: node i first tries at t0 + i/10 ms).
+    const waiting = Array.from({ length: 1000 }, (_, i) => ({ i, at: t0 + i / 10, attempt: 0 }));
+    const refusedOf = new Array<number>(1000).fill(0);
+    const admittedAt: number[] = [];
+    while (waiting.length) {
+      waiting.sort((a, b) => a.at - b.at);
+      const w = waiting.shift()!;
+      const b = k.opened('10.9.0.1', w.at);
+      if (!b) {
+        admittedAt.push(w.at);
+        continue;
+      }
+      expect(b.code).toBe('CONNECTING_TOO_FAST');
+      refusedOf[w.i]++;
+      // The node's own wait (edge/node.ts, tabs, bench:scale): the hint in the close reason, else its backoff.
+      const why = `connection closed (1008 ${b.retryAfterMs !== undefined ? retryReason(b.code, b.retryAfterMs) : b.code})`;
+      waiting.push({ i: w.i, at: w.at + rejoinDelay({ ...BACKOFF.nodeRejoin, random }, w.attempt, why), attempt: w.attempt + 1 });
+    }
+    // Every node got in, and never faster than the bucket allows (its burst, then its rate).
+    expect(admittedAt).toHaveLength(1000);
+    admittedAt.forEach((at, n) => expect(n + 1).toBeLessThanOrEqual(burst + Math.floor(((at - t0) * rate) / 1000) + 1));
+    // Nor slower: the last of the 900 past the burst got in within their 9 s at the rate (a slot or two of slack).
+    expect(admittedAt[admittedAt.length - 1] - t0).toBeLessThan(((1000 - burst) * 1000) / rate + 100);
+    // Each refused node came back at its slot: refused once (a few twice, when the jitter put them behind a later slot).
+    const refusals = refusedOf.reduce((a, b) => a + b, 0);
+    expect(refusedOf.filter((n) => n === 1).length).toBeGreaterThanOrEqual(900 - 50);
+    expect(Math.max(...refusedOf)).toBeLessThanOrEqual(3);
+    expect(refusals).toBeLessThan(1000);
+    expect(k.breaches.CONNECTING_TOO_FAST).toBe(refusals);
   });
 
   it('the open-file limit bounds all sessions with a reserve kept; past it COORDINATOR_FULL, and closing makes room', () => {

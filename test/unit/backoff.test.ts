@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF, backoffCap, backoffDelay } from '../../shared/backoff.js';
+import { BACKOFF, MAX_RETRY_HINT_MS, backoffCap, backoffDelay, rejoinDelay, retryHint, retryReason } from '../../shared/backoff.js';
 
 describe('backoff with full jitter', () => {
   it('caps grow as base · 2^n up to max', () => {
@@ -24,5 +24,20 @@ describe('backoff with full jitter', () => {
     const slices = new Array(10).fill(0);
     for (const d of delays) slices[Math.floor((d / cap) * 10)]++;
     for (const n of slices) expect(n).toBeGreaterThan(700);
+  });
+});
+
+describe("a refusal's retry hint (issue 14: a reconnect storm admitted at the coordinator's rate)", () => {
+  it('is read from a close reason and followed, with a few ms of jitter; without one, the backoff', () => {
+    const why = `connection closed (1008 ${retryReason('CONNECTING_TOO_FAST', 1234.4)})`;
+    expect(retryHint(why)).toBe(1234);
+    expect(rejoinDelay({ ...BACKOFF.nodeRejoin, random: () => 0.5 }, 7, why)).toBe(1244);
+    expect(rejoinDelay({ ...BACKOFF.nodeRejoin, random: () => 0.5 }, 3, 'connection closed (1006)')).toBe(400);
+  });
+
+  it('is input from outside: malformed hints are no hints, and a huge one is capped', () => {
+    for (const bad of ['retry=12', 'retry=-5ms', 'retry=1e9ms', 'retry=ms', 'xretry=5ms', 'retry=99999999999ms'])
+      expect(retryHint(`connection closed (1008 CONNECTING_TOO_FAST ${bad})`)).toBeUndefined();
+    expect(retryHint('connection closed (1008 CONNECTING_TOO_FAST retry=999999999ms)')).toBe(MAX_RETRY_HINT_MS);
   });
 });
