@@ -57,7 +57,8 @@ export interface RawPeer {
   /**
    * Bytes a sender may queue on the link before it waits for the drain
    * (stream links: the queue holds views of the object, not copies, and a
-   * deep one keeps the socket busy while the process waits for the CPU).
+   * deep one keeps the socket busy while the process waits for the CPU;
+   * data channels: less, CHANNEL_HIGH_WATER, so their queue stays within SCTP's).
    */
   readonly sendHighWater?: number;
   placeChunk?: (x: number, o: number, n: number, len: number) => Placement | undefined;
@@ -134,6 +135,22 @@ type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;
+
+/**
+ * What Chromium's SCTP (dcsctp) takes queued per association
+ * (DcSctpOptions.max_send_buffer_size, 2,000,000 bytes). A message past it
+ * waits in the data channel's own queue until the transport says it is ready
+ * to send again (below 1,800,000); links filled to 2 MiB plus a chunk went
+ * there whenever busy, and some froze (issue 17, session 15).
+ */
+export const SCTP_SEND_BUFFER = 2_000_000;
+
+/**
+ * A data channel's sender waits while it holds this much: with the largest
+ * chunk message (4 leaves and a header) on top, the queue stays under
+ * SCTP_SEND_BUFFER with room left for the lane's small messages.
+ */
+export const CHANNEL_HIGH_WATER = 1536 * 1024;
 
 /** Most leaves per chunk message on a data channel (`largeMessages`). */
 const CHANNEL_LEAVES_MAX = 4;
@@ -236,6 +253,7 @@ export function simplePeerFactory(
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
       sendCopies: opts.sendCopies === true,
+      sendHighWater: CHANNEL_HIGH_WATER,
       signal: (d) => {
         if (!closed) p.signal(d);
       },
