@@ -2,12 +2,13 @@
 // takes queued per association (issue 17, session 15): past it, the data
 // channel queues on its own and waits for the transport's "ready to send",
 // and links that went there froze (test/p2p/memory.test.ts).
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
 import { SCTP_SEND_BUFFER, simplePeerFactory, unhandled, type RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
 import { FanOut } from '../../shared/transfer/fan-out.js';
 import { contentHash } from '../../shared/hash.js';
+import { wsPeerFactory } from '../../client-web/node/ws-link.js';
 import type { ObjectId } from '../../shared/ids.js';
 
 const OBJ = '5a'.repeat(20) as ObjectId;
@@ -77,9 +78,27 @@ function env(held: Map<ObjectId, Uint8Array>): LinkEnv {
 
 const turn = () => new Promise((r) => setImmediate(r));
 
+const channels = () => simplePeerFactory(FakeSimplePeer as never, {}, { drainEvents: true, sendCopies: true, largeMessages: true });
+
 describe("a data channel link's send queue", () => {
-  it("never holds more than SCTP's send buffer, while the holder keeps it busy with several transfers' largest chunks", async () => {
-    const holderRaw = simplePeerFactory(FakeSimplePeer as never, {}, { drainEvents: true, sendCopies: true, largeMessages: true })(true);
+  afterEach(() => vi.unstubAllGlobals());
+
+  // A tab's links come through wsPeerFactory, which dials Node peers over a WebSocket and wraps the data channel otherwise.
+  it.each([
+    ['a data channel', () => channels()],
+    [
+      "a tab's data channel (wrapped by its WebSocket dialler)",
+      () => {
+        vi.stubGlobal('location', { protocol: 'http:', search: '' });
+        vi.stubGlobal('WebSocket', class {});
+        const inner = channels();
+        const f = wsPeerFactory(inner);
+        if (f === undefined || f === inner) throw new Error('no WebSocket dialler');
+        return f;
+      },
+    ],
+  ])("%s never holds more than SCTP's send buffer, while the holder keeps it busy with several transfers' largest chunks", async (_, factory) => {
+    const holderRaw = factory()(true);
     const fake = FakeSimplePeer.last;
     const readerRaw = readerEnd(() => holderRaw);
     const objects = [0, 1, 2].map((k) => ({ id: (OBJ.slice(0, 38) + `0${k}`) as ObjectId, bytes: new Uint8Array(3 << 20).fill(k + 1) }));
