@@ -20,7 +20,7 @@ export interface RawPeer {
   /**
    * Sends a small message (a have map, a request, a cancel) on the link's lane:
    * a second data channel beside the one that carries chunks, so it does not
-   * wait behind the chunks queued there (up to 2 MiB). False when there is no
+   * wait behind the chunks queued there (up to 1.5 MiB). False when there is no
    * lane, or not yet: the caller sends on the main channel.
    */
   sendSmall?(bytes: Uint8Array): boolean;
@@ -181,7 +181,7 @@ interface LaneChannel {
  * The lane (issue 17, session 12): a second data channel on the same
  * connection, negotiated (both sides make it with this id, no signalling), for
  * small messages. SCTP takes messages of its streams in turn, so a have map
- * goes out after at most one 64 KiB chunk, not after the 2 MiB queued on the
+ * goes out after at most one 64 KiB chunk, not after the 1.5 MiB queued on the
  * main channel. Each side's first message on it is LANE_HELLO; a side sends on
  * it only once it heard the other's (a peer without a lane never answers: its
  * small messages and ours stay on the main channel).
