@@ -19,7 +19,7 @@ import { chromiumCpuMs, threadsCpu } from './cpu.js';
 import { resolveInTab } from './objects-tabnode.js';
 import { selfTimes, startProfiler, type Profile } from './tabs.js';
 
-/** As tabmesh's sender: 64 KiB messages, a 2 MiB queue refilled on 'bufferedamountlow' below 512 KiB. */
+/** A raw channel as tabmesh's sender was until session 15: 64 KiB messages, a 2 MiB queue refilled on 'bufferedamountlow' below 512 KiB (tabmesh's now stops at 1.5 MiB: raw-peer.ts CHANNEL_HIGH_WATER). */
 export const RAW_CASE: ChannelCase = { msg: 64 << 10, pacing: 'event', ordered: true, highWater: 2 << 20, low: 512 << 10 };
 
 /** A bare tab (bench/tabs.ts), its node id, its Chromium processes, and its profile folder (for a profiler). */

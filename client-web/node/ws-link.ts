@@ -186,6 +186,10 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
       get chunkBytes() {
         return ws ? MAX_CHUNK_DATA_BYTES : inner?.chunkBytes;
       },
+      // A data channel's own (raw-peer.ts CHANNEL_HIGH_WATER: within SCTP's send buffer); it was lost here (issue 17, session 15).
+      get sendHighWater() {
+        return ws ? undefined : inner?.sendHighWater;
+      },
       destroy: () => {
         if (closed) return;
         closed = true;

@@ -20,7 +20,7 @@ export interface RawPeer {
   /**
    * Sends a small message (a have map, a request, a cancel) on the link's lane:
    * a second data channel beside the one that carries chunks, so it does not
-   * wait behind the chunks queued there (up to 2 MiB). False when there is no
+   * wait behind the chunks queued there (up to 1.5 MiB). False when there is no
    * lane, or not yet: the caller sends on the main channel.
    */
   sendSmall?(bytes: Uint8Array): boolean;
@@ -57,7 +57,8 @@ export interface RawPeer {
   /**
    * Bytes a sender may queue on the link before it waits for the drain
    * (stream links: the queue holds views of the object, not copies, and a
-   * deep one keeps the socket busy while the process waits for the CPU).
+   * deep one keeps the socket busy while the process waits for the CPU;
+   * data channels: less, CHANNEL_HIGH_WATER, so their queue stays within SCTP's).
    */
   readonly sendHighWater?: number;
   placeChunk?: (x: number, o: number, n: number, len: number) => Placement | undefined;
@@ -135,6 +136,22 @@ type SimplePeerCtor = new (opts: Record<string, unknown>) => SimplePeerLike;
 /** Below this, a sender waiting on the channel goes on. */
 export const DRAIN_LOW_WATER = 512 * 1024;
 
+/**
+ * What Chromium's SCTP (dcsctp) takes queued per association
+ * (DcSctpOptions.max_send_buffer_size, 2,000,000 bytes). A message past it
+ * waits in the data channel's own queue until the transport says it is ready
+ * to send again (below 1,800,000); links filled to 2 MiB plus a chunk went
+ * there whenever busy, and some froze (issue 17, session 15).
+ */
+export const SCTP_SEND_BUFFER = 2_000_000;
+
+/**
+ * A data channel's sender waits while it holds this much: with the largest
+ * chunk message (4 leaves and a header) on top, the queue stays under
+ * SCTP_SEND_BUFFER with room left for the lane's small messages.
+ */
+export const CHANNEL_HIGH_WATER = 1536 * 1024;
+
 /** Most leaves per chunk message on a data channel (`largeMessages`). */
 const CHANNEL_LEAVES_MAX = 4;
 
@@ -164,7 +181,7 @@ interface LaneChannel {
  * The lane (issue 17, session 12): a second data channel on the same
  * connection, negotiated (both sides make it with this id, no signalling), for
  * small messages. SCTP takes messages of its streams in turn, so a have map
- * goes out after at most one 64 KiB chunk, not after the 2 MiB queued on the
+ * goes out after at most one 64 KiB chunk, not after the 1.5 MiB queued on the
  * main channel. Each side's first message on it is LANE_HELLO; a side sends on
  * it only once it heard the other's (a peer without a lane never answers: its
  * small messages and ours stay on the main channel).
@@ -236,6 +253,7 @@ export function simplePeerFactory(
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
       sendCopies: opts.sendCopies === true,
+      sendHighWater: CHANNEL_HIGH_WATER,
       signal: (d) => {
         if (!closed) p.signal(d);
       },

@@ -18,6 +18,7 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import { encodeValue } from '../../shared/codec.js';
 import type { NodeId } from '../../shared/ids.js';
 import { CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
+import { SCTP_SEND_BUFFER } from '../../shared/transfer/raw-peer.js';
 
 const MB = 2 ** 20;
 const TABS = 4;
@@ -103,37 +104,20 @@ describe('memory under many concurrent peer fetches', () => {
 
   const fetchedPeer = () => Promise.all(tabs.map((t) => volunteerEval<number>(t.page, 'v.node.fetcher.fetchedPeer')));
 
-  // Issue 17's regression (8 of 50 fetches fell back to the relay) has its causes fixed: a
-  // holder rehashed each object per request, tabs checked chunks with SHA-256 on the main
-  // thread, and a request queued behind the reader's own chunks to a slow peer was taken
-  // for a stall (test/unit/link-serve.test.ts). On the shared machine at load average 30-46
-  // this passed 1 run of 5 (others: a tab missing 5 s of heartbeats, 1 of 50 reads relayed,
-  // the 45 s get timing out). With failure detection at 30 s no tab was lost since; at load
-  // 35 (2026-12-02) 3 runs of 3 timed out instead: peer transfers between otherwise healthy
-  // tabs stalled 10 s (a whole link silent) and fell back to the relay, also with samples
-  // (forced GCs) 3 s apart, so neither heartbeats nor the GCs are the cause; a failure now
-  // prints each tab's transfers and last events. Skipped until those stalls are understood.
-  // 2026-12-02 14:20-15:10, load 11-18, un-skipped locally with P2P_DEBUG=1 (`trouble`
-  // events): once all three links to one tab froze (that tab ran tasks and fetched all by
-  // peer), once two separate pairs of tabs (a queue not draining, 2.1 MB in the channel;
-  // "nothing from the peer" for 10-13 s) while the other links moved data. A frozen link
-  // stayed silent through 3 re-admissions of its source (1, 2, 4 s backoff; 40 s and more)
-  // and ICE never closed it. Links stuck that way now close and the source is asked again
-  // over a new link (test/sim/swarm.sim.test.ts "stuck links"); the last local run still
-  // timed out (a tab's page closed under it), so it stays skipped.
-  // 2026-12-03 (session 14), un-skipped locally at load 4-36: 48 of 54 runs passed; each of the 6
-  // failures was 2-4 of 50 reads relayed after tab-to-tab associations froze. Each link's
-  // getStats every second (raw-peer.ts `stats`) shows where: in one run the three senders
-  // into one tab each stopped at ~2.3 MB sent (candidate pair packetsSent frozen, ~2.2 MB left
-  // in the channel, its lane's messages queued behind too) while that tab had received every
-  // packet they sent (its packetsReceived equal to their packetsSent) and delivered every
-  // message it got; ICE consent checks and DTLS stayed fine, and the namespace's UDP counters
-  // showed no receive-buffer drops. So no packet is lost: the senders' SCTP (Chromium's dcsctp)
-  // waits, as for a zero receive window whose reopening it does not hear until a backed-off
-  // probe (one froze 14 s and went on by itself; the other was closed as stuck at 10 s).
-  // Next: lower what one association carries at once below that window, or close a link whose
-  // pair sent no packet for a few seconds with bytes queued (stats), and see the failures go.
-  it.skip('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
+  // History (issue 17): its first relay fallbacks had causes fixed in sessions 11-13 (a holder
+  // rehashing per request, SHA-256 on the main thread, a request queued behind the reader's own
+  // chunks taken for a stall: test/unit/link-serve.test.ts); links stuck both ways close and their
+  // source is asked again over a new link (test/sim/swarm.sim.test.ts "stuck links"). What kept it
+  // skipped (session 14: 6 of 54 runs failed at load 4-36, 2-4 of 50 reads relayed): tab-to-tab
+  // links froze with ~2.2 MB queued, their candidate pair sending nothing while the receiver had
+  // every packet and message they sent. Each such queue was 2 MiB plus one chunk: past the
+  // 2,000,000 bytes Chromium's SCTP (dcsctp) takes queued, so the data channel held the rest
+  // itself until the transport said it was ready again. Session 15: a data channel's sender waits
+  // at 1.5 MiB (raw-peer.ts CHANNEL_HIGH_WATER; test/unit/channel-queue.test.ts), and the printed
+  // `queue samples` (P2P_DEBUG=1) count the 1-second stats samples of a queue past that buffer.
+  // 30 runs alternated with the previous build (load 10-25): all passed on both; before, 291
+  // samples past the buffer (every run) and 10 s stalls in 2 runs; after, none of either.
+  it('50 concurrent fetches of 1 MiB objects among 4 tabs: each tab stays within its budget plus the objects in flight', async () => {
     const ids = tabs.map((t) => t.nodeId as NodeId);
     const on = (k: number) => ({ scheduling: { node: ids[k], soft: false } });
     const make = mesh.remote(fill);
@@ -282,6 +266,14 @@ describe('memory under many concurrent peer fetches', () => {
       for (const f of figures) console.log(JSON.stringify(f));
       // Transfers that met trouble on the way even though the run passed.
       for (const t of tabs) console.log(JSON.stringify(await volunteerEval(t.page, TAB_STATE)));
+      // The deepest send queue a link's stats showed (sampled each second), and samples past SCTP's send buffer.
+      const queued = history.flatMap((h) => {
+        const links = (h as { links: unknown[] }).links;
+        return links.flatMap((l) => (Array.isArray(l) ? l.map(([, s]) => (s as { buffered?: number } | null)?.buffered ?? 0) : []));
+      });
+      console.log(
+        `queue samples: ${queued.length}, peak ${Math.max(0, ...queued)}, past ${SCTP_SEND_BUFFER}: ${queued.filter((q) => q > SCTP_SEND_BUFFER).length}`,
+      );
     }
   }, 60_000);
 });
