@@ -36,8 +36,14 @@ const FAN_MAX = 4096;
 export interface FanReader {
   /** A Node process over a stream link (RawPeer.remoteNode): a relay. */
   node: boolean;
-  /** When it first asked (for its rank), and when it last asked or was sent a chunk (a sender sets it: link-send.ts). */
-  since: number;
+  /**
+   * Its place in the order readers first asked here (for its rank): a count,
+   * not a time. Ranked by the time it first asked, readers whose requests were
+   * read in one millisecond (a busy holder reads queued frames in one go: CI
+   * at load) all ranked first and all were streamed to (session 15).
+   */
+  order: number;
+  /** When it last asked or was sent a chunk (a sender sets it: link-send.ts). */
   lastAt: number;
   /** The word it was last told. */
   word: FanWord;
@@ -46,6 +52,8 @@ export interface FanReader {
 export class FanOut {
   private readonly byObject = new Map<ObjectId, Map<string, FanReader>>();
   private count = 0;
+  /** Readers that first asked here, ever (their order). */
+  private asked = 0;
   /** Words said, by kind, and FAN_STREAM said to Node readers (tests, bench). */
   readonly said = { stream: 0, swarm: 0, streamToNodes: 0 };
   /** False: this holder says no word (as an older build; readers judge by their rate: tests and benches compare). */
@@ -55,8 +63,8 @@ export class FanOut {
 
   /**
    * The word for `peer`'s request of `id`: FAN_STREAM while it ranks among the
-   * first `streams` readers of `id` here (Node peers first, then by when they
-   * first asked), else FAN_SWARM. A reader outranked later (a Node peer came)
+   * first `streams` readers of `id` here (Node peers first, then in the order
+   * they first asked), else FAN_SWARM. A reader outranked later (a Node peer came)
    * hears FAN_SWARM with its next request.
    */
   word(id: ObjectId, peer: string, node: boolean, now: number): FanWord | 0 {
@@ -74,14 +82,14 @@ export class FanOut {
     let me = readers.get(peer);
     if (!me) {
       if (this.count >= FAN_MAX) this.prune(now);
-      readers.set(peer, (me = { node, since: now, lastAt: now, word: FAN_STREAM }));
+      readers.set(peer, (me = { node, order: this.asked++, lastAt: now, word: FAN_STREAM }));
       this.count++;
     }
     me.lastAt = now;
     let ahead = 0;
     for (const r of readers.values()) {
       if (r === me || now - r.lastAt >= FAN_IDLE_MS) continue;
-      if ((r.node && !me.node) || (r.node === me.node && r.since < me.since)) ahead++;
+      if ((r.node && !me.node) || (r.node === me.node && r.order < me.order)) ahead++;
     }
     me.word = ahead < this.streams ? FAN_STREAM : FAN_SWARM;
     if (me.word === FAN_STREAM) {

@@ -38,6 +38,15 @@ describe("a holder's word to the readers of one object", () => {
     expect(fan.word(OBJ, 'tab1', false, 5)).toBe(FAN_SWARM);
   });
 
+  it('readers whose requests are read in one millisecond (a busy holder) are ranked in the order they asked: two streamed, not all', () => {
+    // Ranked by the time they first asked, all four tied and all were streamed to (clean-clone CI, session 15).
+    const fan = new FanOut();
+    const words = ['e0', 'e1', 'e2', 'e3'].map((p) => fan.word(OBJ, p, true, 5000));
+    expect(words).toEqual([FAN_STREAM, FAN_STREAM, FAN_SWARM, FAN_SWARM]);
+    expect(['e3', 'e2', 'e1', 'e0'].map((p) => fan.word(OBJ, p, true, 5000))).toEqual([FAN_SWARM, FAN_SWARM, FAN_STREAM, FAN_STREAM]);
+    expect(fan.said).toEqual({ stream: 4, swarm: 4, streamToNodes: 4 });
+  });
+
   it('a reader that stopped asking (2 s) frees its place; pruned readers are forgotten', () => {
     const fan = new FanOut();
     fan.word(OBJ, 'r0', false, 0);
