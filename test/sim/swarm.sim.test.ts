@@ -402,7 +402,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
       for (const [i, id] of [...edges, 't0', 't1', 't2', 't3'].entries()) {
         const p = sim.add(id, null);
         p.fetcher.swarm!.preferNode = mode === 'policy' || mode === 'rate';
-        sim.read(p, (i * 7) % 50 + (id.startsWith('e') ? edgesAt : 0));
+        sim.read(p, ((i * 7) % 50) + (id.startsWith('e') ? edgesAt : 0));
       }
       await sim.drive();
       await sim.finish();
