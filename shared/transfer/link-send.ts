@@ -54,7 +54,7 @@ export interface SendChannel {
   /** The node's cap on its upload (upload-cap.ts), shared by its links; null: none. */
   readonly upload: UploadCap | null;
   /** This link's reader of `id` with the holder's word to it (fan-out.ts); null: it says none. */
-  fanReader(id: ObjectId): FanReader | null;
+  fanReader(id: ObjectId, size: number): FanReader | null;
   readonly faults: LinkFaults;
   readonly counters: { bytesOut: number; sendWakes: SendWakes };
   log(text: string): void;
@@ -118,7 +118,7 @@ export class Sending {
       src = undefined;
     }
     // Said before the bytes (and the budget's wait): a reader told to swarm asks for no more.
-    const reader = src && fan && !gone() ? ch.fanReader(id) : null;
+    const reader = src && fan && !gone() ? ch.fanReader(id, src.size) : null;
     if (reader) ch.sendControl({ k: 'fan', x, m: reader.word });
     if (!src && to !== undefined) {
       const partial = ch.partial(id, from, to);
@@ -128,6 +128,8 @@ export class Sending {
     if (!src) return this.refuse(x, 'object not held here');
     if (from > src.size) return this.refuse(x, 'offset past the end');
     const end = Math.min(src.size, to ?? src.size);
+    // Counted when asked, not as sent: a streamed reader's runs are queued here at once, past any later word.
+    if (reader) reader.asked += Math.max(0, end - from);
     if (end < src.size && end % CHUNK_DATA_BYTES !== 0) return this.refuse(x, 'range end not at a chunk boundary');
     // Sent from in place, over time: the buffer is lent until the channel let go of its bytes
     // (the store may free the object meanwhile; its buffer is reused after), else exposed for good.

@@ -101,7 +101,7 @@ export class PeerLink {
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
       upload: env.upload,
-      fanReader: (id) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now()),
+      fanReader: (id, size) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now(), size),
       faults: env.faults,
       counters: env.counters,
       log: (text) => env.log(`peer link to ${peer}: ${text}`),

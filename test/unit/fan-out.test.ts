@@ -38,6 +38,30 @@ describe("a holder's word to the readers of one object", () => {
     expect(fan.word(OBJ, 'tab1', false, 5)).toBe(FAN_SWARM);
   });
 
+  it('readers whose requests are read in one millisecond (a busy holder) are ranked in the order they asked: two streamed, not all', () => {
+    // Ranked by the time they first asked, all four tied and all were streamed to (clean-clone CI, session 15).
+    const fan = new FanOut();
+    const words = ['e0', 'e1', 'e2', 'e3'].map((p) => fan.word(OBJ, p, true, 5000));
+    expect(words).toEqual([FAN_STREAM, FAN_STREAM, FAN_SWARM, FAN_SWARM]);
+    expect(['e3', 'e2', 'e1', 'e0'].map((p) => fan.word(OBJ, p, true, 5000))).toEqual([FAN_SWARM, FAN_SWARM, FAN_STREAM, FAN_STREAM]);
+    expect(fan.said).toEqual({ stream: 4, swarm: 4, streamToNodes: 4 });
+  });
+
+  it("once an object's readers asked for FAN_STREAMS copies, every reader is told to swarm (a late edge too); a new wave starts over", () => {
+    const fan = new FanOut();
+    const t0 = fan.reader(OBJ, 'tab0', false, 0, 100)!;
+    const t1 = fan.reader(OBJ, 'tab1', false, 1, 100)!;
+    expect([t0.word, t1.word]).toEqual([FAN_STREAM, FAN_STREAM]);
+    t0.asked = 100;
+    t1.asked = 60;
+    expect(fan.word(OBJ, 'edge0', true, 2, 100)).toBe(FAN_STREAM); // 160 asked of 200
+    fan.reader(OBJ, 'edge0', true, 3, 100)!.asked = 40;
+    expect(fan.word(OBJ, 'edge0', true, 4, 100)).toBe(FAN_SWARM);
+    expect(fan.word(OBJ, 'tab1', false, 5, 100)).toBe(FAN_SWARM);
+    // All idle for 2 s: a new reader starts a new wave, what was asked before no longer counts.
+    expect(fan.word(OBJ, 'edge1', true, 5000, 100)).toBe(FAN_STREAM);
+  });
+
   it('a reader that stopped asking (2 s) frees its place; pruned readers are forgotten', () => {
     const fan = new FanOut();
     fan.word(OBJ, 'r0', false, 0);
