@@ -136,6 +136,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   release: (c, s, m) => {
     for (const id of m.ids) c.dir.unhold(s, id);
   },
+  took: (c, s, m) => c.dir.took(s, m.ids),
   actorInfo: null,
   warn: null,
   actorCheckpoint: (c, s, m) => {

@@ -213,10 +213,10 @@ export class TaskManager {
     if (f) countRun(f, m.ms);
     this.ran(t, m.ms, m.ex);
     if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
-    // Its result went straight to the driver (scheduler/shortcuts.ts): the driver is not sent it again.
+    // Its result went straight to the driver (scheduler/shortcuts.ts): the driver is sent it only if it does not say it took it.
     if (m.sc && !t.spec.verify && !t.spec.actor) {
       const d = this.gcs.jobs.get(t.spec.jobId)?.driver;
-      if (d) this.dir.answered(returnObjectId(t.spec.taskId, 0), d);
+      if (d) this.dir.shortcut(returnObjectId(t.spec.taskId, 0), d);
     }
     this.completeDone(t, m, s);
     return null;

@@ -58,6 +58,7 @@ export const handlers: Handlers<DriverContext> = {
   submit: null,
   put: null,
   subscribe: null,
+  took: null,
   fetch: null,
   borrow: null,
   release: null,

@@ -86,14 +86,24 @@ export class DriverCore implements MeshCore, DriverContext {
         this.links?.stop();
       },
     });
-    this.outbox = new Outbox((frame) => this.link.send(frame), undefined, undefined, true);
+    // A `took` (driver-shortcuts.ts) rides on each frame: no frame of its own on the path of a sequential task.
+    this.outbox = new Outbox(
+      (frame) => this.link.send(frame),
+      () => this.shortcuts.riding(),
+      undefined,
+      true,
+    );
     this.objects = new ObjectClient(
       (m) => this.push(m),
       () => this.link.bufferedAmount,
       this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
-    this.shortcuts = new DriverShortcuts(this.objects, () => this.inlineMax);
+    this.shortcuts = new DriverShortcuts(
+      this.objects,
+      () => this.inlineMax,
+      (m) => this.push(m),
+    );
   }
 
   private welcomed(m: MsgOf<'welcome'>, resumed: boolean): void {

@@ -41,6 +41,7 @@ export const handlers: NodeHandlers = {
   submit: null,
   put: null,
   subscribe: null,
+  took: null,
   fetch: null,
   borrow: null,
   release: null,

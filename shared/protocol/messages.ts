@@ -89,6 +89,11 @@ export const messages = {
    */
   put: obj({ t: lit('put'), id: objectId, v: opt(value), size: int(0, 2 ** 42), hash: opt(str(64)), refs: ids }),
   subscribe: obj({ t: lit('subscribe'), ids }),
+  /**
+   * A driver took these objects' values from nodes' result shortcuts (shortcut.ts): the coordinator owes it no
+   * `ready` for them. Rides on a frame the driver sends anyway (issue 14, session 15; coordinator/objects/shortcut-acks.ts).
+   */
+  took: obj({ t: lit('took'), ids }),
   /** Ask for the bytes of a stored object on transfer `x`. */
   fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
   /**
@@ -245,6 +250,7 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'ask',
   'xferFail',
   'subscribe',
+  'took',
   'fetch',
   'borrow',
   'release',

@@ -43,12 +43,17 @@ describe('result shortcuts', () => {
     const before = { ...coreOf(m).shortcuts.counts };
     const tags = traffic.shortcutTags;
     const readies = traffic.outOf('ready');
+    const frames = traffic.framesIn;
+    const took = traffic.inOf('took');
     await sequential(m, 100, 5);
     const c = coreOf(m).shortcuts.counts;
     expect(traffic.shortcutTags - tags).toBe(100);
     expect(c.taken - before.taken).toBe(100);
     expect(c.refused).toBe(0);
     expect(traffic.outOf('ready') - readies).toBe(0);
+    // The driver says it took each one on the frame that submits the next task: no frame of its own (session 15).
+    expect(traffic.inOf('took') - took).toBeGreaterThanOrEqual(99);
+    expect(traffic.framesIn - frames).toBeLessThanOrEqual(102);
     // The GCS recorded every one as usual, and freed every one.
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
   });
@@ -114,6 +119,48 @@ describe('result shortcuts', () => {
       await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the raw node to leave' });
     }
     expect(coreOf(m).shortcuts.counts.taken).toBe(0);
+  });
+
+  it('a node that says its result went straight to the driver and sent nothing: the driver still gets it, from the coordinator, once', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver();
+    const ws = new WebSocket(cl.url.replace('http', 'ws') + '/ws');
+    const msgs: Msg[] = [];
+    ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
+    await new Promise((r) => ws.once('open', r));
+    const hello: MsgOf<'hello'> = {
+      t: 'hello',
+      role: 'node',
+      version: PROTOCOL_VERSION,
+      node: { kind: 'edge', name: 'liar', resources: { cpu: 1 }, storeBytes: 1 << 20 },
+      shortcut: true,
+    };
+    ws.send(encodeFrame([hello]));
+    try {
+      const inc = m.remote((x: number) => x + 1);
+      const owed = traffic.shortcutReadies;
+      for (let i = 0; i < 3; i++) {
+        const ref = inc.remote(i);
+        const assign = await until(() => msgs.find((x): x is MsgOf<'assign'> => x.t === 'assign' && x.spec.taskId === taskOfObject(ref.id)), {
+          what: 'an assign',
+        });
+        expect(assign.sc).toBeDefined();
+        const got = m.get(ref);
+        await until(() => (cl!.c.coordinator.gcs.objects.get(ref.id)?.subscribers?.size ?? 0) > 0, { what: "the driver's subscribe" });
+        // `sc: true` and no shortcut on any link (this node has none): before session 15 the driver's get waited forever.
+        ws.send(
+          encodeFrame([
+            { t: 'done', taskId: assign.spec.taskId, attempt: assign.spec.attempt, ms: 1, results: [{ v: encodeValue(i + 1).bytes, refs: [] }], sc: true },
+          ]),
+        );
+        expect(await got).toBe(i + 1);
+        m.free(ref);
+      }
+      expect(coreOf(m).shortcuts.counts.taken).toBe(0);
+      expect(traffic.shortcutReadies - owed).toBe(3);
+    } finally {
+      ws.close();
+    }
   });
 
   it('a node whose link to the driver is WebRTC (no fast link) sends no shortcut: its results come in readies', async () => {
