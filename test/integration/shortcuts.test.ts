@@ -27,6 +27,23 @@ async function sequential(m: Mesh, n: number, from = 0): Promise<void> {
   }
 }
 
+/** A node of one CPU speaking the protocol by hand over its own socket: every message it gets lands in `msgs`. */
+async function rawNode(url: string, kind: 'edge' | 'browser', shortcut: boolean): Promise<{ ws: WebSocket; msgs: Msg[] }> {
+  const ws = new WebSocket(url.replace('http', 'ws') + '/ws');
+  const msgs: Msg[] = [];
+  ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
+  await new Promise((r) => ws.once('open', r));
+  const hello: MsgOf<'hello'> = {
+    t: 'hello',
+    role: 'node',
+    version: PROTOCOL_VERSION,
+    node: { kind, name: 'raw', resources: { cpu: 1 }, storeBytes: 1 << 20 },
+  };
+  if (shortcut) hello.shortcut = true;
+  ws.send(encodeFrame([hello]));
+  return { ws, msgs };
+}
+
 describe('result shortcuts', () => {
   let cl: Cluster | undefined;
   afterEach(async () => {
@@ -92,18 +109,7 @@ describe('result shortcuts', () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver();
     for (const says of [false, true]) {
-      const ws = new WebSocket(cl.url.replace('http', 'ws') + '/ws');
-      const msgs: Msg[] = [];
-      ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
-      await new Promise((r) => ws.once('open', r));
-      const hello: MsgOf<'hello'> = {
-        t: 'hello',
-        role: 'node',
-        version: PROTOCOL_VERSION,
-        node: { kind: 'browser', name: 'raw', resources: { cpu: 1 }, storeBytes: 1 << 20 },
-      };
-      if (says) hello.shortcut = true;
-      ws.send(encodeFrame([hello]));
+      const { ws, msgs } = await rawNode(cl.url, 'browser', says);
       const inc = m.remote((x: number) => x + 1);
       const ref = inc.remote(says ? 2 : 1);
       const assign = await until(() => msgs.find((x): x is MsgOf<'assign'> => x.t === 'assign'), { what: 'an assign' });
@@ -124,18 +130,7 @@ describe('result shortcuts', () => {
   it('a node that says its result went straight to the driver and sent nothing: the driver still gets it, from the coordinator, once', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver();
-    const ws = new WebSocket(cl.url.replace('http', 'ws') + '/ws');
-    const msgs: Msg[] = [];
-    ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
-    await new Promise((r) => ws.once('open', r));
-    const hello: MsgOf<'hello'> = {
-      t: 'hello',
-      role: 'node',
-      version: PROTOCOL_VERSION,
-      node: { kind: 'edge', name: 'liar', resources: { cpu: 1 }, storeBytes: 1 << 20 },
-      shortcut: true,
-    };
-    ws.send(encodeFrame([hello]));
+    const { ws, msgs } = await rawNode(cl.url, 'edge', true);
     try {
       const inc = m.remote((x: number) => x + 1);
       const owed = traffic.shortcutReadies;
