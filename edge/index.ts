@@ -30,6 +30,7 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
     bundler: sharedBundler(),
     records: true,
     shortcut: process.env.TABMESH_SHORTCUTS !== '0',
+    direct: process.env.TABMESH_DIRECT !== '0',
     ...opts,
     peers,
   });

@@ -19,6 +19,13 @@ export class ShortcutAcks {
   /** Two generations: `young` since the last sweep, `old` owed at the next one. */
   private young: Owed = new Map();
   private old: Owed = new Map();
+  /**
+   * Results a node said went straight to a driver that had not subscribed yet (a direct task's `done` can come
+   * before the driver's frame with its submit and subscribe, shared/protocol/direct.ts): that subscribe is held back
+   * as the others. Two generations too.
+   */
+  private unclaimed = new Set<ObjectId>();
+  private oldUnclaimed = new Set<ObjectId>();
   private timer: ReturnType<typeof setInterval> | null = null;
 
   /** `subscribe`: the directory's (a ready object's `ready` at once, a re-run one's when it settles, a freed one's loss). */
@@ -29,10 +36,24 @@ export class ShortcutAcks {
     let ids = this.young.get(s);
     if (!ids) this.young.set(s, (ids = new Set()));
     ids.add(id);
-    if (this.timer === null) {
-      this.timer = setInterval(() => this.sweep(), ACK_WAIT_MS);
-      this.timer.unref?.();
-    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.sweep(), ACK_WAIT_MS);
+    this.timer.unref?.();
+  }
+
+  /** A node said object `id` went straight to its driver, which does not wait on it yet. */
+  unsubscribed(id: ObjectId): void {
+    this.unclaimed.add(id);
+    this.arm();
+  }
+
+  /** Whether the driver's subscribe to `id` is the one a shortcut answered (then it is owed a `ready` only if it says no `took`). */
+  claim(id: ObjectId): boolean {
+    return this.unclaimed.delete(id) || this.oldUnclaimed.delete(id);
   }
 
   /** Driver `s` took `id` from a shortcut (its `took` may come before the node's `done`: then nothing is owed). */
@@ -49,7 +70,9 @@ export class ShortcutAcks {
     }
     this.old = this.young;
     this.young = new Map();
-    if (this.old.size === 0 && this.timer !== null) {
+    this.oldUnclaimed = this.unclaimed;
+    this.unclaimed = new Set();
+    if (this.old.size === 0 && this.oldUnclaimed.size === 0 && this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
     }

@@ -41,8 +41,11 @@ export class Subscriptions {
     for (const id of ids) {
       const o = this.gcs.objects.get(id);
       if (!o) s.send(lostMessage(id, 'is unknown or was freed'));
-      else if (o.state !== 'pending') s.send(this.readyMessage(o));
-      else {
+      else if (o.state !== 'pending') {
+        // Its job's driver, told of it by a node's shortcut before it subscribed: held back as the others.
+        if (s.jobId === o.job && s.role === 'driver' && this.acks.claim(id)) this.acks.expect(s, id);
+        else s.send(this.readyMessage(o));
+      } else {
         (o.subscribers ??= new Set()).add(s);
         this.waits.add(s, o);
       }
@@ -66,6 +69,7 @@ export class Subscriptions {
    */
   shortcut(o: ObjectRecord, s: Session): void {
     if (this.unsubscribe(o, s)) this.acks.expect(s, o.id);
+    else this.acks.unsubscribed(o.id);
   }
 
   /** Driver `s` took `o`'s value from a node's shortcut: it no longer waits on it, and is owed nothing. */

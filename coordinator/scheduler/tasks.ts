@@ -24,6 +24,8 @@ export class TaskManager {
   private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** A task went to `n` with a result shortcut's tag (its driver may get a lease on `n`: direct-leases.ts). */
+  onTagged: (t: TaskRecord, n: NodeRecord) => void = () => {};
   /** A task ended, its outputs settled (coordinator/mesh reports a guest task's end from here, issue 15). */
   onEnded: (t: TaskRecord) => void = () => {};
   /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
@@ -126,6 +128,7 @@ export class TaskManager {
     const sc = shortcutTag(this.gcs, t, n);
     // `sc` only when there is one: a node that did not say `shortcut` refuses the field.
     n.session.send(sc === undefined ? { t: 'assign', spec: t.spec, inline, fn } : { t: 'assign', spec: t.spec, inline, fn, sc });
+    if (sc !== undefined) this.onTagged(t, n);
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {

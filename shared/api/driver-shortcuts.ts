@@ -6,7 +6,7 @@
 // `ready` back until this driver says `took` (session 15: riding on a frame
 // sent anyway), or sends it late: a node's word is not proof. A refused
 // shortcut, or a link that closes, asks again at once.
-import { isPutObject, taskOfObject, type NodeId, type ObjectId } from '../ids.js';
+import { isPutObject, taskOfObject, type NodeId, type ObjectId, type TaskId } from '../ids.js';
 import type { MsgOf } from '../protocol/messages.js';
 import { ShortcutKey } from '../protocol/shortcut.js';
 import type { Shortcut } from '../transfer/wire.js';
@@ -34,6 +34,8 @@ export class DriverShortcuts {
     private readonly objects: ObjectClient,
     private readonly inlineMax: () => number,
     private readonly push: (m: MsgOf<'took'>) => void,
+    /** Whether this driver sent `task` straight to `peer` (driver-direct.ts): its result needs no tag. */
+    private readonly sentTo: (task: TaskId, peer: string) => boolean = () => false,
   ) {}
 
   /** The `took` to ride on a frame being sent (the outbox's `riding`), or null. */
@@ -58,7 +60,7 @@ export class DriverShortcuts {
       isPutObject(r.id) ||
       !r.id.endsWith('00000000') ||
       r.v.byteLength > this.inlineMax() ||
-      !key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId)
+      !((r.attempt === 0 && this.sentTo(taskOfObject(r.id), peer)) || key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId))
     ) {
       this.counts.refused++;
       // The coordinator may have left its `ready` to this shortcut (the node's `done` said it went): asked again.

@@ -42,6 +42,8 @@ export const handlers: NodeHandlers = {
   put: null,
   subscribe: null,
   took: null,
+  unplaced: null,
+  lease: (n, m) => n.direct.lease(m),
   fetch: null,
   borrow: null,
   release: null,

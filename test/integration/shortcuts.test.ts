@@ -2,6 +2,7 @@
 // sends a plain task's small result straight to its driver, beside a `done`
 // that tells the coordinator not to send the driver a `ready` for it. Counted,
 // not timed, against a real coordinator, real edge-node processes and real links.
+// Drivers here take no direct submission (session 15, direct.test.ts): their tasks go through the coordinator.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Cluster } from '../helpers/cluster.js';
@@ -53,7 +54,7 @@ describe('result shortcuts', () => {
 
   it('a driver waiting on one task at a time takes its results from the node, and the coordinator sends it no ready for them', async () => {
     cl = await Cluster.start({ nodes: 1, cpus: 2 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await sequential(m, 5); // the node opens its link to the driver on its first tagged result
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
@@ -77,7 +78,7 @@ describe('result shortcuts', () => {
 
   it('a batch (more than 4 tasks in flight), a verified task and a driver without peer links get no tags and no shortcuts', async () => {
     cl = await Cluster.start({ nodes: 2, cpus: 2 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await sequential(m, 3);
     const taken = coreOf(m).shortcuts.counts.taken;
     let tags = traffic.shortcutTags;
@@ -107,7 +108,7 @@ describe('result shortcuts', () => {
 
   it('a node that did not say shortcut in its hello (a tab, an older build) gets assigns without a tag; one that did gets them with one', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     for (const says of [false, true]) {
       const { ws, msgs } = await rawNode(cl.url, 'browser', says);
       const inc = m.remote((x: number) => x + 1);
@@ -129,7 +130,7 @@ describe('result shortcuts', () => {
 
   it('a node that says its result went straight to the driver and sent nothing: the driver still gets it, from the coordinator, once', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     const { ws, msgs } = await rawNode(cl.url, 'edge', true);
     try {
       const inc = m.remote((x: number) => x + 1);
@@ -160,7 +161,7 @@ describe('result shortcuts', () => {
 
   it('a node whose link to the driver is WebRTC (no fast link) sends no shortcut: its results come in readies', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await cl.addNode({ cpus: 1, env: { TABMESH_FAST_LINKS: '0' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
@@ -176,7 +177,7 @@ describe('result shortcuts', () => {
 
   it('a node killed between its shortcut and its done: the driver keeps the value, the coordinator runs the task again elsewhere', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     const dying = await cl.addNode({ cpus: 1, env: { TABMESH_TEST_DIE_AFTER_SHORTCUT: '1' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     const twice = m.remote((x: number) => x * 2);

@@ -74,6 +74,8 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   put: { t: 'put', id: o2, v: new Uint8Array([0x93, 1, 2, 3]), size: 4, hash, refs: [o1] },
   subscribe: { t: 'subscribe', ids: [o1, o2] },
   took: { t: 'took', ids: [o1] },
+  unplaced: { t: 'unplaced', taskId: task, reason: 'busy' },
+  lease: { t: 'lease', peer: node, on: true },
   fetch: { t: 'fetch', id: o1, x: 3 },
   signal: { t: 'signal', peer: node, data: '{"g":"ab","s":{"type":"offer","sdp":"v=0"}}' },
   locate: { t: 'locate', id: o1, x: 4 },
