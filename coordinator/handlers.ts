@@ -54,6 +54,8 @@ function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): st
   }
   const err = c.tasks.submit(m.spec, s, n, looked);
   if (err !== null) return err;
+  const t = c.gcs.tasks.get(m.spec.taskId);
+  if (t) c.leases.recorded(t);
   const r = c.leases.unpark(n.session, m.spec.taskId);
   if (r?.t === 'done') return handlers.done!(c, n.session, r) ?? null;
   if (r?.t === 'failed') return handlers.failed!(c, n.session, r) ?? null;
@@ -163,7 +165,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   unplaced: (c, s, m) => {
     // The node refused the task the driver sent it (busy, or no lease there): placed here, if it is still on that node.
     const t = c.gcs.tasks.get(m.taskId);
-    if (!t || t.spec.jobId !== s.jobId || t.state !== 'assigned' || !t.node) return;
+    if (!t || t.spec.jobId !== s.jobId || !c.leases.refused(t) || t.state !== 'assigned' || !t.node) return;
     c.tasks.handBack(t);
   },
   lease: null,

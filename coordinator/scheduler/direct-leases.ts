@@ -10,7 +10,7 @@
 import type { TaskId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { JobRecord, NodeRecord } from '../gcs/tables.js';
+import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 
 /** Reports a node may have parked at once (the driver pushes at most DIRECT_MAX_IN_FLIGHT; more is a lie or a late one). */
@@ -27,6 +27,8 @@ export class DirectLeases {
   private readonly byNode = new WeakMap<NodeRecord, Set<JobRecord>>();
   /** Reports that came before their task's submission, by node session. */
   private readonly parked = new WeakMap<Session, Map<TaskId, { m: Report; at: number }>>();
+  /** Tasks recorded from a driver's submit with `to` (a node's refusal hands back only those). */
+  private readonly sent = new WeakSet<TaskRecord>();
   granted = 0;
 
   constructor(private readonly gcs: Gcs) {}
@@ -66,6 +68,16 @@ export class DirectLeases {
       this.byJob.get(job)?.delete(n);
       if (job.driver && !job.driver.closed) job.driver.send({ t: 'lease', peer: n.id, on: false });
     }
+  }
+
+  /** Task `t` was recorded as sent straight to its node. */
+  recorded(t: TaskRecord): void {
+    this.sent.add(t);
+  }
+
+  /** Whether `t` was recorded as sent straight to its node (and not refused since). Forgotten once asked. */
+  refused(t: TaskRecord): boolean {
+    return this.sent.delete(t);
   }
 
   /** A report from node session `s` on a task the coordinator does not know: parked if `s` holds a lease (its task's submission may be on its way). */
