@@ -55,7 +55,8 @@ export class DirectLeases {
   leased(s: Session, nodeId: NodeRecord['id']): NodeRecord | string {
     const job = s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
     const n = this.gcs.nodes.get(nodeId);
-    if (!job || !n || !this.byJob.get(job)?.has(n)) return `node ${nodeId.slice(0, 12)} is not leased to this job`;
+    if (!job || !n || !this.byJob.get(job)?.has(n))
+      return `node ${nodeId.slice(0, 12)} is not leased to this job (${!job ? 'no job' : !n ? 'no such node' : this.byJob.get(job) ? 'not among ' + this.byJob.get(job)!.size : 'no lease set'})`;
     return n;
   }
 

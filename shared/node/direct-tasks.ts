@@ -33,6 +33,11 @@ export class DirectTasks {
 
   constructor(private readonly n: DirectContext) {}
 
+  /** A new session: leases were its predecessor's. */
+  reset(): void {
+    this.jobs.clear();
+  }
+
   /** The coordinator granted or revoked a job's lease here. */
   lease(m: MsgOf<'lease'>): void {
     if (!m.on) return void this.jobs.delete(m.peer);

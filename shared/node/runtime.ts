@@ -190,6 +190,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         for (const m of msgs) {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
+            this.direct.reset(); // leases were granted to the session before
             this.inlineMax = m.inlineMax;
             this.ice = m.ice;
             for (const ex of this.local.all())

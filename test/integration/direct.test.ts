@@ -12,6 +12,8 @@ import type { DriverCore } from '../../shared/api/driver.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
 const coreOf = (m: Mesh): DriverCore => m.core as DriverCore;
+/** Direct submission is opt-in for now (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
+const ON = { TABMESH_DIRECT: '1' };
 
 /** Runs `n` tasks of `f` one after another (get, then free), checking each value. */
 async function sequential(m: Mesh, n: number, from = 0): Promise<void> {
@@ -42,29 +44,33 @@ describe('direct submission', () => {
   });
 
   it('a driver with a lease sends its sequential tasks straight to the node: no assign, the GCS records each one, results are exact', async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 2 });
-    const m = await cl.driver();
+    cl = await Cluster.start({ nodes: 0 });
+    await cl.addNode({ cpus: 2, env: ON });
+    const m = await cl.driver({ direct: true });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await leased(m, node);
     const d = coreOf(m).direct!;
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
     const sent = d.counts.sent;
     const assigns = traffic.outOf('assign');
     const readies = traffic.outOf('ready');
     const finished = cl.c.coordinator.gcs.stats.tasksFinished;
-    await sequential(m, 100, 10);
-    expect(d.counts.sent - sent).toBe(100);
+    await sequential(m, 1000, 10);
+    expect(d.counts.sent - sent).toBe(1000);
     expect(d.counts.refused).toBe(0);
+    expect(warnings).toEqual([]);
     expect(traffic.outOf('assign') - assigns).toBe(0);
     expect(traffic.outOf('ready') - readies).toBe(0);
-    await until(() => cl!.c.coordinator.gcs.stats.tasksFinished - finished >= 100, { what: 'the GCS to record them' });
-    expect(cl.c.coordinator.gcs.stats.tasksFinished - finished).toBe(100);
+    await until(() => cl!.c.coordinator.gcs.stats.tasksFinished - finished >= 1000, { what: 'the GCS to record them' });
+    expect(cl.c.coordinator.gcs.stats.tasksFinished - finished).toBe(1000);
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
   });
 
-  it('TABMESH_DIRECT=0 on the node: no lease, the tasks go by assigns as before', async () => {
+  it('without TABMESH_DIRECT=1 on the node: no lease, the tasks go by assigns as before', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
-    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } });
+    const m = await cl.driver({ direct: true });
+    await cl.addNode({ cpus: 1 }); // direct submission off (the default)
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
     await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
@@ -77,8 +83,8 @@ describe('direct submission', () => {
 
   it('a busy node refuses a task; the coordinator places it, and it runs once the slot frees', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
-    await cl.addNode({ cpus: 1 });
+    const m = await cl.driver({ direct: true });
+    await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await leased(m, node);
     const d = coreOf(m).direct!;
@@ -97,8 +103,8 @@ describe('direct submission', () => {
 
   it('a node killed while it runs a direct task: the coordinator runs it again on another node, the driver gets its value', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
-    const dying = await cl.addNode({ cpus: 1 });
+    const m = await cl.driver({ direct: true });
+    const dying = await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     await leased(m, node);
     const slow = m.remote(async (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
@@ -109,15 +115,15 @@ describe('direct submission', () => {
     expect(t.node?.id).toBe(node);
     dying.proc.kill('SIGKILL');
     await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
-    await cl.addNode({ cpus: 1 });
+    await cl.addNode({ cpus: 1, env: ON });
     expect(await m.get(ref)).toBe(3000);
     expect(t.spec.attempt).toBe(1);
   });
 
   it("a direct task's large output, lost with its node, is rebuilt from the task's record (lineage)", async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
-    const first = await cl.addNode({ cpus: 1 });
+    const m = await cl.driver({ direct: true });
+    const first = await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     await leased(m, node);
     const big = m.remote((n: number) => new Float64Array(n).fill(1));
@@ -129,14 +135,14 @@ describe('direct submission', () => {
     const rebuilt = cl.c.coordinator.gcs.stats.tasksRebuilt;
     first.proc.kill('SIGKILL');
     await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
-    await cl.addNode({ cpus: 1 });
+    await cl.addNode({ cpus: 1, env: ON });
     expect(await m.get(sum.remote(ref))).toBe(100_000);
     expect(cl.c.coordinator.gcs.stats.tasksRebuilt - rebuilt).toBeGreaterThanOrEqual(1);
   });
 
   it('a driver that sends a task to a node it holds no lease on is refused with a clear reason and warned; the task still runs', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: true });
     await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } }); // takes no lease: a shortcut link only
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
@@ -148,6 +154,6 @@ describe('direct submission', () => {
     await sequential(m, 5, 3);
     expect(d.counts.sent).toBe(5);
     expect(d.counts.refused).toBe(5);
-    expect(warnings.filter((w) => /^REFUSED: .*is not leased to this job; placed by the coordinator/.test(w))).toHaveLength(5);
+    expect(warnings.filter((w) => /^REFUSED: .*is not leased to this job \(.*\); placed by the coordinator/.test(w))).toHaveLength(5);
   });
 });
