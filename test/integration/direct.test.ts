@@ -6,24 +6,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
 import { taskOfObject, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
-import type { DriverCore } from '../../shared/api/driver.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
-const coreOf = (m: Mesh): DriverCore => m.core as DriverCore;
 /** Direct submission is opt-in for now (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
 const ON = { TABMESH_DIRECT: '1' };
-
-/** Runs `n` tasks of `f` one after another (get, then free), checking each value. */
-async function sequential(m: Mesh, n: number, from = 0): Promise<void> {
-  const twice = m.remote((x: number) => x * 2);
-  for (let i = from; i < from + n; i++) {
-    const r = twice.remote(i);
-    expect(await m.get(r)).toBe(i * 2);
-    m.free(r);
-  }
-}
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
 async function leased(m: Mesh, node: string): Promise<void> {

@@ -7,26 +7,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
 import { connect } from '../../edge/index.js';
 import { encodeValue } from '../../shared/codec.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { taskOfObject, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
-import type { DriverCore } from '../../shared/api/driver.js';
-import type { Mesh } from '../../shared/api/mesh.js';
-
-const coreOf = (m: Mesh): DriverCore => m.core as DriverCore;
-
-/** Runs `n` tasks of `f` one after another (get, then free), checking each value. */
-async function sequential(m: Mesh, n: number, from = 0): Promise<void> {
-  const twice = m.remote((x: number) => x * 2);
-  for (let i = from; i < from + n; i++) {
-    const r = twice.remote(i);
-    expect(await m.get(r)).toBe(i * 2);
-    m.free(r);
-  }
-}
 
 /** A node of one CPU speaking the protocol by hand over its own socket: every message it gets lands in `msgs`. */
 async function rawNode(url: string, kind: 'edge' | 'browser', shortcut: boolean): Promise<{ ws: WebSocket; msgs: Msg[] }> {

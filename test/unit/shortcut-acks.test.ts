@@ -7,8 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { ACK_WAIT_MS } from '../../coordinator/objects/shortcut-acks.js';
-import type { Session } from '../../coordinator/session.js';
-import type { Msg } from '../../shared/protocol/messages.js';
+import { fakeSession } from '../helpers/fake-session.js';
 import { childTaskId, newJobId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 
 let c: Coordinator | null = null;
@@ -19,18 +18,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function session(label: string): Session & { sent: Msg[] } {
-  const sent: Msg[] = [];
-  return { label, held: new Map(), closed: false, sent, send: (m: Msg) => sent.push(m) } as unknown as Session & { sent: Msg[] };
-}
-
 function world() {
   const co = (c = new Coordinator({ storage: new MemoryStorage() }));
   const job = newJobId();
   let seq = 0;
   const id = (): ObjectId => returnObjectId(childTaskId(rootTaskId(job), seq++), 0);
   const dir = co.dir;
-  const driver = session('driver');
+  const driver = fakeSession('driver');
   /** A pending object the driver waits on; `done` makes it ready as a node's `done` with `sc` would. */
   const awaited = () => {
     const o = dir.create(id(), job, 1);
