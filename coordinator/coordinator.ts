@@ -31,6 +31,7 @@ import { LimitKeeper } from './limits/limits.js';
 import { memoryUsage } from './limits/open-files.js';
 import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
+import { DirectLeases } from './scheduler/direct-leases.js';
 import { LoopWatch } from './nodes/loop-watch.js';
 import { SessionFlushes } from './flush-turns.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
@@ -69,6 +70,7 @@ export class Coordinator implements Managers {
   readonly limits: LimitKeeper;
   readonly trust: TrustTable;
   readonly honesty = new Honesty();
+  readonly leases: DirectLeases;
   /** The jobs table (coordinator/jobs/job-manager.ts). */
   readonly jobs: JobManager;
   /** Set once the coordinator shuts down: late socket events are ignored. */
@@ -133,6 +135,8 @@ export class Coordinator implements Managers {
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
+    this.leases = new DirectLeases(this.gcs);
+    this.tasks.onTagged = (t, n) => this.leases.grant(t.spec.jobId, n);
     this.tasks.onPlaced = (spec, n) => {
       this.honesty.placed(n.session, spec.taskId);
       if (spec.actor?.kind === 'create') this.handover.placed(spec.taskId, n);
@@ -216,6 +220,7 @@ export class Coordinator implements Managers {
 
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
+    this.leases.nodeLeft(n);
     this.scheduler.removeNode(n);
     this.ends.nodeLost(n);
   }

@@ -10,6 +10,8 @@ import { sentFunction } from './nodes/load.js';
 import { ActorManager } from './actors/actors.js';
 import type { Managers } from './managers.js';
 import type { Session } from './session.js';
+import type { Looked } from './scheduler/task-submit.js';
+import { notDirect } from '../shared/protocol/direct.js';
 
 export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
 
@@ -37,6 +39,28 @@ function mayActFor(c: Managers, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
   const t = c.gcs.tasks.get(parent as never);
   return !!t && ((t.node !== null && t.node.session === s) || c.verifier.runsOn(t, s));
+}
+
+/**
+ * A driver's task that it sent straight to node `m.to` (shared/protocol/direct.ts): recorded as assigned there
+ * while the job holds a lease on it, and that node's report, if it came first, handled now. Else (a forged or
+ * revoked lease) placed here, with a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
+ */
+function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): string | null {
+  const n = s.role === 'driver' ? c.leases.leased(s, m.to!) : 'only a driver sends tasks straight to nodes';
+  const why = typeof n === 'string' ? n : notDirect(m.spec);
+  if (typeof n === 'string' || why !== null) {
+    s.send({ t: 'warn', code: 'REFUSED', message: `task ${m.spec.taskId} sent straight to a node: ${why}; placed by the coordinator`, ref: m.spec.taskId });
+    return c.tasks.submit(m.spec, s, null, looked);
+  }
+  const err = c.tasks.submit(m.spec, s, n, looked);
+  if (err !== null) return err;
+  const t = c.gcs.tasks.get(m.spec.taskId);
+  if (t) c.leases.recorded(t);
+  const r = c.leases.unpark(n.session, m.spec.taskId);
+  if (r?.t === 'done') return handlers.done!(c, n.session, r) ?? null;
+  if (r?.t === 'failed') return handlers.failed!(c, n.session, r) ?? null;
+  return null;
 }
 
 /** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
@@ -84,6 +108,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);
       if (over) return void s.fail(over.code, over.message);
     }
+    if (m.to !== undefined) return direct(c, s, m, looked);
     const local = m.local ? (nodeOf(c, s) ?? null) : null;
     return c.tasks.submit(spec, s, local, looked);
   },
@@ -141,6 +166,14 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   release: (c, s, m) => {
     for (const id of m.ids) c.dir.unhold(s, id);
   },
+  took: (c, s, m) => c.dir.took(s, m.ids),
+  unplaced: (c, s, m) => {
+    // The node refused the task the driver sent it (busy, or no lease there): placed here, if it is still on that node.
+    const t = c.gcs.tasks.get(m.taskId);
+    if (!t || t.spec.jobId !== s.jobId || !c.leases.refused(t) || t.state !== 'assigned' || !t.node) return;
+    c.tasks.handBack(t);
+  },
+  lease: null,
   actorInfo: null,
   warn: null,
   actorCheckpoint: (c, s, m) => {
@@ -193,6 +226,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   done: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    // A direct task's report may come before its driver's submission (two sockets): it waits for it.
+    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return;
     // A late report for a task that moved on (cancelled, job ended, retried): not news.
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));
     c.membership.seen(nodeOf(c, s)!);
@@ -200,6 +235,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return;
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a failure', m.taskId));
     if (m.ms !== undefined) c.tasks.ran(t, m.ms, m.ex);
     if (s.meshLink !== undefined && m.failure.code === 'NODE_LOST') {

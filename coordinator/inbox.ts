@@ -247,6 +247,7 @@ export class Inbox {
     // Its assigns and readies as records (a Node client; tabs never say it: their CSP refuses the readers).
     if (m.records) s.outbox.records = true;
     s.shortcut = m.shortcut === true && !s.peerless;
+    s.direct = s.shortcut && m.direct === true;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.c.jobs.credentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);

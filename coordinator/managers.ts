@@ -17,6 +17,7 @@ import type { Relay } from './objects/relay.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { TaskEnds } from './scheduler/task-ends.js';
 import type { TaskManager } from './scheduler/tasks.js';
+import type { DirectLeases } from './scheduler/direct-leases.js';
 import type { Signalling } from './signal/signal.js';
 import type { Honesty } from './trust/honesty.js';
 import type { TrustTable } from './trust/trust.js';
@@ -41,6 +42,8 @@ export interface Managers {
   readonly limits: LimitKeeper;
   readonly trust: TrustTable;
   readonly honesty: Honesty;
+  /** Drivers' leases on nodes for direct submission (shared/protocol/direct.ts). */
+  readonly leases: DirectLeases;
   readonly inlineMax: number;
   /** STUN/TURN servers handed to peers in their welcome (issue 17); null: host candidates only. */
   readonly ice: IceServers | null;

@@ -13,7 +13,7 @@ export const MESSAGE_SLICE_MS = 10;
 export const SPLIT_IDS = 128;
 
 /** Messages whose handler treats each id on its own, in order, and answers per id: cutting them changes nothing else. */
-const PER_ID = new Set<Msg['t']>(['release', 'borrow', 'dropped', 'subscribe']);
+const PER_ID = new Set<Msg['t']>(['release', 'borrow', 'dropped', 'subscribe', 'took']);
 
 /**
  * What a message weighs against the clock checks of a slice: the clock is

@@ -21,6 +21,8 @@ export class Session {
   peerless = false;
   /** Said in its hello: a driver takes result shortcuts, a node sends them (shared/protocol/shortcut.ts). */
   shortcut = false;
+  /** Said in its hello, with `shortcut`: a driver pushes tasks to nodes it holds a lease on, a node takes them (shared/protocol/direct.ts). */
+  direct = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
   /** A node's id (set when a node joins). */

@@ -31,6 +31,8 @@ export class Traffic {
   moved = 0;
   /** Assigns that carried a result shortcut's tag (scheduler/shortcuts.ts). */
   shortcutTags = 0;
+  /** Shortcut results whose driver said no `took` in time: subscribed again (objects/shortcut-acks.ts). */
+  shortcutReadies = 0;
 
   frameIn(node: boolean, empty: boolean): void {
     if (empty) this.keepalivesIn++;
@@ -50,6 +52,11 @@ export class Traffic {
 
   /** Messages in, all kinds (coordinator/stall-probe.ts reads it a callback). */
   msgsInAll = 0;
+
+  /** Messages of a kind received so far. */
+  inOf(k: MessageKind): number {
+    return this.msgsIn[SLOT.get(k)!];
+  }
 
   /** Messages of a kind sent so far. */
   outOf(k: MessageKind): number {
@@ -77,6 +84,7 @@ export class Traffic {
       'traffic.refiled': this.refiled,
       'traffic.moved': this.moved,
       'traffic.shortcutTags': this.shortcutTags,
+      'traffic.shortcutReadies': this.shortcutReadies,
     };
     // Kinds seen at least once, as before.
     KINDS.forEach((k, i) => {

@@ -30,6 +30,8 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
     bundler: sharedBundler(),
     records: true,
     shortcut: process.env.TABMESH_SHORTCUTS !== '0',
+    // Opt-in for now (session 15): under load a bench saw tasks run twice (see docs/decisions.md).
+    direct: process.env.TABMESH_DIRECT === '1',
     ...opts,
     peers,
   });

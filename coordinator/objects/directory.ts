@@ -217,10 +217,15 @@ export class ObjectDirectory {
     this.subs.subscribe(s, ids);
   }
 
-  /** `s` was told of object `id` by other means (a node's result shortcut): no `ready` to it. */
-  answered(id: ObjectId, s: Session): void {
+  /** A node says it sent object `id` straight to driver `s` (a result shortcut): its `ready` waits for the driver's `took`. */
+  shortcut(id: ObjectId, s: Session): void {
     const o = this.gcs.objects.get(id);
-    if (o) this.subs.answered(o, s);
+    if (o) this.subs.shortcut(o, s);
+  }
+
+  /** Driver `s` took these objects' values from nodes' shortcuts (its `took`). */
+  took(s: Session, ids: ObjectId[]): void {
+    for (const id of ids) this.subs.took(s, id);
   }
 
   addRef(id: ObjectId, n = 1): void {

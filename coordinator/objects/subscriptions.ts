@@ -7,6 +7,7 @@ import type { Gcs } from '../gcs/gcs.js';
 import type { ObjectRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { BySession } from './by-session.js';
+import { ShortcutAcks } from './shortcut-acks.js';
 
 /** A `ready` message carrying ObjectLostError for `id` (`why`: "is unknown or was freed", "was freed"). */
 function lostMessage(id: ObjectId, why: string): MsgOf<'ready'> {
@@ -22,6 +23,8 @@ function lostMessage(id: ObjectId, why: string): MsgOf<'ready'> {
 export class Subscriptions {
   /** Objects each session waits on (issue 14: a session's close costs what it had). */
   private readonly waits = new BySession<ObjectRecord>();
+  /** Drivers told of a result by a node's shortcut, until they say they took it. */
+  private readonly acks = new ShortcutAcks((s, ids) => this.subscribe(s, ids));
 
   constructor(private readonly gcs: Gcs) {}
 
@@ -38,8 +41,11 @@ export class Subscriptions {
     for (const id of ids) {
       const o = this.gcs.objects.get(id);
       if (!o) s.send(lostMessage(id, 'is unknown or was freed'));
-      else if (o.state !== 'pending') s.send(this.readyMessage(o));
-      else {
+      else if (o.state !== 'pending') {
+        // Its job's driver, told of it by a node's shortcut before it subscribed: held back as the others.
+        if (s.jobId === o.job && s.role === 'driver' && this.acks.claim(id)) this.acks.expect(s, id);
+        else s.send(this.readyMessage(o));
+      } else {
         (o.subscribers ??= new Set()).add(s);
         this.waits.add(s, o);
       }
@@ -57,11 +63,27 @@ export class Subscriptions {
     o.subscribers = null;
   }
 
-  /** `s` no longer waits on `o`: it was told by other means (a result shortcut, shared/protocol/shortcut.ts). */
-  answered(o: ObjectRecord, s: Session): void {
-    if (!o.subscribers?.delete(s)) return;
+  /**
+   * A node says it sent `o`'s value straight to `s` (a result shortcut, shared/protocol/shortcut.ts): `s` is sent no
+   * `ready` now, but it is owed one unless it says `took` soon (shortcut-acks.ts): a node's word is not proof.
+   */
+  shortcut(o: ObjectRecord, s: Session): void {
+    if (this.unsubscribe(o, s)) this.acks.expect(s, o.id);
+    else this.acks.unsubscribed(o.id);
+  }
+
+  /** Driver `s` took `o`'s value from a node's shortcut: it no longer waits on it, and is owed nothing. */
+  took(s: Session, id: ObjectId): void {
+    if (this.acks.took(s, id)) return;
+    const o = this.gcs.objects.get(id);
+    if (o) this.unsubscribe(o, s); // came before the node's `done`
+  }
+
+  private unsubscribe(o: ObjectRecord, s: Session): boolean {
+    if (!o.subscribers?.delete(s)) return false;
     this.waits.delete(s, o);
     if (o.subscribers.size === 0) o.subscribers = null;
+    return true;
   }
 
   /** A closing session waits on nothing. */

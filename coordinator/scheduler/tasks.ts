@@ -24,6 +24,8 @@ export class TaskManager {
   private readonly lineage: Lineage;
   /** Told of every placement (node honesty, issue 8: what a node may report on). */
   onPlaced: (spec: TaskSpec, n: NodeRecord) => void = () => {};
+  /** A task went to `n` with a result shortcut's tag (its driver may get a lease on `n`: direct-leases.ts). */
+  onTagged: (t: TaskRecord, n: NodeRecord) => void = () => {};
   /** A task ended, its outputs settled (coordinator/mesh reports a guest task's end from here, issue 15). */
   onEnded: (t: TaskRecord) => void = () => {};
   /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
@@ -126,6 +128,7 @@ export class TaskManager {
     const sc = shortcutTag(this.gcs, t, n);
     // `sc` only when there is one: a node that did not say `shortcut` refuses the field.
     n.session.send(sc === undefined ? { t: 'assign', spec: t.spec, inline, fn } : { t: 'assign', spec: t.spec, inline, fn, sc });
+    if (sc !== undefined) this.onTagged(t, n);
   }
 
   private placeOn(t: TaskRecord, n: NodeRecord): void {
@@ -213,10 +216,10 @@ export class TaskManager {
     if (f) countRun(f, m.ms);
     this.ran(t, m.ms, m.ex);
     if (isReplica(t)) return this.verifier.report(t, { done: m }, s);
-    // Its result went straight to the driver (scheduler/shortcuts.ts): the driver is not sent it again.
+    // Its result went straight to the driver (scheduler/shortcuts.ts): the driver is sent it only if it does not say it took it.
     if (m.sc && !t.spec.verify && !t.spec.actor) {
       const d = this.gcs.jobs.get(t.spec.jobId)?.driver;
-      if (d) this.dir.answered(returnObjectId(t.spec.taskId, 0), d);
+      if (d) this.dir.shortcut(returnObjectId(t.spec.taskId, 0), d);
     }
     this.completeDone(t, m, s);
     return null;

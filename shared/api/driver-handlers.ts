@@ -12,6 +12,8 @@ import type { ObjectClient } from './object-client.js';
 export interface DriverContext {
   readonly objects: ObjectClient;
   readonly links: PeerLinks | null;
+  /** Direct submission (driver-direct.ts); null: no peer links, or off. */
+  readonly direct: { lease(m: MsgOf<'lease'>): void } | null;
   readonly fetcher: ObjectFetcher;
   readonly questions: DriverQuestions;
   /** Large puts of this driver, served on request. */
@@ -59,6 +61,9 @@ export const handlers: Handlers<DriverContext> = {
   submit: null,
   put: null,
   subscribe: null,
+  took: null,
+  unplaced: null,
+  lease: (c, m) => c.direct?.lease(m),
   fetch: null,
   borrow: null,
   release: null,

@@ -2,22 +2,49 @@
 // shared/protocol/shortcut.ts): a node that ran one of this job's tasks sends
 // its small result over their peer link; `get` resolves from it when the tag
 // proves that the coordinator assigned that task, under that attempt, to that
-// node. The node's `done` says the result went, so the coordinator sends no
-// `ready` for it: a refused shortcut, or a link that closes, asks again.
-import { isPutObject, taskOfObject, type NodeId } from '../ids.js';
+// node. The node's `done` says the result went, so the coordinator holds its
+// `ready` back until this driver says `took` (session 15: riding on a frame
+// sent anyway), or sends it late: a node's word is not proof. A refused
+// shortcut, or a link that closes, asks again at once.
+import { isPutObject, taskOfObject, type NodeId, type ObjectId, type TaskId } from '../ids.js';
+import type { MsgOf } from '../protocol/messages.js';
 import { ShortcutKey } from '../protocol/shortcut.js';
 import type { Shortcut } from '../transfer/wire.js';
 import type { ObjectClient } from './object-client.js';
+
+/**
+ * A `took` that found no frame to ride on goes alone after this long: well
+ * before the coordinator's ACK_WAIT_MS (coordinator/objects/shortcut-acks.ts),
+ * so that an idle driver is not sent the values it has again.
+ */
+const TOOK_ALONE_MS = 200;
+/** Ids a `took` carries at most (a frame's size stays small; more go at once). */
+const TOOK_MAX_IDS = 4096;
 
 export class DriverShortcuts {
   /** `taken`: resolved a wait or readiness here first; `late`: the object was ready already, or not held; `refused`: a bad tag or value. */
   readonly counts = { taken: 0, late: 0, refused: 0 };
   private key: ShortcutKey | null = null;
+  /** Taken and not yet said to the coordinator. */
+  private took: ObjectId[] = [];
+  private tookTimer: ReturnType<typeof setTimeout> | null = null;
 
+  /** `push`: a message to the coordinator, in order (a `took` alone, when no frame carried it in time). */
   constructor(
     private readonly objects: ObjectClient,
     private readonly inlineMax: () => number,
+    private readonly push: (m: MsgOf<'took'>) => void,
+    /** Whether this driver sent `task` straight to `peer` (driver-direct.ts): its result needs no tag. */
+    private readonly sentTo: (task: TaskId, peer: string) => boolean = () => false,
   ) {}
+
+  /** The `took` to ride on a frame being sent (the outbox's `riding`), or null. */
+  riding(): MsgOf<'took'> | null {
+    if (this.took.length === 0) return null;
+    const m: MsgOf<'took'> = { t: 'took', ids: this.took };
+    this.took = [];
+    return m;
+  }
 
   /** The job's secret, from the coordinator's welcome: tags are made with it. */
   welcomed(secret: string): void {
@@ -33,15 +60,34 @@ export class DriverShortcuts {
       isPutObject(r.id) ||
       !r.id.endsWith('00000000') ||
       r.v.byteLength > this.inlineMax() ||
-      !key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId)
+      !((r.attempt === 0 && this.sentTo(taskOfObject(r.id), peer)) || key.matches(r.tag, taskOfObject(r.id), r.attempt, peer as NodeId))
     ) {
       this.counts.refused++;
       // The coordinator may have left its `ready` to this shortcut (the node's `done` said it went): asked again.
       this.objects.reask(r.id);
       return;
     }
-    if (this.objects.onShortcut(r.id, r.v.slice())) this.counts.taken++;
-    else this.counts.late++;
+    if (this.objects.onShortcut(r.id, r.v.slice())) {
+      this.counts.taken++;
+      this.tookLater(r.id);
+    } else this.counts.late++;
+  }
+
+  /** `id` is said taken on the next frame to the coordinator, or alone after TOOK_ALONE_MS (one timer for all, not one a result). */
+  private tookLater(id: ObjectId): void {
+    this.took.push(id);
+    if (this.took.length >= TOOK_MAX_IDS) return this.sendTook();
+    if (this.tookTimer !== null) return;
+    this.tookTimer = setTimeout(() => {
+      this.tookTimer = null;
+      this.sendTook();
+    }, TOOK_ALONE_MS);
+    (this.tookTimer as { unref?: () => void }).unref?.();
+  }
+
+  private sendTook(): void {
+    const m = this.riding();
+    if (m) this.push(m);
   }
 
   /** A link closed: a shortcut it carried may be lost, so what is still waited on is asked of the coordinator again (once any came). */

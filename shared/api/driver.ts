@@ -27,6 +27,7 @@ import { ResumeState } from './driver-resume.js';
 import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
 import { DriverShortcuts } from './driver-shortcuts.js';
+import { DriverDirect } from './driver-direct.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
@@ -47,6 +48,8 @@ export class DriverCore implements MeshCore, DriverContext {
   /** Small results taken straight from nodes (driver-shortcuts.ts). */
   readonly shortcuts: DriverShortcuts;
   links: PeerLinks | null = null;
+  /** Tasks pushed straight to leased nodes (driver-direct.ts); null: no peer links, or off. */
+  direct: DriverDirect | null = null;
   fetcher: ObjectFetcher;
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
   readonly ownLarge = new Map<ObjectId, Uint8Array>();
@@ -86,14 +89,25 @@ export class DriverCore implements MeshCore, DriverContext {
         this.links?.stop();
       },
     });
-    this.outbox = new Outbox((frame) => this.link.send(frame), undefined, undefined, true);
+    // A `took` (driver-shortcuts.ts) rides on each frame: no frame of its own on the path of a sequential task.
+    this.outbox = new Outbox(
+      (frame) => this.link.send(frame),
+      () => this.shortcuts.riding(),
+      undefined,
+      true,
+    );
     this.objects = new ObjectClient(
       (m) => this.push(m),
       () => this.link.bufferedAmount,
       this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
-    this.shortcuts = new DriverShortcuts(this.objects, () => this.inlineMax);
+    this.shortcuts = new DriverShortcuts(
+      this.objects,
+      () => this.inlineMax,
+      (m) => this.push(m),
+      (task, peer) => this.direct?.answeredBy(task, peer) === true,
+    );
   }
 
   private welcomed(m: MsgOf<'welcome'>, resumed: boolean): void {
@@ -108,7 +122,7 @@ export class DriverCore implements MeshCore, DriverContext {
     }
   }
 
-  private usePeers(factory: PeerFactory, maxUploadMiBps: number | undefined): void {
+  private usePeers(factory: PeerFactory, maxUploadMiBps: number | undefined, direct: boolean): void {
     this.links = new PeerLinks({
       maxUploadMiBps,
       factory,
@@ -117,8 +131,19 @@ export class DriverCore implements MeshCore, DriverContext {
       sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
       lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
       result: (peer, r) => this.shortcuts.onResult(peer, r),
-      linkClosed: () => this.shortcuts.linkClosed(),
+      direct: (peer, d) => this.direct?.onLink(peer, d),
+      linkClosed: (peer) => {
+        this.direct?.linkClosed(peer);
+        this.shortcuts.linkClosed();
+      },
     });
+    if (direct)
+      this.direct = new DriverDirect(
+        this.links,
+        (id) => this.resume.fns.get(id),
+        (id) => this.objects.awaits(id),
+        (m) => this.push(m),
+      );
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }
 
@@ -144,7 +169,7 @@ export class DriverCore implements MeshCore, DriverContext {
     const core = new DriverCore(opts);
     if (opts.onOutput) core.onLog = opts.onOutput;
     if (opts.onWarning) core.onWarning = opts.onWarning;
-    if (opts.peers) core.usePeers(opts.peers, opts.maxUploadMiBps);
+    if (opts.peers) core.usePeers(opts.peers, opts.maxUploadMiBps, opts.shortcut === true && opts.direct === true);
     return core.link.start().then(() => core);
   }
 
@@ -188,7 +213,8 @@ export class DriverCore implements MeshCore, DriverContext {
 
   submit(spec: TaskSpec): void {
     this.held.submitted(spec);
-    this.push({ t: 'submit', spec });
+    const to = this.direct?.send(spec);
+    this.push(to === undefined ? { t: 'submit', spec } : { t: 'submit', spec, to });
     if (spec.numReturns === 0) this.askReceipt();
   }
 

@@ -148,6 +148,12 @@ export class ObjectClient {
     }
   }
 
+  /** Whether someone may still wait on the object here: held (or subscribed) and not known ready. */
+  awaits(id: ObjectId): boolean {
+    const s = this.subs.get(id);
+    return s !== undefined && s.info === undefined;
+  }
+
   /** What is known of an object without asking. */
   known(id: ObjectId): ReadyInfo | undefined {
     return this.subs.get(id)?.info;

@@ -127,6 +127,8 @@ export interface NodeHandlerContext {
   readonly links: PeerLinks | null;
   /** The ICE servers for new peer links (refreshed by `ice` messages). */
   ice: IceConfig | undefined;
+  /** Tasks drivers push here under their leases (direct-tasks.ts). */
+  readonly direct: { lease(m: MsgOf<'lease'>): void };
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */

@@ -42,6 +42,8 @@ export interface NodePlatform {
    */
   shortcuts?: boolean;
   afterShortcut?: () => void;
+  /** With `shortcuts`: takes plain tasks their drivers push over their links, under the coordinator's lease (shared/protocol/direct.ts). */
+  direct?: boolean;
 }
 
 export interface NodeOptions {

@@ -27,6 +27,7 @@ import { StartReports } from './start-reports.js';
 import { handlers } from './handlers.js';
 import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, ObjectAccessContext } from './node-context.js';
 import type { NodeOptions, NodePlatform } from './platform.js';
+import { DirectTasks } from './direct-tasks.js';
 
 export type { NodeOptions, NodePlatform } from './platform.js';
 
@@ -65,6 +66,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   tasksRun = 0;
   /** Results sent straight to their drivers (shared/protocol/shortcut.ts), and tagged ones that went through the coordinator only (no link open yet). */
   readonly shortcuts = { sent: 0, missed: 0 };
+  /** Tasks drivers push here under their leases (shared/protocol/direct.ts). */
+  readonly direct: DirectTasks = new DirectTasks(this);
   readonly afterShortcut: (() => void) | undefined;
   /** Object bytes that came and went inside coordinator messages (small arguments, results and puts); links and the relay count theirs. */
   readonly inlineBytes = { in: 0, out: 0 };
@@ -113,6 +116,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           ice: () => this.ice,
           sendSignal: (peer, data) => this.send({ t: 'signal', peer, data }),
           lookup: (id) => this.store.source(id),
+          direct: (peer, d) => this.direct.onLink(peer, d),
           log: (text) => this.onEvent(text),
           maxUploadMiBps: opts.maxUploadMiBps,
         })
@@ -164,6 +168,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
           ...(platform.readsRecords ? { records: true } : {}),
           ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
+          ...(platform.shortcuts && platform.direct && this.links ? { direct: true } : {}),
         });
         this.outbox.flush();
       };
@@ -185,6 +190,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         for (const m of msgs) {
           if (m.t === 'welcome') {
             this.nodeId = m.nodeId ?? null;
+            this.direct.reset(); // leases were granted to the session before
             this.inlineMax = m.inlineMax;
             this.ice = m.ice;
             for (const ex of this.local.all())

@@ -59,6 +59,8 @@ const SHAPES: readonly (readonly string[])[] = [
   ['t', 'spec', 'inline', 'fn', 'sc'],
   ['t', 'taskId', 'attempt', 'ms', 'results', 'sc'],
   ['t', 'taskId', 'attempt', 'ms', 'ex', 'results', 'sc'],
+  // A direct submission's record at the coordinator (direct.ts, session 15).
+  ['t', 'spec', 'to'],
 ];
 
 /** The messages a frame of records is for: the hot ones, each way. */

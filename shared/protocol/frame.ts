@@ -96,6 +96,7 @@ function payloadBytes(m: Msg): number {
     case 'borrow':
     case 'dropped':
     case 'subscribe':
+    case 'took':
       return 64 + m.ids.length * ID_BYTES_EST;
     case 'done': {
       let n = 64;

@@ -80,15 +80,25 @@ export const messages = {
      * a node sends them where the assign carries a tag. Said only when true (an older coordinator refuses unknown fields).
      */
     shortcut: opt(bool),
+    /** Direct submission (direct.ts, issue 14, session 15): a driver pushes plain tasks to a node it holds a lease on; a node takes them. Only with `shortcut`. */
+    direct: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
-  submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool) }),
+  /** `to`: a driver sent the task straight to that node, under its lease (direct.ts): recorded as assigned there. */
+  submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool), to: opt(nodeId) }),
+  /** The node a driver sent task `taskId` straight to refused it (`reason`, direct.ts): placed by the coordinator. */
+  unplaced: obj({ t: lit('unplaced'), taskId, reason: str(1024) }),
   /**
    * An object made by `put`: small ones carry their bytes (the coordinator
    * keeps them); large ones stay with the sender, which serves them on request.
    */
   put: obj({ t: lit('put'), id: objectId, v: opt(value), size: int(0, 2 ** 42), hash: opt(str(64)), refs: ids }),
   subscribe: obj({ t: lit('subscribe'), ids }),
+  /**
+   * A driver took these objects' values from nodes' result shortcuts (shortcut.ts): the coordinator owes it no
+   * `ready` for them. Rides on a frame the driver sends anyway (issue 14, session 15; coordinator/objects/shortcut-acks.ts).
+   */
+  took: obj({ t: lit('took'), ids }),
   /** Ask for the bytes of a stored object on transfer `x`. */
   fetch: obj({ t: lit('fetch'), id: objectId, x: int(0) }),
   /**
@@ -186,6 +196,11 @@ export const messages = {
   }),
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
   /**
+   * A direct-submission lease (direct.ts) granted (`on`) or revoked: to a driver `peer` is the node it may push
+   * tasks to, to a node the job (its driver's peer id) whose tasks it may take.
+   */
+  lease: obj({ t: lit('lease'), peer: id<string>(NODE_ID_BYTES), on: bool }),
+  /**
    * Work stealing (issue 14): hand back (`handBack`) up to `n` tasks the coordinator gave this node
    * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.
    */
@@ -247,6 +262,8 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'ask',
   'xferFail',
   'subscribe',
+  'took',
+  'unplaced',
   'fetch',
   'borrow',
   'release',

@@ -22,6 +22,7 @@ import {
   type Control,
   type Have,
   type Shortcut,
+  type Direct,
 } from './wire.js';
 import { Receiving } from './link-receive.js';
 import { StalledError, type FetchOptions } from './fetch-errors.js';
@@ -36,6 +37,8 @@ export interface LinkEnv {
   have(link: PeerLink, h: Have): void;
   /** A task's result the peer sent (shared/protocol/shortcut.ts): a driver's; nodes ignore it. */
   result?(link: PeerLink, r: Shortcut): void;
+  /** A direct submission's task or refusal (shared/protocol/direct.ts): a node takes tasks, a driver refusals. */
+  direct?(link: PeerLink, d: Direct): void;
   /** The node's cap on bytes being served at once (shared by its links). */
   serving: ServingBudget;
   /** Which readers of an object this node streams whole copies to (shared by its links). */
@@ -142,7 +145,7 @@ export class PeerLink {
     if (this.state === 'open') this.sendSmall(writeHave(h));
   }
 
-  /** Sends a message of `writeShortcut` (a task's small result) ahead of any chunks. */
+  /** Sends a small message (`writeShortcut`, a task's result; a direct task or its refusal) ahead of any chunks. */
   sendShortcut(b: Uint8Array): void {
     if (this.state !== 'open') return;
     this.lastUsed = Date.now();
@@ -248,6 +251,7 @@ export class PeerLink {
     if (m.leaves) return this.rx.onLeaves(m.leaves);
     if (m.have) return this.env.have(this, m.have);
     if (m.result) return this.env.result?.(this, m.result);
+    if (m.direct) return this.env.direct?.(this, m.direct);
     const c = m.control;
     if (c.k === 'req') {
       // A reader of another build could not read our chunks: told so, it takes the object from elsewhere.

@@ -8,7 +8,7 @@ import { PeerLink, type LinkEnv } from './link.js';
 import type { FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
-import type { Have, Shortcut } from './wire.js';
+import type { Direct, Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
 import { uploadCapOf, type UploadCap } from './upload-cap.js';
@@ -39,6 +39,8 @@ export interface PeerLinksOptions {
   maxUploadMiBps?: number;
   /** A task's result sent by `peer` (a driver's; unset: ignored). */
   result?: (peer: string, r: Shortcut) => void;
+  /** A direct submission's task or refusal from `peer` (shared/protocol/direct.ts; unset: ignored). */
+  direct?: (peer: string, d: Direct) => void;
   /** A link closed (what it carried in flight is lost). */
   linkClosed?: (peer: string) => void;
 }
@@ -100,6 +102,7 @@ export class PeerLinks {
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
       have: (link, h) => this.swarm?.have(link.peer, h),
       result: (link, r) => o.result?.(link.peer, r),
+      direct: (link, d) => o.direct?.(link.peer, d),
       serving: this.serving,
       fan: this.fan,
       upload: this.upload,
@@ -140,6 +143,14 @@ export class PeerLinks {
     }
     if (!link && this.usable(peer) && this.o.self() !== null) void this.linkTo(peer).catch(() => {});
     return false;
+  }
+
+  /** Sends a direct submission's message (shared/protocol/direct.ts) when a TCP link to `peer` is open (true); never opens one. */
+  sendDirect(peer: string, b: Uint8Array): boolean {
+    const link = this.links.get(peer);
+    if (link?.state !== 'open' || link.raw.transport !== 'tcp') return false;
+    link.sendShortcut(b);
+    return true;
   }
 
   /** Whether a link to `peer` is worth trying now. */

@@ -35,7 +35,7 @@
 // word (stream the whole object from it, or take it from the swarm), before
 // the request's bytes. Older holders ignore `f`; older readers never ask it,
 // so never get a `fan`: the wire stays 2 both ways.
-import { hexInto, toHex, type ObjectId } from '../ids.js';
+import { hexInto, TASK_ID_BYTES, toHex, type ObjectId, type TaskId } from '../ids.js';
 import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
 import { TAG_BYTES } from '../protocol/shortcut.js';
@@ -73,6 +73,12 @@ const KIND_HAVE = 3;
 const KIND_RESULT = 5;
 /** Kind, three zero bytes, the object id, the attempt, the tag; then the value. */
 const RESULT_HEADER = 4 + 20 + 4 + TAG_BYTES;
+/** A task a driver pushes straight to a node (shared/protocol/direct.ts): kind, three zero bytes, then a coordinator frame of [fn?, submit]. */
+const KIND_TASK = 6;
+/** A node refuses such a task: kind, three zero bytes, the task id, then the reason (UTF-8). */
+const KIND_REFUSE = 7;
+const REFUSE_HEADER = 4 + TASK_ID_BYTES;
+const MAX_REFUSE_REASON = 1024;
 const HAVE_HEADER = 1 + 20 + 4 + 4;
 /** Chunk indices in one have message (both lists together). */
 export const HAVE_PER_MESSAGE = 16_384;
@@ -116,12 +122,38 @@ export interface Shortcut {
   v: Uint8Array;
 }
 
+/** A direct submission's link messages (shared/protocol/direct.ts): `frame` is checked by the node as a coordinator frame. */
+export type Direct = { k: 'task'; frame: Uint8Array } | { k: 'refuse'; taskId: TaskId; reason: string };
+
 export type LinkMessage =
-  | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined }
-  | { chunk: Chunk; control?: undefined; leaves?: undefined; have?: undefined; result?: undefined }
-  | { leaves: Leaves; control?: undefined; chunk?: undefined; have?: undefined; result?: undefined }
-  | { have: Have; control?: undefined; chunk?: undefined; leaves?: undefined; result?: undefined }
-  | { result: Shortcut; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined };
+  | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined; direct?: undefined }
+  | { chunk: Chunk; control?: undefined; leaves?: undefined; have?: undefined; result?: undefined; direct?: undefined }
+  | { leaves: Leaves; control?: undefined; chunk?: undefined; have?: undefined; result?: undefined; direct?: undefined }
+  | { have: Have; control?: undefined; chunk?: undefined; leaves?: undefined; result?: undefined; direct?: undefined }
+  | { result: Shortcut; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined; direct?: undefined }
+  | { direct: Direct; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined };
+
+export function writeDirectTask(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + frame.byteLength);
+  out[0] = KIND_TASK;
+  out.set(frame, 4);
+  return out;
+}
+
+export function writeDirectRefuse(taskId: TaskId, reason: string): Uint8Array {
+  const text = enc.encode(reason.slice(0, MAX_REFUSE_REASON));
+  const out = new Uint8Array(REFUSE_HEADER + text.byteLength);
+  out[0] = KIND_REFUSE;
+  hexInto(out, 4, taskId, TASK_ID_BYTES);
+  out.set(text, REFUSE_HEADER);
+  return out;
+}
+
+function readDirect(b: Uint8Array): Direct {
+  if (b[0] === KIND_TASK) return { k: 'task', frame: b.subarray(4) };
+  if (b.byteLength < REFUSE_HEADER || b.byteLength > REFUSE_HEADER + 4 * MAX_REFUSE_REASON) throw new Error('bad refusal message');
+  return { k: 'refuse', taskId: toHex(b.subarray(4, REFUSE_HEADER)) as TaskId, reason: dec.decode(b.subarray(REFUSE_HEADER)) };
+}
 
 export function writeShortcut(id: ObjectId, attempt: number, tagHex: string, v: Uint8Array): Uint8Array {
   const out = new Uint8Array(RESULT_HEADER + v.byteLength);
@@ -262,6 +294,7 @@ export function readMessage(b: Uint8Array): LinkMessage {
   }
   if (b[0] === KIND_HAVE) return { have: readHave(b) };
   if (b[0] === KIND_RESULT) return { result: readShortcut(b) };
+  if (b[0] === KIND_TASK || b[0] === KIND_REFUSE) return { direct: readDirect(b) };
   if (b[0] !== KIND_CONTROL) throw new Error(`unknown link message kind ${b[0]}`);
   if (b.byteLength > 4096) throw new Error('control message too long');
   const c = JSON.parse(dec.decode(b.subarray(1))) as Control;

@@ -2,29 +2,34 @@
 // sends a plain task's small result straight to its driver, beside a `done`
 // that tells the coordinator not to send the driver a `ready` for it. Counted,
 // not timed, against a real coordinator, real edge-node processes and real links.
+// Drivers here take no direct submission (session 15, direct.test.ts): their tasks go through the coordinator.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
 import { connect } from '../../edge/index.js';
 import { encodeValue } from '../../shared/codec.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { taskOfObject, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
-import type { DriverCore } from '../../shared/api/driver.js';
-import type { Mesh } from '../../shared/api/mesh.js';
 
-const coreOf = (m: Mesh): DriverCore => m.core as DriverCore;
-
-/** Runs `n` tasks of `f` one after another (get, then free), checking each value. */
-async function sequential(m: Mesh, n: number, from = 0): Promise<void> {
-  const twice = m.remote((x: number) => x * 2);
-  for (let i = from; i < from + n; i++) {
-    const r = twice.remote(i);
-    expect(await m.get(r)).toBe(i * 2);
-    m.free(r);
-  }
+/** A node of one CPU speaking the protocol by hand over its own socket: every message it gets lands in `msgs`. */
+async function rawNode(url: string, kind: 'edge' | 'browser', shortcut: boolean): Promise<{ ws: WebSocket; msgs: Msg[] }> {
+  const ws = new WebSocket(url.replace('http', 'ws') + '/ws');
+  const msgs: Msg[] = [];
+  ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
+  await new Promise((r) => ws.once('open', r));
+  const hello: MsgOf<'hello'> = {
+    t: 'hello',
+    role: 'node',
+    version: PROTOCOL_VERSION,
+    node: { kind, name: 'raw', resources: { cpu: 1 }, storeBytes: 1 << 20 },
+  };
+  if (shortcut) hello.shortcut = true;
+  ws.send(encodeFrame([hello]));
+  return { ws, msgs };
 }
 
 describe('result shortcuts', () => {
@@ -36,26 +41,31 @@ describe('result shortcuts', () => {
 
   it('a driver waiting on one task at a time takes its results from the node, and the coordinator sends it no ready for them', async () => {
     cl = await Cluster.start({ nodes: 1, cpus: 2 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await sequential(m, 5); // the node opens its link to the driver on its first tagged result
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
     const before = { ...coreOf(m).shortcuts.counts };
     const tags = traffic.shortcutTags;
     const readies = traffic.outOf('ready');
+    const frames = traffic.framesIn;
+    const took = traffic.inOf('took');
     await sequential(m, 100, 5);
     const c = coreOf(m).shortcuts.counts;
     expect(traffic.shortcutTags - tags).toBe(100);
     expect(c.taken - before.taken).toBe(100);
     expect(c.refused).toBe(0);
     expect(traffic.outOf('ready') - readies).toBe(0);
+    // The driver says it took each one on the frame that submits the next task: no frame of its own (session 15).
+    expect(traffic.inOf('took') - took).toBeGreaterThanOrEqual(99);
+    expect(traffic.framesIn - frames).toBeLessThanOrEqual(102);
     // The GCS recorded every one as usual, and freed every one.
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
   });
 
   it('a batch (more than 4 tasks in flight), a verified task and a driver without peer links get no tags and no shortcuts', async () => {
     cl = await Cluster.start({ nodes: 2, cpus: 2 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await sequential(m, 3);
     const taken = coreOf(m).shortcuts.counts.taken;
     let tags = traffic.shortcutTags;
@@ -85,20 +95,9 @@ describe('result shortcuts', () => {
 
   it('a node that did not say shortcut in its hello (a tab, an older build) gets assigns without a tag; one that did gets them with one', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     for (const says of [false, true]) {
-      const ws = new WebSocket(cl.url.replace('http', 'ws') + '/ws');
-      const msgs: Msg[] = [];
-      ws.on('message', (d: Buffer) => msgs.push(...decodeFrame(new Uint8Array(d))));
-      await new Promise((r) => ws.once('open', r));
-      const hello: MsgOf<'hello'> = {
-        t: 'hello',
-        role: 'node',
-        version: PROTOCOL_VERSION,
-        node: { kind: 'browser', name: 'raw', resources: { cpu: 1 }, storeBytes: 1 << 20 },
-      };
-      if (says) hello.shortcut = true;
-      ws.send(encodeFrame([hello]));
+      const { ws, msgs } = await rawNode(cl.url, 'browser', says);
       const inc = m.remote((x: number) => x + 1);
       const ref = inc.remote(says ? 2 : 1);
       const assign = await until(() => msgs.find((x): x is MsgOf<'assign'> => x.t === 'assign'), { what: 'an assign' });
@@ -116,9 +115,40 @@ describe('result shortcuts', () => {
     expect(coreOf(m).shortcuts.counts.taken).toBe(0);
   });
 
+  it('a node that says its result went straight to the driver and sent nothing: the driver still gets it, from the coordinator, once', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: false });
+    const { ws, msgs } = await rawNode(cl.url, 'edge', true);
+    try {
+      const inc = m.remote((x: number) => x + 1);
+      const owed = traffic.shortcutReadies;
+      for (let i = 0; i < 3; i++) {
+        const ref = inc.remote(i);
+        const assign = await until(() => msgs.find((x): x is MsgOf<'assign'> => x.t === 'assign' && x.spec.taskId === taskOfObject(ref.id)), {
+          what: 'an assign',
+        });
+        expect(assign.sc).toBeDefined();
+        const got = m.get(ref);
+        await until(() => (cl!.c.coordinator.gcs.objects.get(ref.id)?.subscribers?.size ?? 0) > 0, { what: "the driver's subscribe" });
+        // `sc: true` and no shortcut on any link (this node has none): before session 15 the driver's get waited forever.
+        ws.send(
+          encodeFrame([
+            { t: 'done', taskId: assign.spec.taskId, attempt: assign.spec.attempt, ms: 1, results: [{ v: encodeValue(i + 1).bytes, refs: [] }], sc: true },
+          ]),
+        );
+        expect(await got).toBe(i + 1);
+        m.free(ref);
+      }
+      expect(coreOf(m).shortcuts.counts.taken).toBe(0);
+      expect(traffic.shortcutReadies - owed).toBe(3);
+    } finally {
+      ws.close();
+    }
+  });
+
   it('a node whose link to the driver is WebRTC (no fast link) sends no shortcut: its results come in readies', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     await cl.addNode({ cpus: 1, env: { TABMESH_FAST_LINKS: '0' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
@@ -134,7 +164,7 @@ describe('result shortcuts', () => {
 
   it('a node killed between its shortcut and its done: the driver keeps the value, the coordinator runs the task again elsewhere', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver();
+    const m = await cl.driver({ direct: false });
     const dying = await cl.addNode({ cpus: 1, env: { TABMESH_TEST_DIE_AFTER_SHORTCUT: '1' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     const twice = m.remote((x: number) => x * 2);

@@ -5,9 +5,8 @@
 // White-box: a real Coordinator (in-memory GCS), hand-made sessions.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Coordinator } from '../../coordinator/coordinator.js';
+import { fakeSession } from '../helpers/fake-session.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
-import type { Session } from '../../coordinator/session.js';
-import type { Msg } from '../../shared/protocol/messages.js';
 import { newJobId, returnObjectId, rootTaskId, childTaskId, type ObjectId } from '../../shared/ids.js';
 
 let c: Coordinator | null = null;
@@ -16,10 +15,7 @@ afterEach(() => {
   c = null;
 });
 
-function session(label: string): Session & { sent: Msg[] } {
-  const sent: Msg[] = [];
-  return { label, held: new Map(), closed: false, sent, send: (m: Msg) => sent.push(m) } as unknown as Session & { sent: Msg[] };
-}
+const session = fakeSession;
 
 function world() {
   const co = (c = new Coordinator({ storage: new MemoryStorage() }));

@@ -1,6 +1,6 @@
 // Result shortcuts' tags, link message and the driver's checks (issue 14, session 14).
-import { describe, expect, it } from 'vitest';
-import { randomHex, returnObjectId, putObjectId, type NodeId, type ObjectId, type TaskId } from '../../shared/ids.js';
+import { describe, expect, it, vi } from 'vitest';
+import { childTaskId, randomHex, returnObjectId, putObjectId, type NodeId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import { ShortcutKey, TAG_BYTES } from '../../shared/protocol/shortcut.js';
 import { readMessage, writeShortcut } from '../../shared/transfer/wire.js';
 import { ObjectClient } from '../../shared/api/object-client.js';
@@ -44,7 +44,11 @@ describe("a driver's shortcuts", () => {
       (m) => sent.push(m),
       () => 0,
     );
-    const sc = new DriverShortcuts(objects, () => 64);
+    const sc = new DriverShortcuts(
+      objects,
+      () => 64,
+      (m) => sent.push(m),
+    );
     sc.welcomed(secret);
     return { sent, objects, sc };
   }
@@ -73,5 +77,29 @@ describe("a driver's shortcuts", () => {
     expect(sc.counts).toEqual({ taken: 0, late: 0, refused: 4 });
     expect(objects.known(id)).toBeUndefined();
     expect(subscribes()).toBe(4); // asked again for the held id (not for the put nobody waits on)
+  });
+
+  it('a taken result is said `took` on the next frame (once), or alone when no frame goes within TOOK_ALONE_MS; refused and late ones are not', () => {
+    vi.useFakeTimers();
+    try {
+      const { sent, objects, sc } = driver();
+      const task2 = childTaskId(task, 1);
+      const id2 = returnObjectId(task2, 0);
+      void objects.whenReady(id);
+      void objects.whenReady(id2);
+      expect(sc.riding()).toBeNull();
+      sc.onResult(node, { id, attempt: 0, tag: tagOf(task, 0, node), v: new Uint8Array([7]) });
+      sc.onResult(node, { id, attempt: 0, tag: tagOf(task, 0, node), v: new Uint8Array([7]) }); // late
+      sc.onResult(node, { id: id2, attempt: 0, tag: tagOf(task, 1, node), v: new Uint8Array([7]) }); // refused: another attempt
+      expect(sc.riding()).toEqual({ t: 'took', ids: [id] });
+      expect(sc.riding()).toBeNull();
+      sc.onResult(node, { id: id2, attempt: 0, tag: tagOf(task2, 0, node), v: new Uint8Array([8]) });
+      expect(sent.filter((m) => m.t === 'took')).toEqual([]);
+      vi.advanceTimersByTime(1000);
+      expect(sent.filter((m) => m.t === 'took')).toEqual([{ t: 'took', ids: [id2] }]);
+      expect(sc.riding()).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

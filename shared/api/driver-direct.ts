@@ -1,0 +1,88 @@
+// A driver's side of direct submission (issue 14, session 15; shared/protocol/direct.ts):
+// while it holds a lease on a node (the coordinator's `lease`) and a TCP link
+// to it is open, a plain task with inline arguments goes to that node over the
+// link as well as to the coordinator (its `submit` with `to`, in order with all
+// else this driver says, is the task's record). Its result comes back by the
+// node's shortcut, taken without a tag: this driver knows it sent that task to
+// that node. A refusal has the coordinator place the task (`unplaced`); a node
+// that dies with it is the coordinator's to handle, as for any task it assigned.
+import type { NodeId, TaskId, ObjectId } from '../ids.js';
+import { returnObjectId } from '../ids.js';
+import { DIRECT_MAX_IN_FLIGHT, notDirect } from '../protocol/direct.js';
+import { encodeFrame } from '../protocol/frame.js';
+import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
+import type { PeerLinks } from '../transfer/links.js';
+import { writeDirectTask, type Direct } from '../transfer/wire.js';
+
+export class DriverDirect {
+  /** Nodes this driver holds a lease on, oldest first. */
+  private readonly leases = new Set<string>();
+  /** Tasks sent straight to a node and not answered yet: the node of each. */
+  private readonly pending = new Map<TaskId, string>();
+  /** The functions each leased node was sent over its link. */
+  private readonly fnsSent = new Map<string, Set<string>>();
+  /** `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator). */
+  readonly counts = { sent: 0, refused: 0 };
+
+  constructor(
+    private readonly links: PeerLinks,
+    private readonly fn: (id: string) => FunctionSource | undefined,
+    /** Whether a get still waits on the object (neither known nor released). */
+    private readonly awaited: (id: ObjectId) => boolean,
+    private readonly push: (m: Msg) => void,
+  ) {}
+
+  lease(m: MsgOf<'lease'>): void {
+    if (m.on) return void this.leases.add(m.peer);
+    this.leases.delete(m.peer);
+    this.fnsSent.delete(m.peer);
+  }
+
+  /** Sends `spec` straight to a leased node over an open TCP link: that node, or undefined (it goes through the coordinator). */
+  send(spec: TaskSpec): NodeId | undefined {
+    if (this.leases.size === 0 || notDirect(spec) !== null) return undefined;
+    if (this.pending.size >= DIRECT_MAX_IN_FLIGHT) {
+      // Answered by the coordinator (a shortcut lost, the link gone) or released: no longer in flight here.
+      for (const t of this.pending.keys()) if (!this.awaited(returnObjectId(t, 0))) this.pending.delete(t);
+      if (this.pending.size >= DIRECT_MAX_IN_FLIGHT) return undefined;
+    }
+    for (const node of this.leases) {
+      const sent = this.fnsSent.get(node);
+      const msgs: Msg[] = [];
+      if (!sent?.has(spec.fnId)) {
+        const f = this.fn(spec.fnId);
+        if (!f) return undefined;
+        msgs.push({ t: 'fn', f });
+      }
+      msgs.push({ t: 'submit', spec });
+      if (!this.links.sendDirect(node, writeDirectTask(encodeFrame(msgs)))) continue;
+      if (sent) sent.add(spec.fnId);
+      else this.fnsSent.set(node, new Set([spec.fnId]));
+      this.pending.set(spec.taskId, node);
+      this.counts.sent++;
+      return node as NodeId;
+    }
+    return undefined;
+  }
+
+  /** Whether `task` was sent straight to `peer` and is unanswered: its result from `peer` needs no tag. Answered from now on. */
+  answeredBy(task: TaskId, peer: string): boolean {
+    if (this.pending.get(task) !== peer) return false;
+    this.pending.delete(task);
+    return true;
+  }
+
+  /** A refusal from `peer`: the coordinator places the task. */
+  onLink(peer: string, d: Direct): void {
+    if (d.k !== 'refuse' || this.pending.get(d.taskId) !== peer) return;
+    this.pending.delete(d.taskId);
+    this.counts.refused++;
+    this.push({ t: 'unplaced', taskId: d.taskId, reason: d.reason.slice(0, 1024) });
+  }
+
+  /** The link to `peer` closed: what went there is the coordinator's to finish (the node's done, or its re-queue). */
+  linkClosed(peer: string): void {
+    for (const [t, n] of this.pending) if (n === peer) this.pending.delete(t);
+    this.fnsSent.delete(peer);
+  }
+}

@@ -1,0 +1,85 @@
+// A node's side of direct submission (issue 14, session 15; shared/protocol/direct.ts):
+// the tasks a driver pushes over its TCP link, taken under the job's lease
+// (the coordinator's `lease`) when a slot is free, else refused at once, so
+// that the driver has the coordinator place them. A taken task runs as an
+// assigned one: its small result goes back by the shortcut, its `done` to the
+// coordinator (which has the driver's own record of it, or parks the `done`
+// until that comes).
+import { functionIdOf } from '../env/declare.js';
+import { DIRECT_TAG, notDirect } from '../protocol/direct.js';
+import { decodeFrame } from '../protocol/frame.js';
+import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
+import type { PeerLinks } from '../transfer/links.js';
+import { writeDirectRefuse, type Direct } from '../transfer/wire.js';
+import type { LocalScheduler } from './executors.js';
+import type { TaskTable } from './node-context.js';
+
+/** Jobs a node keeps leases of at most (a job's end is not told to its nodes: the oldest go first). */
+const MAX_LEASES = 1024;
+
+export interface DirectContext {
+  readonly tasks: TaskTable;
+  readonly local: LocalScheduler;
+  readonly fns: Map<string, FunctionSource>;
+  readonly links: PeerLinks | null;
+  readonly paused: boolean;
+  log(text: string): void;
+}
+
+export class DirectTasks {
+  /** Jobs (their drivers' peer ids) holding a lease on this node. */
+  private readonly jobs = new Set<string>();
+  readonly counts = { taken: 0, refused: 0 };
+
+  constructor(private readonly n: DirectContext) {}
+
+  /** A new session: leases were its predecessor's. */
+  reset(): void {
+    this.jobs.clear();
+  }
+
+  /** The coordinator granted or revoked a job's lease here. */
+  lease(m: MsgOf<'lease'>): void {
+    if (!m.on) return void this.jobs.delete(m.peer);
+    if (this.jobs.size >= MAX_LEASES) this.jobs.delete(this.jobs.values().next().value!);
+    this.jobs.add(m.peer);
+  }
+
+  /** A direct message from `peer` over a link: a task to take or refuse (a refusal is for drivers: ignored). */
+  onLink(peer: string, d: Direct): void {
+    if (d.k !== 'task') return;
+    let msgs: Msg[];
+    try {
+      msgs = decodeFrame(d.frame);
+    } catch (e) {
+      return this.n.log(`a direct task from ${peer.slice(0, 12)} is not a valid frame: ${(e as Error).message}`);
+    }
+    const submit = msgs.find((m): m is MsgOf<'submit'> => m.t === 'submit');
+    const fn = msgs.find((m): m is MsgOf<'fn'> => m.t === 'fn')?.f;
+    if (!submit || msgs.length > (fn ? 2 : 1)) return this.n.log(`a direct task from ${peer.slice(0, 12)} is not [fn?, submit]`);
+    const spec = submit.spec;
+    const why = this.refusal(peer, spec, fn);
+    if (why !== null) {
+      this.counts.refused++;
+      this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why));
+      return;
+    }
+    if (fn) this.n.fns.set(fn.fnId, fn);
+    this.counts.taken++;
+    this.n.tasks.admit(spec, undefined, DIRECT_TAG);
+  }
+
+  /** Why this node does not take `spec` from `peer`, or null. */
+  private refusal(peer: string, spec: TaskSpec, fn: FunctionSource | undefined): string | null {
+    if (!this.jobs.has(peer)) return `this node holds no lease of job ${peer.slice(0, 12)}`;
+    if (spec.jobId !== peer) return `task ${spec.taskId.slice(0, 12)} is not of the sender's job`;
+    const not = notDirect(spec);
+    if (not !== null) return `not a task to send straight to a node: ${not}`;
+    if (fn && (fn.fnId !== spec.fnId || functionIdOf(fn) !== fn.fnId)) return 'its function does not match its id';
+    if (!fn && !this.n.fns.has(spec.fnId)) return 'its function is unknown here';
+    if (this.n.paused) return 'this node is paused';
+    if (this.n.tasks.get(spec.taskId)) return 'this node holds the task already';
+    if (!this.n.local.hasFreeSlot()) return 'busy: no free slot';
+    return null;
+  }
+}

@@ -1,0 +1,148 @@
+// Direct submission (issue 14, session 15; shared/protocol/direct.ts): a
+// driver holding a lease on a node pushes its plain sequential tasks straight
+// to it over their TCP link; the coordinator records them from the driver's
+// own submit and sends no assign. Counted, not timed, against a real
+// coordinator, real edge-node processes and real links.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
+import { taskOfObject, type NodeId } from '../../shared/ids.js';
+import { traffic } from '../../coordinator/traffic.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+/** Direct submission is opt-in for now (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
+const ON = { TABMESH_DIRECT: '1' };
+
+/** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
+async function leased(m: Mesh, node: string): Promise<void> {
+  await until(
+    async () => {
+      await sequential(m, 2);
+      return coreOf(m).links?.isOpen(node) === true && (coreOf(m).direct?.counts.sent ?? 0) > 0;
+    },
+    { timeoutMs: 15_000, what: 'a lease on the node and a link to it' },
+  );
+}
+
+describe('direct submission', () => {
+  let cl: Cluster | undefined;
+  afterEach(async () => {
+    await cl?.stop();
+    cl = undefined;
+  });
+
+  it('a driver with a lease sends its sequential tasks straight to the node: no assign, the GCS records each one, results are exact', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    await cl.addNode({ cpus: 2, env: ON });
+    const m = await cl.driver({ direct: true });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    const d = coreOf(m).direct!;
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const sent = d.counts.sent;
+    const assigns = traffic.outOf('assign');
+    const readies = traffic.outOf('ready');
+    const finished = cl.c.coordinator.gcs.stats.tasksFinished;
+    await sequential(m, 1000, 10);
+    expect(d.counts.sent - sent).toBe(1000);
+    expect(d.counts.refused).toBe(0);
+    expect(warnings).toEqual([]);
+    expect(traffic.outOf('assign') - assigns).toBe(0);
+    expect(traffic.outOf('ready') - readies).toBe(0);
+    await until(() => cl!.c.coordinator.gcs.stats.tasksFinished - finished >= 1000, { what: 'the GCS to record them' });
+    expect(cl.c.coordinator.gcs.stats.tasksFinished - finished).toBe(1000);
+    await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
+  });
+
+  it('without TABMESH_DIRECT=1 on the node: no lease, the tasks go by assigns as before', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true });
+    await cl.addNode({ cpus: 1 }); // direct submission off (the default)
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await sequential(m, 3);
+    await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
+    const assigns = traffic.outOf('assign');
+    await sequential(m, 30, 3);
+    expect(coreOf(m).direct!.counts.sent).toBe(0);
+    expect(cl.c.coordinator.leases.granted).toBe(0);
+    expect(traffic.outOf('assign') - assigns).toBe(30);
+  });
+
+  it('a busy node refuses a task; the coordinator places it, and it runs once the slot frees', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true });
+    await cl.addNode({ cpus: 1, env: ON });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    const d = coreOf(m).direct!;
+    const slow = m.remote(async (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
+    const twice = m.remote((x: number) => x * 2);
+    const sent = d.counts.sent;
+    const a = slow.remote(1500); // takes the node's only slot
+    const b = twice.remote(21); // refused: busy
+    expect(d.counts.sent - sent).toBe(2);
+    expect(await m.get(b)).toBe(42);
+    expect(await m.get(a)).toBe(1500);
+    expect(d.counts.refused).toBe(1);
+    // The coordinator recorded it, and ran it (the node refused it only once).
+    await until(() => cl!.c.coordinator.gcs.stats.tasksFinished >= 2, { what: 'the GCS to record both' });
+  });
+
+  it('a node killed while it runs a direct task: the coordinator runs it again on another node, the driver gets its value', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true });
+    const dying = await cl.addNode({ cpus: 1, env: ON });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
+    await leased(m, node);
+    const slow = m.remote(async (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
+    const sent = coreOf(m).direct!.counts.sent;
+    const ref = slow.remote(3000);
+    expect(coreOf(m).direct!.counts.sent - sent).toBe(1);
+    const t = await until(() => cl!.c.coordinator.gcs.tasks.get(taskOfObject(ref.id)), { what: 'its record' });
+    expect(t.node?.id).toBe(node);
+    dying.proc.kill('SIGKILL');
+    await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
+    await cl.addNode({ cpus: 1, env: ON });
+    expect(await m.get(ref)).toBe(3000);
+    expect(t.spec.attempt).toBe(1);
+  });
+
+  it("a direct task's large output, lost with its node, is rebuilt from the task's record (lineage)", async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true });
+    const first = await cl.addNode({ cpus: 1, env: ON });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
+    await leased(m, node);
+    const big = m.remote((n: number) => new Float64Array(n).fill(1));
+    const sum = m.remote((a: Float64Array) => a.reduce((x, y) => x + y, 0));
+    const sent = coreOf(m).direct!.counts.sent;
+    const ref = big.remote(100_000); // 800 KB: stored on the node, not inline
+    expect(coreOf(m).direct!.counts.sent - sent).toBe(1);
+    await until(() => cl!.c.coordinator.gcs.objects.get(ref.id)?.state === 'ready', { what: 'the output' });
+    const rebuilt = cl.c.coordinator.gcs.stats.tasksRebuilt;
+    first.proc.kill('SIGKILL');
+    await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
+    await cl.addNode({ cpus: 1, env: ON });
+    expect(await m.get(sum.remote(ref))).toBe(100_000);
+    expect(cl.c.coordinator.gcs.stats.tasksRebuilt - rebuilt).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a driver that sends a task to a node it holds no lease on is refused with a clear reason and warned; the task still runs', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true });
+    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } }); // takes no lease: a shortcut link only
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await sequential(m, 3);
+    await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const d = coreOf(m).direct!;
+    d.lease({ t: 'lease', peer: node, on: true }); // forged: the coordinator never granted it
+    await sequential(m, 5, 3);
+    expect(d.counts.sent).toBe(5);
+    expect(d.counts.refused).toBe(5);
+    expect(warnings.filter((w) => /^REFUSED: .*is not leased to this job \(.*\); placed by the coordinator/.test(w))).toHaveLength(5);
+  });
+});
