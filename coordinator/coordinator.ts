@@ -7,7 +7,8 @@ import { isPutObject, type NodeId } from '../shared/ids.js';
 import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
-import type { JobRecord, NodeRecord } from './gcs/tables.js';
+import { TERMINAL, type JobRecord, type NodeRecord } from './gcs/tables.js';
+import { SHORTCUT_END_GRACE_MS, taggedUnended } from './scheduler/shortcuts.js';
 import { Membership } from './nodes/membership.js';
 import { ObjectDirectory } from './objects/directory.js';
 import { ArtifactRegistry } from './objects/artifacts.js';
@@ -215,7 +216,28 @@ export class Coordinator implements Managers {
       if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
-    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJob(s.jobId, 'its driver closed the session');
+    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJobAfterShortcuts(s.jobId, 'its driver closed the session');
+  }
+
+  /**
+   * A driver's goodbye ends its job once the tasks whose results may have gone straight to it (shortcuts) have
+   * reported their end here, or after SHORTCUT_END_GRACE_MS: a `get` that returned never leaves its task
+   * recorded as cancelled.
+   */
+  private endJobAfterShortcuts(jobId: JobRecord['id'], reason: string): void {
+    const job = this.gcs.jobs.get(jobId);
+    const waiting = job ? taggedUnended(job) : [];
+    if (waiting.length === 0) return this.endJob(jobId, reason);
+    const until = Date.now() + SHORTCUT_END_GRACE_MS;
+    const check = (): void => {
+      if (this.stopped) return;
+      if (Date.now() < until && waiting.some((t) => !TERMINAL.has(t.state))) {
+        setTimeout(check, 10).unref();
+        return;
+      }
+      this.endJob(jobId, reason);
+    };
+    setTimeout(check, 10).unref();
   }
 
   private nodeLost(n: NodeRecord): void {

@@ -8,8 +8,25 @@
 import { rootTaskId, toHex } from '../../shared/ids.js';
 import { SHORTCUT_MAX_IN_FLIGHT, ShortcutKey } from '../../shared/protocol/shortcut.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
+import { TERMINAL, type JobRecord, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
 import { traffic } from '../traffic.js';
+
+/** Tasks assigned with a tag: their driver may hold their value before the coordinator has their `done`. */
+const tagged = new WeakSet<TaskRecord>();
+
+/**
+ * How long a driver's goodbye waits for the `done`s of its tagged tasks still running: the driver may already
+ * have their values (a shortcut goes node -> driver, the `done` node -> coordinator, on other sockets), and
+ * ending the job first would record as cancelled a task whose result its driver got.
+ */
+export const SHORTCUT_END_GRACE_MS = 2_000;
+
+/** Job `job`'s tagged tasks the coordinator has no end of yet (at most SHORTCUT_MAX_IN_FLIGHT and a few: tags stop past it). */
+export function taggedUnended(job: JobRecord): TaskRecord[] {
+  const out: TaskRecord[] = [];
+  for (const t of job.tasks) if (tagged.has(t) && !TERMINAL.has(t.state)) out.push(t);
+  return out;
+}
 
 /** Each running job's key, parsed once from its secret (not a field of the job's record: job-manager.ts owns those). */
 const keys = new WeakMap<JobRecord, ShortcutKey>();
@@ -28,5 +45,6 @@ export function shortcutTag(gcs: Gcs, t: TaskRecord, n: NodeRecord): string | un
   if (!key) keys.set(job, (key = new ShortcutKey(job.secret)));
   if (!key.ok) return undefined;
   traffic.shortcutTags++;
+  tagged.add(t);
   return toHex(key.tag(t.spec.taskId, t.spec.attempt, n.id));
 }

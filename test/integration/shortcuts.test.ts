@@ -146,6 +146,41 @@ describe('result shortcuts', () => {
     }
   });
 
+  it("a driver's goodbye before the done of a tagged task: its job ends after that done, the task recorded finished, not cancelled", async () => {
+    // A shortcut reaches the driver on one socket and the node's done the coordinator on another: a driver that got
+    // its value and closed at once could end its job before the done (the job's end then cancelled the task; seen
+    // as the dashboard's timeline showing a task of a finished job that was not finished). Played here by a node that
+    // holds its done until the driver has said goodbye.
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: false });
+    const { ws, msgs } = await rawNode(cl.url, 'edge', true);
+    try {
+      const inc = m.remote((x: number) => x + 1);
+      const ref = inc.remote(41);
+      const assign = await until(() => msgs.find((x): x is MsgOf<'assign'> => x.t === 'assign' && x.spec.taskId === taskOfObject(ref.id)), {
+        what: 'an assign',
+      });
+      expect(assign.sc).toBeDefined();
+      const job = m.jobId;
+      await m.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(cl.c.coordinator.gcs.jobs.get(job)?.state).toBe('running'); // waiting for the tagged task's done
+      ws.send(
+        encodeFrame([
+          { t: 'done', taskId: assign.spec.taskId, attempt: assign.spec.attempt, ms: 1, results: [{ v: encodeValue(42).bytes, refs: [] }], sc: true },
+        ]),
+      );
+      await until(() => cl!.c.coordinator.gcs.jobs.get(job)?.state !== 'running', { what: 'the job to end' });
+      const tasks = (await cl.c.app.inject({ method: 'GET', url: `/api/tasks?job=${job}`, headers: { authorization: `Bearer ${cl.token}` } })).json() as {
+        state: string;
+      }[];
+      expect(tasks.map((t) => t.state)).toEqual(['finished']);
+      expect(msgs.filter((x) => x.t === 'cancelTask')).toHaveLength(0);
+    } finally {
+      ws.close();
+    }
+  });
+
   it('a node whose link to the driver is WebRTC (no fast link) sends no shortcut: its results come in readies', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver({ direct: false });
