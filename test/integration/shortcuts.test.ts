@@ -12,7 +12,7 @@ import { connect } from '../../edge/index.js';
 import { encodeValue } from '../../shared/codec.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
-import { taskOfObject, type NodeId } from '../../shared/ids.js';
+import { taskOfObject, type JobId, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
 
 /** A node of one CPU speaking the protocol by hand over its own socket: every message it gets lands in `msgs`. */
@@ -161,7 +161,7 @@ describe('result shortcuts', () => {
         what: 'an assign',
       });
       expect(assign.sc).toBeDefined();
-      const job = m.jobId;
+      const job = m.jobId as JobId;
       await m.close();
       await new Promise((r) => setTimeout(r, 200));
       expect(cl.c.coordinator.gcs.jobs.get(job)?.state).toBe('running'); // waiting for the tagged task's done
