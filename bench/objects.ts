@@ -203,14 +203,21 @@ async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false):
     r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
     if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
     if (threads.length >= 2)
-      log(`Chromium CPU ms by process kind/thread: ${topSpent(threads[0], threads[threads.length - 1], 10).map(([k, v]) => `${k} ${round(v)}`).join(', ')}`);
+      log(
+        `Chromium CPU ms by process kind/thread: ${topSpent(threads[0], threads[threads.length - 1], 10)
+          .map(([k, v]) => `${k} ${round(v)}`)
+          .join(', ')}`,
+      );
     // Which tabs kept to the Node origin, which turned to the swarm (swarm-policy.ts), what came from other readers, and
     // the links they opened by kind (a tab whose link to the origin is WebRTC does not see it as a Node source).
     const stats = await Promise.all(
       readerSessions.map((s) =>
-        evaluateIn(s, 'JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened })').catch(
-          (e: Error) => `(${e.message})`,
-        ),
+        evaluateIn(
+          s,
+          // With the tab's swarm events (a source dropped, a fetch that fell back to the relay): why a reader never asked the origin.
+          `JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened,
+            events: window.tabmeshVolunteer.events.filter((e) => e.text.startsWith('swarm fetch') && !e.text.includes('bytes by source')).slice(-4).map((e) => e.text.slice(0, 200)) })`,
+        ).catch((e: Error) => `(${e.message})`),
       ),
     );
     log(`tabs' swarm stats: ${stats.join(' ')}`);
