@@ -138,3 +138,38 @@ export function threadsCpu(pids: number[]): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * CPU ms so far of the threads of `pids`, summed by the kind of process (Chromium's `--type=`, `browser` without
+ * one) and the thread's name (/proc/<pid>/task/<tid>/comm, digits dropped: `DedicatedWorker thread`,
+ * `WebRTC_Network`): where a broadcast's Chromium CPU goes (issue 17, session 16).
+ */
+export function threadCpuByName(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    let kind = 'browser';
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      kind = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+      if (kind === 'utility') kind = /--utility-sub-type=([\w.]+)/.exec(cmd)?.[1]?.split('.')[0] ?? kind;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+        if (Number.isNaN(ms)) continue;
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim().replace(/\d+/g, '');
+        const k = `${kind}/${name}`;
+        out.set(k, (out.get(k) ?? 0) + ms);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The `top` largest differences `after - before` (by key), largest first. */
+export function topSpent(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, top: number): [string, number][] {
+  return [...after]
+    .map(([k, v]): [string, number] => [k, v - (before.get(k) ?? 0)])
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top);
+}

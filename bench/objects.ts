@@ -21,6 +21,8 @@
 //   ... -- --only=broadcast-swarm     (the broadcast with the swarm over WebSocket links alone)
 //   ... -- --only=tabtab [--mib=64] [--rounds=5]     (tab -> tab against the raw channel alone: objects-tabtab.ts)
 //   ... -- --only=broadcast-tab       (a tab the broadcast's origin: without the swarm, then with it)
+//   ... -- --only=broadcast-ab [--links=webrtc] [--rounds=2]     (all from the origin and the swarm, alternated
+//          A B B A, tabs on WebSocket or WebRTC links to Node peers: what the two-copy rule costs in time)
 //   ... -- --only=tabput [--rounds=5]  (a tab's put of 80 MiB into fresh memory against plain copies: objects-tabput.ts)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
@@ -36,7 +38,7 @@ import { BROADCAST_MIB, allReaderSources, broadcastOnce, type Broadcast, type Ta
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
 import type { End } from './channel-peer.js';
-import { chromiumPids, cpuMsOf } from './cpu.js';
+import { chromiumPids, cpuMsOf, threadCpuByName, topSpent } from './cpu.js';
 import { fetchApi } from './cluster.js';
 import { tabToTab, type TabSide } from './objects-tabtab.js';
 import { tabPuts } from './objects-tabput.js';
@@ -89,6 +91,8 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 /** `--rounds=N`: tab -> tab rounds per size (each a tabmesh move and a raw channel's); `--mib=N` with --only=tabtab: that size alone. */
 const TABTAB_ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 5);
 const onlyMib = only === 'tabtab' ? Number(process.argv.find((a) => a.startsWith('--mib='))?.slice(6) ?? 64) : 0;
+/** `--links=webrtc` with --only=broadcast-ab: the tabs reach Node peers over WebRTC (default WebSocket). */
+const abLinks = process.argv.find((a) => a.startsWith('--links='))?.slice(8) ?? 'ws';
 const t0 = nowMs();
 const phase = (name: string) => log(`--- ${name} (t=${round((nowMs() - t0) / 1000, 1)} s)`);
 
@@ -176,12 +180,17 @@ async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false):
     log(`readers: tabs ${tabs.map((t) => t.id).join(' ')}, edge nodes ${edges.join(' ')}`);
     // Chromium by process: one that ends during the broadcast (NaN after) is left out, not counted as a negative.
     const chromiumProcs = chromiumPids();
-    const cpuMs = () => ({
-      ...Object.fromEntries(chromiumProcs.map((p) => [`chromium ${p}`, cpuMsOf(p)])),
-      edges: cl.nodes.reduce((a, n) => a + (cpuMsOf(n.proc.pid) || 0), 0),
-      coordinator: cpuMsOf(cl.coordinator.proc.pid),
-      driver: ((u) => (u.user + u.system) / 1000)(process.cpuUsage()),
-    });
+    // Chromium's CPU by process kind and thread name at each reading (issue 17, session 16: where the swarm's goes).
+    const threads: Map<string, number>[] = [];
+    const cpuMs = () => {
+      threads.push(threadCpuByName(chromiumProcs));
+      return {
+        ...Object.fromEntries(chromiumProcs.map((p) => [`chromium ${p}`, cpuMsOf(p)])),
+        edges: cl.nodes.reduce((a, n) => a + (cpuMsOf(n.proc.pid) || 0), 0),
+        coordinator: cpuMsOf(cl.coordinator.proc.pid),
+        driver: ((u) => (u.user + u.system) / 1000)(process.cpuUsage()),
+      };
+    };
     const readers = [...tabs.map((t) => t.id), ...edges];
     await stillInMesh(cl, readers, 'before the broadcast');
     const r = await broadcastOnce(mesh, readers, swarm ? 3 : 5, cpuMs, tab).catch(async (e: Error) => {
@@ -193,13 +202,22 @@ async function broadcastPart(swarm: boolean, wsLinks = true, tabOrigin = false):
     for (const [k] of perProc) delete r.cpu[k];
     r.cpu = { chromium: perProc.reduce((a, [, v]) => a + (Number.isFinite(v) ? v : 0), 0), ...r.cpu };
     if (gone > 0) log(`${gone} Chromium process(es) ended during the broadcast: their CPU is not counted`);
+    if (threads.length >= 2)
+      log(
+        `Chromium CPU ms by process kind/thread: ${topSpent(threads[0], threads[threads.length - 1], 10)
+          .map(([k, v]) => `${k} ${round(v)}`)
+          .join(', ')}`,
+      );
     // Which tabs kept to the Node origin, which turned to the swarm (swarm-policy.ts), what came from other readers, and
     // the links they opened by kind (a tab whose link to the origin is WebRTC does not see it as a Node source).
     const stats = await Promise.all(
       readerSessions.map((s) =>
-        evaluateIn(s, 'JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened })').catch(
-          (e: Error) => `(${e.message})`,
-        ),
+        evaluateIn(
+          s,
+          // With the tab's swarm events (a source dropped, a fetch that fell back to the relay): why a reader never asked the origin.
+          `JSON.stringify({ ...window.tabmeshVolunteer.node.fetcher.swarm?.stats, opened: window.tabmeshVolunteer.node.links?.opened,
+            events: window.tabmeshVolunteer.events.filter((e) => e.text.startsWith('swarm fetch') && !e.text.includes('bytes by source')).slice(-4).map((e) => e.text.slice(0, 200)) })`,
+        ).catch((e: Error) => `(${e.message})`),
       ),
     );
     log(`tabs' swarm stats: ${stats.join(' ')}`);
@@ -255,6 +273,7 @@ async function broadcastParts(): Promise<void> {
   // --only=broadcast-tab: a tab the origin, without the swarm and with it (session 13).
   if (only === 'broadcast-swarm') return void (await broadcastPart(true));
   if (only === 'broadcast-tab') return void (await broadcastTabParts());
+  if (only === 'broadcast-ab') return broadcastAb();
   const base = await broadcastPart(false);
   const ours = await broadcastPart(true);
   const rtc = await broadcastPart(true, false);
@@ -268,6 +287,30 @@ async function broadcastParts(): Promise<void> {
   await broadcastTabParts();
 }
 
+/**
+ * All from the origin against the swarm, alternated A B B A over `--rounds` pairs (issue 17, session 16), with the
+ * tabs on `--links` to Node peers: what the holder's two copies cost in time, each pair's ratio printed with its load.
+ */
+async function broadcastAb(): Promise<void> {
+  const ws = abLinks !== 'webrtc';
+  const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 2);
+  for (let i = 0; i < rounds; i++) {
+    const first = i % 2 === 0;
+    const a = await broadcastPart(!first, ws);
+    const b = await broadcastPart(first, ws);
+    const [base, ours] = first ? [a, b] : [b, a];
+    log(
+      `pair ${i + 1} (${first ? 'origin alone first' : 'swarm first'}, ${ws ? 'WebSocket' : 'WebRTC'} links): swarm ${round(ours.ms)} ms, ${round(ours.originCopies, 2)} copies; alone ${round(base.ms)} ms; time ratio ${round(ours.ms / base.ms, 2)}, Chromium CPU ${round(ours.cpu.chromium)} vs ${round(base.cpu.chromium)} ms; load ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
+    const tag = ws ? '' : '.webrtc';
+    emit(figure(`objects.broadcast${tag}.${BROADCAST_MIB}MiB.8readers.ab`, ours.ms, 'ms', base.ms));
+    emit(figure(`objects.broadcast${tag}.originCopies.ab`, ours.originCopies, 'copies', base.originCopies));
+    emit(figure(`objects.broadcast${tag}.chromiumCpu.ab`, ours.cpu.chromium, 'ms', base.cpu.chromium));
+  }
+}
+
 /** A tab the origin (session 13): its upload is the limit; the swarm against all from the origin. */
 async function broadcastTabParts(): Promise<void> {
   const base = await broadcastPart(false, true, true);
@@ -278,7 +321,7 @@ async function broadcastTabParts(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (only === 'broadcast' || only === 'broadcast-swarm' || only === 'broadcast-tab') return broadcastParts();
+  if (only === 'broadcast' || only === 'broadcast-swarm' || only === 'broadcast-tab' || only === 'broadcast-ab') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
   if (only !== 'tabs' && only !== 'tabtab' && only !== 'tabput') await nodeParts();

@@ -11,7 +11,16 @@
 // the origin uploads about FAN_STREAMS copies (bench:objects broadcast).
 //
 // On the wire: a request says `f` (it acts on the word); the holder answers
-// `{ k: 'fan', x, m }` before the request's first bytes, on the link's lane.
+// `{ k: 'fan', x, m }` before the request's first bytes, on the link's lane;
+// `r: true` with FAN_STREAM: fill (below). Older readers drop the field.
+//
+// Fill (session 16): a Node reader that comes late outranks readers already
+// streamed to (tabs whose tasks started first), which are then told FAN_SWARM
+// half through their copies. Streamed whole copies besides, the late reader
+// made the origin upload 2.55-2.60 copies over WebRTC (bench, session 15) and
+// 2.69-2.86 in the sim. So a reader that outranks readers that were streamed
+// to is told to fill: it takes from the readers what they hold and asks this
+// holder only for what none holds (swarm-pick.ts).
 import type { ObjectId } from '../ids.js';
 
 /** The holder's word to a reader: it streams the whole object to it. */
@@ -49,6 +58,10 @@ export interface FanReader {
   asked: number;
   /** The word it was last told. */
   word: FanWord;
+  /** It was told FAN_STREAM (since it first asked here). */
+  streamed: boolean;
+  /** Told FAN_STREAM while it outranked a reader that was streamed to and asked bytes this wave: it fills (above). */
+  fill: boolean;
 }
 
 export class FanOut {
@@ -56,8 +69,8 @@ export class FanOut {
   private count = 0;
   /** Readers that first asked here, ever (their order). */
   private asked = 0;
-  /** Words said, by kind, and FAN_STREAM said to Node readers (tests, bench). */
-  readonly said = { stream: 0, swarm: 0, streamToNodes: 0 };
+  /** Words said, by kind, and FAN_STREAM said to Node readers and told to fill (tests, bench). */
+  readonly said = { stream: 0, swarm: 0, streamToNodes: 0, fill: 0 };
   /** False: this holder says no word (as an older build; readers judge by their rate: tests and benches compare). */
   speaks = true;
 
@@ -91,22 +104,30 @@ export class FanOut {
       if (this.count >= FAN_MAX) this.prune(now);
       // A new wave of readers (every other one idle): what was sent before no longer counts.
       if ([...readers.values()].every((r) => now - r.lastAt >= FAN_IDLE_MS)) for (const r of readers.values()) r.asked = 0;
-      readers.set(peer, (me = { node, order: this.asked++, lastAt: now, word: FAN_STREAM, asked: 0 }));
+      readers.set(peer, (me = { node, order: this.asked++, lastAt: now, word: FAN_STREAM, asked: 0, streamed: false, fill: false }));
       this.count++;
     }
     me.lastAt = now;
     let ahead = 0;
     let asked = 0;
+    let outranks = false;
     for (const r of readers.values()) {
       asked += r.asked;
       if (r === me || now - r.lastAt >= FAN_IDLE_MS) continue;
       if ((r.node && !me.node) || (r.node === me.node && r.order < me.order)) ahead++;
+      // One that asked first but ranks behind it (a tab behind a Node reader), streamed to and asking bytes: it holds some.
+      else if (r.order < me.order && r.streamed && r.asked > 0) outranks = true;
     }
     // Streamed while it ranks among the first readers and this wave's readers asked for less than `streams` copies.
     me.word = ahead < this.streams && asked < this.streams * size ? FAN_STREAM : FAN_SWARM;
     if (me.word === FAN_STREAM) {
+      me.streamed = true;
+      if (outranks) me.fill = true;
+    }
+    if (me.word === FAN_STREAM) {
       this.said.stream++;
       if (me.node) this.said.streamToNodes++;
+      if (me.fill) this.said.fill++;
     } else this.said.swarm++;
     return me;
   }

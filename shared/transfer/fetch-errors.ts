@@ -51,6 +51,6 @@ export interface FetchOptions {
   /** A range asked with its leaves (`hash`, no `leaves`): told the leaves once they checked out, before the chunks come. */
   gotLeaves?: (leaves: Uint8Array) => void;
   /** The reader acts on the holder's word (fan-out.ts): asked with `f`, told it here. */
-  onFan?: (m: FanWord) => void;
+  onFan?: (m: FanWord, fill: boolean) => void;
   cancel?: Cancel;
 }

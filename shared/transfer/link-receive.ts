@@ -32,8 +32,8 @@ interface Incoming {
   per: number;
   leavesOnly: boolean;
   gotLeaves?: (leaves: Uint8Array) => void;
-  /** The holder's word on it (asked with `f`). */
-  onFan?: (m: FanWord) => void;
+  /** The holder's word on it (asked with `f`), and whether it says fill (fan-out.ts). */
+  onFan?: (m: FanWord, fill: boolean) => void;
   buf: Uint8Array | null;
   /** Bytes arrived (in `buf`), and of those checked against their leaves (a chunk boundary). */
   received: number;
@@ -199,8 +199,8 @@ export class Receiving {
   }
 
   /** The holder's word on transfer `x` (fan-out.ts); none asked: ignored. */
-  onFan(x: number, m: FanWord): void {
-    this.incoming.get(x)?.onFan?.(m);
+  onFan(x: number, m: FanWord, fill: boolean): void {
+    this.incoming.get(x)?.onFan?.(m, fill);
   }
 
   /** Ends transfer `x` with a holder at fault. */

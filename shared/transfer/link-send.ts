@@ -5,7 +5,7 @@
 import type { ObjectId } from '../ids.js';
 import { expose, lendView, returnView } from '../bytes.js';
 import type { ServingBudget } from './serving.js';
-import type { FanReader } from './fan-out.js';
+import { FAN_STREAM, type FanReader } from './fan-out.js';
 import type { UploadCap } from './upload-cap.js';
 import { SourceCursor, heldWhileServing, memorySource, type ObjectSource } from './source.js';
 import { CHUNK_DATA_BYTES, LEAVES_PER_MESSAGE, writeLeaves, type Control } from './wire.js';
@@ -119,7 +119,7 @@ export class Sending {
     }
     // Said before the bytes (and the budget's wait): a reader told to swarm asks for no more.
     const reader = src && fan && !gone() ? ch.fanReader(id, src.size) : null;
-    if (reader) ch.sendControl({ k: 'fan', x, m: reader.word });
+    if (reader) ch.sendControl({ k: 'fan', x, m: reader.word, ...(reader.fill && reader.word === FAN_STREAM && { r: true as const }) });
     if (!src && to !== undefined) {
       const partial = ch.partial(id, from, to);
       if (partial) src = memorySource(partial);

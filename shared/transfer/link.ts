@@ -259,7 +259,7 @@ export class PeerLink {
         return this.sendControl({ k: 'fail', x: c.x, reason: `link wire ${c.v ?? 1} asked, this holder speaks wire ${WIRE_VERSION} (another build)` });
       void this.tx.serve(c.x, c.id, c.o ?? 0, c.e, c.h === true, c.c, c.f === true);
     } else if (c.k === 'cancel') this.tx.cancel(c.x);
-    else if (c.k === 'fan') this.rx.onFan(c.x, c.m);
+    else if (c.k === 'fan') this.rx.onFan(c.x, c.m, c.r === true);
     else this.rx.onFail(c.x, c.reason);
   }
 }

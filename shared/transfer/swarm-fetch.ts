@@ -8,11 +8,11 @@ import { chunkCount, rememberLeaves } from '../hash.js';
 import type { Cancel } from './fetch-errors.js';
 import { CHUNK_DATA_BYTES, type Have } from './wire.js';
 import { SEND_HIGH_WATER } from './link-send.js';
-import { FAN_SWARM, type FanWord } from './fan-out.js';
+import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { newSource, sendHaves, type Source, type SwarmContext } from './swarm-source.js';
 import { ASKED, CLAIM_RENEW_MS, HELD, RUN_CHUNKS, pick } from './swarm-pick.js';
 import { LONE_RUN, PER_SOURCE, dropSource, fit, loneRun, readmit, windowOf } from './swarm-window.js';
-import { nodeFirst, streamedTo } from './swarm-policy.js';
+import { filling, nodeFirst, streamedTo } from './swarm-policy.js';
 import { ask, takeBack, type Lead, type RequestHost } from './swarm-request.js';
 
 /** How often have messages go out, batched. */
@@ -91,7 +91,7 @@ export class SwarmFetch implements RequestHost {
         const link = await this.swarm.links.linkTo(s.peer);
         fit(s, link);
         // A full holder's word comes before its leaves: the fetch starts as it says.
-        const onFan = s.full ? (m: FanWord) => this.heard(s, m) : undefined;
+        const onFan = s.full ? (m: FanWord, fill: boolean) => this.heard(s, m, fill) : undefined;
         this.leaves = await link.fetch(this.id, this.size, { hash: this.hash, leavesOnly: true, onFan });
         break;
       } catch (e) {
@@ -158,11 +158,21 @@ export class SwarmFetch implements RequestHost {
   }
 
   /** A full holder's word (fan-out.ts): acted on at the next round. */
-  heard(s: Source, m: FanWord): void {
+  heard(s: Source, m: FanWord, fill: boolean): void {
+    if (m === FAN_STREAM && fill && !s.fill) {
+      s.fill = true;
+      this.swarm.stats.filled++;
+      this.wake();
+    }
     if (s.word === m) return;
     if (m === FAN_SWARM) this.swarm.stats.fanned++;
     s.word = m;
     this.wake();
+  }
+
+  /** Streamed to by a holder that said fill (fan-out.ts): what readers hold comes from them, the rest from it. */
+  get fill(): boolean {
+    return this.streaming && filling(this.sources.values());
   }
 
   wake(): void {

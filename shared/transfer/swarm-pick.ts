@@ -52,6 +52,8 @@ export interface PickView {
   readonly swarm: SwarmContext;
   /** The reader keeps to Node sources (swarm-policy.ts): a Node full holder is asked for any chunk it lacks. */
   readonly nodeFirst: boolean;
+  /** Kept to a holder that said fill (fan-out.ts): it is asked only for chunks no reader holds; readers for theirs. */
+  readonly fill: boolean;
 }
 
 /** Whether this side may ask `s` for chunk `c` now. */
@@ -60,6 +62,8 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
   // A reader that is no Node process (a tab over WebRTC: 5x the CPU of a Node peer's link, session 12) only for
   // chunks no Node reader holds: the swarm's bytes go origin -> edges -> tabs (session 14, fan-out.ts).
   if (!s.full) return s.has![c] === 1 && (s.node || !v.swarm.preferNode || !nodeHolds(v, c));
+  // Told to fill: what a reader holds comes from that reader (the origin sent it once already), the rest from the holder.
+  if (v.fill) return !readerHolds(v, c);
   if (v.nodeFirst) return true; // only Node sources are asked then (pick)
   // A full holder: only chunks no other reader holds or has lately claimed.
   for (const o of v.sources.values()) {
@@ -74,10 +78,11 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
 /** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
 export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
-  // Keeping to Node sources: no other is asked, and a Node full holder need not wait for readers (none is told).
-  if (v.nodeFirst && !s.node) return null;
+  // Keeping to Node sources: no other is asked (but readers, to fill), and a Node full holder need not wait for
+  // readers (none is told; to fill, they are told as the holder's word comes).
+  if (v.nodeFirst && !s.node && !v.fill) return null;
   // Full holders wait until the readers told have answered: what they hold or claimed is not asked of the origin.
-  if (s.full && !v.nodeFirst && unheard(v, now)) return null;
+  if (s.full && (!v.nodeFirst || v.fill) && unheard(v, now)) return null;
   let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
@@ -116,6 +121,12 @@ function unheard(v: PickView, now: number): boolean {
     if (o.full || o.dropped || !o.told || o.heard) continue;
     if (o.toldAt > 0 ? now - o.toldAt < HEAR_MS : now - o.tellAt < SILENT_DIAL_MS || v.swarm.links.signalledAt(o.peer) >= o.tellAt) return true;
   }
+  return false;
+}
+
+/** Whether a live reader holds chunk `c`. */
+function readerHolds(v: PickView, c: number): boolean {
+  for (const o of v.sources.values()) if (!o.full && !o.dropped && o.has![c] === 1) return true;
   return false;
 }
 

@@ -72,3 +72,13 @@ export function streamedTo(sources: Iterable<Source>): boolean {
   for (const s of sources) if (s.full && s.node && !s.dropped && s.word === FAN_STREAM) return true;
   return false;
 }
+
+/**
+ * Whether the holder streaming to this reader said fill (fan-out.ts): it came
+ * late and outranked readers streamed to before it, so it takes from the
+ * readers what they hold and asks the holder only for the rest (swarm-pick.ts).
+ */
+export function filling(sources: Iterable<Source>): boolean {
+  for (const s of sources) if (s.full && s.node && !s.dropped && s.word === FAN_STREAM && s.fill) return true;
+  return false;
+}

@@ -33,7 +33,7 @@ export interface RequestHost {
   held(c: number, fromFull: boolean): void;
   failed(s: Source, e: unknown): void;
   /** A full holder's word on this fetch (fan-out.ts). */
-  heard(s: Source, m: FanWord): void;
+  heard(s: Source, m: FanWord, fill: boolean): void;
   wake(): void;
 }
 
@@ -88,7 +88,7 @@ export function ask(f: RequestHost, s: Source, first: number, end: number, lead?
     leavesIn = true;
     lead?.got(l);
   };
-  const onFan = s.full ? (m: FanWord) => f.heard(s, m) : undefined;
+  const onFan = s.full ? (m: FanWord, fill: boolean) => f.heard(s, m, fill) : undefined;
   void f.swarm.links
     .linkTo(s.peer)
     .then((link) => {

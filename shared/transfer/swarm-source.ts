@@ -50,6 +50,8 @@ export interface Source {
   busySince: number;
   /** A full holder's last word on this fetch (fan-out.ts); 0: none said (an older holder, or not yet). */
   word: FanWord | 0;
+  /** It said fill with FAN_STREAM (fan-out.ts): take from the readers what they hold, ask it for the rest. */
+  fill: boolean;
 }
 
 /** How a reader orders the chunks it may ask a source for: rarest first, or from a random place on (the sim test's baseline). */
@@ -59,7 +61,7 @@ export type ChunkOrder = 'rarest' | 'random';
  * Swarm fetches run; bytes they got from full holders and from other readers; chunks asked of full holders (a
  * chunk asked again counts again); fetches that began on a Node source alone (`nodeFirst`), and those of them that
  * turned to the readers when it could not keep up or its holder said so (`turned`); fetches a full holder told to
- * take from the swarm (`fanned`: fan-out.ts) and told it streams to (`streamed`); the bytes each source gave the
+ * take from the swarm (`fanned`: fan-out.ts) and told it streams to (`streamed`), told to fill (`filled`); the bytes each source gave the
  * last fetch (`lastFrom`, by peer: the bench's per-reader sources) (tests, bench).
  */
 export interface SwarmStats {
@@ -71,6 +73,7 @@ export interface SwarmStats {
   turned: number;
   fanned: number;
   streamed: number;
+  filled: number;
   lastFrom: Record<string, number>;
 }
 
@@ -124,5 +127,6 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     busyMs: 0,
     busySince: 0,
     word: 0,
+    fill: false,
   };
 }

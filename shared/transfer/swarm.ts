@@ -45,7 +45,18 @@ export class Swarm implements SwarmHooks {
    */
   private readonly early = new Map<ObjectId, Array<{ peer: string; h: Have; at: number }>>();
   private earlyCount = 0;
-  readonly stats: SwarmStats = { fetches: 0, fromFull: 0, fromReaders: 0, askedOfFull: 0, nodeFirst: 0, turned: 0, fanned: 0, streamed: 0, lastFrom: {} };
+  readonly stats: SwarmStats = {
+    fetches: 0,
+    fromFull: 0,
+    fromReaders: 0,
+    askedOfFull: 0,
+    nodeFirst: 0,
+    turned: 0,
+    fanned: 0,
+    streamed: 0,
+    filled: 0,
+    lastFrom: {},
+  };
   /** A reader keeps to a Node source while it keeps up (swarm-policy.ts); false: the swarm from the start (tests and benches compare). */
   preferNode = true;
 

@@ -34,7 +34,8 @@
 // it asks with `f`; a full holder answers such a request `fan` with `m`, its
 // word (stream the whole object from it, or take it from the swarm), before
 // the request's bytes. Older holders ignore `f`; older readers never ask it,
-// so never get a `fan`: the wire stays 2 both ways.
+// so never get a `fan`: the wire stays 2 both ways. `r` (session 16): fill
+// (fan-out.ts); readers of session 15 drop it and take all from the holder.
 import { hexInto, TASK_ID_BYTES, toHex, type ObjectId, type TaskId } from '../ids.js';
 import { FAN_STREAM, FAN_SWARM, type FanWord } from './fan-out.js';
 import { HASH_CHUNK, LEAF_BYTES } from '../hash.js';
@@ -102,7 +103,7 @@ export type Control =
   | { k: 'req'; x: number; id: ObjectId; o?: number; e?: number; h?: boolean; c?: number; v?: number; f?: boolean }
   | { k: 'fail'; x: number; reason: string }
   /** The holder's word on transfer `x` (fan-out.ts), to a reader that asked with `f`. */
-  | { k: 'fan'; x: number; m: FanWord }
+  | { k: 'fan'; x: number; m: FanWord; r?: true }
   /** The requester gave up on transfer `x`: stop sending it. */
   | { k: 'cancel'; x: number };
 
@@ -320,6 +321,6 @@ export function readMessage(b: Uint8Array): LinkMessage {
   }
   if (c.k === 'fail' && typeof c.reason === 'string') return { control: { k: 'fail', x: c.x, reason: c.reason.slice(0, 1024) } };
   if (c.k === 'cancel') return { control: { k: 'cancel', x: c.x } };
-  if (c.k === 'fan' && (c.m === FAN_STREAM || c.m === FAN_SWARM)) return { control: { k: 'fan', x: c.x, m: c.m } };
+  if (c.k === 'fan' && (c.m === FAN_STREAM || c.m === FAN_SWARM)) return { control: { k: 'fan', x: c.x, m: c.m, ...(c.r === true && { r: true as const }) } };
   throw new Error('bad control message');
 }

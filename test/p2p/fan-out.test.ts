@@ -102,7 +102,7 @@ describe('a Node origin streams to two readers, the rest swarm (fan-out.ts)', ()
     (mesh.core as unknown as { links: PeerLinks }).links.fan.speaks = false;
     const r = await broadcast(mesh);
     if (process.env.P2P_DEBUG) console.log(`no word: ${JSON.stringify(r)}`);
-    expect(r.said).toEqual({ stream: 0, swarm: 0, streamToNodes: 0 });
+    expect(r.said).toEqual({ stream: 0, swarm: 0, streamToNodes: 0, fill: 0 });
     expect(r.copies).toBeGreaterThan(2.5);
     await mesh.close();
   }, 120_000);

@@ -407,7 +407,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
       await sim.drive();
       await sim.finish();
       const stats = sim.reads.map((r) => r.peer.fetcher.swarm!.stats);
-      const sum = (k: 'nodeFirst' | 'turned' | 'fromReaders' | 'fanned' | 'streamed') => stats.reduce((n, s) => n + s[k], 0);
+      const sum = (k: 'nodeFirst' | 'turned' | 'fromReaders' | 'fanned' | 'streamed' | 'filled') => stats.reduce((n, s) => n + s[k], 0);
       return {
         ms: Math.max(...sim.reads.map((r) => r.end)),
         copies: +(origin.links.counters.bytesOut / truth.byteLength).toFixed(2),
@@ -416,8 +416,13 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
         fromReaders: sum('fromReaders'),
         fanned: sum('fanned'),
         streamed: sum('streamed'),
+        filled: sum('filled'),
         /** Readers the origin streamed to that are edges (Node relays are streamed to first). */
         edgesStreamed: sim.reads.filter((r) => r.peer.id.startsWith('e') && r.peer.fetcher.swarm!.stats.streamed > 0).length,
+        /** Per reader, copies of the object it took from the origin, and when it ended (simulated ms). */
+        fromOrigin: Object.fromEntries(
+          sim.reads.map((r) => [r.peer.id, `${((r.peer.fetcher.swarm!.stats.lastFrom.origin ?? 0) / truth.byteLength).toFixed(2)}@${r.end}`]),
+        ),
       };
     }, true);
 
@@ -461,12 +466,16 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
   }, 300_000);
 
   // Without the bound on what a holder's readers asked for (fan-out.ts): 3.06, 2.79, 3.14 copies (session 15); with it
-  // 2.74, 2.69, 2.86, the last reader 10-20% later. The edges still outrank the tabs half through their streams.
-  it('edge readers that start late (150 ms, the tabs streamed to have half the object): the origin stops streaming once its readers asked for 2 copies', async () => {
+  // 2.74, 2.69, 2.86, the last reader 10-20% later: the edges outranked the tabs half through their streams and were
+  // streamed whole copies besides. Told to fill (session 16), they take what the tabs hold from them: 1.87, 2.02, 2.21,
+  // the last reader 1.27, 1.10, 1.21 s against 0.85, 0.62, 0.75 (the tabs' uploads, 10 MB/s, against the origin's 240).
+  // What is left over 2: up to 2 MiB a turned reader keeps asked of the origin (a quarter of this 8 MiB object).
+  it('edge readers that start late (150 ms, the tabs streamed to have half the object): they fill (what the tabs hold from the tabs), the origin sends about 2 copies', async () => {
     for (const seed of [1, 2, 3]) {
       const fig = await broadcast(seed, 'policy', true, 240_000, 150);
       console.log(`swarm sim, late edges: ${JSON.stringify({ seed, ...fig })}`);
-      expect(fig.copies).toBeLessThanOrEqual(2.9);
+      expect(fig.filled).toBeGreaterThanOrEqual(1);
+      expect(fig.copies).toBeLessThanOrEqual(2.3);
       expect(fig.fromReaders).toBeGreaterThan(0);
     }
   }, 300_000);

@@ -24,7 +24,7 @@ describe("a holder's word to the readers of one object", () => {
     expect(fan.word(OBJ, 'r0', false, 1010)).toBe(FAN_STREAM);
     expect(fan.word(OBJ, 'r3', false, 1010)).toBe(FAN_SWARM);
     expect(fan.word(OTHER, 'r3', false, 1010)).toBe(FAN_STREAM);
-    expect(fan.said).toEqual({ stream: 4, swarm: 3, streamToNodes: 0 });
+    expect(fan.said).toEqual({ stream: 4, swarm: 3, streamToNodes: 0, fill: 0 });
     expect(FAN_STREAMS).toBe(2);
   });
 
@@ -44,7 +44,7 @@ describe("a holder's word to the readers of one object", () => {
     const words = ['e0', 'e1', 'e2', 'e3'].map((p) => fan.word(OBJ, p, true, 5000));
     expect(words).toEqual([FAN_STREAM, FAN_STREAM, FAN_SWARM, FAN_SWARM]);
     expect(['e3', 'e2', 'e1', 'e0'].map((p) => fan.word(OBJ, p, true, 5000))).toEqual([FAN_SWARM, FAN_SWARM, FAN_STREAM, FAN_STREAM]);
-    expect(fan.said).toEqual({ stream: 4, swarm: 4, streamToNodes: 4 });
+    expect(fan.said).toEqual({ stream: 4, swarm: 4, streamToNodes: 4, fill: 0 });
   });
 
   it("once an object's readers asked for FAN_STREAMS copies, every reader is told to swarm (a late edge too); a new wave starts over", () => {
@@ -60,6 +60,30 @@ describe("a holder's word to the readers of one object", () => {
     expect(fan.word(OBJ, 'tab1', false, 5, 100)).toBe(FAN_SWARM);
     // All idle for 2 s: a new reader starts a new wave, what was asked before no longer counts.
     expect(fan.word(OBJ, 'edge1', true, 5000, 100)).toBe(FAN_STREAM);
+  });
+
+  it('a Node reader that outranks tabs streamed to (they asked bytes) is told to fill; readers streamed together, or edges first, are not', () => {
+    // Session 15: late edges outranked half-streamed tabs and were streamed whole copies besides (2.55-2.60 over WebRTC).
+    const fan = new FanOut();
+    const t0 = fan.reader(OBJ, 'tab0', false, 0, 100)!;
+    const t1 = fan.reader(OBJ, 'tab1', false, 1, 100)!;
+    t0.asked = 30;
+    t1.asked = 30;
+    expect([fan.reader(OBJ, 'tab0', false, 2, 100)!.fill, fan.reader(OBJ, 'tab1', false, 2, 100)!.fill]).toEqual([false, false]);
+    const e0 = fan.reader(OBJ, 'edge0', true, 3, 100)!;
+    expect([e0.word, e0.fill]).toEqual([FAN_STREAM, true]);
+    // A second edge fills too; then the tabs hear FAN_SWARM.
+    const e1 = fan.reader(OBJ, 'edge1', true, 4, 100)!;
+    expect([e1.word, e1.fill]).toEqual([FAN_STREAM, true]);
+    expect(fan.word(OBJ, 'tab0', false, 5, 100)).toBe(FAN_SWARM);
+    expect(fan.said.fill).toBe(2);
+    // Edges first, tabs later: nobody fills (and a tab that asked nothing yet is outranked without a fill).
+    const first = new FanOut();
+    first.reader(OBJ, 'tab0', false, 0, 100);
+    expect(first.reader(OBJ, 'edge0', true, 1, 100)!.fill).toBe(false);
+    expect(first.reader(OBJ, 'edge1', true, 2, 100)!.fill).toBe(false);
+    first.reader(OBJ, 'tab1', false, 3, 100);
+    expect(first.said.fill).toBe(0);
   });
 
   it('a reader that stopped asking (2 s) frees its place; pruned readers are forgotten', () => {
@@ -85,6 +109,9 @@ describe('the word on the wire', () => {
     expect(readMessage(raw({ k: 'req', x: 1, id: OBJ, v: 2, f: 'yes' })).control).not.toHaveProperty('f');
     expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_SWARM })).control).toEqual({ k: 'fan', x: 3, m: FAN_SWARM });
     expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_STREAM, extra: 'dropped' })).control).toEqual({ k: 'fan', x: 3, m: FAN_STREAM });
+    // Fill (session 16) only as true.
+    expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_STREAM, r: true })).control).toEqual({ k: 'fan', x: 3, m: FAN_STREAM, r: true });
+    expect(readMessage(raw({ k: 'fan', x: 3, m: FAN_STREAM, r: 1 })).control).toEqual({ k: 'fan', x: 3, m: FAN_STREAM });
     for (const bad of [
       { k: 'fan', x: 3 },
       { k: 'fan', x: 3, m: 0 },

@@ -306,7 +306,7 @@ describe("a holder's word and its upload cap on one link (issue 17, session 14)"
       await turn();
     }
     expect((await second).every((x) => x === 9)).toBe(true);
-    expect(fan.said).toEqual({ stream: 0, swarm: 1, streamToNodes: 0 });
+    expect(fan.said).toEqual({ stream: 0, swarm: 1, streamToNodes: 0, fill: 0 });
     expect(FAN_STREAM).not.toBe(FAN_SWARM);
   });
 

@@ -22,6 +22,7 @@ function view(chunks: number, s: Source, seed: number, order: 'rarest' | 'random
     spot: Math.floor(rand() * chunks),
     swarm: { rand, order } as unknown as SwarmContext,
     nodeFirst: false,
+    fill: false,
   };
 }
 
