@@ -39,7 +39,10 @@ export interface RawPeer {
   onSignal: (data: unknown) => void;
   onConnect: () => void;
   onData: (bytes: Uint8Array) => void;
-  /** The channel is gone (closed by either side, or failed; `peerFault`: the peer broke the framing); called once. */
+  /**
+   * The channel is gone (closed by either side, or failed; `peerFault`: the peer broke the framing); called once.
+   * A close the other side made says so with a `why` that starts with CLOSED_BY_PEER.
+   */
   onClose: (why: string, peerFault?: boolean) => void;
   /** The channel's queue fell below the low-water mark. Not every platform fires it: senders also poll. */
   onDrain: () => void;
@@ -305,7 +308,7 @@ export function simplePeerFactory(
       lane?.close();
       raw.onClose(why);
     };
-    p.on('close', () => gone('closed by the other side'));
+    p.on('close', () => gone(CLOSED_BY_PEER));
     p.on('error', (e: Error) => {
       gone(`error: ${e.message}`);
       p.destroy();
@@ -313,6 +316,9 @@ export function simplePeerFactory(
     return raw;
   };
 }
+
+/** How a RawPeer's `why` starts when the other side closed the link (see PeerLink: its transfers may be asked again). */
+export const CLOSED_BY_PEER = 'closed by the other side';
 
 /** A TCP/WebSocket port number from a peer's answer. */
 export const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;
