@@ -241,11 +241,12 @@ function openLane(p: SimplePeerLike, raw: RawPeer, gone: () => boolean): { send(
  * `drainEvents`: the platform's data channel fires 'bufferedamountlow' (browsers do).
  * `sendCopies`: its send copies the bytes before it returns (browsers': Blink's RTCDataChannel.send).
  * `largeMessages`: chunks of several leaves where the peer's SCTP takes them (browsers; @roamhq/wrtc unmeasured).
+ * `highWater`: what a sender queues before it waits (CHANNEL_HIGH_WATER; another only to measure it: bench/link-pair.ts).
  */
 export function simplePeerFactory(
   SimplePeer: SimplePeerCtor,
   extra: Record<string, unknown> = {},
-  opts: { drainEvents?: boolean; sendCopies?: boolean; largeMessages?: boolean } = {},
+  opts: { drainEvents?: boolean; sendCopies?: boolean; largeMessages?: boolean; highWater?: number } = {},
 ): PeerFactory {
   return (initiator, ice) => {
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
@@ -256,7 +257,7 @@ export function simplePeerFactory(
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
       sendCopies: opts.sendCopies === true,
-      sendHighWater: CHANNEL_HIGH_WATER,
+      sendHighWater: opts.highWater ?? CHANNEL_HIGH_WATER,
       signal: (d) => {
         if (!closed) p.signal(d);
       },
