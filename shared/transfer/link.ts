@@ -108,7 +108,9 @@ export class PeerLink {
       lookup: (id) => env.lookup(id),
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
-      upload: env.upload,
+      get upload() {
+        return env.upload;
+      },
       fanReader: (id, size) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now(), size),
       faults: env.faults,
       counters: env.counters,

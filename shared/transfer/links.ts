@@ -91,7 +91,8 @@ export class PeerLinks {
   readonly serving: ServingBudget;
   /** Readers this node streams whole copies to, per object (fan-out.ts). */
   readonly fan = new FanOut();
-  readonly upload: UploadCap | null;
+  /** The node's cap on its upload; null: none (setUploadCap). */
+  upload: UploadCap | null;
   swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -105,6 +106,7 @@ export class PeerLinks {
     this.upload = uploadCapOf(o.maxUploadMiBps);
     this.frozenMs = o.frozenMs ?? FROZEN_MS;
     const log = o.log ?? (() => {});
+    const upload = () => this.upload;
     this.env = {
       lookup: (id) => o.lookup(id),
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
@@ -113,7 +115,10 @@ export class PeerLinks {
       direct: (link, d) => o.direct?.(link.peer, d),
       serving: this.serving,
       fan: this.fan,
-      upload: this.upload,
+      // Read at each chunk: the volunteer may change the cap while links serve.
+      get upload() {
+        return upload();
+      },
       frozenMs: this.frozenMs,
       faults: this.faults,
       counters: this.counters,
@@ -126,6 +131,17 @@ export class PeerLinks {
     };
     this.timer = setInterval(() => this.maintain(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Changes this node's upload cap (MiB/s; undefined or 0: none) while its links serve: chunks from now on are
+   * paced at the new rate (a volunteer's setting, client-web/node/volunteer.ts).
+   */
+  setUploadCap(mibPerS: number | undefined): void {
+    const cap = uploadCapOf(mibPerS);
+    if (!cap) this.upload = null;
+    else if (this.upload) this.upload.set(mibPerS!);
+    else this.upload = cap;
   }
 
   /** An object held here, if any: its bytes, or a source streaming it from a lower tier. */
