@@ -311,7 +311,8 @@ export function simplePeerFactory(
     };
     p.on('close', () => gone(CLOSED_BY_PEER));
     p.on('error', (e: Error) => {
-      gone(`error: ${e.message}`);
+      // Chromium reports the other side's close (its SCTP ABORT) as an error on the channel: a close all the same.
+      gone(/User-Initiated Abort/.test(e.message) ? `${CLOSED_BY_PEER} (${e.message})` : `error: ${e.message}`);
       p.destroy();
     });
     return raw;
