@@ -5,7 +5,7 @@
 // acknowledgements), so the holder's SCTP fills its window and then sends only
 // retransmissions, further and further apart, while its queue holds bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { openVolunteer, volunteerEval } from '../browser/volunteers.js';
 import type { LinkStats } from '../../shared/transfer/link-stats.js';
 import SimplePeer from 'simple-peer';
