@@ -11,7 +11,7 @@ import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Direct, Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
-import { uploadCapOf, type UploadCap } from './upload-cap.js';
+import { UploadCap, uploadCapOf } from './upload-cap.js';
 import { FROZEN_MS } from './link-watch.js';
 import type { ObjectSource } from './source.js';
 
@@ -138,10 +138,9 @@ export class PeerLinks {
    * paced at the new rate (a volunteer's setting, client-web/node/volunteer.ts).
    */
   setUploadCap(mibPerS: number | undefined): void {
-    const cap = uploadCapOf(mibPerS);
-    if (!cap) this.upload = null;
-    else if (this.upload) this.upload.set(mibPerS!);
-    else this.upload = cap;
+    if (mibPerS === undefined || mibPerS === 0) this.upload = null;
+    else if (this.upload) this.upload.set(mibPerS);
+    else this.upload = new UploadCap(mibPerS);
   }
 
   /** An object held here, if any: its bytes, or a source streaming it from a lower tier. */

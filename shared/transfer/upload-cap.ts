@@ -39,9 +39,9 @@ export class UploadCap {
   }
 }
 
-/** Checks a cap given from outside (an option, a flag, a setting): undefined or 0 (none), or a positive finite MiB/s. */
+/** Checks a cap given from outside (an option, a flag): undefined (none) or a positive finite MiB/s. */
 export function uploadCapOf(mibPerS: unknown): UploadCap | null {
-  if (mibPerS === undefined || mibPerS === 0) return null;
+  if (mibPerS === undefined) return null;
   if (typeof mibPerS !== 'number') throw new TabmeshError('BAD_ARGUMENT', `maxUploadMiBps must be a number (got ${typeof mibPerS})`);
   return new UploadCap(mibPerS);
 }
