@@ -24,6 +24,7 @@
 //   ... -- --only=broadcast-ab [--links=webrtc] [--rounds=2]     (all from the origin and the swarm, alternated
 //          A B B A, tabs on WebSocket or WebRTC links to Node peers: what the two-copy rule costs in time)
 //   ... -- --only=tabput [--rounds=5]  (a tab's put of 80 MiB into fresh memory against plain copies: objects-tabput.ts)
+//   ... -- --only=webrtc [--pairs=4]   (80 MiB Node -> Node over a WebRTC link alone: 1.5 MiB high water against 2 MiB)
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { loadavg } from 'node:os';
@@ -34,6 +35,8 @@ import { cdpSession, evaluateIn, nodesOf, openBareTabs, type CdpSession } from '
 import { edgeNodeIds, executorRead, nodeTransfer, putFigures } from './objects-node.js';
 import { rawTcp, rawTcpCpu } from './raw-tcp.js';
 import { linkPair, linkPairCpu } from './link-pair.js';
+import { median } from './figures.js';
+import { CHANNEL_HIGH_WATER } from '../shared/transfer/raw-peer.js';
 import { BROADCAST_MIB, allReaderSources, broadcastOnce, type Broadcast, type TabOrigin } from './objects-broadcast.js';
 import { paramServerParts } from './objects-paramserver.js';
 import { resolveInTab, tabNodeParts } from './objects-tabnode.js';
@@ -134,6 +137,36 @@ async function nodeParts(): Promise<void> {
     await mesh.close().catch(() => {});
     await cl.stop();
   }
+  await webrtcParts(1);
+}
+
+/**
+ * 80 MiB between two Node processes over a WebRTC link alone (@roamhq/wrtc; issue 17, session 16): senders waiting
+ * at CHANNEL_HIGH_WATER (1.5 MiB, the tabs' cap below SCTP's 2,000,000-byte send buffer) against 2 MiB (before),
+ * alternated pair by pair, best of 3 rounds each; the links the watchdog or the stall net closed, per side.
+ */
+async function webrtcParts(pairs: number): Promise<void> {
+  phase(`80 MiB Node -> Node over WebRTC: high water 1.5 MiB against 2 MiB, ${pairs} pair(s)`);
+  const ours: number[] = [];
+  const before: number[] = [];
+  let closed = 0;
+  for (let i = 0; i < pairs; i++) {
+    for (const [hw, into] of [
+      [CHANNEL_HIGH_WATER, ours],
+      [2 << 20, before],
+    ] as const) {
+      const r = await linkPairCpu(80, 3, true, { webrtcHighWater: hw });
+      closed += r.counters.frozen + r.counters.stuck;
+      into.push(r.mibps);
+      log(`  high water ${hw} B: ${round(r.mibps, 1)} MiB/s (load ${loadavg()[0].toFixed(1)})`);
+    }
+  }
+  const a = median(ours);
+  const b = median(before);
+  log(
+    `80 MiB Node -> Node over WebRTC: ${round(a, 1)} MiB/s at 1.5 MiB, ${round(b, 1)} at 2 MiB (ratio ${round(a / b, 2)}); reader links closed frozen or stuck: ${closed}`,
+  );
+  emit(figure('objects.webrtcNodeLink.80MiB', a, 'MiB/s', b));
 }
 
 /**
@@ -324,6 +357,7 @@ async function main(): Promise<void> {
   if (only === 'broadcast' || only === 'broadcast-swarm' || only === 'broadcast-tab' || only === 'broadcast-ab') return broadcastParts();
   if (only === 'paramserver') return paramServerParts();
   if (only === 'tabnode') return tabNodeParts();
+  if (only === 'webrtc') return webrtcParts(Number(process.argv.find((a) => a.startsWith('--pairs='))?.slice(8) ?? 4));
   if (only !== 'tabs' && only !== 'tabtab' && only !== 'tabput') await nodeParts();
   if (only === 'node') return;
   let cl: BenchCluster | null = null;

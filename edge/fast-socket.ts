@@ -4,7 +4,7 @@
 // buffer on a socket this process dialled, from the socket's buffers on one it
 // accepted.
 import type { Socket } from 'node:net';
-import type { RawPeer } from '../shared/transfer/raw-peer.js';
+import { CLOSED_BY_PEER, type RawPeer } from '../shared/transfer/raw-peer.js';
 import { FrameReader } from './fast-frames.js';
 
 /** The part of a socket's native handle a reader turns to another buffer (Node's own `onread` uses it). */
@@ -52,7 +52,7 @@ export function attachSocket(
   reader.sink = raw;
   s.on('drain', () => raw.onDrain());
   s.resume();
-  s.on('close', () => gone('closed by the other side'));
+  s.on('close', () => gone(CLOSED_BY_PEER));
   s.on('error', (e) => gone(`error: ${e.message}`));
   const lenOf = (n: number) => {
     const h = Buffer.allocUnsafe(4);

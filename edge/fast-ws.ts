@@ -12,7 +12,7 @@
 // is one link message (shared/transfer/wire.ts).
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Socket } from 'node:net';
-import type { RawPeer } from '../shared/transfer/raw-peer.js';
+import { CLOSED_BY_PEER, type RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_LINK_CHUNK_BYTES } from '../shared/transfer/wire.js';
 import type { PendingHellos } from './pending-hellos.js';
 
@@ -103,7 +103,7 @@ export function attachWs(
       gone(`error: ${(e as Error).message}`);
     }
   });
-  ws.on('close', (code: number) => gone(`closed by the other side (${code})`));
+  ws.on('close', (code: number) => gone(`${CLOSED_BY_PEER} (${code})`));
   // ws's own protocol errors (an oversized or malformed frame) are the peer's fault.
   ws.on('error', (e: Error & { code?: string }) => gone(`error: ${e.message}`, e.code?.startsWith('WS_ERR_') === true));
   (ws as unknown as { _socket?: Socket })._socket?.on('drain', () => {

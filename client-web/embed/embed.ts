@@ -4,6 +4,7 @@
 // iframe from the coordinator's origin (Web Workers and IndexedDB must be
 // same-origin with it), shown as a badge that tells the visitor the page
 // donates compute, with Pause and a link to learn more.
+// data-upload-mibps="1" caps what the visitor's tab uploads to other peers (MiB/s; issue 17).
 // data-consent="ask" asks the visitor before starting; data-position="left"
 // puts the badge bottom-left. The host page can also call
 // window.tabmesh.pause() / resume() and listen to "tabmesh:status" events on
@@ -31,6 +32,7 @@ interface BadgeStatus {
   if (d.cpus) params.set('cpus', d.cpus);
   if (d.cpuShare) params.set('cpuShare', d.cpuShare);
   if (d.memoryMb) params.set('memoryMb', d.memoryMb);
+  if (d.uploadMibps) params.set('uploadMiBps', d.uploadMibps);
   if (d.consent) params.set('consent', d.consent);
   if (d.join) params.set('join', d.join);
   params.set('site', location.host);

@@ -16,8 +16,8 @@ const site = (o.site ?? document.referrer.replace(/^https?:\/\//, '').split('/')
 const volunteer = new Volunteer({
   url: location.origin,
   name: `embed on ${site.slice(0, 64)} · ${describeBrowser()}`,
-  // The site chooses executors and share; the visitor's own choice (pause) is kept.
-  settings: loadSettings(SETTINGS_KEY, { cpus: o.cpus ?? '1', cpuShare: o.cpuShare ?? '0.5', memoryMb: o.memoryMb ?? '64' }),
+  // The site chooses executors, share and upload cap; the visitor's own choice (pause) is kept.
+  settings: loadSettings(SETTINGS_KEY, { cpus: o.cpus ?? '1', cpuShare: o.cpuShare ?? '0.5', memoryMb: o.memoryMb ?? '64', uploadMiBps: o.uploadMiBps }),
   settingsKey: SETTINGS_KEY,
   scope: 'embed',
   joinToken: o.join,

@@ -10,8 +10,17 @@ export interface VolunteerSettings {
   memoryMb: number;
   /** Most IndexedDB space to use, MB (also bounded by the browser's quota). */
   diskMb: number;
+  /**
+   * Most bytes a second this tab uploads to other peers, MiB/s; 0: no cap (issue 17). A donor on a metered or slow
+   * link keeps it low; readers then take what they need from other holders.
+   */
+  uploadMiBps: number;
   paused: boolean;
 }
+
+/** The upload setting's range (MiB/s): 0 (no cap), else at least MIN_UPLOAD_MIBPS. */
+export const MIN_UPLOAD_MIBPS = 0.1;
+export const MAX_UPLOAD_MIBPS = 10_000;
 
 export const MAX_CPUS = Math.max(1, navigator.hardwareConcurrency || 2);
 
@@ -22,6 +31,7 @@ export function defaultSettings(): VolunteerSettings {
     cpuShare: 0.5,
     memoryMb: Math.min(512, Math.max(64, deviceGb * 64)),
     diskMb: 2048,
+    uploadMiBps: 0,
     paused: false,
   };
 }
@@ -34,8 +44,15 @@ export function clampSettings(s: VolunteerSettings): VolunteerSettings {
     cpuShare: Math.round(Math.min(1, Math.max(0.1, num(s.cpuShare, d.cpuShare))) * 100) / 100,
     memoryMb: Math.round(Math.min(16384, Math.max(1, num(s.memoryMb, d.memoryMb)))),
     diskMb: Math.round(Math.min(1 << 20, Math.max(0, num(s.diskMb, d.diskMb)))),
+    uploadMiBps: clampUpload(num(s.uploadMiBps, d.uploadMiBps)),
     paused: s.paused === true,
   };
+}
+
+/** An upload cap as the page keeps it: 0 (none, also for anything not positive), else MIN..MAX MiB/s to 0.1. */
+export function clampUpload(mibPerS: number): number {
+  if (!(mibPerS > 0)) return 0;
+  return Math.round(Math.min(MAX_UPLOAD_MIBPS, Math.max(MIN_UPLOAD_MIBPS, mibPerS)) * 10) / 10;
 }
 
 export function loadSettings(key: string, overrides: Record<string, string | undefined> = {}): VolunteerSettings {
@@ -51,6 +68,7 @@ export function loadSettings(key: string, overrides: Record<string, string | und
   if (o.cpuShare) s.cpuShare = Number(o.cpuShare);
   if (o.memoryMb) s.memoryMb = Number(o.memoryMb);
   if (o.diskMb) s.diskMb = Number(o.diskMb);
+  if (o.uploadMiBps) s.uploadMiBps = Number(o.uploadMiBps);
   if (o.paused) s.paused = o.paused === 'true' || o.paused === '1';
   return clampSettings(s);
 }
@@ -63,7 +81,7 @@ export function saveSettings(key: string, s: VolunteerSettings): void {
   }
 }
 
-/** URL search parameters as overrides (?cpus=2&cpuShare=0.5&memoryMb=8). */
+/** URL search parameters as overrides (?cpus=2&cpuShare=0.5&memoryMb=8&uploadMiBps=2). */
 export function urlOverrides(search = location.search): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(search));
 }

@@ -7,7 +7,7 @@ import { BACKOFF, rejoinDelay } from '../../shared/backoff.js';
 import type { ObjectStoreStats } from '../../shared/node/store.js';
 import { webWorkerExecutors } from './executors.js';
 import { IdbTier } from './idb-tier.js';
-import { saveSettings, type VolunteerSettings } from './settings.js';
+import { clampUpload, saveSettings, type VolunteerSettings } from './settings.js';
 import { claimStore, type StoreClaim } from './store-identity.js';
 import { workerEvery } from './ticker.js';
 import { installTabHasher, tabHasherStats } from './hash-worker.js';
@@ -49,6 +49,12 @@ export interface VolunteerStats {
   store: ObjectStoreStats;
   bytesIn: number;
   bytesOut: number;
+  /** Object bytes uploaded to other peers over links (what the upload cap paces), this session and earlier ones. */
+  peerBytesOut: number;
+  /** The upload cap, MiB/s; 0: none. */
+  uploadMiBps: number;
+  /** Peer links closed as frozen by the stats watchdog (shared/transfer/link-watch.ts). */
+  linksFrozen: number;
 }
 
 const MAX_EVENTS = 100;
@@ -68,7 +74,7 @@ export class Volunteer {
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Counts of earlier sessions (a reconnect starts a new node). */
-  private before = { tasksRun: 0, bytesIn: 0, bytesOut: 0 };
+  private before = { tasksRun: 0, bytesIn: 0, bytesOut: 0, peerBytesOut: 0, linksFrozen: 0 };
   private tasksFailed = 0;
   private tasksCancelled = 0;
   private ran = new Map<string, number>();
@@ -134,6 +140,7 @@ export class Volunteer {
         storeBytes: s.memoryMb * 2 ** 20,
         paused: s.paused,
         cpuShare: s.cpuShare,
+        maxUploadMiBps: s.uploadMiBps || undefined,
         joinToken: this.opts.joinToken,
       },
       {
@@ -165,6 +172,8 @@ export class Volunteer {
       this.before.tasksRun += st.tasksRun;
       this.before.bytesIn += st.bytesIn;
       this.before.bytesOut += st.bytesOut;
+      this.before.peerBytesOut += st.peerBytesOut;
+      this.before.linksFrozen += st.linksFrozen;
       if (this.state === 'left') return;
       // A refusal that says when to come back (CONNECTING_TOO_FAST) is followed: a storm is admitted at the coordinator's rate.
       const delay = rejoinDelay(BACKOFF.tabRejoin, this.attempt, why);
@@ -214,6 +223,16 @@ export class Volunteer {
     this.save();
   }
 
+  /** Caps what this tab uploads to other peers, MiB/s (0: no cap); applies at once to the chunks it serves. */
+  setUploadMiBps(value: number): void {
+    const mibPerS = clampUpload(value);
+    this.settings.uploadMiBps = mibPerS;
+    // The node logs the change (runtime.setUploadCap); without one yet, the next start takes the setting.
+    if (this.node) this.node.setUploadCap(mibPerS || undefined);
+    else this.log(mibPerS ? `upload to peers capped at ${mibPerS} MiB/s` : 'upload to peers not capped');
+    this.save();
+  }
+
   /** Applies at the next start (the store's budget is fixed while it runs). */
   setMemoryMb(mb: number): void {
     this.settings.memoryMb = mb;
@@ -256,6 +275,9 @@ export class Volunteer {
       store: n?.store.stats() ?? { objects: 0, memoryBytes: 0, spilledBytes: 0, spills: 0, drops: 0 },
       bytesIn: this.before.bytesIn + (st?.bytesIn ?? 0),
       bytesOut: this.before.bytesOut + (st?.bytesOut ?? 0),
+      peerBytesOut: this.before.peerBytesOut + (st?.peerBytesOut ?? 0),
+      uploadMiBps: this.settings.uploadMiBps,
+      linksFrozen: this.before.linksFrozen + (st?.linksFrozen ?? 0),
     };
   }
 }

@@ -15,7 +15,7 @@
 // first offer (ws:// to a peer's address is mixed content; Node peers have no
 // certificates for wss; test/p2p/ws-link.test.ts); `?wslinks=0` turns the
 // WebSocket off.
-import { DRAIN_LOW_WATER, isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
+import { CLOSED_BY_PEER, DRAIN_LOW_WATER, isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../../shared/transfer/wire.js';
 import { workerEvery } from './ticker.js';
 
@@ -224,7 +224,7 @@ export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | un
         if (!(e.data instanceof ArrayBuffer)) return gone('a text message on the link', true);
         raw.onData(new Uint8Array(e.data));
       };
-      s.onclose = (e) => gone(`closed by the other side (${e.code})`);
+      s.onclose = (e) => gone(`${CLOSED_BY_PEER} (${e.code})`);
       connected = true;
       raw.onConnect();
     };

@@ -29,6 +29,7 @@ const cpus = $<HTMLInputElement>('cpus');
 const share = $<HTMLInputElement>('share');
 const shareOut = $<HTMLOutputElement>('share-out');
 const memory = $<HTMLInputElement>('memory');
+const upload = $<HTMLInputElement>('upload');
 cpus.max = String(MAX_CPUS * 2);
 
 function showSettings(): void {
@@ -37,6 +38,7 @@ function showSettings(): void {
   share.value = String(Math.round(s.cpuShare * 100));
   shareOut.value = `${share.value}%`;
   if (document.activeElement !== memory) memory.value = String(s.memoryMb);
+  if (document.activeElement !== upload) upload.value = String(s.uploadMiBps);
 }
 
 pause.addEventListener('click', () => volunteer.setPaused(!volunteer.settings.paused));
@@ -58,6 +60,11 @@ memory.addEventListener('change', () => {
   const mb = Math.max(8, Math.round(Number(memory.value)) || 8);
   memory.value = String(mb);
   volunteer.setMemoryMb(mb);
+});
+
+upload.addEventListener('change', () => {
+  volunteer.setUploadMiBps(Number(upload.value) || 0);
+  upload.value = String(volunteer.settings.uploadMiBps);
 });
 
 const STATE_TEXT: Record<string, string> = {
@@ -101,6 +108,9 @@ function render(): void {
   $('s-bytes').textContent = `${formatBytes(st.store.memoryBytes)} in memory · ${formatBytes(st.store.spilledBytes)} stored`;
   $('s-net').textContent = formatBytes(st.bytesIn + st.bytesOut);
   $('s-net-sub').textContent = `${formatBytes(st.bytesIn)} in · ${formatBytes(st.bytesOut)} out`;
+  $('upload-used').textContent = `${formatBytes(st.peerBytesOut)} uploaded to other volunteers${
+    st.uploadMiBps ? `, at most ${st.uploadMiBps} MiB/s` : ''
+  }${st.linksFrozen ? ` · ${formatCount(st.linksFrozen)} frozen link${st.linksFrozen === 1 ? '' : 's'} closed` : ''}.`;
   $('node-id').textContent = st.nodeId ?? '–';
   document.body.dataset.nodeId = st.nodeId ?? '';
   showSettings();

@@ -280,7 +280,23 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.send({ t: 'capacity', cpus: this.local.count, paused: this.paused });
   }
 
-  stats(): { running: number; queued: number; tasksRun: number; objects: number; storeBytes: number; bytesIn: number; bytesOut: number } {
+  /** Caps this node's upload over peer links, MiB/s (undefined or 0: none), from now on (upload-cap.ts). */
+  setUploadCap(mibPerS: number | undefined): void {
+    this.links?.setUploadCap(mibPerS);
+    this.onEvent(mibPerS ? `upload to peers capped at ${mibPerS} MiB/s` : 'upload to peers not capped');
+  }
+
+  stats(): {
+    running: number;
+    queued: number;
+    tasksRun: number;
+    objects: number;
+    storeBytes: number;
+    bytesIn: number;
+    bytesOut: number;
+    peerBytesOut: number;
+    linksFrozen: number;
+  } {
     return {
       running: this.local.running,
       queued: this.local.queued,
@@ -290,6 +306,10 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       // Every object byte moved: inside coordinator messages, through the relay, over peer links.
       bytesIn: this.inlineBytes.in + this.objects.bytesIn + (this.links?.counters.bytesIn ?? 0),
       bytesOut: this.inlineBytes.out + this.objects.bytesOut + (this.links?.counters.bytesOut ?? 0),
+      // What its upload cap paces: object bytes sent to other peers over links.
+      peerBytesOut: this.links?.counters.bytesOut ?? 0,
+      // Links the stats watchdog closed as frozen (link-watch.ts).
+      linksFrozen: this.links?.counters.frozen ?? 0,
     };
   }
 

@@ -13,8 +13,13 @@ export interface LinkStats {
     requestsSent?: unknown;
     responsesReceived?: unknown;
     consentRequestsSent?: unknown;
+    /** The pair's ends (local and remote candidates): which UDP ports carry the link. */
+    local?: { address: unknown; port: unknown; protocol: unknown };
+    remote?: { address: unknown; port: unknown; protocol: unknown };
   };
   transport?: { dtlsState: unknown; iceState: unknown; bytesSent: unknown; bytesReceived: unknown; packetsSent?: unknown; packetsReceived?: unknown };
+  /** Every local candidate (address, port, protocol): where the connection may move to (ICE picks another pair when one dies). */
+  localCandidates?: { address: unknown; port: unknown; protocol: unknown }[];
   channels: { label: unknown; state: unknown; messagesSent: unknown; messagesReceived: unknown; bytesSent: unknown; bytesReceived: unknown }[];
   buffered: number;
 }
@@ -35,6 +40,8 @@ export async function statsOf(pc: { getStats(): Promise<Map<string, Record<strin
         packetsSent: r.packetsSent,
         packetsReceived: r.packetsReceived,
       };
+    } else if (r.type === 'local-candidate') {
+      (out.localCandidates ??= []).push(candidate(r)!);
     } else if (r.type === 'data-channel') {
       out.channels.push({
         label: r.label,
@@ -58,7 +65,14 @@ export async function statsOf(pc: { getStats(): Promise<Map<string, Record<strin
       requestsSent: pair.requestsSent,
       responsesReceived: pair.responsesReceived,
       consentRequestsSent: pair.consentRequestsSent,
+      local: candidate(report.get(String(pair.localCandidateId))),
+      remote: candidate(report.get(String(pair.remoteCandidateId))),
     };
   }
   return out;
+}
+
+/** A candidate's address, port and protocol (its `address`, or `ip` in older reports). */
+function candidate(c: Record<string, unknown> | undefined): { address: unknown; port: unknown; protocol: unknown } | undefined {
+  return c ? { address: c.address ?? c.ip, port: c.port, protocol: c.protocol } : undefined;
 }

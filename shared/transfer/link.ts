@@ -4,7 +4,8 @@
 // each message to its side.
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
-import type { RawPeer } from './raw-peer.js';
+import { CLOSED_BY_PEER, type RawPeer } from './raw-peer.js';
+import { LinkWatch } from './link-watch.js';
 import type { ServingBudget } from './serving.js';
 import type { FanOut } from './fan-out.js';
 import type { UploadCap } from './upload-cap.js';
@@ -45,6 +46,8 @@ export interface LinkEnv {
   fan: FanOut;
   /** The node's cap on its upload (shared by its links); null: none. */
   upload: UploadCap | null;
+  /** How long a link may hold bytes queued with no packet sent (link-watch.ts; FROZEN_MS unless set). */
+  frozenMs?: number;
   faults: LinkFaults;
   /** `laneMessages`: small messages sent on a link's lane (raw-peer.ts). */
   counters: { bytesIn: number; bytesOut: number; laneMessages: number; sendWakes: SendWakes };
@@ -67,6 +70,8 @@ export class PeerLink {
   private queuedBytes = 0;
   /** When a message from the peer last arrived. */
   private lastHeard = Date.now();
+  /** The stats watchdog (link-watch.ts); null where the link gives no stats (stream links). */
+  private readonly watch: LinkWatch | null;
 
   constructor(
     /** The other side's peer id. */
@@ -103,7 +108,9 @@ export class PeerLink {
       lookup: (id) => env.lookup(id),
       partial: (id, from, end) => env.partial(id, from, end),
       serving: env.serving,
-      upload: env.upload,
+      get upload() {
+        return env.upload;
+      },
       fanReader: (id, size) => env.fan.reader(id, peer, raw.remoteNode === true, Date.now(), size),
       faults: env.faults,
       counters: env.counters,
@@ -111,7 +118,10 @@ export class PeerLink {
     });
     raw.onConnect = () => this.markOpen();
     raw.onData = (b) => this.onData(b);
-    raw.onClose = (why, peerFault) => this.close(why, peerFault);
+    // The other side closed the link while this side's transfers were under way: as after a stall, a swarm asks
+    // that holder again, over a new link (it may have closed a frozen one: link-watch.ts).
+    raw.onClose = (why, peerFault) => this.close(why, peerFault, !peerFault && why.startsWith(CLOSED_BY_PEER));
+    this.watch = raw.stats ? new LinkWatch(env.frozenMs) : null;
     raw.onDrain = () => this.tx.drained();
     raw.placeChunk = (x, o, n, len) => (this.state === 'closed' ? undefined : this.rx.place(x, o, n, len));
     raw.onChunkPlaced = (x, o, n, d) => {
@@ -174,9 +184,35 @@ export class PeerLink {
     return this.rx.size > 0 && this.raw.bufferedAmount > 0 && now - this.rx.drainedSince >= ms && now - this.lastHeard >= ms;
   }
 
+  /**
+   * The stats watchdog's tick (link-watch.ts): resolves true once this link
+   * held bytes queued and its connection sent no packet for `frozenMs`.
+   */
+  async watchdog(now: number): Promise<boolean> {
+    if (this.state !== 'open' || !this.watch) return false;
+    const frozen = await this.watch.tick(this.watched, now);
+    return frozen && this.state === 'open';
+  }
+
   /** Closes a link that is `frozen`: its transfers fail as stalled (a swarm asks their holder again, over a new link). */
   closeStuck(ms: number): void {
     this.close(`stuck both ways for ${ms} ms or more (nothing left this side's queue, nothing came)`, false, true);
+  }
+
+  /** What the watchdog reads, read afresh each time (it reads again after its stats came). */
+  private readonly watched = ((link: PeerLink) => ({
+    get buffered() {
+      return link.raw.bufferedAmount;
+    },
+    get drained() {
+      return link.drained;
+    },
+    stats: () => link.raw.stats!(),
+  }))(this);
+
+  /** Closes a link the watchdog found frozen (its transfers fail as stalled, as in closeStuck). */
+  closeFrozen(ms: number): void {
+    this.close(`frozen: bytes queued, none sent on, and no packet sent or none received for ${ms} ms or more`, false, true);
   }
 
   /** `peerFault`: the peer broke the protocol (a malformed message or frame): its transfers fail as a bad holder's. `stalled`: see closeStuck. */

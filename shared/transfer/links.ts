@@ -11,7 +11,8 @@ import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Direct, Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
-import { uploadCapOf, type UploadCap } from './upload-cap.js';
+import { UploadCap, uploadCapOf } from './upload-cap.js';
+import { FROZEN_MS } from './link-watch.js';
 import type { ObjectSource } from './source.js';
 
 export interface PeerLinksOptions {
@@ -29,6 +30,8 @@ export interface PeerLinksOptions {
   connectTimeoutMs?: number;
   /** A transfer with no chunk for this long fails (and the reader uses the relay). */
   stallMs?: number;
+  /** A link with bytes queued whose connection sent no packet (or heard none) for this long is closed as frozen (link-watch.ts). */
+  frozenMs?: number;
   /** Receive buffers reserved at once, bounding memory under many concurrent fetches. */
   incomingBytes?: number;
   /** After a link failed to come up, how long to go straight to the relay for that peer. */
@@ -60,8 +63,11 @@ export class PeerLinks {
   private readonly failedUntil = new Map<string, number>();
   /** When a signal last came from each peer (signalledAt). */
   private readonly lastSignal = new Map<string, number>();
-  /** `unreachable`: signals the coordinator could not deliver (the peer left). */
-  readonly counters = { bytesIn: 0, bytesOut: 0, laneMessages: 0, unreachable: 0, sendWakes: { drain: 0, timer: 0 } };
+  /**
+   * `unreachable`: signals the coordinator could not deliver (the peer left). `frozen`: links closed by the stats
+   * watchdog (link-watch.ts), `stuck`: by the stall net (nothing either way for stallMs).
+   */
+  readonly counters = { bytesIn: 0, bytesOut: 0, laneMessages: 0, unreachable: 0, frozen: 0, stuck: 0, sendWakes: { drain: 0, timer: 0 } };
   /** Test-only faults: see LinkFaults. */
   readonly faults: LinkFaults = {};
   /** Links that came up, by what carries them (raw.transport; 'webrtc' where the factory does not say). */
@@ -79,12 +85,14 @@ export class PeerLinks {
   private readonly idleMs: number;
   private readonly connectTimeoutMs: number;
   private readonly stallMs: number;
+  private readonly frozenMs: number;
   readonly incomingBytes: number;
   private readonly failedForMs: number;
   readonly serving: ServingBudget;
   /** Readers this node streams whole copies to, per object (fan-out.ts). */
   readonly fan = new FanOut();
-  readonly upload: UploadCap | null;
+  /** The node's cap on its upload; null: none (setUploadCap). */
+  upload: UploadCap | null;
   swarm: SwarmHooks | null = null;
 
   constructor(private readonly o: PeerLinksOptions) {
@@ -96,7 +104,9 @@ export class PeerLinks {
     this.failedForMs = o.failedForMs ?? 30_000;
     this.serving = new ServingBudget(o.servingBytes ?? 256 << 20);
     this.upload = uploadCapOf(o.maxUploadMiBps);
+    this.frozenMs = o.frozenMs ?? FROZEN_MS;
     const log = o.log ?? (() => {});
+    const upload = () => this.upload;
     this.env = {
       lookup: (id) => o.lookup(id),
       partial: (id, from, end) => this.swarm?.partial(id, from, end),
@@ -105,7 +115,11 @@ export class PeerLinks {
       direct: (link, d) => o.direct?.(link.peer, d),
       serving: this.serving,
       fan: this.fan,
-      upload: this.upload,
+      // Read at each chunk: the volunteer may change the cap while links serve.
+      get upload() {
+        return upload();
+      },
+      frozenMs: this.frozenMs,
       faults: this.faults,
       counters: this.counters,
       closed: (link, why) => {
@@ -117,6 +131,16 @@ export class PeerLinks {
     };
     this.timer = setInterval(() => this.maintain(), 1000);
     (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Changes this node's upload cap (MiB/s; undefined or 0: none) while its links serve: chunks from now on are
+   * paced at the new rate (a volunteer's setting, client-web/node/volunteer.ts).
+   */
+  setUploadCap(mibPerS: number | undefined): void {
+    if (mibPerS === undefined || mibPerS === 0) this.upload = null;
+    else if (this.upload) this.upload.set(mibPerS);
+    else this.upload = new UploadCap(mibPerS);
   }
 
   /** An object held here, if any: its bytes, or a source streaming it from a lower tier. */
@@ -298,12 +322,23 @@ export class PeerLinks {
     for (const l of [...this.links.values()]) {
       const stuck = l.state === 'open' && l.frozen(now, this.stallMs);
       if (l.state === 'open') l.checkStalls(now, this.stallMs);
-      if (stuck) l.closeStuck(this.stallMs);
+      if (stuck) {
+        this.counters.stuck++;
+        l.closeStuck(this.stallMs);
+      }
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
+      if (l.state === 'open') void this.watch(l, now);
     }
     for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);
     this.fan.prune(now);
     this.evict(null);
+  }
+
+  /** The stats watchdog's tick on link `l`: closes it once it is frozen (link-watch.ts). */
+  private async watch(l: PeerLink, now: number): Promise<void> {
+    if (!(await l.watchdog(now)) || this.stopped) return;
+    this.counters.frozen++;
+    l.closeFrozen(this.frozenMs);
   }
 
   /** Reserves `n` bytes of receive buffers (the swarm reserves an object once for all its runs). */

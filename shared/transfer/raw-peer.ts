@@ -39,7 +39,10 @@ export interface RawPeer {
   onSignal: (data: unknown) => void;
   onConnect: () => void;
   onData: (bytes: Uint8Array) => void;
-  /** The channel is gone (closed by either side, or failed; `peerFault`: the peer broke the framing); called once. */
+  /**
+   * The channel is gone (closed by either side, or failed; `peerFault`: the peer broke the framing); called once.
+   * A close the other side made says so with a `why` that starts with CLOSED_BY_PEER.
+   */
   onClose: (why: string, peerFault?: boolean) => void;
   /** The channel's queue fell below the low-water mark. Not every platform fires it: senders also poll. */
   onDrain: () => void;
@@ -238,11 +241,12 @@ function openLane(p: SimplePeerLike, raw: RawPeer, gone: () => boolean): { send(
  * `drainEvents`: the platform's data channel fires 'bufferedamountlow' (browsers do).
  * `sendCopies`: its send copies the bytes before it returns (browsers': Blink's RTCDataChannel.send).
  * `largeMessages`: chunks of several leaves where the peer's SCTP takes them (browsers; @roamhq/wrtc unmeasured).
+ * `highWater`: what a sender queues before it waits (CHANNEL_HIGH_WATER; another only to measure it: bench/link-pair.ts).
  */
 export function simplePeerFactory(
   SimplePeer: SimplePeerCtor,
   extra: Record<string, unknown> = {},
-  opts: { drainEvents?: boolean; sendCopies?: boolean; largeMessages?: boolean } = {},
+  opts: { drainEvents?: boolean; sendCopies?: boolean; largeMessages?: boolean; highWater?: number } = {},
 ): PeerFactory {
   return (initiator, ice) => {
     const config = { iceServers: ice?.iceServers ?? [], ...(ice?.relayOnly ? { iceTransportPolicy: 'relay' } : {}) };
@@ -253,7 +257,7 @@ export function simplePeerFactory(
       // Browsers fire 'bufferedamountlow' each time; @roamhq/wrtc only now and then (bench/channel.ts): its senders poll.
       drainEvents: opts.drainEvents === true,
       sendCopies: opts.sendCopies === true,
-      sendHighWater: CHANNEL_HIGH_WATER,
+      sendHighWater: opts.highWater ?? CHANNEL_HIGH_WATER,
       signal: (d) => {
         if (!closed) p.signal(d);
       },
@@ -305,14 +309,18 @@ export function simplePeerFactory(
       lane?.close();
       raw.onClose(why);
     };
-    p.on('close', () => gone('closed by the other side'));
+    p.on('close', () => gone(CLOSED_BY_PEER));
     p.on('error', (e: Error) => {
-      gone(`error: ${e.message}`);
+      // Chromium reports the other side's close (its SCTP ABORT) as an error on the channel: a close all the same.
+      gone(/User-Initiated Abort/.test(e.message) ? `${CLOSED_BY_PEER} (${e.message})` : `error: ${e.message}`);
       p.destroy();
     });
     return raw;
   };
 }
+
+/** How a RawPeer's `why` starts when the other side closed the link (see PeerLink: its transfers may be asked again). */
+export const CLOSED_BY_PEER = 'closed by the other side';
 
 /** A TCP/WebSocket port number from a peer's answer. */
 export const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) < 65536;

@@ -12,11 +12,20 @@ const BURST_MS = 20;
 export class UploadCap {
   /** When the bytes sent so far are paid for at the rate. */
   private paidAt = 0;
-  readonly bytesPerMs: number;
+  private rate = 0;
 
   constructor(mibPerS: number) {
+    this.set(mibPerS);
+  }
+
+  get bytesPerMs(): number {
+    return this.rate;
+  }
+
+  /** A new rate (the volunteer moved the setting): bytes already sent stay paid for at the old one. */
+  set(mibPerS: number): void {
     if (!(Number.isFinite(mibPerS) && mibPerS > 0)) throw new TabmeshError('BAD_ARGUMENT', `an upload cap must be a positive number of MiB/s (got ${mibPerS})`);
-    this.bytesPerMs = (mibPerS * 1024 * 1024) / 1000;
+    this.rate = (mibPerS * 1024 * 1024) / 1000;
   }
 
   /** How long a sender waits before it may send (ms; 0: now). */
@@ -26,7 +35,7 @@ export class UploadCap {
 
   /** `bytes` were sent at `now`. */
   spent(bytes: number, now: number): void {
-    this.paidAt = Math.max(this.paidAt, now - BURST_MS) + bytes / this.bytesPerMs;
+    this.paidAt = Math.max(this.paidAt, now - BURST_MS) + bytes / this.rate;
   }
 }
 

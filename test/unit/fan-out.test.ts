@@ -1,6 +1,7 @@
 // The holder decides (issue 17, session 14): its word to each reader of an
 // object (fan-out.ts), the word on the wire and its validation, a reader's
 // policy when a holder lies about its load, and a node's upload cap.
+import { PeerLinks } from '../../shared/transfer/links.js';
 import { describe, expect, it } from 'vitest';
 import type { ObjectId } from '../../shared/ids.js';
 import { FAN_STREAM, FAN_STREAMS, FAN_SWARM, FanOut } from '../../shared/transfer/fan-out.js';
@@ -161,5 +162,29 @@ describe("a node's upload cap", () => {
     expect(cap.wait(5000)).toBe(0);
     expect(uploadCapOf(undefined)).toBeNull();
     for (const bad of [0, -1, NaN, Infinity, '5']) expect(() => uploadCapOf(bad)).toThrow(/upload cap|must be a number/);
+  });
+
+  it("a cap changed while links serve (a volunteer's setting): the next wait is at the new rate; 0 is none", () => {
+    const cap = new UploadCap(1);
+    cap.spent(64 * 1024, 1000);
+    cap.set(2); // 2 MiB/s: what was sent stays paid for at 1 MiB/s, the next chunk at 2
+    expect(cap.wait(1000)).toBeCloseTo(62.5 - 20, 1);
+    cap.spent(64 * 1024, 1100);
+    expect(cap.wait(1100)).toBeCloseTo(31.25 - 20, 1);
+    expect(() => cap.set(-1)).toThrow(/upload cap/);
+    const links = new PeerLinks({ factory: () => ({}) as never, self: () => 'a', sendSignal: () => {}, lookup: () => Promise.resolve(undefined) });
+    try {
+      expect(links.upload).toBeNull();
+      links.setUploadCap(2);
+      const first = links.upload!;
+      expect(first.bytesPerMs).toBeCloseTo((2 * 1024 * 1024) / 1000);
+      links.setUploadCap(0.5);
+      expect(links.upload).toBe(first); // the same pacing clock, at the new rate
+      expect(first.bytesPerMs).toBeCloseTo((0.5 * 1024 * 1024) / 1000);
+      links.setUploadCap(0);
+      expect(links.upload).toBeNull();
+    } finally {
+      links.stop();
+    }
   });
 });

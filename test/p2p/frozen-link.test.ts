@@ -1,0 +1,155 @@
+// Issue 17 (session 16): a WebRTC link that freezes for real is found by the
+// stats watchdog (link-watch.ts) and closed; the reader's transfer goes on over
+// a new link. The freeze: a packet filter in the test's own network namespace
+// drops every UDP packet sent to the holder's end of the link (the reader's
+// acknowledgements), so the holder's SCTP fills its window and then sends only
+// retransmissions, further and further apart, while its queue holds bytes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
+import { openVolunteer, volunteerEval } from '../browser/volunteers.js';
+import type { LinkStats } from '../../shared/transfer/link-stats.js';
+import SimplePeer from 'simple-peer';
+import wrtc from '@roamhq/wrtc';
+import { Cluster } from '../helpers/cluster.js';
+import { blackholeUdp, canBlackhole } from '../helpers/blackhole.js';
+import { until } from '../helpers/poll.js';
+import { simplePeerFactory } from '../../shared/transfer/raw-peer.js';
+import type { PeerLinks } from '../../shared/transfer/links.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+import type { NodeId } from '../../shared/ids.js';
+
+const MB = 2 ** 20;
+const SIZE = 48 * MB;
+
+describe.skipIf(!canBlackhole())('a frozen WebRTC link (a real freeze: its packets dropped)', () => {
+  let cl: Cluster;
+  let mesh: Mesh;
+  let edge: NodeId;
+
+  beforeAll(async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    // WebRTC between the two Node peers, not their TCP link.
+    await cl.addNode({ cpus: 1, env: { TABMESH_FAST_LINKS: '0' } });
+    [edge] = [...cl.c.coordinator.gcs.nodes.keys()];
+    // The driver holds the put and serves it at 8 MiB/s: the freeze comes while the transfer is under way.
+    mesh = await cl.driver({ peers: simplePeerFactory(SimplePeer as never, { wrtc }), maxUploadMiBps: 8 });
+  }, 60_000);
+  afterAll(async () => {
+    await cl?.stop();
+  });
+
+  it("the holder's watchdog closes the link; the edge's read goes on over a new one and its bytes are right", async () => {
+    const links = (mesh.core as unknown as { links: PeerLinks }).links;
+    const data = new Uint8Array(SIZE);
+    for (let i = 0; i < SIZE; i += 4096) data[i] = (i * 7919) >>> 12;
+    let expected = 0;
+    for (let i = 0; i < SIZE; i += 4096) expected += data[i];
+    const ref = mesh.put(data);
+    const sum = mesh.remote(
+      (x: Uint8Array) => {
+        let s = 0;
+        for (let i = 0; i < x.length; i += 4096) s += x[i];
+        return [x.length, s];
+      },
+      { scheduling: { node: edge, soft: false } },
+    );
+    const out0 = links.counters.bytesOut;
+    const result = mesh.get(sum.remote(ref));
+    await until(() => links.isOpen(edge) && links.counters.bytesOut - out0 >= 8 * MB, { timeoutMs: 30_000, what: '8 MiB sent to the edge' });
+    const first = links.links.get(edge)!;
+    // Every port the holder's end may use: ICE moves a link whose pair dies to another pair (127.0.0.1, ::1, 198.18.0.1).
+    const st = await first.raw.stats!();
+    const ports = (st.localCandidates ?? []).filter((c) => c.protocol === 'udp').map((c) => c.port as number);
+    expect(ports).toContain(st.pair?.local?.port);
+    const hole = blackholeUdp(ports);
+    const trace = process.env.P2P_DEBUG
+      ? setInterval(() => {
+          void first.raw.stats!().then(
+            (x) =>
+              console.log(JSON.stringify({ t: Date.now() % 100000, buf: first.raw.bufferedAmount, drained: first.drained, pair: x.pair, tr: x.transport })),
+            (e: Error) => console.log('stats failed', e.message),
+          );
+        }, 1000)
+      : null;
+    try {
+      await until(() => first.state === 'closed', { timeoutMs: 40_000, what: 'the frozen link closed' });
+      expect(links.counters.frozen).toBe(1);
+      expect(await result).toEqual([SIZE, expected]);
+    } finally {
+      if (trace) clearInterval(trace);
+      hole.remove();
+    }
+    // The rest came over a new link, not through the coordinator's relay.
+    expect(links.opened.webrtc).toBeGreaterThanOrEqual(2);
+    expect(cl.c.coordinator.gcs.stats.bytesRelayed).toBeLessThan(MB);
+  }, 120_000);
+
+  it("between two tabs (Chromium's SCTP): the holder tab closes the frozen link and the reader tab's read goes on over a new one", async () => {
+    const b = await launchBrowser();
+    try {
+      // The holder serves at 8 MiB/s (its volunteer setting): the freeze comes while the transfer is under way.
+      const holder = await openVolunteer(cl, b, { cpus: 1, uploadMiBps: 8 });
+      const reader = await openVolunteer(cl, b, { cpus: 1 });
+      const make = mesh.remote(
+        (n: number) => {
+          const x = new Uint8Array(n);
+          for (let i = 0; i < n; i += 4096) x[i] = (i >> 12) & 255;
+          return x;
+        },
+        { scheduling: { node: holder.nodeId, soft: false } },
+      );
+      const sum = mesh.remote(
+        (x: Uint8Array) => {
+          let t = 0;
+          for (let i = 0; i < x.length; i += 4096) t += x[i];
+          return [x.length, t];
+        },
+        { scheduling: { node: reader.nodeId, soft: false } },
+      );
+      let expected = 0;
+      for (let i = 0; i < SIZE; i += 4096) expected += (i >> 12) & 255;
+      const ref = make.remote(SIZE);
+      await mesh.wait([ref]);
+      const sent = () => volunteerEval<number>(holder.page, 'v.stats().peerBytesOut');
+      const result = mesh.get(sum.remote(ref));
+      await until(async () => (await sent()) >= 8 * MB, { timeoutMs: 30_000, what: '8 MiB sent by the holder tab' });
+      const st = await volunteerEval<LinkStats>(holder.page, `v.node.links.links.get(${JSON.stringify(reader.nodeId)}).raw.stats()`);
+      const ports = (st.localCandidates ?? []).filter((c) => c.protocol === 'udp').map((c) => c.port as number);
+      expect(ports).toContain(st.pair?.local?.port);
+      const hole = blackholeUdp(ports);
+      const link = `v.node.links.links.get(${JSON.stringify(reader.nodeId)})`;
+      const trace = process.env.P2P_DEBUG
+        ? setInterval(() => {
+            void volunteerEval(
+              holder.page,
+              `${link} ? ${link}.raw.stats().then((x) => ({ buf: ${link}.raw.bufferedAmount, drained: ${link}.drained, tr: x.transport, pair: x.pair })) : 'gone'`,
+            ).then(
+              (x) => console.log(JSON.stringify(x)),
+              (e: Error) => console.log('stats failed', e.message),
+            );
+          }, 1000)
+        : null;
+      if (process.env.P2P_DEBUG) console.log(JSON.stringify({ ports, st }));
+      try {
+        await until(async () => (await volunteerEval<number>(holder.page, 'v.stats().linksFrozen')) >= 1, {
+          timeoutMs: 40_000,
+          what: 'the holder tab to close the frozen link',
+        });
+      } finally {
+        if (trace) clearInterval(trace);
+        hole.remove();
+      }
+      expect(await result).toEqual([SIZE, expected]);
+      // Chromium says the holder's close to the reader as an error (its SCTP ABORT): a close all the same, so the
+      // reader asked the holder again over a new link, not the relay.
+      expect(await volunteerEval<number>(reader.page, 'v.node.links.opened.webrtc')).toBeGreaterThanOrEqual(2);
+      expect(cl.c.coordinator.gcs.stats.bytesRelayed).toBeLessThan(MB);
+      if (process.env.P2P_DEBUG) {
+        for (const t of [holder, reader]) console.log(t.nodeId, await volunteerEval<string>(t.page, 'v.events.map((e) => e.text).join("\\n")'));
+        console.log('relayed', cl.c.coordinator.gcs.stats.bytesRelayed);
+      }
+    } finally {
+      await b.close();
+    }
+  }, 150_000);
+});
