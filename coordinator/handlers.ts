@@ -43,16 +43,20 @@ function mayActFor(c: Managers, s: Session, parent: string): boolean {
 
 /**
  * A driver's task that it sent straight to node `m.to` (shared/protocol/direct.ts): recorded as assigned there
- * while the job holds a lease on it, and that node's report, if it came first, handled now. Else (a forged or
- * revoked lease) placed here, with a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
+ * while the job holds a lease on it, and that node's report, if it came first, handled now. A node that left
+ * since (its lease revoked while this submission was on its way) may have run it: it runs again as its next
+ * attempt, as a lost node's tasks do, so a task runs once per attempt. Else (a forged lease) placed here, with
+ * a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
  */
 function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): string | null {
-  const n = s.role === 'driver' ? c.leases.leased(s, m.to!) : 'only a driver sends tasks straight to nodes';
-  const why = typeof n === 'string' ? n : notDirect(m.spec);
-  if (typeof n === 'string' || why !== null) {
+  const l = s.role === 'driver' ? c.leases.leased(s, m.to!) : { why: 'only a driver sends tasks straight to nodes' };
+  const why = 'why' in l ? l.why : notDirect(m.spec);
+  if (why !== null) {
     s.send({ t: 'warn', code: 'REFUSED', message: `task ${m.spec.taskId} sent straight to a node: ${why}; placed by the coordinator`, ref: m.spec.taskId });
     return c.tasks.submit(m.spec, s, null, looked);
   }
+  if ('lost' in l) return c.tasks.submitLost(m.spec, s, looked, (t) => c.ends.lost(t, l.lost));
+  const n = (l as { node: NodeRecord }).node;
   const err = c.tasks.submit(m.spec, s, n, looked);
   if (err !== null) return err;
   const t = c.gcs.tasks.get(m.spec.taskId);
