@@ -30,8 +30,8 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
     bundler: sharedBundler(),
     records: true,
     shortcut: process.env.TABMESH_SHORTCUTS !== '0',
-    // Opt-in for now (session 15): under load a bench saw tasks run twice (see docs/decisions.md).
-    direct: process.env.TABMESH_DIRECT === '1',
+    // Direct submission (shared/protocol/direct.ts); off with TABMESH_DIRECT=0 or `direct: false`.
+    direct: process.env.TABMESH_DIRECT !== '0',
     ...opts,
     peers,
   });

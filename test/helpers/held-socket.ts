@@ -36,7 +36,6 @@ export class FrameGate {
 
   /** The WebSocket class to give a driver (`connect({ WebSocket })`) or a node runtime. */
   socket(): WebSocketCtor {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gate = this;
     class HeldSocket extends WebSocket {
       override send(data: unknown, ...rest: unknown[]): void {

@@ -17,7 +17,7 @@ import { edgePeers } from '../../edge/peer-link.js';
 import { FrameGate } from '../helpers/held-socket.js';
 import { inThread } from '../helpers/in-thread.js';
 
-/** Direct submission is opt-in for now (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
+/** Direct submission is on by default (TABMESH_DIRECT=0 on nodes, `direct: false` for drivers turn it off): said anyway. */
 const ON = { TABMESH_DIRECT: '1' };
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
@@ -62,10 +62,10 @@ describe('direct submission', () => {
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
   });
 
-  it('without TABMESH_DIRECT=1 on the node: no lease, the tasks go by assigns as before', async () => {
+  it('with TABMESH_DIRECT=0 on the node: no lease, the tasks go by assigns as before', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver({ direct: true });
-    await cl.addNode({ cpus: 1 }); // direct submission off (the default)
+    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
     await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
