@@ -61,9 +61,10 @@ function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): st
   if (err !== null) return err;
   const t = c.gcs.tasks.get(m.spec.taskId);
   if (t) c.leases.recorded(t);
-  const r = c.leases.unpark(n.session, m.spec.taskId);
-  if (r?.t === 'done') return handlers.done!(c, n.session, r) ?? null;
-  if (r?.t === 'failed') return handlers.failed!(c, n.session, r) ?? null;
+  for (const r of c.leases.unpark(n.session, m.spec.taskId)) {
+    const e = r.t === 'started' ? handlers.started!(c, n.session, r) : r.t === 'done' ? handlers.done!(c, n.session, r) : handlers.failed!(c, n.session, r);
+    if (e) return e;
+  }
   return null;
 }
 
@@ -221,6 +222,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   started: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    // A direct task's `started` may come before its driver's submission, as its `done` may.
+    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return null;
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
     c.tasks.started(t, m.ex);
   },

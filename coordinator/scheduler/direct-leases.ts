@@ -32,7 +32,9 @@ const PARKED_MS = 30_000;
 /** Nodes a job remembers having lost while it held a lease on them (a submission naming one may still be on its way). */
 const LOST_MAX = 64;
 
-type Report = MsgOf<'done'> | MsgOf<'failed'>;
+type Report = MsgOf<'started'> | MsgOf<'done'> | MsgOf<'failed'>;
+/** A task's reports that came before its submission: its `started` and its end, in order. */
+type Parked = { reports: Report[]; at: number };
 
 /** What a driver's submission with `to` names: a node the job holds a lease on, a leased node that left, or why neither. */
 export type Leased = { node: NodeRecord } | { lost: NodeId } | { why: string };
@@ -43,7 +45,7 @@ export class DirectLeases {
   /** Each node's jobs, to revoke when it leaves. */
   private readonly byNode = new WeakMap<NodeRecord, Set<JobRecord>>();
   /** Reports that came before their task's submission, by node session. */
-  private readonly parked = new WeakMap<Session, Map<TaskId, { m: Report; at: number }>>();
+  private readonly parked = new WeakMap<Session, Map<TaskId, Parked>>();
   /** Each job's nodes that left while it held a lease on them, oldest first. */
   private readonly lost = new WeakMap<JobRecord, Set<NodeId>>();
   /** Tasks recorded from a driver's submit with `to` (a node's refusal hands back only those). */
@@ -118,20 +120,26 @@ export class DirectLeases {
     const leases = n ? (this.byNode.get(n)?.size ?? 0) : 0;
     if (leases === 0) return false;
     let p = this.parked.get(s);
-    if (!p) this.parked.set(s, (p = new Map<TaskId, { m: Report; at: number }>()));
+    if (!p) this.parked.set(s, (p = new Map<TaskId, Parked>()));
     const now = Date.now();
     for (const [id, e] of p) if (now - e.at > PARKED_MS) p.delete(id);
-    if (p.size >= PARKED_PER_LEASE * leases) return false;
-    p.set(m.taskId, { m, at: now });
+    let e = p.get(m.taskId);
+    if (!e) {
+      if (p.size >= PARKED_PER_LEASE * leases) return false;
+      p.set(m.taskId, (e = { reports: [], at: now }));
+    }
+    // A task's `started` then its end, at most: more is not a report of one run.
+    if (e.reports.length >= 2) return false;
+    e.reports.push(m);
     return true;
   }
 
-  /** The report node session `s` parked for `taskId`, taken. */
-  unpark(s: Session, taskId: TaskId): Report | undefined {
+  /** The reports node session `s` parked for `taskId`, in order, taken. */
+  unpark(s: Session, taskId: TaskId): Report[] {
     const p = this.parked.get(s);
     const e = p?.get(taskId);
-    if (!e) return undefined;
+    if (!e) return [];
     p!.delete(taskId);
-    return e.m;
+    return e.reports;
   }
 }

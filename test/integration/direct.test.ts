@@ -17,7 +17,7 @@ import { edgePeers } from '../../edge/peer-link.js';
 import { FrameGate } from '../helpers/held-socket.js';
 import { inThread } from '../helpers/in-thread.js';
 
-/** Direct submission is on by default (TABMESH_DIRECT=0 on nodes, `direct: false` for drivers turn it off): said anyway. */
+/** Direct submission is opt-in (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
 const ON = { TABMESH_DIRECT: '1' };
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
