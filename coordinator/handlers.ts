@@ -43,23 +43,28 @@ function mayActFor(c: Managers, s: Session, parent: string): boolean {
 
 /**
  * A driver's task that it sent straight to node `m.to` (shared/protocol/direct.ts): recorded as assigned there
- * while the job holds a lease on it, and that node's report, if it came first, handled now. Else (a forged or
- * revoked lease) placed here, with a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
+ * while the job holds a lease on it, and that node's report, if it came first, handled now. A node that left
+ * since (its lease revoked while this submission was on its way) may have run it: it runs again as its next
+ * attempt, as a lost node's tasks do, so a task runs once per attempt. Else (a forged lease) placed here, with
+ * a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
  */
 function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): string | null {
-  const n = s.role === 'driver' ? c.leases.leased(s, m.to!) : 'only a driver sends tasks straight to nodes';
-  const why = typeof n === 'string' ? n : notDirect(m.spec);
-  if (typeof n === 'string' || why !== null) {
+  const l = s.role === 'driver' ? c.leases.leased(s, m.to!) : { why: 'only a driver sends tasks straight to nodes' };
+  const why = 'why' in l ? l.why : notDirect(m.spec);
+  if (why !== null) {
     s.send({ t: 'warn', code: 'REFUSED', message: `task ${m.spec.taskId} sent straight to a node: ${why}; placed by the coordinator`, ref: m.spec.taskId });
     return c.tasks.submit(m.spec, s, null, looked);
   }
+  if ('lost' in l) return c.tasks.submitLost(m.spec, s, looked, (t) => c.ends.lost(t, l.lost));
+  const n = (l as { node: NodeRecord }).node;
   const err = c.tasks.submit(m.spec, s, n, looked);
   if (err !== null) return err;
   const t = c.gcs.tasks.get(m.spec.taskId);
   if (t) c.leases.recorded(t);
-  const r = c.leases.unpark(n.session, m.spec.taskId);
-  if (r?.t === 'done') return handlers.done!(c, n.session, r) ?? null;
-  if (r?.t === 'failed') return handlers.failed!(c, n.session, r) ?? null;
+  for (const r of c.leases.unpark(n.session, m.spec.taskId)) {
+    const e = r.t === 'started' ? handlers.started!(c, n.session, r) : r.t === 'done' ? handlers.done!(c, n.session, r) : handlers.failed!(c, n.session, r);
+    if (e) return e;
+  }
   return null;
 }
 
@@ -217,6 +222,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   started: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
+    // A direct task's `started` may come before its driver's submission, as its `done` may.
+    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return null;
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
     c.tasks.started(t, m.ex);
   },

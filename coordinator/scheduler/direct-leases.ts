@@ -6,19 +6,38 @@
 // its leases with it: its driver is gone). While the driver holds one, its
 // `submit` with `to` is recorded as assigned to that node, which already has
 // the task from the driver. A node's `done` may come before the driver's
-// `submit` (two sockets): it is parked here, a few per node, until it does.
-import type { TaskId } from '../../shared/ids.js';
+// `submit` (two sockets): it is parked here until it does; a driver keeps at
+// most DIRECT_UNRECORDED_MAX tasks sent that this coordinator has not handled
+// the submission of (driver-direct.ts), so an honest node never parks more.
+// A submission naming a node that left while the job held a lease on it may
+// have run there: it runs again as its next attempt (as a lost node's tasks).
+import type { NodeId, TaskId } from '../../shared/ids.js';
+import { DIRECT_UNRECORDED_MAX } from '../../shared/protocol/direct.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
+import { markTagged } from './shortcuts.js';
 
-/** Reports a node may have parked at once (the driver pushes at most DIRECT_MAX_IN_FLIGHT; more is a lie or a late one). */
-const PARKED_MAX = 16;
+/**
+ * Reports a node may have parked at once, per lease it holds. A driver runs at most DIRECT_UNRECORDED_MAX tasks
+ * ahead of its records here; twice that leaves room for a driver that resumed (its window starts again). More is
+ * a lie: such a report counts as one about a task the node was never given (before session 16 this was 16 a
+ * node, and a driver whose submissions waited behind its own backlog ran past it: its node's dones counted as
+ * lies, the node was disconnected as DISTRUSTED and the submissions naming it were placed again).
+ */
+const PARKED_PER_LEASE = 2 * DIRECT_UNRECORDED_MAX;
 /** A parked report whose submission did not come in this long is dropped. */
 const PARKED_MS = 30_000;
+/** Nodes a job remembers having lost while it held a lease on them (a submission naming one may still be on its way). */
+const LOST_MAX = 64;
 
-type Report = MsgOf<'done'> | MsgOf<'failed'>;
+type Report = MsgOf<'started'> | MsgOf<'done'> | MsgOf<'failed'>;
+/** A task's reports that came before its submission: its `started` and its end, in order. */
+type Parked = { reports: Report[]; at: number };
+
+/** What a driver's submission with `to` names: a node the job holds a lease on, a leased node that left, or why neither. */
+export type Leased = { node: NodeRecord } | { lost: NodeId } | { why: string };
 
 export class DirectLeases {
   /** Each job's leased nodes (a job's record goes with its leases). */
@@ -26,10 +45,13 @@ export class DirectLeases {
   /** Each node's jobs, to revoke when it leaves. */
   private readonly byNode = new WeakMap<NodeRecord, Set<JobRecord>>();
   /** Reports that came before their task's submission, by node session. */
-  private readonly parked = new WeakMap<Session, Map<TaskId, { m: Report; at: number }>>();
+  private readonly parked = new WeakMap<Session, Map<TaskId, Parked>>();
+  /** Each job's nodes that left while it held a lease on them, oldest first. */
+  private readonly lost = new WeakMap<JobRecord, Set<NodeId>>();
   /** Tasks recorded from a driver's submit with `to` (a node's refusal hands back only those). */
   private readonly sent = new WeakSet<TaskRecord>();
   granted = 0;
+  revoked = 0;
 
   constructor(private readonly gcs: Gcs) {}
 
@@ -47,17 +69,20 @@ export class DirectLeases {
     if (!jobs) this.byNode.set(n, (jobs = new Set()));
     jobs.add(job);
     this.granted++;
+    this.gcs.event('lease-granted', `job ${job.id} may send tasks straight to node ${n.id}`, { job: job.id, node: n.id });
     n.session.send({ t: 'lease', peer: job.id, on: true });
     d.send({ t: 'lease', peer: n.id, on: true });
   }
 
-  /** Node `n` to which driver `s` sent a task, if `s`'s job holds a lease on it now; else why not. */
-  leased(s: Session, nodeId: NodeRecord['id']): NodeRecord | string {
+  /** Node `nodeId` to which driver `s` sent a task, if `s`'s job holds a lease on it now or lost it; else why not. */
+  leased(s: Session, nodeId: NodeId): Leased {
     const job = s.jobId ? this.gcs.jobs.get(s.jobId) : undefined;
+    if (!job) return { why: `node ${nodeId.slice(0, 12)} is not leased to this job (no job)` };
     const n = this.gcs.nodes.get(nodeId);
-    if (!job || !n || !this.byJob.get(job)?.has(n))
-      return `node ${nodeId.slice(0, 12)} is not leased to this job (${!job ? 'no job' : !n ? 'no such node' : this.byJob.get(job) ? 'not among ' + this.byJob.get(job)!.size : 'no lease set'})`;
-    return n;
+    const nodes = this.byJob.get(job);
+    if (n && nodes?.has(n)) return { node: n };
+    if (this.lost.get(job)?.has(nodeId)) return { lost: nodeId };
+    return { why: `node ${nodeId.slice(0, 12)} is not leased to this job (${!n ? 'no such node' : nodes ? 'not among ' + nodes.size : 'no lease set'})` };
   }
 
   /** Node `n` left: its drivers are told their leases on it are gone. */
@@ -65,15 +90,23 @@ export class DirectLeases {
     const jobs = this.byNode.get(n);
     if (!jobs) return;
     this.byNode.delete(n);
+    this.parked.delete(n.session);
     for (const job of jobs) {
       this.byJob.get(job)?.delete(n);
+      let lost = this.lost.get(job);
+      if (!lost) this.lost.set(job, (lost = new Set()));
+      lost.add(n.id);
+      if (lost.size > LOST_MAX) lost.delete(lost.values().next().value!);
+      this.revoked++;
+      this.gcs.event('lease-revoked', `job ${job.id} no longer sends tasks straight to node ${n.id}: the node left`, { job: job.id, node: n.id });
       if (job.driver && !job.driver.closed) job.driver.send({ t: 'lease', peer: n.id, on: false });
     }
   }
 
-  /** Task `t` was recorded as sent straight to its node. */
+  /** Task `t` was recorded as sent straight to its node: its value may reach its driver before its end reaches here. */
   recorded(t: TaskRecord): void {
     this.sent.add(t);
+    markTagged(t);
   }
 
   /** Whether `t` was recorded as sent straight to its node (and not refused since). Forgotten once asked. */
@@ -84,22 +117,29 @@ export class DirectLeases {
   /** A report from node session `s` on a task the coordinator does not know: parked if `s` holds a lease (its task's submission may be on its way). */
   park(s: Session, m: Report): boolean {
     const n = s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
-    if (!n || !this.byNode.get(n)?.size) return false;
+    const leases = n ? (this.byNode.get(n)?.size ?? 0) : 0;
+    if (leases === 0) return false;
     let p = this.parked.get(s);
-    if (!p) this.parked.set(s, (p = new Map<TaskId, { m: Report; at: number }>()));
+    if (!p) this.parked.set(s, (p = new Map<TaskId, Parked>()));
     const now = Date.now();
     for (const [id, e] of p) if (now - e.at > PARKED_MS) p.delete(id);
-    if (p.size >= PARKED_MAX) return false;
-    p.set(m.taskId, { m, at: now });
+    let e = p.get(m.taskId);
+    if (!e) {
+      if (p.size >= PARKED_PER_LEASE * leases) return false;
+      p.set(m.taskId, (e = { reports: [], at: now }));
+    }
+    // A task's `started` then its end, at most: more is not a report of one run.
+    if (e.reports.length >= 2) return false;
+    e.reports.push(m);
     return true;
   }
 
-  /** The report node session `s` parked for `taskId`, taken. */
-  unpark(s: Session, taskId: TaskId): Report | undefined {
+  /** The reports node session `s` parked for `taskId`, in order, taken. */
+  unpark(s: Session, taskId: TaskId): Report[] {
     const p = this.parked.get(s);
     const e = p?.get(taskId);
-    if (!e) return undefined;
+    if (!e) return [];
     p!.delete(taskId);
-    return e.m;
+    return e.reports;
   }
 }

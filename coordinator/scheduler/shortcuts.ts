@@ -21,6 +21,11 @@ const tagged = new WeakSet<TaskRecord>();
  */
 export const SHORTCUT_END_GRACE_MS = 2_000;
 
+/** Task `t`'s value may reach its driver without the coordinator (a task sent straight to its node: direct-leases.ts). */
+export function markTagged(t: TaskRecord): void {
+  tagged.add(t);
+}
+
 /** Job `job`'s tagged tasks the coordinator has no end of yet (at most SHORTCUT_MAX_IN_FLIGHT and a few: tags stop past it). */
 export function taggedUnended(job: JobRecord): TaskRecord[] {
   const out: TaskRecord[] = [];

@@ -6,7 +6,7 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import { ActorManager } from '../actors/actors.js';
 import { depsOf } from '../lineage/lineage.js';
 import type { Gcs } from '../gcs/gcs.js';
-import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
+import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
@@ -47,21 +47,26 @@ export class TaskEnds {
           this.tasks.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
         continue;
       }
-      if (t.spec.attempt < t.spec.maxRetries) {
-        t.spec = retried(t.spec);
-        this.gcs.stats.tasksRetried++;
-        this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${n.id} was lost (attempt ${t.spec.attempt})`, {
-          task: t.spec.taskId,
-          node: n.id,
-          job: t.spec.jobId,
-        });
-        this.scheduler.enqueue(t, true);
-      } else {
-        this.tasks.finishFailed(t, {
-          ...failureOf('NODE_LOST', t.spec.taskId, t.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`)),
-          name: 'NodeLostError',
-        });
-      }
+      this.lost(t, n.id);
+    }
+  }
+
+  /** Task `t`'s run on node `node` is lost with it: queued again as its next attempt within maxRetries, else failed. */
+  lost(t: TaskRecord, node: NodeRecord['id']): void {
+    if (t.spec.attempt < t.spec.maxRetries) {
+      t.spec = retried(t.spec);
+      this.gcs.stats.tasksRetried++;
+      this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${node} was lost (attempt ${t.spec.attempt})`, {
+        task: t.spec.taskId,
+        node,
+        job: t.spec.jobId,
+      });
+      this.scheduler.enqueue(t, true);
+    } else {
+      this.tasks.finishFailed(t, {
+        ...failureOf('NODE_LOST', t.spec.taskId, t.spec.name, new Error(`node ${node} was lost and the task has no retries left`)),
+        name: 'NodeLostError',
+      });
     }
   }
 

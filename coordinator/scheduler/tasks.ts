@@ -68,6 +68,19 @@ export class TaskManager {
     return null;
   }
 
+  /**
+   * Records a driver's task that it sent straight to a node which left before this submission came
+   * (direct-leases.ts): it may have run there, so that run counts as lost (`lost`: re-queued as its next
+   * attempt, or failed without retries left). Its arguments are inline: nothing to wait for.
+   */
+  submitLost(spec: TaskSpec, from: Session, looked: Looked | undefined, lost: (t: TaskRecord) => void): string | null {
+    const r = admit(this.gcs, this.dir, this.actors, spec, from, looked);
+    if (typeof r === 'string' || r === null) return r;
+    if (r.failure) this.finishFailed(r.task, r.failure);
+    else lost(r.task);
+    return null;
+  }
+
   /** A finished task keeps its arguments (and nested refs) while its outputs live: its lineage. */
   holdLineage(t: TaskRecord): void {
     this.lineage.hold(t);

@@ -52,6 +52,6 @@ export interface ConnectOptions {
   records?: boolean;
   /** Take small results straight from the nodes that ran them (shared/protocol/shortcut.ts): the Node entry passes true (with peer links). */
   shortcut?: boolean;
-  /** With `shortcut`: push plain sequential tasks straight to a node this driver holds a lease on (shared/protocol/direct.ts): the Node entry passes true. */
+  /** With `shortcut`: push plain sequential tasks straight to a node this driver holds a lease on (shared/protocol/direct.ts): the Node entry passes true with TABMESH_DIRECT=1. */
   direct?: boolean;
 }

@@ -6,9 +6,12 @@
 // node's shortcut, taken without a tag: this driver knows it sent that task to
 // that node. A refusal has the coordinator place the task (`unplaced`); a node
 // that dies with it is the coordinator's to handle, as for any task it assigned.
+// Results come back without the coordinator, so the driver could run ahead of
+// its own records there: it stops at DIRECT_UNRECORDED_MAX tasks whose
+// submissions the coordinator has not echoed a barrier behind.
 import type { NodeId, TaskId, ObjectId } from '../ids.js';
 import { returnObjectId } from '../ids.js';
-import { DIRECT_MAX_IN_FLIGHT, notDirect } from '../protocol/direct.js';
+import { DIRECT_MAX_IN_FLIGHT, DIRECT_RECEIPT_EVERY, DIRECT_UNRECORDED_MAX, notDirect } from '../protocol/direct.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { PeerLinks } from '../transfer/links.js';
@@ -21,8 +24,12 @@ export class DriverDirect {
   private readonly pending = new Map<TaskId, string>();
   /** The functions each leased node was sent over its link. */
   private readonly fnsSent = new Map<string, Set<string>>();
-  /** `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator). */
-  readonly counts = { sent: 0, refused: 0 };
+  /** `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator); `unrecorded`: not pushed, too far ahead of the coordinator. */
+  readonly counts = { sent: 0, refused: 0, unrecorded: 0 };
+  /** Of the tasks `sent`, how many the coordinator is known to have handled the submission of. */
+  private recorded = 0;
+  /** A barrier is on its way behind the latest submissions. */
+  private asked = false;
 
   constructor(
     private readonly links: PeerLinks,
@@ -30,7 +37,15 @@ export class DriverDirect {
     /** Whether a get still waits on the object (neither known nor released). */
     private readonly awaited: (id: ObjectId) => boolean,
     private readonly push: (m: Msg) => void,
+    /** Calls back once the coordinator has handled everything this driver sent before (never if the connection goes first). */
+    private readonly receipt: (received: () => void) => void,
   ) {}
+
+  /** The driver's connection came back (a resumed job): barriers asked before it are never echoed; what it sent was replayed. */
+  resumed(): void {
+    this.recorded = this.counts.sent;
+    this.asked = false;
+  }
 
   lease(m: MsgOf<'lease'>): void {
     if (m.on) return void this.leases.add(m.peer);
@@ -41,6 +56,10 @@ export class DriverDirect {
   /** Sends `spec` straight to a leased node over an open TCP link: that node, or undefined (it goes through the coordinator). */
   send(spec: TaskSpec): NodeId | undefined {
     if (this.leases.size === 0 || notDirect(spec) !== null) return undefined;
+    if (this.counts.sent - this.recorded >= DIRECT_UNRECORDED_MAX) {
+      this.counts.unrecorded++;
+      return undefined;
+    }
     if (this.pending.size >= DIRECT_MAX_IN_FLIGHT) {
       // Answered by the coordinator (a shortcut lost, the link gone) or released: no longer in flight here.
       for (const t of this.pending.keys()) if (!this.awaited(returnObjectId(t, 0))) this.pending.delete(t);
@@ -54,15 +73,29 @@ export class DriverDirect {
         if (!f) return undefined;
         msgs.push({ t: 'fn', f });
       }
-      msgs.push({ t: 'submit', spec });
+      // `to`: the node takes only tasks meant for its present identity (a node that joined again is another node).
+      msgs.push({ t: 'submit', spec, to: node as NodeId });
       if (!this.links.sendDirect(node, writeDirectTask(encodeFrame(msgs)))) continue;
       if (sent) sent.add(spec.fnId);
       else this.fnsSent.set(node, new Set([spec.fnId]));
       this.pending.set(spec.taskId, node);
       this.counts.sent++;
+      if (!this.asked && this.counts.sent - this.recorded >= DIRECT_RECEIPT_EVERY) this.askReceipt();
       return node as NodeId;
     }
     return undefined;
+  }
+
+  /** A barrier behind this turn's submissions (asked after the caller pushed the submission of the task just sent). */
+  private askReceipt(): void {
+    this.asked = true;
+    queueMicrotask(() => {
+      const mark = this.counts.sent;
+      this.receipt(() => {
+        this.recorded = Math.max(this.recorded, mark);
+        this.asked = false;
+      });
+    });
   }
 
   /** Whether `task` was sent straight to `peer` and is unanswered: its result from `peer` needs no tag. Answered from now on. */

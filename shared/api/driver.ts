@@ -117,6 +117,7 @@ export class DriverCore implements MeshCore, DriverContext {
     this.ice = m.ice;
     this.shortcuts.welcomed(this.link.jobSecret);
     if (resumed) {
+      this.direct?.resumed();
       this.resume.replay((x) => this.outbox.push(x), this.objects, this.ownLarge);
       this.askReceipt();
     }
@@ -143,6 +144,7 @@ export class DriverCore implements MeshCore, DriverContext {
         (id) => this.resume.fns.get(id),
         (id) => this.objects.awaits(id),
         (m) => this.push(m),
+        (received) => this.objects.onReceipt(received),
       );
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }

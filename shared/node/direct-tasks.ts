@@ -8,7 +8,7 @@
 import { functionIdOf } from '../env/declare.js';
 import { DIRECT_TAG, notDirect } from '../protocol/direct.js';
 import { decodeFrame } from '../protocol/frame.js';
-import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
+import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
 import type { PeerLinks } from '../transfer/links.js';
 import { writeDirectRefuse, type Direct } from '../transfer/wire.js';
 import type { LocalScheduler } from './executors.js';
@@ -23,6 +23,8 @@ export interface DirectContext {
   readonly fns: Map<string, FunctionSource>;
   readonly links: PeerLinks | null;
   readonly paused: boolean;
+  /** This session's node id (null before the welcome). */
+  readonly nodeId: string | null;
   log(text: string): void;
 }
 
@@ -58,7 +60,7 @@ export class DirectTasks {
     const fn = msgs.find((m): m is MsgOf<'fn'> => m.t === 'fn')?.f;
     if (!submit || msgs.length > (fn ? 2 : 1)) return this.n.log(`a direct task from ${peer.slice(0, 12)} is not [fn?, submit]`);
     const spec = submit.spec;
-    const why = this.refusal(peer, spec, fn);
+    const why = this.refusal(peer, submit, fn);
     if (why !== null) {
       this.counts.refused++;
       this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why));
@@ -70,7 +72,10 @@ export class DirectTasks {
   }
 
   /** Why this node does not take `spec` from `peer`, or null. */
-  private refusal(peer: string, spec: TaskSpec, fn: FunctionSource | undefined): string | null {
+  private refusal(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined): string | null {
+    const spec = submit.spec;
+    // Meant for the node this process was in an earlier session: the coordinator no longer knows that id.
+    if (submit.to === undefined || submit.to !== this.n.nodeId) return `sent to node ${String(submit.to).slice(0, 12)}, not to this node`;
     if (!this.jobs.has(peer)) return `this node holds no lease of job ${peer.slice(0, 12)}`;
     if (spec.jobId !== peer) return `task ${spec.taskId.slice(0, 12)} is not of the sender's job`;
     const not = notDirect(spec);

@@ -17,6 +17,18 @@ import { TAG_BYTES } from './shortcut.js';
 /** A driver pushes at most this many tasks at once straight to nodes; more go through the coordinator (as shortcuts' limit). */
 export const DIRECT_MAX_IN_FLIGHT = 4;
 
+/**
+ * A driver sends no more tasks straight to nodes while this many it sent are not yet handled by the coordinator
+ * (as the echo of a barrier behind their submissions tells it): a node's `done` that comes before its task's
+ * submission is parked there, and the parking is bounded (coordinator/scheduler/direct-leases.ts). Without a
+ * bound, a driver whose frames waited behind its own backlog at the coordinator (a batch's 20,000 releases) ran
+ * hundreds of sequential tasks ahead of their records.
+ */
+export const DIRECT_UNRECORDED_MAX = 16;
+
+/** The driver asks for such an echo once this many tasks it sent are unrecorded (one echo for this many tasks). */
+export const DIRECT_RECEIPT_EVERY = 8;
+
 /** The tag a node's result shortcut of a direct task carries (the driver knows it sent that task to that node). */
 export const DIRECT_TAG = '0'.repeat(TAG_BYTES * 2);
 

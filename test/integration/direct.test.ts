@@ -10,8 +10,14 @@ import { coreOf, sequential } from '../helpers/sequential.js';
 import { taskOfObject, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { JobId } from '../../shared/ids.js';
+import { NodeRuntime } from '../../shared/node/runtime.js';
+import { DIRECT_UNRECORDED_MAX } from '../../shared/protocol/direct.js';
+import { edgePeers } from '../../edge/peer-link.js';
+import { FrameGate } from '../helpers/held-socket.js';
+import { inThread } from '../helpers/in-thread.js';
 
-/** Direct submission is opt-in for now (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
+/** Direct submission is opt-in (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
 const ON = { TABMESH_DIRECT: '1' };
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
@@ -56,10 +62,10 @@ describe('direct submission', () => {
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
   });
 
-  it('without TABMESH_DIRECT=1 on the node: no lease, the tasks go by assigns as before', async () => {
+  it('with TABMESH_DIRECT=0 on the node: no lease, the tasks go by assigns as before', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const m = await cl.driver({ direct: true });
-    await cl.addNode({ cpus: 1 }); // direct submission off (the default)
+    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
     await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
@@ -144,5 +150,120 @@ describe('direct submission', () => {
     expect(d.counts.sent).toBe(5);
     expect(d.counts.refused).toBe(5);
     expect(warnings.filter((w) => /^REFUSED: .*is not leased to this job \(.*\); placed by the coordinator/.test(w))).toHaveLength(5);
+  });
+
+  it("a driver whose submissions wait at the coordinator while its node's dones arrive: the node stays trusted, every task runs once", async () => {
+    // A direct task's result comes back by shortcut, so nothing held the driver back: after a batch its submissions
+    // waited behind its own backlog at the coordinator while the node's dones came first; past the coordinator's
+    // parking they counted as results of tasks never assigned, the node was disconnected (DISTRUSTED), joined again
+    // under a new id, and the submissions naming its old id were placed again: run twice (session 15, under load).
+    cl = await Cluster.start({ nodes: 0 });
+    await cl.addNode({ cpus: 2, env: ON });
+    const gate = new FrameGate();
+    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    const d = coreOf(m).direct!;
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const stats = () => cl!.c.coordinator.statsJson();
+    const before: Record<string, number> = { ...stats(), sent: d.counts.sent, refused: d.counts.refused, assigns: traffic.outOf('assign') };
+    const N = 3 * DIRECT_UNRECORDED_MAX;
+    let issued = 0;
+    let completed = 0;
+    gate.hold(); // the driver's frames wait, as behind a backlog at a busy coordinator
+    const run = (async () => {
+      const twice = m.remote((x: number) => x * 2);
+      for (let i = 0; i < N; i++) {
+        issued++;
+        const r = twice.remote(i);
+        expect(await m.get(r)).toBe(i * 2);
+        completed++;
+        m.free(r);
+      }
+    })();
+    // All done by shortcut, or one waits for the coordinator because the driver would not run further ahead (or
+    // the node was disconnected: the failure this test is about).
+    await until(() => completed === N || (issued > completed && d.counts.sent - before.sent < issued) || !cl!.c.coordinator.gcs.nodes.has(node as NodeId), {
+      what: 'the driver to stop or finish',
+    });
+    expect(cl.c.coordinator.gcs.nodes.has(node as NodeId)).toBe(true);
+    gate.release();
+    await run;
+    await until(() => stats().tasksFinished - before.tasksFinished >= N, { timeoutMs: 20_000, what: 'the GCS to record them' });
+    expect(stats().nodesLostClosed - before.nodesLostClosed).toBe(0);
+    expect(cl.c.coordinator.gcs.nodes.has(node as NodeId)).toBe(true);
+    expect(warnings).toEqual([]);
+    // Each task ran once: straight on the node (taken) or by an assign.
+    const taken = d.counts.sent - before.sent - (d.counts.refused - before.refused);
+    expect(taken + traffic.outOf('assign') - before.assigns).toBe(N);
+    expect(stats().tasksFinished - before.tasksFinished).toBe(N);
+    expect(stats().tasksRetried - before.tasksRetried).toBe(0);
+  });
+
+  it('a node lost while the submissions naming it are on their way: those tasks run again as their next attempt, not twice as their first', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const dying = await cl.addNode({ cpus: 2, env: ON });
+    const gate = new FrameGate();
+    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const sent = coreOf(m).direct!.counts.sent;
+    const twice = m.remote((x: number) => x * 2);
+    gate.hold();
+    const refs = [];
+    for (let i = 0; i < 3; i++) {
+      const r = twice.remote(i);
+      expect(await m.get(r)).toBe(i * 2); // by shortcut: the coordinator has not heard of it yet
+      refs.push(r);
+    }
+    expect(coreOf(m).direct!.counts.sent - sent).toBe(3);
+    await dying.kill('SIGKILL');
+    await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
+    await cl.addNode({ cpus: 2, env: ON });
+    gate.release();
+    for (const r of refs) {
+      const t = await until(() => cl!.c.coordinator.gcs.tasks.get(taskOfObject(r.id)), { what: 'its record' });
+      await until(() => t.state === 'finished', { timeoutMs: 20_000, what: 'the task to run again' });
+      expect(t.spec.attempt).toBe(1);
+    }
+    expect(warnings).toEqual([]);
+    expect(await m.get(refs)).toEqual([0, 2, 4]);
+  });
+
+  it("a driver's goodbye before the done of a direct task: its job ends after that done, the task recorded finished, not cancelled", async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    const gate = new FrameGate();
+    const rt = new NodeRuntime(
+      { url: cl.url, kind: 'edge', name: 'late-done', cpus: 1, storeBytes: 16 << 20 },
+      { WebSocket: gate.socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
+    );
+    try {
+      await rt.ready;
+      const m = await cl.driver({ direct: true });
+      await leased(m, rt.nodeId!);
+      const sent = coreOf(m).direct!.counts.sent;
+      gate.holdFrom((x) => x.t === 'done'); // the node's done is late; its shortcut is not
+      const inc = m.remote((x: number) => x + 1);
+      const ref = inc.remote(41);
+      expect(await m.get(ref)).toBe(42);
+      expect(coreOf(m).direct!.counts.sent - sent).toBe(1);
+      const job = m.jobId as JobId;
+      await m.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(cl.c.coordinator.gcs.jobs.get(job)?.state).toBe('running'); // waiting for the direct task's done
+      gate.release();
+      await until(() => cl!.c.coordinator.gcs.jobs.get(job)?.state !== 'running', { what: 'the job to end' });
+      const tasks = (await cl.c.app.inject({ method: 'GET', url: `/api/tasks?job=${job}`, headers: { authorization: `Bearer ${cl.token}` } })).json() as {
+        id: string;
+        state: string;
+      }[];
+      expect(tasks.length).toBeGreaterThan(1);
+      expect(tasks.filter((t) => t.state !== 'finished')).toEqual([]);
+    } finally {
+      await rt.close();
+    }
   });
 });
