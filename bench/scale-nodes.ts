@@ -62,7 +62,7 @@ async function joinOne(errors: string[]): Promise<boolean> {
   try {
     for (let attempt = 0, hinted = 0, sent = 0; attempt < JOIN_ATTEMPTS; attempt++) {
       // The edge node's wait (edge/node.ts): none when sent on, the coordinator's retry hint when refused with one, else the backoff.
-      if (attempt > 0 && !where.moveOn(why)) await new Promise((r) => setTimeout(r, rejoinDelay(BACKOFF.nodeRejoin, attempt, why)));
+      if (why !== '' && !where.moveOn(why)) await new Promise((r) => setTimeout(r, rejoinDelay(BACKOFF.nodeRejoin, attempt, why)));
       const r = await tryJoin(where.current, attempt === JOIN_ATTEMPTS - 1 ? errors : []);
       if (r === true) return true;
       why = r;
