@@ -99,13 +99,6 @@ async function stop(p: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/**
- * SCALE_SPREAD=1 (with SCALE_COORDINATORS > 1): node process i lists the coordinators starting at the i-th, so
- * the nodes spread over them; by default every node lists them in the same order, so the first fills to its
- * bound and sends the rest on (COORDINATOR_FULL next=, shared/coordinator-urls.ts).
- */
-const SPREAD = process.env.SCALE_SPREAD === '1';
-
 export class Cluster {
   /** The coordinators: the first is the driver's (its figures are the run's), the others nodes of it through mesh links. */
   coords: Proc[] = [];
@@ -185,11 +178,10 @@ export class Cluster {
     for (let i = 0; i < procs; i++) {
       const prof = process.env.SCALE_CPU_PROF;
       const k = this.nodes.length + i;
-      // Every coordinator's URL, in one order or (SCALE_SPREAD=1) rotated by process.
-      const urls = SPREAD ? [...this.urls.slice(k % this.urls.length), ...this.urls.slice(0, k % this.urls.length)] : this.urls;
+      // Every coordinator's URL, in one order (SCALE_SPREAD=1: the node processes rotate it node by node).
       const p = forkProc(
         here('./scale-nodes.js'),
-        { SCALE_URL: urls.join(','), SCALE_TAG: `p${k}` },
+        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}` },
         prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);

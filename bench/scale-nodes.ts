@@ -43,6 +43,14 @@ function inThreadExecutors(): SpawnExecutor {
 
 /** One coordinator, or several of one mesh separated by commas (SCALE_COORDINATORS): each node tries them in order. */
 const urls = process.env.SCALE_URL!.split(',');
+/**
+ * SCALE_SPREAD=1: the i-th node joining lists the coordinators from the (i mod K)-th on, so the nodes spread over
+ * them; by default every node lists them in one order, so the first fills to its bound and sends the rest on
+ * (COORDINATOR_FULL next=, shared/coordinator-urls.ts).
+ */
+const SPREAD = process.env.SCALE_SPREAD === '1';
+let joins = 0;
+const rotated = (i: number) => [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)];
 const cpus = Number(process.env.SCALE_CPUS ?? 1);
 const tag = process.env.SCALE_TAG ?? String(process.pid);
 const alive = new Set<NodeRuntime>();
@@ -58,7 +66,7 @@ const spawn = inThreadExecutors();
 async function joinOne(errors: string[]): Promise<boolean> {
   let why = '';
   // Where it joins, as an edge node (shared/coordinator-urls.ts): the list in order, a full coordinator's `next` at once.
-  const where = new CoordinatorUrls(urls);
+  const where = new CoordinatorUrls(SPREAD ? rotated(joins++) : urls);
   try {
     for (let attempt = 0, hinted = 0, sent = 0; attempt < JOIN_ATTEMPTS; attempt++) {
       // The edge node's wait (edge/node.ts): none when sent on, the coordinator's retry hint when refused with one, else the backoff.
