@@ -1,6 +1,7 @@
 // The processes of bench:scale (bench/scale.ts): a coordinator child process
-// and node processes (bench/scale-nodes.ts, 2,500 nodes each), driven over
-// IPC; /api/stats read over HTTP.
+// (or several on one Redis, SCALE_COORDINATORS) and node processes
+// (bench/scale-nodes.ts, 2,500 nodes each), driven over IPC; /api/stats read
+// over HTTP.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { nowMs, ownChild, sleep } from './harness.js';
 import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
 import type { ProfileRequest } from './scale-profile.js';
+import { ownRedis } from './own-redis.js';
 
 const NODES_PER_PROCESS = 2500;
 /**
@@ -98,24 +100,66 @@ async function stop(p: ChildProcess): Promise<void> {
 }
 
 export class Cluster {
-  coord!: Proc;
+  /** The coordinators: the first is the driver's (its figures are the run's), the others nodes of it through mesh links. */
+  coords: Proc[] = [];
+  urls: string[] = [];
   url = '';
   nodes: Proc[] = [];
   readonly token = 'scale-' + randomBytes(8).toString('hex');
+  private redis: ChildProcess | undefined;
+
+  /** `coordinators` > 1: that many coordinator processes on one Redis of the bench's own, one mesh (coordinator/mesh). */
+  constructor(readonly coordinators = 1) {}
+
+  get coord(): Proc {
+    return this.coords[0];
+  }
 
   async start(): Promise<void> {
     // SCALE_CPU_PROF=<folder>: the coordinator writes a V8 CPU profile there when it stops (--cpu-prof).
     const prof = process.env.SCALE_CPU_PROF;
     // BENCH_COORDINATOR_NODE_ARGS (space separated): node/V8 flags for the coordinator only, as in bench/processes.ts.
     const extra = (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    this.coord = forkProc(here('./scale-coordinator.js'), { SCALE_TOKEN: this.token }, [...extra, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])]);
-    const m = await this.coord.next<{ url: string }>();
-    this.url = m.url;
+    const env: Record<string, string> = { SCALE_TOKEN: this.token };
+    if (this.coordinators > 1) {
+      const r = await ownRedis();
+      this.redis = r.proc;
+      env.SCALE_REDIS = r.url;
+      env.SCALE_PREFIX = 'scale-' + randomBytes(4).toString('hex');
+    }
+    for (let i = 0; i < this.coordinators; i++)
+      this.coords.push(forkProc(here('./scale-coordinator.js'), env, [...extra, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])]));
+    this.urls = await Promise.all(this.coords.map(async (c) => (await c.next<{ url: string }>()).url));
+    this.url = this.urls[0];
+    if (this.coordinators > 1) {
+      // Each a node of every other one (mesh links) before nodes join.
+      for (let i = 0; i < 300; i++) {
+        const all = await Promise.all(this.urls.map((u) => this.statsOf(u).catch(() => null)));
+        if (all.every((s) => s?.meshLinks === this.coordinators - 1)) return;
+        await sleep(100);
+      }
+      throw new Error(`the ${this.coordinators} coordinators did not link to each other in 30 s`);
+    }
   }
 
   async probe(reset = false, quiet = false): Promise<Probe> {
     this.coord.p.send({ k: 'probe', reset, quiet });
     return this.coord.next<Probe>();
+  }
+
+  /** The probes of the coordinators other than the driver's (none with one coordinator). */
+  async probeOthers(reset = false, quiet = false): Promise<Probe[]> {
+    return Promise.all(
+      this.coords.slice(1).map((c) => {
+        c.p.send({ k: 'probe', reset, quiet });
+        return c.next<Probe>();
+      }),
+    );
+  }
+
+  /** /api/stats of the coordinators other than the driver's. */
+  async statsOthers(): Promise<Record<string, number>[]> {
+    return Promise.all(this.urls.slice(1).map((u) => this.statsOf(u)));
   }
 
   /** SCALE_PROFILE: starts the coordinator's profiles of a job (`name`), or ends them (none) and answers the files written. */
@@ -125,15 +169,19 @@ export class Cluster {
   }
 
   /** Starts node processes and joins `n` nodes, spread over them. */
-  async join(n: number): Promise<{ ms: number; joined: number; failed: number; errors: string[] }> {
+  async join(
+    n: number,
+  ): Promise<{ ms: number; joined: number; failed: number; errors: string[]; sentOn: number; byCoordinator: number[]; refusals: Record<string, number> }> {
     const procs = Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
     const t0 = nowMs();
     const fresh: Proc[] = [];
     for (let i = 0; i < procs; i++) {
       const prof = process.env.SCALE_CPU_PROF;
+      const k = this.nodes.length + i;
+      // Every coordinator's URL, in one order (SCALE_SPREAD=1: the node processes rotate it node by node).
       const p = forkProc(
         here('./scale-nodes.js'),
-        { SCALE_URL: this.url, SCALE_TAG: `p${this.nodes.length + i}` },
+        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}` },
         prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);
@@ -149,14 +197,26 @@ export class Cluster {
         return p.next<NodesReport>();
       }),
     );
-    // Joined on the node side; wait until the coordinator counts them all too.
+    // Joined on the node side; wait until the coordinators count them all too.
     const joined = reports.reduce((a, r) => a + r.joined, 0);
     for (let i = 0; i < 600; i++) {
-      const s = await this.stats().catch(() => null);
-      if (s && s.nodes >= joined) break;
+      const all = await Promise.all(this.urls.map((u) => this.statsOf(u).catch(() => null)));
+      if (all.every((s) => s) && all.reduce((a, s) => a + s!.nodes, 0) >= joined) break;
       await sleep(100);
     }
-    return { ms: nowMs() - t0, joined, failed: reports.reduce((a, r) => a + r.failed, 0), errors: reports.flatMap((r) => r.errors) };
+    const refusals: Record<string, number> = {};
+    for (const r of reports) for (const [why, k] of Object.entries(r.refusals)) refusals[why] = (refusals[why] ?? 0) + k;
+    const byCoordinator: Record<string, number> = {};
+    for (const r of reports) for (const [u, k] of Object.entries(r.byCoordinator)) byCoordinator[u] = (byCoordinator[u] ?? 0) + k;
+    return {
+      ms: nowMs() - t0,
+      joined,
+      failed: reports.reduce((a, r) => a + r.failed, 0),
+      errors: reports.flatMap((r) => r.errors),
+      sentOn: reports.reduce((a, r) => a + r.sentOn, 0),
+      byCoordinator: this.urls.map((u) => byCoordinator[u] ?? 0),
+      refusals,
+    };
   }
 
   /** Joins `n` more nodes in the node processes already running (churn: newcomers, or nodes coming back). */
@@ -215,7 +275,11 @@ export class Cluster {
   }
 
   async stats(): Promise<Record<string, number>> {
-    const res = await fetch(new URL('/api/stats', this.url), { headers: { authorization: `Bearer ${this.token}` } });
+    return this.statsOf(this.url);
+  }
+
+  private async statsOf(url: string): Promise<Record<string, number>> {
+    const res = await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
     return (await res.json()) as Record<string, number>;
   }
@@ -241,6 +305,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((p) => stop(p.p)));
-    await stop(this.coord.p);
+    await Promise.all(this.coords.map((c) => stop(c.p)));
+    this.redis?.kill('SIGKILL');
   }
 }

@@ -51,7 +51,7 @@ export interface Probe {
 }
 
 async function main(): Promise<void> {
-  // Its GCS is in memory: nothing to close when the bench is gone (killed outright, its handlers never ran).
+  // Its GCS is in memory or in the bench's own Redis: nothing to close when the bench is gone (killed outright, its handlers never ran).
   endWithParent();
   const token = process.env.SCALE_TOKEN ?? '';
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
@@ -59,20 +59,22 @@ async function main(): Promise<void> {
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
   // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap.ts).
   setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
+  // SCALE_REDIS (SCALE_COORDINATORS > 1): one of several coordinators of a mesh on that Redis (coordinator/mesh),
+  // its GCS there; else the GCS in memory.
+  const redis = process.env.SCALE_REDIS;
   const running = await startCoordinator({
-    memory: true,
+    ...(redis ? { redis: { url: redis, prefix: process.env.SCALE_PREFIX ?? 'scale' } } : { memory: true }),
     port: 0,
     token,
-    ...(lift ? { limits: { connectionsPerAddress: 1e9 }, httpLimits: false as const } : {}),
-    // SCALE_CONNECT_RATE / SCALE_CONNECT_BURST: the per-address rate of new connections (a reconnect storm past the burst).
-    ...(process.env.SCALE_CONNECT_RATE || process.env.SCALE_CONNECT_BURST
-      ? {
-          limits: {
-            ...(process.env.SCALE_CONNECT_RATE ? { connectionsPerSecPerAddress: Number(process.env.SCALE_CONNECT_RATE) } : {}),
-            ...(process.env.SCALE_CONNECT_BURST ? { connectionsBurstPerAddress: Number(process.env.SCALE_CONNECT_BURST) } : {}),
-          },
-        }
-      : {}),
+    ...(lift ? { httpLimits: false as const } : {}),
+    limits: {
+      ...(lift ? { connectionsPerAddress: 1e9 } : {}),
+      // SCALE_CONNECT_RATE / SCALE_CONNECT_BURST: the per-address rate of new connections (a reconnect storm past the burst).
+      ...(process.env.SCALE_CONNECT_RATE ? { connectionsPerSecPerAddress: Number(process.env.SCALE_CONNECT_RATE) } : {}),
+      ...(process.env.SCALE_CONNECT_BURST ? { connectionsBurstPerAddress: Number(process.env.SCALE_CONNECT_BURST) } : {}),
+      // SCALE_MAX_SESSIONS: a lower connection bound than the open-file limit's (the fill-and-send-on path at a small N).
+      ...(process.env.SCALE_MAX_SESSIONS ? { maxSessions: Number(process.env.SCALE_MAX_SESSIONS) } : {}),
+    },
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });

@@ -47,10 +47,20 @@ export interface Run extends LoopFigures {
   flushMax: number;
   /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
   counts: Counts;
+  /** SCALE_COORDINATORS > 1: the other coordinators' CPU per task of the job, their worst loop delay, the tasks their nodes ran. */
+  otherCpuUsPerTask?: number;
+  otherLoopMaxMs?: number;
+  otherTasks?: number;
 }
 
 export interface Row {
   n: number;
+  /** Coordinators of the mesh (SCALE_COORDINATORS), the nodes each held after the join, and joins a full one sent on. */
+  coordinators: number;
+  byCoordinator: number[];
+  sentOn: number;
+  /** The other coordinators' idle CPU (%), one each. */
+  otherIdleCpuPct: number[];
   joinMs: number;
   joined: number;
   failed: number;
@@ -73,6 +83,12 @@ export function report(rows: Row[], stalls: boolean): void {
   for (const r of rows) {
     const b = r === base ? null : base;
     emit(figure(`scale.n${r.n}.join_ms`, r.joinMs, 'ms'));
+    if (r.coordinators > 1) {
+      emit(figure(`scale.n${r.n}.coordinators`, r.coordinators, 'coordinators'));
+      emit(figure(`scale.n${r.n}.join_sent_on`, r.sentOn, 'joins'));
+      r.byCoordinator.forEach((k, i) => emit(figure(`scale.n${r.n}.nodes_on_coordinator${i}`, k, 'nodes')));
+      r.otherIdleCpuPct.forEach((x, i) => emit(figure(`scale.n${r.n}.idle_cpu_coordinator${i + 1}`, x, '%')));
+    }
     emit(figure(`scale.n${r.n}.joined`, r.joined, 'nodes'));
     emit(figure(`scale.n${r.n}.join_failed`, r.failed, 'nodes'));
     emit(figure(`scale.n${r.n}.join_turn_cpu_max`, r.joinLoopMaxCpuMs, 'ms'));
@@ -107,6 +123,13 @@ export function report(rows: Row[], stalls: boolean): void {
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
       emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
       emit(figure(`${k}.nodes_touched_per_task`, run.counts.nodeTurns, 'nodes', br?.counts.nodeTurns ?? null));
+      if (run.otherCpuUsPerTask !== undefined) {
+        // What the mesh costs a task: every coordinator's CPU, against the baseline's one.
+        emit(figure(`${k}.others_cpu_per_task`, run.otherCpuUsPerTask, 'µs'));
+        emit(figure(`${k}.mesh_cpu_per_task`, run.cpuUsPerTask + run.otherCpuUsPerTask, 'µs', br ? br.cpuUsPerTask + (br.otherCpuUsPerTask ?? 0) : null));
+        emit(figure(`${k}.others_loop_delay_max`, run.otherLoopMaxMs ?? 0, 'ms'));
+        emit(figure(`${k}.tasks_on_others`, run.otherTasks ?? 0, 'tasks'));
+      }
     });
     if (r.churn) {
       const c = r.churn;
@@ -118,13 +141,17 @@ export function report(rows: Row[], stalls: boolean): void {
     }
   }
   const lines = [
-    '| nodes | joined | join | refused | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| nodes | coordinators (nodes each) | joined | join | refused | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats | others: CPU/task, loop, tasks run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     for (const run of r.runs) {
+      const others =
+        run.otherCpuUsPerTask === undefined
+          ? '-'
+          : `${round(run.otherCpuUsPerTask, 0)} µs, ${round(run.otherLoopMaxMs ?? 0, 0)} ms, ${run.otherTasks} (idle ${r.otherIdleCpuPct.map((x) => `${round(x, 1)}%`).join(', ')})`;
       lines.push(
-        `| ${r.n} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms |`,
+        `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
       );
     }
   }

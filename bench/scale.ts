@@ -11,6 +11,10 @@
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
+//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # past one process's open-file bound: 2 coordinators
+//                                                  # on one Redis for every size after the first (or a count per size:
+//                                                  # SCALE_COORDINATORS=1,2); nodes list both, the first fills and sends
+//                                                  # the rest on; SCALE_SPREAD=1 spreads them over both instead
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -94,12 +98,15 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const s0 = await cl.stats();
     if (PROFILE) await cl.profile(`coordinator-n${n}-${count}`);
     const before = await cl.probe(true);
+    // The other coordinators of the mesh (SCALE_COORDINATORS): their CPU, loop and the tasks their nodes ran.
+    const [othersBefore, otherStats0] = [await cl.probeOthers(true), await cl.statsOthers()];
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
     for (let i = 0; i < count; i++) refs.push(noop.remote());
     await mesh.get(refs);
     const ms = nowMs() - t0;
     const after = await cl.probe(true);
+    const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
     if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
@@ -143,6 +150,13 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       askedBack: s1.rebalanceAsked - s0.rebalanceAsked,
       flushMax: s1.flushMaxPerTurn,
       counts: counts(s0, s1, count),
+      ...(othersAfter.length > 0
+        ? {
+            otherCpuUsPerTask: othersAfter.reduce((a, p, i) => a + p.cpuUs - othersBefore[i].cpuUs, 0) / count,
+            otherLoopMaxMs: Math.max(...othersAfter.map((p) => p.loopMaxMs)),
+            otherTasks: otherStats1.reduce((a, st, i) => a + (st.tasksFinished ?? 0) - (otherStats0[i].tasksFinished ?? 0), 0),
+          }
+        : {}),
     };
   } finally {
     await mesh.close();
@@ -150,24 +164,29 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
 }
 
 /** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
-async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe }> {
+async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe; othersPct: number[] }> {
   const s0 = await cl.stats();
   const a = await cl.probe(true, true);
+  const oa = await cl.probeOthers(true, true);
   const t0 = nowMs();
   await sleep(IDLE_MS);
   const b = await cl.probe(true);
+  const ob = await cl.probeOthers(true);
   const ms = nowMs() - t0;
   const s1 = await cl.stats();
   logStalls(what, b);
   // What came in meanwhile: idle nodes' keepalives, and frames (heartbeats of nodes not idle).
   const perS = (k: string) => round(((s1[k] ?? 0) - (s0[k] ?? 0)) / (ms / 1000), 0);
   log(`${what}: ${perS('traffic.keepalivesIn')} keepalives/s, ${perS('traffic.nodeFramesIn')} node frames/s, ${perS('traffic.in.heartbeat')} heartbeats/s`);
-  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / ms) * 100, probe: b };
+  const othersPct = ob.map((p, i) => ((p.cpuUs - oa[i].cpuUs) / 1000 / ms) * 100);
+  if (othersPct.length) log(`${what}: the other coordinators' CPU ${othersPct.map((x) => `${round(x, 1)}%`).join(', ')}`);
+  return { pct: ((b.cpuUs - a.cpuUs) / 1000 / ms) * 100, probe: b, othersPct };
 }
 
-async function measure(n: number, jobs: number[], withChurn: boolean): Promise<Row> {
-  const cl = new Cluster();
+async function measure(n: number, jobs: number[], withChurn: boolean, coordinators: number): Promise<Row> {
+  const cl = new Cluster(coordinators);
   await cl.start();
+  if (coordinators > 1) log(`N=${n}: ${coordinators} coordinators on one Redis: ${cl.urls.join(', ')} (the driver's first)`);
   try {
     log(`N=${n}: joining`);
     await cl.probe(true);
@@ -180,8 +199,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     );
     // Refused joins (COORDINATOR_FULL past the open-file bound): the jobs run on the nodes that joined.
     if (j.failed > 0) log(`N=${n}: ${j.failed} joins refused; the jobs run on the ${j.joined} nodes that joined`);
+    if (coordinators > 1) log(`N=${n}: nodes by coordinator ${j.byCoordinator.join(' / ')}; ${j.sentOn} joins sent on by a full coordinator`);
+    if (Object.keys(j.refusals).length) log(`N=${n}: failed join attempts by why: ${JSON.stringify(j.refusals)}`);
     await sleep(2000);
-    const { pct: idleCpuPct, probe: b } = await idleWindow(cl, `N=${n}: idle`);
+    const { pct: idleCpuPct, probe: b, othersPct } = await idleWindow(cl, `N=${n}: idle`);
     log(
       `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
     );
@@ -192,6 +213,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
         `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
       );
       log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
+      if (r.otherCpuUsPerTask !== undefined)
+        log(
+          `N=${n}: ${count} tasks: the other coordinators ran ${r.otherTasks} of them on their nodes, ${round(r.otherCpuUsPerTask, 1)} µs CPU a task of the job (all ${count}), worst loop delay ${round(r.otherLoopMaxMs ?? 0, 1)} ms`,
+        );
       log(`N=${n}: ${count} tasks: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
       runs.push(r);
       await sleep(1000);
@@ -219,6 +244,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean): Promise<R
     }
     return {
       n,
+      coordinators,
+      byCoordinator: j.byCoordinator,
+      sentOn: j.sentOn,
+      otherIdleCpuPct: othersPct,
       joinMs: j.ms,
       joined: j.joined,
       failed: j.failed,
@@ -249,6 +278,11 @@ runBench(async () => {
   const rows: Row[] = [];
   // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
-  for (const n of sizes) rows.push(await measure(n, jobs, n === churnAt));
+  // SCALE_COORDINATORS: one count per size, or one K for every size after the first (the baseline stays one
+  // coordinator: the ratios are against it).
+  const ks = (process.env.SCALE_COORDINATORS ?? '1').split(',').map(Number);
+  const coordinatorsAt = (i: number) => (ks.length > 1 ? (ks[i] ?? 1) : i === 0 ? 1 : ks[0]);
+  if (ks.some((k) => !(Number.isInteger(k) && k >= 1 && k <= 8))) throw new Error('SCALE_COORDINATORS: whole numbers from 1 to 8');
+  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, coordinatorsAt(i)));
   report(rows, STALLS);
 });

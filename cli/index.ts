@@ -237,7 +237,8 @@ async function runNode(args: string[]): Promise<void> {
         : `the coordinator at ${base} is a private mesh: pass its join token with --join-token (its data folder's join-token file, or the /?join= address it printed)`,
     );
   });
-  console.log(`tabmesh node ${node.nodeId} joined ${base} with ${node.runtime.local.count} executor(s)`);
+  // A full coordinator may have sent it on to another of its mesh.
+  console.log(`tabmesh node ${node.nodeId} joined ${node.coordinatorUrl} with ${node.runtime.local.count} executor(s)`);
   node.onEvent = (e) => console.log(`[node] ${e}`);
   const leave = () => void node.leave().then(() => process.exit(0));
   process.on('SIGINT', leave);

@@ -309,6 +309,8 @@ export class Coordinator implements Managers {
       limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
       // By code too (CONNECTING_TOO_FAST, COORDINATOR_FULL, ...): what a storm of joins met.
       ...Object.fromEntries(Object.entries(this.limits.breaches).map(([code, n]) => [`limit_${code}`, n])),
+      // COORDINATOR_FULL refusals that named another coordinator of the mesh with room.
+      fullSentOn: this.limits.sentOn,
       ...this.membership.counts,
       actorsDead: this.actors.dead,
       rssBytes: mem.rss,

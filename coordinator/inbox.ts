@@ -14,6 +14,7 @@ import type { Managers } from './managers.js';
 import { frameCount, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
 import { traffic } from './traffic.js';
+import { sendOnReason } from '../shared/coordinator-urls.js';
 
 export class Inbox {
   /** Frames that arrived after their turn's slice was spent and waited undecoded for a later turn (`/api/stats` `framesDeferred`). */
@@ -217,7 +218,8 @@ export class Inbox {
       if (s.role === 'pending') {
         if (m.t !== 'hello') return (void s.fail('BAD_MESSAGE', 'the first message must be hello'), msgs.length);
         const err = this.hello(s, m);
-        if (err) return (void s.fail(err.code, err.message), msgs.length);
+        // A full coordinator's refusal names where to go (shared/coordinator-urls.ts).
+        if (err) return (void s.fail(err.code, err.message, sendOnReason(err.code, err.next)), msgs.length);
         continue;
       }
       const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
@@ -241,7 +243,7 @@ export class Inbox {
     this.c.scheduler.runPending();
   }
 
-  private hello(s: Session, m: MsgOf<'hello'>): { code: ErrorCode; message: string } | null {
+  private hello(s: Session, m: MsgOf<'hello'>): { code: ErrorCode; message: string; next?: string } | null {
     if (m.version !== PROTOCOL_VERSION) return { code: 'BAD_MESSAGE', message: `protocol version ${m.version} is not ${PROTOCOL_VERSION}` };
     s.peerless = m.peers === false;
     // Its assigns and readies as records (a Node client; tabs never say it: their CSP refuses the readers).

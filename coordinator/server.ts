@@ -15,7 +15,7 @@ import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { RedisStorage, type RedisStorageOptions } from './gcs/redis-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
-import { retryReason } from '../shared/backoff.js';
+import { refusalReason } from './limits/limits.js';
 import { CoordinatorMesh, registerMeshApi } from './mesh/mesh.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
 
@@ -85,7 +85,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
       // Per-address connection limit (issue 8): the one over it is told and closed.
       const over = coordinator.limits.opened(s.remoteAddress);
       socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
-      if (over) return s.fail(over.code, over.message, over.retryAfterMs !== undefined ? retryReason(over.code, over.retryAfterMs) : over.code);
+      if (over) return s.fail(over.code, over.message, refusalReason(over));
       coordinator.sessions.add(s);
       socket.on('message', (data: RawData, isBinary: boolean) => {
         if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');

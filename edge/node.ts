@@ -9,6 +9,7 @@ import { NodeRuntime } from '../shared/node/runtime.js';
 import { BACKOFF, joinAgain } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
+import { CoordinatorUrls } from '../shared/coordinator-urls.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
 import { installNodeHasher } from './node-hash.js';
@@ -42,8 +43,8 @@ export class EdgeNode {
   private leaving = false;
   private readonly store: ObjectStore;
   private readonly envTier: DiskEnvTier;
-  private readonly urls: string[];
-  private urlAt = 0;
+  /** Where it joins: its configured coordinators, and those a full one sends it on to (shared/coordinator-urls.ts). */
+  private readonly urls: CoordinatorUrls;
   /** Runtime env artifacts (issue 16), kept across sessions like the store. */
   private envCache: EnvCache | undefined;
   /** Its actors, kept across sessions: they outlive a coordinator that dies (issue 15). */
@@ -55,7 +56,8 @@ export class EdgeNode {
 
   private constructor(private readonly o: EdgeNodeOptions) {
     this.left = new Promise((r) => (this.resolveLeft = r));
-    this.urls = (Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== '');
+    this.urls = new CoordinatorUrls((Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== ''));
+    this.urls.log = (text) => this.onEvent(text);
     const spillDir = o.spillDir ?? join(os.tmpdir(), `tabmesh-spill-${process.pid}`);
     const memoryBytes = (o.storeMb ?? 512) * 1024 * 1024;
     // What the memory pool keeps besides live objects is bounded by the store's budget.
@@ -72,9 +74,22 @@ export class EdgeNode {
     installNodeHasher();
     installNodeWarmer();
     const n = new EdgeNode(o);
-    await n.session();
+    // A full coordinator that sends it on (or a list with more URLs) is followed at once; any other failure is the caller's.
+    for (;;) {
+      try {
+        await n.session();
+        break;
+      } catch (e) {
+        if (!n.urls.moveOn((e as Error).message)) throw e;
+      }
+    }
     void n.supervise();
     return n;
+  }
+
+  /** The coordinator it joined (or joins next). */
+  get coordinatorUrl(): string {
+    return this.urls.current;
   }
 
   get nodeId(): string | null {
@@ -85,7 +100,7 @@ export class EdgeNode {
     const o = this.o;
     const rt = new NodeRuntime(
       {
-        url: this.urls[this.urlAt],
+        url: this.urls.current,
         kind: 'edge',
         name: o.name ?? `${os.hostname()}:${process.pid}`,
         cpus: o.cpus ?? Math.max(1, os.availableParallelism() - 1),
@@ -115,6 +130,7 @@ export class EdgeNode {
     rt.onEvent = (e) => this.onEvent(e);
     this.runtime = rt;
     await rt.ready;
+    this.urls.joined();
   }
 
   private async supervise(): Promise<void> {
@@ -126,14 +142,13 @@ export class EdgeNode {
       }
       this.onEvent(`${why}; joining again`);
       // A refusal that says when to come back is followed (a storm admitted at the coordinator's rate), else backoff.
+      // Its coordinator may be gone: the next one of the mesh first; a full one's `next` at once.
       const back = await joinAgain(
-        () => {
-          this.urlAt = (this.urlAt + 1) % this.urls.length; // its coordinator may be gone: the next one of the mesh first
-          return this.session();
-        },
+        () => this.session(),
         BACKOFF.nodeRejoin,
         why,
         () => this.leaving,
+        (w) => this.urls.moveOn(w),
       );
       if (!back) {
         this.keep.drop();

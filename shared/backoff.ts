@@ -74,11 +74,20 @@ export function rejoinDelay(b: Backoff, attempt: number, why: string): number {
 /**
  * Joins again until `attempt` succeeds (true), waiting rejoinDelay before each
  * try, or until `stopped()` says to give up (false). `why`: what ended the
- * last session. Edge nodes run their reconnects through it (edge/node.ts).
+ * last session. `moveOn(why)` picks the coordinator of the next try
+ * (shared/coordinator-urls.ts) and says whether to go at once (a full one sent
+ * the node on). Edge nodes run their reconnects through it (edge/node.ts).
  */
-export async function joinAgain(attempt: () => Promise<unknown>, b: Backoff, why: string, stopped: () => boolean): Promise<boolean> {
-  for (let n = 0; ; n++) {
-    await new Promise((r) => setTimeout(r, rejoinDelay(b, n, why)));
+export async function joinAgain(
+  attempt: () => Promise<unknown>,
+  b: Backoff,
+  why: string,
+  stopped: () => boolean,
+  moveOn: (why: string) => boolean = () => false,
+): Promise<boolean> {
+  for (let n = 0; ;) {
+    // moveOn: where to try next (shared/coordinator-urls.ts); true when sent on by a full coordinator: at once.
+    if (!moveOn(why)) await new Promise((r) => setTimeout(r, rejoinDelay(b, n++, why)));
     if (stopped()) return false;
     try {
       await attempt();

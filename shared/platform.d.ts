@@ -32,7 +32,11 @@ declare class URL {
   constructor(url: string, base?: string);
   readonly protocol: string;
   readonly host: string;
+  readonly hostname: string;
+  readonly username: string;
+  readonly password: string;
   readonly pathname: string;
+  readonly search: string;
   readonly hash: string;
 }
 declare class URLSearchParams {

@@ -4,6 +4,7 @@
 // the volunteer's choices, and reconnects with capped exponential backoff.
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { BACKOFF, rejoinDelay } from '../../shared/backoff.js';
+import { CoordinatorUrls } from '../../shared/coordinator-urls.js';
 import type { ObjectStoreStats } from '../../shared/node/store.js';
 import { webWorkerExecutors } from './executors.js';
 import { IdbTier } from './idb-tier.js';
@@ -72,6 +73,8 @@ export class Volunteer {
   private envTier: IdbEnvTier | null = null;
   private envCache: EnvCache | undefined;
   private attempt = 0;
+  /** Where it joins: the page's origin, or the coordinator a full one sent it on to (shared/coordinator-urls.ts). */
+  private readonly urls: CoordinatorUrls;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Counts of earlier sessions (a reconnect starts a new node). */
   private before = { tasksRun: 0, bytesIn: 0, bytesOut: 0, peerBytesOut: 0, linksFrozen: 0 };
@@ -83,6 +86,8 @@ export class Volunteer {
 
   constructor(readonly opts: VolunteerOptions) {
     this.settings = { ...opts.settings };
+    this.urls = new CoordinatorUrls([opts.url]);
+    this.urls.log = (text) => this.log(text);
   }
 
   onChange(f: () => void): () => void {
@@ -133,7 +138,7 @@ export class Volunteer {
     installTabHasher(); // once, where the page is cross-origin isolated
     const node = new NodeRuntime(
       {
-        url: this.opts.url,
+        url: this.urls.current,
         kind: 'browser',
         name: this.opts.name,
         cpus: s.cpus,
@@ -160,6 +165,7 @@ export class Volunteer {
       () => {
         if (this.node !== node) return;
         this.attempt = 0;
+        this.urls.joined();
         this.state = 'connected';
         if (s.paused) this.log('paused: taking no tasks until you resume');
         this.changed();
@@ -175,9 +181,11 @@ export class Volunteer {
       this.before.peerBytesOut += st.peerBytesOut;
       this.before.linksFrozen += st.linksFrozen;
       if (this.state === 'left') return;
-      // A refusal that says when to come back (CONNECTING_TOO_FAST) is followed: a storm is admitted at the coordinator's rate.
-      const delay = rejoinDelay(BACKOFF.tabRejoin, this.attempt, why);
-      this.attempt++;
+      // A full coordinator that sends the tab on to another of its mesh is followed at once (then back to the page's
+      // origin when that one goes); a refusal that says when to come back (CONNECTING_TOO_FAST) is followed: a storm
+      // is admitted at the coordinator's rate.
+      const now = this.urls.moveOn(why);
+      const delay = now ? 0 : rejoinDelay(BACKOFF.tabRejoin, this.attempt++, why);
       this.state = 'reconnecting';
       this.log(`${why}; trying again in ${(delay / 1000).toFixed(1)} s`);
       this.retryTimer = setTimeout(() => this.connect(), delay);

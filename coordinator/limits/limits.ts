@@ -9,6 +9,8 @@
 import type { Msg } from '../../shared/protocol/messages.js';
 import type { Session } from '../session.js';
 import { openFileLimit, sessionBudget } from './open-files.js';
+import { retryReason } from '../../shared/backoff.js';
+import { sendOnReason } from '../../shared/coordinator-urls.js';
 
 export interface Limits {
   /** Messages a session may send per second on average (all kinds). */
@@ -64,6 +66,14 @@ export interface Breach {
   message: string;
   /** When to come back (CONNECTING_TOO_FAST): the refused connection's own slot at the address's rate (shared/backoff.ts retryHint). */
   retryAfterMs?: number;
+  /** Where to go instead (COORDINATOR_FULL in a mesh): the live coordinator with the most room (shared/coordinator-urls.ts). */
+  next?: string;
+}
+
+/** The close reason of a refused connection: its code, and when to come back or where to go (both parsed by clients). */
+export function refusalReason(b: Breach): string {
+  if (b.retryAfterMs !== undefined) return retryReason(b.code, b.retryAfterMs);
+  return sendOnReason(b.code, b.next);
 }
 
 /** A token bucket: `rate` tokens a second, at most `burst` saved up. */
@@ -133,6 +143,10 @@ export class LimitKeeper {
   private readonly connectRate = new Map<string, Bucket>();
   /** Connections closed for a limit, by code (for /api/stats and tests). */
   readonly breaches: Record<string, number> = {};
+  /** In a mesh (coordinator/mesh): the coordinator a refused node is sent on to, when one has room. */
+  sendOn: () => string | undefined = () => undefined;
+  /** Refusals that named another coordinator (/api/stats `fullSentOn`). */
+  sentOn = 0;
 
   constructor(limits: Partial<Limits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -145,10 +159,7 @@ export class LimitKeeper {
     this.perAddress.set(address, n);
     this.open++;
     if (this.open > L.maxSessions) {
-      return this.count({
-        code: 'COORDINATOR_FULL',
-        message: `this coordinator holds ${L.maxSessions} connections (its open-file limit less a reserve): raise \`ulimit -n\` or add a coordinator`,
-      });
+      return this.full(`this coordinator holds ${L.maxSessions} connections (its open-file limit less a reserve): raise \`ulimit -n\` or add a coordinator`);
     }
     let rate = this.connectRate.get(address);
     if (!rate) this.connectRate.set(address, (rate = new Bucket(L.connectionsPerSecPerAddress, L.connectionsBurstPerAddress, now)));
@@ -169,12 +180,27 @@ export class LimitKeeper {
   /** A node's hello: null, or COORDINATOR_FULL when only the room kept for drivers is left. */
   nodeMayJoin(): Breach | null {
     const L = this.limits;
-    const room = Math.min(DRIVER_ROOM, Math.floor(L.maxSessions / 8));
+    const room = this.driverRoom;
     if (this.open <= L.maxSessions - room) return null;
-    return this.count({
-      code: 'COORDINATOR_FULL',
-      message: `this coordinator holds ${L.maxSessions - room} nodes (its open-file limit less a reserve, and ${room} connections kept for drivers): raise \`ulimit -n\` or add a coordinator`,
-    });
+    return this.full(
+      `this coordinator holds ${L.maxSessions - room} nodes (its open-file limit less a reserve, and ${room} connections kept for drivers): raise \`ulimit -n\` or add a coordinator`,
+    );
+  }
+
+  private get driverRoom(): number {
+    return Math.min(DRIVER_ROOM, Math.floor(this.limits.maxSessions / 8));
+  }
+
+  /** Nodes this coordinator may still take (its mesh record: full ones send nodes to the roomiest). */
+  nodeRoom(): number {
+    return Math.max(0, this.limits.maxSessions - this.driverRoom - this.open);
+  }
+
+  /** COORDINATOR_FULL, naming the coordinator of the mesh to go to when one has room. */
+  private full(message: string): Breach {
+    const next = this.sendOn();
+    if (next !== undefined) this.sentOn++;
+    return this.count({ code: 'COORDINATOR_FULL', message: next === undefined ? message : `${message}; go to ${next}, which has room`, next });
   }
 
   closed(address: string, now = Date.now()): void {

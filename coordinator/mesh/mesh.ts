@@ -22,6 +22,7 @@ import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 import { MovedHoldings, type Holding } from './moved-holdings.js';
+import { coordinatorKey } from '../../shared/coordinator-urls.js';
 
 export interface MeshOptions {
   redis: string;
@@ -99,6 +100,8 @@ export class CoordinatorMesh {
       coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
     });
     c.signalling.bridge = mesh.signals;
+    // A full coordinator sends refused nodes on to the roomiest other one (COORDINATOR_FULL next=<url>).
+    c.limits.sendOn = () => mesh.sendOn();
     // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
     c.tasks.onEnded = (t) => void mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.ended(t);
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
@@ -123,7 +126,37 @@ export class CoordinatorMesh {
       cpus += n.resources.cpu ?? 0;
       load += n.inflightTasks;
     }
-    return { url: this.opts.url, nodes, cpus, jobs: this.ownJobs().length, load, startedAt: this.startedAt };
+    // JSON has no Infinity (a coordinator with no open-file bound): a billion is room enough.
+    const room = Math.min(1e9, this.c.limits.nodeRoom());
+    return { url: this.opts.url, nodes, cpus, jobs: this.ownJobs().length, load, room, startedAt: this.startedAt };
+  }
+
+  /** Nodes sent on to each coordinator since its last record (whose room does not count them yet). */
+  private readonly sentSince = new Map<string, { beat: number; n: number }>();
+
+  /**
+   * Where a node this coordinator refuses (full) should go: the live
+   * coordinator of the mesh with the most room by its last record, less the
+   * nodes sent there since; undefined when none has room (issue 14).
+   */
+  sendOn(): string | undefined {
+    let best: CoordinatorInfo | undefined;
+    let bestRoom = 0;
+    for (const o of this.registry.live()) {
+      // A record is another process's word: a room that is a number, a URL that is a coordinator's, not ours.
+      if (typeof o.room !== 'number' || !(o.room > 0) || o.url === this.opts.url || coordinatorKey(o.url) === undefined) continue;
+      const sent = this.sentSince.get(o.id);
+      const room = o.room - (sent?.beat === o.beat ? sent.n : 0);
+      if (room > bestRoom) {
+        best = o;
+        bestRoom = room;
+      }
+    }
+    if (!best) return undefined;
+    const sent = this.sentSince.get(best.id);
+    if (sent?.beat === best.beat) sent.n++;
+    else this.sentSince.set(best.id, { beat: best.beat, n: 1 });
+    return best.url;
   }
 
   private ownJobs(): JobId[] {
@@ -150,6 +183,7 @@ export class CoordinatorMesh {
       this.agents.delete(id);
     }
     for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
+    for (const id of this.sentSince.keys()) if (!live.has(id)) this.sentSince.delete(id);
     const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
     for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
@@ -278,6 +312,7 @@ export class CoordinatorMesh {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.c.limits.sendOn = () => undefined;
     this.c.signalling.bridge = null;
     this.signals.close();
     this.view?.close();

@@ -30,6 +30,8 @@ export interface CoordinatorInfo {
   jobs: number;
   /** Tasks running or queued on its nodes. */
   load: number;
+  /** Nodes it may still take before it refuses them COORDINATOR_FULL (absent from coordinators before session 16). */
+  room?: number;
   startedAt: number;
   /** Its clock when it wrote this; a first sight of an old record is a coordinator gone. */
   at: number;

@@ -1,0 +1,130 @@
+// A full coordinator sends a joining node on (issue 14, 20,000 nodes): two
+// coordinators on one real redis-server; the one at its connection bound
+// refuses the next node with COORDINATOR_FULL naming the other (the live one
+// with the most room, from the mesh's records in Redis), and the node joins
+// there at once instead of backing off on the full one. Records in Redis that
+// name no coordinator URL are never named.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import { DRIVER_ROOM } from '../../coordinator/limits/limits.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol/messages.js';
+import { hashKey } from '../../coordinator/gcs/redis-wire.js';
+import { RawPeer } from '../security/hostile.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { until } from '../helpers/poll.js';
+
+const token = 't';
+let redis: RedisServer;
+const cleanups: (() => Promise<unknown> | void)[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.destroy();
+});
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
+});
+
+/** A coordinator of mesh `prefix`; `maxSessions` small for the one to fill. */
+async function coordinator(prefix: string, maxSessions?: number): Promise<RunningCoordinator> {
+  const c = await startCoordinator({
+    redis: { url: redis.url, prefix },
+    port: 0,
+    token,
+    httpLimits: false,
+    ...(maxSessions ? { limits: { maxSessions } } : {}),
+  });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+interface Row {
+  url: string;
+  room: number;
+  nodes: number;
+  self: boolean;
+}
+async function rows(c: RunningCoordinator): Promise<Row[]> {
+  const r = await fetch(`${c.url}/api/coordinators`, { headers: { authorization: `Bearer ${token}` } });
+  return (await r.json()) as Row[];
+}
+async function stats(c: RunningCoordinator): Promise<Record<string, number>> {
+  return (await (await fetch(`${c.url}/api/stats`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, number>;
+}
+
+/** Fills `c` with raw nodes up to its node bound (maxSessions less the room kept for drivers). */
+async function fill(c: RunningCoordinator, maxSessions: number): Promise<void> {
+  const room = Math.min(DRIVER_ROOM, Math.floor(maxSessions / 8));
+  for (let i = 0; i < maxSessions - room; i++) {
+    const p = await RawPeer.open(c.url);
+    cleanups.push(() => p.close());
+    p.send({ t: 'hello', role: 'node', version: PROTOCOL_VERSION, node: { kind: 'edge', name: `filler${i}`, resources: { cpu: 1 }, storeBytes: 0 } });
+    await p.welcome();
+  }
+}
+
+describe('a full coordinator sends joining nodes on to the coordinator of its mesh with room', () => {
+  it('an edge node given only the full coordinator joins the other one at once; the full one refused it once', async () => {
+    const MAX = 16;
+    const a = await coordinator('full1', MAX);
+    const b = await coordinator('full1');
+    // Each lists the other with its room (A's bound is small, B's is the open-file limit's).
+    await until(async () => (await rows(a)).length === 2 && (await rows(b)).length === 2, { timeoutMs: 10_000, what: 'both coordinators to list each other' });
+    await fill(a, MAX);
+    // A's next record says it is full; B's has room.
+    await until(async () => (await rows(b)).find((r) => !r.self)?.room === 0, { timeoutMs: 5_000, what: "A's record to say it is full" });
+    expect((await rows(a)).find((r) => !r.self)!.room).toBeGreaterThan(0);
+
+    const node: EdgeNode = await startEdgeNode({ coordinator: a.url, cpus: 1, reconnect: false, name: 'sent-on' });
+    cleanups.push(() => node.leave());
+    expect(node.coordinatorUrl).toBe(b.url);
+    const sb = await stats(b);
+    expect(sb.nodes).toBe(1);
+    const sa = await stats(a);
+    // Refused once, naming B: not a backoff on A.
+    expect(sa.limit_COORDINATOR_FULL).toBe(1);
+    expect(sa.fullSentOn).toBe(1);
+    expect(sa.nodes).toBe(MAX - Math.min(DRIVER_ROOM, Math.floor(MAX / 8)));
+
+    // The raw refusal says where to go, in its close reason and its message.
+    const extra = await RawPeer.open(a.url);
+    extra.send({ t: 'hello', role: 'node', version: PROTOCOL_VERSION, node: { kind: 'edge', name: 'extra', resources: { cpu: 1 }, storeBytes: 0 } });
+    const closed = await extra.closed;
+    expect(closed.reason).toBe(`COORDINATOR_FULL next=${b.url}`);
+    expect(extra.error()).toMatchObject({ code: 'COORDINATOR_FULL' });
+    expect(extra.error()!.message).toContain(b.url);
+  }, 60_000);
+
+  it('records in Redis that name no coordinator URL, or no room, are never named; with no other room the refusal names nowhere', async () => {
+    const MAX = 16;
+    const a = await coordinator('full2', MAX);
+    await fill(a, MAX);
+    // Forged records of "coordinators" with huge room: a URL with credentials, another scheme, no room field.
+    const r = new Redis(redis.url);
+    cleanups.push(() => r.quit());
+    const forge = async () => {
+      const now = Date.now();
+      const rec = (id: string, url: string, room?: number) =>
+        JSON.stringify({ id, url, nodes: 0, cpus: 0, jobs: 0, load: 0, ...(room === undefined ? {} : { room }), startedAt: now, at: now, beat: now });
+      await r.hset(
+        hashKey('full2', 'mesh', 'coordinators'),
+        'forged1',
+        rec('forged1', 'http://user:pw@evil.example:1/', 1e9),
+        'forged2',
+        rec('forged2', 'javascript:alert(1)', 1e9),
+        'forged3',
+        rec('forged3', 'http://127.0.0.1:1', undefined),
+      );
+    };
+    await forge();
+    // A has read them (a beat) while they look alive.
+    await until(async () => (await rows(a)).length === 4, { timeoutMs: 5_000, what: 'A to read the forged records' });
+    const p = await RawPeer.open(a.url);
+    p.send({ t: 'hello', role: 'node', version: PROTOCOL_VERSION, node: { kind: 'edge', name: 'x', resources: { cpu: 1 }, storeBytes: 0 } });
+    expect((await p.closed).reason).toBe('COORDINATOR_FULL');
+    expect((await stats(a)).fullSentOn).toBe(0);
+  }, 60_000);
+});
