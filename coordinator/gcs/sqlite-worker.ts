@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SLOT, STATE, WorkerSide, type ToWorker, type WriteBatch } from './worker-wire.js';
 
 export interface SqliteWorkerInit {
@@ -24,7 +24,9 @@ const COMPACT_FACTOR = 4;
 const init = workerData as SqliteWorkerInit;
 const side = new WorkerSide(init.shared, init.port);
 
-function open(): Database.Database {
+async function open(): Promise<Database.Database> {
+  // Imported here: a native module that does not load (another Node's build) is a clear open failure, not a dead thread.
+  const { default: Database } = await import('better-sqlite3');
   if (init.file !== ':memory:' && init.file !== '') mkdirSync(dirname(init.file), { recursive: true });
   const db = new Database(init.file);
   try {
@@ -40,10 +42,10 @@ function open(): Database.Database {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let db: Database.Database;
   try {
-    db = open();
+    db = await open();
   } catch (err) {
     side.post({ op: 'connect-failed', message: (err as Error).message });
     side.set(SLOT.state, STATE.failed);
@@ -155,4 +157,4 @@ function main(): void {
   });
 }
 
-main();
+void main();
