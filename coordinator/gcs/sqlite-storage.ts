@@ -11,7 +11,7 @@
 
 import { TabmeshError } from '../../shared/errors.js';
 import { SLOT, type ToWorker } from './worker-wire.js';
-import { startWorker, WorkerStorage, type StartedWorker, type WorkerStorageSetup } from './worker-storage.js';
+import { MAX_KEPT_ROWS, startWorker, WorkerStorage, type StartedWorker, type WorkerStorageSetup } from './worker-storage.js';
 import type { SqliteWorkerInit } from './sqlite-worker.js';
 
 export interface SqliteStorageOptions {
@@ -19,6 +19,8 @@ export interface SqliteStorageOptions {
   flushIntervalMs?: number;
   /** Flush at once when this many changes are pending. Default 20000. */
   maxBuffered?: number;
+  /** Rows kept while SQLite refuses writes (a full disk) before new tasks are refused. Default MAX_KEPT_ROWS (200,000). */
+  maxKeptRows?: number;
   /** How long flush, load, compact and close wait for the writer thread before GCS_UNAVAILABLE. Default 60000. */
   timeoutMs?: number;
 }
@@ -34,6 +36,8 @@ function sqliteSetup(file: string, opts: SqliteStorageOptions): WorkerStorageSet
     throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
+  const maxKeptRows = opts.maxKeptRows ?? MAX_KEPT_ROWS;
+  if (!Number.isInteger(maxKeptRows) || maxKeptRows < 1) throw new TabmeshError('BAD_ARGUMENT', `maxKeptRows must be an integer >= 1, got ${maxKeptRows}`);
   const data: Omit<SqliteWorkerInit, 'shared' | 'port'> = { file };
   return {
     file: 'sqlite-worker.js',
@@ -44,6 +48,7 @@ function sqliteSetup(file: string, opts: SqliteStorageOptions): WorkerStorageSet
     maxBuffered,
     timeoutMs,
     openTimeoutMs: timeoutMs,
+    maxKeptRows,
   };
 }
 

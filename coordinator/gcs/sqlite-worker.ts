@@ -20,6 +20,8 @@ export interface SqliteWorkerInit {
 /** Compact the log once it holds this many rows, or COMPACT_FACTOR times the rows left after the last compaction. */
 const COMPACT_MIN_ROWS = 200_000;
 const COMPACT_FACTOR = 4;
+/** How soon batches SQLite refused are tried again when no newer batch comes. */
+const RETRY_MS = 500;
 
 const init = workerData as SqliteWorkerInit;
 const side = new WorkerSide(init.shared, init.port);
@@ -83,20 +85,40 @@ async function main(): Promise<void> {
     side.set(SLOT.logRows, logRows);
   }
 
-  /** Batches SQLite refused, oldest first: tried again before anything newer. */
+  /** Batches SQLite refused, oldest first: tried again before anything newer, and on a timer (issue 14). */
   const failed: WriteBatch[] = [];
+  let keptRows = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const rowsOf = (b: WriteBatch): number => {
+    let n = 0;
+    for (const [, tables] of b.groups) for (const [, keys, , dels] of tables) n += keys.length + dels.length;
+    return n;
+  };
   function apply(b: WriteBatch | undefined): void {
-    if (b) failed.push(b);
+    if (b) {
+      failed.push(b);
+      keptRows += rowsOf(b);
+    }
     while (failed.length > 0) {
       const next = failed[0];
+      let rows: number;
       try {
-        logRows += writeBatch(next);
+        rows = writeBatch(next);
       } catch (err) {
         side.post({ op: 'write-failed', seq: next.seq, message: (err as Error).message });
+        side.set(SLOT.kept, keptRows);
+        // A disk that fills up frees no space by itself being asked: try again a little later, new batches or not.
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          apply(undefined);
+        }, RETRY_MS);
         return;
       }
+      logRows += rows;
+      keptRows -= rows;
       failed.shift();
     }
+    side.set(SLOT.kept, 0);
     side.set(SLOT.logRows, logRows);
     if (logRows >= compactAt) {
       try {
@@ -140,6 +162,7 @@ async function main(): Promise<void> {
         }
         return;
       case 'close':
+        clearTimeout(retry);
         try {
           apply(undefined); // a last try for batches SQLite refused; reported if it refuses again
         } finally {

@@ -46,12 +46,27 @@ export interface WorkerStorageSetup {
   timeoutMs: number;
   /** How long the constructor waits for the worker to open the backend. */
   openTimeoutMs: number;
+  /** Rows the worker may keep while the backend refuses writes before `backlog` says to admit no new work. Default MAX_KEPT_ROWS. */
+  maxKeptRows?: number;
 }
+
+/**
+ * Rows kept in the storage thread while the backend refuses writes (a full
+ * disk, Redis at maxmemory) before the coordinator admits no new work (issue
+ * 14): about 2-4 rows a task, a few hundred bytes each.
+ */
+export const MAX_KEPT_ROWS = 200_000;
 
 /** Atomics.waitAsync (Node >= 16), not in the compiler's lib yet. */
 const waitAsync = (
   Atomics as unknown as {
-    waitAsync(this: void, a: Int32Array, i: number, v: number, ms: number): { async: false; value: string } | { async: true; value: Promise<'ok' | 'timed-out'> };
+    waitAsync(
+      this: void,
+      a: Int32Array,
+      i: number,
+      v: number,
+      ms: number,
+    ): { async: false; value: string } | { async: true; value: Promise<'ok' | 'timed-out'> };
   }
 ).waitAsync;
 
@@ -120,6 +135,9 @@ export abstract class WorkerStorage implements GcsStorage {
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly timeoutMs: number;
+  private readonly maxKeptRows: number;
+  /** The backend's last refusal, kept for `backlog` (the failure itself is thrown once, by the next flush). */
+  private lastRefusal = '';
   protected readonly worker: Worker;
   private readonly port: MessagePort;
   protected readonly shared: Int32Array;
@@ -147,6 +165,7 @@ export abstract class WorkerStorage implements GcsStorage {
     this.flushIntervalMs = setup.flushIntervalMs;
     this.maxBuffered = setup.maxBuffered;
     this.timeoutMs = setup.timeoutMs;
+    this.maxKeptRows = setup.maxKeptRows ?? MAX_KEPT_ROWS;
     const w = started ?? launch(setup);
     this.shared = w.shared;
     this.port = w.port;
@@ -173,6 +192,24 @@ export abstract class WorkerStorage implements GcsStorage {
   /** Counters for benchmarks and tests: batches handed over and rows they carried. */
   protected get counts(): { flushes: number; rowsWritten: number } {
     return { flushes: this.flushes, rowsWritten: this.rowsWritten };
+  }
+
+  /** Rows of refused batches the storage thread keeps to write once the backend takes them again (0 while it takes them). */
+  get keptRows(): number {
+    return Atomics.load(this.shared, SLOT.kept);
+  }
+
+  /**
+   * Why new work should wait, while the backend refuses writes and the rows
+   * kept for it reached maxKeptRows (issue 14): nothing acknowledged is lost
+   * (the thread keeps them in order and tries again on its own), but the
+   * coordinator admits nothing new that would grow them. Undefined otherwise.
+   */
+  backlog(): string | undefined {
+    const kept = this.keptRows + this.buf.pending;
+    if (this.keptRows === 0 || kept < this.maxKeptRows) return undefined;
+    while (this.receive()); // the latest refusal
+    return `${this.lastRefusal || `${this.name} refuses writes`}; ${kept} changes wait in memory (at most ${this.maxKeptRows} before new work is refused)`;
   }
 
   load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
@@ -261,7 +298,10 @@ export abstract class WorkerStorage implements GcsStorage {
 
   private change(table: TableName, key: string, span: number, group = NO_GROUP): void {
     this.checkTable(table);
-    this.drainNotices();
+    // Not drainNotices: a refusal is not thrown into the caller's change (a task half admitted); the
+    // thread keeps the rows, `backlog` holds new work back, and flush/close report it.
+    while (this.receive());
+    if (this.dead !== undefined) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches ${this.name} any more`);
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
     if (!this.accepts(group)) return;
     this.buf.change(group, table, key, span);
@@ -294,8 +334,10 @@ export abstract class WorkerStorage implements GcsStorage {
     const got = receiveMessageOnPort(this.port);
     if (!got) return undefined;
     const m = got.message as FromWorker;
-    if (m.op === 'write-failed') this.failure ??= `${this.name} refused a write: ${m.message}`;
-    else this.onNotice(m);
+    if (m.op === 'write-failed') {
+      this.lastRefusal = `${this.name} refused a write: ${m.message}`;
+      this.failure ??= this.lastRefusal;
+    } else this.onNotice(m);
     return m;
   }
 
