@@ -49,6 +49,9 @@ const CPUS = 2;
 /** How long (c') waits for the coordinator to report the compaction of its heap (it takes 3-5 s: cli/heap.ts). */
 const COMPACT_TIMEOUT_MS = 30_000;
 
+/** Which phases run: TASKS_PHASES=d (letters a-d) runs only the durable GCS's; all by default. */
+const PHASES = new Set((process.env.TASKS_PHASES ?? 'abcd').split(''));
+
 const WORKER_FILE = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
 
 function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
@@ -121,6 +124,69 @@ async function throughputRounds(
       `CPU ratios ${cpuRatios.map((x) => round(x, 2))} (median ${round(median(cpuRatios), 2)})`,
   );
   return { tm, pi, cpu, piCpu };
+}
+
+type Contender = { c: BenchCluster; m: Mesh; noop: Noop };
+
+/**
+ * THROUGHPUT_TASKS tasks at once on the durable GCS against the in-memory GCS
+ * (two clusters up at once, the idle one costs little) and the piscina pool,
+ * `rounds` interleaved rounds in alternating order: the durable figure's
+ * baseline is the in-memory one of the same round (issue 14: >= 0.9x).
+ */
+async function durableRounds(
+  mem: Contender,
+  dur: Contender,
+  pool: Piscina,
+  rounds: number,
+): Promise<{ durable: Awaited<ReturnType<typeof throughputRounds>>; memory: number[]; memoryCpu: Record<string, number>[] }> {
+  let refs: ObjectRef<void>[] = [];
+  const cpu = { memory: [] as Record<string, number>[], durable: [] as Record<string, number>[] };
+  const piCpu: number[] = [];
+  let spent: () => Record<string, number> = () => ({});
+  const run = (x: Contender) => async () => {
+    spent = cpuSince(meshPids(x.c));
+    refs = await emptyBatch(x.m, x.noop, THROUGHPUT_TASKS);
+  };
+  const times = await interleaved(
+    rounds,
+    {
+      memory: run(mem),
+      durable: run(dur),
+      piscina: async () => {
+        spent = cpuSince({});
+        await piscinaBatch(pool, THROUGHPUT_TASKS);
+        piCpu.push(spent().driver);
+      },
+    },
+    {
+      alternate: true,
+      after: async (name, r, ms) => {
+        let extra = `; CPU ms ${round(piCpu[r] ?? 0, 0)}`;
+        if (name !== 'piscina') {
+          const x = name === 'memory' ? mem : dur;
+          x.m.free(refs);
+          refs = [];
+          const d = await drained(x.c);
+          cpu[name].push(spent());
+          extra = `; freed, drained in ${round(d.waitedMs, 0)} ms; CPU ms ${fmtCpu(cpu[name][r])}`;
+        }
+        log(
+          `durable phase round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra} (load ${loadavg()[0].toFixed(1)})`,
+        );
+      },
+    },
+  );
+  const perS = (ms: number) => (THROUGHPUT_TASKS / ms) * 1000;
+  const tm = times.durable.map(perS);
+  const mm = times.memory.map(perS);
+  const pi = times.piscina.map(perS);
+  const ratios = tm.map((x, i) => x / mm[i]);
+  log(
+    `durable phase tasks/s by round: durable ${tm.map((x) => Math.round(x))}, memory ${mm.map((x) => Math.round(x))}, piscina ${pi.map((x) => Math.round(x))}; ` +
+      `durable/memory ${ratios.map((x) => round(x, 2))} (median ${round(median(ratios), 2)}); durable/piscina median ${round(median(tm.map((x, i) => x / pi[i])), 2)}`,
+  );
+  return { durable: { tm, pi, cpu: cpu.durable, piCpu }, memory: mm, memoryCpu: cpu.memory };
 }
 
 const per1000 = (ms: number) => (ms / THROUGHPUT_TASKS) * 1000;
@@ -197,13 +263,15 @@ async function main(): Promise<void> {
     }
 
     // ------------------------------------------------------------ (a) throughput
-    phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, ${THROUGHPUT_ROUNDS} interleaved rounds each, medians of per-round ratios (noisy machine)`);
-    const a = await throughputRounds(cl, m, noop, pool2, '', THROUGHPUT_ROUNDS);
-    for (const f of throughputFigures('tasks.throughput', 'tasks.cpu_ms_per_1000', a, true)) record(f);
+    if (PHASES.has('a')) {
+      phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, ${THROUGHPUT_ROUNDS} interleaved rounds each, medians of per-round ratios (noisy machine)`);
+      const a = await throughputRounds(cl, m, noop, pool2, '', THROUGHPUT_ROUNDS);
+      for (const f of throughputFigures('tasks.throughput', 'tasks.cpu_ms_per_1000', a, true)) record(f);
+    }
 
     // ------------------------------------------------------------ (b) latency
-    phase(`(b) latency: ${LATENCY_TASKS} sequential round trips each, alternating blocks of ${LATENCY_BLOCK}`);
-    {
+    if (PHASES.has('b')) {
+      phase(`(b) latency: ${LATENCY_TASKS} sequential round trips each, alternating blocks of ${LATENCY_BLOCK}`);
       const tmLat: number[] = [];
       const piLat: number[] = [];
       for (let done = 0; done < LATENCY_TASKS; done += LATENCY_BLOCK) {
@@ -226,8 +294,8 @@ async function main(): Promise<void> {
     }
 
     // ------------------------------------------------------------ (c) memory
-    phase(`(c) coordinator RSS: ${MEMORY_TASKS} tasks in batches of ${MEMORY_BATCH}, each got then freed`);
-    {
+    if (PHASES.has('c')) {
+      phase(`(c) coordinator RSS: ${MEMORY_TASKS} tasks in batches of ${MEMORY_BATCH}, each got then freed`);
       const before = await cl.stats();
       log(`before: rss ${round(before.rssBytes / MB, 1)} MB heapUsed ${round(before.heapUsedBytes / MB, 1)} MB tasksFinished ${before.tasksFinished}`);
       let peakRss = before.rssBytes;
@@ -267,19 +335,37 @@ async function main(): Promise<void> {
     }
 
     // ------------------------------------------------------------ (d) durable GCS
-    phase(`(d) throughput with the durable (SQLite) GCS, the default of npm start: ${THROUGHPUT_TASKS} tasks, ${DURABLE_ROUNDS} interleaved rounds each`);
-    {
-      await mesh.close();
-      await cl.stop();
-      mesh = null;
-      cl = await startCluster({ nodes: 1, cpus: CPUS, durable: true });
-      mesh = await connect({ url: cl.url, token: cl.token });
-      const m = mesh;
-      const c = cl;
-      const noop = m.remote(function noop() {}) as Noop;
-      m.free(await emptyBatch(m, noop, WARMUP_TASKS));
-      const d = await throughputRounds(c, m, noop, pool2, 'durable ', DURABLE_ROUNDS);
-      for (const f of throughputFigures('tasks.throughput.durable_gcs', 'tasks.durable_gcs.cpu_ms_per_1000', d, false)) record(f);
+    // Against the in-memory GCS in the same run (issue 14 asks >= 0.9x): both clusters up, rounds
+    // alternating memory / durable / piscina, each round's ratio durable / memory.
+    if (PHASES.has('d')) {
+      phase(
+        `(d) throughput with the durable (SQLite) GCS, the default of npm start, against --memory: ${THROUGHPUT_TASKS} tasks, ${DURABLE_ROUNDS} interleaved rounds each`,
+      );
+      const dcl = await startCluster({ nodes: 1, cpus: CPUS, durable: true });
+      const dm = await connect({ url: dcl.url, token: dcl.token });
+      try {
+        const dnoop = dm.remote(function noop() {}) as Noop;
+        for (let i = 0; i < WARMUP_BATCHES; i++) {
+          dm.free(await emptyBatch(dm, dnoop, THROUGHPUT_TASKS));
+          await drained(dcl);
+        }
+        const d = await durableRounds({ c: cl, m, noop }, { c: dcl, m: dm, noop: dnoop }, pool2, DURABLE_ROUNDS);
+        for (const f of throughputFigures('tasks.throughput.durable_gcs', 'tasks.durable_gcs.cpu_ms_per_1000', d.durable, false)) record(f);
+        record(pairedFigure('tasks.throughput.durable_vs_memory', d.durable.tm, d.memory, 'tasks/s'));
+        record(
+          pairedFigure(
+            'tasks.durable_vs_memory.cpu_ms_per_1000',
+            d.durable.cpu.map((x) => per1000(cpuTotal(x))),
+            d.memoryCpu.map((x) => per1000(cpuTotal(x))),
+            'ms',
+          ),
+        );
+        const s = await dcl.stats();
+        log(`durable coordinator after the phase: gcsFlushes ${s.gcsFlushes} gcsRowsWritten ${s.gcsRowsWritten}`);
+      } finally {
+        await dm.close().catch((e) => log(`durable mesh.close: ${e}`));
+        await dcl.stop();
+      }
     }
 
     phase('done');

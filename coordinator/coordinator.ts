@@ -330,6 +330,9 @@ export class Coordinator implements Managers {
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
       gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,
       gcsRowsWritten: this.gcs.storage.stats?.rowsWritten ?? 0,
+      // The backend refuses writes: rows kept to write later, and 1 while new tasks are refused for them (issue 14).
+      gcsKeptRows: this.gcs.storage.keptRows ?? 0,
+      gcsBacklog: this.gcs.storage.backlog?.() !== undefined ? 1 : 0,
       ...traffic.json(),
       ...this.moreStats.reduce<Record<string, number>>((all, f) => Object.assign(all, f()), {}),
     };

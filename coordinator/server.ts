@@ -54,13 +54,14 @@ function toUint8(data: RawData): Uint8Array {
 
 export async function startCoordinator(opts: ServerOptions = {}): Promise<RunningCoordinator> {
   installNodeHasher();
+  // Opened on the event loop: a storage thread that dies at start fails the start at once (issue 14).
   const storage =
     opts.storage ??
     (opts.redis
-      ? new RedisStorage(typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis)
+      ? await RedisStorage.open(typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis)
       : opts.memory
         ? new MemoryStorage()
-        : new SqliteStorage(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
+        : await SqliteStorage.open(join(opts.dataDir ?? '.tabmesh', 'gcs.sqlite')));
   // On Redis the GCS may be shared by several coordinators: one mesh (coordinator/mesh, issue 15).
   const redis = opts.redis ? (typeof opts.redis === 'string' ? { url: opts.redis } : opts.redis) : undefined;
   const coordinator = new Coordinator({ ...opts, storage, shared: opts.shared ?? !!redis });

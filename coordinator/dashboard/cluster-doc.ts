@@ -152,6 +152,9 @@ export class ClusterDoc {
       ...meshViewOf(c)?.totals(),
     };
     if (!same(m.get('totals') as Plain | undefined, totals as unknown as Plain)) m.set('totals', totals);
+    // The durable GCS refuses writes (a full disk, Redis at maxmemory): why, while new tasks are refused (issue 14).
+    const backlog = c.gcs.storage.backlog?.() ?? null;
+    if ((m.get('gcsBacklog') ?? null) !== backlog) m.set('gcsBacklog', backlog);
     const coordinators = meshViewOf(c)?.coordinators();
     if (coordinators && JSON.stringify(m.get('coordinators')) !== JSON.stringify(coordinators)) m.set('coordinators', coordinators);
     if (m.get('startedAt') === undefined) {

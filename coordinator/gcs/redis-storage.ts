@@ -13,11 +13,26 @@
 // The buffer, the batches and the synchronous waits are WorkerStorage's
 // (worker-storage.ts), shared with SqliteStorage.
 import type { FromWorker } from './worker-wire.js';
-import { WorkerStorage } from './worker-storage.js';
+import { startWorker, WorkerStorage, type StartedWorker, type WorkerStorageSetup } from './worker-storage.js';
 import { checkedOptions, redacted, type RedisStorageOptions } from './redis-options.js';
 import type { WorkerInit } from './redis-wire.js';
 
 export { parseRedisUrl, redacted, type RedisStorageOptions } from './redis-options.js';
+
+function redisSetup(opts: ReturnType<typeof checkedOptions>): WorkerStorageSetup {
+  const { prefix, flushIntervalMs, maxBuffered, timeoutMs, connectTimeoutMs } = opts;
+  const data: Omit<WorkerInit, 'shared' | 'port'> = { url: opts.url, prefix, connectTimeoutMs };
+  return {
+    file: 'redis-worker.js',
+    data,
+    name: `Redis at ${redacted(opts.url)}`,
+    openFailure: 'cannot reach',
+    flushIntervalMs,
+    maxBuffered,
+    timeoutMs,
+    openTimeoutMs: connectTimeoutMs,
+  };
+}
 
 export class RedisStorage extends WorkerStorage {
   readonly url: string;
@@ -33,24 +48,19 @@ export class RedisStorage extends WorkerStorage {
   private newlyRefused: string[] = [];
   private fencedWrites = 0;
 
-  constructor(options: RedisStorageOptions) {
+  /** Connects, waiting (blocking) for the worker: tests and tools; `startCoordinator` uses `RedisStorage.open`. */
+  constructor(options: RedisStorageOptions, started?: StartedWorker) {
     const opts = checkedOptions(options);
-    const { prefix, flushIntervalMs, maxBuffered, timeoutMs, connectTimeoutMs } = opts;
-    const data: Omit<WorkerInit, 'shared' | 'port'> = { url: opts.url, prefix, connectTimeoutMs };
-    super({
-      file: 'redis-worker.js',
-      data,
-      name: `Redis at ${redacted(opts.url)}`,
-      openFailure: 'cannot reach',
-      flushIntervalMs,
-      maxBuffered,
-      timeoutMs,
-      openTimeoutMs: connectTimeoutMs,
-    });
+    super(redisSetup(opts), started);
     this.url = opts.url;
-    this.prefix = prefix;
+    this.prefix = opts.prefix;
     this.cluster = this.ready.cluster ?? false;
     this.masters = this.ready.masters ?? 1;
+  }
+
+  /** Connects with the worker started on the event loop (startWorker): one that dies at start is noticed at once. */
+  static async open(options: RedisStorageOptions): Promise<RedisStorage> {
+    return new RedisStorage(options, await startWorker(redisSetup(checkedOptions(options))));
   }
 
   /** Counters for benchmarks and tests: batches handed over, rows they carried, group writes refused by their fence. */

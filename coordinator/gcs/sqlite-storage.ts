@@ -11,7 +11,7 @@
 
 import { TabmeshError } from '../../shared/errors.js';
 import { SLOT, type ToWorker } from './worker-wire.js';
-import { WorkerStorage } from './worker-storage.js';
+import { MAX_KEPT_ROWS, startWorker, WorkerStorage, type StartedWorker, type WorkerStorageSetup } from './worker-storage.js';
 import type { SqliteWorkerInit } from './sqlite-worker.js';
 
 export interface SqliteStorageOptions {
@@ -19,36 +19,55 @@ export interface SqliteStorageOptions {
   flushIntervalMs?: number;
   /** Flush at once when this many changes are pending. Default 20000. */
   maxBuffered?: number;
+  /** Rows kept while SQLite refuses writes (a full disk) before new tasks are refused. Default MAX_KEPT_ROWS (200,000). */
+  maxKeptRows?: number;
   /** How long flush, load, compact and close wait for the writer thread before GCS_UNAVAILABLE. Default 60000. */
   timeoutMs?: number;
+}
+
+function sqliteSetup(file: string, opts: SqliteStorageOptions): WorkerStorageSetup {
+  const flushIntervalMs = opts.flushIntervalMs ?? 20;
+  const maxBuffered = opts.maxBuffered ?? 20000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0) {
+    throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
+  }
+  if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
+    throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
+  const maxKeptRows = opts.maxKeptRows ?? MAX_KEPT_ROWS;
+  if (!Number.isInteger(maxKeptRows) || maxKeptRows < 1) throw new TabmeshError('BAD_ARGUMENT', `maxKeptRows must be an integer >= 1, got ${maxKeptRows}`);
+  const data: Omit<SqliteWorkerInit, 'shared' | 'port'> = { file };
+  return {
+    file: 'sqlite-worker.js',
+    data,
+    name: `SQLite file ${file}`,
+    openFailure: 'cannot open',
+    flushIntervalMs,
+    maxBuffered,
+    timeoutMs,
+    openTimeoutMs: timeoutMs,
+    maxKeptRows,
+  };
 }
 
 export class SqliteStorage extends WorkerStorage {
   readonly file: string;
 
-  constructor(file: string, opts: SqliteStorageOptions = {}) {
-    const flushIntervalMs = opts.flushIntervalMs ?? 20;
-    const maxBuffered = opts.maxBuffered ?? 20000;
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    if (!Number.isFinite(flushIntervalMs) || flushIntervalMs < 0) {
-      throw new TabmeshError('BAD_ARGUMENT', `flushIntervalMs must be a number >= 0, got ${flushIntervalMs}`);
-    }
-    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
-      throw new TabmeshError('BAD_ARGUMENT', `maxBuffered must be an integer >= 1, got ${maxBuffered}`);
-    }
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TabmeshError('BAD_ARGUMENT', `timeoutMs must be a number > 0, got ${timeoutMs}`);
-    const data: Omit<SqliteWorkerInit, 'shared' | 'port'> = { file };
-    super({
-      file: 'sqlite-worker.js',
-      data,
-      name: `SQLite file ${file}`,
-      openFailure: 'cannot open',
-      flushIntervalMs,
-      maxBuffered,
-      timeoutMs,
-      openTimeoutMs: timeoutMs,
-    });
+  /**
+   * Opens the file, waiting (blocking) for the writer thread: tests and
+   * tools. `startCoordinator` uses `SqliteStorage.open`, which waits on the
+   * event loop and notices a thread that dies at start at once.
+   */
+  constructor(file: string, opts: SqliteStorageOptions = {}, started?: StartedWorker) {
+    super(sqliteSetup(file, opts), started);
     this.file = file;
+  }
+
+  /** Opens the file with the writer thread started on the event loop (startWorker). */
+  static async open(file: string, opts: SqliteStorageOptions = {}): Promise<SqliteStorage> {
+    return new SqliteStorage(file, opts, await startWorker(sqliteSetup(file, opts)));
   }
 
   /** Counters for benchmarks: batches handed to the writer thread, rows they carried; rows in the log as of the last batch applied, compactions. */

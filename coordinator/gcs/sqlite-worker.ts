@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SLOT, STATE, WorkerSide, type ToWorker, type WriteBatch } from './worker-wire.js';
 
 export interface SqliteWorkerInit {
@@ -20,11 +20,15 @@ export interface SqliteWorkerInit {
 /** Compact the log once it holds this many rows, or COMPACT_FACTOR times the rows left after the last compaction. */
 const COMPACT_MIN_ROWS = 200_000;
 const COMPACT_FACTOR = 4;
+/** How soon batches SQLite refused are tried again when no newer batch comes. */
+const RETRY_MS = 500;
 
 const init = workerData as SqliteWorkerInit;
 const side = new WorkerSide(init.shared, init.port);
 
-function open(): Database.Database {
+async function open(): Promise<Database.Database> {
+  // Imported here: a native module that does not load (another Node's build) is a clear open failure, not a dead thread.
+  const { default: Database } = await import('better-sqlite3');
   if (init.file !== ':memory:' && init.file !== '') mkdirSync(dirname(init.file), { recursive: true });
   const db = new Database(init.file);
   try {
@@ -40,10 +44,10 @@ function open(): Database.Database {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let db: Database.Database;
   try {
-    db = open();
+    db = await open();
   } catch (err) {
     side.post({ op: 'connect-failed', message: (err as Error).message });
     side.set(SLOT.state, STATE.failed);
@@ -81,20 +85,40 @@ function main(): void {
     side.set(SLOT.logRows, logRows);
   }
 
-  /** Batches SQLite refused, oldest first: tried again before anything newer. */
+  /** Batches SQLite refused, oldest first: tried again before anything newer, and on a timer (issue 14). */
   const failed: WriteBatch[] = [];
+  let keptRows = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const rowsOf = (b: WriteBatch): number => {
+    let n = 0;
+    for (const [, tables] of b.groups) for (const [, keys, , dels] of tables) n += keys.length + dels.length;
+    return n;
+  };
   function apply(b: WriteBatch | undefined): void {
-    if (b) failed.push(b);
+    if (b) {
+      failed.push(b);
+      keptRows += rowsOf(b);
+    }
     while (failed.length > 0) {
       const next = failed[0];
+      let rows: number;
       try {
-        logRows += writeBatch(next);
+        rows = writeBatch(next);
       } catch (err) {
         side.post({ op: 'write-failed', seq: next.seq, message: (err as Error).message });
+        side.set(SLOT.kept, keptRows);
+        // A disk that fills up frees no space by itself being asked: try again a little later, new batches or not.
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          apply(undefined);
+        }, RETRY_MS);
         return;
       }
+      logRows += rows;
+      keptRows -= rows;
       failed.shift();
     }
+    side.set(SLOT.kept, 0);
     side.set(SLOT.logRows, logRows);
     if (logRows >= compactAt) {
       try {
@@ -138,6 +162,7 @@ function main(): void {
         }
         return;
       case 'close':
+        clearTimeout(retry);
         try {
           apply(undefined); // a last try for batches SQLite refused; reported if it refuses again
         } finally {
@@ -155,4 +180,4 @@ function main(): void {
   });
 }
 
-main();
+void main();

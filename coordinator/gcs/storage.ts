@@ -36,6 +36,14 @@ export interface GcsStorage {
   fence?(group: string, token: string): void;
   /** Groups whose writes were refused since the last call (another coordinator holds their lease); their later writes are dropped until fenced again. */
   takeFenced?(): string[];
+  /**
+   * Why the coordinator should admit no new work now: the backend refuses
+   * writes and the rows kept for it grew past their bound (issue 14). Only a
+   * backend that keeps refused writes to try again has it.
+   */
+  backlog?(): string | undefined;
+  /** Rows of refused writes kept to write later (0 while the backend takes writes). */
+  readonly keptRows?: number;
   /** Batches handed to the backend and rows in them (a row changed twice between flushes counts once): durable backends only. */
   readonly stats?: { flushes: number; rowsWritten: number };
 }

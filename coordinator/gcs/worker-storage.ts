@@ -12,6 +12,7 @@
 // write the backend refused is reported by the next call. RedisStorage and
 // SqliteStorage are this class with their own worker.
 import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { TabmeshError } from '../../shared/errors.js';
@@ -22,6 +23,7 @@ import { ARENA_FLUSH, WriteBuffer } from './redis-buffer.js';
 
 /** The built worker next to this file, or (running from sources: vitest) the one in dist/. */
 function workerFile(name: string): string {
+  if (isAbsolute(name)) return name; // tests: a worker of their own
   const here = fileURLToPath(new URL(`./${name}`, import.meta.url));
   if (existsSync(here)) return here;
   const built = fileURLToPath(new URL(`../../dist/coordinator/gcs/${name}`, import.meta.url));
@@ -30,7 +32,7 @@ function workerFile(name: string): string {
 }
 
 export interface WorkerStorageSetup {
-  /** The worker's file in coordinator/gcs, built: 'redis-worker.js'. */
+  /** The worker's file in coordinator/gcs, built: 'redis-worker.js' (an absolute path: as is). */
   file: string;
   /** The worker's workerData besides `shared` and `port`. */
   data: Record<string, unknown>;
@@ -44,6 +46,87 @@ export interface WorkerStorageSetup {
   timeoutMs: number;
   /** How long the constructor waits for the worker to open the backend. */
   openTimeoutMs: number;
+  /** Rows the worker may keep while the backend refuses writes before `backlog` says to admit no new work. Default MAX_KEPT_ROWS. */
+  maxKeptRows?: number;
+}
+
+/**
+ * Rows kept in the storage thread while the backend refuses writes (a full
+ * disk, Redis at maxmemory) before the coordinator admits no new work (issue
+ * 14): about 2-4 rows a task, a few hundred bytes each.
+ */
+export const MAX_KEPT_ROWS = 200_000;
+
+/** Atomics.waitAsync (Node >= 16), not in the compiler's lib yet. */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      this: void,
+      a: Int32Array,
+      i: number,
+      v: number,
+      ms: number,
+    ): { async: false; value: string } | { async: true; value: Promise<'ok' | 'timed-out'> };
+  }
+).waitAsync;
+
+/** A worker thread started for a backend, with its port and shared slots. */
+export interface StartedWorker {
+  worker: Worker;
+  port: MessagePort;
+  shared: Int32Array;
+}
+
+function launch(setup: WorkerStorageSetup): StartedWorker {
+  const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(workerFile(setup.file), { workerData: { ...setup.data, shared: sab, port: port2 }, transferList: [port2] });
+  worker.unref();
+  port1.unref();
+  return { worker, port: port1, shared: new Int32Array(sab) };
+}
+
+/**
+ * Starts a backend's worker and waits on the event loop until it has opened
+ * the backend (or failed to): a worker that dies at start (a native module
+ * that does not load, an exception at its top level, process.exit) is
+ * noticed by its 'error' or 'exit' at once, not at the open timeout, which a
+ * blocking wait had to sit out (issue 14). The storage's constructor takes it
+ * from there (`new XStorage(..., started)`).
+ */
+export async function startWorker(setup: WorkerStorageSetup): Promise<StartedWorker> {
+  const w = launch(setup);
+  const { worker, shared } = w;
+  let onError: (err: Error) => void = () => {};
+  let onExit: (code: number) => void = () => {};
+  // Held while it opens: Atomics.waitAsync alone does not keep the process alive.
+  worker.ref();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (why: string) => reject(new TabmeshError('GCS_UNAVAILABLE', `${setup.openFailure} ${setup.name}: ${why}`));
+      onError = (err) => fail(`its worker thread (${setup.file}) failed at start: ${err.message}`);
+      onExit = (code) => fail(`its worker thread (${setup.file}) stopped at start (exit code ${code})`);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
+      const waited = waitAsync(shared, SLOT.state, STATE.connecting, setup.openTimeoutMs);
+      if (!waited.async) return resolve();
+      void waited.value.then((r) => {
+        if (Atomics.load(shared, SLOT.state) !== STATE.connecting) resolve();
+        else if (r === 'timed-out') fail(`timed out after ${setup.openTimeoutMs} ms waiting for it to open`);
+      });
+    });
+  } catch (err) {
+    // Wake the pending waitAsync (it would keep its timer to the end) and stop the thread.
+    Atomics.notify(shared, SLOT.state);
+    worker.on('error', () => {}); // reported already: a late one must not take the process down
+    void worker.terminate();
+    throw err;
+  } finally {
+    worker.off('error', onError);
+    worker.off('exit', onExit);
+    worker.unref();
+  }
+  return w;
 }
 
 export abstract class WorkerStorage implements GcsStorage {
@@ -52,6 +135,9 @@ export abstract class WorkerStorage implements GcsStorage {
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly timeoutMs: number;
+  private readonly maxKeptRows: number;
+  /** The backend's last refusal, kept for `backlog` (the failure itself is thrown once, by the next flush). */
+  private lastRefusal = '';
   protected readonly worker: Worker;
   private readonly port: MessagePort;
   protected readonly shared: Int32Array;
@@ -69,18 +155,21 @@ export abstract class WorkerStorage implements GcsStorage {
   private flushes = 0;
   private rowsWritten = 0;
 
-  constructor(setup: WorkerStorageSetup) {
+  /**
+   * Starts the worker and waits (blocking) for it to open the backend; with
+   * `started` (from `startWorker`, issue 14) the worker is ready already: the
+   * asynchronous `open` of each backend waited on the event loop instead.
+   */
+  constructor(setup: WorkerStorageSetup, started?: StartedWorker) {
     this.name = setup.name;
     this.flushIntervalMs = setup.flushIntervalMs;
     this.maxBuffered = setup.maxBuffered;
     this.timeoutMs = setup.timeoutMs;
-    const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
-    this.shared = new Int32Array(sab);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = new Worker(workerFile(setup.file), { workerData: { ...setup.data, shared: sab, port: port2 }, transferList: [port2] });
-    this.worker.unref();
-    this.port.unref();
+    this.maxKeptRows = setup.maxKeptRows ?? MAX_KEPT_ROWS;
+    const w = started ?? launch(setup);
+    this.shared = w.shared;
+    this.port = w.port;
+    this.worker = w.worker;
     // A worker that dies takes the backend with it: say so at the next call.
     this.worker.once('error', (err) => {
       this.dead ??= `the ${setup.file} thread failed: ${err.message}`;
@@ -89,7 +178,8 @@ export abstract class WorkerStorage implements GcsStorage {
       if (!this.closed) this.dead ??= `the ${setup.file} worker thread stopped (exit code ${code})`;
     });
 
-    this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to open ${this.name}`, undefined, setup.openTimeoutMs);
+    if (!started)
+      this.waitFor(() => Atomics.load(this.shared, SLOT.state) !== STATE.connecting, SLOT.state, `to open ${this.name}`, undefined, setup.openTimeoutMs);
     const first = this.receive();
     if (first?.op !== 'ready') {
       void this.worker.terminate();
@@ -102,6 +192,24 @@ export abstract class WorkerStorage implements GcsStorage {
   /** Counters for benchmarks and tests: batches handed over and rows they carried. */
   protected get counts(): { flushes: number; rowsWritten: number } {
     return { flushes: this.flushes, rowsWritten: this.rowsWritten };
+  }
+
+  /** Rows of refused batches the storage thread keeps to write once the backend takes them again (0 while it takes them). */
+  get keptRows(): number {
+    return Atomics.load(this.shared, SLOT.kept);
+  }
+
+  /**
+   * Why new work should wait, while the backend refuses writes and the rows
+   * kept for it reached maxKeptRows (issue 14): nothing acknowledged is lost
+   * (the thread keeps them in order and tries again on its own), but the
+   * coordinator admits nothing new that would grow them. Undefined otherwise.
+   */
+  backlog(): string | undefined {
+    const kept = this.keptRows + this.buf.pending;
+    if (this.keptRows === 0 || kept < this.maxKeptRows) return undefined;
+    while (this.receive()); // the latest refusal
+    return `${this.lastRefusal || `${this.name} refuses writes`}; ${kept} changes wait in memory (at most ${this.maxKeptRows} before new work is refused)`;
   }
 
   load(table: TableName): Iterable<[key: string, value: Uint8Array]> {
@@ -190,7 +298,10 @@ export abstract class WorkerStorage implements GcsStorage {
 
   private change(table: TableName, key: string, span: number, group = NO_GROUP): void {
     this.checkTable(table);
-    this.drainNotices();
+    // Not drainNotices: a refusal is not thrown into the caller's change (a task half admitted); the
+    // thread keeps the rows, `backlog` holds new work back, and flush/close report it.
+    while (this.receive());
+    if (this.dead !== undefined) throw new TabmeshError('GCS_UNAVAILABLE', `${this.dead}; nothing reaches ${this.name} any more`);
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
     if (!this.accepts(group)) return;
     this.buf.change(group, table, key, span);
@@ -223,8 +334,10 @@ export abstract class WorkerStorage implements GcsStorage {
     const got = receiveMessageOnPort(this.port);
     if (!got) return undefined;
     const m = got.message as FromWorker;
-    if (m.op === 'write-failed') this.failure ??= `${this.name} refused a write: ${m.message}`;
-    else this.onNotice(m);
+    if (m.op === 'write-failed') {
+      this.lastRefusal = `${this.name} refused a write: ${m.message}`;
+      this.failure ??= this.lastRefusal;
+    } else this.onNotice(m);
     return m;
   }
 

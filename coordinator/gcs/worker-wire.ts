@@ -17,8 +17,10 @@ export const SLOT = {
   /** SQLite: rows in the log table, and compactions run (for stats). */
   logRows: 3,
   compactions: 4,
+  /** Rows of the batches the backend refused and the worker keeps to try again (0: none kept). */
+  kept: 5,
 } as const;
-export const SLOTS = 5;
+export const SLOTS = 6;
 
 export const STATE = { connecting: 0, ready: 1, failed: 2, closed: 3 } as const;
 

@@ -94,6 +94,9 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   }
   const job = looked ? looked.job : gcs.jobs.get(spec.jobId);
   if (!job || job.state !== 'running') return `job ${spec.jobId} is not running`;
+  // The durable GCS refuses writes and what it keeps grew to its bound: nothing new until it takes them (issue 14).
+  const backlog = gcs.storage.backlog?.();
+  if (backlog !== undefined) return `task ${spec.taskId} refused: ${backlog}`;
   const isCall = spec.actor?.kind === 'call';
   const fn = gcs.functions.get(spec.fnId);
   if (!isCall && !fn) return `function ${spec.fnId} is not registered (send its source first)`;

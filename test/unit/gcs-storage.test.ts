@@ -245,6 +245,37 @@ describe('SqliteStorage', () => {
     expect(rows(s, 'kv')).toEqual({ second: '2', third: '3' });
   });
 
+  // Issue 14, session 16: a refusal spell (a full disk) is bounded and loses nothing.
+  it('while SQLite refuses writes, keeps them in order, holds new work back past maxKeptRows, and writes them on its own once it can', async () => {
+    const f = file();
+    const s = track(new SqliteStorage(f, { flushIntervalMs: 60_000, maxKeptRows: 100 }));
+    s.put('kv', 'before', bytes('0'));
+    s.flush();
+    const other = new Database(f);
+    other.exec('ALTER TABLE log RENAME TO hidden');
+    for (let i = 0; i < 60; i++) s.put('tasks', `a${i}`, bytes(`a${i}`));
+    s.flushSoon();
+    await vi.waitFor(() => expect(s.keptRows).toBe(60));
+    expect(s.backlog()).toBeUndefined(); // refused, but under the bound
+    // Changes go on while refused: neither put nor delete throws the refusal into its caller.
+    for (let i = 0; i < 60; i++) s.put('tasks', `b${i}`, bytes(`b${i}`));
+    s.delete('tasks', 'a0');
+    s.flushSoon();
+    await vi.waitFor(() => expect(s.keptRows).toBe(121));
+    expect(s.backlog()).toMatch(/^SQLite file .* refused a write: .*log.*; 121 changes wait in memory \(at most 100 before new work is refused\)$/);
+    other.exec('ALTER TABLE hidden RENAME TO log');
+    other.close();
+    // No new call: the writer thread tries again by itself.
+    await vi.waitFor(() => expect(s.keptRows).toBe(0), { timeout: 10_000 });
+    expect(s.backlog()).toBeUndefined();
+    expect(() => s.flush()).toThrow(/refused a write/); // the refusal is still reported once
+    const live = rows(s, 'tasks');
+    expect(Object.keys(live)).toHaveLength(119);
+    expect(live.a0).toBeUndefined();
+    expect(live.b59).toBe('b59');
+    expect(rows(s, 'kv')).toEqual({ before: '0' });
+  });
+
   it('close hands over and writes everything buffered, several batches in flight', () => {
     const f = file();
     const s = new SqliteStorage(f, { flushIntervalMs: 60_000, maxBuffered: 1000 });

@@ -38,8 +38,11 @@ export function overview(ctx: Ctx, root: HTMLElement): View {
       { label: 'cancelled', value: counts.cancelled ?? 0, cls: 'cancelled' },
     ];
     const events = (doc.getArray('events') as Y.Array<EventView>).toArray().slice(-12).reverse();
+    // The durable GCS refuses writes and new tasks are refused until it takes them (issue 14).
+    const backlog = doc.getMap('meta').get('gcsBacklog') as string | null | undefined;
     swap(
       body,
+      backlog ? h('div', { class: 'health-alert', role: 'alert' }, `GCS storage: ${backlog}`) : null,
       h(
         'div',
         { class: 'stats' },
