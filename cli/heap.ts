@@ -45,8 +45,14 @@ export const COMPACT_COLLECTIONS = 40;
  * cost) took at most half of it.
  */
 export const COMPACT_MAX_PAUSE_MS = 50;
-/** At most this many bursts in a row go without a series because their heap's first GC would be too long (then one measures again). */
-export const COMPACT_SKIPS_IN_A_ROW = 7;
+/**
+ * What a forced full GC is assumed to cost per MB of heap before this process measured one, and the most a
+ * measurement counts for (ms per MB): 1.15-1.3 ms of CPU per MB from 22 to 394 MB of session-like objects
+ * (docs/decisions.md, session 14). Without it the first burst of a 10,000-node coordinator ran its first GC
+ * blind (84-127 ms, session 15); with it no series starts on a heap over ~43 MB until a GC measured faster,
+ * and a GC slowed by a loaded machine (3-19 ms a MB measured: starvation) cannot stop series for good.
+ */
+export const COMPACT_PRIOR_MS_PER_MB = 1.15;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 /** The young generation is back to its start size when its semi-spaces take at most this much (V8 starts at 1 MiB). */
@@ -83,9 +89,9 @@ export type CompactionStats = {
   heapCompactionMs: number;
   /** The pause of its last GC, the one that moves every live object of the old generation into as few pages as it fills (ms). */
   heapCompactionLastGcMs: number;
-  /** Bursts after which no series ran: at the lowest pause per MB seen, a full GC of the heap would hold the loop over COMPACT_MAX_PAUSE_MS. */
+  /** Bursts after which no series ran: at the pause per MB expected (heapCompactionMsPerMb), the series' first full GC would hold the loop over COMPACT_MAX_PAUSE_MS. */
   heapCompactionsSkipped: number;
-  /** The lowest pause of a full GC per MB of heap it started from, of those the series ran (ms; 0: none yet). */
+  /** The pause per MB of heap expected of a series' first full GC (ms): the last series' first GC's, at most COMPACT_PRIOR_MS_PER_MB (that before any). */
   heapCompactionMsPerMb: number;
 };
 
@@ -128,12 +134,11 @@ export function compactAfterBursts(
     heapCompactionMs: 0,
     heapCompactionLastGcMs: 0,
     heapCompactionsSkipped: 0,
-    heapCompactionMsPerMb: 0,
+    heapCompactionMsPerMb: COMPACT_PRIOR_MS_PER_MB,
   };
-  /** The lowest full-GC pause per byte of heap measured so far, 0 before any (a loaded machine only makes it longer). */
-  let msPerByte = 0;
-  /** Bursts in a row after which no series ran. */
-  let skipped = 0;
+  const MB = 1 << 20;
+  /** The pause per byte expected of a series' first full GC: the last first GC's, capped at the prior (a loaded machine only makes it longer). */
+  let msPerByte = COMPACT_PRIOR_MS_PER_MB / MB;
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -156,9 +161,10 @@ export function compactAfterBursts(
       collect(false);
       gcs++;
       lastPause = ms(p0);
-      if (bytes > 0 && lastPause > 0 && (msPerByte === 0 || lastPause / bytes < msPerByte)) {
-        msPerByte = lastPause / bytes;
-        st.heapCompactionMsPerMb = Math.round(msPerByte * (1 << 20) * 1000) / 1000;
+      // The first GC of a series is the one the next burst's decision is about: the heap as the burst left it.
+      if (gcs === 1 && bytes > 0 && lastPause > 0) {
+        msPerByte = Math.min(COMPACT_PRIOR_MS_PER_MB / MB, lastPause / bytes);
+        st.heapCompactionMsPerMb = Math.round(msPerByte * MB * 1000) / 1000;
       }
       maxPause = Math.max(maxPause, lastPause);
       st.heapCompactionMaxGcMs = maxPause;
@@ -192,13 +198,10 @@ export function compactAfterBursts(
     if (!quiet || series) return;
     if (ended - compactedAt >= COMPACT_AFTER_TASKS) {
       compactedAt = ended;
-      // Even at the best rate seen, the first GC would stall the loop (10,000 nodes' sessions): keep what there is.
-      // Every COMPACT_SKIPS_IN_A_ROW-th such burst runs anyway: a rate measured on a loaded machine must not skip them for good.
-      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS && ++skipped % (COMPACT_SKIPS_IN_A_ROW + 1) !== 0) st.heapCompactionsSkipped++;
-      else {
-        skipped = 0;
-        compact(ended);
-      }
+      // The first GC would stall the loop (10,000 nodes' sessions): keep what there is. Never forced blind: before
+      // any measurement the prior rate decides; a rate measured slower than the prior counts as the prior.
+      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS) st.heapCompactionsSkipped++;
+      else compact(ended);
     }
   }, everyMs);
   timer.unref();
