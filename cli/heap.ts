@@ -3,6 +3,7 @@
 // heap back once a burst of tasks is over").
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { constants, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 
 /**
  * How much the old generation may grow past what survived the last full GC
@@ -121,7 +122,7 @@ export function compactAfterBursts(
   settled: () => boolean = youngSettled,
   gapMs = COMPACT_GAP_MS,
   clock: () => number = () => performance.now(),
-  heapBytes: () => number = () => getHeapStatistics().used_heap_size,
+  heapBytes: (() => number) & { stop?: () => void } = liveHeapBytes(),
 ): Compactor {
   let compactedAt = counts.ended();
   let last = compactedAt;
@@ -209,9 +210,28 @@ export function compactAfterBursts(
     stop: () => {
       clearInterval(timer);
       stopSeries();
+      heapBytes.stop?.();
     },
     stats: () => ({ ...st }),
   };
+}
+
+/**
+ * What a full GC will have to mark, as far as this process can tell without one: the heap's used size just
+ * after the last mark-compact (V8's own or a compaction's), or now when smaller (or when none ran yet). The
+ * used size now would count a burst's garbage: bench:tasks' coordinator holds 48-66 MB used after 100,000
+ * freed tasks, of which a full GC keeps ~20 MB (its first GC of a series: 1-25 ms), and at 1.15 ms/MB of it
+ * no series ran (RSS 156 MB instead of < 100, session 16). The cost of a full GC follows what it marks.
+ */
+export function liveHeapBytes(): (() => number) & { stop: () => void } {
+  let afterMajor = 0;
+  const used = () => getHeapStatistics().used_heap_size;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if ((e as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) afterMajor = used();
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return Object.assign(() => (afterMajor > 0 ? Math.min(afterMajor, used()) : used()), { stop: () => obs.disconnect() });
 }
 
 /** V8's young generation (new space) is back to its start size. */

@@ -14,7 +14,10 @@ import {
   COMPACT_MAX_PAUSE_MS,
   COMPACT_PRIOR_MS_PER_MB,
   compactAfterBursts,
+  liveHeapBytes,
 } from '../../cli/heap.js';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -203,5 +206,29 @@ describe('compactAfterBursts', () => {
     expect(s.heapCompactionGcs).toBeGreaterThanOrEqual(1);
     expect(s.heapCompactionGcs).toBeLessThanOrEqual(COMPACT_COLLECTIONS + 1);
     c.stop();
+  });
+
+  it('judges a heap by what its last mark-compact kept, not by the garbage a burst left since', async () => {
+    vi.useRealTimers();
+    const live = liveHeapBytes();
+    try {
+      setFlagsFromString('--expose-gc');
+      (runInNewContext('gc') as () => void)();
+      await new Promise((r) => setTimeout(r, 20)); // the GC's performance entry
+      const kept = live();
+      expect(kept).toBeGreaterThan(0);
+      // A burst's garbage: ~30 MB of records that lived long enough to be promoted (two scavenges), then dropped.
+      const gc = runInNewContext('gc') as (o?: { type: 'minor' }) => void;
+      let held: { i: number; s: string }[] | null = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `task ${i}` }));
+      gc({ type: 'minor' });
+      gc({ type: 'minor' });
+      expect(held.length).toBe(300_000);
+      held = null;
+      const used = getHeapStatistics().used_heap_size;
+      expect(used - kept).toBeGreaterThan(10 << 20);
+      expect(live()).toBeLessThanOrEqual(kept);
+    } finally {
+      live.stop();
+    }
   });
 });
