@@ -76,16 +76,28 @@ function forkProc(file: string, env: Record<string, string>, execArgv: string[] 
   });
   // Killed if the bench exits or is interrupted first; it ends by itself if the bench is killed outright (endWithParent).
   ownChild(p);
-  const waiting: ((m: unknown) => void)[] = [];
+  const waiting: { resolve: (m: unknown) => void; reject: (e: Error) => void }[] = [];
   const queued: unknown[] = [];
   p.on('message', (m) => {
     const w = waiting.shift();
-    if (w) w(m);
+    if (w) w.resolve(m);
     else queued.push(m);
+  });
+  // A child that exits fails what waits on it (a coordinator killed by an error left the bench waiting for its
+  // probe's answer, with 10,000 nodes running, session 16).
+  let exited: Error | null = null;
+  p.once('exit', (code, signal) => {
+    exited = new Error(`${file.split('/').pop()} exited (${signal ?? `code ${code}`}) before it answered`);
+    for (const w of waiting.splice(0)) w.reject(exited);
   });
   return {
     p,
-    next: <T>() => new Promise<T>((resolve) => (queued.length ? resolve(queued.shift() as T) : waiting.push(resolve as (m: unknown) => void))),
+    next: <T>() =>
+      new Promise<T>((resolve, reject) => {
+        if (queued.length) return resolve(queued.shift() as T);
+        if (exited) return reject(exited);
+        waiting.push({ resolve: resolve as (m: unknown) => void, reject });
+      }),
   };
 }
 

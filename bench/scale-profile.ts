@@ -5,7 +5,7 @@
 // until its last result, written as <name>.cpuprofile and <name>.heapprofile
 // (Chrome DevTools reads both).
 import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Bytes between two heap samples: V8's default is 32 KiB; 16 KiB gives ~6 samples a 1,000 tasks at 0.1 KiB a task. */
@@ -23,6 +23,8 @@ export class JobProfiler {
   private name: string | null = null;
 
   constructor(private readonly dir: string) {
+    // A folder not made yet is made (a missing one killed the coordinator at the job's end, its run lost).
+    mkdirSync(dir, { recursive: true });
     this.s.connect();
   }
 

@@ -1,7 +1,7 @@
 // bench:scale's results (issue 14): what one size and one job measured, and
 // the report of a run: one JSON figure a line on stdout (ratios against the
 // smallest N of the run), and a table on stderr.
-import { emit, figure, round } from './harness.js';
+import { emit, figure, median, round } from './harness.js';
 import type { Churn } from './scale-churn.js';
 import type { Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
@@ -25,6 +25,8 @@ type LoopFigures = Pick<
 
 export interface Run extends LoopFigures {
   tasks: number;
+  /** Tasks/s of each repeat of the job (SCALE_REPEAT), in the order they ran: the run's figures are the median repeat's. */
+  tasksPerSecAll: number[];
   /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
   freeMs: number;
   freeCpuUsPerTask: number;
@@ -77,6 +79,41 @@ export interface Row {
   churn?: Churn;
 }
 
+/**
+ * One job's repeats as one Run (SCALE_REPEAT, issue 14: the 100-node baseline swung 20k-29k tasks/s between
+ * runs): throughput and CPU figures of the median repeat by tasks/s, every repeat's tasks/s kept for the
+ * spread, and the worst of every repeat for the loop, GC and /api/stats figures (a repeat's stall is not
+ * hidden by the median).
+ */
+export function combineRepeats(runs: Run[]): Run {
+  if (runs.length === 0) throw new Error('no repeats to combine');
+  const byRate = [...runs].sort((a, b) => a.tasksPerSec - b.tasksPerSec);
+  const mid = byRate[(byRate.length - 1) >> 1];
+  const worst = (f: (r: Run) => number) => Math.max(...runs.map(f));
+  const worstGc = runs.reduce((a, b) => (b.gc.max > a.gc.max ? b : a)).gc;
+  return {
+    ...mid,
+    tasksPerSecAll: runs.map((r) => r.tasksPerSec),
+    loopMaxMs: worst((r) => r.loopMaxMs),
+    loopMaxCpuMs: worst((r) => r.loopMaxCpuMs),
+    freeLoopMaxMs: worst((r) => r.freeLoopMaxMs),
+    statsWorstMs: worst((r) => r.statsWorstMs),
+    statsServerMs: worst((r) => r.statsServerMs),
+    loopLongestMs: worst((r) => r.loopLongestMs),
+    loopCpuLongestMs: worst((r) => r.loopCpuLongestMs),
+    loopLong: worst((r) => r.loopLong),
+    loopLongWithGc: worst((r) => r.loopLongWithGc),
+    loopCpuLong: worst((r) => r.loopCpuLong),
+    gc: { ...mid.gc, max: worstGc.max, maxKind: worstGc.maxKind, over50: worst((r) => r.gc.over50) },
+  };
+}
+
+/** The spread of tasks/s over a job's repeats: "median (min-max, n)". */
+const spread = (run: Run): string =>
+  run.tasksPerSecAll.length > 1
+    ? `${round(median(run.tasksPerSecAll), 0)} (${round(Math.min(...run.tasksPerSecAll), 0)}-${round(Math.max(...run.tasksPerSecAll), 0)}, ${run.tasksPerSecAll.length} runs)`
+    : `${round(run.tasksPerSec, 0)}`;
+
 /** Every figure of the run on stdout, and the table on stderr; `stalls`: the run had SCALE_STALLS=1 (iterations by CPU). */
 export function report(rows: Row[], stalls: boolean): void {
   const base = rows[0];
@@ -100,6 +137,11 @@ export function report(rows: Row[], stalls: boolean): void {
       const br = b?.runs[i] ?? null;
       const k = `scale.n${r.n}.tasks${run.tasks}`;
       emit(figure(`${k}.tasks_per_s`, run.tasksPerSec, 'tasks/s', br?.tasksPerSec ?? null));
+      // The spread of the repeats, and the ratio's range: this size's slowest over the base's fastest, and the reverse.
+      const lo = Math.min(...run.tasksPerSecAll);
+      const hi = Math.max(...run.tasksPerSecAll);
+      emit(figure(`${k}.tasks_per_s_min`, lo, 'tasks/s', br ? Math.max(...br.tasksPerSecAll) : null));
+      emit(figure(`${k}.tasks_per_s_max`, hi, 'tasks/s', br ? Math.min(...br.tasksPerSecAll) : null));
       emit(figure(`${k}.cpu_per_task`, run.cpuUsPerTask, 'µs', br?.cpuUsPerTask ?? null));
       emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
@@ -141,7 +183,7 @@ export function report(rows: Row[], stalls: boolean): void {
     }
   }
   const lines = [
-    '| nodes | coordinators (nodes each) | joined | join | refused | idle CPU | RSS | tasks | tasks/s | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats | others: CPU/task, loop, tasks run |',
+    '| nodes | coordinators (nodes each) | joined | join | refused | idle CPU | RSS | tasks | tasks/s (median (min-max) of the repeats) | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats | others: CPU/task, loop, tasks run |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -151,10 +193,19 @@ export function report(rows: Row[], stalls: boolean): void {
           ? '-'
           : `${round(run.otherCpuUsPerTask, 0)} µs, ${round(run.otherLoopMaxMs ?? 0, 0)} ms, ${run.otherTasks} (idle ${r.otherIdleCpuPct.map((x) => `${round(x, 1)}%`).join(', ')})`;
       lines.push(
-        `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${round(run.tasksPerSec, 0)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
+        `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${spread(run)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
       );
     }
   }
+  // The ratio of each size's median tasks/s to the base's, and its range over the repeats.
+  for (const r of rows.slice(1))
+    for (const [i, run] of r.runs.entries()) {
+      const br = base.runs[i];
+      if (!br) continue;
+      lines.push(
+        `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)`,
+      );
+    }
   for (const r of rows) {
     const c = r.churn;
     if (!c) continue;

@@ -4,6 +4,7 @@
 //   SCALE_NODES=100,1000 npm run bench:scale      # pick the sizes
 //   SCALE_20K=1 npm run bench:scale               # add 20,000 nodes
 //   SCALE_100K=0 npm run bench:scale              # skip the 100,000-task job
+//   SCALE_REPEAT=1 npm run bench:scale            # each job once at each size (default 3: median and spread)
 //   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
 //   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
 //   SCALE_HEAP_GROWTH=100 npm run bench:scale     # the coordinator's heap growth as `tabmesh coordinator` sets it
@@ -38,12 +39,18 @@ import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
 import { gcLine } from './scale-gc.js';
-import { report, type Row, type Run } from './scale-report.js';
+import { combineRepeats, report, type Row, type Run } from './scale-report.js';
 
 /** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
 const STALLS = process.env.SCALE_STALLS === '1';
 /** SCALE_PROFILE=<folder>: the coordinator's profiles of each job (bench/scale-profile.ts); its CPU figures then include the profilers'. */
 const PROFILE = Boolean(process.env.SCALE_PROFILE);
+/**
+ * SCALE_REPEAT: each job runs this many times at each size (default 3): the figures are the median repeat's
+ * by tasks/s, with the spread, and the worst loop delay of all (issue 14: the 100-node baseline swung 20k-29k
+ * tasks/s between runs, so that one run's ratio said little).
+ */
+const REPEAT = Math.max(1, Number(process.env.SCALE_REPEAT ?? 3));
 /** How long a job's results may take to be freed before the bench goes on (ms). */
 const FREE_WAIT_MS = 120_000;
 /**
@@ -128,6 +135,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       freeLoopMaxMs: afterFree.loopMaxMs,
       tasks: count,
       tasksPerSec: (count / ms) * 1000,
+      tasksPerSecAll: [(count / ms) * 1000],
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
@@ -183,6 +191,23 @@ async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; pro
   return { pct: ((b.cpuUs - a.cpuUs) / 1000 / ms) * 100, probe: b, othersPct };
 }
 
+/** One repeat of a job, logged (`i`: which repeat). */
+async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction: number, i: number): Promise<Run> {
+  const r = await runJob(cl, n, count, idleCpuFraction);
+  const rep = REPEAT > 1 ? ` (repeat ${i + 1} of ${REPEAT})` : '';
+  log(
+    `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
+  );
+  log(`N=${n}: ${count} tasks${rep}: ${countsLine(r.counts)}`);
+  if (r.otherCpuUsPerTask !== undefined)
+    log(
+      `N=${n}: ${count} tasks${rep}: the other coordinators ran ${r.otherTasks} of them on their nodes, ${round(r.otherCpuUsPerTask, 1)} µs CPU a task of the job (all ${count}), worst loop delay ${round(r.otherLoopMaxMs ?? 0, 1)} ms`,
+    );
+  log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
+  await sleep(1000);
+  return r;
+}
+
 async function measure(n: number, jobs: number[], withChurn: boolean, coordinators: number): Promise<Row> {
   const cl = new Cluster(coordinators);
   await cl.start();
@@ -208,20 +233,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     );
     const runs: Run[] = [];
     for (const count of jobs) {
-      const r = await runJob(cl, n, count, idleCpuPct / 100);
-      log(
-        `N=${n}: ${count} tasks: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
-      );
-      log(`N=${n}: ${count} tasks: ${countsLine(r.counts)}`);
-      if (r.otherCpuUsPerTask !== undefined)
-        log(
-          `N=${n}: ${count} tasks: the other coordinators ran ${r.otherTasks} of them on their nodes, ${round(r.otherCpuUsPerTask, 1)} µs CPU a task of the job (all ${count}), worst loop delay ${round(r.otherLoopMaxMs ?? 0, 1)} ms`,
-        );
-      log(`N=${n}: ${count} tasks: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
-      runs.push(r);
-      await sleep(1000);
-    }
-    // Idle again once the jobs are done and freed (issue 14: idle CPU read higher in runs with jobs before it).
+      const repeats: Run[] = [];
+      for (let i = 0; i < REPEAT; i++) repeats.push(await runRepeat(cl, n, count, idleCpuPct / 100, i));
+      runs.push(combineRepeats(repeats));
+    } // Idle again once the jobs are done and freed (issue 14: idle CPU read higher in runs with jobs before it).
     let idleAfterPct: number | undefined;
     let idleAfterRssMb: number | undefined;
     if (runs.length > 0) {

@@ -3,6 +3,7 @@
 // heap back once a burst of tasks is over").
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { constants, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 
 /**
  * How much the old generation may grow past what survived the last full GC
@@ -45,8 +46,14 @@ export const COMPACT_COLLECTIONS = 40;
  * cost) took at most half of it.
  */
 export const COMPACT_MAX_PAUSE_MS = 50;
-/** At most this many bursts in a row go without a series because their heap's first GC would be too long (then one measures again). */
-export const COMPACT_SKIPS_IN_A_ROW = 7;
+/**
+ * What a forced full GC is assumed to cost per MB of heap before this process measured one, and the most a
+ * measurement counts for (ms per MB): 1.15-1.3 ms of CPU per MB from 22 to 394 MB of session-like objects
+ * (docs/decisions.md, session 14). Without it the first burst of a 10,000-node coordinator ran its first GC
+ * blind (84-127 ms, session 15); with it no series starts on a heap over ~43 MB until a GC measured faster,
+ * and a GC slowed by a loaded machine (3-19 ms a MB measured: starvation) cannot stop series for good.
+ */
+export const COMPACT_PRIOR_MS_PER_MB = 1.15;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 /** The young generation is back to its start size when its semi-spaces take at most this much (V8 starts at 1 MiB). */
@@ -83,9 +90,9 @@ export type CompactionStats = {
   heapCompactionMs: number;
   /** The pause of its last GC, the one that moves every live object of the old generation into as few pages as it fills (ms). */
   heapCompactionLastGcMs: number;
-  /** Bursts after which no series ran: at the lowest pause per MB seen, a full GC of the heap would hold the loop over COMPACT_MAX_PAUSE_MS. */
+  /** Bursts after which no series ran: at the pause per MB expected (heapCompactionMsPerMb), the series' first full GC would hold the loop over COMPACT_MAX_PAUSE_MS. */
   heapCompactionsSkipped: number;
-  /** The lowest pause of a full GC per MB of heap it started from, of those the series ran (ms; 0: none yet). */
+  /** The pause per MB of heap expected of a series' first full GC (ms): the last series' first GC's, at most COMPACT_PRIOR_MS_PER_MB (that before any). */
   heapCompactionMsPerMb: number;
 };
 
@@ -115,7 +122,7 @@ export function compactAfterBursts(
   settled: () => boolean = youngSettled,
   gapMs = COMPACT_GAP_MS,
   clock: () => number = () => performance.now(),
-  heapBytes: () => number = () => getHeapStatistics().used_heap_size,
+  heapBytes: (() => number) & { stop?: () => void } = liveHeapBytes(),
 ): Compactor {
   let compactedAt = counts.ended();
   let last = compactedAt;
@@ -128,12 +135,11 @@ export function compactAfterBursts(
     heapCompactionMs: 0,
     heapCompactionLastGcMs: 0,
     heapCompactionsSkipped: 0,
-    heapCompactionMsPerMb: 0,
+    heapCompactionMsPerMb: COMPACT_PRIOR_MS_PER_MB,
   };
-  /** The lowest full-GC pause per byte of heap measured so far, 0 before any (a loaded machine only makes it longer). */
-  let msPerByte = 0;
-  /** Bursts in a row after which no series ran. */
-  let skipped = 0;
+  const MB = 1 << 20;
+  /** The pause per byte expected of a series' first full GC: the last first GC's, capped at the prior (a loaded machine only makes it longer). */
+  let msPerByte = COMPACT_PRIOR_MS_PER_MB / MB;
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -156,9 +162,10 @@ export function compactAfterBursts(
       collect(false);
       gcs++;
       lastPause = ms(p0);
-      if (bytes > 0 && lastPause > 0 && (msPerByte === 0 || lastPause / bytes < msPerByte)) {
-        msPerByte = lastPause / bytes;
-        st.heapCompactionMsPerMb = Math.round(msPerByte * (1 << 20) * 1000) / 1000;
+      // The first GC of a series is the one the next burst's decision is about: the heap as the burst left it.
+      if (gcs === 1 && bytes > 0 && lastPause > 0) {
+        msPerByte = Math.min(COMPACT_PRIOR_MS_PER_MB / MB, lastPause / bytes);
+        st.heapCompactionMsPerMb = Math.round(msPerByte * MB * 1000) / 1000;
       }
       maxPause = Math.max(maxPause, lastPause);
       st.heapCompactionMaxGcMs = maxPause;
@@ -192,13 +199,10 @@ export function compactAfterBursts(
     if (!quiet || series) return;
     if (ended - compactedAt >= COMPACT_AFTER_TASKS) {
       compactedAt = ended;
-      // Even at the best rate seen, the first GC would stall the loop (10,000 nodes' sessions): keep what there is.
-      // Every COMPACT_SKIPS_IN_A_ROW-th such burst runs anyway: a rate measured on a loaded machine must not skip them for good.
-      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS && ++skipped % (COMPACT_SKIPS_IN_A_ROW + 1) !== 0) st.heapCompactionsSkipped++;
-      else {
-        skipped = 0;
-        compact(ended);
-      }
+      // The first GC would stall the loop (10,000 nodes' sessions): keep what there is. Never forced blind: before
+      // any measurement the prior rate decides; a rate measured slower than the prior counts as the prior.
+      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS) st.heapCompactionsSkipped++;
+      else compact(ended);
     }
   }, everyMs);
   timer.unref();
@@ -206,9 +210,28 @@ export function compactAfterBursts(
     stop: () => {
       clearInterval(timer);
       stopSeries();
+      heapBytes.stop?.();
     },
     stats: () => ({ ...st }),
   };
+}
+
+/**
+ * What a full GC will have to mark, as far as this process can tell without one: the heap's used size just
+ * after the last mark-compact (V8's own or a compaction's), or now when smaller (or when none ran yet). The
+ * used size now would count a burst's garbage: bench:tasks' coordinator holds 48-66 MB used after 100,000
+ * freed tasks, of which a full GC keeps ~20 MB (its first GC of a series: 1-25 ms), and at 1.15 ms/MB of it
+ * no series ran (RSS 156 MB instead of < 100, session 16). The cost of a full GC follows what it marks.
+ */
+export function liveHeapBytes(): (() => number) & { stop: () => void } {
+  let afterMajor = 0;
+  const used = () => getHeapStatistics().used_heap_size;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if ((e as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) afterMajor = used();
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return Object.assign(() => (afterMajor > 0 ? Math.min(afterMajor, used()) : used()), { stop: () => obs.disconnect() });
 }
 
 /** V8's young generation (new space) is back to its start size. */

@@ -5,13 +5,19 @@
 // node's word. It waits here until the driver says it took the value (`took`,
 // riding on a frame the driver sends anyway: no frame is added on the happy
 // path) or, unacknowledged after ACK_WAIT_MS to 2 x ACK_WAIT_MS, gets its
-// `ready` after all, coalesced with the others due in that sweep.
+// `ready` after all, coalesced with the others due in that sweep. A sweep
+// subscribes at most SWEEP_IDS a turn (issue 14: a driver that lags owes
+// thousands at once), the rest in the next turns.
 import type { ObjectId } from '../../shared/ids.js';
+import { nextTurn } from '../../shared/turn.js';
 import type { Session } from '../session.js';
 import { traffic } from '../traffic.js';
 
 /** A shortcut's `ready` is owed after this long without the driver's `took` (one sweep period: due after 1 to 2 periods). */
 export const ACK_WAIT_MS = 1000;
+
+/** Ids subscribed again in one turn, at most (a subscribe is a few µs an id: 512 are a few ms). */
+export const SWEEP_IDS = 512;
 
 type Owed = Map<Session, Set<ObjectId>>;
 
@@ -27,6 +33,11 @@ export class ShortcutAcks {
   private unclaimed = new Set<ObjectId>();
   private oldUnclaimed = new Set<ObjectId>();
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Owed past their wait, subscribed SWEEP_IDS a turn; `serving`: a turn of them is scheduled. */
+  private due: Owed = new Map();
+  private serving = false;
+  /** Turns in which the due ids were subscribed (tests: a large sweep is cut). */
+  dueTurns = 0;
 
   /** `subscribe`: the directory's (a ready object's `ready` at once, a re-run one's when it settles, a freed one's loss). */
   constructor(private readonly subscribe: (s: Session, ids: ObjectId[]) => void) {}
@@ -58,15 +69,16 @@ export class ShortcutAcks {
 
   /** Driver `s` took `id` from a shortcut (its `took` may come before the node's `done`: then nothing is owed). */
   took(s: Session, id: ObjectId): boolean {
-    return this.young.get(s)?.delete(id) === true || this.old.get(s)?.delete(id) === true;
+    return this.young.get(s)?.delete(id) === true || this.old.get(s)?.delete(id) === true || this.due.get(s)?.delete(id) === true;
   }
 
-  /** Subscribes each driver again to what it was owed a sweep period ago (a closed session's are forgotten). */
+  /** Subscribes each driver again to what it was owed a sweep period ago (a closed session's are forgotten), SWEEP_IDS a turn. */
   private sweep(): void {
     for (const [s, ids] of this.old) {
       if (s.closed || ids.size === 0) continue;
-      traffic.shortcutReadies += ids.size;
-      this.subscribe(s, [...ids]);
+      const d = this.due.get(s);
+      if (!d) this.due.set(s, ids);
+      else for (const id of ids) d.add(id);
     }
     this.old = this.young;
     this.young = new Map();
@@ -76,5 +88,33 @@ export class ShortcutAcks {
       clearInterval(this.timer);
       this.timer = null;
     }
+    if (this.due.size > 0 && !this.serving) this.serveDue();
   }
+
+  private readonly serveDue = (): void => {
+    this.serving = false;
+    this.dueTurns++;
+    let left = SWEEP_IDS;
+    for (const [s, ids] of this.due) {
+      if (s.closed) {
+        this.due.delete(s);
+        continue;
+      }
+      const batch: ObjectId[] = [];
+      for (const id of ids) {
+        if (batch.length === left) break;
+        batch.push(id);
+        ids.delete(id);
+      }
+      if (ids.size === 0) this.due.delete(s);
+      left -= batch.length;
+      traffic.shortcutReadies += batch.length;
+      this.subscribe(s, batch);
+      if (left === 0) break;
+    }
+    if (this.due.size > 0 && !this.serving) {
+      this.serving = true;
+      nextTurn(this.serveDue);
+    }
+  };
 }

@@ -993,3 +993,28 @@ describe('distinct nodes per turn (issue 14): each is a frame and a socket write
     expect(w.scheduler.packed).toBe(0);
   });
 });
+
+describe('the end of turn', () => {
+  it('frames that each run a pass and ask for another schedule one end-of-turn callback, not one each; the next turn gets its own', async () => {
+    const w = new World();
+    w.addNode('a', { cpu: 64 });
+    const spy = vi.spyOn(globalThis, 'setImmediate');
+    try {
+      // What the inbox does: a frame's messages enqueue (soon), then runPending places them.
+      for (let i = 0; i < 50; i++) {
+        w.submit(1);
+        w.scheduler.runPending();
+      }
+      expect(w.assigned).toHaveLength(50);
+      expect(spy).toHaveBeenCalledTimes(1);
+      await new Promise<void>((r) => setImmediate(r));
+      const before = spy.mock.calls.length;
+      w.submit(1);
+      expect(spy.mock.calls.length).toBe(before + 1);
+      await new Promise<void>((r) => setImmediate(r));
+      expect(w.assigned).toHaveLength(51);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
-import { ACK_WAIT_MS } from '../../coordinator/objects/shortcut-acks.js';
+import { ACK_WAIT_MS, SWEEP_IDS } from '../../coordinator/objects/shortcut-acks.js';
 import { fakeSession } from '../helpers/fake-session.js';
 import { childTaskId, newJobId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
 
@@ -68,5 +68,26 @@ describe('readies held back for result shortcuts', () => {
     w2.dir.free(b.o);
     vi.advanceTimersByTime(2 * ACK_WAIT_MS);
     expect(w2.driver.sent.map((m) => m.t === 'ready' && m.failure?.code)).toEqual(['OBJECT_LOST']);
+  });
+
+  it('a driver that lags owes thousands at once: they are subscribed again SWEEP_IDS a turn, each once; a took still due owes nothing', () => {
+    const w = world();
+    const n = 3 * SWEEP_IDS + 10;
+    const owed = Array.from({ length: n }, () => w.awaited());
+    for (const a of owed) a.done();
+    vi.advanceTimersByTime(2 * ACK_WAIT_MS - 1);
+    expect(w.readies()).toEqual([]);
+    vi.advanceTimersToNextTimer(); // the sweep alone: its first turn
+    expect(w.readies()).toHaveLength(SWEEP_IDS);
+    // The driver's took for one not subscribed yet: it is owed nothing.
+    const late = owed[n - 1].o.id;
+    w.dir.took(w.driver, [late]);
+    vi.advanceTimersByTime(10);
+    const got = w.readies();
+    expect(got).toHaveLength(n - 1);
+    expect(new Set(got).size).toBe(n - 1);
+    expect(got).not.toContain(late);
+    vi.advanceTimersByTime(5 * ACK_WAIT_MS);
+    expect(w.readies()).toHaveLength(n - 1);
   });
 });
