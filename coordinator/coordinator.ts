@@ -340,6 +340,7 @@ export class Coordinator implements Managers {
 
   close(): void {
     this.stopped = true;
+    this.scheduler.stop();
     this.handover.close();
     this.loop.stop();
     this.iceRefresh?.stop();

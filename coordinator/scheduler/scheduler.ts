@@ -154,9 +154,17 @@ export class Scheduler {
     this.runPending();
   };
 
+  /** Set when the coordinator closes: a pass still due (an end-of-turn callback pending) does nothing then. */
+  private stopped = false;
+
+  /** No more passes: the GCS they write to is closing (a pending end-of-turn pass threw CLOSED into the loop). */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Runs a placement pass if one is due: called after each incoming frame, saving a turn of latency. */
   runPending(): void {
-    if (!this.scheduled || this.yielded) return;
+    if (!this.scheduled || this.yielded || this.stopped) return;
     this.scheduled = false;
     const now = performance.now(); // PASS_MS, and not past the loop iteration's budget but its floor (loop-budget.ts)
     this.run({ tasks: PASS_TASKS, ms: loopBudget.until(PASS_MS, now) - now, nodes: TURN_NODES });

@@ -69,11 +69,16 @@ describe('peer links between tabs and edge nodes', () => {
     expect(t2e.peer).toBeGreaterThanOrEqual(64 * MB);
   }, 180_000);
 
-  it('a link cut in the middle of a transfer: the object completes through the relay with the right bytes', async () => {
+  it('a link cut in the middle of a transfer: the object completes with the right bytes, over a new link or the relay', async () => {
+    const opened = async () =>
+      (await volunteerEval<number>(tabA.page, 'v.node.links.opened.webrtc ?? 0')) + (await volunteerEval<number>(tabB.page, 'v.node.links.opened.webrtc ?? 0'));
+    const opened0 = await opened();
     await volunteerEval(tabA.page, '(v.node.links.faults.cutAfterBytes = 4 * 2 ** 20, true)');
     const d = await move(tabA.nodeId, tabB.nodeId, 16 * MB, 11);
-    expect(d.relayed).toBeGreaterThanOrEqual(16 * MB);
-    expect(d.peer).toBe(0);
+    // Since session 16 a reader whose holder closed the link mid-transfer asks that holder again over a new link
+    // (shared/transfer: the stats watchdog's change); when that link does not come up, the relay (as before).
+    expect(d.relayed + d.peer).toBeGreaterThanOrEqual(16 * MB);
+    expect(d.relayed > 0 || (await opened()) > opened0).toBe(true);
     expect(await volunteerEval<number | undefined>(tabA.page, 'v.node.links.faults.cutAfterBytes')).toBeUndefined();
     // The next transfer opens a new link on demand.
     const again = await move(tabA.nodeId, tabB.nodeId, 4 * MB, 13);
