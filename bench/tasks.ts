@@ -54,6 +54,13 @@ const PHASES = new Set((process.env.TASKS_PHASES ?? 'abcd').split(''));
 
 const WORKER_FILE = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
 
+/** One timed piscina round of THROUGHPUT_TASKS: its CPU (this process, the pool's threads in it) pushed to `cpu`. */
+async function piscinaRound(pool: Piscina, cpu: number[]): Promise<void> {
+  const spent = cpuSince({});
+  await piscinaBatch(pool, THROUGHPUT_TASKS);
+  cpu.push(spent().driver);
+}
+
 function piscinaBatch(pool: Piscina, n: number): Promise<unknown[]> {
   const ps: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) ps.push(pool.run(null));
@@ -88,11 +95,7 @@ async function throughputRounds(
         spent = cpuSince(meshPids(c));
         refs = await emptyBatch(m, noop, THROUGHPUT_TASKS);
       },
-      piscina: async () => {
-        spent = cpuSince({});
-        await piscinaBatch(pool, THROUGHPUT_TASKS);
-        piCpu.push(spent().driver);
-      },
+      piscina: () => piscinaRound(pool, piCpu),
     },
     {
       alternate: true,
@@ -153,11 +156,7 @@ async function durableRounds(
     {
       memory: run(mem),
       durable: run(dur),
-      piscina: async () => {
-        spent = cpuSince({});
-        await piscinaBatch(pool, THROUGHPUT_TASKS);
-        piCpu.push(spent().driver);
-      },
+      piscina: () => piscinaRound(pool, piCpu),
     },
     {
       alternate: true,

@@ -57,8 +57,8 @@ const MAX_ANNOUNCED = 64;
  */
 export class CoordinatorUrls {
   private readonly configured: { url: string; key: string }[] = [];
-  /** Coordinators named by a configured one in a refusal: key -> URL. */
-  private readonly announced = new Map<string, string>();
+  /** Coordinators named by a configured one in a refusal (their keys: a key is a URL to join). */
+  private readonly announced = new Set<string>();
   private at = 0;
   private url: string;
   /** Moves at once since the last join: bounded, then the backoff (every coordinator may be full). */
@@ -123,15 +123,14 @@ export class CoordinatorUrls {
       this.at = i;
       return this.configured[i].url;
     }
-    const known = this.announced.get(key);
-    if (known !== undefined) return known;
+    if (this.announced.has(key)) return key;
     const fromKey = coordinatorKey(this.url);
     if (!this.configured.some((c) => c.key === fromKey)) {
       this.log(`${this.url} (not one of the configured coordinators) named ${key}: not followed`);
       return undefined;
     }
-    if (this.announced.size >= MAX_ANNOUNCED) this.announced.delete(this.announced.keys().next().value!);
-    this.announced.set(key, key);
+    if (this.announced.size >= MAX_ANNOUNCED) this.announced.delete(this.announced.values().next().value!);
+    this.announced.add(key);
     this.log(`${this.url} is full and sends this node on to ${key}`);
     return key;
   }

@@ -26,59 +26,37 @@ export function blackholeUdp(ports: number[]): { remove(): void } {
   try {
     tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '8bit', 'ceil', '8bit', 'burst', '1', 'cburst', '1', 'quantum', '1500');
     tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:2', 'handle', '20:', 'pfifo', 'limit', '1');
-    for (const port of ports) {
-      const p = String(port);
-      tc(
-        'filter',
-        'add',
-        'dev',
-        'lo',
-        'parent',
-        '1:',
-        'protocol',
-        'ip',
-        'prio',
-        '1',
-        'u32',
-        'match',
-        'ip',
-        'protocol',
-        '17',
-        '0xff',
-        'match',
-        'ip',
-        'dport',
-        p,
-        '0xffff',
-        'flowid',
-        '1:2',
-      );
-      tc(
-        'filter',
-        'add',
-        'dev',
-        'lo',
-        'parent',
-        '1:',
-        'protocol',
-        'ipv6',
-        'prio',
-        '2',
-        'u32',
-        'match',
-        'ip6',
-        'protocol',
-        '17',
-        '0xff',
-        'match',
-        'ip6',
-        'dport',
-        p,
-        '0xffff',
-        'flowid',
-        '1:2',
-      );
-    }
+    // One u32 filter a port and family into the slow class: IPv4 (`ip`) and IPv6 (`ip6`), UDP (protocol 17).
+    for (const port of ports)
+      for (const [proto, match, prio] of [
+        ['ip', 'ip', '1'],
+        ['ipv6', 'ip6', '2'],
+      ] as const)
+        tc(
+          'filter',
+          'add',
+          'dev',
+          'lo',
+          'parent',
+          '1:',
+          'protocol',
+          proto,
+          'prio',
+          prio,
+          'u32',
+          'match',
+          match,
+          'protocol',
+          '17',
+          '0xff',
+          'match',
+          match,
+          'dport',
+          String(port),
+          '0xffff',
+          'flowid',
+          '1:2',
+        );
   } catch (e) {
     tc('qdisc', 'del', 'dev', 'lo', 'root');
     throw e;
