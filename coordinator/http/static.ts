@@ -34,6 +34,9 @@ export const EXECUTOR_CSP = "default-src 'none'; script-src 'unsafe-eval' 'wasm-
  * blob. `ws:`: a volunteer tab dials Node peers' WebSocket links (issue 17,
  * client-web/node/ws-link.ts), at addresses the coordinator's relay handed it;
  * only the page's own scripts run here (task code runs under EXECUTOR_CSP).
+ * `wss:`: a full coordinator sends a joining tab on to another coordinator of
+ * its mesh (COORDINATOR_FULL next=<url>, shared/coordinator-urls.ts), which may
+ * be another host; over TLS that socket is wss://, allowed as ws: is.
  */
 function pageCsp(req: FastifyRequest, frameAncestors: string): string {
   const host = req.headers.host ?? '';
@@ -42,7 +45,7 @@ function pageCsp(req: FastifyRequest, frameAncestors: string): string {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ws://${host} wss://${host} ws:`,
+    `connect-src 'self' ws://${host} wss://${host} ws: wss:`,
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",

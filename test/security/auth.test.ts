@@ -98,7 +98,15 @@ describe('roles and tokens', () => {
     expect(err.headers['x-content-type-options']).toBe('nosniff');
     const page = await cl.c.app.inject({ method: 'GET', url: '/' });
     if (page.statusCode === 200) {
-      expect(String(page.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+      const csp = String(page.headers['content-security-policy']);
+      expect(csp).toContain("frame-ancestors 'none'");
+      // A full coordinator may send the tab on to another host of its mesh, over TLS too (COORDINATOR_FULL next=).
+      expect(
+        csp
+          .split('; ')
+          .find((d) => d.startsWith('connect-src'))
+          ?.split(' '),
+      ).toEqual(expect.arrayContaining(['ws:', 'wss:']));
       // Cross-origin isolated (issue 17): object bytes in SharedArrayBuffer, read by executors without a copy.
       expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
       expect(page.headers['cross-origin-embedder-policy']).toBe('require-corp');
