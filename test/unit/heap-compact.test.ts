@@ -26,13 +26,14 @@ afterEach(() => {
 });
 
 describe('compactAfterBursts', () => {
-  it('collects once a burst is over until the heap is compact, counts it, once per burst', () => {
+  it('once a burst is over: one full GC, scavenges until the young generation is back, then the compacting one; counted, once per burst', () => {
     vi.useFakeTimers();
     let ended = 500;
     let live = 0;
     const collect = vi.fn();
-    let compactAfter = 3; // the heap is compact after this many collections
-    const c = compactAfterBursts({ ended: () => ended, live: () => live }, { collect, settled: () => collect.mock.calls.length >= compactAfter });
+    const minor = vi.fn();
+    let compactAfter = 3; // the young generation is back after this many scavenges
+    const c = compactAfterBursts({ ended: () => ended, live: () => live }, { collect, minor, settled: () => minor.mock.calls.length >= compactAfter });
     // A burst: tasks end at every check, thousands in flight.
     live = 20_000;
     for (let i = 0; i < 12; i++) {
@@ -45,67 +46,74 @@ describe('compactAfterBursts', () => {
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
     expect(collect).toHaveBeenCalledTimes(1);
     expect(c.stats().heapCompactions).toBe(0);
-    vi.advanceTimersByTime(2 * COMPACT_GAP_MS);
-    // Three until the young generation is back to its size, then the one that compacts the old generation.
-    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, false, false, true]);
-    expect(c.stats()).toMatchObject({ heapCompactions: 1, heapCompactionGcs: 4, heapCompactionsStopped: 0 });
+    vi.advanceTimersByTime(3 * COMPACT_GAP_MS);
+    // One full GC (the burst's garbage), three scavenges until the young generation is back, then the one that
+    // compacts the old generation: two full GCs, not one every step (they cost the whole heap each).
+    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, true]);
+    expect(minor).toHaveBeenCalledTimes(3);
+    expect(c.stats()).toMatchObject({ heapCompactions: 1, heapCompactionGcs: 2, heapCompactionScavenges: 3, heapCompactionsStopped: 0 });
     vi.advanceTimersByTime(60_000);
-    expect(collect).toHaveBeenCalledTimes(4);
+    expect(collect).toHaveBeenCalledTimes(2);
+    expect(minor).toHaveBeenCalledTimes(3);
     // A small burst after it: no collection.
     ended += COMPACT_AFTER_TASKS - 1;
     vi.advanceTimersByTime(3000);
-    expect(collect).toHaveBeenCalledTimes(4);
-    // One more task makes it a burst's worth; a heap that never looks compact gets COMPACT_COLLECTIONS, then the compacting one.
+    expect(collect).toHaveBeenCalledTimes(2);
+    // One more task makes it a burst's worth; a young generation that never settles gets COMPACT_COLLECTIONS
+    // scavenges, then the compacting GC.
     compactAfter = Infinity;
     ended += 1;
     vi.advanceTimersByTime(60_000);
-    expect(collect).toHaveBeenCalledTimes(4 + COMPACT_COLLECTIONS + 1);
-    expect(collect).toHaveBeenLastCalledWith(true);
-    expect(collect.mock.calls.filter((a) => a[0] === true)).toHaveLength(2);
-    expect(c.stats()).toMatchObject({ heapCompactions: 2, heapCompactionGcs: COMPACT_COLLECTIONS + 1 });
+    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, true, false, true]);
+    expect(minor).toHaveBeenCalledTimes(3 + COMPACT_COLLECTIONS);
+    expect(c.stats()).toMatchObject({ heapCompactions: 2, heapCompactionGcs: 2, heapCompactionScavenges: COMPACT_COLLECTIONS });
     c.stop();
     ended += 2 * COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(30_000);
-    expect(collect).toHaveBeenCalledTimes(4 + COMPACT_COLLECTIONS + 1);
+    expect(collect).toHaveBeenCalledTimes(4);
+    expect(minor).toHaveBeenCalledTimes(3 + COMPACT_COLLECTIONS);
   });
 
   it('new work stops the collections; a long task in the table holds them back', () => {
     vi.useFakeTimers();
     let ended = 0;
     let live = 0;
-    const collect = vi.fn();
-    const c = compactAfterBursts({ ended: () => ended, live: () => live }, { collect, settled: () => false });
+    // Every GC of a series, in order: full, minor (scavenge) or compacting.
+    const gcs: string[] = [];
+    const collect = vi.fn((compact: boolean) => void gcs.push(compact ? 'compacting' : 'full'));
+    const minor = vi.fn(() => void gcs.push('minor'));
+    const c = compactAfterBursts({ ended: () => ended, live: () => live }, { collect, minor, settled: () => false });
     ended = 50_000;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
     vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS);
-    expect(collect).toHaveBeenCalledTimes(2);
+    expect(gcs).toEqual(['full', 'minor']);
     // Work again: the rest of the series is dropped, not resumed once it is quiet.
     ended += 10;
     vi.advanceTimersByTime(COMPACT_GAP_MS);
     vi.advanceTimersByTime(20_000);
-    expect(collect).toHaveBeenCalledTimes(2);
+    expect(gcs).toHaveLength(2);
     expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 1 });
     // A series that new tasks in the table stop before any of them ended.
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(2 * COMPACT_CHECK_MS);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(gcs).toHaveLength(3);
     live = 500;
     vi.advanceTimersByTime(COMPACT_GAP_MS);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(gcs).toHaveLength(3);
     expect(c.stats()).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 2 });
     // A next burst while one task stays in the table (a long one): nothing until it leaves.
     ended += COMPACT_AFTER_TASKS;
     live = 100;
     vi.advanceTimersByTime(5000);
-    expect(collect).toHaveBeenCalledTimes(3);
+    expect(gcs).toHaveLength(3);
     live = 0;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
-    expect(collect).toHaveBeenCalledTimes(4);
-    // No series ran to its end: none compacted the old generation.
-    expect(collect.mock.calls.every((a) => a[0] === false)).toBe(true);
+    expect(gcs).toHaveLength(4);
+    // No series ran to its end: none compacted the old generation; each began with a full GC.
+    expect(gcs).toEqual(['full', 'minor', 'full', 'full']);
     c.stop();
     vi.advanceTimersByTime(20_000);
-    expect(collect).toHaveBeenCalledTimes(4);
+    expect(gcs).toHaveLength(4);
   });
 
   it('no full GC is forced blind on a large heap; one over COMPACT_MAX_PAUSE_MS ends the series, and no series runs while the heap is that large; the compacting one only after a short last one', () => {
@@ -119,7 +127,10 @@ describe('compactAfterBursts', () => {
       now += pauseMs;
     });
     const mark = vi.fn();
-    const c = compactAfterBursts({ ended: () => ended, live: () => 0 }, { collect, settled: () => false, clock: () => now, heapBytes: () => heap, mark });
+    const c = compactAfterBursts(
+      { ended: () => ended, live: () => 0 },
+      { collect, minor: () => {}, settled: () => false, clock: () => now, heapBytes: () => heap, mark },
+    );
     // The first burst on a large heap (10,000 nodes' sessions): nothing measured yet, the prior rate says its first
     // GC would hold the loop over the bound: none (session 15: one of 84 ms after the first job at 10,000 nodes).
     expect(c.stats().heapCompactionMsPerMb).toBe(COMPACT_PRIOR_MS_PER_MB);
@@ -170,16 +181,16 @@ describe('compactAfterBursts', () => {
     expect(mark).toHaveBeenCalledTimes(22);
     expect(c.stats().heapMarkingsStarted).toBe(22);
     collect.mockClear();
-    // Half the heap (nodes left): 30 ms expected, the series runs. Full GCs under the bound but the last over half of it:
+    // Half the heap (nodes left): 30 ms expected, the series runs. Full GCs under the bound but over half of it:
     // the whole series, without the compacting GC.
     heap = 100 * MB;
     pauseMs = COMPACT_MAX_PAUSE_MS / 2 + 5;
     ended += COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(60_000);
-    expect(collect).toHaveBeenCalledTimes(COMPACT_COLLECTIONS);
-    expect(collect.mock.calls.some((a) => a[0] === true)).toBe(false);
+    // The first full GC, the scavenges, one more plain one (the first paid for the garbage too): still long.
+    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, false]);
     expect(c.stats()).toMatchObject({ heapCompactionsCut: 2, heapCompactions: 2, heapCompactionLastGcMs: 0 });
-    // A long first one (the garbage), short ones after it: the series, then the compacting GC.
+    // A long first one (the garbage), a short plain one after the scavenges: then the compacting GC.
     pauseMs = COMPACT_MAX_PAUSE_MS - 5;
     collect.mockImplementationOnce(() => (now += pauseMs)).mockImplementation(() => (now += 5));
     ended += COMPACT_AFTER_TASKS;
