@@ -4,6 +4,7 @@
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { startCoordinator } from '../coordinator/server.js';
 import { compactAfterBursts, gcsTaskCounts, setHeapGrowth } from '../cli/heap.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
@@ -14,9 +15,28 @@ import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
+/** The coordinator's memory (MB): `spaces` by V8's space name (new_space, old_space, large_object_space, code_space...). */
+export interface MemoryShape {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  spaces: Record<string, { size: number; used: number }>;
+}
+
+function memoryShape(): MemoryShape {
+  const MB = 1 << 20;
+  const m = process.memoryUsage();
+  const spaces: MemoryShape['spaces'] = {};
+  for (const s of getHeapSpaceStatistics()) if (s.space_size > 0) spaces[s.space_name] = { size: s.space_size / MB, used: s.space_used_size / MB };
+  return { heapUsed: m.heapUsed / MB, heapTotal: m.heapTotal / MB, external: m.external / MB, arrayBuffers: m.arrayBuffers / MB, spaces };
+}
+
 export interface Probe {
   cpuUs: number;
   rssBytes: number;
+  /** Where the RSS is (MB): V8's heap by space, committed (size) and used, and outside it (Buffers and ArrayBuffers). */
+  mem: MemoryShape;
   /** Worst event-loop delay since the last reset (ms). */
   loopMaxMs: number;
   loopP99Ms: number;
@@ -139,6 +159,7 @@ async function main(): Promise<void> {
     const p: Probe = {
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
+      mem: memoryShape(),
       loopMaxMs: eld.max / 1e6,
       loopP99Ms: eld.percentile(99) / 1e6,
       loopMaxCpuMs: worstCpu,

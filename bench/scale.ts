@@ -69,6 +69,15 @@ const columns = (c: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${round(v, 0)}`)
     .join(', ');
 
+/** "heap 412 of 530 MB (new 32/3, old 480/390, ...), external 12 MB (ArrayBuffers 9)": where a probe's RSS is. */
+const memLine = (p: Probe): string => {
+  const m = p.mem;
+  const spaces = Object.entries(m.spaces)
+    .map(([k, s]) => `${k.replace(/_space$/, '')} ${round(s.size, 0)}/${round(s.used, 0)}`)
+    .join(', ');
+  return `heap ${round(m.heapUsed, 0)} used of ${round(m.heapTotal, 0)} MB (committed/used by space: ${spaces}), external ${round(m.external, 0)} MB (ArrayBuffers ${round(m.arrayBuffers, 0)})`;
+};
+
 /** SCALE_STALLS=1: the longest sections by CPU since the probe before (what ran, what it did) and the turn of most CPU. */
 function logStalls(what: string, p: Probe): void {
   const st = p.stalls;
@@ -127,7 +136,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const afterFree = await cl.probe(true);
     logStalls(`${count} tasks, their free`, afterFree);
     log(
-      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, RSS ${round(afterFree.rssBytes / MB, 0)} MB; GC: ${gcLine(afterFree.gc)}`,
+      `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, RSS ${round(afterFree.rssBytes / MB, 0)} MB (${memLine(afterFree)}); GC: ${gcLine(afterFree.gc)}`,
     );
     return {
       freeMs,
@@ -229,7 +238,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     await sleep(2000);
     const { pct: idleCpuPct, probe: b, othersPct } = await idleWindow(cl, `N=${n}: idle`);
     log(
-      `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU`,
+      `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU; ${memLine(b)}`,
     );
     const runs: Run[] = [];
     for (const count of jobs) {
@@ -244,7 +253,9 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
       const after = await idleWindow(cl, `N=${n}: idle after the jobs`);
       idleAfterPct = after.pct;
       idleAfterRssMb = after.probe.rssBytes / MB;
-      log(`N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB`);
+      log(
+        `N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB; ${memLine(after.probe)}; worst loop delay ${round(after.probe.loopMaxMs, 1)} ms; GC: ${gcLine(after.probe.gc)}`,
+      );
     }
     let ch: Churn | undefined;
     if (withChurn) {
