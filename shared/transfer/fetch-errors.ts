@@ -25,6 +25,21 @@ export class StalledError extends TabmeshError {
   }
 }
 
+/**
+ * No link to the peer came up: it did not open in time (a busy process, slow
+ * signals), or the pool tried lately and it did not. `left`: the coordinator
+ * could not signal the peer (it left): not worth asking again. A swarm asks a
+ * peer that was only slow again later (swarm-window.ts), not never.
+ */
+export class NoLinkError extends TabmeshError {
+  constructor(
+    message: string,
+    readonly left: boolean,
+  ) {
+    super('CLOSED', message);
+  }
+}
+
 /** The reader took back a request (`Cancel`): chunks up to `verified` arrived and checked. */
 export class CancelledError extends TabmeshError {
   constructor(readonly verified: number) {

@@ -5,7 +5,7 @@
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { PeerLink, type LinkEnv } from './link.js';
-import type { FetchOptions } from './fetch-errors.js';
+import { NoLinkError, type FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
 import type { IceConfig, PeerFactory } from './raw-peer.js';
 import type { Direct, Have, Shortcut } from './wire.js';
@@ -61,6 +61,8 @@ export interface SwarmHooks {
 export class PeerLinks {
   readonly links = new Map<string, PeerLink>();
   private readonly failedUntil = new Map<string, number>();
+  /** Of those, peers the coordinator could not signal (they left): not tried again, even by a swarm (linkTo `again`). */
+  private readonly left = new Set<string>();
   /** When a signal last came from each peer (signalledAt). */
   private readonly lastSignal = new Map<string, number>();
   /**
@@ -193,10 +195,17 @@ export class PeerLinks {
     }
   }
 
-  /** The open link to `peer`, opened now if there is none. */
-  async linkTo(peer: string): Promise<PeerLink> {
+  /**
+   * The open link to `peer`, opened now if there is none. A link that does not
+   * come up fails with NoLinkError, and the peer is not tried again for
+   * failedForMs (a fetch goes to the relay) unless `again`: a swarm asks a
+   * source that was only slow to link again after its backoff (swarm-window.ts);
+   * never one that left.
+   */
+  async linkTo(peer: string, again = false): Promise<PeerLink> {
     for (let tries = 0; ; tries++) {
-      if (!this.usable(peer)) throw new TabmeshError('CLOSED', `no peer link to ${peer} (a recent attempt failed)`);
+      if (!this.usable(peer) && (!again || this.stopped || this.left.has(peer)))
+        throw new NoLinkError(`no peer link to ${peer} (a recent attempt failed)`, this.left.has(peer));
       let link = this.links.get(peer);
       if (!link) link = this.open(peer);
       try {
@@ -207,7 +216,7 @@ export class PeerLinks {
         // Replaced by the other side's attempt (both opened at once): use that one.
         const now = this.links.get(peer);
         if (now && now !== link && tries < 3) continue;
-        throw e;
+        throw new NoLinkError((e as Error).message, this.left.has(peer));
       }
     }
   }
@@ -280,6 +289,7 @@ export class PeerLinks {
     }
     existing?.close('replaced by a new connection from the peer');
     this.failedUntil.delete(peer);
+    this.left.delete(peer);
     const link = this.add(peer, g, false);
     const timer = setTimeout(() => {
       if (link.state === 'connecting') link.close(`no link within ${this.connectTimeoutMs} ms`);
@@ -303,6 +313,7 @@ export class PeerLinks {
     const link = this.links.get(peer);
     if (!link || link.state !== 'connecting') return;
     this.failedUntil.set(peer, Date.now() + this.failedForMs);
+    this.left.add(peer);
     this.failures++;
     link.close('the peer left (the coordinator could not signal it)');
   }
@@ -329,7 +340,11 @@ export class PeerLinks {
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
       if (l.state === 'open') void this.watch(l, now);
     }
-    for (const [p, t] of this.failedUntil) if (t <= now) this.failedUntil.delete(p);
+    for (const [p, t] of this.failedUntil) {
+      if (t > now) continue;
+      this.failedUntil.delete(p);
+      this.left.delete(p);
+    }
     this.fan.prune(now);
     this.evict(null);
   }

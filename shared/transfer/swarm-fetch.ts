@@ -45,6 +45,8 @@ export class SwarmFetch implements RequestHost {
   nodeFirst = false;
   /** Kept to because a holder streams to it (FAN_STREAM): the readers are told, every missing chunk claimed. */
   private streaming = false;
+  /** The readers known are told of this side's chunks (not while keeping to a Node source alone): those asked again too. */
+  private telling = false;
 
   constructor(
     readonly swarm: SwarmContext,
@@ -65,8 +67,24 @@ export class SwarmFetch implements RequestHost {
     if (!s) {
       s = newSource(peer, full, this.chunks, RUN_CHUNKS, PER_SOURCE);
       this.sources.set(peer, s);
+    } else if (full && !s.listed) {
+      s.listed = true;
+      this.asFull(s);
     }
     return s;
+  }
+
+  /**
+   * A reader that is also a location of the object but whose have map holds
+   * none of it (its upload is capped: swarm.ts have) is asked as a full
+   * holder: only for what no reader holds, beside the others.
+   */
+  private asFull(s: Source): void {
+    if (s.full || !s.listed || !s.heard || s.has!.includes(1)) return;
+    s.full = true;
+    s.has = null;
+    s.claims.clear();
+    this.wake();
   }
 
   /** The leaves, from full holders first; each set checked against the hash. */
@@ -109,6 +127,7 @@ export class SwarmFetch implements RequestHost {
     else this.tellReaders();
     while (this.missing > 0) {
       readmit(this, Date.now());
+      if (this.telling) this.tellReaders(); // readers asked again whose link had not opened
       this.keepToNode(Date.now());
       this.renewClaims(Date.now());
       this.schedule();
@@ -181,6 +200,7 @@ export class SwarmFetch implements RequestHost {
 
   /** Tells every reader known of this side's chunks (they then tell theirs). */
   private tellReaders(): void {
+    this.telling = true;
     for (const s of this.sources.values()) if (!s.full && !s.told && !s.dropped) this.tell(s);
   }
 
@@ -213,6 +233,7 @@ export class SwarmFetch implements RequestHost {
     if (s.dropped) s.retryAt = now;
     for (const c of h.claim) if (c < this.chunks) s.claims.set(c, now);
     this.lastProgress = now;
+    if (h.claim.length === 0) this.asFull(s);
     this.wake();
   }
 
@@ -240,7 +261,7 @@ export class SwarmFetch implements RequestHost {
       if (this.state[c] === HELD) have.push(c);
       else if (this.state[c] === ASKED || this.streaming) claim.push(c);
     }
-    void this.swarm.links.linkTo(s.peer).then(
+    void this.swarm.links.linkTo(s.peer, s.readmits > 0).then(
       (link) => {
         s.node = link.raw.remoteNode === true; // a Node reader may be asked while keeping to Node sources
         sendHaves(link, this.id, have, claim);

@@ -83,6 +83,10 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   if (v.nodeFirst && !s.node && !v.fill) return null;
   // Full holders wait until the readers told have answered: what they hold or claimed is not asked of the origin.
   if (s.full && (!v.nodeFirst || v.fill) && unheard(v, now)) return null;
+  // Told to fill, and a reader's link did not open yet (it is asked again: swarm-window.ts): what it holds is not
+  // asked of the holder meanwhile (bench, session 16: an edge whose links to the tabs took over 5 s took all 64 MiB
+  // from the origin, 2.33 copies). Bounded by the retries: once spent, the holder is asked for the rest.
+  if (s.full && v.fill && askedAgain(v)) return null;
   let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
@@ -121,6 +125,12 @@ function unheard(v: PickView, now: number): boolean {
     if (o.full || o.dropped || !o.told || o.heard) continue;
     if (o.toldAt > 0 ? now - o.toldAt < HEAR_MS : now - o.tellAt < SILENT_DIAL_MS || v.swarm.links.signalledAt(o.peer) >= o.tellAt) return true;
   }
+  return false;
+}
+
+/** Whether a reader was dropped and will be asked again (its link did not open, or it stalled). */
+function askedAgain(v: PickView): boolean {
+  for (const o of v.sources.values()) if (!o.full && o.dropped && o.retryAt > 0) return true;
   return false;
 }
 

@@ -90,7 +90,7 @@ export function ask(f: RequestHost, s: Source, first: number, end: number, lead?
   };
   const onFan = s.full ? (m: FanWord, fill: boolean) => f.heard(s, m, fill) : undefined;
   void f.swarm.links
-    .linkTo(s.peer)
+    .linkTo(s.peer, s.readmits > 0) // asked again after its link did not open: a new attempt (swarm-window.ts)
     .then((link) => {
       if (takenBack) throw new CancelledError(from);
       fit(s, link);

@@ -16,6 +16,8 @@ export interface Source {
   peer: string;
   /** A full holder (a location of the object), or a reader still fetching it. */
   full: boolean;
+  /** A location of the object (the coordinator listed it as a holder): a reader that finished, if not `full`. */
+  listed: boolean;
   /** Chunks a reader holds, and when it claimed the ones it asked a full holder for. */
   has: Uint8Array | null;
   claims: Map<number, number>;
@@ -107,6 +109,7 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
   return {
     peer,
     full,
+    listed: full,
     has: full ? null : new Uint8Array(chunks),
     claims: new Map(),
     inflight: 0,

@@ -5,7 +5,7 @@ import { CHUNK_DATA_BYTES } from './wire.js';
 import { RUN_CHUNKS } from './swarm-pick.js';
 import type { ObjectId } from '../ids.js';
 import type { Source, SwarmContext } from './swarm-source.js';
-import { BadChunkError, StalledError } from './fetch-errors.js';
+import { BadChunkError, NoLinkError, StalledError } from './fetch-errors.js';
 import type { PeerLink } from './link.js';
 
 /** Requests in flight per source. */
@@ -34,9 +34,12 @@ const STREAM_DEPTH = 8;
 export const LONE_RUN = 16;
 const LONE_DEPTH = 32;
 /**
- * A source dropped on a stall (a busy peer, a link frozen for a while) is
- * asked again after a backoff, doubling from READMIT_MS, at most
- * READMIT_MAX times; at once when a have message from it arrives.
+ * A source dropped on a stall (a busy peer, a link frozen for a while) or
+ * whose link did not come up in time (a busy process: under load links took
+ * over 5 s to open, and an edge told to fill took all 64 MiB from the origin,
+ * bench session 16) is asked again after a backoff, doubling from
+ * READMIT_MS, at most READMIT_MAX times; at once when a have message from it
+ * arrives. One that left (the coordinator could not signal it) is not.
  */
 const READMIT_MS = 1_000;
 const READMIT_MAX = 3;
@@ -87,7 +90,7 @@ export function windowOf(s: Source, alone: boolean): { run: number; depth: numbe
   return { run: s.run, depth: s.depth };
 }
 
-/** Sources dropped on a stall whose backoff ran out (or that spoke) are asked again. */
+/** Sources dropped on a stall or a link slow to open whose backoff ran out (or that spoke) are asked again. */
 export function readmit(f: { sources: Map<string, Source>; chunks: number; holders: Uint16Array }, now: number): void {
   for (const s of f.sources.values()) {
     if (!s.dropped || s.retryAt === 0 || s.retryAt > now) continue;
@@ -95,15 +98,17 @@ export function readmit(f: { sources: Map<string, Source>; chunks: number; holde
     s.retryAt = 0;
     s.readmits++;
     s.probation = true;
+    // A reader whose link never opened did not get this side's have map: it is told again (swarm-fetch.ts tellReaders).
+    if (!s.full && s.toldAt === 0) s.told = false;
     if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]++;
   }
 }
 
 /**
  * A request to `s` failed: it is not asked again for this object (a link
- * that broke, a bad chunk, a refusal), unless it stalled: then it is asked
- * again after a backoff (or when it sends a have message), one request at a
- * time until one succeeds.
+ * that broke, a bad chunk, a refusal), unless it stalled or its link did not
+ * open (it did not leave): then it is asked again after a backoff (or when it
+ * sends a have message), one request at a time until one succeeds.
  */
 export function dropSource(f: { swarm: SwarmContext; chunks: number; holders: Uint16Array }, id: ObjectId, s: Source, e: unknown): void {
   if (s.dropped) return;
@@ -112,7 +117,7 @@ export function dropSource(f: { swarm: SwarmContext; chunks: number; holders: Ui
   if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]--;
   if (e instanceof BadChunkError) return f.swarm.report.bad(id, s.peer, e.message);
   let again = '';
-  if (e instanceof StalledError && s.readmits < READMIT_MAX) {
+  if ((e instanceof StalledError || (e instanceof NoLinkError && !e.left)) && s.readmits < READMIT_MAX) {
     const wait = READMIT_MS << s.readmits;
     s.retryAt = Date.now() + wait;
     again = `; asked again in ${wait} ms or when it speaks`;

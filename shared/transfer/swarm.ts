@@ -126,11 +126,15 @@ export class Swarm implements SwarmHooks {
     this.answered.add(key);
     // One that holds none of it answers with an empty map: the asker need not wait for it to ask full holders
     // (swarm-pick.ts); if it starts fetching the object, it tells the asker its state then (takeEarly).
+    // One whose upload is capped (a volunteer's setting) answers so too: a reader that finished is taken as a reader
+    // source, before the full holders, and a capped one served all of a 16 MiB read at 1 MiB/s while the object's
+    // creator sat idle (session 16). Readers ask it as a full holder instead (swarm-fetch.ts onHave), among the others.
     void this.links.lookup(h.id).then(
       (held) => {
         const link = this.links.links.get(peer);
         const size = held instanceof Uint8Array ? held.byteLength : held?.size;
-        if (link?.state === 'open') sendHaves(link, h.id, size === undefined ? [] : range(chunkCount(size)), []);
+        const whole = size !== undefined && this.links.upload === null;
+        if (link?.state === 'open') sendHaves(link, h.id, whole ? range(chunkCount(size)) : [], []);
       },
       () => {},
     );

@@ -108,6 +108,22 @@ describe("a volunteer's upload cap", () => {
     expect(fromCapped + fromOther).toBeGreaterThanOrEqual(SIZE);
     expect(fromOther).toBeGreaterThan(SIZE / 2);
 
+    // The capped tab read an object the other made (it holds a copy as a reader that finished): the next reader takes
+    // it from the creator, not all from the capped tab at its cap while the creator sits idle (session 16's gap: all
+    // 16 MiB from the capped tab, 17 s).
+    const made = make(other.nodeId).remote(SIZE);
+    expect(await mesh.get(sum(capped.nodeId).remote(made))).toEqual([SIZE, expectedSum(SIZE)]);
+    a0 = await uploaded(capped);
+    const c0 = await uploaded(other);
+    t0 = Date.now();
+    expect(await mesh.get(sum(reader.nodeId).remote(made))).toEqual([SIZE, expectedSum(SIZE)]);
+    seconds = (Date.now() - t0) / 1000;
+    const gapCapped = (await uploaded(capped)) - a0;
+    const gapOther = (await uploaded(other)) - c0;
+    if (process.env.P2P_DEBUG) console.log(JSON.stringify({ seconds, gapCapped, gapOther }));
+    expect(gapCapped).toBeLessThanOrEqual(CAP * MB * seconds + MB / 2);
+    expect(gapOther).toBeGreaterThan(SIZE / 2);
+
     // The page says what the tab uploaded, and at most how fast.
     await capped.page.waitForFunction(() => /uploaded to other volunteers, at most 1 MiB\/s/.test(document.getElementById('upload-used')?.textContent ?? ''));
     // Kept across a reload (a new node, the same setting).
