@@ -3,11 +3,13 @@
 // refuses the next node with COORDINATOR_FULL naming the other (the live one
 // with the most room, from the mesh's records in Redis), and the node joins
 // there at once instead of backing off on the full one. Records in Redis that
-// name no coordinator URL are never named.
+// name no coordinator URL are never named. A driver meets COORDINATOR_FULL
+// only past the connections kept for drivers, and follows the same way.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import { connect, type Mesh } from '../../edge/index.js';
 import { DRIVER_ROOM } from '../../coordinator/limits/limits.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.js';
 import { hashKey } from '../../coordinator/gcs/redis-wire.js';
@@ -96,6 +98,32 @@ describe('a full coordinator sends joining nodes on to the coordinator of its me
     expect(closed.reason).toBe(`COORDINATOR_FULL next=${b.url}`);
     expect(extra.error()).toMatchObject({ code: 'COORDINATOR_FULL' });
     expect(extra.error()!.message).toContain(b.url);
+  }, 60_000);
+
+  it('a driver given only the full coordinator, past the connections kept for drivers, connects to the other one at once', async () => {
+    const MAX = 16;
+    const a = await coordinator('full3', MAX);
+    const b = await coordinator('full3');
+    await until(async () => (await rows(a)).length === 2 && (await rows(b)).length === 2, { timeoutMs: 10_000, what: 'both coordinators to list each other' });
+    await fill(a, MAX);
+    // The connections kept for drivers: drivers still get in.
+    const room = Math.min(DRIVER_ROOM, Math.floor(MAX / 8));
+    const drivers: Mesh[] = [];
+    for (let i = 0; i < room; i++) {
+      const d = await connect({ url: a.url, token, peers: false });
+      cleanups.push(() => d.close());
+      drivers.push(d);
+    }
+    expect((await stats(a)).drivers).toBe(room);
+    expect((await stats(a)).limit_COORDINATOR_FULL ?? 0).toBe(0);
+    // A is full now; the next driver is refused there with B's URL and connects to B.
+    const d = await connect({ url: a.url, token, peers: false, connectTimeoutMs: 10_000 });
+    cleanups.push(() => d.close());
+    const sa = await stats(a);
+    expect(sa.limit_COORDINATOR_FULL).toBe(1);
+    expect(sa.fullSentOn).toBe(1);
+    expect(sa.drivers).toBe(room);
+    expect((await stats(b)).drivers).toBe(1);
   }, 60_000);
 
   it('records in Redis that name no coordinator URL, or no room, are never named; with no other room the refusal names nowhere', async () => {
