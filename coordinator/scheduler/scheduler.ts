@@ -52,9 +52,16 @@ export class Scheduler {
   private packAt = 0;
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
   packed = 0;
+  /**
+   * Nodes of the other coordinators of the mesh, behind their links (coordinator/mesh: from their records): a job
+   * here reaches them too, so the mesh's size, not ours alone, says whether to pack. Two coordinators of 150 nodes
+   * each packed nothing (at most PACK_ABOVE of their own) and sent 1.5 tasks a node frame where one coordinator of the
+   * same 300 nodes sent 13 to 25 (issue 14, session 17).
+   */
+  linkedNodes = 0;
   /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
   readonly packing = new Packing(
-    () => this.index.size,
+    () => this.index.size + this.linkedNodes,
     (n) => this.index.has(n),
     (n, t) => this.fits(n, t),
     (t) => this.depth(t),

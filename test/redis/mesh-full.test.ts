@@ -126,6 +126,25 @@ describe('a full coordinator sends joining nodes on to the coordinator of its me
     expect((await stats(b)).drivers).toBe(1);
   }, 60_000);
 
+  it("each coordinator's scheduler counts the other's nodes (its record's) for packing, and its own count in the record is a running total", async () => {
+    const a = await coordinator('full4');
+    const b = await coordinator('full4');
+    await until(async () => (await rows(a)).length === 2 && (await rows(b)).length === 2, { timeoutMs: 10_000, what: 'both coordinators to list each other' });
+    for (let i = 0; i < 3; i++) {
+      const n = await startEdgeNode({ coordinator: b.url, cpus: 2, reconnect: false, name: `b${i}` });
+      cleanups.push(() => n.leave());
+    }
+    // B's record says 3 nodes, 6 CPUs (its running totals); A's scheduler counts them as the mesh's; B counts none of A's.
+    await until(async () => a.coordinator.scheduler.linkedNodes === 3, { timeoutMs: 10_000, what: "A to count B's 3 nodes" });
+    const rb = (await rows(a)).find((r) => !r.self)!;
+    expect(rb.nodes).toBe(3);
+    expect((rb as Row & { cpus: number }).cpus).toBe(6);
+    expect(b.coordinator.scheduler.linkedNodes).toBe(0);
+    // A node leaves: the totals and the other's count follow.
+    await cleanups.pop()!();
+    await until(async () => a.coordinator.scheduler.linkedNodes === 2, { timeoutMs: 10_000, what: "A to count B's 2 nodes" });
+  }, 60_000);
+
   it('records in Redis that name no coordinator URL, or no room, are never named; with no other room the refusal names nowhere', async () => {
     const MAX = 16;
     const a = await coordinator('full2', MAX);

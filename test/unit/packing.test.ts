@@ -97,6 +97,46 @@ describe('packing in a mesh of more than PACK_ABOVE nodes', () => {
     expect(w.scheduler.packing.filled).toBe(0);
   });
 
+  it('a mesh of several coordinators packs when all their nodes together are more than PACK_ABOVE (Scheduler.linkedNodes)', () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
+    // 150 of our own, 150 behind another coordinator's link: one mesh of 300.
+    const nodes = mesh(w, 150);
+    w.scheduler.linkedNodes = 150;
+    w.submit(2000, { fn });
+    w.scheduler.run();
+    const half = PACK_THRESHOLD * 64;
+    const touched = new Set(w.assigned.map((a) => a.node));
+    expect(touched.size).toBe(Math.ceil(2000 / half));
+    expect([...touched]).toEqual(nodes.slice(0, touched.size));
+  });
+
+  it("another coordinator's link is never the node packed onto: it gets its share by load per CPU, our nodes theirs", () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
+    // The link first (as it joins before nodes): 150 CPUs of the other coordinator's nodes.
+    const link = w.addNode('link', { cpu: 150 });
+    link.link = 'c0ffee00c0ffee00';
+    const nodes = mesh(w, 150);
+    w.scheduler.linkedNodes = 150;
+    w.submit(9000, { fn });
+    w.scheduler.run();
+    const onLink = w.assigned.filter((a) => a.node === link).length;
+    // Half the CPUs behind the link, half the tasks there (give or take the threshold's rounding), the rest on ours.
+    expect(onLink).toBeGreaterThan(9000 * 0.4);
+    expect(onLink).toBeLessThan(9000 * 0.6);
+    for (const n of nodes) expect(n.inflightTasks).toBeGreaterThan(0);
+    // As the link reports tasks done (fast), it is not filled again ahead of idle nodes of ours.
+    for (const a of w.assigned.filter((x) => x.node === link).slice(0, 1000)) w.finish(a.task);
+    for (const n of nodes.slice(0, 50)) for (const t of [...n.tasks]) w.finish(t);
+    const before = w.assigned.length;
+    w.submit(1000, { fn });
+    w.scheduler.run();
+    const next = w.assigned.slice(before);
+    expect(next.filter((a) => a.node === link).length).toBeLessThan(next.length);
+    expect(next.some((a) => nodes.slice(0, 50).includes(a.node))).toBe(true);
+  });
+
   it('a node that left is never packed onto', () => {
     const w = new World();
     const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
