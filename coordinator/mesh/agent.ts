@@ -168,7 +168,10 @@ export class PeerAgent {
       case 'located':
         return this.onLocated(m);
       case 'error':
-        if (m.code === 'NODE_DEAD' || m.code === 'UNAUTHORIZED') this.nodeId = null; // hello again
+        // Hello again: declared dead, refused, or our session there is gone (the peer closed its link to us when its
+        // loop stalled past DEAD_MS, and took our next frame for a new connection's: "the first message must be
+        // hello"). Without it the link stayed down while both ran: a job of 20,000 ran none there (session 17).
+        if (m.code === 'NODE_DEAD' || m.code === 'UNAUTHORIZED' || m.code === 'BAD_MESSAGE') this.nodeId = null;
         c.gcs.event('mesh-error', `coordinator ${this.peer} said ${m.code}: ${m.message}`);
         return;
       default:

@@ -145,6 +145,19 @@ describe('a full coordinator sends joining nodes on to the coordinator of its me
     await until(async () => a.coordinator.scheduler.linkedNodes === 2, { timeoutMs: 10_000, what: "A to count B's 2 nodes" });
   }, 60_000);
 
+  it('a link the other coordinator dropped (its loop stalled past the dead window) comes back: our agent says hello again', async () => {
+    const a = await coordinator('full5');
+    const b = await coordinator('full5');
+    await until(async () => (await stats(a)).meshLinks === 1 && (await stats(b)).meshLinks === 1, { timeoutMs: 10_000, what: 'both linked' });
+    // A closes its session for B's agent, as its tick does for a coordinator it judged gone (white-box).
+    const links = (a.coordinator.mesh as unknown as { links: Map<string, { ws: { close(code: number): void } }> }).links;
+    expect(links.size).toBe(1);
+    for (const s of links.values()) s.ws.close(1006);
+    expect((await stats(a)).meshLinks).toBe(0);
+    // B's agent's next frame is refused as a new connection's ("the first message must be hello"): it says hello again.
+    await until(async () => (await stats(a)).meshLinks === 1, { timeoutMs: 15_000, what: "B's link back on A" });
+  }, 60_000);
+
   it('records in Redis that name no coordinator URL, or no room, are never named; with no other room the refusal names nowhere', async () => {
     const MAX = 16;
     const a = await coordinator('full2', MAX);
