@@ -120,8 +120,14 @@ export class Cluster {
   readonly token = 'scale-' + randomBytes(8).toString('hex');
   private redis: ChildProcess | undefined;
 
-  /** `coordinators` > 1: that many coordinator processes on one Redis of the bench's own, one mesh (coordinator/mesh). */
-  constructor(readonly coordinators = 1) {}
+  /**
+   * `coordinators` > 1: that many coordinator processes on one Redis of the bench's own, one mesh (coordinator/mesh).
+   * `spread`: the nodes spread over them (SCALE_SPREAD), else every node lists them in one order (the first fills).
+   */
+  constructor(
+    readonly coordinators = 1,
+    readonly spread = false,
+  ) {}
 
   get coord(): Proc {
     return this.coords[0];
@@ -193,7 +199,7 @@ export class Cluster {
       // Every coordinator's URL, in one order (SCALE_SPREAD=1: the node processes rotate it node by node).
       const p = forkProc(
         here('./scale-nodes.js'),
-        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}` },
+        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}`, SCALE_SPREAD: this.spread ? '1' : '0' },
         prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);

@@ -22,6 +22,9 @@ export interface Counts {
   /** Tasks per node frame, out (assignments) and in (results). */
   tasksPerFrameOut: number;
   tasksPerFrameIn: number;
+  /** Per task: frames to and from the other coordinators of the mesh (Redis publishes, coordinator/mesh/bus.ts). */
+  meshFramesOut: number;
+  meshFramesIn: number;
 }
 
 const KINDS_IN = ['done', 'started', 'heartbeat', 'failed', 'submit', 'release'];
@@ -48,6 +51,8 @@ export function counts(s0: Record<string, number>, s1: Record<string, number>, t
     filled: d('schedulerFilled'),
     tasksPerFrameOut: nodeFramesOut > 0 ? 1 / nodeFramesOut : 0,
     tasksPerFrameIn: nodeFramesIn > 0 ? 1 / nodeFramesIn : 0,
+    meshFramesOut: d('meshFramesOut'),
+    meshFramesIn: d('meshFramesIn'),
   };
 }
 
@@ -60,6 +65,7 @@ const kinds = (m: Record<string, number>) =>
 export function countsLine(c: Counts): string {
   return (
     `per task: node frames in ${round(c.nodeFramesIn, 3)} (${round(c.tasksPerFrameIn, 1)} tasks a frame; and keepalives ${round(c.keepalivesIn, 3)}), out ${round(c.nodeFramesOut, 3)} (${round(c.tasksPerFrameOut, 1)} tasks a frame); ` +
-    `messages in: ${kinds(c.msgsIn)}; out: ${kinds(c.msgsOut)}; nodes given work a turn ${round(c.nodeTurns, 3)}, index re-filings ${round(c.refiled, 2)} (moved ${round(c.moved, 2)}); ${round(c.filled * 100, 1)}% placed by packing`
+    `messages in: ${kinds(c.msgsIn)}; out: ${kinds(c.msgsOut)}; nodes given work a turn ${round(c.nodeTurns, 3)}, index re-filings ${round(c.refiled, 2)} (moved ${round(c.moved, 2)}); ${round(c.filled * 100, 1)}% placed by packing` +
+    (c.meshFramesOut + c.meshFramesIn > 0 ? `; mesh frames out ${round(c.meshFramesOut, 4)}, in ${round(c.meshFramesIn, 4)}` : '')
   );
 }

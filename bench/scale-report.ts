@@ -59,6 +59,8 @@ export interface Row {
   n: number;
   /** Coordinators of the mesh (SCALE_COORDINATORS), the nodes each held after the join, and joins a full one sent on. */
   coordinators: number;
+  /** The nodes were spread over the coordinators (SCALE_SPREAD), else the first took them all (while it had room). */
+  spread: boolean;
   byCoordinator: number[];
   sentOn: number;
   /** The other coordinators' idle CPU (%), one each. */
@@ -206,6 +208,7 @@ export function report(rows: Row[], stalls: boolean): void {
         `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)`,
       );
     }
+  lines.push(...spreadVsOne(rows));
   for (const r of rows) {
     const c = r.churn;
     if (!c) continue;
@@ -214,4 +217,33 @@ export function report(rows: Row[], stalls: boolean): void {
     );
   }
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+/** All of a row's nodes on one coordinator: one coordinator alone, or a mesh whose first took every node. */
+const onOne = (r: Row): boolean => r.coordinators === 1 || r.byCoordinator.filter((k) => k > 0).length === 1;
+
+/**
+ * A job spread over several coordinators against one coordinator holding the same number of nodes, in the same
+ * run (SCALE_SPREAD=0,1,0,1): each spread row against the one-coordinator rows of its size next to it (before and
+ * after: alternated rows see the same load), as the median of those ratios of tasks/s; one JSON figure per job.
+ */
+function spreadVsOne(rows: Row[]): string[] {
+  const lines: string[] = [];
+  const ratios = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    if (!r.spread || r.coordinators < 2 || onOne(r)) return;
+    const near = [rows[i - 1], rows[i + 1]].filter((o): o is Row => o !== undefined && o.n === r.n && onOne(o));
+    for (const o of near)
+      for (const [j, run] of r.runs.entries()) {
+        const br = o.runs[j];
+        if (!br) continue;
+        const k = `scale.n${r.n}.tasks${run.tasks}`;
+        ratios.set(k, [...(ratios.get(k) ?? []), run.tasksPerSec / br.tasksPerSec]);
+        lines.push(
+          `${run.tasks} tasks at ${r.n} nodes over ${r.coordinators} coordinators (${r.byCoordinator.join(' / ')}) vs one (${o.byCoordinator.join(' / ')}): ${round(run.tasksPerSec, 0)} vs ${round(br.tasksPerSec, 0)} tasks/s, ${round(run.tasksPerSec / br.tasksPerSec, 2)}x; mesh CPU a task ${round(run.cpuUsPerTask + (run.otherCpuUsPerTask ?? 0), 0)} vs ${round(br.cpuUsPerTask + (br.otherCpuUsPerTask ?? 0), 0)} µs`,
+        );
+      }
+  });
+  for (const [k, rs] of ratios) emit(figure(`${k}.spread_vs_one`, median(rs), 'x'));
+  return lines;
 }

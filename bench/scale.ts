@@ -16,6 +16,9 @@
 //                                                  # on one Redis for every size after the first (or a count per size:
 //                                                  # SCALE_COORDINATORS=1,2); nodes list both, the first fills and sends
 //                                                  # the rest on; SCALE_SPREAD=1 spreads them over both instead
+//   SCALE_NODES=300,300,300,300 SCALE_COORDINATORS=2,2,2,2 SCALE_SPREAD=0,1,0,1 SCALE_100K=0 npm run bench:scale
+//                                                  # a job over two coordinators against one (the other idle), alternated:
+//                                                  # the report's spread_vs_one is the ratio of tasks/s (one SCALE_SPREAD per size)
 //
 // The coordinator (bench/scale-coordinator.ts) and the nodes
 // (bench/scale-nodes.ts: real NodeRuntimes, real WebSockets, executors in
@@ -217,10 +220,13 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
   return r;
 }
 
-async function measure(n: number, jobs: number[], withChurn: boolean, coordinators: number): Promise<Row> {
-  const cl = new Cluster(coordinators);
+async function measure(n: number, jobs: number[], withChurn: boolean, coordinators: number, spread: boolean): Promise<Row> {
+  const cl = new Cluster(coordinators, spread);
   await cl.start();
-  if (coordinators > 1) log(`N=${n}: ${coordinators} coordinators on one Redis: ${cl.urls.join(', ')} (the driver's first)`);
+  if (coordinators > 1)
+    log(
+      `N=${n}: ${coordinators} coordinators on one Redis: ${cl.urls.join(', ')} (the driver's first); nodes ${spread ? 'spread over them' : 'fill the first'}`,
+    );
   try {
     log(`N=${n}: joining`);
     await cl.probe(true);
@@ -271,6 +277,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     return {
       n,
       coordinators,
+      spread,
       byCoordinator: j.byCoordinator,
       sentOn: j.sentOn,
       otherIdleCpuPct: othersPct,
@@ -309,6 +316,10 @@ runBench(async () => {
   const ks = (process.env.SCALE_COORDINATORS ?? '1').split(',').map(Number);
   const coordinatorsAt = (i: number) => (ks.length > 1 ? (ks[i] ?? 1) : i === 0 ? 1 : ks[0]);
   if (ks.some((k) => !(Number.isInteger(k) && k >= 1 && k <= 8))) throw new Error('SCALE_COORDINATORS: whole numbers from 1 to 8');
-  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, coordinatorsAt(i)));
+  // SCALE_SPREAD: one for every size (1: nodes spread over the coordinators), or one per size (0,1,0,1: one against two, alternated).
+  const spreads = (process.env.SCALE_SPREAD ?? '0').split(',');
+  if (spreads.some((x) => x !== '0' && x !== '1')) throw new Error('SCALE_SPREAD: 0 or 1, or one of them per size');
+  const spreadAt = (i: number) => (spreads.length > 1 ? spreads[i] : spreads[0]) === '1';
+  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, coordinatorsAt(i), spreadAt(i)));
   report(rows, STALLS);
 });

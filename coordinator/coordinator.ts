@@ -166,6 +166,11 @@ export class Coordinator implements Managers {
       Math.max(deadAfterMs, opts.idleDeadAfterMs ?? 30_000),
     );
     this.membership.start();
+    // A link's share of plain tasks (scheduler.ts linkFor): our own nodes' average tasks per CPU, O(1).
+    this.scheduler.ownLoadPerCpu = () => {
+      const t = this.membership.totals;
+      return t.cpus > 0 ? t.load / t.cpus : Infinity;
+    };
     this.inbox = new Inbox(
       this,
       () => this.stopped,

@@ -117,9 +117,12 @@ export class ProtocolError extends TabmeshError {}
 /** Connecting failed: no coordinator at the URL, something else there, or a bad URL or token. */
 export class ConnectError extends TabmeshError {
   readonly url: string;
-  constructor(code: ErrorCode, url: string, message: string) {
+  /** The coordinator's close reason, when it refused the connection (COORDINATOR_FULL may name where to go: `next=<url>`). */
+  readonly closeReason: string;
+  constructor(code: ErrorCode, url: string, message: string, closeReason = '') {
     super(code, message);
     this.url = url;
+    this.closeReason = closeReason;
   }
 }
 

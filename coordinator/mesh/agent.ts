@@ -10,7 +10,7 @@ import { returnObjectId, taskOfObject, type JobId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import type { TaskRecord } from '../gcs/tables.js';
 import { Session } from '../session.js';
-import { BusSocket } from './bus.js';
+import { BusSocket, LINK_FLUSH_MS } from './bus.js';
 import { GuestJobs } from './guest-jobs.js';
 
 /** Our side of the link: what our coordinator tells it comes to the agent, not to a socket. */
@@ -60,18 +60,19 @@ export class PeerAgent {
     private readonly joinToken: string | undefined,
   ) {
     this.session = new AgentSession(this, peer);
-    this.outbox = new Outbox(send);
+    // Our reports (done) as records, and the peer's assigns to us too (its hello says `records`): as a Node
+    // client's frames, not maps whose every key is a string read per message (frame-records.ts).
+    this.outbox = new Outbox(send, undefined, undefined, true);
+    this.outbox.gapMs = LINK_FLUSH_MS;
     this.guests = new GuestJobs(c, peer, this.session, (m) => this.send(m));
     this.timer = setInterval(() => this.tick(), 250);
     this.timer.unref();
     this.tick();
   }
 
-  /** CPUs of our own nodes (links to other coordinators are not ours to lend). */
+  /** CPUs of our own nodes (links to other coordinators are not ours to lend): a running total, read every tick. */
   private ownCpus(): number {
-    let n = 0;
-    for (const node of this.c.gcs.nodes.values()) if (node.link === undefined) n += node.resources.cpu ?? 0;
-    return n;
+    return this.c.membership.totals.cpus;
   }
 
   private send(m: Msg): void {
@@ -101,6 +102,7 @@ export class PeerAgent {
         token: this.joinToken,
         node: { kind: 'edge', name: `coordinator ${this.c.meshId ?? '?'}`, resources: { cpu: this.offered }, storeBytes: 0 },
         peers: false,
+        records: true,
       });
       return;
     }
@@ -166,7 +168,10 @@ export class PeerAgent {
       case 'located':
         return this.onLocated(m);
       case 'error':
-        if (m.code === 'NODE_DEAD' || m.code === 'UNAUTHORIZED') this.nodeId = null; // hello again
+        // Hello again: declared dead, refused, or our session there is gone (the peer closed its link to us when its
+        // loop stalled past DEAD_MS, and took our next frame for a new connection's: "the first message must be
+        // hello"). Without it the link stayed down while both ran: a job of 20,000 ran none there (session 17).
+        if (m.code === 'NODE_DEAD' || m.code === 'UNAUTHORIZED' || m.code === 'BAD_MESSAGE') this.nodeId = null;
         c.gcs.event('mesh-error', `coordinator ${this.peer} said ${m.code}: ${m.message}`);
         return;
       default:

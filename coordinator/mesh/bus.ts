@@ -16,11 +16,19 @@ import type { WebSocket } from 'ws';
 export type FrameKind = 'toLink' | 'toAgent' | 'signal' | 'ask' | 'answer';
 const KIND_BYTE: Record<FrameKind, number> = { toLink: 0x4c, toAgent: 0x41, signal: 0x53, ask: 0x51, answer: 0x52 };
 const KIND_OF = new Map<number, FrameKind>(Object.entries(KIND_BYTE).map(([k, b]) => [b, k as FrameKind]));
+/**
+ * A link's frames each way leave at most this often while busy (Outbox.gapMs; an idle link's at once): each is a
+ * publish here and a decode and a scheduler pass there, and one a turn carried 1-2 tasks (issue 14).
+ * TABMESH_MESH_FLUSH_MS=0: one a turn, as before (the bench's A/B).
+ */
+export const LINK_FLUSH_MS = Math.max(0, Number(process.env.TABMESH_MESH_FLUSH_MS ?? 2) || 0);
 /** Coordinator ids are 16 hex characters. */
 export const COORDINATOR_ID_CHARS = 16;
 
 export class MeshBus {
   private readonly sub: Redis | Cluster;
+  /** Frames (publishes) and their bytes sent to and received from other coordinators (/api/stats: a job's frames a task). */
+  readonly counters = { meshFramesOut: 0, meshFramesIn: 0, meshBytesOut: 0, meshBytesIn: 0 };
   onFrame: (from: string, kind: FrameKind, frame: Uint8Array) => void = () => {};
 
   constructor(
@@ -45,6 +53,8 @@ export class MeshBus {
     const head = Buffer.alloc(1 + COORDINATOR_ID_CHARS);
     head[0] = KIND_BYTE[kind];
     head.write(this.id, 1, 'latin1');
+    this.counters.meshFramesOut++;
+    this.counters.meshBytesOut += head.length + frame.byteLength;
     void this.client.publish(this.channel(to), Buffer.concat([head, frame])).catch(() => {});
   }
 
@@ -53,6 +63,8 @@ export class MeshBus {
     const kind = KIND_OF.get(m[0]);
     const from = m.toString('latin1', 1, 1 + COORDINATOR_ID_CHARS);
     if (!kind || !/^[0-9a-f]+$/.test(from) || from === this.id) return;
+    this.counters.meshFramesIn++;
+    this.counters.meshBytesIn += m.length;
     this.onFrame(from, kind, new Uint8Array(m.buffer, m.byteOffset + 1 + COORDINATOR_ID_CHARS, m.length - 1 - COORDINATOR_ID_CHARS));
   }
 

@@ -2,18 +2,21 @@
 // their resources, CPUs held by live actors, tasks done, functions sent. Node
 // membership (membership.ts) and these functions are the only writers of a
 // node record's fields; everyone else reads (issue 12). A change re-files the
-// node in its scheduler's index and marks it changed (changes.ts).
+// node in its scheduler's index, marks it changed (changes.ts) and moves the
+// running totals of its coordinator's nodes (totals.ts).
 import type { FunctionId } from '../../shared/ids.js';
 import { MAX_IDS } from '../../shared/protocol/fields.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { touchNode } from '../scheduler/node-index.js';
 import { busied } from './liveness.js';
 import { nodeChanged } from './changes.js';
+import { loadMoved } from './totals.js';
 
 /** A task's resources count on its node (+1) or no longer (-1). */
 export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
   for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
   n.inflightTasks += sign;
+  loadMoved(n, sign);
   touchNode(n);
   nodeChanged(n);
 }
@@ -38,6 +41,7 @@ export function unplace(n: NodeRecord, t: TaskRecord): void {
 export function block(n: NodeRecord, cpu: number, blocked: boolean): void {
   n.inflight.cpu = (n.inflight.cpu ?? 0) + (blocked ? -cpu : cpu);
   n.inflightTasks += blocked ? -1 : 1;
+  loadMoved(n, blocked ? -1 : 1);
   touchNode(n);
   nodeChanged(n);
 }
@@ -51,6 +55,7 @@ export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign
   n.inflight.cpu = (n.inflight.cpu ?? 0) - sign * placeCpu;
   // A live actor waits in no queue: counted there, 18 of them filled a 2-CPU node's places (2 × depth 1 + 16) and the next actors never placed.
   n.inflightTasks -= sign;
+  loadMoved(n, -sign);
   touchNode(n);
   nodeChanged(n);
 }

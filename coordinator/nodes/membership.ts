@@ -9,6 +9,7 @@ import type { Session } from '../session.js';
 import { hostKeyHash } from '../actors/handover.js';
 import { Deadlines } from './liveness.js';
 import { NodeChanges } from './changes.js';
+import { NodeTotals } from './totals.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -25,6 +26,8 @@ export class Membership {
   readonly deadlines: Deadlines;
   /** Nodes whose record changed, for readers that work on what changed (the dashboard, issue 14). */
   readonly changes = new NodeChanges();
+  /** Own nodes (not other coordinators' links), their CPUs and tasks in flight, kept as they change: read in O(1) (issue 14). */
+  readonly totals = new NodeTotals();
   /** Nodes joined, and lost by cause, since the start (`/api/stats`: a reconnect storm read in counts, issue 14). */
   readonly counts = { nodesJoined: 0, nodesLostClosed: 0, nodesLostSilent: 0 };
 
@@ -103,6 +106,7 @@ export class Membership {
     this.gcs.nodeTable.set(id, n);
     this.deadlines.watch(n);
     this.changes.watch(n);
+    this.totals.add(n);
     if (n.link !== undefined) this.links++;
     this.secrets.set(id, randomHex(16));
     this.counts.nodesJoined++;
@@ -128,7 +132,9 @@ export class Membership {
 
   /** A browser node paused, resumed or changed its executor count (issue 3): a paused node offers no CPU. */
   capacity(n: NodeRecord, m: MsgOf<'capacity'>): void {
+    const before = n.resources.cpu ?? 0;
     n.resources.cpu = m.paused ? 0 : m.cpus;
+    this.totals.cpusChanged(n, before);
     this.changes.mark(n);
     this.gcs.event('node-capacity', `node ${n.id} (${n.name}) ${m.paused ? 'paused' : `offers ${m.cpus} cpu`}`, { node: n.id });
   }
@@ -140,6 +146,7 @@ export class Membership {
     else this.counts.nodesLostClosed++;
     this.deadlines.forget(n);
     this.changes.gone(n);
+    this.totals.remove(n);
     if (n.link !== undefined) this.links--;
     this.secrets.delete(n.id);
     this.gcs.event('node-lost', `node ${n.id} (${n.name}) lost: ${why}`, { node: n.id });

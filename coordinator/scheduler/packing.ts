@@ -10,7 +10,8 @@
 // that: with none), and the next task goes to another node.
 // Meshes of at most PACK_ABOVE nodes are not packed: there a turn writes to
 // few nodes anyway (scheduler.ts TURN_NODES) and placement stays the exact
-// least loaded node (node-index.ts EXACT_BELOW).
+// least loaded node (node-index.ts EXACT_BELOW). A mesh of several
+// coordinators counts the nodes of all of them (Scheduler.linkedNodes).
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { defaultPolicy, hasRefArg } from './default-policy.js';
 import { freeCpus } from './node-index.js';
@@ -46,7 +47,7 @@ export class Packing {
   filled = 0;
 
   constructor(
-    /** Nodes in the mesh now. */
+    /** Nodes in the mesh now (the other coordinators' too). */
     private readonly size: () => number,
     private readonly alive: (n: NodeRecord) => boolean,
     private readonly fits: (n: NodeRecord, t: TaskRecord) => boolean,
@@ -65,9 +66,14 @@ export class Packing {
     return null;
   }
 
-  /** The policy placed plain task `t` on `n`: plain tasks after it fill `n` first. */
+  /**
+   * The policy placed plain task `t` on `n`: plain tasks after it fill `n` first. Not another coordinator (a link,
+   * coordinator/mesh): it runs what it is given on its own nodes and reports back fast, so it stayed below the
+   * threshold and took 80-100% of a job while our own nodes idled (issue 14, session 17); it gets what the policy
+   * gives it (least loaded per CPU), and its frames are batched by the link (coordinator/mesh/bus.ts LINK_FLUSH_MS).
+   */
   chose(n: NodeRecord): void {
-    this.warm = n;
+    if (n.link === undefined) this.warm = n;
   }
 
   /** `n` left the mesh. */

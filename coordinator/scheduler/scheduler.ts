@@ -9,7 +9,7 @@
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { PlacementContext } from './policy.js';
-import { NodeIndex, touchNode } from './node-index.js';
+import { freeCpus, NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
@@ -52,9 +52,20 @@ export class Scheduler {
   private packAt = 0;
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
   packed = 0;
+  /**
+   * Nodes of the other coordinators of the mesh, behind their links (coordinator/mesh: from their records): a job
+   * here reaches them too, so the mesh's size, not ours alone, says whether to pack. Two coordinators of 150 nodes
+   * each packed nothing (at most PACK_ABOVE of their own) and sent 1.5 tasks a node frame where one coordinator of the
+   * same 300 nodes sent 13 to 25 (issue 14, session 17).
+   */
+  linkedNodes = 0;
+  /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. */
+  private readonly links = new Set<NodeRecord>();
+  /** Our own nodes' tasks in flight per CPU (membership's running totals, coordinator/nodes/totals.ts): a link's share. */
+  ownLoadPerCpu: () => number = () => Infinity;
   /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
   readonly packing = new Packing(
-    () => this.index.size,
+    () => this.index.size + this.linkedNodes,
     (n) => this.index.has(n),
     (n, t) => this.fits(n, t),
     (t) => this.depth(t),
@@ -95,11 +106,13 @@ export class Scheduler {
 
   addNode(n: NodeRecord): void {
     this.index.add(n);
+    if (n.link !== undefined) this.links.add(n);
     this.soon();
   }
 
   removeNode(n: NodeRecord): void {
     this.index.remove(n);
+    this.links.delete(n);
     this.packing.removed(n);
   }
 
@@ -108,6 +121,8 @@ export class Scheduler {
     const keep = new Set(nodes);
     for (const n of this.index.list()) if (!keep.has(n)) this.index.remove(n);
     for (const n of nodes) this.index.add(n);
+    this.links.clear();
+    for (const n of nodes) if (n.link !== undefined) this.links.add(n);
     this.soon();
   }
 
@@ -236,7 +251,7 @@ export class Scheduler {
         } else {
           // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
           const plain = packable(t);
-          node = (plain ? this.packing.pick(t) : null) ?? policyOf(t).pick(t, this.ctx);
+          node = (plain ? (this.linkFor(t) ?? this.packing.pick(t)) : null) ?? policyOf(t).pick(t, this.ctx);
           if (!node) {
             this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
             break;
@@ -253,6 +268,29 @@ export class Scheduler {
     // Whatever is still queued fits no node now: nodes with a CPU free may take others' queued tasks.
     this.rebalancer.check();
     return true;
+  }
+
+  /**
+   * The link (another coordinator of the mesh) plain task `t` goes to: the least loaded per CPU of those whose
+   * tasks per CPU are no more than our own nodes' average, with room; else null. Its CPUs are the other's nodes':
+   * against the least loaded of ours (an idle node, 0) it came last whenever some node of ours was idle, and ran
+   * 98 of 20,000 tasks (issue 14, session 17); against the average it holds its share, more when it drains faster.
+   */
+  private linkFor(t: TaskRecord): NodeRecord | null {
+    if (this.links.size === 0) return null;
+    const own = this.ownLoadPerCpu();
+    let best: NodeRecord | null = null;
+    let bestLoad = Infinity;
+    for (const n of this.links) {
+      const cpus = freeCpus(n);
+      if (cpus <= 0) continue;
+      const load = n.inflightTasks / cpus;
+      if (load <= own && load < bestLoad && this.fits(n, t)) {
+        best = n;
+        bestLoad = load;
+      }
+    }
+    return best;
   }
 
   /** `n` was given work: the first node of a turn starts the turn's count, which the next turn clears. */

@@ -1,13 +1,16 @@
 // A driver's socket to the coordinator: the handshake (hello or resume, then
 // welcome), one clear error when the first connection fails, and reconnects
 // with jittered backoff (to the next coordinator of the mesh first) when a
-// live connection drops.
+// live connection drops. A full coordinator's refusal may name another of its
+// mesh (`COORDINATOR_FULL next=<url>`): followed at once under the nodes' trust
+// rule (shared/coordinator-urls.ts).
 import { BACKOFF, backoffDelay } from '../backoff.js';
 import { ConnectError, errorFromCode, TabmeshError } from '../errors.js';
 import type { JobId, ObjectId } from '../ids.js';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../protocol/messages.js';
 import { connectFailure, tokenRefused } from './connect-help.js';
+import type { CoordinatorUrls } from '../coordinator-urls.js';
 import type { ConnectOptions } from './connect-options.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from './socket.js';
 
@@ -41,9 +44,8 @@ export class CoordinatorLink {
   get jobSecret(): string {
     return this.secret;
   }
-  /** The coordinators this driver may use (one mesh), and which one it uses now. */
-  urls: string[] = [];
-  urlAt = 0;
+  /** The coordinators this driver may use (one mesh) and the one it uses now (set by connect once welcomed). */
+  where: CoordinatorUrls | null = null;
 
   constructor(
     public opts: ConnectOptions & { url: string },
@@ -154,6 +156,9 @@ export class CoordinatorLink {
     };
     ws.onclose = (ev) => {
       if (!welcomed) {
+        // A full coordinator (issue 14): its close reason may say where to go instead, which the caller may follow.
+        if (this.lastError instanceof TabmeshError && this.lastError.code === 'COORDINATOR_FULL')
+          return done(new ConnectError('COORDINATOR_FULL', this.opts.url, this.lastError.message, ev.reason));
         if (this.lastError) return done(this.lastError);
         if (!opened) return done(connectFailure(this.opts.url, detail));
         return done(
@@ -211,17 +216,24 @@ export class CoordinatorLink {
         this.owner.closed(new TabmeshError('CLOSED', `lost the coordinator and could not reconnect: ${err.message}`));
         return;
       }
-      // The next coordinator of the list first: the one that dropped us may be gone.
-      if (this.urls.length > 1) {
-        this.urlAt = (this.urlAt + 1) % this.urls.length;
-        this.opts = { ...this.opts, url: this.urls[this.urlAt] };
-      }
       const ws = this.open();
       this.ws = ws;
       this.attach(ws, (e) => {
-        if (e) setTimeout(() => attempt(n + 1), backoffDelay(BACKOFF.driverReconnect, n + 1));
+        if (e) next(n + 1, e);
+        else this.where?.joined();
       });
     };
-    setTimeout(() => attempt(0), backoffDelay(BACKOFF.driverReconnect, 0));
+    // The next coordinator of the list first (the one that dropped us may be gone), or where a full one sends us: at once.
+    const next = (n: number, why: Error) => {
+      const now = this.where?.moveOn(refusalOf(why)) === true;
+      if (this.where) this.opts = { ...this.opts, url: this.where.current };
+      setTimeout(() => attempt(n), now ? 0 : backoffDelay(BACKOFF.driverReconnect, n));
+    };
+    next(0, err);
   }
+}
+
+/** What a failed connection says for CoordinatorUrls.moveOn: a full coordinator's close reason (it may name `next=`), else its message. */
+export function refusalOf(e: Error): string {
+  return e instanceof ConnectError && e.code === 'COORDINATOR_FULL' ? `COORDINATOR_FULL ${e.closeReason}` : e.message;
 }

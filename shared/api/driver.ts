@@ -22,7 +22,8 @@ import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { RuntimeContext } from './types.js';
 import type { ConnectOptions } from './connect-options.js';
 import { handlers, type DriverContext } from './driver-handlers.js';
-import { CoordinatorLink } from './driver-link.js';
+import { CoordinatorLink, refusalOf } from './driver-link.js';
+import { CoordinatorUrls } from '../coordinator-urls.js';
 import { ResumeState } from './driver-resume.js';
 import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
@@ -153,16 +154,29 @@ export class DriverCore implements MeshCore, DriverContext {
     const list = (Array.isArray(given.url) ? given.url : given.url.split(',')).map((u) => u.trim()).filter((u) => u !== '');
     if (list.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'connect({ url }) needs a coordinator URL');
     const urls = list.map((u) => parseCoordinatorUrl(u));
-    for (let i = 0; ; i++) {
-      const u = urls[i];
+    const where = new CoordinatorUrls(urls.map((u) => u.base));
+    const tokens = new Map(urls.map((u) => [u.base, u.token]));
+    // A coordinator named by a full one of the list gets the token of the one that named it.
+    let token = urls[0].token;
+    let tried = 1;
+    for (;;) {
+      const url = where.current;
+      if (tokens.has(url)) token = tokens.get(url);
       try {
-        const core = await DriverCore.connectTo({ ...given, url: u.base, token: given.token ?? u.token });
-        core.link.urls = urls.map((x) => x.base);
-        core.link.urlAt = i;
+        const core = await DriverCore.connectTo({ ...given, url, token: given.token ?? token });
+        where.joined();
+        core.link.where = where;
         return core;
       } catch (err) {
+        if (!(err instanceof ConnectError) || err.code === 'NOT_A_COORDINATOR') throw err;
+        // A full coordinator (issue 14): where it sends us, at once, under the nodes' trust rule and bound (coordinator-urls.ts).
+        if (err.code === 'COORDINATOR_FULL') {
+          if (where.moveOn(refusalOf(err))) continue;
+          throw err;
+        }
         // Another coordinator of the mesh may answer; a refusal (a wrong token) would be the same there.
-        if (i === urls.length - 1 || !(err instanceof ConnectError) || err.code === 'NOT_A_COORDINATOR') throw err;
+        if (tried++ >= urls.length) throw err;
+        where.moveOn('');
       }
     }
   }

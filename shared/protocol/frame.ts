@@ -133,6 +133,13 @@ export class Outbox {
   private merged: MsgOf<'subscribe'> | null = null;
   private readonly flushLater = () => this.turnFlush();
   /**
+   * While busy, a frame at most this often (ms; 0: one a turn). A link between two coordinators (coordinator/mesh)
+   * carries the tasks of all of one side's nodes, and each of its frames is a Redis publish and a decode and a
+   * scheduler pass on the other side: one a turn put 1-2 tasks in a frame (issue 14). An outbox that sent nothing
+   * for as long still sends at once.
+   */
+  gapMs = 0;
+  /**
    * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
    * `turns`: flushes it at the end of the turn (default: its own nextTurn). An idle outbox (nothing sent for
    * IDLE_FLUSH_MS) sends as soon as the pushing code is done instead (a microtask).
@@ -152,7 +159,9 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      const idle = performance.now() - this.lastSent > IDLE_FLUSH_MS;
+      const since = performance.now() - this.lastSent;
+      if (since < this.gapMs) return void setTimeout(this.flushLater, this.gapMs - since);
+      const idle = since > IDLE_FLUSH_MS;
       if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
       else if (!idle || !this.turns.now(this)) this.turns.add(this);
     }

@@ -3,11 +3,13 @@
 // refuses the next node with COORDINATOR_FULL naming the other (the live one
 // with the most room, from the mesh's records in Redis), and the node joins
 // there at once instead of backing off on the full one. Records in Redis that
-// name no coordinator URL are never named.
+// name no coordinator URL are never named. A driver meets COORDINATOR_FULL
+// only past the connections kept for drivers, and follows the same way.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import { connect, type Mesh } from '../../edge/index.js';
 import { DRIVER_ROOM } from '../../coordinator/limits/limits.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/messages.js';
 import { hashKey } from '../../coordinator/gcs/redis-wire.js';
@@ -96,6 +98,64 @@ describe('a full coordinator sends joining nodes on to the coordinator of its me
     expect(closed.reason).toBe(`COORDINATOR_FULL next=${b.url}`);
     expect(extra.error()).toMatchObject({ code: 'COORDINATOR_FULL' });
     expect(extra.error()!.message).toContain(b.url);
+  }, 60_000);
+
+  it('a driver given only the full coordinator, past the connections kept for drivers, connects to the other one at once', async () => {
+    const MAX = 16;
+    const a = await coordinator('full3', MAX);
+    const b = await coordinator('full3');
+    await until(async () => (await rows(a)).length === 2 && (await rows(b)).length === 2, { timeoutMs: 10_000, what: 'both coordinators to list each other' });
+    await fill(a, MAX);
+    // The connections kept for drivers: drivers still get in.
+    const room = Math.min(DRIVER_ROOM, Math.floor(MAX / 8));
+    const drivers: Mesh[] = [];
+    for (let i = 0; i < room; i++) {
+      const d = await connect({ url: a.url, token, peers: false });
+      cleanups.push(() => d.close());
+      drivers.push(d);
+    }
+    expect((await stats(a)).drivers).toBe(room);
+    expect((await stats(a)).limit_COORDINATOR_FULL ?? 0).toBe(0);
+    // A is full now; the next driver is refused there with B's URL and connects to B.
+    const d = await connect({ url: a.url, token, peers: false, connectTimeoutMs: 10_000 });
+    cleanups.push(() => d.close());
+    const sa = await stats(a);
+    expect(sa.limit_COORDINATOR_FULL).toBe(1);
+    expect(sa.fullSentOn).toBe(1);
+    expect(sa.drivers).toBe(room);
+    expect((await stats(b)).drivers).toBe(1);
+  }, 60_000);
+
+  it("each coordinator's scheduler counts the other's nodes (its record's) for packing, and its own count in the record is a running total", async () => {
+    const a = await coordinator('full4');
+    const b = await coordinator('full4');
+    await until(async () => (await rows(a)).length === 2 && (await rows(b)).length === 2, { timeoutMs: 10_000, what: 'both coordinators to list each other' });
+    for (let i = 0; i < 3; i++) {
+      const n = await startEdgeNode({ coordinator: b.url, cpus: 2, reconnect: false, name: `b${i}` });
+      cleanups.push(() => n.leave());
+    }
+    // B's record says 3 nodes, 6 CPUs (its running totals); A's scheduler counts them as the mesh's; B counts none of A's.
+    await until(async () => a.coordinator.scheduler.linkedNodes === 3, { timeoutMs: 10_000, what: "A to count B's 3 nodes" });
+    const rb = (await rows(a)).find((r) => !r.self)!;
+    expect(rb.nodes).toBe(3);
+    expect((rb as Row & { cpus: number }).cpus).toBe(6);
+    expect(b.coordinator.scheduler.linkedNodes).toBe(0);
+    // A node leaves: the totals and the other's count follow.
+    await cleanups.pop()!();
+    await until(async () => a.coordinator.scheduler.linkedNodes === 2, { timeoutMs: 10_000, what: "A to count B's 2 nodes" });
+  }, 60_000);
+
+  it('a link the other coordinator dropped (its loop stalled past the dead window) comes back: our agent says hello again', async () => {
+    const a = await coordinator('full5');
+    const b = await coordinator('full5');
+    await until(async () => (await stats(a)).meshLinks === 1 && (await stats(b)).meshLinks === 1, { timeoutMs: 10_000, what: 'both linked' });
+    // A closes its session for B's agent, as its tick does for a coordinator it judged gone (white-box).
+    const links = (a.coordinator.mesh as unknown as { links: Map<string, { ws: { close(code: number): void } }> }).links;
+    expect(links.size).toBe(1);
+    for (const s of links.values()) s.ws.close(1006);
+    expect((await stats(a)).meshLinks).toBe(0);
+    // B's agent's next frame is refused as a new connection's ("the first message must be hello"): it says hello again.
+    await until(async () => (await stats(a)).meshLinks === 1, { timeoutMs: 15_000, what: "B's link back on A" });
   }, 60_000);
 
   it('records in Redis that name no coordinator URL, or no room, are never named; with no other room the refusal names nowhere', async () => {

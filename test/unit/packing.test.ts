@@ -97,6 +97,77 @@ describe('packing in a mesh of more than PACK_ABOVE nodes', () => {
     expect(w.scheduler.packing.filled).toBe(0);
   });
 
+  it('a mesh of several coordinators packs when all their nodes together are more than PACK_ABOVE (Scheduler.linkedNodes)', () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
+    // 150 of our own, 150 behind another coordinator's link: one mesh of 300.
+    const nodes = mesh(w, 150);
+    w.scheduler.linkedNodes = 150;
+    w.submit(2000, { fn });
+    w.scheduler.run();
+    const half = PACK_THRESHOLD * 64;
+    const touched = new Set(w.assigned.map((a) => a.node));
+    expect(touched.size).toBe(Math.ceil(2000 / half));
+    expect([...touched]).toEqual(nodes.slice(0, touched.size));
+  });
+
+  it("another coordinator's link gets plain tasks while its tasks per CPU are no more than our nodes' average, though some of ours are idle", () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
+    // Mid-job: the link (150 CPUs of the other coordinator's nodes) holds 50 tasks; half of our 150 nodes hold 2, half none (they drain fast).
+    const link = w.addNode('link', { cpu: 150 }, 50);
+    link.link = 'c0ffee00c0ffee00';
+    // Filed as a link (a link's record says so from its join).
+    w.scheduler.removeNode(link);
+    w.scheduler.addNode(link);
+    const nodes = Array.from({ length: 150 }, (_, i) => w.addNode(`n${i}`, { cpu: 1 }, i % 2 === 0 ? 2 : 0));
+    w.scheduler.linkedNodes = 150;
+    // What the coordinator reads from membership's running totals: 1 task per CPU on average.
+    w.scheduler.ownLoadPerCpu = () => nodes.reduce((a, n) => a + n.inflightTasks, 0) / nodes.length;
+    const onLink = () => w.assigned.filter((a) => a.node === link).length;
+    w.submit(100, { fn });
+    w.scheduler.run();
+    // The link holds a third of a task per CPU, ours one: it takes the next 100 (up to our average: 150). Against the least
+    // loaded node of ours (an idle one) it came last: the other coordinator ran 98 of a job of 20,000 (session 17).
+    expect(onLink()).toBe(100);
+    // At our average: the next ones alternate, the link never past our average by more than its last task.
+    w.submit(100, { fn });
+    w.scheduler.run();
+    expect(onLink()).toBeGreaterThan(100);
+    expect(onLink()).toBeLessThan(200);
+    expect(link.inflightTasks / 150).toBeLessThanOrEqual(w.scheduler.ownLoadPerCpu() + 1 / 150);
+    // A link that holds more per CPU than ours (it lags): nothing more there while ours have room.
+    link.resources.cpu = 10;
+    w.scheduler.touch(link);
+    const before = w.assigned.length;
+    w.submit(100, { fn });
+    w.scheduler.run();
+    expect(w.assigned.slice(before).filter((a) => a.node === link)).toHaveLength(0);
+  });
+
+  it("another coordinator's link is never the node packed onto: a burst shares out by load per CPU", () => {
+    const w = new World();
+    const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });
+    const link = w.addNode('link', { cpu: 150 });
+    link.link = 'c0ffee00c0ffee00';
+    // Filed as a link (a link's record says so from its join).
+    w.scheduler.removeNode(link);
+    w.scheduler.addNode(link);
+    const nodes = mesh(w, 150);
+    w.scheduler.linkedNodes = 150;
+    w.scheduler.ownLoadPerCpu = () => nodes.reduce((a, n) => a + n.inflightTasks, 0) / nodes.length;
+    w.submit(9000, { fn });
+    w.scheduler.run();
+    const onLink = w.assigned.filter((a) => a.node === link).length;
+    expect(onLink).toBeGreaterThan(9000 * 0.4);
+    expect(onLink).toBeLessThan(9000 * 0.6);
+    expect(link.inflightTasks / 150).toBeLessThanOrEqual(w.scheduler.ownLoadPerCpu() + 1 / 150);
+    // Ours packed: each filled to half its depth before the next is touched.
+    const half = PACK_THRESHOLD * 64;
+    for (const n of nodes) expect(n.inflightTasks).toBeLessThanOrEqual(half);
+    expect(nodes.filter((n) => n.inflightTasks > 0).length).toBe(Math.ceil((9000 - onLink) / half));
+  });
+
   it('a node that left is never packed onto', () => {
     const w = new World();
     const fn = w.addFunction('tiny()', { ewmaMs: 0.01, runs: 100 });

@@ -531,6 +531,38 @@ describe('Outbox: one frame per event-loop turn', () => {
     }
   });
 
+  it('an outbox with a gap (a link between coordinators): while busy, one frame a gap, whatever the turns; idle, at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setImmediate', 'performance'] });
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f));
+      out.gapMs = 10;
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames).toHaveLength(1); // idle: sent at once
+      // Turns go by within the gap: what they push waits for it, then leaves as one frame.
+      for (let i = 0; i < 5; i++) {
+        out.push(examples.done);
+        await vi.advanceTimersByTimeAsync(1);
+      }
+      expect(frames).toHaveLength(1);
+      expect(out.pending).toBe(5);
+      await vi.advanceTimersByTimeAsync(6);
+      expect(frames).toHaveLength(2);
+      expect(decodeFrame(frames[1]).map((m) => m.t)).toEqual(['done', 'done', 'done', 'done', 'done']);
+      // Quiet for longer than the gap: the next push leaves at once again.
+      await vi.advanceTimersByTimeAsync(20);
+      out.push(examples.free);
+      await Promise.resolve();
+      expect(frames).toHaveLength(3);
+      // A full frame does not wait for the gap.
+      for (let i = 0; i < FRAME_MAX_MSGS; i++) out.push(examples.done);
+      expect(frames).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('pushes in the next turn go in the next frame', async () => {
     const frames: Uint8Array[] = [];
     const out = new Outbox((f) => frames.push(f));
