@@ -16,12 +16,19 @@ import { DIRECT_UNRECORDED_MAX } from '../../shared/protocol/direct.js';
 import { edgePeers } from '../../edge/peer-link.js';
 import { FrameGate } from '../helpers/held-socket.js';
 import { inThread } from '../helpers/in-thread.js';
+import { TERMINAL } from '../../coordinator/gcs/tables.js';
 import type { ObjectRef } from '../../shared/index.js';
 
 declare const mesh: Mesh; // inside tasks
 
 /** Direct submission is on by default; said anyway, so that a run with TABMESH_DIRECT=0 in its environment tests it too. */
 const ON = { TABMESH_DIRECT: '1' };
+
+/** Until every task of `m`'s job in the GCS has ended (a direct task's value comes before its record and its report). */
+async function recorded(cl: Cluster, m: Mesh): Promise<void> {
+  const job = coreOf(m).jobId;
+  await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), { what: "the job's tasks recorded ended" });
+}
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
 async function leased(m: Mesh, node: string): Promise<void> {
@@ -173,6 +180,7 @@ describe('direct submission', () => {
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
     const stats = () => cl!.c.coordinator.statsJson();
+    await recorded(cl, m);
     const before: Record<string, number> = { ...stats(), sent: d.counts.sent, refused: d.counts.refused, assigns: traffic.outOf('assign') };
     const N = 3 * DIRECT_UNRECORDED_MAX;
     let issued = 0;
