@@ -27,7 +27,9 @@ const ON = { TABMESH_DIRECT: '1' };
 /** Until every task of `m`'s job in the GCS has ended (a direct task's value comes before its record and its report). */
 async function recorded(cl: Cluster, m: Mesh): Promise<void> {
   const job = coreOf(m).jobId;
-  await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), { what: "the job's tasks recorded ended" });
+  await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), {
+    what: "the job's tasks recorded ended",
+  });
 }
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
