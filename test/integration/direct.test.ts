@@ -24,8 +24,12 @@ declare const mesh: Mesh; // inside tasks
 /** Direct submission is on by default; said anyway, so that a run with TABMESH_DIRECT=0 in its environment tests it too. */
 const ON = { TABMESH_DIRECT: '1' };
 
-/** Until every task of `m`'s job in the GCS has ended (a direct task's value comes before its record and its report). */
+/**
+ * Until every task `m` submitted is recorded and has ended in the GCS: a direct task's value comes before its record
+ * (the driver's submit rides on a later frame: a barrier sends it) and before its report.
+ */
 async function recorded(cl: Cluster, m: Mesh): Promise<void> {
+  await coreOf(m).objects.sync();
   const job = coreOf(m).jobId;
   await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), {
     what: "the job's tasks recorded ended",
@@ -59,6 +63,7 @@ describe('direct submission', () => {
     const d = coreOf(m).direct!;
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    await recorded(cl, m);
     const sent = d.counts.sent;
     const assigns = traffic.outOf('assign');
     const readies = traffic.outOf('ready');
