@@ -331,6 +331,9 @@ export class Coordinator implements Managers {
       flushTurnsCarried: this.flushes.carried,
       flushTurnsTimed: this.flushes.timed,
       framesDeferred: this.inbox.deferred,
+      // A leased node's messages held for a direct task's record, and of those handled unrecorded after the wait.
+      recordWaits: this.inbox.waits.counts.held,
+      recordWaitsOver: this.inbox.waits.counts.over,
       rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
       rebalanceAsked: this.scheduler.rebalancer.stats.asked,
       gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,

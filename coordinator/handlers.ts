@@ -43,12 +43,19 @@ function mayActFor(c: Managers, s: Session, parent: string): boolean {
 
 /**
  * A driver's task that it sent straight to node `m.to` (shared/protocol/direct.ts): recorded as assigned there
- * while the job holds a lease on it, and that node's report, if it came first, handled now. A node that left
- * since (its lease revoked while this submission was on its way) may have run it: it runs again as its next
- * attempt, as a lost node's tasks do, so a task runs once per attempt. Else (a forged lease) placed here, with
- * a warning: the node refuses it too, and the driver's `unplaced` finds it placed.
+ * while the job holds a lease on it, and that node's report, if parked, handled now. A node that left since (its
+ * lease revoked while this submission was on its way) may have run it: it runs again as its next attempt, as a
+ * lost node's tasks do, so a task runs once per attempt. Else (a forged lease) placed here, with a warning: the
+ * node refuses it too, and the driver's `unplaced` finds it placed. Whatever came of it, the node's messages held
+ * for a record are looked at again (record-waits.ts: the task's own reports, puts and submits may have come first).
  */
 function direct(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): string | null {
+  const err = recordDirect(c, s, m, looked);
+  c.leases.submitted(m.to!);
+  return err;
+}
+
+function recordDirect(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looked): string | null {
   const l = s.role === 'driver' ? c.leases.leased(s, m.to!) : { why: 'only a driver sends tasks straight to nodes' };
   const why = 'why' in l ? l.why : notDirect(m.spec);
   if (why !== null) {
@@ -222,7 +229,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   started: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    // A direct task's `started` may come before its driver's submission, as its `done` may.
+    // A direct task's `started` whose submission did not come within the wait (record-waits.ts): parked, as its `done`.
     if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return null;
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
     c.tasks.started(t, m.ex);
@@ -233,7 +240,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   done: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    // A direct task's report may come before its driver's submission (two sockets): it waits for it.
+    // A direct task's report whose submission did not come within the wait (record-waits.ts): parked until it does.
     if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return;
     // A late report for a task that moved on (cancelled, job ended, retried): not news.
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));

@@ -4,6 +4,8 @@
 // thousands of submits must not stall heartbeats and HTTP); the rest waits
 // for later turns, before anything newer from that session. The first
 // message of a session is its hello: a driver starts or resumes a job, a node joins.
+// A leased node's messages that name what a driver has not recorded yet wait
+// for it (record-waits.ts).
 import type { JobId } from '../shared/ids.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { ProtocolError } from '../shared/errors.js';
@@ -15,17 +17,27 @@ import { frameCount, splitHeavy, TurnBudget, weight } from './message-slices.js'
 import type { Session } from './session.js';
 import { traffic } from './traffic.js';
 import { sendOnReason } from '../shared/coordinator-urls.js';
+import { RecordWaits } from './record-waits.js';
 
 export class Inbox {
   /** Frames that arrived after their turn's slice was spent and waited undecoded for a later turn (`/api/stats` `framesDeferred`). */
   deferred = 0;
+  /** Node sessions whose messages wait for a driver's record of a direct task (record-waits.ts). */
+  readonly waits: RecordWaits;
 
   constructor(
     private readonly c: Managers,
     private readonly stopped: () => boolean,
     /** Processes a close that waited for the session's frames (the coordinator's onClose). */
     private readonly closed: (s: Session, code: number) => void,
-  ) {}
+  ) {
+    this.waits = new RecordWaits(
+      c.gcs,
+      c.leases,
+      (s) => this.backlog.has(s),
+      () => this.drainSoon(),
+    );
+  }
 
   /**
    * A session is closing: what it sent before counts. With frames still
@@ -37,6 +49,7 @@ export class Inbox {
     const q = this.backlog.get(s);
     if (!q) return false;
     q.closeCode = code;
+    this.waits.closing(s);
     return true;
   }
 
@@ -100,7 +113,7 @@ export class Inbox {
     const stop = this.handleMessages(s, msgs, 0, this.turn.deadline());
     if (stop < msgs.length) {
       this.backlog.set(s, { frames: [msgs], at: stop });
-      this.drainSoon();
+      if (!this.waits.asleep(s)) this.drainSoon();
     }
     this.c.scheduler.runPending();
   }
@@ -162,19 +175,21 @@ export class Inbox {
     let first = true;
     for (const s of [...this.backlog.keys()]) {
       const q = this.backlog.get(s);
-      if (!q || q.held) continue;
+      if (!q || q.held || this.waits.asleep(s)) continue;
       // Past the deadline no other session starts (each would decode a frame and handle a few messages).
       if (!first && performance.now() > deadline) break;
       const done = this.serve(s, q, deadline, first);
       first = false;
+      // Held for a record: the others go on.
+      if (!done && this.waits.asleep(s)) continue;
       if (!done) {
         this.backlog.delete(s);
         this.backlog.set(s, q);
         break;
       }
     }
-    for (const q of this.backlog.values()) {
-      if (q.held) continue;
+    for (const [s, q] of this.backlog) {
+      if (q.held || this.waits.asleep(s)) continue;
       this.drainSoon();
       break;
     }
@@ -222,6 +237,8 @@ export class Inbox {
         if (err) return (void s.fail(err.code, err.message, sendOnReason(err.code, err.next)), msgs.length);
         continue;
       }
+      // A leased node's message naming a task (or its object) that its driver's submission has not recorded yet.
+      if (s.role === 'node' && this.waits.blocks(s, m)) return i;
       const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
       if (!allowed.has(m.t)) return (void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length);
       const breach = this.c.limits.message(s, m);

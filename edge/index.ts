@@ -30,9 +30,8 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
     bundler: sharedBundler(),
     records: true,
     shortcut: process.env.TABMESH_SHORTCUTS !== '0',
-    // Direct submission (shared/protocol/direct.ts): opt-in (TABMESH_DIRECT=1 or `direct: true`) until a direct task's
-    // own puts and nested submits cannot reach the coordinator before its driver's submission (docs/decisions.md, session 16).
-    direct: process.env.TABMESH_DIRECT === '1',
+    // Direct submission (shared/protocol/direct.ts): on unless TABMESH_DIRECT=0 or `direct: false`.
+    direct: process.env.TABMESH_DIRECT !== '0',
     ...opts,
     peers,
   });

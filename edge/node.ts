@@ -114,8 +114,8 @@ export class EdgeNode {
         readsRecords: true,
         // Result shortcuts to drivers (shared/protocol/shortcut.ts); off with TABMESH_SHORTCUTS=0.
         shortcuts: process.env.TABMESH_SHORTCUTS !== '0',
-        // Direct submission from drivers (shared/protocol/direct.ts): opt-in with TABMESH_DIRECT=1 (edge/index.ts says why).
-        direct: process.env.TABMESH_DIRECT === '1',
+        // Direct submission from drivers (shared/protocol/direct.ts); off with TABMESH_DIRECT=0.
+        direct: process.env.TABMESH_DIRECT !== '0',
         afterShortcut: process.env.TABMESH_TEST_DIE_AFTER_SHORTCUT === '1' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,

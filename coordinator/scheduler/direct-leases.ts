@@ -5,10 +5,12 @@
 // opened), tells both, and revokes it when the node leaves (a job's end takes
 // its leases with it: its driver is gone). While the driver holds one, its
 // `submit` with `to` is recorded as assigned to that node, which already has
-// the task from the driver. A node's `done` may come before the driver's
-// `submit` (two sockets): it is parked here until it does; a driver keeps at
-// most DIRECT_UNRECORDED_MAX tasks sent that this coordinator has not handled
-// the submission of (driver-direct.ts), so an honest node never parks more.
+// the task from the driver. The node's messages about such a task may come
+// before the driver's `submit` (two sockets): they wait in the inbox
+// (record-waits.ts) until it is handled; a report whose submission did not
+// come within that wait is parked here until it does. A driver keeps at most
+// DIRECT_UNRECORDED_MAX tasks sent that this coordinator has not handled the
+// submission of (driver-direct.ts), so an honest node never parks more.
 // A submission naming a node that left while the job held a lease on it may
 // have run there: it runs again as its next attempt (as a lost node's tasks).
 import type { NodeId, TaskId } from '../../shared/ids.js';
@@ -52,6 +54,8 @@ export class DirectLeases {
   private readonly sent = new WeakSet<TaskRecord>();
   granted = 0;
   revoked = 0;
+  /** A driver's submission naming node session `s` was handled (record-waits.ts wakes what `s` holds). */
+  onSubmitted: (s: Session) => void = () => {};
 
   constructor(private readonly gcs: Gcs) {}
 
@@ -141,5 +145,36 @@ export class DirectLeases {
     if (!e) return [];
     p!.delete(taskId);
     return e.reports;
+  }
+
+  /** Whether node session `s` holds a lease of a running job (a task of it may be on its way to being recorded). */
+  leasedOn(s: Session): boolean {
+    return this.jobsOf(s).length > 0;
+  }
+
+  /** The driver sessions of the running jobs holding a lease on node session `s`. */
+  driversOf(s: Session): Session[] {
+    const out: Session[] = [];
+    for (const job of this.jobsOf(s)) if (job.driver && !job.driver.closed) out.push(job.driver);
+    return out;
+  }
+
+  /** A driver's submission with `to` naming node `nodeId` was handled, whatever came of it. */
+  submitted(nodeId: NodeId): void {
+    const n = this.gcs.nodes.get(nodeId);
+    if (n) this.onSubmitted(n.session);
+  }
+
+  /** The running jobs holding a lease on node session `s` (ended ones are forgotten here: a job's end is not told). */
+  private jobsOf(s: Session): JobRecord[] {
+    const n = s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
+    const jobs = n && n.session === s ? this.byNode.get(n) : undefined;
+    if (!jobs) return [];
+    const out: JobRecord[] = [];
+    for (const job of jobs) {
+      if (job.state === 'running') out.push(job);
+      else jobs.delete(job);
+    }
+    return out;
   }
 }

@@ -52,6 +52,6 @@ export interface ConnectOptions {
   records?: boolean;
   /** Take small results straight from the nodes that ran them (shared/protocol/shortcut.ts): the Node entry passes true (with peer links). */
   shortcut?: boolean;
-  /** With `shortcut`: push plain sequential tasks straight to a node this driver holds a lease on (shared/protocol/direct.ts): the Node entry passes true with TABMESH_DIRECT=1. */
+  /** With `shortcut`: push plain sequential tasks straight to a node this driver holds a lease on (shared/protocol/direct.ts): the Node entry passes true unless TABMESH_DIRECT=0 (`direct: false` turns it off). */
   direct?: boolean;
 }

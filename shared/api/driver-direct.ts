@@ -10,7 +10,7 @@
 // its own records there: it stops at DIRECT_UNRECORDED_MAX tasks whose
 // submissions the coordinator has not echoed a barrier behind.
 import type { NodeId, TaskId, ObjectId } from '../ids.js';
-import { returnObjectId } from '../ids.js';
+import { returnObjectId, taskOfObject } from '../ids.js';
 import { DIRECT_MAX_IN_FLIGHT, DIRECT_RECEIPT_EVERY, DIRECT_UNRECORDED_MAX, notDirect } from '../protocol/direct.js';
 import { encodeFrame } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
@@ -96,6 +96,11 @@ export class DriverDirect {
         this.asked = false;
       });
     });
+  }
+
+  /** Whether `id` is the result of a task sent straight to a node and unanswered (its value comes by the node's shortcut). */
+  awaits(id: ObjectId): boolean {
+    return this.pending.size > 0 && this.pending.has(taskOfObject(id));
   }
 
   /** Whether `task` was sent straight to `peer` and is unanswered: its result from `peer` needs no tag. Answered from now on. */

@@ -98,7 +98,8 @@ export class DriverCore implements MeshCore, DriverContext {
       true,
     );
     this.objects = new ObjectClient(
-      (m) => this.push(m),
+      // A direct task's subscribe rides later: its value comes by the node's shortcut (driver-direct.ts).
+      (m) => (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0]) ? this.pushLater(m) : this.push(m)),
       () => this.link.bufferedAmount,
       this.held,
     );
@@ -230,7 +231,9 @@ export class DriverCore implements MeshCore, DriverContext {
   submit(spec: TaskSpec): void {
     this.held.submitted(spec);
     const to = this.direct?.send(spec);
-    this.push(to === undefined ? { t: 'submit', spec } : { t: 'submit', spec, to });
+    // A direct task's record rides on a later frame (driver-direct.ts: the receipt window bounds the lag).
+    if (to === undefined) this.push({ t: 'submit', spec });
+    else this.pushLater({ t: 'submit', spec, to });
     if (spec.numReturns === 0) this.askReceipt();
   }
 
@@ -284,6 +287,12 @@ export class DriverCore implements MeshCore, DriverContext {
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {
     this.gate.push(m);
+  }
+
+  /** A message whose lag costs nothing (Outbox.later): on the next frame, or within LATER_MS; behind a put being hashed. */
+  private pushLater(m: Msg): void {
+    if (this.gate.busy) this.gate.push(m);
+    else this.outbox.later(m);
   }
 
   async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
@@ -358,7 +367,7 @@ export class DriverCore implements MeshCore, DriverContext {
   release(ids: ObjectId[]): void {
     // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
     for (const id of ids) this.held.released(id);
-    this.push({ t: 'release', ids });
+    this.pushLater({ t: 'release', ids });
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@ import { failureOf, type Failure } from '../errors.js';
 import { adopt, handOver } from '../bytes.js';
 import { asyncHashFrom, contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type ObjectId, type TaskId } from '../ids.js';
-import type { TaskResult } from '../protocol/messages.js';
+import type { Msg, TaskResult } from '../protocol/messages.js';
+import { DIRECT_TAG } from '../protocol/direct.js';
 import { actorDied } from './actor-host.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
@@ -212,7 +213,10 @@ export class NodeTasks implements TaskTable {
       n.tasksRun++;
       const sc = sendShortcut(n, t, results);
       if (sc && n.afterShortcut) return n.afterShortcut();
-      n.send({ t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) });
+      const done: Msg = { t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) };
+      // A direct task's value went by the shortcut: its report rides on a later frame (its driver's record lags as much).
+      if (sc && t.sc === DIRECT_TAG) n.sendLater(done);
+      else n.send(done);
     } else {
       n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     }

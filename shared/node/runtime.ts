@@ -218,6 +218,10 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     if (!this.closed) this.outbox.push(m);
   }
 
+  sendLater(m: Msg): void {
+    if (!this.closed) this.outbox.later(m);
+  }
+
   log(text: string): void {
     this.onEvent(text);
   }

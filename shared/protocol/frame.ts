@@ -28,6 +28,12 @@ export const FRAME_MAX_MSGS = 256;
  */
 export const IDLE_FLUSH_MS = 0.25;
 /**
+ * A message queued with `later` rides on the next frame, or goes at the latest
+ * this long after it was queued (issue 14, session 17: a direct task's record
+ * and report, off the path of a sequential task).
+ */
+export const LATER_MS = 2;
+/**
  * Consecutive subscribes queued in one frame travel as one message of up to
  * this many ids (issue 14): a driver's get of 20,000 refs was 20,000 messages
  * of one id, each decoded, checked and dispatched on the coordinator. Equal to
@@ -132,6 +138,12 @@ export class Outbox {
   /** The subscribe this outbox made by merging (its own ids array), while it is the last message queued. */
   private merged: MsgOf<'subscribe'> | null = null;
   private readonly flushLater = () => this.turnFlush();
+  /** A `later` message's deadline is armed (a timer that flushes whatever is queued then). */
+  private laterArmed = false;
+  private readonly flushLate = () => {
+    this.laterArmed = false;
+    this.flush();
+  };
   /**
    * While busy, a frame at most this often (ms; 0: one a turn). A link between two coordinators (coordinator/mesh)
    * carries the tasks of all of one side's nodes, and each of its frames is a Redis publish and a decode and a
@@ -164,6 +176,22 @@ export class Outbox {
       const idle = since > IDLE_FLUSH_MS;
       if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
       else if (!idle || !this.turns.now(this)) this.turns.add(this);
+    }
+  }
+
+  /**
+   * Queues `m` without a frame of its own: it rides on the next frame (one a push asks for, or a size bound), or
+   * leaves within LATER_MS. For messages whose lag costs nothing on the path of a sequential task (a direct
+   * task's record at the coordinator, its report, a release); their order with all else is kept.
+   */
+  later(m: Msg): void {
+    if (m.t === 'subscribe' && this.mergeSubscribe(m)) return;
+    this.queue.push(m);
+    this.bytes += payloadBytes(m);
+    if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
+    else if (!this.scheduled && !this.laterArmed) {
+      this.laterArmed = true;
+      setTimeout(this.flushLate, LATER_MS);
     }
   }
 

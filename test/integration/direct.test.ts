@@ -16,9 +16,25 @@ import { DIRECT_UNRECORDED_MAX } from '../../shared/protocol/direct.js';
 import { edgePeers } from '../../edge/peer-link.js';
 import { FrameGate } from '../helpers/held-socket.js';
 import { inThread } from '../helpers/in-thread.js';
+import { TERMINAL } from '../../coordinator/gcs/tables.js';
+import type { ObjectRef } from '../../shared/index.js';
 
-/** Direct submission is opt-in (TABMESH_DIRECT=1 on nodes, `direct: true` for drivers). */
+declare const mesh: Mesh; // inside tasks
+
+/** Direct submission is on by default; said anyway, so that a run with TABMESH_DIRECT=0 in its environment tests it too. */
 const ON = { TABMESH_DIRECT: '1' };
+
+/**
+ * Until every task `m` submitted is recorded and has ended in the GCS: a direct task's value comes before its record
+ * (the driver's submit rides on a later frame: a barrier sends it) and before its report.
+ */
+async function recorded(cl: Cluster, m: Mesh): Promise<void> {
+  await coreOf(m).objects.sync();
+  const job = coreOf(m).jobId;
+  await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), {
+    what: "the job's tasks recorded ended",
+  });
+}
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */
 async function leased(m: Mesh, node: string): Promise<void> {
@@ -47,6 +63,7 @@ describe('direct submission', () => {
     const d = coreOf(m).direct!;
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    await recorded(cl, m);
     const sent = d.counts.sent;
     const assigns = traffic.outOf('assign');
     const readies = traffic.outOf('ready');
@@ -170,6 +187,7 @@ describe('direct submission', () => {
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
     const stats = () => cl!.c.coordinator.statsJson();
+    await recorded(cl, m);
     const before: Record<string, number> = { ...stats(), sent: d.counts.sent, refused: d.counts.refused, assigns: traffic.outOf('assign') };
     const N = 3 * DIRECT_UNRECORDED_MAX;
     let issued = 0;
@@ -268,5 +286,54 @@ describe('direct submission', () => {
     } finally {
       await rt.close();
     }
+  });
+  it("a direct task's own put, nested task and get of its driver's new object come before its driver's submission: they wait for it, nothing is refused", async () => {
+    // Session 16 found the race with direct on by default: the put reached the coordinator first and was refused (ObjectLostError).
+    cl = await Cluster.start({ nodes: 0 });
+    await cl.addNode({ cpus: 2, env: ON });
+    const gate = new FrameGate();
+    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    const d = coreOf(m).direct!;
+    const warnings: string[] = [];
+    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const stats = () => cl!.c.coordinator.statsJson();
+    const before = stats();
+    // Held, or (without the waits) handled at once: either way the node's messages came first.
+    const cameFirst = (kind: 'put' | 'subscribe', from: number, waits: number) => () => stats().recordWaits > waits || traffic.inOf(kind) > from;
+
+    const producer = m.remote(() => {
+      const inner = mesh.put({ word: 'inside' });
+      const child = mesh.remote((x: number) => x + 1).remote(41);
+      return { inner, child };
+    });
+    let sent = d.counts.sent;
+    gate.hold(); // the driver's submission waits, as behind a backlog
+    const ref = producer.remote();
+    expect(d.counts.sent - sent).toBe(1);
+    await until(cameFirst('put', traffic.inOf('put'), before.recordWaits), { what: "the direct task's put at the coordinator" });
+    gate.release();
+    const out = await m.get(ref);
+    expect(await m.get(out.inner)).toEqual({ word: 'inside' });
+    expect(await m.get(out.child)).toBe(42);
+
+    // A ref its driver made just before, nested in an inline argument: the node's subscribe can beat the driver's put.
+    const reader = m.remote(async (box: { r: ObjectRef<number[]> }) => (await mesh.get(box.r)).length);
+    const waits = stats().recordWaits;
+    const subscribes = traffic.inOf('subscribe');
+    sent = d.counts.sent;
+    gate.hold();
+    const x = m.put([1, 2, 3]);
+    const len = reader.remote({ r: x });
+    expect(d.counts.sent - sent).toBe(1);
+    await until(cameFirst('subscribe', subscribes, waits), { what: "the direct task's subscribe at the coordinator" });
+    gate.release();
+    expect(await m.get(len)).toBe(3);
+
+    expect(warnings).toEqual([]);
+    expect(stats().recordWaits - before.recordWaits).toBeGreaterThanOrEqual(2);
+    expect(stats().recordWaitsOver - before.recordWaitsOver).toBe(0);
+    expect(stats().nodesLostClosed - before.nodesLostClosed).toBe(0);
   });
 });

@@ -123,8 +123,9 @@ describe('tasks on one edge node', () => {
         refs.push(quick.remote(i));
         expect(await m.get(refs[i])).toBe(i + 1);
       }
-      // A result shortcut (shared/protocol/shortcut.ts) reaches the driver beside the node's `done`, not after it.
-      await cl.until(() => refs.every((r) => record(r).state === 'finished'));
+      // A result shortcut (shared/protocol/shortcut.ts) reaches the driver beside the node's `done`, not after it; a direct
+      // task's value (shared/protocol/direct.ts) before its record too (the driver's submit rides on a later frame).
+      await cl.until(() => refs.every((r) => cl.c.coordinator.gcs.tasks.get(taskOfObject(r.id as never))?.state === 'finished'));
       for (const r of refs) {
         const t = record(r);
         // Through `running` either way: started before it ended, on a slot of the node's 2.

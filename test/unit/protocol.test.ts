@@ -8,7 +8,17 @@ import { childTaskId, functionId, newJobId, newNodeId, putObjectId, returnObject
 import { arr, bytes, dict, either, id, int, lit, num, obj, opt, str, tagged } from '../../shared/protocol/check.js';
 import { RECORDS_MARK } from '../../shared/protocol/frame-records.js';
 import { frameCount } from '../../coordinator/message-slices.js';
-import { decodeFrame, encodeFrame, FRAME_HARD_MAX, FRAME_MAX_MSGS, FRAME_SOFT_MAX, IDLE_FLUSH_MS, MERGE_IDS, Outbox } from '../../shared/protocol/frame.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  FRAME_HARD_MAX,
+  FRAME_MAX_MSGS,
+  FRAME_SOFT_MAX,
+  IDLE_FLUSH_MS,
+  LATER_MS,
+  MERGE_IDS,
+  Outbox,
+} from '../../shared/protocol/frame.js';
 import {
   DRIVER_SENDS,
   MAX_BATCH,
@@ -558,6 +568,31 @@ describe('Outbox: one frame per event-loop turn', () => {
       // A full frame does not wait for the gap.
       for (let i = 0; i < FRAME_MAX_MSGS; i++) out.push(examples.done);
       expect(frames).toHaveLength(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a message queued `later` asks no frame of its own: it rides on the next pushed message's frame, in order, or leaves alone within LATER_MS (issue 14, session 17)", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f));
+      out.later(examples.done);
+      out.later(examples.release);
+      await nextTurn();
+      await Promise.resolve();
+      expect(frames).toHaveLength(0); // no frame of their own
+      out.push(examples.heartbeat);
+      await Promise.resolve();
+      expect(frames.map((f) => decodeFrame(f).map((m) => m.t))).toEqual([['done', 'release', 'heartbeat']]);
+      vi.advanceTimersByTime(LATER_MS); // their deadline finds nothing left
+      expect(frames).toHaveLength(1);
+      out.later(examples.free);
+      await nextTurn();
+      expect(frames).toHaveLength(1);
+      vi.advanceTimersByTime(LATER_MS);
+      expect(frames.map((f) => decodeFrame(f).map((m) => m.t))).toEqual([['done', 'release', 'heartbeat'], ['free']]);
     } finally {
       vi.useRealTimers();
     }
