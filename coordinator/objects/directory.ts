@@ -277,6 +277,7 @@ export class ObjectDirectory {
   free(o: ObjectRecord): void {
     const job = this.gcs.jobs.get(o.job);
     if (!this.gcs.dropObject(o, job)) return;
+    o.freed = true;
     if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) {

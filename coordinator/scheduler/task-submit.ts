@@ -127,7 +127,9 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   gcs.stats.tasksSubmitted++;
   gcs.persistTask(t);
   for (let i = 0; i < spec.numReturns; i++) {
-    dir.holdRecord(from, dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job, place));
+    const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job, place);
+    dir.holdRecord(from, o);
+    if (i === 0) t.out0 = o;
   }
   let failedArg: ObjectRecord | null = null;
   let lostArg: ObjectId | null = null;
