@@ -36,6 +36,8 @@ export interface TaskRecord {
   infeasible?: string;
   /** Its first output's record, made with it (admit): its `done` settles it without a lookup by id (issue 14, session 17). */
   out0?: ObjectRecord;
+  /** Counted among the scheduler's queued tasks (scheduler.ts `queuedCount`): a flag, not a set of records (issue 14, session 17). */
+  waiting?: boolean;
 }
 
 /** Where a task is on record (gcs/task-table.ts): what holds it (an output's record, its creator) reaches it without a lookup by id (issue 14). */
