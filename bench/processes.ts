@@ -107,13 +107,15 @@ const WITH_PARENT = fileURLToPath(new URL('./with-parent.js', import.meta.url));
  * every child write V8 CPU profiles there when it stops (--cpu-prof), in a
  * folder named after the child (coordinator, node0, ...), one file a thread
  * (CPU.<date>.<time>.<pid>.<tid>.<seq>: tid 0 is the main thread); BENCH_COORDINATOR_NODE_ARGS (space
- * separated) go to the coordinator's node only, e.g. to try V8 flags.
+ * separated) go to the coordinator's node only, e.g. to try V8 flags; BENCH_NODE_ARGS to the edge nodes'.
+ * BENCH_VERBOSE=1 prints every child's output (e.g. `--trace-gc` among those flags).
  */
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_CPU_PROF;
   // A folder per child, V8's own file names (pid.tid): a fixed name made its worker threads (storage, executors) overwrite the main thread's.
   const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}-${process.pid}-${Date.now()}`] : [];
-  const extra = name === 'coordinator' ? (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const flags = name === 'coordinator' ? process.env.BENCH_COORDINATOR_NODE_ARGS : name.startsWith('node') ? process.env.BENCH_NODE_ARGS : undefined;
+  const extra = (flags ?? '').split(' ').filter(Boolean);
   return [...prof, ...extra];
 }
 
@@ -130,7 +132,7 @@ export function spawnCli(name: string, args: string[], opts: { quiet?: boolean }
     const s = String(d);
     output.push(s);
     if (output.length > 2000) output.splice(0, output.length - 1000);
-    if (!opts.quiet) for (const line of s.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
+    if (!opts.quiet || process.env.BENCH_VERBOSE === '1') for (const line of s.split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
   };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);

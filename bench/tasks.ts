@@ -31,8 +31,8 @@ import { cpuSince } from './cpu.js';
 import { cpuTotal, drained, emptyBatch, meshPids, roundTrips, type Noop } from './empty-tasks.js';
 
 const THROUGHPUT_TASKS = 20_000;
-/** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. */
-const THROUGHPUT_ROUNDS = 9;
+/** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. TASKS_ROUNDS=<n> for a profile run. */
+const THROUGHPUT_ROUNDS = Number(process.env.TASKS_ROUNDS) || 9;
 const DURABLE_ROUNDS = 5;
 const WARMUP_TASKS = 2_000;
 /**
@@ -108,7 +108,7 @@ async function throughputRounds(
           refs = [];
           const d = await drained(c);
           cpu.push(spent());
-          extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB); CPU ms ${fmtCpu(cpu[r])}`;
+          extra = `; freed, coordinator drained in ${round(d.waitedMs, 0)} ms (tasks ${d.stats.tasks} objects ${d.stats.objects}, rss ${round(d.stats.rssBytes / MB, 1)} MB, heap compactions so far: ${d.stats.heapCompactions} done, ${d.stats.heapCompactionsStopped} stopped); CPU ms ${fmtCpu(cpu[r])}`;
         } else extra = `; CPU ms ${round(piCpu[r], 0)}`;
         log(
           `${label}round ${r + 1} ${name}: ${round(ms)} ms = ${Math.round((THROUGHPUT_TASKS / ms) * 1000)} tasks/s${extra} (load ${loadavg()[0].toFixed(1)})`,

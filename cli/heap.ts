@@ -27,6 +27,23 @@ export function setHeapGrowth(percent: number): void {
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
+/**
+ * How many times over the young generation grows at a scavenge that finds it too small (V8's own: 2). A
+ * compaction (below) leaves it at its start size, 1 MB; the next burst, whose objects mostly survive, then
+ * scavenged every ~1 MB until eight doublings later: bench:tasks' first round after the warm-up's compaction
+ * ran 19 scavenges where the others ran 4-6, 0.5-1 s more of the coordinator's GC (issue 14, session 17).
+ * At 16 one growth reaches V8's ceiling (16 MB semi-spaces on 64-bit). Growth needs survivors: idle
+ * garbage (keepalives) does not grow it, and the next compaction shrinks it again. V8 reads the flag at each
+ * growth, so setting it at run time works (test/unit/heap-compact.test.ts).
+ */
+export const YOUNG_GROWTH_FACTOR = 16;
+
+/** Sets how many times over V8's young generation grows when it grows (V8's --semi-space-growth-factor). */
+export function setYoungGrowth(factor = YOUNG_GROWTH_FACTOR): void {
+  if (!Number.isInteger(factor) || factor < 2 || factor > 64) throw new RangeError(`young generation growth must be an integer in 2..64, got ${factor}`);
+  setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+}
+
 /** A burst is over when this many tasks ended since the last compaction and none in the last check. */
 export const COMPACT_AFTER_TASKS = 10_000;
 /** How often the coordinator's counters are read (two equal readings in a row, nothing in flight: idle). */

@@ -7,7 +7,7 @@ import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
-import { compactAfterBursts, DEFAULT_HEAP_GROWTH_PERCENT, gcsTaskCounts, setHeapGrowth } from './heap.js';
+import { compactAfterBursts, DEFAULT_HEAP_GROWTH_PERCENT, gcsTaskCounts, setHeapGrowth, setYoungGrowth } from './heap.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
@@ -91,6 +91,8 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   });
   const port = int(values.port, 'port', 0, 65535, usage)!;
   setHeapGrowth(int(values['heap-growth'], 'heap-growth', 0, 1000, usage) ?? DEFAULT_HEAP_GROWTH_PERCENT);
+  // The heap compaction after each burst shrinks the young generation: the next burst regrows it in one step.
+  setYoungGrowth();
   // Loaded here, not at the top: a mistyped command answers without loading the coordinator and WebRTC.
   const [{ startCoordinator }, { parseRedisUrl, redacted }] = await Promise.all([
     import('../coordinator/server.js'),

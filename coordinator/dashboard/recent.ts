@@ -84,14 +84,34 @@ export class Recent<V, S = V> {
     this.addOwned(ownId(id), v, now);
   }
 
+  /**
+   * Added since the last read, in order, not filed yet (issue 14, session 17: a burst frees 20,000 objects
+   * between two reads, of which `max` are kept): a read files the newest `max`; at most 2 x `max` wait.
+   */
+  private staged: Entry<S>[] = [];
+  /** Entries filed so far (what the upkeep cost: tests). */
+  filed = 0;
+
   /** As add, `id` a string of its own already (not a slice of a frame's): kept as it is. */
   addOwned(id: string, v: S, now = Date.now()): void {
-    const old = this.items.get(id);
-    if (old) old.gone = true;
-    const e: Entry<S> = { id, at: now, v, gone: false };
-    this.items.set(e.id, e);
-    this.order.push(e);
-    while (this.items.size > this.max) this.dropOldest();
+    // The older half would never be filed: dropped now, so that a burst without reads holds at most 2 x max.
+    if (this.staged.push({ id, at: now, v, gone: false }) >= 2 * this.max) this.staged.splice(0, this.max);
+  }
+
+  /** Files the staged entries, the newest `max` only (older ones would leave at once; an id twice among them may keep fewer). */
+  private file(): void {
+    const staged = this.staged;
+    if (staged.length === 0) return;
+    this.staged = [];
+    for (let i = Math.max(0, staged.length - this.max); i < staged.length; i++) {
+      const e = staged[i];
+      this.filed++;
+      const old = this.items.get(e.id);
+      if (old) old.gone = true;
+      this.items.set(e.id, e);
+      this.order.push(e);
+      while (this.items.size > this.max) this.dropOldest();
+    }
   }
 
   private dropOldest(): void {
@@ -115,6 +135,7 @@ export class Recent<V, S = V> {
 
   /** The ones kept, the most recent first. */
   list(now = Date.now()): V[] {
+    this.file();
     while (this.head < this.order.length) {
       const e = this.order[this.head]!;
       if (!e.gone) {
@@ -133,6 +154,7 @@ export class Recent<V, S = V> {
   }
 
   get size(): number {
+    this.file();
     return this.items.size;
   }
 }

@@ -34,6 +34,10 @@ export interface TaskRecord {
   replicas?: ReplicaSet;
   /** While queued: why no node in the mesh can run it (scheduler/feasibility.ts); the state API shows `infeasible`. */
   infeasible?: string;
+  /** Its first output's record, made with it (admit): its `done` settles it without a lookup by id (issue 14, session 17). */
+  out0?: ObjectRecord;
+  /** Counted among the scheduler's queued tasks (scheduler.ts `queuedCount`): a flag, not a set of records (issue 14, session 17). */
+  waiting?: boolean;
 }
 
 /** Where a task is on record (gcs/task-table.ts): what holds it (an output's record, its creator) reaches it without a lookup by id (issue 14). */
@@ -69,6 +73,8 @@ export interface ObjectRecord {
   /** A task's output: where its creating task is on record (admit), so that freeing it finds the task without a lookup; else null. */
   creator: TaskPlace | null;
   subscribers: Set<Session> | null;
+  /** Freed: out of the directory (a record still held, as a task's `out0`, is not the object's any more). */
+  freed?: true;
 }
 
 export interface NodeRecord {

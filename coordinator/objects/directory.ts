@@ -244,9 +244,14 @@ export class ObjectDirectory {
   hold(s: Session, id: ObjectId): boolean {
     const o = this.gcs.objects.get(id);
     if (!o) return false;
-    o.refs++;
-    s.held.set(id, (s.held.get(id) ?? 0) + 1);
+    this.holdRecord(s, o);
     return true;
+  }
+
+  /** Session `s` takes a handle on `o`, a record its caller has (admit: the one it just made; no lookup by id). */
+  holdRecord(s: Session, o: ObjectRecord): void {
+    o.refs++;
+    s.held.set(o.id, (s.held.get(o.id) ?? 0) + 1);
   }
 
   /** Session `s` gives a handle up; only handles it holds count. */
@@ -272,6 +277,7 @@ export class ObjectDirectory {
   free(o: ObjectRecord): void {
     const job = this.gcs.jobs.get(o.job);
     if (!this.gcs.dropObject(o, job)) return;
+    o.freed = true;
     if (job) forgetObject(job, o.id);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) {

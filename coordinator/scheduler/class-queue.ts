@@ -5,11 +5,11 @@ import type { TaskRecord } from '../gcs/tables.js';
 export class ClassQueue {
   items: TaskRecord[] = [];
   head = 0;
-  /** `waiting`: the scheduler's tasks still queued in some queue (its size is queuedCount). */
-  constructor(private readonly waiting: Set<TaskRecord>) {}
+  /** `left`: a task leaves the scheduler's count of queued ones (scheduler.ts queuedCount). */
+  constructor(private readonly left: (t: TaskRecord) => void) {}
   /** Moves past the head, dropping the reference: a finished task must not stay reachable from here. */
   private clearHead(): void {
-    this.waiting.delete(this.items[this.head]);
+    this.left(this.items[this.head]);
     (this.items as (TaskRecord | undefined)[])[this.head++] = undefined;
   }
   get size(): number {

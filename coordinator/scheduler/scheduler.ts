@@ -13,9 +13,8 @@ import { freeCpus, NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
-import { queued } from './task-states.js';
+import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { ShardedSet, taskShard } from '../id-shards.js';
 import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
 import { belowThreshold, packable, Packing } from './packing.js';
@@ -34,8 +33,14 @@ export const TURN_NODES = 256;
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
-  /** Tasks in some class queue still in state 'queued' (a set: a task enqueued twice counts once). */
-  private readonly waiting: Set<TaskRecord> = new ShardedSet<TaskRecord>(taskShard);
+  /**
+   * Tasks in some class queue still in state 'queued', counted once each (a flag on the record: task-states.ts
+   * countedWaiting). A set of records was ~2.5% of the coordinator's busy samples in bench:tasks (a hash a task in, one out).
+   */
+  private waitingCount = 0;
+  private readonly uncount = (t: TaskRecord): void => {
+    if (countedWaiting(t, false)) this.waitingCount--;
+  };
   private scheduled = false;
   /** A pass stopped at its budget: the rest waits for the next turn (frames arriving meanwhile do not resume it). */
   private yielded = false;
@@ -141,8 +146,8 @@ export class Scheduler {
     queued(t);
     const key = classKey(t);
     let q = this.classes.get(key);
-    if (!q) this.classes.set(key, (q = new ClassQueue(this.waiting)));
-    this.waiting.add(t);
+    if (!q) this.classes.set(key, (q = new ClassQueue(this.uncount)));
+    if (countedWaiting(t, true)) this.waitingCount++;
     if (front) {
       if (q.head > 0) q.items[--q.head] = t;
       else q.items.unshift(t);
@@ -188,7 +193,7 @@ export class Scheduler {
 
   /** Tasks waiting for a node: O(1) (issue 14: /api/stats and the dashboard read it often). */
   get queuedCount(): number {
-    return this.waiting.size;
+    return this.waitingCount;
   }
 
   /**
@@ -196,7 +201,7 @@ export class Scheduler {
    * its job ended): it stops counting now; its queue entry is skipped later.
    */
   left(t: TaskRecord): void {
-    this.waiting.delete(t);
+    this.uncount(t);
   }
 
   /**

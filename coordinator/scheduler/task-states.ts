@@ -31,6 +31,17 @@ export function queued(t: TaskRecord): void {
   t.state = 'queued';
 }
 
+/**
+ * The scheduler counts the task among its queued ones (true), or no longer (false: placed, skipped, left);
+ * whether that changed the count. One flag on the record, as membership of a set of records was: a second
+ * queue entry of a task counts it once, and any of its entries leaving uncounts it.
+ */
+export function countedWaiting(t: TaskRecord, on: boolean): boolean {
+  if ((t.waiting === true) === on) return false;
+  t.waiting = on;
+  return true;
+}
+
 /** The same spec runs again as its next attempt (the same ids: ARCHITECTURE.md "Identities"). */
 export function nextAttempt(t: TaskRecord): void {
   t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };

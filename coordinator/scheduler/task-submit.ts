@@ -57,6 +57,8 @@ function ownStrings(spec: TaskSpec, job: JobId, fn: FunctionRecord | undefined, 
 
 /** One frozen object for each distinct resource request (`{ cpu: 1 }` for most tasks); a spec's resources are never written to. */
 export function shareResources(res: Record<string, number>): Record<string, number> {
+  // Most tasks ask what the task before them asked: compared without building the key (a string a task).
+  if (lastShared !== null && sameResources(res, lastShared)) return lastShared;
   let key = '';
   let n = 0;
   for (const r in res) {
@@ -71,10 +73,24 @@ export function shareResources(res: Record<string, number>): Record<string, numb
       if (s[r] !== res[r]) return res;
       m++;
     }
-    return m === n ? s : res;
+    return m === n ? (lastShared = s) : res;
   }
   if (sharedResources.size < MAX_SHARED_RESOURCES) sharedResources.set(key, Object.freeze({ ...res }));
   return res;
+}
+
+/** The shared request returned last. */
+let lastShared: Readonly<Record<string, number>> | null = null;
+
+/** Whether `a` asks exactly what `b` does (the same names and amounts). */
+function sameResources(a: Record<string, number>, b: Readonly<Record<string, number>>): boolean {
+  let n = 0;
+  for (const r in a) {
+    if (a[r] !== b[r]) return false;
+    n++;
+  }
+  for (const r in b) if (--n < 0 || !(r in a)) return false;
+  return n === 0;
 }
 
 /**
@@ -112,7 +128,8 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   gcs.persistTask(t);
   for (let i = 0; i < spec.numReturns; i++) {
     const o = dir.create(returnObjectId(spec.taskId, i), spec.jobId, 0, job, place);
-    dir.hold(from, o.id);
+    dir.holdRecord(from, o);
+    if (i === 0) t.out0 = o;
   }
   let failedArg: ObjectRecord | null = null;
   let lostArg: ObjectId | null = null;

@@ -3,7 +3,7 @@
 import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type ObjectId } from '../../shared/ids.js';
 import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
-import type { FunctionRecord, TaskRecord } from '../gcs/tables.js';
+import type { FunctionRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import { sharedValue } from '../objects/small-values.js';
 import type { Session } from '../session.js';
@@ -33,10 +33,9 @@ export function countRun(f: FunctionRecord, ms: number): void {
 export function storeResults(dir: ObjectDirectory, t: TaskRecord, m: MsgOf<'done'>, s: Session): void {
   for (let i = 0; i < m.results.length; i++) {
     const r = m.results[i];
-    const id = returnObjectId(t.spec.taskId, i);
-    const o = dir.get(id);
+    const o = outputOf(dir, t, i);
     if (!o) {
-      if (!r.v) s.send({ t: 'free', ids: [id] }); // freed meanwhile: the node may drop it
+      if (!r.v) s.send({ t: 'free', ids: [returnObjectId(t.spec.taskId, i)] }); // freed meanwhile: the node may drop it
       continue;
     }
     if (r.v) dir.setReady(o, { v: sharedValue(r.v), size: r.v.byteLength, contains: r.refs });
@@ -47,7 +46,16 @@ export function storeResults(dir: ObjectDirectory, t: TaskRecord, m: MsgOf<'done
 /** Every output of the task carries its failure. */
 export function failOutputs(dir: ObjectDirectory, t: TaskRecord, failure: Failure): void {
   for (let i = 0; i < t.spec.numReturns; i++) {
-    const o = dir.get(returnObjectId(t.spec.taskId, i));
+    const o = outputOf(dir, t, i);
     if (o) dir.setFailed(o, failure);
   }
+}
+
+/**
+ * Output `i` of task `t` while it is in the directory: the first from the task's record (no id built, no
+ * lookup: issue 14, session 17), others, and a first one freed meanwhile, by id.
+ */
+export function outputOf(dir: ObjectDirectory, t: TaskRecord, i: number): ObjectRecord | undefined {
+  const o = i === 0 ? t.out0 : undefined;
+  return o && !o.freed ? o : dir.get(returnObjectId(t.spec.taskId, i));
 }

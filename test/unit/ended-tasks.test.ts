@@ -39,4 +39,21 @@ describe('ended tasks kept for the dashboard and /api/tasks', () => {
       expect(all.page[0].seq).toBe(i - max + 1);
     }
   });
+
+  it('a burst of 20,000 between two reads files only the newest 5,000 it keeps, in submit order (session 17)', () => {
+    const max = 5000;
+    const ended = new EndedTasks(3_600_000, max);
+    const now = 1_000_000;
+    for (let i = 1; i <= 20_000; i++) ended.add(`t${i}`, i, view(i), now);
+    const all = ended.scan(0, Infinity, () => true, Infinity, now);
+    expect(all.page.map((e) => e.seq)).toEqual(Array.from({ length: max }, (_, k) => 15_001 + k));
+    expect(ended.list(now)[0].id).toBe('t20000');
+    expect(ended.jobSize('j1')).toBe(max);
+    // Filing one by one filed all 20,000 (and took 15,000 out again); now only the 5,000 kept.
+    expect(ended.filed).toBe(max);
+    // A task that left again (a re-run) stands once, with its newest view.
+    ended.add('t20000', 20_001, view(20_001), now);
+    expect(ended.size).toBe(max);
+    expect(ended.list(now)[0]).toEqual(view(20_001));
+  });
 });

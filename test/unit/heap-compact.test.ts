@@ -16,7 +16,11 @@ import {
   compactAfterBursts,
   incrementalMarking,
   liveHeapBytes,
+  setYoungGrowth,
 } from '../../cli/heap.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { constants, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
@@ -279,5 +283,50 @@ describe('compactAfterBursts', () => {
     } finally {
       obs.disconnect();
     }
+  });
+});
+
+/**
+ * A fresh process's young generation (1 MB, as a compaction leaves it) under a burst whose objects survive:
+ * the chunks of ~1 MB retained before it reaches 8 MB, and its size then. `setYoung`: the CLI's setting
+ * first, at run time, from the built code (npm run build), as `tabmesh coordinator` runs it.
+ */
+function youngGrowth(setYoung: boolean): { start: number; end: number; chunks: number } {
+  const heap = pathToFileURL(join(import.meta.dirname, '../../dist/cli/heap.js')).href;
+  const script = `import { setYoungGrowth } from ${JSON.stringify(heap)};
+import { getHeapSpaceStatistics } from 'node:v8';
+${setYoung ? 'setYoungGrowth();' : ''}
+const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+const keep = [];
+const start = young();
+let chunks = 0;
+while (young() < 8 << 20 && chunks < 200) {
+  for (let i = 0; i < 1 << 14; i++) keep.push({ a: i, b: 'x' + i });
+  chunks++;
+}
+console.log(JSON.stringify({ start, end: young(), chunks }));`;
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as {
+    start: number;
+    end: number;
+    chunks: number;
+  };
+}
+
+describe('the young generation after a compaction (issue 14, session 17)', () => {
+  it('grows back to its ceiling at its first growth in a burst, not in doublings', () => {
+    const own = youngGrowth(false);
+    const cli = youngGrowth(true);
+    expect(own.start).toBeLessThanOrEqual(2 << 20);
+    expect(cli.start).toBe(own.start);
+    // V8's own factor (2) grows it to 8 MB in several steps; the CLI's in one, and past 8 MB.
+    expect(cli.chunks).toBe(1);
+    expect(own.chunks).toBeGreaterThan(1);
+    expect(cli.end).toBeGreaterThan(own.end);
+  });
+
+  it('refuses a factor outside 2..64', () => {
+    expect(() => setYoungGrowth(1)).toThrow(RangeError);
+    expect(() => setYoungGrowth(65)).toThrow(RangeError);
+    expect(() => setYoungGrowth(2.5)).toThrow(RangeError);
   });
 });

@@ -42,6 +42,15 @@ describe('Recent (ended records)', () => {
     expect(r.size).toBe(0);
   });
 
+  it('a burst of 20,000 between two reads files only the newest it keeps (session 17)', () => {
+    const r = new Recent<number>(1e9, 100);
+    for (let i = 0; i < 20_000; i++) r.add(`t${i}`, i, i);
+    expect(r.list(20_000)).toEqual(Array.from({ length: 100 }, (_, k) => 19_999 - k));
+    expect(r.size).toBe(100);
+    // Filed one by one, all 20,000 were (and 19,900 taken out again); now only the 100 kept.
+    expect(r.filed).toBe(100);
+  });
+
   it('stays bounded and in order through many more adds than it keeps (the ring compacts)', () => {
     const r = new Recent<number>(1e9, 100);
     for (let i = 0; i < 20_000; i++) r.add(`t${i % 150}`, i, i);

@@ -483,6 +483,22 @@ describe('queue order', () => {
     expect(w.assigned[placed].task).toBe(back);
     expect(w.scheduler.queuedCount).toBe(4 - placed);
   });
+
+  it('the count is a flag on each task record, not a set of records (session 17)', () => {
+    const w = new World();
+    const ts = w.submit(3);
+    expect(ts.map((t) => t.waiting)).toEqual([true, true, true]);
+    w.scheduler.enqueue(ts[0]); // queued twice: counted once
+    expect(w.scheduler.queuedCount).toBe(3);
+    w.scheduler.left(ts[2]);
+    expect(ts[2].waiting).toBe(false);
+    expect(w.scheduler.queuedCount).toBe(2);
+    ts[2].state = 'cancelled';
+    w.addNode('A', { cpu: 4 });
+    w.scheduler.run();
+    expect(ts.map((t) => t.waiting)).toEqual([false, false, false]);
+    expect(w.scheduler.queuedCount).toBe(0);
+  });
 });
 
 describe('spread: round robin over the nodes that can take the task', () => {

@@ -30,4 +30,19 @@ describe('shareResources', () => {
     const odd2 = { a: 1, 'b=2;c': 3 };
     expect(shareResources(odd2)).toEqual({ a: 1, 'b=2;c': 3 });
   });
+
+  it('right after a shared request, one with a name more, a name less or another amount is not taken for it (session 17)', () => {
+    shareResources({ cpu: 3, mem: 8 });
+    const shared = shareResources({ cpu: 3, mem: 8 });
+    expect(shareResources({ cpu: 3, mem: 8 })).toBe(shared);
+    const more = { cpu: 3, mem: 8, gpu: 1 };
+    expect(shareResources(more)).toBe(more);
+    expect(shareResources({ cpu: 3, mem: 8 })).toBe(shared);
+    const less = { cpu: 3 };
+    expect(shareResources(less)).toBe(less);
+    expect(shareResources({ cpu: 3, mem: 8 })).toBe(shared);
+    const other = { cpu: 3, mem: 9 };
+    expect(shareResources(other)).toBe(other);
+    expect(shareResources({ mem: 8, cpu: 3 })).toBe(shared);
+  });
 });
