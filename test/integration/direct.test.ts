@@ -47,6 +47,18 @@ async function leased(m: Mesh, node: string): Promise<void> {
   );
 }
 
+/** One direct node and a driver whose frames a test holds (FrameGate), leased to the node; its warnings kept. */
+async function gatedLeased(cl: Cluster) {
+  await cl.addNode({ cpus: 2, env: ON });
+  const gate = new FrameGate();
+  const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
+  const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+  await leased(m, node);
+  const warnings: string[] = [];
+  coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+  return { gate, m, node, d: coreOf(m).direct!, warnings };
+}
+
 describe('direct submission', () => {
   let cl: Cluster | undefined;
   afterEach(async () => {
@@ -178,14 +190,7 @@ describe('direct submission', () => {
     // parking they counted as results of tasks never assigned, the node was disconnected (DISTRUSTED), joined again
     // under a new id, and the submissions naming its old id were placed again: run twice (session 15, under load).
     cl = await Cluster.start({ nodes: 0 });
-    await cl.addNode({ cpus: 2, env: ON });
-    const gate = new FrameGate();
-    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
-    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    await leased(m, node);
-    const d = coreOf(m).direct!;
-    const warnings: string[] = [];
-    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const { gate, m, node, d, warnings } = await gatedLeased(cl);
     const stats = () => cl!.c.coordinator.statsJson();
     await recorded(cl, m);
     const before: Record<string, number> = { ...stats(), sent: d.counts.sent, refused: d.counts.refused, assigns: traffic.outOf('assign') };
@@ -290,14 +295,7 @@ describe('direct submission', () => {
   it("a direct task's own put, nested task and get of its driver's new object come before its driver's submission: they wait for it, nothing is refused", async () => {
     // Session 16 found the race with direct on by default: the put reached the coordinator first and was refused (ObjectLostError).
     cl = await Cluster.start({ nodes: 0 });
-    await cl.addNode({ cpus: 2, env: ON });
-    const gate = new FrameGate();
-    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
-    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    await leased(m, node);
-    const d = coreOf(m).direct!;
-    const warnings: string[] = [];
-    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
+    const { gate, m, d, warnings } = await gatedLeased(cl);
     const stats = () => cl!.c.coordinator.statsJson();
     const before = stats();
     // Held, or (without the waits) handled at once: either way the node's messages came first.

@@ -13,6 +13,7 @@ import { actorHeld, block, place, unplace } from '../../coordinator/nodes/load.j
 import { newJobId } from '../../shared/ids.js';
 import { fakeSession } from '../helpers/node-record.js';
 import { taskRecord } from '../helpers/task-record.js';
+import { seeded } from '../sim/net.js';
 
 let c: Coordinator | null = null;
 afterEach(() => {
@@ -37,18 +38,6 @@ function walk(co: Coordinator): { nodes: number; cpus: number; load: number } {
 function totals(co: Coordinator): { nodes: number; cpus: number; load: number } {
   const { nodes, cpus, load } = co.membership.totals;
   return { nodes, cpus, load };
-}
-
-/** A seeded generator (mulberry32): the same run every time. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("running totals of a coordinator's own nodes", () => {
