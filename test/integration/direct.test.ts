@@ -176,12 +176,15 @@ describe('direct submission', () => {
     const d = coreOf(m).direct!;
     d.lease({ t: 'lease', peer: node, on: true }); // forged: the coordinator never granted it
     await sequential(m, 5, 3);
-    expect(d.counts.sent).toBe(5);
-    expect(d.counts.refused).toBe(5);
+    // Every task sent under the forged lease is refused and warned (the coordinator's revocation may end the forged
+    // lease after the first refusal: CI once saw 2 sent); every task still ran (sequential checks the values).
+    const sent = d.counts.sent;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(d.counts.refused).toBe(sent);
     // The coordinator's warning and the node's shortcut come on two sockets: a result may beat its warning.
     const refusedWarnings = () => warnings.filter((w) => /^REFUSED: .*is not leased to this job \(.*\); placed by the coordinator/.test(w));
-    await until(() => refusedWarnings().length >= 5, { timeoutMs: 10_000, what: () => `5 warnings (${warnings.length}: ${warnings.join(' | ')})` });
-    expect(refusedWarnings()).toHaveLength(5);
+    await until(() => refusedWarnings().length >= sent, { timeoutMs: 10_000, what: () => `${sent} warnings (${warnings.length}: ${warnings.join(' | ')})` });
+    expect(refusedWarnings()).toHaveLength(sent);
   });
 
   it("a driver whose submissions wait at the coordinator while its node's dones arrive: the node stays trusted, every task runs once", async () => {
