@@ -49,14 +49,14 @@ async function leased(m: Mesh, node: string): Promise<void> {
 
 /** One direct node and a driver whose frames a test holds (FrameGate), leased to the node; its warnings kept. */
 async function gatedLeased(cl: Cluster) {
-  await cl.addNode({ cpus: 2, env: ON });
+  const added = await cl.addNode({ cpus: 2, env: ON });
   const gate = new FrameGate();
   const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
   const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
   await leased(m, node);
   const warnings: string[] = [];
   coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
-  return { gate, m, node, d: coreOf(m).direct!, warnings };
+  return { added, gate, m, node, d: coreOf(m).direct!, warnings };
 }
 
 describe('direct submission', () => {
@@ -232,14 +232,8 @@ describe('direct submission', () => {
 
   it('a node lost while the submissions naming it are on their way: those tasks run again as their next attempt, not twice as their first', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const dying = await cl.addNode({ cpus: 2, env: ON });
-    const gate = new FrameGate();
-    const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
-    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    await leased(m, node);
-    const warnings: string[] = [];
-    coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
-    const sent = coreOf(m).direct!.counts.sent;
+    const { added: dying, gate, m, d, warnings } = await gatedLeased(cl);
+    const sent = d.counts.sent;
     const twice = m.remote((x: number) => x * 2);
     gate.hold();
     const refs = [];
@@ -248,7 +242,7 @@ describe('direct submission', () => {
       expect(await m.get(r)).toBe(i * 2); // by shortcut: the coordinator has not heard of it yet
       refs.push(r);
     }
-    expect(coreOf(m).direct!.counts.sent - sent).toBe(3);
+    expect(d.counts.sent - sent).toBe(3);
     await dying.kill('SIGKILL');
     await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
     await cl.addNode({ cpus: 2, env: ON });
