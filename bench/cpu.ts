@@ -5,14 +5,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const TICKS_PER_S = 100;
 
-/** User + system CPU ms of a process so far (all its threads), or NaN when /proc cannot tell. */
-export function cpuMsOf(pid: number | undefined, file = `/proc/${pid}/stat`): number {
+/** User + system CPU ms of a process so far (all its threads), or NaN when /proc cannot tell; `sysOnly`: system CPU alone. */
+export function cpuMsOf(pid: number | undefined, file = `/proc/${pid}/stat`, sysOnly = false): number {
   if (pid === undefined) return NaN;
   try {
     const stat = readFileSync(file, 'latin1');
     // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 14th and 15th.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_S;
+    return (((sysOnly ? 0 : Number(rest[11])) + Number(rest[12])) * 1000) / TICKS_PER_S;
   } catch {
     return NaN;
   }
@@ -40,20 +40,63 @@ export async function cpuDuring(pids: Record<string, number | undefined>, run: (
   return spent();
 }
 
-/** User + system CPU ms of a process's main thread and of its other threads (worker threads, libuv, V8's helpers), or NaN. */
-export function threadCpuMs(pid: number): { main: number; others: number } {
+/**
+ * User + system CPU ms of a process's main thread and of its other threads (worker threads, libuv, V8's helpers),
+ * or NaN; `mainSys`: the main thread's system CPU alone (a socket's copies, the kernel's page faults).
+ */
+export function threadCpuMs(pid: number): { main: number; others: number; mainSys: number } {
   let main = NaN;
+  let mainSys = NaN;
   let others = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
-      if (Number(tid) === pid) main = ms;
-      else if (!Number.isNaN(ms)) others += ms; // a thread that ended meanwhile is not counted
+      if (Number(tid) === pid) {
+        main = ms;
+        mainSys = cpuMsOf(pid, `/proc/${pid}/task/${tid}/stat`, true);
+      } else if (!Number.isNaN(ms)) others += ms; // a thread that ended meanwhile is not counted
     }
   } catch {
-    return { main: NaN, others: NaN };
+    return { main: NaN, others: NaN, mainSys: NaN };
   }
-  return { main, others };
+  return { main, others, mainSys };
+}
+
+/**
+ * Voluntary context switches so far of every thread of `pid`, or NaN: each is a thread that went to sleep (in
+ * epoll, a futex) and was woken again. Per task on a sequential path they count its thread hops and wake-ups,
+ * which a machine's load does not change as it changes latencies.
+ */
+export function sleepsOf(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  let n = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const m = /\nvoluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1'));
+        if (m) n += Number(m[1]);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return n;
+}
+
+/** CPU ms so far of each thread of `pid`, by tid ('main' for the main thread): Node names its threads alike. */
+export function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      if (!Number.isNaN(ms)) out.set(Number(tid) === pid ? 'main' : tid, ms);
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return out;
 }
 
 /** Every process's parent (/proc), and those whose command line holds `marker`. */

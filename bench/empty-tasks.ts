@@ -2,7 +2,8 @@
 // N at once, and sequential round trips; and which processes' CPU they cost.
 import type { Mesh, ObjectRef } from '../edge/index.js';
 import { pollStats, type BenchCluster, type Stats } from './cluster.js';
-import { nowMs } from './figures.js';
+import { nowMs, round } from './figures.js';
+import { cpuSince, sleepsOf } from './cpu.js';
 
 export type Noop = { remote(): ObjectRef<void> };
 
@@ -39,4 +40,40 @@ const NEAR_ZERO = 10;
 /** Waits until the coordinator has let go of (almost) every task and object. */
 export function drained(cl: BenchCluster, timeoutMs = 30_000): Promise<{ stats: Stats; met: boolean; waitedMs: number }> {
   return pollStats(cl.url, cl.token, (s) => s.tasks <= NEAR_ZERO && s.objects <= NEAR_ZERO, { timeoutMs, everyMs: 50 });
+}
+
+/**
+ * What a sequential task costs each process of the mesh (this one is `driver`), summed over the spans `during`
+ * measures: CPU and thread sleeps, each one a wake-up (bench:tasks' latency phase, issue 14). Unlike latencies,
+ * both mean the same under load.
+ */
+export class PathCost {
+  private readonly cpu: Record<string, number> = {};
+  private readonly sleeps: Record<string, number> = {};
+
+  constructor(private readonly pids: Record<string, number | undefined>) {}
+
+  async during(run: () => Promise<void>): Promise<void> {
+    const spent = cpuSince(this.pids);
+    const before = this.sleepsNow();
+    await run();
+    for (const [k, v] of Object.entries(spent())) this.cpu[k] = (this.cpu[k] ?? 0) + v;
+    const after = this.sleepsNow();
+    for (const k of Object.keys(after)) this.sleeps[k] = (this.sleeps[k] ?? 0) + after[k] - before[k];
+  }
+
+  /** Per task of `n`: CPU µs and sleeps of each process. */
+  describe(n: number): string {
+    const per = (r: Record<string, number>, digits: number, scale: number) =>
+      Object.entries(r)
+        .map(([k, v]) => `${k} ${round((v / n) * scale, digits)}`)
+        .join(', ');
+    return `CPU µs ${per(this.cpu, 0, 1000)}; thread sleeps (wake-ups) ${per(this.sleeps, 2, 1)}`;
+  }
+
+  private sleepsNow(): Record<string, number> {
+    const out: Record<string, number> = { driver: sleepsOf(process.pid) };
+    for (const [k, p] of Object.entries(this.pids)) out[k] = sleepsOf(p);
+    return out;
+  }
 }

@@ -15,7 +15,8 @@ import { installNodeWarmer } from '../edge/node-warm.js';
 import { contentHash } from '../shared/hash.js';
 import { allocBytes, recycle } from '../shared/bytes.js';
 import type { ObjectId } from '../shared/ids.js';
-import { threadCpuMs } from './cpu.js';
+import { readdirSync } from 'node:fs';
+import { cpuMsOf, threadCpuMs, topSpent } from './cpu.js';
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -53,6 +54,25 @@ export interface LinkCpu {
   holder: { main: number; others: number };
 }
 
+/** CPU ms so far of the reader's (this process's) and the holder's threads, by side and thread (`main`, else its tid: Node names its threads alike). */
+function byThread(holder: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [side, pid] of [
+    ['reader', process.pid],
+    ['holder', holder],
+  ] as const) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+        if (!Number.isNaN(ms)) out.set(`${side}/${Number(tid) === pid ? 'main' : tid}`, ms);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /**
  * MiB/s (best of `rounds`) of `mib` MiB over one fast link from a child
  * process, each fetch checked leaf by leaf; `reuse`: each fetched copy is
@@ -69,12 +89,17 @@ export async function linkPairCpu(
   rounds: number,
   reuse = false,
   link: PairLink = 'tcp',
-): Promise<{ mibps: number; cpu: LinkCpu; counters: PeerLinks['counters'] }> {
+): Promise<{ mibps: number; cpu: LinkCpu; counters: PeerLinks['counters']; threads: [string, number][] }> {
   installNodeHasher();
   installNodeWarmer();
   const n = mib << 20;
   const how = link === 'tcp' ? 'tcp' : String(link.webrtcHighWater);
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['holder', String(n), how], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=<folder>: the holder writes V8 CPU profiles there as the cluster's children do (bench/processes.ts).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/link-holder-${process.pid}-${Date.now()}`] : [];
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['holder', String(n), how], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...prof],
+  });
   const links = pool('reader', (data) => child.send({ sig: data }), await factoryOf(link));
   try {
     const hash = await new Promise<string>((resolve, reject) => {
@@ -92,7 +117,9 @@ export async function linkPairCpu(
       to.main += (b.main - a.main) / (mib * counted);
       to.others += (b.others - a.others) / (mib * counted);
     };
+    let named = new Map<string, number>();
     for (let r = 0; r < rounds; r++) {
+      if (r === 1 || rounds === 1) named = byThread(child.pid!);
       const r0 = threadCpuMs(process.pid);
       const h0 = threadCpuMs(child.pid!);
       const t = performance.now();
@@ -107,10 +134,18 @@ export async function linkPairCpu(
     }
     const kind = link === 'tcp' ? 'tcp' : 'webrtc';
     if (links.opened[kind] !== 1) throw new Error(`the link was not ${kind} (${JSON.stringify(links.opened)})`);
-    return { mibps: (mib / best) * 1000, cpu, counters: links.counters };
+    const threads = topSpent(named, byThread(child.pid!), 8).map(([k, v]): [string, number] => [k, v / (mib * counted)]);
+    return { mibps: (mib / best) * 1000, cpu, counters: links.counters, threads };
   } finally {
     links.stop();
-    child.kill();
+    // Disconnected, the holder exits on its own (writing its profile, if asked); killed if it has not within a while.
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      if (child.connected) child.disconnect();
+      const t = setTimeout(() => child.kill(), prof.length ? 20_000 : 2_000);
+      await gone;
+      clearTimeout(t);
+    }
   }
 }
 

@@ -4,10 +4,14 @@
 // node already holds (against the same task with a small argument), and an
 // 80 MiB object between two processes on one host, edge -> edge and driver ->
 // edge (against raw TCP over loopback to a child process, bench/raw-tcp.ts).
-import type { Mesh } from '../edge/index.js';
+import { loadavg } from 'node:os';
+import { connect, type Mesh } from '../edge/index.js';
 import type { NodeId } from '../shared/ids.js';
 import { drainPool, poolStats } from '../shared/bytes.js';
-import { emit, figure, log, MB, round, sleep } from './harness.js';
+import { emit, figure, log, MB, round, sleep, startCluster } from './harness.js';
+import { rawTcp, rawTcpCpu } from './raw-tcp.js';
+import { linkPair, linkPairCpu } from './link-pair.js';
+import { cpuByThread, threadCpuMs, topSpent } from './cpu.js';
 
 const ROUNDS = 3;
 
@@ -169,23 +173,116 @@ export async function executorRead(mesh: Mesh, node: NodeId): Promise<number> {
 }
 
 /** MiB/s of an 80 MiB object from `from` (an edge node, or this driver) to a task on edge node `to`. */
-export async function nodeTransfer(mesh: Mesh, from: NodeId | 'driver', to: NodeId, mib: number): Promise<number> {
+async function nodeTransfer(mesh: Mesh, from: NodeId | 'driver', to: NodeId, mib: number, pids?: { from: number; to: number }): Promise<number> {
   const read = mesh.remote((x: Uint8Array) => x.length, { scheduling: { node: to, soft: false } });
   const make = from === 'driver' ? null : mesh.remote((n: number, k: number) => new Uint8Array(n).fill(k), { scheduling: { node: from, soft: false } });
   await mesh.get(read.remote(new Uint8Array(8))); // the reader's executor is up
   let best = Infinity;
+  // CPU ms per MiB of the holder's and the reader's threads over the rounds after the first (as the link pair's).
+  // `mainSys`: the main thread's system CPU (its socket's copies: the kernel's first read of a page costs ~5x the copy, session 20).
+  type Cpu = { main: number; others: number; mainSys: number };
+  const cpu = { holder: { main: 0, others: 0, mainSys: 0 }, reader: { main: 0, others: 0, mainSys: 0 } };
+  const add = (to: Cpu, a: Cpu, b: Cpu) => {
+    to.main += (b.main - a.main) / (mib * (ROUNDS - 1));
+    to.others += (b.others - a.others) / (mib * (ROUNDS - 1));
+    to.mainSys += (b.mainSys - a.mainSys) / (mib * (ROUNDS - 1));
+  };
+  let readerThreads = new Map<string, number>();
+  let threads: [string, number][] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const ref = make ? make.remote(mib * MB, r + 1) : mesh.put(new Uint8Array(mib * MB).fill(r + 1));
     await mesh.wait([ref]);
     if (!make) await sleep(1500); // hashed and announced (the put itself is ready at once)
+    const h0 = pids ? threadCpuMs(pids.from) : null;
+    const r0 = pids ? threadCpuMs(pids.to) : null;
+    if (pids && r === 1) readerThreads = cpuByThread(pids.to);
     const t = performance.now();
     const out = read.remote(ref as never);
     const len = await mesh.get(out);
     const ms = performance.now() - t;
     if (len !== mib * MB) throw new Error(`the reader saw ${len} bytes`);
     best = Math.min(best, ms);
+    if (pids && r > 0) {
+      add(cpu.holder, h0!, threadCpuMs(pids.from));
+      add(cpu.reader, r0!, threadCpuMs(pids.to));
+      if (r === ROUNDS - 1) threads = topSpent(readerThreads, cpuByThread(pids.to), 5).map(([k, v]): [string, number] => [k, v / (mib * (ROUNDS - 1))]);
+    }
     // Both: a result whose lineage needs the object keeps it (and its memory on both nodes) alive.
     mesh.free([ref, out]);
   }
+  if (pids) {
+    log(
+      `${from === 'driver' ? 'driver' : 'edge'} -> edge, CPU ms per MiB, rounds 2-3: holder main thread ${round(cpu.holder.main, 2)} (system ${round(cpu.holder.mainSys, 2)}), other threads ${round(cpu.holder.others, 2)}; reader main thread ${round(cpu.reader.main, 2)} (system ${round(cpu.reader.mainSys, 2)}), other threads ${round(cpu.reader.others, 2)} (reader's busiest: ${threads.map(([k, v]) => `${k} ${round(v, 2)}`).join(', ')})`,
+    );
+  }
   return (mib / best) * 1000;
+}
+
+/**
+ * The 80 MiB figures between two processes on one host: raw TCP to a child
+ * process (into a reused buffer, and into fresh memory), the fast link alone
+ * (into new memory, and into reused memory with each side's CPU per MiB), then
+ * edge -> edge and driver -> edge with a task reading the object (`a`, `b`: two edge nodes of `mesh`).
+ */
+export async function transferFigures(
+  mesh: Mesh,
+  a: NodeId,
+  b: NodeId,
+  fresh = true,
+  pids?: { a: number; b: number },
+): Promise<{ raw: number; link: number; ee: number; de: number }> {
+  const { mibps: raw, cpu: rawCpu } = await rawTcpCpu(80, 3);
+  const rawFresh = fresh ? await rawTcp(80, 3, { fresh: true }) : NaN;
+  const link = fresh ? await linkPair(80, 3) : NaN;
+  const { mibps: linkReused, cpu, threads } = await linkPairCpu(80, 3, true);
+  log(`fast link threads, CPU ms per MiB, rounds 2-3: ${threads.map(([k, v]) => `${k} ${round(v, 2)}`).join(', ')}`);
+  // CPU per MiB holds under load where wall time does not (rounds after the first, on both).
+  log(
+    `CPU ms per MiB, rounds 2-3: raw TCP sender ${round(rawCpu.sender, 2)}, sink ${round(rawCpu.sink, 2)}; fast link into reused memory: holder main thread ${round(cpu.holder.main, 2)}, other threads ${round(cpu.holder.others, 2)}; reader main thread ${round(cpu.reader.main, 2)}, other threads (leaf checks, warmer) ${round(cpu.reader.others, 2)}`,
+  );
+  emit(figure('objects.fastLink.80MiB.readerCpuPerMiB', cpu.reader.main + cpu.reader.others, 'ms', rawCpu.sink));
+  emit(figure('objects.fastLink.80MiB.holderCpuPerMiB', cpu.holder.main + cpu.holder.others, 'ms', rawCpu.sender));
+  if (fresh) {
+    log(
+      `80 MiB over a fast link alone (two processes, leaves checked, no task): ${round(link, 1)} MiB/s into new memory (ratio ${round(link / rawFresh, 2)} to raw TCP into fresh memory), ${round(linkReused, 1)} MiB/s into reused memory (ratio ${round(linkReused / raw, 2)} to raw TCP into a reused buffer)`,
+    );
+    emit(figure('objects.fastLink.80MiB', link, 'MiB/s', rawFresh));
+  } else
+    log(
+      `80 MiB over a fast link alone (two processes, leaves checked, no task): ${round(linkReused, 1)} MiB/s into reused memory (ratio ${round(linkReused / raw, 2)} to raw TCP into a reused buffer)`,
+    );
+  emit(figure('objects.fastLink.80MiB.reused', linkReused, 'MiB/s', raw));
+  const ee = await nodeTransfer(mesh, a, b, 80, pids && { from: pids.a, to: pids.b });
+  const de = await nodeTransfer(mesh, 'driver', b, 80, pids && { from: process.pid, to: pids.b });
+  log(
+    `80 MiB edge -> edge ${round(ee, 1)} MiB/s, driver -> edge ${round(de, 1)} MiB/s; raw TCP to a child process ${round(raw, 1)} MiB/s into a reused buffer (ratios ${round(ee / raw, 2)}, ${round(de / raw, 2)})${fresh ? `, ${round(rawFresh, 1)} MiB/s into fresh memory` : ''}; load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+  if (fresh) emit(figure('objects.rawTcpFresh.80MiB', rawFresh, 'MiB/s', raw));
+  emit(figure('objects.edgeToEdge.80MiB', ee, 'MiB/s', raw));
+  emit(figure('objects.driverToEdge.80MiB', de, 'MiB/s', raw));
+  return { raw, link: linkReused, ee, de };
+}
+
+/**
+ * `--only=transfer [--rounds=N]`: the figures of transferFigures alone (no
+ * fresh-memory ones), N times on one cluster, to set builds side by side
+ * (run alternately with another build's dist), with the load of each.
+ */
+export async function transferParts(times: number): Promise<void> {
+  const cl = await startCluster({ nodes: 2, cpus: 2 });
+  const mesh = await connect({ url: cl.url, token: cl.token });
+  try {
+    const [a, b] = await edgeNodeIds(cl.url, cl.token);
+    for (let i = 0; i < times; i++) {
+      const f = await transferFigures(mesh, a, b, false, { a: cl.nodes[0].proc.pid!, b: cl.nodes[1].proc.pid! });
+      log(
+        `transfer ${i + 1}/${times}: raw ${round(f.raw)} MiB/s, link alone ${round(f.link)} (${round(f.link / f.raw, 2)}), edge -> edge ${round(f.ee)} (${round(f.ee / f.raw, 2)}), driver -> edge ${round(f.de)} (${round(f.de / f.raw, 2)}); load ${loadavg()[0].toFixed(1)}`,
+      );
+    }
+  } finally {
+    await mesh.close().catch(() => {});
+    await cl.stop();
+  }
 }

@@ -160,8 +160,9 @@ export class Cluster {
     }
   }
 
-  async probe(reset = false, quiet = false): Promise<Probe> {
-    this.coord.p.send({ k: 'probe', reset, quiet });
+  /** `live`: the coordinator's heap after full GCs too (liveHeapBytes): not inside a window whose CPU or pauses count. */
+  async probe(reset = false, quiet = false, live = false): Promise<Probe> {
+    this.coord.p.send({ k: 'probe', reset, quiet, live });
     return this.coord.next<Probe>();
   }
 

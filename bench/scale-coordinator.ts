@@ -4,9 +4,11 @@
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { startCoordinator } from '../coordinator/server.js';
-import { compactAfterBursts, gcsTaskCounts, setHeapGrowth } from '../cli/heap.js';
+import { compactAfterBursts, gcsTaskCounts } from '../cli/heap.js';
+import { setHeapGrowth } from '../cli/heap-flags.js';
+import { fullGc } from '../cli/gc.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
@@ -14,7 +16,8 @@ import { GcTally, gcKind, type GcSummary } from './scale-gc.js';
 import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
-export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean };
+/** `live`: full GCs first, and the heap then reported as `liveHeapBytes` (what the coordinator holds, not its garbage: a per-node figure). */
+export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean; live?: boolean };
 /** The coordinator's memory (MB): `spaces` by V8's space name (new_space, old_space, large_object_space, code_space...). */
 export interface MemoryShape {
   heapUsed: number;
@@ -33,6 +36,8 @@ function memoryShape(): MemoryShape {
 }
 
 export interface Probe {
+  /** The heap in use after two full GCs (bytes), when the probe asked for it (`live`). */
+  liveHeapBytes?: number;
   cpuUs: number;
   rssBytes: number;
   /** Where the RSS is (MB): V8's heap by space, committed (size) and used, and outside it (Buffers and ArrayBuffers). */
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
   // whose defaults would refuse thousands of nodes from one address).
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
-  // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap.ts).
+  // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap-flags.ts).
   setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
   // SCALE_REDIS (SCALE_COORDINATORS > 1): one of several coordinators of a mesh on that Redis (coordinator/mesh),
   // its GCS there; else the GCS in memory.
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
       // SCALE_MAX_SESSIONS: a lower connection bound than the open-file limit's (the fill-and-send-on path at a small N).
       ...(process.env.SCALE_MAX_SESSIONS ? { maxSessions: Number(process.env.SCALE_MAX_SESSIONS) } : {}),
     },
-    // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every third of it).
+    // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every half of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
   });
   // The heap compaction after each burst that `tabmesh coordinator` and `npm start` run (cli/heap.ts), unless
@@ -125,6 +130,7 @@ async function main(): Promise<void> {
   let lastCpu = cpuNow();
   let worstCpu = 0;
   const gc = new GcTally();
+  gc.countBytes();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       // The loop budget moves a pause out of the column of a long iteration it fell in (its own column: gc).
@@ -140,6 +146,7 @@ async function main(): Promise<void> {
   let ticks: NodeJS.Timeout | undefined;
   // SCALE_PROFILE=<folder>: a CPU and a sampling heap profile of each job (bench/scale-profile.ts).
   const profiler = process.env.SCALE_PROFILE ? new JobProfiler(process.env.SCALE_PROFILE) : null;
+  let gcNow: ReturnType<typeof fullGc> | undefined;
   process.on('message', (m: ProbeRequest | ProfileRequest) => {
     if (m.k === 'profile') {
       if (!profiler) return void process.send!({ k: 'profiled', files: [] });
@@ -147,6 +154,14 @@ async function main(): Promise<void> {
       return void done.then((files) => process.send!({ k: 'profiled', files }));
     }
     if (m.k !== 'probe') return;
+    let liveHeapBytes: number | undefined;
+    if (m.live) {
+      // Two: what the first one's finalizers and weak callbacks let go is collected by the second.
+      const gc = (gcNow ??= fullGc());
+      gc(false);
+      gc(false);
+      liveHeapBytes = getHeapStatistics().used_heap_size;
+    }
     if (compactor) console.error(`[coordinator] heap compaction so far: ${JSON.stringify(compactor.stats())}`);
     const cpu = process.cpuUsage();
     if (m.quiet && ticks) {
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
       ticks = setInterval(tick, 10).unref();
     }
     const p: Probe = {
+      ...(liveHeapBytes !== undefined ? { liveHeapBytes } : {}),
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
       mem: memoryShape(),

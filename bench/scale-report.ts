@@ -74,6 +74,8 @@ export interface Row {
   /** RSS at the end of the idle window after the jobs (MB). */
   idleAfterRssMb?: number;
   idleRssMb: number;
+  /** The coordinator's heap after full GCs, less its heap before the join, a node (bytes). */
+  liveHeapPerNode: number;
   idleLoopMaxMs: number;
   /** The worst turn of the coordinator's loop in CPU ms while nodes joined. */
   joinLoopMaxCpuMs: number;
@@ -135,6 +137,8 @@ export function report(rows: Row[], stalls: boolean): void {
     if (r.idleAfterPct !== undefined) emit(figure(`scale.n${r.n}.idle_cpu_after_jobs`, r.idleAfterPct, '%', r.idleCpuPct));
     if (r.idleAfterRssMb !== undefined) emit(figure(`scale.n${r.n}.idle_rss_after_jobs`, r.idleAfterRssMb, 'MB', r.idleRssMb));
     emit(figure(`scale.n${r.n}.idle_rss`, r.idleRssMb, 'MB', b?.idleRssMb ?? null));
+    // No ratio: the figure carries the first joins' one-time costs (code, caches), large at 100 nodes.
+    emit(figure(`scale.n${r.n}.live_heap_per_node`, r.liveHeapPerNode, 'bytes'));
     r.runs.forEach((run, i) => {
       const br = b?.runs[i] ?? null;
       const k = `scale.n${r.n}.tasks${run.tasks}`;
@@ -150,6 +154,28 @@ export function report(rows: Row[], stalls: boolean): void {
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
       emit(figure(`${k}.gc_pause_max`, run.gc.max, 'ms'));
       emit(figure(`${k}.gc_ms_per_1k_tasks`, (run.gc.ms / run.tasks) * 1000, 'ms', br ? (br.gc.ms / br.tasks) * 1000 : null));
+      // Counts that hold under load (bench/scale-gc.ts GcBytes): what a task allocates, and what scavenges copy or promote of it.
+      const bytes = (r: Run | null | undefined, f: (b: NonNullable<Run['gc']['bytes']>) => number) => (r?.gc.bytes ? f(r.gc.bytes) / r.tasks : null);
+      const alloc = bytes(run, (b) => b.allocated);
+      if (alloc !== null)
+        emit(
+          figure(
+            `${k}.gc_allocated_bytes_per_task`,
+            alloc,
+            'B',
+            bytes(br, (b) => b.allocated),
+          ),
+        );
+      const kept = bytes(run, (b) => b.copied + b.promoted);
+      if (kept !== null)
+        emit(
+          figure(
+            `${k}.gc_survived_bytes_per_task`,
+            kept,
+            'B',
+            bytes(br, (b) => b.copied + b.promoted),
+          ),
+        );
       emit(figure(`${k}.gc_scavenges`, run.gc.byKind.minor?.n ?? 0, 'pauses'));
       emit(figure(`${k}.gc_mark_compacts`, run.gc.byKind.major?.n ?? 0, 'pauses'));
       emit(figure(`${k}.loop_long_with_gc`, run.loopLongWithGc, 'iterations'));

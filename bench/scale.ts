@@ -10,6 +10,8 @@
 //   SCALE_HEAP_GROWTH=100 npm run bench:scale     # the coordinator's heap growth as `tabmesh coordinator` sets it
 //   SCALE_COMPACT=0 npm run bench:scale           # without the CLI's heap compaction after each burst (on by default)
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
+//   SCALE_NODES=2000 SCALE_COORDINATORS=2 SCALE_SPREAD=1 SCALE_STALL=other:3000 npm run bench:scale
+//                                                  # a coordinator stopped (SIGSTOP) mid-job: the job must end (scale-stall.ts)
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
 //   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # past one process's open-file bound: 2 coordinators
@@ -41,9 +43,12 @@ import { Cluster, NODES_NICE } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
-import { gcLine } from './scale-gc.js';
+import { gcBytesLine, gcLine } from './scale-gc.js';
 import { combineRepeats, report, type Row, type Run } from './scale-report.js';
+import { stallMidJob, stallsFromEnv } from './scale-stall.js';
 
+/** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
+const STALL = stallsFromEnv();
 /** SCALE_STALLS=1: the coordinator names its long sections and counts its loop's iterations by CPU (bench/scale-coordinator.ts). */
 const STALLS = process.env.SCALE_STALLS === '1';
 /** SCALE_PROFILE=<folder>: the coordinator's profiles of each job (bench/scale-profile.ts); its CPU figures then include the profilers'. */
@@ -57,12 +62,13 @@ const REPEAT = Math.max(1, Number(process.env.SCALE_REPEAT ?? 3));
 /** How long a job's results may take to be freed before the bench goes on (ms). */
 const FREE_WAIT_MS = 120_000;
 /**
- * The idle window (SCALE_IDLE_MS): by default one period of idle nodes' keepalives (a third of the idle dead
- * window, 30 s unless SCALE_IDLE_DEAD_MS), so that each idle node's keepalive counts once whatever its phase.
+ * The idle window (SCALE_IDLE_MS): by default one period of idle nodes' keepalives (half the idle dead window,
+ * 30 s unless SCALE_IDLE_DEAD_MS; a third before session 19), so that each idle node's keepalive counts once
+ * whatever its phase.
  * The nodes of a job go idle together at its end: a 5 s window after it read 1,366-1,511 keepalives a second
  * against 975 before the jobs (session 12), an idle CPU of 4.9-5.2% against 2.7-3.3%.
  */
-const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? Number(process.env.SCALE_IDLE_DEAD_MS ?? 30_000) / 3);
+const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? Number(process.env.SCALE_IDLE_DEAD_MS ?? 30_000) / 2);
 
 /** Totals by column between two probes. */
 const byColumn = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
@@ -122,8 +128,12 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
     for (let i = 0; i < count; i++) refs.push(noop.remote());
-    await mesh.get(refs);
+    const stalled = stallMidJob(cl, STALL, s0.tasksFinished ?? 0, count);
+    // With a stop mid-job, a hang is an error (the job must end): 5 minutes.
+    await mesh.get(refs, STALL.length ? { timeoutMs: 300_000 } : {});
+    await stalled;
     const ms = nowMs() - t0;
+    if (STALL.length) log(`N=${n}: ${count} tasks: the job ended (every result) in ${round(ms / 1000, 1)} s with the stops`);
     const after = await cl.probe(true);
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
     if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
@@ -184,10 +194,12 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
 }
 
 /** The coordinator's CPU over an idle window (%), with the probe's 10 ms CPU tick off (it would count itself, 11-20% of idle samples, session 6). */
-async function idleWindow(cl: Cluster, what: string): Promise<{ pct: number; probe: Probe; othersPct: number[] }> {
+async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Promise<{ pct: number; probe: Probe; othersPct: number[] }> {
   const s0 = await cl.stats();
-  const a = await cl.probe(true, true);
-  const oa = await cl.probeOthers(true, true);
+  // `fromLastProbe`: its loop delay and GC pauses count from the probe before, not from its start (the heap
+  // compaction after the last job runs in between: its pauses were in no window).
+  const a = await cl.probe(!fromLastProbe, true);
+  const oa = await cl.probeOthers(!fromLastProbe, true);
   const t0 = nowMs();
   await sleep(IDLE_MS);
   const b = await cl.probe(true);
@@ -216,6 +228,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
       `N=${n}: ${count} tasks${rep}: the other coordinators ran ${r.otherTasks} of them on their nodes, ${round(r.otherCpuUsPerTask, 1)} µs CPU a task of the job (all ${count}), worst loop delay ${round(r.otherLoopMaxMs ?? 0, 1)} ms`,
     );
   log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
+  if (r.gc.bytes) log(`N=${n}: ${count} tasks${rep}: the coordinator's heap by GC (counts, not times): ${gcBytesLine(r.gc.bytes, count)}`);
   await sleep(1000);
   return r;
 }
@@ -229,7 +242,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     );
   try {
     log(`N=${n}: joining`);
-    await cl.probe(true);
+    const empty = await cl.probe(true, false, true);
     const j = await cl.join(n);
     const joinProbe = await cl.probe(true);
     logStalls(`N=${n}: join`, joinProbe);
@@ -246,6 +259,13 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     log(
       `N=${n}: idle CPU ${round(idleCpuPct, 1)}%, RSS ${round(b.rssBytes / MB, 0)} MB, worst loop delay ${round(b.loopMaxMs, 1)} ms, worst turn ${round(b.loopMaxCpuMs, 1)} ms CPU; ${memLine(b)}`,
     );
+    // What a node costs in heap the coordinator keeps (issue 14): after full GCs, against the same process before
+    // the join (the first joins' one-time costs, code and caches, count too: ~2 MB, most of the figure at 100 nodes).
+    const live = await cl.probe(true, false, true);
+    const liveHeapPerNode = ((live.liveHeapBytes ?? 0) - (empty.liveHeapBytes ?? 0)) / Math.max(1, j.joined);
+    log(
+      `N=${n}: live heap after full GCs ${round((live.liveHeapBytes ?? 0) / MB, 1)} MB (${round((empty.liveHeapBytes ?? 0) / MB, 1)} before the join): ${round(liveHeapPerNode, 0)} bytes a node`,
+    );
     const runs: Run[] = [];
     for (const count of jobs) {
       const repeats: Run[] = [];
@@ -256,11 +276,11 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     let idleAfterRssMb: number | undefined;
     if (runs.length > 0) {
       await sleep(2000);
-      const after = await idleWindow(cl, `N=${n}: idle after the jobs`);
+      const after = await idleWindow(cl, `N=${n}: idle after the jobs`, true);
       idleAfterPct = after.pct;
       idleAfterRssMb = after.probe.rssBytes / MB;
       log(
-        `N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB; ${memLine(after.probe)}; worst loop delay ${round(after.probe.loopMaxMs, 1)} ms; GC: ${gcLine(after.probe.gc)}`,
+        `N=${n}: idle CPU after the jobs ${round(after.pct, 1)}% (before ${round(idleCpuPct, 1)}%), RSS ${round(after.probe.rssBytes / MB, 0)} MB; ${memLine(after.probe)}; since the last job's results were freed: worst loop delay ${round(after.probe.loopMaxMs, 1)} ms; GC: ${gcLine(after.probe.gc)}`,
       );
     }
     let ch: Churn | undefined;
@@ -288,6 +308,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
       idleAfterPct,
       idleAfterRssMb,
       idleRssMb: b.rssBytes / MB,
+      liveHeapPerNode,
       idleLoopMaxMs: b.loopMaxMs,
       joinLoopMaxCpuMs: joinProbe.loopMaxCpuMs,
       runs,

@@ -1,48 +1,7 @@
-// V8 heap of the coordinator process (issue 14; docs/decisions.md "The
-// coordinator's heap grows by a bounded step" and "The coordinator gives its
-// heap back once a burst of tasks is over").
-import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { constants, PerformanceObserver, type NodeGCPerformanceDetail } from 'node:perf_hooks';
-
-/**
- * How much the old generation may grow past what survived the last full GC
- * before the next one, in percent. V8's own factor (up to 4x on a large heap)
- * let a coordinator that had run 100,000 tasks keep ~250 MB of garbage pages
- * until it was idle; since the compaction below gives them back once a burst
- * is over, the step only bounds the peak: 20% cost the coordinator's GC threads
- * 17 ms CPU per 1,000 tasks against 9-10 at 100% and 6 at V8's own (session 9,
- * alternating runs at load 11-16), for 146 / 157 / 201 MB at the drain and
- * 97-99 / 97 / 103 MB once compacted.
- */
-export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
-
-/**
- * Sets V8's heap growing factor to 1 + percent/100; 0 leaves V8's own.
- * V8 reads this flag each time it sizes the heap after a GC, so setting it
- * once the process runs takes effect from the next collection.
- */
-export function setHeapGrowth(percent: number): void {
-  if (!Number.isInteger(percent) || percent < 0 || percent > 1000) throw new RangeError(`heap growth must be an integer percent in 0..1000, got ${percent}`);
-  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
-}
-
-/**
- * How many times over the young generation grows at a scavenge that finds it too small (V8's own: 2). A
- * compaction (below) leaves it at its start size, 1 MB; the next burst, whose objects mostly survive, then
- * scavenged every ~1 MB until eight doublings later: bench:tasks' first round after the warm-up's compaction
- * ran 19 scavenges where the others ran 4-6, 0.5-1 s more of the coordinator's GC (issue 14, session 17).
- * At 16 one growth reaches V8's ceiling (16 MB semi-spaces on 64-bit). Growth needs survivors: idle
- * garbage (keepalives) does not grow it, and the next compaction shrinks it again. V8 reads the flag at each
- * growth, so setting it at run time works (test/unit/heap-compact.test.ts).
- */
-export const YOUNG_GROWTH_FACTOR = 16;
-
-/** Sets how many times over V8's young generation grows when it grows (V8's --semi-space-growth-factor). */
-export function setYoungGrowth(factor = YOUNG_GROWTH_FACTOR): void {
-  if (!Number.isInteger(factor) || factor < 2 || factor > 64) throw new RangeError(`young generation growth must be an integer in 2..64, got ${factor}`);
-  setFlagsFromString(`--semi-space-growth-factor=${factor}`);
-}
+// When the coordinator gives its V8 heap back (issue 14; docs/decisions.md "The coordinator gives its heap
+// back once a burst of tasks is over"): the policy. How the heap is sized: cli/heap-flags.ts; the
+// collections it forces: cli/gc.ts.
+import { fullGc, incrementalMarking, liveHeapBytes, minorGc, oldSpare, youngSettled } from './gc.js';
 
 /** A burst is over when this many tasks ended since the last compaction and none in the last check. */
 export const COMPACT_AFTER_TASKS = 10_000;
@@ -56,25 +15,34 @@ export const COMPACT_GAP_MS = 250;
 /** At most this many scavenges a compaction after its first full GC (10 s); it ends sooner once the young generation is back. */
 export const COMPACT_COLLECTIONS = 40;
 /**
- * A series ends, without the compacting GC, once one of its full GCs held the loop longer than this: a
- * large heap (10,000 nodes' sessions: a plain full GC each 250 ms for 10 s took 70% of a core, measured
- * session 13) keeps what it has rather than stall the coordinator over and over. The compacting GC, which
- * moves every live object, runs only when the series' last full GC (the garbage gone: the live heap's
- * cost) took at most half of it.
+ * The loop's bound: a series runs only on a heap whose forced full GCs are expected within it, and ends with
+ * the compacting GC only when that one is expected within it too. Expected from the heap's bytes, never from
+ * a pause read on the clock (issue 14, session 20): under load a full GC of bench:tasks' 23 MB read 52-307 ms
+ * (27 quiet), and a rule that stopped a series at its first pause over the bound left the young generation at
+ * its peak and the old generation's pages kept: RSS after 100,000 freed tasks 131-154 MB in 4 of 7 runs on a
+ * loaded machine, 91-100 in the others.
  */
 export const COMPACT_MAX_PAUSE_MS = 50;
 /**
- * What a forced full GC is assumed to cost per MB of heap before this process measured one, and the most a
- * measurement counts for (ms per MB): 1.15-1.3 ms of CPU per MB from 22 to 394 MB of session-like objects
- * (docs/decisions.md, session 14). Without it the first burst of a 10,000-node coordinator ran its first GC
- * blind (84-127 ms, session 15); with it no series starts on a heap over ~43 MB until a GC measured faster,
- * and a GC slowed by a loaded machine (3-19 ms a MB measured: starvation) cannot stop series for good.
+ * What a forced full GC is expected to cost per MB of what it marks: 1.15-1.3 ms of CPU per MB from 22 to 394
+ * MB of session-like objects (docs/decisions.md, session 14). No series starts on a heap over ~43 MB (10,000
+ * nodes' sessions: 84-127 ms, session 15); those get V8's incremental marking instead.
  */
-export const COMPACT_PRIOR_MS_PER_MB = 1.15;
+export const COMPACT_MS_PER_MB = 1.15;
+/**
+ * What the compacting GC (`--compact-on-every-full-gc`: it moves every live object) is expected to cost per MB
+ * of what it marks: ~3x a plain one (process CPU of forced GCs of 21-31 MB of task-like records, 160-226 ms
+ * against 53-66; bench:tasks' 24 MB quiet 59-82 ms, session 19). It runs on a heap of at most ~14 MB; a larger
+ * one ends its series with a plain full GC (bench:tasks: 3.5 MB more pages kept, 1-2 MB of RSS).
+ */
+export const COMPACT_MOVE_MS_PER_MB = 3.5;
+/**
+ * A second marking only when the old generation holds at least this much in unused pages (bytes): 10,000
+ * nodes after their jobs kept 130-145 MB of them for 104 MB of objects (session 18).
+ */
+export const COMPACT_SPARE_BYTES = 64 << 20;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
-/** The young generation is back to its start size when its semi-spaces take at most this much (V8 starts at 1 MiB). */
-const YOUNG_SETTLED_BYTES = 2 << 20;
 
 export interface TaskCounts {
   /** Tasks that ended so far (finished, failed or cancelled): only grows. */
@@ -97,8 +65,8 @@ export type CompactionStats = {
   heapCompactions: number;
   /** Compactions that new work stopped. */
   heapCompactionsStopped: number;
-  /** Compactions ended early because a full GC held the loop over COMPACT_MAX_PAUSE_MS (no compacting GC). */
-  heapCompactionsCut: number;
+  /** Compactions whose last GC compacted the whole old generation (a heap small enough for it: COMPACT_MOVE_MS_PER_MB); the others end with a plain one. */
+  heapCompactionsMoved: number;
   /** The longest pause of a full GC of the last compaction, ms. */
   heapCompactionMaxGcMs: number;
   /** Full GCs of the last compaction. */
@@ -107,11 +75,11 @@ export type CompactionStats = {
   heapCompactionScavenges: number;
   /** From its first GC to its end, ms. */
   heapCompactionMs: number;
-  /** The pause of its last GC, the one that moves every live object of the old generation into as few pages as it fills (ms). */
+  /** The pause of its last GC (ms): the compacting one, which moves every live object of the old generation into as few pages as it fills, or a plain one. */
   heapCompactionLastGcMs: number;
-  /** Bursts after which no series ran: at the pause per MB expected (heapCompactionMsPerMb), the series' first full GC would hold the loop over COMPACT_MAX_PAUSE_MS. */
+  /** Bursts after which no series ran: at COMPACT_MS_PER_MB, the series' first full GC would hold the loop over COMPACT_MAX_PAUSE_MS. */
   heapCompactionsSkipped: number;
-  /** The pause per MB of heap expected of a series' first full GC (ms): the last series' first GC's, at most COMPACT_PRIOR_MS_PER_MB (that before any). */
+  /** The pause per MB of heap the last series' first full GC took (ms, by the clock: a loaded machine reads 2-10x): shown, not used (COMPACT_MS_PER_MB decides). */
   heapCompactionMsPerMb: number;
   /**
    * Bursts after which, no series being possible within the bound, V8's incremental mark-compact was started
@@ -119,6 +87,17 @@ export type CompactionStats = {
    * once, briefly, at its end; the burst's garbage goes with it.
    */
   heapMarkingsStarted: number;
+  /**
+   * Markings after which the heap, its burst's records gone, was small enough for a series: it ran then (after a
+   * 100,000-task job at 100 nodes, 25 MB live where the estimate before the marking counted the burst's records).
+   */
+  heapCompactionsAfterMarking: number;
+  /**
+   * Second markings, started once the first ended with the heap still too large for a series and at least
+   * COMPACT_SPARE_BYTES of old-generation pages unused: the pages a burst's records filled looked full when
+   * the first one chose what to evacuate; swept, they hold a few survivors, which the second one moves.
+   */
+  heapMarkingsAgain: number;
 };
 
 /** What a compaction reads and does (tests give their own). */
@@ -134,10 +113,12 @@ export interface CompactionHooks {
   /** Between two full GCs of a series (ms). */
   gapMs: number;
   clock: () => number;
-  /** What a full GC would mark (bytes): liveHeapBytes. */
-  heapBytes: (() => number) & { stop?: () => void };
-  /** Starts V8's incremental mark-compact (incrementalMarking). */
-  mark: () => void;
+  /** What a full GC would mark (bytes), and the mark-compacts seen so far: liveHeapBytes. */
+  heapBytes: (() => number) & { stop?: () => void; majors?: () => number };
+  /** Starts V8's incremental mark-compact (incrementalMarking); `again`: whether or not the old generation grew. */
+  mark: (again?: boolean) => void;
+  /** Old-generation bytes in pages but not in objects (oldSpare). */
+  spare: () => number;
 }
 
 export interface Compactor {
@@ -150,19 +131,27 @@ export interface Compactor {
  * near empty and no task ended since the last check), runs a full GC, then
  * scavenges COMPACT_GAP_MS apart until the heap is compact (`settled`: V8 shrank the
  * young generation back to its start size), at most COMPACT_COLLECTIONS, then
- * one that compacts the whole old generation (`collect(true)`); a
- * task ending or new tasks in the table meanwhile stop them. After 100,000 freed tasks V8 kept a young
+ * a last full GC, one that compacts the whole old generation (`collect(true)`) when
+ * the heap is small enough for it; a task ending or new tasks in the table meanwhile
+ * stop them. Every choice follows the heap's bytes, not a pause read on the clock:
+ * the outcome does not depend on how loaded the machine is. After 100,000 freed tasks V8 kept a young
  * generation at its 32 MB peak and the old generation's emptied pages: one
  * forced GC freed garbage and, once its background threads ran, the old
  * pages; V8 shrinks the young generation only at a GC that sees a low
  * allocation rate over the last seconds (measured: 3.5-6 s after the drain
  * with GCs 250 ms apart; 30 GCs 40 ms apart did not shrink it). Each pause
  * (1-20 ms measured) falls where nothing waits for the coordinator.
- * A heap whose first forced GC would hold the loop over COMPACT_MAX_PAUSE_MS
+ * A heap whose first forced GC is expected over COMPACT_MAX_PAUSE_MS
  * (10,000 nodes' sessions) gets no series: V8's incremental mark-compact is
  * started instead (`mark`), which frees the burst's garbage without a pause in
  * proportion to the heap (before: 500-700 MB RSS kept after the jobs at
  * 10,000 nodes, every burst's promoted records, until V8's own limit came).
+ * Once V8 has ended that marking, the heap is what the burst left alive: when a
+ * series fits the bound then, it runs (the marking frees the garbage but keeps
+ * the old generation's pages: 96 MB of them for 25 MB live after a 100,000-task
+ * job at 100 nodes, session 18); else, with many pages unused, one second
+ * marking moves their few survivors and gives them back (10,000 nodes: old space
+ * 249 MB for 104 live before, 120 after).
  */
 export function compactAfterBursts(counts: TaskCounts, hooks: Partial<CompactionHooks> = {}): Compactor {
   const {
@@ -174,25 +163,31 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     clock = () => performance.now(),
     heapBytes = liveHeapBytes(),
     mark = incrementalMarking(),
+    spare = oldSpare,
   } = hooks;
   let compactedAt = counts.ended();
   let last = compactedAt;
   const st: CompactionStats = {
     heapCompactions: 0,
     heapCompactionsStopped: 0,
-    heapCompactionsCut: 0,
+    heapCompactionsMoved: 0,
     heapCompactionMaxGcMs: 0,
     heapCompactionGcs: 0,
     heapCompactionScavenges: 0,
     heapCompactionMs: 0,
     heapCompactionLastGcMs: 0,
     heapCompactionsSkipped: 0,
-    heapCompactionMsPerMb: COMPACT_PRIOR_MS_PER_MB,
+    heapCompactionMsPerMb: 0,
     heapMarkingsStarted: 0,
+    heapCompactionsAfterMarking: 0,
+    heapMarkingsAgain: 0,
   };
+  const majors = heapBytes.majors ?? (() => 0);
+  /** A marking started after a burst (the burst's count of ended tasks, the mark-compacts seen then) until V8 ends it. */
+  let marking: { ended: number; majors: number; again: boolean } | null = null;
   const MB = 1 << 20;
-  /** The pause per byte expected of a series' first full GC: the last first GC's, capped at the prior (a loaded machine only makes it longer). */
-  let msPerByte = COMPACT_PRIOR_MS_PER_MB / MB;
+  /** A forced full GC of the heap as it is now fits the bound (`msPerMb`: the plain one's rate or the compacting one's). */
+  const fits = (msPerMb = COMPACT_MS_PER_MB) => (heapBytes() / MB) * msPerMb <= COMPACT_MAX_PAUSE_MS;
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -203,27 +198,21 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     let gcs = 0;
     let scavenges = 0;
     let maxPause = 0;
-    let lastPause = 0;
     const ms = (from: number) => Math.round((clock() - from) * 10) / 10;
-    /** A plain full GC, measured; false when it held the loop over the bound (the series ends there). */
-    const full = (): boolean => {
-      const bytes = heapBytes();
+    /** A full GC, its pause measured (shown in the stats; it decides nothing). */
+    const gc = (compacting: boolean): number => {
       const p0 = clock();
-      collect(false);
+      collect(compacting);
       gcs++;
-      lastPause = ms(p0);
-      // The first GC of a series is the one the next burst's decision is about: the heap as the burst left it.
-      if (gcs === 1 && bytes > 0 && lastPause > 0) {
-        msPerByte = Math.min(COMPACT_PRIOR_MS_PER_MB / MB, lastPause / bytes);
-        st.heapCompactionMsPerMb = Math.round(msPerByte * MB * 1000) / 1000;
-      }
-      maxPause = Math.max(maxPause, lastPause);
+      const pause = ms(p0);
+      maxPause = Math.max(maxPause, pause);
       st.heapCompactionMaxGcMs = maxPause;
-      if (maxPause <= COMPACT_MAX_PAUSE_MS) return true;
-      st.heapCompactionsCut++;
+      return pause;
+    };
+    const done = () => {
       st.heapCompactionGcs = gcs;
+      st.heapCompactionScavenges = scavenges;
       st.heapCompactionMs = Math.round(clock() - t0);
-      return false;
     };
     const step = () => {
       series = null;
@@ -235,7 +224,9 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
       // at any GC, a scavenge too: the same 11-12 GCs 250 ms apart either way, measured), each a few ms
       // where a full GC costs the whole heap (13 of up to 42 ms after a 100k job at 100 nodes, session 17).
       if (gcs === 0) {
-        if (!full()) return;
+        const bytes = heapBytes();
+        const pause = gc(false);
+        if (bytes > 0 && pause > 0) st.heapCompactionMsPerMb = Math.round((pause / bytes) * MB * 1000) / 1000;
       } else {
         minor();
         scavenges++;
@@ -245,19 +236,13 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
         series.unref();
         return;
       }
-      // The compacting GC moves every live object: only when the last plain one, the live heap's cost, was
-      // short. The first also paid for the burst's garbage: when it was not short, one more plain one tells.
-      if (lastPause > COMPACT_MAX_PAUSE_MS / 2 && gcs === 1 && !full()) return;
-      if (lastPause <= COMPACT_MAX_PAUSE_MS / 2) {
-        const t1 = clock();
-        collect(true);
-        gcs++;
-        st.heapCompactionLastGcMs = ms(t1);
-      } else st.heapCompactionLastGcMs = 0;
+      // A last full GC: the objects the scavenges promoted, and the old generation's emptied pages given back
+      // (bench:tasks: 48.7 MB of heap committed without it, 29.7 with). It moves every live object when that fits.
+      const moving = fits(COMPACT_MOVE_MS_PER_MB);
+      st.heapCompactionLastGcMs = gc(moving);
+      if (moving) st.heapCompactionsMoved++;
       st.heapCompactions++;
-      st.heapCompactionGcs = gcs;
-      st.heapCompactionScavenges = scavenges;
-      st.heapCompactionMs = Math.round(clock() - t0);
+      done();
     };
     step();
   };
@@ -265,14 +250,30 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     const ended = counts.ended();
     const quiet = ended === last && counts.live() <= IDLE_TASKS;
     last = ended;
+    if (!quiet) marking = null;
     if (!quiet || series) return;
+    // A marking ended (its mark-compact seen) with nothing new since: its heap is what the burst left alive. When
+    // a series fits the bound now, it runs: the marking frees the garbage but keeps the old generation's pages.
+    if (marking && majors() > marking.majors) {
+      const m = marking;
+      marking = null;
+      if (fits()) {
+        st.heapCompactionsAfterMarking++;
+        compact(m.ended);
+      } else if (!m.again && spare() >= COMPACT_SPARE_BYTES) {
+        marking = { ended: m.ended, majors: majors(), again: true };
+        mark(true);
+        st.heapMarkingsAgain++;
+      }
+      return;
+    }
     if (ended - compactedAt >= COMPACT_AFTER_TASKS) {
       compactedAt = ended;
-      // The first GC would stall the loop (10,000 nodes' sessions): keep what there is. Never forced blind: before
-      // any measurement the prior rate decides; a rate measured slower than the prior counts as the prior.
-      // Then V8's own incremental mark-compact takes the burst's garbage: no atomic pause in proportion to the heap.
-      if (heapBytes() * msPerByte > COMPACT_MAX_PAUSE_MS) {
+      // The first GC would stall the loop (10,000 nodes' sessions): V8's own incremental mark-compact takes the
+      // burst's garbage instead, with no atomic pause in proportion to the heap.
+      if (!fits()) {
         st.heapCompactionsSkipped++;
+        marking = { ended, majors: majors(), again: false };
         mark();
         st.heapMarkingsStarted++;
       } else compact(ended);
@@ -286,80 +287,5 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
       heapBytes.stop?.();
     },
     stats: () => ({ ...st }),
-  };
-}
-
-/**
- * What a full GC will have to mark, as far as this process can tell without one: the heap's used size just
- * after the last mark-compact (V8's own or a compaction's), or now when smaller (or when none ran yet). The
- * used size now would count a burst's garbage: bench:tasks' coordinator holds 48-66 MB used after 100,000
- * freed tasks, of which a full GC keeps ~20 MB (its first GC of a series: 1-25 ms), and at 1.15 ms/MB of it
- * no series ran (RSS 156 MB instead of < 100, session 16). The cost of a full GC follows what it marks.
- */
-export function liveHeapBytes(): (() => number) & { stop: () => void } {
-  let afterMajor = 0;
-  const used = () => getHeapStatistics().used_heap_size;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries())
-      if ((e as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) afterMajor = used();
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  return Object.assign(() => (afterMajor > 0 ? Math.min(afterMajor, used()) : used()), { stop: () => obs.disconnect() });
-}
-
-/**
- * Starts V8's incremental mark-compact now, the one V8 starts by itself when the old generation nears its
- * limit: marking on V8's helper threads and in steps of a millisecond or so between the loop's callbacks,
- * then one short atomic pause that ends it (a forced full GC marks the whole heap in one pause: 84-127 ms
- * at 10,000 nodes). V8 checks its marking limit after each scavenge; with `--incremental-marking-hard-trigger=1`
- * the limit is "1% of the way from what the last mark-compact kept to the old generation's limit", so one
- * scavenge forced with the flag set starts marking when the old generation grew since (a burst's promoted
- * garbage) and does nothing otherwise. The flag is set for that scavenge alone.
- */
-export function incrementalMarking(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (o: { type: 'minor' }) => void;
-  return () => {
-    setFlagsFromString('--incremental-marking-hard-trigger=1');
-    try {
-      gc({ type: 'minor' });
-    } finally {
-      setFlagsFromString('--incremental-marking-hard-trigger=0');
-    }
-  };
-}
-
-/** V8's young generation (new space) is back to its start size. */
-function youngSettled(): boolean {
-  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  return young !== undefined && young.space_size <= YOUNG_SETTLED_BYTES;
-}
-
-/** V8's scavenge, forced (`--expose-gc`'s gc with `type: 'minor'`). */
-function minorGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (o: { type: 'minor' }) => void;
-  return () => gc({ type: 'minor' });
-}
-
-/**
- * V8's full GC, reached through `--expose-gc` set at run time: the flag only
- * makes `gc` a global of contexts created after it, so one new context provides it.
- * `compact`: with `--compact-on-every-full-gc` for that one GC. V8 otherwise
- * evacuates only its most fragmented pages: after 100,000 freed tasks the old
- * generation kept 25 MB of pages for 20 MB of objects (bench:tasks, session 13);
- * compacted, 21 MB. V8 reads the flag when a mark-compact starts.
- */
-function fullGc(): (compact: boolean) => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  return (compact) => {
-    if (!compact) return gc();
-    setFlagsFromString('--compact-on-every-full-gc');
-    try {
-      gc();
-    } finally {
-      setFlagsFromString('--no-compact-on-every-full-gc');
-    }
   };
 }

@@ -5,9 +5,11 @@ import type { ServerOptions } from '../coordinator/server.js';
 import { runSubmit, SUBMIT_USAGE } from './submit.js';
 import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
+import { FD_RESERVE } from '../coordinator/limits/open-files.js';
 import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
-import { compactAfterBursts, DEFAULT_HEAP_GROWTH_PERCENT, gcsTaskCounts, setHeapGrowth, setYoungGrowth } from './heap.js';
+import { compactAfterBursts, gcsTaskCounts } from './heap.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './heap-flags.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
@@ -141,7 +143,12 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   console.log(`  GCS: ${values.memory ? 'in memory' : values.redis ? `Redis ${redacted(values.redis)}` : join(values.data, 'gcs.sqlite')}`);
   console.log(`  driver token: ${token}`);
   const maxSessions = c.coordinator.limits.limits.maxSessions;
-  if (maxSessions < 10_000) console.log(`  connections: at most ${maxSessions} (open-file limit less a reserve; raise \`ulimit -n\` for more)`);
+  // Node starts with its soft open-file limit raised to the hard one: only a higher hard limit (root with
+  // CAP_SYS_RESOURCE: `ulimit -Hn`, systemd LimitNOFILE) or another coordinator holds more (issue 14).
+  if (maxSessions < 25_000)
+    console.log(
+      `  connections: at most ${maxSessions} (the hard open-file limit less ${FD_RESERVE} for its own files; more: raise \`ulimit -Hn\` before starting, or add a coordinator on the same Redis)`,
+    );
   console.log(`  connect: connect({ url: '${c.url}', token: '${token}' })`);
   console.log(`  dashboard: ${c.url}/dashboard#token=${encodeURIComponent(token)}`);
   if (joinToken) {

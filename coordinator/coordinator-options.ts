@@ -16,7 +16,7 @@ export interface CoordinatorOptions {
   deadAfterMs?: number;
   /**
    * ...unless it said it holds nothing (no task, actor or object) and was given nothing since:
-   * then after this long (issue 14: 10,000 idle tabs send a keepalive every 10 s, not every 2 s).
+   * then after this long (issue 14: 10,000 idle tabs send a keepalive every 15 s, half of it, not every 2 s).
    * Default 30 s, never less than deadAfterMs.
    */
   idleDeadAfterMs?: number;

@@ -29,14 +29,15 @@ import type { Managers } from './managers.js';
 import { Tokens } from './auth/tokens.js';
 import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager.js';
 import { LimitKeeper } from './limits/limits.js';
-import { memoryUsage } from './limits/open-files.js';
 import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
 import { DirectLeases } from './scheduler/direct-leases.js';
+import { DirectHurry } from './scheduler/direct-hurry.js';
 import { LoopWatch } from './nodes/loop-watch.js';
 import { SessionFlushes } from './flush-turns.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 import { traffic } from './traffic.js';
+import { coordinatorStats } from './stats.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
 
@@ -72,6 +73,8 @@ export class Coordinator implements Managers {
   readonly trust: TrustTable;
   readonly honesty = new Honesty();
   readonly leases: DirectLeases;
+  /** Asks a node for its held direct tasks' reports when something here waits on one (direct-hurry.ts). */
+  readonly hurry: DirectHurry;
   /** The jobs table (coordinator/jobs/job-manager.ts). */
   readonly jobs: JobManager;
   /** Set once the coordinator shuts down: late socket events are ignored. */
@@ -105,6 +108,7 @@ export class Coordinator implements Managers {
       settled: (o, deps) => this.tasks.argSettled(o, deps),
       lost: (o, why) => this.tasks.objectLost(o, why),
       freed: (o) => this.tasks.outputFreed(o),
+      awaited: (o, by) => this.hurry.awaited(o, by),
     });
     this.scheduler = new Scheduler(
       this.gcs,
@@ -137,6 +141,7 @@ export class Coordinator implements Managers {
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
     this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.leases = new DirectLeases(this.gcs);
+    this.hurry = new DirectHurry(this.gcs, (t) => this.leases.sentStraight(t));
     this.tasks.onTagged = (t, n) => this.leases.grant(t.spec.jobId, n);
     this.tasks.onPlaced = (spec, n) => {
       this.honesty.placed(n.session, spec.taskId);
@@ -291,59 +296,9 @@ export class Coordinator implements Managers {
     this.moreStats.push(f);
   }
 
-  /** O(1) in nodes and sessions (issue 14); jobs are walked, not copied (ended ones are capped at MAX_ENDED_JOBS). */
+  /** /api/stats: O(1) in nodes and sessions (coordinator/stats.ts). */
   statsJson(): Record<string, number> {
-    const mem = memoryUsage();
-    let jobs = 0;
-    for (const j of this.gcs.jobs.values()) if (j.state === 'running') jobs++;
-    const links = this.membership.links;
-    return {
-      ...this.gcs.stats,
-      objects: this.gcs.objects.size,
-      tasks: this.gcs.tasks.size,
-      tasksQueued: this.scheduler.queuedCount,
-      // Other coordinators of the mesh are nodes of this one (coordinator/mesh), not counted as nodes.
-      nodes: this.gcs.nodes.size - links,
-      meshLinks: links,
-      ...this.signalling.bridge?.counters,
-      drivers: this.jobs.drivers.size,
-      jobs,
-      functions: this.gcs.functions.size,
-      actorsAlive: this.actors.alive,
-      ...this.verifier.stats,
-      limitBreaches: Object.values(this.limits.breaches).reduce((a, b) => a + b, 0),
-      // By code too (CONNECTING_TOO_FAST, COORDINATOR_FULL, ...): what a storm of joins met.
-      ...Object.fromEntries(Object.entries(this.limits.breaches).map(([code, n]) => [`limit_${code}`, n])),
-      // COORDINATOR_FULL refusals that named another coordinator of the mesh with room.
-      fullSentOn: this.limits.sentOn,
-      ...this.membership.counts,
-      actorsDead: this.actors.dead,
-      rssBytes: mem.rss,
-      heapUsedBytes: mem.heapUsed,
-      // Buffers and ArrayBuffers (objects in a local node's store, relay chunks) live outside the JS heap.
-      externalBytes: mem.external,
-      arrayBuffersBytes: mem.arrayBuffers,
-      loopDelayMaxMs: this.loop.maxMs(),
-      schedulerSlicedPasses: this.scheduler.slicedPasses,
-      schedulerPacked: this.scheduler.packed,
-      schedulerFilled: this.scheduler.packing.filled,
-      flushMaxPerTurn: this.flushes.maxPerTurn,
-      flushTurnsCarried: this.flushes.carried,
-      flushTurnsTimed: this.flushes.timed,
-      framesDeferred: this.inbox.deferred,
-      // A leased node's messages held for a direct task's record, and of those handled unrecorded after the wait.
-      recordWaits: this.inbox.waits.counts.held,
-      recordWaitsOver: this.inbox.waits.counts.over,
-      rebalanceRounds: this.scheduler.rebalancer.stats.rounds,
-      rebalanceAsked: this.scheduler.rebalancer.stats.asked,
-      gcsFlushes: this.gcs.storage.stats?.flushes ?? 0,
-      gcsRowsWritten: this.gcs.storage.stats?.rowsWritten ?? 0,
-      // The backend refuses writes: rows kept to write later, and 1 while new tasks are refused for them (issue 14).
-      gcsKeptRows: this.gcs.storage.keptRows ?? 0,
-      gcsBacklog: this.gcs.storage.backlog?.() !== undefined ? 1 : 0,
-      ...traffic.json(),
-      ...this.moreStats.reduce<Record<string, number>>((all, f) => Object.assign(all, f()), {}),
-    };
+    return coordinatorStats(this, this.inbox, this.moreStats);
   }
 
   close(): void {

@@ -27,6 +27,26 @@ function runsTaskOfJob(c: Managers, s: Session, job: string): boolean {
   return false;
 }
 
+/**
+ * What a node's `cancel` or `killActor` would be refused or dropped for now, that a record on its way could change
+ * (record-waits.ts): the job of the task or actor it names, when the node runs no recorded task of that job (its
+ * direct task's record comes from the driver's socket), or the task or actor it names, unknown here. Else null.
+ */
+export function rightAwaited(c: Managers, s: Session, m: Msg): string | null {
+  if (m.t === 'cancel') {
+    const task = taskOfObject(m.id);
+    const t = c.gcs.tasks.get(task);
+    if (!t) return c.gcs.objects.has(m.id) ? null : task;
+    return runsTaskOfJob(c, s, t.spec.jobId) ? null : t.spec.jobId;
+  }
+  if (m.t === 'killActor') {
+    const a = c.actors.get(m.id);
+    if (!a) return c.gcs.tasks.has(m.id) ? null : m.id;
+    return s.held.has(ActorManager.creationObject(m.id)) || runsTaskOfJob(c, s, a.job) ? null : a.job;
+  }
+  return null;
+}
+
 /** A live node as Ray's `nodes()` lists it: what it has and what is free now (tasks and live actors take theirs). */
 function nodeInfo(n: NodeRecord) {
   const available: Record<string, number> = {};
@@ -43,7 +63,7 @@ function mayActFor(c: Managers, s: Session, parent: string): boolean {
 
 /**
  * A driver's task that it sent straight to node `m.to` (shared/protocol/direct.ts): recorded as assigned there
- * while the job holds a lease on it, and that node's report, if parked, handled now. A node that left since (its
+ * while the job holds a lease on it (that node's parked messages are then handled, record-waits.ts). A node that left since (its
  * lease revoked while this submission was on its way) may have run it: it runs again as its next attempt, as a
  * lost node's tasks do, so a task runs once per attempt. Else (a forged lease) placed here, with a warning: the
  * node refuses it too, and the driver's `unplaced` finds it placed. Whatever came of it, the node's messages held
@@ -64,14 +84,16 @@ function recordDirect(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looke
   }
   if ('lost' in l) return c.tasks.submitLost(m.spec, s, looked, (t) => c.ends.lost(t, l.lost));
   const n = (l as { node: NodeRecord }).node;
+  if (c.leases.givenUp(n.session, m.spec.taskId)) {
+    // The node's messages about it were parked too long or too many (parked-messages.ts): that run is given up and the
+    // task runs again as its next attempt, as a lost node's; the node's late reports of that run are late, not lies.
+    c.honesty.placed(n.session, m.spec.taskId);
+    return c.tasks.submitLost(m.spec, s, looked, (t) => c.ends.lost(t, n.id));
+  }
   const err = c.tasks.submit(m.spec, s, n, looked);
   if (err !== null) return err;
   const t = c.gcs.tasks.get(m.spec.taskId);
   if (t) c.leases.recorded(t);
-  for (const r of c.leases.unpark(n.session, m.spec.taskId)) {
-    const e = r.t === 'started' ? handlers.started!(c, n.session, r) : r.t === 'done' ? handlers.done!(c, n.session, r) : handlers.failed!(c, n.session, r);
-    if (e) return e;
-  }
   return null;
 }
 
@@ -87,6 +109,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   assign: null,
   cancelTask: null,
   giveBack: null,
+  hurry: null,
   free: null,
   forget: null,
   serve: null,
@@ -229,8 +252,6 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   started: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    // A direct task's `started` whose submission did not come within the wait (record-waits.ts): parked, as its `done`.
-    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return null;
     if (typeof t === 'string') return null; // a late report about a task moved elsewhere
     c.tasks.started(t, m.ex);
   },
@@ -240,8 +261,6 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   done: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    // A direct task's report whose submission did not come within the wait (record-waits.ts): parked until it does.
-    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return;
     // A late report for a task that moved on (cancelled, job ended, retried): not news.
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a result', m.taskId));
     c.membership.seen(nodeOf(c, s)!);
@@ -249,7 +268,6 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   failed: (c, s, m) => {
     const t = c.tasks.ownedBy(s, m.taskId, m.attempt);
-    if (typeof t === 'string' && !c.gcs.tasks.has(m.taskId) && c.leases.park(s, m)) return;
     if (typeof t === 'string') return void (c.gcs.stats.staleReports++, madeUp(c, s, 'a failure', m.taskId));
     if (m.ms !== undefined) c.tasks.ran(t, m.ms, m.ex);
     if (s.meshLink !== undefined && m.failure.code === 'NODE_LOST') {

@@ -11,7 +11,7 @@ import type { ErrorCode } from '../shared/errors.js';
 import { ProtocolError } from '../shared/errors.js';
 import { decodeFrame } from '../shared/protocol/frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
-import { handlers, type Handler } from './handlers.js';
+import { handlers, rightAwaited, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
 import { frameCount, splitHeavy, TurnBudget, weight } from './message-slices.js';
 import type { Session } from './session.js';
@@ -36,6 +36,8 @@ export class Inbox {
       c.leases,
       (s) => this.backlog.has(s),
       () => this.drainSoon(),
+      (s, m) => rightAwaited(c, s, m),
+      (s, m) => void this.dispatch(s, m),
     );
   }
 
@@ -238,17 +240,28 @@ export class Inbox {
         continue;
       }
       // A leased node's message naming a task (or its object) that its driver's submission has not recorded yet.
-      if (s.role === 'node' && this.waits.blocks(s, m)) return i;
-      const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
-      if (!allowed.has(m.t)) return (void s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), msgs.length);
-      const breach = this.c.limits.message(s, m);
-      if (breach) return (void s.fail(breach.code, breach.message), msgs.length);
-      traffic.msgIn(m.t);
-      const h = handlers[m.t] as Handler<typeof m.t> | null;
-      const err = h?.(this.c, s, m);
-      if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
+      if (s.role === 'node') {
+        const v = this.waits.decide(s, m);
+        if (v === 'wait') return i;
+        if (v === 'parked') continue;
+      }
+      if (!this.dispatch(s, m)) return msgs.length;
     }
     return msgs.length;
+  }
+
+  /** Checks message `m` of session `s` against its role and limits and hands it to its handler; false when it closed the session. */
+  private dispatch(s: Session, m: Msg): boolean {
+    if (s.closed) return false;
+    const allowed = s.role === 'driver' ? DRIVER_SENDS : NODE_SENDS;
+    if (!allowed.has(m.t)) return (s.fail('BAD_MESSAGE', `a ${s.role} may not send '${m.t}'`), false);
+    const breach = this.c.limits.message(s, m);
+    if (breach) return (s.fail(breach.code, breach.message), false);
+    traffic.msgIn(m.t);
+    const h = handlers[m.t] as Handler<typeof m.t> | null;
+    const err = h?.(this.c, s, m);
+    if (err) s.send({ t: 'error', code: 'REFUSED', message: err, ref: 'taskId' in m ? String(m.taskId) : undefined });
+    return true;
   }
 
   /** A taken-over driver's first frames are handled at once, then the rest of its backlog a slice per turn. */
@@ -267,6 +280,7 @@ export class Inbox {
     if (m.records) s.outbox.records = true;
     s.shortcut = m.shortcut === true && !s.peerless;
     s.direct = s.shortcut && m.direct === true;
+    s.hurry = s.direct && m.hurry === true;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.c.jobs.credentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);

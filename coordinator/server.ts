@@ -16,7 +16,9 @@ import { RedisStorage, type RedisStorageOptions } from './gcs/redis-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { refusalReason } from './limits/limits.js';
-import { CoordinatorMesh, registerMeshApi } from './mesh/mesh.js';
+import { takeNodeSockets } from './http/node-socket.js';
+import { CoordinatorMesh } from './mesh/mesh.js';
+import { registerMeshApi } from './mesh/mesh-api.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
 
 export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOptions {
@@ -78,24 +80,23 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
   await registerHardening(app, opts.httpLimits);
   const unwatch = opts.watchTokens?.length && opts.dataDir ? coordinator.tokens.watch(opts.dataDir, opts.watchTokens) : () => {};
   // ws closes frames past maxPayload itself (code 1009); below that our own
-  // limit answers with an error message first.
-  await app.register(websocket, { options: { maxPayload: coordinator.maxFrameBytes * 2 } });
-  app.register(async (scope) => {
-    scope.get('/ws', { websocket: true }, (socket, req) => {
-      const s = new Session(socket, req.socket.remoteAddress ?? '?', coordinator.flushes);
-      // Per-address connection limit (issue 8): the one over it is told and closed.
-      const over = coordinator.limits.opened(s.remoteAddress);
-      socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
-      if (over) return s.fail(over.code, over.message, refusalReason(over));
-      coordinator.sessions.add(s);
-      socket.on('message', (data: RawData, isBinary: boolean) => {
-        if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
-        coordinator.onFrame(s, toUint8(data));
-      });
-      socket.on('close', (code: number) => coordinator.onClose(s, code));
-      socket.on('error', () => socket.terminate());
+  // limit answers with an error message first. /ws upgrades skip Fastify (http/node-socket.ts).
+  const maxPayload = coordinator.maxFrameBytes * 2;
+  const otherUpgrades = takeNodeSockets(app.server, maxPayload, (socket, remoteAddress) => {
+    const s = new Session(socket, remoteAddress, coordinator.flushes);
+    // Per-address connection limit (issue 8): the one over it is told and closed.
+    const over = coordinator.limits.opened(s.remoteAddress);
+    socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
+    if (over) return s.fail(over.code, over.message, refusalReason(over));
+    coordinator.sessions.add(s);
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
+      coordinator.onFrame(s, toUint8(data));
     });
+    socket.on('close', (code: number) => coordinator.onClose(s, code));
+    socket.on('error', () => socket.terminate());
   });
+  await app.register(websocket, { options: { maxPayload, server: otherUpgrades } });
   registerApi(app, coordinator);
   registerMeshApi(app, coordinator);
   const observability = installObservability(app, coordinator, opts);

@@ -23,12 +23,17 @@ export class Session {
   shortcut = false;
   /** Said in its hello, with `shortcut`: a driver pushes tasks to nodes it holds a lease on, a node takes them (shared/protocol/direct.ts). */
   direct = false;
+  /** A direct node that answers `hurry` (coordinator/scheduler/direct-hurry.ts). */
+  hurry = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
-  /** How many handles this session holds to each object. */
-  readonly held: Map<ObjectId, number> = new ShardedMap<ObjectId, number>(idShard);
+  private heldMap: Map<ObjectId, number> | null = null;
+  /** How many handles this session holds to each object (made at the first use: most nodes hold none, and an empty map cost ~200 bytes a node, issue 14). */
+  get held(): Map<ObjectId, number> {
+    return (this.heldMap ??= new ShardedMap<ObjectId, number>(idShard));
+  }
   readonly outbox: Outbox;
   closed = false;
   readonly remoteAddress: string;

@@ -2,13 +2,14 @@
 // disk: works from sources and from dist), called by message: each call
 // carries an id `x` the worker posts back when done. Workers start on the
 // first call and keep the process alive only while calls are out; one that
-// fails fails every call out and the next call starts them again. Used by the
-// hash pool (node-hash.ts) and the memory warmer (node-warm.ts).
+// fails fails every call out and the next call starts them again. A worker
+// answers with the id, or with `{ x, out }` to give the call a value. Used by
+// the hash pool (node-hash.ts) and the memory warmer (node-warm.ts).
 import { Worker } from 'node:worker_threads';
 
 export class EvalPool {
   private workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (out: unknown) => void; reject: (e: Error) => void }>();
   private nextX = 1;
 
   constructor(
@@ -17,11 +18,11 @@ export class EvalPool {
     private readonly name: string,
   ) {}
 
-  /** Posts `msg` and the call's id to worker `k` (0 ≤ k < size); settles when the worker answers. */
-  call(k: number, msg: Record<string, unknown>): Promise<void> {
+  /** Posts `msg` and the call's id to worker `k` (0 ≤ k < size); settles when the worker answers, with its `out` if it gave one. */
+  call(k: number, msg: Record<string, unknown>): Promise<unknown> {
     const workers = this.start();
     const x = this.nextX++;
-    const done = new Promise<void>((resolve, reject) => this.waiting.set(x, { resolve, reject }));
+    const done = new Promise<unknown>((resolve, reject) => this.waiting.set(x, { resolve, reject }));
     workers[k].postMessage({ ...msg, x });
     this.holdOpen();
     return done;
@@ -31,10 +32,11 @@ export class EvalPool {
     if (this.workers.length) return this.workers;
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(this.source, { eval: true, name: `${this.name}-${i}` });
-      w.on('message', (x: number) => {
+      w.on('message', (m: number | { x: number; out: unknown }) => {
+        const x = typeof m === 'number' ? m : m.x;
         const f = this.waiting.get(x);
         this.waiting.delete(x);
-        f?.resolve();
+        f?.resolve(typeof m === 'number' ? undefined : m.out);
         this.holdOpen();
       });
       w.on('error', (e) => this.fail(e));

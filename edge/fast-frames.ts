@@ -67,12 +67,18 @@ export const MAX_FRAME = MAX_LINK_CHUNK_BYTES + 4096;
 const HEAD_BYTES = 4 + CHUNK_HEADER_BYTES;
 /** Scratch for headers and for the bytes of a chunk whose transfer ended (skipped). */
 const SCRATCH_BYTES = 64 * 1024;
+/**
+ * A read while no chunk of the link's own transfers is on its way takes up to
+ * this much (issue 14): a small frame (a direct task, a result) in one read,
+ * not its head and then the rest (two syscalls and a third that finds nothing).
+ */
+const WIDE_READ = 16 * 1024;
 
 /** Bytes this process's fast links read: straight to where they go (onread: a chunk's place, a frame's own buffer), and through socket buffers or the scratch (copied on). */
 export const readStats = { direct: 0, copied: 0 };
 
 /** What a frame reader hands frames to: the link (its RawPeer). */
-export type FrameSink = Pick<RawPeer, 'onData' | 'placeChunk' | 'onChunkPlaced'>;
+export type FrameSink = Pick<RawPeer, 'onData' | 'placeChunk' | 'onChunkPlaced' | 'awaitingChunks'>;
 
 /** A frame whose bytes are being written to their place: a chunk's place in its object, or a whole frame's own buffer. */
 interface Filling {
@@ -99,6 +105,8 @@ export class FrameReader {
   private filling: Filling | null = null;
   /** The window of `filling` the socket reads into now (onread), else null: it reads into the scratch. */
   private target: Filling | null = null;
+  /** The socket reads up to WIDE_READ into the scratch now (onread): no chunk was awaited when nextBuffer ran. */
+  private wide = false;
   /** Set once the link takes the frames; until then (the handshake) `greet` gets the first byte and reading pauses. */
   sink: FrameSink | null = null;
   greet: ((b: number) => void) | null = null;
@@ -120,6 +128,7 @@ export class FrameReader {
   /** onread: where the next read goes. */
   nextBuffer = (): Uint8Array => {
     this.target = null;
+    this.wide = false;
     const f = this.filling;
     if (!this.greet && f && this.inc.have === 0 && !this.stopped) {
       if (f.live()) {
@@ -129,8 +138,20 @@ export class FrameReader {
       return this.scratch.subarray(0, Math.min(SCRATCH_BYTES, f.dest.byteLength - f.at));
     }
     if (this.greet) return this.scratch.subarray(0, 1);
+    // A chunk's data goes to its place only if its head is read alone: wide reads while none is awaited.
+    if (!this.sink?.awaitingChunks?.()) {
+      this.wide = true;
+      return this.scratch.subarray(0, WIDE_READ);
+    }
     return this.scratch.subarray(0, Math.max(1, HEAD_BYTES - this.inc.have));
   };
+
+  /** The link is about to ask for chunks: a wide read the socket waits in becomes a read of the head (onread sockets). */
+  expectChunks(): void {
+    if (!this.wide || this.stopped) return;
+    this.wide = false;
+    this.retarget(this.scratch.subarray(0, Math.max(1, HEAD_BYTES - this.inc.have)));
+  }
 
   /** onread: `n` bytes arrived where nextBuffer said; false pauses reading. */
   onRead = (n: number): boolean => {
@@ -143,6 +164,7 @@ export class FrameReader {
     }
     // Until nextBuffer runs again (right after this) the socket reads nowhere: nothing to turn away.
     this.target = null;
+    this.wide = false;
     const f = this.filling;
     if (f && this.inc.have === 0) {
       // Into the window, or skipped through the scratch (its transfer ended).

@@ -7,6 +7,9 @@ import type { Socket } from 'node:net';
 import { CLOSED_BY_PEER, type RawPeer } from '../shared/transfer/raw-peer.js';
 import { FrameReader } from './fast-frames.js';
 
+/** Messages up to this size are copied behind their length and sent in one write (a task, a result, a control message). */
+const ONE_WRITE_MAX = 16 * 1024;
+
 /** The part of a socket's native handle a reader turns to another buffer (Node's own `onread` uses it). */
 interface UserBufferHandle {
   useUserBuffer?: (b: Uint8Array) => void;
@@ -50,6 +53,7 @@ export function attachSocket(
   } else s.on('data', (d: Buffer) => reader.push(d));
   reader.greet = null;
   reader.sink = raw;
+  raw.expectChunks = () => reader.expectChunks();
   s.on('drain', () => raw.onDrain());
   s.resume();
   s.on('close', () => gone(CLOSED_BY_PEER));
@@ -60,9 +64,22 @@ export function attachSocket(
     return h;
   };
   return {
+    // One write a frame (issue 14): its length and its message as two writes were two syscalls and, with
+    // TCP_NODELAY, two segments; the reader could wake for the 4 bytes alone. A small message is copied
+    // behind its length; a larger one goes as one writev.
     send: (b) => {
-      s.write(lenOf(b.byteLength));
+      const n = b.byteLength;
+      if (n <= ONE_WRITE_MAX) {
+        const f = Buffer.allocUnsafe(4 + n);
+        f.writeUInt32LE(n, 0);
+        f.set(b, 4);
+        s.write(f);
+        return;
+      }
+      s.cork();
+      s.write(lenOf(n));
       s.write(b);
+      s.uncork();
     },
     sendv: (parts) => {
       let n = 0;

@@ -19,6 +19,7 @@ import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
 import type { EnvCache } from '../shared/node/env-cache.js';
 import { ActorKeep } from '../shared/node/actor-keep.js';
+import { TabmeshError } from '../shared/errors.js';
 
 export interface EdgeNodeOptions {
   /** Its coordinator's URL; several of one mesh (a list, or separated by commas): it joins the next one when its own goes (issue 15). */
@@ -35,6 +36,18 @@ export interface EdgeNodeOptions {
   reconnect?: boolean;
   /** Cap on what this node uploads over peer links, MiB/s (issue 17). Default: none. */
   maxUploadMiBps?: number;
+  /** How long a peer link may take to open before a read goes on without it. Default: TABMESH_LINK_CONNECT_MS, else 5 s. */
+  linkConnectTimeoutMs?: number;
+}
+
+/** TABMESH_LINK_CONNECT_MS (ms, 100-600000): a peer link's time to open; tests whose links can never open shorten it. */
+function linkConnectMsFromEnv(): number | undefined {
+  const v = process.env.TABMESH_LINK_CONNECT_MS;
+  if (v === undefined || v === '') return undefined;
+  const ms = Number(v);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 600_000)
+    throw new TabmeshError('BAD_ARGUMENT', `TABMESH_LINK_CONNECT_MS must be a whole number of ms from 100 to 600000, got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 /** An edge node across its sessions: `runtime` is the current one. */
@@ -53,8 +66,10 @@ export class EdgeNode {
   readonly left: Promise<string>;
   private resolveLeft!: (why: string) => void;
   onEvent: (text: string) => void = () => {};
+  private readonly linkConnectTimeoutMs: number | undefined;
 
   private constructor(private readonly o: EdgeNodeOptions) {
+    this.linkConnectTimeoutMs = o.linkConnectTimeoutMs ?? linkConnectMsFromEnv();
     this.left = new Promise((r) => (this.resolveLeft = r));
     this.urls = new CoordinatorUrls((Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== ''));
     this.urls.log = (text) => this.onEvent(text);
@@ -108,6 +123,7 @@ export class EdgeNode {
         resources: o.resources,
         joinToken: o.joinToken,
         maxUploadMiBps: o.maxUploadMiBps,
+        linkConnectTimeoutMs: this.linkConnectTimeoutMs,
       },
       {
         WebSocket: WebSocket as unknown as WebSocketCtor,
@@ -117,6 +133,8 @@ export class EdgeNode {
         // Direct submission from drivers (shared/protocol/direct.ts); off with TABMESH_DIRECT=0.
         direct: process.env.TABMESH_DIRECT !== '0',
         afterShortcut: process.env.TABMESH_TEST_DIE_AFTER_SHORTCUT === '1' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
+        // Tests: direct tasks' reports held this long, so that only the coordinator's `hurry` brings them in time.
+        laterMs: process.env.TABMESH_TEST_LATER_MS ? Number(process.env.TABMESH_TEST_LATER_MS) : undefined,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
         peers: await edgePeers(),

@@ -38,7 +38,9 @@ const reclaimers = new Set<(buf: SharedArrayBuffer) => void>();
 /** Idle buffers, oldest first. */
 let idle: SharedArrayBuffer[] = [];
 let idleBytes = 0;
-export const poolStats = { reused: 0, fresh: 0, recycled: 0, warmed: 0 };
+/** `kernelPages`: pages of pool memory the warmer had the kernel read (edge/node-warm.ts). */
+export const poolStats = { reused: 0, fresh: 0, recycled: 0, warmed: 0, kernelPages: 0 };
+const countKernel = (pages: number | void) => void (poolStats.kernelPages += pages ?? 0);
 
 /** Fresh buffers this large or larger bring a warm spare of their size. */
 const WARM_MIN_BYTES = 8 << 20;
@@ -63,10 +65,16 @@ export function limitPool(budgetBytes: number): void {
   trimIdle();
 }
 /**
- * Touches every page of a buffer off the caller's thread, without changing
- * any byte (the buffer may be taken and written while it works).
+ * How a warmer touches a buffer, off the caller's thread and without changing
+ * any byte (the buffer may be taken and written while it works): `taken`, a
+ * fresh buffer its taker is writing; `spare`, a spare nobody took yet
+ * (speculative: the platform may warm it only with CPU time nothing else
+ * wants); `kernel`, a buffer already written (an executor's result) whose
+ * pages the kernel may not have read yet. It resolves to the pages the kernel
+ * read, where the platform does that.
  */
-export type Warmer = (buf: SharedArrayBuffer) => Promise<void>;
+export type WarmWay = 'taken' | 'spare' | 'kernel';
+export type Warmer = (buf: SharedArrayBuffer, way: WarmWay) => Promise<number | void>;
 let warmer: Warmer | null = null;
 /** Spares being warmed, by size; `taken`: handed out before the warmer finished (it goes on touching pages). */
 const warming = new Map<number, { buf: SharedArrayBuffer; taken: boolean }>();
@@ -98,7 +106,8 @@ function warmSpare(size: number, fresh?: SharedArrayBuffer): void {
     warming.delete(size);
     warmingBytes -= extra;
   };
-  warmer(buf).then(() => {
+  warmer(buf, fresh ? 'taken' : 'spare').then((pages) => {
+    countKernel(pages);
     done();
     if (w.taken) return warmSpare(size); // the next one
     pooled.add(buf);
@@ -184,10 +193,18 @@ export function allocBytes(n: number, dirty = false): Uint8Array {
  * buffer, let go of there once posted, joins this thread's pool (`adopt`), and
  * a freed buffer of about its size goes back (`handOver`, then `stock` there)
  * for the next result: results land in memory already in use, not fresh pages.
+ * An executor's memory may be pages the kernel never read: a large one is
+ * handed to the warmer for that (session 20), else this thread's first socket
+ * write of each page paid for it (~1.6 ms per MiB on this project's VMs, 5x the
+ * write itself); memory the kernel read already costs it ~20 system calls per 80 MiB.
  */
 export function adopt(bytes: Uint8Array): void {
   const buf = bytes.buffer;
-  if (sharable && buf instanceof SharedArrayBuffer && bytes.byteOffset === 0 && buf.byteLength >= POOL_STEP && !exposed.has(buf)) pooled.add(buf);
+  if (!sharable || !(buf instanceof SharedArrayBuffer) || bytes.byteOffset !== 0 || buf.byteLength < POOL_STEP || exposed.has(buf)) return;
+  pooled.add(buf);
+  // Within what the node warms spares of (a quarter of its memory budget): a larger one may be on its way to the
+  // disk tier, and the warmer's thread would hold its memory until that thread's next garbage collection.
+  if (warmer && buf.byteLength >= WARM_MIN_BYTES && buf.byteLength <= warmMax) warmer(buf, 'kernel').then(countKernel, () => {});
 }
 
 /** An idle buffer (a freed one, not a spare) that fits `n` bytes, out of this thread's pool for good; null if none. */

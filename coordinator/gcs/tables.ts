@@ -38,6 +38,8 @@ export interface TaskRecord {
   out0?: ObjectRecord;
   /** Counted among the scheduler's queued tasks (scheduler.ts `queuedCount`): a flag, not a set of records (issue 14, session 17). */
   waiting?: boolean;
+  /** Runs lost with a link (another coordinator's agent, gone or replaced): the mesh's hiccups, not retries the task spent (task-failures.ts). */
+  linkLosses?: number;
 }
 
 /** Where a task is on record (gcs/task-table.ts): what holds it (an output's record, its creator) reaches it without a lookup by id (issue 14). */
@@ -89,8 +91,8 @@ export interface NodeRecord {
   /** CPUs held by live actors on this node (part of inflight.cpu). */
   actorCpu: number;
   tasks: Set<TaskRecord>;
-  /** Functions whose source this node has been sent. */
-  functions: Set<FunctionId>;
+  /** Functions whose source this node has been sent (made at the first: an idle node's empty Set cost ~150 bytes, issue 14). */
+  functions?: Set<FunctionId>;
   joinedAt: number;
   lastSeen: number;
   /** Its last load report said it holds nothing (issue 14): while nothing is placed there, the long dead window applies. */

@@ -12,6 +12,7 @@ import { TERMINAL, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import { countRerun, forgetTask } from '../jobs/job-tasks.js';
 import { argsHeld, argsReleased, awaitsArg, rerun } from '../scheduler/task-states.js';
+import { retriesLeft } from '../scheduler/task-failures.js';
 
 /** The deps of a task that has none (most): one shared frozen list, not a new one at each of the 3-4 asks a task makes (issue 14). */
 const NO_DEPS = Object.freeze([]) as readonly ObjectId[];
@@ -97,7 +98,7 @@ export class Lineage {
     if (t.state !== 'finished' || t.spec.actor) {
       return this.dir.setFailedLost(o, `${why}; ${t.spec.actor ? 'actor results are not rebuilt by re-running' : `its task ${t.state}`}`);
     }
-    if (t.spec.attempt >= t.spec.maxRetries) {
+    if (!retriesLeft(t)) {
       return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
     }
     const pin = t.spec.scheduling;

@@ -12,6 +12,7 @@ import type { TaskRecord } from '../gcs/tables.js';
 import { Session } from '../session.js';
 import { BusSocket, LINK_FLUSH_MS } from './bus.js';
 import { GuestJobs } from './guest-jobs.js';
+import { GiveBack } from './give-back.js';
 
 /** Our side of the link: what our coordinator tells it comes to the agent, not to a socket. */
 export class AgentSession extends Session {
@@ -49,6 +50,8 @@ export class PeerAgent {
   private helloAt = 0;
   private offered = -1;
   private readonly guests: GuestJobs;
+  /** Tasks the peer asks back before they started (work stealing back from a link). */
+  readonly giveBack: GiveBack;
   closed = false;
   /** The peer answered a locate we asked as its node (signal-relay.ts). */
   onLocated: (m: MsgOf<'located'>) => void = () => {};
@@ -58,13 +61,27 @@ export class PeerAgent {
     readonly peer: string,
     send: (frame: Uint8Array) => void,
     private readonly joinToken: string | undefined,
+    /** Tells the peer this agent ended (after its last frames): what it placed here goes back to its queue at once. */
+    private readonly sayEnded: () => void = () => {},
   ) {
     this.session = new AgentSession(this, peer);
     // Our reports (done) as records, and the peer's assigns to us too (its hello says `records`): as a Node
     // client's frames, not maps whose every key is a string read per message (frame-records.ts).
     this.outbox = new Outbox(send, undefined, undefined, true);
     this.outbox.gapMs = LINK_FLUSH_MS;
-    this.guests = new GuestJobs(c, peer, this.session, (m) => this.send(m));
+    this.guests = new GuestJobs(
+      c,
+      peer,
+      this.session,
+      (m) => this.send(m),
+      () => this.nodeId,
+    );
+    this.giveBack = new GiveBack(
+      c,
+      () => this.guests.placed(),
+      (t, attempt) => this.guests.withdrawn(t, attempt),
+      (m) => this.send(m),
+    );
     this.timer = setInterval(() => this.tick(), 250);
     this.timer.unref();
     this.tick();
@@ -117,6 +134,19 @@ export class PeerAgent {
     }
   }
 
+  /**
+   * The peer closed our link session (it took us for gone, or refused a frame): hello again now, not after the
+   * hello interval. Guest tasks stay: the peer places them again as their next attempt, and a run here goes on for it.
+   */
+  linkEnded(): void {
+    // Not welcomed: a refused hello (a full peer, a wrong join token) ends a session too; its hellos keep their interval.
+    if (this.closed || !this.nodeId) return;
+    this.c.gcs.event('mesh-link-lost', `coordinator ${this.peer} closed our link (node ${this.nodeId}): hello again`);
+    this.nodeId = null;
+    this.helloAt = 0;
+    this.tick();
+  }
+
   /** A frame from the peer (what a coordinator sends a node). */
   onFrame(frame: Uint8Array): void {
     if (this.closed) return;
@@ -160,6 +190,9 @@ export class PeerAgent {
         return c.relay.fetch(this.session, { t: 'fetch', id: m.id, x: m.x });
       case 'ready':
         return this.guests.argReady(m);
+      case 'giveBack':
+        // Its own nodes went idle while ours hold its tasks: what has not started goes back (give-back.ts).
+        return this.giveBack.asked(m.n);
       case 'chunk':
         void c.relay.chunk(this.session, m);
         return;
@@ -200,6 +233,11 @@ export class PeerAgent {
     this.guests.ended(t);
   }
 
+  /** One of our nodes handed back `t` (not started): true when it goes back to the peer, which asked for it. */
+  handedBack(t: TaskRecord): boolean {
+    return this.giveBack.handedBack(t, this.guests.placedAt(t));
+  }
+
   /** Guest job `id` ends here (we took it over). */
   dropJob(id: JobId): void {
     this.guests.dropJob(id);
@@ -209,7 +247,10 @@ export class PeerAgent {
   close(): void {
     if (this.closed) return;
     this.guests.dropAll();
+    // What the guest tasks reported before goes first, then the end (links.ts): the peer re-queues the rest now.
+    this.outbox.flush();
     this.closed = true;
+    this.sayEnded();
     if (this.timer) clearInterval(this.timer);
     this.c.relay.dropSession(this.session);
     for (const id of [...this.session.held.keys()]) this.c.dir.unhold(this.session, id);

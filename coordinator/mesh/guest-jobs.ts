@@ -25,10 +25,42 @@ export class GuestJobs {
     /** Our side of the link: the guest jobs' driver. */
     private readonly session: Session,
     private readonly send: (m: Msg) => void,
+    /** Our node id on the peer now (the link session it places on), if welcomed. */
+    private readonly linkNode: () => string | null = () => 'link',
   ) {}
+
+  /**
+   * The link session (our node id there) each task was placed on: its end is reported there only. The peer re-queued
+   * what a session it closed held; a report on the next session would be a result for a task never assigned to it
+   * (an offence: the new link was distrusted and closed, its tasks lost again, issue 14). The run goes on here for the
+   * peer's next placement of it, whose report it becomes (assign: an existing record).
+   */
+  private readonly placedOn = new Map<TaskId, string | null>();
 
   /** Tasks placed here and not reported yet, with their job: the link's heartbeat counts them without a walk. */
   private readonly unreported = new Map<TaskId, JobId>();
+
+  /** Tasks placed here and not reported, with the attempt the peer placed each at (give-back.ts: what may go back). */
+  *placed(): Iterable<[TaskId, number]> {
+    for (const id of this.unreported.keys()) {
+      const attempt = this.attempts.get(id);
+      if (attempt !== undefined) yield [id, attempt];
+    }
+  }
+
+  /** The attempt the peer placed `t` at, if it is a task the peer placed here and not reported yet. */
+  placedAt(t: TaskRecord): number | undefined {
+    return this.unreported.has(t.spec.taskId) ? this.attempts.get(t.spec.taskId) : undefined;
+  }
+
+  /** Task `t` goes back to the peer before it started (give-back.ts): no report of its end here, its records go. */
+  withdrawn(t: TaskRecord, attempt: number): void {
+    this.reported.set(t.spec.taskId, attempt);
+    this.unreported.delete(t.spec.taskId);
+    const ids: ObjectId[] = [];
+    for (let i = 0; i < t.spec.numReturns; i++) if (this.c.dir.get(returnObjectId(t.spec.taskId, i))) ids.push(returnObjectId(t.spec.taskId, i));
+    this.releaseLater(ids);
+  }
 
   /** Tasks of guest jobs not ended (the link's heartbeat says so). */
   running(): number {
@@ -38,6 +70,7 @@ export class GuestJobs {
   /** The peer is done with a task's outputs: it will not be placed here again. */
   forget(task: TaskId): void {
     this.attempts.delete(task);
+    this.placedOn.delete(task);
     this.reported.delete(task);
     this.unreported.delete(task);
   }
@@ -84,6 +117,7 @@ export class GuestJobs {
     }
     if (!this.guestJob(spec.jobId)) return this.refuse(spec.taskId, spec.attempt, `job ${spec.jobId} is not run for coordinator ${this.peer} here`);
     this.attempts.set(spec.taskId, spec.attempt);
+    this.placedOn.set(spec.taskId, this.linkNode());
     const existing = c.gcs.tasks.get(spec.taskId);
     if (existing) {
       // Placed on us again (a retry): report what it came to, or let it finish.
@@ -136,6 +170,7 @@ export class GuestJobs {
     const spec = t.spec;
     const attempt = this.attempts.get(spec.taskId) ?? spec.attempt;
     if (this.reported.get(spec.taskId) === attempt) return;
+    if (this.placedOn.has(spec.taskId) && this.placedOn.get(spec.taskId) !== this.linkNode()) return; // a session the peer closed
     const outs = Array.from({ length: spec.numReturns }, (_, i) => this.c.dir.get(returnObjectId(spec.taskId, i)));
     if (outs.some((o) => o?.state === 'pending')) return;
     this.reported.set(spec.taskId, attempt);

@@ -6,20 +6,19 @@
 // - owns the jobs whose drivers it serves through leases it renews, and takes a
 //   job over (its rows read from Redis, as a restart would) when the job's
 //   driver comes back to it and the lease has expired.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomHex, type JobId } from '../../shared/ids.js';
-import { httpError } from '../http/errors.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { functionsOf, recoverRows } from '../gcs/recovery.js';
 import { stopLetGoActors, stopLetGoRuns } from './let-go-actors.js';
-import { Session } from '../session.js';
-import { bearer, unauthorized } from '../http/access.js';
-import { BusSocket, LINK_FLUSH_MS, MeshBus } from './bus.js';
+import type { Session } from '../session.js';
+import { MeshBus } from './bus.js';
+import { MeshLinks } from './links.js';
 import { AgentSession, PeerAgent } from './agent.js';
+import { givenBack } from './give-back.js';
 import { SignalRelay } from './signal-relay.js';
 import { MeshView } from './mesh-view.js';
-import { BEAT_MS, LEASE_MS, MeshRegistry, type CoordinatorInfo } from './registry.js';
+import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 import { MovedHoldings, type Holding } from './moved-holdings.js';
 import { coordinatorKey } from '../../shared/coordinator-urls.js';
@@ -36,7 +35,10 @@ export interface MeshOptions {
 
 export class CoordinatorMesh {
   private readonly agents = new Map<string, PeerAgent>();
-  private readonly links = new Map<string, Session>();
+  /** The number of each peer's agent (bus.ts: a link's frames name it); numbers only grow. */
+  private readonly agentTags = new Map<string, number>();
+  private agentSeq = 0;
+  private readonly links: MeshLinks;
   private timer: ReturnType<typeof setInterval> | null = null;
   private janitor: JobJanitor | undefined;
   private sweptAt = Date.now();
@@ -61,6 +63,12 @@ export class CoordinatorMesh {
       coordinatorOf: (s) => s.meshLink ?? (s instanceof AgentSession ? s.agent.peer : undefined),
     });
     this.held = new MovedHoldings(c, this.graceMs);
+    this.links = new MeshLinks(c, (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag));
+  }
+
+  /** The current agent for `from`, if `tag` names it. */
+  private agentOf(from: string, tag: number): PeerAgent | undefined {
+    return this.agentTags.get(from) === tag ? this.agents.get(from) : undefined;
   }
 
   /** How long a job taken over waits for the holders of its objects (and their announcements for the takeover). */
@@ -86,13 +94,17 @@ export class CoordinatorMesh {
     c.meshId = id;
     c.mesh = mesh;
     c.gcs.eventOrigin = `${id}:`;
-    mesh.bus.onFrame = (from, kind, frame) => {
-      if (kind === 'toLink') mesh.linkFrame(from, frame);
-      else if (kind === 'toAgent') mesh.agents.get(from)?.onFrame(frame);
+    mesh.bus.onFrame = (from, kind, frame, tag) => {
+      if (mesh.closed) return; // closing: links, agents and the view are gone or going (close() awaits the registry)
+      if (kind === 'toLink') mesh.links.frame(from, tag, frame);
+      else if (kind === 'linkEnd') mesh.links.agentEnded(from, tag);
+      else if (kind === 'toAgent') mesh.agentOf(from, tag)?.onFrame(frame);
+      else if (kind === 'agentEnd') mesh.agentOf(from, tag)?.linkEnded();
       else if (kind === 'signal') mesh.signals.deliver(from, frame);
       else if (kind === 'ask') mesh.view?.onAsk(from, frame);
       else mesh.view?.onAnswer(from, frame);
     };
+    mesh.bus.onLost = (peer, why) => mesh.lost(peer, why);
     mesh.view = new MeshView(c, id, {
       send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
       others: () => mesh.registry.live().map((o) => o.id),
@@ -100,11 +112,13 @@ export class CoordinatorMesh {
       coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
     });
     c.signalling.bridge = mesh.signals;
-    c.addStats(() => mesh.bus.counters);
+    // Tasks of the others' jobs handed back to them before they started here (give-back.ts).
+    c.addStats(() => ({ ...mesh.bus.counters, ...mesh.bus.delivery.counters, ...givenBack(mesh.agents.values()), meshLinksEnded: mesh.links.endedCount }));
     // A full coordinator sends refused nodes on to the roomiest other one (COORDINATOR_FULL next=<url>).
     c.limits.sendOn = () => mesh.sendOn();
     // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
     c.tasks.onEnded = (t) => void mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.ended(t);
+    c.tasks.reclaimed = (t) => mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.handedBack(t) ?? false;
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
@@ -165,19 +179,15 @@ export class CoordinatorMesh {
     this.others = await this.registry.tick(this.selfInfo());
     const live = new Set(this.others.map((o) => o.id));
     this.c.scheduler.linkedNodes = linkedNodes(this.others);
-    for (const o of this.others) {
-      if (this.agents.has(o.id)) continue;
-      const agent = new PeerAgent(this.c, o.id, (f) => this.bus.send(o.id, 'toLink', f), this.opts.joinToken);
-      agent.onLocated = (m) => this.signals.located(o.id, m);
-      this.agents.set(o.id, agent);
-    }
+    for (const o of this.others) if (!this.agents.has(o.id)) this.addAgent(o.id);
     for (const [id, a] of this.agents) {
       if (live.has(id)) continue;
       this.c.gcs.event('coordinator-lost', `coordinator ${id} of the mesh is gone: the tasks it ran for us run again, its jobs are free to take over`);
       a.close();
       this.agents.delete(id);
     }
-    for (const [id, s] of this.links) if (!live.has(id)) s.ws.close(1006);
+    this.links.keep(live);
+    this.bus.delivery.keep(live);
     for (const id of this.sentSince.keys()) if (!live.has(id)) this.sentSince.delete(id);
     const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
@@ -189,24 +199,33 @@ export class CoordinatorMesh {
     }
   }
 
-  /** A frame from another coordinator's agent: it is a node of ours, on a session over the bus. */
-  private linkFrame(from: string, frame: Uint8Array): void {
-    let s = this.links.get(from);
-    if (!s || s.closed) {
-      const sock = new BusSocket(
-        (f) => this.bus.send(from, 'toAgent', f),
-        (code) => {
-          if (this.links.get(from) === s) this.links.delete(from);
-          this.c.onClose(s!, code);
-        },
-      );
-      s = new Session(sock.asWebSocket(), `coordinator ${from}`, this.c.flushes);
-      s.meshLink = from;
-      s.outbox.gapMs = LINK_FLUSH_MS;
-      this.links.set(from, s);
-      this.c.sessions.add(s);
-    }
-    this.c.onFrame(s, frame);
+  /** A new agent for peer `id` (the next number): it says hello and runs what the peer places on it. */
+  private addAgent(id: string): void {
+    const tag = ++this.agentSeq;
+    this.agentTags.set(id, tag);
+    // The agent's end reaches the peer's link at once (links.ts): its guest tasks go back to the queue there.
+    const agent = new PeerAgent(
+      this.c,
+      id,
+      (f) => this.bus.send(id, 'toLink', f, tag),
+      this.opts.joinToken,
+      () => this.bus.send(id, 'linkEnd', new Uint8Array(0), tag),
+    );
+    agent.onLocated = (m) => this.signals.located(id, m);
+    this.agents.set(id, agent);
+  }
+
+  /**
+   * Frames to or from peer `id` were lost for good (bus.ts, delivery.ts: more than the bound went unacknowledged):
+   * both links with it end as when it was taken for gone (what each ran for the other runs again), and start afresh.
+   */
+  private lost(id: string, why: string): void {
+    if (this.closed) return;
+    this.c.gcs.event('mesh-frames-lost', `frames with coordinator ${id}: ${why}`);
+    this.agents.get(id)?.close();
+    this.agents.delete(id);
+    this.links.reset(id);
+    if (this.others.some((o) => o.id === id)) this.addAgent(id);
   }
 
   /** Takes or renews leases; our writes of each job we hold are fenced with its token. Returns the jobs another holds. */
@@ -314,33 +333,11 @@ export class CoordinatorMesh {
     this.signals.close();
     this.view?.close();
     for (const a of this.agents.values()) a.close();
-    for (const s of this.links.values()) s.ws.close(1001);
+    this.links.close();
     this.held.close();
     await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
     await this.registry.leave().catch(() => {});
     this.bus.close();
     this.disconnect();
   }
-}
-
-/**
- * Nodes of the live other coordinators by their records (another process's word: a count that is not a whole
- * number from 0 to a million counts nothing), for the scheduler's packing (Scheduler.linkedNodes).
- */
-export function linkedNodes(others: readonly CoordinatorInfo[]): number {
-  let n = 0;
-  for (const o of others) if (Number.isInteger(o.nodes) && o.nodes >= 0 && o.nodes <= 1_000_000) n += o.nodes;
-  return n;
-}
-
-/** GET /api/coordinators: the coordinators of the mesh with their nodes, jobs and load (read with the driver or viewer token). */
-export function registerMeshApi(app: FastifyInstance, c: Coordinator): void {
-  const auth = async (req: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearer(req.headers.authorization);
-    if (!c.tokens.driverOk(token) && !c.tokens.viewerOk(token)) throw unauthorized(token);
-  };
-  app.get('/api/coordinators', { onRequest: auth }, async () => {
-    if (!c.mesh) throw httpError('NOT_FOUND', 'this coordinator is not part of a mesh (start it with --redis)');
-    return c.mesh.list();
-  });
 }

@@ -1,6 +1,9 @@
 // The coordinators of one mesh (issue 15), as Redis knows them: each writes
-// its record (url, nodes, jobs, load) into one hash every beat; a record whose
-// beat stops changing is a coordinator gone. Jobs are owned through leases:
+// its record (url, nodes, jobs, load) into one hash every beat, stamped with
+// Redis's clock; a record that Redis's clock says is older than DEAD_MS when it
+// is read is a coordinator gone (issue 14: judged by the reader's clock when
+// the answer was handled, a reader whose own loop stalled with the answer
+// waiting took a live peer for gone, and dropped its link and guest tasks). Jobs are owned through leases:
 // `<p>:{<job>}:lease` holds the owner's id with a TTL the owner renews, so a
 // killed coordinator's jobs are free for another within LEASE_MS.
 import { Cluster, type Redis } from 'ioredis';
@@ -36,6 +39,8 @@ export interface CoordinatorInfo {
   /** Its clock when it wrote this; a first sight of an old record is a coordinator gone. */
   at: number;
   beat: number;
+  /** Redis's clock when it was written (absent from coordinators before session 19: their beat's changes count). */
+  rt?: number;
 }
 
 /** How long a job's fence outlives the last renewal of its lease (then a new owner starts at epoch 1 again). */
@@ -60,6 +65,15 @@ elseif string.sub(f, string.find(f, ':') + 1) ~= ARGV[1] then
 end
 redis.call('set', KEYS[2], token, 'PX', ARGV[3])
 return token`;
+/**
+ * Writes our record (ARGV[2], JSON) with Redis's clock in it (`rt`), and reads every record with that clock's now,
+ * in one step: a record's age does not depend on when our loop gets to handle the answer.
+ */
+const BEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('hset', KEYS[1], ARGV[1], string.sub(ARGV[2], 1, -2) .. ',"rt":' .. string.format('%.0f', now) .. '}')
+return {string.format('%.0f', now), redis.call('hgetall', KEYS[1])}`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export class MeshRegistry {
@@ -78,23 +92,27 @@ export class MeshRegistry {
   /** Writes this coordinator's record and reads everyone's; returns the live others. */
   async tick(self: Omit<CoordinatorInfo, 'id' | 'at' | 'beat'>): Promise<CoordinatorInfo[]> {
     const mine: CoordinatorInfo = { ...self, id: this.id, at: Date.now(), beat: ++this.beat };
-    await this.client.hset(this.key, this.id, JSON.stringify(mine));
-    const all = await this.client.hgetall(this.key);
+    const [redisNow, flat] = (await this.client.eval(BEAT, 1, this.key, this.id, JSON.stringify(mine))) as [string, string[]];
+    const rnow = Number(redisNow);
     const now = Date.now();
     const gone: string[] = [];
     const present = new Set<string>();
-    for (const [id, json] of Object.entries(all)) {
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const id = flat[i];
       if (id === this.id) continue;
       let info: CoordinatorInfo;
       try {
-        info = JSON.parse(json) as CoordinatorInfo;
+        info = JSON.parse(flat[i + 1]) as CoordinatorInfo;
       } catch {
         gone.push(id); // not ours to read: drop it
         continue;
       }
       present.add(id);
       const prev = this.seen.get(id);
-      if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
+      // Its age by Redis's clock at the read, on our clock now (another process's word: a number, else its beat counts).
+      if (typeof info.rt === 'number' && Number.isFinite(info.rt) && Number.isFinite(rnow))
+        this.seen.set(id, { info, changedAt: now - Math.max(0, rnow - info.rt) });
+      else if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
       else if (prev.info.beat !== info.beat) this.seen.set(id, { info, changedAt: now });
       if (now - this.seen.get(id)!.changedAt > FORGET_MS) gone.push(id);
     }
@@ -197,4 +215,14 @@ export class MeshRegistry {
     const [jobs, objects, tasks, actors, functions] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors'), read('functions')]);
     return { jobs, objects, tasks, actors, functions };
   }
+}
+
+/**
+ * Nodes of the live other coordinators by their records (another process's word: a count that is not a whole
+ * number from 0 to a million counts nothing), for the scheduler's packing (Scheduler.linkedNodes).
+ */
+export function linkedNodes(others: readonly CoordinatorInfo[]): number {
+  let n = 0;
+  for (const o of others) if (Number.isInteger(o.nodes) && o.nodes >= 0 && o.nodes <= 1_000_000) n += o.nodes;
+  return n;
 }

@@ -67,7 +67,7 @@ export function taskDone(n: NodeRecord): void {
 
 /** The node has been sent a function's source. */
 export function sentFunction(n: NodeRecord, fn: FunctionId): void {
-  n.functions.add(fn);
+  (n.functions ??= new Set()).add(fn);
 }
 
 /**
@@ -78,7 +78,7 @@ export function sentFunction(n: NodeRecord, fn: FunctionId): void {
 export function forgetFunctions(nodes: Iterable<NodeRecord>, fns: readonly FunctionId[]): void {
   for (const n of nodes) {
     let told: FunctionId[] | undefined;
-    for (const fn of fns) if (n.functions.delete(fn)) (told ??= []).push(fn);
+    for (const fn of fns) if (n.functions?.delete(fn)) (told ??= []).push(fn);
     if (!told) continue;
     for (let i = 0; i < told.length; i += MAX_IDS) n.session.send({ t: 'forget', fns: told.slice(i, i + MAX_IDS) });
   }

@@ -22,6 +22,8 @@ export interface DirectoryEvents {
   freed(o: ObjectRecord): void;
   /** A ready object's last copy went (dropped, or its holder lied or left): rebuild it or fail its readers. */
   lost(o: ObjectRecord, why: string): void;
+  /** A task here (`by` null) or session `by` began to wait on pending object `o` (direct-hurry.ts). */
+  awaited?(o: ObjectRecord, by: Session | null): void;
 }
 
 /** An object record as others see it: only the directory writes object records. */
@@ -36,7 +38,7 @@ export class ObjectDirectory {
     private readonly gcs: Gcs,
     private readonly on: DirectoryEvents,
   ) {
-    this.subs = new Subscriptions(gcs);
+    this.subs = new Subscriptions(gcs, (o, s) => on.awaited?.(o, s));
   }
 
   get(id: ObjectId): ObjectRecord | undefined {
@@ -139,6 +141,7 @@ export class ObjectDirectory {
   /** Task `t` waits for `o` (pending): it is told when `o` settles. */
   awaitedBy(o: ObjectRecord, t: TaskRecord): void {
     (o.dependents ??= []).push(t);
+    this.on.awaited?.(o, null);
   }
 
   /** Session `s` holds a copy of the object's bytes. */

@@ -26,7 +26,11 @@ export class Subscriptions {
   /** Drivers told of a result by a node's shortcut, until they say they took it. */
   private readonly acks = new ShortcutAcks((s, ids) => this.subscribe(s, ids));
 
-  constructor(private readonly gcs: Gcs) {}
+  constructor(
+    private readonly gcs: Gcs,
+    /** `s` began to wait on pending `o`. */
+    private readonly awaited: (o: ObjectRecord, s: Session) => void = () => {},
+  ) {}
 
   readyMessage(o: ObjectRecord): MsgOf<'ready'> {
     const m: MsgOf<'ready'> = { t: 'ready', id: o.id, size: o.size, v: undefined, failure: undefined };
@@ -48,6 +52,7 @@ export class Subscriptions {
       } else {
         (o.subscribers ??= new Set()).add(s);
         this.waits.add(s, o);
+        this.awaited(o, s);
       }
     }
   }

@@ -7,36 +7,20 @@
 // `submit` with `to` is recorded as assigned to that node, which already has
 // the task from the driver. The node's messages about such a task may come
 // before the driver's `submit` (two sockets): they wait in the inbox
-// (record-waits.ts) until it is handled; a report whose submission did not
-// come within that wait is parked here until it does. A driver keeps at most
-// DIRECT_UNRECORDED_MAX tasks sent that this coordinator has not handled the
-// submission of (driver-direct.ts), so an honest node never parks more.
+// (record-waits.ts) until it is handled, or are parked (parked-messages.ts)
+// when it is late. A driver keeps at most DIRECT_UNRECORDED_MAX tasks sent
+// that this coordinator has not handled the submission of (driver-direct.ts),
+// so an honest node never parks more.
 // A submission naming a node that left while the job held a lease on it may
 // have run there: it runs again as its next attempt (as a lost node's tasks).
 import type { NodeId, TaskId } from '../../shared/ids.js';
-import { DIRECT_UNRECORDED_MAX } from '../../shared/protocol/direct.js';
-import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { Session } from '../session.js';
 import { markTagged } from './shortcuts.js';
 
-/**
- * Reports a node may have parked at once, per lease it holds. A driver runs at most DIRECT_UNRECORDED_MAX tasks
- * ahead of its records here; twice that leaves room for a driver that resumed (its window starts again). More is
- * a lie: such a report counts as one about a task the node was never given (before session 16 this was 16 a
- * node, and a driver whose submissions waited behind its own backlog ran past it: its node's dones counted as
- * lies, the node was disconnected as DISTRUSTED and the submissions naming it were placed again).
- */
-const PARKED_PER_LEASE = 2 * DIRECT_UNRECORDED_MAX;
-/** A parked report whose submission did not come in this long is dropped. */
-const PARKED_MS = 30_000;
 /** Nodes a job remembers having lost while it held a lease on them (a submission naming one may still be on its way). */
 const LOST_MAX = 64;
-
-type Report = MsgOf<'started'> | MsgOf<'done'> | MsgOf<'failed'>;
-/** A task's reports that came before its submission: its `started` and its end, in order. */
-type Parked = { reports: Report[]; at: number };
 
 /** What a driver's submission with `to` names: a node the job holds a lease on, a leased node that left, or why neither. */
 export type Leased = { node: NodeRecord } | { lost: NodeId } | { why: string };
@@ -46,8 +30,6 @@ export class DirectLeases {
   private readonly byJob = new WeakMap<JobRecord, Set<NodeRecord>>();
   /** Each node's jobs, to revoke when it leaves. */
   private readonly byNode = new WeakMap<NodeRecord, Set<JobRecord>>();
-  /** Reports that came before their task's submission, by node session. */
-  private readonly parked = new WeakMap<Session, Map<TaskId, Parked>>();
   /** Each job's nodes that left while it held a lease on them, oldest first. */
   private readonly lost = new WeakMap<JobRecord, Set<NodeId>>();
   /** Tasks recorded from a driver's submit with `to` (a node's refusal hands back only those). */
@@ -56,6 +38,8 @@ export class DirectLeases {
   revoked = 0;
   /** A driver's submission naming node session `s` was handled (record-waits.ts wakes what `s` holds). */
   onSubmitted: (s: Session) => void = () => {};
+  /** Whether node session `s` gave up its messages about task `taskId` (parked-messages.ts spoiled): asked once, at its submission. */
+  givenUp: (s: Session, taskId: TaskId) => boolean = () => false;
 
   constructor(private readonly gcs: Gcs) {}
 
@@ -94,7 +78,6 @@ export class DirectLeases {
     const jobs = this.byNode.get(n);
     if (!jobs) return;
     this.byNode.delete(n);
-    this.parked.delete(n.session);
     for (const job of jobs) {
       this.byJob.get(job)?.delete(n);
       let lost = this.lost.get(job);
@@ -113,43 +96,24 @@ export class DirectLeases {
     markTagged(t);
   }
 
+  /** Whether `t` was recorded as sent straight to its node and not refused since (its report may wait there for a frame). */
+  sentStraight(t: TaskRecord): boolean {
+    return this.sent.has(t);
+  }
+
   /** Whether `t` was recorded as sent straight to its node (and not refused since). Forgotten once asked. */
   refused(t: TaskRecord): boolean {
     return this.sent.delete(t);
   }
 
-  /** A report from node session `s` on a task the coordinator does not know: parked if `s` holds a lease (its task's submission may be on its way). */
-  park(s: Session, m: Report): boolean {
-    const n = s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
-    const leases = n ? (this.byNode.get(n)?.size ?? 0) : 0;
-    if (leases === 0) return false;
-    let p = this.parked.get(s);
-    if (!p) this.parked.set(s, (p = new Map<TaskId, Parked>()));
-    const now = Date.now();
-    for (const [id, e] of p) if (now - e.at > PARKED_MS) p.delete(id);
-    let e = p.get(m.taskId);
-    if (!e) {
-      if (p.size >= PARKED_PER_LEASE * leases) return false;
-      p.set(m.taskId, (e = { reports: [], at: now }));
-    }
-    // A task's `started` then its end, at most: more is not a report of one run.
-    if (e.reports.length >= 2) return false;
-    e.reports.push(m);
-    return true;
-  }
-
-  /** The reports node session `s` parked for `taskId`, in order, taken. */
-  unpark(s: Session, taskId: TaskId): Report[] {
-    const p = this.parked.get(s);
-    const e = p?.get(taskId);
-    if (!e) return [];
-    p!.delete(taskId);
-    return e.reports;
-  }
-
   /** Whether node session `s` holds a lease of a running job (a task of it may be on its way to being recorded). */
   leasedOn(s: Session): boolean {
     return this.jobsOf(s).length > 0;
+  }
+
+  /** How many running jobs hold a lease on node session `s` (what it may park is bounded per lease, parked-messages.ts). */
+  leaseCount(s: Session): number {
+    return this.jobsOf(s).length;
   }
 
   /** The driver sessions of the running jobs holding a lease on node session `s`. */

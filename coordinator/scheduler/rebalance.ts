@@ -10,12 +10,22 @@
 // pass places them on the least loaded nodes, the idle ones. A round costs a
 // constant, whatever the size of the mesh, and rounds are REBALANCE_MS apart.
 // A node whose spare tasks are less than ASK_MIN_MS of work is not asked.
+// Links (other coordinators, coordinator/mesh) are asked apart, for all they
+// hold, when our own nodes are idle: we never see which of a link's tasks run
+// (its CPUs may be busy with its own jobs), so it hands back what has not
+// started (coordinator/mesh/give-back.ts).
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import { freeCpus, type NodeIndex } from './node-index.js';
 
 /** Rounds are at least this far apart: a node's answer takes a round trip, and a round must not ask twice for the same gap. */
 export const REBALANCE_MS = 100;
+/**
+ * After a round that sampled and found nothing worth asking, the next waits twice as long, up to this: a job of
+ * short tasks over 20,000 nodes leaves most of them idle, and a futile round every 100 ms was 5% of the
+ * coordinator's CPU (the sample and the idle walk; issue 14, session 18). A round that asks sets it back.
+ */
+export const REBALANCE_MAX_MS = 800;
 /** Nodes sampled per round (and asked at most): enough that 10% newcomers in a mesh of 10,000 fill in a few rounds. */
 export const SAMPLE = 1024;
 /** Idle nodes counted per round (their free CPUs size what is asked for). */
@@ -32,11 +42,13 @@ export interface RebalanceStats {
   rounds: number;
   /** Tasks asked for (nodes give back what has not started by the time they hear). */
   asked: number;
+  /** Of those, asked of links (other coordinators). */
+  askedLinks: number;
 }
 
 export class Rebalancer {
   private last = -Infinity;
-  readonly stats: RebalanceStats = { rounds: 0, asked: 0 };
+  readonly stats: RebalanceStats = { rounds: 0, asked: 0, askedLinks: 0 };
   /**
    * Whether an idle node could take tasks others hand back. Another coordinator
    * (a link, coordinator/mesh) runs only plain tasks of this one's own jobs: on a
@@ -44,6 +56,13 @@ export class Rebalancer {
    * back tasks that could go nowhere else (issue 15).
    */
   canTake: (n: NodeRecord) => boolean = () => true;
+  /** The links (other coordinators of the mesh, each a node of ours): a few. */
+  links: () => Iterable<NodeRecord> = () => [];
+  /** Asks for a pass later: a check that came too soon after a round looks again once REBALANCE_MS passed. */
+  again: () => void = () => {};
+  private againTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Rounds in a row that asked nothing (at most 3 counted: REBALANCE_MAX_MS). */
+  private futile = 0;
 
   constructor(
     private readonly index: NodeIndex,
@@ -54,17 +73,31 @@ export class Rebalancer {
     private readonly taskMs: (n: NodeRecord) => number = () => Infinity,
   ) {}
 
-  /** Called after a pass that left nothing queued: one round, unless one ran less than REBALANCE_MS ago. */
+  /** Called after a pass that left nothing queued: one round, unless one ran less than REBALANCE_MS ago (more after futile rounds). */
   check(): void {
     const now = this.now();
-    if (now - this.last < REBALANCE_MS) return;
+    const gap = Math.min(REBALANCE_MAX_MS, REBALANCE_MS * 2 ** this.futile);
+    if (now - this.last < gap) {
+      // Our last node to go idle may do so right after a round: without another look, a link's tasks wait there.
+      if (!this.againTimer) {
+        this.againTimer = setTimeout(
+          () => {
+            this.againTimer = null;
+            this.again();
+          },
+          gap - (now - this.last),
+        );
+        this.againTimer.unref?.();
+      }
+      return;
+    }
     this.last = now;
     const idle = this.index.idle(IDLE_LIMIT).filter(this.canTake);
     if (idle.length === 0) return;
     const sample = this.sampled;
     const count = this.index.sampleInto(SAMPLE, this.random, sample);
     try {
-      this.askFor(idle, sample, count);
+      this.futile = this.askFor(idle, sample, count) ? 0 : Math.min(3, this.futile + 1);
     } finally {
       // No node is kept past its round (one that left would stay reachable from here).
       sample.fill(null, 0, count);
@@ -74,7 +107,7 @@ export class Rebalancer {
   private readonly sampled: (NodeRecord | null)[] = [];
 
   /** Asks the first `count` nodes of `sample` for what they hold past the sample's level, up to what the `idle` nodes lack. */
-  private askFor(idle: NodeRecord[], sample: readonly (NodeRecord | null)[], count: number): void {
+  private askFor(idle: NodeRecord[], sample: readonly (NodeRecord | null)[], count: number): boolean {
     let tasks = 0;
     let cpus = 0;
     for (let i = 0; i < count; i++) {
@@ -85,12 +118,18 @@ export class Rebalancer {
     // The level every node would hold if the sample's tasks were shared evenly (per free CPU).
     const level = cpus > 0 ? tasks / cpus : 0;
     let want = 0;
-    for (const n of idle) want += Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
-    if (want === 0) return;
+    let ownWant = 0;
+    for (const n of idle) {
+      const w = Math.max(0, Math.floor(freeCpus(n) * Math.max(1, level)) - n.inflightTasks);
+      want += w;
+      if (n.link === undefined) ownWant += w;
+    }
+    if (want === 0) return false;
     let asked = false;
     // The sample is in random order: no node is favoured.
     for (let i = 0; i < count; i++) {
       const n = sample[i]!;
+      if (n.link !== undefined) continue; // below
       const spare = this.spare(n, level);
       if (spare <= 0 || spare * this.taskMs(n) < ASK_MIN_MS) continue;
       const k = Math.min(want, spare);
@@ -98,9 +137,23 @@ export class Rebalancer {
       asked = true;
       this.stats.asked += k;
       want -= k;
+      ownWant = Math.max(0, ownWant - k);
       if (want === 0) break;
     }
+    // Links, for our own idle nodes only: all they hold, at most what those lack; a link gives back what has not
+    // started. Not when a CPU behind it holds less than ASK_MIN_MS of work (its nodes run it sooner than it moves).
+    for (const n of this.links()) {
+      if (ownWant <= 0) break;
+      const k = Math.min(ownWant, n.inflightTasks);
+      if (k <= 0 || (n.inflightTasks / Math.max(1, freeCpus(n))) * this.taskMs(n) < ASK_MIN_MS) continue;
+      this.ask(n, k);
+      asked = true;
+      this.stats.asked += k;
+      this.stats.askedLinks += k;
+      ownWant -= k;
+    }
     if (asked) this.stats.rounds++;
+    return asked;
   }
 
   /**

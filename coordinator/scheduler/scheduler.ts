@@ -17,19 +17,14 @@ import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
-import { belowThreshold, packable, Packing } from './packing.js';
-import { traffic } from '../traffic.js';
+import { packable, Packing } from './packing.js';
+import { TURN_NODES, TurnNodes } from './turn-nodes.js';
+
+export { TURN_NODES } from './turn-nodes.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
-/**
- * Distinct nodes the passes of one turn give work to, at most (issue 14): each
- * is a frame and a socket write at the end of the turn. Past it, a pass fills
- * the nodes it already gave work to, up to their pipelining depth (plain tasks
- * only), or stops until the next turn. Meshes of at most this many nodes never meet it.
- */
-export const TURN_NODES = 256;
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
@@ -51,12 +46,12 @@ export class Scheduler {
   readonly index = new NodeIndex();
   /** Passes cut short by their budget (for /api/stats and tests). */
   slicedPasses = 0;
-  /** Nodes given work this turn, whose frames are not out yet: more work for them costs no more writes. */
-  private readonly turnNodes = new Set<NodeRecord>();
-  private turnList: NodeRecord[] = [];
-  private packAt = 0;
+  /** Nodes given work this turn (at most TURN_NODES a turn; turn-nodes.ts). */
+  private readonly turn: TurnNodes;
   /** Tasks placed on a node already given work this turn, because the turn had reached TURN_NODES (for /api/stats and tests). */
-  packed = 0;
+  get packed(): number {
+    return this.turn.packed;
+  }
   /**
    * Nodes of the other coordinators of the mesh, behind their links (coordinator/mesh: from their records): a job
    * here reaches them too, so the mesh's size, not ours alone, says whether to pack. Two coordinators of 150 nodes
@@ -66,6 +61,8 @@ export class Scheduler {
   linkedNodes = 0;
   /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. */
   private readonly links = new Set<NodeRecord>();
+  /** Tasks a link handed back, asked by the rebalancer while our own nodes were idle: never placed on a link again. */
+  private readonly fromLinks = new WeakSet<TaskRecord>();
   /** Our own nodes' tasks in flight per CPU (membership's running totals, coordinator/nodes/totals.ts): a link's share. */
   ownLoadPerCpu: () => number = () => Infinity;
   /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
@@ -95,13 +92,27 @@ export class Scheduler {
     private readonly unplaceable: (t: TaskRecord, why: string) => void = () => {},
   ) {
     this.rebalancer.canTake = takesHandedBack(gcs);
+    this.rebalancer.links = () => this.links;
+    this.rebalancer.again = () => this.soon();
     this.ctx = {
       gcs,
       index: this.index,
       fits: (n, t) => this.fits(n, t),
       // Replicas of a verified task never share a node (issue 8).
-      feasible: (n, t) => !t.replicas?.used.has(n.id) && feasible(n, t),
+      // A link that gave a task back never takes it again (fits()): for a soft affinity naming that link it is as
+      // infeasible, so the task goes elsewhere instead of waiting for the link for good (test/redis/mesh-give-back).
+      feasible: (n, t) => !t.replicas?.used.has(n.id) && !(n.link !== undefined && this.fromLinks.has(t)) && feasible(n, t),
     };
+    this.turn = new TurnNodes(
+      this.ctx,
+      (n) => this.index.has(n),
+      (t) => this.depth(t),
+    );
+  }
+
+  /** `t` came back from a link (tasks.ts handBack): our own nodes take it. */
+  backFromLink(t: TaskRecord): void {
+    this.fromLinks.add(t);
   }
 
   /** Nodes alive, in join order (a copy, not for hot paths). */
@@ -250,8 +261,8 @@ export class Scheduler {
       for (let t = q.peek(); t; t = q.peek()) {
         if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) return cut(key);
         let node: NodeRecord | null;
-        if (this.turnNodes.size >= nodeCap) {
-          node = this.onTurnNodes(t);
+        if (this.turn.size >= nodeCap) {
+          node = this.turn.pick(t);
           if (!node) return cut(key);
         } else {
           // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
@@ -265,7 +276,7 @@ export class Scheduler {
         }
         q.shift();
         this.assign(t, node);
-        this.gaveWork(node);
+        this.turn.gaveWork(node);
         placed++;
       }
       if (q.size === 0) this.classes.delete(key);
@@ -298,47 +309,6 @@ export class Scheduler {
     return best;
   }
 
-  /** `n` was given work: the first node of a turn starts the turn's count, which the next turn clears. */
-  private gaveWork(n: NodeRecord): void {
-    if (this.turnNodes.has(n)) return;
-    if (this.turnNodes.size === 0) {
-      setImmediate(() => {
-        this.turnNodes.clear();
-        this.turnList = [];
-        this.packAt = 0;
-      });
-    }
-    this.turnNodes.add(n);
-    this.turnList.push(n);
-    traffic.nodeTurns++;
-  }
-
-  /**
-   * The turn gave work to TURN_NODES nodes already: a node among them for `t`,
-   * or null (the pass waits for the next turn). A plain task goes to the next
-   * of them, round robin, that is below the packing threshold (packing.ts: half
-   * what its depth allows, so an unmeasured or long task is not doubled up on
-   * a node while others idle); a
-   * task whose policy names its node (spread, affinity, locality, an actor)
-   * goes there only if that node is among them.
-   */
-  private onTurnNodes(t: TaskRecord): NodeRecord | null {
-    if (!packable(t)) {
-      const n = policyOf(t).pick(t, this.ctx);
-      return n && this.turnNodes.has(n) ? n : null;
-    }
-    const list = this.turnList;
-    for (let i = 0; i < list.length; i++) {
-      const n = list[this.packAt];
-      this.packAt = (this.packAt + 1) % list.length;
-      if (this.index.has(n) && belowThreshold(n, this.depth(t)) && this.fits(n, t)) {
-        this.packed++;
-        return n;
-      }
-    }
-    return null;
-  }
-
   private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
 
   /** Tasks per CPU a node may hold for this function. */
@@ -347,6 +317,8 @@ export class Scheduler {
   }
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
+    // A task a link gave back goes to none: with our idle node and the empty link both at load 0, it bounced.
+    if (n.link !== undefined && this.fromLinks.has(t)) return false;
     return fits(this.gcs, n, t);
   }
 

@@ -10,7 +10,7 @@ import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
-import { actorGone, cancelledFailure, retried } from './task-failures.js';
+import { actorGone, cancelledFailure, retried, retriesLeft } from './task-failures.js';
 
 export class TaskEnds {
   constructor(
@@ -47,13 +47,17 @@ export class TaskEnds {
           this.tasks.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
         continue;
       }
-      this.lost(t, n.id);
+      this.lost(t, n.id, n.link !== undefined);
     }
   }
 
-  /** Task `t`'s run on node `node` is lost with it: queued again as its next attempt within maxRetries, else failed. */
-  lost(t: TaskRecord, node: NodeRecord['id']): void {
-    if (t.spec.attempt < t.spec.maxRetries) {
+  /**
+   * Task `t`'s run on node `node` is lost with it: queued again as its next attempt within maxRetries, else failed.
+   * `link`: the node was another coordinator's agent (its run is not counted against maxRetries, task-failures.ts).
+   */
+  lost(t: TaskRecord, node: NodeRecord['id'], link = false): void {
+    if (link) t.linkLosses = (t.linkLosses ?? 0) + 1;
+    if (retriesLeft(t)) {
       t.spec = retried(t.spec);
       this.gcs.stats.tasksRetried++;
       this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${node} was lost (attempt ${t.spec.attempt})`, {

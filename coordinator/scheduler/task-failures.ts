@@ -14,6 +14,18 @@ export function retried(s: TaskSpec): TaskSpec {
   return { ...s, attempt: s.attempt + 1, gen: (s.gen ?? 0) + 1 };
 }
 
+/**
+ * Runs lost with a link that are not counted against maxRetries (issue 14): a coordinator of the mesh taken for gone,
+ * or whose agent was replaced, is the control plane's hiccup; a job of tasks with few retries failed on link flaps
+ * under load. Bounded: a link that keeps dying under a task does not keep it forever.
+ */
+export const LINK_LOSSES_SPARED = 8;
+
+/** Whether `t` may run again: its attempts so far, less the runs lost with a link, are under maxRetries. */
+export function retriesLeft(t: TaskRecord): boolean {
+  return t.spec.attempt - Math.min(t.linkLosses ?? 0, LINK_LOSSES_SPARED) < t.spec.maxRetries;
+}
+
 function failure(spec: TaskSpec, code: Failure['code'], name: string, message: string): Failure {
   return { code, name, message, stack: '', functionName: spec.name, taskId: spec.taskId };
 }

@@ -13,7 +13,7 @@ import * as nodeLoad from '../nodes/load.js';
 import { ActorManager } from '../actors/actors.js';
 import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
-import { lostFailure, placeOnlyCpu, retried } from './task-failures.js';
+import { lostFailure, placeOnlyCpu, retried, retriesLeft } from './task-failures.js';
 import { admit, type Looked } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 import { countEnd, noteFailure } from '../jobs/job-tasks.js';
@@ -28,6 +28,8 @@ export class TaskManager {
   onTagged: (t: TaskRecord, n: NodeRecord) => void = () => {};
   /** A task ended, its outputs settled (coordinator/mesh reports a guest task's end from here, issue 15). */
   onEnded: (t: TaskRecord) => void = () => {};
+  /** A task our node handed back that another coordinator asked back (coordinator/mesh/give-back.ts): true when it went there. */
+  reclaimed: (t: TaskRecord) => boolean = () => false;
   /** Runtime env artifacts have no lineage: their registry asks a holder of the bytes instead (issue 16). */
   artifactLost: (o: ObjectRecord, why: string) => boolean = () => false;
 
@@ -133,7 +135,7 @@ export class TaskManager {
     this.placeOn(t, n);
     const inline = inlineArgs(this.dir, t.spec);
     let fn;
-    if (t.spec.actor?.kind !== 'call' && !n.functions.has(t.spec.fnId)) {
+    if (t.spec.actor?.kind !== 'call' && !n.functions?.has(t.spec.fnId)) {
       const f = this.gcs.functions.get(t.spec.fnId)!;
       fn = { fnId: f.fnId, kind: f.kind, name: f.name, source: f.source, env: f.env };
       nodeLoad.sentFunction(n, t.spec.fnId);
@@ -183,9 +185,12 @@ export class TaskManager {
   /** A node gives back a task it has not started (it is pausing, or work stealing asked): it goes to the front of the queue. */
   handBack(t: TaskRecord): void {
     if (isReplica(t)) this.verifier.handedBack(t);
+    // From a link (another coordinator): our own nodes went idle while it held it (rebalance.ts); not to a link again.
+    if (t.node?.link !== undefined) this.scheduler.backFromLink(t);
     this.unplace(t);
     t.startedAt = 0;
     t.executor = undefined;
+    if (this.reclaimed(t)) return;
     this.scheduler.enqueue(t, true);
   }
 
@@ -264,7 +269,7 @@ export class TaskManager {
     }
     // NODE_LOST comes from a coordinator of the mesh that could not run it or kept no result (coordinator/mesh): as a lost node's.
     const retry = (failure.code === 'TASK_ERROR' && s.retryExceptions) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
-    if (retry && s.attempt < s.maxRetries && !s.actor) {
+    if (retry && retriesLeft(t) && !s.actor) {
       this.unplace(t);
       t.spec = retried(s);
       this.gcs.stats.tasksRetried++;

@@ -81,5 +81,6 @@ export const handlers: Handlers<DriverContext> = {
   capacity: null,
   handBack: null,
   giveBack: null,
+  hurry: null,
   holding: null,
 };

@@ -4,26 +4,25 @@
 import type { IceConfig } from '../transfer/raw-peer.js';
 import { artifactObjectId, rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
-import { BACKOFF, sleepBackoff } from '../backoff.js';
-import { ConnectError, GetTimeoutError, TabmeshError } from '../errors.js';
+import { TabmeshError } from '../errors.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
 import { HashGate } from './hash-gate.js';
-import { expose, recycle } from '../bytes.js';
+import { recycle } from '../bytes.js';
 import type { ClusterInfo, Fetched, MeshCore } from './core.js';
-import { ObjectClient, type ReadyInfo } from './object-client.js';
+import { ObjectClient } from './object-client.js';
 import { toBytes } from './socket.js';
-import { parseCoordinatorUrl } from './connect-help.js';
 import { OutputDeduper } from './output.js';
-import { allUntilFailure, waitFor, withTimeout } from './gather.js';
+import { waitFor } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
 import { PeerLinks } from '../transfer/links.js';
 import type { PeerFactory } from '../transfer/raw-peer.js';
 import type { RuntimeContext } from './types.js';
 import type { ConnectOptions } from './connect-options.js';
 import { handlers, type DriverContext } from './driver-handlers.js';
-import { CoordinatorLink, refusalOf } from './driver-link.js';
-import { CoordinatorUrls } from '../coordinator-urls.js';
+import { CoordinatorLink } from './driver-link.js';
+import { connectFirst } from './driver-connect.js';
+import { fetchObjects } from './driver-fetch.js';
 import { ResumeState } from './driver-resume.js';
 import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
@@ -152,34 +151,9 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   static async connect(given: ConnectOptions): Promise<DriverCore> {
-    const list = (Array.isArray(given.url) ? given.url : given.url.split(',')).map((u) => u.trim()).filter((u) => u !== '');
-    if (list.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'connect({ url }) needs a coordinator URL');
-    const urls = list.map((u) => parseCoordinatorUrl(u));
-    const where = new CoordinatorUrls(urls.map((u) => u.base));
-    const tokens = new Map(urls.map((u) => [u.base, u.token]));
-    // A coordinator named by a full one of the list gets the token of the one that named it.
-    let token = urls[0].token;
-    let tried = 1;
-    for (;;) {
-      const url = where.current;
-      if (tokens.has(url)) token = tokens.get(url);
-      try {
-        const core = await DriverCore.connectTo({ ...given, url, token: given.token ?? token });
-        where.joined();
-        core.link.where = where;
-        return core;
-      } catch (err) {
-        if (!(err instanceof ConnectError) || err.code === 'NOT_A_COORDINATOR') throw err;
-        // A full coordinator (issue 14): where it sends us, at once, under the nodes' trust rule and bound (coordinator-urls.ts).
-        if (err.code === 'COORDINATOR_FULL') {
-          if (where.moveOn(refusalOf(err))) continue;
-          throw err;
-        }
-        // Another coordinator of the mesh may answer; a refusal (a wrong token) would be the same there.
-        if (tried++ >= urls.length) throw err;
-        where.moveOn('');
-      }
-    }
+    const { core, where } = await connectFirst(given, (opts) => DriverCore.connectTo(opts));
+    core.link.where = where;
+    return core;
   }
 
   private static connectTo(opts: ConnectOptions & { url: string }): Promise<DriverCore> {
@@ -295,31 +269,8 @@ export class DriverCore implements MeshCore, DriverContext {
     else this.outbox.later(m);
   }
 
-  async fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-    const work = allUntilFailure(ids.map((id) => this.fetchOne(id)));
-    if (timeoutMs === undefined) return work;
-    return withTimeout(work, timeoutMs, () => new GetTimeoutError(timeoutMs, ids.filter((id) => !this.objects.known(id)).length));
-  }
-
-  private async fetchOne(id: ObjectId): Promise<Fetched> {
-    const own = this.ownLarge.get(id);
-    if (own) {
-      expose(own); // the reader may view it in place
-      return { bytes: own };
-    }
-    for (let attempt = 0; ; attempt++) {
-      const info: ReadyInfo = this.objects.known(id) ?? (await this.objects.whenReady(id));
-      if (info.failure) return { failure: info.failure };
-      if (info.v) return { bytes: info.v };
-      try {
-        return { bytes: (await this.fetcher.fetch(id, info)).bytes };
-      } catch (e) {
-        if (attempt >= 12) throw e;
-        // Its holder may be gone and the object being rebuilt: ask again when it is ready.
-        this.objects.invalidate(id);
-        await sleepBackoff(BACKOFF.refetch, attempt);
-      }
-    }
+  fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
+    return fetchObjects(this, ids, timeoutMs);
   }
 
   wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>> {

@@ -80,7 +80,7 @@ export class NodeTasks implements TaskTable {
       t.missing++;
       const idx = i;
       const ref = a.r;
-      n.access.resolve(ref).then(
+      n.access.resolve(ref, true).then(
         (f) => {
           if (t.state !== 'resolving') return;
           if (f.failure) return this.end(t, { failure: f.failure });
@@ -214,8 +214,9 @@ export class NodeTasks implements TaskTable {
       const sc = sendShortcut(n, t, results);
       if (sc && n.afterShortcut) return n.afterShortcut();
       const done: Msg = { t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) };
-      // A direct task's value went by the shortcut: its report rides on a later frame (its driver's record lags as much).
-      if (sc && t.sc === DIRECT_TAG) n.sendLater(done);
+      // A direct task's value went by the shortcut: its report rides on a later frame (its driver's record lags as
+      // much), unless the coordinator asked for it (`hurry`: something there waits on it).
+      if (sc && t.sc === DIRECT_TAG && !t.hurried) n.sendLater(done);
       else n.send(done);
     } else {
       n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });

@@ -6,6 +6,7 @@
 // coordinator (which has the driver's own record of it, or parks the `done`
 // until that comes).
 import { functionIdOf } from '../env/declare.js';
+import type { TaskId } from '../ids.js';
 import { DIRECT_TAG, notDirect } from '../protocol/direct.js';
 import { decodeFrame } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
@@ -26,6 +27,8 @@ export interface DirectContext {
   /** This session's node id (null before the welcome). */
   readonly nodeId: string | null;
   log(text: string): void;
+  /** Sends now what waits for a later frame (a direct task's report, Outbox.later). */
+  flushLater(): void;
 }
 
 export class DirectTasks {
@@ -45,6 +48,18 @@ export class DirectTasks {
     if (!m.on) return void this.jobs.delete(m.peer);
     if (this.jobs.size >= MAX_LEASES) this.jobs.delete(this.jobs.values().next().value!);
     this.jobs.add(m.peer);
+  }
+
+  /**
+   * The coordinator waits on these direct tasks (`hurry`): a report already queued goes now, one still to come goes
+   * the moment its task ends (admission.ts). A task not here yet (the ask overtook it) reports on the next frame.
+   */
+  hurry(ids: TaskId[]): void {
+    for (const id of ids) {
+      const t = this.n.tasks.get(id);
+      if (t) t.hurried = true;
+    }
+    this.n.flushLater();
   }
 
   /** A direct message from `peer` over a link: a task to take or refuse (a refusal is for drivers: ignored). */

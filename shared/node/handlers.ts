@@ -11,6 +11,7 @@ export const handlers: NodeHandlers = {
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
   giveBack: (n, m) => n.tasks.giveBack(m.n),
+  hurry: (n, m) => n.direct.hurry(m.ids),
   forget: (n, m) => n.forgetFunctions(m.fns),
   free: (n, m) => {
     for (const id of m.ids) n.store.delete(id);

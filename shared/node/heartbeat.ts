@@ -16,7 +16,8 @@
 //   welcome's, when the coordinator offers it): a hung node that holds
 //   nothing loses nobody's work, and the coordinator measures a node it gives
 //   work to from that moment with the short window (coordinator/nodes).
-//   10,000 idle tabs thus cost 1,000 keepalives a second, not 5,000.
+//   10,000 idle tabs thus cost 667 keepalives a second (half the 30 s idle
+//   window between two; a third before session 19: 1,000), not 5,000.
 // - the ticks fall on a BEAT_GRID_MS grid of the wall clock (everyOnGrid), each
 //   node keeping its own phase in the period: keepalives of thousands of idle
 //   nodes reach the coordinator in groups, which a socket wakeup reads

@@ -27,6 +27,8 @@ export interface LocalTask {
   timer: unknown;
   /** An actor method call: it runs on the actor's executor, outside the slot accounting. */
   actorCall?: boolean;
+  /** The coordinator waits on this direct task's end (`hurry`): its report goes at once, not on a later frame. */
+  hurried?: boolean;
   /** Its run called out to the mesh (submit, put, get, wait, ask...): a run under another attempt is not the same one. */
   calledOut?: boolean;
   /** The attempt its executor runs it under, when a higher one was assigned while it ran and the run was kept (admission.ts). */

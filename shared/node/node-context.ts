@@ -66,7 +66,8 @@ export interface ActorTable {
 
 /** Objects' bytes: stored, inline or fetched (ObjectAccess, object-access.ts). */
 export interface ObjectReader {
-  resolve(id: ObjectId): Promise<Fetched>;
+  /** `stored`: known to be a stored object (a task's argument not inlined): its holders are asked for at once. */
+  resolve(id: ObjectId, stored?: boolean): Promise<Fetched>;
   putArtifact(hash: string): Promise<void>;
 }
 
@@ -87,7 +88,7 @@ export interface AdmissionContext extends NodeSession {
   readonly fns: ReadonlyMap<string, FunctionSource>;
   readonly opts: Pick<NodeOptions, 'kind'>;
   tasksRun: number;
-  /** A message that rides on the next frame to the coordinator, or leaves within LATER_MS (Outbox.later). */
+  /** A message that rides on the next frame to the coordinator, or leaves within NODE_LATER_MS (Outbox.later). */
   sendLater(m: Msg): void;
   /** Where results go straight to drivers (shortcut.ts); null: no peer links. */
   readonly links: PeerLinks | null;
@@ -130,9 +131,22 @@ export interface NodeHandlerContext {
   /** The ICE servers for new peer links (refreshed by `ice` messages). */
   ice: IceConfig | undefined;
   /** Tasks drivers push here under their leases (direct-tasks.ts). */
-  readonly direct: { lease(m: MsgOf<'lease'>): void };
+  readonly direct: { lease(m: MsgOf<'lease'>): void; hurry(ids: TaskId[]): void };
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */
   forgetFunctions(fns: readonly string[]): void;
+}
+
+/** What a node's stats() reports: its tasks, its store, and the object bytes it moved (runtime.ts). */
+export interface NodeStats {
+  running: number;
+  queued: number;
+  tasksRun: number;
+  objects: number;
+  storeBytes: number;
+  bytesIn: number;
+  bytesOut: number;
+  peerBytesOut: number;
+  linksFrozen: number;
 }

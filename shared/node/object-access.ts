@@ -29,23 +29,36 @@ export class ObjectAccess implements ObjectReader {
     n.send({ t: 'put', id, size: bytes.byteLength, hash, refs: [] });
   }
 
-  /** The bytes of an object: from the store, inline, or fetched (and kept as a secondary copy). */
-  resolve(id: ObjectId): Promise<Fetched> {
+  /**
+   * The bytes of an object: from the store, inline, or fetched (and kept as a
+   * secondary copy). `stored`: the object is known to be stored somewhere (a
+   * task's argument not inlined in its assignment): its holders are asked for
+   * with its readiness (ObjectFetcher.locateAhead).
+   */
+  resolve(id: ObjectId, stored = false): Promise<Fetched> {
     const have = this.n.store.getSync(id);
     if (have) return Promise.resolve({ bytes: have });
     let p = this.fetching.get(id);
     if (p) return p;
-    p = this.fetchObject(id).finally(() => this.fetching.delete(id));
+    p = this.fetchObject(id, stored).finally(() => this.fetching.delete(id));
     this.fetching.set(id, p);
     return p;
   }
 
-  private async fetchObject(id: ObjectId): Promise<Fetched> {
+  private async fetchObject(id: ObjectId, stored: boolean): Promise<Fetched> {
     const n = this.n;
-    const stored = await n.store.get(id);
-    if (stored) return { bytes: stored };
+    const here = await n.store.get(id);
+    if (here) return { bytes: here };
     for (let attempt = 0; ; attempt++) {
-      const info = await n.objects.whenReady(id);
+      // Its holders asked for in the same frame as its readiness (not known here yet: a subscribe goes too).
+      const ahead = stored && attempt === 0 && !n.objects.known(id);
+      if (ahead) n.fetcher.locateAhead(id);
+      const info = await n.objects.whenReady(id).catch((e: unknown) => {
+        n.fetcher.dropAhead(id);
+        throw e;
+      });
+      // No fetch follows: the answer sent ahead is not wanted (the fetch below takes it otherwise).
+      if (info.failure || info.v) n.fetcher.dropAhead(id);
       if (info.failure) return { failure: info.failure };
       if (info.v) {
         n.inlineBytes.in += info.v.byteLength;

@@ -44,6 +44,8 @@ export interface NodePlatform {
   afterShortcut?: () => void;
   /** With `shortcuts`: takes plain tasks their drivers push over their links, under the coordinator's lease (shared/protocol/direct.ts). */
   direct?: boolean;
+  /** How long its direct tasks' reports may wait for a frame (ms; default NODE_LATER_MS). Tests set it long: the coordinator's `hurry` must bring them. */
+  laterMs?: number;
 }
 
 export interface NodeOptions {
@@ -63,4 +65,6 @@ export interface NodeOptions {
   cpuShare?: number;
   /** Cap on what this node uploads over peer links, MiB/s (issue 17; upload-cap.ts). Default: none. */
   maxUploadMiBps?: number;
+  /** How long a peer link may take to open before a read goes on without it (links.ts connectTimeoutMs). Default 5 s. */
+  linkConnectTimeoutMs?: number;
 }

@@ -11,7 +11,7 @@ import { ObjectClient } from '../api/object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
-import { decodeFrame, Outbox } from '../protocol/frame.js';
+import { decodeFrame, NODE_LATER_MS, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
 import { everyOnGrid, Heartbeat, heartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
@@ -25,7 +25,7 @@ import { PeerLinks } from '../transfer/links.js';
 import { EnvCache } from './env-cache.js';
 import { StartReports } from './start-reports.js';
 import { handlers } from './handlers.js';
-import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, ObjectAccessContext } from './node-context.js';
+import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, NodeStats, ObjectAccessContext } from './node-context.js';
 import type { NodeOptions, NodePlatform } from './platform.js';
 import { DirectTasks } from './direct-tasks.js';
 
@@ -98,6 +98,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       undefined,
       true,
     );
+    this.outbox.laterMs = platform.laterMs ?? NODE_LATER_MS;
     this.objects = new ObjectClient(
       (m) => this.outbox.push(m),
       () => this.ws.bufferedAmount,
@@ -119,6 +120,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           direct: (peer, d) => this.direct.onLink(peer, d),
           log: (text) => this.onEvent(text),
           maxUploadMiBps: opts.maxUploadMiBps,
+          connectTimeoutMs: opts.linkConnectTimeoutMs,
         })
       : null;
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.send(m));
@@ -168,7 +170,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
           ...(platform.readsRecords ? { records: true } : {}),
           ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
-          ...(platform.shortcuts && platform.direct && this.links ? { direct: true } : {}),
+          ...(platform.shortcuts && platform.direct && this.links ? { direct: true, hurry: true } : {}),
         });
         this.outbox.flush();
       };
@@ -221,6 +223,9 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   sendLater(m: Msg): void {
     if (!this.closed) this.outbox.later(m);
   }
+
+  /** Sends now what `sendLater` holds (the coordinator's `hurry`, direct-tasks.ts). */
+  readonly flushLater = (): void => void (!this.closed && this.outbox.flush());
 
   log(text: string): void {
     this.onEvent(text);
@@ -290,17 +295,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.onEvent(mibPerS ? `upload to peers capped at ${mibPerS} MiB/s` : 'upload to peers not capped');
   }
 
-  stats(): {
-    running: number;
-    queued: number;
-    tasksRun: number;
-    objects: number;
-    storeBytes: number;
-    bytesIn: number;
-    bytesOut: number;
-    peerBytesOut: number;
-    linksFrozen: number;
-  } {
+  stats(): NodeStats {
     return {
       running: this.local.running,
       queued: this.local.queued,

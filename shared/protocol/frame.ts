@@ -34,6 +34,12 @@ export const IDLE_FLUSH_MS = 0.25;
  */
 export const LATER_MS = 2;
 /**
+ * A node's `later` messages (its direct tasks' reports) wait up to this long: nothing on a sequential task's path
+ * needs them, and a task or a reader at the coordinator that waits on such a task's output asks for them at once
+ * (`hurry`, coordinator/objects/direct-hurry.ts). Each frame they save is a coordinator wake-up.
+ */
+export const NODE_LATER_MS = 8;
+/**
  * Consecutive subscribes queued in one frame travel as one message of up to
  * this many ids (issue 14): a driver's get of 20,000 refs was 20,000 messages
  * of one id, each decoded, checked and dispatched on the coordinator. Equal to
@@ -82,7 +88,8 @@ function argBytes(args: TaskSpec['args']): number {
   return n;
 }
 
-function payloadBytes(m: Msg): number {
+/** About how many bytes message `m` takes in a frame (a bound, not an exact size). */
+export function payloadBytes(m: Msg): number {
   switch (m.t) {
     case 'chunk':
       return m.d.byteLength + 32;
@@ -152,6 +159,11 @@ export class Outbox {
    */
   gapMs = 0;
   /**
+   * How long a `later` message may wait for a frame to ride on (ms). A node's direct tasks' reports wait longer
+   * (NODE_LATER_MS): the coordinator asks for them (`hurry`) when something there waits on such a task.
+   */
+  laterMs = LATER_MS;
+  /**
    * `riding`: asked at each flush for one more message to carry in that frame (a node's changed load, shared/node/heartbeat.ts).
    * `turns`: flushes it at the end of the turn (default: its own nextTurn). An idle outbox (nothing sent for
    * IDLE_FLUSH_MS) sends as soon as the pushing code is done instead (a microtask).
@@ -191,7 +203,7 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled && !this.laterArmed) {
       this.laterArmed = true;
-      setTimeout(this.flushLate, LATER_MS);
+      setTimeout(this.flushLate, this.laterMs);
     }
   }
 

@@ -82,6 +82,11 @@ export const messages = {
     shortcut: opt(bool),
     /** Direct submission (direct.ts, issue 14, session 15): a driver pushes plain tasks to a node it holds a lease on; a node takes them. Only with `shortcut`. */
     direct: opt(bool),
+    /**
+     * A node with `direct` that holds its direct tasks' reports for a later frame and answers `hurry` (issue 14,
+     * session 20): only such a node is sent one (an older node would refuse the frame carrying it). Said only when true.
+     */
+    hurry: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   /** `to`: a driver sent the task straight to that node, under its lease (direct.ts): recorded as assigned there. */
@@ -205,6 +210,11 @@ export const messages = {
    * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.
    */
   giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS) }),
+  /**
+   * Something at the coordinator waits on these direct tasks of this node (coordinator/scheduler/direct-hurry.ts):
+   * their reports go at once, not on a later frame (Outbox.later); what waits for one now goes now.
+   */
+  hurry: obj({ t: lit('hurry'), ids: arr(taskId, MAX_IDS) }),
   /** The named actor, held for the asker; or why there is none. */
   actorInfo: obj({ t: lit('actorInfo'), x: int(0), id: opt(taskId), className: opt(str(256)), error: opt(str(1024)) }),
   /** The answer to `ask` `x`: the mesh's nodes, or its named actors. */

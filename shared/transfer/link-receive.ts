@@ -7,7 +7,7 @@ import { allocBytes } from '../bytes.js';
 import { copyInto } from '../shared-memory.js';
 import { CHUNK_DATA_BYTES, WIRE_VERSION, type Chunk, type Control, type Leaves } from './wire.js';
 import type { FanWord } from './fan-out.js';
-import { PlacedMap, type Placement } from './raw-peer.js';
+import { PlacedMap, type Placement } from './placement.js';
 import { LEAF_BYTES, chunkCount, chunksMatchingAsync, rememberLeaves, rootOf } from '../hash.js';
 import { BadChunkError, CancelledError, StalledError, type FetchOptions } from './fetch-errors.js';
 
@@ -20,6 +20,8 @@ export interface ReceiveChannel {
   drained(): number;
   /** Object bytes per chunk to ask the holder for (stream links: up to MAX_CHUNK_DATA_BYTES); one leaf when undefined. */
   chunkBytes(): number | undefined;
+  /** Chunks are about to be asked for (a stream link's reader turns to reading heads alone: RawPeer.expectChunks). */
+  expectChunks?(): void;
   readonly counters: { bytesIn: number };
 }
 
@@ -140,6 +142,7 @@ export class Receiving {
       if (leaves && !given) req.h = true;
       if (per !== CHUNK_DATA_BYTES) req.c = per;
       if (opts.onFan) req.f = true;
+      this.ch.expectChunks?.();
       this.ch.sendControl(req);
     });
   }

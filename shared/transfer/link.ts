@@ -93,6 +93,7 @@ export class PeerLink {
       queuedBytes: () => this.queuedBytes,
       drained: () => this.drained,
       chunkBytes: () => raw.chunkBytes,
+      expectChunks: () => raw.expectChunks?.(),
       counters: env.counters,
     });
     this.tx = new Sending({
@@ -124,6 +125,7 @@ export class PeerLink {
     this.watch = raw.stats ? new LinkWatch(env.frozenMs) : null;
     raw.onDrain = () => this.tx.drained();
     raw.placeChunk = (x, o, n, len) => (this.state === 'closed' ? undefined : this.rx.place(x, o, n, len));
+    raw.awaitingChunks = () => this.rx.size > 0;
     raw.onChunkPlaced = (x, o, n, d) => {
       if (this.state === 'closed') return;
       this.lastUsed = Date.now();

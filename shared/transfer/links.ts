@@ -7,64 +7,19 @@ import { TabmeshError } from '../errors.js';
 import { PeerLink, type LinkEnv } from './link.js';
 import { NoLinkError, type FetchOptions } from './fetch-errors.js';
 import type { LinkFaults } from './link-send.js';
-import type { IceConfig, PeerFactory } from './raw-peer.js';
-import type { Direct, Have, Shortcut } from './wire.js';
 import { ServingBudget } from './serving.js';
 import { FanOut } from './fan-out.js';
 import { UploadCap, uploadCapOf } from './upload-cap.js';
 import { FROZEN_MS } from './link-watch.js';
 import type { ObjectSource } from './source.js';
-
-export interface PeerLinksOptions {
-  factory: PeerFactory;
-  /** The ICE servers the coordinator handed out (none: host candidates only). */
-  ice?: () => IceConfig | undefined;
-  /** This peer's id (its node id, or a driver's job id); null until welcomed. */
-  self(): string | null;
-  sendSignal(peer: string, data: string): void;
-  /** An object held here, to serve a request: its bytes, or a source streaming it from a lower tier. */
-  lookup(id: ObjectId): Promise<Uint8Array | ObjectSource | undefined>;
-  log?: (text: string) => void;
-  maxLinks?: number;
-  idleMs?: number;
-  connectTimeoutMs?: number;
-  /** A transfer with no chunk for this long fails (and the reader uses the relay). */
-  stallMs?: number;
-  /** A link with bytes queued whose connection sent no packet (or heard none) for this long is closed as frozen (link-watch.ts). */
-  frozenMs?: number;
-  /** Receive buffers reserved at once, bounding memory under many concurrent fetches. */
-  incomingBytes?: number;
-  /** After a link failed to come up, how long to go straight to the relay for that peer. */
-  failedForMs?: number;
-  /** Bytes being served at once (one object always): objects in memory once each, and each stream from a lower tier its read-ahead. */
-  servingBytes?: number;
-  /** This node's cap on its upload over peer links, MiB/s (upload-cap.ts); none by default. */
-  maxUploadMiBps?: number;
-  /** A task's result sent by `peer` (a driver's; unset: ignored). */
-  result?: (peer: string, r: Shortcut) => void;
-  /** A direct submission's task or refusal from `peer` (shared/protocol/direct.ts; unset: ignored). */
-  direct?: (peer: string, d: Direct) => void;
-  /** A link closed (what it carried in flight is lost). */
-  linkClosed?: (peer: string) => void;
-}
-
-export const DEFAULT_MAX_LINKS = 32;
-/** Peers whose last signal is remembered (a bound on what peers can make this side keep). */
-const SIGNALLED_MAX = 4096;
-
-/** The swarm's side of the pool (swarm.ts): objects being fetched, served by chunk runs, and their peers' have messages. */
-export interface SwarmHooks {
-  partial(id: ObjectId, from: number, end: number): Uint8Array | undefined;
-  have(peer: string, h: Have): void;
-}
+import { DEFAULT_MAX_LINKS, type PeerLinksOptions, type SwarmHooks } from './links-options.js';
+import { ReceiveBudget } from './receive-budget.js';
+import { PeerReach } from './peer-reach.js';
 
 export class PeerLinks {
   readonly links = new Map<string, PeerLink>();
-  private readonly failedUntil = new Map<string, number>();
-  /** Of those, peers the coordinator could not signal (they left): not tried again, even by a swarm (linkTo `again`). */
-  private readonly left = new Set<string>();
-  /** When a signal last came from each peer (signalledAt). */
-  private readonly lastSignal = new Map<string, number>();
+  /** Peers whose link did not come up lately, those that left (not tried again, even by a swarm: linkTo `again`), and when each last signalled. */
+  private readonly reach: PeerReach;
   /**
    * `unreachable`: signals the coordinator could not deliver (the peer left). `frozen`: links closed by the stats
    * watchdog (link-watch.ts), `stuck`: by the stall net (nothing either way for stallMs).
@@ -76,10 +31,8 @@ export class PeerLinks {
   readonly opened: Record<string, number> = {};
   /** Link attempts that did not come up in time, or broke. */
   failures = 0;
-  private reserved = 0;
-  /** Most receive-buffer bytes reserved at once (tests check memory stays bounded). */
-  peakReserved = 0;
-  private readonly reserveWaiters: Array<{ n: number; go: () => void }> = [];
+  /** Receive buffers reserved at once (incomingBytes). */
+  private readonly received: ReceiveBudget;
   private readonly env: LinkEnv;
   private readonly timer: unknown;
   private stopped = false;
@@ -89,7 +42,6 @@ export class PeerLinks {
   private readonly stallMs: number;
   private readonly frozenMs: number;
   readonly incomingBytes: number;
-  private readonly failedForMs: number;
   readonly serving: ServingBudget;
   /** Readers this node streams whole copies to, per object (fan-out.ts). */
   readonly fan = new FanOut();
@@ -103,7 +55,8 @@ export class PeerLinks {
     this.connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
     this.stallMs = o.stallMs ?? 10_000;
     this.incomingBytes = o.incomingBytes ?? 32 << 20;
-    this.failedForMs = o.failedForMs ?? 30_000;
+    this.received = new ReceiveBudget(this.incomingBytes);
+    this.reach = new PeerReach(o.failedForMs ?? 30_000);
     this.serving = new ServingBudget(o.servingBytes ?? 256 << 20);
     this.upload = uploadCapOf(o.maxUploadMiBps);
     this.frozenMs = o.frozenMs ?? FROZEN_MS;
@@ -181,7 +134,7 @@ export class PeerLinks {
 
   /** Whether a link to `peer` is worth trying now. */
   usable(peer: string): boolean {
-    return !this.stopped && (this.failedUntil.get(peer) ?? 0) <= Date.now();
+    return !this.stopped && this.reach.usable(peer);
   }
 
   /** Fetches object `id` (of `size` bytes) from `peer` over a link, opening one if needed. */
@@ -204,8 +157,8 @@ export class PeerLinks {
    */
   async linkTo(peer: string, again = false): Promise<PeerLink> {
     for (let tries = 0; ; tries++) {
-      if (!this.usable(peer) && (!again || this.stopped || this.left.has(peer)))
-        throw new NoLinkError(`no peer link to ${peer} (a recent attempt failed)`, this.left.has(peer));
+      if (!this.usable(peer) && (!again || this.stopped || this.reach.hasLeft(peer)))
+        throw new NoLinkError(`no peer link to ${peer} (a recent attempt failed)`, this.reach.hasLeft(peer));
       let link = this.links.get(peer);
       if (!link) link = this.open(peer);
       try {
@@ -216,7 +169,7 @@ export class PeerLinks {
         // Replaced by the other side's attempt (both opened at once): use that one.
         const now = this.links.get(peer);
         if (now && now !== link && tries < 3) continue;
-        throw new NoLinkError((e as Error).message, this.left.has(peer));
+        throw new NoLinkError((e as Error).message, this.reach.hasLeft(peer));
       }
     }
   }
@@ -228,7 +181,7 @@ export class PeerLinks {
     const link = this.add(peer, gen, true);
     const timer = setTimeout(() => {
       if (link.state !== 'connecting') return;
-      this.failedUntil.set(peer, Date.now() + this.failedForMs);
+      this.reach.failed(peer);
       this.failures++;
       link.close(`no link within ${this.connectTimeoutMs} ms`);
     }, this.connectTimeoutMs);
@@ -263,14 +216,13 @@ export class PeerLinks {
    * the sender): a dial it answers, or its own, shows it is there (swarm-pick.ts).
    */
   signalledAt(peer: string): number {
-    return this.lastSignal.get(peer) ?? 0;
+    return this.reach.signalledAt(peer);
   }
 
   /** A signal from `peer`, relayed by the coordinator (which vouches for who sent it). */
   onSignal(peer: string, text: string): void {
     if (this.stopped) return;
-    if (this.lastSignal.size >= SIGNALLED_MAX && !this.lastSignal.has(peer)) this.lastSignal.clear();
-    this.lastSignal.set(peer, Date.now());
+    this.reach.heard(peer);
     let g: unknown, s: unknown;
     try {
       ({ g, s } = JSON.parse(text) as { g: unknown; s: unknown });
@@ -288,8 +240,7 @@ export class PeerLinks {
       return; // both sides opened at once: the smaller id's offer wins, the other side yields
     }
     existing?.close('replaced by a new connection from the peer');
-    this.failedUntil.delete(peer);
-    this.left.delete(peer);
+    this.reach.offered(peer);
     const link = this.add(peer, g, false);
     const timer = setTimeout(() => {
       if (link.state === 'connecting') link.close(`no link within ${this.connectTimeoutMs} ms`);
@@ -312,8 +263,7 @@ export class PeerLinks {
     this.counters.unreachable++;
     const link = this.links.get(peer);
     if (!link || link.state !== 'connecting') return;
-    this.failedUntil.set(peer, Date.now() + this.failedForMs);
-    this.left.add(peer);
+    this.reach.failed(peer, true);
     this.failures++;
     link.close('the peer left (the coordinator could not signal it)');
   }
@@ -340,11 +290,7 @@ export class PeerLinks {
       if (l.state === 'open' && !l.busy && now - l.lastUsed > this.idleMs) l.close('idle');
       if (l.state === 'open') void this.watch(l, now);
     }
-    for (const [p, t] of this.failedUntil) {
-      if (t > now) continue;
-      this.failedUntil.delete(p);
-      this.left.delete(p);
-    }
+    this.reach.expire(now);
     this.fan.prune(now);
     this.evict(null);
   }
@@ -358,24 +304,25 @@ export class PeerLinks {
 
   /** Reserves `n` bytes of receive buffers (the swarm reserves an object once for all its runs). */
   reserve(n: number): Promise<void> {
-    if (this.reserved === 0 || this.reserved + n <= this.incomingBytes) {
-      this.reserved += n;
-      this.peakReserved = Math.max(this.peakReserved, this.reserved);
-      return Promise.resolve();
-    }
-    return new Promise((go) => this.reserveWaiters.push({ n, go }));
+    return this.received.reserve(n);
   }
 
   unreserve(n: number): void {
-    this.reserved -= n;
-    while (this.reserveWaiters.length) {
-      const w = this.reserveWaiters[0];
-      if (this.reserved !== 0 && this.reserved + w.n > this.incomingBytes) break;
-      this.reserveWaiters.shift();
-      this.reserved += w.n;
-      this.peakReserved = Math.max(this.peakReserved, this.reserved);
-      w.go();
-    }
+    this.received.release(n);
+  }
+
+  /** Receive-buffer bytes reserved now (none once every fetch ended: the sim tests check). */
+  get reservedBytes(): number {
+    return this.received.reserved;
+  }
+
+  /** Most receive-buffer bytes reserved at once (tests check memory stays bounded, and may reset it). */
+  get peakReserved(): number {
+    return this.received.peak;
+  }
+
+  set peakReserved(n: number) {
+    this.received.peak = n;
   }
 
   /** Closes every link (a test's "cut", or shutdown). */

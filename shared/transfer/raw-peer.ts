@@ -4,6 +4,7 @@
 // drivers with simple-peer over @roamhq/wrtc; tests can back it with a fake.
 import { CHUNK_DATA_BYTES, CHUNK_HEADER_BYTES } from './wire.js';
 import { statsOf, type LinkStats } from './link-stats.js';
+import type { Placement } from './placement.js';
 
 export interface RawPeer {
   /** Feeds a signal (offer, answer, candidate) from the other side. */
@@ -66,38 +67,15 @@ export interface RawPeer {
   readonly sendHighWater?: number;
   placeChunk?: (x: number, o: number, n: number, len: number) => Placement | undefined;
   onChunkPlaced?: (x: number, o: number, n: number, d: Uint8Array) => void;
-}
-
-/** Where a stream link copies a chunk's data as it arrives; written only while `live()`. */
-export interface Placement {
-  dest: Uint8Array;
-  live: () => boolean;
   /**
-   * Set by a link that reads from its socket straight into `dest` (edge
-   * fast links): called as the transfer ends, so that a read already aimed
-   * at `dest` goes elsewhere (the memory may be another writer's next).
+   * Stream links read in place (issue 14): set by the link, whether chunks of
+   * its own transfers are on their way (its reader then reads a frame's head
+   * alone, so that a chunk's data goes straight to its place; else a read
+   * takes a whole small frame). `expectChunks`, set by the socket side: the
+   * link is about to ask for an object's chunks.
    */
-  onEnd?: () => void;
-}
-
-/**
- * Transfers by key, each with the chunk a stream link is putting in place.
- * Deleting one calls its placement's onEnd before anyone else may write where
- * the link was reading to.
- */
-export class PlacedMap<K, V extends { placed?: Placement }> extends Map<K, V> {
-  override delete(k: K): boolean {
-    const v = this.get(k);
-    const had = super.delete(k);
-    v?.placed?.onEnd?.();
-    return had;
-  }
-
-  override clear(): void {
-    const all = [...this.values()];
-    super.clear();
-    for (const v of all) v.placed?.onEnd?.();
-  }
+  awaitingChunks?: () => boolean;
+  expectChunks?: () => void;
 }
 
 /** An RTCIceServer (the coordinator hands them out: coordinator/signal/ice.ts). */

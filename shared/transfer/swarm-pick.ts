@@ -56,14 +56,14 @@ export interface PickView {
   readonly fill: boolean;
 }
 
-/** Whether this side may ask `s` for chunk `c` now. */
-function wants(v: PickView, s: Source, c: number, now: number): boolean {
+/** Whether this side may ask `s` for chunk `c` now (`fill`: v.fill, read once a pick: it walks the sources). */
+function wants(v: PickView, s: Source, c: number, now: number, fill: boolean): boolean {
   if (v.state[c] !== MISSING) return false;
   // A reader that is no Node process (a tab over WebRTC: 5x the CPU of a Node peer's link, session 12) only for
   // chunks no Node reader holds: the swarm's bytes go origin -> edges -> tabs (session 14, fan-out.ts).
   if (!s.full) return s.has![c] === 1 && (s.node || !v.swarm.preferNode || !nodeHolds(v, c));
   // Told to fill: what a reader holds comes from that reader (the origin sent it once already), the rest from the holder.
-  if (v.fill) return !readerHolds(v, c);
+  if (fill) return !readerHolds(v, c);
   if (v.nodeFirst) return true; // only Node sources are asked then (pick)
   // A full holder: only chunks no other reader holds or has lately claimed.
   for (const o of v.sources.values()) {
@@ -78,16 +78,19 @@ function wants(v: PickView, s: Source, c: number, now: number): boolean {
 /** A run [first, end) of up to `run` chunks to ask `s` for, or null. */
 export function pick(v: PickView, s: Source, run = s.run): [number, number] | null {
   const now = Date.now();
+  // Read once: a getter that walks the sources, asked per chunk it cost a lone reader's main thread more than the
+  // rest of the pick (profile of an 80 MiB read from one Node holder, issue 17, session 19).
+  const fill = v.fill;
   // Keeping to Node sources: no other is asked (but readers, to fill), and a Node full holder need not wait for
   // readers (none is told; to fill, they are told as the holder's word comes).
-  if (v.nodeFirst && !s.node && !v.fill) return null;
+  if (v.nodeFirst && !s.node && !fill) return null;
   // Full holders wait until the readers told have answered: what they hold or claimed is not asked of the origin.
-  if (s.full && (!v.nodeFirst || v.fill) && unheard(v, now)) return null;
+  if (s.full && (!v.nodeFirst || fill) && unheard(v, now)) return null;
   // Told to fill, and a reader's link did not open yet (it is asked again: swarm-window.ts): what it holds is not
   // asked of the holder meanwhile (bench, session 16: an edge whose links to the tabs took over 5 s took all 64 MiB
   // from the origin, 2.33 copies). Bounded by the retries: once spent, the holder is asked for the rest.
-  if (s.full && v.fill && askedAgain(v)) return null;
-  let c = v.swarm.order === 'rarest' ? rarest(v, s, now) : firstFrom(v, v.spot, s, now);
+  if (s.full && fill && askedAgain(v)) return null;
+  let c = v.swarm.order === 'rarest' ? rarest(v, s, now, fill) : firstFrom(v, v.spot, s, now, fill);
   if (c < 0) return null;
   // On a stream link (runs of one 1 MiB link chunk) with no other reader to
   // spread over (full holders only), runs keep to aligned blocks of 4 link
@@ -101,11 +104,11 @@ export function pick(v: PickView, s: Source, run = s.run): [number, number] | nu
   if (run > RUN_CHUNKS && !s.aligned && (v.nodeFirst || onlyFull(v))) span = LONE_RUNS * run;
   if (span !== run || s.aligned) {
     const block = c - (c % span);
-    while (c > block && wants(v, s, c - 1, now)) c--;
+    while (c > block && wants(v, s, c - 1, now, fill)) c--;
     end = Math.min(end, block + span);
   }
   let e = c + 1;
-  while (e < end && e - c < span && wants(v, s, e, now)) e++;
+  while (e < end && e - c < span && wants(v, s, e, now, fill)) e++;
   return [c, e];
 }
 
@@ -153,12 +156,12 @@ function onlyFull(v: PickView): boolean {
 }
 
 /** Of the chunks `s` may be asked for, one that the fewest sources hold (ties at random); -1 if none. */
-function rarest(v: PickView, s: Source, now: number): number {
+function rarest(v: PickView, s: Source, now: number, fill: boolean): number {
   let best = -1;
   let fewest = Infinity;
   let ties = 0;
   for (let c = 0; c < v.chunks; c++) {
-    if (v.holders[c] > fewest || !wants(v, s, c, now)) continue;
+    if (v.holders[c] > fewest || !wants(v, s, c, now, fill)) continue;
     if (v.holders[c] < fewest) {
       fewest = v.holders[c];
       best = c;
@@ -169,10 +172,10 @@ function rarest(v: PickView, s: Source, now: number): number {
 }
 
 /** The first chunk from `spot` on that `s` may be asked for; -1 if none. */
-function firstFrom(v: PickView, spot: number, s: Source, now: number): number {
+function firstFrom(v: PickView, spot: number, s: Source, now: number, fill: boolean): number {
   for (let i = 0; i < v.chunks; i++) {
     const c = (spot + i) % v.chunks;
-    if (wants(v, s, c, now)) return c;
+    if (wants(v, s, c, now, fill)) return c;
   }
   return -1;
 }

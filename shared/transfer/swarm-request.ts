@@ -8,7 +8,7 @@ import { TabmeshError } from '../errors.js';
 import { CHUNK_DATA_BYTES } from './wire.js';
 import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { ASKED, HELD, MISSING } from './swarm-pick.js';
-import { fit } from './swarm-window.js';
+import { fit, loneRun } from './swarm-window.js';
 import { answered, busyFrom } from './swarm-policy.js';
 import type { FanWord } from './fan-out.js';
 import type { Source, SwarmContext } from './swarm-source.js';
@@ -19,7 +19,9 @@ export interface RequestHost {
   readonly id: ObjectId;
   readonly size: number;
   readonly hash: string;
+  /** Chunk states (one per chunk), and where this reader starts looking for chunks (its first run's place). */
   readonly state: Uint8Array;
+  readonly spot: number;
   /** Per chunk asked of a full holder, when it was last claimed (0: not asked of one). */
   readonly claimedAt: Float64Array;
   /** The buffer being filled, and the leaves (once in). */
@@ -141,5 +143,32 @@ export function takeBack(f: RequestHost, keep: number, which: (r: { s: Source; e
       c.cancel?.();
       f.toFull.delete(c);
     }
+  }
+}
+
+/** Asks `s` for the leaves of `f` (`lone`: with the first run): the leaves, or null when `s` failed (`f` was told). */
+export async function leavesOf(f: RequestHost, s: Source, lone: boolean): Promise<Uint8Array | null> {
+  try {
+    if (lone) {
+      // An open link's messages shape the run (whole messages, aligned as the later ones: swarm-window.ts loneRun).
+      const open = f.swarm.links.links.get(s.peer);
+      if (open?.state === 'open') fit(s, open);
+      const run = loneRun(s);
+      const chunks = f.state.length;
+      // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
+      const last = Math.max(0, chunks - run);
+      const first = s.aligned ? Math.floor(Math.min(f.spot, last) / run) * run : Math.min(Math.floor(f.spot / run) * run, last);
+      return await new Promise<Uint8Array>((got, fail: Lead['fail']) => ask(f, s, first, Math.min(chunks, first + run), { got, fail }));
+    }
+    const link = await f.swarm.links.linkTo(s.peer, s.readmits > 0);
+    fit(s, link);
+    // A full holder's word comes before its leaves: the fetch starts as it says.
+    const onFan = s.full ? (m: FanWord, fill: boolean) => f.heard(s, m, fill) : undefined;
+    const leaves = await link.fetch(f.id, f.size, { hash: f.hash, leavesOnly: true, onFan });
+    s.probation = false;
+    return leaves;
+  } catch (e) {
+    f.failed(s, e);
+    return null;
   }
 }

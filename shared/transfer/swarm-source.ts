@@ -35,6 +35,8 @@ export interface Source {
   /** Not asked now: it failed. `retryAt`: when it is asked again (it stalled); 0: not for this object. */
   dropped: boolean;
   retryAt: number;
+  /** Its last drop was a link that did not open (no stale link, no stall): the leaves step does not wait for it. */
+  noLink: boolean;
   /** Times it was asked again after a stall; while `probation`, one request at a time until one succeeds. */
   readmits: number;
   probation: boolean;
@@ -119,6 +121,7 @@ export function newSource(peer: string, full: boolean, chunks: number, run: numb
     aligned: false,
     dropped: false,
     retryAt: 0,
+    noLink: false,
     readmits: 0,
     probation: false,
     told: false,

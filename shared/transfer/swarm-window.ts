@@ -115,6 +115,7 @@ export function dropSource(f: { swarm: SwarmContext; chunks: number; holders: Ui
   s.dropped = true;
   s.probation = false;
   if (s.has) for (let c = 0; c < f.chunks; c++) if (s.has[c] === 1) f.holders[c]--;
+  s.noLink = e instanceof NoLinkError;
   if (e instanceof BadChunkError) return f.swarm.report.bad(id, s.peer, e.message);
   let again = '';
   if ((e instanceof StalledError || (e instanceof NoLinkError && !e.left)) && s.readmits < READMIT_MAX) {

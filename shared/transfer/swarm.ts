@@ -18,7 +18,8 @@
 import type { ObjectId } from '../ids.js';
 import { TabmeshError } from '../errors.js';
 import { chunkCount } from '../hash.js';
-import type { PeerLinks, SwarmHooks } from './links.js';
+import type { PeerLinks } from './links.js';
+import type { SwarmHooks } from './links-options.js';
 import type { Have } from './wire.js';
 import { SwarmFetch } from './swarm-fetch.js';
 import { sendHaves, type ChunkOrder, type SwarmReport, type SwarmStats } from './swarm-source.js';

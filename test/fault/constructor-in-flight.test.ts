@@ -15,7 +15,7 @@ import { encodeValue } from '../../shared/codec.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { until } from '../helpers/poll.js';
-import { freePort } from '../helpers/processes.js';
+import { restartablePort } from '../helpers/processes.js';
 import type { TaskId } from '../../shared/ids.js';
 
 class Counter {
@@ -60,7 +60,7 @@ async function placedThenRestarted(key: string) {
   const data = mkdtempSync(join(tmpdir(), 'tabmesh-ctor-'));
   cleanups.push(() => rmSync(data, { recursive: true, force: true }));
   // The same port after the restart: the driver reconnects to the URL it knows.
-  const opts = { dataDir: data, port: await freePort(), token: 't', httpLimits: false as const, recoveryGraceMs: 20_000 };
+  const opts = { dataDir: data, port: await restartablePort(), token: 't', httpLimits: false as const, recoveryGraceMs: 20_000 };
   const first: RunningCoordinator = await startCoordinator(opts);
   const host = await scriptedHost(first.url, key, []);
   const m = await connect({ url: first.url, token: 't', reconnectTimeoutMs: 60_000 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
+import { restartablePort } from '../helpers/processes.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
@@ -66,7 +67,7 @@ describe('coordinator restart', () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-'));
     dirs.push(data);
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token);
+    let c = await startCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
     for (let i = 0; i < 2; i++) {
       const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
@@ -103,7 +104,7 @@ describe('coordinator restart', () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-actor-'));
     dirs.push(data);
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token);
+    let c = await startCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
     const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
     dirs.push(d);
@@ -131,7 +132,7 @@ describe('coordinator restart', () => {
     const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-env-'));
     dirs.push(data);
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token);
+    let c = await startCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
     const spill = () => {
       const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));

@@ -55,8 +55,10 @@ export async function redisCoordinator(redisUrl: string, prefix: string, token: 
     '--token',
     token,
   ]);
+  // 60 s: at load 21-25 (session 20) the first of two coordinators started at once in test/redis/fence had printed
+  // nothing 30 s after its spawn.
   const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
-    timeoutMs: 30_000,
+    timeoutMs: 60_000,
     what: () => `the coordinator to listen: ${c.out.join('')}`,
   });
   await until(() => /GCS: Redis redis:\/\//.test(c.out.join('')), { timeoutMs: 10_000, what: () => `the coordinator to print its GCS: ${c.out.join('')}` });
@@ -89,11 +91,24 @@ export async function edgeNodes(c: Coord, token: string, n: number, coordinator 
   return started;
 }
 
-/** A port the system just handed out on 127.0.0.1 and closed again (free unless someone takes it meanwhile). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+/**
+ * A free port on 127.0.0.1 for a server started again on the port it had (a restarted coordinator, one started
+ * later at a URL given out before, a port nothing may answer on): taken from [10000, 20000), below Linux's
+ * ephemeral range (32768-60999, where port 0 binds land) and the Redis helper's ports (20000-32767, redis.ts),
+ * so a test file running beside cannot be handed it while it is free.
+ */
+export async function restartablePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 10000 + Math.floor(Math.random() * 10000);
+    const s = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+  }
+  throw new Error('no free port in [10000, 20000)');
 }

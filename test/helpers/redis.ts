@@ -27,8 +27,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** SIGTERM: Redis fsyncs its AOF and exits. */
   stop(): Promise<void>;
-  /** Starts it again on the same port and folder (its AOF is replayed). */
-  restart(): Promise<void>;
+  /** Starts it again on the same port and folder (its AOF is replayed); `term`: stopped with SIGTERM first (all kept), else SIGKILL. */
+  restart(how?: 'kill' | 'term'): Promise<void>;
   /** One command through redis-cli; its output. */
   cli(...args: string[]): Promise<string>;
   /** Stops it and removes its folder. */
@@ -43,10 +43,14 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port in [20000, 50000) free on 127.0.0.1, and `port + 10000` too when `bus`. */
+/**
+ * A port in [20000, 32768) free on 127.0.0.1, and `port + 10000` too when `bus` (then the port is below 22768):
+ * below Linux's ephemeral range (32768-60999), so a server restarted on its port (restart()) cannot find it
+ * handed to a port 0 bind of a test file running beside; above processes.ts restartablePort's.
+ */
 async function freePort(bus: boolean): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+    const port = 20000 + Math.floor(Math.random() * (bus ? 2768 : 12768));
     if ((await portFree(port)) && (!bus || (await portFree(port + 10000)))) return port;
   }
   throw new Error('no free port for redis-server');
@@ -124,8 +128,8 @@ export async function startRedis(opts: { cluster?: boolean } = {}): Promise<Redi
       server.proc.kill('SIGTERM');
       await exited(server.proc);
     },
-    async restart() {
-      await server.kill();
+    async restart(how = 'kill') {
+      await (how === 'term' ? server.stop() : server.kill());
       server.proc = launch();
       await ping(port, 15_000, output);
     },

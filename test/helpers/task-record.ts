@@ -1,4 +1,4 @@
-// A hand-made task record for white-box tests of the coordinator's task table
+// A hand-made task spec and record for white-box tests of the coordinator's task table
 // and the state API's task pages: a task of `job` with no arguments, queued
 // unless `o` says otherwise.
 import type { TaskRecord } from '../../coordinator/gcs/tables.js';
@@ -6,8 +6,9 @@ import { childTaskId, functionId, rootTaskId, type JobId } from '../../shared/id
 import type { TaskSpec } from '../../shared/protocol/task.js';
 import { newTask } from '../../coordinator/scheduler/task-states.js';
 
-export function taskRecord(job: JobId, index: number, name: string, o: Partial<TaskRecord> = {}): TaskRecord {
-  const spec: TaskSpec = {
+/** A task spec of `job` with no arguments (`o` overrides any field). */
+export function taskSpec(job: JobId, index: number, name: string, o: Partial<TaskSpec> = {}): TaskSpec {
+  return {
     taskId: childTaskId(rootTaskId(job), index),
     jobId: job,
     parentId: rootTaskId(job),
@@ -22,6 +23,10 @@ export function taskRecord(job: JobId, index: number, name: string, o: Partial<T
     timeoutMs: 0,
     scheduling: { kind: 'default' },
     actor: undefined,
+    ...o,
   } as unknown as TaskSpec;
-  return newTask(spec, { state: 'queued', liveOutputs: 1, ...o });
+}
+
+export function taskRecord(job: JobId, index: number, name: string, o: Partial<TaskRecord> = {}): TaskRecord {
+  return newTask(taskSpec(job, index, name), { state: 'queued', liveOutputs: 1, ...o });
 }

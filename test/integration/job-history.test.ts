@@ -12,6 +12,7 @@ import { SqliteStorage } from '../../coordinator/gcs/sqlite-storage.js';
 import { encodeJobRow } from '../../coordinator/jobs/records.js';
 import { MAX_RUNS, type SubmittedJob } from '../../coordinator/jobs/runner.js';
 import { CLI } from '../helpers/cluster.js';
+import { restartablePort } from '../helpers/processes.js';
 import { connect } from '../../edge/index.js';
 
 const TOKEN = 'job-history-token';
@@ -32,8 +33,15 @@ function tempDir(): string {
   return d;
 }
 
-async function start(data: string, port = 0): Promise<RunningCoordinator> {
-  running = await startCoordinator({ port, dataDir: data, token: TOKEN, heartbeatMs: 500, jobGraceMs: 3000, httpLimits: false });
+async function start(data: string, port?: number): Promise<RunningCoordinator> {
+  running = await startCoordinator({
+    port: port ?? (await restartablePort()),
+    dataDir: data,
+    token: TOKEN,
+    heartbeatMs: 500,
+    jobGraceMs: 3000,
+    httpLimits: false,
+  });
   return running;
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../edge/index.js';
 import { CLI, Cluster } from '../helpers/cluster.js';
+import { restartablePort } from '../helpers/processes.js';
 
 function run(args: string[], ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -33,15 +34,6 @@ function oneLine(stderr: string): string {
   return lines[0];
 }
 
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 async function failure(p: Promise<unknown>): Promise<Error & { code?: string }> {
   const e = await p.then(
     () => null,
@@ -64,7 +56,8 @@ describe("a newcomer's mistakes", () => {
     other = createServer((_req, res) => res.writeHead(404).end('not here'));
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     otherUrl = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
-    closed = `http://127.0.0.1:${await closedPort()}`;
+    // A port nothing listens on, outside the range port 0 binds of files running beside come from.
+    closed = `http://127.0.0.1:${await restartablePort()}`;
   });
   afterAll(async () => {
     await cl?.stop();

@@ -41,6 +41,15 @@ describe('links between a tab and an edge node over a WebSocket', () => {
   const opened = () => volunteerEval<Record<string, number>>(tab.page, '({ ...v.node.links.opened })');
   const events = () => volunteerEval<string[]>(tab.page, 'v.events.map((e) => e.text)');
 
+  /** What the edge node logged about its links and fetches (its account, printed when a link assertion fails). */
+  const edgeLinkLog = () =>
+    cl.nodes[0].output
+      .join('')
+      .split('\n')
+      .filter((l) => /link|swarm|relay|peer/.test(l))
+      .slice(-30)
+      .join('\n');
+
   const move = (from: string, to: string, n: number, seed: number) => moveBytes(cl, mesh, from, to, n, seed);
 
   it('a tab reads an object from an edge node over the WebSocket link (the tab opened it)', async () => {
@@ -85,7 +94,8 @@ describe('links between a tab and an edge node over a WebSocket', () => {
     await volunteerEval(tab.page, '(v.node.links.closeAll(), v.node.links.faults.corruptChunks = 1, true)');
     const d = await move(tab.nodeId, edge, 4 * MB, 11);
     // The edge node read over a new WebSocket link, refused the bad chunk and, with no other holder, took the rest through the relay.
-    expect(await opened()).toEqual({ ws: 3, webrtc: 1 });
+    // (CI on 5d4221f once saw no third link, not reproduced in 6 runs: the edge node's own account is printed when it fails.)
+    expect(await opened(), edgeLinkLog()).toEqual({ ws: 3, webrtc: 1 });
     expect(d.relayed).toBeGreaterThan(0);
     const trust = cl.c.coordinator.trust.view(tab.nodeId as NodeId);
     expect(trust.offences).toBe(1);

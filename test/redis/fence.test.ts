@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, freePort, getJson, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, type Coord } from '../helpers/processes.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -276,7 +276,7 @@ describe('fenced writes and moved holdings', () => {
 
   it('a node that joins the other coordinator before the driver resumes keeps its objects: nothing is rebuilt from lineage', async () => {
     const token = 'moved-' + Math.random().toString(36).slice(2);
-    const bPort = await freePort();
+    const bPort = await restartablePort();
     const bUrl = `http://127.0.0.1:${bPort}`;
     const a = await redisCoordinator(redis.server.url, 'moved', token);
     // A's only node names B as its next coordinator; B starts later, with no node of its own.

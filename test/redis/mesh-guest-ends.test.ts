@@ -2,32 +2,24 @@
 // is reported to the job's coordinator from its end there, not through
 // subscriptions to its outputs (issue 15): results, thrown errors and
 // cancellations all come back, and nothing stays behind on the runner.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, redisCoordinator, stats } from '../helpers/processes.js';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../helpers/redis.js';
+import { edgeNodes, redisCoordinator, stats } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import { TaskCancelledError, TaskError } from '../../shared/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
 let mesh: Mesh | undefined;
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-}, 60_000);
-afterAll(async () => {
-  await redis?.destroy();
-});
-afterEach(async () => {
+const redis = useRedis(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  cleanupProcesses();
 });
 
 describe('guest tasks report their end', () => {
   it('a coordinator with no node of its own: every task runs on the other; values, a thrown error and a cancel come back, and the other keeps no task', async () => {
     const token = 'guest-' + Math.random().toString(36).slice(2);
-    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'guests', token), redisCoordinator(redis.url, 'guests', token)]);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'guests', token), redisCoordinator(redis.server.url, 'guests', token)]);
     await edgeNodes(b, token, 1);
     for (const c of [a, b]) {
       await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
@@ -60,7 +52,7 @@ describe('guest tasks report their end', () => {
 
   it("a guest task's children are the runner's guest tasks: submitted to the coordinator running it, run on its nodes, never seen by the owner", async () => {
     const token = 'nested-' + Math.random().toString(36).slice(2);
-    const [a, b] = await Promise.all([redisCoordinator(redis.url, 'nested', token), redisCoordinator(redis.url, 'nested', token)]);
+    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'nested', token), redisCoordinator(redis.server.url, 'nested', token)]);
     await edgeNodes(b, token, 1);
     for (const c of [a, b]) {
       await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });

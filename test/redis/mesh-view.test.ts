@@ -196,13 +196,18 @@ describe('one view of the whole mesh', () => {
       const fake = 'f'.repeat(16);
       const channel = `bad:mesh:${a.coordinator.meshId}`;
       // Garbage questions and answers on A's channel: dropped, A still answers.
+      let seq = 0;
       for (const [kind, body] of [
         [0x51, 'not json'],
         [0x51, JSON.stringify({ x: 1, q: { what: 'secrets', take: 5 } })],
         [0x52, JSON.stringify({ x: 1, page: { total: -1, rows: 'x' } })],
         [0x52, JSON.stringify({ x: 1, page: { total: 1, rows: [{ id: 'forged' }] } })],
       ] as const) {
-        await r.publish(channel, Buffer.concat([Buffer.from([kind]), Buffer.from(fake, 'latin1'), Buffer.from(body)]));
+        // Numbered as the bus numbers a peer's messages (delivery.ts: epoch 1, seq 1..4), so that they reach the view.
+        const head = Buffer.alloc(16);
+        head.writeUInt32BE(1, 0);
+        head.writeUInt32BE(++seq, 4);
+        await r.publish(channel, Buffer.concat([Buffer.from([kind]), Buffer.from(fake, 'latin1'), head, Buffer.from(body)]));
       }
       // A record for a coordinator that beats but never answers (no such process on the bus).
       const key = 'bad:{mesh}:coordinators';

@@ -6,7 +6,7 @@
 // finished results.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, kill, redisCoordinator as coordinator, run, stats, tempDir, type Coord } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, kill, redisCoordinator as coordinator, restartablePort, run, stats, tempDir, type Coord } from '../helpers/processes.js';
 import { until as poll } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -37,7 +37,7 @@ async function nodes(c: Coord, token: string, n: number): Promise<void> {
 /** A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. */
 async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
   const token = 'redis-' + Math.random().toString(36).slice(2);
-  let c = await coordinator(redisUrl, prefix, token);
+  let c = await coordinator(redisUrl, prefix, token, await restartablePort());
   const port = Number(new URL(c.url).port);
   await nodes(c, token, 2);
   mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });

@@ -164,7 +164,7 @@ export class SwarmSim {
         throw new Error(`${x.peer.id} got the wrong bytes (via ${got.via})`);
     }
     for (const p of this.peers) {
-      if ((p.links as unknown as { reserved: number }).reserved !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
+      if (p.links.reservedBytes !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
       p.links.stop();
     }
   }

@@ -10,11 +10,13 @@
 //
 //   SIM_RUNS=2000 npx vitest run test/sim/swarm.sim.test.ts     more seeds
 //   SIM_SEED=12 npx vitest run test/sim/swarm.sim.test.ts       replay one seed
+//   SIM_FIGURES=all npx vitest run test/sim/swarm.sim.test.ts   every network of the comparisons (wall time, Node
+//                                                               source first), not only the first
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { setChunkChecker } from '../../shared/hash.js';
 import { CALM, SimNet, type NetFaults } from './net.js';
-import { seedsToRun } from './seeds.js';
+import { figureSeeds, seedsToRun } from './seeds.js';
 import { CHUNK, SwarmSim, run, type SimOptions } from './swarm-run.js';
 import { FAN_STREAMS } from '../../shared/transfer/fan-out.js';
 
@@ -421,7 +423,7 @@ describe('wall time', () => {
       });
     const uplink: NetFaults = { ...CALM, bytesPerMs: 50_000, uplinkBytesPerMs: 20_000 };
     const free: NetFaults = { ...CALM, bytesPerMs: 100_000, latencyMs: [10, 30] };
-    for (const seed of [1, 2, 3]) {
+    for (const seed of figureSeeds([1, 2, 3])) {
       const fig = { seed, uplink: { swarm: await broadcast(seed, true, uplink), alone: await broadcast(seed, false, uplink) } };
       const more = { free: { swarm: await broadcast(seed, true, free), alone: await broadcast(seed, false, free) } };
       console.log(`swarm sim, wall time: ${JSON.stringify({ ...fig, ...more })}`);
@@ -489,7 +491,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
     }, true);
 
   it('a Node origin that keeps up (240 MB/s): it streams whole copies to 2 edges and tells the rest to swarm; at most 2 copies, in about the time of the origin alone (which sends 8)', async () => {
-    for (const seed of [1, 2, 3]) {
+    for (const seed of figureSeeds([1, 2, 3])) {
       const fig = {
         policy: await broadcast(seed, 'policy', true, 240_000),
         rate: await broadcast(seed, 'rate', true, 240_000),
@@ -512,7 +514,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
   }, 300_000);
 
   it('a Node origin that is the limit (8 MB/s for 8 readers): at most 2 copies, sooner than alone; the readers alone (no word) turn late and send more', async () => {
-    for (const seed of [1, 2]) {
+    for (const seed of figureSeeds([1, 2])) {
       const fig = {
         policy: await broadcast(seed, 'policy', true, 8_000),
         rate: await broadcast(seed, 'rate', true, 8_000),
@@ -533,7 +535,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
   // the last reader 1.27, 1.10, 1.21 s against 0.85, 0.62, 0.75 (the tabs' uploads, 10 MB/s, against the origin's 240).
   // What is left over 2: up to 2 MiB a turned reader keeps asked of the origin (a quarter of this 8 MiB object).
   it('edge readers that start late (150 ms, the tabs streamed to have half the object): they fill (what the tabs hold from the tabs), the origin sends about 2 copies', async () => {
-    for (const seed of [1, 2, 3]) {
+    for (const seed of figureSeeds([1, 2, 3])) {
       const fig = await broadcast(seed, 'policy', true, 240_000, 150);
       console.log(`swarm sim, late edges: ${JSON.stringify({ seed, ...fig })}`);
       expect(fig.filled).toBeGreaterThanOrEqual(1);
@@ -551,7 +553,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
       connectTimeoutMs: 500,
       signalDelayMs: (a: string, b: string) => ((edge(a) && tab(b)) || (tab(a) && edge(b)) ? (Date.now() < 1_500 ? 1_000 : 0) : 0),
     };
-    for (const seed of [1, 2, 3]) {
+    for (const seed of figureSeeds([1, 2, 3])) {
       const fig = await broadcast(seed, 'policy', true, 240_000, 150, links);
       console.log(`swarm sim, late edges, slow links: ${JSON.stringify({ seed, ...fig })}`);
       expect(fig.filled).toBeGreaterThanOrEqual(1);
@@ -560,7 +562,7 @@ describe('a Node source first (swarm-policy.ts), the holder decides (fan-out.ts)
   }, 300_000);
 
   it('a tab origin: no reader keeps to it (it is no Node source), the swarm starts at once and the origin sends at most 2 copies', async () => {
-    for (const seed of [1, 2, 3]) {
+    for (const seed of figureSeeds([1, 2, 3])) {
       const fig = await broadcast(seed, 'policy', false, 0);
       console.log(`swarm sim, tab origin: ${JSON.stringify({ seed, ...fig })}`);
       expect(fig.nodeFirst).toBe(0);

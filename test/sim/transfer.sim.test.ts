@@ -170,7 +170,7 @@ async function run(seed: number): Promise<{ reads: number; viaPeer: number; viaR
       throw new Error(`${p.id}: ${p.fetcher.fetchedPeer} peer + ${p.fetcher.fetchedRelay} relay transfers for ${transfers.size} objects read`);
     }
     if (p.links.peakReserved > p.links.incomingBytes + s.maxBytes) throw new Error(`${p.id} reserved ${p.links.peakReserved} bytes at once`);
-    if ((p.links as unknown as { reserved: number }).reserved !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
+    if (p.links.reservedBytes !== 0) throw new Error(`${p.id} kept receive buffers reserved after every read ended`);
     p.links.stop();
   }
   // Lies and corruption never pass; a read that met one went on to an honest holder or the relay.

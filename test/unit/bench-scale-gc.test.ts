@@ -1,9 +1,12 @@
 // bench:scale's GC figures (bench/scale-gc.ts, issue 14): pauses tallied by
 // kind with their distribution, the longest named, a reset starting a new job,
-// and the kind read from a real 'gc' performance entry.
+// and the kind read from a real 'gc' performance entry; the heap's bytes by GC
+// (allocated, copied, promoted: counts that hold under load) from V8's statistics.
 import { constants } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { GcTally, gcKind, gcLine } from '../../bench/scale-gc.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { addGcBytes, GcTally, gcBytesLine, gcKind, gcLine } from '../../bench/scale-gc.js';
 
 describe("the coordinator's GC pauses in bench:scale", () => {
   it('counts scavenges and mark-compacts apart, with their total, median, 90th percentile and longest', () => {
@@ -41,5 +44,46 @@ describe("the coordinator's GC pauses in bench:scale", () => {
     expect(gcKind(entry(constants.NODE_PERFORMANCE_GC_MAJOR))).toBe('major');
     expect(gcKind(entry(constants.NODE_PERFORMANCE_GC_INCREMENTAL))).toBe('incremental');
     expect(gcKind({} as PerformanceEntry)).toBe('other');
+  });
+
+  it('counts the bytes allocated between GCs and what scavenges copied and promoted, from the statistics around each GC', () => {
+    const MB = 1 << 20;
+    const side = (used: number, young: number, old: number) => ({
+      heapStatistics: { usedHeapSize: used } as never,
+      heapSpaceStatistics: [
+        { spaceName: 'new_space', spaceUsedSize: young },
+        { spaceName: 'old_space', spaceUsedSize: old },
+      ] as never,
+    });
+    const stats = [
+      // From 10 MB used: 16 MB allocated, a scavenge keeps 2 MB young and promotes 3.
+      { gcType: 'Scavenge', cost: 0, beforeGC: side(26 * MB, 16 * MB, 8 * MB), afterGC: side(15 * MB, 2 * MB, 11 * MB) },
+      // 5 MB more, then a mark-compact: neither copied nor promoted by a scavenge.
+      { gcType: 'MarkSweepCompact', cost: 0, beforeGC: side(20 * MB, 7 * MB, 11 * MB), afterGC: side(12 * MB, 7 * MB, 4 * MB) },
+    ];
+    const b = addGcBytes({ allocated: 0, copied: 0, promoted: 0, scavenges: 0 }, stats, 10 * MB, 13 * MB);
+    // 16 + 5 + 1 (after the last GC) MB.
+    expect(b).toEqual({ allocated: 22 * MB, copied: 2 * MB, promoted: 3 * MB, scavenges: 1 });
+    expect(gcBytesLine(b, 1024)).toBe('allocated 22,528 B, copied 2,048 B, promoted 3,072 B a task; 1 scavenges, 5.0 MB copied and promoted each');
+  });
+
+  it("counts this process's own allocations and scavenges; a reset starts from nothing", () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as (o?: { type: 'minor' }) => void;
+    const g = new GcTally();
+    g.countBytes();
+    g.reset();
+    // ~8 MB of records that survive two scavenges, then go.
+    let held: { i: number; s: string }[] | null = Array.from({ length: 100_000 }, (_, i) => ({ i, s: `task ${i}` }));
+    gc({ type: 'minor' });
+    gc({ type: 'minor' });
+    expect(held.length).toBe(100_000);
+    held = null;
+    const b = g.summary().bytes!;
+    expect(b.scavenges).toBeGreaterThanOrEqual(2);
+    expect(b.allocated).toBeGreaterThan(4 << 20);
+    expect(b.copied + b.promoted).toBeGreaterThan(2 << 20);
+    g.reset();
+    expect(g.summary().bytes!.scavenges).toBe(0);
   });
 });

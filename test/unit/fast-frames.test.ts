@@ -4,8 +4,8 @@
 // other frames whole; a transfer that ends while the socket is about to read
 // into its window has the read turned away from that memory.
 import { describe, expect, it } from 'vitest';
-import { FrameReader, MAX_FRAME, type FrameSink } from '../../edge/fast-frames.js';
-import type { Placement } from '../../shared/transfer/raw-peer.js';
+import { FrameReader, MAX_FRAME, readStats, type FrameSink } from '../../edge/fast-frames.js';
+import type { Placement } from '../../shared/transfer/placement.js';
 import { CHUNK_HEADER_BYTES, readMessage, writeChunk, writeControl } from '../../shared/transfer/wire.js';
 import { seeded as rng } from '../sim/net.js';
 
@@ -131,6 +131,42 @@ describe('fast link frames', () => {
       'fail',
       'chunk 2 at 0',
     ]);
+  });
+
+  it('a small frame comes in one read while no chunk is awaited; while one is, a head is read alone and the chunk lands in place', () => {
+    const s = sinkOf(64 * 1024);
+    let awaiting = false;
+    const { r, broken } = reader({ ...s.sink, awaitingChunks: () => awaiting });
+    const turned: { buf: Uint8Array | null } = { buf: null };
+    r.retarget = (b) => void (turned.buf = b);
+    // A direct task or a result: ~50-200 bytes. Each read takes what the buffer allows (a socket holding the frames).
+    const small = [frame(writeControl({ k: 'fail', x: 7, reason: 'x'.repeat(150) })), frame(writeControl({ k: 'cancel', x: 9 }))];
+    let reads = 0;
+    for (const f of small) {
+      let at = 0;
+      while (at < f.length) {
+        const b = r.nextBuffer();
+        const n = Math.min(b.byteLength, f.length - at);
+        b.set(f.subarray(at, at + n), 0);
+        at += n;
+        reads++;
+        r.onRead(n);
+      }
+    }
+    expect(reads).toBe(2);
+    expect(s.data.map((m) => m.control?.k)).toEqual(['fail', 'cancel']);
+    // The link asks for an object while the socket waits in a wide read: that read becomes the head's.
+    expect(r.nextBuffer().byteLength).toBeGreaterThan(4 + CHUNK_HEADER_BYTES);
+    awaiting = true;
+    r.expectChunks();
+    expect(turned.buf?.byteLength).toBe(4 + CHUNK_HEADER_BYTES);
+    const data = new Uint8Array(64 * 1024).map((_, i) => i % 251);
+    const direct = readStats.direct;
+    feedOnread(r, frame(writeChunk(1, 0, data.byteLength, data)), () => 1, turned);
+    expect(broken).toEqual([]);
+    expect(s.placed).toEqual([{ o: 0, n: data.byteLength }]);
+    expect(Buffer.from(s.obj).equals(Buffer.from(data))).toBe(true);
+    expect(readStats.direct - direct).toBe(data.byteLength);
   });
 
   it('a frame larger than any chunk breaks the link', () => {

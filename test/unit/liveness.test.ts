@@ -121,4 +121,31 @@ describe('failure detection by deadlines', () => {
     expect(alive(co, n)).toBe(false);
     expect(Date.now() - at).toBeLessThan(IDLE_DEAD_MS / 2);
   });
+
+  it('our own loop stalls past the window: no node is declared dead for it and no sweep walks the table; a node silent after the stall dies a window later', () => {
+    const { c: co, nodes, failed } = world(1000);
+    const [stillSilent, ...talking] = nodes;
+    const walks = vi.spyOn(co.gcs.nodeTable, 'values');
+    const walks2 = vi.spyOn(co.gcs.nodes, 'values');
+    vi.advanceTimersByTime(2000);
+    for (const n of nodes) co.membership.seen(n);
+    // The loop is held 8 s (longer than the 5 s window): the clock moves, no timer runs.
+    vi.setSystemTime(Date.now() + 8000);
+    vi.advanceTimersByTime(TICK);
+    const stallEnd = Date.now();
+    // Every node was silent past its window, none by its own fault: all alive, and the stall's sweep walked nobody.
+    for (const n of nodes) expect(alive(co, n)).toBe(true);
+    expect(failed.size).toBe(0);
+    // The others speak again; one stays silent: dead a heartbeat + window after the stall (within a tick), not before.
+    for (let t = 0; t < DEAD_MS + 2 * HEARTBEAT_MS; t += HEARTBEAT_MS) {
+      vi.advanceTimersByTime(HEARTBEAT_MS);
+      for (const n of talking) co.membership.seen(n);
+      if (Date.now() - stallEnd < DEAD_MS - HEARTBEAT_MS) expect(alive(co, stillSilent)).toBe(true);
+    }
+    expect(alive(co, stillSilent)).toBe(false);
+    expect(failed).toEqual(new Set([stillSilent.name]));
+    for (const n of talking) expect(alive(co, n)).toBe(true);
+    expect(walks).not.toHaveBeenCalled();
+    expect(walks2).not.toHaveBeenCalled();
+  });
 });

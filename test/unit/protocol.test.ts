@@ -128,6 +128,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   capacity: { t: 'capacity', cpus: 3, paused: true },
   handBack: { t: 'handBack', tasks: [{ taskId: task, attempt: 2 }] },
   giveBack: { t: 'giveBack', n: 40 },
+  hurry: { t: 'hurry', ids: [task] },
   sync: { t: 'sync', x: 7 },
   holding: { t: 'holding', objects: [{ id: o1, size: 20_000_000, hash }] },
   artifact: { t: 'artifact', arts: [{ hash, size: 1_000_000 }] },

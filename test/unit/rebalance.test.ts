@@ -6,7 +6,7 @@ import { nodeRecord } from '../helpers/node-record.js';
 import type { JobRecord, NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { JoinOrder } from '../../coordinator/scheduler/join-order.js';
-import { ASK_MIN_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { ASK_MIN_MS, REBALANCE_MAX_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
 import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
 import type { Gcs } from '../../coordinator/gcs/gcs.js';
 import { seeded } from '../sim/net.js';
@@ -210,6 +210,35 @@ describe('work stealing: only work worth moving', () => {
     }
   });
 
+  it('rounds that find nothing worth asking come further apart, twice the gap each, up to REBALANCE_MAX_MS; a round that asks sets the gap back', () => {
+    let ms = 0.01;
+    const r = rig(() => ms);
+    r.add(...Array.from({ length: 9 }, (_, i) => node(`b${i}`, 2, 40)));
+    r.add(node('new', 2, 0));
+    r.rb2.check(); // futile: 100 -> 200 ms
+    ms = 5; // 4 spare tasks of 5 ms each: worth moving from now on
+    r.clock += REBALANCE_MS;
+    r.rb2.check();
+    expect(r.total()).toBe(0);
+    r.clock += REBALANCE_MS;
+    r.rb2.check();
+    expect(r.total()).toBeGreaterThan(0);
+    // Futile rounds again: the gap grows to REBALANCE_MAX_MS and no further.
+    ms = 0.01;
+    for (let i = 0; i < 6; i++) {
+      r.clock += REBALANCE_MAX_MS;
+      r.rb2.check();
+    }
+    ms = 5;
+    const before = r.total();
+    r.clock += REBALANCE_MAX_MS - 1;
+    r.rb2.check();
+    expect(r.total()).toBe(before);
+    r.clock += 1;
+    r.rb2.check();
+    expect(r.total()).toBeGreaterThan(before);
+  });
+
   it(`a node with few spare tasks is asked only when they add up to ASK_MIN_MS (${ASK_MIN_MS} ms)`, () => {
     const r = rig((n) => (n.name === 'slow' ? ASK_MIN_MS : 0.5));
     const [slow] = r.add(node('slow', 1, 2));
@@ -218,5 +247,39 @@ describe('work stealing: only work worth moving', () => {
     r.rb2.check();
     expect(r.asked.get(slow)).toBe(1);
     expect(r.asked.has(fast)).toBe(false);
+  });
+});
+
+describe('work stealing back from a link', () => {
+  it('our own node is idle while a link holds as many tasks as it offers CPUs: the link is asked for them (we never see which of them run there); an idle link takes nothing from a link', () => {
+    const r = new Rig();
+    const peer = nodeRecord('peer', { resources: { cpu: 2 }, inflight: { cpu: 2 }, inflightTasks: 2, link: 'peer' });
+    r.rb.links = () => [peer];
+    r.add(node('own', 2, 0), peer);
+    r.rb.check();
+    // Level: 2 tasks over 4 CPUs, at least 1 a CPU: the idle node lacks 2; by the rule for nodes the link holds none spare.
+    expect(r.asked.get(peer)).toBe(2);
+    expect(r.rb.stats.askedLinks).toBe(2);
+
+    // Only another link idle: nothing is asked of this one.
+    const r2 = new Rig();
+    const other = nodeRecord('other', { resources: { cpu: 2 }, link: 'other' });
+    const peer2 = nodeRecord('peer2', { resources: { cpu: 2 }, inflight: { cpu: 2 }, inflightTasks: 2, link: 'peer2' });
+    r2.rb.links = () => [peer2, other];
+    r2.add(node('own', 2, 4), peer2, other);
+    r2.rb.check();
+    expect(r2.asked.has(peer2)).toBe(false);
+  });
+
+  it('a check that comes too soon after a round asks for another pass once REBALANCE_MS passed', async () => {
+    const index = new NodeIndex();
+    let passes = 0;
+    const rb = new Rebalancer(index, () => {}, seeded(7));
+    rb.again = () => passes++;
+    rb.check();
+    rb.check();
+    expect(passes).toBe(0);
+    await new Promise((res) => setTimeout(res, REBALANCE_MS + 50));
+    expect(passes).toBe(1);
   });
 });

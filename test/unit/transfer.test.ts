@@ -4,9 +4,8 @@
 // checks each chunk against leaves checked against the object's hash, keeps
 // what checked out, takes the rest from another holder and names the liar.
 import { describe, expect, it } from 'vitest';
-import { PeerLinks } from '../../shared/transfer/links.js';
 import { ObjectFetcher } from '../../shared/transfer/fetcher.js';
-import type { RawPeer } from '../../shared/transfer/raw-peer.js';
+import { FakeNet, type Tamper } from '../helpers/fake-net.js';
 import { peerOnlyReader, sampleBytes as sample } from '../helpers/fetcher.js';
 import { contentHash, leafHashes, leavesMatching, setChunkChecker } from '../../shared/hash.js';
 import { allocBytes, drainPool, recycle, viewsLent } from '../../shared/bytes.js';
@@ -16,80 +15,6 @@ import { CHECK_BYTES } from '../../shared/transfer/link-receive.js';
 
 const OBJ = 'cd'.repeat(20) as ObjectId;
 const OBJ2 = 'ce'.repeat(20) as ObjectId;
-
-type Tamper = (from: string, to: string, msg: Uint8Array) => Uint8Array;
-
-/** In-memory peers: a signal names the sender; a link's two ends pass messages on the next turn. */
-class FakeNet {
-  readonly pools = new Map<string, PeerLinks>();
-  private waiting = new Map<string, RawPeer>();
-  tamper: Tamper = (_f, _t, m) => m;
-  /** Object bytes per chunk the links take (a stream link's `chunkBytes`); one leaf when undefined. */
-  chunkBytes: number | undefined = undefined;
-  /** What every link says its channel still holds (messages are delivered all the same). */
-  buffered = 0;
-  /** Whether the links say their send copies (a browser's channel; `send` here copies either way). */
-  sendCopies = false;
-  /** What the pools logged (link closes and why), as "peer: text". */
-  readonly logs: string[] = [];
-
-  add(self: string, held: Map<ObjectId, Uint8Array>): PeerLinks {
-    const net = this;
-    const pool = new PeerLinks({
-      factory: (initiator) => {
-        const raw: RawPeer & { other?: RawPeer; peerName?: string } = {
-          signal(d) {
-            const s = d as { type: string; from: string; key: string };
-            if (s.type === 'offer') {
-              // The responder end: pair with the initiator's end.
-              const other = net.waiting.get(s.key)! as RawPeer & { other?: RawPeer; peerName?: string };
-              net.waiting.delete(s.key);
-              raw.other = other;
-              other.other = raw;
-              raw.peerName = s.from;
-              setImmediate(() => {
-                raw.onConnect();
-                other.onConnect();
-              });
-            }
-          },
-          send(b) {
-            const to = raw.other;
-            if (!to) throw new Error('not connected');
-            const copy = net.tamper(self, (to as { self?: string }).self ?? '', b.slice());
-            setImmediate(() => to.onData(copy));
-          },
-          get bufferedAmount() {
-            return net.buffered;
-          },
-          sendCopies: net.sendCopies,
-          chunkBytes: net.chunkBytes,
-          destroy() {
-            raw.onClose('closed here');
-          },
-          onSignal: () => {},
-          onConnect: () => {},
-          onData: () => {},
-          onClose: () => {},
-          onDrain: () => {},
-        };
-        (raw as { self?: string }).self = self;
-        if (initiator) {
-          const key = Math.random().toString(36);
-          net.waiting.set(key, raw);
-          queueMicrotask(() => raw.onSignal({ type: 'offer', from: self, key }));
-        }
-        return raw;
-      },
-      self: () => self,
-      sendSignal: (peer, data) => setImmediate(() => net.pools.get(peer)!.onSignal(self, data)),
-      lookup: (id) => Promise.resolve(held.get(id)),
-      log: (text) => net.logs.push(`${self}: ${text}`),
-    });
-    this.pools.set(self, pool);
-    return pool;
-  }
-}
 
 /** A reader of the object from `holders`; `swarm`: from all of them at once (swarm.ts), else one after another. */
 function reader(net: FakeNet, holders: string[], swarm = false): ObjectFetcher {

@@ -1,0 +1,110 @@
+// Work stealing back from a link (issue 14): a coordinator placed tasks of its
+// job on another coordinator's nodes through their link, and those nodes are
+// busy with the other's own job, so the tasks wait there while our own node
+// goes idle. Asked (`giveBack`), the other hands back what has not started,
+// both the tasks still in its queue and those waiting on its node; they run
+// on ours, and the job ends while the other's node is still busy.
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../helpers/redis.js';
+import { edgeNodes, getJson, redisCoordinator, stats } from '../helpers/processes.js';
+import { until } from '../helpers/poll.js';
+import { connect } from '../../edge/index.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+const meshes: Mesh[] = [];
+const redis = useRedis(async () => {
+  for (const m of meshes.splice(0)) await m.close().catch(() => {});
+});
+
+/** Two coordinators on the test's Redis (prefix `name`), one edge node each, linked to each other. */
+async function linkedPair(name: string) {
+  const token = `${name}-` + Math.random().toString(36).slice(2);
+  const [a, b] = await Promise.all([redisCoordinator(redis.server.url, name, token), redisCoordinator(redis.server.url, name, token)]);
+  await Promise.all([edgeNodes(a, token, 1), edgeNodes(b, token, 1)]);
+  for (const c of [a, b]) {
+    await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
+  }
+  return { token, a, b };
+}
+
+describe('work stealing back from a link', () => {
+  it("tasks waiting behind the other coordinator's own job come back and run on our idle node", async () => {
+    const { token, a, b } = await linkedPair('giveback');
+    // B's own job holds both CPUs of B's node for far longer than this test waits, and a third task of it waits there
+    // (pinned to it: a plain task of B's could go to A through B's link): the node has room for one task of A's job
+    // (2 tasks a CPU while the function is not measured), the rest waits in B's queue.
+    const mb = await connect({ url: b.url, token });
+    meshes.push(mb);
+    const own = (await mb.nodes()).filter((n) => !n.name.startsWith('coordinator '));
+    expect(own).toHaveLength(1);
+    const hold = mb.remote(() => new Promise((r) => setTimeout(r, 600_000))).options({ scheduling: { node: own[0].nodeId, soft: false } });
+    const holders = [hold.remote(), hold.remote(), hold.remote()];
+    await until(async () => ((await stats(b.url, token))?.tasks ?? 0) >= 3, { timeoutMs: 15_000, what: "B's own job to be placed" });
+
+    const ma = await connect({ url: a.url, token });
+    meshes.push(ma);
+    const work = ma.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return i * 3;
+    });
+    const refs = Array.from({ length: 40 }, (_, i) => work.remote(i));
+    // Some of them went to B through the link; B's node cannot start them before its own job ends (10 minutes).
+    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) > 3, { timeoutMs: 30_000, what: 'tasks of the job to reach B' });
+    expect(await ma.get(refs, { timeoutMs: 90_000 })).toEqual(Array.from({ length: 40 }, (_, i) => i * 3));
+
+    const sa = (await stats(a.url, token))!;
+    const sb = (await stats(b.url, token))!;
+    expect(sa.rebalanceAskedLinks).toBeGreaterThan(0);
+    // Both ways back: one waited on B's node (handed back by the node), the rest in B's queue (at once).
+    expect(sb.meshGivenBackFromNodes).toBeGreaterThan(0);
+    expect(sb.meshGivenBack).toBeGreaterThan(sb.meshGivenBackFromNodes);
+    // B finished none of them: every task of the job ran on A's node, B's node still runs B's own job.
+    expect(sb.tasksFinished).toBe(0);
+    expect(sa.tasksFinished).toBe(40);
+    for (const h of holders) mb.cancel(h, { force: true });
+  }, 180_000);
+
+  it('tasks with a soft affinity to the link come back too and run on our idle node, not wait for the link for good', async () => {
+    // session 19's mesh-p2p "2 of 4 reducers never ready": reducers soft-pinned to the link node were handed back
+    // (A's node idle, B's busy); a link that gave a task back never takes it again, and a soft affinity fell back to
+    // other nodes only when its node was gone or infeasible: they waited on A's queue for good.
+    const { token, a, b } = await linkedPair('softback');
+    const mb = await connect({ url: b.url, token });
+    meshes.push(mb);
+    const own = (await mb.nodes()).filter((n) => !n.name.startsWith('coordinator '));
+    const hold = mb.remote(() => new Promise((r) => setTimeout(r, 600_000))).options({ scheduling: { node: own[0].nodeId, soft: false } });
+    // B's node full with B's own job (2 running, 2 waiting: 2 tasks a CPU while the function is not measured): A's
+    // tasks wait in B's queue, and B hands them back at once when asked.
+    const holders = [hold.remote(), hold.remote(), hold.remote(), hold.remote()];
+    await until(async () => ((await stats(b.url, token))?.tasks ?? 0) >= 4, { timeoutMs: 15_000, what: "B's own job to be placed" });
+
+    const ma = await connect({ url: a.url, token });
+    meshes.push(ma);
+    const link = (await ma.nodes()).filter((n) => n.name.startsWith('coordinator '));
+    expect(link).toHaveLength(1);
+    const work = ma
+      .remote(async (i: number) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return i * 3;
+      })
+      .options({ scheduling: { node: link[0].nodeId, soft: true } });
+    const refs = Array.from({ length: 8 }, (_, i) => work.remote(i));
+    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) > 4, { timeoutMs: 30_000, what: 'tasks of the job to reach B' });
+    const got = await ma.get(refs, { timeoutMs: 60_000 }).catch(async (e: unknown) => {
+      for (const c of [a, b]) {
+        const ev = (await getJson<{ kind: string; message: string }[]>(c.url, '/api/events?limit=300', token)) ?? [];
+        console.log(c.url, JSON.stringify(ev.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.kind, x.message])).slice(-5000));
+        console.log(c.url, JSON.stringify(await getJson(c.url, '/api/tasks?limit=50', token)).slice(0, 5000));
+        console.log(c.url, 'stats', JSON.stringify(await stats(c.url, token)));
+      }
+      throw e;
+    });
+    expect(got).toEqual(Array.from({ length: 8 }, (_, i) => i * 3));
+    const sa = (await stats(a.url, token))!;
+    const sb = (await stats(b.url, token))!;
+    expect(sb.meshGivenBack).toBeGreaterThan(0);
+    expect(sb.tasksFinished).toBe(0);
+    expect(sa.tasksFinished).toBe(8);
+    for (const h of holders) mb.cancel(h, { force: true });
+  }, 180_000);
+});

@@ -1,0 +1,53 @@
+// Who is alive in a mesh of coordinators (issue 14): a record's age is judged
+// by Redis's clock when it is read, not by when the reader's loop gets to the
+// answer. Under load a reader's loop stalled with the answer waiting, took a
+// live peer for gone, and dropped its link and the guest tasks it ran for it.
+import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { MeshRegistry, DEAD_MS } from '../../coordinator/mesh/registry.js';
+import { useRedis } from '../helpers/redis.js';
+import { sleep } from '../helpers/poll.js';
+
+const clients: Redis[] = [];
+const redis = useRedis(() => {
+  for (const c of clients.splice(0)) c.disconnect();
+});
+
+const self = { url: 'http://127.0.0.1:1', nodes: 0, cpus: 0, jobs: 0, load: 0, room: 10, startedAt: 0 };
+
+function registry(prefix: string, id: string): MeshRegistry {
+  const c = new Redis(redis.server.url);
+  clients.push(c);
+  return new MeshRegistry(c, prefix, id);
+}
+
+/** Holds this thread for `ms` (a stalled event loop). */
+function stall(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+
+describe('mesh registry', () => {
+  it("a reader whose loop stalls while its read's answer waits does not take a peer that beat just before the read for gone", async () => {
+    const writer = registry('reg1', 'aaaaaaaaaaaaaaaa');
+    const reader = registry('reg1', 'bbbbbbbbbbbbbbbb');
+    await writer.tick(self);
+    await sleep(100);
+    expect((await reader.tick(self)).map((o) => o.id)).toEqual(['aaaaaaaaaaaaaaaa']);
+    await sleep(100);
+    // The next read goes out 200 ms after the peer's beat (none since our last read); its answer waits while our loop
+    // is held past DEAD_MS.
+    const read = reader.tick(self);
+    stall(DEAD_MS + 500);
+    expect((await read).map((o) => o.id)).toEqual(['aaaaaaaaaaaaaaaa']);
+  }, 30_000);
+
+  it('a peer that stops beating is gone after DEAD_MS by the clock of Redis', async () => {
+    const writer = registry('reg2', 'cccccccccccccccc');
+    const reader = registry('reg2', 'dddddddddddddddd');
+    await writer.tick(self);
+    expect((await reader.tick(self)).map((o) => o.id)).toEqual(['cccccccccccccccc']);
+    await sleep(DEAD_MS + 300);
+    expect(await reader.tick(self)).toEqual([]);
+  }, 30_000);
+});
