@@ -84,6 +84,21 @@ export function stats(url: string, token: string): Promise<Record<string, number
   return getJson<Record<string, number>>(url, '/api/stats', token);
 }
 
+/**
+ * The coordinator's counters once `key` has reached `atLeast` (or as they are after `timeoutMs`). A count of what a job
+ * did lags the driver's `get` by a moment: a node sends a direct task's report up to NODE_LATER_MS after the driver
+ * has the result from it, so a test reads the counters this way before asserting exact figures.
+ */
+export async function statsWhen(url: string, token: string, key: string, atLeast: number, timeoutMs = 10_000): Promise<Record<string, number>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(url, token);
+    if (s && ((s[key] ?? 0) >= atLeast || Date.now() > end)) return s;
+    if (Date.now() > end) throw new Error(`no /api/stats from ${url} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Starts `n` edge nodes of 2 CPUs on `coordinator` (a URL, or several of one mesh separated by commas); waits until `c` counts `total` nodes. */
 export async function edgeNodes(c: Coord, token: string, n: number, coordinator = c.url, total = n): Promise<{ proc: ChildProcess; out: string[] }[]> {
   const started = Array.from({ length: n }, () => run(['node', '--coordinator', coordinator, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, type Coord } from '../helpers/processes.js';
+import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, statsWhen, type Coord } from '../helpers/processes.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -310,7 +310,7 @@ describe('fenced writes and moved holdings', () => {
     );
     // The same outputs, read where they were: no producer ran again.
     expect(after).toEqual(before);
-    const s = (await stats(b.url, token))!;
+    const s = await statsWhen(b.url, token, 'tasksFinished', 6);
     expect(s.tasksRebuilt).toBe(0);
     expect(s.tasksFinished).toBe(6);
     expect(await events(b.url, token, 'holdings-kept')).toEqual([expect.stringMatching(/: 6 copies announced before the takeover/)]);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { edgeNodes, getJson, redisCoordinator, stats, statsWhen, type Coord } from '../helpers/processes.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -78,7 +78,7 @@ async function stallMidJob(prefix: string, who: 'owner' | 'runner', ms: number):
     );
   expect(got).toEqual(Array.from({ length: n }, (_, i) => i * 7 + 1));
   // Each task counted once by its owner, whatever ran twice (a run on the side that dropped it, and its next attempt).
-  expect((await stats(a.url, token))!.tasksFinished).toBe(n);
+  expect((await statsWhen(a.url, token, 'tasksFinished', n)).tasksFinished).toBe(n);
 }
 
 /** A coordinator's view of the mesh's records (white-box): the others it takes for alive. */
@@ -124,7 +124,7 @@ async function runnerDropsGuests(prefix: string, maxRetries?: number): Promise<v
   rb.tick = async (self) => (await tick(self)).filter((o) => o.id !== aId);
   await until(() => b.coordinator.gcs.tasks.size === 0, { timeoutMs: 15_000, what: "B to drop A's guest tasks" });
   expect(await all).toEqual(Array.from({ length: n }, (_, i) => i * 3 + 2));
-  const sa = (await stats(a.url, token))!;
+  const sa = await statsWhen(a.url, token, 'tasksFinished', n);
   expect(sa.meshLinksEnded).toBe(1);
   // Each task counted once, whatever ran twice.
   expect(sa.tasksFinished).toBe(n);

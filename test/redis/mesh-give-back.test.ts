@@ -6,7 +6,7 @@
 // on ours, and the job ends while the other's node is still busy.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, redisCoordinator, stats } from '../helpers/processes.js';
+import { edgeNodes, getJson, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -52,7 +52,7 @@ describe('work stealing back from a link', () => {
     await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) > 3, { timeoutMs: 30_000, what: 'tasks of the job to reach B' });
     expect(await ma.get(refs, { timeoutMs: 90_000 })).toEqual(Array.from({ length: 40 }, (_, i) => i * 3));
 
-    const sa = (await stats(a.url, token))!;
+    const sa = await statsWhen(a.url, token, 'tasksFinished', 40);
     const sb = (await stats(b.url, token))!;
     expect(sa.rebalanceAskedLinks).toBeGreaterThan(0);
     // Both ways back: one waited on B's node (handed back by the node), the rest in B's queue (at once).
@@ -100,7 +100,7 @@ describe('work stealing back from a link', () => {
       throw e;
     });
     expect(got).toEqual(Array.from({ length: 8 }, (_, i) => i * 3));
-    const sa = (await stats(a.url, token))!;
+    const sa = await statsWhen(a.url, token, 'tasksFinished', 8);
     const sb = (await stats(b.url, token))!;
     expect(sb.meshGivenBack).toBeGreaterThan(0);
     expect(sb.tasksFinished).toBe(0);

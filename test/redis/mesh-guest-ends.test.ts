@@ -4,7 +4,7 @@
 // cancellations all come back, and nothing stays behind on the runner.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, redisCoordinator, stats } from '../helpers/processes.js';
+import { edgeNodes, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import { TaskCancelledError, TaskError } from '../../shared/index.js';
@@ -43,7 +43,7 @@ describe('guest tasks report their end', () => {
     expect(await m.get(s, { timeoutMs: 30_000 }).catch((x: unknown) => x)).toBeInstanceOf(TaskCancelledError);
 
     // All of it ran on the other coordinator's node, and once freed nothing of it stays there.
-    const sb = (await stats(b.url, token))!;
+    const sb = await statsWhen(b.url, token, 'tasksFinished', 300);
     expect(sb.tasksFinished).toBe(300);
     expect(sb.tasksFailed + sb.tasksCancelled).toBe(2);
     m.free([...refs, s]);
@@ -67,8 +67,8 @@ describe('guest tasks report their end', () => {
     });
     expect(await m.get(fib.remote(8), { timeoutMs: 60_000 })).toBe(21);
     // fib(8) is 67 calls: the owner placed the first on the other, which ran it and its 66 descendants.
-    const sa = (await stats(a.url, token))!;
-    const sb = (await stats(b.url, token))!;
+    const sa = await statsWhen(a.url, token, 'tasksFinished', 1);
+    const sb = await statsWhen(b.url, token, 'tasksFinished', 67);
     expect([sa.tasksSubmitted, sa.tasksFinished]).toEqual([1, 1]);
     expect([sb.tasksSubmitted, sb.tasksFinished]).toEqual([67, 67]);
   }, 120_000);

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
 import { twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -51,7 +51,7 @@ async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<string[]>
   const refs = Array.from({ length: 2000 }, (_, i) => work.remote(i));
   expect(await m.get(refs, { timeoutMs: 120_000 })).toEqual(Array.from({ length: 2000 }, (_, i) => i * 7 + 1));
   // The job is A's; B ran part of it on its node.
-  const sa = (await stats(a.url, token))!;
+  const sa = await statsWhen(a.url, token, 'tasksFinished', 2000);
   const sb = (await stats(b.url, token))!;
   expect(sa.tasksFinished).toBe(2000);
   expect(sb.tasksFinished).toBeGreaterThan(0);
