@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { ActorHandle, ObjectRef } from '../../shared/index.js';
 import { TaskCancelledError } from '../../shared/index.js';
-import { raises, rayCluster, sleep, type RayCluster } from './setup.js';
+import { getOrTell, raises, rayCluster, sleep, type RayCluster } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
 
@@ -72,7 +72,7 @@ describe('issue 13 regressions on edge nodes', () => {
   it('mesh.runtimeContext() inside a task, an actor and a retried task; on the driver', async () => {
     const ctx = m.remote(() => mesh.runtimeContext());
     const ref = ctx.remote();
-    const c = await m.get(ref);
+    const c = await getOrTell(rc, ref);
     expect(c.jobId).toBe(m.jobId);
     expect(c.taskId).toBe(ref.id.slice(0, 32));
     expect(rc.cl.c.coordinator.gcs.nodes.has(c.nodeId as never)).toBe(true);
@@ -84,7 +84,7 @@ describe('issue 13 regressions on edge nodes', () => {
       }
     }
     const w = m.remote(Where).options({ numCpus: 0 }).remote();
-    expect((await m.get(w.here.remote())).actorId).toBe(w.actorId);
+    expect((await getOrTell(rc, w.here.remote())).actorId).toBe(w.actorId);
     const second = m.remote(
       () => {
         const a = mesh.runtimeContext().attempt;
@@ -93,7 +93,7 @@ describe('issue 13 regressions on edge nodes', () => {
       },
       { retryExceptions: true, maxRetries: 1 },
     );
-    expect(await m.get(second.remote())).toBe(1);
+    expect(await getOrTell(rc, second.remote())).toBe(1);
     expect(m.runtimeContext()).toEqual({ jobId: m.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 });
   });
 

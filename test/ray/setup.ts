@@ -6,7 +6,7 @@ import { Cluster } from '../helpers/cluster.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { openVolunteer } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
-import { ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError } from '../../shared/index.js';
+import { ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError, type ObjectRef } from '../../shared/index.js';
 
 export interface RayCluster {
   cl: Cluster;
@@ -92,4 +92,32 @@ export function casesOn(where: Where, browserCases: ReadonlySet<string>, default
   return (name: string, fn: () => Promise<void>, ms = defaultMs): void => {
     (where === 'edge nodes' || browserCases.has(name) ? it : it.skip)(name, fn, ms);
   };
+}
+
+/**
+ * `rc.m.get(ref)`, and if it is not there in `ms`, what the coordinator knows of its task (state, node, attempt), its
+ * recent events and the record waits' counts, printed before the get fails: a hang in CI says where it stood.
+ */
+export async function getOrTell<T>(rc: RayCluster, ref: ObjectRef<T>, ms = 40_000): Promise<T> {
+  const c = rc.cl.c.coordinator;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const id = ref.id.slice(0, 32);
+      const t = c.gcs.tasks.get(id as never);
+      const row = t && { name: t.spec.name, state: t.state, node: t.node, attempt: t.spec.attempt, actor: t.spec.actor?.kind };
+      const ev = c.gcs.events.filter((e) => !/^task-(started|finished)$/.test(e.kind)).slice(-40);
+      console.log(
+        `get of ${ref.id.slice(0, 12)} not back in ${ms} ms: task ${JSON.stringify(row)}; object ${JSON.stringify(c.gcs.objects.get(ref.id as never)?.state)}`,
+      );
+      console.log('stats', JSON.stringify(c.gcs.stats));
+      console.log('events', JSON.stringify(ev.map((e) => [e.kind, e.message])));
+      reject(new Error(`get of ${ref.id.slice(0, 12)} not back in ${ms} ms (the coordinator's view is printed above)`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([rc.m.get(ref), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
