@@ -27,8 +27,8 @@ export class TaskEnds {
     if (!t || TERMINAL.has(t.state)) return;
     if (t.replicas) return this.tasks.finishFailed(t, cancelledFailure(t)); // its replicas are stopped
     if (t.state === 'assigned' || t.state === 'running') {
-      // The node stops it and reports it failed with TASK_CANCELLED.
-      t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force });
+      // The node stops it and reports it failed with TASK_CANCELLED; a direct task not there yet ends so when it comes.
+      t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force, attempt: t.spec.attempt });
       return;
     }
     this.tasks.finishFailed(t, cancelledFailure(t));

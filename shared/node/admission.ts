@@ -13,6 +13,7 @@ import type { Executor, LocalTask } from './executors.js';
 import type { AdmissionContext, TaskTable } from './node-context.js';
 import type { QuietRun } from './start-reports.js';
 import { sendShortcut } from './result-shortcut.js';
+import { CancelsAhead, cancelledFailure } from './cancels-ahead.js';
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
@@ -21,6 +22,8 @@ export class NodeTasks implements TaskTable {
   private readonly tasks = new Map<TaskId, LocalTask>();
   /** By actor: the report of its last call still waiting for its hash (or for the call before it). */
   private readonly actorReports = new Map<string, Promise<void>>();
+  /** The coordinator's cancels of direct tasks that had not come yet (cancels-ahead.ts). */
+  private readonly ahead = new CancelsAhead();
 
   constructor(private readonly n: AdmissionContext) {}
 
@@ -48,6 +51,7 @@ export class NodeTasks implements TaskTable {
     }
     const t: LocalTask = { spec, args: [], missing: 0, state: 'resolving', executor: null, blocked: false, holds: [], timer: null, calledOut: false, sc };
     this.tasks.set(spec.taskId, t);
+    if (this.ahead.size > 0 && this.ahead.take(spec.taskId, spec.attempt)) return this.end(t, { failure: cancelledFailure(spec.taskId, spec.name) });
     if (spec.actor?.kind === 'call' && !n.actors.addCall(spec.actor.id, t)) {
       return this.end(t, { failure: actorDied(spec, 'the actor does not live on this node') });
     }
@@ -225,13 +229,11 @@ export class NodeTasks implements TaskTable {
     if (t.holds.length) n.send({ t: 'release', ids: t.holds });
   }
 
-  cancel(taskId: TaskId, force: boolean): void {
+  /** The coordinator cancels attempt `attempt` of task `taskId` (a direct task may not be here yet: kept for it). */
+  cancel(taskId: TaskId, force: boolean, attempt?: number): void {
     const t = this.tasks.get(taskId);
-    if (!t) return;
-    const failure: Failure = {
-      ...failureOf('TASK_CANCELLED', taskId, t.spec.name, new Error(`task ${t.spec.name} was cancelled`)),
-      name: 'TaskCancelledError',
-    };
+    if (!t) return void (attempt !== undefined && this.ahead.add(taskId, attempt));
+    const failure = cancelledFailure(taskId, t.spec.name);
     if (t.state === 'resolving' || t.state === 'ready') {
       this.n.local.remove(t);
       this.end(t, { failure });

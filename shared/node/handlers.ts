@@ -9,7 +9,7 @@ export const handlers: NodeHandlers = {
   welcome: null,
   ice: (n, m) => (n.ice = m.ice),
   assign: (n, m) => n.onAssign(m),
-  cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force),
+  cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force, m.attempt),
   giveBack: (n, m) => n.tasks.giveBack(m.n),
   hurry: (n, m) => n.direct.hurry(m.ids),
   forget: (n, m) => n.forgetFunctions(m.fns),

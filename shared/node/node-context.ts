@@ -44,7 +44,7 @@ export interface TaskTable {
   /** `sc`: the coordinator's tag for a result shortcut to the driver (shared/protocol/shortcut.ts). */
   admit(spec: LocalTask['spec'], inline?: Map<ObjectId, Uint8Array>, sc?: string): void;
   end(t: LocalTask, r: TaskEnd): void;
-  cancel(taskId: TaskId, force: boolean): void;
+  cancel(taskId: TaskId, force: boolean, attempt?: number): void;
   /** The tasks of an executor that went: each ends with its fate's failure, or runs again ('again'). */
   rehome(ex: Executor, cause: string, fate: (o: LocalTask) => Failure | 'again'): void;
   giveBack(count: number): void;

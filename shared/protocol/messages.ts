@@ -199,7 +199,7 @@ export const messages = {
     /** The coordinator's tag for a result shortcut to the task's driver (shortcut.ts): only to nodes that said `shortcut`. */
     sc: opt(id<string>(TAG_BYTES)),
   }),
-  cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool }),
+  cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool, attempt: opt(int()) }),
   /**
    * A direct-submission lease (direct.ts) granted (`on`) or revoked: to a driver `peer` is the node it may push
    * tasks to, to a node the job (its driver's peer id) whose tasks it may take.

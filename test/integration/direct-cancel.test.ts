@@ -1,0 +1,76 @@
+// A cancel that reaches the node before its direct task (issue 14, session
+// 21; shared/node/cancels-ahead.ts). The driver sends the task to the node
+// over their link and the cancel through the coordinator, which forwards it to
+// the node the task was sent to: here the node takes direct tasks 400 ms late,
+// so the cancel always comes first. Before, the node dropped it as naming no
+// task of its own and ran the task when it came (Ray's test_stress in CI: a
+// cancelled task returned its value; a force-cancelled endless one held the
+// node's only CPU for good).
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
+import { coreOf } from '../helpers/sequential.js';
+import { leased } from '../helpers/direct-driver.js';
+import { NodeRuntime } from '../../shared/node/runtime.js';
+import { edgePeers } from '../../edge/peer-link.js';
+import { FrameGate } from '../helpers/held-socket.js';
+import { inThread } from '../helpers/in-thread.js';
+import { TaskCancelledError } from '../../shared/errors.js';
+import { taskOfObject } from '../../shared/ids.js';
+
+describe('a cancel before its direct task', () => {
+  let cl: Cluster | undefined;
+  let rt: NodeRuntime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    await cl?.stop();
+    cl = rt = undefined;
+  });
+
+  it.each([false, true])("the task comes after its cancel (force %s): it ends cancelled without running, and the node's CPU stays free", async (force) => {
+    cl = await Cluster.start({ nodes: 0 });
+    rt = new NodeRuntime(
+      { url: cl.url, kind: 'edge', name: 'late-direct', cpus: 1, storeBytes: 16 << 20 },
+      { WebSocket: new FrameGate().socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
+    );
+    await rt.ready;
+    const m = await cl.driver({ direct: true });
+    await leased(m, rt.nodeId!);
+    const runs: string[] = [];
+    const ran = rt.onTaskEnd;
+    rt.onTaskEnd = (name, outcome) => {
+      runs.push(`${name} ${outcome}`);
+      ran(name, outcome);
+    };
+    // Direct tasks reach the node's task table 400 ms after they come over the link.
+    const take = rt.direct.onLink.bind(rt.direct);
+    let late = 0;
+    rt.direct.onLink = (peer, d) => {
+      late++;
+      setTimeout(() => take(peer, d), 400);
+    };
+    const d = coreOf(m).direct!;
+    const sent = d.counts.sent;
+    const endless = m.remote(
+      async () => {
+        for (;;) await new Promise((r) => setTimeout(r, 50));
+      },
+      { name: 'endless' },
+    );
+    const quick = m.remote((x: number) => x + 1, { name: 'quick' });
+    const a = endless.remote();
+    const b = quick.remote(1);
+    expect(d.counts.sent - sent).toBe(2);
+    m.cancel(a, { force });
+    m.cancel(b, { force });
+    await expect(m.get(a, { timeoutMs: 20_000 })).rejects.toThrow(TaskCancelledError);
+    await expect(m.get(b, { timeoutMs: 20_000 })).rejects.toThrow(TaskCancelledError);
+    await until(() => late >= 2, { what: 'both direct tasks to come to the node' });
+    await until(() => runs.length >= 2, { what: 'the node to end both' });
+    expect(runs.sort()).toEqual(['endless cancelled', 'quick cancelled']);
+    for (const r of [a, b]) expect(cl.c.coordinator.gcs.tasks.get(taskOfObject(r.id))?.state).toBe('cancelled');
+    // The node's CPU is free: a task after them runs (the endless one never started).
+    rt.direct.onLink = take;
+    expect(await m.get(quick.remote(41), { timeoutMs: 20_000 })).toBe(42);
+  });
+});
