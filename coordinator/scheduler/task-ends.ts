@@ -93,7 +93,7 @@ export class TaskEnds {
     }
     for (const t of [...job.tasks]) {
       if (detached.has(t.spec.taskId)) continue;
-      if (t.node && !TERMINAL.has(t.state) && !forget) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true });
+      if (t.node && !TERMINAL.has(t.state) && !forget) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true, attempt: t.spec.attempt });
       if (!TERMINAL.has(t.state)) this.tasks.finishFailed(t, cancelledFailure(t));
     }
     for (const id of [...job.objects]) {
