@@ -206,7 +206,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     // The node refused the task the driver sent it (busy, or no lease there): placed here, if it is still on that node.
     const t = c.gcs.tasks.get(m.taskId);
     if (!t || t.spec.jobId !== s.jobId || !c.leases.refused(t) || t.state !== 'assigned' || !t.node) return;
-    c.tasks.handBack(t);
+    c.ends.handBack(t);
   },
   lease: null,
   actorInfo: null,
@@ -312,7 +312,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       // The node says it holds the task, not started, and has let it go: `running` too, when the executor it
       // started on was killed (a force-cancelled batch mate) and it went back to the node's queue (issue 14).
       if (typeof t === 'string' || (t.state !== 'assigned' && t.state !== 'running')) continue;
-      c.tasks.handBack(t);
+      c.ends.handBack(t);
     }
   },
   holding: (c, s, m) => {

@@ -40,6 +40,8 @@ export interface TaskRecord {
   waiting?: boolean;
   /** Runs lost with a link (another coordinator's agent, gone or replaced): the mesh's hiccups, not retries the task spent (task-failures.ts). */
   linkLosses?: number;
+  /** Its node was sent its cancel (task-ends.ts): given back unstarted or lost with its node, it ends cancelled, it does not run again. */
+  cancelAsked?: boolean;
 }
 
 /** Where a task is on record (gcs/task-table.ts): what holds it (an output's record, its creator) reaches it without a lookup by id (issue 14). */

@@ -23,15 +23,22 @@ export class TaskEnds {
 
   /** Cancels the task making `id`. Queued: it never runs. Running: its node stops it. */
   cancel(id: ObjectId, force: boolean): void {
-    const t = this.gcs.tasks.get(taskOfObject(id));
+    const t = this.gcs.taskTable.get(taskOfObject(id));
     if (!t || TERMINAL.has(t.state)) return;
     if (t.replicas) return this.tasks.finishFailed(t, cancelledFailure(t)); // its replicas are stopped
     if (t.state === 'assigned' || t.state === 'running') {
       // The node stops it and reports it failed with TASK_CANCELLED; a direct task not there yet ends so when it comes.
+      t.cancelAsked = true;
       t.node!.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force, attempt: t.spec.attempt });
       return;
     }
     this.tasks.finishFailed(t, cancelledFailure(t));
+  }
+
+  /** Its node gave it back unstarted (`unplaced`, `handBack`): placed again, unless its cancel was sent there (then it ends so). */
+  handBack(t: TaskRecord): void {
+    if (t.cancelAsked) this.tasks.finishFailed(t, cancelledFailure(t));
+    else this.tasks.handBack(t);
   }
 
   /** A node is gone: its tasks go back to the queue, within their retry budget. */
@@ -57,6 +64,7 @@ export class TaskEnds {
    */
   lost(t: TaskRecord, node: NodeRecord['id'], link = false): void {
     if (link) t.linkLosses = (t.linkLosses ?? 0) + 1;
+    if (t.cancelAsked) return this.tasks.finishFailed(t, cancelledFailure(t)); // cancelled while there: not run again
     if (retriesLeft(t)) {
       t.spec = retried(t.spec);
       this.gcs.stats.tasksRetried++;

@@ -73,4 +73,38 @@ describe('a cancel before its direct task', () => {
     rt.direct.onLink = take;
     expect(await m.get(quick.remote(41), { timeoutMs: 20_000 })).toBe(42);
   });
+
+  it('a busy node refuses a direct task its driver cancelled: the coordinator ends it cancelled, it does not place it elsewhere', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    rt = new NodeRuntime(
+      { url: cl.url, kind: 'edge', name: 'busy-direct', cpus: 1, storeBytes: 16 << 20 },
+      { WebSocket: new FrameGate().socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
+    );
+    await rt.ready;
+    const m = await cl.driver({ direct: true });
+    await leased(m, rt.nodeId!);
+    const endless = m.remote(
+      async () => {
+        for (;;) await new Promise((r) => setTimeout(r, 50));
+      },
+      { name: 'endless' },
+    );
+    const held = endless.remote();
+    const gcs = cl.c.coordinator.gcs;
+    await until(() => gcs.tasks.get(taskOfObject(held.id))?.state === 'running', { what: 'the endless task to hold the node' });
+    // A second node, idle, without leases: where the coordinator places what the busy one gives back.
+    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } });
+    await until(() => gcs.nodes.size === 2, { what: 'the second node' });
+    const d = coreOf(m).direct!;
+    const [sent, refused, finished] = [d.counts.sent, d.counts.refused, gcs.stats.tasksFinished];
+    const quick = m.remote((x: number) => x + 1, { name: 'quick' });
+    const r = quick.remote(1);
+    expect(d.counts.sent - sent).toBe(1);
+    m.cancel(r);
+    await expect(m.get(r, { timeoutMs: 20_000 })).rejects.toThrow(TaskCancelledError);
+    expect(d.counts.refused - refused).toBe(1); // busy: no free slot
+    expect(gcs.tasks.get(taskOfObject(r.id))?.state).toBe('cancelled');
+    expect(gcs.stats.tasksFinished - finished).toBe(0); // it ran nowhere
+    m.cancel(held, { force: true });
+  });
 });

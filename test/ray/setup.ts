@@ -3,6 +3,7 @@
 // nodes; a third of its cases also on volunteer tabs in real Chromium.
 import { it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
+import { TERMINAL } from '../../coordinator/gcs/tables.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { openVolunteer } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -109,6 +110,11 @@ export async function getOrTell<T>(rc: RayCluster, ref: ObjectRef<T>, ms = 40_00
       const ev = c.gcs.events.filter((e) => !/^task-(started|finished)$/.test(e.kind)).slice(-40);
       console.log(
         `get of ${ref.id.slice(0, 12)} not back in ${ms} ms: task ${JSON.stringify(row)}; object ${JSON.stringify(c.gcs.objects.get(ref.id as never)?.state)}`,
+      );
+      const open = [...c.gcs.tasks.values()].filter((x) => x.spec.jobId === t?.spec.jobId && !TERMINAL.has(x.state));
+      console.log(
+        'unended tasks of its job',
+        JSON.stringify(open.slice(0, 30).map((x) => [x.spec.name, x.spec.taskId.slice(0, 8), x.state, x.spec.attempt, x.node?.id.slice(0, 8)])),
       );
       console.log('stats', JSON.stringify(c.gcs.stats));
       console.log('events', JSON.stringify(ev.map((e) => [e.kind, e.message])));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { GetTimeoutError, type ObjectRef } from '../../shared/index.js';
-import { raises, rayCluster, seeded, SIGNAL, SignalActor, validExceptions, type RayCluster, type Where } from './setup.js';
+import { getOrTell, raises, rayCluster, seeded, SIGNAL, SignalActor, validExceptions, type RayCluster, type Where } from './setup.js';
 
 declare const mesh: Mesh; // inside tasks
 
@@ -142,7 +142,8 @@ const CASES = {
 const STRESS_TASKS = 30;
 
 /** test_stress runs with force only in Ray ("Running this test with use_force==False is flaky"). */
-async function test_stress(m: Mesh, force: boolean) {
+async function test_stress(rc: RayCluster, force: boolean) {
+  const m = rc.m;
   const valid = validExceptions(force);
   const random = seeded(13);
   const infinite_sleep = m.remote(async (y: number | boolean) => {
@@ -160,15 +161,15 @@ async function test_stress(m: Mesh, force: boolean) {
   }
   m.cancel(first, { force });
   cancelled.add(first);
-  for (const done of cancelled) await raises(m.get(done), valid);
+  for (const done of cancelled) await raises(getOrTell(rc, done, 60_000), valid);
   for (let indx = 0; indx < tasks.length; indx++) {
     const t = tasks[indx];
     if (sleep_or_no[indx]) {
       m.cancel(t, { force });
       cancelled.add(t);
     }
-    if (cancelled.has(t)) await raises(m.get(t), valid);
-    else await m.get(t);
+    if (cancelled.has(t)) await raises(getOrTell(rc, t, 60_000), valid);
+    else await getOrTell(rc, t, 60_000);
   }
 }
 
@@ -189,5 +190,5 @@ describe.each<Where>(['edge nodes', 'volunteer tabs'])('test_cancel.py on %s', (
   // Hung now and then before executor restarts pumped the node's queue (test/sim/cancel.sim.test.ts replays it seeded).
   // 2.7 s alone, about 60 s after this file's other cases on the shared machine (each force-cancel restarts
   // the executor, and tasks left blocked on it by earlier cases run again): hence the wide budget.
-  if (where === 'edge nodes') it('test_stress[use_force=True]', () => test_stress(rc.m, true), 240_000);
+  if (where === 'edge nodes') it('test_stress[use_force=True]', () => test_stress(rc, true), 240_000);
 });
