@@ -8,7 +8,6 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { startCoordinator } from '../coordinator/server.js';
 import { compactAfterBursts, gcsTaskCounts } from '../cli/heap.js';
 import { setHeapGrowth } from '../cli/heap-flags.js';
-import { capYoungGeneration } from '../cli/young-cap.js';
 import { fullGc } from '../cli/gc.js';
 import { loopBudget } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
@@ -85,8 +84,6 @@ async function main(): Promise<void> {
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
   // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap-flags.ts).
   setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
-  // SCALE_YOUNG_MB: the young generation's ceiling set at run time as `tabmesh coordinator --young-mb` does (cli/young-cap.ts); 0 or unset: V8's own.
-  capYoungGeneration(Number(process.env.SCALE_YOUNG_MB ?? 0));
   // SCALE_REDIS (SCALE_COORDINATORS > 1): one of several coordinators of a mesh on that Redis (coordinator/mesh),
   // its GCS there; else the GCS in memory.
   const redis = process.env.SCALE_REDIS;

@@ -10,20 +10,18 @@ import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 import { compactAfterBursts, gcsTaskCounts } from './heap.js';
 import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './heap-flags.js';
-import { capYoungGeneration, DEFAULT_YOUNG_MB } from './young-cap.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
   coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
-                 [--heap-growth PERCENT] [--young-mb MB] [--dead-after-ms MS]
+                 [--heap-growth PERCENT] [--dead-after-ms MS]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
-                  --young-mb: the ceiling of V8's young generation (one semi-space) in MB: shorter scavenges (default 8; 0 = V8's own, 16);
                   --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R]`,
@@ -63,7 +61,6 @@ const coordinatorOptions = {
   'connection-burst': { type: 'string' },
   'http-per-minute': { type: 'string' },
   'heap-growth': { type: 'string' },
-  'young-mb': { type: 'string' },
   'dead-after-ms': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
@@ -98,8 +95,6 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   setHeapGrowth(int(values['heap-growth'], 'heap-growth', 0, 1000, usage) ?? DEFAULT_HEAP_GROWTH_PERCENT);
   // The heap compaction after each burst shrinks the young generation: the next burst regrows it in one step.
   setYoungGrowth();
-  // ...up to a ceiling: a scavenge's pause follows what the young generation holds (cli/young-cap.ts).
-  capYoungGeneration(int(values['young-mb'], 'young-mb', 0, 64, usage) ?? DEFAULT_YOUNG_MB);
   // Loaded here, not at the top: a mistyped command answers without loading the coordinator and WebRTC.
   const [{ startCoordinator }, { parseRedisUrl, redacted }] = await Promise.all([
     import('../coordinator/server.js'),

@@ -20,7 +20,6 @@ describe('tabmesh CLI', () => {
       [['coordinator', '--nope'], 'tabmesh: unknown flag --nope (`tabmesh coordinator --help` lists its flags)'],
       [['coordinator', '--port', 'abc'], 'tabmesh: --port must be an integer in [0, 65535] (`tabmesh coordinator --help` lists its flags)'],
       [['coordinator', '--heap-growth', '5000'], 'tabmesh: --heap-growth must be an integer in [0, 1000] (`tabmesh coordinator --help` lists its flags)'],
-      [['coordinator', '--young-mb', '128'], 'tabmesh: --young-mb must be an integer in [0, 64] (`tabmesh coordinator --help` lists its flags)'],
       [['start', '--prot', '8081'], 'tabmesh: unknown flag --prot: did you mean --port? (`tabmesh start --help` lists its flags)'],
       [['start', '--memory=yes'], 'tabmesh: --memory is a switch and takes no value: write --memory alone (`tabmesh start --help` lists its flags)'],
       [['node'], 'tabmesh: --coordinator URL is required (`tabmesh node --help` lists its flags)'],
