@@ -11,6 +11,9 @@ import { join } from 'node:path';
 /** Bytes between two heap samples: V8's default is 32 KiB; 16 KiB gives ~6 samples a 1,000 tasks at 0.1 KiB a task. */
 const SAMPLING_BYTES = 16 * 1024;
 
+/** SCALE_PROFILE_LIVE=1: the heap profile holds what is alive at the job's end, not all it allocated. */
+const LIVE = process.env.SCALE_PROFILE_LIVE === '1';
+
 /** The profile message of bench:scale's IPC: a name starts a job's profiles, none ends and writes them. */
 export type ProfileRequest = { k: 'profile'; name?: string };
 
@@ -34,11 +37,14 @@ export class JobProfiler {
     await post(this.s, 'Profiler.enable');
     await post(this.s, 'Profiler.start');
     await post(this.s, 'HeapProfiler.enable');
-    // Samples of objects a GC has freed are kept: what a job allocates, not what it leaves.
+    // Samples of objects a GC has freed are kept: what a job allocates, not what it leaves. SCALE_PROFILE_LIVE=1:
+    // only what is alive at the job's last result (its task and object records until the driver frees them:
+    // what scavenges copy and promote, issue 14).
+    const all = !LIVE;
     await post(this.s, 'HeapProfiler.startSampling', {
       samplingInterval: SAMPLING_BYTES,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: all,
+      includeObjectsCollectedByMinorGC: all,
     });
   }
 
