@@ -17,7 +17,7 @@ const CLAIM_MS = 3_000;
  */
 export const CLAIM_RENEW_MS = CLAIM_MS / 3;
 /** Link chunks per request on a stream link with full holders only (fewer round trips). */
-const LONE_RUNS = 4;
+export const LONE_RUNS = 4;
 /**
  * How long after its have map went out a reader waits for a told reader's
  * answer (every swarm peer answers, with an empty map if it holds nothing:

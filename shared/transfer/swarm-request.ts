@@ -8,7 +8,7 @@ import { TabmeshError } from '../errors.js';
 import { CHUNK_DATA_BYTES } from './wire.js';
 import { BadChunkError, CancelledError, type Cancel } from './fetch-errors.js';
 import { ASKED, HELD, MISSING } from './swarm-pick.js';
-import { fit, loneRun } from './swarm-window.js';
+import { fit, loneRun, streamRuns } from './swarm-window.js';
 import { answered, busyFrom } from './swarm-policy.js';
 import type { FanWord } from './fan-out.js';
 import type { Source, SwarmContext } from './swarm-source.js';
@@ -157,7 +157,8 @@ export async function leavesOf(f: RequestHost, s: Source, lone: boolean): Promis
       const chunks = f.state.length;
       // From a random place, as rarest first breaks ties: readers that start together do not all ask for the first run.
       const last = Math.max(0, chunks - run);
-      const first = s.aligned ? Math.floor(Math.min(f.spot, last) / run) * run : Math.min(Math.floor(f.spot / run) * run, last);
+      // Whole messages, or a stream link's block: aligned as the later runs are, so none is cut in two.
+      const first = s.aligned || streamRuns(s) ? Math.floor(Math.min(f.spot, last) / run) * run : Math.min(Math.floor(f.spot / run) * run, last);
       return await new Promise<Uint8Array>((got, fail: Lead['fail']) => ask(f, s, first, Math.min(chunks, first + run), { got, fail }));
     }
     const link = await f.swarm.links.linkTo(s.peer, s.readmits > 0);

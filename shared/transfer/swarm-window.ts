@@ -2,7 +2,7 @@
 // request and requests in flight, by the link's kind, and sources asked again
 // after a stall.
 import { CHUNK_DATA_BYTES } from './wire.js';
-import { RUN_CHUNKS } from './swarm-pick.js';
+import { LONE_RUNS, RUN_CHUNKS } from './swarm-pick.js';
 import type { ObjectId } from '../ids.js';
 import type { Source, SwarmContext } from './swarm-source.js';
 import { BadChunkError, NoLinkError, StalledError } from './fetch-errors.js';
@@ -69,9 +69,18 @@ export function fit(s: Source, link: PeerLink): void {
  * messages carry several leaves (`aligned`): LONE_RUN leaves, there whole messages (Chromium's 3: 18). Runs of 3
  * cost the reader's main thread a request sent and a hasher request each (the page's calls, a few hundred µs
  * each under load: 342 of each for 64 MiB). Issue 17, session 14.
+ * Over an open stream link (a chunk of LONE_RUN leaves or more) the first run is the block later runs from a full
+ * holder take (swarm-pick.ts: LONE_RUNS link chunks, 4 MiB): its holder had 1 MiB to send, then waited out the
+ * leaves' round trip for the next requests (issue 17, session 21).
  */
 export function loneRun(s: Source): number {
-  return s.aligned ? s.run * Math.ceil(LONE_RUN / s.run) : LONE_RUN;
+  if (s.aligned) return s.run * Math.ceil(LONE_RUN / s.run);
+  return streamRuns(s) ? LONE_RUNS * s.run : LONE_RUN;
+}
+
+/** `s` is fitted to a stream link: its runs are whole link chunks of LONE_RUN leaves or more, taken in blocks. */
+export function streamRuns(s: Source): boolean {
+  return !s.aligned && s.run >= LONE_RUN;
 }
 
 /** Chunks per request and requests in flight for `s` now; `alone`: no reader is a source of this fetch. */

@@ -251,6 +251,35 @@ describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issu
     expect(chunks).toBe(6 + 6 + 6 + 4);
     expect(checks.length).toBe(runs.length);
   });
+
+  it("a lone reader over an open stream link asks the leaves with a whole block of runs (4 MiB), not 1 MiB: the holder sends through the leaves' round trip", async () => {
+    const net = new FakeNet();
+    net.chunkBytes = 16 * 65536; // a stream link's chunk (edge/fast-link.ts): 1 MiB
+    const bytes = sample(8 * 16 * 65536 + 777); // 8 MiB and a part leaf: 129 leaves
+    net.add(
+      'holder',
+      new Map([
+        [OBJ, bytes],
+        [OBJ2, bytes],
+      ]),
+    );
+    const runs: number[] = [];
+    net.tamper = countRequests('reader', runs);
+    const f = reader(net, ['holder'], true);
+    // The first fetch opens the link: its first run is asked before the link's chunk is known (16 leaves).
+    const first = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
+    expect(Buffer.from(first.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(runs[0]).toBe(16);
+    for (let i = 0; i < 4; i++) {
+      runs.length = 0;
+      const got = await f.fetch(i % 2 ? OBJ : OBJ2, { size: bytes.byteLength, hash: contentHash(bytes) });
+      expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+      // The first request (with the leaves) is a whole block of 64 leaves (from a random place); each block is asked
+      // once: 3 requests (64, 64 and the last leaf), none cut in two by the first.
+      expect(runs[0]).toBe(64);
+      expect(runs.slice().sort((a, b) => a - b)).toEqual([1, 64, 64]);
+    }
+  });
 });
 
 /** `holder`'s chunk messages as a build of wire 1 sends them: kind 1, then transfer, offset and size in 20 bytes (a 21-byte header). */
