@@ -1,7 +1,8 @@
 // Pins and give-back across a mesh link (issue 14, session 21). A coordinator places tasks of its job on another's
 // nodes through their link and asks for them back when its own nodes go idle (test/redis/mesh-give-back):
-// - a task pinned to the link (node affinity, hard) waits for the link as a pin waits for its node while the node
-//   lives (Ray's NodeAffinitySchedulingStrategy): the other side runs it, never hands it back, never fails it;
+// - a task pinned to the link (node affinity, hard or soft without `spill`) waits for the link as a pin waits for its
+//   node while the node lives and can run it (Ray's NodeAffinitySchedulingStrategy): the other side runs it, never
+//   hands it back, never fails it;
 // - a node asked to hand back the asker's tasks hands back those, not its newest of another job.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
@@ -41,32 +42,40 @@ async function linkedPair(name: string, bResources?: Record<string, number>) {
 const holdFn = () => new Promise((r) => setTimeout(r, 600_000));
 
 describe('pins and give-back across a link', () => {
-  it('tasks hard-pinned to the link wait for it while its nodes are busy and our node idles, then run there', async () => {
-    // Before: the other side placed them as pinned to a node it does not have (our id for its link) and failed
-    // them as lost; those it held were handed back, and a link that gave a task back is infeasible for it, which
-    // a hard pin cannot leave: none of the 4 was ever ready.
-    const { token, a, b, ma, mb, aNode, bNode, linkNode } = await linkedPair('hardpin');
-    const hold = mb.remote(holdFn).options({ scheduling: { node: bNode, soft: false } });
-    const holders = [hold.remote(), hold.remote(), hold.remote(), hold.remote()];
-    await until(async () => ((await stats(b.url, token))?.tasks ?? 0) >= 4, { timeoutMs: 15_000, what: "B's own job to be placed" });
+  it.each([
+    ['hard', false],
+    ['soft', true],
+  ])(
+    'tasks pinned (%s) to the link wait for it while its nodes are busy and our node idles, then run there',
+    async (_, soft) => {
+      // Before, hard: the other side placed them as pinned to a node it does not have (our id for its link) and failed
+      // them as lost; those it held were handed back, and a link that gave a task back is infeasible for it, which
+      // a hard pin cannot leave: none of the 4 was ever ready. Soft: handed back, they ran on our node at once (Ray's
+      // soft affinity waits for a busy node; `spill` moves on: test/redis/mesh-give-back).
+      const { token, a, b, ma, mb, aNode, bNode, linkNode } = await linkedPair(soft ? 'softpin' : 'hardpin');
+      const hold = mb.remote(holdFn).options({ scheduling: { node: bNode, soft: false } });
+      const holders = [hold.remote(), hold.remote(), hold.remote(), hold.remote()];
+      await until(async () => ((await stats(b.url, token))?.tasks ?? 0) >= 4, { timeoutMs: 15_000, what: "B's own job to be placed" });
 
-    const where = ma.remote((i: number) => ({ i, node: mesh.runtimeContext().nodeId })).options({ scheduling: { node: linkNode, soft: false } });
-    const refs = Array.from({ length: 4 }, (_, i) => where.remote(i));
-    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 8, { timeoutMs: 30_000, what: 'the pinned tasks to reach B' });
-    // A's node is idle the whole time: its rebalancer has rounds to ask the link; the pinned tasks stay with the link.
-    const early = await ma.wait(refs, { numReturns: 4, timeoutMs: 3000 });
-    expect(early.ready).toHaveLength(0);
-    for (const h of holders) mb.cancel(h, { force: true });
-    const got = await ma.get(refs, { timeoutMs: 60_000 });
-    expect(got.map((r) => r.i)).toEqual([0, 1, 2, 3]);
-    for (const r of got) expect(r.node).toBe(bNode);
-    expect(got.every((r) => r.node !== aNode)).toBe(true);
-    const sa = await statsWhen(a.url, token, 'tasksFinished', 4);
-    const sb = (await stats(b.url, token))!;
-    expect(sa.tasksRetried).toBe(0);
-    expect(sa.tasksFailed).toBe(0);
-    expect(sb.meshGivenBack).toBe(0);
-  }, 180_000);
+      const where = ma.remote((i: number) => ({ i, node: mesh.runtimeContext().nodeId })).options({ scheduling: { node: linkNode, soft } });
+      const refs = Array.from({ length: 4 }, (_, i) => where.remote(i));
+      await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 8, { timeoutMs: 30_000, what: 'the pinned tasks to reach B' });
+      // A's node is idle the whole time: its rebalancer has rounds to ask the link; the pinned tasks stay with the link.
+      const early = await ma.wait(refs, { numReturns: 4, timeoutMs: 3000 });
+      expect(early.ready).toHaveLength(0);
+      for (const h of holders) mb.cancel(h, { force: true });
+      const got = await ma.get(refs, { timeoutMs: 60_000 });
+      expect(got.map((r) => r.i)).toEqual([0, 1, 2, 3]);
+      for (const r of got) expect(r.node).toBe(bNode);
+      expect(got.every((r) => r.node !== aNode)).toBe(true);
+      const sa = await statsWhen(a.url, token, 'tasksFinished', 4);
+      const sb = (await stats(b.url, token))!;
+      expect(sa.tasksRetried).toBe(0);
+      expect(sa.tasksFailed).toBe(0);
+      expect(sb.meshGivenBack).toBe(0);
+    },
+    180_000,
+  );
 
   it("a node asked for the asker's tasks hands back those, not its newest task of another job", async () => {
     // A's job: two long tasks go to B through the link and hold both CPUs of B's node; two more of A's wait behind
