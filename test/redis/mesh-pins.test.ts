@@ -79,8 +79,8 @@ describe('pins and give-back across a link', () => {
 
   it("a node asked for the asker's tasks hands back those, not its newest task of another job", async () => {
     // A's job: two long tasks go to B through the link and hold both CPUs of B's node; two more of A's wait behind
-    // them there; then one of the long ones submits a task, which B runs as its own (a guest task's child: B's
-    // nodes only), queued last on that node. Before: the node, asked for A's 2, handed back its 2 newest: the child
+    // them there; then each long one submits a task, which B runs as its own (a guest task's child: B's nodes
+    // only), queued last on that node. Before: the node, asked for A's 2, handed back its 2 newest: the child
     // and one of A's; asked for the last one, it gave the child again: A's job never ended.
     const { token, a, b, ma, mb, bNode, aNode } = await linkedPair('jobback');
     // The child's function measured short on B (the same source from B's driver), so that B's node, full for A's
@@ -105,8 +105,11 @@ describe('pins and give-back across a link', () => {
       return i * 3;
     });
     const refs = Array.from({ length: 6 }, (_, i) => work.remote(i));
-    // A's tasks reach B's node, then the child (submitted on B) is queued after them.
-    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 4 + 2 + 1 + 1, { timeoutMs: 30_000, what: 'work and the child on B' });
+    // A's tasks reach B's node, then the children (one a long task, submitted on B) are queued after them.
+    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 4 + 2 + 2 + 1, {
+      timeoutMs: 30_000,
+      what: 'work and the children on B',
+    });
 
     expect(await ma.get(refs, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 6 }, (_, i) => i * 3));
     const sb = (await stats(b.url, token))!;
