@@ -89,26 +89,26 @@ describe('pins and give-back across a link', () => {
     const warm = Array.from({ length: 4 }, (_, i) => quick.options({ scheduling: { node: bNode, soft: false } }).remote(i));
     expect(await mb.get(warm)).toEqual([1, 2, 3, 4]);
 
-    // A's node busy for 8 s with tasks pinned there: plain tasks go to the link meanwhile, and A asks nothing back.
-    const busy = ma.remote(() => new Promise((r) => setTimeout(r, 8000))).options({ scheduling: { node: aNode, soft: false } });
+    // A's node busy for 10 s with tasks pinned there: plain tasks go to the link meanwhile, and A asks nothing back.
+    const busy = ma.remote(() => new Promise((r) => setTimeout(r, 10_000))).options({ scheduling: { node: aNode, soft: false } });
     const busyRefs = [busy.remote(), busy.remote()];
     await until(async () => ((await stats(a.url, token))?.tasks ?? 0) >= 2, { timeoutMs: 15_000, what: "A's node to be busy" });
+    // Submitted together, placed in one pass: the long ones first (their class first), so they start on B's node and
+    // the work waits behind them; the children come 6 s later, after the work on that node.
     const hold = ma.remote(async () => {
-      await new Promise((r) => setTimeout(r, 3000));
+      await new Promise((r) => setTimeout(r, 6000));
       mesh.remote((i: number) => i + 1).remote(100);
       await new Promise((r) => setTimeout(r, 600_000));
     });
-    const holders = [hold.remote(), hold.remote()];
-    await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 4 + 2, { timeoutMs: 30_000, what: 'the long tasks to reach B' });
     const work = ma.remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 20));
       return i * 3;
     });
+    const holders = [hold.remote(), hold.remote()];
     const refs = Array.from({ length: 6 }, (_, i) => work.remote(i));
-    // A's tasks reach B's node, then the children (one a long task, submitted on B) are queued after them.
     await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 4 + 2 + 2 + 1, {
       timeoutMs: 30_000,
-      what: 'work and the children on B',
+      what: 'the long tasks, work and the children on B',
     });
 
     expect(await ma.get(refs, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 6 }, (_, i) => i * 3));
