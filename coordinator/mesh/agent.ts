@@ -81,6 +81,7 @@ export class PeerAgent {
       () => this.guests.placed(),
       (t, attempt) => this.guests.withdrawn(t, attempt),
       (m) => this.send(m),
+      (id) => this.guests.pinned(id),
     );
     this.timer = setInterval(() => this.tick(), 250);
     this.timer.unref();

@@ -46,8 +46,12 @@ export function limitsFromEnv(env: Record<string, string | undefined> = process.
   };
 }
 
-/** A standalone ack leaves this long after a frame when nothing of ours carried it back first. */
-const ACK_MS = 40;
+/**
+ * A standalone ack leaves this long after a frame when nothing of ours carried it back first (TABMESH_MESH_ACK_MS).
+ * 200, not 40 (session 21, bench/mesh-acks): a job of 30 ms tasks over two coordinators sent 0.145 standalone acks a
+ * task at 40 ms (1.13 PUBLISH a task) and 0.045 at 200 (1.02); well under RTO_MS, so no resend waits on it.
+ */
+export const ACK_MS = Math.max(1, Number(process.env.TABMESH_MESH_ACK_MS ?? 200) || 200);
 /** Unacked frames are sent again after this (doubling while nothing is acked, up to RTO_MAX_MS): a backstop for a lost tail (a nack covers a gap and a subscription back; our own connection back resends at once). */
 const RTO_MS = 2000;
 const RTO_MAX_MS = 16_000;

@@ -5,7 +5,10 @@
 // once; tasks waiting on one of our nodes through that node, which hands back
 // what it has not started; a guest task of the peer's it hands back while the
 // peer's ask is open goes on to the peer, not to our queue. A task with a
-// dependant here (another guest task waiting for its output) stays.
+// dependant here (another guest task waiting for its output) stays, and so does
+// one pinned to us (node affinity naming our link: it can run nowhere else, and
+// a pin waits for its node, as Ray's does). A node is asked for the peer's tasks
+// by id: its newest not started may be another job's (session 21).
 import type { Msg } from '../../shared/protocol/messages.js';
 import { returnObjectId, type TaskId } from '../../shared/ids.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
@@ -24,7 +27,7 @@ export interface GiveBackStats {
 
 export class GiveBack {
   /** Tasks our nodes were asked to hand back for the peer, and until when the ask is open. */
-  private owed = 0;
+  private readonly owed = new Set<TaskId>();
   private owedUntil = 0;
   readonly stats: GiveBackStats = { given: 0, fromNodes: 0 };
 
@@ -35,39 +38,40 @@ export class GiveBack {
     /** A task goes back: its report is never sent, its records go (guest-jobs.ts). */
     private readonly withdrawn: (t: TaskRecord, attempt: number) => void,
     private readonly send: (m: Msg) => void,
+    /** Whether the peer pinned `t` to us (node affinity naming our link, not `spill`): it stays (guest-jobs.ts). */
+    private readonly pinned: (id: TaskId) => boolean = () => false,
   ) {}
 
   /** The peer asks for up to `count` tasks that have not started. */
   asked(count: number): void {
     const back: { taskId: TaskId; attempt: number }[] = [];
-    const onNodes = new Map<NodeRecord, number>();
+    const onNodes = new Map<NodeRecord, TaskId[]>();
     let waiting = 0;
+    this.owed.clear();
     for (const [id, attempt] of this.placed()) {
       if (back.length + waiting >= count) break;
       const t = this.c.gcs.tasks.get(id);
-      if (!t || !this.free(t)) continue;
+      if (!t || this.pinned(id) || !this.free(t)) continue;
       if (t.state === 'queued' || t.state === 'waiting-args') {
         this.withdraw(t, attempt);
         back.push({ taskId: id, attempt });
       } else if (t.state === 'assigned' && t.node && t.node.link === undefined) {
-        onNodes.set(t.node, (onNodes.get(t.node) ?? 0) + 1);
+        const ids = onNodes.get(t.node);
+        if (ids) ids.push(id);
+        else onNodes.set(t.node, [id]);
+        this.owed.add(id);
         waiting++;
       }
     }
     if (back.length) this.send({ t: 'handBack', tasks: back });
-    // The rest from the nodes holding them: each hands back its newest not started (shared/node/admission.ts giveBack).
-    this.owed = 0;
-    for (const [n, k] of onNodes) {
-      n.session.send({ t: 'giveBack', n: k });
-      this.owed += k;
-    }
+    // The rest from the nodes holding them, by id: those not started come back (shared/node/admission.ts giveBack).
+    for (const [n, ids] of onNodes) n.session.send({ t: 'giveBack', n: ids.length, ids });
     this.owedUntil = Date.now() + GIVE_BACK_OPEN_MS;
   }
 
-  /** Our node handed `t` back (not started): the peer's while its ask is open, then true: it goes to the peer. */
+  /** Our node handed `t` back (not started): the peer's while its ask for it is open, then true: it goes to the peer. */
   handedBack(t: TaskRecord, attempt: number | undefined): boolean {
-    if (attempt === undefined || this.owed <= 0 || Date.now() > this.owedUntil || !this.free(t)) return false;
-    this.owed--;
+    if (attempt === undefined || Date.now() > this.owedUntil || !this.owed.delete(t.spec.taskId) || !this.free(t)) return false;
     this.stats.fromNodes++;
     this.withdraw(t, attempt);
     this.send({ t: 'handBack', tasks: [{ taskId: t.spec.taskId, attempt }] });

@@ -40,6 +40,14 @@ export class GuestJobs {
   /** Tasks placed here and not reported yet, with their job: the link's heartbeat counts them without a walk. */
   private readonly unreported = new Map<TaskId, JobId>();
 
+  /** Tasks the peer pinned to us (node affinity naming our link, not `spill`): never given back (give-back.ts). */
+  private readonly pinnedHere = new Set<TaskId>();
+
+  /** Whether the peer pinned task `id` to us: it waits for us, as a pin waits for its node while it is alive. */
+  pinned(id: TaskId): boolean {
+    return this.pinnedHere.has(id);
+  }
+
   /** Tasks placed here and not reported, with the attempt the peer placed each at (give-back.ts: what may go back). */
   *placed(): Iterable<[TaskId, number]> {
     for (const id of this.unreported.keys()) {
@@ -57,6 +65,7 @@ export class GuestJobs {
   withdrawn(t: TaskRecord, attempt: number): void {
     this.reported.set(t.spec.taskId, attempt);
     this.unreported.delete(t.spec.taskId);
+    this.pinnedHere.delete(t.spec.taskId);
     const ids: ObjectId[] = [];
     for (let i = 0; i < t.spec.numReturns; i++) if (this.c.dir.get(returnObjectId(t.spec.taskId, i))) ids.push(returnObjectId(t.spec.taskId, i));
     this.releaseLater(ids);
@@ -73,6 +82,7 @@ export class GuestJobs {
     this.placedOn.delete(task);
     this.reported.delete(task);
     this.unreported.delete(task);
+    this.pinnedHere.delete(task);
   }
 
   private guestJob(id: JobId): JobRecord | null {
@@ -139,6 +149,7 @@ export class GuestJobs {
       remote.push(id);
     }
     if (remote.length) this.send({ t: 'subscribe', ids: remote });
+    this.pinnedToUs(spec);
     // Its end is reported from the task manager's onEnded (ended()), not through subscriptions to its outputs:
     // unreported first, since a task whose argument failed ends inside submit.
     this.unreported.set(spec.taskId, spec.jobId);
@@ -147,6 +158,18 @@ export class GuestJobs {
       this.unreported.delete(spec.taskId);
       return this.refuse(spec.taskId, spec.attempt, err);
     }
+  }
+
+  /**
+   * A pin to our link names all of this coordinator: here the task is placed as a plain one (our nodes do not know
+   * the peer's id for us: a hard pin failed here as pinned to a node not in the mesh, and came back as lost). A
+   * pin that does not `spill` waits for us as for its node (Ray: a busy node keeps it), so it is not given back.
+   */
+  private pinnedToUs(spec: MsgOf<'assign'>['spec']): void {
+    const s = spec.scheduling;
+    if (typeof s !== 'object' || s === null || s.node !== this.linkNode()) return;
+    if (!s.soft || !s.spill) this.pinnedHere.add(spec.taskId);
+    spec.scheduling = undefined;
   }
 
   /** An argument the peer holds is ready there: here it is ready too, held by this link. */
@@ -175,6 +198,7 @@ export class GuestJobs {
     if (outs.some((o) => o?.state === 'pending')) return;
     this.reported.set(spec.taskId, attempt);
     this.unreported.delete(spec.taskId);
+    this.pinnedHere.delete(spec.taskId);
     const failure = outs.find((o) => o?.state === 'failed')?.failure;
     if (t.state !== 'finished' || failure || outs.some((o) => !o)) {
       // No value and no failure of its own to give (its outputs' records went here): not the object's loss but this

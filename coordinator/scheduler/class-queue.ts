@@ -46,7 +46,7 @@ export function classKey(t: TaskRecord): string {
   for (const r in s.resources) key += `|${r}=${s.resources[r]}`;
   const sch = s.scheduling;
   if (sch === 'spread') key += '|spread';
-  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? '~' : ''}`;
+  else if (typeof sch === 'object' && sch !== null) key += `|node=${sch.node}${sch.soft ? (sch.spill ? '~>' : '~') : ''}`;
   // A replica that no free node may take must not hold up other tasks of its class.
   if (t.replicas) key += `|replica=${s.taskId}`;
   if (plain) {

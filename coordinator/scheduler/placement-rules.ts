@@ -14,6 +14,24 @@ export function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string
   return s.node;
 }
 
+/** Whether `t` is pinned to node `n` (node affinity) and waits for it while it is busy: hard, or soft without `spill`. */
+export function pinnedTo(t: TaskRecord, n: NodeRecord): boolean {
+  const s = t.spec.scheduling;
+  return typeof s === 'object' && s !== null && s.node === n.id && !(s.soft && s.spill);
+}
+
+/** Tasks on link `n` it may hand back (its tasks less those pinned to it), at most `most`: the walk stops there. */
+export function movableOnLink(n: NodeRecord, most: number): number {
+  let pinned = 0;
+  let seen = 0;
+  for (const t of n.tasks) {
+    if (seen - pinned >= most) break;
+    seen++;
+    if (pinnedTo(t, n)) pinned++;
+  }
+  return Math.max(0, Math.min(most, n.inflightTasks - pinned));
+}
+
 export function feasible(n: NodeRecord, t: TaskRecord): boolean {
   for (const r in t.spec.resources) if (t.spec.resources[r] > (n.resources[r] ?? 0)) return false;
   return true;

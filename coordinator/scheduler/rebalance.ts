@@ -17,6 +17,7 @@
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import { freeCpus, type NodeIndex } from './node-index.js';
+import { movableOnLink } from './placement-rules.js';
 
 /** Rounds are at least this far apart: a node's answer takes a round trip, and a round must not ask twice for the same gap. */
 export const REBALANCE_MS = 100;
@@ -144,7 +145,8 @@ export class Rebalancer {
     // started. Not when a CPU behind it holds less than ASK_MIN_MS of work (its nodes run it sooner than it moves).
     for (const n of this.links()) {
       if (ownWant <= 0) break;
-      const k = Math.min(ownWant, n.inflightTasks);
+      // Tasks pinned to the link are not asked for: they wait for it (its side never hands them back).
+      const k = movableOnLink(n, Math.min(ownWant, n.inflightTasks));
       if (k <= 0 || (n.inflightTasks / Math.max(1, freeCpus(n))) * this.taskMs(n) < ASK_MIN_MS) continue;
       this.ask(n, k);
       asked = true;

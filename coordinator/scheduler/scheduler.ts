@@ -15,7 +15,7 @@ import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { feasible, pinnedTo, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
 import { packable, Packing } from './packing.js';
 import { TURN_NODES, TurnNodes } from './turn-nodes.js';
@@ -110,9 +110,12 @@ export class Scheduler {
     );
   }
 
-  /** `t` came back from a link (tasks.ts handBack): our own nodes take it. */
-  backFromLink(t: TaskRecord): void {
-    this.fromLinks.add(t);
+  /**
+   * `t` came back from `link` (tasks.ts handBack): our own nodes take it, unless it is pinned to that link (not
+   * `spill`): a pin waits for its node while the node lives (Ray's node affinity), so it goes back there.
+   */
+  backFromLink(t: TaskRecord, link: NodeRecord): void {
+    if (!pinnedTo(t, link)) this.fromLinks.add(t);
   }
 
   /** Nodes alive, in join order (a copy, not for hot paths). */

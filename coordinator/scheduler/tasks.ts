@@ -186,7 +186,7 @@ export class TaskManager {
   handBack(t: TaskRecord): void {
     if (isReplica(t)) this.verifier.handedBack(t);
     // From a link (another coordinator): our own nodes went idle while it held it (rebalance.ts); not to a link again.
-    if (t.node?.link !== undefined) this.scheduler.backFromLink(t);
+    if (t.node?.link !== undefined) this.scheduler.backFromLink(t, t.node);
     this.unplace(t);
     t.startedAt = 0;
     t.executor = undefined;

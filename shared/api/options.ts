@@ -55,7 +55,9 @@ function describe(v: unknown): string {
 export function normalizeScheduling(s: RemoteOptions['scheduling']): TaskSpec['scheduling'] {
   if (s === undefined || s === 'default') return undefined;
   if (s === 'spread') return 'spread';
-  return { node: s.node as TaskSpec['taskId'] & never, soft: s.soft ?? false };
+  if (s.spill && !s.soft) throw new TabmeshError('BAD_ARGUMENT', 'scheduling: spill needs soft: true (a hard affinity waits for its node)');
+  const node = s.node as TaskSpec['taskId'] & never;
+  return s.spill ? { node, soft: true, spill: true } : { node, soft: s.soft ?? false };
 }
 
 export function verifyOf(v: RemoteOptions['verify']): TaskSpec['verify'] {

@@ -2,7 +2,12 @@
 import type { ObjectRef } from './ref.js';
 import type { RuntimeEnv } from '../env/env.js';
 
-export type Scheduling = 'default' | 'spread' | { node: string; soft?: boolean };
+/**
+ * Node affinity `{ node, soft, spill }` (Ray's NodeAffinitySchedulingStrategy): hard waits for its node while it lives
+ * and fails once it is gone; `soft` runs elsewhere when the node is gone or can never run it, and waits while it is
+ * only busy; `spill` (with `soft`, Ray's `_spill_on_unavailable`) also runs elsewhere when the node is busy.
+ */
+export type Scheduling = 'default' | 'spread' | { node: string; soft?: boolean; spill?: boolean };
 
 export interface RemoteOptions {
   /** CPUs (executor slots) the task holds while it runs. Default 1. */

@@ -322,11 +322,12 @@ export class NodeTasks implements TaskTable {
   /**
    * The coordinator asks for up to `count` tasks that have not started (issue 14: work stealing for
    * nodes that joined or went idle). The newest go, as they would start last; an actor's calls,
-   * tasks pinned here (node affinity) and replicas of verified tasks stay.
+   * tasks pinned here (node affinity) and replicas of verified tasks stay. With `ids`, only those of them: another
+   * coordinator's tasks asked back through ours, not the newest of any job (issue 14).
    */
-  giveBack(count: number): void {
+  giveBack(count: number, ids?: readonly TaskId[]): void {
     const back: { taskId: TaskId; attempt: number }[] = [];
-    const queued = [...this.tasks.values()];
+    const queued = ids ? ids.flatMap((id) => this.tasks.get(id) ?? []) : [...this.tasks.values()];
     for (let i = queued.length - 1; i >= 0 && back.length < count; i--) {
       const t = queued[i];
       if (t.state !== 'resolving' && t.state !== 'ready') continue;

@@ -10,7 +10,7 @@ export const handlers: NodeHandlers = {
   ice: (n, m) => (n.ice = m.ice),
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force, m.attempt),
-  giveBack: (n, m) => n.tasks.giveBack(m.n),
+  giveBack: (n, m) => n.tasks.giveBack(m.n, m.ids),
   hurry: (n, m) => n.direct.hurry(m.ids),
   forget: (n, m) => n.forgetFunctions(m.fns),
   free: (n, m) => {

@@ -47,7 +47,8 @@ export interface TaskTable {
   cancel(taskId: TaskId, force: boolean, attempt?: number): void;
   /** The tasks of an executor that went: each ends with its fate's failure, or runs again ('again'). */
   rehome(ex: Executor, cause: string, fate: (o: LocalTask) => Failure | 'again'): void;
-  giveBack(count: number): void;
+  /** Up to `count` tasks not started go back; with `ids`, only those of them. */
+  giveBack(count: number, ids?: readonly TaskId[]): void;
 }
 
 /** The actors living on this node (ActorHost, actor-host.ts). */

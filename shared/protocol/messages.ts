@@ -208,8 +208,10 @@ export const messages = {
   /**
    * Work stealing (issue 14): hand back (`handBack`) up to `n` tasks the coordinator gave this node
    * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.
+   * With `ids`, only those of them (a coordinator asking back another's guest tasks names them: the node's newest
+   * may be another job's, coordinator/mesh/give-back.ts).
    */
-  giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS) }),
+  giveBack: obj({ t: lit('giveBack'), n: int(1, MAX_IDS), ids: opt(arr(taskId, MAX_IDS)) }),
   /**
    * Something at the coordinator waits on these direct tasks of this node (coordinator/scheduler/direct-hurry.ts):
    * their reports go at once, not on a later frame (Outbox.later); what waits for one now goes now.

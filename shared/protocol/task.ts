@@ -9,7 +9,8 @@ import { fnId, ids, jobId, MAX_ARGS, MAX_REPLICAS, MAX_RETURNS, nodeId, objectId
 export const argCheck = either(obj({ v: value }), obj({ r: objectId }));
 export type Arg = { v: Uint8Array; r?: undefined } | { r: ObjectId; v?: undefined };
 
-export const schedulingCheck = opt(either(lit('default', 'spread'), obj({ node: nodeId, soft: bool })));
+/** Node affinity: `soft` runs elsewhere when the node is gone or cannot run it; `spill` (soft only) also when it is busy (Ray's _spill_on_unavailable). */
+export const schedulingCheck = opt(either(lit('default', 'spread'), obj({ node: nodeId, soft: bool, spill: opt(bool) })));
 export type Scheduling = Infer<typeof schedulingCheck>;
 
 /**

@@ -2,7 +2,7 @@
 // drops, duplicates and reorders messages (as pub/sub does across a reconnect, and worse) still deliver every message
 // once, in order; past the bound the sender starts a new epoch and both sides hear that frames were lost for good.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Delivery, SEQ_HEAD_BYTES, readSeqHead, type DeliveryLimits } from '../../coordinator/mesh/delivery.js';
+import { ACK_MS, Delivery, SEQ_HEAD_BYTES, readSeqHead, type DeliveryLimits } from '../../coordinator/mesh/delivery.js';
 
 /** A small seeded generator (mulberry32): the same losses every run. */
 function rng(seed: number): () => number {
@@ -127,14 +127,14 @@ describe('mesh delivery', () => {
     const p = pair((_to, m) => (down ? [] : [m]));
     close = p.close;
     for (let i = 0; i < 10; i++) p.send('a', i);
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
     down = true;
     for (let i = 10; i < 30; i++) p.send('a', i);
     await vi.advanceTimersByTimeAsync(5_000);
     down = false;
     // Its subscription is back: it asks for what followed the last it took.
     p.b.d.resubscribed();
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
     expect(p.b.got).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(p.a.d.kept('b')).toBe(0);
   });
@@ -144,7 +144,7 @@ describe('mesh delivery', () => {
     const p = pair((_to, m) => (down ? [] : [m]), { frames: 5, bytes: 1 << 30 });
     close = p.close;
     p.send('a', 1);
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
     down = true;
     for (let i = 2; i <= 7; i++) p.send('a', i); // 2..6 kept, 7 overflows: dropped with them
     await vi.advanceTimersByTimeAsync(0);
@@ -153,7 +153,7 @@ describe('mesh delivery', () => {
     down = false;
     p.send('a', 8);
     p.send('a', 9);
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
     expect(p.b.resets).toEqual(['a']);
     expect(p.b.got).toEqual([1, 8, 9]);
     // A message of the old epoch that arrives late is void.

@@ -658,7 +658,7 @@ describe('Outbox: one frame per event-loop turn', () => {
     await nextTurn();
     const got = frames.flatMap((f) => decodeFrame(f));
     expect(got.map((m) => m.t)).toEqual(['subscribe', 'subscribe', 'subscribe', 'heartbeat', 'subscribe']);
-    expect(got.map((m) => ('ids' in m ? m.ids.length : 0))).toEqual([MERGE_IDS, MERGE_IDS, 299 - 2 * MERGE_IDS, 0, 1]);
+    expect(got.map((m) => ('ids' in m ? (m.ids?.length ?? 0) : 0))).toEqual([MERGE_IDS, MERGE_IDS, 299 - 2 * MERGE_IDS, 0, 1]);
     expect(got.flatMap((m) => (m.t === 'subscribe' ? m.ids : []))).toEqual(ids);
     // The caller's array was copied, not written to.
     expect(given).toEqual(ids.slice(0, 2));
@@ -671,7 +671,7 @@ describe('Outbox: one frame per event-loop turn', () => {
     out.flush();
     out.push({ t: 'subscribe', ids: [returnObjectId(childTaskId(root, 2), 0)] });
     await nextTurn();
-    expect(frames.map((f) => decodeFrame(f).map((m) => ('ids' in m ? m.ids.length : 0)))).toEqual([[1], [1]]);
+    expect(frames.map((f) => decodeFrame(f).map((m) => ('ids' in m ? (m.ids?.length ?? 0) : 0)))).toEqual([[1], [1]]);
   });
 
   it('releases of 128 ids each leave in frames near the soft limit, not 1,024 of them in one frame of 5 MB', async () => {

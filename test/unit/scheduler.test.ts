@@ -616,6 +616,23 @@ describe('node affinity', () => {
     w.scheduler.run();
     expect(w.placements()).toEqual(['B']);
   });
+
+  it("soft affinity with spill (Ray's _spill_on_unavailable) to a node that is merely full runs elsewhere; without spill it waits", () => {
+    const w = new World();
+    w.addNode('A', { cpu: 4 });
+    const b = w.addNode('B', { cpu: 1 }, 2);
+    const [spill] = w.submit(1, { scheduling: { node: b.id, soft: true, spill: true } });
+    const [soft] = w.submit(1, { scheduling: { node: b.id, soft: true } });
+    w.scheduler.run();
+    expect(w.placements()).toEqual(['A']);
+    expect([spill.state, soft.state]).toEqual(['assigned', 'queued']);
+    // With room on B, a spilling affinity goes to B as any affinity does.
+    Scheduler.charge(b, w.task(), -1);
+    Scheduler.charge(b, w.task(), -1);
+    const [later] = w.submit(1, { scheduling: { node: b.id, soft: true, spill: true } });
+    w.scheduler.run();
+    expect(later.node).toBe(b);
+  });
 });
 
 describe('pipelining: how many tasks per CPU a node is sent', () => {
