@@ -119,6 +119,12 @@ export interface CompactionHooks {
   mark: (again?: boolean) => void;
   /** Old-generation bytes in pages but not in objects (oldSpare). */
   spare: () => number;
+  /**
+   * Start-up counts as a burst: the first quiet check runs a series (`tabmesh coordinator`). Loading the
+   * coordinator's modules grows V8's young generation to its 32 MB peak (--semi-space-growth-factor=16), which an
+   * idle coordinator kept until its first burst of 10,000 tasks: 108-113 MB RSS idle (issue 14, session 21).
+   */
+  atStart: boolean;
 }
 
 export interface Compactor {
@@ -164,8 +170,9 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     heapBytes = liveHeapBytes(),
     mark = incrementalMarking(),
     spare = oldSpare,
+    atStart = false,
   } = hooks;
-  let compactedAt = counts.ended();
+  let compactedAt = counts.ended() - (atStart ? COMPACT_AFTER_TASKS : 0);
   let last = compactedAt;
   const st: CompactionStats = {
     heapCompactions: 0,
@@ -235,6 +242,12 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
         series = setTimeout(step, gapMs);
         series.unref();
         return;
+      }
+      // A heap that grew past the bound meanwhile (nodes joining a coordinator compacting after its start) gets
+      // no forced full GC: the young generation is back, V8's own GCs take the rest.
+      if (!fits()) {
+        st.heapCompactionsStopped++;
+        return done();
       }
       // A last full GC: the objects the scavenges promoted, and the old generation's emptied pages given back
       // (bench:tasks: 48.7 MB of heap committed without it, 29.7 with). It moves every live object when that fits.

@@ -155,7 +155,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     console.log(`  private mesh: nodes need the join token ${joinToken}`);
     console.log(`  volunteer page: ${c.url}/?join=${encodeURIComponent(joinToken)}`);
   }
-  const compactor = compactAfterBursts(gcsTaskCounts(c.coordinator.gcs));
+  const compactor = compactAfterBursts(gcsTaskCounts(c.coordinator.gcs), { atStart: true });
   c.coordinator.addStats(() => compactor.stats());
   const stop = async () => {
     compactor.stop();

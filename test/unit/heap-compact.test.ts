@@ -83,6 +83,38 @@ describe('compactAfterBursts', () => {
     expect(minor).toHaveBeenCalledTimes(3 + COMPACT_COLLECTIONS);
   });
 
+  it('counts a coordinator’s start-up as a burst when asked (atStart): its first quiet check runs a series; a heap grown past the bound meanwhile gets no forced full GC at its end', () => {
+    vi.useFakeTimers();
+    const run = (atStart: boolean, bytesAfterFirst: number) => {
+      const gcs: string[] = [];
+      let heap = 18 << 20; // a fresh coordinator's heap: a series fits the bound
+      const collect = vi.fn((compact: boolean) => {
+        gcs.push(compact ? 'compacting' : 'full');
+        heap = bytesAfterFirst;
+      });
+      const minor = vi.fn(() => void gcs.push('minor'));
+      const c = compactAfterBursts(
+        { ended: () => 0, live: () => 0 },
+        { collect, minor, settled: () => minor.mock.calls.length >= 2, heapBytes: () => heap, atStart },
+      );
+      vi.advanceTimersByTime(COMPACT_CHECK_MS + 2 * COMPACT_GAP_MS);
+      vi.advanceTimersByTime(60_000);
+      const st = c.stats();
+      c.stop();
+      return { gcs, st };
+    };
+    // Not asked: no task ended, no series (the young generation start-up grew stays until the first burst).
+    expect(run(false, 18 << 20).gcs).toEqual([]);
+    // Asked: the series once (a full GC, scavenges until the young generation is back, the last full GC), not again.
+    const small = run(true, 10 << 20);
+    expect(small.gcs).toEqual(['full', 'minor', 'minor', 'compacting']);
+    expect(small.st).toMatchObject({ heapCompactions: 1, heapCompactionsStopped: 0 });
+    // Nodes joined during the series: the heap no longer fits the bound, so its scavenges are all it gets.
+    const grown = run(true, Math.ceil((COMPACT_MAX_PAUSE_MS / COMPACT_MS_PER_MB) * 2) << 20);
+    expect(grown.gcs).toEqual(['full', 'minor', 'minor']);
+    expect(grown.st).toMatchObject({ heapCompactions: 0, heapCompactionsStopped: 1, heapCompactionScavenges: 2 });
+  });
+
   it('new work stops the collections; a long task in the table holds them back', () => {
     vi.useFakeTimers();
     let ended = 0;
