@@ -148,8 +148,16 @@ export function genPutIndex(gen: number, index: number): number {
 
 /** ObjectId = TaskId + return index. */
 export function returnObjectId(task: TaskId, index: number): ObjectId {
-  return (task + u32Hex(index)) as ObjectId;
+  // The last one made is given again (the same string): a submit asks for its output's id at the driver's record
+  // and again at its handle, and a map lookup by a string already looked up skips its flattening and hashing.
+  if (task === lastReturnTask && index === lastReturnIndex) return lastReturnId;
+  lastReturnTask = task;
+  lastReturnIndex = index;
+  return (lastReturnId = (task + u32Hex(index)) as ObjectId);
 }
+let lastReturnTask = '';
+let lastReturnIndex = -1;
+let lastReturnId = '' as ObjectId;
 
 /** ObjectId of the `index`-th put made by `task` (or by a driver's root task). */
 export function putObjectId(task: TaskId, index: number): ObjectId {
