@@ -100,25 +100,7 @@ export class LocalScheduler {
     this.ready.recordRun(fnId, ms);
   }
 
-  /**
-   * While a coordinator frame is handled (hold ... unhold), tasks wait in the queue and leave at its end: a frame's
-   * assigns go to idle executors as batches, not one message for each of the first ones (issue 14, session 21).
-   */
-  hold(): void {
-    this.holding++;
-  }
-
-  unhold(): void {
-    if (--this.holding > 0 || !this.pumpAsked) return;
-    this.pumpAsked = false;
-    this.pump();
-  }
-
-  private holding = 0;
-  private pumpAsked = false;
-
   pump(): void {
-    if (this.holding > 0) return void (this.pumpAsked = true);
     if (this.paused) return;
     for (let head = this.ready.peek(); head; head = this.ready.peek()) {
       if (LocalScheduler.ownsExecutor(head)) {

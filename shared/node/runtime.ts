@@ -189,34 +189,28 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           this.log(`bad frame from the coordinator: ${(e as Error).message}`);
           return;
         }
-        // The frame's tasks leave for the executors together, at its end (LocalScheduler.hold).
-        this.local.hold();
-        try {
-          for (const m of msgs) {
-            if (m.t === 'welcome') {
-              this.nodeId = m.nodeId ?? null;
-              this.direct.reset(); // leases were granted to the session before
-              this.inlineMax = m.inlineMax;
-              this.ice = m.ice;
-              for (const ex of this.local.all())
-                ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
-              const keepalive = () => {
-                if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
-              };
-              const hb = (this.heartbeat = new Heartbeat(heartbeatIo(this, keepalive), m.heartbeatMs, m.quietMs, m.idleQuietMs));
-              this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
-              this.onEvent(`joined the mesh as node ${this.nodeId}`);
-              this.envCache.announce();
-              if (platform.store) this.access.announceHeld();
-              else if (platform.tier) void this.access.recoverStored(platform.tier);
-              resolve();
-              continue;
-            }
-            const h = handlers[m.t] as ((n: NodeHandlerContext, m: Msg) => void) | null;
-            if (h) h(this, m);
+        for (const m of msgs) {
+          if (m.t === 'welcome') {
+            this.nodeId = m.nodeId ?? null;
+            this.direct.reset(); // leases were granted to the session before
+            this.inlineMax = m.inlineMax;
+            this.ice = m.ice;
+            for (const ex of this.local.all())
+              ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
+            const keepalive = () => {
+              if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
+            };
+            const hb = (this.heartbeat = new Heartbeat(heartbeatIo(this, keepalive), m.heartbeatMs, m.quietMs, m.idleQuietMs));
+            this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
+            this.onEvent(`joined the mesh as node ${this.nodeId}`);
+            this.envCache.announce();
+            if (platform.store) this.access.announceHeld();
+            else if (platform.tier) void this.access.recoverStored(platform.tier);
+            resolve();
+            continue;
           }
-        } finally {
-          this.local.unhold();
+          const h = handlers[m.t] as ((n: NodeHandlerContext, m: Msg) => void) | null;
+          if (h) h(this, m);
         }
       };
     });
