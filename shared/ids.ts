@@ -3,6 +3,7 @@
 // the same child task ids and object ids. In memory and on the wire an id is
 // its lowercase hex print (docs/decisions.md: "ids travel as hex").
 import { sha256 } from '@noble/hashes/sha2';
+import { sha256OneBlock } from './sha256-block.js';
 
 export type JobId = string & { readonly __kind: 'JobId' };
 export type TaskId = string & { readonly __kind: 'TaskId' };
@@ -22,10 +23,35 @@ export const PUT_FLAG = 0x80000000;
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
 
+/** Each byte's two hex digits as character codes (toHex's table). */
+const HEX_CODES = new Uint16Array(512);
+for (let i = 0; i < 256; i++) {
+  HEX_CODES[2 * i] = HEX[i].charCodeAt(0);
+  HEX_CODES[2 * i + 1] = HEX[i].charCodeAt(1);
+}
+/** The character codes of a print of n bytes (n up to 32: ids and content hashes), one list for each n, reused. */
+const hexCodes: number[][] = [];
+const HEX_CODES_MAX = 32;
+
+/**
+ * The lowercase hex print of `bytes`: for an id, one flat string made at once from its character codes (a string
+ * appended to digit by digit was 16-20 strings an id, the last ones ropes that a map lookup flattens again:
+ * issue 14, session 21).
+ */
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
-  return s;
+  const n = bytes.length;
+  if (n > HEX_CODES_MAX) {
+    let s = '';
+    for (let i = 0; i < n; i++) s += HEX[bytes[i]];
+    return s;
+  }
+  const codes = (hexCodes[n] ??= new Array<number>(2 * n).fill(0));
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    codes[2 * i] = HEX_CODES[2 * b];
+    codes[2 * i + 1] = HEX_CODES[2 * b + 1];
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 export function fromHex(hex: string): Uint8Array {
@@ -86,6 +112,8 @@ export function idDigest(bytes: Uint8Array): Uint8Array {
 const scratch = new Uint8Array(TASK_ID_BYTES + 4);
 const scratchGen = new Uint8Array(TASK_ID_BYTES + 8);
 const parentBytes = new Uint8Array(TASK_ID_BYTES);
+/** A child task id's digest: its first TASK_ID_BYTES bytes. */
+const taskDigest = new Uint8Array(TASK_ID_BYTES);
 let lastParent = '';
 /**
  * TaskId = hash(parent TaskId, submit index within the parent), and the
@@ -104,7 +132,8 @@ export function childTaskId(parent: TaskId, index: number, gen = 0): TaskId {
   buf.set(parentBytes);
   writeU32(buf, TASK_ID_BYTES, index);
   if (gen !== 0) writeU32(buf, TASK_ID_BYTES + 4, gen);
-  return toHex(idSha256(buf).subarray(0, TASK_ID_BYTES)) as TaskId;
+  // One SHA-256 block, in place (sha256-block.ts): the installed hasher's call cost more than the digest.
+  return toHex(sha256OneBlock(buf, taskDigest)) as TaskId;
 }
 
 /** Puts one attempt of a task may make: a retry generation's puts start past the previous ones'. */
@@ -119,8 +148,16 @@ export function genPutIndex(gen: number, index: number): number {
 
 /** ObjectId = TaskId + return index. */
 export function returnObjectId(task: TaskId, index: number): ObjectId {
-  return (task + u32Hex(index)) as ObjectId;
+  // The last one made is given again (the same string): a submit asks for its output's id at the driver's record
+  // and again at its handle, and a map lookup by a string already looked up skips its flattening and hashing.
+  if (task === lastReturnTask && index === lastReturnIndex) return lastReturnId;
+  lastReturnTask = task;
+  lastReturnIndex = index;
+  return (lastReturnId = (task + u32Hex(index)) as ObjectId);
 }
+let lastReturnTask = '';
+let lastReturnIndex = -1;
+let lastReturnId = '' as ObjectId;
 
 /** ObjectId of the `index`-th put made by `task` (or by a driver's root task). */
 export function putObjectId(task: TaskId, index: number): ObjectId {

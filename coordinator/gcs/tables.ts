@@ -76,7 +76,8 @@ export interface ObjectRecord {
   dependents: TaskRecord[] | null;
   /** A task's output: where its creating task is on record (admit), so that freeing it finds the task without a lookup; else null. */
   creator: TaskPlace | null;
-  subscribers: Set<Session> | null;
+  /** Sessions told when it settles: the one alone (most objects have one reader, its driver), or a set of several. */
+  subscribers: Session | Set<Session> | null;
   /** Freed: out of the directory (a record still held, as a task's `out0`, is not the object's any more). */
   freed?: true;
 }

@@ -50,7 +50,11 @@ export class Subscriptions {
         if (s.jobId === o.job && s.role === 'driver' && this.acks.claim(id)) this.acks.expect(s, id);
         else s.send(this.readyMessage(o));
       } else {
-        (o.subscribers ??= new Set()).add(s);
+        const subs = o.subscribers;
+        // One subscriber is kept as it is (no set an object): a second makes the set.
+        if (subs === null) o.subscribers = s;
+        else if (subs instanceof Set) subs.add(s);
+        else if (subs !== s) o.subscribers = new Set([subs, s]);
         this.waits.add(s, o);
         this.awaited(o, s);
       }
@@ -59,13 +63,19 @@ export class Subscriptions {
 
   /** Sends the subscribers of `o` its ready message (or, with `freed`, that it was freed) and forgets them. */
   notify(o: ObjectRecord, freed = false): void {
-    if (!o.subscribers) return;
+    const subs = o.subscribers;
+    if (!subs) return;
     const m = freed ? lostMessage(o.id, 'was freed') : this.readyMessage(o);
-    for (const s of o.subscribers) {
-      s.send(m);
-      this.waits.delete(s, o);
-    }
     o.subscribers = null;
+    if (subs instanceof Set) {
+      for (const s of subs) {
+        s.send(m);
+        this.waits.delete(s, o);
+      }
+    } else {
+      subs.send(m);
+      this.waits.delete(subs, o);
+    }
   }
 
   /**
@@ -85,14 +95,31 @@ export class Subscriptions {
   }
 
   private unsubscribe(o: ObjectRecord, s: Session): boolean {
-    if (!o.subscribers?.delete(s)) return false;
+    if (!dropSubscriber(o, s)) return false;
     this.waits.delete(s, o);
-    if (o.subscribers.size === 0) o.subscribers = null;
     return true;
   }
 
   /** A closing session waits on nothing. */
   dropSession(s: Session): void {
-    for (const o of this.waits.take(s)) if (o.subscribers?.delete(s) && o.subscribers.size === 0) o.subscribers = null;
+    for (const o of this.waits.take(s)) dropSubscriber(o, s);
   }
+}
+
+/** `s` no longer waits on `o`: whether it did. */
+function dropSubscriber(o: ObjectRecord, s: Session): boolean {
+  const subs = o.subscribers;
+  if (subs === s) {
+    o.subscribers = null;
+    return true;
+  }
+  if (!(subs instanceof Set) || !subs.delete(s)) return false;
+  if (subs.size === 0) o.subscribers = null;
+  return true;
+}
+
+/** The sessions waiting on `o` (a new list: for tests and tools). */
+export function subscribersOf(o: Readonly<ObjectRecord>): Session[] {
+  const subs = o.subscribers;
+  return subs === null ? [] : subs instanceof Set ? [...subs] : [subs];
 }

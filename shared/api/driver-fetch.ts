@@ -8,7 +8,7 @@ import { expose } from '../bytes.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { Fetched } from './core.js';
 import type { ObjectClient, ReadyInfo } from './object-client.js';
-import { allUntilFailure, withTimeout } from './gather.js';
+import { withTimeout } from './gather.js';
 
 /** What a driver reads from (DriverCore). */
 export interface FetchSource {
@@ -20,19 +20,70 @@ export interface FetchSource {
 
 /** The values (or failures) of `ids`, in order; GetTimeoutError past `timeoutMs`. */
 export function fetchObjects(d: FetchSource, ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {
-  const work = allUntilFailure(ids.map((id) => fetchOne(d, id)));
+  const work = gather(d, ids);
   if (timeoutMs === undefined) return work;
   return withTimeout(work, timeoutMs, () => new GetTimeoutError(timeoutMs, ids.filter((id) => !d.objects.known(id)).length));
 }
 
-async function fetchOne(d: FetchSource, id: ObjectId): Promise<Fetched> {
+/**
+ * gather.ts allUntilFailure over every id's fetchOne, with one promise for the whole get: a value that comes with
+ * its readiness (inline) or a failure is taken in the readiness callback, and only the rest (own large puts,
+ * stored values to fetch) go through fetchOne. A get of 20,000 empty results made three promises and four
+ * closures an id (issue 14, session 21). The same answer: every id subscribed, the first failure alone.
+ */
+function gather(d: FetchSource, ids: ObjectId[]): Promise<Fetched[]> {
+  return new Promise((resolve, reject) => {
+    const out = new Array<Fetched>(ids.length);
+    let left = ids.length;
+    let settled = false;
+    if (left === 0) return resolve(out);
+    const take = (i: number, f: Fetched): void => {
+      if (settled) return;
+      if (f.failure) {
+        settled = true;
+        return resolve([f]);
+      }
+      out[i] = f;
+      if (--left === 0) {
+        settled = true;
+        resolve(out);
+      }
+    };
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    };
+    const slow = (i: number, info?: ReadyInfo): void => void fetchOne(d, ids[i], info).then((f) => take(i, f), fail);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (d.ownLarge.has(id)) {
+        slow(i);
+        continue;
+      }
+      const ready = (info: ReadyInfo): void => {
+        if (info.failure) take(i, { failure: info.failure });
+        else if (info.v) take(i, { bytes: info.v });
+        else slow(i, info);
+      };
+      // Known here already: taken even once the client closed (as before); else waited for.
+      const known = d.objects.known(id);
+      const closed = known ? null : d.objects.onceReady(id, ready);
+      if (known) ready(known);
+      else if (closed) fail(closed);
+    }
+  });
+}
+
+/** One object's value or failure; `first`: its readiness, known already (for the first attempt). */
+async function fetchOne(d: FetchSource, id: ObjectId, first?: ReadyInfo): Promise<Fetched> {
   const own = d.ownLarge.get(id);
   if (own) {
     expose(own); // the reader may view it in place
     return { bytes: own };
   }
   for (let attempt = 0; ; attempt++) {
-    const info: ReadyInfo = d.objects.known(id) ?? (await d.objects.whenReady(id));
+    const info: ReadyInfo = (attempt === 0 ? first : undefined) ?? d.objects.known(id) ?? (await d.objects.whenReady(id));
     if (info.failure) return { failure: info.failure };
     if (info.v) return { bytes: info.v };
     try {

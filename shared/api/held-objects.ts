@@ -50,13 +50,26 @@ export class HeldObjects implements SubscriptionTable {
   }
 
   get(id: ObjectId): HeldObject | undefined {
-    return this.records.get(id);
+    return id === this.lastId ? this.lastRecord : this.records.get(id);
   }
 
   open(id: ObjectId): HeldObject {
+    // A submit opens its output's record, then its handle counts in it: the second time is the record in hand.
+    if (id === this.lastId) return this.lastRecord!;
     let r = this.records.get(id);
     if (!r) this.records.set(id, (r = new HeldObject()));
+    this.lastId = id;
+    this.lastRecord = r;
     return r;
+  }
+
+  /** The record opened last and its id (undefined when it went): a second look at it is no map lookup. */
+  private lastId: ObjectId | undefined = undefined;
+  private lastRecord: HeldObject | undefined = undefined;
+
+  private forget(id: ObjectId): void {
+    this.records.delete(id);
+    if (id === this.lastId) this.lastId = this.lastRecord = undefined;
   }
 
   entries(): IterableIterator<[ObjectId, HeldObject]> {
@@ -65,7 +78,7 @@ export class HeldObjects implements SubscriptionTable {
 
   /** Its readiness reached its waiters: a record whose handles all went meanwhile (see `released`) goes now. */
   settled(id: ObjectId, r: HeldObject): void {
-    if (r.count === 0 && !r.told && r.task === null && r.small === null) this.records.delete(id);
+    if (r.count === 0 && !r.told && r.task === null && r.small === null) this.forget(id);
   }
 
   /** Its outputs' records, before their handles are counted (the Mesh tracks them next). */
@@ -118,7 +131,7 @@ export class HeldObjects implements SubscriptionTable {
       r.task = null;
       r.small = null;
       r.told = false;
-    } else this.records.delete(id);
+    } else this.forget(id);
   }
 
   /** The ids a resume names as held, in the order they were first held. */

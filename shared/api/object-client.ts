@@ -104,11 +104,27 @@ export class ObjectClient {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const s = this.subs.open(id);
     if (s.info) return Promise.resolve(s.info);
+    return new Promise((resolve) => this.wait(id, s, resolve));
+  }
+
+  /**
+   * As whenReady with a callback, called at once when the object is known (a get of many objects waits on one
+   * promise for all: driver-fetch.ts). Answers the error the client closed with (`ready` is not called), or null.
+   */
+  onceReady(id: ObjectId, ready: (info: ReadyInfo) => void): Error | null {
+    if (this.closedWith) return this.closedWith;
+    const s = this.subs.open(id);
+    if (s.info) ready(s.info);
+    else this.wait(id, s, ready);
+    return null;
+  }
+
+  private wait(id: ObjectId, s: Subscription, ready: (info: ReadyInfo) => void): void {
     if (!s.asked) {
       s.asked = true;
       this.send({ t: 'subscribe', ids: [id] });
     }
-    return new Promise((resolve) => (s.waiters ??= []).push(resolve));
+    (s.waiters ??= []).push(ready);
   }
 
   /**

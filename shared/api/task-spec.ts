@@ -27,7 +27,8 @@ export interface SpecRequest {
 export function taskSpecOf(core: MeshCore, r: SpecRequest, putLarge: (enc: EncodedValue) => ObjectId): TaskSpec {
   const { taskId, f, opts } = r;
   const specArgs: Arg[] = [];
-  const nested = new Set<ObjectId>();
+  // Made at the first ref found inside an inline value: most tasks have none (a set and its spread a task, issue 14).
+  let nested: Set<ObjectId> | null = null;
   for (const a of r.args) {
     if (a instanceof ObjectRef) {
       specArgs.push({ r: a.id });
@@ -38,7 +39,7 @@ export function taskSpecOf(core: MeshCore, r: SpecRequest, putLarge: (enc: Encod
       specArgs.push({ r: putLarge(enc) });
     } else {
       specArgs.push({ v: enc.bytes });
-      for (const id of enc.refs) nested.add(id);
+      for (const id of enc.refs) (nested ??= new Set()).add(id);
     }
   }
   let resources: Record<string, number> = { ...(opts.resources ?? {}) };
@@ -53,7 +54,7 @@ export function taskSpecOf(core: MeshCore, r: SpecRequest, putLarge: (enc: Encod
     fnId,
     name: opts.name ?? f.name,
     args: specArgs,
-    nested: [...nested],
+    nested: nested ? [...nested] : [],
     numReturns: opts.numReturns ?? DEFAULTS.numReturns,
     resources,
     maxRetries: opts.maxRetries ?? DEFAULTS.maxRetries,

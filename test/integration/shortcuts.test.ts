@@ -14,8 +14,15 @@ import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../../shared/protocol/messages.js';
 import { taskOfObject, type JobId, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
+import { subscribersOf } from '../../coordinator/objects/subscriptions.js';
 
 /** A node of one CPU speaking the protocol by hand over its own socket: every message it gets lands in `msgs`. */
+/** Whether some session waits on object `id` at the coordinator of `cl`. */
+function waitedOn(cl: Cluster, id: string): boolean {
+  const o = cl.c.coordinator.gcs.objects.get(id as never);
+  return o !== undefined && subscribersOf(o).length > 0;
+}
+
 async function rawNode(url: string, kind: 'edge' | 'browser', shortcut: boolean): Promise<{ ws: WebSocket; msgs: Msg[] }> {
   const ws = new WebSocket(url.replace('http', 'ws') + '/ws');
   const msgs: Msg[] = [];
@@ -129,7 +136,7 @@ describe('result shortcuts', () => {
         });
         expect(assign.sc).toBeDefined();
         const got = m.get(ref);
-        await until(() => (cl!.c.coordinator.gcs.objects.get(ref.id)?.subscribers?.size ?? 0) > 0, { what: "the driver's subscribe" });
+        await until(() => waitedOn(cl!, ref.id), { what: "the driver's subscribe" });
         // `sc: true` and no shortcut on any link (this node has none): before session 15 the driver's get waited forever.
         ws.send(
           encodeFrame([

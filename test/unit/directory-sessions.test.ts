@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { fakeSession } from '../helpers/fake-session.js';
+import { subscribersOf } from '../../coordinator/objects/subscriptions.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { newJobId, returnObjectId, rootTaskId, childTaskId, type ObjectId } from '../../shared/ids.js';
 
@@ -64,7 +65,7 @@ describe('ObjectDirectory.dropSession', () => {
     expect([...onBoth.locations]).toEqual([b]);
     expect(inline.locations.size).toBe(0);
     expect([...dropped.locations]).toEqual([b]);
-    expect([...(pending.subscribers ?? [])]).toEqual([driver]);
+    expect(subscribersOf(pending)).toEqual([driver]);
     expect(dir.copiesOf(a).size).toBe(0);
     expect(dir.copiesOf(b).size).toBe(5002);
 
@@ -94,5 +95,55 @@ describe('ObjectDirectory.dropSession', () => {
     dir.decRef(waited.id);
     expect(dir.dropSession(n)).toHaveLength(40);
     expect(n.sent.filter((m) => m.t === 'free')).toHaveLength(60);
+  });
+});
+
+describe("an object's subscribers (one kept as it is, several in a set: issue 14, session 21)", () => {
+  const readies = (s: ReturnType<typeof session>) => s.sent.filter((m) => m.t === 'ready');
+
+  it('one subscriber, the same one again, then a second and a third: each told once when it is ready', () => {
+    const w = world();
+    const dir = w.c.dir;
+    const [a, b, d] = [session('a'), session('b'), session('d')];
+    const o = dir.create(w.id(), w.job, 1);
+    dir.subscribe(a, [o.id]);
+    dir.subscribe(a, [o.id]);
+    expect(subscribersOf(o)).toEqual([a]);
+    dir.subscribe(b, [o.id]);
+    dir.subscribe(d, [o.id]);
+    dir.subscribe(b, [o.id]);
+    expect(subscribersOf(o)).toEqual([a, b, d]);
+    dir.setReady(o, { v: new Uint8Array([7]), size: 1, contains: [] });
+    expect([readies(a).length, readies(b).length, readies(d).length]).toEqual([1, 1, 1]);
+    expect(o.subscribers).toBeNull();
+  });
+
+  it('a lone subscriber that closes leaves none; of two, the one left is still told', () => {
+    const w = world();
+    const dir = w.c.dir;
+    const [a, b] = [session('a'), session('b')];
+    const lone = dir.create(w.id(), w.job, 1);
+    dir.subscribe(a, [lone.id]);
+    const shared = dir.create(w.id(), w.job, 1);
+    dir.subscribe(a, [shared.id]);
+    dir.subscribe(b, [shared.id]);
+    dir.dropSession(a);
+    expect(lone.subscribers).toBeNull();
+    expect(subscribersOf(shared)).toEqual([b]);
+    dir.setReady(lone, { v: new Uint8Array([1]), size: 1, contains: [] });
+    dir.setReady(shared, { v: new Uint8Array([2]), size: 1, contains: [] });
+    expect(readies(a)).toHaveLength(0);
+    expect(readies(b).map((m) => m.t === 'ready' && m.id)).toEqual([shared.id]);
+  });
+
+  it('a failed object tells its lone subscriber, once', () => {
+    const w = world();
+    const dir = w.c.dir;
+    const a = session('a');
+    const o = dir.create(w.id(), w.job, 1);
+    dir.subscribe(a, [o.id]);
+    dir.setFailed(o, { code: 'TASK_ERROR', name: 'Error', message: 'x', stack: '', functionName: 'f', taskId: 't' });
+    expect(readies(a)).toHaveLength(1);
+    expect(o.subscribers).toBeNull();
   });
 });

@@ -208,3 +208,38 @@ describe("a driver's records of what it holds", () => {
     expect(d.released).toEqual([[ref.id]]);
   });
 });
+
+describe('the record opened last is kept in hand (issue 14, session 21)', () => {
+  it('an object released and held again gets a fresh record, not the one in hand', () => {
+    const held = new HeldObjects();
+    const id = returnObjectId(childTaskId(root, next++), 0);
+    expect(held.hold(id)).toBe(true);
+    expect(held.unhold(id)).toBe(true);
+    held.released(id);
+    expect(held.get(id)).toBeUndefined();
+    expect(held.size).toBe(0);
+    // The same id again (a copy of the string, as a later message would carry it): counted from 0 in a new record.
+    const again = (' ' + id).slice(1) as ObjectId;
+    expect(held.hold(again)).toBe(true);
+    expect(held.size).toBe(1);
+    expect(held.get(id)?.count).toBe(1);
+  });
+
+  it('a settled record that goes is not given again: the next open of its id is a new record', () => {
+    const held = new HeldObjects();
+    const id = returnObjectId(childTaskId(root, next++), 0);
+    const r = held.open(id);
+    held.settled(id, r);
+    expect(held.size).toBe(0);
+    const r2 = held.open(id);
+    expect(r2).not.toBe(r);
+    expect(held.size).toBe(1);
+  });
+
+  it("a task's output id asked twice in a row is the same id", () => {
+    const t = childTaskId(root, next++);
+    expect(returnObjectId(t, 0)).toBe(returnObjectId(t, 0));
+    expect(returnObjectId(t, 1)).toBe(t + '00000001');
+    expect(returnObjectId(t, 0)).toBe(t + '00000000');
+  });
+});
