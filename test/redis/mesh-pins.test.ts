@@ -59,7 +59,18 @@ describe('pins and give-back across a link', () => {
 
       const where = ma.remote((i: number) => ({ i, node: mesh.runtimeContext().nodeId })).options({ scheduling: { node: linkNode, soft } });
       const refs = Array.from({ length: 4 }, (_, i) => where.remote(i));
-      await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 8, { timeoutMs: 30_000, what: 'the pinned tasks to reach B' });
+      await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 8, { timeoutMs: 30_000, what: 'the pinned tasks to reach B' }).catch(
+        async (e) => {
+          const { getJson } = await import('../helpers/processes.js');
+          for (const c of [a, b]) {
+            const ev = (await getJson<{ kind: string; message: string }[]>(c.url, '/api/events?limit=300', token)) ?? [];
+            console.log(c.url, JSON.stringify(ev.map((x) => [x.kind, x.message])).slice(-3000));
+            console.log(c.url, JSON.stringify(await getJson(c.url, '/api/tasks?limit=50', token)).slice(0, 3000));
+            console.log(c.url, 'stats', JSON.stringify(await stats(c.url, token)));
+          }
+          throw e;
+        },
+      );
       // A's node is idle the whole time: its rebalancer has rounds to ask the link; the pinned tasks stay with the link.
       const early = await ma.wait(refs, { numReturns: 4, timeoutMs: 3000 });
       expect(early.ready).toHaveLength(0);
