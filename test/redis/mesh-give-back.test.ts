@@ -23,6 +23,13 @@ async function linkedPair(name: string) {
   await Promise.all([edgeNodes(a, token, 1), edgeNodes(b, token, 1)]);
   for (const c of [a, b]) {
     await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
+    // A link that said hello before its coordinator's node joined offers 0 CPUs until its `capacity` comes: a task
+    // pinned to it would be infeasible there meanwhile (test/redis/mesh-pins).
+    const linkCpus = async () =>
+      ((await getJson<{ name: string; resources: { cpu?: number } }[]>(c.url, '/api/nodes?after=0&limit=100', token)) ?? []).find((n) =>
+        n.name.startsWith('coordinator '),
+      )?.resources.cpu ?? 0;
+    await until(async () => (await linkCpus()) >= 2, { timeoutMs: 15_000, what: `${c.url}'s link to offer the other's CPUs` });
   }
   return { token, a, b };
 }

@@ -35,6 +35,12 @@ async function linkedPair(name: string, bResources?: Record<string, number>) {
   const ownOf = async (m: Mesh) => (await m.nodes()).filter((n) => !n.name.startsWith('coordinator '));
   const [aOwn, bOwn, link] = [await ownOf(ma), await ownOf(mb), (await ma.nodes()).filter((n) => n.name.startsWith('coordinator '))];
   expect([aOwn.length, bOwn.length, link.length]).toEqual([1, 1, 1]);
+  // B's link may have said hello before B's node joined (0 CPUs: a task pinned to it is infeasible there, and a soft
+  // pin runs elsewhere at once): its CPUs follow in a `capacity` (failed 2 of 12 runs before this wait).
+  await until(async () => ((await ma.nodes()).find((n) => n.nodeId === link[0].nodeId)?.resources.cpu ?? 0) >= 2, {
+    timeoutMs: 15_000,
+    what: "the link to offer B's CPUs",
+  });
   return { token, a, b, ma, mb, aNode: aOwn[0].nodeId, bNode: bOwn[0].nodeId, linkNode: link[0].nodeId };
 }
 
