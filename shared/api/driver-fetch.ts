@@ -8,7 +8,7 @@ import { expose } from '../bytes.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { Fetched } from './core.js';
 import type { ObjectClient, ReadyInfo } from './object-client.js';
-import { withTimeout } from './gather.js';
+import { untilFailure, withTimeout } from './gather.js';
 
 /** What a driver reads from (DriverCore). */
 export interface FetchSource {
@@ -32,28 +32,7 @@ export function fetchObjects(d: FetchSource, ids: ObjectId[], timeoutMs?: number
  * closures an id (issue 14, session 21). The same answer: every id subscribed, the first failure alone.
  */
 function gather(d: FetchSource, ids: ObjectId[]): Promise<Fetched[]> {
-  return new Promise((resolve, reject) => {
-    const out = new Array<Fetched>(ids.length);
-    let left = ids.length;
-    let settled = false;
-    if (left === 0) return resolve(out);
-    const take = (i: number, f: Fetched): void => {
-      if (settled) return;
-      if (f.failure) {
-        settled = true;
-        return resolve([f]);
-      }
-      out[i] = f;
-      if (--left === 0) {
-        settled = true;
-        resolve(out);
-      }
-    };
-    const fail = (e: unknown): void => {
-      if (settled) return;
-      settled = true;
-      reject(e);
-    };
+  return untilFailure(ids.length, (take, fail) => {
     const slow = (i: number, info?: ReadyInfo): void => void fetchOne(d, ids[i], info).then((f) => take(i, f), fail);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];

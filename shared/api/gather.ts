@@ -9,31 +9,35 @@ import type { Fetched } from './core.js';
  * that failure alone (Ray's get raises at once; it does not wait for the rest).
  */
 export function allUntilFailure(work: Promise<Fetched>[]): Promise<Fetched[]> {
+  return untilFailure(work.length, (take, fail) => work.forEach((p, i) => void p.then((f) => take(i, f), fail)));
+}
+
+/**
+ * `n` results in order, each given by `start` through `take(i, f)`, or the first failure alone; `fail` rejects.
+ * allUntilFailure over promises, and a driver's get that takes most values in callbacks (driver-fetch.ts).
+ */
+export function untilFailure(n: number, start: (take: (i: number, f: Fetched) => void, fail: (e: unknown) => void) => void): Promise<Fetched[]> {
   return new Promise((resolve, reject) => {
-    const out = new Array<Fetched>(work.length);
-    let left = work.length;
+    const out = new Array<Fetched>(n);
+    let left = n;
     let settled = false;
     if (left === 0) return resolve(out);
-    work.forEach((p, i) => {
-      void p.then(
-        (f) => {
-          if (settled) return;
-          if (f.failure) {
-            settled = true;
-            return resolve([f]);
-          }
-          out[i] = f;
-          if (--left === 0) {
-            settled = true;
-            resolve(out);
-          }
-        },
-        (e) => {
-          if (settled) return;
-          settled = true;
-          reject(e);
-        },
-      );
+    const take = (i: number, f: Fetched): void => {
+      if (settled) return;
+      if (f.failure) {
+        settled = true;
+        return resolve([f]);
+      }
+      out[i] = f;
+      if (--left === 0) {
+        settled = true;
+        resolve(out);
+      }
+    };
+    start(take, (e) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
     });
   });
 }
