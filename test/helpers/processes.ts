@@ -99,6 +99,29 @@ export async function statsWhen(url: string, token: string, key: string, atLeast
   }
 }
 
+/**
+ * Until coordinator `c` sees its link to another coordinator of the mesh offer at least `cpus` CPUs: a link that said
+ * hello before its coordinator's node joined offers 0 until its `capacity` comes, and a task pinned to it meanwhile
+ * is infeasible there (a soft pin runs elsewhere at once).
+ */
+export async function linkOffers(c: Coord, token: string, cpus: number): Promise<void> {
+  const offered = async () =>
+    ((await getJson<{ name: string; resources: { cpu?: number } }[]>(c.url, '/api/nodes?after=0&limit=100', token)) ?? []).find((n) =>
+      n.name.startsWith('coordinator '),
+    )?.resources.cpu ?? 0;
+  await until(async () => (await offered()) >= cpus, { timeoutMs: 15_000, what: `${c.url}'s link to offer ${cpus} CPUs` });
+}
+
+/** Prints what coordinators `cs` know (their events but tasks starting and ending, their tasks, their stats): a failing mesh test says where it stood. */
+export async function printCoordinators(cs: Coord[], token: string): Promise<void> {
+  for (const c of cs) {
+    const ev = (await getJson<{ kind: string; message: string }[]>(c.url, '/api/events?limit=300', token)) ?? [];
+    console.log(c.url, JSON.stringify(ev.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.kind, x.message])).slice(-5000));
+    console.log(c.url, JSON.stringify(await getJson(c.url, '/api/tasks?limit=50', token)).slice(0, 5000));
+    console.log(c.url, 'stats', JSON.stringify(await stats(c.url, token)));
+  }
+}
+
 /** Starts `n` edge nodes of 2 CPUs on `coordinator` (a URL, or several of one mesh separated by commas); waits until `c` counts `total` nodes. */
 export async function edgeNodes(c: Coord, token: string, n: number, coordinator = c.url, total = n): Promise<{ proc: ChildProcess; out: string[] }[]> {
   const started = Array.from({ length: n }, () => run(['node', '--coordinator', coordinator, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]));

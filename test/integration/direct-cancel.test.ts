@@ -17,25 +17,41 @@ import { FrameGate } from '../helpers/held-socket.js';
 import { inThread } from '../helpers/in-thread.js';
 import { TaskCancelledError } from '../../shared/errors.js';
 import { taskOfObject } from '../../shared/ids.js';
+import type { Mesh } from '../../shared/api/mesh.js';
+
+/** A task that runs until it is stopped. */
+const endlessOn = (m: Mesh) =>
+  m.remote(
+    async () => {
+      for (;;) await new Promise((r) => setTimeout(r, 50));
+    },
+    { name: 'endless' },
+  );
 
 describe('a cancel before its direct task', () => {
   let cl: Cluster | undefined;
-  let rt: NodeRuntime | undefined;
+  let node: NodeRuntime | undefined;
   afterEach(async () => {
-    await rt?.close();
+    await node?.close();
     await cl?.stop();
-    cl = rt = undefined;
+    cl = node = undefined;
   });
 
-  it.each([false, true])("the task comes after its cancel (force %s): it ends cancelled without running, and the node's CPU stays free", async (force) => {
-    cl = await Cluster.start({ nodes: 0 });
-    rt = new NodeRuntime(
-      { url: cl.url, kind: 'edge', name: 'late-direct', cpus: 1, storeBytes: 16 << 20 },
+  /** A coordinator, one in-thread edge node of 1 CPU taking direct tasks, and a driver leased to it. */
+  async function leasedNode(name: string): Promise<{ cl: Cluster; m: Mesh; rt: NodeRuntime }> {
+    const c = (cl = await Cluster.start({ nodes: 0 }));
+    const rt = (node = new NodeRuntime(
+      { url: c.url, kind: 'edge', name, cpus: 1, storeBytes: 16 << 20 },
       { WebSocket: new FrameGate().socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
-    );
+    ));
     await rt.ready;
-    const m = await cl.driver({ direct: true });
+    const m = await c.driver({ direct: true });
     await leased(m, rt.nodeId!);
+    return { cl: c, m, rt };
+  }
+
+  it.each([false, true])("the task comes after its cancel (force %s): it ends cancelled without running, and the node's CPU stays free", async (force) => {
+    const { cl, m, rt } = await leasedNode('late-direct');
     const runs: string[] = [];
     const ran = rt.onTaskEnd;
     rt.onTaskEnd = (name, outcome) => {
@@ -51,12 +67,7 @@ describe('a cancel before its direct task', () => {
     };
     const d = coreOf(m).direct!;
     const sent = d.counts.sent;
-    const endless = m.remote(
-      async () => {
-        for (;;) await new Promise((r) => setTimeout(r, 50));
-      },
-      { name: 'endless' },
-    );
+    const endless = endlessOn(m);
     const quick = m.remote((x: number) => x + 1, { name: 'quick' });
     const a = endless.remote();
     const b = quick.remote(1);
@@ -75,20 +86,8 @@ describe('a cancel before its direct task', () => {
   });
 
   it('a busy node refuses a direct task its driver cancelled: the coordinator ends it cancelled, it does not place it elsewhere', async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    rt = new NodeRuntime(
-      { url: cl.url, kind: 'edge', name: 'busy-direct', cpus: 1, storeBytes: 16 << 20 },
-      { WebSocket: new FrameGate().socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
-    );
-    await rt.ready;
-    const m = await cl.driver({ direct: true });
-    await leased(m, rt.nodeId!);
-    const endless = m.remote(
-      async () => {
-        for (;;) await new Promise((r) => setTimeout(r, 50));
-      },
-      { name: 'endless' },
-    );
+    const { cl, m } = await leasedNode('busy-direct');
+    const endless = endlessOn(m);
     const held = endless.remote();
     const gcs = cl.c.coordinator.gcs;
     await until(() => gcs.tasks.get(taskOfObject(held.id))?.state === 'running', { what: 'the endless task to hold the node' });

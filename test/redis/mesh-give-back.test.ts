@@ -6,7 +6,7 @@
 // on ours, and the job ends while the other's node is still busy.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
+import { edgeNodes, linkOffers, printCoordinators, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -23,13 +23,7 @@ async function linkedPair(name: string) {
   await Promise.all([edgeNodes(a, token, 1), edgeNodes(b, token, 1)]);
   for (const c of [a, b]) {
     await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
-    // A link that said hello before its coordinator's node joined offers 0 CPUs until its `capacity` comes: a task
-    // pinned to it would be infeasible there meanwhile (test/redis/mesh-pins).
-    const linkCpus = async () =>
-      ((await getJson<{ name: string; resources: { cpu?: number } }[]>(c.url, '/api/nodes?after=0&limit=100', token)) ?? []).find((n) =>
-        n.name.startsWith('coordinator '),
-      )?.resources.cpu ?? 0;
-    await until(async () => (await linkCpus()) >= 2, { timeoutMs: 15_000, what: `${c.url}'s link to offer the other's CPUs` });
+    await linkOffers(c, token, 2);
   }
   return { token, a, b };
 }
@@ -99,12 +93,7 @@ describe('work stealing back from a link', () => {
     const refs = Array.from({ length: 8 }, (_, i) => work.remote(i));
     await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) > 4, { timeoutMs: 30_000, what: 'tasks of the job to reach B' });
     const got = await ma.get(refs, { timeoutMs: 60_000 }).catch(async (e: unknown) => {
-      for (const c of [a, b]) {
-        const ev = (await getJson<{ kind: string; message: string }[]>(c.url, '/api/events?limit=300', token)) ?? [];
-        console.log(c.url, JSON.stringify(ev.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.kind, x.message])).slice(-5000));
-        console.log(c.url, JSON.stringify(await getJson(c.url, '/api/tasks?limit=50', token)).slice(0, 5000));
-        console.log(c.url, 'stats', JSON.stringify(await stats(c.url, token)));
-      }
+      await printCoordinators([a, b], token);
       throw e;
     });
     expect(got).toEqual(Array.from({ length: 8 }, (_, i) => i * 3));

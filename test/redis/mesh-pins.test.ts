@@ -6,7 +6,7 @@
 // - a node asked to hand back the asker's tasks hands back those, not its newest of another job.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, redisCoordinator, run, stats, statsWhen, tempDir } from '../helpers/processes.js';
+import { edgeNodes, linkOffers, printCoordinators, redisCoordinator, run, stats, statsWhen, tempDir } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -35,12 +35,7 @@ async function linkedPair(name: string, bResources?: Record<string, number>) {
   const ownOf = async (m: Mesh) => (await m.nodes()).filter((n) => !n.name.startsWith('coordinator '));
   const [aOwn, bOwn, link] = [await ownOf(ma), await ownOf(mb), (await ma.nodes()).filter((n) => n.name.startsWith('coordinator '))];
   expect([aOwn.length, bOwn.length, link.length]).toEqual([1, 1, 1]);
-  // B's link may have said hello before B's node joined (0 CPUs: a task pinned to it is infeasible there, and a soft
-  // pin runs elsewhere at once): its CPUs follow in a `capacity` (failed 2 of 12 runs before this wait).
-  await until(async () => ((await ma.nodes()).find((n) => n.nodeId === link[0].nodeId)?.resources.cpu ?? 0) >= 2, {
-    timeoutMs: 15_000,
-    what: "the link to offer B's CPUs",
-  });
+  await linkOffers(a, token, 2); // B's CPUs (a soft pin to a link offering none runs on A at once)
   return { token, a, b, ma, mb, aNode: aOwn[0].nodeId, bNode: bOwn[0].nodeId, linkNode: link[0].nodeId };
 }
 
@@ -67,13 +62,7 @@ describe('pins and give-back across a link', () => {
       const refs = Array.from({ length: 4 }, (_, i) => where.remote(i));
       await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 8, { timeoutMs: 30_000, what: 'the pinned tasks to reach B' }).catch(
         async (e) => {
-          const { getJson } = await import('../helpers/processes.js');
-          for (const c of [a, b]) {
-            const ev = (await getJson<{ kind: string; message: string }[]>(c.url, '/api/events?limit=300', token)) ?? [];
-            console.log(c.url, JSON.stringify(ev.map((x) => [x.kind, x.message])).slice(-3000));
-            console.log(c.url, JSON.stringify(await getJson(c.url, '/api/tasks?limit=50', token)).slice(0, 3000));
-            console.log(c.url, 'stats', JSON.stringify(await stats(c.url, token)));
-          }
+          await printCoordinators([a, b], token);
           throw e;
         },
       );

@@ -219,15 +219,7 @@ describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issu
     const net = new FakeNet();
     net.chunkBytes = 3 * 65536;
     const bytes = sample(64 * 65536);
-    net.add(
-      'holder',
-      new Map([
-        [OBJ, bytes],
-        [OBJ2, bytes],
-      ]),
-    );
-    const runs: number[] = [];
-    net.tamper = countRequests('reader', runs);
+    const runs = twoObjectsCounted(net, bytes);
     let chunks = 0;
     const count = net.tamper;
     net.tamper = (from, to, m) => {
@@ -256,15 +248,7 @@ describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issu
     const net = new FakeNet();
     net.chunkBytes = 16 * 65536; // a stream link's chunk (edge/fast-link.ts): 1 MiB
     const bytes = sample(8 * 16 * 65536 + 777); // 8 MiB and a part leaf: 129 leaves
-    net.add(
-      'holder',
-      new Map([
-        [OBJ, bytes],
-        [OBJ2, bytes],
-      ]),
-    );
-    const runs: number[] = [];
-    net.tamper = countRequests('reader', runs);
+    const runs = twoObjectsCounted(net, bytes);
     const f = reader(net, ['holder'], true);
     // The first fetch opens the link: its first run is asked before the link's chunk is known (16 leaves).
     const first = await f.fetch(OBJ, { size: bytes.byteLength, hash: contentHash(bytes) });
@@ -281,6 +265,20 @@ describe("a data channel's chunks of 3 leaves (Chromium's 256 KiB messages; issu
     }
   });
 });
+
+/** `holder` holds `bytes` as OBJ and OBJ2; the runs of leaves the reader asks are counted into the array returned. */
+function twoObjectsCounted(net: FakeNet, bytes: Uint8Array): number[] {
+  net.add(
+    'holder',
+    new Map([
+      [OBJ, bytes],
+      [OBJ2, bytes],
+    ]),
+  );
+  const runs: number[] = [];
+  net.tamper = countRequests('reader', runs);
+  return runs;
+}
 
 /** `holder`'s chunk messages as a build of wire 1 sends them: kind 1, then transfer, offset and size in 20 bytes (a 21-byte header). */
 function asWire1(holder: string): Tamper {
