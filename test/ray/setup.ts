@@ -106,7 +106,7 @@ export async function getOrTell<T>(rc: RayCluster, ref: ObjectRef<T>, ms = 40_00
     timer = setTimeout(() => {
       const id = ref.id.slice(0, 32);
       const t = c.gcs.tasks.get(id as never);
-      const row = t && { name: t.spec.name, state: t.state, node: t.node, attempt: t.spec.attempt, actor: t.spec.actor?.kind };
+      const row = t && { name: t.spec.name, state: t.state, node: t.node?.id, attempt: t.spec.attempt, actor: t.spec.actor?.kind };
       const ev = c.gcs.events.filter((e) => !/^task-(started|finished)$/.test(e.kind)).slice(-40);
       console.log(
         `get of ${ref.id.slice(0, 12)} not back in ${ms} ms: task ${JSON.stringify(row)}; object ${JSON.stringify(c.gcs.objects.get(ref.id as never)?.state)}`,
