@@ -89,6 +89,14 @@ describe('a hard pin to a link node', () => {
       // The link's id is B's mesh id: the same whichever link session stands for B.
       expect(linkNode).toBe(bId);
       const before = linkOf(a, bId)!;
+      // A finished pinned task whose output is stored on B's side (past the inline bound): its copy's holder here is
+      // the link, so the flap loses it, and it is rebuilt by running its task again, on B (lineage.ts: a pin to a
+      // link whose coordinator lives is no pin to a node gone).
+      const stored = m
+        .remote((n: number) => ({ node: mesh.runtimeContext().nodeId, bytes: new Uint8Array(n).fill(7) }))
+        .options({ scheduling: { node: linkNode, soft: false } })
+        .remote(200_000);
+      expect((await m.wait([stored], { timeoutMs: 30_000 })).ready).toHaveLength(1);
       const work = pinnedWork(m, linkNode);
       const refs = Array.from({ length: 4 }, (_, i) => work.remote(i));
       // Mid-run: all four on the link, B's node running two of them.
@@ -104,6 +112,10 @@ describe('a hard pin to a link node', () => {
       expect(linkOf(a, bId)!.id).toBe(bId);
       const got = await m.get(refs, { timeoutMs: 60_000 });
       expect(got).toEqual([0, 1, 2, 3].map((i) => ({ v: i * 11 + 4, node: bNode })));
+      const back = await m.get(stored, { timeoutMs: 60_000 });
+      expect(back.node).toBe(bNode);
+      expect([back.bytes.length, back.bytes.every((x) => x === 7)]).toEqual([200_000, true]);
+      expect(a.coordinator.gcs.stats.tasksRebuilt).toBeGreaterThanOrEqual(1);
       // The id from nodes() before the flap still names B.
       expect(await m.get(work.remote(9), { timeoutMs: 60_000 })).toEqual({ v: 103, node: bNode });
       expect((await m.nodes()).filter((n) => n.name.startsWith('coordinator ')).map((n) => n.nodeId)).toEqual([bId]);
