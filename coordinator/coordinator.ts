@@ -155,7 +155,8 @@ export class Coordinator implements Managers {
     this.relay.onBadHolder = (h, id, why) => {
       // Its claim is void: readers go to another holder, or the object is rebuilt.
       this.dir.dropCopy(id, h, `${h.label} ${why}`);
-      if (h.role === 'node' && h.nodeId) this.trust.offence(h.nodeId, why);
+      const n = h.role === 'node' ? this.membership.nodeOf(h) : undefined;
+      if (n) this.trust.offence(n.id, why);
     };
     this.signalling = new Signalling(this.gcs, opts.swarm ?? true);
     const heartbeatMs = opts.heartbeatMs ?? 1000;
@@ -205,7 +206,7 @@ export class Coordinator implements Managers {
     if (this.inbox.closing(s, code)) {
       // Its socket is gone: nothing new is placed on a node meanwhile (its frames' `done`s make it look free; under
       // churn at 10,000 nodes, tasks placed on nodes that had left were lost again and again, past their retries).
-      const n = s.role === 'node' && s.nodeId ? this.gcs.nodes.get(s.nodeId) : undefined;
+      const n = s.role === 'node' ? this.membership.nodeOf(s) : undefined;
       if (n) this.scheduler.removeNode(n);
       return;
     }
@@ -216,8 +217,8 @@ export class Coordinator implements Managers {
     s.closed = true;
     this.relay.dropSession(s);
     this.artifacts.dropSession(s);
-    if (s.role === 'node' && s.nodeId) {
-      const n = this.gcs.nodes.get(s.nodeId);
+    if (s.role === 'node') {
+      const n = this.membership.nodeOf(s);
       if (n) this.membership.remove(n, 'connection closed');
     }
     const orphaned = this.dir.dropSession(s);

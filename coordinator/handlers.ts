@@ -16,7 +16,7 @@ import { notDirect } from '../shared/protocol/direct.js';
 export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
 
 function nodeOf(c: Managers, s: Session): NodeRecord | undefined {
-  return s.nodeId ? c.gcs.nodes.get(s.nodeId) : undefined;
+  return s.nodeId ? c.membership.nodeOf(s) : undefined;
 }
 
 /** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
@@ -99,7 +99,8 @@ function recordDirect(c: Managers, s: Session, m: MsgOf<'submit'>, looked: Looke
 
 /** A node reported on a task it was never given: a lie, unless it is only late (issue 8). */
 function madeUp(c: Managers, s: Session, what: string, taskId: string): void {
-  if (s.nodeId && !c.honesty.mayReport(s, taskId as never)) c.trust.offence(s.nodeId, `${what} for task ${taskId.slice(0, 12)}, which it was never assigned`);
+  const n = nodeOf(c, s);
+  if (n && !c.honesty.mayReport(s, taskId as never)) c.trust.offence(n.id, `${what} for task ${taskId.slice(0, 12)}, which it was never assigned`);
 }
 
 export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
@@ -125,7 +126,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (functionIdOf(m.f) !== m.f.fnId) return `function id ${m.f.fnId} does not match its source`;
     const f = c.gcs.functions.get(m.f.fnId) ?? c.gcs.addFunction(m.f);
     // A node's task announced it: the node has its source (and is told to forget it with its jobs).
-    const n = s.role === 'node' && s.nodeId ? c.gcs.nodes.get(s.nodeId) : undefined;
+    const n = s.role === 'node' ? nodeOf(c, s) : undefined;
     if (n) sentFunction(n, f.fnId);
     // A driver's function is its job's from now on (it leaves with the job's end, even if no task named it).
     const job = s.jobId ? c.gcs.jobs.get(s.jobId) : undefined;
@@ -283,7 +284,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   },
   stored: (c, s, m) => {
     if (!c.honesty.mayStore(s, m.id)) {
-      if (s.nodeId) c.trust.offence(s.nodeId, `claimed a copy of object ${m.id.slice(0, 12)}, which it never asked for`);
+      const n = nodeOf(c, s);
+      if (n) c.trust.offence(n.id, `claimed a copy of object ${m.id.slice(0, 12)}, which it never asked for`);
       return;
     }
     c.dir.copyStored(s, m.id, m.size, m.hash);

@@ -70,11 +70,9 @@ export class Inbox {
 
   private take(s: Session, data: Uint8Array): void {
     s.bytesIn += data.byteLength;
-    if (s.nodeId) {
-      // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
-      const n = this.c.gcs.nodes.get(s.nodeId);
-      if (n) this.c.membership.seen(n);
-    }
+    // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
+    const n = s.nodeId ? this.c.membership.nodeOf(s) : undefined;
+    if (n) this.c.membership.seen(n);
     const waiting = this.backlog.get(s);
     // A hello is decoded at once in a mesh of coordinators (a driver's takeover starts from it).
     if ((s.role !== 'pending' || !this.c.jobs.mesh) && (waiting || this.turn.spent())) {
@@ -141,7 +139,7 @@ export class Inbox {
   private keepalive(s: Session): void {
     const over = this.c.limits.frame(s, 1);
     if (over) return s.fail(over.code, over.message);
-    const n = s.nodeId ? this.c.gcs.nodes.get(s.nodeId) : undefined;
+    const n = s.nodeId ? this.c.membership.nodeOf(s) : undefined;
     if (n) this.c.membership.seen(n);
   }
 

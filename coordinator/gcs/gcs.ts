@@ -82,6 +82,12 @@ export class Gcs {
     artifactUploads: 0,
   };
 
+  /**
+   * Whether node `id`, not in the table, comes back: another coordinator's link while that coordinator lives (its
+   * link's id is its mesh id, nodes/membership.ts; coordinator/mesh sets this). A hard pin to it waits, not fails.
+   */
+  nodeExpected: (id: string) => boolean = () => false;
+
   get nodes(): ReadonlyMap<NodeId, Readonly<NodeRecord>> {
     return this.nodeTable;
   }

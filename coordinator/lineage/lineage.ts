@@ -102,7 +102,7 @@ export class Lineage {
       return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
     }
     const pin = t.spec.scheduling;
-    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node)) {
+    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node) && !this.gcs.nodeExpected(pin.node)) {
       // A holder that comes back (a reloaded tab) can still announce it.
       return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
     }

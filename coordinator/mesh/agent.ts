@@ -43,8 +43,10 @@ export class AgentSession extends Session {
 export class PeerAgent {
   readonly session: AgentSession;
   private readonly outbox: Outbox;
-  /** Our node id on the peer, once welcomed. */
+  /** Our node id on the peer, once welcomed (our mesh id: the same every session, nodes/membership.ts). */
   private nodeId: string | null = null;
+  /** Welcomes so far: the number of our link session there (guest-jobs.ts reports on the session a task was placed on). */
+  private welcomes = 0;
   private heartbeatMs = 1000;
   private timer: ReturnType<typeof setInterval> | null = null;
   private helloAt = 0;
@@ -74,7 +76,7 @@ export class PeerAgent {
       peer,
       this.session,
       (m) => this.send(m),
-      () => this.nodeId,
+      () => (this.nodeId === null ? null : { node: this.nodeId, session: this.welcomes }),
     );
     this.giveBack = new GiveBack(
       c,
@@ -167,6 +169,7 @@ export class PeerAgent {
     switch (m.t) {
       case 'welcome':
         this.nodeId = m.nodeId ?? null;
+        this.welcomes++;
         this.heartbeatMs = m.heartbeatMs;
         c.gcs.event('mesh-link', `runs tasks of coordinator ${this.peer} (as its node ${this.nodeId})`);
         return;

@@ -12,6 +12,12 @@ import type { Session } from '../session.js';
 import { idShard, ShardedSet, taskShard } from '../id-shards.js';
 import { nodeLostFailure } from '../scheduler/task-failures.js';
 
+/** Our link on the peer now: our node id there (our mesh id, every session: nodes/membership.ts) and its session's number. */
+export interface LinkNow {
+  node: string;
+  session: number;
+}
+
 export class GuestJobs {
   /** Guest jobs: the peer's jobs we run tasks of. */
   readonly jobs = new Set<JobId>();
@@ -25,17 +31,17 @@ export class GuestJobs {
     /** Our side of the link: the guest jobs' driver. */
     private readonly session: Session,
     private readonly send: (m: Msg) => void,
-    /** Our node id on the peer now (the link session it places on), if welcomed. */
-    private readonly linkNode: () => string | null = () => 'link',
+    /** Our link on the peer now (the session it places on), if welcomed. */
+    private readonly link: () => LinkNow | null = () => ({ node: 'link', session: 0 }),
   ) {}
 
   /**
-   * The link session (our node id there) each task was placed on: its end is reported there only. The peer re-queued
-   * what a session it closed held; a report on the next session would be a result for a task never assigned to it
-   * (an offence: the new link was distrusted and closed, its tasks lost again, issue 14). The run goes on here for the
-   * peer's next placement of it, whose report it becomes (assign: an existing record).
+   * The link session each task was placed on (its number: our node id there is the same every session): its end is
+   * reported there only. The peer re-queued what a session it closed held; a report on the next session would be a
+   * result for a task never assigned to it (an offence: the new link was distrusted and closed, its tasks lost again,
+   * issue 14). The run goes on here for the peer's next placement of it, whose report it becomes (assign: an existing record).
    */
-  private readonly placedOn = new Map<TaskId, string | null>();
+  private readonly placedOn = new Map<TaskId, number | null>();
 
   /** Tasks placed here and not reported yet, with their job: the link's heartbeat counts them without a walk. */
   private readonly unreported = new Map<TaskId, JobId>();
@@ -127,7 +133,7 @@ export class GuestJobs {
     }
     if (!this.guestJob(spec.jobId)) return this.refuse(spec.taskId, spec.attempt, `job ${spec.jobId} is not run for coordinator ${this.peer} here`);
     this.attempts.set(spec.taskId, spec.attempt);
-    this.placedOn.set(spec.taskId, this.linkNode());
+    this.placedOn.set(spec.taskId, this.link()?.session ?? null);
     const existing = c.gcs.tasks.get(spec.taskId);
     if (existing) {
       // Placed on us again (a retry): report what it came to, or let it finish.
@@ -167,7 +173,7 @@ export class GuestJobs {
    */
   private pinnedToUs(spec: MsgOf<'assign'>['spec']): void {
     const s = spec.scheduling;
-    if (typeof s !== 'object' || s === null || s.node !== this.linkNode()) return;
+    if (typeof s !== 'object' || s === null || s.node !== this.link()?.node) return;
     if (!s.soft || !s.spill) this.pinnedHere.add(spec.taskId);
     spec.scheduling = undefined;
   }
@@ -193,7 +199,7 @@ export class GuestJobs {
     const spec = t.spec;
     const attempt = this.attempts.get(spec.taskId) ?? spec.attempt;
     if (this.reported.get(spec.taskId) === attempt) return;
-    if (this.placedOn.has(spec.taskId) && this.placedOn.get(spec.taskId) !== this.linkNode()) return; // a session the peer closed
+    if (this.placedOn.has(spec.taskId) && this.placedOn.get(spec.taskId) !== (this.link()?.session ?? null)) return; // a session the peer closed
     const outs = Array.from({ length: spec.numReturns }, (_, i) => this.c.dir.get(returnObjectId(spec.taskId, i)));
     if (outs.some((o) => o?.state === 'pending')) return;
     this.reported.set(spec.taskId, attempt);

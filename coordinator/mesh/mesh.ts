@@ -105,6 +105,8 @@ export class CoordinatorMesh {
       else mesh.view?.onAnswer(from, frame);
     };
     mesh.bus.onLost = (peer, why) => mesh.lost(peer, why);
+    // A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives (an agent each).
+    c.gcs.nodeExpected = (node) => mesh.agents.has(node);
     mesh.view = new MeshView(c, id, {
       send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
       others: () => mesh.registry.live().map((o) => o.id),
@@ -185,6 +187,7 @@ export class CoordinatorMesh {
       this.c.gcs.event('coordinator-lost', `coordinator ${id} of the mesh is gone: the tasks it ran for us run again, its jobs are free to take over`);
       a.close();
       this.agents.delete(id);
+      this.c.scheduler.soon(); // tasks pinned to its link fail now (scheduler.ts: a pin to a node gone for good)
     }
     this.links.keep(live);
     this.bus.delivery.keep(live);
@@ -329,6 +332,7 @@ export class CoordinatorMesh {
     if (this.timer) clearInterval(this.timer);
     this.c.limits.sendOn = () => undefined;
     this.c.scheduler.linkedNodes = 0;
+    this.c.gcs.nodeExpected = () => false;
     this.c.signalling.bridge = null;
     this.signals.close();
     this.view?.close();

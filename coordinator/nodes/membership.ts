@@ -1,7 +1,7 @@
 // Node membership: joins, heartbeats and failure detection. A node is dead
 // when its socket closes or it misses heartbeats for `deadAfterMs` (the
 // sweep looks at the nodes whose deadline came, liveness.ts).
-import { newNodeId, randomHex, type NodeId } from '../../shared/ids.js';
+import { isHexId, newNodeId, NODE_ID_BYTES, randomHex, type NodeId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
@@ -97,8 +97,25 @@ export class Membership {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * The node id of a session: another coordinator's link is named by that coordinator's mesh id, the same after its
+   * link ends and comes back (a pin to it survives a link flap, issue 14); any other node gets a fresh one.
+   */
+  private idFor(s: Session): NodeId {
+    return s.meshLink !== undefined && isHexId(s.meshLink, NODE_ID_BYTES) ? (s.meshLink as NodeId) : newNodeId();
+  }
+
+  /** Session `s`'s node record, while it is that session's (a link's id outlives its sessions: an old one's late frames are not the new one's). */
+  nodeOf(s: Session): NodeRecord | undefined {
+    const n = s.nodeId ? this.gcs.nodeTable.get(s.nodeId) : undefined;
+    return n?.session === s ? n : undefined;
+  }
+
   join(s: Session, info: NonNullable<MsgOf<'hello'>['node']>): NodeRecord {
-    const id = newNodeId();
+    const id = this.idFor(s);
+    // A link's earlier session, closing behind its last frames (coordinator.ts onClose): it is gone now, with what it held.
+    const before = this.gcs.nodeTable.get(id);
+    if (before && before.session !== s) this.remove(before, 'its coordinator linked again');
     const resources = { ...info.resources };
     resources.cpu = Math.max(0, resources.cpu ?? 1);
     const n: NodeRecord = {

@@ -8,9 +8,10 @@ import { defaultPolicy } from './default-policy.js';
 import type { PlacementPolicy } from './policy.js';
 import { spreadPolicy } from './spread-policy.js';
 
+/** The node a hard pin of `t` names when that node is gone for good (not in the table, not a link coming back); else null. */
 export function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
   const s = t?.spec.scheduling;
-  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node)) return null;
+  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node) || gcs.nodeExpected(s.node)) return null;
   return s.node;
 }
 

@@ -1,6 +1,7 @@
 // A guest task's end is reported on the link session that placed it (issue 14).
 // The peer closed that session (it took us for gone) and re-queued what it held;
-// our agent said hello again and got a new node id. A report of the old
+// our agent said hello again and was welcomed on a new session, under the same
+// node id (a link's id is its coordinator's mesh id). A report of the old
 // placement on the new session was "a result for a task never assigned" there:
 // an offence, the new link distrusted and closed, its tasks lost again (seen in
 // test/redis/fence under load). The run goes on here, and the peer's next
@@ -48,22 +49,23 @@ describe('guest task reports and link sessions', () => {
     const job = newJobId();
     const spec = taskSpec(job, 0, 'anonymous', { fnId, args: [{ v: pack(1) }], maxRetries: 3, scheduling: undefined });
     const sent: Msg[] = [];
-    let linkNode: string | null = 'node-x';
+    let link: { node: string; session: number } | null = { node: 'node-x', session: 1 };
     const guests = new GuestJobs(
       co,
       'peer',
       session('coordinator peer'),
       (m) => void sent.push(m),
-      () => linkNode,
+      () => link,
     );
     co.tasks.onEnded = (t) => guests.ended(t);
     guests.assign({ t: 'assign', spec: structuredClone(spec), inline: [] });
-    // The peer closed our session (node-x): we are welcomed again as node-y; the task ends meanwhile.
-    linkNode = 'node-y';
+    // The peer closed our session: we are welcomed again, as node-x still (our id there is our mesh id), on its
+    // second session; the task ends meanwhile.
+    link = { node: 'node-x', session: 2 };
     const t = co.gcs.tasks.get(spec.taskId)!;
     co.tasks.completeDone(t, { t: 'done', taskId: spec.taskId, attempt: 0, ms: 1, results: [{ v: pack(7), refs: [] }] }, session('node'));
     expect(sent.filter((m) => m.t === 'done' || m.t === 'failed')).toEqual([]);
-    // The peer re-queued it and places it on node-y as attempt 1: the run that ended here is its report.
+    // The peer re-queued it and places it on the new session as attempt 1: the run that ended here is its report.
     guests.assign({ t: 'assign', spec: { ...structuredClone(spec), attempt: 1 }, inline: [] });
     const ends = sent.filter((m) => m.t === 'done' || m.t === 'failed');
     expect(ends.map((m) => [m.t, 'attempt' in m ? m.attempt : -1])).toEqual([['done', 1]]);
