@@ -162,10 +162,8 @@ export class Scheduler {
     let q = this.classes.get(key);
     if (!q) this.classes.set(key, (q = new ClassQueue(this.uncount)));
     if (countedWaiting(t, true)) this.waitingCount++;
-    if (front) {
-      if (q.head > 0) q.items[--q.head] = t;
-      else q.items.unshift(t);
-    } else q.items.push(t);
+    if (front) q.pushAgain(t);
+    else q.push(t);
     this.soon();
   }
 
@@ -231,7 +229,7 @@ export class Scheduler {
     if (this.index.size === 0) {
       for (const [key, q] of this.classes) {
         const head = q.peek();
-        if (head) this.onStuck(key, head, this.liveNodes, () => q.items.slice(q.head));
+        if (head) this.onStuck(key, head, this.liveNodes, () => q.list());
       }
       return true;
     }
@@ -272,7 +270,7 @@ export class Scheduler {
           const plain = packable(t);
           node = (plain ? (this.linkFor(t) ?? this.packing.pick(t)) : null) ?? policyOf(t).pick(t, this.ctx);
           if (!node) {
-            this.onStuck(key, t, this.liveNodes, () => q.items.slice(q.head));
+            this.onStuck(key, t, this.liveNodes, () => q.list());
             break;
           }
           if (plain) this.packing.chose(node);

@@ -439,6 +439,19 @@ describe('queue order', () => {
     expect(w.assigned[1].task).toBe(ts[0]);
   });
 
+  it('tasks queued again one by one leave oldest submitted first, ahead of first-time ones', () => {
+    const w = new World();
+    const fresh = w.submit(2);
+    const back = [w.task(), w.task(), w.task(), w.task()];
+    [1_000, 1_001, 1_001, 1_002].forEach((at, i) => (back[i].submittedAt = at));
+    // Given back one by one (a busy node's refusals, a lost node's tasks): two of one millisecond keep their order.
+    for (const t of [back[1], back[2], back[3], back[0]]) w.scheduler.enqueue(t, true);
+    expect(w.scheduler.queuedCount).toBe(6);
+    w.addNode('A', { cpu: 16 });
+    w.scheduler.run();
+    expect(w.assigned.map((a) => a.task)).toEqual([...back, ...fresh]);
+  });
+
   it('a task cancelled while queued is never placed', () => {
     const w = new World();
     w.addNode('A', { cpu: 4 });
