@@ -52,7 +52,7 @@ export function installNodeHasher(): void {
   const sha256 = typeof hash === 'function' ? (b: Uint8Array) => hash('sha256', b, 'buffer') : (b: Uint8Array) => createHash('sha256').update(b).digest();
   setChunkHasher(sha256);
   setIdHasher(sha256);
-  const p = (pool = new HashPool(Math.max(1, Math.min(4, availableParallelism()))));
+  const p = (pool = new HashPool(hashThreads(Math.max(1, Math.min(4, availableParallelism())))));
   setAsyncLeafHasher((bytes) =>
     bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? p.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
   );
@@ -78,13 +78,18 @@ export function hashPoolOnline(): number {
   return pool?.online ?? 0;
 }
 
-class HashPool {
-  private readonly pool: EvalPool;
+/** What the hash pool needs of its threads (an EvalPool; a fake in unit tests). */
+export type HashThreads = Pick<EvalPool, 'size' | 'call' | 'warm' | 'online'>;
+
+/** The pool's threads, running WORKER_SOURCE. */
+export function hashThreads(size: number): HashThreads {
+  return new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
+}
+
+export class HashPool {
   private turn = 0;
 
-  constructor(size: number) {
-    this.pool = new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
-  }
+  constructor(private readonly pool: HashThreads) {}
 
   warm(): void {
     this.pool.warm();
@@ -116,18 +121,22 @@ class HashPool {
 
   /**
    * Leaves of one received piece (a fast link's chunk), by one worker: how
-   * many leading ones match. A worker has one post out at a time; pieces
-   * arriving meanwhile go together in its next (a wake-up per post, not per
-   * piece: each cost the receiving main thread a postMessage and a preemption).
+   * many leading ones match. Pieces wait in one queue, not a worker's: a
+   * worker that comes free takes its share of them, ceil(waiting / threads),
+   * in one post (a wake-up per post, not per piece: each cost the receiving
+   * main thread a postMessage and a preemption). Queued per worker, pieces
+   * waited behind a worker the OS had set aside while the other took new ones
+   * (traced, session 22: half the posts left pieces in the other's queue; one
+   * batch held 8 MiB unchecked 140 ms at load 12).
    */
   async matching(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
     const n = chunkCount(piece.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
       await new Promise<void>((resolve, reject) => {
-        const k = this.pickWorker();
-        this.queued[k].push({ piece, out, done: (e) => (e ? reject(e) : resolve()) });
-        if (!this.busy[k]) this.post(k);
+        this.waiting.push({ piece, out, done: (e) => (e ? reject(e) : resolve()) });
+        const k = this.idleWorker();
+        if (k >= 0) this.post(k);
       });
     } catch {
       return leavesMatching(leafHashes(piece), leaves, first);
@@ -135,24 +144,21 @@ class HashPool {
     return leavesMatching(new Uint8Array(out), leaves, first);
   }
 
-  private readonly queued: Check[][] = [];
+  private readonly waiting: Check[] = [];
   private readonly busy: boolean[] = [];
 
-  /** An idle worker (taking turns), else the one with the fewest pieces waiting. */
-  private pickWorker(): number {
+  /** An idle worker (taking turns), or -1. */
+  private idleWorker(): number {
     const size = this.pool.size;
     for (let i = 0; i < size; i++) {
       const k = this.turn++ % size;
-      this.queued[k] ??= [];
       if (!this.busy[k]) return k;
     }
-    let best = 0;
-    for (let k = 1; k < size; k++) if (this.queued[k].length < this.queued[best].length) best = k;
-    return best;
+    return -1;
   }
 
   private post(k: number): void {
-    const batch = this.queued[k].splice(0);
+    const batch = this.waiting.splice(0, Math.ceil(this.waiting.length / this.pool.size));
     this.busy[k] = batch.length > 0;
     if (!batch.length) return;
     hashPoolStats.posts++;
