@@ -34,15 +34,35 @@ parentPort.on('message', (m) => {
   parentPort.postMessage(m.x);
 });`;
 
-/** Posts to the hash pool's threads (each wakes one), and the received pieces they carried to check. */
-export const hashPoolStats = { posts: 0, pieces: 0 };
+/** Posts to the hash pool's threads (each wakes one), the received pieces they carried to check (once each), and batches checked again (HEDGE_MS). */
+export const hashPoolStats = { posts: 0, pieces: 0, hedges: 0 };
 
 /** A received piece waiting to be checked, and where its leaves go. */
 interface Check {
   piece: Uint8Array;
   out: SharedArrayBuffer;
   done: (e?: Error) => void;
+  settled?: boolean;
 }
+
+/** A batch of checks out at a thread: since when, how many bytes, and whether another thread checks it again. */
+interface Batch {
+  checks: Check[];
+  at: number;
+  bytes: number;
+  hedged: boolean;
+}
+
+/**
+ * A batch out at a thread longer than this, plus HEDGE_MS_PER_MIB a MiB, is
+ * checked again by a thread with nothing to do (the first answer counts).
+ * Traced (session 22, load 7-12): the first post to each thread of a node
+ * took 18-268 ms for 1 MiB and once a batch of 5 MiB took 163 ms, while
+ * 1 MiB usually takes ~1 ms: threads set aside by the OS, the transfer's
+ * end waiting on them with the other thread idle.
+ */
+const HEDGE_MS = 25;
+const HEDGE_MS_PER_MIB = 4;
 
 let pool: HashPool | null = null;
 
@@ -89,7 +109,9 @@ export function hashThreads(size: number): HashThreads {
 export class HashPool {
   private turn = 0;
 
-  constructor(private readonly pool: HashThreads) {}
+  constructor(private readonly pool: HashThreads) {
+    this.busy = Array.from({ length: pool.size }, () => false);
+  }
 
   warm(): void {
     this.pool.warm();
@@ -134,7 +156,16 @@ export class HashPool {
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
       await new Promise<void>((resolve, reject) => {
-        this.waiting.push({ piece, out, done: (e) => (e ? reject(e) : resolve()) });
+        const c: Check = {
+          piece,
+          out,
+          done: (e) => {
+            c.settled = true;
+            if (e) reject(e);
+            else resolve();
+          },
+        };
+        this.waiting.push(c);
         const k = this.idleWorker();
         if (k >= 0) this.post(k);
       });
@@ -145,7 +176,7 @@ export class HashPool {
   }
 
   private readonly waiting: Check[] = [];
-  private readonly busy: boolean[] = [];
+  private readonly busy: boolean[];
 
   /** An idle worker (taking turns), or -1. */
   private idleWorker(): number {
@@ -157,13 +188,54 @@ export class HashPool {
     return -1;
   }
 
+  /** Batches out, by thread (not the checks made again). */
+  private readonly out = new Map<number, Batch>();
+  private hedgeTimer: ReturnType<typeof setTimeout> | null = null;
+
   private post(k: number): void {
-    const batch = this.waiting.splice(0, Math.ceil(this.waiting.length / this.pool.size));
-    this.busy[k] = batch.length > 0;
-    if (!batch.length) return;
+    const checks = this.waiting.splice(0, Math.ceil(this.waiting.length / this.pool.size));
+    if (!checks.length) {
+      this.busy[k] = false;
+      return this.hedge();
+    }
+    const bytes = checks.reduce((n, c) => n + c.piece.byteLength, 0);
+    const batch: Batch = { checks, at: performance.now(), bytes, hedged: false };
+    this.out.set(k, batch);
+    this.send(k, checks, batch);
+  }
+
+  /** A thread is idle and nothing waits: the batch out longest past its bound is checked again there (else a timer for when one will be). */
+  private hedge(): void {
+    if (this.hedgeTimer) clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = null;
+    if (this.waiting.length || !this.busy.includes(false)) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const b of this.out.values()) {
+      if (b.hedged) continue;
+      const due = b.at + HEDGE_MS + (HEDGE_MS_PER_MIB * b.bytes) / (1 << 20);
+      if (due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      const left = b.checks.filter((c) => !c.settled);
+      b.hedged = true;
+      if (!left.length) continue;
+      hashPoolStats.hedges++;
+      return this.send(this.idleWorker(), left, null);
+    }
+    if (next < Infinity) {
+      this.hedgeTimer = setTimeout(() => this.hedge(), next - now);
+      this.hedgeTimer.unref();
+    }
+  }
+
+  /** Posts `checks` to thread `k`; `batch`: what it is out as (null: a batch checked again). */
+  private send(k: number, checks: Check[], batch: Batch | null): void {
+    this.busy[k] = true;
     hashPoolStats.posts++;
-    hashPoolStats.pieces += batch.length;
-    const items = batch.map((c) => ({
+    if (batch) hashPoolStats.pieces += checks.length;
+    const items = checks.map((c) => ({
       buf: c.piece.buffer,
       off: c.piece.byteOffset,
       len: c.piece.byteLength,
@@ -171,15 +243,11 @@ export class HashPool {
       from: 0,
       to: chunkCount(c.piece.byteLength),
     }));
-    this.pool.call(k, { items }).then(
-      () => {
-        for (const c of batch) c.done();
-        this.post(k);
-      },
-      (e: Error) => {
-        for (const c of batch) c.done(e);
-        this.post(k);
-      },
-    );
+    const end = (e?: Error) => {
+      if (this.out.get(k) === batch) this.out.delete(k);
+      for (const c of checks) c.done(e);
+      this.post(k);
+    };
+    this.pool.call(k, { items }).then(() => end(), end);
   }
 }
