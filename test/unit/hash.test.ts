@@ -96,14 +96,15 @@ describe('checks of received pieces in the hash pool', () => {
     const leaves = leafHashes(obj);
     obj[7 * per + 9 * HASH_CHUNK + 1] ^= 1; // the tenth leaf of the eighth piece
     const posts = hashPoolStats.posts;
+    const hedges = hashPoolStats.hedges;
     const pieces = hashPoolStats.pieces;
     const got = await Promise.all(
       Array.from({ length: 20 }, (_, i) => chunksMatchingAsync(leaves, (i * per) / HASH_CHUNK, obj.subarray(i * per, (i + 1) * per))),
     );
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => (i === 7 ? 9 : 16)));
     expect(hashPoolStats.pieces - pieces).toBe(20);
-    // One post per idle worker at first, then batches: far fewer than one a piece.
-    expect(hashPoolStats.posts - posts).toBeLessThanOrEqual(10);
+    // One post per idle worker at first, then batches: far fewer than one a piece (a batch checked again under load not counted).
+    expect(hashPoolStats.posts - posts - (hashPoolStats.hedges - hedges)).toBeLessThanOrEqual(10);
   });
 });
 
