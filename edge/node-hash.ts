@@ -58,8 +58,8 @@ interface Batch {
  * checked again by a thread with nothing to do (the first answer counts).
  * Traced (session 22, load 7-12): the first post to each thread of a node
  * took 18-268 ms for 1 MiB and once a batch of 5 MiB took 163 ms, while
- * 1 MiB usually takes ~1 ms: threads set aside by the OS, the transfer's
- * end waiting on them with the other thread idle.
+ * 1 MiB usually takes ~1 ms (cause not found; presumably threads the OS set
+ * aside), the transfer's end waiting on them with the other thread idle.
  */
 const HEDGE_MS = 25;
 const HEDGE_MS_PER_MIB = 4;
