@@ -4,19 +4,34 @@
 // first call and keep the process alive only while calls are out; one that
 // fails fails every call out and the next call starts them again. A worker
 // answers with the id, or with `{ x, out }` to give the call a value. Used by
-// the hash pool (node-hash.ts) and the memory warmer (node-warm.ts).
+// the hash pool (node-hash.ts) and the memory warmer (node-warm.ts). A node
+// starts them as it starts (`warm`): booting a worker took 40-180 ms on this
+// project's 2-core VMs, and a first transfer that started them waited that long
+// with its chunks arrived and unchecked (issue 17, session 22).
 import { Worker } from 'node:worker_threads';
 
 export class EvalPool {
   private workers: Worker[] = [];
   private readonly waiting = new Map<number, { resolve: (out: unknown) => void; reject: (e: Error) => void }>();
   private nextX = 1;
+  /** Workers that started running (their source loaded). */
+  private readonly up = new WeakSet<Worker>();
 
   constructor(
     private readonly source: string,
     readonly size: number,
     private readonly name: string,
   ) {}
+
+  /** How many workers are up (started and running their source). */
+  get online(): number {
+    return this.workers.filter((w) => this.up.has(w)).length;
+  }
+
+  /** Starts the workers now, if they are not up, so the first call does not wait for them. */
+  warm(): void {
+    this.start();
+  }
 
   /** Posts `msg` and the call's id to worker `k` (0 ≤ k < size); settles when the worker answers, with its `out` if it gave one. */
   call(k: number, msg: Record<string, unknown>): Promise<unknown> {
@@ -32,6 +47,7 @@ export class EvalPool {
     if (this.workers.length) return this.workers;
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(this.source, { eval: true, name: `${this.name}-${i}` });
+      w.once('online', () => this.up.add(w));
       w.on('message', (m: number | { x: number; out: unknown }) => {
         const x = typeof m === 'number' ? m : m.x;
         const f = this.waiting.get(x);

@@ -34,40 +34,91 @@ parentPort.on('message', (m) => {
   parentPort.postMessage(m.x);
 });`;
 
-/** Posts to the hash pool's threads (each wakes one), and the received pieces they carried to check. */
-export const hashPoolStats = { posts: 0, pieces: 0 };
+/** Posts to the hash pool's threads (each wakes one), the received pieces they carried to check (once each), and batches checked again (HEDGE_MS). */
+export const hashPoolStats = { posts: 0, pieces: 0, hedges: 0 };
 
 /** A received piece waiting to be checked, and where its leaves go. */
 interface Check {
   piece: Uint8Array;
   out: SharedArrayBuffer;
   done: (e?: Error) => void;
+  settled?: boolean;
 }
 
-let installed = false;
+/** A batch of checks out at a thread: since when, how many bytes, and whether another thread checks it again. */
+interface Batch {
+  checks: Check[];
+  at: number;
+  bytes: number;
+  hedged: boolean;
+}
+
+/**
+ * A batch out at a thread longer than this, plus HEDGE_MS_PER_MIB a MiB, is
+ * checked again by a thread with nothing to do (the first answer counts).
+ * Traced (session 22, load 7-12): the first post to each thread of a node
+ * took 18-268 ms for 1 MiB and once a batch of 5 MiB took 163 ms, while
+ * 1 MiB usually takes ~1 ms (cause not found; presumably threads the OS set
+ * aside), the transfer's end waiting on them with the other thread idle.
+ */
+const HEDGE_MS = 25;
+const HEDGE_MS_PER_MIB = 4;
+
+let pool: HashPool | null = null;
 
 export function installNodeHasher(): void {
-  if (installed) return;
-  installed = true;
+  if (pool) return;
   // The one-shot digest (Node >= 20.12) skips a Hash object a call: what ids (20 bytes) mostly cost.
   const sha256 = typeof hash === 'function' ? (b: Uint8Array) => hash('sha256', b, 'buffer') : (b: Uint8Array) => createHash('sha256').update(b).digest();
   setChunkHasher(sha256);
   setIdHasher(sha256);
-  const pool = new HashPool(Math.max(1, Math.min(4, availableParallelism())));
+  const p = (pool = new HashPool(hashThreads(Math.max(1, Math.min(4, availableParallelism())))));
   setAsyncLeafHasher((bytes) =>
-    bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? pool.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
+    bytes.buffer instanceof SharedArrayBuffer && bytes.byteLength >= POOL_MIN_BYTES ? p.leaves(bytes) : Promise.resolve(leafHashes(bytes)),
   );
   setChunkChecker((leaves, first, piece) =>
-    piece.byteLength >= CHECK_MIN_BYTES ? pool.matching(leaves, first, piece) : Promise.resolve(leavesMatching(leafHashes(piece), leaves, first)),
+    piece.byteLength >= CHECK_MIN_BYTES ? p.matching(leaves, first, piece) : Promise.resolve(leavesMatching(leafHashes(piece), leaves, first)),
   );
 }
 
-class HashPool {
-  private readonly pool: EvalPool;
+/**
+ * Installs the hasher and starts its pool's threads now (a node, as it
+ * starts): its first large read or put does not wait for them to boot (traced,
+ * session 22: a first 80 MiB read between two edge nodes had 29 MiB arrived
+ * and unchecked while the pool booted, 184 ms at load 10). Idle threads do not
+ * keep the process alive.
+ */
+export function startHashPool(): void {
+  installNodeHasher();
+  pool!.warm();
+}
+
+/** How many of the hash pool's threads are up (0 before it is installed). */
+export function hashPoolOnline(): number {
+  return pool?.online ?? 0;
+}
+
+/** What the hash pool needs of its threads (an EvalPool; a fake in unit tests). */
+export type HashThreads = Pick<EvalPool, 'size' | 'call' | 'warm' | 'online'>;
+
+/** The pool's threads, running WORKER_SOURCE. */
+export function hashThreads(size: number): HashThreads {
+  return new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
+}
+
+export class HashPool {
   private turn = 0;
 
-  constructor(size: number) {
-    this.pool = new EvalPool(WORKER_SOURCE, size, 'tabmesh-hash');
+  constructor(private readonly pool: HashThreads) {
+    this.busy = Array.from({ length: pool.size }, () => false);
+  }
+
+  warm(): void {
+    this.pool.warm();
+  }
+
+  get online(): number {
+    return this.pool.online;
   }
 
   async leaves(bytes: Uint8Array): Promise<Uint8Array> {
@@ -92,18 +143,31 @@ class HashPool {
 
   /**
    * Leaves of one received piece (a fast link's chunk), by one worker: how
-   * many leading ones match. A worker has one post out at a time; pieces
-   * arriving meanwhile go together in its next (a wake-up per post, not per
-   * piece: each cost the receiving main thread a postMessage and a preemption).
+   * many leading ones match. Pieces wait in one queue, not a worker's: a
+   * worker that comes free takes its share of them, ceil(waiting / threads),
+   * in one post (a wake-up per post, not per piece: each cost the receiving
+   * main thread a postMessage and a preemption). Queued per worker, pieces
+   * waited behind a worker the OS had set aside while the other took new ones
+   * (traced, session 22: half the posts left pieces in the other's queue; one
+   * batch held 8 MiB unchecked 140 ms at load 12).
    */
   async matching(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
     const n = chunkCount(piece.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
       await new Promise<void>((resolve, reject) => {
-        const k = this.pickWorker();
-        this.queued[k].push({ piece, out, done: (e) => (e ? reject(e) : resolve()) });
-        if (!this.busy[k]) this.post(k);
+        const c: Check = {
+          piece,
+          out,
+          done: (e) => {
+            c.settled = true;
+            if (e) reject(e);
+            else resolve();
+          },
+        };
+        this.waiting.push(c);
+        const k = this.idleWorker();
+        if (k >= 0) this.post(k);
       });
     } catch {
       return leavesMatching(leafHashes(piece), leaves, first);
@@ -111,29 +175,67 @@ class HashPool {
     return leavesMatching(new Uint8Array(out), leaves, first);
   }
 
-  private readonly queued: Check[][] = [];
-  private readonly busy: boolean[] = [];
+  private readonly waiting: Check[] = [];
+  private readonly busy: boolean[];
 
-  /** An idle worker (taking turns), else the one with the fewest pieces waiting. */
-  private pickWorker(): number {
+  /** An idle worker (taking turns), or -1. */
+  private idleWorker(): number {
     const size = this.pool.size;
     for (let i = 0; i < size; i++) {
       const k = this.turn++ % size;
-      this.queued[k] ??= [];
       if (!this.busy[k]) return k;
     }
-    let best = 0;
-    for (let k = 1; k < size; k++) if (this.queued[k].length < this.queued[best].length) best = k;
-    return best;
+    return -1;
   }
 
+  /** Batches out, by thread (not the checks made again). */
+  private readonly out = new Map<number, Batch>();
+  private hedgeTimer: ReturnType<typeof setTimeout> | null = null;
+
   private post(k: number): void {
-    const batch = this.queued[k].splice(0);
-    this.busy[k] = batch.length > 0;
-    if (!batch.length) return;
+    const checks = this.waiting.splice(0, Math.ceil(this.waiting.length / this.pool.size));
+    if (!checks.length) {
+      this.busy[k] = false;
+      return this.hedge();
+    }
+    const bytes = checks.reduce((n, c) => n + c.piece.byteLength, 0);
+    const batch: Batch = { checks, at: performance.now(), bytes, hedged: false };
+    this.out.set(k, batch);
+    this.send(k, checks, batch);
+  }
+
+  /** A thread is idle and nothing waits: the batch out longest past its bound is checked again there (else a timer for when one will be). */
+  private hedge(): void {
+    if (this.hedgeTimer) clearTimeout(this.hedgeTimer);
+    this.hedgeTimer = null;
+    if (this.waiting.length || !this.busy.includes(false)) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const b of this.out.values()) {
+      if (b.hedged) continue;
+      const due = b.at + HEDGE_MS + (HEDGE_MS_PER_MIB * b.bytes) / (1 << 20);
+      if (due > now) {
+        next = Math.min(next, due);
+        continue;
+      }
+      const left = b.checks.filter((c) => !c.settled);
+      b.hedged = true;
+      if (!left.length) continue;
+      hashPoolStats.hedges++;
+      return this.send(this.idleWorker(), left, null);
+    }
+    if (next < Infinity) {
+      this.hedgeTimer = setTimeout(() => this.hedge(), next - now);
+      this.hedgeTimer.unref();
+    }
+  }
+
+  /** Posts `checks` to thread `k`; `batch`: what it is out as (null: a batch checked again). */
+  private send(k: number, checks: Check[], batch: Batch | null): void {
+    this.busy[k] = true;
     hashPoolStats.posts++;
-    hashPoolStats.pieces += batch.length;
-    const items = batch.map((c) => ({
+    if (batch) hashPoolStats.pieces += checks.length;
+    const items = checks.map((c) => ({
       buf: c.piece.buffer,
       off: c.piece.byteOffset,
       len: c.piece.byteLength,
@@ -141,15 +243,11 @@ class HashPool {
       from: 0,
       to: chunkCount(c.piece.byteLength),
     }));
-    this.pool.call(k, { items }).then(
-      () => {
-        for (const c of batch) c.done();
-        this.post(k);
-      },
-      (e: Error) => {
-        for (const c of batch) c.done(e);
-        this.post(k);
-      },
-    );
+    const end = (e?: Error) => {
+      if (this.out.get(k) === batch) this.out.delete(k);
+      for (const c of checks) c.done(e);
+      this.post(k);
+    };
+    this.pool.call(k, { items }).then(() => end(), end);
   }
 }

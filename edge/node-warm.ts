@@ -95,3 +95,14 @@ export function installNodeWarmer(): void {
   const warm = (buf: SharedArrayBuffer, way: WarmWay) => (way === 'spare' ? p.call(1, { buf, low: true }) : p.call(0, { buf, kernelOnly: way === 'kernel' }));
   setWarmer(async (buf, way) => Number(await warm(buf, way)) || 0);
 }
+
+/** Installs the warmer and starts its threads now (a node, as it starts: its first fresh buffer does not wait for them; see node-hash.ts startHashPool). */
+export function startWarmer(): void {
+  installNodeWarmer();
+  pool!.warm();
+}
+
+/** How many of the warmer's threads are up (0 before it is installed). */
+export function warmerOnline(): number {
+  return pool?.online ?? 0;
+}

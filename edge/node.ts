@@ -12,8 +12,8 @@ import type { WebSocketCtor } from '../shared/api/socket.js';
 import { CoordinatorUrls } from '../shared/coordinator-urls.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
-import { installNodeHasher } from './node-hash.js';
-import { installNodeWarmer } from './node-warm.js';
+import { startHashPool } from './node-hash.js';
+import { startWarmer } from './node-warm.js';
 import { limitPool } from '../shared/bytes.js';
 import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
@@ -86,8 +86,9 @@ export class EdgeNode {
   }
 
   static async start(o: EdgeNodeOptions): Promise<EdgeNode> {
-    installNodeHasher();
-    installNodeWarmer();
+    // Their threads boot now, beside the node's session: not on its first transfer's path (issue 17, session 22).
+    startHashPool();
+    startWarmer();
     const n = new EdgeNode(o);
     // A full coordinator that sends it on (or a list with more URLs) is followed at once; any other failure is the caller's.
     for (;;) {
