@@ -49,6 +49,8 @@ export function coordinatorStats(c: StatsSources, inbox: Inbox, more: readonly (
     flushMaxPerTurn: c.flushes.maxPerTurn,
     flushTurnsCarried: c.flushes.carried,
     flushTurnsTimed: c.flushes.timed,
+    flushIdleDeferred: c.flushes.deferred,
+    flushIdleTimed: c.flushes.nowTimed,
     framesDeferred: inbox.deferred,
     // A leased node's messages held for a direct task's record; parked after the wait was given up; of those, given up as spoiled (re-run).
     recordWaits: inbox.waits.counts.held,

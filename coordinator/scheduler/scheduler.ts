@@ -25,6 +25,12 @@ export { TURN_NODES } from './turn-nodes.js';
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
 export const PASS_TASKS = 2000;
 export const PASS_MS = 8;
+/**
+ * A pass reads the clock every this many placements (a power of 2). Every 64 let a pass run 64 placements past its
+ * budget: a placement's assign may close a full frame (256 messages: an encode and a socket write) or carry a
+ * function's source, and at 10,000 nodes a turn's first placements each start a node's frame (issue 14, session 22).
+ */
+export const PASS_CHECK = 8;
 
 export class Scheduler {
   private readonly classes = new Map<string, ClassQueue>();
@@ -260,7 +266,7 @@ export class Scheduler {
         }
       }
       for (let t = q.peek(); t; t = q.peek()) {
-        if (placed >= budget.tasks || ((placed & 63) === 63 && performance.now() > deadline)) return cut(key);
+        if (placed >= budget.tasks || ((placed & (PASS_CHECK - 1)) === PASS_CHECK - 1 && performance.now() > deadline)) return cut(key);
         let node: NodeRecord | null;
         if (this.turn.size >= nodeCap) {
           node = this.turn.pick(t);

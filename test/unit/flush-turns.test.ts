@@ -3,7 +3,7 @@
 // end in 2,000 socket writes at once. Counted per turn, not timed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FLUSH_MS, SessionFlushes } from '../../coordinator/flush-turns.js';
-import { loopBudget } from '../../coordinator/loop-budget.js';
+import { LOOP_MS, loopBudget } from '../../coordinator/loop-budget.js';
 import { decodeFrame, FRAME_MAX_MSGS, Outbox } from '../../shared/protocol/frame.js';
 import type { Msg } from '../../shared/protocol/messages.js';
 
@@ -60,7 +60,7 @@ describe('session flushes: a slice of outboxes per turn', () => {
     boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
     await Promise.resolve();
     expect(sent.map(([i]) => i)).toEqual(boxes.map((_, i) => i));
-    expect(enter.mock.calls).toEqual([['flush']]);
+    expect(enter.mock.calls.map(([part]) => part)).toEqual(['flush']);
     expect(done).toHaveBeenCalledTimes(1);
   });
 
@@ -172,5 +172,79 @@ describe('session flushes: a time budget too', () => {
     expect(Math.max(...perTurn)).toBe(16);
     expect(flushes.timed).toBeGreaterThan(0);
     expect(flushes.carried).toBe(0);
+  });
+});
+
+describe("session flushes: idle outboxes within the loop's budget (issue 14, session 22)", () => {
+  /** The loop budget's iteration (a process-wide one) ends at its 0 ms timer: each case starts outside any. */
+  beforeEach(async () => {
+    await new Promise((r) => setTimeout(r, 2));
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** `count` idle outboxes whose writes each advance the clock `writeMs`; answers them and the indexes sent, in order. */
+  function idle(count: number, flushes: SessionFlushes, clock: { now: number }, writeMs: number): { boxes: Outbox[]; sent: number[] } {
+    const sent: number[] = [];
+    const boxes = Array.from(
+      { length: count },
+      (_, i) =>
+        new Outbox(
+          () => {
+            clock.now += writeMs;
+            sent.push(i);
+          },
+          undefined,
+          flushes,
+        ),
+    );
+    return { boxes, sent };
+  }
+
+  it(`when each write takes 1 ms, the idle outboxes' microtask stops after FLUSH_MS (${FLUSH_MS} ms), not at 256; the rest go in later turns`, async () => {
+    const clock = { now: 1000 };
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = idle(300, flushes, clock, 1);
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    await Promise.resolve();
+    // The clock is read every 8 flushes: the first reading past 1,008 ms (16 writes) cuts the microtask.
+    expect(sent).toEqual(boxes.slice(0, 16).map((_, i) => i));
+    expect(flushes.nowTimed).toBe(1);
+    expect(flushes.size).toBe(300 - 16);
+    for (let i = 0; i < 100 && sent.length < 300; i++) await turn();
+    expect([...sent].sort((a, b) => a - b)).toEqual(boxes.map((_, i) => i));
+  });
+
+  it("once the loop iteration's budget is spent, an idle outbox waits for its turn (a sliced flush) instead of a microtask", async () => {
+    const clock = { now: 1000 };
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = idle(10, flushes, clock, 0);
+    // A part began at 1,000 ms: the iteration's budget ends at 1,000 + LOOP_MS.
+    loopBudget.enter('input');
+    clock.now = 1000 + LOOP_MS + 5;
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    await Promise.resolve();
+    expect(sent).toEqual([]);
+    expect(flushes.deferred).toBe(10);
+    loopBudget.done();
+    await turn();
+    expect(sent).toEqual(boxes.map((_, i) => i));
+  });
+
+  it('within the budget, idle outboxes still send at once (a microtask)', async () => {
+    const clock = { now: 1000 };
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    const flushes = new SessionFlushes(256);
+    const { boxes, sent } = idle(10, flushes, clock, 0);
+    loopBudget.enter('input');
+    clock.now = 1000 + LOOP_MS - 5;
+    boxes.forEach((b, i) => b.push({ t: 'giveBack', n: i + 1 }));
+    await Promise.resolve();
+    expect(sent).toEqual(boxes.map((_, i) => i));
+    expect(flushes.deferred).toBe(0);
+    loopBudget.done();
   });
 });

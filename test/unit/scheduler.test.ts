@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeSession } from '../helpers/node-record.js';
 import { World } from '../helpers/scheduler-world.js';
 import type { NodeRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
-import { Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
+import { PASS_CHECK, Scheduler, TURN_NODES } from '../../coordinator/scheduler/scheduler.js';
 import { SATURATED_TASKS_PER_CPU, SPILL_MAX_MS } from '../../coordinator/scheduler/default-policy.js';
 import { LINK_BYTES_PER_MS } from '../../shared/transfer/link-rates.js';
 import { newNodeId } from '../../shared/ids.js';
@@ -945,6 +945,26 @@ describe('time-sliced passes (issue 14)', () => {
     expect(w.assigned).toHaveLength(5010);
     expect(w.assigned.slice(0, 5000).map((a) => a.task)).toEqual(first);
     expect(w.scheduler.slicedPasses).toBeGreaterThan(1);
+  });
+
+  it('when each placement takes 1 ms, a pass of an 8 ms budget stops within PASS_CHECK placements of it, not 64', () => {
+    let now = 1000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const w = new World();
+      w.addNode('big', { cpu: 10_000 });
+      w.submit(500);
+      w.onAssign = () => {
+        now += 1;
+      };
+      expect(w.scheduler.run({ tasks: 2000, ms: 8 })).toBe(false);
+      // The clock is read every PASS_CHECK placements: the first reading past 1,008 ms cuts the pass.
+      expect(w.assigned.length).toBeGreaterThanOrEqual(8);
+      expect(w.assigned.length).toBeLessThanOrEqual(8 + PASS_CHECK);
+      expect(w.scheduler.slicedPasses).toBe(1);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('a class is not starved by a larger one: the pass after a cut starts where it stopped', () => {
