@@ -67,8 +67,11 @@ export function setChunkHasher(h: ChunkHasher): void {
   chunkHasher = h;
 }
 
-export function setAsyncLeafHasher(h: AsyncLeafHasher): void {
+/** Installs `h`; returns the one it replaces. */
+export function setAsyncLeafHasher(h: AsyncLeafHasher): AsyncLeafHasher {
+  const old = asyncLeaves;
   asyncLeaves = h;
+  return old;
 }
 
 /**
