@@ -2,8 +2,8 @@
 // each record carries its own links, so joining and leaving its job hashes
 // nothing (issue 14, session 22: a ShardedSet add and delete a task and an
 // object, ~3% of the coordinator's CPU on the batch path). Readers see a set:
-// size, has, and iteration in join order, over a copy (whatever the loop does
-// to the list, every member present when it began is visited once).
+// size, has, and iteration in join order (a loop that deletes other members
+// than the one it is at iterates a copy: values()).
 
 /** The links a record keeps for the one job list it may be in (null or absent: in none). */
 export interface JobLinks<T> {
@@ -55,14 +55,22 @@ export class JobMembers<T extends JobLinks<T>> implements Iterable<T> {
     return true;
   }
 
-  /** Every member in join order (a copy: the loop may add and delete). */
+  /** Every member in join order, as a copy: for a loop that deletes members other than the one it is at. */
   values(): T[] {
     const out: T[] = [];
     for (let x = this.head; x; x = x.jobNext ?? null) out.push(x);
     return out;
   }
 
-  [Symbol.iterator](): Iterator<T> {
-    return this.values()[Symbol.iterator]();
+  /**
+   * The members in join order, walking the links (no copy: the dashboard counts a job's running tasks this way
+   * every sample). The loop may delete the member it is at; to delete others, loop over `values()`.
+   */
+  *[Symbol.iterator](): Iterator<T> {
+    for (let x = this.head; x;) {
+      const next: T | null = x.jobNext ?? null;
+      yield x;
+      x = next;
+    }
   }
 }

@@ -47,12 +47,12 @@ describe('a job list (JobMembers)', () => {
     expect(one.size).toBe(1);
   });
 
-  it('a loop that deletes each member and the one after it still visits every member present when it began, once', () => {
+  it('a loop over a copy (values) that deletes each member and the one after it visits every member present when it began, once', () => {
     const recs = Array.from({ length: 10 }, (_, i) => rec(i));
     const list = new JobMembers<Rec>();
     for (const x of recs) list.add(x);
     const seen: number[] = [];
-    for (const x of list) {
+    for (const x of list.values()) {
       seen.push(x.n);
       list.delete(x);
       if (x.n + 1 < recs.length) list.delete(recs[x.n + 1]);
@@ -60,6 +60,20 @@ describe('a job list (JobMembers)', () => {
     }
     expect(seen).toEqual(recs.map((x) => x.n));
     expect([...list].map((x) => x.n)).toEqual([99]);
+  });
+
+  it('a loop over the list itself may delete the member it is at, and still visits every member', () => {
+    const recs = Array.from({ length: 6 }, (_, i) => rec(i));
+    const list = new JobMembers<Rec>();
+    for (const x of recs) list.add(x);
+    const seen: number[] = [];
+    for (const x of list) {
+      seen.push(x.n);
+      if (x.n % 2 === 0) list.delete(x);
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([...list].map((x) => x.n)).toEqual([1, 3, 5]);
+    expect(list.size).toBe(3);
   });
 
   it('a record that left holds no link to the others (a freed record keeps no other alive)', () => {
