@@ -15,6 +15,7 @@ import { SqliteStorage } from '../coordinator/gcs/sqlite-storage.js';
 import type { GcsStorage } from '../coordinator/gcs/storage.js';
 import type { JobRecord, ObjectRecord, TaskRecord } from '../coordinator/gcs/tables.js';
 import { newTask } from '../coordinator/scheduler/task-states.js';
+import { JobMembers } from '../coordinator/jobs/job-members.js';
 import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, type ObjectId } from '../shared/ids.js';
 import type { TaskSpec } from '../shared/protocol/messages.js';
 import { emit, log, median, nowMs, pairedFigure, round, runBench } from './harness.js';
@@ -39,8 +40,8 @@ async function round1(gcs: Gcs, r: number): Promise<{ busy: number; main: number
   const job = {
     id: jobId,
     state: 'running',
-    tasks: new Set(),
-    objects: new Set(),
+    tasks: new JobMembers(),
+    objects: new JobMembers(),
     counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
     secret: 's',
     startedAt: Date.now(),

@@ -2,7 +2,7 @@
 // node may send (the table lists every kind; a new kind does not compile
 // until it is handled here or marked null). Each returns an error text when
 // it refuses a message; the connection stays open.
-import { isArtifactObject, isPutObject, rootTaskId, taskOfObject } from '../shared/ids.js';
+import { isArtifactObject, isPutObject, ownId, rootTaskId, taskOfObject } from '../shared/ids.js';
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
@@ -137,8 +137,10 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     if (spec.attempt !== 0) return 'a new task starts at attempt 0';
     if (!mayActFor(c, s, spec.parentId)) return `task ${spec.taskId}: parent ${spec.parentId} is not yours`;
     if (s.role === 'driver' && spec.jobId !== s.jobId) return `task ${spec.taskId} is not of your job`;
+    // The id kept on record, copied out of the frame before its first lookup: its hash is computed once (issue 14).
+    spec.taskId = ownId(spec.taskId);
     // Looked up once, here and for admit (task-submit.ts).
-    const looked = { job: c.gcs.jobs.get(spec.jobId), existing: c.gcs.tasks.get(spec.taskId) };
+    const looked = { job: c.gcs.jobs.get(spec.jobId), existing: c.gcs.tasks.get(spec.taskId), owned: true };
     if (looked.job && !looked.existing) {
       const k = looked.job.counts;
       const over = c.limits.tasks(k.submitted - k.finished - k.failed - k.cancelled);

@@ -5,12 +5,14 @@ import type { FunctionId, JobId, NodeId, ObjectId } from '../../shared/ids.js';
 import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js';
 import type { Holders } from '../objects/holders.js';
 import type { Session } from '../session.js';
+import type { JobLinks, JobMembers } from '../jobs/job-members.js';
 
 export type TaskState = 'waiting-args' | 'queued' | 'assigned' | 'running' | 'finished' | 'failed' | 'cancelled';
 
 export const TERMINAL: ReadonlySet<TaskState> = new Set(['finished', 'failed', 'cancelled']);
 
-export interface TaskRecord {
+/** Its links in its job's list (JobRecord.tasks): joining and leaving the job hashes nothing (issue 14). */
+export interface TaskRecord extends JobLinks<TaskRecord> {
   spec: TaskSpec;
   state: TaskState;
   /** The node it is assigned to, while assigned or running. */
@@ -57,7 +59,8 @@ export interface ReplicaSet {
 
 export type ObjectState = 'pending' | 'ready' | 'failed';
 
-export interface ObjectRecord {
+/** Its links in its job's list (JobRecord.objects). */
+export interface ObjectRecord extends JobLinks<ObjectRecord> {
   id: ObjectId;
   job: JobId;
   state: ObjectState;
@@ -124,8 +127,10 @@ export interface JobRecord {
   driver: Session | null;
   startedAt: number;
   endedAt: number;
-  tasks: Set<TaskRecord>;
-  objects: Set<ObjectId>;
+  /** Its tasks on record, in submit order (coordinator/jobs/job-members.ts). */
+  tasks: JobMembers<TaskRecord>;
+  /** Its objects in the directory, in creation order. */
+  objects: JobMembers<ObjectRecord>;
   counts: { submitted: number; finished: number; failed: number; cancelled: number };
   /** Presented by the driver to come back to this job. */
   secret: string;

@@ -73,7 +73,7 @@ export function listsOf(c: Coordinator, history: TaskHistory, ended: EndedRecord
     const all = (function* () {
       // A job's live objects from its own index (not a walk of every object); views made only for those that match.
       if (q.job) {
-        if (job) for (const id of job.objects) yield gcs.objects.get(id) ?? null;
+        if (job) for (const o of job.objects) yield gcs.objects.get(o.id) ?? null;
       } else yield* gcs.objects.values();
     })();
     const keep = (o: { job: JobId; state: string; size: number }) => (!q.state || o.state === q.state) && o.size >= minSize && (!q.job || o.job === q.job);

@@ -6,12 +6,12 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sameSecret } from '../auth/tokens.js';
 import type { Gcs } from '../gcs/gcs.js';
-import { MAX_ENDED_JOBS, type JobRecord, type TaskRecord } from '../gcs/tables.js';
+import { MAX_ENDED_JOBS, type JobRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ArtifactRegistry } from '../objects/artifacts.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { TaskEnds } from '../scheduler/task-ends.js';
 import type { Session } from '../session.js';
-import { idShard, ShardedSet, taskShard } from '../id-shards.js';
+import { JobMembers } from './job-members.js';
 
 /** A one-time credential for a detached job's driver (coordinator/jobs). */
 export interface JobCredential {
@@ -85,8 +85,8 @@ export class JobManager {
       driver: s,
       startedAt: Date.now(),
       endedAt: 0,
-      tasks: new ShardedSet<TaskRecord>(taskShard),
-      objects: new ShardedSet<ObjectId>(idShard),
+      tasks: new JobMembers<TaskRecord>(),
+      objects: new JobMembers<ObjectRecord>(),
       counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
       secret: randomHex(24),
       parked: null,
@@ -195,8 +195,8 @@ export class JobManager {
       state: 'running',
       driver: null,
       endedAt: 0,
-      tasks: new ShardedSet<TaskRecord>(taskShard),
-      objects: new ShardedSet<ObjectId>(idShard),
+      tasks: new JobMembers<TaskRecord>(),
+      objects: new JobMembers<ObjectRecord>(),
       parked: null,
       graceTimer: null,
     };
@@ -206,7 +206,16 @@ export class JobManager {
 
   /** An ended driver session read back after a restart (issue 11: its history). */
   recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason'>): void {
-    this.gcs.jobs.set(row.id, { ...row, state: 'finished', driver: null, tasks: new Set(), objects: new Set(), secret: '', parked: null, graceTimer: null });
+    this.gcs.jobs.set(row.id, {
+      ...row,
+      state: 'finished',
+      driver: null,
+      tasks: new JobMembers(),
+      objects: new JobMembers(),
+      secret: '',
+      parked: null,
+      graceTimer: null,
+    });
   }
 
   /** A driver's connection dropped without a goodbye: its job waits for it a while. */

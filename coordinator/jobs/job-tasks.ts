@@ -5,8 +5,8 @@
 // manager depends on the task and object managers, so they cannot call it back
 // without an import circle.
 import type { Failure } from '../../shared/errors.js';
-import type { FunctionId, ObjectId } from '../../shared/ids.js';
-import type { JobRecord, TaskRecord } from '../gcs/tables.js';
+import type { FunctionId } from '../../shared/ids.js';
+import type { JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 
 /** A task joins its job: newly submitted (counted), or read back after a restart (`counted`: it was before). */
 export function addTask(job: JobRecord, t: TaskRecord, counted = false): void {
@@ -35,12 +35,12 @@ export function noteFailure(job: JobRecord, failure: Failure): void {
 }
 
 /** An object of the job is made (freed with the job). */
-export function addObject(job: JobRecord, id: ObjectId): void {
-  job.objects.add(id);
+export function addObject(job: JobRecord, o: ObjectRecord): void {
+  job.objects.add(o);
 }
 
-export function forgetObject(job: JobRecord, id: ObjectId): void {
-  job.objects.delete(id);
+export function forgetObject(job: JobRecord, o: ObjectRecord): void {
+  job.objects.delete(o);
 }
 
 /** A task of the job names function `fn` (or its row was read back): whether that is new for the job (its row is to write). */

@@ -6,10 +6,10 @@
 import type { Msg, MsgOf, TaskResult } from '../../shared/protocol/messages.js';
 import { functionIdOf } from '../../shared/env/declare.js';
 import { randomHex, returnObjectId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
-import { TERMINAL, type JobRecord, type TaskRecord } from '../gcs/tables.js';
+import { TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Session } from '../session.js';
-import { idShard, ShardedSet, taskShard } from '../id-shards.js';
+import { JobMembers } from '../jobs/job-members.js';
 import { nodeLostFailure } from '../scheduler/task-failures.js';
 
 /** Our link on the peer now: our node id there (our mesh id, every session: nodes/membership.ts) and its session's number. */
@@ -101,8 +101,8 @@ export class GuestJobs {
       driver: this.session,
       startedAt: Date.now(),
       endedAt: 0,
-      tasks: new ShardedSet<TaskRecord>(taskShard),
-      objects: new ShardedSet<ObjectId>(idShard),
+      tasks: new JobMembers<TaskRecord>(),
+      objects: new JobMembers<ObjectRecord>(),
       counts: { submitted: 0, finished: 0, failed: 0, cancelled: 0 },
       secret: randomHex(24),
       parked: null,
@@ -262,7 +262,7 @@ export class GuestJobs {
     if (!j?.guest) return;
     // The link's handles and reports go with the records (endJob frees them whatever their count). Left behind, a later
     // release (the agent's close) counted down records made again under the same ids: a takeover reads the rows back.
-    for (const oid of j.objects) this.session.held.delete(oid);
+    for (const o of j.objects) this.session.held.delete(o.id);
     for (const t of j.tasks) this.forget(t.spec.taskId);
     this.c.endJob(id);
     this.c.gcs.jobs.delete(id);

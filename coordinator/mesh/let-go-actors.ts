@@ -4,7 +4,7 @@
 // restarted the actor elsewhere or declared it dead, and the copy here only
 // holds an executor. It is stopped then, unless the job came back to us.
 import type { JobId, TaskId } from '../../shared/ids.js';
-import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { NodeRecord } from '../gcs/tables.js';
 import type { Coordinator } from '../coordinator.js';
 
 /** After the new owner's grace, a little more: its decision comes first. */
@@ -42,7 +42,7 @@ export function stopLetGoActors(c: Coordinator, job: JobId, graceMs: number): vo
  */
 export function stopLetGoRuns(c: Coordinator, job: JobId, graceMs: number): void {
   const runs: [TaskId, NodeRecord][] = [];
-  for (const t of c.gcs.jobs.get(job)?.tasks ?? new Set<TaskRecord>()) {
+  for (const t of c.gcs.jobs.get(job)?.tasks ?? []) {
     const n = t.node;
     if (n && n.link === undefined && !t.spec.actor && (t.state === 'assigned' || t.state === 'running')) runs.push([t.spec.taskId, n]);
   }

@@ -311,7 +311,8 @@ export class CoordinatorMesh {
     const j = this.c.gcs.jobs.get(job);
     if (!j?.guest) return [];
     const out: [Session, Holding][] = [];
-    for (const id of j.objects) {
+    for (const x of j.objects) {
+      const id = x.id;
       const o = this.c.dir.get(id);
       if (!o || o.state !== 'ready' || o.v || !o.hash) continue;
       for (const s of this.c.dir.detachCopies(o)) {

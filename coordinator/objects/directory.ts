@@ -65,10 +65,13 @@ export class ObjectDirectory {
       dependents: null,
       subscribers: null,
       creator,
+      jobPrev: null,
+      jobNext: null,
+      jobList: null,
     };
     this.gcs.objects.set(id, o);
     const j = ofJob === true ? this.gcs.jobs.get(job) : ofJob || undefined;
-    if (j) addObject(j, id);
+    if (j) addObject(j, o);
     this.gcs.stats.objectsCreated++;
     return o;
   }
@@ -281,7 +284,7 @@ export class ObjectDirectory {
     const job = this.gcs.jobs.get(o.job);
     if (!this.gcs.dropObject(o, job)) return;
     o.freed = true;
-    if (job) forgetObject(job, o.id);
+    if (job) forgetObject(job, o);
     this.gcs.stats.objectsFreed++;
     for (const s of o.locations) {
       s.send({ t: 'free', ids: [o.id] });

@@ -104,7 +104,8 @@ export class TaskEnds {
       if (t.node && !TERMINAL.has(t.state) && !forget) t.node.session.send({ t: 'cancelTask', taskId: t.spec.taskId, force: true, attempt: t.spec.attempt });
       if (!TERMINAL.has(t.state)) this.tasks.finishFailed(t, cancelledFailure(t));
     }
-    for (const id of [...job.objects]) {
+    for (const x of job.objects.values()) {
+      const id = x.id;
       const o = this.dir.get(id);
       if (!o || keep.has(id)) continue;
       if (forget) this.dir.detachCopies(o);

@@ -22,6 +22,9 @@ export function newTask(spec: TaskSpec, o: Pick<TaskRecord, 'state' | 'liveOutpu
     startedAt: 0,
     endedAt: 0,
     ranOn: null,
+    jobPrev: null,
+    jobNext: null,
+    jobList: null,
     ...o,
   };
 }

@@ -18,6 +18,8 @@ import { addTask } from '../jobs/job-tasks.js';
 export interface Looked {
   job: JobRecord | undefined;
   existing: Readonly<TaskRecord> | undefined;
+  /** The spec's task id is the coordinator's own string already (not a slice of its frame). */
+  owned?: boolean;
 }
 
 /** A new task on record, and why it fails at once (a lost or failed argument, a taken actor name), if it does. */
@@ -42,14 +44,14 @@ let lastRoot = '' as TaskId;
  * alive. The job's, the function's and the parent task's own strings are
  * shared; the task id is copied; empty lists are shared.
  */
-function ownStrings(spec: TaskSpec, job: JobId, fn: FunctionRecord | undefined, parent: TaskRecord | undefined): void {
+function ownStrings(spec: TaskSpec, job: JobId, fn: FunctionRecord | undefined, parent: TaskRecord | undefined, owned: boolean): void {
   spec.jobId = job;
   if (fn && fn.fnId === spec.fnId) {
     spec.fnId = fn.fnId;
     if (fn.name === spec.name) spec.name = fn.name;
   }
   spec.parentId = parent ? parent.spec.taskId : spec.parentId === lastRoot ? lastRoot : (lastRoot = ownId(spec.parentId));
-  spec.taskId = ownId(spec.taskId);
+  if (!owned) spec.taskId = ownId(spec.taskId);
   spec.resources = shareResources(spec.resources);
   if (spec.args.length === 0) spec.args = NO_ARGS;
   if (spec.nested.length === 0) spec.nested = NO_IDS;
@@ -119,7 +121,7 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   if (spec.actor && spec.actor.id !== (isCall ? spec.actor.id : spec.taskId)) return `an actor's creation task has the actor's id`;
   if (fn) gcs.jobUses(job, fn);
   // A driver's tasks have its job's root id for parent, never a task on record: not looked up (the parent only shares its id string).
-  ownStrings(spec, job.id, fn, spec.parentId === lastRoot ? undefined : gcs.tasks.get(spec.parentId));
+  ownStrings(spec, job.id, fn, spec.parentId === lastRoot ? undefined : gcs.tasks.get(spec.parentId), looked?.owned === true);
   const t = newTask(spec, { state: 'waiting-args', liveOutputs: spec.numReturns, holdsArgs: true });
 
   const place = gcs.taskTable.add(spec.taskId, t); // not on record: looked up above
