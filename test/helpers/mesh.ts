@@ -1,6 +1,8 @@
 // Two coordinators on one Redis, as the Redis tests start them (issue 15).
 import { edgeNodes, getJson, redisCoordinator, stats, type Coord } from './processes.js';
 import { until } from './poll.js';
+import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
+import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
 
 export interface CoordinatorRow {
   id: string;
@@ -25,4 +27,27 @@ export async function twoCoordinators(redisUrl: string, prefix: string, token: s
     );
   }
   return [a, b];
+}
+
+/**
+ * Two in-process coordinators on one Redis (`prefix`), an edge node of 2 CPUs on each, linked to each other; each
+ * goes into `keep` (the test file closes them). `more`: options both coordinators start with.
+ */
+export async function linkedInProcess(
+  redisUrl: string,
+  prefix: string,
+  keep: (RunningCoordinator | EdgeNode)[],
+  more: Partial<ServerOptions> = {},
+): Promise<{ a: RunningCoordinator; b: RunningCoordinator; token: string }> {
+  const token = `${prefix}-` + Math.random().toString(36).slice(2);
+  const start = async () => {
+    const c = await startCoordinator({ redis: { url: redisUrl, prefix }, port: 0, token, httpLimits: false, ...more });
+    keep.push(c);
+    return c;
+  };
+  const a = await start();
+  const b = await start();
+  for (const c of [a, b]) keep.push(await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false }));
+  await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
+  return { a, b, token };
 }

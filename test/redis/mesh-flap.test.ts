@@ -3,9 +3,10 @@
 // gone and drops its link (and the guest tasks it ran for it), then links again.
 // Real processes on a real redis-server; SIGSTOP stands for the stall.
 import { describe, expect, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import type { RunningCoordinator } from '../../coordinator/server.js';
+import type { EdgeNode } from '../../edge/node.js';
 import { useRedis } from '../helpers/redis.js';
+import { linkedInProcess } from '../helpers/mesh.js';
 import { edgeNodes, getJson, redisCoordinator, stats, statsWhen, type Coord } from '../helpers/processes.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -89,21 +90,9 @@ interface MeshInside {
 
 /** A job from a driver on A spread over A's and B's nodes; mid-job B takes A for gone for good (its view of the records). */
 async function runnerDropsGuests(prefix: string, maxRetries?: number): Promise<void> {
-  const token = `${prefix}-` + Math.random().toString(36).slice(2);
-  const start = async () => {
-    // A silence window far past the test's wait: the owner's link node for B never dies of silence here, as when the
-    // owner's loop stalls again and again and every sweep after a stall gives every node a fresh window.
-    const c = await startCoordinator({ redis: { url: redis.server.url, prefix }, port: 0, token, httpLimits: false, deadAfterMs: 600_000 });
-    inProcess.push(c);
-    return c;
-  };
-  const a = await start();
-  const b = await start();
-  for (const c of [a, b]) {
-    const n = await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false });
-    inProcess.push(n);
-  }
-  await until(async () => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
+  // A silence window far past the test's wait: the owner's link node for B never dies of silence here, as when the
+  // owner's loop stalls again and again and every sweep after a stall gives every node a fresh window.
+  const { a, b, token } = await linkedInProcess(redis.server.url, prefix, inProcess, { deadAfterMs: 600_000 });
   mesh = await connect({ url: a.url, token });
   const m = mesh;
   const f = m.remote(async (i: number) => {

@@ -5,10 +5,11 @@
 // that coordinator lives (its registry record), and fails as Ray's hard node affinity does (node dead) once it is
 // gone for good. Real coordinators (in-process, for the flap) on a real redis-server, real edge nodes.
 import { describe, expect, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import type { RunningCoordinator } from '../../coordinator/server.js';
+import type { EdgeNode } from '../../edge/node.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { useRedis } from '../helpers/redis.js';
+import { linkedInProcess } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -35,20 +36,9 @@ const linkOf = (c: RunningCoordinator, peer: string) => [...c.coordinator.gcs.no
 
 /** Two coordinators with an edge node of 2 CPUs each, linked; a driver on A; A's link to B offers B's CPUs. */
 async function linkedPair(prefix: string) {
-  const token = `${prefix}-` + Math.random().toString(36).slice(2);
-  const start = async () => {
-    const c = await startCoordinator({ redis: { url: redis.server.url, prefix }, port: 0, token, httpLimits: false });
-    inProcess.push(c);
-    return c;
-  };
-  const a = await start();
-  const b = await start();
-  for (const c of [a, b]) inProcess.push(await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false }));
+  const { a, b, token } = await linkedInProcess(redis.server.url, prefix, inProcess);
   const bId = inside(b).id;
-  await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1 && (linkOf(a, bId)?.resources.cpu ?? 0) >= 2, {
-    timeoutMs: 15_000,
-    what: "both linked, A's link to B offering B's CPUs",
-  });
+  await until(() => (linkOf(a, bId)?.resources.cpu ?? 0) >= 2, { timeoutMs: 15_000, what: "A's link to B offering B's CPUs" });
   driver = await connect({ url: a.url, token });
   const nodes = await driver.nodes();
   const link = nodes.filter((n) => n.name.startsWith('coordinator '));

@@ -5,9 +5,10 @@
 // the resend bound the links start afresh (tasks run again, never a hang).
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
-import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
+import type { RunningCoordinator } from '../../coordinator/server.js';
+import type { EdgeNode } from '../../edge/node.js';
 import { useRedis } from '../helpers/redis.js';
+import { linkedInProcess } from '../helpers/mesh.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -29,16 +30,7 @@ type Stats = Record<string, number>;
 
 /** Two coordinators with an edge node each, linked; a driver on A. */
 async function twoCoordinators(prefix: string): Promise<{ a: RunningCoordinator; b: RunningCoordinator; m: Mesh; token: string }> {
-  const token = `${prefix}-` + Math.random().toString(36).slice(2);
-  const start = async () => {
-    const c = await startCoordinator({ redis: { url: redis.server.url, prefix }, port: 0, token, httpLimits: false });
-    inProcess.push(c);
-    return c;
-  };
-  const a = await start();
-  const b = await start();
-  for (const c of [a, b]) inProcess.push(await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false }));
-  await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
+  const { a, b, token } = await linkedInProcess(redis.server.url, prefix, inProcess);
   mesh = await connect({ url: a.url, token });
   return { a, b, m: mesh, token };
 }
