@@ -38,31 +38,17 @@ export class TaskTable implements TaskTableView {
   private readonly order = new JoinOrder<Entry>();
   private readonly jobs = new Map<JobId, JoinOrder<Entry, 'jobSlot'>>();
   private nextSeq = 1;
-  /**
-   * The id looked up last and what it found (issue 14, session 22): a node's `done` is looked up twice in a row,
-   * by record-waits.ts (has) and by the handler (get). Reset whenever the table changes.
-   */
-  private lastId: TaskId | null = null;
-  private lastEntry: Entry | undefined;
 
   get size(): number {
     return this.byId.size;
   }
 
-  private find(id: TaskId): Entry | undefined {
-    if (id === this.lastId) return this.lastEntry;
-    const e = this.byId.get(id);
-    this.lastId = id;
-    this.lastEntry = e;
-    return e;
-  }
-
   get(id: TaskId): TaskRecord | undefined {
-    return this.find(id)?.t;
+    return this.byId.get(id)?.t;
   }
 
   has(id: TaskId): boolean {
-    return this.find(id) !== undefined;
+    return this.byId.has(id);
   }
 
   /** A task on record; one already there keeps its place. */
@@ -81,8 +67,6 @@ export class TaskTable implements TaskTableView {
     let jo = this.jobs.get(t.spec.jobId);
     if (!jo) this.jobs.set(t.spec.jobId, (jo = new JoinOrder<Entry, 'jobSlot'>('jobSlot')));
     const e: Entry = { seq: this.nextSeq++, slot: 0, jobSlot: 0, t, jo, out: false };
-    this.lastId = null;
-    this.lastEntry = undefined;
     this.byId.set(id, e);
     this.order.add(e);
     jo.add(e);
@@ -101,10 +85,8 @@ export class TaskTable implements TaskTableView {
 
   /** Drops a task from the table and returns its record and submit sequence number (undefined: not on record). */
   take(id: TaskId): Readonly<{ t: TaskRecord; seq: number }> | undefined {
-    const e = this.find(id);
+    const e = this.byId.get(id);
     if (!e) return undefined;
-    this.lastId = null;
-    this.lastEntry = undefined;
     this.byId.delete(id);
     e.out = true;
     this.order.remove(e);
@@ -115,7 +97,7 @@ export class TaskTable implements TaskTableView {
 
   /** The task's submit sequence number; 0 when it is not on record. */
   seqOf(id: TaskId): number {
-    return this.find(id)?.seq ?? 0;
+    return this.byId.get(id)?.seq ?? 0;
   }
 
   jobSize(job: JobId): number {
