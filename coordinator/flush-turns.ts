@@ -72,11 +72,7 @@ export class SessionFlushes implements FlushTurns {
     const deadline = loopBudget.until(FLUSH_MS, performance.now(), 'flush');
     const q = this.nowQueue;
     this.nowQueue = [];
-    let i = 0;
-    while (i < q.length) {
-      q[i++].turnFlush();
-      if ((i & (NOW_CHECK - 1)) === 0 && i < q.length && performance.now() > deadline) break;
-    }
+    let i = flushUntil(q, 0, q.length, deadline, NOW_CHECK);
     if (i < q.length) {
       this.nowTimed++;
       // At the queue's tail, behind outboxes waiting from earlier turns (none waits for good).
@@ -104,18 +100,10 @@ export class SessionFlushes implements FlushTurns {
     const end = Math.min(this.queue.length, this.head + this.perTurn);
     // FLUSH_MS, and not past the loop iteration's budget (but its floor: some flush every iteration).
     const deadline = loopBudget.until(FLUSH_MS, performance.now(), 'flush');
-    let k = 0;
-    let timed = false;
-    while (this.head < end) {
-      const o = this.queue[this.head];
-      (this.queue as (Outbox | undefined)[])[this.head++] = undefined;
-      k++;
-      o.turnFlush();
-      if ((k & 15) === 0 && this.head < end && performance.now() > deadline) {
-        timed = true;
-        break;
-      }
-    }
+    const from = this.head;
+    this.head = flushUntil(this.queue, from, end, deadline, 16);
+    const timed = this.head < end;
+    const k = this.head - from;
     if (k > this.maxPerTurn) this.maxPerTurn = k;
     loopBudget.done();
     if (this.head === this.queue.length) {
@@ -132,4 +120,19 @@ export class SessionFlushes implements FlushTurns {
     this.scheduled = true;
     nextTurn(this.drain);
   };
+}
+
+/**
+ * Flushes outboxes `q[from]` to `q[to - 1]` in order, each slot cleared as it goes, until `deadline` (the clock read
+ * every `every` flushes, a power of 2): the index it stopped at (`to` when all went).
+ */
+function flushUntil(q: Outbox[], from: number, to: number, deadline: number, every: number): number {
+  let i = from;
+  while (i < to) {
+    const o = q[i];
+    (q as (Outbox | undefined)[])[i++] = undefined;
+    o.turnFlush();
+    if (((i - from) & (every - 1)) === 0 && i < to && performance.now() > deadline) break;
+  }
+  return i;
 }
