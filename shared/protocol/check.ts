@@ -100,7 +100,12 @@ function loopObj(keys: string[], checks: Check<unknown>[], known: Record<string,
  * Whether checkers are written out as code (compiledObj): on Node (the coordinator, edge nodes, Node drivers) only.
  * A page's CSP may refuse code made from strings, and a refusal is reported as a violation even when caught.
  */
-const COMPILE = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
+let COMPILE = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
+
+/** For bench/wire-checks: whether checkers made from now on are written out as code (false: the loop, as pages run). */
+export function setCompiledChecks(on: boolean): void {
+  COMPILE = on;
+}
 
 /**
  * `obj`'s checker written out for its fields (Node only: COMPILE). The same checks in the same order, but each field
@@ -112,9 +117,9 @@ function compiledObj(
   keys: string[],
   checks: Check<unknown>[],
   known: Record<string, true | undefined>,
-  compile = COMPILE,
+  compile?: boolean,
 ): ((x: unknown, p: string) => string | null) | null {
-  if (!compile) return null;
+  if (!(compile ?? COMPILE)) return null;
   const lines = keys.map((_, i) => `const c${i} = c[${i}];`);
   lines.push(
     'return function check(x, p) {',
