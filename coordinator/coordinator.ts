@@ -139,6 +139,7 @@ export class Coordinator implements Managers {
           .map((a) => a.className),
     );
     this.scheduler.onStuck = (key, t, nodes, queued) => feasibility.stuck(key, t, nodes, queued);
+    this.scheduler.onPinAway = (t) => feasibility.pinAway(t);
     this.scheduler.askBack = (n, count) => n.session.send({ t: 'giveBack', n: count });
     this.leases = new DirectLeases(this.gcs);
     this.hurry = new DirectHurry(this.gcs, (t) => this.leases.sentStraight(t));

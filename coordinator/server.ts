@@ -37,6 +37,8 @@ export interface ServerOptions extends Partial<CoordinatorOptions>, DashboardOpt
   publicUrl?: string;
   /** Follow these tokens' files in `dataDir` (`tabmesh token rotate` replaces them while running). */
   watchTokens?: TokenKind[];
+  /** With `redis`: how long a hard pin waits for a live coordinator's link that is down (default TABMESH_MESH_PIN_WAIT_MS, else 30 s). */
+  meshPinWaitMs?: number;
 }
 
 export interface RunningCoordinator {
@@ -112,6 +114,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
         url: opts.publicUrl ?? url,
         joinToken: opts.joinToken,
         recoveryGraceMs: opts.recoveryGraceMs,
+        pinWaitMs: opts.meshPinWaitMs,
       })
     : undefined;
   observability.listening(url);

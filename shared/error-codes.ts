@@ -48,6 +48,10 @@ export const ERRORS = {
   INFEASIBLE: { status: 409, text: 'no node in the mesh has the resources this task needs: it waits for one' },
   NO_NODES: { status: 503, text: 'no node has joined the mesh: tasks wait for one' },
   BLOCKED_BY_ACTOR: { status: 409, text: 'the CPUs this task needs are held by live actors: it waits for one to stop' },
+  PINNED_NODE_AWAY: {
+    status: 503,
+    text: "the node this task is hard-pinned to is another coordinator's link, down while that coordinator lives: it waits for it a while, then fails",
+  },
   // -- HTTP -------------------------------------------------------------------
   BAD_REQUEST: { status: 400, text: 'a bad request' },
   BAD_JOB: { status: 400, text: 'a bad job submission' },

@@ -45,6 +45,17 @@ export interface DropListener {
   object(o: ObjectRecord, job: JobRecord | undefined): void;
 }
 
+/** A node away (coordinator/mesh/link-away.ts): another coordinator's link, down while that coordinator lives. */
+export interface NodeAway {
+  /** Down this long. */
+  ms: number;
+  /** The job's driver is told past this; a hard pin fails past `boundMs`. */
+  warnMs: number;
+  boundMs: number;
+  /** Why, as far as this coordinator knows. */
+  why: string;
+}
+
 export class Gcs {
   /**
    * The nodes and tasks tables, for their owners only (nodes/ and the task
@@ -87,6 +98,8 @@ export class Gcs {
    * link's id is its mesh id, nodes/membership.ts; coordinator/mesh sets this). A hard pin to it waits, not fails.
    */
   nodeExpected: (id: string) => boolean = () => false;
+  /** Node `id`, not in the table, is another coordinator's link that is down while that coordinator lives: for how long, and why. */
+  nodeAway: (id: string) => NodeAway | undefined = () => undefined;
 
   get nodes(): ReadonlyMap<NodeId, Readonly<NodeRecord>> {
     return this.nodeTable;

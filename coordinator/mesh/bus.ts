@@ -169,17 +169,18 @@ export class BusSocket {
 
   constructor(
     private readonly out: (frame: Uint8Array) => void,
-    private readonly onClose: (code: number) => void,
+    /** `reason`: the close frame's (a refusal's error code, coordinator/session.ts fail). */
+    private readonly onClose: (code: number, reason: string) => void,
   ) {}
 
   send(frame: Uint8Array): void {
     if (this.readyState === this.OPEN) this.out(frame);
   }
 
-  close(code = 1000): void {
+  close(code = 1000, reason = ''): void {
     if (this.readyState !== this.OPEN) return;
     this.readyState = 3;
-    this.onClose(code);
+    this.onClose(code, reason);
   }
 
   terminate(): void {

@@ -35,6 +35,8 @@ export class MeshLinks {
   constructor(
     private readonly c: Coordinator,
     private readonly send: (to: string, kind: FrameKind, frame: Uint8Array, tag: number) => void,
+    /** A link session of `from` was refused or failed here (`reason`: its error code): why a pin to it waits (link-away.ts). */
+    private readonly closedWith: (from: string, reason: string) => void = () => {},
   ) {}
 
   /** A frame of agent `tag` of coordinator `from`: it is a node of ours, on a session over the bus. */
@@ -82,8 +84,9 @@ export class MeshLinks {
     const link = {} as Link;
     const sock = new BusSocket(
       (f) => this.send(from, 'toAgent', f, tag),
-      (code) => {
+      (code, reason) => {
         if (this.links.get(from) === link) this.links.delete(from);
+        if (code === 1008) this.closedWith(from, reason);
         // The agent hears it (it says hello again at once); an agent that ended is not listening.
         if (this.ended.get(from) !== tag) this.send(from, 'agentEnd', EMPTY, tag);
         this.c.onClose(link.s, code);
@@ -99,9 +102,20 @@ export class MeshLinks {
     return link;
   }
 
-  /** Closes the links of coordinators not in `live` (gone by the mesh's records). */
-  keep(live: Set<string>): void {
+  /**
+   * Closes the links of coordinators not in `live` (gone by the mesh's records), and forgets the agents' numbers of
+   * those that have no record any more (`known`: gone for good, an id is never reused): one entry a coordinator ever
+   * seen stayed here (a restart is a new id). A late frame of a forgotten one opens a link that the next beat closes.
+   */
+  keep(live: ReadonlySet<string>, known: (id: string) => boolean = () => true): void {
     for (const [id, link] of this.links) if (!live.has(id)) link.s.ws.close(1006);
+    for (const id of this.newest.keys()) if (!live.has(id) && !known(id)) this.newest.delete(id);
+    for (const id of this.ended.keys()) if (!live.has(id) && !known(id)) this.ended.delete(id);
+  }
+
+  /** Peers whose agents' numbers are kept (tests). */
+  get remembered(): number {
+    return new Set([...this.newest.keys(), ...this.ended.keys()]).size;
   }
 
   /** The open link sessions. */

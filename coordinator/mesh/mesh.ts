@@ -6,7 +6,7 @@
 // - owns the jobs whose drivers it serves through leases it renews, and takes a
 //   job over (its rows read from Redis, as a restart would) when the job's
 //   driver comes back to it and the lease has expired.
-import { randomHex, type JobId } from '../../shared/ids.js';
+import { randomHex, type JobId, type NodeId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
 import { functionsOf, recoverRows } from '../gcs/recovery.js';
@@ -21,7 +21,8 @@ import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 import { MovedHoldings, type Holding } from './moved-holdings.js';
-import { coordinatorKey } from '../../shared/coordinator-urls.js';
+import { SendOn } from './send-on.js';
+import { LinkAway, pinWaitFromEnv } from './link-away.js';
 
 export interface MeshOptions {
   redis: string;
@@ -31,6 +32,8 @@ export interface MeshOptions {
   joinToken?: string;
   /** How long recovered objects of a job taken over wait for their holders. */
   recoveryGraceMs?: number;
+  /** How long a hard pin waits for a live coordinator's link that is down (link-away.ts; TABMESH_MESH_PIN_WAIT_MS, 30 s). */
+  pinWaitMs?: number;
 }
 
 export class CoordinatorMesh {
@@ -49,6 +52,9 @@ export class CoordinatorMesh {
   private view: MeshView | undefined;
   /** Copies announced for jobs not taken over yet, waiting for their rows. */
   private readonly held: MovedHoldings;
+  private readonly sendsOn: SendOn;
+  /** How long each live peer's link has been down here: a hard pin to it warns its driver, then fails (link-away.ts). */
+  private readonly away: LinkAway;
 
   private constructor(
     private readonly c: Coordinator,
@@ -63,7 +69,13 @@ export class CoordinatorMesh {
       coordinatorOf: (s) => s.meshLink ?? (s instanceof AgentSession ? s.agent.peer : undefined),
     });
     this.held = new MovedHoldings(c, this.graceMs);
-    this.links = new MeshLinks(c, (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag));
+    this.sendsOn = new SendOn(opts.url);
+    this.away = new LinkAway(opts.pinWaitMs ?? pinWaitFromEnv());
+    this.links = new MeshLinks(
+      c,
+      (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag),
+      (from, reason) => this.away.closedWith(from, reason),
+    );
   }
 
   /** The current agent for `from`, if `tag` names it. */
@@ -105,8 +117,10 @@ export class CoordinatorMesh {
       else mesh.view?.onAnswer(from, frame);
     };
     mesh.bus.onLost = (peer, why) => mesh.lost(peer, why);
-    // A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives (an agent each).
-    c.gcs.nodeExpected = (node) => mesh.agents.has(node);
+    // A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives (an agent
+    // each) and its link has not been down past the bound (link-away.ts).
+    c.gcs.nodeExpected = (node) => mesh.agents.has(node) && !mesh.away.pastBound(node);
+    c.gcs.nodeAway = (node) => (mesh.agents.has(node) ? mesh.away.away(node) : undefined);
     mesh.view = new MeshView(c, id, {
       send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
       others: () => mesh.registry.live().map((o) => o.id),
@@ -141,32 +155,12 @@ export class CoordinatorMesh {
     return { url: this.opts.url, nodes, cpus, jobs: this.ownJobs().length, load, room, startedAt: this.startedAt };
   }
 
-  /** Nodes sent on to each coordinator since its last record (whose room does not count them yet). */
-  private readonly sentSince = new Map<string, { beat: number; n: number }>();
-
   /**
    * Where a node this coordinator refuses (full) should go: the live
-   * coordinator of the mesh with the most room by its last record, less the
-   * nodes sent there since; undefined when none has room (issue 14).
+   * coordinator of the mesh with the most room (send-on.ts); undefined when none has room (issue 14).
    */
   sendOn(): string | undefined {
-    let best: CoordinatorInfo | undefined;
-    let bestRoom = 0;
-    for (const o of this.registry.live()) {
-      // A record is another process's word: a room that is a number, a URL that is a coordinator's, not ours.
-      if (typeof o.room !== 'number' || !(o.room > 0) || o.url === this.opts.url || coordinatorKey(o.url) === undefined) continue;
-      const sent = this.sentSince.get(o.id);
-      const room = o.room - (sent?.beat === o.beat ? sent.n : 0);
-      if (room > bestRoom) {
-        best = o;
-        bestRoom = room;
-      }
-    }
-    if (!best) return undefined;
-    const sent = this.sentSince.get(best.id);
-    if (sent?.beat === best.beat) sent.n++;
-    else this.sentSince.set(best.id, { beat: best.beat, n: 1 });
-    return best.url;
+    return this.sendsOn.pick(this.registry.live());
   }
 
   private ownJobs(): JobId[] {
@@ -187,11 +181,14 @@ export class CoordinatorMesh {
       this.c.gcs.event('coordinator-lost', `coordinator ${id} of the mesh is gone: the tasks it ran for us run again, its jobs are free to take over`);
       a.close();
       this.agents.delete(id);
+      this.agentTags.delete(id); // a new agent (it comes back from a stall) gets the next number anyway
       this.c.scheduler.soon(); // tasks pinned to its link fail now (scheduler.ts: a pin to a node gone for good)
     }
-    this.links.keep(live);
+    // A link down past the warning or the bound: a pass warns the drivers of tasks pinned to it, or fails them.
+    if (this.away.beat(live, (id) => this.c.gcs.nodes.has(id as NodeId))) this.c.scheduler.soon();
+    this.links.keep(live, (id) => this.registry.known(id));
     this.bus.delivery.keep(live);
-    for (const id of this.sentSince.keys()) if (!live.has(id)) this.sentSince.delete(id);
+    this.sendsOn.keep(live);
     const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
     for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
@@ -227,6 +224,7 @@ export class CoordinatorMesh {
     this.c.gcs.event('mesh-frames-lost', `frames with coordinator ${id}: ${why}`);
     this.agents.get(id)?.close();
     this.agents.delete(id);
+    this.agentTags.delete(id);
     this.links.reset(id);
     if (this.others.some((o) => o.id === id)) this.addAgent(id);
   }
@@ -334,6 +332,7 @@ export class CoordinatorMesh {
     this.c.limits.sendOn = () => undefined;
     this.c.scheduler.linkedNodes = 0;
     this.c.gcs.nodeExpected = () => false;
+    this.c.gcs.nodeAway = () => undefined;
     this.c.signalling.bridge = null;
     this.signals.close();
     this.view?.close();

@@ -128,6 +128,11 @@ export class MeshRegistry {
     return out;
   }
 
+  /** Whether coordinator `id` still has a record (live, or gone less than FORGET_MS; a clean stop removes it at once). */
+  known(id: string): boolean {
+    return this.seen.has(id);
+  }
+
   isLive(id: string): boolean {
     return this.live().some((c) => c.id === id);
   }

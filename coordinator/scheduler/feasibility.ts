@@ -12,6 +12,8 @@ import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { markInfeasible } from './task-states.js';
 
 const RECHECK_MS = 1000;
+/** The dashboard's event of each warning. */
+const EVENTS: Partial<Record<ErrorCode, string>> = { INFEASIBLE: 'task-infeasible', NO_NODES: 'task-no-nodes', PINNED_NODE_AWAY: 'task-pin-waiting' };
 const MAX_TRACKED = 10_000;
 
 export type Warn = (job: JobId, code: ErrorCode, message: string, t: TaskRecord) => void;
@@ -75,6 +77,20 @@ export class FeasibilityWatch {
     }
   }
 
+  /** The head `t` of a queue is hard-pinned to a node away (a live coordinator's link that is down): the driver is told once, past `warnMs`. */
+  pinAway(t: TaskRecord): void {
+    const s = t.spec.scheduling;
+    if (typeof s !== 'object' || s === null) return;
+    const away = this.gcs.nodeAway(s.node);
+    if (!away || away.ms < away.warnMs) return;
+    this.once(
+      t,
+      `pin|${s.node}`,
+      'PINNED_NODE_AWAY',
+      `${label(t)} is pinned (node affinity, not soft) to node ${s.node}, another coordinator's link, down for ${Math.round(away.ms / 1000)} s while that coordinator lives (${away.why}): it waits for the link up to ${away.boundMs / 1000} s, then fails with NodeLostError; pin it with soft: true to let it run elsewhere`,
+    );
+  }
+
   private once(t: TaskRecord, what: string, code: ErrorCode, message: string): void {
     const job = t.spec.jobId;
     let seen = this.warned.get(job);
@@ -84,7 +100,7 @@ export class FeasibilityWatch {
     }
     if (seen.has(what)) return;
     seen.add(what);
-    this.gcs.event(code === 'INFEASIBLE' ? 'task-infeasible' : code === 'NO_NODES' ? 'task-no-nodes' : 'task-blocked-by-actor', message, {
+    this.gcs.event(EVENTS[code] ?? 'task-blocked-by-actor', message, {
       task: t.spec.taskId,
       job,
     });

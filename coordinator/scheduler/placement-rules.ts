@@ -15,6 +15,22 @@ export function pinnedToMissingNode(t: TaskRecord | undefined, gcs: Gcs): string
   return s.node;
 }
 
+/** The node a hard pin of `t` names when that node is away but comes back (a live coordinator's link that is down); else null. */
+export function pinnedToAwayNode(t: TaskRecord | undefined, gcs: Gcs): string | null {
+  const s = t?.spec.scheduling;
+  if (typeof s !== 'object' || s === null || s.soft || gcs.nodes.has(s.node) || !gcs.nodeExpected(s.node)) return null;
+  return s.node;
+}
+
+/** Why a task hard-pinned to `node`, which is gone for good, cannot run (its link down past the bound, when it is one). */
+export function pinnedGone(node: string, gcs: Gcs): string {
+  const away = gcs.nodeAway(node);
+  const more = away
+    ? `: it is another coordinator's link, down for ${Math.round(away.ms / 1000)} s while that coordinator lives (${away.why}); a hard pin waits ${away.boundMs / 1000} s for it`
+    : '';
+  return `it is pinned (node affinity, not soft) to node ${node}, which is not in the mesh${more}`;
+}
+
 /** Whether `t` is pinned to node `n` (node affinity) and waits for it while it is busy: hard, or soft without `spill`. */
 export function pinnedTo(t: TaskRecord, n: NodeRecord): boolean {
   const s = t.spec.scheduling;

@@ -15,7 +15,7 @@ import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, pinnedTo, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { feasible, pinnedGone, pinnedTo, pinnedToAwayNode, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
 import { packable, Packing } from './packing.js';
 import { TURN_NODES, TurnNodes } from './turn-nodes.js';
@@ -90,6 +90,8 @@ export class Scheduler {
   askBack: (n: NodeRecord, count: number) => void = () => {};
   /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy); `nodes` is walked only then. */
   onStuck: (key: string, head: TaskRecord, nodes: () => readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
+  /** The head of a queue is hard-pinned to a node away (gcs.nodeAway: a live coordinator's link that is down). */
+  onPinAway: (head: TaskRecord) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
@@ -260,11 +262,12 @@ export class Scheduler {
       if (!q) continue;
       const pinned = pinnedToMissingNode(q.peek(), this.gcs);
       if (pinned) {
+        const why = pinnedGone(pinned, this.gcs);
         for (let t = q.peek(); t; t = q.peek()) {
           q.shift();
-          this.unplaceable(t, `it is pinned (node affinity, not soft) to node ${pinned}, which is not in the mesh`);
+          this.unplaceable(t, why);
         }
-      }
+      } else if (pinnedToAwayNode(q.peek(), this.gcs)) this.onPinAway(q.peek()!);
       for (let t = q.peek(); t; t = q.peek()) {
         if (placed >= budget.tasks || ((placed & (PASS_CHECK - 1)) === PASS_CHECK - 1 && performance.now() > deadline)) return cut(key);
         let node: NodeRecord | null;

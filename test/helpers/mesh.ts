@@ -47,7 +47,7 @@ export async function linkedInProcess(
   };
   const a = await start();
   const b = await start();
-  for (const c of [a, b]) keep.push(await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false }));
+  for (const c of [a, b]) keep.push(await startEdgeNode({ coordinator: c.url, cpus: 2, reconnect: false, joinToken: more.joinToken }));
   await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
   return { a, b, token };
 }

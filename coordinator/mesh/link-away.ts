@@ -1,0 +1,92 @@
+// How long each live peer's link has been down (issue 14, session 23). A link's node id is its coordinator's mesh id
+// (nodes/membership.ts), so a task hard-pinned to it waits while that coordinator lives (gcs.nodeExpected): through a
+// flap (a few ms, up to the 2 s hello interval). A link that does not come back while its coordinator lives (this side
+// refuses its hello: another join token, this coordinator full; or the peer's agent cannot reach us) left such a task
+// waiting forever, silently. Now the job's driver is warned (PINNED_NODE_AWAY) once the link has been down for
+// `warnMs`, and past `boundMs` the node counts as gone: the pins fail as Ray's hard node affinity does when its node
+// is unreachable (NodeLostError), new ones at once, until the link is back.
+import { ERRORS, isErrorCode, type ErrorCode } from '../../shared/error-codes.js';
+import type { NodeAway } from '../gcs/gcs.js';
+
+/** A hard pin waits this long for a live coordinator's link that is down (TABMESH_MESH_PIN_WAIT_MS): an idle node's silence window. */
+export const PIN_WAIT_MS = 30_000;
+/** The driver is told after this (or half the bound when shorter): more than two refused hellos, not a flap. */
+const WARN_MS = 5000;
+
+/** The bound from the environment (read when a coordinator starts), else PIN_WAIT_MS. */
+export function pinWaitFromEnv(env: Record<string, string | undefined> = process.env): number {
+  const ms = Math.floor(Number(env.TABMESH_MESH_PIN_WAIT_MS));
+  return ms > 0 ? ms : PIN_WAIT_MS;
+}
+
+export class LinkAway {
+  /** Live peers whose link is down, since when. */
+  private readonly since = new Map<string, number>();
+  /** The last error a link session of the peer was closed with here (its hello refused, most often). */
+  private readonly refused = new Map<string, ErrorCode>();
+  private beatAt: number;
+
+  constructor(
+    readonly boundMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.beatAt = now();
+  }
+
+  get warnMs(): number {
+    return Math.min(WARN_MS, this.boundMs / 2);
+  }
+
+  /**
+   * Every beat: `live` peers, and whether each one's link is up here. Peers not live are forgotten. True when some
+   * link crossed the warning or the bound since the last beat: a scheduler pass then warns or fails its pins.
+   */
+  beat(live: ReadonlySet<string>, linked: (peer: string) => boolean): boolean {
+    const t = this.now();
+    const prev = t - this.beatAt;
+    this.beatAt = t;
+    let crossed = false;
+    for (const id of this.since.keys()) if (!live.has(id)) this.since.delete(id);
+    for (const id of this.refused.keys()) if (!live.has(id)) this.refused.delete(id);
+    for (const id of live) {
+      if (linked(id)) {
+        this.since.delete(id);
+        this.refused.delete(id);
+        continue;
+      }
+      const since = this.since.get(id);
+      if (since === undefined) {
+        this.since.set(id, t);
+        continue;
+      }
+      const ms = t - since;
+      const before = ms - prev;
+      if ((before < this.warnMs && ms >= this.warnMs) || (before < this.boundMs && ms >= this.boundMs)) crossed = true;
+    }
+    return crossed;
+  }
+
+  /** A link session of `peer` was closed here with error `reason` (the close frame's: a code, maybe a hint after it). */
+  closedWith(peer: string, reason: string): void {
+    const code = reason.split(' ')[0];
+    if (isErrorCode(code)) this.refused.set(peer, code);
+  }
+
+  /** How long `peer`'s link has been down, while the peer lives; undefined when it is up (or the peer unknown). */
+  away(peer: string): NodeAway | undefined {
+    const since = this.since.get(peer);
+    if (since === undefined) return undefined;
+    const code = this.refused.get(peer);
+    const why =
+      code === undefined
+        ? 'its link has not come back'
+        : `its link was refused here: ${code} (${ERRORS[code].text}${code === 'UNAUTHORIZED' ? ': run the coordinators with the same join token' : ''})`;
+    return { ms: this.now() - since, warnMs: this.warnMs, boundMs: this.boundMs, why };
+  }
+
+  /** Whether `peer`'s link has been down past the bound: a hard pin to it fails. */
+  pastBound(peer: string): boolean {
+    const since = this.since.get(peer);
+    return since !== undefined && this.now() - since >= this.boundMs;
+  }
+}
