@@ -100,6 +100,8 @@ export class Gcs {
   nodeExpected: (id: string) => boolean = () => false;
   /** Node `id`, not in the table, is another coordinator's link that is down while that coordinator lives: for how long, and why. */
   nodeAway: (id: string) => NodeAway | undefined = () => undefined;
+  /** Node `id`, not in the table, stood for another coordinator that left the mesh: a sentence saying so, else undefined. */
+  nodeGone: (id: string) => string | undefined = () => undefined;
 
   get nodes(): ReadonlyMap<NodeId, Readonly<NodeRecord>> {
     return this.nodeTable;

@@ -22,7 +22,7 @@ import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } fr
 import { JobJanitor } from './janitor.js';
 import { MovedHoldings, type Holding } from './moved-holdings.js';
 import { SendOn } from './send-on.js';
-import { LinkAway, pinWaitFromEnv } from './link-away.js';
+import { LinkPins, pinWaitFromEnv } from './link-pins.js';
 
 export interface MeshOptions {
   redis: string;
@@ -53,8 +53,8 @@ export class CoordinatorMesh {
   /** Copies announced for jobs not taken over yet, waiting for their rows. */
   private readonly held: MovedHoldings;
   private readonly sendsOn: SendOn;
-  /** How long each live peer's link has been down here: a hard pin to it warns its driver, then fails (link-away.ts). */
-  private readonly away: LinkAway;
+  /** How long each live peer's link has been down here, who left: a hard pin to a link waits, warns, fails (link-pins.ts). */
+  private readonly pins: LinkPins;
 
   private constructor(
     private readonly c: Coordinator,
@@ -70,11 +70,14 @@ export class CoordinatorMesh {
     });
     this.held = new MovedHoldings(c, this.graceMs);
     this.sendsOn = new SendOn(opts.url);
-    this.away = new LinkAway(opts.pinWaitMs ?? pinWaitFromEnv());
+    this.pins = new LinkPins(opts.pinWaitMs ?? pinWaitFromEnv(), {
+      lives: (id) => this.agents.has(id),
+      withUrl: (url) => this.others.find((o) => o.url === url)?.id,
+    });
     this.links = new MeshLinks(
       c,
       (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag),
-      (from, reason) => this.away.closedWith(from, reason),
+      (from, reason) => this.pins.closedWith(from, reason),
     );
   }
 
@@ -117,10 +120,7 @@ export class CoordinatorMesh {
       else mesh.view?.onAnswer(from, frame);
     };
     mesh.bus.onLost = (peer, why) => mesh.lost(peer, why);
-    // A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives (an agent
-    // each) and its link has not been down past the bound (link-away.ts).
-    c.gcs.nodeExpected = (node) => mesh.agents.has(node) && !mesh.away.pastBound(node);
-    c.gcs.nodeAway = (node) => (mesh.agents.has(node) ? mesh.away.away(node) : undefined);
+    mesh.pins.hook(c.gcs);
     mesh.view = new MeshView(c, id, {
       send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
       others: () => mesh.registry.live().map((o) => o.id),
@@ -172,6 +172,7 @@ export class CoordinatorMesh {
   /** Every beat: our record, the others', agents and links following who is alive, our leases renewed. */
   private async tick(): Promise<void> {
     if (this.closed) return;
+    const before = this.others;
     this.others = await this.registry.tick(this.selfInfo());
     const live = new Set(this.others.map((o) => o.id));
     this.c.scheduler.linkedNodes = linkedNodes(this.others);
@@ -182,10 +183,11 @@ export class CoordinatorMesh {
       a.close();
       this.agents.delete(id);
       this.agentTags.delete(id); // a new agent (it comes back from a stall) gets the next number anyway
+      this.pins.leftMesh(id, before.find((o) => o.id === id)?.url);
       this.c.scheduler.soon(); // tasks pinned to its link fail now (scheduler.ts: a pin to a node gone for good)
     }
     // A link down past the warning or the bound: a pass warns the drivers of tasks pinned to it, or fails them.
-    if (this.away.beat(live, (id) => this.c.gcs.nodes.has(id as NodeId))) this.c.scheduler.soon();
+    if (this.pins.beat(live, (id) => this.c.gcs.nodes.has(id as NodeId))) this.c.scheduler.soon();
     this.links.keep(live, (id) => this.registry.known(id));
     this.bus.delivery.keep(live);
     this.sendsOn.keep(live);
@@ -331,8 +333,7 @@ export class CoordinatorMesh {
     if (this.timer) clearInterval(this.timer);
     this.c.limits.sendOn = () => undefined;
     this.c.scheduler.linkedNodes = 0;
-    this.c.gcs.nodeExpected = () => false;
-    this.c.gcs.nodeAway = () => undefined;
+    this.pins.unhook(this.c.gcs);
     this.c.signalling.bridge = null;
     this.signals.close();
     this.view?.close();

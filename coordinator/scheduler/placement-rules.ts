@@ -22,12 +22,15 @@ export function pinnedToAwayNode(t: TaskRecord | undefined, gcs: Gcs): string | 
   return s.node;
 }
 
-/** Why a task hard-pinned to `node`, which is gone for good, cannot run (its link down past the bound, when it is one). */
+/** Why a task hard-pinned to `node`, which is gone for good, cannot run (a link down past the bound, or of a coordinator that left). */
 export function pinnedGone(node: string, gcs: Gcs): string {
   const away = gcs.nodeAway(node);
+  const gone = away ? undefined : gcs.nodeGone(node);
   const more = away
     ? `: it is another coordinator's link, down for ${Math.round(away.ms / 1000)} s while that coordinator lives (${away.why}); a hard pin waits ${away.boundMs / 1000} s for it`
-    : '';
+    : gone
+      ? `: ${gone}`
+      : '';
   return `it is pinned (node affinity, not soft) to node ${node}, which is not in the mesh${more}`;
 }
 

@@ -6,8 +6,8 @@
 // the refusal, as Ray's hard node affinity does when its node is unreachable; the link back, a pin runs there again.
 // Real coordinators (in-process) on a real redis-server, real edge nodes.
 import { describe, expect, it } from 'vitest';
-import type { RunningCoordinator } from '../../coordinator/server.js';
-import type { EdgeNode } from '../../edge/node.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { useRedis } from '../helpers/redis.js';
 import { linkedInProcess, type CoordinatorRow } from '../helpers/mesh.js';
@@ -71,5 +71,51 @@ describe('a hard pin to a live coordinator whose link stays down', () => {
     await until(() => linkOf(a, bId) !== undefined, { timeoutMs: 15_000, what: 'the link of B back on A' });
     expect(await m.get(pinned.remote(0), { timeoutMs: 60_000 })).toBe(bNode);
     expect(warnings.filter((w) => w.code === 'PINNED_NODE_AWAY')).toHaveLength(1);
+  }, 120_000);
+
+  it('fails once its coordinator restarted (a new node with a new id), saying so and naming the new id', async () => {
+    const { a, b, token } = await linkedInProcess(redis.server.url, 'pinrestart', inProcess);
+    const bId = idOf(b);
+    await until(() => (linkOf(a, bId)?.resources.cpu ?? 0) >= 2, { timeoutMs: 15_000, what: "A's link to B offering B's CPUs" });
+    driver = await connect({ url: a.url, token, onWarning: () => {} });
+    const m = driver;
+    const work = (node: string) =>
+      m
+        .remote(async (ms: number) => {
+          await new Promise((r) => setTimeout(r, ms));
+          return mesh.runtimeContext().nodeId;
+        })
+        .options({ scheduling: { node, soft: false } });
+    const held = work(bId).remote(20_000);
+    await until(() => linkOf(a, bId)?.tasks.size === 1, { timeoutMs: 15_000, what: 'the pinned task on B' });
+    // B restarts on the same port (the same URL), on the same Redis.
+    inProcess.splice(inProcess.indexOf(b), 1);
+    await b.close();
+    const left = `to node ${bId}, which is not in the mesh: it stood for coordinator ${bId} (${b.url}), which left the mesh: a coordinator that restarts is a new node with a new id`;
+    await expect(m.get(held, { timeoutMs: 30_000 })).rejects.toThrow(left);
+    const b2 = await startCoordinator({ redis: { url: redis.server.url, prefix: 'pinrestart' }, port: Number(new URL(b.url).port), token, httpLimits: false });
+    inProcess.push(b2);
+    inProcess.push(await startEdgeNode({ coordinator: b2.url, cpus: 2, reconnect: false }));
+    const b2Id = idOf(b2);
+    expect(b2.url).toBe(b.url);
+    expect(b2Id).not.toBe(bId);
+    await until(() => (linkOf(a, b2Id)?.resources.cpu ?? 0) >= 2, { timeoutMs: 15_000, what: "A's link to the restarted B" });
+    await until(async () => ((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token)) ?? []).some((r) => r.id === b2Id), {
+      timeoutMs: 15_000,
+      what: 'A to list the restarted B',
+    });
+    // A pin to the old id fails at once, naming the id its URL has now; a pin to that id runs on the new B's node.
+    await expect(m.get(work(bId).remote(0), { timeoutMs: 30_000 })).rejects.toThrow(
+      `${left}, as a restarted raylet is in Ray; ${b.url} is coordinator ${b2Id} now`,
+    );
+    const b2Node = [...b2.coordinator.gcs.nodes.values()].find((n) => n.link === undefined)!.id;
+    expect(await m.get(work(b2Id).remote(0), { timeoutMs: 60_000 })).toBe(b2Node);
+    // A keeps agent numbers for the coordinators of the mesh only: the old B's went with it (one entry per coordinator
+    // ever seen stayed in each of three maps: a long-lived mesh whose coordinators restart grew them for good).
+    const inA = a.coordinator.mesh as unknown as { agentTags: Map<string, number>; links: { remembered: number } };
+    await until(() => inA.links.remembered === 1 && [...inA.agentTags.keys()].join() === b2Id, {
+      timeoutMs: 15_000,
+      what: "A to forget the old B's agent numbers",
+    });
   }, 120_000);
 });

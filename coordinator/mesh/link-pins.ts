@@ -4,9 +4,10 @@
 // refuses its hello: another join token, this coordinator full; or the peer's agent cannot reach us) left such a task
 // waiting forever, silently. Now the job's driver is warned (PINNED_NODE_AWAY) once the link has been down for
 // `warnMs`, and past `boundMs` the node counts as gone: the pins fail as Ray's hard node affinity does when its node
-// is unreachable (NodeLostError), new ones at once, until the link is back.
+// is unreachable (NodeLostError), new ones at once, until the link is back. A pin to a coordinator that left the mesh
+// fails saying so, and where its URL is now: a coordinator that restarts is a new node with a new id (decisions.md).
 import { ERRORS, isErrorCode, type ErrorCode } from '../../shared/error-codes.js';
-import type { NodeAway } from '../gcs/gcs.js';
+import type { Gcs, NodeAway } from '../gcs/gcs.js';
 
 /** A hard pin waits this long for a live coordinator's link that is down (TABMESH_MESH_PIN_WAIT_MS): an idle node's silence window. */
 export const PIN_WAIT_MS = 30_000;
@@ -19,18 +20,56 @@ export function pinWaitFromEnv(env: Record<string, string | undefined> = process
   return ms > 0 ? ms : PIN_WAIT_MS;
 }
 
-export class LinkAway {
+/** Coordinators that left the mesh kept for a pin's error (the last ones). */
+const GONE_KEPT = 64;
+
+/** What a pin to a link node waits for, or why it fails; it sets the GCS's hooks (gcs.ts nodeExpected, nodeAway, nodeGone). */
+export class LinkPins {
   /** Live peers whose link is down, since when. */
   private readonly since = new Map<string, number>();
   /** The last error a link session of the peer was closed with here (its hello refused, most often). */
   private readonly refused = new Map<string, ErrorCode>();
+  /** Coordinators that left the mesh (the last GONE_KEPT), and their URLs. */
+  private readonly gone = new Map<string, string>();
   private beatAt: number;
 
   constructor(
     readonly boundMs: number,
+    /** Whether another coordinator lives (an agent each, coordinator/mesh/mesh.ts); the live one at a URL. */
+    private readonly others: { lives(id: string): boolean; withUrl(url: string): string | undefined },
     private readonly now: () => number = Date.now,
   ) {
     this.beatAt = now();
+  }
+
+  /** A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives and its link has not been down past the bound. */
+  hook(gcs: Gcs): void {
+    gcs.nodeExpected = (node) => this.others.lives(node) && !this.pastBound(node);
+    gcs.nodeAway = (node) => (this.others.lives(node) ? this.away(node) : undefined);
+    gcs.nodeGone = (node) => this.left(node);
+  }
+
+  unhook(gcs: Gcs): void {
+    gcs.nodeExpected = () => false;
+    gcs.nodeAway = () => undefined;
+    gcs.nodeGone = () => undefined;
+  }
+
+  /** Coordinator `id` left the mesh (its URL was `url`). */
+  leftMesh(id: string, url: string | undefined): void {
+    this.gone.delete(id);
+    this.gone.set(id, url ?? '');
+    if (this.gone.size > GONE_KEPT) this.gone.delete(this.gone.keys().next().value!);
+  }
+
+  /** Why a pin to `node` names no link: the coordinator it stood for left the mesh (and what its URL is now); else undefined. */
+  private left(node: string): string | undefined {
+    const url = this.gone.get(node);
+    if (url === undefined || this.others.lives(node)) return undefined;
+    const now = url ? this.others.withUrl(url) : undefined;
+    const where = url ? ` (${url})` : '';
+    const back = now ? `; ${url} is coordinator ${now} now` : '';
+    return `it stood for coordinator ${node}${where}, which left the mesh: a coordinator that restarts is a new node with a new id, as a restarted raylet is in Ray${back}`;
   }
 
   get warnMs(): number {
