@@ -45,7 +45,7 @@ export interface DropListener {
   object(o: ObjectRecord, job: JobRecord | undefined): void;
 }
 
-/** A node away (coordinator/mesh/link-away.ts): another coordinator's link, down while that coordinator lives. */
+/** A node away (coordinator/mesh/link-pins.ts): another coordinator's link, down while that coordinator lives. */
 export interface NodeAway {
   /** Down this long. */
   ms: number;
@@ -95,7 +95,8 @@ export class Gcs {
 
   /**
    * Whether node `id`, not in the table, comes back: another coordinator's link while that coordinator lives (its
-   * link's id is its mesh id, nodes/membership.ts; coordinator/mesh sets this). A hard pin to it waits, not fails.
+   * link's id is its mesh id, nodes/membership.ts; coordinator/mesh sets this) and the link has not been down past the
+   * mesh's bound (link-pins.ts). A hard pin to it waits, not fails.
    */
   nodeExpected: (id: string) => boolean = () => false;
   /** Node `id`, not in the table, is another coordinator's link that is down while that coordinator lives: for how long, and why. */

@@ -35,7 +35,7 @@ export class MeshLinks {
   constructor(
     private readonly c: Coordinator,
     private readonly send: (to: string, kind: FrameKind, frame: Uint8Array, tag: number) => void,
-    /** A link session of `from` was refused or failed here (`reason`: its error code): why a pin to it waits (link-away.ts). */
+    /** A link session of `from` was refused or failed here (`reason`: its error code): why a pin to it waits (link-pins.ts). */
     private readonly closedWith: (from: string, reason: string) => void = () => {},
   ) {}
 

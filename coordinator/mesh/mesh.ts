@@ -32,7 +32,7 @@ export interface MeshOptions {
   joinToken?: string;
   /** How long recovered objects of a job taken over wait for their holders. */
   recoveryGraceMs?: number;
-  /** How long a hard pin waits for a live coordinator's link that is down (link-away.ts; TABMESH_MESH_PIN_WAIT_MS, 30 s). */
+  /** How long a hard pin waits for a live coordinator's link that is down (link-pins.ts; TABMESH_MESH_PIN_WAIT_MS, 30 s). */
   pinWaitMs?: number;
 }
 
