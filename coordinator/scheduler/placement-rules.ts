@@ -3,6 +3,7 @@
 // is gone, whether another coordinator may run it.
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { ClassQueue } from './class-queue.js';
 import { affinityPolicy } from './affinity-policy.js';
 import { defaultPolicy } from './default-policy.js';
 import type { PlacementPolicy } from './policy.js';
@@ -32,6 +33,22 @@ export function pinnedGone(node: string, gcs: Gcs): string {
       ? `: ${gone}`
       : '';
   return `it is pinned (node affinity, not soft) to node ${node}, which is not in the mesh${more}`;
+}
+
+/**
+ * A queue's head hard-pinned to a node gone for good: the queue's tasks (one class: all pinned to it) fail now; to a
+ * node away (a live coordinator's link that is down): `away` hears of it (feasibility.ts warns the driver).
+ */
+export function settlePins(q: ClassQueue, gcs: Gcs, fail: (t: TaskRecord, why: string) => void, away: (t: TaskRecord) => void): void {
+  const head = q.peek();
+  const gone = pinnedToMissingNode(head, gcs);
+  if (gone) {
+    const why = pinnedGone(gone, gcs);
+    for (let t = q.peek(); t; t = q.peek()) {
+      q.shift();
+      fail(t, why);
+    }
+  } else if (head && pinnedToAwayNode(head, gcs)) away(head);
 }
 
 /** Whether `t` is pinned to node `n` (node affinity) and waits for it while it is busy: hard, or soft without `spill`. */

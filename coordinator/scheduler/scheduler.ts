@@ -15,7 +15,7 @@ import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, pinnedGone, pinnedTo, pinnedToAwayNode, pinnedToMissingNode, policyOf, takesHandedBack } from './placement-rules.js';
+import { feasible, pinnedTo, policyOf, settlePins, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
 import { packable, Packing } from './packing.js';
 import { TURN_NODES, TurnNodes } from './turn-nodes.js';
@@ -236,8 +236,11 @@ export class Scheduler {
     }
     if (this.index.size === 0) {
       for (const [key, q] of this.classes) {
+        // Pins to a node gone fail, and to one away warn, here too (a coordinator whose nodes are all another's).
+        settlePins(q, this.gcs, this.unplaceable, this.onPinAway);
         const head = q.peek();
         if (head) this.onStuck(key, head, this.liveNodes, () => q.list());
+        else this.classes.delete(key);
       }
       return true;
     }
@@ -260,14 +263,7 @@ export class Scheduler {
       const key = keys[(from + k) % keys.length];
       const q = this.classes.get(key);
       if (!q) continue;
-      const pinned = pinnedToMissingNode(q.peek(), this.gcs);
-      if (pinned) {
-        const why = pinnedGone(pinned, this.gcs);
-        for (let t = q.peek(); t; t = q.peek()) {
-          q.shift();
-          this.unplaceable(t, why);
-        }
-      } else if (pinnedToAwayNode(q.peek(), this.gcs)) this.onPinAway(q.peek()!);
+      settlePins(q, this.gcs, this.unplaceable, this.onPinAway);
       for (let t = q.peek(); t; t = q.peek()) {
         if (placed >= budget.tasks || ((placed & (PASS_CHECK - 1)) === PASS_CHECK - 1 && performance.now() > deadline)) return cut(key);
         let node: NodeRecord | null;

@@ -118,4 +118,36 @@ describe('a hard pin to a live coordinator whose link stays down', () => {
       what: "A to forget the old B's agent numbers",
     });
   }, 120_000);
+
+  it('on a coordinator with no node of its own: warned, then failed (its passes stopped at "no node has joined")', async () => {
+    const token = 'pinbare-' + Math.random().toString(36).slice(2);
+    const start = async () => {
+      const c = await startCoordinator({
+        redis: { url: redis.server.url, prefix: 'pinbare' },
+        port: 0,
+        token,
+        httpLimits: false,
+        joinToken: 'join-1',
+        meshPinWaitMs: PIN_WAIT_MS,
+      });
+      inProcess.push(c);
+      return c;
+    };
+    const a = await start();
+    const b = await start();
+    inProcess.push(await startEdgeNode({ coordinator: b.url, cpus: 2, reconnect: false, joinToken: 'join-1' }));
+    const bId = idOf(b);
+    await until(() => (linkOf(a, bId)?.resources.cpu ?? 0) >= 2, { timeoutMs: 15_000, what: "A's link to B offering B's CPUs" });
+    const warnings: { code: string; message: string }[] = [];
+    driver = await connect({ url: a.url, token, onWarning: (code, message) => warnings.push({ code, message }) });
+    const m = driver;
+    const pinned = m.remote((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms))).options({ scheduling: { node: bId, soft: false } });
+    const held = pinned.remote(20_000);
+    await until(() => linkOf(a, bId)?.tasks.size === 1, { timeoutMs: 15_000, what: 'the pinned task on B' });
+    a.coordinator.tokens.set('join', 'join-2');
+    [...a.coordinator.sessions].find((s) => s.meshLink === bId && !s.closed)!.ws.close(1006);
+    await until(() => warnings.some((w) => w.code === 'PINNED_NODE_AWAY'), { timeoutMs: 30_000, what: 'a warning to the driver' });
+    await expect(m.get(held, { timeoutMs: 30_000 })).rejects.toThrow(`to node ${bId}, which is not in the mesh: it is another coordinator's link`);
+    expect(a.coordinator.gcs.nodes.size).toBe(0);
+  }, 120_000);
 });
