@@ -83,6 +83,8 @@ export class Coordinator implements Managers {
   readonly loop = new LoopWatch();
   /** This coordinator's id among the others on the same Redis (coordinator/mesh). */
   meshId: string | undefined;
+  /** Another coordinator's link joined as a node (coordinator/mesh/link-pins.ts: its link is up from now). */
+  linkJoined: (peer: string) => void = () => {};
 
   constructor(readonly opts: CoordinatorOptions) {
     this.gcs = new Gcs(opts.storage);
@@ -165,7 +167,10 @@ export class Coordinator implements Managers {
     this.membership = new Membership(
       this.gcs,
       {
-        joined: (n) => this.scheduler.addNode(n),
+        joined: (n) => {
+          this.scheduler.addNode(n);
+          if (n.link !== undefined) this.linkJoined(n.link);
+        },
         lost: (n) => this.nodeLost(n),
       },
       heartbeatMs,

@@ -105,6 +105,16 @@ export class LinkPins {
     return crossed;
   }
 
+  /**
+   * `peer`'s link joined here: it is up from now. A beat alone missed a link that came up and went down again between
+   * two beats: the time counted from before it, and a pin made in that window failed at once (a run of case 3 of
+   * test/redis/mesh-pin-away: the link up, a task placed and the link down within one beat).
+   */
+  up(peer: string): void {
+    this.since.delete(peer);
+    this.refused.delete(peer);
+  }
+
   /** A link session of `peer` was closed here with error `reason` (the close frame's: a code, maybe a hint after it). */
   closedWith(peer: string, reason: string): void {
     const code = reason.split(' ')[0];

@@ -121,6 +121,7 @@ export class CoordinatorMesh {
     };
     mesh.bus.onLost = (peer, why) => mesh.lost(peer, why);
     mesh.pins.hook(c.gcs);
+    c.linkJoined = (peer) => mesh.pins.up(peer);
     mesh.view = new MeshView(c, id, {
       send: (to, kind, payload) => mesh.bus.send(to, kind, payload),
       others: () => mesh.registry.live().map((o) => o.id),

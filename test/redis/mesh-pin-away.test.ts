@@ -137,6 +137,9 @@ describe('a hard pin to a live coordinator whose link stays down', () => {
     const b = await start();
     inProcess.push(await startEdgeNode({ coordinator: b.url, cpus: 2, reconnect: false, joinToken: 'join-1' }));
     const bId = idOf(b);
+    // Linked both ways: A takes B for live (its agent for B says hello once A's registry lists B; a pin to a link
+    // whose coordinator A does not list yet is a pin to a node gone).
+    await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
     await until(() => (linkOf(a, bId)?.resources.cpu ?? 0) >= 2, { timeoutMs: 15_000, what: "A's link to B offering B's CPUs" });
     const warnings: { code: string; message: string }[] = [];
     driver = await connect({ url: a.url, token, onWarning: (code, message) => warnings.push({ code, message }) });
@@ -146,7 +149,11 @@ describe('a hard pin to a live coordinator whose link stays down', () => {
     await until(() => linkOf(a, bId)?.tasks.size === 1, { timeoutMs: 15_000, what: 'the pinned task on B' });
     a.coordinator.tokens.set('join', 'join-2');
     [...a.coordinator.sessions].find((s) => s.meshLink === bId && !s.closed)!.ws.close(1006);
-    await until(() => warnings.some((w) => w.code === 'PINNED_NODE_AWAY'), { timeoutMs: 30_000, what: 'a warning to the driver' });
+    await until(() => warnings.some((w) => w.code === 'PINNED_NODE_AWAY'), {
+      timeoutMs: 30_000,
+      what: () =>
+        `a warning to the driver (warnings ${JSON.stringify(warnings)}, A's last events ${JSON.stringify(a.coordinator.gcs.events.slice(-30).map((e) => [e.kind, e.message.slice(0, 140)]))} queued ${a.coordinator.scheduler.queuedCount}, nodes [${[...a.coordinator.gcs.nodes.keys()].join()}])`,
+    });
     await expect(m.get(held, { timeoutMs: 30_000 })).rejects.toThrow(`to node ${bId}, which is not in the mesh: it is another coordinator's link`);
     expect(a.coordinator.gcs.nodes.size).toBe(0);
   }, 120_000);

@@ -34,6 +34,21 @@ describe('LinkPins', () => {
     expect([p.away('b'), p.pastBound('b')]).toEqual([undefined, false]);
   });
 
+  it('counts from the last time its link joined, also when no beat saw the link up', () => {
+    const live = new Set(['b']);
+    const { p, at } = pins(6000, live);
+    p.beat(live, () => false); // b lives, its link is not up yet
+    at(10_000);
+    // Its link joins, a task is placed on it, and the link goes down, all between two beats.
+    p.up('b');
+    at(200);
+    p.beat(live, () => false);
+    expect(p.pastBound('b')).toBe(false);
+    expect(p.away('b')?.ms).toBe(0);
+    at(6000);
+    expect(p.pastBound('b')).toBe(true);
+  });
+
   it('names the error its link was refused with, and forgets a peer that is no longer live', () => {
     const live = new Set(['b']);
     const { p, at } = pins(30_000, live);
