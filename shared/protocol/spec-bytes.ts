@@ -17,7 +17,7 @@
 // forgets them (`forgetSpecBytes`).
 import { addExtension } from 'msgpackr';
 import { RECORD_SHAPES, RECORDS_MARK } from './frame-records.js';
-import type { Msg, TaskSpec } from './messages.js';
+import type { Msg, MsgOf, TaskSpec } from './messages.js';
 
 /** Nesting deeper than this is not read (a spec's values are a few levels deep; its argument values are bytes). */
 const MAX_DEPTH = 32;
@@ -150,20 +150,23 @@ function isSubmitT(b: Uint8Array, p: number): boolean {
   return true;
 }
 
+/** A submit the coordinator places (a node's `local` one runs there, a direct one is on its node already: no assign). */
+const forwarded = (m: Msg): m is MsgOf<'submit'> => m.t === 'submit' && m.local !== true && m.to === undefined;
+
 /**
  * Keeps the bytes of each submit's spec of `msgs`, decoded and checked from frame `b`. One copy of the frame's
  * part that holds them (the socket's buffer is not ours to keep), a view a spec. Nothing when the frame is not read through.
  */
 export function keepSubmitSpecs(b: Uint8Array, msgs: readonly Msg[]): void {
   let first = 0;
-  while (first < msgs.length && msgs[first].t !== 'submit') first++;
+  while (first < msgs.length && !forwarded(msgs[first])) first++;
   if (first === msgs.length) return;
   const spans = submitSpecSpans(b, msgs.length);
   if (!spans) return;
   let lo = Infinity;
   let hi = -1;
   for (let i = first; i < msgs.length; i++)
-    if (spans[2 * i] >= 0 && msgs[i].t === 'submit') {
+    if (spans[2 * i] >= 0 && forwarded(msgs[i])) {
       lo = Math.min(lo, spans[2 * i]);
       hi = Math.max(hi, spans[2 * i + 1]);
     }
@@ -171,7 +174,7 @@ export function keepSubmitSpecs(b: Uint8Array, msgs: readonly Msg[]): void {
   const copy = b.slice(lo, hi);
   for (let i = first; i < msgs.length; i++) {
     const m = msgs[i];
-    if (m.t !== 'submit' || spans[2 * i] < 0) continue;
+    if (!forwarded(m) || spans[2 * i] < 0) continue;
     kept.set(m.spec, copy.subarray(spans[2 * i] - lo, spans[2 * i + 1] - lo));
   }
   keeping = true;
