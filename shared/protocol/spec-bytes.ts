@@ -3,8 +3,9 @@
 // of records (frame-records.ts), then encoded the same spec again for its
 // node: ~1.1 µs a task, as much as decoding it. Both frames are records of the
 // same fixed table, so the spec's bytes in the submit are bytes the node reads
-// as that spec: the coordinator keeps them (a view of one copy of the frame)
-// and splices them into the assign's record in place of the spec's encoding.
+// as that spec: the coordinator keeps them (a view of one copy of the frame, on
+// the spec object) and splices them into the assign's record in place of the
+// spec's encoding.
 // It still checks what it forwards (the bytes are those its own check passed),
 // and the node still checks what it gets. No protocol change: the node gets
 // a frame it could have got before.
@@ -30,8 +31,14 @@ const SUBMIT_RECORDS = new Set(RECORD_SHAPES.flatMap((k, i) => (k[0] === 't' && 
 /** 'submit' as a msgpack fixstr: a submit record's first value. */
 const SUBMIT_T = [0xa6, 0x73, 0x75, 0x62, 0x6d, 0x69, 0x74];
 
-/** The spec's bytes, by its object: kept by the coordinator at decode, taken by the encoder of its assign. */
-const kept = new WeakMap<TaskSpec, Uint8Array>();
+/**
+ * The spec's bytes, on the spec object: kept by the coordinator at decode, taken by the encoder of its assign. A
+ * property that is not enumerable: no encoder, spread or structured clone copies it (a retry's spread spec has
+ * none), and the GC sees a plain field (a WeakMap's entries cost every GC their ephemeron pass: with a batch's
+ * specs held until placed, that ate the gain).
+ */
+const WIRE = Symbol('spec bytes');
+type Keeps = TaskSpec & { [WIRE]?: Uint8Array | undefined };
 /** Whether this process kept any (only a coordinator does): others' encoders skip the lookups. */
 let keeping = false;
 
@@ -175,19 +182,20 @@ export function keepSubmitSpecs(b: Uint8Array, msgs: readonly Msg[]): void {
   for (let i = first; i < msgs.length; i++) {
     const m = msgs[i];
     if (!forwarded(m) || spans[2 * i] < 0) continue;
-    kept.set(m.spec, copy.subarray(spans[2 * i] - lo, spans[2 * i + 1] - lo));
+    Object.defineProperty(m.spec, WIRE, { value: copy.subarray(spans[2 * i] - lo, spans[2 * i + 1] - lo), writable: true });
   }
   keeping = true;
 }
 
 /** `spec` was changed in place: its bytes are not it any more. */
 export function forgetSpecBytes(spec: TaskSpec): void {
-  if (keeping) kept.delete(spec);
+  // Written, not deleted: a delete would turn the object into a dictionary.
+  if (keeping && (spec as Keeps)[WIRE] !== undefined) (spec as Keeps)[WIRE] = undefined;
 }
 
 /** The bytes kept for `spec`, if any (for tests and diagnostics). */
 export function specBytesOf(spec: TaskSpec): Uint8Array | undefined {
-  return keeping ? kept.get(spec) : undefined;
+  return keeping ? (spec as Keeps)[WIRE] : undefined;
 }
 
 /** A spec's bytes in a message being encoded: written as they are (msgpackr's extension `pack` with its allocator writes no header). */
@@ -219,9 +227,9 @@ export function spliceSpecs(msgs: Msg[]): Msg[] {
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i];
     if (m.t !== 'assign') continue;
-    const bytes = kept.get(m.spec);
+    const bytes = (m.spec as Keeps)[WIRE];
     if (bytes === undefined) continue;
-    kept.delete(m.spec);
+    (m.spec as Keeps)[WIRE] = undefined;
     out ??= msgs.slice();
     // Spread: the same keys in the same order (the record the encoder picks), the spec's replaced in place.
     out[i] = { ...m, spec: new SpecBytes(bytes) as unknown as TaskSpec };
