@@ -122,7 +122,7 @@ export class Inbox {
   private decode(s: Session, data: Uint8Array, count: boolean): Msg[] | null {
     let msgs: Msg[];
     try {
-      msgs = decodeFrame(data, this.c.maxFrameBytes, true);
+      msgs = decodeFrame(data, this.c.maxFrameBytes);
     } catch (e) {
       const err = e as ProtocolError;
       s.fail(err.code ?? 'BAD_FRAME', err.message);

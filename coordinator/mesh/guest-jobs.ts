@@ -11,7 +11,6 @@ import type { Coordinator } from '../coordinator.js';
 import type { Session } from '../session.js';
 import { JobMembers } from '../jobs/job-members.js';
 import { nodeLostFailure } from '../scheduler/task-failures.js';
-import { forgetSpecBytes } from '../../shared/protocol/spec-bytes.js';
 
 /** Our link on the peer now: our node id there (our mesh id, every session: nodes/membership.ts) and its session's number. */
 export interface LinkNow {
@@ -177,7 +176,6 @@ export class GuestJobs {
     if (typeof s !== 'object' || s === null || s.node !== this.link()?.node) return;
     if (!s.soft || !s.spill) this.pinnedHere.add(spec.taskId);
     spec.scheduling = undefined;
-    forgetSpecBytes(spec);
   }
 
   /** An argument the peer holds is ready there: here it is ready too, held by this link. */

@@ -21,7 +21,7 @@ export const RECORDS_MARK = 0xc1;
  * done (shared/node/admission.ts) and its results. An object that `recordShape`
  * picks but whose keys are not listed here still travels, as a record defined in its frame.
  */
-export const RECORD_SHAPES: readonly (readonly string[])[] = [
+const SHAPES: readonly (readonly string[])[] = [
   ['t', 'spec'],
   ['t', 'spec', 'local'],
   [
@@ -80,13 +80,13 @@ function recordShape(o: Record<string, unknown>): boolean {
  * such frame changed the table for every later frame of every session.
  */
 function table(): string[][] {
-  return RECORD_SHAPES.map((k) => Object.assign(k.slice(), { isShared: true }));
+  return SHAPES.map((k) => Object.assign(k.slice(), { isShared: true }));
 }
 
 function packr(useRecords: ((o: Record<string, unknown>) => boolean) | undefined): Packr {
   return new Packr({
     structures: table(),
-    maxSharedStructures: RECORD_SHAPES.length,
+    maxSharedStructures: SHAPES.length,
     ...(useRecords ? { useRecords } : {}),
     mapsAsObjects: true,
     structuredClone: false,

@@ -6,7 +6,6 @@ import { ProtocolError } from '../errors.js';
 import { MAX_BATCH, messageCheck, type Msg, type MsgOf, type TaskSpec } from './messages.js';
 import { nextTurn } from '../turn.js';
 import { decodeRecordsFrame, encodeRecordsFrame, RECORDS_MARK, worthRecords } from './frame-records.js';
-import { keepSubmitSpecs, spliceSpecs } from './spec-bytes.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
@@ -53,15 +52,11 @@ export const FRAME_HARD_MAX = 8 << 20;
 
 /** `records`: a frame to the coordinator, its hot messages as records of a fixed table if it holds any (frame-records.ts). */
 export function encodeFrame(msgs: Msg[], records = false): Uint8Array {
-  // An assign's spec as the bytes it came in, where they were kept (spec-bytes.ts): in frames of records only.
-  return records && worthRecords(msgs) ? encodeRecordsFrame(spliceSpecs(msgs)) : framePackr.pack(msgs);
+  return records && worthRecords(msgs) ? encodeRecordsFrame(msgs) : framePackr.pack(msgs);
 }
 
-/**
- * Decodes and validates a frame; throws ProtocolError naming what is wrong. `keepSpecs` (the coordinator's
- * input): the bytes of each submitted spec are kept, for its assign (spec-bytes.ts).
- */
-export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX, keepSpecs = false): Msg[] {
+/** Decodes and validates a frame; throws ProtocolError naming what is wrong. */
+export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] {
   if (data.byteLength > maxBytes) {
     throw new ProtocolError('FRAME_TOO_LARGE', `frame of ${data.byteLength} bytes is over the limit of ${maxBytes}`);
   }
@@ -77,7 +72,6 @@ export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX, keepSpe
     const err = messageCheck(raw[i], '');
     if (err) throw new ProtocolError('BAD_MESSAGE', `message[${i}]${err}`);
   }
-  if (keepSpecs && data[0] === RECORDS_MARK) keepSubmitSpecs(data, raw as Msg[]);
   return raw as Msg[];
 }
 
