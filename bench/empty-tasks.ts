@@ -34,6 +34,21 @@ export function meshPids(cl: BenchCluster): Record<string, number | undefined> {
 /** The sum of a cpuSince reading: CPU ms of every process counted. */
 export const cpuTotal = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
+/**
+ * What crossed the coordinator per task between two /api/stats readings over `tasks` tasks, from its traffic
+ * counters (coordinator/traffic.ts): messages by kind in and out, frames, node re-filings. Issue 14 asks for fewer
+ * messages per task: this is where the count is.
+ */
+export function trafficPerTask(before: Stats, after: Stats, tasks: number): string {
+  const parts: string[] = [];
+  for (const k of Object.keys(after)) {
+    if (!k.startsWith('traffic.')) continue;
+    const d = after[k] - (before[k] ?? 0);
+    if (d > 0) parts.push(`${k.slice('traffic.'.length)} ${round(d / tasks, 3)}`);
+  }
+  return parts.join(', ');
+}
+
 /** "Near 0" for the coordinator's task and object tables after everything was freed. */
 const NEAR_ZERO = 10;
 

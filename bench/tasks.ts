@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { connect, type Mesh } from '../edge/index.js';
 import { MB, emit, figure, log, nowMs, pairedFigure, percentile, pollStats, round, startCluster, type BenchCluster, type Figure, runBench } from './harness.js';
-import { cpuTotal, drained, emptyBatch, meshPids, PathCost, roundTrips, type Noop } from './empty-tasks.js';
+import { cpuTotal, drained, emptyBatch, meshPids, PathCost, roundTrips, trafficPerTask, type Noop } from './empty-tasks.js';
 import { durableRounds, per1000, piscinaBatch, THROUGHPUT_TASKS, throughputFigures, throughputRounds } from './tasks-rounds.js';
 
 /** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. TASKS_ROUNDS=<n> for a profile run. */
@@ -90,7 +90,11 @@ async function main(): Promise<void> {
     // ------------------------------------------------------------ (a) throughput
     if (PHASES.has('a')) {
       phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, ${THROUGHPUT_ROUNDS} interleaved rounds each, medians of per-round ratios (noisy machine)`);
+      const before = await cl.stats();
       const a = await throughputRounds(cl, m, noop, pool2, '', THROUGHPUT_ROUNDS);
+      log(
+        `coordinator traffic per batch task (its counters, ${THROUGHPUT_ROUNDS} rounds with their frees): ${trafficPerTask(before, await cl.stats(), THROUGHPUT_ROUNDS * THROUGHPUT_TASKS)}`,
+      );
       for (const f of throughputFigures('tasks.throughput', 'tasks.cpu_ms_per_1000', a, true)) record(f);
     }
 
