@@ -7,12 +7,12 @@ import { Lineage } from '../../coordinator/lineage/lineage.js';
 import type { ObjectDirectory } from '../../coordinator/objects/directory.js';
 import type { ObjectRecord } from '../../coordinator/gcs/tables.js';
 import { Holders } from '../../coordinator/objects/holders.js';
-import { returnObjectId } from '../../shared/ids.js';
+import { returnObjectId, type NodeId } from '../../shared/ids.js';
 import { World } from '../helpers/scheduler-world.js';
 
 /** A finished task pinned to `node` whose only output lost its last copy; what lineage made of it. */
 function lose(w: World, node: string): { failed: string[]; rebuilt: number; reran: number } {
-  const t = w.task({ scheduling: { node, soft: false } });
+  const t = w.task({ scheduling: { node: node as NodeId, soft: false } });
   t.state = 'finished';
   w.gcs.taskTable.set(t.spec.taskId, t);
   const o: ObjectRecord = {
