@@ -13,6 +13,7 @@ import type { ObjectDirectory } from '../objects/directory.js';
 import { countRerun, forgetTask } from '../jobs/job-tasks.js';
 import { argsHeld, argsReleased, awaitsArg, rerun } from '../scheduler/task-states.js';
 import { retriesLeft } from '../scheduler/task-failures.js';
+import { pinnedGone, pinnedToMissingNode } from '../scheduler/placement-rules.js';
 
 /** The deps of a task that has none (most): one shared frozen list, not a new one at each of the 3-4 asks a task makes (issue 14). */
 const NO_DEPS = Object.freeze([]) as readonly ObjectId[];
@@ -101,10 +102,10 @@ export class Lineage {
     if (!retriesLeft(t)) {
       return this.dir.setFailedLost(o, `${why}; task ${t.spec.name} has spent its ${t.spec.maxRetries} retries`);
     }
-    const pin = t.spec.scheduling;
-    if (typeof pin === 'object' && pin !== null && !pin.soft && !this.gcs.nodes.has(pin.node) && !this.gcs.nodeExpected(pin.node)) {
-      // A holder that comes back (a reloaded tab) can still announce it.
-      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} is pinned to node ${pin.node}, which is gone`);
+    const pinned = pinnedToMissingNode(t, this.gcs);
+    if (pinned) {
+      // A holder that comes back (a reloaded tab) can still announce it. The reason is worded where the scheduler's is.
+      return this.dir.setFailedLost(o, `${why}; its task ${t.spec.name} cannot run again: ${pinnedGone(pinned, this.gcs)}`);
     }
     // Every lost output of the task waits again; copies elsewhere stay readable.
     for (let i = 0; i < t.spec.numReturns; i++) {

@@ -72,9 +72,10 @@ export class MeshBus {
     this.delivery = new Delivery(
       {
         publish: (to, m) => void this.client.publish(this.channel(to), m).catch(() => {}),
-        control: (to, nack, ackEpoch, ack) => {
+        control: (to, nack, ackEpoch, ack, inc, late) => {
           const m = this.message(nack ? 'nack' : 'ack', EMPTY, 0);
-          writeSeqHead(m, HEAD_AT, { epoch: 0, seq: 0, ackEpoch, ack });
+          // An ack's own epoch and seq: which record of our stream it is (delivery.ts In.inc, late).
+          writeSeqHead(m, HEAD_AT, { epoch: inc, seq: late ? 1 : 0, ackEpoch, ack });
           void this.client.publish(this.channel(to), m).catch(() => {});
         },
         reset: (peer, why) => this.onLost(peer, why),

@@ -6,9 +6,11 @@
 // after a timeout (backing off). The receiver takes frames in order only (go-back-N: pub/sub on one connection
 // keeps order, so a gap is a loss), drops duplicates, and acks by itself when nothing of ours goes back soon.
 // What is kept is bounded: past it the stream starts afresh (a new epoch), and both sides end their links with each
-// other as when a peer was taken for gone (its tasks run again: never a hang).
+// other as when a peer was taken for gone (its tasks run again: never a hang). The same when the receiver forgot our
+// stream (it drops a peer's with no record in the mesh): its records of a stream are numbered (`inc`, in its acks'
+// unused epoch field; seq 1: made at a frame past the first), and a newer one asks for less than an old one acked.
 
-/** epoch, seq, ackEpoch, ack: four big-endian u32 after the kind and the sender's id. */
+/** epoch, seq, ackEpoch, ack: four big-endian u32 after the kind and the sender's id (an ack's: inc, late, ackEpoch, ack). */
 export const SEQ_HEAD_BYTES = 16;
 
 export interface SeqHead {
@@ -79,10 +81,17 @@ interface Out {
   againAt: number;
   againFrom: number;
   goneAt: number;
+  /** The highest seq the peer acked, and the number of its record of this stream (`In.inc`) its acks named. */
+  acked: number;
+  inc: number;
 }
 
 /** The peer's stream to us. */
 interface In {
+  /** This record's number (grows within a process): a sender tells a record made afresh, after we forgot it, from a late ack of this one. */
+  inc: number;
+  /** Made at a frame past the first (the first lost, or a stream we forgot). */
+  late: boolean;
   epoch: number;
   /** The next seq we take. */
   next: number;
@@ -97,7 +106,7 @@ export interface DeliveryIo {
   /** Publishes a message (its head at `headAt` already written) to the peer. */
   publish(to: string, m: Buffer): void;
   /** An ack (`nack`: and send again what follows it now) to the peer. */
-  control(to: string, nack: boolean, ackEpoch: number, ack: number): void;
+  control(to: string, nack: boolean, ackEpoch: number, ack: number, inc: number, late: boolean): void;
   /** Frames to or from the peer were lost for good: end the links with it as when it was taken for gone. */
   reset(peer: string, why: string): void;
 }
@@ -107,6 +116,8 @@ export class Delivery {
   private readonly ins = new Map<string, In>();
   /** Epochs only grow within a process (a peer tells a stale stream from a new one); a restarted coordinator has a new id. */
   private epochs = 0;
+  /** Numbers of our records of the peers' streams (In.inc). */
+  private incs = 0;
   private readonly timer: ReturnType<typeof setInterval>;
   readonly counters = { meshResent: 0, meshAcksOut: 0, meshResets: 0, meshDuplicates: 0, meshGaps: 0 };
 
@@ -134,7 +145,20 @@ export class Delivery {
       return;
     }
     if (!o) {
-      o = { epoch: ++this.epochs, next: 1, kept: [], first: 0, bytes: 0, since: this.now(), rto: RTO_MS, againAt: 0, againFrom: 0, goneAt: 0 };
+      o = {
+        epoch: ++this.epochs,
+        next: 1,
+        kept: [],
+        first: 0,
+        bytes: 0,
+        since: this.now(),
+        rto: RTO_MS,
+        againAt: 0,
+        againFrom: 0,
+        goneAt: 0,
+        acked: 0,
+        inc: 0,
+      };
       this.outs.set(to, o);
     }
     const seq = o.next++;
@@ -156,7 +180,7 @@ export class Delivery {
   /** A data message's head from `from`: true when it is the next of its stream (deliver it), false to drop it. */
   accept(from: string, h: SeqHead): boolean {
     if (h.epoch === 0 || h.seq === 0) return false;
-    this.acked(from, h, false);
+    this.ackUpTo(from, h.ackEpoch, h.ack, false, 0, false);
     let r = this.ins.get(from);
     if (r && h.epoch < r.epoch) return false; // a stream the peer has left
     if (!r || h.epoch > r.epoch) {
@@ -164,7 +188,7 @@ export class Delivery {
         this.counters.meshResets++;
         this.io.reset(from, `its frames from ${r.next} of its last stream were lost for good (it started a new one)`);
       }
-      r = { epoch: h.epoch, next: 1, told: 0, ackTimer: null, nackAt: 0, nackFor: 0 };
+      r = { inc: ++this.incs, late: h.seq > 1, epoch: h.epoch, next: 1, told: 0, ackTimer: null, nackAt: 0, nackFor: 0 };
       this.ins.set(from, r);
     }
     if (h.seq < r.next) {
@@ -182,12 +206,24 @@ export class Delivery {
     return true;
   }
 
-  /** An ack from `from` (standalone or carried by its message): what it has is dropped; a nack sends the rest again. */
+  /** An ack from `from` (its head's epoch and seq: its record of our stream, `inc` and `late`): what it has is dropped; a nack sends the rest again. */
   acked(from: string, h: SeqHead, nack: boolean): void {
+    this.ackUpTo(from, h.ackEpoch, h.ack, nack, h.epoch, h.seq === 1);
+  }
+
+  /** `inc`, `late`: the peer's record of our stream that acks (inc 0: a message's own ack, or a peer that does not say). */
+  private ackUpTo(from: string, ackEpoch: number, ack: number, nack: boolean, inc: number, late: boolean): void {
     const o = this.outs.get(from);
-    if (!o || h.ackEpoch !== o.epoch || h.ack >= o.next) return; // another stream's, or more than we sent: a peer's word
+    if (!o || ackEpoch !== o.epoch || ack >= o.next) return; // another stream's, or more than we sent: a peer's word
+    if (inc > o.inc) {
+      // A record of our stream made after the one that acked us (or, when only our messages carried its acks so far, one
+      // made late): with less, it forgot what it had. A late ack of the old record (a resent publish) has its number.
+      if (ack < o.acked && (o.inc !== 0 || late)) return this.forgotten(from, o, ack);
+      o.inc = inc;
+    }
+    if (ack > o.acked) o.acked = ack;
     let progress = false;
-    while (o.first < o.kept.length && o.kept[o.first].seq <= h.ack) {
+    while (o.first < o.kept.length && o.kept[o.first].seq <= ack) {
       o.bytes -= o.kept[o.first].m.length;
       o.first++;
       progress = true;
@@ -209,6 +245,19 @@ export class Delivery {
     }
   }
 
+  /**
+   * A new record of the peer asks from `ack` + 1 when an older one had acked `o.acked`: it forgot our stream (while we
+   * had no record in the mesh: a stall past 60 s). What it acked is not kept, what is kept may have reached it with its
+   * ack lost: sending either again could lose or double a frame. So the stream ends as at the bound: what is kept is
+   * dropped, both sides end their links (the peer on our next epoch's first frame), a new epoch.
+   */
+  private forgotten(from: string, o: Out, ack: number): void {
+    this.outs.delete(from);
+    this.counters.meshResets++;
+    const why = `it forgot our stream (asked from ${ack + 1}, had acked ${o.acked}): ${o.kept.length - o.first} frames dropped, links start afresh`;
+    queueMicrotask(() => this.io.reset(from, why));
+  }
+
   private ackSoon(peer: string, r: In): void {
     if (r.ackTimer) return;
     r.ackTimer = setTimeout(() => {
@@ -216,7 +265,7 @@ export class Delivery {
       if (r.told >= r.next - 1) return; // a message of ours carried it
       r.told = r.next - 1;
       this.counters.meshAcksOut++;
-      this.io.control(peer, false, r.epoch, r.next - 1);
+      this.io.control(peer, false, r.epoch, r.next - 1, r.inc, r.late);
     }, ACK_MS);
     r.ackTimer.unref?.();
   }
@@ -228,7 +277,7 @@ export class Delivery {
     r.nackAt = t;
     r.told = r.next - 1;
     this.counters.meshAcksOut++;
-    this.io.control(peer, true, r.epoch, r.next - 1);
+    this.io.control(peer, true, r.epoch, r.next - 1, r.inc, r.late);
   }
 
   /** Sends again everything kept for the peer, in order, each with a fresh ack. */
@@ -258,14 +307,25 @@ export class Delivery {
     }
   }
 
-  /** The peers alive by the mesh's records: what we keep for one out of them long enough is dropped. */
-  keep(live: Set<string>): void {
+  /**
+   * The peers alive by the mesh's records: what we keep for one out of them long enough is dropped. A peer's stream to
+   * us is forgotten once it has no record (`known`: gone for good, or stalled past the registry's 60 s) and owes no ack:
+   * one entry a peer ever heard from stayed here. Should it resume that stream, its sender sees a newer record of ours
+   * ask for less than the old one had acked and starts afresh (forgotten()).
+   */
+  keep(live: ReadonlySet<string>, known: (peer: string) => boolean = () => true): void {
     const t = this.now();
     for (const [to, o] of this.outs) {
       if (live.has(to)) o.goneAt = 0;
       else if (!o.goneAt) o.goneAt = t;
       else if (t - o.goneAt >= FORGET_MS) this.outs.delete(to);
     }
+    for (const [from, r] of this.ins) if (!r.ackTimer && !live.has(from) && !known(from)) this.ins.delete(from);
+  }
+
+  /** Whether we hold `from`'s stream to us (tests). */
+  hears(from: string): boolean {
+    return this.ins.has(from);
   }
 
   /** Unacked messages kept for `to` (tests, stats). */

@@ -8,6 +8,7 @@
 // fails saying so, and where its URL is now: a coordinator that restarts is a new node with a new id (decisions.md).
 import { ERRORS, isErrorCode, type ErrorCode } from '../../shared/error-codes.js';
 import type { Gcs, NodeAway } from '../gcs/gcs.js';
+import { DEAD_MS } from './registry.js';
 
 /** A hard pin waits this long for a live coordinator's link that is down (TABMESH_MESH_PIN_WAIT_MS): an idle node's silence window. */
 export const PIN_WAIT_MS = 30_000;
@@ -31,6 +32,13 @@ export class LinkPins {
   private readonly refused = new Map<string, ErrorCode>();
   /** Coordinators that left the mesh (the last GONE_KEPT), and their URLs. */
   private readonly gone = new Map<string, string>();
+  /**
+   * Peers whose link joined before our registry listed them, since when. A coordinator that has just started links to
+   * the others up to one beat (500 ms) before their reads list it: a hard pin to that link, dropped in that window,
+   * failed at once as "not in the mesh". Such a peer lives from its link's join until a beat lists it, or for DEAD_MS
+   * (its record, written before it links, is read by then: unlisted, it is gone).
+   */
+  private readonly fresh = new Map<string, number>();
   private beatAt: number;
 
   constructor(
@@ -44,8 +52,8 @@ export class LinkPins {
 
   /** A link's node id is its coordinator's id (nodes/membership.ts): a pin to it waits while that one lives and its link has not been down past the bound. */
   hook(gcs: Gcs): void {
-    gcs.nodeExpected = (node) => this.others.lives(node) && !this.pastBound(node);
-    gcs.nodeAway = (node) => (this.others.lives(node) ? this.away(node) : undefined);
+    gcs.nodeExpected = (node) => this.lives(node) && !this.pastBound(node);
+    gcs.nodeAway = (node) => (this.lives(node) ? this.away(node) : undefined);
     gcs.nodeGone = (node) => this.left(node);
   }
 
@@ -53,6 +61,11 @@ export class LinkPins {
     gcs.nodeExpected = () => false;
     gcs.nodeAway = () => undefined;
     gcs.nodeGone = () => undefined;
+  }
+
+  /** Whether coordinator `id` lives: listed (an agent), or its link joined and no beat has listed it yet (`fresh`). */
+  lives(id: string): boolean {
+    return this.others.lives(id) || this.fresh.has(id);
   }
 
   /** Coordinator `id` left the mesh (its URL was `url`). */
@@ -65,7 +78,7 @@ export class LinkPins {
   /** Why a pin to `node` names no link: the coordinator it stood for left the mesh (and what its URL is now); else undefined. */
   private left(node: string): string | undefined {
     const url = this.gone.get(node);
-    if (url === undefined || this.others.lives(node)) return undefined;
+    if (url === undefined || this.lives(node)) return undefined;
     const now = url ? this.others.withUrl(url) : undefined;
     const where = url ? ` (${url})` : '';
     const back = now ? `; ${url} is coordinator ${now} now` : '';
@@ -77,17 +90,25 @@ export class LinkPins {
   }
 
   /**
-   * Every beat: `live` peers, and whether each one's link is up here. Peers not live are forgotten. True when some
-   * link crossed the warning or the bound since the last beat: a scheduler pass then warns or fails its pins.
+   * Every beat: `live` peers, and whether each one's link is up here. Peers not live (nor fresh) are forgotten. True
+   * when some link crossed the warning or the bound since the last beat, or a fresh peer was not listed in time: a
+   * scheduler pass then warns or fails its pins.
    */
   beat(live: ReadonlySet<string>, linked: (peer: string) => boolean): boolean {
     const t = this.now();
     const prev = t - this.beatAt;
     this.beatAt = t;
     let crossed = false;
-    for (const id of this.since.keys()) if (!live.has(id)) this.since.delete(id);
-    for (const id of this.refused.keys()) if (!live.has(id)) this.refused.delete(id);
-    for (const id of live) {
+    for (const [id, at] of this.fresh) {
+      if (live.has(id)) this.fresh.delete(id);
+      else if (t - at >= DEAD_MS) {
+        this.fresh.delete(id);
+        crossed = true; // its pins fail now (not in the mesh)
+      }
+    }
+    for (const id of this.since.keys()) if (!live.has(id) && !this.fresh.has(id)) this.since.delete(id);
+    for (const id of this.refused.keys()) if (!live.has(id) && !this.fresh.has(id)) this.refused.delete(id);
+    for (const id of [...live, ...this.fresh.keys()]) {
       if (linked(id)) {
         this.since.delete(id);
         this.refused.delete(id);
@@ -111,6 +132,7 @@ export class LinkPins {
    * test/redis/mesh-pin-away: the link up, a task placed and the link down within one beat).
    */
   up(peer: string): void {
+    if (!this.others.lives(peer)) this.fresh.set(peer, this.now());
     this.since.delete(peer);
     this.refused.delete(peer);
   }

@@ -190,7 +190,7 @@ export class CoordinatorMesh {
     // A link down past the warning or the bound: a pass warns the drivers of tasks pinned to it, or fails them.
     if (this.pins.beat(live, (id) => this.c.gcs.nodes.has(id as NodeId))) this.c.scheduler.soon();
     this.links.keep(live, (id) => this.registry.known(id));
-    this.bus.delivery.keep(live);
+    this.bus.delivery.keep(live, (id) => this.registry.known(id));
     this.sendsOn.keep(live);
     const lost = await this.renew(this.ownJobs());
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });

@@ -12,6 +12,7 @@ import { linkedInProcess } from '../helpers/mesh.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { Delivery } from '../../coordinator/mesh/delivery.js';
 
 let mesh: Mesh | undefined;
 const inProcess: (RunningCoordinator | EdgeNode)[] = [];
@@ -125,6 +126,32 @@ describe('mesh frames across a Redis reconnect', () => {
     );
     // A dropped what it kept for B and ended its links with it; B did the same on A's next stream's first frame.
     expect(stats(a).meshResets).toBeGreaterThan(0);
+    expect(stats(b).meshResets).toBeGreaterThan(0);
+    await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked again' });
+  }, 120_000);
+
+  it("a receiver that forgot the other's stream mid-job (its record gone from Redis: a stall past 60 s) ends it: the job ends exact, the link comes back", async () => {
+    const { a, b, m } = await twoCoordinators('forgot');
+    const delivery = (c: RunningCoordinator) => (c.coordinator.mesh as unknown as { bus: { delivery: Delivery } }).bus.delivery;
+    await jobThrough(
+      a,
+      b,
+      m,
+      300,
+      async () => {
+        // B forgets A's stream as it does once A has no record (white-box: A's record stays; forgetting waits for no ack owed).
+        await until(
+          () => {
+            delivery(b).keep(new Set(), () => false);
+            return !delivery(b).hears(a.coordinator.meshId!);
+          },
+          { timeoutMs: 10_000, what: "B to forget A's stream" },
+        );
+      },
+      40,
+    );
+    // A heard B ask for less than it had acked (a newer record of its stream) and ended the stream; B on its next epoch.
+    expect(a.coordinator.gcs.events.some((e) => e.kind === 'mesh-frames-lost' && e.message.includes('it forgot our stream'))).toBe(true);
     expect(stats(b).meshResets).toBeGreaterThan(0);
     await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked again' });
   }, 120_000);

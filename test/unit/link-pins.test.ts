@@ -92,6 +92,43 @@ describe('LinkPins', () => {
     expect([gcs.nodeExpected('b'), gcs.nodeGone('b')]).toEqual([false, undefined]);
   });
 
+  it("counts a peer as live from its link's join until a beat lists it; one never listed is gone after DEAD_MS", () => {
+    // A coordinator that has just started links to us up to one beat before our registry lists it.
+    const lives = new Set<string>();
+    const { p, at } = pins(6000, lives);
+    const gcs = new Gcs(new MemoryStorage());
+    p.hook(gcs);
+    p.beat(lives, () => false);
+    expect(gcs.nodeExpected('b')).toBe(false);
+    p.up('b'); // its link joins; the link drops before the next beat
+    at(300);
+    expect([gcs.nodeExpected('b'), gcs.nodeGone('b')]).toEqual([true, undefined]);
+    expect(p.beat(lives, () => false)).toBe(false); // a read from before it wrote its record: not listed yet
+    expect([gcs.nodeExpected('b'), gcs.nodeAway('b')?.ms]).toEqual([true, 0]);
+    // Listed: its agent makes it live from then on, and the link's down time counts from that beat.
+    lives.add('b');
+    at(500);
+    expect(p.beat(lives, () => false)).toBe(false);
+    lives.delete('b');
+    expect(gcs.nodeExpected('b')).toBe(false); // not fresh any more: gone with its agent
+    // Another one joins and is never listed: live for DEAD_MS from its join, then gone (the beat kicks a pass).
+    p.up('c');
+    const crossed: boolean[] = [];
+    for (let i = 0; i < 4; i++) {
+      at(500);
+      crossed.push(p.beat(lives, () => false));
+      if (i < 3) expect(gcs.nodeExpected('c')).toBe(true);
+    }
+    expect(crossed).toEqual([false, false, false, true]);
+    expect([gcs.nodeExpected('c'), gcs.nodeAway('c')]).toEqual([false, undefined]);
+    // A listed peer whose link joins is not fresh: it leaves with its agent.
+    lives.add('d');
+    p.beat(lives, () => true);
+    p.up('d');
+    lives.delete('d');
+    expect(gcs.nodeExpected('d')).toBe(false);
+  });
+
   it('keeps the last 64 coordinators that left, no more', () => {
     const { p } = pins(6000, new Set());
     const gcs = new Gcs(new MemoryStorage());

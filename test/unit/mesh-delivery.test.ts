@@ -41,9 +41,11 @@ function pair(wire: (to: 'a' | 'b', m: Buffer) => Buffer[], limits: DeliveryLimi
     side.d = new Delivery(
       {
         publish: (to, m) => deliver(to as 'a' | 'b', Buffer.from(m)),
-        control: (to, nack, ackEpoch, ack) => {
+        control: (to, nack, ackEpoch, ack, inc, late) => {
           const m = Buffer.alloc(HEAD_AT + SEQ_HEAD_BYTES);
           m[0] = nack ? 3 : 2;
+          m.writeUInt32BE(inc, HEAD_AT);
+          m.writeUInt32BE(late ? 1 : 0, HEAD_AT + 4);
           m.writeUInt32BE(ackEpoch, HEAD_AT + 8);
           m.writeUInt32BE(ack, HEAD_AT + 12);
           deliver(to as 'a' | 'b', m);
@@ -161,6 +163,87 @@ describe('mesh delivery', () => {
     stale.writeUInt32BE(1, HEAD_AT);
     stale.writeUInt32BE(2, HEAD_AT + 4);
     expect(p.b.d.accept('a', readSeqHead(stale, HEAD_AT))).toBe(false);
+  });
+
+  it('a receiver forgets a stream of a peer with no record in the mesh; resumed, that stream starts afresh: no frame twice, none held for good', async () => {
+    let toA = true;
+    const p = pair((to, m) => (to === 'b' || toA ? [m] : []));
+    close = p.close;
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    for (let i = 1; i <= 5; i++) p.send('a', i);
+    p.b.d.keep(new Set(), () => false);
+    expect(p.b.d.hears('a')).toBe(true); // it owes an ack: kept until it is sent
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect(p.a.d.kept('b')).toBe(0);
+    // a stalls: b takes 6 and 7, their ack is lost (a's subscription was cut).
+    toA = false;
+    p.send('a', 6);
+    p.send('a', 7);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b')]).toEqual([upTo(7), 2]);
+    // a's record is gone from the mesh (stalled past 60 s): b forgets its stream.
+    p.b.d.keep(new Set(), () => false);
+    expect(p.b.d.hears('a')).toBe(false);
+    // a resumes: its timeout sends 6 and 7 again; b asks from 1, less than it had acked: a ends the stream.
+    toA = true;
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(p.b.got).toEqual(upTo(7));
+    expect([p.a.resets, p.a.d.kept('b'), p.a.d.counters.meshResets]).toEqual([['b'], 0, 1]);
+    // What a sends next opens a new epoch: b hears the old stream ended, and takes the new one in order.
+    p.send('a', 8);
+    p.send('a', 9);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect(p.b.got).toEqual(upTo(9));
+    expect(p.b.resets).toEqual(['a']);
+    expect(p.a.d.kept('b')).toBe(0);
+  });
+
+  it('the same when only its messages carried acks before it forgot (a busy link both ways)', async () => {
+    let toA = true;
+    const p = pair((to, m) => (to === 'b' || toA || m[0] === 1 ? [m] : []));
+    close = p.close;
+    for (let i = 1; i <= 5; i++) {
+      p.send('a', i);
+      p.send('b', i); // carries b's ack of a's stream: no ack of its own leaves
+    }
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.a.d.kept('b'), p.b.d.counters.meshAcksOut]).toEqual([0, 0]);
+    toA = false; // b's own acks are lost from here
+    p.send('a', 6);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    p.b.d.keep(new Set(), () => false);
+    toA = true;
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect([p.a.resets, p.b.got]).toEqual([['b'], [1, 2, 3, 4, 5, 6]]);
+  });
+
+  it('a late copy of an old nack (a publish sent again) ends nothing', async () => {
+    let n = 0;
+    const nacks: Buffer[] = [];
+    const p = pair((to, m) => {
+      if (to === 'a' && m[0] === 3) nacks.push(Buffer.from(m));
+      return to === 'b' && m[0] === 1 && ++n === 2 ? [] : [m];
+    });
+    close = p.close;
+    for (let i = 1; i <= 3; i++) p.send('a', i); // 2 lost: b asks from 2, a sends 2 and 3 again
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b'), nacks.length]).toEqual([[1, 2, 3], 0, 1]);
+    p.a.d.acked('b', readSeqHead(nacks[0], HEAD_AT), true);
+    p.send('a', 4);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.a.resets, p.b.resets, p.b.got]).toEqual([[], [], [1, 2, 3, 4]]);
+  });
+
+  it('a new stream whose first frame was lost is asked for again, not ended (a gap before any ack)', async () => {
+    let drop = 1;
+    const p = pair((to, m) => (to === 'b' && drop-- > 0 ? [] : [m]));
+    close = p.close;
+    p.send('a', 1); // lost
+    p.send('a', 2); // a gap in a stream b never heard of: it asks from 1
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect(p.b.got).toEqual([1, 2]);
+    expect(p.a.resets.concat(p.b.resets)).toEqual([]);
+    expect(p.a.d.kept('b')).toBe(0);
   });
 
   it("an ack for more than was sent, or of another epoch, drops nothing (a peer's word)", async () => {
