@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'public/**', 'test-results/**', '**/*.d.ts', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'public/**', 'test-results/**', '**/*.d.ts', 'eslint.config.js', 'bin/**', '.venv-ray/**', 'tmp/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
