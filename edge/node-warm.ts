@@ -30,13 +30,6 @@
 // written): once the kernel read a page, sends from it and receives into it
 // cost what the copy does. Done again on memory the kernel read already, it
 // costs ~20 system calls per 80 MiB.
-//
-// A transfer's buffer (issue 17, session 23: WarmWay 'later') is nobody's to
-// write until the link is up and the leaves came back (25-40 ms on a node's
-// first read from a peer, when the cores have little else to do): both threads
-// fault a half of it each meanwhile. 80 MiB of first touches took 110-145 ms of
-// one thread's time at load 7 (a script in session 23's notes); what the
-// warmer did not reach, the reader's thread faults as the bytes land.
 import { EvalPool } from './eval-pool.js';
 import { setWarmer, type WarmWay } from '../shared/bytes.js';
 
@@ -76,13 +69,11 @@ parentPort.on('message', (m) => {
   // faulted in for writing, while whoever took the buffer may be writing it.
   // From the last page down: a taker copying from the first meets it halfway.
   // Then the kernel reads one byte of each of those pages (it changes none).
-  // Pages [from, to) when given (a half of a 'later' buffer), else all.
   const a = new Uint8Array(m.buf);
   const fd = scratchFd();
-  const from = m.from ?? 0;
   let read = 0;
-  for (let hi = (m.to ?? Math.ceil(a.length / PAGE)) - 1; hi >= from; hi -= BATCH) {
-    const lo = Math.max(from, hi - BATCH + 1);
+  for (let hi = Math.floor((a.length - 1) / PAGE); hi >= 0; hi -= BATCH) {
+    const lo = Math.max(0, hi - BATCH + 1);
     if (!m.kernelOnly) for (let p = hi; p >= lo; p--) Atomics.compareExchange(a, p * PAGE, 0, 0);
     if (scratch < 0) continue;
     const bytes = [];
@@ -101,16 +92,8 @@ let pool: EvalPool | null = null;
 /** Installs the warmer (again, where a test put another in its place: its threads are made once). */
 export function installNodeWarmer(): void {
   const p = (pool ??= new EvalPool(WORKER_SOURCE, 2, 'tabmesh-warm'));
-  const warm = async (buf: SharedArrayBuffer, way: WarmWay): Promise<number> => {
-    if (way === 'spare') return Number(await p.call(1, { buf, low: true })) || 0;
-    if (way !== 'later') return Number(await p.call(0, { buf, kernelOnly: way === 'kernel' })) || 0;
-    // Nobody writes it yet: both threads fault a half each (the spares' thread at the priority it has: normal until
-    // its first spare, so at a node's first transfer; after, it helps with what CPU nothing else wants).
-    const half = Math.ceil(buf.byteLength / 4096 / 2);
-    const got = await Promise.all([p.call(0, { buf, from: half }), p.call(1, { buf, to: half })]);
-    return got.reduce<number>((n, x) => n + (Number(x) || 0), 0);
-  };
-  setWarmer(warm);
+  const warm = (buf: SharedArrayBuffer, way: WarmWay) => (way === 'spare' ? p.call(1, { buf, low: true }) : p.call(0, { buf, kernelOnly: way === 'kernel' }));
+  setWarmer(async (buf, way) => Number(await warm(buf, way)) || 0);
 }
 
 /** Installs the warmer and starts its threads now (a node, as it starts: its first fresh buffer does not wait for them; see node-hash.ts startHashPool). */

@@ -67,15 +67,13 @@ export function limitPool(budgetBytes: number): void {
 /**
  * How a warmer touches a buffer, off the caller's thread and without changing
  * any byte (the buffer may be taken and written while it works): `taken`, a
- * fresh buffer its taker is writing; `later`, a fresh buffer its taker fills
- * later (a transfer's: its bytes come a link set-up and a round trip after),
- * where two threads may share the faults meanwhile; `spare`, a spare nobody took yet
+ * fresh buffer its taker is writing; `spare`, a spare nobody took yet
  * (speculative: the platform may warm it only with CPU time nothing else
  * wants); `kernel`, a buffer already written (an executor's result) whose
  * pages the kernel may not have read yet. It resolves to the pages the kernel
  * read, where the platform does that.
  */
-export type WarmWay = 'taken' | 'later' | 'spare' | 'kernel';
+export type WarmWay = 'taken' | 'spare' | 'kernel';
 export type Warmer = (buf: SharedArrayBuffer, way: WarmWay) => Promise<number | void>;
 let warmer: Warmer | null = null;
 /** Spares being warmed, by size; `taken`: handed out before the warmer finished (it goes on touching pages). */
@@ -96,7 +94,7 @@ export function setWarmer(w: Warmer | null): Warmer | null {
  * its page faults, and the spare is warmed after it (not beside it: two
  * buffers faulted at once cost a put into fresh memory 3x, issue 17).
  */
-function warmSpare(size: number, fresh?: SharedArrayBuffer, later = false): void {
+function warmSpare(size: number, fresh?: SharedArrayBuffer): void {
   if (!warmer || warming.has(size) || (!fresh && idleBytes + warmingBytes + size > warmMax)) return;
   const w = { buf: fresh ?? new SharedArrayBuffer(size), taken: fresh !== undefined };
   const buf = w.buf;
@@ -108,7 +106,7 @@ function warmSpare(size: number, fresh?: SharedArrayBuffer, later = false): void
     warming.delete(size);
     warmingBytes -= extra;
   };
-  warmer(buf, fresh ? (later ? 'later' : 'taken') : 'spare').then((pages) => {
+  warmer(buf, fresh ? 'taken' : 'spare').then((pages) => {
     countKernel(pages);
     done();
     if (w.taken) return warmSpare(size); // the next one
@@ -148,10 +146,9 @@ function expireIdle(): void {
 
 /**
  * `n` bytes, shared between threads where the platform allows and `n` is
- * large. Zeroed unless `dirty` (for callers that write every byte); `later`:
- * the caller writes them only later (a transfer's buffer: WarmWay 'later').
+ * large. Zeroed unless `dirty` (for callers that write every byte).
  */
-export function allocBytes(n: number, dirty = false, later = false): Uint8Array {
+export function allocBytes(n: number, dirty = false): Uint8Array {
   if (!sharable || n < SHARE_MIN_BYTES) return new Uint8Array(n);
   if (n < POOL_STEP) return new Uint8Array(new SharedArrayBuffer(n));
   // The smallest that fits, a freed buffer before a spare: taking a spare warms the next one (a
@@ -187,7 +184,7 @@ export function allocBytes(n: number, dirty = false, later = false): Uint8Array 
   const buf = new SharedArrayBuffer(size);
   pooled.add(buf);
   poolStats.fresh++;
-  if (size >= WARM_MIN_BYTES) warmSpare(size, buf, later);
+  if (size >= WARM_MIN_BYTES) warmSpare(size, buf);
   return new Uint8Array(buf, 0, n);
 }
 

@@ -93,8 +93,7 @@ export class SwarmFetch implements RequestHost {
    * sent the object through the relay (test/p2p/ws-link, CI of session 18).
    */
   async getLeaves(): Promise<void> {
-    // Its bytes come after the link's set-up and the leaves' round trip: the warmer's threads fault its pages meanwhile.
-    this.buf = allocBytes(this.size, true, true);
+    this.buf = allocBytes(this.size, true);
     for (;;) {
       const all = [...this.sources.values()];
       // No reader to share with: the first run comes with the leaves, one round trip less (a 1 MiB object in one).
