@@ -25,6 +25,15 @@
 // the port of this process's WebSocket listener, and the tab dials that with
 // the token. A tab answering this side's offer asks for the same answer
 // (`{ dial: true }` without a type) before it answers over WebRTC.
+//
+// Dial first (issue 17, session 23): building the WebRTC peer held the
+// initiator's thread 12-15 ms before its offer left. The initiator now sends
+// DIAL_PROBE at once, an offer without SDP, and builds WebRTC only when the
+// dial fails, the peer says `failed`, or nothing answers in WEBRTC_GRACE_MS.
+// Older peers need no flag: a Node responder answers the probe as it did the
+// offer, a tab asks for its WebSocket; where a responder falls back to WebRTC
+// the probe reaches its simple-peer, which ignores `renegotiate` as responder
+// (a plain WebRTC peer, e.g. an https tab, ignores it too: the grace).
 import { randomBytes } from 'node:crypto';
 import { isDialAnswer, isPort, unhandled, type PeerFactory, type RawPeer } from '../shared/transfer/raw-peer.js';
 import { MAX_CHUNK_DATA_BYTES } from '../shared/transfer/wire.js';
@@ -37,6 +46,16 @@ import { attachWs } from './fast-ws.js';
 const FAST_SEND_HIGH_WATER = 16 << 20;
 /** How long a responder waits for the initiator to dial before WebRTC (its dialling gives up after CONNECT_TIMEOUT_MS). */
 const DIAL_WAIT_MS = CONNECT_TIMEOUT_MS + 1000;
+/**
+ * How long an initiator waits for any answer to its probe before it builds WebRTC beside the dial (a peer that
+ * ignores the probe: a plain WebRTC one). An answer within it, quiet, takes ~10 ms through the relay.
+ */
+export const WEBRTC_GRACE_MS = 50;
+/**
+ * The initiator's first signal: an offer without SDP that asks a Node responder for its TCP answer. `renegotiate`
+ * makes a responder's simple-peer (where it falls back to WebRTC) ignore it rather than fail on a signal without SDP.
+ */
+export const DIAL_PROBE = { type: 'offer', renegotiate: true, tabmeshFast: { dial: true } } as const;
 
 export interface FastAnswer {
   port: number;
@@ -73,6 +92,8 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     /** The responder's token, while it waits for the initiator to dial. */
     let token = '';
     let dialWait: NodeJS.Timeout | undefined;
+    /** Initiator: builds WebRTC when the probe got no answer in time. */
+    let grace: NodeJS.Timeout | undefined;
     const pending: unknown[] = [];
     let decided = false;
     let dialled = false;
@@ -83,7 +104,8 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
         const fast = fastOf(d) as { dial?: unknown; failed?: unknown; ws?: unknown } | undefined;
         if (initiator && fast !== undefined && (d as { type?: unknown }).type === undefined) {
           // A tab answering this side's offer asks for a WebSocket to dial; one that could not dial it says so (WebRTC goes on).
-          if (fast.failed === true) return webrtc ? forgetToken() : raw.destroy();
+          clearTimeout(grace);
+          if (fast.failed === true) return useWebrtc();
           if (fast.dial === true) return void answerFast(true);
           return dial(fast);
         }
@@ -134,6 +156,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
     };
     const forgetToken = () => {
       clearTimeout(dialWait);
+      clearTimeout(grace);
       if (token) l.forget(token);
       token = '';
     };
@@ -219,7 +242,7 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       const failed = () => {
         if (closed || connected) return;
         raw.onSignal({ tabmeshFast: { failed: true } });
-        if (!webrtc) raw.destroy();
+        useWebrtc();
       };
       if (!isFastAnswer(fast)) return failed();
       const addrs = fast.host === l.host ? ['127.0.0.1', ...fast.addrs] : fast.addrs;
@@ -230,9 +253,12 @@ export function fastPeerFactory(webrtc: PeerFactory | undefined): PeerFactory {
       });
     };
     if (initiator) {
-      if (webrtc) useWebrtc();
-      // Without WebRTC the offer asks only for the TCP answer (a tab cannot answer it).
-      else queueMicrotask(() => raw.onSignal({ type: 'offer', sdp: '', tabmeshFast: { dial: true } }));
+      // After the link has set its handlers. Without WebRTC the probe is all there is (a plain WebRTC peer cannot answer it).
+      queueMicrotask(() => {
+        if (closed || sock) return;
+        raw.onSignal(DIAL_PROBE);
+        if (webrtc) grace = setTimeout(useWebrtc, WEBRTC_GRACE_MS);
+      });
     }
     return raw;
   };

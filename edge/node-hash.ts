@@ -7,7 +7,17 @@ import { createHash, hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { EvalPool } from './eval-pool.js';
 import { setIdHasher } from '../shared/ids.js';
-import { HASH_CHUNK, LEAF_BYTES, chunkCount, leafHashes, leavesMatching, setAsyncLeafHasher, setChunkChecker, setChunkHasher } from '../shared/hash.js';
+import {
+  HASH_CHUNK,
+  LEAF_BYTES,
+  chunkCount,
+  chunkHash,
+  leafHashes,
+  leavesMatching,
+  setAsyncLeafHasher,
+  setChunkChecker,
+  setChunkHasher,
+} from '../shared/hash.js';
 
 /** Below this, the pool's round trip costs more than it saves. */
 const POOL_MIN_BYTES = 4 << 20;
@@ -34,8 +44,14 @@ parentPort.on('message', (m) => {
   parentPort.postMessage(m.x);
 });`;
 
-/** Posts to the hash pool's threads (each wakes one), the received pieces they carried to check (once each), and batches checked again (HEDGE_MS). */
-export const hashPoolStats = { posts: 0, pieces: 0, hedges: 0 };
+/**
+ * Posts to the hash pool's threads (each wakes one), the received pieces they carried to check (once each), batches
+ * checked again (HEDGE_MS), and objects whose leaves were begun on the caller's thread while the threads booted.
+ */
+export const hashPoolStats = { posts: 0, pieces: 0, hedges: 0, bootLeaves: 0 };
+
+/** Leaves (64 KiB each) hashed on the caller's thread between macrotasks while the pool boots: 4 MiB, ~3 ms here. */
+const BOOT_SLICE_LEAVES = 64;
 
 /** A received piece waiting to be checked, and where its leaves go. */
 interface Check {
@@ -121,15 +137,23 @@ export class HashPool {
     return this.pool.online;
   }
 
+  /** Whether every thread is up: until then what comes is hashed on the caller's thread (bootingLeaves) and the threads are started. */
+  private up(): boolean {
+    if (this.pool.online >= this.pool.size) return true;
+    this.pool.warm();
+    return false;
+  }
+
   async leaves(bytes: Uint8Array): Promise<Uint8Array> {
     const n = chunkCount(bytes.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {
+      const from = this.up() ? 0 : await this.bootingLeaves(bytes, out);
       const size = this.pool.size;
-      const per = Math.ceil(n / size);
+      const per = Math.ceil((n - from) / size);
       const parts: Promise<unknown>[] = [];
-      for (let k = 0; k < size && k * per < n; k++) {
-        const item = { buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: k * per, to: Math.min(n, (k + 1) * per) };
+      for (let k = 0; k < size && from + k * per < n; k++) {
+        const item = { buf: bytes.buffer, off: bytes.byteOffset, len: bytes.byteLength, out, from: from + k * per, to: Math.min(n, from + (k + 1) * per) };
         hashPoolStats.posts++;
         parts.push(this.pool.call(k, { items: [item] }));
       }
@@ -139,6 +163,26 @@ export class HashPool {
       return leafHashes(bytes);
     }
     return new Uint8Array(out).slice();
+  }
+
+  /**
+   * The threads are booting (a driver starts them at its first large value,
+   * not at connect: every test file that connects would pay ~4 thread boots;
+   * traced, a driver's first 80 MiB put waited 80-190 ms for them, issue 17,
+   * session 23): leaves are hashed here, BOOT_SLICE_LEAVES between macrotasks,
+   * until the threads are up. Returns the first leaf left for them (all: n).
+   */
+  private async bootingLeaves(bytes: Uint8Array, out: SharedArrayBuffer): Promise<number> {
+    hashPoolStats.bootLeaves++;
+    const n = chunkCount(bytes.byteLength);
+    const to = new Uint8Array(out);
+    let i = 0;
+    while (i < n && !this.up()) {
+      for (const end = Math.min(n, i + BOOT_SLICE_LEAVES); i < end; i++)
+        to.set(chunkHash(bytes.subarray(i * HASH_CHUNK, (i + 1) * HASH_CHUNK)), i * LEAF_BYTES);
+      if (i < n) await new Promise((r) => setImmediate(r));
+    }
+    return i;
   }
 
   /**
@@ -152,6 +196,7 @@ export class HashPool {
    * batch held 8 MiB unchecked 140 ms at load 12).
    */
   async matching(leaves: Uint8Array, first: number, piece: Uint8Array): Promise<number> {
+    if (!this.up()) return leavesMatching(leafHashes(piece), leaves, first);
     const n = chunkCount(piece.byteLength);
     const out = new SharedArrayBuffer(n * LEAF_BYTES);
     try {

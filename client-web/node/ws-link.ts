@@ -115,9 +115,26 @@ function dialAny(a: WsAnswer): Promise<WebSocket | null> {
   });
 }
 
+/**
+ * A Node initiator's first signal (edge/fast-link.ts DIAL_PROBE, issue 17, session 23): an offer without SDP asking
+ * for a TCP or WebSocket answer. Its WebRTC offer comes only when the dial fails, it hears `failed`, or after its grace.
+ */
+const isDialProbe = (d: unknown): boolean => (d as { type?: unknown }).type === 'offer' && !(d as { sdp?: unknown }).sdp && fastOf(d)?.dial === true;
+
+/** A tab that dials no WebSocket says `failed` to a probe at once: the Node initiator then offers over WebRTC without its grace. */
+function refuseDialProbes(webrtc: PeerFactory): PeerFactory {
+  return (initiator, ice) => {
+    const p = webrtc(initiator, ice);
+    const signal = p.signal.bind(p);
+    p.signal = (d) => (!initiator && isDialProbe(d) ? p.onSignal({ tabmeshFast: { failed: true } }) : signal(d));
+    return p;
+  };
+}
+
 /** A PeerFactory that dials Node peers over a WebSocket where it can and uses `webrtc` for the rest. */
 export function wsPeerFactory(webrtc: PeerFactory | undefined): PeerFactory | undefined {
-  if (!webrtc || !wsLinksAllowed()) return webrtc;
+  if (!webrtc) return webrtc;
+  if (!wsLinksAllowed()) return refuseDialProbes(webrtc);
   return (initiator, ice) => {
     // Relay-only links keep addresses private: no answer with them.
     if (ice?.relayOnly) return webrtc(initiator, ice);

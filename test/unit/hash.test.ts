@@ -17,7 +17,8 @@ import {
   rootOf,
   setChunkChecker,
 } from '../../shared/hash.js';
-import { HashPool, hashPoolStats, installNodeHasher, type HashThreads } from '../../edge/node-hash.js';
+import { HashPool, hashPoolOnline, hashPoolStats, installNodeHasher, startHashPool, type HashThreads } from '../../edge/node-hash.js';
+import { availableParallelism } from 'node:os';
 import { until } from '../helpers/poll.js';
 import { allocBytes } from '../../shared/bytes.js';
 
@@ -89,7 +90,9 @@ describe('chunk-hash tree', () => {
 
 describe('checks of received pieces in the hash pool', () => {
   it('pieces arriving while the workers are busy go together in their next post; each is checked on its own', async () => {
-    installNodeHasher();
+    // The threads up first (until then pieces are checked on this thread: see 'a pool still booting').
+    startHashPool();
+    await until(() => hashPoolOnline() === Math.min(4, availableParallelism()), { what: () => `the hash pool's threads up (${hashPoolOnline()})` });
     const per = 1 << 20;
     const obj = allocBytes(20 * per);
     obj.set(sample(obj.byteLength, 5));
@@ -152,6 +155,57 @@ describe('the hash pool with one thread set aside', () => {
     for (const f of held.splice(0)) f(); // its late answer changes nothing
     await Promise.all(all);
     expect(got[1]).toBe(3);
+  });
+});
+
+/** Threads that hash as the real ones do, up once warm() was called `upAfter` times (never: Infinity); their posts counted. */
+function bootingThreads(upAfter: number) {
+  const t = { warms: 0, calls: 0, froms: [] as number[] };
+  const threads: HashThreads = {
+    size: 2,
+    get online() {
+      return t.warms >= upAfter ? 2 : 0;
+    },
+    warm: () => void t.warms++,
+    call: (_k, msg) => {
+      t.calls++;
+      for (const it of msg.items as { buf: SharedArrayBuffer; off: number; len: number; out: SharedArrayBuffer; from: number; to: number }[]) {
+        t.froms.push(it.from);
+        const b = new Uint8Array(it.buf, it.off, it.len);
+        const out = new Uint8Array(it.out);
+        for (let i = it.from; i < it.to; i++) out.set(chunkHash(b.subarray(i * HASH_CHUNK, Math.min(it.len, (i + 1) * HASH_CHUNK))), i * LEAF_BYTES);
+      }
+      return Promise.resolve();
+    },
+  };
+  return { t, pool: new HashPool(threads) };
+}
+
+describe('a pool still booting', () => {
+  it("a driver's first large value is hashed on its own thread while the pool's threads boot, and starts them", async () => {
+    installNodeHasher();
+    const { t, pool } = bootingThreads(Infinity);
+    const obj = allocBytes(9 * (1 << 20) + 3);
+    obj.set(sample(obj.byteLength, 21));
+    expect(await pool.leaves(obj)).toEqual(leafHashes(obj));
+    expect(t.warms).toBeGreaterThan(0);
+    expect(t.calls).toBe(0);
+    // A received piece meanwhile: checked here too, each leaf.
+    const leaves = leafHashes(obj);
+    obj[3 * HASH_CHUNK + 7] ^= 1;
+    expect(await pool.matching(leaves, 0, obj.subarray(0, 1 << 20))).toBe(3);
+    expect(t.calls).toBe(0);
+  });
+
+  it('threads that come up while a value is being hashed here take the rest of its leaves', async () => {
+    installNodeHasher();
+    const { t, pool } = bootingThreads(3);
+    const obj = allocBytes(20 * (1 << 20) + 5);
+    obj.set(sample(obj.byteLength, 22));
+    expect(await pool.leaves(obj)).toEqual(leafHashes(obj));
+    expect(t.calls).toBe(2);
+    // Two slices were hashed here before the threads were up; the threads took the leaves from there on.
+    expect(Math.min(...t.froms)).toBe(128);
   });
 });
 
