@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   // SCALE_STALLS=1: every callback of the loop timed and named, and the loop budget's parts by CPU (a clock read
   // at every part's start and end: 14% of the coordinator's CPU in a profile at 100 nodes, so not in the runs
   // whose CPU per task counts).
+  // SCALE_LOOP_MS: another loop iteration budget than LOOP_MS (coordinator/loop-budget.ts), for an A/B in one dist.
+  if (process.env.SCALE_LOOP_MS) loopBudget.ms = Number(process.env.SCALE_LOOP_MS);
   if (process.env.SCALE_STALLS === '1') {
     stallProbe.start();
     loopBudget.cpuClock = threadCpuMs;
