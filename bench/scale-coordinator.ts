@@ -9,7 +9,7 @@ import { startCoordinator } from '../coordinator/server.js';
 import { compactAfterBursts, gcsTaskCounts } from '../cli/heap.js';
 import { setHeapGrowth } from '../cli/heap-flags.js';
 import { fullGc } from '../cli/gc.js';
-import { loopBudget } from '../coordinator/loop-budget.js';
+import { loopBudget, OVER_MS } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
 import { GcTally, gcKind, type GcSummary } from './scale-gc.js';
@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   // SCALE_STALLS=1: every callback of the loop timed and named, and the loop budget's parts by CPU (a clock read
   // at every part's start and end: 14% of the coordinator's CPU in a profile at 100 nodes, so not in the runs
   // whose CPU per task counts).
+  // SCALE_LOOP_MS: another loop iteration budget than LOOP_MS (coordinator/loop-budget.ts), for an A/B in one dist.
+  if (process.env.SCALE_LOOP_MS) loopBudget.ms = Number(process.env.SCALE_LOOP_MS);
   if (process.env.SCALE_STALLS === '1') {
     stallProbe.start();
     loopBudget.cpuClock = threadCpuMs;
@@ -147,6 +149,8 @@ async function main(): Promise<void> {
   // SCALE_PROFILE=<folder>: a CPU and a sampling heap profile of each job (bench/scale-profile.ts).
   const profiler = process.env.SCALE_PROFILE ? new JobProfiler(process.env.SCALE_PROFILE) : null;
   let gcNow: ReturnType<typeof fullGc> | undefined;
+  let overAt = OVER_MS.map(() => 0);
+  let cpuOverAt = OVER_MS.map(() => 0);
   process.on('message', (m: ProbeRequest | ProfileRequest) => {
     if (m.k === 'profile') {
       if (!profiler) return void process.send!({ k: 'profiled', files: [] });
@@ -194,6 +198,11 @@ async function main(): Promise<void> {
       ...(process.env.SCALE_STALLS === '1' ? { stalls: stallProbe.report(m.reset) } : {}),
     };
     if (m.reset) {
+      // Iterations by length since the last reset (wall, active time; and loop-thread CPU with SCALE_STALLS=1).
+      const over = (c: number[], from: number[]) => OVER_MS.map((ms, i) => `>${ms} ${c[i] - from[i]}`).join(', ');
+      console.error(`[coordinator] loop iterations since the last probe: ${over(loopBudget.overMs, overAt)}; by CPU ${over(loopBudget.cpuOverMs, cpuOverAt)}`);
+      overAt = [...loopBudget.overMs];
+      cpuOverAt = [...loopBudget.cpuOverMs];
       loopBudget.longest = 0;
       loopBudget.cpuLongest = 0;
       statsServerMax = 0;

@@ -11,8 +11,12 @@ import { join } from 'node:path';
 /** Bytes between two heap samples: V8's default is 32 KiB; 16 KiB gives ~6 samples a 1,000 tasks at 0.1 KiB a task. */
 const SAMPLING_BYTES = 16 * 1024;
 
-/** SCALE_PROFILE_LIVE=1: the heap profile holds what is alive at the job's end, not all it allocated. */
-const LIVE = process.env.SCALE_PROFILE_LIVE === '1';
+/**
+ * SCALE_PROFILE_LIVE=1: the heap profile holds what is alive at the job's end, not all it allocated.
+ * SCALE_PROFILE_LIVE=survived: what survived a scavenge (samples a scavenge freed are dropped, those a full GC
+ * freed are kept): what scavenges copy and promote, by allocation site (issue 14, session 23).
+ */
+const LIVE = process.env.SCALE_PROFILE_LIVE;
 
 /** The profile message of bench:scale's IPC: a name starts a job's profiles, none ends and writes them. */
 export type ProfileRequest = { k: 'profile'; name?: string };
@@ -40,11 +44,10 @@ export class JobProfiler {
     // Samples of objects a GC has freed are kept: what a job allocates, not what it leaves. SCALE_PROFILE_LIVE=1:
     // only what is alive at the job's last result (its task and object records until the driver frees them:
     // what scavenges copy and promote, issue 14).
-    const all = !LIVE;
     await post(this.s, 'HeapProfiler.startSampling', {
       samplingInterval: SAMPLING_BYTES,
-      includeObjectsCollectedByMajorGC: all,
-      includeObjectsCollectedByMinorGC: all,
+      includeObjectsCollectedByMajorGC: LIVE !== '1',
+      includeObjectsCollectedByMinorGC: LIVE !== '1' && LIVE !== 'survived',
     });
   }
 

@@ -15,6 +15,8 @@
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
 //   SCALE_PROFILE_LIVE=1 SCALE_PROFILE=/tmp/prof ...  # the heap profile of what each job leaves alive at its last result
+//   SCALE_PROFILE_LIVE=survived SCALE_PROFILE=/tmp/prof ...  # ... of what survived a scavenge (copied or promoted)
+//   SCALE_LOOP_MS=15 npm run bench:scale          # the coordinator's loop iteration budget (LOOP_MS, 20 ms) set to 15 ms
 //   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # past one process's open-file bound: 2 coordinators
 //                                                  # on one Redis for every size after the first (or a count per size:
 //                                                  # SCALE_COORDINATORS=1,2); nodes list both, the first fills and sends

@@ -11,10 +11,13 @@ import { loopBudget } from './loop-budget.js';
 
 /** Outboxes flushed in one turn, at most. */
 export const FLUSH_PER_TURN = 256;
-/** ...and for at most this long (the clock read every 16 flushes): 256 outboxes of a busy pass's assigns took 18 ms CPU at 10,000 nodes. */
+/**
+ * ...and for at most this long (the clock read after every flush): 256 outboxes of a busy pass's assigns took 18
+ * ms CPU at 10,000 nodes. A flush is an encode and a socket write of up to FRAME_MAX_MSGS messages, and reads the
+ * clock itself (Outbox.lastSent): reading it only every 16 let a turn's flush run up to 15 frames past its deadline
+ * (issue 14, session 23).
+ */
 export const FLUSH_MS = 8;
-/** The idle outboxes' microtask reads the clock every this many flushes (a power of 2). */
-const NOW_CHECK = 8;
 
 export class SessionFlushes implements FlushTurns {
   private queue: Outbox[] = [];
@@ -72,7 +75,7 @@ export class SessionFlushes implements FlushTurns {
     const deadline = loopBudget.until(FLUSH_MS, performance.now(), 'flush');
     const q = this.nowQueue;
     this.nowQueue = [];
-    let i = flushUntil(q, 0, q.length, deadline, NOW_CHECK);
+    let i = flushUntil(q, 0, q.length, deadline);
     if (i < q.length) {
       this.nowTimed++;
       // At the queue's tail, behind outboxes waiting from earlier turns (none waits for good).
@@ -101,7 +104,7 @@ export class SessionFlushes implements FlushTurns {
     // FLUSH_MS, and not past the loop iteration's budget (but its floor: some flush every iteration).
     const deadline = loopBudget.until(FLUSH_MS, performance.now(), 'flush');
     const from = this.head;
-    this.head = flushUntil(this.queue, from, end, deadline, 16);
+    this.head = flushUntil(this.queue, from, end, deadline);
     const timed = this.head < end;
     const k = this.head - from;
     if (k > this.maxPerTurn) this.maxPerTurn = k;
@@ -124,15 +127,15 @@ export class SessionFlushes implements FlushTurns {
 
 /**
  * Flushes outboxes `q[from]` to `q[to - 1]` in order, each slot cleared as it goes, until `deadline` (the clock read
- * every `every` flushes, a power of 2): the index it stopped at (`to` when all went).
+ * after each flush): the index it stopped at (`to` when all went).
  */
-function flushUntil(q: Outbox[], from: number, to: number, deadline: number, every: number): number {
+function flushUntil(q: Outbox[], from: number, to: number, deadline: number): number {
   let i = from;
   while (i < to) {
     const o = q[i];
     (q as (Outbox | undefined)[])[i++] = undefined;
     o.turnFlush();
-    if (((i - from) & (every - 1)) === 0 && i < to && performance.now() > deadline) break;
+    if (i < to && performance.now() > deadline) break;
   }
   return i;
 }

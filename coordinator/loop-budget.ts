@@ -35,6 +35,8 @@ export const LONG_ITERATION_MS = 50;
 const MAX_SEGMENTS = 1024;
 /** Long iterations kept for the GC pauses reported after them. */
 const LONG_KEPT = 8;
+/** Iterations are counted by length over each of these (ms): `overMs`, and `cpuOverMs` with a CPU clock (bench:scale's A/B of the budget). */
+export const OVER_MS = [10, 15, 20, 25, 30, 40, 50] as const;
 
 /** A long iteration's stamps, kept until its GC pauses are known. */
 interface LongIteration {
@@ -90,11 +92,15 @@ export class LoopBudget {
   private readonly cpuAt = new Float64Array(2 * MAX_SEGMENTS);
   private cpuStart = 0;
   private cpuAtBoundary = 0;
+  /** Iterations longer than OVER_MS[i] (active time), and with a CPU clock, of more loop-thread CPU than it: counts. */
+  readonly overMs: number[] = OVER_MS.map(() => 0);
+  readonly cpuOverMs: number[] = OVER_MS.map(() => 0);
   /** GC pauses reported while their iteration runs: [start, duration] pairs, matched at its boundary. */
   private pending: number[] = [];
 
   constructor(
-    readonly ms = LOOP_MS,
+    /** The iteration's budget (ms); bench:scale's SCALE_LOOP_MS sets another to measure it (issue 14, session 23). */
+    public ms = LOOP_MS,
     readonly floor = LOOP_FLOOR_MS,
     /**
      * Runs `fn` at the start of the next iteration: a 0 ms timer fires in the next timers phase, after this
@@ -203,6 +209,7 @@ export class LoopBudget {
     const before = this.cpuStart - this.cpuAtBoundary;
     this.cpuAtBoundary = cpu;
     const total = before + cpu - this.cpuStart;
+    countOver(this.cpuOverMs, total);
     if (total <= LONG_ITERATION_MS && total <= this.cpuLongest) return;
     const by = { before, input: 0, pass: 0, flush: 0, between: 0 };
     let parts = 0;
@@ -233,6 +240,7 @@ export class LoopBudget {
     if (this.cpuClock) this.cpuIteration();
     const length = this.before + now - this.start - idleIn;
     if (length > this.longest) this.longest = length;
+    countOver(this.overMs, length);
     const pending = this.pending;
     this.pending = [];
     if (length <= LONG_ITERATION_MS) return;
@@ -249,6 +257,11 @@ export class LoopBudget {
     if (this.kept.push(it) > LONG_KEPT) this.kept.shift();
     for (let i = 0; i < pending.length; i += 2) if (pending[i] >= from && pending[i] < now) this.moveGc(it, pending[i], pending[i + 1]);
   };
+}
+
+/** Counts `ms` in each of `counts` whose OVER_MS threshold it passes. */
+function countOver(counts: number[], ms: number): void {
+  for (let i = 0; i < OVER_MS.length && ms > OVER_MS[i]; i++) counts[i]++;
 }
 
 /**

@@ -4,7 +4,7 @@
 // past which each still gets its floor. A clock the test moves and an
 // iteration boundary the test calls: deterministic.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LOOP_FLOOR_MS, LOOP_MS, LoopBudget } from '../../coordinator/loop-budget.js';
+import { LOOP_FLOOR_MS, LOOP_MS, LoopBudget, OVER_MS } from '../../coordinator/loop-budget.js';
 import { MESSAGE_SLICE_MS, TurnBudget } from '../../coordinator/message-slices.js';
 import { PASS_MS } from '../../coordinator/scheduler/scheduler.js';
 import { FLUSH_MS } from '../../coordinator/flush-turns.js';
@@ -210,5 +210,31 @@ describe('one budget per loop iteration', () => {
     expect(l.loop.cpuLong).toBe(2);
     expect(l.loop.longByPart.before).toBe(7);
     expect(l.loop.cpuLongByPart.before).toBe(7);
+  });
+});
+
+describe('iterations counted by length (bench:scale: how many pass 10, 15, ... 50 ms)', () => {
+  it('an iteration counts under each threshold it passes, by its active time and by CPU; waiting in the poll phase counts in neither', () => {
+    const l = iterations();
+    l.loop.cpuClock = l.cpu;
+    expect(OVER_MS).toEqual([10, 15, 20, 25, 30, 40, 50]);
+    // Iterations of 5, 12, 22 and 55 ms of work, each after the loop waited for input.
+    for (const ms of [5, 12, 22, 55]) {
+      l.wait(100);
+      l.loop.until(PASS_MS, performance.now(), 'pass');
+      l.work(ms);
+      l.next();
+    }
+    expect(l.loop.overMs).toEqual([3, 2, 2, 1, 1, 1, 1]);
+    expect(l.loop.cpuOverMs).toEqual([3, 2, 2, 1, 1, 1, 1]);
+    // 8 ms of work with 30 ms of waiting inside it: 8 ms by either count.
+    l.wait(100);
+    l.loop.until(PASS_MS, performance.now(), 'pass');
+    l.work(4);
+    l.wait(30);
+    l.work(4);
+    l.next();
+    expect(l.loop.overMs).toEqual([3, 2, 2, 1, 1, 1, 1]);
+    expect(l.loop.cpuOverMs).toEqual([3, 2, 2, 1, 1, 1, 1]);
   });
 });
