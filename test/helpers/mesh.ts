@@ -51,3 +51,8 @@ export async function linkedInProcess(
   await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked' });
   return { a, b, token };
 }
+
+/** Closes what a test file started in-process (`keep`, emptied), the last started first: nodes leave, coordinators close. */
+export async function closeInProcess(keep: (RunningCoordinator | EdgeNode)[]): Promise<void> {
+  for (const x of keep.splice(0).reverse()) await ('leave' in x ? x.leave() : x.close()).catch(() => {});
+}

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { EdgeNode } from '../../edge/node.js';
 import { useRedis } from '../helpers/redis.js';
-import { linkedInProcess } from '../helpers/mesh.js';
+import { linkedInProcess, closeInProcess } from '../helpers/mesh.js';
 import { edgeNodes, getJson, redisCoordinator, stats, statsWhen, type Coord } from '../helpers/processes.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -19,7 +19,7 @@ const redis = useRedis(async () => {
   for (const c of stopped.splice(0)) c.proc.kill('SIGCONT');
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  for (const x of inProcess.splice(0).reverse()) await ('leave' in x ? x.leave() : x.close()).catch(() => {});
+  await closeInProcess(inProcess);
 });
 
 async function linked(cs: Coord[], token: string): Promise<void> {

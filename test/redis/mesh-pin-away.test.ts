@@ -10,7 +10,7 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/ser
 import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { useRedis } from '../helpers/redis.js';
-import { linkedInProcess, type CoordinatorRow } from '../helpers/mesh.js';
+import { linkedInProcess, type CoordinatorRow, closeInProcess } from '../helpers/mesh.js';
 import { getJson } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -23,7 +23,7 @@ const inProcess: (RunningCoordinator | EdgeNode)[] = [];
 const redis = useRedis(async () => {
   await driver?.close().catch(() => {});
   driver = undefined;
-  for (const x of inProcess.splice(0).reverse()) await ('leave' in x ? x.leave() : x.close()).catch(() => {});
+  await closeInProcess(inProcess);
 });
 
 const idOf = (c: RunningCoordinator) => (c.coordinator.mesh as unknown as { id: string }).id;

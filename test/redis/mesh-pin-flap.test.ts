@@ -9,7 +9,7 @@ import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { EdgeNode } from '../../edge/node.js';
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import { useRedis } from '../helpers/redis.js';
-import { linkedInProcess } from '../helpers/mesh.js';
+import { linkedInProcess, closeInProcess } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -21,7 +21,7 @@ const inProcess: (RunningCoordinator | EdgeNode)[] = [];
 const redis = useRedis(async () => {
   await driver?.close().catch(() => {});
   driver = undefined;
-  for (const x of inProcess.splice(0).reverse()) await ('leave' in x ? x.leave() : x.close()).catch(() => {});
+  await closeInProcess(inProcess);
 });
 
 /** A coordinator's mesh (white-box): its id, and frames with a peer lost for good (its agent for that peer replaced). */

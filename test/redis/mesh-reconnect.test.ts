@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import type { RunningCoordinator } from '../../coordinator/server.js';
 import type { EdgeNode } from '../../edge/node.js';
 import { useRedis } from '../helpers/redis.js';
-import { linkedInProcess } from '../helpers/mesh.js';
+import { linkedInProcess, closeInProcess } from '../helpers/mesh.js';
 import { sleep, until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -19,7 +19,7 @@ const inProcess: (RunningCoordinator | EdgeNode)[] = [];
 const redis = useRedis(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  for (const x of inProcess.splice(0).reverse()) await ('leave' in x ? x.leave() : x.close()).catch(() => {});
+  await closeInProcess(inProcess);
 });
 const env = { ...process.env };
 afterEach(() => {
