@@ -10,6 +10,11 @@ import { runColumns } from '../executor/columns.js';
 
 export type { Executor, ExecutorHandle, LocalTask, NodeEnv, SpawnExecutor } from './local-task.js';
 
+/** How many of `queued` tasks that just arrived each of `free` idle executors takes: half of them shared out, at least one. */
+export function arrivalShare(queued: number, free: number): number {
+  return Math.max(1, Math.ceil(queued / (2 * Math.max(1, free))));
+}
+
 export class LocalScheduler {
   private readonly pool: ExecutorPool;
   /** Tasks whose arguments are here, in order, waiting for an executor. */
@@ -78,11 +83,27 @@ export class LocalScheduler {
     return !this.paused && this.queued === 0 && this.freeExecutor() !== undefined;
   }
 
+  /**
+   * Queues `t`. The queue is pumped once the code that queued it is done (a
+   * microtask, issue 14): the tasks one incoming frame admits go out together
+   * rather than the first alone to each idle executor, and a lone task still
+   * goes in the same turn. Of what arrived, the idle executors take at most
+   * half (arrivalShare): the rest stays queued, where work stealing can take
+   * it back should a function measured short run long this time.
+   */
   enqueue(t: LocalTask, front = false): void {
     t.state = 'ready';
     this.ready.push(t, front);
-    this.pump();
+    if (this.pumpDue) return;
+    this.pumpDue = true;
+    queueMicrotask(this.duePump);
   }
+
+  private pumpDue = false;
+  private readonly duePump = (): void => {
+    this.pumpDue = false;
+    this.pump(arrivalShare(this.ready.length, this.pool.freeCount()));
+  };
 
   /**
    * Drops a task that has not started: the queue skips it from now on. Its
@@ -100,7 +121,8 @@ export class LocalScheduler {
     this.ready.recordRun(fnId, ms);
   }
 
-  pump(): void {
+  /** Starts what the free executors can take; `most`: at most this many tasks per executor (tasks that just arrived). */
+  pump(most = Infinity): void {
     if (this.paused) return;
     for (let head = this.ready.peek(); head; head = this.ready.peek()) {
       if (LocalScheduler.ownsExecutor(head)) {
@@ -112,7 +134,7 @@ export class LocalScheduler {
       // A task that needs no CPU (numCpus 0) shares the least busy executor, even one already running.
       const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.pool.leastBusy() : this.pool.freeExecutor();
       if (!ex) break;
-      this.dispatch(ex, this.ready.takeBatch(head, this.pool.freeCount()));
+      this.dispatch(ex, this.ready.takeBatch(head, this.pool.freeCount(), most));
     }
     this.ready.compact();
   }
