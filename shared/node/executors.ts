@@ -78,9 +78,11 @@ export class LocalScheduler {
     return t.spec.actor?.kind === 'create' && actorLiveCpu(t.spec) === 0;
   }
 
-  /** Whether a new task would start at once. */
+  /** Whether a new task would start at once (tasks queued for the pump due take one idle executor each, at least). */
   hasFreeSlot(): boolean {
-    return !this.paused && this.queued === 0 && this.freeExecutor() !== undefined;
+    if (this.paused) return false;
+    if (this.pumpDue) return this.pool.freeCount() > this.queued;
+    return this.queued === 0 && this.freeExecutor() !== undefined;
   }
 
   /**

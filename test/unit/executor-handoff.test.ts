@@ -120,6 +120,19 @@ describe('the handoff of queued tasks to executors', () => {
     expect(m && m.k === 'runs' && runsOf(m.c).map((t) => t.taskId)).toEqual(['t0', 't1']);
   });
 
+  it('a slot a task queued in this frame will take is not free; another idle executor still is', async () => {
+    const w = world(2);
+    expect(w.local.hasFreeSlot()).toBe(true);
+    w.arrive(1);
+    // A direct task or a nested one admitted next in the same frame would start at once on the other executor.
+    expect(w.local.hasFreeSlot()).toBe(true);
+    w.arrive(1);
+    expect(w.local.hasFreeSlot()).toBe(false);
+    await frameHandled();
+    expect(w.posts.map((p) => p.ex).sort()).toEqual([0, 1]);
+    expect(w.local.hasFreeSlot()).toBe(false);
+  });
+
   it('shares out half of what arrived, at least one task an executor', () => {
     expect(arrivalShare(1, 2)).toBe(1);
     expect(arrivalShare(2, 2)).toBe(1);
