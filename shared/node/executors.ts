@@ -10,11 +10,6 @@ import { runColumns } from '../executor/columns.js';
 
 export type { Executor, ExecutorHandle, LocalTask, NodeEnv, SpawnExecutor } from './local-task.js';
 
-/** How many of `queued` tasks that just arrived each of `free` idle executors takes: half of them shared out, at least one. */
-export function arrivalShare(queued: number, free: number): number {
-  return Math.max(1, Math.ceil(queued / (2 * Math.max(1, free))));
-}
-
 export class LocalScheduler {
   private readonly pool: ExecutorPool;
   /** Tasks whose arguments are here, in order, waiting for an executor. */
@@ -78,34 +73,16 @@ export class LocalScheduler {
     return t.spec.actor?.kind === 'create' && actorLiveCpu(t.spec) === 0;
   }
 
-  /** Whether a new task would start at once (tasks queued for the pump due take one idle executor each, at least). */
+  /** Whether a new task would start at once. */
   hasFreeSlot(): boolean {
-    if (this.paused) return false;
-    if (this.pumpDue) return this.pool.freeCount() > this.queued;
-    return this.queued === 0 && this.freeExecutor() !== undefined;
+    return !this.paused && this.queued === 0 && this.freeExecutor() !== undefined;
   }
 
-  /**
-   * Queues `t`. The queue is pumped once the code that queued it is done (a
-   * microtask, issue 14): the tasks one incoming frame admits go out together
-   * rather than the first alone to each idle executor, and a lone task still
-   * goes in the same turn. Of what arrived, the idle executors take at most
-   * half (arrivalShare): the rest stays queued, where work stealing can take
-   * it back should a function measured short run long this time.
-   */
   enqueue(t: LocalTask, front = false): void {
     t.state = 'ready';
     this.ready.push(t, front);
-    if (this.pumpDue) return;
-    this.pumpDue = true;
-    queueMicrotask(this.duePump);
+    this.pump();
   }
-
-  private pumpDue = false;
-  private readonly duePump = (): void => {
-    this.pumpDue = false;
-    this.pump(arrivalShare(this.ready.length, this.pool.freeCount()));
-  };
 
   /**
    * Drops a task that has not started: the queue skips it from now on. Its
@@ -123,8 +100,7 @@ export class LocalScheduler {
     this.ready.recordRun(fnId, ms);
   }
 
-  /** Starts what the free executors can take; `most`: at most this many tasks per executor (tasks that just arrived). */
-  pump(most = Infinity): void {
+  pump(): void {
     if (this.paused) return;
     for (let head = this.ready.peek(); head; head = this.ready.peek()) {
       if (LocalScheduler.ownsExecutor(head)) {
@@ -136,7 +112,7 @@ export class LocalScheduler {
       // A task that needs no CPU (numCpus 0) shares the least busy executor, even one already running.
       const ex = (head.spec.resources.cpu ?? 1) === 0 ? this.pool.leastBusy() : this.pool.freeExecutor();
       if (!ex) break;
-      this.dispatch(ex, this.ready.takeBatch(head, this.pool.freeCount(), most));
+      this.dispatch(ex, this.ready.takeBatch(head, this.pool.freeCount()));
     }
     this.ready.compact();
   }

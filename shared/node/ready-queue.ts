@@ -55,12 +55,12 @@ export class ReadyQueue {
   }
 
   /** Takes `head` and, when its function is short, the ready tasks of the same function behind it (shared over `free` executors). */
-  takeBatch(head: LocalTask, free: number, most = Infinity): LocalTask[] {
+  takeBatch(head: LocalTask, free: number): LocalTask[] {
     this.shift();
     const batch = [head];
     const e = this.ewma.get(head.spec.fnId);
     if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
-    const limit = Math.min(MAX_BATCH, most, Math.ceil(this.length / Math.max(1, free)) + 1);
+    const limit = Math.min(MAX_BATCH, Math.ceil(this.length / Math.max(1, free)) + 1);
     while (batch.length < limit && this.head < this.ready.length) {
       const t = this.ready[this.head];
       if (t.state !== 'ready') {
