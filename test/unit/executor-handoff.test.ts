@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalScheduler, type LocalTask, type SpawnExecutor } from '../../shared/node/executors.js';
 import type { ToExecutor } from '../../shared/executor/protocol.js';
+import type { FunctionId } from '../../shared/ids.js';
 
 function world(cpus: number) {
   /** Each post of runs: the executor's index and the task ids it carried. */
@@ -21,7 +22,7 @@ function world(cpus: number) {
   });
   const local = new LocalScheduler(
     spawn,
-    (fnId) => ({ fnId, kind: 'function', name: 'f', source: '() => 1' }),
+    (fnId) => ({ fnId: fnId as FunctionId, kind: 'function', name: 'f', source: '() => 1' }),
     () => {},
     () => {},
     () => {},
