@@ -139,7 +139,8 @@ export class Cluster {
     // BENCH_COORDINATOR_NODE_ARGS (space separated): node/V8 flags for the coordinator only, as in bench/processes.ts.
     const extra = (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const env: Record<string, string> = { SCALE_TOKEN: this.token };
-    if (this.coordinators > 1) {
+    // SCALE_GCS=redis: one coordinator's GCS in the bench's Redis too, as a mesh's is (a baseline on the same GCS).
+    if (this.coordinators > 1 || process.env.SCALE_GCS === 'redis') {
       const r = await ownRedis();
       this.redis = r.proc;
       env.SCALE_REDIS = r.url;
