@@ -298,6 +298,17 @@ export class Cluster {
     return this.statsOf(this.url);
   }
 
+  /**
+   * /api/stats summed over every coordinator of the mesh (one coordinator: its own): counts of nodes (links to
+   * other coordinators are not in `nodes`), losses and breaches are each coordinator's own (churn at 20,000 nodes).
+   */
+  async meshStats(): Promise<Record<string, number>> {
+    const all = await Promise.all(this.urls.map((u) => this.statsOf(u)));
+    const sum: Record<string, number> = {};
+    for (const s of all) for (const [k, v] of Object.entries(s)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    return sum;
+  }
+
   private async statsOf(url: string): Promise<Record<string, number>> {
     const res = await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok) throw new Error(`/api/stats: ${res.status}`);
