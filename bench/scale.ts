@@ -7,7 +7,7 @@
 //   SCALE_REPEAT=1 npm run bench:scale            # each job once at each size (default 3: median and spread)
 //   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
 //   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
-//   SCALE_HEAP_GROWTH=100 npm run bench:scale     # the coordinator's heap growth as `tabmesh coordinator` sets it
+//   SCALE_HEAP_GROWTH=0 npm run bench:scale       # V8's own heap growth (default: 100%, as `tabmesh coordinator`)
 //   SCALE_COMPACT=0 npm run bench:scale           # without the CLI's heap compaction after each burst (on by default)
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_NODES=2000 SCALE_COORDINATORS=2 SCALE_SPREAD=1 SCALE_STALL=other:3000 npm run bench:scale
