@@ -54,14 +54,15 @@ const breachesOf = (s: Record<string, number>) => Object.fromEntries(Object.entr
 async function storm(cl: Cluster, all: number): Promise<{ back: { joined: number; failed: number }; backMs: number; storm: Storm }> {
   await cl.leaveAll();
   const c0 = await cl.census();
-  const s0 = await cl.stats();
+  // Every coordinator's count (SCALE_COORDINATORS, or 20,000 nodes over two): the nodes come back to any of them.
+  const s0 = await cl.meshStats();
   const t1 = nowMs();
   // The coordinator's count each second while they come back (its own loop answers: a starved one answers late).
   const counts: number[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const s = await cl.stats().catch(() => null);
+      const s = await cl.meshStats().catch(() => null);
       if (s) counts.push(s.nodes);
       await sleep(1000);
     }
@@ -72,7 +73,7 @@ async function storm(cl: Cluster, all: number): Promise<{ back: { joined: number
   let timedOut = true;
   const end = nowMs() + 10 * 60_000;
   while (nowMs() < end) {
-    const [c, s] = await Promise.all([cl.census(), cl.stats().catch(() => null)]);
+    const [c, s] = await Promise.all([cl.census(), cl.meshStats().catch(() => null)]);
     if (s && s.nodes === c.alive) {
       timedOut = false;
       break;
@@ -82,7 +83,7 @@ async function storm(cl: Cluster, all: number): Promise<{ back: { joined: number
   const backMs = nowMs() - t1;
   sampling = false;
   await sampler;
-  const [c1, s1] = [await cl.census(), await cl.stats()];
+  const [c1, s1] = [await cl.census(), await cl.meshStats()];
   const rates = counts.slice(1).map((n, i) => n - counts[i]);
   const full = rates.filter((_, i) => counts[i + 1] < back.joined);
   return {
@@ -111,6 +112,7 @@ export async function churn(cl: Cluster, n: number, count: number): Promise<Chur
     }) as unknown as { remote(i: number): ObjectRef<number> };
     await mesh.get(Array.from({ length: 200 }, (_, i) => double.remote(i)));
     const s0 = await cl.stats();
+    const m0 = await cl.meshStats();
     const t0 = nowMs();
     const refs = Array.from({ length: count }, (_, i) => double.remote(i));
     while (((await cl.stats()).tasksFinished ?? 0) - s0.tasksFinished < count / 5) await sleep(100);
@@ -119,7 +121,8 @@ export async function churn(cl: Cluster, n: number, count: number): Promise<Chur
     const [, mid] = await Promise.all([cl.leave(k), cl.rejoin(k)]);
     const out = await mesh.get(refs);
     const ms = nowMs() - t0;
-    const s1 = await cl.stats();
+    // The mesh's counts: nodes, retries and asks of every coordinator (the driver's first counts the job's progress above).
+    const s1 = await cl.meshStats();
     mesh.free(refs);
     log(`N=${n}: churn: ${round(ms / 1000, 1)} s, ${mid.failed} newcomers refused; all ${s1.nodes} nodes drop and return`);
     // As many as are connected now (a join refused earlier is not waited for: the wait would never end).
@@ -132,8 +135,8 @@ export async function churn(cl: Cluster, n: number, count: number): Promise<Chur
       tasks: count,
       ms,
       exact: out.every((v, i) => v === i * 2),
-      retried: s1.tasksRetried - s0.tasksRetried,
-      stolen: s1.rebalanceAsked - s0.rebalanceAsked,
+      retried: s1.tasksRetried - m0.tasksRetried,
+      stolen: s1.rebalanceAsked - m0.rebalanceAsked,
       joinFailed: mid.failed,
       backMs,
       dropped: all,

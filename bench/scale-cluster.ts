@@ -139,7 +139,8 @@ export class Cluster {
     // BENCH_COORDINATOR_NODE_ARGS (space separated): node/V8 flags for the coordinator only, as in bench/processes.ts.
     const extra = (process.env.BENCH_COORDINATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const env: Record<string, string> = { SCALE_TOKEN: this.token };
-    if (this.coordinators > 1) {
+    // SCALE_GCS=redis: one coordinator's GCS in the bench's Redis too, as a mesh's is (a baseline on the same GCS).
+    if (this.coordinators > 1 || process.env.SCALE_GCS === 'redis') {
       const r = await ownRedis();
       this.redis = r.proc;
       env.SCALE_REDIS = r.url;
@@ -295,6 +296,17 @@ export class Cluster {
 
   async stats(): Promise<Record<string, number>> {
     return this.statsOf(this.url);
+  }
+
+  /**
+   * /api/stats summed over every coordinator of the mesh (one coordinator: its own): counts of nodes (links to
+   * other coordinators are not in `nodes`), losses and breaches are each coordinator's own (churn at 20,000 nodes).
+   */
+  async meshStats(): Promise<Record<string, number>> {
+    const all = await Promise.all(this.urls.map((u) => this.statsOf(u)));
+    const sum: Record<string, number> = {};
+    for (const s of all) for (const [k, v] of Object.entries(s)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    return sum;
   }
 
   private async statsOf(url: string): Promise<Record<string, number>> {

@@ -12,7 +12,7 @@ import { fullGc } from '../cli/gc.js';
 import { loopBudget, OVER_MS } from '../coordinator/loop-budget.js';
 import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
-import { GcTally, gcKind, type GcSummary } from './scale-gc.js';
+import { GcTally, gcKind, heapGrowthFromEnv, type GcSummary } from './scale-gc.js';
 import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
@@ -82,8 +82,8 @@ async function main(): Promise<void> {
   // SCALE_LIFT_LIMITS=1 turns per-address limits off (to measure a coordinator
   // whose defaults would refuse thousands of nodes from one address).
   const lift = process.env.SCALE_LIFT_LIMITS === '1';
-  // V8's own heap growth unless asked: SCALE_HEAP_GROWTH=20 sizes it as `tabmesh coordinator` does (cli/heap-flags.ts).
-  setHeapGrowth(Number(process.env.SCALE_HEAP_GROWTH ?? 0));
+  // The heap growth `tabmesh coordinator` sets (cli/heap-flags.ts) unless SCALE_HEAP_GROWTH says (0: V8's own).
+  setHeapGrowth(heapGrowthFromEnv(process.env.SCALE_HEAP_GROWTH));
   // SCALE_REDIS (SCALE_COORDINATORS > 1): one of several coordinators of a mesh on that Redis (coordinator/mesh),
   // its GCS there; else the GCS in memory.
   const redis = process.env.SCALE_REDIS;

@@ -5,6 +5,21 @@
 // entries: each is kept until the next reset for its percentiles.
 import { constants, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics, type GCProfilerResult } from 'node:v8';
+import { DEFAULT_HEAP_GROWTH_PERCENT } from '../cli/heap-flags.js';
+
+/**
+ * The coordinator's heap growth in bench:scale (SCALE_HEAP_GROWTH, percent; 0: V8's own): by default what
+ * `tabmesh coordinator` sets (cli/heap-flags.ts), since session 24. With V8's own, the bench's forced "live heap"
+ * GCs (and V8's memory reducer on any idle coordinator) leave an old-generation limit ~1.1-1.25x of what lives,
+ * and a job's task records, pretenured into old space, crossed it 2-3 times in a 20,000-task job at 10,000 nodes:
+ * mark-compacts of 26-47 ms, the worst iteration of a run at load 2 (docs/decisions.md, session 24).
+ */
+export function heapGrowthFromEnv(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_HEAP_GROWTH_PERCENT;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new Error(`SCALE_HEAP_GROWTH: a whole percent from 0 (V8's own) to 1000, got ${value}`);
+  return n;
+}
 
 /** Scavenges (minor), mark-compacts (major), incremental marking steps, weak callbacks. */
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb' | 'other';

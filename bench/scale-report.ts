@@ -5,6 +5,7 @@ import { emit, figure, median, round } from './harness.js';
 import type { Churn } from './scale-churn.js';
 import type { Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
+import { coordinatorTable, emitCoordinatorRuns, type CoordinatorRun } from './scale-per-coordinator.js';
 
 /** The coordinator's loop and GC figures of a job, as its probe reports them (bench/scale-coordinator.ts). */
 type LoopFigures = Pick<
@@ -53,6 +54,8 @@ export interface Run extends LoopFigures {
   otherCpuUsPerTask?: number;
   otherLoopMaxMs?: number;
   otherTasks?: number;
+  /** SCALE_COORDINATORS > 1: each coordinator's part of the job, the driver's first (bench/scale-per-coordinator.ts). */
+  perCoordinator?: CoordinatorRun[];
 }
 
 export interface Row {
@@ -200,6 +203,7 @@ export function report(rows: Row[], stalls: boolean): void {
         emit(figure(`${k}.others_loop_delay_max`, run.otherLoopMaxMs ?? 0, 'ms'));
         emit(figure(`${k}.tasks_on_others`, run.otherTasks ?? 0, 'tasks'));
       }
+      if (run.perCoordinator) emitCoordinatorRuns(k, run.perCoordinator, br?.cpuUsPerTask ?? null);
     });
     if (r.churn) {
       const c = r.churn;
@@ -234,6 +238,7 @@ export function report(rows: Row[], stalls: boolean): void {
         `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)`,
       );
     }
+  lines.push(...coordinatorTable(rows.map((r) => ({ ...r, idle: [r.idleCpuPct, ...r.otherIdleCpuPct] }))));
   lines.push(...spreadVsOne(rows));
   for (const r of rows) {
     const c = r.churn;

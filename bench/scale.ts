@@ -7,7 +7,7 @@
 //   SCALE_REPEAT=1 npm run bench:scale            # each job once at each size (default 3: median and spread)
 //   SCALE_JOBS=0 SCALE_IDLE_MS=20000 npm run bench:scale  # join and a 20 s idle window only
 //   BENCH_COORDINATOR_NODE_ARGS="--trace-gc" npm run bench:scale  # node/V8 flags for the coordinator
-//   SCALE_HEAP_GROWTH=100 npm run bench:scale     # the coordinator's heap growth as `tabmesh coordinator` sets it
+//   SCALE_HEAP_GROWTH=0 npm run bench:scale       # V8's own heap growth (default: 100%, as `tabmesh coordinator`)
 //   SCALE_COMPACT=0 npm run bench:scale           # without the CLI's heap compaction after each burst (on by default)
 //   SCALE_CHURN=1 npm run bench:scale              # then churn at the largest N
 //   SCALE_NODES=2000 SCALE_COORDINATORS=2 SCALE_SPREAD=1 SCALE_STALL=other:3000 npm run bench:scale
@@ -17,10 +17,13 @@
 //   SCALE_PROFILE_LIVE=1 SCALE_PROFILE=/tmp/prof ...  # the heap profile of what each job leaves alive at its last result
 //   SCALE_PROFILE_LIVE=survived SCALE_PROFILE=/tmp/prof ...  # ... of what survived a scavenge (copied or promoted)
 //   SCALE_LOOP_MS=15 npm run bench:scale          # the coordinator's loop iteration budget (LOOP_MS, 20 ms) set to 15 ms
-//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # past one process's open-file bound: 2 coordinators
-//                                                  # on one Redis for every size after the first (or a count per size:
-//                                                  # SCALE_COORDINATORS=1,2); nodes list both, the first fills and sends
-//                                                  # the rest on; SCALE_SPREAD=1 spreads them over both instead
+//   SCALE_NODES=100,20000 npm run bench:scale      # a size past one coordinator's open-file bound (19,728 nodes here)
+//                                                  # runs on as many coordinators of one mesh (one Redis) as it needs,
+//                                                  # its nodes spread over them; figures per coordinator (scale-layout.ts)
+//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # 2 coordinators for every size after the first
+//                                                  # (or a count per size: SCALE_COORDINATORS=1,2); nodes list both, the
+//                                                  # first fills and sends the rest on; SCALE_SPREAD=1 spreads them instead
+//   SCALE_GCS=redis npm run bench:scale            # one coordinator's GCS in the bench's Redis too (as a mesh's)
 //   SCALE_NODES=300,300,300,300 SCALE_COORDINATORS=2,2,2,2 SCALE_SPREAD=0,1,0,1 SCALE_100K=0 npm run bench:scale
 //                                                  # a job over two coordinators against one (the other idle), alternated:
 //                                                  # the report's spread_vs_one is the ratio of tasks/s (one SCALE_SPREAD per size)
@@ -49,6 +52,8 @@ import type { Probe } from './scale-coordinator.js';
 import { gcBytesLine, gcLine } from './scale-gc.js';
 import { combineRepeats, report, type Row, type Run } from './scale-report.js';
 import { stallMidJob, stallsFromEnv } from './scale-stall.js';
+import { layoutsFromEnv } from './scale-layout.js';
+import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 
 /** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
 const STALL = stallsFromEnv();
@@ -188,6 +193,12 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
             otherCpuUsPerTask: othersAfter.reduce((a, p, i) => a + p.cpuUs - othersBefore[i].cpuUs, 0) / count,
             otherLoopMaxMs: Math.max(...othersAfter.map((p) => p.loopMaxMs)),
             otherTasks: otherStats1.reduce((a, st, i) => a + (st.tasksFinished ?? 0) - (otherStats0[i].tasksFinished ?? 0), 0),
+            perCoordinator: coordinatorRuns(
+              count,
+              [before, ...othersBefore],
+              [after, ...othersAfter],
+              [s1, ...otherStats1].map((st, i) => (st.tasksFinished ?? 0) - ([s0, ...otherStats0][i].tasksFinished ?? 0)),
+            ),
           }
         : {}),
     };
@@ -226,10 +237,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
     `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
   );
   log(`N=${n}: ${count} tasks${rep}: ${countsLine(r.counts)}`);
-  if (r.otherCpuUsPerTask !== undefined)
-    log(
-      `N=${n}: ${count} tasks${rep}: the other coordinators ran ${r.otherTasks} of them on their nodes, ${round(r.otherCpuUsPerTask, 1)} µs CPU a task of the job (all ${count}), worst loop delay ${round(r.otherLoopMaxMs ?? 0, 1)} ms`,
-    );
+  for (const line of coordinatorRunLines(r.perCoordinator ?? [])) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
   if (r.gc.bytes) log(`N=${n}: ${count} tasks${rep}: the coordinator's heap by GC (counts, not times): ${gcBytesLine(r.gc.bytes, count)}`);
   await sleep(1000);
@@ -335,15 +343,8 @@ runBench(async () => {
   const rows: Row[] = [];
   // SCALE_CHURN=1: after the jobs at the largest N, the churn run.
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
-  // SCALE_COORDINATORS: one count per size, or one K for every size after the first (the baseline stays one
-  // coordinator: the ratios are against it).
-  const ks = (process.env.SCALE_COORDINATORS ?? '1').split(',').map(Number);
-  const coordinatorsAt = (i: number) => (ks.length > 1 ? (ks[i] ?? 1) : i === 0 ? 1 : ks[0]);
-  if (ks.some((k) => !(Number.isInteger(k) && k >= 1 && k <= 8))) throw new Error('SCALE_COORDINATORS: whole numbers from 1 to 8');
-  // SCALE_SPREAD: one for every size (1: nodes spread over the coordinators), or one per size (0,1,0,1: one against two, alternated).
-  const spreads = (process.env.SCALE_SPREAD ?? '0').split(',');
-  if (spreads.some((x) => x !== '0' && x !== '1')) throw new Error('SCALE_SPREAD: 0 or 1, or one of them per size');
-  const spreadAt = (i: number) => (spreads.length > 1 ? spreads[i] : spreads[0]) === '1';
-  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, coordinatorsAt(i), spreadAt(i)));
+  // SCALE_COORDINATORS / SCALE_SPREAD, or as many coordinators as a size needs, its nodes spread (scale-layout.ts).
+  const layout = layoutsFromEnv(sizes);
+  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, layout[i].coordinators, layout[i].spread));
   report(rows, STALLS);
 });

@@ -6,7 +6,8 @@ import { constants } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { addGcBytes, GcTally, gcBytesLine, gcKind, gcLine } from '../../bench/scale-gc.js';
+import { addGcBytes, GcTally, gcBytesLine, gcKind, gcLine, heapGrowthFromEnv } from '../../bench/scale-gc.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT } from '../../cli/heap-flags.js';
 
 describe("the coordinator's GC pauses in bench:scale", () => {
   it('counts scavenges and mark-compacts apart, with their total, median, 90th percentile and longest', () => {
@@ -85,5 +86,16 @@ describe("the coordinator's GC pauses in bench:scale", () => {
     expect(b.copied + b.promoted).toBeGreaterThan(2 << 20);
     g.reset();
     expect(g.summary().bytes!.scavenges).toBe(0);
+  });
+});
+
+describe("bench:scale's coordinator heap growth (SCALE_HEAP_GROWTH)", () => {
+  it("is the CLI's by default, V8's own at 0, and refuses what setHeapGrowth would not take", () => {
+    expect(heapGrowthFromEnv(undefined)).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
+    expect(heapGrowthFromEnv('')).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
+    expect(DEFAULT_HEAP_GROWTH_PERCENT).toBeGreaterThan(0);
+    expect(heapGrowthFromEnv('0')).toBe(0);
+    expect(heapGrowthFromEnv('20')).toBe(20);
+    for (const bad of ['-1', '1001', '12.5', 'lots']) expect(() => heapGrowthFromEnv(bad)).toThrow(/SCALE_HEAP_GROWTH/);
   });
 });
