@@ -9,10 +9,15 @@ export class StageRing<T> {
   /** Slots staged since the last drain (at most `max`). */
   private staged = 0;
 
+  private readonly max: number;
+
+  /** `max` below 1 stages one (a history that keeps none still sees the newest once, and drops it when it files). */
   constructor(
-    private readonly max: number,
+    max: number,
     private readonly make: () => T,
-  ) {}
+  ) {
+    this.max = Math.max(1, Math.floor(max));
+  }
 
   /** The slot to write the newest entry into: a new one until `max` are made, then the oldest staged one's. */
   take(): T {

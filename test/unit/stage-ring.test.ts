@@ -35,6 +35,16 @@ describe('StageRing', () => {
     // Slots are made once: no more than `max`, however many were staged.
     expect(made).toBe(4);
   });
+
+  it('a ring of no slots stages one, never more (a history that keeps none)', () => {
+    let made = 0;
+    const ring = new StageRing<{ n: number }>(0, () => ({ n: made++ }));
+    for (let i = 1; i <= 5; i++) ring.take().n = i;
+    const out: number[] = [];
+    ring.drain((s) => out.push(s.n));
+    expect(out).toEqual([5]);
+    expect(made).toBe(1);
+  });
 });
 
 describe('ended tasks staged from their records', () => {
