@@ -224,7 +224,11 @@ function writeU32(buf: Uint8Array, at: number, n: number): void {
  * what a node may report on) would keep that whole run alive (issue 14).
  */
 export function ownId<T extends string>(id: T): T {
-  return (' ' + id).slice(1) as T;
+  // One flat string of the id's own (issue 14, session 24): `(' ' + id).slice(1)` was a slice of a fresh flat
+  // string one character longer, 32 + 56 B kept for a task id against 48. encodeURIComponent builds a new
+  // string, equal to an id (hex: nothing to escape); a string it would escape takes the slice.
+  const c = encodeURIComponent(id);
+  return (c === id ? c : (' ' + id).slice(1)) as T;
 }
 
 export function shortId(id: string): string {

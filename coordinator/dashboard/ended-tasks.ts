@@ -4,7 +4,18 @@
 // second lets /api/tasks page live and ended tasks as one list by cursor
 // (issue 14): a task that ends between two pages keeps its place.
 import { ownId } from '../../shared/ids.js';
-import type { TaskView } from './task-history.js';
+import type { TaskRecord } from '../gcs/tables.js';
+import { StageRing } from './stage-ring.js';
+import { blankView, fillView, ownView, type TaskView } from './task-history.js';
+
+/** A task that left, staged until a read files it: its view given (`add`), or written into `f` from its record (`addTask`). */
+interface Staged {
+  id: string;
+  seq: number;
+  at: number;
+  given: TaskView | null;
+  f: TaskView;
+}
 
 export interface EndedTask {
   id: string;
@@ -46,21 +57,35 @@ export class EndedTasks {
    * Tasks that left since the last read, in order, not filed yet (issue 14, session 17): a burst drops 20,000
    * tasks between two reads of the state API, of which `max` are kept; filing each (two maps, two lists, then
    * its removal) cost the coordinator ~3 µs a task. A read files the newest `max` of them; older ones, which
-   * filing would have pushed out at once, are never filed. At most 2 x `max` wait.
+   * filing would have pushed out at once, are never filed. Staged in slots written in place (session 24):
+   * a task's view and entry are made only when a read files it.
    */
-  private staged: EndedTask[] = [];
+  private readonly staged: StageRing<Staged>;
   /** Entries filed so far (what the table's upkeep cost: tests). */
   filed = 0;
 
   constructor(
     private readonly keepMs: number,
     private readonly max: number,
-  ) {}
+  ) {
+    this.staged = new StageRing<Staged>(max, () => ({ id: '', seq: 0, at: 0, given: null, f: blankView() }));
+  }
 
   add(id: string, seq: number, v: TaskView, now = Date.now()): void {
-    const e: EndedTask = { id: v.id === id ? v.id : ownId(id), seq, at: now, v, out: false }; // the view's id is an owned copy already
-    // The older half would never be filed: dropped now, so that a burst without reads holds at most 2 x max.
-    if (this.staged.push(e) >= 2 * this.max) this.staged.splice(0, this.max);
+    const s = this.staged.take();
+    s.id = id;
+    s.seq = seq;
+    s.at = now;
+    s.given = v;
+  }
+
+  /** A task that left the GCS, its view taken from its record as it is now (built when a read files it). */
+  addTask(t: TaskRecord, seq: number, now = Date.now()): void {
+    const s = this.staged.take();
+    s.seq = seq;
+    s.at = now;
+    s.given = null;
+    fillView(s.f, t);
   }
 
   /**
@@ -68,10 +93,13 @@ export class EndedTasks {
    * among the newest, fewer than `max` may stay, where filing one by one could have kept an older one).
    */
   private file(): void {
-    const staged = this.staged;
-    if (staged.length === 0) return;
-    this.staged = [];
-    for (let i = Math.max(0, staged.length - this.max); i < staged.length; i++) this.fileOne(staged[i]);
+    if (this.staged.length === 0) return;
+    this.staged.drain((s) => {
+      const v = s.given ?? ownView(s.f);
+      // The view's id is an owned copy already.
+      this.fileOne({ id: s.given === null || v.id === s.id ? v.id : ownId(s.id), seq: s.seq, at: s.at, v, out: false });
+      s.given = null;
+    });
   }
 
   private fileOne(e: EndedTask): void {

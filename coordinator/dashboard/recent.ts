@@ -7,10 +7,12 @@
 // read (the state API), not for each of the 100,000s freed (issue 14).
 import { isPutObject, ownId, taskOfObject, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
+import type { Failure } from '../../shared/errors.js';
 import type { ObjectRecord } from '../gcs/tables.js';
 import { actorView, objectView } from '../http/views.js';
 import { EndedTasks } from './ended-tasks.js';
-import { commonCopy, viewOf, type TaskHistory } from './task-history.js';
+import { StageRing } from './stage-ring.js';
+import { commonCopy, type TaskHistory } from './task-history.js';
 
 export const KEEP_MS = 10 * 60_000;
 export const MAX_EACH = 5000;
@@ -99,7 +101,7 @@ export class Recent<V, S = V> {
   }
 
   /** Files the staged entries, the newest `max` only (older ones would leave at once; an id twice among them may keep fewer). */
-  private file(): void {
+  protected file(): void {
     const staged = this.staged;
     if (staged.length === 0) return;
     this.staged = [];
@@ -159,19 +161,80 @@ export class Recent<V, S = V> {
   }
 }
 
+/** What a freed object's row is made from, as its record had it. */
+interface Staged {
+  id: ObjectId;
+  job: JobId;
+  size: number;
+  inline: boolean;
+  refs: number;
+  failure: Failure | null;
+  at: number;
+}
+
+/**
+ * Freed objects (issue 14, session 24): staged from their records in slots written in place; a freed object's
+ * kept row (its own id, its error text) is made only when a read files it, for the newest `max` of a burst,
+ * not for each of the 20,000 it frees.
+ */
+export class FreedObjects extends Recent<ObjectView, FreedObject> {
+  private readonly ring: StageRing<Staged>;
+
+  constructor(keepMs: number, max: number) {
+    super(keepMs, max, freedView);
+    this.ring = new StageRing<Staged>(max, () => ({ id: '' as ObjectId, job: '' as JobId, size: 0, inline: false, refs: 0, failure: null, at: 0 }));
+  }
+
+  /** An object freed now (the GCS's drop listener). */
+  addRecord(o: ObjectRecord, now = Date.now()): void {
+    const s = this.ring.take();
+    // A put's id is a slice of the frame it came in: a slot kept until overwritten must not hold the frame's strings.
+    s.id = isPutObject(o.id) ? ownId(o.id) : o.id;
+    s.job = o.job;
+    s.size = o.size;
+    s.inline = o.v !== null;
+    s.refs = o.refs;
+    s.failure = o.failure;
+    s.at = now;
+  }
+
+  protected override file(): void {
+    if (this.ring.length > 0) {
+      this.ring.drain((s) => {
+        const f = freedOf(s);
+        this.addOwned(f.id, f, s.at);
+        s.failure = null;
+      });
+    }
+    super.file();
+  }
+}
+
+/** The row's part of a staged slot, with strings of its own (recent.ts freedObject, from a slot). */
+function freedOf(s: Staged): FreedObject {
+  return {
+    id: ownId(s.id),
+    job: commonCopy(s.job),
+    size: s.size,
+    inline: s.inline,
+    refs: s.refs,
+    error: s.failure ? `${s.failure.name}: ${s.failure.message}` : null,
+  };
+}
+
 export class EndedRecords {
   readonly tasks: EndedTasks;
-  readonly objects: Recent<ObjectView, FreedObject>;
+  readonly objects: FreedObjects;
   readonly actors: Recent<ActorView>;
 
-  /** `history`: the task history is fed from the same tap, with the same view (one view per dropped task). */
+  /** `history`: the task history is fed from the same tap (it makes a view only for a task it keeps). */
   constructor(
     private readonly c: Coordinator,
     keepMs = KEEP_MS,
     private readonly history?: TaskHistory,
   ) {
     this.tasks = new EndedTasks(keepMs, MAX_EACH);
-    this.objects = new Recent(keepMs, MAX_EACH, freedView);
+    this.objects = new FreedObjects(keepMs, MAX_EACH);
     this.actors = new Recent(keepMs);
   }
 
@@ -186,15 +249,12 @@ export class EndedRecords {
     /* eslint-enable @typescript-eslint/unbound-method */
     // A guest job's records (tasks run here for another coordinator, issue 15) are its owner's to list: the GCS tells none.
     gcs.dropListener = {
+      // Staged from the record, no view made (ended-tasks.ts); the history makes one only for a task it keeps.
       task: (t, seq) => {
-        const v = viewOf(t);
-        this.tasks.add(t.spec.taskId, seq, v);
-        this.history?.record(t, v);
+        this.tasks.addTask(t, seq);
+        this.history?.record(t);
       },
-      object: (o) => {
-        const f = freedObject(o);
-        this.objects.addOwned(f.id, f); // its id is the freed object's own copy
-      },
+      object: (o) => this.objects.addRecord(o),
     };
     // An actor's record goes in these two; what was there before and is gone after ended.
     const keepGone = <R>(ids: TaskId[], run: () => R): R => {

@@ -45,6 +45,28 @@ export function commonCopy<T extends string>(s: T): T {
 const NONE = Object.freeze([]) as unknown as never[];
 
 export function viewOf(t: TaskRecord): TaskView {
+  const v: TaskView = {
+    // Views outlive their tasks (histories): their strings are their own, not slices of a frame.
+    id: ownId(t.spec.taskId),
+    job: commonCopy(t.spec.jobId),
+    parent: commonCopy(t.spec.parentId),
+    name: commonCopy(t.spec.name),
+    state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
+    node: t.ranOn,
+    executor: t.executor ?? -1,
+    attempt: t.spec.attempt,
+    submittedAt: t.submittedAt,
+    startedAt: t.startedAt,
+    endedAt: t.endedAt,
+    deps: NONE,
+    puts: NONE,
+  };
+  argRefs(t, v);
+  return v;
+}
+
+/** A view's lists of the tasks and put objects `t` took as arguments (own copies); the shared empty ones when it took none. */
+function argRefs(t: TaskRecord, into: TaskView): void {
   let deps: TaskId[] = NONE;
   let puts: string[] = NONE;
   // By index: most tasks' args are the shared frozen empty list, which `for...of` walks slowly (lineage.ts depsOf).
@@ -60,21 +82,65 @@ export function viewOf(t: TaskRecord): TaskView {
       deps.push(ownId(taskOfObject(a.r)));
     }
   }
+  into.deps = deps;
+  into.puts = puts;
+}
+
+/** An empty view to write into (a staged slot of ended-tasks.ts). */
+export function blankView(): TaskView {
   return {
-    // Views outlive their tasks (histories): their strings are their own, not slices of a frame.
-    id: ownId(t.spec.taskId),
-    job: commonCopy(t.spec.jobId),
-    parent: commonCopy(t.spec.parentId),
-    name: commonCopy(t.spec.name),
-    state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
-    node: t.ranOn,
-    executor: t.executor ?? -1,
-    attempt: t.spec.attempt,
-    submittedAt: t.submittedAt,
-    startedAt: t.startedAt,
-    endedAt: t.endedAt,
-    deps,
-    puts,
+    id: '' as TaskId,
+    job: '' as JobId,
+    parent: '' as TaskId,
+    name: '',
+    state: 'finished',
+    node: null,
+    executor: -1,
+    attempt: 0,
+    submittedAt: 0,
+    startedAt: 0,
+    endedAt: 0,
+    deps: NONE,
+    puts: NONE,
+  };
+}
+
+/**
+ * Writes `t`'s view into `into` in place, its strings as the record has them (issue 14, session 24): a task that
+ * leaves is staged for the dashboard this way, with nothing allocated for a task without ref arguments; `ownView`
+ * makes the view kept from it, for the few a read files.
+ */
+export function fillView(into: TaskView, t: TaskRecord): void {
+  into.id = t.spec.taskId;
+  into.job = t.spec.jobId;
+  into.parent = t.spec.parentId;
+  into.name = t.spec.name;
+  into.state = t.state === 'queued' && t.infeasible ? 'infeasible' : t.state;
+  into.node = t.ranOn;
+  into.executor = t.executor ?? -1;
+  into.attempt = t.spec.attempt;
+  into.submittedAt = t.submittedAt;
+  into.startedAt = t.startedAt;
+  into.endedAt = t.endedAt;
+  argRefs(t, into);
+}
+
+/** A view of its own of what `f` holds (a slot `fillView` wrote): its strings owned, as viewOf's. */
+export function ownView(f: TaskView): TaskView {
+  return {
+    id: ownId(f.id),
+    job: commonCopy(f.job),
+    parent: commonCopy(f.parent),
+    name: commonCopy(f.name),
+    state: f.state,
+    node: f.node,
+    executor: f.executor,
+    attempt: f.attempt,
+    submittedAt: f.submittedAt,
+    startedAt: f.startedAt,
+    endedAt: f.endedAt,
+    deps: f.deps,
+    puts: f.puts,
   };
 }
 

@@ -10,22 +10,35 @@ import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, ObjectRecord, ReplicaSet, TaskRecord } from '../gcs/tables.js';
 import { addTask } from '../jobs/job-tasks.js';
 
-/** A new record of `spec`: on no node, nothing missing, holding no arguments, not started; `o` sets the rest. */
+/**
+ * A new record of `spec`: on no node, nothing missing, holding no arguments, not started; `o` sets the rest.
+ * Every field is in the literal, in one order, whatever `o` holds (issue 14, session 24): a record that got
+ * `out0`, `waiting` or `executor` later changed its hidden class and grew a property array (40-64 B a task),
+ * and the code reading records saw several shapes.
+ */
 export function newTask(spec: TaskSpec, o: Pick<TaskRecord, 'state' | 'liveOutputs'> & Partial<TaskRecord>): TaskRecord {
   return {
     spec,
-    node: null,
-    missing: 0,
-    holdsArgs: false,
-    blocked: false,
-    submittedAt: Date.now(),
-    startedAt: 0,
-    endedAt: 0,
-    ranOn: null,
-    jobPrev: null,
-    jobNext: null,
-    jobList: null,
-    ...o,
+    state: o.state,
+    node: o.node ?? null,
+    missing: o.missing ?? 0,
+    liveOutputs: o.liveOutputs,
+    holdsArgs: o.holdsArgs ?? false,
+    blocked: o.blocked ?? false,
+    submittedAt: o.submittedAt ?? Date.now(),
+    startedAt: o.startedAt ?? 0,
+    endedAt: o.endedAt ?? 0,
+    ranOn: o.ranOn ?? null,
+    executor: o.executor,
+    replicas: o.replicas,
+    infeasible: o.infeasible,
+    out0: o.out0,
+    waiting: o.waiting ?? false,
+    linkLosses: o.linkLosses,
+    cancelAsked: o.cancelAsked,
+    jobPrev: o.jobPrev ?? null,
+    jobNext: o.jobNext ?? null,
+    jobList: o.jobList ?? null,
   };
 }
 
