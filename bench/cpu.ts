@@ -85,6 +85,32 @@ export function sleepsOf(pid: number | undefined): number {
   return n;
 }
 
+/**
+ * Time on CPU so far of `pid`'s main thread and of all its other threads together (ms, from each thread's
+ * schedstat in ns: exact where stat's utime and stime count 10 ms ticks), or NaN when /proc cannot tell. Over a
+ * sequential task the other threads are a node's executor and every process's V8 helpers (concurrent marking,
+ * compilation), whose share after a batch is the batch's aftermath, not the path's (issue 14, session 24).
+ */
+export function runMsSplit(pid: number | undefined): { main: number; others: number } {
+  if (pid === undefined) return { main: NaN, others: NaN };
+  let main = NaN;
+  let others = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e6;
+        if (Number(tid) === pid) main = ms;
+        else if (!Number.isNaN(ms)) others += ms;
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+  } catch {
+    return { main: NaN, others: NaN };
+  }
+  return { main, others };
+}
+
 /** CPU ms so far of each thread of `pid`, by tid ('main' for the main thread): Node names its threads alike. */
 export function cpuByThread(pid: number): Map<string, number> {
   const out = new Map<string, number>();

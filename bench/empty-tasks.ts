@@ -3,7 +3,7 @@
 import type { Mesh, ObjectRef } from '../edge/index.js';
 import { pollStats, type BenchCluster, type Stats } from './cluster.js';
 import { nowMs, round } from './figures.js';
-import { cpuSince, sleepsOf } from './cpu.js';
+import { cpuSince, runMsSplit, sleepsOf } from './cpu.js';
 
 export type Noop = { remote(): ObjectRef<void> };
 
@@ -59,11 +59,12 @@ export function drained(cl: BenchCluster, timeoutMs = 30_000): Promise<{ stats: 
 
 /**
  * What a sequential task costs each process of the mesh (this one is `driver`), summed over the spans `during`
- * measures: CPU and thread sleeps, each one a wake-up (bench:tasks' latency phase, issue 14). Unlike latencies,
- * both mean the same under load.
+ * measures: CPU, of it the main thread's (the rest: a node's executor, V8's helper threads), and thread sleeps, each
+ * one a wake-up (bench:tasks' latency phase, issue 14). Unlike latencies, all mean the same under load.
  */
 export class PathCost {
   private readonly cpu: Record<string, number> = {};
+  private readonly mainCpu: Record<string, number> = {};
   private readonly sleeps: Record<string, number> = {};
 
   constructor(private readonly pids: Record<string, number | undefined>) {}
@@ -71,24 +72,36 @@ export class PathCost {
   async during(run: () => Promise<void>): Promise<void> {
     const spent = cpuSince(this.pids);
     const before = this.sleepsNow();
+    const main0 = this.mainNow();
     await run();
     for (const [k, v] of Object.entries(spent())) this.cpu[k] = (this.cpu[k] ?? 0) + v;
     const after = this.sleepsNow();
     for (const k of Object.keys(after)) this.sleeps[k] = (this.sleeps[k] ?? 0) + after[k] - before[k];
+    const main1 = this.mainNow();
+    for (const k of Object.keys(main1)) this.mainCpu[k] = (this.mainCpu[k] ?? 0) + main1[k] - main0[k];
   }
 
-  /** Per task of `n`: CPU µs and sleeps of each process. */
+  /** Per task of `n`: CPU µs (main thread's) and sleeps of each process. */
   describe(n: number): string {
-    const per = (r: Record<string, number>, digits: number, scale: number) =>
-      Object.entries(r)
-        .map(([k, v]) => `${k} ${round((v / n) * scale, digits)}`)
-        .join(', ');
-    return `CPU µs ${per(this.cpu, 0, 1000)}; thread sleeps (wake-ups) ${per(this.sleeps, 2, 1)}`;
+    const us = (v: number) => round((v / n) * 1000, 0);
+    const cpu = Object.entries(this.cpu)
+      .map(([k, v]) => `${k} ${us(v)} (main thread ${us(this.mainCpu[k] ?? NaN)})`)
+      .join(', ');
+    const sleeps = Object.entries(this.sleeps)
+      .map(([k, v]) => `${k} ${round(v / n, 2)}`)
+      .join(', ');
+    return `CPU µs ${cpu}; thread sleeps (wake-ups) ${sleeps}`;
   }
 
   private sleepsNow(): Record<string, number> {
     const out: Record<string, number> = { driver: sleepsOf(process.pid) };
     for (const [k, p] of Object.entries(this.pids)) out[k] = sleepsOf(p);
+    return out;
+  }
+
+  private mainNow(): Record<string, number> {
+    const out: Record<string, number> = { driver: runMsSplit(process.pid).main };
+    for (const [k, p] of Object.entries(this.pids)) out[k] = runMsSplit(p).main;
     return out;
   }
 }

@@ -22,12 +22,14 @@ export const DIRECT_MAX_IN_FLIGHT = 4;
  * (as the echo of a barrier behind their submissions tells it): a node's `done` that comes before its task's
  * submission is parked there, and the parking is bounded (coordinator/scheduler/direct-leases.ts). Without a
  * bound, a driver whose frames waited behind its own backlog at the coordinator (a batch's 20,000 releases) ran
- * hundreds of sequential tasks ahead of their records.
+ * hundreds of sequential tasks ahead of their records. 64 (16 until session 24): each echo is a frame each way
+ * between the driver and the coordinator, ~100-150 µs of a writer's CPU on this VM and a wake-up at the reader, and
+ * one every 8 tasks was most of a sequential task's frames there.
  */
-export const DIRECT_UNRECORDED_MAX = 16;
+export const DIRECT_UNRECORDED_MAX = 64;
 
-/** The driver asks for such an echo once this many tasks it sent are unrecorded (one echo for this many tasks). */
-export const DIRECT_RECEIPT_EVERY = 8;
+/** The driver asks for such an echo once this many tasks it sent are unrecorded (one echo for this many tasks; 8 until session 24). */
+export const DIRECT_RECEIPT_EVERY = 32;
 
 /** The tag a node's result shortcut of a direct task carries (the driver knows it sent that task to that node). */
 export const DIRECT_TAG = '0'.repeat(TAG_BYTES * 2);

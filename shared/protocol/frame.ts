@@ -30,9 +30,10 @@ export const IDLE_FLUSH_MS = 0.25;
 /**
  * A message queued with `later` rides on the next frame, or goes at the latest
  * this long after it was queued (issue 14, session 17: a direct task's record
- * and report, off the path of a sequential task).
+ * and report, off the path of a sequential task). 8 ms as a node's (2 until
+ * session 24): a driver's sequential tasks sent a frame every ~7 tasks for it.
  */
-export const LATER_MS = 2;
+export const LATER_MS = 8;
 /**
  * A node's `later` messages (its direct tasks' reports) wait up to this long: nothing on a sequential task's path
  * needs them, and a task or a reader at the coordinator that waits on such a task's output asks for them at once

@@ -2,9 +2,13 @@
 // DIRECT_MAX_IN_FLIGHT tasks in flight to leased nodes. A batch submitted in one turn
 // finds them in flight once: nothing can answer them before the turn ends, so the rest
 // of its submits go to the coordinator without looking the in-flight results up again.
-import { describe, expect, it } from 'vitest';
+// A sequential run asks the coordinator for a receipt once per 32 direct tasks, and its
+// records ride frames that leave at most every 8 ms (issue 14, session 24: each frame
+// to the coordinator was a write of ~100-150 µs on the driver and a wake-up there).
+import { describe, expect, it, vi } from 'vitest';
 import { DriverDirect } from '../../shared/api/driver-direct.js';
-import { newJobId, type ObjectId } from '../../shared/ids.js';
+import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
+import { newJobId, newNodeId, type ObjectId } from '../../shared/ids.js';
 import { taskSpec } from '../helpers/task-record.js';
 import { DIRECT_MAX_IN_FLIGHT } from '../../shared/protocol/direct.js';
 import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js';
@@ -15,7 +19,7 @@ const fn: FunctionSource = { fnId: 'f'.repeat(32) as FunctionSource['fnId'], kin
 
 const spec = (i: number): TaskSpec => taskSpec(job, i, 'noop', { fnId: fn.fnId, maxRetries: 3, scheduling: undefined });
 
-function driver() {
+function driver(receipt: (received: () => void) => void = () => {}) {
   const sent: Uint8Array[] = [];
   const links = { sendDirect: (_peer: string, b: Uint8Array) => (sent.push(b), true) } as unknown as PeerLinks;
   const looked: ObjectId[] = [];
@@ -24,7 +28,7 @@ function driver() {
     () => fn,
     (id) => (looked.push(id), true), // every result still awaited
     () => {},
-    () => {},
+    receipt,
   );
   d.lease({ t: 'lease', peer: 'a'.repeat(16), on: true } as never);
   return { d, sent, looked };
@@ -42,5 +46,59 @@ describe("a driver's direct submissions", () => {
     await Promise.resolve();
     expect(d.send(spec(100))).toBeUndefined();
     expect(looked).toHaveLength(2 * DIRECT_MAX_IN_FLIGHT);
+  });
+
+  it('a sequential run of 256 direct tasks, each answered before the next: one receipt asked per 32 tasks, every task sent straight', async () => {
+    let receipts = 0;
+    const { d } = driver((received) => {
+      receipts++;
+      received(); // the coordinator echoes at once
+    });
+    const peer = 'a'.repeat(16);
+    let direct = 0;
+    for (let i = 0; i < 256; i++) {
+      const s = spec(i);
+      if (d.send(s) !== undefined) direct++;
+      await Promise.resolve(); // the receipt is asked in a microtask
+      expect(d.answeredBy(s.taskId, peer)).toBe(true);
+    }
+    expect(direct).toBe(256);
+    expect(receipts).toBeGreaterThan(0);
+    expect(receipts).toBeLessThanOrEqual(256 / 32);
+  });
+
+  it('a coordinator that echoes no receipt: the driver runs 64 direct tasks ahead of its records, then sends through the coordinator', async () => {
+    const { d } = driver();
+    const peer = 'a'.repeat(16);
+    let direct = 0;
+    for (let i = 0; i < 100; i++) {
+      const s = spec(i);
+      if (d.send(s) !== undefined) {
+        direct++;
+        expect(d.answeredBy(s.taskId, peer)).toBe(true);
+      }
+      await Promise.resolve();
+    }
+    expect(direct).toBe(64);
+    expect(d.counts.unrecorded).toBe(100 - 64);
+  });
+
+  it("a driver's direct records queued `later` 0.3 ms apart (a sequential round trip) leave together within 8 ms, not in a frame every 2 ms", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f), undefined, undefined, true);
+      const to = newNodeId();
+      for (let i = 0; i < 20; i++) {
+        out.later({ t: 'submit', spec: spec(i), to });
+        vi.advanceTimersByTime(0.3);
+      }
+      expect(frames).toHaveLength(0);
+      vi.advanceTimersByTime(8);
+      expect(frames).toHaveLength(1);
+      expect(decodeFrame(frames[0]).map((m) => m.t)).toEqual(new Array(20).fill('submit'));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
