@@ -105,3 +105,21 @@ export class PathCost {
     return out;
   }
 }
+
+/**
+ * Waits until the mesh's processes (and this one) are quiet: their CPU over a 250 ms window under `quietPct` of
+ * one core, at most `maxMs`. A phase that times one path (sequential round trips) otherwise measures the previous
+ * phase's residue too: after phase (a)'s 180,000 tasks each process's V8 helper threads spent 80-100 µs a
+ * sequential task finishing the batches' garbage collection (session 24), 20 in a steady run.
+ */
+export async function settled(pids: Record<string, number | undefined>, quietPct = 5, maxMs = 10_000): Promise<{ waitedMs: number; lastPct: number }> {
+  const t0 = nowMs();
+  let lastPct = Infinity;
+  while (nowMs() - t0 < maxMs) {
+    const spent = cpuSince(pids);
+    await new Promise((r) => setTimeout(r, 250));
+    lastPct = (cpuTotal(spent()) / 250) * 100;
+    if (lastPct < quietPct) break;
+  }
+  return { waitedMs: nowMs() - t0, lastPct };
+}

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { connect, type Mesh } from '../edge/index.js';
 import { MB, emit, figure, log, nowMs, pairedFigure, percentile, pollStats, round, startCluster, type BenchCluster, type Figure, runBench } from './harness.js';
-import { cpuTotal, drained, emptyBatch, meshPids, PathCost, roundTrips, trafficPerTask, type Noop } from './empty-tasks.js';
+import { cpuTotal, drained, emptyBatch, meshPids, PathCost, roundTrips, settled, trafficPerTask, type Noop } from './empty-tasks.js';
 import { durableRounds, per1000, piscinaBatch, THROUGHPUT_TASKS, throughputFigures, throughputRounds } from './tasks-rounds.js';
 
 /** Rounds of each contender (the durable GCS phase: DURABLE_ROUNDS); medians of per-round ratios need a few. TASKS_ROUNDS=<n> for a profile run. */
@@ -25,7 +25,9 @@ const WARMUP_TASKS = 2_000;
  */
 const WARMUP_BATCHES = 3;
 const LATENCY_TASKS = 2_000;
-const LATENCY_BLOCK = 250; // tabmesh and piscina alternate in blocks of this many calls
+const LATENCY_BLOCK = 250;
+/** Untimed sequential round trips of each contender before phase (b)'s timed blocks. */
+const LATENCY_WARMUP = 500; // tabmesh and piscina alternate in blocks of this many calls
 const MEMORY_TASKS = 100_000;
 const MEMORY_BATCH = 10_000;
 const CPUS = 2;
@@ -103,6 +105,13 @@ async function main(): Promise<void> {
       phase(`(b) latency: ${LATENCY_TASKS} sequential round trips each, alternating blocks of ${LATENCY_BLOCK}`);
       const tmLat: number[] = [];
       const piLat: number[] = [];
+      // The path alone: an untimed block of each first, then the processes quiet (the previous phase's GC finished).
+      await roundTrips(m, noop, LATENCY_WARMUP, []);
+      for (let i = 0; i < LATENCY_WARMUP; i++) await pool1.run(null);
+      const quiet = await settled(meshPids(cl));
+      log(
+        `before the timed blocks: ${LATENCY_WARMUP} untimed round trips each, then quiet after ${round(quiet.waitedMs)} ms (mesh CPU ${round(quiet.lastPct, 1)}% of a core)`,
+      );
       const cost = new PathCost(meshPids(cl));
       for (let done = 0; done < LATENCY_TASKS; done += LATENCY_BLOCK) {
         const n = Math.min(LATENCY_BLOCK, LATENCY_TASKS - done);
