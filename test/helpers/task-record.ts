@@ -1,8 +1,10 @@
 // A hand-made task spec and record for white-box tests of the coordinator's task table
 // and the state API's task pages: a task of `job` with no arguments, queued
 // unless `o` says otherwise.
-import type { TaskRecord } from '../../coordinator/gcs/tables.js';
-import { childTaskId, functionId, rootTaskId, type JobId } from '../../shared/ids.js';
+import type { ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
+import { Holders } from '../../coordinator/objects/holders.js';
+import type { Session } from '../../coordinator/session.js';
+import { childTaskId, functionId, rootTaskId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/task.js';
 import { newTask } from '../../coordinator/scheduler/task-states.js';
 
@@ -29,4 +31,24 @@ export function taskSpec(job: JobId, index: number, name: string, o: Partial<Tas
 
 export function taskRecord(job: JobId, index: number, name: string, o: Partial<TaskRecord> = {}): TaskRecord {
   return newTask(taskSpec(job, index, name), { state: 'queued', liveOutputs: 1, ...o });
+}
+
+/** A ready 42-byte object of `job` held on node n1 (`more` overrides any field): the dashboard's freed-object tests. */
+export function objectRecord(id: ObjectId, job: JobId, more: Partial<ObjectRecord> = {}): ObjectRecord {
+  return {
+    id,
+    job,
+    state: 'ready',
+    size: 42,
+    hash: 'h',
+    v: null,
+    failure: null,
+    locations: new Holders([{ nodeId: 'n1' } as unknown as Session]),
+    refs: 0,
+    contains: [],
+    dependents: null,
+    subscribers: null,
+    creator: null,
+    ...more,
+  };
 }

@@ -4,24 +4,9 @@
 // list, a scan of every kept task looks at no more than 4/3 of them.
 import { describe, expect, it } from 'vitest';
 import { EndedTasks } from '../../coordinator/dashboard/ended-tasks.js';
-import type { TaskView } from '../../coordinator/dashboard/task-history.js';
+import { blankView, type TaskView } from '../../coordinator/dashboard/task-history.js';
 
-const view = (i: number): TaskView =>
-  ({
-    id: `t${i}`,
-    job: 'j1',
-    parent: 'j1',
-    name: 'noop',
-    state: 'finished',
-    node: null,
-    executor: -1,
-    attempt: 0,
-    submittedAt: 0,
-    startedAt: 0,
-    endedAt: 0,
-    deps: [],
-    puts: [],
-  }) as unknown as TaskView;
+const view = (i: number): TaskView => ({ ...blankView(), id: `t${i}`, job: 'j1', parent: 'j1', name: 'noop' }) as unknown as TaskView;
 
 describe('ended tasks kept for the dashboard and /api/tasks', () => {
   it('100,000 tasks through a table of 5,000: entries gone out never pass a quarter of the list', () => {

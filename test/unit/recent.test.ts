@@ -3,12 +3,11 @@
 // oldest go past the count or the age; and ids kept there are their own
 // strings (ownId), equal to the originals.
 import { describe, expect, it } from 'vitest';
-import { Holders } from '../../coordinator/objects/holders.js';
 import { Recent, freedObject, freedView } from '../../coordinator/dashboard/recent.js';
 import { objectView } from '../../coordinator/http/views.js';
 import type { ObjectRecord } from '../../coordinator/gcs/tables.js';
-import type { Session } from '../../coordinator/session.js';
-import { childTaskId, newJobId, ownId, putObjectId, returnObjectId, rootTaskId } from '../../shared/ids.js';
+import { childTaskId, newJobId, ownId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
+import { objectRecord } from '../helpers/task-record.js';
 
 describe('Recent (ended records)', () => {
   it('lists the most recent first and keeps at most `max`, dropping the oldest', () => {
@@ -63,22 +62,7 @@ describe('Recent (ended records)', () => {
 describe('a freed object kept compact (EndedRecords.objects)', () => {
   const job = newJobId();
   const task = childTaskId(rootTaskId(job), 3);
-  const record = (id: ObjectRecord['id'], more: Partial<ObjectRecord> = {}): ObjectRecord => ({
-    id,
-    job,
-    state: 'ready',
-    size: 42,
-    hash: 'h',
-    v: null,
-    failure: null,
-    locations: new Holders([{ nodeId: 'n1' } as unknown as Session]),
-    refs: 0,
-    contains: [],
-    dependents: null,
-    subscribers: null,
-    creator: null,
-    ...more,
-  });
+  const record = (id: ObjectId, more: Partial<ObjectRecord> = {}): ObjectRecord => objectRecord(id, job, more);
 
   it('lists the same row objectView built when it was freed: a task output, a put, an inline value, a failure', () => {
     const cases = [

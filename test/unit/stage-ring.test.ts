@@ -9,10 +9,8 @@ import { StageRing } from '../../coordinator/dashboard/stage-ring.js';
 import { viewOf } from '../../coordinator/dashboard/task-history.js';
 import type { ObjectRecord } from '../../coordinator/gcs/tables.js';
 import { objectView } from '../../coordinator/http/views.js';
-import { Holders } from '../../coordinator/objects/holders.js';
-import type { Session } from '../../coordinator/session.js';
 import { childTaskId, newJobId, newNodeId, putObjectId, returnObjectId, rootTaskId, type ObjectId } from '../../shared/ids.js';
-import { taskRecord, taskSpec } from '../helpers/task-record.js';
+import { objectRecord, taskRecord, taskSpec } from '../helpers/task-record.js';
 
 describe('StageRing', () => {
   it('drains what was staged since the last drain, oldest first, the newest `max` of a burst', () => {
@@ -92,22 +90,7 @@ describe('ended tasks staged from their records', () => {
 describe('freed objects staged from their records', () => {
   const job = newJobId();
   const task = childTaskId(rootTaskId(job), 3);
-  const record = (id: ObjectId, more: Partial<ObjectRecord> = {}): ObjectRecord => ({
-    id,
-    job,
-    state: 'ready',
-    size: 42,
-    hash: 'h',
-    v: null,
-    failure: null,
-    locations: new Holders([{ nodeId: 'n1' } as unknown as Session]),
-    refs: 0,
-    contains: [],
-    dependents: null,
-    subscribers: null,
-    creator: null,
-    ...more,
-  });
+  const record = (id: ObjectId, more: Partial<ObjectRecord> = {}): ObjectRecord => objectRecord(id, job, more);
 
   it('lists the rows objectView built when they were freed, the newest `max` of a burst', () => {
     const freed = new FreedObjects(60_000, 3);
