@@ -3,17 +3,14 @@
 // submitted (their sequence number in the task table, gcs/task-table.ts). The
 // second lets /api/tasks page live and ended tasks as one list by cursor
 // (issue 14): a task that ends between two pages keeps its place.
-import { ownId } from '../../shared/ids.js';
 import type { TaskRecord } from '../gcs/tables.js';
 import { StageRing } from './stage-ring.js';
 import { blankView, fillView, ownView, type TaskView } from './task-history.js';
 
-/** A task that left, staged until a read files it: its view given (`add`), or written into `f` from its record (`addTask`). */
+/** A task that left, staged until a read files it: its view written into `f` from its record. */
 interface Staged {
-  id: string;
   seq: number;
   at: number;
-  given: TaskView | null;
   f: TaskView;
 }
 
@@ -68,15 +65,7 @@ export class EndedTasks {
     private readonly keepMs: number,
     private readonly max: number,
   ) {
-    this.staged = new StageRing<Staged>(max, () => ({ id: '', seq: 0, at: 0, given: null, f: blankView() }));
-  }
-
-  add(id: string, seq: number, v: TaskView, now = Date.now()): void {
-    const s = this.staged.take();
-    s.id = id;
-    s.seq = seq;
-    s.at = now;
-    s.given = v;
+    this.staged = new StageRing<Staged>(max, () => ({ seq: 0, at: 0, f: blankView() }));
   }
 
   /** A task that left the GCS, its view taken from its record as it is now (built when a read files it). */
@@ -84,7 +73,6 @@ export class EndedTasks {
     const s = this.staged.take();
     s.seq = seq;
     s.at = now;
-    s.given = null;
     fillView(s.f, t);
   }
 
@@ -95,10 +83,8 @@ export class EndedTasks {
   private file(): void {
     if (this.staged.length === 0) return;
     this.staged.drain((s) => {
-      const v = s.given ?? ownView(s.f);
-      // The view's id is an owned copy already.
-      this.fileOne({ id: s.given === null || v.id === s.id ? v.id : ownId(s.id), seq: s.seq, at: s.at, v, out: false });
-      s.given = null;
+      const v = ownView(s.f); // its strings owned: the entry's id is the view's
+      this.fileOne({ id: v.id, seq: s.seq, at: s.at, v, out: false });
     });
   }
 

@@ -30,15 +30,23 @@ export interface FreedObject {
   error: string | null;
 }
 
-export function freedObject(o: ObjectRecord): FreedObject {
+/** What a freed object's row is made from: its record, or a slot staged from it (FreedObjects). */
+type FreedSource = Pick<ObjectRecord, 'id' | 'job' | 'size' | 'refs' | 'failure'>;
+
+/** A freed object's row, with strings of its own; `inline`: its value was held by the GCS. */
+function freedRow(o: FreedSource, inline: boolean): FreedObject {
   return {
     id: ownId(o.id),
     job: commonCopy(o.job),
     size: o.size,
-    inline: o.v !== null,
+    inline,
     refs: o.refs,
     error: o.failure ? `${o.failure.name}: ${o.failure.message}` : null,
   };
+}
+
+export function freedObject(o: ObjectRecord): FreedObject {
+  return freedRow(o, o.v !== null);
 }
 
 /** The row of a freed object: objectView(o, true) of the record it was, built when read. */
@@ -201,25 +209,13 @@ export class FreedObjects extends Recent<ObjectView, FreedObject> {
   protected override file(): void {
     if (this.ring.length > 0) {
       this.ring.drain((s) => {
-        const f = freedOf(s);
+        const f = freedRow(s, s.inline);
         this.addOwned(f.id, f, s.at);
         s.failure = null;
       });
     }
     super.file();
   }
-}
-
-/** The row's part of a staged slot, with strings of its own (recent.ts freedObject, from a slot). */
-function freedOf(s: Staged): FreedObject {
-  return {
-    id: ownId(s.id),
-    job: commonCopy(s.job),
-    size: s.size,
-    inline: s.inline,
-    refs: s.refs,
-    error: s.failure ? `${s.failure.name}: ${s.failure.message}` : null,
-  };
 }
 
 export class EndedRecords {

@@ -44,25 +44,11 @@ export function commonCopy<T extends string>(s: T): T {
 /** The deps and puts of a view that has none (most): one shared empty list, not two new ones a task. */
 const NONE = Object.freeze([]) as unknown as never[];
 
+/** A view of `t` of its own (views outlive their tasks in histories: their strings are their own, not slices of a frame). */
 export function viewOf(t: TaskRecord): TaskView {
-  const v: TaskView = {
-    // Views outlive their tasks (histories): their strings are their own, not slices of a frame.
-    id: ownId(t.spec.taskId),
-    job: commonCopy(t.spec.jobId),
-    parent: commonCopy(t.spec.parentId),
-    name: commonCopy(t.spec.name),
-    state: t.state === 'queued' && t.infeasible ? 'infeasible' : t.state,
-    node: t.ranOn,
-    executor: t.executor ?? -1,
-    attempt: t.spec.attempt,
-    submittedAt: t.submittedAt,
-    startedAt: t.startedAt,
-    endedAt: t.endedAt,
-    deps: NONE,
-    puts: NONE,
-  };
-  argRefs(t, v);
-  return v;
+  const f = blankView();
+  fillView(f, t);
+  return ownView(f);
 }
 
 /** A view's lists of the tasks and put objects `t` took as arguments (own copies); the shared empty ones when it took none. */

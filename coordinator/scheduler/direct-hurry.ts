@@ -1,4 +1,4 @@
-// A node holds its direct tasks' reports back for a frame to ride on (NODE_LATER_MS, shared/protocol/frame.ts,
+// A node holds its direct tasks' reports back for a frame to ride on (LATER_MS, shared/protocol/frame.ts,
 // issue 14): the task's driver has its value by the result shortcut, and a sequential task's path needs nothing
 // else, while each frame is a coordinator wake-up. What does need a report here: a task whose argument is such a
 // task's output (it waits in `waiting-args`), or a reader other than that task's driver (another driver's or a

@@ -89,7 +89,7 @@ export interface AdmissionContext extends NodeSession {
   readonly fns: ReadonlyMap<string, FunctionSource>;
   readonly opts: Pick<NodeOptions, 'kind'>;
   tasksRun: number;
-  /** A message that rides on the next frame to the coordinator, or leaves within NODE_LATER_MS (Outbox.later). */
+  /** A message that rides on the next frame to the coordinator, or leaves within LATER_MS (Outbox.later). */
   sendLater(m: Msg): void;
   /** Where results go straight to drivers (shortcut.ts); null: no peer links. */
   readonly links: PeerLinks | null;

@@ -44,7 +44,7 @@ export interface NodePlatform {
   afterShortcut?: () => void;
   /** With `shortcuts`: takes plain tasks their drivers push over their links, under the coordinator's lease (shared/protocol/direct.ts). */
   direct?: boolean;
-  /** How long its direct tasks' reports may wait for a frame (ms; default NODE_LATER_MS). Tests set it long: the coordinator's `hurry` must bring them. */
+  /** How long its direct tasks' reports may wait for a frame (ms; default LATER_MS). Tests set it long: the coordinator's `hurry` must bring them. */
   laterMs?: number;
 }
 

@@ -11,7 +11,7 @@ import { ObjectClient } from '../api/object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
 import type { NodeId, ObjectId } from '../ids.js';
-import { decodeFrame, NODE_LATER_MS, Outbox } from '../protocol/frame.js';
+import { decodeFrame, LATER_MS, Outbox } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
 import { everyOnGrid, Heartbeat, heartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
@@ -98,7 +98,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       undefined,
       true,
     );
-    this.outbox.laterMs = platform.laterMs ?? NODE_LATER_MS;
+    this.outbox.laterMs = platform.laterMs ?? LATER_MS;
     this.objects = new ObjectClient(
       (m) => this.outbox.push(m),
       () => this.ws.bufferedAmount,

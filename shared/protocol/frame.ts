@@ -29,17 +29,15 @@ export const FRAME_MAX_MSGS = 256;
 export const IDLE_FLUSH_MS = 0.25;
 /**
  * A message queued with `later` rides on the next frame, or goes at the latest
- * this long after it was queued (issue 14, session 17: a direct task's record
- * and report, off the path of a sequential task). 8 ms as a node's (2 until
- * session 24): a driver's sequential tasks sent a frame every ~7 tasks for it.
+ * this long after it was queued (issue 14, session 17: a driver's direct task's
+ * record, a node's direct tasks' reports; off the path of a sequential task).
+ * Nothing on that path needs them, and a task or a reader at the coordinator
+ * that waits on such a task's output asks the node for them at once (`hurry`,
+ * coordinator/scheduler/direct-hurry.ts). Each frame they save is a wake-up of
+ * the coordinator. A driver's waited 2 ms until session 24: its sequential
+ * tasks sent a frame every ~7 tasks for them (a node's waited 8 already).
  */
 export const LATER_MS = 8;
-/**
- * A node's `later` messages (its direct tasks' reports) wait up to this long: nothing on a sequential task's path
- * needs them, and a task or a reader at the coordinator that waits on such a task's output asks for them at once
- * (`hurry`, coordinator/objects/direct-hurry.ts). Each frame they save is a coordinator wake-up.
- */
-export const NODE_LATER_MS = 8;
 /**
  * Consecutive subscribes queued in one frame travel as one message of up to
  * this many ids (issue 14): a driver's get of 20,000 refs was 20,000 messages
@@ -160,8 +158,7 @@ export class Outbox {
    */
   gapMs = 0;
   /**
-   * How long a `later` message may wait for a frame to ride on (ms). A node's direct tasks' reports wait longer
-   * (NODE_LATER_MS): the coordinator asks for them (`hurry`) when something there waits on such a task.
+   * How long a `later` message may wait for a frame to ride on (ms; LATER_MS, tests of the `hurry` set a node's longer).
    */
   laterMs = LATER_MS;
   /**

@@ -86,7 +86,7 @@ export function stats(url: string, token: string): Promise<Record<string, number
 
 /**
  * The coordinator's counters once `key` has reached `atLeast` (or as they are after `timeoutMs`). A count of what a job
- * did lags the driver's `get` by a moment: a node sends a direct task's report up to NODE_LATER_MS after the driver
+ * did lags the driver's `get` by a moment: a node sends a direct task's report up to LATER_MS after the driver
  * has the result from it, so a test reads the counters this way before asserting exact figures.
  */
 export async function statsWhen(url: string, token: string, key: string, atLeast: number, timeoutMs = 10_000): Promise<Record<string, number>> {

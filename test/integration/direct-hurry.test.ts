@@ -1,4 +1,4 @@
-// A node holds its direct tasks' reports for a later frame (NODE_LATER_MS; coordinator/scheduler/direct-hurry.ts):
+// A node holds its direct tasks' reports for a later frame (LATER_MS; coordinator/scheduler/direct-hurry.ts):
 // what waits on such a task at the coordinator asks the node for them (`hurry`). The node here holds them for ten
 // minutes (TABMESH_TEST_LATER_MS) and beats once a minute, so only the ask can bring them before the get's timeout.
 import { afterEach, describe, expect, it } from 'vitest';

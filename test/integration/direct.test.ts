@@ -199,7 +199,7 @@ describe('direct submission', () => {
   it('a node lost while the submissions naming it are on their way: those tasks run again as their next attempt, not twice as their first', async () => {
     cl = await Cluster.start({ nodes: 0 });
     const { added: dying, gate, m, d, warnings } = await gatedLeased(cl);
-    // The lease's warm-up tasks reported first: a node killed within NODE_LATER_MS of one's end runs it again (its
+    // The lease's warm-up tasks reported first: a node killed within LATER_MS of one's end runs it again (its
     // report was still held), and with no node left that re-run waits with a NO_NODES warning.
     await recorded(cl, m);
     const sent = d.counts.sent;

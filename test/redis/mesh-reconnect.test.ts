@@ -59,7 +59,7 @@ async function jobThrough(a: RunningCoordinator, b: RunningCoordinator, m: Mesh,
     throw e;
   });
   expect(got).toEqual(Array.from({ length: n }, (_, i) => i * 5 + 3));
-  // A node reports a direct task's end up to NODE_LATER_MS after the driver has its result.
+  // A node reports a direct task's end up to LATER_MS after the driver has its result.
   await until(() => stats(a).tasksFinished >= n, { timeoutMs: 10_000, what: 'A to count every task' }).catch(() => {});
   expect(stats(a).tasksFinished).toBe(n);
 }

@@ -7,7 +7,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { TaskTable } from '../../coordinator/gcs/task-table.js';
 import { EndedTasks } from '../../coordinator/dashboard/ended-tasks.js';
-import { viewOf } from '../../coordinator/dashboard/task-history.js';
 import { taskPage } from '../../coordinator/http/task-pages.js';
 import { newJobId, type JobId } from '../../shared/ids.js';
 import { taskRecord } from '../helpers/task-record.js';
@@ -122,7 +121,7 @@ describe('taskPage', () => {
     for (let i = 107; i < 1000; i += 200) {
       const id = taskRecord(job, i, `t${i}`).spec.taskId;
       const t = table.get(id)!;
-      ended.add(id, table.seqOf(id), viewOf(t));
+      ended.addTask(t, table.seqOf(id));
       table.delete(id);
     }
     const names: string[] = [];
