@@ -45,21 +45,32 @@ export async function cpuDuring(pids: Record<string, number | undefined>, run: (
  * or NaN; `mainSys`: the main thread's system CPU alone (a socket's copies, the kernel's page faults).
  */
 export function threadCpuMs(pid: number): { main: number; others: number; mainSys: number } {
+  const { main, others } = splitThreads(pid, (tid) => cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`));
+  return { main, others, mainSys: Number.isNaN(main) ? NaN : cpuMsOf(pid, `/proc/${pid}/task/${pid}/stat`, true) };
+}
+
+/**
+ * `read` of each thread of `pid`: the main thread's, and the others' summed (a thread that ended meanwhile, whose
+ * read throws or gives NaN, is not counted); NaN for both when /proc cannot list the threads.
+ */
+function splitThreads(pid: number, read: (tid: string) => number): { main: number; others: number } {
   let main = NaN;
-  let mainSys = NaN;
   let others = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
-      if (Number(tid) === pid) {
-        main = ms;
-        mainSys = cpuMsOf(pid, `/proc/${pid}/task/${tid}/stat`, true);
-      } else if (!Number.isNaN(ms)) others += ms; // a thread that ended meanwhile is not counted
+      let v = NaN;
+      try {
+        v = read(tid);
+      } catch {
+        // a thread that ended meanwhile
+      }
+      if (Number(tid) === pid) main = v;
+      else if (!Number.isNaN(v)) others += v;
     }
   } catch {
-    return { main: NaN, others: NaN, mainSys: NaN };
+    return { main: NaN, others: NaN };
   }
-  return { main, others, mainSys };
+  return { main, others };
 }
 
 /**
@@ -93,22 +104,7 @@ export function sleepsOf(pid: number | undefined): number {
  */
 export function runMsSplit(pid: number | undefined): { main: number; others: number } {
   if (pid === undefined) return { main: NaN, others: NaN };
-  let main = NaN;
-  let others = 0;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e6;
-        if (Number(tid) === pid) main = ms;
-        else if (!Number.isNaN(ms)) others += ms;
-      } catch {
-        // a thread that ended meanwhile
-      }
-    }
-  } catch {
-    return { main: NaN, others: NaN };
-  }
-  return { main, others };
+  return splitThreads(pid, (tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]) / 1e6);
 }
 
 /** CPU ms so far of each thread of `pid`, by tid ('main' for the main thread): Node names its threads alike. */

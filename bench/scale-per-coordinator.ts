@@ -39,6 +39,17 @@ export function coordinatorRuns(count: number, before: Probe[], after: Probe[], 
   });
 }
 
+/** The coordinators after the driver's, together: CPU per task of the job (summed), worst loop delay, tasks their nodes ran. */
+export function othersOf(runs: CoordinatorRun[] | undefined): { cpuUsPerTask: number; loopMaxMs: number; tasks: number } | undefined {
+  if (!runs || runs.length < 2) return undefined;
+  const others = runs.slice(1);
+  return {
+    cpuUsPerTask: others.reduce((a, c) => a + c.cpuUsPerTask, 0),
+    loopMaxMs: Math.max(...others.map((c) => c.loopMaxMs)),
+    tasks: others.reduce((a, c) => a + c.tasksRun, 0),
+  };
+}
+
 /** One log line per coordinator. */
 export function coordinatorRunLines(runs: CoordinatorRun[]): string[] {
   return runs.map(

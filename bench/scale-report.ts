@@ -5,7 +5,7 @@ import { emit, figure, median, round } from './harness.js';
 import type { Churn } from './scale-churn.js';
 import type { Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
-import { coordinatorTable, emitCoordinatorRuns, type CoordinatorRun } from './scale-per-coordinator.js';
+import { coordinatorTable, emitCoordinatorRuns, othersOf, type CoordinatorRun } from './scale-per-coordinator.js';
 
 /** The coordinator's loop and GC figures of a job, as its probe reports them (bench/scale-coordinator.ts). */
 type LoopFigures = Pick<
@@ -50,10 +50,6 @@ export interface Run extends LoopFigures {
   flushMax: number;
   /** Frames, messages, nodes touched and re-filings per task (bench/scale-counts.ts). */
   counts: Counts;
-  /** SCALE_COORDINATORS > 1: the other coordinators' CPU per task of the job, their worst loop delay, the tasks their nodes ran. */
-  otherCpuUsPerTask?: number;
-  otherLoopMaxMs?: number;
-  otherTasks?: number;
   /** SCALE_COORDINATORS > 1: each coordinator's part of the job, the driver's first (bench/scale-per-coordinator.ts). */
   perCoordinator?: CoordinatorRun[];
 }
@@ -196,12 +192,20 @@ export function report(rows: Row[], stalls: boolean): void {
       emit(figure(`${k}.asked_back`, run.askedBack, 'tasks'));
       emit(figure(`${k}.node_frames_per_task`, run.counts.nodeFrames, 'frames', br?.counts.nodeFrames ?? null));
       emit(figure(`${k}.nodes_touched_per_task`, run.counts.nodeTurns, 'nodes', br?.counts.nodeTurns ?? null));
-      if (run.otherCpuUsPerTask !== undefined) {
+      const others = othersOf(run.perCoordinator);
+      if (others) {
         // What the mesh costs a task: every coordinator's CPU, against the baseline's one.
-        emit(figure(`${k}.others_cpu_per_task`, run.otherCpuUsPerTask, 'µs'));
-        emit(figure(`${k}.mesh_cpu_per_task`, run.cpuUsPerTask + run.otherCpuUsPerTask, 'µs', br ? br.cpuUsPerTask + (br.otherCpuUsPerTask ?? 0) : null));
-        emit(figure(`${k}.others_loop_delay_max`, run.otherLoopMaxMs ?? 0, 'ms'));
-        emit(figure(`${k}.tasks_on_others`, run.otherTasks ?? 0, 'tasks'));
+        emit(figure(`${k}.others_cpu_per_task`, others.cpuUsPerTask, 'µs'));
+        emit(
+          figure(
+            `${k}.mesh_cpu_per_task`,
+            run.cpuUsPerTask + others.cpuUsPerTask,
+            'µs',
+            br ? br.cpuUsPerTask + (othersOf(br.perCoordinator)?.cpuUsPerTask ?? 0) : null,
+          ),
+        );
+        emit(figure(`${k}.others_loop_delay_max`, others.loopMaxMs, 'ms'));
+        emit(figure(`${k}.tasks_on_others`, others.tasks, 'tasks'));
       }
       if (run.perCoordinator) emitCoordinatorRuns(k, run.perCoordinator, br?.cpuUsPerTask ?? null);
     });
@@ -220,10 +224,10 @@ export function report(rows: Row[], stalls: boolean): void {
   ];
   for (const r of rows) {
     for (const run of r.runs) {
-      const others =
-        run.otherCpuUsPerTask === undefined
-          ? '-'
-          : `${round(run.otherCpuUsPerTask, 0)} µs, ${round(run.otherLoopMaxMs ?? 0, 0)} ms, ${run.otherTasks} (idle ${r.otherIdleCpuPct.map((x) => `${round(x, 1)}%`).join(', ')})`;
+      const o = othersOf(run.perCoordinator);
+      const others = o
+        ? `${round(o.cpuUsPerTask, 0)} µs, ${round(o.loopMaxMs, 0)} ms, ${o.tasks} (idle ${r.otherIdleCpuPct.map((x) => `${round(x, 1)}%`).join(', ')})`
+        : '-';
       lines.push(
         `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${spread(run)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
       );
@@ -271,7 +275,7 @@ function spreadVsOne(rows: Row[]): string[] {
         const k = `scale.n${r.n}.tasks${run.tasks}`;
         ratios.set(k, [...(ratios.get(k) ?? []), run.tasksPerSec / br.tasksPerSec]);
         lines.push(
-          `${run.tasks} tasks at ${r.n} nodes over ${r.coordinators} coordinators (${r.byCoordinator.join(' / ')}) vs one (${o.byCoordinator.join(' / ')}): ${round(run.tasksPerSec, 0)} vs ${round(br.tasksPerSec, 0)} tasks/s, ${round(run.tasksPerSec / br.tasksPerSec, 2)}x; mesh CPU a task ${round(run.cpuUsPerTask + (run.otherCpuUsPerTask ?? 0), 0)} vs ${round(br.cpuUsPerTask + (br.otherCpuUsPerTask ?? 0), 0)} µs`,
+          `${run.tasks} tasks at ${r.n} nodes over ${r.coordinators} coordinators (${r.byCoordinator.join(' / ')}) vs one (${o.byCoordinator.join(' / ')}): ${round(run.tasksPerSec, 0)} vs ${round(br.tasksPerSec, 0)} tasks/s, ${round(run.tasksPerSec / br.tasksPerSec, 2)}x; mesh CPU a task ${round(run.cpuUsPerTask + (othersOf(run.perCoordinator)?.cpuUsPerTask ?? 0), 0)} vs ${round(br.cpuUsPerTask + (othersOf(br.perCoordinator)?.cpuUsPerTask ?? 0), 0)} µs`,
         );
       }
   });

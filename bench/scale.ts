@@ -190,9 +190,6 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       counts: counts(s0, s1, count),
       ...(othersAfter.length > 0
         ? {
-            otherCpuUsPerTask: othersAfter.reduce((a, p, i) => a + p.cpuUs - othersBefore[i].cpuUs, 0) / count,
-            otherLoopMaxMs: Math.max(...othersAfter.map((p) => p.loopMaxMs)),
-            otherTasks: otherStats1.reduce((a, st, i) => a + (st.tasksFinished ?? 0) - (otherStats0[i].tasksFinished ?? 0), 0),
             perCoordinator: coordinatorRuns(
               count,
               [before, ...othersBefore],
