@@ -124,13 +124,16 @@ export class DirectBatch {
       }
       this.counts.frames++;
       this.inNode.set(node, (this.inNode.get(node) ?? 0) + specs.length);
+      const subs: ObjectId[] = [];
       for (const spec of specs) {
         h.pending.set(spec.taskId, node);
         h.counts.sent++;
         h.later({ t: 'submit', spec, to: node as NodeId });
         const out = returnObjectId(spec.taskId, 0);
-        if (h.awaited(out)) h.later({ t: 'subscribe', ids: [out] });
+        if (h.awaited(out)) subs.push(out);
       }
+      // One subscription for the frame's tasks, behind their records.
+      if (subs.length > 0) h.later({ t: 'subscribe', ids: subs });
       if (h.unrecorded() >= DIRECT_RECEIPT_EVERY) h.askReceipt();
     }
     if (open === 0) this.spill();
