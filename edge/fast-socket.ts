@@ -58,15 +58,6 @@ export function attachSocket(
   s.resume();
   s.on('close', () => gone(CLOSED_BY_PEER));
   s.on('error', (e) => gone(`error: ${e.message}`));
-  let small: Buffer[] = [];
-  let smallBytes = 0;
-  const flushSmall = () => {
-    if (small.length === 0) return;
-    const out = small.length === 1 ? small[0] : Buffer.concat(small, smallBytes);
-    small = [];
-    smallBytes = 0;
-    if (!closed) s.write(out);
-  };
   const lenOf = (n: number) => {
     const h = Buffer.allocUnsafe(4);
     h.writeUInt32LE(n, 0);
@@ -82,20 +73,15 @@ export function attachSocket(
         const f = Buffer.allocUnsafe(4 + n);
         f.writeUInt32LE(n, 0);
         f.set(b, 4);
-        small.push(f);
-        smallBytes += f.byteLength;
-        // A turn's small messages (a batch's results, its tasks' refusals) leave in one write at its end (issue 14).
-        if (small.length === 1) process.nextTick(flushSmall);
+        s.write(f);
         return;
       }
-      flushSmall();
       s.cork();
       s.write(lenOf(n));
       s.write(b);
       s.uncork();
     },
     sendv: (parts) => {
-      flushSmall();
       let n = 0;
       for (const p of parts) n += p.byteLength;
       s.cork();

@@ -16,15 +16,14 @@ import { encodeFrame } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { PeerLinks } from '../transfer/links.js';
 import { writeDirectTask, type Direct } from '../transfer/wire.js';
-import { DirectBatch } from './driver-direct-batch.js';
 
 export class DriverDirect {
   /** Nodes this driver holds a lease on, oldest first. */
-  readonly leases = new Set<string>();
+  private readonly leases = new Set<string>();
   /** Tasks sent straight to a node and not answered yet: the node of each. */
-  readonly pending = new Map<TaskId, string>();
+  private readonly pending = new Map<TaskId, string>();
   /** The functions each leased node was sent over its link. */
-  readonly fnsSent = new Map<string, Set<string>>();
+  private readonly fnsSent = new Map<string, Set<string>>();
   /** `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator); `unrecorded`: not pushed, too far ahead of the coordinator. */
   readonly counts = { sent: 0, refused: 0, unrecorded: 0 };
   /** Of the tasks `sent`, how many the coordinator is known to have handled the submission of. */
@@ -33,36 +32,16 @@ export class DriverDirect {
   private asked = false;
   /** This turn already looked for answered tasks among the `pending`, all of them still in flight. */
   private swept = false;
-  /** Tasks past the sequential path's DIRECT_MAX_IN_FLIGHT (driver-direct-batch.ts). */
-  readonly batch: DirectBatch;
 
   constructor(
-    readonly links: PeerLinks,
-    readonly fn: (id: string) => FunctionSource | undefined,
+    private readonly links: PeerLinks,
+    private readonly fn: (id: string) => FunctionSource | undefined,
     /** Whether a get still waits on the object (neither known nor released). */
-    readonly awaited: (id: ObjectId) => boolean,
+    private readonly awaited: (id: ObjectId) => boolean,
     private readonly push: (m: Msg) => void,
     /** Calls back once the coordinator has handled everything this driver sent before (never if the connection goes first). */
     private readonly receipt: (received: () => void) => void,
-    /** To the coordinator on a later frame (a batch task's record). */
-    later: (m: Msg) => void = push,
-  ) {
-    this.batch = new DirectBatch({
-      links,
-      leases: this.leases,
-      fnsSent: this.fnsSent,
-      pending: this.pending,
-      counts: this.counts,
-      fn,
-      awaited,
-      later,
-      now: push,
-      unrecorded: () => this.counts.sent - this.recorded,
-      askReceipt: () => {
-        if (!this.asked) this.askReceipt();
-      },
-    });
-  }
+  ) {}
 
   /** The driver's connection came back (a resumed job): barriers asked before it are never echoed; what it sent was replayed. */
   resumed(): void {
@@ -74,19 +53,11 @@ export class DriverDirect {
     if (m.on) return void this.leases.add(m.peer);
     this.leases.delete(m.peer);
     this.fnsSent.delete(m.peer);
-    this.batch.nodeGone(m.peer);
   }
 
-  /**
-   * Sends `spec` straight to a leased node over an open TCP link: that node, or undefined (it goes through the
-   * coordinator), or null: held for a batch (driver-direct-batch.ts sends its record when it sends it).
-   */
-  send(spec: TaskSpec): NodeId | undefined | null {
+  /** Sends `spec` straight to a leased node over an open TCP link: that node, or undefined (it goes through the coordinator). */
+  send(spec: TaskSpec): NodeId | undefined {
     if (this.leases.size === 0 || notDirect(spec) !== null) return undefined;
-    if (this.batch.holding || this.pending.size >= DIRECT_MAX_IN_FLIGHT || this.counts.sent - this.recorded >= DIRECT_UNRECORDED_MAX) {
-      this.batch.hold(spec);
-      return null;
-    }
     if (this.counts.sent - this.recorded >= DIRECT_UNRECORDED_MAX) {
       this.counts.unrecorded++;
       return undefined;
@@ -130,9 +101,6 @@ export class DriverDirect {
       this.receipt(() => {
         this.recorded = Math.max(this.recorded, mark);
         this.asked = false;
-        // A batch sends far more than a receipt's worth in a turn: what was sent since is asked for at once.
-        if (this.counts.sent - this.recorded >= DIRECT_RECEIPT_EVERY) this.askReceipt();
-        this.batch.receipt();
       });
     });
   }
@@ -142,16 +110,10 @@ export class DriverDirect {
     return this.pending.size > 0 && this.pending.has(taskOfObject(id));
   }
 
-  /** Whether `id` is the result of a task held for a batch (its subscription leaves with its record). */
-  holds(id: ObjectId): boolean {
-    return this.batch.holds(taskOfObject(id));
-  }
-
   /** Whether `task` was sent straight to `peer` and is unanswered: its result from `peer` needs no tag. Answered from now on. */
   answeredBy(task: TaskId, peer: string): boolean {
     if (this.pending.get(task) !== peer) return false;
     this.pending.delete(task);
-    this.batch.answered(peer);
     return true;
   }
 
@@ -159,7 +121,6 @@ export class DriverDirect {
   onLink(peer: string, d: Direct): void {
     if (d.k !== 'refuse' || this.pending.get(d.taskId) !== peer) return;
     this.pending.delete(d.taskId);
-    this.batch.answered(peer);
     this.counts.refused++;
     this.push({ t: 'unplaced', taskId: d.taskId, reason: d.reason.slice(0, 1024) });
   }
@@ -168,6 +129,5 @@ export class DriverDirect {
   linkClosed(peer: string): void {
     for (const [t, n] of this.pending) if (n === peer) this.pending.delete(t);
     this.fnsSent.delete(peer);
-    this.batch.nodeGone(peer);
   }
 }

@@ -98,12 +98,7 @@ export class DriverCore implements MeshCore, DriverContext {
     );
     this.objects = new ObjectClient(
       // A direct task's subscribe rides later: its value comes by the node's shortcut (driver-direct.ts).
-      (m) => {
-        // A held batch task's subscription leaves with its record (driver-direct-batch.ts).
-        if (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.holds(m.ids[0])) return;
-        if (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0])) this.pushLater(m);
-        else this.push(m);
-      },
+      (m) => (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0]) ? this.pushLater(m) : this.push(m)),
       () => this.link.bufferedAmount,
       this.held,
     );
@@ -149,9 +144,8 @@ export class DriverCore implements MeshCore, DriverContext {
         this.links,
         (id) => this.resume.fns.get(id),
         (id) => this.objects.awaits(id),
-        (m) => this.gate.push(m),
+        (m) => this.push(m),
         (received) => this.objects.onReceipt(received),
-        (m) => this.pushRaw(m),
       );
     this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }
@@ -211,10 +205,9 @@ export class DriverCore implements MeshCore, DriverContext {
   submit(spec: TaskSpec): void {
     this.held.submitted(spec);
     const to = this.direct?.send(spec);
-    // A direct task's record rides on a later frame (driver-direct.ts: the receipt window bounds the lag); a held
-    // batch task's leaves when the task does (driver-direct-batch.ts).
+    // A direct task's record rides on a later frame (driver-direct.ts: the receipt window bounds the lag).
     if (to === undefined) this.push({ t: 'submit', spec });
-    else if (to !== null) this.pushLater({ t: 'submit', spec, to });
+    else this.pushLater({ t: 'submit', spec, to });
     if (spec.numReturns === 0) this.askReceipt();
   }
 
@@ -267,27 +260,13 @@ export class DriverCore implements MeshCore, DriverContext {
 
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {
-    this.spillFor(m);
     this.gate.push(m);
   }
 
   /** A message whose lag costs nothing (Outbox.later): on the next frame, or within LATER_MS; behind a put being hashed. */
   private pushLater(m: Msg): void {
-    this.spillFor(m);
-    this.pushRaw(m);
-  }
-
-  private pushRaw(m: Msg): void {
     if (this.gate.busy) this.gate.push(m);
     else this.outbox.later(m);
-  }
-
-  /** A message that may name a held batch task's output goes after every held task's submit (driver-direct-batch.ts). */
-  private spillFor(m: Msg): void {
-    if (this.direct?.batch.holding !== true || m.t === 'sync' || m.t === 'took' || m.t === 'unplaced' || m.t === 'fn') return;
-    // A subscription of held tasks leaves with their records; one or a release of others may pass them.
-    if ((m.t === 'subscribe' || m.t === 'release') && !m.ids.some((id) => this.direct!.holds(id))) return;
-    this.direct.batch.spill();
   }
 
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]> {

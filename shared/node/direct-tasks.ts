@@ -7,7 +7,7 @@
 // until that comes).
 import { functionIdOf } from '../env/declare.js';
 import type { TaskId } from '../ids.js';
-import { DIRECT_NODE_QUEUE_MAX, DIRECT_TAG, notDirect } from '../protocol/direct.js';
+import { DIRECT_TAG, notDirect } from '../protocol/direct.js';
 import { decodeFrame } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
 import type { PeerLinks } from '../transfer/links.js';
@@ -71,24 +71,11 @@ export class DirectTasks {
     } catch (e) {
       return this.n.log(`a direct task from ${peer.slice(0, 12)} is not a valid frame: ${(e as Error).message}`);
     }
-    // [fn?, submit] a task; a batch: its tasks, each function's source before its first task (driver-direct-batch.ts).
-    const frameFns = new Map<string, FunctionSource>();
-    let tasks = 0;
-    for (const m of msgs) {
-      if (m.t === 'submit') tasks++;
-      else if (m.t === 'fn') frameFns.set(m.f.fnId, m.f);
-      else return this.n.log(`a direct task from ${peer.slice(0, 12)} is not [fn?, submit...]`);
-    }
-    if (tasks === 0) return this.n.log(`a direct task from ${peer.slice(0, 12)} holds no task`);
-    for (const m of msgs) {
-      // A batch's tasks are queued here past the free slots, up to DIRECT_NODE_QUEUE_MAX.
-      if (m.t === 'submit') this.take(peer, m, frameFns.get(m.spec.fnId), d.batch);
-    }
-  }
-
-  private take(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined, batch: boolean): void {
+    const submit = msgs.find((m): m is MsgOf<'submit'> => m.t === 'submit');
+    const fn = msgs.find((m): m is MsgOf<'fn'> => m.t === 'fn')?.f;
+    if (!submit || msgs.length > (fn ? 2 : 1)) return this.n.log(`a direct task from ${peer.slice(0, 12)} is not [fn?, submit]`);
     const spec = submit.spec;
-    const why = this.refusal(peer, submit, fn, batch);
+    const why = this.refusal(peer, submit, fn);
     if (why !== null) {
       this.counts.refused++;
       this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why));
@@ -100,7 +87,7 @@ export class DirectTasks {
   }
 
   /** Why this node does not take `spec` from `peer`, or null. */
-  private refusal(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined, batch: boolean): string | null {
+  private refusal(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined): string | null {
     const spec = submit.spec;
     // Meant for the node this process was in an earlier session: the coordinator no longer knows that id.
     if (submit.to === undefined || submit.to !== this.n.nodeId) return `sent to node ${String(submit.to).slice(0, 12)}, not to this node`;
@@ -112,7 +99,7 @@ export class DirectTasks {
     if (!fn && !this.n.fns.has(spec.fnId)) return 'its function is unknown here';
     if (this.n.paused) return 'this node is paused';
     if (this.n.tasks.get(spec.taskId)) return 'this node holds the task already';
-    if (batch ? this.n.local.queued >= DIRECT_NODE_QUEUE_MAX : !this.n.local.hasFreeSlot()) return 'busy: no free slot';
+    if (!this.n.local.hasFreeSlot()) return 'busy: no free slot';
     return null;
   }
 }

@@ -31,15 +31,6 @@ export const DIRECT_UNRECORDED_MAX = 64;
 /** The driver asks for such an echo once this many tasks it sent are unrecorded (one echo for this many tasks; 8 until session 24). */
 export const DIRECT_RECEIPT_EVERY = 32;
 
-/** A driver's batch (past DIRECT_MAX_IN_FLIGHT) keeps at most this many tasks in flight at a leased node (driver-direct-batch.ts). */
-export const DIRECT_BATCH_PER_NODE = 128;
-
-/** A batch's tasks go to nodes while fewer than this many sent are unrecorded at the coordinator. */
-export const DIRECT_BATCH_UNRECORDED_MAX = 256;
-
-/** A node queues at most this many tasks a driver pushed past its free slots; more it refuses (direct-tasks.ts). */
-export const DIRECT_NODE_QUEUE_MAX = 256;
-
 /** The tag a node's result shortcut of a direct task carries (the driver knows it sent that task to that node). */
 export const DIRECT_TAG = '0'.repeat(TAG_BYTES * 2);
 

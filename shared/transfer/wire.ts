@@ -124,8 +124,7 @@ export interface Shortcut {
 }
 
 /** A direct submission's link messages (shared/protocol/direct.ts): `frame` is checked by the node as a coordinator frame. */
-/** `batch`: the driver's batch (driver-direct-batch.ts): the node may queue its tasks past its free slots. */
-export type Direct = { k: 'task'; frame: Uint8Array; batch: boolean } | { k: 'refuse'; taskId: TaskId; reason: string };
+export type Direct = { k: 'task'; frame: Uint8Array } | { k: 'refuse'; taskId: TaskId; reason: string };
 
 export type LinkMessage =
   | { control: Control; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined; direct?: undefined }
@@ -135,10 +134,9 @@ export type LinkMessage =
   | { result: Shortcut; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined; direct?: undefined }
   | { direct: Direct; control?: undefined; chunk?: undefined; leaves?: undefined; have?: undefined; result?: undefined };
 
-export function writeDirectTask(frame: Uint8Array, batch = false): Uint8Array {
+export function writeDirectTask(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + frame.byteLength);
   out[0] = KIND_TASK;
-  out[1] = batch ? 1 : 0;
   out.set(frame, 4);
   return out;
 }
@@ -153,7 +151,7 @@ export function writeDirectRefuse(taskId: TaskId, reason: string): Uint8Array {
 }
 
 function readDirect(b: Uint8Array): Direct {
-  if (b[0] === KIND_TASK) return { k: 'task', frame: b.subarray(4), batch: b[1] === 1 };
+  if (b[0] === KIND_TASK) return { k: 'task', frame: b.subarray(4) };
   if (b.byteLength < REFUSE_HEADER || b.byteLength > REFUSE_HEADER + 4 * MAX_REFUSE_REASON) throw new Error('bad refusal message');
   return { k: 'refuse', taskId: toHex(b.subarray(4, REFUSE_HEADER)) as TaskId, reason: dec.decode(b.subarray(REFUSE_HEADER)) };
 }
