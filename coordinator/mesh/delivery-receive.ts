@@ -50,7 +50,9 @@ export class ReceiveSide {
       this.ins.set(from, r);
     }
     if (h.seq < r.next) {
+      // Sent again: the peer has not heard that we have it (our ack was lost), so tell it again even if we told it once.
       this.counters.meshDuplicates++;
+      if (r.told >= h.seq) r.told = h.seq - 1;
       this.ackSoon(from, r);
       return false;
     }

@@ -246,6 +246,19 @@ describe('mesh delivery', () => {
     expect(p.a.d.kept('b')).toBe(0);
   });
 
+  it('an ack lost with nothing of ours going back: the frames sent again are acked again, not kept for good', async () => {
+    let acks = false;
+    const p = pair((to, m) => (to === 'b' || acks ? [m] : []));
+    close = p.close;
+    for (let i = 1; i <= 3; i++) p.send('a', i);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b'), p.b.d.counters.meshAcksOut]).toEqual([[1, 2, 3], 3, 1]);
+    acks = true;
+    // a's timeout sends 1..3 again: b drops them as duplicates and says again that it has them.
+    await vi.advanceTimersByTimeAsync(2_000 + ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b')]).toEqual([[1, 2, 3], 0]);
+  });
+
   it("an ack for more than was sent, or of another epoch, drops nothing (a peer's word)", async () => {
     let down = true;
     const p = pair((_to, m) => (down ? [] : [m]));
