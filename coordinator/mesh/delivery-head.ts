@@ -29,14 +29,26 @@ export interface DeliveryLimits {
   frames: number;
   /** Unacked bytes kept per peer (TABMESH_MESH_RESEND_BYTES); Redis's own pub/sub output bound is 32 MiB. */
   bytes: number;
+  /** Forgotten peers' streams whose place we keep (TABMESH_MESH_FORGOTTEN_PEERS, 0: none; delivery-receive.ts), else 4,096. */
+  forgotten?: number;
 }
+
+/** The forgotten streams whose place a receiver keeps by default: 4,096 of a few numbers and an id (~0.5 MB at most). */
+export const FORGOTTEN_PEERS = 4096;
 
 /** The bounds from the environment (read when a coordinator starts), else 20,000 frames and 32 MiB. */
 export function limitsFromEnv(env: Record<string, string | undefined> = process.env): DeliveryLimits {
   return {
     frames: Math.max(1, Math.floor(Number(env.TABMESH_MESH_RESEND_FRAMES)) || 20_000),
     bytes: Math.max(1, Math.floor(Number(env.TABMESH_MESH_RESEND_BYTES)) || 32 * 1024 * 1024),
+    forgotten: count(env.TABMESH_MESH_FORGOTTEN_PEERS, FORGOTTEN_PEERS),
   };
+}
+
+/** A count from the environment, 0 allowed; unset, empty or not a number: `fallback`. */
+function count(v: string | undefined, fallback: number): number {
+  const n = v === undefined || v.trim() === '' ? NaN : Math.floor(Number(v));
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
 /**
@@ -63,4 +75,6 @@ export interface DeliveryCounters {
   meshResets: number;
   meshDuplicates: number;
   meshGaps: number;
+  /** A forgotten peer's stream taken up again where it was (delivery-receive.ts). */
+  meshStreamsRestored: number;
 }

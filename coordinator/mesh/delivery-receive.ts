@@ -18,8 +18,13 @@ interface In {
   nackFor: number;
 }
 
+/** Where a forgotten peer's stream was: its record without what waits (no ack is owed when it is forgotten). */
+type Place = Pick<In, 'inc' | 'late' | 'epoch' | 'next'>;
+
 export class ReceiveSide {
   private readonly ins = new Map<string, In>();
+  /** Forgotten streams' places, oldest forgotten first (a Map keeps insertion order), at most `bound`. */
+  private readonly places = new Map<string, Place>();
   /** Numbers of our records of the peers' streams (In.inc). */
   private incs = 0;
 
@@ -27,6 +32,8 @@ export class ReceiveSide {
     private readonly io: DeliveryIo,
     private readonly now: () => number,
     private readonly counters: DeliveryCounters,
+    /** Forgotten streams whose place is kept (DeliveryLimits.forgotten). */
+    private readonly bound: number,
   ) {}
 
   /** What we have of `peer`'s stream, for a message to it (and it counts as told). */
@@ -39,7 +46,7 @@ export class ReceiveSide {
 
   /** A data message's head from `from` (its ack already taken): true when it is the next of its stream (deliver it), false to drop it. */
   accept(from: string, h: SeqHead): boolean {
-    let r = this.ins.get(from);
+    let r = this.ins.get(from) ?? this.restore(from);
     if (r && h.epoch < r.epoch) return false; // a stream the peer has left
     if (!r || h.epoch > r.epoch) {
       if (r) {
@@ -98,11 +105,31 @@ export class ReceiveSide {
 
   /**
    * A peer's stream to us is forgotten once it has no record (`known`: gone for good, or stalled past the registry's
-   * 60 s) and owes no ack: one entry a peer ever heard from stayed here. Should it resume that stream, its sender sees a
-   * newer record of ours ask for less than the old one had acked and starts afresh (delivery-send.ts forgotten()).
+   * 60 s) and owes no ack: one entry a peer ever heard from stayed here. Its place (epoch, next seq, the record's `inc`)
+   * is kept, the `bound` last forgotten: should the peer resume (a stall), its frames are taken from there (what we took
+   * is a duplicate, acked by the same record) and a new epoch of it ends the old one's links, as if we never forgot. A
+   * place dropped past the bound: its sender sees a newer record of ours ask for less than the old one had acked and
+   * starts afresh (delivery-send.ts forgotten()).
    */
   keep(live: ReadonlySet<string>, known: (peer: string) => boolean): void {
-    for (const [from, r] of this.ins) if (!r.ackTimer && !live.has(from) && !known(from)) this.ins.delete(from);
+    for (const [from, r] of this.ins) {
+      if (r.ackTimer || live.has(from) || known(from)) continue;
+      this.ins.delete(from);
+      if (this.bound === 0) continue;
+      this.places.set(from, { inc: r.inc, late: r.late, epoch: r.epoch, next: r.next });
+      if (this.places.size > this.bound) this.places.delete(this.places.keys().next().value as string);
+    }
+  }
+
+  /** A forgotten stream's record made again from its place (undefined: none kept). */
+  private restore(from: string): In | undefined {
+    const p = this.places.get(from);
+    if (!p) return undefined;
+    this.places.delete(from);
+    this.counters.meshStreamsRestored++;
+    const r: In = { ...p, told: p.next - 1, ackTimer: null, nackAt: 0, nackFor: 0 };
+    this.ins.set(from, r);
+    return r;
   }
 
   /** Whether we hold `from`'s stream to us. */

@@ -10,7 +10,7 @@
 // stream (it drops a peer's with no record in the mesh): its records of a stream are numbered (`inc`, in its acks'
 // unused epoch field; seq 1: made at a frame past the first), and a newer one asks for less than an old one acked.
 
-import { limitsFromEnv, type DeliveryCounters, type DeliveryIo, type DeliveryLimits, type SeqHead } from './delivery-head.js';
+import { FORGOTTEN_PEERS, limitsFromEnv, type DeliveryCounters, type DeliveryIo, type DeliveryLimits, type SeqHead } from './delivery-head.js';
 import { ReceiveSide } from './delivery-receive.js';
 import { SendSide } from './delivery-send.js';
 
@@ -21,7 +21,7 @@ export class Delivery {
   private readonly out: SendSide;
   private readonly in: ReceiveSide;
   private readonly timer: ReturnType<typeof setInterval>;
-  readonly counters: DeliveryCounters = { meshResent: 0, meshAcksOut: 0, meshResets: 0, meshDuplicates: 0, meshGaps: 0 };
+  readonly counters: DeliveryCounters = { meshResent: 0, meshAcksOut: 0, meshResets: 0, meshDuplicates: 0, meshGaps: 0, meshStreamsRestored: 0 };
 
   constructor(
     io: DeliveryIo,
@@ -30,7 +30,7 @@ export class Delivery {
     limits: DeliveryLimits = limitsFromEnv(),
     now: () => number = Date.now,
   ) {
-    this.in = new ReceiveSide(io, now, this.counters);
+    this.in = new ReceiveSide(io, now, this.counters, limits.forgotten ?? FORGOTTEN_PEERS);
     this.out = new SendSide(io, headAt, limits, now, this.counters, (peer) => this.in.ackOf(peer));
     this.timer = setInterval(() => this.out.tick(), 200);
     this.timer.unref();

@@ -28,6 +28,7 @@ interface Side {
 function pair(wire: (to: 'a' | 'b', m: Buffer) => Buffer[], limits: DeliveryLimits = { frames: 10_000, bytes: 1 << 30 }) {
   const sides = {} as Record<'a' | 'b', Side>;
   const deliver = (to: 'a' | 'b', m: Buffer) => {
+    if (!(to in sides)) return; // a third peer's (a test's own accept on one side)
     for (const x of wire(to, m)) {
       const s = sides[to];
       const from = to === 'a' ? 'b' : 'a';
@@ -72,6 +73,8 @@ function pair(wire: (to: 'a' | 'b', m: Buffer) => Buffer[], limits: DeliveryLimi
   };
   return { ...sides, send, inject, close: () => (sides.a.d.close(), sides.b.d.close()) };
 }
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 let close: (() => void) | undefined;
 beforeEach(() => {
@@ -165,11 +168,10 @@ describe('mesh delivery', () => {
     expect(p.b.d.accept('a', readSeqHead(stale, HEAD_AT))).toBe(false);
   });
 
-  it('a receiver forgets a stream of a peer with no record in the mesh; resumed, that stream starts afresh: no frame twice, none held for good', async () => {
+  it('a receiver forgets a stream of a peer with no record in the mesh; resumed, it goes on from its place: no frame twice, nothing ended', async () => {
     let toA = true;
     const p = pair((to, m) => (to === 'b' || toA ? [m] : []));
     close = p.close;
-    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
     for (let i = 1; i <= 5; i++) p.send('a', i);
     p.b.d.keep(new Set(), () => false);
     expect(p.b.d.hears('a')).toBe(true); // it owes an ack: kept until it is sent
@@ -181,14 +183,57 @@ describe('mesh delivery', () => {
     p.send('a', 7);
     await vi.advanceTimersByTimeAsync(ACK_MS + 100);
     expect([p.b.got, p.a.d.kept('b')]).toEqual([upTo(7), 2]);
-    // a's record is gone from the mesh (stalled past 60 s): b forgets its stream.
+    // a's record is gone from the mesh (stalled past 60 s): b forgets its stream, keeping its place.
     p.b.d.keep(new Set(), () => false);
     expect(p.b.d.hears('a')).toBe(false);
-    // a resumes: its timeout sends 6 and 7 again; b asks from 1, less than it had acked: a ends the stream.
+    // a resumes: its timeout sends 6 and 7 again; b takes its record up from its place: duplicates, acked.
+    toA = true;
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect([p.b.got, p.a.d.kept('b'), p.b.d.counters.meshStreamsRestored]).toEqual([upTo(7), 0, 1]);
+    p.send('a', 8);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b'), p.a.resets, p.b.resets]).toEqual([upTo(8), 0, [], []]);
+  });
+
+  it('a receiver whose every ack of a stream was lost forgets it; sent again from 1, it takes none twice', async () => {
+    let toA = false; // no ack of b's reaches a
+    const p = pair((to, m) => (to === 'b' || toA ? [m] : []));
+    close = p.close;
+    for (let i = 1; i <= 5; i++) p.send('a', i);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b')]).toEqual([upTo(5), 5]);
+    p.b.d.keep(new Set(), () => false);
+    expect(p.b.d.hears('a')).toBe(false);
+    // a resumes: its timeout sends 1..5 again, from the stream's first frame.
+    toA = true;
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect([p.b.got, p.a.d.kept('b'), p.b.d.counters.meshDuplicates]).toEqual([upTo(5), 0, 5]);
+    p.send('a', 6);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.a.d.kept('b'), p.a.resets, p.b.resets]).toEqual([upTo(6), 0, [], []]);
+  });
+
+  it('past the bound of forgotten streams the oldest place is dropped: resumed, that stream ends (no frame twice, none held for good)', async () => {
+    let toA = true;
+    const p = pair((to, m) => (to === 'b' || toA ? [m] : []), { frames: 10_000, bytes: 1 << 30, forgotten: 1 });
+    close = p.close;
+    for (let i = 1; i <= 5; i++) p.send('a', i);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    toA = false;
+    p.send('a', 6);
+    p.send('a', 7);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    p.b.d.keep(new Set(), () => false);
+    // b forgets a third peer's stream after a's: a's place is dropped (one kept).
+    expect(p.b.d.accept('c', { epoch: 1, seq: 1, ackEpoch: 0, ack: 0 })).toBe(true);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    p.b.d.keep(new Set(), () => false);
+    expect([p.b.d.hears('a'), p.b.d.hears('c')]).toEqual([false, false]);
+    // a resumes: b, with no place for it, asks from 1, less than it had acked: a ends the stream.
     toA = true;
     await vi.advanceTimersByTimeAsync(2_500);
     expect(p.b.got).toEqual(upTo(7));
-    expect([p.a.resets, p.a.d.kept('b'), p.a.d.counters.meshResets]).toEqual([['b'], 0, 1]);
+    expect([p.a.resets, p.a.d.kept('b'), p.a.d.counters.meshResets, p.b.d.counters.meshStreamsRestored]).toEqual([['b'], 0, 1, 0]);
     // What a sends next opens a new epoch: b hears the old stream ended, and takes the new one in order.
     p.send('a', 8);
     p.send('a', 9);
@@ -196,11 +241,14 @@ describe('mesh delivery', () => {
     expect(p.b.got).toEqual(upTo(9));
     expect(p.b.resets).toEqual(['a']);
     expect(p.a.d.kept('b')).toBe(0);
+    // c's place was kept: its stream goes on where it was.
+    expect(p.b.d.accept('c', { epoch: 1, seq: 1, ackEpoch: 0, ack: 0 })).toBe(false);
+    expect(p.b.d.accept('c', { epoch: 1, seq: 2, ackEpoch: 0, ack: 0 })).toBe(true);
   });
 
-  it('the same when only its messages carried acks before it forgot (a busy link both ways)', async () => {
+  it('with no place kept, the same when only its messages carried acks before it forgot (a busy link both ways)', async () => {
     let toA = true;
-    const p = pair((to, m) => (to === 'b' || toA || m[0] === 1 ? [m] : []));
+    const p = pair((to, m) => (to === 'b' || toA || m[0] === 1 ? [m] : []), { frames: 10_000, bytes: 1 << 30, forgotten: 0 });
     close = p.close;
     for (let i = 1; i <= 5; i++) {
       p.send('a', i);
