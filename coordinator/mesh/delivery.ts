@@ -6,8 +6,9 @@
 // after a timeout (backing off). The receiver takes frames in order only (go-back-N: pub/sub on one connection
 // keeps order, so a gap is a loss), drops duplicates, and acks by itself when nothing of ours goes back soon.
 // What is kept is bounded: past it the stream starts afresh (a new epoch), and both sides end their links with each
-// other as when a peer was taken for gone (its tasks run again: never a hang). The same when the receiver forgot our
-// stream (it drops a peer's with no record in the mesh): its records of a stream are numbered (`inc`, in its acks'
+// other as when a peer was taken for gone (its tasks run again: never a hang). A receiver drops a peer's stream once
+// the peer has no record in the mesh but keeps its place (bounded), so a resumed stream goes on where it was. The
+// same as at the bound when it forgot our stream past that: its records of a stream are numbered (`inc`, in its acks'
 // unused epoch field; seq 1: made at a frame past the first), and a newer one asks for less than an old one acked.
 
 import { FORGOTTEN_PEERS, limitsFromEnv, type DeliveryCounters, type DeliveryIo, type DeliveryLimits, type SeqHead } from './delivery-head.js';

@@ -23,8 +23,10 @@ const redis = useRedis(async () => {
 });
 const env = { ...process.env };
 afterEach(() => {
-  process.env.TABMESH_MESH_RESEND_FRAMES = env.TABMESH_MESH_RESEND_FRAMES;
-  if (env.TABMESH_MESH_RESEND_FRAMES === undefined) delete process.env.TABMESH_MESH_RESEND_FRAMES;
+  for (const k of ['TABMESH_MESH_RESEND_FRAMES', 'TABMESH_MESH_FORGOTTEN_PEERS']) {
+    process.env[k] = env[k];
+    if (env[k] === undefined) delete process.env[k];
+  }
 });
 
 type Stats = Record<string, number>;
@@ -37,6 +39,18 @@ async function twoCoordinators(prefix: string): Promise<{ a: RunningCoordinator;
 }
 
 const stats = (c: RunningCoordinator) => c.coordinator.statsJson() as unknown as Stats;
+
+/** `b` forgets `a`'s stream as it does once `a` has no record (white-box: `a`'s record stays; forgetting waits for no ack owed). */
+async function forget(b: RunningCoordinator, a: RunningCoordinator): Promise<void> {
+  const delivery = (b.coordinator.mesh as unknown as { bus: { delivery: Delivery } }).bus.delivery;
+  await until(
+    () => {
+      delivery.keep(new Set(), () => false);
+      return !delivery.hears(a.coordinator.meshId!);
+    },
+    { timeoutMs: 10_000, what: "B to forget A's stream" },
+  );
+}
 
 /** A job of `n` short tasks from A's driver, spread over both; `hit` runs once B has run some of them. */
 async function jobThrough(a: RunningCoordinator, b: RunningCoordinator, m: Mesh, n: number, hit: () => Promise<void>, ms = 15): Promise<void> {
@@ -130,26 +144,21 @@ describe('mesh frames across a Redis reconnect', () => {
     await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked again' });
   }, 120_000);
 
-  it("a receiver that forgot the other's stream mid-job (its record gone from Redis: a stall past 60 s) ends it: the job ends exact, the link comes back", async () => {
+  it("a receiver that forgot the other's stream mid-job (its record gone from Redis: a stall past 60 s) takes it up where it was: the job ends exact, nothing ends or runs again", async () => {
     const { a, b, m } = await twoCoordinators('forgot');
-    const delivery = (c: RunningCoordinator) => (c.coordinator.mesh as unknown as { bus: { delivery: Delivery } }).bus.delivery;
-    await jobThrough(
-      a,
-      b,
-      m,
-      300,
-      async () => {
-        // B forgets A's stream as it does once A has no record (white-box: A's record stays; forgetting waits for no ack owed).
-        await until(
-          () => {
-            delivery(b).keep(new Set(), () => false);
-            return !delivery(b).hears(a.coordinator.meshId!);
-          },
-          { timeoutMs: 10_000, what: "B to forget A's stream" },
-        );
-      },
-      40,
-    );
+    await jobThrough(a, b, m, 300, () => forget(b, a), 40);
+    // B kept the stream's place: A's next frame took it up there (what B had is a duplicate), and nothing was ended.
+    expect(stats(b).meshStreamsRestored).toBeGreaterThan(0);
+    expect(a.coordinator.gcs.events.concat(b.coordinator.gcs.events).filter((e) => e.kind === 'mesh-frames-lost')).toEqual([]);
+    expect(stats(a).meshResets + stats(b).meshResets).toBe(0);
+    expect(stats(a).meshLinksEnded + stats(b).meshLinksEnded).toBe(0);
+    expect(stats(a).tasksRetried).toBe(0);
+  }, 120_000);
+
+  it("with no place kept (TABMESH_MESH_FORGOTTEN_PEERS=0), a receiver that forgot the other's stream mid-job ends it: the job ends exact, the link comes back", async () => {
+    process.env.TABMESH_MESH_FORGOTTEN_PEERS = '0';
+    const { a, b, m } = await twoCoordinators('forgot0');
+    await jobThrough(a, b, m, 300, () => forget(b, a), 40);
     // A heard B ask for less than it had acked (a newer record of its stream) and ended the stream; B on its next epoch.
     expect(a.coordinator.gcs.events.some((e) => e.kind === 'mesh-frames-lost' && e.message.includes('it forgot our stream'))).toBe(true);
     expect(stats(b).meshResets).toBeGreaterThan(0);
