@@ -213,6 +213,27 @@ describe('mesh delivery', () => {
     expect([p.b.got, p.a.d.kept('b'), p.a.resets, p.b.resets]).toEqual([upTo(6), 0, [], []]);
   });
 
+  it('a forgotten stream whose sender started a new epoch: the old one ends as if never forgotten (its lost frames are not passed over)', async () => {
+    let toB = true;
+    const p = pair((to, m) => (to === 'a' || toB ? [m] : []));
+    close = p.close;
+    for (let i = 1; i <= 3; i++) p.send('a', i);
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    // 4 and 5 are lost; b forgets a; a drops what it kept for b (b out of its live set for 60 s).
+    toB = false;
+    p.send('a', 4);
+    p.send('a', 5);
+    p.b.d.keep(new Set(), () => false);
+    p.a.d.keep(new Set());
+    await vi.advanceTimersByTimeAsync(60_000);
+    p.a.d.keep(new Set());
+    expect([p.b.d.hears('a'), p.a.d.kept('b')]).toEqual([false, 0]);
+    toB = true;
+    p.send('a', 6); // a new epoch's first frame: b ends its links with a, then takes it
+    await vi.advanceTimersByTimeAsync(ACK_MS + 100);
+    expect([p.b.got, p.b.resets, p.a.resets]).toEqual([[1, 2, 3, 6], ['a'], []]);
+  });
+
   it('past the bound of forgotten streams the oldest place is dropped: resumed, that stream ends (no frame twice, none held for good)', async () => {
     let toA = true;
     const p = pair((to, m) => (to === 'b' || toA ? [m] : []), { frames: 10_000, bytes: 1 << 30, forgotten: 1 });
