@@ -26,8 +26,15 @@ const WARMUP_TASKS = 2_000;
 const WARMUP_BATCHES = 3;
 const LATENCY_TASKS = 2_000;
 const LATENCY_BLOCK = 250;
-/** Untimed sequential round trips of each contender before phase (b)'s timed blocks. */
-const LATENCY_WARMUP = 500; // tabmesh and piscina alternate in blocks of this many calls
+/**
+ * Untimed sequential round trips of each contender before phase (b)'s timed blocks (TASKS_LATENCY_WARMUP=<n>; 500
+ * until session 25). V8 compiles the sequential path (direct submission, shortcuts, single gets: the batches do not
+ * warm it) over its first ~3,500 round trips: with 500, the timed blocks held 138 of the driver's 220 TurboFan
+ * compilations, p50 fell from 0.38 to 0.20 ms block by block, and the helper threads compiling were a third of each
+ * process's CPU (issue 14, session 25). The untimed ones are still printed, by block (the cold path's figure).
+ */
+const LATENCY_WARMUP = Number(process.env.TASKS_LATENCY_WARMUP) || 4_000;
+const LATENCY_WARMUP_BLOCK = 1_000;
 const MEMORY_TASKS = 100_000;
 const MEMORY_BATCH = 10_000;
 const CPUS = 2;
@@ -106,7 +113,13 @@ async function main(): Promise<void> {
       const tmLat: number[] = [];
       const piLat: number[] = [];
       // The path alone: an untimed block of each first, then the processes quiet (the previous phase's GC finished).
-      await roundTrips(m, noop, LATENCY_WARMUP, []);
+      const cold: string[] = [];
+      for (let done = 0; done < LATENCY_WARMUP; done += LATENCY_WARMUP_BLOCK) {
+        const block: number[] = [];
+        await roundTrips(m, noop, Math.min(LATENCY_WARMUP_BLOCK, LATENCY_WARMUP - done), block);
+        cold.push(`${round(percentile(block, 50), 3)}`);
+      }
+      log(`untimed round trips, p50 ms by block of ${LATENCY_WARMUP_BLOCK} (V8 still compiling the path): ${cold.join(', ')}`);
       for (let i = 0; i < LATENCY_WARMUP; i++) await pool1.run(null);
       const quiet = await settled(meshPids(cl));
       log(

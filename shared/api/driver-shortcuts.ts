@@ -28,6 +28,8 @@ export class DriverShortcuts {
   /** Taken and not yet said to the coordinator. */
   private took: ObjectId[] = [];
   private tookTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The latest direct task's subscribe queued `later` (subscribeLater), while it may still be taken back. */
+  private lastLater: MsgOf<'subscribe'> | null = null;
 
   /** `push`: a message to the coordinator, in order (a `took` alone, when no frame carried it in time). */
   constructor(
@@ -36,7 +38,32 @@ export class DriverShortcuts {
     private readonly push: (m: MsgOf<'took'>) => void,
     /** Whether this driver sent `task` straight to `peer` (driver-direct.ts): its result needs no tag. */
     private readonly sentTo: (task: TaskId, peer: string) => boolean = () => false,
+    /** `later`: queues a subscribe on a later frame, and returns it if it can still be taken back (`withdraw`). */
+    private readonly subscribes: { later: (m: MsgOf<'subscribe'>) => MsgOf<'subscribe'> | null; withdraw: (m: MsgOf<'subscribe'>) => boolean } = {
+      later: () => null,
+      withdraw: () => false,
+    },
   ) {}
+
+  /**
+   * A direct task's subscribe, queued `later` (its value comes by the node's shortcut); the latest one is kept in hand
+   * (one: a sequential run's, whose shortcut comes before the next task's subscribe; older ones go as before).
+   */
+  subscribeLater(m: MsgOf<'subscribe'>): void {
+    this.lastLater = this.subscribes.later(m);
+  }
+
+  /**
+   * `id`'s value came by its shortcut while its subscribe still waited for a frame: that subscribe is taken back, so
+   * the coordinator is sent neither it nor a `took` (two messages a sequential task that it decoded and filed for
+   * nothing, issue 14, session 25). True when it was.
+   */
+  private unsubscribed(id: ObjectId): boolean {
+    const m = this.lastLater;
+    if (m === null || m.ids[0] !== id) return false;
+    this.lastLater = null;
+    return this.subscribes.withdraw(m);
+  }
 
   /** The `took` to ride on a frame being sent (the outbox's `riding`), or null. */
   riding(): MsgOf<'took'> | null {
@@ -69,7 +96,7 @@ export class DriverShortcuts {
     }
     if (this.objects.onShortcut(r.id, r.v.slice())) {
       this.counts.taken++;
-      this.tookLater(r.id);
+      if (!this.unsubscribed(r.id)) this.tookLater(r.id);
     } else this.counts.late++;
   }
 

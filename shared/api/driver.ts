@@ -98,7 +98,7 @@ export class DriverCore implements MeshCore, DriverContext {
     );
     this.objects = new ObjectClient(
       // A direct task's subscribe rides later: its value comes by the node's shortcut (driver-direct.ts).
-      (m) => (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0]) ? this.pushLater(m) : this.push(m)),
+      (m) => (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0]) ? this.shortcuts.subscribeLater(m) : this.push(m)),
       () => this.link.bufferedAmount,
       this.held,
     );
@@ -108,6 +108,7 @@ export class DriverCore implements MeshCore, DriverContext {
       () => this.inlineMax,
       (m) => this.push(m),
       (task, peer) => this.direct?.answeredBy(task, peer) === true,
+      { later: (m) => (this.pushLater(m), this.gate.busy ? null : m), withdraw: (m) => this.outbox.withdraw(m) },
     );
   }
 

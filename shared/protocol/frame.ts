@@ -226,6 +226,18 @@ export class Outbox {
     return true;
   }
 
+  /**
+   * Takes `m` back if it is still queued (the caller's own object: a merged subscribe is a copy, not found): true when
+   * it will not be sent. A driver's direct subscribe whose value came by the shortcut first (driver.ts).
+   */
+  withdraw(m: Msg): boolean {
+    const i = this.queue.lastIndexOf(m);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    this.bytes -= payloadBytes(m);
+    return true;
+  }
+
   /** The end-of-turn flush it asked for (once per push that found it unscheduled). */
   turnFlush(): void {
     this.scheduled = false;

@@ -8,10 +8,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DriverDirect } from '../../shared/api/driver-direct.js';
 import { decodeFrame, Outbox } from '../../shared/protocol/frame.js';
-import { newJobId, newNodeId, type ObjectId } from '../../shared/ids.js';
+import { newJobId, newNodeId, returnObjectId, type ObjectId } from '../../shared/ids.js';
 import { taskSpec } from '../helpers/task-record.js';
 import { DIRECT_MAX_IN_FLIGHT } from '../../shared/protocol/direct.js';
-import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js';
+import type { FunctionSource, Msg, TaskSpec } from '../../shared/protocol/messages.js';
 import type { PeerLinks } from '../../shared/transfer/links.js';
 
 const job = newJobId();
@@ -81,6 +81,30 @@ describe("a driver's direct submissions", () => {
     }
     expect(direct).toBe(64);
     expect(d.counts.unrecorded).toBe(100 - 64);
+  });
+
+  it("a direct task's subscribe taken back before its frame leaves is not sent; one merged into another subscribe is not found", () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const frames: Uint8Array[] = [];
+      const out = new Outbox((f) => frames.push(f), undefined, undefined, true);
+      const to = newNodeId();
+      const ids = [0, 1, 2].map((i) => returnObjectId(spec(i).taskId, 0));
+      out.later({ t: 'submit', spec: spec(0), to });
+      const sub: Msg = { t: 'subscribe', ids: [ids[0]] };
+      out.later(sub);
+      expect(out.withdraw(sub)).toBe(true);
+      expect(out.withdraw(sub)).toBe(false);
+      const a: Msg = { t: 'subscribe', ids: [ids[1]] };
+      out.later(a);
+      out.later({ t: 'subscribe', ids: [ids[2]] }); // merged: `a` is replaced by a copy holding both
+      expect(out.withdraw(a)).toBe(false);
+      vi.advanceTimersByTime(8);
+      expect(frames).toHaveLength(1);
+      expect(decodeFrame(frames[0]).map((m) => (m.t === 'subscribe' ? m.ids : m.t))).toEqual(['submit', [ids[1], ids[2]]]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a driver's direct records queued `later` 0.3 ms apart (a sequential round trip) leave together within 8 ms, not in a frame every 2 ms", async () => {

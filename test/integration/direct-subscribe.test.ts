@@ -1,0 +1,38 @@
+// A direct task's subscribe rides a later frame (issue 14, session 24). When the task's value comes by the
+// node's shortcut before that frame leaves, the driver takes the subscribe back and says no `took` (session
+// 25): for a sequential task the coordinator decoded and filed both for nothing. A shortcut that does not come
+// leaves the subscribe as it was (test/integration/shortcuts: a node that says `sc` and sends nothing).
+// Counted, not timed, against a real coordinator, a real edge node and a real link.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster } from '../helpers/cluster.js';
+import { until } from '../helpers/poll.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
+import { leased, ON, recorded } from '../helpers/direct-driver.js';
+import { traffic } from '../../coordinator/traffic.js';
+
+describe("a direct task's subscribe", () => {
+  let cl: Cluster | undefined;
+  afterEach(async () => {
+    await cl?.stop();
+    cl = undefined;
+  });
+
+  it('200 sequential direct tasks, each answered by its shortcut: the coordinator is sent a subscribe for few of them, and the results are exact', async () => {
+    cl = await Cluster.start({ nodes: 0 });
+    await cl.addNode({ cpus: 2, env: ON });
+    const m = await cl.driver({ direct: true });
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await leased(m, node);
+    await recorded(cl, m);
+    const d = coreOf(m).direct!;
+    const sc = coreOf(m).shortcuts.counts;
+    const [sent, taken, subscribes, finished] = [d.counts.sent, sc.taken, traffic.inOf('subscribe'), cl.c.coordinator.gcs.stats.tasksFinished];
+    await sequential(m, 200);
+    expect(d.counts.sent - sent).toBe(200);
+    expect(sc.taken - taken).toBe(200);
+    // Those that left before their shortcut came: a frame pushed meanwhile (the receipt every 32 tasks) or the 8 ms deadline.
+    expect(traffic.inOf('subscribe') - subscribes).toBeLessThan(100);
+    await until(() => cl!.c.coordinator.gcs.stats.tasksFinished - finished >= 200, { what: 'the GCS to record them' });
+    await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
+  });
+});
