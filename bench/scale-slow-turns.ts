@@ -114,7 +114,11 @@ export interface SlowTurn {
   /** GC pauses that began in it: their total and each ("minor 31.2 ms, 2.6 MB survived"). */
   gcMs: number;
   gc: string[];
-  /** The largest part: `gc` (pauses over half the delay), else `work` (on a core), `run queue` or `off cpu`. */
+  /**
+   * What it was: `run queue` (the loop thread waited for a core half the gap or more; `(in gc)` when GC pauses
+   * were half of it too), `gc` (pauses half the gap or more; `(parked for its helpers)` when the loop thread
+   * was off its core more than on it), else the largest of `work` (on a core), `run queue`, `off cpu`.
+   */
   cause: string;
 }
 
@@ -173,7 +177,12 @@ export function pairSizes(pauses: GcPause[], stats: readonly GcStat[]): void {
 }
 
 export function causeOf(t: Pick<SlowTurn, 'delayMs' | 'cpuMs' | 'waitMs' | 'offMs' | 'gcMs'>): string {
-  if (t.gcMs >= t.delayMs / 2) return 'gc';
+  const half = t.delayMs / 2;
+  const inGc = t.gcMs >= half;
+  // Waiting for a core first: a pause whose thread stood in the run queue was as long because of it.
+  if (t.waitMs >= half) return inGc ? 'run queue (in gc)' : 'run queue';
+  // Off a core in a pause (no I/O in it): parked until the GC's helper threads were done.
+  if (inGc) return t.offMs >= t.cpuMs ? 'gc (parked for its helpers)' : 'gc';
   if (t.cpuMs >= t.waitMs && t.cpuMs >= t.offMs) return 'work';
   return t.waitMs >= t.offMs ? 'run queue' : 'off cpu';
 }

@@ -78,9 +78,12 @@ describe("bench:scale's slow turns", () => {
     expect(slowTurnLines(slow.report(true))).toEqual(['no loop delay over 40 ms']);
   });
 
-  it('off cpu when the loop thread neither ran nor waited for a core', () => {
-    expect(causeOf({ delayMs: 60, cpuMs: 5, waitMs: 10, offMs: 55, gcMs: 20 })).toBe('off cpu');
-    expect(causeOf({ delayMs: 60, cpuMs: 5, waitMs: 10, offMs: 55, gcMs: 30 })).toBe('gc');
+  it('names the run queue first, a pause whose loop thread was parked, and off cpu outside a pause', () => {
+    expect(causeOf({ delayMs: 60, cpuMs: 5, waitMs: 10, offMs: 45, gcMs: 20 })).toBe('off cpu');
+    expect(causeOf({ delayMs: 60, cpuMs: 5, waitMs: 10, offMs: 45, gcMs: 30 })).toBe('gc (parked for its helpers)');
+    expect(causeOf({ delayMs: 60, cpuMs: 40, waitMs: 10, offMs: 10, gcMs: 30 })).toBe('gc');
+    expect(causeOf({ delayMs: 65, cpuMs: 16, waitMs: 49, offMs: 0, gcMs: 58 })).toBe('run queue (in gc)');
+    expect(causeOf({ delayMs: 60, cpuMs: 10, waitMs: 40, offMs: 10, gcMs: 0 })).toBe('run queue');
   });
 
   it('gives each pause the size of the GC its profiler statistic is, paired in order by kind', () => {
