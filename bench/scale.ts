@@ -136,6 +136,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     if (STALL.length) log(`N=${n}: ${count} tasks: the job ended (every result) in ${round(ms / 1000, 1)} s with the stops`);
     const after = await cl.probe(true);
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
+    for (const [i, o] of othersAfter.entries()) for (const line of slowTurnLines(o.slow)) log(`N=${n}: ${count} tasks, coordinator ${i + 1}: ${line}`);
     if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
