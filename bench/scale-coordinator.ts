@@ -14,6 +14,7 @@ import { endWithParent } from './processes.js';
 import { stallProbe, threadCpuMs, type StallReport } from '../coordinator/stall-probe.js';
 import { GcTally, gcKind, heapGrowthFromEnv, type GcSummary } from './scale-gc.js';
 import { JobProfiler, type ProfileRequest } from './scale-profile.js';
+import { SlowTurns, type SlowTurnReport } from './scale-slow-turns.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 /** `live`: full GCs first, and the heap then reported as `liveHeapBytes` (what the coordinator holds, not its garbage: a per-node figure). */
@@ -73,6 +74,8 @@ export interface Probe {
   loopCpuLongestByPart: Record<string, number>;
   /** SCALE_STALLS=1: the longest synchronous sections and the turn of most CPU since the last reset (coordinator/stall-probe.ts). */
   stalls?: StallReport;
+  /** Gaps of the 10 ms tick over 40 ms past it since the last reset: what each was (bench/scale-slow-turns.ts). */
+  slow: SlowTurnReport;
 }
 
 async function main(): Promise<void> {
@@ -133,17 +136,21 @@ async function main(): Promise<void> {
   let worstCpu = 0;
   const gc = new GcTally();
   gc.countBytes();
+  // Each long gap of the tick below: the loop thread's time on a core, in the run queue and off both, and the GC in it.
+  const slow = new SlowTurns();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       // The loop budget moves a pause out of the column of a long iteration it fell in (its own column: gc).
       loopBudget.gcPause(e.startTime, e.duration);
       gc.add(gcKind(e), e.duration);
+      slow.gc(e.startTime, e.duration, gcKind(e));
     }
   }).observe({ entryTypes: ['gc'] });
   const tick = () => {
     const c = cpuNow();
     worstCpu = Math.max(worstCpu, c - lastCpu);
     lastCpu = c;
+    slow.tick();
   };
   let ticks: NodeJS.Timeout | undefined;
   // SCALE_PROFILE=<folder>: a CPU and a sampling heap profile of each job (bench/scale-profile.ts).
@@ -173,6 +180,7 @@ async function main(): Promise<void> {
       ticks = undefined;
     } else if (!m.quiet && !ticks) {
       lastCpu = cpuNow();
+      slow.tick(true);
       ticks = setInterval(tick, 10).unref();
     }
     const p: Probe = {
@@ -196,6 +204,7 @@ async function main(): Promise<void> {
       loopCpuLongestMs: loopBudget.cpuLongest,
       loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
       ...(process.env.SCALE_STALLS === '1' ? { stalls: stallProbe.report(m.reset) } : {}),
+      slow: slow.report(m.reset),
     };
     if (m.reset) {
       // Iterations by length since the last reset (wall, active time; and loop-thread CPU with SCALE_STALLS=1).
@@ -212,6 +221,7 @@ async function main(): Promise<void> {
     }
     process.send!(p);
   });
+  slow.tick(true);
   ticks = setInterval(tick, 10).unref();
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.send!({ k: 'listening', url: running.url });

@@ -6,6 +6,7 @@ import type { Churn } from './scale-churn.js';
 import type { Counts } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
 import { coordinatorTable, emitCoordinatorRuns, othersOf, type CoordinatorRun } from './scale-per-coordinator.js';
+import type { SlowTurnReport } from './scale-slow-turns.js';
 
 /** The coordinator's loop and GC figures of a job, as its probe reports them (bench/scale-coordinator.ts). */
 type LoopFigures = Pick<
@@ -37,6 +38,8 @@ export interface Run extends LoopFigures {
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
   cpuUsPerTaskNet: number;
   loopMaxMs: number;
+  /** The tick's gaps over 40 ms and what they were (bench/scale-slow-turns.ts); of the repeats, the one with the longest. */
+  slow: SlowTurnReport;
   /** The coordinator's RSS once the job's results were freed (MB). */
   rssAfterMb: number;
   statsWorstMs: number;
@@ -99,6 +102,7 @@ export function combineRepeats(runs: Run[]): Run {
     tasksPerSecAll: runs.map((r) => r.tasksPerSec),
     loopMaxMs: worst((r) => r.loopMaxMs),
     loopMaxCpuMs: worst((r) => r.loopMaxCpuMs),
+    slow: runs.reduce((a, b) => ((b.slow.top[0]?.delayMs ?? 0) > (a.slow.top[0]?.delayMs ?? 0) ? b : a)).slow,
     freeLoopMaxMs: worst((r) => r.freeLoopMaxMs),
     statsWorstMs: worst((r) => r.statsWorstMs),
     statsServerMs: worst((r) => r.statsServerMs),
@@ -110,6 +114,21 @@ export function combineRepeats(runs: Run[]): Run {
     gc: { ...mid.gc, max: worstGc.max, maxKind: worstGc.maxKind, over50: worst((r) => r.gc.over50) },
   };
 }
+
+/** "heap 412 of 530 MB (new 32/3, old 480/390, ...), external 12 MB (ArrayBuffers 9)": where a probe's RSS is. */
+export const memLine = (p: Probe): string => {
+  const m = p.mem;
+  const spaces = Object.entries(m.spaces)
+    .map(([k, s]) => `${k.replace(/_space$/, '')} ${round(s.size, 0)}/${round(s.used, 0)}`)
+    .join(', ');
+  return `heap ${round(m.heapUsed, 0)} used of ${round(m.heapTotal, 0)} MB (committed/used by space: ${spaces}), external ${round(m.external, 0)} MB (ArrayBuffers ${round(m.arrayBuffers, 0)})`;
+};
+
+/** "62 ms gap, 41 in the run queue, gc": the longest tick gap of a job and what it was. */
+const worstGap = (s: SlowTurnReport): string => {
+  const t = s.top[0];
+  return t ? `${round(t.delayMs, 0)} ms gap, ${round(t.waitMs, 0)} in the run queue, ${t.cause}` : 'no gap over 40 ms';
+};
 
 /** The spread of tasks/s over a job's repeats: "median (min-max, n)". */
 const spread = (run: Run): string =>
@@ -151,6 +170,10 @@ export function report(rows: Row[], stalls: boolean): void {
       emit(figure(`${k}.cpu_per_task_net`, run.cpuUsPerTaskNet, 'µs', br?.cpuUsPerTaskNet ?? null));
       emit(figure(`${k}.loop_delay_max`, run.loopMaxMs, 'ms'));
       emit(figure(`${k}.loop_turn_cpu_max`, run.loopMaxCpuMs, 'ms'));
+      // The longest gap of the coordinator's 10 ms tick and how much of it its loop thread waited for a core.
+      emit(figure(`${k}.loop_slow_turns`, run.slow.over, 'gaps over 40 ms'));
+      emit(figure(`${k}.loop_slow_turn_max`, run.slow.top[0]?.delayMs ?? 0, 'ms'));
+      emit(figure(`${k}.loop_slow_turn_max_run_queue`, run.slow.top[0]?.waitMs ?? 0, 'ms'));
       emit(figure(`${k}.gc_pause_max`, run.gc.max, 'ms'));
       emit(figure(`${k}.gc_ms_per_1k_tasks`, (run.gc.ms / run.tasks) * 1000, 'ms', br ? (br.gc.ms / br.tasks) * 1000 : null));
       // Counts that hold under load (bench/scale-gc.ts GcBytes): what a task allocates, and what scavenges copy or promote of it.
@@ -219,7 +242,7 @@ export function report(rows: Row[], stalls: boolean): void {
     }
   }
   const lines = [
-    '| nodes | coordinators (nodes each) | joined | join | refused | idle CPU | RSS | tasks | tasks/s (median (min-max) of the repeats) | CPU/task (net of idle) | worst loop delay (worst turn, CPU) | worst /api/stats | others: CPU/task, loop, tasks run |',
+    '| nodes | coordinators (nodes each) | joined | join | refused | idle CPU | RSS | tasks | tasks/s (median (min-max) of the repeats) | CPU/task (net of idle) | worst loop delay (worst turn, CPU; the longest tick gap: its run-queue wait, cause) | worst /api/stats | others: CPU/task, loop, tasks run |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
@@ -229,7 +252,7 @@ export function report(rows: Row[], stalls: boolean): void {
         ? `${round(o.cpuUsPerTask, 0)} µs, ${round(o.loopMaxMs, 0)} ms, ${o.tasks} (idle ${r.otherIdleCpuPct.map((x) => `${round(x, 1)}%`).join(', ')})`
         : '-';
       lines.push(
-        `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${spread(run)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
+        `| ${r.n} | ${r.coordinators}${r.coordinators > 1 ? ` (${r.byCoordinator.join(' / ')}; ${r.sentOn} sent on)` : ''} | ${r.joined} | ${round(r.joinMs / 1000, 1)} s | ${r.failed} | ${round(r.idleCpuPct, 1)}% | ${round(r.idleRssMb, 0)} MB | ${run.tasks} | ${spread(run)} | ${round(run.cpuUsPerTask, 0)} µs (${round(run.cpuUsPerTaskNet, 0)}) | ${round(run.loopMaxMs, 0)} ms (${round(run.loopMaxCpuMs, 0)} ms; ${worstGap(run.slow)}) | ${round(run.statsWorstMs, 0)} ms | ${others} |`,
       );
     }
   }

@@ -50,10 +50,11 @@ import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
 import { gcBytesLine, gcLine } from './scale-gc.js';
-import { combineRepeats, report, type Row, type Run } from './scale-report.js';
+import { combineRepeats, memLine, report, type Row, type Run } from './scale-report.js';
 import { stallMidJob, stallsFromEnv } from './scale-stall.js';
 import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
+import { slowTurnLines } from './scale-slow-turns.js';
 
 /** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
 const STALL = stallsFromEnv();
@@ -85,15 +86,6 @@ const columns = (c: Record<string, number>): string =>
   Object.entries(c)
     .map(([k, v]) => `${k} ${round(v, 0)}`)
     .join(', ');
-
-/** "heap 412 of 530 MB (new 32/3, old 480/390, ...), external 12 MB (ArrayBuffers 9)": where a probe's RSS is. */
-const memLine = (p: Probe): string => {
-  const m = p.mem;
-  const spaces = Object.entries(m.spaces)
-    .map(([k, s]) => `${k.replace(/_space$/, '')} ${round(s.size, 0)}/${round(s.used, 0)}`)
-    .join(', ');
-  return `heap ${round(m.heapUsed, 0)} used of ${round(m.heapTotal, 0)} MB (committed/used by space: ${spaces}), external ${round(m.external, 0)} MB (ArrayBuffers ${round(m.arrayBuffers, 0)})`;
-};
 
 /** SCALE_STALLS=1: the longest sections by CPU since the probe before (what ran, what it did) and the turn of most CPU. */
 function logStalls(what: string, p: Probe): void {
@@ -144,6 +136,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     if (STALL.length) log(`N=${n}: ${count} tasks: the job ended (every result) in ${round(ms / 1000, 1)} s with the stops`);
     const after = await cl.probe(true);
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
+    for (const [i, o] of othersAfter.entries()) for (const line of slowTurnLines(o.slow)) log(`N=${n}: ${count} tasks, coordinator ${i + 1}: ${line}`);
     if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
@@ -156,6 +149,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const freeMs = nowMs() - f0;
     const afterFree = await cl.probe(true);
     logStalls(`${count} tasks, their free`, afterFree);
+    for (const line of slowTurnLines(afterFree.slow)) log(`N=${n}: ${count} tasks, their free: ${line}`);
     log(
       `${count} tasks freed ${freed ? 'in' : 'NOT all after'} ${round(freeMs, 0)} ms: ${round((afterFree.cpuUs - after.cpuUs) / count, 1)} µs CPU a task, loop ${round(afterFree.loopMaxMs, 1)} ms, RSS ${round(afterFree.rssBytes / MB, 0)} MB (${memLine(afterFree)}); GC: ${gcLine(afterFree.gc)}`,
     );
@@ -170,6 +164,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
       loopMaxCpuMs: after.loopMaxCpuMs,
+      slow: after.slow,
       gc: after.gc,
       rssAfterMb: afterFree.rssBytes / MB,
       statsWorstMs: statsWorst,
@@ -234,6 +229,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
     `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
   );
   log(`N=${n}: ${count} tasks${rep}: ${countsLine(r.counts)}`);
+  for (const line of slowTurnLines(r.slow)) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   for (const line of coordinatorRunLines(r.perCoordinator ?? [])) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
   if (r.gc.bytes) log(`N=${n}: ${count} tasks${rep}: the coordinator's heap by GC (counts, not times): ${gcBytesLine(r.gc.bytes, count)}`);
@@ -254,6 +250,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     const j = await cl.join(n);
     const joinProbe = await cl.probe(true);
     logStalls(`N=${n}: join`, joinProbe);
+    for (const line of slowTurnLines(joinProbe.slow)) log(`N=${n}: join: ${line}`);
     log(
       `N=${n}: ${j.joined} joined, ${j.failed} failed in ${round(j.ms)} ms; worst loop delay ${round(joinProbe.loopMaxMs, 0)} ms, worst turn ${round(joinProbe.loopMaxCpuMs, 1)} ms CPU`,
       j.errors.slice(0, 3),

@@ -20,6 +20,7 @@ const run = (tasksPerSec: number, loopMaxMs: number, gcMax: number, cpuUsPerTask
     loopLong: loopMaxMs > 50 ? 1 : 0,
     loopLongWithGc: 0,
     loopCpuLong: 0,
+    slow: { over: loopMaxMs > 40 ? 1 : 0, byCause: {}, top: loopMaxMs > 40 ? [{ delayMs: loopMaxMs, waitMs: loopMaxMs / 4 }] : [] },
     gc: { ms: 10, max: gcMax, maxKind: 'minor', over50: gcMax > 50 ? 1 : 0, byKind: {} },
   }) as unknown as Run;
 
@@ -32,6 +33,8 @@ describe('combineRepeats', () => {
     expect(c.loopMaxMs).toBe(74);
     expect(c.loopLong).toBe(1);
     expect(c.gc).toMatchObject({ max: 63, over50: 1 });
+    // The slow turns reported are the repeat's with the longest gap, not the median's.
+    expect(c.slow.top[0]).toMatchObject({ delayMs: 74 });
   });
 
   it('one repeat is itself; none is an error', () => {
