@@ -61,6 +61,15 @@ export function oldSpare(): number {
   return old ? old.space_size - old.space_used_size : 0;
 }
 
+/** The process's resident set (bytes); 0 when it cannot be read (no file descriptor free: coordinator/limits/open-files.ts). */
+export function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
+
 /** V8's young generation (new space) is back to its start size. */
 export function youngSettled(): boolean {
   const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');

@@ -1,7 +1,7 @@
 // When the coordinator gives its V8 heap back (issue 14; docs/decisions.md "The coordinator gives its heap
 // back once a burst of tasks is over"): the policy. How the heap is sized: cli/heap-flags.ts; the
 // collections it forces: cli/gc.ts.
-import { fullGc, incrementalMarking, liveHeapBytes, minorGc, oldSpare, youngSettled, type GcMove } from './gc.js';
+import { fullGc, incrementalMarking, liveHeapBytes, minorGc, oldSpare, residentBytes, youngSettled, type GcMove } from './gc.js';
 
 /** A burst is over when this many tasks ended since the last compaction and none in the last check. */
 export const COMPACT_AFTER_TASKS = 10_000;
@@ -47,6 +47,13 @@ export const COMPACT_FRAGMENTED_MB = 6;
  * nodes after their jobs kept 130-145 MB of them for 104 MB of objects (session 18).
  */
 export const COMPACT_SPARE_BYTES = 64 << 20;
+/**
+ * A compaction is counted once the process's RSS fell by less than this over a COMPACT_GAP_MS after its last GC
+ * (at most COMPACT_UNMAP_WAITS gaps): V8 gives the pages a GC freed back to the OS on its helper threads, which a
+ * loaded machine starves. bench:tasks read 111.5 MB at the report and 88.0 one second later (load 3.6, session 25).
+ */
+export const COMPACT_UNMAP_BYTES = 1 << 20;
+export const COMPACT_UNMAP_WAITS = 8;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 
@@ -127,6 +134,8 @@ export interface CompactionHooks {
   mark: (again?: boolean) => void;
   /** Old-generation bytes in pages but not in objects (oldSpare). */
   spare: () => number;
+  /** The process's resident set (bytes; residentBytes), read after the last GC until it stops falling. */
+  rss: () => number;
   /**
    * Start-up counts as a burst: the first quiet check runs a series (`tabmesh coordinator`). Loading the
    * coordinator's modules grows V8's young generation to its 32 MB peak (--semi-space-growth-factor=16), which an
@@ -178,6 +187,7 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     heapBytes = liveHeapBytes(),
     mark = incrementalMarking(),
     spare = oldSpare,
+    rss = residentBytes,
     atStart = false,
   } = hooks;
   let compactedAt = counts.ended() - (atStart ? COMPACT_AFTER_TASKS : 0);
@@ -268,8 +278,23 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
       st.heapCompactionLastGcMs = gc(move);
       if (move === true) st.heapCompactionsMoved++;
       if (move === 'fragmented') st.heapCompactionsFragmented++;
-      st.heapCompactions++;
-      done();
+      // Counted once the pages it freed are back with the OS (COMPACT_UNMAP_BYTES): a reader of the count reads the RSS then.
+      let before = rss();
+      let waits = 0;
+      const unmapped = () => {
+        series = null;
+        const now = rss();
+        if (before - now >= COMPACT_UNMAP_BYTES && ++waits < COMPACT_UNMAP_WAITS) {
+          before = now;
+          series = setTimeout(unmapped, gapMs);
+          series.unref();
+          return;
+        }
+        st.heapCompactions++;
+        done();
+      };
+      series = setTimeout(unmapped, gapMs);
+      series.unref();
     };
     step();
   };

@@ -16,6 +16,8 @@ import {
   COMPACT_MOVE_MS_PER_MB,
   COMPACT_MS_PER_MB,
   COMPACT_SPARE_BYTES,
+  COMPACT_UNMAP_BYTES,
+  COMPACT_UNMAP_WAITS,
   compactAfterBursts,
 } from '../../cli/heap.js';
 import { incrementalMarking, liveHeapBytes, type GcMove } from '../../cli/gc.js';
@@ -45,7 +47,7 @@ describe('compactAfterBursts', () => {
     // A heap small enough for the compacting GC (10 MB).
     const c = compactAfterBursts(
       { ended: () => ended, live: () => live },
-      { collect, minor, settled: () => minor.mock.calls.length >= compactAfter, heapBytes: () => 10 << 20 },
+      { collect, minor, settled: () => minor.mock.calls.length >= compactAfter, heapBytes: () => 10 << 20, rss: () => 90 << 20 },
     );
     // A burst: tasks end at every check, thousands in flight.
     live = 20_000;
@@ -60,6 +62,9 @@ describe('compactAfterBursts', () => {
     expect(collect).toHaveBeenCalledTimes(1);
     expect(c.stats().heapCompactions).toBe(0);
     vi.advanceTimersByTime(3 * COMPACT_GAP_MS);
+    // Counted a gap after its last GC: the RSS did not fall meanwhile.
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
     // One full GC (the burst's garbage), three scavenges until the young generation is back, then the one that
     // compacts the old generation: two full GCs, not one every step (they cost the whole heap each).
     expect(collect.mock.calls.map((a) => a[0])).toEqual([false, true]);
@@ -313,6 +318,39 @@ describe('compactAfterBursts', () => {
     c.stop();
   });
 
+  it('counts a compaction once the RSS stops falling after its last GC (V8 unmaps freed pages on its helper threads), at most COMPACT_UNMAP_WAITS gaps later', () => {
+    vi.useFakeTimers();
+    const MB = 1 << 20;
+    let ended = 0;
+    let rss = 150 * MB;
+    const falls: number[] = [];
+    const gcs: string[] = [];
+    const collect = vi.fn((move: GcMove) => void gcs.push(gcName(move)));
+    const c = compactAfterBursts(
+      { ended: () => ended, live: () => 0 },
+      { collect, minor: () => {}, settled: () => true, heapBytes: () => 10 * MB, rss: () => (rss -= falls.shift() ?? 0) },
+    );
+    // bench:tasks under load: the pages the last GC freed go back over the next half second.
+    falls.push(0, 23 * MB, 4 * MB, COMPACT_UNMAP_BYTES / 2);
+    ended = COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS);
+    expect(gcs).toEqual(['full', 'compacting']);
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(2 * COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(1);
+    expect(rss).toBe(150 * MB - 27 * MB - COMPACT_UNMAP_BYTES / 2);
+    // An RSS that keeps falling (other memory going) does not hold the count back for ever.
+    falls.push(0, ...Array.from({ length: 100 }, () => 2 * MB));
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS + (COMPACT_UNMAP_WAITS - 1) * COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(1);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(2);
+    c.stop();
+  });
+
   it('runs V8’s real collection in this process and reads its young generation', () => {
     vi.useFakeTimers();
     let ended = 0;
@@ -320,7 +358,7 @@ describe('compactAfterBursts', () => {
     const c = compactAfterBursts({ ended: () => ended, live: () => 0 }, { heapBytes: () => 1 << 20 });
     ended = COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
-    expect(() => vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_COLLECTIONS * COMPACT_GAP_MS)).not.toThrow();
+    expect(() => vi.advanceTimersByTime(COMPACT_CHECK_MS + (COMPACT_COLLECTIONS + COMPACT_UNMAP_WAITS) * COMPACT_GAP_MS)).not.toThrow();
     const s = c.stats();
     expect(s.heapCompactions).toBe(1);
     expect(s.heapCompactionGcs).toBeGreaterThanOrEqual(1);
