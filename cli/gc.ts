@@ -61,6 +61,15 @@ export function oldSpare(): number {
   return old ? old.space_size - old.space_used_size : 0;
 }
 
+/** The process's resident set (bytes); 0 when it cannot be read (no file descriptor free: coordinator/limits/open-files.ts). */
+export function residentBytes(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
+
 /** V8's young generation (new space) is back to its start size. */
 export function youngSettled(): boolean {
   const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
@@ -75,23 +84,30 @@ export function minorGc(): () => void {
 }
 
 /**
+ * What a forced full GC moves: `false`, what V8 picks for a GC that must be short (pages at least ~60-70%
+ * free, at most 4 MB of objects); `'fragmented'`, what V8 picks when it saves memory (`--optimize-for-size`:
+ * pages at least 20% free, at most 6 MB of objects); `true`, every live object (`--compact-on-every-full-gc`).
+ */
+export type GcMove = boolean | 'fragmented';
+
+/**
  * V8's full GC, reached through `--expose-gc` set at run time: the flag only
  * makes `gc` a global of contexts created after it, so one new context provides it.
- * `compact`: with `--compact-on-every-full-gc` for that one GC. V8 otherwise
- * evacuates only its most fragmented pages: after 100,000 freed tasks the old
- * generation kept 25 MB of pages for 20 MB of objects (bench:tasks, session 13);
- * compacted, 21 MB. V8 reads the flag when a mark-compact starts.
+ * The move flag is set for that one GC (V8 reads both when a mark-compact starts). After 100,000 freed
+ * tasks the old generation kept 23-25 MB of pages for 19 MB of objects (bench:tasks, sessions 13 and 25):
+ * compacted (`true`), ~20 MB; `'fragmented'`, 19.5-20.3 MB for a pause of ~1/3 of it (session 25).
  */
-export function fullGc(): (compact: boolean) => void {
+export function fullGc(): (move: GcMove) => void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  return (compact) => {
-    if (!compact) return gc();
-    setFlagsFromString('--compact-on-every-full-gc');
+  return (move) => {
+    if (move === false) return gc();
+    const flag = move === true ? 'compact-on-every-full-gc' : 'optimize-for-size';
+    setFlagsFromString(`--${flag}`);
     try {
       gc();
     } finally {
-      setFlagsFromString('--no-compact-on-every-full-gc');
+      setFlagsFromString(`--no-${flag}`);
     }
   };
 }

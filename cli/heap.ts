@@ -1,7 +1,7 @@
 // When the coordinator gives its V8 heap back (issue 14; docs/decisions.md "The coordinator gives its heap
 // back once a burst of tasks is over"): the policy. How the heap is sized: cli/heap-flags.ts; the
 // collections it forces: cli/gc.ts.
-import { fullGc, incrementalMarking, liveHeapBytes, minorGc, oldSpare, youngSettled } from './gc.js';
+import { fullGc, incrementalMarking, liveHeapBytes, minorGc, oldSpare, residentBytes, youngSettled, type GcMove } from './gc.js';
 
 /** A burst is over when this many tasks ended since the last compaction and none in the last check. */
 export const COMPACT_AFTER_TASKS = 10_000;
@@ -37,10 +37,23 @@ export const COMPACT_MS_PER_MB = 1.15;
  */
 export const COMPACT_MOVE_MS_PER_MB = 3.5;
 /**
+ * What a last GC that does not move every object moves at most (MB): V8's quota when it saves memory (`'fragmented'`,
+ * cli/gc.ts), paid at the compacting rate on top of the plain one. bench:tasks after 100,000 freed tasks (~22 MB):
+ * old space 23.3-24.0 MB of pages for 18.8 MB of objects with a plain last GC, 19.5-20.3 with it (issue 14, session 25).
+ */
+export const COMPACT_FRAGMENTED_MB = 6;
+/**
  * A second marking only when the old generation holds at least this much in unused pages (bytes): 10,000
  * nodes after their jobs kept 130-145 MB of them for 104 MB of objects (session 18).
  */
 export const COMPACT_SPARE_BYTES = 64 << 20;
+/**
+ * A compaction is counted once the process's RSS fell by less than this over a COMPACT_GAP_MS after its last GC
+ * (at most COMPACT_UNMAP_WAITS gaps): V8 gives the pages a GC freed back to the OS on its helper threads, which a
+ * loaded machine starves. bench:tasks read 111.5 MB at the report and 88.0 one second later (load 3.6, session 25).
+ */
+export const COMPACT_UNMAP_BYTES = 1 << 20;
+export const COMPACT_UNMAP_WAITS = 8;
 /** "Nothing in flight": at most this many task records left in the GCS. */
 const IDLE_TASKS = 16;
 
@@ -65,8 +78,10 @@ export type CompactionStats = {
   heapCompactions: number;
   /** Compactions that new work stopped. */
   heapCompactionsStopped: number;
-  /** Compactions whose last GC compacted the whole old generation (a heap small enough for it: COMPACT_MOVE_MS_PER_MB); the others end with a plain one. */
+  /** Compactions whose last GC compacted the whole old generation (a heap small enough for it: COMPACT_MOVE_MS_PER_MB). */
   heapCompactionsMoved: number;
+  /** Compactions whose last GC moved the objects of the old generation's fragmented pages (COMPACT_FRAGMENTED_MB); the others end with a plain one. */
+  heapCompactionsFragmented: number;
   /** The longest pause of a full GC of the last compaction, ms. */
   heapCompactionMaxGcMs: number;
   /** Full GCs of the last compaction. */
@@ -104,8 +119,8 @@ export type CompactionStats = {
 export interface CompactionHooks {
   /** How often the task counters are read (ms). */
   everyMs: number;
-  /** A full GC, atomic: `true` compacts the whole old generation. */
-  collect: (compact: boolean) => void;
+  /** A full GC, atomic: `true` compacts the whole old generation, `'fragmented'` its fragmented pages (GcMove). */
+  collect: (move: GcMove) => void;
   /** A scavenge (young generation only). */
   minor: () => void;
   /** The young generation is back to its start size. */
@@ -119,6 +134,8 @@ export interface CompactionHooks {
   mark: (again?: boolean) => void;
   /** Old-generation bytes in pages but not in objects (oldSpare). */
   spare: () => number;
+  /** The process's resident set (bytes; residentBytes), read after the last GC until it stops falling. */
+  rss: () => number;
   /**
    * Start-up counts as a burst: the first quiet check runs a series (`tabmesh coordinator`). Loading the
    * coordinator's modules grows V8's young generation to its 32 MB peak (--semi-space-growth-factor=16), which an
@@ -170,6 +187,7 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     heapBytes = liveHeapBytes(),
     mark = incrementalMarking(),
     spare = oldSpare,
+    rss = residentBytes,
     atStart = false,
   } = hooks;
   let compactedAt = counts.ended() - (atStart ? COMPACT_AFTER_TASKS : 0);
@@ -178,6 +196,7 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     heapCompactions: 0,
     heapCompactionsStopped: 0,
     heapCompactionsMoved: 0,
+    heapCompactionsFragmented: 0,
     heapCompactionMaxGcMs: 0,
     heapCompactionGcs: 0,
     heapCompactionScavenges: 0,
@@ -193,8 +212,11 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
   /** A marking started after a burst (the burst's count of ended tasks, the mark-compacts seen then) until V8 ends it. */
   let marking: { ended: number; majors: number; again: boolean } | null = null;
   const MB = 1 << 20;
-  /** A forced full GC of the heap as it is now fits the bound (`msPerMb`: the plain one's rate or the compacting one's). */
-  const fits = (msPerMb = COMPACT_MS_PER_MB) => (heapBytes() / MB) * msPerMb <= COMPACT_MAX_PAUSE_MS;
+  /** A forced full GC of the heap as it is now fits the bound: it marks the heap and moves `movedMb` MB of it (at most all). */
+  const fits = (movedMb = 0) => {
+    const mb = heapBytes() / MB;
+    return mb * COMPACT_MS_PER_MB + Math.min(mb, movedMb) * (COMPACT_MOVE_MS_PER_MB - COMPACT_MS_PER_MB) <= COMPACT_MAX_PAUSE_MS;
+  };
   let series: ReturnType<typeof setTimeout> | null = null;
   const stopSeries = () => {
     if (series) clearTimeout(series);
@@ -207,9 +229,9 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
     let maxPause = 0;
     const ms = (from: number) => Math.round((clock() - from) * 10) / 10;
     /** A full GC, its pause measured (shown in the stats; it decides nothing). */
-    const gc = (compacting: boolean): number => {
+    const gc = (move: GcMove): number => {
       const p0 = clock();
-      collect(compacting);
+      collect(move);
       gcs++;
       const pause = ms(p0);
       maxPause = Math.max(maxPause, pause);
@@ -250,12 +272,29 @@ export function compactAfterBursts(counts: TaskCounts, hooks: Partial<Compaction
         return done();
       }
       // A last full GC: the objects the scavenges promoted, and the old generation's emptied pages given back
-      // (bench:tasks: 48.7 MB of heap committed without it, 29.7 with). It moves every live object when that fits.
-      const moving = fits(COMPACT_MOVE_MS_PER_MB);
-      st.heapCompactionLastGcMs = gc(moving);
-      if (moving) st.heapCompactionsMoved++;
-      st.heapCompactions++;
-      done();
+      // (bench:tasks: 48.7 MB of heap committed without it, 29.7 with). It moves every live object when that fits,
+      // else the objects of the fragmented pages when that fits: pages a burst emptied in part stay committed otherwise.
+      const move: GcMove = fits(Infinity) ? true : fits(COMPACT_FRAGMENTED_MB) ? 'fragmented' : false;
+      st.heapCompactionLastGcMs = gc(move);
+      if (move === true) st.heapCompactionsMoved++;
+      if (move === 'fragmented') st.heapCompactionsFragmented++;
+      // Counted once the pages it freed are back with the OS (COMPACT_UNMAP_BYTES): a reader of the count reads the RSS then.
+      let before = rss();
+      let waits = 0;
+      const unmapped = () => {
+        series = null;
+        const now = rss();
+        if (before - now >= COMPACT_UNMAP_BYTES && ++waits < COMPACT_UNMAP_WAITS) {
+          before = now;
+          series = setTimeout(unmapped, gapMs);
+          series.unref();
+          return;
+        }
+        st.heapCompactions++;
+        done();
+      };
+      series = setTimeout(unmapped, gapMs);
+      series.unref();
     };
     step();
   };

@@ -28,6 +28,9 @@ class Recent<K> {
   get full(): boolean {
     return this.set.size >= REMEMBER;
   }
+  get size(): number {
+    return this.set.size;
+  }
 }
 
 /**
@@ -39,10 +42,17 @@ export function taskKey(id: TaskId): number {
   return parseInt(id.slice(0, 12), 16);
 }
 
+/**
+ * A session's memory; a part that filled up is dropped (null): a full one answers yes to every question (the
+ * oldest are forgotten, and get the benefit of the doubt), so it held ~1.45 MB per node that had run 50,000
+ * tasks (the KeyRing's arrays; heap snapshot after bench:tasks, issue 14, session 25) and a Set of 50,000
+ * object ids per reader that had asked for as many, to say yes.
+ */
 interface Memory {
-  /** Task keys (taskKey) placed on the session's node. */
-  tasks: KeyRing;
-  asked: Recent<ObjectId>;
+  /** Task keys (taskKey) placed on the session's node; null once REMEMBER were: any may be reported. */
+  tasks: KeyRing | null;
+  /** Objects the session asked to locate or fetch; null once REMEMBER were: any may be claimed. */
+  asked: Recent<ObjectId> | null;
   /** Nodes this session reported as sending bad chunks. */
   accused: Set<string>;
 }
@@ -58,19 +68,30 @@ export class Honesty {
 
   /** A task (or a replica of one) was placed on the session's node. */
   placed(s: Session, task: TaskId): void {
-    this.of(s).tasks.add(taskKey(task));
+    const m = this.of(s);
+    if (!m.tasks) return;
+    m.tasks.add(taskKey(task));
+    if (m.tasks.size >= REMEMBER) m.tasks = null;
   }
 
   /** The session asked where an object is, or for its bytes. */
   asked(s: Session, id: ObjectId): void {
-    const m = this.of(s).asked;
-    if (!m.has(id)) m.add(ownId(id));
+    const m = this.of(s);
+    if (!m.asked || m.asked.has(id)) return;
+    m.asked.add(ownId(id));
+    if (m.asked.full) m.asked = null;
   }
 
   /** Whether a report about `task` from `s` can be a late one rather than a lie. */
   mayReport(s: Session, task: TaskId): boolean {
     const m = this.of(s).tasks;
-    return m.has(taskKey(task)) || m.size >= REMEMBER;
+    return m === null || m.has(taskKey(task));
+  }
+
+  /** Keys the session's memory holds (placed tasks, asked objects): what it costs; 0 for a part that filled up. */
+  held(s: Session): { tasks: number; asked: number } {
+    const m = this.memory.get(s);
+    return { tasks: m?.tasks?.size ?? 0, asked: m?.asked?.size ?? 0 };
   }
 
   /**
@@ -79,7 +100,7 @@ export class Honesty {
    */
   mayAccuse(s: Session, id: ObjectId, node: string): boolean {
     const m = this.of(s);
-    if (!(m.asked.has(id) || m.asked.full) || m.accused.has(node) || m.accused.size >= REMEMBER) return false;
+    if (!(m.asked === null || m.asked.has(id)) || m.accused.has(node) || m.accused.size >= REMEMBER) return false;
     m.accused.add(node);
     return true;
   }
@@ -87,6 +108,6 @@ export class Honesty {
   /** Whether `s` may say it stored a copy of `id`. */
   mayStore(s: Session, id: ObjectId): boolean {
     const m = this.of(s).asked;
-    return m.has(id) || m.full;
+    return m === null || m.has(id);
   }
 }

@@ -11,13 +11,16 @@ import {
   COMPACT_CHECK_MS,
   COMPACT_COLLECTIONS,
   COMPACT_GAP_MS,
+  COMPACT_FRAGMENTED_MB,
   COMPACT_MAX_PAUSE_MS,
   COMPACT_MOVE_MS_PER_MB,
   COMPACT_MS_PER_MB,
   COMPACT_SPARE_BYTES,
+  COMPACT_UNMAP_BYTES,
+  COMPACT_UNMAP_WAITS,
   compactAfterBursts,
 } from '../../cli/heap.js';
-import { incrementalMarking, liveHeapBytes } from '../../cli/gc.js';
+import { incrementalMarking, liveHeapBytes, type GcMove } from '../../cli/gc.js';
 import { setYoungGrowth } from '../../cli/heap-flags.js';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -30,6 +33,9 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A forced full GC by what it moves (cli/gc.ts GcMove). */
+const gcName = (move: GcMove) => (move === true ? 'compacting' : move === 'fragmented' ? 'fragmented' : 'full');
+
 describe('compactAfterBursts', () => {
   it('once a burst is over: one full GC, scavenges until the young generation is back, then the compacting one; counted, once per burst', () => {
     vi.useFakeTimers();
@@ -41,7 +47,7 @@ describe('compactAfterBursts', () => {
     // A heap small enough for the compacting GC (10 MB).
     const c = compactAfterBursts(
       { ended: () => ended, live: () => live },
-      { collect, minor, settled: () => minor.mock.calls.length >= compactAfter, heapBytes: () => 10 << 20 },
+      { collect, minor, settled: () => minor.mock.calls.length >= compactAfter, heapBytes: () => 10 << 20, rss: () => 90 << 20 },
     );
     // A burst: tasks end at every check, thousands in flight.
     live = 20_000;
@@ -56,6 +62,9 @@ describe('compactAfterBursts', () => {
     expect(collect).toHaveBeenCalledTimes(1);
     expect(c.stats().heapCompactions).toBe(0);
     vi.advanceTimersByTime(3 * COMPACT_GAP_MS);
+    // Counted a gap after its last GC: the RSS did not fall meanwhile.
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
     // One full GC (the burst's garbage), three scavenges until the young generation is back, then the one that
     // compacts the old generation: two full GCs, not one every step (they cost the whole heap each).
     expect(collect.mock.calls.map((a) => a[0])).toEqual([false, true]);
@@ -88,8 +97,8 @@ describe('compactAfterBursts', () => {
     const run = (atStart: boolean, bytesAfterFirst: number) => {
       const gcs: string[] = [];
       let heap = 18 << 20; // a fresh coordinator's heap: a series fits the bound
-      const collect = vi.fn((compact: boolean) => {
-        gcs.push(compact ? 'compacting' : 'full');
+      const collect = vi.fn((compact: GcMove) => {
+        gcs.push(gcName(compact));
         heap = bytesAfterFirst;
       });
       const minor = vi.fn(() => void gcs.push('minor'));
@@ -121,7 +130,7 @@ describe('compactAfterBursts', () => {
     let live = 0;
     // Every GC of a series, in order: full, minor (scavenge) or compacting.
     const gcs: string[] = [];
-    const collect = vi.fn((compact: boolean) => void gcs.push(compact ? 'compacting' : 'full'));
+    const collect = vi.fn((compact: GcMove) => void gcs.push(gcName(compact)));
     const minor = vi.fn(() => void gcs.push('minor'));
     const c = compactAfterBursts({ ended: () => ended, live: () => live }, { collect, minor, settled: () => false });
     ended = 50_000;
@@ -165,8 +174,8 @@ describe('compactAfterBursts', () => {
     let heap = 400 * MB;
     let pauseMs = 300; // every full GC this long by the clock: bench:tasks' 24 MB under load read 52-307 ms
     const gcs: string[] = [];
-    const collect = vi.fn((compact: boolean) => {
-      gcs.push(compact ? 'compacting' : 'full');
+    const collect = vi.fn((compact: GcMove) => {
+      gcs.push(gcName(compact));
       now += pauseMs;
     });
     let young = 0; // the young generation is back after this many scavenges
@@ -189,18 +198,24 @@ describe('compactAfterBursts', () => {
     expect(c.stats()).toMatchObject({ heapCompactionsSkipped: 1, heapMarkingsStarted: 1, heapCompactions: 0 });
     expect(mark).toHaveBeenCalledTimes(1);
     // bench:tasks' heap after 100,000 freed tasks (24 MB) on a loaded machine: its first GC reads 300 ms. The series
-    // runs to its end all the same: the scavenges that give the young generation back, then a plain last GC (a
-    // compacting one of 24 MB is expected over the bound). Before, it stopped at that first pause.
+    // runs to its end all the same: the scavenges that give the young generation back, then a last GC that moves the
+    // objects of fragmented pages (one that moves all of 24 MB is expected over the bound). Before, it stopped at that first pause.
     heap = 24 * MB;
-    expect(burst()).toEqual(['full', 'minor', 'minor', 'minor', 'full']);
-    expect(c.stats()).toMatchObject({ heapCompactions: 1, heapCompactionsMoved: 0, heapCompactionGcs: 2, heapCompactionScavenges: 3 });
+    expect(burst()).toEqual(['full', 'minor', 'minor', 'minor', 'fragmented']);
+    expect(c.stats()).toMatchObject({
+      heapCompactions: 1,
+      heapCompactionsMoved: 0,
+      heapCompactionsFragmented: 1,
+      heapCompactionGcs: 2,
+      heapCompactionScavenges: 3,
+    });
     expect(c.stats()).toMatchObject({ heapCompactionMaxGcMs: 300, heapCompactionLastGcMs: 300 });
     // The pause per MB it read is shown, not used.
     expect(c.stats().heapCompactionMsPerMb).toBeCloseTo(300 / 24, 3);
     // The same heap on a quiet machine: the same GCs.
     pauseMs = 20;
-    expect(burst()).toEqual(['full', 'minor', 'minor', 'minor', 'full']);
-    expect(c.stats()).toMatchObject({ heapCompactions: 2, heapCompactionsMoved: 0 });
+    expect(burst()).toEqual(['full', 'minor', 'minor', 'minor', 'fragmented']);
+    expect(c.stats()).toMatchObject({ heapCompactions: 2, heapCompactionsMoved: 0, heapCompactionsFragmented: 2 });
     // A heap small enough to move every object within the bound: the last GC compacts, slow or not.
     heap = Math.floor(COMPACT_MAX_PAUSE_MS / COMPACT_MOVE_MS_PER_MB) * MB;
     pauseMs = 300;
@@ -220,6 +235,12 @@ describe('compactAfterBursts', () => {
     heap = line - MB;
     expect(burst(0)).toEqual(['full', 'full']);
     expect(c.stats()).toMatchObject({ heapCompactionsSkipped: 3, heapCompactions: 5, heapMarkingsStarted: 3 });
+    // Between: a last GC that moves COMPACT_FRAGMENTED_MB fits up to its line, a plain one past it.
+    const fragmentedLine = ((COMPACT_MAX_PAUSE_MS - COMPACT_FRAGMENTED_MB * (COMPACT_MOVE_MS_PER_MB - COMPACT_MS_PER_MB)) / COMPACT_MS_PER_MB) * MB;
+    heap = fragmentedLine - MB;
+    expect(burst(0)).toEqual(['full', 'fragmented']);
+    heap = fragmentedLine + MB;
+    expect(burst(0)).toEqual(['full', 'full']);
     // A series that ran took the garbage itself: marking is started only for skipped bursts.
     expect(mark).toHaveBeenCalledTimes(3);
     c.stop();
@@ -235,7 +256,7 @@ describe('compactAfterBursts', () => {
     // Before the marking: the estimate counts what the burst had alive at V8's last mark-compact (too large).
     let heap = 200 * MB;
     const heapBytes = Object.assign(() => heap, { majors: () => majors });
-    const collect = vi.fn((_compact: boolean) => void (now += 5));
+    const collect = vi.fn((_compact: GcMove) => void (now += 5));
     const mark = vi.fn((_again?: boolean) => {});
     let spare = 0;
     const c = compactAfterBursts(
@@ -249,11 +270,12 @@ describe('compactAfterBursts', () => {
     // Marking under way: nothing more.
     vi.advanceTimersByTime(10 * COMPACT_CHECK_MS);
     expect(collect).not.toHaveBeenCalled();
-    // V8 ends it: 25 MB live. The series runs (full GC, then a plain last one: 25 MB is too large to move), once.
+    // V8 ends it: 25 MB live. The series runs (full GC, then a last one that moves the objects of fragmented pages:
+    // all of 25 MB is too much to move), once.
     heap = 25 * MB;
     majors++;
     vi.advanceTimersByTime(10 * COMPACT_CHECK_MS);
-    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, false]);
+    expect(collect.mock.calls.map((a) => a[0])).toEqual([false, 'fragmented']);
     expect(c.stats()).toMatchObject({ heapCompactionsAfterMarking: 1, heapCompactions: 1, heapMarkingsStarted: 1 });
     majors++;
     vi.advanceTimersByTime(10 * COMPACT_CHECK_MS);
@@ -296,6 +318,39 @@ describe('compactAfterBursts', () => {
     c.stop();
   });
 
+  it('counts a compaction once the RSS stops falling after its last GC (V8 unmaps freed pages on its helper threads), at most COMPACT_UNMAP_WAITS gaps later', () => {
+    vi.useFakeTimers();
+    const MB = 1 << 20;
+    let ended = 0;
+    let rss = 150 * MB;
+    const falls: number[] = [];
+    const gcs: string[] = [];
+    const collect = vi.fn((move: GcMove) => void gcs.push(gcName(move)));
+    const c = compactAfterBursts(
+      { ended: () => ended, live: () => 0 },
+      { collect, minor: () => {}, settled: () => true, heapBytes: () => 10 * MB, rss: () => (rss -= falls.shift() ?? 0) },
+    );
+    // bench:tasks under load: the pages the last GC freed go back over the next half second.
+    falls.push(0, 23 * MB, 4 * MB, COMPACT_UNMAP_BYTES / 2);
+    ended = COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS);
+    expect(gcs).toEqual(['full', 'compacting']);
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(2 * COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(0);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(1);
+    expect(rss).toBe(150 * MB - 27 * MB - COMPACT_UNMAP_BYTES / 2);
+    // An RSS that keeps falling (other memory going) does not hold the count back for ever.
+    falls.push(0, ...Array.from({ length: 100 }, () => 2 * MB));
+    ended += COMPACT_AFTER_TASKS;
+    vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_GAP_MS + (COMPACT_UNMAP_WAITS - 1) * COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(1);
+    vi.advanceTimersByTime(COMPACT_GAP_MS);
+    expect(c.stats().heapCompactions).toBe(2);
+    c.stop();
+  });
+
   it('runs V8’s real collection in this process and reads its young generation', () => {
     vi.useFakeTimers();
     let ended = 0;
@@ -303,7 +358,7 @@ describe('compactAfterBursts', () => {
     const c = compactAfterBursts({ ended: () => ended, live: () => 0 }, { heapBytes: () => 1 << 20 });
     ended = COMPACT_AFTER_TASKS;
     vi.advanceTimersByTime(COMPACT_CHECK_MS);
-    expect(() => vi.advanceTimersByTime(COMPACT_CHECK_MS + COMPACT_COLLECTIONS * COMPACT_GAP_MS)).not.toThrow();
+    expect(() => vi.advanceTimersByTime(COMPACT_CHECK_MS + (COMPACT_COLLECTIONS + COMPACT_UNMAP_WAITS) * COMPACT_GAP_MS)).not.toThrow();
     const s = c.stats();
     expect(s.heapCompactions).toBe(1);
     expect(s.heapCompactionGcs).toBeGreaterThanOrEqual(1);

@@ -38,6 +38,35 @@ describe('honesty: what a node may report on', () => {
     expect(h.mayReport(a, childTaskId(root, 3))).toBe(true); // forgotten, but the ring is full
   });
 
+  it('a memory that filled up is dropped: it answered yes to everything, and held 50,000 keys to do so (issue 14)', () => {
+    const h = new Honesty();
+    const a = session();
+    const b = session();
+    for (let i = 0; i < REMEMBER - 1; i++) h.placed(a, childTaskId(root, i));
+    expect(h.held(a).tasks).toBe(REMEMBER - 1);
+    expect(h.mayReport(a, childTaskId(root, REMEMBER + 1))).toBe(false);
+    h.placed(a, childTaskId(root, REMEMBER - 1));
+    // Full: nothing kept, and every report may be a late one, as when the ring was kept full.
+    expect(h.held(a).tasks).toBe(0);
+    expect(h.mayReport(a, childTaskId(root, 3))).toBe(true);
+    expect(h.mayReport(a, childTaskId(root, 10 * REMEMBER))).toBe(true);
+    h.placed(a, childTaskId(root, REMEMBER));
+    expect(h.held(a).tasks).toBe(0);
+    // Another session's memory is its own.
+    h.placed(b, childTaskId(root, 1));
+    expect(h.held(b).tasks).toBe(1);
+    expect(h.mayReport(b, childTaskId(root, 2))).toBe(false);
+    // Objects asked for, likewise: a reader that asked for REMEMBER may store or accuse for any.
+    for (let i = 0; i < REMEMBER - 1; i++) h.asked(a, returnObjectId(childTaskId(root, i), 0));
+    expect(h.held(a).asked).toBe(REMEMBER - 1);
+    expect(h.mayStore(a, returnObjectId(childTaskId(root, 1), 1))).toBe(false);
+    h.asked(a, returnObjectId(childTaskId(root, REMEMBER), 0));
+    expect(h.held(a).asked).toBe(0);
+    expect(h.mayStore(a, returnObjectId(childTaskId(root, 1), 1))).toBe(true);
+    expect(h.mayAccuse(a, returnObjectId(childTaskId(root, 1), 1), 'node-x')).toBe(true);
+    expect(h.mayAccuse(a, returnObjectId(childTaskId(root, 1), 1), 'node-x')).toBe(false);
+  });
+
   it('objects asked for are remembered by their whole id (two outputs of one task differ)', () => {
     const h = new Honesty();
     const a = session();
