@@ -1,5 +1,6 @@
 // The send side of the mesh bus's delivery (delivery.ts, issue 14): our stream to each peer, numbered; what the peer
 // has not acked is kept (bounded) and sent again on its nack, on our reconnect and after a timeout.
+import { Fifo } from '../../shared/fifo.js';
 import { AGAIN_MS, writeSeqHead, type DeliveryCounters, type DeliveryIo, type DeliveryLimits } from './delivery-head.js';
 
 /** Unacked frames are sent again after this (doubling while nothing is acked, up to RTO_MAX_MS): a backstop for a lost tail (a nack covers a gap and a subscription back; our own connection back resends at once). */
@@ -17,9 +18,8 @@ interface Kept {
 interface Out {
   epoch: number;
   next: number;
-  kept: Kept[];
-  /** Index of the oldest kept message in `kept` (dropped from the front lazily). */
-  first: number;
+  /** What the peer has not acked, oldest first. */
+  kept: Fifo<Kept>;
   bytes: number;
   /** Last time something was acked or sent again: the timeout counts from it. */
   since: number;
@@ -52,12 +52,12 @@ export class SendSide {
   /** Numbers, keeps and publishes message `m` (its head at headAt is written here). */
   send(to: string, m: Buffer): void {
     let o = this.outs.get(to);
-    if (o && (o.kept.length - o.first >= this.limits.frames || o.bytes + m.length > this.limits.bytes)) {
+    if (o && (o.kept.length >= this.limits.frames || o.bytes + m.length > this.limits.bytes)) {
       // The peer has not acked this much: it is gone or cut off for long. This message and the kept ones are dropped;
       // both sides end their links (the peer on our next epoch's first frame), as when a coordinator is taken for gone.
       this.outs.delete(to);
       this.counters.meshResets++;
-      const why = `${o.kept.length - o.first} frames (${o.bytes} bytes) not acknowledged: dropped, links start afresh`;
+      const why = `${o.kept.length} frames (${o.bytes} bytes) not acknowledged: dropped, links start afresh`;
       queueMicrotask(() => this.io.reset(to, why));
       return;
     }
@@ -65,8 +65,7 @@ export class SendSide {
       o = {
         epoch: ++this.epochs,
         next: 1,
-        kept: [],
-        first: 0,
+        kept: new Fifo<Kept>(),
         bytes: 0,
         since: this.now(),
         rto: RTO_MS,
@@ -79,7 +78,7 @@ export class SendSide {
       this.outs.set(to, o);
     }
     const seq = o.next++;
-    if (o.first === o.kept.length) o.since = this.now();
+    if (o.kept.length === 0) o.since = this.now();
     o.kept.push({ seq, m });
     o.bytes += m.length;
     writeSeqHead(m, this.headAt, { epoch: o.epoch, seq, ...this.ackOf(to) });
@@ -98,24 +97,18 @@ export class SendSide {
     }
     if (ack > o.acked) o.acked = ack;
     let progress = false;
-    while (o.first < o.kept.length && o.kept[o.first].seq <= ack) {
-      o.bytes -= o.kept[o.first].m.length;
-      o.first++;
+    for (let k = o.kept.peek(); k && k.seq <= ack; k = o.kept.peek()) {
+      o.bytes -= k.m.length;
+      o.kept.shift();
       progress = true;
-    }
-    if (o.first === o.kept.length) {
-      o.kept = [];
-      o.first = 0;
-    } else if (o.first > 1024 && o.first * 2 > o.kept.length) {
-      o.kept = o.kept.slice(o.first);
-      o.first = 0;
     }
     if (progress) {
       o.since = this.now();
       o.rto = RTO_MS;
     }
-    if (nack && o.first < o.kept.length) {
-      const from1 = o.kept[o.first].seq;
+    const oldest = o.kept.peek();
+    if (nack && oldest) {
+      const from1 = oldest.seq;
       if (from1 !== o.againFrom || this.now() - o.againAt >= AGAIN_MS) this.again(from, o);
     }
   }
@@ -129,27 +122,27 @@ export class SendSide {
   private forgotten(from: string, o: Out, ack: number): void {
     this.outs.delete(from);
     this.counters.meshResets++;
-    const why = `it forgot our stream (asked from ${ack + 1}, had acked ${o.acked}): ${o.kept.length - o.first} frames dropped, links start afresh`;
+    const why = `it forgot our stream (asked from ${ack + 1}, had acked ${o.acked}): ${o.kept.length} frames dropped, links start afresh`;
     queueMicrotask(() => this.io.reset(from, why));
   }
 
   /** Sends again everything kept for the peer, in order, each with a fresh ack. */
   private again(to: string, o: Out): void {
     const ack = this.ackOf(to);
-    for (let i = o.first; i < o.kept.length; i++) {
-      const k = o.kept[i];
+    // A copy of the list: a publish that is answered at once (a bus in one process) may shift what it acks meanwhile.
+    for (const k of [...o.kept]) {
       const copy = Buffer.from(k.m); // the first one may still sit in the client's queue
       writeSeqHead(copy, this.headAt, { epoch: o.epoch, seq: k.seq, ...ack });
       this.counters.meshResent++;
       this.io.publish(to, copy);
     }
     o.since = o.againAt = this.now();
-    o.againFrom = o.first < o.kept.length ? o.kept[o.first].seq : 0;
+    o.againFrom = o.kept.peek()?.seq ?? 0;
   }
 
   /** Our connection to Redis came back: what was in flight may be lost; send it all again. */
   reconnected(): void {
-    for (const [to, o] of this.outs) if (o.first < o.kept.length) this.again(to, o);
+    for (const [to, o] of this.outs) if (o.kept.length > 0) this.again(to, o);
   }
 
   /** What we kept for a peer out of the mesh's live set for FORGET_MS is dropped (its next message starts an epoch). */
@@ -165,14 +158,14 @@ export class SendSide {
   /** Unacked messages kept for `to`. */
   kept(to: string): number {
     const o = this.outs.get(to);
-    return o ? o.kept.length - o.first : 0;
+    return o ? o.kept.length : 0;
   }
 
   /** The timeout: what waited unacked past its RTO is sent again, the RTO doubling. */
   tick(): void {
     const t = this.now();
     for (const [to, o] of this.outs) {
-      if (o.first === o.kept.length || t - o.since < o.rto) continue;
+      if (o.kept.length === 0 || t - o.since < o.rto) continue;
       this.again(to, o);
       o.rto = Math.min(RTO_MAX_MS, o.rto * 2);
     }
