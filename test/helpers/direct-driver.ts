@@ -5,6 +5,7 @@ import { Cluster } from './cluster.js';
 import { until } from './poll.js';
 import { coreOf, sequential } from './sequential.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { ConnectOptions } from '../../shared/api/connect-options.js';
 import { FrameGate } from './held-socket.js';
 import { TERMINAL } from '../../coordinator/gcs/tables.js';
 
@@ -34,14 +35,20 @@ export async function leased(m: Mesh, node: string): Promise<void> {
   );
 }
 
-/** One direct node and a driver whose frames a test holds (FrameGate), leased to the node; its warnings kept. */
-export async function gatedLeased(cl: Cluster) {
-  const added = await cl.addNode({ cpus: 2, env: ON });
-  const gate = new FrameGate();
-  const m = await cl.driver({ direct: true, WebSocket: gate.socket() });
+/** One direct node (of `cpus`) and a driver with direct submission (on `more`'s socket, if given), leased to it. */
+export async function leasedDriver(cl: Cluster, more: Partial<ConnectOptions> = {}, cpus = 2) {
+  const added = await cl.addNode({ cpus, env: ON });
+  const m = await cl.driver({ ...more, direct: true });
   const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
   await leased(m, node);
+  return { added, m, node, d: coreOf(m).direct! };
+}
+
+/** One direct node and a driver whose frames a test holds (FrameGate), leased to the node; its warnings kept. */
+export async function gatedLeased(cl: Cluster) {
+  const gate = new FrameGate();
+  const { added, m, node, d } = await leasedDriver(cl, { WebSocket: gate.socket() });
   const warnings: string[] = [];
   coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
-  return { added, gate, m, node, d: coreOf(m).direct!, warnings };
+  return { added, gate, m, node, d, warnings };
 }

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
 import { coreOf, sequential } from '../helpers/sequential.js';
-import { leased, ON, recorded } from '../helpers/direct-driver.js';
+import { leasedDriver, recorded } from '../helpers/direct-driver.js';
 import { traffic } from '../../coordinator/traffic.js';
 
 describe("a direct task's subscribe", () => {
@@ -19,12 +19,8 @@ describe("a direct task's subscribe", () => {
 
   it('200 sequential direct tasks, each answered by its shortcut: the coordinator is sent a subscribe for few of them, and the results are exact', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    await cl.addNode({ cpus: 2, env: ON });
-    const m = await cl.driver({ direct: true });
-    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    await leased(m, node);
+    const { m, d } = await leasedDriver(cl);
     await recorded(cl, m);
-    const d = coreOf(m).direct!;
     const sc = coreOf(m).shortcuts.counts;
     const [sent, taken, subscribes, finished] = [d.counts.sent, sc.taken, traffic.inOf('subscribe'), cl.c.coordinator.gcs.stats.tasksFinished];
     await sequential(m, 200);

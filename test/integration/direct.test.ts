@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
 import { coreOf, sequential } from '../helpers/sequential.js';
-import { gatedLeased, leased, ON, recorded } from '../helpers/direct-driver.js';
+import { gatedLeased, leased, leasedDriver, ON, recorded } from '../helpers/direct-driver.js';
 import { taskOfObject, type NodeId } from '../../shared/ids.js';
 import { traffic } from '../../coordinator/traffic.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -31,11 +31,7 @@ describe('direct submission', () => {
 
   it('a driver with a lease sends its sequential tasks straight to the node: no assign, the GCS records each one, results are exact', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    await cl.addNode({ cpus: 2, env: ON });
-    const m = await cl.driver({ direct: true });
-    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    await leased(m, node);
-    const d = coreOf(m).direct!;
+    const { m, d } = await leasedDriver(cl);
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
     await recorded(cl, m);
