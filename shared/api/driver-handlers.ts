@@ -29,6 +29,14 @@ export interface DriverContext {
 
 export const handlers: Handlers<DriverContext> = {
   welcome: null, // handled while connecting
+  submitGroup: null,
+  groupRelease: null,
+  materialize: null,
+  groupReady: null,
+  assignGroup: null,
+  cancelGroup: null,
+  groupDone: null,
+  groupHandBack: null,
   ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),

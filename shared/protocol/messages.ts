@@ -8,6 +8,7 @@ import { NODE_ID_BYTES } from '../ids.js';
 import { fnId, ids, jobId, MAX_ARGS, MAX_IDS, MAX_LOCATED, MAX_RETURNS, MAX_SIGNAL_CHARS, nodeId, objectId, resources, taskId, value } from './fields.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
 import { TAG_BYTES } from './shortcut.js';
+import { groupMessages } from './group.js';
 
 export { MAX_BATCH, MAX_LOCATED, MAX_REPLICAS, MAX_RESOURCES, MAX_SIGNAL_CHARS, MAX_VALUE_BYTES, PROTOCOL_VERSION, RELAY_CHUNK_BYTES } from './fields.js';
 export { actorLiveCpu, actorPartCheck, argCheck, envDeclCheck, failureCheck, resultCheck, schedulingCheck, taskSpecCheck } from './task.js';
@@ -87,6 +88,8 @@ export const messages = {
      * session 20): only such a node is sent one (an older node would refuse the frame carrying it). Said only when true.
      */
     hurry: opt(bool),
+    /** Task groups (group.ts, issue 14, session 26): a driver sends `submitGroup`, a node runs `assignGroup`. Said only when true. */
+    groups: opt(bool),
   }),
   fn: obj({ t: lit('fn'), f: fnSource }),
   /** `to`: a driver sent the task straight to that node, under its lease (direct.ts): recorded as assigned there. */
@@ -152,7 +155,8 @@ export const messages = {
   stored: obj({ t: lit('stored'), id: objectId, size: int(0, 2 ** 42), hash: str(64) }),
   /** A node no longer holds these objects. */
   dropped: obj({ t: lit('dropped'), ids }),
-  log: obj({ t: lit('log'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024) }),
+  /** `g`, `i`: the task is member `i` of group `g` (group.ts), not a task on record at the coordinator. */
+  log: obj({ t: lit('log'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), g: opt(taskId), i: opt(int(0, 1 << 20)) }),
   /** An actor's state after call `after` (from its checkpoint()); the method log before it can go. */
   actorCheckpoint: obj({ t: lit('actorCheckpoint'), id: taskId, after: taskId, state: value }),
   /** A node's offer changed (issue 3): its executor count, or paused (it offers no CPU meanwhile). */
@@ -183,6 +187,8 @@ export const messages = {
     quietMs: opt(int()),
     /** ...and once it said it holds nothing (heartbeat `idle`) and was given nothing since (issue 14). */
     idleQuietMs: opt(int()),
+    /** The coordinator takes task groups (group.ts) from this driver: without it the driver submits each task alone. */
+    groups: opt(bool),
   }),
   /**
    * Fresh ICE servers (issue 17): TURN credentials derived from the secret
@@ -255,6 +261,7 @@ export const messages = {
   /** Why the job's work waits (no node has what a task needs, actors hold every CPU): printed once by the driver. */
   warn: obj({ t: lit('warn'), code: lit(...ERROR_CODES), message: str(4096), ref: opt(str(64)) }),
   output: obj({ t: lit('output'), taskId, level: lit('log', 'warn', 'error'), text: str(16 * 1024), fn: str(256), node: str(64) }),
+  ...groupMessages,
 } as const;
 
 export type MessageKind = keyof typeof messages;
@@ -286,6 +293,9 @@ export const DRIVER_SENDS = new Set<MessageKind>([
   'badHolder',
   'sync',
   'artifact',
+  'submitGroup',
+  'groupRelease',
+  'materialize',
 ]);
 export const NODE_SENDS = new Set<MessageKind>([
   ...DRIVER_SENDS,
@@ -302,6 +312,8 @@ export const NODE_SENDS = new Set<MessageKind>([
   'capacity',
   'handBack',
   'holding',
+  'groupDone',
+  'groupHandBack',
 ]);
 
 /** Handler table type: a new kind does not compile until every table handles or ignores it. */

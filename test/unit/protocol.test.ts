@@ -148,6 +148,28 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   ready: { t: 'ready', id: o1, v: undefined, size: 0, hash: undefined, failure },
   output: { t: 'output', taskId: task, level: 'log', text: 'hello from a task', fn: 'add', node: 'tab 1' },
   warn: { t: 'warn', code: 'INFEASIBLE', message: 'task f needs {gpu: 1}, which no node has', ref: task },
+  submitGroup: {
+    t: 'submitGroup',
+    spec: { ...spec, args: [], nested: [], scheduling: undefined },
+    first: 0,
+    args: [[new Uint8Array([1])], [new Uint8Array([2])]],
+  },
+  groupRelease: { t: 'groupRelease', g: task, idx: [0, 1] },
+  materialize: { t: 'materialize', g: task, idx: [1] },
+  groupReady: { t: 'groupReady', g: task, ok: [0], v: [new Uint8Array([4])], failed: [{ i: 1, failure }], moved: undefined },
+  assignGroup: {
+    t: 'assignGroup',
+    spec: { ...spec, args: [], nested: [], scheduling: undefined },
+    first: 0,
+    s: 3,
+    attempt: 0,
+    idx: [0, 1],
+    args: [[new Uint8Array([1])], [new Uint8Array([2])]],
+    fn: undefined,
+  },
+  cancelGroup: { t: 'cancelGroup', g: task, idx: undefined },
+  groupDone: { t: 'groupDone', g: task, s: 3, ok: [0], results: [{ v: new Uint8Array([4]), refs: [] }], ms: [0.5], failed: [{ i: 1, failure }] },
+  groupHandBack: { t: 'groupHandBack', g: task, s: 3, idx: [1] },
 };
 
 const kinds = Object.keys(messages) as MessageKind[];
