@@ -87,6 +87,13 @@ function argBytes(args: TaskSpec['args']): number {
   return n;
 }
 
+/** A group member's inline argument values, with their framing. */
+function argColumnBytes(vs: Uint8Array[]): number {
+  let n = 4;
+  for (let i = 0; i < vs.length; i++) n += vs[i].byteLength + 4;
+  return n;
+}
+
 /** About how many bytes message `m` takes in a frame (a bound, not an exact size). */
 export function payloadBytes(m: Msg): number {
   switch (m.t) {
@@ -112,6 +119,24 @@ export function payloadBytes(m: Msg): number {
       return 64 + m.ids.length * ID_BYTES_EST;
     case 'done': {
       let n = 64;
+      for (let i = 0; i < m.results.length; i++) n += m.results[i].v?.byteLength ?? 64;
+      return n;
+    }
+    // A group's messages carry up to MAX_GROUP members' values: counted, so that a frame of several stays under the
+    // reader's bound (group.ts; a driver also closes a group at 1 MiB of arguments).
+    case 'submitGroup':
+    case 'assignGroup': {
+      let n = 128 + (m.t === 'assignGroup' && m.fn ? m.fn.source.length * 3 : 0);
+      for (let i = 0; i < m.args.length; i++) n += argColumnBytes(m.args[i]);
+      return n;
+    }
+    case 'groupReady': {
+      let n = 64 + m.ok.length * 4;
+      for (let i = 0; i < m.v.length; i++) n += m.v[i].byteLength + 4;
+      return n;
+    }
+    case 'groupDone': {
+      let n = 64 + m.ok.length * 12;
       for (let i = 0; i < m.results.length; i++) n += m.results[i].v?.byteLength ?? 64;
       return n;
     }

@@ -766,4 +766,24 @@ describe('Outbox: one frame per event-loop turn', () => {
     await nextTurn();
     for (const f of frames) expect(() => decodeFrame(f)).not.toThrow();
   });
+
+  // A group's messages carry up to MAX_GROUP members' values (group.ts): counted as 64 bytes, twelve groups of
+  // 1 MiB of arguments in one turn left as one ~12 MiB frame, which decodeFrame refuses (FRAME_TOO_LARGE).
+  it('every frame the Outbox sends is accepted by decodeFrame: group messages with their members values', async () => {
+    const frames: Uint8Array[] = [];
+    const out = new Outbox((f) => frames.push(f));
+    const v = new Uint8Array(1024);
+    const column = Array.from({ length: 1000 }, () => [v]);
+    const template: TaskSpec = { ...spec, args: [], nested: [], scheduling: undefined };
+    const idx = column.map((_, i) => i);
+    for (let i = 0; i < 3; i++) {
+      out.push({ t: 'submitGroup', spec: template, first: 0, args: column });
+      out.push({ t: 'assignGroup', spec: template, first: 0, s: i, attempt: 0, idx, args: column, fn: undefined });
+      out.push({ t: 'groupReady', g: task, ok: idx, v: column.map((a) => a[0]), failed: undefined, moved: undefined });
+      out.push({ t: 'groupDone', g: task, s: i, ok: idx, results: column.map((a) => ({ v: a[0], refs: [] })), ms: idx, failed: undefined });
+    }
+    await nextTurn();
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) expect(() => decodeFrame(f)).not.toThrow();
+  });
 });
