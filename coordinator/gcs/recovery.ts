@@ -145,6 +145,10 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     else actorRows.set(r.id, r);
   }
   const runAgain: TaskRecord[] = [];
+  // Outputs of unfinished tasks, made here: each holds one ref for whoever held it before the restart (the
+  // driver, a parent task), released with the recovered rows' after the grace. Kept by nothing, that ref outlived
+  // every handle: the task and its output stayed after the driver freed them.
+  const made: ObjectRecord[] = [];
   for (const [key, row] of rows.tasks) {
     const r = rowPackr.unpack(row) as TaskRow;
     const spec = r.spec;
@@ -171,14 +175,14 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     if (spec.actor) {
       // A call (or a constructor) in flight: whether it ran is unknown, and an actor's state must not see it twice.
       restore(gcs, job, t);
-      for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1);
+      for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) made.push(dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1));
       // A constructor's host is on record (written when it was placed): that host says whether it returned.
       const host = spec.actor.kind === 'create' ? actorRows.get(spec.taskId) : undefined;
       if (!host || !c.handover.expectConstructor(t, host, graceMs)) tasks.finishFailed(t, inFlightFailure(spec));
       continue;
     }
     for (let i = 0; i < spec.numReturns; i++) {
-      if (!outputs[i]) dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1); // held until the driver resumes
+      if (!outputs[i]) made.push(dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1)); // held through the grace
     }
     restore(gcs, job, t);
     runAgain.push(t);
@@ -190,7 +194,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
 
   if (stored === 0) return report;
   const release = setTimeout(() => {
-    for (const o of recovered) {
+    for (const o of [...recovered, ...made]) {
       if (!gcs.objects.has(o.id)) continue;
       // Still nowhere: nobody announced its bytes; rebuild it if it is needed.
       if (o.state === 'ready' && !o.v && o.locations.size === 0) tasks.objectLost(o, 'no node announced it after the coordinator restarted');
