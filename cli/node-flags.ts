@@ -1,9 +1,10 @@
 // The node flags that size a coordinator's GC threads, as the process was started with them (issue 14, session 26;
-// docs/decisions.md "The coordinator's GC threads stay V8's own"). The CLI runs in the process node started (no
-// re-exec: a second process costs ~42 MB, session 21), so these are set on node's command line
-// (`node --single-threaded-gc bin/tabmesh.js coordinator`) or, for those Node accepts there, in NODE_OPTIONS
-// (`NODE_OPTIONS=--v8-pool-size=1`); V8 reads them when the process starts, and `--single-threaded-gc` set at run
-// time aborts Node 20 at the next GC (session 25). /api/stats shows what the coordinator got.
+// docs/decisions.md "The coordinator's GC threads stay V8's own; node's flags reach it on its command line"). The
+// CLI runs in the process node started (no re-exec: a second process costs ~42 MB, session 21), so these are set
+// on node's command line (`node --single-threaded-gc bin/tabmesh.js coordinator`) or, for those Node accepts
+// there, in NODE_OPTIONS (`NODE_OPTIONS=--v8-pool-size=1`); V8 reads them when the process starts, and
+// `--single-threaded-gc` set at run time aborts Node 20 at the next GC (session 25). /api/stats shows what the
+// coordinator got.
 import os from 'node:os';
 
 /** Node's V8 platform pool when no --v8-pool-size is given: 4 worker threads, whatever the cores (Node 20-24). */
