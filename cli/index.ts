@@ -10,6 +10,7 @@ import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 import { compactAfterBursts, gcsTaskCounts } from './heap.js';
 import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './heap-flags.js';
+import { gcThreadFlags } from './node-flags.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
@@ -22,7 +23,9 @@ const COMMANDS: Record<string, string> = {
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
-                  --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more))
+                  --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more);
+                  node's own flags go before the script, e.g. \`node --v8-pool-size=1 bin/tabmesh.js coordinator\`, or in
+                  NODE_OPTIONS where Node takes them: /api/stats shows v8PoolSize and singleThreadedGc)
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
@@ -157,6 +160,9 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   }
   const compactor = compactAfterBursts(gcsTaskCounts(c.coordinator.gcs), { atStart: true });
   c.coordinator.addStats(() => compactor.stats());
+  // V8's GC threads as node was started (cli/node-flags.ts): fixed for the process's life.
+  const gcThreads = gcThreadFlags(process.execArgv, process.env.NODE_OPTIONS);
+  c.coordinator.addStats(() => ({ ...gcThreads }));
   const stop = async () => {
     compactor.stop();
     await c.close();

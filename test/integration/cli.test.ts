@@ -82,6 +82,41 @@ describe('tabmesh CLI', () => {
   });
 });
 
+describe("the coordinator's node flags", () => {
+  /** `tabmesh coordinator` started by node with `nodeArgs` (and NODE_OPTIONS): its /api/stats. */
+  async function statsOf(nodeArgs: string[], nodeOptions?: string): Promise<Record<string, number>> {
+    const token = 'flags-' + Math.random().toString(36).slice(2);
+    const env = { ...process.env, NODE_OPTIONS: nodeOptions ?? '' };
+    const p = spawn(process.execPath, [...nodeArgs, CLI, 'coordinator', '--memory', '--port', '0', '--token', token], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    try {
+      await until(
+        () => {
+          if (p.exitCode !== null) throw new Error(`coordinator exited: ${out}`);
+          return /listening on http:\/\/\S+/.test(out);
+        },
+        { timeoutMs: 20_000, what: () => `the coordinator to come up: ${out}` },
+      );
+      const url = /listening on (http:\/\/\S+)/.exec(out)![1];
+      return (await (await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, number>;
+    } finally {
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
+    }
+  }
+
+  it("reach the coordinator from node's command line or NODE_OPTIONS, and /api/stats says which it got", async () => {
+    expect(await statsOf([])).toMatchObject({ v8PoolSize: 4, singleThreadedGc: 0 });
+    expect(await statsOf(['--single-threaded-gc', '--v8-pool-size=1'])).toMatchObject({ v8PoolSize: 1, singleThreadedGc: 1 });
+    expect(await statsOf([], '--v8-pool-size=2')).toMatchObject({ v8PoolSize: 2, singleThreadedGc: 0 });
+  }, 90_000);
+});
+
 describe('the package', () => {
   it("`import { connect } from 'tabmesh'` resolves in Node through the package's exports", () => {
     const dir = mkdtempSync(join(tmpdir(), 'tabmesh-consumer-'));
