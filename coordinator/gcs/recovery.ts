@@ -7,6 +7,7 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type FunctionId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
+import { ActorManager } from '../actors/actors.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
@@ -178,7 +179,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) made.push(dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1));
       // A constructor's host is on record (written when it was placed): that host says whether it returned.
       const host = spec.actor.kind === 'create' ? actorRows.get(spec.taskId) : undefined;
-      if (!host || !c.handover.expectConstructor(t, host, graceMs)) tasks.finishFailed(t, inFlightFailure(spec));
+      if (host && c.handover.expectConstructor(t, host, graceMs)) pinDetached(c, t);
+      else tasks.finishFailed(t, inFlightFailure(spec));
       continue;
     }
     for (let i = 0; i < spec.numReturns; i++) {
@@ -240,8 +242,17 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
 function recoverActors(c: Recovering, rows: Iterable<ActorRow>, graceMs: number): void {
   for (const r of rows) {
     const creation = c.gcs.tasks.get(r.id);
-    if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create') c.handover.expect(creation, r, graceMs);
+    if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create' && c.handover.expect(creation, r, graceMs)) pinDetached(c, creation);
   }
+}
+
+/**
+ * A detached actor registered again: its name holds its creation object again, as at its submission (task-submit.ts
+ * admit), until it dies (the `unpin` hook). Without it the actor outlived nothing once the recovery holds lapsed and
+ * its job's handles went: its creation object was freed, and a live actor kept a name no driver could reach.
+ */
+function pinDetached(c: Recovering, creation: TaskRecord): void {
+  if (creation.spec.actor?.detached) c.dir.addRef(ActorManager.creationObject(creation.spec.taskId));
 }
 
 /**
