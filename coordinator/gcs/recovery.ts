@@ -197,7 +197,9 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   if (stored === 0) return report;
   const release = setTimeout(() => {
     for (const o of [...recovered, ...made]) {
-      if (!gcs.objects.has(o.id)) continue;
+      // The record read back, not the id: a job let go of and back here (taken back, or a guest) has new records of
+      // the same ids by now, with holds of their own (test/unit/recovery-grace.test.ts).
+      if (gcs.objects.get(o.id) !== o) continue;
       // Still nowhere: nobody announced its bytes; rebuild it if it is needed.
       if (o.state === 'ready' && !o.v && o.locations.size === 0) tasks.objectLost(o, 'no node announced it after the coordinator restarted');
       dir.decRef(o.id);
