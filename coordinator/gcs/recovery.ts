@@ -9,6 +9,7 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import { ActorManager } from '../actors/actors.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
+import { outlivingActors } from './recovery-detached.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
@@ -27,6 +28,7 @@ interface JobRow {
   submitted?: boolean;
   firstError?: JobRecord['firstError'];
   endReason?: string;
+  namespace?: string;
 }
 interface TaskRow {
   spec: TaskSpec;
@@ -111,16 +113,28 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
     if (j.submitted) continue;
-    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret });
+    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret, namespace: j.namespace || undefined });
     report.jobs++;
   }
 
-  readFunctions(c, rows.functions ?? []);
+  // Where live actors are (issue 15); those of ended jobs are detached actors, read back with their ended job.
+  const actorList: ActorRow[] = [];
+  let taskRows: Iterable<[string, Uint8Array]>; // read twice (the ended jobs' detached actors first)
+  for (const [, row] of rows.actors ?? []) actorList.push(rowPackr.unpack(row) as ActorRow);
+  const outliving = outlivingActors(
+    c.jobs,
+    endedRows.filter((j) => j.state === 'finished'),
+    actorList,
+    (taskRows = Array.isArray(rows.tasks) ? rows.tasks : [...rows.tasks]),
+  );
+  const dropped = (job: JobId, key: string, kept: Set<string>) => !gcs.jobs.has(job) || (outliving.jobs.has(job) && !kept.has(key));
+
+  readFunctions(c, rows.functions ?? [], outliving.jobs);
 
   const recovered: ObjectRecord[] = [];
   for (const [key, row] of rows.objects) {
     const r = rowPackr.unpack(row) as ObjectRow;
-    if (!gcs.jobs.has(r.job)) {
+    if (dropped(r.job, r.id, outliving.objects)) {
       storage.delete('objects', key, r.job);
       continue;
     }
@@ -140,9 +154,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   report.objects = recovered.length;
 
   const actorRows = new Map<string, ActorRow>();
-  for (const [key, row] of rows.actors ?? []) {
-    const r = rowPackr.unpack(row) as ActorRow;
-    if (!gcs.jobs.has(r.job as JobId)) storage.delete('actors', key, r.job);
+  for (const r of actorList) {
+    if (dropped(r.job as JobId, r.id, outliving.tasks)) storage.delete('actors', r.id, r.job);
     else actorRows.set(r.id, r);
   }
   const runAgain: TaskRecord[] = [];
@@ -150,11 +163,11 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   // driver, a parent task), released with the recovered rows' after the grace. Kept by nothing, that ref outlived
   // every handle: the task and its output stayed after the driver freed them.
   const made: ObjectRecord[] = [];
-  for (const [key, row] of rows.tasks) {
+  for (const [key, row] of taskRows) {
     const r = rowPackr.unpack(row) as TaskRow;
     const spec = r.spec;
     const job = gcs.jobs.get(spec.jobId);
-    if (!job) {
+    if (!job || dropped(job.id, key, outliving.tasks)) {
       storage.delete('tasks', key, spec.jobId);
       continue;
     }
@@ -192,7 +205,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   for (const t of runAgain) tasks.resume(t);
   recoverActors(c, actorRows.values(), graceMs);
   report.tasksRequeued = runAgain.length;
-  keepEndedJobs(c, endedRows);
+  keepEndedJobs(c, endedRows, outliving.jobs);
 
   if (stored === 0) return report;
   const release = setTimeout(() => {
@@ -219,7 +232,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
  * deleted. A row of no job (written before session 11) is read and deleted:
  * its running jobs' tasks write it again under them.
  */
-function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): void {
+function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>, outliving: ReadonlySet<JobId>): void {
   const { gcs } = c;
   for (const [key, row] of rows) {
     const dot = key.indexOf('.');
@@ -231,7 +244,7 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
     const jobId = key.slice(0, dot) as JobId;
     const job = gcs.jobs.get(jobId);
     if (job?.guest) continue; // another coordinator's job: its rows are not ours to delete
-    if (!job || job.state !== 'running') {
+    if (!job || (job.state !== 'running' && !outliving.has(jobId))) {
       gcs.storage.delete('functions', key, jobId);
       continue;
     }
@@ -263,11 +276,12 @@ function pinDetached(c: Recovering, creation: TaskRecord): void {
  * how they ended); older rows go. A submitted job's history is the job
  * runner's own record, so its GCS row goes too.
  */
-function keepEndedJobs(c: Recovering, rows: JobRow[]): void {
+function keepEndedJobs(c: Recovering, rows: JobRow[], outliving: ReadonlySet<JobId>): void {
   const { gcs } = c;
   rows.sort((a, b) => b.endedAt - a.endedAt);
   let kept = 0;
   for (const j of rows) {
+    if (outliving.has(j.id)) continue; // read back already: it hosts a detached actor
     if (j.submitted || kept >= MAX_ENDED_JOBS || gcs.jobs.has(j.id)) {
       gcs.storage.delete('jobs', j.id, j.id);
       continue;
@@ -280,6 +294,7 @@ function keepEndedJobs(c: Recovering, rows: JobRow[]): void {
       counts: j.counts,
       firstError: j.firstError ?? null,
       endReason: j.endReason || undefined,
+      namespace: j.namespace || undefined,
     });
   }
 }

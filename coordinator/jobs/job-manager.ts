@@ -189,7 +189,7 @@ export class JobManager {
   }
 
   /** A running job read back after a restart: it waits for its driver to resume it. */
-  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret'>): void {
+  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret' | 'namespace'>): void {
     const job: JobRecord = {
       ...row,
       state: 'running',
@@ -205,7 +205,7 @@ export class JobManager {
   }
 
   /** An ended driver session read back after a restart (issue 11: its history). */
-  recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason'>): void {
+  recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason' | 'namespace'>): void {
     this.gcs.jobs.set(row.id, {
       ...row,
       state: 'finished',

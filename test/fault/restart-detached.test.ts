@@ -23,4 +23,8 @@ describe('a detached actor across a coordinator restart on SQLite', () => {
   it('restarted while its driver runs, then the driver ends: a new driver finds it by name, with its state', async () => {
     await detachedAcrossRestart({ dataDir: dataDir() }, cleanups, 'restart-then-end');
   }, 120_000);
+
+  it('its driver ended, then the coordinator restarted: a new driver finds it by name, with its state', async () => {
+    await detachedAcrossRestart({ dataDir: dataDir() }, cleanups, 'end-then-restart');
+  }, 120_000);
 });

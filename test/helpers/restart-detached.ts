@@ -33,7 +33,9 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   cleanups.push(() => (closed ? undefined : c.close()));
   const node = await startEdgeNode({ coordinator: c.url, cpus: 2 });
   cleanups.push(() => node.leave());
-  const first = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+  // A namespace of its own: the name lives there, and is looked up there after the restart.
+  const namespace = 'tallies';
+  const first = await connect({ url: c.url, token, namespace, reconnectTimeoutMs: 60_000 });
   cleanups.push(() => first.close());
   const tally = first.remote(Tally).options({ name: 'tally', lifetime: 'detached' }).remote();
   expect(await first.get(tally.add.remote(5))).toBe(5);
@@ -56,12 +58,12 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   // The creating job is over, and the recovery holds lapsed: nothing but its name holds the actor now.
   await new Promise((r) => setTimeout(r, GRACE_MS * 2));
 
-  const second = await connect({ url: after.url, token });
+  const second = await connect({ url: after.url, token, namespace });
   cleanups.push(() => second.close());
   const found = await second.getActor<Tally>('tally');
   expect(await second.get(found.add.remote(10), { timeoutMs: 30_000 })).toBe(order === 'restart-then-end' ? 16 : 15);
   await second.close();
-  const third = await connect({ url: after.url, token });
+  const third = await connect({ url: after.url, token, namespace });
   cleanups.push(() => third.close());
   const again = await third.getActor<Tally>('tally');
   expect(await third.get(again.add.remote(100), { timeoutMs: 30_000 })).toBe(order === 'restart-then-end' ? 116 : 115);
