@@ -261,7 +261,8 @@ export class JobManager {
     if (this.gcs.jobs.size > MAX_ENDED_JOBS) {
       for (const [id, j] of this.gcs.jobs) {
         if (this.gcs.jobs.size <= MAX_ENDED_JOBS) break;
-        if (j.state !== 'finished') continue;
+        // An ended job's tasks still on record are its live detached actors' creations: its row is theirs to restart with.
+        if (j.state !== 'finished' || j.tasks.size > 0) continue;
         this.gcs.jobs.delete(id);
         this.gcs.storage.delete('jobs', id, id);
       }
