@@ -76,7 +76,7 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   await until(
     () => {
       const s = after.coordinator.statsJson();
-      return s.objects === 0 && after.coordinator.actors.alive === 0;
+      return s.objects === 0 && s.tasks === 0 && after.coordinator.actors.alive === 0;
     },
     { timeoutMs: 20_000, what: () => `the coordinator to keep nothing of the killed actor: ${JSON.stringify(after.coordinator.statsJson())}` },
   );
