@@ -27,4 +27,8 @@ describe('a detached actor across a coordinator restart on SQLite', () => {
   it('its driver ended, then the coordinator restarted: a new driver finds it by name, with its state', async () => {
     await detachedAcrossRestart({ dataDir: dataDir() }, cleanups, 'end-then-restart');
   }, 120_000);
+
+  it('its driver ended, then the coordinator restarted twice: a new driver still finds it, with its state', async () => {
+    await detachedAcrossRestart({ dataDir: dataDir() }, cleanups, 'end-then-restart', 2);
+  }, 120_000);
 });

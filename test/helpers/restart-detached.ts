@@ -23,8 +23,11 @@ class Tally {
 
 const GRACE_MS = 2_000;
 
-/** `order`: 'restart-then-end' (the driver resumes after the restart, then ends) or 'end-then-restart'. */
-export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups, order: 'restart-then-end' | 'end-then-restart'): Promise<void> {
+/**
+ * `order`: 'restart-then-end' (the driver resumes after the restart, then ends) or 'end-then-restart'; `restarts`:
+ * how many restarts after the end (the actor back on its node before each next one).
+ */
+export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups, order: 'restart-then-end' | 'end-then-restart', restarts = 1): Promise<void> {
   const token = 'detached-' + Math.random().toString(36).slice(2);
   // Short graces: the recovery holds lapse and the creating job's end is handled within the test.
   const opts = { ...storage, port: await restartablePort(), token, httpLimits: false as const, recoveryGraceMs: GRACE_MS, jobGraceMs: GRACE_MS };
@@ -52,7 +55,11 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   } else {
     await first.close();
     expect(c.coordinator.actors.get(tally.actorId as never)?.state).toBe('alive'); // its job ended; it lives on
-    await restart();
+    for (let i = 0; i < restarts; i++) {
+      if (i > 0)
+        await until(() => c.coordinator.actors.get(tally.actorId as never)?.state === 'alive', { timeoutMs: 20_000, what: 'the actor back on its node' });
+      await restart();
+    }
   }
   const after = c;
   // The creating job is over, and the recovery holds lapsed: nothing but its name holds the actor now.
