@@ -72,6 +72,7 @@ export function recover(c: Recovering, graceMs: number): RecoveryReport {
       functions: storage.load('functions'),
     },
     graceMs,
+    true,
   );
 }
 
@@ -86,7 +87,6 @@ export interface JobRows {
   functions?: Iterable<[string, Uint8Array]>;
 }
 
-/** Recovers running jobs from their rows (see recover). */
 /** The functions a job's task rows name (a coordinator of a mesh reads those it lacks before it takes the job over). */
 export function functionsOf(rows: JobRows): Set<TaskSpec['fnId']> {
   const ids = new Set<TaskSpec['fnId']>();
@@ -94,7 +94,12 @@ export function functionsOf(rows: JobRows): Set<TaskSpec['fnId']> {
   return ids;
 }
 
-export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): RecoveryReport {
+/**
+ * Recovers running jobs from their rows (see recover). `endedActors`: detached actors of ended jobs are read back
+ * too (a restart reads every row; recovery-detached.ts). Not at a mesh's takeover of one job: an ended job's actor
+ * lives on at the coordinator that ran it.
+ */
+export function recoverRows(c: Recovering, rows: JobRows, graceMs: number, endedActors = false): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
@@ -123,7 +128,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   for (const [, row] of rows.actors ?? []) actorList.push(rowPackr.unpack(row) as ActorRow);
   const outliving = outlivingActors(
     c.jobs,
-    endedRows.filter((j) => j.state === 'finished'),
+    endedActors ? endedRows.filter((j) => j.state === 'finished') : [],
     actorList,
     (taskRows = Array.isArray(rows.tasks) ? rows.tasks : [...rows.tasks]),
   );
