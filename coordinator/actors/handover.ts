@@ -62,15 +62,21 @@ export class ActorHandover {
     private readonly claimGraceMs: number,
   ) {}
 
-  /** A recovered job's actor (its creation task finished): attached to its host now if it joined already, else when it does. */
-  expect(creation: TaskRecord, row: ActorRow, graceMs: number): void {
+  /**
+   * A recovered job's actor (its creation task finished): attached to its host now if it joined already, else when it
+   * does. False when it cannot be registered here (known, or its name taken).
+   */
+  expect(creation: TaskRecord, row: ActorRow, graceMs: number): boolean {
     const id = creation.spec.taskId;
-    if (!this.actors.adopt(creation, row.restarts)) return;
+    if (!this.actors.adopt(creation, row.restarts)) return false;
     const claim = this.claims.get(id);
     if (claim) {
       clearTimeout(claim.timer);
       this.claims.delete(id);
-      if (this.live(claim.node) && claim.node.hostKey === row.hostKey) return this.attach(creation, claim.node);
+      if (this.live(claim.node) && claim.node.hostKey === row.hostKey) {
+        this.attach(creation, claim.node);
+        return true;
+      }
     }
     const timer = setTimeout(() => {
       if (this.awaited.get(id)?.timer !== timer) return;
@@ -79,6 +85,7 @@ export class ActorHandover {
     }, graceMs);
     timer.unref?.();
     this.awaited.set(id, { key: row.hostKey, timer });
+    return true;
   }
 
   /**

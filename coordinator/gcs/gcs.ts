@@ -181,7 +181,8 @@ export class Gcs {
     let kept: Set<FunctionId> | undefined;
     for (const t of job.tasks) (kept ??= new Set()).add(t.spec.fnId);
     for (const fn of takeFunctions(job)) {
-      if (rows) this.storage.delete('functions', functionKey(job.id, fn), job.id);
+      // A detached actor's class stays on record with it: a restart reads it back (recovery-detached.ts).
+      if (rows && !kept?.has(fn)) this.storage.delete('functions', functionKey(job.id, fn), job.id);
       const f = this.functions.get(fn);
       if (!f || --f.jobs > 0) continue;
       // A task of the ended job still on record holds it for good, as a job would (no other job's end may take it).
@@ -246,6 +247,7 @@ export class Gcs {
         submitted: j.submitted ?? false,
         firstError: j.firstError ?? null,
         endReason: j.endReason ?? '',
+        namespace: j.namespace ?? '',
       }),
       j.id,
     );

@@ -7,7 +7,9 @@ import type { Failure } from '../../shared/errors.js';
 import { returnObjectId, type FunctionId, type JobId, type ObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
+import { ActorManager } from '../actors/actors.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
+import { outlivingActors } from './recovery-detached.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
@@ -26,6 +28,7 @@ interface JobRow {
   submitted?: boolean;
   firstError?: JobRecord['firstError'];
   endReason?: string;
+  namespace?: string;
 }
 interface TaskRow {
   spec: TaskSpec;
@@ -69,6 +72,7 @@ export function recover(c: Recovering, graceMs: number): RecoveryReport {
       functions: storage.load('functions'),
     },
     graceMs,
+    true,
   );
 }
 
@@ -83,7 +87,6 @@ export interface JobRows {
   functions?: Iterable<[string, Uint8Array]>;
 }
 
-/** Recovers running jobs from their rows (see recover). */
 /** The functions a job's task rows name (a coordinator of a mesh reads those it lacks before it takes the job over). */
 export function functionsOf(rows: JobRows): Set<TaskSpec['fnId']> {
   const ids = new Set<TaskSpec['fnId']>();
@@ -91,7 +94,12 @@ export function functionsOf(rows: JobRows): Set<TaskSpec['fnId']> {
   return ids;
 }
 
-export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): RecoveryReport {
+/**
+ * Recovers running jobs from their rows (see recover). `endedActors`: detached actors of ended jobs are read back
+ * too (a restart reads every row; recovery-detached.ts). Not at a mesh's takeover of one job: an ended job's actor
+ * lives on at the coordinator that ran it.
+ */
+export function recoverRows(c: Recovering, rows: JobRows, graceMs: number, endedActors = false): RecoveryReport {
   const { gcs, dir, tasks } = c;
   const storage = gcs.storage;
   const report: RecoveryReport = { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
@@ -110,16 +118,28 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
     if (j.submitted) continue;
-    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret });
+    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret, namespace: j.namespace || undefined });
     report.jobs++;
   }
 
-  readFunctions(c, rows.functions ?? []);
+  // Where live actors are (issue 15); those of ended jobs are detached actors, read back with their ended job.
+  const actorList: ActorRow[] = [];
+  let taskRows: Iterable<[string, Uint8Array]>; // read twice (the ended jobs' detached actors first)
+  for (const [, row] of rows.actors ?? []) actorList.push(rowPackr.unpack(row) as ActorRow);
+  const outliving = outlivingActors(
+    c.jobs,
+    endedActors ? endedRows.filter((j) => j.state === 'finished') : [],
+    actorList,
+    (taskRows = Array.isArray(rows.tasks) ? rows.tasks : [...rows.tasks]),
+  );
+  const dropped = (job: JobId, key: string, kept: Set<string>) => !gcs.jobs.has(job) || (outliving.jobs.has(job) && !kept.has(key));
+
+  readFunctions(c, rows.functions ?? [], outliving.jobs);
 
   const recovered: ObjectRecord[] = [];
   for (const [key, row] of rows.objects) {
     const r = rowPackr.unpack(row) as ObjectRow;
-    if (!gcs.jobs.has(r.job)) {
+    if (dropped(r.job, r.id, outliving.objects)) {
       storage.delete('objects', key, r.job);
       continue;
     }
@@ -139,9 +159,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   report.objects = recovered.length;
 
   const actorRows = new Map<string, ActorRow>();
-  for (const [key, row] of rows.actors ?? []) {
-    const r = rowPackr.unpack(row) as ActorRow;
-    if (!gcs.jobs.has(r.job as JobId)) storage.delete('actors', key, r.job);
+  for (const r of actorList) {
+    if (dropped(r.job as JobId, r.id, outliving.tasks)) storage.delete('actors', r.id, r.job);
     else actorRows.set(r.id, r);
   }
   const runAgain: TaskRecord[] = [];
@@ -149,11 +168,11 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   // driver, a parent task), released with the recovered rows' after the grace. Kept by nothing, that ref outlived
   // every handle: the task and its output stayed after the driver freed them.
   const made: ObjectRecord[] = [];
-  for (const [key, row] of rows.tasks) {
+  for (const [key, row] of taskRows) {
     const r = rowPackr.unpack(row) as TaskRow;
     const spec = r.spec;
     const job = gcs.jobs.get(spec.jobId);
-    if (!job) {
+    if (!job || dropped(job.id, key, outliving.tasks)) {
       storage.delete('tasks', key, spec.jobId);
       continue;
     }
@@ -178,7 +197,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
       for (let i = 0; i < spec.numReturns; i++) if (!outputs[i]) made.push(dir.create(returnObjectId(spec.taskId, i), spec.jobId, 1));
       // A constructor's host is on record (written when it was placed): that host says whether it returned.
       const host = spec.actor.kind === 'create' ? actorRows.get(spec.taskId) : undefined;
-      if (!host || !c.handover.expectConstructor(t, host, graceMs)) tasks.finishFailed(t, inFlightFailure(spec));
+      if (host && c.handover.expectConstructor(t, host, graceMs)) pinDetached(c, t);
+      else tasks.finishFailed(t, inFlightFailure(spec));
       continue;
     }
     for (let i = 0; i < spec.numReturns; i++) {
@@ -190,12 +210,14 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
   for (const t of runAgain) tasks.resume(t);
   recoverActors(c, actorRows.values(), graceMs);
   report.tasksRequeued = runAgain.length;
-  keepEndedJobs(c, endedRows);
+  keepEndedJobs(c, endedRows, outliving.jobs);
 
   if (stored === 0) return report;
   const release = setTimeout(() => {
     for (const o of [...recovered, ...made]) {
-      if (!gcs.objects.has(o.id)) continue;
+      // The record read back, not the id: a job let go of and back here (taken back, or a guest) has new records of
+      // the same ids by now, with holds of their own (test/unit/recovery-grace.test.ts).
+      if (gcs.objects.get(o.id) !== o) continue;
       // Still nowhere: nobody announced its bytes; rebuild it if it is needed.
       if (o.state === 'ready' && !o.v && o.locations.size === 0) tasks.objectLost(o, 'no node announced it after the coordinator restarted');
       dir.decRef(o.id);
@@ -215,7 +237,7 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number): Reco
  * deleted. A row of no job (written before session 11) is read and deleted:
  * its running jobs' tasks write it again under them.
  */
-function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): void {
+function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>, outliving: ReadonlySet<JobId>): void {
   const { gcs } = c;
   for (const [key, row] of rows) {
     const dot = key.indexOf('.');
@@ -227,7 +249,7 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
     const jobId = key.slice(0, dot) as JobId;
     const job = gcs.jobs.get(jobId);
     if (job?.guest) continue; // another coordinator's job: its rows are not ours to delete
-    if (!job || job.state !== 'running') {
+    if (!job || (job.state !== 'running' && !outliving.has(jobId))) {
       gcs.storage.delete('functions', key, jobId);
       continue;
     }
@@ -240,8 +262,17 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>): voi
 function recoverActors(c: Recovering, rows: Iterable<ActorRow>, graceMs: number): void {
   for (const r of rows) {
     const creation = c.gcs.tasks.get(r.id);
-    if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create') c.handover.expect(creation, r, graceMs);
+    if (creation?.state === 'finished' && creation.spec.actor?.kind === 'create' && c.handover.expect(creation, r, graceMs)) pinDetached(c, creation);
   }
+}
+
+/**
+ * A detached actor registered again: its name holds its creation object again, as at its submission (task-submit.ts
+ * admit), until it dies (the `unpin` hook). Without it the actor outlived nothing once the recovery holds lapsed and
+ * its job's handles went: its creation object was freed, and a live actor kept a name no driver could reach.
+ */
+function pinDetached(c: Recovering, creation: TaskRecord): void {
+  if (creation.spec.actor?.detached) c.dir.addRef(ActorManager.creationObject(creation.spec.taskId));
 }
 
 /**
@@ -250,11 +281,12 @@ function recoverActors(c: Recovering, rows: Iterable<ActorRow>, graceMs: number)
  * how they ended); older rows go. A submitted job's history is the job
  * runner's own record, so its GCS row goes too.
  */
-function keepEndedJobs(c: Recovering, rows: JobRow[]): void {
+function keepEndedJobs(c: Recovering, rows: JobRow[], outliving: ReadonlySet<JobId>): void {
   const { gcs } = c;
   rows.sort((a, b) => b.endedAt - a.endedAt);
   let kept = 0;
   for (const j of rows) {
+    if (outliving.has(j.id)) continue; // read back already: it hosts a detached actor
     if (j.submitted || kept >= MAX_ENDED_JOBS || gcs.jobs.has(j.id)) {
       gcs.storage.delete('jobs', j.id, j.id);
       continue;
@@ -267,6 +299,7 @@ function keepEndedJobs(c: Recovering, rows: JobRow[]): void {
       counts: j.counts,
       firstError: j.firstError ?? null,
       endReason: j.endReason || undefined,
+      namespace: j.namespace || undefined,
     });
   }
 }

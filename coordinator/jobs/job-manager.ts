@@ -189,7 +189,7 @@ export class JobManager {
   }
 
   /** A running job read back after a restart: it waits for its driver to resume it. */
-  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret'>): void {
+  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret' | 'namespace'>): void {
     const job: JobRecord = {
       ...row,
       state: 'running',
@@ -205,7 +205,7 @@ export class JobManager {
   }
 
   /** An ended driver session read back after a restart (issue 11: its history). */
-  recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason'>): void {
+  recoveredEnded(row: Pick<JobRecord, 'id' | 'startedAt' | 'endedAt' | 'counts' | 'firstError' | 'endReason' | 'namespace'>): void {
     this.gcs.jobs.set(row.id, {
       ...row,
       state: 'finished',
@@ -261,7 +261,8 @@ export class JobManager {
     if (this.gcs.jobs.size > MAX_ENDED_JOBS) {
       for (const [id, j] of this.gcs.jobs) {
         if (this.gcs.jobs.size <= MAX_ENDED_JOBS) break;
-        if (j.state !== 'finished') continue;
+        // An ended job's tasks still on record are its live detached actors' creations: its row is theirs to restart with.
+        if (j.state !== 'finished' || j.tasks.size > 0) continue;
         this.gcs.jobs.delete(id);
         this.gcs.storage.delete('jobs', id, id);
       }
