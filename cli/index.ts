@@ -13,7 +13,7 @@ import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './he
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
-  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm]
+  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm] [--no-groups]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  [--heap-growth PERCENT] [--dead-after-ms MS]
                  (--private: nodes need the join token, kept in the data folder;
@@ -22,7 +22,8 @@ const COMMANDS: Record<string, string> = {
                   the per-address limits let many volunteers share one NAT address: open connections, new
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
-                  --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more))
+                  --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more);
+                  --no-groups: drivers submit each task alone (task groups off: docs/decisions.md "Task groups"))
 ${ICE_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R]`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
@@ -64,6 +65,7 @@ const coordinatorOptions = {
   'dead-after-ms': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
+  'no-groups': { type: 'boolean', default: false },
 } as const;
 
 /** Per-address limits from the command line (issue 14); unset ones keep their defaults. */
@@ -134,6 +136,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     watchTokens,
     ice,
     swarm: !values['no-swarm'],
+    groups: !values['no-groups'],
     deadAfterMs: int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage),
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {

@@ -31,6 +31,22 @@ export function place(n: NodeRecord, t: TaskRecord): void {
   if (quiet) busied(n);
 }
 
+/**
+ * `k` members of a task group (coordinator/groups) are placed on the node (+1) or leave it (-1): each counts as a
+ * task of `resources` would, with no task record in `n.tasks` (the group's slices are the group's to list).
+ */
+export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, number>>, k: number, sign: 1 | -1): void {
+  if (k === 0) return;
+  const quiet = sign === 1 && n.saidIdle === true && n.tasks.size === 0 && n.inflightTasks === 0;
+  if (quiet) n.busySince = Date.now();
+  for (const r in resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * k * resources[r];
+  n.inflightTasks += sign * k;
+  loadMoved(n, sign * k);
+  touchNode(n);
+  nodeChanged(n);
+  if (quiet) busied(n);
+}
+
 /** A task leaves the node (ended, handed back, moved). */
 export function unplace(n: NodeRecord, t: TaskRecord): void {
   n.tasks.delete(t);
@@ -60,8 +76,8 @@ export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign
   nodeChanged(n);
 }
 
-export function taskDone(n: NodeRecord): void {
-  n.tasksDone++;
+export function taskDone(n: NodeRecord, k = 1): void {
+  n.tasksDone += k;
   nodeChanged(n);
 }
 
