@@ -5,6 +5,7 @@ import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/prot
 import type { EnvDecl, TaskSpec } from '../protocol/messages.js';
 import type { ObjectId } from '../ids.js';
 import type { ViewLeases } from './view-leases.js';
+import type { GroupMember } from './groups.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
 export interface ExecutorHandle {
@@ -35,6 +36,8 @@ export interface LocalTask {
   runAttempt?: number;
   /** The coordinator's tag for sending its result straight to the driver (shared/protocol/shortcut.ts), for `spec.attempt`. */
   sc?: string;
+  /** A member of a task group's slice (groups.ts): reported in its slice's `groupDone`, never `started` alone. */
+  member?: GroupMember;
 }
 
 export interface Executor {

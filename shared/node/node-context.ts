@@ -11,6 +11,7 @@ import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
 import type { IceConfig } from '../transfer/raw-peer.js';
 import type { EnvCache } from './env-cache.js';
+import type { NodeGroups } from './groups.js';
 import type { Executor, LocalScheduler, LocalTask } from './executors.js';
 import type { NodeOptions } from './platform.js';
 import type { StartReports } from './start-reports.js';
@@ -97,6 +98,8 @@ export interface AdmissionContext extends NodeSession {
   /** Tests: called in place of a shortcut task's `done` (platform.ts). */
   readonly afterShortcut?: () => void;
   onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
+  /** Task groups' slices (groups.ts): members' ends and hand-backs go there. */
+  readonly groups: Pick<NodeGroups, 'ended' | 'handBack'>;
 }
 
 /** What the executors' call server uses. */
@@ -135,6 +138,8 @@ export interface NodeHandlerContext {
   readonly direct: { lease(m: MsgOf<'lease'>): void; hurry(ids: TaskId[]): void };
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
+  /** Task groups' slices (groups.ts): `assignGroup`, `cancelGroup`. */
+  readonly groups: Pick<NodeGroups, 'assign' | 'cancel'>;
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */
   forgetFunctions(fns: readonly string[]): void;
 }
