@@ -156,6 +156,8 @@ export interface JobRecord {
   firstError?: { name: string; message: string; functionName: string } | null;
   /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
   endReason?: string;
+  /** Read back from the durable GCS after a restart: a task group its driver sends again may have members on record (coordinator/groups). */
+  recovered?: true;
   /** Functions this job uses (its tasks or its driver named them), with their rows where durable: they go with the job (Gcs.jobUses). */
   fnRows?: Set<FunctionId>;
 }

@@ -70,7 +70,11 @@ export class GroupManager {
     spec.parentId = rootTaskId(job.id);
     spec.fnId = fn.fnId;
     spec.resources = shareResources(spec.resources);
-    this.table.add(new GroupRecord(spec, m.first, m.args, job));
+    const grp = new GroupRecord(spec, m.first, m.args, job);
+    this.table.add(grp);
+    // After a restart, members materialized before it are tasks on record (durable): they are not run again.
+    if (job.recovered) for (let i = 0; i < grp.n; i++) if (this.gcs.tasks.has(grp.taskId(i))) this.table.leave(grp, i);
+    if (grp.over) this.table.remove(grp);
     return null;
   }
 

@@ -94,11 +94,14 @@ export class GroupRecord {
     return i === 0 ? this.spec.taskId : childTaskId(this.spec.parentId, this.first + i);
   }
 
-  /** Member `i` waits for a node again (it was never on one, handed back, or lost and retried). */
-  enqueue(i: number): void {
+  /**
+   * Member `i` waits for a node again: at the back (retried after a throw), or at the front (`front`: handed back
+   * unstarted, or lost with its node, as the classic queue takes such tasks back).
+   */
+  enqueue(i: number, front = false): void {
     this.state[i] = QUEUED;
-    this.queue[this.tail % this.n] = i;
-    this.tail++;
+    if (front) this.queue[((--this.head % this.n) + this.n) % this.n] = i;
+    else this.queue[this.tail++ % this.n] = i;
     this.queued++;
   }
 
@@ -109,7 +112,7 @@ export class GroupRecord {
   take(k: number): number[] {
     const out: number[] = [];
     while (out.length < k && this.head < this.tail) {
-      const i = this.queue[this.head % this.n];
+      const i = this.queue[((this.head % this.n) + this.n) % this.n];
       this.head++;
       if (this.state[i] !== QUEUED) continue;
       this.queued--;
@@ -128,8 +131,33 @@ export class GroupRecord {
     return this.gone >= this.n;
   }
 
+  /** Members released by their owner. */
+  get released(): number {
+    let k = 0;
+    for (let i = 0; i < this.n; i++) if (this.state[i] === RELEASED) k++;
+    return k;
+  }
+
   /** The member's failure, when it failed. */
   failure(i: number): Failure | undefined {
     return this.failures?.get(i);
   }
+}
+
+/** A group as the state API lists it (/api/groups): one row with its members' counts. */
+export function groupRow(grp: GroupRecord) {
+  const released = grp.released;
+  return {
+    groupId: grp.g,
+    jobId: grp.job.id,
+    name: grp.spec.name,
+    members: grp.n,
+    queued: grp.queued,
+    running: grp.running,
+    done: grp.done,
+    failed: grp.failed,
+    released,
+    materialized: grp.gone - released,
+    slices: grp.slices.size,
+  };
 }

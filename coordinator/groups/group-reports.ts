@@ -133,9 +133,11 @@ export class GroupReports {
     const sl = grp.slices.get(m.s);
     if (!sl) return null;
     let k = 0;
-    for (const i of m.idx) {
+    // Last first: each goes to the front of the queue, so they keep their order there.
+    for (let j = m.idx.length - 1; j >= 0; j--) {
+      const i = m.idx[j];
       if (i >= grp.n || grp.state[i] !== ON_SLICE || grp.slice[i] !== m.s) continue;
-      grp.enqueue(i);
+      grp.enqueue(i, true);
       k++;
     }
     if (k === 0) return null;
@@ -151,10 +153,11 @@ export class GroupReports {
     for (const sl of [...on]) {
       const grp = sl.grp;
       let k = 0;
-      for (const i of sl.idx) {
+      for (let j = sl.idx.length - 1; j >= 0; j--) {
+        const i = sl.idx[j];
         if (grp.state[i] !== ON_SLICE || grp.slice[i] !== sl.s) continue;
         k++;
-        if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i);
+        if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
         else {
           const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));
           this.table.failed(grp, i, { ...f, name: 'NodeLostError' });

@@ -145,11 +145,11 @@ export class GroupTable {
   }
 
   /** Member `i` runs again as its next attempt (a retry after a throw or a lost node). */
-  retry(grp: GroupRecord, i: number): void {
+  retry(grp: GroupRecord, i: number, front = false): void {
     grp.attempt[i]++;
     this.gcs.stats.tasksRetried++;
     this.counters.groupMembersRetried++;
-    grp.enqueue(i);
+    grp.enqueue(i, front);
     this.queuedAgain(grp);
   }
 
