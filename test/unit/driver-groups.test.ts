@@ -74,12 +74,18 @@ describe('grouping at submit', () => {
     for (const groups of [true, false]) {
       const { mesh, c } = await driver(groups);
       const f = mesh.remote(add);
-      const n = groups ? 3 : 8;
-      const refs = Array.from({ length: n }, (_, i) => f.remote(i, 1));
+      // With groups: 3 calls in a turn go alone, 4 in the next make a group; without: all 7 alone.
+      const refs = Array.from({ length: 3 }, (_, i) => f.remote(i, 1));
       await turn();
-      const subs = work(c);
-      expect(subs.map((m) => m.t)).toEqual(Array(n).fill('submit'));
-      expect(subs.map((m) => (m as MsgOf<'submit'>).spec.taskId)).toEqual(refs.map((_, i) => childTaskId(rootTaskId(mesh.jobId as JobId), i)));
+      for (let i = 3; i < 7; i++) refs.push(f.remote(i, 1));
+      await turn();
+      const out = work(c);
+      expect(out.map((m) => m.t)).toEqual(groups ? ['submit', 'submit', 'submit', 'submitGroup'] : Array(7).fill('submit'));
+      const ids = out.flatMap((m) =>
+        m.t === 'submit' ? [m.spec.taskId] : m.t === 'submitGroup' ? m.args.map((_, i) => childTaskId(m.spec.parentId, m.first + i)) : [],
+      );
+      expect(ids).toEqual(refs.map((_, i) => childTaskId(rootTaskId(mesh.jobId as JobId), i)));
+      expect(refs.map((r) => r.id)).toEqual(ids.map((t) => returnObjectId(t, 0)));
     }
   });
 
