@@ -3,7 +3,8 @@
 // clock starts and the node's are only counted, not decoded), so the main thread's busy time is the node's:
 // decoding what it is sent, admission, the ready queue, executors' column batches, results, reports and frames.
 // Each round runs N empty tasks as N `assign`s (the baseline) and as one group's slices (`assignGroup`), in turn.
-// NODE_GROUPS_N (1000), NODE_GROUPS_SLICE (members per assignGroup; default N), NODE_GROUPS_ROUNDS (10).
+// NODE_GROUPS_N (1000), NODE_GROUPS_SLICE (members per assignGroup; default N), NODE_GROUPS_ROUNDS (10),
+// NODE_GROUPS_ONLY (plain or grouped: that side alone, for a CPU profile).
 // Prints one JSON line per figure: main-thread ms per 1,000 tasks (event-loop active time), process CPU ms per
 // 1,000 (all threads: executors too), frames and bytes the node sent per task; and the ratios grouped/plain.
 import { performance } from 'node:perf_hooks';
@@ -18,6 +19,8 @@ const N = Number(process.env.NODE_GROUPS_N ?? 1000);
 const SLICE = Number(process.env.NODE_GROUPS_SLICE ?? N);
 const ROUNDS = Number(process.env.NODE_GROUPS_ROUNDS ?? 10);
 const CPUS = 2;
+/** `grouped` or `plain`: run that side only (a CPU profile of one path: node --cpu-prof). */
+const ONLY = process.env.NODE_GROUPS_ONLY;
 
 class BenchSocket implements WebSocketLike {
   static last: BenchSocket;
@@ -144,6 +147,12 @@ async function main(): Promise<void> {
   }
   const plain: Record<string, number>[] = [];
   const grouped: Record<string, number>[] = [];
+  if (ONLY) {
+    for (let r = 0; r < ROUNDS; r++) await round(node, ws, ONLY === 'plain' ? plainFrames(false) : groupFrames(false), ended);
+    clearInterval(alive);
+    await node.close();
+    process.exit(0);
+  }
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate which goes first, so that neither always runs after the other's garbage.
     const a = plainFrames(false);

@@ -94,6 +94,22 @@ describe('task groups on a node', () => {
     await until(() => node.stats().running === 0 && node.stats().queued === 0);
   });
 
+  it('keeps a frame of inline results within bounds: reports filled in the outbox send it past 512 KiB', async () => {
+    const { ws } = await joined(2);
+    const m = slice(
+      fnOf('(n) => "z".repeat(n)'),
+      0,
+      ids(64),
+      ids(64).map(() => 60_000),
+    );
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).ok.size === 64);
+    for (const v of reported(ws, g).ok.values()) expect(v).toBe('z'.repeat(60_000));
+    // 64 results of 60 KB (3.8 MB): several frames, none much past the bound.
+    expect(Math.max(...ws.frameBytes)).toBeLessThan(1.2 * 1024 * 1024);
+  });
+
   it('runs each member under its own task id: childTaskId(parent, first + i), in its logs with g and i', async () => {
     // One executor: the members after the first run in one batch while the first one's report waits in the outbox.
     const { ws } = await joined(1);
