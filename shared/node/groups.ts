@@ -10,8 +10,11 @@ import type { LocalScheduler, LocalTask } from './executors.js';
 import type { NodeSession, TaskTable } from './node-context.js';
 import type { NodeOptions } from './platform.js';
 
-/** A groupDone this large (bytes of inline results) is closed: the next member's report opens another (frame bounds). */
-const REPORT_MAX_BYTES = 256 * 1024;
+/**
+ * Entries added to reports already in the outbox are not in its byte count: past this many bytes of them in one
+ * frame, the frame goes at once (a frame stays far below FRAME_HARD_MAX however many slices report in it).
+ */
+const FRAME_REPORT_BYTES = 512 * 1024;
 
 /** A slice of a group this node holds: one `assignGroup`. */
 export interface GroupSlice {
@@ -21,10 +24,9 @@ export interface GroupSlice {
   tasks: LocalTask[];
   /** Members not ended (reported, handed back or cancelled). */
   left: number;
-  /** The report being filled while it waits in the outbox (same frame), and that frame's number and bytes. */
+  /** The report being filled while it waits in the outbox, and the number of the frame it goes in. */
   open: MsgOf<'groupDone'> | null;
   openFrame: number;
-  openBytes: number;
 }
 
 /** What makes a LocalTask a group member: its slice and its index in the group. */
@@ -47,11 +49,16 @@ export interface GroupsContext extends NodeSession {
   readonly paused: boolean;
   /** Frames sent to the coordinator so far: a report still in the outbox is filled further until this moves. */
   readonly frames: number;
+  /** Sends what the outbox holds now. */
+  readonly flushLater: () => void;
 }
 
 export class NodeGroups {
   /** Slices held, by group id. */
   private readonly slices = new Map<TaskId, Set<GroupSlice>>();
+  /** Bytes of entries added to reports in the outbox, and the frame they go in. */
+  private frameBytes = 0;
+  private frame = -1;
 
   constructor(private readonly n: GroupsContext) {}
 
@@ -75,7 +82,7 @@ export class NodeGroups {
     }
     // Assigned before the coordinator heard that we paused.
     if (n.paused) return n.send({ t: 'groupHandBack', g, s: m.s, idx: m.idx });
-    const slice: GroupSlice = { g, s: m.s, tasks: [], left: 0, open: null, openFrame: -1, openBytes: 0 };
+    const slice: GroupSlice = { g, s: m.s, tasks: [], left: 0, open: null, openFrame: -1 };
     const tpl = m.spec;
     const attempt = m.attempt;
     for (let k = 0; k < m.idx.length; k++) {
@@ -130,22 +137,25 @@ export class NodeGroups {
       // its owner reads before its value: its report goes after those messages, in a report of its own; any other
       // may join a report of its slice already waiting in the outbox.
       let r = slice.open;
-      const fresh = !r || slice.openFrame !== n.frames || t.calledOut || mem.logged || slice.openBytes >= REPORT_MAX_BYTES;
-      if (fresh) {
-        r = { t: 'groupDone', g: slice.g, s: slice.s, ok: [], results: [], ms: [] };
-        slice.openBytes = 0;
-      }
+      const fresh = !r || slice.openFrame !== n.frames || t.calledOut || mem.logged;
+      if (fresh) r = { t: 'groupDone', g: slice.g, s: slice.s, ok: [], results: [], ms: [] };
       if (results) {
         r!.ok.push(mem.i);
         r!.results.push(results[0]);
         r!.ms.push(ms);
-        slice.openBytes += results[0].v?.byteLength ?? 64;
       } else (r!.failed ??= []).push({ i: mem.i, failure: failure! });
       if (fresh) {
         slice.open = r;
         // The frame it rides in: send() may flush at once (a frame's bound), and then nothing more joins it.
         slice.openFrame = n.frames;
         n.send(r as Msg);
+      } else {
+        if (this.frame !== n.frames) {
+          this.frame = n.frames;
+          this.frameBytes = 0;
+        }
+        this.frameBytes += results ? (results[0].v?.byteLength ?? 0) + 64 : 256;
+        if (this.frameBytes >= FRAME_REPORT_BYTES) n.flushLater();
       }
     }
     if (slice.left === 0) this.drop(slice);

@@ -18,8 +18,9 @@ export class FakeCoordinatorSocket implements WebSocketLike {
   onerror: ((ev: unknown) => void) | null = null;
   /** Every message the node sent, in order (each frame decoded and checked as the coordinator would). */
   readonly sent: Msg[] = [];
-  /** The frames they came in: messages per frame. */
+  /** The frames they came in: messages per frame, and each frame's bytes. */
   readonly frames: Msg[][] = [];
+  readonly frameBytes: number[] = [];
 
   constructor(_url: string) {
     FakeCoordinatorSocket.last = this;
@@ -33,6 +34,7 @@ export class FakeCoordinatorSocket implements WebSocketLike {
     if (data.byteLength === 0) return; // keepalive
     const msgs = decodeFrame(data);
     this.frames.push(msgs);
+    this.frameBytes.push(data.byteLength);
     this.sent.push(...msgs);
   }
 

@@ -94,8 +94,25 @@ describe('task groups on a node', () => {
     await until(() => node.stats().running === 0 && node.stats().queued === 0);
   });
 
-  it('runs each member under its own task id: childTaskId(parent, first + i), in its logs with g and i', async () => {
+  it('keeps a frame of inline results within bounds: reports filled in the outbox send it past 512 KiB', async () => {
     const { ws } = await joined(2);
+    const m = slice(
+      fnOf('(n) => "z".repeat(n)'),
+      0,
+      ids(64),
+      ids(64).map(() => 60_000),
+    );
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).ok.size === 64);
+    for (const v of reported(ws, g).ok.values()) expect(v).toBe('z'.repeat(60_000));
+    // 64 results of 60 KB (3.8 MB): several frames, none much past the bound.
+    expect(Math.max(...ws.frameBytes)).toBeLessThan(1.2 * 1024 * 1024);
+  });
+
+  it('runs each member under its own task id: childTaskId(parent, first + i), in its logs with g and i', async () => {
+    // One executor: the members after the first run in one batch while the first one's report waits in the outbox.
+    const { ws } = await joined(1);
     const f = fnOf('(x) => { console.log("member " + x); return mesh.runtimeContext().taskId; }');
     const m = slice(f, 40, [0, 3, 7], [0, 3, 7]);
     ws.deliver(m);
@@ -110,6 +127,25 @@ describe('task groups on a node', () => {
       const logAt = ws.sent.findIndex((x) => x.t === 'log' && x.i === i);
       const doneAt = ws.sent.findIndex((x) => x.t === 'groupDone' && x.ok.includes(i));
       expect(logAt).toBeLessThan(doneAt);
+    }
+  });
+
+  it('reports a member that submitted a child after that submit, and releases what it held after its report', async () => {
+    const { ws } = await joined(1);
+    const f = fnOf('(x) => [mesh.remote((y) => y + 1).remote(x)]');
+    const m = slice(f, 0, [0, 1, 2], [0, 1, 2]);
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).ok.size === 3);
+    for (const i of [0, 1, 2]) {
+      const submitAt = ws.sent.findIndex((x) => x.t === 'submit' && x.spec.parentId === childTaskId(root, i));
+      const doneAt = ws.sent.findIndex((x) => x.t === 'groupDone' && x.ok.includes(i));
+      const d = ws.sent[doneAt] as MsgOf<'groupDone'>;
+      expect(d.results[d.ok.indexOf(i)].refs).toEqual([returnObjectId(childTaskId(childTaskId(root, i), 0), 0)]);
+      expect(submitAt).toBeGreaterThanOrEqual(0);
+      expect(submitAt).toBeLessThan(doneAt);
+      const releaseAt = ws.sent.findIndex((x) => x.t === 'release' && x.ids.includes(returnObjectId(childTaskId(childTaskId(root, i), 0), 0)));
+      expect(releaseAt).toBeGreaterThan(doneAt);
     }
   });
 
