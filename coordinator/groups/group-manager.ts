@@ -1,7 +1,7 @@
 // Task groups at the coordinator (issue 14, session 26; docs/decisions.md "Task groups"; the wire:
 // shared/protocol/group.ts): the manager the message handlers, the scheduler's pass, membership and the job end
 // call. The table (group-table.ts) owns the records; placement, reports and materialization are its helpers.
-import { childTaskId, ownId, rootTaskId, type TaskId } from '../../shared/ids.js';
+import { childTaskId, ownId, returnObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -24,7 +24,7 @@ export class GroupManager {
 
   constructor(
     private readonly gcs: Gcs,
-    dir: ObjectDirectory,
+    private readonly dir: ObjectDirectory,
     tasks: TaskManager,
     actors: ActorManager,
     /** A placement pass is due (the scheduler's soon()). */
@@ -102,6 +102,14 @@ export class GroupManager {
     const grp = this.table.groups.get(m.g);
     if (!grp) return null; // gone with its job, or released already
     if (grp.job.id !== s.jobId) return `group ${m.g} is not of your job`;
+    // A member the coordinator moved (made an object) while the groupReady saying so was on its way: the owner's
+    // release is of its hold on that object (it never learnt to release it the classic way).
+    if (grp.moved)
+      for (const i of m.idx)
+        if (grp.moved.delete(i)) {
+          const id = returnObjectId(grp.taskId(i), 0);
+          if (s.held.has(id)) this.dir.unhold(s, id);
+        }
     this.table.release(grp, m.idx);
     return null;
   }
