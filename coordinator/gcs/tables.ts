@@ -97,6 +97,8 @@ export interface NodeRecord {
   /** CPUs held by live actors on this node (part of inflight.cpu). */
   actorCpu: number;
   tasks: Set<TaskRecord>;
+  /** Members of task groups placed on it and not ended (coordinator/groups: they have no record in `tasks`). */
+  groupMembers?: number;
   /** Functions whose source this node has been sent (made at the first: an idle node's empty Set cost ~150 bytes, issue 14). */
   functions?: Set<FunctionId>;
   joinedAt: number;

@@ -21,10 +21,15 @@ export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
   nodeChanged(n);
 }
 
+/** Whether the node holds no task and no task group's member (the idle dead window may apply: membership.ts). */
+export function holdsNothing(n: NodeRecord): boolean {
+  return n.tasks.size === 0 && !n.groupMembers;
+}
+
 /** A task is placed on the node. */
 export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
-  const quiet = n.saidIdle === true && n.tasks.size === 0;
+  const quiet = n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
@@ -37,8 +42,9 @@ export function place(n: NodeRecord, t: TaskRecord): void {
  */
 export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, number>>, k: number, sign: 1 | -1): void {
   if (k === 0) return;
-  const quiet = sign === 1 && n.saidIdle === true && n.tasks.size === 0 && n.inflightTasks === 0;
+  const quiet = sign === 1 && n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
+  n.groupMembers = (n.groupMembers ?? 0) + sign * k;
   for (const r in resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * k * resources[r];
   n.inflightTasks += sign * k;
   loadMoved(n, sign * k);

@@ -17,8 +17,8 @@ afterEach(async () => {
   rc = null;
 });
 
-async function world() {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000 });
+async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number } = {}) {
+  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, ...o });
   const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
   const n = await rawNode(rc.url, 'a', 1);
   clients.push(driver, n);
@@ -90,5 +90,16 @@ describe("task groups: the owner's side", () => {
     const st = w.c.statsJson();
     expect(st).toMatchObject({ groups: 1, groupMembersDone: 1, tasksSubmitted: 6, tasksFinished: 1 });
     expect(st.groupMembersQueued + st.groupMembersRunning).toBe(5);
+  });
+
+  it('a node that said it was idle and then took a slice is held to the short dead window (its members count as held work)', async () => {
+    const w = await world({ deadAfterMs: 1000, idleDeadAfterMs: 120_000 });
+    w.n.send({ t: 'heartbeat', running: 0, queued: 0, storeBytes: 0, idle: true });
+    await w.n.until(() => [...w.c.gcs.nodes.values()][0]?.saidIdle === true, 'said idle');
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([1, 2, 3, 4])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    // Silent from now on: dead after the short window (1 s), not the idle one (2 min).
+    await w.n.until(() => w.c.gcs.nodes.size === 0, 'declared dead');
+    expect(w.c.statsJson().groupMembersQueued).toBe(4);
   });
 });
