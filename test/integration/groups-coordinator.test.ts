@@ -219,4 +219,21 @@ describe('task groups at the coordinator', () => {
     await w.driver.until(() => w.driver.of('error').length === 1, 'refused');
     expect(w.driver.of('error')[0].message).toMatch(/groups are off/);
   });
+
+  it('with no node that takes groups, queued members become ordinary tasks and their owner is told they moved', async () => {
+    const w = await world();
+    const n = await node(w.url, 'plain', 2, false);
+    w.driver.send(rawGroup(w.job, w.fn, 0, args(range(5))));
+    await w.driver.until(() => w.driver.of('groupReady').some((r) => (r.moved?.length ?? 0) > 0), 'moved');
+    expect(
+      w.driver
+        .of('groupReady')
+        .flatMap((r) => r.moved ?? [])
+        .sort(),
+    ).toEqual(range(5));
+    await n.until(() => n.of('assign').length > 0, 'plain assigns');
+    expect(n.of('assignGroup')).toEqual([]);
+    expect(n.of('assign')[0].spec.taskId).toBe(memberId(w.job, 0, 0));
+    expect(w.c.statsJson()).toMatchObject({ groups: 0, tasks: 5, tasksSubmitted: 5 });
+  });
 });
