@@ -270,6 +270,7 @@ export class Coordinator implements Managers {
       this.actors,
       () => this.scheduler.soon(),
       () => this.scheduler.index.size > 0,
+      this.scheduler.index,
     );
     this.scheduler.groupPass = (deadline) => g.pass(deadline);
     this.scheduler.onNode = (n, added) => (added ? g.addNode(n) : g.removeNode(n));

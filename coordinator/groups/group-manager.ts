@@ -5,7 +5,8 @@ import { childTaskId, ownId, returnObjectId, rootTaskId, type TaskId } from '../
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { JobRecord, NodeRecord } from '../gcs/tables.js';
+import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { NodeIndex } from '../scheduler/node-index.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import { shareResources } from '../scheduler/task-submit.js';
 import type { TaskManager } from '../scheduler/tasks.js';
@@ -31,11 +32,14 @@ export class GroupManager {
     wake: () => void,
     /** Whether any node is alive (groups or not). */
     anyNode: () => boolean,
+    /** The scheduler's node index (least loaded nodes by resource shape). */
+    index: NodeIndex,
   ) {
     this.table = new GroupTable(gcs);
     this.table.wake = wake;
     this.placer = new GroupPlacer(gcs, this.table);
     this.placer.anyNode = anyNode;
+    this.placer.leastLoaded = (grp, fits) => index.leastLoaded({ spec: grp.spec } as TaskRecord, fits);
     this.materializer = new GroupMaterializer(gcs, dir, tasks, actors, this.table);
     this.placer.toOrdinary = (grp) => this.materializer.queued(grp);
     this.reports = new GroupReports(gcs, this.table, tasks, this.materializer);

@@ -1,6 +1,8 @@
 // Placing task groups' queued members (docs/decisions.md "Task groups", "Placement"): in the scheduler's pass,
 // time-sliced with it, on nodes that said `groups` in their hello and are not a link to another coordinator.
-// A node with room for k members (group-room.ts: room.ts's rules) gets one `assignGroup` slice of up to k.
+// A node with room for k members (group-room.ts: room.ts's rules) gets one `assignGroup` slice of up to k. Nodes
+// are found as a plain task's are, least loaded first through the node index (its cost does not follow the
+// mesh's size); only a mesh of few group nodes is also walked whole when the index's candidates have no room.
 import { MAX_GROUP } from '../../shared/protocol/group.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
@@ -11,14 +13,16 @@ import type { GroupTable } from './group-table.js';
 
 /** A slice's members' argument bytes stay under this (one more member at least): frames stay small. */
 const SLICE_ARG_BYTES = 1 << 20;
-/** Nodes looked at between two reads of the clock, when none has room. */
-const CLOCK_EVERY = 64;
+/** Up to this many nodes taking groups, they are walked whole when the index's least loaded candidates have no room. */
+const WALK_BELOW = 64;
 
 export class GroupPlacer {
   /** Nodes that take groups, in join order; the pass goes round them from `cursor`. */
   private readonly nodes: NodeRecord[] = [];
   private readonly at = new Map<NodeRecord, number>();
   private cursor = 0;
+  /** The node index's pick of the least loaded node that `fits` (the scheduler's), for a group's template. */
+  leastLoaded: (grp: GroupRecord, fits: (n: NodeRecord) => boolean) => NodeRecord | null = () => null;
   /** No node takes groups but others live: the queued members of these groups become ordinary tasks (group-materialize.ts). */
   toOrdinary: (grp: GroupRecord) => void = () => {};
   /** Whether any node (taking groups or not) is alive. */
@@ -68,7 +72,6 @@ export class GroupPlacer {
     }
     const list = t.waiting;
     let w = 0;
-    let looked = 0;
     let cut = false;
     for (; w < list.length && !cut; w++) {
       const grp = list[w];
@@ -76,21 +79,10 @@ export class GroupPlacer {
         grp.waiting = false;
         continue;
       }
-      let misses = 0;
-      while (grp.queued > 0 && misses < this.nodes.length) {
-        if (this.cursor >= this.nodes.length) this.cursor = 0;
-        const n = this.nodes[this.cursor++];
-        const k = roomFor(this.gcs, n, grp.spec, Math.min(grp.queued, MAX_GROUP));
-        if (k <= 0) {
-          misses++;
-          if (++looked % CLOCK_EVERY === 0 && performance.now() > deadline) {
-            cut = true;
-            break;
-          }
-          continue;
-        }
-        misses = 0;
-        this.send(grp, n, k);
+      while (grp.queued > 0) {
+        const n = this.pick(grp);
+        if (!n) break;
+        this.send(grp, n, this.room);
         if (performance.now() > deadline) {
           cut = true;
           break;
@@ -102,6 +94,23 @@ export class GroupPlacer {
     }
     t.waiting = w === 0 ? list : list.slice(w);
     return !cut;
+  }
+
+  /** Members the last node picked has room for. */
+  private room = 0;
+
+  /** A node taking groups with room for some of `grp`'s queued members (this.room of them), or null. */
+  private pick(grp: GroupRecord): NodeRecord | null {
+    const cap = Math.min(grp.queued, MAX_GROUP);
+    const fits = (n: NodeRecord): boolean => this.at.has(n) && (this.room = roomFor(this.gcs, n, grp.spec, cap)) > 0;
+    const n = this.leastLoaded(grp, fits);
+    if (n || this.nodes.length > WALK_BELOW) return n;
+    for (let k = 0; k < this.nodes.length; k++) {
+      if (this.cursor >= this.nodes.length) this.cursor = 0;
+      const m = this.nodes[this.cursor++];
+      if (fits(m)) return m;
+    }
+    return null;
   }
 
   /** Sends node `n` slices of up to `k` of the group's queued members (one a run of the same attempt). */
