@@ -23,7 +23,15 @@ export interface GroupHost {
   sendLater(m: Msg): void;
   /** Today's per-task submit (direct submission and all): a group of fewer than MIN_GROUP members goes so. */
   submitAlone(spec: TaskSpec): void;
+  /**
+   * Sends what is queued now, in one frame: a submitGroup ends its frame (the outbox counts a message it does not know
+   * as 64 bytes, frame.ts payloadBytes: twenty groups of 1 MiB in one frame would pass the coordinator's 8 MiB).
+   */
+  flush(): void;
 }
+
+/** A group closes before its members' inline arguments pass this many bytes (with the frame flushed after it: one frame of at most ~1 MiB). */
+export const GROUP_MAX_BYTES = 1 << 20;
 
 export class DriverGroups {
   /** The coordinator's welcome said `groups: true`: eligible calls group; else every task goes alone. */
@@ -70,7 +78,9 @@ export class DriverGroups {
   add(spec: TaskSpec, key: object, index: number): boolean {
     if (!this.on || !groupable(spec)) return false;
     let o = this.openGroup;
-    if (o !== null && (o.key !== key || o.first + o.ids.length !== index)) {
+    let bytes = 8;
+    for (let k = 0; k < spec.args.length; k++) bytes += spec.args[k].v!.byteLength + 4;
+    if (o !== null && (o.key !== key || o.first + o.ids.length !== index || o.bytes + bytes > GROUP_MAX_BYTES)) {
       this.closeOpen();
       o = null;
     }
@@ -87,6 +97,7 @@ export class DriverGroups {
     r.idx = o.ids.length;
     o.ids.push(id);
     o.specs!.push(spec);
+    o.bytes += bytes;
     this.members++;
     if (o.ids.length >= MAX_GROUP) this.closeOpen();
     return true;
@@ -128,6 +139,7 @@ export class DriverGroups {
     this.counts.groups++;
     this.counts.members += n;
     this.host.send(o.msg);
+    this.host.flush();
   }
 
   /** Whether `r` is a member of a sent group still (its ref has not escaped): no subscribe, release or cancel of its own. */
@@ -279,6 +291,7 @@ export class DriverGroups {
    */
   replay(push: (m: Msg) => void): void {
     for (const o of this.byG.values()) {
+      this.host.flush();
       push(o.msg!);
       const out: number[] = [];
       const released: number[] = [];

@@ -259,6 +259,9 @@ export class DriverCore implements MeshCore, DriverContext {
   sendLater(m: Msg): void {
     this.pushLater(m);
   }
+  flush(): void {
+    if (!this.gate.busy) this.outbox.flush();
+  }
 
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {

@@ -22,6 +22,8 @@ export class OwnedGroup {
   state = new Uint8Array(0);
   /** Members neither ended nor out: while any, a resume sends the group again. */
   open = 0;
+  /** Its members' inline argument bytes, about (GROUP_MAX_BYTES bounds them). */
+  bytes = 0;
 
   constructor(
     /** The RemoteFunction (with its options) that made it. */

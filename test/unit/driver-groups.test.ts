@@ -6,6 +6,7 @@ import { connect, type Mesh, type ObjectRef } from '../../shared/index.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { childTaskId, returnObjectId, rootTaskId, type JobId, type TaskId } from '../../shared/ids.js';
 import { MAX_GROUP } from '../../shared/protocol/group.js';
+import { GROUP_MAX_BYTES } from '../../shared/api/driver-groups.js';
 import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
 import { fakeCoordinator, type FakeCoordinator } from '../helpers/fake-coordinator.js';
 import { until } from '../helpers/poll.js';
@@ -87,6 +88,19 @@ describe('grouping at submit', () => {
       expect(ids).toEqual(refs.map((_, i) => childTaskId(rootTaskId(mesh.jobId as JobId), i)));
       expect(refs.map((r) => r.id)).toEqual(ids.map((t) => returnObjectId(t, 0)));
     }
+  });
+
+  it('a group closes before its arguments pass GROUP_MAX_BYTES, and ends its frame', async () => {
+    const { mesh, c } = await driver();
+    const f = mesh.remote((s: string) => s.length);
+    const big = 'x'.repeat(50_000);
+    for (let i = 0; i < 45; i++) f.remote(big);
+    await turn();
+    const groups = c.of('submitGroup');
+    expect(groups.map((m) => m.args.length)).toEqual([20, 20, 5]);
+    for (const m of groups) expect(m.args.reduce((n, a) => n + a[0].byteLength, 0)).toBeLessThanOrEqual(GROUP_MAX_BYTES);
+    // One group a frame: 2.25 MB of arguments in one turn, no frame near the coordinator's 8 MiB bound.
+    expect(Math.max(...c.frameBytes)).toBeLessThan(1.1 * GROUP_MAX_BYTES);
   });
 
   it('calls that may not group (a ref argument, several returns) go alone and close the open group first', async () => {
