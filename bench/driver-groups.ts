@@ -1,0 +1,82 @@
+// The driver's own CPU per batch task with task groups against the per-task path (issue 14, session 26), in one
+// process: a driver submits N empty tasks in one turn and gets them, against a stand-in coordinator in the same
+// process that answers at once (a groupReady per group, or a ready per subscribed task). The stand-in's own work
+// (decoding the driver's frames, encoding its answers) is timed and taken out. Rounds alternate groups on / off;
+// prints one JSON line per mode and the ratio.
+//   node dist/bench/driver-groups.js   (DRIVER_GROUPS_N=20000, DRIVER_GROUPS_ROUNDS=9)
+import { connect, type Mesh, type ObjectRef } from '../shared/index.js';
+import { encodeValue } from '../shared/codec.js';
+import { newJobId } from '../shared/ids.js';
+import type { WebSocketLike } from '../shared/api/socket.js';
+import { decodeFrame, encodeFrame } from '../shared/protocol/frame.js';
+import type { Msg, MsgOf } from '../shared/protocol/messages.js';
+
+const N = Number(process.env.DRIVER_GROUPS_N ?? 20_000);
+const ROUNDS = Number(process.env.DRIVER_GROUPS_ROUNDS ?? 9);
+const nothing = encodeValue(undefined).bytes;
+
+/** A coordinator that answers at once; `spent` is the ms it worked (taken out of the driver's figure). */
+function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spent: () => number } {
+  let spent = 0;
+  class Ws implements WebSocketLike {
+    binaryType = 'arraybuffer';
+    bufferedAmount = 0;
+    readyState = 0;
+    onopen: ((ev: unknown) => void) | null = null;
+    onmessage: ((ev: { data: unknown }) => void) | null = null;
+    onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+    onerror: ((ev: unknown) => void) | null = null;
+    constructor() {
+      setTimeout(() => ((this.readyState = 1), this.onopen?.({})), 0);
+    }
+    send(data: Uint8Array): void {
+      const t = performance.now();
+      const out: Msg[] = [];
+      for (const m of decodeFrame(data)) {
+        if (m.t === 'hello') out.push({ t: 'welcome', jobId: newJobId(), secret: 's', inlineMax: 65536, heartbeatMs: 1000, groups: groups || undefined });
+        else if (m.t === 'sync') out.push(m);
+        else if (m.t === 'submitGroup') {
+          const idx = m.args.map((_, i) => i);
+          out.push({ t: 'groupReady', g: m.spec.taskId, ok: idx, v: idx.map(() => nothing) } satisfies MsgOf<'groupReady'>);
+        } else if (m.t === 'subscribe') for (const id of m.ids) out.push({ t: 'ready', id, v: nothing, size: nothing.byteLength });
+      }
+      const frames: Uint8Array[] = [];
+      for (let i = 0; i < out.length; i += 256) frames.push(encodeFrame(out.slice(i, i + 256)));
+      spent += performance.now() - t;
+      if (frames.length) queueMicrotask(() => frames.forEach((f) => this.onmessage?.({ data: f })));
+    }
+    close(): void {
+      setTimeout(() => ((this.readyState = 3), this.onclose?.({ code: 1000, reason: '' })), 0);
+    }
+  }
+  return { Ws, spent: () => spent };
+}
+
+async function round(groups: boolean): Promise<number> {
+  const s = standIn(groups);
+  const mesh: Mesh = await connect({ url: 'http://127.0.0.1:1', WebSocket: s.Ws, peers: false, groups });
+  const noop = mesh.remote(() => {});
+  // Warm: one batch not counted.
+  await mesh.get(Array.from({ length: 2000 }, () => noop.remote()));
+  const spent0 = s.spent();
+  const cpu0 = process.cpuUsage();
+  const refs: ObjectRef<void>[] = [];
+  for (let i = 0; i < N; i++) refs.push(noop.remote());
+  await mesh.get(refs);
+  const c = process.cpuUsage(cpu0);
+  const ms = (c.user + c.system) / 1000 - (s.spent() - spent0);
+  await mesh.close();
+  return (ms / N) * 1000;
+}
+
+const med = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1];
+const on: number[] = [];
+const off: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  // Alternated, the order flipped each round.
+  for (const g of r % 2 ? [false, true] : [true, false]) (g ? on : off).push(await round(g));
+}
+const fmt = (a: number[]) => ({ median: +med(a).toFixed(2), min: +Math.min(...a).toFixed(2), max: +Math.max(...a).toFixed(2) });
+console.log(JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, groups', tasks: N, rounds: ROUNDS, ...fmt(on) }));
+console.log(JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, per-task', tasks: N, rounds: ROUNDS, ...fmt(off) }));
+console.log(JSON.stringify({ bench: 'driver-groups', figure: 'ratio groups / per-task (median)', ratio: +(med(on) / med(off)).toFixed(3) }));
