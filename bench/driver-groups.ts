@@ -3,7 +3,7 @@
 // process that answers at once (a groupReady per group, or a ready per subscribed task). The stand-in's own work
 // (decoding the driver's frames, encoding its answers) is timed and taken out. Rounds alternate groups on / off;
 // prints one JSON line per mode and the ratio.
-//   node dist/bench/driver-groups.js   (DRIVER_GROUPS_N=20000, DRIVER_GROUPS_ROUNDS=9)
+//   node dist/bench/driver-groups.js   (DRIVER_GROUPS_N=20000, DRIVER_GROUPS_ROUNDS=9, DRIVER_GROUPS_ONLY=on|off)
 import { connect, type Mesh, type ObjectRef } from '../shared/index.js';
 import { encodeValue } from '../shared/codec.js';
 import { newJobId } from '../shared/ids.js';
@@ -13,6 +13,8 @@ import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 
 const N = Number(process.env.DRIVER_GROUPS_N ?? 20_000);
 const ROUNDS = Number(process.env.DRIVER_GROUPS_ROUNDS ?? 9);
+/** `on` / `off`: one mode only (a profile of one path); default both, alternated. */
+const ONLY = process.env.DRIVER_GROUPS_ONLY;
 const nothing = encodeValue(undefined).bytes;
 
 /** A coordinator that answers at once; `spent` is the ms it worked (taken out of the driver's figure). */
@@ -74,7 +76,7 @@ const on: number[] = [];
 const off: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   // Alternated, the order flipped each round.
-  for (const g of r % 2 ? [false, true] : [true, false]) (g ? on : off).push(await round(g));
+  for (const g of r % 2 ? [false, true] : [true, false]) if (!ONLY || ONLY === (g ? 'on' : 'off')) (g ? on : off).push(await round(g));
 }
 const fmt = (a: number[]) => ({ median: +med(a).toFixed(2), min: +Math.min(...a).toFixed(2), max: +Math.max(...a).toFixed(2) });
 console.log(JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, groups', tasks: N, rounds: ROUNDS, ...fmt(on) }));

@@ -227,6 +227,8 @@ export class DriverGroups {
     const held = this.host.held;
     let per: Map<OwnedGroup, number[]> | null = null;
     let rest: ObjectId[] | null = null;
+    // Waited on here (their subscribe was not sent): asked of the coordinator once they are ordinary.
+    let waited: ObjectId[] | null = null;
     for (let k = 0; k < ids.length; k++) {
       const r = held.get(ids[k]);
       if (!this.member(r)) {
@@ -234,6 +236,7 @@ export class DriverGroups {
         continue;
       }
       rest ??= ids.slice(0, k);
+      if (r.waiters?.length && !r.info) (waited ??= []).push(ids[k]);
       const o = r.group;
       const s = o.state[r.idx];
       if ((s & ENDED) === 0 && --o.open === 0) this.byG.delete(o.g);
@@ -244,6 +247,7 @@ export class DriverGroups {
       else per.set(o, [r.idx]);
     }
     if (per) for (const [o, idx] of per) this.host.send({ t: 'materialize', g: o.g, idx });
+    if (waited) this.host.send({ t: 'subscribe', ids: waited });
     return rest ?? ids;
   }
 

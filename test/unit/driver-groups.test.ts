@@ -202,6 +202,24 @@ describe('materialize before a ref escapes', () => {
     expect(c.of('groupRelease')).toEqual([]);
   });
 
+  it('a get waiting on a member that escapes then asks for it as an ordinary object, after the materialize', async () => {
+    const { mesh, c, refs } = await grouped();
+    const got = mesh.get(refs[2]);
+    await turn();
+    mesh.remote(mul).remote(refs[2] as unknown as number, 2);
+    await turn();
+    expect(
+      work(c)
+        .slice(1)
+        .map((m) => m.t),
+    ).toEqual(['materialize', 'subscribe', 'submit']);
+    expect(c.of('subscribe')).toEqual([{ t: 'subscribe', ids: [refs[2].id] }]);
+    // An ordinary object's ready resolves it (a groupReady that crossed the materialize is not needed).
+    const v = encodeValue(3).bytes;
+    c.deliver({ t: 'ready', id: refs[2].id, v, size: v.byteLength });
+    expect(await got).toBe(3);
+  });
+
   it("a member of the open group: its group's submitGroup goes first", async () => {
     const { mesh, c } = await driver();
     const f = mesh.remote(add);
