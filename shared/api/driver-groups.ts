@@ -169,21 +169,17 @@ export class DriverGroups {
     // Every member ended already (an answer to a group sent again after a resume), or not a group of this driver.
     if (!o) return;
     if (m.v.length !== m.ok.length) return bad(`groupReady of ${m.g} has ${m.ok.length} members and ${m.v.length} values`);
+    // Checked whole before any of it is taken: a bad report changes nothing.
     const n = o.ids.length;
+    const beyond = (i: number): boolean => i >= n;
+    const over = m.ok.find(beyond) ?? m.failed?.find((f) => beyond(f.i))?.i ?? m.moved?.find(beyond);
+    if (over !== undefined) return bad(`groupReady of ${m.g} names member ${over} of a group of ${n}`);
     for (let k = 0; k < m.ok.length; k++) {
-      const i = m.ok[k];
-      if (i >= n) return bad(`groupReady of ${m.g} names member ${i} of a group of ${n}`);
       const v = m.v[k];
-      this.ended(o, i, { v, size: v.byteLength });
+      this.ended(o, m.ok[k], { v, size: v.byteLength });
     }
-    for (const f of m.failed ?? []) {
-      if (f.i >= n) return bad(`groupReady of ${m.g} names member ${f.i} of a group of ${n}`);
-      this.ended(o, f.i, { size: 0, failure: f.failure });
-    }
-    for (const i of m.moved ?? []) {
-      if (i >= n) return bad(`groupReady of ${m.g} names member ${i} of a group of ${n}`);
-      this.moved(o, i);
-    }
+    for (const f of m.failed ?? []) this.ended(o, f.i, { size: 0, failure: f.failure });
+    for (const i of m.moved ?? []) this.moved(o, i);
   }
 
   private ended(o: OwnedGroup, i: number, info: ReadyInfo): void {

@@ -168,12 +168,13 @@ describe("the owner's table", () => {
     const said: string[] = [];
     console.error = (...a: unknown[]) => void said.push(a.join(' '));
     try {
-      c.deliver({ t: 'groupReady', g, ok: [9], v: [encodeValue(1).bytes] });
+      c.deliver({ t: 'groupReady', g, ok: [0, 9], v: [encodeValue(1).bytes, encodeValue(2).bytes] });
+      c.deliver({ t: 'groupReady', g, ok: [1], v: [encodeValue(1).bytes], failed: [{ i: 6, failure: failure('x') }] });
       c.deliver({ t: 'groupReady', g, ok: [0, 1], v: [encodeValue(1).bytes] });
     } finally {
       console.error = err;
     }
-    expect(said.join('\n')).toMatch(/member 9 of a group of 6[\s\S]*2 members and 1 values/);
+    expect(said.join('\n')).toMatch(/member 9 of a group of 6[\s\S]*member 6 of a group of 6[\s\S]*2 members and 1 values/);
     const w = await mesh.wait(refs, { numReturns: 1, timeoutMs: 50 });
     expect(w.ready).toEqual([]);
   });
