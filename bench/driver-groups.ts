@@ -3,7 +3,8 @@
 // process that answers at once (a groupReady per group, or a ready per subscribed task). The stand-in's own work
 // (decoding the driver's frames, encoding its answers) is timed and taken out. Rounds alternate groups on / off;
 // prints one JSON line per mode and the ratio.
-//   node dist/bench/driver-groups.js   (DRIVER_GROUPS_N=20000, DRIVER_GROUPS_ROUNDS=9, DRIVER_GROUPS_ONLY=on|off)
+//   node dist/bench/driver-groups.js   (DRIVER_GROUPS_N=20000, DRIVER_GROUPS_ROUNDS=9, DRIVER_GROUPS_ONLY=on|off,
+//   DRIVER_GROUPS_SEQ=1 for sequential round trips)
 import { connect, type Mesh, type ObjectRef } from '../shared/index.js';
 import { encodeValue } from '../shared/codec.js';
 import { newJobId } from '../shared/ids.js';
@@ -15,11 +16,14 @@ const N = Number(process.env.DRIVER_GROUPS_N ?? 20_000);
 const ROUNDS = Number(process.env.DRIVER_GROUPS_ROUNDS ?? 9);
 /** `on` / `off`: one mode only (a profile of one path); default both, alternated. */
 const ONLY = process.env.DRIVER_GROUPS_ONLY;
+/** DRIVER_GROUPS_SEQ=1: N sequential round trips (submit, get, free) instead of one batch. */
+const SEQUENTIAL = process.env.DRIVER_GROUPS_SEQ === '1';
 const nothing = encodeValue(undefined).bytes;
 
 /** A coordinator that answers at once; `spent` is the ms it worked (taken out of the driver's figure). */
-function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spent: () => number } {
+function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spent: () => number; frames: () => number } {
   let spent = 0;
+  let framesIn = 0;
   class Ws implements WebSocketLike {
     binaryType = 'arraybuffer';
     bufferedAmount = 0;
@@ -33,6 +37,7 @@ function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spe
     }
     send(data: Uint8Array): void {
       const t = performance.now();
+      framesIn++;
       const out: Msg[] = [];
       for (const m of decodeFrame(data)) {
         if (m.t === 'hello') out.push({ t: 'welcome', jobId: newJobId(), secret: 's', inlineMax: 65536, heartbeatMs: 1000, groups: groups || undefined });
@@ -51,7 +56,7 @@ function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spe
       setTimeout(() => ((this.readyState = 3), this.onclose?.({ code: 1000, reason: '' })), 0);
     }
   }
-  return { Ws, spent: () => spent };
+  return { Ws, spent: () => spent, frames: () => framesIn };
 }
 
 async function round(groups: boolean): Promise<number> {
@@ -61,12 +66,23 @@ async function round(groups: boolean): Promise<number> {
   // Warm: one batch not counted.
   await mesh.get(Array.from({ length: 2000 }, () => noop.remote()));
   const spent0 = s.spent();
+  const frames0 = s.frames();
   const cpu0 = process.cpuUsage();
-  const refs: ObjectRef<void>[] = [];
-  for (let i = 0; i < N; i++) refs.push(noop.remote());
-  await mesh.get(refs);
+  if (SEQUENTIAL) {
+    // Round trips one after the other: groups must cost this path nothing (a group of one goes alone).
+    for (let i = 0; i < N; i++) {
+      const r = noop.remote();
+      await mesh.get(r);
+      mesh.free(r);
+    }
+  } else {
+    const refs: ObjectRef<void>[] = [];
+    for (let i = 0; i < N; i++) refs.push(noop.remote());
+    await mesh.get(refs);
+  }
   const c = process.cpuUsage(cpu0);
   const ms = (c.user + c.system) / 1000 - (s.spent() - spent0);
+  if (process.env.DRIVER_GROUPS_FRAMES) console.error(`${groups ? 'groups' : 'per-task'}: ${((s.frames() - frames0) / N).toFixed(3)} frames a task`);
   await mesh.close();
   return (ms / N) * 1000;
 }
@@ -78,7 +94,11 @@ for (let r = 0; r < ROUNDS; r++) {
   // Alternated, the order flipped each round.
   for (const g of r % 2 ? [false, true] : [true, false]) if (!ONLY || ONLY === (g ? 'on' : 'off')) (g ? on : off).push(await round(g));
 }
-const fmt = (a: number[]) => ({ median: +med(a).toFixed(2), min: +Math.min(...a).toFixed(2), max: +Math.max(...a).toFixed(2) });
-console.log(JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, groups', tasks: N, rounds: ROUNDS, ...fmt(on) }));
-console.log(JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, per-task', tasks: N, rounds: ROUNDS, ...fmt(off) }));
+const fmt = (a: number[]) => (a.length ? { median: +med(a).toFixed(2), min: +Math.min(...a).toFixed(2), max: +Math.max(...a).toFixed(2) } : {});
+console.log(
+  JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, groups', sequential: SEQUENTIAL, tasks: N, rounds: ROUNDS, ...fmt(on) }),
+);
+console.log(
+  JSON.stringify({ bench: 'driver-groups', figure: 'driver CPU ms per 1,000 tasks, per-task', sequential: SEQUENTIAL, tasks: N, rounds: ROUNDS, ...fmt(off) }),
+);
 console.log(JSON.stringify({ bench: 'driver-groups', figure: 'ratio groups / per-task (median)', ratio: +(med(on) / med(off)).toFixed(3) }));

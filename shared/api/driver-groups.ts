@@ -36,7 +36,7 @@ export const GROUP_MAX_BYTES = 1 << 20;
 export class DriverGroups {
   /** The coordinator's welcome said `groups: true`: eligible calls group; else every task goes alone. */
   on = false;
-  /** Members ever grouped: while 0 no hook has anything to look for. */
+  /** Members of groups sent: while 0 no hook has anything to look for but the open group (the sequential path's). */
   members = 0;
   /** Groups sent, and tasks of closed groups too small that went alone. */
   readonly counts = { groups: 0, members: 0, alone: 0, materialized: 0 };
@@ -64,6 +64,11 @@ export class DriverGroups {
       const x = m.t === 'subscribe' ? this.subscribe(m) : m;
       if (x) push(x);
     };
+  }
+
+  /** A group is open or was sent: a spec's refs may name members. */
+  get active(): boolean {
+    return this.members > 0 || this.openGroup !== null;
   }
 
   /** Groups with members not ended (kept for a resume). */
@@ -98,7 +103,6 @@ export class DriverGroups {
     o.ids.push(id);
     o.specs!.push(spec);
     o.bytes += bytes;
-    this.members++;
     if (o.ids.length >= MAX_GROUP) this.closeOpen();
     return true;
   }
@@ -138,6 +142,7 @@ export class DriverGroups {
     this.byG.set(o.g, o);
     this.counts.groups++;
     this.counts.members += n;
+    this.members += n;
     this.host.send(o.msg);
     this.host.flush();
   }
@@ -150,8 +155,8 @@ export class DriverGroups {
 
   /** A subscribe to the coordinator less its members (their readiness comes by groupReady); null when none is left. */
   subscribe(m: MsgOf<'subscribe'>): MsgOf<'subscribe'> | null {
-    if (this.members === 0) return m;
     this.closeOpen();
+    if (this.members === 0) return m;
     const held = this.host.held;
     let keep: ObjectId[] | null = null;
     for (let i = 0; i < m.ids.length; i++) {
@@ -218,8 +223,9 @@ export class DriverGroups {
    * ids that were not members (a borrow of a member needs none: the materialize holds it).
    */
   escape(ids: readonly ObjectId[]): readonly ObjectId[] {
-    if (this.members === 0 || ids.length === 0) return ids;
+    if (ids.length === 0) return ids;
     this.closeOpen();
+    if (this.members === 0) return ids;
     const held = this.host.held;
     let per: Map<OwnedGroup, number[]> | null = null;
     let rest: ObjectId[] | null = null;
@@ -249,8 +255,8 @@ export class DriverGroups {
 
   /** The driver dropped its handles to these objects: members among them leave by `groupRelease` (one a group a turn); returns the rest. */
   release(ids: readonly ObjectId[]): readonly ObjectId[] {
-    if (this.members === 0) return ids;
     this.closeOpen();
+    if (this.members === 0) return ids;
     const held = this.host.held;
     let rest: ObjectId[] | null = null;
     for (let k = 0; k < ids.length; k++) {
