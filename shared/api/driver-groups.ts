@@ -23,12 +23,20 @@ export interface GroupHost {
   sendLater(m: Msg): void;
   /** Today's per-task submit (direct submission and all): a group of fewer than MIN_GROUP members goes so. */
   submitAlone(spec: TaskSpec): void;
+  /**
+   * Sends what is queued now, in one frame: a submitGroup ends its frame (the outbox counts a message it does not know
+   * as 64 bytes, frame.ts payloadBytes: twenty groups of 1 MiB in one frame would pass the coordinator's 8 MiB).
+   */
+  flush(): void;
 }
+
+/** A group closes before its members' inline arguments pass this many bytes (with the frame flushed after it: one frame of at most ~1 MiB). */
+export const GROUP_MAX_BYTES = 1 << 20;
 
 export class DriverGroups {
   /** The coordinator's welcome said `groups: true`: eligible calls group; else every task goes alone. */
   on = false;
-  /** Members ever grouped: while 0 no hook has anything to look for. */
+  /** Members of groups sent: while 0 no hook has anything to look for but the open group (the sequential path's). */
   members = 0;
   /** Groups sent, and tasks of closed groups too small that went alone. */
   readonly counts = { groups: 0, members: 0, alone: 0, materialized: 0 };
@@ -58,6 +66,11 @@ export class DriverGroups {
     };
   }
 
+  /** A group is open or was sent: a spec's refs may name members. */
+  get active(): boolean {
+    return this.members > 0 || this.openGroup !== null;
+  }
+
   /** Groups with members not ended (kept for a resume). */
   get pending(): number {
     return this.byG.size;
@@ -70,7 +83,9 @@ export class DriverGroups {
   add(spec: TaskSpec, key: object, index: number): boolean {
     if (!this.on || !groupable(spec)) return false;
     let o = this.openGroup;
-    if (o !== null && (o.key !== key || o.first + o.ids.length !== index)) {
+    let bytes = 8;
+    for (let k = 0; k < spec.args.length; k++) bytes += spec.args[k].v!.byteLength + 4;
+    if (o !== null && (o.key !== key || o.first + o.ids.length !== index || o.bytes + bytes > GROUP_MAX_BYTES)) {
       this.closeOpen();
       o = null;
     }
@@ -87,7 +102,7 @@ export class DriverGroups {
     r.idx = o.ids.length;
     o.ids.push(id);
     o.specs!.push(spec);
-    this.members++;
+    o.bytes += bytes;
     if (o.ids.length >= MAX_GROUP) this.closeOpen();
     return true;
   }
@@ -127,7 +142,9 @@ export class DriverGroups {
     this.byG.set(o.g, o);
     this.counts.groups++;
     this.counts.members += n;
+    this.members += n;
     this.host.send(o.msg);
+    this.host.flush();
   }
 
   /** Whether `r` is a member of a sent group still (its ref has not escaped): no subscribe, release or cancel of its own. */
@@ -138,8 +155,8 @@ export class DriverGroups {
 
   /** A subscribe to the coordinator less its members (their readiness comes by groupReady); null when none is left. */
   subscribe(m: MsgOf<'subscribe'>): MsgOf<'subscribe'> | null {
-    if (this.members === 0) return m;
     this.closeOpen();
+    if (this.members === 0) return m;
     const held = this.host.held;
     let keep: ObjectId[] | null = null;
     for (let i = 0; i < m.ids.length; i++) {
@@ -157,21 +174,17 @@ export class DriverGroups {
     // Every member ended already (an answer to a group sent again after a resume), or not a group of this driver.
     if (!o) return;
     if (m.v.length !== m.ok.length) return bad(`groupReady of ${m.g} has ${m.ok.length} members and ${m.v.length} values`);
+    // Checked whole before any of it is taken: a bad report changes nothing.
     const n = o.ids.length;
+    const beyond = (i: number): boolean => i >= n;
+    const over = m.ok.find(beyond) ?? m.failed?.find((f) => beyond(f.i))?.i ?? m.moved?.find(beyond);
+    if (over !== undefined) return bad(`groupReady of ${m.g} names member ${over} of a group of ${n}`);
     for (let k = 0; k < m.ok.length; k++) {
-      const i = m.ok[k];
-      if (i >= n) return bad(`groupReady of ${m.g} names member ${i} of a group of ${n}`);
       const v = m.v[k];
-      this.ended(o, i, { v, size: v.byteLength });
+      this.ended(o, m.ok[k], { v, size: v.byteLength });
     }
-    for (const f of m.failed ?? []) {
-      if (f.i >= n) return bad(`groupReady of ${m.g} names member ${f.i} of a group of ${n}`);
-      this.ended(o, f.i, { size: 0, failure: f.failure });
-    }
-    for (const i of m.moved ?? []) {
-      if (i >= n) return bad(`groupReady of ${m.g} names member ${i} of a group of ${n}`);
-      this.moved(o, i);
-    }
+    for (const f of m.failed ?? []) this.ended(o, f.i, { size: 0, failure: f.failure });
+    for (const i of m.moved ?? []) this.moved(o, i);
   }
 
   private ended(o: OwnedGroup, i: number, info: ReadyInfo): void {
@@ -210,11 +223,14 @@ export class DriverGroups {
    * ids that were not members (a borrow of a member needs none: the materialize holds it).
    */
   escape(ids: readonly ObjectId[]): readonly ObjectId[] {
-    if (this.members === 0 || ids.length === 0) return ids;
+    if (ids.length === 0) return ids;
     this.closeOpen();
+    if (this.members === 0) return ids;
     const held = this.host.held;
     let per: Map<OwnedGroup, number[]> | null = null;
     let rest: ObjectId[] | null = null;
+    // Waited on here (their subscribe was not sent): asked of the coordinator once they are ordinary.
+    let waited: ObjectId[] | null = null;
     for (let k = 0; k < ids.length; k++) {
       const r = held.get(ids[k]);
       if (!this.member(r)) {
@@ -222,6 +238,7 @@ export class DriverGroups {
         continue;
       }
       rest ??= ids.slice(0, k);
+      if (r.waiters?.length && !r.info) (waited ??= []).push(ids[k]);
       const o = r.group;
       const s = o.state[r.idx];
       if ((s & ENDED) === 0 && --o.open === 0) this.byG.delete(o.g);
@@ -232,13 +249,14 @@ export class DriverGroups {
       else per.set(o, [r.idx]);
     }
     if (per) for (const [o, idx] of per) this.host.send({ t: 'materialize', g: o.g, idx });
+    if (waited) this.host.send({ t: 'subscribe', ids: waited });
     return rest ?? ids;
   }
 
   /** The driver dropped its handles to these objects: members among them leave by `groupRelease` (one a group a turn); returns the rest. */
   release(ids: readonly ObjectId[]): readonly ObjectId[] {
-    if (this.members === 0) return ids;
     this.closeOpen();
+    if (this.members === 0) return ids;
     const held = this.host.held;
     let rest: ObjectId[] | null = null;
     for (let k = 0; k < ids.length; k++) {
@@ -279,6 +297,7 @@ export class DriverGroups {
    */
   replay(push: (m: Msg) => void): void {
     for (const o of this.byG.values()) {
+      this.host.flush();
       push(o.msg!);
       const out: number[] = [];
       const released: number[] = [];

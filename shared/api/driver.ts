@@ -193,7 +193,7 @@ export class DriverCore implements MeshCore, DriverContext {
   /** `key`, `index`: a remote function's call (the function with its options, the parent's submit index), which may join a task group. */
   submit(spec: TaskSpec, key?: object, index?: number): void {
     if (key !== undefined && this.groups.add(spec, key, index!)) return;
-    if (this.groups.members > 0) this.groups.escape(refsOf(spec));
+    if (this.groups.active) this.groups.escape(refsOf(spec));
     this.submitAlone(spec);
   }
 
@@ -258,6 +258,9 @@ export class DriverCore implements MeshCore, DriverContext {
   }
   sendLater(m: Msg): void {
     this.pushLater(m);
+  }
+  flush(): void {
+    if (!this.gate.busy) this.outbox.flush();
   }
 
   /** To the coordinator, in order: behind a large put still being hashed. */

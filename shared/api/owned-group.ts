@@ -10,6 +10,9 @@ export const OUT = 2;
 /** Its ref was dropped by the driver. */
 export const RELEASED = 4;
 
+/** The state of a group not sent (open, or gone as plain submits): no allocation a group of one. */
+const NO_STATE = new Uint8Array(0);
+
 /** One group this driver made: open (its members' specs, this turn) or sent (its submitGroup, kept until every member ended). */
 export class OwnedGroup {
   /** Members' specs while the group is open; null once it went (as a group, or as plain submits). */
@@ -19,9 +22,11 @@ export class OwnedGroup {
   /** Members' output ids, in member order. */
   readonly ids: ObjectId[] = [];
   /** Each member's ENDED / OUT / RELEASED bits. */
-  state = new Uint8Array(0);
+  state = NO_STATE;
   /** Members neither ended nor out: while any, a resume sends the group again. */
   open = 0;
+  /** Its members' inline argument bytes, about (GROUP_MAX_BYTES bounds them). */
+  bytes = 0;
 
   constructor(
     /** The RemoteFunction (with its options) that made it. */

@@ -17,6 +17,8 @@ export interface FakeCoordinator {
   deliver(...msgs: Msg[]): void;
   /** Closes the live socket as a dropped connection would (the driver then reconnects). */
   drop(): void;
+  /** The size of each frame the driver sent, in bytes. */
+  readonly frameBytes: number[];
   /** How many sockets the driver opened. */
   readonly sockets: number;
   /** The messages sent so far of kind `t`. */
@@ -25,11 +27,13 @@ export interface FakeCoordinator {
 
 export function fakeCoordinator(welcome: Partial<MsgOf<'welcome'>> = {}): FakeCoordinator {
   const sent: Msg[] = [];
+  const frameBytes: number[] = [];
   let live: FakeWs | null = null;
   let sockets = 0;
   let jobId: JobId | undefined;
   const fake: FakeCoordinator = {
     sent,
+    frameBytes,
     welcome,
     Ws: null as unknown as FakeCoordinator['Ws'],
     deliver: (...msgs) => live!.receive(encodeFrame(msgs)),
@@ -58,6 +62,7 @@ export function fakeCoordinator(welcome: Partial<MsgOf<'welcome'>> = {}): FakeCo
     send(data: Uint8Array): void {
       if (this.readyState !== 1) return;
       const msgs = decodeFrame(data);
+      frameBytes.push(data.byteLength);
       sent.push(...msgs);
       for (const m of msgs) {
         // A barrier: everything before it is handled here at once.

@@ -6,6 +6,7 @@ import { connect, type Mesh, type ObjectRef } from '../../shared/index.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { childTaskId, returnObjectId, rootTaskId, type JobId, type TaskId } from '../../shared/ids.js';
 import { MAX_GROUP } from '../../shared/protocol/group.js';
+import { GROUP_MAX_BYTES } from '../../shared/api/driver-groups.js';
 import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
 import { fakeCoordinator, type FakeCoordinator } from '../helpers/fake-coordinator.js';
 import { until } from '../helpers/poll.js';
@@ -89,6 +90,19 @@ describe('grouping at submit', () => {
     }
   });
 
+  it('a group closes before its arguments pass GROUP_MAX_BYTES, and ends its frame', async () => {
+    const { mesh, c } = await driver();
+    const f = mesh.remote((s: string) => s.length);
+    const big = 'x'.repeat(50_000);
+    for (let i = 0; i < 45; i++) f.remote(big);
+    await turn();
+    const groups = c.of('submitGroup');
+    expect(groups.map((m) => m.args.length)).toEqual([20, 20, 5]);
+    for (const m of groups) expect(m.args.reduce((n, a) => n + a[0].byteLength, 0)).toBeLessThanOrEqual(GROUP_MAX_BYTES);
+    // One group a frame: 2.25 MB of arguments in one turn, no frame near the coordinator's 8 MiB bound.
+    expect(Math.max(...c.frameBytes)).toBeLessThan(1.1 * GROUP_MAX_BYTES);
+  });
+
   it('calls that may not group (a ref argument, several returns) go alone and close the open group first', async () => {
     const { mesh, c } = await driver();
     const f = mesh.remote(add);
@@ -154,12 +168,13 @@ describe("the owner's table", () => {
     const said: string[] = [];
     console.error = (...a: unknown[]) => void said.push(a.join(' '));
     try {
-      c.deliver({ t: 'groupReady', g, ok: [9], v: [encodeValue(1).bytes] });
+      c.deliver({ t: 'groupReady', g, ok: [0, 9], v: [encodeValue(1).bytes, encodeValue(2).bytes] });
+      c.deliver({ t: 'groupReady', g, ok: [1], v: [encodeValue(1).bytes], failed: [{ i: 6, failure: failure('x') }] });
       c.deliver({ t: 'groupReady', g, ok: [0, 1], v: [encodeValue(1).bytes] });
     } finally {
       console.error = err;
     }
-    expect(said.join('\n')).toMatch(/member 9 of a group of 6[\s\S]*2 members and 1 values/);
+    expect(said.join('\n')).toMatch(/member 9 of a group of 6[\s\S]*member 6 of a group of 6[\s\S]*2 members and 1 values/);
     const w = await mesh.wait(refs, { numReturns: 1, timeoutMs: 50 });
     expect(w.ready).toEqual([]);
   });
@@ -186,6 +201,24 @@ describe('materialize before a ref escapes', () => {
     expect(c.of('release').flatMap((m) => m.ids)).toEqual([refs[2].id]);
     expect(c.of('materialize')).toHaveLength(4);
     expect(c.of('groupRelease')).toEqual([]);
+  });
+
+  it('a get waiting on a member that escapes then asks for it as an ordinary object, after the materialize', async () => {
+    const { mesh, c, refs } = await grouped();
+    const got = mesh.get(refs[2]);
+    await turn();
+    mesh.remote(mul).remote(refs[2] as unknown as number, 2);
+    await turn();
+    expect(
+      work(c)
+        .slice(1)
+        .map((m) => m.t),
+    ).toEqual(['materialize', 'subscribe', 'submit']);
+    expect(c.of('subscribe')).toEqual([{ t: 'subscribe', ids: [refs[2].id] }]);
+    // An ordinary object's ready resolves it (a groupReady that crossed the materialize is not needed).
+    const v = encodeValue(3).bytes;
+    c.deliver({ t: 'ready', id: refs[2].id, v, size: v.byteLength });
+    expect(await got).toBe(3);
   });
 
   it("a member of the open group: its group's submitGroup goes first", async () => {
