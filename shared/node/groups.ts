@@ -88,8 +88,22 @@ export class NodeGroups {
     for (let k = 0; k < m.idx.length; k++) {
       const i = m.idx[k];
       const taskId = i === 0 ? g : childTaskId(tpl.parentId, m.first + i);
-      // Held already (a member twice in one slice, or still here from an earlier slice): that one stays.
-      if (n.tasks.get(taskId)) continue;
+      const had = n.tasks.get(taskId);
+      if (had) {
+        // Still here from an earlier slice (the coordinator placed it again): its run goes on, reported in this one.
+        if (had.member && had.state !== 'ended' && had.member.slice !== slice && !had.member.quiet) {
+          had.member.slice.left--;
+          if (had.member.slice.left === 0) this.drop(had.member.slice);
+          had.member = { slice, i };
+          if (attempt > had.spec.attempt) {
+            if (had.state === 'running') had.runAttempt ??= had.spec.attempt; // its executor reports under that
+            had.spec = { ...had.spec, attempt };
+          }
+          slice.tasks.push(had);
+          slice.left++;
+        }
+        continue;
+      }
       const args = m.args[k];
       for (let a = 0; a < args.length; a++) n.inlineBytes.in += args[a].byteLength;
       const t: LocalTask = {
@@ -112,14 +126,15 @@ export class NodeGroups {
     let set = this.slices.get(g);
     if (!set) this.slices.set(g, (set = new Set()));
     set.add(slice);
+    const fresh = slice.tasks.filter((t) => t.state === 'resolving');
     const env = n.fns.get(tpl.fnId)?.env;
     const side = n.opts.kind === 'browser' ? 'b' : 'e';
-    if (!env || n.envCache.ready(env, side)) return n.local.enqueueAll(slice.tasks);
+    if (!env || n.envCache.ready(env, side)) return n.local.enqueueAll(fresh);
     // A function with a runtime env (issue 16): its artifacts are here before its first member runs.
     n.envCache.ensure(env, side).then(
-      () => n.local.enqueueAll(slice.tasks.filter((t) => t.state === 'resolving')),
+      () => n.local.enqueueAll(fresh.filter((t) => t.state === 'resolving')),
       (e: Error) => {
-        for (const t of slice.tasks) {
+        for (const t of fresh) {
           if (t.state === 'resolving') n.tasks.end(t, { failure: { ...failureOf('TASK_ERROR', t.spec.taskId, t.spec.name, e), name: e.name } });
         }
       },

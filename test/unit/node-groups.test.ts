@@ -236,6 +236,20 @@ describe('task groups on a node', () => {
     await until(() => reported(ws, m.spec.taskId).ok.size === 4);
   });
 
+  it('a member placed again in a later slice while still here is reported in that slice, run once', async () => {
+    const { node, ws } = await joined(1);
+    const f = fnOf('(x) => new Promise((r) => setTimeout(() => r(x), 40))');
+    const first = slice(f, 0, ids(3), ids(3), 0);
+    ws.deliver(first);
+    await until(() => node.stats().running === 1);
+    ws.deliver(slice(f, 0, ids(3), ids(3), 1, 1));
+    const g = first.spec.taskId;
+    await until(() => reported(ws, g, 1).ok.size === 3);
+    await sleep(100);
+    expect(reported(ws, g, 0).ok.size).toBe(0);
+    expect(node.stats().tasksRun).toBe(3);
+  });
+
   it('cancelGroup drops queued members and stops running ones, with no report', async () => {
     const { node, ws } = await joined(1);
     const m = slice(fnOf('(x) => new Promise((r) => setTimeout(() => r(x), 150))'), 0, ids(5), ids(5));
