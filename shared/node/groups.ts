@@ -7,6 +7,7 @@ import { childTaskId, type TaskId } from '../ids.js';
 import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
 import type { EnvCache } from './env-cache.js';
 import type { LocalScheduler, LocalTask } from './executors.js';
+import type { GroupSlice } from './local-task.js';
 import type { NodeSession, TaskTable } from './node-context.js';
 import type { NodeOptions } from './platform.js';
 
@@ -15,29 +16,6 @@ import type { NodeOptions } from './platform.js';
  * frame, the frame goes at once (a frame stays far below FRAME_HARD_MAX however many slices report in it).
  */
 const FRAME_REPORT_BYTES = 512 * 1024;
-
-/** A slice of a group this node holds: one `assignGroup`. */
-export interface GroupSlice {
-  g: TaskId;
-  s: number;
-  /** Its members as this node took them (some may have ended). */
-  tasks: LocalTask[];
-  /** Members not ended (reported, handed back or cancelled). */
-  left: number;
-  /** The report being filled while it waits in the outbox, and the number of the frame it goes in. */
-  open: MsgOf<'groupDone'> | null;
-  openFrame: number;
-}
-
-/** What makes a LocalTask a group member: its slice and its index in the group. */
-export interface GroupMember {
-  slice: GroupSlice;
-  i: number;
-  /** Cancelled by `cancelGroup`: its end is owed to nobody. */
-  quiet?: boolean;
-  /** It logged: its report goes after its logs (never into a report queued before them). */
-  logged?: boolean;
-}
 
 /** What NodeGroups uses of the runtime. */
 export interface GroupsContext extends NodeSession {
