@@ -94,6 +94,7 @@ describe('task groups on a node', () => {
     for (const d of ws.of('groupDone')) expect(d.ms.length).toBe(d.ok.length);
     expect(node.stats().tasksRun).toBe(200);
     await until(() => node.stats().running === 0 && node.stats().queued === 0);
+    expect(node.groups.count).toBe(0); // a slice whose members all ended is forgotten
   });
 
   it('hands short members to its executors in batches past the 32 of plain tasks', async () => {
@@ -262,6 +263,7 @@ describe('task groups on a node', () => {
     const { ok, failed } = reported(ws, m.spec.taskId);
     expect(ok.size + failed.size).toBe(0);
     expect(node.stats().running + node.stats().queued).toBe(0);
+    expect(node.groups.count).toBe(0);
   });
 
   it('cancelGroup with idx stops only those members', async () => {
