@@ -7,6 +7,7 @@ import { childTaskId, type TaskId } from '../ids.js';
 import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
 import type { EnvCache } from './env-cache.js';
 import type { LocalScheduler, LocalTask } from './executors.js';
+import type { GroupSlice } from './local-task.js';
 import type { NodeSession, TaskTable } from './node-context.js';
 import type { NodeOptions } from './platform.js';
 
@@ -15,29 +16,6 @@ import type { NodeOptions } from './platform.js';
  * frame, the frame goes at once (a frame stays far below FRAME_HARD_MAX however many slices report in it).
  */
 const FRAME_REPORT_BYTES = 512 * 1024;
-
-/** A slice of a group this node holds: one `assignGroup`. */
-export interface GroupSlice {
-  g: TaskId;
-  s: number;
-  /** Its members as this node took them (some may have ended). */
-  tasks: LocalTask[];
-  /** Members not ended (reported, handed back or cancelled). */
-  left: number;
-  /** The report being filled while it waits in the outbox, and the number of the frame it goes in. */
-  open: MsgOf<'groupDone'> | null;
-  openFrame: number;
-}
-
-/** What makes a LocalTask a group member: its slice and its index in the group. */
-export interface GroupMember {
-  slice: GroupSlice;
-  i: number;
-  /** Cancelled by `cancelGroup`: its end is owed to nobody. */
-  quiet?: boolean;
-  /** It logged: its report goes after its logs (never into a report queued before them). */
-  logged?: boolean;
-}
 
 /** What NodeGroups uses of the runtime. */
 export interface GroupsContext extends NodeSession {
@@ -88,8 +66,22 @@ export class NodeGroups {
     for (let k = 0; k < m.idx.length; k++) {
       const i = m.idx[k];
       const taskId = i === 0 ? g : childTaskId(tpl.parentId, m.first + i);
-      // Held already (a member twice in one slice, or still here from an earlier slice): that one stays.
-      if (n.tasks.get(taskId)) continue;
+      const had = n.tasks.get(taskId);
+      if (had) {
+        // Still here from an earlier slice (the coordinator placed it again): its run goes on, reported in this one.
+        if (had.member && had.state !== 'ended' && had.member.slice !== slice && !had.member.quiet) {
+          had.member.slice.left--;
+          if (had.member.slice.left === 0) this.drop(had.member.slice);
+          had.member = { slice, i };
+          if (attempt > had.spec.attempt) {
+            if (had.state === 'running') had.runAttempt ??= had.spec.attempt; // its executor reports under that
+            had.spec = { ...had.spec, attempt };
+          }
+          slice.tasks.push(had);
+          slice.left++;
+        }
+        continue;
+      }
       const args = m.args[k];
       for (let a = 0; a < args.length; a++) n.inlineBytes.in += args[a].byteLength;
       const t: LocalTask = {
@@ -112,14 +104,15 @@ export class NodeGroups {
     let set = this.slices.get(g);
     if (!set) this.slices.set(g, (set = new Set()));
     set.add(slice);
+    const fresh = slice.tasks.filter((t) => t.state === 'resolving');
     const env = n.fns.get(tpl.fnId)?.env;
     const side = n.opts.kind === 'browser' ? 'b' : 'e';
-    if (!env || n.envCache.ready(env, side)) return n.local.enqueueAll(slice.tasks);
+    if (!env || n.envCache.ready(env, side)) return n.local.enqueueAll(fresh);
     // A function with a runtime env (issue 16): its artifacts are here before its first member runs.
     n.envCache.ensure(env, side).then(
-      () => n.local.enqueueAll(slice.tasks.filter((t) => t.state === 'resolving')),
+      () => n.local.enqueueAll(fresh.filter((t) => t.state === 'resolving')),
       (e: Error) => {
-        for (const t of slice.tasks) {
+        for (const t of fresh) {
           if (t.state === 'resolving') n.tasks.end(t, { failure: { ...failureOf('TASK_ERROR', t.spec.taskId, t.spec.name, e), name: e.name } });
         }
       },

@@ -6,12 +6,11 @@ import type { ClusterInfo, Fetched } from '../api/core.js';
 import type { ObjectClient } from '../api/object-client.js';
 import type { Failure } from '../errors.js';
 import type { ObjectId, TaskId } from '../ids.js';
-import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
+import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
 import type { IceConfig } from '../transfer/raw-peer.js';
 import type { EnvCache } from './env-cache.js';
-import type { NodeGroups } from './groups.js';
 import type { Executor, LocalScheduler, LocalTask } from './executors.js';
 import type { NodeOptions } from './platform.js';
 import type { StartReports } from './start-reports.js';
@@ -99,7 +98,10 @@ export interface AdmissionContext extends NodeSession {
   readonly afterShortcut?: () => void;
   onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
   /** Task groups' slices (groups.ts): members' ends and hand-backs go there. */
-  readonly groups: Pick<NodeGroups, 'ended' | 'handBack'>;
+  readonly groups: {
+    ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number): void;
+    handBack(members: readonly LocalTask[]): void;
+  };
 }
 
 /** What the executors' call server uses. */
@@ -139,7 +141,7 @@ export interface NodeHandlerContext {
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
   /** Task groups' slices (groups.ts): `assignGroup`, `cancelGroup`. */
-  readonly groups: Pick<NodeGroups, 'assign' | 'cancel'>;
+  readonly groups: { assign(m: MsgOf<'assignGroup'>): void; cancel(g: TaskId, idx?: readonly number[]): void };
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */
   forgetFunctions(fns: readonly string[]): void;
 }

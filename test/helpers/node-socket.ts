@@ -6,6 +6,7 @@ import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
 import type { WebSocketLike } from '../../shared/api/socket.js';
 import { newNodeId } from '../../shared/ids.js';
 import { inThread } from './in-thread.js';
+import type { SpawnExecutor } from '../../shared/node/executors.js';
 
 export class FakeCoordinatorSocket implements WebSocketLike {
   static last: FakeCoordinatorSocket | null = null;
@@ -54,10 +55,14 @@ export class FakeCoordinatorSocket implements WebSocketLike {
 }
 
 /** A joined node with `cpus` in-thread executors and its coordinator socket. */
-export async function nodeOnFakeSocket(cpus = 2, inlineMax = 64 * 1024): Promise<{ node: NodeRuntime; ws: FakeCoordinatorSocket }> {
+export async function nodeOnFakeSocket(
+  cpus = 2,
+  inlineMax = 64 * 1024,
+  spawn: SpawnExecutor = inThread,
+): Promise<{ node: NodeRuntime; ws: FakeCoordinatorSocket }> {
   const node = new NodeRuntime(
     { url: 'http://coordinator.test', kind: 'edge', name: 'unit node', cpus, storeBytes: 64 << 20 },
-    { WebSocket: FakeCoordinatorSocket, spawnExecutor: inThread, every: () => () => {} },
+    { WebSocket: FakeCoordinatorSocket, spawnExecutor: spawn, every: () => () => {} },
   );
   await new Promise<void>((r) => queueMicrotask(r));
   const ws = FakeCoordinatorSocket.last!;

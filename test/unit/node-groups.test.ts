@@ -6,6 +6,8 @@ import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
 import type { FunctionSource, MsgOf } from '../../shared/protocol/messages.js';
 import type { NodeRuntime } from '../../shared/node/runtime.js';
+import type { SpawnExecutor } from '../../shared/node/executors.js';
+import { inThread } from '../helpers/in-thread.js';
 import { nodeOnFakeSocket, type FakeCoordinatorSocket } from '../helpers/node-socket.js';
 import { sleep, until } from '../helpers/poll.js';
 
@@ -17,8 +19,8 @@ afterEach(async () => {
   open = [];
 });
 
-async function joined(cpus = 2, inlineMax = 64 * 1024): Promise<{ node: NodeRuntime; ws: FakeCoordinatorSocket }> {
-  const r = await nodeOnFakeSocket(cpus, inlineMax);
+async function joined(cpus = 2, inlineMax = 64 * 1024, spawn?: SpawnExecutor): Promise<{ node: NodeRuntime; ws: FakeCoordinatorSocket }> {
+  const r = await nodeOnFakeSocket(cpus, inlineMax, spawn);
   open.push(r.node);
   return r;
 }
@@ -92,6 +94,21 @@ describe('task groups on a node', () => {
     for (const d of ws.of('groupDone')) expect(d.ms.length).toBe(d.ok.length);
     expect(node.stats().tasksRun).toBe(200);
     await until(() => node.stats().running === 0 && node.stats().queued === 0);
+    expect(node.groups.count).toBe(0); // a slice whose members all ended is forgotten
+  });
+
+  it('hands short members to its executors in batches past the 32 of plain tasks', async () => {
+    const batches: number[] = [];
+    const counting: SpawnExecutor = (index, onMessage, onExit) => {
+      const h = inThread(index, onMessage, onExit);
+      return { post: (m, tr) => (m.k === 'runs' && batches.push(m.c.ids.length), h.post(m, tr)), terminate: () => h.terminate() };
+    };
+    const { ws } = await joined(2, 64 * 1024, counting);
+    const m = slice(fnOf('(x) => x'), 0, ids(600), ids(600));
+    ws.deliver(m);
+    await until(() => reported(ws, m.spec.taskId).ok.size === 600);
+    expect(Math.max(...batches)).toBeGreaterThan(32);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(128);
   });
 
   it('keeps a frame of inline results within bounds: reports filled in the outbox send it past 512 KiB', async () => {
@@ -220,6 +237,20 @@ describe('task groups on a node', () => {
     await until(() => reported(ws, m.spec.taskId).ok.size === 4);
   });
 
+  it('a member placed again in a later slice while still here is reported in that slice, run once', async () => {
+    const { node, ws } = await joined(1);
+    const f = fnOf('(x) => new Promise((r) => setTimeout(() => r(x), 40))');
+    const first = slice(f, 0, ids(3), ids(3), 0);
+    ws.deliver(first);
+    await until(() => node.stats().running === 1);
+    ws.deliver(slice(f, 0, ids(3), ids(3), 1, 1));
+    const g = first.spec.taskId;
+    await until(() => reported(ws, g, 1).ok.size === 3);
+    await sleep(100);
+    expect(reported(ws, g, 0).ok.size).toBe(0);
+    expect(node.stats().tasksRun).toBe(3);
+  });
+
   it('cancelGroup drops queued members and stops running ones, with no report', async () => {
     const { node, ws } = await joined(1);
     const m = slice(fnOf('(x) => new Promise((r) => setTimeout(() => r(x), 150))'), 0, ids(5), ids(5));
@@ -232,6 +263,7 @@ describe('task groups on a node', () => {
     const { ok, failed } = reported(ws, m.spec.taskId);
     expect(ok.size + failed.size).toBe(0);
     expect(node.stats().running + node.stats().queued).toBe(0);
+    expect(node.groups.count).toBe(0);
   });
 
   it('cancelGroup with idx stops only those members', async () => {
