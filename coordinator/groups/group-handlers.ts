@@ -1,11 +1,18 @@
 // The coordinator's handlers of task groups' messages (shared/protocol/group.ts; handlers.ts's table lists
 // them): they check who sends what and route to the group manager. With groups off (the `groups` option) every
 // group message is refused.
-import type { Handler } from '../handlers.js';
 import type { Managers } from '../managers.js';
 import type { Session } from '../session.js';
 import type { NodeRecord } from '../gcs/tables.js';
 import type { Refusal } from './group-reports.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+
+/** A message handler (handlers.ts's table type; not imported from there: no import circle). */
+type Handler<K extends 'submitGroup' | 'groupRelease' | 'materialize' | 'groupDone' | 'groupHandBack'> = (
+  c: Managers,
+  s: Session,
+  m: MsgOf<K>,
+) => string | null | void;
 import type { TaskId } from '../../shared/ids.js';
 
 const OFF = 'task groups are off on this coordinator (it did not say `groups` in its welcome): submit each task alone';

@@ -8,7 +8,7 @@ import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
-import { noteFailure } from '../jobs/job-tasks.js';
+import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
 import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
 
@@ -45,7 +45,7 @@ export class GroupTable {
     s.add(grp);
     this.counters.groupsSubmitted++;
     this.gcs.stats.tasksSubmitted += grp.n;
-    grp.job.counts.submitted += grp.n;
+    countMembers(grp.job, 'submitted', grp.n);
     this.queuedAgain(grp);
   }
 
@@ -110,7 +110,7 @@ export class GroupTable {
   /** Member `i` returned `v` (inline bytes). */
   ended(grp: GroupRecord, i: number, v: Uint8Array): void {
     this.gcs.stats.tasksFinished++;
-    grp.job.counts.finished++;
+    countMembers(grp.job, 'finished', 1);
     grp.done++;
     if (grp.dropped?.[i]) {
       grp.state[i] = RELEASED;
@@ -127,7 +127,7 @@ export class GroupTable {
   /** Member `i` failed for good (threw without retries left, lost past its retries). */
   failed(grp: GroupRecord, i: number, f: Failure): void {
     this.gcs.stats.tasksFailed++;
-    grp.job.counts.failed++;
+    countMembers(grp.job, 'failed', 1);
     grp.failed++;
     noteFailure(grp.job, f);
     if (grp.dropped?.[i]) {
@@ -180,16 +180,16 @@ export class GroupTable {
     const st = grp.state[i];
     const job = grp.job;
     this.gcs.stats.tasksSubmitted--;
-    job.counts.submitted--;
+    countMembers(job, 'submitted', -1);
     if (st === QUEUED) grp.unqueue(i);
     else if (st === DONE) {
       this.gcs.stats.tasksFinished--;
-      job.counts.finished--;
+      countMembers(job, 'finished', -1);
       grp.done--;
       grp.values[i] = null;
     } else if (st === FAILED) {
       this.gcs.stats.tasksFailed--;
-      job.counts.failed--;
+      countMembers(job, 'failed', -1);
       grp.failed--;
       grp.failures?.delete(i);
     }
@@ -205,7 +205,7 @@ export class GroupTable {
     for (const grp of [...groups]) {
       const open = grp.queued + grp.running;
       this.gcs.stats.tasksCancelled += open;
-      job.counts.cancelled += open;
+      countMembers(job, 'cancelled', open);
       const told = new Set<NodeRecord>();
       for (const sl of grp.slices.values()) {
         if (!quiet && !told.has(sl.node)) sl.node.session.send({ t: 'cancelGroup', g: grp.g });
