@@ -78,7 +78,7 @@ export class GroupManager {
     this.table.add(grp);
     // After a restart, members materialized before it are tasks on record (durable): they are not run again.
     if (job.recovered) for (let i = 0; i < grp.n; i++) if (this.gcs.tasks.has(grp.taskId(i))) this.table.leave(grp, i);
-    if (grp.over) this.table.remove(grp);
+    this.table.settle(grp);
     return null;
   }
 

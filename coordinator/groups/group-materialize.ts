@@ -47,7 +47,11 @@ export class GroupMaterializer {
     const v = grp.values[i];
     const failure = grp.failure(i);
     const sl = st === ON_SLICE ? grp.slices.get(grp.slice[i]) : undefined;
-    if (sl) this.table.offSlice(grp, sl, 1);
+    if (sl) {
+      this.table.offSlice(grp, sl, 1);
+      // Its node runs it on as a member: its report comes in the slice's groupDone (group-reports.ts classic()).
+      (grp.onSlice ??= new Map()).set(i, sl.node);
+    }
     this.table.leave(grp, i);
     if (st === QUEUED || st === ON_SLICE) {
       const err = this.tasks.submit(spec, owner, sl?.node ?? null);
@@ -61,7 +65,7 @@ export class GroupMaterializer {
         } else this.tasks.finishFailed(r.task, failure!);
       }
     }
-    if (grp.over) this.table.remove(grp);
+    this.table.settle(grp);
     return this.gcs.tasks.get(spec.taskId) ?? null;
   }
 

@@ -44,6 +44,8 @@ export class GroupRecord {
   dropped: Uint8Array | null = null;
   /** Members placed on the coordinator's own (a large result, no node taking groups): their owner reads them as objects. */
   moved: Set<number> | null = null;
+  /** Members materialized while on a slice, and that slice's node: they run there on, reported as members. */
+  onSlice: Map<number, NodeRecord> | null = null;
   /** Queued members, in order (a ring of member indices from `head`). */
   private readonly queue: Int32Array;
   private head = 0;

@@ -63,7 +63,7 @@ export class GroupReports {
     if (sl && off > 0) this.table.offSlice(grp, sl, off);
     if (ended > 0) taskDone(n, ended);
     // Members made ordinary tasks while on this slice: their ends go the classic way.
-    if (grp.moved !== null || grp.gone > 0) this.classic(grp, n, m);
+    if (grp.onSlice !== null) this.classic(grp, n, m);
     return null;
   }
 
@@ -113,16 +113,19 @@ export class GroupReports {
   private classic(grp: GroupRecord, n: NodeRecord, m: MsgOf<'groupDone'>): void {
     for (let k = 0; k < m.ok.length; k++) {
       const i = m.ok[k];
-      if (i >= grp.n || grp.state[i] !== MATERIALIZED || grp.slice[i] !== m.s) continue;
+      if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
+      grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
       if (typeof t === 'string') continue;
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: m.ms[k], results: [m.results[k]] }, n.session);
     }
     for (const { i, failure } of m.failed ?? []) {
-      if (i >= grp.n || grp.state[i] !== MATERIALIZED || grp.slice[i] !== m.s) continue;
+      if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
+      grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
       if (typeof t !== 'string') this.tasks.reportedFailed(t, failure);
     }
+    this.table.settle(grp);
   }
 
   /** The node will not start these members of slice `m.s`: queued again, same attempt. */
@@ -148,6 +151,7 @@ export class GroupReports {
 
   /** Node `n` is gone: its slices' unended members are queued again as their next attempt, within maxRetries. */
   nodeLost(n: NodeRecord): void {
+    this.table.nodeGone(n);
     const on = this.table.slicesOn.get(n);
     if (!on) return;
     for (const sl of [...on]) {

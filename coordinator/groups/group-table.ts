@@ -6,7 +6,7 @@ import type { Failure } from '../../shared/errors.js';
 import type { JobId, TaskId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { JobRecord, NodeRecord } from '../gcs/tables.js';
+import { TERMINAL, type JobRecord, type NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
 import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
@@ -49,6 +49,35 @@ export class GroupTable {
     this.queuedAgain(grp);
   }
 
+  /**
+   * The group goes once it is over (every member released or materialized), unless a member materialized while on
+   * a slice still runs there: its node reports it in that slice's groupDone, found through the group (kept till then).
+   */
+  settle(grp: GroupRecord): void {
+    if (!grp.over) return;
+    const on = grp.onSlice;
+    if (on) {
+      for (const [i, n] of on) {
+        const t = this.gcs.tasks.get(grp.taskId(i));
+        if (!t || TERMINAL.has(t.state) || t.node !== n) on.delete(i);
+      }
+      if (on.size > 0) return void this.lingering.add(grp);
+    }
+    this.lingering.delete(grp);
+    this.remove(grp);
+  }
+
+  /** Groups over but kept for members materialized on a slice that still run there (settle()). */
+  private readonly lingering = new Set<GroupRecord>();
+
+  /** Node `n` is gone: members materialized on its slices are its tasks' (the classic node loss): no report comes. */
+  nodeGone(n: NodeRecord): void {
+    for (const grp of [...this.lingering]) {
+      for (const [i, m] of grp.onSlice!) if (m === n) grp.onSlice!.delete(i);
+      this.settle(grp);
+    }
+  }
+
   ofJob(job: JobId): Iterable<GroupRecord> {
     return this.byJob.get(job) ?? [];
   }
@@ -56,6 +85,7 @@ export class GroupTable {
   /** The group leaves the table (every member released or materialized, or its job ended). */
   remove(grp: GroupRecord): void {
     if (this.groups.get(grp.g) !== grp) return;
+    this.lingering.delete(grp);
     this.groups.delete(grp.g);
     const s = this.byJob.get(grp.job.id);
     s?.delete(grp);
@@ -121,7 +151,7 @@ export class GroupTable {
     }
     (grp.readyOk ??= []).push(i);
     this.due(grp);
-    if (grp.over) this.remove(grp);
+    this.settle(grp);
   }
 
   /** Member `i` failed for good (threw without retries left, lost past its retries). */
@@ -141,7 +171,7 @@ export class GroupTable {
       (grp.readyFailed ??= []).push(i);
     }
     this.due(grp);
-    if (grp.over) this.remove(grp);
+    this.settle(grp);
   }
 
   /** Member `i` runs again as its next attempt (a retry after a throw or a lost node). */
@@ -169,7 +199,7 @@ export class GroupTable {
         grp.gone++;
       } else if (st === QUEUED || st === ON_SLICE) (grp.dropped ??= new Uint8Array(grp.n))[i] = 1;
     }
-    if (grp.over) this.remove(grp);
+    this.settle(grp);
   }
 
   /**

@@ -236,4 +236,22 @@ describe('task groups at the coordinator', () => {
     expect(n.of('assign')[0].spec.taskId).toBe(memberId(w.job, 0, 0));
     expect(w.c.statsJson()).toMatchObject({ groups: 0, tasks: 5, tasksSubmitted: 5 });
   });
+
+  it('a group whose members were all materialized while on a slice stays until their node reports them, then goes', async () => {
+    const w = await world();
+    const n = await node(w.url, 'a');
+    w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
+    await n.until(() => n.of('assignGroup').length === 1, 'the slice');
+    const sl = n.of('assignGroup')[0];
+    expect(sl.idx).toEqual(range(4));
+    const g = memberId(w.job, 0, 0);
+    w.driver.send({ t: 'materialize', g, idx: range(4) });
+    await w.driver.until(() => w.c.gcs.tasks.size === 4, 'four records');
+    expect(w.c.statsJson().groups).toBe(1); // kept: its node reports the members in the slice's groupDone
+    answer(n, new Set());
+    const rec = (i: number) => w.c.gcs.tasks.get(memberId(w.job, 0, i))!;
+    await w.driver.until(() => range(4).every((i) => rec(i).state === 'finished'), 'finished the classic way');
+    expect(w.c.statsJson()).toMatchObject({ groups: 0, tasksFinished: 4, tasksSubmitted: 4 });
+    expect([...w.c.dir.get(returnObjectId(memberId(w.job, 0, 2), 0))!.v!]).toEqual([...val(4)]);
+  });
 });
