@@ -99,6 +99,10 @@ export interface NodeRecord {
   tasks: Set<TaskRecord>;
   /** Members of task groups placed on it and not ended (coordinator/groups: they have no record in `tasks`). */
   groupMembers?: number;
+  /** The function of the last group slice placed on it: what its members are expected to take (work stealing, rebalance.ts). */
+  groupFn?: FunctionId;
+  /** Since when it holds group members without a break (its oldest member has run at most this long). */
+  groupSince?: number;
   /** Functions whose source this node has been sent (made at the first: an idle node's empty Set cost ~150 bytes, issue 14). */
   functions?: Set<FunctionId>;
   joinedAt: number;

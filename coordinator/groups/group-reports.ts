@@ -167,7 +167,13 @@ export class GroupReports {
           this.table.failed(grp, i, { ...f, name: 'NodeLostError' });
         }
       }
-      if (k > 0) this.table.offSlice(grp, sl, k);
+      if (k === 0) continue;
+      this.table.offSlice(grp, sl, k);
+      this.gcs.event('task-requeued', `${k} member(s) of group ${grp.spec.name} ${grp.g.slice(0, 12)} re-queued after node ${n.id} was lost`, {
+        task: grp.g,
+        node: n.id,
+        job: grp.job.id,
+      });
     }
     this.table.slicesOn.delete(n);
   }

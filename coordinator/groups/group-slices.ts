@@ -103,8 +103,12 @@ export class GroupPlacer {
   private pick(grp: GroupRecord): NodeRecord | null {
     const cap = Math.min(grp.queued, MAX_GROUP);
     const fits = (n: NodeRecord): boolean => this.at.has(n) && (this.room = roomFor(this.gcs, n, grp.spec, cap)) > 0;
-    const n = this.leastLoaded(grp, fits);
-    if (n || this.nodes.length > WALK_BELOW) return n;
+    return this.leastLoaded(grp, fits) ?? this.walk(fits);
+  }
+
+  /** A mesh of few nodes taking groups is walked whole when the index's candidates did not fit. */
+  private walk(fits: (n: NodeRecord) => boolean): NodeRecord | null {
+    if (this.nodes.length > WALK_BELOW) return null;
     for (let k = 0; k < this.nodes.length; k++) {
       if (this.cursor >= this.nodes.length) this.cursor = 0;
       const m = this.nodes[this.cursor++];

@@ -124,7 +124,7 @@ export class GroupTable {
       grp.slice[i] = sl.s;
     }
     grp.running += idx.length;
-    chargeMembers(sl.node, grp.spec.resources, idx.length, 1);
+    chargeMembers(sl.node, grp.spec.resources, idx.length, 1, grp.spec.fnId);
     this.counters.groupSlices++;
     this.counters.groupMembersPlaced += idx.length;
   }

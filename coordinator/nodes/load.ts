@@ -40,10 +40,12 @@ export function place(n: NodeRecord, t: TaskRecord): void {
  * `k` members of a task group (coordinator/groups) are placed on the node (+1) or leave it (-1): each counts as a
  * task of `resources` would, with no task record in `n.tasks` (the group's slices are the group's to list).
  */
-export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, number>>, k: number, sign: 1 | -1): void {
+export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, number>>, k: number, sign: 1 | -1, fn?: FunctionId): void {
   if (k === 0) return;
+  if (fn !== undefined) n.groupFn = fn;
   const quiet = sign === 1 && n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
+  if (sign === 1 && !n.groupMembers) n.groupSince = Date.now();
   n.groupMembers = (n.groupMembers ?? 0) + sign * k;
   for (const r in resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * k * resources[r];
   n.inflightTasks += sign * k;
