@@ -142,6 +142,18 @@ export class GroupManager {
     return { taskId: grp.taskId(i), fn: grp.spec.name, job: grp.job };
   }
 
+  /**
+   * Members of `job`'s groups an executor runs, as far as the coordinator knows: on each node, its members on
+   * slices up to its CPUs (no member reports its start: the rest wait there).
+   */
+  runningOf(job: JobRecord): number {
+    const on = new Map<NodeRecord, number>();
+    for (const grp of this.table.ofJob(job.id)) for (const sl of grp.slices.values()) on.set(sl.node, (on.get(sl.node) ?? 0) + sl.open);
+    let k = 0;
+    for (const [n, open] of on) k += Math.min(open, Math.max(1, n.resources.cpu ?? 0));
+    return k;
+  }
+
   addNode(n: NodeRecord): void {
     this.placer.addNode(n);
   }
