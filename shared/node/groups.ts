@@ -6,7 +6,9 @@ import { failureOf, type Failure } from '../errors.js';
 import { childTaskId, type TaskId } from '../ids.js';
 import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
 import type { EnvCache } from './env-cache.js';
-import type { LocalScheduler, LocalTask } from './executors.js';
+import type { Executor, LocalScheduler, LocalTask } from './executors.js';
+import { actorDied } from './actor-host.js';
+import { cancelledFailure } from './cancels-ahead.js';
 import type { GroupSlice } from './local-task.js';
 import type { NodeSession, TaskTable } from './node-context.js';
 import type { NodeOptions } from './platform.js';
@@ -172,18 +174,34 @@ export class NodeGroups {
     }
   }
 
-  /** The coordinator's `cancelGroup`: the members (all, or `idx`) stop as a cancelled task does, reported to nobody. */
+  /**
+   * The coordinator's `cancelGroup` (its job ended): the members (all, or `idx`) stop as a job's tasks do, reported
+   * to nobody: queued ones dropped, each executor running any of them restarted once (force), its other tasks
+   * queued again here (an actor's calls fail as on any restart).
+   */
   cancel(g: TaskId, idx?: readonly number[]): void {
     const set = this.slices.get(g);
     if (!set) return;
+    const n = this.n;
     const only = idx && new Set(idx);
+    const stop: LocalTask[] = [];
     for (const slice of [...set]) {
       for (const t of slice.tasks) {
         const mem = t.member!;
         if (t.state === 'ended' || mem.quiet || (only && !only.has(mem.i))) continue;
         mem.quiet = true;
-        this.n.tasks.cancel(t.spec.taskId, false);
+        stop.push(t);
       }
+    }
+    const executors = new Set<Executor>();
+    for (const t of stop) {
+      if (t.state === 'running' && t.executor) executors.add(t.executor);
+      else n.tasks.cancel(t.spec.taskId, false); // not started: dropped and ended (quiet)
+    }
+    for (const ex of executors) {
+      const cause = `its executor was restarted: the job of group ${g.slice(0, 8)} ended`;
+      n.tasks.rehome(ex, cause, (o) => (o.member?.quiet ? cancelledFailure(o.spec.taskId, o.spec.name) : o.actorCall ? actorDied(o.spec, cause) : 'again'));
+      n.onEvent(`executor ${ex.index} restarted: group ${g.slice(0, 8)} cancelled`);
     }
   }
 

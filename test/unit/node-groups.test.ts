@@ -266,6 +266,20 @@ describe('task groups on a node', () => {
     expect(node.groups.count).toBe(0);
   });
 
+  it('cancelGroup stops a member that would never end: its executor restarts and takes the next slice', async () => {
+    const { node, ws } = await joined(1);
+    const stuck = slice(fnOf('(x) => new Promise(() => {})'), 0, ids(3), ids(3));
+    ws.deliver(stuck);
+    await until(() => node.stats().running === 1);
+    ws.deliver({ t: 'cancelGroup', g: stuck.spec.taskId });
+    await until(() => node.stats().running === 0 && node.stats().queued === 0);
+    const next = slice(fnOf('(x) => x + 1'), 50, ids(4), ids(4));
+    ws.deliver(next);
+    await until(() => reported(ws, next.spec.taskId).ok.size === 4);
+    expect(reported(ws, stuck.spec.taskId).ok.size + reported(ws, stuck.spec.taskId).failed.size).toBe(0);
+    expect(node.groups.count).toBe(0);
+  });
+
   it('cancelGroup with idx stops only those members', async () => {
     const { ws } = await joined(1);
     const m = slice(fnOf('(x) => new Promise((r) => setTimeout(() => r(x), 30))'), 0, ids(6), ids(6));
