@@ -79,12 +79,16 @@ describe('task groups across a coordinator restart', () => {
     const after = (await stats(c.url, token))!;
     expect(after.groupsSubmitted).toBeGreaterThan(0); // sent again by their owner
     m.free([...refs, passed]);
+    let last: Record<string, number> | undefined;
     await until(
       async () => {
-        const s = await stats(c.url, token);
+        const s = (last = await stats(c.url, token));
         return s !== undefined && s.tasks === 0 && s.objects === 0 && s.groups === 0;
       },
-      { timeoutMs: 20_000, what: () => 'drained' },
+      {
+        timeoutMs: 20_000,
+        what: () => `drained: tasks ${last?.tasks} objects ${last?.objects} groups ${last?.groups} (queued members ${last?.groupMembersQueued})`,
+      },
     );
   }, 180_000);
 });
