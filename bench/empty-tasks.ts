@@ -54,7 +54,7 @@ const NEAR_ZERO = 10;
 
 /** Waits until the coordinator has let go of (almost) every task and object. */
 export function drained(cl: BenchCluster, timeoutMs = 30_000): Promise<{ stats: Stats; met: boolean; waitedMs: number }> {
-  return pollStats(cl.url, cl.token, (s) => s.tasks <= NEAR_ZERO && s.objects <= NEAR_ZERO, { timeoutMs, everyMs: 50 });
+  return pollStats(cl.url, cl.token, (s) => s.tasks <= NEAR_ZERO && s.objects <= NEAR_ZERO && (s.groups ?? 0) <= NEAR_ZERO, { timeoutMs, everyMs: 50 });
 }
 
 /**

@@ -43,6 +43,8 @@ const COMPACT_TIMEOUT_MS = 30_000;
 
 /** Which phases run: TASKS_PHASES=d (letters a-d) runs only the durable GCS's; all by default. */
 const PHASES = new Set((process.env.TASKS_PHASES ?? 'abcd').split(''));
+/** TASKS_GROUPS=0: the coordinator takes no task groups (`--no-groups`): each batch task travels alone, as before session 26. */
+const GROUPS = process.env.TASKS_GROUPS !== '0';
 
 const WORKER_FILE = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
 
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
   const pool1 = new Piscina({ filename: WORKER_FILE, minThreads: 1, maxThreads: 1 });
   try {
     phase('start: coordinator + 1 edge node (child processes)');
-    cl = await startCluster({ nodes: 1, cpus: CPUS });
+    cl = await startCluster({ nodes: 1, cpus: CPUS, coordinatorArgs: GROUPS ? [] : ['--no-groups'] });
     const idle = await cl.stats();
     log(`coordinator ${cl.url} (pid ${cl.coordinator.proc.pid}), node pid ${cl.nodes[0].proc.pid}; idle stats:`, idle);
     const idleRssMb = idle.rssBytes / MB;
@@ -101,8 +103,13 @@ async function main(): Promise<void> {
       phase(`(a) throughput: ${THROUGHPUT_TASKS} tasks at once, ${THROUGHPUT_ROUNDS} interleaved rounds each, medians of per-round ratios (noisy machine)`);
       const before = await cl.stats();
       const a = await throughputRounds(cl, m, noop, pool2, '', THROUGHPUT_ROUNDS);
+      const after = await cl.stats();
       log(
-        `coordinator traffic per batch task (its counters, ${THROUGHPUT_ROUNDS} rounds with their frees): ${trafficPerTask(before, await cl.stats(), THROUGHPUT_ROUNDS * THROUGHPUT_TASKS)}`,
+        `coordinator traffic per batch task (its counters, ${THROUGHPUT_ROUNDS} rounds with their frees): ${trafficPerTask(before, after, THROUGHPUT_ROUNDS * THROUGHPUT_TASKS)}`,
+      );
+      const dg = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+      log(
+        `task groups ${GROUPS ? 'on' : 'off (TASKS_GROUPS=0)'}: ${dg('groupsSubmitted')} groups, ${dg('groupSlices')} slices, ${dg('groupMembersPlaced')} members placed, ${dg('groupMembersMaterialized')} materialized`,
       );
       for (const f of throughputFigures('tasks.throughput', 'tasks.cpu_ms_per_1000', a, true)) record(f);
     }

@@ -7,6 +7,8 @@ import type { TrustOptions } from './trust/trust.js';
 export interface CoordinatorOptions {
   /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
   swarm?: boolean;
+  /** Task groups (issue 14, session 26; coordinator/groups): a driver that says `groups` may send `submitGroup` (default on; `--no-groups` turns it off). */
+  groups?: boolean;
   storage: GcsStorage;
   /** Driver token; when empty, drivers need none. */
   token?: string;

@@ -38,6 +38,7 @@ import { SessionFlushes } from './flush-turns.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 import { traffic } from './traffic.js';
 import { coordinatorStats } from './stats.js';
+import { GroupManager } from './groups/group-manager.js';
 
 export type { CoordinatorOptions } from './coordinator-options.js';
 
@@ -77,6 +78,8 @@ export class Coordinator implements Managers {
   readonly hurry: DirectHurry;
   /** The jobs table (coordinator/jobs/job-manager.ts). */
   readonly jobs: JobManager;
+  /** Task groups (coordinator/groups): null with the `groups` option off. */
+  readonly groups: GroupManager | null;
   /** Set once the coordinator shuts down: late socket events are ignored. */
   stopped = false;
   /** The worst event-loop delay lately (issue 14: no stall may starve heartbeats and HTTP). */
@@ -130,6 +133,7 @@ export class Coordinator implements Managers {
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
     this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
+    this.groups = opts.groups === false ? null : this.startGroups();
     this.handover = new ActorHandover(this.gcs, this.actors, () => this.tasks, opts.jobGraceMs ?? 20_000);
     const feasibility = new FeasibilityWatch(
       this.gcs,
@@ -257,10 +261,28 @@ export class Coordinator implements Managers {
     setTimeout(check, 10).unref();
   }
 
+  /** Task groups, wired to the scheduler's pass, its nodes and the job end. */
+  private startGroups(): GroupManager {
+    const g = new GroupManager(
+      this.gcs,
+      this.dir,
+      this.tasks,
+      this.actors,
+      () => this.scheduler.soon(),
+      () => this.scheduler.index.size > 0,
+      this.scheduler.index,
+    );
+    this.scheduler.groupPass = (deadline) => g.pass(deadline);
+    this.scheduler.onNode = (n, added) => (added ? g.addNode(n) : g.removeNode(n));
+    this.ends.onJobEnd = (job, forget) => g.endJob(job, forget);
+    return g;
+  }
+
   private nodeLost(n: NodeRecord): void {
     this.trust.forget(n.id);
     this.leases.nodeLeft(n);
     this.scheduler.removeNode(n);
+    this.groups?.nodeLost(n);
     this.ends.nodeLost(n);
   }
 

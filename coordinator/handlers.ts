@@ -12,6 +12,7 @@ import type { Managers } from './managers.js';
 import type { Session } from './session.js';
 import type { Looked } from './scheduler/task-submit.js';
 import { notDirect } from '../shared/protocol/direct.js';
+import * as groups from './groups/group-handlers.js';
 
 export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
 
@@ -106,14 +107,14 @@ function madeUp(c: Managers, s: Session, what: string, taskId: string): void {
 export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   hello: null,
   welcome: null,
-  submitGroup: null,
-  groupRelease: null,
-  materialize: null,
+  submitGroup: groups.submitGroup,
+  groupRelease: groups.groupRelease,
+  materialize: groups.materialize,
   groupReady: null,
   assignGroup: null,
   cancelGroup: null,
-  groupDone: null,
-  groupHandBack: null,
+  groupDone: groups.groupDone,
+  groupHandBack: groups.groupHandBack,
   ice: null,
   assign: null,
   cancelTask: null,
@@ -304,6 +305,8 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     for (const id of m.ids) c.dir.dropCopy(id, s, `its last copy was dropped by ${s.label}`);
   },
   log: (c, s, m) => {
+    // A group member's line; one materialized since is an ordinary task on record (below).
+    if (m.g !== undefined && m.i !== undefined && groups.groupLog(c, s, { ...m, g: m.g, i: m.i })) return;
     const t = c.gcs.tasks.get(m.taskId);
     const n = nodeOf(c, s);
     if (!t || !n || (t.node?.session !== s && !c.verifier.runsOn(t, s))) return;

@@ -279,6 +279,8 @@ export class Inbox {
     s.shortcut = m.shortcut === true && !s.peerless;
     s.direct = s.shortcut && m.direct === true;
     s.hurry = s.direct && m.hurry === true;
+    // Task groups (coordinator/groups): only when this coordinator takes them; a driver is told in its welcome.
+    s.groups = m.groups === true && this.c.groups !== null;
     if (m.role === 'driver') {
       const credential = m.token !== undefined ? this.c.jobs.credentials.get(m.token) : undefined;
       if (m.resume) return this.resumeJob(s, m.resume);
@@ -326,6 +328,7 @@ export class Inbox {
       inlineMax: this.c.inlineMax,
       heartbeatMs: this.c.membership.heartbeatMs,
       ice: this.c.ice?.for(job.id),
+      ...(s.groups ? { groups: true } : {}),
     });
     return null;
   }

@@ -22,6 +22,7 @@ import type { Signalling } from './signal/signal.js';
 import type { Honesty } from './trust/honesty.js';
 import type { TrustTable } from './trust/trust.js';
 import type { Verifier } from './verify/verifier.js';
+import type { GroupManager } from './groups/group-manager.js';
 
 export interface Managers {
   readonly gcs: Gcs;
@@ -44,6 +45,8 @@ export interface Managers {
   readonly honesty: Honesty;
   /** Drivers' leases on nodes for direct submission (shared/protocol/direct.ts). */
   readonly leases: DirectLeases;
+  /** Task groups (coordinator/groups); null when the coordinator's `groups` option is off. */
+  readonly groups: GroupManager | null;
   readonly inlineMax: number;
   /** STUN/TURN servers handed to peers in their welcome (issue 17); null: host candidates only. */
   readonly ice: IceServers | null;

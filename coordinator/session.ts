@@ -23,6 +23,8 @@ export class Session {
   shortcut = false;
   /** Said in its hello, with `shortcut`: a driver pushes tasks to nodes it holds a lease on, a node takes them (shared/protocol/direct.ts). */
   direct = false;
+  /** Said in its hello: a driver sends task groups (when the coordinator takes them), a node runs them (coordinator/groups). */
+  groups = false;
   /** A direct node that answers `hurry` (coordinator/scheduler/direct-hurry.ts). */
   hurry = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */

@@ -64,6 +64,9 @@ export function coordinatorStats(c: StatsSources, inbox: Inbox, more: readonly (
     // The backend refuses writes: rows kept to write later, and 1 while new tasks are refused for them (issue 14).
     gcsKeptRows: c.gcs.storage.keptRows ?? 0,
     gcsBacklog: c.gcs.storage.backlog?.() !== undefined ? 1 : 0,
+    // Task groups (coordinator/groups): groups on record and their members by state; 0 with groups off.
+    groups: 0,
+    ...c.groups?.counts(),
     ...traffic.json(),
     ...more.reduce<Record<string, number>>((all, f) => Object.assign(all, f()), {}),
   };

@@ -81,6 +81,8 @@ export interface DocTotals {
   jobsRunning: number;
   actorsAlive: number;
   actorsDead: number;
+  /** Task groups on record (coordinator/groups; their members count in `counts` as tasks). Absent with groups off. */
+  groups?: number;
   /** In a mesh of coordinators (issue 15), from every coordinator's registry record: the same on each. */
   coordinators?: number;
   meshNodes?: number;

@@ -124,7 +124,9 @@ export class ClusterDoc {
     const st = c.gcs.stats;
     // From the node views' last pass over all nodes (once a second at most, issue 14).
     const { running, inflight: assigned } = this.nodeViews.totals;
-    const queued = c.scheduler.queuedCount;
+    // Task groups' queued members are queued tasks too (their running ones count in the nodes' load).
+    const g = c.groups?.counts();
+    const queued = c.scheduler.queuedCount + (g?.groupMembersQueued ?? 0);
     const pending = st.tasksSubmitted - st.tasksFinished - st.tasksFailed - st.tasksCancelled;
     const counts: DocCounts = {
       waitingArgs: Math.max(0, pending - queued - assigned),
@@ -148,6 +150,7 @@ export class ClusterDoc {
       jobsRunning: [...c.gcs.jobs.values()].filter((j) => j.state === 'running').length,
       actorsAlive: c.actors.alive,
       actorsDead: c.actors.dead,
+      ...(g ? { groups: g.groups } : {}),
       // A mesh of coordinators (issue 15): its totals, from every coordinator's record.
       ...meshViewOf(c)?.totals(),
     };

@@ -97,6 +97,12 @@ export interface NodeRecord {
   /** CPUs held by live actors on this node (part of inflight.cpu). */
   actorCpu: number;
   tasks: Set<TaskRecord>;
+  /** Members of task groups placed on it and not ended (coordinator/groups: they have no record in `tasks`). */
+  groupMembers?: number;
+  /** The function of the last group slice placed on it: what its members are expected to take (work stealing, rebalance.ts). */
+  groupFn?: FunctionId;
+  /** Since when it holds group members without a break (its oldest member has run at most this long). */
+  groupSince?: number;
   /** Functions whose source this node has been sent (made at the first: an idle node's empty Set cost ~150 bytes, issue 14). */
   functions?: Set<FunctionId>;
   joinedAt: number;
@@ -156,6 +162,8 @@ export interface JobRecord {
   firstError?: { name: string; message: string; functionName: string } | null;
   /** How the job ended (its driver said goodbye, did not come back, was cancelled). */
   endReason?: string;
+  /** Read back from the durable GCS after a restart: a task group its driver sends again may have members on record (coordinator/groups). */
+  recovered?: true;
   /** Functions this job uses (its tasks or its driver named them), with their rows where durable: they go with the job (Gcs.jobUses). */
   fnRows?: Set<FunctionId>;
 }

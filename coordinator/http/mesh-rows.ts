@@ -29,6 +29,8 @@ export function rowsOf(c: Coordinator, runner: JobRunner) {
     let running = 0;
     // Only tasks an executor runs: an assigned task may still wait for its arguments or a free slot on its node.
     if (j?.state === 'running') for (const t of j.tasks) if (t.state === 'running') running++;
+    // Task groups' members (coordinator/groups): those on nodes, up to each node's CPUs.
+    if (j?.state === 'running' && c.groups) running += c.groups.runningOf(j);
     // A submitted job counts from its submission (kept in its durable record, unlike the GCS job's start).
     const startedAt = s?.submittedAt ?? j?.startedAt ?? 0;
     const endedAt = s ? s.endedAt : (j?.endedAt ?? 0);

@@ -45,6 +45,8 @@ export const schemas = {
   },
   /** `after`: as for nodes; the cursor is a task's submit sequence number. */
   tasks: { querystring: query({ job: text(64), state: text(32), node: text(64), name: text(256), after: digits }) },
+  /** Task groups (coordinator/groups): one row a group with its members' counts. */
+  groups: { querystring: query({ job: text(64) }) },
   objects: { querystring: query({ job: text(64), state: text(32), minSize: digits }) },
   actors: { querystring: query({ job: text(64), state: text(32), name: text(256) }) },
   timeline: { querystring: query({ job: text(64), format: { type: 'string', enum: ['bars', 'trace'] } }, ['job']) },

@@ -18,6 +18,7 @@ import { httpError } from './errors.js';
 import { schemas, type Query } from './schemas.js';
 import { taskPage } from './task-pages.js';
 import { jobStatus, MAX_LIMIT, meshPage, provideRows, rowsOf } from './mesh-rows.js';
+import { groupRow } from '../groups/group-record.js';
 
 const JOB_ID = /^[0-9a-f]{16}$/;
 
@@ -148,6 +149,13 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     if (!known(id)) throw httpError('NOT_FOUND', `no job ${id}`);
     if (!runner.cancel(id)) c.endJob(id, 'it was cancelled (DELETE /api/jobs/:id)'); // a driver's job: its tasks are cancelled, its driver goes on
     return { id, status: jobStatus(gcs.jobs.get(id), runner.jobs.get(id)) };
+  });
+
+  // Task groups (coordinator/groups): a group is one row with its members' counts (a member made an ordinary task is listed in /api/tasks).
+  app.get('/api/groups', read(schemas.groups), async (req, reply) => {
+    const q = req.query as Query;
+    const all = c.groups?.table.groups.values() ?? [];
+    return page(reply, q, all, q.job ? (g) => g.job.id === q.job : null, q.job ? undefined : (c.groups?.table.groups.size ?? 0)).map(groupRow);
   });
 
   app.get('/api/tasks', read(schemas.tasks), async (req, reply) => {

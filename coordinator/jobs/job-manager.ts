@@ -199,6 +199,7 @@ export class JobManager {
       objects: new JobMembers<ObjectRecord>(),
       parked: null,
       graceTimer: null,
+      recovered: true,
     };
     this.gcs.jobs.set(job.id, job);
     this.awaitDriver(job, `its driver did not come back within ${this.graceMs} ms of a coordinator restart`);

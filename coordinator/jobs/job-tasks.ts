@@ -24,6 +24,11 @@ export function countEnd(job: JobRecord, state: 'finished' | 'failed' | 'cancell
   job.counts[state]++;
 }
 
+/** `k` members of a task group (coordinator/groups) count in `what` (negative: they leave the group's counts for a record's). */
+export function countMembers(job: JobRecord, what: 'submitted' | 'finished' | 'failed' | 'cancelled', k: number): void {
+  job.counts[what] += k;
+}
+
 /** A finished task runs again to rebuild a lost output (lineage): it is not finished until it ends again. */
 export function countRerun(job: JobRecord): void {
   job.counts.finished--;

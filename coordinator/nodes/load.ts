@@ -21,13 +21,37 @@ export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
   nodeChanged(n);
 }
 
+/** Whether the node holds no task and no task group's member (the idle dead window may apply: membership.ts). */
+export function holdsNothing(n: NodeRecord): boolean {
+  return n.tasks.size === 0 && !n.groupMembers;
+}
+
 /** A task is placed on the node. */
 export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
-  const quiet = n.saidIdle === true && n.tasks.size === 0;
+  const quiet = n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
   n.tasks.add(t);
   charge(n, t, 1);
+  if (quiet) busied(n);
+}
+
+/**
+ * `k` members of a task group (coordinator/groups) are placed on the node (+1) or leave it (-1): each counts as a
+ * task of `resources` would, with no task record in `n.tasks` (the group's slices are the group's to list).
+ */
+export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, number>>, k: number, sign: 1 | -1, fn?: FunctionId): void {
+  if (k === 0) return;
+  if (fn !== undefined) n.groupFn = fn;
+  const quiet = sign === 1 && n.saidIdle === true && holdsNothing(n);
+  if (quiet) n.busySince = Date.now();
+  if (sign === 1 && !n.groupMembers) n.groupSince = Date.now();
+  n.groupMembers = (n.groupMembers ?? 0) + sign * k;
+  for (const r in resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * k * resources[r];
+  n.inflightTasks += sign * k;
+  loadMoved(n, sign * k);
+  touchNode(n);
+  nodeChanged(n);
   if (quiet) busied(n);
 }
 
@@ -60,8 +84,8 @@ export function actorHeld(n: NodeRecord, liveCpu: number, placeCpu: number, sign
   nodeChanged(n);
 }
 
-export function taskDone(n: NodeRecord): void {
-  n.tasksDone++;
+export function taskDone(n: NodeRecord, k = 1): void {
+  n.tasksDone += k;
   nodeChanged(n);
 }
 

@@ -10,6 +10,7 @@ import { hostKeyHash } from '../actors/handover.js';
 import { Deadlines } from './liveness.js';
 import { NodeChanges } from './changes.js';
 import { NodeTotals } from './totals.js';
+import { holdsNothing } from './load.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -61,7 +62,7 @@ export class Membership {
 
   /** When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so). */
   private deadline(n: NodeRecord): number {
-    if (n.saidIdle === true && n.tasks.size === 0) return this.heard(n) + this.idleDeadAfterMs;
+    if (n.saidIdle === true && holdsNothing(n)) return this.heard(n) + this.idleDeadAfterMs;
     return Math.max(this.heard(n), n.busySince ?? 0) + this.deadAfterMs;
   }
 
@@ -209,7 +210,7 @@ export class Membership {
         this.deadlines.file(n, d + 1);
         continue;
       }
-      const idle = n.saidIdle === true && n.tasks.size === 0;
+      const idle = n.saidIdle === true && holdsNothing(n);
       const silent = idle ? now - this.heard(n) : now - Math.max(this.heard(n), n.busySince ?? 0);
       this.remove(n, `no heartbeat for ${silent} ms`, true);
       n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');

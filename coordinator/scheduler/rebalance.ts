@@ -176,7 +176,12 @@ export class Rebalancer {
  */
 export function oldestTaskMs(gcs: Gcs, n: NodeRecord): number {
   const t = n.tasks.values().next().value;
-  if (!t) return 0;
+  if (!t) {
+    // Only task groups' members (coordinator/groups): their function's measure, or how long it has held members.
+    if (!n.groupMembers || n.groupFn === undefined) return 0;
+    const f = gcs.functions.get(n.groupFn);
+    return Math.max(f && f.runs >= 3 ? f.ewmaMs : Infinity, Date.now() - (n.groupSince ?? Date.now()));
+  }
   const f = gcs.functions.get(t.spec.fnId);
   const measured = f && f.runs >= 3 ? f.ewmaMs : Infinity;
   return Math.max(measured, t.state === 'running' ? Date.now() - t.startedAt : 0);

@@ -1,6 +1,7 @@
 // Whether a node has room for a task now, and how deep a node's queue may be
 // for a function (pipelining): a node is sent more tasks than it has CPUs when
 // the function is short, so that it never waits on a round trip.
+import type { FunctionId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { linkMayRun } from './placement-rules.js';
@@ -13,7 +14,12 @@ const UNKNOWN_DEPTH = 2;
 
 /** Tasks per CPU a node may hold for this function. */
 export function depth(gcs: Gcs, t: TaskRecord): number {
-  const f = gcs.functions.get(t.spec.fnId);
+  return fnDepth(gcs, t.spec.fnId);
+}
+
+/** Tasks per CPU a node may hold for function `fn` (a task group's members too: coordinator/groups). */
+export function fnDepth(gcs: Gcs, fn: FunctionId): number {
+  const f = gcs.functions.get(fn);
   if (!f || f.runs < 3) return UNKNOWN_DEPTH;
   return Math.max(1, Math.min(MAX_DEPTH, Math.floor(PIPELINE_MS / Math.max(f.ewmaMs, 0.005))));
 }

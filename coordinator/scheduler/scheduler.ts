@@ -19,7 +19,6 @@ import { feasible, pinnedTo, policyOf, settlePins, takesHandedBack } from './pla
 import { depth, fits } from './room.js';
 import { packable, Packing } from './packing.js';
 import { TURN_NODES, TurnNodes } from './turn-nodes.js';
-
 export { TURN_NODES } from './turn-nodes.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
@@ -90,6 +89,10 @@ export class Scheduler {
   askBack: (n: NodeRecord, count: number) => void = () => {};
   /** The head of a queue found no node this pass (feasibility.ts says why, when it is not just busy); `nodes` is walked only then. */
   onStuck: (key: string, head: TaskRecord, nodes: () => readonly NodeRecord[], queued: () => Iterable<TaskRecord>) => void = () => {};
+  /** Task groups' members (coordinator/groups) placed in each pass, first, until `deadline` (false: cut); null: groups off. */
+  groupPass: ((deadline: number) => boolean) | null = null;
+  /** Told of each node added to (true) or removed from the index (task groups keep their own list). */
+  onNode: (n: NodeRecord, added: boolean) => void = () => {};
   /** The head of a queue is hard-pinned to a node away (gcs.nodeAway: a live coordinator's link that is down). */
   onPinAway: (head: TaskRecord) => void = () => {};
 
@@ -133,12 +136,14 @@ export class Scheduler {
 
   addNode(n: NodeRecord): void {
     this.index.add(n);
+    this.onNode(n, true);
     if (n.link !== undefined) this.links.add(n);
     this.soon();
   }
 
   removeNode(n: NodeRecord): void {
     this.index.remove(n);
+    this.onNode(n, false);
     this.links.delete(n);
     this.packing.removed(n);
   }
@@ -230,6 +235,7 @@ export class Scheduler {
    * in the next turn), true when every class is placed or blocked.
    */
   run(budget: { tasks: number; ms: number; nodes?: number } = { tasks: Infinity, ms: Infinity }): boolean {
+    if (this.groupPass !== null && this.index.size > 0 && !this.groupPass(performance.now() + budget.ms)) return this.cutShort();
     if (this.classes.size === 0) {
       this.rebalancer.check();
       return true;
@@ -254,10 +260,7 @@ export class Scheduler {
     // Budget spent: assignments go out with this turn, the loop serves others, the pass goes on next turn.
     const cut = (key: string): false => {
       this.resumeAt = key;
-      this.slicedPasses++;
-      this.yielded = true;
-      this.soon();
-      return false;
+      return this.cutShort();
     };
     for (let k = 0; k < keys.length; k++) {
       const key = keys[(from + k) % keys.length];
@@ -290,6 +293,13 @@ export class Scheduler {
     // Whatever is still queued fits no node now: nodes with a CPU free may take others' queued tasks.
     this.rebalancer.check();
     return true;
+  }
+
+  private cutShort(): false {
+    this.slicedPasses++;
+    this.yielded = true;
+    this.soon();
+    return false;
   }
 
   /**

@@ -6,13 +6,16 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import { ActorManager } from '../actors/actors.js';
 import { depsOf } from '../lineage/lineage.js';
 import type { Gcs } from '../gcs/gcs.js';
-import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
+import { TERMINAL, type JobRecord, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
 import { actorGone, cancelledFailure, retried, retriesLeft } from './task-failures.js';
 
 export class TaskEnds {
+  /** A job ended: its task groups go too (coordinator/groups; `forget`: nothing is said to the nodes). */
+  onJobEnd: (job: JobRecord, forget: boolean) => void = () => {};
+
   constructor(
     private readonly gcs: Gcs,
     private readonly dir: ObjectDirectory,
@@ -91,6 +94,7 @@ export class TaskEnds {
   endJob(jobId: TaskSpec['jobId'], forget = false): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
+    this.onJobEnd(job, forget);
     // Detached actors live on: their creation tasks, handles and constructor arguments stay (for restarts).
     const detached = this.actors.endJob(jobId, !forget);
     const keep = new Set<ObjectId>();

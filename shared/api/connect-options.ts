@@ -54,4 +54,9 @@ export interface ConnectOptions {
   shortcut?: boolean;
   /** With `shortcut`: push plain sequential tasks straight to a node this driver holds a lease on (shared/protocol/direct.ts): the Node entry passes true unless TABMESH_DIRECT=0 (`direct: false` turns it off). */
   direct?: boolean;
+  /**
+   * Task groups (issue 14, shared/protocol/group.ts): this driver's calls of one remote function in one turn travel
+   * as one group where the coordinator takes them (default; `false`: every task alone).
+   */
+  groups?: boolean;
 }

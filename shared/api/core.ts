@@ -29,7 +29,8 @@ export interface MeshCore {
   nextSubmitIndex(): number;
   nextPutIndex(): number;
   registerFunction(f: FunctionSource): void;
-  submit(spec: TaskSpec): void;
+  /** `key`, `index`: a remote function's call (that function with its options; the parent's submit index of `spec`): a driver may group it (driver-groups.ts). */
+  submit(spec: TaskSpec, key?: object, index?: number): void;
   put(id: ObjectId, value: EncodedValue): void;
   /** Drivers: the bytes of a runtime env artifact its job declares (issue 16), kept to put when the coordinator asks. */
   offerArtifact?(hash: string, bytes: Uint8Array): void;

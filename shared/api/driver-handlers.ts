@@ -15,6 +15,8 @@ export interface DriverContext {
   /** Direct submission (driver-direct.ts); null: no peer links, or off. */
   readonly direct: { lease(m: MsgOf<'lease'>): void } | null;
   readonly fetcher: ObjectFetcher;
+  /** Task groups this driver owns (driver-groups.ts). */
+  readonly groups: { onReady(m: MsgOf<'groupReady'>): void };
   readonly questions: DriverQuestions;
   /** Large puts of this driver, served on request. */
   readonly ownLarge: ReadonlyMap<ObjectId, Uint8Array>;
@@ -32,7 +34,7 @@ export const handlers: Handlers<DriverContext> = {
   submitGroup: null,
   groupRelease: null,
   materialize: null,
-  groupReady: null,
+  groupReady: (c, m) => c.groups.onReady(m),
   assignGroup: null,
   cancelGroup: null,
   groupDone: null,

@@ -144,6 +144,7 @@ export class CoordinatorLink {
       if (this.opts.records) hello.records = true;
       if (this.opts.shortcut && this.owner.peers()) hello.shortcut = true;
       if (hello.shortcut && this.opts.direct) hello.direct = true;
+      if (this.opts.groups !== false) hello.groups = true;
       ws.send(encodeFrame([hello]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).

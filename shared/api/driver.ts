@@ -2,7 +2,7 @@
 // a page. Objects it puts that are too big to travel inline stay with it and
 // are served through the relay when a node needs them.
 import type { IceConfig } from '../transfer/raw-peer.js';
-import { artifactObjectId, rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
+import { rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
 import { TabmeshError } from '../errors.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
@@ -15,8 +15,7 @@ import { toBytes } from './socket.js';
 import { OutputDeduper } from './output.js';
 import { waitFor } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
-import { PeerLinks } from '../transfer/links.js';
-import type { PeerFactory } from '../transfer/raw-peer.js';
+import type { PeerLinks } from '../transfer/links.js';
 import type { RuntimeContext } from './types.js';
 import type { ConnectOptions } from './connect-options.js';
 import { handlers, type DriverContext } from './driver-handlers.js';
@@ -27,7 +26,9 @@ import { ResumeState } from './driver-resume.js';
 import { HeldObjects } from './held-objects.js';
 import { DriverQuestions } from './driver-questions.js';
 import { DriverShortcuts } from './driver-shortcuts.js';
-import { DriverDirect } from './driver-direct.js';
+import type { DriverDirect } from './driver-direct.js';
+import { driverPeers } from './driver-peers.js';
+import { DriverGroups, refsOf } from './driver-groups.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
@@ -39,7 +40,6 @@ export class DriverCore implements MeshCore, DriverContext {
     return { jobId: this.jobId, taskId: null, nodeId: null, actorId: null, attempt: 0 };
   }
   inlineMax = 64 * 1024;
-  /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
   /** The ICE servers for new peer links: from the welcome, refreshed by `ice` messages before TURN credentials expire. */
   ice: IceConfig | undefined;
   /** What this driver holds, one record an object: handles, submissions and puts to send again on a resume, readiness. */
@@ -50,6 +50,8 @@ export class DriverCore implements MeshCore, DriverContext {
   links: PeerLinks | null = null;
   /** Tasks pushed straight to leased nodes (driver-direct.ts); null: no peer links, or off. */
   direct: DriverDirect | null = null;
+  /** Task groups this driver owns (driver-groups.ts). */
+  readonly groups = new DriverGroups(this);
   fetcher: ObjectFetcher;
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
   readonly ownLarge = new Map<ObjectId, Uint8Array>();
@@ -68,7 +70,7 @@ export class DriverCore implements MeshCore, DriverContext {
 
   private readonly link: CoordinatorLink;
   /** What the driver must tell a coordinator again when it resumes its job. */
-  private readonly resume = new ResumeState(this.held);
+  readonly resume = new ResumeState(this.held);
   /** Questions to the coordinator (named actors, cluster info) waiting for their answers. */
   readonly questions = new DriverQuestions((m) => this.push(m));
   /** Artifacts this driver put because the mesh held no copy. */
@@ -97,8 +99,12 @@ export class DriverCore implements MeshCore, DriverContext {
       true,
     );
     this.objects = new ObjectClient(
-      // A direct task's subscribe rides later: its value comes by the node's shortcut (driver-direct.ts).
-      (m) => (m.t === 'subscribe' && m.ids.length === 1 && this.direct?.awaits(m.ids[0]) ? this.shortcuts.subscribeLater(m) : this.push(m)),
+      (m) => {
+        // Group members' readiness comes by groupReady. A direct task's subscribe rides later: its value comes by the node's shortcut (driver-direct.ts).
+        const s = m.t === 'subscribe' ? this.groups.subscribe(m) : m;
+        if (s?.t === 'subscribe' && s.ids.length === 1 && this.direct?.awaits(s.ids[0])) this.shortcuts.subscribeLater(s);
+        else if (s) this.push(s);
+      },
       () => this.link.bufferedAmount,
       this.held,
     );
@@ -118,37 +124,13 @@ export class DriverCore implements MeshCore, DriverContext {
     this.inlineMax = m.inlineMax;
     this.ice = m.ice;
     this.shortcuts.welcomed(this.link.jobSecret);
+    this.groups.welcomed(m.groups === true, resumed);
     if (resumed) {
       this.direct?.resumed();
-      this.resume.replay((x) => this.outbox.push(x), this.objects, this.ownLarge);
+      const push = this.groups.filtered((x) => this.outbox.push(x));
+      this.resume.replay(push, this.objects, this.ownLarge, (p) => this.groups.replay(p));
       this.askReceipt();
     }
-  }
-
-  private usePeers(factory: PeerFactory, maxUploadMiBps: number | undefined, direct: boolean): void {
-    this.links = new PeerLinks({
-      maxUploadMiBps,
-      factory,
-      self: () => this.jobId ?? null,
-      ice: () => this.ice,
-      sendSignal: (peer, data) => this.push({ t: 'signal', peer, data }),
-      lookup: (id) => Promise.resolve(this.ownLarge.get(id)),
-      result: (peer, r) => this.shortcuts.onResult(peer, r),
-      direct: (peer, d) => this.direct?.onLink(peer, d),
-      linkClosed: (peer) => {
-        this.direct?.linkClosed(peer);
-        this.shortcuts.linkClosed();
-      },
-    });
-    if (direct)
-      this.direct = new DriverDirect(
-        this.links,
-        (id) => this.resume.fns.get(id),
-        (id) => this.objects.awaits(id),
-        (m) => this.push(m),
-        (received) => this.objects.onReceipt(received),
-      );
-    this.fetcher = new ObjectFetcher(this.objects, this.links, (m) => this.push(m));
   }
 
   static async connect(given: ConnectOptions): Promise<DriverCore> {
@@ -161,7 +143,12 @@ export class DriverCore implements MeshCore, DriverContext {
     const core = new DriverCore(opts);
     if (opts.onOutput) core.onLog = opts.onOutput;
     if (opts.onWarning) core.onWarning = opts.onWarning;
-    if (opts.peers) core.usePeers(opts.peers, opts.maxUploadMiBps, opts.shortcut === true && opts.direct === true);
+    if (opts.peers)
+      ({
+        links: core.links,
+        direct: core.direct,
+        fetcher: core.fetcher,
+      } = driverPeers(core, opts.peers, opts.maxUploadMiBps, opts.shortcut === true && opts.direct === true));
     return core.link.start().then(() => core);
   }
 
@@ -203,7 +190,15 @@ export class DriverCore implements MeshCore, DriverContext {
     this.push({ t: 'fn', f });
   }
 
-  submit(spec: TaskSpec): void {
+  /** `key`, `index`: a remote function's call (the function with its options, the parent's submit index), which may join a task group. */
+  submit(spec: TaskSpec, key?: object, index?: number): void {
+    if (key !== undefined && this.groups.add(spec, key, index!)) return;
+    if (this.groups.active) this.groups.escape(refsOf(spec));
+    this.submitAlone(spec);
+  }
+
+  /** A task sent alone, as before groups (driver-groups.ts sends a group too small so). */
+  submitAlone(spec: TaskSpec): void {
     this.held.submitted(spec);
     const to = this.direct?.send(spec);
     // A direct task's record rides on a later frame (driver-direct.ts: the receipt window bounds the lag).
@@ -225,6 +220,7 @@ export class DriverCore implements MeshCore, DriverContext {
 
   put(id: ObjectId, value: EncodedValue): void {
     const size = value.bytes.byteLength;
+    this.groups.escape(value.refs);
     if (size <= this.inlineMax) {
       this.held.put(id, { v: value.bytes, refs: value.refs });
       this.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
@@ -250,22 +246,32 @@ export class DriverCore implements MeshCore, DriverContext {
 
   /** The mesh holds no copy of an artifact this job declared: put it (its bytes, or a copy served from here). */
   uploadArtifact(hash: string): void {
-    const bytes = this.resume.artifacts.get(hash);
-    if (!bytes) return;
+    const m = this.resume.artifactPut(hash, this.inlineMax, this.ownLarge);
+    if (!m) return;
     this.artifactUploads++;
-    const id = artifactObjectId(hash);
-    if (bytes.byteLength <= this.inlineMax) return this.push({ t: 'put', id, v: bytes, size: bytes.byteLength, hash, refs: [] });
-    this.ownLarge.set(id, bytes);
-    this.push({ t: 'put', id, size: bytes.byteLength, hash, refs: [] });
+    this.push(m);
+  }
+
+  /** To the coordinator, in order (driver-peers.ts, driver-groups.ts); `sendLater` rides on a later frame. */
+  send(m: Msg): void {
+    this.push(m);
+  }
+  sendLater(m: Msg): void {
+    this.pushLater(m);
+  }
+  flush(): void {
+    if (!this.gate.busy) this.outbox.flush();
   }
 
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {
+    this.groups.closeOpen();
     this.gate.push(m);
   }
 
   /** A message whose lag costs nothing (Outbox.later): on the next frame, or within LATER_MS; behind a put being hashed. */
   private pushLater(m: Msg): void {
+    this.groups.closeOpen();
     if (this.gate.busy) this.gate.push(m);
     else this.outbox.later(m);
   }
@@ -285,12 +291,15 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   cancel(id: ObjectId, force: boolean): void {
+    this.groups.escape([id]);
     this.push({ t: 'cancel', id, force });
   }
 
   borrow(ids: ObjectId[]): void {
-    this.held.borrowed(ids);
-    this.push({ t: 'borrow', ids });
+    // A member's materialize holds it at the coordinator: no borrow of its own.
+    const rest = this.groups.escape(ids) as ObjectId[];
+    this.held.borrowed(rest);
+    if (rest.length) this.push({ t: 'borrow', ids: rest });
   }
 
   getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
@@ -318,13 +327,15 @@ export class DriverCore implements MeshCore, DriverContext {
 
   release(ids: ObjectId[]): void {
     // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
+    const rest = this.groups.release(ids) as ObjectId[];
     for (const id of ids) this.held.released(id);
-    this.pushLater({ t: 'release', ids });
+    if (rest.length) this.pushLater({ t: 'release', ids: rest });
   }
 
   async close(): Promise<void> {
     // What waits behind a put being hashed goes out first.
     if (this.gate.busy && this.link.state === 'connected') await this.gate.idle();
+    this.groups.closeOpen();
     this.link.closing = true;
     if (this.link.state === 'reconnecting') {
       this.link.state = 'closed';

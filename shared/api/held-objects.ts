@@ -7,6 +7,7 @@
 import { returnObjectId, type ObjectId } from '../ids.js';
 import type { TaskSpec } from '../protocol/messages.js';
 import type { ReadyInfo, Subscription, SubscriptionTable } from './object-client.js';
+import type { OwnedGroup } from './owned-group.js';
 
 /** A submitted task while any of its outputs is held. */
 interface Submission {
@@ -15,7 +16,7 @@ interface Submission {
   live: number;
 }
 
-class HeldObject implements Subscription {
+export class HeldObject implements Subscription {
   /** Handles on it that are alive (not yet freed or garbage-collected). */
   count = 0;
   /**
@@ -30,6 +31,9 @@ class HeldObject implements Subscription {
   info: ReadyInfo | undefined = undefined;
   waiters: Array<(info: ReadyInfo) => void> | null = null;
   asked = false;
+  /** The task group it is member `idx` of (group-table.ts), while the driver holds it: null for a task submitted alone or a put. */
+  group: OwnedGroup | null = null;
+  idx = 0;
 }
 
 export class HeldObjects implements SubscriptionTable {
@@ -95,6 +99,17 @@ export class HeldObjects implements SubscriptionTable {
       r.told = true;
       r.task = task;
     }
+  }
+
+  /**
+   * A group member that left its group (materialized): an ordinary submission from now on, held once at the
+   * coordinator (the `materialize` made that hold), sent again as a plain submit on a resume.
+   */
+  materialized(id: ObjectId, spec: TaskSpec): void {
+    const r = this.records.get(id);
+    if (!r) return;
+    r.told = true;
+    r.task = { spec, live: 1 };
   }
 
   /** A put of this driver (`small`: its value travels inline and is put again on a resume). */

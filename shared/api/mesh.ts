@@ -148,9 +148,11 @@ export class Mesh extends MeshBase implements ActorCaller {
   private makeRemote<A extends unknown[], R>(f: FunctionSource, opts: RemoteOptions): RemoteFunction<A, R> | MultiReturnFunction<A, R> {
     validateOptions(opts);
     const numReturns = opts.numReturns ?? DEFAULTS.numReturns;
+    // This function with these options: its calls in one turn may travel as one task group (driver-groups.ts).
+    const key = {};
     return shippable('function', f, opts, {
       remote: (...args: unknown[]) => {
-        const ids = this.submit(f, opts, args);
+        const ids = this.submit(f, opts, args, undefined, undefined, undefined, key);
         return numReturns === 1 ? ids[0] : ids;
       },
       options: (o: RemoteOptions) =>
@@ -168,6 +170,7 @@ export class Mesh extends MeshBase implements ActorCaller {
     resourcesOverride?: Record<string, number>,
     actor?: (taskId: TaskSpec['taskId']) => NonNullable<TaskSpec['actor']>,
     actorRef?: ObjectRef,
+    key?: object,
   ): ObjectRef[] {
     this.assertOpen();
     const core = this.core;
@@ -176,14 +179,15 @@ export class Mesh extends MeshBase implements ActorCaller {
       core.registerFunction(f);
       this.registered.add(f.fnId);
     }
-    const taskId = childTaskId(core.parentTask, core.nextSubmitIndex(), core.generation);
+    const index = core.nextSubmitIndex();
+    const taskId = childTaskId(core.parentTask, index, core.generation);
     const spec = taskSpecOf(
       core,
       { taskId, f, opts, args, resourcesOverride, actor: actor?.(taskId), actorRef, verify: this.defaults.verify },
       (enc) => this.putEncoded(enc).id,
     );
     const numReturns = spec.numReturns;
-    core.submit(spec);
+    core.submit(spec, key, index);
     const refs: ObjectRef[] = [];
     for (let i = 0; i < numReturns; i++) refs.push(this.track(returnObjectId(taskId, i), true));
     return refs;

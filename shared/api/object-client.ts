@@ -216,6 +216,14 @@ export class ObjectClient {
     return true;
   }
 
+  /** A readiness learnt without a `ready` (a task group's `groupReady`, driver-groups.ts): taken if the object is held here and not known yet. */
+  resolve(id: ObjectId, info: ReadyInfo): boolean {
+    const s = this.subs.get(id);
+    if (!s || s.info) return false;
+    this.resolveSub(id, s, info);
+    return true;
+  }
+
   /**
    * Asks the coordinator again for objects whose readiness it was told went
    * here straight (a `done` with `sc`) and that did not come (the shortcut was

@@ -14,6 +14,7 @@ import type { AdmissionContext, TaskTable } from './node-context.js';
 import type { QuietRun } from './start-reports.js';
 import { sendShortcut } from './result-shortcut.js';
 import { CancelsAhead, cancelledFailure } from './cancels-ahead.js';
+import { giveBack, handBackWaiting } from './hand-back.js';
 
 /** How a task of a gone executor ends: with this failure, or queued again. */
 type Fate = Failure | 'again';
@@ -215,16 +216,18 @@ export class NodeTasks implements TaskTable {
         }
       }
       n.tasksRun++;
-      const sc = sendShortcut(n, t, results);
-      if (sc && n.afterShortcut) return n.afterShortcut();
-      const done: Msg = { t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) };
-      // A direct task's value went by the shortcut: its report rides on a later frame (its driver's record lags as
-      // much), unless the coordinator asked for it (`hurry`: something there waits on it).
-      if (sc && t.sc === DIRECT_TAG && !t.hurried) n.sendLater(done);
-      else n.send(done);
-    } else {
-      n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
-    }
+      if (t.member) n.groups.ended(t, results, undefined, r.ms ?? 0);
+      else {
+        const sc = sendShortcut(n, t, results);
+        if (sc && n.afterShortcut) return n.afterShortcut();
+        const done: Msg = { t: 'done', taskId: s.taskId, attempt: s.attempt, ms: r.ms ?? 0, ...ran, results, ...(sc && { sc: true }) };
+        // A direct task's value went by the shortcut: its report rides on a later frame (its driver's record lags as
+        // much), unless the coordinator asked for it (`hurry`: something there waits on it).
+        if (sc && t.sc === DIRECT_TAG && !t.hurried) n.sendLater(done);
+        else n.send(done);
+      }
+    } else if (t.member) n.groups.ended(t, undefined, r.failure!, r.ms ?? 0);
+    else n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     n.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     if (t.holds.length) n.send({ t: 'release', ids: t.holds });
   }
@@ -306,37 +309,11 @@ export class NodeTasks implements TaskTable {
 
   /** Paused: the tasks not started yet go back to the coordinator (an actor's calls stay with it). */
   handBackWaiting(): number {
-    const back: { taskId: TaskId; attempt: number }[] = [];
-    for (const t of this.tasks.values()) {
-      if (t.state !== 'resolving' && t.state !== 'ready') continue;
-      if ('actor' in t.spec && t.spec.actor) continue; // an actor's calls stay with it
-      this.n.local.remove(t); // out of the ready queue's count at once (stats, heartbeats)
-      t.state = 'ended';
-      back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
-    }
-    for (const b of back) this.tasks.delete(b.taskId);
-    if (back.length) this.n.send({ t: 'handBack', tasks: back });
-    return back.length;
+    return handBackWaiting(this.n, this.tasks);
   }
 
-  /**
-   * The coordinator asks for up to `count` tasks that have not started (issue 14: work stealing for
-   * nodes that joined or went idle). The newest go, as they would start last; an actor's calls,
-   * tasks pinned here (node affinity) and replicas of verified tasks stay. With `ids`, only those of them: another
-   * coordinator's tasks asked back through ours, not the newest of any job (issue 14).
-   */
+  /** The coordinator asks for up to `count` tasks that have not started (hand-back.ts). */
   giveBack(count: number, ids?: readonly TaskId[]): void {
-    const back: { taskId: TaskId; attempt: number }[] = [];
-    const queued = ids ? ids.flatMap((id) => this.tasks.get(id) ?? []) : [...this.tasks.values()];
-    for (let i = queued.length - 1; i >= 0 && back.length < count; i--) {
-      const t = queued[i];
-      if (t.state !== 'resolving' && t.state !== 'ready') continue;
-      if (('actor' in t.spec && t.spec.actor) || typeof t.spec.scheduling === 'object' || t.spec.verify) continue; // replicas: the verifier's
-      this.n.local.remove(t);
-      t.state = 'ended';
-      this.tasks.delete(t.spec.taskId);
-      back.push({ taskId: t.spec.taskId, attempt: t.spec.attempt });
-    }
-    if (back.length) this.n.send({ t: 'handBack', tasks: back });
+    giveBack(this.n, this.tasks, count, ids);
   }
 }

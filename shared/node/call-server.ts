@@ -84,13 +84,18 @@ export class CallServer {
         // An actor holds its slot whatever its methods wait for.
         if (!t || t.executor !== ex || n.actors.isHost(t)) return;
         n.local.setBlocked(t, m.blocked);
+        if (t.member) return; // a group's member frees its slot here only (group.ts: no started/blocked per member)
         n.starts.reportNow(t); // `started` before `blocked`, as the task's history reads
         n.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: m.blocked });
         return;
       }
-      case 'log':
-        n.send({ t: 'log', taskId: m.taskId, level: m.level, text: m.text });
+      case 'log': {
+        // A group's member is not on record at the coordinator: its group and index say whose log it is.
+        const mem = n.tasks.get(m.taskId)?.member;
+        if (mem) mem.logged = true;
+        n.send({ t: 'log', taskId: m.taskId, level: m.level, text: m.text, ...(mem && { g: mem.slice.g, i: mem.i }) });
         return;
+      }
       case 'checkpoint':
         if (n.actors.executorOf(m.actorId) === ex) n.send({ t: 'actorCheckpoint', id: m.actorId, after: m.after, state: m.state });
         return;

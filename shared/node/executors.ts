@@ -84,6 +84,15 @@ export class LocalScheduler {
     this.pump();
   }
 
+  /** Queues tasks in order (a group's slice), then starts what the executors take: one pump for all. */
+  enqueueAll(ts: readonly LocalTask[]): void {
+    for (const t of ts) {
+      t.state = 'ready';
+      this.ready.push(t, false);
+    }
+    this.pump();
+  }
+
   /**
    * Drops a task that has not started: the queue skips it from now on. Its
    * state is the caller's to end (marking it ended here would make the

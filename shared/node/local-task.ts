@@ -2,8 +2,8 @@
 // node's executors as the local scheduler sees them; what a platform spawns.
 import { forPosting } from '../bytes.js';
 import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/protocol.js';
-import type { EnvDecl, TaskSpec } from '../protocol/messages.js';
-import type { ObjectId } from '../ids.js';
+import type { EnvDecl, MsgOf, TaskSpec } from '../protocol/messages.js';
+import type { ObjectId, TaskId } from '../ids.js';
 import type { ViewLeases } from './view-leases.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
@@ -35,6 +35,8 @@ export interface LocalTask {
   runAttempt?: number;
   /** The coordinator's tag for sending its result straight to the driver (shared/protocol/shortcut.ts), for `spec.attempt`. */
   sc?: string;
+  /** A member of a task group's slice (groups.ts): reported in its slice's `groupDone`, never `started` alone. */
+  member?: GroupMember;
 }
 
 export interface Executor {
@@ -95,4 +97,27 @@ export function runTaskOf(t: LocalTask, source: string | undefined, transfer: Ar
     numReturns: s.numReturns,
     actor: s.actor,
   };
+}
+
+/** A slice of a group this node holds: one `assignGroup`. */
+export interface GroupSlice {
+  g: TaskId;
+  s: number;
+  /** Its members as this node took them (some may have ended). */
+  tasks: LocalTask[];
+  /** Members not ended (reported, handed back or cancelled). */
+  left: number;
+  /** The report being filled while it waits in the outbox, and the number of the frame it goes in. */
+  open: MsgOf<'groupDone'> | null;
+  openFrame: number;
+}
+
+/** What makes a LocalTask a group member: its slice and its index in the group. */
+export interface GroupMember {
+  slice: GroupSlice;
+  i: number;
+  /** Cancelled by `cancelGroup`: its end is owed to nobody. */
+  quiet?: boolean;
+  /** It logged: its report goes after its logs (never into a report queued before them). */
+  logged?: boolean;
 }

@@ -6,7 +6,7 @@ import type { ClusterInfo, Fetched } from '../api/core.js';
 import type { ObjectClient } from '../api/object-client.js';
 import type { Failure } from '../errors.js';
 import type { ObjectId, TaskId } from '../ids.js';
-import type { FunctionSource, Msg, MsgOf } from '../protocol/messages.js';
+import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { PeerLinks } from '../transfer/links.js';
 import type { IceConfig } from '../transfer/raw-peer.js';
@@ -97,6 +97,11 @@ export interface AdmissionContext extends NodeSession {
   /** Tests: called in place of a shortcut task's `done` (platform.ts). */
   readonly afterShortcut?: () => void;
   onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
+  /** Task groups' slices (groups.ts): members' ends and hand-backs go there. */
+  readonly groups: {
+    ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number): void;
+    handBack(members: readonly LocalTask[]): void;
+  };
 }
 
 /** What the executors' call server uses. */
@@ -135,6 +140,8 @@ export interface NodeHandlerContext {
   readonly direct: { lease(m: MsgOf<'lease'>): void; hurry(ids: TaskId[]): void };
   log(text: string): void;
   onAssign(m: MsgOf<'assign'>): void;
+  /** Task groups' slices (groups.ts): `assignGroup`, `cancelGroup`. */
+  readonly groups: { assign(m: MsgOf<'assignGroup'>): void; cancel(g: TaskId, idx?: readonly number[]): void };
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */
   forgetFunctions(fns: readonly string[]): void;
 }

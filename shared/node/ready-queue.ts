@@ -6,6 +6,12 @@ import type { LocalTask } from './local-task.js';
 /** Batch short tasks only: below this EWMA run time (ms). */
 const BATCH_BELOW_MS = 1;
 const MAX_BATCH = 32;
+/**
+ * A group's members (groups.ts) go in larger batches: their slice is on this node already (the coordinator placed
+ * it by room), so a deeper hand-off keeps nothing from a node that joins later, and the executor message is the
+ * main thread's largest cost per member (bench/node-groups.ts: 128 against 32 took 0.68-0.72x its time, load 11).
+ */
+const MAX_MEMBER_BATCH = 128;
 
 export class ReadyQueue {
   private ready: LocalTask[] = [];
@@ -60,7 +66,7 @@ export class ReadyQueue {
     const batch = [head];
     const e = this.ewma.get(head.spec.fnId);
     if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
-    const limit = Math.min(MAX_BATCH, Math.ceil(this.length / Math.max(1, free)) + 1);
+    const limit = Math.min(head.member ? MAX_MEMBER_BATCH : MAX_BATCH, Math.ceil(this.length / Math.max(1, free)) + 1);
     while (batch.length < limit && this.head < this.ready.length) {
       const t = this.ready[this.head];
       if (t.state !== 'ready') {

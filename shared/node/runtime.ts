@@ -28,13 +28,13 @@ import { handlers } from './handlers.js';
 import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandlerContext, NodeStats, ObjectAccessContext } from './node-context.js';
 import type { NodeOptions, NodePlatform } from './platform.js';
 import { DirectTasks } from './direct-tasks.js';
+import { NodeGroups } from './groups.js';
 
 export type { NodeOptions, NodePlatform } from './platform.js';
 
 export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServerContext, ObjectAccessContext, NodeHandlerContext {
   nodeId: NodeId | null = null;
   inlineMax = 64 * 1024;
-  /** STUN/TURN servers for peer links, as the coordinator's welcome gave them (issue 17). */
   /** The ICE servers for new peer links: from the welcome, refreshed by `ice` messages before TURN credentials expire. */
   ice: IceConfig | undefined;
   readonly store: ObjectStore;
@@ -68,12 +68,14 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   readonly shortcuts = { sent: 0, missed: 0 };
   /** Tasks drivers push here under their leases (shared/protocol/direct.ts). */
   readonly direct: DirectTasks = new DirectTasks(this);
+  /** Task groups' slices (shared/protocol/group.ts); `frames`: frames sent, so a report in the outbox is filled further. */
+  readonly groups: NodeGroups = new NodeGroups(this);
+  frames = 0;
   readonly afterShortcut: (() => void) | undefined;
   /** Object bytes that came and went inside coordinator messages (small arguments, results and puts); links and the relay count theirs. */
   readonly inlineBytes = { in: 0, out: 0 };
   /** Takes no new tasks (issue 3): see setPaused. */
   paused = false;
-  /** Called when a task ended here (the volunteer page counts them). */
   /** A task ended here: ran to a result, failed, or was cancelled (not a failure of this node's). */
   onTaskEnd: (name: string, outcome: 'ok' | 'failed' | 'cancelled') => void = () => {};
   /** Called with every notable thing the node does (the volunteer page shows them). */
@@ -90,6 +92,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.ws.binaryType = 'arraybuffer';
     this.outbox = new Outbox(
       (frame) => {
+        this.frames++;
         if (this.ws.readyState !== 1) return;
         this.ws.send(frame);
         this.heartbeat?.framed();
@@ -131,7 +134,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       (ex, m) => this.calls.onExecutor(ex, m),
       (ex, why) => this.tasks.onExecutorExit(ex, why),
       (t) => {
-        this.starts.dispatched(t);
+        if (!t.member) this.starts.dispatched(t);
         this.tasks.armTimeout(t);
       },
       Math.max(1, opts.cpus),
@@ -169,6 +172,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           },
           // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
           ...(platform.readsRecords ? { records: true } : {}),
+          groups: true,
           ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
           ...(platform.shortcuts && platform.direct && this.links ? { direct: true, hurry: true } : {}),
         });

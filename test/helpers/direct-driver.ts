@@ -35,10 +35,13 @@ export async function leased(m: Mesh, node: string): Promise<void> {
   );
 }
 
-/** One direct node (of `cpus`) and a driver with direct submission (on `more`'s socket, if given), leased to it. */
+/**
+ * One direct node (of `cpus`) and a driver with direct submission (on `more`'s socket, if given), leased to it.
+ * Its tasks go alone (no task groups: a turn's calls of one function would leave as a group, not straight to the node).
+ */
 export async function leasedDriver(cl: Cluster, more: Partial<ConnectOptions> = {}, cpus = 2) {
   const added = await cl.addNode({ cpus, env: ON });
-  const m = await cl.driver({ ...more, direct: true });
+  const m = await cl.driver({ groups: false, ...more, direct: true });
   const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
   await leased(m, node);
   return { added, m, node, d: coreOf(m).direct! };

@@ -45,7 +45,7 @@ describe('a cancel before its direct task', () => {
       { WebSocket: new FrameGate().socket(), spawnExecutor: inThread, peers: await edgePeers(), readsRecords: true, shortcuts: true, direct: true },
     ));
     await rt.ready;
-    const m = await c.driver({ direct: true });
+    const m = await c.driver({ direct: true, groups: false });
     await leased(m, rt.nodeId!);
     return { cl: c, m, rt };
   }

@@ -52,7 +52,7 @@ describe('direct submission', () => {
 
   it('with TABMESH_DIRECT=0 on the node: no lease, the tasks go by assigns as before', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver({ direct: true });
+    const m = await cl.driver({ direct: true, groups: false });
     await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
@@ -66,7 +66,7 @@ describe('direct submission', () => {
 
   it('a busy node refuses a task; the coordinator places it, and it runs once the slot frees', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver({ direct: true });
+    const m = await cl.driver({ direct: true, groups: false });
     await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await leased(m, node);
@@ -86,7 +86,7 @@ describe('direct submission', () => {
 
   it('a node killed while it runs a direct task: the coordinator runs it again on another node, the driver gets its value', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver({ direct: true });
+    const m = await cl.driver({ direct: true, groups: false });
     const dying = await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     await leased(m, node);
@@ -105,7 +105,7 @@ describe('direct submission', () => {
 
   it("a direct task's large output, lost with its node, is rebuilt from the task's record (lineage)", async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver({ direct: true });
+    const m = await cl.driver({ direct: true, groups: false });
     const first = await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     await leased(m, node);
@@ -125,7 +125,7 @@ describe('direct submission', () => {
 
   it('a driver that sends a task to a node it holds no lease on is refused with a clear reason and warned; the task still runs', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const m = await cl.driver({ direct: true });
+    const m = await cl.driver({ direct: true, groups: false });
     await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } }); // takes no lease: a shortcut link only
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await sequential(m, 3);
@@ -230,7 +230,7 @@ describe('direct submission', () => {
     );
     try {
       await rt.ready;
-      const m = await cl.driver({ direct: true });
+      const m = await cl.driver({ direct: true, groups: false });
       await leased(m, rt.nodeId!);
       const sent = coreOf(m).direct!.counts.sent;
       gate.holdFrom((x) => x.t === 'done'); // the node's done is late; its shortcut is not

@@ -185,14 +185,16 @@ describe('objects across two edge nodes', () => {
     const c = cl.c.coordinator;
     const baseTasks = c.gcs.tasks.size;
     const baseObjects = c.gcs.objects.size;
-    const inc = m.remote((x: number) => x + 1);
+    // Each task alone: task and object records (a task group's members have none: coordinator/groups).
+    const d = await cl.driver({ groups: false });
+    const inc = d.remote((x: number) => x + 1);
     for (let round = 0; round < 5; round++) {
       const refs = Array.from({ length: 2000 }, (_, i) => inc.remote(i));
       const chained = inc.remote(refs[0]);
-      expect(await m.get(chained)).toBe(2);
-      await m.get(refs);
-      m.free(refs);
-      m.free(chained);
+      expect(await d.get(chained)).toBe(2);
+      await d.get(refs);
+      d.free(refs);
+      d.free(chained);
     }
     await cl.until(
       () => c.gcs.tasks.size <= baseTasks && c.gcs.objects.size <= baseObjects,
@@ -227,7 +229,9 @@ describe('objects across two edge nodes', () => {
     const sleep = d2.remote(async (ms: number) => new Promise((r) => setTimeout(r, ms)));
     const refs = Array.from({ length: 10 }, () => sleep.remote(10_000));
     d2.put(new Uint8Array(1000));
-    await cl.until(() => [...c.gcs.tasks.values()].some((t) => t.spec.jobId === jobId && t.state === 'running'));
+    // Its ten calls of one turn are a task group (coordinator/groups): its members on a node.
+    const groupsOf = () => [...(c.groups?.table.ofJob(jobId as never) ?? [])];
+    await cl.until(() => [...c.gcs.tasks.values()].some((t) => t.spec.jobId === jobId && t.state === 'running') || groupsOf().some((g) => g.running > 0));
     await d2.close();
     await cl.until(
       () => ![...c.gcs.objects.values()].some((o) => o.job === jobId),
@@ -235,6 +239,7 @@ describe('objects across two edge nodes', () => {
       () => 'job objects freed',
     );
     expect([...c.gcs.tasks.values()].filter((t) => t.spec.jobId === jobId)).toHaveLength(0);
+    expect(groupsOf()).toHaveLength(0);
     expect(c.gcs.jobs.get(jobId as never)?.state).toBe('finished');
     expect(refs).toHaveLength(10);
   });

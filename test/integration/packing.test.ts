@@ -33,7 +33,8 @@ beforeAll(async () => {
     });
     await Promise.all(batch);
   }
-  mesh = await connect({ url: c.url, token });
+  // Packing is the plain task's placement (packing.ts): each task alone, not in task groups (coordinator/groups).
+  mesh = await connect({ url: c.url, token, groups: false });
 }, 120_000);
 
 afterAll(async () => {

@@ -15,7 +15,9 @@ describe('work stealing', () => {
   it('a node that joins after every task was queued on the others gets some of them; results are exact and nothing runs twice', async () => {
     cl = await Cluster.start({ nodes: 2, cpus: 1 });
     const c = cl.c.coordinator;
-    const m = await cl.driver();
+    // Each task alone: work stealing of a task group's slice already on a node is not in v1 (docs/decisions.md
+    // "Task groups"; its node runs a slice's members in one executor batch, not to be handed back).
+    const m = await cl.driver({ groups: false });
     const work = m.remote(async (ms: number, i: number) => {
       if (ms > 0) await new Promise((r) => setTimeout(r, ms));
       return i * 2;

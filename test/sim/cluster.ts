@@ -210,9 +210,9 @@ export class SimMesh {
     return node;
   }
 
-  /** Connects a driver (no peer links: large objects go through the relay). */
-  driver(label = 'driver'): Promise<Mesh> {
-    return connect({ url: 'http://sim', WebSocket: this.socketClass(label), peers: false, reconnectTimeoutMs: 10_000 });
+  /** Connects a driver (no peer links: large objects go through the relay). `groups: false`: each task goes alone (no task groups). */
+  driver(label = 'driver', o: { groups?: boolean } = {}): Promise<Mesh> {
+    return connect({ url: 'http://sim', WebSocket: this.socketClass(label), peers: false, reconnectTimeoutMs: 10_000, ...o });
   }
 
   /** The network drops a node's connection: the coordinator sees it die. */

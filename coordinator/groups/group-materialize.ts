@@ -1,0 +1,86 @@
+// A member leaves its group (docs/decisions.md "Task groups", "The owner fast path and materialization"): it
+// becomes the ordinary task and object record it would have been if submitted alone (the same ids), in the state
+// it is in, through the task manager's admit and done paths. The driver asks (`materialize`: its ref escapes),
+// or the coordinator does (a result too large to travel inline; no node takes groups).
+import type { TaskSpec } from '../../shared/protocol/messages.js';
+import type { ActorManager } from '../actors/actors.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { TaskRecord } from '../gcs/tables.js';
+import type { ObjectDirectory } from '../objects/directory.js';
+import { admit } from '../scheduler/task-submit.js';
+import type { TaskManager } from '../scheduler/tasks.js';
+import type { Session } from '../session.js';
+import { DONE, FAILED, ON_SLICE, QUEUED, type GroupRecord } from './group-record.js';
+import type { GroupTable } from './group-table.js';
+
+/** Member `i`'s spec as if submitted alone: the template with its task id, its inline arguments, its attempt. */
+export function memberSpec(grp: GroupRecord, i: number): TaskSpec {
+  const a = grp.attempt[i];
+  return {
+    ...grp.spec,
+    taskId: grp.taskId(i),
+    args: grp.args[i].map((v) => ({ v })),
+    nested: [],
+    attempt: a,
+    gen: a === 0 ? grp.spec.gen : (grp.spec.gen ?? 0) + a,
+  };
+}
+
+export class GroupMaterializer {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly dir: ObjectDirectory,
+    private readonly tasks: TaskManager,
+    private readonly actors: ActorManager,
+    private readonly table: GroupTable,
+  ) {}
+
+  /**
+   * Member `i` as an ordinary task held once by `owner` (its job's driver): queued -> the classic queue; on a
+   * slice -> assigned on that node (its report there goes the classic way); ended -> ready with its value, or
+   * failed. Null when it cannot (released, or materialized already: then its record, if any).
+   */
+  member(grp: GroupRecord, i: number, owner: Session): TaskRecord | null {
+    const st = grp.state[i];
+    if (st !== QUEUED && st !== ON_SLICE && st !== DONE && st !== FAILED) return null;
+    const spec = memberSpec(grp, i);
+    const v = grp.values[i];
+    const failure = grp.failure(i);
+    const sl = st === ON_SLICE ? grp.slices.get(grp.slice[i]) : undefined;
+    if (sl) {
+      this.table.offSlice(grp, sl, 1);
+      // Its node runs it on as a member: its report comes in the slice's groupDone (group-reports.ts classic()).
+      (grp.onSlice ??= new Map()).set(i, sl.node);
+    }
+    this.table.leave(grp, i);
+    if (st === QUEUED || st === ON_SLICE) {
+      const err = this.tasks.submit(spec, owner, sl?.node ?? null);
+      if (err !== null) this.gcs.event('group-member-refused', `member ${i} of group ${grp.g.slice(0, 12)}: ${err}`, { job: grp.job.id });
+    } else {
+      const r = admit(this.gcs, this.dir, this.actors, spec, owner);
+      if (r !== null && typeof r !== 'string') {
+        if (st === DONE) {
+          const done = { t: 'done' as const, taskId: spec.taskId, attempt: spec.attempt, ms: 0, results: [{ v: v!, refs: [] }] };
+          this.tasks.completeDone(r.task, done, owner);
+        } else this.tasks.finishFailed(r.task, failure!);
+      }
+    }
+    this.table.settle(grp);
+    return this.gcs.tasks.get(spec.taskId) ?? null;
+  }
+
+  /** The driver's `materialize`: these members' refs escape. */
+  asked(grp: GroupRecord, idx: readonly number[], owner: Session): void {
+    for (const i of idx) if (i < grp.n) this.member(grp, i, owner);
+  }
+
+  /** No node takes groups (but some node lives): the queued members become ordinary tasks, their owner told they moved. */
+  queued(grp: GroupRecord): void {
+    const owner = grp.job.driver;
+    if (!owner) return; // the owner is away: they wait (it sends the group again when it resumes)
+    // take() leaves them in the queued state (counted out of `queued`): leave() counts them out once more.
+    const idx = grp.take(grp.queued);
+    grp.queued += idx.length;
+    for (const i of idx) if (this.member(grp, i, owner)) this.table.moved(grp, i);
+  }
+}

@@ -1,0 +1,180 @@
+// What nodes report about the groups' slices they hold (docs/decisions.md "Task groups"): members that ended
+// (`groupDone`), members handed back unstarted (`groupHandBack`), and the loss of the node. A report is taken
+// only from the slice's node, for members on that slice and not ended; one on a slice the node was never sent
+// is a lie (the trust table's offence, as `done` for a task never assigned), one on a member that moved on is late.
+import { failureOf, type Failure } from '../../shared/errors.js';
+import { returnObjectId } from '../../shared/ids.js';
+import type { MsgOf, TaskResult } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import type { NodeRecord } from '../gcs/tables.js';
+import { taskDone } from '../nodes/load.js';
+import { countRun } from '../scheduler/task-values.js';
+import type { TaskManager } from '../scheduler/tasks.js';
+import { MATERIALIZED, ON_SLICE, type GroupRecord, type Slice } from './group-record.js';
+import type { GroupMaterializer } from './group-materialize.js';
+import type { GroupTable } from './group-table.js';
+
+/** Why a report is refused: `lie` an offence of the node's (it was never sent that), else a malformed message. */
+export type Refusal = { lie: string } | { error: string };
+
+export class GroupReports {
+  constructor(
+    private readonly gcs: Gcs,
+    private readonly table: GroupTable,
+    private readonly tasks: TaskManager,
+    private readonly materializer: GroupMaterializer,
+  ) {}
+
+  /** A slice's report from node `n`; null when taken (late parts are counted as stale and dropped). */
+  done(n: NodeRecord, m: MsgOf<'groupDone'>): Refusal | null {
+    if (m.results.length !== m.ok.length || m.ms.length !== m.ok.length)
+      return { error: `groupDone: ${m.ok.length} members, ${m.results.length} results, ${m.ms.length} times` };
+    const grp = this.table.groups.get(m.g);
+    if (!grp) return (void this.gcs.stats.staleReports++, null); // released, or its job ended: late
+    if (grp.sentTo[m.s] !== n.id) return { lie: `a report on slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
+    const sl = grp.slices.get(m.s);
+    const f = this.gcs.functions.get(grp.spec.fnId);
+    let off = 0;
+    let ended = 0;
+    for (let k = 0; k < m.ok.length; k++) {
+      const i = m.ok[k];
+      const mine = this.mine(grp, sl, m.s, i);
+      if (mine !== true) {
+        if (mine) return mine;
+        continue;
+      }
+      if (f) countRun(f, m.ms[k]);
+      const r = m.results[k];
+      if (r.v) {
+        off++;
+        ended++;
+        this.table.ended(grp, i, r.v);
+      } else if (this.stored(grp, i, r, m.ms[k], n)) off++;
+    }
+    for (const { i, failure } of m.failed ?? []) {
+      const mine = this.mine(grp, sl, m.s, i);
+      if (mine !== true) {
+        if (mine) return mine;
+        continue;
+      }
+      off++;
+      this.threw(grp, i, failure);
+    }
+    if (sl && off > 0) this.table.offSlice(grp, sl, off);
+    if (ended > 0) taskDone(n, ended);
+    // Members made ordinary tasks while on this slice: their ends go the classic way.
+    if (grp.onSlice !== null) this.classic(grp, n, m);
+    return null;
+  }
+
+  /**
+   * Whether member `i` is on slice `s` now (true); else null when only late (it was on it, and ended or moved on
+   * since, or is an ordinary task now), or the lie (it was never on that slice).
+   */
+  private mine(grp: GroupRecord, sl: Slice | undefined, s: number, i: number): true | null | Refusal {
+    if (i >= grp.n) return { lie: `a report on member ${i} of group ${grp.g.slice(0, 12)}, which has ${grp.n}` };
+    if (sl && grp.state[i] === ON_SLICE && grp.slice[i] === s) return true;
+    if (grp.state[i] === MATERIALIZED && grp.slice[i] === s) return null; // classic() takes it
+    if (sl && !sl.idx.includes(i)) return { lie: `a report on member ${i} of group ${grp.g.slice(0, 12)}, not on its slice ${s}` };
+    this.gcs.stats.staleReports++;
+    return null;
+  }
+
+  /** A member threw (or its executor died): retried when its spec says and retries are left, else failed. */
+  private threw(grp: GroupRecord, i: number, failure: Failure): void {
+    const retry = (failure.code === 'TASK_ERROR' && grp.spec.retryExceptions === true) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
+    if (retry && this.table.retriesLeft(grp, i)) this.table.retry(grp, i);
+    else this.table.failed(grp, i, failure);
+  }
+
+  /**
+   * A result too large to travel inline, stored on node `n`: the member becomes an ordinary task there whose
+   * `done` it was (its output's record has that location), and its owner is told it moved. With its owner away,
+   * the member is failed and the node told to drop the copy (nobody could read it).
+   */
+  /** Whether the member is still the slice's to credit (it failed here); else member() took it off the slice. */
+  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord): boolean {
+    const owner = grp.job.driver;
+    if (!owner) {
+      const f = failureOf('OBJECT_LOST', grp.taskId(i), grp.spec.name, new Error('its result was stored on its node while its driver was away'));
+      n.session.send({ t: 'free', ids: [returnObjectId(grp.taskId(i), 0)] });
+      this.table.failed(grp, i, f);
+      return true;
+    }
+    const t = this.materializer.member(grp, i, owner);
+    if (t) {
+      this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms, results: [r] }, n.session);
+      this.table.moved(grp, i);
+    }
+    return false;
+  }
+
+  /** Reports on members of the slice that are ordinary tasks now: as their node's `done` and `failed`. */
+  private classic(grp: GroupRecord, n: NodeRecord, m: MsgOf<'groupDone'>): void {
+    for (let k = 0; k < m.ok.length; k++) {
+      const i = m.ok[k];
+      if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
+      grp.onSlice.delete(i);
+      const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
+      if (typeof t === 'string') continue;
+      this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: m.ms[k], results: [m.results[k]] }, n.session);
+    }
+    for (const { i, failure } of m.failed ?? []) {
+      if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
+      grp.onSlice.delete(i);
+      const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
+      if (typeof t !== 'string') this.tasks.reportedFailed(t, failure);
+    }
+    this.table.settle(grp);
+  }
+
+  /** The node will not start these members of slice `m.s`: queued again, same attempt. */
+  handBack(n: NodeRecord, m: MsgOf<'groupHandBack'>): Refusal | null {
+    const grp = this.table.groups.get(m.g);
+    if (!grp) return null;
+    if (grp.sentTo[m.s] !== n.id) return { lie: `a hand-back of slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
+    const sl = grp.slices.get(m.s);
+    if (!sl) return null;
+    let k = 0;
+    // Last first: each goes to the front of the queue, so they keep their order there.
+    for (let j = m.idx.length - 1; j >= 0; j--) {
+      const i = m.idx[j];
+      if (i >= grp.n || grp.state[i] !== ON_SLICE || grp.slice[i] !== m.s) continue;
+      grp.enqueue(i, true);
+      k++;
+    }
+    if (k === 0) return null;
+    this.table.offSlice(grp, sl, k);
+    this.table.queuedAgain(grp);
+    return null;
+  }
+
+  /** Node `n` is gone: its slices' unended members are queued again as their next attempt, within maxRetries. */
+  nodeLost(n: NodeRecord): void {
+    this.table.nodeGone(n);
+    const on = this.table.slicesOn.get(n);
+    if (!on) return;
+    for (const sl of [...on]) {
+      const grp = sl.grp;
+      let k = 0;
+      for (let j = sl.idx.length - 1; j >= 0; j--) {
+        const i = sl.idx[j];
+        if (grp.state[i] !== ON_SLICE || grp.slice[i] !== sl.s) continue;
+        k++;
+        if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
+        else {
+          const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));
+          this.table.failed(grp, i, { ...f, name: 'NodeLostError' });
+        }
+      }
+      if (k === 0) continue;
+      this.table.offSlice(grp, sl, k);
+      this.gcs.event('task-requeued', `${k} member(s) of group ${grp.spec.name} ${grp.g.slice(0, 12)} re-queued after node ${n.id} was lost`, {
+        task: grp.g,
+        node: n.id,
+        job: grp.job.id,
+      });
+    }
+    this.table.slicesOn.delete(n);
+  }
+}

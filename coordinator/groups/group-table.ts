@@ -1,0 +1,331 @@
+// The coordinator's task groups (docs/decisions.md "Task groups"): the table of group records and the only
+// writer of their member columns. Members count as tasks in the job's and the mesh's counters; a node's load is
+// charged per member on a slice and credited per member that leaves it. The placement pass, the nodes' reports
+// and materialization (group-slices.ts, group-reports.ts, group-materialize.ts) change members through here.
+import type { Failure } from '../../shared/errors.js';
+import type { JobId, TaskId } from '../../shared/ids.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
+import type { Gcs } from '../gcs/gcs.js';
+import { TERMINAL, type JobRecord, type NodeRecord } from '../gcs/tables.js';
+import { chargeMembers } from '../nodes/load.js';
+import { countMembers, noteFailure } from '../jobs/job-tasks.js';
+import { sharedValue } from '../objects/small-values.js';
+import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
+
+/** Member counts of every group on record (/api/stats, the dashboard). */
+export interface GroupCounts {
+  groups: number;
+  groupMembersQueued: number;
+  groupMembersRunning: number;
+  groupMembersDone: number;
+  groupMembersFailed: number;
+}
+
+export class GroupTable {
+  readonly groups = new Map<TaskId, GroupRecord>();
+  private readonly byJob = new Map<JobId, Set<GroupRecord>>();
+  /** Each node's open slices (its loss re-queues their members). */
+  readonly slicesOn = new Map<NodeRecord, Set<Slice>>();
+  /** Groups with queued members, in the order they came (the placement pass takes them first to last). */
+  waiting: GroupRecord[] = [];
+  /** Groups with members ended this turn: their owners are told at the turn's end (one groupReady a group). */
+  private readyDue: GroupRecord[] = [];
+  private flushQueued = false;
+  /** A group's queued members wait for a node: a placement pass is due. */
+  wake: () => void = () => {};
+  /** Member-slices sent, members placed in them, groups made (for /api/stats). */
+  readonly counters = { groupsSubmitted: 0, groupSlices: 0, groupMembersPlaced: 0, groupMembersMaterialized: 0, groupMembersRetried: 0 };
+
+  constructor(private readonly gcs: Gcs) {}
+
+  add(grp: GroupRecord): void {
+    this.groups.set(grp.g, grp);
+    let s = this.byJob.get(grp.job.id);
+    if (!s) this.byJob.set(grp.job.id, (s = new Set()));
+    s.add(grp);
+    this.counters.groupsSubmitted++;
+    this.gcs.stats.tasksSubmitted += grp.n;
+    countMembers(grp.job, 'submitted', grp.n);
+    this.queuedAgain(grp);
+  }
+
+  /**
+   * The group goes once it is over (every member released or materialized), unless a member materialized while on
+   * a slice still runs there: its node reports it in that slice's groupDone, found through the group (kept till then).
+   */
+  settle(grp: GroupRecord): void {
+    if (!grp.over) return;
+    const on = grp.onSlice;
+    if (on) {
+      for (const [i, n] of on) {
+        const t = this.gcs.tasks.get(grp.taskId(i));
+        if (!t || TERMINAL.has(t.state) || t.node !== n) on.delete(i);
+      }
+      if (on.size > 0) return void this.lingering.add(grp);
+    }
+    this.lingering.delete(grp);
+    this.remove(grp);
+  }
+
+  /** Groups over but kept for members materialized on a slice that still run there (settle()). */
+  private readonly lingering = new Set<GroupRecord>();
+
+  /** Node `n` is gone: members materialized on its slices are its tasks' (the classic node loss): no report comes. */
+  nodeGone(n: NodeRecord): void {
+    for (const grp of [...this.lingering]) {
+      for (const [i, m] of grp.onSlice!) if (m === n) grp.onSlice!.delete(i);
+      this.settle(grp);
+    }
+  }
+
+  ofJob(job: JobId): Iterable<GroupRecord> {
+    return this.byJob.get(job) ?? [];
+  }
+
+  /** The group leaves the table (every member released or materialized, or its job ended). */
+  remove(grp: GroupRecord): void {
+    if (this.groups.get(grp.g) !== grp) return;
+    this.lingering.delete(grp);
+    this.groups.delete(grp.g);
+    const s = this.byJob.get(grp.job.id);
+    s?.delete(grp);
+    if (s?.size === 0) this.byJob.delete(grp.job.id);
+    for (const sl of grp.slices.values()) this.closeSlice(grp, sl);
+    grp.queued = 0;
+  }
+
+  /** The group has members queued: it is in the waiting list, and a pass is due. */
+  queuedAgain(grp: GroupRecord): void {
+    if (!grp.waiting && grp.queued > 0) {
+      grp.waiting = true;
+      this.waiting.push(grp);
+    }
+    this.wake();
+  }
+
+  /** Member `i`, on slice `sl`, is off it (ended, handed back, lost, materialized): its node is credited. */
+  offSlice(grp: GroupRecord, sl: Slice, k = 1): void {
+    chargeMembers(sl.node, grp.spec.resources, k, -1);
+    grp.running -= k;
+    sl.open -= k;
+    if (sl.open <= 0) this.closeSlice(grp, sl);
+    this.wake();
+  }
+
+  /** A slice is sent: its node is charged for its members. */
+  openSlice(grp: GroupRecord, sl: Slice, idx: readonly number[]): void {
+    grp.slices.set(sl.s, sl);
+    grp.sentTo[sl.s] = sl.node.id;
+    let on = this.slicesOn.get(sl.node);
+    if (!on) this.slicesOn.set(sl.node, (on = new Set()));
+    on.add(sl);
+    for (const i of idx) {
+      grp.state[i] = ON_SLICE;
+      grp.slice[i] = sl.s;
+    }
+    grp.running += idx.length;
+    chargeMembers(sl.node, grp.spec.resources, idx.length, 1, grp.spec.fnId);
+    this.counters.groupSlices++;
+    this.counters.groupMembersPlaced += idx.length;
+  }
+
+  private closeSlice(grp: GroupRecord, sl: Slice): void {
+    if (grp.slices.get(sl.s) !== sl) return;
+    grp.slices.delete(sl.s);
+    const on = this.slicesOn.get(sl.node);
+    on?.delete(sl);
+    if (on?.size === 0) this.slicesOn.delete(sl.node);
+  }
+
+  /** Member `i` returned `v` (inline bytes). */
+  ended(grp: GroupRecord, i: number, v: Uint8Array): void {
+    this.gcs.stats.tasksFinished++;
+    countMembers(grp.job, 'finished', 1);
+    grp.done++;
+    if (grp.dropped?.[i]) {
+      grp.state[i] = RELEASED;
+      grp.gone++;
+    } else {
+      grp.state[i] = DONE;
+      grp.values[i] = sharedValue(v);
+    }
+    (grp.readyOk ??= []).push(i);
+    this.due(grp);
+    this.settle(grp);
+  }
+
+  /** Member `i` failed for good (threw without retries left, lost past its retries). */
+  failed(grp: GroupRecord, i: number, f: Failure): void {
+    this.gcs.stats.tasksFailed++;
+    countMembers(grp.job, 'failed', 1);
+    grp.failed++;
+    noteFailure(grp.job, f);
+    if (grp.dropped?.[i]) {
+      // Its owner released it: told only that it ended (no value: it is not read).
+      grp.state[i] = RELEASED;
+      grp.gone++;
+      (grp.readyOk ??= []).push(i);
+    } else {
+      grp.state[i] = FAILED;
+      (grp.failures ??= new Map()).set(i, f);
+      (grp.readyFailed ??= []).push(i);
+    }
+    this.due(grp);
+    this.settle(grp);
+  }
+
+  /** Member `i` runs again as its next attempt (a retry after a throw or a lost node). */
+  retry(grp: GroupRecord, i: number, front = false): void {
+    grp.attempt[i]++;
+    this.gcs.stats.tasksRetried++;
+    this.counters.groupMembersRetried++;
+    grp.enqueue(i, front);
+    this.queuedAgain(grp);
+  }
+
+  /** Whether member `i` may run again: its attempts so far are under maxRetries (task-failures.ts retriesLeft). */
+  retriesLeft(grp: GroupRecord, i: number): boolean {
+    return grp.attempt[i] < grp.spec.maxRetries;
+  }
+
+  /** The owner dropped its refs to these members: ended ones' values go now, unended ones' when they end. */
+  release(grp: GroupRecord, idx: readonly number[]): void {
+    for (const i of idx) {
+      const st = grp.state[i];
+      if (st === DONE || st === FAILED) {
+        grp.state[i] = RELEASED;
+        grp.values[i] = null;
+        grp.failures?.delete(i);
+        grp.gone++;
+      } else if (st === QUEUED || st === ON_SLICE) (grp.dropped ??= new Uint8Array(grp.n))[i] = 1;
+    }
+    this.settle(grp);
+  }
+
+  /**
+   * Member `i` leaves the group as an ordinary task (group-materialize.ts): it stops counting here (its records
+   * count it from now on: the caller's admit counts it submitted again, its end ended).
+   */
+  leave(grp: GroupRecord, i: number): void {
+    const st = grp.state[i];
+    const job = grp.job;
+    this.gcs.stats.tasksSubmitted--;
+    countMembers(job, 'submitted', -1);
+    if (st === QUEUED) grp.unqueue(i);
+    else if (st === DONE) {
+      this.gcs.stats.tasksFinished--;
+      countMembers(job, 'finished', -1);
+      grp.done--;
+      grp.values[i] = null;
+    } else if (st === FAILED) {
+      this.gcs.stats.tasksFailed--;
+      countMembers(job, 'failed', -1);
+      grp.failed--;
+      grp.failures?.delete(i);
+    }
+    grp.state[i] = MATERIALIZED;
+    grp.gone++;
+    this.counters.groupMembersMaterialized++;
+  }
+
+  /** The group's job ended: its unended members count as cancelled, its nodes are told to stop them (unless `quiet`). */
+  endJob(job: JobRecord, quiet: boolean): void {
+    const groups = this.byJob.get(job.id);
+    if (!groups) return;
+    for (const grp of [...groups]) {
+      const open = grp.queued + grp.running;
+      this.gcs.stats.tasksCancelled += open;
+      countMembers(job, 'cancelled', open);
+      const told = new Set<NodeRecord>();
+      for (const sl of grp.slices.values()) {
+        if (!quiet && !told.has(sl.node)) sl.node.session.send({ t: 'cancelGroup', g: grp.g });
+        told.add(sl.node);
+        chargeMembers(sl.node, grp.spec.resources, sl.open, -1);
+        sl.open = 0;
+      }
+      this.remove(grp);
+    }
+    this.wake();
+  }
+
+  /** Tells owners what ended this turn (a microtask after the frame's messages: one groupReady a group a turn). */
+  private due(grp: GroupRecord): void {
+    if (!grp.readyDue) {
+      grp.readyDue = true;
+      this.readyDue.push(grp);
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flush);
+  }
+
+  /** Member `i` was materialized by the coordinator (its owner reads it as an object from now on). */
+  moved(grp: GroupRecord, i: number): void {
+    (grp.moved ??= new Set()).add(i);
+    (grp.readyMoved ??= []).push(i);
+    this.due(grp);
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const due = this.readyDue;
+    this.readyDue = [];
+    for (const grp of due) {
+      const ok = grp.readyOk ?? [];
+      const failed = grp.readyFailed;
+      const moved = grp.readyMoved;
+      grp.readyOk = grp.readyFailed = grp.readyMoved = null;
+      grp.readyDue = false;
+      sendReady(grp, ok, failed ?? [], moved ?? []);
+    }
+  };
+
+  counts(): GroupCounts {
+    const k: GroupCounts = { groups: this.groups.size, groupMembersQueued: 0, groupMembersRunning: 0, groupMembersDone: 0, groupMembersFailed: 0 };
+    for (const grp of this.groups.values()) {
+      k.groupMembersQueued += grp.queued;
+      k.groupMembersRunning += grp.running;
+      k.groupMembersDone += grp.done;
+      k.groupMembersFailed += grp.failed;
+    }
+    return k;
+  }
+}
+
+/** A groupReady frame carries at most this many value bytes (more go in the next message). */
+const READY_BYTES = 1 << 20;
+
+/**
+ * Tells the group's owner (its job's driver, when connected: a driver that resumes sends the group again and
+ * is answered then) that members `ok` ended with their values, `failed` failed, `moved` are objects now.
+ * Released members' values are not kept: they are sent as empty bytes (their owner dropped them).
+ */
+export function sendReady(grp: GroupRecord, ok: readonly number[], failed: readonly number[], moved: readonly number[]): void {
+  const d = grp.job.driver;
+  if (!d) return;
+  let okPart: number[] = [];
+  let v: Uint8Array[] = [];
+  let bytes = 0;
+  const out = (last: boolean): void => {
+    const m: MsgOf<'groupReady'> = { t: 'groupReady', g: grp.g, ok: okPart, v };
+    if (last) {
+      const f = failed.filter((i) => grp.failure(i)).map((i) => ({ i, failure: grp.failure(i)! }));
+      if (f.length) m.failed = f;
+      if (moved.length) m.moved = [...moved];
+    }
+    d.send(m);
+    okPart = [];
+    v = [];
+    bytes = 0;
+  };
+  for (const i of ok) {
+    const val = grp.values[i] ?? EMPTY;
+    if (bytes > 0 && bytes + val.byteLength > READY_BYTES) out(false);
+    okPart.push(i);
+    v.push(val);
+    bytes += val.byteLength;
+  }
+  out(true);
+}
+
+const EMPTY = new Uint8Array(0);

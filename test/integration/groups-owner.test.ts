@@ -1,0 +1,105 @@
+// Task groups at the coordinator, the owner's side and what is shown (coordinator/groups): a group sent again
+// (a resumed driver) is answered with what ended; hand-back; a member's console line; /api/groups and /api/stats.
+// White-box over the wire: a real coordinator, hand-made driver and node sockets.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { decodeValue, encodeValue } from '../../shared/codec.js';
+import type { JobId } from '../../shared/ids.js';
+import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+
+const TOKEN = 'groups-owner-test';
+let rc: RunningCoordinator | null = null;
+const clients: RawClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await rc?.close();
+  rc = null;
+});
+
+async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number } = {}) {
+  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, ...o });
+  const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
+  const n = await rawNode(rc.url, 'a', 2);
+  clients.push(driver, n);
+  const job = driver.welcome.jobId as JobId;
+  const fn = rawFn('(x) => x + 1', 'inc');
+  driver.send(fn);
+  return { c: rc.coordinator, url: rc.url, driver, n, job, fn };
+}
+
+const val = (x: unknown) => encodeValue(x).bytes;
+const args = (xs: number[]) => xs.map((x) => [val(x)]);
+
+describe("task groups: the owner's side", () => {
+  it('a group sent again is answered with the members that ended, and goes on', async () => {
+    const w = await world();
+    const grp = rawGroup(w.job, w.fn, 0, args([10, 11, 12, 13]));
+    w.driver.send(grp);
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    w.n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [sl.idx[0]], results: [{ v: val(11), refs: [] }], ms: [1] });
+    await w.driver.until(() => w.driver.of('groupReady').length === 1, 'first ready');
+    w.driver.send(grp);
+    await w.driver.until(() => w.driver.of('groupReady').length === 2, 'answered again');
+    const again = w.driver.of('groupReady')[1];
+    expect(again.ok).toEqual([sl.idx[0]]);
+    expect(decodeValue(again.v[0])).toBe(11);
+    expect(w.c.statsJson()).toMatchObject({ groups: 1, tasksSubmitted: 4 });
+    expect(w.driver.of('error')).toEqual([]);
+  });
+
+  it('members handed back are placed again at the same attempt', async () => {
+    const w = await world();
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([1, 2, 3, 4])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    w.n.send({ t: 'groupHandBack', g: sl.spec.taskId, s: sl.s, idx: sl.idx });
+    await w.n.until(() => w.n.of('assignGroup').length === 2, 'placed again');
+    const again = w.n.of('assignGroup')[1];
+    expect(again.attempt).toBe(0);
+    expect(again.idx).toEqual(sl.idx);
+    expect(again.s).not.toBe(sl.s);
+  });
+
+  it("a member's console line reaches its owner under the member's task id; a line for a member not there is dropped", async () => {
+    const w = await world();
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([1, 2, 3, 4])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    const g = sl.spec.taskId;
+    w.n.send({ t: 'log', taskId: memberId(w.job, 0, 3), level: 'log', text: 'not here', g, i: 3 });
+    w.n.send({ t: 'log', taskId: memberId(w.job, 0, sl.idx[1]), level: 'warn', text: 'hello', g, i: sl.idx[1] });
+    await w.driver.until(() => w.driver.of('output').length > 0, 'output');
+    expect(w.driver.of('output')).toEqual([{ t: 'output', taskId: memberId(w.job, 0, sl.idx[1]), level: 'warn', text: 'hello', fn: 'inc', node: 'a' }]);
+  });
+
+  it('/api/groups lists a group as one row with its counts; /api/stats counts members', async () => {
+    const w = await world();
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([1, 2, 3, 4, 5, 6])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    w.n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [sl.idx[0]], results: [{ v: val(2), refs: [] }], ms: [1] });
+    await w.driver.until(() => w.driver.of('groupReady').length === 1, 'ready');
+    const res = await fetch(`${w.url}/api/groups?job=${w.job}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const rows = (await res.json()) as Record<string, unknown>[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ groupId: memberId(w.job, 0, 0), jobId: w.job, name: 'inc', members: 6, done: 1, failed: 0, released: 0, materialized: 0 });
+    expect((rows[0].queued as number) + (rows[0].running as number)).toBe(5);
+    const st = w.c.statsJson();
+    expect(st).toMatchObject({ groups: 1, groupMembersDone: 1, tasksSubmitted: 6, tasksFinished: 1 });
+    expect(st.groupMembersQueued + st.groupMembersRunning).toBe(5);
+  });
+
+  it('a node that said it was idle and then took a slice is held to the short dead window (its members count as held work)', async () => {
+    const w = await world({ deadAfterMs: 1000, idleDeadAfterMs: 120_000 });
+    w.n.send({ t: 'heartbeat', running: 0, queued: 0, storeBytes: 0, idle: true });
+    await w.n.until(() => [...w.c.gcs.nodes.values()][0]?.saidIdle === true, 'said idle');
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([1, 2, 3, 4])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    // Silent from now on: dead after the short window (1 s), not the idle one (2 min).
+    await w.n.until(() => w.c.gcs.nodes.size === 0, 'declared dead');
+    expect(w.c.statsJson().groupMembersQueued).toBe(4);
+  });
+});
