@@ -12,6 +12,13 @@ const MAX_BATCH = 32;
  * main thread's largest cost per member (bench/node-groups.ts: 128 against 32 took 0.68-0.72x its time, load 11).
  */
 const MAX_MEMBER_BATCH = 128;
+/**
+ * A batch of members holds at most this much measured work (ms), as long as one task the node would not batch:
+ * members posted to an executor are started there at once (async functions run side by side) and cannot be handed
+ * back, so the rest of a slice waits here, where `giveBack` finds it (work stealing, issue 14). An empty member
+ * (a few µs) still goes 128 at a time; one measured at 0.2 ms goes 5 at a time.
+ */
+const MEMBER_BATCH_MS = BATCH_BELOW_MS;
 
 export class ReadyQueue {
   private ready: LocalTask[] = [];
@@ -66,7 +73,8 @@ export class ReadyQueue {
     const batch = [head];
     const e = this.ewma.get(head.spec.fnId);
     if (e === undefined || e >= BATCH_BELOW_MS || head.spec.timeoutMs > 0) return batch;
-    const limit = Math.min(head.member ? MAX_MEMBER_BATCH : MAX_BATCH, Math.ceil(this.length / Math.max(1, free)) + 1);
+    const most = head.member ? Math.min(MAX_MEMBER_BATCH, Math.max(1, Math.floor(MEMBER_BATCH_MS / e))) : MAX_BATCH;
+    const limit = Math.min(most, Math.ceil(this.length / Math.max(1, free)) + 1);
     while (batch.length < limit && this.head < this.ready.length) {
       const t = this.ready[this.head];
       if (t.state !== 'ready') {
