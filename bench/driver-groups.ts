@@ -8,7 +8,7 @@
 import { connect, type Mesh, type ObjectRef } from '../shared/index.js';
 import { encodeValue } from '../shared/codec.js';
 import { newJobId } from '../shared/ids.js';
-import type { WebSocketLike } from '../shared/api/socket.js';
+import { SocketFields, type WebSocketLike } from '../shared/api/socket.js';
 import { decodeFrame, encodeFrame } from '../shared/protocol/frame.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 
@@ -24,15 +24,9 @@ const nothing = encodeValue(undefined).bytes;
 function standIn(groups: boolean): { Ws: new (url: string) => WebSocketLike; spent: () => number; frames: () => number } {
   let spent = 0;
   let framesIn = 0;
-  class Ws implements WebSocketLike {
-    binaryType = 'arraybuffer';
-    bufferedAmount = 0;
-    readyState = 0;
-    onopen: ((ev: unknown) => void) | null = null;
-    onmessage: ((ev: { data: unknown }) => void) | null = null;
-    onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-    onerror: ((ev: unknown) => void) | null = null;
+  class Ws extends SocketFields implements WebSocketLike {
     constructor() {
+      super();
       setTimeout(() => ((this.readyState = 1), this.onopen?.({})), 0);
     }
     send(data: Uint8Array): void {

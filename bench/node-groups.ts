@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { encodeFrame } from '../shared/protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf } from '../shared/protocol/messages.js';
-import type { WebSocketLike } from '../shared/api/socket.js';
+import { SocketFields, type WebSocketLike } from '../shared/api/socket.js';
 import { childTaskId, functionId, newJobId, newNodeId, rootTaskId, type TaskId } from '../shared/ids.js';
 import { workerThreadExecutors } from '../edge/executors.js';
 
@@ -22,18 +22,12 @@ const CPUS = 2;
 /** `grouped` or `plain`: run that side only (a CPU profile of one path: node --cpu-prof). */
 const ONLY = process.env.NODE_GROUPS_ONLY;
 
-class BenchSocket implements WebSocketLike {
+class BenchSocket extends SocketFields implements WebSocketLike {
   static last: BenchSocket;
-  binaryType = 'arraybuffer';
-  bufferedAmount = 0;
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
   frames = 0;
   bytes = 0;
   constructor(_url: string) {
+    super();
     BenchSocket.last = this;
     queueMicrotask(() => {
       this.readyState = 1;

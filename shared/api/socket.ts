@@ -14,6 +14,20 @@ export interface WebSocketLike {
 
 export type WebSocketCtor = new (url: string) => WebSocketLike;
 
+/**
+ * A WebSocketLike's state and event handlers, as a socket made in code starts them (connecting, nothing buffered):
+ * the base of the sockets tests, benches and the simulator hand a driver or a node runtime, which add send/close.
+ */
+export abstract class SocketFields {
+  binaryType = 'arraybuffer';
+  bufferedAmount = 0;
+  readyState = 0;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+}
+
 export function defaultWebSocket(): WebSocketCtor {
   const ws = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
   if (!ws) throw new Error('no WebSocket in this environment: pass one as connect({ WebSocket })');

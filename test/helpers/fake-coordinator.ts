@@ -1,7 +1,7 @@
 // A stand-in coordinator for white-box tests of the driver box: a WebSocket class that welcomes each hello (with
 // the welcome fields a test gives), echoes each `sync`, keeps every message the driver sends, decoded, and delivers the messages a test
 // plays back. Closing it from the test side (`drop`) makes the driver resume on a new socket of the same class.
-import type { WebSocketLike } from '../../shared/api/socket.js';
+import { SocketFields, type WebSocketLike } from '../../shared/api/socket.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
 import { newJobId, type JobId } from '../../shared/ids.js';
@@ -43,15 +43,9 @@ export function fakeCoordinator(welcome: Partial<MsgOf<'welcome'>> = {}): FakeCo
     },
     of: <K extends Msg['t']>(t: K) => sent.filter((m) => m.t === t) as MsgOf<K>[],
   };
-  class FakeWs implements WebSocketLike {
-    binaryType = 'arraybuffer';
-    bufferedAmount = 0;
-    readyState = 0;
-    onopen: ((ev: unknown) => void) | null = null;
-    onmessage: ((ev: { data: unknown }) => void) | null = null;
-    onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-    onerror: ((ev: unknown) => void) | null = null;
+  class FakeWs extends SocketFields implements WebSocketLike {
     constructor() {
+      super();
       sockets++;
       live = this;
       setTimeout(() => {

@@ -3,20 +3,13 @@
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import type { Msg, MsgOf } from '../../shared/protocol/messages.js';
-import type { WebSocketLike } from '../../shared/api/socket.js';
+import { SocketFields, type WebSocketLike } from '../../shared/api/socket.js';
 import { newNodeId } from '../../shared/ids.js';
 import { inThread } from './in-thread.js';
 import type { SpawnExecutor } from '../../shared/node/executors.js';
 
-export class FakeCoordinatorSocket implements WebSocketLike {
+export class FakeCoordinatorSocket extends SocketFields implements WebSocketLike {
   static last: FakeCoordinatorSocket | null = null;
-  binaryType = 'arraybuffer';
-  bufferedAmount = 0;
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
   /** Every message the node sent, in order (each frame decoded and checked as the coordinator would). */
   readonly sent: Msg[] = [];
   /** The frames they came in: messages per frame, and each frame's bytes. */
@@ -24,6 +17,7 @@ export class FakeCoordinatorSocket implements WebSocketLike {
   readonly frameBytes: number[] = [];
 
   constructor(_url: string) {
+    super();
     FakeCoordinatorSocket.last = this;
     queueMicrotask(() => {
       this.readyState = 1;

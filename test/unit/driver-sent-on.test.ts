@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DriverCore } from '../../shared/api/driver.js';
 import { ConnectError } from '../../shared/errors.js';
 import { encodeFrame } from '../../shared/protocol/frame.js';
-import type { WebSocketLike } from '../../shared/api/socket.js';
+import { SocketFields, type WebSocketLike } from '../../shared/api/socket.js';
 import { newJobId } from '../../shared/ids.js';
 
 /** What each coordinator (by its ws URL) answers: a welcome, or a full refusal with this close reason. */
@@ -19,15 +19,9 @@ type Answer = { welcome: true } | { full: string };
 
 function world(answers: Record<string, Answer>): { opened: string[]; Ws: new (url: string) => WebSocketLike } {
   const opened: string[] = [];
-  class Ws implements WebSocketLike {
-    binaryType = 'arraybuffer';
-    bufferedAmount = 0;
-    readyState = 0;
-    onopen: ((ev: unknown) => void) | null = null;
-    onmessage: ((ev: { data: unknown }) => void) | null = null;
-    onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-    onerror: ((ev: unknown) => void) | null = null;
+  class Ws extends SocketFields implements WebSocketLike {
     constructor(private readonly url: string) {
+      super();
       opened.push(url);
       setTimeout(() => this.open(), 0);
     }
