@@ -105,8 +105,8 @@ async function main(): Promise<void> {
     },
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every half of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
-    // SCALE_GROUPS=0: no task groups (coordinator/groups; `--no-groups`): each task of a job alone, the A/B's other side.
-    ...(process.env.SCALE_GROUPS === '0' ? { groups: false } : {}),
+    // Task groups on (coordinator/groups; `--groups`); SCALE_GROUPS=0: off (the coordinator's default), each task of a job alone, the A/B's other side.
+    groups: process.env.SCALE_GROUPS !== '0',
   });
   // The heap compaction after each burst that `tabmesh coordinator` and `npm start` run (cli/heap.ts), unless
   // SCALE_COMPACT=0 (issue 14, session 14: the bench measures what users run; before, opt-in with SCALE_COMPACT=1):

@@ -33,7 +33,7 @@ function run(args: string[]): { proc: ChildProcess; out: string[] } {
 }
 
 async function startCoordinator(data: string, token: string, port: number): Promise<{ proc: ChildProcess; url: string }> {
-  const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token]);
+  const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token, '--groups']);
   const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], { timeoutMs: 20_000, what: () => `listen: ${c.out.join('')}` });
   return { ...c, url };
 }

@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function world(opts: { groups?: boolean } = {}) {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, ...opts });
+  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true, ...opts });
   const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
   clients.push(driver);
   const job = driver.welcome.jobId as JobId;

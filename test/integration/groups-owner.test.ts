@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number } = {}) {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, ...o });
+  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true, ...o });
   const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
   const n = await rawNode(rc.url, 'a', 2);
   clients.push(driver, n);

@@ -22,7 +22,7 @@ describe('task groups on one edge node', () => {
   let cl: Cluster;
   let m: Mesh;
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 2 });
+    cl = await Cluster.start({ nodes: 1, cpus: 2, groups: true });
     m = await cl.driver();
   });
   afterAll(() => cl.stop());
@@ -132,7 +132,7 @@ describe('task groups with a node killed mid-group', () => {
   afterAll(() => cl?.stop());
 
   it("a node's process killed while it holds slices: its members run elsewhere, results exact", async () => {
-    cl = await Cluster.start({ nodes: 2, cpus: 2 });
+    cl = await Cluster.start({ nodes: 2, cpus: 2, groups: true });
     const m = await cl.driver();
     const slow = m.remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 20));

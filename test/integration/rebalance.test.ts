@@ -17,7 +17,7 @@ afterEach(async () => {
  * a function's short members by what they measured, shared/node/ready-queue.ts).
  */
 async function lateNodeGetsWork(groups: boolean, spinMs: number): Promise<void> {
-  cl = await Cluster.start({ nodes: 2, cpus: 1 });
+  cl = await Cluster.start({ nodes: 2, cpus: 1, groups });
   const c = cl.c.coordinator;
   const m = await cl.driver({ groups });
   const work = m.remote(async (ms: number, i: number, spin: number) => {

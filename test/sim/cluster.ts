@@ -9,7 +9,7 @@ import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import { Session } from '../../coordinator/session.js';
 import { connect } from '../../shared/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
-import type { WebSocketCtor, WebSocketLike } from '../../shared/api/socket.js';
+import { SocketFields, type WebSocketCtor, type WebSocketLike } from '../../shared/api/socket.js';
 import { ExecutorCore } from '../../shared/executor/core.js';
 import type { FromExecutor, ToExecutor } from '../../shared/executor/protocol.js';
 import { runsOf } from '../../shared/executor/columns.js';
@@ -54,14 +54,7 @@ class ServerEnd {
 }
 
 /** A client's end: the WebSocket drivers and node runtimes are given. */
-class ClientEnd implements WebSocketLike {
-  binaryType = 'arraybuffer';
-  bufferedAmount = 0;
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
+class ClientEnd extends SocketFields implements WebSocketLike {
   session: Session | null = null;
   private readonly up: Lane;
 
@@ -69,6 +62,7 @@ class ClientEnd implements WebSocketLike {
     private readonly sim: SimMesh,
     readonly label: string,
   ) {
+    super();
     this.up = new Lane(sim);
     const server = new ServerEnd(new Lane(sim));
     server.client = this;
@@ -167,7 +161,8 @@ export class SimMesh {
     opts: Partial<CoordinatorOptions> = {},
   ) {
     this.rand = seeded(seed);
-    this.coordinator = new Coordinator({ storage: new MemoryStorage(), heartbeatMs: 500, deadAfterMs: 2500, jobGraceMs: 5000, ...opts });
+    // Task groups on (opt-in in the product): the simulator's seeds run the group path too.
+    this.coordinator = new Coordinator({ storage: new MemoryStorage(), heartbeatMs: 500, deadAfterMs: 2500, jobGraceMs: 5000, groups: true, ...opts });
   }
 
   hop(): number {
