@@ -39,6 +39,16 @@ export interface Coord {
   out: string[];
 }
 
+/** `tabmesh coordinator --data D` (the durable SQLite GCS) on a free port (or `port`), with `more` flags; resolves once it listens. */
+export async function dataCoordinator(data: string, token: string, port = 0, more: string[] = []): Promise<Coord> {
+  const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token, ...more]);
+  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
+    timeoutMs: 20_000,
+    what: () => `the coordinator to listen: ${c.out.join('')}`,
+  });
+  return { ...c, url };
+}
+
 /** `tabmesh coordinator --redis URL --redis-prefix P` on a free port (or `port`); resolves once it listens on Redis. */
 export async function redisCoordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
   // The data folder only holds tokens here: the GCS is in Redis.

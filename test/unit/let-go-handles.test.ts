@@ -9,9 +9,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pack, Packr } from 'msgpackr';
 import { Coordinator } from '../../coordinator/coordinator.js';
-import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
-import { Session } from '../../coordinator/session.js';
-import { BusSocket } from '../../coordinator/mesh/bus.js';
 import { GuestJobs } from '../../coordinator/mesh/guest-jobs.js';
 import { PeerAgent } from '../../coordinator/mesh/agent.js';
 import { recoverRows } from '../../coordinator/gcs/recovery.js';
@@ -20,9 +17,9 @@ import type { JobMesh } from '../../coordinator/jobs/job-manager.js';
 import { nodeRecord } from '../helpers/node-record.js';
 import { until } from '../helpers/poll.js';
 import { encodeFrame } from '../../shared/protocol/frame.js';
-import { functionIdOf } from '../../shared/env/declare.js';
-import { childTaskId, newJobId, returnObjectId, rootTaskId, type JobId } from '../../shared/ids.js';
+import { newJobId, returnObjectId, type JobId } from '../../shared/ids.js';
 import type { Msg, TaskSpec } from '../../shared/protocol/messages.js';
+import { coordinatorIn, handSession, plainSpec } from '../helpers/white-box.js';
 
 const made: Coordinator[] = [];
 afterEach(async () => {
@@ -30,46 +27,11 @@ afterEach(async () => {
   for (const co of made.splice(0)) co.close();
 });
 
-function coordinator(): Coordinator {
-  const co = new Coordinator({ storage: new MemoryStorage() });
-  made.push(co);
-  co.gcs.addFunction({ ...fn, fnId });
-  return co;
-}
+const coordinator = (): Coordinator => coordinatorIn(made);
 
-function session(label: string, sent: Msg[] = []): Session {
-  const s = new Session(
-    new BusSocket(
-      () => {},
-      () => {},
-    ).asWebSocket(),
-    label,
-  );
-  s.send = (m: Msg) => void sent.push(m);
-  return s;
-}
+const session = handSession;
 
-const fn = { kind: 'function' as const, name: 'anonymous', source: 'async (i) => i * 5 + 2' };
-const fnId = functionIdOf(fn);
-
-function spec(job: JobId, i: number): TaskSpec {
-  return {
-    taskId: childTaskId(rootTaskId(job), i),
-    jobId: job,
-    parentId: rootTaskId(job),
-    fnId,
-    name: 'anonymous',
-    args: [{ v: pack(i) }],
-    nested: [],
-    numReturns: 1,
-    resources: { cpu: 1 },
-    maxRetries: 3,
-    attempt: 0,
-    timeoutMs: 0,
-    scheduling: undefined,
-    actor: undefined,
-  };
-}
+const spec = plainSpec;
 
 /** A coordinator running job `job` for its driver, 3 tasks submitted (no node: they stay queued). */
 function owning() {
