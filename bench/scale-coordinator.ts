@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     },
     // SCALE_IDLE_DEAD_MS: the idle nodes' dead window (idle keepalives every half of it).
     ...(process.env.SCALE_IDLE_DEAD_MS ? { idleDeadAfterMs: Number(process.env.SCALE_IDLE_DEAD_MS) } : {}),
-    // Task groups on (coordinator/groups; `--groups`); SCALE_GROUPS=0: off (the coordinator's default), each task of a job alone, the A/B's other side.
+    // Task groups on (coordinator/groups; the default); SCALE_GROUPS=0: off (`--no-groups`), each task of a job alone, the A/B's other side.
     groups: process.env.SCALE_GROUPS !== '0',
   });
   // The heap compaction after each burst that `tabmesh coordinator` and `npm start` run (cli/heap.ts), unless

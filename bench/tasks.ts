@@ -43,7 +43,7 @@ const COMPACT_TIMEOUT_MS = 30_000;
 
 /** Which phases run: TASKS_PHASES=d (letters a-d) runs only the durable GCS's; all by default. */
 const PHASES = new Set((process.env.TASKS_PHASES ?? 'abcd').split(''));
-/** The coordinator takes task groups (`--groups`); TASKS_GROUPS=0: it does not (its default): each batch task travels alone, as before session 26. */
+/** The coordinator takes task groups (its default); TASKS_GROUPS=0: it does not (`--no-groups`): each batch task travels alone, as before session 26. */
 const GROUPS = process.env.TASKS_GROUPS !== '0';
 
 const WORKER_FILE = fileURLToPath(new URL('./noop-worker.js', import.meta.url));
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const pool1 = new Piscina({ filename: WORKER_FILE, minThreads: 1, maxThreads: 1 });
   try {
     phase('start: coordinator + 1 edge node (child processes)');
-    cl = await startCluster({ nodes: 1, cpus: CPUS, coordinatorArgs: GROUPS ? ['--groups'] : [] });
+    cl = await startCluster({ nodes: 1, cpus: CPUS, coordinatorArgs: GROUPS ? [] : ['--no-groups'] });
     const idle = await cl.stats();
     log(`coordinator ${cl.url} (pid ${cl.coordinator.proc.pid}), node pid ${cl.nodes[0].proc.pid}; idle stats:`, idle);
     const idleRssMb = idle.rssBytes / MB;

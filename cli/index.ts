@@ -14,7 +14,7 @@ import { gcThreadFlags } from './node-flags.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
-  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm] [--groups]
+  coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm] [--no-groups]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
                  [--heap-growth PERCENT] [--dead-after-ms MS]
                  (--private: nodes need the join token, kept in the data folder;
@@ -24,7 +24,8 @@ const COMMANDS: Record<string, string> = {
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
                   --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more);
-                  --groups: a driver's calls of one function in one turn travel as a task group (docs/decisions.md "Task groups");
+                  --no-groups: a driver's calls of one function in one turn travel as plain tasks, not as a task group
+                  (docs/decisions.md "Task groups"; on by default);
                   node's own flags go before the script, e.g. \`node --v8-pool-size=1 bin/tabmesh.js coordinator\`, or in
                   NODE_OPTIONS where Node takes them: /api/stats shows v8PoolSize and singleThreadedGc)
 ${ICE_USAGE}`,
@@ -68,6 +69,8 @@ const coordinatorOptions = {
   'dead-after-ms': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
+  'no-groups': { type: 'boolean', default: false },
+  /** Groups are on by default; the flag is kept so that scripts that turned them on still run. */
   groups: { type: 'boolean', default: false },
 } as const;
 
@@ -139,7 +142,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     watchTokens,
     ice,
     swarm: !values['no-swarm'],
-    groups: values.groups,
+    groups: !values['no-groups'],
     deadAfterMs: int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage),
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {

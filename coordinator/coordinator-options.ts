@@ -7,7 +7,7 @@ import type { TrustOptions } from './trust/trust.js';
 export interface CoordinatorOptions {
   /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
   swarm?: boolean;
-  /** Task groups (issue 14, session 26; coordinator/groups): a driver that says `groups` may send `submitGroup`. Default off until the state API and the dashboard list a group's members one by one (docs/decisions.md "Task groups are opt-in"); `--groups` turns it on. */
+  /** Task groups (issue 14, session 26; coordinator/groups): a driver that says `groups` may send `submitGroup`. On by default; `false` (`--no-groups`) turns it off. */
   groups?: boolean;
   storage: GcsStorage;
   /** Driver token; when empty, drivers need none. */

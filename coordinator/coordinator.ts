@@ -133,7 +133,7 @@ export class Coordinator implements Managers {
     );
     this.tasks = new TaskManager(this.gcs, this.dir, this.scheduler, this.actors, this.verifier);
     this.ends = new TaskEnds(this.gcs, this.dir, this.scheduler, this.tasks, this.actors);
-    this.groups = opts.groups === true ? this.startGroups() : null;
+    this.groups = opts.groups !== false ? this.startGroups() : null;
     this.handover = new ActorHandover(this.gcs, this.actors, () => this.tasks, opts.jobGraceMs ?? 20_000);
     const feasibility = new FeasibilityWatch(
       this.gcs,
