@@ -212,6 +212,24 @@ describe('task groups at the coordinator', () => {
     expect([...w.c.gcs.nodes.values()][0].inflightTasks).toBe(0);
   });
 
+  it("tasks that hold no CPU (a 0-CPU actor's calls waiting) do not keep a node with a free CPU from taking members", async () => {
+    const w = await world();
+    const n = await node(w.url, 'a', 1);
+    // Four plain 0-CPU tasks the node holds and never ends (as test_cancel's waiting SignalActor.wait calls).
+    for (let i = 0; i < 4; i++) {
+      const spec = { ...rawGroup(w.job, w.fn, i, []).spec, args: [{ v: val(i) }], resources: { cpu: 0 } };
+      w.driver.send({ t: 'submit', spec });
+    }
+    await n.until(() => n.of('assign').length === 4, 'four plain assigns');
+    w.driver.send(rawGroup(w.job, w.fn, 4, args(range(3))));
+    const seen = new Set<string>();
+    await w.driver.until(() => {
+      answer(n, seen);
+      return readied(w.driver).size === 3;
+    }, 'the three members, one at a time on the free CPU');
+    expect(n.of('assignGroup').map((a) => a.idx.length)).toEqual([1, 1, 1]);
+  });
+
   it('with groups off, the welcome says none and a group is refused', async () => {
     const w = await world({ groups: false });
     expect(w.driver.welcome.groups).toBeUndefined();
