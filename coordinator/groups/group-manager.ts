@@ -12,6 +12,7 @@ import { shareResources } from '../scheduler/task-submit.js';
 import type { TaskManager } from '../scheduler/tasks.js';
 import type { Session } from '../session.js';
 import { DONE, FAILED, GroupRecord, ON_SLICE } from './group-record.js';
+import { endJobGroups } from './group-cancel.js';
 import { GroupMaterializer } from './group-materialize.js';
 import { GroupReports, type Refusal } from './group-reports.js';
 import { GroupPlacer } from './group-slices.js';
@@ -168,9 +169,9 @@ export class GroupManager {
     this.reports.nodeLost(n);
   }
 
-  /** The job ended: its groups go; nodes holding their slices are told (`cancelGroup`), unless `quiet` (let go of). */
-  endJob(job: JobRecord, quiet: boolean): void {
-    this.table.endJob(job, quiet);
+  /** The job ended: its groups go; their nodes (`cancelGroup`) and owner are told, unless `quiet` (let go of). */
+  endJob(job: JobRecord, quiet: boolean, owner: Session | null = null): void {
+    endJobGroups(this.gcs, this.table, job, quiet, owner);
   }
 
   /** The scheduler's pass: places queued members until `deadline` (false: cut there, the rest next pass). */
