@@ -290,9 +290,10 @@ export class DriverCore implements MeshCore, DriverContext {
     );
   }
 
-  cancel(id: ObjectId, force: boolean): void {
-    this.groups.escape([id]);
-    this.push({ t: 'cancel', id, force });
+  cancel(ids: readonly ObjectId[], force: boolean): void {
+    // Members become ordinary tasks first: one `materialize` a group for all of them, then a cancel each.
+    this.groups.escape(ids);
+    for (const id of ids) this.push({ t: 'cancel', id, force });
   }
 
   borrow(ids: ObjectId[]): void {

@@ -1,12 +1,14 @@
 // Cancelling a task group's members (groups on, the default): a job cancelled through DELETE /api/jobs/:id (a
 // driver's job and a submitted one), a driver leaving while members run, and mesh.cancel of members queued,
 // running and done. Each scenario ends with the node free (inflightTasks 0, its executors taking new work).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { call, submit } from '../dashboard/helpers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { TaskCancelledError, type ObjectRef } from '../../shared/index.js';
 import type { JobId } from '../../shared/ids.js';
+
+declare const mesh: Mesh; // inside tasks
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -96,6 +98,87 @@ return 'never';`;
       () => 'the job to end',
     );
     expect(job.counts).toMatchObject({ submitted: 10, cancelled: 10 });
+    await free();
+  });
+
+  // Member 0 loops (a call to its node each 30 ms: a non-forced cancel stops it at the next); the others nap 150 ms.
+  const NAP_OR_LOOP = async (i: number) => {
+    for (;;) {
+      if (i >= 0) {
+        await new Promise((r) => setTimeout(r, 150));
+        return i;
+      }
+      await mesh.nodes();
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  };
+
+  for (const force of [true, false]) {
+    it(`mesh.cancel of members with force ${force}: running and queued ones end cancelled, their mates finish, a done one keeps its value`, async () => {
+      const m = await cl.driver();
+      const f = m.remote(NAP_OR_LOOP);
+      const refs = [-1, ...range(9)].map((i) => f.remote(i));
+      await cl.until(
+        () => running(m.jobId) > 0,
+        20_000,
+        () => 'members on a slice',
+      );
+      // Member 0 runs (the first slice: one member a CPU); member 9 waits in the group's queue or on the node.
+      m.cancel(refs[0], { force });
+      m.cancel(refs[9], { force });
+      await allCancelled(m, [refs[0], refs[9]]);
+      expect(await m.get(refs.slice(1, 9))).toEqual(range(8));
+      m.cancel(refs[1], { force }); // ended: nothing to stop
+      expect(await m.get(refs[1])).toBe(0);
+      expect(c().gcs.jobs.get(m.jobId as JobId)!.counts).toMatchObject({ submitted: 10, finished: 8, cancelled: 2 });
+      await m.close();
+      await free();
+    });
+  }
+
+  it("a list of a group's refs is cancelled with one materialize for all of them", async () => {
+    const m = await cl.driver();
+    const endless = m.remote(ENDLESS);
+    const refs = range(64).map((i) => endless.remote(i));
+    await cl.until(
+      () => running(m.jobId) > 0,
+      20_000,
+      () => 'members on a slice',
+    );
+    const asked = vi.spyOn(c().groups!, 'materialize');
+    m.cancel(refs, { force: true });
+    await allCancelled(m, refs);
+    expect(asked).toHaveBeenCalledTimes(1);
+    expect(asked.mock.calls[0][1].idx).toEqual(range(64));
+    asked.mockRestore();
+    expect(c().gcs.jobs.get(m.jobId as JobId)!.counts).toMatchObject({ submitted: 64, cancelled: 64 });
+    await m.close();
+    await free();
+  });
+
+  it('a member cancelled without force that then puts (a call nobody awaits) ends cancelled; its executor does not crash', async () => {
+    const m = await cl.driver();
+    const reported = vi.spyOn(c().tasks, 'reportedFailed');
+    const f = m.remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, i === 0 ? 400 : 800));
+      if (i !== 0) return i;
+      mesh.put(i); // after the cancel: dropped (its rejection was unhandled and ended the executor)
+      await new Promise((r) => setTimeout(r, 100));
+      await mesh.nodes(); // a call that waits for its reply: it raises TaskCancelledError
+      return i;
+    });
+    const refs = range(4).map((i) => f.remote(i));
+    await cl.until(
+      () => running(m.jobId) > 0,
+      20_000,
+      () => 'members on a slice',
+    );
+    m.cancel(refs[0]);
+    await allCancelled(m, [refs[0]]);
+    expect(await m.get(refs.slice(1))).toEqual([1, 2, 3]);
+    expect(reported.mock.calls.map(([, failure]) => failure.code)).toEqual(['TASK_CANCELLED']);
+    reported.mockRestore();
+    await m.close();
     await free();
   });
 });
