@@ -291,8 +291,7 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   cancel(ids: readonly ObjectId[], force: boolean): void {
-    // Members become ordinary tasks first: one `materialize` a group for all of them, then a cancel each.
-    this.groups.escape(ids);
+    this.groups.escape(ids); // members become ordinary tasks first: one `materialize` a group, then a cancel each
     for (const id of ids) this.push({ t: 'cancel', id, force });
   }
 
