@@ -274,7 +274,7 @@ export class Coordinator implements Managers {
     );
     this.scheduler.groupPass = (deadline) => g.pass(deadline);
     this.scheduler.onNode = (n, added) => (added ? g.addNode(n) : g.removeNode(n));
-    this.ends.onJobEnd = (job, forget) => g.endJob(job, forget);
+    this.ends.onJobEnd = (job, forget, owner) => g.endJob(job, forget, owner);
     return g;
   }
 

@@ -12,6 +12,7 @@ import { shareResources } from '../scheduler/task-submit.js';
 import type { TaskManager } from '../scheduler/tasks.js';
 import type { Session } from '../session.js';
 import { DONE, FAILED, GroupRecord, ON_SLICE } from './group-record.js';
+import { endJobGroups } from './group-cancel.js';
 import { GroupMaterializer } from './group-materialize.js';
 import { GroupReports, type Refusal } from './group-reports.js';
 import { GroupPlacer } from './group-slices.js';
@@ -133,6 +134,27 @@ export class GroupManager {
     return this.reports.handBack(n, m);
   }
 
+  /**
+   * Node `n` acts for task `taskId`, which has no record (a member's put or nested submit): when it is a member on
+   * one of `n`'s slices, it becomes an ordinary task there first (its owner told it moved), so the node's right to
+   * act for it is the plain one. A node's slices are shallow: few members are hashed, once each (then a record).
+   */
+  materializeOn(n: NodeRecord, taskId: TaskId): TaskRecord | null {
+    const on = this.table.slicesOn.get(n);
+    if (!on) return null;
+    for (const sl of on) {
+      const grp = sl.grp;
+      for (const i of sl.idx) {
+        if (grp.state[i] !== ON_SLICE || grp.slice[i] !== sl.s || grp.taskId(i) !== taskId) continue;
+        const owner = grp.job.driver;
+        const t = owner && this.materializer.member(grp, i, owner);
+        if (t) this.table.moved(grp, i);
+        return t || null;
+      }
+    }
+    return null;
+  }
+
   /** A task's console line from node `n`, as member `i` of group `g`: the member's task id if it runs there, else null. */
   logOf(n: NodeRecord, g: TaskId, i: number): { taskId: TaskId; fn: string; job: JobRecord } | null {
     const grp = this.table.groups.get(g);
@@ -168,9 +190,9 @@ export class GroupManager {
     this.reports.nodeLost(n);
   }
 
-  /** The job ended: its groups go; nodes holding their slices are told (`cancelGroup`), unless `quiet` (let go of). */
-  endJob(job: JobRecord, quiet: boolean): void {
-    this.table.endJob(job, quiet);
+  /** The job ended: its groups go; their nodes (`cancelGroup`) and owner are told, unless `quiet` (let go of). */
+  endJob(job: JobRecord, quiet: boolean, owner: Session | null = null): void {
+    endJobGroups(this.gcs, this.table, job, quiet, owner);
   }
 
   /** The scheduler's pass: places queued members until `deadline` (false: cut there, the rest next pass). */

@@ -6,10 +6,11 @@ import type { Failure } from '../../shared/errors.js';
 import type { JobId, TaskId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import { TERMINAL, type JobRecord, type NodeRecord } from '../gcs/tables.js';
+import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
 import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
+import type { Session } from '../session.js';
 import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
 
 /** Member counts of every group on record (/api/stats, the dashboard). */
@@ -228,26 +229,6 @@ export class GroupTable {
     this.counters.groupMembersMaterialized++;
   }
 
-  /** The group's job ended: its unended members count as cancelled, its nodes are told to stop them (unless `quiet`). */
-  endJob(job: JobRecord, quiet: boolean): void {
-    const groups = this.byJob.get(job.id);
-    if (!groups) return;
-    for (const grp of [...groups]) {
-      const open = grp.queued + grp.running;
-      this.gcs.stats.tasksCancelled += open;
-      countMembers(job, 'cancelled', open);
-      const told = new Set<NodeRecord>();
-      for (const sl of grp.slices.values()) {
-        if (!quiet && !told.has(sl.node)) sl.node.session.send({ t: 'cancelGroup', g: grp.g });
-        told.add(sl.node);
-        chargeMembers(sl.node, grp.spec.resources, sl.open, -1);
-        sl.open = 0;
-      }
-      this.remove(grp);
-    }
-    this.wake();
-  }
-
   /** Tells owners what ended this turn (a microtask after the frame's messages: one groupReady a group a turn). */
   private due(grp: GroupRecord): void {
     if (!grp.readyDue) {
@@ -300,8 +281,14 @@ const READY_BYTES = 1 << 20;
  * is answered then) that members `ok` ended with their values, `failed` failed, `moved` are objects now.
  * Released members' values are not kept: they are sent as empty bytes (their owner dropped them).
  */
-export function sendReady(grp: GroupRecord, ok: readonly number[], failed: readonly number[], moved: readonly number[]): void {
-  const d = grp.job.driver;
+export function sendReady(
+  grp: GroupRecord,
+  ok: readonly number[],
+  failed: readonly number[],
+  moved: readonly number[],
+  to: Session | null = grp.job.driver,
+): void {
+  const d = to;
   if (!d) return;
   let okPart: number[] = [];
   let v: Uint8Array[] = [];

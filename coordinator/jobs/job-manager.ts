@@ -247,9 +247,11 @@ export class JobManager {
     job.parked = null;
     job.state = 'finished';
     job.endedAt = Date.now();
+    // Its driver may stay connected (DELETE /api/jobs/:id of a driver's job): its task groups' members are told to it.
+    const owner = job.driver;
     job.driver = null;
     if (!job.guest) this.mesh?.jobEnded(jobId);
-    this.ends.endJob(jobId);
+    this.ends.endJob(jobId, false, owner);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
     const dropped = this.gcs.dropJobFunctions(job);

@@ -10,11 +10,12 @@ import { TERMINAL, type JobRecord, type NodeRecord, type TaskRecord } from '../g
 import type { ObjectDirectory } from '../objects/directory.js';
 import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
+import type { Session } from '../session.js';
 import { actorGone, cancelledFailure, retried, retriesLeft } from './task-failures.js';
 
 export class TaskEnds {
-  /** A job ended: its task groups go too (coordinator/groups; `forget`: nothing is said to the nodes). */
-  onJobEnd: (job: JobRecord, forget: boolean) => void = () => {};
+  /** A job ended: its task groups go too (coordinator/groups; `forget`: nothing is said to the nodes; `owner`: its driver, still connected). */
+  onJobEnd: (job: JobRecord, forget: boolean, owner: Session | null) => void = () => {};
 
   constructor(
     private readonly gcs: Gcs,
@@ -91,10 +92,10 @@ export class TaskEnds {
    * the records go without a word to the nodes (no `cancelTask`, `free` or
    * `killActor`): what runs and what they hold is the new owner's to use or end.
    */
-  endJob(jobId: TaskSpec['jobId'], forget = false): void {
+  endJob(jobId: TaskSpec['jobId'], forget = false, owner: Session | null = null): void {
     const job = this.gcs.jobs.get(jobId);
     if (!job) return;
-    this.onJobEnd(job, forget);
+    this.onJobEnd(job, forget, owner);
     // Detached actors live on: their creation tasks, handles and constructor arguments stay (for restarts).
     const detached = this.actors.endJob(jobId, !forget);
     const keep = new Set<ObjectId>();

@@ -13,7 +13,7 @@ import * as nodeLoad from '../nodes/load.js';
 import { ActorManager } from '../actors/actors.js';
 import { isReplica, type Verifier } from '../verify/verifier.js';
 import { depsOf, Lineage } from '../lineage/lineage.js';
-import { lostFailure, placeOnlyCpu, retried, retriesLeft } from './task-failures.js';
+import { cancelledFailure, lostFailure, placeOnlyCpu, retried, retriesLeft } from './task-failures.js';
 import { admit, type Looked } from './task-submit.js';
 import { countRun, failOutputs, inlineArgs, storeResults } from './task-values.js';
 import { countEnd, noteFailure } from '../jobs/job-tasks.js';
@@ -269,6 +269,7 @@ export class TaskManager {
     }
     // NODE_LOST comes from a coordinator of the mesh that could not run it or kept no result (coordinator/mesh): as a lost node's.
     const retry = (failure.code === 'TASK_ERROR' && s.retryExceptions) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
+    if (retry && t.cancelAsked) return this.finishFailed(t, cancelledFailure(t)); // its cancel was sent: not run again (as TaskEnds.lost)
     if (retry && retriesLeft(t) && !s.actor) {
       this.unplace(t);
       t.spec = retried(s);
@@ -276,10 +277,7 @@ export class TaskManager {
       this.gcs.event(
         'task-retried',
         `task ${s.name} ${failure.code === 'NODE_LOST' ? 'was lost' : `threw ${failure.name}`}: ${failure.message.slice(0, 200)}; retrying (attempt ${s.attempt + 1} of ${s.maxRetries})`,
-        {
-          task: s.taskId,
-          job: s.jobId,
-        },
+        { task: s.taskId, job: s.jobId },
       );
       this.scheduler.enqueue(t);
       return;

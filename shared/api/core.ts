@@ -38,7 +38,8 @@ export interface MeshCore {
   fetch(ids: ObjectId[], timeoutMs?: number): Promise<Fetched[]>;
   /** Resolves with the ids that are ready once `numReturns` are, or at the timeout. */
   wait(ids: ObjectId[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectId>>;
-  cancel(id: ObjectId, force: boolean): void;
+  /** Cancels the tasks making `ids` (a driver's group members among them are materialized in one message a group). */
+  cancel(ids: readonly ObjectId[], force: boolean): void;
   borrow(ids: ObjectId[]): void;
   /** A named actor's id and class; the caller then holds a handle to it. */
   getActor(name: string, namespace?: string): Promise<{ id: string; className: string }>;

@@ -290,9 +290,9 @@ export class DriverCore implements MeshCore, DriverContext {
     );
   }
 
-  cancel(id: ObjectId, force: boolean): void {
-    this.groups.escape([id]);
-    this.push({ t: 'cancel', id, force });
+  cancel(ids: readonly ObjectId[], force: boolean): void {
+    this.groups.escape(ids); // members become ordinary tasks first: one `materialize` a group, then a cancel each
+    for (const id of ids) this.push({ t: 'cancel', id, force });
   }
 
   borrow(ids: ObjectId[]): void {

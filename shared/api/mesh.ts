@@ -244,10 +244,17 @@ export class Mesh extends MeshBase implements ActorCaller {
     return out;
   }
 
-  /** Cancels the task that makes `ref`: a queued task never runs, a running one is stopped. */
-  cancel(ref: ObjectRef, options: CancelOptions = {}): void {
+  /**
+   * Cancels the task that makes `ref` (or each of `refs`): a queued task never runs, a running one is stopped. A
+   * list cancels a task group's members with one message to make them ordinary tasks, not one each.
+   */
+  cancel(refs: ObjectRef | readonly ObjectRef[], options: CancelOptions = {}): void {
     this.assertOpen();
-    this.core.cancel(ref.id, options.force ?? false);
+    const list = Array.isArray(refs) ? (refs as readonly ObjectRef[]) : [refs as ObjectRef];
+    this.core.cancel(
+      list.map((r) => r.id),
+      options.force ?? false,
+    );
   }
 
   /** Gives up these handles now instead of when they are garbage-collected. */

@@ -15,7 +15,12 @@ export class NodeCalls {
 
   /** A call to the node runtime on behalf of a task. */
   call<T>(r: RunningTask, call: Call, wantReply: boolean, transfer?: Uint8Array[]): Promise<T> {
-    if (r.cancelled) return Promise.reject(new TaskCancelledError(r.t.taskId));
+    if (r.cancelled) {
+      // A call nobody awaits (put, submit, release...) of a cancelled task is dropped: a rejection there was unhandled and
+      // ended the executor, its other tasks with it (WORKER_CRASHED, run again).
+      if (!wantReply) return Promise.resolve(undefined as T);
+      return Promise.reject(new TaskCancelledError(r.t.taskId));
+    }
     if (!wantReply) {
       this.ep.post({ k: 'call', id: 0, taskId: r.t.taskId, call }, transfer && transferable(transfer));
       return Promise.resolve(undefined as T);

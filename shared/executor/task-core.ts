@@ -81,8 +81,8 @@ export class TaskCore implements MeshCore {
     const ready = await this.ex.calls.blocking(this.r, () => this.ex.calls.call<ObjectId[]>(this.r, { op: 'wait', ids, numReturns, timeoutMs }, true));
     return new Set(ready);
   }
-  cancel(id: ObjectId, force: boolean): void {
-    void this.ex.calls.call(this.r, { op: 'cancel', id, force }, false);
+  cancel(ids: readonly ObjectId[], force: boolean): void {
+    for (const id of ids) void this.ex.calls.call(this.r, { op: 'cancel', id, force }, false);
   }
   getActor(name: string, ns?: string): Promise<{ id: string; className: string }> {
     return this.ex.calls.call(this.r, { op: 'getActor', name, ns }, true);

@@ -212,6 +212,39 @@ describe('task groups at the coordinator', () => {
     expect([...w.c.gcs.nodes.values()][0].inflightTasks).toBe(0);
   });
 
+  it("tasks that hold no CPU (a 0-CPU actor's calls waiting) do not keep a node with a free CPU from taking members", async () => {
+    const w = await world();
+    const n = await node(w.url, 'a', 1);
+    // Four plain 0-CPU tasks the node holds and never ends (as test_cancel's waiting SignalActor.wait calls).
+    for (let i = 0; i < 4; i++) {
+      const spec = { ...rawGroup(w.job, w.fn, i, []).spec, args: [{ v: val(i) }], resources: { cpu: 0 } };
+      w.driver.send({ t: 'submit', spec });
+    }
+    await n.until(() => n.of('assign').length === 4, 'four plain assigns');
+    w.driver.send(rawGroup(w.job, w.fn, 4, args(range(3))));
+    const seen = new Set<string>();
+    await w.driver.until(() => {
+      answer(n, seen);
+      return readied(w.driver).size === 3;
+    }, 'the three members, one at a time on the free CPU');
+    expect(n.of('assignGroup').map((a) => a.idx.length)).toEqual([1, 1, 1]);
+  });
+
+  it('a member cancelled on its slice whose executor then crashed ends cancelled; it is not run again', async () => {
+    const w = await world();
+    const n = await node(w.url, 'a', 2);
+    w.driver.send(rawGroup(w.job, w.fn, 0, args(range(2))));
+    await n.until(() => n.of('assignGroup').length === 1, 'the slice');
+    const g = memberId(w.job, 0, 0);
+    w.driver.send({ t: 'materialize', g, idx: [0] }, { t: 'cancel', id: returnObjectId(g, 0), force: false });
+    await n.until(() => n.of('cancelTask').length === 1, 'the cancel');
+    const crash = { code: 'WORKER_CRASHED' as const, name: 'WorkerCrashedError', message: 'its executor crashed', stack: '', functionName: 'sq', taskId: g };
+    n.send({ t: 'groupDone', g, s: 0, ok: [1], results: [{ v: val(1), refs: [] }], ms: [1], failed: [{ i: 0, failure: crash }] });
+    await w.driver.until(() => w.c.gcs.tasks.get(g)?.state === 'cancelled', 'cancelled');
+    expect(w.c.gcs.stats.tasksRetried).toBe(0);
+    expect(n.of('assign')).toEqual([]);
+  });
+
   it('with groups off, the welcome says none and a group is refused', async () => {
     const w = await world({ groups: false });
     expect(w.driver.welcome.groups).toBeUndefined();
