@@ -117,6 +117,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   cancelGroup: null,
   groupDone: groups.groupDone,
   groupHandBack: groups.groupHandBack,
+  groupCallOut: groups.groupCallOut,
   ice: null,
   assign: null,
   cancelTask: null,

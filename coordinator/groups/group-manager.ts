@@ -155,6 +155,11 @@ export class GroupManager {
     return null;
   }
 
+  /** Members of a slice on node `n` call out: ordinary tasks assigned there from now on (group-reports.ts callOut). */
+  callOut(n: NodeRecord, m: MsgOf<'groupCallOut'>): Refusal | null {
+    return this.reports.callOut(n, m);
+  }
+
   /** A task's console line from node `n`, as member `i` of group `g`: the member's task id if it runs there, else null. */
   logOf(n: NodeRecord, g: TaskId, i: number): { taskId: TaskId; fn: string; job: JobRecord } | null {
     const grp = this.table.groups.get(g);

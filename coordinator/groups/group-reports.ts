@@ -149,6 +149,29 @@ export class GroupReports {
     return null;
   }
 
+  /**
+   * Members of slice `m.s` call out (a nested submit, a put, a get...): each becomes the ordinary task it would have
+   * been, assigned to `n` where it runs on (materializer.member), its owner told it moved. What follows from the
+   * node names a parent on record, and its `blocked` gives its CPU back (a node full of members blocked on their
+   * children placed none of them: test/integration/groups-nested.test.ts). With its owner away it stays a member.
+   */
+  callOut(n: NodeRecord, m: MsgOf<'groupCallOut'>): Refusal | null {
+    const grp = this.table.groups.get(m.g);
+    if (!grp) return (void this.gcs.stats.staleReports++, null);
+    if (grp.sentTo[m.s] !== n.id) return { lie: `a call-out on slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
+    const sl = grp.slices.get(m.s);
+    const owner = grp.job.driver;
+    for (const i of m.idx) {
+      const mine = this.mine(grp, sl, m.s, i);
+      if (mine !== true) {
+        if (mine) return mine;
+        continue;
+      }
+      if (owner && this.materializer.member(grp, i, owner)) this.table.moved(grp, i);
+    }
+    return null;
+  }
+
   /** Node `n` is gone: its slices' unended members are queued again as their next attempt, within maxRetries. */
   nodeLost(n: NodeRecord): void {
     this.table.nodeGone(n);

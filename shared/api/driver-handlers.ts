@@ -39,6 +39,7 @@ export const handlers: Handlers<DriverContext> = {
   cancelGroup: null,
   groupDone: null,
   groupHandBack: null,
+  groupCallOut: null,
   ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),
   sync: (c, m) => c.objects.onSync(m.x),

@@ -84,7 +84,9 @@ export class CallServer {
         // An actor holds its slot whatever its methods wait for.
         if (!t || t.executor !== ex || n.actors.isHost(t)) return;
         n.local.setBlocked(t, m.blocked);
-        if (t.member) return; // a group's member frees its slot here only (group.ts: no started/blocked per member)
+        // A member that never called out frees its slot here only (no started/blocked per member); one that did is an
+        // ordinary task at the coordinator (groupCallOut), whose CPU its children need there (groups-nested.test.ts).
+        if (t.member && !t.member.out) return;
         n.starts.reportNow(t); // `started` before `blocked`, as the task's history reads
         n.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: m.blocked });
         return;
@@ -132,7 +134,10 @@ export class CallServer {
   /** A task's call; a promise when what the task says next must wait for it (a put being hashed). */
   private onCall(ex: Executor, t: LocalTask, id: number, c: Call): Promise<void> | undefined {
     const n = this.n;
-    if (c.op !== 'fn') t.calledOut = true;
+    if (c.op !== 'fn') {
+      t.calledOut = true;
+      if (t.member) n.groups.callOut(t); // before the call's own message: it names the member as a task on record
+    }
     switch (c.op) {
       case 'fn':
         n.fns.set(c.f.fnId, c.f);

@@ -156,6 +156,18 @@ export class NodeGroups {
     if (slice.left === 0) this.drop(slice);
   }
 
+  /**
+   * A member's first call out (a submit, put, get, wait, ask): the coordinator makes it the ordinary task it would
+   * have been, assigned here, before the call's own message (that names it as a parent or a waiter). Its end still
+   * goes in its slice's report.
+   */
+  callOut(t: LocalTask): void {
+    const mem = t.member;
+    if (!mem || mem.out || mem.quiet || t.state === 'ended') return;
+    mem.out = true;
+    this.n.send({ t: 'groupCallOut', g: mem.slice.g, s: mem.slice.s, idx: [mem.i] });
+  }
+
   /** Members that will not start here (paused, or asked back): one `groupHandBack` per slice. Each left `ended`. */
   handBack(members: readonly LocalTask[]): void {
     const bySlice = new Map<GroupSlice, number[]>();

@@ -120,4 +120,6 @@ export interface GroupMember {
   quiet?: boolean;
   /** It logged: its report goes after its logs (never into a report queued before them). */
   logged?: boolean;
+  /** It called out (`groupCallOut` sent): the coordinator holds it as an ordinary task here, told of its blocks. */
+  out?: boolean;
 }

@@ -107,6 +107,8 @@ export interface AdmissionContext extends NodeSession {
 /** What the executors' call server uses. */
 export interface CallServerContext extends NodeSession {
   readonly local: LocalScheduler;
+  /** Task groups' slices (groups.ts): a member's first call out makes it an ordinary task at the coordinator. */
+  readonly groups: { callOut(t: LocalTask): void };
   readonly starts: StartReports;
   readonly tasks: TaskTable;
   readonly actors: ActorTable;

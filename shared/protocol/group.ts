@@ -86,4 +86,12 @@ export const groupMessages = {
   }),
   /** Members of slice `s` the node will not start (it pauses, or was asked back): placed again, same attempt. */
   groupHandBack: obj({ t: lit('groupHandBack'), g: taskId, s: int(0), idx: members }),
+  /**
+   * Members of slice `s` that call out (submit, put, get, wait, ask: what a plain task says under its own id): the
+   * coordinator makes each the ordinary task it would have been, assigned to this node (materialized; its owner
+   * told it moved), before the messages that follow in the frame. Their children then name a parent on record, and
+   * a member waiting in get/wait gives its CPU back as a plain task does (`blocked`). Their ends still come in the
+   * slice's groupDone.
+   */
+  groupCallOut: obj({ t: lit('groupCallOut'), g: taskId, s: int(0), idx: members }),
 } as const;

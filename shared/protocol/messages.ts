@@ -314,6 +314,7 @@ export const NODE_SENDS = new Set<MessageKind>([
   'holding',
   'groupDone',
   'groupHandBack',
+  'groupCallOut',
 ]);
 
 /** Handler table type: a new kind does not compile until every table handles or ignores it. */

@@ -118,6 +118,11 @@ describe('the volunteer page', () => {
       while (Date.now() < end);
       return ms;
     });
+    // Measured first (a few ms a run): a 1-CPU node then takes several calls at once, plain tasks or a group's
+    // members (an unmeasured function's members go one a free CPU, coordinator/groups/group-room.ts), so the tab
+    // holds calls it has not started. Runs of 2 ms: none batched into its executor (ready-queue.ts, under 1 ms).
+    expect(await mesh.get(Array.from({ length: 4 }, () => spin.remote(2)))).toEqual(Array(4).fill(2));
+    const before = tasksDone(cl);
     const refs = Array.from({ length: 6 }, () => spin.remote(1500));
     await cl.until(
       () => (node(a.nodeId)?.inflightTasks ?? 0) >= 2,
@@ -129,7 +134,7 @@ describe('the volunteer page', () => {
     const helper = await openVolunteer(cl, b, { cpus: 1, paused: 'false' });
     expect(await mesh.get(refs)).toEqual(Array(6).fill(1500));
     const done = tasksDone(cl);
-    expect(done.get(a.nodeId)).toBeLessThanOrEqual(2);
+    expect(done.get(a.nodeId)! - before.get(a.nodeId)!).toBeLessThanOrEqual(2);
     expect(done.get(helper.nodeId)).toBeGreaterThanOrEqual(4);
     await a.page.close();
     await helper.page.close();

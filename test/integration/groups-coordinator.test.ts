@@ -125,6 +125,32 @@ describe('task groups at the coordinator', () => {
     expect(readied(w.driver).get(sl.idx[0])).toBe(sl.idx[0] ** 2);
   });
 
+  it("a member's call out makes it a task assigned to its node (its owner told it moved), whose block frees its CPU; one for a slice never sent is an offence", async () => {
+    const w = await world();
+    const a = await node(w.url, 'a', 1);
+    w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
+    await a.until(() => a.of('assignGroup').length > 0, 'a slice');
+    const sl = a.of('assignGroup')[0];
+    const i = sl.idx[0];
+    const na = [...w.c.gcs.nodes.values()][0];
+    const cpu = na.inflight.cpu ?? 0;
+    const b = await node(w.url, 'b', 1);
+    const nb = [...w.c.gcs.nodes.values()].find((x) => x !== na)!;
+    b.send({ t: 'groupCallOut', g: sl.spec.taskId, s: sl.s, idx: [i] });
+    await w.driver.until(() => w.c.trust.view(nb.id).offences > 0, 'offence');
+    expect(w.c.gcs.tasks.get(memberId(w.job, 0, i))).toBeUndefined();
+    a.send({ t: 'groupCallOut', g: sl.spec.taskId, s: sl.s, idx: [i] });
+    await w.driver.until(() => w.driver.of('groupReady').some((r) => r.moved?.includes(i)), 'moved');
+    const t = w.c.gcs.tasks.get(memberId(w.job, 0, i))!;
+    expect(t.node).toBe(na);
+    expect(na.inflight.cpu).toBe(cpu); // one charge: off the slice, on the task
+    a.send({ t: 'blocked', taskId: t.spec.taskId, attempt: t.spec.attempt, blocked: true });
+    // Its CPU given back: the next queued member goes to that 1-CPU node.
+    await a.until(() => a.of('assignGroup').length === 2, 'the next slice');
+    expect(t.blocked).toBe(true);
+    expect(na.inflight.cpu).toBe(cpu);
+  });
+
   it('members that throw are retried with retryExceptions, else fail; a lost node re-queues its members as their next attempt', async () => {
     const w = await world();
     const a = await node(w.url, 'a', 4);

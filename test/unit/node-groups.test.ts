@@ -3,7 +3,7 @@
 // when paused, and stops members on `cancelGroup` and on `cancelTask` of a member's task id.
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, type TaskId } from '../../shared/ids.js';
+import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, taskOfObject, type TaskId } from '../../shared/ids.js';
 import type { FunctionSource, MsgOf } from '../../shared/protocol/messages.js';
 import type { NodeRuntime } from '../../shared/node/runtime.js';
 import type { SpawnExecutor } from '../../shared/node/executors.js';
@@ -95,6 +95,24 @@ describe('task groups on a node', () => {
     expect(node.stats().tasksRun).toBe(200);
     await until(() => node.stats().running === 0 && node.stats().queued === 0);
     expect(node.groups.count).toBe(0); // a slice whose members all ended is forgotten
+  });
+
+  it("a member's first call out goes as one groupCallOut before the call's own message; members that only compute send none", async () => {
+    const { ws } = await joined(2);
+    const m = slice(fnOf('(x) => { if (x % 2 === 0) { mesh.put(x); mesh.put(x + 1); } return x; }'), 3, ids(6), ids(6));
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).ok.size === 6);
+    const outs = ws.of('groupCallOut');
+    expect(outs.flatMap((o) => o.idx).sort()).toEqual([0, 2, 4]);
+    for (const o of outs) expect(o).toMatchObject({ g, s: 0 });
+    for (const i of [0, 2, 4]) {
+      const member = childTaskId(root, 3 + i);
+      const out = ws.sent.findIndex((x) => x.t === 'groupCallOut' && x.idx.includes(i));
+      const puts = ws.sent.flatMap((x, k) => (x.t === 'put' && taskOfObject(x.id) === member ? [k] : []));
+      expect(puts.length).toBe(2);
+      expect(out).toBeLessThan(puts[0]);
+    }
   });
 
   it('hands short members to its executors in batches past the 32 of plain tasks', async () => {

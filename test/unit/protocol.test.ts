@@ -170,6 +170,7 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
   cancelGroup: { t: 'cancelGroup', g: task, idx: undefined },
   groupDone: { t: 'groupDone', g: task, s: 3, ok: [0], results: [{ v: new Uint8Array([4]), refs: [] }], ms: [0.5], failed: [{ i: 1, failure }] },
   groupHandBack: { t: 'groupHandBack', g: task, s: 3, idx: [1] },
+  groupCallOut: { t: 'groupCallOut', g: task, s: 3, idx: [0, 1] },
 };
 
 const kinds = Object.keys(messages) as MessageKind[];
