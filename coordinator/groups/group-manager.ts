@@ -84,6 +84,7 @@ export class GroupManager {
 
   /** The owner sent a group it sent before (it resumed): what ended is told again (values kept until released). */
   private resumed(grp: GroupRecord): void {
+    this.reports.ownerBack(grp);
     const ok: number[] = [];
     const failed: number[] = [];
     for (let i = 0; i < grp.n; i++) {
@@ -170,6 +171,7 @@ export class GroupManager {
 
   /** The job ended: its groups go; nodes holding their slices are told (`cancelGroup`), unless `quiet` (let go of). */
   endJob(job: JobRecord, quiet: boolean): void {
+    this.reports.jobEnded(job);
     this.table.endJob(job, quiet);
   }
 
