@@ -221,7 +221,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     // The node refused the task the driver sent it (busy, or no lease there): placed here, if it is still on that node.
     const t = c.gcs.tasks.get(m.taskId);
     if (!t || t.spec.jobId !== s.jobId || !c.leases.refused(t) || t.state !== 'assigned' || !t.node) return;
-    c.ends.handBack(t);
+    c.ends.unplaced(t);
   },
   lease: null,
   actorInfo: null,

@@ -85,6 +85,7 @@ export class GroupManager {
 
   /** The owner sent a group it sent before (it resumed): what ended is told again (values kept until released). */
   private resumed(grp: GroupRecord): void {
+    this.reports.ownerBack(grp);
     const ok: number[] = [];
     const failed: number[] = [];
     for (let i = 0; i < grp.n; i++) {
@@ -197,6 +198,7 @@ export class GroupManager {
 
   /** The job ended: its groups go; their nodes (`cancelGroup`) and owner are told, unless `quiet` (let go of). */
   endJob(job: JobRecord, quiet: boolean, owner: Session | null = null): void {
+    this.reports.jobEnded(job);
     endJobGroups(this.gcs, this.table, job, quiet, owner);
   }
 

@@ -6,7 +6,7 @@ import { failureOf, type Failure } from '../../shared/errors.js';
 import { returnObjectId } from '../../shared/ids.js';
 import type { MsgOf, TaskResult } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { NodeRecord } from '../gcs/tables.js';
+import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import { taskDone } from '../nodes/load.js';
 import { countRun } from '../scheduler/task-values.js';
 import type { TaskManager } from '../scheduler/tasks.js';
@@ -17,7 +17,18 @@ import type { GroupTable } from './group-table.js';
 /** Why a report is refused: `lie` an offence of the node's (it was never sent that), else a malformed message. */
 export type Refusal = { lie: string } | { error: string };
 
+/** A member's result stored on its node while its owner was away: kept there until the owner is back. */
+interface AwayResult {
+  node: NodeRecord;
+  s: number;
+  r: TaskResult;
+  ms: number;
+}
+
 export class GroupReports {
+  /** By group: members whose large result was stored on their node while their owner was away (session 27). */
+  private readonly away = new Map<GroupRecord, Map<number, AwayResult>>();
+
   constructor(
     private readonly gcs: Gcs,
     private readonly table: GroupTable,
@@ -49,7 +60,7 @@ export class GroupReports {
         off++;
         ended++;
         this.table.ended(grp, i, r.v);
-      } else if (this.stored(grp, i, r, m.ms[k], n)) off++;
+      } else this.stored(grp, i, r, m.ms[k], n); // member() takes it off the slice (or it waits there for its owner)
     }
     for (const { i, failure } of m.failed ?? []) {
       const mine = this.mine(grp, sl, m.s, i);
@@ -89,24 +100,47 @@ export class GroupReports {
 
   /**
    * A result too large to travel inline, stored on node `n`: the member becomes an ordinary task there whose
-   * `done` it was (its output's record has that location), and its owner is told it moved. With its owner away,
-   * the member is failed and the node told to drop the copy (nobody could read it).
+   * `done` it was (its output's record has that location), and its owner is told it moved. With its owner away
+   * (within its job's grace), the member stays on its slice and its result where it is until the owner sends the
+   * group again (ownerBack: then the same), or the job ends (jobEnded: the node drops the copy). Failing it
+   * (OBJECT_LOST, as before session 27) lost a result that ran, for an owner that came back.
    */
-  /** Whether the member is still the slice's to credit (it failed here); else member() took it off the slice. */
-  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord): boolean {
+  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord): void {
     const owner = grp.job.driver;
     if (!owner) {
-      const f = failureOf('OBJECT_LOST', grp.taskId(i), grp.spec.name, new Error('its result was stored on its node while its driver was away'));
-      n.session.send({ t: 'free', ids: [returnObjectId(grp.taskId(i), 0)] });
-      this.table.failed(grp, i, f);
-      return true;
+      let held = this.away.get(grp);
+      if (!held) this.away.set(grp, (held = new Map<number, AwayResult>()));
+      held.set(i, { node: n, s: grp.slice[i], r, ms });
+      return;
     }
     const t = this.materializer.member(grp, i, owner);
     if (t) {
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms, results: [r] }, n.session);
       this.table.moved(grp, i);
     }
-    return false;
+  }
+
+  /** The owner sent the group again (it resumed): results stored meanwhile become its objects, as stored() does. */
+  ownerBack(grp: GroupRecord): void {
+    const held = this.away.get(grp);
+    if (!held || !grp.job.driver) return;
+    this.away.delete(grp);
+    for (const [i, a] of held) {
+      // Run again since (its node was lost), or its node gone: nothing kept to read.
+      if (grp.state[i] !== ON_SLICE || grp.slice[i] !== a.s || a.node.session.closed) continue;
+      this.stored(grp, i, a.r, a.ms, a.node);
+      grp.onSlice?.delete(i); // its report came already: none is to come the classic way
+    }
+    this.table.settle(grp);
+  }
+
+  /** The job ended with results of its members kept for an owner that did not come back: their nodes drop them. */
+  jobEnded(job: JobRecord): void {
+    for (const [grp, held] of this.away) {
+      if (grp.job !== job) continue;
+      this.away.delete(grp);
+      for (const [i, a] of held) if (!a.node.session.closed) a.node.session.send({ t: 'free', ids: [returnObjectId(grp.taskId(i), 0)] });
+    }
   }
 
   /** Reports on members of the slice that are ordinary tasks now: as their node's `done` and `failed`. */

@@ -94,6 +94,11 @@ export function sentFunction(n: NodeRecord, fn: FunctionId): void {
   (n.functions ??= new Set()).add(fn);
 }
 
+/** The node may not hold a function's source after all (it refused the direct task that carried it): the next assign of it there carries it. */
+export function maybeNotSent(n: NodeRecord, fn: FunctionId): void {
+  n.functions?.delete(fn);
+}
+
 /**
  * Functions that left the GCS (no running job uses them, issue 14): each node
  * that was sent one is told to forget it and counts as not having it, so a

@@ -12,6 +12,7 @@ import type { Scheduler } from './scheduler.js';
 import type { TaskManager } from './tasks.js';
 import type { Session } from '../session.js';
 import { actorGone, cancelledFailure, retried, retriesLeft } from './task-failures.js';
+import * as nodeLoad from '../nodes/load.js';
 
 export class TaskEnds {
   /** A job ended: its task groups go too (coordinator/groups; `forget`: nothing is said to the nodes; `owner`: its driver, still connected). */
@@ -37,6 +38,17 @@ export class TaskEnds {
       return;
     }
     this.tasks.finishFailed(t, cancelledFailure(t));
+  }
+
+  /**
+   * Its node refused the task its driver sent it (`unplaced`): the coordinator recorded the node as holding the
+   * function's source the driver's frame carried (tasks.ts submit), but a node keeps nothing of a frame it refuses: the
+   * next assign of it there carries the source, else the node runs it with none ("executor has no source", a TaskError
+   * within ms: the flake of session 27). Then placed again, as a hand-back.
+   */
+  unplaced(t: TaskRecord): void {
+    if (t.node) nodeLoad.maybeNotSent(t.node, t.spec.fnId);
+    this.handBack(t);
   }
 
   /** Its node gave it back unstarted (`unplaced`, `handBack`): placed again, unless its cancel was sent there (then it ends so). */

@@ -75,19 +75,23 @@ export class DirectTasks {
     const fn = msgs.find((m): m is MsgOf<'fn'> => m.t === 'fn')?.f;
     if (!submit || msgs.length > (fn ? 2 : 1)) return this.n.log(`a direct task from ${peer.slice(0, 12)} is not [fn?, submit]`);
     const spec = submit.spec;
-    const why = this.refusal(peer, submit, fn);
+    const wrong = this.notLeased(peer, submit, fn);
+    // A leased job's function is kept even when its task is refused for want of a slot: the coordinator counts this
+    // node as holding it from the driver's submit on, and may place a task or a group of it here meanwhile without
+    // its source (session 27: "executor has no source", a TaskError).
+    if (wrong === null && fn) this.n.fns.set(fn.fnId, fn);
+    const why = wrong ?? this.busy(spec);
     if (why !== null) {
       this.counts.refused++;
       this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why));
       return;
     }
-    if (fn) this.n.fns.set(fn.fnId, fn);
     this.counts.taken++;
     this.n.tasks.admit(spec, undefined, DIRECT_TAG);
   }
 
-  /** Why this node does not take `spec` from `peer`, or null. */
-  private refusal(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined): string | null {
+  /** Why `peer` may not send this node `submit` at all, or null. */
+  private notLeased(peer: string, submit: MsgOf<'submit'>, fn: FunctionSource | undefined): string | null {
     const spec = submit.spec;
     // Meant for the node this process was in an earlier session: the coordinator no longer knows that id.
     if (submit.to === undefined || submit.to !== this.n.nodeId) return `sent to node ${String(submit.to).slice(0, 12)}, not to this node`;
@@ -97,6 +101,11 @@ export class DirectTasks {
     if (not !== null) return `not a task to send straight to a node: ${not}`;
     if (fn && (fn.fnId !== spec.fnId || functionIdOf(fn) !== fn.fnId)) return 'its function does not match its id';
     if (!fn && !this.n.fns.has(spec.fnId)) return 'its function is unknown here';
+    return null;
+  }
+
+  /** Why this node does not take `spec` now (no slot for it), or null. */
+  private busy(spec: MsgOf<'submit'>['spec']): string | null {
     if (this.n.paused) return 'this node is paused';
     if (this.n.tasks.get(spec.taskId)) return 'this node holds the task already';
     if (!this.n.local.hasFreeSlot()) return 'busy: no free slot';

@@ -41,6 +41,17 @@ describe('task groups across a coordinator restart', () => {
     c = await dataCoordinator(data, token, port, ['--groups']);
     expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i * 7));
     expect(await m.get(passed)).toBe(70);
+    // The job's counts (session 27): 1,500 members and the task given member 5, each once. The members come again with
+    // their group; member 5 and that task are records read back (the job's row keeps the counts of its start only).
+    const progress = async () =>
+      (
+        (await (await fetch(`${c.url}/api/jobs/${m.jobId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+          progress: { total: number; done: number };
+        }
+      ).progress;
+    let seen: { total: number; done: number } | undefined;
+    await until(async () => (seen = await progress()).done >= 1501, { timeoutMs: 20_000, what: () => `1501 done: ${JSON.stringify(seen)}` });
+    expect(seen).toMatchObject({ total: 1501, done: 1501 });
     const after = (await stats(c.url, token))!;
     expect(after.groupsSubmitted).toBeGreaterThan(0); // sent again by their owner
     m.free([...refs, passed]);

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
-import type { JobId } from '../../shared/ids.js';
+import { returnObjectId, type JobId } from '../../shared/ids.js';
 import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
 
 const TOKEN = 'groups-owner-test';
@@ -17,7 +17,7 @@ afterEach(async () => {
   rc = null;
 });
 
-async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number } = {}) {
+async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number; jobGraceMs?: number } = {}) {
   rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true, ...o });
   const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
   const n = await rawNode(rc.url, 'a', 2);
@@ -47,6 +47,42 @@ describe("task groups: the owner's side", () => {
     expect(decodeValue(again.v[0])).toBe(11);
     expect(w.c.statsJson()).toMatchObject({ groups: 1, tasksSubmitted: 4 });
     expect(w.driver.of('error')).toEqual([]);
+  });
+
+  it("a member's large result stored on its node while its owner is away is kept: the owner, back, reads it as an object", async () => {
+    const w = await world();
+    const grp = rawGroup(w.job, w.fn, 0, args([10, 11, 12, 13]));
+    w.driver.send(grp);
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    const i = sl.idx[0];
+    w.driver.ws.terminate(); // a drop, not a goodbye: the job waits for its driver (its grace)
+    await w.n.until(() => w.c.gcs.jobs.get(w.job)?.driver === null, 'the driver away');
+    w.n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [i], results: [{ size: 200_000, hash: 'ab'.repeat(32), refs: [] }], ms: [1] });
+    w.n.send({ t: 'sync', x: 7 }); // answered after the report was handled
+    await w.n.until(() => w.n.of('sync').length === 1, 'sync');
+    expect(w.n.of('free')).toEqual([]); // the node keeps the copy
+    const back = await rawClient(w.url, { role: 'driver', token: TOKEN, groups: true, resume: { jobId: w.job, secret: w.driver.welcome.secret!, held: [] } });
+    clients.push(back);
+    back.send(grp); // a resumed owner sends its groups again
+    await back.until(() => back.of('groupReady').some((r) => r.moved?.includes(i) === true), 'the member moved');
+    expect(back.of('groupReady').flatMap((r) => r.failed ?? [])).toEqual([]);
+    const o = w.c.gcs.objects.get(returnObjectId(memberId(w.job, 0, i), 0));
+    expect(o).toMatchObject({ state: 'ready', size: 200_000 });
+    expect(back.of('error')).toEqual([]);
+  });
+
+  it("an owner that does not come back within its job's grace: the node drops the member's stored result", async () => {
+    const w = await world({ jobGraceMs: 300 });
+    w.driver.send(rawGroup(w.job, w.fn, 0, args([10, 11, 12, 13])));
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    w.driver.ws.terminate();
+    await w.n.until(() => w.c.gcs.jobs.get(w.job)?.driver === null, 'the driver away');
+    w.n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [sl.idx[0]], results: [{ size: 200_000, hash: 'ab'.repeat(32), refs: [] }], ms: [1] });
+    await w.n.until(() => w.n.of('free').length === 1, 'the copy freed at the job end');
+    expect(w.n.of('free')[0].ids).toEqual([returnObjectId(memberId(w.job, 0, sl.idx[0]), 0)]);
+    expect(w.c.gcs.jobs.get(w.job)?.state).toBe('finished');
   });
 
   it('members handed back are placed again at the same attempt', async () => {

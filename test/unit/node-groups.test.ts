@@ -2,76 +2,15 @@
 // coordinator socket runs `assignGroup` slices and reports them in `groupDone`, hands unstarted members back
 // when paused, and stops members on `cancelGroup` and on `cancelTask` of a member's task id.
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, taskOfObject, type TaskId } from '../../shared/ids.js';
-import type { FunctionSource, MsgOf } from '../../shared/protocol/messages.js';
-import type { NodeRuntime } from '../../shared/node/runtime.js';
-import type { SpawnExecutor } from '../../shared/node/executors.js';
+import { decodeValue } from '../../shared/codec.js';
+import { childTaskId, returnObjectId, taskOfObject } from '../../shared/ids.js';
 import { inThread } from '../helpers/in-thread.js';
-import { nodeOnFakeSocket, type FakeCoordinatorSocket } from '../helpers/node-socket.js';
+import type { SpawnExecutor } from '../../shared/node/executors.js';
+import type { MsgOf } from '../../shared/protocol/messages.js';
 import { sleep, until } from '../helpers/poll.js';
+import { closeJoined, fnOf, ids, joined, reported, root, slice } from '../helpers/group-slices.js';
 
-const jobId = newJobId();
-const root = rootTaskId(jobId);
-let open: NodeRuntime[] = [];
-afterEach(async () => {
-  for (const n of open) await n.close();
-  open = [];
-});
-
-async function joined(cpus = 2, inlineMax = 64 * 1024, spawn?: SpawnExecutor): Promise<{ node: NodeRuntime; ws: FakeCoordinatorSocket }> {
-  const r = await nodeOnFakeSocket(cpus, inlineMax, spawn);
-  open.push(r.node);
-  return r;
-}
-
-function fnOf(source: string): FunctionSource {
-  return { fnId: functionId('function', source), kind: 'function', name: 'f', source };
-}
-
-/** Members `idx` of the group whose member 0 is the parent's submit `first`, each with its one argument. */
-function slice(f: FunctionSource, first: number, idx: number[], args: unknown[], s = 0, attempt = 0): MsgOf<'assignGroup'> {
-  const spec: MsgOf<'assignGroup'>['spec'] = {
-    taskId: childTaskId(root, first),
-    jobId,
-    parentId: root,
-    fnId: f.fnId,
-    name: 'f',
-    args: [],
-    nested: [],
-    numReturns: 1,
-    resources: { cpu: 1 },
-    maxRetries: 0,
-    attempt,
-    timeoutMs: 0,
-  };
-  return { t: 'assignGroup', spec, first, s, attempt, idx, args: args.map((a) => [encodeValue(a).bytes]), fn: f };
-}
-
-/** Every ended member of group `g` (slice `s`) as reported: ok values by index, failures by index. */
-function reported(
-  ws: FakeCoordinatorSocket,
-  g: TaskId,
-  s = 0,
-): { ok: Map<number, unknown>; failed: Map<number, MsgOf<'groupDone'>['results'][number] | { code: string; message: string; taskId: string }> } {
-  const ok = new Map<number, unknown>();
-  const failed = new Map<number, { code: string; message: string; taskId: string }>();
-  for (const d of ws.of('groupDone')) {
-    if (d.g !== g || d.s !== s) continue;
-    d.ok.forEach((i, k) => {
-      expect(ok.has(i) || failed.has(i)).toBe(false); // each member once
-      const r = d.results[k];
-      ok.set(i, r.v ? decodeValue(r.v) : r);
-    });
-    for (const f of d.failed ?? []) {
-      expect(ok.has(f.i) || failed.has(f.i)).toBe(false);
-      failed.set(f.i, f.failure);
-    }
-  }
-  return { ok, failed };
-}
-
-const ids = (n: number, from = 0) => Array.from({ length: n }, (_, k) => from + k);
+afterEach(closeJoined);
 
 describe('task groups on a node', () => {
   it('says groups in its hello', async () => {
