@@ -8,7 +8,7 @@ import type { NodeId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, ObjectRecord, ReplicaSet, TaskRecord } from '../gcs/tables.js';
-import { addTask } from '../jobs/job-tasks.js';
+import { addTask, countEnd } from '../jobs/job-tasks.js';
 
 /**
  * A new record of `spec`: on no node, nothing missing, holding no arguments, not started; `o` sets the rest.
@@ -164,8 +164,13 @@ export function restoredTask(spec: TaskSpec, submittedAt: number, outputs: (Obje
   });
 }
 
-/** A restored task is on record again, in its job (counted there before the restart). */
+/**
+ * A restored task is on record again, in its job, and counted there: a running job's stored row holds the counts
+ * of its start (gcs.persistJob writes it at the start and the end only), so its counts after a restart are those of
+ * the task rows read back (submitted, and finished or failed when ended) plus what happens after.
+ */
 export function restore(gcs: Gcs, job: JobRecord, t: TaskRecord): void {
   gcs.taskTable.set(t.spec.taskId, t);
-  addTask(job, t, true);
+  addTask(job, t);
+  if (t.state === 'finished' || t.state === 'failed') countEnd(job, t.state);
 }
