@@ -165,10 +165,9 @@ export function restoredTask(spec: TaskSpec, submittedAt: number, outputs: (Obje
 }
 
 /**
- * A restored task is on record again, in its job, and counted there: a running job's row keeps the counts of its
- * start (gcs.persistJob writes it at its start and its end), not its tasks'. Counted as not yet (session 27), a
- * materialized group member and the tasks on record were missing from the job's counts after a restart, while the
- * members of its groups, sent again by their owner, counted afresh.
+ * A restored task is on record again, in its job, and counted there: a running job's stored row holds the counts
+ * of its start (gcs.persistJob writes it at the start and the end only), so its counts after a restart are those of
+ * the task rows read back (submitted, and finished or failed when ended) plus what happens after.
  */
 export function restore(gcs: Gcs, job: JobRecord, t: TaskRecord): void {
   gcs.taskTable.set(t.spec.taskId, t);

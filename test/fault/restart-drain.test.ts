@@ -14,9 +14,16 @@ afterEach(async () => {
 });
 
 describe('a coordinator restart on SQLite', () => {
+  // Groups off: the job's tasks are task rows, recovered as unfinished tasks that run again.
   it('a driver frees everything after the restart: the coordinator drains to no task and no object, and the values were exact', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tabmesh-drain-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    await freedAfterRestart({ dataDir }, cleanups);
+    await freedAfterRestart({ dataDir }, cleanups, false);
+  }, 120_000);
+
+  it('the same job as a task group: its owner sends it again, each task counted once, drained to no task, object or group', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tabmesh-drain-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    await freedAfterRestart({ dataDir }, cleanups, true);
   }, 120_000);
 });

@@ -19,9 +19,14 @@ export const ON = { TABMESH_DIRECT: '1' };
 export async function recorded(cl: Cluster, m: Mesh): Promise<void> {
   await coreOf(m).objects.sync();
   const job = coreOf(m).jobId;
-  await until(() => [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)), {
-    what: "the job's tasks recorded ended",
-  });
+  const groups = cl.c.coordinator.groups?.table;
+  await until(
+    () =>
+      [...cl.c.coordinator.gcs.tasks.values()].every((t) => t.spec.jobId !== job || TERMINAL.has(t.state)) &&
+      // A task group's members are columns of its record, not task records (issue 14): none queued or on a node.
+      [...(groups?.ofJob(job as never) ?? [])].every((g) => g.queued + g.running === 0),
+    { what: "the job's tasks recorded ended" },
+  );
 }
 
 /** Runs sequential tasks until the driver holds a lease on `node` and their TCP link is open. */

@@ -8,6 +8,7 @@ import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { openVolunteer } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError, type ObjectRef } from '../../shared/index.js';
+import { findTask } from '../helpers/task-state.js';
 
 export interface RayCluster {
   cl: Cluster;
@@ -106,7 +107,10 @@ export async function getOrTell<T>(rc: RayCluster, ref: ObjectRef<T>, ms = 40_00
     timer = setTimeout(() => {
       const id = ref.id.slice(0, 32);
       const t = c.gcs.tasks.get(id as never);
-      const row = t && { name: t.spec.name, state: t.state, node: t.node?.id, attempt: t.spec.attempt, actor: t.spec.actor?.kind };
+      const member = t ? undefined : findTask(c, id as never);
+      const row = t
+        ? { name: t.spec.name, state: t.state, node: t.node?.id, attempt: t.spec.attempt, actor: t.spec.actor?.kind }
+        : member && !member.record && { group: member.grp.g, member: member.i, state: member.state, attempt: member.grp.attempt[member.i] };
       const ev = c.gcs.events.filter((e) => !/^task-(started|finished)$/.test(e.kind)).slice(-40);
       console.log(
         `get of ${ref.id.slice(0, 12)} not back in ${ms} ms: task ${JSON.stringify(row)}; object ${JSON.stringify(c.gcs.objects.get(ref.id as never)?.state)}`,

@@ -12,6 +12,10 @@ const redis = useRedis(async () => {
 
 describe('a coordinator restart on Redis', () => {
   it('a driver frees everything after the restart: the coordinator drains to no task and no object, and the values were exact', async () => {
-    await freedAfterRestart({ redis: { url: redis.server.url, prefix: 'drain' } }, cleanups);
+    await freedAfterRestart({ redis: { url: redis.server.url, prefix: 'drain' } }, cleanups, false);
+  }, 120_000);
+
+  it('the same job as a task group: its owner sends it again, each task counted once, drained to no task, object or group', async () => {
+    await freedAfterRestart({ redis: { url: redis.server.url, prefix: 'drain-groups' } }, cleanups, true);
   }, 120_000);
 });

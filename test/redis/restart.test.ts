@@ -3,10 +3,24 @@
 // SIGKILLed mid-job and started again on the same Redis finishes the job with
 // the right results, on one server and on a 3-master Cluster; Redis itself
 // killed and restarted (AOF) under an idle mesh loses neither jobs nor
-// finished results.
+// finished results. The kill mid-job runs twice: with groups off (the job's
+// tasks are task rows in Redis, recovered as unfinished tasks) and with task
+// groups (docs/decisions.md "Task groups": not in Redis, sent again by their
+// owner).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, kill, redisCoordinator as coordinator, restartablePort, run, stats, tempDir, type Coord } from '../helpers/processes.js';
+import {
+  cleanupProcesses,
+  edgeNodes,
+  getJson,
+  kill,
+  redisCoordinator as coordinator,
+  restartablePort,
+  run,
+  stats,
+  tempDir,
+  type Coord,
+} from '../helpers/processes.js';
 import { until as poll } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -34,13 +48,17 @@ async function nodes(c: Coord, token: string, n: number): Promise<void> {
   await edgeNodes(c, token, n);
 }
 
-/** A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. */
-async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
+/**
+ * A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. `groups` false:
+ * the durable GCS's recovery of unfinished tasks; true: the driver's 1,000 calls in one turn are a group its owner
+ * sends again, each counted once in the job, and nothing is left once freed.
+ */
+async function killMidJob(redisUrl: string, prefix: string, groups: boolean): Promise<void> {
   const token = 'redis-' + Math.random().toString(36).slice(2);
   let c = await coordinator(redisUrl, prefix, token, await restartablePort());
   const port = Number(new URL(c.url).port);
   await nodes(c, token, 2);
-  mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+  mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, groups });
   const m = mesh;
   const early = m.remote((x: number) => `early ${x}`).remote(7);
   expect(await m.get(early)).toBe('early 7');
@@ -55,14 +73,37 @@ async function killMidJob(redisUrl: string, prefix: string): Promise<void> {
     60_000,
     () => 'the job to be under way',
   );
+  expect((await stats(c.url, token))?.groupsSubmitted).toBe(groups ? 1 : 0);
   await kill(c);
   c = await coordinator(redisUrl, prefix, token, port);
   expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
   expect(await m.get(early)).toBe('early 7');
-  const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-    message: string;
-  }[];
-  expect(events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^recovered 1 running job\(s\), [1-9]\d* unfinished task/));
+  if (!groups) {
+    const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      message: string;
+    }[];
+    expect(events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^recovered 1 running job\(s\), [1-9]\d* unfinished task/));
+    return;
+  }
+  expect((await stats(c.url, token))?.groupsSubmitted).toBe(1); // sent again by its owner
+  // The job's tasks counted once: `early` (a task row) and the 1,000 members, whether they ended before the kill or after.
+  const job = () => getJson<{ progress: { total: number; done: number; failed: number; cancelled: number } }>(c.url, `/api/jobs/${m.jobId}`, token);
+  await until(
+    async () => (await job())?.progress.done === 1001,
+    10_000,
+    () => 'the job to count its 1,001 tasks done',
+  );
+  expect((await job())?.progress).toMatchObject({ total: 1001, done: 1001, failed: 0, cancelled: 0 });
+  m.free([...refs, early]);
+  let last: Record<string, number> | undefined;
+  await until(
+    async () => {
+      const s = (last = await stats(c.url, token));
+      return s !== undefined && s.tasks === 0 && s.objects === 0 && s.groups === 0;
+    },
+    20_000,
+    () => `drained: tasks ${last?.tasks} objects ${last?.objects} groups ${last?.groups}`,
+  );
 }
 
 describe('tabmesh coordinator --redis: bad input', () => {
@@ -92,11 +133,19 @@ describe('tabmesh coordinator --redis: bad input', () => {
 
 describe('coordinator on Redis', () => {
   it('SIGKILLed in the middle of a 1,000-task job and restarted on the same Redis: the job completes with the right results', async () => {
-    await killMidJob(redis.url, 'kill1');
+    await killMidJob(redis.url, 'kill1', false);
   }, 180_000);
 
   it('the same on a 3-master Redis Cluster', async () => {
-    await killMidJob(cluster.url, 'kill2');
+    await killMidJob(cluster.url, 'kill2', false);
+  }, 180_000);
+
+  it('the same job as a task group (its owner sends it again): exact results, each task counted once, drained after free', async () => {
+    await killMidJob(redis.url, 'kill3', true);
+  }, 180_000);
+
+  it('the same with a task group on a 3-master Redis Cluster', async () => {
+    await killMidJob(cluster.url, 'kill4', true);
   }, 180_000);
 
   it('Redis killed and restarted (AOF) under an idle mesh: its job and finished results are still there', async () => {
