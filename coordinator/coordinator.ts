@@ -273,6 +273,8 @@ export class Coordinator implements Managers {
       this.scheduler.index,
     );
     this.scheduler.groupPass = (deadline) => g.pass(deadline);
+    g.placer.links = () => this.scheduler.links;
+    g.placer.ownLoadPerCpu = () => this.scheduler.ownLoadPerCpu();
     this.scheduler.onNode = (n, added) => (added ? g.addNode(n) : g.removeNode(n));
     this.ends.onJobEnd = (job, forget) => g.endJob(job, forget);
     return g;

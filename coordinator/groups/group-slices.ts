@@ -3,10 +3,14 @@
 // A node with room for k members (group-room.ts: room.ts's rules) gets one `assignGroup` slice of up to k. Nodes
 // are found as a plain task's are, least loaded first through the node index (its cost does not follow the
 // mesh's size); only a mesh of few group nodes is also walked whole when the index's candidates have no room.
+// Other coordinators (links) take no slices: when our own nodes have no room left and a link has, a batch of queued
+// members becomes ordinary tasks, which the scheduler's link rule places there (docs/decisions.md "A task group
+// reaches other coordinators as ordinary tasks").
 import { MAX_GROUP } from '../../shared/protocol/group.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { NodeRecord } from '../gcs/tables.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { sentFunction } from '../nodes/load.js';
+import { freeCpus } from '../scheduler/node-index.js';
 import type { GroupRecord, Slice } from './group-record.js';
 import { roomFor } from './group-room.js';
 import type { GroupTable } from './group-table.js';
@@ -27,6 +31,14 @@ export class GroupPlacer {
   toOrdinary: (grp: GroupRecord) => void = () => {};
   /** Whether any node (taking groups or not) is alive. */
   anyNode: () => boolean = () => false;
+  /** Links to other coordinators in the scheduler's index (their nodes' CPUs are theirs). */
+  links: () => Iterable<NodeRecord> = () => [];
+  /** Our own nodes' tasks in flight per CPU (the scheduler's share rule for a link). */
+  ownLoadPerCpu: () => number = () => Infinity;
+  /** `k` queued members become ordinary tasks (group-materialize.ts ordinary): their records. */
+  toTasks: (grp: GroupRecord, k: number) => TaskRecord[] = () => [];
+  /** Members made tasks for links, not placed yet: no more are made until the scheduler has placed these. */
+  private forLinks: TaskRecord[] = [];
 
   constructor(
     private readonly gcs: Gcs,
@@ -89,11 +101,35 @@ export class GroupPlacer {
         }
       }
       if (cut) break;
+      if (grp.queued > 0) this.overLinks(grp);
       if (grp.queued > 0) break; // no node has room now
       grp.waiting = false;
     }
     t.waiting = w === 0 ? list : list.slice(w);
     return !cut;
+  }
+
+  /**
+   * Our own nodes have no room for `grp`'s queued members: each link (another coordinator) with room gets as many
+   * as the scheduler's rule for a plain task gives it (scheduler.ts linkFor: while its tasks per CPU are no more
+   * than our own nodes'; room.ts's depth), made ordinary tasks that the scheduler's pass places there. A batch at
+   * a time: none is made while the last one waits in the scheduler's queue. No link, no cost.
+   */
+  private overLinks(grp: GroupRecord): void {
+    let w = 0;
+    for (const t of this.forLinks) if (t.state === 'queued') this.forLinks[w++] = t;
+    this.forLinks.length = w;
+    if (w > 0) return;
+    let own = -1;
+    for (const n of this.links()) {
+      if (grp.queued <= 0) return;
+      const cpus = freeCpus(n);
+      if (cpus <= 0) continue;
+      if (own < 0) own = this.ownLoadPerCpu();
+      const share = Number.isFinite(own) ? Math.floor(own * cpus - n.inflightTasks) + 1 : MAX_GROUP;
+      const k = Math.min(share, roomFor(this.gcs, n, grp.spec, Math.min(grp.queued, MAX_GROUP)));
+      if (k > 0) for (const t of this.toTasks(grp, k)) this.forLinks.push(t);
+    }
   }
 
   /** Members the last node picked has room for. */
