@@ -3,7 +3,7 @@
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
-import { fnDepth } from '../scheduler/room.js';
+import { EXTRA_PLACES, fnDepth } from '../scheduler/room.js';
 
 /** Runs of a function before its measure sets a slice's depth; until then one member a CPU free. */
 const MEASURED_RUNS = 3;
@@ -14,13 +14,14 @@ const MEASURED_RUNS = 3;
  * plain task's extra 16 places are not used: slices stay shallow, so a node that joins mid-job gets work). A
  * function not measured yet gets one member a free CPU (depth 1, not a plain task's 2): a slice takes a node's room
  * at once, so a burst of long tasks at depth 2 reached half the nodes where plain tasks, placed one by one least
- * loaded first, reach all (test/integration/packing.test.ts).
+ * loaded first, reach all (test/integration/packing.test.ts). `plain`: exactly room.ts's fits() for as many plain
+ * tasks (its depth, its extra places): members made plain tasks for a link (group-slices.ts overLinks).
  */
-export function roomFor(gcs: Gcs, n: NodeRecord, spec: TaskSpec, cap: number): number {
+export function roomFor(gcs: Gcs, n: NodeRecord, spec: TaskSpec, cap: number, plain = false): number {
   const cpus = n.resources.cpu ?? 0;
   const f = gcs.functions.get(spec.fnId);
-  const d = f && f.runs >= MEASURED_RUNS ? fnDepth(gcs, spec.fnId) : 1;
-  let k = Math.min(cap, Math.max(1, cpus) * d - n.inflightTasks);
+  const d = plain || (f && f.runs >= MEASURED_RUNS) ? fnDepth(gcs, spec.fnId) : 1;
+  let k = Math.min(cap, Math.max(1, cpus) * d + (plain ? EXTRA_PLACES : 0) - n.inflightTasks);
   const req = spec.resources;
   for (const r in req) {
     const want = req[r];

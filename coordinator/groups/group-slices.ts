@@ -112,8 +112,9 @@ export class GroupPlacer {
   /**
    * Our own nodes have no room for `grp`'s queued members: each link (another coordinator) with room gets as many
    * as the scheduler's rule for a plain task gives it (scheduler.ts linkFor: while its tasks per CPU are no more
-   * than our own nodes'; room.ts's depth), made ordinary tasks that the scheduler's pass places there. A batch at
-   * a time: none is made while the last one waits in the scheduler's queue. No link, no cost.
+   * than our own nodes'; room.ts's fits(), not a slice's shallower room), made ordinary tasks that the scheduler's
+   * pass places there. A batch at a time: none is made while the last one waits in the scheduler's queue. No link,
+   * no cost.
    */
   private overLinks(grp: GroupRecord): void {
     let w = 0;
@@ -127,7 +128,7 @@ export class GroupPlacer {
       if (cpus <= 0) continue;
       if (own < 0) own = this.ownLoadPerCpu();
       const share = Number.isFinite(own) ? Math.floor(own * cpus - n.inflightTasks) + 1 : MAX_GROUP;
-      const k = Math.min(share, roomFor(this.gcs, n, grp.spec, Math.min(grp.queued, MAX_GROUP)));
+      const k = Math.min(share, roomFor(this.gcs, n, grp.spec, Math.min(grp.queued, MAX_GROUP), true));
       if (k > 0) for (const t of this.toTasks(grp, k)) this.forLinks.push(t);
     }
   }

@@ -73,7 +73,7 @@ describe('task groups and links to other coordinators', () => {
     expect(w.made).toEqual([]);
   });
 
-  it("own nodes full: a link gets a batch up to the plain task's share (its tasks per CPU no more than ours), one batch at a time", () => {
+  it("own nodes full: a link gets a batch as a plain task's rules give it (its share by our load, then its room), one batch at a time", () => {
     const w = world(40);
     const own = w.node('own', 2);
     const link = w.node('link', 2, true);
@@ -81,21 +81,27 @@ describe('task groups and links to other coordinators', () => {
     w.placer.links = () => [link];
     w.placer.ownLoadPerCpu = () => own.inflightTasks / 2;
     w.placer.pass(Infinity);
-    // Own node: 2 members (a function not measured: one a CPU); the link: as much room (room.ts's rules).
+    // Own node: a slice of 2 (a function not measured: one a CPU), so 1 task a CPU. The idle link of 2 CPUs: its
+    // share floor(1 x 2 - 0) + 1 = 3 (scheduler.ts linkFor: placed while its tasks per CPU are no more than ours),
+    // within a plain task's room (room.ts fits: 2 a CPU while not measured).
     expect(w.sent.map((s) => s.idx.length)).toEqual([2]);
-    expect(w.made.map((b) => b.length)).toEqual([2]);
-    expect(w.grp.queued).toBe(36);
+    expect(w.made.map((b) => b.length)).toEqual([3]);
+    expect(w.grp.queued).toBe(35);
     // Its batch still waits in the scheduler's queue: no second batch.
     w.table.wake();
     w.placer.pass(Infinity);
-    expect(w.made.map((b) => b.length)).toEqual([2]);
-    // Placed on the link, which ran one of them: room for 1 more (2 CPUs, a function not measured: one a CPU).
+    expect(w.made.map((b) => b.length)).toEqual([3]);
+    // Placed on the link (3 there): above our 1 a CPU, none more.
     for (const t of w.made[0]) t.state = 'assigned';
-    link.inflightTasks = 1;
-    link.inflight = { cpu: 1 };
+    link.inflightTasks = 3;
+    link.inflight = { cpu: 3 };
     w.placer.pass(Infinity);
-    expect(w.made.map((b) => b.length)).toEqual([2, 1]);
-    expect(w.grp.queued).toBe(35);
+    expect(w.made.map((b) => b.length)).toEqual([3]);
+    // Our own node at 2 a CPU (plain tasks there too): the share is 2 more, the link's room 1 (4 CPU places, 3 taken).
+    own.inflightTasks = 4;
+    w.placer.pass(Infinity);
+    expect(w.made.map((b) => b.length)).toEqual([3, 1]);
+    expect(w.grp.queued).toBe(34);
   });
 
   it('no link: members wait for our own nodes; none is made a task', () => {
@@ -115,12 +121,12 @@ describe('task groups and links to other coordinators', () => {
     const link = w.node('link', 4, true);
     w.placer.addNode(own);
     w.placer.links = () => [link];
-    // Our own nodes at half a task a CPU (others' CPUs count too): the idle link of 4 CPUs gets floor(0.5 x 4) + 1 = 3, not its room of 4.
+    // Our own nodes at half a task a CPU (stubbed): the idle link of 4 CPUs gets floor(0.5 x 4) + 1 = 3, not its room of 8.
     w.placer.ownLoadPerCpu = () => 0.5;
     w.placer.pass(Infinity);
     expect(w.made.map((b) => b.length)).toEqual([3]);
     for (const t of w.made[0]) t.state = 'assigned';
-    // Its own work: 3 tasks on 4 CPUs, room for 1, but 0.75 a CPU is above our 0.5: none.
+    // 3 tasks on its 4 CPUs, room for 5 more, but 0.75 a CPU is above our 0.5: none.
     link.inflightTasks = 3;
     link.inflight = { cpu: 3 };
     w.placer.pass(Infinity);
