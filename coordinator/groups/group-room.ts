@@ -6,7 +6,7 @@ import type { NodeRecord } from '../gcs/tables.js';
 import { EXTRA_PLACES, fnDepth } from '../scheduler/room.js';
 
 /** Runs of a function before its measure sets a slice's depth; until then one member a CPU free. */
-const MEASURED_RUNS = 3;
+export const MEASURED_RUNS = 3;
 
 /**
  * Members of `spec` node `n` takes now (0: none), at most `cap`. As fits() for each in turn: CPUs pipelined to the

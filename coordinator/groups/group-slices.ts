@@ -12,13 +12,18 @@ import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { sentFunction } from '../nodes/load.js';
 import { freeCpus } from '../scheduler/node-index.js';
 import type { GroupRecord, Slice } from './group-record.js';
-import { roomFor } from './group-room.js';
+import { MEASURED_RUNS, roomFor } from './group-room.js';
 import type { GroupTable } from './group-table.js';
 
 /** A slice's members' argument bytes stay under this (one more member at least): frames stay small. */
 const SLICE_ARG_BYTES = 1 << 20;
 /** Up to this many nodes taking groups, they are walked whole when the index's least loaded candidates have no room. */
 const WALK_BELOW = 64;
+/**
+ * The coordinator's CPU per group member, µs (bench:scale, docs/decisions.md "Task groups": 12-14): a function
+ * measured shorter than this times our own CPUs runs faster on them than the coordinator hands out members.
+ */
+const MEMBER_US = 13;
 
 export class GroupPlacer {
   /** Nodes that take groups, in join order; the pass goes round them from `cursor`. */
@@ -35,6 +40,8 @@ export class GroupPlacer {
   links: () => Iterable<NodeRecord> = () => [];
   /** Our own nodes' tasks in flight per CPU (the scheduler's share rule for a link). */
   ownLoadPerCpu: () => number = () => Infinity;
+  /** Our own nodes' CPUs. */
+  ownCpus: () => number = () => 0;
   /** `k` queued members become ordinary tasks (group-materialize.ts ordinary): their records. */
   toTasks: (grp: GroupRecord, k: number) => TaskRecord[] = () => [];
   /** Members made tasks for links, not placed yet: no more are made until the scheduler has placed these. */
@@ -121,6 +128,11 @@ export class GroupPlacer {
     for (const t of this.forLinks) if (t.state === 'queued') this.forLinks[w++] = t;
     this.forLinks.length = w;
     if (w > 0) return;
+    // Our own nodes drain the group faster than we hand out its members: a link adds no rate here, and a member
+    // there costs this coordinator a plain task's CPU (~2.5x a member's). bench:scale, 100 nodes half behind a link:
+    // docs/decisions.md "A task group reaches other coordinators as ordinary tasks".
+    const f = this.gcs.functions.get(grp.spec.fnId);
+    if (f && f.runs >= MEASURED_RUNS && f.ewmaMs * 1000 < this.ownCpus() * MEMBER_US) return;
     let own = -1;
     for (const n of this.links()) {
       if (grp.queued <= 0) return;

@@ -133,4 +133,26 @@ describe('task groups and links to other coordinators', () => {
     expect(w.made.map((b) => b.length)).toEqual([3]);
     expect(w.grp.queued).toBe(10 - 2 - 3);
   });
+
+  it('a function measured short for our own CPUs stays on them: no link gets its members', () => {
+    const w = world(40);
+    const own = w.node('own', 2);
+    // Nearly full already (0.01 ms a run: 64 a CPU): room for 2 of the group.
+    own.inflightTasks = 126;
+    own.inflight = { cpu: 126 };
+    const link = w.node('link', 2, true);
+    w.placer.addNode(own);
+    w.placer.links = () => [link];
+    w.placer.ownLoadPerCpu = () => own.inflightTasks / 2;
+    w.placer.ownCpus = () => 1000; // as if 500 nodes like it: they run 0.01 ms members faster than we hand them out
+    w.gcs.functions.set(w.grp.spec.fnId, { fnId: w.grp.spec.fnId, kind: 'function', name: 'f', source: 'x => x', ewmaMs: 0.01, runs: 10, jobs: 1 });
+    w.placer.pass(Infinity);
+    expect(w.sent.map((x) => x.idx.length)).toEqual([2]);
+    expect(w.made).toEqual([]);
+    expect(w.grp.queued).toBe(38);
+    // Measured at 20 ms: 1,000 CPUs run 50 members a ms, fewer than we hand out: the link gets its share.
+    w.gcs.functions.get(w.grp.spec.fnId)!.ewmaMs = 20;
+    w.placer.pass(Infinity);
+    expect(w.made.map((b) => b.length)).toEqual([2]);
+  });
 });
