@@ -273,6 +273,9 @@ export class Coordinator implements Managers {
       this.scheduler.index,
     );
     this.scheduler.groupPass = (deadline) => g.pass(deadline);
+    g.placer.links = () => this.scheduler.links;
+    g.placer.ownLoadPerCpu = () => this.scheduler.ownLoadPerCpu();
+    g.placer.ownCpus = () => this.membership.totals.cpus;
     this.scheduler.onNode = (n, added) => (added ? g.addNode(n) : g.removeNode(n));
     this.ends.onJobEnd = (job, forget, owner) => g.endJob(job, forget, owner);
     return g;

@@ -43,6 +43,7 @@ export class GroupManager {
     this.placer.leastLoaded = (grp, fits) => index.leastLoaded({ spec: grp.spec } as TaskRecord, fits);
     this.materializer = new GroupMaterializer(gcs, dir, tasks, actors, this.table);
     this.placer.toOrdinary = (grp) => this.materializer.queued(grp);
+    this.placer.toTasks = (grp, k) => this.materializer.ordinary(grp, k);
     this.reports = new GroupReports(gcs, this.table, tasks, this.materializer);
   }
 

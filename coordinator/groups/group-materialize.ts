@@ -76,11 +76,27 @@ export class GroupMaterializer {
 
   /** No node takes groups (but some node lives): the queued members become ordinary tasks, their owner told they moved. */
   queued(grp: GroupRecord): void {
+    this.ordinary(grp, grp.queued);
+  }
+
+  /**
+   * Up to `k` queued members, first queued first, become ordinary tasks in the scheduler's queue (no node takes
+   * groups, or a link to another coordinator has room our own nodes lack: group-slices.ts); their owner is told
+   * they moved. Their records (none while the owner is away: they wait, it sends the group again when it resumes).
+   */
+  ordinary(grp: GroupRecord, k: number): TaskRecord[] {
     const owner = grp.job.driver;
-    if (!owner) return; // the owner is away: they wait (it sends the group again when it resumes)
+    if (!owner || k <= 0) return [];
     // take() leaves them in the queued state (counted out of `queued`): leave() counts them out once more.
-    const idx = grp.take(grp.queued);
+    const idx = grp.take(k);
     grp.queued += idx.length;
-    for (const i of idx) if (this.member(grp, i, owner)) this.table.moved(grp, i);
+    const out: TaskRecord[] = [];
+    for (const i of idx) {
+      const t = this.member(grp, i, owner);
+      if (!t) continue;
+      this.table.moved(grp, i);
+      out.push(t);
+    }
+    return out;
   }
 }

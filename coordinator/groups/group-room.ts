@@ -3,12 +3,10 @@
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord } from '../gcs/tables.js';
-import { fnDepth } from '../scheduler/room.js';
+import { EXTRA_PLACES, fnDepth } from '../scheduler/room.js';
 
 /** Runs of a function before its measure sets a slice's depth; until then one member a CPU free. */
-const MEASURED_RUNS = 3;
-/** A plain task's extra places in a node's queue past CPUs x depth (room.ts fits()). */
-const QUEUE_EXTRA = 16;
+export const MEASURED_RUNS = 3;
 
 /**
  * Members of `spec` node `n` takes now (0: none), at most `cap`. As fits() for each in turn: CPUs pipelined to the
@@ -16,18 +14,19 @@ const QUEUE_EXTRA = 16;
  * plain task's extra 16 places take one member at a time: slices stay shallow, so a node that joins mid-job gets work). A
  * function not measured yet gets one member a free CPU (depth 1, not a plain task's 2): a slice takes a node's room
  * at once, so a burst of long tasks at depth 2 reached half the nodes where plain tasks, placed one by one least
- * loaded first, reach all (test/integration/packing.test.ts).
+ * loaded first, reach all (test/integration/packing.test.ts). `plain`: exactly room.ts's fits() for as many plain
+ * tasks (its depth, its extra places): members made plain tasks for a link (group-slices.ts overLinks).
  */
-export function roomFor(gcs: Gcs, n: NodeRecord, spec: TaskSpec, cap: number): number {
+export function roomFor(gcs: Gcs, n: NodeRecord, spec: TaskSpec, cap: number, plain = false): number {
   const cpus = n.resources.cpu ?? 0;
   const f = gcs.functions.get(spec.fnId);
-  const d = f && f.runs >= MEASURED_RUNS ? fnDepth(gcs, spec.fnId) : 1;
+  const d = plain || (f && f.runs >= MEASURED_RUNS) ? fnDepth(gcs, spec.fnId) : 1;
   const slots = Math.max(1, cpus) * d;
   // Tasks that hold no CPU count in inflightTasks too (a 0-CPU actor's calls waiting on a signal): past the tight
-  // bound, a node a plain task still fits (fits(): 16 places more) takes slices of one member, or a 1-CPU node
+  // bound, a node a plain task still fits (fits(): EXTRA_PLACES more) takes slices of one member, or a 1-CPU node
   // with such calls never took a member (test_cancel's test_stress hung so, groups on). The CPU bound below holds.
-  let k = Math.min(cap, slots - n.inflightTasks);
-  if (k <= 0 && n.inflightTasks < slots + QUEUE_EXTRA) k = 1;
+  let k = Math.min(cap, slots + (plain ? EXTRA_PLACES : 0) - n.inflightTasks);
+  if (k <= 0 && n.inflightTasks < slots + EXTRA_PLACES) k = 1;
   const req = spec.resources;
   for (const r in req) {
     const want = req[r];

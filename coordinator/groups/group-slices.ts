@@ -3,18 +3,27 @@
 // A node with room for k members (group-room.ts: room.ts's rules) gets one `assignGroup` slice of up to k. Nodes
 // are found as a plain task's are, least loaded first through the node index (its cost does not follow the
 // mesh's size); only a mesh of few group nodes is also walked whole when the index's candidates have no room.
+// Other coordinators (links) take no slices: when our own nodes have no room left and a link has, a batch of queued
+// members becomes ordinary tasks, which the scheduler's link rule places there (docs/decisions.md "A task group
+// reaches other coordinators as ordinary tasks").
 import { MAX_GROUP } from '../../shared/protocol/group.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { NodeRecord } from '../gcs/tables.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { sentFunction } from '../nodes/load.js';
+import { freeCpus } from '../scheduler/node-index.js';
 import type { GroupRecord, Slice } from './group-record.js';
-import { roomFor } from './group-room.js';
+import { MEASURED_RUNS, roomFor } from './group-room.js';
 import type { GroupTable } from './group-table.js';
 
 /** A slice's members' argument bytes stay under this (one more member at least): frames stay small. */
 const SLICE_ARG_BYTES = 1 << 20;
 /** Up to this many nodes taking groups, they are walked whole when the index's least loaded candidates have no room. */
 const WALK_BELOW = 64;
+/**
+ * The coordinator's CPU per group member, µs (bench:scale, docs/decisions.md "Task groups": 12-14): a function
+ * measured shorter than this times our own CPUs runs faster on them than the coordinator hands out members.
+ */
+const MEMBER_US = 13;
 
 export class GroupPlacer {
   /** Nodes that take groups, in join order; the pass goes round them from `cursor`. */
@@ -27,6 +36,16 @@ export class GroupPlacer {
   toOrdinary: (grp: GroupRecord) => void = () => {};
   /** Whether any node (taking groups or not) is alive. */
   anyNode: () => boolean = () => false;
+  /** Links to other coordinators in the scheduler's index (their nodes' CPUs are theirs). */
+  links: () => Iterable<NodeRecord> = () => [];
+  /** Our own nodes' tasks in flight per CPU (the scheduler's share rule for a link). */
+  ownLoadPerCpu: () => number = () => Infinity;
+  /** Our own nodes' CPUs. */
+  ownCpus: () => number = () => 0;
+  /** `k` queued members become ordinary tasks (group-materialize.ts ordinary): their records. */
+  toTasks: (grp: GroupRecord, k: number) => TaskRecord[] = () => [];
+  /** Members made tasks for links, not placed yet: no more are made until the scheduler has placed these. */
+  private forLinks: TaskRecord[] = [];
 
   constructor(
     private readonly gcs: Gcs,
@@ -89,11 +108,41 @@ export class GroupPlacer {
         }
       }
       if (cut) break;
+      if (grp.queued > 0) this.overLinks(grp);
       if (grp.queued > 0) break; // no node has room now
       grp.waiting = false;
     }
     t.waiting = w === 0 ? list : list.slice(w);
     return !cut;
+  }
+
+  /**
+   * Our own nodes have no room for `grp`'s queued members: each link (another coordinator) with room gets as many
+   * as the scheduler's rule for a plain task gives it (scheduler.ts linkFor: while its tasks per CPU are no more
+   * than our own nodes'; room.ts's fits(), not a slice's shallower room), made ordinary tasks that the scheduler's
+   * pass places there. A batch at a time: none is made while the last one waits in the scheduler's queue. No link,
+   * no cost.
+   */
+  private overLinks(grp: GroupRecord): void {
+    let w = 0;
+    for (const t of this.forLinks) if (t.state === 'queued') this.forLinks[w++] = t;
+    this.forLinks.length = w;
+    if (w > 0) return;
+    // Our own nodes drain the group faster than we hand out its members: a link adds no rate here, and a member
+    // there costs this coordinator a plain task's CPU (~2.5x a member's). bench:scale, 100 nodes half behind a link:
+    // docs/decisions.md "A task group reaches other coordinators as ordinary tasks".
+    const f = this.gcs.functions.get(grp.spec.fnId);
+    if (f && f.runs >= MEASURED_RUNS && f.ewmaMs * 1000 < this.ownCpus() * MEMBER_US) return;
+    let own = -1;
+    for (const n of this.links()) {
+      if (grp.queued <= 0) return;
+      const cpus = freeCpus(n);
+      if (cpus <= 0) continue;
+      if (own < 0) own = this.ownLoadPerCpu();
+      const share = Number.isFinite(own) ? Math.floor(own * cpus - n.inflightTasks) + 1 : MAX_GROUP;
+      const k = Math.min(share, roomFor(this.gcs, n, grp.spec, Math.min(grp.queued, MAX_GROUP), true));
+      if (k > 0) for (const t of this.toTasks(grp, k)) this.forLinks.push(t);
+    }
   }
 
   /** Members the last node picked has room for. */

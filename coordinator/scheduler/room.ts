@@ -11,6 +11,8 @@ const PIPELINE_MS = 10;
 const MAX_DEPTH = 64;
 /** Depth for a function not yet measured. */
 const UNKNOWN_DEPTH = 2;
+/** Places in a node's queue past its CPUs times the depth (zero-CPU tasks still take one). */
+export const EXTRA_PLACES = 16;
 
 /** Tasks per CPU a node may hold for this function. */
 export function depth(gcs: Gcs, t: TaskRecord): number {
@@ -44,5 +46,5 @@ export function fits(gcs: Gcs, n: NodeRecord, t: TaskRecord): boolean {
     } else if ((n.inflight[r] ?? 0) + want > have) return false;
   }
   // Zero-CPU tasks still take a place in the node's queue.
-  return n.inflightTasks < Math.max(1, cpus) * d + 16;
+  return n.inflightTasks < Math.max(1, cpus) * d + EXTRA_PLACES;
 }

@@ -64,8 +64,8 @@ export class Scheduler {
    * same 300 nodes sent 13 to 25 (issue 14, session 17).
    */
   linkedNodes = 0;
-  /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. */
-  private readonly links = new Set<NodeRecord>();
+  /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. Read-only outside. */
+  readonly links = new Set<NodeRecord>();
   /** Tasks a link handed back, asked by the rebalancer while our own nodes were idle: never placed on a link again. */
   private readonly fromLinks = new WeakSet<TaskRecord>();
   /** Our own nodes' tasks in flight per CPU (membership's running totals, coordinator/nodes/totals.ts): a link's share. */

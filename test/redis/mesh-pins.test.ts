@@ -115,6 +115,9 @@ describe('pins and give-back across a link', () => {
     await until(async () => ((await stats(b.url, token))?.tasksSubmitted ?? 0) >= 4 + 2 + 2 + 1, {
       timeoutMs: 30_000,
       what: 'the long tasks, work and the children on B',
+    }).catch(async (e) => {
+      await printCoordinators([a, b], token);
+      throw e;
     });
 
     expect(await ma.get(refs, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 6 }, (_, i) => i * 3));
