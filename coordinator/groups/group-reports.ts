@@ -29,6 +29,7 @@ export class GroupReports {
   done(n: NodeRecord, m: MsgOf<'groupDone'>): Refusal | null {
     if (m.results.length !== m.ok.length || m.ms.length !== m.ok.length)
       return { error: `groupDone: ${m.ok.length} members, ${m.results.length} results, ${m.ms.length} times` };
+    if (m.ex !== undefined && m.ex.length !== m.ok.length) return { error: `groupDone: ${m.ok.length} members, ${m.ex.length} executor slots` };
     const grp = this.table.groups.get(m.g);
     if (!grp) return (void this.gcs.stats.staleReports++, null); // released, or its job ended: late
     if (grp.sentTo[m.s] !== n.id) return { lie: `a report on slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
@@ -36,6 +37,8 @@ export class GroupReports {
     const f = this.gcs.functions.get(grp.spec.fnId);
     let off = 0;
     let ended = 0;
+    // When the report came: each member's end (its start: that less its run time), as a `done` is taken.
+    const at = Date.now();
     for (let k = 0; k < m.ok.length; k++) {
       const i = m.ok[k];
       const mine = this.mine(grp, sl, m.s, i);
@@ -48,17 +51,17 @@ export class GroupReports {
       if (r.v) {
         off++;
         ended++;
-        this.table.ended(grp, i, r.v);
+        this.table.ended(grp, i, r.v, n, m.ex?.[k] ?? -1, m.ms[k], at);
       } else if (this.stored(grp, i, r, m.ms[k], n)) off++;
     }
-    for (const { i, failure } of m.failed ?? []) {
+    for (const { i, failure, ex } of m.failed ?? []) {
       const mine = this.mine(grp, sl, m.s, i);
       if (mine !== true) {
         if (mine) return mine;
         continue;
       }
       off++;
-      this.threw(grp, i, failure);
+      this.threw(grp, i, failure, n, ex ?? -1, at);
     }
     if (sl && off > 0) this.table.offSlice(grp, sl, off);
     if (ended > 0) taskDone(n, ended);
@@ -80,11 +83,11 @@ export class GroupReports {
     return null;
   }
 
-  /** A member threw (or its executor died): retried when its spec says and retries are left, else failed. */
-  private threw(grp: GroupRecord, i: number, failure: Failure): void {
+  /** A member threw (or its executor died) on node `n`'s slot `ex`: retried when its spec says and retries are left, else failed. */
+  private threw(grp: GroupRecord, i: number, failure: Failure, n: NodeRecord, ex: number, at: number): void {
     const retry = (failure.code === 'TASK_ERROR' && grp.spec.retryExceptions === true) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
     if (retry && this.table.retriesLeft(grp, i)) this.table.retry(grp, i);
-    else this.table.failed(grp, i, failure);
+    else this.table.failed(grp, i, failure, n, ex, 0, at);
   }
 
   /**
@@ -98,7 +101,7 @@ export class GroupReports {
     if (!owner) {
       const f = failureOf('OBJECT_LOST', grp.taskId(i), grp.spec.name, new Error('its result was stored on its node while its driver was away'));
       n.session.send({ t: 'free', ids: [returnObjectId(grp.taskId(i), 0)] });
-      this.table.failed(grp, i, f);
+      this.table.failed(grp, i, f, n, -1, ms, Date.now());
       return true;
     }
     const t = this.materializer.member(grp, i, owner);
@@ -154,6 +157,7 @@ export class GroupReports {
     this.table.nodeGone(n);
     const on = this.table.slicesOn.get(n);
     if (!on) return;
+    const at = Date.now();
     for (const sl of [...on]) {
       const grp = sl.grp;
       let k = 0;
@@ -164,7 +168,7 @@ export class GroupReports {
         if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
         else {
           const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));
-          this.table.failed(grp, i, { ...f, name: 'NodeLostError' });
+          this.table.failed(grp, i, { ...f, name: 'NodeLostError' }, n, -1, 0, at);
         }
       }
       if (k === 0) continue;
