@@ -7,7 +7,7 @@ import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord, TaskState } from '../gcs/tables.js';
 import type { GroupRecord } from '../groups/group-record.js';
 import type { GroupTable, MemberEnd } from '../groups/group-table.js';
-import { endedMember, endedView, liveMembers, memberId, scanMembers, type EndedMember, type MemberScan } from './member-views.js';
+import { endedMember, endedView, liveMembers, liveView, memberId, originOf, scanMembers, type EndedMember, type MemberScan } from './member-views.js';
 
 export const MAX_PER_JOB = 2000;
 export const MAX_JOBS = 50;
@@ -224,6 +224,35 @@ export class TaskHistory {
     const groups = this.groups === null ? [] : job !== undefined ? this.groups.ofJob(job) : this.groups.groups.values();
     return scanMembers(ended, groups, after, limit, keep, budget);
   };
+
+  /**
+   * Every job's group members, as views made one by one while read (lists.ts pages them after the tasks): the live
+   * ones of the groups on record, then the ended ones kept here; `taken(id)`: listed as a task (materialized).
+   */
+  *allMembers(taken: (id: TaskId) => boolean): Generator<TaskView> {
+    if (this.groups)
+      for (const grp of this.groups.groups.values()) {
+        if (grp.queued + grp.running === 0) continue;
+        const o = originOf(grp);
+        for (let i = 0; i < grp.n; i++) {
+          const v = liveView(grp, o, i);
+          if (v) yield v;
+        }
+      }
+    for (const h of this.jobs.values())
+      for (const e of h.members) {
+        const id = memberId(e.o, e.i);
+        if (!taken(id) && !h.tasks.has(id)) yield endedView(e, id);
+      }
+  }
+
+  /** How many allMembers() lists at most (a materialized member ended before is counted twice). */
+  get memberCount(): number {
+    let k = 0;
+    if (this.groups) for (const grp of this.groups.groups.values()) k += grp.queued + grp.running;
+    for (const h of this.jobs.values()) k += h.members.length;
+    return k;
+  }
 
   noteNode(id: NodeId, name: string): void {
     if (!this.nodeNames.has(id) && this.nodeNames.size > 10_000) this.nodeNames.clear();
