@@ -131,7 +131,8 @@ function liveRow(grp: GroupRecord, o: GroupOrigin, i: number): EndedMember | nul
 
 /**
  * Members numbered after `after` that `keep`, by submit seq (as TaskTable.scan): the ended ones the history keeps
- * (bounded: MAX_PER_JOB a job) and the live ones of the groups on record, in their order; live ones looked at no
+ * (bounded: MAX_PER_JOB a job) and the live ones of the groups on record, in their order (one past a page, to know
+ * there are more); live ones looked at no
  * more than `budget` (then `through` says where the walk stopped). `total`: members listed without a filter.
  */
 export function scanMembers(
@@ -154,9 +155,9 @@ export function scanMembers(
   let looked = 0;
   for (const grp of groups) {
     total += grp.queued + grp.running;
-    if (through !== null || live >= limit || grp.queued + grp.running === 0 || grp.seq0 + grp.n - 1 <= after) continue;
+    if (through !== null || live > limit || grp.queued + grp.running === 0 || grp.seq0 + grp.n - 1 <= after) continue;
     const o = originOf(grp);
-    for (let i = Math.max(0, after + 1 - grp.seq0); i < grp.n && live < limit; i++) {
+    for (let i = Math.max(0, after + 1 - grp.seq0); i < grp.n && live <= limit; i++) {
       if (looked++ >= budget) {
         through = grp.seq0 + i - 1;
         break;
@@ -169,6 +170,11 @@ export function scanMembers(
     }
   }
   rows.sort((a, b) => a.seq - b.seq);
-  const page = (through === null ? rows : rows.filter((r) => r.seq <= through!)).slice(0, limit);
+  let page = through === null ? rows : rows.filter((r) => r.seq <= through!);
+  // More match than a page: the walk is through the page's last (as JoinOrder.scan), and the next page goes on.
+  if (page.length > limit) {
+    page = page.slice(0, limit);
+    through = page[limit - 1].seq;
+  }
   return { page, through, total };
 }

@@ -112,7 +112,11 @@ describe("a task group's members in the views of its job", () => {
     });
     const refs = range(8).map(() => slow.remote(1500));
     const ids = new Set(refs.map((r) => taskOfObject(r.id) as string));
-    await cl.until(() => (cl.c.coordinator.groups?.runningOf(cl.c.coordinator.gcs.jobs.get(job as never)!) ?? 0) > 0, 10_000, () => 'members on the node');
+    await cl.until(
+      () => (cl.c.coordinator.groups?.runningOf(cl.c.coordinator.gcs.jobs.get(job as never)!) ?? 0) > 0,
+      10_000,
+      () => 'members on the node',
+    );
     const live = ((await call(cl, 'GET', `/api/tasks?job=${job}&limit=1000`)).json as Row[]).filter((t) => ids.has(t.id));
     expect(live).toHaveLength(8);
     for (const t of live) expect(['queued', 'running']).toContain(t.state);
@@ -143,7 +147,11 @@ describe("a task group's members in the views of its job", () => {
     m.free(refs);
     const submitted = (await call(cl, 'GET', `/api/jobs/${job}`)).json.progress.total as number;
     expect(submitted).toBe(16 + 8 + n);
-    await cl.until(() => (cl.c.coordinator.groups?.table.groups.size ?? 0) === 0, 10_000, () => 'groups released');
+    await cl.until(
+      () => (cl.c.coordinator.groups?.table.groups.size ?? 0) === 0,
+      10_000,
+      () => 'groups released',
+    );
     const graph = (await call(cl, 'GET', `/api/jobs/${job}/graph`)).json as { tasks: Row[]; omitted: number };
     expect(graph.tasks).toHaveLength(MAX_PER_JOB);
     expect(graph.tasks.length + graph.omitted).toBe(submitted);
