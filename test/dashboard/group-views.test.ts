@@ -33,9 +33,9 @@ async function byCursor(cl: Cluster, job: string, limit: number): Promise<{ rows
     expect(r.status).toBe(200);
     if (total < 0) total = Number(r.headers['x-total-count']);
     rows.push(...(r.json as Row[]));
-    const next = r.headers['x-next-cursor'];
+    const next = r.headers['x-next-cursor'] as string | undefined;
     if (next === undefined) return { rows, total };
-    after = String(next);
+    after = next;
   }
   throw new Error('cursor pages did not end');
 }
