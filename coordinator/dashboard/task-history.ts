@@ -133,6 +133,15 @@ export function ownView(f: TaskView): TaskView {
   };
 }
 
+/**
+ * The view of a task that was a group member first (`member`, ended as one) and then made an ordinary task
+ * (materialized with its value: its record says not where it ran): `v` with the member's node, slot and times.
+ */
+function withRun(member: TaskView | undefined, v: TaskView): TaskView {
+  if (!member || v.node !== null || v.startedAt > 0 || member.startedAt === 0) return v;
+  return { ...v, node: member.node, executor: member.executor, startedAt: member.startedAt, endedAt: v.endedAt || member.endedAt };
+}
+
 interface JobHistory {
   tasks: Map<TaskId, TaskView>;
   /** Task groups' members that ended (member-views.ts): kept compactly, within the job's MAX_PER_JOB with `tasks`. */
@@ -201,7 +210,7 @@ export class TaskHistory {
       const id = memberId(e.o, e.i);
       out.set(id, endedView(e, id));
     }
-    for (const [id, v] of h?.tasks ?? []) out.set(id, v);
+    for (const [id, v] of h?.tasks ?? []) out.set(id, withRun(out.get(id), v));
     let omitted = h?.omitted ?? 0;
     const live = this.gcs.jobs.get(job)?.tasks;
     if (live) {
@@ -210,7 +219,7 @@ export class TaskHistory {
           omitted++;
           continue;
         }
-        out.set(t.spec.taskId, viewOf(t));
+        out.set(t.spec.taskId, withRun(out.get(t.spec.taskId), viewOf(t)));
       }
     }
     if (this.groups) for (const grp of this.groups.ofJob(job)) omitted += liveMembers(grp, out, MAX_PER_JOB * 2);

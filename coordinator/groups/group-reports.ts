@@ -52,7 +52,7 @@ export class GroupReports {
         off++;
         ended++;
         this.table.ended(grp, i, r.v, n, m.ex?.[k] ?? -1, m.ms[k], at);
-      } else if (this.stored(grp, i, r, m.ms[k], n)) off++;
+      } else if (this.stored(grp, i, r, m.ms[k], n, slotOf(m.ex?.[k]))) off++;
     }
     for (const { i, failure, ex } of m.failed ?? []) {
       const mine = this.mine(grp, sl, m.s, i);
@@ -96,7 +96,7 @@ export class GroupReports {
    * the member is failed and the node told to drop the copy (nobody could read it).
    */
   /** Whether the member is still the slice's to credit (it failed here); else member() took it off the slice. */
-  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord): boolean {
+  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord, ex: number | undefined): boolean {
     const owner = grp.job.driver;
     if (!owner) {
       const f = failureOf('OBJECT_LOST', grp.taskId(i), grp.spec.name, new Error('its result was stored on its node while its driver was away'));
@@ -106,6 +106,7 @@ export class GroupReports {
     }
     const t = this.materializer.member(grp, i, owner);
     if (t) {
+      this.tasks.ran(t, ms, ex);
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms, results: [r] }, n.session);
       this.table.moved(grp, i);
     }
@@ -120,13 +121,17 @@ export class GroupReports {
       grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
       if (typeof t === 'string') continue;
+      // It sent no `started` (a member does not): where and how long it ran, as a node's quiet `done` says (handlers.ts).
+      this.tasks.ran(t, m.ms[k], slotOf(m.ex?.[k]));
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: m.ms[k], results: [m.results[k]] }, n.session);
     }
-    for (const { i, failure } of m.failed ?? []) {
+    for (const { i, failure, ex } of m.failed ?? []) {
       if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
       grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
-      if (typeof t !== 'string') this.tasks.reportedFailed(t, failure);
+      if (typeof t === 'string') continue;
+      this.tasks.ran(t, 0, slotOf(ex));
+      this.tasks.reportedFailed(t, failure);
     }
     this.table.settle(grp);
   }
@@ -181,4 +186,9 @@ export class GroupReports {
     }
     this.table.slicesOn.delete(n);
   }
+}
+
+/** A reported executor slot, undefined when not known (-1 or absent). */
+function slotOf(ex: number | undefined): number | undefined {
+  return ex === undefined || ex < 0 ? undefined : ex;
 }
