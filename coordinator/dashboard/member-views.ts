@@ -6,7 +6,7 @@ import { childTaskId, type JobId, type NodeId, type TaskId } from '../../shared/
 import type { GroupRecord } from '../groups/group-record.js';
 import { ON_SLICE, QUEUED } from '../groups/group-record.js';
 import type { MemberEnd } from '../groups/group-table.js';
-import { commonCopy, type TaskView } from './task-history.js';
+import { commonCopy, type TaskView } from './task-view.js';
 
 /** What a group's members share, kept past the group's record (which holds their arguments and values). */
 export interface GroupOrigin {

@@ -4,45 +4,16 @@
 // each of the last MAX_JOBS jobs; the rest are only counted.
 import { isPutObject, ownId, taskOfObject, type JobId, type NodeId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { NodeRecord, TaskRecord, TaskState } from '../gcs/tables.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { GroupRecord } from '../groups/group-record.js';
 import type { GroupTable, MemberEnd } from '../groups/group-table.js';
+import { commonCopy, type TaskView } from './task-view.js';
 import { endedMember, endedView, liveMembers, liveView, memberId, originOf, scanMembers, type EndedMember, type MemberScan } from './member-views.js';
+
+export { commonCopy, type TaskView };
 
 export const MAX_PER_JOB = 2000;
 export const MAX_JOBS = 50;
-
-export interface TaskView {
-  id: TaskId;
-  job: JobId;
-  parent: TaskId;
-  name: string;
-  /** `infeasible`: queued, and no node in the mesh has what it needs. */
-  state: TaskState | 'infeasible';
-  node: NodeId | null;
-  /** The node's executor slot that ran it; -1 when unknown. */
-  executor: number;
-  attempt: number;
-  submittedAt: number;
-  startedAt: number;
-  endedAt: number;
-  /** Tasks whose outputs it took as arguments (put objects excluded). */
-  deps: TaskId[];
-  /** Put objects it took as arguments. */
-  puts: string[];
-}
-
-/** Owned copies of the strings views repeat (job, parent, function name): one copy each, not one per view. */
-const common = new Map<string, string>();
-export function commonCopy<T extends string>(s: T): T {
-  let c = common.get(s);
-  if (c === undefined) {
-    if (common.size >= 4096) common.clear();
-    c = ownId(s);
-    common.set(c, c);
-  }
-  return c as T;
-}
 
 /** The deps and puts of a view that has none (most): one shared empty list, not two new ones a task. */
 const NONE = Object.freeze([]) as unknown as never[];

@@ -55,7 +55,7 @@ export class GroupTable {
     if (!s) this.byJob.set(grp.job.id, (s = new Set()));
     s.add(grp);
     this.counters.groupsSubmitted++;
-    grp.seq0 = this.gcs.taskTable.reserve(grp.n);
+    grp.seq0 = this.gcs.reserveTaskSeqs(grp.n);
     this.gcs.stats.tasksSubmitted += grp.n;
     countMembers(grp.job, 'submitted', grp.n);
     this.queuedAgain(grp);
