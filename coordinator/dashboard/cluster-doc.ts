@@ -17,6 +17,7 @@ import * as Y from 'yjs';
 import type { JobId } from '../../shared/ids.js';
 import type { DocCounts, DocTotals, EventView, JobView, LogView, NodeView, SeriesPoint } from '../../shared/dashboard.js';
 import type { Coordinator } from '../coordinator.js';
+import type { JobRecord } from '../gcs/tables.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TaskHistory } from './task-history.js';
 import { actorView } from '../http/views.js';
@@ -169,6 +170,8 @@ export class ClusterDoc {
   /** `oneSecond`: running jobs' running tasks are counted again (a walk of each one's tasks: once a second, not every sample). */
   private sampleJobs(oneSecond: boolean): void {
     const { gcs } = this.c;
+    const groups = this.c.groups;
+    const members = groups ? (j: JobRecord) => groups.runningOf(j) : undefined;
     // The most recent MAX_JOBS jobs, by start.
     const ids = new Map<JobId, number>();
     for (const j of gcs.jobs.values()) ids.set(j.id, j.startedAt);
@@ -176,7 +179,7 @@ export class ClusterDoc {
     const keep = [...ids].sort((a, b) => b[1] - a[1]).slice(0, MAX_JOBS);
     const keepSet = new Set(keep.map(([id]) => id as string));
     for (const [id] of keep) {
-      const v = jobView(gcs.jobs.get(id), this.runner.jobs.get(id), this.jobs.get(id), oneSecond);
+      const v = jobView(gcs.jobs.get(id), this.runner.jobs.get(id), this.jobs.get(id), oneSecond, members);
       setIfChanged(this.jobs, id, v);
     }
     for (const id of [...this.jobs.keys()]) if (!keepSet.has(id)) this.jobs.delete(id);

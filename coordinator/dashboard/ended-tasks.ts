@@ -145,6 +145,12 @@ export class EndedTasks {
     return this.byId.size;
   }
 
+  /** Whether task `id` is kept here. */
+  has(id: string): boolean {
+    this.file();
+    return this.byId.has(id);
+  }
+
   jobSize(job: string): number {
     this.file();
     return this.perJob.get(job) ?? 0;

@@ -34,7 +34,9 @@ export interface Observability {
 
 export function installObservability(app: FastifyInstance, c: Coordinator, opts: DashboardOptions = {}): Observability {
   const access = createAccess(c, opts.viewerToken);
-  const history = new TaskHistory(c.gcs);
+  const history = new TaskHistory(c.gcs, c.groups?.table ?? null);
+  // Task groups' members end without a task record: their ends are told to the history (member-views.ts).
+  if (c.groups) c.groups.table.ends = history.memberEnded;
   // One tap on the GCS's drops feeds both the ended records and the task history.
   const ended = new EndedRecords(c, KEEP_MS, history);
   const detachEnded = ended.attach();
@@ -66,6 +68,7 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
       hub.close();
       runner.close();
       detachEnded();
+      if (c.groups?.table.ends === history.memberEnded) c.groups.table.ends = null;
     },
   };
 }

@@ -6,13 +6,23 @@ import type { SubmittedJob } from '../jobs/runner.js';
 
 const RESULT_PREVIEW_CHARS = 2000;
 
-/** `count`: a running job's running tasks are counted again (a walk of its tasks), else the last view's count is kept. */
-export function jobView(j: JobRecord | undefined, s: SubmittedJob | undefined, prev: JobView | undefined, count = true): JobView {
+/**
+ * `count`: a running job's running tasks are counted again (a walk of its tasks), else the last view's count is kept.
+ * `members`: its task groups' members an executor runs (GroupManager.runningOf, as the state API's progress.running).
+ */
+export function jobView(
+  j: JobRecord | undefined,
+  s: SubmittedJob | undefined,
+  prev: JobView | undefined,
+  count = true,
+  members?: (j: JobRecord) => number,
+): JobView {
   let running = prev?.running ?? 0;
   if (j && j.state === 'running') {
     if (count || prev === undefined) {
       running = 0;
       if (j.tasks.size <= 50_000) for (const t of j.tasks) if (t.state === 'running') running++; // as the state API's progress.running
+      if (members) running += members(j);
     }
   } else running = 0;
   const counts = j?.counts ??

@@ -4,42 +4,16 @@
 // each of the last MAX_JOBS jobs; the rest are only counted.
 import { isPutObject, ownId, taskOfObject, type JobId, type NodeId, type TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
-import type { TaskRecord, TaskState } from '../gcs/tables.js';
+import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
+import type { GroupRecord } from '../groups/group-record.js';
+import type { GroupTable, MemberEnd } from '../groups/group-table.js';
+import { commonCopy, type TaskView } from './task-view.js';
+import { endedMember, endedView, liveMembers, liveView, memberId, originOf, scanMembers, type EndedMember, type MemberScan } from './member-views.js';
+
+export { commonCopy, type TaskView };
 
 export const MAX_PER_JOB = 2000;
 export const MAX_JOBS = 50;
-
-export interface TaskView {
-  id: TaskId;
-  job: JobId;
-  parent: TaskId;
-  name: string;
-  /** `infeasible`: queued, and no node in the mesh has what it needs. */
-  state: TaskState | 'infeasible';
-  node: NodeId | null;
-  /** The node's executor slot that ran it; -1 when unknown. */
-  executor: number;
-  attempt: number;
-  submittedAt: number;
-  startedAt: number;
-  endedAt: number;
-  /** Tasks whose outputs it took as arguments (put objects excluded). */
-  deps: TaskId[];
-  /** Put objects it took as arguments. */
-  puts: string[];
-}
-
-/** Owned copies of the strings views repeat (job, parent, function name): one copy each, not one per view. */
-const common = new Map<string, string>();
-export function commonCopy<T extends string>(s: T): T {
-  let c = common.get(s);
-  if (c === undefined) {
-    if (common.size >= 4096) common.clear();
-    c = ownId(s);
-    common.set(c, c);
-  }
-  return c as T;
-}
 
 /** The deps and puts of a view that has none (most): one shared empty list, not two new ones a task. */
 const NONE = Object.freeze([]) as unknown as never[];
@@ -130,8 +104,19 @@ export function ownView(f: TaskView): TaskView {
   };
 }
 
+/**
+ * The view of a task that was a group member first (`member`, ended as one) and then made an ordinary task
+ * (materialized with its value: its record says not where it ran): `v` with the member's node, slot and times.
+ */
+function withRun(member: TaskView | undefined, v: TaskView): TaskView {
+  if (!member || v.node !== null || v.startedAt > 0 || member.startedAt === 0) return v;
+  return { ...v, node: member.node, executor: member.executor, startedAt: member.startedAt, endedAt: v.endedAt || member.endedAt };
+}
+
 interface JobHistory {
   tasks: Map<TaskId, TaskView>;
+  /** Task groups' members that ended (member-views.ts): kept compactly, within the job's MAX_PER_JOB with `tasks`. */
+  members: EndedMember[];
   omitted: number;
 }
 
@@ -140,25 +125,63 @@ export class TaskHistory {
   /** Node names outlive their nodes here, for timelines of finished jobs. */
   readonly nodeNames = new Map<NodeId, string>();
 
-  constructor(private readonly gcs: Gcs) {}
+  /** The last job a member's end was recorded for, and its history (a group's members end in runs). */
+  private lastJob: JobId | null = null;
+  private last: JobHistory | null = null;
+
+  constructor(
+    private readonly gcs: Gcs,
+    /** The coordinator's task groups (null: off): their members are listed with the job's tasks. */
+    private readonly groups: GroupTable | null = null,
+  ) {}
+
+  private historyOf(job: JobId): JobHistory {
+    let h = this.jobs.get(job);
+    if (!h) {
+      h = { tasks: new Map(), members: [], omitted: 0 };
+      this.jobs.set(job, h);
+      if (this.jobs.size > MAX_JOBS) {
+        const gone = this.jobs.keys().next().value!;
+        this.jobs.delete(gone);
+        if (gone === this.lastJob) this.lastJob = this.last = null;
+      }
+    }
+    return h;
+  }
 
   /** A task left the GCS (its lineage dropped; dashboard/recent.ts feeds this from the GCS's drop listener). `v`: its view when the caller built one already. */
   record(t: TaskRecord, v?: TaskView): void {
-    const job = t.spec.jobId;
-    let h = this.jobs.get(job);
-    if (!h) {
-      h = { tasks: new Map(), omitted: 0 };
-      this.jobs.set(job, h);
-      if (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value!);
-    }
-    if (h.tasks.has(t.spec.taskId) || h.tasks.size < MAX_PER_JOB) h.tasks.set(t.spec.taskId, v ?? viewOf(t));
+    const h = this.historyOf(t.spec.jobId);
+    if (h.tasks.has(t.spec.taskId) || h.tasks.size + h.members.length < MAX_PER_JOB) h.tasks.set(t.spec.taskId, v ?? viewOf(t));
     else h.omitted++;
   }
 
-  /** A job's tasks: the ones still in the GCS, then the ones recorded when they left. */
+  /**
+   * A group's member ended (GroupTable.ends): kept while its job has room (a few fields; the view is made when
+   * read), else only counted. Each member ends once as a member (one materialized later is a task from then on).
+   */
+  readonly memberEnded = (grp: GroupRecord, i: number, end: MemberEnd, n: NodeRecord | null, ex: number, ms: number, at: number): void => {
+    const job = grp.job.id;
+    let h = this.last;
+    if (this.lastJob !== job || h === null) {
+      h = this.historyOf(job);
+      this.lastJob = job;
+      this.last = h;
+    }
+    if (h.tasks.size + h.members.length < MAX_PER_JOB) h.members.push(endedMember(grp, i, end, n?.id ?? null, ex, ms, at || Date.now()));
+    else h.omitted++;
+  };
+
+  /** A job's tasks: the ones still in the GCS, then the ones recorded when they left; a group's members among them. */
   tasksOf(job: JobId): { tasks: TaskView[]; omitted: number } {
     const h = this.jobs.get(job);
-    const out = new Map<TaskId, TaskView>(h?.tasks);
+    const out = new Map<TaskId, TaskView>();
+    // Ended members first: a member materialized since is listed as the task it became.
+    for (const e of h?.members ?? []) {
+      const id = memberId(e.o, e.i);
+      out.set(id, endedView(e, id));
+    }
+    for (const [id, v] of h?.tasks ?? []) out.set(id, withRun(out.get(id), v));
     let omitted = h?.omitted ?? 0;
     const live = this.gcs.jobs.get(job)?.tasks;
     if (live) {
@@ -167,11 +190,48 @@ export class TaskHistory {
           omitted++;
           continue;
         }
-        out.set(t.spec.taskId, viewOf(t));
+        out.set(t.spec.taskId, withRun(out.get(t.spec.taskId), viewOf(t)));
       }
     }
+    if (this.groups) for (const grp of this.groups.ofJob(job)) omitted += liveMembers(grp, out, MAX_PER_JOB * 2);
     const tasks = [...out.values()].sort((a, b) => a.submittedAt - b.submittedAt);
     return { tasks, omitted };
+  }
+
+  /** Group members by submit seq, for /api/tasks by cursor (member-views.ts scanMembers): of `job`, else of every job kept. */
+  readonly members: MemberScan = (after, limit, keep, budget, job) => {
+    const ended = job !== undefined ? (this.jobs.get(job)?.members ?? []) : [...this.jobs.values()].flatMap((h) => h.members);
+    const groups = this.groups === null ? [] : job !== undefined ? this.groups.ofJob(job) : this.groups.groups.values();
+    return scanMembers(ended, groups, after, limit, keep, budget);
+  };
+
+  /**
+   * Every job's group members, as views made one by one while read (lists.ts pages them after the tasks): the live
+   * ones of the groups on record, then the ended ones kept here; `taken(id)`: listed as a task (materialized).
+   */
+  *allMembers(taken: (id: TaskId) => boolean): Generator<TaskView> {
+    if (this.groups)
+      for (const grp of this.groups.groups.values()) {
+        if (grp.queued + grp.running === 0) continue;
+        const o = originOf(grp);
+        for (let i = 0; i < grp.n; i++) {
+          const v = liveView(grp, o, i);
+          if (v) yield v;
+        }
+      }
+    for (const h of this.jobs.values())
+      for (const e of h.members) {
+        const id = memberId(e.o, e.i);
+        if (!taken(id) && !h.tasks.has(id)) yield endedView(e, id);
+      }
+  }
+
+  /** How many allMembers() lists at most (a materialized member ended before is counted twice). */
+  get memberCount(): number {
+    let k = 0;
+    if (this.groups) for (const grp of this.groups.groups.values()) k += grp.queued + grp.running;
+    for (const h of this.jobs.values()) k += h.members.length;
+    return k;
   }
 
   noteNode(id: NodeId, name: string): void {

@@ -112,6 +112,11 @@ export class Gcs {
     return this.taskTable;
   }
 
+  /** Submit sequence numbers for `n` tasks kept outside the task table (a task group's members): the first. */
+  reserveTaskSeqs(n: number): number {
+    return this.taskTable.reserve(n);
+  }
+
   constructor(
     readonly storage: GcsStorage,
     private readonly maxEvents = 5000,

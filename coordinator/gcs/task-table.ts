@@ -73,6 +73,13 @@ export class TaskTable implements TaskTableView {
     return e;
   }
 
+  /** `n` submit sequence numbers for tasks kept elsewhere (a task group's members, coordinator/groups): the first. */
+  reserve(n: number): number {
+    const first = this.nextSeq;
+    this.nextSeq += n;
+    return first;
+  }
+
   /** The record on record under the task id of `place`: its own while it is there (no lookup), else whatever is. */
   at(place: TaskPlace): TaskRecord | undefined {
     const e = place as Entry;

@@ -8,7 +8,8 @@ import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import { countMembers } from '../jobs/job-tasks.js';
 import { chargeMembers } from '../nodes/load.js';
 import { ON_SLICE, QUEUED, type GroupRecord } from './group-record.js';
-import { sendReady, type GroupTable } from './group-table.js';
+import { sendReady } from './group-ready.js';
+import type { GroupTable } from './group-table.js';
 import type { Session } from '../session.js';
 
 /** Member `i`'s failure when its job ends before it does (the classic path's cancelledFailure). */
@@ -23,6 +24,7 @@ export function endJobGroups(gcs: Gcs, table: GroupTable, job: JobRecord, quiet:
   if (groups.length === 0) return;
   for (const grp of groups) {
     const open = grp.queued + grp.running;
+    if (open > 0) table.endedCancelled(grp);
     gcs.stats.tasksCancelled += open;
     countMembers(job, 'cancelled', open);
     if (!quiet && owner) tellOwner(grp, owner);

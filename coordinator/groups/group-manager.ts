@@ -16,7 +16,8 @@ import { endJobGroups } from './group-cancel.js';
 import { GroupMaterializer } from './group-materialize.js';
 import { GroupReports, type Refusal } from './group-reports.js';
 import { GroupPlacer } from './group-slices.js';
-import { GroupTable, sendReady, type GroupCounts } from './group-table.js';
+import { sendReady } from './group-ready.js';
+import { GroupTable, type GroupCounts } from './group-table.js';
 
 export class GroupManager {
   readonly table: GroupTable;

@@ -28,6 +28,8 @@ export interface Slice {
   readonly idx: readonly number[];
   /** Its members not ended, re-queued or handed back yet. */
   open: number;
+  /** When it was sent (ms since the epoch): its members' start as the state API shows them while they run. */
+  readonly at: number;
 }
 
 export class GroupRecord {
@@ -67,6 +69,10 @@ export class GroupRecord {
   readyMoved: number[] | null = null;
   /** In the table's list of groups to tell their owner about at the turn's end. */
   readyDue = false;
+  /** When it came (ms since the epoch): its members' submit time. */
+  readonly at = Date.now();
+  /** Member i's submit sequence number is seq0 + i (the task table's numbers, reserved at add: /api/tasks cursors). */
+  seq0 = 0;
 
   constructor(
     /** Member 0's spec with no arguments: the template of every member (its task id is the group's id). */

@@ -23,6 +23,8 @@ interface AwayResult {
   s: number;
   r: TaskResult;
   ms: number;
+  /** The executor slot it ran on, when the report said. */
+  ex: number | undefined;
 }
 
 export class GroupReports {
@@ -40,6 +42,7 @@ export class GroupReports {
   done(n: NodeRecord, m: MsgOf<'groupDone'>): Refusal | null {
     if (m.results.length !== m.ok.length || m.ms.length !== m.ok.length)
       return { error: `groupDone: ${m.ok.length} members, ${m.results.length} results, ${m.ms.length} times` };
+    if (m.ex !== undefined && m.ex.length !== m.ok.length) return { error: `groupDone: ${m.ok.length} members, ${m.ex.length} executor slots` };
     const grp = this.table.groups.get(m.g);
     if (!grp) return (void this.gcs.stats.staleReports++, null); // released, or its job ended: late
     if (grp.sentTo[m.s] !== n.id) return { lie: `a report on slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
@@ -47,6 +50,8 @@ export class GroupReports {
     const f = this.gcs.functions.get(grp.spec.fnId);
     let off = 0;
     let ended = 0;
+    // When the report came: each member's end (its start: that less its run time), as a `done` is taken.
+    const at = Date.now();
     for (let k = 0; k < m.ok.length; k++) {
       const i = m.ok[k];
       const mine = this.mine(grp, sl, m.s, i);
@@ -59,17 +64,17 @@ export class GroupReports {
       if (r.v) {
         off++;
         ended++;
-        this.table.ended(grp, i, r.v);
-      } else this.stored(grp, i, r, m.ms[k], n); // member() takes it off the slice (or it waits there for its owner)
+        this.table.ended(grp, i, r.v, n, m.ex?.[k] ?? -1, m.ms[k], at);
+      } else this.stored(grp, i, r, m.ms[k], n, slotOf(m.ex?.[k])); // member() takes it off the slice (or it waits there for its owner)
     }
-    for (const { i, failure } of m.failed ?? []) {
+    for (const { i, failure, ex } of m.failed ?? []) {
       const mine = this.mine(grp, sl, m.s, i);
       if (mine !== true) {
         if (mine) return mine;
         continue;
       }
       off++;
-      this.threw(grp, i, failure);
+      this.threw(grp, i, failure, n, ex ?? -1, at);
     }
     if (sl && off > 0) this.table.offSlice(grp, sl, off);
     if (ended > 0) taskDone(n, ended);
@@ -91,11 +96,11 @@ export class GroupReports {
     return null;
   }
 
-  /** A member threw (or its executor died): retried when its spec says and retries are left, else failed. */
-  private threw(grp: GroupRecord, i: number, failure: Failure): void {
+  /** A member threw (or its executor died) on node `n`'s slot `ex`: retried when its spec says and retries are left, else failed. */
+  private threw(grp: GroupRecord, i: number, failure: Failure, n: NodeRecord, ex: number, at: number): void {
     const retry = (failure.code === 'TASK_ERROR' && grp.spec.retryExceptions === true) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
     if (retry && this.table.retriesLeft(grp, i)) this.table.retry(grp, i);
-    else this.table.failed(grp, i, failure);
+    else this.table.failed(grp, i, failure, n, ex, 0, at);
   }
 
   /**
@@ -105,16 +110,17 @@ export class GroupReports {
    * group again (ownerBack: then the same), or the job ends (jobEnded: the node drops the copy). Failing it
    * (OBJECT_LOST, as before session 27) lost a result that ran, for an owner that came back.
    */
-  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord): void {
+  private stored(grp: GroupRecord, i: number, r: TaskResult, ms: number, n: NodeRecord, ex: number | undefined): void {
     const owner = grp.job.driver;
     if (!owner) {
       let held = this.away.get(grp);
       if (!held) this.away.set(grp, (held = new Map<number, AwayResult>()));
-      held.set(i, { node: n, s: grp.slice[i], r, ms });
+      held.set(i, { node: n, s: grp.slice[i], r, ms, ex });
       return;
     }
     const t = this.materializer.member(grp, i, owner);
     if (t) {
+      this.tasks.ran(t, ms, ex);
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms, results: [r] }, n.session);
       this.table.moved(grp, i);
     }
@@ -128,7 +134,7 @@ export class GroupReports {
     for (const [i, a] of held) {
       // Run again since (its node was lost), or its node gone: nothing kept to read.
       if (grp.state[i] !== ON_SLICE || grp.slice[i] !== a.s || a.node.session.closed) continue;
-      this.stored(grp, i, a.r, a.ms, a.node);
+      this.stored(grp, i, a.r, a.ms, a.node, a.ex);
       grp.onSlice?.delete(i); // its report came already: none is to come the classic way
     }
     this.table.settle(grp);
@@ -151,13 +157,17 @@ export class GroupReports {
       grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
       if (typeof t === 'string') continue;
+      // It sent no `started` (a member does not): where and how long it ran, as a node's quiet `done` says (handlers.ts).
+      this.tasks.ran(t, m.ms[k], slotOf(m.ex?.[k]));
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: m.ms[k], results: [m.results[k]] }, n.session);
     }
-    for (const { i, failure } of m.failed ?? []) {
+    for (const { i, failure, ex } of m.failed ?? []) {
       if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
       grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
-      if (typeof t !== 'string') this.tasks.reportedFailed(t, failure);
+      if (typeof t === 'string') continue;
+      this.tasks.ran(t, 0, slotOf(ex));
+      this.tasks.reportedFailed(t, failure);
     }
     this.table.settle(grp);
   }
@@ -211,6 +221,7 @@ export class GroupReports {
     this.table.nodeGone(n);
     const on = this.table.slicesOn.get(n);
     if (!on) return;
+    const at = Date.now();
     for (const sl of [...on]) {
       const grp = sl.grp;
       let k = 0;
@@ -221,7 +232,7 @@ export class GroupReports {
         if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
         else {
           const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));
-          this.table.failed(grp, i, { ...f, name: 'NodeLostError' });
+          this.table.failed(grp, i, { ...f, name: 'NodeLostError' }, n, -1, 0, at);
         }
       }
       if (k === 0) continue;
@@ -234,4 +245,9 @@ export class GroupReports {
     }
     this.table.slicesOn.delete(n);
   }
+}
+
+/** A reported executor slot, undefined when not known (-1 or absent). */
+function slotOf(ex: number | undefined): number | undefined {
+  return ex === undefined || ex < 0 ? undefined : ex;
 }

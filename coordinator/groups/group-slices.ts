@@ -182,7 +182,7 @@ export class GroupPlacer {
 
   private slice(grp: GroupRecord, n: NodeRecord, idx: number[], attempt: number): void {
     const s = grp.sentTo.length;
-    const sl: Slice = { grp, s, node: n, idx, open: idx.length };
+    const sl: Slice = { grp, s, node: n, idx, open: idx.length, at: Date.now() };
     this.table.openSlice(grp, sl, idx);
     let fn;
     const fnId = grp.spec.fnId;

@@ -4,13 +4,12 @@
 // and materialization (group-slices.ts, group-reports.ts, group-materialize.ts) change members through here.
 import type { Failure } from '../../shared/errors.js';
 import type { JobId, TaskId } from '../../shared/ids.js';
-import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
 import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
-import type { Session } from '../session.js';
+import { sendReady } from './group-ready.js';
 import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
 
 /** Member counts of every group on record (/api/stats, the dashboard). */
@@ -21,6 +20,15 @@ export interface GroupCounts {
   groupMembersDone: number;
   groupMembersFailed: number;
 }
+
+/** A member's end as the dashboard's views keep it (coordinator/dashboard/member-views.ts). */
+export type MemberEnd = 'finished' | 'failed' | 'cancelled';
+
+/**
+ * Where members' ends go beside the counters: the task history (its views of a job's tasks). `node`, `ex`, `ms`:
+ * where it ran, its executor slot (-1: not known) and for how long; `at`: when its end came (ms since the epoch).
+ */
+export type MemberEnds = (grp: GroupRecord, i: number, end: MemberEnd, node: NodeRecord | null, ex: number, ms: number, at: number) => void;
 
 export class GroupTable {
   readonly groups = new Map<TaskId, GroupRecord>();
@@ -34,6 +42,8 @@ export class GroupTable {
   private flushQueued = false;
   /** A group's queued members wait for a node: a placement pass is due. */
   wake: () => void = () => {};
+  /** Members' ends for the task history (null: not kept). */
+  ends: MemberEnds | null = null;
   /** Member-slices sent, members placed in them, groups made (for /api/stats). */
   readonly counters = { groupsSubmitted: 0, groupSlices: 0, groupMembersPlaced: 0, groupMembersMaterialized: 0, groupMembersRetried: 0 };
 
@@ -45,6 +55,7 @@ export class GroupTable {
     if (!s) this.byJob.set(grp.job.id, (s = new Set()));
     s.add(grp);
     this.counters.groupsSubmitted++;
+    grp.seq0 = this.gcs.reserveTaskSeqs(grp.n);
     this.gcs.stats.tasksSubmitted += grp.n;
     countMembers(grp.job, 'submitted', grp.n);
     this.queuedAgain(grp);
@@ -138,8 +149,9 @@ export class GroupTable {
     if (on?.size === 0) this.slicesOn.delete(sl.node);
   }
 
-  /** Member `i` returned `v` (inline bytes). */
-  ended(grp: GroupRecord, i: number, v: Uint8Array): void {
+  /** Member `i` returned `v` (inline bytes), on node `n`'s slot `ex` after `ms` ms (its report came at `at`). */
+  ended(grp: GroupRecord, i: number, v: Uint8Array, n: NodeRecord | null = null, ex = -1, ms = 0, at = 0): void {
+    this.ends?.(grp, i, 'finished', n, ex, ms, at);
     this.gcs.stats.tasksFinished++;
     countMembers(grp.job, 'finished', 1);
     grp.done++;
@@ -155,8 +167,9 @@ export class GroupTable {
     this.settle(grp);
   }
 
-  /** Member `i` failed for good (threw without retries left, lost past its retries). */
-  failed(grp: GroupRecord, i: number, f: Failure): void {
+  /** Member `i` failed for good (threw without retries left, lost past its retries); where it ran as in ended(). */
+  failed(grp: GroupRecord, i: number, f: Failure, n: NodeRecord | null = null, ex = -1, ms = 0, at = 0): void {
+    this.ends?.(grp, i, 'failed', n, ex, ms, at);
     this.gcs.stats.tasksFailed++;
     countMembers(grp.job, 'failed', 1);
     grp.failed++;
@@ -229,6 +242,17 @@ export class GroupTable {
     this.counters.groupMembersMaterialized++;
   }
 
+  /** The group's unended members end cancelled (its job ended: group-cancel.ts): told to the task history. */
+  endedCancelled(grp: GroupRecord): void {
+    if (!this.ends) return;
+    const at = Date.now();
+    for (let i = 0; i < grp.n; i++) {
+      const st = grp.state[i];
+      if (st === QUEUED) this.ends(grp, i, 'cancelled', null, -1, 0, at);
+      else if (st === ON_SLICE) this.ends(grp, i, 'cancelled', grp.slices.get(grp.slice[i])?.node ?? null, -1, 0, at);
+    }
+  }
+
   /** Tells owners what ended this turn (a microtask after the frame's messages: one groupReady a group a turn). */
   private due(grp: GroupRecord): void {
     if (!grp.readyDue) {
@@ -272,47 +296,3 @@ export class GroupTable {
     return k;
   }
 }
-
-/** A groupReady frame carries at most this many value bytes (more go in the next message). */
-const READY_BYTES = 1 << 20;
-
-/**
- * Tells the group's owner (its job's driver, when connected: a driver that resumes sends the group again and
- * is answered then) that members `ok` ended with their values, `failed` failed, `moved` are objects now.
- * Released members' values are not kept: they are sent as empty bytes (their owner dropped them).
- */
-export function sendReady(
-  grp: GroupRecord,
-  ok: readonly number[],
-  failed: readonly number[],
-  moved: readonly number[],
-  to: Session | null = grp.job.driver,
-): void {
-  const d = to;
-  if (!d) return;
-  let okPart: number[] = [];
-  let v: Uint8Array[] = [];
-  let bytes = 0;
-  const out = (last: boolean): void => {
-    const m: MsgOf<'groupReady'> = { t: 'groupReady', g: grp.g, ok: okPart, v };
-    if (last) {
-      const f = failed.filter((i) => grp.failure(i)).map((i) => ({ i, failure: grp.failure(i)! }));
-      if (f.length) m.failed = f;
-      if (moved.length) m.moved = [...moved];
-    }
-    d.send(m);
-    okPart = [];
-    v = [];
-    bytes = 0;
-  };
-  for (const i of ok) {
-    const val = grp.values[i] ?? EMPTY;
-    if (bytes > 0 && bytes + val.byteLength > READY_BYTES) out(false);
-    okPart.push(i);
-    v.push(val);
-    bytes += val.byteLength;
-  }
-  out(true);
-}
-
-const EMPTY = new Uint8Array(0);

@@ -48,6 +48,8 @@ export function listsOf(c: Coordinator, history: TaskHistory, ended: EndedRecord
     return (function* () {
       yield* gcs.tasks.values();
       for (const t of ended.tasks.list()) if (!gcs.tasks.has(t.id)) yield t;
+      // Task groups' members (coordinator/groups): not task records; one made an ordinary task is listed as that.
+      yield* history.allMembers((id) => gcs.tasks.has(id) || ended.tasks.has(id));
     })();
   };
   const isView = (t: TaskView | TaskRecord): t is TaskView => !('spec' in t);
@@ -63,7 +65,7 @@ export function listsOf(c: Coordinator, history: TaskHistory, ended: EndedRecord
           (!q.name || (isView(t) ? t.name : t.spec.name).includes(q.name)) &&
           own(isView(t) ? t.job : t.spec.jobId)
       : null;
-    const p = pageOf(tasksOf(q), keep, offset, limit, q.job ? undefined : gcs.tasks.size + ended.tasks.size);
+    const p = pageOf(tasksOf(q), keep, offset, limit, q.job ? undefined : gcs.tasks.size + ended.tasks.size + history.memberCount);
     return { total: p.total, rows: p.rows.map((t) => (isView(t) ? t : viewOf(t))) };
   };
 

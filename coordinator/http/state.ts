@@ -162,7 +162,7 @@ export function registerState(app: FastifyInstance, { c, access, runner, history
     const q = req.query as Query;
     if (q.after !== undefined) {
       // Cursor paging from the task table's submit order (issue 14); this coordinator's tasks only.
-      const p = taskPage(gcs.tasks, ended.tasks, q, Math.min(MAX_LIMIT, Number(q.limit ?? 100)));
+      const p = taskPage(gcs.tasks, ended.tasks, q, Math.min(MAX_LIMIT, Number(q.limit ?? 100)), undefined, history.members);
       if (p.total !== null) void reply.header('x-total-count', String(p.total));
       if (p.next !== null) void reply.header('x-next-cursor', String(p.next));
       return p.rows.map((t) => ({ ...t, coordinator: c.meshId ?? null }));

@@ -121,8 +121,11 @@ export class NodeGroups {
     );
   }
 
-  /** A member ended (NodeTasks.report, results already inline or stored): its entry joins its slice's report. */
-  ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number): void {
+  /**
+   * A member ended (NodeTasks.report, results already inline or stored) on executor slot `ex` (undefined: it did
+   * not run on one): its entry joins its slice's report.
+   */
+  ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number, ex?: number): void {
     const mem = t.member!;
     const slice = mem.slice;
     slice.left--;
@@ -133,12 +136,13 @@ export class NodeGroups {
       // may join a report of its slice already waiting in the outbox.
       let r = slice.open;
       const fresh = !r || slice.openFrame !== n.frames || t.calledOut || mem.logged;
-      if (fresh) r = { t: 'groupDone', g: slice.g, s: slice.s, ok: [], results: [], ms: [] };
+      if (fresh) r = { t: 'groupDone', g: slice.g, s: slice.s, ok: [], results: [], ms: [], ex: [] };
       if (results) {
         r!.ok.push(mem.i);
         r!.results.push(results[0]);
         r!.ms.push(ms);
-      } else (r!.failed ??= []).push({ i: mem.i, failure: failure! });
+        r!.ex!.push(ex ?? -1);
+      } else (r!.failed ??= []).push(ex === undefined ? { i: mem.i, failure: failure! } : { i: mem.i, failure: failure!, ex });
       if (fresh) {
         slice.open = r;
         // The frame it rides in: send() may flush at once (a frame's bound), and then nothing more joins it.

@@ -18,7 +18,9 @@ const members = arr(member, MAX_GROUP);
 /** Each member's inline argument values, in member order. */
 const memberArgs = arr(arr(value, MAX_ARGS), MAX_GROUP);
 const runMs = numIn(0, 366 * 24 * 3600 * 1000);
-const memberFailures = arr(obj({ i: member, failure: failureCheck }), MAX_GROUP);
+/** The node's executor slot a member ran on (the dashboard's timeline rows; `started`'s `ex`). */
+const slot = int(0, 4096);
+const memberFailures = arr(obj({ i: member, failure: failureCheck, ex: opt(slot) }), MAX_GROUP);
 
 export const groupMessages = {
   // -- driver -> coordinator ---------------------------------------------------
@@ -72,8 +74,9 @@ export const groupMessages = {
 
   // -- node -> coordinator -----------------------------------------------------
   /**
-   * Members of slice `s` that ended: `ok[k]` returned `results[k]` after `ms[k]` ms; `failed` threw (the
-   * coordinator retries them when the spec says). Several reports may cover one slice; each member once.
+   * Members of slice `s` that ended: `ok[k]` returned `results[k]` after `ms[k]` ms on executor slot `ex[k]`
+   * (-1 or absent: not known; when present, one a member); `failed` threw (the coordinator retries them when the spec
+   * says), each with its slot when it ran. Several reports may cover one slice; each member once.
    */
   groupDone: obj({
     t: lit('groupDone'),
@@ -82,6 +85,7 @@ export const groupMessages = {
     ok: members,
     results: arr(resultCheck as Check<TaskResult>, MAX_GROUP),
     ms: arr(runMs, MAX_GROUP),
+    ex: opt(arr(int(-1, 4096), MAX_GROUP)),
     failed: opt(memberFailures),
   }),
   /** Members of slice `s` the node will not start (it pauses, or was asked back): placed again, same attempt. */

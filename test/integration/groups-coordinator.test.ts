@@ -151,6 +151,22 @@ describe('task groups at the coordinator', () => {
     expect(na.inflight.cpu).toBe(cpu);
   });
 
+  it('a report whose executor slots do not match its members is refused; the members stay on their slice (issue 14, session 27)', async () => {
+    const w = await world();
+    const n = await node(w.url, 'a');
+    w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
+    await n.until(() => n.of('assignGroup').length > 0, 'a slice');
+    const sl = n.of('assignGroup')[0];
+    const i = sl.idx[0];
+    n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [i], results: [{ v: val(i * i), refs: [] }], ms: [1], ex: [0, 1] });
+    await n.until(() => n.of('error').length === 1, 'refused');
+    expect(n.of('error')[0].message).toMatch(/1 members, 2 executor slots/);
+    expect(readied(w.driver).size).toBe(0);
+    // The same report with one slot a member is taken.
+    n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [i], results: [{ v: val(i * i), refs: [] }], ms: [1], ex: [1] });
+    await w.driver.until(() => readied(w.driver).get(i) === i * i, 'member reported');
+  });
+
   it('members that throw are retried with retryExceptions, else fail; a lost node re-queues its members as their next attempt', async () => {
     const w = await world();
     const a = await node(w.url, 'a', 4);

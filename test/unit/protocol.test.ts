@@ -168,7 +168,16 @@ const examples: { [K in MessageKind]: MsgOf<K> } = {
     fn: undefined,
   },
   cancelGroup: { t: 'cancelGroup', g: task, idx: undefined },
-  groupDone: { t: 'groupDone', g: task, s: 3, ok: [0], results: [{ v: new Uint8Array([4]), refs: [] }], ms: [0.5], failed: [{ i: 1, failure }] },
+  groupDone: {
+    t: 'groupDone',
+    g: task,
+    s: 3,
+    ok: [0],
+    results: [{ v: new Uint8Array([4]), refs: [] }],
+    ms: [0.5],
+    ex: [1],
+    failed: [{ i: 1, failure, ex: 0 }],
+  },
   groupHandBack: { t: 'groupHandBack', g: task, s: 3, idx: [1] },
   groupCallOut: { t: 'groupCallOut', g: task, s: 3, idx: [0, 1] },
 };
@@ -343,6 +352,24 @@ describe('malformed messages are refused with BAD_MESSAGE and the path of the fa
     ['a run time of more than a year', variant('failed', (m) => (m.ms = 400 * 24 * 3600 * 1000)), /^message\[0\]\.ms: expected a number in \[0, /],
     ['an infinite run time', variant('failed', (m) => (m.ms = Infinity)), /^message\[0\]\.ms: expected a number in \[0, /],
     ['an executor slot past its bound', variant('done', (m) => (m.ex = 4097)), /^message\[0\]\.ex: expected an integer in \[0, 4096\]/],
+    // A group member's executor slot (the dashboard's timeline rows): -1 says not known, past that it is a slot.
+    [
+      "a group member's executor slot past its bound",
+      variant('groupDone', (m) => (m.ex = [4097])),
+      /^message\[0\]\.ex\[0\]: expected an integer in \[-1, 4096\]/,
+    ],
+    ["a group member's executor slot below -1", variant('groupDone', (m) => (m.ex = [-2])), /^message\[0\]\.ex\[0\]: expected an integer in \[-1, 4096\]/],
+    ["group members' executor slots that are no list", variant('groupDone', (m) => (m.ex = 1)), /^message\[0\]\.ex: expected an array/],
+    [
+      "a failed member's executor slot that is not an integer",
+      variant('groupDone', (m) => (m.failed[0].ex = 0.5)),
+      /^message\[0\]\.failed\[0\]\.ex: expected an integer/,
+    ],
+    [
+      "a failed member's executor slot of -1 (only a slot, or none)",
+      variant('groupDone', (m) => (m.failed[0].ex = -1)),
+      /^message\[0\]\.failed\[0\]\.ex: expected an integer in \[0, 4096\]/,
+    ],
     ['an unknown kind', { t: 'explode', payload: 1 }, /^message\[0\]\.t: unknown kind "explode"/],
     ['a missing kind', { running: 1 }, /^message\[0\]\.t: unknown kind undefined/],
     ['a kind inherited from Object.prototype', { t: 'toString' }, /^message\[0\]\.t: unknown kind "toString"/],
