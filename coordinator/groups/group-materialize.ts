@@ -2,6 +2,7 @@
 // becomes the ordinary task and object record it would have been if submitted alone (the same ids), in the state
 // it is in, through the task manager's admit and done paths. The driver asks (`materialize`: its ref escapes),
 // or the coordinator does (a result too large to travel inline; no node takes groups).
+import { returnObjectId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -54,8 +55,15 @@ export class GroupMaterializer {
     }
     this.table.leave(grp, i);
     if (st === QUEUED || st === ON_SLICE) {
+      const dropped = grp.dropped?.[i] === 1;
       const err = this.tasks.submit(spec, owner, sl?.node ?? null);
       if (err !== null) this.gcs.event('group-member-refused', `member ${i} of group ${grp.g.slice(0, 12)}: ${err}`, { job: grp.job.id });
+      // Released by its owner before it ended (groupRelease): the owner will not release it again, so the hold
+      // submit gave it goes now and the output with its task's end (else it stayed until the job's end).
+      else if (dropped) {
+        const id = returnObjectId(spec.taskId, 0);
+        if (owner.held.has(id)) this.dir.unhold(owner, id);
+      }
     } else {
       const r = admit(this.gcs, this.dir, this.actors, spec, owner);
       if (r !== null && typeof r !== 'string') {
