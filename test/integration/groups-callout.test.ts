@@ -3,7 +3,7 @@
 // then, and becomes an ordinary task there when it first acts (coordinator/groups/group-manager.ts materializeOn).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
-import { leased, ON } from '../helpers/direct-driver.js';
+import { leased, ON, recorded } from '../helpers/direct-driver.js';
 import { coreOf } from '../helpers/sequential.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
@@ -48,6 +48,10 @@ describe('task group members that call out on a node a driver holds a direct lea
     const m = await cl.driver({ direct: true });
     await leased(m, [...cl.c.coordinator.gcs.nodes.keys()][0]);
     expect(coreOf(m).direct?.counts.sent).toBeGreaterThan(0);
+    // The lease's own direct tasks may have had a message wait for their record (their driver's submit came second,
+    // a race record-waits.ts exists for): only the members' messages are counted below.
+    await recorded(cl, m);
+    const waits = cl.c.coordinator.statsJson().recordWaits;
     const f = m.remote(async (i: number) => {
       const x = (await mesh.get(mesh.put(i))) as number;
       return (await mesh.get(mesh.remote((y: number) => y + 1).remote(x))) as number;
@@ -55,6 +59,6 @@ describe('task group members that call out on a node a driver holds a direct lea
     const refs = range(8).map((i) => f.remote(i));
     expect(await m.get(refs, { timeoutMs: 20_000 })).toEqual(range(8).map((i) => i + 1));
     expect(cl.c.coordinator.groups!.counts().groupsSubmitted).toBe(1);
-    expect(cl.c.coordinator.statsJson().recordWaits).toBe(0);
+    expect(cl.c.coordinator.statsJson().recordWaits - waits).toBe(0);
   });
 });
