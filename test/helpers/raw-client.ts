@@ -7,6 +7,7 @@ import { functionIdOf } from '../../shared/env/declare.js';
 import { childTaskId, rootTaskId, type JobId, type TaskId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import { until } from './poll.js';
+import { taskSpec } from './task-record.js';
 
 export interface RawClient {
   ws: WebSocket;
@@ -63,22 +64,7 @@ export function rawFn(source: string, name = 'f'): MsgOf<'fn'> {
 
 /** A group's submitGroup of job `job`, members `first`.. with these argument lists. */
 export function rawGroup(job: JobId, fn: MsgOf<'fn'>, first: number, args: Uint8Array[][], more: Partial<TaskSpec> = {}): MsgOf<'submitGroup'> {
-  const parentId = rootTaskId(job);
-  const spec: TaskSpec = {
-    taskId: childTaskId(parentId, first),
-    jobId: job,
-    parentId,
-    fnId: fn.f.fnId,
-    name: fn.f.name,
-    args: [],
-    nested: [],
-    numReturns: 1,
-    resources: { cpu: 1 },
-    maxRetries: 3,
-    attempt: 0,
-    timeoutMs: 0,
-    ...more,
-  };
+  const spec = taskSpec(job, first, fn.f.name, { fnId: fn.f.fnId, maxRetries: 3, scheduling: undefined, ...more });
   return { t: 'submitGroup', spec, first, args };
 }
 
