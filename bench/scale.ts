@@ -45,7 +45,7 @@
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { connect, type ObjectRef } from '../edge/index.js';
 import { log, nowMs, runBench, sleep, round, MB } from './harness.js';
-import { Cluster, NODES_NICE } from './scale-cluster.js';
+import { Cluster, COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE } from './scale-cluster.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
@@ -327,7 +327,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
 runBench(async () => {
   const sizes = (process.env.SCALE_NODES ?? '100,1000,10000').split(',').map(Number);
   log(
-    `node processes at nice ${NODES_NICE} (SCALE_NODES_NICE)${STALLS ? '; SCALE_STALLS=1: the probe costs CPU, do not read CPU per task from this run' : ''}`,
+    `node processes at nice ${NODES_NICE} (SCALE_NODES_NICE), coordinators at ${COORDINATOR_NICE} (SCALE_COORDINATOR_NICE)${COORDINATOR_SESSION ? ' in their own session (SCALE_COORDINATOR_SESSION=1)' : ''}${STALLS ? '; SCALE_STALLS=1: the probe costs CPU, do not read CPU per task from this run' : ''}`,
   );
   if (process.env.SCALE_20K === '1' && !sizes.includes(20000)) sizes.push(20000);
   const jobs = [20_000];
