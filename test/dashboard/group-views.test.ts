@@ -170,6 +170,37 @@ describe("a task group's members in the views of its job", () => {
     d.free(refs);
   });
 
+  it('a member made an ordinary task after it ended keeps where and when it ran in cursor pages once its record left (session 28)', async () => {
+    const d = await cl.driver(); // a job of its own (this file's job fills its history below)
+    const sq = d.remote(function sq(x: number) {
+      return x * x;
+    });
+    const use = d.remote(function use(x: number) {
+      return x + 1;
+    });
+    const refs = range(8).map((i) => sq.remote(i));
+    expect(await d.get(refs)).toEqual(range(8).map((i) => i * i));
+    // Its ref passed on: member 3 becomes an ordinary task (with its value; its record says not where it ran).
+    const before = cl.c.coordinator.statsJson().groupMembersMaterialized;
+    const u = use.remote(refs[3] as never);
+    expect(await d.get(u)).toBe(10);
+    expect(cl.c.coordinator.statsJson().groupMembersMaterialized - before).toBe(1);
+    d.free([...refs, u]);
+    const id3 = taskOfObject(refs[3].id) as string;
+    await cl.until(
+      () => !cl.c.coordinator.gcs.tasks.has(id3 as never),
+      10_000,
+      () => 'the materialized member to leave the GCS',
+    );
+    const rows = (await byCursor(cl, d.jobId, 100)).rows.filter((t) => t.id === id3);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: 'sq', state: 'finished', node: nodeId });
+    expect(rows[0].startedAt).toBeGreaterThan(0);
+    const across = ((await call(cl, 'GET', '/api/tasks?limit=1000&after=0&name=sq')).json as Row[]).filter((t) => t.id === id3);
+    expect(across).toHaveLength(1);
+    expect(across[0]).toMatchObject({ node: nodeId });
+  });
+
   it("a job's history of members stays bounded: MAX_PER_JOB kept, the rest counted as omitted", async () => {
     const job = m.jobId;
     const inc = m.remote(function inc(x: number) {
