@@ -99,7 +99,8 @@ export class EndedTasks {
    */
   addMember(grp: GroupRecord, i: number, state: MemberEnd, node: NodeId | null, ex: number, ms: number, at: number): void {
     let o = this.lastOrigin;
-    if (o === null || o.g !== grp.g) this.lastOrigin = o = originOf(grp);
+    // The same group (not only its id: one sent again to a coordinator that had lost it is a new record, numbered anew).
+    if (o === null || o.g !== grp.g || o.seq0 !== grp.seq0 || o.submittedAt !== grp.at) this.lastOrigin = o = originOf(grp);
     const s = this.staged.take();
     s.seq = o.seq0 + i;
     s.at = at;

@@ -86,6 +86,17 @@ describe("task groups' members in the ended tasks (session 28)", () => {
     expect(ended.has(grp.taskId(2), false)).toBe(false);
   });
 
+  it('a group sent again as a new record (same id, numbered anew) files its members under the new numbers', () => {
+    const ended = new EndedTasks(3_600_000, 100);
+    const old = group(4, 1);
+    const again = group(4, 1);
+    expect(again.g).toBe(old.g);
+    again.seq0 = 50;
+    ended.addMember(old, 0, 'finished', 'n1' as NodeId, 0, 1, 1_000);
+    ended.addMember(again, 1, 'finished', 'n1' as NodeId, 0, 1, 1_001);
+    expect(ended.scan(0, 10, () => true, 100, 1_001).page.map((e) => e.seq)).toEqual([1, 51]);
+  });
+
   it('a member with no run time known (a crash, a lost node, a cancel) has no start: no bar is made up', () => {
     const ended = new EndedTasks(3_600_000, 100);
     ended.addMember(group(4, 0), 1, 'failed', 'n1' as NodeId, -1, -1, 5_000);
