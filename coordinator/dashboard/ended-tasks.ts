@@ -2,16 +2,28 @@
 // they left (the oldest go first, past KEEP_MS or MAX_EACH) and when they were
 // submitted (their sequence number in the task table, gcs/task-table.ts). The
 // second lets /api/tasks page live and ended tasks as one list by cursor
-// (issue 14): a task that ends between two pages keeps its place.
+// (issue 14): a task that ends between two pages keeps its place. Task
+// groups' members that ended are kept here too, as the tasks they are
+// (issue 14, session 28): staged from their group's record, their view (and
+// its id, a hash) made only for the ones a read files.
+import type { NodeId } from '../../shared/ids.js';
 import type { TaskRecord } from '../gcs/tables.js';
+import type { GroupRecord } from '../groups/group-record.js';
+import type { MemberEnd } from '../groups/group-table.js';
+import { endedView, originOf, startOf, type GroupOrigin } from './member-views.js';
 import { StageRing } from './stage-ring.js';
-import { blankView, fillView, ownView, type TaskView } from './task-history.js';
+import { blankView, fillView, ownView, withRun, type TaskView } from './task-history.js';
 
-/** A task that left, staged until a read files it: its view written into `f` from its record. */
+/**
+ * A task that left, staged until a read files it: its view written into `f` from its record; or a group's member
+ * that ended (`o` its group's origin, `i` its index): `f`'s state, node, executor, attempt and times written.
+ */
 interface Staged {
   seq: number;
   at: number;
   f: TaskView;
+  o: GroupOrigin | null;
+  i: number;
 }
 
 export interface EndedTask {
@@ -22,6 +34,8 @@ export interface EndedTask {
   v: TaskView;
   /** Gone: too old, one too many, or a newer entry stands for the id. */
   out: boolean;
+  /** A task group's member (its group's record ended it; the task history keeps its job's too). */
+  member: boolean;
 }
 
 /** Upper bound: the first index whose seq is above `seq`. */
@@ -60,12 +74,14 @@ export class EndedTasks {
   private readonly staged: StageRing<Staged>;
   /** Entries filed so far (what the table's upkeep cost: tests). */
   filed = 0;
+  /** The origin of the group whose member ended last (members end in runs of a group's report). */
+  private lastOrigin: GroupOrigin | null = null;
 
   constructor(
     private readonly keepMs: number,
     private readonly max: number,
   ) {
-    this.staged = new StageRing<Staged>(max, () => ({ seq: 0, at: 0, f: blankView() }));
+    this.staged = new StageRing<Staged>(max, () => ({ seq: 0, at: 0, f: blankView(), o: null, i: 0 }));
   }
 
   /** A task that left the GCS, its view taken from its record as it is now (built when a read files it). */
@@ -73,7 +89,39 @@ export class EndedTasks {
     const s = this.staged.take();
     s.seq = seq;
     s.at = now;
+    s.o = null;
     fillView(s.f, t);
+  }
+
+  /**
+   * Member `i` of `grp` ended (GroupTable.ends, at `at`) on `node`'s slot `ex` after `ms` ms (-1: not known): staged
+   * as a task that left is, in a slot written in place (no id hashed, no view made: a read files the newest `max`).
+   */
+  addMember(grp: GroupRecord, i: number, state: MemberEnd, node: NodeId | null, ex: number, ms: number, at: number): void {
+    let o = this.lastOrigin;
+    // The same group (not only its id: one sent again to a coordinator that had lost it is a new record, numbered anew).
+    if (o === null || o.g !== grp.g || o.seq0 !== grp.seq0 || o.submittedAt !== grp.at) this.lastOrigin = o = originOf(grp);
+    const s = this.staged.take();
+    s.seq = o.seq0 + i;
+    s.at = at;
+    s.o = o;
+    s.i = i;
+    const f = s.f;
+    f.state = state;
+    f.node = node;
+    f.executor = ex;
+    f.attempt = grp.attempt[i];
+    f.startedAt = startOf(ms, at);
+    f.endedAt = at;
+  }
+
+  /** The view filed from slot `s`: its strings its own. */
+  private static viewOf(s: Staged): TaskView {
+    const o = s.o;
+    if (o === null) return ownView(s.f); // its strings owned: the entry's id is the view's
+    const f = s.f;
+    s.o = null; // the slot keeps no origin once filed
+    return endedView({ o, i: s.i, state: f.state as MemberEnd, node: f.node, ex: f.executor, attempt: f.attempt, start: f.startedAt, end: f.endedAt });
   }
 
   /**
@@ -83,17 +131,23 @@ export class EndedTasks {
   private file(): void {
     if (this.staged.length === 0) return;
     this.staged.drain((s) => {
-      const v = ownView(s.f); // its strings owned: the entry's id is the view's
-      this.fileOne({ id: v.id, seq: s.seq, at: s.at, v, out: false });
+      const member = s.o !== null;
+      const v = EndedTasks.viewOf(s);
+      this.fileOne({ id: v.id, seq: s.seq, at: s.at, v, out: false, member });
     });
   }
 
   private fileOne(e: EndedTask): void {
     this.filed++;
     const old = this.byId.get(e.id);
-    if (old) this.remove(old);
+    if (old) {
+      // A member made an ordinary task after it ended: its record does not say where it ran; its member entry did.
+      if (old.member && !e.member) e.v = withRun(old.v, e.v);
+      this.remove(old);
+    }
     this.byId.set(e.id, e);
-    this.perJob.set(e.v.job, (this.perJob.get(e.v.job) ?? 0) + 1);
+    // Tasks by job only (a job's members are counted by the task history, which lists them for the job).
+    if (!e.member) this.perJob.set(e.v.job, (this.perJob.get(e.v.job) ?? 0) + 1);
     this.byTime.push(e);
     // Tasks mostly leave in about the order they came: the place is at or near the end.
     const n = this.bySeq.length;
@@ -105,9 +159,11 @@ export class EndedTasks {
   private remove(e: EndedTask): void {
     e.out = true;
     this.byId.delete(e.id);
-    const n = (this.perJob.get(e.v.job) ?? 1) - 1;
-    if (n > 0) this.perJob.set(e.v.job, n);
-    else this.perJob.delete(e.v.job);
+    if (!e.member) {
+      const n = (this.perJob.get(e.v.job) ?? 1) - 1;
+      if (n > 0) this.perJob.set(e.v.job, n);
+      else this.perJob.delete(e.v.job);
+    }
     if (++this.outs * 4 > this.bySeq.length && this.bySeq.length > 64) {
       this.bySeq = this.bySeq.filter((x) => !x.out);
       this.outs = 0;
@@ -145,25 +201,33 @@ export class EndedTasks {
     return this.byId.size;
   }
 
-  /** Whether task `id` is kept here. */
-  has(id: string): boolean {
+  /** Whether task `id` is kept here (`members` false: only as a task that left the GCS, not as a group's member). */
+  has(id: string, members = true): boolean {
     this.file();
-    return this.byId.has(id);
+    const e = this.byId.get(id);
+    return e !== undefined && (members || !e.member);
   }
 
+  /** The job's tasks kept here (its group members not counted: the task history counts them). */
   jobSize(job: string): number {
     this.file();
     return this.perJob.get(job) ?? 0;
   }
 
-  /** As JoinOrder.scan, by submit seq: the ones after `after` that `keep`, looking at no more than `budget`. */
-  scan(after: number, limit: number, keep: (v: TaskView) => boolean, budget: number, now = Date.now()): { page: EndedTask[]; through: number | null } {
+  /** As JoinOrder.scan, by submit seq: the ones after `after` that `keep` (`member`: a group's), looking at no more than `budget`. */
+  scan(
+    after: number,
+    limit: number,
+    keep: (v: TaskView, member: boolean) => boolean,
+    budget: number,
+    now = Date.now(),
+  ): { page: EndedTask[]; through: number | null } {
     this.expire(now);
     const page: EndedTask[] = [];
     for (let i = above(this.bySeq, after), looked = 0; i < this.bySeq.length; i++) {
       if (looked++ >= budget) return { page, through: this.bySeq[i - 1].seq };
       const e = this.bySeq[i];
-      if (e.out || !keep(e.v)) continue;
+      if (e.out || !keep(e.v, e.member)) continue;
       if (page.length === limit) return { page, through: page[page.length - 1].seq };
       page.push(e);
     }

@@ -35,9 +35,8 @@ export interface Observability {
 export function installObservability(app: FastifyInstance, c: Coordinator, opts: DashboardOptions = {}): Observability {
   const access = createAccess(c, opts.viewerToken);
   const history = new TaskHistory(c.gcs, c.groups?.table ?? null);
-  // Task groups' members end without a task record: their ends are told to the history (member-views.ts).
-  if (c.groups) c.groups.table.ends = history.memberEnded;
-  // One tap on the GCS's drops feeds both the ended records and the task history.
+  // One tap on the GCS's drops feeds both the ended records and the task history; task groups' members end without
+  // a task record: their ends are told to both too (recent.ts memberEnded).
   const ended = new EndedRecords(c, KEEP_MS, history);
   const detachEnded = ended.attach();
   const runner = new JobRunner(c, opts.jobLimits);
@@ -68,7 +67,6 @@ export function installObservability(app: FastifyInstance, c: Coordinator, opts:
       hub.close();
       runner.close();
       detachEnded();
-      if (c.groups?.table.ends === history.memberEnded) c.groups.table.ends = null;
     },
   };
 }

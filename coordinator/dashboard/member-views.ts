@@ -75,10 +75,18 @@ export function endedView(e: EndedMember, id = memberId(e.o, e.i)): TaskView {
   return view(e.o, id, e.state, e.node, e.ex, e.attempt, e.start, e.end);
 }
 
-/** The member's end as the history keeps it: `ms` before `at` it started (a cancelled one: where it was, no start). */
+/**
+ * The member's end as the history keeps it: `ms` before `at` it started. `ms` -1 (not measured: its executor
+ * crashed, its node was lost, it was cancelled) makes no start up: as an ordinary task that never said `started`, it
+ * has no bar in the timeline (a start of `at` drew a 1 ms bar, session 27).
+ */
 export function endedMember(grp: GroupRecord, i: number, state: MemberEnd, node: NodeId | null, ex: number, ms: number, at: number): EndedMember {
-  const start = state === 'cancelled' && node === null ? 0 : Math.max(0, at - ms);
-  return { o: originOf(grp), i, state, node, ex, attempt: grp.attempt[i], start, end: at };
+  return { o: originOf(grp), i, state, node, ex, attempt: grp.attempt[i], start: startOf(ms, at), end: at };
+}
+
+/** A member's start from its run time `ms` and its end `at`; 0 (none) when `ms` is not known (-1). */
+export function startOf(ms: number, at: number): number {
+  return ms < 0 ? 0 : Math.max(0, at - ms);
 }
 
 /**

@@ -9,6 +9,7 @@ import { isPutObject, ownId, taskOfObject, type JobId, type ObjectId, type TaskI
 import type { Coordinator } from '../coordinator.js';
 import type { Failure } from '../../shared/errors.js';
 import type { ObjectRecord } from '../gcs/tables.js';
+import type { MemberEnds } from '../groups/group-table.js';
 import { actorView, objectView } from '../http/views.js';
 import { EndedTasks } from './ended-tasks.js';
 import { StageRing } from './stage-ring.js';
@@ -234,9 +235,24 @@ export class EndedRecords {
     this.actors = new Recent(keepMs);
   }
 
-  /** Listens to the moments records leave their tables (the GCS's drop listener; actors by a tap); returns the undo. */
+  /**
+   * A task group's member ended (GroupTable.ends): into the task history (its job's views) and, as the task it is,
+   * into the ended tasks (the dashboard's Tasks list, as a task that left: issue 14, session 28).
+   */
+  readonly memberEnded: MemberEnds = (grp, i, end, n, ex, ms, at) => {
+    const when = at || Date.now();
+    this.history?.memberEnded(grp, i, end, n, ex, ms, when);
+    this.tasks.addMember(grp, i, end, n?.id ?? null, ex, ms, when);
+  };
+
+  /**
+   * Listens to the moments records leave their tables (the GCS's drop listener; actors by a tap) and task groups'
+   * members end; returns the undo.
+   */
   attach(): () => void {
     const { gcs } = this.c;
+    const groups = this.c.groups?.table;
+    if (groups) groups.ends = this.memberEnded;
     const actors = this.c.actors;
     // The originals, called with their `this` below (.call): these methods are wrapped, not detached.
     /* eslint-disable @typescript-eslint/unbound-method */
@@ -270,6 +286,7 @@ export class EndedRecords {
       );
     return () => {
       gcs.dropListener = null;
+      if (groups?.ends === this.memberEnded) groups.ends = null;
       actors.handlesGone = handlesGone;
       actors.endJob = endJob;
     };

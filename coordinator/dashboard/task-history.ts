@@ -108,7 +108,7 @@ export function ownView(f: TaskView): TaskView {
  * The view of a task that was a group member first (`member`, ended as one) and then made an ordinary task
  * (materialized with its value: its record says not where it ran): `v` with the member's node, slot and times.
  */
-function withRun(member: TaskView | undefined, v: TaskView): TaskView {
+export function withRun(member: TaskView | undefined, v: TaskView): TaskView {
   if (!member || v.node !== null || v.startedAt > 0 || member.startedAt === 0) return v;
   return { ...v, node: member.node, executor: member.executor, startedAt: member.startedAt, endedAt: v.endedAt || member.endedAt };
 }
@@ -198,39 +198,37 @@ export class TaskHistory {
     return { tasks, omitted };
   }
 
-  /** Group members by submit seq, for /api/tasks by cursor (member-views.ts scanMembers): of `job`, else of every job kept. */
+  /**
+   * Group members by submit seq, for /api/tasks by cursor (member-views.ts scanMembers): of `job`, the ended ones kept
+   * here and the live ones; of every job, the live ones only (ended members are in the ended tasks, as tasks that
+   * left are: recent.ts, issue 14 session 28).
+   */
   readonly members: MemberScan = (after, limit, keep, budget, job) => {
-    const ended = job !== undefined ? (this.jobs.get(job)?.members ?? []) : [...this.jobs.values()].flatMap((h) => h.members);
+    const ended = job !== undefined ? (this.jobs.get(job)?.members ?? []) : [];
     const groups = this.groups === null ? [] : job !== undefined ? this.groups.ofJob(job) : this.groups.groups.values();
     return scanMembers(ended, groups, after, limit, keep, budget);
   };
 
   /**
-   * Every job's group members, as views made one by one while read (lists.ts pages them after the tasks): the live
-   * ones of the groups on record, then the ended ones kept here; `taken(id)`: listed as a task (materialized).
+   * Every job's group members not ended yet (queued, or on a node's slice), as views made one by one while read
+   * (lists.ts pages them after the tasks on record; ended ones are in the ended tasks, as tasks that left are).
    */
-  *allMembers(taken: (id: TaskId) => boolean): Generator<TaskView> {
-    if (this.groups)
-      for (const grp of this.groups.groups.values()) {
-        if (grp.queued + grp.running === 0) continue;
-        const o = originOf(grp);
-        for (let i = 0; i < grp.n; i++) {
-          const v = liveView(grp, o, i);
-          if (v) yield v;
-        }
+  *liveMembers(): Generator<TaskView> {
+    if (!this.groups) return;
+    for (const grp of this.groups.groups.values()) {
+      if (grp.queued + grp.running === 0) continue;
+      const o = originOf(grp);
+      for (let i = 0; i < grp.n; i++) {
+        const v = liveView(grp, o, i);
+        if (v) yield v;
       }
-    for (const h of this.jobs.values())
-      for (const e of h.members) {
-        const id = memberId(e.o, e.i);
-        if (!taken(id) && !h.tasks.has(id)) yield endedView(e, id);
-      }
+    }
   }
 
-  /** How many allMembers() lists at most (a materialized member ended before is counted twice). */
-  get memberCount(): number {
+  /** How many liveMembers() lists. */
+  get liveMemberCount(): number {
     let k = 0;
     if (this.groups) for (const grp of this.groups.groups.values()) k += grp.queued + grp.running;
-    for (const h of this.jobs.values()) k += h.members.length;
     return k;
   }
 

@@ -67,14 +67,14 @@ export class GroupReports {
         this.table.ended(grp, i, r.v, n, m.ex?.[k] ?? -1, m.ms[k], at);
       } else this.stored(grp, i, r, m.ms[k], n, slotOf(m.ex?.[k])); // member() takes it off the slice (or it waits there for its owner)
     }
-    for (const { i, failure, ex } of m.failed ?? []) {
+    for (const { i, failure, ex, ms } of m.failed ?? []) {
       const mine = this.mine(grp, sl, m.s, i);
       if (mine !== true) {
         if (mine) return mine;
         continue;
       }
       off++;
-      this.threw(grp, i, failure, n, ex ?? -1, at);
+      this.threw(grp, i, failure, n, ex ?? -1, ms ?? -1, at);
     }
     if (sl && off > 0) this.table.offSlice(grp, sl, off);
     if (ended > 0) taskDone(n, ended);
@@ -96,11 +96,14 @@ export class GroupReports {
     return null;
   }
 
-  /** A member threw (or its executor died) on node `n`'s slot `ex`: retried when its spec says and retries are left, else failed. */
-  private threw(grp: GroupRecord, i: number, failure: Failure, n: NodeRecord, ex: number, at: number): void {
+  /**
+   * A member threw (or its executor died) on node `n`'s slot `ex` after `ms` ms (-1: not measured): retried when its
+   * spec says and retries are left, else failed.
+   */
+  private threw(grp: GroupRecord, i: number, failure: Failure, n: NodeRecord, ex: number, ms: number, at: number): void {
     const retry = (failure.code === 'TASK_ERROR' && grp.spec.retryExceptions === true) || failure.code === 'WORKER_CRASHED' || failure.code === 'NODE_LOST';
     if (retry && this.table.retriesLeft(grp, i)) this.table.retry(grp, i);
-    else this.table.failed(grp, i, failure, n, ex, 0, at);
+    else this.table.failed(grp, i, failure, n, ex, ms, at);
   }
 
   /**
@@ -161,12 +164,13 @@ export class GroupReports {
       this.tasks.ran(t, m.ms[k], slotOf(m.ex?.[k]));
       this.tasks.done(t, { t: 'done', taskId: t.spec.taskId, attempt: t.spec.attempt, ms: m.ms[k], results: [m.results[k]] }, n.session);
     }
-    for (const { i, failure, ex } of m.failed ?? []) {
+    for (const { i, failure, ex, ms } of m.failed ?? []) {
       if (i >= grp.n || grp.onSlice?.get(i) !== n || grp.slice[i] !== m.s) continue;
       grp.onSlice.delete(i);
       const t = this.tasks.ownedBy(n.session, grp.taskId(i), grp.attempt[i]);
       if (typeof t === 'string') continue;
-      this.tasks.ran(t, 0, slotOf(ex));
+      // As a node's quiet `failed` (handlers.ts): its run when measured; else no start is made up.
+      if (ms !== undefined) this.tasks.ran(t, ms, slotOf(ex));
       this.tasks.reportedFailed(t, failure);
     }
     this.table.settle(grp);
@@ -232,7 +236,7 @@ export class GroupReports {
         if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
         else {
           const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));
-          this.table.failed(grp, i, { ...f, name: 'NodeLostError' }, n, -1, 0, at);
+          this.table.failed(grp, i, { ...f, name: 'NodeLostError' }, n, -1, -1, at);
         }
       }
       if (k === 0) continue;

@@ -26,7 +26,8 @@ export type MemberEnd = 'finished' | 'failed' | 'cancelled';
 
 /**
  * Where members' ends go beside the counters: the task history (its views of a job's tasks). `node`, `ex`, `ms`:
- * where it ran, its executor slot (-1: not known) and for how long; `at`: when its end came (ms since the epoch).
+ * where it ran, its executor slot (-1: not known) and for how long (-1: not known: a crash, a lost node, a cancel);
+ * `at`: when its end came (ms since the epoch).
  */
 export type MemberEnds = (grp: GroupRecord, i: number, end: MemberEnd, node: NodeRecord | null, ex: number, ms: number, at: number) => void;
 
@@ -167,8 +168,8 @@ export class GroupTable {
     this.settle(grp);
   }
 
-  /** Member `i` failed for good (threw without retries left, lost past its retries); where it ran as in ended(). */
-  failed(grp: GroupRecord, i: number, f: Failure, n: NodeRecord | null = null, ex = -1, ms = 0, at = 0): void {
+  /** Member `i` failed for good (threw without retries left, lost past its retries); where it ran as in ended() (`ms` -1: not known). */
+  failed(grp: GroupRecord, i: number, f: Failure, n: NodeRecord | null = null, ex = -1, ms = -1, at = 0): void {
     this.ends?.(grp, i, 'failed', n, ex, ms, at);
     this.gcs.stats.tasksFailed++;
     countMembers(grp.job, 'failed', 1);
@@ -248,8 +249,8 @@ export class GroupTable {
     const at = Date.now();
     for (let i = 0; i < grp.n; i++) {
       const st = grp.state[i];
-      if (st === QUEUED) this.ends(grp, i, 'cancelled', null, -1, 0, at);
-      else if (st === ON_SLICE) this.ends(grp, i, 'cancelled', grp.slices.get(grp.slice[i])?.node ?? null, -1, 0, at);
+      if (st === QUEUED) this.ends(grp, i, 'cancelled', null, -1, -1, at);
+      else if (st === ON_SLICE) this.ends(grp, i, 'cancelled', grp.slices.get(grp.slice[i])?.node ?? null, -1, -1, at);
     }
   }
 

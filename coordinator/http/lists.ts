@@ -47,9 +47,11 @@ export function listsOf(c: Coordinator, history: TaskHistory, ended: EndedRecord
     if (q.job) return history.tasksOf(q.job as JobId).tasks;
     return (function* () {
       yield* gcs.tasks.values();
+      // Task groups' members not ended (coordinator/groups): not task records, live as the tasks above are.
+      yield* history.liveMembers();
+      // Then what ended, the most recent first: tasks that left and group members (one made an ordinary task since is
+      // listed as that task, above).
       for (const t of ended.tasks.list()) if (!gcs.tasks.has(t.id)) yield t;
-      // Task groups' members (coordinator/groups): not task records; one made an ordinary task is listed as that.
-      yield* history.allMembers((id) => gcs.tasks.has(id) || ended.tasks.has(id));
     })();
   };
   const isView = (t: TaskView | TaskRecord): t is TaskView => !('spec' in t);
@@ -65,7 +67,7 @@ export function listsOf(c: Coordinator, history: TaskHistory, ended: EndedRecord
           (!q.name || (isView(t) ? t.name : t.spec.name).includes(q.name)) &&
           own(isView(t) ? t.job : t.spec.jobId)
       : null;
-    const p = pageOf(tasksOf(q), keep, offset, limit, q.job ? undefined : gcs.tasks.size + ended.tasks.size + history.memberCount);
+    const p = pageOf(tasksOf(q), keep, offset, limit, q.job ? undefined : gcs.tasks.size + history.liveMemberCount + ended.tasks.size);
     return { total: p.total, rows: p.rows.map((t) => (isView(t) ? t : viewOf(t))) };
   };
 

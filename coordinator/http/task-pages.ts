@@ -43,9 +43,10 @@ export function taskPage(tasks: TaskTableView, ended: EndedTasks, q: Query, limi
   const done = ended.scan(
     after,
     limit,
-    // A task dropped and submitted again (a re-run parent) is listed where it is live.
-    (v) =>
-      (!job || v.job === job) &&
+    // A task dropped and submitted again (a re-run parent) is listed where it is live. A job's ended group members
+    // come from the task history (`members`), which keeps the job's; across jobs from here, as tasks that left.
+    (v, member) =>
+      (!job || (v.job === job && !(member && members))) &&
       (!m.state || v.state === m.state) &&
       (!m.node || v.node === m.node) &&
       (!m.name || v.name.includes(m.name)) &&
@@ -83,7 +84,7 @@ export function taskPage(tasks: TaskTableView, ended: EndedTasks, q: Query, limi
     } else {
       // A member made an ordinary task since is listed as that task (under its own number).
       const id = memberId(c.e.o, c.e.i);
-      if (!tasks.has(id) && !ended.has(id)) rows.push(endedView(c.e, id));
+      if (!tasks.has(id) && !ended.has(id, false)) rows.push(endedView(c.e, id));
       k++;
     }
     last = next.seq;

@@ -226,7 +226,7 @@ export class NodeTasks implements TaskTable {
         if (sc && t.sc === DIRECT_TAG && !t.hurried) n.sendLater(done);
         else n.send(done);
       }
-    } else if (t.member) n.groups.ended(t, undefined, r.failure!, r.ms ?? 0, ex?.index);
+    } else if (t.member) n.groups.ended(t, undefined, r.failure!, r.ms, ex?.index);
     else n.send({ t: 'failed', taskId: s.taskId, attempt: s.attempt, failure: r.failure!, ...(quiet && { ms: r.ms ?? quiet.ms, ...ran }) });
     n.onTaskEnd(s.name, r.returns ? 'ok' : r.failure?.code === 'TASK_CANCELLED' ? 'cancelled' : 'failed');
     if (t.holds.length) n.send({ t: 'release', ids: t.holds });

@@ -123,9 +123,10 @@ export class NodeGroups {
 
   /**
    * A member ended (NodeTasks.report, results already inline or stored) on executor slot `ex` (undefined: it did
-   * not run on one): its entry joins its slice's report.
+   * not run on one) after `ms` ms (undefined: not measured, e.g. its executor crashed): its entry joins its slice's
+   * report. A failed member's entry carries its run time too, so that its bar in the timeline is its run.
    */
-  ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number, ex?: number): void {
+  ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number | undefined, ex?: number): void {
     const mem = t.member!;
     const slice = mem.slice;
     slice.left--;
@@ -140,9 +141,9 @@ export class NodeGroups {
       if (results) {
         r!.ok.push(mem.i);
         r!.results.push(results[0]);
-        r!.ms.push(ms);
+        r!.ms.push(ms ?? 0);
         r!.ex!.push(ex ?? -1);
-      } else (r!.failed ??= []).push(ex === undefined ? { i: mem.i, failure: failure! } : { i: mem.i, failure: failure!, ex });
+      } else (r!.failed ??= []).push({ i: mem.i, failure: failure!, ...(ex !== undefined && { ex }), ...(ms !== undefined && { ms }) });
       if (fresh) {
         slice.open = r;
         // The frame it rides in: send() may flush at once (a frame's bound), and then nothing more joins it.

@@ -99,7 +99,7 @@ export interface AdmissionContext extends NodeSession {
   onTaskEnd(name: string, outcome: 'ok' | 'failed' | 'cancelled'): void;
   /** Task groups' slices (groups.ts): members' ends and hand-backs go there. */
   readonly groups: {
-    ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number, ex?: number): void;
+    ended(t: LocalTask, results: TaskResult[] | undefined, failure: Failure | undefined, ms: number | undefined, ex?: number): void;
     handBack(members: readonly LocalTask[]): void;
   };
 }

@@ -20,7 +20,8 @@ const memberArgs = arr(arr(value, MAX_ARGS), MAX_GROUP);
 const runMs = numIn(0, 366 * 24 * 3600 * 1000);
 /** The node's executor slot a member ran on (the dashboard's timeline rows; `started`'s `ex`). */
 const slot = int(0, 4096);
-const memberFailures = arr(obj({ i: member, failure: failureCheck, ex: opt(slot) }), MAX_GROUP);
+/** A failed member: its slot when it ran on one, and its run time when its executor measured one (a thrown task). */
+const memberFailures = arr(obj({ i: member, failure: failureCheck, ex: opt(slot), ms: opt(runMs) }), MAX_GROUP);
 
 export const groupMessages = {
   // -- driver -> coordinator ---------------------------------------------------
@@ -76,7 +77,8 @@ export const groupMessages = {
   /**
    * Members of slice `s` that ended: `ok[k]` returned `results[k]` after `ms[k]` ms on executor slot `ex[k]`
    * (-1 or absent: not known; when present, one a member); `failed` threw (the coordinator retries them when the spec
-   * says), each with its slot when it ran. Several reports may cover one slice; each member once.
+   * says), each with its slot when it ran and its run time when measured (absent: a crash, not known). Several
+   * reports may cover one slice; each member once.
    */
   groupDone: obj({
     t: lit('groupDone'),

@@ -257,5 +257,27 @@ describe('task groups on a node', () => {
     const { ok, failed } = reported(ws, g);
     expect([...ok.keys()].sort()).toEqual([0, 1, 2, 4]);
     expect((failed.get(3) as { code: string }).code).toBe('TASK_CANCELLED');
+    // It never ran: its entry has no run time (the coordinator then makes up no start for it).
+    const entry = ws
+      .of('groupDone')
+      .flatMap((d) => d.failed ?? [])
+      .find((f) => f.i === 3);
+    expect(entry?.ms).toBeUndefined();
+  });
+
+  it('a member that throws is reported with its executor slot and its run time (its timeline bar, session 28)', async () => {
+    const { ws } = await joined(2);
+    // Each waits 40 ms, then throws: its run time is at least that.
+    const m = slice(fnOf('(x) => new Promise((_, no) => setTimeout(() => no(new Error(`no ${x}`)), 40))'), 0, ids(6), ids(6));
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).failed.size === 6);
+    const entries = ws.of('groupDone').flatMap((d) => d.failed ?? []);
+    expect(entries.map((f) => f.i).sort()).toEqual(ids(6));
+    for (const f of entries) {
+      expect(f.failure.code).toBe('TASK_ERROR');
+      expect([0, 1]).toContain(f.ex);
+      expect(f.ms).toBeGreaterThanOrEqual(35);
+    }
   });
 });

@@ -1,5 +1,5 @@
 // Tables of tasks, objects and actors from the state API: filters and paging.
-import { badge, bytes, h, time } from '../dom.js';
+import { badge, bytes, duration, h, time } from '../dom.js';
 import { card, swap, type Ctx, type View } from '../context.js';
 
 interface Column<T> {
@@ -195,7 +195,8 @@ export function tasks(ctx: Ctx, root: HTMLElement, job?: string): View {
         { label: 'node', cell: (t) => short(t.node) },
         { label: 'attempt', cell: (t) => t.attempt, num: true },
         { label: 'submitted', cell: (t) => time(t.submittedAt) },
-        { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? `${t.endedAt - t.startedAt} ms` : '—'), num: true },
+        // A group member's start is its end less its node's measure (fractional ms): whole ms, as elsewhere.
+        { label: 'ran', cell: (t) => (t.startedAt && t.endedAt ? duration(t.endedAt - t.startedAt) : '—'), num: true },
       ],
       empty: 'No task matches. Tasks of ended jobs stay listed for 10 minutes; give a job id to see the tasks of an older one.',
     },
