@@ -154,6 +154,9 @@ export abstract class WorkerStorage implements GcsStorage {
   protected closed = false;
   private flushes = 0;
   private rowsWritten = 0;
+  beforeFlush: (() => void) | undefined = undefined;
+  /** In beforeFlush: a flush its writes cause (a full buffer) takes them without calling it again. */
+  private inBeforeFlush = false;
 
   /**
    * Starts the worker and waits (blocking) for it to open the backend; with
@@ -310,6 +313,14 @@ export abstract class WorkerStorage implements GcsStorage {
   }
 
   protected flushNow(): void {
+    if (this.beforeFlush && !this.inBeforeFlush && this.buf.pending > 0) {
+      this.inBeforeFlush = true;
+      try {
+        this.beforeFlush();
+      } finally {
+        this.inBeforeFlush = false;
+      }
+    }
     this.cancelTimer();
     if (this.buf.pending === 0) return;
     const rows = this.buf.pending;
