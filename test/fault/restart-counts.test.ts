@@ -17,7 +17,12 @@ describe("a job's counts across a coordinator SIGKILL on SQLite", () => {
     it(`groups ${groups ? 'on' : 'off'}: 1,300 submitted, 1,270 finished, 30 failed, 600 of them freed before the kill; the same once the job ended and after another restart`, async () => {
       const data = tempDir('tabmesh-counts-');
       const token = 'counts-' + Math.random().toString(36).slice(2);
-      await countsAcrossKill((port) => dataCoordinator(data, token, port), token, groups, (m) => (mesh = m));
+      await countsAcrossKill(
+        (port) => dataCoordinator(data, token, port),
+        token,
+        groups,
+        (m) => (mesh = m),
+      );
     }, 180_000);
   }
 });

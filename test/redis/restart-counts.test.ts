@@ -26,7 +26,13 @@ describe("a job's counts across a coordinator SIGKILL on Redis", () => {
       const token = 'counts-' + Math.random().toString(36).slice(2);
       const prefix = `counts-${groups ? 'g' : 't'}`;
       // Redis reads a job's rows when its driver resumes it: an ended job is not read back by a restart.
-      await countsAcrossKill((port) => redisCoordinator(redis.url, prefix, token, port), token, groups, (m) => (mesh = m), false);
+      await countsAcrossKill(
+        (port) => redisCoordinator(redis.url, prefix, token, port),
+        token,
+        groups,
+        (m) => (mesh = m),
+        false,
+      );
     }, 180_000);
   }
 });

@@ -133,7 +133,19 @@ describe("a running job's counts across a restart", () => {
   it('a group row of a job no longer running is deleted at the restart; a malformed one is left alone', () => {
     const { co, storage } = coordinator();
     const job = newJobId();
-    recoverRows(co, { jobs: [], tasks: [], objects: [], groups: [['g1', rows.pack({ job, s: 4, f: 4, x: 0 })], ['g2', rows.pack('junk')]] }, 60_000);
+    recoverRows(
+      co,
+      {
+        jobs: [],
+        tasks: [],
+        objects: [],
+        groups: [
+          ['g1', rows.pack({ job, s: 4, f: 4, x: 0 })],
+          ['g2', rows.pack('junk')],
+        ],
+      },
+      60_000,
+    );
     storage.flush();
     expect(storage.batches.flat()).toContainEqual(['groups', 'g1', null]);
     expect(storage.batches.flat().some(([, k]) => k === 'g2')).toBe(false);
