@@ -8,6 +8,7 @@ import { Packr } from 'msgpackr';
 import type { JobId, TaskId } from '../../shared/ids.js';
 import type { GcsStorage } from './storage.js';
 import type { JobRecord, TaskRecord } from './tables.js';
+import { countGone, countGroupGone, takeGoneGroups, uncountGroupGone } from '../jobs/job-tasks.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -70,10 +71,7 @@ export class GoneCounts {
   /** Task `t` of `job` left its table (its row is deleted in this batch): what it counted moves to `gone`. */
   task(job: JobRecord | undefined, t: TaskRecord): void {
     if (!this.kept(job)) return;
-    const k = (job.gone ??= noCounts());
-    k.submitted++;
-    const s = t.state;
-    if (s === 'finished' || s === 'failed' || s === 'cancelled') k[s]++;
+    countGone(job, t.state);
     this.dirty.add(job);
   }
 
@@ -83,12 +81,7 @@ export class GoneCounts {
    */
   group(job: JobRecord, g: TaskId, k: GroupGone): void {
     if (!this.kept(job)) return;
-    const was = job.goneGroups?.get(g);
-    const gone = (job.gone ??= noCounts());
-    gone.submitted += k.submitted - (was?.submitted ?? 0);
-    gone.finished += k.finished - (was?.finished ?? 0);
-    gone.failed += k.failed - (was?.failed ?? 0);
-    (job.goneGroups ??= new Map()).set(g, k);
+    countGroupGone(job, g, k);
     this.storage.put('groups', g, rowPackr.pack({ job: job.id, s: k.submitted, f: k.finished, x: k.failed }), job.id);
     this.dirty.add(job);
   }
@@ -98,14 +91,7 @@ export class GoneCounts {
    * its last members' ends): it counts afresh as it runs again, so it leaves `gone` and the job's counts.
    */
   groupBack(job: JobRecord, g: TaskId): void {
-    const was = job.goneGroups?.get(g);
-    if (!was || !this.kept(job)) return;
-    job.goneGroups!.delete(g);
-    for (const c of [job.gone!, job.counts]) {
-      c.submitted -= was.submitted;
-      c.finished -= was.finished;
-      c.failed -= was.failed;
-    }
+    if (!this.kept(job) || !uncountGroupGone(job, g)) return;
     this.storage.delete('groups', g, job.id);
     this.dirty.add(job);
   }
@@ -113,9 +99,8 @@ export class GoneCounts {
   /** The job ended (its row now holds its final counts) or left this coordinator: its group rows go when it ended. */
   ended(job: JobRecord): void {
     this.dirty.delete(job);
-    if (!this.storage.durable || job.guest || job.state === 'running' || !job.goneGroups) return;
-    for (const g of job.goneGroups.keys()) this.storage.delete('groups', g, job.id);
-    job.goneGroups = undefined;
+    if (!this.storage.durable || job.guest || job.state === 'running') return;
+    for (const g of takeGoneGroups(job)) this.storage.delete('groups', g, job.id);
   }
 
   /** Before a batch leaves: the rows of jobs whose `gone` changed join it. */

@@ -11,7 +11,7 @@ import { ActorManager } from '../actors/actors.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { outlivingActors } from './recovery-detached.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
-import { forgetTask } from '../jobs/job-tasks.js';
+import { forgetTask, goneGroupRead } from '../jobs/job-tasks.js';
 import { readGone, readGroupRow } from './job-gone.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
@@ -279,7 +279,7 @@ function readGroups(c: Recovering, rows: Iterable<[string, Uint8Array]>): void {
     if (!r) continue; // not a row this coordinator wrote: its group (the job) unknown, it is left as it is
     const job = c.gcs.jobs.get(r.job);
     if (job?.guest) continue; // another coordinator's job
-    if (job?.state === 'running' && job.gone) (job.goneGroups ??= new Map()).set(g, r.k);
+    if (job?.state === 'running' && job.gone) goneGroupRead(job, g, r.k);
     else c.gcs.storage.delete('groups', g, r.job);
   }
 }
