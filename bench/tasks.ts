@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       phase(
         `(d) throughput with the durable (SQLite) GCS, the default of npm start, against --memory: ${THROUGHPUT_TASKS} tasks, ${DURABLE_ROUNDS} interleaved rounds each`,
       );
-      const dcl = await startCluster({ nodes: 1, cpus: CPUS, durable: true });
+      const dcl = await startCluster({ nodes: 1, cpus: CPUS, durable: true, coordinatorArgs: GROUPS ? [] : ['--no-groups'] });
       const dm = await connect({ url: dcl.url, token: dcl.token });
       try {
         const dnoop = dm.remote(function noop() {}) as Noop;

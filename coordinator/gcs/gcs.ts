@@ -8,6 +8,7 @@ import type { EventRecord, FunctionRecord, JobRecord, NodeRecord, ObjectRecord, 
 import type { FunctionSource } from '../../shared/protocol/messages.js';
 import { idShard, ShardedMap } from '../id-shards.js';
 import { takeFunctions, usesFunction } from '../jobs/job-tasks.js';
+import { GoneCounts, noCounts } from './job-gone.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -117,10 +118,15 @@ export class Gcs {
     return this.taskTable.reserve(n);
   }
 
+  /** Running jobs' counts of what left their records, kept in their rows (job-gone.ts). */
+  readonly gone: GoneCounts;
+
   constructor(
     readonly storage: GcsStorage,
     private readonly maxEvents = 5000,
   ) {
+    // A job let go of meanwhile (another coordinator of a mesh owns it now) is not written.
+    this.gone = new GoneCounts(storage, (j) => this.jobs.get(j.id) === j && this.persistJob(j));
     // Function rows are read with their jobs (recovery.ts): only those of jobs that still run.
     for (const [key, row] of storage.load('events')) {
       const e = rowPackr.unpack(row) as EventRecord;
@@ -212,7 +218,10 @@ export class Gcs {
     if (!e) return;
     if (!job?.guest) {
       this.dropListener?.task(e.t, e.seq, job);
-      if (this.storage.durable) this.storage.delete('tasks', id, e.t.spec.jobId);
+      if (this.storage.durable) {
+        this.storage.delete('tasks', id, e.t.spec.jobId);
+        this.gone.task(job, e.t); // its count stays in the job's row, written with this delete
+      }
     }
   }
 
@@ -237,8 +246,10 @@ export class Gcs {
     return true;
   }
 
+  /** A job's row; a running job's `gone` is the part of its counts a restart cannot read from its task rows (job-gone.ts). */
   persistJob(j: JobRecord): void {
     if (j.guest) return;
+    if (j.state !== 'running') this.gone.ended(j);
     this.storage.put(
       'jobs',
       j.id,
@@ -248,6 +259,7 @@ export class Gcs {
         startedAt: j.startedAt,
         endedAt: j.endedAt,
         counts: j.counts,
+        gone: j.gone ?? noCounts(),
         secret: j.secret,
         submitted: j.submitted ?? false,
         firstError: j.firstError ?? null,

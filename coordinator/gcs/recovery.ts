@@ -11,6 +11,8 @@ import { ActorManager } from '../actors/actors.js';
 import { inFlightFailure, type ActorRow } from '../actors/handover.js';
 import { outlivingActors } from './recovery-detached.js';
 import { restore, restoredTask } from '../scheduler/task-states.js';
+import { forgetTask, goneGroupRead } from '../jobs/job-tasks.js';
+import { readGone, readGroupRow } from './job-gone.js';
 import { MAX_ENDED_JOBS, TERMINAL, type JobRecord, type ObjectRecord, type TaskRecord } from './tables.js';
 
 /** What recovery reads back into: the GCS and the managers of jobs, objects and tasks. */
@@ -24,6 +26,8 @@ interface JobRow {
   startedAt: number;
   endedAt: number;
   counts: JobRecord['counts'];
+  /** Its counts no task row holds (job-gone.ts); absent in a row written before session 28. */
+  gone?: unknown;
   secret?: string;
   submitted?: boolean;
   firstError?: JobRecord['firstError'];
@@ -70,6 +74,7 @@ export function recover(c: Recovering, graceMs: number): RecoveryReport {
       tasks: storage.load('tasks'),
       actors: storage.load('actors'),
       functions: storage.load('functions'),
+      groups: storage.load('groups'),
     },
     graceMs,
     true,
@@ -85,6 +90,8 @@ export interface JobRows {
   actors?: Iterable<[string, Uint8Array]>;
   /** The jobs' functions (issue 15, session 11: keyed job.function, see Gcs.jobUses). */
   functions?: Iterable<[string, Uint8Array]>;
+  /** Task groups counted in their running job's `gone` (job-gone.ts), keyed by group id. */
+  groups?: Iterable<[string, Uint8Array]>;
 }
 
 /** The functions a job's task rows name (a coordinator of a mesh reads those it lacks before it takes the job over). */
@@ -118,9 +125,13 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number, ended
     // program again under the same id, from a clean slate (its old tasks and
     // objects below are dropped as orphans). See coordinator/jobs/runner.ts.
     if (j.submitted) continue;
-    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts: j.counts, secret: j.secret, namespace: j.namespace || undefined });
+    // Its counts: what left its records before (its row's `gone`), plus the task rows read back below (restore).
+    const gone = readGone(j.gone);
+    const counts = gone ? { ...gone } : j.counts;
+    c.jobs.recovered({ id: j.id, startedAt: j.startedAt, counts, gone, secret: j.secret, namespace: j.namespace || undefined });
     report.jobs++;
   }
+  readGroups(c, rows.groups ?? []);
 
   // Where live actors are (issue 15); those of ended jobs are detached actors, read back with their ended job.
   const actorList: ActorRow[] = [];
@@ -183,7 +194,10 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number, ended
     const t = restoredTask(spec, r.submittedAt, outputs);
     if (TERMINAL.has(t.state)) {
       if (t.liveOutputs === 0) {
-        storage.delete('tasks', key, spec.jobId);
+        // Ended with no output to keep: counted, and gone at once (its row with it).
+        restore(gcs, job, t);
+        gcs.dropTask(spec.taskId, job);
+        forgetTask(job, t);
         continue;
       }
       restore(gcs, job, t);
@@ -255,6 +269,18 @@ function readFunctions(c: Recovering, rows: Iterable<[string, Uint8Array]>, outl
     }
     gcs.functionsRead([row]);
     gcs.functionRowRead(job, key.slice(dot + 1) as FunctionId);
+  }
+}
+
+/** Groups counted in a running job's `gone` (job-gone.ts): kept for the owner's sending them again; others' rows go. */
+function readGroups(c: Recovering, rows: Iterable<[string, Uint8Array]>): void {
+  for (const [g, row] of rows) {
+    const r = readGroupRow(row);
+    if (!r) continue; // not a row this coordinator wrote: its group (the job) unknown, it is left as it is
+    const job = c.gcs.jobs.get(r.job);
+    if (job?.guest) continue; // another coordinator's job
+    if (job?.state === 'running' && job.gone) goneGroupRead(job, g, r.k);
+    else c.gcs.storage.delete('groups', g, r.job);
   }
 }
 

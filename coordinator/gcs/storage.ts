@@ -2,7 +2,7 @@
 // Writes are buffered and grouped (one transaction per flush, never one
 // fsync per task); `load` reads a table back after a restart.
 
-export const TABLES = ['jobs', 'functions', 'tasks', 'objects', 'events', 'kv', 'submitted', 'actors'] as const;
+export const TABLES = ['jobs', 'functions', 'tasks', 'objects', 'events', 'kv', 'submitted', 'actors', 'groups'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface GcsStorage {
@@ -20,6 +20,11 @@ export interface GcsStorage {
   delete(table: TableName, key: string, group?: string): void;
   /** Writes everything buffered in one transaction. */
   flush(): void;
+  /**
+   * Called as a batch is about to leave (a durable backend's timer, size or explicit flush): rows written here join
+   * it, in the same transaction (job-gone.ts: a job's counts with the deletes of the task rows they count).
+   */
+  beforeFlush?: () => void;
   /**
    * Hands what is buffered to the backend at once, without waiting for it to
    * apply (a rare row a takeover needs: where an actor's constructor runs,

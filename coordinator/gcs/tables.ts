@@ -138,6 +138,13 @@ export interface JobRecord {
   /** Its objects in the directory, in creation order. */
   objects: JobMembers<ObjectRecord>;
   counts: { submitted: number; finished: number; failed: number; cancelled: number };
+  /**
+   * While it runs on a durable GCS: the part of `counts` no record holds any more (tasks freed, groups whose every
+   * member ended), kept in its row; a restart counts this plus what it reads back (gcs/job-gone.ts).
+   */
+  gone?: { submitted: number; finished: number; failed: number; cancelled: number };
+  /** Its groups counted in `gone`, by group id, with what each counted there (their rows, table 'groups'). */
+  goneGroups?: Map<string, { submitted: number; finished: number; failed: number }>;
   /** Presented by the driver to come back to this job. */
   secret: string;
   /** Handles the driver held when its connection dropped, kept until it resumes or the grace ends. */

@@ -11,123 +11,15 @@
 // than timeoutMs throws GCS_UNAVAILABLE. Timer-driven flushes never block. A
 // write the backend refused is reported by the next call. RedisStorage and
 // SqliteStorage are this class with their own worker.
-import { existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { TabmeshError } from '../../shared/errors.js';
 import { TABLES, type GcsStorage, type TableName } from './storage.js';
 import { NO_GROUP } from './redis-wire.js';
-import { SLOT, SLOTS, STATE, type FromWorker, type ToWorker } from './worker-wire.js';
+import { SLOT, STATE, type FromWorker, type ToWorker } from './worker-wire.js';
 import { ARENA_FLUSH, WriteBuffer } from './redis-buffer.js';
+import { launch, MAX_KEPT_ROWS, type StartedWorker, type WorkerStorageSetup } from './worker-start.js';
 
-/** The built worker next to this file, or (running from sources: vitest) the one in dist/. */
-function workerFile(name: string): string {
-  if (isAbsolute(name)) return name; // tests: a worker of their own
-  const here = fileURLToPath(new URL(`./${name}`, import.meta.url));
-  if (existsSync(here)) return here;
-  const built = fileURLToPath(new URL(`../../dist/coordinator/gcs/${name}`, import.meta.url));
-  if (existsSync(built)) return built;
-  throw new Error(`coordinator/gcs/${name} not found: run \`npm run build\` first`);
-}
-
-export interface WorkerStorageSetup {
-  /** The worker's file in coordinator/gcs, built: 'redis-worker.js' (an absolute path: as is). */
-  file: string;
-  /** The worker's workerData besides `shared` and `port`. */
-  data: Record<string, unknown>;
-  /** What errors call the backend: 'Redis at redis://…', 'SQLite file …'. */
-  name: string;
-  /** What the constructor says when the worker could not open the backend: 'cannot reach'. */
-  openFailure: string;
-  flushIntervalMs: number;
-  maxBuffered: number;
-  /** How long flush, load and close wait for the worker. */
-  timeoutMs: number;
-  /** How long the constructor waits for the worker to open the backend. */
-  openTimeoutMs: number;
-  /** Rows the worker may keep while the backend refuses writes before `backlog` says to admit no new work. Default MAX_KEPT_ROWS. */
-  maxKeptRows?: number;
-}
-
-/**
- * Rows kept in the storage thread while the backend refuses writes (a full
- * disk, Redis at maxmemory) before the coordinator admits no new work (issue
- * 14): about 2-4 rows a task, a few hundred bytes each.
- */
-export const MAX_KEPT_ROWS = 200_000;
-
-/** Atomics.waitAsync (Node >= 16), not in the compiler's lib yet. */
-const waitAsync = (
-  Atomics as unknown as {
-    waitAsync(
-      this: void,
-      a: Int32Array,
-      i: number,
-      v: number,
-      ms: number,
-    ): { async: false; value: string } | { async: true; value: Promise<'ok' | 'timed-out'> };
-  }
-).waitAsync;
-
-/** A worker thread started for a backend, with its port and shared slots. */
-export interface StartedWorker {
-  worker: Worker;
-  port: MessagePort;
-  shared: Int32Array;
-}
-
-function launch(setup: WorkerStorageSetup): StartedWorker {
-  const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
-  const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(workerFile(setup.file), { workerData: { ...setup.data, shared: sab, port: port2 }, transferList: [port2] });
-  worker.unref();
-  port1.unref();
-  return { worker, port: port1, shared: new Int32Array(sab) };
-}
-
-/**
- * Starts a backend's worker and waits on the event loop until it has opened
- * the backend (or failed to): a worker that dies at start (a native module
- * that does not load, an exception at its top level, process.exit) is
- * noticed by its 'error' or 'exit' at once, not at the open timeout, which a
- * blocking wait had to sit out (issue 14). The storage's constructor takes it
- * from there (`new XStorage(..., started)`).
- */
-export async function startWorker(setup: WorkerStorageSetup): Promise<StartedWorker> {
-  const w = launch(setup);
-  const { worker, shared } = w;
-  let onError: (err: Error) => void = () => {};
-  let onExit: (code: number) => void = () => {};
-  // Held while it opens: Atomics.waitAsync alone does not keep the process alive.
-  worker.ref();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const fail = (why: string) => reject(new TabmeshError('GCS_UNAVAILABLE', `${setup.openFailure} ${setup.name}: ${why}`));
-      onError = (err) => fail(`its worker thread (${setup.file}) failed at start: ${err.message}`);
-      onExit = (code) => fail(`its worker thread (${setup.file}) stopped at start (exit code ${code})`);
-      worker.once('error', onError);
-      worker.once('exit', onExit);
-      const waited = waitAsync(shared, SLOT.state, STATE.connecting, setup.openTimeoutMs);
-      if (!waited.async) return resolve();
-      void waited.value.then((r) => {
-        if (Atomics.load(shared, SLOT.state) !== STATE.connecting) resolve();
-        else if (r === 'timed-out') fail(`timed out after ${setup.openTimeoutMs} ms waiting for it to open`);
-      });
-    });
-  } catch (err) {
-    // Wake the pending waitAsync (it would keep its timer to the end) and stop the thread.
-    Atomics.notify(shared, SLOT.state);
-    worker.on('error', () => {}); // reported already: a late one must not take the process down
-    void worker.terminate();
-    throw err;
-  } finally {
-    worker.off('error', onError);
-    worker.off('exit', onExit);
-    worker.unref();
-  }
-  return w;
-}
+export { MAX_KEPT_ROWS, startWorker, type StartedWorker, type WorkerStorageSetup } from './worker-start.js';
 
 export abstract class WorkerStorage implements GcsStorage {
   readonly durable = true;
@@ -154,6 +46,9 @@ export abstract class WorkerStorage implements GcsStorage {
   protected closed = false;
   private flushes = 0;
   private rowsWritten = 0;
+  beforeFlush: (() => void) | undefined = undefined;
+  /** In beforeFlush: a flush its writes cause (a full buffer) takes them without calling it again. */
+  private inBeforeFlush = false;
 
   /**
    * Starts the worker and waits (blocking) for it to open the backend; with
@@ -310,6 +205,14 @@ export abstract class WorkerStorage implements GcsStorage {
   }
 
   protected flushNow(): void {
+    if (this.beforeFlush && !this.inBeforeFlush && this.buf.pending > 0) {
+      this.inBeforeFlush = true;
+      try {
+        this.beforeFlush();
+      } finally {
+        this.inBeforeFlush = false;
+      }
+    }
     this.cancelTimer();
     if (this.buf.pending === 0) return;
     const rows = this.buf.pending;

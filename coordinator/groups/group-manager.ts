@@ -78,6 +78,8 @@ export class GroupManager {
     spec.fnId = fn.fnId;
     spec.resources = shareResources(spec.resources);
     const grp = new GroupRecord(spec, m.first, m.args, job);
+    // Counted before the restart as ended (its owner sent it again all the same): it counts afresh from here.
+    if (job.recovered) this.gcs.gone.groupBack(job, grp.g);
     this.table.add(grp);
     // After a restart, members materialized before it are tasks on record (durable): they are not run again.
     if (job.recovered) for (let i = 0; i < grp.n; i++) if (this.gcs.tasks.has(grp.taskId(i))) this.table.leave(grp, i);

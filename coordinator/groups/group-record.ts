@@ -58,6 +58,10 @@ export class GroupRecord {
   failed = 0;
   /** Members released or materialized: at `n` the group goes. */
   gone = 0;
+  /** Members materialized (ordinary tasks now: their records count them). */
+  out = 0;
+  /** Every member ended or materialized: counted in its job's `gone` (gcs/job-gone.ts). */
+  counted = false;
   readonly slices = new Map<number, Slice>();
   /** The node each slice ever sent went to (a report on a slice that ended is late, on one never sent a lie). */
   readonly sentTo: NodeRecord['id'][] = [];

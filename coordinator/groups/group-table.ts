@@ -165,7 +165,18 @@ export class GroupTable {
     }
     (grp.readyOk ??= []).push(i);
     this.due(grp);
+    this.allEnded(grp);
     this.settle(grp);
+  }
+
+  /**
+   * Every member ended or is a task now: its owner will not send the group again after a restart, so what it
+   * counts in its job stays in the job's durable `gone` (gcs/job-gone.ts); a member made a task later moves out.
+   */
+  private allEnded(grp: GroupRecord): void {
+    if (!grp.counted && grp.done + grp.failed + grp.out < grp.n) return;
+    grp.counted = true;
+    this.gcs.gone.group(grp.job, grp.g, { submitted: grp.n - grp.out, finished: grp.done, failed: grp.failed });
   }
 
   /** Member `i` failed for good (threw without retries left, lost past its retries); where it ran as in ended() (`ms` -1: not known). */
@@ -186,6 +197,7 @@ export class GroupTable {
       (grp.readyFailed ??= []).push(i);
     }
     this.due(grp);
+    this.allEnded(grp);
     this.settle(grp);
   }
 
@@ -240,7 +252,9 @@ export class GroupTable {
     }
     grp.state[i] = MATERIALIZED;
     grp.gone++;
+    grp.out++;
     this.counters.groupMembersMaterialized++;
+    this.allEnded(grp);
   }
 
   /** The group's unended members end cancelled (its job ended: group-cancel.ts): told to the task history. */

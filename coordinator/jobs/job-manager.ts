@@ -189,7 +189,7 @@ export class JobManager {
   }
 
   /** A running job read back after a restart: it waits for its driver to resume it. */
-  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'secret' | 'namespace'>): void {
+  recovered(row: Pick<JobRecord, 'id' | 'startedAt' | 'counts' | 'gone' | 'secret' | 'namespace'>): void {
     const job: JobRecord = {
       ...row,
       state: 'running',

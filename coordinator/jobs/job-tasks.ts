@@ -29,6 +29,52 @@ export function countMembers(job: JobRecord, what: 'submitted' | 'finished' | 'f
   job.counts[what] += k;
 }
 
+/** Counts as the durable GCS keeps a running job's `gone` (gcs/job-gone.ts). */
+type Gone = NonNullable<JobRecord['gone']>;
+type GroupGone = { submitted: number; finished: number; failed: number };
+
+/** A task of the running job left its records (its row deleted): what it counts stays in the job's `gone`. */
+export function countGone(job: JobRecord, state: TaskRecord['state']): void {
+  const k = (job.gone ??= { submitted: 0, finished: 0, failed: 0, cancelled: 0 });
+  k.submitted++;
+  if (state === 'finished' || state === 'failed' || state === 'cancelled') k[state]++;
+}
+
+/** Group `g` of the job counts `k` in its `gone` (replacing what it counted there before, if it did). */
+export function countGroupGone(job: JobRecord, g: string, k: GroupGone): void {
+  const was = job.goneGroups?.get(g);
+  const gone: Gone = (job.gone ??= { submitted: 0, finished: 0, failed: 0, cancelled: 0 });
+  gone.submitted += k.submitted - (was?.submitted ?? 0);
+  gone.finished += k.finished - (was?.finished ?? 0);
+  gone.failed += k.failed - (was?.failed ?? 0);
+  (job.goneGroups ??= new Map()).set(g, k);
+}
+
+/** Group `g`, counted in `gone`, was read back at a restart (its row): `gone` holds it already. */
+export function goneGroupRead(job: JobRecord, g: string, k: GroupGone): void {
+  (job.goneGroups ??= new Map()).set(g, k);
+}
+
+/** Group `g` counts afresh (its owner sent it again): it leaves `gone` and the job's counts; false if it was not there. */
+export function uncountGroupGone(job: JobRecord, g: string): boolean {
+  const was = job.goneGroups?.get(g);
+  if (!was || !job.gone) return false;
+  job.goneGroups!.delete(g);
+  for (const c of [job.gone, job.counts]) {
+    c.submitted -= was.submitted;
+    c.finished -= was.finished;
+    c.failed -= was.failed;
+  }
+  return true;
+}
+
+/** The job ended: the groups it counted in `gone` are forgotten (returned: their rows go). */
+export function takeGoneGroups(job: JobRecord): Iterable<string> {
+  const gs = job.goneGroups?.keys() ?? [];
+  job.goneGroups = undefined;
+  return gs;
+}
+
 /** A finished task runs again to rebuild a lost output (lineage): it is not finished until it ends again. */
 export function countRerun(job: JobRecord): void {
   job.counts.finished--;

@@ -212,13 +212,21 @@ export class MeshRegistry {
     tasks: [string, Uint8Array][];
     actors: [string, Uint8Array][];
     functions: [string, Uint8Array][];
+    groups: [string, Uint8Array][];
   }> {
     const read = async (table: string): Promise<[string, Uint8Array][]> => {
       const h = await this.client.hgetallBuffer(hashKey(this.prefix, job, table));
       return Object.keys(h).map((k) => [k, new Uint8Array(h[k])]);
     };
-    const [jobs, objects, tasks, actors, functions] = await Promise.all([read('jobs'), read('objects'), read('tasks'), read('actors'), read('functions')]);
-    return { jobs, objects, tasks, actors, functions };
+    const [jobs, objects, tasks, actors, functions, groups] = await Promise.all([
+      read('jobs'),
+      read('objects'),
+      read('tasks'),
+      read('actors'),
+      read('functions'),
+      read('groups'),
+    ]);
+    return { jobs, objects, tasks, actors, functions, groups };
   }
 }
 
