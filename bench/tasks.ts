@@ -133,17 +133,24 @@ async function main(): Promise<void> {
         `before the timed blocks: ${LATENCY_WARMUP} untimed round trips each, then quiet after ${round(quiet.waitedMs)} ms (mesh CPU ${round(quiet.lastPct, 1)}% of a core)`,
       );
       const cost = new PathCost(meshPids(cl));
+      const statsBefore = await cl.stats();
+      const blocks: string[] = [];
       for (let done = 0; done < LATENCY_TASKS; done += LATENCY_BLOCK) {
         const n = Math.min(LATENCY_BLOCK, LATENCY_TASKS - done);
         await cost.during(() => roundTrips(m, noop, n, tmLat));
+        blocks.push(`${round(percentile(tmLat.slice(-n), 50), 3)}`);
         for (let i = 0; i < n; i++) {
           const t = nowMs();
           await pool1.run(null);
           piLat.push(nowMs() - t);
         }
       }
-      log(`tabmesh latency ms: ${describe(tmLat)}`);
+      // What crossed the coordinator per sequential task (piscina's blocks between send it nothing): a direct task's
+      // record, done and release, and the subscribes and barriers that some of them need.
+      const statsAfter = await cl.stats();
+      log(`tabmesh latency ms: ${describe(tmLat)}; p50 by timed block of ${LATENCY_BLOCK}: ${blocks.join(', ')}`);
       log(`tabmesh per sequential task: ${cost.describe(tmLat.length)}`);
+      log(`coordinator traffic per sequential task: ${trafficPerTask(statsBefore, statsAfter, tmLat.length)}`);
       // Result shortcuts (docs/decisions.md "A small result goes straight to its driver"): taken, late, refused so far.
       log(`result shortcuts: ${JSON.stringify((m.core as { shortcuts?: { counts: unknown } }).shortcuts?.counts ?? null)}`);
       log(`piscina latency ms: ${describe(piLat)}`);
