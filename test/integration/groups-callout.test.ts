@@ -1,6 +1,6 @@
 // A task group's members that call out (groups on, the default): a member's put and its nested submits name it as
 // their parent, which the coordinator checks against the tasks a node runs; a member on a slice has no record until
-// then, and becomes an ordinary task there when it first acts (coordinator/groups/group-manager.ts materializeOn).
+// then, and becomes an ordinary task there when it first acts (its node sends groupCallOut first: group-reports.ts callOut).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { leased, ON, recorded } from '../helpers/direct-driver.js';
