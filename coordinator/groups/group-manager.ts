@@ -45,7 +45,7 @@ export class GroupManager {
     this.materializer = new GroupMaterializer(gcs, dir, tasks, actors, this.table);
     this.placer.toOrdinary = (grp) => this.materializer.queued(grp);
     this.placer.toTasks = (grp, k) => this.materializer.ordinary(grp, k);
-    this.reports = new GroupReports(gcs, this.table, tasks, this.materializer);
+    this.reports = new GroupReports(gcs, this.table, tasks, this.materializer, dir);
   }
 
   /**
