@@ -36,6 +36,42 @@ describe('task group members that call out', () => {
     expect(c.groups!.counts().groupMembersMaterialized).toBe(8);
     m.free(refs);
   });
+
+  it('a member made a task by its call out is running at the coordinator while it runs (its start reported), then finished', async () => {
+    class Gate {
+      open = false;
+      waiters: Array<() => void> = [];
+      send(): void {
+        this.open = true;
+        for (const w of this.waiters.splice(0)) w();
+      }
+      async wait(): Promise<boolean> {
+        if (!this.open) await new Promise<void>((r) => this.waiters.push(r));
+        return true;
+      }
+    }
+    const gate = m.remote(Gate).options({ name: 'callout-gate', numCpus: 0, maxConcurrency: 100 }).remote();
+    const before = cl.c.coordinator.groups!.counts().groupsSubmitted;
+    const f = m.remote(async (i: number) => {
+      const g = await mesh.getActor<Gate>('callout-gate'); // a call out: the member is a task from here on
+      await mesh.get(g.wait.remote());
+      return i;
+    });
+    const refs = range(4).map((i) => f.remote(i));
+    const ids = refs.map((r) => r.id.slice(0, 32));
+    const c = cl.c.coordinator;
+    const states = () => ids.map((id) => c.gcs.tasks.get(id as never)?.state ?? 'member');
+    await cl.until(
+      () => states().every((s) => s === 'running'),
+      20_000,
+      () => `the members running, they are ${states().join(', ')}`,
+    );
+    expect(c.groups!.counts().groupsSubmitted).toBe(before + 1); // one group: its members ran as members first
+    m.get(gate.send.remote()).catch(() => {});
+    expect(await m.get(refs)).toEqual(range(4));
+    expect(states()).toEqual(['finished', 'finished', 'finished', 'finished']);
+    m.free(refs);
+  });
 });
 
 describe('task group members that call out on a node a driver holds a direct lease on', () => {
