@@ -30,7 +30,7 @@ async function responder(frames: Buffer[]): Promise<number> {
     peer.on('data', (d) => {
       got += d.length;
       if (got < HELLO) return;
-      const parts = [Buffer.from([1])];
+      const parts: Buffer[] = [Buffer.from([1])];
       for (const f of frames) {
         const len = Buffer.alloc(4);
         len.writeUInt32LE(f.length, 0);
