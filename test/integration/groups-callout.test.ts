@@ -97,4 +97,18 @@ describe('task group members that call out on a node a driver holds a direct lea
     expect(cl.c.coordinator.groups!.counts().groupsSubmitted).toBe(1);
     expect(cl.c.coordinator.statsJson().recordWaits - waits).toBe(0);
   });
+
+  it("a member's console line (named by its group and index, no record) is not held as naming an unknown task", async () => {
+    const m = await cl.driver({ direct: true });
+    await leased(m, [...cl.c.coordinator.gcs.nodes.keys()][0]);
+    await recorded(cl, m);
+    const waits = cl.c.coordinator.statsJson().recordWaits;
+    const f = m.remote((i: number) => {
+      console.log(`member ${i}`);
+      return i;
+    });
+    const refs = range(8).map((i) => f.remote(i));
+    expect(await m.get(refs, { timeoutMs: 20_000 })).toEqual(range(8));
+    expect(cl.c.coordinator.statsJson().recordWaits - waits).toBe(0);
+  });
 });
