@@ -58,9 +58,8 @@ function nodeInfo(n: NodeRecord) {
 /** Whether session `s` may create objects and tasks under parent task `parent`. */
 function mayActFor(c: Managers, s: Session, parent: string): boolean {
   if (s.role === 'driver') return parent === rootTaskId(s.jobId!);
-  const n = c.groups && nodeOf(c, s);
-  // A task group's member on this node has no record until it acts (a put, a nested submit): made one then.
-  const t = c.gcs.tasks.get(parent as never) ?? (n ? c.groups!.materializeOn(n, parent as never) : null);
+  // A task group's member has a record from its call out on (groupCallOut, sent before its first put or submit).
+  const t = c.gcs.tasks.get(parent as never);
   return !!t && ((t.node !== null && t.node.session === s) || c.verifier.runsOn(t, s));
 }
 

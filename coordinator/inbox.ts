@@ -38,10 +38,6 @@ export class Inbox {
       () => this.drainSoon(),
       (s, m) => rightAwaited(c, s, m),
       (s, m) => void this.dispatch(s, m),
-      (s, id) => {
-        const n = c.groups && s.role === 'node' ? c.membership.nodeOf(s) : undefined;
-        return !!n && c.groups!.materializeOn(n, id) !== null;
-      },
     );
   }
 

@@ -14,7 +14,7 @@
 // driver's window of tasks costs one wait, not one each). A `cancel` or
 // `killActor` from such a task waits likewise while the node runs no recorded
 // task of the job it names (session 18: its right comes with the record).
-import { isArtifactObject, taskOfObject, type ObjectId, type TaskId } from '../shared/ids.js';
+import { isArtifactObject, taskOfObject, type ObjectId } from '../shared/ids.js';
 import type { Msg } from '../shared/protocol/messages.js';
 import type { Gcs } from './gcs/gcs.js';
 import type { DirectLeases } from './scheduler/direct-leases.js';
@@ -33,7 +33,8 @@ function unknownObject(gcs: Gcs, id: ObjectId): boolean {
 
 /** What node message `m` names that this coordinator does not know (a task, or an object of an unknown task), or null. */
 export function namesUnknown(gcs: Gcs, m: Msg): string | null {
-  if (isReport(m)) return gcs.tasks.has(m.taskId) ? null : m.taskId;
+  // A task group member's console line names its group and index (handlers.ts groupLog): it has no record to wait for.
+  if (isReport(m)) return gcs.tasks.has(m.taskId) || (m.t === 'log' && m.g !== undefined) ? null : m.taskId;
   switch (m.t) {
     case 'submit': {
       // A nested task: its parent (the direct task), and the refs it passes on.
@@ -86,8 +87,6 @@ export class RecordWaits {
     private readonly right: (s: Session, m: Msg) => string | null = () => null,
     /** Handles a node's message now (the inbox's checks and handler): a parked one whose record came, or a spoiled one. */
     handle: (s: Session, m: Msg) => void = () => {},
-    /** Task `taskId` is a task group's member on session `s`'s node: it is made a record now (true). */
-    private readonly member: (s: Session, taskId: TaskId) => boolean = () => false,
   ) {
     this.parked = new ParkedMessages((s, m) => this.unknown(s, m) === null, handle);
     leases.onSubmitted = (s) => this.wake(s);
@@ -141,11 +140,7 @@ export class RecordWaits {
 
   /** What message `m` of node session `s` names that is not recorded yet, or a right it awaits; null when nothing. */
   private unknown(s: Session, m: Msg): string | null {
-    let what = namesUnknown(this.gcs, m);
-    // A group member's put or nested submit names no record: it has none until it acts (coordinator/groups).
-    const parent = m.t === 'put' ? taskOfObject(m.id) : m.t === 'submit' ? m.spec.parentId : null;
-    if (what !== null && parent !== null && !this.gcs.tasks.has(parent) && this.member(s, parent)) what = namesUnknown(this.gcs, m);
-    return what ?? (m.t === 'cancel' || m.t === 'killActor' ? this.right(s, m) : null);
+    return namesUnknown(this.gcs, m) ?? (m.t === 'cancel' || m.t === 'killActor' ? this.right(s, m) : null);
   }
 
   /** Session `s` is closing: what it sent is handled now, as it is (its close waits for it). */

@@ -153,12 +153,20 @@ export class FrameReader {
     this.retarget(this.scratch.subarray(0, Math.max(1, HEAD_BYTES - this.inc.have)));
   }
 
+  /** The link took the socket: frames read with the dial's answer go to it now. */
+  attached(): void {
+    if (this.inc.have > 0) this.pump();
+  }
+
   /** onread: `n` bytes arrived where nextBuffer said; false pauses reading. */
   onRead = (n: number): boolean => {
     if (this.stopped) return false;
     if (this.greet) {
       const g = this.greet;
       this.greet = null;
+      // A wide read (its buffer was asked for before the dial set `greet`) may hold the peer's first frames after its
+      // answer: kept for the link (attached()), where they were dropped (a driver's direct task lost, session 28).
+      if (n > 1) this.inc.push(Buffer.from(this.scratch.subarray(1, n)));
       g(this.scratch[0]);
       return false; // paused until the link takes the socket
     }

@@ -56,6 +56,8 @@ export function attachSocket(
   raw.expectChunks = () => reader.expectChunks();
   s.on('drain', () => raw.onDrain());
   s.resume();
+  // After the caller made the link's socket this one and said it connected (fast-link.ts useSocket).
+  if (dialled) queueMicrotask(() => !closed && dialled.attached());
   s.on('close', () => gone(CLOSED_BY_PEER));
   s.on('error', (e) => gone(`error: ${e.message}`));
   const lenOf = (n: number) => {

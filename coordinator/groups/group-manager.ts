@@ -45,7 +45,7 @@ export class GroupManager {
     this.materializer = new GroupMaterializer(gcs, dir, tasks, actors, this.table);
     this.placer.toOrdinary = (grp) => this.materializer.queued(grp);
     this.placer.toTasks = (grp, k) => this.materializer.ordinary(grp, k);
-    this.reports = new GroupReports(gcs, this.table, tasks, this.materializer);
+    this.reports = new GroupReports(gcs, this.table, tasks, this.materializer, dir);
   }
 
   /**
@@ -137,27 +137,6 @@ export class GroupManager {
 
   handBack(n: NodeRecord, m: MsgOf<'groupHandBack'>): Refusal | null {
     return this.reports.handBack(n, m);
-  }
-
-  /**
-   * Node `n` acts for task `taskId`, which has no record (a member's put or nested submit): when it is a member on
-   * one of `n`'s slices, it becomes an ordinary task there first (its owner told it moved), so the node's right to
-   * act for it is the plain one. A node's slices are shallow: few members are hashed, once each (then a record).
-   */
-  materializeOn(n: NodeRecord, taskId: TaskId): TaskRecord | null {
-    const on = this.table.slicesOn.get(n);
-    if (!on) return null;
-    for (const sl of on) {
-      const grp = sl.grp;
-      for (const i of sl.idx) {
-        if (grp.state[i] !== ON_SLICE || grp.slice[i] !== sl.s || grp.taskId(i) !== taskId) continue;
-        const owner = grp.job.driver;
-        const t = owner && this.materializer.member(grp, i, owner);
-        if (t) this.table.moved(grp, i);
-        return t || null;
-      }
-    }
-    return null;
   }
 
   /** Members of a slice on node `n` call out: ordinary tasks assigned there from now on (group-reports.ts callOut). */

@@ -7,10 +7,10 @@ import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { TaskRecord } from '../gcs/tables.js';
-import type { ObjectDirectory } from '../objects/directory.js';
+import type { Holder, ObjectDirectory } from '../objects/directory.js';
 import { admit } from '../scheduler/task-submit.js';
 import type { TaskManager } from '../scheduler/tasks.js';
-import type { Session } from '../session.js';
+import { Session } from '../session.js';
 import { DONE, FAILED, ON_SLICE, QUEUED, type GroupRecord } from './group-record.js';
 import type { GroupTable } from './group-table.js';
 
@@ -37,13 +37,17 @@ export class GroupMaterializer {
   ) {}
 
   /**
-   * Member `i` as an ordinary task held once by `owner` (its job's driver): queued -> the classic queue; on a
-   * slice -> assigned on that node (its report there goes the classic way); ended -> ready with its value, or
-   * failed. Null when it cannot (released, or materialized already: then its record, if any).
+   * Member `i` as an ordinary task held once by `owner` (its job's driver, or the holder kept for it while it is
+   * away: group-reports.ts callOut): queued -> the classic queue; on a slice -> assigned on that node (its report
+   * there goes the classic way); ended -> ready with its value, or failed. Null when it cannot (released, or
+   * materialized already: then its record, if any).
    */
-  member(grp: GroupRecord, i: number, owner: Session): TaskRecord | null {
+  member(grp: GroupRecord, i: number, owner: Holder): TaskRecord | null {
     const st = grp.state[i];
     if (st !== QUEUED && st !== ON_SLICE && st !== DONE && st !== FAILED) return null;
+    // An ended member's value is read by its owner itself (a holder kept for one away is for members that call out).
+    const session = owner instanceof Session ? owner : null;
+    if ((st === DONE || st === FAILED) && !session) return null;
     const spec = memberSpec(grp, i);
     const v = grp.values[i];
     const failure = grp.failure(i);
@@ -69,7 +73,7 @@ export class GroupMaterializer {
       if (r !== null && typeof r !== 'string') {
         if (st === DONE) {
           const done = { t: 'done' as const, taskId: spec.taskId, attempt: spec.attempt, ms: 0, results: [{ v: v!, refs: [] }] };
-          this.tasks.completeDone(r.task, done, owner);
+          if (session) this.tasks.completeDone(r.task, done, session);
         } else this.tasks.finishFailed(r.task, failure!);
       }
     }

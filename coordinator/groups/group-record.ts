@@ -5,6 +5,7 @@ import type { Failure } from '../../shared/errors.js';
 import { childTaskId, type TaskId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
+import type { Holder } from '../objects/directory.js';
 
 /** A member's state (its column `state`). */
 export const QUEUED = 0;
@@ -48,6 +49,11 @@ export class GroupRecord {
   moved: Set<number> | null = null;
   /** Members materialized while on a slice, and that slice's node: they run there on, reported as members. */
   onSlice: Map<number, NodeRecord> | null = null;
+  /**
+   * Handles on outputs of members made tasks by a call out while the owner was away (group-reports.ts callOut): its
+   * own once it is back and sends the group again (ownerBack); the group stays on record until then (settle).
+   */
+  awayHeld: Holder | null = null;
   /** Queued members, in order (a ring of member indices from `head`). */
   private readonly queue: Int32Array;
   private head = 0;

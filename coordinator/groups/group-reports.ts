@@ -8,6 +8,7 @@ import type { MsgOf, TaskResult } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
 import { taskDone } from '../nodes/load.js';
+import type { ObjectDirectory } from '../objects/directory.js';
 import { countRun } from '../scheduler/task-values.js';
 import type { TaskManager } from '../scheduler/tasks.js';
 import { MATERIALIZED, ON_SLICE, type GroupRecord, type Slice } from './group-record.js';
@@ -36,6 +37,7 @@ export class GroupReports {
     private readonly table: GroupTable,
     private readonly tasks: TaskManager,
     private readonly materializer: GroupMaterializer,
+    private readonly dir: ObjectDirectory,
   ) {}
 
   /** A slice's report from node `n`; null when taken (late parts are counted as stale and dropped). */
@@ -131,6 +133,13 @@ export class GroupReports {
 
   /** The owner sent the group again (it resumed): results stored meanwhile become its objects, as stored() does. */
   ownerBack(grp: GroupRecord): void {
+    const owner = grp.job.driver;
+    if (grp.awayHeld && owner) {
+      // Members made tasks by their call out meanwhile: their outputs its own now (they are in `moved`, told below).
+      this.dir.handOver(grp.awayHeld, owner);
+      grp.awayHeld = null;
+      this.table.settle(grp);
+    }
     const held = this.away.get(grp);
     if (!held || !grp.job.driver) return;
     this.away.delete(grp);
@@ -201,7 +210,9 @@ export class GroupReports {
    * Members of slice `m.s` call out (a nested submit, a put, a get...): each becomes the ordinary task it would have
    * been, assigned to `n` where it runs on (materializer.member), its owner told it moved. What follows from the
    * node names a parent on record, and its `blocked` gives its CPU back (a node full of members blocked on their
-   * children placed none of them: test/integration/groups-nested.test.ts). With its owner away it stays a member.
+   * children placed none of them: test/integration/groups-nested.test.ts). With its owner away (its job waits for it)
+   * it becomes one all the same, as an ordinary task of that job goes on: its output held for the owner meanwhile
+   * (grp.awayHeld), whose the hold is once it is back and sends the group again (ownerBack: told it moved then).
    */
   callOut(n: NodeRecord, m: MsgOf<'groupCallOut'>): Refusal | null {
     const grp = this.table.groups.get(m.g);
@@ -215,7 +226,7 @@ export class GroupReports {
         if (mine) return mine;
         continue;
       }
-      if (owner && this.materializer.member(grp, i, owner)) this.table.moved(grp, i);
+      if (this.materializer.member(grp, i, owner ?? (grp.awayHeld ??= { held: new Map() }))) this.table.moved(grp, i);
     }
     return null;
   }

@@ -68,6 +68,8 @@ export class GroupTable {
    */
   settle(grp: GroupRecord): void {
     if (!grp.over) return;
+    // Its owner, away, has not heard that members moved (it will send the group again): kept for it (ownerBack).
+    if (grp.awayHeld) return void this.lingering.add(grp);
     const on = grp.onSlice;
     if (on) {
       for (const [i, n] of on) {

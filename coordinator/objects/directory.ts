@@ -29,6 +29,9 @@ export interface DirectoryEvents {
 /** An object record as others see it: only the directory writes object records. */
 export type ObjectView = Readonly<ObjectRecord>;
 
+/** What holds handles on objects: a session, or a holder kept for one away (a task group's owner, group-reports.ts). */
+export type Holder = Pick<Session, 'held'>;
+
 export class ObjectDirectory {
   /** Objects each session holds a copy of (issue 14: a session's close costs what it had), and the readiness messages. */
   private readonly copies = new BySession<ObjectRecord>();
@@ -247,7 +250,7 @@ export class ObjectDirectory {
   }
 
   /** Session `s` takes a handle. */
-  hold(s: Session, id: ObjectId): boolean {
+  hold(s: Holder, id: ObjectId): boolean {
     const o = this.gcs.objects.get(id);
     if (!o) return false;
     this.holdRecord(s, o);
@@ -255,13 +258,19 @@ export class ObjectDirectory {
   }
 
   /** Session `s` takes a handle on `o`, a record its caller has (admit: the one it just made; no lookup by id). */
-  holdRecord(s: Session, o: ObjectRecord): void {
+  holdRecord(s: Holder, o: ObjectRecord): void {
     o.refs++;
     s.held.set(o.id, (s.held.get(o.id) ?? 0) + 1);
   }
 
+  /** The handles `from` holds become session `to`'s (an owner back takes what was held for it meanwhile); counts unchanged. */
+  handOver(from: Holder, to: Session): void {
+    for (const [id, n] of from.held) to.held.set(id, (to.held.get(id) ?? 0) + n);
+    from.held.clear();
+  }
+
   /** Session `s` gives a handle up; only handles it holds count. */
-  unhold(s: Session, id: ObjectId): void {
+  unhold(s: Holder, id: ObjectId): void {
     const n = s.held.get(id);
     if (!n) return;
     if (n === 1) s.held.delete(id);

@@ -8,8 +8,7 @@ import { ActorManager } from '../actors/actors.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { FunctionRecord, JobRecord, ObjectRecord, TaskRecord } from '../gcs/tables.js';
 import { depsOf } from '../lineage/lineage.js';
-import type { ObjectDirectory } from '../objects/directory.js';
-import type { Session } from '../session.js';
+import type { Holder, ObjectDirectory } from '../objects/directory.js';
 import { actorGone, lostFailure } from './task-failures.js';
 import { newTask } from './task-states.js';
 import { addTask } from '../jobs/job-tasks.js';
@@ -100,7 +99,7 @@ function sameResources(a: Record<string, number>, b: Readonly<Record<string, num
  * task is on record already (a re-run parent or a resumed driver submits the
  * same ids again); an error text when the submission is refused.
  */
-export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec: TaskSpec, from: Session, looked?: Looked): Admitted | string | null {
+export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec: TaskSpec, from: Holder, looked?: Looked): Admitted | string | null {
   const existing = looked ? looked.existing : gcs.tasks.get(spec.taskId);
   if (existing) {
     // A re-run parent (or a resumed driver) re-submits the same ids: the task stands; its submitter holds its outputs once.

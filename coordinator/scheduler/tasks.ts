@@ -6,7 +6,7 @@ import { isPutObject, returnObjectId, taskOfObject, type TaskId } from '../../sh
 import { actorLiveCpu, type MsgOf, type TaskResult, type TaskSpec } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type ObjectRecord, type TaskRecord } from '../gcs/tables.js';
-import type { ObjectDirectory } from '../objects/directory.js';
+import type { Holder, ObjectDirectory } from '../objects/directory.js';
 import type { Session } from '../session.js';
 import type { Scheduler } from './scheduler.js';
 import * as nodeLoad from '../nodes/load.js';
@@ -49,7 +49,7 @@ export class TaskManager {
    * the node already runs it (bottom-up scheduling) and it is recorded as assigned there.
    * Returns an error text when the submission is refused.
    */
-  submit(spec: TaskSpec, from: Session, localNode: NodeRecord | null, looked?: Looked): string | null {
+  submit(spec: TaskSpec, from: Holder, localNode: NodeRecord | null, looked?: Looked): string | null {
     const r = admit(this.gcs, this.dir, this.actors, spec, from, looked);
     if (typeof r === 'string' || r === null) return r;
     const t = r.task;

@@ -171,6 +171,9 @@ export class NodeGroups {
     if (!mem || mem.out || mem.quiet || t.state === 'ended') return;
     mem.out = true;
     this.n.send({ t: 'groupCallOut', g: mem.slice.g, s: mem.slice.s, idx: [mem.i] });
+    // It runs (it calls from its executor): an ordinary task from now on, it says so as one does (start-reports.ts),
+    // else its record read `assigned` until its end came in its slice's report.
+    this.n.send({ t: 'started', taskId: t.spec.taskId, attempt: t.spec.attempt, ex: t.executor?.index });
   }
 
   /** Members that will not start here (paused, or asked back): one `groupHandBack` per slice. Each left `ended`. */

@@ -4,8 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { returnObjectId, type JobId } from '../../shared/ids.js';
+import { childTaskId, putObjectId, returnObjectId, type JobId } from '../../shared/ids.js';
 import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+import { taskSpec } from '../helpers/task-record.js';
 
 const TOKEN = 'groups-owner-test';
 let rc: RunningCoordinator | null = null;
@@ -69,6 +70,44 @@ describe("task groups: the owner's side", () => {
     expect(back.of('groupReady').flatMap((r) => r.failed ?? [])).toEqual([]);
     const o = w.c.gcs.objects.get(returnObjectId(memberId(w.job, 0, i), 0));
     expect(o).toMatchObject({ state: 'ready', size: 200_000 });
+    expect(back.of('error')).toEqual([]);
+  });
+
+  it('a member that calls out while its owner is away becomes a task as with its owner there; the owner, back, holds its output', async () => {
+    const w = await world();
+    const grp = rawGroup(w.job, w.fn, 0, args([10, 11, 12, 13]));
+    w.driver.send(grp);
+    await w.n.until(() => w.n.of('assignGroup').length === 1, 'slice');
+    const sl = w.n.of('assignGroup')[0];
+    const i = sl.idx[0];
+    const member = memberId(w.job, 0, i);
+    w.driver.ws.terminate(); // a drop, not a goodbye: the job waits for its driver (its grace)
+    await w.n.until(() => w.c.gcs.jobs.get(w.job)?.driver === null, 'the driver away');
+    // What a node sends for a member's first call out (shared/node/groups.ts callOut), then the member's put and child.
+    const put = putObjectId(member, 0);
+    const child = { ...taskSpec(w.job, 0, 'inc', { fnId: w.fn.f.fnId, scheduling: undefined }), taskId: childTaskId(member, 0), parentId: member };
+    w.n.send({ t: 'groupCallOut', g: sl.spec.taskId, s: sl.s, idx: [i] }, { t: 'started', taskId: member, attempt: 0, ex: 0 });
+    w.n.send({ t: 'put', id: put, v: val(5), size: val(5).byteLength, refs: [] }, { t: 'submit', spec: child, local: false }, { t: 'sync', x: 1 });
+    await w.n.until(() => w.n.of('sync').length === 1, 'sync');
+    expect(w.n.of('error')).toEqual([]);
+    const t = w.c.gcs.tasks.get(member);
+    expect(t?.state).toBe('running');
+    expect(t?.node?.name).toBe('a');
+    expect(w.c.gcs.objects.get(put)?.state).toBe('ready');
+    expect(w.c.gcs.tasks.get(child.taskId)).toBeDefined();
+    // Back, the owner sends its group again: told the member moved, it holds the member's output (once).
+    const back = await rawClient(w.url, { role: 'driver', token: TOKEN, groups: true, resume: { jobId: w.job, secret: w.driver.welcome.secret!, held: [] } });
+    clients.push(back);
+    back.send(grp);
+    await back.until(() => back.of('groupReady').some((r) => r.moved?.includes(i) === true), 'the member moved');
+    const out = returnObjectId(member, 0);
+    expect(w.c.gcs.jobs.get(w.job)?.driver?.held.get(out)).toBe(1);
+    expect(w.c.gcs.objects.get(out)?.refs).toBe(1);
+    // Its end comes in its slice's report (the classic way for a member made a task on it): the owner reads it.
+    w.n.send({ t: 'groupDone', g: sl.spec.taskId, s: sl.s, ok: [i], results: [{ v: val(11), refs: [] }], ms: [1] });
+    back.send({ t: 'subscribe', ids: [out] });
+    await back.until(() => back.of('ready').some((r) => r.id === out), 'its value');
+    expect(w.c.gcs.tasks.get(member)?.state).toBe('finished');
     expect(back.of('error')).toEqual([]);
   });
 

@@ -54,6 +54,28 @@ describe('task groups on a node', () => {
     }
   });
 
+  it('a member that calls out says `started` once, right after its groupCallOut: it is an ordinary task running here from then on', async () => {
+    const { ws } = await joined(2);
+    const m = slice(fnOf('(x) => { if (x % 2 === 0) { mesh.put(x); mesh.put(x + 1); } return x; }'), 3, ids(6), ids(6));
+    ws.deliver(m);
+    const g = m.spec.taskId;
+    await until(() => reported(ws, g).ok.size === 6);
+    const started = ws.of('started');
+    expect(started.map((s) => s.taskId).sort()).toEqual([0, 2, 4].map((i) => childTaskId(root, 3 + i)).sort());
+    for (const i of [0, 2, 4]) {
+      const member = childTaskId(root, 3 + i);
+      const out = ws.sent.findIndex((x) => x.t === 'groupCallOut' && x.idx.includes(i));
+      const start = ws.sent.findIndex((x) => x.t === 'started' && x.taskId === member);
+      const firstPut = ws.sent.findIndex((x) => x.t === 'put' && taskOfObject(x.id) === member);
+      expect(out).toBeGreaterThanOrEqual(0);
+      expect(start).toBeGreaterThan(out);
+      expect(start).toBeLessThan(firstPut);
+      const s = ws.sent[start] as MsgOf<'started'>;
+      expect(s.attempt).toBe(m.attempt);
+      expect(s.ex).toBeTypeOf('number');
+    }
+  });
+
   it('hands short members to its executors in batches past the 32 of plain tasks', async () => {
     const batches: number[] = [];
     const counting: SpawnExecutor = (index, onMessage, onExit) => {
