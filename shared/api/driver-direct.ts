@@ -27,9 +27,10 @@ export class DriverDirect {
   /**
    * `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator); `unrecorded`: not
    * pushed, too far ahead of the coordinator; `refusedLate`: refusals of tasks not in flight there any more (ignored):
-   * the coordinator had placed the task on that node from this driver's own submit and its result came first.
+   * the coordinator had placed the task on that node from this driver's own submit and its result came first;
+   * `linkLost`: tasks in flight when their link closed (the coordinator's to finish).
    */
-  readonly counts = { sent: 0, refused: 0, unrecorded: 0, refusedLate: 0 };
+  readonly counts = { sent: 0, refused: 0, unrecorded: 0, refusedLate: 0, linkLost: 0 };
   /** Of the tasks `sent`, how many the coordinator is known to have handled the submission of. */
   private recorded = 0;
   /** A barrier is on its way behind the latest submissions. */
@@ -133,7 +134,11 @@ export class DriverDirect {
 
   /** The link to `peer` closed: what went there is the coordinator's to finish (the node's done, or its re-queue). */
   linkClosed(peer: string): void {
-    for (const [t, n] of this.pending) if (n === peer) this.pending.delete(t);
+    for (const [t, n] of this.pending) {
+      if (n !== peer) continue;
+      this.pending.delete(t);
+      this.counts.linkLost++;
+    }
     this.fnsSent.delete(peer);
   }
 }
