@@ -24,8 +24,13 @@ export class DriverDirect {
   private readonly pending = new Map<TaskId, string>();
   /** The functions each leased node was sent over its link. */
   private readonly fnsSent = new Map<string, Set<string>>();
-  /** `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator); `unrecorded`: not pushed, too far ahead of the coordinator. */
-  readonly counts = { sent: 0, refused: 0, unrecorded: 0 };
+  /**
+   * `sent`: tasks pushed to nodes; `refused`: of those, refused (then placed by the coordinator); `unrecorded`: not
+   * pushed, too far ahead of the coordinator; `refusedLate`: refusals of tasks not in flight there any more (ignored):
+   * the coordinator had placed the task on that node from this driver's own submit and its result came first;
+   * `linkLost`: tasks in flight when their link closed (the coordinator's to finish).
+   */
+  readonly counts = { sent: 0, refused: 0, unrecorded: 0, refusedLate: 0, linkLost: 0 };
   /** Of the tasks `sent`, how many the coordinator is known to have handled the submission of. */
   private recorded = 0;
   /** A barrier is on its way behind the latest submissions. */
@@ -119,7 +124,9 @@ export class DriverDirect {
 
   /** A refusal from `peer`: the coordinator places the task. */
   onLink(peer: string, d: Direct): void {
-    if (d.k !== 'refuse' || this.pending.get(d.taskId) !== peer) return;
+    if (d.k !== 'refuse') return;
+    // Answered already (or its link closed): the coordinator has the task, an `unplaced` would be for nothing.
+    if (this.pending.get(d.taskId) !== peer) return void this.counts.refusedLate++;
     this.pending.delete(d.taskId);
     this.counts.refused++;
     this.push({ t: 'unplaced', taskId: d.taskId, reason: d.reason.slice(0, 1024) });
@@ -127,7 +134,11 @@ export class DriverDirect {
 
   /** The link to `peer` closed: what went there is the coordinator's to finish (the node's done, or its re-queue). */
   linkClosed(peer: string): void {
-    for (const [t, n] of this.pending) if (n === peer) this.pending.delete(t);
+    for (const [t, n] of this.pending) {
+      if (n !== peer) continue;
+      this.pending.delete(t);
+      this.counts.linkLost++;
+    }
     this.fnsSent.delete(peer);
   }
 }

@@ -83,7 +83,10 @@ export class DirectTasks {
     const why = wrong ?? this.busy(spec);
     if (why !== null) {
       this.counts.refused++;
-      this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why));
+      // No open TCP link back: the driver hears nothing, and its coordinator has the task's record (as for any task in flight on a link that closed).
+      if (this.n.links?.sendDirect(peer, writeDirectRefuse(spec.taskId, why)) !== true) {
+        this.n.log(`could not refuse task ${spec.taskId.slice(0, 12)} of ${peer.slice(0, 12)} (${why}): no open TCP link to it`);
+      }
       return;
     }
     this.counts.taken++;

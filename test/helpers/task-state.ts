@@ -2,7 +2,7 @@
 // docs/decisions.md "Task groups": members are columns of one group record, not task records), from the group
 // table. White-box tests that wait on a task by id use this, so they hold with groups on and off.
 import type { Coordinator } from '../../coordinator/coordinator.js';
-import type { TaskState } from '../../coordinator/gcs/tables.js';
+import { TERMINAL, type TaskRecord, type TaskState } from '../../coordinator/gcs/tables.js';
 import { DONE, FAILED, ON_SLICE, QUEUED, RELEASED, type GroupRecord } from '../../coordinator/groups/group-record.js';
 import type { TaskId } from '../../shared/ids.js';
 
@@ -47,4 +47,21 @@ export function findTask(co: Coordinator, id: TaskId): TaskWhere | undefined {
 /** Task `id`'s state on `co` (task table or group table); undefined when neither holds it. */
 export function taskState(co: Coordinator, id: TaskId): TaskState | 'released' | undefined {
   return findTask(co, id)?.state;
+}
+
+/**
+ * What is not ended on `co`, one state a task: task records in no terminal state (but those `skip` passes over),
+ * and members of task groups still queued or on a slice (a member is no task record until it materializes, and then
+ * its record counts). The simulator's "nothing left unended" checks use it, so an unended member is seen too.
+ */
+export function unendedTasks(co: Coordinator, skip: (t: TaskRecord) => boolean = () => false): string[] {
+  const left: string[] = [];
+  for (const t of co.gcs.tasks.values()) if (!TERMINAL.has(t.state) && !skip(t)) left.push(t.state);
+  for (const grp of co.groups?.table.groups.values() ?? []) {
+    for (let i = 0; i < grp.n; i++) {
+      const s = grp.state[i];
+      if (s === QUEUED || s === ON_SLICE) left.push(`group member ${MEMBER_STATE[s]}`);
+    }
+  }
+  return left;
 }

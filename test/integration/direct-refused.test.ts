@@ -6,8 +6,10 @@
 // TaskError within 100 ms. Counted, not timed, against a real coordinator and real links.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
-import { coreOf } from '../helpers/sequential.js';
-import { leased, ON } from '../helpers/direct-driver.js';
+import { coreOf, sequential } from '../helpers/sequential.js';
+import { taskState } from '../helpers/task-state.js';
+import { returnObjectId, type TaskId } from '../../shared/ids.js';
+import { leased, ON, recorded } from '../helpers/direct-driver.js';
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import { edgePeers } from '../../edge/peer-link.js';
 import { inThread } from '../helpers/in-thread.js';
@@ -65,5 +67,42 @@ describe('a direct task the node refused', () => {
     } finally {
       await rt.close();
     }
+  });
+
+  it("a node's refusal that comes after the task's value (the coordinator had placed the task there first): counted late, the task ran once", async () => {
+    // direct.test.ts "...holds no lease on..." saw "5 refusals (4)" under load (session 28): the coordinator refuses the
+    // forged lease's submit and places the task on that same node; its assign reached the node before the driver's
+    // frame, the value came by the node's shortcut, and the refusal found nothing in flight. Here every frame is held
+    // until the task's record has ended (its shortcut went before its done), so every refusal comes after the value.
+    cl = await Cluster.start({ nodes: 0 });
+    const m = await cl.driver({ direct: true, groups: false });
+    await cl.addNode({ cpus: 1, env: { TABMESH_DIRECT: '0' } }); // takes no lease: a shortcut link only
+    const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
+    await sequential(m, 3);
+    await until(() => coreOf(m).links?.isOpen(node) === true, { timeoutMs: 10_000, what: 'the link from the node' });
+    const d = coreOf(m).direct!;
+    const links = coreOf(m).links!;
+    const [send, sendDirect] = [d.send.bind(d), links.sendDirect.bind(links)];
+    let task: TaskId | undefined;
+    d.send = (spec) => ((task = spec.taskId), send(spec));
+    links.sendDirect = (peer, b) => {
+      const id = task!;
+      const placedRan = () => !d.awaits(returnObjectId(id, 0)) || taskState(cl!.c.coordinator, id) === 'finished';
+      // Looked at from the next microtask on: the task is in flight once this returns.
+      void Promise.resolve()
+        .then(() => until(placedRan, { what: 'the placed run to end' }))
+        .then(() => sendDirect(peer, b));
+      return true;
+    };
+    await recorded(cl, m);
+    d.lease({ t: 'lease', peer: node, on: true }); // forged: the coordinator never granted it
+    const finished = cl.c.coordinator.gcs.stats.tasksFinished;
+    await sequential(m, 5, 3);
+    const sent = d.counts.sent;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    await until(() => d.counts.refused + d.counts.refusedLate >= sent, { what: () => `${sent} refusals (${JSON.stringify(d.counts)})` });
+    expect(d.counts).toMatchObject({ refused: 0, refusedLate: sent });
+    await recorded(cl, m);
+    expect(cl.c.coordinator.gcs.stats.tasksFinished - finished).toBe(5);
   });
 });

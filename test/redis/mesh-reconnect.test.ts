@@ -122,16 +122,20 @@ describe('mesh frames across a Redis reconnect', () => {
       async () => {
         const r = new Redis(redis.server.url);
         try {
-          const asks = (async () => {
-            await sleep(100);
-            await Promise.all(Array.from({ length: 60 }, () => fetch(`${a.url}/api/nodes`, { headers }).then((x) => x.arrayBuffer())));
-          })();
-          const end = Date.now() + 1500;
-          while (Date.now() < end) {
-            await r.client('KILL', 'TYPE', 'pubsub');
-            await sleep(5);
+          // Rounds of 1.5 s until A has kept more than the bound for B: under load one round's kills and asks left A
+          // under 30 frames unacknowledged (session 28: A's meshResets 0 in 6 of 12 runs at load 16-25, 2 busy loops).
+          for (let round = 0; round < 10 && stats(a).meshResets === 0; round++) {
+            const asks = (async () => {
+              await sleep(100);
+              await Promise.all(Array.from({ length: 60 }, () => fetch(`${a.url}/api/nodes`, { headers }).then((x) => x.arrayBuffer())));
+            })();
+            const end = Date.now() + 1500;
+            while (Date.now() < end) {
+              await r.client('KILL', 'TYPE', 'pubsub');
+              await sleep(5);
+            }
+            await asks;
           }
-          await asks;
         } finally {
           r.disconnect();
         }
@@ -140,7 +144,7 @@ describe('mesh frames across a Redis reconnect', () => {
     );
     // A dropped what it kept for B and ended its links with it; B did the same on A's next stream's first frame.
     expect(stats(a).meshResets).toBeGreaterThan(0);
-    expect(stats(b).meshResets).toBeGreaterThan(0);
+    await until(() => stats(b).meshResets > 0, { timeoutMs: 15_000, what: "B to end its links on A's new stream" });
     await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked again' });
   }, 120_000);
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
 import { TaskCancelledError, TaskError, WorkerCrashedError } from '../../shared/index.js';
-import { TERMINAL } from '../../coordinator/gcs/tables.js';
+import { unendedTasks } from '../helpers/task-state.js';
 import { SimMesh } from './cluster.js';
 import { settle } from './clock.js';
 import { seedsToRun } from './seeds.js';
@@ -59,8 +59,8 @@ async function run(seed: number): Promise<{ cancelled: number; ran: number }> {
     if (sleeps[i]) cancel(tasks[i]);
     await settleOne(tasks[i], `task ${i} (${sleeps[i] ? 'sleeps' : 'returns'})`);
   }
-  const left = [...sim.coordinator.gcs.tasks.values()].filter((t) => !TERMINAL.has(t.state) && !t.spec.actor);
-  if (left.length) throw new Error(`${left.length} task(s) still ${left.map((t) => t.state).join(', ')}`);
+  const left = unendedTasks(sim.coordinator, (t) => t.spec.actor !== undefined);
+  if (left.length) throw new Error(`${left.length} task(s) still ${left.join(', ')}`);
   await settle(m.close(), 10_000, 'the driver closing');
   sim.close();
   return { cancelled: cancelled.size, ran: [...sim.runsByTask.values()].reduce((a, b) => a + b, 0) };

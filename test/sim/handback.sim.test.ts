@@ -11,7 +11,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
 import { TaskCancelledError } from '../../shared/index.js';
-import { TERMINAL } from '../../coordinator/gcs/tables.js';
+import { unendedTasks } from '../helpers/task-state.js';
 import { SimMesh } from './cluster.js';
 import { settle } from './clock.js';
 import { seedsToRun } from './seeds.js';
@@ -68,8 +68,8 @@ async function run(seed: number, how: 'newcomer' | 'pause'): Promise<{ handedBac
   const handedBack = sim.coordinator.scheduler.rebalancer.stats.asked - asked;
   const onNewcomer = newcomer.runtime.tasksRun;
 
-  const left = [...sim.coordinator.gcs.tasks.values()].filter((t) => !TERMINAL.has(t.state));
-  if (left.length) throw new Error(`${left.length} task(s) still ${left.map((t) => t.state).join(', ')}`);
+  const left = unendedTasks(sim.coordinator);
+  if (left.length) throw new Error(`${left.length} task(s) still ${left.join(', ')}`);
   await settle(m.close(), 10_000, 'the driver closing');
   sim.close();
   return { handedBack, onNewcomer };

@@ -9,7 +9,7 @@
 //   SIM_SEED=3 npx vitest run test/sim/pause-verify.sim.test.ts
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { installNodeHasher } from '../../edge/node-hash.js';
-import { TERMINAL } from '../../coordinator/gcs/tables.js';
+import { unendedTasks } from '../helpers/task-state.js';
 import { SimMesh } from './cluster.js';
 import { settle } from './clock.js';
 import { seedsToRun } from './seeds.js';
@@ -45,8 +45,8 @@ async function run(seed: number): Promise<number> {
   const c = sim.coordinator;
   expect(c.verifier.stats.verifiedTasks).toBe(1);
   expect(c.scheduler.queuedCount).toBe(0);
-  const left = [...c.gcs.tasks.values()].filter((t) => !TERMINAL.has(t.state));
-  if (left.length) throw new Error(`${left.length} task(s) still ${left.map((t) => t.state).join(', ')}`);
+  const left = unendedTasks(c);
+  if (left.length) throw new Error(`${left.length} task(s) still ${left.join(', ')}`);
   await settle(m.close(), 10_000, 'the driver closing');
   sim.close();
   return back;

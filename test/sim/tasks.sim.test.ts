@@ -100,8 +100,11 @@ async function run(seed: number, o: { nestedUnderCuts: boolean }): Promise<Outco
   await vi.advanceTimersByTimeAsync(200);
   const c = sim.coordinator;
   const jobTasks = [...c.gcs.tasks.values()].length;
+  const jobGroups = c.groups?.table.groups.size ?? 0;
   const jobObjects = [...c.gcs.objects.values()].length;
-  if (jobTasks !== 0 || jobObjects !== 0) throw new Error(`after the job ended the GCS still holds ${jobTasks} task(s) and ${jobObjects} object(s)`);
+  if (jobTasks !== 0 || jobGroups !== 0 || jobObjects !== 0) {
+    throw new Error(`after the job ended the GCS still holds ${jobTasks} task(s), ${jobGroups} task group(s) and ${jobObjects} object(s)`);
+  }
   sim.close();
   let runs = 0;
   for (const n of sim.runsByTask.values()) runs += n;

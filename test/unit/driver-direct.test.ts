@@ -23,15 +23,16 @@ function driver(receipt: (received: () => void) => void = () => {}) {
   const sent: Uint8Array[] = [];
   const links = { sendDirect: (_peer: string, b: Uint8Array) => (sent.push(b), true) } as unknown as PeerLinks;
   const looked: ObjectId[] = [];
+  const pushed: Msg[] = [];
   const d = new DriverDirect(
     links,
     () => fn,
     (id) => (looked.push(id), true), // every result still awaited
-    () => {},
+    (m) => pushed.push(m),
     receipt,
   );
   d.lease({ t: 'lease', peer: 'a'.repeat(16), on: true } as never);
-  return { d, sent, looked };
+  return { d, sent, looked, pushed };
 }
 
 describe("a driver's direct submissions", () => {
@@ -81,6 +82,19 @@ describe("a driver's direct submissions", () => {
     }
     expect(direct).toBe(64);
     expect(d.counts.unrecorded).toBe(100 - 64);
+  });
+
+  it("a node's refusal that comes after the task's result (the coordinator placed it there first) is counted late and asks nothing", () => {
+    const { d, pushed } = driver();
+    const peer = 'a'.repeat(16);
+    const [early, late] = [spec(0), spec(1)];
+    expect(d.send(early)).toBe(peer);
+    expect(d.send(late)).toBe(peer);
+    d.onLink(peer, { k: 'refuse', taskId: early.taskId, reason: 'this node holds no lease of job x' });
+    expect(d.answeredBy(late.taskId, peer)).toBe(true); // its value came by the node's shortcut
+    d.onLink(peer, { k: 'refuse', taskId: late.taskId, reason: 'this node holds no lease of job x' });
+    expect(d.counts).toMatchObject({ sent: 2, refused: 1, refusedLate: 1 });
+    expect(pushed.filter((m) => m.t === 'unplaced').map((m) => m.t === 'unplaced' && m.taskId)).toEqual([early.taskId]);
   });
 
   it("a direct task's subscribe taken back before its frame leaves is not sent; one merged into another subscribe is not found", () => {
