@@ -45,7 +45,8 @@
 // stdout: one JSON line per figure; stderr: diagnostics and a table.
 import { connect, type ObjectRef } from '../edge/index.js';
 import { log, nowMs, runBench, sleep, round, MB } from './harness.js';
-import { Cluster, COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE } from './scale-cluster.js';
+import { Cluster } from './scale-cluster.js';
+import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE } from './scale-priority.js';
 import { churn, type Churn } from './scale-churn.js';
 import { counts, countsLine } from './scale-counts.js';
 import type { Probe } from './scale-coordinator.js';
