@@ -6,12 +6,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taskOfObject } from '../../shared/ids.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
+import { plainThenSquares } from './helpers.js';
 
 const SHOTS = join(ROOT, 'test-results');
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Polls an expression in the page (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
 async function until(page: Page, expr: string, ms = 30_000): Promise<void> {
@@ -41,35 +40,10 @@ describe("the dashboard's Tasks list with task groups", () => {
     await cl?.stop();
   });
 
-  const noneLive = () =>
-    cl.until(
-      () => cl.c.coordinator.gcs.tasks.size === 0 && (cl.c.coordinator.groups?.table.groups.size ?? 0) === 0,
-      20_000,
-      () => 'tasks and groups to leave',
-    );
-
   it("shows a grouped job's members that just ended on its first page, as tasks: name, state, job, node, run time", async () => {
-    // Older: 60 plain tasks (groups off), ended and freed.
-    const plain = await cl.driver({ groups: false });
-    const noop = plain.remote(function noop(x: number) {
-      return x;
-    });
-    const old = range(60).map((i) => noop.remote(i));
-    await plain.get(old);
-    plain.free(old);
-    await noneLive();
-    // Then 500 grouped squares.
-    const m = await cl.driver();
-    const sq = m.remote(function sq(x: number) {
-      return x * x;
-    });
-    const before = cl.c.coordinator.statsJson().groupsSubmitted;
-    const refs = range(500).map((i) => sq.remote(i));
-    expect(await m.get(refs)).toEqual(range(500).map((i) => i * i));
-    expect(cl.c.coordinator.statsJson().groupsSubmitted - before).toBe(1);
-    m.free(refs);
-    await noneLive();
-    const ids = new Set(refs.map((r) => taskOfObject(r.id) as string));
+    // Older: 60 plain tasks (groups off), then 500 grouped squares (one group), each ended and freed.
+    const { m, ids, groups } = await plainThenSquares(cl);
+    expect(groups).toBe(1);
 
     await page.goto(`${cl.url}/dashboard#/tasks`);
     await page.waitForSelector('nav.pager');

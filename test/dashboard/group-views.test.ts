@@ -9,7 +9,7 @@ import type { Mesh } from '../../shared/api/mesh.js';
 import { MAX_EACH } from '../../coordinator/dashboard/recent.js';
 import { MAX_PER_JOB } from '../../coordinator/dashboard/task-history.js';
 import { Cluster } from '../helpers/cluster.js';
-import { call } from './helpers.js';
+import { call, noneLive, plainThenSquares } from './helpers.js';
 
 interface Row {
   id: string;
@@ -235,33 +235,10 @@ describe("task groups' members in the recent tasks across jobs (the dashboard's 
   });
   afterAll(() => cl?.stop());
 
-  const noneLive = () =>
-    cl.until(
-      () => cl.c.coordinator.gcs.tasks.size === 0 && (cl.c.coordinator.groups?.table.groups.size ?? 0) === 0,
-      20_000,
-      () => 'tasks and groups to leave',
-    );
-
   it('a grouped job that just ended is listed first, its members as tasks that left, after older ended tasks', async () => {
-    // Older: a job of 60 plain tasks (groups off), ended and freed: they left the GCS for the ended tasks.
-    const plain = await cl.driver({ groups: false });
-    const noop = plain.remote(function noop(x: number) {
-      return x;
-    });
-    const old = range(60).map((i) => noop.remote(i));
-    await plain.get(old);
-    plain.free(old);
-    await noneLive();
-    // Then 500 squares of another job: groups.
-    const m = await cl.driver();
-    const sq = m.remote(function sq(x: number) {
-      return x * x;
-    });
-    const refs = range(500).map((i) => sq.remote(i));
-    expect(await m.get(refs)).toEqual(range(500).map((i) => i * i));
-    m.free(refs);
-    await noneLive();
-    const ids = new Set(refs.map((r) => taskOfObject(r.id) as string));
+    // Older: a job of 60 plain tasks (groups off), then 500 squares of another job (groups), each ended and freed:
+    // they left the GCS for the ended tasks.
+    const { m, ids } = await plainThenSquares(cl);
 
     // The Tasks list's first page (no job): the most recent ended first, the squares' members.
     const first = await call(cl, 'GET', '/api/tasks?limit=50&offset=0');
@@ -301,7 +278,7 @@ describe("task groups' members in the recent tasks across jobs (the dashboard's 
       m.free(refs);
       last = refs.map((r) => taskOfObject(r.id) as string);
     }
-    await noneLive();
+    await noneLive(cl);
     const first = await call(cl, 'GET', '/api/tasks?limit=1000&offset=0');
     expect(Number(first.headers['x-total-count'])).toBe(MAX_EACH);
     // The most recent first: the last job's members.
