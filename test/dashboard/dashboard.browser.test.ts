@@ -8,21 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser, untilInPage } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { openVolunteer } from '../browser/volunteers.js';
 import { mandelbrotTileJs, mandelbrotWasm, tileArgs } from '../../shared/examples/mandelbrot.js';
 
 const SHOTS = join(ROOT, 'test-results');
-
-/** Polls an expression in the page (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
-async function until(page: Page, expr: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await page.evaluate(expr))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${expr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function openDashboard(b: TestBrowser, cl: Cluster): Promise<Page> {
   const page = await b.newPage();
@@ -52,7 +43,7 @@ async function outcome(page: Page): Promise<{ result: unknown; progress: string 
   const err = await page.$('[data-testid=error]');
   if (err) throw new Error(`the job failed: ${await err.textContent()}`);
   // Progress can trail the result by one live update.
-  await until(page, `document.querySelector('[data-testid=progress-text]')?.textContent.startsWith('100%')`, 30_000);
+  await untilInPage(page, `document.querySelector('[data-testid=progress-text]')?.textContent.startsWith('100%')`, 30_000);
   return {
     result: JSON.parse((await page.textContent('[data-testid=result]'))!),
     progress: (await page.textContent('[data-testid=progress-text]'))!,
@@ -89,7 +80,7 @@ describe('the dashboard', () => {
   });
 
   it('shows both volunteer tabs on the overview', async () => {
-    await until(page, `document.querySelectorAll('.kind-browser').length === 2`, 30_000);
+    await untilInPage(page, `document.querySelectorAll('.kind-browser').length === 2`, 30_000);
     expect(await page.textContent('.stats')).toMatch(/2 tabs/);
   });
 
@@ -142,12 +133,12 @@ describe('the dashboard', () => {
     expect(result).toEqual({ sum: (4096 * 4097) / 2 });
     expect(progress).toMatch(/^100% · 127 done \/ 127 tasks/);
     await page.click('a[role=tab][href$="/graph"]');
-    await until(page, `document.querySelectorAll('svg.dag circle').length === 127`, 30_000);
+    await untilInPage(page, `document.querySelectorAll('svg.dag circle').length === 127`, 30_000);
     expect(await page.$$eval('svg.dag circle.fill-finished', (c) => c.length)).toBe(127);
     expect(await page.$$eval('svg.dag path.edge-data', (e) => e.length)).toBe(126);
     await page.screenshot({ path: join(SHOTS, 'dashboard-dag.png'), fullPage: true });
     await page.click('a[role=tab][href$="/timeline"]');
-    await until(page, `document.querySelectorAll('svg.timeline rect.span').length === 127`, 30_000);
+    await untilInPage(page, `document.querySelectorAll('svg.timeline rect.span').length === 127`, 30_000);
     // Two tabs of two executors: four rows.
     expect(await page.$$eval('svg.timeline .rowlabel', (l) => l.length)).toBe(4);
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline.png') });
@@ -173,7 +164,7 @@ describe('the dashboard', () => {
 
   it('cancels a long job and its tasks', async () => {
     const id = await runExample(page, 'long');
-    await until(page, `/[1-9]\\d* running/.test(document.querySelector('[data-testid=progress-text]')?.textContent ?? '')`, 30_000);
+    await untilInPage(page, `/[1-9]\\d* running/.test(document.querySelector('[data-testid=progress-text]')?.textContent ?? '')`, 30_000);
     await page.click('button:has-text("Cancel")');
     await page.waitForSelector('.job-title .badge.st-cancelled', { timeout: 30_000 });
     expect(cl.c.observability.runner.jobs.get(id as never)?.status).toBe('cancelled');
@@ -199,18 +190,18 @@ describe('the dashboard', () => {
     await page.waitForSelector('nav.pager');
     expect(await page.textContent('nav.pager')).toMatch(/1–50 of 127/);
     await page.click('button:has-text("Next →")');
-    await until(page, `document.querySelector('nav.pager').textContent.includes('51–100 of 127')`);
+    await untilInPage(page, `document.querySelector('nav.pager').textContent.includes('51–100 of 127')`);
   });
 
   it('a dashboard that loses its socket reconnects and shows the same state as a fresh one', async () => {
     await page.goto(page.url().replace(/#.*$/, '#/jobs'));
     await page.evaluate('window.tabmesh.before = window.tabmesh.live.received; window.tabmesh.live.drop()');
     // Back live, with the diff received on the new socket.
-    await until(page, `window.tabmesh.live.status === 'live' && window.tabmesh.live.received > window.tabmesh.before`);
+    await untilInPage(page, `window.tabmesh.live.status === 'live' && window.tabmesh.live.received > window.tabmesh.before`);
     const fresh = await openDashboard(b, cl);
     const state = `JSON.stringify(['jobs', 'actors', 'logs'].map((k) => window.tabmesh.live.doc.getMap(k).toJSON()))`;
     // Every job has ended: once both have caught up, the documents' jobs, actors and logs agree.
-    await until(fresh, `window.tabmesh.live.synced`);
+    await untilInPage(fresh, `window.tabmesh.live.synced`);
     let a = '';
     let f = '';
     const end = Date.now() + 20_000;

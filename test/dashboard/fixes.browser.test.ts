@@ -9,21 +9,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser, untilInPage } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { connect } from '../../edge/index.js';
 import { call, ended, submit } from './helpers.js';
 
 const SHOTS = join(ROOT, 'test-results');
-
-/** Polls an expression in the page (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
-async function until(page: Page, expr: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await page.evaluate(expr))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${expr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Runs fib(9) (109 nested tasks: each waits in get for two more) and 12 squares as a driver's job; returns its id once ended. */
 async function nestedJob(cl: Cluster): Promise<string> {
@@ -83,7 +74,7 @@ describe('the dashboard, as a new user found it', () => {
 
     await open(`/jobs/${id}/timeline`);
     // A thin span per task; solid, what each slot ran (every task ran on its own for a while: none is hidden).
-    await until(page, `document.querySelectorAll('svg.timeline rect.span').length === 121`);
+    await untilInPage(page, `document.querySelectorAll('svg.timeline rect.span').length === 121`);
     expect(await page.$$eval('svg.timeline rect.bar', (r) => new Set(r.map((e) => e.getAttribute('data-task'))).size)).toBe(121);
     expect(await page.$$eval('svg.timeline .rowlabel', (l) => l.map((e) => e.textContent))).toEqual(['executor 0', 'executor 1']);
     // The node's full name labels its rows; the axis is labelled and has ticks.
@@ -97,7 +88,7 @@ describe('the dashboard, as a new user found it', () => {
     expect(await page.textContent('figcaption .legend')).toMatch(/fib.*square|square.*fib/);
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline-slots.png'), fullPage: true });
     await page.check('input[name=colour-by][value=state]');
-    await until(page, `document.querySelectorAll('svg.timeline rect.span.fill-finished').length === 121`);
+    await untilInPage(page, `document.querySelectorAll('svg.timeline rect.span.fill-finished').length === 121`);
     await page.screenshot({ path: join(SHOTS, 'dashboard-timeline-by-state.png'), fullPage: true });
   });
 
@@ -135,7 +126,7 @@ describe('the dashboard, as a new user found it', () => {
     await page.fill('#f-job', id);
     await page.fill('#f-minSize', '256 KiB');
     await page.click('form.filters button[type=submit]');
-    await until(page, `document.querySelector('nav.pager')?.textContent.includes('1–1 of 1')`);
+    await untilInPage(page, `document.querySelector('nav.pager')?.textContent.includes('1–1 of 1')`);
     expect(await page.textContent('table tbody tr')).toMatch(/freed.*29\d KiB/);
     await page.fill('#f-minSize', 'lots');
     await page.click('form.filters button[type=submit]');
@@ -212,7 +203,7 @@ describe('the dashboard, as a new user found it', () => {
 
     const progress = async (id: string) => {
       await open(`/jobs/${id}`);
-      await until(page, `document.querySelector('.job-title .badge')?.textContent !== 'running'`);
+      await untilInPage(page, `document.querySelector('.job-title .badge')?.textContent !== 'running'`);
       return (await page.textContent('[data-testid=progress-text]'))!;
     };
     const f = await progress(failed);
@@ -230,7 +221,7 @@ describe('the dashboard, as a new user found it', () => {
     expect(await colour('.progress-cancelled', 'background-color')).toBe(amber);
     for (const id of [failed, empty, cancelled]) {
       await open('/jobs');
-      await until(page, `!!document.querySelector('a[href="#/jobs/${id}"]')`);
+      await untilInPage(page, `!!document.querySelector('a[href="#/jobs/${id}"]')`);
       const cell = await page.$eval(`tr:has(a[href="#/jobs/${id}"]) .progress-cell`, (e) => e.textContent);
       expect(cell).not.toMatch(/100%/);
     }
@@ -246,7 +237,7 @@ describe('the dashboard, as a new user found it', () => {
     const id = mesh.jobId;
     await mesh.close();
     await open(`/jobs/${id}`);
-    await until(page, `!!document.querySelector('[data-testid=ended]')`);
+    await untilInPage(page, `!!document.querySelector('[data-testid=ended]')`);
     expect(await page.textContent('[data-testid=error]')).toBe('first failed task bad: RangeError: no luck');
     expect(await page.textContent('[data-testid=ended]')).toBe('Ended: its driver closed the session.');
     await page.screenshot({ path: join(SHOTS, 'dashboard-driver-session.png') });

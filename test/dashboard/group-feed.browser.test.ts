@@ -6,20 +6,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser, untilInPage } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { plainThenSquares } from './helpers.js';
 
 const SHOTS = join(ROOT, 'test-results');
-
-/** Polls an expression in the page (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
-async function until(page: Page, expr: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await page.evaluate(expr))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${expr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the dashboard's Tasks list with task groups", () => {
   let cl: Cluster;
@@ -47,7 +38,7 @@ describe("the dashboard's Tasks list with task groups", () => {
 
     await page.goto(`${cl.url}/dashboard#/tasks`);
     await page.waitForSelector('nav.pager');
-    await until(page, `document.querySelector('nav.pager').textContent.includes('1–50 of 560')`);
+    await untilInPage(page, `document.querySelector('nav.pager').textContent.includes('1–50 of 560')`);
     const rows = await page.$$eval('main table tbody tr', (trs) =>
       trs.map((tr) => {
         const td = [...tr.querySelectorAll('td')];
@@ -71,7 +62,7 @@ describe("the dashboard's Tasks list with task groups", () => {
     }
     // The older plain tasks follow the members (pages 11 and 12).
     await page.click('button:has-text("Next →")');
-    await until(page, `document.querySelector('nav.pager').textContent.includes('51–100 of 560')`);
+    await untilInPage(page, `document.querySelector('nav.pager').textContent.includes('51–100 of 560')`);
     expect(await page.$$eval('main table tbody tr td:nth-child(2)', (tds) => tds.every((td) => td.textContent === 'sq'))).toBe(true);
   });
 });

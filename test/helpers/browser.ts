@@ -39,3 +39,12 @@ export async function launchBrowser(opts: { ignoreHTTPSErrors?: boolean } = {}):
     },
   };
 }
+
+/** Polls an expression in the page until it is truthy (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
+export async function untilInPage(page: Page, expr: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await page.evaluate(expr))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${expr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
