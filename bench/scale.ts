@@ -291,7 +291,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     }
     let ch: Churn | undefined;
     if (withChurn) {
-      ch = await churn(cl, n, jobs[0]);
+      ch = await churn(cl, n, jobs[0] ?? 20_000); // SCALE_JOBS=0 SCALE_CHURN=1: the churn run alone, of 20,000 tasks
       log(
         `N=${n}: churn: ${ch.tasks} tasks in ${round(ch.ms / 1000, 1)} s, exact ${ch.exact}, ${ch.retried} retried, ${ch.stolen} stolen, ${ch.joinFailed} newcomers refused; ${ch.dropped} dropped, ${ch.dropped - ch.backFailed} back in ${round(ch.backMs / 1000, 1)} s (${ch.backFailed} refused), then exact ${ch.afterExact}`,
       );
