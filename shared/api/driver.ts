@@ -266,7 +266,6 @@ export class DriverCore implements MeshCore, DriverContext {
     this.pushLater(m);
   }
   flush(): void {
-    this.cancels.send();
     if (!this.gate.busy) this.outbox.flush();
   }
 
@@ -278,14 +277,12 @@ export class DriverCore implements MeshCore, DriverContext {
 
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {
-    if (this.cancels.pending) this.cancels.send();
     this.groups.closeOpen();
     this.gate.push(m);
   }
 
   /** A message whose lag costs nothing (Outbox.later): on the next frame, or within LATER_MS; behind a put being hashed. */
   private pushLater(m: Msg): void {
-    if (this.cancels.pending) this.cancels.send();
     this.groups.closeOpen();
     if (this.gate.busy) this.gate.push(m);
     else this.outbox.later(m);

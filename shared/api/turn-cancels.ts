@@ -1,9 +1,11 @@
 // A driver's cancels of one turn, sent together (issue 14, session 29; docs/decisions.md "A loop of single cancels
 // ..."). A task group's member leaves its group (`materialize`) before its cancel: a list given to one
 // `mesh.cancel` made one `materialize` a group, but a loop of single `mesh.cancel(ref)` calls made one each (1,000
-// messages for 1,000 members of one group). Held until the turn ends, or until anything else goes to the
-// coordinator (so their order with all else is kept), the turn's cancels make one `materialize` a group, then one
-// `cancel` an id (the wire keeps one a task).
+// messages for 1,000 members of one group). Held until the turn ends (a microtask), the turn's cancels make one
+// `materialize` a group, then one `cancel` an id (the wire keeps one a task). A message that names refs (a task's
+// arguments, a put's nested refs, a borrow, a release) or the driver's close sends them first: a member it names
+// leaves its group after the cancelled ones, and a cancelled task is never named before its cancel. Not at every
+// message: the open group's own submission (DriverGroups.closeOpen, from any push) must precede its cancels.
 import type { ObjectId } from '../ids.js';
 import type { Msg } from '../protocol/messages.js';
 
@@ -38,7 +40,7 @@ export class TurnCancels {
     const ids = this.ids;
     if (ids.length === 0) return;
     const force = this.force;
-    // Taken first: what escape and push send passes through the driver's push, which sends what is pending.
+    // Taken first: what escape sends (the open group's submission, materializes) must not find them pending.
     this.ids = [];
     this.force = [];
     this.escape(ids);
