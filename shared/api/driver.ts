@@ -29,6 +29,7 @@ import { DriverShortcuts } from './driver-shortcuts.js';
 import type { DriverDirect } from './driver-direct.js';
 import { driverPeers } from './driver-peers.js';
 import { DriverGroups, refsOf } from './driver-groups.js';
+import { TurnCancels } from './turn-cancels.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
@@ -52,6 +53,11 @@ export class DriverCore implements MeshCore, DriverContext {
   direct: DriverDirect | null = null;
   /** Task groups this driver owns (driver-groups.ts). */
   readonly groups = new DriverGroups(this);
+  /** Cancels while task groups are about, sent once a turn (turn-cancels.ts: one `materialize` a group, not one a cancel). */
+  private readonly cancels = new TurnCancels(
+    (ids) => this.groups.escape(ids),
+    (m) => this.push(m),
+  );
   fetcher: ObjectFetcher;
   /** Large puts of this driver, served on request (ARCHITECTURE: a driver that still has the value can upload it again). */
   readonly ownLarge = new Map<ObjectId, Uint8Array>();
@@ -193,7 +199,7 @@ export class DriverCore implements MeshCore, DriverContext {
   /** `key`, `index`: a remote function's call (the function with its options, the parent's submit index), which may join a task group. */
   submit(spec: TaskSpec, key?: object, index?: number): void {
     if (key !== undefined && this.groups.add(spec, key, index!)) return;
-    if (this.groups.active) this.groups.escape(refsOf(spec));
+    if (this.groups.active) this.escape(refsOf(spec));
     this.submitAlone(spec);
   }
 
@@ -220,7 +226,7 @@ export class DriverCore implements MeshCore, DriverContext {
 
   put(id: ObjectId, value: EncodedValue): void {
     const size = value.bytes.byteLength;
-    this.groups.escape(value.refs);
+    this.escape(value.refs);
     if (size <= this.inlineMax) {
       this.held.put(id, { v: value.bytes, refs: value.refs });
       this.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
@@ -263,6 +269,12 @@ export class DriverCore implements MeshCore, DriverContext {
     if (!this.gate.busy) this.outbox.flush();
   }
 
+  /** Members among `ids` leave their groups (DriverGroups.escape), after the members this turn's cancels named. */
+  private escape(ids: readonly ObjectId[]): readonly ObjectId[] {
+    if (this.cancels.pending) this.cancels.send();
+    return this.groups.escape(ids);
+  }
+
   /** To the coordinator, in order: behind a large put still being hashed. */
   private push(m: Msg): void {
     this.groups.closeOpen();
@@ -291,13 +303,14 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   cancel(ids: readonly ObjectId[], force: boolean): void {
-    this.groups.escape(ids); // members become ordinary tasks first: one `materialize` a group, then a cancel each
+    // Members become ordinary tasks first: one `materialize` a group a turn (turn-cancels.ts), then a cancel each.
+    if (this.groups.active || this.cancels.pending) return this.cancels.add(ids, force);
     for (const id of ids) this.push({ t: 'cancel', id, force });
   }
 
   borrow(ids: ObjectId[]): void {
     // A member's materialize holds it at the coordinator: no borrow of its own.
-    const rest = this.groups.escape(ids) as ObjectId[];
+    const rest = this.escape(ids) as ObjectId[];
     this.held.borrowed(rest);
     if (rest.length) this.push({ t: 'borrow', ids: rest });
   }
@@ -327,12 +340,14 @@ export class DriverCore implements MeshCore, DriverContext {
 
   release(ids: ObjectId[]): void {
     // The bytes of a large put stay until the GCS frees the object: a pending task may still need them.
+    if (this.cancels.pending) this.cancels.send(); // a member cancelled this turn leaves its group before its release
     const rest = this.groups.release(ids) as ObjectId[];
     for (const id of ids) this.held.released(id);
     if (rest.length) this.pushLater({ t: 'release', ids: rest });
   }
 
   async close(): Promise<void> {
+    this.cancels.send();
     // What waits behind a put being hashed goes out first.
     if (this.gate.busy && this.link.state === 'connected') await this.gate.idle();
     this.groups.closeOpen();

@@ -156,6 +156,57 @@ return 'never';`;
     await free();
   });
 
+  it("a loop of 1,000 single cancels of one group's members sends one materialize and a cancel each; every get raises TaskCancelledError", async () => {
+    const m = await cl.driver();
+    const endless = m.remote(ENDLESS);
+    const refs = range(1000).map((i) => endless.remote(i));
+    await cl.until(
+      () => running(m.jobId) > 0,
+      20_000,
+      () => 'members on a slice',
+    );
+    expect([...c().groups!.table.ofJob(m.jobId as JobId)].length).toBe(1);
+    const asked = vi.spyOn(c().groups!, 'materialize');
+    const cancels = vi.spyOn(c().ends, 'cancel');
+    for (const r of refs) m.cancel(r, { force: true });
+    await allCancelled(m, refs);
+    expect(asked).toHaveBeenCalledTimes(1);
+    expect(asked.mock.calls[0][1].idx).toEqual(range(1000));
+    expect(cancels).toHaveBeenCalledTimes(1000);
+    asked.mockRestore();
+    cancels.mockRestore();
+    expect(c().gcs.jobs.get(m.jobId as JobId)!.counts).toMatchObject({ submitted: 1000, cancelled: 1000 });
+    await m.close();
+    await free();
+  });
+
+  it("a single cancel, then a call that takes the cancelled member's ref in the same turn: the cancel goes first and takes", async () => {
+    const m = await cl.driver();
+    const ident = m.remote((x: number) => x);
+    expect(await m.get(ident.remote(1))).toBe(1); // its function is sent: the call below sends only its submit
+    const endless = m.remote(ENDLESS);
+    const refs = range(8).map((i) => endless.remote(i));
+    await cl.until(
+      () => running(m.jobId) > 0,
+      20_000,
+      () => 'members on a slice',
+    );
+    const asked = vi.spyOn(c().groups!, 'materialize');
+    m.cancel(refs[7]);
+    m.cancel(refs[6]);
+    // Its argument is a member with a cancel waiting for the turn's end: that cancel leaves first, then the call.
+    const after = ident.remote(refs[7]);
+    m.free(refs[6]);
+    await allCancelled(m, [refs[7], after]);
+    expect(asked).toHaveBeenCalledTimes(1);
+    expect(asked.mock.calls[0][1].idx).toEqual([7, 6]);
+    asked.mockRestore();
+    m.cancel(refs.slice(0, 6), { force: true });
+    await allCancelled(m, refs.slice(0, 6));
+    await m.close();
+    await free();
+  });
+
   it('a member cancelled without force that then puts (a call nobody awaits) ends cancelled; its executor does not crash', async () => {
     const m = await cl.driver();
     const reported = vi.spyOn(c().tasks, 'reportedFailed');
