@@ -62,6 +62,14 @@ export class Session {
     );
   }
 
+  /**
+   * The peer closed or is closing (its close frame came; the close event waits for its socket to end, seconds on a
+   * starved peer): it sends nothing more, and what is sent to it is dropped. A node so takes no more work.
+   */
+  get closing(): boolean {
+    return this.closed || this.ws.readyState !== this.ws.OPEN;
+  }
+
   send(m: Msg): void {
     if (this.closed) return;
     traffic.msgOut(m.t);

@@ -18,6 +18,7 @@ export const MEASURED_RUNS = 3;
  * tasks (its depth, its extra places): members made plain tasks for a link (group-slices.ts overLinks).
  */
 export function roomFor(gcs: Gcs, n: NodeRecord, spec: TaskSpec, cap: number, plain = false): number {
+  if (n.session.closing) return 0; // as room.ts fits(): a slice sent to a closing node is dropped
   const cpus = n.resources.cpu ?? 0;
   const f = gcs.functions.get(spec.fnId);
   const d = plain || (f && f.runs >= MEASURED_RUNS) ? fnDepth(gcs, spec.fnId) : 1;

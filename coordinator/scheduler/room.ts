@@ -28,6 +28,8 @@ export function fnDepth(gcs: Gcs, fn: FunctionId): number {
 
 export function fits(gcs: Gcs, n: NodeRecord, t: TaskRecord): boolean {
   if (t.replicas?.used.has(n.id)) return false;
+  // A node whose socket is closing: what it is sent is dropped, and its close then re-queues it as a lost run.
+  if (n.session.closing) return false;
   if (n.link !== undefined && !linkMayRun(t, gcs)) return false;
   const req = t.spec.resources;
   const cpus = n.resources.cpu ?? 0;
