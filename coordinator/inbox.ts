@@ -100,7 +100,7 @@ export class Inbox {
         this.backlog.set(s, { frames: [msgs], at: 0, held: true });
         void this.c.jobs.mesh
           .takeOver(first.resume.jobId)
-          .catch((e: Error) => this.c.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`))
+          .catch((e: Error) => void (this.stopped() || this.c.gcs.event('job-takeover-failed', `job ${first.resume!.jobId}: ${e.message}`)))
           .finally(() => this.takenOver(s));
         return;
       }

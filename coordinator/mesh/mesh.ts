@@ -20,9 +20,10 @@ import { SignalRelay } from './signal-relay.js';
 import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
-import { MovedHoldings, type Holding } from './moved-holdings.js';
+import { guestCopies, MovedHoldings, type Holding } from './moved-holdings.js';
 import { SendOn } from './send-on.js';
 import { LinkPins, pinWaitFromEnv } from './link-pins.js';
+import { InFlight } from './in-flight.js';
 
 export interface MeshOptions {
   redis: string;
@@ -47,6 +48,8 @@ export class CoordinatorMesh {
   private sweptAt = Date.now();
   private readonly startedAt = Date.now();
   private closed = false;
+  /** Beats, sweeps, takeovers and claims under way: close() waits for them (in-flight.ts). */
+  private readonly work = new InFlight();
   private others: CoordinatorInfo[] = [];
   readonly signals: SignalRelay;
   private view: MeshView | undefined;
@@ -93,7 +96,7 @@ export class CoordinatorMesh {
 
   /** A job let go of: what our nodes hold of it waits for the new owner's grace (copies, and its actors' executors). */
   keepCopies(job: JobId): void {
-    this.held.keep(this.guestCopies(job));
+    this.held.keep(guestCopies(this.c, job));
     stopLetGoActors(this.c, job, this.graceMs);
     stopLetGoRuns(this.c, job, this.graceMs);
   }
@@ -139,7 +142,7 @@ export class CoordinatorMesh {
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
     await mesh.bus.start();
     await mesh.tick();
-    mesh.timer = setInterval(() => void mesh.tick().catch(() => {}), BEAT_MS);
+    mesh.timer = setInterval(() => void mesh.work.add(mesh.tick()).catch(() => {}), BEAT_MS);
     mesh.timer.unref();
     return mesh;
   }
@@ -175,6 +178,7 @@ export class CoordinatorMesh {
     if (this.closed) return;
     const before = this.others;
     this.others = await this.registry.tick(this.selfInfo());
+    if (this.closed) return; // closed while Redis answered: what follows writes to the GCS
     const live = new Set(this.others.map((o) => o.id));
     this.c.scheduler.linkedNodes = linkedNodes(this.others);
     for (const o of this.others) if (!this.agents.has(o.id)) this.addAgent(o.id);
@@ -193,12 +197,15 @@ export class CoordinatorMesh {
     this.bus.delivery.keep(live, (id) => this.registry.known(id));
     this.sendsOn.keep(live);
     const lost = await this.renew(this.ownJobs());
+    if (this.closed) return;
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
     for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
     for (const job of this.c.gcs.storage.takeFenced?.() ?? []) this.c.jobs.letGo(job as JobId, 'Redis refused its writes: another coordinator took its lease');
     if (this.janitor && Date.now() - this.sweptAt >= this.janitor.everyMs) {
       this.sweptAt = Date.now();
-      void this.janitor.sweep().catch((e: Error) => this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`));
+      void this.work.add(this.janitor.sweep()).catch((e: Error) => {
+        if (!this.closed) this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`);
+      });
     }
   }
 
@@ -249,13 +256,18 @@ export class CoordinatorMesh {
    * Takes the job's lease, waiting for it to lapse if another coordinator
    * holds it (one that died may look alive for a beat or two); whether it is ours.
    */
-  async claim(job: JobId): Promise<boolean> {
+  claim(job: JobId): Promise<boolean> {
+    // Closing, Redis's failure is the end: not ours (the caller's `then` has no `catch`: jobs/runner.ts).
+    return this.work.add(this.claimed(job).catch((e: unknown) => (this.closed ? false : Promise.reject(e))));
+  }
+
+  private async claimed(job: JobId): Promise<boolean> {
     const giveUp = Date.now() + LEASE_MS + 2 * BEAT_MS;
     while ((await this.renew([job])).length > 0) {
       if (this.closed || Date.now() > giveUp) return false;
       await new Promise((r) => setTimeout(r, 200));
     }
-    return true;
+    return !this.closed;
   }
 
   async stillOurs(job: JobId): Promise<boolean> {
@@ -271,21 +283,30 @@ export class CoordinatorMesh {
    * (its owner is gone: the lease expires within LEASE_MS), take it and read
    * its rows back. Resolves either way; the hello then finds the job or not.
    */
-  async takeOver(job: JobId): Promise<void> {
+  takeOver(job: JobId): Promise<void> {
+    return this.work.add(this.takeOverNow(job));
+  }
+
+  private async takeOverNow(job: JobId): Promise<void> {
     const c = this.c;
     if (!(await this.claim(job))) return;
     const existing = c.gcs.jobs.get(job);
     if (existing && !existing.guest) return;
     // What our nodes hold of the guest job stays there: announced again under the job's own rows.
-    this.held.keep(this.guestCopies(job));
+    this.held.keep(guestCopies(this.c, job));
     for (const a of this.agents.values()) a.dropJob(job);
     const rows = await this.registry.loadJob(job);
+    if (this.closed) return; // closed while Redis answered: nothing more is written
     // Only the job's functions are read: its own rows (recoverRows reads them), else rows written under no job by a
     // coordinator older than session 11 (its tasks placed here without them crashed the scheduler's assign).
     c.gcs.functionsRead(rows.functions.map(([, row]) => row));
     const missing = [...functionsOf(rows)].filter((id) => !c.gcs.functions.has(id));
-    if (missing.length) c.gcs.functionsRead(await this.registry.loadFunctions(missing));
-    if (c.gcs.jobs.has(job) || this.closed) return;
+    if (missing.length) {
+      const fns = await this.registry.loadFunctions(missing);
+      if (this.closed) return;
+      c.gcs.functionsRead(fns);
+    }
+    if (c.gcs.jobs.has(job)) return;
     const r = recoverRows(c, rows, this.graceMs);
     if (r.jobs === 0) return void this.registry.release(job);
     const kept = this.held.replay();
@@ -305,22 +326,6 @@ export class CoordinatorMesh {
     const all = this.list();
     const sum = (k: 'nodes' | 'cpus' | 'jobs' | 'load') => all.reduce((n, r) => n + r[k], 0);
     return { coordinators: all.length, meshNodes: sum('nodes'), meshCpus: sum('cpus'), meshJobs: sum('jobs'), meshLoad: sum('load') };
-  }
-
-  /** Copies our own nodes hold of a guest job's stored objects; their records leave without a `free` to the nodes. */
-  private guestCopies(job: JobId): [Session, Holding][] {
-    const j = this.c.gcs.jobs.get(job);
-    if (!j?.guest) return [];
-    const out: [Session, Holding][] = [];
-    for (const x of j.objects) {
-      const id = x.id;
-      const o = this.c.dir.get(id);
-      if (!o || o.state !== 'ready' || o.v || !o.hash) continue;
-      for (const s of this.c.dir.detachCopies(o)) {
-        if (s.role === 'node' && s.meshLink === undefined && !s.closed) out.push([s, { id, size: o.size, hash: o.hash }]);
-      }
-    }
-    return out;
   }
 
   /** This coordinator and the live others, for GET /api/coordinators. */
@@ -345,5 +350,7 @@ export class CoordinatorMesh {
     await this.registry.leave().catch(() => {});
     this.bus.close();
     this.disconnect();
+    // What was under way ends now (its Redis calls fail with the link), before the caller closes the GCS storage.
+    await this.work.settled();
   }
 }

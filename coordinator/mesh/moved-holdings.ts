@@ -7,7 +7,7 @@
 // directory, which checks size and hash against the job's rows as for any
 // reconnected node. The copies a guest job's tasks left on our own nodes wait
 // the same way across the takeover (their guest records go with the guest job).
-import type { ObjectId } from '../../shared/ids.js';
+import type { JobId, ObjectId } from '../../shared/ids.js';
 import type { Managers } from '../managers.js';
 import type { Session } from '../session.js';
 
@@ -125,4 +125,20 @@ export class MovedHoldings {
     this.waiting.clear();
     this.count = 0;
   }
+}
+
+/** Copies our own nodes hold of a guest job's stored objects; their records leave without a `free` to the nodes. */
+export function guestCopies(c: Pick<Managers, 'dir' | 'gcs'>, job: JobId): [Session, Holding][] {
+  const j = c.gcs.jobs.get(job);
+  if (!j?.guest) return [];
+  const out: [Session, Holding][] = [];
+  for (const x of j.objects) {
+    const id = x.id;
+    const o = c.dir.get(id);
+    if (!o || o.state !== 'ready' || o.v || !o.hash) continue;
+    for (const s of c.dir.detachCopies(o)) {
+      if (s.role === 'node' && s.meshLink === undefined && !s.closed) out.push([s, { id, size: o.size, hash: o.hash }]);
+    }
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { startCoordinator, type RunningCoordinator, type ServerOptions } from '.
 import { connect, startEdgeNode } from '../../edge/index.js';
 import { until } from './poll.js';
 import { restartablePort } from './processes.js';
+import { BACKOFF, type Backoff } from '../../shared/backoff.js';
 
 type Storage = Pick<ServerOptions, 'dataDir' | 'redis'>;
 
@@ -31,6 +32,15 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   const token = 'detached-' + Math.random().toString(36).slice(2);
   // Short graces: the recovery holds lapse and the creating job's end is handled within the test.
   const opts = { ...storage, port: await restartablePort(), token, httpLimits: false as const, recoveryGraceMs: GRACE_MS, jobGraceMs: GRACE_MS };
+  // The short graces must cover the spread of the node's rejoin and the driver's resume after the restart: each draws
+  // its wait up to BACKOFF's cap (5 s). A node coming back more than a grace after the driver's takeover: "its node
+  // did not join again within 2000 ms" (ACTOR_DIED); a driver more than a grace after its node: the node's claim
+  // lapsed and the call timed out (session 29: 3 of 6 runs under load 23-35; the timeout in the one run with the
+  // driver's wait held at 4.5 s and the node's at 0). Both run in this process: their caps are held to 250 ms here.
+  const caps = [BACKOFF.driverReconnect, BACKOFF.nodeRejoin] as Backoff[];
+  const before = caps.map((b) => b.maxMs);
+  for (const b of caps) b.maxMs = 250;
+  cleanups.push(() => caps.forEach((b, i) => (b.maxMs = before[i])));
   let c: RunningCoordinator = await startCoordinator(opts);
   let closed = false;
   cleanups.push(() => (closed ? undefined : c.close()));

@@ -1,0 +1,21 @@
+// What the mesh started and has not finished (session 29): a beat, a janitor's
+// sweep, a takeover, a claim. Their Redis calls fail once the link closes; the
+// mesh's close waits for them to end before the coordinator closes its GCS
+// storage, so nothing they do on the way out writes to a closed storage (an
+// unhandled rejection "RedisStorage ... is closed" under load).
+export class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
+
+  /** `p`, counted until it settles. */
+  add<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    const done = () => void this.running.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Resolves once everything added so far (and what that adds meanwhile) has settled, either way. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
