@@ -26,15 +26,16 @@ export const IDLE_GC_MS = 1000;
 const IDLE_GC = `
 {
   const { runInNewContext } = require('node:vm');
-  let gc = runInNewContext('gc');
-  if (typeof gc !== 'function') {
+  const take = () => runInNewContext('typeof gc === "function" ? gc : null');
+  let gc = take();
+  if (!gc) {
     require('node:v8').setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc');
+    gc = take();
   }
   let idle = null;
   require('node:worker_threads').parentPort.on('message', () => {
     if (idle) clearTimeout(idle);
-    idle = setTimeout(() => { idle = null; gc(); }, ${IDLE_GC_MS});
+    idle = setTimeout(() => { idle = null; gc?.(); }, ${IDLE_GC_MS});
     idle.unref();
   });
 }
