@@ -11,6 +11,13 @@ const standalone = [
   { entry: 'client-web/embed/embed.ts', fileName: 'embed.js' }, // served at /embed.js
 ];
 
+/**
+ * Minified, but classes keep their names: tabmesh's errors take theirs from
+ * the class (`new.target.name`), and a task's error travels by name (session
+ * 29: an ObjectLostError thrown in a tab reached its driver as 'p').
+ */
+const keepNames = true;
+
 function standaloneScripts(scripts: typeof standalone): Plugin {
   return {
     name: 'tabmesh-standalone-scripts',
@@ -26,6 +33,7 @@ function standaloneScripts(scripts: typeof standalone): Plugin {
             sourcemap: true,
             target: 'es2022',
             lib: { entry: s.entry, formats: ['iife'], name: 'tabmesh', fileName: () => s.fileName },
+            rollupOptions: { output: { keepNames } },
           },
         });
       }
@@ -59,6 +67,7 @@ export default defineConfig({
       },
       preserveEntrySignatures: 'strict',
       output: {
+        keepNames,
         entryFileNames: (chunk) => (chunk.name === 'tabmesh' ? 'tabmesh.js' : 'assets/[name]-[hash].js'),
       },
     },

@@ -5,7 +5,7 @@
 // Node drivers (their own processes, with WebRTC) that exit while a node
 // reads their 50 MB put. Used by test/soak/soak.test.ts and bench/soak.ts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, ROOT, fetchStats, sleep, spawnCli, waitForLine, type Child } from './harness.js';
@@ -78,24 +78,47 @@ export interface JobView {
   logLines: number;
 }
 
-/** `tabmesh start` on a free port with `data` as its data folder. */
+/** `tabmesh start` on a free port with `data` as its data folder, or one already running (`attach`). */
 export class SoakTarget {
   private constructor(
-    readonly child: Child,
+    /** null when attached to a process this one did not start. */
+    readonly child: Child | null,
     readonly url: string,
     readonly token: string,
+    /** The process's id: its open files are counted in /proc (where there is one). */
+    readonly pid: number,
   ) {}
+
+  /** A `tabmesh start` someone else started (its URL, driver token and process id); `stop` leaves it running. */
+  static attach(url: string, token: string, pid: number): SoakTarget {
+    return new SoakTarget(null, url, token, pid);
+  }
 
   static async start(data: string, name = 'tabmesh-start'): Promise<SoakTarget> {
     const child = spawnCli(name, ['start', '--port', '0', '--data', data, '--cpus', '1'], { quiet: true });
     const url = (await waitForLine(child, /^tabmesh coordinator listening on (\S+)/, 60_000))[1];
     const token = (await waitForLine(child, /driver token: (\S+)/))[1];
     await waitForLine(child, /local edge node \S+ with/, 60_000);
-    return new SoakTarget(child, url, token);
+    return new SoakTarget(child, url, token, child.proc.pid ?? 0);
   }
 
   get alive(): boolean {
-    return this.child.proc.exitCode === null && this.child.proc.signalCode === null;
+    if (this.child) return this.child.proc.exitCode === null && this.child.proc.signalCode === null;
+    try {
+      process.kill(this.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The process's open file descriptors (sockets, files, pipes), or null without /proc. */
+  openFds(): number | null {
+    try {
+      return readdirSync(`/proc/${this.pid}/fd`).length;
+    } catch {
+      return null;
+    }
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
@@ -191,11 +214,12 @@ export class SoakTarget {
   }
 
   async stop(): Promise<void> {
-    await this.child.stop(15_000);
+    await this.child?.stop(15_000);
   }
 
   /** SIGKILL: the process dies as in a crash or an OOM kill. */
   async kill(): Promise<void> {
+    if (!this.child) throw new Error('an attached tabmesh start is not killed by the soak');
     await this.child.kill();
   }
 }

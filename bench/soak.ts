@@ -7,6 +7,11 @@
 // up and flat.
 //
 //   npm run build && npm run bench:soak [-- JOBS [EVERY]]
+//
+// With TABMESH_SOAK_URL, TABMESH_TOKEN and TABMESH_SOAK_PID it soaks a
+// `tabmesh start` already running (in the same network namespace: run both
+// under one scripts/in-netns.sh) and leaves it running, so that browsers and
+// other drivers can use it at the same time.
 import { emit, fetchStats, figure, log, makeTempDir, MB, runBench, sleep } from './harness.js';
 import { runSoak, SoakTarget } from './soak-workload.js';
 
@@ -17,12 +22,22 @@ const EVERY = Number(process.argv[3] ?? 100);
 async function memoryLine(t: SoakTarget, jobs: number, secs: number): Promise<string> {
   const s = await fetchStats(t.url, t.token);
   const mb = (x: number) => (x / MB).toFixed(0);
-  return `${jobs} jobs, ${secs.toFixed(0)} s: RSS ${mb(s.rssBytes)} MB, JS heap ${mb(s.heapUsedBytes)} MB, ArrayBuffers ${mb(s.arrayBuffersBytes)} MB; GCS: ${s.tasks} tasks, ${s.objects} objects, ${s.functions} functions`;
+  return `${jobs} jobs, ${secs.toFixed(0)} s: RSS ${mb(s.rssBytes)} MB, JS heap ${mb(s.heapUsedBytes)} MB, ArrayBuffers ${mb(s.arrayBuffersBytes)} MB, ${t.openFds() ?? '?'} open fds; GCS: ${s.tasks} tasks, ${s.objects} objects, ${s.functions} functions`;
+}
+
+/** The running `tabmesh start` named by the environment, else a new one. */
+async function target(): Promise<SoakTarget> {
+  const url = process.env.TABMESH_SOAK_URL;
+  if (!url) return SoakTarget.start(makeTempDir('tabmesh-soak-'));
+  const token = process.env.TABMESH_TOKEN;
+  const pid = Number(process.env.TABMESH_SOAK_PID);
+  if (!token || !Number.isInteger(pid) || pid < 1) throw new Error('TABMESH_SOAK_URL needs TABMESH_TOKEN and TABMESH_SOAK_PID (its process id)');
+  return SoakTarget.attach(url, token, pid);
 }
 runBench(async () => {
   if (!Number.isInteger(JOBS) || JOBS < 1) throw new Error(`JOBS must be a positive integer, not ${process.argv[2]}`);
   if (!Number.isInteger(EVERY) || EVERY < 1) throw new Error(`EVERY must be a positive integer, not ${process.argv[3]}`);
-  const t = await SoakTarget.start(makeTempDir('tabmesh-soak-'));
+  const t = await target();
   try {
     await sleep(2000);
     const rssStart = await t.rssBytes();
@@ -36,7 +51,7 @@ runBench(async () => {
       },
     });
     const secs = (Date.now() - t0) / 1000;
-    if (!t.alive) throw new Error(`tabmesh start died:\n${t.child.output.join('').slice(-4000)}`);
+    if (!t.alive) throw new Error(`tabmesh start died:\n${t.child?.output.join('').slice(-4000) ?? ''}`);
     await sleep(5000);
     const rssEnd = await t.rssBytes();
     log(await memoryLine(t, JOBS, (Date.now() - t0) / 1000));

@@ -10,6 +10,37 @@
 // with its chunks arrived and unchecked (issue 17, session 22).
 import { Worker } from 'node:worker_threads';
 
+/** A worker idle this long after a call collects its heap (IDLE_GC). */
+export const IDLE_GC_MS = 1000;
+
+/**
+ * Run first in each worker. Calls hand workers SharedArrayBuffers (objects of
+ * up to hundreds of MiB); a worker's handle keeps one alive until that worker
+ * collects, and an idle worker barely allocates, so it did not: a soak of
+ * `tabmesh start` (session 29) had ~250 MiB of freed objects held by each of
+ * two such threads, RSS 1 GB, 560 MB once they were made to collect. So a
+ * worker collects once it has had no call for IDLE_GC_MS (a full GC of a heap
+ * of a few MiB). `gc` is taken as cli/gc.ts takes it (--expose-gc, left
+ * on: turning it off could race the coordinator's thread turning it on).
+ */
+const IDLE_GC = `
+{
+  const { runInNewContext } = require('node:vm');
+  const take = () => runInNewContext('typeof gc === "function" ? gc : null');
+  let gc = take();
+  if (!gc) {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    gc = take();
+  }
+  let idle = null;
+  require('node:worker_threads').parentPort.on('message', () => {
+    if (idle) clearTimeout(idle);
+    idle = setTimeout(() => { idle = null; gc?.(); }, ${IDLE_GC_MS});
+    idle.unref();
+  });
+}
+`;
+
 export class EvalPool {
   private workers: Worker[] = [];
   private readonly waiting = new Map<number, { resolve: (out: unknown) => void; reject: (e: Error) => void }>();
@@ -46,7 +77,7 @@ export class EvalPool {
   private start(): Worker[] {
     if (this.workers.length) return this.workers;
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(this.source, { eval: true, name: `${this.name}-${i}` });
+      const w = new Worker(IDLE_GC + this.source, { eval: true, name: `${this.name}-${i}` });
       w.once('online', () => this.up.add(w));
       w.on('message', (m: number | { x: number; out: unknown }) => {
         const x = typeof m === 'number' ? m : m.x;

@@ -92,6 +92,29 @@ describe('the executor sandbox', () => {
     expect(bait.hits).toBe(0);
   }, 60_000);
 
+  it("tabmesh's errors thrown in a tab keep their class names (the bundles are minified; session 29 soak: ObjectLostError read as 'p')", async () => {
+    const boom = mesh.remote(function boom() {
+      throw new RangeError('boom');
+    });
+    const later = mesh.remote(function later(x: number) {
+      return x;
+    });
+    const caught = mesh.remote(async function caught(what: string, boomFn: typeof boom, laterFn: typeof later) {
+      // `mesh` here is the task's own (the executor's global), not the test's driver.
+      try {
+        if (what === 'bad-argument') mesh.remote(42 as never);
+        // The tab's one executor runs this task, so `later` cannot run before the get gives up.
+        if (what === 'get-timeout') await mesh.get(laterFn.remote(1), { timeoutMs: 50 });
+        if (what === 'child-threw') await mesh.get(boomFn.remote());
+        return 'no error';
+      } catch (e) {
+        return (e as Error).name;
+      }
+    });
+    const names = await mesh.get(['bad-argument', 'get-timeout', 'child-threw'].map((w) => caught.remote(w, boom, later)));
+    expect(names).toEqual(['TabmeshError', 'GetTimeoutError', 'TaskError']);
+  }, 60_000);
+
   it('what the scope still has cannot reach the network either: the CSP blocks it', async () => {
     const sneak = mesh.remote(async function sneak(url: string) {
       const out: string[] = [];
