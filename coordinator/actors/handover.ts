@@ -53,6 +53,8 @@ export class ActorHandover {
   private readonly awaited = new Map<TaskId, { key: string; timer: Timer; constructing?: TaskRecord }>();
   /** Actors nodes said they host that no job known here has (yet): id -> the node. */
   private readonly claims = new Map<TaskId, { node: NodeRecord; timer: Timer }>();
+  /** A node hosts an actor of no job known here (coordinator/mesh/detached-actors.ts: it may be a detached actor's). */
+  private unknownHosted: ((id: TaskId) => void) | undefined;
 
   constructor(
     private readonly gcs: Gcs,
@@ -119,6 +121,15 @@ export class ActorHandover {
     return true;
   }
 
+  /**
+   * Tells `hook` of each actor a node hosts that no job known here has, from now on and those waiting already (a node
+   * may join before the mesh starts). Undefined: no more.
+   */
+  watchUnknown(hook: ((id: TaskId) => void) | undefined): void {
+    this.unknownHosted = hook;
+    if (hook) for (const id of this.claims.keys()) hook(id);
+  }
+
   /** A node joined saying it still hosts these actors (from an earlier session of its process). */
   joined(n: NodeRecord, ids: TaskId[]): void {
     this.missing(n, new Set(ids));
@@ -147,6 +158,7 @@ export class ActorHandover {
       }, this.claimGraceMs);
       timer.unref?.();
       this.claims.set(id, { node: n, timer });
+      this.unknownHosted?.(id);
     }
   }
 
