@@ -54,7 +54,9 @@ export class ActorHandover {
   /** Actors nodes said they host that no job known here has (yet): id -> the node. */
   private readonly claims = new Map<TaskId, { node: NodeRecord; timer: Timer }>();
   /** A node hosts an actor of no job known here (coordinator/mesh/detached-actors.ts: it may be a detached actor's). */
-  private unknownHosted: ((id: TaskId) => void) | undefined;
+  private unknownHosted: ((id: TaskId) => Promise<unknown>) | undefined;
+  /** Actors whose job unknownHosted is adopting now: their claims wait on (a lease lapse may take longer than the grace). */
+  private readonly adopting = new Set<TaskId>();
 
   constructor(
     private readonly gcs: Gcs,
@@ -125,9 +127,16 @@ export class ActorHandover {
    * Tells `hook` of each actor a node hosts that no job known here has, from now on and those waiting already (a node
    * may join before the mesh starts). Undefined: no more.
    */
-  watchUnknown(hook: ((id: TaskId) => void) | undefined): void {
+  watchUnknown(hook: ((id: TaskId) => Promise<unknown>) | undefined): void {
     this.unknownHosted = hook;
-    if (hook) for (const id of this.claims.keys()) hook(id);
+    if (hook) for (const id of this.claims.keys()) this.adopt(id);
+  }
+
+  private adopt(id: TaskId): void {
+    const hook = this.unknownHosted;
+    if (!hook || this.adopting.has(id)) return;
+    this.adopting.add(id);
+    void hook(id).finally(() => this.adopting.delete(id));
   }
 
   /** A node joined saying it still hosts these actors (from an earlier session of its process). */
@@ -151,14 +160,22 @@ export class ActorHandover {
       // Its job may not be taken over yet (its driver resumes later).
       const prev = this.claims.get(id);
       if (prev) clearTimeout(prev.timer);
-      const timer = setTimeout(() => {
-        if (this.claims.get(id)?.timer !== timer) return;
+      const expire = (): void => {
+        const c = this.claims.get(id);
+        if (c?.timer !== timer) return;
+        // Its job is being adopted here (coordinator/mesh/detached-actors.ts): the claim waits for that.
+        if (this.adopting.has(id)) {
+          c.timer = timer = setTimeout(expire, this.claimGraceMs);
+          timer.unref?.();
+          return;
+        }
         this.claims.delete(id);
         if (this.live(n)) this.stop(n, id);
-      }, this.claimGraceMs);
+      };
+      let timer = setTimeout(expire, this.claimGraceMs);
       timer.unref?.();
       this.claims.set(id, { node: n, timer });
-      this.unknownHosted?.(id);
+      this.adopt(id);
     }
   }
 

@@ -149,7 +149,7 @@ export class CoordinatorMesh {
     }));
     await mesh.bus.start();
     await mesh.tick();
-    c.handover.watchUnknown((id) => void detached.hosted(id).catch((e: Error) => mesh.adoptFailed(e)));
+    c.handover.watchUnknown((id) => detached.hosted(id).catch((e: Error) => mesh.adoptFailed(e)));
     mesh.timer = setInterval(() => void mesh.tick().catch(() => {}), BEAT_MS);
     mesh.timer.unref();
     return mesh;
