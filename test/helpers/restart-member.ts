@@ -38,7 +38,10 @@ export async function freedMemberAcrossRestart(storage: Pick<ServerOptions, 'dat
   expect(before.groupMembersMaterialized).toBe(1); // member 0 became a task when it called out
   m.free([refs[0]]);
   // Its task leaves the records (its row deleted, counted in the job's `gone`); the group stays open.
-  await until(() => c.coordinator.statsJson().tasks === 0, { timeoutMs: 20_000, what: () => `member 0's task to go: ${JSON.stringify(c.coordinator.statsJson())}` });
+  await until(() => c.coordinator.statsJson().tasks === 0, {
+    timeoutMs: 20_000,
+    what: () => `member 0's task to go: ${JSON.stringify(c.coordinator.statsJson())}`,
+  });
   const open = c.coordinator.statsJson();
   expect(open.groups).toBe(1); // the case at hand: its group has members running still
 

@@ -55,7 +55,10 @@ describe('a detached actor of an ended job, two coordinators on one Redis', () =
     a = await startCoordinator(optsA);
     aClosed = false;
     const adopter = a;
-    await until(() => adopter.coordinator.actors.get(tally.actorId as never)?.state === 'alive', { timeoutMs: 30_000, what: 'the actor back on its node at A' });
+    await until(() => adopter.coordinator.actors.get(tally.actorId as never)?.state === 'alive', {
+      timeoutMs: 30_000,
+      what: 'the actor back on its node at A',
+    });
     expect(await lease()).toBe(adopter.coordinator.meshId);
     // B sweeps for ended jobs' actors with a free lease (every job grace / 2): it finds none to adopt.
     await new Promise((r) => setTimeout(r, GRACE_MS * 3));
