@@ -105,7 +105,7 @@ export class ActorManager {
     a.deathCause = 'its constructor failed';
     this.dead++;
     this.dropName(a);
-    this.gcs.dropActor(a.id, a.job); // its host was on record from placement
+    this.gcs.dropActor(a.id, a.job, a.detached); // its host was on record from placement
   }
 
   /** A dead actor's name is free again; a detached one's name no longer holds it. */
@@ -151,7 +151,7 @@ export class ActorManager {
     a.deathCause = why;
     this.dead++;
     this.dropName(a);
-    this.gcs.dropActor(a.id, a.job);
+    this.gcs.dropActor(a.id, a.job, a.detached);
     for (const q of a.callers.values()) for (const t of q) if (!TERMINAL.has(t.state)) this.hooks.fail(t, diedFailure(t, a));
     a.callers.clear();
     for (const t of [...a.inflight]) this.hooks.fail(t, diedFailure(t, a));
@@ -266,6 +266,7 @@ export class ActorManager {
       if (a.job !== job) continue;
       if (a.detached && a.state !== 'dead' && tellNodes) {
         kept.add(a.id);
+        this.gcs.persistDetached(a.id, a.job);
         continue;
       }
       if (a.state !== 'dead') this.kill(a.id, tellNodes ? 'its job ended' : 'its job runs at another coordinator now (the actor stays on its node)', tellNodes);

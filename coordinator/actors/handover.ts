@@ -53,6 +53,10 @@ export class ActorHandover {
   private readonly awaited = new Map<TaskId, { key: string; timer: Timer; constructing?: TaskRecord }>();
   /** Actors nodes said they host that no job known here has (yet): id -> the node. */
   private readonly claims = new Map<TaskId, { node: NodeRecord; timer: Timer }>();
+  /** A node hosts an actor of no job known here (coordinator/mesh/detached-actors.ts: it may be a detached actor's). */
+  private unknownHosted: ((id: TaskId) => Promise<unknown>) | undefined;
+  /** Actors whose job unknownHosted is adopting now: their claims wait on (a lease lapse may take longer than the grace). */
+  private readonly adopting = new Set<TaskId>();
 
   constructor(
     private readonly gcs: Gcs,
@@ -119,6 +123,22 @@ export class ActorHandover {
     return true;
   }
 
+  /**
+   * Tells `hook` of each actor a node hosts that no job known here has, from now on and those waiting already (a node
+   * may join before the mesh starts). Undefined: no more.
+   */
+  watchUnknown(hook: ((id: TaskId) => Promise<unknown>) | undefined): void {
+    this.unknownHosted = hook;
+    if (hook) for (const id of this.claims.keys()) this.adopt(id);
+  }
+
+  private adopt(id: TaskId): void {
+    const hook = this.unknownHosted;
+    if (!hook || this.adopting.has(id)) return;
+    this.adopting.add(id);
+    void hook(id).finally(() => this.adopting.delete(id));
+  }
+
   /** A node joined saying it still hosts these actors (from an earlier session of its process). */
   joined(n: NodeRecord, ids: TaskId[]): void {
     this.missing(n, new Set(ids));
@@ -140,13 +160,22 @@ export class ActorHandover {
       // Its job may not be taken over yet (its driver resumes later).
       const prev = this.claims.get(id);
       if (prev) clearTimeout(prev.timer);
-      const timer = setTimeout(() => {
-        if (this.claims.get(id)?.timer !== timer) return;
+      const expire = (): void => {
+        const c = this.claims.get(id);
+        if (c?.timer !== timer) return;
+        // Its job is being adopted here (coordinator/mesh/detached-actors.ts): the claim waits for that.
+        if (this.adopting.has(id)) {
+          c.timer = timer = setTimeout(expire, this.claimGraceMs);
+          timer.unref?.();
+          return;
+        }
         this.claims.delete(id);
         if (this.live(n)) this.stop(n, id);
-      }, this.claimGraceMs);
+      };
+      let timer = setTimeout(expire, this.claimGraceMs);
       timer.unref?.();
       this.claims.set(id, { node: n, timer });
+      this.adopt(id);
     }
   }
 

@@ -286,8 +286,27 @@ export class Gcs {
     this.storage.flushSoon?.();
   }
 
-  dropActor(id: TaskId, job: JobId): void {
-    if (this.storage.durable && !this.guest(job)) this.storage.delete('actors', id, job);
+  /** `detached`: a detached actor, whose record of an ended job (persistDetached) goes with it. */
+  dropActor(id: TaskId, job: JobId, detached = false): void {
+    if (!this.storage.durable || this.guest(job)) return;
+    this.storage.delete('actors', id, job);
+    if (detached) this.storage.delete('detached', id);
+  }
+
+  /**
+   * A detached actor outlives its ended job (issue 6, session 29): the actor -> job relation is a row of its own, in
+   * no job's group, so that a coordinator on a shared GCS finds it without reading every job's rows, and adopts the
+   * ended job (coordinator/mesh/detached-actors.ts) once the job's lease is free. Goes with the actor (dropActor).
+   */
+  persistDetached(id: TaskId, job: JobId): void {
+    if (!this.storage.durable || this.guest(job)) return;
+    this.storage.put('detached', id, rowPackr.pack({ id, job }));
+    this.storage.flushSoon?.();
+  }
+
+  /** A detached actor's record found stale (its actor is on record nowhere: coordinator/mesh/detached-actors.ts). */
+  dropDetached(id: TaskId): void {
+    if (this.storage.durable) this.storage.delete('detached', id);
   }
 
   /**

@@ -19,6 +19,8 @@ export interface GroupGone {
   submitted: number;
   finished: number;
   failed: number;
+  /** Its members made tasks whose records are gone (each counted in `gone` as a task): not counted again if it is sent again. */
+  out?: readonly number[];
 }
 
 export function noCounts(): JobCounts {
@@ -48,12 +50,17 @@ export function readGroupRow(row: Uint8Array): { job: JobId; k: GroupGone } | un
   if (typeof r !== 'object' || r === null) return undefined;
   const o = r as Record<string, unknown>;
   if (typeof o.job !== 'string') return undefined;
-  return { job: o.job as JobId, k: { submitted: count(o.s), finished: count(o.f), failed: count(o.x) } };
+  const k: GroupGone = { submitted: count(o.s), finished: count(o.f), failed: count(o.x) };
+  if (Array.isArray(o.m)) k.out = o.m.filter((i): i is number => Number.isInteger(i) && (i as number) >= 0 && (i as number) < 2 ** 31);
+  return { job: o.job as JobId, k };
 }
 
 export class GoneCounts {
   /** Jobs whose `gone` changed since the last batch left. */
   private readonly dirty = new Set<JobRecord>();
+
+  /** A task left the records (task()): a member made a task of a group on record is noted there (group-table.ts). */
+  memberGone: ((job: JobRecord, t: TaskRecord) => void) | undefined;
 
   constructor(
     private readonly storage: GcsStorage,
@@ -73,16 +80,20 @@ export class GoneCounts {
     if (!this.kept(job)) return;
     countGone(job, t.state);
     this.dirty.add(job);
+    this.memberGone?.(job, t);
   }
 
   /**
    * Every member of group `g` ended or became a task (its owner does not send it again): it counts `k` in `gone`
-   * (less what it counted there before: a member made a task since), with a row naming it for a restart.
+   * (less what it counted there before: a member made a task since), with a row naming it for a restart. Also (`k`
+   * all 0 while members run) when a member made a task left the records: `k.out` names those members (session 29:
+   * the group sent again after a restart counted and ran them once more).
    */
   group(job: JobRecord, g: TaskId, k: GroupGone): void {
     if (!this.kept(job)) return;
     countGroupGone(job, g, k);
-    this.storage.put('groups', g, rowPackr.pack({ job: job.id, s: k.submitted, f: k.finished, x: k.failed }), job.id);
+    const row = { job: job.id, s: k.submitted, f: k.finished, x: k.failed, ...(k.out?.length ? { m: k.out } : {}) };
+    this.storage.put('groups', g, rowPackr.pack(row), job.id);
     this.dirty.add(job);
   }
 

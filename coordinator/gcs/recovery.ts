@@ -4,7 +4,7 @@
 // wait for their nodes to announce them, and are rebuilt from lineage if none does.
 import { Packr } from 'msgpackr';
 import type { Failure } from '../../shared/errors.js';
-import { returnObjectId, type FunctionId, type JobId, type ObjectId } from '../../shared/ids.js';
+import { returnObjectId, type FunctionId, type JobId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { TaskSpec } from '../../shared/protocol/messages.js';
 import type { Managers } from '../managers.js';
 import { ActorManager } from '../actors/actors.js';
@@ -66,7 +66,7 @@ export interface RecoveryReport {
 export function recover(c: Recovering, graceMs: number): RecoveryReport {
   const storage = c.gcs.storage;
   if (!storage.durable) return { jobs: 0, tasksRequeued: 0, tasksFinished: 0, objects: 0 };
-  return recoverRows(
+  const report = recoverRows(
     c,
     {
       jobs: storage.load('jobs'),
@@ -79,6 +79,9 @@ export function recover(c: Recovering, graceMs: number): RecoveryReport {
     graceMs,
     true,
   );
+  // Records of detached actors (gcs.persistDetached) whose creation was not read back: stale, they go.
+  for (const [id] of storage.load('detached')) if (!c.gcs.tasks.get(id as TaskId)) c.gcs.dropDetached(id as TaskId);
+  return report;
 }
 
 /** Stored rows of the three job tables (all of them at a restart; one job's when a coordinator of a mesh takes it over). */

@@ -2,7 +2,7 @@
 // Writes are buffered and grouped (one transaction per flush, never one
 // fsync per task); `load` reads a table back after a restart.
 
-export const TABLES = ['jobs', 'functions', 'tasks', 'objects', 'events', 'kv', 'submitted', 'actors', 'groups'] as const;
+export const TABLES = ['jobs', 'functions', 'tasks', 'objects', 'events', 'kv', 'submitted', 'actors', 'groups', 'detached'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface GcsStorage {

@@ -144,7 +144,7 @@ export interface JobRecord {
    */
   gone?: { submitted: number; finished: number; failed: number; cancelled: number };
   /** Its groups counted in `gone`, by group id, with what each counted there (their rows, table 'groups'). */
-  goneGroups?: Map<string, { submitted: number; finished: number; failed: number }>;
+  goneGroups?: Map<string, { submitted: number; finished: number; failed: number; out?: readonly number[] }>;
   /** Presented by the driver to come back to this job. */
   secret: string;
   /** Handles the driver held when its connection dropped, kept until it resumes or the grace ends. */

@@ -78,11 +78,14 @@ export class GroupManager {
     spec.fnId = fn.fnId;
     spec.resources = shareResources(spec.resources);
     const grp = new GroupRecord(spec, m.first, m.args, job);
+    // Members made tasks whose records went before the restart (its row names them; counted in the job's `gone`).
+    const outBefore = job.recovered ? job.goneGroups?.get(grp.g)?.out : undefined;
     // Counted before the restart as ended (its owner sent it again all the same): it counts afresh from here.
     if (job.recovered) this.gcs.gone.groupBack(job, grp.g);
     this.table.add(grp);
     // After a restart, members materialized before it are tasks on record (durable): they are not run again.
     if (job.recovered) for (let i = 0; i < grp.n; i++) if (this.gcs.tasks.has(grp.taskId(i))) this.table.leave(grp, i);
+    if (outBefore?.length) this.table.outBefore(grp, outBefore);
     this.table.settle(grp);
     return null;
   }

@@ -68,6 +68,8 @@ export class GroupRecord {
   out = 0;
   /** Every member ended or materialized: counted in its job's `gone` (gcs/job-gone.ts). */
   counted = false;
+  /** Members materialized whose task records went since (counted in the job's `gone`; its group row names them). */
+  goneOut: number[] | undefined = undefined;
   readonly slices = new Map<number, Slice>();
   /** The node each slice ever sent went to (a report on a slice that ended is late, on one never sent a lie). */
   readonly sentTo: NodeRecord['id'][] = [];

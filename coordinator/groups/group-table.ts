@@ -48,7 +48,12 @@ export class GroupTable {
   /** Member-slices sent, members placed in them, groups made (for /api/stats). */
   readonly counters = { groupsSubmitted: 0, groupSlices: 0, groupMembersPlaced: 0, groupMembersMaterialized: 0, groupMembersRetried: 0 };
 
-  constructor(private readonly gcs: Gcs) {}
+  /** Members made tasks, by task id, while their group is on record (memberGone). */
+  private readonly outs = new Map<TaskId, [GroupRecord, number]>();
+
+  constructor(private readonly gcs: Gcs) {
+    gcs.gone.memberGone = (job, t) => this.memberGone(job, t);
+  }
 
   add(grp: GroupRecord): void {
     this.groups.set(grp.g, grp);
@@ -107,6 +112,40 @@ export class GroupTable {
     if (s?.size === 0) this.byJob.delete(grp.job.id);
     for (const sl of grp.slices.values()) this.closeSlice(grp, sl);
     grp.queued = 0;
+    if (grp.out > 0) for (let i = 0; i < grp.n; i++) if (grp.state[i] === MATERIALIZED) this.outs.delete(grp.taskId(i));
+  }
+
+  /**
+   * A member made a task left the task records (freed: its counts moved to the job's `gone`) while its group is on
+   * record: the group's row names it, so that the group sent again after a restart leaves it out (outBefore).
+   */
+  private memberGone(job: { id: JobId }, t: { spec: { taskId: TaskId } }): void {
+    const e = this.outs.get(t.spec.taskId);
+    if (!e || e[0].job.id !== job.id) return;
+    this.outs.delete(t.spec.taskId);
+    (e[0].goneOut ??= []).push(e[1]);
+    this.countGone(e[0]);
+  }
+
+  /**
+   * The group sent again after a restart, its row naming members made tasks whose records went before it: they
+   * leave it at once, neither counted again (the job's `gone` has them) nor run again.
+   */
+  outBefore(grp: GroupRecord, out: readonly number[]): void {
+    const idx = out.filter((i) => i < grp.n);
+    for (const i of idx) {
+      if (grp.state[i] === MATERIALIZED) continue;
+      this.leave(grp, i);
+      this.outs.delete(grp.taskId(i)); // no record: nothing of it goes later
+    }
+    grp.goneOut = idx;
+    this.countGone(grp);
+  }
+
+  /** What the group counts in its job's `gone` (all 0 until every member ended or is a task), and its members out. */
+  private countGone(grp: GroupRecord): void {
+    const k = grp.counted ? { submitted: grp.n - grp.out, finished: grp.done, failed: grp.failed } : { submitted: 0, finished: 0, failed: 0 };
+    this.gcs.gone.group(grp.job, grp.g, { ...k, out: grp.goneOut });
   }
 
   /** The group has members queued: it is in the waiting list, and a pass is due. */
@@ -178,7 +217,7 @@ export class GroupTable {
   private allEnded(grp: GroupRecord): void {
     if (!grp.counted && grp.done + grp.failed + grp.out < grp.n) return;
     grp.counted = true;
-    this.gcs.gone.group(grp.job, grp.g, { submitted: grp.n - grp.out, finished: grp.done, failed: grp.failed });
+    this.countGone(grp);
   }
 
   /** Member `i` failed for good (threw without retries left, lost past its retries); where it ran as in ended() (`ms` -1: not known). */
@@ -253,6 +292,7 @@ export class GroupTable {
       grp.failures?.delete(i);
     }
     grp.state[i] = MATERIALIZED;
+    this.outs.set(grp.taskId(i), [grp, i]);
     grp.gone++;
     grp.out++;
     this.counters.groupMembersMaterialized++;

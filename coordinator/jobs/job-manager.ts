@@ -25,6 +25,7 @@ export interface JobCredential {
 export interface JobMesh {
   takeOver(job: JobId): Promise<unknown>;
   jobStarted(job: JobId): void;
+  /** Its lease goes, unless the ended job hosts a live detached actor (then it goes with the last of them). */
   jobEnded(job: JobId): void;
   /** Whether this coordinator holds (or now took) the job's lease. */
   claim(job: JobId): Promise<boolean>;
@@ -250,8 +251,9 @@ export class JobManager {
     // Its driver may stay connected (DELETE /api/jobs/:id of a driver's job): its task groups' members are told to it.
     const owner = job.driver;
     job.driver = null;
-    if (!job.guest) this.mesh?.jobEnded(jobId);
     this.ends.endJob(jobId, false, owner);
+    // After its end: a job that hosts a live detached actor keeps its lease (coordinator/mesh/detached-actors.ts).
+    if (!job.guest) this.mesh?.jobEnded(jobId);
     this.artifacts.jobEnded(jobId);
     this.gcs.persistJob(job);
     const dropped = this.gcs.dropJobFunctions(job);

@@ -31,7 +31,7 @@ export function countMembers(job: JobRecord, what: 'submitted' | 'finished' | 'f
 
 /** Counts as the durable GCS keeps a running job's `gone` (gcs/job-gone.ts). */
 type Gone = NonNullable<JobRecord['gone']>;
-type GroupGone = { submitted: number; finished: number; failed: number };
+type GroupGone = { submitted: number; finished: number; failed: number; out?: readonly number[] };
 
 /** A task of the running job left its records (its row deleted): what it counts stays in the job's `gone`. */
 export function countGone(job: JobRecord, state: TaskRecord['state']): void {

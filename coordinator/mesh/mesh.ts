@@ -21,6 +21,7 @@ import { MeshView } from './mesh-view.js';
 import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 import { guestCopies, MovedHoldings, type Holding } from './moved-holdings.js';
+import { DetachedAdoption } from './detached-actors.js';
 import { SendOn } from './send-on.js';
 import { LinkPins, pinWaitFromEnv } from './link-pins.js';
 import { InFlight } from './in-flight.js';
@@ -45,6 +46,7 @@ export class CoordinatorMesh {
   private readonly links: MeshLinks;
   private timer: ReturnType<typeof setInterval> | null = null;
   private janitor: JobJanitor | undefined;
+  private detached: DetachedAdoption | undefined;
   private sweptAt = Date.now();
   private readonly startedAt = Date.now();
   private closed = false;
@@ -140,8 +142,17 @@ export class CoordinatorMesh {
     c.tasks.onEnded = (t) => void mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.ended(t);
     c.tasks.reclaimed = (t) => mesh.agents.get(c.gcs.jobs.get(t.spec.jobId)?.guest ?? '')?.handedBack(t) ?? false;
     mesh.janitor = new JobJanitor(c, mesh.registry, (job) => mesh.takeOver(job as JobId));
+    const detached = (mesh.detached = new DetachedAdoption(c, mesh.registry, {
+      stillOurs: (job) => mesh.stillOurs(job),
+      claim: (job) => mesh.claim(job),
+      graceMs: mesh.graceMs,
+      get closed() {
+        return mesh.closed;
+      },
+    }));
     await mesh.bus.start();
     await mesh.tick();
+    c.handover.watchUnknown((id) => mesh.work.add(detached.hosted(id)).catch((e: Error) => mesh.adoptFailed(e)));
     mesh.timer = setInterval(() => void mesh.work.add(mesh.tick()).catch(() => {}), BEAT_MS);
     mesh.timer.unref();
     return mesh;
@@ -196,7 +207,7 @@ export class CoordinatorMesh {
     this.links.keep(live, (id) => this.registry.known(id));
     this.bus.delivery.keep(live, (id) => this.registry.known(id));
     this.sendsOn.keep(live);
-    const lost = await this.renew(this.ownJobs());
+    const lost = await this.renew([...this.ownJobs(), ...(this.detached?.leased() ?? [])]);
     if (this.closed) return;
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
     for (const job of lost) this.c.jobs.letGo(job as JobId, 'another coordinator took its lease');
@@ -206,6 +217,7 @@ export class CoordinatorMesh {
       void this.work.add(this.janitor.sweep()).catch((e: Error) => {
         if (!this.closed) this.c.gcs.event('mesh-sweep-failed', `looking for abandoned jobs failed: ${e.message}`);
       });
+      if (this.detached) void this.work.add(this.detached.sweep()).catch((e: Error) => this.adoptFailed(e));
     }
   }
 
@@ -274,7 +286,13 @@ export class CoordinatorMesh {
     return (await this.renew([job])).length === 0;
   }
 
+  private adoptFailed(e: Error): void {
+    if (this.closed) return; // closing: the GCS may be closed already (its storage throws CLOSED)
+    this.c.gcs.event('mesh-sweep-failed', `looking for detached actors of ended jobs failed: ${e.message}`);
+  }
+
   jobEnded(job: JobId): void {
+    if (this.detached?.hosts(job)) return; // its detached actors live on here: so does its lease
     void this.registry.release(job).catch(() => {});
   }
 
@@ -346,7 +364,9 @@ export class CoordinatorMesh {
     for (const a of this.agents.values()) a.close();
     this.links.close();
     this.held.close();
-    await Promise.all(this.ownJobs().map((j) => this.registry.release(j))).catch(() => {});
+    this.c.handover.watchUnknown(undefined);
+    const leased = [...this.ownJobs(), ...(this.detached?.leased() ?? [])];
+    await Promise.all(leased.map((j) => this.registry.release(j))).catch(() => {});
     await this.registry.leave().catch(() => {});
     this.bus.close();
     this.disconnect();

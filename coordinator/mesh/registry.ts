@@ -11,6 +11,7 @@ import { Packr } from 'msgpackr';
 import { fenceKey, hashKey, NO_GROUP } from '../gcs/redis-wire.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+const HEX = /^[0-9a-f]{1,128}$/;
 
 /** How often a coordinator writes its record and renews its leases. */
 export const BEAT_MS = 500;
@@ -203,6 +204,31 @@ export class MeshRegistry {
   async loadFunctions(ids: string[]): Promise<Uint8Array[]> {
     const rows = await this.client.hmgetBuffer(hashKey(this.prefix, NO_GROUP, 'functions'), ...ids);
     return rows.flatMap((r) => (r ? [new Uint8Array(r)] : []));
+  }
+
+  /**
+   * Detached actors of ended jobs (the GCS's `detached` rows, gcs.persistDetached): actor id -> its job. One actor's
+   * when `id` is given. A row that is not ours to read (not an id pair of hex) is left out.
+   */
+  async detachedActors(id?: string): Promise<Map<string, string>> {
+    const key = hashKey(this.prefix, NO_GROUP, 'detached');
+    const rows: Record<string, Buffer> = id === undefined ? await this.client.hgetallBuffer(key) : {};
+    if (id !== undefined) {
+      const row = await this.client.hgetBuffer(key, id);
+      if (row) rows[id] = row;
+    }
+    const out = new Map<string, string>();
+    for (const [actor, row] of Object.entries(rows)) {
+      let r: unknown;
+      try {
+        r = rowPackr.unpack(row);
+      } catch {
+        continue;
+      }
+      const job = (r as { job?: unknown } | null)?.job;
+      if (HEX.test(actor) && typeof job === 'string' && HEX.test(job)) out.set(actor, job);
+    }
+    return out;
   }
 
   /** The stored rows of one job's tables (one slot: the job's hash tag). */

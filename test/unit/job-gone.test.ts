@@ -130,6 +130,30 @@ describe("a running job's counts across a restart", () => {
     expect(jobIn(batch, job)?.gone).toEqual(counts(2, 2, 0));
   });
 
+  it('a group whose members made tasks and freed are named in its row: sent again, they leave it, counted once', () => {
+    const { co, storage } = coordinator();
+    const job = newJobId();
+    const template: TaskSpec = { ...plainSpec(job, 0), args: [] };
+    const g = template.taskId;
+    // Members 0 and 2 of the open group of 6 became tasks (they called out), ended and were freed: in `gone` as tasks;
+    // the group counts nothing there yet (members run). A bad index is left out.
+    const groupRow: [string, Uint8Array] = [g, rows.pack({ job, s: 0, f: 0, x: 0, m: [0, 2, -1, 'x'] })];
+    recoverRows(co, { jobs: [jobRow(job, counts(2, 2, 0), counts(2, 2, 0))], tasks: [], objects: [], groups: [groupRow] }, 60_000);
+    const j = co.gcs.jobs.get(job)!;
+    const s = handSession('driver');
+    s.jobId = job;
+    const m: MsgOf<'submitGroup'> = { t: 'submitGroup', spec: template, first: 0, args: Array.from({ length: 6 }, (_, i) => [pack(i)]) };
+    expect(co.groups!.submit(s, j, m)).toBeNull();
+    // 2 tasks before the restart plus the 4 members still open: each member once (without the row's `m`: 8 submitted).
+    expect(j.counts).toEqual(counts(6, 2, 0));
+    const grp = co.groups!.table.groups.get(g)!;
+    expect([grp.out, grp.queued]).toEqual([2, 4]); // neither run again
+    // Its row names them still (a second restart leaves them out again).
+    storage.flush();
+    const row = storage.batches.flat().find(([t, k, v]) => t === 'groups' && k === g && v !== null);
+    expect(rows.unpack(row![2]!)).toMatchObject({ job, s: 0, m: [0, 2] });
+  });
+
   it('a group row of a job no longer running is deleted at the restart; a malformed one is left alone', () => {
     const { co, storage } = coordinator();
     const job = newJobId();
