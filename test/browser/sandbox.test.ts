@@ -96,14 +96,15 @@ describe('the executor sandbox', () => {
     const boom = mesh.remote(function boom() {
       throw new RangeError('boom');
     });
-    const later = mesh.remote(function later(x: number) {
+    // Slower than the get's 50 ms whatever runs it (a blocked task's executor may take it, or another one).
+    const later = mesh.remote(async function later(x: number) {
+      await new Promise((r) => setTimeout(r, 3000));
       return x;
     });
     const caught = mesh.remote(async function caught(what: string, boomFn: typeof boom, laterFn: typeof later) {
       // `mesh` here is the task's own (the executor's global), not the test's driver.
       try {
         if (what === 'bad-argument') mesh.remote(42 as never);
-        // The tab's one executor runs this task, so `later` cannot run before the get gives up.
         if (what === 'get-timeout') await mesh.get(laterFn.remote(1), { timeoutMs: 50 });
         if (what === 'child-threw') await mesh.get(boomFn.remote());
         return 'no error';
