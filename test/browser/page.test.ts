@@ -127,7 +127,14 @@ describe('the volunteer page', () => {
     await cl.until(
       () => (node(a.nodeId)?.inflightTasks ?? 0) >= 2,
       20_000,
-      () => 'tasks to reach the tab',
+      // What the tab held, for a failure under load (CI, session 29: the wait ran out once, not reproduced): was the
+      // tab still the node it joined as, and what did the coordinator hold for the calls?
+      () => {
+        const n = node(a.nodeId);
+        const nodes = [...cl.c.coordinator.gcs.nodes.values()].map((m) => `${m.name}: ${m.inflightTasks} in flight, ${m.tasksDone} done`);
+        const g = cl.c.coordinator.gcs.stats;
+        return `tasks to reach the tab (${n ? `${n.inflightTasks} in flight, ${n.tasksDone} done` : 'the tab is not a node now'}; nodes: ${nodes.join('; ')}; tasks submitted ${g.tasksSubmitted}, finished ${g.tasksFinished}, retried ${g.tasksRetried})`;
+      },
     );
     await a.page.click('#pause');
     // Choices are per browser: the helper tab must not start paused as well.
