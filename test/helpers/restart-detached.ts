@@ -14,7 +14,8 @@ type Storage = Pick<ServerOptions, 'dataDir' | 'redis'>;
 /** Cleanups of what the scenarios started, newest first (the caller runs them after each test). */
 export type Cleanups = (() => unknown)[];
 
-class Tally {
+/** The detached actor the scenarios keep: a running sum. */
+export class Tally {
   n = 0;
   add(k: number): number {
     this.n += k;
@@ -22,7 +23,8 @@ class Tally {
   }
 }
 
-const GRACE_MS = 2_000;
+/** The recovery and job graces the scenarios give their coordinators. */
+export const GRACE_MS = 2_000;
 
 /**
  * `order`: 'restart-then-end' (the driver resumes after the restart, then ends) or 'end-then-restart'; `restarts`:

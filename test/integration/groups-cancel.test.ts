@@ -38,6 +38,13 @@ describe('cancelling task group members', () => {
     expect(await m.get(m.remote((x: number) => x + 1).remote(1))).toBe(2);
     await m.close();
   }
+  /** Until some of `m`'s members run on a node's slice. */
+  const onSlice = (m: Mesh) =>
+    cl.until(
+      () => running(m.jobId) > 0,
+      20_000,
+      () => 'members on a slice',
+    );
   async function allCancelled(m: Mesh, refs: ObjectRef<unknown>[]): Promise<void> {
     for (const r of refs) await expect(m.get(r, { timeoutMs: 20_000 })).rejects.toBeInstanceOf(TaskCancelledError);
   }
@@ -46,11 +53,7 @@ describe('cancelling task group members', () => {
     const m = await cl.driver();
     const endless = m.remote(ENDLESS);
     const refs = range(8).map((i) => endless.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     expect((await call(cl, 'DELETE', `/api/jobs/${m.jobId}`)).status).toBe(200);
     await allCancelled(m, refs);
     const job = c().gcs.jobs.get(m.jobId as JobId)!;
@@ -85,11 +88,7 @@ return 'never';`;
     const m = await cl.driver();
     const endless = m.remote(ENDLESS);
     range(10).map((i) => endless.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     const job = c().gcs.jobs.get(m.jobId as JobId)!;
     await m.close();
     await cl.until(
@@ -118,11 +117,7 @@ return 'never';`;
       const m = await cl.driver();
       const f = m.remote(NAP_OR_LOOP);
       const refs = [-1, ...range(9)].map((i) => f.remote(i));
-      await cl.until(
-        () => running(m.jobId) > 0,
-        20_000,
-        () => 'members on a slice',
-      );
+      await onSlice(m);
       // Member 0 runs (the first slice: one member a CPU); member 9 waits in the group's queue or on the node.
       m.cancel(refs[0], { force });
       m.cancel(refs[9], { force });
@@ -140,11 +135,7 @@ return 'never';`;
     const m = await cl.driver();
     const endless = m.remote(ENDLESS);
     const refs = range(64).map((i) => endless.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     const asked = vi.spyOn(c().groups!, 'materialize');
     m.cancel(refs, { force: true });
     await allCancelled(m, refs);
@@ -160,11 +151,7 @@ return 'never';`;
     const m = await cl.driver();
     const endless = m.remote(ENDLESS);
     const refs = range(1000).map((i) => endless.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     expect([...c().groups!.table.ofJob(m.jobId as JobId)].length).toBe(1);
     const asked = vi.spyOn(c().groups!, 'materialize');
     const cancels = vi.spyOn(c().ends, 'cancel');
@@ -186,11 +173,7 @@ return 'never';`;
     expect(await m.get(ident.remote(1))).toBe(1); // its function is sent: the call below sends only its submit
     const endless = m.remote(ENDLESS);
     const refs = range(8).map((i) => endless.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     const asked = vi.spyOn(c().groups!, 'materialize');
     m.cancel(refs[7]);
     m.cancel(refs[6]);
@@ -219,11 +202,7 @@ return 'never';`;
       return i;
     });
     const refs = range(4).map((i) => f.remote(i));
-    await cl.until(
-      () => running(m.jobId) > 0,
-      20_000,
-      () => 'members on a slice',
-    );
+    await onSlice(m);
     m.cancel(refs[0]);
     await allCancelled(m, [refs[0]]);
     expect(await m.get(refs.slice(1))).toEqual([1, 2, 3]);

@@ -7,22 +7,12 @@ import { connect, startEdgeNode } from '../../edge/index.js';
 import { useRedis } from '../helpers/redis.js';
 import { until } from '../helpers/poll.js';
 import { restartablePort } from '../helpers/processes.js';
-import type { Cleanups } from '../helpers/restart-detached.js';
+import { GRACE_MS, Tally, type Cleanups } from '../helpers/restart-detached.js';
 
 const cleanups: Cleanups = [];
 const redis = useRedis(async () => {
   for (const f of cleanups.splice(0).reverse()) await Promise.resolve(f()).catch(() => {});
 });
-
-class Tally {
-  n = 0;
-  add(k: number): number {
-    this.n += k;
-    return this.n;
-  }
-}
-
-const GRACE_MS = 2_000;
 
 describe('a detached actor of an ended job, two coordinators on one Redis', () => {
   it('its coordinator restarts: the one its node joins adopts it, the other does not', async () => {
