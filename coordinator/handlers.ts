@@ -6,7 +6,7 @@ import { isArtifactObject, isPutObject, ownId, rootTaskId, taskOfObject } from '
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
-import { sentFunction } from './nodes/load.js';
+import { maybeNotSent, sentFunction } from './nodes/load.js';
 import { ActorManager } from './actors/actors.js';
 import type { Managers } from './managers.js';
 import type { Session } from './session.js';
@@ -139,8 +139,11 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     // A node's task announced it: the node has its source (and is told to forget it with its jobs).
     const n = s.role === 'node' ? nodeOf(c, s) : undefined;
     if (n) sentFunction(n, f.fnId);
-    // A driver's function is its job's from now on (it leaves with the job's end, even if no task named it).
-    const job = s.jobId ? c.gcs.jobs.get(s.jobId) : undefined;
+    // A driver's function is its job's from now on (it leaves with the job's end, even if no task named it); a node's,
+    // the job its task runs for (shared/node/announced-functions.ts: before that job's submits of it come, another job
+    // that used it may end). A node naming a job it runs nothing of only keeps the function while that job runs.
+    const jobId = s.role === 'driver' ? s.jobId : s.role === 'node' ? m.job : undefined;
+    const job = jobId ? c.gcs.jobs.get(jobId) : undefined;
     if (job?.state === 'running') c.gcs.jobUses(job, f);
   },
   submit: (c, s, m) => {
@@ -324,11 +327,13 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     c.scheduler.touch(n);
   },
   handBack: (c, s, m) => {
-    for (const { taskId, attempt } of m.tasks) {
+    for (const { taskId, attempt, noSource } of m.tasks) {
       const t = c.tasks.ownedBy(s, taskId, attempt);
       // The node says it holds the task, not started, and has let it go: `running` too, when the executor it
       // started on was killed (a force-cancelled batch mate) and it went back to the node's queue (issue 14).
       if (typeof t === 'string' || (t.state !== 'assigned' && t.state !== 'running')) continue;
+      // It came without its function's source, which the node no longer had: its next assign there carries it.
+      if (noSource && t.node) maybeNotSent(t.node, t.spec.fnId);
       c.ends.handBack(t);
     }
   },

@@ -302,6 +302,13 @@ export class NodeTasks implements TaskTable {
     this.n.local.pump();
   }
 
+  /** The functions the tasks here run (resolving, queued or running): their sources stay through a `forget`. */
+  functionsUsed(): Set<string> {
+    const used = new Set<string>();
+    for (const t of this.tasks.values()) used.add(t.spec.fnId);
+    return used;
+  }
+
   /** No task here at all (resolving, queued or running). */
   get empty(): boolean {
     return this.tasks.size === 0;

@@ -141,10 +141,8 @@ export class CallServer {
     switch (c.op) {
       case 'fn':
         n.fns.set(c.f.fnId, c.f);
-        if (!n.fnsAnnounced.has(c.f.fnId)) {
-          n.fnsAnnounced.add(c.f.fnId);
-          n.send({ t: 'fn', f: c.f });
-        }
+        // Once per job that names it, the job said: the function is that job's before its submits come (announced-functions.ts).
+        if (n.fnsAnnounced.first(c.f.fnId, t.spec.jobId)) n.send({ t: 'fn', f: c.f, job: t.spec.jobId });
         return;
       case 'submit': {
         const spec = c.spec;
@@ -155,7 +153,8 @@ export class CallServer {
           spec.scheduling === undefined &&
           spec.actor === undefined && // actors are placed and their calls ordered by the coordinator
           Object.keys(spec.resources).every((r) => r === 'cpu' && spec.resources.cpu <= 1) &&
-          spec.args.every((a) => a.v !== undefined || n.store.has(a.r));
+          spec.args.every((a) => a.v !== undefined || n.store.has(a.r)) &&
+          n.fns.has(spec.fnId); // its source here (a `forget` may have taken it): else the coordinator places it, with it
         n.send({ t: 'submit', spec, local });
         if (local) n.tasks.admit(spec);
         return;

@@ -15,6 +15,7 @@ import type { Executor, LocalScheduler, LocalTask } from './executors.js';
 import type { NodeOptions } from './platform.js';
 import type { StartReports } from './start-reports.js';
 import type { ObjectStore } from './store.js';
+import type { AnnouncedFunctions } from './announced-functions.js';
 
 /** The node's session with the coordinator, as every part sees it. */
 export interface NodeSession {
@@ -116,7 +117,7 @@ export interface CallServerContext extends NodeSession {
   readonly store: ObjectStore;
   readonly objects: ObjectClient;
   readonly fns: Map<string, FunctionSource>;
-  readonly fnsAnnounced: Set<string>;
+  readonly fnsAnnounced: AnnouncedFunctions;
 }
 
 /** What ObjectAccess uses. */

@@ -29,6 +29,7 @@ import type { ActorHostContext, AdmissionContext, CallServerContext, NodeHandler
 import type { NodeOptions, NodePlatform } from './platform.js';
 import { DirectTasks } from './direct-tasks.js';
 import { NodeGroups } from './groups.js';
+import { AnnouncedFunctions, forgetSources } from './announced-functions.js';
 
 export type { NodeOptions, NodePlatform } from './platform.js';
 
@@ -55,7 +56,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   readonly access: ObjectAccess = new ObjectAccess(this);
   /** Functions this node knows, and those it told the coordinator of (registered by its executors). */
   readonly fns = new Map<string, FunctionSource>();
-  readonly fnsAnnounced = new Set<string>();
+  readonly fnsAnnounced = new AnnouncedFunctions();
   private readonly calls = new CallServer(this);
   private readonly outbox: Outbox;
   private readonly ws: WebSocketLike;
@@ -241,16 +242,17 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   // -- tasks from the coordinator ------------------------------------------
 
   forgetFunctions(fns: readonly string[]): void {
-    for (const fn of fns) {
-      this.fns.delete(fn);
-      // Announced again if a task of a later job submits it: the coordinator dropped it too.
-      this.fnsAnnounced.delete(fn);
-    }
+    forgetSources(fns, this.fns, this.fnsAnnounced, this.tasks.functionsUsed());
     this.local.forget(fns);
   }
 
   onAssign(m: MsgOf<'assign'>): void {
     if (m.fn) this.fns.set(m.fn.fnId, m.fn);
+    else if (m.spec.actor?.kind !== 'call' && !this.fns.has(m.spec.fnId)) {
+      // Its source was taken by a `forget` that crossed its announcement: back, said so (the next assign carries it).
+      this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt, noSource: true }] });
+      return;
+    }
     if (this.paused && !('actor' in m.spec && m.spec.actor)) {
       // Assigned before the coordinator heard that we paused.
       this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt }] });

@@ -91,7 +91,11 @@ export const messages = {
     /** Task groups (group.ts, issue 14, session 26): a driver sends `submitGroup`, a node runs `assignGroup`. Said only when true. */
     groups: opt(bool),
   }),
-  fn: obj({ t: lit('fn'), f: fnSource }),
+  /**
+   * A function's source. From a node (a task there named it), `job`: the named task's job, which uses the function from
+   * then on (kept while that job runs, though the job that brought it first ends: shared/node/announced-functions.ts).
+   */
+  fn: obj({ t: lit('fn'), f: fnSource, job: opt(jobId) }),
   /** `to`: a driver sent the task straight to that node, under its lease (direct.ts): recorded as assigned there. */
   submit: obj({ t: lit('submit'), spec: taskSpecCheck, local: opt(bool), to: opt(nodeId) }),
   /** The node a driver sent task `taskId` straight to refused it (`reason`, direct.ts): placed by the coordinator. */
@@ -162,7 +166,8 @@ export const messages = {
   /** A node's offer changed (issue 3): its executor count, or paused (it offers no CPU meanwhile). */
   capacity: obj({ t: lit('capacity'), cpus: int(0, 4096), paused: bool }),
   /** Tasks assigned to a pausing node that it will not start: placed again, same attempt. */
-  handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int() }), MAX_IDS) }),
+  /** `noSource`: assigned without its function's source, which the node does not have (a `forget` crossed it). */
+  handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int(), noSource: opt(bool) }), MAX_IDS) }),
   /** Objects a restarted node (a reloaded tab) still holds in its store: it serves them again. */
   holding: obj({ t: lit('holding'), objects: arr(obj({ id: objectId, size: int(0, 2 ** 42), hash: str(64) }), MAX_IDS) }),
   /**
