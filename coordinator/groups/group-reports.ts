@@ -7,7 +7,7 @@ import { returnObjectId } from '../../shared/ids.js';
 import type { MsgOf, TaskResult } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord } from '../gcs/tables.js';
-import { taskDone } from '../nodes/load.js';
+import { maybeNotSent, taskDone } from '../nodes/load.js';
 import type { ObjectDirectory } from '../objects/directory.js';
 import { countRun } from '../scheduler/task-values.js';
 import type { TaskManager } from '../scheduler/tasks.js';
@@ -190,6 +190,8 @@ export class GroupReports {
     const grp = this.table.groups.get(m.g);
     if (!grp) return null;
     if (grp.sentTo[m.s] !== n.id) return { lie: `a hand-back of slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
+    // It came without the function's source, which the node no longer had: its next slice there carries it.
+    if (m.noSource) maybeNotSent(n, grp.spec.fnId);
     const sl = grp.slices.get(m.s);
     if (!sl) return null;
     let k = 0;

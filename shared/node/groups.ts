@@ -52,8 +52,10 @@ export class NodeGroups {
   /** A slice to run: its members are queued as assigned tasks are (after the function's runtime env is here). */
   assign(m: MsgOf<'assignGroup'>): void {
     const n = this.n;
-    if (m.fn) n.fns.set(m.fn.fnId, m.fn);
     const g = m.spec.taskId;
+    if (m.fn) n.fns.set(m.fn.fnId, m.fn);
+    // Its source was taken by a `forget` that crossed its announcement: back, said so (the next slice carries it).
+    else if (!n.fns.has(m.spec.fnId)) return n.send({ t: 'groupHandBack', g, s: m.s, idx: m.idx, noSource: true });
     if (m.args.length !== m.idx.length || m.spec.numReturns !== 1) {
       n.log(
         `coordinator: assignGroup ${g.slice(0, 8)} slice ${m.s}: ${m.idx.length} members, ${m.args.length} argument lists, numReturns ${m.spec.numReturns}: handed back`,

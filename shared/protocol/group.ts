@@ -4,7 +4,7 @@
 // childTaskId(spec.parentId, first + i), its output's id returnObjectId(that, 0); grouping changes no id.
 // The group's id `g` is member 0's task id (spec.taskId). A member leaves the group (is "materialized": an
 // ordinary task record and object record from then on) when anything but its owner's get and release touches it.
-import { arr, int, lit, numIn, obj, opt, type Check } from './check.js';
+import { arr, bool, int, lit, numIn, obj, opt, type Check } from './check.js';
 import { failureCheck, fnSource, resultCheck, taskSpecCheck, type TaskResult } from './task.js';
 import { MAX_ARGS, taskId, value } from './fields.js';
 
@@ -91,7 +91,8 @@ export const groupMessages = {
     failed: opt(memberFailures),
   }),
   /** Members of slice `s` the node will not start (it pauses, or was asked back): placed again, same attempt. */
-  groupHandBack: obj({ t: lit('groupHandBack'), g: taskId, s: int(0), idx: members }),
+  /** `noSource`: the slice came without its function's source, which the node does not have (a `forget` crossed it). */
+  groupHandBack: obj({ t: lit('groupHandBack'), g: taskId, s: int(0), idx: members, noSource: opt(bool) }),
   /**
    * Members of slice `s` that call out (submit, put, get, wait, ask: what a plain task says under its own id): the
    * coordinator makes each the ordinary task it would have been, assigned to this node (materialized; its owner

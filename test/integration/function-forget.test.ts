@@ -78,4 +78,20 @@ describe('a function shared by jobs, named by a nested task', () => {
     expect(await b.get(triple.remote(2), { timeoutMs: 20_000 })).toBe(6);
     expect(cl!.c.coordinator.gcs.stats.tasksRetried).toBe(retried); // a hand-back, not a failure
   });
+
+  it("a task group's slice sent without the source the node no longer holds: handed back, run with it", async () => {
+    await start(new FrameGate());
+    const b = await cl!.driver(); // task groups on: a loop of calls of one function is one group
+    const inc = b.remote((x: number) => x + 7);
+    const xs = Array.from({ length: 8 }, (_, i) => i);
+    expect(await b.get(xs.map((x) => inc.remote(x)))).toEqual(xs.map((x) => x + 7));
+    const fn = [...cl!.c.coordinator.gcs.functions.values()].find((f) => f.source.includes('x + 7'))!;
+    rt!.forgetFunctions([fn.fnId]);
+    expect(
+      await b.get(
+        xs.map((x) => inc.remote(x * 2)),
+        { timeoutMs: 20_000 },
+      ),
+    ).toEqual(xs.map((x) => x * 2 + 7));
+  });
 });
