@@ -119,15 +119,7 @@ export class DriverCore implements MeshCore, DriverContext {
       this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
-    this.puts = new DriverPuts(
-      this.ownLarge,
-      this.held,
-      this.objects,
-      this.resume,
-      this.gate,
-      () => this.inlineMax,
-      (m) => this.push(m),
-    );
+    this.puts = new DriverPuts(this, this.gate, (m) => this.push(m));
     this.shortcuts = new DriverShortcuts(
       this.objects,
       () => this.inlineMax,
