@@ -4,21 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
 import { roundTrip, thrown } from '../helpers/codec.js';
 
-describe('binary data', () => {
-  const kinds = [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ] as const;
+/** Every typed array kind. */
+const kinds = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
 
+describe('binary data', () => {
   for (const Kind of kinds) {
     it(`a ${Kind.name} keeps its kind and contents`, () => {
       const big = Kind === BigInt64Array || Kind === BigUint64Array;
@@ -85,20 +86,6 @@ describe('binary data', () => {
 // Issue 17: an ArrayBuffer or typed array by itself is stored as its bytes
 // after an 8-byte header, not re-encoded.
 describe('raw values', () => {
-  const kinds = [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ] as const;
-
   it('every typed array kind round-trips byte for byte, as its class, stored as its bytes plus a header', () => {
     for (const Ctor of kinds) {
       const src = new Uint8Array(8 * 1000);
