@@ -1,4 +1,5 @@
-// Telling a group's owner what of it ended (docs/decisions.md "Task groups"): `groupReady` frames of bounded size.
+// Telling a group's owner what of it ended (docs/decisions.md "Task groups"): once a turn a group (ReadyTurn), in
+// `groupReady` frames of bounded size (sendReady).
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Session } from '../session.js';
 import type { GroupRecord } from './group-record.js';
@@ -46,3 +47,37 @@ export function sendReady(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Groups with members ended (failed, moved) this turn: each owner is told once, a microtask after the frame's
+ * messages (one groupReady a group a turn, not one a member).
+ */
+export class ReadyTurn {
+  private due: GroupRecord[] = [];
+  private queued = false;
+
+  /** `grp` has news for its owner (readyOk, readyFailed, readyMoved): told at the turn's end. */
+  add(grp: GroupRecord): void {
+    if (!grp.readyDue) {
+      grp.readyDue = true;
+      this.due.push(grp);
+    }
+    if (this.queued) return;
+    this.queued = true;
+    queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.queued = false;
+    const due = this.due;
+    this.due = [];
+    for (const grp of due) {
+      const ok = grp.readyOk ?? [];
+      const failed = grp.readyFailed;
+      const moved = grp.readyMoved;
+      grp.readyOk = grp.readyFailed = grp.readyMoved = null;
+      grp.readyDue = false;
+      sendReady(grp, ok, failed ?? [], moved ?? []);
+    }
+  };
+}

@@ -9,7 +9,7 @@ import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
 import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
-import { sendReady } from './group-ready.js';
+import { ReadyTurn } from './group-ready.js';
 import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
 
 /** Member counts of every group on record (/api/stats, the dashboard). */
@@ -39,8 +39,7 @@ export class GroupTable {
   /** Groups with queued members, in the order they came (the placement pass takes them first to last). */
   waiting: GroupRecord[] = [];
   /** Groups with members ended this turn: their owners are told at the turn's end (one groupReady a group). */
-  private readyDue: GroupRecord[] = [];
-  private flushQueued = false;
+  private readonly ready = new ReadyTurn();
   /** A group's queued members wait for a node: a placement pass is due. */
   wake: () => void = () => {};
   /** Members' ends for the task history (null: not kept). */
@@ -205,7 +204,7 @@ export class GroupTable {
       grp.values[i] = sharedValue(v);
     }
     (grp.readyOk ??= []).push(i);
-    this.due(grp);
+    this.ready.add(grp);
     this.allEnded(grp);
     this.settle(grp);
   }
@@ -237,7 +236,7 @@ export class GroupTable {
       (grp.failures ??= new Map()).set(i, f);
       (grp.readyFailed ??= []).push(i);
     }
-    this.due(grp);
+    this.ready.add(grp);
     this.allEnded(grp);
     this.settle(grp);
   }
@@ -310,37 +309,12 @@ export class GroupTable {
     }
   }
 
-  /** Tells owners what ended this turn (a microtask after the frame's messages: one groupReady a group a turn). */
-  private due(grp: GroupRecord): void {
-    if (!grp.readyDue) {
-      grp.readyDue = true;
-      this.readyDue.push(grp);
-    }
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(this.flush);
-  }
-
   /** Member `i` was materialized by the coordinator (its owner reads it as an object from now on). */
   moved(grp: GroupRecord, i: number): void {
     (grp.moved ??= new Set()).add(i);
     (grp.readyMoved ??= []).push(i);
-    this.due(grp);
+    this.ready.add(grp);
   }
-
-  private readonly flush = (): void => {
-    this.flushQueued = false;
-    const due = this.readyDue;
-    this.readyDue = [];
-    for (const grp of due) {
-      const ok = grp.readyOk ?? [];
-      const failed = grp.readyFailed;
-      const moved = grp.readyMoved;
-      grp.readyOk = grp.readyFailed = grp.readyMoved = null;
-      grp.readyDue = false;
-      sendReady(grp, ok, failed ?? [], moved ?? []);
-    }
-  };
 
   counts(): GroupCounts {
     const k: GroupCounts = { groups: this.groups.size, groupMembersQueued: 0, groupMembersRunning: 0, groupMembersDone: 0, groupMembersFailed: 0 };

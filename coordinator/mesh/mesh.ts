@@ -5,16 +5,16 @@
 //   over the bus, bus.ts), marked so that only its own jobs' plain tasks go there;
 // - owns the jobs whose drivers it serves through leases it renews, and takes a
 //   job over (its rows read from Redis, as a restart would) when the job's
-//   driver comes back to it and the lease has expired.
+//   driver comes back to it and the lease has expired (takeover.ts).
 import { randomHex, type JobId, type NodeId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
-import { functionsOf, recoverRows } from '../gcs/recovery.js';
 import { stopLetGoActors, stopLetGoRuns } from './let-go-actors.js';
 import type { Session } from '../session.js';
 import { MeshBus } from './bus.js';
 import { MeshLinks } from './links.js';
-import { AgentSession, PeerAgent } from './agent.js';
+import { AgentSession } from './agent.js';
+import { PeerAgents } from './peer-agents.js';
 import { givenBack } from './give-back.js';
 import { SignalRelay } from './signal-relay.js';
 import { MeshView } from './mesh-view.js';
@@ -23,6 +23,7 @@ import { JobJanitor } from './janitor.js';
 import { guestCopies, MovedHoldings, type Holding } from './moved-holdings.js';
 import { DetachedAdoption } from './detached-actors.js';
 import { SendOn } from './send-on.js';
+import { takeOverJob, type TakeoverMesh } from './takeover.js';
 import { LinkPins, pinWaitFromEnv } from './link-pins.js';
 import { InFlight } from './in-flight.js';
 
@@ -39,10 +40,8 @@ export interface MeshOptions {
 }
 
 export class CoordinatorMesh {
-  private readonly agents = new Map<string, PeerAgent>();
-  /** The number of each peer's agent (bus.ts: a link's frames name it); numbers only grow. */
-  private readonly agentTags = new Map<string, number>();
-  private agentSeq = 0;
+  /** Our agent on each live peer, and its number (bus.ts: a link's frames name it): peer-agents.ts. */
+  private readonly agents: PeerAgents;
   private readonly links: MeshLinks;
   private timer: ReturnType<typeof setInterval> | null = null;
   private janitor: JobJanitor | undefined;
@@ -58,6 +57,8 @@ export class CoordinatorMesh {
   /** Copies announced for jobs not taken over yet, waiting for their rows. */
   private readonly held: MovedHoldings;
   private readonly sendsOn: SendOn;
+  /** What a takeover reads and writes of this mesh (takeover.ts). */
+  private readonly takeover: TakeoverMesh;
   /** How long each live peer's link has been down here, who left: a hard pin to a link waits, warns, fails (link-pins.ts). */
   private readonly pins: LinkPins;
 
@@ -73,8 +74,23 @@ export class CoordinatorMesh {
       askAsNode: (to, m) => this.agents.get(to)?.ask(m) ?? false,
       coordinatorOf: (s) => s.meshLink ?? (s instanceof AgentSession ? s.agent.peer : undefined),
     });
+    this.agents = new PeerAgents(
+      c,
+      (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag),
+      opts.joinToken,
+      (peer, m) => this.signals.located(peer, m),
+    );
     this.held = new MovedHoldings(c, this.graceMs);
     this.sendsOn = new SendOn(opts.url);
+    this.takeover = {
+      id: registry.id,
+      registry,
+      held: this.held,
+      agents: this.agents,
+      graceMs: () => this.graceMs,
+      closed: () => this.closed,
+      claim: (job) => this.claim(job),
+    };
     this.pins = new LinkPins(opts.pinWaitMs ?? pinWaitFromEnv(), {
       lives: (id) => this.agents.has(id),
       withUrl: (url) => this.others.find((o) => o.url === url)?.id,
@@ -84,11 +100,6 @@ export class CoordinatorMesh {
       (to, kind, frame, tag) => this.bus.send(to, kind, frame, tag),
       (from, reason) => this.pins.closedWith(from, reason),
     );
-  }
-
-  /** The current agent for `from`, if `tag` names it. */
-  private agentOf(from: string, tag: number): PeerAgent | undefined {
-    return this.agentTags.get(from) === tag ? this.agents.get(from) : undefined;
   }
 
   /** How long a job taken over waits for the holders of its objects (and their announcements for the takeover). */
@@ -118,8 +129,8 @@ export class CoordinatorMesh {
       if (mesh.closed) return; // closing: links, agents and the view are gone or going (close() awaits the registry)
       if (kind === 'toLink') mesh.links.frame(from, tag, frame);
       else if (kind === 'linkEnd') mesh.links.agentEnded(from, tag);
-      else if (kind === 'toAgent') mesh.agentOf(from, tag)?.onFrame(frame);
-      else if (kind === 'agentEnd') mesh.agentOf(from, tag)?.linkEnded();
+      else if (kind === 'toAgent') mesh.agents.of(from, tag)?.onFrame(frame);
+      else if (kind === 'agentEnd') mesh.agents.of(from, tag)?.linkEnded();
       else if (kind === 'signal') mesh.signals.deliver(from, frame);
       else if (kind === 'ask') mesh.view?.onAsk(from, frame);
       else mesh.view?.onAnswer(from, frame);
@@ -192,13 +203,11 @@ export class CoordinatorMesh {
     if (this.closed) return; // closed while Redis answered: what follows writes to the GCS
     const live = new Set(this.others.map((o) => o.id));
     this.c.scheduler.linkedNodes = linkedNodes(this.others);
-    for (const o of this.others) if (!this.agents.has(o.id)) this.addAgent(o.id);
-    for (const [id, a] of this.agents) {
+    for (const o of this.others) if (!this.agents.has(o.id)) this.agents.add(o.id);
+    for (const id of this.agents.ids()) {
       if (live.has(id)) continue;
       this.c.gcs.event('coordinator-lost', `coordinator ${id} of the mesh is gone: the tasks it ran for us run again, its jobs are free to take over`);
-      a.close();
-      this.agents.delete(id);
-      this.agentTags.delete(id); // a new agent (it comes back from a stall) gets the next number anyway
+      this.agents.drop(id);
       this.pins.leftMesh(id, before.find((o) => o.id === id)?.url);
       this.c.scheduler.soon(); // tasks pinned to its link fail now (scheduler.ts: a pin to a node gone for good)
     }
@@ -221,22 +230,6 @@ export class CoordinatorMesh {
     }
   }
 
-  /** A new agent for peer `id` (the next number): it says hello and runs what the peer places on it. */
-  private addAgent(id: string): void {
-    const tag = ++this.agentSeq;
-    this.agentTags.set(id, tag);
-    // The agent's end reaches the peer's link at once (links.ts): its guest tasks go back to the queue there.
-    const agent = new PeerAgent(
-      this.c,
-      id,
-      (f) => this.bus.send(id, 'toLink', f, tag),
-      this.opts.joinToken,
-      () => this.bus.send(id, 'linkEnd', new Uint8Array(0), tag),
-    );
-    agent.onLocated = (m) => this.signals.located(id, m);
-    this.agents.set(id, agent);
-  }
-
   /**
    * Frames to or from peer `id` were lost for good (bus.ts, delivery.ts: more than the bound went unacknowledged):
    * both links with it end as when it was taken for gone (what each ran for the other runs again), and start afresh.
@@ -244,11 +237,9 @@ export class CoordinatorMesh {
   private lost(id: string, why: string): void {
     if (this.closed) return;
     this.c.gcs.event('mesh-frames-lost', `frames with coordinator ${id}: ${why}`);
-    this.agents.get(id)?.close();
-    this.agents.delete(id);
-    this.agentTags.delete(id);
+    this.agents.drop(id);
     this.links.reset(id);
-    if (this.others.some((o) => o.id === id)) this.addAgent(id);
+    if (this.others.some((o) => o.id === id)) this.agents.add(id);
   }
 
   /** Takes or renews leases; our writes of each job we hold are fenced with its token. Returns the jobs another holds. */
@@ -302,41 +293,7 @@ export class CoordinatorMesh {
    * its rows back. Resolves either way; the hello then finds the job or not.
    */
   takeOver(job: JobId): Promise<void> {
-    return this.work.add(this.takeOverNow(job));
-  }
-
-  private async takeOverNow(job: JobId): Promise<void> {
-    const c = this.c;
-    if (!(await this.claim(job))) return;
-    const existing = c.gcs.jobs.get(job);
-    if (existing && !existing.guest) return;
-    // What our nodes hold of the guest job stays there: announced again under the job's own rows.
-    this.held.keep(guestCopies(this.c, job));
-    for (const a of this.agents.values()) a.dropJob(job);
-    const rows = await this.registry.loadJob(job);
-    if (this.closed) return; // closed while Redis answered: nothing more is written
-    // Only the job's functions are read: its own rows (recoverRows reads them), else rows written under no job by a
-    // coordinator older than session 11 (its tasks placed here without them crashed the scheduler's assign).
-    c.gcs.functionsRead(rows.functions.map(([, row]) => row));
-    const missing = [...functionsOf(rows)].filter((id) => !c.gcs.functions.has(id));
-    if (missing.length) {
-      const fns = await this.registry.loadFunctions(missing);
-      if (this.closed) return;
-      c.gcs.functionsRead(fns);
-    }
-    if (c.gcs.jobs.has(job)) return;
-    const r = recoverRows(c, rows, this.graceMs);
-    if (r.jobs === 0) return void this.registry.release(job);
-    const kept = this.held.replay();
-    if (kept > 0) c.gcs.event('holdings-kept', `job ${job}: ${kept} copies announced before the takeover are its objects' locations`, { job });
-    c.gcs.event(
-      'coordinator-recovered',
-      `recovered ${r.jobs} running job(s), ${r.tasksRequeued} unfinished task(s) to run again, ${r.tasksFinished} finished, ${r.objects} object(s)`,
-      {
-        job,
-      },
-    );
-    c.gcs.event('job-taken-over', `job ${job} taken over by coordinator ${this.id}`, { job });
+    return this.work.add(takeOverJob(this.c, job, this.takeover));
   }
 
   /** Mesh-wide counts from every coordinator's record (ours now, the others' as of their last beat). */
@@ -361,7 +318,7 @@ export class CoordinatorMesh {
     this.c.signalling.bridge = null;
     this.signals.close();
     this.view?.close();
-    for (const a of this.agents.values()) a.close();
+    this.agents.close();
     this.links.close();
     this.held.close();
     this.c.handover.watchUnknown(undefined);

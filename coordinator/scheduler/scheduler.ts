@@ -9,16 +9,17 @@
 import type { Gcs } from '../gcs/gcs.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import type { PlacementContext } from './policy.js';
-import { freeCpus, NodeIndex, touchNode } from './node-index.js';
+import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { loopBudget } from '../loop-budget.js';
 import { oldestTaskMs, Rebalancer } from './rebalance.js';
 import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
-import { feasible, pinnedTo, policyOf, settlePins, takesHandedBack } from './placement-rules.js';
+import { feasible, policyOf, settlePins, takesHandedBack } from './placement-rules.js';
 import { depth, fits } from './room.js';
 import { packable, Packing } from './packing.js';
 import { TURN_NODES, TurnNodes } from './turn-nodes.js';
+import { LinkRule } from './link-rule.js';
 export { TURN_NODES } from './turn-nodes.js';
 
 /** A pass places at most this many tasks, or works at most PASS_MS, before the loop yields. */
@@ -66,10 +67,10 @@ export class Scheduler {
   linkedNodes = 0;
   /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. Read-only outside. */
   readonly links = new Set<NodeRecord>();
-  /** Tasks a link handed back, asked by the rebalancer while our own nodes were idle: never placed on a link again. */
-  private readonly fromLinks = new WeakSet<TaskRecord>();
   /** Our own nodes' tasks in flight per CPU (membership's running totals, coordinator/nodes/totals.ts): a link's share. */
   ownLoadPerCpu: () => number = () => Infinity;
+  /** Which link a plain task goes to; tasks a link gave back (link-rule.ts). */
+  private readonly linkRule = new LinkRule(this.links, () => this.ownLoadPerCpu());
   /** Plain tasks fill a node already given work up to a threshold before the next is touched (packing.ts). */
   readonly packing = new Packing(
     () => this.index.size + this.linkedNodes,
@@ -112,7 +113,7 @@ export class Scheduler {
       // Replicas of a verified task never share a node (issue 8).
       // A link that gave a task back never takes it again (fits()): for a soft affinity naming that link it is as
       // infeasible, so the task goes elsewhere instead of waiting for the link for good (test/redis/mesh-give-back).
-      feasible: (n, t) => !t.replicas?.used.has(n.id) && !(n.link !== undefined && this.fromLinks.has(t)) && feasible(n, t),
+      feasible: (n, t) => !t.replicas?.used.has(n.id) && !this.linkRule.refuses(n, t) && feasible(n, t),
     };
     this.turn = new TurnNodes(
       this.ctx,
@@ -121,12 +122,9 @@ export class Scheduler {
     );
   }
 
-  /**
-   * `t` came back from `link` (tasks.ts handBack): our own nodes take it, unless it is pinned to that link (not
-   * `spill`): a pin waits for its node while the node lives (Ray's node affinity), so it goes back there.
-   */
+  /** `t` came back from `link` (tasks.ts handBack): it goes to no link again unless pinned to that one (link-rule.ts). */
   backFromLink(t: TaskRecord, link: NodeRecord): void {
-    if (!pinnedTo(t, link)) this.fromLinks.add(t);
+    this.linkRule.backFromLink(t, link);
   }
 
   /** Nodes alive, in join order (a copy, not for hot paths). */
@@ -276,7 +274,7 @@ export class Scheduler {
         } else {
           // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
           const plain = packable(t);
-          node = (plain ? (this.linkFor(t) ?? this.packing.pick(t)) : null) ?? policyOf(t).pick(t, this.ctx);
+          node = (plain ? (this.linkRule.linkFor(t, this.fitsNode) ?? this.packing.pick(t)) : null) ?? policyOf(t).pick(t, this.ctx);
           if (!node) {
             this.onStuck(key, t, this.liveNodes, () => q.list());
             break;
@@ -302,28 +300,7 @@ export class Scheduler {
     return false;
   }
 
-  /**
-   * The link (another coordinator of the mesh) plain task `t` goes to: the least loaded per CPU of those whose
-   * tasks per CPU are no more than our own nodes' average, with room; else null. Its CPUs are the other's nodes':
-   * against the least loaded of ours (an idle node, 0) it came last whenever some node of ours was idle, and ran
-   * 98 of 20,000 tasks (issue 14, session 17); against the average it holds its share, more when it drains faster.
-   */
-  private linkFor(t: TaskRecord): NodeRecord | null {
-    if (this.links.size === 0) return null;
-    const own = this.ownLoadPerCpu();
-    let best: NodeRecord | null = null;
-    let bestLoad = Infinity;
-    for (const n of this.links) {
-      const cpus = freeCpus(n);
-      if (cpus <= 0) continue;
-      const load = n.inflightTasks / cpus;
-      if (load <= own && load < bestLoad && this.fits(n, t)) {
-        best = n;
-        bestLoad = load;
-      }
-    }
-    return best;
-  }
+  private readonly fitsNode = (n: NodeRecord, t: TaskRecord): boolean => this.fits(n, t);
 
   private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
 
@@ -334,7 +311,7 @@ export class Scheduler {
 
   fits(n: NodeRecord, t: TaskRecord): boolean {
     // A task a link gave back goes to none: with our idle node and the empty link both at load 0, it bounced.
-    if (n.link !== undefined && this.fromLinks.has(t)) return false;
+    if (this.linkRule.refuses(n, t)) return false;
     return fits(this.gcs, n, t);
   }
 

@@ -1,6 +1,6 @@
 // A driver's connection to the coordinator: the MeshCore of a Node script or
 // a page. Objects it puts that are too big to travel inline stay with it and
-// are served through the relay when a node needs them.
+// are served through the relay when a node needs them (driver-puts.ts).
 import type { IceConfig } from '../transfer/raw-peer.js';
 import { rootTaskId, type JobId, type ObjectId, type TaskId } from '../ids.js';
 import type { EncodedValue } from '../codec.js';
@@ -8,7 +8,6 @@ import { TabmeshError } from '../errors.js';
 import { decodeFrame, Outbox } from '../protocol/frame.js';
 import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.js';
 import { HashGate } from './hash-gate.js';
-import { recycle } from '../bytes.js';
 import type { ClusterInfo, Fetched, MeshCore } from './core.js';
 import { ObjectClient } from './object-client.js';
 import { toBytes } from './socket.js';
@@ -30,6 +29,7 @@ import type { DriverDirect } from './driver-direct.js';
 import { driverPeers } from './driver-peers.js';
 import { DriverGroups, refsOf } from './driver-groups.js';
 import { TurnCancels } from './turn-cancels.js';
+import { DriverPuts } from './driver-puts.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
@@ -79,8 +79,12 @@ export class DriverCore implements MeshCore, DriverContext {
   readonly resume = new ResumeState(this.held);
   /** Questions to the coordinator (named actors, cluster info) waiting for their answers. */
   readonly questions = new DriverQuestions((m) => this.push(m));
+  /** Its puts, large ones' bytes kept to serve, and the artifacts it declared (driver-puts.ts). */
+  private readonly puts: DriverPuts;
   /** Artifacts this driver put because the mesh held no copy. */
-  artifactUploads = 0;
+  get artifactUploads(): number {
+    return this.puts.artifactUploads;
+  }
 
   private constructor(opts: ConnectOptions & { url: string }) {
     this.link = new CoordinatorLink(opts, {
@@ -115,6 +119,7 @@ export class DriverCore implements MeshCore, DriverContext {
       this.held,
     );
     this.fetcher = new ObjectFetcher(this.objects, null, (m) => this.push(m));
+    this.puts = new DriverPuts(this, this.gate, (m) => this.push(m));
     this.shortcuts = new DriverShortcuts(
       this.objects,
       () => this.inlineMax,
@@ -225,37 +230,17 @@ export class DriverCore implements MeshCore, DriverContext {
   }
 
   put(id: ObjectId, value: EncodedValue): void {
-    const size = value.bytes.byteLength;
     this.escape(value.refs);
-    if (size <= this.inlineMax) {
-      this.held.put(id, { v: value.bytes, refs: value.refs });
-      this.push({ t: 'put', id, v: value.bytes, refs: value.refs, size });
-      this.objects.setReady(id, { v: value.bytes, size });
-      return;
-    }
-    // Ready here at once; the GCS hears of it once its chunks are hashed (in
-    // worker threads on Node), and what this driver sends meanwhile waits
-    // behind it, in order (issue 17).
-    const meta = { hash: '', refs: value.refs };
-    this.held.put(id, null);
-    this.ownLarge.set(id, value.bytes);
-    this.resume.largeMeta.set(id, meta);
-    this.objects.setReady(id, { size });
-    this.gate.putAfterHash({ t: 'put', id, refs: value.refs, size, hash: '' }, value.bytes, (hash) => (meta.hash = hash));
+    this.puts.put(id, value);
   }
 
   offerArtifact(hash: string, bytes: Uint8Array): void {
-    if (this.resume.artifacts.has(hash)) return;
-    this.resume.artifacts.set(hash, bytes);
-    this.push({ t: 'artifact', arts: [{ hash, size: bytes.byteLength }] });
+    this.puts.offerArtifact(hash, bytes);
   }
 
-  /** The mesh holds no copy of an artifact this job declared: put it (its bytes, or a copy served from here). */
+  /** The mesh holds no copy of an artifact this job declared: put it (driver-puts.ts). */
   uploadArtifact(hash: string): void {
-    const m = this.resume.artifactPut(hash, this.inlineMax, this.ownLarge);
-    if (!m) return;
-    this.artifactUploads++;
-    this.push(m);
+    this.puts.uploadArtifact(hash);
   }
 
   /** To the coordinator, in order (driver-peers.ts, driver-groups.ts); `sendLater` rides on a later frame. */
@@ -323,15 +308,9 @@ export class DriverCore implements MeshCore, DriverContext {
     return this.questions.ask(q, o);
   }
 
-  /** The GCS freed these objects: our copies of large puts among them can go. */
+  /** The GCS freed these objects: our copies of large puts among them can go (driver-puts.ts). */
   freed(ids: ObjectId[]): void {
-    for (const id of ids) {
-      const bytes = this.ownLarge.get(id);
-      // Its memory is reused by a later put unless a view of it got out (issue 17).
-      if (bytes && this.resume.largeMeta.get(id)?.hash) recycle(bytes);
-      this.ownLarge.delete(id);
-      this.resume.largeMeta.delete(id);
-    }
+    this.puts.freed(ids);
   }
 
   killActor(id: string): void {

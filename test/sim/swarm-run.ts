@@ -1,9 +1,10 @@
 // The seeded swarm run of test/sim/swarm.sim.test.ts (issue 17): one object,
 // one honest origin, sometimes a lying full holder and a reader that corrupts
 // what it passes on, 2-8 readers starting at random times on the simulated
-// network. A run checks its invariants and returns what it measured.
+// network. A run checks its invariants and returns what it measured. Also
+// what the swarm's other sim files share: an object of n chunks, the fake clock.
 import { vi } from 'vitest';
-import { contentHash } from '../../shared/hash.js';
+import { contentHash, setChunkChecker } from '../../shared/hash.js';
 import type { ObjectId } from '../../shared/ids.js';
 import type { ObjectClient } from '../../shared/api/object-client.js';
 import type { Msg } from '../../shared/protocol/messages.js';
@@ -252,4 +253,23 @@ export async function run(seed: number, o: RunOptions = {}): Promise<Outcome> {
   if (process.env.SIM_DEBUG)
     console.log(JSON.stringify({ seed, readers, size, out: sim.peers.map((p) => [p.id, p.links.counters.bytesOut, p.fetcher.swarm!.stats]) }));
   return { spread, fewest, calm, liars: liars.size, size, originOut: origin.links.counters.bytesOut, fromReaders, mismatches, viaRelay };
+}
+
+/** An object of `chunks` chunks (the last one short), its bytes from `seed`. */
+export function object(chunks: number, seed: number): Uint8Array {
+  const b = new Uint8Array(chunks * CHUNK - 1000);
+  for (let j = 0; j < b.byteLength; j += 61) b[j] = (seed + j) & 255;
+  return b;
+}
+
+/** Runs `f` on the fake clock from 0; `here`: chunks checked by this thread (the hash pool answers in real time while the clock jumps ahead). */
+export async function simulated<T>(f: () => Promise<T>, here = false): Promise<T> {
+  const pool = here ? setChunkChecker(null) : null;
+  vi.useFakeTimers({ now: 0 });
+  try {
+    return await f();
+  } finally {
+    vi.useRealTimers();
+    if (here) setChunkChecker(pool);
+  }
 }
