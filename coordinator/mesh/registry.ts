@@ -79,7 +79,10 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 
 export class MeshRegistry {
   private beat = 0;
-  private readonly seen = new Map<string, { info: CoordinatorInfo; changedAt: number }>();
+  /** `excused`: of the time since the record's `rt`, how much we did not beat ourselves (not counted against it). */
+  private readonly seen = new Map<string, { info: CoordinatorInfo; changedAt: number; excused?: number }>();
+  /** Redis's clock at our last beat. */
+  private lastBeatAt: number | undefined;
   private readonly key: string;
 
   constructor(
@@ -96,6 +99,12 @@ export class MeshRegistry {
     const [redisNow, flat] = (await this.client.eval(BEAT, 1, this.key, this.id, JSON.stringify(mine))) as [string, string[]];
     const rnow = Number(redisNow);
     const now = Date.now();
+    // Our own silence past a beat, by Redis's clock (our loop held before the beat went out, or Redis slow to run it):
+    // we saw nothing of that time, and a peer silent over it may have been held by the same cause (one machine, one
+    // process in tests). It is not counted against a peer's record: two coordinators in one process under load 30-37
+    // took each other for gone so (session 30). A peer silent while we beat is still gone after DEAD_MS.
+    const blind = this.lastBeatAt !== undefined && Number.isFinite(rnow) ? Math.max(0, rnow - this.lastBeatAt - BEAT_MS) : 0;
+    if (Number.isFinite(rnow)) this.lastBeatAt = rnow;
     const gone: string[] = [];
     const present = new Set<string>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -111,9 +120,13 @@ export class MeshRegistry {
       present.add(id);
       const prev = this.seen.get(id);
       // Its age by Redis's clock at the read, on our clock now (another process's word: a number, else its beat counts).
-      if (typeof info.rt === 'number' && Number.isFinite(info.rt) && Number.isFinite(rnow))
-        this.seen.set(id, { info, changedAt: now - Math.max(0, rnow - info.rt) });
-      else if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
+      if (typeof info.rt === 'number' && Number.isFinite(info.rt) && Number.isFinite(rnow)) {
+        const age = Math.max(0, rnow - info.rt);
+        // The same record as at our last read: its excuse grows by our silence since; a newer one: only what of our
+        // silence came after it.
+        const excused = prev?.info.rt === info.rt ? (prev.excused ?? 0) + blind : Math.min(blind, age);
+        this.seen.set(id, { info, changedAt: now - Math.max(0, age - excused), excused });
+      } else if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
       else if (prev.info.beat !== info.beat) this.seen.set(id, { info, changedAt: now });
       if (now - this.seen.get(id)!.changedAt > FORGET_MS) gone.push(id);
     }

@@ -31,15 +31,30 @@ describe('direct submission', () => {
 
   it('a driver with a lease sends its sequential tasks straight to the node: no assign, the GCS records each one, results are exact', async () => {
     cl = await Cluster.start({ nodes: 0 });
-    const { m, d } = await leasedDriver(cl);
+    const { m, d, node } = await leasedDriver(cl);
     const warnings: string[] = [];
     coreOf(m).onWarning = (code, message) => warnings.push(`${code}: ${message}`);
     await recorded(cl, m);
     const sent = d.counts.sent;
     const assigns = traffic.outOf('assign');
     const readies = traffic.outOf('ready');
-    const finished = cl.c.coordinator.gcs.stats.tasksFinished;
-    await sequential(m, 1000, 10);
+    const gcs = cl.c.coordinator.gcs;
+    const finished = gcs.stats.tasksFinished;
+    // A task with no value for 20 s, or the run past 150 s, says where it stood. At load 30-37 a run took 8.7-46.6 s and
+    // 3 of 9 ran past the 60 s test timeout with no task waiting 20 s (session 30): slow, not stuck.
+    await sequential(m, 1000, 10, {
+      stallMs: 20_000,
+      totalMs: 150_000,
+      state: (id) => {
+        const t = gcs.tasks.get(taskOfObject(id as never));
+        return (
+          `driver: ${d.counts.sent - sent} sent straight, counts ${JSON.stringify(d.counts)}, link to the node ${coreOf(m).links?.isOpen(node) ? 'open' : 'not open'}; ` +
+          `coordinator: the task ${t ? `${t.state} (node ${t.node?.id ?? 'none'}, attempt ${t.spec.attempt})` : 'not recorded'}, ${gcs.stats.tasksFinished - finished} finished since, ` +
+          `node ${gcs.nodes.has(node as NodeId) ? 'joined' : 'gone'}, leases granted ${cl!.c.coordinator.leases.granted} revoked ${cl!.c.coordinator.leases.revoked}, ` +
+          `assigns ${traffic.outOf('assign') - assigns}, warnings [${warnings.join(' | ')}]`
+        );
+      },
+    });
     expect(d.counts.sent - sent).toBe(1000);
     expect(d.counts.refused).toBe(0);
     expect(warnings).toEqual([]);
@@ -48,7 +63,7 @@ describe('direct submission', () => {
     await until(() => cl!.c.coordinator.gcs.stats.tasksFinished - finished >= 1000, { what: 'the GCS to record them' });
     expect(cl.c.coordinator.gcs.stats.tasksFinished - finished).toBe(1000);
     await until(() => [...cl!.c.coordinator.gcs.objects.values()].every((o) => o.job !== coreOf(m).jobId), { what: 'the freed results to go' });
-  });
+  }, 180_000);
 
   it('with TABMESH_DIRECT=0 on the node: no lease, the tasks go by assigns as before', async () => {
     cl = await Cluster.start({ nodes: 0 });

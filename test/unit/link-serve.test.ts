@@ -2,7 +2,7 @@
 // relay). A request waits in this side's send queue behind the chunks this
 // side is sending the same peer; its stall clock starts only once it left. A
 // holder serving one object many times hashes it once.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PeerLink, type LinkEnv } from '../../shared/transfer/link.js';
 import type { RawPeer } from '../../shared/transfer/raw-peer.js';
 import { ServingBudget } from '../../shared/transfer/serving.js';
@@ -14,6 +14,7 @@ import type { ObjectId } from '../../shared/ids.js';
 import { ObjectStore } from '../../shared/node/store.js';
 import { STREAM_WINDOW } from '../../shared/transfer/source.js';
 import { ReadCountingTier } from '../helpers/read-counting-tier.js';
+import { sleep, until } from '../helpers/poll.js';
 
 const OBJ = 'ab'.repeat(20) as ObjectId;
 
@@ -311,19 +312,29 @@ describe("a holder's word and its upload cap on one link (issue 17, session 14)"
   });
 
   it('a capped holder hands its channel no more than the cap lets through: at 1 MiB/s, one burst, then nothing until the clock moves', async () => {
-    const bytes = new Uint8Array(1 << 20).fill(4);
-    const cap = new UploadCap(1);
-    const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map(), undefined, { upload: cap });
-    const got = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
-    rb.deliver();
-    await turn();
-    await turn();
-    const chunks = () => ra.queue.filter((m) => readMessage(m).chunk).length;
-    // The first chunk goes at once (a 20 ms burst); the next waits its 62.5 ms, though the channel has room.
-    expect(chunks()).toBe(1);
-    await turn();
-    expect(chunks()).toBe(1);
-    b.close('done');
-    await got.catch(() => {});
+    // The cap reads Date.now(): held still here, so that a slow turn under load (past the 42.5 ms the second chunk
+    // waits) cannot move it; the test moves it (the unit suite once saw 2 chunks where 1 was due).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const bytes = new Uint8Array(1 << 20).fill(4);
+      const cap = new UploadCap(1);
+      const { b, ra, rb } = pair(new Map([[OBJ, bytes]]), new Map(), undefined, { upload: cap });
+      const got = b.fetch(OBJ, bytes.byteLength, { hash: contentHash(bytes) });
+      rb.deliver();
+      await turn();
+      await turn();
+      const chunks = () => ra.queue.filter((m) => readMessage(m).chunk).length;
+      // The first chunk goes at once (a 20 ms burst); the next waits its 62.5 ms, though the channel has room: past
+      // the sender's own timer (43 ms of real time), still nothing while the clock stands.
+      expect(chunks()).toBe(1);
+      await sleep(100);
+      expect(chunks()).toBe(1);
+      vi.setSystemTime(Date.now() + 63);
+      await until(() => chunks() === 2, { timeoutMs: 10_000, what: () => `the second chunk once the clock moved (${chunks()} sent)` });
+      b.close('done');
+      await got.catch(() => {});
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
