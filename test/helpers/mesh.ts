@@ -17,7 +17,20 @@ export interface CoordinatorRow {
  * waits a short grace instead of the 10 s one): the same wait for it to listen and print its GCS.
  */
 export async function redisCoordinatorWith(redisUrl: string, prefix: string, token: string, more: string[], port = 0): Promise<Coord> {
-  const c = run(['coordinator', '--redis', redisUrl, '--redis-prefix', prefix, '--data', tempDir('tabmesh-redis-data-'), '--port', String(port), '--token', token, ...more]);
+  const c = run([
+    'coordinator',
+    '--redis',
+    redisUrl,
+    '--redis-prefix',
+    prefix,
+    '--data',
+    tempDir('tabmesh-redis-data-'),
+    '--port',
+    String(port),
+    '--token',
+    token,
+    ...more,
+  ]);
   const out = () => c.out.join('');
   const url = await until(() => /listening on (http:\/\/\S+)/.exec(out())?.[1], { timeoutMs: 60_000, what: () => `the coordinator to listen: ${out()}` });
   await until(() => /GCS: Redis redis:\/\//.test(out()), { timeoutMs: 10_000, what: () => `the coordinator to print its GCS: ${out()}` });
