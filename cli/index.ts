@@ -16,7 +16,7 @@ import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 const COMMANDS: Record<string, string> = {
   coordinator: `  tabmesh coordinator [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--token T] [--private] [--no-swarm] [--no-groups]
                  [--connections-per-address N] [--connections-per-sec N] [--connection-burst N] [--http-per-minute N]
-                 [--heap-growth PERCENT] [--dead-after-ms MS]
+                 [--heap-growth PERCENT] [--dead-after-ms MS] [--job-grace-ms MS]
                  (--private: nodes need the join token, kept in the data folder;
                   --redis redis://HOST:PORT: the GCS in Redis, standalone or Cluster, instead of SQLite;
                   --redis-prefix P: its keys start with P (default tabmesh), so meshes can share a Redis;
@@ -24,6 +24,8 @@ const COMMANDS: Record<string, string> = {
                   connections per second and in a burst, HTTP requests a minute, /ws upgrades not counted; 0 = no HTTP limit;
                   --heap-growth: how far V8's heap grows past the last full GC, in percent (default 100; 0 = V8's own);
                   --dead-after-ms: a node silent this long is dead (default 5000; benches on a starved host give more);
+                  --job-grace-ms: how long a job waits for its driver after a dropped connection or a restart, and
+                  (up to 10 s) recovered objects and a let-go actor for their claims (default 20000);
                   --no-groups: a driver's calls of one function in one turn travel as plain tasks, not as a task group
                   (docs/decisions.md "Task groups"; on by default);
                   node's own flags go before the script, e.g. \`node --v8-pool-size=1 bin/tabmesh.js coordinator\`, or in
@@ -67,6 +69,7 @@ const coordinatorOptions = {
   'http-per-minute': { type: 'string' },
   'heap-growth': { type: 'string' },
   'dead-after-ms': { type: 'string' },
+  'job-grace-ms': { type: 'string' },
   ...iceOptions,
   'no-swarm': { type: 'boolean', default: false },
   'no-groups': { type: 'boolean', default: false },
@@ -144,6 +147,7 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     swarm: !values['no-swarm'],
     groups: !values['no-groups'],
     deadAfterMs: int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage),
+    jobGraceMs: int(values['job-grace-ms'], 'job-grace-ms', 1000, 3_600_000, usage),
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE' ? portBusy(values.host, port) : e;

@@ -184,10 +184,12 @@ export async function startRedisCluster(n = 3): Promise<RedisCluster> {
 /**
  * A redis-server for the test file (started before its tests, destroyed after
  * them) and the cleanup after each test: `each` first (close meshes, proxies,
- * in-process coordinators), then every process the helpers spawned is killed.
+ * in-process coordinators), then every process the helpers spawned is killed,
+ * unless `killEach` is false: a file whose cases share processes (a pair of
+ * coordinators made once) kills them in its own afterAll.
  * `redis.server` is set once the file's tests run.
  */
-export function useRedis(each: () => Promise<void> | void = () => {}): { server: RedisServer } {
+export function useRedis(each: () => Promise<void> | void = () => {}, killEach = true): { server: RedisServer } {
   const redis = {} as { server: RedisServer };
   beforeAll(async () => {
     redis.server = await startRedis();
@@ -197,7 +199,7 @@ export function useRedis(each: () => Promise<void> | void = () => {}): { server:
   });
   afterEach(async () => {
     await each();
-    cleanupProcesses();
+    if (killEach) cleanupProcesses();
   });
   return redis;
 }

@@ -4,16 +4,22 @@
 // past its lease while its driver is cut off from it (a GC pause, a
 // partition); a coordinator SIGKILLed whose node joins the other before the
 // job's driver comes back.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, statsWhen, type Coord } from '../helpers/processes.js';
+import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, statsWhen, tempDir, type Coord } from '../helpers/processes.js';
+import { redisCoordinatorWith } from '../helpers/mesh.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { returnObjectId, type TaskId } from '../../shared/ids.js';
+
+/** The job grace of the case whose wait is that grace (a let-go actor's copy stopped once it passes). */
+const STAY_GRACE_MS = 3000;
 
 let mesh: Mesh | undefined;
 const proxies: Proxy[] = [];
@@ -136,11 +142,15 @@ describe('fenced writes and moved holdings', () => {
     proxies.push(toA);
     mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
-    const slow = m.remote(async (i: number) => {
-      await new Promise((r) => setTimeout(r, 15_000));
+    // The runs last until the test opens the gate (a file the node's task polls for), not a fixed 15 s: they go on
+    // past the pause, the takeover and the let-go however long those take under load.
+    const gate = join(tempDir('tabmesh-gate-'), 'open');
+    const slow = m.remote(async (i: number, path: string) => {
+      const fs = process.getBuiltinModule('node:fs');
+      while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 50));
       return i * 3;
     });
-    const all = m.get([slow.remote(1), slow.remote(2)], { timeoutMs: 60_000 });
+    const all = m.get([slow.remote(1, gate), slow.remote(2, gate)], { timeoutMs: 60_000 });
     await until(async () => (await getJson<unknown[]>(a.url, '/api/tasks?state=running&after=0', token))?.length === 2, {
       timeoutMs: 30_000,
       what: "both tasks to run on A's node",
@@ -149,8 +159,11 @@ describe('fenced writes and moved holdings', () => {
     await resumeTillLetGo(a, token);
     // The runs on the node went on through the let-go; B's next attempts reach the node while they run. Dropped there, the
     // node reported the old attempts, which nobody waits for: the driver waited out its timeout.
+    const again = /assigned again as attempt 1: its run of attempt 0 goes on for it/;
+    await until(() => again.test(node.out.join('')), { timeoutMs: 30_000, what: "B's next attempt to reach the node while the runs go on" });
+    writeFileSync(gate, '');
     expect(await all).toEqual([3, 6]);
-    expect(node.out.join('')).toMatch(/assigned again as attempt 1: its run of attempt 0 goes on for it/);
+    expect(node.out.join('')).toMatch(again);
   }, 180_000);
 
   it('a coordinator that lets a job go leaves its actors alive on its nodes: the counter moves with its node to the new owner and keeps its count', async () => {
@@ -194,7 +207,12 @@ describe('fenced writes and moved holdings', () => {
 
   it('a coordinator that lets a job go and stays: its node cannot bring the actor to the new owner, which declares it dead after its grace; the copy on the node is stopped then', async () => {
     const token = 'stay-' + Math.random().toString(36).slice(2);
-    const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'stay', token), redisCoordinator(redis.server.url, 'stay', token)]);
+    // A job grace of 3 s (the let-go actor's grace with it; 10 s by default): the wait under test, shortened.
+    const short = ['--job-grace-ms', String(STAY_GRACE_MS)];
+    const [a, b] = await Promise.all([
+      redisCoordinatorWith(redis.server.url, 'stay', token, short),
+      redisCoordinatorWith(redis.server.url, 'stay', token, short),
+    ]);
     const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
     const toA = await tcpProxy(a.url);
@@ -211,7 +229,7 @@ describe('fenced writes and moved holdings', () => {
     expect(await m.get(counter.inc.remote(), { timeoutMs: 30_000 })).toBe(1);
     await pauseTillTakenOver(a, b, toA, token);
     await resumeTillLetGo(a, token);
-    // A stays, and so does its node: the new owner's grace (10 s) passes without the host; then A stops the copy.
+    // A stays, and so does its node: the new owner's grace (STAY_GRACE_MS) passes without the host; then A stops the copy.
     const stoppedAt = await until(async () => (await events(a.url, token, 'actor-let-go-stopped'))[0], { timeoutMs: 40_000, what: 'A to stop the copy' });
     expect(stoppedAt).toContain(counter.actorId.slice(0, 12));
     await until(() => node.out.join('').includes(`actor Counter ${counter.actorId.slice(0, 8)} stopped: killed`), {

@@ -2,16 +2,22 @@
 // coordinator A, whose own nodes take slices; another coordinator B, linked to A, takes part of the batch as
 // ordinary tasks once A's nodes have no room left (coordinator/groups/group-slices.ts overLinks). The results come
 // back exact, also when B is SIGKILLed while it runs part of the batch (its link's tasks run again on A's node).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, kill, linkOffers, printCoordinators, redisCoordinator, stats, statsWhen, type Coord } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, kill, linkOffers, printCoordinators, redisCoordinator, stats, statsWhen, type Coord } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
 const meshes: Mesh[] = [];
+/** The file's pair, made by its first case and used by the next (each case's job its own); the last case kills B. */
+let pair: { token: string; a: Coord; b: Coord } | undefined;
 const redis = useRedis(async () => {
   for (const m of meshes.splice(0)) await m.close().catch(() => {});
+}, false);
+afterAll(() => {
+  pair = undefined;
+  cleanupProcesses();
 });
 
 /** Two coordinators on the test's Redis (prefix `name`), one edge node of 2 CPUs each (on its own coordinator only), linked. */
@@ -39,7 +45,7 @@ function batch(m: Mesh, n: number, ms: number) {
 
 describe('task groups across coordinator links', () => {
   it("a grouped batch on a mesh of two coordinators uses both coordinators' nodes and comes back exact", async () => {
-    const { token, a, b } = await linkedPair('grp-both');
+    const { token, a, b } = (pair ??= await linkedPair('grp'));
     const m = await connect({ url: a.url, token });
     meshes.push(m);
     const { refs, want } = batch(m, 2500, 3);
@@ -62,21 +68,27 @@ describe('task groups across coordinator links', () => {
   }, 180_000);
 
   it('the other coordinator is SIGKILLed while it runs part of a grouped batch: the results still come back exact', async () => {
-    const { token, a, b } = await linkedPair('grp-death');
+    // The pair of the case before when it ran (their counters go on: this case's figures are what its job added).
+    const { token, a, b } = (pair ??= await linkedPair('grp'));
+    pair = undefined; // B dies here
+    const [a0, b0] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
     const m = await connect({ url: a.url, token });
     meshes.push(m);
     const { refs, want } = batch(m, 3000, 10);
     const all = m.get(refs, { timeoutMs: 150_000 });
     try {
       // B takes part of the batch (it fails here without groups reaching links), then dies with some of it on hand.
-      await until(async () => ((await stats(b.url, token))?.tasksFinished ?? 0) >= 40, { timeoutMs: 60_000, what: 'B to run part of the batch' });
+      await until(async () => ((await stats(b.url, token))?.tasksFinished ?? 0) >= b0.tasksFinished + 40, {
+        timeoutMs: 60_000,
+        what: 'B to run part of the batch',
+      });
       const before = (await stats(a.url, token))!;
-      expect(before.tasksFinished).toBeLessThan(3000);
+      expect(before.tasksFinished - a0.tasksFinished).toBeLessThan(3000);
       await kill(b);
       expect(await all).toEqual(want);
-      const sa = await statsWhen(a.url, token, 'tasksFinished', 3000);
-      expect(sa.groupsSubmitted).toBe(3);
-      expect(sa.tasksFinished).toBe(3000);
+      const sa = await statsWhen(a.url, token, 'tasksFinished', a0.tasksFinished + 3000);
+      expect(sa.groupsSubmitted - a0.groupsSubmitted).toBe(3);
+      expect(sa.tasksFinished - a0.tasksFinished).toBe(3000);
       expect(sa.tasksFailed).toBe(0);
       // A's link to B is gone; A's own node ran the rest.
       await until(async () => ((await stats(a.url, token))?.meshLinks ?? 1) === 0, { timeoutMs: 30_000, what: "A to drop B's link" });

@@ -4,12 +4,14 @@
 // through one coordinator uses the nodes of both; when the job's coordinator
 // is SIGKILLed, its driver and nodes go to the other, which takes the job's
 // lease over and finishes it exactly.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, statsWhen } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, statsWhen, tempDir } from '../helpers/processes.js';
 import { twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -125,14 +127,21 @@ describe('several coordinators on one Redis', () => {
     await edgeNodes(a, token, 1);
     mesh = await connect({ url: a.url, token });
     const m = mesh;
-    const work = m.remote(async (i: number) => {
-      await new Promise((r) => setTimeout(r, 20));
+    // The job runs until the test opens the gate (a file its tasks poll for), not for as long as 1,500 tasks of 20 ms
+    // take on one node: it is running however long the later coordinator takes to start under load.
+    const gate = join(tempDir('tabmesh-gate-'), 'open');
+    const work = m.remote(async (i: number, path: string) => {
+      const fs = process.getBuiltinModule('node:fs');
+      while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 20));
       return i + 0.5;
     });
-    const refs = Array.from({ length: 1500 }, (_, i) => work.remote(i));
+    const refs = Array.from({ length: 1500 }, (_, i) => work.remote(i, gate));
     const all = m.get(refs, { timeoutMs: 120_000 });
     const c = await redisCoordinator(redis.url, 'late', token);
     await edgeNodes(c, token, 1);
+    // The later coordinator holds part of the running job (A placed it through their link) before the job may end.
+    await until(async () => ((await stats(c.url, token))?.tasks ?? 0) > 0, { timeoutMs: 60_000, what: 'the later coordinator to hold tasks of the job' });
+    writeFileSync(gate, '');
     expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
     expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
   }, 180_000);
@@ -140,7 +149,7 @@ describe('several coordinators on one Redis', () => {
   it('a job whose coordinator is SIGKILLed and whose driver never comes back is ended by the other coordinator once the job grace is over', async () => {
     const token = 'ab-' + Math.random().toString(36).slice(2);
     const a = await redisCoordinator(redis.url, 'abandoned', token);
-    const b = await startCoordinator({ redis: { url: redis.url, prefix: 'abandoned' }, port: 0, token, jobGraceMs: 3000, httpLimits: false });
+    const b = await startCoordinator({ redis: { url: redis.url, prefix: 'abandoned' }, port: 0, token, jobGraceMs: 1500, httpLimits: false });
     const r = new Redis(redis.url);
     try {
       await edgeNodes(a, token, 1);

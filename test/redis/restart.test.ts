@@ -113,13 +113,19 @@ describe('tabmesh coordinator --redis: bad input', () => {
     return { code, out: c.out.join('') };
   }
 
-  it('a malformed URL, or --memory with --redis, is a usage error (exit 2)', async () => {
-    const bad = await exit(['coordinator', '--redis', 'localhost:6379', '--port', '0']);
+  it('a malformed URL, --memory with --redis, or a job grace out of range is a usage error (exit 2)', async () => {
+    // At once: each process loads the coordinator's modules before it checks its flags.
+    const [bad, both, grace] = await Promise.all([
+      exit(['coordinator', '--redis', 'localhost:6379', '--port', '0']),
+      exit(['start', '--memory', '--redis', 'redis://127.0.0.1:1', '--port', '0']),
+      exit(['coordinator', '--redis', 'redis://127.0.0.1:1', '--port', '0', '--job-grace-ms', '5']),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
-    const both = await exit(['start', '--memory', '--redis', 'redis://127.0.0.1:1', '--port', '0']);
     expect(both.code).toBe(2);
     expect(both.out).toMatch(/--memory and --redis are exclusive/);
+    expect(grace.code).toBe(2);
+    expect(grace.out).toMatch(/--job-grace-ms must be an integer in \[1000, 3600000\]/);
   });
 
   it('a Redis that cannot be reached stops the coordinator with the reason (exit 1)', async () => {
