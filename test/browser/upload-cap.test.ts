@@ -25,9 +25,8 @@ describe("a volunteer's upload cap", () => {
   beforeAll(async () => {
     cl = await Cluster.start({ nodes: 0 });
     [b1, b2] = await Promise.all([launchBrowser(), launchBrowser()]);
-    capped = await openVolunteer(cl, b2, { cpus: 1 });
-    other = await openVolunteer(cl, b1, { cpus: 1 });
-    reader = await openVolunteer(cl, b1, { cpus: 1 });
+    // Opened at once: each waits for its own node to join (one after another took a few seconds more under load).
+    [capped, other, reader] = await Promise.all([openVolunteer(cl, b2, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 })]);
     mesh = await cl.driver();
   }, 120_000);
   afterAll(async () => {

@@ -1,6 +1,6 @@
 // Chaos with real volunteer tabs (issue 6): tabs close mid-job and the job
 // still finishes with the right answer.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
@@ -8,23 +8,31 @@ import { openVolunteer, type VolunteerTab } from '../browser/volunteers.js';
 import type { ObjectRef } from '../../shared/index.js';
 import { CheckpointedCounter } from '../helpers/counters.js';
 
-let cl: Cluster | undefined;
+// Two browsers shared by the cases (a case's tabs are its own pages, closed after it): each case had launched and
+// closed its own two, ~5 s of a case's start-up at load 20 (session 30).
 let browsers: TestBrowser[] = [];
+let cl: Cluster | undefined;
+let opened: VolunteerTab[] = [];
+beforeAll(async () => {
+  browsers = await Promise.all([launchBrowser(), launchBrowser()]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(browsers.map((b) => b.close()));
+});
 afterEach(async () => {
   const t0 = Date.now();
   await cl?.stop();
   const stopped = Date.now();
-  await Promise.all(browsers.map((b) => b.close()));
-  console.log(`teardown: cluster stopped in ${((stopped - t0) / 1000).toFixed(1)} s, browsers closed in ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
+  await Promise.all(opened.map((t) => t.page.close().catch(() => {})));
+  console.log(`teardown: cluster stopped in ${((stopped - t0) / 1000).toFixed(1)} s, tabs closed in ${((Date.now() - stopped) / 1000).toFixed(1)} s`);
   cl = undefined;
-  browsers = [];
+  opened = [];
 });
 
+/** `n` volunteer tabs, alternately in each browser, opened at once (each waits for its node to join). */
 async function tabs(n: number): Promise<VolunteerTab[]> {
-  browsers = await Promise.all([launchBrowser(), launchBrowser()]);
-  const out: VolunteerTab[] = [];
-  for (let i = 0; i < n; i++) out.push(await openVolunteer(cl!, browsers[i % 2], { cpus: 1 }));
-  return out;
+  opened = await Promise.all(Array.from({ length: n }, (_, i) => openVolunteer(cl!, browsers[i % 2], { cpus: 1 })));
+  return opened;
 }
 
 describe('volunteer tabs closing mid-job', () => {

@@ -27,12 +27,18 @@ describe('a transfer from a hidden tab', () => {
   beforeAll(async () => {
     cl = await Cluster.start({ nodes: 0 });
     b = await launchBrowser();
-    const page = await b.newPage();
-    await page.addInitScript(HIDDEN);
-    await page.goto(`${cl.url}/?cpuShare=1&cpus=1&memoryMb=256`);
-    hidden = { page, nodeId: await joined(cl, page) };
-    shown = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    reader = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
+    const openHidden = async (): Promise<VolunteerTab> => {
+      const page = await b.newPage();
+      await page.addInitScript(HIDDEN);
+      await page.goto(`${cl.url}/?cpuShare=1&cpus=1&memoryMb=256`);
+      return { page, nodeId: await joined(cl, page) };
+    };
+    // Opened at once: each waits for its own node to join.
+    [hidden, shown, reader] = await Promise.all([
+      openHidden(),
+      openVolunteer(cl, b, { cpus: 1, memoryMb: 256 }),
+      openVolunteer(cl, b, { cpus: 1, memoryMb: 256 }),
+    ]);
     mesh = await cl.driver();
   }, 90_000);
   afterAll(async () => {
