@@ -112,8 +112,8 @@ describe('a hard pin to a live coordinator whose link stays down', () => {
     expect(await m.get(work(b2Id).remote(0), { timeoutMs: 60_000 })).toBe(b2Node);
     // A keeps agent numbers for the coordinators of the mesh only: the old B's went with it (one entry per coordinator
     // ever seen stayed in each of three maps: a long-lived mesh whose coordinators restart grew them for good).
-    const inA = a.coordinator.mesh as unknown as { agentTags: Map<string, number>; links: { remembered: number } };
-    await until(() => inA.links.remembered === 1 && [...inA.agentTags.keys()].join() === b2Id, {
+    const inA = a.coordinator.mesh as unknown as { agents: { tags: Map<string, number> }; links: { remembered: number } };
+    await until(() => inA.links.remembered === 1 && [...inA.agents.tags.keys()].join() === b2Id, {
       timeoutMs: 15_000,
       what: "A to forget the old B's agent numbers",
     });
