@@ -20,6 +20,22 @@ const alone = [
   'test/security/fuzz.test.ts',
 ];
 
+// Unit files (test/unit: one box each, fakes, no processes) run first, sharing their worker's modules (`isolate:
+// false`): a fresh fork importing the coordinator, codecs and Fastify again cost ~1 CPU-second a file, more than most
+// unit files' own work (session 30, 128 files under CI's load: 55 s and 61 CPU-seconds against 153 s and 138). A
+// unit file that needs a module's state as it is before another file's import changes it, or measures its process,
+// runs isolated, in `paired`.
+const pristine = [
+  // shared/hash.ts's portable hasher (a tab's): edge/node-hash.ts installs Node's at import.
+  'test/unit/put-order.test.ts',
+  // They measure the process (its RSS, its heap, V8's collections): other files' garbage in it would show.
+  'test/unit/eval-pool.test.ts',
+  'test/unit/heap-compact.test.ts',
+  'test/unit/heap-compact-v8.test.ts',
+  'test/unit/bench-scale-gc.test.ts',
+  'test/unit/task-record-bytes.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -29,11 +45,22 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: 'paired',
-          include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...alone],
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...pristine],
+          isolate: false,
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'paired',
+          include: ['test/!(unit)/**/*.test.ts', ...pristine],
+          exclude: [...configDefaults.exclude, ...alone],
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           typecheck: {
             // `npm test` ran `npm run typecheck` (tsc over test/ too, which fails on a wrong expectTypeOf) just before
             // vitest: checking the same files again here cost ~26 s of CPU beside the paired files (session 20).
@@ -50,7 +77,7 @@ export default defineConfig({
           name: 'alone',
           include: alone,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
