@@ -45,10 +45,20 @@ describe('a detached actor of an ended job, two coordinators on one Redis', () =
     a = await startCoordinator(optsA);
     aClosed = false;
     const adopter = a;
-    await until(() => adopter.coordinator.actors.get(tally.actorId as never)?.state === 'alive', {
-      timeoutMs: 30_000,
-      what: 'the actor back on its node at A',
-    });
+    let holder = '';
+    await until(
+      async () => {
+        holder = await lease();
+        return adopter.coordinator.actors.get(tally.actorId as never)?.state === 'alive';
+      },
+      {
+        timeoutMs: 30_000,
+        // Where it stood: the node back at A or not, the actor's record there, who holds the ended job's lease.
+        what: () =>
+          `the actor back on its node at A (A's nodes ${adopter.coordinator.gcs.nodes.size}, the actor there ${adopter.coordinator.actors.get(tally.actorId as never)?.state ?? 'unknown'}, ` +
+          `the job's lease held by ${holder === adopter.coordinator.meshId ? 'A' : holder === '' ? 'nobody' : holder === b.coordinator.meshId ? 'B' : `${holder} (the old A)`})`,
+      },
+    );
     expect(await lease()).toBe(adopter.coordinator.meshId);
     // B sweeps for ended jobs' actors with a free lease (every job grace / 2): it finds none to adopt.
     await new Promise((r) => setTimeout(r, GRACE_MS * 3));
