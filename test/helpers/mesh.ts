@@ -1,5 +1,5 @@
 // Two coordinators on one Redis, as the Redis tests start them (issue 15).
-import { edgeNodes, getJson, redisCoordinator, run, stats, tempDir, type Coord } from './processes.js';
+import { edgeNodes, getJson, redisCoordinator, stats, type Coord } from './processes.js';
 import { until } from './poll.js';
 import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
 import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
@@ -12,29 +12,9 @@ export interface CoordinatorRow {
   self: boolean;
 }
 
-/**
- * processes.ts redisCoordinator with `more` flags of `tabmesh coordinator` (e.g. `--job-grace-ms`, so that a case
- * waits a short grace instead of the 10 s one): the same wait for it to listen and print its GCS.
- */
-export async function redisCoordinatorWith(redisUrl: string, prefix: string, token: string, more: string[], port = 0): Promise<Coord> {
-  const c = run([
-    'coordinator',
-    '--redis',
-    redisUrl,
-    '--redis-prefix',
-    prefix,
-    '--data',
-    tempDir('tabmesh-redis-data-'),
-    '--port',
-    String(port),
-    '--token',
-    token,
-    ...more,
-  ]);
-  const out = () => c.out.join('');
-  const url = await until(() => /listening on (http:\/\/\S+)/.exec(out())?.[1], { timeoutMs: 60_000, what: () => `the coordinator to listen: ${out()}` });
-  await until(() => /GCS: Redis redis:\/\//.test(out()), { timeoutMs: 10_000, what: () => `the coordinator to print its GCS: ${out()}` });
-  return { ...c, url };
+/** processes.ts redisCoordinator with `more` flags of `tabmesh coordinator` (e.g. `--job-grace-ms`). */
+export function redisCoordinatorWith(redisUrl: string, prefix: string, token: string, more: string[], port = 0): Promise<Coord> {
+  return redisCoordinator(redisUrl, prefix, token, port, more);
 }
 
 /** Two coordinators on one Redis (one prefix), one edge node each, each listing the other. */

@@ -49,8 +49,11 @@ export async function dataCoordinator(data: string, token: string, port = 0, mor
   return { ...c, url };
 }
 
-/** `tabmesh coordinator --redis URL --redis-prefix P` on a free port (or `port`); resolves once it listens on Redis. */
-export async function redisCoordinator(redisUrl: string, prefix: string, token: string, port = 0): Promise<Coord> {
+/**
+ * `tabmesh coordinator --redis URL --redis-prefix P` on a free port (or `port`), with `more` flags (e.g. `--job-grace-ms`,
+ * so that a case waits a short grace); resolves once it listens on Redis.
+ */
+export async function redisCoordinator(redisUrl: string, prefix: string, token: string, port = 0, more: string[] = []): Promise<Coord> {
   // The data folder only holds tokens here: the GCS is in Redis.
   const c = run([
     'coordinator',
@@ -64,6 +67,7 @@ export async function redisCoordinator(redisUrl: string, prefix: string, token: 
     String(port),
     '--token',
     token,
+    ...more,
   ]);
   // 60 s: at load 21-25 (session 20) the first of two coordinators started at once in test/redis/fence had printed
   // nothing 30 s after its spawn.
