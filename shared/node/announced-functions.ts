@@ -1,4 +1,4 @@
-// The functions a node told the coordinator of (`fn`), and for which jobs (issue 6, session 30). A function's source
+// The functions a node told the coordinator of (`fn`), and for which jobs (issue 11, session 30). A function's source
 // is content-addressed: jobs that define the same function share its id. The coordinator keeps a function while a
 // running job uses it and drops it at the last such job's end (Gcs.dropJobFunctions), telling the nodes to forget it.
 // Announced once per node, a function named by a task of a later job was unknown to the coordinator when that job's

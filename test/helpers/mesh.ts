@@ -12,11 +12,6 @@ export interface CoordinatorRow {
   self: boolean;
 }
 
-/** processes.ts redisCoordinator with `more` flags of `tabmesh coordinator` (e.g. `--job-grace-ms`). */
-export function redisCoordinatorWith(redisUrl: string, prefix: string, token: string, more: string[], port = 0): Promise<Coord> {
-  return redisCoordinator(redisUrl, prefix, token, port, more);
-}
-
 /** Two coordinators on one Redis (one prefix), one edge node each, each listing the other. */
 export async function twoCoordinators(redisUrl: string, prefix: string, token: string): Promise<[Coord, Coord]> {
   const [a, b] = await Promise.all([redisCoordinator(redisUrl, prefix, token), redisCoordinator(redisUrl, prefix, token)]);

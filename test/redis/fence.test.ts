@@ -11,7 +11,6 @@ import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
 import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, statsWhen, tempDir, type Coord } from '../helpers/processes.js';
-import { redisCoordinatorWith } from '../helpers/mesh.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -210,8 +209,8 @@ describe('fenced writes and moved holdings', () => {
     // A job grace of 3 s (the let-go actor's grace with it; 10 s by default): the wait under test, shortened.
     const short = ['--job-grace-ms', String(STAY_GRACE_MS)];
     const [a, b] = await Promise.all([
-      redisCoordinatorWith(redis.server.url, 'stay', token, short),
-      redisCoordinatorWith(redis.server.url, 'stay', token, short),
+      redisCoordinator(redis.server.url, 'stay', token, 0, short),
+      redisCoordinator(redis.server.url, 'stay', token, 0, short),
     ]);
     const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
