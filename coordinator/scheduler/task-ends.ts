@@ -57,6 +57,22 @@ export class TaskEnds {
     else this.tasks.handBack(t);
   }
 
+  /**
+   * Node `n` said it leaves (`leaving`): it handed back what it had queued and starts nothing more, so what it still
+   * holds that it never reported `started` (sent to it after it read its last frame, or dispatched too short a while
+   * ago to be reported: its executors are stopped) is placed again now, as a hand-back, not at its close event
+   * (seconds on a starved peer). An actor's calls and creation stay for its loss (the actor goes with the node).
+   */
+  leaving(n: NodeRecord): number {
+    let back = 0;
+    for (const t of [...n.tasks]) {
+      if (t.state !== 'assigned' || t.spec.actor) continue;
+      this.handBack(t);
+      back++;
+    }
+    return back;
+  }
+
   /** A node is gone: its tasks go back to the queue, within their retry budget. */
   nodeLost(n: NodeRecord): void {
     this.actors.nodeLost(n);

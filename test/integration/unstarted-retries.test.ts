@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 it('a node lost with tasks it never started: they run elsewhere without spending a retry; the one it started is lost', async () => {
-  cl = await Cluster.start({ nodes: 0 });
+  cl = await Cluster.start({ nodes: 0, deadAfterMs: 60_000 }); // silence alone takes no node for lost here
   const c = cl.c.coordinator;
   raw = await rawNode(cl.url, 'starved', 2, false);
   const m = await cl.driver({ groups: false });
@@ -35,7 +35,10 @@ it('a node lost with tasks it never started: they run elsewhere without spending
   const first = raw.of('assign').find((a) => a.spec.taskId === taskOfObject(refs[0].id))!;
   raw.send({ t: 'started', taskId: first.spec.taskId, attempt: first.spec.attempt, ex: 0 });
   await raw.until(() => c.gcs.tasks.get(first.spec.taskId)?.state === 'running', 'the first task recorded running');
-  b = new NodeRuntime({ url: cl.url, kind: 'edge', name: 'healthy', cpus: 2, storeBytes: 16 << 20 }, { spawnExecutor: inThread, WebSocket: WebSocket as unknown as WebSocketCtor });
+  b = new NodeRuntime(
+    { url: cl.url, kind: 'edge', name: 'healthy', cpus: 2, storeBytes: 16 << 20 },
+    { spawnExecutor: inThread, WebSocket: WebSocket as unknown as WebSocketCtor },
+  );
   await b.ready;
   raw.ws.terminate(); // lost: its close event comes at once
   expect(await m.get(refs.slice(1), { timeoutMs: 20_000 })).toEqual([3, 4]);
