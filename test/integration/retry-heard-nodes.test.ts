@@ -42,7 +42,7 @@ it('a retried task skips a node silent past its keepalive window for one heard f
   );
   await b.ready;
   const rec = c.gcs.nodes.get(silent.welcome.nodeId as NodeId)!;
-  rec.lastSeen = Date.now() - 20_000; // silent 20 s (white-box: a starved node's silence without the wait)
+  (rec as { lastSeen: number }).lastSeen = Date.now() - 20_000; // silent 20 s (white-box: a starved node's silence without the wait)
   expect(c.membership.overdue(rec)).toBe(true);
   expect(c.membership.overdue(c.gcs.nodes.get(b.nodeId!)!)).toBe(false);
   lost.ws.terminate(); // its run is lost: the task is queued again as attempt 1
