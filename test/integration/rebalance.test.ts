@@ -49,7 +49,11 @@ async function lateNodeGetsWork(groups: boolean, spinMs: number): Promise<void> 
   expect(c.scheduler.rebalancer.stats.asked).toBeGreaterThan(0);
   // A result shortcut (shared/node/result-shortcut.ts) can bring the driver its last value before the coordinator
   // reads that task's `done`: wait for the GCS to record them all, then nothing may have run twice.
-  await cl.until(() => c.gcs.stats.tasksFinished >= 30 + count, 10_000, () => `the GCS to record ${30 + count} finished (has ${c.gcs.stats.tasksFinished})`);
+  await cl.until(
+    () => c.gcs.stats.tasksFinished >= 30 + count,
+    10_000,
+    () => `the GCS to record ${30 + count} finished (has ${c.gcs.stats.tasksFinished})`,
+  );
   expect(c.gcs.stats.tasksRetried).toBe(0);
   expect(c.gcs.stats.tasksFinished).toBe(30 + count);
 }
