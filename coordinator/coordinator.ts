@@ -183,6 +183,7 @@ export class Coordinator implements Managers {
     );
     this.membership.start();
     // A link's share of plain tasks (scheduler.ts linkFor): our own nodes' average tasks per CPU, O(1).
+    this.scheduler.overdue = (n) => this.membership.overdue(n);
     this.scheduler.ownLoadPerCpu = () => {
       const t = this.membership.totals;
       return t.cpus > 0 ? t.load / t.cpus : Infinity;

@@ -337,6 +337,16 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       c.ends.handBack(t);
     }
   },
+  // It leaves on purpose: no more work there from now, and what it has not started goes back at once (task-ends.ts).
+  leaving: (c, s) => {
+    const n = nodeOf(c, s);
+    if (!n || s.leaving) return;
+    s.leaving = true;
+    c.scheduler.removeNode(n);
+    c.leases.nodeLeft(n); // its drivers stop sending it tasks straight
+    const back = c.ends.leaving(n);
+    c.gcs.event('node-leaving', `node ${n.id} (${n.name}) is leaving; ${back} task(s) it had not started placed again`, { node: n.id });
+  },
   holding: (c, s, m) => {
     const refused = m.objects.filter((h) => !c.dir.announced(s, h));
     // A node that moved here from a coordinator of the mesh that died: copies of jobs not taken over yet wait (issue 15).

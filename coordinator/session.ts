@@ -38,6 +38,8 @@ export class Session {
   }
   readonly outbox: Outbox;
   closed = false;
+  /** A node said it leaves (`leaving`): it takes no more work, as when closing. */
+  leaving = false;
   readonly remoteAddress: string;
   /** Frame bytes received and sent on this connection (the dashboard's per-node traffic). */
   bytesIn = 0;
@@ -64,10 +66,11 @@ export class Session {
 
   /**
    * The peer closed or is closing (its close frame came; the close event waits for its socket to end, seconds on a
-   * starved peer): it sends nothing more, and what is sent to it is dropped. A node so takes no more work.
+   * starved peer), or said it leaves: it sends nothing more, and what is sent to it is dropped. A node so takes no
+   * more work.
    */
   get closing(): boolean {
-    return this.closed || this.ws.readyState !== this.ws.OPEN;
+    return this.closed || this.leaving || this.ws.readyState !== this.ws.OPEN;
   }
 
   send(m: Msg): void {

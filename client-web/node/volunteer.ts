@@ -106,6 +106,11 @@ export class Volunteer {
   }
 
   async start(): Promise<void> {
+    // The tab closes or navigates away (not kept in the back/forward cache): it says it leaves while it can
+    // (NodeRuntime.sayLeaving): its queued tasks go elsewhere at once, not when the coordinator sees the socket end.
+    addEventListener('pagehide', (e) => {
+      if (!e.persisted) this.node?.sayLeaving();
+    });
     this.claim = await claimStore(this.opts.scope);
     const tier = new IdbTier(this.claim.id, await this.diskBudget());
     try {

@@ -40,8 +40,11 @@ export interface TaskRecord extends JobLinks<TaskRecord> {
   out0?: ObjectRecord;
   /** Counted among the scheduler's queued tasks (scheduler.ts `queuedCount`): a flag, not a set of records (issue 14, session 17). */
   waiting?: boolean;
-  /** Runs lost with a link (another coordinator's agent, gone or replaced): the mesh's hiccups, not retries the task spent (task-failures.ts). */
-  linkLosses?: number;
+  /**
+   * Runs lost that are not retries the task spent (task-failures.ts): lost with a link (another coordinator's agent,
+   * gone or replaced: the mesh's hiccups), or lost with a node before it started them (never reported `started`).
+   */
+  sparedLosses?: number;
   /** Its node was sent its cancel (task-ends.ts): given back unstarted or lost with its node, it ends cancelled, it does not run again. */
   cancelAsked?: boolean;
 }

@@ -67,6 +67,16 @@ export class Membership {
   }
 
   /**
+   * Whether `n` is silent a heartbeat past the longest silence it was allowed (its keepalive window, the idle one
+   * while it holds nothing and said so): alive still for failure detection, but likely starved. A retried task goes
+   * to a node that is not, when one has room (scheduler.ts): its last run was most likely lost on a starved node.
+   */
+  overdue(n: NodeRecord, now = Date.now()): boolean {
+    if (n.saidIdle === true && holdsNothing(n)) return now - this.heard(n) > (this.idleQuietMs ?? this.quietMs) + this.heartbeatMs;
+    return now - Math.max(this.heard(n), n.busySince ?? 0) > this.quietMs + this.heartbeatMs;
+  }
+
+  /**
    * The longest a node may stay silent (told in its welcome): two heartbeats, as
    * before keepalives, and at most half the dead window. Idle nodes send an empty
    * frame this often; busy ones none (any frame is a sign of life).

@@ -48,6 +48,8 @@ export class Scheduler {
   /** The class a time-sliced pass stopped at: the next pass starts there (no class starves). */
   private resumeAt: string | null = null;
   private readonly ctx: PlacementContext;
+  /** The context of a retry's first pick: nodes overdue (silent past their keepalive window) do not fit. */
+  private readonly heardCtx: PlacementContext;
   /** Nodes alive, by resource shape and load. */
   readonly index = new NodeIndex();
   /** Passes cut short by their budget (for /api/stats and tests). */
@@ -67,6 +69,8 @@ export class Scheduler {
   linkedNodes = 0;
   /** Other coordinators of the mesh, each a node of ours (coordinator/mesh): a few, looked at for each plain task. Read-only outside. */
   readonly links = new Set<NodeRecord>();
+  /** Whether a node is silent past its keepalive window and a beat (membership.ts overdue): likely starved. */
+  overdue: (n: NodeRecord) => boolean = () => false;
   /** Our own nodes' tasks in flight per CPU (membership's running totals, coordinator/nodes/totals.ts): a link's share. */
   ownLoadPerCpu: () => number = () => Infinity;
   /** Which link a plain task goes to; tasks a link gave back (link-rule.ts). */
@@ -115,6 +119,7 @@ export class Scheduler {
       // infeasible, so the task goes elsewhere instead of waiting for the link for good (test/redis/mesh-give-back).
       feasible: (n, t) => !t.replicas?.used.has(n.id) && !this.linkRule.refuses(n, t) && feasible(n, t),
     };
+    this.heardCtx = { ...this.ctx, fits: (n, t) => !this.overdue(n) && this.fits(n, t) };
     this.turn = new TurnNodes(
       this.ctx,
       (n) => this.index.has(n),
@@ -274,7 +279,8 @@ export class Scheduler {
         } else {
           // Plain tasks fill the node last chosen for one up to the threshold, then spread (packing.ts).
           const plain = packable(t);
-          node = (plain ? (this.linkRule.linkFor(t, this.fitsNode) ?? this.packing.pick(t)) : null) ?? policyOf(t).pick(t, this.ctx);
+          const retry = t.spec.attempt > 0;
+          node = (plain ? (this.linkRule.linkFor(t, this.fitsNode) ?? (retry ? null : this.packing.pick(t))) : null) ?? this.pick(t, retry);
           if (!node) {
             this.onStuck(key, t, this.liveNodes, () => q.list());
             break;
@@ -301,6 +307,16 @@ export class Scheduler {
   }
 
   private readonly fitsNode = (n: NodeRecord, t: TaskRecord): boolean => this.fits(n, t);
+
+  /**
+   * Where `t`'s policy places it. A retry (its last run lost on a node, most likely a starved one, or thrown) goes
+   * to a node heard from lately when one has room, else where it would have: a second pick only for retries, each
+   * as bounded as the first (node-index.ts), so placement's cost stays flat in the number of nodes.
+   */
+  private pick(t: TaskRecord, retry: boolean): NodeRecord | null {
+    const policy = policyOf(t);
+    return (retry ? policy.pick(t, this.heardCtx) : null) ?? policy.pick(t, this.ctx);
+  }
 
   private readonly liveNodes = (): readonly NodeRecord[] => [...this.gcs.nodes.values()];
 

@@ -57,6 +57,22 @@ export class TaskEnds {
     else this.tasks.handBack(t);
   }
 
+  /**
+   * Node `n` said it leaves (`leaving`): it handed back what it had queued and starts nothing more, so what it still
+   * holds that it never reported `started` (sent to it after it read its last frame, or dispatched too short a while
+   * ago to be reported: its executors are stopped) is placed again now, as a hand-back, not at its close event
+   * (seconds on a starved peer). An actor's calls and creation stay for its loss (the actor goes with the node).
+   */
+  leaving(n: NodeRecord): number {
+    let back = 0;
+    for (const t of [...n.tasks]) {
+      if (t.state !== 'assigned' || t.spec.actor) continue;
+      this.handBack(t);
+      back++;
+    }
+    return back;
+  }
+
   /** A node is gone: its tasks go back to the queue, within their retry budget. */
   nodeLost(n: NodeRecord): void {
     this.actors.nodeLost(n);
@@ -70,21 +86,24 @@ export class TaskEnds {
           this.tasks.finishFailed(t, { ...actorGone(t.spec), message: `actor ${t.spec.name} ${t.spec.taskId.slice(0, 12)} died: ${why}` });
         continue;
       }
-      this.lost(t, n.id, n.link !== undefined);
+      // Never reported `started` (start-reports.ts): it waited in the node's queue, not a run the task spent.
+      this.lost(t, n.id, n.link !== undefined ? 'link' : t.state === 'assigned' ? 'unstarted' : undefined);
     }
   }
 
   /**
    * Task `t`'s run on node `node` is lost with it: queued again as its next attempt within maxRetries, else failed.
-   * `link`: the node was another coordinator's agent (its run is not counted against maxRetries, task-failures.ts).
+   * `spared` (not counted against maxRetries, task-failures.ts): `link`, the node was another coordinator's agent;
+   * `unstarted`, the node never started it.
    */
-  lost(t: TaskRecord, node: NodeRecord['id'], link = false): void {
-    if (link) t.linkLosses = (t.linkLosses ?? 0) + 1;
+  lost(t: TaskRecord, node: NodeRecord['id'], spared?: 'link' | 'unstarted'): void {
+    if (spared) t.sparedLosses = (t.sparedLosses ?? 0) + 1;
     if (t.cancelAsked) return this.tasks.finishFailed(t, cancelledFailure(t)); // cancelled while there: not run again
     if (retriesLeft(t)) {
       t.spec = retried(t.spec);
       this.gcs.stats.tasksRetried++;
-      this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${node} was lost (attempt ${t.spec.attempt})`, {
+      const why = spared === 'unstarted' ? ', before it started: not counted' : '';
+      this.gcs.event('task-requeued', `task ${t.spec.name} re-queued after node ${node} was lost${why} (attempt ${t.spec.attempt})`, {
         task: t.spec.taskId,
         node,
         job: t.spec.jobId,

@@ -15,15 +15,19 @@ export function retried(s: TaskSpec): TaskSpec {
 }
 
 /**
- * Runs lost with a link that are not counted against maxRetries (issue 14): a coordinator of the mesh taken for gone,
+ * Runs lost that are not counted against maxRetries. With a link (issue 14): a coordinator of the mesh taken for gone,
  * or whose agent was replaced, is the control plane's hiccup; a job of tasks with few retries failed on link flaps
- * under load. Bounded: a link that keeps dying under a task does not keep it forever.
+ * under load. Before they started (session 31): a node lost while the task waited in its queue (assigned, never
+ * reported `started`) ran nothing of it; as Ray, whose owner asks another lease for a task no worker was pushed, a
+ * starved crowd taken for lost must not spend a task's retries on runs that never began. Bounded: a node or link
+ * that keeps dying under a task (a task that kills its node within ms, before its `started` goes out) does not keep
+ * it forever.
  */
-export const LINK_LOSSES_SPARED = 8;
+export const LOSSES_SPARED = 8;
 
-/** Whether `t` may run again: its attempts so far, less the runs lost with a link, are under maxRetries. */
+/** Whether `t` may run again: its attempts so far, less the runs lost that are spared, are under maxRetries. */
 export function retriesLeft(t: TaskRecord): boolean {
-  return t.spec.attempt - Math.min(t.linkLosses ?? 0, LINK_LOSSES_SPARED) < t.spec.maxRetries;
+  return t.spec.attempt - Math.min(t.sparedLosses ?? 0, LOSSES_SPARED) < t.spec.maxRetries;
 }
 
 function failure(spec: TaskSpec, code: Failure['code'], name: string, message: string): Failure {

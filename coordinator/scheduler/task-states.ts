@@ -34,7 +34,7 @@ export function newTask(spec: TaskSpec, o: Pick<TaskRecord, 'state' | 'liveOutpu
     infeasible: o.infeasible,
     out0: o.out0,
     waiting: o.waiting ?? false,
-    linkLosses: o.linkLosses,
+    sparedLosses: o.sparedLosses,
     cancelAsked: o.cancelAsked,
     jobPrev: o.jobPrev ?? null,
     jobNext: o.jobNext ?? null,

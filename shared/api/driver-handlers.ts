@@ -91,6 +91,7 @@ export const handlers: Handlers<DriverContext> = {
   cancelTask: null,
   capacity: null,
   handBack: null,
+  leaving: null,
   giveBack: null,
   hurry: null,
   holding: null,

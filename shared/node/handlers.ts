@@ -69,6 +69,7 @@ export const handlers: NodeHandlers = {
   log: null,
   capacity: null,
   handBack: null,
+  leaving: null,
   holding: null,
   warn: null,
 };

@@ -331,8 +331,21 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.local.terminateAll(new Set(kept.map((h) => h.executor!)));
   }
 
-  async close(): Promise<void> {
+  /**
+   * Leaving on purpose (close, a tab's pagehide): it starts nothing more, what it has not started goes back, then
+   * `leaving` (the coordinator places nothing more here and takes back at once what crossed it, not at the close
+   * event, seconds on a starved node).
+   */
+  sayLeaving(): void {
+    if (this.closed || this.ws.readyState !== 1) return;
+    this.paused = this.local.paused = true; // it starts nothing more; what crosses `leaving` goes back unstarted
+    this.tasks.handBackWaiting();
+    this.send({ t: 'leaving' });
     this.outbox.flush();
+  }
+
+  async close(): Promise<void> {
+    this.sayLeaving();
     this.shutdown('node closed');
     if (this.ws.readyState === 0 || this.ws.readyState === 1) {
       await new Promise<void>((resolve) => {

@@ -168,6 +168,12 @@ export const messages = {
   /** Tasks assigned to a pausing node that it will not start: placed again, same attempt. */
   /** `noSource`: assigned without its function's source, which the node does not have (a `forget` crossed it). */
   handBack: obj({ t: lit('handBack'), tasks: arr(obj({ taskId, attempt: int(), noSource: opt(bool) }), MAX_IDS) }),
+  /**
+   * The node leaves on purpose (a tab closed, `tabmesh node` stopped): sent after it handed back what it had not
+   * started and before its close frame. The coordinator places nothing more on it and takes back at once what it
+   * still has there unstarted, rather than at the close event (seconds on a starved peer).
+   */
+  leaving: obj({ t: lit('leaving') }),
   /** Objects a restarted node (a reloaded tab) still holds in its store: it serves them again. */
   holding: obj({ t: lit('holding'), objects: arr(obj({ id: objectId, size: int(0, 2 ** 42), hash: str(64) }), MAX_IDS) }),
   /**
@@ -316,6 +322,7 @@ export const NODE_SENDS = new Set<MessageKind>([
   'error',
   'capacity',
   'handBack',
+  'leaving',
   'holding',
   'groupDone',
   'groupHandBack',

@@ -100,6 +100,7 @@ export const examples: { [K in MessageKind]: MsgOf<K> } = {
   log: { t: 'log', taskId: task, level: 'warn', text: 'careful: ünïcödé' },
   capacity: { t: 'capacity', cpus: 3, paused: true },
   handBack: { t: 'handBack', tasks: [{ taskId: task, attempt: 2 }] },
+  leaving: { t: 'leaving' },
   giveBack: { t: 'giveBack', n: 40 },
   hurry: { t: 'hurry', ids: [task] },
   sync: { t: 'sync', x: 7 },

@@ -7,28 +7,12 @@
 // reading the answer, or after 30 s); every task of the job must go to B, none lost, with groups on and off.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Socket } from 'node:net';
 import { Cluster } from '../helpers/cluster.js';
 import { NodeRuntime } from '../../shared/node/runtime.js';
 import type { WebSocketCtor } from '../../shared/api/socket.js';
 import { inThread } from '../helpers/in-thread.js';
 import { until } from '../helpers/poll.js';
-
-/** A `ws` socket whose close sends the close frame and then reads nothing more: the socket stays closing. */
-function stuckOnClose(): { ctor: WebSocketCtor; last: () => WebSocket } {
-  let last: WebSocket | undefined;
-  class StuckClose extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      last = this;
-    }
-    override close(code?: number, reason?: string): void {
-      super.close(code, reason);
-      (this as unknown as { _socket: Socket | null })._socket?.pause();
-    }
-  }
-  return { ctor: StuckClose as unknown as WebSocketCtor, last: () => last! };
-}
+import { stuckOnClose } from '../helpers/stuck-close.js';
 
 describe('a node whose socket is closing', () => {
   let cl: Cluster | undefined;

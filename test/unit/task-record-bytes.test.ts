@@ -66,7 +66,7 @@ describe('a task record', () => {
     markInfeasible(t, 'no node has gpu');
     replicaPlaced(t, newNodeId());
     t.executor = 1;
-    t.linkLosses = 1;
+    t.sparedLosses = 1;
     t.cancelAsked = true;
     expect(sameMap(fresh, t)).toBe(true);
   });
