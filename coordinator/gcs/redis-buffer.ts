@@ -6,7 +6,16 @@ import type { WriteBatch } from './redis-wire.js';
 /** Per group, per table: key -> index of its value's span in the arena, or -1 to delete. */
 type Buffered = Map<string, Map<TableName, Map<string, number>>>;
 
-const ARENA_START = 64 * 1024;
+export const ARENA_START = 64 * 1024;
+/**
+ * A batch of at most this many bytes is copied out and the arena kept for the next one: transferred, the
+ * arena went whole to the storage thread, 64 KiB for a flush of a few rows, garbage there until that thread
+ * collects (bench:soak, session 31: 2,014 flushes of 4.5 rows on average handed the SQLite writer 126 MiB
+ * for 9,021 rows), and a new zeroed arena was allocated here for every flush. The copy costs this thread
+ * less than that allocation up to ~16 KiB (0.5 against 6.8-9.9 us a flush of 1.5 KB; 1.5 against 4.4 at 16 KB;
+ * 6.6 against 4.1 at 30 KB; docs/decisions.md, session 31).
+ */
+export const COPY_MAX = ARENA_START / 4;
 /** Flush at once past this many buffered bytes (a key rewritten many times between flushes). */
 export const ARENA_FLUSH = 64 * 1024 * 1024;
 
@@ -52,9 +61,10 @@ export class WriteBuffer {
     rows.set(key, span);
   }
 
-  /** The buffer as write batch `seq` (each group with its fencing token) and the arena to transfer with it; empties the buffer. */
+  /** The buffer as write batch `seq` (each group with its fencing token) and the bytes to transfer with it (the arena, or a copy of a small batch's); empties the buffer. */
   take(seq: number, fences: ReadonlyMap<string, string>): { batch: WriteBatch; transfer: ArrayBuffer } {
-    const bytes = this.arena.subarray(0, this.arenaUsed);
+    const copy = this.arenaUsed <= COPY_MAX;
+    const bytes = copy ? this.arena.slice(0, this.arenaUsed) : this.arena.subarray(0, this.arenaUsed);
     const batch: WriteBatch = { op: 'write', seq, bytes, groups: [] };
     for (const [group, tables] of this.buffer) {
       const ts: WriteBatch['groups'][number][1] = [];
@@ -77,7 +87,7 @@ export class WriteBuffer {
       batch.groups.push(fence === undefined ? [group, ts] : [group, ts, fence]);
     }
     this.buffer = new Map();
-    this.arena = new Uint8Array(ARENA_START);
+    if (!copy) this.arena = new Uint8Array(ARENA_START);
     this.arenaUsed = 0;
     this.spans = [];
     this.rows = 0;

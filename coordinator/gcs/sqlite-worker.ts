@@ -5,11 +5,14 @@
 // is reported, and is tried again, before anything newer, with the next
 // batch and at close: the log never holds a newer change without the older
 // ones. The log is compacted to the last write of each live key here too.
+// The thread collects its garbage (the batches' buffers, loaded rows) once
+// idle or after many bytes (worker-gc.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { SLOT, STATE, WorkerSide, type ToWorker, type WriteBatch } from './worker-wire.js';
+import { ThreadCollector } from './worker-gc.js';
 
 export interface SqliteWorkerInit {
   file: string;
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
     }
   }
 
+  const collector = new ThreadCollector();
   side.post({ op: 'ready' });
   side.set(SLOT.state, STATE.ready);
   side.port.on('message', (m: ToWorker) => {
@@ -137,16 +141,20 @@ async function main(): Promise<void> {
         apply(m);
         // Acknowledged applied or failed: a failure was posted before, so a waiting flush() reports it.
         side.set(SLOT.acked, m.seq);
+        collector.took(m.bytes.buffer.byteLength);
         return;
       case 'load': {
         // After every earlier write (the port keeps the order): the rows as written last.
         try {
           const rows = new Map<string, Uint8Array>();
+          let bytes = 0;
           for (const [key, value] of loadRows.all(m.table)) {
             if (value === null) rows.delete(key);
             else rows.set(key, value);
+            bytes += value?.byteLength ?? 0;
           }
           side.post({ op: 'loaded', id: m.id, rows: [...rows] });
+          collector.took(bytes);
         } catch (err) {
           side.post({ op: 'load-failed', id: m.id, message: (err as Error).message });
         }
@@ -163,6 +171,7 @@ async function main(): Promise<void> {
         return;
       case 'close':
         clearTimeout(retry);
+        collector.stop();
         try {
           apply(undefined); // a last try for batches SQLite refused; reported if it refuses again
         } finally {

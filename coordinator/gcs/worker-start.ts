@@ -66,7 +66,9 @@ export interface StartedWorker {
 export function launch(setup: WorkerStorageSetup): StartedWorker {
   const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(workerFile(setup.file), { workerData: { ...setup.data, shared: sab, port: port2 }, transferList: [port2] });
+  // Named (tabmesh-sqlite-worker, ...) for inspectors and heap tools, as EvalPool's threads are.
+  const name = `tabmesh-${setup.file.replace(/^.*\//, '').replace(/\.[cm]?js$/, '')}`;
+  const worker = new Worker(workerFile(setup.file), { name, workerData: { ...setup.data, shared: sab, port: port2 }, transferList: [port2] });
   worker.unref();
   port1.unref();
   return { worker, port: port1, shared: new Int32Array(sab) };
