@@ -50,7 +50,7 @@ function countedOnce(s: Stats, before: Stats, n: number): void {
 }
 
 describe('a coordinator taken for gone mid-job, task groups on', () => {
-  it("B's beats stop past DEAD_MS and come back, B's agent sending on its closed link meanwhile: the job ends exact, no BAD_MESSAGE", async () => {
+  it("B's beats stop past DEAD_MS and come back, B's agent sending on its closed link and saying hello twice: the job ends exact, no BAD_MESSAGE", async () => {
     const { a, b, token } = await linkedInProcess(redis.server.url, 'lostback', inProcess);
     const st = (c: RunningCoordinator) => c.coordinator.statsJson() as unknown as Stats;
     const inside = (c: RunningCoordinator) =>
@@ -68,11 +68,17 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     reg.tick = async (self) => (await held, tick(self));
-    // A's word that it closed B's link reaches B late (a slow Redis, a subscription coming back): B's agent goes on
-    // sending on the closed link meanwhile, its tasks' ends among it, as a stalled or partitioned B does.
+    // From now on what A's link sessions send B's agent reaches it 2.5 s late (a slow Redis, a subscription coming
+    // back, B's loop behind), in order: B's agent goes on sending on a link A closed, its tasks' ends among it, and
+    // says hello again before A's welcome reached it (its hello interval is 2 s).
     const bus = inside(a).bus;
     const send = bus.send.bind(bus);
-    bus.send = (to, kind, frame, tag) => void (kind === 'agentEnd' ? setTimeout(() => send(to, kind, frame, tag), 400) : send(to, kind, frame, tag));
+    let late = 0;
+    bus.send = (to, kind, frame, tag) => {
+      if (kind !== 'toAgent' && kind !== 'agentEnd') return send(to, kind, frame, tag);
+      late++;
+      setTimeout(() => (late--, send(to, kind, frame, tag)), 2500);
+    };
     await until(() => a.coordinator.gcs.events.some((e) => e.kind === 'coordinator-lost'), { timeoutMs: 20_000, what: 'A to take B for gone' });
     await sleep(600);
     reg.tick = tick;
@@ -82,14 +88,25 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
         ['A', a],
         ['B', b],
       ] as const)
-        console.log(name, JSON.stringify(c.coordinator.gcs.events.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.kind, x.message])).slice(-6000), JSON.stringify(st(c)));
+        console.log(
+          name,
+          JSON.stringify(c.coordinator.gcs.events.filter((x) => !/^task-(started|finished)$/.test(x.kind)).map((x) => [x.kind, x.message])).slice(-6000),
+          JSON.stringify(st(c)),
+        );
       throw e;
     });
     expect(got).toEqual(want);
     await until(() => st(a).tasksFinished >= 600, { timeoutMs: 10_000, what: 'A to count every task' }).catch(() => {});
     countedOnce(st(a), {}, 600);
+    // B's agent welcomed again, and what A sent it up to then arrived (an answer to a second hello among it).
+    const kinds = () => b.coordinator.gcs.events.map((e) => e.kind);
+    await until(() => kinds().lastIndexOf('mesh-link') > kinds().lastIndexOf('mesh-link-lost'), { timeoutMs: 20_000, what: "B's agent to be welcomed again" });
+    await until(() => late === 0, {
+      timeoutMs: 20_000,
+      what: () => `A's frames to B's agent to arrive (${late} on the way; B refused ${badHellos(b.coordinator.gcs.events).length} time(s): the link flaps)`,
+    });
     expect(badHellos(a.coordinator.gcs.events).concat(badHellos(b.coordinator.gcs.events))).toEqual([]);
-    // The window was hit: frames of B's agent came on the closed link, and none opened a session.
+    // The windows were hit: frames of B's agent came on the closed link (none opened a session), and hellos again.
     expect(st(a).meshLinkFramesVoid).toBeGreaterThan(0);
     await until(() => a.coordinator.membership.links === 1 && b.coordinator.membership.links === 1, { timeoutMs: 15_000, what: 'both linked again' });
   }, 120_000);
@@ -98,7 +115,8 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
     const token = 'stop-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'stop', token), redisCoordinator(redis.server.url, 'stop', token)]);
     await Promise.all([edgeNodes(a, token, 1), edgeNodes(b, token, 1)]);
-    for (const c of [a, b]) await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
+    for (const c of [a, b])
+      await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
     const events = async (c: Coord) => (await getJson<Events>(c.url, '/api/events?limit=2000', token)) ?? [];
     mesh = await connect({ url: a.url, token });
     const m = mesh;
@@ -107,10 +125,16 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
       const [a0, b0] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
       const { refs, want } = batch(m, n, 15);
       const all = m.get(refs, { timeoutMs: 90_000 });
-      await until(async () => ((await stats(b.url, token))?.tasksFinished ?? 0) >= b0.tasksFinished + 20, { timeoutMs: 30_000, what: 'B to run tasks of the job' });
+      await until(async () => ((await stats(b.url, token))?.tasksFinished ?? 0) >= b0.tasksFinished + 20, {
+        timeoutMs: 30_000,
+        what: 'B to run tasks of the job',
+      });
       await hit();
       const got = await all.catch(async (e: unknown) => {
-        await printCoordinators([a, b].filter((c) => c.proc.exitCode === null && c.proc.signalCode === null), token);
+        await printCoordinators(
+          [a, b].filter((c) => c.proc.exitCode === null && c.proc.signalCode === null),
+          token,
+        );
         throw e;
       });
       expect(got).toEqual(want);
@@ -121,7 +145,10 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
         const lost = (await events(a)).filter((e) => e.kind === 'coordinator-lost').length;
         b.proc.kill('SIGSTOP');
         stopped.push(b);
-        await until(async () => (await events(a)).filter((e) => e.kind === 'coordinator-lost').length > lost, { timeoutMs: 20_000, what: 'A to take B for gone' });
+        await until(async () => (await events(a)).filter((e) => e.kind === 'coordinator-lost').length > lost, {
+          timeoutMs: 20_000,
+          what: 'A to take B for gone',
+        });
         await sleep(ms - 2000);
         b.proc.kill('SIGCONT');
         stopped.splice(0);
