@@ -37,8 +37,10 @@ export class MeshLinks {
   private readonly ended = new Map<string, number>();
   /** Link sessions closed because the peer's agent was replaced or ended (/api/stats meshLinksEnded). */
   endedCount = 0;
-  /** Frames of an agent whose session we closed, before its next hello: void (/api/stats meshLinkFramesVoid). */
+  /** Frames of an agent whose session we closed, before its next hello, or of a peer taken for gone: void (/api/stats meshLinkFramesVoid). */
   voidCount = 0;
+  /** Whether a peer is taken for gone as of the last beat (its record there, not live); none before the first. */
+  private gone: ((id: string) => boolean) | undefined;
 
   constructor(
     private readonly c: Coordinator,
@@ -60,7 +62,9 @@ export class MeshLinks {
       }
     }
     if (!link || link.s.closed) {
-      const opening = helloOn(frame);
+      // A peer we take for gone (its record stale) gets no session: the tasks we placed there went back to the queue
+      // each beat (keep) while it said hello again and again. Its agent says hello again on its interval.
+      const opening = this.gone?.(from) ? null : helloOn(frame);
       if (!opening) return void this.voidCount++;
       link = this.open(from, tag);
       frame = opening;
@@ -119,8 +123,10 @@ export class MeshLinks {
    * Closes the links of coordinators not in `live` (gone by the mesh's records), and forgets the agents' numbers of
    * those that have no record any more (`known`: gone for good, an id is never reused): one entry a coordinator ever
    * seen stayed here (a restart is a new id). A late frame of a forgotten one opens a link that the next beat closes.
+   * Until the next beat, a coordinator known but not live opens no session (frame()).
    */
   keep(live: ReadonlySet<string>, known: (id: string) => boolean = () => true): void {
+    this.gone = (id) => !live.has(id) && known(id);
     for (const [id, link] of this.links) if (!live.has(id)) link.s.ws.close(1006);
     for (const id of this.newest.keys()) if (!live.has(id) && !known(id)) this.newest.delete(id);
     for (const id of this.ended.keys()) if (!live.has(id) && !known(id)) this.ended.delete(id);

@@ -50,7 +50,7 @@ function countedOnce(s: Stats, before: Stats, n: number): void {
 }
 
 describe('a coordinator taken for gone mid-job, task groups on', () => {
-  it("B's beats stop past DEAD_MS and come back, B's agent sending on its closed link and saying hello twice: the job ends exact, no BAD_MESSAGE", async () => {
+  it("B's beats stop past DEAD_MS and come back, B's agent sending on its closed link and saying hello twice: no link while B is taken for gone, the job ends exact, no BAD_MESSAGE", async () => {
     const { a, b, token } = await linkedInProcess(redis.server.url, 'lostback', inProcess);
     const st = (c: RunningCoordinator) => c.coordinator.statsJson() as unknown as Stats;
     const inside = (c: RunningCoordinator) =>
@@ -61,6 +61,7 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
     mesh = await connect({ url: a.url, token });
     const { refs, want } = batch(mesh, 600, 15);
     const all = mesh.get(refs, { timeoutMs: 60_000 });
+    all.catch(() => {}); // a failure before it is awaited (B's beats still held) is the test's, not an unhandled one
     await until(() => st(b).tasksFinished >= 20, { timeoutMs: 30_000, what: 'B to run tasks of the job' });
     // B's beats wait (its record in Redis ages: A takes it for gone); B's loop runs on, its agent for A too.
     const reg = inside(b).registry;
@@ -80,7 +81,12 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
       setTimeout(() => (late--, send(to, kind, frame, tag)), 2500);
     };
     await until(() => a.coordinator.gcs.events.some((e) => e.kind === 'coordinator-lost'), { timeoutMs: 20_000, what: 'A to take B for gone' });
-    await sleep(600);
+    const lostAt = a.coordinator.gcs.events.length;
+    // B's agent hears that A closed its link, and says hello while A takes B for gone.
+    await until(() => b.coordinator.gcs.events.some((e) => e.kind === 'mesh-link-lost'), { timeoutMs: 20_000, what: "B's agent to hear A closed its link" });
+    await sleep(1000);
+    const bId = b.coordinator.meshId!;
+    const joinedWhileGone = a.coordinator.gcs.events.slice(lostAt).filter((e) => e.kind === 'node-joined' && e.message.includes(`coordinator ${bId}`));
     reg.tick = tick;
     release();
     const got = await all.catch((e: unknown) => {
@@ -96,6 +102,8 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
       throw e;
     });
     expect(got).toEqual(want);
+    // A opened B no session while it took B for gone (each one it closed at its next beat, B's tasks there run again).
+    expect(joinedWhileGone.map((e) => e.message)).toEqual([]);
     await until(() => st(a).tasksFinished >= 600, { timeoutMs: 10_000, what: 'A to count every task' }).catch(() => {});
     countedOnce(st(a), {}, 600);
     // B's agent welcomed again, and what A sent it up to then arrived (an answer to a second hello among it).
