@@ -237,6 +237,9 @@ export class Inbox {
         if (err) return (void s.fail(err.code, err.message, sendOnReason(err.code, err.next)), msgs.length);
         continue;
       }
+      // Another coordinator's agent said hello again before our welcome reached it (its hello interval, our loop or
+      // the bus slow): the welcome on its way answers both. Refused, the link closed and its tasks ran again (session 31).
+      if (m.t === 'hello' && s.meshLink !== undefined) continue;
       // A leased node's message naming a task (or its object) that its driver's submission has not recorded yet.
       if (s.role === 'node') {
         const v = this.waits.decide(s, m);

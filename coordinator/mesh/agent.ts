@@ -145,6 +145,9 @@ export class PeerAgent {
     // Not welcomed: a refused hello (a full peer, a wrong join token) ends a session too; its hellos keep their interval.
     if (this.closed || !this.nodeId) return;
     this.c.gcs.event('mesh-link-lost', `coordinator ${this.peer} closed our link (node ${this.nodeId}): hello again`);
+    // What was queued for the closed session leaves in a frame of its own (the peer drops it: links.ts), not ahead of
+    // the hello in one frame (session 31: the peer's new session began with a done and refused it, BAD_MESSAGE).
+    this.outbox.flush();
     this.nodeId = null;
     this.helloAt = 0;
     this.tick();

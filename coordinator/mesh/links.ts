@@ -12,7 +12,13 @@
 //   that stalls again and again gives every node a fresh window: the silent
 //   link never died);
 // - a frame of an older agent is void; a session of ours that closes tells its
-//   agent (`agentEnd`), which says hello again at once.
+//   agent (`agentEnd`), which says hello again at once;
+// - with no session open for the agent, its frames up to its next hello are void:
+//   they were sent on a session we closed (in flight, sent again after a Redis
+//   reconnect, or queued while its process stood still), and a new session that
+//   began with one refused it (BAD_MESSAGE: the first message must be hello) and
+//   dropped the hello queued behind it (session 31).
+import { decodeFrame, encodeFrame } from '../../shared/protocol/frame.js';
 import type { Coordinator } from '../coordinator.js';
 import { Session } from '../session.js';
 import { BusSocket, LINK_FLUSH_MS, type FrameKind } from './bus.js';
@@ -31,6 +37,10 @@ export class MeshLinks {
   private readonly ended = new Map<string, number>();
   /** Link sessions closed because the peer's agent was replaced or ended (/api/stats meshLinksEnded). */
   endedCount = 0;
+  /** Frames of an agent whose session we closed, before its next hello, or of a peer taken for gone: void (/api/stats meshLinkFramesVoid). */
+  voidCount = 0;
+  /** Whether a peer is taken for gone as of the last beat (its record there, not live); none before the first. */
+  private gone: ((id: string) => boolean) | undefined;
 
   constructor(
     private readonly c: Coordinator,
@@ -51,7 +61,14 @@ export class MeshLinks {
         link = undefined;
       }
     }
-    if (!link || link.s.closed) link = this.open(from, tag);
+    if (!link || link.s.closed) {
+      // A peer we take for gone (its record stale) gets no session: the tasks we placed there went back to the queue
+      // each beat (keep) while it said hello again and again. Its agent says hello again on its interval.
+      const opening = this.gone?.(from) ? null : helloOn(frame);
+      if (!opening) return void this.voidCount++;
+      link = this.open(from, tag);
+      frame = opening;
+    }
     this.c.onFrame(link.s, frame);
   }
 
@@ -106,8 +123,10 @@ export class MeshLinks {
    * Closes the links of coordinators not in `live` (gone by the mesh's records), and forgets the agents' numbers of
    * those that have no record any more (`known`: gone for good, an id is never reused): one entry a coordinator ever
    * seen stayed here (a restart is a new id). A late frame of a forgotten one opens a link that the next beat closes.
+   * Until the next beat, a coordinator known but not live opens no session (frame()).
    */
   keep(live: ReadonlySet<string>, known: (id: string) => boolean = () => true): void {
+    this.gone = (id) => !live.has(id) && known(id);
     for (const [id, link] of this.links) if (!live.has(id)) link.s.ws.close(1006);
     for (const id of this.newest.keys()) if (!live.has(id) && !known(id)) this.newest.delete(id);
     for (const id of this.ended.keys()) if (!live.has(id) && !known(id)) this.ended.delete(id);
@@ -126,4 +145,21 @@ export class MeshLinks {
   close(): void {
     for (const link of this.links.values()) link.s.ws.close(1001);
   }
+}
+
+/**
+ * The frame a new link session starts with: `frame` when its first message is a hello; its messages from the first
+ * hello on when others come before it (the tail of a session closed here); null without a hello (all void). A frame
+ * that does not decode opens a session as before: the session refuses it (its bad frame, counted there).
+ */
+function helloOn(frame: Uint8Array): Uint8Array | null {
+  let msgs;
+  try {
+    msgs = decodeFrame(frame);
+  } catch {
+    return frame;
+  }
+  const k = msgs.findIndex((m) => m.t === 'hello');
+  if (k < 0) return null;
+  return k === 0 ? frame : encodeFrame(msgs.slice(k));
 }

@@ -146,7 +146,13 @@ export class CoordinatorMesh {
     });
     c.signalling.bridge = mesh.signals;
     // Tasks of the others' jobs handed back to them before they started here (give-back.ts).
-    c.addStats(() => ({ ...mesh.bus.counters, ...mesh.bus.delivery.counters, ...givenBack(mesh.agents.values()), meshLinksEnded: mesh.links.endedCount }));
+    c.addStats(() => ({
+      ...mesh.bus.counters,
+      ...mesh.bus.delivery.counters,
+      ...givenBack(mesh.agents.values()),
+      meshLinksEnded: mesh.links.endedCount,
+      meshLinkFramesVoid: mesh.links.voidCount,
+    }));
     // A full coordinator sends refused nodes on to the roomiest other one (COORDINATOR_FULL next=<url>).
     c.limits.sendOn = () => mesh.sendOn();
     // A guest task's end goes straight to the agent of its owner (no subscriptions to its outputs).
