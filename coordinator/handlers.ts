@@ -116,6 +116,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   cancelGroup: null,
   groupDone: groups.groupDone,
   groupHandBack: groups.groupHandBack,
+  groupStarted: groups.groupStarted,
   groupCallOut: groups.groupCallOut,
   ice: null,
   assign: null,

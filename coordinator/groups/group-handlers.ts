@@ -8,7 +8,7 @@ import type { Refusal } from './group-reports.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 
 /** A message handler (handlers.ts's table type; not imported from there: no import circle). */
-type Handler<K extends 'submitGroup' | 'groupRelease' | 'materialize' | 'groupDone' | 'groupHandBack' | 'groupCallOut'> = (
+type Handler<K extends 'submitGroup' | 'groupRelease' | 'materialize' | 'groupDone' | 'groupHandBack' | 'groupStarted' | 'groupCallOut'> = (
   c: Managers,
   s: Session,
   m: MsgOf<K>,
@@ -63,6 +63,12 @@ export const groupHandBack: Handler<'groupHandBack'> = (c, s, m) => {
   const n = nodeOf(c, s);
   if (!c.groups || !n) return OFF;
   return refused(c, n, c.groups.handBack(n, m));
+};
+
+export const groupStarted: Handler<'groupStarted'> = (c, s, m) => {
+  const n = nodeOf(c, s);
+  if (!c.groups || !n) return OFF;
+  return refused(c, n, c.groups.started(n, m));
 };
 
 export const groupCallOut: Handler<'groupCallOut'> = (c, s, m) => {

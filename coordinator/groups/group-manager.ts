@@ -142,6 +142,10 @@ export class GroupManager {
     return this.reports.handBack(n, m);
   }
 
+  started(n: NodeRecord, m: MsgOf<'groupStarted'>): Refusal | null {
+    return this.reports.started(n, m);
+  }
+
   /** Members of a slice on node `n` call out: ordinary tasks assigned there from now on (group-reports.ts callOut). */
   callOut(n: NodeRecord, m: MsgOf<'groupCallOut'>): Refusal | null {
     return this.reports.callOut(n, m);

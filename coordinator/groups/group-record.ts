@@ -45,6 +45,13 @@ export class GroupRecord {
   failures: Map<number, Failure> | null = null;
   /** Members released before they ended: released as soon as they end. */
   dropped: Uint8Array | null = null;
+  /**
+   * The slice each member was reported running on (`groupStarted`; -1: none), and its runs lost before they started
+   * (a node lost with the member in its queue: spared, task-failures.ts LOSSES_SPARED). Made at the first report
+   * or loss: most groups never lose a node.
+   */
+  startedOn: Int32Array | null = null;
+  spared: Uint8Array | null = null;
   /** Members placed on the coordinator's own (a large result, no node taking groups): their owner reads them as objects. */
   moved: Set<number> | null = null;
   /** Members materialized while on a slice, and that slice's node: they run there on, reported as members. */

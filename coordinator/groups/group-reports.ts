@@ -233,7 +233,23 @@ export class GroupReports {
     return null;
   }
 
-  /** Node `n` is gone: its slices' unended members are queued again as their next attempt, within maxRetries. */
+  /** Members of slice `m.s` run on node `n` (`groupStarted`): lost with it now, they spent a run. */
+  started(n: NodeRecord, m: MsgOf<'groupStarted'>): Refusal | null {
+    const grp = this.table.groups.get(m.g);
+    if (!grp) return (void this.gcs.stats.staleReports++, null);
+    if (grp.sentTo[m.s] !== n.id) return { lie: `a start on slice ${m.s} of group ${m.g.slice(0, 12)}, which it was never sent` };
+    for (const i of m.idx) {
+      if (i >= grp.n || grp.state[i] !== ON_SLICE || grp.slice[i] !== m.s) continue; // ended, or moved on: late
+      (grp.startedOn ??= new Int32Array(grp.n).fill(-1))[i] = m.s;
+    }
+    return null;
+  }
+
+  /**
+   * Node `n` is gone: its slices' unended members are queued again as their next attempt, within maxRetries. A member
+   * it never reported running (`groupStarted`) waited in its queue: its loss spends no retry (spared, bounded), as a
+   * plain task's (scheduler/task-ends.ts).
+   */
   nodeLost(n: NodeRecord): void {
     this.table.nodeGone(n);
     const on = this.table.slicesOn.get(n);
@@ -246,6 +262,10 @@ export class GroupReports {
         const i = sl.idx[j];
         if (grp.state[i] !== ON_SLICE || grp.slice[i] !== sl.s) continue;
         k++;
+        if (grp.startedOn?.[i] !== sl.s) {
+          const spared = (grp.spared ??= new Uint8Array(grp.n));
+          spared[i] = Math.min(255, spared[i] + 1);
+        }
         if (this.table.retriesLeft(grp, i)) this.table.retry(grp, i, true);
         else {
           const f = failureOf('NODE_LOST', grp.taskId(i), grp.spec.name, new Error(`node ${n.id} was lost and the task has no retries left`));

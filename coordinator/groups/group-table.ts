@@ -9,6 +9,7 @@ import { TERMINAL, type NodeRecord } from '../gcs/tables.js';
 import { chargeMembers } from '../nodes/load.js';
 import { countMembers, noteFailure } from '../jobs/job-tasks.js';
 import { sharedValue } from '../objects/small-values.js';
+import { LOSSES_SPARED } from '../scheduler/task-failures.js';
 import { ReadyTurn } from './group-ready.js';
 import { DONE, FAILED, GroupRecord, MATERIALIZED, ON_SLICE, QUEUED, RELEASED, type Slice } from './group-record.js';
 
@@ -250,9 +251,9 @@ export class GroupTable {
     this.queuedAgain(grp);
   }
 
-  /** Whether member `i` may run again: its attempts so far are under maxRetries (task-failures.ts retriesLeft). */
+  /** Whether member `i` may run again: its attempts so far, less its spared losses, are under maxRetries (task-failures.ts retriesLeft). */
   retriesLeft(grp: GroupRecord, i: number): boolean {
-    return grp.attempt[i] < grp.spec.maxRetries;
+    return grp.attempt[i] - Math.min(grp.spared?.[i] ?? 0, LOSSES_SPARED) < grp.spec.maxRetries;
   }
 
   /** The owner dropped its refs to these members: ended ones' values go now, unended ones' when they end. */

@@ -39,6 +39,7 @@ export const handlers: Handlers<DriverContext> = {
   cancelGroup: null,
   groupDone: null,
   groupHandBack: null,
+  groupStarted: null,
   groupCallOut: null,
   ice: (c, m) => (c.ice = m.ice),
   ready: (c, m) => c.objects.onReady(m),

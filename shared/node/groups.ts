@@ -1,7 +1,9 @@
 // Task groups on a node (issue 14, session 26; shared/protocol/group.ts): an `assignGroup` slice's members run
 // through the machinery of an assigned task (ready queue, executors' column batches, function source cache,
 // inline-vs-stored results) as LocalTasks that carry their slice. What a group saves here is per-member messages:
-// no assign to decode and check, no `started`, and one `groupDone` per slice per frame instead of a `done` each.
+// no assign to decode and check, and one `groupDone` per slice per frame instead of a `done` each. A member that
+// still runs REPORT_AFTER_MS after its dispatch is reported as a plain task is (start-reports.ts), one `groupStarted`
+// per slice per check: the coordinator counts a lost run against maxRetries only for members that had started.
 import { failureOf, type Failure } from '../errors.js';
 import { childTaskId, type TaskId } from '../ids.js';
 import type { FunctionSource, Msg, MsgOf, TaskResult } from '../protocol/messages.js';
@@ -12,6 +14,7 @@ import { cancelledFailure } from './cancels-ahead.js';
 import type { GroupSlice } from './local-task.js';
 import type { NodeSession, TaskTable } from './node-context.js';
 import type { NodeOptions } from './platform.js';
+import { StartReports } from './start-reports.js';
 
 /**
  * Entries added to reports already in the outbox are not in its byte count: past this many bytes of them in one
@@ -39,8 +42,42 @@ export class NodeGroups {
   /** Bytes of entries added to reports in the outbox, and the frame they go in. */
   private frameBytes = 0;
   private frame = -1;
+  /** Members dispatched and not reported running yet; those reported in this check, by slice (sent in a microtask). */
+  private readonly starts = new StartReports((t) => this.running(t));
+  private startedNow: Map<GroupSlice, number[]> | null = null;
 
   constructor(private readonly n: GroupsContext) {}
+
+  /** Member `t` went to an executor: reported `groupStarted` if it still runs at the next check (start-reports.ts). */
+  dispatched(t: LocalTask): void {
+    this.starts.dispatched(t);
+  }
+
+  /** The session ended: no more start reports. */
+  stop(): void {
+    this.starts.stop();
+    this.startedNow = null;
+  }
+
+  /** Member `t` runs: its slice's `groupStarted` goes once this check (or this assign) is done. */
+  private running(t: LocalTask): void {
+    const mem = t.member;
+    if (!mem || mem.out || mem.quiet || t.state !== 'running') return; // called out: it said `started` as a task
+    if (!this.startedNow) {
+      this.startedNow = new Map();
+      queueMicrotask(() => this.sendStarted());
+    }
+    let idx = this.startedNow.get(mem.slice);
+    if (!idx) this.startedNow.set(mem.slice, (idx = []));
+    idx.push(mem.i);
+  }
+
+  private sendStarted(): void {
+    const now = this.startedNow;
+    this.startedNow = null;
+    if (!now) return;
+    for (const [slice, idx] of now) this.n.send({ t: 'groupStarted', g: slice.g, s: slice.s, idx });
+  }
 
   /** Slices held now (tests, stats). */
   get count(): number {
@@ -83,6 +120,7 @@ export class NodeGroups {
           }
           slice.tasks.push(had);
           slice.left++;
+          if (had.state === 'running') this.running(had); // its run goes on: started on this slice too
         }
         continue;
       }

@@ -16,6 +16,7 @@ export const handlers: NodeHandlers = {
   cancelGroup: (n, m) => n.groups.cancel(m.g, m.idx),
   groupDone: null,
   groupHandBack: null,
+  groupStarted: null,
   groupCallOut: null,
   assign: (n, m) => n.onAssign(m),
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force, m.attempt),

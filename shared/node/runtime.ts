@@ -136,6 +136,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
       (ex, why) => this.tasks.onExecutorExit(ex, why),
       (t) => {
         if (!t.member) this.starts.dispatched(t);
+        else this.groups.dispatched(t);
         this.tasks.armTimeout(t);
       },
       Math.max(1, opts.cpus),
@@ -324,6 +325,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.closed = true;
     this.stopHeartbeat();
     this.starts.stop();
+    this.groups.stop();
     this.objects.close(new TabmeshError('CLOSED', why));
     this.links?.stop();
     const kept = dropped && this.keep ? this.actors.handOver() : [];

@@ -94,6 +94,11 @@ export const groupMessages = {
   /** `noSource`: the slice came without its function's source, which the node does not have (a `forget` crossed it). */
   groupHandBack: obj({ t: lit('groupHandBack'), g: taskId, s: int(0), idx: members, noSource: opt(bool) }),
   /**
+   * Members of slice `s` still running REPORT_AFTER_MS after their dispatch (shared/node/start-reports.ts, as a plain
+   * task's `started`): lost with the node, they spent a run; the slice's others it never started spend none.
+   */
+  groupStarted: obj({ t: lit('groupStarted'), g: taskId, s: int(0), idx: members }),
+  /**
    * Members of slice `s` that call out (submit, put, get, wait, ask: what a plain task says under its own id): the
    * coordinator makes each the ordinary task it would have been, assigned to this node (materialized; its owner
    * told it moved), before the messages that follow in the frame. Their children then name a parent on record, and

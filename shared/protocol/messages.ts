@@ -326,6 +326,7 @@ export const NODE_SENDS = new Set<MessageKind>([
   'holding',
   'groupDone',
   'groupHandBack',
+  'groupStarted',
   'groupCallOut',
 ]);
 

@@ -153,6 +153,7 @@ export const examples: { [K in MessageKind]: MsgOf<K> } = {
     failed: [{ i: 1, failure, ex: 0, ms: 2.5 }],
   },
   groupHandBack: { t: 'groupHandBack', g: task, s: 3, idx: [1] },
+  groupStarted: { t: 'groupStarted', g: task, s: 3, idx: [1, 2] },
   groupCallOut: { t: 'groupCallOut', g: task, s: 3, idx: [0, 1] },
 };
 
