@@ -6,19 +6,17 @@ import { isArtifactObject, isPutObject, ownId, rootTaskId, taskOfObject } from '
 import { functionIdOf } from '../shared/env/declare.js';
 import type { Msg, MsgOf } from '../shared/protocol/messages.js';
 import type { NodeRecord } from './gcs/tables.js';
-import { maybeNotSent, sentFunction } from './nodes/load.js';
+import { sentFunction } from './nodes/load.js';
 import { ActorManager } from './actors/actors.js';
 import type { Managers } from './managers.js';
 import type { Session } from './session.js';
 import type { Looked } from './scheduler/task-submit.js';
 import { notDirect } from '../shared/protocol/direct.js';
 import * as groups from './groups/group-handlers.js';
+import * as giving from './node-giving.js';
+import { nodeOf } from './node-giving.js';
 
 export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
-
-function nodeOf(c: Managers, s: Session): NodeRecord | undefined {
-  return s.nodeId ? c.membership.nodeOf(s) : undefined;
-}
 
 /** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
 function runsTaskOfJob(c: Managers, s: Session, job: string): boolean {
@@ -319,35 +317,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
     const job = c.gcs.jobs.get(t.spec.jobId);
     job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
   },
-  // Browser nodes (issue 3): pause, executor count, and re-announcing after a reload.
-  capacity: (c, s, m) => {
-    const n = nodeOf(c, s);
-    if (!n) return;
-    // A paused node offers no CPU: the scheduler stops placing work there.
-    c.membership.capacity(n, m);
-    c.scheduler.touch(n);
-  },
-  handBack: (c, s, m) => {
-    for (const { taskId, attempt, noSource } of m.tasks) {
-      const t = c.tasks.ownedBy(s, taskId, attempt);
-      // The node says it holds the task, not started, and has let it go: `running` too, when the executor it
-      // started on was killed (a force-cancelled batch mate) and it went back to the node's queue (issue 14).
-      if (typeof t === 'string' || (t.state !== 'assigned' && t.state !== 'running')) continue;
-      // It came without its function's source, which the node no longer had: its next assign there carries it.
-      if (noSource && t.node) maybeNotSent(t.node, t.spec.fnId);
-      c.ends.handBack(t);
-    }
-  },
-  // It leaves on purpose: no more work there from now, and what it has not started goes back at once (task-ends.ts).
-  leaving: (c, s) => {
-    const n = nodeOf(c, s);
-    if (!n || s.leaving) return;
-    s.leaving = true;
-    c.scheduler.removeNode(n);
-    c.leases.nodeLeft(n); // its drivers stop sending it tasks straight
-    const back = c.ends.leaving(n);
-    c.gcs.event('node-leaving', `node ${n.id} (${n.name}) is leaving; ${back} task(s) it had not started placed again`, { node: n.id });
-  },
+  capacity: giving.capacity,
+  handBack: giving.handBack,
+  leaving: giving.leaving,
   holding: (c, s, m) => {
     const refused = m.objects.filter((h) => !c.dir.announced(s, h));
     // A node that moved here from a coordinator of the mesh that died: copies of jobs not taken over yet wait (issue 15).
