@@ -14,9 +14,9 @@ import type { Looked } from './scheduler/task-submit.js';
 import { notDirect } from '../shared/protocol/direct.js';
 import * as groups from './groups/group-handlers.js';
 import * as giving from './node-giving.js';
-import { nodeOf } from './node-giving.js';
+import { nodeOf, type Handler } from './handler-kit.js';
 
-export type Handler<K extends Msg['t']> = (c: Managers, s: Session, m: MsgOf<K>) => string | null | void;
+export type { Handler };
 
 /** Whether node session `s` runs a task of job `job` (its tasks act within their job only). */
 function runsTaskOfJob(c: Managers, s: Session, job: string): boolean {

@@ -1,15 +1,7 @@
 // A node's messages about what it can take and what it gives back: its capacity (a tab paused or resumed), tasks
 // handed back unstarted, and its `leaving` (session 31). Split out of handlers.ts, whose table names them.
-import type { NodeRecord } from './gcs/tables.js';
-import type { Handler } from './handlers.js';
-import type { Managers } from './managers.js';
+import { nodeOf, type Handler } from './handler-kit.js';
 import { maybeNotSent } from './nodes/load.js';
-import type { Session } from './session.js';
-
-/** The node record of node session `s` (undefined for drivers and sessions not joined yet). One for every handler file. */
-export function nodeOf(c: Managers, s: Session): NodeRecord | undefined {
-  return s.nodeId ? c.membership.nodeOf(s) : undefined;
-}
 
 /** Browser nodes (issue 3): pause, executor count, and re-announcing after a reload. */
 export const capacity: Handler<'capacity'> = (c, s, m) => {
