@@ -1,9 +1,33 @@
 // The node's handler table: each coordinator message kind a node receives,
 // routed to the part of the runtime that owns it (null: not a node's message).
-import type { Handlers } from '../protocol/messages.js';
+import type { ObjectId } from '../ids.js';
+import type { Handlers, MsgOf } from '../protocol/messages.js';
 import type { NodeHandlerContext } from './node-context.js';
 
 type NodeHandlers = Handlers<NodeHandlerContext>;
+
+/** A task the coordinator placed here: admitted, or handed back when it cannot run here now. */
+function assign(n: NodeHandlerContext, m: MsgOf<'assign'>): void {
+  if (m.fn) n.fns.set(m.fn.fnId, m.fn);
+  else if (m.spec.actor?.kind !== 'call' && !n.fns.has(m.spec.fnId)) {
+    // Its source was taken by a `forget` that crossed its announcement: back, said so (the next assign carries it).
+    n.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt, noSource: true }] });
+    return;
+  }
+  if (n.paused && !('actor' in m.spec && m.spec.actor)) {
+    // Assigned before the coordinator heard that we paused.
+    n.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt }] });
+    return;
+  }
+  // Most assigns carry no inline values: no map for them.
+  let inline: Map<ObjectId, Uint8Array> | undefined;
+  for (const x of m.inline) {
+    (inline ??= new Map()).set(x.id, x.v);
+    n.inlineBytes.in += x.v.byteLength;
+  }
+  for (const a of m.spec.args) if (a.v) n.inlineBytes.in += a.v.byteLength;
+  n.tasks.admit(m.spec, inline, m.sc);
+}
 
 export const handlers: NodeHandlers = {
   welcome: null,
@@ -18,7 +42,7 @@ export const handlers: NodeHandlers = {
   groupHandBack: null,
   groupStarted: null,
   groupCallOut: null,
-  assign: (n, m) => n.onAssign(m),
+  assign,
   cancelTask: (n, m) => n.tasks.cancel(m.taskId, m.force, m.attempt),
   giveBack: (n, m) => n.tasks.giveBack(m.n, m.ids),
   hurry: (n, m) => n.direct.hurry(m.ids),

@@ -129,7 +129,7 @@ export interface ObjectAccessContext extends NodeSession {
 }
 
 /** What the node's message handlers route to. */
-export interface NodeHandlerContext {
+export interface NodeHandlerContext extends Pick<NodeSession, 'send' | 'inlineBytes'> {
   readonly tasks: TaskTable;
   readonly actors: ActorTable;
   readonly access: ObjectReader;
@@ -142,7 +142,10 @@ export interface NodeHandlerContext {
   /** Tasks drivers push here under their leases (direct-tasks.ts). */
   readonly direct: { lease(m: MsgOf<'lease'>): void; hurry(ids: TaskId[]): void };
   log(text: string): void;
-  onAssign(m: MsgOf<'assign'>): void;
+  /** The functions this node was given, by id (an `assign` may carry one). */
+  readonly fns: Map<string, FunctionSource>;
+  /** The volunteer paused it: what is assigned meanwhile goes back. */
+  readonly paused: boolean;
   /** Task groups' slices (groups.ts): `assignGroup`, `cancelGroup`. */
   readonly groups: { assign(m: MsgOf<'assignGroup'>): void; cancel(g: TaskId, idx?: readonly number[]): void };
   /** The coordinator's `forget`: functions of ended jobs leave the node and its executors. */

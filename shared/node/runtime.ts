@@ -10,9 +10,9 @@ import type { IceConfig } from '../transfer/raw-peer.js';
 import { ObjectClient } from '../api/object-client.js';
 import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
-import type { NodeId, ObjectId } from '../ids.js';
+import type { NodeId } from '../ids.js';
 import { decodeFrame, LATER_MS, Outbox } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, type FunctionSource, type Msg, type MsgOf } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type FunctionSource, type Msg } from '../protocol/messages.js';
 import { everyOnGrid, Heartbeat, heartbeatIo } from './heartbeat.js';
 import { ActorHost } from './actor-host.js';
 import { NodeTasks } from './admission.js';
@@ -245,28 +245,6 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   forgetFunctions(fns: readonly string[]): void {
     forgetSources(fns, this.fns, this.fnsAnnounced, this.tasks.functionsUsed());
     this.local.forget(fns);
-  }
-
-  onAssign(m: MsgOf<'assign'>): void {
-    if (m.fn) this.fns.set(m.fn.fnId, m.fn);
-    else if (m.spec.actor?.kind !== 'call' && !this.fns.has(m.spec.fnId)) {
-      // Its source was taken by a `forget` that crossed its announcement: back, said so (the next assign carries it).
-      this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt, noSource: true }] });
-      return;
-    }
-    if (this.paused && !('actor' in m.spec && m.spec.actor)) {
-      // Assigned before the coordinator heard that we paused.
-      this.send({ t: 'handBack', tasks: [{ taskId: m.spec.taskId, attempt: m.spec.attempt }] });
-      return;
-    }
-    // Most assigns carry no inline values: no map for them.
-    let inline: Map<ObjectId, Uint8Array> | undefined;
-    for (const x of m.inline) {
-      (inline ??= new Map()).set(x.id, x.v);
-      this.inlineBytes.in += x.v.byteLength;
-    }
-    for (const a of m.spec.args) if (a.v) this.inlineBytes.in += a.v.byteLength;
-    this.tasks.admit(m.spec, inline, m.sc);
   }
 
   // -- a volunteer's controls (issue 3) -----------------------------------------
