@@ -1,6 +1,6 @@
 // An edge executor: a worker_threads Worker running the shared executor core.
 import { parentPort } from 'node:worker_threads';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ExecutorCore } from '../shared/executor/core.js';
 import type { ToExecutor } from '../shared/executor/protocol.js';
@@ -35,4 +35,8 @@ new ExecutorCore(
   // Runtime env modules (issue 16) are self-contained bundles: a data: URL evaluates one with no file and no resolution.
   (bytes) => import(`data:text/javascript;base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}`),
   collector(),
+  () => {
+    const h = getHeapStatistics();
+    return h.used_heap_size + h.external_memory;
+  },
 );

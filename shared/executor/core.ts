@@ -16,6 +16,7 @@ import { NodeCalls, transferable } from './node-calls.js';
 import { doneColumns, runsOf } from './columns.js';
 import { ActorCalls } from './actor-calls.js';
 import { ViewRelease, type Collect } from './view-release.js';
+import { IdleCollect, type HeapBytes } from './idle-collect.js';
 
 /** Results this large leave their values as garbage worth collecting soon (view-release.ts madeGarbage). */
 const LARGE_GARBAGE_BYTES = 32 << 20;
@@ -34,6 +35,8 @@ export class ExecutorCore implements TaskHost {
   private readonly actorCalls: ActorCalls;
   /** Shared views the node lent: their leases go back when collected (issue 17). */
   private readonly views: ViewRelease;
+  /** Collects once idle after tasks grew the heap, where the platform can (idle-collect.ts). */
+  private readonly idle: IdleCollect | null;
   private config: ExecutorConfig = { inlineMax: 64 * 1024, nodeName: '?' };
   get nodeId(): string | null {
     return this.config.nodeId ?? null;
@@ -47,9 +50,13 @@ export class ExecutorCore implements TaskHost {
     loadModule?: ModuleLoader,
     /** Forces a garbage collection where the platform can (edge/worker.ts): lent views come back sooner. */
     collect?: Collect,
+    /** This thread's heap size where the platform can measure it (edge/worker.ts): it collects once idle after growth. */
+    heapBytes?: HeapBytes,
   ) {
     this.env = new ExecutorEnv(loadModule);
     this.views = new ViewRelease(ep, collect);
+    // A live actor's creation stays in `running` for the actor's life: it is not work in flight.
+    this.idle = collect && heapBytes ? new IdleCollect(collect, heapBytes, () => this.running.size - this.actorCalls.actors.size) : null;
     this.calls = new NodeCalls(ep);
     this.actorCalls = new ActorCalls({
       running: this.running,
@@ -68,6 +75,7 @@ export class ExecutorCore implements TaskHost {
         return;
       case 'run':
       case 'runs':
+        this.idle?.busy();
         this.views.watch(m.lent);
         for (const t of m.k === 'run' ? m.tasks : runsOf(m.c)) {
           if (t.actor?.kind === 'call') this.actorCalls.enqueue(t);
@@ -161,6 +169,7 @@ export class ExecutorCore implements TaskHost {
     const results = this.results;
     this.results = [];
     this.views.tasksEnded();
+    this.idle?.ended();
     let bytes = 0;
     for (const r of results) if (r.ok) for (const x of r.returns) bytes += x.bytes.byteLength;
     if (bytes >= LARGE_GARBAGE_BYTES) this.views.madeGarbage();
