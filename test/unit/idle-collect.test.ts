@@ -46,9 +46,12 @@ describe('IdleCollect', () => {
     c.ended();
     await wait(60);
     expect(f.h.collected).toBe(0);
-    // V8 collected by itself: the base follows it down, so 10 MiB more from there is growth.
+    // V8 collected by itself: the idle check sees the heap lower and takes it as the base.
     f.h.bytes = 20 * MiB;
     c.ended();
+    await wait(60);
+    expect(f.h.collected).toBe(0);
+    // So 10 MiB more from there is growth.
     f.h.bytes = 30 * MiB;
     c.ended();
     await wait(60);
@@ -60,18 +63,34 @@ describe('IdleCollect', () => {
     const c = new IdleCollect(f.collect, f.heapBytes, f.inFlight, 40, 8 * MiB);
     f.h.bytes += 20 * MiB;
     c.ended();
-    await wait(20);
-    c.busy(); // a new batch came: not idle
-    await wait(60);
+    // New batches keep coming for 120 ms: never idle 40 ms.
+    for (let i = 0; i < 6; i++) {
+      await wait(20);
+      c.busy();
+    }
     expect(f.h.collected).toBe(0);
     f.h.inFlight = 1;
-    c.ended();
-    await wait(80);
+    await wait(100);
     expect(f.h.collected).toBe(0); // a long task still runs
     f.h.inFlight = 0;
     c.ended();
-    await wait(80);
+    await wait(100);
     expect(f.h.collected).toBe(1);
+  });
+
+  it('measures the heap once an idle period, not once a batch', async () => {
+    let measured = 0;
+    const c = new IdleCollect(
+      () => {},
+      () => (measured++, 0),
+      () => 0,
+      30,
+    );
+    measured = 0;
+    for (let i = 0; i < 1000; i++) c.ended();
+    expect(measured).toBe(0);
+    await wait(80);
+    expect(measured).toBe(1);
   });
 });
 
