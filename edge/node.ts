@@ -12,8 +12,7 @@ import type { WebSocketCtor } from '../shared/api/socket.js';
 import { CoordinatorUrls } from '../shared/coordinator-urls.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
-import { startHashPool } from './node-hash.js';
-import { startWarmer } from './node-warm.js';
+import { helpersAfter, helpersAfterMs, helpersAtFirstLink, installNodeHelpers } from './node-helpers.js';
 import { limitPool } from '../shared/bytes.js';
 import { edgePeers } from './peer-link.js';
 import { DiskEnvTier } from './env-tier.js';
@@ -38,6 +37,8 @@ export interface EdgeNodeOptions {
   maxUploadMiBps?: number;
   /** How long a peer link may take to open before a read goes on without it. Default: TABMESH_LINK_CONNECT_MS, else 5 s. */
   linkConnectTimeoutMs?: number;
+  /** Its hash pool's and memory warmer's threads start this long after it joined, if its first peer link or a large value did not start them before (edge/node-helpers.ts). Default HELPERS_AFTER_MS. */
+  helpersAfterMs?: number;
 }
 
 /** TABMESH_LINK_CONNECT_MS (ms, 100-600000): a peer link's time to open; tests whose links can never open shorten it. */
@@ -67,6 +68,8 @@ export class EdgeNode {
   private resolveLeft!: (why: string) => void;
   onEvent: (text: string) => void = () => {};
   private readonly linkConnectTimeoutMs: number | undefined;
+  /** Cancels the timer that starts its helper threads. */
+  private cancelHelpers: () => void = () => {};
 
   private constructor(private readonly o: EdgeNodeOptions) {
     this.linkConnectTimeoutMs = o.linkConnectTimeoutMs ?? linkConnectMsFromEnv();
@@ -86,9 +89,9 @@ export class EdgeNode {
   }
 
   static async start(o: EdgeNodeOptions): Promise<EdgeNode> {
-    // Their threads boot now, beside the node's session: not on its first transfer's path (issue 17, session 22).
-    startHashPool();
-    startWarmer();
+    // Their hooks now; their threads at its first peer link, or a little after it joined (edge/node-helpers.ts).
+    const helpersMs = helpersAfterMs(o.helpersAfterMs);
+    installNodeHelpers();
     const n = new EdgeNode(o);
     // A full coordinator that sends it on (or a list with more URLs) is followed at once; any other failure is the caller's.
     for (;;) {
@@ -99,6 +102,7 @@ export class EdgeNode {
         if (!n.urls.moveOn((e as Error).message)) throw e;
       }
     }
+    n.cancelHelpers = helpersAfter(helpersMs);
     void n.supervise();
     return n;
   }
@@ -138,7 +142,7 @@ export class EdgeNode {
         laterMs: process.env.TABMESH_TEST_LATER_MS ? Number(process.env.TABMESH_TEST_LATER_MS) : undefined,
         spawnExecutor: workerThreadExecutors(),
         store: this.store,
-        peers: await edgePeers(),
+        peers: helpersAtFirstLink(await edgePeers()),
         envTier: this.envTier,
         envCache: this.envCache,
         keep: this.keep,
@@ -179,6 +183,7 @@ export class EdgeNode {
 
   async leave(): Promise<void> {
     this.leaving = true;
+    this.cancelHelpers();
     await this.runtime.close();
   }
 }
