@@ -2,7 +2,7 @@
 // read failed with the closing link logged the failure as an event, after the coordinator had closed its GCS
 // storage: an unhandled rejection "RedisStorage ... is closed" (test/redis/restart-detached.test.ts under load).
 // The mesh's close now waits for what it started to end, and what ends after close writes nothing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import type { MeshRegistry } from '../../coordinator/mesh/registry.js';
@@ -20,6 +20,10 @@ const onRejection = (e: unknown) => rejections.push(e);
 process.on('unhandledRejection', onRejection);
 afterEach(() => {
   rejections.length = 0;
+});
+// The worker runs other files after this one (project `shared`): they do not report to this file's list.
+afterAll(() => {
+  process.off('unhandledRejection', onRejection);
 });
 
 describe('a coordinator on Redis closing', () => {
