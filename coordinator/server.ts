@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { refusalReason } from './limits/limits.js';
 import { takeNodeSockets } from './http/node-socket.js';
-import { takeEmptyFrames } from './http/empty-frames.js';
 import { CoordinatorMesh } from './mesh/mesh.js';
 import { registerMeshApi } from './mesh/mesh-api.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
@@ -50,9 +49,6 @@ export interface RunningCoordinator {
   url: string;
   close(): Promise<void>;
 }
-
-/** A keepalive's frame: the inbox reads its length only. */
-const NO_BYTES = new Uint8Array(0);
 
 function toUint8(data: RawData): Uint8Array {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
@@ -99,8 +95,6 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
       if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
       coordinator.onFrame(s, toUint8(data));
     });
-    // Keepalives (empty frames) read alone skip ws's parser (http/empty-frames.ts): what its 'message' would do.
-    takeEmptyFrames(socket, () => coordinator.onFrame(s, NO_BYTES));
     socket.on('close', (code: number) => coordinator.onClose(s, code));
     socket.on('error', () => socket.terminate());
   });
