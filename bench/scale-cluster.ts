@@ -123,6 +123,11 @@ export class Cluster {
     readonly spread = false,
   ) {}
 
+  /** The bench's own redis-server (SCALE_GCS=redis or a mesh), for its CPU in the idle window. */
+  get redisPid(): number | undefined {
+    return this.redis?.pid;
+  }
+
   get coord(): Proc {
     return this.coords[0];
   }

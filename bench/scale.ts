@@ -56,6 +56,7 @@ import { stallMidJob, stallsFromEnv } from './scale-stall.js';
 import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
+import { threadLines, threadTicks } from './scale-threads.js';
 
 /** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
 const STALL = stallsFromEnv();
@@ -207,11 +208,15 @@ async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Pro
   // compaction after the last job runs in between: its pauses were in no window).
   const a = await cl.probe(!fromLastProbe, true);
   const oa = await cl.probeOthers(!fromLastProbe, true);
+  const pids = [...cl.coords.map((c) => c.p.pid), cl.redisPid];
+  const ta = pids.map(threadTicks);
   const t0 = nowMs();
   await sleep(IDLE_MS);
+  const tb = pids.map(threadTicks);
   const b = await cl.probe(true);
   const ob = await cl.probeOthers(true);
   const ms = nowMs() - t0;
+  threadLines(what, pids, ta, tb, ms);
   const s1 = await cl.stats();
   logStalls(what, b);
   // What came in meanwhile: idle nodes' keepalives, and frames (heartbeats of nodes not idle).
