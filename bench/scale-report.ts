@@ -34,6 +34,10 @@ export interface Run extends LoopFigures {
   freeCpuUsPerTask: number;
   freeLoopMaxMs: number;
   tasksPerSec: number;
+  /** The job's wall time, from the first submit to the last result (ms). */
+  wallMs: number;
+  /** CPU over the job by process kind (ms; bench/scale-cpu.ts): driver, coordinator<i>, nodes, redis, others (the rest of the machine). */
+  cpuByProcess: Record<string, number>;
   cpuUsPerTask: number;
   /** Less what the coordinator spends idle over as long (heartbeats, sampling): what the tasks themselves cost. */
   cpuUsPerTaskNet: number;
@@ -231,6 +235,16 @@ export function report(rows: Row[], stalls: boolean): void {
         emit(figure(`${k}.tasks_on_others`, others.tasks, 'tasks'));
       }
       if (run.perCoordinator) emitCoordinatorRuns(k, run.perCoordinator, br?.cpuUsPerTask ?? null);
+      // Where the machine's CPU went over the job, a task: each process kind's, against the base's same kind.
+      for (const [kind, ms] of Object.entries(run.cpuByProcess))
+        emit(
+          figure(
+            `${k}.cpu_by_process.${kind}`,
+            (ms * 1000) / run.tasks,
+            'µs',
+            br?.cpuByProcess[kind] !== undefined ? (br.cpuByProcess[kind] * 1000) / br.tasks : null,
+          ),
+        );
     });
     if (r.churn) {
       const c = r.churn;
@@ -265,6 +279,7 @@ export function report(rows: Row[], stalls: boolean): void {
         `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)`,
       );
     }
+  lines.push(...cpuByProcessTable(rows));
   lines.push(...coordinatorTable(rows.map((r) => ({ ...r, idle: [r.idleCpuPct, ...r.otherIdleCpuPct] }))));
   lines.push(...spreadVsOne(rows));
   for (const r of rows) {
@@ -275,6 +290,32 @@ export function report(rows: Row[], stalls: boolean): void {
     );
   }
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+/**
+ * A line per process kind (driver, each coordinator, the node processes, Redis, the rest of the machine): its CPU
+ * over each job of each size, µs a task (the median repeat's), and its share of the machine's busy time.
+ */
+function cpuByProcessTable(rows: Row[]): string[] {
+  const cols = rows.flatMap((r) => r.runs.map((run) => ({ r, run })));
+  if (cols.length === 0) return [];
+  const kinds = [...new Set(cols.flatMap((c) => Object.keys(c.run.cpuByProcess)))];
+  const total = (run: Run) => Object.values(run.cpuByProcess).reduce((a, x) => a + x, 0);
+  const lines = [
+    `| CPU over the job, µs a task (share) | ${cols.map((c) => `${c.r.n} nodes${c.r.coordinators > 1 ? ` on ${c.r.coordinators}` : ''}, ${c.run.tasks} tasks`).join(' | ')} |`,
+    `|---|${cols.map(() => '---|').join('')}`,
+  ];
+  for (const kind of kinds)
+    lines.push(
+      `| ${kind} | ${cols
+        .map(({ run }) => {
+          const ms = run.cpuByProcess[kind];
+          return ms === undefined ? '-' : `${round((ms * 1000) / run.tasks, 1)} (${round((ms / Math.max(1, total(run))) * 100, 0)}%)`;
+        })
+        .join(' | ')} |`,
+    );
+  lines.push(`| all | ${cols.map(({ run }) => `${round((total(run) * 1000) / run.tasks, 1)}`).join(' | ')} |`);
+  return lines;
 }
 
 /** All of a row's nodes on one coordinator: one coordinator alone, or a mesh whose first took every node. */

@@ -57,6 +57,7 @@ import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
 import { threadLines, threadTicks } from './scale-threads.js';
+import { cpuBetween, cpuByProcessLine, cpuSnapshot } from './scale-cpu.js';
 
 /** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
 const STALL = stallsFromEnv();
@@ -127,6 +128,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const before = await cl.probe(true);
     // The other coordinators of the mesh (SCALE_COORDINATORS): their CPU, loop and the tasks their nodes ran.
     const [othersBefore, otherStats0] = [await cl.probeOthers(true), await cl.statsOthers()];
+    const cpu0 = cpuSnapshot(cl.processKinds());
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
     for (let i = 0; i < count; i++) refs.push(noop.remote());
@@ -135,6 +137,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     await mesh.get(refs, STALL.length ? { timeoutMs: 300_000 } : {});
     await stalled;
     const ms = nowMs() - t0;
+    const cpuByProcess = cpuBetween(cpu0, cpuSnapshot(cl.processKinds()));
     if (STALL.length) log(`N=${n}: ${count} tasks: the job ended (every result) in ${round(ms / 1000, 1)} s with the stops`);
     const after = await cl.probe(true);
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
@@ -162,6 +165,8 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       tasks: count,
       tasksPerSec: (count / ms) * 1000,
       tasksPerSecAll: [(count / ms) * 1000],
+      wallMs: ms,
+      cpuByProcess,
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
       loopMaxMs: after.loopMaxMs,
@@ -235,6 +240,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
     `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
   );
   log(`N=${n}: ${count} tasks${rep}: ${countsLine(r.counts)}`);
+  log(`N=${n}: ${count} tasks${rep}: CPU by process over the job: ${cpuByProcessLine(r.cpuByProcess, count, r.wallMs)}`);
   for (const line of slowTurnLines(r.slow)) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   for (const line of coordinatorRunLines(r.perCoordinator ?? [])) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);
