@@ -12,7 +12,6 @@ import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
 import type { ProfileRequest } from './scale-profile.js';
 import { ownRedis } from './own-redis.js';
-import type { ProcessKinds } from './scale-cpu.js';
 import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE, reniceAll } from './scale-priority.js';
 
 const NODES_PER_PROCESS = 2500;
@@ -162,17 +161,6 @@ export class Cluster {
       }
       throw new Error(`the ${this.coordinators} coordinators did not link to each other in 30 s`);
     }
-  }
-
-  /** The run's processes by kind, for their CPU over a job (bench/scale-cpu.ts): the driver, each coordinator, the node processes, Redis. */
-  processKinds(): ProcessKinds {
-    const pid = (p: ChildProcess | undefined) => (p?.pid === undefined ? [] : [p.pid]);
-    return {
-      driver: [process.pid],
-      ...Object.fromEntries(this.coords.map((c, i) => [`coordinator${i}`, pid(c.p)])),
-      nodes: this.nodes.flatMap((n) => pid(n.p)),
-      ...(this.redis ? { redis: pid(this.redis) } : {}),
-    };
   }
 
   /** `live`: the coordinator's heap after full GCs too (liveHeapBytes): not inside a window whose CPU or pauses count. */

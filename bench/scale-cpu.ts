@@ -6,27 +6,12 @@
 // time over all cores, so what the run's processes did not use was someone else's.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { cpuMsOf } from './cpu.js';
 import { round } from './figures.js';
 
 /** Linux's USER_HZ: /proc counts CPU time in hundredths of a second on every architecture it exports to user space. */
 const TICK_MS = 10;
-
-/** A process's CPU time so far (ms): user + system of all its threads; 0 for a process gone or not readable. */
-export function processCpuMs(pid: number, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
-  let stat: string;
-  try {
-    stat = read(`/proc/${pid}/stat`);
-  } catch {
-    return 0;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: fields count from after its last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name (field 3 is rest[0]).
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return 0;
-  return (utime + stime) * TICK_MS;
-}
 
 /** The machine's busy CPU time so far over all cores (ms): /proc/stat's `cpu` line less idle and iowait. */
 export function machineBusyMs(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
@@ -46,9 +31,25 @@ export interface CpuSnapshot {
   machineMs: number;
 }
 
+/** The processes of a bench:scale run by kind: the driver (this process), each coordinator, the node processes, Redis. */
+export function processKinds(cl: {
+  coords: readonly { p: ChildProcess }[];
+  nodes: readonly { p: ChildProcess }[];
+  redisPid: number | undefined;
+}): ProcessKinds {
+  const one = (pid: number | undefined) => (pid === undefined ? [] : [pid]);
+  return {
+    driver: [process.pid],
+    ...Object.fromEntries(cl.coords.map((c, i) => [`coordinator${i}`, one(c.p.pid)])),
+    nodes: cl.nodes.flatMap((n) => one(n.p.pid)),
+    ...(cl.redisPid === undefined ? {} : { redis: [cl.redisPid] }),
+  };
+}
+
 export function cpuSnapshot(kinds: ProcessKinds): CpuSnapshot {
   const byKind: Record<string, number> = {};
-  for (const [kind, pids] of Object.entries(kinds)) byKind[kind] = pids.reduce((a, pid) => a + processCpuMs(pid), 0);
+  // A process gone or not readable (cpuMsOf's NaN) counts nothing.
+  for (const [kind, pids] of Object.entries(kinds)) byKind[kind] = pids.reduce((a, pid) => a + (cpuMsOf(pid) || 0), 0);
   return { byKind, machineMs: machineBusyMs() };
 }
 

@@ -34,8 +34,6 @@ export interface Run extends LoopFigures {
   freeCpuUsPerTask: number;
   freeLoopMaxMs: number;
   tasksPerSec: number;
-  /** The job's wall time, from the first submit to the last result (ms). */
-  wallMs: number;
   /** CPU over the job by process kind (ms; bench/scale-cpu.ts): driver, coordinator<i>, nodes, redis, others (the rest of the machine). */
   cpuByProcess: Record<string, number>;
   cpuUsPerTask: number;

@@ -2,6 +2,7 @@
 // storage thread's (Redis or SQLite writer), V8's helpers' (GC, compiler) and libuv's; a mesh adds Redis's own
 // process. Read from /proc (Linux; elsewhere nothing is reported) at the window's ends, in clock ticks.
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpuMsOf } from './cpu.js';
 import { log } from './harness.js';
 
 /** Clock ticks a second (USER_HZ: 100 on Linux, whatever the kernel's HZ). */
@@ -9,14 +10,6 @@ const TICKS_PER_S = 100;
 
 /** CPU ticks (user + system) of each thread of a process, with its name; empty when /proc cannot tell. */
 export type ThreadTicks = Map<number, { name: string; ticks: number }>;
-
-/** The fields after the name in a /proc stat line (the name, in parentheses, may hold spaces and parentheses). */
-function statFields(line: string): { name: string; rest: string[] } | null {
-  const open = line.indexOf('(');
-  const close = line.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  return { name: line.slice(open + 1, close), rest: line.slice(close + 2).split(' ') };
-}
 
 export function threadTicks(pid: number | undefined): ThreadTicks {
   const out: ThreadTicks = new Map();
@@ -29,9 +22,9 @@ export function threadTicks(pid: number | undefined): ThreadTicks {
   }
   for (const tid of tids) {
     try {
-      const f = statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      // After the name: state is field 3 of stat(5), utime 14 and stime 15, so 11 and 12 of `rest` (0-based).
-      if (f) out.set(Number(tid), { name: f.name, ticks: Number(f.rest[11]) + Number(f.rest[12]) });
+      const ms = cpuMsOf(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim();
+      if (!Number.isNaN(ms)) out.set(Number(tid), { name, ticks: Math.round(ms / (1000 / TICKS_PER_S)) });
     } catch {
       // The thread ended meanwhile.
     }
@@ -69,8 +62,17 @@ export function partsLine(parts: [string, number][]): string {
   return parts.length ? parts.map(([k, x]) => `${k} ${x.toFixed(2)}%`).join(', ') : 'nothing';
 }
 
+/** Starts counting the threads of `pids` (coordinators, then Redis); `read` at the window's end, `log` its lines. */
+export function threadsSince(pids: (number | undefined)[]): () => (what: string, ms: number) => void {
+  const a = pids.map(threadTicks);
+  return () => {
+    const b = pids.map(threadTicks);
+    return (what, ms) => threadLines(what, pids, a, b, ms);
+  };
+}
+
 /** Each coordinator's idle CPU by thread, and Redis's (bench/scale-threads.ts; Linux only). */
-export function threadLines(what: string, pids: (number | undefined)[], a: ThreadTicks[], b: ThreadTicks[], ms: number): void {
+function threadLines(what: string, pids: (number | undefined)[], a: ThreadTicks[], b: ThreadTicks[], ms: number): void {
   pids.forEach((pid, i) => {
     if (pid === undefined || b[i].size === 0) return;
     const { parts, total } = threadParts(pid, a[i], b[i], ms);

@@ -56,8 +56,9 @@ import { stallMidJob, stallsFromEnv } from './scale-stall.js';
 import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
-import { threadLines, threadTicks } from './scale-threads.js';
-import { cpuBetween, cpuByProcessLine, cpuSnapshot } from './scale-cpu.js';
+import { threadsSince } from './scale-threads.js';
+import { cpuBetween, cpuByProcessLine, cpuSnapshot, processKinds } from './scale-cpu.js';
+import { logStalls } from './scale-stall-sections.js';
 
 /** SCALE_STALL=other:3000 (or first:…, several separated by commas): a coordinator stopped mid-job (bench/scale-stall.ts). */
 const STALL = stallsFromEnv();
@@ -90,26 +91,6 @@ const columns = (c: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${round(v, 0)}`)
     .join(', ');
 
-/** SCALE_STALLS=1: the longest sections by CPU since the probe before (what ran, what it did) and the turn of most CPU. */
-function logStalls(what: string, p: Probe): void {
-  const st = p.stalls;
-  if (!st) return;
-  const kinds = (k: Record<string, number>) =>
-    Object.entries(k)
-      .map(([n, v]) => `${n} ${v}`)
-      .join(' ');
-  const top = st.top.map(
-    (s) =>
-      `${round(s.cpuMs, 1)} ms CPU (${round(s.wallMs, 0)} wall, gc ${round(s.gcMs, 0)}) ${s.what}: frames in ${s.counts.framesIn} (+${s.counts.keepalivesIn} keepalives), msgs ${s.counts.msgsIn} [${kinds(s.kinds)}], frames out ${s.counts.framesOut}, assigned ${s.counts.assigned}, nodes given work ${s.counts.nodeTurns}`,
-  );
-  const w = st.worstTurn;
-  const turn = w
-    ? `${round(w.cpuMs, 1)} ms CPU (${round(w.wallMs, 0)} wall) in ${w.sections} sections: ${w.by.map((g) => `${g.what} x${g.n} ${round(g.cpuMs, 1)} ms`).join('; ')}`
-    : 'none';
-  log(`${what}: ${st.sections} sections in ${st.turns} turns, ${st.turnsOver50} turns over 50 ms CPU; the turn of most CPU: ${turn}`);
-  for (const t of top) log(`${what}:   ${t}`);
-}
-
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
 async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: number): Promise<Run> {
   const mesh = await connect({ url: cl.url, token: cl.token });
@@ -128,7 +109,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const before = await cl.probe(true);
     // The other coordinators of the mesh (SCALE_COORDINATORS): their CPU, loop and the tasks their nodes ran.
     const [othersBefore, otherStats0] = [await cl.probeOthers(true), await cl.statsOthers()];
-    const cpu0 = cpuSnapshot(cl.processKinds());
+    const cpu0 = cpuSnapshot(processKinds(cl));
     const t0 = nowMs();
     const refs: ObjectRef<void>[] = [];
     for (let i = 0; i < count; i++) refs.push(noop.remote());
@@ -137,7 +118,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     await mesh.get(refs, STALL.length ? { timeoutMs: 300_000 } : {});
     await stalled;
     const ms = nowMs() - t0;
-    const cpuByProcess = cpuBetween(cpu0, cpuSnapshot(cl.processKinds()));
+    const cpuByProcess = cpuBetween(cpu0, cpuSnapshot(processKinds(cl)));
     if (STALL.length) log(`N=${n}: ${count} tasks: the job ended (every result) in ${round(ms / 1000, 1)} s with the stops`);
     const after = await cl.probe(true);
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
@@ -165,7 +146,6 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
       tasks: count,
       tasksPerSec: (count / ms) * 1000,
       tasksPerSecAll: [(count / ms) * 1000],
-      wallMs: ms,
       cpuByProcess,
       cpuUsPerTask: (after.cpuUs - before.cpuUs) / count,
       cpuUsPerTaskNet: Math.max(0, after.cpuUs - before.cpuUs - idleCpuFraction * ms * 1000) / count,
@@ -213,15 +193,14 @@ async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Pro
   // compaction after the last job runs in between: its pauses were in no window).
   const a = await cl.probe(!fromLastProbe, true);
   const oa = await cl.probeOthers(!fromLastProbe, true);
-  const pids = [...cl.coords.map((c) => c.p.pid), cl.redisPid];
-  const ta = pids.map(threadTicks);
+  const threads = threadsSince([...cl.coords.map((c) => c.p.pid), cl.redisPid]);
   const t0 = nowMs();
   await sleep(IDLE_MS);
-  const tb = pids.map(threadTicks);
+  const byThread = threads();
   const b = await cl.probe(true);
   const ob = await cl.probeOthers(true);
   const ms = nowMs() - t0;
-  threadLines(what, pids, ta, tb, ms);
+  byThread(what, ms);
   const s1 = await cl.stats();
   logStalls(what, b);
   // What came in meanwhile: idle nodes' keepalives, and frames (heartbeats of nodes not idle).
@@ -240,7 +219,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
     `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
   );
   log(`N=${n}: ${count} tasks${rep}: ${countsLine(r.counts)}`);
-  log(`N=${n}: ${count} tasks${rep}: CPU by process over the job: ${cpuByProcessLine(r.cpuByProcess, count, r.wallMs)}`);
+  log(`N=${n}: ${count} tasks${rep}: CPU by process over the job: ${cpuByProcessLine(r.cpuByProcess, count, (count / r.tasksPerSec) * 1000)}`);
   for (const line of slowTurnLines(r.slow)) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   for (const line of coordinatorRunLines(r.perCoordinator ?? [])) log(`N=${n}: ${count} tasks${rep}: ${line}`);
   log(`N=${n}: ${count} tasks${rep}: GC ${round((r.gc.ms / count) * 1000, 1)} ms a 1,000 tasks: ${gcLine(r.gc)}`);

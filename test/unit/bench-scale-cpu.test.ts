@@ -1,18 +1,25 @@
 // bench:scale's CPU by process over a job (bench/scale-cpu.ts): /proc's ticks read right (a command name with
 // spaces and parentheses), the machine's busy time without idle and iowait, and the rest of the machine's share.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuBetween, machineBusyMs, processCpuMs } from '../../bench/scale-cpu.js';
+import { cpuMsOf } from '../../bench/cpu.js';
+import { cpuBetween, cpuSnapshot, machineBusyMs } from '../../bench/scale-cpu.js';
 
 describe('scale-cpu', () => {
   it("reads a process's utime + stime in ms, whatever its name", () => {
     // Fields 3.. after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
     const stat = '4242 (node (a) b) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 37 0 0 20 0 11 0';
-    expect(processCpuMs(4242, () => stat)).toBe((250 + 37) * 10);
-    expect(
-      processCpuMs(1, () => {
-        throw new Error('ENOENT');
-      }),
-    ).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-scale-cpu-'));
+    try {
+      writeFileSync(join(dir, 'stat'), stat);
+      expect(cpuMsOf(4242, join(dir, 'stat'))).toBe((250 + 37) * 10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A process gone counts nothing in its kind.
+    expect(cpuSnapshot({ gone: [2 ** 22 + 7] }).byKind.gone).toBe(0);
   });
 
   it("counts the machine's busy time without idle and iowait", () => {
