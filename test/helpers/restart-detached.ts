@@ -95,7 +95,7 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   // the grace, just before it logs coordinator-recovered. A timer of this event loop due later fires after it.
   await until(
     () => {
-      const job = after.coordinator.gcs.jobs.get(first.jobId);
+      const job = after.coordinator.gcs.jobs.get(first.jobId as never);
       return (job === undefined || job.state === 'finished') && after.coordinator.actors.get(tally.actorId as never)?.state === 'alive';
     },
     { timeoutMs: 30_000, what: 'the creating job to end, the actor alive' },
