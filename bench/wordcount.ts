@@ -8,7 +8,14 @@ declare const mesh: Mesh; // inside tasks
 export const CHUNKS = 64;
 const CHUNK_BYTES = 1 << 20;
 const REDUCERS = 4;
-const VOCABULARY = 60_000; // partitions of ~15,000 words (~130 KB): above the inline threshold, so they live on nodes
+const VOCABULARY = 60_000; // partitions of ~15,000 words (~90 KB encoded): above the inline threshold, so they live on nodes
+/**
+ * The chaos tests' chunks (test/fault mapreduce and tabs): a quarter of CHUNK_BYTES, a quarter of the maps' work and
+ * bytes (session 33), with a coordinator whose inline threshold is TEST_INLINE_MAX: their partitions (~53 KB encoded)
+ * still live on the node that made them, as the default chunks' do under the default 64 KiB.
+ */
+export const TEST_CHUNK_BYTES = 256 * 1024;
+export const TEST_INLINE_MAX = 32 * 1024;
 
 /**
  * Deterministic text: words drawn from a fixed vocabulary by a seeded generator. Written as bytes and read as

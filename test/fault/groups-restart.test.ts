@@ -22,7 +22,7 @@ describe('task groups across a coordinator restart', () => {
     let c = await dataCoordinator(data, token, await restartablePort(), ['--groups']);
     const port = Number(new URL(c.url).port);
     run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
-    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 20_000, what: () => 'a node' });
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
     mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const work = m.remote(async (i: number) => {

@@ -1,9 +1,9 @@
 // Chaos on edge nodes (issue 6): a MapReduce word count over 64 chunks of
-// about 1 MB loses an edge process (SIGKILL) while maps run and some reduces
+// 256 KiB loses an edge process (SIGKILL) while maps run and some reduces
 // have started; the counts are exact.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
-import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
+import { countLocally, makeChunks, submitWordCount, TEST_CHUNK_BYTES, TEST_INLINE_MAX } from '../../bench/wordcount.js';
 
 let cl: Cluster | undefined;
 afterEach(async () => {
@@ -14,9 +14,9 @@ afterEach(async () => {
 describe('MapReduce word count on edge nodes with an edge process killed', () => {
   it('the counts are exact after a SIGKILL while maps run and reduces have started', async () => {
     // Made before the cluster starts: the coordinator shares this process's event loop.
-    const text = makeChunks();
+    const text = makeChunks(64, TEST_CHUNK_BYTES);
     const expected = countLocally(text);
-    cl = await Cluster.start({ nodes: 3, cpus: 2, deadAfterMs: 2000 });
+    cl = await Cluster.start({ nodes: 3, cpus: 2, deadAfterMs: 2000, inlineMax: TEST_INLINE_MAX });
     const m = await cl.driver();
     const c = cl.c.coordinator;
     const chunks = text.map((t) => m.put(t));

@@ -3,52 +3,17 @@
 // recovers its tables; nodes and the driver reconnect, and the job completes
 // with the right result. Finished small results stay readable.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI } from '../helpers/cluster.js';
 import { until } from '../helpers/poll.js';
-import { restartablePort } from '../helpers/processes.js';
+import { cleanupProcesses, dataCoordinator, restartablePort, run, stats, tempDir } from '../helpers/processes.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
-const procs: ChildProcess[] = [];
-const dirs: string[] = [];
 let mesh: Mesh | undefined;
 afterEach(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  cleanupProcesses();
 });
-
-function run(args: string[]): { proc: ChildProcess; out: string[] } {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  proc.stdout.on('data', (d) => out.push(String(d)));
-  proc.stderr.on('data', (d) => out.push(String(d)));
-  procs.push(proc);
-  return { proc, out };
-}
-
-async function startCoordinator(data: string, token: string, port = 0): Promise<{ proc: ChildProcess; url: string; out: string[] }> {
-  const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token]);
-  const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
-    timeoutMs: 20_000,
-    what: () => `the coordinator to listen: ${c.out.join('')}`,
-  });
-  return { ...c, url };
-}
-
-async function stats(url: string, token: string): Promise<Record<string, number> | undefined> {
-  try {
-    const r = await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${token}` } });
-    return r.ok ? ((await r.json()) as Record<string, number>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 class Counter {
   n = 0;
@@ -64,17 +29,12 @@ class Counter {
 
 describe('coordinator restart', () => {
   it('a coordinator SIGKILLed in the middle of a 2,000-task job and restarted: the job completes with the right result', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-'));
-    dirs.push(data);
+    const data = tempDir('tabmesh-restart-');
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token, await restartablePort());
+    let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    for (let i = 0; i < 2; i++) {
-      const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
-      dirs.push(d);
-      run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', d]);
-    }
-    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 20_000, what: () => 'two nodes' });
+    for (let i = 0; i < 2; i++) run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 60_000, what: () => 'two nodes' });
     mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
@@ -88,7 +48,7 @@ describe('coordinator restart', () => {
     await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 400, { timeoutMs: 60_000, what: () => 'the job to be under way' });
     c.proc.kill('SIGKILL');
     await new Promise((r) => c.proc.once('exit', r));
-    c = await startCoordinator(data, token, port);
+    c = await dataCoordinator(data, token, port);
     const out = await all;
     expect(out).toEqual(Array.from({ length: 2000 }, (_, i) => i * 3));
     // A small result finished before the crash is still readable.
@@ -101,15 +61,12 @@ describe('coordinator restart', () => {
     expect(events.length).toBeGreaterThan(0);
   }, 180_000);
   it('a counter actor on an edge node outlives a SIGKILL and restart of its coordinator: the same instance, its count kept', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-actor-'));
-    dirs.push(data);
+    const data = tempDir('tabmesh-restart-actor-');
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token, await restartablePort());
+    let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
-    dirs.push(d);
-    run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', d]);
-    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 20_000, what: () => 'a node' });
+    run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', tempDir('tabmesh-node-')]);
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
     mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const counter = m.remote(Counter).remote();
@@ -121,7 +78,7 @@ describe('coordinator restart', () => {
     c.proc.kill('SIGKILL');
     await new Promise((r) => c.proc.once('exit', r));
     const after = [counter.inc.remote(), counter.inc.remote()];
-    c = await startCoordinator(data, token, port);
+    c = await dataCoordinator(data, token, port);
     expect(await m.get(after, { timeoutMs: 60_000 })).toEqual([4, 5]);
     expect(await m.get(counter.who.remote())).toBe(tag);
     const events = (await (await fetch(`${c.url}/api/events?kind=actor-reattached`, { headers: { authorization: `Bearer ${token}` } })).json()) as unknown[];
@@ -129,18 +86,13 @@ describe('coordinator restart', () => {
   }, 120_000);
 
   it('runtime env artifacts are not rows: after a restart the driver offers them again and a new node loads them', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'tabmesh-restart-env-'));
-    dirs.push(data);
+    const data = tempDir('tabmesh-restart-env-');
     const token = 'restart-' + Math.random().toString(36).slice(2);
-    let c = await startCoordinator(data, token, await restartablePort());
+    let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    const spill = () => {
-      const d = mkdtempSync(join(tmpdir(), 'tabmesh-node-'));
-      dirs.push(d);
-      return d;
-    };
+    const spill = () => tempDir('tabmesh-node-');
     const first = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
-    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 20_000, what: () => 'a node' });
+    await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
     mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     // Over the inline threshold: its copies are on the driver and the node, not in the coordinator.
@@ -158,7 +110,7 @@ describe('coordinator restart', () => {
     first.proc.kill('SIGKILL');
     c.proc.kill('SIGKILL');
     await new Promise((r) => c.proc.once('exit', r));
-    c = await startCoordinator(data, token, port);
+    c = await dataCoordinator(data, token, port);
     const second = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
     expect(await m.get(f.remote(2), { timeoutMs: 60_000 })).toBe(`${tag}:2`);
     expect(second.out.join('')).toMatch(/runtime env: fetched module 'big'/);

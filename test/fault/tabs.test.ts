@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { countLocally, makeChunks, submitWordCount } from '../../bench/wordcount.js';
+import { countLocally, makeChunks, submitWordCount, TEST_CHUNK_BYTES, TEST_INLINE_MAX } from '../../bench/wordcount.js';
 import { openVolunteer, type VolunteerTab } from '../browser/volunteers.js';
 import type { ObjectRef } from '../../shared/index.js';
 import { CheckpointedCounter } from '../helpers/counters.js';
@@ -41,10 +41,10 @@ describe('volunteer tabs closing mid-job', () => {
     const t0 = Date.now();
     const phases: string[] = [];
     const phase = (what: string) => phases.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const text = makeChunks();
+    const text = makeChunks(64, TEST_CHUNK_BYTES);
     const expected = countLocally(text);
-    phase('64 MiB of text made and counted here');
-    cl = await Cluster.start({ nodes: 0 });
+    phase('16 MiB of text made and counted here');
+    cl = await Cluster.start({ nodes: 0, inlineMax: TEST_INLINE_MAX });
     const t = await tabs(4);
     phase('4 tabs up');
     const m = await cl.driver();

@@ -87,9 +87,10 @@ export class Cluster {
         }),
     };
     this.nodes.push(ep);
+    // 60 s: a node process's start and join took more than 20 s at load 45+ (session 32); a fast join pays nothing.
     await this.until(
       () => this.c.coordinator.gcs.nodes.size > before,
-      20_000,
+      60_000,
       () => `node did not join: ${output.join('')}`,
     );
     return ep;

@@ -42,8 +42,10 @@ export interface Coord {
 /** `tabmesh coordinator --data D` (the durable SQLite GCS) on a free port (or `port`), with `more` flags; resolves once it listens. */
 export async function dataCoordinator(data: string, token: string, port = 0, more: string[] = []): Promise<Coord> {
   const c = run(['coordinator', '--data', data, '--port', String(port), '--token', token, ...more]);
+  // 60 s, as redisCoordinator's: a wait on a condition costs a fast start nothing, and at load 45+ (session 32's
+  // fault runs, shared and isolated alike) a coordinator had printed nothing 20 s after its spawn.
   const url = await until(() => /listening on (http:\/\/\S+)/.exec(c.out.join(''))?.[1], {
-    timeoutMs: 20_000,
+    timeoutMs: 60_000,
     what: () => `the coordinator to listen: ${c.out.join('')}`,
   });
   return { ...c, url };

@@ -41,9 +41,15 @@ export async function countsAcrossKill(
   /** Whether a restarted coordinator reads ended jobs back (SQLite; Redis reads a job only when its driver resumes it). */
   endedReadBack = true,
 ): Promise<void> {
+  // Where its time goes (printed at the end, as test/fault/tabs.test.ts does): time to each phase from the start.
+  const t0 = Date.now();
+  const phases: string[] = [];
+  const phase = (what: string) => phases.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   let c = await start(0);
+  phase('listening');
   const port = Number(new URL(c.url).port);
   await edgeNodes(c, token, 1);
+  phase('node joined');
   const m = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, groups });
   keep(m);
   const square = m.remote((x: number) => x * x);
@@ -79,9 +85,12 @@ export async function countsAcrossKill(
   const all = m.get(later, { timeoutMs: 120_000 });
   const before = s!.tasksFinished;
   await until(async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= before + 40, { timeoutMs: 60_000, what: 'the last batch to be under way' });
+  phase('killed');
   await kill(c);
   c = await start(port);
+  phase('listening again');
   expect(await all).toEqual(Array.from({ length: LATER }, (_, i) => i + 1));
+  phase('every value');
 
   const id = m.jobId;
   const exact = { total: TOTAL, done: TOTAL - FAILED, failed: FAILED, cancelled: 0 };
@@ -96,6 +105,8 @@ export async function countsAcrossKill(
   await m.close();
   await until(async () => (seen = await job(c, token, id))?.status !== 'running', { timeoutMs: 20_000, what: () => `the job to end: ${JSON.stringify(seen)}` });
   expect(seen!.progress).toMatchObject(exact);
+  phase('the job ended');
+  console.log(`restart counts: ${phases.join('; ')}`);
   if (!endedReadBack) return;
   await new Promise((r) => setTimeout(r, 300));
   await kill(c);
