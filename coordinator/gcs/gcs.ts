@@ -219,8 +219,15 @@ export class Gcs {
     if (!job?.guest) {
       this.dropListener?.task(e.t, e.seq, job);
       if (this.storage.durable) {
-        this.storage.delete('tasks', id, e.t.spec.jobId);
-        this.gone.task(job, e.t); // its count stays in the job's row, written with this delete
+        // Its count stays in the job's row, written in the batch of this delete: none leaves for its size in between
+        // (a kill after a batch with the delete and the job's old row, before the next, lost the count).
+        this.storage.holdFlushes?.();
+        try {
+          this.storage.delete('tasks', id, e.t.spec.jobId);
+          this.gone.task(job, e.t);
+        } finally {
+          this.storage.releaseFlushes?.();
+        }
       }
     }
   }

@@ -60,8 +60,9 @@ export interface RecoveryReport {
 /**
  * Reads the GCS back. Every recovered object gets a temporary hold, released
  * after `graceMs`, so that nothing is freed before drivers had time to resume
- * and say which handles they hold; stored objects no node announced by then
- * are rebuilt (or reported lost) if still needed.
+ * and say which handles they hold (a job whose driver is not back by then keeps
+ * the hold until it is, or the job ends); stored objects no node announced by
+ * then are rebuilt (or reported lost) if still needed.
  */
 export function recover(c: Recovering, graceMs: number): RecoveryReport {
   const storage = c.gcs.storage;
@@ -237,7 +238,8 @@ export function recoverRows(c: Recovering, rows: JobRows, graceMs: number, ended
       if (gcs.objects.get(o.id) !== o) continue;
       // Still nowhere: nobody announced its bytes; rebuild it if it is needed.
       if (o.state === 'ready' && !o.v && o.locations.size === 0) tasks.objectLost(o, 'no node announced it after the coordinator restarted');
-      dir.decRef(o.id);
+      // Its job's driver not back yet: the hold waits for it (job-manager.ts parkRecoveryHold).
+      if (!c.jobs.parkRecoveryHold(o.job, o.id)) dir.decRef(o.id);
     }
   }, graceMs);
   release.unref?.();

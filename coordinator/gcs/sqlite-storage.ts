@@ -70,9 +70,13 @@ export class SqliteStorage extends WorkerStorage {
     return new SqliteStorage(file, opts, await startWorker(sqliteSetup(file, opts)));
   }
 
-  /** Counters for benchmarks: batches handed to the writer thread, rows they carried; rows in the log as of the last batch applied, compactions. */
-  get stats(): { flushes: number; rowsWritten: number; logRows: number; compactions: number } {
-    return { ...this.counts, logRows: Atomics.load(this.shared, SLOT.logRows), compactions: Atomics.load(this.shared, SLOT.compactions) };
+  /**
+   * Counters for benchmarks: batches handed to the writer thread, rows they carried; rows in the log as of the last
+   * batch applied, compactions; collections the writer made of its garbage (worker-gc.ts).
+   */
+  get stats(): { flushes: number; rowsWritten: number; logRows: number; compactions: number; collections: number } {
+    const slot = (i: number) => Atomics.load(this.shared, i);
+    return { ...this.counts, logRows: slot(SLOT.logRows), compactions: slot(SLOT.compactions), collections: slot(SLOT.collections) };
   }
 
   /** Rewrites the log down to the live rows (runs on its own once the log has grown enough). */

@@ -133,6 +133,7 @@ async function main(): Promise<void> {
   }
 
   const collector = new ThreadCollector();
+  collector.collected = () => side.set(SLOT.collections, collector.collections);
   side.post({ op: 'ready' });
   side.set(SLOT.state, STATE.ready);
   side.port.on('message', (m: ToWorker) => {

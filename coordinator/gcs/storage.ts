@@ -26,6 +26,13 @@ export interface GcsStorage {
    */
   beforeFlush?: () => void;
   /**
+   * Between these two, no batch leaves for its size (one due then leaves at the release): the writes of one change
+   * stay in one batch (Gcs.dropTask: a task row's delete and the job's `gone` that counts it). Calls nest. Only a
+   * backend that flushes for size on a write (SQLite, Redis) has them.
+   */
+  holdFlushes?(): void;
+  releaseFlushes?(): void;
+  /**
    * Hands what is buffered to the backend at once, without waiting for it to
    * apply (a rare row a takeover needs: where an actor's constructor runs,
    * issue 15). Only a backend that writes from another thread (Redis) has it.

@@ -33,6 +33,8 @@ export class ThreadCollector {
   private soon: NodeJS.Immediate | undefined;
   /** Collections made (tests, benches). */
   collections = 0;
+  /** Called after each collection (the SQLite writer publishes the count: SqliteStorage.stats). */
+  collected: (() => void) | undefined;
 
   constructor(
     private readonly gc: (() => void) | null = takeGc(),
@@ -70,5 +72,6 @@ export class ThreadCollector {
     this.taken = 0;
     this.collections++;
     this.gc?.();
+    this.collected?.();
   }
 }

@@ -49,6 +49,8 @@ export abstract class WorkerStorage implements GcsStorage {
   beforeFlush: (() => void) | undefined = undefined;
   /** In beforeFlush: a flush its writes cause (a full buffer) takes them without calling it again. */
   private inBeforeFlush = false;
+  /** holdFlushes() calls not released yet: no flush for size meanwhile. */
+  private holds = 0;
 
   /**
    * Starts the worker and waits (blocking) for it to open the backend; with
@@ -200,8 +202,20 @@ export abstract class WorkerStorage implements GcsStorage {
     if (group.includes('{') || group.includes('}') || group === '') throw new TabmeshError('BAD_ARGUMENT', `bad GCS row group '${group}'`);
     if (!this.accepts(group)) return;
     this.buf.change(group, table, key, span);
-    if (this.buf.pending >= this.maxBuffered || this.buf.bytes >= ARENA_FLUSH) this.flushNow();
+    if (this.holds === 0 && this.full()) this.flushNow();
     else this.timer ??= setTimeout(() => this.onTimer(), this.flushIntervalMs).unref();
+  }
+
+  private full(): boolean {
+    return this.buf.pending >= this.maxBuffered || this.buf.bytes >= ARENA_FLUSH;
+  }
+
+  holdFlushes(): void {
+    this.holds++;
+  }
+
+  releaseFlushes(): void {
+    if (this.holds > 0 && --this.holds === 0 && this.full() && !this.closed && this.dead === undefined) this.flushNow();
   }
 
   protected flushNow(): void {

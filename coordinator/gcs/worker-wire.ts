@@ -19,8 +19,10 @@ export const SLOT = {
   compactions: 4,
   /** Rows of the batches the backend refused and the worker keeps to try again (0: none kept). */
   kept: 5,
+  /** SQLite: collections the thread made on its own schedule (worker-gc.ts), for stats. */
+  collections: 6,
 } as const;
-export const SLOTS = 6;
+export const SLOTS = 7;
 
 export const STATE = { connecting: 0, ready: 1, failed: 2, closed: 3 } as const;
 

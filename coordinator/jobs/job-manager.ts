@@ -229,6 +229,21 @@ export class JobManager {
     this.awaitDriver(job, `its driver's connection dropped and it did not come back within ${this.graceMs} ms`);
   }
 
+  /**
+   * A recovery hold on object `id` of job `jobId` ends (coordinator/gcs/recovery.ts) while the job waits for its
+   * driver: parked as the handles of a driver whose connection dropped are, until it resumes (its hello says what it
+   * holds) or the job ends. Released now, the job's finished tasks were freed while their owner was away, and the
+   * owner, back, sent them again as new tasks: each counted twice in its job. False (nothing parked) when the job
+   * has its driver, ended, or is not this coordinator's.
+   */
+  parkRecoveryHold(jobId: JobId, id: ObjectId): boolean {
+    const job = this.gcs.jobs.get(jobId);
+    if (!job || job.state !== 'running' || job.driver || job.guest || job.submitted) return false;
+    const parked = (job.parked ??= new Map());
+    parked.set(id, (parked.get(id) ?? 0) + 1);
+    return true;
+  }
+
   /** Ends the job unless its driver comes back within the grace period. */
   private awaitDriver(job: JobRecord, reason: string): void {
     job.graceTimer = setTimeout(() => {

@@ -4,52 +4,21 @@
 // durable in-memory storage that keeps each flush as one batch, the rows as a restart loads them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pack, Packr } from 'msgpackr';
-import { Coordinator } from '../../coordinator/coordinator.js';
+import type { Coordinator } from '../../coordinator/coordinator.js';
 import { recoverRows } from '../../coordinator/gcs/recovery.js';
-import type { GcsStorage, TableName } from '../../coordinator/gcs/storage.js';
 import { newJobId, returnObjectId, type JobId } from '../../shared/ids.js';
 import type { MsgOf, TaskSpec } from '../../shared/protocol/messages.js';
-import { fn, fnId, handSession, plainSpec } from '../helpers/white-box.js';
+import { batchCoordinatorIn, type Change } from '../helpers/batch-storage.js';
+import { handSession, plainSpec } from '../helpers/white-box.js';
 
 const rows = new Packr({ useRecords: false, mapsAsObjects: true });
-
-type Change = [table: TableName, key: string, value: Uint8Array | null];
-
-/** Durable as far as the GCS can tell: changes wait in a buffer; a flush (after beforeFlush) makes them one batch. */
-class BatchStorage implements GcsStorage {
-  readonly durable = true;
-  beforeFlush?: () => void;
-  buffer: Change[] = [];
-  readonly batches: Change[][] = [];
-  load(): Iterable<[string, Uint8Array]> {
-    return [];
-  }
-  put(table: TableName, key: string, value: Uint8Array): void {
-    this.buffer.push([table, key, value]);
-  }
-  delete(table: TableName, key: string): void {
-    this.buffer.push([table, key, null]);
-  }
-  flush(): void {
-    if (this.buffer.length) this.beforeFlush?.();
-    if (this.buffer.length) this.batches.push(this.buffer);
-    this.buffer = [];
-  }
-  close(): void {}
-}
 
 const made: Coordinator[] = [];
 afterEach(() => {
   for (const co of made.splice(0)) co.close();
 });
 
-function coordinator(): { co: Coordinator; storage: BatchStorage } {
-  const storage = new BatchStorage();
-  const co = new Coordinator({ storage });
-  made.push(co);
-  co.gcs.addFunction({ ...fn, fnId });
-  return { co, storage };
-}
+const coordinator = () => batchCoordinatorIn(made);
 
 const counts = (submitted: number, finished: number, failed: number) => ({ submitted, finished, failed, cancelled: 0 });
 
