@@ -1,9 +1,9 @@
 // Issue 4 with real tabs: objects move peer-to-peer between volunteer tabs and
 // edge nodes; a cut link or a corrupted chunk still yields the right bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { openVolunteers, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 import { moveBytes } from './move-bytes.js';
@@ -19,12 +19,15 @@ describe('peer links between tabs and edge nodes', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }));
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    b = await launchBrowser();
-    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    mesh = await cl.driver();
+    [[tabA, tabB], mesh] = await Promise.all([
+      openVolunteers(cl, b, [
+        { cpus: 1, memoryMb: 256 },
+        { cpus: 1, memoryMb: 256 },
+      ]),
+      cl.driver(),
+    ]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { HIDDEN, joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -27,11 +27,9 @@ describe('links between a tab and an edge node over a WebSocket', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }));
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    mesh = await cl.driver();
+    [tab, mesh] = await Promise.all([openVolunteer(cl, b, { cpus: 1, memoryMb: 256 }), cl.driver()]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
@@ -175,10 +173,9 @@ describe('a tab on an https page and an edge node', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }), { ignoreHTTPSErrors: true });
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
     tls = await tlsProxy(cl.url);
-    b = await launchBrowser({ ignoreHTTPSErrors: true });
     const page = await b.newPage();
     // Every WebSocket the page opens, by URL.
     await page.addInitScript(`(() => {
