@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestBrowser, withBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { HIDDEN, joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -18,6 +18,14 @@ import type { NodeId } from '../../shared/ids.js';
 import { moveBytes } from './move-bytes.js';
 
 const MB = 2 ** 20;
+
+// One Chromium for both clusters (a launch is ~1-2 CPU-seconds), started with the first: it takes the https
+// page's self-signed certificate, which changes nothing for the http pages. Each describe closes its pages.
+let browser: Promise<TestBrowser> | undefined;
+const sharedBrowser = () => (browser ??= launchBrowser({ ignoreHTTPSErrors: true }));
+afterAll(async () => {
+  await (await browser?.catch(() => undefined))?.close();
+});
 
 describe('links between a tab and an edge node over a WebSocket', () => {
   let cl: Cluster;
@@ -27,13 +35,13 @@ describe('links between a tab and an edge node over a WebSocket', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }));
+    [cl, b] = await Promise.all([Cluster.start({ nodes: 1, cpus: 1 }), sharedBrowser()]);
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
     [tab, mesh] = await Promise.all([openVolunteer(cl, b, { cpus: 1, memoryMb: 256 }), cl.driver()]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
-    await b?.close();
+    await Promise.all((b?.context.pages() ?? []).map((p) => p.close()));
   });
 
   const opened = () => volunteerEval<Record<string, number>>(tab.page, '({ ...v.node.links.opened })');
@@ -173,7 +181,7 @@ describe('a tab on an https page and an edge node', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }), { ignoreHTTPSErrors: true });
+    [cl, b] = await Promise.all([Cluster.start({ nodes: 1, cpus: 1 }), sharedBrowser()]);
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
     tls = await tlsProxy(cl.url);
     const page = await b.newPage();
@@ -191,7 +199,7 @@ describe('a tab on an https page and an edge node', () => {
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
-    await b?.close();
+    await Promise.all((b?.context.pages() ?? []).map((p) => p.close()));
     tls?.close();
   });
 
