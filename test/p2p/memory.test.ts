@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CHROMIUM_FLAGS, type TestBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { checksum, fill } from '../helpers/task-data.js';
-import { openVolunteers, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { encodeValue } from '../../shared/codec.js';
 import type { NodeId } from '../../shared/ids.js';
@@ -81,13 +81,10 @@ describe('memory under many concurrent peer fetches', () => {
   beforeAll(async () => {
     // Failure detection is not what this measures: on the shared 2-core machine a tab's
     // main thread (forced to a full GC every 100 ms here) can miss 5 s of heartbeats.
-    [cl, b] = await Promise.all([Cluster.start({ nodes: 0, deadAfterMs: 30_000 }), launchMeasuringBrowser()]);
-    const opened = openVolunteers(
-      cl,
-      b,
-      Array.from({ length: TABS }, (_, i) => ({ cpus: 1, memoryMb: BUDGET_MB, name: `mem-${i}` })),
-    );
-    [mesh] = await Promise.all([cl.driver(), opened.then((t) => tabs.push(...t))]);
+    cl = await Cluster.start({ nodes: 0, deadAfterMs: 30_000 });
+    b = await launchMeasuringBrowser();
+    for (let i = 0; i < TABS; i++) tabs.push(await openVolunteer(cl, b, { cpus: 1, memoryMb: BUDGET_MB, name: `mem-${i}` }));
+    mesh = await cl.driver();
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
