@@ -2,7 +2,7 @@
 // prefixed with the function and the node, and a line many tasks print alike
 // is printed once, then summed up.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, type VolunteerTab } from './volunteers.js';
 import type { DriverCore } from '../../shared/api/driver.js';
@@ -15,10 +15,8 @@ describe('console output of tasks in a tab', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 1, name: 'tab-under-test' });
-    mesh = await cl.driver();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+    [tab, mesh] = await Promise.all([openVolunteer(cl, b, { cpus: 1, name: 'tab-under-test' }), cl.driver()]);
   }, 60_000);
   afterAll(async () => {
     vi.restoreAllMocks();

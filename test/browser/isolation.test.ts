@@ -4,7 +4,7 @@
 // embed frame, inside other sites' pages, is not isolated and keeps one copy
 // per read (test/browser/embed.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { COUNT_DIGESTS, joined, volunteerEval, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -19,8 +19,7 @@ describe('a cross-origin isolated volunteer tab', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
     const page = await b.newPage();
     await page.addInitScript(COUNT_DIGESTS);
     await page.goto(`${cl.url}/?cpuShare=1&cpus=1`);

@@ -1,7 +1,7 @@
 // Issue 3: a mesh made of volunteer tabs only (no edge node). Two tabs share
 // one browser, the third runs in a second browser process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, tasksDone, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -14,11 +14,8 @@ describe('three volunteer tabs and no edge node', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    [b1, b2] = await Promise.all([launchBrowser(), launchBrowser()]);
-    tabs = [];
-    for (const b of [b1, b1, b2]) tabs.push(await openVolunteer(cl, b, { cpus: 1 }));
-    mesh = await cl.driver();
+    [[cl, b1], b2] = await Promise.all([withBrowser(Cluster.start({ nodes: 0 })), launchBrowser()]);
+    [tabs, mesh] = await Promise.all([Promise.all([b1, b1, b2].map((b) => openVolunteer(cl, b, { cpus: 1 }))), cl.driver()]);
   }, 120_000);
   afterAll(async () => {
     await cl?.stop();

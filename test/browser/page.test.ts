@@ -4,7 +4,7 @@
 // (screenshots in test-results/).
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { joined, openVolunteer, tasksDone, volunteerEval } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -18,8 +18,7 @@ describe('the volunteer page', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
     mesh = await cl.driver();
   }, 60_000);
   afterAll(async () => {

@@ -7,7 +7,7 @@
 // what goes through it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { COUNT_DIGESTS, joined } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -25,8 +25,7 @@ describe("a tab's task results", () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
     page = await b.newPage();
     await page.addInitScript(COUNT_DIGESTS);
     await page.goto(`${cl.url}/?cpuShare=1&cpus=1`);

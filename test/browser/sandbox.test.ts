@@ -3,7 +3,7 @@
 // lost every way out before the task loads.
 import { startBait, type Bait } from '../helpers/bait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -18,10 +18,8 @@ describe('the executor sandbox', () => {
 
   beforeAll(async () => {
     bait = await startBait();
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 1 });
-    mesh = await cl.driver();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+    [tab, mesh] = await Promise.all([openVolunteer(cl, b, { cpus: 1 }), cl.driver()]);
   }, 60_000);
   afterAll(async () => {
     await cl?.stop();

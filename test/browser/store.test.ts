@@ -2,9 +2,9 @@
 // object it makes spills it to IndexedDB; after a reload the tab comes back as
 // a new node that re-announces what its IndexedDB still holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { joined, openVolunteer, volunteerEval, type VolunteerTab } from './volunteers.js';
+import { joined, openVolunteers, volunteerEval, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
 import type { NodeId } from '../../shared/ids.js';
@@ -28,11 +28,8 @@ describe('a browser node stores objects in IndexedDB', () => {
   let expected: [number, number];
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
-    small = await openVolunteer(cl, b, { cpus: 1, memoryMb: 8 });
-    reader = await openVolunteer(cl, b, { cpus: 1 });
-    mesh = await cl.driver();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+    [[small, reader], mesh] = await Promise.all([openVolunteers(cl, b, [{ cpus: 1, memoryMb: 8 }, { cpus: 1 }]), cl.driver()]);
   }, 60_000);
   afterAll(async () => {
     await cl?.stop();

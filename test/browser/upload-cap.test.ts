@@ -4,7 +4,7 @@
 // uploaded. A reader of an object that tab and another hold takes it from the
 // other. Real tabs: the capped one in its own browser (its own storage).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { launchBrowser, type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, volunteerEval, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -23,11 +23,12 @@ describe("a volunteer's upload cap", () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    [b1, b2] = await Promise.all([launchBrowser(), launchBrowser()]);
+    [[cl, b1], b2] = await Promise.all([withBrowser(Cluster.start({ nodes: 0 })), launchBrowser()]);
     // Opened at once: each waits for its own node to join (one after another took a few seconds more under load).
-    [capped, other, reader] = await Promise.all([openVolunteer(cl, b2, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 })]);
-    mesh = await cl.driver();
+    [[capped, other, reader], mesh] = await Promise.all([
+      Promise.all([openVolunteer(cl, b2, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 })]),
+      cl.driver(),
+    ]);
   }, 120_000);
   afterAll(async () => {
     await cl?.stop();

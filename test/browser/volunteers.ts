@@ -22,6 +22,14 @@ export async function openVolunteer(cl: Cluster, b: TestBrowser, params: Record<
   return { page, nodeId };
 }
 
+/**
+ * Opens one volunteer page per entry of `params` at once, each waiting for its own node to join (one after another
+ * cost a page load and a join each, a few seconds under load); the tabs come back in the order of `params`.
+ */
+export function openVolunteers(cl: Cluster, b: TestBrowser, params: Array<Record<string, string | number>>): Promise<VolunteerTab[]> {
+  return Promise.all(params.map((p) => openVolunteer(cl, b, p)));
+}
+
 /** Waits until the page shows a node id the coordinator knows. */
 export async function joined(cl: Cluster, page: Page, notId?: string): Promise<string> {
   let id = '';

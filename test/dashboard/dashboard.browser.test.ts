@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser, untilInPage } from '../helpers/browser.js';
+import { type TestBrowser, untilInPage, withBrowser } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
-import { openVolunteer } from '../browser/volunteers.js';
+import { openVolunteers } from '../browser/volunteers.js';
 import { mandelbrotTileJs, mandelbrotWasm, tileArgs } from '../../shared/examples/mandelbrot.js';
 
 const SHOTS = join(ROOT, 'test-results');
@@ -58,10 +58,9 @@ describe('the dashboard', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
     // Two executors a tab: an actor holds one for its life.
-    for (let i = 0; i < 2; i++) await openVolunteer(cl, b, { cpus: 2 });
+    await openVolunteers(cl, b, [{ cpus: 2 }, { cpus: 2 }]);
     page = await openDashboard(b, cl);
   }, 120_000);
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser, untilInPage } from '../helpers/browser.js';
+import { type TestBrowser, untilInPage, withBrowser } from '../helpers/browser.js';
 import { Cluster, ROOT } from '../helpers/cluster.js';
 import { connect } from '../../edge/index.js';
 import { call, ended, submit } from './helpers.js';
@@ -52,8 +52,7 @@ describe('the dashboard, as a new user found it', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cl = await Cluster.start({ nodes: 1, cpus: 2 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 2 }));
     page = await b.newPage();
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${cl.url}/dashboard#token=${encodeURIComponent(cl.token)}`);

@@ -3,7 +3,7 @@
 // artifact fetched once per tab across 200 tasks and two jobs, a reloaded tab
 // reading them from IndexedDB, and module code held in the sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { startBait, type Bait } from '../helpers/bait.js';
 import { joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
@@ -24,10 +24,8 @@ describe('runtime envs on volunteer tabs', () => {
 
   beforeAll(async () => {
     bait = await startBait();
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 2 });
-    m = await cl.driver();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+    [tab, m] = await Promise.all([openVolunteer(cl, b, { cpus: 2 }), cl.driver()]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();

@@ -40,6 +40,21 @@ export async function launchBrowser(opts: { ignoreHTTPSErrors?: boolean } = {}):
   };
 }
 
+/**
+ * Starts a browser while `start` (a cluster's start, say) runs: Chromium's launch, ~1-2 CPU-seconds, overlaps the
+ * coordinator's and its nodes' start. Neither is left running when the other fails.
+ */
+export async function withBrowser<T extends { stop(): Promise<void> }>(
+  start: Promise<T>,
+  opts: { ignoreHTTPSErrors?: boolean } = {},
+): Promise<[T, TestBrowser]> {
+  const [a, b] = await Promise.allSettled([start, launchBrowser(opts)]);
+  if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
+  if (a.status === 'fulfilled') await a.value.stop().catch(() => {});
+  if (b.status === 'fulfilled') await b.value.close().catch(() => {});
+  throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
+}
+
 /** Polls an expression in the page until it is truthy (the dashboard's CSP forbids eval, so no page.waitForFunction with a string). */
 export async function untilInPage(page: Page, expr: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

@@ -7,7 +7,7 @@
 // the soonest, and the page says it is hidden.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { HIDDEN, joined, openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -25,8 +25,7 @@ describe('a transfer from a hidden tab', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 0 });
-    b = await launchBrowser();
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
     const openHidden = async (): Promise<VolunteerTab> => {
       const page = await b.newPage();
       await page.addInitScript(HIDDEN);

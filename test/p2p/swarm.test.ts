@@ -5,9 +5,9 @@
 // one from another source, and reports the liar to the trust table; the
 // origin uploads less than two copies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { openVolunteers, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 
@@ -23,12 +23,15 @@ describe('swarm broadcast between tabs and edge nodes', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 3, cpus: 1 });
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 3, cpus: 1 }));
     edges = [...cl.c.coordinator.gcs.nodes.keys()];
-    b = await launchBrowser();
-    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    mesh = await cl.driver();
+    [[tabA, tabB], mesh] = await Promise.all([
+      openVolunteers(cl, b, [
+        { cpus: 1, memoryMb: 256 },
+        { cpus: 1, memoryMb: 256 },
+      ]),
+      cl.driver(),
+    ]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();

@@ -1,9 +1,9 @@
 // Issue 4 with real tabs: objects move peer-to-peer between volunteer tabs and
 // edge nodes; a cut link or a corrupted chunk still yields the right bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
-import { openVolunteer, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
+import { openVolunteers, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
 import { moveBytes } from './move-bytes.js';
@@ -19,12 +19,15 @@ describe('peer links between tabs and edge nodes', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }));
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    b = await launchBrowser();
-    tabA = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    tabB = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    mesh = await cl.driver();
+    [[tabA, tabB], mesh] = await Promise.all([
+      openVolunteers(cl, b, [
+        { cpus: 1, memoryMb: 256 },
+        { cpus: 1, memoryMb: 256 },
+      ]),
+      cl.driver(),
+    ]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
@@ -60,13 +63,16 @@ describe('peer links between tabs and edge nodes', () => {
     expect(h.buffersSent).toBeLessThanOrEqual(4);
   }, 120_000);
 
-  it('edge → tab and tab → edge move 64 MB peer-to-peer too', async () => {
-    const e2t = await move(edge, tabA.nodeId, 64 * MB, 5);
+  // 16 MiB each way, as test/p2p/ws-link.test.ts moves over the same links (the tab dials the edge node's WebSocket):
+  // what shows here is that the bytes go peer to peer, not through the relay; 64 MiB each way (session 33: 96 MiB
+  // more than now at ~13 MiB/s between a tab and a peer) showed nothing more.
+  it('edge → tab and tab → edge move 16 MiB peer-to-peer too', async () => {
+    const e2t = await move(edge, tabA.nodeId, 16 * MB, 5);
     expect(e2t.relayed).toBeLessThan(MB);
-    expect(e2t.peer).toBeGreaterThanOrEqual(64 * MB);
-    const t2e = await move(tabB.nodeId, edge, 64 * MB, 7);
+    expect(e2t.peer).toBeGreaterThanOrEqual(16 * MB);
+    const t2e = await move(tabB.nodeId, edge, 16 * MB, 7);
     expect(t2e.relayed).toBeLessThan(MB);
-    expect(t2e.peer).toBeGreaterThanOrEqual(64 * MB);
+    expect(t2e.peer).toBeGreaterThanOrEqual(16 * MB);
   }, 180_000);
 
   it('a link cut in the middle of a transfer: the object completes with the right bytes, over a new link or the relay', async () => {

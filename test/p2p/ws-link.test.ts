@@ -19,6 +19,14 @@ import { moveBytes } from './move-bytes.js';
 
 const MB = 2 ** 20;
 
+// One Chromium for both clusters (a launch is ~1-2 CPU-seconds), started with the first: it takes the https
+// page's self-signed certificate, which changes nothing for the http pages. Each describe closes its pages.
+let browser: Promise<TestBrowser> | undefined;
+const sharedBrowser = () => (browser ??= launchBrowser({ ignoreHTTPSErrors: true }));
+afterAll(async () => {
+  await (await browser?.catch(() => undefined))?.close();
+});
+
 describe('links between a tab and an edge node over a WebSocket', () => {
   let cl: Cluster;
   let b: TestBrowser;
@@ -27,15 +35,13 @@ describe('links between a tab and an edge node over a WebSocket', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await Promise.all([Cluster.start({ nodes: 1, cpus: 1 }), sharedBrowser()]);
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
-    b = await launchBrowser();
-    tab = await openVolunteer(cl, b, { cpus: 1, memoryMb: 256 });
-    mesh = await cl.driver();
+    [tab, mesh] = await Promise.all([openVolunteer(cl, b, { cpus: 1, memoryMb: 256 }), cl.driver()]);
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
-    await b?.close();
+    await Promise.all((b?.context.pages() ?? []).map((p) => p.close()));
   });
 
   const opened = () => volunteerEval<Record<string, number>>(tab.page, '({ ...v.node.links.opened })');
@@ -175,10 +181,9 @@ describe('a tab on an https page and an edge node', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    cl = await Cluster.start({ nodes: 1, cpus: 1 });
+    [cl, b] = await Promise.all([Cluster.start({ nodes: 1, cpus: 1 }), sharedBrowser()]);
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
     tls = await tlsProxy(cl.url);
-    b = await launchBrowser({ ignoreHTTPSErrors: true });
     const page = await b.newPage();
     // Every WebSocket the page opens, by URL.
     await page.addInitScript(`(() => {
@@ -194,7 +199,7 @@ describe('a tab on an https page and an edge node', () => {
   }, 90_000);
   afterAll(async () => {
     await cl?.stop();
-    await b?.close();
+    await Promise.all((b?.context.pages() ?? []).map((p) => p.close()));
     tls?.close();
   });
 

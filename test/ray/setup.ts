@@ -4,8 +4,8 @@
 import { it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { TERMINAL } from '../../coordinator/gcs/tables.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
-import { openVolunteer } from '../browser/volunteers.js';
+import { withBrowser } from '../helpers/browser.js';
+import { openVolunteers } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import { ObjectLostError, TaskCancelledError, TaskError, WorkerCrashedError, type ObjectRef } from '../../shared/index.js';
 import { findTask } from '../helpers/task-state.js';
@@ -24,12 +24,23 @@ export async function rayCluster(where: Where, cpus: number, nodes = 1): Promise
     const cl = await Cluster.start({ nodes, cpus });
     return { cl, m: await cl.driver(), stop: () => cl.stop() };
   }
-  const cl = await Cluster.start({ nodes: 0 });
-  const b: TestBrowser = await launchBrowser();
-  for (let i = 0; i < nodes; i++) await openVolunteer(cl, b, { cpus });
+  // Chromium starts while the coordinator does; the tabs open at once, the driver connects meanwhile.
+  const [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+  const [m] = await Promise.all([
+    cl.driver(),
+    openVolunteers(
+      cl,
+      b,
+      range(nodes).map(() => ({ cpus })),
+    ),
+  ]).catch(async (e: unknown) => {
+    await cl.stop();
+    await b.close();
+    throw e;
+  });
   return {
     cl,
-    m: await cl.driver(),
+    m,
     stop: async () => {
       await cl.stop();
       await b.close();
