@@ -194,9 +194,11 @@ async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Pro
   const a = await cl.probe(!fromLastProbe, true);
   const oa = await cl.probeOthers(!fromLastProbe, true);
   const threads = threadsSince([...cl.coords.map((c) => c.p.pid), cl.redisPid]);
+  const cpu0 = cpuSnapshot(processKinds(cl));
   const t0 = nowMs();
   await sleep(IDLE_MS);
   const byThread = threads();
+  log(`${what}: CPU by process over the window: ${cpuByProcessLine(cpuBetween(cpu0, cpuSnapshot(processKinds(cl))), 0, nowMs() - t0)}`);
   const b = await cl.probe(true);
   const ob = await cl.probeOthers(true);
   const ms = nowMs() - t0;
