@@ -57,6 +57,7 @@ import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
 import { threadsSince } from './scale-threads.js';
+import { getOrReport } from './scale-hang.js';
 import { cpuBetween, cpuByProcessLine, cpuSnapshot, processKinds } from './scale-cpu.js';
 import { logStalls } from './scale-stall-sections.js';
 
@@ -99,7 +100,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     // Warm-up: the function is measured (pipelining depth) and known to some nodes.
     const warm: ObjectRef<void>[] = [];
     for (let i = 0; i < 200; i++) warm.push(noop.remote());
-    await mesh.get(warm);
+    await getOrReport(mesh, warm, `N=${n}: the warm-up`, cl.urls, cl.token, 120_000);
     mesh.free(warm);
     await sleep(300);
     // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
