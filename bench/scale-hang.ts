@@ -18,11 +18,11 @@ interface TaskRow {
 }
 
 /** `urls`: the coordinators' base URLs. Resolves with the results, or prints the job's unfinished tasks and rejects. */
-export async function getOrReport(mesh: Getter, refs: ObjectRef<unknown>[], what: string, urls: readonly string[], token: string, timeoutMs: number): Promise<void> {
+export async function getOrReport(mesh: Getter, refs: ObjectRef<unknown>[], what: string, urls: readonly string[], token: string, timeoutMs?: number): Promise<void> {
   try {
-    await mesh.get(refs, { timeoutMs });
+    await mesh.get(refs, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (e) {
-    log(`${what}: not every result in ${timeoutMs} ms (${(e as Error).message}); the coordinators' view of the job:`);
+    log(`${what}: not every result${timeoutMs === undefined ? '' : ` in ${timeoutMs} ms`} (${(e as Error).message}); the coordinators' view of the job:`);
     await reportJob(mesh.runtimeContext().jobId, urls, token).catch((err: Error) => log(`${what}: the report failed: ${err.message}`));
     throw e;
   }
@@ -46,5 +46,15 @@ async function reportJob(jobId: string | null, urls: readonly string[], token: s
     if (jobId) g.searchParams.set('job', jobId);
     const groups = (await (await fetch(g, { headers })).json()) as unknown[];
     for (const row of groups.slice(0, 10)) log(`coordinator ${i}: group ${JSON.stringify(row)}`);
+    // Nodes lost (a task lost on more nodes than its retries fails the job): how many, and the last few reasons.
+    const lost = await fetch(new URL('/api/events?kind=node-lost', u), { headers });
+    const events = (await lost.json()) as { message?: string }[];
+    const why = new Map<string, number>();
+    for (const ev of events) {
+      const k = (ev.message ?? '').replace(/^.* lost: /, '').replace(/\d+/g, 'N');
+      why.set(k, (why.get(k) ?? 0) + 1);
+    }
+    log(`coordinator ${i}: ${lost.headers.get('x-total-count')} nodes lost, why (the last 1,000): ${[...why].map(([k, n]) => `${n} ${k}`).join('; ')}`);
+    for (const ev of events.slice(-3)) log(`coordinator ${i}:   ${ev.message}`);
   }
 }

@@ -116,7 +116,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     for (let i = 0; i < count; i++) refs.push(noop.remote());
     const stalled = stallMidJob(cl, STALL, s0.tasksFinished ?? 0, count);
     // With a stop mid-job, a hang is an error (the job must end): 5 minutes.
-    await mesh.get(refs, STALL.length ? { timeoutMs: 300_000 } : {});
+    await getOrReport(mesh, refs, `N=${n}: ${count} tasks`, cl.urls, cl.token, STALL.length ? 300_000 : undefined);
     await stalled;
     const ms = nowMs() - t0;
     const cpuByProcess = cpuBetween(cpu0, cpuSnapshot(processKinds(cl)));
