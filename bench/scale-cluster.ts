@@ -12,6 +12,7 @@ import type { Probe } from './scale-coordinator.js';
 import type { NodesReport, NodesRequest } from './scale-nodes.js';
 import type { ProfileRequest } from './scale-profile.js';
 import { ownRedis } from './own-redis.js';
+import { tickSleep } from './scale-cpu.js';
 import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE, reniceAll } from './scale-priority.js';
 
 const NODES_PER_PROCESS = 2500;
@@ -203,7 +204,7 @@ export class Cluster {
       // Every coordinator's URL, in one order (SCALE_SPREAD=1: the node processes rotate it node by node).
       const p = forkProc(
         here('./scale-nodes.js'),
-        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}`, SCALE_SPREAD: this.spread ? '1' : '0' },
+        { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}`, SCALE_SPREAD: this.spread ? '1' : '0', SCALE_TICK_SLEEP: tickSleep(k) },
         prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);

@@ -41,7 +41,7 @@ export function processKinds(cl: {
   return {
     driver: [process.pid],
     ...Object.fromEntries(cl.coords.map((c, i) => [`coordinator${i}`, one(c.p.pid)])),
-    nodes: cl.nodes.flatMap((n) => one(n.p.pid)),
+    ...nodeKinds(cl.nodes.flatMap((n) => one(n.p.pid))),
     ...(cl.redisPid === undefined ? {} : { redis: [cl.redisPid] }),
   };
 }
@@ -69,13 +69,28 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): Record<string, numbe
 }
 
 /**
+ * `tasks` 0: an idle window (no µs a task).
  * "driver 0.41 s (20 µs a task), coordinator0 0.25 s (12 µs), ...; 1.9 of 2 cores' 2.0 s (95%)": a job's CPU by
  * process kind over `ms` of wall time on `cores` cores.
  */
 export function cpuByProcessLine(cpuMs: Record<string, number>, tasks: number, ms: number, cores = availableParallelism()): string {
   const total = Object.values(cpuMs).reduce((a, x) => a + x, 0);
   const parts = Object.entries(cpuMs).map(
-    ([k, x]) => `${k} ${round(x / 1000, 2)} s (${round((x * 1000) / tasks, 1)} µs a task, ${round((x / Math.max(1, total)) * 100, 0)}%)`,
+    ([k, x]) => `${k} ${round(x / 1000, 2)} s (${tasks > 0 ? `${round((x * 1000) / tasks, 1)} µs a task, ` : ''}${round((x / Math.max(1, total)) * 100, 0)}%)`,
   );
   return `${parts.join(', ')}; the machine busy ${round(total / 1000, 2)} s of ${cores} cores' ${round((ms * cores) / 1000, 2)} s (${round((total / Math.max(1, ms * cores)) * 100, 0)}%)`;
+}
+
+/**
+ * SCALE_TICK_SLEEP=0: every simulated node ticks its heartbeat every period, as before session 32; =alternate: the
+ * odd node processes do, the even ones sleep through idle ticks (the default): the two side by side in one run, their
+ * CPU as two process kinds ('nodes', 'nodes ticking'), under the same load.
+ */
+const ALTERNATE = process.env.SCALE_TICK_SLEEP === 'alternate';
+export const tickSleep = (k: number): string => (ALTERNATE ? (k % 2 === 0 ? '1' : '0') : process.env.SCALE_TICK_SLEEP === '0' ? '0' : '1');
+
+/** The node processes' pids as one kind, or as two with SCALE_TICK_SLEEP=alternate (the sleeping and the ticking ones). */
+export function nodeKinds(pids: number[]): ProcessKinds {
+  if (!ALTERNATE) return { nodes: pids };
+  return { nodes: pids.filter((_, k) => k % 2 === 0), 'nodes ticking': pids.filter((_, k) => k % 2 === 1) };
 }

@@ -4,6 +4,7 @@
 // the worker), so that thousands fit on a small machine. Driven over IPC.
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
+import { everyOnGrid } from '../shared/node/heartbeat.js';
 import { ExecutorCore } from '../shared/executor/core.js';
 import type { SpawnExecutor } from '../shared/node/executors.js';
 import type { ToExecutor } from '../shared/executor/protocol.js';
@@ -86,6 +87,13 @@ async function joinOne(errors: string[]): Promise<boolean> {
   }
 }
 
+/**
+ * SCALE_TICK_SLEEP=0: idle nodes tick every heartbeat period as before session 32 (their ticks' skips ignored), to
+ * measure what sleeping through them saves (bench/scale-cluster.ts: SCALE_TICK_SLEEP=alternate, every other process).
+ */
+const TICK_SLEEP = process.env.SCALE_TICK_SLEEP !== '0';
+const tickEverySecond = (ms: number, fn: () => void) => everyOnGrid(ms, () => fn());
+
 const JOIN_ATTEMPTS = 8;
 const HINTED_ATTEMPTS = 100;
 let retries = 0;
@@ -94,7 +102,7 @@ let retries = 0;
 async function tryJoin(url: string, errors: string[]): Promise<true | string> {
   const rt = new NodeRuntime(
     { url, kind: 'edge', name: `sim-${tag}-${seq++}`, cpus, storeBytes: 16 * 1024 * 1024 },
-    { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn },
+    { WebSocket: WebSocket as unknown as WebSocketCtor, spawnExecutor: spawn, ...(TICK_SLEEP ? {} : { every: tickEverySecond }) },
   );
   try {
     await rt.ready;

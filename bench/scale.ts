@@ -57,6 +57,7 @@ import { layoutsFromEnv } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
 import { threadsSince } from './scale-threads.js';
+import { getOrReport } from './scale-hang.js';
 import { cpuBetween, cpuByProcessLine, cpuSnapshot, processKinds } from './scale-cpu.js';
 import { logStalls } from './scale-stall-sections.js';
 
@@ -99,7 +100,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     // Warm-up: the function is measured (pipelining depth) and known to some nodes.
     const warm: ObjectRef<void>[] = [];
     for (let i = 0; i < 200; i++) warm.push(noop.remote());
-    await mesh.get(warm);
+    await getOrReport(mesh, warm, `N=${n}: the warm-up`, cl.urls, cl.token, 120_000);
     mesh.free(warm);
     await sleep(300);
     // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
@@ -115,7 +116,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     for (let i = 0; i < count; i++) refs.push(noop.remote());
     const stalled = stallMidJob(cl, STALL, s0.tasksFinished ?? 0, count);
     // With a stop mid-job, a hang is an error (the job must end): 5 minutes.
-    await mesh.get(refs, STALL.length ? { timeoutMs: 300_000 } : {});
+    await getOrReport(mesh, refs, `N=${n}: ${count} tasks`, cl.urls, cl.token, STALL.length ? 300_000 : undefined);
     await stalled;
     const ms = nowMs() - t0;
     const cpuByProcess = cpuBetween(cpu0, cpuSnapshot(processKinds(cl)));
@@ -194,9 +195,11 @@ async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Pro
   const a = await cl.probe(!fromLastProbe, true);
   const oa = await cl.probeOthers(!fromLastProbe, true);
   const threads = threadsSince([...cl.coords.map((c) => c.p.pid), cl.redisPid]);
+  const cpu0 = cpuSnapshot(processKinds(cl));
   const t0 = nowMs();
   await sleep(IDLE_MS);
   const byThread = threads();
+  log(`${what}: CPU by process over the window: ${cpuByProcessLine(cpuBetween(cpu0, cpuSnapshot(processKinds(cl))), 0, nowMs() - t0)}`);
   const b = await cl.probe(true);
   const ob = await cl.probeOthers(true);
   const ms = nowMs() - t0;

@@ -155,7 +155,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
     this.paused = this.local.paused = !!opts.paused;
     this.local.cpuShare = opts.cpuShare ?? 1;
     // Heartbeat ticks on the wall clock's grid (heartbeat.ts: idle nodes' keepalives arrive grouped).
-    const every = platform.every ?? ((ms: number, fn: () => void) => everyOnGrid(ms, fn));
+    const every = platform.every ?? everyOnGrid;
     let closedResolve!: (why: string) => void;
     this.closedPromise = new Promise((r) => (closedResolve = r));
     this.ready = new Promise((resolve, reject) => {
@@ -188,6 +188,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         closedResolve(why);
       };
       this.ws.onmessage = (ev) => {
+        this.heartbeat?.heard();
         let msgs: Msg[];
         try {
           msgs = decodeFrame(toBytes(ev.data));
@@ -207,7 +208,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
               if (this.ws.readyState === 1) this.ws.send(new Uint8Array(0));
             };
             const hb = (this.heartbeat = new Heartbeat(heartbeatIo(this, keepalive), m.heartbeatMs, m.quietMs, m.idleQuietMs));
-            this.stopHeartbeat = every(m.heartbeatMs, () => hb.tick());
+            this.stopHeartbeat = hb.start(every);
             this.onEvent(`joined the mesh as node ${this.nodeId}`);
             this.envCache.announce();
             if (platform.store) this.access.announceHeld();

@@ -186,3 +186,92 @@ describe('heartbeat ticks on the wall clock grid', () => {
     expect(at.length).toBeLessThanOrEqual(7);
   });
 });
+
+describe('an idle node sleeps through its ticks (session 32)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const IDLE_QUIET = 15_000;
+  const idle: Beat = { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0, idle: true };
+
+  /** A node whose ticks run on everyOnGrid (fake timers), counted, with its frames. */
+  function sleeper() {
+    let load: Beat = { ...idle };
+    let ticks = 0;
+    const frames: { at: number; what: string }[] = [];
+    const hb: Heartbeat = new Heartbeat(
+      {
+        load: () => {
+          ticks++;
+          return { ...load };
+        },
+        push: (m) => {
+          frames.push({ at: Date.now(), what: m.idle ? 'idle' : `load running ${m.running}` });
+          hb.framed();
+        },
+        keepalive: () => void frames.push({ at: Date.now(), what: 'keepalive' }),
+        now: () => Date.now(),
+      },
+      TICK,
+      QUIET,
+      IDLE_QUIET,
+    );
+    const stop = hb.start();
+    return { hb, frames, stop, ticks: () => ticks, set: (b: Beat) => (load = b) };
+  }
+
+  it('ticks a few times per idle window, not every second, and keeps every keepalive in time', () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const n = sleeper();
+    vi.advanceTimersByTime(120_000);
+    n.stop();
+    const keepalives = n.frames.filter((f) => f.what === 'keepalive').map((f) => f.at);
+    // 120 ticks without sleeping; asleep, about 3 a keepalive (one before it is due, the one that speaks, one after).
+    expect(n.ticks()).toBeLessThan(40);
+    expect(keepalives.length).toBeGreaterThanOrEqual(120_000 / IDLE_QUIET - 1);
+    let last = n.frames[0].at; // the first report (idle) went out at the first tick
+    for (const at of keepalives) {
+      expect(at - last).toBeLessThanOrEqual(IDLE_QUIET);
+      last = at;
+    }
+    expect(keepalives.every((t) => t % BEAT_GRID_MS === 0)).toBe(true);
+  });
+
+  it('wakes on a frame from the coordinator: work given while asleep is reported at the next tick', () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const n = sleeper();
+    vi.advanceTimersByTime(4_000); // said idle, now asleep until near its keepalive
+    const ticksBefore = n.ticks();
+    vi.advanceTimersByTime(2_000);
+    expect(n.ticks()).toBe(ticksBefore);
+    // An assign arrives: the task waits for an argument, so no frame goes out with it.
+    n.set({ t: 'heartbeat', running: 0, queued: 1, storeBytes: 0 });
+    const at = Date.now();
+    n.hb.heard();
+    vi.advanceTimersByTime(TICK + BEAT_GRID_MS);
+    n.stop();
+    // Within the short window the coordinator now measures it by (quietMs), not at the idle keepalive 9 s later.
+    const report = n.frames.find((f) => f.at > at && f.what === 'load running 0');
+    expect(report).toBeDefined();
+    expect(report!.at - at).toBeLessThanOrEqual(TICK + BEAT_GRID_MS);
+  });
+
+  it("everyOnGrid: skip(k) sleeps through k ticks; wake() brings the next one back on the tick's phase", () => {
+    vi.useFakeTimers({ now: 9_000_000 });
+    const at: number[] = [];
+    let first = true;
+    const stop = everyOnGrid(1000, (skip) => {
+      at.push(Date.now());
+      if (first) skip(5);
+      first = false;
+    });
+    // Asleep until 9,007,000: nothing at 9,002,000 or 9,003,000.
+    vi.advanceTimersByTime(3_500);
+    expect(at).toEqual([9_001_000]);
+    stop.wake!(); // at 9,003,500: the next tick of its phase
+    vi.advanceTimersByTime(2_600);
+    stop();
+    expect(at).toEqual([9_001_000, 9_004_000, 9_005_000, 9_006_000]);
+  });
+});
