@@ -18,7 +18,14 @@ interface TaskRow {
 }
 
 /** `urls`: the coordinators' base URLs. Resolves with the results, or prints the job's unfinished tasks and rejects. */
-export async function getOrReport(mesh: Getter, refs: ObjectRef<unknown>[], what: string, urls: readonly string[], token: string, timeoutMs?: number): Promise<void> {
+export async function getOrReport(
+  mesh: Getter,
+  refs: ObjectRef<unknown>[],
+  what: string,
+  urls: readonly string[],
+  token: string,
+  timeoutMs?: number,
+): Promise<void> {
   try {
     await mesh.get(refs, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (e) {
@@ -39,7 +46,9 @@ async function reportJob(jobId: string | null, urls: readonly string[], token: s
     const open = rows.filter((r) => r.state !== 'finished');
     const byState = new Map<string, number>();
     for (const r of open) byState.set(`${r.state} on ${r.node ?? '-'}`, (byState.get(`${r.state} on ${r.node ?? '-'}`) ?? 0) + 1);
-    log(`coordinator ${i}: ${rows.length} task rows of job ${jobId}, ${open.length} not finished: ${[...byState].map(([k, n]) => `${n} ${k}`).join(', ') || '-'}`);
+    log(
+      `coordinator ${i}: ${rows.length} task rows of job ${jobId}, ${open.length} not finished: ${[...byState].map(([k, n]) => `${n} ${k}`).join(', ') || '-'}`,
+    );
     for (const r of open.slice(0, 10)) log(`coordinator ${i}:   ${JSON.stringify(r)}`);
     // A driver's batch of calls to one function is a task group: one row with its members' counts (/api/groups).
     const g = new URL('/api/groups', u);
