@@ -4,6 +4,7 @@
 // warm-up of 200 tasks hung for 6 minutes at 100 nodes, every process idle, and nothing said where the tasks were).
 import type { ObjectRef } from '../edge/index.js';
 import { log } from './harness.js';
+import { fetchApi, fetchStats } from './cluster.js';
 
 interface Getter {
   get(refs: ObjectRef<unknown>[], opts?: { timeoutMs?: number }): Promise<unknown>;
@@ -11,7 +12,7 @@ interface Getter {
 }
 
 interface TaskRow {
-  taskId?: string;
+  id?: string;
   state?: string;
   node?: string | null;
   coordinator?: string;
@@ -35,35 +36,34 @@ export async function getOrReport(
   }
 }
 
+/** "3 queued on n1, 1 running on n2": how many of `items` each key names, most first. */
+function tally<T>(items: readonly T[], key: (x: T) => string): string {
+  const n = new Map<string, number>();
+  for (const x of items) n.set(key(x), (n.get(key(x)) ?? 0) + 1);
+  return (
+    [...n]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, c]) => `${c} ${k}`)
+      .join(', ') || '-'
+  );
+}
+
 async function reportJob(jobId: string | null, urls: readonly string[], token: string): Promise<void> {
-  const headers = { authorization: 'Bearer ' + token };
+  const ofJob = jobId ? `?job=${encodeURIComponent(jobId)}` : '';
   for (const [i, u] of urls.entries()) {
-    const stats = (await (await fetch(new URL('/api/stats', u), { headers })).json()) as Record<string, unknown>;
-    log(`coordinator ${i}: stats ${JSON.stringify(stats)}`);
-    const q = new URL('/api/tasks', u);
-    if (jobId) q.searchParams.set('job', jobId);
-    const rows = (await (await fetch(q, { headers })).json()) as TaskRow[];
+    log(`coordinator ${i}: stats ${JSON.stringify(await fetchStats(u, token))}`);
+    const rows = await fetchApi<TaskRow[]>(u, token, `/api/tasks${ofJob}`);
     const open = rows.filter((r) => r.state !== 'finished');
-    const byState = new Map<string, number>();
-    for (const r of open) byState.set(`${r.state} on ${r.node ?? '-'}`, (byState.get(`${r.state} on ${r.node ?? '-'}`) ?? 0) + 1);
-    log(
-      `coordinator ${i}: ${rows.length} task rows of job ${jobId}, ${open.length} not finished: ${[...byState].map(([k, n]) => `${n} ${k}`).join(', ') || '-'}`,
-    );
+    log(`coordinator ${i}: ${rows.length} task rows of job ${jobId}, ${open.length} not finished: ${tally(open, (r) => `${r.state} on ${r.node ?? '-'}`)}`);
     for (const r of open.slice(0, 10)) log(`coordinator ${i}:   ${JSON.stringify(r)}`);
     // A driver's batch of calls to one function is a task group: one row with its members' counts (/api/groups).
-    const g = new URL('/api/groups', u);
-    if (jobId) g.searchParams.set('job', jobId);
-    const groups = (await (await fetch(g, { headers })).json()) as unknown[];
+    const groups = await fetchApi<unknown[]>(u, token, `/api/groups${ofJob}`);
     for (const row of groups.slice(0, 10)) log(`coordinator ${i}: group ${JSON.stringify(row)}`);
-    // Nodes lost (a task lost on more nodes than its retries fails the job): how many, and the last few reasons.
-    const lost = await fetch(new URL('/api/events?kind=node-lost', u), { headers });
-    const events = (await lost.json()) as { message?: string }[];
-    const why = new Map<string, number>();
-    for (const ev of events) {
-      const k = (ev.message ?? '').replace(/^.* lost: /, '').replace(/\d+/g, 'N');
-      why.set(k, (why.get(k) ?? 0) + 1);
-    }
-    log(`coordinator ${i}: ${lost.headers.get('x-total-count')} nodes lost, why (the last 1,000): ${[...why].map(([k, n]) => `${n} ${k}`).join('; ')}`);
-    for (const ev of events.slice(-3)) log(`coordinator ${i}:   ${ev.message}`);
+    // Nodes lost (a task lost on more nodes than its retries fails the job): how many, and why.
+    const lost = await fetchApi<{ message?: string }[]>(u, token, '/api/events?kind=node-lost');
+    log(
+      `coordinator ${i}: ${lost.length} nodes lost (of the last 1,000 events), why: ${tally(lost, (ev) => (ev.message ?? '').replace(/^.* lost: /, '').replace(/\d+/g, 'N'))}`,
+    );
+    for (const ev of lost.slice(-3)) log(`coordinator ${i}:   ${ev.message}`);
   }
 }
