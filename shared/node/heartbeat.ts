@@ -86,7 +86,6 @@ export class Heartbeat {
    * 20,000 ticks a second, over half of an idle node process's CPU).
    */
   tick(): number {
-    this.asleep = false;
     const load = this.io.load();
     // The long silence only once the coordinator was told the node holds nothing, and while that is still true.
     const idle = this.idleQuietMs !== undefined && this.sent?.idle === true && load.idle === true;
@@ -110,14 +109,11 @@ export class Heartbeat {
     if (!idle) return 0;
     // The tick that must speak is the first j ticks on with silentFor + (j + 1) tickMs > quiet; wake one before it
     // (a late timer then still finds it due in time).
-    const skip = Math.max(0, Math.floor((quiet - silentFor) / this.tickMs) - 2);
-    this.asleep = skip > 0;
-    return skip;
+    return Math.max(0, Math.floor((quiet - silentFor) / this.tickMs) - 2);
   }
 
   /** Set by start(): brings a sleeping ticker's next tick back to the next one on its grid. */
   private wakeTicker: (() => void) | undefined;
-  private asleep = false;
 
   /**
    * Ticks every tickMs through `every` (a platform's repeating timer; everyOnGrid by default), sleeping through the
@@ -134,8 +130,6 @@ export class Heartbeat {
 
   /** A frame came from the coordinator: a sleeping node ticks again (what it brought may change the load). */
   heard(): void {
-    if (!this.asleep) return;
-    this.asleep = false;
     this.wakeTicker?.();
   }
 
