@@ -185,10 +185,15 @@ export class Cluster {
     return Promise.all(this.urls.slice(1).map((u) => this.statsOf(u)));
   }
 
-  /** SCALE_PROFILE: starts the coordinator's profiles of a job (`name`), or ends them (none) and answers the files written. */
+  /**
+   * SCALE_PROFILE: starts the profiles of a job (`name`) in the driver's coordinator and every node process (theirs
+   * named `name` less its `coordinator-` prefix, then the process's tag), or ends them (none) and answers the files written.
+   */
   async profile(name?: string): Promise<string[]> {
-    this.coord.p.send({ k: 'profile', name } satisfies ProfileRequest);
-    return (await this.coord.next<{ files: string[] }>()).files;
+    const procs = [this.coord, ...this.nodes];
+    for (const [i, p] of procs.entries())
+      p.p.send({ k: 'profile', name: i === 0 || name === undefined ? name : `nodes-${name.replace(/^coordinator-/, '')}` } satisfies ProfileRequest);
+    return (await Promise.all(procs.map((p) => p.next<{ files: string[] }>()))).flatMap((r) => r.files);
   }
 
   /** Starts node processes and joins `n` nodes, spread over them. */

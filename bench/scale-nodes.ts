@@ -2,6 +2,7 @@
 // each with its own WebSocket to the coordinator and the real protocol, whose
 // executors run in this thread (the same ExecutorCore a worker runs, without
 // the worker), so that thousands fit on a small machine. Driven over IPC.
+import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { everyOnGrid } from '../shared/node/heartbeat.js';
@@ -173,7 +174,14 @@ installNodeHasher();
 endWithParent();
 // A clean exit on SIGTERM, so that --cpu-prof (SCALE_CPU_PROF) writes its profile.
 process.on('SIGTERM', () => process.exit(0));
-process.on('message', (m: NodesRequest) => {
+// SCALE_PROFILE=<folder>: this process's CPU and sampling heap profiles of each job alone, as the coordinator's.
+const profiler = process.env.SCALE_PROFILE ? new JobProfiler(process.env.SCALE_PROFILE) : null;
+process.on('message', (m: NodesRequest | ProfileRequest) => {
+  if (m.k === 'profile') {
+    const name = m.name === undefined ? undefined : `${m.name}-${process.env.SCALE_TAG ?? ''}`;
+    const done = !profiler ? Promise.resolve([]) : name === undefined ? profiler.stop() : profiler.start(name).then(() => []);
+    return void done.then((files) => process.send!({ k: 'profiled', files }));
+  }
   const reply = (r: NodesReport) => process.send!(r);
   if (m.k === 'join') void join(m.count, m.concurrency).then(reply);
   else if (m.k === 'leave') void leave(m.count).then(reply);

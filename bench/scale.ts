@@ -13,7 +13,7 @@
 //   SCALE_NODES=2000 SCALE_COORDINATORS=2 SCALE_SPREAD=1 SCALE_STALL=other:3000 npm run bench:scale
 //                                                  # a coordinator stopped (SIGSTOP) mid-job: the job must end (scale-stall.ts)
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
-//   SCALE_PROFILE=/tmp/prof npm run bench:scale    # the coordinator's CPU and sampling heap profiles of each job alone
+//   SCALE_PROFILE=/tmp/prof npm run bench:scale    # CPU and sampling heap profiles of each job alone: the coordinator, each node process
 //   SCALE_PROFILE_LIVE=1 SCALE_PROFILE=/tmp/prof ...  # the heap profile of what each job leaves alive at its last result
 //   SCALE_PROFILE_LIVE=survived SCALE_PROFILE=/tmp/prof ...  # ... of what survived a scavenge (copied or promoted)
 //   SCALE_LOOP_MS=15 npm run bench:scale          # the coordinator's loop iteration budget (LOOP_MS, 20 ms) set to 15 ms

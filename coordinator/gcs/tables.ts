@@ -104,7 +104,7 @@ export interface NodeRecord {
   groupMembers?: number;
   /** The function of the last group slice placed on it: what its members are expected to take (work stealing, rebalance.ts). */
   groupFn?: FunctionId;
-  /** Since when it holds group members without a break (its oldest member has run at most this long). */
+  /** Since its first group member was placed or its last one left, whichever is later: how long it went without progress. */
   groupSince?: number;
   /** Functions whose source this node has been sent (made at the first: an idle node's empty Set cost ~150 bytes, issue 14). */
   functions?: Set<FunctionId>;

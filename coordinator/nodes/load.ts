@@ -45,7 +45,10 @@ export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, 
   if (fn !== undefined) n.groupFn = fn;
   const quiet = sign === 1 && n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
-  if (sign === 1 && !n.groupMembers) n.groupSince = Date.now();
+  // A member leaving is progress: only a node that holds members and ends none for long has one running long
+  // (rebalance.ts oldestTaskMs). Counted from the first placed, a node refilled before it drained looked a whole
+  // job long stuck, and work stealing broke its slices up (issue 14, session 34).
+  if (sign === -1 || !n.groupMembers) n.groupSince = Date.now();
   n.groupMembers = (n.groupMembers ?? 0) + sign * k;
   for (const r in resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * k * resources[r];
   n.inflightTasks += sign * k;

@@ -1,12 +1,14 @@
 // Work stealing (coordinator/scheduler/rebalance.ts): which nodes are asked to
 // hand back queued tasks, and how many. White-box: a NodeIndex of hand-made
 // node records, a seeded random generator and a fake clock.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeRecord } from '../helpers/node-record.js';
 import type { JobRecord, NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { JoinOrder } from '../../coordinator/scheduler/join-order.js';
-import { ASK_MIN_MS, REBALANCE_MAX_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { ASK_MIN_MS, oldestTaskMs, REBALANCE_MAX_MS, STALLED_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { chargeMembers } from '../../coordinator/nodes/load.js';
+import type { FunctionId } from '../../shared/ids.js';
 import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
 import type { Gcs } from '../../coordinator/gcs/gcs.js';
 import { seeded } from '../sim/net.js';
@@ -281,5 +283,49 @@ describe('work stealing back from a link', () => {
     expect(passes).toBe(0);
     await new Promise((res) => setTimeout(res, REBALANCE_MS + 50));
     expect(passes).toBe(1);
+  });
+});
+
+describe("work stealing: what a node's group members are expected to take", () => {
+  // A fake GCS with one function measured at 0.01 ms a run (an empty task).
+  const fn = 'f'.repeat(64) as FunctionId;
+  const gcs = { functions: new Map([[fn, { runs: 10, ewmaMs: 0.01 }]]) } as unknown as Gcs;
+
+  it("members that keep ending are expected to take their function's measure, however long the node has held some", () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const n = nodeRecord('busy');
+      chargeMembers(n, { cpu: 1 }, 64, 1, fn);
+      // A whole job long, refilled before it drains: 32 end and 32 more come every 2 ms.
+      for (let t = 0; t < 5000; t += 2) {
+        vi.advanceTimersByTime(2);
+        chargeMembers(n, { cpu: 1 }, 32, -1);
+        chargeMembers(n, { cpu: 1 }, 32, 1, fn);
+      }
+      expect(n.groupMembers).toBe(64);
+      // Not 5 s, nor the 2 ms since the last end: 63 spare members of 0.01 ms are less than ASK_MIN_MS of work.
+      expect(oldestTaskMs(gcs, n)).toBe(0.01);
+      expect(63 * oldestTaskMs(gcs, n)).toBeLessThan(ASK_MIN_MS);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('members of which none ended for long are expected to take that long (a function measured short turned long)', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const n = nodeRecord('stuck');
+      chargeMembers(n, { cpu: 1 }, 8, 1, fn);
+      vi.advanceTimersByTime(3);
+      chargeMembers(n, { cpu: 1 }, 1, -1);
+      chargeMembers(n, { cpu: 1 }, 8, 1, fn); // more placed: no progress
+      vi.advanceTimersByTime(STALLED_MS - 1);
+      expect(oldestTaskMs(gcs, n)).toBe(0.01);
+      vi.advanceTimersByTime(500);
+      expect(oldestTaskMs(gcs, n)).toBe(STALLED_MS + 499);
+      expect(14 * oldestTaskMs(gcs, n)).toBeGreaterThanOrEqual(ASK_MIN_MS);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
