@@ -165,7 +165,7 @@ describe('a coordinator taken for gone mid-job, task groups on', () => {
     });
     expect(badHellos(await events(a)).concat(badHellos(await events(b)))).toEqual([]);
     // B is gone for good mid-job: what it ran for A runs on A's node.
-    await job(800, () => kill(b));
+    await job(400, () => kill(b));
     await until(async () => ((await stats(a.url, token))?.meshLinks ?? 1) === 0, { timeoutMs: 30_000, what: "A to drop B's link" });
   }, 240_000);
 });

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { startCoordinator } from '../../coordinator/server.js';
 import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '../helpers/redis.js';
-import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, statsWhen, tempDir } from '../helpers/processes.js';
+import { cleanupProcesses, edgeNodes, getJson, kill, redisCoordinator, stats, statsWhen, tempDir, type Coord } from '../helpers/processes.js';
 import { twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -29,17 +29,29 @@ afterAll(async () => {
 afterEach(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
+  // The first case's pair goes on to the second (which kills A): its processes are kept until a case took it.
+  if (!pair) cleanupProcesses();
+});
+afterAll(() => {
+  pair = undefined;
   cleanupProcesses();
 });
+
+/** The first case's two coordinators (a node on each, naming both), used by the second: each case's job its own. */
+let pair: { token: string; a: Coord; b: Coord } | undefined;
+
+/** The job's tasks: "many" (more than A's node takes at once, so that B's node runs part of it). */
+const N = 400;
 
 async function events(url: string, token: string, kind: string): Promise<string[]> {
   return ((await getJson<{ message: string }[]>(url, `/api/events?kind=${kind}`, token)) ?? []).map((e) => e.message);
 }
 
-/** Returns the two coordinators' ids. */
-async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<string[]> {
+/** Returns the two coordinators' ids; `keep`: the pair is kept for the next case. */
+async function oneJobOnBoth(redisUrl: string, prefix: string, keep = false): Promise<string[]> {
   const token = 'mesh-' + Math.random().toString(36).slice(2);
   const [a, b] = await twoCoordinators(redisUrl, prefix, token);
+  if (keep) pair = { token, a, b };
   const listed = (await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!;
   expect(listed.map((r) => r.url).sort()).toEqual([a.url, b.url].sort());
   expect(listed.find((r) => r.self)!.url).toBe(a.url);
@@ -50,14 +62,14 @@ async function oneJobOnBoth(redisUrl: string, prefix: string): Promise<string[]>
     await new Promise((r) => setTimeout(r, 2));
     return i * 7 + 1;
   });
-  const refs = Array.from({ length: 2000 }, (_, i) => work.remote(i));
-  expect(await m.get(refs, { timeoutMs: 120_000 })).toEqual(Array.from({ length: 2000 }, (_, i) => i * 7 + 1));
+  const refs = Array.from({ length: N }, (_, i) => work.remote(i));
+  expect(await m.get(refs, { timeoutMs: 120_000 })).toEqual(Array.from({ length: N }, (_, i) => i * 7 + 1));
   // The job is A's; B ran part of it on its node.
-  const sa = await statsWhen(a.url, token, 'tasksFinished', 2000);
+  const sa = await statsWhen(a.url, token, 'tasksFinished', N);
   const sb = (await stats(b.url, token))!;
-  expect(sa.tasksFinished).toBe(2000);
+  expect(sa.tasksFinished).toBe(N);
   expect(sb.tasksFinished).toBeGreaterThan(0);
-  expect(sb.tasksFinished).toBeLessThan(2000);
+  expect(sb.tasksFinished).toBeLessThan(N);
   expect((await getJson<CoordinatorRow[]>(a.url, '/api/coordinators', token))!.find((r) => r.self)!.jobs).toBe(1);
   return listed.map((r) => r.id);
 }
@@ -75,8 +87,8 @@ class Counter {
 }
 
 describe('several coordinators on one Redis', () => {
-  it("two coordinators, a node on each: one driver's 2,000 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
-    const ids = await oneJobOnBoth(redis.url, 'both');
+  it("two coordinators, a node on each: one driver's 400 tasks use the nodes of both and come back exact; /api/coordinators lists both", async () => {
+    const ids = await oneJobOnBoth(redis.url, 'both', true);
     // Both wrote events into the one events hash, each under its own keys: neither overwrote the other's rows.
     const r = new Redis(redis.url);
     try {
@@ -89,8 +101,15 @@ describe('several coordinators on one Redis', () => {
   }, 180_000);
 
   it('SIGKILL of the coordinator the driver and half the nodes use, mid-job: the other takes the job over, it finishes exactly, and a counter actor keeps its count', async () => {
-    const token = 'fo-' + Math.random().toString(36).slice(2);
-    const [a, b] = await twoCoordinators(redis.url, 'failover', token);
+    // The first case's pair when it ran (A dies here); B has taken over no job before this one's.
+    const { token, a, b } =
+      pair ??
+      (await (async () => {
+        const token = 'fo-' + Math.random().toString(36).slice(2);
+        const [a, b] = await twoCoordinators(redis.url, 'failover', token);
+        return { token, a, b };
+      })());
+    pair = undefined;
     mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
@@ -127,7 +146,7 @@ describe('several coordinators on one Redis', () => {
     await edgeNodes(a, token, 1);
     mesh = await connect({ url: a.url, token });
     const m = mesh;
-    // The job runs until the test opens the gate (a file its tasks poll for), not for as long as 1,500 tasks of 20 ms
+    // The job runs until the test opens the gate (a file its tasks poll for), not for as long as a count of tasks of 20 ms
     // take on one node: it is running however long the later coordinator takes to start under load.
     const gate = join(tempDir('tabmesh-gate-'), 'open');
     const work = m.remote(async (i: number, path: string) => {
@@ -135,14 +154,14 @@ describe('several coordinators on one Redis', () => {
       while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 20));
       return i + 0.5;
     });
-    const refs = Array.from({ length: 1500 }, (_, i) => work.remote(i, gate));
+    const refs = Array.from({ length: 300 }, (_, i) => work.remote(i, gate));
     const all = m.get(refs, { timeoutMs: 120_000 });
     const c = await redisCoordinator(redis.url, 'late', token);
     await edgeNodes(c, token, 1);
     // The later coordinator holds part of the running job (A placed it through their link) before the job may end.
     await until(async () => ((await stats(c.url, token))?.tasks ?? 0) > 0, { timeoutMs: 60_000, what: 'the later coordinator to hold tasks of the job' });
     writeFileSync(gate, '');
-    expect(await all).toEqual(Array.from({ length: 1500 }, (_, i) => i + 0.5));
+    expect(await all).toEqual(Array.from({ length: 300 }, (_, i) => i + 0.5));
     expect((await stats(c.url, token))!.tasksFinished).toBeGreaterThan(0);
   }, 180_000);
 
