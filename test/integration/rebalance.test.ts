@@ -1,20 +1,18 @@
 // Work stealing (issue 14): a node that joins mid-job gets work even when the
 // job's tasks were all queued on the nodes already there (pipelining fills a
 // node up to 64 tasks per CPU). Real coordinator, real edge node processes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Cluster } from '../helpers/cluster.js';
+import { fileGate, type FileGate } from '../helpers/file-gate.js';
 
 let cl: Cluster | undefined;
-let gateDir = '';
+let gate: FileGate | undefined;
 afterEach(async () => {
   await cl?.stop();
   cl = undefined;
-  if (gateDir) rmSync(gateDir, { recursive: true, force: true });
-  gateDir = '';
+  gate?.remove();
+  gate = undefined;
 });
 
 /**
@@ -28,8 +26,7 @@ async function lateNodeGetsWork(groups: boolean, spinMs: number): Promise<void> 
   const m = await cl.driver({ groups });
   // The long runs last until the test opens the gate (a file they poll for), once the late node holds some of them:
   // not a fixed 2 s each (16 s of sleeping a case, and at load a node that joined after the two ran them all).
-  gateDir = mkdtempSync(join(tmpdir(), 'tabmesh-gate-'));
-  const gate = join(gateDir, 'open');
+  const g = (gate = fileGate());
   const work = m.remote(async (path: string, i: number, spin: number) => {
     const end = performance.now() + spin;
     while (performance.now() < end); // busy: the node measures its run
@@ -49,7 +46,7 @@ async function lateNodeGetsWork(groups: boolean, spinMs: number): Promise<void> 
   const groupsBefore = c.statsJson().groupsSubmitted ?? 0;
   // At most what the two can hold; they run until the gate opens, so the third joins while the two hold them all.
   const count = Math.min(2 * depth, 16);
-  const refs = Array.from({ length: count }, (_, i) => work.remote(gate, i, 0));
+  const refs = Array.from({ length: count }, (_, i) => work.remote(g.path, i, 0));
   const before = new Set(c.gcs.nodes.keys());
   // Every task is out on the two nodes: the coordinator holds none.
   await cl.until(() => [...c.gcs.nodes.values()].reduce((a, n) => a + n.inflightTasks, 0) === count && c.scheduler.queuedCount === 0);
@@ -62,7 +59,7 @@ async function lateNodeGetsWork(groups: boolean, spinMs: number): Promise<void> 
     60_000,
     () => `the late node to be given some of the ${count} tasks (asked back: ${c.scheduler.rebalancer.stats.asked})`,
   );
-  writeFileSync(gate, '');
+  g.open();
   const out = await m.get(refs, { timeoutMs: 60_000 });
   expect(out).toEqual(Array.from({ length: count }, (_, i) => i * 2));
   expect(late.tasksDone).toBeGreaterThan(0);
