@@ -5,6 +5,7 @@
 // coordinator, real edge-node processes and real links.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
+import { fileGate, type FileGate } from '../helpers/file-gate.js';
 import { until } from '../helpers/poll.js';
 import { coreOf, sequential } from '../helpers/sequential.js';
 import { gatedLeased, leased, leasedDriver, ON, recorded } from '../helpers/direct-driver.js';
@@ -24,10 +25,20 @@ declare const mesh: Mesh; // inside tasks
 
 describe('direct submission', () => {
   let cl: Cluster | undefined;
+  let gate: FileGate | undefined;
   afterEach(async () => {
     await cl?.stop();
     cl = undefined;
+    gate?.remove();
+    gate = undefined;
   });
+  /** A task that runs until the test opens the gate (a file it polls for), then returns `x`. */
+  const gated = (m: Mesh) =>
+    m.remote(async (path: string, x: number) => {
+      const fs = process.getBuiltinModule('node:fs');
+      while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 20));
+      return x;
+    });
 
   it('a driver with a lease sends its sequential tasks straight to the node: no assign, the GCS records each one, results are exact', async () => {
     cl = await Cluster.start({ nodes: 0 });
@@ -86,12 +97,15 @@ describe('direct submission', () => {
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0];
     await leased(m, node);
     const d = coreOf(m).direct!;
-    const slow = m.remote(async (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
+    const g = (gate = fileGate());
+    const slow = gated(m);
     const twice = m.remote((x: number) => x * 2);
     const sent = d.counts.sent;
-    const a = slow.remote(1500); // takes the node's only slot
+    const a = slow.remote(g.path, 1500); // takes the node's only slot until the gate opens
     const b = twice.remote(21); // refused: busy
     expect(d.counts.sent - sent).toBe(2);
+    await until(() => d.counts.refused > 0, { timeoutMs: 30_000, what: 'the node to refuse the second task' });
+    g.open();
     expect(await m.get(b)).toBe(42);
     expect(await m.get(a)).toBe(1500);
     expect(d.counts.refused).toBe(1);
@@ -105,14 +119,17 @@ describe('direct submission', () => {
     const dying = await cl.addNode({ cpus: 1, env: ON });
     const node = [...cl.c.coordinator.gcs.nodes.keys()][0] as NodeId;
     await leased(m, node);
-    const slow = m.remote(async (ms: number) => new Promise<number>((r) => setTimeout(() => r(ms), ms)));
+    // It runs until its node was killed (the gate opens then): its second run ends at once.
+    const g = (gate = fileGate());
+    const slow = gated(m);
     const sent = coreOf(m).direct!.counts.sent;
-    const ref = slow.remote(3000);
+    const ref = slow.remote(g.path, 3000);
     expect(coreOf(m).direct!.counts.sent - sent).toBe(1);
     const t = await until(() => cl!.c.coordinator.gcs.tasks.get(taskOfObject(ref.id)), { what: 'its record' });
     expect(t.node?.id).toBe(node);
     dying.proc.kill('SIGKILL');
     await until(() => cl!.c.coordinator.gcs.nodes.size === 0, { what: 'the node to be gone' });
+    g.open();
     await cl.addNode({ cpus: 1, env: ON });
     expect(await m.get(ref)).toBe(3000);
     expect(t.spec.attempt).toBe(1);

@@ -3,7 +3,7 @@
 // progress, duration, log); a job running at the restart runs again from its
 // source under the same id, and is never shown as a bare `driver` job.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -86,6 +86,13 @@ async function submit(c: RunningCoordinator, source: string, name: string): Prom
   return r.json.id;
 }
 
+/**
+ * A job's task body that waits for the file at `path` (a gate the test opens), not a fixed sleep: the task is running
+ * for as long as the test needs it to, then ends at once.
+ */
+const gated = (path: string) =>
+  `const fs = process.getBuiltinModule('node:fs'); while (!fs.existsSync(${JSON.stringify(path)})) await new Promise((r) => setTimeout(r, 50));`;
+
 const events = async (c: RunningCoordinator, kind: string) => (await api<unknown[]>(c, 'GET', `/api/events?kind=${kind}`)).json;
 
 describe('durable job history', () => {
@@ -141,13 +148,16 @@ describe('durable job history', () => {
     const data = tempDir();
     let c = await start(data);
     edgeNode(c.url);
+    // Its task runs until the coordinator restarted (the gate opens then): its second run's task ends at once.
+    const gate = join(tempDir(), 'open');
     const id = await submit(
       c,
-      `const slow = mesh.remote(async function slow(x) { await new Promise((r) => setTimeout(r, 1500)); return x * 10; });\nconsole.log('running');\nreturn await mesh.get(slow.remote(4));`,
+      `const slow = mesh.remote(async function slow(x) { ${gated(gate)} return x * 10; });\nconsole.log('running');\nreturn await mesh.get(slow.remote(4));`,
       'slow',
     );
     await until(async () => (await api<{ progress: { running: number } }>(c, 'GET', `/api/jobs/${id}`)).json.progress.running >= 1, 'its task to run');
     c = await restart(data);
+    writeFileSync(gate, '');
     const right = (await api(c, 'GET', `/api/jobs/${id}`)).json;
     expect(right).toMatchObject({ kind: 'submitted', name: 'slow' });
     expect(['starting', 'running']).toContain(right.status);
@@ -232,9 +242,11 @@ describe('durable job history', () => {
     const data = tempDir();
     const c = await start(data);
     edgeNode(c.url); // one CPU: one task runs, the others wait on the node
+    // The runs last until the test read the progress (the gate opens then), not 2 s each.
+    const gate = join(tempDir(), 'open');
     const id = await submit(
       c,
-      `const slow = mesh.remote(async function slow(x) { await new Promise((r) => setTimeout(r, 2000)); return x; });\nreturn await mesh.get([1, 2, 3, 4].map((x) => slow.remote(x)));`,
+      `const slow = mesh.remote(async function slow(x) { ${gated(gate)} return x; });\nreturn await mesh.get([1, 2, 3, 4].map((x) => slow.remote(x)));`,
       'four',
     );
     const tasksIn = (state: string) => [...(c.coordinator.gcs.jobs.get(id as never)?.tasks ?? [])].filter((t) => t.state === state).length;
@@ -245,6 +257,7 @@ describe('durable job history', () => {
     const p = (await api<{ progress: { running: number; total: number } }>(c, 'GET', `/api/jobs/${id}`)).json.progress;
     expect(p.total).toBe(4);
     expect(p.running).toBeLessThanOrEqual(1); // counting assigned tasks read 2 to 4 here
+    writeFileSync(gate, '');
     expect(await ended(c, id)).toMatchObject({ status: 'succeeded', result: [1, 2, 3, 4], progress: { running: 0 } });
   });
 });

@@ -3,6 +3,8 @@
 // that had ended reads back as it ended, and the job that was running runs
 // again from its source under the same id and finishes; none of them comes
 // back as a bare `driver` job. Only the second start logs coordinator-recovered.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir, sleep } from '../../bench/harness.js';
 import { mismatch, program, SoakTarget, type Expected, type JobView } from '../../bench/soak-workload.js';
@@ -16,9 +18,18 @@ afterAll(async () => {
   if (data) removeTempDir(data);
 });
 
-/** Runs long enough to be killed mid-run, then uses the mesh: its result says it finished. */
-const SLOW = `console.log('slow job begins');
-await new Promise((r) => setTimeout(r, 8000));
+/**
+ * Runs until it is killed, then uses the mesh: its result says it finished. Its first run waits for a gate (a file
+ * its task on the local node polls for) that the test opens once it killed the process, so the second run goes on at
+ * once: a fixed 8 s wait had each run sleep 8 s (the job cannot tell its runs apart), and at load could end first.
+ */
+const slowJob = (gate: string) => `console.log('slow job begins');
+const gate = mesh.remote(async function gate(path) {
+  const fs = process.getBuiltinModule('node:fs');
+  while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 50));
+  return true;
+});
+await mesh.get(gate.remote(${JSON.stringify(gate)}));
 const sq = mesh.remote(function sq(x) { return x * x; });
 return { squared: await mesh.get(sq.remote(7)) };`;
 
@@ -33,7 +44,8 @@ describe('tabmesh start killed with SIGKILL', () => {
     }
     const before = new Map<string, JobView>();
     for (const e of ended) before.set(e.id, await t.waitEnded(e.id));
-    const slow = await t.submitHttp(SLOW, 'slow');
+    const gate = join(data, 'gate-open');
+    const slow = await t.submitHttp(slowJob(gate), 'slow');
     for (let k = 0; (await t.job(slow)).logLines === 0; k++) {
       if (k > 600) throw new Error('the slow job never started');
       await sleep(50);
@@ -44,6 +56,7 @@ describe('tabmesh start killed with SIGKILL', () => {
     expect((await t.call<unknown[]>('GET', '/api/events?kind=coordinator-recovered')).json).toEqual([]);
 
     await t.kill();
+    writeFileSync(gate, '');
     t = await SoakTarget.start(data, 'tabmesh-start (after SIGKILL)');
     for (const e of ended) {
       const after = await t.job(e.id);
