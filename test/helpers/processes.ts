@@ -163,7 +163,8 @@ export async function edgeNodes(
   more: string[] = [],
 ): Promise<{ proc: ChildProcess; out: string[] }[]> {
   const started = Array.from({ length: n }, () => runNode(coordinator, 2, more));
-  await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= total, { timeoutMs: 30_000, what: `${total} node(s)` });
+  // 60 s, as the coordinators' waits: at load 37-41 (session 34, test/redis/restart-counts) a node process had not joined 30 s after its spawn.
+  await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= total, { timeoutMs: 60_000, what: `${total} node(s)` });
   return started;
 }
 
