@@ -10,19 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { useRedis } from '../helpers/redis.js';
-import {
-  edgeNodes,
-  FAST_REJOIN,
-  getJson,
-  kill,
-  redisCoordinator,
-  restartablePort,
-  stats,
-  statsWhen,
-  tempDir,
-  TEST_REJOIN_MAX_MS,
-  type Coord,
-} from '../helpers/processes.js';
+import { edgeNodes, getJson, kill, redisCoordinator, restartablePort, stats, statsWhen, tempDir, type Coord } from '../helpers/processes.js';
 import { tcpProxy, type Proxy } from '../helpers/proxy.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
@@ -82,13 +70,13 @@ describe('fenced writes and moved holdings', () => {
   it("a coordinator paused past its job's lease (SIGSTOP) while its driver is cut off: the other takes the job over; resumed, the paused one lets go and writes nothing of it; the results are exact", async () => {
     const token = 'fence-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'fence', token), redisCoordinator(redis.server.url, 'fence', token)]);
-    await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`, 1, FAST_REJOIN), edgeNodes(b, token, 1, `${b.url},${a.url}`, 1, FAST_REJOIN)]);
+    await Promise.all([edgeNodes(a, token, 1, `${a.url},${b.url}`), edgeNodes(b, token, 1, `${b.url},${a.url}`)]);
     await linked([a, b], token);
     const bId = await selfId(b.url, token);
     // The driver reaches A through a path the test can cut (A's own nodes and B still reach A).
     const toA = await tcpProxy(a.url);
     proxies.push(toA);
-    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     const job = m.jobId;
     const work = m.remote(async (i: number) => {
@@ -147,11 +135,11 @@ describe('fenced writes and moved holdings', () => {
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'again', token), redisCoordinator(redis.server.url, 'again', token)]);
     // Only A has a node (2 CPUs): once B owns the job, it places the job's tasks there through A. B never saw the job's
     // function: it reads it from Redis with the job's rows (its first placement crashed on it).
-    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`, 1, FAST_REJOIN);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
     const toA = await tcpProxy(a.url);
     proxies.push(toA);
-    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     // The runs last until the test opens the gate (a file the node's task polls for), not a fixed 15 s: they go on
     // past the pause, the takeover and the let-go however long those take under load.
@@ -181,11 +169,11 @@ describe('fenced writes and moved holdings', () => {
     const token = 'letgo-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'letgo', token), redisCoordinator(redis.server.url, 'letgo', token)]);
     // A's node names B next: it moves there when A is gone for good.
-    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`, 1, FAST_REJOIN);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
     const toA = await tcpProxy(a.url);
     proxies.push(toA);
-    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     class Counter {
       n = 0;
@@ -224,11 +212,11 @@ describe('fenced writes and moved holdings', () => {
       redisCoordinator(redis.server.url, 'stay', token, 0, short),
       redisCoordinator(redis.server.url, 'stay', token, 0, short),
     ]);
-    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`, 1, FAST_REJOIN);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
     const toA = await tcpProxy(a.url);
     proxies.push(toA);
-    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [toA.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     class Counter {
       n = 0;
@@ -253,9 +241,9 @@ describe('fenced writes and moved holdings', () => {
   it('an actor whose constructor returns while its coordinator is stopped (SIGSTOP), then killed: the new owner finds it on its node instead of failing it, and it keeps its state', async () => {
     const token = 'ctor-' + Math.random().toString(36).slice(2);
     const [a, b] = await Promise.all([redisCoordinator(redis.server.url, 'ctor', token), redisCoordinator(redis.server.url, 'ctor', token)]);
-    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`, 1, FAST_REJOIN);
+    const [node] = await edgeNodes(a, token, 1, `${a.url},${b.url}`);
     await linked([a, b], token);
-    mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     class Slow {
       n: number;
@@ -309,11 +297,11 @@ describe('fenced writes and moved holdings', () => {
     const bUrl = `http://127.0.0.1:${bPort}`;
     const a = await redisCoordinator(redis.server.url, 'moved', token);
     // A's only node names B as its next coordinator; B starts later, with no node of its own.
-    await edgeNodes(a, token, 1, `${a.url},${bUrl}`, 1, FAST_REJOIN);
+    await edgeNodes(a, token, 1, `${a.url},${bUrl}`);
     // The driver's way to B stays shut until the node has moved.
     const toB = await tcpProxy(bUrl, { open: false });
     proxies.push(toB);
-    mesh = await connect({ url: [a.url, toB.url], token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
+    mesh = await connect({ url: [a.url, toB.url], token, reconnectTimeoutMs: 60_000 });
     const m = mesh;
     // 200 KiB per output: stored on the node that made it, a fresh tag per run (a re-run would show).
     const make = m.remote((k: number) => ({ tag: Math.random().toString(36).slice(2), data: new Float64Array(25_600).fill(k) }));
