@@ -11,6 +11,7 @@ import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinato
 import { compactAfterBursts, gcsTaskCounts } from './heap.js';
 import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './heap-flags.js';
 import { gcThreadFlags } from './node-flags.js';
+import { CAP_OPTION_MS } from '../shared/backoff.js';
 import { closest, helpHint, parseFlags, UsageError } from './flags.js';
 
 const COMMANDS: Record<string, string> = {
@@ -31,7 +32,8 @@ const COMMANDS: Record<string, string> = {
                   node's own flags go before the script, e.g. \`node --v8-pool-size=1 bin/tabmesh.js coordinator\`, or in
                   NODE_OPTIONS where Node takes them: /api/stats shows v8PoolSize and singleThreadedGc)
 ${ICE_USAGE}`,
-  node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R]`,
+  node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R] [--rejoin-max-ms MS]
+                 (--rejoin-max-ms: the longest wait between tries to join again after its coordinator went, default 5000)`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
                  (a coordinator and one local edge node)`,
   submit: SUBMIT_USAGE,
@@ -219,6 +221,7 @@ async function runNode(args: string[]): Promise<void> {
       'join-token': { type: 'string' },
       resources: { type: 'string' },
       'max-upload-mibps': { type: 'string' },
+      'rejoin-max-ms': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -240,6 +243,7 @@ async function runNode(args: string[]): Promise<void> {
     joinToken: values['join-token'],
     resources,
     maxUploadMiBps,
+    rejoinMaxMs: int(values['rejoin-max-ms'], 'rejoin-max-ms', CAP_OPTION_MS.min, CAP_OPTION_MS.max, usage),
   };
   let base = bases[0];
   for (let i = 0; ; i++) {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
-import { BACKOFF, joinAgain } from '../shared/backoff.js';
+import { BACKOFF, cappedAt, joinAgain, type Backoff } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { CoordinatorUrls } from '../shared/coordinator-urls.js';
@@ -37,6 +37,8 @@ export interface EdgeNodeOptions {
   maxUploadMiBps?: number;
   /** How long a peer link may take to open before a read goes on without it. Default: TABMESH_LINK_CONNECT_MS, else 5 s. */
   linkConnectTimeoutMs?: number;
+  /** The cap of its waits between tries to join again (full jitter), in ms from 100 to 600000 (`--rejoin-max-ms`). Default 5 s (BACKOFF.nodeRejoin). */
+  rejoinMaxMs?: number;
   /** Its hash pool's and memory warmer's threads start this long after it joined, if its first peer link or a large value did not start them before (edge/node-helpers.ts). Default HELPERS_AFTER_MS. */
   helpersAfterMs?: number;
 }
@@ -68,11 +70,14 @@ export class EdgeNode {
   private resolveLeft!: (why: string) => void;
   onEvent: (text: string) => void = () => {};
   private readonly linkConnectTimeoutMs: number | undefined;
+  /** Its rejoin loop's backoff: BACKOFF.nodeRejoin, or capped at `rejoinMaxMs`. */
+  private readonly rejoin: Backoff;
   /** Cancels the timer that starts its helper threads. */
   private cancelHelpers: () => void = () => {};
 
   private constructor(private readonly o: EdgeNodeOptions) {
     this.linkConnectTimeoutMs = o.linkConnectTimeoutMs ?? linkConnectMsFromEnv();
+    this.rejoin = cappedAt(BACKOFF.nodeRejoin, o.rejoinMaxMs, 'rejoinMaxMs');
     this.left = new Promise((r) => (this.resolveLeft = r));
     this.urls = new CoordinatorUrls((Array.isArray(o.coordinator) ? o.coordinator : o.coordinator.split(',')).map((u) => u.trim()).filter((u) => u !== ''));
     this.urls.log = (text) => this.onEvent(text);
@@ -168,7 +173,7 @@ export class EdgeNode {
       // Its coordinator may be gone: the next one of the mesh first; a full one's `next` at once.
       const back = await joinAgain(
         () => this.session(),
-        BACKOFF.nodeRejoin,
+        this.rejoin,
         why,
         () => this.leaving,
         (w) => this.urls.moveOn(w),

@@ -2,6 +2,7 @@
 // loop (drivers, nodes, tabs, the dashboard). Without jitter, every tab of a mesh
 // reconnects in lockstep after a coordinator restart; with "full jitter" (a
 // uniform draw in [0, cap]) the herd spreads over the whole window.
+import { TabmeshError } from './errors.js';
 
 export interface Backoff {
   /** The first step's cap, in ms. */
@@ -40,6 +41,22 @@ export const BACKOFF = {
   /** A reader asking again for an object whose holder went away. */
   refetch: { baseMs: 50, maxMs: 1000 },
 } as const satisfies Record<string, Backoff>;
+
+/** A cap a user sets (an edge node's rejoinMaxMs, a driver's reconnectMaxMs): whole ms in this range. */
+export const CAP_OPTION_MS = { min: 100, max: 600_000 } as const;
+
+/**
+ * `b` with its cap set to `maxMs`, a user's option (edge node `rejoinMaxMs` / `--rejoin-max-ms`, connect's
+ * `reconnectMaxMs`): a whole number of ms in CAP_OPTION_MS, else BAD_ARGUMENT naming `what`. `b` itself when
+ * `maxMs` is undefined (the default loop). Tests hold a restart's dead window short with it: after a coordinator
+ * restart, a node waits up to the cap between tries (5 s by default).
+ */
+export function cappedAt(b: Backoff, maxMs: number | undefined, what: string): Backoff {
+  if (maxMs === undefined) return b;
+  if (!Number.isInteger(maxMs) || maxMs < CAP_OPTION_MS.min || maxMs > CAP_OPTION_MS.max)
+    throw new TabmeshError('BAD_ARGUMENT', `${what} must be a whole number of ms from ${CAP_OPTION_MS.min} to ${CAP_OPTION_MS.max}, got ${String(maxMs)}`);
+  return { ...b, maxMs };
+}
 
 /**
  * A refused connection's close reason that says when to come back

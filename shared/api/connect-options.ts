@@ -23,6 +23,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** After a dropped connection, keep trying to resume the job this long. Default 60 s. */
   reconnectTimeoutMs?: number;
+  /** The cap of the waits between reconnect tries (full jitter), in ms from 100 to 600000. Default 5 s (BACKOFF.driverReconnect). */
+  reconnectMaxMs?: number;
   /** Where tasks' console output goes; by default printed here, repeated lines deduplicated. */
   onOutput?: (line: OutputLine) => void;
   /**

@@ -5,6 +5,7 @@ import { CoordinatorUrls } from '../coordinator-urls.js';
 import { parseCoordinatorUrl } from './connect-help.js';
 import type { ConnectOptions } from './connect-options.js';
 import { refusalOf } from './driver-link.js';
+import { BACKOFF, cappedAt } from '../backoff.js';
 
 /**
  * Connects with `connectTo` to the first coordinator of `given.url` (a list, or comma-separated) that takes
@@ -17,6 +18,7 @@ export async function connectFirst<T>(
 ): Promise<{ core: T; where: CoordinatorUrls }> {
   const list = (Array.isArray(given.url) ? given.url : given.url.split(',')).map((u) => u.trim()).filter((u) => u !== '');
   if (list.length === 0) throw new TabmeshError('BAD_ARGUMENT', 'connect({ url }) needs a coordinator URL');
+  cappedAt(BACKOFF.driverReconnect, given.reconnectMaxMs, 'connect({ reconnectMaxMs })'); // checked before any connection
   const urls = list.map((u) => parseCoordinatorUrl(u));
   const where = new CoordinatorUrls(urls.map((u) => u.base));
   const tokens = new Map(urls.map((u) => [u.base, u.token]));

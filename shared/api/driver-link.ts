@@ -4,7 +4,7 @@
 // live connection drops. A full coordinator's refusal may name another of its
 // mesh (`COORDINATOR_FULL next=<url>`): followed at once under the nodes' trust
 // rule (shared/coordinator-urls.ts).
-import { BACKOFF, backoffDelay } from '../backoff.js';
+import { BACKOFF, backoffDelay, cappedAt } from '../backoff.js';
 import { ConnectError, errorFromCode, TabmeshError } from '../errors.js';
 import type { JobId, ObjectId } from '../ids.js';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
@@ -210,6 +210,7 @@ export class CoordinatorLink {
     this.state = 'reconnecting';
     this.owner.lost(err);
     const giveUpAt = Date.now() + (this.opts.reconnectTimeoutMs ?? 60_000);
+    const backoff = cappedAt(BACKOFF.driverReconnect, this.opts.reconnectMaxMs, 'connect({ reconnectMaxMs })');
     const attempt = (n: number) => {
       if (this.closing) return;
       if (Date.now() > giveUpAt) {
@@ -228,7 +229,7 @@ export class CoordinatorLink {
     const next = (n: number, why: Error) => {
       const now = this.where?.moveOn(refusalOf(why)) === true;
       if (this.where) this.opts = { ...this.opts, url: this.where.current };
-      setTimeout(() => attempt(n), now ? 0 : backoffDelay(BACKOFF.driverReconnect, n));
+      setTimeout(() => attempt(n), now ? 0 : backoffDelay(backoff, n));
     };
     next(0, err);
   }

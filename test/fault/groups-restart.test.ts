@@ -4,7 +4,7 @@
 // driver resumes, sends its groups again, the results are exact, and once freed the coordinator holds nothing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/poll.js';
-import { cleanupProcesses, dataCoordinator, restartablePort, run, stats, tempDir } from '../helpers/processes.js';
+import { cleanupProcesses, dataCoordinator, FAST_REJOIN, restartablePort, runNode, stats, tempDir, TEST_REJOIN_MAX_MS } from '../helpers/processes.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
@@ -21,9 +21,9 @@ describe('task groups across a coordinator restart', () => {
     const token = 'groups-restart-' + Math.random().toString(36).slice(2);
     let c = await dataCoordinator(data, token, await restartablePort(), ['--groups']);
     const port = Number(new URL(c.url).port);
-    run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
+    runNode(c.url, 2, FAST_REJOIN);
     await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
-    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
     const m = mesh;
     const work = m.remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 3));

@@ -4,7 +4,7 @@
 // with the right result. Finished small results stay readable.
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/poll.js';
-import { cleanupProcesses, dataCoordinator, restartablePort, run, stats, tempDir } from '../helpers/processes.js';
+import { cleanupProcesses, dataCoordinator, FAST_REJOIN, restartablePort, runNode, stats, tempDir, TEST_REJOIN_MAX_MS } from '../helpers/processes.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 
@@ -33,9 +33,9 @@ describe('coordinator restart', () => {
     const token = 'restart-' + Math.random().toString(36).slice(2);
     let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    for (let i = 0; i < 2; i++) run(['node', '--coordinator', c.url, '--cpus', '2', '--spill-dir', tempDir('tabmesh-node-')]);
+    for (let i = 0; i < 2; i++) runNode(c.url, 2, FAST_REJOIN);
     await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 2, { timeoutMs: 60_000, what: () => 'two nodes' });
-    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
     const m = mesh;
     const early = m.remote((x: number) => `early ${x}`).remote(7);
     expect(await m.get(early)).toBe('early 7');
@@ -65,9 +65,9 @@ describe('coordinator restart', () => {
     const token = 'restart-' + Math.random().toString(36).slice(2);
     let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', tempDir('tabmesh-node-')]);
+    runNode(c.url, 1, FAST_REJOIN);
     await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
-    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
     const m = mesh;
     const counter = m.remote(Counter).remote();
     for (let i = 1; i <= 3; i++) expect(await m.get(counter.inc.remote())).toBe(i);
@@ -90,10 +90,9 @@ describe('coordinator restart', () => {
     const token = 'restart-' + Math.random().toString(36).slice(2);
     let c = await dataCoordinator(data, token, await restartablePort());
     const port = Number(new URL(c.url).port);
-    const spill = () => tempDir('tabmesh-node-');
-    const first = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
+    const first = runNode(c.url, 1, FAST_REJOIN);
     await until(async () => ((await stats(c.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: () => 'a node' });
-    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+    mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
     const m = mesh;
     // Over the inline threshold: its copies are on the driver and the node, not in the coordinator.
     const tag = `restart-${Date.now()}`;
@@ -111,7 +110,7 @@ describe('coordinator restart', () => {
     c.proc.kill('SIGKILL');
     await new Promise((r) => c.proc.once('exit', r));
     c = await dataCoordinator(data, token, port);
-    const second = run(['node', '--coordinator', c.url, '--cpus', '1', '--spill-dir', spill()]);
+    const second = runNode(c.url, 1, FAST_REJOIN);
     expect(await m.get(f.remote(2), { timeoutMs: 60_000 })).toBe(`${tag}:2`);
     expect(second.out.join('')).toMatch(/runtime env: fetched module 'big'/);
     expect((await stats(c.url, token))?.artifactUploads).toBe(1);

@@ -4,7 +4,7 @@
 import { expect } from 'vitest';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
-import { edgeNodes, getJson, kill, stats, type Coord } from './processes.js';
+import { edgeNodes, FAST_REJOIN, getJson, kill, stats, TEST_REJOIN_MAX_MS, type Coord } from './processes.js';
 import { until } from './poll.js';
 
 /** Starts the coordinator on its storage, on `port` (0: any; the same again after a kill). */
@@ -48,9 +48,9 @@ export async function countsAcrossKill(
   let c = await start(0);
   phase('listening');
   const port = Number(new URL(c.url).port);
-  await edgeNodes(c, token, 1);
+  await edgeNodes(c, token, 1, c.url, 1, FAST_REJOIN);
   phase('node joined');
-  const m = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, groups });
+  const m = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS, groups });
   keep(m);
   const square = m.remote((x: number) => x * x);
   const picky = m

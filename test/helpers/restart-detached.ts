@@ -7,7 +7,6 @@ import { startCoordinator, type RunningCoordinator, type ServerOptions } from '.
 import { connect, startEdgeNode } from '../../edge/index.js';
 import { until } from './poll.js';
 import { restartablePort } from './processes.js';
-import { BACKOFF, type Backoff } from '../../shared/backoff.js';
 
 type Storage = Pick<ServerOptions, 'dataDir' | 'redis'>;
 
@@ -53,19 +52,17 @@ export async function detachedAcrossRestart(storage: Storage, cleanups: Cleanups
   // its wait up to BACKOFF's cap (5 s). A node coming back more than a grace after the driver's takeover: "its node
   // did not join again within 2000 ms" (ACTOR_DIED); a driver more than a grace after its node: the node's claim
   // lapsed and the call timed out (session 29: 3 of 6 runs under load 23-35; the timeout in the one run with the
-  // driver's wait held at 4.5 s and the node's at 0). Both run in this process: their caps are held to 250 ms here.
-  const caps = [BACKOFF.driverReconnect, BACKOFF.nodeRejoin] as Backoff[];
-  const before = caps.map((b) => b.maxMs);
-  for (const b of caps) b.maxMs = 250;
-  cleanups.push(() => caps.forEach((b, i) => (b.maxMs = before[i])));
+  // driver's wait held at 4.5 s and the node's at 0). Their caps are held to 250 ms (the node's rejoinMaxMs, the
+  // driver's reconnectMaxMs).
+  const capMs = 250;
   let c: RunningCoordinator = await startCoordinator(opts);
   let closed = false;
   cleanups.push(() => (closed ? undefined : c.close()));
-  const node = await startEdgeNode({ coordinator: c.url, cpus: 2 });
+  const node = await startEdgeNode({ coordinator: c.url, cpus: 2, rejoinMaxMs: capMs });
   cleanups.push(() => node.leave());
   // A namespace of its own: the name lives there, and is looked up there after the restart.
   const namespace = 'tallies';
-  const first = await connect({ url: c.url, token, namespace, reconnectTimeoutMs: 60_000 });
+  const first = await connect({ url: c.url, token, namespace, reconnectTimeoutMs: 60_000, reconnectMaxMs: capMs });
   cleanups.push(() => first.close());
   const tally = first.remote(Tally).options({ name: 'tally', lifetime: 'detached' }).remote();
   expect(await first.get(tally.add.remote(5))).toBe(5);

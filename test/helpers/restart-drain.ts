@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
 import { connect, startEdgeNode } from '../../edge/index.js';
 import { until } from './poll.js';
-import { restartablePort } from './processes.js';
+import { restartablePort, TEST_REJOIN_MAX_MS } from './processes.js';
 
 type Storage = Pick<ServerOptions, 'dataDir' | 'redis'>;
 
@@ -31,9 +31,9 @@ export async function freedAfterRestart(storage: Storage, cleanups: Cleanups, gr
   let c: RunningCoordinator = await startCoordinator(opts);
   let closed = false;
   cleanups.push(() => (closed ? undefined : c.close()));
-  const node = await startEdgeNode({ coordinator: c.url, cpus: 2 });
+  const node = await startEdgeNode({ coordinator: c.url, cpus: 2, rejoinMaxMs: TEST_REJOIN_MAX_MS });
   cleanups.push(() => node.leave());
-  const m = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, groups });
+  const m = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS, groups });
   cleanups.push(() => m.close());
   const slow = m.remote(async (x: number) => {
     await new Promise((r) => setTimeout(r, 5));

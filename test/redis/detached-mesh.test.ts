@@ -8,7 +8,6 @@ import { useRedis } from '../helpers/redis.js';
 import { until } from '../helpers/poll.js';
 import { restartablePort } from '../helpers/processes.js';
 import { GRACE_MS, Tally, type Cleanups } from '../helpers/restart-detached.js';
-import { BACKOFF, type Backoff } from '../../shared/backoff.js';
 
 /** A coordinator's adoption of ended jobs' detached actors (white-box): its sweep for orphans. */
 interface MeshInside {
@@ -43,11 +42,7 @@ describe('a detached actor of an ended job, two coordinators on one Redis', () =
       await sweep();
       swept++;
     };
-    const rejoin = BACKOFF.nodeRejoin as Backoff;
-    const cap = rejoin.maxMs;
-    rejoin.maxMs = 250;
-    cleanups.push(() => (rejoin.maxMs = cap));
-    const node = await startEdgeNode({ coordinator: a.url, cpus: 2 });
+    const node = await startEdgeNode({ coordinator: a.url, cpus: 2, rejoinMaxMs: 250 });
     cleanups.push(() => node.leave());
 
     const first = await connect({ url: a.url, token });

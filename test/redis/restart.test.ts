@@ -12,6 +12,7 @@ import { startRedis, startRedisCluster, type RedisCluster, type RedisServer } fr
 import {
   cleanupProcesses,
   edgeNodes,
+  FAST_REJOIN,
   getJson,
   kill,
   redisCoordinator as coordinator,
@@ -19,6 +20,7 @@ import {
   run,
   stats,
   tempDir,
+  TEST_REJOIN_MAX_MS,
   type Coord,
 } from '../helpers/processes.js';
 import { until as poll } from '../helpers/poll.js';
@@ -45,7 +47,7 @@ function until<T>(f: () => T | undefined | false | Promise<T | undefined | false
 }
 
 async function nodes(c: Coord, token: string, n: number): Promise<void> {
-  await edgeNodes(c, token, n);
+  await edgeNodes(c, token, n, c.url, n, FAST_REJOIN);
 }
 
 /**
@@ -58,7 +60,7 @@ async function killMidJob(redisUrl: string, prefix: string, groups: boolean): Pr
   let c = await coordinator(redisUrl, prefix, token, await restartablePort());
   const port = Number(new URL(c.url).port);
   await nodes(c, token, 2);
-  mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, groups });
+  mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS, groups });
   const m = mesh;
   const early = m.remote((x: number) => `early ${x}`).remote(7);
   expect(await m.get(early)).toBe('early 7');
@@ -113,12 +115,14 @@ describe('tabmesh coordinator --redis: bad input', () => {
     return { code, out: c.out.join('') };
   }
 
-  it('a malformed URL, --memory with --redis, or a job grace out of range is a usage error (exit 2)', async () => {
+  it('a malformed URL, --memory with --redis, a job grace or a node rejoin cap out of range is a usage error (exit 2)', async () => {
     // At once: each process loads the coordinator's modules before it checks its flags.
-    const [bad, both, grace] = await Promise.all([
+    const [bad, both, grace, rejoin] = await Promise.all([
       exit(['coordinator', '--redis', 'localhost:6379', '--port', '0']),
       exit(['start', '--memory', '--redis', 'redis://127.0.0.1:1', '--port', '0']),
       exit(['coordinator', '--redis', 'redis://127.0.0.1:1', '--port', '0', '--job-grace-ms', '5']),
+      // The node's rejoin cap these tests shorten (FAST_REJOIN): checked before it reaches for a coordinator.
+      exit(['node', '--coordinator', 'http://127.0.0.1:1', '--rejoin-max-ms', '5']),
     ]);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
@@ -126,6 +130,8 @@ describe('tabmesh coordinator --redis: bad input', () => {
     expect(both.out).toMatch(/--memory and --redis are exclusive/);
     expect(grace.code).toBe(2);
     expect(grace.out).toMatch(/--job-grace-ms must be an integer in \[1000, 3600000\]/);
+    expect(rejoin.code).toBe(2);
+    expect(rejoin.out).toMatch(/--rejoin-max-ms must be an integer in \[100, 600000\]/);
   });
 
   it('a Redis that cannot be reached stops the coordinator with the reason (exit 1)', async () => {
@@ -161,7 +167,7 @@ describe('coordinator on Redis', () => {
       let c = await coordinator(own.url, 'idle', token);
       const port = Number(new URL(c.url).port);
       await nodes(c, token, 1);
-      mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000 });
+      mesh = await connect({ url: c.url, token, reconnectTimeoutMs: 60_000, reconnectMaxMs: TEST_REJOIN_MAX_MS });
       const m = mesh;
       const square = m.remote((x: number) => x * x);
       const before = Array.from({ length: 50 }, (_, i) => square.remote(i));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF, MAX_RETRY_HINT_MS, backoffCap, backoffDelay, rejoinDelay, retryHint, retryReason } from '../../shared/backoff.js';
+import { BACKOFF, CAP_OPTION_MS, MAX_RETRY_HINT_MS, backoffCap, backoffDelay, cappedAt, rejoinDelay, retryHint, retryReason } from '../../shared/backoff.js';
+import { connect, startEdgeNode } from '../../edge/index.js';
 
 describe('backoff with full jitter', () => {
   it('caps grow as base · 2^n up to max', () => {
@@ -39,5 +40,24 @@ describe("a refusal's retry hint (issue 14: a reconnect storm admitted at the co
     for (const bad of ['retry=12', 'retry=-5ms', 'retry=1e9ms', 'retry=ms', 'xretry=5ms', 'retry=99999999999ms'])
       expect(retryHint(`connection closed (1008 CONNECTING_TOO_FAST ${bad})`)).toBeUndefined();
     expect(retryHint('connection closed (1008 CONNECTING_TOO_FAST retry=999999999ms)')).toBe(MAX_RETRY_HINT_MS);
+  });
+});
+
+describe("a user's cap on a rejoin or reconnect loop (an edge node's rejoinMaxMs, a driver's reconnectMaxMs)", () => {
+  it('caps every step at it, the base kept; without one the loop is the default itself', () => {
+    const b = cappedAt(BACKOFF.nodeRejoin, 500, 'rejoinMaxMs');
+    expect([0, 1, 2, 3, 10].map((n) => backoffCap(b, n))).toEqual([100, 200, 400, 500, 500]);
+    expect(backoffDelay({ ...b, random: () => 0.999999 }, 20)).toBe(499);
+    expect(BACKOFF.nodeRejoin.maxMs).toBe(5000); // the default untouched
+    expect(cappedAt(BACKOFF.driverReconnect, undefined, 'x')).toBe(BACKOFF.driverReconnect);
+  });
+
+  it('is input from outside: a cap that is not a whole number of ms in [100, 600000] is refused, naming the option', async () => {
+    for (const bad of [0, 99, 100.5, 600_001, Number.NaN, Infinity, -1])
+      expect(() => cappedAt(BACKOFF.nodeRejoin, bad, 'rejoinMaxMs')).toThrow(/rejoinMaxMs must be a whole number of ms from 100 to 600000/);
+    expect(cappedAt(BACKOFF.nodeRejoin, CAP_OPTION_MS.min, 'x').maxMs).toBe(100);
+    // At the entry points, before any connection (nothing listens on port 1).
+    await expect(startEdgeNode({ coordinator: 'http://127.0.0.1:1', rejoinMaxMs: 5 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(connect({ url: 'http://127.0.0.1:1', token: 't', reconnectMaxMs: 5 })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 });
