@@ -15,7 +15,6 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const alone = [
   'test/p2p/spill-serve.test.ts',
   'test/p2p/memory.test.ts',
-  'test/p2p/tabs.test.ts',
   'test/p2p/swarm.test.ts',
   'test/p2p/fan-out.test.ts',
   'test/security/fuzz.test.ts',
