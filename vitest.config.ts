@@ -17,12 +17,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // stays measures a process under the load beside it: spill-serve the holder's
 // peak RSS (when V8 collects), memory the tabs' heaps, swarm and fan-out the
 // origin's share of copies (the readers' relative pace).
-const alone = [
-  'test/p2p/spill-serve.test.ts',
-  'test/p2p/memory.test.ts',
-  'test/p2p/swarm.test.ts',
-  'test/p2p/fan-out.test.ts',
-];
+const alone = ['test/p2p/spill-serve.test.ts', 'test/p2p/memory.test.ts', 'test/p2p/swarm.test.ts', 'test/p2p/fan-out.test.ts'];
 
 // Unit files (test/unit: one box each, fakes, no processes) run first, sharing their worker's modules (`isolate:
 // false`): a fresh fork importing the coordinator, codecs and Fastify again cost ~1 CPU-second a file, more than most
