@@ -70,7 +70,7 @@ describe('peer links between tabs and edge nodes', () => {
     expect(h.buffersSent).toBeLessThanOrEqual(4);
   }, 120_000);
 
-  // 16 MiB each way, as test/p2p/ws-link.test.ts moves over the same links (the tab dials the edge node's WebSocket):
+  // 16 MiB each way (test/p2p/ws-link.test.ts moves 4 MiB over the same links: the tab dials the edge node's WebSocket):
   // what shows here is that the bytes go peer to peer, not through the relay; 64 MiB each way (session 33: 96 MiB
   // more than now at ~13 MiB/s between a tab and a peer) showed nothing more.
   it('edge → tab and tab → edge move 16 MiB peer-to-peer too', async () => {
