@@ -70,16 +70,16 @@ describe('peer links between tabs and edge nodes', () => {
     expect(h.buffersSent).toBeLessThanOrEqual(4);
   }, 120_000);
 
-  // 16 MiB each way (test/p2p/ws-link.test.ts moves 4 MiB over the same links: the tab dials the edge node's WebSocket):
-  // what shows here is that the bytes go peer to peer, not through the relay; 64 MiB each way (session 33: 96 MiB
-  // more than now at ~13 MiB/s between a tab and a peer) showed nothing more.
-  it('edge → tab and tab → edge move 16 MiB peer-to-peer too', async () => {
-    const e2t = await move(edge, tabA.nodeId, 16 * MB, 5);
+  // 4 MiB each way, as test/p2p/ws-link.test.ts moves over the same links (the tab dials the edge node's WebSocket):
+  // what shows here is that the bytes go peer to peer, not through the relay (under 1 MiB relayed, the size in peer
+  // bytes); 64 MiB each way until session 33 and 16 until session 34 showed nothing more.
+  it('edge → tab and tab → edge move 4 MiB peer-to-peer too', async () => {
+    const e2t = await move(edge, tabA.nodeId, 4 * MB, 5);
     expect(e2t.relayed).toBeLessThan(MB);
-    expect(e2t.peer).toBeGreaterThanOrEqual(16 * MB);
-    const t2e = await move(tabB.nodeId, edge, 16 * MB, 7);
+    expect(e2t.peer).toBeGreaterThanOrEqual(4 * MB);
+    const t2e = await move(tabB.nodeId, edge, 4 * MB, 7);
     expect(t2e.relayed).toBeLessThan(MB);
-    expect(t2e.peer).toBeGreaterThanOrEqual(16 * MB);
+    expect(t2e.peer).toBeGreaterThanOrEqual(4 * MB);
   }, 180_000);
 
   it('a link cut in the middle of a transfer: the object completes with the right bytes, over a new link or the relay', async () => {
