@@ -6,6 +6,7 @@ import { Cluster } from '../helpers/cluster.js';
 import { openVolunteers, volunteerEval, type VolunteerTab } from '../browser/volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { NodeId } from '../../shared/ids.js';
+import { HASH_CHUNK } from '../../shared/hash.js';
 import { moveBytes } from './move-bytes.js';
 
 const MB = 2 ** 20;
@@ -19,7 +20,9 @@ describe('peer links between tabs and edge nodes', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1 }));
+    // Dead after 30 s without a heartbeat (as memory.test.ts): the file runs beside another (project `paired`), and
+    // under load a tab's main thread was once held past the default window, the tab taken for gone mid-case (session 33).
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 1, cpus: 1, deadAfterMs: 30_000 }));
     edge = [...cl.c.coordinator.gcs.nodes.keys()][0];
     [[tabA, tabB], mesh] = await Promise.all([
       openVolunteers(cl, b, [
@@ -43,13 +46,17 @@ describe('peer links between tabs and edge nodes', () => {
     return d;
   }
 
-  it('a 64 MB object made in tab A and read by a task in tab B moves peer-to-peer', async () => {
-    const d = await move(tabA.nodeId, tabB.nodeId, 64 * MB, 3);
+  // 32 MiB (512 leaves of HASH_CHUNK, 64 KiB): the request-count bounds below are in leaves, and a request a message (session
+  // 14's gap: 549-565 requests for 64 MiB, ~275 for 32) is as far outside them as it was at 64 MiB (session 34).
+  it('a 32 MiB object made in tab A and read by a task in tab B moves peer-to-peer', async () => {
+    const SIZE = 32 * MB;
+    const leaves = SIZE / HASH_CHUNK;
+    const d = await move(tabA.nodeId, tabB.nodeId, SIZE, 3);
     expect(d.relayed).toBeLessThan(MB);
-    expect(d.peer).toBeGreaterThanOrEqual(64 * MB);
+    expect(d.peer).toBeGreaterThanOrEqual(SIZE);
     // The volunteer page shows the bytes sent and received.
-    expect(await volunteerEval<number>(tabA.page, 'v.stats().bytesOut')).toBeGreaterThanOrEqual(64 * MB);
-    expect(await volunteerEval<number>(tabB.page, 'v.stats().bytesIn')).toBeGreaterThanOrEqual(64 * MB);
+    expect(await volunteerEval<number>(tabA.page, 'v.stats().bytesOut')).toBeGreaterThanOrEqual(SIZE);
+    expect(await volunteerEval<number>(tabB.page, 'v.stats().bytesIn')).toBeGreaterThanOrEqual(SIZE);
     expect(await tabB.page.textContent('#s-net-sub')).toMatch(/in/);
     // The reader's requests went on the link's lane (a second data channel), not behind the chunks.
     expect(await volunteerEval<number>(tabB.page, 'v.node.links.counters.laneMessages')).toBeGreaterThan(0);
@@ -57,22 +64,22 @@ describe('peer links between tabs and edge nodes', () => {
     // leaves (Chromium's 256 KiB SCTP messages) in runs of 18 (16 the first, asked as the link opened), a request a run
     // (issue 17, session 14: 549-565 requests for 64 MiB before, a request a message and runs cut short).
     const h = await volunteerEval<{ bytes: number; requests: number; buffersSent: number }>(tabB.page, 'v.hasher');
-    expect(h.bytes).toBeGreaterThanOrEqual(64 * MB);
-    expect(h.requests).toBeGreaterThanOrEqual(Math.floor(1024 / 18));
-    expect(h.requests).toBeLessThanOrEqual(1024 / 16 + 4);
+    expect(h.bytes).toBeGreaterThanOrEqual(SIZE);
+    expect(h.requests).toBeGreaterThanOrEqual(Math.floor(leaves / 18));
+    expect(h.requests).toBeLessThanOrEqual(leaves / 16 + 4);
     expect(h.buffersSent).toBeLessThanOrEqual(4);
   }, 120_000);
 
-  // 16 MiB each way, as test/p2p/ws-link.test.ts moves over the same links (the tab dials the edge node's WebSocket):
-  // what shows here is that the bytes go peer to peer, not through the relay; 64 MiB each way (session 33: 96 MiB
-  // more than now at ~13 MiB/s between a tab and a peer) showed nothing more.
-  it('edge → tab and tab → edge move 16 MiB peer-to-peer too', async () => {
-    const e2t = await move(edge, tabA.nodeId, 16 * MB, 5);
+  // 4 MiB each way, as test/p2p/ws-link.test.ts moves over the same links (the tab dials the edge node's WebSocket):
+  // what shows here is that the bytes go peer to peer, not through the relay (under 1 MiB relayed, the size in peer
+  // bytes); 64 MiB each way until session 33 and 16 until session 34 showed nothing more.
+  it('edge → tab and tab → edge move 4 MiB peer-to-peer too', async () => {
+    const e2t = await move(edge, tabA.nodeId, 4 * MB, 5);
     expect(e2t.relayed).toBeLessThan(MB);
-    expect(e2t.peer).toBeGreaterThanOrEqual(16 * MB);
-    const t2e = await move(tabB.nodeId, edge, 16 * MB, 7);
+    expect(e2t.peer).toBeGreaterThanOrEqual(4 * MB);
+    const t2e = await move(tabB.nodeId, edge, 4 * MB, 7);
     expect(t2e.relayed).toBeLessThan(MB);
-    expect(t2e.peer).toBeGreaterThanOrEqual(16 * MB);
+    expect(t2e.peer).toBeGreaterThanOrEqual(4 * MB);
   }, 180_000);
 
   it('a link cut in the middle of a transfer: the object completes with the right bytes, over a new link or the relay', async () => {

@@ -11,7 +11,10 @@ import { startTurn, type TurnServer } from '../helpers/turn.js';
 import type { NodeId } from '../../shared/ids.js';
 
 const MB = 2 ** 20;
-const SIZE = 16 * MB;
+// Over the inline limit, many chunks: what moves it (TURN, or the relay) is what is checked, by
+// bytes against the size (under 1 MiB relayed, or all of it). 16 MiB until session 34: 12 MiB more through coturn,
+// node-wrtc and the relay for the same checks.
+const SIZE = 4 * MB;
 const SECRET = 'turn-secret-' + Math.random().toString(36).slice(2);
 
 /**
@@ -51,7 +54,7 @@ describe('peer links through a TURN server', () => {
     await turn?.stop();
   });
 
-  it('with relay-only links and credentials from the shared secret, a 16 MiB object moves peer to peer through TURN, verified', async () => {
+  it('with relay-only links and credentials from the shared secret, a 4 MiB object moves peer to peer through TURN, verified', async () => {
     const { cl, got, peer, relayed, nodes } = await moveOne(turn, SECRET);
     try {
       expect(got).toEqual(checksum(fill(SIZE, 5)));

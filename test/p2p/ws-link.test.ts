@@ -58,19 +58,21 @@ describe('links between a tab and an edge node over a WebSocket', () => {
 
   const move = (from: string, to: string, n: number, seed: number) => moveBytes(cl, mesh, from, to, n, seed);
 
+  // 4 MiB each way (16 until session 34), as the cases below move over the same links: which way the bytes went is
+  // told by the relay's and the peers' counts against the size (under 1 MiB relayed), and by the links opened.
   it('a tab reads an object from an edge node over the WebSocket link (the tab opened it)', async () => {
-    const d = await move(edge, tab.nodeId, 16 * MB, 3);
+    const d = await move(edge, tab.nodeId, 4 * MB, 3);
     expect(d.relayed).toBeLessThan(MB);
-    expect(d.peer).toBeGreaterThanOrEqual(16 * MB);
+    expect(d.peer).toBeGreaterThanOrEqual(4 * MB);
     expect(await opened()).toEqual({ ws: 1 });
     expect((await events()).some((t) => t.includes(`peer link to ${edge} open over ws`))).toBe(true);
   }, 120_000);
 
   it('an edge node reads from the tab over a WebSocket the tab dials when the edge node opens the link', async () => {
     await volunteerEval(tab.page, '(v.node.links.closeAll(), true)');
-    const d = await move(tab.nodeId, edge, 16 * MB, 5);
+    const d = await move(tab.nodeId, edge, 4 * MB, 5);
     expect(d.relayed).toBeLessThan(MB);
-    expect(d.peer).toBeGreaterThanOrEqual(16 * MB);
+    expect(d.peer).toBeGreaterThanOrEqual(4 * MB);
     expect(await opened()).toEqual({ ws: 2 });
   }, 120_000);
 
