@@ -39,14 +39,6 @@ export const IDLE_LIMIT = 256;
  */
 export const ASK_MIN_MS = 10;
 
-/**
- * A node holding task group members and ending none for this long has one running long (a function measured short
- * that turned long): its queued members are expected to wait that long. Shorter gaps are a node's report delay
- * (frames, a loaded process's turns), not its work: counted as work, they had work stealing ask back 61-92% of a
- * 100,000-task job of empty tasks at 5,000-10,000 nodes under load (issue 14, session 34). Two rounds' gap.
- */
-export const STALLED_MS = 2 * REBALANCE_MS;
-
 export interface RebalanceStats {
   rounds: number;
   /** Tasks asked for (nodes give back what has not started by the time they hear). */
@@ -181,17 +173,15 @@ export class Rebalancer {
 /**
  * What one of `n`'s tasks is expected to take (ms), from its oldest: its function's measured run time, or how long
  * it has been running if longer (a function measured short can turn long); Infinity while the function is unmeasured.
- * Task group members have no run of their own here: how long the node went without ending one, past STALLED_MS.
+ * Task group members have no run of their own here: how long the node went without ending one.
  */
 export function oldestTaskMs(gcs: Gcs, n: NodeRecord): number {
   const t = n.tasks.values().next().value;
   if (!t) {
-    // Only task groups' members (coordinator/groups): their function's measure, or how long none of them ended
-    // once that is past STALLED_MS (a node that ends members reports them a frame later, a loaded one later still).
+    // Only task groups' members (coordinator/groups): their function's measure, or how long none of them ended.
     if (!n.groupMembers || n.groupFn === undefined) return 0;
     const f = gcs.functions.get(n.groupFn);
-    const stalled = Date.now() - (n.groupSince ?? Date.now());
-    return Math.max(f && f.runs >= 3 ? f.ewmaMs : Infinity, stalled >= STALLED_MS ? stalled : 0);
+    return Math.max(f && f.runs >= 3 ? f.ewmaMs : Infinity, Date.now() - (n.groupSince ?? Date.now()));
   }
   const f = gcs.functions.get(t.spec.fnId);
   const measured = f && f.runs >= 3 ? f.ewmaMs : Infinity;
