@@ -4,7 +4,7 @@
 // live connection drops. A full coordinator's refusal may name another of its
 // mesh (`COORDINATOR_FULL next=<url>`): followed at once under the nodes' trust
 // rule (shared/coordinator-urls.ts).
-import { BACKOFF, backoffDelay, cappedAt } from '../backoff.js';
+import { BACKOFF, backoffDelay, cappedAt, type Backoff } from '../backoff.js';
 import { ConnectError, errorFromCode, TabmeshError } from '../errors.js';
 import type { JobId, ObjectId } from '../ids.js';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
@@ -47,10 +47,14 @@ export class CoordinatorLink {
   /** The coordinators this driver may use (one mesh) and the one it uses now (set by connect once welcomed). */
   where: CoordinatorUrls | null = null;
 
+  /** Its reconnect loop's backoff: BACKOFF.driverReconnect, or capped at `reconnectMaxMs` (connectFirst checked it). */
+  private readonly backoff: Backoff;
+
   constructor(
     public opts: ConnectOptions & { url: string },
     private readonly owner: LinkOwner,
   ) {
+    this.backoff = cappedAt(BACKOFF.driverReconnect, opts.reconnectMaxMs, 'connect({ reconnectMaxMs })');
     this.ws = this.open();
   }
 
@@ -210,7 +214,6 @@ export class CoordinatorLink {
     this.state = 'reconnecting';
     this.owner.lost(err);
     const giveUpAt = Date.now() + (this.opts.reconnectTimeoutMs ?? 60_000);
-    const backoff = cappedAt(BACKOFF.driverReconnect, this.opts.reconnectMaxMs, 'connect({ reconnectMaxMs })');
     const attempt = (n: number) => {
       if (this.closing) return;
       if (Date.now() > giveUpAt) {
@@ -229,7 +232,7 @@ export class CoordinatorLink {
     const next = (n: number, why: Error) => {
       const now = this.where?.moveOn(refusalOf(why)) === true;
       if (this.where) this.opts = { ...this.opts, url: this.where.current };
-      setTimeout(() => attempt(n), now ? 0 : backoffDelay(backoff, n));
+      setTimeout(() => attempt(n), now ? 0 : backoffDelay(this.backoff, n));
     };
     next(0, err);
   }
