@@ -3,13 +3,11 @@
 // restart the owner sends the group again, and the job counts that member once (it counted twice: in the job's
 // durable `gone` and again as a member of the group sent again, which ran it again). Shared by
 // test/fault/restart-member.test.ts (SQLite) and test/redis/restart-member.test.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import { startCoordinator, type RunningCoordinator, type ServerOptions } from '../../coordinator/server.js';
 import { connect, startEdgeNode } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import { fileGate } from './file-gate.js';
 import { until } from './poll.js';
 import { restartablePort, TEST_REJOIN_MAX_MS } from './processes.js';
 import type { Cleanups } from './restart-detached.js';
@@ -30,16 +28,15 @@ export async function freedMemberAcrossRestart(storage: Pick<ServerOptions, 'dat
   cleanups.push(() => m.close());
   // Member 0 calls out (a put) and ends; the others run on past the restart: until the test opens their gate (a file
   // they poll for) once the coordinator is back, not a fixed 10 s (however long the restart takes under load).
-  const gateDir = mkdtempSync(join(tmpdir(), 'tabmesh-member-gate-'));
-  cleanups.push(() => rmSync(gateDir, { recursive: true, force: true }));
-  const gate = join(gateDir, 'open');
+  const gate = fileGate();
+  cleanups.push(() => gate.remove());
   const f = m.remote(async (x: number, path: string) => {
     if (x === 0) return (await mesh.get(mesh.put(7))) - 7;
     const fs = process.getBuiltinModule('node:fs');
     while (!fs.existsSync(path)) await new Promise((r) => setTimeout(r, 20));
     return x;
   });
-  const refs = Array.from({ length: MEMBERS }, (_, i) => f.remote(i, gate));
+  const refs = Array.from({ length: MEMBERS }, (_, i) => f.remote(i, gate.path));
   expect(await m.get(refs[0], { timeoutMs: 30_000 })).toBe(0);
   const before = c.coordinator.statsJson();
   expect(before.groupsSubmitted).toBe(1); // the four calls went as one group
@@ -57,7 +54,7 @@ export async function freedMemberAcrossRestart(storage: Pick<ServerOptions, 'dat
   await c.close();
   c = await startCoordinator(opts);
   closed = false;
-  writeFileSync(gate, '');
+  gate.open();
   expect(await m.get(refs.slice(1), { timeoutMs: 60_000 })).toEqual([1, 2, 3]);
   const job = () => c.coordinator.gcs.jobs.get(m.jobId as never);
   await until(() => (job()?.counts.finished ?? 0) >= MEMBERS, { timeoutMs: 20_000, what: () => `the job's counts: ${JSON.stringify(job()?.counts)}` });

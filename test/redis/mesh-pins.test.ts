@@ -6,7 +6,7 @@
 // - a node asked to hand back the asker's tasks hands back those, not its newest of another job.
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { edgeNodes, linkOffers, printCoordinators, redisCoordinator, run, stats, statsWhen, tempDir } from '../helpers/processes.js';
+import { edgeNodes, linkOffers, printCoordinators, redisCoordinator, runNode, stats, statsWhen } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -23,7 +23,7 @@ async function linkedPair(name: string, bResources?: Record<string, number>) {
   const token = `${name}-` + Math.random().toString(36).slice(2);
   const [a, b] = await Promise.all([redisCoordinator(redis.server.url, name, token), redisCoordinator(redis.server.url, name, token)]);
   const extra = bResources ? ['--resources', JSON.stringify(bResources)] : [];
-  run(['node', '--coordinator', b.url, '--cpus', '2', ...extra, '--spill-dir', tempDir('tabmesh-node-')]);
+  runNode(b.url, 2, extra);
   await edgeNodes(a, token, 1);
   await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 30_000, what: "B's node" });
   for (const c of [a, b]) {
