@@ -93,7 +93,7 @@ const columns = (c: Record<string, number>): string =>
     .join(', ');
 
 /** `count` empty tasks through one driver, with /api/stats polled throughout. */
-async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: number): Promise<Run> {
+async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: number, repeat = 0): Promise<Run> {
   const mesh = await connect({ url: cl.url, token: cl.token });
   try {
     const noop = mesh.remote(function noop() {}) as unknown as { remote(): ObjectRef<void> };
@@ -106,7 +106,7 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     // Polled from a thread of its own: this thread's submits and gets must not delay the poll.
     const poller = cl.statsPoller();
     const s0 = await cl.stats();
-    if (PROFILE) await cl.profile(`coordinator-n${n}-${count}`);
+    if (PROFILE) await cl.profile(`coordinator-n${n}-${count}${REPEAT > 1 ? `-r${repeat + 1}` : ''}`);
     const before = await cl.probe(true);
     // The other coordinators of the mesh (SCALE_COORDINATORS): their CPU, loop and the tasks their nodes ran.
     const [othersBefore, otherStats0] = [await cl.probeOthers(true), await cl.statsOthers()];
@@ -216,7 +216,7 @@ async function idleWindow(cl: Cluster, what: string, fromLastProbe = false): Pro
 
 /** One repeat of a job, logged (`i`: which repeat). */
 async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction: number, i: number): Promise<Run> {
-  const r = await runJob(cl, n, count, idleCpuFraction);
+  const r = await runJob(cl, n, count, idleCpuFraction, i);
   const rep = REPEAT > 1 ? ` (repeat ${i + 1} of ${REPEAT})` : '';
   log(
     `N=${n}: ${count} tasks${rep}: ${round(r.tasksPerSec, 0)}/s, ${round(r.cpuUsPerTask, 1)} µs CPU/task (${round(r.cpuUsPerTaskNet, 1)} net of idle), loop ${round(r.loopMaxMs, 1)} ms (worst turn ${round(r.loopMaxCpuMs, 1)} ms CPU; longest GC ${round(r.gc.max, 1)} ms ${r.gc.maxKind}, ${r.gc.over50} over 50 ms), /api/stats ${round(r.statsWorstMs, 0)} ms (server ${round(r.statsServerMs, 1)} ms); loop budget: ${r.loopFloored} parts floored in ${r.loopIterations} iterations, ${r.loopLong} over 50 ms (${r.loopLongWithGc} with a GC pause; longest ${round(r.loopLongestMs, 0)} ms; their ms by part, and before, between and GC: ${columns(r.loopLongByPart)}${STALLS ? `; ${r.loopCpuLong} over 50 ms of the loop thread's CPU, their CPU ms: ${columns(r.loopCpuLongByPart)}; the most CPU in one: ${round(r.loopCpuLongestMs, 1)} ms: ${columns(r.loopCpuLongestByPart)}` : ''}); ${r.packed} packed, ${r.askedBack} asked back, at most ${r.flushMax} outboxes flushed in a turn`,
