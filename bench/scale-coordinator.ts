@@ -6,6 +6,8 @@
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { startCoordinator } from '../coordinator/server.js';
+import type { FunctionRecord } from '../coordinator/gcs/tables.js';
+import { fnDepth } from '../coordinator/scheduler/room.js';
 import { compactAfterBursts, gcsTaskCounts } from '../cli/heap.js';
 import { setHeapGrowth } from '../cli/heap-flags.js';
 import { fullGc } from '../cli/gc.js';
@@ -76,6 +78,12 @@ export interface Probe {
   stalls?: StallReport;
   /** Gaps of the 10 ms tick over 40 ms past it since the last reset: what each was (bench/scale-slow-turns.ts). */
   slow: SlowTurnReport;
+  /**
+   * The pipelining depth (coordinator/scheduler/room.ts fnDepth: members a CPU a slice may fill) of the function run
+   * most since the last reset, sampled at each 10 ms tick in which it ran: ticks by depth. And its measure now.
+   */
+  depthTicks: Record<number, number>;
+  fn?: { name: string; ewmaMs: number; runs: number; depth: number };
 }
 
 async function main(): Promise<void> {
@@ -147,7 +155,34 @@ async function main(): Promise<void> {
       slow.gc(e.startTime, e.duration, gcKind(e));
     }
   }).observe({ entryTypes: ['gc'] });
+  // The job's function: the one of most runs since the last reset; its depth at each tick it ran.
+  const fns = running.coordinator.gcs.functions;
+  let runsAt = new Map<string, number>();
+  let depthTicks: Record<number, number> = {};
+  let lastRuns = new Map<string, number>();
+  const sampleDepth = () => {
+    let best: FunctionRecord | undefined;
+    let most = 0;
+    for (const f of fns.values()) {
+      const k = f.runs - (runsAt.get(f.fnId) ?? 0);
+      if (k > most) [best, most] = [f, k];
+    }
+    if (!best || lastRuns.get(best.fnId) === best.runs) return;
+    lastRuns.set(best.fnId, best.runs);
+    const d = fnDepth(running.coordinator.gcs, best.fnId);
+    depthTicks[d] = (depthTicks[d] ?? 0) + 1;
+  };
+  const jobFn = (): Probe['fn'] => {
+    let best: FunctionRecord | undefined;
+    let most = 0;
+    for (const f of fns.values()) {
+      const k = f.runs - (runsAt.get(f.fnId) ?? 0);
+      if (k > most) [best, most] = [f, k];
+    }
+    return best && { name: best.name, ewmaMs: best.ewmaMs, runs: best.runs, depth: fnDepth(running.coordinator.gcs, best.fnId) };
+  };
   const tick = () => {
+    sampleDepth();
     const c = cpuNow();
     worstCpu = Math.max(worstCpu, c - lastCpu);
     lastCpu = c;
@@ -206,6 +241,8 @@ async function main(): Promise<void> {
       loopCpuLongestByPart: { ...loopBudget.cpuLongestByPart },
       ...(process.env.SCALE_STALLS === '1' ? { stalls: stallProbe.report(m.reset) } : {}),
       slow: slow.report(m.reset),
+      depthTicks: { ...depthTicks },
+      fn: jobFn(),
     };
     if (m.reset) {
       // Iterations by length since the last reset (wall, active time; and loop-thread CPU with SCALE_STALLS=1).
@@ -219,6 +256,9 @@ async function main(): Promise<void> {
       eld.reset();
       worstCpu = 0;
       gc.reset();
+      depthTicks = {};
+      runsAt = new Map([...fns.values()].map((f) => [f.fnId, f.runs]));
+      lastRuns = new Map();
     }
     process.send!(p);
   });

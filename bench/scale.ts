@@ -125,6 +125,9 @@ async function runJob(cl: Cluster, n: number, count: number, idleCpuFraction: nu
     const [othersAfter, otherStats1] = [await cl.probeOthers(true), await cl.statsOthers()];
     for (const [i, o] of othersAfter.entries()) for (const line of slowTurnLines(o.slow)) log(`N=${n}: ${count} tasks, coordinator ${i + 1}: ${line}`);
     if (PROFILE) log(`N=${n}: ${count} tasks profiled: ${(await cl.profile()).join(', ')}`);
+    // The pipelining depth the job's slices were cut to (coordinator/scheduler/room.ts fnDepth): ticks by depth.
+    const fnLine = (f: Probe['fn']) => (f ? `${f.name} ${round(f.ewmaMs * 1000, 1)} µs measured over ${f.runs} runs, depth ${f.depth}` : 'none');
+    log(`N=${n}: ${count} tasks: the function before: ${fnLine(before.fn)}; after: ${fnLine(after.fn)}; 10 ms ticks by depth: ${columns(after.depthTicks)}`);
     logStalls(`${count} tasks`, after);
     const statsWorst = await poller.stop();
     const s1 = await cl.stats();

@@ -12,7 +12,7 @@ import type { PlacementContext } from './policy.js';
 import { NodeIndex, touchNode } from './node-index.js';
 import { charge } from '../nodes/load.js';
 import { loopBudget } from '../loop-budget.js';
-import { oldestTaskMs, Rebalancer } from './rebalance.js';
+import { oldestTaskMs, Rebalancer, stalledIn } from './rebalance.js';
 import { countedWaiting, queued } from './task-states.js';
 import { ClassQueue, classKey } from './class-queue.js';
 import { feasible, policyOf, settlePins, takesHandedBack } from './placement-rules.js';
@@ -110,6 +110,7 @@ export class Scheduler {
     this.rebalancer.canTake = takesHandedBack(gcs);
     this.rebalancer.links = () => this.links;
     this.rebalancer.again = () => this.soon();
+    this.rebalancer.lookAgainIn = (n) => stalledIn(this.gcs, n);
     this.ctx = {
       gcs,
       index: this.index,

@@ -6,7 +6,7 @@ import { nodeRecord } from '../helpers/node-record.js';
 import type { JobRecord, NodeRecord } from '../../coordinator/gcs/tables.js';
 import { NodeIndex } from '../../coordinator/scheduler/node-index.js';
 import { JoinOrder } from '../../coordinator/scheduler/join-order.js';
-import { ASK_MIN_MS, oldestTaskMs, REBALANCE_MAX_MS, REBALANCE_MS, Rebalancer } from '../../coordinator/scheduler/rebalance.js';
+import { ASK_MIN_MS, oldestTaskMs, REBALANCE_MAX_MS, REBALANCE_MS, Rebalancer, STALLED_MS, stalledIn } from '../../coordinator/scheduler/rebalance.js';
 import { chargeMembers } from '../../coordinator/nodes/load.js';
 import type { FunctionId } from '../../shared/ids.js';
 import { takesHandedBack } from '../../coordinator/scheduler/placement-rules.js';
@@ -305,8 +305,12 @@ describe("work stealing: what a node's group members are expected to take", () =
       expect(n.groupMembers).toBe(64);
       // Right after an end: the function's measure, not the 5 s since the node first held members.
       expect(oldestTaskMs(gcs, n)).toBe(0.01);
-      vi.advanceTimersByTime(2);
-      expect(oldestTaskMs(gcs, n)).toBe(2);
+      // A gap shorter than STALLED_MS is a report on its way (tens of ms under load): still the measure.
+      vi.advanceTimersByTime(STALLED_MS - 1);
+      expect(oldestTaskMs(gcs, n)).toBe(0.01);
+      expect(stalledIn(gcs, n)).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(oldestTaskMs(gcs, n)).toBe(STALLED_MS);
     } finally {
       vi.useRealTimers();
     }
@@ -323,6 +327,64 @@ describe("work stealing: what a node's group members are expected to take", () =
       vi.advanceTimersByTime(500);
       expect(oldestTaskMs(gcs, n)).toBe(500);
       expect(14 * oldestTaskMs(gcs, n)).toBeGreaterThanOrEqual(ASK_MIN_MS);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  /** A rebalancer whose nodes' members are aged by oldestTaskMs and stalledIn, on the fake clock; `again` runs a round. */
+  function stealing() {
+    const index = new NodeIndex();
+    const asked = new Map<NodeRecord, number>();
+    const rb = new Rebalancer(
+      index,
+      (n, k) => asked.set(n, (asked.get(n) ?? 0) + k),
+      seeded(7),
+      () => Date.now(),
+      (n) => oldestTaskMs(gcs, n),
+    );
+    rb.lookAgainIn = (n) => stalledIn(gcs, n);
+    const looks = { n: 0 };
+    rb.again = () => {
+      looks.n++;
+      rb.check();
+    };
+    const busy = nodeRecord('busy', { resources: { cpu: 1 } });
+    index.add(busy);
+    index.add(nodeRecord('idle', { resources: { cpu: 1 } }));
+    chargeMembers(busy, { cpu: 1 }, 64, 1, fn);
+    return { rb, asked, busy, looks };
+  }
+
+  it('a node whose members end with reports tens of ms apart (a loaded machine) is not asked for its spare members of an empty function', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const { rb, asked, busy } = stealing();
+      for (let t = 0; t < 2000; t += 50) {
+        vi.advanceTimersByTime(50);
+        chargeMembers(busy, { cpu: 1 }, 32, -1);
+        chargeMembers(busy, { cpu: 1 }, 32, 1, fn);
+        vi.advanceTimersByTime(40);
+        rb.check();
+      }
+      expect(asked.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a node whose members stop ending is asked once STALLED_MS passed since the last ended, by a look its round asked for (no other check comes)', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const { rb, asked, busy, looks } = stealing();
+      vi.advanceTimersByTime(50);
+      rb.check();
+      expect(asked.size).toBe(0);
+      vi.advanceTimersByTime(STALLED_MS - 50 - 1);
+      expect(asked.size).toBe(0);
+      vi.advanceTimersByTime(REBALANCE_MS);
+      expect(looks.n).toBeGreaterThan(0);
+      expect(asked.get(busy)).toBeGreaterThan(0);
     } finally {
       vi.useRealTimers();
     }
