@@ -29,6 +29,8 @@ export interface Run extends LoopFigures {
   tasks: number;
   /** Tasks/s of each repeat of the job (SCALE_REPEAT), in the order they ran: the run's figures are the median repeat's. */
   tasksPerSecAll: number[];
+  /** Tasks/s of the job's first run at this size, a warm-up not counted in the repeats (SCALE_WARM). */
+  coldTasksPerSec?: number;
   /** From the driver's free of the results to the coordinator holding no more tasks and objects than before the job: time, coordinator CPU per task, worst loop delay. */
   freeMs: number;
   freeCpuUsPerTask: number;
@@ -274,7 +276,7 @@ export function report(rows: Row[], stalls: boolean): void {
       const br = base.runs[i];
       if (!br) continue;
       lines.push(
-        `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)`,
+        `${run.tasks} tasks at ${r.n} nodes vs ${base.n}: ${round(run.tasksPerSec / br.tasksPerSec, 2)}x the median (range ${round(Math.min(...run.tasksPerSecAll) / Math.max(...br.tasksPerSecAll), 2)}-${round(Math.max(...run.tasksPerSecAll) / Math.min(...br.tasksPerSecAll), 2)}x over ${run.tasksPerSecAll.length} x ${br.tasksPerSecAll.length} repeats)${run.coldTasksPerSec !== undefined && br.coldTasksPerSec !== undefined ? `; the first, cold run (not counted): ${round(run.coldTasksPerSec, 0)} against ${round(br.coldTasksPerSec, 0)} tasks/s, ${round(run.coldTasksPerSec / br.coldTasksPerSec, 2)}x` : ''}`,
       );
     }
   lines.push(...cpuByProcessTable(rows));
