@@ -12,7 +12,7 @@
 //
 // The buffer, the batches and the synchronous waits are WorkerStorage's
 // (worker-storage.ts), shared with SqliteStorage.
-import type { FromWorker } from './worker-wire.js';
+import { SLOT, type FromWorker } from './worker-wire.js';
 import { startWorker, WorkerStorage, type StartedWorker, type WorkerStorageSetup } from './worker-storage.js';
 import { checkedOptions, redacted, type RedisStorageOptions } from './redis-options.js';
 import type { WorkerInit } from './redis-wire.js';
@@ -63,9 +63,12 @@ export class RedisStorage extends WorkerStorage {
     return new RedisStorage(options, await startWorker(redisSetup(checkedOptions(options))));
   }
 
-  /** Counters for benchmarks and tests: batches handed over, rows they carried, group writes refused by their fence. */
-  get stats(): { flushes: number; rowsWritten: number; fencedWrites: number } {
-    return { ...this.counts, fencedWrites: this.fencedWrites };
+  /**
+   * Counters for benchmarks and tests: batches handed over, rows they carried, group writes refused by their fence,
+   * collections the thread made of its garbage (worker-gc.ts).
+   */
+  get stats(): { flushes: number; rowsWritten: number; fencedWrites: number; collections: number } {
+    return { ...this.counts, fencedWrites: this.fencedWrites, collections: Atomics.load(this.shared, SLOT.collections) };
   }
 
   fence(group: string, token: string): void {

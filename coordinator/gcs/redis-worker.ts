@@ -10,6 +10,7 @@ import { connectRedis, type RedisConnection } from './redis-connect.js';
 import { fenceKey, hashKey, SLOT, STATE, type ToWorker, type WorkerInit, type WriteBatch } from './redis-wire.js';
 import { WorkerSide } from './worker-wire.js';
 import { defineFencedWrite, fencedWrite, type TableChanges } from './redis-fence.js';
+import { ThreadCollector } from './worker-gc.js';
 
 const init = workerData as WorkerInit;
 const side = new WorkerSide(init.shared, init.port);
@@ -101,17 +102,29 @@ async function main(): Promise<void> {
 
   // Batches are acknowledged in order, whatever order their replies come in.
   let tail: Promise<void> = Promise.resolve();
+  // A written batch's buffer (transferred here) and a load's rows are garbage once done: this thread collects them
+  // once idle, as the SQLite writer does (worker-gc.ts; a burst and then quiet held 16 MiB of 24 for 15 s and more).
+  const collector = new ThreadCollector();
+  collector.collected = () => side.set(SLOT.collections, collector.collections);
   port.on('message', (m: ToWorker) => {
     switch (m.op) {
       case 'write': {
         const w = write(client, m).catch((err: Error) => post({ op: 'write-failed', seq: m.seq, message: err.message }));
-        tail = Promise.all([tail, w]).then(() => side.set(SLOT.acked, m.seq));
+        tail = Promise.all([tail, w]).then(() => {
+          side.set(SLOT.acked, m.seq);
+          collector.took(m.bytes.buffer.byteLength);
+        });
         return;
       }
       case 'load':
         // Issued after every earlier write, on the same connections: it sees them.
         load(client, m.table).then(
-          (rows) => post({ op: 'loaded', id: m.id, rows }),
+          (rows) => {
+            post({ op: 'loaded', id: m.id, rows });
+            let bytes = 0;
+            for (const [, v] of rows) bytes += v.byteLength;
+            collector.took(bytes);
+          },
           (err: Error) => post({ op: 'load-failed', id: m.id, message: err.message }),
         );
         return;
@@ -123,6 +136,7 @@ async function main(): Promise<void> {
           .then(() => client.quit())
           .catch(() => client.disconnect())
           .finally(() => {
+            collector.stop();
             post({ op: 'closed' });
             setState(STATE.closed);
             port.close();

@@ -19,7 +19,7 @@ export const SLOT = {
   compactions: 4,
   /** Rows of the batches the backend refused and the worker keeps to try again (0: none kept). */
   kept: 5,
-  /** SQLite: collections the thread made on its own schedule (worker-gc.ts), for stats. */
+  /** Collections the thread made on its own schedule (worker-gc.ts), for stats. */
   collections: 6,
 } as const;
 export const SLOTS = 7;
