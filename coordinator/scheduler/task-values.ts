@@ -9,6 +9,18 @@ import { sharedValue } from '../objects/small-values.js';
 import type { Session } from '../session.js';
 
 const EWMA_ALPHA = 0.2;
+/**
+ * One run raises a function's measure to at most this many times it (it falls freely). The executor times a run
+ * around it, so a run that lost its core (a node process waiting for one, a tab in the background, a GC) reads as
+ * long as that took: under load an empty task read 5-50 ms now and then. Taken whole, one such run moved a function
+ * measured at 0.3 µs to ~10 ms: its pipelining depth (room.ts) fell from 64 to 1, slices and frames to a few
+ * tasks, and every node's spare tasks looked like work worth stealing (bench:scale at 20,000 nodes under load:
+ * 227,972 asks in one 100,000-task job, frames of 8 tasks; issue 14, session 35). A function that does turn long
+ * still gets there: 2.4x a run, 1 µs to 50 ms in 13 runs.
+ */
+const MAX_RISE = 8;
+/** Below this a run never counts as an outlier: a measure of a few µs would otherwise hold back a real rise. */
+const RISE_FLOOR_MS = 0.05;
 
 /** Values of small ref arguments, sent along so that the node need not fetch them. */
 export function inlineArgs(dir: ObjectDirectory, spec: TaskSpec): { id: ObjectId; v: Uint8Array }[] {
@@ -23,9 +35,9 @@ export function inlineArgs(dir: ObjectDirectory, spec: TaskSpec): { id: ObjectId
   return inline;
 }
 
-/** A run of the function took `ms` (its moving average of run time). */
+/** A run of the function took `ms` (its moving average of run time; a rise bounded by MAX_RISE a run). */
 export function countRun(f: FunctionRecord, ms: number): void {
-  f.ewmaMs = f.runs === 0 ? ms : f.ewmaMs + EWMA_ALPHA * (ms - f.ewmaMs);
+  f.ewmaMs = f.runs === 0 ? ms : f.ewmaMs + EWMA_ALPHA * (Math.min(ms, Math.max(f.ewmaMs * MAX_RISE, RISE_FLOOR_MS)) - f.ewmaMs);
   f.runs++;
 }
 
