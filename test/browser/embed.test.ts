@@ -87,11 +87,18 @@ describe('embed.js on another origin', () => {
     await badge.getByRole('button', { name: 'Allow' }).waitFor();
     expect(embedNodes()).toHaveLength(0);
     await badge.getByRole('button', { name: 'Allow' }).click();
-    await cl.until(
-      () => embedNodes().length === 1,
-      30_000,
-      () => 'the embedded node to join after consent',
-    );
+    await cl
+      .until(
+        () => embedNodes().length === 1,
+        30_000,
+        () => 'the embedded node to join after consent',
+      )
+      .catch(async (e: Error) => {
+        // What the badge's volunteer went through: a failure names its window, not only its timeout.
+        const frame = page.frames().find((f) => f.url().includes('/embed/frame.html'));
+        const said = await frame?.evaluate('JSON.stringify({ state: tabmeshVolunteer.state, events: tabmeshVolunteer.events })').catch((x: Error) => x.message);
+        throw new Error(`${e.message}; the badge's volunteer: ${String(said)}`);
+      });
     await page.close();
   }, 60_000);
 
