@@ -44,7 +44,11 @@ export const REACH_TIMES: ReachTimes = { connectMs: 5000, slowMs: 5000, answerMs
  * is waited for up to `answerMs`, since a `tabmesh start` whose loop is busy (its local node, SQLite, a 50 MB object)
  * answers seconds late under load, and a `tabmesh submit` must not fail for that (session 35).
  */
-export async function reachCoordinator(base: string, times: Partial<ReachTimes> = {}, say = (line: string) => process.stderr.write(line)): Promise<void> {
+export async function reachCoordinator(
+  base: string,
+  times: Partial<ReachTimes> = {},
+  say: (line: string) => void = (line) => void process.stderr.write(line),
+): Promise<void> {
   const t = { ...REACH_TIMES, ...times };
   await tcpReach(base, t.connectMs);
   let res: Response;

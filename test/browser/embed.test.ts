@@ -94,10 +94,17 @@ describe('embed.js on another origin', () => {
         () => 'the embedded node to join after consent',
       )
       .catch(async (e: Error) => {
-        // What the badge's volunteer went through: a failure names its window, not only its timeout.
+        // What the badge went through: a click that did not land (still `asking`), or a start whose joins failed
+        // (its state and events): a failure names its window, not only its timeout (it failed once in CI, session 34).
         const frame = page.frames().find((f) => f.url().includes('/embed/frame.html'));
-        const said = await frame?.evaluate('JSON.stringify({ state: tabmeshVolunteer.state, events: tabmeshVolunteer.events })').catch((x: Error) => x.message);
-        throw new Error(`${e.message}; the badge's volunteer: ${String(said)}`);
+        const t0 = Date.now();
+        const said = await frame
+          ?.evaluate(
+            `JSON.stringify({ body: document.body.className, state: tabmeshVolunteer.state, events: tabmeshVolunteer.events.map((x) => [x.at - ${t0}, x.text]) })`,
+          )
+          .catch((x: Error) => x.message);
+        const height = await page.evaluate(`document.querySelector('iframe[title^="tabmesh"]')?.style.height`).catch(() => '?');
+        throw new Error(`${e.message}; the badge (its frame ${String(height)} high): ${String(said)}`);
       });
     await page.close();
   }, 60_000);
