@@ -1,6 +1,6 @@
 // What the CLI checks before it starts something, so that a newcomer's
 // mistake reads as one line naming the URL, port or file (issue 11).
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
 import { ConnectError, TabmeshError } from '../shared/errors.js';
 import { connectFailure, parseCoordinatorUrl, type CoordinatorUrl } from '../shared/api/connect-help.js';
@@ -26,15 +26,50 @@ export function coordinatorFlag(value: string, usage: (msg: string) => never): C
   }
 }
 
-/** Asks `/healthz`: nothing listening, or something that is not a coordinator, is said plainly. */
-export async function reachCoordinator(base: string, timeoutMs = 5000): Promise<void> {
+/** How long `reachCoordinator` waits: for a connection, before saying it waits, for the answer (ms). */
+export interface ReachTimes {
+  /** For the TCP connection: nothing answering the SYN (a wrong host, a firewall) fails after this. */
+  connectMs: number;
+  /** For `/healthz`'s answer before one line on stderr says the coordinator is slow. */
+  slowMs: number;
+  /** For `/healthz`'s answer once connected: a coordinator whose loop is busy answers late, not never. */
+  answerMs: number;
+}
+
+export const REACH_TIMES: ReachTimes = { connectMs: 5000, slowMs: 5000, answerMs: 60_000 };
+
+/**
+ * Asks `/healthz`: nothing listening, or something that is not a coordinator, is said plainly. First contact is
+ * a TCP connection within `connectMs`; once one is made (the kernel took it: something listens there), the answer
+ * is waited for up to `answerMs`, since a `tabmesh start` whose loop is busy (its local node, SQLite, a 50 MB object)
+ * answers seconds late under load, and a `tabmesh submit` must not fail for that (session 35).
+ */
+export async function reachCoordinator(
+  base: string,
+  times: Partial<ReachTimes> = {},
+  say: (line: string) => void = (line) => void process.stderr.write(line),
+): Promise<void> {
+  const t = { ...REACH_TIMES, ...times };
+  await tcpReach(base, t.connectMs);
   let res: Response;
+  const slow = setTimeout(
+    () => say(`tabmesh: ${base} took the connection but has not answered in ${t.slowMs / 1000} s (busy?); waiting up to ${t.answerMs / 1000} s\n`),
+    t.slowMs,
+  );
   try {
-    res = await coordinatorFetch(`${base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await coordinatorFetch(`${base}/healthz`, { signal: AbortSignal.timeout(t.answerMs) });
   } catch (e) {
+    if ((e as Error).name === 'TimeoutError') {
+      throw new ConnectError(
+        'UNREACHABLE',
+        base,
+        `${base} took the connection but did not answer /healthz in ${t.answerMs / 1000} s: the process there is stuck or very busy; try again, or look at it`,
+      );
+    }
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const detail = (e as Error).name === 'TimeoutError' ? `ETIMEDOUT after ${timeoutMs} ms` : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`;
-    throw connectFailure(base, detail);
+    throw connectFailure(base, `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`);
+  } finally {
+    clearTimeout(slow);
   }
   const body = (await res.json().catch(() => null)) as { ok?: unknown } | null;
   if (!res.ok || body?.ok !== true) {
@@ -44,6 +79,29 @@ export async function reachCoordinator(base: string, timeoutMs = 5000): Promise<
       `${base} is not a tabmesh coordinator (its /healthz answered HTTP ${res.status}): check the host and port`,
     );
   }
+}
+
+/** A TCP connection to the URL's host and port, closed at once; the socket's error (or ETIMEDOUT) as connectFailure. */
+function tcpReach(base: string, timeoutMs: number): Promise<void> {
+  const u = new URL(base);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] -> ::1
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(connectFailure(base, `ETIMEDOUT after ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(connectFailure(base, `${e.code ?? ''} ${e.message}`));
+    });
+  });
 }
 
 /** Fails with a hint to use --port when another process listens on host:port already. */

@@ -87,11 +87,25 @@ describe('embed.js on another origin', () => {
     await badge.getByRole('button', { name: 'Allow' }).waitFor();
     expect(embedNodes()).toHaveLength(0);
     await badge.getByRole('button', { name: 'Allow' }).click();
-    await cl.until(
-      () => embedNodes().length === 1,
-      30_000,
-      () => 'the embedded node to join after consent',
-    );
+    await cl
+      .until(
+        () => embedNodes().length === 1,
+        30_000,
+        () => 'the embedded node to join after consent',
+      )
+      .catch(async (e: Error) => {
+        // What the badge went through: a click that did not land (still `asking`), or a start whose joins failed
+        // (its state and events): a failure names its window, not only its timeout (it failed once in CI, session 34).
+        const frame = page.frames().find((f) => f.url().includes('/embed/frame.html'));
+        const t0 = Date.now();
+        const said = await frame
+          ?.evaluate(
+            `JSON.stringify({ body: document.body.className, state: tabmeshVolunteer.state, events: tabmeshVolunteer.events.map((x) => [x.at - ${t0}, x.text]) })`,
+          )
+          .catch((x: Error) => x.message);
+        const height = await page.evaluate(`document.querySelector('iframe[title^="tabmesh"]')?.style.height`).catch(() => '?');
+        throw new Error(`${e.message}; the badge (its frame ${String(height)} high): ${String(said)}`);
+      });
     await page.close();
   }, 60_000);
 
