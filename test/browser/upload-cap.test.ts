@@ -2,9 +2,10 @@
 // link sets how many MiB a second its tab uploads to other peers; the setting
 // is kept, applies at once to what the tab serves, and the page shows what it
 // uploaded. A reader of an object that tab and another hold takes it from the
-// other. Real tabs: the capped one in its own browser (its own storage).
+// other. Real tabs: the capped one on its own origin (`localhost`: its own storage, its setting unseen by the others;
+// its own browser until session 35, a launch of ~3 CPU-seconds).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser, withBrowser } from '../helpers/browser.js';
+import { type TestBrowser, withBrowser } from '../helpers/browser.js';
 import { Cluster } from '../helpers/cluster.js';
 import { openVolunteer, volunteerEval, type VolunteerTab } from './volunteers.js';
 import type { Mesh } from '../../shared/api/mesh.js';
@@ -24,24 +25,25 @@ const CAP = 1;
 
 describe("a volunteer's upload cap", () => {
   let cl: Cluster;
-  let b1: TestBrowser;
-  let b2: TestBrowser;
+  let b: TestBrowser;
   let capped: VolunteerTab;
   let other: VolunteerTab;
   let reader: VolunteerTab;
   let mesh: Mesh;
 
   beforeAll(async () => {
-    [[cl, b1], b2] = await Promise.all([withBrowser(Cluster.start({ nodes: 0 })), launchBrowser()]);
+    [cl, b] = await withBrowser(Cluster.start({ nodes: 0 }));
+    const own = cl.url.replace('//127.0.0.1:', '//localhost:');
+    expect(own).not.toBe(cl.url);
     // Opened at once: each waits for its own node to join (one after another took a few seconds more under load).
     [[capped, other, reader], mesh] = await Promise.all([
-      Promise.all([openVolunteer(cl, b2, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 }), openVolunteer(cl, b1, { cpus: 1 })]),
+      Promise.all([openVolunteer(cl, b, { cpus: 1 }, own), openVolunteer(cl, b, { cpus: 1 }), openVolunteer(cl, b, { cpus: 1 })]),
       cl.driver(),
     ]);
   }, 120_000);
   afterAll(async () => {
     await cl?.stop();
-    await Promise.all([b1?.close(), b2?.close()]);
+    await b?.close();
   });
 
   const uploaded = (t: VolunteerTab) => volunteerEval<number>(t.page, 'v.stats().peerBytesOut');
@@ -83,6 +85,9 @@ describe("a volunteer's upload cap", () => {
     expect(await volunteerEval(capped.page, 'v.node.links.upload?.bytesPerMs')).toBeCloseTo((CAP * MB) / 1000);
     const kept = await capped.page.evaluate(() => JSON.parse(localStorage.getItem('tabmesh.volunteer.settings') ?? '{}') as { uploadMiBps?: unknown });
     expect(kept.uploadMiBps).toBe(CAP);
+    // Its own storage: the other tabs' origin keeps no cap.
+    const theirs = await other.page.evaluate(() => JSON.parse(localStorage.getItem('tabmesh.volunteer.settings') ?? '{}') as { uploadMiBps?: unknown });
+    expect(theirs.uploadMiBps ?? 0).toBe(0);
     // A bad value is no cap, not an error.
     expect(await volunteerEval(capped.page, '(v.setUploadMiBps(-5), v.settings.uploadMiBps)')).toBe(0);
     expect(await volunteerEval(capped.page, 'v.node.links.upload')).toBeNull();

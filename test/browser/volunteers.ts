@@ -14,10 +14,16 @@ export interface VolunteerTab {
  * Opens the volunteer page (with URL overrides) and waits until its node joined.
  * Tests run tabs at a full CPU share unless they say otherwise (a page's own default is 50%).
  */
-export async function openVolunteer(cl: Cluster, b: TestBrowser, params: Record<string, string | number> = {}): Promise<VolunteerTab> {
+export async function openVolunteer(
+  cl: Cluster,
+  b: TestBrowser,
+  params: Record<string, string | number> = {},
+  /** The page's origin when not the coordinator's own: `localhost` gives a tab its own storage in a shared browser. */
+  base = cl.url,
+): Promise<VolunteerTab> {
   const page = await b.newPage();
   const q = new URLSearchParams(Object.entries({ cpuShare: 1, ...params }).map(([k, v]) => [k, String(v)]));
-  await page.goto(`${cl.url}/?${q}`);
+  await page.goto(`${base}/?${q}`);
   const nodeId = await joined(cl, page);
   return { page, nodeId };
 }
