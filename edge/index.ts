@@ -1,9 +1,8 @@
 // The package's Node entry: the driver API with the `ws` WebSocket, plus the
 // edge node and coordinator for embedding.
-import WebSocket from 'ws';
+import { nodeWebSocket } from './ws.js';
 import { connect as connectShared } from '../shared/index.js';
 import type { ConnectOptions } from '../shared/api/driver.js';
-import type { WebSocketCtor } from '../shared/api/socket.js';
 import type { Mesh } from '../shared/api/mesh.js';
 import { installNodeHasher } from './node-hash.js';
 import { installNodeWarmer } from './node-warm.js';
@@ -26,7 +25,7 @@ export async function connect(opts: ConnectOptions): Promise<Mesh> {
   // A Node driver is a peer too (issue 4): it fetches large results over peer links.
   const peers = opts.peers === undefined ? await edgePeers() : opts.peers;
   return connectShared({
-    WebSocket: WebSocket as unknown as WebSocketCtor,
+    WebSocket: nodeWebSocket,
     bundler: sharedBundler(),
     records: true,
     shortcut: process.env.TABMESH_SHORTCUTS !== '0',

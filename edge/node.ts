@@ -4,11 +4,10 @@
 // with capped exponential backoff, and announces the objects it still holds.
 import os from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { nodeWebSocket } from './ws.js';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { BACKOFF, cappedAt, joinAgain, type Backoff } from '../shared/backoff.js';
 import { ObjectStore } from '../shared/node/store.js';
-import type { WebSocketCtor } from '../shared/api/socket.js';
 import { CoordinatorUrls } from '../shared/coordinator-urls.js';
 import { DiskTier } from './disk-tier.js';
 import { workerThreadExecutors } from './executors.js';
@@ -136,7 +135,7 @@ export class EdgeNode {
         linkConnectTimeoutMs: this.linkConnectTimeoutMs,
       },
       {
-        WebSocket: WebSocket as unknown as WebSocketCtor,
+        WebSocket: nodeWebSocket,
         readsRecords: true,
         // Result shortcuts to drivers (shared/protocol/shortcut.ts); off with TABMESH_SHORTCUTS=0.
         shortcuts: process.env.TABMESH_SHORTCUTS !== '0',

@@ -1,0 +1,32 @@
+// The `ws` WebSocket of the Node side: an edge node's link to its coordinator and a Node driver's. To a coordinator
+// on this machine (a loopback address: `tabmesh start`'s own node, a test's cluster) its frames carry a zero mask,
+// which `ws` sends without XOR-ing each payload into a copy and reads without XOR-ing it back (sender.js skipMasking,
+// receiver.js). A client masks its frames so that an intermediary (a proxy) cannot be made to read attacker-chosen
+// bytes as a request of its own (RFC 6455 section 10.3); there is none on loopback. Under the soak, `tabmesh start`'s
+// loop spent ~4.5 s of a profile masking its own node's 50 MB objects (issue 14, session 35). Any other address
+// keeps ws's random masks.
+import WebSocket from 'ws';
+import type { WebSocketCtor } from '../shared/api/socket.js';
+
+/** Whether `url` names this machine by a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+const zeroMask = (mask: Buffer): void => void mask.fill(0);
+
+/** `ws`'s WebSocket, unmasked to a loopback address. */
+export class NodeWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, isLoopback(url) ? { generateMask: zeroMask } : {});
+  }
+}
+
+/** The constructor the node runtime and the driver take. */
+export const nodeWebSocket = NodeWebSocket as unknown as WebSocketCtor;
