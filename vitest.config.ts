@@ -44,8 +44,10 @@ const pristine = [
 // 35-50 in session 32 were the helpers' 20 s waits for a process to start, failing isolated alike: now 60 s). test/soak
 // not yet: its soak file failed its second shared run at load 48, `tabmesh submit` timing out on its coordinator.
 // test/sim joined in session 34: in-process simulations on fake timers (each file's afterEach puts the real ones
-// back), no processes; green shared twice at load 24-39, once beside four integration files.
-const sharedFolders = ['integration', 'fault', 'sim'];
+// back), no processes; green shared twice at load 24-39, once beside four integration files. test/ray joined in
+// session 35: each file starts its clusters (and Chromium) in beforeAll and stops them in afterAll; the folder
+// shared took 152 CPU-seconds against 184 isolated (summed import 80 s against 291; load 30-47).
+const sharedFolders = ['integration', 'fault', 'sim', 'ray'];
 const isolated = [
   // It reads what a process starts once (edge/node-hash.ts's hash pool, edge/node-warm.ts's warmer, their counters)
   // before and after its in-process node starts: an earlier file's node or driver had started them (failed shared).

@@ -1,9 +1,9 @@
 #!/bin/sh
-# npm test's checks before the suites, side by side: the type-check (tsc over everything, then shared/ without Node
-# or DOM types), typescript-eslint with type information (one thread: on two it built the program twice, 125
-# CPU-seconds against 92) and prettier's format check. Each is one thread; run one after another they took ~160 s of a
-# quiet 2-core machine, side by side ~95 (session 33). Each one's output is printed whole when it ends; the script
-# fails if any failed.
+# npm test's checks before the suites, side by side: the type-check (test/ and client-web/ against the declarations the
+# build wrote, whose tsc checked the rest; then shared/ without Node or DOM types), typescript-eslint with type
+# information (one thread: on two it built the program twice, 125 CPU-seconds against 92) and prettier's format check.
+# Each is one thread; run one after another they took ~160 s of a quiet 2-core machine, side by side ~95 (session 33).
+# Each one's output is printed whole when it ends; the script fails if any failed.
 set -u
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
