@@ -38,7 +38,8 @@ async function linkedPair(name: string): Promise<Pair> {
   const [a, b] = await Promise.all([redisCoordinator(redis.server.url, name, token), redisCoordinator(redis.server.url, name, token)]);
   runNode(b.url, 2);
   await edgeNodes(a, token, 1);
-  await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 30_000, what: "B's node" });
+  // 60 s, as edgeNodes' wait for A's: at load ~30 (session 35) B's node process had not joined in 30 s.
+  await until(async () => ((await stats(b.url, token))?.nodes ?? 0) >= 1, { timeoutMs: 60_000, what: "B's node" });
   for (const c of [a, b]) {
     await until(async () => ((await stats(c.url, token))?.meshLinks ?? 0) === 1, { timeoutMs: 15_000, what: `${c.url} to link to the other` });
   }
