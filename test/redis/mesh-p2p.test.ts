@@ -3,18 +3,27 @@
 // reader's locate reaches A through the mesh, the two nodes' link signals
 // cross the mesh bus, and the map outputs move node to node: neither relay
 // carries them. With peer links off the relays carry them, exactly as well.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
-import { stats } from '../helpers/processes.js';
-import { twoCoordinators } from '../helpers/mesh.js';
+import { cleanupProcesses, kill, redisCoordinator, stats, type Coord } from '../helpers/processes.js';
+import { nodeEach, untilIdle } from '../helpers/mesh.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
+import type { ChildProcess } from 'node:child_process';
 
 let mesh: Mesh | undefined;
+// One pair of coordinator processes for the file, fresh node processes for each case (they differ by env): 2 + 6
+// process starts, not 12. A case ends its nodes; the next starts once both coordinators count none and no job
+// (untilIdle), and reads the counters as differences from where it starts.
+let nodes: { proc: ChildProcess }[] = [];
 const redis = useRedis(async () => {
   await mesh?.close().catch(() => {});
   mesh = undefined;
-});
+  await Promise.all(nodes.splice(0).map((n) => kill(n)));
+}, false);
+afterAll(() => cleanupProcesses());
+const token = 'p2p-' + Math.random().toString(36).slice(2);
+let pair: Promise<[Coord, Coord]> | undefined;
 
 const MAPS = 8;
 const REDUCERS = 4;
@@ -48,27 +57,39 @@ async function mapReduceAcross(m: Mesh): Promise<number[]> {
   return m.get(reduces, { timeoutMs: 120_000 });
 }
 
-/** Two coordinators whose node processes start with `env` set (they inherit it; this process's is put back). */
-async function twoWithNodeEnv(prefix: string, token: string, env: Record<string, string>) {
+/**
+ * The file's two coordinators, idle, with a node each whose process starts with `env` set (it inherits it; this
+ * process's is put back); their counters as the case starts.
+ */
+async function twoWithNodeEnv(env: Record<string, string>) {
+  const [a, b] = await (pair ??= Promise.all([redisCoordinator(redis.server.url, 'p2p', token), redisCoordinator(redis.server.url, 'p2p', token)]));
+  await untilIdle([a, b], token, 0);
   const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    return await twoCoordinators(redis.server.url, prefix, token);
+    nodes = await nodeEach(a, b, token);
   } finally {
     for (const [k, v] of Object.entries(before)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
   }
+  const [sa0, sb0] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+  /** The counters of `a` and `b` now, less what they were as the case started. */
+  const since = async () => {
+    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    const less = (s: Record<string, number>, s0: Record<string, number>) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v - (s0[k] ?? 0)]));
+    return [less(sa, sa0), less(sb, sb0)];
+  };
+  return { a, since };
 }
 
 describe('objects across coordinators', () => {
   it("a MapReduce whose map outputs live on A's node, reduced on B's node, moves them node to node: neither relay carries them", async () => {
-    const token = 'p2p-' + Math.random().toString(36).slice(2);
-    const [a, b] = await twoWithNodeEnv('p2p', token, {});
+    const { a, since } = await twoWithNodeEnv({});
     mesh = await connect({ url: a.url, token });
     expect(await mapReduceAcross(mesh)).toEqual(expected());
-    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    const [sa, sb] = await since();
     // B ran the reducers; its node read every map output from A's node over a link.
     expect(sb.tasksFinished).toBeGreaterThanOrEqual(REDUCERS); // reducers soft-pinned to B's link stay with it
     expect(sb.bytesPeer).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
@@ -83,11 +104,10 @@ describe('objects across coordinators', () => {
   }, 180_000);
 
   it('over WebRTC (fast links off), the answer and candidates cross back: A routes them to the reader it heard from', async () => {
-    const token = 'rtc-' + Math.random().toString(36).slice(2);
-    const [a, b] = await twoWithNodeEnv('rtc', token, { TABMESH_FAST_LINKS: '0' });
+    const { a, since } = await twoWithNodeEnv({ TABMESH_FAST_LINKS: '0' });
     mesh = await connect({ url: a.url, token });
     expect(await mapReduceAcross(mesh)).toEqual(expected());
-    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    const [sa, sb] = await since();
     expect(sb.bytesPeer).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
     expect(sa.bytesRelayed + sb.bytesRelayed).toBeLessThan(OUTPUT_BYTES);
     for (const st of [sa, sb]) {
@@ -97,12 +117,11 @@ describe('objects across coordinators', () => {
   }, 180_000);
 
   it('with peer links off on the nodes, the same MapReduce goes through both relays and comes back exact', async () => {
-    const token = 'relay-' + Math.random().toString(36).slice(2);
     // The driver here never reads map outputs: only the nodes matter.
-    const [a, b] = await twoWithNodeEnv('relay', token, { TABMESH_PEERS: '0' });
+    const { a, since } = await twoWithNodeEnv({ TABMESH_PEERS: '0' });
     mesh = await connect({ url: a.url, token });
     expect(await mapReduceAcross(mesh)).toEqual(expected());
-    const [sa, sb] = [(await stats(a.url, token))!, (await stats(b.url, token))!];
+    const [sa, sb] = await since();
     expect(sb.tasksFinished).toBeGreaterThanOrEqual(REDUCERS); // reducers soft-pinned to B's link stay with it
     expect(sa.bytesRelayed).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);
     expect(sb.bytesRelayed).toBeGreaterThanOrEqual(MAPS * OUTPUT_BYTES);

@@ -52,7 +52,7 @@ async function nodes(c: Coord, token: string, n: number): Promise<void> {
 
 /**
  * A coordinator SIGKILLed mid-job and started again on the same Redis: the job completes exactly. `groups` false:
- * the durable GCS's recovery of unfinished tasks; true: the driver's 1,000 calls in one turn are a group its owner
+ * the durable GCS's recovery of unfinished tasks; true: the driver's 400 calls in one turn are a group its owner
  * sends again, each counted once in the job, and nothing is left once freed.
  */
 async function killMidJob(redisUrl: string, prefix: string, groups: boolean): Promise<void> {
@@ -68,17 +68,19 @@ async function killMidJob(redisUrl: string, prefix: string, groups: boolean): Pr
     await new Promise((r) => setTimeout(r, 4));
     return i * 3;
   });
-  const refs = Array.from({ length: 1000 }, (_, i) => work.remote(i));
+  // 400 (it was 1,000 until session 35): the kill lands with most of them unfinished (at 80 finished; each runs 4 ms and
+  // more, 4 CPUs), which each case checks: a recovered-unfinished event, or the group sent again by its owner.
+  const refs = Array.from({ length: 400 }, (_, i) => work.remote(i));
   const all = m.get(refs, { timeoutMs: 120_000 });
   await until(
-    async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 200,
+    async () => ((await stats(c.url, token))?.tasksFinished ?? 0) >= 80,
     60_000,
     () => 'the job to be under way',
   );
   expect((await stats(c.url, token))?.groupsSubmitted).toBe(groups ? 1 : 0);
   await kill(c);
   c = await coordinator(redisUrl, prefix, token, port);
-  expect(await all).toEqual(Array.from({ length: 1000 }, (_, i) => i * 3));
+  expect(await all).toEqual(Array.from({ length: 400 }, (_, i) => i * 3));
   expect(await m.get(early)).toBe('early 7');
   if (!groups) {
     const events = (await (await fetch(`${c.url}/api/events?kind=coordinator-recovered`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
@@ -88,14 +90,14 @@ async function killMidJob(redisUrl: string, prefix: string, groups: boolean): Pr
     return;
   }
   expect((await stats(c.url, token))?.groupsSubmitted).toBe(1); // sent again by its owner
-  // The job's tasks counted once: `early` (a task row) and the 1,000 members, whether they ended before the kill or after.
+  // The job's tasks counted once: `early` (a task row) and the 400 members, whether they ended before the kill or after.
   const job = () => getJson<{ progress: { total: number; done: number; failed: number; cancelled: number } }>(c.url, `/api/jobs/${m.jobId}`, token);
   await until(
-    async () => (await job())?.progress.done === 1001,
+    async () => (await job())?.progress.done === 401,
     10_000,
-    () => 'the job to count its 1,001 tasks done',
+    () => 'the job to count its 401 tasks done',
   );
-  expect((await job())?.progress).toMatchObject({ total: 1001, done: 1001, failed: 0, cancelled: 0 });
+  expect((await job())?.progress).toMatchObject({ total: 401, done: 401, failed: 0, cancelled: 0 });
   m.free([...refs, early]);
   let last: Record<string, number> | undefined;
   await until(
@@ -144,7 +146,7 @@ describe('tabmesh coordinator --redis: bad input', () => {
 });
 
 describe('coordinator on Redis', () => {
-  it('SIGKILLed in the middle of a 1,000-task job and restarted on the same Redis: the job completes with the right results', async () => {
+  it('SIGKILLed in the middle of a 400-task job and restarted on the same Redis: the job completes with the right results', async () => {
     await killMidJob(redis.url, 'kill1', false);
   }, 180_000);
 
