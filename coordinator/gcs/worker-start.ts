@@ -30,8 +30,10 @@ export interface WorkerStorageSetup {
   maxBuffered: number;
   /** How long flush, load and close wait for the worker. */
   timeoutMs: number;
-  /** How long the constructor waits for the worker to open the backend. */
+  /** How long the constructor waits for the worker to open the backend, from when the worker runs. */
   openTimeoutMs: number;
+  /** How long startWorker waits for the worker to run at all (its modules loaded). Default START_TIMEOUT_MS. */
+  startTimeoutMs?: number;
   /** Rows the worker may keep while the backend refuses writes before `backlog` says to admit no new work. Default MAX_KEPT_ROWS. */
   maxKeptRows?: number;
 }
@@ -42,6 +44,15 @@ export interface WorkerStorageSetup {
  * 14): about 2-4 rows a task, a few hundred bytes each.
  */
 export const MAX_KEPT_ROWS = 200_000;
+
+/**
+ * How long a backend's thread may take to run at all (a new isolate, its modules: ioredis, better-sqlite3) before its
+ * open timeout starts. The open timeout (15 s for Redis) counted from the launch: at load 25-40 a test coordinator
+ * failed "cannot reach Redis ... timed out after 15000 ms" 7 times in one session while Redis was up (issue 14, session 35).
+ */
+export const START_TIMEOUT_MS = 60_000;
+/** The wait for a thread to start or open looks again this often (a start is not a change of SLOT.state). */
+const OPEN_POLL_MS = 250;
 
 /** Atomics.waitAsync (Node >= 16), not in the compiler's lib yet. */
 const waitAsync = (
@@ -91,17 +102,39 @@ export async function startWorker(setup: WorkerStorageSetup): Promise<StartedWor
   worker.ref();
   try {
     await new Promise<void>((resolve, reject) => {
-      const fail = (why: string) => reject(new TabmeshError('GCS_UNAVAILABLE', `${setup.openFailure} ${setup.name}: ${why}`));
+      let settled = false;
+      const fail = (why: string) => {
+        settled = true;
+        reject(new TabmeshError('GCS_UNAVAILABLE', `${setup.openFailure} ${setup.name}: ${why}`));
+      };
       onError = (err) => fail(`its worker thread (${setup.file}) failed at start: ${err.message}`);
       onExit = (code) => fail(`its worker thread (${setup.file}) stopped at start (exit code ${code})`);
       worker.once('error', onError);
       worker.once('exit', onExit);
-      const waited = waitAsync(shared, SLOT.state, STATE.connecting, setup.openTimeoutMs);
-      if (!waited.async) return resolve();
-      void waited.value.then((r) => {
-        if (Atomics.load(shared, SLOT.state) !== STATE.connecting) resolve();
-        else if (r === 'timed-out') fail(`timed out after ${setup.openTimeoutMs} ms waiting for it to open`);
-      });
+      const startMs = setup.startTimeoutMs ?? START_TIMEOUT_MS;
+      const t0 = performance.now();
+      let startedAt: number | null = null;
+      // Until it opened, failed to, or its time is up: the start's time (START_TIMEOUT_MS), then the open's from it.
+      const look = (): void => {
+        if (settled) return;
+        if (Atomics.load(shared, SLOT.state) !== STATE.connecting) {
+          settled = true;
+          return resolve();
+        }
+        const now = performance.now();
+        if (startedAt === null && Atomics.load(shared, SLOT.started) === 1) startedAt = now;
+        const limit = startedAt === null ? t0 + startMs : startedAt + setup.openTimeoutMs;
+        if (now >= limit)
+          return fail(
+            startedAt === null
+              ? `its worker thread (${setup.file}) did not start in ${startMs} ms`
+              : `timed out after ${setup.openTimeoutMs} ms waiting for it to open`,
+          );
+        const waited = waitAsync(shared, SLOT.state, STATE.connecting, Math.min(OPEN_POLL_MS, limit - now));
+        if (!waited.async) return look();
+        void waited.value.then(look);
+      };
+      look();
     });
   } catch (err) {
     // Wake the pending waitAsync (it would keep its timer to the end) and stop the thread.

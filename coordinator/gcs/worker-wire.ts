@@ -21,8 +21,10 @@ export const SLOT = {
   kept: 5,
   /** Collections the thread made on its own schedule (worker-gc.ts), for stats. */
   collections: 6,
+  /** 1 once the thread runs (its modules loaded): the open timeout counts from here (worker-start.ts). */
+  started: 7,
 } as const;
-export const SLOTS = 7;
+export const SLOTS = 8;
 
 export const STATE = { connecting: 0, ready: 1, failed: 2, closed: 3 } as const;
 
@@ -66,6 +68,10 @@ export class WorkerSide {
     readonly port: MessagePort,
   ) {
     this.shared = new Int32Array(shared);
+    // Its modules are loaded: the open timeout counts from now (a thread slow to start on a loaded machine is not
+    // a backend slow to answer).
+    Atomics.store(this.shared, SLOT.started, 1);
+    Atomics.notify(this.shared, SLOT.state);
   }
 
   post(m: FromWorker): void {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorker, type WorkerStorageSetup } from '../../coordinator/gcs/worker-storage.js';
+import { SLOT, STATE } from '../../coordinator/gcs/worker-wire.js';
 import { startCoordinator } from '../../coordinator/server.js';
 
 let dir: string;
@@ -44,6 +45,48 @@ describe('a storage thread that dies at start', () => {
     await expect(startCoordinator({ dataDir: notAFolder, port: 0 })).rejects.toMatchObject({
       code: 'GCS_UNAVAILABLE',
       message: expect.stringMatching(/^cannot open SQLite file .*gcs\.sqlite: .*(EEXIST|ENOTDIR)/),
+    });
+  }, 20_000);
+});
+
+/** A worker's top level that busy-waits `ms` (a new thread's modules loading on a loaded machine), then runs. */
+const slowStart = (ms: number) => `const end = Date.now() + ${ms}; while (Date.now() < end);`;
+/** Takes `startMs` to start, says it runs (WorkerSide's constructor does so), then opens after `openAfterMs`, or never (null). */
+const runs = (openAfterMs: number | null, startMs = 0) => `
+import { workerData } from 'node:worker_threads';
+${slowStart(startMs)}
+const s = new Int32Array(workerData.shared);
+Atomics.store(s, ${SLOT.started}, 1);
+Atomics.notify(s, ${SLOT.state});
+${
+  openAfterMs === null
+    ? 'setInterval(() => {}, 1000);'
+    : `setTimeout(() => {
+  workerData.port.postMessage({ op: 'ready' });
+  Atomics.add(s, ${SLOT.posted}, 1);
+  Atomics.store(s, ${SLOT.state}, ${STATE.ready});
+  Atomics.notify(s, ${SLOT.state});
+}, ${openAfterMs});`
+}`;
+
+describe("a storage thread's open timeout counts from when it runs", () => {
+  it('a thread that takes 1.5 s to start and then opens at once is not timed out by a 1 s open timeout', async () => {
+    const w = await startWorker({ ...setup(runs(200, 1500)), openTimeoutMs: 1000 });
+    expect(Atomics.load(w.shared, SLOT.state)).toBe(STATE.ready);
+    await w.worker.terminate();
+  }, 20_000);
+
+  it('a thread that runs but never opens fails after the open timeout', async () => {
+    await expect(startWorker({ ...setup(runs(null)), openTimeoutMs: 500 })).rejects.toMatchObject({
+      code: 'GCS_UNAVAILABLE',
+      message: 'cannot open test backend: timed out after 500 ms waiting for it to open',
+    });
+  }, 20_000);
+
+  it('a thread that never starts fails after the start timeout', async () => {
+    await expect(startWorker({ ...setup(slowStart(60_000)), startTimeoutMs: 1000 })).rejects.toMatchObject({
+      code: 'GCS_UNAVAILABLE',
+      message: expect.stringMatching(/^cannot open test backend: its worker thread \(.*worker\.mjs\) did not start in 1000 ms$/),
     });
   }, 20_000);
 });
