@@ -15,7 +15,13 @@ import { ownRedis } from './own-redis.js';
 import { tickSleep } from './scale-cpu.js';
 import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE, reniceAll } from './scale-priority.js';
 
-const NODES_PER_PROCESS = 2500;
+/**
+ * Simulated nodes per node process (SCALE_NODES_PER_PROCESS, default 2,500). Each process JIT-compiles and collects
+ * on its own: at 20,000 nodes 8 processes share the bench's two cores (session 35: the node processes spent 40-50 µs
+ * a task of a 20,000-task job against 10-21 at 100 nodes, in one process, with the same frames; bench/node-activation.ts
+ * found an idle runtime's next slice no dearer than a busy one's in one process).
+ */
+const NODES_PER_PROCESS = Math.max(1, Number(process.env.SCALE_NODES_PER_PROCESS ?? 2500));
 const JOIN_CONCURRENCY = 64;
 
 /** The /api/stats poller's thread (CommonJS, as eval workers are). */
