@@ -8,13 +8,10 @@
 // ACTIVATION_ONLY (warm | fresh: that side alone, for node --cpu-prof).
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { encodeFrame } from '../shared/protocol/frame.js';
-import type { FunctionSource, Msg } from '../shared/protocol/messages.js';
-import { SocketFields, type WebSocketLike } from '../shared/api/socket.js';
-import { childTaskId, functionId, newJobId, newNodeId, rootTaskId } from '../shared/ids.js';
-import { ExecutorCore } from '../shared/executor/core.js';
-import type { SpawnExecutor } from '../shared/node/executors.js';
-import type { ToExecutor } from '../shared/executor/protocol.js';
+import type { Msg } from '../shared/protocol/messages.js';
+import { childTaskId, newJobId, newNodeId, rootTaskId } from '../shared/ids.js';
 import { installNodeHasher } from '../edge/node-hash.js';
+import { BenchSocket, inThreadExecutors, noopFunction, noopSpec } from './bench-nodes.js';
 
 const K = Number(process.env.ACTIVATION_NODES ?? 2500);
 const N = Number(process.env.ACTIVATION_N ?? 20000);
@@ -24,36 +21,7 @@ const ONLY = process.env.ACTIVATION_ONLY;
 const SLICE = 64;
 const PER_ROUND = Math.ceil(N / SLICE);
 
-class Socket extends SocketFields implements WebSocketLike {
-  static last: Socket;
-  frames = 0;
-  constructor(_url: string) {
-    super();
-    Socket.last = this;
-    queueMicrotask(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
-  }
-  send(): void {
-    this.frames++;
-  }
-  close(code = 1000, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
-
-function inThreadExecutors(): SpawnExecutor {
-  return (_index, onMessage) => {
-    let toCore: (m: ToExecutor) => void = () => {};
-    new ExecutorCore({ post: (m) => queueMicrotask(() => onMessage(m)), onMessage: (h) => (toCore = h) });
-    return { post: (m) => queueMicrotask(() => toCore(m)), terminate: () => (toCore = () => {}) };
-  };
-}
-
-const source = '() => {}';
-const fn: FunctionSource = { fnId: functionId('function', source), kind: 'function', name: 'noop', source };
+const fn = noopFunction();
 const jobId = newJobId();
 const root = rootTaskId(jobId);
 let nextIndex = 0;
@@ -62,20 +30,7 @@ let nextIndex = 0;
 function slice(withFn: boolean): Uint8Array {
   const first = nextIndex;
   nextIndex += SLICE;
-  const spec = {
-    taskId: childTaskId(root, first),
-    jobId,
-    parentId: root,
-    fnId: fn.fnId,
-    name: 'noop',
-    args: [],
-    nested: [],
-    numReturns: 1,
-    resources: { cpu: 1 },
-    maxRetries: 3,
-    attempt: 0,
-    timeoutMs: 0,
-  };
+  const spec = noopSpec(childTaskId(root, first), jobId, root, fn.fnId);
   const idx = Array.from({ length: SLICE }, (_, j) => j);
   const m: Msg = { t: 'assignGroup', spec, first, s: 0, attempt: 0, idx, args: idx.map(() => []), ...(withFn ? { fn } : {}) };
   return encodeFrame([m], true);
@@ -83,7 +38,7 @@ function slice(withFn: boolean): Uint8Array {
 
 interface Sim {
   node: NodeRuntime;
-  ws: Socket;
+  ws: BenchSocket;
   hasFn: boolean;
 }
 
@@ -97,10 +52,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < K; i++) {
     const node = new NodeRuntime(
       { url: 'http://bench.invalid', kind: 'edge', name: `sim-${i}`, cpus: 1, storeBytes: 16 << 20 },
-      { WebSocket: Socket, spawnExecutor: spawn },
+      { WebSocket: BenchSocket, spawnExecutor: spawn },
     );
     await new Promise<void>((r) => queueMicrotask(r));
-    const ws = Socket.last;
+    const ws = BenchSocket.last;
     ws.onmessage!({ data: encodeFrame([{ t: 'welcome', nodeId: newNodeId(), inlineMax: 64 * 1024, heartbeatMs: 1000 }]) });
     await node.ready;
     node.onTaskEnd = () => {

@@ -10,10 +10,10 @@
 import { performance } from 'node:perf_hooks';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { encodeFrame } from '../shared/protocol/frame.js';
-import type { FunctionSource, Msg, MsgOf } from '../shared/protocol/messages.js';
-import { SocketFields, type WebSocketLike } from '../shared/api/socket.js';
-import { childTaskId, functionId, newJobId, newNodeId, rootTaskId, type TaskId } from '../shared/ids.js';
+import type { Msg, MsgOf } from '../shared/protocol/messages.js';
+import { childTaskId, newJobId, newNodeId, rootTaskId, type TaskId } from '../shared/ids.js';
 import { workerThreadExecutors } from '../edge/executors.js';
+import { BenchSocket, noopFunction, noopSpec } from './bench-nodes.js';
 
 const N = Number(process.env.NODE_GROUPS_N ?? 1000);
 const SLICE = Number(process.env.NODE_GROUPS_SLICE ?? N);
@@ -22,49 +22,13 @@ const CPUS = 2;
 /** `grouped` or `plain`: run that side only (a CPU profile of one path: node --cpu-prof). */
 const ONLY = process.env.NODE_GROUPS_ONLY;
 
-class BenchSocket extends SocketFields implements WebSocketLike {
-  static last: BenchSocket;
-  frames = 0;
-  bytes = 0;
-  constructor(_url: string) {
-    super();
-    BenchSocket.last = this;
-    queueMicrotask(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
-  }
-  send(data: Uint8Array): void {
-    this.frames++;
-    this.bytes += data.byteLength;
-  }
-  close(code = 1000, reason = ''): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
-
-const source = '() => {}';
-const fn: FunctionSource = { fnId: functionId('function', source), kind: 'function', name: 'noop', source };
+const fn = noopFunction();
 const jobId = newJobId();
 const root = rootTaskId(jobId);
 let nextIndex = 0;
 
 function specOf(taskId: TaskId): MsgOf<'assign'>['spec'] {
-  return {
-    taskId,
-    jobId,
-    parentId: root,
-    fnId: fn.fnId,
-    name: 'noop',
-    args: [],
-    nested: [],
-    numReturns: 1,
-    resources: { cpu: 1 },
-    maxRetries: 3,
-    attempt: 0,
-    timeoutMs: 0,
-  };
+  return noopSpec(taskId, jobId, root, fn.fnId);
 }
 
 /** The coordinator's frames for N plain tasks (at most 256 messages a frame, as its outbox sends them). */

@@ -6,12 +6,10 @@ import { JobProfiler, type ProfileRequest } from './scale-profile.js';
 import WebSocket from 'ws';
 import { NodeRuntime } from '../shared/node/runtime.js';
 import { everyOnGrid } from '../shared/node/heartbeat.js';
-import { ExecutorCore } from '../shared/executor/core.js';
-import type { SpawnExecutor } from '../shared/node/executors.js';
-import type { ToExecutor } from '../shared/executor/protocol.js';
 import type { WebSocketCtor } from '../shared/api/socket.js';
 import { installNodeHasher } from '../edge/node-hash.js';
 import { endWithParent } from './processes.js';
+import { inThreadExecutors } from './bench-nodes.js';
 import { BACKOFF, rejoinDelay, retryHint } from '../shared/backoff.js';
 import { CoordinatorUrls, sendOnHint } from '../shared/coordinator-urls.js';
 
@@ -32,15 +30,6 @@ export interface NodesReport {
   /** Nodes connected, by the coordinator they joined (SCALE_URL may list several). */
   byCoordinator: Record<string, number>;
   ms: number;
-}
-
-/** Executors in this thread: messages go through microtasks, not postMessage. */
-function inThreadExecutors(): SpawnExecutor {
-  return (_index, onMessage) => {
-    let toCore: (m: ToExecutor) => void = () => {};
-    new ExecutorCore({ post: (m) => queueMicrotask(() => onMessage(m)), onMessage: (h) => (toCore = h) });
-    return { post: (m) => queueMicrotask(() => toCore(m)), terminate: () => (toCore = () => {}) };
-  };
 }
 
 /** One coordinator, or several of one mesh separated by commas (SCALE_COORDINATORS): each node tries them in order. */
