@@ -42,10 +42,10 @@ export const ASK_MIN_MS = 10;
 /**
  * A node's task group members must go this long without one ending before the gap counts as their run time
  * (oldestTaskMs). A shorter gap is a node's report still on its way: under load that takes tens of ms, and counted
- * as run time it made every node holding spare members of an empty function look slow: at 10,000 nodes 92,416 of a
- * 100,000-task job's members were asked back, and node frames carried 22 tasks instead of 63 (issue 14, session 34).
- * A round that finds a node not asked only because its gap is shorter looks again once it would reach this
- * (Rebalancer.lookAgainIn): a node whose members stopped ending is asked this much later, not never.
+ * as run time it made nodes holding spare members of an empty function look slow: bench:scale at 100 nodes under
+ * load asked 460-840 members back a 20,000-task job, and node frames out carried 17-25 tasks instead of 63 (issue 14,
+ * session 35). A round that finds a node not asked only because its gap is shorter looks again once it would reach
+ * this (Rebalancer.lookAgainIn): a node whose members stopped ending is asked this much later, not never.
  */
 export const STALLED_MS = 200;
 
@@ -97,16 +97,7 @@ export class Rebalancer {
     const gap = Math.min(REBALANCE_MAX_MS, REBALANCE_MS * 2 ** this.futile);
     if (now - this.last < gap) {
       // Our last node to go idle may do so right after a round: without another look, a link's tasks wait there.
-      if (!this.againTimer) {
-        this.againTimer = setTimeout(
-          () => {
-            this.againTimer = null;
-            this.again();
-          },
-          gap - (now - this.last),
-        );
-        this.againTimer.unref?.();
-      }
+      this.lookAgain(gap - (now - this.last));
       return;
     }
     this.last = now;
@@ -119,7 +110,7 @@ export class Rebalancer {
       const asked = this.askFor(idle, sample, count);
       this.futile = asked ? 0 : Math.min(3, this.futile + 1);
       // A node soon worth asking: a pass then, whatever else happens (its round comes at the gap's end if later).
-      if (!asked && Number.isFinite(this.soonest)) this.lookAgain(this.soonest);
+      if (!asked && Number.isFinite(this.soonest)) this.lookAgain(Math.max(REBALANCE_MS, Math.ceil(this.soonest)));
     } finally {
       // No node is kept past its round (one that left would stay reachable from here).
       sample.fill(null, 0, count);
@@ -128,13 +119,10 @@ export class Rebalancer {
   /** Another pass (and so another round) in `ms`, unless one is already asked for. */
   private lookAgain(ms: number): void {
     if (this.againTimer) return;
-    this.againTimer = setTimeout(
-      () => {
-        this.againTimer = null;
-        this.again();
-      },
-      Math.max(REBALANCE_MS, Math.ceil(ms)),
-    );
+    this.againTimer = setTimeout(() => {
+      this.againTimer = null;
+      this.again();
+    }, ms);
     this.againTimer.unref?.();
   }
 
@@ -221,7 +209,7 @@ export function oldestTaskMs(gcs: Gcs, n: NodeRecord): number {
     if (!n.groupMembers || n.groupFn === undefined) return 0;
     const f = gcs.functions.get(n.groupFn);
     const measured = f && f.runs >= 3 ? f.ewmaMs : Infinity;
-    const gap = Date.now() - (n.groupSince ?? Date.now());
+    const gap = memberGap(n);
     return gap >= STALLED_MS ? Math.max(measured, gap) : measured;
   }
   const f = gcs.functions.get(t.spec.fnId);
@@ -238,6 +226,11 @@ export function stalledIn(gcs: Gcs, n: NodeRecord): number {
   if (n.tasks.size > 0 || !n.groupMembers || n.groupFn === undefined) return Infinity;
   const f = gcs.functions.get(n.groupFn);
   if (!f || f.runs < 3) return Infinity;
-  const left = STALLED_MS - (Date.now() - (n.groupSince ?? Date.now()));
+  const left = STALLED_MS - memberGap(n);
   return left > 0 ? left : Infinity;
+}
+
+/** How long `n` went without a group member ending (since its first was placed, if none has). */
+function memberGap(n: NodeRecord): number {
+  return Date.now() - (n.groupSince ?? Date.now());
 }
