@@ -15,12 +15,7 @@ import { ownRedis } from './own-redis.js';
 import { tickSleep } from './scale-cpu.js';
 import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE, reniceAll } from './scale-priority.js';
 
-/**
- * Simulated nodes per node process (SCALE_NODES_PER_PROCESS, default 2,500). Each process JIT-compiles and collects
- * on its own: at 20,000 nodes 8 processes share the bench's two cores (session 35: the node processes spent 40-50 µs
- * a task of a 20,000-task job against 10-21 at 100 nodes, in one process, with the same frames; bench/node-activation.ts
- * found an idle runtime's next slice no dearer than a busy one's in one process).
- */
+/** Simulated nodes a node process (SCALE_NODES_PER_PROCESS; each process JIT-compiles and collects on its own). */
 const NODES_PER_PROCESS = Math.max(1, Number(process.env.SCALE_NODES_PER_PROCESS ?? 2500));
 const JOIN_CONCURRENCY = 64;
 
@@ -191,10 +186,7 @@ export class Cluster {
     return Promise.all(this.urls.slice(1).map((u) => this.statsOf(u)));
   }
 
-  /**
-   * SCALE_PROFILE: starts the profiles of a job (`name`) in the driver's coordinator and every node process (theirs
-   * named `name` less its `coordinator-` prefix, then the process's tag), or ends them (none) and answers the files written.
-   */
+  /** SCALE_PROFILE: starts a job's profiles in the driver's coordinator and each node process, or ends them (no name): the files. */
   async profile(name?: string): Promise<string[]> {
     const procs = [this.coord, ...this.nodes];
     for (const [i, p] of procs.entries())

@@ -155,31 +155,30 @@ async function main(): Promise<void> {
       slow.gc(e.startTime, e.duration, gcKind(e));
     }
   }).observe({ entryTypes: ['gc'] });
-  // The job's function: the one of most runs since the last reset; its depth at each tick it ran.
+  // The job's function: the one of most runs since the last reset; its depth at each tick in which it ran.
   const fns = running.coordinator.gcs.functions;
   let runsAt = new Map<string, number>();
   let depthTicks: Record<number, number> = {};
-  let lastRuns = new Map<string, number>();
-  const sampleDepth = () => {
+  let seenRuns = -1;
+  const mostRun = (): FunctionRecord | undefined => {
     let best: FunctionRecord | undefined;
     let most = 0;
     for (const f of fns.values()) {
       const k = f.runs - (runsAt.get(f.fnId) ?? 0);
       if (k > most) [best, most] = [f, k];
     }
-    if (!best || lastRuns.get(best.fnId) === best.runs) return;
-    lastRuns.set(best.fnId, best.runs);
-    const d = fnDepth(running.coordinator.gcs, best.fnId);
+    return best;
+  };
+  const sampleDepth = () => {
+    const f = mostRun();
+    if (!f || f.runs === seenRuns) return;
+    seenRuns = f.runs;
+    const d = fnDepth(running.coordinator.gcs, f.fnId);
     depthTicks[d] = (depthTicks[d] ?? 0) + 1;
   };
   const jobFn = (): Probe['fn'] => {
-    let best: FunctionRecord | undefined;
-    let most = 0;
-    for (const f of fns.values()) {
-      const k = f.runs - (runsAt.get(f.fnId) ?? 0);
-      if (k > most) [best, most] = [f, k];
-    }
-    return best && { name: best.name, ewmaMs: best.ewmaMs, runs: best.runs, depth: fnDepth(running.coordinator.gcs, best.fnId) };
+    const f = mostRun();
+    return f && { name: f.name, ewmaMs: f.ewmaMs, runs: f.runs, depth: fnDepth(running.coordinator.gcs, f.fnId) };
   };
   const tick = () => {
     sampleDepth();
@@ -258,7 +257,7 @@ async function main(): Promise<void> {
       gc.reset();
       depthTicks = {};
       runsAt = new Map([...fns.values()].map((f) => [f.fnId, f.runs]));
-      lastRuns = new Map();
+      seenRuns = -1;
     }
     process.send!(p);
   });
