@@ -17,7 +17,7 @@ import type { JobRecord, ObjectRecord, TaskRecord } from '../coordinator/gcs/tab
 import { newTask } from '../coordinator/scheduler/task-states.js';
 import { JobMembers } from '../coordinator/jobs/job-members.js';
 import { childTaskId, functionId, newJobId, returnObjectId, rootTaskId, type ObjectId } from '../shared/ids.js';
-import type { TaskSpec } from '../shared/protocol/messages.js';
+import { noopSpec } from './bench-nodes.js';
 import { emit, log, median, nowMs, pairedFigure, round, runBench } from './harness.js';
 
 const TASKS = 20_000;
@@ -68,20 +68,7 @@ async function round1(gcs: Gcs, r: number): Promise<{ busy: number; main: number
     }
   };
   await slice(TASKS, (i) => {
-    const spec: TaskSpec = {
-      taskId: childTaskId(root, i),
-      jobId,
-      parentId: root,
-      fnId,
-      name: 'noop',
-      args: [],
-      nested: [],
-      numReturns: 1,
-      resources: { cpu: 1 },
-      maxRetries: 3,
-      attempt: 0,
-      timeoutMs: 0,
-    };
+    const spec = noopSpec(childTaskId(root, i), jobId, root, fnId);
     const t = newTask(spec, { state: 'waiting-args', liveOutputs: 1, holdsArgs: true });
     gcs.taskTable.add(spec.taskId, t);
     gcs.persistTask(t);
