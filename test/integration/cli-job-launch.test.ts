@@ -1,0 +1,96 @@
+// Jobs submitted to `tabmesh start` / `tabmesh coordinator` (POST /api/jobs, `tabmesh submit`) get their process
+// from the launcher thread, never from the coordinator's own thread: `child_process.fork` returns only once the child
+// has exec'd, and on a loaded machine that stopped the coordinator's loop for seconds at a time (issue 14, session 36;
+// coordinator/jobs/launch-worker.ts). Checked by counting: the coordinator's thread's fork and spawn are wrapped, and
+// stay at 0 while jobs start, log, succeed, fail and are cancelled (their processes killed through the thread).
+import childProcess from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+
+const TOKEN = 'cli-job-launch-token';
+let c: RunningCoordinator;
+const real = { fork: childProcess.fork, spawn: childProcess.spawn };
+/** Processes started on this (the coordinator's) thread since the wrap. */
+const onThisThread: string[] = [];
+
+beforeAll(async () => {
+  childProcess.fork = ((...a: Parameters<typeof real.fork>) => {
+    onThisThread.push(`fork ${String(a[0])}`);
+    return real.fork(...a);
+  }) as typeof real.fork;
+  childProcess.spawn = ((...a: Parameters<typeof real.spawn>) => {
+    onThisThread.push(`spawn ${String(a[0])}`);
+    return (real.spawn as (...b: unknown[]) => ReturnType<typeof real.spawn>)(...a);
+  }) as typeof real.spawn;
+  // The ES module bindings (`import { fork } from 'node:child_process'`) follow the wrapped functions.
+  syncBuiltinESMExports();
+  c = await startCoordinator({ port: 0, memory: true, token: TOKEN, httpLimits: false });
+});
+
+afterAll(async () => {
+  await c?.close();
+  childProcess.fork = real.fork;
+  childProcess.spawn = real.spawn;
+  syncBuiltinESMExports();
+});
+
+async function api<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<{ status: number; json: T }> {
+  const res = await c.app.inject({ method, url: path, headers: { authorization: `Bearer ${TOKEN}` }, payload: body });
+  return { status: res.statusCode, json: res.json() as T };
+}
+
+interface Job {
+  id: string;
+  status: string;
+  result: unknown;
+  error: { name: string; message: string } | null;
+}
+
+async function ended(id: string): Promise<Job> {
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const j = (await api<Job>('GET', `/api/jobs/${id}`)).json;
+    if (['succeeded', 'failed', 'cancelled', 'timeout'].includes(j.status)) return j;
+    if (Date.now() > end) throw new Error(`job ${id} did not end (status ${j.status})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("job processes start on the launcher thread, not on the coordinator's loop", () => {
+  it('a job that logs and returns, and one that throws: their processes were not forked on this thread', { timeout: 240_000 }, async () => {
+    const ok = await api<Job>('POST', '/api/jobs', { source: "console.log('hello from the job');\nreturn 6 * 7;", name: 'ok' });
+    expect(ok.status).toBe(201);
+    const bad = await api<Job>('POST', '/api/jobs', { source: "throw new RangeError('bad job');", name: 'bad' });
+    expect(bad.status).toBe(201);
+    expect(await ended(ok.json.id)).toMatchObject({ status: 'succeeded', result: 42 });
+    expect(await ended(bad.json.id)).toMatchObject({ status: 'failed', error: { name: 'RangeError', message: 'bad job' } });
+    const log = (await api<{ lines: { text: string }[] }>('GET', `/api/jobs/${ok.json.id}/log`)).json;
+    expect(JSON.stringify(log)).toContain('hello from the job');
+    expect(onThisThread).toEqual([]);
+    expect(c.observability.runner.launcher.started).toBe(2);
+  });
+
+  it("a cancelled job's process is killed through the launcher thread", { timeout: 240_000 }, async () => {
+    const job = await api<Job>('POST', '/api/jobs', { source: 'await new Promise(() => {});', name: 'forever' });
+    expect(job.status).toBe(201);
+    const pid = c.observability.runner.jobs.get(job.json.id as never)?.worker?.pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    expect((await api('DELETE', `/api/jobs/${job.json.id}`)).status).toBe(200);
+    expect(await ended(job.json.id)).toMatchObject({ status: 'cancelled' });
+    const end = Date.now() + 60_000;
+    while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(pid)).toBe(false);
+    expect(onThisThread).toEqual([]);
+  });
+});
