@@ -1,10 +1,14 @@
-// Jobs submitted to `tabmesh start` / `tabmesh coordinator` (POST /api/jobs, `tabmesh submit`) get their process
-// from the launcher thread, never from the coordinator's own thread: `child_process.fork` returns only once the child
-// has exec'd, and on a loaded machine that stopped the coordinator's loop for seconds at a time (issue 14, session 36;
-// coordinator/jobs/launch-worker.ts). Checked by counting: the coordinator's thread's fork and spawn are wrapped, and
-// stay at 0 while jobs start, log, succeed, fail and are cancelled (their processes killed through the thread).
+// What stopped `tabmesh start`'s loop for seconds under the soak (issue 14, session 36), checked by counting, one
+// coordinator for the file:
+// - Jobs submitted (POST /api/jobs, `tabmesh submit`) get their process from the launcher thread, never from the
+//   coordinator's own thread: `child_process.fork` returns only once the child has exec'd, which on a loaded machine
+//   waits for a core (coordinator/jobs/launch-worker.ts). The coordinator's thread's fork and spawn are wrapped and
+//   stay at 0 while jobs start, log, succeed, fail and are cancelled (their processes killed through the thread).
+// - Fastify's validators are compiled at a route's first request, once, not all at start
+//   (coordinator/http/lazy-validators.ts): Ajv's compile is counted.
 import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 
@@ -13,8 +17,17 @@ let c: RunningCoordinator;
 const real = { fork: childProcess.fork, spawn: childProcess.spawn };
 /** Processes started on this (the coordinator's) thread since the wrap. */
 const onThisThread: string[] = [];
+const realCompile = Ajv.prototype.compile;
+/** Ajv compiles (of anything: Fastify's validators go through Ajv's compile) during the coordinator's start, and since. */
+const compiles = { atStart: 0, since: 0 };
+let started = false;
 
 beforeAll(async () => {
+  Ajv.prototype.compile = function (this: Ajv, ...a: Parameters<Ajv['compile']>) {
+    if (started) compiles.since++;
+    else compiles.atStart++;
+    return realCompile.apply(this, a);
+  } as Ajv['compile'];
   childProcess.fork = ((...a: Parameters<typeof real.fork>) => {
     onThisThread.push(`fork ${String(a[0])}`);
     return real.fork(...a);
@@ -26,10 +39,12 @@ beforeAll(async () => {
   // The ES module bindings (`import { fork } from 'node:child_process'`) follow the wrapped functions.
   syncBuiltinESMExports();
   c = await startCoordinator({ port: 0, memory: true, token: TOKEN, httpLimits: false });
+  started = true;
 });
 
 afterAll(async () => {
   await c?.close();
+  Ajv.prototype.compile = realCompile;
   childProcess.fork = real.fork;
   childProcess.spawn = real.spawn;
   syncBuiltinESMExports();
@@ -92,5 +107,22 @@ describe("job processes start on the launcher thread, not on the coordinator's l
     while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     expect(alive(pid)).toBe(false);
     expect(onThisThread).toEqual([]);
+  });
+});
+
+describe("Fastify's validators compile at a route's first request, once", () => {
+  it('none at start; a bad query is still refused naming its field; the second request compiles nothing', async () => {
+    expect(compiles.atStart).toBe(0);
+    const before = compiles.since;
+    const bad = await c.app.inject({ method: 'GET', url: '/api/tasks?limit=abc', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toMatch(/limit/);
+    expect(compiles.since).toBeGreaterThan(before);
+    const after = compiles.since;
+    const good = await c.app.inject({ method: 'GET', url: '/api/tasks?limit=5', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(good.statusCode).toBe(200);
+    const again = await c.app.inject({ method: 'GET', url: '/api/tasks?limit=-1', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(again.statusCode).toBe(400);
+    expect(compiles.since).toBe(after);
   });
 });
