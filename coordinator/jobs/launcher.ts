@@ -44,6 +44,8 @@ export class JobLauncher {
   private worker: Worker | null = null;
   private readonly procs = new Map<number, JobProcess>();
   private nextId = 1;
+  /** Closed with the runner: a late kill (a succeeded job's, 2 s on) must not start the thread again. */
+  private closed = false;
   /** Processes asked for (tests: none was forked on the coordinator's thread). */
   started = 0;
 
@@ -52,11 +54,17 @@ export class JobLauncher {
     const p = new JobProcess(this, this.nextId++);
     this.procs.set(p.id, p);
     this.started++;
+    if (this.closed) {
+      // The runner closed (its coordinator stops): the job fails to start, as its process would have gone at once.
+      queueMicrotask(() => this.lost('the coordinator is closing'));
+      return p;
+    }
     this.post({ k: 'start', id: p.id, file, execArgv, first });
     return p;
   }
 
   post(m: ToLauncher): void {
+    if (this.closed) return;
     this.thread().postMessage(m);
   }
 
@@ -101,7 +109,7 @@ export class JobLauncher {
     }
   }
 
-  /** The thread went: its processes are gone with their IPC channels (worker.ts exits on 'disconnect'). */
+  /** The thread went (or was closed): its processes are gone with their IPC channels (worker.ts exits on 'disconnect'). */
   private lost(why: string): void {
     for (const p of this.procs.values()) {
       p.closed = true;
@@ -113,6 +121,7 @@ export class JobLauncher {
 
   /** Stops every job process and the thread. */
   close(): void {
+    this.closed = true;
     const w = this.worker;
     if (!w) return;
     this.worker = null;

@@ -11,6 +11,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
+import { JobLauncher } from '../../coordinator/jobs/launcher.js';
 
 const TOKEN = 'cli-job-launch-token';
 let c: RunningCoordinator;
@@ -107,6 +108,19 @@ describe("job processes start on the launcher thread, not on the coordinator's l
     while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     expect(alive(pid)).toBe(false);
     expect(onThisThread).toEqual([]);
+  });
+
+  it('a launcher closed with its runner forks nothing more: a job started then fails at once', async () => {
+    const l = new JobLauncher();
+    l.close();
+    const p = l.start('/nonexistent/worker.js', [], { k: 'start' });
+    const errors: string[] = [];
+    p.on('error', (e) => errors.push(e.message));
+    const closed = new Promise<unknown[]>((resolve) => p.on('close', (...a) => resolve(a)));
+    p.kill('SIGKILL');
+    expect(await closed).toEqual([null, null]);
+    expect(errors).toEqual(['the coordinator is closing']);
+    expect(p.closed).toBe(true);
   });
 });
 
