@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { JobLauncher } from '../../coordinator/jobs/launcher.js';
 
-const TOKEN = 'cli-job-launch-token';
+const TOKEN = 'cli-start-loop-token';
 let c: RunningCoordinator;
 const real = { fork: childProcess.fork, spawn: childProcess.spawn };
 /** Processes started on this (the coordinator's) thread since the wrap. */
