@@ -9,6 +9,7 @@ import { registerApi } from './http/api.js';
 import { registerStatic } from './http/static.js';
 import { registerHardening, type HttpLimits } from './http/hardening.js';
 import { registerErrorHandler } from './http/errors.js';
+import { lazyValidators } from './http/lazy-validators.js';
 import type { TokenKind } from './auth/tokens.js';
 import { MemoryStorage } from './gcs/memory-storage.js';
 import { SqliteStorage } from './gcs/sqlite-storage.js';
@@ -77,6 +78,8 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     forceCloseConnections: true,
     // Schemas check input as sent: no "7" turned into 7, no unknown field dropped silently (http/schemas.ts).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Each validator compiles at its route's first request (http/lazy-validators.ts).
+    schemaController: { compilersFactory: { buildValidator: lazyValidators() } },
   });
   registerErrorHandler(app);
   await registerHardening(app, opts.httpLimits);

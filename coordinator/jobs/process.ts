@@ -2,14 +2,12 @@
 // one-time credential, and watched until its driver connects back; then its
 // output, messages and exit go to the runner.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { fork, type ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
 import type { ResolvedEnv } from '../../shared/env/env.js';
 import type { Coordinator } from '../coordinator.js';
 import type { FromJobWorker, JobWorkerData, ToJobWorker } from './protocol.js';
 import { resolveJobEnv } from './env.js';
+import { jobsFile, type JobLauncher } from './launcher.js';
 import { ENDED, JobError, type JobLimits, type JobStatus, type LogLine, type SubmittedJob } from './types.js';
 
 /** A job's process must connect within this long (a process starts in ~0.2 s, seconds on a loaded machine; its driver waits as long for the welcome). */
@@ -20,17 +18,10 @@ export interface JobHost {
   readonly c: Coordinator;
   readonly url: string;
   readonly limits: JobLimits;
+  /** Forks the job processes off the coordinator's thread (launcher.ts). */
+  readonly launcher: JobLauncher;
   log(job: SubmittedJob, level: LogLine['level'], text: string): void;
   end(job: SubmittedJob, status: JobStatus, error: SubmittedJob['error']): void;
-}
-
-function workerFile(): string {
-  const here = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  // Running from sources (vitest): use the built worker.
-  const built = fileURLToPath(new URL('../../dist/coordinator/jobs/worker.js', import.meta.url));
-  if (existsSync(built)) return built;
-  throw new Error('coordinator/jobs/worker.js not found: run `npm run build` first');
 }
 
 /** Starts the job's worker and waits for its driver to connect (as job `adopt` when given). */
@@ -50,30 +41,32 @@ export async function launchJob(host: JobHost, job: SubmittedJob, adopt?: JobId,
   // A process of its own: nothing a program does (a native module, one
   // allocation past the heap limit, which aborts a whole process even from a
   // worker thread) can take the coordinator down. No env, no inherited flags.
-  const worker = fork(workerFile(), [], {
-    env: {},
-    execArgv: [`--max-old-space-size=${host.limits.memoryMb}`],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'advanced',
-  });
+  // The fork happens on the launcher thread: on this one it stopped the loop until the child exec'd (launch-worker.ts).
   const start: ToJobWorker = { k: 'start', data };
-  worker.send(start);
-  worker.unref();
-  worker.channel?.unref();
-  // Messages before the job is set up are kept and replayed.
-  const early: FromJobWorker[] = [];
-  let sink: { message(m: FromJobWorker): void; error(e: Error): void; exit(code: number | null, signal: string | null): void } | null = null;
+  const worker = host.launcher.start(jobsFile('worker.js'), [`--max-old-space-size=${host.limits.memoryMb}`], start);
+  // Messages and output before the job is set up are kept and replayed, in order.
+  const early: Early[] = [];
+  let sink: Sink | null = null;
   let oom = false;
   const failedEarly = new Promise<never>((_, reject) => {
     const fail = (why: string) => reject(new JobError('JOB_START_FAILED', 500, why));
-    worker.on('message', (m: FromJobWorker) => (sink ? sink.message(m) : early.push(m)));
+    worker.on('message', (m) => (sink ? sink.message(m as FromJobWorker) : early.push({ m: m as FromJobWorker })));
+    worker.on('out', (text) => (sink ? sink.output('log', text) : early.push({ level: 'log', text })));
+    worker.on('err', (text) => {
+      oom ||= text.includes('heap out of memory');
+      if (sink) sink.output('error', text);
+      else early.push({ level: 'error', text });
+    });
     worker.on('error', (e) => (sink ? sink.error(e) : fail(e.message)));
-    worker.stderr!.on('data', (d: Buffer) => (oom ||= String(d).includes('heap out of memory')));
     // 'close': after the last message and output, unlike 'exit'.
     worker.on('close', (code, signal) => {
       if (sink) return sink.exit(oom ? null : code, oom ? 'OOM' : signal);
-      const err = early.find((m) => m.k === 'error');
-      fail(err?.k === 'error' ? `${err.name}: ${err.message}` : `the job's process exited (${signal ?? `code ${code}`}) before connecting`);
+      const err = early.find((e) => 'm' in e && e.m.k === 'error');
+      fail(
+        err && 'm' in err && err.m.k === 'error'
+          ? `${err.m.name}: ${err.m.message}`
+          : `the job's process exited (${signal ?? `code ${code}`}) before connecting`,
+      );
     });
   });
   const timer = setTimeout(() => host.c.jobCredentials.delete(credential), CONNECT_MS);
@@ -96,21 +89,29 @@ export async function launchJob(host: JobHost, job: SubmittedJob, adopt?: JobId,
   job.id = id;
   job.status = 'running';
   job.worker = worker;
-  sink = watch(host, job, worker, early);
+  sink = watch(host, job, early);
 }
 
-function watch(host: JobHost, job: SubmittedJob, worker: ChildProcess, early: FromJobWorker[]) {
-  const stream = (level: LogLine['level']) => (d: Buffer) => {
-    for (const text of String(d).split('\n')) if (text) host.log(job, level, text);
-  };
-  worker.stdout!.on('data', stream('log'));
-  worker.stderr!.on('data', stream('error'));
+/** What a job's process said before it connected: an IPC message, or output. */
+type Early = { m: FromJobWorker } | { level: LogLine['level']; text: string };
+
+interface Sink {
+  message(m: FromJobWorker): void;
+  output(level: LogLine['level'], text: string): void;
+  error(e: Error): void;
+  exit(code: number | null, signal: string | null): void;
+}
+
+function watch(host: JobHost, job: SubmittedJob, early: Early[]): Sink {
   const limit = setTimeout(
     () => host.end(job, 'timeout', { name: 'JobTimeoutError', message: `the job ran longer than ${job.timeoutMs} ms`, stack: '' }),
     job.timeoutMs,
   );
   limit.unref();
-  const sink = {
+  const sink: Sink = {
+    output: (level, d) => {
+      for (const text of d.split('\n')) if (text) host.log(job, level, text);
+    },
     message: (m: FromJobWorker) => {
       if (m.k === 'log') host.log(job, m.level, m.text);
       else if (m.k === 'result') {
@@ -125,7 +126,10 @@ function watch(host: JobHost, job: SubmittedJob, worker: ChildProcess, early: Fr
       else host.end(job, 'failed', { name: 'JobExitError', message: `the job's process exited (${signal ?? `code ${code}`}) without a result`, stack: '' });
     },
   };
-  for (const m of early) sink.message(m);
+  for (const e of early) {
+    if ('m' in e) sink.message(e.m);
+    else sink.output(e.level, e.text);
+  }
   return sink;
 }
 

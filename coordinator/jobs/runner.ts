@@ -8,6 +8,7 @@ import type { Coordinator } from '../coordinator.js';
 import { JobRecords } from './records.js';
 import { resolveJobEnv, type JobRuntimeEnv } from './env.js';
 import { launchJob, type JobHost } from './process.js';
+import { JobLauncher } from './launcher.js';
 import { DEFAULT_LIMITS, ENDED, JobError, MAX_RUNS, type JobLimits, type JobStatus, type LogLine, type SubmittedJob } from './types.js';
 
 export { DEFAULT_LIMITS, ENDED, JobError, MAX_RUNS, type JobLimits, type JobStatus, type LogLine, type SubmittedJob };
@@ -24,6 +25,7 @@ export class JobRunner implements JobHost {
   readonly records: JobRecords;
   /** Jobs that were running when the coordinator stopped: run again once it listens. */
   private recovered: SubmittedJob[] = [];
+  readonly launcher = new JobLauncher();
 
   constructor(
     readonly c: Coordinator,
@@ -195,5 +197,6 @@ export class JobRunner implements JobHost {
       j.worker?.removeAllListeners();
       j.worker?.kill('SIGKILL');
     }
+    this.launcher.close();
   }
 }

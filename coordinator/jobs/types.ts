@@ -1,10 +1,10 @@
 // What a submitted job is (issue 11): its record, states, limits and the
 // errors a submission meets. The runner (runner.ts) owns the jobs; their
 // processes are started by process.ts.
-import type { ChildProcess } from 'node:child_process';
 import type { JobId } from '../../shared/ids.js';
 import type { JobRecord } from '../gcs/tables.js';
 import type { JobRuntimeEnv } from './env.js';
+import type { JobProcess } from './launcher.js';
 
 /** A submitted job's task counts (as its GCS job counted them). */
 export type JobCounts = JobRecord['counts'];
@@ -32,7 +32,7 @@ export interface SubmittedJob {
   logSeq: number;
   timeoutMs: number;
   /** The job's process while it runs. */
-  worker: ChildProcess | null;
+  worker: JobProcess | null;
   /** The job's task counts once its GCS job ended (they outlive the GCS's summary rows). */
   counts: JobCounts | null;
   /** How many times it was started: more than 1 when the coordinator restarted while it ran. */
