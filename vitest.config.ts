@@ -63,6 +63,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One Chromium for the run, launched at the first browser file's ask; each file takes a context of it (session 36).
+    globalSetup: ['test/helpers/browser-server.ts'],
     projects: [
       {
         extends: true,
