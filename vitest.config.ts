@@ -47,7 +47,7 @@ const pristine = [
 // back), no processes; green shared twice at load 24-39, once beside four integration files. test/ray joined in
 // session 35: each file starts its clusters (and Chromium) in beforeAll and stops them in afterAll; the folder
 // shared took 152 CPU-seconds against 184 isolated (summed import 80 s against 291; load 30-47).
-const sharedFolders = ['integration', 'fault', 'sim', 'ray'];
+const sharedFolders = ['integration', 'fault', 'sim', 'ray', 'redis'];
 const isolated = [
   // It reads what a process starts once (edge/node-hash.ts's hash pool, edge/node-warm.ts's warmer, their counters)
   // before and after its in-process node starts: an earlier file's node or driver had started them (failed shared).

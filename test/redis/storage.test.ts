@@ -65,7 +65,9 @@ describe('RedisStorage on one redis-server', () => {
   });
 
   it('writes 50,000 rows of one job with a handful of commands, not one per row', async () => {
-    const s = open(redis.url, { maxBuffered: 20_000, flushIntervalMs: 60_000 });
+    // A 60 s bound on each call (10 s by default): it counts commands, not time; at load 35-45 (session 36) reading the
+    // 40,000 rows back took over 10 s.
+    const s = open(redis.url, { maxBuffered: 20_000, flushIntervalMs: 60_000, timeoutMs: 60_000 });
     const before = await calls(redis, 'hset');
     const value = bytes('x'.repeat(64));
     for (let i = 0; i < 50_000; i++) s.put('tasks', `task-${i}`, value, 'bigjob');
