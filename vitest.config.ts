@@ -101,6 +101,7 @@ export default defineConfig({
           include: sharedFolders.map((f) => `test/${f}/**/*.test.ts`),
           exclude: [...configDefaults.exclude, ...alone, ...isolated],
           isolate: false,
+          setupFiles: ['test/helpers/shared-leaks.ts'],
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
