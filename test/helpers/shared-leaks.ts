@@ -7,6 +7,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { describeHandles, handleCounts, timerTrace, type HandleInfo } from './shared-leaks-probe.js';
 
@@ -16,6 +17,7 @@ const trace = process.env.TABMESH_LEAKS_TRACE === '1' ? timerTrace() : undefined
 interface Before {
   file: string;
   at: number;
+  elu: EventLoopUtilization;
   cpu: NodeJS.CpuUsage;
   heap: number;
   resources: Record<string, number>;
@@ -27,6 +29,7 @@ beforeAll(() => {
   before = {
     file: relative(process.cwd(), expect.getState().testPath ?? '?'),
     at: performance.now(),
+    elu: performance.eventLoopUtilization(),
     cpu: process.cpuUsage(),
     heap: process.memoryUsage().heapUsed,
     resources: handleCounts(),
@@ -42,6 +45,9 @@ afterAll(() => {
     pid: process.pid,
     wallMs: Math.round(performance.now() - before.at),
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    // The share of the file's time its event loop was not waiting (a loop that waits on real timers or sockets is
+    // low; one that only computes, or waits for a core on a loaded machine, is near 1).
+    loopBusy: Math.round(performance.eventLoopUtilization(before.elu).utilization * 100) / 100,
     heapBeforeMiB: mib(before.heap),
     heapAfterMiB: mib(process.memoryUsage().heapUsed),
     resourcesBefore: before.resources,
