@@ -22,7 +22,7 @@ export function describeHandles(): HandleInfo[] {
 }
 
 function describe(h: unknown): HandleInfo {
-  if (h instanceof ChildProcess) return `ChildProcess ${h.pid} ${h.spawnargs.slice(1, 3).join(' ')}`;
+  if (h instanceof ChildProcess) return `ChildProcess ${h.pid} ${h.spawnargs.slice(0, 3).join(' ')}`;
   if (h instanceof Socket) {
     const kind = (h as unknown as { _handle?: object | null })._handle?.constructor.name ?? 'closed';
     return h.remotePort === undefined ? `Socket ${kind}` : `Socket ${kind} ${h.remoteAddress}:${h.remotePort}`;
@@ -50,7 +50,7 @@ export function timerTrace(): { pending(): string[] } {
       const t = (orig as unknown as (...a: unknown[]) => NodeJS.Timeout).call(this, cb, ...rest);
       const frames = (new Error().stack ?? '').split('\n').slice(2);
       const own = frames.find((f) => !f.includes('node_modules') && !f.includes('shared-leaks')) ?? frames[0] ?? '';
-      traced.add({ ref: new WeakRef(t), label: `${kind} ${cb?.name || 'anonymous'} ${rest[0] ?? 0}ms ${own.trim()}` });
+      traced.add({ ref: new WeakRef(t), label: `${kind} ${cb?.name || 'anonymous'} ${typeof rest[0] === 'number' ? rest[0] : 0}ms ${own.trim()}` });
       return t;
     } as unknown as F;
   const mark = Symbol.for('tabmesh.timerTrace');
