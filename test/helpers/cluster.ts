@@ -35,7 +35,14 @@ export class Cluster {
     const token = 'test-token-' + Math.random().toString(36).slice(2);
     const c = await startCoordinator({ port: 0, memory: true, token, heartbeatMs: 500, ...opts });
     const cl = new Cluster(c, token);
-    for (let i = 0; i < (opts.nodes ?? 1); i++) await cl.addNode({ cpus: opts.cpus ?? 2 });
+    try {
+      for (let i = 0; i < (opts.nodes ?? 1); i++) await cl.addNode({ cpus: opts.cpus ?? 2 });
+    } catch (e) {
+      // The caller never gets the cluster to stop: a coordinator and nodes left here would run on beside every
+      // later file of a `shared` worker (a failed join left three coordinators to fault/actors, session 36).
+      await cl.stop();
+      throw e;
+    }
     return cl;
   }
 
