@@ -146,8 +146,14 @@ describe('the dashboard', () => {
   it('exports the timeline as Chrome trace JSON', async () => {
     const download = page.waitForEvent('download');
     await page.click('button:has-text("Export trace")');
-    const file = await (await download).path();
-    const trace = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { ph: string; name: string; ts: number; dur: number; pid: number; tid: number }[] };
+    // saveAs, not path(): the browser is the run's shared one, reached over playwright's protocol (a path on its side
+    // is not readable here).
+    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-trace-'));
+    const file = join(dir, 'trace.json');
+    await (await download).saveAs(file);
+    const text = readFileSync(file, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    const trace = JSON.parse(text) as { traceEvents: { ph: string; name: string; ts: number; dur: number; pid: number; tid: number }[] };
     const bars = trace.traceEvents.filter((e) => e.ph === 'X');
     expect(bars).toHaveLength(127);
     expect(new Set(bars.map((e) => e.name))).toEqual(new Set(['sumBlock', 'add']));
