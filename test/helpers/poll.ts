@@ -30,3 +30,13 @@ export async function until<T>(
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Whether process `pid` still exists (signal 0: nothing is sent), e.g. `until(() => !alive(pid))` after a kill. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -12,6 +12,7 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { JobLauncher } from '../../coordinator/jobs/launcher.js';
+import { alive } from '../helpers/poll.js';
 
 const TOKEN = 'cli-start-loop-token';
 let c: RunningCoordinator;
@@ -70,15 +71,6 @@ async function ended(id: string): Promise<Job> {
     if (['succeeded', 'failed', 'cancelled', 'timeout'].includes(j.status)) return j;
     if (Date.now() > end) throw new Error(`job ${id} did not end (status ${j.status})`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -8,18 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { until } from '../helpers/poll.js';
+import { alive, until } from '../helpers/poll.js';
 
 const PROCESSES = pathToFileURL(join(import.meta.dirname, '../../dist/bench/processes.js')).href;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("a bench's children", () => {
   const pids: number[] = [];
