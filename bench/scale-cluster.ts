@@ -15,12 +15,9 @@ import { ownRedis } from './own-redis.js';
 import { tickSleep } from './scale-cpu.js';
 import { COORDINATOR_NICE, COORDINATOR_SESSION, NODES_NICE, reniceAll } from './scale-priority.js';
 
-/**
- * Simulated nodes a node process (SCALE_NODES_PER_PROCESS). Each process JIT-compiles, warms up and collects on its
- * own, on the two cores the coordinator and the driver need: at 20,000 nodes the node processes took 40-50 µs a task
- * of the 20,000-task job at 2,500 a process (eight), 19-30 at 5,000 (four), with the same frames (session 36).
- */
-const NODES_PER_PROCESS = Math.max(1, Number(process.env.SCALE_NODES_PER_PROCESS ?? 5000));
+/** Simulated nodes a node process (SCALE_NODES_PER_PROCESS): each process compiles and collects on its own (decisions.md). */
+const NODES_PER_PROCESS = Number(process.env.SCALE_NODES_PER_PROCESS ?? 5000);
+if (!(Number.isInteger(NODES_PER_PROCESS) && NODES_PER_PROCESS >= 1)) throw new Error('SCALE_NODES_PER_PROCESS: a whole number of nodes, at least 1');
 const JOIN_CONCURRENCY = 64;
 
 /** The /api/stats poller's thread (CommonJS, as eval workers are). */
