@@ -157,12 +157,16 @@ export function chromiumPids(profile = 'tabmesh-bench-chromium-'): number[] {
   return [...parent.keys()].filter((p) => isOurs(p) && under(parent, process.pid, p));
 }
 
+/** `root` and its descendants (/proc), by pid. */
+export function treePids(root: number): number[] {
+  const { parent } = processParents();
+  return [...parent.keys()].filter((p) => under(parent, root, p));
+}
+
 /** CPU ms so far of each process in the tree under `root` (itself included), by pid: Ray's driver, its GCS, raylet and workers. */
 export function treeCpuMs(root: number): Map<number, number> {
-  const { parent } = processParents();
   const out = new Map<number, number>();
-  for (const p of parent.keys()) {
-    if (!under(parent, root, p)) continue;
+  for (const p of treePids(root)) {
     const ms = cpuMsOf(p);
     if (!Number.isNaN(ms)) out.set(p, ms);
   }

@@ -8,17 +8,10 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import type { BenchCluster } from './cluster.js';
+import { CHROMIUM_FLAGS } from './chromium.js';
 import { log, sleep } from './figures.js';
 
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { CHROMIUM_FLAGS };
 
 /** GET /api/nodes: the mesh's nodes with their kind. */
 export async function nodesOf(cl: BenchCluster): Promise<{ id: string; kind: string }[]> {

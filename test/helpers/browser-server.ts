@@ -4,37 +4,18 @@
 // ask gets its wsEndpoint, so a run with no browser file (test/unit alone) launches none. launchBrowser
 // (browser.ts) connects and opens a context of its own, and its close closes that context (and its renderers).
 // Should Chromium die, the next ask launches another.
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type BrowserServer } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
-import { CHROMIUM_LAUNCH } from './chromium.js';
+import { CHROMIUM_LAUNCH } from '../../bench/chromium.js';
+import { treePids } from '../../bench/cpu.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** GET answers the shared Chromium's wsEndpoint (launching it at the first ask). */
     tabmeshBrowser?: string;
   }
-}
-
-/** Chromium's processes under `pid` (renderers, zygotes, GPU and utility processes) with the browser's own. */
-function tree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      // The parent is the 2nd field after the parenthesised command (which may hold spaces).
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
-  return out;
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
@@ -60,7 +41,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     (server ??= launch()).then(
       (s) => {
         const pid = s.process().pid;
-        if (pid !== undefined) seen.push(tree(pid).length);
+        if (pid !== undefined) seen.push(treePids(pid).length);
         res.end(s.wsEndpoint());
       },
       (e: unknown) => res.writeHead(500).end(String(e)),
@@ -73,7 +54,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     const s = await server?.catch(() => undefined);
     if (!s) return;
     const pid = s.process().pid;
-    const left = pid === undefined ? 0 : tree(pid).length;
+    const left = pid === undefined ? 0 : treePids(pid).length;
     console.log(
       `shared Chromium: ${launches} launch(es), ${seen.length} contexts asked for; its processes at each ask ${Math.min(...seen)}-${Math.max(...seen)}, at the end ${left}`,
     );

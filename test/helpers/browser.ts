@@ -7,9 +7,9 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { CHROMIUM_LAUNCH } from './chromium.js';
+import { CHROMIUM_LAUNCH } from '../../bench/chromium.js';
 
-export { CHROMIUM_FLAGS } from './chromium.js';
+export { CHROMIUM_FLAGS } from '../../bench/chromium.js';
 
 export interface TestBrowser {
   context: BrowserContext;

@@ -1,5 +1,5 @@
-// Debian's Chromium as the tests start it: the executable and the flags this machine needs. No vitest import: the
-// run's global setup (browser-server.ts) launches with these too.
+// Debian's Chromium as the benches and the tests start it: the executable and the flags this machine needs. No
+// playwright or vitest import: the tests' global setup (test/helpers/browser-server.ts) launches with these too.
 
 export const CHROMIUM_FLAGS = [
   '--no-sandbox',
