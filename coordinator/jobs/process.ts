@@ -61,12 +61,8 @@ export async function launchJob(host: JobHost, job: SubmittedJob, adopt?: JobId,
     // 'close': after the last message and output, unlike 'exit'.
     worker.on('close', (code, signal) => {
       if (sink) return sink.exit(oom ? null : code, oom ? 'OOM' : signal);
-      const err = early.find((e) => 'm' in e && e.m.k === 'error');
-      fail(
-        err && 'm' in err && err.m.k === 'error'
-          ? `${err.m.name}: ${err.m.message}`
-          : `the job's process exited (${signal ?? `code ${code}`}) before connecting`,
-      );
+      const err = early.flatMap((e) => ('m' in e && e.m.k === 'error' ? [e.m] : []))[0];
+      fail(err ? `${err.name}: ${err.message}` : `the job's process exited (${signal ?? `code ${code}`}) before connecting`);
     });
   });
   const timer = setTimeout(() => host.c.jobCredentials.delete(credential), CONNECT_MS);
