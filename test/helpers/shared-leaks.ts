@@ -1,19 +1,18 @@
 // The `shared` project's setup file (vitest.config.ts): its files run one after another in the same worker process
 // (`isolate: false`), so what one leaves running (a child process, a server, a socket, a timer) stays for every later
 // file of that worker. Before each file it notes what the process holds; after the file's own hooks ran it compares,
-// and appends one JSON line per file to $TABMESH_LEAKS_DIR/<pid>.jsonl (default: the OS's temporary folder's
-// tabmesh-shared-leaks/), not to the test output. A file that leaves a child process or a listening server running, or
+// and, when TABMESH_LEAKS_DIR is set, appends one JSON line per file to $TABMESH_LEAKS_DIR/<pid>.jsonl (not to the
+// test output; unset, as in CI, nothing is written). A file that leaves a child process or a listening server running, or
 // vitest's fake timers installed, fails in its afterAll (naming them). With TABMESH_LEAKS_TRACE=1 it also wraps setTimeout and setInterval
 // to name the timers still pending (their callback's name and where they were set): for looking, not for CI.
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { describeHandles, handleCounts, timerTrace, type HandleInfo } from './shared-leaks-probe.js';
 
-const dir = process.env.TABMESH_LEAKS_DIR ?? join(tmpdir(), 'tabmesh-shared-leaks');
+const dir = process.env.TABMESH_LEAKS_DIR;
 const trace = process.env.TABMESH_LEAKS_TRACE === '1' ? timerTrace() : undefined;
 
 interface Before {
@@ -68,8 +67,10 @@ afterAll(async () => {
     handlesAfter: describeHandles(),
     timers: trace?.pending(),
   };
-  mkdirSync(dir, { recursive: true });
-  appendFileSync(join(dir, `${process.pid}.jsonl`), JSON.stringify(line) + '\n');
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, `${process.pid}.jsonl`), JSON.stringify(line) + '\n');
+  }
   const problems = [
     ...(fakeClock ? ["vitest's fake timers installed (restore them: vi.useRealTimers)"] : []),
     ...(left.length > 0 ? [`running ${GRACE_MS / 1000} s after its last hook: ${left.join(', ')}`] : []),
