@@ -133,7 +133,9 @@ export async function runSubmit(args: string[], usage: (msg: string) => never): 
     if (ENDED.has(job.status) && log.length < 1000) {
       if (tty) process.stderr.write('\n');
       if (job.status === 'succeeded') {
-        process.stdout.write(JSON.stringify(job.result, null, 2) + '\n');
+        // A job that returns nothing (its script's last statement is not a value) prints no result line: `null`
+        // after a job's own output read as part of it.
+        if (job.result !== null && job.result !== undefined) process.stdout.write(JSON.stringify(job.result, null, 2) + '\n');
         process.stderr.write(`job ${id} succeeded\n`);
         return 0;
       }

@@ -44,6 +44,14 @@ describe('tabmesh submit', () => {
     expect(r.stderr).toMatch(/succeeded/);
   });
 
+  it('a job that returns nothing prints its log and no result line', async () => {
+    const file = join(dir, 'log-only.js');
+    writeFileSync(file, `console.log('only this');\n`);
+    const r = await run(['submit', file, '--coordinator', cl.url, '--token', cl.token]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['only this']);
+  });
+
   it('exits 1 with the error when the job fails, and 1 with a bad token', async () => {
     const file = join(dir, 'fail.js');
     writeFileSync(file, `throw new Error('nope');`);
