@@ -211,7 +211,10 @@ export class Cluster {
       const p = forkProc(
         here('./scale-nodes.js'),
         { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}`, SCALE_SPREAD: this.spread ? '1' : '0', SCALE_TICK_SLEEP: tickSleep(k) },
-        [...NODES_NODE_ARGS, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [])],
+        [
+          ...NODES_NODE_ARGS,
+          ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : []),
+        ],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);
       fresh.push(p);
