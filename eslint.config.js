@@ -4,7 +4,9 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'public/**', 'test-results/**', '**/*.d.ts', 'eslint.config.js', 'bin/**', '.venv-ray/**', 'tmp/**', '.tabmesh/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'public/**', 'test-results/**', '**/*.d.ts', 'eslint.config.js', 'bin/**', '.venv-ray/**', 'tmp/**', '.tabmesh/**'],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
