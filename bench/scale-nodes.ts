@@ -40,6 +40,14 @@ const urls = process.env.SCALE_URL!.split(',');
  * (COORDINATOR_FULL next=, shared/coordinator-urls.ts).
  */
 const SPREAD = process.env.SCALE_SPREAD === '1';
+/**
+ * SCALE_SPREAD_BY=process (with SCALE_SPREAD=1): the rotation goes by this process's number (SCALE_TAG p<k>), not
+ * node by node: every node of process k lists the coordinators from the (k mod K)-th on, so that a job on one
+ * coordinator's nodes keeps as many simulator processes busy as it would on one coordinator (an A/B of the
+ * simulator's own cost: four busy processes on two cores cost more a task than two).
+ */
+const BY_PROCESS = process.env.SCALE_SPREAD_BY === 'process';
+const processNumber = Number(/^p(\d+)$/.exec(process.env.SCALE_TAG ?? '')?.[1] ?? 0);
 let joins = 0;
 const rotated = (i: number) => [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)];
 const cpus = Number(process.env.SCALE_CPUS ?? 1);
@@ -57,7 +65,7 @@ const spawn = inThreadExecutors();
 async function joinOne(errors: string[]): Promise<boolean> {
   let why = '';
   // Where it joins, as an edge node (shared/coordinator-urls.ts): the list in order, a full coordinator's `next` at once.
-  const where = new CoordinatorUrls(SPREAD ? rotated(joins++) : urls);
+  const where = new CoordinatorUrls(SPREAD ? rotated(BY_PROCESS ? processNumber : joins++) : urls);
   try {
     for (let attempt = 0, hinted = 0, sent = 0; attempt < JOIN_ATTEMPTS; attempt++) {
       // The edge node's wait (edge/node.ts): none when sent on, the coordinator's retry hint when refused with one, else the backoff.
