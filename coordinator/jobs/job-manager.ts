@@ -248,12 +248,15 @@ export class JobManager {
   private awaitDriver(job: JobRecord, reason: string): void {
     job.graceTimer = setTimeout(() => {
       job.graceTimer = null;
-      if (!job.driver && !this.stopped()) this.end(job.id, reason); // not after close: the GCS is closed
+      if (!job.driver) this.end(job.id, reason);
     }, this.graceMs);
     job.graceTimer.unref?.();
   }
 
   end(jobId: JobId, reason = 'it was ended'): void {
+    // Not after close: the GCS is closed, and a job still running at the stop runs again at the next start (a
+    // submitted job's launch finishing as the server stops, a mesh janitor's sweep, a cancel's answer in flight).
+    if (this.stopped()) return;
     const job = this.gcs.jobs.get(jobId);
     if (!job || job.state !== 'running') return;
     job.endReason = reason;
