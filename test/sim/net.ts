@@ -5,6 +5,7 @@
 // of its seed: a failing seed replays exactly.
 import type { PeerFactory, RawPeer } from '../../shared/transfer/raw-peer.js';
 import { DRAIN_LOW_WATER } from '../../shared/transfer/raw-peer.js';
+import { EventQueue } from './event-queue.js';
 
 /** mulberry32: a small, fast, seedable generator (uniform in [0, 1)). */
 export function seeded(seed: number): () => number {
@@ -195,6 +196,8 @@ export class SimNet {
   private readonly uplinkFree = new Map<string, number>();
   /** Channels that came up (their initiator's end). */
   readonly channels: FakePeer[] = [];
+  /** Deliveries in flight, behind one timer of the fake clock (event-queue.ts). */
+  private readonly events = new EventQueue();
 
   constructor(
     seed: number,
@@ -241,7 +244,7 @@ export class SimNet {
   }
 
   after(ms: number, f: () => void): void {
-    setTimeout(f, Math.max(0, ms));
+    this.events.after(ms, f);
   }
 
   later(f: () => void): void {
