@@ -26,7 +26,7 @@ export interface CoordinatorOptions {
   /**
    * Nodes that miss their deadline together (coordinator/nodes/hold.ts, session 37): from `minNodes` (10) late
    * within a keepalive window they are held, not lost; when they are `share` (0.1) of our nodes they stay held
-   * until they speak or `deadAfterMs` (30 s) of silence, `evictPerSec` (1) lost sooner. Checked at start.
+   * until they speak or `deadAfterMs` (30 s) of silence, `evictPerSec` (0) lost sooner. Checked at start.
    */
   hold?: Partial<HoldOptions>;
   maxFrameBytes?: number;

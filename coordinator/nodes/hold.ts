@@ -19,11 +19,14 @@ export interface HoldOptions {
   minNodes: number;
   /** A node silent this long is lost even while held (ms; default 30 s, the idle window's default; at least deadAfterMs). */
   deadAfterMs: number;
-  /** Held nodes of a mass declared lost per second before their bound, longest held first (default 1; 0: none). */
+  /**
+   * Held nodes of a mass declared lost per second before their bound, longest held first (default 0: none; the bound
+   * resolves a real mass loss, and a node taken early that comes back has its tasks run twice, what the hold avoids).
+   */
   evictPerSec: number;
 }
 
-export const HOLD_DEFAULTS: HoldOptions = { share: 0.1, minNodes: 10, deadAfterMs: 30_000, evictPerSec: 1 };
+export const HOLD_DEFAULTS: HoldOptions = { share: 0.1, minNodes: 10, deadAfterMs: 30_000, evictPerSec: 0 };
 
 /** `o` checked (options come from embedders and the CLI): a bad value is an error at start, not a silent default. */
 export function holdOptions(o: Partial<HoldOptions> | undefined, deadAfterMs: number): HoldOptions {
@@ -88,19 +91,22 @@ export class MassHold {
   }
 
   /**
-   * `late` nodes missed their deadline at this sweep, of `live` own nodes: whether to lose or hold them. A sweep
+   * `late` nodes missed their deadline at this sweep, of `live` own nodes, `silentNow` silent past their keepalive
+   * window (late or not yet): whether to lose or hold them. A sweep
    * that holds any, or finds the window a mass, marks the hold a mass until no node is held any more.
    */
-  judge(now: number, late: number, live: number): Verdict {
+  judge(now: number, late: number, live: number, silentNow = 0): Verdict {
     while (this.recent.length > 0 && this.recent[0][0] <= now - this.windowMs) this.lateInWindow -= this.recent.shift()![1];
     if (late > 0) {
       this.recent.push([now, late]);
       this.lateInWindow += late;
     }
+    // Late within the window, or silent now past their keepalive window (silence.ts: the group before its deadlines).
+    const together = Math.max(this.lateInWindow, silentNow);
     // A mass lasts while any of its nodes is held; a window that reaches the share starts one.
-    this.mass = (this.mass && this.held.size > 0) || (this.lateInWindow >= this.o.minNodes && this.lateInWindow >= this.o.share * live);
-    if (this.held.size > 0 || this.lateInWindow >= this.o.minNodes) this.peak = Math.max(this.peak, this.lateInWindow);
-    return this.lateInWindow >= this.o.minNodes && this.lateInWindow >= this.suspectShare * live ? 'hold' : 'lose';
+    this.mass = (this.mass && this.held.size > 0) || (together >= this.o.minNodes && together >= this.o.share * live);
+    if (this.held.size > 0 || together >= this.o.minNodes) this.peak = Math.max(this.peak, together);
+    return together >= this.o.minNodes && together >= this.suspectShare * live ? 'hold' : 'lose';
   }
 
   hold(n: NodeRecord, now: number): void {

@@ -13,6 +13,7 @@ import { NodeChanges } from './changes.js';
 import { NodeTotals } from './totals.js';
 import { holdsNothing } from './load.js';
 import { holdOptions, MassHold, type HoldOptions } from './hold.js';
+import { Silence } from './silence.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
@@ -39,6 +40,8 @@ export class Membership {
   readonly counts = { nodesJoined: 0, nodesLostClosed: 0, nodesLostSilent: 0, nodesHeld: 0, nodesReleased: 0, nodesLostAfterHold: 0 };
   /** Nodes held because many missed their deadline together (hold.ts, session 37). */
   readonly hold: MassHold;
+  /** Own nodes by when they were last heard: how many are silent now (the first of a group comes due alone). */
+  private readonly silence: Silence;
   /** Held nodes that spoke since the last sweep, and the longest they were held (one event a sweep, not one a node). */
   private releasedNow = { count: 0, longestMs: 0 };
 
@@ -53,6 +56,7 @@ export class Membership {
   ) {
     this.deadlines = new Deadlines(this.tickMs, Date.now(), (n) => this.deadline(n));
     // Nodes that went silent at once missed their deadlines up to a keepalive window apart, seen by sweeps a tick apart.
+    this.silence = new Silence(this.tickMs);
     this.hold = new MassHold(hold, this.quietMs + 2 * this.tickMs, this.quietMs, this.tickMs);
   }
 
@@ -163,6 +167,7 @@ export class Membership {
     s.nodeId = id;
     this.gcs.nodeTable.set(id, n);
     this.deadlines.watch(n);
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     this.changes.watch(n);
     this.totals.add(n);
     if (n.link !== undefined) this.links++;
@@ -178,6 +183,7 @@ export class Membership {
     n.lastSeen = Date.now();
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
     n.saidIdle = m.idle === true;
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     this.changes.mark(n);
     if (n.heldSince !== undefined) this.release(n);
     // No longer idle: the short window applies from now, sooner than it was filed for.
@@ -187,6 +193,7 @@ export class Membership {
   /** Any frame from a node is a sign of life (nodes skip unchanged heartbeats, issue 14). */
   seen(n: NodeRecord): void {
     n.lastSeen = Date.now();
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     if (n.heldSince !== undefined) this.release(n);
   }
 
@@ -219,6 +226,7 @@ export class Membership {
     if (silent) this.counts.nodesLostSilent++;
     else this.counts.nodesLostClosed++;
     this.deadlines.forget(n);
+    this.silence.forget(n);
     this.changes.gone(n);
     this.totals.remove(n);
     if (n.link !== undefined) this.links--;
@@ -257,7 +265,8 @@ export class Membership {
       else late.push(n);
     }
     const live = this.totals.nodes;
-    if (this.hold.judge(now, late.length, live) === 'hold' && late.length > 0) this.holdAll(late, now, live);
+    const silent = late.length > 0 ? this.silentNow(now) : 0;
+    if (this.hold.judge(now, late.length, live, silent) === 'hold' && late.length > 0) this.holdAll(late, now, live);
     else for (const n of late) this.lose(n, now);
     const mass = this.hold.mass;
     for (const n of this.hold.due(now)) this.lose(n, now, mass ? 'taken at the hold rate' : 'too few together to be a mass');
@@ -266,6 +275,15 @@ export class Membership {
       this.gcs.event('nodes-released', `${count} held node(s) spoke again and take work again (held up to ${longestMs} ms); ${this.hold.size} still held`);
       this.releasedNow = { count: 0, longestMs: 0 };
     }
+  }
+
+  /**
+   * Own nodes silent a heartbeat past the longest silence allowed them (as overdue() counts; a keepalive may come up to
+   * its window late), or counted from our own last stall's floor.
+   */
+  private silentNow(now: number): number {
+    const cut = (allowed: number) => (now - allowed - this.heartbeatMs <= this.heardFloor ? -Infinity : now - allowed - this.heartbeatMs);
+    return this.silence.silent(cut(this.quietMs), cut(this.idleQuietMs ?? this.quietMs));
   }
 
   private holdAll(late: NodeRecord[], now: number, live: number): void {
@@ -280,7 +298,7 @@ export class Membership {
     const { o, peak, mass, size } = this.hold;
     this.gcs.event(
       'nodes-held',
-      `${late.length} node(s) held, not lost: ${peak} of ${live} missed their deadline within ${this.hold.windowMs} ms ` +
+      `${late.length} node(s) held, not lost: ${peak} of ${live} missed their deadline within ${this.hold.windowMs} ms or are silent ` +
         (mass
           ? `(a mass: at least ${o.share * 100}%; held until they speak, at most ${o.deadAfterMs} ms silent, ${o.evictPerSec}/s lost before)`
           : `(at least ${o.minNodes}; lost in ${this.hold.windowMs} ms unless ${o.share * 100}% of the nodes miss theirs)`) +

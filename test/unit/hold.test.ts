@@ -148,6 +148,22 @@ describe('holding nodes that fall silent together', () => {
     expect(failed).toEqual(new Set([again.name]));
   });
 
+  it('the first of a group comes due alone, the rest within the keepalive window: it is held too, as the group is silent already', () => {
+    const { c: co, nodes, lostTasks } = world(100);
+    const [first, ...rest] = nodes.slice(0, 60);
+    const talking = nodes.slice(60);
+    // The first stops 1.5 s before the others: at its deadline, it is the only one late.
+    vi.advanceTimersByTime(1500);
+    for (const n of [...rest, ...talking]) co.membership.seen(n);
+    run(co, talking, DEAD_MS - 1000);
+    expect(alive(co, first)).toBe(true);
+    expect(first.heldSince).toBeTypeOf('number');
+    expect(rest.every((n) => n.heldSince === undefined)).toBe(true);
+    run(co, talking, 2000);
+    expect(co.membership.hold.size).toBe(60);
+    expect(lostTasks).toHaveLength(0);
+  });
+
   it('a few together (30 of 1,000: past the floor and a part of the share, under the share) are held a window only, then lost', () => {
     const { c: co, nodes, lostTasks } = world(1000);
     const silent = nodes.slice(0, 30);

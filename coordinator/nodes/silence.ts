@@ -1,0 +1,51 @@
+// How many of our nodes are silent now, past the longest silence they were allowed (session 37, hold.ts): the first
+// node of a group that went silent together comes due alone, a keepalive window before the last; counted by its
+// deadline only, it was lost before the group was seen. Nodes are counted by the tick of their last frame, those
+// that said they hold nothing apart (their keepalives are rarer): a frame moves a node only when its tick changed,
+// and a count walks the ticks that hold someone (a keepalive window's worth, two kinds), never the nodes.
+import type { NodeRecord } from '../gcs/tables.js';
+
+export class Silence {
+  /** Nodes by key: 2 × the tick of their last frame, + 1 for those that said they hold nothing. */
+  private readonly counts = new Map<number, number>();
+  private readonly keyOf = new WeakMap<NodeRecord, number>();
+
+  constructor(readonly tickMs: number) {}
+
+  /** `n` (one of ours) was heard at `at` (ms): counted under that tick, and its idle word. */
+  heard(n: NodeRecord, at: number): void {
+    const key = 2 * Math.floor(at / this.tickMs) + (n.saidIdle === true ? 1 : 0);
+    const was = this.keyOf.get(n);
+    if (was === key) return;
+    if (was !== undefined) this.drop(was);
+    this.keyOf.set(n, key);
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  /** `n` is not counted any more (gone). */
+  forget(n: NodeRecord): void {
+    const was = this.keyOf.get(n);
+    if (was === undefined) return;
+    this.keyOf.delete(n);
+    this.drop(was);
+  }
+
+  /**
+   * Nodes last heard before `before` (ms), and those that said they hold nothing before `idleBefore`: both silent
+   * longer than they were allowed. Counted by tick: a node heard in the tick of the bound counts as heard in time.
+   */
+  silent(before: number, idleBefore: number): number {
+    const cut = Math.floor(before / this.tickMs);
+    const idleCut = Math.floor(idleBefore / this.tickMs);
+    let k = 0;
+    // Keys pass 2^31 (ms since 1970 by tick, doubled): halves by division, not shifts.
+    for (const [key, count] of this.counts) if (Math.floor(key / 2) < (key % 2 === 1 ? idleCut : cut)) k += count;
+    return k;
+  }
+
+  private drop(key: number): void {
+    const c = (this.counts.get(key) ?? 0) - 1;
+    if (c > 0) this.counts.set(key, c);
+    else this.counts.delete(key);
+  }
+}
