@@ -246,7 +246,8 @@ export class Membership {
     const gap = now - this.lastSweep;
     this.lastSweep = now;
     const due = this.deadlines.due(now);
-    if (gap > 3 * this.tickMs) {
+    // A gap that could make a node late though it spoke every quietMs is a stall too (a heartbeat near the window's half).
+    if (gap > Math.min(3 * this.tickMs, this.deadAfterMs - this.quietMs)) {
       // Our own event loop stalled (a long GC, a busy embedding process): nodes could
       // not be heard, which is not their fault. Every node counts as heard a heartbeat ago (no walk: the
       // nodes not due yet meet the floor when their deadline comes). Timers run before the loop reads its

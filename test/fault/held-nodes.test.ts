@@ -154,3 +154,26 @@ it('a process of 30 of the 50 nodes stopped for good: held, then lost at the bou
   expect(goneAt - heldAt).toBeGreaterThanOrEqual(BOUND_MS - DEAD_MS - 2000);
   expect(r.losses()).toBeGreaterThan(0);
 }, 240_000);
+
+it('the coordinator itself stalls past the dead window (its loop blocked): no node is lost or held for the time it did not listen', async () => {
+  const r = await start(0);
+  const c = cl!.c.coordinator;
+  const { values, refs } = await r.job(async () => {
+    // The coordinator runs in this process: a busy wait holds its loop (sockets unread, no sweep) twice the dead window.
+    // In the check phase, as after an I/O callback: the loop's timers (the sweep) run next, before it reads its sockets.
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        const end = Date.now() + 2 * DEAD_MS;
+        while (Date.now() < end);
+        done();
+      }),
+    );
+    await sleep(2 * DEAD_MS);
+  });
+  const k = c.membership.counts;
+  console.log(`coordinator stalled ${2 * DEAD_MS} ms: ${refs} tasks, ${r.losses()} runs lost; counts ${JSON.stringify(k)}`);
+  expect(values).toEqual(Array.from({ length: refs }, (_, i) => i));
+  expect(r.losses()).toBe(0);
+  expect(k.nodesLostSilent + k.nodesLostClosed).toBe(0);
+  expect(k.nodesHeld).toBe(0);
+}, 240_000);
