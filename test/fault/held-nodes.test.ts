@@ -96,11 +96,18 @@ async function start(maxRetries: number, holdDeadAfterMs = 30_000): Promise<Run>
 it('a process of 30 of the 50 nodes stopped past the dead window, then continued: held, back; every value, no run lost', async () => {
   const r = await start(0);
   const c = cl!.c.coordinator;
+  let rows: { name: string; state: string }[] = [];
   const { values, refs } = await r.job(async () => {
     r.stopped.kill('SIGSTOP');
-    await sleep(2 * DEAD_MS);
+    const t0 = Date.now();
+    // The state API shows them held (a node row's state), once they are.
+    await until(() => c.membership.hold.size === 30, { timeoutMs: 30_000, what: () => `30 held (${c.membership.hold.size})` });
+    rows = (await (await fetch(`${cl!.url}/api/nodes?limit=100`, { headers: { authorization: `Bearer ${cl!.token}` } })).json()) as typeof rows;
+    await sleep(Math.max(0, 2 * DEAD_MS - (Date.now() - t0)));
     r.stopped.kill('SIGCONT');
   });
+  expect(rows.filter((n) => n.state === 'held').map((n) => n.name.split('-')[1])).toEqual(Array(30).fill('held'));
+  expect(rows.filter((n) => n.state === 'alive')).toHaveLength(20);
   const k = c.membership.counts;
   const events = c.gcs.events.filter((e) => e.kind === 'nodes-held' || e.kind === 'nodes-released').map((e) => e.message);
   console.log(`held nodes, stopped ${2 * DEAD_MS} ms: ${refs} tasks, ${r.losses()} runs lost; counts ${JSON.stringify(k)}; ${events.join(' | ')}`);
