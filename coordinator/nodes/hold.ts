@@ -6,8 +6,8 @@
 // - fewer than `minNodes` late within `windowMs`, or than a part of the share (suspectShare): each is lost at once,
 //   as before the hold (the common case);
 // - from there on, a late node is held (suspect): no new work, its tasks stay; it is lost after `windowMs` unless
-//   the late ones of the window reach `share` of our live nodes (a mass: then the hold lasts to the bound,
-//   membership's holdDeadAfterMs, less what the eviction rate takes first, longest held first);
+//   the late or silent ones reach `share` of our live nodes (a mass: then the hold lasts to the bound, `deadAfterMs`
+//   of silence, less what the eviction rate takes first, longest held first);
 // - a held node that speaks is back with its tasks (membership.ts).
 // The policy only: which nodes, when. Membership owns the node records and says what happened (events).
 import type { NodeRecord } from '../gcs/tables.js';
