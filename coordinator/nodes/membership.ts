@@ -77,11 +77,15 @@ export class Membership {
     return Math.max(n.lastSeen, this.heardFloor);
   }
 
-  /** When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so; the hold's bound while held). */
+  /**
+   * When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so).
+   * Held, the hold's bound: as much later as hold.deadAfterMs is past deadAfterMs (a node that holds work: 30 s of
+   * silence by default; one that holds nothing, past its idle window by as much, not at it: held for nothing else).
+   */
   private deadline(n: NodeRecord): number {
-    if (n.heldSince !== undefined) return Math.max(this.heard(n), n.busySince ?? 0) + this.hold.o.deadAfterMs;
-    if (n.saidIdle === true && holdsNothing(n)) return this.heard(n) + this.idleDeadAfterMs;
-    return Math.max(this.heard(n), n.busySince ?? 0) + this.deadAfterMs;
+    const held = n.heldSince !== undefined ? this.hold.o.deadAfterMs - this.deadAfterMs : 0;
+    if (n.saidIdle === true && holdsNothing(n)) return this.heard(n) + this.idleDeadAfterMs + held;
+    return Math.max(this.heard(n), n.busySince ?? 0) + this.deadAfterMs + held;
   }
 
   /**

@@ -31,7 +31,7 @@ interface World {
   lostTasks: NodeRecord[];
 }
 
-function world(count: number, hold: Partial<HoldOptions> = {}): World {
+function world(count: number, hold: Partial<HoldOptions> = {}, withTask = true): World {
   vi.useFakeTimers({ now: 1_000_000 });
   const co = (c = new Coordinator({
     storage: new MemoryStorage(),
@@ -47,7 +47,8 @@ function world(count: number, hold: Partial<HoldOptions> = {}): World {
     const name = `n${i}`;
     const s = fakeSession(name, { send() {}, fail: () => failed.add(name) });
     const n = co.membership.join(s, { kind: 'edge', name, resources: { cpu: 1 }, storeBytes: 0 });
-    place(n, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+    if (withTask) place(n, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+    else co.membership.heartbeat(n, { t: 'heartbeat', running: 0, queued: 0, storeBytes: 0, idle: true });
     return n;
   });
   return { c: co, nodes, failed, lostTasks };
@@ -183,6 +184,22 @@ describe('holding nodes that fall silent together', () => {
     run(co, rest, DEAD_MS + 1000 + 2 * TICK);
     for (const n of few) expect(alive(co, n)).toBe(false);
     expect(co.membership.counts.nodesHeld).toBe(heldBefore);
+  });
+
+  it('60% of nodes that hold nothing silent together: held past their idle window, lost as much past it as the hold adds', () => {
+    const { c: co, nodes, failed } = world(100, {}, false);
+    const silent = nodes.slice(0, 60);
+    const talking = nodes.slice(60);
+    const IDLE_DEAD_MS = 30_000;
+    run(co, talking, IDLE_DEAD_MS + 2 * HEARTBEAT_MS);
+    for (const n of silent) expect(n.heldSince).toBeTypeOf('number');
+    expect(failed.size).toBe(0);
+    // Held to the idle window + (hold bound - dead window) = 55 s of silence.
+    run(co, talking, IDLE_DEAD_MS + HOLD_DEAD_MS - DEAD_MS - (IDLE_DEAD_MS + 2 * HEARTBEAT_MS) - 1000);
+    for (const n of silent) expect(alive(co, n)).toBe(true);
+    run(co, talking, 2000 + 2 * TICK);
+    for (const n of silent) expect(alive(co, n)).toBe(false);
+    expect(failed.size).toBe(silent.length);
   });
 
   it('a mass is taken at the eviction rate, longest held first, before the bound', () => {
