@@ -91,22 +91,25 @@ export class MassHold {
   }
 
   /**
-   * `late` nodes missed their deadline at this sweep, of `live` own nodes, `silentNow` silent past their keepalive
-   * window (late or not yet): whether to lose or hold them. A sweep
+   * `late` nodes missed their deadline at this sweep, of `live` own nodes; `silentNow`, [silent, of how many] for each
+   * kind of node, silent past their keepalive window (late or not yet): whether to lose or hold them. A sweep
    * that holds any, or finds the window a mass, marks the hold a mass until no node is held any more.
    */
-  judge(now: number, late: number, live: number, silentNow = 0): Verdict {
+  judge(now: number, late: number, live: number, silentNow: readonly (readonly [number, number])[] = []): Verdict {
     while (this.recent.length > 0 && this.recent[0][0] <= now - this.windowMs) this.lateInWindow -= this.recent.shift()![1];
     if (late > 0) {
       this.recent.push([now, late]);
       this.lateInWindow += late;
     }
-    // Late within the window, or silent now past their keepalive window (silence.ts: the group before its deadlines).
-    const together = Math.max(this.lateInWindow, silentNow);
+    // Late within the window of our live nodes, or silent now past their keepalive window of those of their kind
+    // (silence.ts: a group before its deadlines; nodes that hold nothing may keep quiet longer, busy ones are read alone).
+    const groups = [[this.lateInWindow, live] as const, ...silentNow];
+    const reach = (share: number) => groups.some(([k, of]) => k >= this.o.minNodes && k >= share * of);
     // A mass lasts while any of its nodes is held; a window that reaches the share starts one.
-    this.mass = (this.mass && this.held.size > 0) || (together >= this.o.minNodes && together >= this.o.share * live);
+    this.mass = (this.mass && this.held.size > 0) || reach(this.o.share);
+    const together = Math.max(...groups.map(([k]) => k));
     if (this.held.size > 0 || together >= this.o.minNodes) this.peak = Math.max(this.peak, together);
-    return together >= this.o.minNodes && together >= this.suspectShare * live ? 'hold' : 'lose';
+    return reach(this.suspectShare) ? 'hold' : 'lose';
   }
 
   hold(n: NodeRecord, now: number): void {

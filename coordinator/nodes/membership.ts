@@ -270,7 +270,7 @@ export class Membership {
       else late.push(n);
     }
     const live = this.totals.nodes;
-    const silent = late.length > 0 ? this.silentNow(now) : 0;
+    const silent = late.length > 0 ? this.silentNow(now) : [];
     if (this.hold.judge(now, late.length, live, silent) === 'hold' && late.length > 0) this.holdAll(late, now, live);
     else for (const n of late) this.lose(n, now);
     const mass = this.hold.mass;
@@ -286,9 +286,14 @@ export class Membership {
    * Own nodes silent a heartbeat past the longest silence allowed them (as overdue() counts; a keepalive may come up to
    * its window late), or counted from our own last stall's floor.
    */
-  private silentNow(now: number): number {
+  private silentNow(now: number): [number, number][] {
     const cut = (allowed: number) => (now - allowed - this.heartbeatMs <= this.heardFloor ? -Infinity : now - allowed - this.heartbeatMs);
-    return this.silence.silent(cut(this.quietMs), cut(this.idleQuietMs ?? this.quietMs));
+    const [busy, idle] = this.silence.silent(cut(this.quietMs), cut(this.idleQuietMs ?? this.quietMs));
+    const [busyOf, idleOf] = this.silence.population;
+    return [
+      [busy, busyOf],
+      [idle, idleOf],
+    ];
   }
 
   private holdAll(late: NodeRecord[], now: number, live: number): void {

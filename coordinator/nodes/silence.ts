@@ -9,6 +9,8 @@ export class Silence {
   /** Nodes by key: 2 × the tick of their last frame, + 1 for those that said they hold nothing. */
   private readonly counts = new Map<number, number>();
   private readonly keyOf = new WeakMap<NodeRecord, number>();
+  /** Nodes counted, by their idle word: [not idle, idle] (each kind's silence is read against its own number). */
+  readonly population: [number, number] = [0, 0];
 
   constructor(readonly tickMs: number) {}
 
@@ -18,6 +20,7 @@ export class Silence {
     const was = this.keyOf.get(n);
     if (was === key) return;
     if (was !== undefined) this.drop(was);
+    this.population[key % 2]++;
     this.keyOf.set(n, key);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -32,18 +35,20 @@ export class Silence {
 
   /**
    * Nodes last heard before `before` (ms), and those that said they hold nothing before `idleBefore`: both silent
-   * longer than they were allowed. Counted by tick: a node heard in the tick of the bound counts as heard in time.
+   * longer than they were allowed, [not idle, idle]. Counted by tick: a node heard in the tick of the bound counts
+   * as heard in time.
    */
-  silent(before: number, idleBefore: number): number {
+  silent(before: number, idleBefore: number): [number, number] {
     const cut = Math.floor(before / this.tickMs);
     const idleCut = Math.floor(idleBefore / this.tickMs);
-    let k = 0;
+    const k: [number, number] = [0, 0];
     // Keys pass 2^31 (ms since 1970 by tick, doubled): halves by division, not shifts.
-    for (const [key, count] of this.counts) if (Math.floor(key / 2) < (key % 2 === 1 ? idleCut : cut)) k += count;
+    for (const [key, count] of this.counts) if (Math.floor(key / 2) < (key % 2 === 1 ? idleCut : cut)) k[key % 2] += count;
     return k;
   }
 
   private drop(key: number): void {
+    this.population[key % 2]--;
     const c = (this.counts.get(key) ?? 0) - 1;
     if (c > 0) this.counts.set(key, c);
     else this.counts.delete(key);

@@ -202,6 +202,21 @@ describe('holding nodes that fall silent together', () => {
     expect(failed.size).toBe(silent.length);
   });
 
+  it('most nodes hold nothing: 150 of the 200 busy ones silent together (1.5% of 10,000) are a mass of the busy ones: held', () => {
+    const { c: co, nodes, lostTasks } = world(10_000, {}, false);
+    const busy = nodes.slice(0, 200);
+    for (const n of busy) {
+      place(n, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+      co.membership.heartbeat(n, { t: 'heartbeat', running: 1, queued: 0, storeBytes: 0 });
+    }
+    const silent = busy.slice(0, 150);
+    const talking = nodes.slice(150);
+    run(co, talking, DEAD_MS + 2 * HEARTBEAT_MS);
+    for (const n of silent) expect(n.heldSince).toBeTypeOf('number');
+    expect(co.membership.hold.mass).toBe(true);
+    expect(lostTasks).toHaveLength(0);
+  });
+
   it('a mass is taken at the eviction rate, longest held first, before the bound', () => {
     const { c: co, nodes, lostTasks } = world(100, { evictPerSec: 2 });
     const silent = nodes.slice(0, 60);
