@@ -8,7 +8,6 @@ import type { NodeRecord } from '../gcs/tables.js';
 export class Silence {
   /** Nodes by key: 2 × the tick of their last frame, + 1 for those that said they hold nothing. */
   private readonly counts = new Map<number, number>();
-  private readonly keyOf = new WeakMap<NodeRecord, number>();
   /** Nodes counted, by their idle word: [not idle, idle] (each kind's silence is read against its own number). */
   readonly population: [number, number] = [0, 0];
 
@@ -17,19 +16,19 @@ export class Silence {
   /** `n` (one of ours) was heard at `at` (ms): counted under that tick, and its idle word. */
   heard(n: NodeRecord, at: number): void {
     const key = 2 * Math.floor(at / this.tickMs) + (n.saidIdle === true ? 1 : 0);
-    const was = this.keyOf.get(n);
+    const was = n.heardKey;
     if (was === key) return;
     if (was !== undefined) this.drop(was);
     this.population[key % 2]++;
-    this.keyOf.set(n, key);
+    n.heardKey = key;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 
   /** `n` is not counted any more (gone). */
   forget(n: NodeRecord): void {
-    const was = this.keyOf.get(n);
+    const was = n.heardKey;
     if (was === undefined) return;
-    this.keyOf.delete(n);
+    n.heardKey = undefined;
     this.drop(was);
   }
 
