@@ -3,6 +3,7 @@ import type { IceOptions } from './signal/ice.js';
 import type { GcsStorage } from './gcs/storage.js';
 import type { Limits } from './limits/limits.js';
 import type { TrustOptions } from './trust/trust.js';
+import type { HoldOptions } from './nodes/hold.js';
 
 export interface CoordinatorOptions {
   /** Swarm broadcast (issue 17): `locate` names the peers fetching an object too (default on; `--no-swarm` turns it off). */
@@ -22,6 +23,12 @@ export interface CoordinatorOptions {
    * Default 30 s, never less than deadAfterMs.
    */
   idleDeadAfterMs?: number;
+  /**
+   * Nodes that miss their deadline together (coordinator/nodes/hold.ts, session 37): from `minNodes` (10) late
+   * within a keepalive window they are held, not lost; when they are `share` (0.1) of our nodes they stay held
+   * until they speak or `deadAfterMs` (30 s) of silence, `evictPerSec` (0) lost sooner. Checked at start.
+   */
+  hold?: Partial<HoldOptions>;
   maxFrameBytes?: number;
   /** How long a job waits for its driver after a dropped connection or a restart. Default 20 s. */
   jobGraceMs?: number;

@@ -10,6 +10,7 @@ import { recover, type RecoveryReport } from './gcs/recovery.js';
 import { TERMINAL, type JobRecord, type NodeRecord } from './gcs/tables.js';
 import { SHORTCUT_END_GRACE_MS, taggedUnended } from './scheduler/shortcuts.js';
 import { Membership } from './nodes/membership.js';
+import { holdOptions } from './nodes/hold.js';
 import { ObjectDirectory } from './objects/directory.js';
 import { ArtifactRegistry } from './objects/artifacts.js';
 import { Relay } from './objects/relay.js';
@@ -176,10 +177,16 @@ export class Coordinator implements Managers {
           if (n.link !== undefined) this.linkJoined(n.link);
         },
         lost: (n) => this.nodeLost(n),
+        // Held: no new work (as a closing node); its tasks stay where they are. Back when it speaks, unless its socket is going.
+        held: (n) => this.scheduler.removeNode(n),
+        released: (n) => {
+          if (!n.session.closing) this.scheduler.addNode(n);
+        },
       },
       heartbeatMs,
       deadAfterMs,
       Math.max(deadAfterMs, opts.idleDeadAfterMs ?? 30_000),
+      holdOptions(opts.hold, deadAfterMs),
     );
     this.membership.start();
     // A link's share of plain tasks (scheduler.ts linkFor): our own nodes' average tasks per CPU, O(1).

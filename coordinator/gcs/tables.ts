@@ -116,6 +116,10 @@ export interface NodeRecord {
   busySince?: number;
   /** Marked changed since its reader last took the changes (coordinator/nodes/changes.ts): later marks cost a read. */
   changed?: boolean;
+  /** Held since (ms): it missed its deadline with many others (coordinator/nodes/hold.ts), takes no new work, keeps its tasks. */
+  heldSince?: number;
+  /** Where coordinator/nodes/silence.ts counts it (the tick of its last frame and its idle word): its writer only. */
+  heardKey?: number;
   /**
    * Not a node but another coordinator of the mesh (coordinator/mesh), its id:
    * it runs tasks placed on it on its own nodes.

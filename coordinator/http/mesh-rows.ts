@@ -68,6 +68,8 @@ export function rowsOf(c: Coordinator, runner: JobRunner) {
     tasksDone: n.tasksDone,
     joinedAt: n.joinedAt,
     lastSeen: n.lastSeen,
+    /** Held (coordinator/nodes/hold.ts): silent with many others, not lost yet; takes no new work. */
+    state: n.heldSince !== undefined ? ('held' as const) : ('alive' as const),
     /** Issue 8: verified results agreed and disagreed, offences, and the level they give. */
     trust: c.trust.view(n.id),
   });

@@ -1,6 +1,7 @@
 // Node membership: joins, heartbeats and failure detection. A node is dead
 // when its socket closes or it misses heartbeats for `deadAfterMs` (the
-// sweep looks at the nodes whose deadline came, liveness.ts).
+// sweep looks at the nodes whose deadline came, liveness.ts), unless many
+// miss theirs together: then they are held (hold.ts) up to a longer bound.
 import { isHexId, newNodeId, NODE_ID_BYTES, randomHex, type NodeId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -11,10 +12,16 @@ import { Deadlines } from './liveness.js';
 import { NodeChanges } from './changes.js';
 import { NodeTotals } from './totals.js';
 import { holdsNothing } from './load.js';
+import { holdOptions, MassHold, type HoldOptions } from './hold.js';
+import { Silence } from './silence.js';
 
 export interface MembershipEvents {
   joined(n: NodeRecord): void;
   lost(n: NodeRecord, why: string): void;
+  /** `n` missed its deadline with many others (hold.ts): it takes no new work until it speaks or is lost. */
+  held(n: NodeRecord): void;
+  /** A held node spoke: it takes work again, its tasks as they were. */
+  released(n: NodeRecord): void;
 }
 
 export class Membership {
@@ -30,7 +37,13 @@ export class Membership {
   /** Own nodes (not other coordinators' links), their CPUs and tasks in flight, kept as they change: read in O(1) (issue 14). */
   readonly totals = new NodeTotals();
   /** Nodes joined, and lost by cause, since the start (`/api/stats`: a reconnect storm read in counts, issue 14). */
-  readonly counts = { nodesJoined: 0, nodesLostClosed: 0, nodesLostSilent: 0 };
+  readonly counts = { nodesJoined: 0, nodesLostClosed: 0, nodesLostSilent: 0, nodesHeld: 0, nodesReleased: 0, nodesLostAfterHold: 0 };
+  /** Nodes held because many missed their deadline together (hold.ts, session 37). */
+  readonly hold: MassHold;
+  /** Own nodes by when they were last heard: how many are silent now (the first of a group comes due alone). */
+  private readonly silence: Silence;
+  /** Held nodes that spoke since the last sweep, and the longest they were held (one event a sweep, not one a node). */
+  private releasedNow = { count: 0, longestMs: 0 };
 
   constructor(
     private readonly gcs: Gcs,
@@ -39,8 +52,12 @@ export class Membership {
     readonly deadAfterMs: number,
     /** A node that holds nothing and was given nothing since it said so is dead after this long silent (issue 14). */
     readonly idleDeadAfterMs = deadAfterMs,
+    hold: HoldOptions = holdOptions(undefined, deadAfterMs),
   ) {
     this.deadlines = new Deadlines(this.tickMs, Date.now(), (n) => this.deadline(n));
+    // Nodes that went silent at once missed their deadlines up to a keepalive window apart, seen by sweeps a tick apart.
+    this.silence = new Silence(this.tickMs);
+    this.hold = new MassHold(hold, this.quietMs + 2 * this.tickMs, this.quietMs, this.tickMs);
   }
 
   /** How often the sweep runs. */
@@ -60,10 +77,15 @@ export class Membership {
     return Math.max(n.lastSeen, this.heardFloor);
   }
 
-  /** When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so). */
+  /**
+   * When `n` could first be dead: its last frame plus its window (the idle one while it holds nothing and said so).
+   * Held, the hold's bound: as much later as hold.deadAfterMs is past deadAfterMs (a node that holds work: 30 s of
+   * silence by default; one that holds nothing, past its idle window by as much, not at it: held for nothing else).
+   */
   private deadline(n: NodeRecord): number {
-    if (n.saidIdle === true && holdsNothing(n)) return this.heard(n) + this.idleDeadAfterMs;
-    return Math.max(this.heard(n), n.busySince ?? 0) + this.deadAfterMs;
+    const held = n.heldSince !== undefined ? this.hold.o.deadAfterMs - this.deadAfterMs : 0;
+    if (n.saidIdle === true && holdsNothing(n)) return this.heard(n) + this.idleDeadAfterMs + held;
+    return Math.max(this.heard(n), n.busySince ?? 0) + this.deadAfterMs + held;
   }
 
   /**
@@ -149,6 +171,7 @@ export class Membership {
     s.nodeId = id;
     this.gcs.nodeTable.set(id, n);
     this.deadlines.watch(n);
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     this.changes.watch(n);
     this.totals.add(n);
     if (n.link !== undefined) this.links++;
@@ -164,14 +187,31 @@ export class Membership {
     n.lastSeen = Date.now();
     n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
     n.saidIdle = m.idle === true;
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     this.changes.mark(n);
+    if (n.heldSince !== undefined) this.release(n);
     // No longer idle: the short window applies from now, sooner than it was filed for.
-    if (wasIdle && !n.saidIdle) this.deadlines.refile(n);
+    else if (wasIdle && !n.saidIdle) this.deadlines.refile(n);
   }
 
   /** Any frame from a node is a sign of life (nodes skip unchanged heartbeats, issue 14). */
   seen(n: NodeRecord): void {
     n.lastSeen = Date.now();
+    if (n.link === undefined) this.silence.heard(n, n.lastSeen);
+    if (n.heldSince !== undefined) this.release(n);
+  }
+
+  /** A held node spoke: back with its tasks, under its own window again (sooner than the hold's bound it was filed at). */
+  private release(n: NodeRecord): void {
+    const heldMs = Date.now() - n.heldSince!;
+    n.heldSince = undefined;
+    this.hold.release(n);
+    this.deadlines.refile(n);
+    this.changes.mark(n);
+    this.counts.nodesReleased++;
+    this.releasedNow.count++;
+    this.releasedNow.longestMs = Math.max(this.releasedNow.longestMs, heldMs);
+    this.on.released(n);
   }
 
   /** A browser node paused, resumed or changed its executor count (issue 3): a paused node offers no CPU. */
@@ -186,9 +226,11 @@ export class Membership {
   /** Removes a node (socket closed, or `silent`: heartbeats missed). */
   remove(n: NodeRecord, why: string, silent = false): void {
     if (!this.gcs.nodeTable.delete(n.id)) return;
+    this.hold.release(n);
     if (silent) this.counts.nodesLostSilent++;
     else this.counts.nodesLostClosed++;
     this.deadlines.forget(n);
+    this.silence.forget(n);
     this.changes.gone(n);
     this.totals.remove(n);
     if (n.link !== undefined) this.links--;
@@ -199,31 +241,89 @@ export class Membership {
 
   private lastSweep = Date.now();
 
-  /** Looks at the nodes whose deadline came (liveness.ts): dead ones go, the others are filed under their new deadline. */
+  /**
+   * Looks at the nodes whose deadline came (liveness.ts): dead ones go, unless many are late together (hold.ts:
+   * held instead), and the others are filed under their new deadline. Held nodes past the hold's bound go too.
+   */
   private sweep(): void {
     const now = Date.now();
     const gap = now - this.lastSweep;
     this.lastSweep = now;
     const due = this.deadlines.due(now);
-    if (gap > 3 * this.tickMs) {
+    // A gap that could make a node late though it spoke every quietMs is a stall too (a heartbeat near the window's half).
+    if (gap > Math.min(3 * this.tickMs, this.deadAfterMs - this.quietMs)) {
       // Our own event loop stalled (a long GC, a busy embedding process): nodes could
       // not be heard, which is not their fault. Every node counts as heard a heartbeat ago (no walk: the
-      // nodes not due yet meet the floor when their deadline comes).
+      // nodes not due yet meet the floor when their deadline comes). Timers run before the loop reads its
+      // sockets: the frames that waited through the stall are read after this sweep, before the next.
       this.heardFloor = Math.max(this.heardFloor, now - this.heartbeatMs);
       for (const n of due) if (this.gcs.nodeTable.get(n.id) === n) this.deadlines.file(n, Math.max(now + 1, this.deadline(n) + 1));
       return;
     }
+    const late: NodeRecord[] = [];
     for (const n of due) {
       if (this.gcs.nodeTable.get(n.id) !== n) continue;
       const d = this.deadline(n);
-      if (now <= d) {
-        this.deadlines.file(n, d + 1);
-        continue;
-      }
-      const idle = n.saidIdle === true && holdsNothing(n);
-      const silent = idle ? now - this.heard(n) : now - Math.max(this.heard(n), n.busySince ?? 0);
-      this.remove(n, `no heartbeat for ${silent} ms`, true);
-      n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
+      if (now <= d) this.deadlines.file(n, d + 1);
+      // Held and still silent at the bound; or another coordinator's link (not ours to count: lost as before).
+      else if (n.heldSince !== undefined || n.link !== undefined) this.lose(n, now, 'past the bound');
+      else late.push(n);
     }
+    const live = this.totals.nodes;
+    const silent = late.length > 0 ? this.silentNow(now) : [];
+    if (this.hold.judge(now, late.length, live, silent) === 'hold' && late.length > 0) this.holdAll(late, now, live);
+    else for (const n of late) this.lose(n, now);
+    const mass = this.hold.mass;
+    for (const n of this.hold.due(now)) this.lose(n, now, mass ? 'taken at the hold rate' : 'too few together to be a mass');
+    if (this.releasedNow.count > 0) {
+      const { count, longestMs } = this.releasedNow;
+      this.gcs.event('nodes-released', `${count} held node(s) spoke again and take work again (held up to ${longestMs} ms); ${this.hold.size} still held`);
+      this.releasedNow = { count: 0, longestMs: 0 };
+    }
+  }
+
+  /**
+   * Own nodes silent a heartbeat past the longest silence allowed them (as overdue() counts; a keepalive may come up to
+   * its window late), or counted from our own last stall's floor.
+   */
+  private silentNow(now: number): [number, number][] {
+    const cut = (allowed: number) => (now - allowed - this.heartbeatMs <= this.heardFloor ? -Infinity : now - allowed - this.heartbeatMs);
+    const [busy, idle] = this.silence.silent(cut(this.quietMs), cut(this.idleQuietMs ?? this.quietMs));
+    const [busyOf, idleOf] = this.silence.population;
+    return [
+      [busy, busyOf],
+      [idle, idleOf],
+    ];
+  }
+
+  private holdAll(late: NodeRecord[], now: number, live: number): void {
+    for (const n of late) {
+      n.heldSince = now;
+      this.hold.hold(n, now);
+      this.deadlines.file(n, this.deadline(n) + 1);
+      this.changes.mark(n);
+      this.counts.nodesHeld++;
+      this.on.held(n);
+    }
+    const { o, peak, mass, size } = this.hold;
+    this.gcs.event(
+      'nodes-held',
+      `${late.length} node(s) held, not lost: ${peak} of ${live} missed their deadline within ${this.hold.windowMs} ms or are silent ` +
+        (mass
+          ? `(a mass: at least ${o.share * 100}%; held until they speak, at most ${o.deadAfterMs} ms silent, ${o.evictPerSec}/s lost before)`
+          : `(at least ${o.minNodes}; lost in ${this.hold.windowMs} ms unless ${o.share * 100}% of the nodes miss theirs)`) +
+        `; ${size} held; first ${late[0].id} (${late[0].name})`,
+      { node: late[0].id },
+    );
+  }
+
+  /** `n` is declared dead for its silence (`held`: why a held one goes now). */
+  private lose(n: NodeRecord, now: number, held?: string): void {
+    const idle = n.saidIdle === true && holdsNothing(n);
+    const silent = idle ? now - this.heard(n) : now - Math.max(this.heard(n), n.busySince ?? 0);
+    const heldMs = n.heldSince !== undefined ? now - n.heldSince : undefined;
+    if (heldMs !== undefined) this.counts.nodesLostAfterHold++;
+    this.remove(n, `no heartbeat for ${silent} ms` + (heldMs !== undefined ? ` (held ${heldMs} ms, ${held ?? 'silent still'})` : ''), true);
+    n.session.fail('NODE_DEAD', 'declared dead after missing heartbeats');
   }
 }
