@@ -40,6 +40,12 @@ ${ICE_USAGE}`,
   token: TOKEN_USAGE,
 };
 
+/**
+ * How long `tabmesh coordinator` may take to stop on a signal: above the sum of its bounded steps (a mesh's Redis
+ * goodbyes and its work under way, 2 s each; the GCS thread's last writes, the Redis timeout of 10 s).
+ */
+const STOP_BOUND_MS = 25_000;
+
 const USAGE = `usage:\n${Object.values(COMMANDS).join('\n')}`;
 
 /** A usage error of `cmd`: one line naming what is wrong, pointing to its --help (cli/flags.ts). */
@@ -175,13 +181,24 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
   // V8's GC threads as node was started (cli/node-flags.ts): fixed for the process's life.
   const gcThreads = gcThreadFlags(process.execArgv, process.env.NODE_OPTIONS);
   c.coordinator.addStats(() => ({ ...gcThreads }));
-  const stop = async () => {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    // A second signal while stopping: the operator means it.
+    if (stopping) return void (console.error(`tabmesh: ${signal} again: stopping now`), process.exit(1));
+    stopping = true;
     compactor.stop();
-    await c.close();
+    // The close's own steps are bounded (coordinator/server.ts); this bounds what none of them saw coming.
+    setTimeout(() => (console.error(`tabmesh: not stopped ${STOP_BOUND_MS} ms after ${signal}: stopping now`), process.exit(1)), STOP_BOUND_MS).unref();
+    try {
+      await c.close();
+    } catch (e) {
+      console.error(`tabmesh: stopped on ${signal}; ${(e as Error).message}`);
+      process.exit(1);
+    }
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   if (withNode) {
     const cpusFlag = (values as { cpus?: string }).cpus;
     const cpus = int(cpusFlag, 'cpus', 1, 1024, usage) ?? Math.max(1, os.availableParallelism() - 1);

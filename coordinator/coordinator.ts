@@ -32,6 +32,7 @@ import { JobManager, type JobCredential, type JobMesh } from './jobs/job-manager
 import { LimitKeeper } from './limits/limits.js';
 import { TrustTable } from './trust/trust.js';
 import { Honesty } from './trust/honesty.js';
+import { TaskLogs } from './task-logs.js';
 import { DirectLeases } from './scheduler/direct-leases.js';
 import { DirectHurry } from './scheduler/direct-hurry.js';
 import { LoopWatch } from './nodes/loop-watch.js';
@@ -74,6 +75,7 @@ export class Coordinator implements Managers {
   readonly limits: LimitKeeper;
   readonly trust: TrustTable;
   readonly honesty = new Honesty();
+  readonly taskLogs = new TaskLogs();
   readonly leases: DirectLeases;
   /** Asks a node for its held direct tasks' reports when something here waits on one (direct-hurry.ts). */
   readonly hurry: DirectHurry;

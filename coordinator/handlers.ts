@@ -308,15 +308,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   dropped: (c, s, m) => {
     for (const id of m.ids) c.dir.dropCopy(id, s, `its last copy was dropped by ${s.label}`);
   },
-  log: (c, s, m) => {
-    // A group member's line; one materialized since is an ordinary task on record (below).
-    if (m.g !== undefined && m.i !== undefined && groups.groupLog(c, s, { ...m, g: m.g, i: m.i })) return;
-    const t = c.gcs.tasks.get(m.taskId);
-    const n = nodeOf(c, s);
-    if (!t || !n || (t.node?.session !== s && !c.verifier.runsOn(t, s))) return;
-    const job = c.gcs.jobs.get(t.spec.jobId);
-    job?.driver?.send({ t: 'output', taskId: m.taskId, level: m.level, text: m.text, fn: t.spec.name, node: n.name });
-  },
+  log: (c, s, m) => c.taskLogs.line(c, s, m),
   capacity: giving.capacity,
   handBack: giving.handBack,
   leaving: giving.leaving,

@@ -23,6 +23,7 @@ import type { Honesty } from './trust/honesty.js';
 import type { TrustTable } from './trust/trust.js';
 import type { Verifier } from './verify/verifier.js';
 import type { GroupManager } from './groups/group-manager.js';
+import type { TaskLogs } from './task-logs.js';
 
 export interface Managers {
   readonly gcs: Gcs;
@@ -47,6 +48,8 @@ export interface Managers {
   readonly leases: DirectLeases;
   /** Task groups (coordinator/groups); null when the coordinator's `groups` option is off. */
   readonly groups: GroupManager | null;
+  /** Tasks' console lines to their drivers, and those that come after their task's end. */
+  readonly taskLogs: TaskLogs;
   readonly inlineMax: number;
   /** STUN/TURN servers handed to peers in their welcome (issue 17); null: host candidates only. */
   readonly ice: IceServers | null;

@@ -33,7 +33,7 @@ function unknownObject(gcs: Gcs, id: ObjectId): boolean {
 
 /** What node message `m` names that this coordinator does not know (a task, or an object of an unknown task), or null. */
 export function namesUnknown(gcs: Gcs, m: Msg): string | null {
-  // A task group member's console line names its group and index (handlers.ts groupLog): it has no record to wait for.
+  // A task group member's console line names its group and index (task-logs.ts): it has no record to wait for.
   if (isReport(m)) return gcs.tasks.has(m.taskId) || (m.t === 'log' && m.g !== undefined) ? null : m.taskId;
   switch (m.t) {
     case 'submit': {

@@ -19,6 +19,7 @@ import { installNodeHasher } from '../edge/node-hash.js';
 import { refusalReason } from './limits/limits.js';
 import { takeNodeSockets } from './http/node-socket.js';
 import { CoordinatorMesh } from './mesh/mesh.js';
+import { TabmeshError } from '../shared/errors.js';
 import { registerMeshApi } from './mesh/mesh-api.js';
 import { installObservability, type DashboardOptions, type Observability } from './dashboard/index.js';
 
@@ -48,6 +49,7 @@ export interface RunningCoordinator {
   /** State API, jobs and the dashboard (issue 7). */
   observability: Observability;
   url: string;
+  /** Stops everything, each step bounded; rejects, once stopped, with what it could not flush (a Redis gone). */
   close(): Promise<void>;
 }
 
@@ -129,10 +131,17 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     async close() {
       observability.close();
       unwatch();
-      await mesh?.close();
-      coordinator.close();
+      // Each step is bounded (a Redis gone: mesh.ts CLOSE_WAIT_MS, the GCS thread's timeoutMs) and runs whatever the
+      // one before could not do; what was not done is said at the end (the CLI prints it).
+      const undone = (await mesh?.close()) ?? [];
+      try {
+        coordinator.close();
+      } catch (e) {
+        undone.push((e as Error).message);
+      }
       for (const s of coordinator.sessions) s.ws.terminate();
       await app.close();
+      if (undone.length > 0) throw new TabmeshError('GCS_UNAVAILABLE', `closed, but: ${undone.join('; ')}`);
     },
   };
 }

@@ -30,6 +30,8 @@ export function coordinatorStats(c: StatsSources, inbox: Inbox, more: readonly (
     functions: c.gcs.functions.size,
     actorsAlive: c.actors.alive,
     ...c.verifier.stats,
+    // Console lines passed on after their task's end, past its bound, and refused (task-logs.ts).
+    ...c.taskLogs.counts,
     limitBreaches: Object.values(c.limits.breaches).reduce((a, b) => a + b, 0),
     // By code too (CONNECTING_TOO_FAST, COORDINATOR_FULL, ...): what a storm of joins met.
     ...Object.fromEntries(Object.entries(c.limits.breaches).map(([code, n]) => [`limit_${code}`, n])),

@@ -13,7 +13,6 @@ type Handler<K extends 'submitGroup' | 'groupRelease' | 'materialize' | 'groupDo
   s: Session,
   m: MsgOf<K>,
 ) => string | null | void;
-import type { TaskId } from '../../shared/ids.js';
 
 const OFF = 'task groups are off on this coordinator (it did not say `groups` in its welcome): submit each task alone';
 
@@ -76,12 +75,3 @@ export const groupCallOut: Handler<'groupCallOut'> = (c, s, m) => {
   if (!c.groups || !n) return OFF;
   return refused(c, n, c.groups.callOut(n, m));
 };
-
-/** A member's console line (`log` with `g`, `i`): to its owner as `output`, when the member runs on that node (true). */
-export function groupLog(c: Managers, s: Session, m: { level: 'log' | 'warn' | 'error'; text: string; g: TaskId; i: number }): boolean {
-  const n = nodeOf(c, s);
-  const member = n && c.groups?.logOf(n, m.g, m.i);
-  if (!n || !member) return false;
-  member.job.driver?.send({ t: 'output', taskId: member.taskId, level: m.level, text: m.text, fn: member.fn, node: n.name });
-  return true;
-}

@@ -11,7 +11,7 @@ import type { ObjectDirectory } from '../objects/directory.js';
 import { shareResources } from '../scheduler/task-submit.js';
 import type { TaskManager } from '../scheduler/tasks.js';
 import type { Session } from '../session.js';
-import { DONE, FAILED, GroupRecord, ON_SLICE } from './group-record.js';
+import { DONE, FAILED, GroupRecord, ON_SLICE, RELEASED } from './group-record.js';
 import { endJobGroups } from './group-cancel.js';
 import { GroupMaterializer } from './group-materialize.js';
 import { GroupReports, type Refusal } from './group-reports.js';
@@ -151,13 +151,18 @@ export class GroupManager {
     return this.reports.callOut(n, m);
   }
 
-  /** A task's console line from node `n`, as member `i` of group `g`: the member's task id if it runs there, else null. */
-  logOf(n: NodeRecord, g: TaskId, i: number): { taskId: TaskId; fn: string; job: JobRecord } | null {
+  /**
+   * A task's console line from node `n`, as member `i` of group `g`: the member's task id, and whether it ended, if it
+   * runs there or ended there (its line may come after its report, task-logs.ts); else null.
+   */
+  logOf(n: NodeRecord, g: TaskId, i: number): { taskId: TaskId; fn: string; job: JobRecord; ended: boolean } | null {
     const grp = this.table.groups.get(g);
-    if (!grp || i >= grp.n || grp.state[i] !== ON_SLICE) return null;
-    const sl = grp.slices.get(grp.slice[i]);
-    if (!sl || sl.node !== n) return null;
-    return { taskId: grp.taskId(i), fn: grp.spec.name, job: grp.job };
+    if (!grp || i >= grp.n || grp.slice[i] < 0) return null;
+    const st = grp.state[i];
+    if (st === ON_SLICE) {
+      if (grp.slices.get(grp.slice[i])?.node !== n) return null;
+    } else if ((st !== DONE && st !== FAILED && st !== RELEASED) || grp.sentTo[grp.slice[i]] !== n.id) return null;
+    return { taskId: grp.taskId(i), fn: grp.spec.name, job: grp.job, ended: st !== ON_SLICE };
   }
 
   /**

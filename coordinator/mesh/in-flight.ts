@@ -18,4 +18,30 @@ export class InFlight {
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
+
+  /**
+   * As settled(), for at most `ms`: how many are still running then. A Redis command waits for its server for ever
+   * (redis-connect.ts: maxRetriesPerRequest null), and one queued while ioredis reconnects is not failed by a
+   * disconnect() then (its stream is already gone): a close that waited for it never ended (session 37).
+   */
+  async settledWithin(ms: number): Promise<number> {
+    return (await within(this.settled(), ms)) ? 0 : this.running.size;
+  }
+}
+
+/** Whether `p` settled (either way) within `ms`; it is not waited for past that. */
+export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

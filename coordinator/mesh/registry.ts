@@ -19,6 +19,13 @@ export const BEAT_MS = 500;
 export const DEAD_MS = 2000;
 /** A job lease lives this long unless renewed. */
 export const LEASE_MS = 1500;
+/**
+ * After a silence of ours past a beat (Redis unreachable, our loop held), how much longer a peer silent over it is
+ * excused: its own connection may come back this much later than ours (ioredis's reconnect backoff is capped at 2 s,
+ * each client on its own timer). Session 37: after a Redis restart under load 30-35, one coordinator took the other
+ * for gone 1.5 s after its own return, closed its link and ran its 2 tasks again.
+ */
+export const REJOIN_GRACE_MS = 2000;
 /** Records of coordinators gone this long are removed from the hash. */
 const FORGET_MS = 60_000;
 
@@ -102,8 +109,10 @@ export class MeshRegistry {
     // Our own silence past a beat, by Redis's clock (our loop held before the beat went out, or Redis slow to run it):
     // we saw nothing of that time, and a peer silent over it may have been held by the same cause (one machine, one
     // process in tests). It is not counted against a peer's record: two coordinators in one process under load 30-37
-    // took each other for gone so (session 30). A peer silent while we beat is still gone after DEAD_MS.
-    const blind = this.lastBeatAt !== undefined && Number.isFinite(rnow) ? Math.max(0, rnow - this.lastBeatAt - BEAT_MS) : 0;
+    // took each other for gone so (session 30). A peer silent while we beat is still gone after DEAD_MS; after a silence
+    // past a beat, one that beat up to it after DEAD_MS and REJOIN_GRACE_MS (its Redis connection may come back later).
+    const lastBeat = this.lastBeatAt;
+    const blind = lastBeat !== undefined && Number.isFinite(rnow) ? Math.max(0, rnow - lastBeat - BEAT_MS) : 0;
     if (Number.isFinite(rnow)) this.lastBeatAt = rnow;
     const gone: string[] = [];
     const present = new Set<string>();
@@ -124,7 +133,9 @@ export class MeshRegistry {
         const age = Math.max(0, rnow - info.rt);
         // The same record as at our last read: its excuse grows by our silence since; a newer one: only what of our
         // silence came after it.
-        const excused = prev?.info.rt === info.rt ? (prev.excused ?? 0) + blind : Math.min(blind, age);
+        // A peer that beat up to our silence may have lost Redis with us: it may come back up to REJOIN_GRACE_MS later.
+        const rejoin = blind > BEAT_MS && lastBeat !== undefined && info.rt >= lastBeat - 2 * BEAT_MS ? REJOIN_GRACE_MS : 0;
+        const excused = prev?.info.rt === info.rt ? (prev.excused ?? 0) + blind + rejoin : Math.min(blind + rejoin, age);
         this.seen.set(id, { info, changedAt: now - Math.max(0, age - excused), excused });
       } else if (!prev) this.seen.set(id, { info, changedAt: now - Math.max(0, now - info.at) });
       else if (prev.info.beat !== info.beat) this.seen.set(id, { info, changedAt: now });
