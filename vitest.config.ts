@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import DurationSequencer from './test/helpers/duration-sequencer.js';
 
 // Integration tests start real coordinators, node processes and browsers, and
 // most of their time is waiting (heartbeats, leases, links, timeouts): on a
@@ -71,6 +72,8 @@ export default defineConfig({
     pool: 'forks',
     // One Chromium for the run, launched at the first browser file's ask; each file takes a context of it (session 36).
     globalSetup: ['test/helpers/browser-server.ts'],
+    // Each project's files longest first, from the measured durations in test/file-durations.json (session 37).
+    sequence: { sequencer: DurationSequencer },
     projects: [
       {
         extends: true,
