@@ -51,8 +51,10 @@ const pristine = [
 // setup file (test/helpers/shared-leaks.ts) fails a file that leaves a child process, a listening server or fake
 // timers behind, and logs what each file held (nothing was left in 45 files; the sims' CPU is the same isolated).
 // test/redis joined in session 36: each file stops its redis-server, processes and in-process coordinators in its
-// hooks; 10 files took 58.8 CPU-seconds shared against 78.0 isolated (load 23-35).
-const sharedFolders = ['integration', 'fault', 'sim', 'ray', 'redis'];
+// hooks; 10 files took 58.8 CPU-seconds shared against 78.0 isolated (load 23-35). test/env, test/security and
+// test/soak joined in session 37: each file stops its cluster, coordinators and `tabmesh start` in its hooks and puts
+// TABMESH_PEERS back; the 13 files green shared twice (load 9-17; soak's `tabmesh submit` too), 51 CPU-s against 59.
+const sharedFolders = ['integration', 'fault', 'sim', 'ray', 'redis', 'env', 'security', 'soak'];
 const isolated = [
   // It reads what a process starts once (edge/node-hash.ts's hash pool, edge/node-warm.ts's warmer, their counters)
   // before and after its in-process node starts: an earlier file's node or driver had started them (failed shared).
