@@ -42,13 +42,17 @@ export default class DurationSequencer extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const root = this.ctx.config.root;
     const durations = readDurations(root);
-    const queued = files.map((spec) => ({
-      spec,
-      groupOrder: spec.project.config.sequence.groupOrder,
-      project: spec.project.name,
-      path: relative(root, spec.moduleId).split('\\').join('/'),
-      bytes: statSync(spec.moduleId).size,
-    }));
+    // Type-level files (test/types, when vitest type-checks them) are checked in a group of their own: no time to order.
+    const typeLevel = files.filter((spec) => spec.pool === 'typescript');
+    const queued = files
+      .filter((spec) => spec.pool !== 'typescript')
+      .map((spec) => ({
+        spec,
+        groupOrder: spec.project.config.sequence.groupOrder,
+        project: spec.project.name,
+        path: relative(root, spec.moduleId).split('\\').join('/'),
+        bytes: statSync(spec.moduleId).size,
+      }));
     const { order, unknown } = orderFiles(queued, durations);
     if (unknown.length > 0) {
       const names = unknown.slice(0, 5).map((f) => f.path);
@@ -57,6 +61,6 @@ export default class DurationSequencer extends BaseSequencer {
           `(${names.join(', ')}${unknown.length > names.length ? ', …' : ''}); refresh it: node dist/scripts/file-durations.js <JSON report>`,
       );
     }
-    return Promise.resolve(order.map((f) => f.spec));
+    return Promise.resolve([...order.map((f) => f.spec), ...typeLevel]);
   }
 }
