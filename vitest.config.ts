@@ -28,6 +28,8 @@ const alone = ['test/p2p/spill-serve.test.ts', 'test/p2p/memory.test.ts', 'test/
 const pristine = [
   // shared/hash.ts's portable hasher (a tab's): edge/node-hash.ts installs Node's at import.
   'test/unit/put-order.test.ts',
+  // The same: it checks the portable hasher before it installs Node's (failed shared in the longest-first order, s37).
+  'test/unit/hash.test.ts',
   // They measure the process (its RSS, its heap, V8's collections): other files' garbage in it would show.
   'test/unit/eval-pool.test.ts',
   'test/unit/heap-compact.test.ts',
