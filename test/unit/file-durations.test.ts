@@ -77,6 +77,14 @@ describe('the order of the test files', () => {
     ]);
     expect(unknown.map((f) => f.path).sort()).toEqual(['test/p2p/spill.test.ts', 'test/ray/new-big.test.ts', 'test/ray/new-small.test.ts']);
   });
+
+  it('leaves a project named to keep vitest order by size, largest first, without calling its files unknown', () => {
+    const seconds = { 'test/unit/a.test.ts': 1, 'test/unit/b.test.ts': 9 };
+    const files = [file('test/unit/b.test.ts', 10, 'unit', 0), file('test/unit/c.test.ts', 5, 'unit', 0), file('test/unit/a.test.ts', 50, 'unit', 0)];
+    const { order, unknown } = orderFiles(files, seconds, new Set(['unit']));
+    expect(order.map((f) => f.path)).toEqual(['test/unit/a.test.ts', 'test/unit/b.test.ts', 'test/unit/c.test.ts']);
+    expect(unknown).toEqual([]);
+  });
 });
 
 describe('the table of durations', () => {
