@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import DurationSequencer from './test/helpers/duration-sequencer.js';
 
 // Integration tests start real coordinators, node processes and browsers, and
 // most of their time is waiting (heartbeats, leases, links, timeouts): on a
@@ -27,6 +28,8 @@ const alone = ['test/p2p/spill-serve.test.ts', 'test/p2p/memory.test.ts', 'test/
 const pristine = [
   // shared/hash.ts's portable hasher (a tab's): edge/node-hash.ts installs Node's at import.
   'test/unit/put-order.test.ts',
+  // The same: it checks the portable hasher before it installs Node's (failed shared in the longest-first order, s37).
+  'test/unit/hash.test.ts',
   // They measure the process (its RSS, its heap, V8's collections): other files' garbage in it would show.
   'test/unit/eval-pool.test.ts',
   'test/unit/heap-compact.test.ts',
@@ -50,8 +53,10 @@ const pristine = [
 // setup file (test/helpers/shared-leaks.ts) fails a file that leaves a child process, a listening server or fake
 // timers behind, and logs what each file held (nothing was left in 45 files; the sims' CPU is the same isolated).
 // test/redis joined in session 36: each file stops its redis-server, processes and in-process coordinators in its
-// hooks; 10 files took 58.8 CPU-seconds shared against 78.0 isolated (load 23-35).
-const sharedFolders = ['integration', 'fault', 'sim', 'ray', 'redis'];
+// hooks; 10 files took 58.8 CPU-seconds shared against 78.0 isolated (load 23-35). test/env, test/security and
+// test/soak joined in session 37: each file stops its cluster, coordinators and `tabmesh start` in its hooks and puts
+// TABMESH_PEERS back; the 13 files green shared twice (load 9-17; soak's `tabmesh submit` too), 51 CPU-s against 59.
+const sharedFolders = ['integration', 'fault', 'sim', 'ray', 'redis', 'env', 'security', 'soak'];
 const isolated = [
   // It reads what a process starts once (edge/node-hash.ts's hash pool, edge/node-warm.ts's warmer, their counters)
   // before and after its in-process node starts: an earlier file's node or driver had started them (failed shared).
@@ -71,6 +76,8 @@ export default defineConfig({
     pool: 'forks',
     // One Chromium for the run, launched at the first browser file's ask; each file takes a context of it (session 36).
     globalSetup: ['test/helpers/browser-server.ts'],
+    // Each project's files longest first, from the measured durations in test/file-durations.json (session 37).
+    sequence: { sequencer: DurationSequencer },
     projects: [
       {
         extends: true,

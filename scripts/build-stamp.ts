@@ -37,14 +37,19 @@ export function inputFiles(root: string): string[] {
   return found.sort();
 }
 
-/** A digest of the input files' names and contents, and of Node's version. */
-export function inputsDigest(root: string): string {
+/** A digest of `files`' names and contents under `root`, and of Node's version (scripts/checks-stamp.ts's too). */
+export function filesDigest(root: string, files: readonly string[]): string {
   const h = createHash('sha256').update(`node ${process.version}\0`);
-  for (const f of inputFiles(root)) {
+  for (const f of files) {
     const bytes = readFileSync(join(root, f));
     h.update(`${f}\0${bytes.byteLength}\0`).update(bytes);
   }
   return h.digest('hex');
+}
+
+/** A digest of the input files' names and contents, and of Node's version. */
+export function inputsDigest(root: string): string {
+  return filesDigest(root, inputFiles(root));
 }
 
 /** Why `root`'s dist/ must be built again, or null when it is the build of the inputs as they are. */

@@ -4,7 +4,15 @@
 # information (one thread: on two it built the program twice, 125 CPU-seconds against 92) and prettier's format check.
 # Each is one thread; run one after another they took ~160 s of a quiet 2-core machine, side by side ~95 (session 33).
 # Each one's output is printed whole when it ends; the script fails if any failed.
+# With --write-stamp (.ci/run, beside better-sqlite3's compile) it records the tree they passed on, and without it skips
+# them when they passed on this exact tree (scripts/checks-stamp.ts; a developer's `npm test` writes none: session 37).
 set -u
+stamp=dist/scripts/checks-stamp.js
+if [ "${1:-}" = --write-stamp ]; then
+  digest=$(node "$stamp" digest) || exit 1
+elif [ -f "$stamp" ] && node "$stamp" check; then
+  exit 0
+fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 run() {
@@ -24,4 +32,5 @@ for name in typecheck eslint prettier; do
   cat "$dir/$name.out"
   [ "$(cat "$dir/$name.rc")" = 0 ] || failed=1
 done
+if [ $failed = 0 ] && [ -n "${digest:-}" ]; then node "$stamp" write "$digest" || failed=1; fi
 exit $failed
