@@ -11,9 +11,19 @@
 import type { TaskId } from '../shared/ids.js';
 import type { MsgOf } from '../shared/protocol/messages.js';
 import { TERMINAL, type JobRecord, type NodeRecord } from './gcs/tables.js';
-import type { Managers } from './managers.js';
+import type { Gcs } from './gcs/gcs.js';
+import type { GroupManager } from './groups/group-manager.js';
+import type { Membership } from './nodes/membership.js';
+import type { Verifier } from './verify/verifier.js';
 import type { Session } from './session.js';
-import { nodeOf } from './handler-kit.js';
+
+/** What the lines read of the coordinator: a part of Managers, which names this class (no import circle). */
+export interface LogContext {
+  readonly gcs: Gcs;
+  readonly membership: Pick<Membership, 'nodeOf'>;
+  readonly groups: Pick<GroupManager, 'logOf'> | null;
+  readonly verifier: Pick<Verifier, 'runsOn'>;
+}
 
 /** Lines a task may print after its end took effect here. */
 export const LATE_LINES = 64;
@@ -33,8 +43,8 @@ export class TaskLogs {
   private readonly late = new Map<TaskId, number>();
 
   /** Node session `s`'s console line `m`: to the driver of its task, when its task runs or ran there. */
-  line(c: Managers, s: Session, m: MsgOf<'log'>): void {
-    const n = nodeOf(c, s);
+  line(c: LogContext, s: Session, m: MsgOf<'log'>): void {
+    const n = s.nodeId ? c.membership.nodeOf(s) : undefined;
     const found = n ? this.ownerOf(c, s, n, m) : null;
     if (!n || !found) return void this.counts.logsRefused++;
     const [owner, ended] = found;
@@ -43,7 +53,7 @@ export class TaskLogs {
   }
 
   /** Whose line `m` is and whether its task ended, or null when node `n` neither runs nor ran it. */
-  private ownerOf(c: Managers, s: Session, n: NodeRecord, m: MsgOf<'log'>): [Owner, boolean] | null {
+  private ownerOf(c: LogContext, s: Session, n: NodeRecord, m: MsgOf<'log'>): [Owner, boolean] | null {
     if (m.g !== undefined && m.i !== undefined) {
       // A group's member; one materialized since is an ordinary task on record (below).
       const mem = c.groups?.logOf(n, m.g, m.i);
@@ -59,7 +69,7 @@ export class TaskLogs {
   }
 
   /** Whether one more line of `owner`, ended, goes on; an event the first time one does not. */
-  private lateAllowed(c: Managers, owner: Owner): boolean {
+  private lateAllowed(c: LogContext, owner: Owner): boolean {
     const k = (this.late.get(owner.taskId) ?? 0) + 1;
     this.late.delete(owner.taskId); // re-inserted last: the oldest is the one forgotten
     this.late.set(owner.taskId, k);
