@@ -90,6 +90,8 @@ export const messages = {
     hurry: opt(bool),
     /** Task groups (group.ts, issue 14, session 26): a driver sends `submitGroup`, a node runs `assignGroup`. Said only when true. */
     groups: opt(bool),
+    /** This client reads chunk frames (chunk-frame.ts, session 37) and sends them once the welcome says `chunks`. Said only when true. */
+    chunks: opt(bool),
   }),
   /**
    * A function's source. From a node (a task there named it), `job`: the named task's job, which uses the function from
@@ -200,6 +202,8 @@ export const messages = {
     idleQuietMs: opt(int()),
     /** The coordinator takes task groups (group.ts) from this driver: without it the driver submits each task alone. */
     groups: opt(bool),
+    /** The coordinator reads chunk frames (chunk-frame.ts): sent only to a client that said `chunks`. */
+    chunks: opt(bool),
   }),
   /**
    * Fresh ICE servers (issue 17): TURN credentials derived from the secret
