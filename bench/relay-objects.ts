@@ -8,7 +8,7 @@
 // bytes over one raw WebSocket between this process and a child (bench/ws-sink.ts), in messages of the relay's chunk
 // size, each way; and a memcpy.
 //
-//   npm run build && node dist/bench/relay-objects.js [--rounds=3] [--sizes=1,16,64]
+//   npm run build && npm run bench:relay -- [--rounds=3] [--sizes=1,16,64]
 //
 // stdout: one JSON line per figure; stderr: diagnostics.
 import { fork } from 'node:child_process';
