@@ -342,6 +342,7 @@ export class Coordinator implements Managers {
     this.loop.stop();
     this.iceRefresh?.stop();
     this.membership.stop();
+    this.relay.close();
     this.gcs.close();
   }
 }

@@ -282,6 +282,8 @@ export class Inbox {
     if (m.records) s.outbox.records = true;
     // Relay chunks to it as chunk frames (shared/protocol/chunk-frame.ts); its welcome says this side reads them.
     if (m.chunks) s.sendChunkFrames();
+    // It serves relay transfers under a credit window (coordinator/objects/relay-window.ts); an older client, as before.
+    s.credit = m.credit === true;
     s.shortcut = m.shortcut === true && !s.peerless;
     s.direct = s.shortcut && m.direct === true;
     s.hurry = s.direct && m.hurry === true;

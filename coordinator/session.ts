@@ -29,6 +29,8 @@ export class Session {
   hurry = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
+  /** Said in its hello: it serves relay transfers under a credit window (`serve` with `w`, `more`). */
+  credit = false;
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
   private heldMap: Map<ObjectId, number> | null = null;

@@ -155,6 +155,7 @@ export class CoordinatorLink {
       if (hello.shortcut && this.opts.direct) hello.direct = true;
       if (this.opts.groups !== false) hello.groups = true;
       hello.chunks = true;
+      hello.credit = true;
       ws.send(encodeFrame([hello]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).

@@ -171,6 +171,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           ...(platform.readsRecords ? { records: true } : {}),
           groups: true,
           chunks: true,
+          credit: true,
           ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
           ...(platform.shortcuts && platform.direct && this.links ? { direct: true, hurry: true } : {}),
         });
