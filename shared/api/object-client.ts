@@ -321,6 +321,7 @@ export class ObjectClient {
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
     this.releaseSyncs();
+    this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
   }
 
   /** Fails everything in flight (the connection closed). */
@@ -329,6 +330,7 @@ export class ObjectClient {
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
     this.releaseSyncs();
+    this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
   }
 
   /** Barriers whose echo will not come (the socket went): they pass. */

@@ -79,6 +79,11 @@ export class ServeCredits {
     return 'go';
   }
 
+  /** The connection went: the coordinator's transfer numbers mean nothing now, every sender waiting stops. */
+  stopAll(): void {
+    for (const x of [...this.credits.keys()]) this.close(x);
+  }
+
   /** Transfer `x` ended here (sent, failed or stopped): its credit goes, and a sender still waiting stops. */
   close(x: number): void {
     const c = this.credits.get(x);

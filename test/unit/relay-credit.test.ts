@@ -71,6 +71,17 @@ describe('the relay window, at the holder', () => {
     expect(h.credits.size).toBe(0);
   });
 
+  it('its connection drops: a serve waiting for credit stops at once, no timer or state left', async () => {
+    const { h, chunks, sent } = holder(); // the default bound: 60 s, far past this test
+    const serving = h.serve(8, new Uint8Array(1024 * KB), CHUNK);
+    await turns(3);
+    h.failTransfers(new Error('connection dropped'));
+    await serving;
+    expect(chunks()).toHaveLength(1);
+    expect(sent.filter((m) => m.t === 'xferFail')).toEqual([]);
+    expect(h.credits.size).toBe(0);
+  });
+
   it('no credit within its stall bound: the transfer fails with a clear reason; its other messages flowed meanwhile', async () => {
     const { h, chunks, sent } = holder(60);
     const serving = h.serve(6, new Uint8Array(1024 * KB), CHUNK);
