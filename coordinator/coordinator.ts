@@ -5,6 +5,7 @@ import { IceServers } from './signal/ice.js';
 import { IceRefresh } from './signal/ice-refresh.js';
 import { isPutObject, type NodeId } from '../shared/ids.js';
 import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
+import type { FrameIn } from '../shared/protocol/chunk-frame.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
 import { TERMINAL, type JobRecord, type NodeRecord } from './gcs/tables.js';
@@ -214,7 +215,7 @@ export class Coordinator implements Managers {
   readonly recovery: RecoveryReport;
 
   /** A frame arrived on a session. Bad frames close that session only. */
-  onFrame(s: Session, data: Uint8Array): void {
+  onFrame(s: Session, data: FrameIn): void {
     traffic.frameIn(s.role === 'node', data.byteLength === 0);
     this.inbox.frame(s, data);
   }
@@ -350,6 +351,7 @@ export class Coordinator implements Managers {
     this.loop.stop();
     this.iceRefresh?.stop();
     this.membership.stop();
+    this.relay.close();
     this.gcs.close();
   }
 }

@@ -124,6 +124,7 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   free: null,
   forget: null,
   serve: null,
+  more: null,
   located: null,
   unreachable: null,
   ready: null,

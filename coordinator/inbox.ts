@@ -10,6 +10,7 @@ import type { JobId } from '../shared/ids.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { ProtocolError } from '../shared/errors.js';
 import { decodeFrame } from '../shared/protocol/frame.js';
+import type { FrameIn } from '../shared/protocol/chunk-frame.js';
 import { DRIVER_SENDS, NODE_SENDS, PROTOCOL_VERSION, type Msg, type MsgOf } from '../shared/protocol/messages.js';
 import { handlers, rightAwaited, type Handler } from './handlers.js';
 import type { Managers } from './managers.js';
@@ -56,7 +57,7 @@ export class Inbox {
   }
 
   /** A frame arrived on a session. Bad frames close that session only. */
-  frame(s: Session, data: Uint8Array): void {
+  frame(s: Session, data: FrameIn): void {
     if (s.closed || this.stopped()) return;
     if (data.byteLength === 0) return this.keepalive(s);
     // The input part of the loop budget, from before the decode to after the pass it runs (bench:scale's long iterations by part).
@@ -68,7 +69,7 @@ export class Inbox {
     }
   }
 
-  private take(s: Session, data: Uint8Array): void {
+  private take(s: Session, data: FrameIn): void {
     s.bytesIn += data.byteLength;
     // Any frame is a sign of life (nodes skip unchanged heartbeats, issue 14).
     const n = s.nodeId ? this.c.membership.nodeOf(s) : undefined;
@@ -119,7 +120,7 @@ export class Inbox {
   }
 
   /** Decodes a frame and checks it against the session's limits (`count`: not counted yet); null when it closed the session. */
-  private decode(s: Session, data: Uint8Array, count: boolean): Msg[] | null {
+  private decode(s: Session, data: FrameIn, count: boolean): Msg[] | null {
     let msgs: Msg[];
     try {
       msgs = decodeFrame(data, this.c.maxFrameBytes);
@@ -153,7 +154,7 @@ export class Inbox {
    * handling was cut. `at` is where the first frame stopped; `held`: a
    * taken-over driver's first frames, waiting for the takeover.
    */
-  private readonly backlog = new Map<Session, { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number; held?: boolean }>();
+  private readonly backlog = new Map<Session, { frames: (Msg[] | FrameIn)[]; at: number; closeCode?: number; held?: boolean }>();
   private draining = false;
 
   private drainSoon(): void {
@@ -198,10 +199,10 @@ export class Inbox {
   };
 
   /** Handles a session's waiting frames until `deadline` (`first`: the turn's first, which decodes a frame whatever the clock); true when none is left. */
-  private serve(s: Session, q: { frames: (Msg[] | Uint8Array)[]; at: number; closeCode?: number }, deadline: number, first: boolean): boolean {
+  private serve(s: Session, q: { frames: (Msg[] | FrameIn)[]; at: number; closeCode?: number }, deadline: number, first: boolean): boolean {
     while (q.frames.length > 0) {
       let msgs = q.frames[0];
-      if (msgs instanceof Uint8Array) {
+      if (!Array.isArray(msgs)) {
         // A decode is the unit that cannot be cut: none is started past the deadline but the turn's first.
         if (!first && performance.now() > deadline) return false;
         const decoded = s.closed ? [] : this.decode(s, msgs, false);
@@ -279,6 +280,10 @@ export class Inbox {
     s.peerless = m.peers === false;
     // Its assigns and readies as records (a Node client; tabs never say it: their CSP refuses the readers).
     if (m.records) s.outbox.records = true;
+    // Relay chunks to it as chunk frames (shared/protocol/chunk-frame.ts); its welcome says this side reads them.
+    if (m.chunks) s.sendChunkFrames();
+    // It serves relay transfers under a credit window (coordinator/objects/relay-window.ts); an older client, as before.
+    s.credit = m.credit === true;
     s.shortcut = m.shortcut === true && !s.peerless;
     s.direct = s.shortcut && m.direct === true;
     s.hurry = s.direct && m.hurry === true;
@@ -309,6 +314,7 @@ export class Inbox {
       ice: this.c.ice?.for(n.id),
       quietMs: this.c.membership.quietMs,
       idleQuietMs: this.c.membership.idleQuietMs,
+      ...(s.chunkFrames ? { chunks: true } : {}),
     });
     if (m.node.host) this.c.handover.joined(n, m.node.host.actors);
     return null;
@@ -332,6 +338,7 @@ export class Inbox {
       heartbeatMs: this.c.membership.heartbeatMs,
       ice: this.c.ice?.for(job.id),
       ...(s.groups ? { groups: true } : {}),
+      ...(s.chunkFrames ? { chunks: true } : {}),
     });
     return null;
   }

@@ -7,6 +7,7 @@
 import type { Msg } from '../shared/protocol/messages.js';
 import { loopBudget, LoopPart, type LoopBudget } from './loop-budget.js';
 import { RECORDS_MARK } from '../shared/protocol/frame-records.js';
+import { CHUNK_MARK, isChunkParts, type FrameIn } from '../shared/protocol/chunk-frame.js';
 
 export const MESSAGE_SLICE_MS = 10;
 /** Ids per message past which a per-id message is cut (a free costs 20-50 µs: 128 are a few ms). */
@@ -63,7 +64,9 @@ export class TurnBudget extends LoopPart {
  * or null when the frame does not start with an array header (decoding it says what is wrong).
  * A frame that waits for a later turn is counted against the session's rate limits when it arrives.
  */
-export function frameCount(data: Uint8Array): number | null {
+export function frameCount(data: FrameIn): number | null {
+  // A chunk frame is one message (shared/protocol/chunk-frame.ts).
+  if (isChunkParts(data) || data[0] === CHUNK_MARK) return 1;
   // A frame of records (shared/protocol/frame-records.ts) has its array header after the mark.
   const at = data[0] === RECORDS_MARK ? 1 : 0;
   const b = data[at];

@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket';
 import type { RawData } from 'ws';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { Session } from './session.js';
+import { framePartsIn, type FrameIn } from '../shared/protocol/chunk-frame.js';
 import { registerApi } from './http/api.js';
 import { registerStatic } from './http/static.js';
 import { registerHardening, type HttpLimits } from './http/hardening.js';
@@ -53,8 +54,9 @@ export interface RunningCoordinator {
   close(): Promise<void>;
 }
 
-function toUint8(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+/** A message's data as `ws` hands it with binaryType 'fragments': a chunk frame's two parts stay apart (not copied). */
+function frameOf(data: RawData): FrameIn {
+  if (Array.isArray(data)) return framePartsIn(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
 }
@@ -96,9 +98,11 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
     socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
     if (over) return s.fail(over.code, over.message, refusalReason(over));
     coordinator.sessions.add(s);
+    // A chunk frame's header and bytes come as two fragments: kept apart, the bytes are forwarded without a copy.
+    socket.binaryType = 'fragments';
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
-      coordinator.onFrame(s, toUint8(data));
+      coordinator.onFrame(s, frameOf(data));
     });
     socket.on('close', (code: number) => coordinator.onClose(s, code));
     socket.on('error', () => socket.terminate());

@@ -29,6 +29,8 @@ export class Session {
   hurry = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
+  /** Said in its hello: it serves relay transfers under a credit window (`serve` with `w`, `more`). */
+  credit = false;
   /** A node's id (set when a node joins). */
   nodeId: NodeId | null = null;
   private heldMap: Map<ObjectId, number> | null = null;
@@ -96,6 +98,26 @@ export class Session {
     } catch {
       this.ws.terminate();
     }
+  }
+
+  /** It said it reads chunk frames: relay chunks go to it as those. */
+  get chunkFrames(): boolean {
+    return this.outbox.chunkOut !== null;
+  }
+
+  /**
+   * Relay chunks leave as chunk frames (shared/protocol/chunk-frame.ts): the header and the chunk's bytes as two
+   * fragments of one WebSocket message, the bytes sent from the buffer they arrived in (no copy on this side).
+   */
+  sendChunkFrames(): void {
+    const ws = this.ws;
+    this.outbox.chunkOut = (head, body) => {
+      if (this.closed || ws.readyState !== ws.OPEN) return;
+      this.bytesOut += head.byteLength + body.byteLength;
+      traffic.frameOut(this.role === 'node');
+      ws.send(head, { binary: true, fin: false });
+      ws.send(body, { binary: true, fin: true });
+    };
   }
 
   get bufferedAmount(): number {

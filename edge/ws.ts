@@ -26,6 +26,15 @@ export class NodeWebSocket extends WebSocket {
   constructor(url: string) {
     super(url, isLoopback(url) ? { generateMask: zeroMask } : {});
   }
+
+  /**
+   * One binary message as two fragments, each sent from its own buffer: a relay chunk's bytes leave from where they
+   * lie, not copied into a frame (shared/protocol/chunk-frame.ts; masked fragments are copied by `ws` as any frame).
+   */
+  sendParts(head: Uint8Array, body: Uint8Array): void {
+    this.send(head, { binary: true, fin: false });
+    this.send(body, { binary: true, fin: true });
+  }
 }
 
 /** The constructor the node runtime and the driver take. */

@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION, type Msg, type MsgOf } from '../protocol/messages.js'
 import { connectFailure, tokenRefused } from './connect-help.js';
 import type { CoordinatorUrls } from '../coordinator-urls.js';
 import type { ConnectOptions } from './connect-options.js';
-import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from './socket.js';
+import { defaultWebSocket, frameIn, readBinaryAs, sendChunkFrame, wsUrl, type WebSocketLike } from './socket.js';
 
 /** What the link asks of the driver it serves. */
 export interface LinkOwner {
@@ -66,6 +66,11 @@ export class CoordinatorLink {
     if (this.state === 'connected' && this.ws.readyState === 1) this.ws.send(frame);
   }
 
+  /** A chunk frame (shared/protocol/chunk-frame.ts), once the coordinator said it reads them. */
+  sendChunk(head: Uint8Array, body: Uint8Array): void {
+    if (this.state === 'connected' && this.ws.readyState === 1) sendChunkFrame(this.ws, head, body);
+  }
+
   /** The first connection: resolves once welcomed, rejects with one line that says what to do. */
   start(): Promise<void> {
     const opts = this.opts;
@@ -112,7 +117,7 @@ export class CoordinatorLink {
   private open(): WebSocketLike {
     const Ctor = this.opts.WebSocket ?? defaultWebSocket();
     const ws = new Ctor(wsUrl(this.opts.url));
-    ws.binaryType = 'arraybuffer';
+    ws.binaryType = readBinaryAs(ws);
     return ws;
   }
 
@@ -149,6 +154,8 @@ export class CoordinatorLink {
       if (this.opts.shortcut && this.owner.peers()) hello.shortcut = true;
       if (hello.shortcut && this.opts.direct) hello.direct = true;
       if (this.opts.groups !== false) hello.groups = true;
+      hello.chunks = true;
+      hello.credit = true;
       ws.send(encodeFrame([hello]));
     };
     // What the socket said when it failed (the ws package names ECONNREFUSED and HTTP statuses; browsers say nothing).
@@ -179,7 +186,7 @@ export class CoordinatorLink {
     ws.onmessage = (ev) => {
       let msgs: Msg[];
       try {
-        msgs = decodeFrame(toBytes(ev.data));
+        msgs = decodeFrame(frameIn(ev.data));
       } catch (e) {
         ws.close(1002, 'bad frame');
         return done(

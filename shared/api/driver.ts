@@ -10,7 +10,7 @@ import type { FunctionSource, Msg, MsgOf, TaskSpec } from '../protocol/messages.
 import { HashGate } from './hash-gate.js';
 import type { ClusterInfo, Fetched, MeshCore } from './core.js';
 import { ObjectClient } from './object-client.js';
-import { toBytes } from './socket.js';
+import { frameIn } from './socket.js';
 import { OutputDeduper } from './output.js';
 import { waitFor } from './gather.js';
 import { ObjectFetcher } from '../transfer/fetcher.js';
@@ -136,6 +136,8 @@ export class DriverCore implements MeshCore, DriverContext {
     this.ice = m.ice;
     this.shortcuts.welcomed(this.link.jobSecret);
     this.groups.welcomed(m.groups === true, resumed);
+    // Relay chunks as chunk frames where this coordinator reads them (one reconnected to may be older).
+    this.outbox.chunkOut = m.chunks ? (head, body) => this.link.sendChunk(head, body) : null;
     if (resumed) {
       this.direct?.resumed();
       const push = this.groups.filtered((x) => this.outbox.push(x));
@@ -166,7 +168,7 @@ export class DriverCore implements MeshCore, DriverContext {
   private onFrame(data: unknown): void {
     let msgs: Msg[];
     try {
-      msgs = decodeFrame(toBytes(data));
+      msgs = decodeFrame(frameIn(data));
     } catch (e) {
       console.error('tabmesh: bad frame from the coordinator:', (e as Error).message);
       return;

@@ -8,6 +8,7 @@ import { TabmeshError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
 import { copyInto } from '../shared-memory.js';
 import { serveOverRelay } from '../transfer/relay-serve.js';
+import { ServeCredits } from '../transfer/relay-credit.js';
 import type { ObjectSource } from '../transfer/source.js';
 
 export interface ReadyInfo {
@@ -97,6 +98,8 @@ export class ObjectClient {
     private readonly send: (m: Msg) => void,
     private readonly bufferedAmount: () => number,
     private readonly subs: SubscriptionTable = new OwnSubscriptions(),
+    /** The credit of the windowed relay transfers this client serves. */
+    readonly credits = new ServeCredits(),
   ) {}
 
   /** Resolves when the coordinator says the object is ready (or failed). */
@@ -282,19 +285,35 @@ export class ObjectClient {
     t.reject(new TabmeshError('OBJECT_LOST', `transfer of ${t.id} failed: ${m.reason}`));
   }
 
-  /** Streams an object on relay transfer `x`: its bytes, or a source read from a lower tier a window at a time (relay-serve.ts). */
-  serve(x: number, src: Uint8Array | ObjectSource | undefined): Promise<void> {
-    return serveOverRelay(
-      {
-        send: (m) => this.send(m),
-        bufferedAmount: () => this.bufferedAmount(),
-        highWater: SEND_HIGH_WATER,
-        closed: () => this.closedWith !== null,
-        sent: (n) => (this.bytesOut += n),
-      },
-      x,
-      src,
-    );
+  /**
+   * Streams an object on relay transfer `x`: its bytes, or a source read from a lower tier a window at a time
+   * (relay-serve.ts); `w`: the coordinator's window, the transfer then waits for its credit (relay-credit.ts). The
+   * credit opens before `src` resolves: a `more` may come while the holder still looks the object up.
+   */
+  async serve(x: number, src: Uint8Array | ObjectSource | undefined | Promise<ObjectSource | undefined>, w?: number): Promise<void> {
+    if (w !== undefined) this.credits.open(x, w);
+    try {
+      await serveOverRelay(
+        {
+          send: (m) => this.send(m),
+          bufferedAmount: () => this.bufferedAmount(),
+          highWater: SEND_HIGH_WATER,
+          closed: () => this.closedWith !== null,
+          sent: (n) => (this.bytesOut += n),
+          credit: (cx, at) => this.credits.wait(cx, at),
+          creditStallMs: this.credits.stallMs,
+        },
+        x,
+        await src,
+      );
+    } finally {
+      if (w !== undefined) this.credits.close(x);
+    }
+  }
+
+  /** The coordinator's credit for a transfer served here (one that already ended is no error: the grant crossed its end). */
+  onMore(m: MsgOf<'more'>): void {
+    this.credits.grant(m);
   }
 
   /** Fails the transfers in flight (the connection dropped; subscriptions stay, to be sent again). */
@@ -302,6 +321,7 @@ export class ObjectClient {
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
     this.releaseSyncs();
+    this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
   }
 
   /** Fails everything in flight (the connection closed). */
@@ -310,6 +330,7 @@ export class ObjectClient {
     for (const t of this.incoming.values()) t.reject(err);
     this.incoming.clear();
     this.releaseSyncs();
+    this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
   }
 
   /** Barriers whose echo will not come (the socket went): they pass. */

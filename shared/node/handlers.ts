@@ -51,7 +51,8 @@ export const handlers: NodeHandlers = {
     for (const id of m.ids) n.store.delete(id);
   },
   // Issue 17: a spilled object streams from its tier through the relay too, never loaded whole.
-  serve: (n, m) => void n.store.source(m.id).then((s) => n.objects.serve(m.x, s)),
+  serve: (n, m) => void n.objects.serve(m.x, n.store.source(m.id), m.w),
+  more: (n, m) => n.objects.onMore(m),
   upload: (n, m) => void n.access.putArtifact(m.hash),
   artifact: null,
   ready: (n, m) => n.objects.onReady(m),

@@ -8,7 +8,7 @@
 // (object-access.ts) and executors' calls (call-server.ts) live beside it.
 import type { IceConfig } from '../transfer/raw-peer.js';
 import { ObjectClient } from '../api/object-client.js';
-import { defaultWebSocket, toBytes, wsUrl, type WebSocketLike } from '../api/socket.js';
+import { defaultWebSocket, frameIn, readBinaryAs, sendChunkFrame, wsUrl, type WebSocketLike } from '../api/socket.js';
 import { TabmeshError } from '../errors.js';
 import type { NodeId } from '../ids.js';
 import { decodeFrame, LATER_MS, Outbox } from '../protocol/frame.js';
@@ -90,14 +90,9 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
   ) {
     const Ctor = platform.WebSocket ?? defaultWebSocket();
     this.ws = new Ctor(wsUrl(opts.url));
-    this.ws.binaryType = 'arraybuffer';
+    this.ws.binaryType = readBinaryAs(this.ws);
     this.outbox = new Outbox(
-      (frame) => {
-        this.frames++;
-        if (this.ws.readyState !== 1) return;
-        this.ws.send(frame);
-        this.heartbeat?.framed();
-      },
+      (frame) => this.sendFrame(frame),
       () => this.heartbeat?.riding() ?? null,
       undefined,
       true,
@@ -175,6 +170,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
           // Said only when true: a coordinator before it refuses an unknown field, even an undefined one.
           ...(platform.readsRecords ? { records: true } : {}),
           groups: true,
+          chunks: true,
+          credit: true,
           ...(platform.shortcuts && this.links ? { shortcut: true } : {}),
           ...(platform.shortcuts && platform.direct && this.links ? { direct: true, hurry: true } : {}),
         });
@@ -191,7 +188,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         this.heartbeat?.heard();
         let msgs: Msg[];
         try {
-          msgs = decodeFrame(toBytes(ev.data));
+          msgs = decodeFrame(frameIn(ev.data));
         } catch (e) {
           this.log(`bad frame from the coordinator: ${(e as Error).message}`);
           return;
@@ -202,6 +199,8 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
             this.direct.reset(); // leases were granted to the session before
             this.inlineMax = m.inlineMax;
             this.ice = m.ice;
+            // Relay chunks as chunk frames where this coordinator reads them (shared/protocol/chunk-frame.ts).
+            this.outbox.chunkOut = m.chunks ? (head, body) => this.sendFrame(head, body) : null;
             for (const ex of this.local.all())
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             const keepalive = () => {
@@ -338,5 +337,13 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
         this.ws.close(1000, 'node leaving');
       });
     }
+  }
+
+  private sendFrame(frame: Uint8Array, body?: Uint8Array): void {
+    this.frames++;
+    if (this.ws.readyState !== 1) return;
+    if (body) sendChunkFrame(this.ws, frame, body);
+    else this.ws.send(frame);
+    this.heartbeat?.framed();
   }
 }

@@ -6,6 +6,7 @@ import { ProtocolError } from '../errors.js';
 import { MAX_BATCH, messageCheck, type Msg, type MsgOf, type TaskSpec } from './messages.js';
 import { nextTurn } from '../turn.js';
 import { decodeRecordsFrame, encodeRecordsFrame, RECORDS_MARK, worthRecords } from './frame-records.js';
+import { CHUNK_MARK, chunkHead, decodeChunkFrame, fitsChunkFrame, isChunkParts, type FrameIn } from './chunk-frame.js';
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 /** A frame is closed and sent once its payload estimate passes this. */
@@ -54,11 +55,12 @@ export function encodeFrame(msgs: Msg[], records = false): Uint8Array {
   return records && worthRecords(msgs) ? encodeRecordsFrame(msgs) : framePackr.pack(msgs);
 }
 
-/** Decodes and validates a frame; throws ProtocolError naming what is wrong. */
-export function decodeFrame(data: Uint8Array, maxBytes = FRAME_HARD_MAX): Msg[] {
+/** Decodes and validates a frame (a chunk frame: its one chunk, chunk-frame.ts); throws ProtocolError naming what is wrong. */
+export function decodeFrame(data: FrameIn, maxBytes = FRAME_HARD_MAX): Msg[] {
   if (data.byteLength > maxBytes) {
     throw new ProtocolError('FRAME_TOO_LARGE', `frame of ${data.byteLength} bytes is over the limit of ${maxBytes}`);
   }
+  if (isChunkParts(data) || data[0] === CHUNK_MARK) return [decodeChunkFrame(data)];
   let raw: unknown;
   try {
     raw = data[0] === RECORDS_MARK ? decodeRecordsFrame(data) : framePackr.unpack(data);
@@ -199,7 +201,19 @@ export class Outbox {
     public records = false,
   ) {}
 
+  /**
+   * Sends a chunk frame (chunk-frame.ts): its header, then the chunk's bytes from where they lie; set once the other
+   * side said it reads them. Null: chunks travel as messages in frames.
+   */
+  chunkOut: ((head: Uint8Array, body: Uint8Array) => void) | null = null;
+
   push(m: Msg): void {
+    if (m.t === 'chunk' && this.chunkOut && fitsChunkFrame(m)) {
+      // In order: what was queued before it leaves first.
+      this.flush();
+      this.lastSent = performance.now();
+      return this.chunkOut(chunkHead(m), m.d);
+    }
     if (m.t === 'subscribe' && this.mergeSubscribe(m)) return;
     this.queue.push(m);
     this.bytes += payloadBytes(m);

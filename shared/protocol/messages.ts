@@ -90,6 +90,10 @@ export const messages = {
     hurry: opt(bool),
     /** Task groups (group.ts, issue 14, session 26): a driver sends `submitGroup`, a node runs `assignGroup`. Said only when true. */
     groups: opt(bool),
+    /** This client reads chunk frames (chunk-frame.ts, session 37) and sends them once the welcome says `chunks`. Said only when true. */
+    chunks: opt(bool),
+    /** This client serves relay transfers under a credit window (`serve` with `w`, `more`; session 37). Said only when true. */
+    credit: opt(bool),
   }),
   /**
    * A function's source. From a node (a task there named it), `job`: the named task's job, which uses the function from
@@ -200,6 +204,8 @@ export const messages = {
     idleQuietMs: opt(int()),
     /** The coordinator takes task groups (group.ts) from this driver: without it the driver submits each task alone. */
     groups: opt(bool),
+    /** The coordinator reads chunk frames (chunk-frame.ts): sent only to a client that said `chunks`. */
+    chunks: opt(bool),
   }),
   /**
    * Fresh ICE servers (issue 17): TURN credentials derived from the secret
@@ -249,7 +255,10 @@ export const messages = {
   /** Put the artifact of this content hash (its id is artifactObjectId(hash)): no copy is left in the mesh. */
   upload: obj({ t: lit('upload'), hash: str(64) }),
   /** Send object `id` on transfer `x` (the coordinator relays it). */
-  serve: obj({ t: lit('serve'), id: objectId, x: int(0) }),
+  /** `w` (only to a client that said `credit`): send chunks starting below byte `w` until `more` raises it (relay-window.ts). */
+  serve: obj({ t: lit('serve'), id: objectId, x: int(0), w: opt(int(1, 2 ** 42)) }),
+  /** Relay transfer `x` may send chunks starting below byte `upTo`; `stop`: its reader went, send nothing more. */
+  more: obj({ t: lit('more'), x: int(0), upTo: int(0, 2 ** 42), stop: opt(bool) }),
   /**
    * Peers holding the object asked for by `locate` `x`, other than the asker;
    * `partial`: peers that asked for it lately and may hold some of its chunks (swarm broadcast, issue 17).

@@ -3,9 +3,12 @@
 // transfer `x` and the holder streams it in relay chunks. Issue 17: an
 // object spilled to disk or IndexedDB streams from its tier a window at a
 // time (one being sent, one read ahead), as the peer-link path does
-// (source.ts), so serving through the relay never loads it whole.
+// (source.ts), so serving through the relay never loads it whole. A
+// transfer the coordinator opened with a window waits for its credit too
+// (relay-credit.ts).
 import { expose } from '../bytes.js';
 import { RELAY_CHUNK_BYTES, type Msg } from '../protocol/messages.js';
+import type { CreditWait } from './relay-credit.js';
 import { STREAM_WINDOW, type ObjectSource } from './source.js';
 
 /** What serving through the relay needs of the coordinator connection. */
@@ -18,6 +21,10 @@ export interface RelayOut {
   closed(): boolean;
   /** Object bytes sent (stats). */
   sent(n: number): void;
+  /** Whether the chunk of transfer `x` starting at byte `at` may go (ServeCredits.wait). */
+  credit(x: number, at: number): Promise<CreditWait>;
+  /** How long `credit` waits before it answers 'stalled' (for the failure's reason). */
+  readonly creditStallMs: number;
 }
 
 /** How often a sender waiting on the socket looks again. */
@@ -58,9 +65,15 @@ export async function serveOverRelay(out: RelayOut, x: number, src: Uint8Array |
   }
 }
 
-/** Sends `win` (the object's bytes from `at`) in relay chunks; false when the connection went. */
+/** Sends `win` (the object's bytes from `at`) in relay chunks; false when the connection went or the transfer stopped. */
 async function sendWindow(out: RelayOut, x: number, win: Uint8Array, at: number, n: number): Promise<boolean> {
   for (let o = 0; o < win.byteLength; o += RELAY_CHUNK_BYTES) {
+    const c = await out.credit(x, at + o);
+    if (c !== 'go') {
+      if (c === 'stalled' && !out.closed())
+        out.send({ t: 'xferFail', x, reason: `no credit from the coordinator for ${out.creditStallMs / 1000} s (its reader does not read)` });
+      return false;
+    }
     while (out.bufferedAmount() > out.highWater) {
       if (out.closed()) return false;
       await new Promise((r) => setTimeout(r, WAIT_MS));
