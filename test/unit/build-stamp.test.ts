@@ -1,24 +1,15 @@
 // `npm test` builds only when the build's inputs changed since `npm run build` (scripts/build-stamp.ts, session 32).
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { put, tempRoots } from '../helpers/temp-tree.js';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { OUTPUTS, STAMP, inputFiles, main, staleBecause, writeStamp } from '../../scripts/build-stamp.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
-
-function put(root: string, rel: string, text: string): void {
-  mkdirSync(dirname(join(root, rel)), { recursive: true });
-  writeFileSync(join(root, rel), text);
-}
+const newRoot = tempRoots('tabmesh-stamp-');
 
 /** A package folder as a build leaves it: sources, and the build's outputs. */
 function built(): string {
-  const root = mkdtempSync(join(tmpdir(), 'tabmesh-stamp-'));
-  roots.push(root);
+  const root = newRoot();
   put(root, 'package.json', '{}');
   put(root, 'edge/node.ts', 'export const a = 1;');
   put(root, 'client-web/volunteer/index.html', '<p>');

@@ -1,25 +1,16 @@
 // npm test skips its checks only when they passed on this exact tree, recorded by CI's run of them beside
 // better-sqlite3's compile (scripts/checks-stamp.ts, scripts/checks.sh --write-stamp, session 37).
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { put, tempRoots } from '../helpers/temp-tree.js';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { STAMP, checkedDigest, checkedFiles, main, uncheckedBecause } from '../../scripts/checks-stamp.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
-
-function put(root: string, rel: string, text: string): void {
-  mkdirSync(dirname(join(root, rel)), { recursive: true });
-  writeFileSync(join(root, rel), text);
-}
+const newRoot = tempRoots('tabmesh-checks-');
 
 /** A package after `npm ci` and a build. */
 function tree(): string {
-  const root = mkdtempSync(join(tmpdir(), 'tabmesh-checks-'));
-  roots.push(root);
+  const root = newRoot();
   put(root, 'package.json', '{}');
   put(root, 'edge/node.ts', 'export const a = 1;');
   put(root, 'test/unit/x.test.ts', 'test');

@@ -1,26 +1,17 @@
 // vitest's queue longest file first, from a committed table of measured durations (scripts/file-durations.ts,
 // test/helpers/duration-sequencer.ts, session 37).
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { put, tempRoots } from '../helpers/temp-tree.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TABLE, formatDurations, main, parseDurations, readDurations, reportDurations } from '../../scripts/file-durations.js';
 import { format, resolveConfig } from 'prettier';
 import { orderFiles, type Queued } from '../helpers/duration-sequencer.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
-});
-
-function put(root: string, rel: string, text: string): void {
-  mkdirSync(dirname(join(root, rel)), { recursive: true });
-  writeFileSync(join(root, rel), text);
-}
+const newRoot = tempRoots('tabmesh-durations-');
 
 function pkg(): string {
-  const root = mkdtempSync(join(tmpdir(), 'tabmesh-durations-'));
-  roots.push(root);
+  const root = newRoot();
   return root;
 }
 
