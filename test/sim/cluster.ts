@@ -38,9 +38,23 @@ class ServerEnd {
   bufferedAmount = 0;
   client!: ClientEnd;
   constructor(private readonly lane: Lane) {}
-  send(frame: Uint8Array): void {
+  /** Fragments of a message sent so far (`fin: false`), as `ws` takes them. */
+  private parts: Uint8Array[] = [];
+  send(frame: Uint8Array, opts?: { fin?: boolean }): void {
     if (this.readyState !== OPEN) return;
-    const copy = frame.slice();
+    // A relay chunk leaves as two fragments of one message (coordinator/session.ts sendChunkFrames); a client that
+    // reads whole messages (a browser; `ws` in 'arraybuffer' mode, as these clients are) gets them joined.
+    if (opts?.fin === false) {
+      this.parts.push(frame.slice());
+      return;
+    }
+    const parts = [...this.parts.splice(0), frame];
+    const copy = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      copy.set(p, at);
+      at += p.byteLength;
+    }
     this.lane.carry(() => this.client.deliver(copy));
   }
   close(code = 1000, reason = ''): void {
