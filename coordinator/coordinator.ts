@@ -8,8 +8,8 @@ import { FRAME_HARD_MAX } from '../shared/protocol/frame.js';
 import type { FrameIn } from '../shared/protocol/chunk-frame.js';
 import { Gcs } from './gcs/gcs.js';
 import { recover, type RecoveryReport } from './gcs/recovery.js';
-import { TERMINAL, type JobRecord, type NodeRecord } from './gcs/tables.js';
-import { SHORTCUT_END_GRACE_MS, taggedUnended } from './scheduler/shortcuts.js';
+import type { JobRecord, NodeRecord } from './gcs/tables.js';
+import { afterShortcuts } from './scheduler/shortcuts.js';
 import { Membership } from './nodes/membership.js';
 import { holdOptions } from './nodes/hold.js';
 import { ObjectDirectory } from './objects/directory.js';
@@ -248,28 +248,10 @@ export class Coordinator implements Managers {
       if (job && !job.driver && job.state === 'running' && o.job === job.id && isPutObject(o.id) && !this.artifacts.has(o.id)) continue;
       this.tasks.objectLost(o, `its only copy was on ${s.label}, which disconnected`);
     }
-    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) this.endJobAfterShortcuts(s.jobId, 'its driver closed the session');
-  }
-
-  /**
-   * A driver's goodbye ends its job once the tasks whose results may have gone straight to it (shortcuts) have
-   * reported their end here, or after SHORTCUT_END_GRACE_MS: a `get` that returned never leaves its task
-   * recorded as cancelled.
-   */
-  private endJobAfterShortcuts(jobId: JobRecord['id'], reason: string): void {
-    const job = this.gcs.jobs.get(jobId);
-    const waiting = job ? taggedUnended(job) : [];
-    if (waiting.length === 0) return this.endJob(jobId, reason);
-    const until = Date.now() + SHORTCUT_END_GRACE_MS;
-    const check = (): void => {
-      if (this.stopped) return;
-      if (Date.now() < until && waiting.some((t) => !TERMINAL.has(t.state))) {
-        setTimeout(check, 10).unref();
-        return;
-      }
-      this.endJob(jobId, reason);
-    };
-    setTimeout(check, 10).unref();
+    if (s.role === 'driver' && s.jobId && this.gcs.jobs.get(s.jobId)?.driver === s) {
+      const jobId = s.jobId;
+      afterShortcuts(this.gcs.jobs.get(jobId), () => this.endJob(jobId, 'its driver closed the session'));
+    }
   }
 
   /** Task groups, wired to the scheduler's pass, its nodes and the job end. */

@@ -33,6 +33,25 @@ export function taggedUnended(job: JobRecord): TaskRecord[] {
   return out;
 }
 
+/**
+ * Runs `end` (a driver's goodbye ending its job) once the job's tagged tasks have reported their end here, or after
+ * SHORTCUT_END_GRACE_MS: a `get` that returned never leaves its task recorded as cancelled. An end after the
+ * coordinator stopped does nothing (job-manager.ts end).
+ */
+export function afterShortcuts(job: JobRecord | undefined, end: () => void): void {
+  const waiting = job ? taggedUnended(job) : [];
+  if (waiting.length === 0) return end();
+  const until = Date.now() + SHORTCUT_END_GRACE_MS;
+  const check = (): void => {
+    if (Date.now() < until && waiting.some((t) => !TERMINAL.has(t.state))) {
+      setTimeout(check, 10).unref();
+      return;
+    }
+    end();
+  };
+  setTimeout(check, 10).unref();
+}
+
 /** Each running job's key, parsed once from its secret (not a field of the job's record: job-manager.ts owns those). */
 const keys = new WeakMap<JobRecord, ShortcutKey>();
 
