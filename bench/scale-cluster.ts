@@ -53,8 +53,6 @@ interface Proc {
  * else with the limit they inherit, and the coordinator refuses joins past it with COORDINATOR_FULL,
  * which the join figures show.
  */
-/** SCALE_NODES_NODE_ARGS (space separated): node/V8 flags for the simulated nodes' processes only (an A/B of their GC). */
-const NODES_NODE_ARGS = (process.env.SCALE_NODES_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const FD_LIMIT = 200_000;
 const prlimit = (() => {
   try {
@@ -211,10 +209,7 @@ export class Cluster {
       const p = forkProc(
         here('./scale-nodes.js'),
         { SCALE_URL: this.urls.join(','), SCALE_TAG: `p${k}`, SCALE_SPREAD: this.spread ? '1' : '0', SCALE_TICK_SLEEP: tickSleep(k) },
-        [
-          ...NODES_NODE_ARGS,
-          ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : []),
-        ],
+        prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=nodes-p${this.nodes.length + i}-${process.pid}.cpuprofile`] : [],
       );
       if (NODES_NICE !== 0 && p.p.pid !== undefined) setPriority(p.p.pid, NODES_NICE);
       fresh.push(p);
