@@ -76,18 +76,9 @@ export class MassHold {
     return this.held.size;
   }
 
-  has(n: NodeRecord): boolean {
-    return this.held.has(n);
-  }
-
   /** The nodes held, longest held first (a copy: tests and tools). */
   list(): NodeRecord[] {
     return [...this.held.keys()];
-  }
-
-  /** When `n` was held, if it is. */
-  since(n: NodeRecord): number | undefined {
-    return this.held.get(n);
   }
 
   /**
