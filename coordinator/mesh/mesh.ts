@@ -25,7 +25,7 @@ import { DetachedAdoption } from './detached-actors.js';
 import { SendOn } from './send-on.js';
 import { takeOverJob, type TakeoverMesh } from './takeover.js';
 import { LinkPins, pinWaitFromEnv } from './link-pins.js';
-import { InFlight, within } from './in-flight.js';
+import { InFlight } from './in-flight.js';
 
 /** How long a closing mesh waits for Redis, for its goodbyes, then for what it had under way (session 37). */
 export const CLOSE_WAIT_MS = 2_000;
@@ -334,13 +334,9 @@ export class CoordinatorMesh {
     this.c.handover.watchUnknown(undefined);
     const leased = [...this.ownJobs(), ...(this.detached?.leased() ?? [])];
     const undone: string[] = [];
-    // Redis may be gone: the goodbyes wait for it a bounded time (a lease not released expires; a row not removed
-    // goes stale), then the link is cut.
-    const bye = Promise.all([...leased.map((j) => this.registry.release(j)), this.registry.leave()]);
-    if (!(await within(bye, CLOSE_WAIT_MS))) {
-      const leases = leased.length > 0 ? `${leased.length} job lease(s) not released (they expire), ` : '';
-      undone.push(`${leases}its row in the mesh registry not removed: Redis did not answer within ${CLOSE_WAIT_MS} ms`);
-    }
+    // Redis may be gone: the goodbyes wait for it a bounded time, then the link is cut.
+    const bye = await this.registry.goodbye(leased, CLOSE_WAIT_MS);
+    if (bye) undone.push(bye);
     this.bus.close();
     this.disconnect();
     // What was under way ends now (its Redis calls fail with the link), before the caller closes the GCS storage;

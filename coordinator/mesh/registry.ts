@@ -9,6 +9,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import { fenceKey, hashKey, NO_GROUP } from '../gcs/redis-wire.js';
+import { within } from './in-flight.js';
 
 const rowPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 const HEX = /^[0-9a-f]{1,128}$/;
@@ -189,6 +190,17 @@ export class MeshRegistry {
 
   async release(job: string): Promise<void> {
     await this.client.eval(RELEASE, 1, this.leaseKey(job), this.id);
+  }
+
+  /**
+   * A clean shutdown's goodbyes: these jobs' leases released and our record removed, waited for at most `ms` (Redis
+   * may be gone: a lease not released expires, a record not removed goes stale). What was not done, or undefined.
+   */
+  async goodbye(jobs: string[], ms: number): Promise<string | undefined> {
+    const bye = Promise.all([...jobs.map((j) => this.release(j)), this.leave()]);
+    if (await within(bye, ms)) return undefined;
+    const leases = jobs.length > 0 ? `${jobs.length} job lease(s) not released (they expire), ` : '';
+    return `${leases}its row in the mesh registry not removed: Redis did not answer within ${ms} ms`;
   }
 
   /**

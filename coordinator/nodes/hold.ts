@@ -43,8 +43,11 @@ export function holdOptions(o: Partial<HoldOptions> | undefined, deadAfterMs: nu
 export type Verdict = 'lose' | 'hold';
 
 export class MassHold {
-  /** Held nodes, in the order they were held (the rate and the end of a hold that is no mass take from the front). */
-  private readonly held = new Map<NodeRecord, number>();
+  /**
+   * Held nodes, in the order they were held (the rate and the end of a hold that is no mass take from the front);
+   * when, is the node's `heldSince` (membership.ts sets it before hold()).
+   */
+  private readonly held = new Set<NodeRecord>();
   /** Late nodes by sweep, [when, how many], within the last window. */
   private readonly recent: [number, number][] = [];
   private lateInWindow = 0;
@@ -76,18 +79,9 @@ export class MassHold {
     return this.held.size;
   }
 
-  has(n: NodeRecord): boolean {
-    return this.held.has(n);
-  }
-
   /** The nodes held, longest held first (a copy: tests and tools). */
   list(): NodeRecord[] {
-    return [...this.held.keys()];
-  }
-
-  /** When `n` was held, if it is. */
-  since(n: NodeRecord): number | undefined {
-    return this.held.get(n);
+    return [...this.held];
   }
 
   /**
@@ -112,8 +106,8 @@ export class MassHold {
     return reach(this.suspectShare) ? 'hold' : 'lose';
   }
 
-  hold(n: NodeRecord, now: number): void {
-    this.held.set(n, now);
+  hold(n: NodeRecord): void {
+    this.held.add(n);
   }
 
   /** `n` is no longer held (it spoke, or it is gone). */
@@ -133,15 +127,15 @@ export class MassHold {
     const out: NodeRecord[] = [];
     if (!this.mass) {
       this.tokens = 0;
-      for (const [n, at] of this.held) {
-        if (at > now - this.windowMs) break;
+      for (const n of this.held) {
+        if (n.heldSince! > now - this.windowMs) break;
         out.push(n);
       }
       return out;
     }
     // At most a second's worth banked: a stalled sweep does not release a burst.
     this.tokens = Math.min(Math.max(1, this.o.evictPerSec), this.tokens + (this.o.evictPerSec * dt) / 1000);
-    for (const n of this.held.keys()) {
+    for (const n of this.held) {
       if (this.tokens < 1) break;
       this.tokens--;
       out.push(n);

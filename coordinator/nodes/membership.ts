@@ -299,7 +299,7 @@ export class Membership {
   private holdAll(late: NodeRecord[], now: number, live: number): void {
     for (const n of late) {
       n.heldSince = now;
-      this.hold.hold(n, now);
+      this.hold.hold(n);
       this.deadlines.file(n, this.deadline(n) + 1);
       this.changes.mark(n);
       this.counts.nodesHeld++;

@@ -1,36 +1,16 @@
 // Task groups at the coordinator (coordinator/groups; docs/decisions.md "Task groups"), white-box over the
 // wire: a real coordinator, a hand-made driver socket and hand-made node sockets that answer its slices.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { returnObjectId, type JobId } from '../../shared/ids.js';
-import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+import { returnObjectId } from '../../shared/ids.js';
+import { memberId, rawFn, rawGroup, type RawClient } from '../helpers/raw-client.js';
+import { GroupWorlds } from '../helpers/group-world.js';
 
 const TOKEN = 'groups-test';
-let rc: RunningCoordinator | null = null;
-const clients: RawClient[] = [];
+const gw = new GroupWorlds(TOKEN);
+afterEach(() => gw.close());
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rc?.close();
-  rc = null;
-});
-
-async function world(opts: { groups?: boolean } = {}) {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true, ...opts });
-  const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
-  clients.push(driver);
-  const job = driver.welcome.jobId as JobId;
-  const fn = rawFn('(x) => x * x', 'sq');
-  driver.send(fn);
-  return { c: rc.coordinator, url: rc.url, driver, job, fn };
-}
-
-async function node(url: string, name: string, cpus = 2, groups = true): Promise<RawClient> {
-  const n = await rawNode(url, name, cpus, groups);
-  clients.push(n);
-  return n;
-}
+const world = (opts: { groups?: boolean } = {}) => gw.start(opts);
 
 const val = (x: unknown) => encodeValue(x).bytes;
 const args = (xs: number[]) => xs.map((x) => [val(x)]);
@@ -65,7 +45,7 @@ describe('task groups at the coordinator', () => {
   it('a group runs in slices within the room rules, its owner is told every value, and release drains it', async () => {
     const w = await world();
     expect(w.driver.welcome.groups).toBe(true);
-    const n = await node(w.url, 'a');
+    const n = await gw.node('a');
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(50))));
     const seen = new Set<string>();
     let answered = 0;
@@ -91,7 +71,7 @@ describe('task groups at the coordinator', () => {
 
   it('refuses a group whose id is not its member 0, of a function not registered, of another parent, or from a node', async () => {
     const w = await world();
-    const n = await node(w.url, 'a');
+    const n = await gw.node('a');
     const errs = () => w.driver.of('error').map((e) => e.message);
     const bad = rawGroup(w.job, w.fn, 3, args([1, 2, 3, 4]));
     bad.first = 4;
@@ -110,8 +90,8 @@ describe('task groups at the coordinator', () => {
 
   it('a report on a slice never sent to that node is an offence; the members stay with their node', async () => {
     const w = await world();
-    const a = await node(w.url, 'a');
-    const b = await node(w.url, 'b', 1);
+    const a = await gw.node('a');
+    const b = await gw.node('b', 1);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
     await a.until(() => a.of('assignGroup').length > 0 || b.of('assignGroup').length > 0, 'a slice');
     const [holder, other] = a.of('assignGroup').length > 0 ? [a, b] : [b, a];
@@ -127,14 +107,14 @@ describe('task groups at the coordinator', () => {
 
   it("a member's call out makes it a task assigned to its node (its owner told it moved), whose block frees its CPU; one for a slice never sent is an offence", async () => {
     const w = await world();
-    const a = await node(w.url, 'a', 1);
+    const a = await gw.node('a', 1);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
     await a.until(() => a.of('assignGroup').length > 0, 'a slice');
     const sl = a.of('assignGroup')[0];
     const i = sl.idx[0];
     const na = [...w.c.gcs.nodes.values()][0];
     const cpu = na.inflight.cpu ?? 0;
-    const b = await node(w.url, 'b', 1);
+    const b = await gw.node('b', 1);
     const nb = [...w.c.gcs.nodes.values()].find((x) => x !== na)!;
     b.send({ t: 'groupCallOut', g: sl.spec.taskId, s: sl.s, idx: [i] });
     await w.driver.until(() => w.c.trust.view(nb.id).offences > 0, 'offence');
@@ -153,7 +133,7 @@ describe('task groups at the coordinator', () => {
 
   it('a report whose executor slots do not match its members is refused; the members stay on their slice (issue 14, session 27)', async () => {
     const w = await world();
-    const n = await node(w.url, 'a');
+    const n = await gw.node('a');
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
     await n.until(() => n.of('assignGroup').length > 0, 'a slice');
     const sl = n.of('assignGroup')[0];
@@ -169,7 +149,7 @@ describe('task groups at the coordinator', () => {
 
   it('members that throw are retried with retryExceptions, else fail; a lost node re-queues its members as their next attempt', async () => {
     const w = await world();
-    const a = await node(w.url, 'a', 4);
+    const a = await gw.node('a', 4);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4)), { retryExceptions: true, maxRetries: 1 }));
     w.driver.send(rawGroup(w.job, w.fn, 4, args(range(4))));
     const seen = new Set<string>();
@@ -190,7 +170,7 @@ describe('task groups at the coordinator', () => {
     // A node lost with a slice: its members go to another node at attempt 1.
     w.driver.send(rawGroup(w.job, w.fn, 8, args(range(4))));
     await a.until(() => a.of('assignGroup').some((x) => x.first === 8), 'slice of the third group');
-    const b = await node(w.url, 'b', 4);
+    const b = await gw.node('b', 4);
     await a.close();
     await b.until(() => b.of('assignGroup').some((x) => x.first === 8), 'moved to b');
     expect(
@@ -205,7 +185,7 @@ describe('task groups at the coordinator', () => {
 
   it('materialized members become ordinary tasks and objects in their state; an ordinary task may read them', async () => {
     const w = await world();
-    const n = await node(w.url, 'a', 2);
+    const n = await gw.node('a', 2);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(8))));
     await n.until(() => n.of('assignGroup').length === 1, 'first slice');
     const sl = n.of('assignGroup')[0]; // members 0 and 1 (2 CPUs, an unmeasured function: one a CPU)
@@ -244,7 +224,7 @@ describe('task groups at the coordinator', () => {
 
   it("a job's end cancels its slices on their nodes and drops its groups", async () => {
     const w = await world();
-    const n = await node(w.url, 'a');
+    const n = await gw.node('a');
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(20))));
     await n.until(() => n.of('assignGroup').length > 0, 'a slice');
     await w.driver.close();
@@ -256,7 +236,7 @@ describe('task groups at the coordinator', () => {
 
   it("tasks that hold no CPU (a 0-CPU actor's calls waiting) do not keep a node with a free CPU from taking members", async () => {
     const w = await world();
-    const n = await node(w.url, 'a', 1);
+    const n = await gw.node('a', 1);
     // Four plain 0-CPU tasks the node holds and never ends (as test_cancel's waiting SignalActor.wait calls).
     for (let i = 0; i < 4; i++) {
       const spec = { ...rawGroup(w.job, w.fn, i, []).spec, args: [{ v: val(i) }], resources: { cpu: 0 } };
@@ -274,7 +254,7 @@ describe('task groups at the coordinator', () => {
 
   it('a member cancelled on its slice whose executor then crashed ends cancelled; it is not run again', async () => {
     const w = await world();
-    const n = await node(w.url, 'a', 2);
+    const n = await gw.node('a', 2);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(2))));
     await n.until(() => n.of('assignGroup').length === 1, 'the slice');
     const g = memberId(w.job, 0, 0);
@@ -297,7 +277,7 @@ describe('task groups at the coordinator', () => {
 
   it('with no node that takes groups, queued members become ordinary tasks and their owner is told they moved', async () => {
     const w = await world();
-    const n = await node(w.url, 'plain', 2, false);
+    const n = await gw.node('plain', 2, false);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(5))));
     await w.driver.until(() => w.driver.of('groupReady').some((r) => (r.moved?.length ?? 0) > 0), 'moved');
     expect(
@@ -314,7 +294,7 @@ describe('task groups at the coordinator', () => {
 
   it('a group whose members were all materialized while on a slice stays until their node reports them, then goes', async () => {
     const w = await world();
-    const n = await node(w.url, 'a', 4);
+    const n = await gw.node('a', 4);
     w.driver.send(rawGroup(w.job, w.fn, 0, args(range(4))));
     await n.until(() => n.of('assignGroup').length === 1, 'the slice');
     const sl = n.of('assignGroup')[0];

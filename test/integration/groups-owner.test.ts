@@ -2,31 +2,19 @@
 // (a resumed driver) is answered with what ended; hand-back; a member's console line; /api/groups and /api/stats.
 // White-box over the wire: a real coordinator, hand-made driver and node sockets.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { decodeValue, encodeValue } from '../../shared/codec.js';
-import { childTaskId, putObjectId, returnObjectId, type JobId } from '../../shared/ids.js';
-import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+import { childTaskId, putObjectId, returnObjectId } from '../../shared/ids.js';
+import { memberId, rawClient, rawGroup } from '../helpers/raw-client.js';
+import { GroupWorlds } from '../helpers/group-world.js';
 import { taskSpec } from '../helpers/task-record.js';
 
 const TOKEN = 'groups-owner-test';
-let rc: RunningCoordinator | null = null;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rc?.close();
-  rc = null;
-});
+const gw = new GroupWorlds(TOKEN, '(x) => x + 1', 'inc');
+afterEach(() => gw.close());
 
 async function world(o: { deadAfterMs?: number; idleDeadAfterMs?: number; jobGraceMs?: number } = {}) {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true, ...o });
-  const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
-  const n = await rawNode(rc.url, 'a', 2);
-  clients.push(driver, n);
-  const job = driver.welcome.jobId as JobId;
-  const fn = rawFn('(x) => x + 1', 'inc');
-  driver.send(fn);
-  return { c: rc.coordinator, url: rc.url, driver, n, job, fn };
+  const w = await gw.start(o);
+  return { ...w, n: await gw.node('a') };
 }
 
 const val = (x: unknown) => encodeValue(x).bytes;
@@ -64,7 +52,7 @@ describe("task groups: the owner's side", () => {
     await w.n.until(() => w.n.of('sync').length === 1, 'sync');
     expect(w.n.of('free')).toEqual([]); // the node keeps the copy
     const back = await rawClient(w.url, { role: 'driver', token: TOKEN, groups: true, resume: { jobId: w.job, secret: w.driver.welcome.secret!, held: [] } });
-    clients.push(back);
+    gw.keep(back);
     back.send(grp); // a resumed owner sends its groups again
     await back.until(() => back.of('groupReady').some((r) => r.moved?.includes(i) === true), 'the member moved');
     expect(back.of('groupReady').flatMap((r) => r.failed ?? [])).toEqual([]);
@@ -97,7 +85,7 @@ describe("task groups: the owner's side", () => {
     expect(w.c.gcs.tasks.get(child.taskId)).toBeDefined();
     // Back, the owner sends its group again: told the member moved, it holds the member's output (once).
     const back = await rawClient(w.url, { role: 'driver', token: TOKEN, groups: true, resume: { jobId: w.job, secret: w.driver.welcome.secret!, held: [] } });
-    clients.push(back);
+    gw.keep(back);
     back.send(grp);
     await back.until(() => back.of('groupReady').some((r) => r.moved?.includes(i) === true), 'the member moved');
     const out = returnObjectId(member, 0);

@@ -2,28 +2,17 @@
 // takes groups, or a link has room: group-materialize.ts ordinary()): the owner's hold on its output, which the
 // owner never learns to release, is dropped at once, so the object goes when the task ends (not at the job's end).
 import { afterEach, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { encodeValue } from '../../shared/codec.js';
-import { returnObjectId, type JobId } from '../../shared/ids.js';
-import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+import { returnObjectId } from '../../shared/ids.js';
+import { memberId, rawGroup } from '../helpers/raw-client.js';
+import { GroupWorlds } from '../helpers/group-world.js';
 
 const TOKEN = 'groups-released';
-let rc: RunningCoordinator | null = null;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rc?.close();
-  rc = null;
-});
+const gw = new GroupWorlds(TOKEN);
+afterEach(() => gw.close());
 
 it('members released while queued, then made ordinary tasks, leave no object behind once they ran', async () => {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000 });
-  const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
-  clients.push(driver);
-  const job = driver.welcome.jobId as JobId;
-  const fn = rawFn('(x) => x * x', 'sq');
-  driver.send(fn);
+  const { c, driver, job, fn } = await gw.start();
   driver.send(
     rawGroup(
       job,
@@ -32,13 +21,12 @@ it('members released while queued, then made ordinary tasks, leave no object beh
       [0, 1, 2, 3, 4].map((x) => [encodeValue(x).bytes]),
     ),
   );
-  await driver.until(() => rc!.coordinator.statsJson().groupMembersQueued === 5, 'queued members');
+  await driver.until(() => c.statsJson().groupMembersQueued === 5, 'queued members');
   // No node yet: the owner drops three of them while they wait.
   driver.send({ t: 'groupRelease', g: memberId(job, 0, 0), idx: [0, 1, 2] });
-  await driver.until(() => rc!.coordinator.groups!.table.groups.get(memberId(job, 0, 0))?.dropped?.[2] === 1, 'released');
+  await driver.until(() => c.groups!.table.groups.get(memberId(job, 0, 0))?.dropped?.[2] === 1, 'released');
   // A node that takes no groups: the queued members become ordinary tasks (the two still held are told moved).
-  const n = await rawNode(rc.url, 'plain', 2, false);
-  clients.push(n);
+  const n = await gw.node('plain', 2, false);
   const answered = new Set<string>();
   await n.until(() => {
     for (const a of n.of('assign')) {
@@ -48,11 +36,11 @@ it('members released while queued, then made ordinary tasks, leave no object beh
     }
     return answered.size === 5;
   }, 'five assigns');
-  await driver.until(() => rc!.coordinator.statsJson().tasksFinished === 5, 'five finished');
+  await driver.until(() => c.statsJson().tasksFinished === 5, 'five finished');
   // The owner releases the two it held, the classic way (they moved): nothing of the group stays.
   driver.send({ t: 'release', ids: [3, 4].map((i) => returnObjectId(memberId(job, 0, i), 0)) });
   await driver.until(() => {
-    const s = rc!.coordinator.statsJson();
+    const s = c.statsJson();
     return s.objects === 0 && s.tasks === 0 && s.groups === 0;
   }, 'no object, task or group left');
 });

@@ -2,32 +2,19 @@
 // driver's to read, up to LATE_LINES a task; a line for a task its node never ran is refused and counted.
 // White-box over the wire: a real coordinator, hand-made driver and node sockets, the order forced.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/server.js';
 import { LATE_LINES } from '../../coordinator/task-logs.js';
 import { encodeValue } from '../../shared/codec.js';
-import type { JobId } from '../../shared/ids.js';
-import { memberId, rawClient, rawFn, rawGroup, rawNode, type RawClient } from '../helpers/raw-client.js';
+import { memberId, rawGroup } from '../helpers/raw-client.js';
+import { GroupWorlds } from '../helpers/group-world.js';
 import { taskSpec } from '../helpers/task-record.js';
 
 const TOKEN = 'task-logs-test';
-let rc: RunningCoordinator | null = null;
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await rc?.close();
-  rc = null;
-});
+const gw = new GroupWorlds(TOKEN, '(x) => x + 1', 'inc');
+afterEach(() => gw.close());
 
 async function world() {
-  rc = await startCoordinator({ port: 0, memory: true, token: TOKEN, heartbeatMs: 500, deadAfterMs: 60_000, groups: true });
-  const driver = await rawClient(rc.url, { role: 'driver', token: TOKEN, groups: true });
-  const n = await rawNode(rc.url, 'a', 2);
-  clients.push(driver, n);
-  const job = driver.welcome.jobId as JobId;
-  const fn = rawFn('(x) => x + 1', 'inc');
-  driver.send(fn);
-  return { c: rc.coordinator, url: rc.url, driver, n, job, fn };
+  const w = await gw.start();
+  return { ...w, n: await gw.node('a') };
 }
 
 const val = (x: unknown) => encodeValue(x).bytes;

@@ -17,7 +17,7 @@ describe('a coordinator on Redis told to stop', () => {
   it('exits on SIGTERM after its Redis was killed, saying what did not reach Redis', async () => {
     server = await startRedis();
     const c = await redisCoordinator(server.url, 'stop-without-redis', 'stop-token');
-    // Something to write: a job row (a driver's session), its lease held by this coordinator.
+    // Up and answering before Redis goes (no job here: its mesh's goodbye, leaving the registry, is what waits).
     const res = await fetch(`${c.url}/api/stats`, { headers: { authorization: 'Bearer stop-token' } });
     expect(res.status).toBe(200);
     await server.kill();
