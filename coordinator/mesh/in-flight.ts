@@ -3,6 +3,8 @@
 // mesh's close waits for them to end before the coordinator closes its GCS
 // storage, so nothing they do on the way out writes to a closed storage (an
 // unhandled rejection "RedisStorage ... is closed" under load).
+import { withTimeout } from '../../shared/api/gather.js';
+
 export class InFlight {
   private readonly running = new Set<Promise<unknown>>();
 
@@ -29,19 +31,11 @@ export class InFlight {
   }
 }
 
-/** Whether `p` settled (either way) within `ms`; it is not waited for past that. */
-export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Whether `p` settled (either way) within `ms`; it is not waited for past that (gather.ts withTimeout's race). */
+export function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  return withTimeout(settled, ms, () => new Error('late')).catch(() => false);
 }
