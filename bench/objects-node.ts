@@ -22,18 +22,23 @@ export async function edgeNodeIds(url: string, token: string): Promise<NodeId[]>
   return list.sort((a, b) => a.joinedAt - b.joinedAt).map((n) => n.id);
 }
 
-/** GB/s of copying `bytes` into memory already touched (the best a put can do). */
-function copyGbps(bytes: number): number {
+/** ms of the best of `rounds` copies of `bytes` into memory already touched (the best a put can do). */
+export function copyMs(bytes: number, rounds = ROUNDS): number {
   const src = new Uint8Array(bytes).fill(1);
   const dst = new Uint8Array(bytes);
   dst.set(src);
   let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < rounds; r++) {
     const t = performance.now();
     dst.set(src);
     best = Math.min(best, performance.now() - t);
   }
-  return bytes / best / 1e6;
+  return best;
+}
+
+/** GB/s of copying `bytes` into memory already touched. */
+function copyGbps(bytes: number): number {
+  return bytes / copyMs(bytes) / 1e6;
 }
 
 /**

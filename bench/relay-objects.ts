@@ -21,6 +21,7 @@ import { NodeWebSocket } from '../edge/ws.js';
 import { RELAY_CHUNK_BYTES } from '../shared/protocol/fields.js';
 import { emit, figure, log, MB, ownChild, round, runBench, spawnCli, waitForLine } from './harness.js';
 import { cpuSince } from './cpu.js';
+import { copyMs } from './objects-node.js';
 
 const arg = (k: string): string | undefined => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
 const ROUNDS = Number(arg('rounds') ?? 3);
@@ -114,19 +115,6 @@ async function timed(run: (done: () => void) => void): Promise<number> {
   return performance.now() - t;
 }
 
-function memcpyMs(n: number): number {
-  const a = new Uint8Array(n).fill(1);
-  const b = new Uint8Array(n);
-  b.set(a);
-  let best = Infinity;
-  for (let r = 0; r < ROUNDS; r++) {
-    const t = performance.now();
-    b.set(a);
-    best = Math.min(best, performance.now() - t);
-  }
-  return best;
-}
-
 async function main(): Promise<void> {
   const token = 'bench-' + randomBytes(12).toString('hex');
   const start = spawnCli('start', ['start', '--memory', '--port', '0', '--token', token, '--cpus', '1'], { quiet: true });
@@ -171,7 +159,7 @@ async function main(): Promise<void> {
       const r = raw;
       const rawUp = await measure(r.pid, mib, () => r.up(n));
       const rawDown = await measure(r.pid, mib, () => r.down(n));
-      const copy = memcpyMs(n);
+      const copy = copyMs(n, ROUNDS);
       const rate = (ms: number) => round(mib / (ms / 1000), 1);
       const load = loadavg()[0].toFixed(1);
       log(

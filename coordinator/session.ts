@@ -7,6 +7,7 @@ import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 import { idShard, ShardedMap } from './id-shards.js';
 import { traffic } from './traffic.js';
+import { sendFragments } from '../edge/ws.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
@@ -115,8 +116,7 @@ export class Session {
       if (this.closed || ws.readyState !== ws.OPEN) return;
       this.bytesOut += head.byteLength + body.byteLength;
       traffic.frameOut(this.role === 'node');
-      ws.send(head, { binary: true, fin: false });
-      ws.send(body, { binary: true, fin: true });
+      sendFragments(ws, head, body);
     };
   }
 

@@ -27,14 +27,20 @@ export class NodeWebSocket extends WebSocket {
     super(url, isLoopback(url) ? { generateMask: zeroMask } : {});
   }
 
-  /**
-   * One binary message as two fragments, each sent from its own buffer: a relay chunk's bytes leave from where they
-   * lie, not copied into a frame (shared/protocol/chunk-frame.ts; masked fragments are copied by `ws` as any frame).
-   */
+  /** A chunk frame's two parts as one message (sendFragments). */
   sendParts(head: Uint8Array, body: Uint8Array): void {
-    this.send(head, { binary: true, fin: false });
-    this.send(body, { binary: true, fin: true });
+    sendFragments(this, head, body);
   }
+}
+
+/**
+ * One binary message as two fragments, each sent from its own buffer: a relay chunk's bytes leave from where they
+ * lie, not copied into a frame (shared/protocol/chunk-frame.ts; masked fragments are copied by `ws` as any frame).
+ * A node's and a driver's socket (NodeWebSocket.sendParts) and the coordinator's (Session.sendChunkFrames).
+ */
+export function sendFragments(ws: WebSocket, head: Uint8Array, body: Uint8Array): void {
+  ws.send(head, { binary: true, fin: false });
+  ws.send(body, { binary: true, fin: true });
 }
 
 /** The constructor the node runtime and the driver take. */

@@ -116,6 +116,11 @@ export class Relay {
   private stop(t: Transfer, why: string): void {
     this.end(t);
     t.to.send({ t: 'xferFail', x: t.x, reason: why.slice(0, 1024) });
+    this.release(t);
+  }
+
+  /** Under a window, `t`'s holder may wait for credit that will not come: it is told to send nothing more. */
+  private release(t: Transfer): void {
     if (t.upTo !== null) t.from.send({ t: 'more', x: t.X, upTo: t.upTo, stop: true });
   }
 
@@ -139,8 +144,7 @@ export class Relay {
         this.end(t);
       } else if (t.to === s) {
         this.end(t);
-        // Its holder may wait for credit that would never come: released at once, not at its stall bound.
-        if (t.upTo !== null) t.from.send({ t: 'more', x: t.X, upTo: t.upTo, stop: true });
+        this.release(t); // at once, not at its stall bound
       }
     }
   }

@@ -327,10 +327,7 @@ export class ObjectClient {
   /** Fails everything in flight (the connection closed). */
   close(err: Error): void {
     this.closedWith = err;
-    for (const t of this.incoming.values()) t.reject(err);
-    this.incoming.clear();
-    this.releaseSyncs();
-    this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
+    this.failTransfers(err);
   }
 
   /** Barriers whose echo will not come (the socket went): they pass. */

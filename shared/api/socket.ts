@@ -1,6 +1,6 @@
 // The WebSocket surface tabmesh uses: the browser's WebSocket and the `ws`
 // package's both fit it.
-import { framePartsIn, isChunkParts, type FrameIn } from '../protocol/chunk-frame.js';
+import { framePartsIn, isChunkParts, joinBytes, type FrameIn } from '../protocol/chunk-frame.js';
 
 export interface WebSocketLike {
   binaryType: string;
@@ -73,10 +73,7 @@ export function frameIn(data: unknown): FrameIn {
 /** Sends a chunk frame (chunk-frame.ts) on `ws`: as two fragments where it can, else joined into one message. */
 export function sendChunkFrame(ws: WebSocketLike, head: Uint8Array, body: Uint8Array): void {
   if (ws.sendParts) return ws.sendParts(head, body);
-  const out = new Uint8Array(head.byteLength + body.byteLength);
-  out.set(head, 0);
-  out.set(body, head.byteLength);
-  ws.send(out);
+  ws.send(joinBytes([head, body]));
 }
 
 export function toBytes(data: unknown): Uint8Array {

@@ -51,9 +51,19 @@ export function chunkHead(m: MsgOf<'chunk'>): Uint8Array {
 
 /** Chunk `m`'s frame as one buffer (a socket that cannot send fragments: one copy of the bytes, as msgpack made). */
 export function chunkFrame(m: MsgOf<'chunk'>): Uint8Array {
-  const out = new Uint8Array(CHUNK_HEAD_BYTES + m.d.byteLength);
-  out.set(chunkHead(m), 0);
-  out.set(m.d, CHUNK_HEAD_BYTES);
+  return joinBytes([chunkHead(m), m.d]);
+}
+
+/** `parts` copied one after another into a buffer of their own. */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
   return out;
 }
 
@@ -66,15 +76,7 @@ export function framePartsIn(parts: readonly Uint8Array[]): FrameIn {
   if (parts.length === 1) return parts[0];
   if (parts.length === 2 && parts[0].byteLength === CHUNK_HEAD_BYTES && parts[0][0] === CHUNK_MARK)
     return { head: parts[0], body: parts[1], byteLength: CHUNK_HEAD_BYTES + parts[1].byteLength };
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
 const bad = (why: string): ProtocolError => new ProtocolError('BAD_FRAME', `chunk frame ${why}`);
