@@ -127,10 +127,19 @@ it('a process of 30 of the 50 nodes stopped past the dead window, then continued
 it('a process of 30 of the 50 nodes killed: lost at once (their sockets closed), their tasks run elsewhere; every value', async () => {
   const r = await start(3);
   const c = cl!.c.coordinator;
+  let slowRefs: ObjectRef<number>[] = [];
   const { values, refs } = await r.job(async () => {
+    // Tasks long enough to be running on the process's nodes when it dies: the streamed 2 ms ones may all have ended
+    // by then on a quiet machine (CI: 0 runs lost once).
+    // (Waiting, not spinning: the nodes' executors run in their process's thread, whose loop must keep beating.)
+    const slow = r.m.remote(async (x: number) => new Promise<number>((done) => setTimeout(() => done(x), 300)), { maxRetries: 3 });
+    slowRefs = Array.from({ length: 20 }, (_, i) => slow.remote(i));
+    const taskOnIt = () => [...c.gcs.nodes.values()].some((n) => n.name.split('-')[1] === 'held' && n.tasks.size > 0);
+    await until(taskOnIt, { timeoutMs: 30_000, everyMs: 5, what: 'a task on the process to kill' });
     r.stopped.kill('SIGKILL');
     await until(() => c.gcs.nodes.size === 20, { timeoutMs: 30_000, what: () => `the 30 nodes lost (${c.gcs.nodes.size} left)` });
   });
+  expect(await r.m.get(slowRefs, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 20 }, (_, i) => i));
   const k = c.membership.counts;
   console.log(`killed nodes: ${refs} tasks, ${r.losses()} runs lost; counts ${JSON.stringify(k)}`);
   expect(values).toEqual(Array.from({ length: refs }, (_, i) => i));
