@@ -82,6 +82,8 @@ export default defineConfig({
     globalSetup: ['test/helpers/browser-server.ts'],
     // Each project's files longest first, from the measured durations in test/file-durations.json (session 37).
     sequence: { sequencer: DurationSequencer },
+    // TABMESH_TEST_REPORT=<file>: a JSON report there as well, which refreshes that table (scripts/file-durations.ts).
+    ...(process.env.TABMESH_TEST_REPORT ? { reporters: ['default', 'json'], outputFile: { json: process.env.TABMESH_TEST_REPORT } } : {}),
     projects: [
       {
         extends: true,

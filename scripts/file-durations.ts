@@ -4,7 +4,7 @@
 // with the short files on both workers. The table is committed (test/file-durations.json); a file not in it still
 // runs (first, by size, as vitest would) and the sequencer names it, so a stale table shows and costs order, not tests.
 //
-//   npx vitest run --reporter=default --reporter=json --outputFile.json=/tmp/run.json
+//   TABMESH_TEST_REPORT=/tmp/run.json npm test       (or vitest's own --reporter=json --outputFile.json=/tmp/run.json)
 //   node dist/scripts/file-durations.js /tmp/run.json      the report's files' durations into the table
 //
 // A file's duration is its tests' span in the report (the first test's start to the last one's end): the JSON
