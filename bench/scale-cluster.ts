@@ -195,11 +195,12 @@ export class Cluster {
     return (await Promise.all(procs.map((p) => p.next<{ files: string[] }>()))).flatMap((r) => r.files);
   }
 
-  /** Starts node processes and joins `n` nodes, spread over them. */
+  /** Starts node processes (`processes`, or SCALE_NODES_PER_PROCESS's share) and joins `n` nodes, spread over them. */
   async join(
     n: number,
+    processes?: number,
   ): Promise<{ ms: number; joined: number; failed: number; errors: string[]; sentOn: number; byCoordinator: number[]; refusals: Record<string, number> }> {
-    const procs = Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
+    const procs = processes ?? Math.max(1, Math.ceil(n / NODES_PER_PROCESS));
     const t0 = nowMs();
     const fresh: Proc[] = [];
     for (let i = 0; i < procs; i++) {

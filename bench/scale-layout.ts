@@ -14,6 +14,8 @@ export interface Layout {
   coordinators: number;
   /** The nodes spread over the coordinators; false: every node lists them in one order and the first fills. */
   spread: boolean;
+  /** Node processes the size's nodes are spread over (SCALE_NODE_PROCESSES); unset: SCALE_NODES_PER_PROCESS's share. */
+  processes?: number;
 }
 
 /**
@@ -31,7 +33,13 @@ export function nodesPerCoordinator(limit: number | undefined): number {
  * fewest coordinators that hold its nodes. `spreadEnv` (SCALE_SPREAD): 0 or 1 for every size, or one per size;
  * unset, a size spreads when it was given more than one coordinator by its node count, not by SCALE_COORDINATORS.
  */
-export function layouts(sizes: number[], coordinatorsEnv: string | undefined, spreadEnv: string | undefined, perCoordinator: number): Layout[] {
+export function layouts(
+  sizes: number[],
+  coordinatorsEnv: string | undefined,
+  spreadEnv: string | undefined,
+  perCoordinator: number,
+  processesEnv?: string,
+): Layout[] {
   if (sizes.some((n) => !(Number.isInteger(n) && n >= 1))) throw new Error('SCALE_NODES: whole numbers of nodes, at least 1');
   const ks = coordinatorsEnv === undefined || coordinatorsEnv === '' ? null : coordinatorsEnv.split(',').map(Number);
   if (ks?.some((k) => !(Number.isInteger(k) && k >= 1 && k <= MAX_COORDINATORS)))
@@ -40,16 +48,20 @@ export function layouts(sizes: number[], coordinatorsEnv: string | undefined, sp
   if (spreads?.some((x) => x !== '0' && x !== '1')) throw new Error('SCALE_SPREAD: 0 or 1, or one of them per size');
   if (ks && ks.length > 1 && ks.length !== sizes.length) throw new Error('SCALE_COORDINATORS: one count, or one per size of SCALE_NODES');
   if (spreads && spreads.length > 1 && spreads.length !== sizes.length) throw new Error('SCALE_SPREAD: one value, or one per size of SCALE_NODES');
+  const ps = processesEnv === undefined || processesEnv === '' ? null : processesEnv.split(',').map(Number);
+  if (ps?.some((k) => !(Number.isInteger(k) && k >= 1))) throw new Error('SCALE_NODE_PROCESSES: whole numbers of processes, at least 1');
+  if (ps && ps.length > 1 && ps.length !== sizes.length) throw new Error('SCALE_NODE_PROCESSES: one count, or one per size of SCALE_NODES');
   return sizes.map((n, i) => {
     const needed = Math.max(1, Math.ceil(n / perCoordinator));
     if (needed > MAX_COORDINATORS) throw new Error(`${n} nodes need ${needed} coordinators of ${perCoordinator} nodes: at most ${MAX_COORDINATORS}`);
     const coordinators = ks ? (ks.length > 1 ? ks[i] : i === 0 ? 1 : ks[0]) : needed;
     const spread = spreads ? (spreads.length > 1 ? spreads[i] : spreads[0]) === '1' : !ks && coordinators > 1;
-    return { coordinators, spread };
+    const processes = ps ? Math.min(n, ps.length > 1 ? ps[i] : ps[0]) : undefined;
+    return processes === undefined ? { coordinators, spread } : { coordinators, spread, processes };
   });
 }
 
 /** The layouts of this run from its environment and this process's open-file limit (child processes inherit it). */
 export function layoutsFromEnv(sizes: number[]): Layout[] {
-  return layouts(sizes, process.env.SCALE_COORDINATORS, process.env.SCALE_SPREAD, nodesPerCoordinator(openFileLimit()));
+  return layouts(sizes, process.env.SCALE_COORDINATORS, process.env.SCALE_SPREAD, nodesPerCoordinator(openFileLimit()), process.env.SCALE_NODE_PROCESSES);
 }

@@ -24,6 +24,10 @@
 //   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # 2 coordinators for every size after the first
 //                                                  # (or a count per size: SCALE_COORDINATORS=1,2); nodes list both, the
 //                                                  # first fills and sends the rest on; SCALE_SPREAD=1 spreads them instead
+//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2,2 SCALE_SPREAD=1,1 SCALE_NODE_PROCESSES=4 npm run bench:scale
+//                                                  # the baseline in the large size's layout (its coordinators and node
+//                                                  # processes: one count for all sizes, or one per size): the ratios then
+//                                                  # leave out what the simulation's extra processes cost on this machine
 //   SCALE_GCS=redis npm run bench:scale            # one coordinator's GCS in the bench's Redis too (as a mesh's)
 //   SCALE_NODES=300,300,300,300 SCALE_COORDINATORS=2,2,2,2 SCALE_SPREAD=0,1,0,1 SCALE_100K=0 npm run bench:scale
 //                                                  # a job over two coordinators against one (the other idle), alternated:
@@ -54,7 +58,7 @@ import type { Probe } from './scale-coordinator.js';
 import { gcBytesLine, gcLine } from './scale-gc.js';
 import { combineRepeats, memLine, report, type Row, type Run } from './scale-report.js';
 import { stallMidJob, stallsFromEnv } from './scale-stall.js';
-import { layoutsFromEnv } from './scale-layout.js';
+import { layoutsFromEnv, type Layout } from './scale-layout.js';
 import { coordinatorRunLines, coordinatorRuns } from './scale-per-coordinator.js';
 import { slowTurnLines } from './scale-slow-turns.js';
 import { threadsSince } from './scale-threads.js';
@@ -241,7 +245,7 @@ async function runRepeat(cl: Cluster, n: number, count: number, idleCpuFraction:
   return r;
 }
 
-async function measure(n: number, jobs: number[], withChurn: boolean, coordinators: number, spread: boolean): Promise<Row> {
+async function measure(n: number, jobs: number[], withChurn: boolean, { coordinators, spread, processes }: Layout): Promise<Row> {
   const cl = new Cluster(coordinators, spread);
   await cl.start();
   if (coordinators > 1)
@@ -249,9 +253,9 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
       `N=${n}: ${coordinators} coordinators on one Redis: ${cl.urls.join(', ')} (the driver's first); nodes ${spread ? 'spread over them' : 'fill the first'}`,
     );
   try {
-    log(`N=${n}: joining`);
+    log(`N=${n}: joining${processes === undefined ? '' : ` (${processes} node processes: SCALE_NODE_PROCESSES)`}`);
     const empty = await cl.probe(true, false, true);
-    const j = await cl.join(n);
+    const j = await cl.join(n, processes);
     const joinProbe = await cl.probe(true);
     logStalls(`N=${n}: join`, joinProbe);
     for (const line of slowTurnLines(joinProbe.slow)) log(`N=${n}: join: ${line}`);
@@ -345,6 +349,6 @@ runBench(async () => {
   const churnAt = process.env.SCALE_CHURN === '1' ? Math.max(...sizes) : -1;
   // SCALE_COORDINATORS / SCALE_SPREAD, or as many coordinators as a size needs, its nodes spread (scale-layout.ts).
   const layout = layoutsFromEnv(sizes);
-  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, layout[i].coordinators, layout[i].spread));
+  for (const [i, n] of sizes.entries()) rows.push(await measure(n, jobs, n === churnAt, layout[i]));
   report(rows, STALLS);
 });

@@ -41,8 +41,18 @@ describe('bench:scale layout', () => {
     ]);
   });
 
+  it('SCALE_NODE_PROCESSES gives every size, or each, its node processes (at most one a node)', () => {
+    expect(layouts([100, 20_000], '2,2', '1,1', 19_728, '4')).toEqual([
+      { coordinators: 2, spread: true, processes: 4 },
+      { coordinators: 2, spread: true, processes: 4 },
+    ]);
+    expect(layouts([2, 20_000], undefined, undefined, 19_728, '4,8').map((l) => l.processes)).toEqual([2, 8]);
+  });
+
   it('refuses what it cannot run with a clear error', () => {
     expect(() => layouts([100, 20_000], '0', undefined, 19_728)).toThrow(/SCALE_COORDINATORS/);
+    expect(() => layouts([100, 20_000], undefined, undefined, 19_728, '0')).toThrow(/SCALE_NODE_PROCESSES/);
+    expect(() => layouts([100, 20_000], undefined, undefined, 19_728, '4,4,4')).toThrow(/one per size/);
     expect(() => layouts([100, 20_000], '1,2,2', undefined, 19_728)).toThrow(/one per size/);
     expect(() => layouts([100, 20_000], undefined, 'yes', 19_728)).toThrow(/SCALE_SPREAD/);
     expect(() => layouts([100, Number.NaN], undefined, undefined, 19_728)).toThrow(/SCALE_NODES/);
