@@ -25,9 +25,7 @@
 //                                                  # (or a count per size: SCALE_COORDINATORS=1,2); nodes list both, the
 //                                                  # first fills and sends the rest on; SCALE_SPREAD=1 spreads them instead
 //   SCALE_NODES=100,20000 SCALE_COORDINATORS=2,2 SCALE_SPREAD=1,1 SCALE_NODE_PROCESSES=4 npm run bench:scale
-//                                                  # the baseline in the large size's layout (its coordinators and node
-//                                                  # processes: one count for all sizes, or one per size): the ratios then
-//                                                  # leave out what the simulation's extra processes cost on this machine
+//                                                  # the baseline in the large size's layout (node processes: one count or one a size)
 //   SCALE_GCS=redis npm run bench:scale            # one coordinator's GCS in the bench's Redis too (as a mesh's)
 //   SCALE_NODES=300,300,300,300 SCALE_COORDINATORS=2,2,2,2 SCALE_SPREAD=0,1,0,1 SCALE_100K=0 npm run bench:scale
 //                                                  # a job over two coordinators against one (the other idle), alternated:
