@@ -85,10 +85,9 @@ const WARM = Math.max(0, Number(process.env.SCALE_WARM ?? 1));
 /** How long a job's results may take to be freed before the bench goes on (ms). */
 const FREE_WAIT_MS = 120_000;
 /**
- * The idle window (SCALE_IDLE_MS): by default one period of idle nodes' keepalives (half the idle dead window,
- * 30 s unless SCALE_IDLE_DEAD_MS; a third before session 19), so that each idle node's keepalive counts once
- * whatever its phase.
- * The nodes of a job go idle together at its end: a 5 s window after it read 1,366-1,511 keepalives a second
+ * The idle window (SCALE_IDLE_MS): by default one period of idle nodes' keepalives (half the idle dead window, 30 s
+ * unless SCALE_IDLE_DEAD_MS; a third before session 19), so that each idle node's keepalive counts once whatever its
+ * phase. The nodes of a job go idle together at its end: a 5 s window after it read 1,366-1,511 keepalives a second
  * against 975 before the jobs (session 12), an idle CPU of 4.9-5.2% against 2.7-3.3%.
  */
 const IDLE_MS = Number(process.env.SCALE_IDLE_MS ?? Number(process.env.SCALE_IDLE_DEAD_MS ?? 30_000) / 2);
