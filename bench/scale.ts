@@ -71,9 +71,8 @@ const STALLS = process.env.SCALE_STALLS === '1';
 /** SCALE_PROFILE=<folder>: the coordinator's profiles of each job (bench/scale-profile.ts); its CPU figures then include the profilers'. */
 const PROFILE = Boolean(process.env.SCALE_PROFILE);
 /**
- * SCALE_REPEAT: each job runs this many times at each size (default 3): the figures are the median repeat's
- * by tasks/s, with the spread, and the worst loop delay of all (issue 14: the 100-node baseline swung 20k-29k
- * tasks/s between runs, so that one run's ratio said little).
+ * SCALE_REPEAT: each job runs this many times at each size (default 3): the figures are the median repeat's by tasks/s,
+ * with the spread, and the worst loop delay of all (the 100-node baseline swung 20k-29k tasks/s between runs).
  */
 const REPEAT = Math.max(1, Number(process.env.SCALE_REPEAT ?? 3));
 /**
