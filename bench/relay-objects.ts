@@ -137,10 +137,13 @@ async function main(): Promise<void> {
       const up = await measure(pid, mib, async () => {
         const t = performance.now();
         const ref = m.put(src);
-        const len = await m.get(readLen.remote(ref));
+        const read = readLen.remote(ref);
+        const len = await m.get(read);
         const ms = performance.now() - t;
         if (len !== n) throw new Error(`the node read ${String(len)} bytes of ${n}`);
-        m.free([ref]);
+        // The task's result too: while it lives, its lineage holds the put, and so the node's copy of it (a round's
+        // 64 MiB, kept until this process's garbage collector finalised the result's ref, session 38).
+        m.free([ref, read]);
         return ms;
       });
       const upRss = peakRssMb(pid);
