@@ -4,7 +4,9 @@
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startCoordinator } from '../coordinator/server.js';
 import type { FunctionRecord } from '../coordinator/gcs/tables.js';
 import { fnDepth } from '../coordinator/scheduler/room.js';
@@ -20,7 +22,8 @@ import { SlowTurns, type SlowTurnReport } from './scale-slow-turns.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 /** `live`: full GCs first, and the heap then reported as `liveHeapBytes` (what the coordinator holds, not its garbage: a per-node figure). */
-export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean; live?: boolean };
+/** `snapshot` (with `live`): SCALE_HEAP_SNAPSHOT=<folder>: a heap snapshot <folder>/<snapshot>.heapsnapshot after the full GCs (bench/heap-holders.ts reads it). */
+export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean; live?: boolean; snapshot?: string };
 /** The coordinator's memory (MB): `spaces` by V8's space name (new_space, old_space, large_object_space, code_space...). */
 export interface MemoryShape {
   heapUsed: number;
@@ -207,6 +210,13 @@ async function main(): Promise<void> {
       gc(false);
       gc(false);
       liveHeapBytes = getHeapStatistics().used_heap_size;
+      const dir = process.env.SCALE_HEAP_SNAPSHOT;
+      if (dir && m.snapshot !== undefined) {
+        // Only a name of the bench's own making: no path out of the folder.
+        if (!/^[\w.-]+$/.test(m.snapshot)) throw new Error(`heap snapshot name ${m.snapshot}: letters, digits, '.', '-' and '_' only`);
+        mkdirSync(dir, { recursive: true });
+        console.error(`[coordinator] heap snapshot ${writeHeapSnapshot(join(dir, `${m.snapshot}.heapsnapshot`))}`);
+      }
     }
     if (compactor) console.error(`[coordinator] heap compaction so far: ${JSON.stringify(compactor.stats())}`);
     const cpu = process.cpuUsage();
