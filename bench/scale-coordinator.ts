@@ -44,6 +44,11 @@ function memoryShape(): MemoryShape {
 export interface Probe {
   /** The heap in use after two full GCs (bytes), when the probe asked for it (`live`). */
   liveHeapBytes?: number;
+  /**
+   * With `live`: the least process CPU (ms; the GC's helper threads too) of three more full GCs of that heap: what a
+   * mark-compact of what the coordinator holds costs, as CPU, not as a pause a loaded machine stretches (session 38).
+   */
+  fullGcCpuMs?: number;
   cpuUs: number;
   rssBytes: number;
   /** Where the RSS is (MB): V8's heap by space, committed (size) and used, and outside it (Buffers and ArrayBuffers). */
@@ -204,12 +209,20 @@ async function main(): Promise<void> {
     }
     if (m.k !== 'probe') return;
     let liveHeapBytes: number | undefined;
+    let fullGcCpuMs: number | undefined;
     if (m.live) {
       // Two: what the first one's finalizers and weak callbacks let go is collected by the second.
       const gc = (gcNow ??= fullGc());
       gc(false);
       gc(false);
       liveHeapBytes = getHeapStatistics().used_heap_size;
+      fullGcCpuMs = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const c0 = process.cpuUsage();
+        gc(false);
+        const c = process.cpuUsage(c0);
+        fullGcCpuMs = Math.min(fullGcCpuMs, (c.user + c.system) / 1000);
+      }
       const dir = process.env.SCALE_HEAP_SNAPSHOT;
       if (dir && m.snapshot !== undefined) {
         // Only a name of the bench's own making: no path out of the folder.
@@ -229,7 +242,7 @@ async function main(): Promise<void> {
       ticks = setInterval(tick, 10).unref();
     }
     const p: Probe = {
-      ...(liveHeapBytes !== undefined ? { liveHeapBytes } : {}),
+      ...(liveHeapBytes !== undefined ? { liveHeapBytes, fullGcCpuMs } : {}),
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
       mem: memoryShape(),

@@ -275,7 +275,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, coordinato
     const live = await cl.probe(true, false, true, `n${n}-joined`);
     const liveHeapPerNode = ((live.liveHeapBytes ?? 0) - (empty.liveHeapBytes ?? 0)) / Math.max(1, j.joined);
     log(
-      `N=${n}: live heap after full GCs ${round((live.liveHeapBytes ?? 0) / MB, 1)} MB (${round((empty.liveHeapBytes ?? 0) / MB, 1)} before the join): ${round(liveHeapPerNode, 0)} bytes a node`,
+      `N=${n}: live heap after full GCs ${round((live.liveHeapBytes ?? 0) / MB, 1)} MB (${round((empty.liveHeapBytes ?? 0) / MB, 1)} before the join): ${round(liveHeapPerNode, 0)} bytes a node; a full GC of it ${round(live.fullGcCpuMs ?? 0, 1)} ms CPU (${round(empty.fullGcCpuMs ?? 0, 1)} before the join)`,
     );
     const runs: Run[] = [];
     for (const count of jobs) {
