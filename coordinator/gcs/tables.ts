@@ -99,7 +99,11 @@ export interface NodeRecord {
   inflightTasks: number;
   /** CPUs held by live actors on this node (part of inflight.cpu). */
   actorCpu: number;
-  tasks: Set<TaskRecord>;
+  /**
+   * Its tasks (not group members). Written by coordinator/nodes/load.ts only: the shared empty NO_TASKS while it holds
+   * none (an empty Set and its table were 2 objects and ~230 bytes a node that every full GC marked, session 38).
+   */
+  tasks: ReadonlySet<TaskRecord>;
   /** Members of task groups placed on it and not ended (coordinator/groups: they have no record in `tasks`). */
   groupMembers?: number;
   /** The function of the last group slice placed on it: what its members are expected to take (work stealing, rebalance.ts). */
