@@ -8,6 +8,7 @@ import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 import { idShard, ShardedMap } from './id-shards.js';
 import { traffic } from './traffic.js';
 import { sendFragments } from '../edge/ws.js';
+import type { SessionBuckets } from './limits/limits.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
@@ -44,6 +45,8 @@ export class Session implements FrameSink, ChunkSink {
     return (this.heldMap ??= new ShardedMap<ObjectId, number>(idShard));
   }
   readonly outbox: Outbox;
+  /** Its rate buckets (coordinator/limits writes them, at its first message). */
+  buckets: SessionBuckets | null = null;
   closed = false;
   /** A node said it leaves (`leaving`): it takes no more work, as when closing. */
   leaving = false;
