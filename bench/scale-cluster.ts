@@ -166,9 +166,12 @@ export class Cluster {
     }
   }
 
-  /** `live`: the coordinator's heap after full GCs too (liveHeapBytes): not inside a window whose CPU or pauses count. */
-  async probe(reset = false, quiet = false, live = false): Promise<Probe> {
-    this.coord.p.send({ k: 'probe', reset, quiet, live });
+  /**
+   * `live`: the coordinator's heap after full GCs too (liveHeapBytes): not inside a window whose CPU or pauses count.
+   * `snapshot`: with `live` and SCALE_HEAP_SNAPSHOT, the name of a heap snapshot the coordinator writes there.
+   */
+  async probe(reset = false, quiet = false, live = false, snapshot?: string): Promise<Probe> {
+    this.coord.p.send({ k: 'probe', reset, quiet, live, ...(snapshot !== undefined ? { snapshot } : {}) });
     return this.coord.next<Probe>();
   }
 

@@ -4,7 +4,9 @@
 // event-loop delay (perf_hooks) without going through the coordinator's own
 // event loop queue more than one message.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { startCoordinator } from '../coordinator/server.js';
 import type { FunctionRecord } from '../coordinator/gcs/tables.js';
 import { fnDepth } from '../coordinator/scheduler/room.js';
@@ -20,7 +22,8 @@ import { SlowTurns, type SlowTurnReport } from './scale-slow-turns.js';
 
 /** `quiet`: stop the 10 ms CPU tick until a probe without it (idle CPU measured without the probe's own timer). */
 /** `live`: full GCs first, and the heap then reported as `liveHeapBytes` (what the coordinator holds, not its garbage: a per-node figure). */
-export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean; live?: boolean };
+/** `snapshot` (with `live`): SCALE_HEAP_SNAPSHOT=<folder>: a heap snapshot <folder>/<snapshot>.heapsnapshot after the full GCs (bench/heap-holders.ts reads it). */
+export type ProbeRequest = { k: 'probe'; reset: boolean; quiet?: boolean; live?: boolean; snapshot?: string };
 /** The coordinator's memory (MB): `spaces` by V8's space name (new_space, old_space, large_object_space, code_space...). */
 export interface MemoryShape {
   heapUsed: number;
@@ -41,6 +44,11 @@ function memoryShape(): MemoryShape {
 export interface Probe {
   /** The heap in use after two full GCs (bytes), when the probe asked for it (`live`). */
   liveHeapBytes?: number;
+  /**
+   * With `live`: the least process CPU (ms; the GC's helper threads too) of three more full GCs of that heap: what a
+   * mark-compact of what the coordinator holds costs, as CPU, not as a pause a loaded machine stretches (session 38).
+   */
+  fullGcCpuMs?: number;
   cpuUs: number;
   rssBytes: number;
   /** Where the RSS is (MB): V8's heap by space, committed (size) and used, and outside it (Buffers and ArrayBuffers). */
@@ -201,12 +209,27 @@ async function main(): Promise<void> {
     }
     if (m.k !== 'probe') return;
     let liveHeapBytes: number | undefined;
+    let fullGcCpuMs: number | undefined;
     if (m.live) {
       // Two: what the first one's finalizers and weak callbacks let go is collected by the second.
       const gc = (gcNow ??= fullGc());
       gc(false);
       gc(false);
       liveHeapBytes = getHeapStatistics().used_heap_size;
+      fullGcCpuMs = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const c0 = process.cpuUsage();
+        gc(false);
+        const c = process.cpuUsage(c0);
+        fullGcCpuMs = Math.min(fullGcCpuMs, (c.user + c.system) / 1000);
+      }
+      const dir = process.env.SCALE_HEAP_SNAPSHOT;
+      if (dir && m.snapshot !== undefined) {
+        // Only a name of the bench's own making: no path out of the folder.
+        if (!/^[\w.-]+$/.test(m.snapshot)) throw new Error(`heap snapshot name ${m.snapshot}: letters, digits, '.', '-' and '_' only`);
+        mkdirSync(dir, { recursive: true });
+        console.error(`[coordinator] heap snapshot ${writeHeapSnapshot(join(dir, `${m.snapshot}.heapsnapshot`))}`);
+      }
     }
     if (compactor) console.error(`[coordinator] heap compaction so far: ${JSON.stringify(compactor.stats())}`);
     const cpu = process.cpuUsage();
@@ -219,7 +242,7 @@ async function main(): Promise<void> {
       ticks = setInterval(tick, 10).unref();
     }
     const p: Probe = {
-      ...(liveHeapBytes !== undefined ? { liveHeapBytes } : {}),
+      ...(liveHeapBytes !== undefined ? { liveHeapBytes, fullGcCpuMs } : {}),
       cpuUs: cpu.user + cpu.system,
       rssBytes: process.memoryUsage().rss,
       mem: memoryShape(),

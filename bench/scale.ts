@@ -15,6 +15,8 @@
 //                                                  # a coordinator stopped (SIGSTOP) mid-job: the job must end (scale-stall.ts)
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # CPU and sampling heap profiles of each job alone: the coordinator, each node process
+//   SCALE_HEAP_SNAPSHOT=/tmp/snap npm run bench:scale  # heap snapshots of the coordinator before and after the join,
+//                                                  # after full GCs; node dist/bench/heap-holders.js reads them per node
 //   SCALE_PROFILE_LIVE=1 SCALE_PROFILE=/tmp/prof ...  # the heap profile of what each job leaves alive at its last result
 //   SCALE_PROFILE_LIVE=survived SCALE_PROFILE=/tmp/prof ...  # ... of what survived a scavenge (copied or promoted)
 //   SCALE_LOOP_MS=15 npm run bench:scale          # the coordinator's loop iteration budget (LOOP_MS, 20 ms) set to 15 ms
@@ -250,7 +252,7 @@ async function measure(n: number, jobs: number[], withChurn: boolean, { coordina
     );
   try {
     log(`N=${n}: joining${processes === undefined ? '' : ` (${processes} node processes: SCALE_NODE_PROCESSES)`}`);
-    const empty = await cl.probe(true, false, true);
+    const empty = await cl.probe(true, false, true, `n${n}-empty`);
     const j = await cl.join(n, processes);
     const joinProbe = await cl.probe(true);
     logStalls(`N=${n}: join`, joinProbe);
@@ -270,10 +272,10 @@ async function measure(n: number, jobs: number[], withChurn: boolean, { coordina
     );
     // What a node costs in heap the coordinator keeps (issue 14): after full GCs, against the same process before
     // the join (the first joins' one-time costs, code and caches, count too: ~2 MB, most of the figure at 100 nodes).
-    const live = await cl.probe(true, false, true);
+    const live = await cl.probe(true, false, true, `n${n}-joined`);
     const liveHeapPerNode = ((live.liveHeapBytes ?? 0) - (empty.liveHeapBytes ?? 0)) / Math.max(1, j.joined);
     log(
-      `N=${n}: live heap after full GCs ${round((live.liveHeapBytes ?? 0) / MB, 1)} MB (${round((empty.liveHeapBytes ?? 0) / MB, 1)} before the join): ${round(liveHeapPerNode, 0)} bytes a node`,
+      `N=${n}: live heap after full GCs ${round((live.liveHeapBytes ?? 0) / MB, 1)} MB (${round((empty.liveHeapBytes ?? 0) / MB, 1)} before the join): ${round(liveHeapPerNode, 0)} bytes a node; a full GC of it ${round(live.fullGcCpuMs ?? 0, 1)} ms CPU (${round(empty.fullGcCpuMs ?? 0, 1)} before the join)`,
     );
     const runs: Run[] = [];
     for (const count of jobs) {

@@ -2,10 +2,7 @@
 // nodes, the HTTP API, and (later) the pages.
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import type { RawData } from 'ws';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { Session } from './session.js';
-import { framePartsIn, type FrameIn } from '../shared/protocol/chunk-frame.js';
 import { registerApi } from './http/api.js';
 import { registerStatic } from './http/static.js';
 import { registerHardening, type HttpLimits } from './http/hardening.js';
@@ -17,8 +14,8 @@ import { SqliteStorage } from './gcs/sqlite-storage.js';
 import { RedisStorage, type RedisStorageOptions } from './gcs/redis-storage.js';
 import { join } from 'node:path';
 import { installNodeHasher } from '../edge/node-hash.js';
-import { refusalReason } from './limits/limits.js';
 import { takeNodeSockets } from './http/node-socket.js';
+import { acceptSessions } from './session-socket.js';
 import { CoordinatorMesh } from './mesh/mesh.js';
 import { TabmeshError } from '../shared/errors.js';
 import { registerMeshApi } from './mesh/mesh-api.js';
@@ -54,13 +51,6 @@ export interface RunningCoordinator {
   close(): Promise<void>;
 }
 
-/** A message's data as `ws` hands it with binaryType 'fragments': a chunk frame's two parts stay apart (not copied). */
-function frameOf(data: RawData): FrameIn {
-  if (Array.isArray(data)) return framePartsIn(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}
-
 export async function startCoordinator(opts: ServerOptions = {}): Promise<RunningCoordinator> {
   installNodeHasher();
   // Opened on the event loop: a storage thread that dies at start fails the start at once (issue 14).
@@ -91,22 +81,7 @@ export async function startCoordinator(opts: ServerOptions = {}): Promise<Runnin
   // ws closes frames past maxPayload itself (code 1009); below that our own
   // limit answers with an error message first. /ws upgrades skip Fastify (http/node-socket.ts).
   const maxPayload = coordinator.maxFrameBytes * 2;
-  const otherUpgrades = takeNodeSockets(app.server, maxPayload, (socket, remoteAddress) => {
-    const s = new Session(socket, remoteAddress, coordinator.flushes);
-    // Per-address connection limit (issue 8): the one over it is told and closed.
-    const over = coordinator.limits.opened(s.remoteAddress);
-    socket.once('close', () => coordinator.limits.closed(s.remoteAddress));
-    if (over) return s.fail(over.code, over.message, refusalReason(over));
-    coordinator.sessions.add(s);
-    // A chunk frame's header and bytes come as two fragments: kept apart, the bytes are forwarded without a copy.
-    socket.binaryType = 'fragments';
-    socket.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary) return s.fail('BAD_FRAME', 'frames must be binary');
-      coordinator.onFrame(s, frameOf(data));
-    });
-    socket.on('close', (code: number) => coordinator.onClose(s, code));
-    socket.on('error', () => socket.terminate());
-  });
+  const otherUpgrades = takeNodeSockets(app.server, maxPayload, acceptSessions(coordinator));
   await app.register(websocket, { options: { maxPayload, server: otherUpgrades } });
   registerApi(app, coordinator);
   registerMeshApi(app, coordinator);

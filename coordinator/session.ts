@@ -1,19 +1,24 @@
 // One WebSocket connection to the coordinator: a driver or a node. A session
 // holds references (handles) to objects; when it closes they are released.
 import type { WebSocket } from 'ws';
-import { Outbox, type FlushTurns } from '../shared/protocol/frame.js';
+import { Outbox, type ChunkSink, type FlushTurns, type FrameSink } from '../shared/protocol/frame.js';
 import type { Msg } from '../shared/protocol/messages.js';
 import type { ErrorCode } from '../shared/error-codes.js';
 import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 import { idShard, ShardedMap } from './id-shards.js';
 import { traffic } from './traffic.js';
 import { sendFragments } from '../edge/ws.js';
+import type { SessionBuckets } from './limits/limits.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 
 let nextSessionSeq = 1;
 
-export class Session {
+/**
+ * The session is its outbox's sink for frames and chunk frames itself: no closure per connection (10,000 nodes' closures
+ * and their contexts were objects every full GC marks, issue 14, session 38).
+ */
+export class Session implements FrameSink, ChunkSink {
   readonly seq = nextSessionSeq++;
   role: Role = 'pending';
   /** A driver's job. */
@@ -40,6 +45,8 @@ export class Session {
     return (this.heldMap ??= new ShardedMap<ObjectId, number>(idShard));
   }
   readonly outbox: Outbox;
+  /** Its rate buckets (coordinator/limits writes them, at its first message). */
+  buckets: SessionBuckets | null = null;
   closed = false;
   /** A node said it leaves (`leaving`): it takes no more work, as when closing. */
   leaving = false;
@@ -55,16 +62,25 @@ export class Session {
     turns?: FlushTurns,
   ) {
     this.remoteAddress = remoteAddress;
-    this.outbox = new Outbox(
-      (frame) => {
-        if (this.closed || ws.readyState !== ws.OPEN) return;
-        this.bytesOut += frame.byteLength;
-        traffic.frameOut(this.role === 'node');
-        ws.send(frame);
-      },
-      undefined,
-      turns,
-    );
+    this.outbox = new Outbox(this, undefined, turns);
+  }
+
+  /** Its outbox's frame (FrameSink). */
+  frame(frame: Uint8Array): void {
+    const ws = this.ws;
+    if (this.closed || ws.readyState !== ws.OPEN) return;
+    this.bytesOut += frame.byteLength;
+    traffic.frameOut(this.role === 'node');
+    ws.send(frame);
+  }
+
+  /** Its outbox's chunk frame (ChunkSink), once it said it reads them. */
+  chunk(head: Uint8Array, body: Uint8Array): void {
+    const ws = this.ws;
+    if (this.closed || ws.readyState !== ws.OPEN) return;
+    this.bytesOut += head.byteLength + body.byteLength;
+    traffic.frameOut(this.role === 'node');
+    sendFragments(ws, head, body);
   }
 
   /**
@@ -111,13 +127,7 @@ export class Session {
    * fragments of one WebSocket message, the bytes sent from the buffer they arrived in (no copy on this side).
    */
   sendChunkFrames(): void {
-    const ws = this.ws;
-    this.outbox.chunkOut = (head, body) => {
-      if (this.closed || ws.readyState !== ws.OPEN) return;
-      this.bytesOut += head.byteLength + body.byteLength;
-      traffic.frameOut(this.role === 'node');
-      sendFragments(ws, head, body);
-    };
+    this.outbox.chunkOut = this;
   }
 
   get bufferedAmount(): number {

@@ -13,7 +13,9 @@ declare const console: {
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
 };
+// Arguments after `ms` are passed to `fn` (HTML's timers and Node's alike): a timer without a closure of its own.
 declare function setTimeout(fn: (...args: any[]) => void, ms?: number): unknown;
+declare function setTimeout<A extends [unknown, ...unknown[]]>(fn: (...args: A) => void, ms: number, ...args: A): unknown;
 declare function clearTimeout(handle: unknown): void;
 declare function setInterval(fn: () => void, ms?: number): unknown;
 declare function clearInterval(handle: unknown): void;

@@ -6,6 +6,10 @@ import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js
 import type { Holders } from '../objects/holders.js';
 import type { Session } from '../session.js';
 import type { JobLinks, JobMembers } from '../jobs/job-members.js';
+import type { Deadlines } from '../nodes/liveness.js';
+import type { NodeChanges } from '../nodes/changes.js';
+import type { NodeTotals } from '../nodes/totals.js';
+import type { NodeIndex } from '../scheduler/node-index.js';
 
 export type TaskState = 'waiting-args' | 'queued' | 'assigned' | 'running' | 'finished' | 'failed' | 'cancelled';
 
@@ -99,7 +103,11 @@ export interface NodeRecord {
   inflightTasks: number;
   /** CPUs held by live actors on this node (part of inflight.cpu). */
   actorCpu: number;
-  tasks: Set<TaskRecord>;
+  /**
+   * Its tasks (not group members). Written by coordinator/nodes/load.ts only: the shared empty NO_TASKS while it holds
+   * none (an empty Set and its table were 2 objects and ~230 bytes a node that every full GC marked, session 38).
+   */
+  tasks: ReadonlySet<TaskRecord>;
   /** Members of task groups placed on it and not ended (coordinator/groups: they have no record in `tasks`). */
   groupMembers?: number;
   /** The function of the last group slice placed on it: what its members are expected to take (work stealing, rebalance.ts). */
@@ -127,6 +135,17 @@ export interface NodeRecord {
   link?: string;
   load: { running: number; queued: number; storeBytes: number };
   tasksDone: number;
+  // Who follows it, each field written by its own file only (load.ts reaches them without knowing membership or the
+  // scheduler). Fields, not WeakMaps keyed by the record: an ephemeron each, per node, that every full GC handles
+  // apart from plain edges (issue 14, session 38).
+  /** The deadlines that file it (coordinator/nodes/liveness.ts). */
+  deadlines?: Deadlines;
+  /** The feed its changes go to (coordinator/nodes/changes.ts). */
+  feed?: NodeChanges;
+  /** The totals that count it (coordinator/nodes/totals.ts). */
+  totals?: NodeTotals;
+  /** The scheduler index that files it (coordinator/scheduler/node-index.ts). */
+  index?: NodeIndex;
   /** The hash of its process's actor-host key (issue 15): an actor row keeps it, and only that process may claim the actor back. */
   hostKey?: string;
 }

@@ -64,7 +64,7 @@ export function rowsOf(c: Coordinator, runner: JobRunner) {
     name: n.name,
     resources: n.resources,
     inflightTasks: n.inflightTasks,
-    load: n.load,
+    load: { ...n.load }, // a copy: membership writes the record's in place
     tasksDone: n.tasksDone,
     joinedAt: n.joinedAt,
     lastSeen: n.lastSeen,

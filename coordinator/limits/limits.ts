@@ -128,14 +128,18 @@ export class Bucket {
   }
 }
 
-interface SessionBuckets {
+/**
+ * A session's buckets, on the session (Session.buckets; only this file writes it): a WeakMap's entry was an ephemeron
+ * each full GC handles apart, per connection (issue 14, session 38). Its signals bucket is made at its first signal
+ * (full then, as it would have been by then): most nodes never signal.
+ */
+export interface SessionBuckets {
   messages: Bucket;
-  signals: Bucket;
+  signals: Bucket | null;
 }
 
 export class LimitKeeper {
   readonly limits: Limits;
-  private readonly buckets = new WeakMap<Session, SessionBuckets>();
   private readonly perAddress = new Map<string, number>();
   /** Sockets open from every address. */
   private open = 0;
@@ -252,7 +256,8 @@ export class LimitKeeper {
    * session's signal bucket; a session that floods is disconnected.
    */
   signal(s: Session): Breach | null {
-    if (this.of(s).signals.take()) return null;
+    const b = this.of(s);
+    if ((b.signals ??= new Bucket(this.limits.signalsPerSec, this.limits.signalsBurst)).take()) return null;
     return this.count({
       code: 'SIGNAL_FLOOD',
       message: `more than ${this.limits.signalsPerSec} signalling messages per second (bursts of ${this.limits.signalsBurst})`,
@@ -271,13 +276,7 @@ export class LimitKeeper {
   }
 
   private of(s: Session): SessionBuckets {
-    let b = this.buckets.get(s);
-    if (!b) {
-      const L = this.limits;
-      b = { messages: new Bucket(L.messagesPerSec, L.messagesBurst), signals: new Bucket(L.signalsPerSec, L.signalsBurst) };
-      this.buckets.set(s, b);
-    }
-    return b;
+    return (s.buckets ??= { messages: new Bucket(this.limits.messagesPerSec, this.limits.messagesBurst), signals: null });
   }
 
   private count(b: Breach): Breach {

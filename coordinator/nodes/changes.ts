@@ -4,13 +4,10 @@
 // what changed since it last looked, not on every node of the mesh.
 import type { NodeRecord } from '../gcs/tables.js';
 
-/** Which feed a node's changes go to: load.ts marks a node without knowing its membership. */
-const feeds = new WeakMap<NodeRecord, NodeChanges>();
-
 /** `n`'s load, counts or resources changed (a read when it is marked already: this runs twice per task). */
 export function nodeChanged(n: NodeRecord): void {
   if (n.changed === true) return;
-  feeds.get(n)?.mark(n);
+  n.feed?.mark(n);
 }
 
 export class NodeChanges {
@@ -18,7 +15,7 @@ export class NodeChanges {
 
   /** A node joined: its changes come here (and it counts as changed). */
   watch(n: NodeRecord): void {
-    feeds.set(n, this);
+    n.feed = this;
     this.mark(n);
   }
 
@@ -31,7 +28,7 @@ export class NodeChanges {
   /** A node left: changed once more (the reader sees it gone), then no longer followed. */
   gone(n: NodeRecord): void {
     this.mark(n);
-    if (feeds.get(n) === this) feeds.delete(n);
+    if (n.feed === this) n.feed = undefined;
   }
 
   /** The nodes changed since the last take, each once, whatever the number of its changes (the feed's own list: no copy). */

@@ -10,12 +10,9 @@
 // work (membership's heartbeat), or is given work (load.ts place: `busied`).
 import type { NodeRecord } from '../gcs/tables.js';
 
-/** Which deadlines file a node: load.ts's place() wakes a node without knowing its membership. */
-const owners = new WeakMap<NodeRecord, Deadlines>();
-
 /** Work was placed on a node that was quiet holding nothing: its short window runs from now, sooner than it was filed for. */
 export function busied(n: NodeRecord): void {
-  owners.get(n)?.refile(n);
+  n.deadlines?.refile(n);
 }
 
 export class Deadlines {
@@ -43,14 +40,14 @@ export class Deadlines {
 
   /** Starts watching a node (it joined). */
   watch(n: NodeRecord): void {
-    owners.set(n, this);
+    n.deadlines = this;
     this.file(n, this.deadline(n));
   }
 
   /** Stops watching a node (it left or was declared dead). */
   forget(n: NodeRecord): void {
     this.unfile(n);
-    if (owners.get(n) === this) owners.delete(n);
+    if (n.deadlines === this) n.deadlines = undefined;
   }
 
   /**

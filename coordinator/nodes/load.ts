@@ -12,6 +12,15 @@ import { busied } from './liveness.js';
 import { nodeChanged } from './changes.js';
 import { loadMoved } from './totals.js';
 
+/** A node record's `tasks` while it holds none: shared, never written (taskSet makes a node its own at its first task). */
+export const NO_TASKS: ReadonlySet<TaskRecord> = new Set();
+
+/** The node's own set of tasks, made at its first: every `tasks` but NO_TASKS is one this file made (or a test's Set). */
+function taskSet(n: NodeRecord): Set<TaskRecord> {
+  if (n.tasks === NO_TASKS) n.tasks = new Set();
+  return n.tasks as Set<TaskRecord>;
+}
+
 /** A task's resources count on its node (+1) or no longer (-1). */
 export function charge(n: NodeRecord, t: TaskRecord, sign: 1 | -1): void {
   for (const r in t.spec.resources) n.inflight[r] = (n.inflight[r] ?? 0) + sign * t.spec.resources[r];
@@ -31,7 +40,7 @@ export function place(n: NodeRecord, t: TaskRecord): void {
   // It may have been silent for long, holding nothing (membership's idle window): the short window counts from now.
   const quiet = n.saidIdle === true && holdsNothing(n);
   if (quiet) n.busySince = Date.now();
-  n.tasks.add(t);
+  taskSet(n).add(t);
   charge(n, t, 1);
   if (quiet) busied(n);
 }
@@ -60,7 +69,12 @@ export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, 
 
 /** A task leaves the node (ended, handed back, moved). */
 export function unplace(n: NodeRecord, t: TaskRecord): void {
-  n.tasks.delete(t);
+  if (n.tasks !== NO_TASKS) {
+    const tasks = n.tasks as Set<TaskRecord>;
+    tasks.delete(t);
+    // Given back when empty: an idle node of a crowd holds no Set of its own.
+    if (tasks.size === 0) n.tasks = NO_TASKS;
+  }
   charge(n, t, -1);
 }
 

@@ -11,7 +11,7 @@ import { hostKeyHash } from '../actors/handover.js';
 import { Deadlines } from './liveness.js';
 import { NodeChanges } from './changes.js';
 import { NodeTotals } from './totals.js';
-import { holdsNothing } from './load.js';
+import { holdsNothing, NO_TASKS } from './load.js';
 import { holdOptions, MassHold, type HoldOptions } from './hold.js';
 import { Silence } from './silence.js';
 
@@ -160,7 +160,7 @@ export class Membership {
       inflight: {},
       inflightTasks: 0,
       actorCpu: 0,
-      tasks: new Set(),
+      tasks: NO_TASKS,
       joinedAt: Date.now(),
       lastSeen: Date.now(),
       load: { running: 0, queued: 0, storeBytes: 0 },
@@ -185,7 +185,11 @@ export class Membership {
   heartbeat(n: NodeRecord, m: MsgOf<'heartbeat'>): void {
     const wasIdle = n.saidIdle === true;
     n.lastSeen = Date.now();
-    n.load = { running: m.running, queued: m.queued, storeBytes: m.storeBytes };
+    // Written in place: a new object each heartbeat was an old record pointing at a young object (issue 14, session 38).
+    const load = n.load;
+    load.running = m.running;
+    load.queued = m.queued;
+    load.storeBytes = m.storeBytes;
     n.saidIdle = m.idle === true;
     if (n.link === undefined) this.silence.heard(n, n.lastSeen);
     this.changes.mark(n);

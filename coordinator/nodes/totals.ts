@@ -7,12 +7,9 @@
 // capacity) and load.ts (tasks placed, ended, blocked; actors) are the writers.
 import type { NodeRecord } from '../gcs/tables.js';
 
-/** Which totals count a node: load.ts moves a node's load without knowing its membership. */
-const counters = new WeakMap<NodeRecord, NodeTotals>();
-
 /** `n`'s tasks in flight (inflightTasks) moved by `delta`. */
 export function loadMoved(n: NodeRecord, delta: number): void {
-  const t = counters.get(n);
+  const t = n.totals;
   if (t) t.load += delta;
 }
 
@@ -26,8 +23,8 @@ export class NodeTotals {
 
   /** `n` joined: counted from now, unless it is another coordinator's link. */
   add(n: NodeRecord): void {
-    if (n.link !== undefined || counters.has(n)) return;
-    counters.set(n, this);
+    if (n.link !== undefined || n.totals !== undefined) return;
+    n.totals = this;
     this.nodes++;
     this.cpus += n.resources.cpu ?? 0;
     this.load += n.inflightTasks;
@@ -35,8 +32,8 @@ export class NodeTotals {
 
   /** `n` left: what it counted goes (tasks handed back from it later no longer count). */
   remove(n: NodeRecord): void {
-    if (counters.get(n) !== this) return;
-    counters.delete(n);
+    if (n.totals !== this) return;
+    n.totals = undefined;
     this.nodes--;
     this.cpus -= n.resources.cpu ?? 0;
     this.load -= n.inflightTasks;
@@ -44,6 +41,6 @@ export class NodeTotals {
 
   /** `n`'s CPUs changed from `before` (paused, resumed, its executor count). */
   cpusChanged(n: NodeRecord, before: number): void {
-    if (counters.get(n) === this) this.cpus += (n.resources.cpu ?? 0) - before;
+    if (n.totals === this) this.cpus += (n.resources.cpu ?? 0) - before;
   }
 }

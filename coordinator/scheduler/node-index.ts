@@ -36,12 +36,9 @@ export function indexLoad(n: NodeRecord): number {
   return n.inflightTasks / Math.max(1, free);
 }
 
-/** Nodes that know which index files them: Scheduler.charge and setBlocked touch a node without knowing its scheduler. */
-const owners = new WeakMap<NodeRecord, NodeIndex>();
-
 /** The load or shape of `n` changed: its index re-files it. */
 export function touchNode(n: NodeRecord): void {
-  owners.get(n)?.touch(n);
+  n.index?.touch(n);
 }
 
 export class NodeIndex {
@@ -86,7 +83,7 @@ export class NodeIndex {
     this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 0) + 1);
     shape.heap.push(e);
     up(shape.heap, e.pos);
-    owners.set(n, this);
+    n.index = this;
   }
 
   remove(n: NodeRecord): void {
@@ -94,7 +91,7 @@ export class NodeIndex {
     if (!e) return;
     this.entries.delete(n);
     if (this.bySession.get(n.session) === n) this.bySession.delete(n.session);
-    owners.delete(n);
+    if (n.index === this) n.index = undefined;
     this.unfile(e);
     this.order.remove(e);
     this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 1) - 1);

@@ -137,7 +137,7 @@ export class DriverCore implements MeshCore, DriverContext {
     this.shortcuts.welcomed(this.link.jobSecret);
     this.groups.welcomed(m.groups === true, resumed);
     // Relay chunks as chunk frames where this coordinator reads them (one reconnected to may be older).
-    this.outbox.chunkOut = m.chunks ? (head, body) => this.link.sendChunk(head, body) : null;
+    this.outbox.chunkOut = m.chunks ? { chunk: (head, body) => this.link.sendChunk(head, body) } : null;
     if (resumed) {
       this.direct?.resumed();
       const push = this.groups.filtered((x) => this.outbox.push(x));

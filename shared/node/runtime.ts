@@ -200,7 +200,7 @@ export class NodeRuntime implements ActorHostContext, AdmissionContext, CallServ
             this.inlineMax = m.inlineMax;
             this.ice = m.ice;
             // Relay chunks as chunk frames where this coordinator reads them (shared/protocol/chunk-frame.ts).
-            this.outbox.chunkOut = m.chunks ? (head, body) => this.sendFrame(head, body) : null;
+            this.outbox.chunkOut = m.chunks ? { chunk: (head, body) => this.sendFrame(head, body) } : null;
             for (const ex of this.local.all())
               ex.handle.post({ k: 'config', config: { inlineMax: this.inlineMax, nodeName: this.opts.name, nodeId: this.nodeId } });
             const keepalive = () => {

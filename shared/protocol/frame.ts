@@ -162,6 +162,21 @@ export interface FlushTurns {
   now(o: Outbox): boolean;
 }
 
+/** Where an outbox's frames go: an object of the caller's (a coordinator's Session), or a function. */
+export interface FrameSink {
+  frame(frame: Uint8Array): void;
+}
+
+/** Where chunk frames go (chunk-frame.ts): the header and the chunk's bytes, sent from where they lie. */
+export interface ChunkSink {
+  chunk(head: Uint8Array, body: Uint8Array): void;
+}
+
+// The outbox's timers call these with the outbox as argument: no closure per outbox (a coordinator holds one per
+// node, and 10,000 nodes' closures and contexts are objects every full GC marks; issue 14, session 38).
+const turnFlushOf = (o: Outbox): void => o.turnFlush();
+const lateFlushOf = (o: Outbox): void => o.lateFlush();
+
 /** Collects messages and sends them as one frame at the end of the turn. */
 export class Outbox {
   private queue: Msg[] = [];
@@ -170,13 +185,11 @@ export class Outbox {
   private lastSent = -Infinity;
   /** The subscribe this outbox made by merging (its own ids array), while it is the last message queued. */
   private merged: MsgOf<'subscribe'> | null = null;
-  private readonly flushLater = () => this.turnFlush();
+  /** Its own end-of-turn flush (nextTurn and queueMicrotask take no argument), made at the first: an outbox with `turns` never makes it. */
+  private flushLater: (() => void) | null = null;
   /** A `later` message's deadline is armed (a timer that flushes whatever is queued then). */
   private laterArmed = false;
-  private readonly flushLate = () => {
-    this.laterArmed = false;
-    this.flush();
-  };
+  private readonly sink: FrameSink;
   /**
    * While busy, a frame at most this often (ms; 0: one a turn). A link between two coordinators (coordinator/mesh)
    * carries the tasks of all of one side's nodes, and each of its frames is a Redis publish and a decode and a
@@ -194,25 +207,27 @@ export class Outbox {
    * IDLE_FLUSH_MS) sends as soon as the pushing code is done instead (a microtask).
    */
   constructor(
-    private readonly sendFrame: (frame: Uint8Array) => void,
+    sink: FrameSink | ((frame: Uint8Array) => void),
     private readonly riding?: () => Msg | null,
     private readonly turns?: FlushTurns,
     /** Hot messages as records of a fixed table (frame-records.ts): frames to the coordinator, and its frames to clients that read them. */
     public records = false,
-  ) {}
+  ) {
+    this.sink = typeof sink === 'function' ? { frame: sink } : sink;
+  }
 
   /**
    * Sends a chunk frame (chunk-frame.ts): its header, then the chunk's bytes from where they lie; set once the other
    * side said it reads them. Null: chunks travel as messages in frames.
    */
-  chunkOut: ((head: Uint8Array, body: Uint8Array) => void) | null = null;
+  chunkOut: ChunkSink | null = null;
 
   push(m: Msg): void {
     if (m.t === 'chunk' && this.chunkOut && fitsChunkFrame(m)) {
       // In order: what was queued before it leaves first.
       this.flush();
       this.lastSent = performance.now();
-      return this.chunkOut(chunkHead(m), m.d);
+      return this.chunkOut.chunk(chunkHead(m), m.d);
     }
     if (m.t === 'subscribe' && this.mergeSubscribe(m)) return;
     this.queue.push(m);
@@ -221,9 +236,9 @@ export class Outbox {
     else if (!this.scheduled) {
       this.scheduled = true;
       const since = performance.now() - this.lastSent;
-      if (since < this.gapMs) return void setTimeout(this.flushLater, this.gapMs - since);
+      if (since < this.gapMs) return void setTimeout(turnFlushOf, this.gapMs - since, this);
       const idle = since > IDLE_FLUSH_MS;
-      if (!this.turns) (idle ? queueMicrotask : nextTurn)(this.flushLater);
+      if (!this.turns) (idle ? queueMicrotask : nextTurn)((this.flushLater ??= () => this.turnFlush()));
       else if (!idle || !this.turns.now(this)) this.turns.add(this);
     }
   }
@@ -240,7 +255,7 @@ export class Outbox {
     if (this.bytes >= FRAME_SOFT_MAX || this.queue.length >= FRAME_MAX_MSGS) this.flush();
     else if (!this.scheduled && !this.laterArmed) {
       this.laterArmed = true;
-      setTimeout(this.flushLate, this.laterMs);
+      setTimeout(lateFlushOf, this.laterMs, this);
     }
   }
 
@@ -283,6 +298,12 @@ export class Outbox {
     this.flush();
   }
 
+  /** A `later` message's deadline: whatever is queued then leaves. */
+  lateFlush(): void {
+    this.laterArmed = false;
+    this.flush();
+  }
+
   /** Sends what is queued now (a flush already scheduled still comes, and finds what was pushed since). */
   flush(): void {
     if (this.queue.length === 0) return;
@@ -293,7 +314,7 @@ export class Outbox {
     const extra = this.riding?.();
     if (extra) q.push(extra);
     this.lastSent = performance.now();
-    this.sendFrame(encodeFrame(q, this.records));
+    this.sink.frame(encodeFrame(q, this.records));
   }
 
   get pending(): number {

@@ -4,6 +4,7 @@
 import type { NodeRecord } from '../../coordinator/gcs/tables.js';
 import type { Session } from '../../coordinator/session.js';
 import { newNodeId } from '../../shared/ids.js';
+import { NO_TASKS } from '../../coordinator/nodes/load.js';
 
 /** A session stand-in: a label (and whatever else a test adds). */
 export function fakeSession(label: string, extra: Record<string, unknown> = {}): Session {
@@ -21,7 +22,7 @@ export function nodeRecord(name: string, o: Partial<NodeRecord> = {}): NodeRecor
     inflight: {},
     inflightTasks: 0,
     actorCpu: 0,
-    tasks: new Set(),
+    tasks: NO_TASKS,
     functions: new Set(),
     joinedAt: now,
     lastSeen: now,

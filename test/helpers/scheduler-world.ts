@@ -8,6 +8,7 @@ import { Holders } from '../../coordinator/objects/holders.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord, ObjectRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
+import { place, unplace } from '../../coordinator/nodes/load.js';
 import { childTaskId, functionId, newJobId, putObjectId, rootTaskId, type FunctionId, type ObjectId, type TaskId } from '../../shared/ids.js';
 import type { Arg, Scheduling, TaskSpec } from '../../shared/protocol/messages.js';
 
@@ -32,8 +33,7 @@ export class World {
       // What TaskManager.assign does to the records the scheduler reads.
       t.state = 'assigned';
       t.node = n;
-      n.tasks.add(t);
-      Scheduler.charge(n, t, 1);
+      place(n, t);
       this.assigned.push({ task: t, node: n });
       this.onAssign?.(t, n);
     },
@@ -140,8 +140,7 @@ export class World {
   /** A task ends on its node: its resources come back. */
   finish(t: TaskRecord): void {
     const n = t.node!;
-    n.tasks.delete(t);
-    Scheduler.charge(n, t, -1);
+    unplace(n, t);
     t.node = null;
     t.state = 'finished';
   }

@@ -96,7 +96,7 @@ describe('chunk frames', () => {
   it('an outbox sends what was queued before a chunk first, then the chunk as its own frame', () => {
     const sent: (Msg[] | MsgOf<'chunk'>)[] = [];
     const out = new Outbox((f) => sent.push(decodeFrame(f)));
-    out.chunkOut = (head, body) => sent.push(decodeChunkFrame(framePartsIn([head, body])));
+    out.chunkOut = { chunk: (head, body) => void sent.push(decodeChunkFrame(framePartsIn([head, body]))) };
     const d = bytes(1000);
     out.push({ t: 'sync', x: 1 } as Msg);
     out.push(chunk(5, 0, 1000, d));

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { World } from '../helpers/scheduler-world.js';
 import { Scheduler } from '../../coordinator/scheduler/scheduler.js';
 import { newNodeId } from '../../shared/ids.js';
+import { unplace } from '../../coordinator/nodes/load.js';
 
 describe('queue order', () => {
   it('tasks of one kind are placed in the order they were queued', () => {
@@ -77,8 +78,7 @@ describe('queue order', () => {
     const placed = w.assigned.length;
     expect(w.scheduler.queuedCount).toBe(4 - placed);
     const back = w.assigned[0].task;
-    a.tasks.delete(back);
-    Scheduler.charge(a, back, -1);
+    unplace(a, back);
     back.node = null;
     w.scheduler.enqueue(back, true);
     expect(w.scheduler.queuedCount).toBe(4 - placed + 1);
