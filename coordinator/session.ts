@@ -8,7 +8,7 @@ import type { JobId, NodeId, ObjectId } from '../shared/ids.js';
 import { idShard, ShardedMap } from './id-shards.js';
 import { traffic } from './traffic.js';
 import { sendFragments } from '../edge/ws.js';
-import type { SessionBuckets } from './limits/limits.js';
+import type { SessionBuckets } from './limits/bucket.js';
 
 export type Role = 'pending' | 'driver' | 'node';
 

@@ -6,10 +6,6 @@ import type { FunctionSource, TaskSpec } from '../../shared/protocol/messages.js
 import type { Holders } from '../objects/holders.js';
 import type { Session } from '../session.js';
 import type { JobLinks, JobMembers } from '../jobs/job-members.js';
-import type { Deadlines } from '../nodes/liveness.js';
-import type { NodeChanges } from '../nodes/changes.js';
-import type { NodeTotals } from '../nodes/totals.js';
-import type { NodeIndex } from '../scheduler/node-index.js';
 
 export type TaskState = 'waiting-args' | 'queued' | 'assigned' | 'running' | 'finished' | 'failed' | 'cancelled';
 
@@ -138,14 +134,15 @@ export interface NodeRecord {
   // Who follows it, each field written by its own file only (load.ts reaches them without knowing membership or the
   // scheduler). Fields, not WeakMaps keyed by the record: an ephemeron each, per node, that every full GC handles
   // apart from plain edges (issue 14, session 38).
-  /** The deadlines that file it (coordinator/nodes/liveness.ts). */
-  deadlines?: Deadlines;
-  /** The feed its changes go to (coordinator/nodes/changes.ts). */
-  feed?: NodeChanges;
-  /** The totals that count it (coordinator/nodes/totals.ts). */
-  totals?: NodeTotals;
-  /** The scheduler index that files it (coordinator/scheduler/node-index.ts). */
-  index?: NodeIndex;
+  // Each typed by the one call made through it, not by its class (the classes' modules import this one).
+  /** The deadlines that file it (coordinator/nodes/liveness.ts Deadlines). */
+  deadlines?: { refile(n: NodeRecord): void };
+  /** The feed its changes go to (coordinator/nodes/changes.ts NodeChanges). */
+  feed?: { mark(n: NodeRecord): void };
+  /** The totals that count it (coordinator/nodes/totals.ts NodeTotals). */
+  totals?: { load: number };
+  /** The scheduler index that files it (coordinator/scheduler/node-index.ts NodeIndex). */
+  index?: { touch(n: NodeRecord): void };
   /** The hash of its process's actor-host key (issue 15): an actor row keeps it, and only that process may claim the actor back. */
   hostKey?: string;
 }

@@ -12,6 +12,7 @@ import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { JoinOrder } from './join-order.js';
 import { before, down, sameShape, shapeFits, shapeKey, up, type Entry, type Shape } from './shape-heap.js';
 import { traffic } from '../traffic.js';
+import { filedIn, unfiledFrom } from '../nodes/index-slot.js';
 
 /**
  * How many of a shape's least loaded nodes a placement tries before it
@@ -83,7 +84,7 @@ export class NodeIndex {
     this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 0) + 1);
     shape.heap.push(e);
     up(shape.heap, e.pos);
-    n.index = this;
+    filedIn(n, this);
   }
 
   remove(n: NodeRecord): void {
@@ -91,7 +92,7 @@ export class NodeIndex {
     if (!e) return;
     this.entries.delete(n);
     if (this.bySession.get(n.session) === n) this.bySession.delete(n.session);
-    if (n.index === this) n.index = undefined;
+    unfiledFrom(n, this);
     this.unfile(e);
     this.order.remove(e);
     this.kinds.set(n.kind, (this.kinds.get(n.kind) ?? 1) - 1);
