@@ -108,7 +108,16 @@ export async function startWorker(setup: WorkerStorageSetup): Promise<StartedWor
         reject(new TabmeshError('GCS_UNAVAILABLE', `${setup.openFailure} ${setup.name}: ${why}`));
       };
       onError = (err) => fail(`its worker thread (${setup.file}) failed at start: ${err.message}`);
-      onExit = (code) => fail(`its worker thread (${setup.file}) stopped at start (exit code ${code})`);
+      onExit = (code) => {
+        // It said how its open ended before it stopped (a failure's reason is on the port): its 'exit' can come before
+        // the wake-up of the state's wait, and "stopped at start (exit code 0)" hid the reason (EEXIST; 5 of 40 starts
+        // at load 25, session 38). The storage's constructor reads the reason.
+        if (Atomics.load(shared, SLOT.state) !== STATE.connecting) {
+          settled = true;
+          return resolve();
+        }
+        fail(`its worker thread (${setup.file}) stopped at start (exit code ${code})`);
+      };
       worker.once('error', onError);
       worker.once('exit', onExit);
       const startMs = setup.startTimeoutMs ?? START_TIMEOUT_MS;

@@ -39,6 +39,44 @@ export function orderFiles<T extends Queued>(files: readonly T[], durations: Dur
 }
 
 /**
+ * `TABMESH_FILE_ORDER` (to hunt files that pass only after another, session 38): `reverse`, or `shuffle:<seed>` (a
+ * seeded order, printed, so a failing order can be run again), within each project; projects stay contiguous.
+ * vitest's `--sequence.shuffle` shuffles only tests inside files once a sequencer is configured.
+ */
+export function reorder<T extends { project: string }>(order: readonly T[], how: string | undefined): T[] {
+  if (!how) return [...order];
+  const m = /^(reverse|shuffle:(\d{1,9}))$/.exec(how);
+  if (!m) throw new Error(`TABMESH_FILE_ORDER must be reverse or shuffle:<seed> (up to 9 digits), not ${JSON.stringify(how)}`);
+  const out: T[] = [];
+  for (let a = 0; a < order.length;) {
+    let b = a;
+    while (b < order.length && order[b].project === order[a].project) b++;
+    const run = order.slice(a, b);
+    if (m[2] === undefined) run.reverse();
+    else shuffle(run, Number(m[2]) + a);
+    out.push(...run);
+    a = b;
+  }
+  return out;
+}
+
+/** Fisher-Yates with mulberry32 from `seed`: the same seed, the same order. */
+function shuffle<T>(xs: T[], seed: number): void {
+  let st = seed >>> 0;
+  const next = (): number => {
+    st = (st + 0x6d2b79f5) >>> 0;
+    let t = st;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+}
+
+/**
  * Projects left in vitest's own order (largest first). `unit`'s files share a worker and a few read process-wide state
  * that earlier files change (hash.test's portable hasher, bytes.test's page faults): they passed in that order for
  * sessions, failed in 2 of 4 runs longest first, and the group's tail is 0 s either way (session 37).
@@ -60,7 +98,10 @@ export default class DurationSequencer extends BaseSequencer {
         path: relative(root, spec.moduleId).split('\\').join('/'),
         bytes: statSync(spec.moduleId).size,
       }));
-    const { order, unknown } = orderFiles(queued, durations, BY_SIZE);
+    const how = process.env.TABMESH_FILE_ORDER;
+    const { order: measured, unknown } = orderFiles(queued, durations, BY_SIZE);
+    const order = reorder(measured, how);
+    if (how) this.ctx.logger.log(`sequencer: files in ${how} order within each project (TABMESH_FILE_ORDER)`);
     if (unknown.length > 0) {
       const names = unknown.slice(0, 5).map((f) => f.path);
       this.ctx.logger.log(

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TABLE, formatDurations, main, parseDurations, readDurations, reportDurations } from '../../scripts/file-durations.js';
 import { format, resolveConfig } from 'prettier';
-import { orderFiles, type Queued } from '../helpers/duration-sequencer.js';
+import { orderFiles, reorder, type Queued } from '../helpers/duration-sequencer.js';
 
 const newRoot = tempRoots('tabmesh-durations-');
 
@@ -75,6 +75,32 @@ describe('the order of the test files', () => {
     const { order, unknown } = orderFiles(files, seconds, new Set(['unit']));
     expect(order.map((f) => f.path)).toEqual(['test/unit/a.test.ts', 'test/unit/b.test.ts', 'test/unit/c.test.ts']);
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('an order to hunt files that pass only after another (TABMESH_FILE_ORDER)', () => {
+  const files = [
+    ...['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].map((n) => file(`test/unit/${n}.test.ts`, 1, 'unit', 0)),
+    ...['s1', 's2', 's3'].map((n) => file(`test/s/${n}.test.ts`, 1, 'shared', 1)),
+  ];
+  const paths = (xs: Queued[]) => xs.map((f) => f.path);
+  const projects = (xs: Queued[]) => xs.map((f) => f.project);
+
+  it('reverses or shuffles within each project, projects contiguous; a seed gives its order again', () => {
+    expect(paths(reorder(files, undefined))).toEqual(paths(files));
+    const rev = reorder(files, 'reverse');
+    expect(paths(rev)).toEqual([...paths(files.slice(0, 6)).reverse(), ...paths(files.slice(6)).reverse()]);
+    const a = reorder(files, 'shuffle:7');
+    expect(projects(a)).toEqual(projects(files));
+    expect(new Set(paths(a))).toEqual(new Set(paths(files)));
+    expect(paths(reorder(files, 'shuffle:7'))).toEqual(paths(a));
+    // Seeds differ in what they give (6! orders of the unit files: two seeds alike would be a broken generator).
+    const orders = new Set([1, 2, 3, 4, 5].map((s) => paths(reorder(files, `shuffle:${s}`)).join()));
+    expect(orders.size).toBeGreaterThan(1);
+  });
+
+  it('refuses a value it does not know, rather than running in an order nobody asked for', () => {
+    for (const bad of ['random', 'shuffle:', 'shuffle:-1', 'shuffle:1234567890', 'reverse ']) expect(() => reorder(files, bad)).toThrow(/TABMESH_FILE_ORDER/);
   });
 });
 

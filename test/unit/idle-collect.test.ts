@@ -2,7 +2,7 @@
 // (shared/executor/idle-collect.ts, session 32): a unit test of the box with a
 // fake heap and collector, then of its wiring into ExecutorCore with a fake
 // endpoint (no thread: the collector is counted, not run).
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdleCollect } from '../../shared/executor/idle-collect.js';
 import { ExecutorCore } from '../../shared/executor/core.js';
 import { resultsOf } from '../../shared/executor/columns.js';
@@ -24,6 +24,12 @@ function fakeHeap(start = 10 * MiB) {
 }
 
 describe('IdleCollect', () => {
+  // On fake clocks (its timer and performance.now()): a 20 ms real wait between "batches" took over 40 ms under load
+  // and the idle check collected (session 38, the unit files shuffled beside two CPU burners).
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+  const wait = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+
   it('collects once idle after the heap grew past the growth, and not again until it grows again', async () => {
     const f = fakeHeap();
     const c = new IdleCollect(f.collect, f.heapBytes, f.inFlight, 30, 8 * MiB);

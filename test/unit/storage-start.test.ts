@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { receiveMessageOnPort } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorker, type WorkerStorageSetup } from '../../coordinator/gcs/worker-storage.js';
 import { SLOT, STATE } from '../../coordinator/gcs/worker-wire.js';
@@ -37,6 +38,22 @@ describe('a storage thread that dies at start', () => {
       code: 'GCS_UNAVAILABLE',
       message: expect.stringMatching(/stopped at start \(exit code 3\)$/),
     });
+  }, 20_000);
+
+  it('one that says why its open failed and exits before the wait wakes: the start ends with that reason on the port, not "stopped at start"', async () => {
+    // No notify: its exit reaches the main thread before the state's wait looks again (250 ms), as it did now and then
+    // for the SQLite thread under load ("stopped at start (exit code 0)" instead of the mkdir's EEXIST, session 38).
+    const failsThenExits = `
+import { workerData } from 'node:worker_threads';
+const s = new Int32Array(workerData.shared);
+Atomics.store(s, ${SLOT.started}, 1);
+workerData.port.postMessage({ op: 'connect-failed', message: 'EEXIST: file already exists' });
+Atomics.store(s, ${SLOT.state}, ${STATE.failed});
+process.exit(0);`;
+    const w = await startWorker(setup(failsThenExits));
+    expect(Atomics.load(w.shared, SLOT.state)).toBe(STATE.failed);
+    // The reason is on the port for the storage's constructor (worker-storage.ts) to read.
+    expect(receiveMessageOnPort(w.port)?.message).toEqual({ op: 'connect-failed', message: 'EEXIST: file already exists' });
   }, 20_000);
 
   it('startCoordinator fails with the reason when the SQLite file cannot be opened', async () => {
