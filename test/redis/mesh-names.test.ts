@@ -11,7 +11,7 @@ import type { TaskError } from '../../shared/index.js';
 import { closeInProcess, linkedInProcess } from '../helpers/mesh.js';
 import { edgeNodes, kill, redisCoordinator } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
-import { useRedis } from '../helpers/redis.js';
+import { startRedisCluster, useRedis } from '../helpers/redis.js';
 
 const drivers: Mesh[] = [];
 const inProcess: (RunningCoordinator | EdgeNode)[] = [];
@@ -169,4 +169,25 @@ describe('the mesh name table in Redis (coordinator/mesh/actor-names.ts)', () =>
       r.disconnect();
     }
   });
+});
+
+describe('named actors on a Redis Cluster', () => {
+  it('two coordinators on a 3-master Cluster: one name, one actor; found from the other; free after a kill', async () => {
+    const cluster = await startRedisCluster(3);
+    try {
+      const { a, b, token } = await linkedInProcess(cluster.url, 'cl-names', inProcess);
+      const onA = await driver(a.url, token);
+      const onB = await driver(b.url, token);
+      expect(await create(onB, 'solo')).toBe(1);
+      expect(await create(onA, 'solo')).toMatchObject({ remoteName: 'ActorNameTakenError' });
+      expect(((await onA.getActor('solo').catch((e: unknown) => e)) as Error).message).toContain(b.url);
+      onB.kill(await onB.getActor<Counter>('solo'));
+      // The release reaches Redis after the kill: A's driver may find the name taken for a moment.
+      await until(async () => (await create(onA, 'solo')) === 1, { timeoutMs: 30_000, everyMs: 200, what: "A's driver to take the name B's kill freed" });
+    } finally {
+      for (const d of drivers.splice(0)) await d.close().catch(() => {});
+      await closeInProcess(inProcess);
+      await cluster.destroy();
+    }
+  }, 180_000);
 });
