@@ -50,6 +50,8 @@ export class CoordinatorMesh {
   private timer: ReturnType<typeof setInterval> | null = null;
   private janitor: JobJanitor | undefined;
   private detached: DetachedAdoption | undefined;
+  /** The mesh's actor names: our lease on our claims is renewed every beat. */
+  private names: MeshActorNames | undefined;
   private sweptAt = Date.now();
   private readonly startedAt = Date.now();
   private closed = false;
@@ -150,8 +152,8 @@ export class CoordinatorMesh {
     });
     c.signalling.bridge = mesh.signals;
     // Names unique mesh-wide (actor-names.ts): a silent coordinator's claims hold while a takeover may claim them again.
-    const names = new MeshActorNames(client, opts.prefix, id, c.jobGraceMs + 2 * DEAD_MS);
-    c.actors.meshNames = meshNameRegistry(names, id, () => mesh.registry.live());
+    mesh.names = new MeshActorNames(client, opts.prefix, id, c.jobGraceMs + 2 * DEAD_MS);
+    c.actors.meshNames = meshNameRegistry(mesh.names, id, () => mesh.registry.live());
     // Tasks of the others' jobs handed back to them before they started here (give-back.ts).
     c.addStats(() => ({
       ...mesh.bus.counters,
@@ -229,6 +231,7 @@ export class CoordinatorMesh {
     this.links.keep(live, (id) => this.registry.known(id));
     this.bus.delivery.keep(live, (id) => this.registry.known(id));
     this.sendsOn.keep(live);
+    if (this.names) void this.work.add(this.names.renew()).catch(() => {}); // our claims hold while we beat (actor-names.ts)
     const lost = await this.renew([...this.ownJobs(), ...(this.detached?.leased() ?? [])]);
     if (this.closed) return;
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });

@@ -129,42 +129,50 @@ describe('named actors across two coordinators', () => {
 });
 
 describe('the mesh name table in Redis (coordinator/mesh/actor-names.ts)', () => {
-  it("a claim of a live coordinator holds; a silent one's holds for the orphan window; the same actor's always succeeds", async () => {
+  it("a claim holds while its coordinator's lease runs; the same actor's claim always succeeds; lapsed leases are forgotten", async () => {
     const { MeshActorNames } = await import('../../coordinator/mesh/actor-names.js');
     const r = new Redis(redis.server.url);
     try {
       const prefix = 'table';
+      const leases = `${prefix}:{mesh}:name-leases`;
       const now = async () => {
         const [s, us] = await r.time();
         return Number(s) * 1000 + Math.floor(Number(us) / 1000);
       };
-      const beat = async (id: string, ago: number) =>
-        r.hset(`${prefix}:{mesh}:coordinators`, id, JSON.stringify({ id, url: `http://${id}`, rt: (await now()) - ago }));
+      /** Coordinator `id`'s lease runs until `ms` from now (negative: lapsed that long ago). */
+      const lease = async (id: string, ms: number) => r.hset(leases, id, String((await now()) + ms));
       const x = new MeshActorNames(r, prefix, 'aa', 5_000);
       const y = new MeshActorNames(r, prefix, 'bb', 5_000);
-      await beat('aa', 0);
       expect(await x.claim('', 'n', 'a1')).toEqual({ taken: false });
       expect(await y.claim('', 'n', 'b1')).toEqual({ taken: true, holder: { coordinator: 'aa', actor: 'a1' } });
+      expect(await y.leased(['aa', 'bb', 'cc'])).toEqual(new Set(['aa', 'bb']));
       // A takeover of the same actor moves the claim; the old holder's release then leaves it alone.
       expect(await y.claim('', 'n', 'a1')).toEqual({ taken: false });
       await x.release('', 'n', 'a1');
       expect(await y.holder('', 'n')).toEqual({ coordinator: 'bb', actor: 'a1' });
       await y.release('', 'n', 'a1');
       expect(await y.holder('', 'n')).toBeUndefined();
-      // Silent within the window: held; past it, or with no record at all: free.
+      // Its lease running (renewed by its beat): held; lapsed, or gone: free.
       expect(await x.claim('', 'm', 'a2')).toEqual({ taken: false });
-      await beat('aa', 3_000);
+      await lease('aa', 1_000);
       expect((await y.claim('', 'm', 'b2')).taken).toBe(true);
-      await beat('aa', 6_000);
+      await x.renew();
+      expect((await y.claim('', 'm', 'b2')).taken).toBe(true);
+      await lease('aa', -1);
       expect(await y.claim('', 'm', 'b2')).toEqual({ taken: false });
       expect(await x.claim('', 'o', 'a3')).toEqual({ taken: false });
-      await r.hdel(`${prefix}:{mesh}:coordinators`, 'aa');
+      await r.hdel(leases, 'aa');
       expect(await y.claim('', 'o', 'b3')).toEqual({ taken: false });
       // A value that is not ours to read is nobody's claim; names are per namespace.
       await r.hset(`${prefix}:{mesh}:actor-names`, '\u0000junk', 'not a claim');
       expect(await y.claim('', 'junk', 'b4')).toEqual({ taken: false });
       expect(await x.claim('ns', 'o', 'a5')).toEqual({ taken: false });
       expect((await y.all()).map((n) => `${n.namespace}/${n.name}`).sort()).toEqual(['/junk', '/m', '/o', 'ns/o']);
+      // A lease lapsed for over an hour is forgotten by a beat (the first of a coordinator prunes).
+      await lease('cc', -2 * 3_600_000);
+      await new MeshActorNames(r, prefix, 'dd', 5_000).renew();
+      expect(await r.hexists(leases, 'cc')).toBe(0);
+      expect(await r.hexists(leases, 'dd')).toBe(1);
     } finally {
       r.disconnect();
     }
