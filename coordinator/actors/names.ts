@@ -67,7 +67,8 @@ export class ActorNames {
     this.claiming.set(a.id, entry);
     const done = (outcome: ClaimOutcome) => {
       this.claiming.delete(a.id);
-      settled(a, outcome, entry.gated);
+      // The mesh closed meanwhile (its coordinator is closing): nothing more is written.
+      if (this.remote === remote) settled(a, outcome, entry.gated);
     };
     remote.claim(a.namespace, a.name, a.id).then(
       (holder) => done(holder ? { taken: holder } : { ours: true }),
@@ -87,7 +88,9 @@ export class ActorNames {
     if (!a.name) return;
     if (this.names.get(nameKey(a.namespace, a.name)) === a.id) this.names.delete(nameKey(a.namespace, a.name));
     // Only our claim for this actor goes (a compare-and-delete); sent after the claim on one connection, so in order.
-    this.remote?.release(a.namespace, a.name, a.id).catch((e: Error) => {
+    const remote = this.remote;
+    remote?.release(a.namespace, a.name, a.id).catch((e: Error) => {
+      if (this.remote !== remote) return; // closing: the GCS may be closed already
       this.gcs.event('actor-name-release-failed', `the name '${a.name}' of actor ${a.id.slice(0, 12)} stays claimed in the mesh: ${e.message}`);
     });
   }
