@@ -128,6 +128,27 @@ describe('named actors across two coordinators', () => {
   }, 180_000);
 });
 
+describe('named actors when a coordinator closes cleanly', () => {
+  it("its claims outlive it by its lease (a takeover may claim them again), then its actor's name is free", async () => {
+    const prefix = 'names-close';
+    // A's lease on its claims: its job grace (1 s) and two silences (2 s each) past its last beat.
+    const { a, b, token } = await linkedInProcess(redis.server.url, prefix, inProcess, { jobGraceMs: 1_000 });
+    const onA = await driver(a.url, token);
+    const onB = await driver(b.url, token);
+    expect(await create(onA, 'kept')).toBe(1);
+    const aId = a.coordinator.meshId!;
+    await a.close();
+    // Gone from the registry at once (its goodbye), yet its name holds: a rolling restart does not free it.
+    expect(await create(onB, 'kept')).toMatchObject({ remoteName: 'ActorNameTakenError' });
+    let last: unknown;
+    await until(async () => (last = await create(onB, 'kept')) === 1, {
+      timeoutMs: 60_000,
+      everyMs: 500,
+      what: () => `B's driver to take the name after A's lease (the last try: ${String(last)}; claim ${aId})`,
+    });
+  }, 120_000);
+});
+
 describe('the mesh name table in Redis (coordinator/mesh/actor-names.ts)', () => {
   it("a claim holds while its coordinator's lease runs; the same actor's claim always succeeds; lapsed leases are forgotten", async () => {
     const { MeshActorNames } = await import('../../coordinator/mesh/actor-names.js');
