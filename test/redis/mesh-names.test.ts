@@ -8,8 +8,8 @@ import { startEdgeNode, type EdgeNode } from '../../edge/node.js';
 import { connect } from '../../edge/index.js';
 import type { Mesh } from '../../shared/api/mesh.js';
 import type { TaskError } from '../../shared/index.js';
-import { closeInProcess, linkedInProcess } from '../helpers/mesh.js';
-import { edgeNodes, kill, redisCoordinator } from '../helpers/processes.js';
+import { closeInProcess, linkedInProcess, twoCoordinators, type CoordinatorRow } from '../helpers/mesh.js';
+import { edgeNodes, getJson, kill, redisCoordinator } from '../helpers/processes.js';
 import { until } from '../helpers/poll.js';
 import { startRedisCluster, useRedis } from '../helpers/redis.js';
 
@@ -125,6 +125,30 @@ describe('named actors across two coordinators', () => {
       what: () => `B's driver to take the name after A's death (${tries} tries, the last ${String(took.at(-1))}; claim ${held})`,
     });
     expect((await claim(prefix, 'keeper')).startsWith(`${b.coordinator.meshId} `)).toBe(true);
+  }, 180_000);
+});
+
+describe('a named actor taken over with its job', () => {
+  it('its coordinator is SIGKILLed, its driver resumes on the other: the actor keeps its name and state there', async () => {
+    const token = 'nt-' + Math.random().toString(36).slice(2);
+    const prefix = 'names-takeover';
+    const [a, b] = await twoCoordinators(redis.server.url, prefix, token);
+    const m = await connect({ url: [a.url, b.url], token, reconnectTimeoutMs: 60_000 });
+    drivers.push(m);
+    const h = m.remote(Counter).options({ name: 'survivor' }).remote();
+    expect(await m.get(h.inc.remote())).toBe(1);
+    const bId = (await getJson<CoordinatorRow[]>(b.url, '/api/coordinators', token))!.find((r) => r.self)!.id;
+    const aId = (await claim(prefix, 'survivor')).split(' ')[0];
+    expect(aId).not.toBe(bId);
+    await kill(a);
+    // Sent while the driver has no coordinator: the job is taken over at B and the actor's node (which names B) joins it.
+    expect(await m.get(h.inc.remote(), { timeoutMs: 60_000 })).toBe(2);
+    // B's takeover claimed the name again for the same actor: B's drivers find it, and cannot take its name.
+    await until(async () => (await claim(prefix, 'survivor')).startsWith(`${bId} `), { timeoutMs: 20_000, what: 'the claim to move to B' });
+    const other = await driver(b.url, token);
+    const found = await other.getActor<Counter>('survivor');
+    expect(await other.get(found.inc.remote(), { timeoutMs: 30_000 })).toBe(3);
+    expect(await create(other, 'survivor')).toMatchObject({ remoteName: 'ActorNameTakenError' });
   }, 180_000);
 });
 
