@@ -58,6 +58,8 @@ export class ActorManager {
       taskId: t.spec.taskId,
     });
     if (a.detached && !a.name) return refuse('ValueError', `a detached actor needs a name (nothing could reach it once its job ends)`);
+    // Names are keyed `namespace\0name` here and in the mesh's table: a NUL inside either would make two names one.
+    if (a.name?.includes('\u0000') || namespace.includes('\u0000')) return refuse('ValueError', `an actor's name and namespace cannot hold a NUL character`);
     if (a.name && !this.names.claim(namespace, a.name, t.spec.taskId)) {
       return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
     }

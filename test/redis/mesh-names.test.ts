@@ -64,6 +64,8 @@ describe('named actors across two coordinators', () => {
     expect((dup as TaskError).remoteMessage).toContain(a.url);
     // Another namespace is another name.
     expect(await create(onB, 'counter', 'other')).toBe(1);
+    // Names are keyed `namespace\0name`: a NUL in either would make two names one.
+    expect(await create(onB, 'other\u0000counter')).toMatchObject({ remoteName: 'ValueError' });
 
     // B's driver finds where it lives: its calls are not routed over the links, the error names A's URL.
     const lookup = (await onB.getActor('counter').catch((e: unknown) => e)) as Error;
