@@ -5,11 +5,15 @@
 // same run, rounds interleaved (unnamed, named, named, unnamed, ...).
 // Workloads: actors created one at a time (each's first call awaited before the
 // next: the claim's round trip is all in the latency), and a burst created at once.
+// An actor's start (~100 ms: an executor of its own) hides the claim in that noise,
+// so the claim's script is also timed alone against a plain HGET of the same hash.
 //
 //   npm run build && node dist/bench/mesh-names.js
 //
 // MESH_NAMES_ROUNDS=4, MESH_NAMES_ACTORS=40.
+import { Redis } from 'ioredis';
 import { connect, type ActorHandle, type Mesh } from '../edge/index.js';
+import { MeshActorNames } from '../coordinator/mesh/actor-names.js';
 import { ownRedis } from './own-redis.js';
 import { emit, figure, log, median, pollStats, round, runBench, startCluster, timeMs } from './harness.js';
 
@@ -71,6 +75,35 @@ async function main(): Promise<void> {
   await m.close();
   await a.stop();
   await b.stop();
+  await claimAlone(redis.url);
+}
+
+/** The claim script's round trip (one at a time, then a claim and a release a name), against a plain HGET. */
+async function claimAlone(url: string): Promise<void> {
+  const r = new Redis(url);
+  const names = new MeshActorNames(r, 'alone', 'c0ffee', 24_000);
+  const N = 2000;
+  const hget: number[] = [];
+  const claim: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    hget.push(
+      await timeMs(async () => {
+        for (let i = 0; i < N; i++) await r.hget('alone:{mesh}:actor-names', `\u0000n${i}`);
+      }),
+    );
+    claim.push(
+      await timeMs(async () => {
+        for (let i = 0; i < N; i++) {
+          await names.claim('', `n${i}`, 'ab12');
+          await names.release('', `n${i}`, 'ab12');
+        }
+      }),
+    );
+  }
+  const base = (median(hget) / N) * 1000;
+  emit(figure('mesh-names HGET round trip', base, 'us'));
+  emit(figure('mesh-names claim + release round trips', (median(claim) / N) * 1000, 'us', base));
+  r.disconnect();
 }
 
 runBench(main);
