@@ -245,16 +245,29 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
   getActor: (c, s, m) => {
     const ns = m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined);
     const a = c.actors.lookup(m.name, ns);
-    if (!a || !c.dir.hold(s, ActorManager.creationObject(a.id))) {
-      s.send({ t: 'actorInfo', x: m.x, error: `no live actor named '${m.name}'${ns ? ` in namespace '${ns}'` : ''}` });
-      return;
-    }
-    s.send({ t: 'actorInfo', x: m.x, id: a.id, className: a.className });
+    if (a && c.dir.hold(s, ActorManager.creationObject(a.id))) return void s.send({ t: 'actorInfo', x: m.x, id: a.id, className: a.className });
+    const none = `no live actor named '${m.name}'${ns ? ` in namespace '${ns}'` : ''}`;
+    if (a || !c.actors.meshWide) return void s.send({ t: 'actorInfo', x: m.x, error: none });
+    // Not here: another coordinator of the mesh may host it (its calls are not routed over the links yet: session 38).
+    c.actors.lookupElsewhere(m.name, ns).then(
+      (at) =>
+        s.send({
+          t: 'actorInfo',
+          x: m.x,
+          error: at ? `${none} at this coordinator: it lives at coordinator ${at.url} of the mesh; connect to ${at.url} to call it` : none,
+        }),
+      (e: Error) => s.send({ t: 'actorInfo', x: m.x, error: `${none} here, and the mesh's names could not be read: ${e.message}` }),
+    );
   },
   ask: (c, s, m) => {
     if (m.q === 'nodes') return void s.send({ t: 'info', x: m.x, nodes: c.scheduler.nodeList.map(nodeInfo) });
     const ns = m.all ? null : (m.ns ?? c.actors.namespaceOf((s.role === 'driver' ? s.jobId : m.job) ?? undefined));
-    s.send({ t: 'info', x: m.x, actors: c.actors.named(ns) });
+    if (!c.actors.meshWide) return void s.send({ t: 'info', x: m.x, actors: c.actors.named(ns) });
+    // Mesh-wide, as Ray's list_named_actors is cluster-wide; ours alone when Redis does not answer.
+    c.actors.namedAcross(ns).then(
+      (actors) => s.send({ t: 'info', x: m.x, actors }),
+      () => s.send({ t: 'info', x: m.x, actors: c.actors.named(ns) }),
+    );
   },
   cancel: (c, s, m) => {
     const t = c.gcs.tasks.get(taskOfObject(m.id));

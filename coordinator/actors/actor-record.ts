@@ -46,6 +46,8 @@ export interface ActorHooks {
   holdArgs(spec: TaskSpec, sign: 1 | -1): void;
   /** Sends a logged call to the restarted actor's node, to rebuild its state (its result is not news). */
   replay(spec: TaskSpec, n: NodeRecord): void;
+  /** Its name was claimed mesh-wide: creation `t`, which waited for that, goes on (coordinator/mesh/actor-names.ts). */
+  nameClaimed(t: TaskRecord): void;
   /** A detached actor died: its name no longer holds its creation object. */
   unpin(id: TaskId): void;
 }

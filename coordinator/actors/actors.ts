@@ -10,7 +10,7 @@ import type { Gcs } from '../gcs/gcs.js';
 import { TERMINAL, type NodeRecord, type TaskRecord } from '../gcs/tables.js';
 import { diedFailure, newActorRecord, type ActorHooks, type ActorRecord } from './actor-record.js';
 import { pump, queueCall } from './calls.js';
-import { ActorNames } from './names.js';
+import { ActorNames, type ClaimOutcome, type MeshNameRegistry, type NameElsewhere } from './names.js';
 import { restart, restartable } from './restart.js';
 import { nextAttempt, queued } from '../scheduler/task-states.js';
 
@@ -58,11 +58,59 @@ export class ActorManager {
       taskId: t.spec.taskId,
     });
     if (a.detached && !a.name) return refuse('ValueError', `a detached actor needs a name (nothing could reach it once its job ends)`);
+    // Names are keyed `namespace\0name` here and in the mesh's table: a NUL inside either would make two names one.
+    if (a.name?.includes('\u0000') || namespace.includes('\u0000')) return refuse('ValueError', `an actor's name and namespace cannot hold a NUL character`);
     if (a.name && !this.names.claim(namespace, a.name, t.spec.taskId)) {
       return refuse('ActorNameTakenError', `an actor named '${a.name}' already exists${namespace ? ` in namespace '${namespace}'` : ''}`);
     }
-    this.table.set(t.spec.taskId, newActorRecord(t, namespace));
+    const rec = newActorRecord(t, namespace);
+    this.table.set(t.spec.taskId, rec);
+    this.names.claimAcross(rec, (a, outcome, gated) => this.nameClaimed(a, outcome, gated));
     return null;
+  }
+
+  /** The mesh's name table (coordinator/mesh/actor-names.ts) while this coordinator is part of a mesh; null after. */
+  set meshNames(r: MeshNameRegistry | null) {
+    this.names.remote = r;
+  }
+
+  /** Whether names are claimed mesh-wide (this coordinator is part of a mesh). */
+  get meshWide(): boolean {
+    return this.names.remote !== null;
+  }
+
+  /** Whether creation `t` waits for its name's mesh-wide claim (task-submit.ts counts it as a missing argument). */
+  awaitsName(t: TaskRecord): boolean {
+    return this.names.gate(t.spec.taskId);
+  }
+
+  /**
+   * The mesh-wide claim of `a`'s name ended. Ours: a waiting creation goes on (an actor that died meanwhile gives it
+   * back). Another's: the creation fails as on one coordinator; an actor adopted with its job (a takeover) whose
+   * name was taken while its coordinator was gone dies, as the name is the other actor's now.
+   */
+  private nameClaimed(a: Readonly<ActorRecord>, outcome: ClaimOutcome, gated: boolean): void {
+    const live = this.table.get(a.id) === a && a.state !== 'dead';
+    if ('ours' in outcome) {
+      if (!live) this.names.release(a);
+      else if (gated) this.hooks.nameClaimed(a.creation);
+      return;
+    }
+    if (!live) return;
+    const where =
+      'taken' in outcome
+        ? `is held by an actor of coordinator ${outcome.taken.url ?? outcome.taken.coordinator}`
+        : `could not be claimed in the mesh (Redis: ${outcome.error})`;
+    const ns = a.namespace ? ` in namespace '${a.namespace}'` : '';
+    if (gated && !TERMINAL.has(a.creation.state)) {
+      const name = 'taken' in outcome ? 'ActorNameTakenError' : 'ActorNameUnavailableError';
+      const message =
+        'taken' in outcome
+          ? `an actor named '${a.name}' already exists${ns} (at coordinator ${outcome.taken.url ?? outcome.taken.coordinator})`
+          : `the name '${a.name}'${ns} ${where}`;
+      this.hooks.fail(a.creation, { code: 'TASK_ERROR', name, message, stack: '', functionName: a.creation.spec.name, taskId: a.id });
+    } else if ('taken' in outcome) this.kill(a.id, `its name '${a.name}'${ns} ${where}`);
+    else this.gcs.event('actor-name-unclaimed', `actor ${a.className} ${a.id.slice(0, 12)}: its name '${a.name}'${ns} ${where}`, { job: a.job, task: a.id });
   }
 
   /** Its constructor returned: the actor is up on the node that ran it. */
@@ -277,6 +325,16 @@ export class ActorManager {
 
   lookup(name: string, namespace: string): Readonly<ActorRecord> | undefined {
     return this.names.lookup(name, namespace);
+  }
+
+  /** A name not held here: the live other coordinator of the mesh holding it, if one does. */
+  async lookupElsewhere(name: string, namespace: string): Promise<NameElsewhere | undefined> {
+    return this.names.remote?.find(namespace, name);
+  }
+
+  /** Live named actors mesh-wide (Ray's list_named_actors from any driver); this coordinator's without a mesh. */
+  namedAcross(namespace: string | null): Promise<{ name: string; namespace: string }[]> {
+    return this.names.namedAcross(namespace);
   }
 
   /** Live named actors, in one namespace or (null) in all (Ray's list_named_actors). */

@@ -18,7 +18,7 @@ import { PeerAgents } from './peer-agents.js';
 import { givenBack } from './give-back.js';
 import { SignalRelay } from './signal-relay.js';
 import { MeshView } from './mesh-view.js';
-import { BEAT_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
+import { BEAT_MS, DEAD_MS, LEASE_MS, MeshRegistry, linkedNodes, type CoordinatorInfo } from './registry.js';
 import { JobJanitor } from './janitor.js';
 import { guestCopies, MovedHoldings, type Holding } from './moved-holdings.js';
 import { DetachedAdoption } from './detached-actors.js';
@@ -26,6 +26,7 @@ import { SendOn } from './send-on.js';
 import { takeOverJob, type TakeoverMesh } from './takeover.js';
 import { LinkPins, pinWaitFromEnv } from './link-pins.js';
 import { InFlight } from './in-flight.js';
+import { MeshActorNames, meshNameRegistry } from './actor-names.js';
 
 /** How long a closing mesh waits for Redis, for its goodbyes, then for what it had under way (session 37). */
 export const CLOSE_WAIT_MS = 2_000;
@@ -49,6 +50,8 @@ export class CoordinatorMesh {
   private timer: ReturnType<typeof setInterval> | null = null;
   private janitor: JobJanitor | undefined;
   private detached: DetachedAdoption | undefined;
+  /** The mesh's actor names: our lease on our claims is renewed every beat. */
+  private names: MeshActorNames | undefined;
   private sweptAt = Date.now();
   private readonly startedAt = Date.now();
   private closed = false;
@@ -148,6 +151,9 @@ export class CoordinatorMesh {
       coordinators: () => mesh.list().map((r) => ({ id: r.id, url: r.url, nodes: r.nodes, cpus: r.cpus, jobs: r.jobs, load: r.load, self: r.self })),
     });
     c.signalling.bridge = mesh.signals;
+    // Names unique mesh-wide (actor-names.ts): a silent coordinator's claims hold while a takeover may claim them again.
+    mesh.names = new MeshActorNames(client, opts.prefix, id, c.jobGraceMs + 2 * DEAD_MS);
+    c.actors.meshNames = meshNameRegistry(mesh.names, id, () => mesh.registry.live());
     // Tasks of the others' jobs handed back to them before they started here (give-back.ts).
     c.addStats(() => ({
       ...mesh.bus.counters,
@@ -225,6 +231,7 @@ export class CoordinatorMesh {
     this.links.keep(live, (id) => this.registry.known(id));
     this.bus.delivery.keep(live, (id) => this.registry.known(id));
     this.sendsOn.keep(live);
+    if (this.names) void this.work.add(this.names.renew()).catch(() => {}); // our claims hold while we beat (actor-names.ts)
     const lost = await this.renew([...this.ownJobs(), ...(this.detached?.leased() ?? [])]);
     if (this.closed) return;
     for (const job of lost) this.c.gcs.event('job-lease-lost', `job ${job}: another coordinator holds its lease`, { job });
@@ -326,6 +333,7 @@ export class CoordinatorMesh {
     this.c.scheduler.linkedNodes = 0;
     this.pins.unhook(this.c.gcs);
     this.c.signalling.bridge = null;
+    this.c.actors.meshNames = null;
     this.signals.close();
     this.view?.close();
     this.agents.close();

@@ -137,6 +137,8 @@ export function admit(gcs: Gcs, dir: ObjectDirectory, actors: ActorManager, spec
   const nameTaken = spec.actor?.kind === 'create' ? actors.register(t) : null;
   // A detached actor's name holds it (its creation object) until it dies, whoever holds handles.
   if (!nameTaken && spec.actor?.kind === 'create' && spec.actor.detached) dir.addRef(ActorManager.creationObject(spec.taskId));
+  // In a mesh its name is claimed in Redis too: it waits for that as for an argument (ActorManager.nameClaimed).
+  if (!nameTaken && spec.actor?.kind === 'create' && actors.awaitsName(t)) t.missing++;
   if (isCall) actors.enqueueCall(t);
   // By index: the lists are often the shared frozen empties, which `for...of` walks slowly (lineage.ts depsOf).
   const deps = depsOf(spec);

@@ -27,6 +27,7 @@ export function actorHooks(tasks: () => TaskManager, dir: ObjectDirectory, sched
       n.session.send({ t: 'assign', spec, inline: inlineArgs(dir, spec), fn: undefined });
     },
     unpin: (id) => dir.decRef(ActorManager.creationObject(id)),
+    nameClaimed: (t) => tasks().nameClaimed(t),
   };
 }
 

@@ -129,6 +129,11 @@ export class TaskManager {
     }
   }
 
+  /** An actor's creation waited for its name's mesh-wide claim (counted as a missing argument): it is claimed. */
+  nameClaimed(t: TaskRecord): void {
+    if (t.state === 'waiting-args' && --t.missing === 0) this.ready(t);
+  }
+
   /** Assignment by the scheduler: the node is told; its fns ride along the first time. */
   assign(t: TaskRecord, n: NodeRecord): void {
     t.state = 'assigned';
