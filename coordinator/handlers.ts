@@ -161,7 +161,9 @@ export const handlers: { [K in Msg['t']]: Handler<K> | null } = {
       if (over) return void s.fail(over.code, over.message);
     }
     if (m.to !== undefined) return direct(c, s, m, looked);
-    const local = m.local ? (nodeOf(c, s) ?? null) : null;
+    // `local`: the node runs it already (bottom-up). Never so for an actor's task: our nodes do not say it, and a node
+    // that did would place an actor on itself past the scheduler and a mesh's name claim (session 38).
+    const local = m.local && !spec.actor ? (nodeOf(c, s) ?? null) : null;
     return c.tasks.submit(spec, s, local, looked);
   },
   put: (c, s, m) => {
