@@ -36,6 +36,9 @@ const pristine = [
   'test/unit/heap-compact-v8.test.ts',
   'test/unit/bench-scale-gc.test.ts',
   'test/unit/task-record-bytes.test.ts',
+  // Its page faults count the process's memory history (glibc's mmap threshold after earlier files' large frees): 13.5
+  // of 24 MiB faulted once after other files in a shuffled order, at load 22 (session 38).
+  'test/unit/bytes.test.ts',
 ];
 
 // The integration files share their worker's modules as well (project `shared`): a fork of its own for each
