@@ -7,7 +7,7 @@ import { afterEach, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { fileGate, type FileGate } from '../helpers/file-gate.js';
 import { until } from '../helpers/poll.js';
-import { coreOf, sequential } from '../helpers/sequential.js';
+import { sequential } from '../helpers/sequential.js';
 import { leased, leasedDriver } from '../helpers/direct-driver.js';
 import { taskOfObject } from '../../shared/ids.js';
 
