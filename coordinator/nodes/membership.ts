@@ -311,9 +311,13 @@ export class Membership {
     if (this.hold.size === 0) this.quietSince = -Infinity;
     for (const n of late) this.quietSince = Math.max(this.quietSince, this.heard(n), n.busySince ?? 0);
     if (this.quietSince === -Infinity) return undefined;
-    // Counted by tick: one heard in the tick of the late ones' last frame counts as not heard since (a few more).
-    const [, count] = this.silence.silent(-Infinity, (Math.floor(this.quietSince / this.tickMs) + 1) * this.tickMs);
-    return { count, until: this.quietSince + this.idleQuietMs + this.heartbeatMs + 2 * this.tickMs };
+    // What stopped them may have come up to a keepalive window (and a heartbeat's lateness) after their last frame:
+    // idle ones heard before then may be silent with them. Counted by tick: one heard in the cut's tick counts too.
+    const cut = Math.min(Date.now(), this.quietSince + this.quietMs + this.heartbeatMs);
+    const [, count] = this.silence.silent(-Infinity, (Math.floor(cut / this.tickMs) + 1) * this.tickMs);
+    // Their silence shows a keepalive window (and a heartbeat) after that, or after our own last stall's floor, from
+    // which silentNow() counts (a loaded coordinator's stall must not end the wait before the count can show).
+    return { count, until: Math.max(cut, this.heardFloor) + this.idleQuietMs + this.heartbeatMs + 2 * this.tickMs };
   }
 
   private holdAll(late: NodeRecord[], now: number, live: number): void {
