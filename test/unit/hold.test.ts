@@ -8,7 +8,7 @@ import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { holdOptions, type HoldOptions } from '../../coordinator/nodes/hold.js';
-import { place } from '../../coordinator/nodes/load.js';
+import { place, unplace } from '../../coordinator/nodes/load.js';
 import { fakeSession } from '../helpers/node-record.js';
 
 const HEARTBEAT_MS = 1000;
@@ -227,6 +227,25 @@ describe('holding nodes that fall silent together', () => {
     for (const n of silent) expect(n.heldSince).toBeTypeOf('number');
     expect(co.membership.hold.mass).toBe(true);
     expect(lostTasks).toHaveLength(0);
+  });
+
+  it('one busy node silent while 200 idle ones that ran a task between heartbeats keep quiet: lost at its deadline, not held', () => {
+    const { c: co, nodes, lostTasks } = world(10_000, {}, false);
+    // Given a task and done with it with no frame between (their idle word stands): under the idle window again.
+    const ranOne = nodes.slice(0, 200);
+    for (const n of ranOne) {
+      const t = { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord;
+      place(n, t);
+      unplace(n, t);
+    }
+    const [busy] = nodes.slice(200, 201);
+    place(busy, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+    co.membership.heartbeat(busy, { t: 'heartbeat', running: 1, queued: 0, storeBytes: 0 });
+    run(co, nodes.slice(201), DEAD_MS + 2 * TICK + 1000);
+    expect(alive(co, busy)).toBe(false);
+    expect(lostTasks).toEqual([busy]);
+    expect(co.membership.counts.nodesHeld).toBe(0);
+    for (const n of ranOne) expect(alive(co, n)).toBe(true);
   });
 
   /** 2,000 nodes: the first 1,000 busy (a task, said so), the others hold nothing and said so. */
