@@ -7,6 +7,7 @@ import { readToken, resolveToken, runToken, TOKEN_USAGE } from './token.js';
 import type { TokenKind } from '../coordinator/auth/tokens.js';
 import { FD_RESERVE } from '../coordinator/limits/open-files.js';
 import { ICE_USAGE, iceFlags, iceOptions } from './ice.js';
+import { HOLD_USAGE, holdFlagOptions, holdFlags } from './hold-flags.js';
 import { CliError, coordinatorFlag, oneLine, portBusy, portFree, reachCoordinator } from './reach.js';
 import { compactAfterBursts, gcsTaskCounts } from './heap.js';
 import { DEFAULT_HEAP_GROWTH_PERCENT, setHeapGrowth, setYoungGrowth } from './heap-flags.js';
@@ -31,11 +32,12 @@ const COMMANDS: Record<string, string> = {
                   (docs/decisions.md "Task groups"; on by default);
                   node's own flags go before the script, e.g. \`node --v8-pool-size=1 bin/tabmesh.js coordinator\`, or in
                   NODE_OPTIONS where Node takes them: /api/stats shows v8PoolSize and singleThreadedGc)
-${ICE_USAGE}`,
+${ICE_USAGE}
+${HOLD_USAGE}`,
   node: `  tabmesh node --coordinator URL[,URL2,...] [--cpus N] [--store-mb M] [--spill-dir D] [--env-cache-mb M] [--name NAME] [--join-token T] [--resources JSON] [--max-upload-mibps R] [--rejoin-max-ms MS]
                  (--rejoin-max-ms: the longest wait between tries to join again after its coordinator went, default 5000)`,
   start: `  tabmesh start [--host 127.0.0.1] [--port 8080] [--data .tabmesh] [--memory | --redis URL] [--cpus N] [--private]
-                 (a coordinator and one local edge node)`,
+                 (a coordinator and one local edge node; the coordinator's other flags too, e.g. --dead-after-ms, --hold-share)`,
   submit: SUBMIT_USAGE,
   token: TOKEN_USAGE,
 };
@@ -79,6 +81,7 @@ const coordinatorOptions = {
   'dead-after-ms': { type: 'string' },
   'job-grace-ms': { type: 'string' },
   ...iceOptions,
+  ...holdFlagOptions,
   'no-swarm': { type: 'boolean', default: false },
   'no-groups': { type: 'boolean', default: false },
   /** Groups are on by default; the flag is kept so that scripts that turned them on still run. */
@@ -111,6 +114,9 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     allowPositionals: false,
   });
   const port = int(values.port, 'port', 0, 65535, usage)!;
+  const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage);
+  // 5000: the dead window's default with the default heartbeat (coordinator.ts), as --help says.
+  const hold = holdFlags(values, deadAfterMs ?? 5000, usage);
   setHeapGrowth(int(values['heap-growth'], 'heap-growth', 0, 1000, usage) ?? DEFAULT_HEAP_GROWTH_PERCENT);
   // The heap compaction after each burst shrinks the young generation: the next burst regrows it in one step.
   setYoungGrowth();
@@ -154,7 +160,8 @@ async function runCoordinator(args: string[], withNode: boolean): Promise<void> 
     ice,
     swarm: !values['no-swarm'],
     groups: !values['no-groups'],
-    deadAfterMs: int(values['dead-after-ms'], 'dead-after-ms', 1000, 600_000, usage),
+    deadAfterMs,
+    hold,
     jobGraceMs: int(values['job-grace-ms'], 'job-grace-ms', 1000, 3_600_000, usage),
     ...limitFlags(values, usage),
   }).catch((e: NodeJS.ErrnoException) => {

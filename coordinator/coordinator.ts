@@ -181,9 +181,13 @@ export class Coordinator implements Managers {
         },
         lost: (n) => this.nodeLost(n),
         // Held: no new work (as a closing node); its tasks stay where they are. Back when it speaks, unless its socket is going.
-        held: (n) => this.scheduler.removeNode(n),
+        held: (n) => {
+          this.scheduler.removeNode(n);
+          this.leases.held(n, true);
+        },
         released: (n) => {
           if (!n.session.closing) this.scheduler.addNode(n);
+          this.leases.held(n, false);
         },
       },
       heartbeatMs,

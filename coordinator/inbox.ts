@@ -287,6 +287,7 @@ export class Inbox {
     s.shortcut = m.shortcut === true && !s.peerless;
     s.direct = s.shortcut && m.direct === true;
     s.hurry = s.direct && m.hurry === true;
+    s.suspend = s.direct && m.suspend === true;
     // Task groups (coordinator/groups): only when this coordinator takes them; a driver is told in its welcome.
     s.groups = m.groups === true && this.c.groups !== null;
     if (m.role === 'driver') {

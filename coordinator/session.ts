@@ -33,6 +33,8 @@ export class Session implements FrameSink, ChunkSink {
   groups = false;
   /** A direct node that answers `hurry` (coordinator/scheduler/direct-hurry.ts). */
   hurry = false;
+  /** A direct driver that honours a `lease` with `held` (coordinator/scheduler/direct-leases.ts). */
+  suspend = false;
   /** Another coordinator of the mesh (its id), when this session is its link (coordinator/mesh). */
   meshLink: string | undefined;
   /** Said in its hello: it serves relay transfers under a credit window (`serve` with `w`, `more`). */

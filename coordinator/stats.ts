@@ -38,6 +38,13 @@ export function coordinatorStats(c: StatsSources, inbox: Inbox, more: readonly (
     // COORDINATOR_FULL refusals that named another coordinator of the mesh with room.
     fullSentOn: c.limits.sentOn,
     ...c.membership.counts,
+    // The hold's options as running (CLI --hold-*, coordinator/nodes/hold.ts), and leases told their node is held or back.
+    holdShare: c.membership.hold.o.share,
+    holdMinNodes: c.membership.hold.o.minNodes,
+    holdDeadAfterMs: c.membership.hold.o.deadAfterMs,
+    holdEvictPerSec: c.membership.hold.o.evictPerSec,
+    leasesSuspended: c.leases.suspended,
+    leasesResumed: c.leases.resumed,
     actorsDead: c.actors.dead,
     rssBytes: mem.rss,
     heapUsedBytes: mem.heapUsed,

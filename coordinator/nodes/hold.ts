@@ -8,7 +8,10 @@
 // - from there on, a late node is held (suspect): no new work, its tasks stay; it is lost after `windowMs` unless
 //   the late or silent ones reach `share` of our live nodes (a mass: then the hold lasts to the bound, `deadAfterMs`
 //   of silence, less what the eviction rate takes first, longest held first);
-// - a held node that speaks is back with its tasks (membership.ts).
+// - a held node that speaks is back with its tasks (membership.ts);
+// - late nodes under that part of the share (most of a stopped host's nodes may hold nothing, and an idle node may
+//   keep quiet longer: its silence shows later) are held, at least `minNodes` of them, while the idle nodes not heard
+//   since their last frames could make them a mass: until those nodes' silence shows or they speak (session 38).
 // The policy only: which nodes, when. Membership owns the node records and says what happened (events).
 import type { NodeRecord } from '../gcs/tables.js';
 
@@ -42,6 +45,15 @@ export function holdOptions(o: Partial<HoldOptions> | undefined, deadAfterMs: nu
 /** What a sweep's late nodes come to: lose them now, or hold them. */
 export type Verdict = 'lose' | 'hold';
 
+/**
+ * Nodes that may keep quiet longer (they said they hold nothing) not heard since the late ones' last frames: silent
+ * together with them, perhaps, though nothing says so yet; by `until` (ms) their silence shows in the silent counts.
+ */
+export interface Hidden {
+  count: number;
+  until: number;
+}
+
 export class MassHold {
   /**
    * Held nodes, in the order they were held (the rate and the end of a hold that is no mass take from the front);
@@ -57,6 +69,8 @@ export class MassHold {
   peak = 0;
   private tokens = 0;
   private lastAt: number | null = null;
+  /** Held nodes under the share wait to this time (ms) for the hidden ones' silence to show (0: no wait). */
+  waitUntil = 0;
 
   /**
    * The share of our live nodes late within a window from which late nodes are held, pending the mass: a group that
@@ -86,10 +100,11 @@ export class MassHold {
 
   /**
    * `late` nodes missed their deadline at this sweep, of `live` own nodes; `silentNow`, [silent, of how many] for each
-   * kind of node, silent past their keepalive window (late or not yet): whether to lose or hold them. A sweep
-   * that holds any, or finds the window a mass, marks the hold a mass until no node is held any more.
+   * kind of node, silent past their keepalive window (late or not yet); `hidden`, those whose silence does not show
+   * yet: whether to lose or hold them. A sweep that holds any, or finds the window a mass, marks the hold a mass until
+   * no node is held any more. Called every sweep while nodes are held (a wait ends when the hidden ones speak).
    */
-  judge(now: number, late: number, live: number, silentNow: readonly (readonly [number, number])[] = []): Verdict {
+  judge(now: number, late: number, live: number, silentNow: readonly (readonly [number, number])[] = [], hidden?: Hidden): Verdict {
     while (this.recent.length > 0 && this.recent[0][0] <= now - this.windowMs) this.lateInWindow -= this.recent.shift()![1];
     if (late > 0) {
       this.recent.push([now, late]);
@@ -103,7 +118,12 @@ export class MassHold {
     this.mass = (this.mass && this.held.size > 0) || reach(this.o.share);
     const together = Math.max(...groups.map(([k]) => k));
     if (this.held.size > 0 || together >= this.o.minNodes) this.peak = Math.max(this.peak, together);
-    return reach(this.suspectShare) ? 'hold' : 'lose';
+    // The late, held or silent ones are a group past the floor, and with the hidden ones they would reach the share:
+    // wait for the hidden ones' silence to show (bounded by it), rather than lose what may be a mass's first nodes.
+    const group = Math.max(this.held.size + late, together);
+    const wait = !this.mass && hidden !== undefined && now < hidden.until && group >= this.o.minNodes && group + hidden.count >= this.o.share * live;
+    this.waitUntil = wait ? hidden.until : 0;
+    return reach(this.suspectShare) || (late > 0 && wait) ? 'hold' : 'lose';
   }
 
   hold(n: NodeRecord): void {
@@ -127,6 +147,7 @@ export class MassHold {
     const out: NodeRecord[] = [];
     if (!this.mass) {
       this.tokens = 0;
+      if (now < this.waitUntil) return out;
       for (const n of this.held) {
         if (n.heldSince! > now - this.windowMs) break;
         out.push(n);
@@ -145,6 +166,7 @@ export class MassHold {
 
   private end(): void {
     this.mass = false;
+    this.waitUntil = 0;
     this.peak = 0;
     this.tokens = 0;
   }

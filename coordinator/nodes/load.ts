@@ -9,6 +9,7 @@ import { MAX_IDS } from '../../shared/protocol/fields.js';
 import type { NodeRecord, TaskRecord } from '../gcs/tables.js';
 import { touchNode } from '../scheduler/node-index.js';
 import { busied } from './liveness.js';
+import { kindMoved } from './silence.js';
 import { nodeChanged } from './changes.js';
 import { loadMoved } from './totals.js';
 
@@ -42,7 +43,10 @@ export function place(n: NodeRecord, t: TaskRecord): void {
   if (quiet) n.busySince = Date.now();
   taskSet(n).add(t);
   charge(n, t, 1);
-  if (quiet) busied(n);
+  if (quiet) {
+    busied(n);
+    kindMoved(n);
+  }
 }
 
 /**
@@ -64,7 +68,12 @@ export function chargeMembers(n: NodeRecord, resources: Readonly<Record<string, 
   loadMoved(n, sign * k);
   touchNode(n);
   nodeChanged(n);
-  if (quiet) busied(n);
+  if (quiet) {
+    busied(n);
+    kindMoved(n);
+  }
+  // Its last member left one that said it holds nothing: its idle window applies again.
+  else if (sign === -1 && n.saidIdle === true && holdsNothing(n)) kindMoved(n);
 }
 
 /** A task leaves the node (ended, handed back, moved). */
@@ -76,6 +85,8 @@ export function unplace(n: NodeRecord, t: TaskRecord): void {
     if (tasks.size === 0) n.tasks = NO_TASKS;
   }
   charge(n, t, -1);
+  // Its last task left one that said it holds nothing: its idle window applies again.
+  if (n.saidIdle === true && holdsNothing(n)) kindMoved(n);
 }
 
 /** A task waiting in get/wait does not use its CPU (no deadlock through nesting); it takes it back when it resumes. */

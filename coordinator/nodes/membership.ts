@@ -12,7 +12,7 @@ import { Deadlines } from './liveness.js';
 import { NodeChanges } from './changes.js';
 import { NodeTotals } from './totals.js';
 import { holdsNothing, NO_TASKS } from './load.js';
-import { holdOptions, MassHold, type HoldOptions } from './hold.js';
+import { holdOptions, MassHold, type Hidden, type HoldOptions } from './hold.js';
 import { Silence } from './silence.js';
 
 export interface MembershipEvents {
@@ -56,7 +56,7 @@ export class Membership {
   ) {
     this.deadlines = new Deadlines(this.tickMs, Date.now(), (n) => this.deadline(n));
     // Nodes that went silent at once missed their deadlines up to a keepalive window apart, seen by sweeps a tick apart.
-    this.silence = new Silence(this.tickMs);
+    this.silence = new Silence(this.tickMs, (n) => n.saidIdle === true && holdsNothing(n));
     this.hold = new MassHold(hold, this.quietMs + 2 * this.tickMs, this.quietMs, this.tickMs);
   }
 
@@ -274,8 +274,10 @@ export class Membership {
       else late.push(n);
     }
     const live = this.totals.nodes;
-    const silent = late.length > 0 ? this.silentNow(now) : [];
-    if (this.hold.judge(now, late.length, live, silent) === 'hold' && late.length > 0) this.holdAll(late, now, live);
+    const judging = late.length > 0 || this.hold.size > 0;
+    const silent = judging ? this.silentNow(now) : [];
+    const hidden = judging ? this.hidden(late) : undefined;
+    if (this.hold.judge(now, late.length, live, silent, hidden) === 'hold' && late.length > 0) this.holdAll(late, now, live);
     else for (const n of late) this.lose(n, now);
     const mass = this.hold.mass;
     for (const n of this.hold.due(now)) this.lose(n, now, mass ? 'taken at the hold rate' : 'too few together to be a mass');
@@ -300,6 +302,28 @@ export class Membership {
     ];
   }
 
+  /** The newest last frame of the late nodes judged since the hold began (hidden()). */
+  private quietSince = -Infinity;
+
+  /**
+   * Own nodes that said they hold nothing not heard since the late ones' last frames (session 38: bench:scale's 20 s
+   * stop of 5,000 of 10,000 nodes lost its 133 busy ones at 5 s, few among the mesh's busy nodes, while its idle
+   * ones might keep quiet 15 s): silent with them, perhaps; by `until` their silence shows in silentNow().
+   */
+  private hidden(late: readonly NodeRecord[]): Hidden | undefined {
+    if (this.idleQuietMs === undefined) return undefined;
+    if (this.hold.size === 0) this.quietSince = -Infinity;
+    for (const n of late) this.quietSince = Math.max(this.quietSince, this.heard(n), n.busySince ?? 0);
+    if (this.quietSince === -Infinity) return undefined;
+    // What stopped them may have come up to a keepalive window (and a heartbeat's lateness) after their last frame:
+    // idle ones heard before then may be silent with them. Counted by tick: one heard in the cut's tick counts too.
+    const cut = Math.min(Date.now(), this.quietSince + this.quietMs + this.heartbeatMs);
+    const [, count] = this.silence.silent(-Infinity, (Math.floor(cut / this.tickMs) + 1) * this.tickMs);
+    // Their silence shows a keepalive window (and a heartbeat) after that, or after our own last stall's floor, from
+    // which silentNow() counts (a loaded coordinator's stall must not end the wait before the count can show).
+    return { count, until: Math.max(cut, this.heardFloor) + this.idleQuietMs + this.heartbeatMs + 2 * this.tickMs };
+  }
+
   private holdAll(late: NodeRecord[], now: number, live: number): void {
     for (const n of late) {
       n.heldSince = now;
@@ -315,7 +339,8 @@ export class Membership {
       `${late.length} node(s) held, not lost: ${peak} of ${live} missed their deadline within ${this.hold.windowMs} ms or are silent ` +
         (mass
           ? `(a mass: at least ${o.share * 100}%; held until they speak, at most ${o.deadAfterMs} ms silent, ${o.evictPerSec}/s lost before)`
-          : `(at least ${o.minNodes}; lost in ${this.hold.windowMs} ms unless ${o.share * 100}% of the nodes miss theirs)`) +
+          : `(at least ${o.minNodes}; lost in ${Math.max(this.hold.windowMs, this.hold.waitUntil - now)} ms unless ${o.share * 100}% of the nodes miss theirs` +
+            (this.hold.waitUntil > now ? `: as many idle ones are not heard since, their silence shows by then)` : ')')) +
         `; ${size} held; first ${late[0].id} (${late[0].name})`,
       { node: late[0].id },
     );

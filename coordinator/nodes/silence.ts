@@ -5,17 +5,45 @@
 // and a count walks the ticks that hold someone (a keepalive window's worth, two kinds), never the nodes.
 import type { NodeRecord } from '../gcs/tables.js';
 
+/** Which count files a node: load.ts moves a node between kinds without knowing its membership. */
+const owners = new WeakMap<NodeRecord, Silence>();
+
+/**
+ * Work was placed on a node quiet holding nothing, or its last task left one that said it holds nothing: its kind
+ * moved (session 38: nodes that said idle, then took a task and fell silent, were read with the idle ones, whose
+ * silence shows 15 s later, though their short window ran: a stopped host's busy nodes were lost unseen).
+ */
+export function kindMoved(n: NodeRecord): void {
+  owners.get(n)?.moved(n);
+}
+
 export class Silence {
-  /** Nodes by key: 2 × the tick of their last frame, + 1 for those that said they hold nothing. */
+  /** Nodes by key: 2 × the tick of their last frame, + 1 for those idle (idle()). */
   private readonly counts = new Map<number, number>();
-  /** Nodes counted, by their idle word: [not idle, idle] (each kind's silence is read against its own number). */
+  /** Nodes counted, by kind: [not idle, idle] (each kind's silence is read against its own number). */
   readonly population: [number, number] = [0, 0];
 
-  constructor(readonly tickMs: number) {}
+  constructor(
+    readonly tickMs: number,
+    /** Whether `n` is under the idle window now (it said it holds nothing and was given nothing since). */
+    private readonly idle: (n: NodeRecord) => boolean,
+  ) {}
 
-  /** `n` (one of ours) was heard at `at` (ms): counted under that tick, and its idle word. */
+  /** `n` (one of ours) was heard at `at` (ms): counted under that tick, and its kind. */
   heard(n: NodeRecord, at: number): void {
-    const key = 2 * Math.floor(at / this.tickMs) + (n.saidIdle === true ? 1 : 0);
+    if (n.heardKey === undefined) owners.set(n, this);
+    this.file(n, 2 * Math.floor(at / this.tickMs) + (this.idle(n) ? 1 : 0));
+  }
+
+  /** `n`'s kind moved: counted from its last frame if idle now, else from when it was given work (its short window's start). */
+  moved(n: NodeRecord): void {
+    if (n.heardKey === undefined) return;
+    const idle = this.idle(n);
+    const at = idle ? n.lastSeen : Math.max(n.lastSeen, n.busySince ?? 0);
+    this.file(n, 2 * Math.floor(at / this.tickMs) + (idle ? 1 : 0));
+  }
+
+  private file(n: NodeRecord, key: number): void {
     const was = n.heardKey;
     if (was === key) return;
     if (was !== undefined) this.drop(was);
@@ -27,6 +55,7 @@ export class Silence {
   /** `n` is not counted any more (gone). */
   forget(n: NodeRecord): void {
     const was = n.heardKey;
+    if (owners.get(n) === this) owners.delete(n);
     if (was === undefined) return;
     n.heardKey = undefined;
     this.drop(was);

@@ -13,6 +13,10 @@
 // so an honest node never parks more.
 // A submission naming a node that left while the job held a lease on it may
 // have run there: it runs again as its next attempt (as a lost node's tasks).
+// A held node (coordinator/nodes/hold.ts, session 38) keeps its leases: what is
+// on its way there is recorded as any submission, and waits there, not lost;
+// drivers that said `suspend` are told to send it nothing new until it is back
+// (an older driver goes on sending, and its tasks wait there as on a slow node).
 import type { NodeId, TaskId } from '../../shared/ids.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { JobRecord, NodeRecord, TaskRecord } from '../gcs/tables.js';
@@ -36,6 +40,9 @@ export class DirectLeases {
   private readonly sent = new WeakSet<TaskRecord>();
   granted = 0;
   revoked = 0;
+  /** Leases whose drivers were told their node is held, and told it is back. */
+  suspended = 0;
+  resumed = 0;
   /** A driver's submission naming node session `s` was handled (record-waits.ts wakes what `s` holds). */
   onSubmitted: (s: Session) => void = () => {};
   /** Whether node session `s` gave up its messages about task `taskId` (parked-messages.ts spoiled): asked once, at its submission. */
@@ -87,6 +94,20 @@ export class DirectLeases {
       this.revoked++;
       this.gcs.event('lease-revoked', `job ${job.id} no longer sends tasks straight to node ${n.id}: the node left`, { job: job.id, node: n.id });
       if (job.driver && !job.driver.closed) job.driver.send({ t: 'lease', peer: n.id, on: false });
+    }
+  }
+
+  /**
+   * Node `n` is held (`held`) or back: the drivers of the running jobs holding a lease on it, that said `suspend`,
+   * send it nothing new while it is held (no revocation: the submissions on their way are recorded, not lost).
+   */
+  held(n: NodeRecord, held: boolean): void {
+    for (const job of this.jobsOf(n.session)) {
+      const d = job.driver;
+      if (!d || d.closed || !d.suspend) continue;
+      if (held) this.suspended++;
+      else this.resumed++;
+      d.send(held ? { t: 'lease', peer: n.id, on: true, held: true } : { t: 'lease', peer: n.id, on: true });
     }
   }
 

@@ -20,6 +20,8 @@ import { writeDirectTask, type Direct } from '../transfer/wire.js';
 export class DriverDirect {
   /** Nodes this driver holds a lease on, oldest first. */
   private readonly leases = new Set<string>();
+  /** Of those, nodes the coordinator holds (silent with many others): nothing new goes there until they are back. */
+  private readonly held = new Set<string>();
   /** Tasks sent straight to a node and not answered yet: the node of each. */
   private readonly pending = new Map<TaskId, string>();
   /** The functions each leased node was sent over its link. */
@@ -54,9 +56,20 @@ export class DriverDirect {
     this.asked = false;
   }
 
+  /** How many leased nodes the coordinator holds now (tests, tools). */
+  get heldNodes(): number {
+    return this.held.size;
+  }
+
   lease(m: MsgOf<'lease'>): void {
-    if (m.on) return void this.leases.add(m.peer);
+    if (m.on) {
+      this.leases.add(m.peer);
+      if (m.held === true) this.held.add(m.peer);
+      else this.held.delete(m.peer);
+      return;
+    }
     this.leases.delete(m.peer);
+    this.held.delete(m.peer);
     this.fnsSent.delete(m.peer);
   }
 
@@ -78,6 +91,7 @@ export class DriverDirect {
       if (this.pending.size >= DIRECT_MAX_IN_FLIGHT) return undefined;
     }
     for (const node of this.leases) {
+      if (this.held.size > 0 && this.held.has(node)) continue;
       const sent = this.fnsSent.get(node);
       const msgs: Msg[] = [];
       if (!sent?.has(spec.fnId)) {

@@ -153,6 +153,8 @@ export class CoordinatorLink {
       if (this.opts.records) hello.records = true;
       if (this.opts.shortcut && this.owner.peers()) hello.shortcut = true;
       if (hello.shortcut && this.opts.direct) hello.direct = true;
+      // It honours a held node's `lease` (driver-direct.ts).
+      if (hello.direct) hello.suspend = true;
       if (this.opts.groups !== false) hello.groups = true;
       hello.chunks = true;
       hello.credit = true;

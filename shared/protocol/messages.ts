@@ -88,6 +88,11 @@ export const messages = {
      * session 20): only such a node is sent one (an older node would refuse the frame carrying it). Said only when true.
      */
     hurry: opt(bool),
+    /**
+     * A driver with `direct` that honours a `lease` with `held` (session 38): only such a driver is sent one (an older
+     * one would refuse the frame carrying it). Said only when true.
+     */
+    suspend: opt(bool),
     /** Task groups (group.ts, issue 14, session 26): a driver sends `submitGroup`, a node runs `assignGroup`. Said only when true. */
     groups: opt(bool),
     /** This client reads chunk frames (chunk-frame.ts, session 37) and sends them once the welcome says `chunks`. Said only when true. */
@@ -225,9 +230,11 @@ export const messages = {
   cancelTask: obj({ t: lit('cancelTask'), taskId, force: bool, attempt: opt(int()) }),
   /**
    * A direct-submission lease (direct.ts) granted (`on`) or revoked: to a driver `peer` is the node it may push
-   * tasks to, to a node the job (its driver's peer id) whose tasks it may take.
+   * tasks to, to a node the job (its driver's peer id) whose tasks it may take. `held` (to a driver that said
+   * `suspend`, with `on`): the node is held (coordinator/nodes/hold.ts): the lease stands, for the tasks on their way,
+   * but new tasks go through the coordinator until a `lease` without it (back) or with `on: false` (lost).
    */
-  lease: obj({ t: lit('lease'), peer: id<string>(NODE_ID_BYTES), on: bool }),
+  lease: obj({ t: lit('lease'), peer: id<string>(NODE_ID_BYTES), on: bool, held: opt(bool) }),
   /**
    * Work stealing (issue 14): hand back (`handBack`) up to `n` tasks the coordinator gave this node
    * that have not started, so that a node that joined or went idle gets them. Answered by `handBack`, or not at all.

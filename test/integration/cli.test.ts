@@ -20,6 +20,16 @@ describe('tabmesh CLI', () => {
       [['coordinator', '--nope'], 'tabmesh: unknown flag --nope (`tabmesh coordinator --help` lists its flags)'],
       [['coordinator', '--port', 'abc'], 'tabmesh: --port must be an integer in [0, 65535] (`tabmesh coordinator --help` lists its flags)'],
       [['coordinator', '--heap-growth', '5000'], 'tabmesh: --heap-growth must be an integer in [0, 1000] (`tabmesh coordinator --help` lists its flags)'],
+      [['coordinator', '--hold-share', '1.5'], 'tabmesh: --hold-share must be a number in (0, 1] (`tabmesh coordinator --help` lists its flags)'],
+      [['start', '--hold-min-nodes', '0'], 'tabmesh: --hold-min-nodes must be an integer in [1, 10000000] (`tabmesh start --help` lists its flags)'],
+      [
+        ['coordinator', '--dead-after-ms', '8000', '--hold-dead-after-ms', '6000'],
+        'tabmesh: --hold-dead-after-ms must be at least --dead-after-ms (8000) (`tabmesh coordinator --help` lists its flags)',
+      ],
+      [
+        ['coordinator', '--hold-evict-per-sec=x'],
+        'tabmesh: --hold-evict-per-sec must be a number in [0, 1000000] (`tabmesh coordinator --help` lists its flags)',
+      ],
       [['start', '--prot', '8081'], 'tabmesh: unknown flag --prot: did you mean --port? (`tabmesh start --help` lists its flags)'],
       [['start', '--memory=yes'], 'tabmesh: --memory is a switch and takes no value: write --memory alone (`tabmesh start --help` lists its flags)'],
       [['node'], 'tabmesh: --coordinator URL is required (`tabmesh node --help` lists its flags)'],
@@ -84,10 +94,10 @@ describe('tabmesh CLI', () => {
 
 describe("the coordinator's node flags", () => {
   /** `tabmesh coordinator` started by node with `nodeArgs` (and NODE_OPTIONS): its /api/stats. */
-  async function statsOf(nodeArgs: string[], nodeOptions?: string): Promise<Record<string, number>> {
+  async function statsOf(nodeArgs: string[], nodeOptions?: string, flags: string[] = []): Promise<Record<string, number>> {
     const token = 'flags-' + Math.random().toString(36).slice(2);
     const env = { ...process.env, NODE_OPTIONS: nodeOptions ?? '' };
-    const p = spawn(process.execPath, [...nodeArgs, CLI, 'coordinator', '--memory', '--port', '0', '--token', token], {
+    const p = spawn(process.execPath, [...nodeArgs, CLI, 'coordinator', '--memory', '--port', '0', '--token', token, ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
     });
@@ -114,6 +124,12 @@ describe("the coordinator's node flags", () => {
     expect(await statsOf([])).toMatchObject({ v8PoolSize: 4, singleThreadedGc: 0 });
     expect(await statsOf(['--single-threaded-gc', '--v8-pool-size=1'])).toMatchObject({ v8PoolSize: 1, singleThreadedGc: 1 });
     expect(await statsOf([], '--v8-pool-size=2')).toMatchObject({ v8PoolSize: 2, singleThreadedGc: 0 });
+  }, 90_000);
+
+  it('--hold-* reach the membership hold, and /api/stats says what it runs with', async () => {
+    expect(await statsOf([])).toMatchObject({ holdShare: 0.1, holdMinNodes: 10, holdDeadAfterMs: 30_000, holdEvictPerSec: 0 });
+    const flags = ['--hold-share', '0.25', '--hold-min-nodes', '50', '--hold-dead-after-ms', '60000', '--hold-evict-per-sec', '2.5'];
+    expect(await statsOf([], undefined, flags)).toMatchObject({ holdShare: 0.25, holdMinNodes: 50, holdDeadAfterMs: 60_000, holdEvictPerSec: 2.5 });
   }, 90_000);
 });
 

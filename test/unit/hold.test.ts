@@ -8,7 +8,7 @@ import { Coordinator } from '../../coordinator/coordinator.js';
 import { MemoryStorage } from '../../coordinator/gcs/memory-storage.js';
 import type { NodeRecord, TaskRecord } from '../../coordinator/gcs/tables.js';
 import { holdOptions, type HoldOptions } from '../../coordinator/nodes/hold.js';
-import { place } from '../../coordinator/nodes/load.js';
+import { place, unplace } from '../../coordinator/nodes/load.js';
 import { fakeSession } from '../helpers/node-record.js';
 
 const HEARTBEAT_MS = 1000;
@@ -215,6 +215,93 @@ describe('holding nodes that fall silent together', () => {
     for (const n of silent) expect(n.heldSince).toBeTypeOf('number');
     expect(co.membership.hold.mass).toBe(true);
     expect(lostTasks).toHaveLength(0);
+  });
+
+  it('nodes that said they hold nothing, then were given a task, fall silent: read with the busy ones (their window), held', () => {
+    const { c: co, nodes, lostTasks } = world(10_000, {}, false);
+    // Given work after their idle word, with no frame since (a task may start and end between two heartbeats).
+    const given = nodes.slice(0, 200);
+    for (const n of given) place(n, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+    const silent = given.slice(0, 150);
+    run(co, nodes.slice(150), DEAD_MS + 2 * HEARTBEAT_MS);
+    for (const n of silent) expect(n.heldSince).toBeTypeOf('number');
+    expect(co.membership.hold.mass).toBe(true);
+    expect(lostTasks).toHaveLength(0);
+  });
+
+  it('one busy node silent while 200 idle ones that ran a task between heartbeats keep quiet: lost at its deadline, not held', () => {
+    const { c: co, nodes, lostTasks } = world(10_000, {}, false);
+    // Given a task and done with it with no frame between (their idle word stands): under the idle window again.
+    const ranOne = nodes.slice(0, 200);
+    for (const n of ranOne) {
+      const t = { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord;
+      place(n, t);
+      unplace(n, t);
+    }
+    const [busy] = nodes.slice(200, 201);
+    place(busy, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+    co.membership.heartbeat(busy, { t: 'heartbeat', running: 1, queued: 0, storeBytes: 0 });
+    run(co, nodes.slice(201), DEAD_MS + 2 * TICK + 1000);
+    expect(alive(co, busy)).toBe(false);
+    expect(lostTasks).toEqual([busy]);
+    expect(co.membership.counts.nodesHeld).toBe(0);
+    for (const n of ranOne) expect(alive(co, n)).toBe(true);
+  });
+
+  /** 2,000 nodes: the first 1,000 busy (a task, said so), the others hold nothing and said so. */
+  function busyAndIdle(): { co: Coordinator; busy: NodeRecord[]; idle: NodeRecord[]; lostTasks: NodeRecord[] } {
+    const { c: co, nodes, lostTasks } = world(2000, {}, false);
+    const busy = nodes.slice(0, 1000);
+    for (const n of busy) {
+      place(n, { spec: { resources: { cpu: 1 } } } as unknown as TaskRecord);
+      co.membership.heartbeat(n, { t: 'heartbeat', running: 1, queued: 0, storeBytes: 0 });
+    }
+    return { co, busy, idle: nodes.slice(1000), lostTasks };
+  }
+
+  it("a stopped host's nodes, most holding nothing: its 20 busy ones (2% of the busy) wait for the idle ones' silence, a mass", () => {
+    // bench:scale (session 37): a 20 s stop of 5,000 of 10,000 nodes lost its 133 busy ones at 5 s, few among the
+    // mesh's busy nodes, while its idle ones may keep quiet 15 s.
+    const { co, busy, idle, lostTasks } = busyAndIdle();
+    const stopped = [...busy.slice(0, 20), ...idle.slice(0, 500)];
+    const talking = [...busy.slice(20), ...idle.slice(500)];
+    run(co, talking, DEAD_MS + 2 * HEARTBEAT_MS);
+    for (const n of busy.slice(0, 20)) expect(n.heldSince).toBeTypeOf('number');
+    expect(co.membership.hold.mass).toBe(false);
+    expect(events(co, 'nodes-held').at(-1)!.message).toMatch(/idle ones are not heard since/);
+    // Past the idle keepalive window (15 s) and a heartbeat: the 500 idle ones are silent, a mass.
+    run(co, talking, 12_000);
+    expect(co.membership.hold.mass).toBe(true);
+    expect(lostTasks).toHaveLength(0);
+    run(co, [...talking, ...stopped], 1000);
+    vi.advanceTimersByTime(TICK);
+    expect(co.membership.hold.size).toBe(0);
+    for (const n of busy.slice(0, 20)) expect(co.scheduler.index.has(n)).toBe(true);
+    expect(lostTasks).toHaveLength(0);
+    expect(co.membership.counts.nodesLostSilent).toBe(0);
+  });
+
+  it('20 busy ones silent together while the idle crowd keeps its keepalives: lost once the idle ones spoke, no mass', () => {
+    const { co, busy, idle, lostTasks } = busyAndIdle();
+    const silent = busy.slice(0, 20);
+    const talking = busy.slice(20);
+    // Each idle node keeps alive every 15 s (its idleQuietMs), their phases spread over those 15 s.
+    const tick = (s: number, busyTalking = talking) => {
+      run(co, busyTalking, 1000);
+      for (let i = s % 15; i < idle.length; i += 15) co.membership.seen(idle[i]);
+    };
+    for (let s = 0; s < 15; s++) tick(s, busy);
+    const t0 = Date.now();
+    let s = 15;
+    while (silent.some((n) => alive(co, n)) && Date.now() - t0 < 60_000) tick(s++);
+    const lostAfter = Date.now() - t0;
+    // Not before the deadline; not later than the idle ones' silence would show (15 s + a heartbeat + ticks).
+    expect(lostAfter).toBeGreaterThanOrEqual(DEAD_MS);
+    expect(lostAfter).toBeLessThanOrEqual(15_000 + HEARTBEAT_MS + 3 * TICK);
+    expect(new Set(lostTasks)).toEqual(new Set(silent));
+    expect(co.membership.hold.mass).toBe(false);
+    expect(co.gcs.nodes.size).toBe(2000 - 20);
+    console.log(`20 busy of 2,000 silent together, the idle crowd keeping alive: lost ${lostAfter} ms after their last frame`);
   });
 
   it('a mass is taken at the eviction rate, longest held first, before the bound', () => {

@@ -1,0 +1,32 @@
+// A child process of many real nodes (bench/scale-nodes.ts: real NodeRuntimes over real WebSockets, executors in
+// its thread), for tests that stop or kill a host's worth of nodes at once (test/fault/held-*.test.ts).
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { NodesReport } from '../../bench/scale-nodes.js';
+
+const NODES = fileURLToPath(new URL('../../dist/bench/scale-nodes.js', import.meta.url));
+
+/** Started processes: the test's afterEach kills what is left (killNodeProcesses). */
+const procs: ChildProcess[] = [];
+
+/** A child process of `count` real nodes joined to `url`, their names `<pid>-<tag>-<i>`-like (bench/scale-nodes.ts). */
+export async function nodesProcess(url: string, count: number, tag: string): Promise<ChildProcess> {
+  const p = fork(NODES, [], { env: { ...process.env, SCALE_URL: url, SCALE_TAG: tag }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  procs.push(p);
+  const next = () => new Promise<NodesReport | { k: 'up' }>((r) => p.once('message', r as (m: unknown) => void));
+  await next();
+  p.send({ k: 'join', count, concurrency: 8 });
+  const r = (await next()) as NodesReport;
+  if (r.joined !== count) throw new Error(`${tag}: ${r.joined} of ${count} nodes joined: ${r.errors.join('; ')}`);
+  return p;
+}
+
+/** Kills every node process still running (a stopped one too: SIGKILL ends it). */
+export async function killNodeProcesses(): Promise<void> {
+  for (const p of procs.splice(0)) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+}
