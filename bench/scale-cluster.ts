@@ -1,7 +1,5 @@
-// The processes of bench:scale (bench/scale.ts): a coordinator child process
-// (or several on one Redis, SCALE_COORDINATORS) and node processes
-// (bench/scale-nodes.ts, 2,500 nodes each), driven over IPC; /api/stats read
-// over HTTP.
+// The processes of bench:scale (bench/scale.ts): a coordinator child process (or several on one Redis,
+// SCALE_COORDINATORS) and node processes (bench/scale-nodes.ts), driven over IPC; /api/stats read over HTTP.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -166,10 +164,7 @@ export class Cluster {
     }
   }
 
-  /**
-   * `live`: the coordinator's heap after full GCs too (liveHeapBytes): not inside a window whose CPU or pauses count.
-   * `snapshot`: with `live` and SCALE_HEAP_SNAPSHOT, the name of a heap snapshot the coordinator writes there.
-   */
+  /** `live`: the heap after full GCs too (liveHeapBytes; outside windows whose CPU counts); `snapshot`: a heap snapshot's name (SCALE_HEAP_SNAPSHOT). */
   async probe(reset = false, quiet = false, live = false, snapshot?: string): Promise<Probe> {
     this.coord.p.send({ k: 'probe', reset, quiet, live, ...(snapshot !== undefined ? { snapshot } : {}) });
     return this.coord.next<Probe>();

@@ -15,8 +15,7 @@
 //                                                  # a coordinator stopped (SIGSTOP) mid-job: the job must end (scale-stall.ts)
 //   SCALE_CPU_PROF=/tmp/prof npm run bench:scale   # CPU profiles of the coordinator and node processes per N
 //   SCALE_PROFILE=/tmp/prof npm run bench:scale    # CPU and sampling heap profiles of each job alone: the coordinator, each node process
-//   SCALE_HEAP_SNAPSHOT=/tmp/snap npm run bench:scale  # heap snapshots of the coordinator before and after the join,
-//                                                  # after full GCs; node dist/bench/heap-holders.js reads them per node
+//   SCALE_HEAP_SNAPSHOT=/tmp/snap npm run bench:scale  # the coordinator's heap snapshots around the join (bench:heap-holders reads them)
 //   SCALE_PROFILE_LIVE=1 SCALE_PROFILE=/tmp/prof ...  # the heap profile of what each job leaves alive at its last result
 //   SCALE_PROFILE_LIVE=survived SCALE_PROFILE=/tmp/prof ...  # ... of what survived a scavenge (copied or promoted)
 //   SCALE_LOOP_MS=15 npm run bench:scale          # the coordinator's loop iteration budget (LOOP_MS, 20 ms) set to 15 ms
@@ -26,8 +25,7 @@
 //   SCALE_NODES=100,20000 SCALE_COORDINATORS=2 npm run bench:scale  # 2 coordinators for every size after the first
 //                                                  # (or a count per size: SCALE_COORDINATORS=1,2); nodes list both, the
 //                                                  # first fills and sends the rest on; SCALE_SPREAD=1 spreads them instead
-//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2,2 SCALE_SPREAD=1,1 SCALE_NODE_PROCESSES=4 npm run bench:scale
-//                                                  # the baseline in the large size's layout (node processes: one count or one a size)
+//   SCALE_NODES=100,20000 SCALE_COORDINATORS=2,2 SCALE_SPREAD=1,1 SCALE_NODE_PROCESSES=4 ...  # the baseline in the large size's layout
 //   SCALE_GCS=redis npm run bench:scale            # one coordinator's GCS in the bench's Redis too (as a mesh's)
 //   SCALE_NODES=300,300,300,300 SCALE_COORDINATORS=2,2,2,2 SCALE_SPREAD=0,1,0,1 SCALE_100K=0 npm run bench:scale
 //                                                  # a job over two coordinators against one (the other idle), alternated:

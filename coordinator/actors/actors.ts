@@ -85,9 +85,8 @@ export class ActorManager {
   }
 
   /**
-   * The mesh-wide claim of `a`'s name ended. Ours: a waiting creation goes on (an actor that died meanwhile gives it
-   * back). Another's: the creation fails as on one coordinator; an actor adopted with its job (a takeover) whose
-   * name was taken while its coordinator was gone dies, as the name is the other actor's now.
+   * The mesh-wide claim of `a`'s name ended. Ours: a waiting creation goes on (an actor that died meanwhile gives it back). Another's: the creation fails as on
+   * one coordinator; an actor adopted with its job (a takeover) whose name was taken while its coordinator was gone dies, as the name is the other actor's now.
    */
   private nameClaimed(a: Readonly<ActorRecord>, outcome: ClaimOutcome, gated: boolean): void {
     const live = this.table.get(a.id) === a && a.state !== 'dead';
@@ -243,10 +242,7 @@ export class ActorManager {
     else this.kill(a.id, `${why}${max ? ` and its ${max} restart(s) are spent` : ''}`, false);
   }
 
-  /**
-   * Its creation failed for a system reason (its node or executor died while
-   * the constructor ran): created again within maxRestarts. False when spent.
-   */
+  /** Its creation failed for a system reason (its node or executor died while the constructor ran): created again within maxRestarts. False when spent. */
   creationLost(t: TaskRecord, why: string): boolean {
     const a = this.table.get(t.spec.taskId);
     const max = t.spec.actor?.maxRestarts ?? 0;
@@ -262,9 +258,8 @@ export class ActorManager {
   }
 
   /**
-   * An actor of a job taken over from a coordinator that died (issue 15): it
-   * lives on its node, which has yet to join here. Until it does (`reattach`)
-   * its calls wait; false if it cannot be registered (known, or its name taken).
+   * An actor of a job taken over from a coordinator that died (issue 15): it lives on its node, which has yet to join here. Until it does (`reattach`) its
+   * calls wait; false if it cannot be registered (known, or its name taken).
    */
   adopt(creation: TaskRecord, restarts: number): boolean {
     if (this.table.has(creation.spec.taskId) || this.register(creation)) return false;

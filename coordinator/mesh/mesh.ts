@@ -1,11 +1,9 @@
 // Several coordinators on one Redis form one mesh (issue 15). Each one:
 // - writes its record into the registry and reads the others' (registry.ts);
-// - is a node of every other one (agent.ts): they place tasks on it, it runs
-//   them on its own nodes; the others are nodes of it (links: plain sessions
-//   over the bus, bus.ts), marked so that only its own jobs' plain tasks go there;
-// - owns the jobs whose drivers it serves through leases it renews, and takes a
-//   job over (its rows read from Redis, as a restart would) when the job's
-//   driver comes back to it and the lease has expired (takeover.ts).
+// - is a node of every other one (agent.ts): they place tasks on it, it runs them on its own nodes; the others are
+//   nodes of it (links: plain sessions over the bus, bus.ts), marked so that only its own jobs' plain tasks go there;
+// - owns the jobs whose drivers it serves through leases it renews, and takes a job over (its rows read from Redis,
+//   as a restart would) when the job's driver comes back to it and the lease has expired (takeover.ts).
 import { randomHex, type JobId, type NodeId } from '../../shared/ids.js';
 import type { Coordinator } from '../coordinator.js';
 import { connectRedis } from '../gcs/redis-connect.js';
@@ -271,10 +269,7 @@ export class CoordinatorMesh {
     void this.renew([job]).catch(() => {});
   }
 
-  /**
-   * Takes the job's lease, waiting for it to lapse if another coordinator
-   * holds it (one that died may look alive for a beat or two); whether it is ours.
-   */
+  /** Takes the job's lease, waiting for it to lapse if another coordinator holds it (one that died may look alive for a beat or two); whether it is ours. */
   claim(job: JobId): Promise<boolean> {
     // Closing, Redis's failure is the end: not ours (the caller's `then` has no `catch`: jobs/runner.ts).
     return this.work.add(this.claimed(job).catch((e: unknown) => (this.closed ? false : Promise.reject(e))));
@@ -304,9 +299,8 @@ export class CoordinatorMesh {
   }
 
   /**
-   * A driver asks to resume job `job`, unknown here: once its lease is free
-   * (its owner is gone: the lease expires within LEASE_MS), take it and read
-   * its rows back. Resolves either way; the hello then finds the job or not.
+   * A driver asks to resume job `job`, unknown here: once its lease is free (its owner is gone: the lease expires within LEASE_MS), take it and read its rows
+   * back. Resolves either way; the hello then finds the job or not.
    */
   takeOver(job: JobId): Promise<void> {
     return this.work.add(takeOverJob(this.c, job, this.takeover));

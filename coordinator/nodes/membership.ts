@@ -1,7 +1,5 @@
-// Node membership: joins, heartbeats and failure detection. A node is dead
-// when its socket closes or it misses heartbeats for `deadAfterMs` (the
-// sweep looks at the nodes whose deadline came, liveness.ts), unless many
-// miss theirs together: then they are held (hold.ts) up to a longer bound.
+// Node membership: joins, heartbeats and failure detection. A node is dead when its socket closes or it misses heartbeats for `deadAfterMs` (the sweep looks at
+// the nodes whose deadline came, liveness.ts), unless many miss theirs together: then they are held (hold.ts) up to a longer bound.
 import { isHexId, newNodeId, NODE_ID_BYTES, randomHex, type NodeId } from '../../shared/ids.js';
 import type { MsgOf } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
@@ -99,8 +97,7 @@ export class Membership {
   }
 
   /**
-   * The longest a node may stay silent (told in its welcome): two heartbeats, as
-   * before keepalives, and at most half the dead window. Idle nodes send an empty
+   * The longest a node may stay silent (told in its welcome): two heartbeats, as before keepalives, and at most half the dead window. Idle nodes send an empty
    * frame this often; busy ones none (any frame is a sign of life).
    */
   get quietMs(): number {
@@ -108,13 +105,10 @@ export class Membership {
   }
 
   /**
-   * How long a node that said it holds nothing may stay silent: half the idle
-   * window (undefined when that window is no longer than the other), so a
-   * keepalive may come up to that late. A third before (issue 14, session 19):
-   * each keepalive costs the coordinator ~19 µs of CPU, mostly the socket read
-   * (10,000 idle nodes: 1,000 a second, now 667), and a hung node that holds
-   * nothing is still dead within the idle window; one declared dead for a
-   * late keepalive lost nobody's work and joins again.
+   * How long a node that said it holds nothing may stay silent: half the idle window (undefined when that window is no longer than the other), so a keepalive
+   * may come up to that late. A third before (issue 14, session 19): each keepalive costs the coordinator ~19 µs of CPU, mostly the socket read (10,000 idle
+   * nodes: 1,000 a second, now 667), and a hung node that holds nothing is still dead within the idle window; one declared dead for a late keepalive lost
+   * nobody's work and joins again.
    */
   get idleQuietMs(): number | undefined {
     if (this.idleDeadAfterMs <= this.deadAfterMs) return undefined;
@@ -256,10 +250,9 @@ export class Membership {
     const due = this.deadlines.due(now);
     // A gap that could make a node late though it spoke every quietMs is a stall too (a heartbeat near the window's half).
     if (gap > Math.min(3 * this.tickMs, this.deadAfterMs - this.quietMs)) {
-      // Our own event loop stalled (a long GC, a busy embedding process): nodes could
-      // not be heard, which is not their fault. Every node counts as heard a heartbeat ago (no walk: the
-      // nodes not due yet meet the floor when their deadline comes). Timers run before the loop reads its
-      // sockets: the frames that waited through the stall are read after this sweep, before the next.
+      // Our own event loop stalled (a long GC, a busy embedding process): nodes could not be heard, which is not their fault. Every node counts as heard a
+      // heartbeat ago (no walk: the nodes not due yet meet the floor when their deadline comes). Timers run before the loop reads its sockets: the frames that
+      // waited through the stall are read after this sweep, before the next.
       this.heardFloor = Math.max(this.heardFloor, now - this.heartbeatMs);
       for (const n of due) if (this.gcs.nodeTable.get(n.id) === n) this.deadlines.file(n, Math.max(now + 1, this.deadline(n) + 1));
       return;
@@ -306,17 +299,16 @@ export class Membership {
   private quietSince = -Infinity;
 
   /**
-   * Own nodes that said they hold nothing not heard since the late ones' last frames (session 38: bench:scale's 20 s
-   * stop of 5,000 of 10,000 nodes lost its 133 busy ones at 5 s, few among the mesh's busy nodes, while its idle
-   * ones might keep quiet 15 s): silent with them, perhaps; by `until` their silence shows in silentNow().
+   * Own nodes that said they hold nothing not heard since the late ones' last frames (session 38: bench:scale's 20 s stop of 5,000 of 10,000 nodes lost its 133
+   * busy ones at 5 s, few among the busy, while its idle ones might keep quiet 15 s): silent with them, perhaps; by `until` their silence shows in silentNow().
    */
   private hidden(late: readonly NodeRecord[]): Hidden | undefined {
     if (this.idleQuietMs === undefined) return undefined;
     if (this.hold.size === 0) this.quietSince = -Infinity;
     for (const n of late) this.quietSince = Math.max(this.quietSince, this.heard(n), n.busySince ?? 0);
     if (this.quietSince === -Infinity) return undefined;
-    // What stopped them may have come up to a keepalive window (and a heartbeat's lateness) after their last frame:
-    // idle ones heard before then may be silent with them. Counted by tick: one heard in the cut's tick counts too.
+    // What stopped them may have come up to a keepalive window (and a heartbeat's lateness) after their last frame: idle ones
+    // heard before then may be silent with them. Counted by tick: one heard in the cut's tick counts too.
     const cut = Math.min(Date.now(), this.quietSince + this.quietMs + this.heartbeatMs);
     const [, count] = this.silence.silent(-Infinity, (Math.floor(cut / this.tickMs) + 1) * this.tickMs);
     // Their silence shows a keepalive window (and a heartbeat) after that, or after our own last stall's floor, from

@@ -45,9 +45,8 @@ export class TaskManager {
   }
 
   /**
-   * Records a submitted task. `from` holds its return objects. With `localNode`
-   * the node already runs it (bottom-up scheduling) and it is recorded as assigned there.
-   * Returns an error text when the submission is refused.
+   * Records a submitted task. `from` holds its return objects. With `localNode` the node already runs it (bottom-up scheduling) and it is recorded as assigned
+   * there. Returns an error text when the submission is refused.
    */
   submit(spec: TaskSpec, from: Holder, localNode: NodeRecord | null, looked?: Looked): string | null {
     const r = admit(this.gcs, this.dir, this.actors, spec, from, looked);
@@ -71,9 +70,8 @@ export class TaskManager {
   }
 
   /**
-   * Records a driver's task that it sent straight to a node which left before this submission came
-   * (direct-leases.ts): it may have run there, so that run counts as lost (`lost`: re-queued as its next
-   * attempt, or failed without retries left). Its arguments are inline: nothing to wait for.
+   * Records a driver's task that it sent straight to a node which left before this submission came (direct-leases.ts): it may have run there, so that run
+   * counts as lost (`lost`: re-queued as its next attempt, or failed without retries left). Its arguments are inline: nothing to wait for.
    */
   submitLost(spec: TaskSpec, from: Session, looked: Looked | undefined, lost: (t: TaskRecord) => void): string | null {
     const r = admit(this.gcs, this.dir, this.actors, spec, from, looked);
@@ -256,10 +254,7 @@ export class TaskManager {
     this.onEnded(t);
   }
 
-  /**
-   * A node reports a failure: with retryExceptions a throw is retried within
-   * maxRetries; a crashed executor is a system failure, retried like a lost node.
-   */
+  /** A node reports a failure: with retryExceptions a throw is retried within maxRetries; a crashed executor is a system failure, retried like a lost node. */
   reportedFailed(t: TaskRecord, failure: Failure): void {
     if (isReplica(t)) return void (t.node && this.verifier.report(t, { failure }, t.node.session));
     const s = t.spec;
@@ -329,9 +324,8 @@ export class TaskManager {
   }
 
   /**
-   * A finished task kept for lineage holds its arguments, but not the actors
-   * whose handles it was given: re-running it could not bring an actor's state
-   * back anyway, and an unnamed actor must stop once its last handle goes (issue 13).
+   * A finished task kept for lineage holds its arguments, but not the actors whose handles it was given: re-running it could not bring an actor's state back
+   * anyway, and an unnamed actor must stop once its last handle goes (issue 13).
    */
   private releaseActorHandles(t: TaskRecord): void {
     if (!t.holdsArgs || t.spec.nested.length === 0) return;
