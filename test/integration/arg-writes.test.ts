@@ -81,4 +81,22 @@ describe('a task writing into its argument', () => {
     ).toEqual([N, 1, N]);
     expect(offences()).toBe(0);
   });
+
+  it('the driver writing into its get of its own put changes neither its later gets nor what tasks read', async () => {
+    const ref = m.put(new Uint8Array(8 << 20).fill(1));
+    const got = await m.get(ref);
+    got[0] = 99;
+    got[got.length - 1] = 99;
+    const again = await m.get(ref);
+    expect([again[0], again[again.length - 1]]).toEqual([1, 1]);
+    expect(
+      await m.get(
+        m
+          .remote((a: Uint8Array) => [a[0], a[a.length - 1]])
+          .options({ scheduling: { node: nodeB } })
+          .remote(ref),
+      ),
+    ).toEqual([1, 1]);
+    expect(offences()).toBe(0);
+  });
 });
