@@ -99,4 +99,20 @@ describe('a task writing into its argument', () => {
     ).toEqual([1, 1]);
     expect(offences()).toBe(0);
   });
+
+  it("an actor method's write into its argument is caught the same way", async () => {
+    class Sorter {
+      sort(a: Float64Array): number {
+        return a.sort()[0];
+      }
+    }
+    const big = new Float64Array(N);
+    for (let i = 0; i < N; i++) big[i] = N - i;
+    const ref = m.put(big);
+    const onA = { scheduling: { node: nodeA } };
+    const sorter = m.remote(Sorter).options(onA).remote();
+    expect(await m.get(sorter.sort.remote(ref))).toBe(1);
+    expect(await m.get(ends().options(onA).remote(ref))).toEqual([N, 1, N]);
+    await until(() => lines.some((l) => l.level === 'warn' && l.text.includes(ref.id)), { timeoutMs: 30_000, what: 'the warning' });
+  });
 });
