@@ -59,7 +59,7 @@ export class CallServer {
     if (n.tasks.get(r.taskId) !== t || t.executor !== ex || t.state === 'ended' || (t.spec.attempt !== r.attempt && t.runAttempt !== r.attempt)) return;
     n.local.recordRun(t.spec.fnId, r.ms);
     // Before its end lets the next task (or a peer's read) at the same object.
-    this.argWrites.check(t);
+    this.argWrites.check(t, ex.leases);
     if (r.ok) n.tasks.end(t, { returns: r.returns, ms: r.ms });
     else n.tasks.end(t, { failure: r.failure, ms: r.ms });
   }
