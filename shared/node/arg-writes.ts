@@ -89,7 +89,7 @@ export class ArgWrites {
     // Other tasks' views of these bytes, kept past their ends, would find this same write: it is not theirs.
     this.watching.delete(a.bytes.buffer as SharedArrayBuffer);
     if (here === 'lent') this.drop(a);
-    this.warn(who, a, late);
+    this.warn(who, a, late, here === 'lent');
     return false;
   }
 
@@ -108,12 +108,13 @@ export class ArgWrites {
     if (!n.closed) n.send({ t: 'dropped', ids: [a.id] });
   }
 
-  private warn(s: Writer, a: LentArg, late: boolean): void {
+  private warn(s: Writer, a: LentArg, late: boolean, dropped: boolean): void {
     // Seen late, the writer may be another task that was lent the same bytes and kept them too.
     const who = late
       ? `task ${s.name} (or another task on this node that kept a view of it) wrote into its argument ${a.i} after its end`
       : `task ${s.name} wrote into its argument ${a.i}`;
-    const text = `${who} (object ${a.id}), which is read-only: copy it first (\`new Float64Array(a)\`); this node dropped its changed copy`;
+    const text =
+      `${who} (object ${a.id}), which is read-only: copy it first (\`new Float64Array(a)\`)` + (dropped ? '; this node dropped its changed copy' : '');
     this.n.onEvent(text);
     if (this.warned.has(s.fnId) || this.n.closed) return;
     if (this.warned.size >= WARNED_MAX) this.warned.clear();
