@@ -4,7 +4,7 @@
 import type { ObjectId } from '../ids.js';
 import { BACKOFF, sleepBackoff } from '../backoff.js';
 import { GetTimeoutError } from '../errors.js';
-import { expose } from '../bytes.js';
+import { allocBytes } from '../bytes.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { Fetched } from './core.js';
 import type { ObjectClient, ReadyInfo } from './object-client.js';
@@ -58,8 +58,11 @@ function gather(d: FetchSource, ids: ObjectId[]): Promise<Fetched[]> {
 async function fetchOne(d: FetchSource, id: ObjectId, first?: ReadyInfo): Promise<Fetched> {
   const own = d.ownLarge.get(id);
   if (own) {
-    expose(own); // the reader may view it in place
-    return { bytes: own };
+    // A private copy (session 38): the caller may write into what it decodes (`a.sort()`), and this is the copy
+    // that peers read; written in place, every later reader found a hash mismatch and the put was lost for good.
+    const copy = allocBytes(own.byteLength, true);
+    copy.set(own);
+    return { bytes: copy };
   }
   for (let attempt = 0; ; attempt++) {
     const info: ReadyInfo = (attempt === 0 ? first : undefined) ?? d.objects.known(id) ?? (await d.objects.whenReady(id));

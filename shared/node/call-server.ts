@@ -12,6 +12,7 @@ import { asyncHashFrom, contentHash, contentHashAsync } from '../hash.js';
 import { returnObjectId, type TaskId } from '../ids.js';
 import type { Executor, LocalTask } from './executors.js';
 import type { CallServerContext } from './node-context.js';
+import { ArgWrites } from './arg-writes.js';
 
 export class CallServer {
   /**
@@ -23,7 +24,12 @@ export class CallServer {
    */
   private readonly gates = new Map<string, Promise<void>>();
 
-  constructor(private readonly n: CallServerContext) {}
+  /** Tasks that wrote into arguments lent in place. */
+  readonly argWrites: ArgWrites;
+
+  constructor(private readonly n: CallServerContext) {
+    this.argWrites = new ArgWrites(n);
+  }
 
   /** Holds the task's later steps until `p` settles. */
   private hold(t: LocalTask, p: Promise<void>): void {
@@ -52,6 +58,8 @@ export class CallServer {
     const n = this.n;
     if (n.tasks.get(r.taskId) !== t || t.executor !== ex || t.state === 'ended' || (t.spec.attempt !== r.attempt && t.runAttempt !== r.attempt)) return;
     n.local.recordRun(t.spec.fnId, r.ms);
+    // Before its end lets the next task (or a peer's read) at the same object.
+    this.argWrites.check(t, ex.leases);
     if (r.ok) n.tasks.end(t, { returns: r.returns, ms: r.ms });
     else n.tasks.end(t, { failure: r.failure, ms: r.ms });
   }

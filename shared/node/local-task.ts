@@ -5,6 +5,7 @@ import type { FromExecutor, RunEnv, RunTask, ToExecutor } from '../executor/prot
 import type { EnvDecl, MsgOf, TaskSpec } from '../protocol/messages.js';
 import type { ObjectId, TaskId } from '../ids.js';
 import type { ViewLeases } from './view-leases.js';
+import { noteLent, type LentArg } from './arg-writes.js';
 
 /** A platform's executor: a Web Worker or a worker_threads Worker. */
 export interface ExecutorHandle {
@@ -37,6 +38,8 @@ export interface LocalTask {
   sc?: string;
   /** A member of a task group's slice (groups.ts): reported in its slice's `groupDone`, never `started` alone. */
   member?: GroupMember;
+  /** Its arguments lent in place to its executor, checked for writes when it ends (arg-writes.ts). */
+  lent?: LentArg[];
 }
 
 export interface Executor {
@@ -85,6 +88,8 @@ export function runEnvOf(env: NodeEnv | undefined, sent: Set<string>): RunEnv | 
  */
 export function runTaskOf(t: LocalTask, source: string | undefined, transfer: ArrayBuffer[], ex: Executor): RunTask {
   const s = t.spec;
+  const args = (t.args as Uint8Array[]).map((a) => forPosting(a, transfer, ex.leases));
+  noteLent(t, args);
   return {
     taskId: s.taskId,
     jobId: s.jobId,
@@ -93,7 +98,7 @@ export function runTaskOf(t: LocalTask, source: string | undefined, transfer: Ar
     fnId: s.fnId,
     name: s.name,
     source,
-    args: (t.args as Uint8Array[]).map((a) => forPosting(a, transfer, ex.leases)),
+    args,
     numReturns: s.numReturns,
     actor: s.actor,
   };

@@ -23,6 +23,9 @@ export class ViewLeases implements Lender {
   private readonly out = new Map<number, SharedArrayBuffer>();
   private batch: Lent[] = [];
   private readonly stop: () => void;
+  /** Leases out per buffer, and who waits for the last of them to come back (arg-writes.ts: writes after a task's end). */
+  private readonly held = new Map<SharedArrayBuffer, number>();
+  private readonly watchers = new Map<SharedArrayBuffer, (() => void)[]>();
 
   /** `reclaim`: asks the executor to let go of these leases if it can (their buffers were freed). */
   constructor(private readonly reclaim: (ids: number[]) => void) {
@@ -38,6 +41,7 @@ export class ViewLeases implements Lender {
     if (!buf) return false;
     const id = this.next++;
     this.out.set(id, buf);
+    this.held.set(buf, (this.held.get(buf) ?? 0) + 1);
     this.batch.push({ buf, id });
     return true;
   }
@@ -59,7 +63,26 @@ export class ViewLeases implements Lender {
       if (!buf) continue;
       this.out.delete(id);
       returnView(buf);
+      const k = this.held.get(buf)! - 1;
+      if (k > 0) this.held.set(buf, k);
+      else this.letGo(buf);
     }
+  }
+
+  /** `f` runs once this executor holds no lease of `buf` (at once when it holds none), or when it is gone. */
+  whenLetGo(buf: SharedArrayBuffer, f: () => void): void {
+    if (!this.held.has(buf)) return f();
+    const w = this.watchers.get(buf);
+    if (w) w.push(f);
+    else this.watchers.set(buf, [f]);
+  }
+
+  private letGo(buf: SharedArrayBuffer): void {
+    this.held.delete(buf);
+    const w = this.watchers.get(buf);
+    if (!w) return;
+    this.watchers.delete(buf);
+    for (const f of w) f();
   }
 
   get count(): number {
@@ -72,5 +95,8 @@ export class ViewLeases implements Lender {
     this.batch = [];
     for (const buf of this.out.values()) returnView(buf);
     this.out.clear();
+    // What it wrote before it went is still to be seen.
+    for (const buf of [...this.watchers.keys()]) this.letGo(buf);
+    this.held.clear();
   }
 }
