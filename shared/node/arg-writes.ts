@@ -9,8 +9,24 @@ import { isShared } from '../shared-memory.js';
 import { fingerprint, unchanged, type Fingerprint } from '../write-check.js';
 import type { ObjectId, TaskId } from '../ids.js';
 import type { ViewLeases } from './view-leases.js';
-import type { LocalTask } from './local-task.js';
-import type { CallServerContext } from './node-context.js';
+import type { Msg } from '../protocol/messages.js';
+import type { TaskSpec } from '../protocol/task.js';
+import type { ObjectStore } from './store.js';
+
+/** What a task that lends is (local-task.ts's LocalTask; its own shape here: that module imports this one). */
+export interface LendingTask {
+  spec: Pick<TaskSpec, 'args' | 'name' | 'fnId' | 'taskId'>;
+  member?: { slice: { g: TaskId }; i: number };
+  lent?: LentArg[];
+}
+
+/** What the check needs of its node (node-context.ts's CallServerContext has it). */
+export interface ArgWritesNode {
+  send(m: Msg): void;
+  onEvent(text: string): void;
+  readonly store: ObjectStore;
+  readonly closed: boolean;
+}
 
 /** An argument lent in place to a task's executor, and what it looked like then. */
 export interface LentArg {
@@ -32,7 +48,7 @@ interface Writer {
 const exactMode = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TABMESH_CHECK_WRITES === '1';
 
 /** Fingerprints of `t`'s arguments that are lent in place (shared memory; by-value and copied ones cannot be written back). */
-export function noteLent(t: LocalTask, posted: Uint8Array[]): void {
+export function noteLent(t: LendingTask, posted: Uint8Array[]): void {
   let lent: LentArg[] | undefined;
   for (let i = 0; i < posted.length; i++) {
     const id = t.spec.args[i]?.r;
@@ -53,14 +69,14 @@ export class ArgWrites {
   /** Writes seen (stats, tests). */
   seen = 0;
 
-  constructor(private readonly n: Pick<CallServerContext, 'send' | 'onEvent' | 'store' | 'closed'>) {}
+  constructor(private readonly n: ArgWritesNode) {}
 
   /**
    * `t` ended: its lent arguments are checked now, and again once its executor
    * let go of every view of them (`leases`): a view kept (an actor's field, a
    * global) may be written later.
    */
-  check(t: LocalTask, leases?: ViewLeases): void {
+  check(t: LendingTask, leases?: ViewLeases): void {
     const lent = t.lent;
     if (!lent) return;
     t.lent = undefined;
