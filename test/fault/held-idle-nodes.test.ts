@@ -7,7 +7,7 @@ import { afterEach, expect, it } from 'vitest';
 import { Cluster } from '../helpers/cluster.js';
 import { sleep, until } from '../helpers/poll.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
-import { killNodeProcesses, nodesProcess } from '../helpers/nodes-process.js';
+import { killNodeProcesses, twoHosts } from '../helpers/nodes-process.js';
 
 const DEAD_MS = 3000;
 /** Idle nodes keep alive every half of it (4 s): longer than the busy ones' 1 s. */
@@ -24,27 +24,20 @@ it("a process of 60 of 120 nodes stopped, 6 of them busy (of 66): they wait for 
   // A share of 40% and a floor of 3 make this 120-node mesh what 10,000 nodes are with the defaults: the 6 busy ones
   // are under the part of the share a sweep reads (10% of the 66 busy, 12 of the 120), the process is past the share.
   // (A floor of 3: under load the first of them may come due alone, before the others are silent long enough.)
-  cl = await Cluster.start({ nodes: 0, heartbeatMs: 500, deadAfterMs: DEAD_MS, idleDeadAfterMs: IDLE_DEAD_MS, hold: { share: 0.4, minNodes: 3 } });
-  const c = cl.c.coordinator;
-  const stopped = await nodesProcess(cl.url, 60, 'held');
-  await nodesProcess(cl.url, 60, 'other');
-  await cl.until(
-    () => c.gcs.nodes.size === 120,
-    60_000,
-    () => `120 nodes (${c.gcs.nodes.size})`,
+  const host = await twoHosts(
+    { heartbeatMs: 500, deadAfterMs: DEAD_MS, idleDeadAfterMs: IDLE_DEAD_MS, hold: { share: 0.4, minNodes: 3 } },
+    60,
+    60,
+    (x) => (cl = x),
   );
+  const { stopped, lostRuns } = host;
+  const c = host.cl.c.coordinator;
   const of = (tag: string) => [...c.gcs.nodes.values()].filter((n) => n.name.split('-')[1] === tag).map((n) => n.id);
   const heldIds = of('held');
   const busyHeld = heldIds.slice(0, 6);
   const idleHeld = heldIds.slice(6);
   const busy = [...of('other'), ...busyHeld];
-  let lostRuns = 0;
-  const lost = c.ends.lost.bind(c.ends);
-  c.ends.lost = (t, node, spared) => {
-    lostRuns++;
-    lost(t, node, spared);
-  };
-  const m = await cl.driver({ groups: false });
+  const m = await host.cl.driver({ groups: false });
   // Waiting, not spinning (the nodes' executors share their process's thread): a busy node always holds one.
   const wait = (x: number) => new Promise<number>((done) => setTimeout(() => done(x), 300));
   const on = (id: string) => m.remote(wait, { maxRetries: 0, scheduling: { node: id } });
@@ -92,13 +85,13 @@ it("a process of 60 of 120 nodes stopped, 6 of them busy (of 66): they wait for 
   const k = c.membership.counts;
   const events = c.gcs.events.filter((e) => e.kind === 'nodes-held' || e.kind === 'nodes-released').map((e) => e.message);
   console.log(
-    `held idle nodes: ${refs.length} tasks, ${lostRuns} runs lost; last heard before the stop ${heardBefore}; mass ${massWhileStopped}; counts ${JSON.stringify(k)}; ${events.join(' | ')}`,
+    `held idle nodes: ${refs.length} tasks, ${lostRuns()} runs lost; last heard before the stop ${heardBefore}; mass ${massWhileStopped}; counts ${JSON.stringify(k)}; ${events.join(' | ')}`,
   );
   expect(k.nodesLostSilent).toBe(0);
-  expect(lostRuns).toBe(0);
+  expect(lostRuns()).toBe(0);
   expect(values).toEqual(Array.from({ length: refs.length }, (_, i) => i));
   expect(k.nodesHeld).toBeGreaterThanOrEqual(6);
-  await cl.until(
+  await host.cl.until(
     () => c.membership.hold.size === 0,
     30_000,
     () => `no node held (${c.membership.hold.size})`,

@@ -11,7 +11,7 @@ import { Cluster } from '../helpers/cluster.js';
 import { sleep, until } from '../helpers/poll.js';
 import type { ObjectRef } from '../../shared/api/ref.js';
 import type { Mesh } from '../../shared/api/mesh.js';
-import { killNodeProcesses, nodesProcess } from '../helpers/nodes-process.js';
+import { killNodeProcesses, twoHosts } from '../helpers/nodes-process.js';
 
 const DEAD_MS = 3000;
 
@@ -33,22 +33,9 @@ interface Run {
 /** 30 nodes in one process (stopped or killed), 20 in another (60% and 40% of the mesh); a job of ~2 ms tasks streams. */
 async function start(maxRetries: number, holdDeadAfterMs = 30_000): Promise<Run> {
   // A small mesh's floor (4: ten would be the default's): the 30 nodes' deadlines may come a few a sweep.
-  cl = await Cluster.start({ nodes: 0, heartbeatMs: 500, deadAfterMs: DEAD_MS, hold: { minNodes: 4, deadAfterMs: holdDeadAfterMs } });
-  const c = cl.c.coordinator;
-  const stopped = await nodesProcess(cl.url, 30, 'held');
-  await nodesProcess(cl.url, 20, 'other');
-  await cl.until(
-    () => c.gcs.nodes.size === 50,
-    30_000,
-    () => `50 nodes (${c.gcs.nodes.size})`,
-  );
-  let lostRuns = 0;
-  const lost = c.ends.lost.bind(c.ends);
-  c.ends.lost = (t, node, spared) => {
-    lostRuns++;
-    lost(t, node, spared);
-  };
-  const m = await cl.driver({ groups: false });
+  const host = await twoHosts({ heartbeatMs: 500, deadAfterMs: DEAD_MS, hold: { minNodes: 4, deadAfterMs: holdDeadAfterMs } }, 30, 20, (x) => (cl = x));
+  const { stopped, lostRuns } = host;
+  const m = await host.cl.driver({ groups: false });
   const work = m.remote(
     (x: number) => {
       const end = Date.now() + 2;
@@ -70,7 +57,7 @@ async function start(maxRetries: number, holdDeadAfterMs = 30_000): Promise<Run>
     const values = await m.get(refs, { timeoutMs: 180_000 }).catch((e: Error) => e);
     return { values, refs: refs.length };
   };
-  return { m, stopped, losses: () => lostRuns, job };
+  return { m, stopped, losses: lostRuns, job };
 }
 
 it('a process of 30 of the 50 nodes stopped past the dead window, then continued: held, back; every value, no run lost', async () => {

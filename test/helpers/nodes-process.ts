@@ -3,6 +3,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { NodesReport } from '../../bench/scale-nodes.js';
+import type { ServerOptions } from '../../coordinator/server.js';
+import { Cluster } from './cluster.js';
 
 const NODES = fileURLToPath(new URL('../../dist/bench/scale-nodes.js', import.meta.url));
 
@@ -29,4 +31,35 @@ export async function killNodeProcesses(): Promise<void> {
     p.kill('SIGKILL');
     await gone;
   }
+}
+
+/**
+ * A cluster with no nodes of its own joined by two hosts: a process of `held` nodes (the one a test stops or kills,
+ * tagged 'held') and one of `other`. `keep` gets the cluster at once, so the test's afterEach stops it even if a join
+ * fails. Also counts the runs the coordinator takes for lost (a task's run on a node declared lost).
+ */
+export async function twoHosts(
+  o: ServerOptions,
+  held: number,
+  other: number,
+  keep: (cl: Cluster) => void,
+): Promise<{ cl: Cluster; stopped: ChildProcess; lostRuns: () => number }> {
+  const cl = await Cluster.start({ nodes: 0, ...o });
+  keep(cl);
+  const c = cl.c.coordinator;
+  const stopped = await nodesProcess(cl.url, held, 'held');
+  await nodesProcess(cl.url, other, 'other');
+  const n = held + other;
+  await cl.until(
+    () => c.gcs.nodes.size === n,
+    60_000,
+    () => `${n} nodes (${c.gcs.nodes.size})`,
+  );
+  let runs = 0;
+  const lost = c.ends.lost.bind(c.ends);
+  c.ends.lost = (t, node, spared) => {
+    runs++;
+    lost(t, node, spared);
+  };
+  return { cl, stopped, lostRuns: () => runs };
 }
