@@ -11,8 +11,8 @@ import type { ActorRecord } from './actor-record.js';
 /** At most this many names in one answer (the protocol's bound on a list: shared/protocol/fields.ts MAX_IDS). */
 const MAX_LISTED = MAX_IDS;
 
-/** A name's key: names are unique within a namespace. */
-const nameKey = (namespace: string, name: string) => `${namespace}\u0000${name}`;
+/** A name's key: names are unique within a namespace (here and as a field of the mesh's table, coordinator/mesh/actor-names.ts). */
+export const nameKey = (namespace: string, name: string) => `${namespace}\u0000${name}`;
 
 /** Where a name is held mesh-wide, when another coordinator holds it. */
 export interface NameElsewhere {

@@ -11,11 +11,8 @@
 // claimed the name again under the adopter's id (a claim for the same actor
 // always succeeds), or nobody will.
 import type { Cluster, Redis } from 'ioredis';
-import type { MeshNameRegistry } from '../actors/names.js';
+import { nameKey, type MeshNameRegistry } from '../actors/names.js';
 import { hashKey } from '../gcs/redis-wire.js';
-
-/** A name's field: names are unique within a namespace (the same key as the per-coordinator table, names.ts). */
-export const nameField = (namespace: string, name: string) => `${namespace}\u0000${name}`;
 
 /** Redis's clock in ms, in a script. */
 const NOW = `local t = redis.call('TIME')
@@ -105,17 +102,17 @@ export class MeshActorNames {
   }
 
   async claim(namespace: string, name: string, actor: string): Promise<ClaimAnswer> {
-    const r = await this.client.eval(CLAIM, 2, this.key, this.leases, nameField(namespace, name), this.id, actor, String(this.leaseMs));
+    const r = await this.client.eval(CLAIM, 2, this.key, this.leases, nameKey(namespace, name), this.id, actor, String(this.leaseMs));
     if (r === 1) return { taken: false };
     return { taken: true, holder: parseHolder(String(r)) ?? { coordinator: '?', actor: '?' } };
   }
 
   async release(namespace: string, name: string, actor: string): Promise<void> {
-    await this.client.eval(RELEASE, 1, this.key, nameField(namespace, name), `${this.id} ${actor}`);
+    await this.client.eval(RELEASE, 1, this.key, nameKey(namespace, name), `${this.id} ${actor}`);
   }
 
   async holder(namespace: string, name: string): Promise<NameHolder | undefined> {
-    const v = await this.client.hget(this.key, nameField(namespace, name));
+    const v = await this.client.hget(this.key, nameKey(namespace, name));
     return v === null ? undefined : parseHolder(v);
   }
 

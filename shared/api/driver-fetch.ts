@@ -5,6 +5,7 @@ import type { ObjectId } from '../ids.js';
 import { BACKOFF, sleepBackoff } from '../backoff.js';
 import { GetTimeoutError } from '../errors.js';
 import { allocBytes } from '../bytes.js';
+import { copyInto } from '../shared-memory.js';
 import type { ObjectFetcher } from '../transfer/fetcher.js';
 import type { Fetched } from './core.js';
 import type { ObjectClient, ReadyInfo } from './object-client.js';
@@ -61,7 +62,7 @@ async function fetchOne(d: FetchSource, id: ObjectId, first?: ReadyInfo): Promis
     // A private copy (session 38): the caller may write into what it decodes (`a.sort()`), and this is the copy
     // that peers read; written in place, every later reader found a hash mismatch and the put was lost for good.
     const copy = allocBytes(own.byteLength, true);
-    copy.set(own);
+    copyInto(copy, 0, own);
     return { bytes: copy };
   }
   for (let attempt = 0; ; attempt++) {

@@ -98,9 +98,11 @@ export class ArgWrites {
 
   /** Whether `a` is unchanged; if not, the copy is dropped and the driver told. */
   private verify(who: Writer, a: LentArg, late: boolean): boolean {
+    // Unchanged (nearly always): nothing more to look up (held() also touches the store's LRU).
+    if (unchanged(a.bytes, a.fp)) return true;
     const here = this.held(a);
     // Late, a copy no longer held here protects nobody, and who wrote it is not known.
-    if ((late && here === 'other') || unchanged(a.bytes, a.fp)) return true;
+    if (late && here === 'other') return true;
     this.seen++;
     // Other tasks' views of these bytes, kept past their ends, would find this same write: it is not theirs.
     this.watching.delete(a.bytes.buffer as SharedArrayBuffer);

@@ -11,6 +11,13 @@ import type { NodeId } from '../../shared/ids.js';
 /** 2 Mi doubles (16 MiB): past the size compared whole, so the sampled fingerprint is what sees the sort. */
 const N = 2 << 20;
 
+/** N, N - 1, ..., 1: sorting it changes every element. */
+function descending(n: number): Float64Array {
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = n - i;
+  return a;
+}
+
 describe('a task writing into its argument', () => {
   let cl: Cluster;
   let m: Mesh;
@@ -26,19 +33,18 @@ describe('a task writing into its argument', () => {
 
   const sortIt = () => m.remote((a: Float64Array) => a.sort()[0]);
   const ends = () => m.remote((a: Float64Array) => [a[0], a[a.length - 1], a.length]);
+  const onA = () => ({ scheduling: { node: nodeA } });
+  const onB = () => ({ scheduling: { node: nodeB } });
   const offences = () => cl.c.coordinator.trust.view(nodeA).offences + cl.c.coordinator.trust.view(nodeB).offences;
 
   it("sort() in a task leaves the node's copy as put: a later task on that node reads the original; the driver is warned once", async () => {
-    const big = new Float64Array(N);
-    for (let i = 0; i < N; i++) big[i] = N - i;
-    const ref = m.put(big);
-    const onA = { scheduling: { node: nodeA } };
-    const sorter = sortIt().options(onA);
+    const ref = m.put(descending(N));
+    const sorter = sortIt().options(onA());
     expect(await m.get(sorter.remote(ref))).toBe(1);
-    expect(await m.get(ends().options(onA).remote(ref))).toEqual([N, 1, N]);
+    expect(await m.get(ends().options(onA()).remote(ref))).toEqual([N, 1, N]);
     // Again: the node got the object back (from the driver) and the same function writes it again.
     expect(await m.get(sorter.remote(ref))).toBe(1);
-    expect(await m.get(ends().options(onA).remote(ref))).toEqual([N, 1, N]);
+    expect(await m.get(ends().options(onA()).remote(ref))).toEqual([N, 1, N]);
     await until(() => lines.some((l) => l.level === 'warn' && l.text.includes('wrote into its argument 0')), {
       timeoutMs: 30_000,
       what: () => `the warning (lines: ${JSON.stringify(lines)})`,
@@ -56,29 +62,11 @@ describe('a task writing into its argument', () => {
       return a;
     });
     // Made on A: A holds the only copy (its primary).
-    const ref = make.options({ scheduling: { node: nodeA } }).remote(N);
-    expect(
-      await m.get(
-        ends()
-          .options({ scheduling: { node: nodeA } })
-          .remote(ref),
-      ),
-    ).toEqual([N, 1, N]);
-    expect(
-      await m.get(
-        sortIt()
-          .options({ scheduling: { node: nodeA } })
-          .remote(ref),
-      ),
-    ).toBe(1);
+    const ref = make.options(onA()).remote(N);
+    expect(await m.get(ends().options(onA()).remote(ref))).toEqual([N, 1, N]);
+    expect(await m.get(sortIt().options(onA()).remote(ref))).toBe(1);
     // B reads it from A (or, A's copy dropped, from lineage): the original either way.
-    expect(
-      await m.get(
-        ends()
-          .options({ scheduling: { node: nodeB } })
-          .remote(ref),
-      ),
-    ).toEqual([N, 1, N]);
+    expect(await m.get(ends().options(onB()).remote(ref))).toEqual([N, 1, N]);
     expect(offences()).toBe(0);
   });
 
@@ -93,7 +81,7 @@ describe('a task writing into its argument', () => {
       await m.get(
         m
           .remote((a: Uint8Array) => [a[0], a[a.length - 1]])
-          .options({ scheduling: { node: nodeB } })
+          .options(onB())
           .remote(ref),
       ),
     ).toEqual([1, 1]);
@@ -106,13 +94,10 @@ describe('a task writing into its argument', () => {
         return a.sort()[0];
       }
     }
-    const big = new Float64Array(N);
-    for (let i = 0; i < N; i++) big[i] = N - i;
-    const ref = m.put(big);
-    const onA = { scheduling: { node: nodeA } };
-    const sorter = m.remote(Sorter).options(onA).remote();
+    const ref = m.put(descending(N));
+    const sorter = m.remote(Sorter).options(onA()).remote();
     expect(await m.get(sorter.sort.remote(ref))).toBe(1);
-    expect(await m.get(ends().options(onA).remote(ref))).toEqual([N, 1, N]);
+    expect(await m.get(ends().options(onA()).remote(ref))).toEqual([N, 1, N]);
     await until(() => lines.some((l) => l.level === 'warn' && l.text.includes(ref.id)), { timeoutMs: 30_000, what: 'the warning' });
   });
 
@@ -129,16 +114,13 @@ describe('a task writing into its argument', () => {
         return v;
       }
     }
-    const big = new Float64Array(N);
-    for (let i = 0; i < N; i++) big[i] = N - i;
-    const ref = m.put(big);
-    const onA = { scheduling: { node: nodeA } };
-    const keeper = m.remote(Keeper).options(onA).remote();
+    const ref = m.put(descending(N));
+    const keeper = m.remote(Keeper).options(onA()).remote();
     expect(await m.get(keeper.keep.remote(ref))).toBe(N);
     expect(await m.get(keeper.mess.remote())).toBe(1);
     // The view comes back when the actor's executor collected it (an idle executor collects within seconds).
     await until(() => lines.some((l) => l.level === 'warn' && l.text.includes(ref.id)), { timeoutMs: 60_000, what: 'the late warning' });
-    expect(await m.get(ends().options(onA).remote(ref))).toEqual([N, 1, N]);
+    expect(await m.get(ends().options(onA()).remote(ref))).toEqual([N, 1, N]);
     expect(offences()).toBe(0);
   });
 });
