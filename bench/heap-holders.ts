@@ -22,19 +22,8 @@ export interface Tally {
   count: number;
 }
 
-/** Kinds of object whose bytes belong to whoever holds them: containers and V8's own. */
-const NOT_A_HOLDER = new Set([
-  'Object',
-  'Array',
-  'Map',
-  'Set',
-  'WeakMap',
-  'WeakSet',
-  'Function',
-  'system / Context',
-  '(object properties)',
-  '(object elements)',
-]);
+/** Kinds of object whose bytes belong to whoever holds them: containers (V8's own, `(…)` and `system / …`, and closures are left out by isHolder). */
+const NOT_A_HOLDER = new Set(['Object', 'Array', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Function']);
 
 /** One snapshot's objects: the class of each (its group name) and its shallow size, with the strong edges between them. */
 export class HeapGraph {

@@ -143,6 +143,8 @@ export interface NodeRecord {
   totals?: { load: number };
   /** The scheduler index that files it (coordinator/scheduler/node-index.ts NodeIndex). */
   index?: { touch(n: NodeRecord): void };
+  /** The silent counts that file it (coordinator/nodes/silence.ts Silence), from its first frame. */
+  silence?: { moved(n: NodeRecord): void };
   /** The hash of its process's actor-host key (issue 15): an actor row keeps it, and only that process may claim the actor back. */
   hostKey?: string;
 }

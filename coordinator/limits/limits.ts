@@ -13,8 +13,6 @@ import { retryReason } from '../../shared/backoff.js';
 import { sendOnReason } from '../../shared/coordinator-urls.js';
 import { Bucket, type SessionBuckets } from './bucket.js';
 
-export { Bucket, type SessionBuckets } from './bucket.js';
-
 export interface Limits {
   /** Messages a session may send per second on average (all kinds). */
   messagesPerSec: number;

@@ -5,16 +5,13 @@
 // and a count walks the ticks that hold someone (a keepalive window's worth, two kinds), never the nodes.
 import type { NodeRecord } from '../gcs/tables.js';
 
-/** Which count files a node: load.ts moves a node between kinds without knowing its membership. */
-const owners = new WeakMap<NodeRecord, Silence>();
-
 /**
  * Work was placed on a node quiet holding nothing, or its last task left one that said it holds nothing: its kind
  * moved (session 38: nodes that said idle, then took a task and fell silent, were read with the idle ones, whose
  * silence shows 15 s later, though their short window ran: a stopped host's busy nodes were lost unseen).
  */
 export function kindMoved(n: NodeRecord): void {
-  owners.get(n)?.moved(n);
+  n.silence?.moved(n);
 }
 
 export class Silence {
@@ -31,7 +28,7 @@ export class Silence {
 
   /** `n` (one of ours) was heard at `at` (ms): counted under that tick, and its kind. */
   heard(n: NodeRecord, at: number): void {
-    if (n.heardKey === undefined) owners.set(n, this);
+    if (n.heardKey === undefined) n.silence = this;
     this.file(n, 2 * Math.floor(at / this.tickMs) + (this.idle(n) ? 1 : 0));
   }
 
@@ -55,7 +52,7 @@ export class Silence {
   /** `n` is not counted any more (gone). */
   forget(n: NodeRecord): void {
     const was = n.heardKey;
-    if (owners.get(n) === this) owners.delete(n);
+    if (n.silence === this) n.silence = undefined;
     if (was === undefined) return;
     n.heardKey = undefined;
     this.drop(was);

@@ -102,9 +102,8 @@ export class DirectLeases {
    * send it nothing new while it is held (no revocation: the submissions on their way are recorded, not lost).
    */
   held(n: NodeRecord, held: boolean): void {
-    for (const job of this.jobsOf(n.session)) {
-      const d = job.driver;
-      if (!d || d.closed || !d.suspend) continue;
+    for (const d of this.driversOf(n.session)) {
+      if (!d.suspend) continue;
       if (held) this.suspended++;
       else this.resumed++;
       d.send(held ? { t: 'lease', peer: n.id, on: true, held: true } : { t: 'lease', peer: n.id, on: true });

@@ -11,7 +11,7 @@ import type { ObjectId } from '../../shared/ids.js';
 import { MAX_LOCATED } from '../../shared/protocol/messages.js';
 import type { Gcs } from '../gcs/gcs.js';
 import type { Session } from '../session.js';
-import { Bucket } from '../limits/limits.js';
+import { Bucket } from '../limits/bucket.js';
 
 /** Signals a session may send per second on average, and in a burst. */
 export const SIGNAL_RATE = 100;

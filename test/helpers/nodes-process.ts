@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { NodesReport } from '../../bench/scale-nodes.js';
 import type { ServerOptions } from '../../coordinator/server.js';
 import { Cluster } from './cluster.js';
+import { countLostRuns } from './lost-runs.js';
 
 const NODES = fileURLToPath(new URL('../../dist/bench/scale-nodes.js', import.meta.url));
 
@@ -12,7 +13,7 @@ const NODES = fileURLToPath(new URL('../../dist/bench/scale-nodes.js', import.me
 const procs: ChildProcess[] = [];
 
 /** A child process of `count` real nodes joined to `url`, their names `<pid>-<tag>-<i>`-like (bench/scale-nodes.ts). */
-export async function nodesProcess(url: string, count: number, tag: string): Promise<ChildProcess> {
+async function nodesProcess(url: string, count: number, tag: string): Promise<ChildProcess> {
   const p = fork(NODES, [], { env: { ...process.env, SCALE_URL: url, SCALE_TAG: tag }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   procs.push(p);
   const next = () => new Promise<NodesReport | { k: 'up' }>((r) => p.once('message', r as (m: unknown) => void));
@@ -55,11 +56,5 @@ export async function twoHosts(
     60_000,
     () => `${n} nodes (${c.gcs.nodes.size})`,
   );
-  let runs = 0;
-  const lost = c.ends.lost.bind(c.ends);
-  c.ends.lost = (t, node, spared) => {
-    runs++;
-    lost(t, node, spared);
-  };
-  return { cl, stopped, lostRuns: () => runs };
+  return { cl, stopped, lostRuns: countLostRuns(c) };
 }

@@ -10,6 +10,7 @@ import { until } from '../helpers/poll.js';
 import { sequential } from '../helpers/sequential.js';
 import { leased, leasedDriver } from '../helpers/direct-driver.js';
 import { taskOfObject } from '../../shared/ids.js';
+import { countLostRuns } from '../helpers/lost-runs.js';
 
 let cl: Cluster | undefined;
 let gate: FileGate | undefined;
@@ -28,12 +29,7 @@ it('a leased node held: nothing new goes straight to it, the tasks run elsewhere
   // The node that stays takes no direct tasks: what goes there comes by the coordinator's assigns.
   await cl.addNode({ cpus: 2, env: { TABMESH_DIRECT: '0' } });
   await until(() => c.gcs.nodes.size === 2, { what: 'the second node' });
-  let lostRuns = 0;
-  const lost = c.ends.lost.bind(c.ends);
-  c.ends.lost = (t, n, spared) => {
-    lostRuns++;
-    lost(t, n, spared);
-  };
+  const lostRuns = countLostRuns(c);
   // A task sent straight to the leased node, running there when it stops.
   gate = fileGate();
   const slow = m.remote(async (path: string, x: number) => {
@@ -69,7 +65,7 @@ it('a leased node held: nothing new goes straight to it, the tasks run elsewhere
   expect(d.counts.sent).toBeGreaterThan(sentHeld);
   const t = c.gcs.tasks.get(taskOfObject(slowRef.id));
   expect(t === undefined || t.spec.attempt === 0).toBe(true);
-  expect(lostRuns).toBe(0);
+  expect(lostRuns()).toBe(0);
   expect(c.leases.revoked).toBe(0);
   expect(c.membership.counts.nodesLostSilent).toBe(0);
   console.log(`direct lease to a held node: driver counts ${JSON.stringify(d.counts)}; leases suspended ${c.leases.suspended}, resumed ${c.leases.resumed}`);
