@@ -33,7 +33,11 @@ export function fetchObjects(d: FetchSource, ids: ObjectId[], timeoutMs?: number
  * closures an id (issue 14, session 21). The same answer: every id subscribed, the first failure alone.
  */
 function gather(d: FetchSource, ids: ObjectId[]): Promise<Fetched[]> {
-  return untilFailure(ids.length, (take, fail) => {
+  // A driver that gives up reconnecting (its job unknown where it came back, session 38) fails the get: before, a
+  // get without a timeout waited for good.
+  let off = (): void => {};
+  const all = untilFailure(ids.length, (take, fail) => {
+    off = d.objects.onClose(fail);
     const slow = (i: number, info?: ReadyInfo): void => void fetchOne(d, ids[i], info).then((f) => take(i, f), fail);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
@@ -53,6 +57,7 @@ function gather(d: FetchSource, ids: ObjectId[]): Promise<Fetched[]> {
       else if (closed) fail(closed);
     }
   });
+  return all.finally(() => off());
 }
 
 /** One object's value or failure; `first`: its readiness, known already (for the first attempt). */

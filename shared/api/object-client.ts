@@ -1,6 +1,5 @@
-// What every client of the coordinator (driver or node) does with objects:
-// subscribe to readiness, fetch the bytes of stored objects through the relay,
-// and serve the objects it holds when the coordinator asks for them.
+// What every client of the coordinator (driver or node) does with objects: subscribe to readiness, fetch the bytes of stored objects through the relay, and
+// serve the objects it holds when the coordinator asks for them.
 import type { ObjectId } from '../ids.js';
 import type { Failure } from '../errors.js';
 import type { Msg, MsgOf } from '../protocol/messages.js';
@@ -29,10 +28,7 @@ export interface Subscription {
   asked: boolean;
 }
 
-/**
- * Where a client keeps its subscriptions: its own map (nodes), or a driver's
- * records of the objects it holds (held-objects.ts), one record an object.
- */
+/** Where a client keeps its subscriptions: its own map (nodes), or a driver's records of the objects it holds (held-objects.ts), one record an object. */
 export interface SubscriptionTable {
   get(id: ObjectId): Subscription | undefined;
   /** Its subscription, made (not asked, not ready) if there was none. */
@@ -44,11 +40,9 @@ export interface SubscriptionTable {
 }
 
 /**
- * A node's subscriptions, while someone waits (issue 14, session 14): a
- * readiness delivered is forgotten, as the coordinator forgets a subscriber
- * once it sent `ready`. The bytes then live in the store (or went to the task
- * that asked); a later reader asks again. Before, a node kept every object it
- * ever awaited, inline values included.
+ * A node's subscriptions, while someone waits (issue 14, session 14): a readiness delivered is forgotten, as the coordinator forgets a subscriber once it sent
+ * `ready`. The bytes then live in the store (or went to the task that asked); a later reader asks again. Before, a node kept every object it ever awaited,
+ * inline values included.
  */
 export class OwnSubscriptions implements SubscriptionTable {
   private readonly subs = new Map<ObjectId, Subscription>();
@@ -130,10 +124,7 @@ export class ObjectClient {
     (s.waiters ??= []).push(ready);
   }
 
-  /**
-   * Resolves once the coordinator has answered everything sent before: the
-   * objects that were ready then are known here by then.
-   */
+  /** Resolves once the coordinator has answered everything sent before: the objects that were ready then are known here by then. */
   sync(): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const x = this.nextSync++;
@@ -143,10 +134,7 @@ export class ObjectClient {
     });
   }
 
-  /**
-   * Calls `received` once the coordinator has handled everything sent before
-   * (the echo of a barrier); never if the connection goes first.
-   */
+  /** Calls `received` once the coordinator has handled everything sent before (the echo of a barrier); never if the connection goes first. */
   onReceipt(received: () => void): void {
     if (this.closedWith) return;
     const x = this.nextSync++;
@@ -208,9 +196,8 @@ export class ObjectClient {
   }
 
   /**
-   * A small value a node sent straight here (api/driver-shortcuts.ts, checked
-   * there): ready now, if it is held and not known yet (true). The
-   * coordinator sends no `ready` for it (the node's `done` said it went).
+   * A small value a node sent straight here (api/driver-shortcuts.ts, checked there): ready now, if it is held and not known yet (true). The coordinator sends
+   * no `ready` for it (the node's `done` said it went).
    */
   onShortcut(id: ObjectId, v: Uint8Array): boolean {
     const s = this.subs.get(id);
@@ -324,10 +311,23 @@ export class ObjectClient {
     this.credits.stopAll(); // serves waiting for credit: the coordinator that would grant it is gone
   }
 
-  /** Fails everything in flight (the connection closed). */
+  /** Who hears the error the client closes with: gets waiting for readiness that will not come (onClose). */
+  private readonly closeWatchers = new Set<(err: Error) => void>();
+
+  /** `fail` hears the error this client closes with, from now (closed already: never; onceReady says so); the answer stops that. */
+  onClose(fail: (err: Error) => void): () => void {
+    if (this.closedWith) return () => {};
+    this.closeWatchers.add(fail);
+    return () => void this.closeWatchers.delete(fail);
+  }
+
+  /** Fails everything in flight (the connection closed for good), gets that wait for readiness included. */
   close(err: Error): void {
     this.closedWith = err;
     this.failTransfers(err);
+    const watchers = [...this.closeWatchers];
+    this.closeWatchers.clear();
+    for (const f of watchers) f(err);
   }
 
   /** Barriers whose echo will not come (the socket went): they pass. */
