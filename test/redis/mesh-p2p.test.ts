@@ -41,7 +41,13 @@ function expected(): number[] {
 
 /** Maps pinned to A's own node, reducers to B (A's link to it: B places them on its node). */
 async function mapReduceAcross(m: Mesh): Promise<number[]> {
-  const nodes = await m.nodes();
+  // B's link offers B's CPUs once B's record says its node joined (every beat): before that a soft pin to it has no
+  // room and falls back to A (the reducers all ran on A once in CI, session 38).
+  let nodes = await m.nodes();
+  for (let i = 0; i < 200 && !nodes.some((n) => n.name.startsWith('coordinator ') && (n.resources.cpu ?? 0) > 0); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    nodes = await m.nodes();
+  }
   const own = nodes.filter((n) => !n.name.startsWith('coordinator '));
   const link = nodes.filter((n) => n.name.startsWith('coordinator '));
   expect(own).toHaveLength(1);
